@@ -4,11 +4,22 @@
  * Both the routing loader (cr_rules.h) and the response-group loader use this walk, so a
  * deployment is one document tree however it is split into files. Includes are resolved
  * relative to the including file, may nest (depth limit 16) and may not form a cycle.
+ *
+ * Parsing is hardened: no network, no DTD (a <!DOCTYPE> is refused, so no entity can be
+ * declared or expanded), elements nested at most CR_XML_DEPTH_MAX deep, files at most
+ * CR_XML_FILE_MAX bytes. libxml2 never prints: its messages go into the cr_diag.
  */
 #ifndef CR_XML_H
 #define CR_XML_H
 
+#include <stdbool.h>
+
 #include "cr_model.h"
+
+#define CR_XML_NS          "urn:callroute:config:1"
+#define CR_XML_DEPTH_MAX   64          /* deepest element nesting accepted */
+#define CR_XML_INCLUDE_MAX 16          /* deepest include nesting accepted */
+#define CR_XML_FILE_MAX    (64L << 20) /* largest file accepted, in bytes */
 
 /*
  * Called once for each child element of the <callroute> root (in document order, includes
@@ -23,7 +34,52 @@ typedef int (*cr_xml_element_fn)(void *ud, void *node, const char *file, cr_diag
  * the root element and namespace, and calls `fn` for each top-level element. Errors (not well
  * formed, wrong root, include not found, include cycle) go to `diag` with file and line.
  * Returns CR_OK, CR_ECONFIG (diag has the error) or the callback's non-zero code.
+ *
+ * The root must be <callroute> in the namespace CR_XML_NS or in no namespace; any other
+ * namespace is refused. Paths in messages are the include paths as resolved (the including
+ * file's directory joined with href), not canonical paths.
  */
 int cr_xml_walk(const char *path, cr_xml_element_fn fn, void *ud, cr_diag *diag);
+
+/* ---- helpers for the element callbacks (node is an xmlNodePtr) ------------------------- */
+
+/* Line of `node` in its file (xmlGetLineNo), 0 if unknown. */
+int cr_xml_line(const void *node);
+
+/*
+ * The local name of `node` if it is an element in the callroute namespace (or in no
+ * namespace), else NULL (text, comments, elements of foreign namespaces). Borrowed.
+ */
+const char *cr_xml_name(const void *node);
+
+/*
+ * The value of attribute `name` (no namespace) of `node`, or NULL when absent. The caller
+ * frees it with free().
+ */
+char *cr_xml_attr(const void *node, const char *name);
+
+/*
+ * The text content of an element, leading and trailing white space removed, or NULL when
+ * out of memory. The caller frees it with free().
+ */
+char *cr_xml_text(const void *node);
+
+/*
+ * Checks that every attribute of `node` without a namespace is one of `allowed` (a
+ * NULL-terminated list) and that every child is an element or white space (or, when
+ * `text_ok`, text); attributes in a namespace are extension points and ignored. Errors
+ * name `object` (may be NULL) and go to `diag`. Returns the number of errors added.
+ */
+int cr_xml_check(const void *node, const char *const *allowed, bool text_ok, const char *file,
+                 const char *object, cr_diag *diag);
+
+/*
+ * Parses a boolean attribute value: "true"/"1" and "false"/"0". Returns 0 and sets *out,
+ * or CR_EINVAL for anything else.
+ */
+int cr_xml_parse_bool(const char *s, bool *out);
+
+/* Parses a decimal integer in [min, max]. Returns 0 and sets *out, or CR_EINVAL. */
+int cr_xml_parse_int(const char *s, long min, long max, long *out);
 
 #endif
