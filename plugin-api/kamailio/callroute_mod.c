@@ -1,0 +1,891 @@
+/*
+ * callroute.so — Kamailio module that routes calls with libcallroute.so.
+ *
+ * The module links nothing of callroute: it dlopen()s the library named by the "library"
+ * parameter, asks cr_plugin_entry() for the plugin table and uses only that table
+ * (plugin-api/callroute.h). It gives the library Kamailio's logging, the wall clock and,
+ * optionally, pkg memory.
+ *
+ * Process model. mod_init (main process, before fork) loads the library, allocates the
+ * block of shared memory the library keeps gateway state, load-spreading counters and the
+ * reload generation in, and opens the configuration once to refuse startup when it is
+ * broken. Every child then opens its own handle over the same shared block; a reload in
+ * one process bumps the shared generation and the others reload before their next decision.
+ *
+ * Per call. callroute_route() stores the decision and the ordered attempts in XAVPs
+ * ("callroute" and "callroute_att"). tm moves the message's XAVPs into the transaction, so
+ * callroute_next() in a failure_route finds them there, whichever process runs it.
+ */
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/data_lump.h"
+#include "core/dprint.h"
+#include "core/dset.h"
+#include "core/ip_addr.h"
+#include "core/mem/mem.h"
+#include "core/mem/shm_mem.h"
+#include "core/parser/msg_parser.h"
+#include "core/parser/parse_from.h"
+#include "core/parser/parse_uri.h"
+#include "core/pvar.h"
+#include "core/rpc.h"
+#include "core/rpc_lookup.h"
+#include "core/sr_module.h"
+#include "core/xavp.h"
+#include "modules/tm/tm_load.h"
+
+#include "callroute.h"
+
+MODULE_VERSION
+
+/* Return codes of the script functions (0 would stop the script, so never 0). */
+#define CRK_OUTBOUND 1
+#define CRK_INTERNAL 2
+#define CRK_FOUND 1
+#define CRK_BLOCKED -1
+#define CRK_NO_USER -1
+#define CRK_NO_ATTEMPT -1
+#define CRK_NOT_APPLICABLE -2
+#define CRK_NOT_GATEWAY -2
+#define CRK_ERROR -3
+
+#define CRK_FIELD_MAX 256
+#define CRK_ERR_MAX 4096
+
+/* ---- module parameters ---- */
+static char *crk_library = NULL;
+static char *crk_config = NULL;
+static int crk_gateway_holdoff = 30;
+static int crk_pkg_memory = 0;
+
+static const char *const crk_default_libraries[] = {
+    "/usr/lib/x86_64-linux-gnu/libcallroute.so.1",
+    "/usr/local/lib/libcallroute.so.1",
+    "libcallroute.so.1",
+};
+
+/* ---- per-process state ---- */
+static void *crk_dl;
+static const cr_plugin *crp;
+static cr_host crk_host;
+static cr_open_options crk_opts;
+static cr_handle *crk_handle; /* valid only in the process that opened it */
+static pid_t crk_handle_pid;
+static struct tm_binds crk_tmb;
+
+/* The last decision this process made, for $callroute() outside a transaction. */
+enum crk_field {
+    CRK_F_DECISION,
+    CRK_F_NORMALIZED,
+    CRK_F_ROUTE,
+    CRK_F_USAGE,
+    CRK_F_GATEWAY,
+    CRK_F_REASON,
+    CRK_F_TARGET,
+    CRK_F_PROFILE,
+    CRK_F_RULE,
+    CRK_F_COUNT
+};
+static const char *const crk_field_names[CRK_F_COUNT] = {
+    "decision", "normalized", "route", "usage", "gateway", "reason", "target", "profile", "rule",
+};
+static char crk_last[CRK_F_COUNT][CRK_FIELD_MAX];
+
+static str crk_xavp_decision = str_init("callroute");
+static str crk_xavp_attempt = str_init("callroute_att");
+static str crk_key_gateway = str_init("gateway");
+static str crk_key_route = str_init("route");
+static str crk_key_usage = str_init("usage");
+static str crk_key_uri = str_init("uri");
+static str crk_key_address = str_init("address");
+
+/* ---- host callbacks given to the library ---- */
+
+static void crk_log(void *ud, int level, const char *message)
+{
+    switch (level) {
+    case CR_LOG_ERROR:
+        LM_ERR("%s\n", message);
+        break;
+    case CR_LOG_WARNING:
+        LM_WARN("%s\n", message);
+        break;
+    case CR_LOG_INFO:
+        LM_INFO("%s\n", message);
+        break;
+    default:
+        LM_DBG("%s\n", message);
+        break;
+    }
+}
+
+static int64_t crk_now_ms(void *ud)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *crk_pkg_alloc(void *ud, size_t size)
+{
+    return pkg_malloc(size);
+}
+
+static void crk_pkg_free(void *ud, void *ptr)
+{
+    if (ptr)
+        pkg_free(ptr);
+}
+
+/* ---- small helpers ---- */
+
+/* Copies a Kamailio str into a NUL-terminated buffer; -1 when it does not fit. */
+static int crk_cstr(const str *s, char *buf, size_t len)
+{
+    if (s == NULL || s->s == NULL || s->len < 0 || (size_t)s->len >= len)
+        return -1;
+    memcpy(buf, s->s, s->len);
+    buf[s->len] = '\0';
+    return 0;
+}
+
+static void crk_set_last(enum crk_field f, const char *v)
+{
+    snprintf(crk_last[f], CRK_FIELD_MAX, "%s", v ? v : "");
+}
+
+static const char *crk_decision_text(int kind)
+{
+    switch (kind) {
+    case CR_DECISION_OUTBOUND:
+        return "outbound";
+    case CR_DECISION_INTERNAL:
+        return "internal";
+    case CR_DECISION_BLOCKED:
+        return "blocked";
+    case CR_DECISION_NOT_APPLICABLE:
+        return "not_applicable";
+    default:
+        return "error";
+    }
+}
+
+/* Adds field `key` = `val` (skipped when NULL) to the child list `*list`. */
+static int crk_xavp_field(sr_xavp_t **list, const char *key, const char *val)
+{
+    sr_xval_t xv;
+    str k;
+
+    if (val == NULL)
+        return 0;
+    k.s = (char *)key;
+    k.len = strlen(key);
+    memset(&xv, 0, sizeof(xv));
+    xv.type = SR_XTYPE_STR;
+    xv.v.s.s = (char *)val;
+    xv.v.s.len = strlen(val);
+    return xavp_add_value(&k, &xv, list) ? 0 : -1;
+}
+
+/* Appends one record named `name` with the fields of `list` after `prev` (NULL = head). */
+static sr_xavp_t *crk_xavp_record(str *name, sr_xavp_t *fields, sr_xavp_t *prev)
+{
+    sr_xval_t xv;
+    sr_xavp_t *rec;
+
+    memset(&xv, 0, sizeof(xv));
+    xv.type = SR_XTYPE_XAVP;
+    xv.v.xavp = fields;
+    rec = xavp_add_value_after(name, &xv, prev);
+    if (rec == NULL)
+        xavp_destroy_list(&fields);
+    return rec;
+}
+
+/* The string field `key` of XAVP record `rec`, NUL-terminated into buf, or NULL. */
+static const char *crk_xavp_get(sr_xavp_t *rec, str *key, char *buf, size_t len)
+{
+    sr_xavp_t *f;
+
+    if (rec == NULL || rec->val.type != SR_XTYPE_XAVP)
+        return NULL;
+    f = xavp_get(key, rec->val.v.xavp);
+    if (f == NULL || f->val.type != SR_XTYPE_STR || crk_cstr(&f->val.v.s, buf, len) < 0)
+        return NULL;
+    return buf;
+}
+
+/* ---- library and handles ---- */
+
+static int crk_load_library(void)
+{
+    const char *err = NULL;
+    cr_plugin_entry_fn entry;
+    size_t i;
+
+    if (crk_library && *crk_library) {
+        crk_dl = dlopen(crk_library, RTLD_NOW | RTLD_LOCAL);
+        if (crk_dl == NULL) {
+            LM_ERR("cannot load library %s: %s\n", crk_library, dlerror());
+            return -1;
+        }
+    } else {
+        for (i = 0; i < sizeof(crk_default_libraries) / sizeof(crk_default_libraries[0]); i++) {
+            crk_dl = dlopen(crk_default_libraries[i], RTLD_NOW | RTLD_LOCAL);
+            if (crk_dl) {
+                crk_library = (char *)crk_default_libraries[i];
+                break;
+            }
+        }
+        if (crk_dl == NULL) {
+            LM_ERR("libcallroute.so.1 not found; set modparam(\"callroute\", \"library\", "
+                   "PATH)\n");
+            return -1;
+        }
+    }
+    entry = (cr_plugin_entry_fn)dlsym(crk_dl, CR_PLUGIN_ENTRY_SYMBOL);
+    if (entry == NULL) {
+        LM_ERR("%s has no %s: %s\n", crk_library, CR_PLUGIN_ENTRY_SYMBOL, dlerror());
+        return -1;
+    }
+
+    memset(&crk_host, 0, sizeof(crk_host));
+    crk_host.abi_major = CR_ABI_MAJOR;
+    crk_host.size = sizeof(crk_host);
+    crk_host.log = crk_log;
+    crk_host.now_ms = crk_now_ms;
+    if (crk_pkg_memory) {
+        crk_host.alloc = crk_pkg_alloc;
+        crk_host.free = crk_pkg_free;
+    }
+    crp = entry(&crk_host, &err);
+    if (crp == NULL) {
+        LM_ERR("%s refused ABI %d: %s\n", crk_library, CR_ABI_MAJOR, err ? err : "?");
+        return -1;
+    }
+    if (crp->abi_major != CR_ABI_MAJOR || !CR_HAS(cr_plugin, crp, gateways) || !crp->open
+            || !crp->route || !crp->reload || !crp->result_get || !crp->result_item) {
+        LM_ERR("%s: plugin table (ABI %u, %u bytes) lacks what this module needs\n",
+               crk_library, crp->abi_major, crp->size);
+        crp = NULL;
+        return -1;
+    }
+    LM_INFO("loaded %s (callroute %s, ABI %u.%u)\n", crk_library,
+            crp->version ? crp->version : "?", crp->abi_major, crp->abi_minor);
+    return 0;
+}
+
+/* Opens a handle for this process; logs and returns -1 on failure. */
+static int crk_open_handle(void)
+{
+    char err[CRK_ERR_MAX];
+    cr_handle *h = NULL;
+    int rc;
+
+    err[0] = '\0';
+    rc = crp->open(crk_config, &crk_opts, &h, err, sizeof(err));
+    if (rc < 0 || h == NULL) {
+        LM_ERR("cannot load %s: %s%s%s\n", crk_config,
+               crp->strerror ? crp->strerror(rc) : "error", err[0] ? "\n" : "", err);
+        return -1;
+    }
+    crk_handle = h;
+    crk_handle_pid = getpid();
+    return 0;
+}
+
+/* This process's handle. A handle inherited through fork() belongs to the parent: it is
+ * left alone (not closed, the parent still uses its memory through copy-on-write) and a
+ * new one is opened. */
+static cr_handle *crk_get_handle(void)
+{
+    if (crp == NULL)
+        return NULL;
+    if (crk_handle && crk_handle_pid == getpid())
+        return crk_handle;
+    crk_handle = NULL;
+    if (crk_open_handle() < 0)
+        return NULL;
+    return crk_handle;
+}
+
+/* ---- module life cycle ---- */
+
+static int mod_init(void)
+{
+    size_t shared_len;
+    void *shared = NULL;
+
+    if (crk_config == NULL || *crk_config == '\0') {
+        LM_ERR("modparam(\"callroute\", \"config\", PATH) is required\n");
+        return -1;
+    }
+    if (crk_gateway_holdoff < 0) {
+        LM_ERR("gateway_holdoff must be >= 0 seconds\n");
+        return -1;
+    }
+    if (load_tm_api(&crk_tmb) < 0) {
+        LM_ERR("cannot bind to tm (loadmodule \"tm.so\" is needed for failover)\n");
+        return -1;
+    }
+    if (crk_load_library() < 0)
+        return -1;
+
+    shared_len = crp->shared_size ? crp->shared_size() : 0;
+    if (shared_len > 0) {
+        shared = shm_malloc(shared_len);
+        if (shared == NULL) {
+            LM_ERR("no shared memory for %zu bytes of gateway state\n", shared_len);
+            return -1;
+        }
+        memset(shared, 0, shared_len);
+    }
+    memset(&crk_opts, 0, sizeof(crk_opts));
+    crk_opts.size = sizeof(crk_opts);
+    crk_opts.shared = shared;
+    crk_opts.shared_len = shared_len;
+    crk_opts.gateway_holdoff_s = crk_gateway_holdoff > 0 ? crk_gateway_holdoff : 30;
+
+    /* Refuse to start on a broken configuration; the handle serves the main process. */
+    if (crk_open_handle() < 0)
+        return -1;
+    LM_INFO("routing with %s (gateway hold-off %d s, %zu bytes shared)\n", crk_config,
+            crk_opts.gateway_holdoff_s, shared_len);
+    return 0;
+}
+
+static int child_init(int rank)
+{
+    if (rank == PROC_INIT || rank == PROC_TCP_MAIN)
+        return 0;
+    if (crk_get_handle() == NULL) {
+        /* SIP workers cannot route without it; helper processes retry when used. */
+        return (rank >= PROC_SIPINIT || rank == PROC_MAIN) ? -1 : 0;
+    }
+    return 0;
+}
+
+static void mod_destroy(void)
+{
+    if (crp && crk_handle && crk_handle_pid == getpid())
+        crp->close(crk_handle);
+    crk_handle = NULL;
+    /* The shared block goes with Kamailio's shm pool; the library stays mapped because
+     * other modules' destroy functions may still log through it. */
+}
+
+/* ---- outbound routing ---- */
+
+/* Makes attempt record `rec` the current one: Request-URI and destination. */
+static int crk_apply_attempt(struct sip_msg *msg, sr_xavp_t *rec)
+{
+    char uri[MAX_URI_SIZE], addr[MAX_URI_SIZE], buf[CRK_FIELD_MAX];
+    str s;
+
+    if (crk_xavp_get(rec, &crk_key_uri, uri, sizeof(uri)) == NULL) {
+        LM_ERR("attempt without a Request-URI\n");
+        return -1;
+    }
+    s.s = uri;
+    s.len = strlen(uri);
+    if (rewrite_uri(msg, &s) < 0) {
+        LM_ERR("cannot set Request-URI %s\n", uri);
+        return -1;
+    }
+    if (crk_xavp_get(rec, &crk_key_address, addr, sizeof(addr))) {
+        s.s = addr;
+        s.len = strlen(addr);
+        if (set_dst_uri(msg, &s) < 0) {
+            LM_ERR("cannot set destination %s\n", addr);
+            return -1;
+        }
+    } else {
+        reset_dst_uri(msg);
+    }
+    ruri_mark_new();
+    crk_set_last(CRK_F_GATEWAY, crk_xavp_get(rec, &crk_key_gateway, buf, sizeof(buf)));
+    crk_set_last(CRK_F_ROUTE, crk_xavp_get(rec, &crk_key_route, buf, sizeof(buf)));
+    crk_set_last(CRK_F_USAGE, crk_xavp_get(rec, &crk_key_usage, buf, sizeof(buf)));
+    return 0;
+}
+
+/* Records the decision (XAVP "callroute" and this process's last decision). */
+static void crk_store_decision(const cr_result *r, int kind)
+{
+    static const enum crk_field stored[] = {CRK_F_NORMALIZED, CRK_F_REASON, CRK_F_TARGET,
+                                            CRK_F_PROFILE, CRK_F_RULE};
+    sr_xavp_t *fields = NULL;
+    size_t i;
+
+    xavp_rm_by_name(&crk_xavp_decision, 1, NULL);
+    for (i = 0; i < CRK_F_COUNT; i++)
+        crk_last[i][0] = '\0';
+    crk_set_last(CRK_F_DECISION, crk_decision_text(kind));
+    crk_xavp_field(&fields, "decision", crk_last[CRK_F_DECISION]);
+    for (i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
+        const char *v = crp->result_get(r, crk_field_names[stored[i]]);
+        crk_set_last(stored[i], v);
+        crk_xavp_field(&fields, crk_field_names[stored[i]], v);
+    }
+    crk_xavp_record(&crk_xavp_decision, fields, NULL);
+}
+
+/* Stores every attempt of an outbound decision, in order, and applies the first. */
+static int crk_store_attempts(struct sip_msg *msg, const cr_result *r)
+{
+    static const char *const keys[] = {"gateway", "route", "usage", "uri", "address"};
+    size_t i, k, n = crp->result_count ? crp->result_count(r, "attempts") : 0;
+    sr_xavp_t *prev = NULL, *first = NULL;
+
+    xavp_rm_by_name(&crk_xavp_attempt, 1, NULL);
+    for (i = 0; i < n; i++) {
+        sr_xavp_t *fields = NULL;
+        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            if (crk_xavp_field(&fields, keys[k], crp->result_item(r, "attempts", i, keys[k]))
+                    < 0) {
+                xavp_destroy_list(&fields);
+                LM_ERR("no memory for attempt %zu\n", i);
+                return -1;
+            }
+        }
+        prev = crk_xavp_record(&crk_xavp_attempt, fields, prev);
+        if (prev == NULL) {
+            LM_ERR("no memory for attempt %zu\n", i);
+            return -1;
+        }
+        if (first == NULL)
+            first = prev;
+    }
+    if (first == NULL) {
+        LM_ERR("outbound decision without attempts\n");
+        return -1;
+    }
+    return crk_apply_attempt(msg, first);
+}
+
+/* callroute_route(): the outbound decision for an INVITE. */
+static int w_callroute_route(struct sip_msg *msg, char *p1, char *p2)
+{
+    char from[MAX_URI_SIZE], dialed[MAX_URI_SIZE];
+    cr_handle *h = crk_get_handle();
+    cr_result *r = NULL;
+    int rc, kind, ret;
+
+    if (h == NULL)
+        return CRK_ERROR;
+    if (msg->first_line.type != SIP_REQUEST) {
+        LM_ERR("callroute_route() needs a request\n");
+        return CRK_ERROR;
+    }
+    if (parse_from_header(msg) < 0 || crk_cstr(&get_from(msg)->uri, from, sizeof(from)) < 0) {
+        LM_ERR("cannot read the From URI\n");
+        return CRK_ERROR;
+    }
+    /* The whole Request-URI: the library checks the domain and reads the user part with its
+     * parameters (phone-context, ext). */
+    if (crk_cstr(GET_RURI(msg), dialed, sizeof(dialed)) < 0) {
+        LM_ERR("cannot read the Request-URI\n");
+        return CRK_ERROR;
+    }
+
+    rc = crp->route(h, from, dialed, NULL, 0, &r);
+    if (rc < 0 || r == NULL) {
+        LM_ERR("route %s -> %s failed: %s\n", from, dialed,
+               crp->strerror ? crp->strerror(rc) : "error");
+        crk_set_last(CRK_F_DECISION, "error");
+        return CRK_ERROR;
+    }
+    kind = crp->result_kind(r);
+    crk_store_decision(r, kind);
+    switch (kind) {
+    case CR_DECISION_OUTBOUND:
+        ret = crk_store_attempts(msg, r) < 0 ? CRK_ERROR : CRK_OUTBOUND;
+        break;
+    case CR_DECISION_INTERNAL: {
+        const char *target = crp->result_get(r, "target");
+        str s;
+        ret = CRK_INTERNAL;
+        if (target == NULL) {
+            LM_ERR("internal decision without a target\n");
+            ret = CRK_ERROR;
+            break;
+        }
+        s.s = (char *)target;
+        s.len = strlen(target);
+        if (rewrite_uri(msg, &s) < 0) {
+            LM_ERR("cannot set Request-URI %s\n", target);
+            ret = CRK_ERROR;
+        }
+        break;
+    }
+    case CR_DECISION_BLOCKED:
+        ret = CRK_BLOCKED;
+        break;
+    case CR_DECISION_NOT_APPLICABLE:
+        ret = CRK_NOT_APPLICABLE;
+        break;
+    default:
+        LM_ERR("unknown decision kind %d\n", kind);
+        ret = CRK_ERROR;
+        break;
+    }
+    LM_DBG("%s -> %s: %s (%s)\n", from, dialed, crk_last[CRK_F_DECISION],
+           crk_last[CRK_F_REASON]);
+    crp->result_free(r);
+    return ret;
+}
+
+/* True when the final outcome of the picked branch is a gateway failure: 503, 504, 408
+ * from the gateway, or tm's local timeout before the gateway sent anything beyond 100.
+ * A timeout after 18x is the callee not answering, not a failed gateway. */
+static int crk_gateway_failure(struct cell *t, int *code)
+{
+    int branch = crk_tmb.t_get_picked_branch();
+
+    *code = branch >= 0 ? t->uac[branch].last_received : 0;
+    return *code == 503 || *code == 504 || *code == 408 || *code < 180;
+}
+
+/* callroute_next(): in a failure_route, fail over to the next attempt. */
+static int w_callroute_next(struct sip_msg *msg, char *p1, char *p2)
+{
+    char gw[CRK_FIELD_MAX];
+    struct cell *t;
+    sr_xavp_t *cur, *next;
+    cr_handle *h = crk_get_handle();
+    int code;
+
+    if (h == NULL)
+        return CRK_ERROR;
+    t = crk_tmb.t_gett();
+    if (t == NULL || t == T_UNDEFINED) {
+        LM_ERR("callroute_next() needs a transaction (use it in a failure_route)\n");
+        return CRK_ERROR;
+    }
+    if (t->flags & T_CANCELED)
+        return CRK_NO_ATTEMPT;
+    cur = xavp_get(&crk_xavp_attempt, NULL);
+    if (cur == NULL)
+        return CRK_NO_ATTEMPT;
+    if (!crk_gateway_failure(t, &code)) {
+        LM_DBG("final reply %d: no failover\n", code);
+        return CRK_NO_ATTEMPT;
+    }
+    if (crk_xavp_get(cur, &crk_key_gateway, gw, sizeof(gw))) {
+        LM_INFO("gateway %s failed (%d): marked down for %d s\n", gw,
+                code ? code : 408, crk_opts.gateway_holdoff_s);
+        if (crp->gateway_failed && crp->gateway_failed(h, gw) < 0)
+            LM_WARN("library did not accept the failure of gateway %s\n", gw);
+    }
+    xavp_rm(cur, NULL);
+    for (;;) {
+        next = xavp_get(&crk_xavp_attempt, NULL);
+        if (next == NULL)
+            return CRK_NO_ATTEMPT;
+        if (crk_apply_attempt(msg, next) == 0)
+            return 1;
+        xavp_rm(next, NULL);
+    }
+}
+
+/* ---- inbound from a gateway ---- */
+
+/* Replaces any P-Asserted-Identity with ours. */
+static int crk_set_pai(struct sip_msg *msg, const char *pai)
+{
+    struct hdr_field *hf;
+    struct lump *anchor;
+    char *hdr;
+    int len;
+    int angle = strchr(pai, '<') != NULL;
+
+    if (parse_headers(msg, HDR_EOH_F, 0) < 0)
+        return -1;
+    for (hf = msg->headers; hf; hf = hf->next) {
+        if (hf->type == HDR_PAI_T && del_lump(msg, hf->name.s - msg->buf, hf->len, 0) == 0)
+            return -1;
+    }
+    len = strlen("P-Asserted-Identity: ") + strlen(pai) + (angle ? 0 : 2) + 2;
+    hdr = pkg_malloc(len + 1);
+    if (hdr == NULL)
+        return -1;
+    snprintf(hdr, len + 1, "P-Asserted-Identity: %s%s%s\r\n", angle ? "" : "<", pai,
+             angle ? "" : ">");
+    anchor = anchor_lump(msg, msg->unparsed - msg->buf, 0, 0);
+    if (anchor == NULL || insert_new_lump_before(anchor, hdr, len, 0) == NULL) {
+        pkg_free(hdr);
+        return -1;
+    }
+    return 0;
+}
+
+/* callroute_inbound(): a call arriving from a gateway, identified by its source address. */
+static int w_callroute_inbound(struct sip_msg *msg, char *p1, char *p2)
+{
+    char gw[IP_ADDR_MAX_STR_SIZE + 16], called[MAX_URI_SIZE], calling[MAX_URI_SIZE];
+    struct sip_uri furi;
+    const char *target, *pai;
+    cr_handle *h = crk_get_handle();
+    cr_result *r = NULL;
+    str s;
+    int rc, ret;
+
+    if (h == NULL)
+        return CRK_ERROR;
+    if (crp->inbound == NULL) {
+        LM_ERR("the library has no inbound decisions\n");
+        return CRK_ERROR;
+    }
+    if (msg->first_line.type != SIP_REQUEST || parse_sip_msg_uri(msg) < 0
+            || crk_cstr(&msg->parsed_uri.user, called, sizeof(called)) < 0) {
+        LM_ERR("cannot read the Request-URI user\n");
+        return CRK_ERROR;
+    }
+    calling[0] = '\0';
+    if (parse_from_header(msg) == 0
+            && parse_uri(get_from(msg)->uri.s, get_from(msg)->uri.len, &furi) == 0)
+        crk_cstr(&furi.user, calling, sizeof(calling));
+    snprintf(gw, sizeof(gw), "%s:%u", ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
+
+    rc = crp->inbound(h, gw, called, calling, &r);
+    if (rc == CR_ABI_ENOENT) {
+        LM_DBG("%s is not a gateway\n", gw);
+        return CRK_NOT_GATEWAY;
+    }
+    if (rc < 0 || r == NULL) {
+        LM_ERR("inbound %s -> %s from %s failed: %s\n", calling, called, gw,
+               crp->strerror ? crp->strerror(rc) : "error");
+        return CRK_ERROR;
+    }
+    target = crp->result_get(r, "target");
+    crk_store_decision(r, crp->result_kind(r) == 1 ? CR_DECISION_INTERNAL
+                                                  : CR_DECISION_NOT_APPLICABLE);
+    if (crp->result_kind(r) != 1 || target == NULL) {
+        crp->result_free(r);
+        return CRK_NO_USER;
+    }
+    ret = CRK_FOUND;
+    s.s = (char *)target;
+    s.len = strlen(target);
+    if (rewrite_uri(msg, &s) < 0) {
+        LM_ERR("cannot set Request-URI %s\n", target);
+        ret = CRK_ERROR;
+    }
+    pai = crp->result_get(r, "pai");
+    if (ret == CRK_FOUND && pai && *pai && crk_set_pai(msg, pai) < 0) {
+        LM_ERR("cannot add P-Asserted-Identity\n");
+        ret = CRK_ERROR;
+    }
+    crp->result_free(r);
+    return ret;
+}
+
+/* ---- $callroute(name) ---- */
+
+static int pv_parse_callroute(pv_spec_p sp, str *in)
+{
+    int i;
+
+    if (sp == NULL || in == NULL || in->len <= 0)
+        return -1;
+    for (i = 0; i < CRK_F_COUNT; i++) {
+        if ((int)strlen(crk_field_names[i]) == in->len
+                && strncasecmp(in->s, crk_field_names[i], in->len) == 0) {
+            sp->pvp.pvn.type = PV_NAME_INTSTR;
+            sp->pvp.pvn.u.isname.type = 0;
+            sp->pvp.pvn.u.isname.name.n = i;
+            return 0;
+        }
+    }
+    LM_ERR("unknown $callroute(%.*s)\n", in->len, in->s);
+    return -1;
+}
+
+/* The message's (or its transaction's) decision when there is one, else the last decision
+ * of this process. */
+static int pv_get_callroute(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
+{
+    static char buf[CRK_FIELD_MAX];
+    int f = param->pvn.u.isname.name.n;
+    const char *v = NULL;
+    sr_xavp_t *rec;
+    str key, s;
+
+    if (f < 0 || f >= CRK_F_COUNT)
+        return pv_get_null(msg, param, res);
+    key.s = (char *)crk_field_names[f];
+    key.len = strlen(key.s);
+    if (f == CRK_F_ROUTE || f == CRK_F_USAGE || f == CRK_F_GATEWAY) {
+        rec = xavp_get(&crk_xavp_attempt, NULL);
+        if (rec || xavp_get(&crk_xavp_decision, NULL)) {
+            v = crk_xavp_get(rec, &key, buf, sizeof(buf));
+            if (v == NULL)
+                return pv_get_null(msg, param, res);
+        }
+    } else if ((rec = xavp_get(&crk_xavp_decision, NULL)) != NULL) {
+        v = crk_xavp_get(rec, &key, buf, sizeof(buf));
+        if (v == NULL)
+            return pv_get_null(msg, param, res);
+    }
+    if (v == NULL)
+        v = crk_last[f];
+    if (*v == '\0')
+        return pv_get_null(msg, param, res);
+    s.s = (char *)v;
+    s.len = strlen(v);
+    return pv_get_strval(msg, param, res, &s);
+}
+
+/* ---- RPC ---- */
+
+static const char *rpc_reload_doc[] = {
+    "Reload the routing configuration (atomic: a broken file is refused and the running "
+    "configuration stays).",
+    0};
+
+static void rpc_reload(rpc_t *rpc, void *ctx)
+{
+    char err[CRK_ERR_MAX];
+    cr_handle *h = crk_get_handle();
+    int rc;
+
+    if (h == NULL) {
+        rpc->fault(ctx, 500, "callroute is not loaded");
+        return;
+    }
+    err[0] = '\0';
+    rc = crp->reload(h, NULL, err, sizeof(err));
+    if (rc < 0) {
+        LM_ERR("reload of %s refused: %s\n", crk_config, err);
+        rpc->fault(ctx, 500, "reload refused: %s", err[0] ? err : crp->strerror(rc));
+        return;
+    }
+    LM_INFO("reloaded %s\n", crk_config);
+    rpc->rpl_printf(ctx, "reloaded %s", crk_config);
+}
+
+static const char *rpc_route_doc[] = {
+    "Route a call: FROM (SIP URI) NUMBER (digits, tel: or sip: URI); returns the decision "
+    "as JSON.",
+    0};
+
+static void rpc_route(rpc_t *rpc, void *ctx)
+{
+    char *from = NULL, *number = NULL, small[1024], *json = small;
+    cr_handle *h = crk_get_handle();
+    cr_result *r = NULL;
+    size_t need;
+    int rc;
+
+    if (h == NULL) {
+        rpc->fault(ctx, 500, "callroute is not loaded");
+        return;
+    }
+    if (rpc->scan(ctx, "ss", &from, &number) < 2) {
+        rpc->fault(ctx, 400, "usage: callroute.route FROM NUMBER");
+        return;
+    }
+    rc = crp->route(h, from, number, NULL, 0, &r);
+    if (rc < 0 || r == NULL) {
+        rpc->fault(ctx, 500, "route failed: %s", crp->strerror ? crp->strerror(rc) : "error");
+        return;
+    }
+    need = crp->result_json(r, small, sizeof(small));
+    if (need >= sizeof(small)) {
+        json = pkg_malloc(need + 1);
+        if (json == NULL) {
+            crp->result_free(r);
+            rpc->fault(ctx, 500, "no memory");
+            return;
+        }
+        crp->result_json(r, json, need + 1);
+    }
+    rpc->add(ctx, "s", json);
+    if (json != small)
+        pkg_free(json);
+    crp->result_free(r);
+}
+
+static const char *rpc_gateways_doc[] = {
+    "List the gateways with their state (up/down) and since when.", 0};
+
+static void rpc_gateways(rpc_t *rpc, void *ctx)
+{
+    cr_handle *h = crk_get_handle();
+    cr_result *r = NULL;
+    void *th;
+    size_t i, n;
+
+    if (h == NULL || crp->gateways == NULL) {
+        rpc->fault(ctx, 500, "callroute is not loaded");
+        return;
+    }
+    if (crp->gateways(h, &r) < 0 || r == NULL) {
+        rpc->fault(ctx, 500, "cannot list gateways");
+        return;
+    }
+    n = crp->result_count(r, "gateways");
+    for (i = 0; i < n; i++) {
+        const char *name = crp->result_item(r, "gateways", i, "name");
+        const char *state = crp->result_item(r, "gateways", i, "state");
+        const char *since = crp->result_item(r, "gateways", i, "since");
+        if (rpc->add(ctx, "{", &th) < 0
+                || rpc->struct_add(th, "sss", "name", name ? name : "", "state",
+                                   state ? state : "", "since", since ? since : "")
+                           < 0) {
+            rpc->fault(ctx, 500, "cannot build the reply");
+            break;
+        }
+    }
+    crp->result_free(r);
+}
+
+/* clang-format off */
+static rpc_export_t rpc_cmds[] = {
+    {"callroute.reload", rpc_reload, rpc_reload_doc, 0},
+    {"callroute.route", rpc_route, rpc_route_doc, 0},
+    {"callroute.gateways", rpc_gateways, rpc_gateways_doc, RET_ARRAY},
+    {0, 0, 0, 0}
+};
+
+static cmd_export_t cmds[] = {
+    {"callroute_route", (cmd_function)w_callroute_route, 0, 0, 0,
+        REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE},
+    {"callroute_next", (cmd_function)w_callroute_next, 0, 0, 0, FAILURE_ROUTE},
+    {"callroute_inbound", (cmd_function)w_callroute_inbound, 0, 0, 0, REQUEST_ROUTE},
+    {0, 0, 0, 0, 0, 0}
+};
+
+static param_export_t params[] = {
+    {"library", PARAM_STRING, &crk_library},
+    {"config", PARAM_STRING, &crk_config},
+    {"gateway_holdoff", PARAM_INT, &crk_gateway_holdoff},
+    {"pkg_memory", PARAM_INT, &crk_pkg_memory},
+    {0, 0, 0}
+};
+
+static pv_export_t mod_pvs[] = {
+    {{"callroute", sizeof("callroute") - 1}, PVT_OTHER, pv_get_callroute, 0,
+        pv_parse_callroute, 0, 0, 0},
+    {{0, 0}, 0, 0, 0, 0, 0, 0, 0}
+};
+
+struct module_exports exports = {
+    "callroute",     /* module name */
+    DEFAULT_DLFLAGS, /* dlopen flags */
+    cmds,            /* script functions */
+    params,          /* module parameters */
+    rpc_cmds,        /* RPC methods */
+    mod_pvs,         /* pseudo-variables */
+    0,               /* response handling function */
+    mod_init,        /* module init, before fork */
+    child_init,      /* per-process init, after fork */
+    mod_destroy      /* destroy, main process */
+};
+/* clang-format on */
