@@ -1,0 +1,155 @@
+/*
+ * Decisions over a compiled configuration (cr_model.h): number normalization, the
+ * outbound routing decision, inbound normalization from a gateway, and device dialing.
+ *
+ * Every function here only reads the configuration and writes into caller-owned structs;
+ * no I/O, no allocation on the decision path, safe from many threads at once. Mutable
+ * runtime facts (which gateways are down, load-spreading counters) come from the caller
+ * through cr_runtime.
+ */
+#ifndef CR_ENGINE_H
+#define CR_ENGINE_H
+
+#include "cr_model.h"
+
+#define CR_MAX_ATTEMPTS 32 /* longest failover list a decision produces */
+#define CR_URI_SHORT 256   /* Request-URIs of attempts */
+
+/*
+ * A trace: what a decision tried and why, one line per step. Optional everywhere (pass
+ * NULL on the hot path). Init with cr_trace_init, free with cr_trace_free.
+ */
+typedef struct cr_trace {
+    char *buf; /* lines separated by '\n' */
+    size_t len, cap;
+    size_t lines;
+} cr_trace;
+
+void cr_trace_init(cr_trace *t);
+void cr_trace_free(cr_trace *t);
+void cr_trace_add(cr_trace *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Line i (0-based) copied into buf; returns false past the end. */
+bool cr_trace_line(const cr_trace *t, size_t i, char *buf, size_t len);
+
+/*
+ * A dialed string taken apart: "tel:+14255550100;ext=50100", "sip:5550100;phone-context=
+ * Redmond.contoso.com@contoso.com;user=phone", "+1 (425) 555-0100", "911".
+ */
+typedef struct cr_number {
+    char digits[CR_NUMBER_MAX + 1]; /* visual separators removed */
+    char context[128];              /* phone-context parameter, or "" */
+    char ext[32];                   /* ;ext= parameter, or "" */
+    char host[128];                 /* domain of a sip: URI, or "" */
+    bool is_sip;                    /* given as a sip:/sips: URI */
+    bool dialable;                  /* digits is [+]?[0-9*#]+ */
+} cr_number;
+
+/* Parses `in`; returns CR_OK, or CR_EINVAL when it is empty, too long or not a URI or number
+ * (out->dialable tells whether the digits are a phone number). */
+int cr_number_parse(const char *in, cr_number *out);
+
+/* True for "+" followed by 1-15 digits. */
+bool cr_is_e164(const char *s);
+
+/*
+ * Normalizes `digits` with profile p: rules in order, the first whose pattern matches wins
+ * and its translation is applied with .NET Regex.Replace semantics. Unmatched numbers are
+ * copied unchanged. *rule is the winning rule or NULL. Returns CR_OK, CR_ERANGE (result too
+ * long), CR_ELIMIT is never returned: a rule that hits the match limit counts as no match
+ * and the trace says so.
+ */
+int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, size_t outlen,
+                         const cr_rule **rule, cr_trace *trace);
+
+/*
+ * Applies one rule's translation (.NET Regex.Replace: every match replaced, `$1`, `${1}`,
+ * `${name}`, `$$`, `$&`, `` $` ``, `$'`, `$+`, `$_`). Returns 1 replaced, 0 no match,
+ * CR_ERANGE, or CR_ELIMIT when the pattern hit the PCRE2 match limit.
+ */
+int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen);
+
+/* Mutable runtime facts supplied by the host. Any member may be NULL. */
+typedef struct cr_runtime {
+    void *ud;
+    /* True when the gateway is currently marked down. */
+    bool (*gateway_down)(void *ud, const cr_gateway *gw);
+    /* A counter that advances from one decision to the next (load spreading). */
+    uint32_t (*spread)(void *ud);
+} cr_runtime;
+
+typedef enum {
+    CR_OUTBOUND = 1,
+    CR_INTERNAL = 2,
+    CR_BLOCKED = -1,
+    CR_NOT_APPLICABLE = -2,
+} cr_decision_kind;
+
+typedef struct cr_attempt {
+    const cr_gateway *gateway;
+    const cr_route *route;
+    const cr_usage *usage;
+    char uri[CR_URI_SHORT]; /* Request-URI for the gateway */
+} cr_attempt;
+
+typedef struct cr_decision {
+    cr_decision_kind kind;
+    const cr_user *caller;
+    const cr_profile *profile; /* profile used to normalize, or NULL */
+    const cr_rule *rule;       /* winning rule, or NULL */
+    char normalized[CR_NUMBER_MAX + 1];
+    const cr_user *callee; /* internal: reverse lookup result */
+    size_t routes_matched; /* routes whose pattern matched (with or without gateways up) */
+    size_t nattempts;
+    cr_attempt attempts[CR_MAX_ATTEMPTS];
+    char reason[256];
+} cr_decision;
+
+/*
+ * The outbound decision of SPEC §2 for a call from `from` (SIP URI) to `dialed`.
+ * Always fills `out` (kind and reason); returns CR_OK, or CR_EINVAL with kind
+ * CR_NOT_APPLICABLE when an argument is missing.
+ */
+int cr_route_decide(const cr_config *cfg, const char *from, const char *dialed,
+                    const cr_runtime *rt, cr_decision *out, cr_trace *trace);
+
+/* The same walk over routes for an already normalized number and a given policy, appending
+ * to out->attempts (used for PSTN legs of forwarding / simultaneous ring too). */
+void cr_route_attempts(const cr_config *cfg, const cr_policy *policy, const char *normalized,
+                       const cr_runtime *rt, cr_decision *out, cr_trace *trace);
+
+/* The voice policy / location profile that applies to a user (defaults when unset). */
+const cr_policy *cr_user_policy(const cr_config *cfg, const cr_user *u);
+const cr_profile *cr_user_profile(const cr_config *cfg, const cr_user *u);
+
+/* Looks up a user by line number (E.164 or private), optionally with an extension. */
+const cr_user *cr_config_user_by_number(const cr_config *cfg, const char *number,
+                                        const char *ext);
+
+/* Builds the Request-URI of `number` for gateway gw (removePlus honoured). */
+int cr_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len);
+
+/* Inbound call from a gateway (SPEC §2 "Inbound from a gateway"). */
+typedef struct cr_inbound {
+    const cr_profile *profile;
+    char called[CR_NUMBER_MAX + 1];  /* normalized called number */
+    char calling[CR_NUMBER_MAX + 1]; /* normalized calling number */
+    const cr_rule *called_rule, *calling_rule;
+    const cr_user *callee; /* NULL: no such user */
+    char pai[CR_URI_MAX];  /* P-Asserted-Identity value for private numbers, or "" */
+} cr_inbound;
+
+/* gw may be NULL (default profile). Returns CR_OK or CR_EINVAL (malformed called number). */
+int cr_inbound_decide(const cr_config *cfg, const cr_gateway *gw, const char *called,
+                      const char *calling, cr_inbound *out, cr_trace *trace);
+
+/* Finds a gateway by name or by the host[:port] of its address. */
+const cr_gateway *cr_config_gateway_match(const cr_config *cfg, const char *name_or_hostport);
+
+typedef enum { CR_DIAL_NO_MATCH_ = -1, CR_DIAL_NEED_MORE_ = 0, CR_DIAL_COMPLETE_ = 1 } cr_dial_answer;
+
+/* Device (off-hook) dialing over profile p with the digits typed so far. On complete, *rule
+ * and `normalized` are set. */
+cr_dial_answer cr_profile_dial(const cr_profile *p, const char *digits, const cr_rule **rule,
+                               char *normalized, size_t len, cr_trace *trace);
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * Decisions: the outbound routing decision (SPEC §2 steps 1-5), the attempts of a policy
+ * for a normalized number, Request-URIs for gateways, inbound calls from gateways.
+ */
+#include "model.h"
+#include "route_index.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- trace ------------------------------------------------------------------------------- */
+
+void cr_trace_init(cr_trace *t)
+{
+    memset(t, 0, sizeof *t);
+}
+
+void cr_trace_free(cr_trace *t)
+{
+    free(t->buf);
+    memset(t, 0, sizeof *t);
+}
+
+void cr_trace_add(cr_trace *t, const char *fmt, ...)
+{
+    if (!t)
+        return;
+    char line[768];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line)
+        n = sizeof line - 1;
+    if (t->len + (size_t)n + 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        while (cap < t->len + (size_t)n + 2)
+            cap *= 2;
+        char *b = realloc(t->buf, cap);
+        if (!b)
+            return;
+        t->buf = b;
+        t->cap = cap;
+    }
+    memcpy(t->buf + t->len, line, (size_t)n);
+    t->len += (size_t)n;
+    t->buf[t->len++] = '\n';
+    t->buf[t->len] = 0;
+    t->lines++;
+}
+
+bool cr_trace_line(const cr_trace *t, size_t i, char *buf, size_t len)
+{
+    if (!t || i >= t->lines || !len)
+        return false;
+    const char *p = t->buf;
+    for (size_t k = 0; k < i; k++)
+        p = strchr(p, '\n') + 1;
+    const char *e = strchr(p, '\n');
+    size_t n = (size_t)(e - p);
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    return true;
+}
+
+/* ---- Request-URIs ------------------------------------------------------------------------ */
+
+int cr_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len)
+{
+    const char *host = gw->address + 4; /* after "sip:" (checked at compile) */
+    const char *at = strchr(host, '@');
+    if (at)
+        host = at + 1;
+    if (gw->remove_plus && number[0] == '+')
+        number++;
+    int n = snprintf(out, len, "sip:%s@%s;user=phone", number, host);
+    return n < 0 || (size_t)n >= len ? CR_ERANGE : CR_OK;
+}
+
+/* ---- outbound ----------------------------------------------------------------------------- */
+
+static bool attempt_has_gateway(const cr_decision *d, const cr_gateway *g)
+{
+    for (size_t i = 0; i < d->nattempts; i++)
+        if (d->attempts[i].gateway == g)
+            return true;
+    return false;
+}
+
+/* Walks one route's gateways from the spread offset, appending new, up gateways. */
+static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_usage *u,
+                               const char *number, const cr_runtime *rt, uint32_t spread,
+                               cr_decision *out, cr_trace *trace)
+{
+    size_t n = r->gateways.count;
+    for (size_t k = 0; k < n; k++) {
+        const cr_gateway *g = &c->gateways[r->gateways.idx[(spread + k) % n]];
+        if (attempt_has_gateway(out, g)) {
+            if (trace)
+                cr_trace_add(trace, "  gateway '%s' already in the list: skipped", g->name);
+            continue;
+        }
+        if (rt && rt->gateway_down && rt->gateway_down(rt->ud, g)) {
+            if (trace)
+                cr_trace_add(trace, "  gateway '%s' is down: skipped", g->name);
+            continue;
+        }
+        if (out->nattempts == CR_MAX_ATTEMPTS) {
+            if (trace)
+                cr_trace_add(trace, "  gateway '%s' not added: %d attempts at most", g->name,
+                             CR_MAX_ATTEMPTS);
+            continue;
+        }
+        cr_attempt *a = &out->attempts[out->nattempts];
+        if (cr_gateway_uri(g, number, a->uri, sizeof a->uri) != CR_OK) {
+            if (trace)
+                cr_trace_add(trace, "  gateway '%s': Request-URI too long: skipped", g->name);
+            continue;
+        }
+        a->gateway = g;
+        a->route = r;
+        a->usage = u;
+        out->nattempts++;
+        if (trace)
+            cr_trace_add(trace, "  gateway '%s' added as attempt %zu: %s", g->name,
+                         out->nattempts, a->uri);
+    }
+}
+
+void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *number,
+                       const cr_runtime *rt, cr_decision *out, cr_trace *trace)
+{
+    if (!policy)
+        return;
+    uint32_t spread = rt && rt->spread ? rt->spread(rt->ud) : 0;
+    size_t n = strlen(number);
+    for (size_t i = 0; i < policy->usages.count; i++) {
+        const cr_usage *u = &c->usages[policy->usages.idx[i]];
+        cr_route_iter it;
+        cr_route_index_begin(c, policy->usages.idx[i], number, n, &it);
+        if (trace)
+            cr_trace_add(trace, "usage '%s' (%zu of %zu in policy '%s')", u->name, i + 1,
+                         policy->usages.count, policy->name);
+        size_t ri;
+        bool any = false;
+        while ((ri = cr_route_index_next(&it)) != SIZE_MAX) {
+            const cr_route *r = &c->routes[ri];
+            int rc = cr_re_exec(r->re, number, n, 0, 0, NULL);
+            if (rc <= 0) {
+                if (trace)
+                    cr_trace_add(trace, "  route '%s' (%s) %s", r->name, r->pattern,
+                                 rc == CR_ELIMIT ? "hit the PCRE2 match limit: skipped"
+                                                 : "does not match");
+                continue;
+            }
+            any = true;
+            out->routes_matched++;
+            if (trace)
+                cr_trace_add(trace, "  route '%s' (%s) matches", r->name, r->pattern);
+            add_route_gateways(c, r, u, number, rt, spread, out, trace);
+        }
+        if (trace && !any)
+            cr_trace_add(trace, "  no route of usage '%s' matches %s", u->name, number);
+    }
+}
+
+const cr_policy *cr_user_policy(const cr_config *c, const cr_user *u)
+{
+    if (u && u->policy_idx >= 0)
+        return &c->policies[u->policy_idx];
+    return c->default_policy;
+}
+
+const cr_profile *cr_user_profile(const cr_config *c, const cr_user *u)
+{
+    if (u && u->profile_idx >= 0)
+        return &c->profiles[u->profile_idx];
+    return c->default_profile;
+}
+
+/* Profile for a dialed number: its phone-context when that names a profile, else the
+ * user's, else the default (SPEC §2 step 2). */
+static const cr_profile *pick_profile(const cr_config *c, const cr_user *u,
+                                      const cr_number *num, cr_trace *trace)
+{
+    if (num->context[0] && strcasecmp(num->context, "user-default") != 0) {
+        size_t v = cr_index_get(&c->profile_fold_ix, num->context, strlen(num->context));
+        if (v != SIZE_MAX) {
+            if (trace)
+                cr_trace_add(trace, "profile '%s' (named by phone-context)",
+                             c->profiles[v].name);
+            return &c->profiles[v];
+        }
+        if (trace)
+            cr_trace_add(trace, "phone-context '%s' names no location profile", num->context);
+    }
+    const cr_profile *p = cr_user_profile(c, u);
+    if (trace)
+        cr_trace_add(trace, "profile '%s' (%s)", p ? p->name : "(none)",
+                     u && u->profile_idx >= 0 ? "the caller's location profile"
+                                              : "the default location profile");
+    return p;
+}
+
+static void set_reason(cr_decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reason(cr_decision *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->reason, sizeof d->reason, fmt, ap);
+    va_end(ap);
+}
+
+int cr_route_decide(const cr_config *c, const char *from, const char *dialed,
+                    const cr_runtime *rt, cr_decision *out, cr_trace *trace)
+{
+    out->kind = CR_NOT_APPLICABLE;
+    out->caller = out->callee = NULL;
+    out->profile = NULL;
+    out->rule = NULL;
+    out->normalized[0] = 0;
+    out->nattempts = 0;
+    out->routes_matched = 0;
+    out->reason[0] = 0;
+    if (!c || !from || !dialed) {
+        set_reason(out, "missing caller or dialed number");
+        return CR_EINVAL;
+    }
+    cr_number num;
+    if (cr_number_parse(dialed, &num) != CR_OK) {
+        set_reason(out, "'%.100s' is not a phone number or URI", dialed);
+        if (trace)
+            cr_trace_add(trace, "%s", out->reason);
+        return CR_OK;
+    }
+    /* 1. supported domain, caller enabled for Enterprise Voice */
+    if (num.is_sip && num.host[0] && !cr_config_domain_supported(c, num.host)) {
+        set_reason(out, "domain '%s' is not a supported domain", num.host);
+        if (trace)
+            cr_trace_add(trace, "%s", out->reason);
+        return CR_OK;
+    }
+    const cr_user *u = cr_config_user_find(c, from);
+    out->caller = u;
+    if (!u) {
+        set_reason(out, "caller '%.200s' is not a known user", from);
+        if (trace)
+            cr_trace_add(trace, "%s", out->reason);
+        return CR_OK;
+    }
+    if (!u->enterprise_voice) {
+        set_reason(out, "caller '%.200s' is not enabled for Enterprise Voice", u->uri);
+        if (trace)
+            cr_trace_add(trace, "%s", out->reason);
+        return CR_OK;
+    }
+    if (trace)
+        cr_trace_add(trace, "caller '%s' (voice policy '%s')", u->uri,
+                     cr_user_policy(c, u) ? cr_user_policy(c, u)->name : "(none)");
+    /* a SIP URI naming a user directly is an internal call */
+    if (num.is_sip && !num.dialable) {
+        const cr_user *callee = cr_config_user_find(c, dialed);
+        if (callee) {
+            out->kind = CR_INTERNAL;
+            out->callee = callee;
+            set_reason(out, "'%s' is a user", callee->uri);
+            if (trace)
+                cr_trace_add(trace, "%s", out->reason);
+            return CR_OK;
+        }
+    }
+    if (!num.dialable) {
+        set_reason(out, "'%.100s' is not a phone number", num.digits);
+        if (trace)
+            cr_trace_add(trace, "%s", out->reason);
+        return CR_OK;
+    }
+    /* 2. profile and normalization */
+    out->profile = pick_profile(c, u, &num, trace);
+    if (cr_profile_normalize(out->profile, num.digits, out->normalized, sizeof out->normalized,
+                             &out->rule, trace) != CR_OK) {
+        out->kind = CR_BLOCKED;
+        set_reason(out, "normalized number is too long");
+        return CR_OK;
+    }
+    /* 3. reverse number lookup */
+    const cr_user *callee = cr_config_user_by_number(c, out->normalized, num.ext);
+    if (callee) {
+        out->kind = CR_INTERNAL;
+        out->callee = callee;
+        set_reason(out, "%s is the line of user '%s'", out->normalized, callee->uri);
+        if (trace)
+            cr_trace_add(trace, "reverse number lookup: %s", out->reason);
+        return CR_OK;
+    }
+    if (trace)
+        cr_trace_add(trace, "reverse number lookup: %s is no user's line", out->normalized);
+    /* 4. usages top to bottom, routes in order */
+    const cr_policy *pol = cr_user_policy(c, u);
+    if (!pol) {
+        out->kind = CR_BLOCKED;
+        set_reason(out, "caller has no voice policy and there is no default policy");
+        return CR_OK;
+    }
+    cr_route_attempts(c, pol, out->normalized, rt, out, trace);
+    /* 5. nothing → blocked */
+    if (out->nattempts == 0) {
+        out->kind = CR_BLOCKED;
+        if (out->routes_matched) {
+            set_reason(out, "every gateway of the routes matching %s is down", out->normalized);
+            if (trace)
+                cr_trace_add(trace, "blocked: %s", out->reason);
+            return CR_OK;
+        }
+        set_reason(out, "no route of voice policy '%s' matches %s", pol->name,
+                   out->normalized);
+        if (trace)
+            cr_trace_add(trace, "blocked: %s", out->reason);
+        return CR_OK;
+    }
+    out->kind = CR_OUTBOUND;
+    set_reason(out, "route '%s', usage '%s'", out->attempts[0].route->name,
+               out->attempts[0].usage->name);
+    return CR_OK;
+}
+
+/* ---- inbound from a gateway --------------------------------------------------------------- */
+
+const cr_gateway *cr_config_gateway_match(const cr_config *c, const char *key)
+{
+    if (!key)
+        return NULL;
+    const cr_gateway *g = cr_config_gateway_find(c, key);
+    if (g)
+        return g;
+    if (strncasecmp(key, "sip:", 4) == 0)
+        key += 4;
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < c->ngateways; i++) {
+        const char *h = c->gateways[i].address + 4;
+        const char *at = strchr(h, '@');
+        if (at)
+            h = at + 1;
+        size_t hl = strcspn(h, ";?>");
+        /* "host:port" equals; "host" alone matches an address without a port or :5060 */
+        if (hl == kl && strncasecmp(h, key, kl) == 0)
+            return &c->gateways[i];
+        if (!strchr(key, ':')) {
+            if (hl == kl + 5 && strncasecmp(h, key, kl) == 0 && strncmp(h + kl, ":5060", 5) == 0)
+                return &c->gateways[i];
+        } else if (!memchr(h, ':', hl)) {
+            size_t hostl = (size_t)(strchr(key, ':') - key);
+            if (hl == hostl && strncasecmp(h, key, hostl) == 0 &&
+                strcmp(key + hostl, ":5060") == 0)
+                return &c->gateways[i];
+        }
+    }
+    return NULL;
+}
+
+int cr_inbound_decide(const cr_config *c, const cr_gateway *gw, const char *called,
+                      const char *calling, cr_inbound *out, cr_trace *trace)
+{
+    memset(out, 0, sizeof *out);
+    const cr_profile *p = gw && gw->profile_idx >= 0 ? &c->profiles[gw->profile_idx]
+                                                       : c->default_profile;
+    out->profile = p;
+    if (trace)
+        cr_trace_add(trace, "inbound from gateway '%s': profile '%s'", gw ? gw->name : "(any)",
+                     p ? p->name : "(none)");
+    cr_number num;
+    if (!called || cr_number_parse(called, &num) != CR_OK || !num.dialable) {
+        if (trace)
+            cr_trace_add(trace, "called number '%.100s' is not a phone number",
+                         called ? called : "");
+        return CR_EINVAL;
+    }
+    if (cr_profile_normalize(p, num.digits, out->called, sizeof out->called, &out->called_rule,
+                             trace) != CR_OK)
+        return CR_EINVAL;
+    out->callee = cr_config_user_by_number(c, out->called, num.ext);
+    if (trace)
+        cr_trace_add(trace, "called %s: %s", out->called,
+                     out->callee ? out->callee->uri : "no such user");
+    cr_number from;
+    if (!calling || cr_number_parse(calling, &from) != CR_OK || !from.dialable) {
+        if (trace)
+            cr_trace_add(trace, "calling number '%.100s' left as is", calling ? calling : "");
+        return CR_OK;
+    }
+    if (strcasecmp(from.context, "enterprise") == 0) {
+        /* already marked as a private number: not normalized again */
+        snprintf(out->calling, sizeof out->calling, "%s", from.digits);
+        if (trace)
+            cr_trace_add(trace, "calling %s already has phone-context=enterprise", from.digits);
+        return CR_OK;
+    }
+    if (cr_profile_normalize(p, from.digits, out->calling, sizeof out->calling,
+                             &out->calling_rule, trace) != CR_OK)
+        return CR_OK;
+    if (!cr_is_e164(out->calling)) {
+        const char *domain = NULL;
+        if (out->callee) {
+            domain = strchr(out->callee->uri, '@');
+            domain = domain ? domain + 1 : NULL;
+        }
+        if (!domain && c->ndomains)
+            domain = c->domains[0];
+        if (domain)
+            snprintf(out->pai, sizeof out->pai, "<sip:%s;phone-context=enterprise@%s;user=phone>",
+                     out->calling, domain);
+        else
+            snprintf(out->pai, sizeof out->pai, "<tel:%s;phone-context=enterprise>",
+                     out->calling);
+        if (trace)
+            cr_trace_add(trace, "calling %s is not E.164: P-Asserted-Identity %s", out->calling,
+                         out->pai);
+    }
+    return CR_OK;
+}

@@ -1,0 +1,490 @@
+/*
+ * Number normalization: dialed strings taken apart, .NET replacement strings, location
+ * profile rules, and off-hook device dialing.
+ */
+#include "model.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- dialed strings ------------------------------------------------------------------------ */
+
+static bool is_separator(char c)
+{
+    return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')';
+}
+
+bool cr_is_e164(const char *s)
+{
+    if (!s || s[0] != '+')
+        return false;
+    size_t n = 0;
+    for (const char *p = s + 1; *p; p++, n++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return n >= 1 && n <= 15;
+}
+
+/* Copies the value of parameter `name` from a ';'-separated parameter list [p, end). */
+static void param_value(const char *p, const char *end, const char *name, char *out,
+                        size_t len)
+{
+    size_t nl = strlen(name);
+    out[0] = 0;
+    while (p && p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *stop = semi ? semi : end;
+        if ((size_t)(stop - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t vl = (size_t)(stop - p) - nl - 1;
+            if (vl >= len)
+                vl = len - 1;
+            memcpy(out, p + nl + 1, vl);
+            out[vl] = 0;
+            return;
+        }
+        p = semi ? semi + 1 : NULL;
+    }
+}
+
+int cr_number_parse(const char *in, cr_number *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!in)
+        return CR_EINVAL;
+    while (*in == ' ' || *in == '<')
+        in++;
+    size_t len = strlen(in);
+    while (len && (in[len - 1] == ' ' || in[len - 1] == '>' || in[len - 1] == '\n' ||
+                   in[len - 1] == '\r'))
+        len--;
+    if (len == 0 || len > 1024)
+        return CR_EINVAL;
+    const char *user = in, *uend = in + len;
+    const char *params = NULL, *pend = NULL;
+    if (len > 4 && strncasecmp(in, "tel:", 4) == 0) {
+        user = in + 4;
+        const char *semi = memchr(user, ';', (size_t)(uend - user));
+        if (semi) {
+            params = semi + 1;
+            pend = uend;
+            uend = semi;
+        }
+    } else if ((len > 4 && strncasecmp(in, "sip:", 4) == 0) ||
+               (len > 5 && strncasecmp(in, "sips:", 5) == 0)) {
+        out->is_sip = true;
+        user = in + (in[3] == ':' ? 4 : 5);
+        const char *at = memchr(user, '@', (size_t)(uend - user));
+        if (at) {
+            const char *h = at + 1, *hend = h;
+            while (hend < in + len && *hend != ';' && *hend != ':' && *hend != '?' &&
+                   *hend != '>')
+                hend++;
+            size_t hl = (size_t)(hend - h);
+            if (hl >= sizeof out->host)
+                return CR_EINVAL;
+            memcpy(out->host, h, hl);
+            uend = at;
+        }
+        const char *semi = memchr(user, ';', (size_t)(uend - user));
+        if (semi) {
+            params = semi + 1;
+            pend = uend;
+            uend = semi;
+        }
+    } else {
+        /* bare digits, possibly with parameters: "5550100;phone-context=Redmond" */
+        const char *semi = memchr(in, ';', len);
+        if (semi) {
+            params = semi + 1;
+            pend = in + len;
+            uend = semi;
+        }
+    }
+    if (params) {
+        param_value(params, pend, "phone-context", out->context, sizeof out->context);
+        param_value(params, pend, "ext", out->ext, sizeof out->ext);
+    }
+    size_t o = 0;
+    for (const char *p = user; p < uend; p++) {
+        if (is_separator(*p))
+            continue;
+        if (o >= CR_NUMBER_MAX)
+            return CR_EINVAL;
+        out->digits[o++] = *p;
+    }
+    out->digits[o] = 0;
+    if (o == 0)
+        return CR_EINVAL;
+    bool ok = true;
+    for (size_t i = 0; i < o; i++) {
+        char c = out->digits[i];
+        if (!((c >= '0' && c <= '9') || c == '*' || c == '#' || (c == '+' && i == 0)))
+            ok = false;
+    }
+    out->dialable = ok && !(o == 1 && out->digits[0] == '+');
+    return CR_OK;
+}
+
+/* ---- .NET replacement strings -------------------------------------------------------------- */
+
+typedef enum { X_LIT, X_GROUP, X_WHOLE, X_LEFT, X_RIGHT, X_LAST, X_INPUT } xtype;
+
+typedef struct xtok {
+    xtype type;
+    int group;       /* PCRE2 group number for X_GROUP */
+    size_t off, len; /* literal text in the translation copy */
+} xtok;
+
+typedef struct xlat {
+    char *text;
+    xtok *toks;
+    size_t ntoks;
+    int last_group; /* PCRE2 number of .NET's last group ($+), 0 if none */
+} xlat;
+
+/*
+ * .NET numbers unnamed groups first, left to right, then named groups in order of first
+ * appearance; PCRE2 numbers all groups left to right. net2pcre maps .NET numbers to PCRE2's.
+ */
+typedef struct groupmap {
+    int *net2pcre; /* index: .NET number, value: PCRE2 number */
+    int count;     /* groups + 1 */
+    bool *named;   /* by PCRE2 number */
+} groupmap;
+
+static void mark_named(void *ud, const char *name, int num)
+{
+    (void)name;
+    groupmap *m = ud;
+    if (num > 0 && num < m->count)
+        m->named[num] = true;
+}
+
+static bool groupmap_build(const void *re, groupmap *m)
+{
+    m->count = (int)cr_re_capture_count(re) + 1;
+    m->net2pcre = calloc((size_t)m->count, sizeof *m->net2pcre);
+    m->named = calloc((size_t)m->count, sizeof *m->named);
+    if (!m->net2pcre || !m->named)
+        return false;
+    cr_re_names(re, mark_named, m);
+    int k = 1;
+    for (int i = 1; i < m->count; i++)
+        if (!m->named[i])
+            m->net2pcre[k++] = i;
+    for (int i = 1; i < m->count; i++)
+        if (m->named[i])
+            m->net2pcre[k++] = i;
+    return true;
+}
+
+static void groupmap_free(groupmap *m)
+{
+    free(m->net2pcre);
+    free(m->named);
+}
+
+static bool push(xlat *x, size_t *cap, xtok t)
+{
+    if (x->ntoks == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        xtok *n = realloc(x->toks, nc * sizeof *n);
+        if (!n)
+            return false;
+        x->toks = n;
+        *cap = nc;
+    }
+    /* merge adjacent literals */
+    if (t.type == X_LIT && x->ntoks && x->toks[x->ntoks - 1].type == X_LIT &&
+        x->toks[x->ntoks - 1].off + x->toks[x->ntoks - 1].len == t.off) {
+        x->toks[x->ntoks - 1].len += t.len;
+        return true;
+    }
+    x->toks[x->ntoks++] = t;
+    return true;
+}
+
+static bool is_word(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c == '_';
+}
+
+void *cr_xlat_compile(const char *translation, const void *re, char *err, size_t errlen)
+{
+    xlat *x = calloc(1, sizeof *x);
+    groupmap gm = {0};
+    size_t cap = 0;
+    if (!x || !(x->text = strdup(translation ? translation : "")) || !groupmap_build(re, &gm)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    x->last_group = gm.count > 1 ? gm.net2pcre[gm.count - 1] : 0;
+    const char *t = x->text;
+    size_t n = strlen(t);
+    for (size_t i = 0; i < n;) {
+        if (t[i] != '$' || i + 1 >= n) {
+            if (!push(x, &cap, (xtok){X_LIT, 0, i, 1}))
+                goto oom;
+            i++;
+            continue;
+        }
+        char c = t[i + 1];
+        xtok tok = {X_LIT, 0, i, 1};
+        size_t adv = 1;
+        if (c == '$') {
+            tok = (xtok){X_LIT, 0, i + 1, 1};
+            adv = 2;
+        } else if (c == '&') {
+            tok.type = X_WHOLE, adv = 2;
+        } else if (c == '`') {
+            tok.type = X_LEFT, adv = 2;
+        } else if (c == '\'') {
+            tok.type = X_RIGHT, adv = 2;
+        } else if (c == '+') {
+            tok.type = X_LAST, adv = 2;
+        } else if (c == '_') {
+            tok.type = X_INPUT, adv = 2;
+        } else if (c >= '0' && c <= '9') {
+            size_t j = i + 1;
+            long num = 0;
+            while (j < n && t[j] >= '0' && t[j] <= '9' && num < 100000)
+                num = num * 10 + (t[j++] - '0');
+            if (num >= gm.count) {
+                snprintf(err, errlen, "translation '%s' names group $%ld; the pattern has %d",
+                         translation, num, gm.count - 1);
+                goto fail;
+            }
+            tok.type = X_GROUP;
+            tok.group = gm.net2pcre[num];
+            adv = j - i;
+        } else if (c == '{') {
+            size_t j = i + 2;
+            while (j < n && is_word(t[j]))
+                j++;
+            if (j < n && t[j] == '}' && j > i + 2) {
+                char name[128];
+                size_t nl = j - (i + 2);
+                if (nl >= sizeof name)
+                    nl = sizeof name - 1;
+                memcpy(name, t + i + 2, nl);
+                name[nl] = 0;
+                if (name[0] >= '0' && name[0] <= '9') {
+                    bool alldigits = true;
+                    for (size_t k = 0; k < nl; k++)
+                        alldigits &= name[k] >= '0' && name[k] <= '9';
+                    long num = alldigits ? strtol(name, NULL, 10) : -1;
+                    if (num < 0 || num >= gm.count) {
+                        snprintf(err, errlen,
+                                 "translation '%s' names group ${%s}; the pattern has %d",
+                                 translation, name, gm.count - 1);
+                        goto fail;
+                    }
+                    tok.type = X_GROUP;
+                    tok.group = gm.net2pcre[num];
+                } else {
+                    int g = cr_re_group_number(re, name);
+                    if (g < 0) {
+                        snprintf(err, errlen,
+                                 "translation '%s' names group ${%s}, which the pattern lacks",
+                                 translation, name);
+                        goto fail;
+                    }
+                    tok.type = X_GROUP;
+                    tok.group = g;
+                }
+                adv = j + 1 - i;
+            }
+        }
+        /* anything else: the '$' is a literal, as in .NET */
+        if (!push(x, &cap, tok))
+            goto oom;
+        i += adv;
+    }
+    groupmap_free(&gm);
+    return x;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    groupmap_free(&gm);
+    cr_xlat_free(x);
+    return NULL;
+}
+
+void cr_xlat_free(void *p)
+{
+    xlat *x = p;
+    if (!x)
+        return;
+    free(x->text);
+    free(x->toks);
+    free(x);
+}
+
+static bool emit(char *out, size_t outlen, size_t *o, const char *s, size_t n)
+{
+    if (*o + n >= outlen)
+        return false;
+    memcpy(out + *o, s, n);
+    *o += n;
+    return true;
+}
+
+int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen)
+{
+    const xlat *x = r->xlat;
+    size_t n = strlen(in), o = 0, pos = 0, copied = 0;
+    int matched = 0;
+    if (!x || !outlen)
+        return CR_EINVAL;
+    /* Regex.Replace: every non-overlapping match, left to right; after an empty match the
+     * next attempt starts one character further (.NET's "bump"). */
+    while (pos <= n) {
+        const size_t *ov;
+        int rc = cr_re_exec(r->re, in, n, pos, 0, &ov);
+        if (rc < 0)
+            return rc == CR_RE_PARTIAL_MATCH ? 0 : rc;
+        if (rc == 0)
+            break;
+        size_t ms = ov[0], me = ov[1];
+        matched = 1;
+        if (!emit(out, outlen, &o, in + copied, ms - copied))
+            return CR_ERANGE;
+        for (size_t k = 0; k < x->ntoks; k++) {
+            const xtok *t = &x->toks[k];
+            const char *s = NULL;
+            size_t len = 0;
+            switch (t->type) {
+            case X_LIT:
+                s = x->text + t->off, len = t->len;
+                break;
+            case X_GROUP:
+            case X_LAST: {
+                int g = t->type == X_GROUP ? t->group : x->last_group;
+                if (g >= 0 && g < rc && ov[2 * g] != SIZE_MAX)
+                    s = in + ov[2 * g], len = ov[2 * g + 1] - ov[2 * g];
+                break;
+            }
+            case X_WHOLE:
+                s = in + ms, len = me - ms;
+                break;
+            case X_LEFT:
+                s = in, len = ms;
+                break;
+            case X_RIGHT:
+                s = in + me, len = n - me;
+                break;
+            case X_INPUT:
+                s = in, len = n;
+                break;
+            }
+            if (len && !emit(out, outlen, &o, s, len))
+                return CR_ERANGE;
+        }
+        copied = me;
+        if (me == ms) {
+            if (me >= n)
+                break;
+            pos = me + 1;
+        } else {
+            pos = me;
+        }
+    }
+    if (!emit(out, outlen, &o, in + copied, n - copied))
+        return CR_ERANGE;
+    out[o] = 0;
+    return matched;
+}
+
+int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, size_t outlen,
+                         const cr_rule **rule, cr_trace *trace)
+{
+    *rule = NULL;
+    for (size_t i = 0; p && i < p->nrules; i++) {
+        const cr_rule *r = &p->rules[i];
+        int rc = cr_rule_apply(r, digits, out, outlen);
+        if (rc == 1) {
+            *rule = r;
+            if (trace)
+                cr_trace_add(trace, "rule '%s' (%s) matched: %s -> %s", r->name, r->pattern,
+                             digits, out);
+            return CR_OK;
+        }
+        if (rc == CR_ERANGE) {
+            if (trace)
+                cr_trace_add(trace, "rule '%s' matched but its result is too long: skipped",
+                             r->name);
+        } else if (rc == CR_ELIMIT) {
+            if (trace)
+                cr_trace_add(trace, "rule '%s' hit the PCRE2 match limit: skipped", r->name);
+        } else if (trace) {
+            cr_trace_add(trace, "rule '%s' (%s) does not match", r->name, r->pattern);
+        }
+    }
+    size_t n = strlen(digits);
+    if (n >= outlen)
+        return CR_ERANGE;
+    memcpy(out, digits, n + 1);
+    if (trace)
+        cr_trace_add(trace, "no rule of profile '%s' matches: %s continues unchanged",
+                     p ? p->name : "(none)", digits);
+    return CR_OK;
+}
+
+/* ---- device dialing ------------------------------------------------------------------------ */
+
+cr_dial_answer cr_profile_dial(const cr_profile *p, const char *digits, const cr_rule **rule,
+                               char *normalized, size_t len, cr_trace *trace)
+{
+    *rule = NULL;
+    if (normalized && len)
+        normalized[0] = 0;
+    if (!p || !digits)
+        return CR_DIAL_NO_MATCH_;
+    const char *d = digits;
+    bool external = false;
+    const char *pre = p->external_access_prefix;
+    if (pre && *pre && strncmp(d, pre, strlen(pre)) == 0) {
+        d += strlen(pre);
+        external = true;
+        if (trace)
+            cr_trace_add(trace,
+                         "external access prefix '%s' dropped; internal-extension rules skipped",
+                         pre);
+    }
+    size_t n = strlen(d);
+    bool more = false;
+    /* An external prefix alone: more digits must follow. */
+    if (external && n == 0)
+        more = true;
+    for (size_t i = 0; i < p->nrules && n; i++) {
+        const cr_rule *r = &p->rules[i];
+        if (r->do_not_dial_from_device || (external && r->internal_extension))
+            continue;
+        int rc = cr_re_exec(r->re, d, n, 0, 0, NULL);
+        if (rc > 0) {
+            *rule = r;
+            if (normalized && cr_rule_apply(r, d, normalized, len) < 0 && len)
+                normalized[0] = 0;
+            if (trace)
+                cr_trace_add(trace, "rule '%s' matches %s: complete", r->name, d);
+            return CR_DIAL_COMPLETE_;
+        }
+    }
+    for (size_t i = 0; i < p->nrules && n && !more; i++) {
+        const cr_rule *r = &p->rules[i];
+        if (r->do_not_dial_from_device || (external && r->internal_extension))
+            continue;
+        if (cr_re_exec(r->re, d, n, 0, CR_RE_PARTIAL, NULL) == CR_RE_PARTIAL_MATCH) {
+            more = true;
+            if (trace)
+                cr_trace_add(trace, "rule '%s' can still match with more digits", r->name);
+        }
+    }
+    if (trace && !more)
+        cr_trace_add(trace, "no device rule can match %s", d);
+    return more ? CR_DIAL_NEED_MORE_ : CR_DIAL_NO_MATCH_;
+}

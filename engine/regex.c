@@ -1,0 +1,129 @@
+/* PCRE2 behind a small interface: JIT compilation, match limits, thread-local match data. */
+#include "model.h"
+
+#include <pcre2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+static pcre2_match_context *match_ctx;
+static pthread_once_t match_ctx_once = PTHREAD_ONCE_INIT;
+
+static void match_ctx_init(void)
+{
+    match_ctx = pcre2_match_context_create(NULL);
+    if (match_ctx) {
+        pcre2_set_match_limit(match_ctx, CR_MATCH_LIMIT);
+        pcre2_set_depth_limit(match_ctx, CR_DEPTH_LIMIT);
+    }
+}
+
+void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *erroffset)
+{
+    int code = 0;
+    PCRE2_SIZE off = 0;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code, &off,
+                                   NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof msg);
+        snprintf(err, errlen, "%s", (const char *)msg);
+        *erroffset = off;
+        return NULL;
+    }
+    /* JIT is an optimisation: a platform without it still matches through the interpreter. */
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
+    return re;
+}
+
+void cr_re_free(void *re)
+{
+    pcre2_code_free(re);
+}
+
+uint32_t cr_re_capture_count(const void *re)
+{
+    uint32_t n = 0;
+    pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &n);
+    return n;
+}
+
+int cr_re_group_number(const void *re, const char *name)
+{
+    int n = pcre2_substring_number_from_name((const pcre2_code *)re, (PCRE2_SPTR)name);
+    return n > 0 ? n : -1;
+}
+
+void cr_re_names(const void *re, void (*fn)(void *ud, const char *name, int num), void *ud)
+{
+    uint32_t count = 0, size = 0;
+    PCRE2_SPTR table = NULL;
+    pcre2_pattern_info(re, PCRE2_INFO_NAMECOUNT, &count);
+    pcre2_pattern_info(re, PCRE2_INFO_NAMEENTRYSIZE, &size);
+    pcre2_pattern_info(re, PCRE2_INFO_NAMETABLE, &table);
+    for (uint32_t i = 0; i < count; i++) {
+        PCRE2_SPTR e = table + i * size;
+        fn(ud, (const char *)e + 2, (e[0] << 8) | e[1]);
+    }
+}
+
+/* Match data per thread, grown for patterns with many groups. Freed at thread exit. */
+static pthread_key_t md_key;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_free(void *p)
+{
+    pcre2_match_data_free(p);
+}
+
+static void md_key_init(void)
+{
+    pthread_key_create(&md_key, md_free);
+}
+
+static __thread pcre2_match_data *md;
+static __thread uint32_t md_pairs;
+static __thread size_t ovec[2 * 256];
+
+int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned flags,
+               const size_t **ov)
+{
+    pthread_once(&match_ctx_once, match_ctx_init);
+    uint32_t need = cr_re_capture_count(re) + 1;
+    if (need > 256)
+        return CR_EINVAL;
+    if (!md || md_pairs < need) {
+        pthread_once(&md_once, md_key_init);
+        uint32_t pairs = need < 64 ? 64 : need;
+        pcre2_match_data *nmd = pcre2_match_data_create(pairs, NULL);
+        if (!nmd)
+            return CR_ENOMEM;
+        pcre2_match_data_free(md);
+        md = nmd;
+        md_pairs = pairs;
+        pthread_setspecific(md_key, md);
+    }
+    uint32_t opts = 0;
+    if (flags & CR_RE_PARTIAL)
+        opts |= PCRE2_PARTIAL_HARD;
+    if (flags & CR_RE_ANCHORED)
+        opts |= PCRE2_ANCHORED;
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, n, start, opts, md, match_ctx);
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    if (rc == PCRE2_ERROR_PARTIAL)
+        return CR_RE_PARTIAL_MATCH;
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+        rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT)
+        return CR_ELIMIT;
+    if (rc < 0)
+        return CR_EINVAL;
+    PCRE2_SIZE *v = pcre2_get_ovector_pointer(md);
+    for (uint32_t i = 0; i < need; i++) {
+        ovec[2 * i] = v[2 * i] == PCRE2_UNSET ? SIZE_MAX : v[2 * i];
+        ovec[2 * i + 1] = v[2 * i + 1] == PCRE2_UNSET ? SIZE_MAX : v[2 * i + 1];
+    }
+    if (ov)
+        *ov = ovec;
+    return (int)need;
+}
