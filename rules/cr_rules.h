@@ -1,0 +1,27 @@
+/*
+ * Loading an Enterprise Voice routing configuration from XML (SPEC §2.1).
+ *
+ * The loader turns the <callroute> document (with its includes, see cr_xml.h) into a
+ * cr_config and compiles it: every error an admin can make is reported in the cr_diag with
+ * the file, the line and the object ("route 'Universal Route'"), and lint findings are
+ * added as warnings. <responseGroups> and <directory> sections are accepted and left to
+ * their own loaders.
+ */
+#ifndef CR_RULES_H
+#define CR_RULES_H
+
+#include "cr_model.h"
+
+/*
+ * Loads and compiles the configuration at `path`.
+ *
+ * @param[in]  path  the top-level XML file; includes are resolved against its directory.
+ * @param[out] out   on success the compiled configuration, owned by the caller and freed
+ *                   with cr_config_free(); on failure set to NULL.
+ * @param[in,out] diag caller-initialised (cr_diag_init); errors and warnings are appended.
+ * @return CR_OK (possibly with warnings in diag), CR_ECONFIG when the configuration is
+ *         refused (at least one error in diag), CR_ENOMEM, or CR_EINVAL for NULL arguments.
+ */
+int cr_rules_load(const char *path, cr_config **out, cr_diag *diag);
+
+#endif
