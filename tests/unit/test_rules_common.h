@@ -107,7 +107,7 @@ static inline void expect_error(const char *path, const char *file, int line, co
     assert_null(cfg);
     assert_true(i >= 0);
     cr_diag_free(&d);
-    if (strncmp(path, "/tmp/crtest", 11) == 0)
+    if (strncmp(path, "/tmp/crtest", 11) == 0 && !strchr(path + 5, '/'))
         unlink(path);
 }
 
@@ -130,7 +130,7 @@ static inline void expect_warning(const char *path, int line, const char *object
     assert_true(i >= 0);
     cr_config_free(cfg);
     cr_diag_free(&d);
-    if (strncmp(path, "/tmp/crtest", 11) == 0)
+    if (strncmp(path, "/tmp/crtest", 11) == 0 && !strchr(path + 5, '/'))
         unlink(path);
 }
 

@@ -1,0 +1,260 @@
+/*
+ * The document walk (cr_xml.h): includes, cycles, roots and namespaces, and hostile input
+ * (empty, random bytes, deep nesting, entity expansion) refused cleanly and quickly.
+ */
+#include "test_rules_common.h"
+
+#include <time.h>
+
+#include "cr_xml.h"
+
+static char dir[64];
+
+static int make_dir(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/crtest-incXXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Records the walk: element names and the file each came from. */
+typedef struct seen {
+    char log[1024];
+    int stop_at; /* element index to stop at with code 42, or -1 */
+    int n;
+} seen;
+
+static int record(void *ud, void *node, const char *file, cr_diag *diag)
+{
+    seen *s = ud;
+    const char *slash = strrchr(file, '/');
+    size_t o = strlen(s->log);
+    snprintf(s->log + o, sizeof s->log - o, "%s@%s:%d ", cr_xml_name(node), slash + 1,
+             cr_xml_line(node));
+    return s->n++ == s->stop_at ? 42 : 0;
+}
+
+static void includes_expand_in_place_relative_to_the_includer(void **state)
+{
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    write_in(sub, "c.xml", "<callroute>\n<users/>\n</callroute>\n");
+    write_in(sub, "b.xml",
+             "<callroute xmlns=\"urn:callroute:config:1\">\n<gateways/>\n"
+             "<include href=\"c.xml\"/>\n</callroute>\n");
+    const char *a = write_in(dir, "a.xml",
+                             "<callroute>\n<domains/>\n<include href=\"sub/b.xml\"/>\n"
+                             "<routes/>\n</callroute>\n");
+    seen s = {.stop_at = -1};
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_xml_walk(a, record, &s, &d), CR_OK);
+    assert_string_equal(s.log, "domains@a.xml:2 gateways@b.xml:2 users@c.xml:2 routes@a.xml:4 ");
+    assert_int_equal(d.count, 0);
+    cr_diag_free(&d);
+}
+
+static void callback_code_stops_the_walk(void **state)
+{
+    const char *a = write_in(dir, "stop.xml", "<callroute><a/><b/><c/></callroute>");
+    seen s = {.stop_at = 1};
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_xml_walk(a, record, &s, &d), 42);
+    assert_int_equal(s.n, 2);
+    cr_diag_free(&d);
+}
+
+static void include_not_found_names_the_including_line(void **state)
+{
+    const char *a = write_in(dir, "main.xml",
+                             "<callroute>\n<domains/>\n<include href=\"missing.xml\"/>\n"
+                             "</callroute>\n");
+    expect_error(a, "/main.xml", 3, NULL, "include '");
+    expect_error(a, "/main.xml", 3, NULL, "missing.xml': No such file or directory");
+}
+
+static void include_cycle_is_refused(void **state)
+{
+    write_in(dir, "x.xml", "<callroute>\n<include href=\"y.xml\"/>\n</callroute>\n");
+    write_in(dir, "y.xml", "<callroute>\n\n<include href=\"./x.xml\"/>\n</callroute>\n");
+    char path[128];
+    snprintf(path, sizeof path, "%s/x.xml", dir);
+    expect_error(path, "/y.xml", 3, NULL, "include cycle back to");
+    write_in(dir, "self.xml", "<callroute><include href=\"self.xml\"/></callroute>");
+    snprintf(path, sizeof path, "%s/self.xml", dir);
+    expect_error(path, "/self.xml", 1, NULL, "include cycle");
+}
+
+static void include_errors_are_reported_in_the_included_file(void **state)
+{
+    write_in(dir, "bad.xml", "<callroute>\n<routes>\n</callroute>\n");
+    write_in(dir, "wrongroot.xml", "<config/>\n");
+    char path[128];
+    snprintf(path, sizeof path, "%s/inc-bad.xml", dir);
+    write_in(dir, "inc-bad.xml", "<callroute><include href=\"bad.xml\"/></callroute>");
+    expect_error(path, "/bad.xml", 3, NULL, "mismatch");
+    write_in(dir, "inc-bad.xml", "<callroute><include href=\"wrongroot.xml\"/></callroute>");
+    expect_error(path, "/wrongroot.xml", 1, NULL, "root element is <config>");
+    write_in(dir, "inc-bad.xml", "<callroute><include/></callroute>");
+    expect_error(path, "/inc-bad.xml", 1, "include", "missing attribute 'href'");
+}
+
+static void root_and_namespace_are_checked(void **state)
+{
+    const char *p = cr_test_tmpfile("<callroute xmlns=\"urn:callroute:config:2\"/>", ".xml");
+    expect_error(p, base_name(p), 1, NULL, "namespace 'urn:callroute:config:2'");
+    p = cr_test_tmpfile("<routes/>", ".xml");
+    expect_error(p, base_name(p), 1, NULL, "root element is <routes>");
+    p = cr_test_tmpfile("<callroute version=\"1\"/>", ".xml");
+    expect_error(p, base_name(p), 1, NULL, "unknown attribute 'version'");
+}
+
+static void missing_or_unreadable_file_is_an_error(void **state)
+{
+    expect_error("/nonexistent/callroute.xml", "/nonexistent/callroute.xml", 0, NULL,
+                 "No such file");
+    expect_error(dir, dir, 0, NULL, "Is a directory");
+}
+
+static void empty_file_is_refused(void **state)
+{
+    const char *p = cr_test_tmpfile("", ".xml");
+    expect_error(p, base_name(p), 0, NULL, "Document is empty");
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void random_bytes_file_is_refused_quickly(void **state)
+{
+    size_t n = 10u << 20;
+    char *buf = malloc(n);
+    assert_non_null(buf);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        buf[i] = (char)(x | 1); /* no NUL: cr_test_tmpfile writes a C string */
+    }
+    buf[n - 1] = '\0';
+    const char *p = cr_test_tmpfile(buf, ".xml");
+    free(buf);
+    double t = now();
+    expect_error(p, base_name(p), 0, NULL, NULL);
+    assert_true(now() - t < 10.0);
+}
+
+/* `<callroute>` then `levels` nested elements; whole document in one malloc'd string. */
+static char *nested(size_t levels, const char *open, const char *close)
+{
+    size_t lo = strlen(open), lc = strlen(close);
+    char *s = malloc(levels * (lo + lc) + 64);
+    size_t o = (size_t)sprintf(s, "<callroute>");
+    for (size_t i = 0; i < levels; i++, o += lo)
+        memcpy(s + o, open, lo);
+    for (size_t i = 0; i < levels; i++, o += lc)
+        memcpy(s + o, close, lc);
+    strcpy(s + o, "</callroute>");
+    return s;
+}
+
+static void deep_nesting_is_refused_quickly(void **state)
+{
+    char *doc = nested(100000, "<a>", "</a>");
+    const char *p = cr_test_tmpfile(doc, ".xml");
+    free(doc);
+    double t = now();
+    expect_error(p, base_name(p), 1, NULL, "nested deeper than 64");
+    assert_true(now() - t < 5.0);
+    /* just inside the limit is fine for the walk (the loader then names the element) */
+    doc = nested(60, "<responseGroups>", "</responseGroups>");
+    p = cr_test_tmpfile(doc, ".xml");
+    free(doc);
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_config *cfg = NULL;
+    assert_int_equal(cr_rules_load(p, &cfg, &d), CR_OK);
+    cr_config_free(cfg);
+    cr_diag_free(&d);
+    unlink(p);
+}
+
+static void entities_are_never_expanded(void **state)
+{
+    const char *laughs = "<?xml version=\"1.0\"?>\n"
+                         "<!DOCTYPE callroute [\n"
+                         " <!ENTITY lol \"lol\">\n"
+                         " <!ENTITY l1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
+                         " <!ENTITY l2 \"&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;\">\n"
+                         " <!ENTITY l3 \"&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;\">\n"
+                         " <!ENTITY l4 \"&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;\">\n"
+                         " <!ENTITY l5 \"&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;\">\n"
+                         " <!ENTITY l6 \"&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;\">\n"
+                         " <!ENTITY l7 \"&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;\">\n"
+                         " <!ENTITY l8 \"&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;\">\n"
+                         " <!ENTITY l9 \"&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;\">\n"
+                         "]>\n"
+                         "<callroute><domains><domain>&l9;</domain></domains>"
+                         "<phoneUsages><usage name=\"&l9;\"/></phoneUsages></callroute>\n";
+    const char *p = cr_test_tmpfile(laughs, ".xml");
+    double t = now();
+    expect_error(p, base_name(p), 2, NULL, "DOCTYPE declarations are not allowed");
+    assert_true(now() - t < 2.0);
+    /* external entities (XXE) never get a chance either */
+    p = cr_test_tmpfile("<!DOCTYPE callroute [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n"
+                        "<callroute><domains><domain>&x;</domain></domains></callroute>",
+                        ".xml");
+    expect_error(p, base_name(p), 1, NULL, "DOCTYPE");
+    p = cr_test_tmpfile("<callroute><domains><domain>&x;</domain></domains></callroute>", ".xml");
+    expect_error(p, base_name(p), 1, NULL, "Entity 'x' not defined");
+}
+
+static void helpers_parse_strictly(void **state)
+{
+    bool b = false;
+    assert_int_equal(cr_xml_parse_bool("true", &b), 0);
+    assert_true(b);
+    assert_int_equal(cr_xml_parse_bool("0", &b), 0);
+    assert_false(b);
+    assert_int_equal(cr_xml_parse_bool("True", &b), CR_EINVAL);
+    assert_int_equal(cr_xml_parse_bool("", &b), CR_EINVAL);
+    assert_int_equal(cr_xml_parse_bool(NULL, &b), CR_EINVAL);
+    long n = 0;
+    assert_int_equal(cr_xml_parse_int("20", 0, 60, &n), 0);
+    assert_int_equal(n, 20);
+    assert_int_equal(cr_xml_parse_int("61", 0, 60, &n), CR_EINVAL);
+    assert_int_equal(cr_xml_parse_int(" 1", 0, 60, &n), CR_EINVAL);
+    assert_int_equal(cr_xml_parse_int("1s", 0, 60, &n), CR_EINVAL);
+    assert_int_equal(cr_xml_parse_int("99999999999999999999", 0, 60, &n), CR_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(includes_expand_in_place_relative_to_the_includer),
+        cmocka_unit_test(callback_code_stops_the_walk),
+        cmocka_unit_test(include_not_found_names_the_including_line),
+        cmocka_unit_test(include_cycle_is_refused),
+        cmocka_unit_test(include_errors_are_reported_in_the_included_file),
+        cmocka_unit_test(root_and_namespace_are_checked),
+        cmocka_unit_test(missing_or_unreadable_file_is_an_error),
+        cmocka_unit_test(empty_file_is_refused),
+        cmocka_unit_test(random_bytes_file_is_refused_quickly),
+        cmocka_unit_test(deep_nesting_is_refused_quickly),
+        cmocka_unit_test(entities_are_never_expanded),
+        cmocka_unit_test(helpers_parse_strictly),
+    };
+    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
