@@ -787,7 +787,7 @@ static void rpc_route(rpc_t *rpc, void *ctx)
         rpc->fault(ctx, 500, "callroute is not loaded");
         return;
     }
-    if (rpc->scan(ctx, "ss", &from, &number) < 2) {
+    if (rpc->scan(ctx, ".s.s", &from, &number) < 2) {
         rpc->fault(ctx, 400, "usage: callroute.route FROM NUMBER");
         return;
     }

@@ -1,0 +1,180 @@
+# Helpers for the end-to-end tests: Debian's Kamailio with the callroute module on
+# loopback, sipp as phones and gateways. Sourced by run.sh, load.sh and scripts/demo.sh.
+#
+# Needs CR_MODULE (callroute.so) and CR_LIBRARY (libcallroute.so.1) in the environment.
+# Everything a test starts is recorded in $E2E_PIDS and stopped by e2e_cleanup (installed
+# as an EXIT trap by e2e_init); every wait is bounded.
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_TOP=$(cd "$E2E_DIR/../.." && pwd)
+E2E_CFG=${E2E_CFG:-$E2E_TOP/examples/kamailio/kamailio.cfg}
+KAMAILIO=${KAMAILIO:-/usr/sbin/kamailio}
+KAMCMD=${KAMCMD:-/usr/sbin/kamcmd}
+SIPP=${SIPP:-sipp}
+E2E_PIDS=()
+E2E_KAM_PID=
+
+e2e_log() { echo "e2e: $*" >&2; }
+e2e_fail() {
+    echo "e2e: FAIL: $*" >&2
+    if [ -n "${E2E_TMP:-}" ] && [ -f "$E2E_TMP/kamailio.log" ]; then
+        echo "---- last lines of $E2E_TMP/kamailio.log" >&2
+        tail -n 25 "$E2E_TMP/kamailio.log" >&2
+    fi
+    exit 1
+}
+
+# Stops every process this shell started (by pid), then removes the scratch directory
+# unless E2E_KEEP=1.
+e2e_cleanup() {
+    local pid
+    for pid in "${E2E_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${E2E_PIDS[@]}"; do
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    E2E_PIDS=()
+    if [ -n "${E2E_TMP:-}" ] && [ "${E2E_KEEP:-0}" != 1 ]; then
+        rm -rf "$E2E_TMP"
+    elif [ -n "${E2E_TMP:-}" ]; then
+        e2e_log "kept $E2E_TMP"
+    fi
+}
+
+e2e_init() {
+    [ -n "${CR_MODULE:-}" ] && [ -f "$CR_MODULE" ] || e2e_fail "CR_MODULE (callroute.so) not set or missing"
+    [ -n "${CR_LIBRARY:-}" ] && [ -f "$CR_LIBRARY" ] || e2e_fail "CR_LIBRARY (libcallroute.so.1) not set or missing"
+    command -v "$SIPP" >/dev/null || e2e_fail "sipp not installed (apt-get install sip-tester)"
+    [ -x "$KAMAILIO" ] || e2e_fail "$KAMAILIO not installed"
+    E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/callroute-e2e.XXXXXX")
+    trap e2e_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+# Prints N distinct free UDP ports on 127.0.0.1 (held open together while chosen).
+e2e_ports() {
+    python3 - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+# e2e_fixture SRC DST: copies an XML fixture with @PORT_A@... replaced by $PORT_A...
+e2e_fixture() {
+    sed -e "s/@PORT_A@/$PORT_A/g" -e "s/@PORT_B@/$PORT_B/g" -e "s/@PORT_C@/$PORT_C/g" \
+        -e "s/@PORT_D@/${PORT_D:-0}/g" "$1" > "$2"
+}
+
+# Runs one RPC through kamcmd; fails when the RPC answers with a fault (kamcmd itself
+# exits 0 and prints "error: CODE - message").
+e2e_kamcmd() {
+    local out rc=0
+    out=$(timeout 10 "$KAMCMD" -s "unix:$E2E_TMP/kamailio_ctl" "$@" 2>&1) || rc=$?
+    printf '%s\n' "$out"
+    [ "$rc" = 0 ] && ! grep -q '^error: ' <<<"$out"
+}
+
+# e2e_start_kamailio PORT XML [extra kamailio args...]: starts the example config and waits
+# (at most 10 s) until its RPC answers.
+e2e_start_kamailio() {
+    local port=$1 xml=$2
+    shift 2
+    KAM_PORT=$port
+    "$KAMAILIO" -DD -E -f "$E2E_CFG" -Y "$E2E_TMP" -P "$E2E_TMP/kamailio.pid" -w "$E2E_TMP" \
+        -m "${E2E_SHM:-64}" -M 8 \
+        -A "LISTEN=udp:127.0.0.1:$port" \
+        -A "CR_MODULE=\"$CR_MODULE\"" -A "CR_LIBRARY=\"$CR_LIBRARY\"" \
+        -A "CR_CONFIG=\"$xml\"" -A "CTL_SOCKET=\"unix:$E2E_TMP/kamailio_ctl\"" \
+        -A "CR_CHILDREN=${E2E_CHILDREN:-2}" -A "CR_HOLDOFF=${E2E_HOLDOFF:-30}" \
+        -A "CR_DEBUG=${E2E_DEBUG:-2}" "$@" \
+        >>"$E2E_TMP/kamailio.log" 2>&1 &
+    E2E_KAM_PID=$!
+    E2E_PIDS+=("$E2E_KAM_PID")
+    for _ in $(seq 1 100); do
+        if ! kill -0 "$E2E_KAM_PID" 2>/dev/null; then
+            e2e_fail "kamailio exited at startup"
+        fi
+        if [ -S "$E2E_TMP/kamailio_ctl" ] && e2e_kamcmd core.uptime >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    e2e_fail "kamailio did not answer RPC within 10 s"
+}
+
+# e2e_gateway NAME PORT SCENARIO [sipp args...]: a sipp UAS on PORT that logs every
+# message it receives or sends into $E2E_TMP/NAME.msg.
+e2e_gateway() {
+    local name=$1 port=$2 scen=$3
+    shift 3
+    "$SIPP" -sf "$E2E_DIR/scenarios/$scen" -i 127.0.0.1 -p "$port" -t u1 -nostdin \
+        -trace_msg -message_file "$E2E_TMP/$name.msg" -trace_err -error_file "$E2E_TMP/$name.err" \
+        "$@" >/dev/null 2>&1 </dev/null &
+    E2E_PIDS+=("$!")
+    eval "E2E_GW_PID_$name=$!"
+}
+
+# Waits until every gateway's UDP port is bound (sipp starts in ~50 ms).
+e2e_wait_ports() {
+    local p
+    for p in "$@"; do
+        for _ in $(seq 1 50); do
+            ss -Hlun "sport = :$p" 2>/dev/null | grep -q . && break
+            sleep 0.1
+        done
+    done
+}
+
+# e2e_call CALLER NUMBER [EXPECTED_STATUS]: one call from sip:CALLER@contoso.com. Without
+# EXPECTED_STATUS the call must be answered (200, ACK, BYE); otherwise it must be refused
+# with exactly that status. Extra sipp args in E2E_UAC_ARGS (an array).
+e2e_call() {
+    local caller=$1 number=$2 expect=${3:-} scen port
+    port=$(e2e_ports 1)
+    if [ -n "$expect" ]; then
+        scen=$E2E_TMP/uac_$expect.xml
+        sed "s/@EXPECT@/$expect/g" "$E2E_DIR/scenarios/uac_reject.xml" > "$scen"
+    else
+        scen=$E2E_DIR/scenarios/uac.xml
+    fi
+    timeout 30 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$scen" -s "$number" -key caller "$caller" \
+        -m 1 -i 127.0.0.1 -p "${E2E_UAC_PORT:-$port}" -t u1 -nostdin -timeout 20s -timeout_error \
+        -trace_err -error_file "$E2E_TMP/uac.err" "${E2E_UAC_ARGS[@]}" \
+        >"$E2E_TMP/uac.out" 2>&1 </dev/null
+}
+
+# Request-URIs of the INVITEs gateway NAME received, one per line.
+e2e_received() {
+    [ -f "$E2E_TMP/$1.msg" ] || return 0
+    grep -a -E "^INVITE " "$E2E_TMP/$1.msg" | awk '{print $2}'
+}
+
+e2e_count() {
+    local n
+    n=$(e2e_received "$1" | wc -l)
+    echo "$n"
+}
+
+# e2e_expect_invite NAME REGEX: the last INVITE gateway NAME received has a Request-URI
+# matching REGEX (waits up to 2 s for sipp's log).
+e2e_expect_invite() {
+    local name=$1 re=$2 got
+    for _ in $(seq 1 20); do
+        got=$(e2e_received "$name" | tail -n 1)
+        [ -n "$got" ] && break
+        sleep 0.1
+    done
+    [[ "$got" =~ $re ]] || e2e_fail "$name: expected an INVITE matching $re, got '${got:-nothing}'"
+    e2e_log "ok: $name received INVITE $got"
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# End-to-end cases: Debian's /usr/sbin/kamailio running examples/kamailio/kamailio.cfg with
+# the callroute module, sipp phones and sipp gateways on random loopback ports.
+#   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
+# Cases: config_check outbound failover blocked internal inbound rpc_route reload_broken
+#        reload_changed. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+case_name=${1:?usage: run.sh CASE}
+e2e_init
+FIXTURE=$E2E_DIR/fixtures/e2e.xml
+read -r KPORT PORT_A PORT_B PORT_C PORT_U <<<"$(e2e_ports 5)"
+XML=$E2E_TMP/routes.xml
+e2e_fixture "$FIXTURE" "$XML"
+
+# The three gateways answer every call unless a case says otherwise.
+start_gateways() {
+    e2e_gateway gwA "$PORT_A" "${GW_A_SCEN:-gw_ok.xml}" "${GW_A_ARGS[@]}"
+    e2e_gateway gwB "$PORT_B" gw_ok.xml
+    e2e_gateway gwC "$PORT_C" gw_ok.xml
+    e2e_wait_ports "$PORT_A" "$PORT_B" "$PORT_C"
+}
+GW_A_ARGS=()
+
+# bob's phone, registered in the location table through RPC.
+start_bob() {
+    e2e_gateway bob "$PORT_U" gw_ok.xml
+    e2e_wait_ports "$PORT_U"
+    e2e_kamcmd ul.add location bob "sip:bob@127.0.0.1:$PORT_U" 0 1.0 s:0 0 0 0 >/dev/null \
+        || e2e_fail "ul.add bob"
+}
+
+case $case_name in
+config_check)
+    out=$("$KAMAILIO" -c -f "$E2E_CFG" -A "CR_MODULE=\"$CR_MODULE\"" \
+          -A "CR_LIBRARY=\"$CR_LIBRARY\"" -A "CR_CONFIG=\"$XML\"" 2>&1) \
+        || { echo "$out" >&2; e2e_fail "kamailio -c refused the example config"; }
+    grep -q "config file ok" <<<"$out" || e2e_fail "no 'config file ok' from kamailio -c"
+    # The baseline variant (load test) must parse too.
+    "$KAMAILIO" -c -f "$E2E_CFG" -A "CR_BASELINE=\"sip:127.0.0.1:$PORT_A\"" >/dev/null 2>&1 \
+        || e2e_fail "kamailio -c refused the CR_BASELINE variant"
+    e2e_log "ok: kamailio -c accepts the example config with the module"
+    ;;
+
+outbound)
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    # 7-digit local number, Redmond profile: +1425..., Local Route, GW-A.
+    e2e_call alice 5550123 || e2e_fail "local call 5550123 not answered"
+    e2e_expect_invite gwA "^sip:\+14255550123@"
+    # 10-digit number outside 425: Long-Distance via GW-B.
+    e2e_call alice 2065550123 || e2e_fail "long-distance call not answered"
+    e2e_expect_invite gwB "^sip:\+12065550123@"
+    # International via GW-C, which has removePlus: no '+' in its Request-URI.
+    e2e_call alice 011441632960123 || e2e_fail "international call not answered"
+    e2e_expect_invite gwC "^sip:441632960123@"
+    # 911 matches no normalization rule and goes out unchanged on the Emergency Route.
+    e2e_call alice 911 || e2e_fail "911 not answered"
+    e2e_expect_invite gwA "^sip:911@"
+    [ "$(e2e_count gwA)" = 2 ] && [ "$(e2e_count gwB)" = 1 ] && [ "$(e2e_count gwC)" = 1 ] \
+        || e2e_fail "unexpected INVITE counts A=$(e2e_count gwA) B=$(e2e_count gwB) C=$(e2e_count gwC)"
+    ;;
+
+failover)
+    GW_A_SCEN=gw_fail.xml
+    GW_A_ARGS=(-key code 503 -key reason "Service Unavailable")
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    # GW-A refuses with 503: the call continues on the Local Backup Route (GW-B).
+    e2e_call alice 5550123 || e2e_fail "call with GW-A answering 503 was not completed by GW-B"
+    e2e_expect_invite gwA "^sip:\+14255550123@"
+    e2e_expect_invite gwB "^sip:\+14255550123@"
+    # GW-A is down for the hold-off: the next call goes straight to GW-B.
+    e2e_call alice 5550124 || e2e_fail "second local call not answered"
+    e2e_expect_invite gwB "^sip:\+14255550124@"
+    [ "$(e2e_count gwA)" = 1 ] || e2e_fail "GW-A got $(e2e_count gwA) INVITEs during its hold-off"
+    gws=$(e2e_kamcmd callroute.gateways) || e2e_fail "callroute.gateways failed"
+    tr -d '\n' <<<"$gws" | grep -Eq 'GW-A[^}]*down' || { echo "$gws" >&2; e2e_fail "GW-A not reported down"; }
+    e2e_log "ok: GW-A skipped while down; callroute.gateways reports it down"
+    ;;
+
+blocked)
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    # 1900 numbers match no route the caller's policy allows: refused, nothing sent out.
+    e2e_call alice 19005551234 403 || e2e_fail "1900 call did not get 403"
+    sleep 0.3
+    total=$(( $(e2e_count gwA) + $(e2e_count gwB) + $(e2e_count gwC) ))
+    [ "$total" = 0 ] || e2e_fail "a gateway received the blocked call"
+    e2e_log "ok: 19005551234 refused with 403, no gateway reached"
+    ;;
+
+internal)
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_bob
+    # 50101 is bob's extension: internal, delivered to his registered phone.
+    e2e_call alice 50101 || e2e_fail "internal call to 50101 not answered"
+    e2e_expect_invite bob "^sip:bob@127\.0\.0\.1:$PORT_U"
+    total=$(( $(e2e_count gwA) + $(e2e_count gwB) + $(e2e_count gwC) ))
+    [ "$total" = 0 ] || e2e_fail "an internal call reached a gateway"
+    ;;
+
+inbound)
+    # GW-A calls in from its own address (the sipp phone uses GW-A's port) to bob's number.
+    e2e_gateway gwB "$PORT_B" gw_ok.xml
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_bob
+    E2E_UAC_PORT=$PORT_A e2e_call 14255550199 +14255550101 \
+        || e2e_fail "inbound call from GW-A to +14255550101 not answered"
+    e2e_expect_invite bob "^sip:bob@127\.0\.0\.1:$PORT_U"
+    # An unknown number from a gateway: 404.
+    E2E_UAC_PORT=$PORT_A e2e_call 14255550199 +14255550999 404 \
+        || e2e_fail "inbound call to an unknown number did not get 404"
+    e2e_log "ok: inbound 404 for an unknown number"
+    ;;
+
+rpc_route)
+    e2e_start_kamailio "$KPORT" "$XML"
+    out=$(e2e_kamcmd callroute.route sip:alice@contoso.com 2065550123) || e2e_fail "callroute.route failed"
+    grep -q '"outbound"' <<<"$out" && grep -q 'GW-B' <<<"$out" \
+        || { echo "$out" >&2; e2e_fail "callroute.route: expected outbound via GW-B"; }
+    e2e_log "ok: callroute.route -> $out"
+    ;;
+
+reload_broken)
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    # Break the file (an unknown gateway in a route) and ask for a reload: refused with the
+    # library's message, and calls keep being routed with the running configuration.
+    sed -i 's|<usage>Long-Distance</usage><gateway>GW-B</gateway>|<usage>Long-Distance</usage><gateway>No-Such-GW</gateway>|' "$XML"
+    if out=$(e2e_kamcmd callroute.reload 2>&1); then
+        echo "$out" >&2
+        e2e_fail "callroute.reload accepted a broken file"
+    fi
+    grep -qi "error\|refused" <<<"$out" || { echo "$out" >&2; e2e_fail "reload error not reported"; }
+    e2e_log "ok: reload refused: $(head -c 300 <<<"$out" | tr '\n' ' ')"
+    # Also a file that is not XML at all.
+    echo "<callroute><routes><route" > "$XML"
+    e2e_kamcmd callroute.reload >/dev/null 2>&1 && e2e_fail "callroute.reload accepted a truncated file"
+    e2e_call alice 2065550123 || e2e_fail "routing stopped after a refused reload"
+    e2e_expect_invite gwB "^sip:\+12065550123@"
+    ;;
+
+reload_changed)
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    e2e_call alice 2065550123 || e2e_fail "long-distance call not answered"
+    e2e_expect_invite gwB "^sip:\+12065550123@"
+    # Move long distance to GW-C (removePlus) and reload: the next call uses it, in
+    # whichever worker process takes it.
+    sed -i 's|<usage>Long-Distance</usage><gateway>GW-B</gateway>|<usage>Long-Distance</usage><gateway>GW-C</gateway>|' "$XML"
+    out=$(e2e_kamcmd callroute.reload 2>&1) || { echo "$out" >&2; e2e_fail "reload of a valid file failed"; }
+    for n in 2065550124 2065550125 2065550126; do
+        e2e_call alice "$n" || e2e_fail "long-distance call $n after reload not answered"
+        e2e_expect_invite gwC "^sip:1${n}@"
+    done
+    [ "$(e2e_count gwB)" = 1 ] || e2e_fail "GW-B still received calls after the reload"
+    ;;
+
+*)
+    e2e_fail "unknown case $case_name"
+    ;;
+esac
+e2e_log "PASS $case_name"
