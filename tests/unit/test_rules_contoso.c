@@ -141,6 +141,9 @@ static void emergency_calls_leave_from_the_callers_site(void **state)
     expect_first(&d, "Dallas 911 route", "Dallas-GW1", NULL);
     d = decide("nina", "911", NULL);
     expect_first(&d, "NY 911 route", "NY-GW1", NULL);
+    /* the default policy has no 911 usage: the Universal Route carries it like any number */
+    d = decide("alice", "911", NULL);
+    assert_string_equal(d.attempts[0].route->name, "Universal Route");
 }
 
 static void international_calls_use_red_gw1(void **state)
