@@ -1,0 +1,181 @@
+/* check, normalize, route, dial: the Route Helper of callroute. */
+#include "cli.h"
+#include "opts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cr_optspec route_spec[] = {
+    {"config", true}, {"json", false},  {"from", true},   {"down", true}, {"batch", true},
+    {"trace", false}, {"profile", true}, {"help", false}, {NULL, false},
+};
+
+int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
+{
+    cr_opts o;
+    if (!cr_opts_parse(argc, argv, route_spec, &o))
+        return 2;
+    const char *config = cr_opt(&o, "config");
+    if (!config && o.npos == 1)
+        config = o.pos[0];
+    if (!config) {
+        fprintf(stderr, "usage: callroute check --config FILE [--json]\n");
+        return 2;
+    }
+    cr_result *r = NULL;
+    int rc = p->check(config, &r);
+    if (!r) {
+        fprintf(stderr, "callroute check: %s\n", p->strerror(rc));
+        return 2;
+    }
+    if (cr_flag(&o, "json")) {
+        cr_cli_print(p, r, 1);
+    } else {
+        size_t n = p->result_count(r, "diagnostics");
+        for (size_t i = 0; i < n; i++) {
+            const char *level = p->result_item(r, "diagnostics", i, "level");
+            FILE *f = level && strcmp(level, "error") == 0 ? stderr : stdout;
+            fprintf(f, "%s\n", p->result_item(r, "diagnostics", i, "text"));
+        }
+        if (rc == 0)
+            printf("%s: ok (%s profiles, %s routes, %s gateways, %s users; %s warnings)\n",
+                   config, p->result_get(r, "profiles"), p->result_get(r, "routes"),
+                   p->result_get(r, "gateways"), p->result_get(r, "users"),
+                   p->result_get(r, "warnings"));
+        else
+            fprintf(stderr, "%s: refused (%s errors)\n", config, p->result_get(r, "errors"));
+    }
+    p->result_free(r);
+    return rc == 0 ? 0 : 2;
+}
+
+int cr_cmd_normalize(const cr_plugin *p, int argc, char **argv)
+{
+    cr_opts o;
+    if (!cr_opts_parse(argc, argv, route_spec, &o))
+        return 2;
+    if (o.npos != 1) {
+        fprintf(stderr, "usage: callroute normalize --config FILE --profile NAME NUMBER [--json]\n");
+        return 2;
+    }
+    cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), NULL);
+    if (!h)
+        return 2;
+    cr_result *r = NULL;
+    const char *profile = cr_opt(&o, "profile");
+    int rc = p->normalize(h, profile, o.pos[0], &r);
+    int status = 0;
+    if (rc == CR_ABI_ENOENT) {
+        fprintf(stderr, "callroute normalize: no location profile '%s'\n", profile);
+        status = 2;
+    } else if (rc != 0) {
+        fprintf(stderr, "callroute normalize: '%s' is not a phone number\n", o.pos[0]);
+        status = 1;
+    } else {
+        cr_cli_print(p, r, cr_flag(&o, "json"));
+    }
+    p->result_free(r);
+    p->close(h);
+    return status;
+}
+
+static int route_one(const cr_plugin *p, cr_handle *h, const char *from, const char *number,
+                     const char *const *down, size_t ndown, int json)
+{
+    cr_result *r = NULL;
+    int rc = p->route(h, from, number, down, ndown, &r);
+    if (rc != 0 || !r) {
+        fprintf(stderr, "callroute route: %s\n", p->strerror(rc));
+        return 2;
+    }
+    cr_cli_print(p, r, json);
+    int kind = p->result_kind(r);
+    p->result_free(r);
+    return kind == CR_DECISION_OUTBOUND || kind == CR_DECISION_INTERNAL ? 0 : 1;
+}
+
+int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
+{
+    cr_opts o;
+    if (!cr_opts_parse(argc, argv, route_spec, &o))
+        return 2;
+    const char *from = cr_opt(&o, "from"), *batch = cr_opt(&o, "batch");
+    if (!from || (batch ? o.npos != 0 : o.npos != 1)) {
+        fprintf(stderr, "usage: callroute route --config FILE --from SIP_URI NUMBER [--json] "
+                        "[--down GW]... | --batch FILE\n");
+        return 2;
+    }
+    const char *down[64];
+    char downbuf[4096];
+    size_t ndown = cr_opt_all(&o, "down", down, 64, downbuf, sizeof downbuf);
+    cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), NULL);
+    if (!h)
+        return 2;
+    int status = 0;
+    if (!batch) {
+        status = route_one(p, h, from, o.pos[0], down, ndown, cr_flag(&o, "json"));
+    } else {
+        FILE *f = strcmp(batch, "-") == 0 ? stdin : fopen(batch, "r");
+        if (!f) {
+            fprintf(stderr, "callroute route: cannot open %s\n", batch);
+            p->close(h);
+            return 2;
+        }
+        char line[4096];
+        while (fgets(line, sizeof line, f)) {
+            char *s = line;
+            while (*s == ' ' || *s == '\t')
+                s++;
+            size_t n = strlen(s);
+            while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' ||
+                         s[n - 1] == '\t'))
+                s[--n] = 0;
+            if (!n || *s == '#')
+                continue;
+            int rc = route_one(p, h, from, s, down, ndown, 1);
+            if (rc > status)
+                status = rc;
+        }
+        if (f != stdin)
+            fclose(f);
+    }
+    p->close(h);
+    return status;
+}
+
+int cr_cmd_dial(const cr_plugin *p, int argc, char **argv)
+{
+    cr_opts o;
+    if (!cr_opts_parse(argc, argv, route_spec, &o))
+        return 2;
+    if (o.npos != 1) {
+        fprintf(stderr, "usage: callroute dial --config FILE --profile NAME DIGITS [--json]\n");
+        return 2;
+    }
+    cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), NULL);
+    if (!h)
+        return 2;
+    cr_result *r = NULL;
+    const char *profile = cr_opt(&o, "profile");
+    int rc = p->dial(h, profile, o.pos[0], &r);
+    int status;
+    if (rc == CR_ABI_ENOENT) {
+        fprintf(stderr, "callroute dial: no location profile '%s'\n", profile);
+        status = 2;
+    } else if (rc != 0 || !r) {
+        fprintf(stderr, "callroute dial: %s\n", p->strerror(rc));
+        status = 2;
+    } else {
+        if (cr_flag(&o, "json"))
+            cr_cli_print(p, r, 1);
+        else if (cr_flag(&o, "trace"))
+            cr_cli_print(p, r, 0);
+        else
+            puts(p->result_get(r, "answer"));
+        status = p->result_kind(r) == CR_DIAL_NO_MATCH ? 1 : 0;
+    }
+    p->result_free(r);
+    p->close(h);
+    return status;
+}

@@ -1,0 +1,180 @@
+/*
+ * callroute — the command line. It loads libcallroute.so with dlopen and talks to it through
+ * the plugin ABI only (callroute.h), exactly as any SIP server host does.
+ */
+#include "cli.h"
+#include "opts.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void host_log(void *ud, int level, const char *msg)
+{
+    (void)ud;
+    if (level <= CR_LOG_WARNING && !getenv("CALLROUTE_QUIET"))
+        fprintf(stderr, "%s\n", msg);
+}
+
+static const cr_plugin *load_plugin(const char *explicit_path)
+{
+    char self[PATH_MAX], beside[PATH_MAX + 32];
+    const char *candidates[5];
+    size_t n = 0;
+    if (explicit_path)
+        candidates[n++] = explicit_path;
+    else {
+        const char *env = getenv("CALLROUTE_LIBRARY");
+        if (env && *env)
+            candidates[n++] = env;
+        ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (l > 0) {
+            self[l] = 0;
+            char *slash = strrchr(self, '/');
+            if (slash) {
+                *slash = 0;
+                snprintf(beside, sizeof beside, "%s/libcallroute.so.1", self);
+                candidates[n++] = beside;
+            }
+        }
+        candidates[n++] = CR_DEFAULT_LIBRARY;
+        candidates[n++] = CR_INSTALLED_LIBRARY;
+        candidates[n++] = "libcallroute.so.1";
+    }
+    const char *last = "no candidate";
+    for (size_t i = 0; i < n; i++) {
+        void *dl = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+        if (!dl) {
+            last = dlerror();
+            continue;
+        }
+        cr_plugin_entry_fn entry = (cr_plugin_entry_fn)dlsym(dl, CR_PLUGIN_ENTRY_SYMBOL);
+        if (!entry) {
+            last = "no cr_plugin_entry symbol";
+            dlclose(dl);
+            continue;
+        }
+        static cr_host host = {CR_ABI_MAJOR, sizeof(cr_host), NULL, host_log, NULL, NULL, NULL};
+        const char *err = NULL;
+        const cr_plugin *p = entry(&host, &err);
+        if (!p || p->abi_major != CR_ABI_MAJOR) {
+            fprintf(stderr, "callroute: %s: %s\n", candidates[i], err ? err : "ABI refused");
+            return NULL;
+        }
+        return p;
+    }
+    fprintf(stderr, "callroute: cannot load libcallroute.so: %s\n", last);
+    return NULL;
+}
+
+cr_handle *cr_cli_open(const cr_plugin *p, const char *config, const cr_open_options *opts)
+{
+    if (!config) {
+        fprintf(stderr, "callroute: --config FILE is required\n");
+        return NULL;
+    }
+    char err[8192];
+    cr_handle *h = NULL;
+    int rc = p->open(config, opts, &h, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err[0] ? err : p->strerror(rc));
+        return NULL;
+    }
+    return h;
+}
+
+void cr_cli_print(const cr_plugin *p, const cr_result *r, int json)
+{
+    char small[8192];
+    size_t (*render)(const cr_result *, char *, size_t) = json ? p->result_json : p->result_text;
+    size_t need = render(r, small, sizeof small);
+    if (need < sizeof small) {
+        fputs(small, stdout);
+    } else {
+        char *big = malloc(need + 1);
+        if (!big)
+            return;
+        render(r, big, need + 1);
+        fputs(big, stdout);
+        free(big);
+    }
+    if (json || (need && small[need < sizeof small ? need - 1 : 0] != '\n'))
+        fputc('\n', stdout);
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: callroute COMMAND [options]\n"
+          "  check     --config FILE [--json]                 validate and lint\n"
+          "  normalize --config FILE --profile NAME NUMBER [--json]\n"
+          "  route     --config FILE --from SIP_URI NUMBER [--json] [--down GW]... [--trace]\n"
+          "  route     --config FILE --from SIP_URI --batch FILE [--down GW]...\n"
+          "  dial      --config FILE --profile NAME DIGITS [--json]\n"
+          "  inbound   --config FILE [--db DIR] --from URI TO [--gateway GW] [--json]\n"
+          "  simulate  --config FILE [--start ISO-8601-UTC] [--state DIR] EVENTS\n"
+          "  bench     --config FILE | --generate routes=N,rules=M,users=U  [--json]\n"
+          "  users     import|export --db DIR FILE\n"
+          "Global: --library PATH (libcallroute.so to load; or CALLROUTE_LIBRARY)\n"
+          "Exit status: 0 success, 1 decision or validation failed, 2 usage or configuration "
+          "error.\n",
+          f);
+}
+
+typedef int (*cmd_fn)(const cr_plugin *, int, char **);
+
+/* Subcommands not built into this binary are weak and NULL. */
+#pragma weak cr_cmd_simulate
+#pragma weak cr_cmd_bench
+#pragma weak cr_cmd_inbound
+#pragma weak cr_cmd_users
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    struct {
+        const char *name;
+        cmd_fn fn;
+    } cmds[] = {
+        {"check", cr_cmd_check},       {"normalize", cr_cmd_normalize},
+        {"route", cr_cmd_route},       {"dial", cr_cmd_dial},
+        {"simulate", cr_cmd_simulate}, {"bench", cr_cmd_bench},
+        {"inbound", cr_cmd_inbound},   {"users", cr_cmd_users},
+    };
+    const char *library = NULL;
+    /* --library may appear anywhere; take it out before the subcommand parses argv */
+    int w = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--library") == 0 && i + 1 < argc) {
+            library = argv[++i];
+            continue;
+        }
+        if (strncmp(argv[i], "--library=", 10) == 0) {
+            library = argv[i] + 10;
+            continue;
+        }
+        argv[w++] = argv[i];
+    }
+    argc = w;
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(argv[1], cmds[i].name) != 0)
+            continue;
+        if (!cmds[i].fn) {
+            fprintf(stderr, "callroute: '%s' is not available in this build\n", argv[1]);
+            return 2;
+        }
+        const cr_plugin *p = load_plugin(library);
+        if (!p)
+            return 2;
+        return cmds[i].fn(p, argc - 1, argv + 1);
+    }
+    fprintf(stderr, "callroute: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

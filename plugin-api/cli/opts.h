@@ -1,0 +1,37 @@
+/*
+ * A small option parser for the subcommands: long options with a value ("--config FILE" or
+ * "--config=FILE"), flags ("--json"), repeatable options, and positional arguments, in any
+ * order. "--" ends options.
+ */
+#ifndef CR_CLI_OPTS_H
+#define CR_CLI_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CR_OPTS_MAX 64
+
+typedef struct cr_optspec {
+    const char *name; /* without "--" */
+    bool has_value;
+} cr_optspec;
+
+typedef struct cr_opts {
+    const char *names[CR_OPTS_MAX];
+    const char *values[CR_OPTS_MAX]; /* NULL for flags */
+    size_t n;
+    const char *pos[CR_OPTS_MAX];
+    size_t npos;
+} cr_opts;
+
+/* Parses argv[1..argc) (argv[0] is the subcommand). On a usage error prints it and returns
+ * false. */
+bool cr_opts_parse(int argc, char **argv, const cr_optspec *spec, cr_opts *o);
+/* Last value of an option, or NULL. */
+const char *cr_opt(const cr_opts *o, const char *name);
+bool cr_flag(const cr_opts *o, const char *name);
+/* Every value of a repeatable option, split at commas too; returns the count. */
+size_t cr_opt_all(const cr_opts *o, const char *name, const char **out, size_t max, char *buf,
+                  size_t buflen);
+
+#endif

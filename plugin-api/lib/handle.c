@@ -1,0 +1,314 @@
+/*
+ * Handles, snapshots and shared runtime state.
+ *
+ * Reload without blocking calls: a reload compiles a new cr_config off the decision path
+ * (under a mutex that only reloads take), publishes it with one atomic pointer store, then
+ * waits for the readers that may still hold the old one and frees it. Readers take no lock:
+ * a reader adds itself to the counter of the current epoch, then loads the pointer; the
+ * reloader flips the epoch after publishing and waits for the old epoch's counter to drain.
+ * A reader that loaded the old pointer incremented the old counter before that load, so it
+ * is waited for; one that raced the flip loads the new pointer. (All atomics are seq_cst.)
+ */
+#include "handle.h"
+#include "cr_rules.h"
+
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void crp_diag_to_text(const cr_diag *d, char *err, size_t errlen, bool errors_only)
+{
+    if (!err || !errlen)
+        return;
+    size_t o = 0;
+    err[0] = 0;
+    for (size_t i = 0; i < d->count; i++) {
+        if (errors_only && d->items[i].level != CR_DIAG_ERROR)
+            continue;
+        char line[1600];
+        cr_diag_format(d, i, line, sizeof line);
+        int n = snprintf(err + o, errlen - o, "%s%s", o ? "\n" : "", line);
+        if (n < 0 || (size_t)n >= errlen - o)
+            break;
+        o += (size_t)n;
+    }
+}
+
+int crp_load(const char *path, cr_config **out, cr_diag *diag)
+{
+    return cr_rules_load(path, out, diag);
+}
+
+static void snapshot_free(crp_snapshot *s)
+{
+    if (!s)
+        return;
+    cr_config_free(s->cfg);
+    free(s);
+}
+
+static crp_shared *shared_init(void *mem, size_t len)
+{
+    if (!mem || len < sizeof(crp_shared))
+        return NULL;
+    crp_shared *s = mem;
+    uint32_t expect = 0;
+    if (atomic_compare_exchange_strong(&s->magic, &expect, CRP_SHARED_MAGIC))
+        atomic_store(&s->started_ms, crp_now_ms());
+    return atomic_load(&s->magic) == CRP_SHARED_MAGIC ? s : NULL;
+}
+
+int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **out, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    if (!path) {
+        snprintf(err, errlen, "no configuration file given");
+        return CR_EINVAL;
+    }
+    cr_handle *h = calloc(1, sizeof *h);
+    if (!h)
+        return CR_ENOMEM;
+    pthread_mutex_init(&h->reload_lock, NULL);
+    h->path = strdup(path);
+    h->holdoff_s = 30;
+    if (opts && opts->size >= offsetof(cr_open_options, gateway_holdoff_s) + sizeof(int) &&
+        opts->gateway_holdoff_s > 0)
+        h->holdoff_s = opts->gateway_holdoff_s;
+    if (opts && opts->size >= offsetof(cr_open_options, db_path) + sizeof(char *) &&
+        opts->db_path)
+        h->db_path = strdup(opts->db_path);
+    if (opts && opts->shared)
+        h->shared = shared_init(opts->shared, opts->shared_len);
+    if (opts && opts->shared && !h->shared) {
+        snprintf(err, errlen, "shared memory block too small (%zu bytes, need %zu)",
+                 opts->shared_len, sizeof(crp_shared));
+        crp_handle_close(h);
+        return CR_EINVAL;
+    }
+    if (!h->shared) {
+        h->shared = calloc(1, sizeof(crp_shared));
+        h->own_shared = true;
+        if (!h->shared || !shared_init(h->shared, sizeof(crp_shared))) {
+            crp_handle_close(h);
+            return CR_ENOMEM;
+        }
+    }
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_config *cfg = NULL;
+    int rc = crp_load(path, &cfg, &d);
+    if (rc != CR_OK) {
+        crp_diag_to_text(&d, err, errlen, true);
+        if (err && !err[0])
+            snprintf(err, errlen, "%s: %s", path, cr_strerror(rc));
+        cr_diag_free(&d);
+        crp_handle_close(h);
+        return rc;
+    }
+    for (size_t i = 0; i < d.count; i++) {
+        char line[1600];
+        cr_diag_format(&d, i, line, sizeof line);
+        crp_log(CR_LOG_WARNING, "%s", line);
+    }
+    cr_diag_free(&d);
+    crp_snapshot *s = calloc(1, sizeof *s);
+    if (!s) {
+        cr_config_free(cfg);
+        crp_handle_close(h);
+        return CR_ENOMEM;
+    }
+    s->cfg = cfg;
+    s->generation = atomic_load(&h->shared->generation);
+    atomic_store(&h->cur, s);
+    *out = h;
+    return CR_OK;
+}
+
+static void wait_readers(cr_handle *h)
+{
+    uint64_t old = atomic_fetch_add(&h->epoch, 1);
+    struct timespec ts = {0, 50000};
+    while (atomic_load(&h->readers[old & 1]) != 0)
+        nanosleep(&ts, NULL);
+}
+
+/* Builds the new snapshot and swaps it in. `bump` publishes the reload to other processes. */
+static int reload_locked(cr_handle *h, const char *path, char *err, size_t errlen, bool bump)
+{
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_config *cfg = NULL;
+    int rc = crp_load(path, &cfg, &d);
+    if (rc != CR_OK) {
+        crp_diag_to_text(&d, err, errlen, true);
+        if (err && errlen && !err[0])
+            snprintf(err, errlen, "%s: %s", path, cr_strerror(rc));
+        cr_diag_free(&d);
+        return rc;
+    }
+    cr_diag_free(&d);
+    crp_snapshot *s = calloc(1, sizeof *s);
+    if (!s) {
+        cr_config_free(cfg);
+        return CR_ENOMEM;
+    }
+    s->cfg = cfg;
+    s->generation = bump ? atomic_fetch_add(&h->shared->generation, 1) + 1
+                         : atomic_load(&h->shared->generation);
+    crp_snapshot *old = atomic_exchange(&h->cur, s);
+    wait_readers(h);
+    snapshot_free(old);
+    if (path != h->path && strcmp(path, h->path) != 0) {
+        char *np = strdup(path);
+        if (np) {
+            free(h->path);
+            h->path = np;
+        }
+    }
+    return CR_OK;
+}
+
+int crp_handle_reload(cr_handle *h, const char *path, char *err, size_t errlen)
+{
+    if (!h)
+        return CR_EINVAL;
+    if (err && errlen)
+        err[0] = 0;
+    pthread_mutex_lock(&h->reload_lock);
+    int rc = reload_locked(h, path ? path : h->path, err, errlen, true);
+    pthread_mutex_unlock(&h->reload_lock);
+    if (rc == CR_OK)
+        crp_log(CR_LOG_INFO, "callroute: reloaded %s (generation %llu)", h->path,
+                (unsigned long long)atomic_load(&h->shared->generation));
+    else
+        crp_log(CR_LOG_ERROR, "callroute: reload of %s refused, running configuration kept: %s",
+                path ? path : h->path, err ? err : "");
+    return rc;
+}
+
+void crp_handle_close(cr_handle *h)
+{
+    if (!h)
+        return;
+    snapshot_free(atomic_load(&h->cur));
+    if (h->own_shared)
+        free(h->shared);
+    pthread_mutex_destroy(&h->reload_lock);
+    free(h->path);
+    free(h->db_path);
+    free(h);
+}
+
+const char *crp_handle_path(const cr_handle *h)
+{
+    return h ? h->path : NULL;
+}
+
+const crp_snapshot *crp_snapshot_acquire(cr_handle *h, int *token)
+{
+    crp_snapshot *s = atomic_load(&h->cur);
+    /* Another process reloaded: follow it (only this process's reloader waits). */
+    if (s->generation != atomic_load(&h->shared->generation) &&
+        pthread_mutex_trylock(&h->reload_lock) == 0) {
+        s = atomic_load(&h->cur);
+        if (s->generation != atomic_load(&h->shared->generation)) {
+            char err[512];
+            if (reload_locked(h, h->path, err, sizeof err, false) != CR_OK) {
+                crp_log(CR_LOG_ERROR, "callroute: following a reload failed: %s", err);
+                atomic_load(&h->cur)->generation = atomic_load(&h->shared->generation);
+            }
+        }
+        pthread_mutex_unlock(&h->reload_lock);
+    }
+    int e = (int)(atomic_load(&h->epoch) & 1);
+    atomic_fetch_add(&h->readers[e], 1);
+    *token = e;
+    return atomic_load(&h->cur);
+}
+
+void crp_snapshot_release(cr_handle *h, int token)
+{
+    atomic_fetch_sub(&h->readers[token], 1);
+}
+
+/* ---- gateways ----------------------------------------------------------------------------- */
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+crp_gw_slot *crp_gw_slot_find(crp_shared *s, const char *name, bool create)
+{
+    uint64_t h = name_hash(name);
+    for (size_t k = 0; k < CRP_GW_SLOTS; k++) {
+        crp_gw_slot *g = &s->gw[(h + k) % CRP_GW_SLOTS];
+        uint64_t cur = atomic_load(&g->hash);
+        if (cur == h && strncmp(g->name, name, CRP_NAME_MAX - 1) == 0)
+            return g;
+        if (cur == 0) {
+            if (!create)
+                return NULL;
+            uint64_t zero = 0;
+            /* claim the slot; the name is written before anyone can match the hash only
+             * approximately, so readers also compare the name */
+            if (atomic_compare_exchange_strong(&g->hash, &zero, h)) {
+                snprintf(g->name, CRP_NAME_MAX, "%s", name);
+                return g;
+            }
+            if (atomic_load(&g->hash) == h && strncmp(g->name, name, CRP_NAME_MAX - 1) == 0)
+                return g;
+        }
+    }
+    return NULL;
+}
+
+int crp_gateway_failed(cr_handle *h, const char *name)
+{
+    if (!h || !name || !*name)
+        return CR_EINVAL;
+    crp_gw_slot *g = crp_gw_slot_find(h->shared, name, true);
+    if (!g)
+        return CR_ENOMEM;
+    int64_t now = crp_now_ms();
+    if (atomic_load(&g->down_until_ms) <= now)
+        atomic_store(&g->down_since_ms, now);
+    atomic_store(&g->down_until_ms, now + (int64_t)h->holdoff_s * 1000);
+    atomic_fetch_add(&g->failures, 1);
+    crp_log(CR_LOG_WARNING, "callroute: gateway '%s' marked down for %d s", name, h->holdoff_s);
+    return CR_OK;
+}
+
+static bool rt_gateway_down(void *ud, const cr_gateway *gw)
+{
+    crp_runtime_ud *u = ud;
+    for (size_t i = 0; i < u->ndown; i++)
+        if (u->down[i] && strcmp(u->down[i], gw->name) == 0)
+            return true;
+    crp_gw_slot *g = crp_gw_slot_find(u->h->shared, gw->name, false);
+    if (!g)
+        return false;
+    if (!u->now)
+        u->now = crp_now_ms();
+    return atomic_load(&g->down_until_ms) > u->now;
+}
+
+static uint32_t rt_spread(void *ud)
+{
+    crp_runtime_ud *u = ud;
+    return atomic_fetch_add(&u->h->shared->spread, 1);
+}
+
+void crp_runtime_init(cr_runtime *rt, crp_runtime_ud *ud)
+{
+    rt->ud = ud;
+    rt->gateway_down = rt_gateway_down;
+    rt->spread = rt_spread;
+}

@@ -1,0 +1,86 @@
+/*
+ * The library's handle: the configuration as an immutable snapshot, swapped atomically on
+ * reload, plus runtime state shared between the host's processes (gateway up/down,
+ * load-spreading counter, reload generation).
+ */
+#ifndef CRP_HANDLE_H
+#define CRP_HANDLE_H
+
+#include "callroute.h"
+#include "cr_engine.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define CRP_GW_SLOTS 4096
+#define CRP_NAME_MAX 96
+#define CRP_SHARED_MAGIC 0x43525348u /* "CRSH" */
+
+typedef struct crp_gw_slot {
+    _Atomic uint64_t hash; /* 0 = free */
+    char name[CRP_NAME_MAX];
+    _Atomic int64_t down_until_ms; /* 0 = never failed */
+    _Atomic int64_t down_since_ms;
+    _Atomic uint32_t failures;
+} crp_gw_slot;
+
+/* Lives in memory the host may share between processes: plain data and atomics only. */
+typedef struct crp_shared {
+    _Atomic uint32_t magic;
+    _Atomic uint64_t generation; /* bumped by every successful reload */
+    _Atomic uint32_t spread;
+    _Atomic int64_t started_ms;
+    crp_gw_slot gw[CRP_GW_SLOTS];
+} crp_shared;
+
+typedef struct crp_snapshot {
+    cr_config *cfg;
+    uint64_t generation;
+} crp_snapshot;
+
+struct cr_handle {
+    char *path;
+    _Atomic(crp_snapshot *) cur;
+    /* Readers announce themselves in the counter of the current epoch (see handle.c). */
+    _Atomic uint64_t epoch;
+    _Atomic long readers[2];
+    pthread_mutex_t reload_lock;
+    crp_shared *shared;
+    bool own_shared;
+    int holdoff_s;
+    char *db_path;
+};
+
+const cr_host *crp_host(void);
+int64_t crp_now_ms(void);
+void crp_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Opens a handle on `path`; errors as "file:line: error: ..." lines into err. */
+int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **out, char *err,
+                    size_t errlen);
+int crp_handle_reload(cr_handle *h, const char *path, char *err, size_t errlen);
+void crp_handle_close(cr_handle *h);
+const char *crp_handle_path(const cr_handle *h);
+
+/* Pins the current snapshot for one decision; release with crp_snapshot_release(h, token).
+ * Follows a reload done by another process first (shared generation). */
+const crp_snapshot *crp_snapshot_acquire(cr_handle *h, int *token);
+void crp_snapshot_release(cr_handle *h, int token);
+
+/* Runtime for decisions over this handle; `down`/`ndown` add per-call down gateways. */
+typedef struct crp_runtime_ud {
+    cr_handle *h;
+    const char *const *down;
+    size_t ndown;
+    int64_t now;
+} crp_runtime_ud;
+void crp_runtime_init(cr_runtime *rt, crp_runtime_ud *ud);
+
+int crp_gateway_failed(cr_handle *h, const char *name);
+crp_gw_slot *crp_gw_slot_find(crp_shared *s, const char *name, bool create);
+
+/* Loads and compiles a file, collecting diagnostics as lines into err. */
+int crp_load(const char *path, cr_config **out, cr_diag *diag);
+void crp_diag_to_text(const cr_diag *d, char *err, size_t errlen, bool errors_only);
+
+#endif

@@ -1,0 +1,424 @@
+/* The plugin table: libcallroute.so's one entry point and the operations behind it. */
+#include "callroute.h"
+#include "handle.h"
+#include "result.h"
+#if __has_include("rgs_abi.h")
+#include "rgs_abi.h"
+#define CRP_RGS_OPEN crp_rgs_open
+#define CRP_RGS_EVENT crp_rgs_event
+#define CRP_RGS_ADVANCE crp_rgs_advance
+#define CRP_RGS_CLOSE crp_rgs_close
+#else
+#define CRP_RGS_OPEN NULL
+#define CRP_RGS_EVENT NULL
+#define CRP_RGS_ADVANCE NULL
+#define CRP_RGS_CLOSE NULL
+#endif
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- host services ------------------------------------------------------------------------ */
+
+static cr_host host_copy;
+static bool have_host;
+
+const cr_host *crp_host(void)
+{
+    return have_host ? &host_copy : NULL;
+}
+
+int64_t crp_now_ms(void)
+{
+    if (have_host && CR_HAS(cr_host, &host_copy, now_ms) && host_copy.now_ms)
+        return host_copy.now_ms(host_copy.ud);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void crp_log(int level, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (have_host && CR_HAS(cr_host, &host_copy, log) && host_copy.log) {
+        host_copy.log(host_copy.ud, level, msg);
+        return;
+    }
+    if (level <= CR_LOG_WARNING && !getenv("CALLROUTE_QUIET"))
+        fprintf(stderr, "%s\n", msg);
+}
+
+/* ---- results ------------------------------------------------------------------------------ */
+
+static void trace_into(cr_result *r, const cr_trace *t)
+{
+    if (!t->len)
+        return;
+    r->text = strdup(t->buf);
+    char line[1024];
+    for (size_t i = 0; cr_trace_line(t, i, line, sizeof line); i++) {
+        ritem *it = crp_add_item(r, "trace");
+        if (it)
+            crp_set_str(r, it, "text", line);
+    }
+}
+
+static const char *kind_name(cr_decision_kind k)
+{
+    switch (k) {
+    case CR_OUTBOUND:
+        return "outbound";
+    case CR_INTERNAL:
+        return "internal";
+    case CR_BLOCKED:
+        return "blocked";
+    default:
+        return "not_applicable";
+    }
+}
+
+/* The JSON shape of SPEC §5 "route". */
+cr_result *crp_decision_result(const cr_decision *d, const cr_trace *t)
+{
+    cr_result *r = crp_result_new("route", (int)d->kind);
+    if (!r)
+        return NULL;
+    crp_set_str(r, NULL, "decision", kind_name(d->kind));
+    crp_set_str(r, NULL, "profile", d->profile ? d->profile->name : NULL);
+    crp_set_str(r, NULL, "rule", d->rule ? d->rule->name : NULL);
+    crp_set_str(r, NULL, "normalized", d->normalized[0] ? d->normalized : NULL);
+    if (d->kind == CR_INTERNAL && d->callee)
+        crp_set_str(r, NULL, "target", d->callee->uri);
+    crp_list(r, "attempts");
+    for (size_t i = 0; i < d->nattempts; i++) {
+        ritem *it = crp_add_item(r, "attempts");
+        if (!it)
+            break;
+        crp_set_str(r, it, "gateway", d->attempts[i].gateway->name);
+        crp_set_str(r, it, "route", d->attempts[i].route->name);
+        crp_set_str(r, it, "usage", d->attempts[i].usage->name);
+        crp_set_str(r, it, "uri", d->attempts[i].uri);
+        crp_set_str(r, it, "address", d->attempts[i].gateway->address);
+    }
+    crp_set_str(r, NULL, "reason", d->reason);
+    if (t)
+        trace_into(r, t);
+    return r;
+}
+
+static int p_route(cr_handle *h, const char *from, const char *dialed, const char *const *down,
+                   size_t ndown, cr_result **out)
+{
+    *out = NULL;
+    if (!h || !from || !dialed)
+        return CR_EINVAL;
+    cr_decision *d = malloc(sizeof *d);
+    if (!d)
+        return CR_ENOMEM;
+    cr_trace t;
+    cr_trace_init(&t);
+    crp_runtime_ud ud = {h, down, ndown, 0};
+    cr_runtime rt;
+    crp_runtime_init(&rt, &ud);
+    int token;
+    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
+    cr_route_decide(s->cfg, from, dialed, &rt, d, &t);
+    *out = crp_decision_result(d, &t);
+    crp_snapshot_release(h, token);
+    cr_trace_free(&t);
+    free(d);
+    return *out ? CR_OK : CR_ENOMEM;
+}
+
+static int p_normalize(cr_handle *h, const char *profile, const char *number, cr_result **out)
+{
+    *out = NULL;
+    if (!h || !number)
+        return CR_EINVAL;
+    int token, rc = CR_OK;
+    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
+    const cr_profile *p =
+        profile ? cr_config_profile_find(s->cfg, profile) : cr_config_default_profile(s->cfg);
+    cr_number num;
+    cr_trace t;
+    cr_trace_init(&t);
+    if (!p) {
+        rc = CR_ENOENT;
+    } else if (cr_number_parse(number, &num) != CR_OK || !num.dialable) {
+        rc = CR_EINVAL;
+    } else {
+        char norm[CR_NUMBER_MAX + 1];
+        const cr_rule *rule = NULL;
+        rc = cr_profile_normalize(p, num.digits, norm, sizeof norm, &rule, &t);
+        if (rc == CR_OK && (*out = crp_result_new("normalize", rule ? 1 : 0))) {
+            crp_set_str(*out, NULL, "input", number);
+            crp_set_str(*out, NULL, "profile", p->name);
+            crp_set_str(*out, NULL, "rule", rule ? rule->name : NULL);
+            crp_set_str(*out, NULL, "normalized", norm);
+            trace_into(*out, &t);
+        }
+    }
+    crp_snapshot_release(h, token);
+    cr_trace_free(&t);
+    return rc;
+}
+
+static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_result **out)
+{
+    *out = NULL;
+    if (!h || !digits)
+        return CR_EINVAL;
+    int token, rc = CR_OK;
+    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
+    const cr_profile *p =
+        profile ? cr_config_profile_find(s->cfg, profile) : cr_config_default_profile(s->cfg);
+    if (!p) {
+        rc = CR_ENOENT;
+    } else {
+        cr_trace t;
+        cr_trace_init(&t);
+        char norm[CR_NUMBER_MAX + 1];
+        const cr_rule *rule = NULL;
+        /* device digits: 0-9 * # only */
+        bool ok = *digits && strlen(digits) <= CR_NUMBER_MAX;
+        for (const char *c = digits; *c; c++)
+            ok &= (*c >= '0' && *c <= '9') || *c == '*' || *c == '#';
+        cr_dial_answer a = ok ? cr_profile_dial(p, digits, &rule, norm, sizeof norm, &t)
+                              : CR_DIAL_NO_MATCH_;
+        if (!ok)
+            cr_trace_add(&t, "'%.100s' is not a sequence of keypad digits", digits);
+        int kind = a == CR_DIAL_COMPLETE_    ? CR_DIAL_COMPLETE
+                   : a == CR_DIAL_NEED_MORE_ ? CR_DIAL_NEED_MORE
+                                             : CR_DIAL_NO_MATCH;
+        if ((*out = crp_result_new("dial", kind))) {
+            crp_set_str(*out, NULL, "input", digits);
+            crp_set_str(*out, NULL, "profile", p->name);
+            crp_set_str(*out, NULL, "answer",
+                        kind == CR_DIAL_COMPLETE    ? "complete"
+                        : kind == CR_DIAL_NEED_MORE ? "need_more"
+                                                    : "no_match");
+            crp_set_str(*out, NULL, "rule", rule ? rule->name : NULL);
+            crp_set_str(*out, NULL, "normalized", a == CR_DIAL_COMPLETE_ ? norm : NULL);
+            trace_into(*out, &t);
+        }
+        cr_trace_free(&t);
+    }
+    crp_snapshot_release(h, token);
+    return rc;
+}
+
+static int p_inbound(cr_handle *h, const char *gateway, const char *called, const char *calling,
+                     cr_result **out)
+{
+    *out = NULL;
+    if (!h || !called)
+        return CR_EINVAL;
+    int token, rc;
+    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
+    const cr_gateway *gw = gateway ? cr_config_gateway_match(s->cfg, gateway) : NULL;
+    cr_inbound in;
+    cr_trace t;
+    cr_trace_init(&t);
+    if (gateway && !gw)
+        cr_trace_add(&t, "'%s' is no configured gateway: default profile used", gateway);
+    rc = cr_inbound_decide(s->cfg, gw, called, calling, &in, &t);
+    if (rc == CR_OK && (*out = crp_result_new("inbound", in.callee ? 1 : 0))) {
+        crp_set_str(*out, NULL, "gateway", gw ? gw->name : NULL);
+        crp_set_str(*out, NULL, "profile", in.profile ? in.profile->name : NULL);
+        crp_set_str(*out, NULL, "called", in.called);
+        crp_set_str(*out, NULL, "calling", in.calling[0] ? in.calling : NULL);
+        crp_set_str(*out, NULL, "target", in.callee ? in.callee->uri : NULL);
+        crp_set_str(*out, NULL, "pai", in.pai[0] ? in.pai : NULL);
+        trace_into(*out, &t);
+    }
+    crp_snapshot_release(h, token);
+    cr_trace_free(&t);
+    return rc;
+}
+
+static int p_gateways(cr_handle *h, cr_result **out)
+{
+    *out = NULL;
+    if (!h)
+        return CR_EINVAL;
+    int token;
+    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
+    cr_result *r = crp_result_new("gateways", 0);
+    int64_t now = crp_now_ms();
+    if (r) {
+        crp_list(r, "gateways");
+        for (size_t i = 0; i < cr_config_gateway_count(s->cfg); i++) {
+            const cr_gateway *g = cr_config_gateway_at(s->cfg, i);
+            crp_gw_slot *slot = crp_gw_slot_find(h->shared, g->name, false);
+            int64_t until = slot ? atomic_load(&slot->down_until_ms) : 0;
+            bool down = until > now;
+            int64_t since = down ? atomic_load(&slot->down_since_ms)
+                                 : (until ? until : atomic_load(&h->shared->started_ms));
+            ritem *it = crp_add_item(r, "gateways");
+            if (!it)
+                break;
+            char ts[40];
+            time_t secs = (time_t)(since / 1000);
+            struct tm tm;
+            gmtime_r(&secs, &tm);
+            strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            crp_set_str(r, it, "name", g->name);
+            crp_set_str(r, it, "address", g->address);
+            crp_set_str(r, it, "state", down ? "down" : "up");
+            crp_set_str(r, it, "since", ts);
+            crp_set_num(r, it, "failures", slot ? atomic_load(&slot->failures) : 0);
+            if (down)
+                crp_set_num(r, it, "down_for_s", (double)((until - now + 999) / 1000));
+        }
+    }
+    crp_snapshot_release(h, token);
+    *out = r;
+    return r ? CR_OK : CR_ENOMEM;
+}
+
+static int p_check(const char *path, cr_result **out)
+{
+    *out = NULL;
+    if (!path)
+        return CR_EINVAL;
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_config *cfg = NULL;
+    int rc = crp_load(path, &cfg, &d);
+    cr_result *r = crp_result_new("check", rc == CR_OK ? 0 : 1);
+    if (r) {
+        crp_set_str(r, NULL, "config", path);
+        crp_set_bool(r, NULL, "ok", rc == CR_OK);
+        crp_set_num(r, NULL, "errors", (double)d.errors);
+        crp_set_num(r, NULL, "warnings", (double)d.warnings);
+        if (cfg) {
+            crp_set_num(r, NULL, "profiles", (double)cr_config_profile_count(cfg));
+            crp_set_num(r, NULL, "routes", (double)cr_config_route_count(cfg));
+            crp_set_num(r, NULL, "gateways", (double)cr_config_gateway_count(cfg));
+            crp_set_num(r, NULL, "users", (double)cr_config_user_count(cfg));
+        }
+        crp_list(r, "diagnostics");
+        for (size_t i = 0; i < d.count; i++) {
+            const cr_diag_item *di = &d.items[i];
+            ritem *it = crp_add_item(r, "diagnostics");
+            if (!it)
+                break;
+            char line[1600];
+            cr_diag_format(&d, i, line, sizeof line);
+            crp_set_str(r, it, "level", di->level == CR_DIAG_ERROR ? "error" : "warning");
+            crp_set_str(r, it, "file", di->file);
+            crp_set_num(r, it, "line", di->line);
+            crp_set_str(r, it, "object", di->object);
+            crp_set_str(r, it, "message", di->message);
+            crp_set_str(r, it, "text", line);
+        }
+    }
+    cr_config_free(cfg);
+    cr_diag_free(&d);
+    *out = r;
+    if (!r)
+        return CR_ENOMEM;
+    return rc == CR_OK ? CR_OK : CR_ECONFIG;
+}
+
+static int p_open(const char *path, const cr_open_options *opts, cr_handle **out, char *err,
+                  size_t errlen)
+{
+    if (!out)
+        return CR_EINVAL;
+    return crp_handle_open(path, opts, out, err, errlen);
+}
+
+static size_t p_shared_size(void)
+{
+    return sizeof(crp_shared);
+}
+
+static int p_result_kind(const cr_result *r)
+{
+    return r ? r->kind : 0;
+}
+
+static size_t p_result_json(const cr_result *r, char *buf, size_t len)
+{
+    return r ? crp_json(r, buf, len) : 0;
+}
+
+static size_t p_result_text(const cr_result *r, char *buf, size_t len)
+{
+    return r ? crp_text(r, buf, len) : 0;
+}
+
+static const char *p_result_get(const cr_result *r, const char *f)
+{
+    return r && f ? crp_get(r, f) : NULL;
+}
+
+static size_t p_result_count(const cr_result *r, const char *l)
+{
+    return r && l ? crp_count(r, l) : 0;
+}
+
+static const char *p_result_item(const cr_result *r, const char *l, size_t i, const char *f)
+{
+    return r && l && f ? crp_item(r, l, i, f) : NULL;
+}
+
+static const cr_plugin plugin = {
+    .abi_major = CR_ABI_MAJOR,
+    .size = sizeof(cr_plugin),
+    .abi_minor = CR_ABI_MINOR,
+    .version = "0.1.0",
+    .strerror = cr_strerror,
+    .shared_size = p_shared_size,
+    .open = p_open,
+    .reload = crp_handle_reload,
+    .close = crp_handle_close,
+    .check = p_check,
+    .route = p_route,
+    .normalize = p_normalize,
+    .dial = p_dial,
+    .inbound = p_inbound,
+    .gateway_failed = crp_gateway_failed,
+    .gateways = p_gateways,
+    .result_free = crp_result_free,
+    .result_kind = p_result_kind,
+    .result_get = p_result_get,
+    .result_count = p_result_count,
+    .result_item = p_result_item,
+    .result_json = p_result_json,
+    .result_text = p_result_text,
+    .rgs_open = CRP_RGS_OPEN,
+    .rgs_event = CRP_RGS_EVENT,
+    .rgs_advance = CRP_RGS_ADVANCE,
+    .rgs_close = CRP_RGS_CLOSE,
+};
+
+CR_API const cr_plugin *cr_plugin_entry(const cr_host *host, const char **err)
+{
+    if (host) {
+        if (host->abi_major != CR_ABI_MAJOR) {
+            if (err)
+                *err = "callroute: host ABI major version differs from the library's (1)";
+            return NULL;
+        }
+        if (host->size < offsetof(cr_host, ud) + sizeof(void *)) {
+            if (err)
+                *err = "callroute: host table too small";
+            return NULL;
+        }
+        /* copy what the host knows; fields it does not know stay NULL */
+        memset(&host_copy, 0, sizeof host_copy);
+        memcpy(&host_copy, host, host->size < sizeof host_copy ? host->size : sizeof host_copy);
+        host_copy.size = host->size < sizeof host_copy ? host->size : sizeof host_copy;
+        have_host = true;
+    }
+    return &plugin;
+}
