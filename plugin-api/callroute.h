@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 0
+#define CR_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -171,7 +171,21 @@ typedef struct cr_plugin {
                                         const char *action, const char *args),
                            void *ud);
     void (*rgs_close)(cr_rgs *e);
+
+    /* ---- since ABI 1.1 (check `size` with CR_HAS before use) ---- */
+    /* route with flags: CR_ROUTE_NO_TRACE leaves the "trace" list out (the hot path of a
+     * SIP server). Same contract as route otherwise. */
+    int (*route_ex)(cr_handle *h, const char *from, const char *dialed, const char *const *down,
+                    size_t ndown, unsigned flags, cr_result **out);
+    /* Benchmarks decisions inside the library (see `callroute bench`). `args` holds the
+     * command-line options as "key=value" strings (config=, generate=, numbers=, seconds=,
+     * reload_ms=). The result carries decisions_per_sec, p50_ns, p99_ns, naive_p50_ns,
+     * load_ms, rss_bytes and more. */
+    int (*bench)(const char *const *args, size_t nargs, cr_result **out, char *err,
+                 size_t errlen);
 } cr_plugin;
+
+#define CR_ROUTE_NO_TRACE 1u
 
 /*
  * The one exported symbol. `host` may be NULL. Returns the plugin's table, or NULL when the

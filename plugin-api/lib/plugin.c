@@ -2,6 +2,12 @@
 #include "callroute.h"
 #include "handle.h"
 #include "result.h"
+#if __has_include("bench.h")
+#include "bench.h"
+#define CRP_BENCH crp_bench
+#else
+#define CRP_BENCH NULL
+#endif
 #if __has_include("rgs_abi.h")
 #include "rgs_abi.h"
 #define CRP_RGS_OPEN crp_rgs_open
@@ -113,8 +119,8 @@ cr_result *crp_decision_result(const cr_decision *d, const cr_trace *t)
     return r;
 }
 
-static int p_route(cr_handle *h, const char *from, const char *dialed, const char *const *down,
-                   size_t ndown, cr_result **out)
+static int p_route_ex(cr_handle *h, const char *from, const char *dialed,
+                      const char *const *down, size_t ndown, unsigned flags, cr_result **out)
 {
     *out = NULL;
     if (!h || !from || !dialed)
@@ -124,17 +130,24 @@ static int p_route(cr_handle *h, const char *from, const char *dialed, const cha
         return CR_ENOMEM;
     cr_trace t;
     cr_trace_init(&t);
+    cr_trace *tp = flags & CR_ROUTE_NO_TRACE ? NULL : &t;
     crp_runtime_ud ud = {h, down, ndown, 0};
     cr_runtime rt;
     crp_runtime_init(&rt, &ud);
     int token;
     const crp_snapshot *s = crp_snapshot_acquire(h, &token);
-    cr_route_decide(s->cfg, from, dialed, &rt, d, &t);
-    *out = crp_decision_result(d, &t);
+    cr_route_decide(s->cfg, from, dialed, &rt, d, tp);
+    *out = crp_decision_result(d, tp);
     crp_snapshot_release(h, token);
     cr_trace_free(&t);
     free(d);
     return *out ? CR_OK : CR_ENOMEM;
+}
+
+static int p_route(cr_handle *h, const char *from, const char *dialed, const char *const *down,
+                   size_t ndown, cr_result **out)
+{
+    return p_route_ex(h, from, dialed, down, ndown, 0, out);
 }
 
 static int p_normalize(cr_handle *h, const char *profile, const char *number, cr_result **out)
@@ -399,6 +412,8 @@ static const cr_plugin plugin = {
     .rgs_event = CRP_RGS_EVENT,
     .rgs_advance = CRP_RGS_ADVANCE,
     .rgs_close = CRP_RGS_CLOSE,
+    .route_ex = p_route_ex,
+    .bench = CRP_BENCH,
 };
 
 CR_API const cr_plugin *cr_plugin_entry(const cr_host *host, const char **err)
