@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,27 @@ static void on_error(void *ctx, xmlErrorPtr err)
     set_error(ctxt->_private, err->line, err->message ? err->message : "parse error");
 }
 
+/*
+ * The line where the start tag being reported begins. libxml2 records the line where the tag
+ * ends, which for an element whose attributes span several lines is not where an admin looks.
+ * Attribute values cannot hold a raw '<', so the nearest one before the cursor opens the tag.
+ */
+static int start_line(xmlParserCtxtPtr ctxt)
+{
+    xmlParserInputPtr in = ctxt->input;
+    if (!in || !in->cur || !in->base)
+        return 0;
+    int nl = 0;
+    for (const xmlChar *p = in->cur; p > in->base;) {
+        p--;
+        if (*p == '<')
+            return in->line - nl;
+        if (*p == '\n')
+            nl++;
+    }
+    return 0;
+}
+
 static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
                      int nb_ns, const xmlChar **ns, int nb_attr, int nb_def, const xmlChar **attrs)
 {
@@ -82,7 +104,12 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         xmlStopParser(ctx);
         return;
     }
+    xmlParserCtxtPtr ctxt = ctx;
+    int line = start_line(ctxt);
     xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_ns, ns, nb_attr, nb_def, attrs);
+    /* node->line saturates at 65535; _private (the application's) keeps the exact line. */
+    if (ctxt->node && line > 0)
+        ctxt->node->_private = (void *)(intptr_t)line;
 }
 
 static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
@@ -340,6 +367,9 @@ int cr_xml_walk(const char *path, cr_xml_element_fn fn, void *ud, cr_diag *diag)
 
 int cr_xml_line(const void *node)
 {
+    const xmlNode *n = node;
+    if (n && n->type == XML_ELEMENT_NODE && n->_private)
+        return (int)(intptr_t)n->_private;
     long line = node ? xmlGetLineNo((xmlNodePtr)node) : 0;
     return line > 0 && line <= INT_MAX ? (int)line : 0;
 }

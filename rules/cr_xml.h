@@ -43,7 +43,11 @@ int cr_xml_walk(const char *path, cr_xml_element_fn fn, void *ud, cr_diag *diag)
 
 /* ---- helpers for the element callbacks (node is an xmlNodePtr) ------------------------- */
 
-/* Line of `node` in its file (xmlGetLineNo), 0 if unknown. */
+/*
+ * Line of `node` in its file, 0 if unknown. For an element, the line where its start tag
+ * begins, exact beyond line 65535 too: the walk keeps it in the element's `_private`, which
+ * callbacks must leave alone.
+ */
 int cr_xml_line(const void *node);
 
 /*

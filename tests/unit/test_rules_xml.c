@@ -106,6 +106,20 @@ static void include_errors_are_reported_in_the_included_file(void **state)
     expect_error(path, "/inc-bad.xml", 1, "include", "missing attribute 'href'");
 }
 
+static void includes_nest_at_most_16_deep(void **state)
+{
+    char name[32], text[128];
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "chain%d.xml", i);
+        snprintf(text, sizeof text, "<callroute>\n<include href=\"chain%d.xml\"/>\n</callroute>",
+                 i + 1);
+        write_in(dir, name, i < 19 ? text : "<callroute/>");
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/chain0.xml", dir);
+    expect_error(path, "/chain15.xml", 2, NULL, "includes nested deeper than 16");
+}
+
 static void root_and_namespace_are_checked(void **state)
 {
     const char *p = cr_test_tmpfile("<callroute xmlns=\"urn:callroute:config:2\"/>", ".xml");
@@ -248,6 +262,7 @@ int main(void)
         cmocka_unit_test(include_not_found_names_the_including_line),
         cmocka_unit_test(include_cycle_is_refused),
         cmocka_unit_test(include_errors_are_reported_in_the_included_file),
+        cmocka_unit_test(includes_nest_at_most_16_deep),
         cmocka_unit_test(root_and_namespace_are_checked),
         cmocka_unit_test(missing_or_unreadable_file_is_an_error),
         cmocka_unit_test(empty_file_is_refused),
