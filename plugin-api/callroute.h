@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 1
+#define CR_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -183,6 +183,20 @@ typedef struct cr_plugin {
      * load_ms, rss_bytes and more. */
     int (*bench)(const char *const *args, size_t nargs, cr_result **out, char *err,
                  size_t errlen);
+
+    /* ---- since ABI 1.2: users and inbound call handling (SPEC §3) ---- */
+    /* The ringing plan for a call from `from` to `to` (a user's SIP URI, tel: URI or number).
+     * `endpoints` are the callee's registered contacts as known to the host (may be NULL).
+     * result_kind 1 when `to` is a user, 0 otherwise; see the CLI `inbound` for the shape. */
+    int (*user_plan)(cr_handle *h, const char *from, const char *to,
+                     const char *const *endpoints, size_t nendpoints, cr_result **out);
+    /* Imports users (XML with <users>, or CSV with the documented header) into the LMDB
+     * directory at `db_dir` (created if missing). Result: counts, database size. */
+    int (*users_import)(const char *db_dir, const char *file, cr_result **out, char *err,
+                        size_t errlen);
+    /* Exports every user of the directory to `file` ("-" = stdout) as "xml" or "csv". */
+    int (*users_export)(const char *db_dir, const char *file, const char *format, char *err,
+                        size_t errlen);
 } cr_plugin;
 
 #define CR_ROUTE_NO_TRACE 1u

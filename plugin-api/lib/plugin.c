@@ -2,6 +2,16 @@
 #include "callroute.h"
 #include "handle.h"
 #include "result.h"
+#if __has_include("users_abi.h")
+#include "users_abi.h"
+#define CRP_USER_PLAN crp_user_plan
+#define CRP_USERS_IMPORT crp_users_import
+#define CRP_USERS_EXPORT crp_users_export
+#else
+#define CRP_USER_PLAN NULL
+#define CRP_USERS_IMPORT NULL
+#define CRP_USERS_EXPORT NULL
+#endif
 #if __has_include("bench.h")
 #include "bench.h"
 #define CRP_BENCH crp_bench
@@ -414,6 +424,9 @@ static const cr_plugin plugin = {
     .rgs_close = CRP_RGS_CLOSE,
     .route_ex = p_route_ex,
     .bench = CRP_BENCH,
+    .user_plan = CRP_USER_PLAN,
+    .users_import = CRP_USERS_IMPORT,
+    .users_export = CRP_USERS_EXPORT,
 };
 
 CR_API const cr_plugin *cr_plugin_entry(const cr_host *host, const char **err)
