@@ -1,0 +1,238 @@
+/*
+ * Response-group scenarios: every tests/rgs/<name>.events is replayed through the engine
+ * (as `callroute simulate` does) and its actions compared with tests/rgs/<name>.expected.
+ *
+ * Directives in an events file (comment lines starting with "#!"):
+ *   #! config FILE       the XML configuration, relative to tests/rgs (required)
+ *   #! start ISO-8601    wall-clock time of second 0 (default 2027-01-04T09:00:00Z, a Monday)
+ *   #! split SECONDS     also run the timeline in two engines sharing an LMDB state
+ *                        directory (events before SECONDS, then the rest), which must print
+ *                        exactly the same actions
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cr_rgs.h"
+#include "cr_rgs_xml.h"
+#include "testutil.h"
+
+typedef struct out {
+    char *buf;
+    size_t len, cap;
+} out;
+
+static void append(out *o, const char *s)
+{
+    size_t n = strlen(s);
+    if (o->len + n + 1 > o->cap) {
+        o->cap = (o->len + n + 1) * 2;
+        o->buf = realloc(o->buf, o->cap);
+    }
+    memcpy(o->buf + o->len, s, n + 1);
+    o->len += n;
+}
+
+static void emit(void *ud, int64_t at, const char *call, const char *action, const char *args)
+{
+    char line[8192];
+    snprintf(line, sizeof line, "%lld.%03lld %s %s%s%s\n", (long long)(at / 1000),
+             (long long)(at % 1000), call, action, args[0] ? " " : "", args);
+    append(ud, line);
+}
+
+typedef struct ev {
+    int64_t at;
+    int line;
+    char text[1024];
+} ev;
+
+typedef struct scenario {
+    char config[512];
+    int64_t start;
+    int64_t split; /* -1 = none */
+    ev *evs;
+    size_t n;
+} scenario;
+
+static int64_t parse_iso(const char *s)
+{
+    struct tm tm = {0};
+    if (sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    b[fread(b, 1, (size_t)n, f)] = 0;
+    fclose(f);
+    return b;
+}
+
+static void load_scenario(const char *path, scenario *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->start = parse_iso("2027-01-04T09:00:00Z");
+    sc->split = -1;
+    char *text = slurp(path);
+    assert_non_null(text);
+    int lineno = 0;
+    for (char *save, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        char arg[512];
+        if (sscanf(l, "#! config %511s", arg) == 1)
+            snprintf(sc->config, sizeof sc->config, "%s", arg);
+        else if (sscanf(l, "#! start %511s", arg) == 1)
+            sc->start = parse_iso(arg);
+        else if (sscanf(l, "#! split %511s", arg) == 1)
+            sc->split = (int64_t)(atof(arg) * 1000 + 0.5);
+        while (*l == ' ')
+            l++;
+        if (!*l || *l == '#')
+            continue;
+        char *end;
+        double t = strtod(l, &end);
+        assert_true(end != l);
+        sc->evs = realloc(sc->evs, (sc->n + 1) * sizeof *sc->evs);
+        ev *e = &sc->evs[sc->n++];
+        e->at = (int64_t)(t * 1000 + 0.5);
+        e->line = lineno;
+        snprintf(e->text, sizeof e->text, "%s", end);
+    }
+    free(text);
+    assert_true(sc->config[0]);
+}
+
+/* Runs events [from, to) through an engine; drains timers at the end when `drain`. */
+static void run(const cr_rgs_config *cfg, const scenario *sc, const char *state, size_t from,
+                size_t to, bool drain, out *o)
+{
+    cr_rgs_engine_options opt = {.start_unix_ms = sc->start, .state_dir = state};
+    cr_rgs_engine *e;
+    char err[512];
+    assert_int_equal(cr_rgs_engine_open(cfg, &opt, &e, err, sizeof err), CR_OK);
+    for (size_t i = from; i < to; i++) {
+        cr_rgs_event ev;
+        int rc = cr_rgs_event_parse(sc->evs[i].text, &ev, err, sizeof err);
+        if (rc != CR_OK)
+            fail_msg("line %d: %s", sc->evs[i].line, err);
+        cr_rgs_engine_advance(e, sc->evs[i].at, emit, o);
+        rc = cr_rgs_engine_event(e, sc->evs[i].at, &ev, emit, o, err, sizeof err);
+        if (rc != CR_OK) {
+            char line[600];
+            snprintf(line, sizeof line, "# line %d: %s\n", sc->evs[i].line, err);
+            append(o, line);
+        }
+    }
+    for (int i = 0; drain && i < 100000; i++) {
+        int64_t d = cr_rgs_engine_next_deadline(e);
+        if (d < 0)
+            break;
+        cr_rgs_engine_advance(e, d, emit, o);
+    }
+    cr_rgs_engine_close(e);
+}
+
+static void check_scenario(const char *name)
+{
+    char path[1024], rel[600];
+    snprintf(rel, sizeof rel, "tests/rgs/%s.events", name);
+    snprintf(path, sizeof path, "%s", cr_test_src(rel));
+    scenario sc;
+    load_scenario(path, &sc);
+    snprintf(rel, sizeof rel, "tests/rgs/%s", sc.config);
+    cr_rgs_config *cfg;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    int rc = cr_rgs_xml_load(cr_test_src(rel), &cfg, &diag);
+    for (size_t i = 0; i < diag.count; i++) {
+        char buf[1024];
+        cr_diag_format(&diag, i, buf, sizeof buf);
+        print_error("%s\n", buf);
+    }
+    cr_diag_free(&diag);
+    assert_int_equal(rc, CR_OK);
+
+    snprintf(rel, sizeof rel, "tests/rgs/%s.expected", name);
+    char *expected = slurp(cr_test_src(rel));
+    assert_non_null(expected);
+    out whole = {0};
+    append(&whole, "");
+    run(cfg, &sc, NULL, 0, sc.n, true, &whole);
+    if (strcmp(whole.buf, expected) != 0)
+        print_error("scenario %s:\n--- expected\n%s--- got\n%s", name, expected, whole.buf);
+    assert_string_equal(whole.buf, expected);
+
+    if (sc.split >= 0) {
+        char dir[] = "/tmp/crrgsXXXXXX";
+        assert_non_null(mkdtemp(dir));
+        size_t k = 0;
+        while (k < sc.n && sc.evs[k].at < sc.split)
+            k++;
+        out two = {0};
+        append(&two, "");
+        run(cfg, &sc, dir, 0, k, false, &two);
+        run(cfg, &sc, dir, k, sc.n, true, &two);
+        if (strcmp(two.buf, expected) != 0)
+            print_error("scenario %s split at %lld ms:\n--- expected\n%s--- got\n%s", name,
+                        (long long)sc.split, expected, two.buf);
+        assert_string_equal(two.buf, expected);
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+        free(two.buf);
+    }
+    free(whole.buf);
+    free(expected);
+    free(sc.evs);
+    cr_rgs_config_free(cfg);
+}
+
+static void test_scenario(void **state)
+{
+    check_scenario(*state);
+}
+
+int main(void)
+{
+    static char names[256][128];
+    struct CMUnitTest tests[256];
+    size_t n = 0;
+    DIR *d = opendir(cr_test_src("tests/rgs"));
+    if (!d) {
+        fprintf(stderr, "no tests/rgs directory (set CR_SRC)\n");
+        return 1;
+    }
+    for (struct dirent *de; (de = readdir(d)) && n < 256;) {
+        size_t len = strlen(de->d_name);
+        if (len < 8 || len - 7 >= sizeof names[0] || strcmp(de->d_name + len - 7, ".events"))
+            continue;
+        memcpy(names[n], de->d_name, len - 7);
+        names[n][len - 7] = 0;
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    for (size_t i = 0; i < n; i++)
+        tests[i] = (struct CMUnitTest){names[i], test_scenario, NULL, NULL, names[i]};
+    return _cmocka_run_group_tests("rgs_scenarios", tests, n, NULL, NULL);
+}

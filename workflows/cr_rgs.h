@@ -1,0 +1,402 @@
+/*
+ * Response Group Service: the model (agent groups, queues, hours, holidays, workflows) and
+ * the match-making engine that routes and queues calls to agents.
+ *
+ * The model is plain data. A loader (rules/rgs_xml.c) fills a cr_rgs_config with the
+ * cr_rgs_config_add_* functions, hands it time-zone data with cr_rgs_config_add_tz (the
+ * bytes of a TZif file: the loader does the file I/O) and calls cr_rgs_config_resolve,
+ * which resolves names and validates. A resolved config is immutable and may be shared by
+ * any number of engines.
+ *
+ * The engine is a deterministic state machine with no I/O except the optional LMDB state
+ * directory (rgs_store.c). The host feeds events stamped with engine time in milliseconds
+ * (0 = the wall-clock instant `start_unix_ms` given at open); the engine answers with
+ * actions through a callback, in order, and tells the host its next timer deadline. Time
+ * comes only from the host, so a timeline replays exactly.
+ *
+ * Actions (the host carries them out), as (call id, action, args):
+ *   answer | play <prompt> | collect [choices] | moh <file> | ring <agent-uri...>
+ *   cancel <agent-uri...> | bridge <agent-uri> | transfer <uri> | voicemail <uri>
+ *   hangup <reason>
+ * Hang-up reasons: not_found (no workflow at that URI), inactive, holiday, after_hours,
+ * no_agents (queue without agents), timeout, overflow (disconnect actions), agent (the
+ * agent hung up), no_ivr (IVR workflow without a driver), ivr_error, no_queue, loop, or
+ * the reason an IVR script gave.
+ *
+ * Not thread-safe: one engine is used by one thread at a time. Different engines over the
+ * same config may run in parallel.
+ */
+#ifndef CR_RGS_H
+#define CR_RGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cr_model.h"
+
+/* ---- the model -------------------------------------------------------------------------- */
+
+typedef enum {
+    CR_RGS_SERIAL,       /* always starts from the first agent of the list */
+    CR_RGS_PARALLEL,     /* rings every available agent at once */
+    CR_RGS_ROUND_ROBIN,  /* starts after the agent offered last (per group, persisted) */
+    CR_RGS_LONGEST_IDLE, /* the agent idle longest */
+    CR_RGS_ATTENDANT,    /* every signed-in agent not dnd/offline, even when on a call */
+} cr_rgs_routing;
+
+#define CR_RGS_ALERT_DEFAULT 20 /* seconds an offer rings */
+#define CR_RGS_ALERT_MIN     10
+#define CR_RGS_ALERT_MAX     600
+#define CR_RGS_GRACE_DEFAULT 60 /* seconds a declined call is not re-offered to that agent */
+
+typedef struct cr_rgs_group {
+    char *name;
+    cr_rgs_routing routing;
+    int alert_time_s;    /* 10-600 */
+    int decline_grace_s; /* >= 0 */
+    bool formal;         /* agents sign in and out (start signed out) */
+    char **agent_uris;   /* as configured, in order */
+    size_t nagents, capagents;
+    size_t *agents; /* resolved: indexes into cr_rgs_config.agents, same order */
+    cr_srcloc loc;
+} cr_rgs_group;
+
+/* An agent: one SIP URI, possibly in several groups. Built by resolve. */
+typedef struct cr_rgs_agent {
+    char *uri;
+} cr_rgs_agent;
+
+typedef enum {
+    CR_RGS_ACT_NONE,       /* not configured (the engine disconnects) */
+    CR_RGS_ACT_DISCONNECT, /* optional prompt, then hang up */
+    CR_RGS_ACT_FORWARD,    /* transfer to `target` (SIP URI or number) */
+    CR_RGS_ACT_VOICEMAIL,  /* voicemail `target` */
+    CR_RGS_ACT_QUEUE,      /* into queue `target` */
+} cr_rgs_action_kind;
+
+typedef struct cr_rgs_action {
+    cr_rgs_action_kind kind;
+    char *target; /* URI, number or queue name; NULL for disconnect */
+    char *prompt; /* played (after answering) before the action, or NULL */
+    long queue;   /* resolved queue index for CR_RGS_ACT_QUEUE, else -1 */
+    cr_srcloc loc;
+} cr_rgs_action;
+
+typedef struct cr_rgs_queue {
+    char *name;
+    char **group_names; /* in search order */
+    size_t ngroups, capgroups;
+    size_t *groups; /* resolved indexes into cr_rgs_config.groups */
+    int timeout_s;  /* 0 = no timeout */
+    cr_rgs_action timeout_action;
+    int overflow_calls; /* -1 = no overflow; else max waiting calls */
+    bool overflow_oldest;
+    cr_rgs_action overflow_action;
+    cr_srcloc loc;
+} cr_rgs_queue;
+
+/* A time zone: UTC offsets by transition, from a TZif file. */
+typedef struct cr_rgs_tz {
+    char *name;
+    int64_t *at;  /* transition instants, Unix seconds, ascending */
+    int32_t *off; /* UTC offset (s) in force from at[i] */
+    size_t n;
+    int32_t off0; /* offset before the first transition */
+} cr_rgs_tz;
+
+/* One weekly range: days bit 0 = Sunday ... bit 6 = Saturday; minutes of the local day. */
+typedef struct cr_rgs_range {
+    uint8_t days;
+    int open_min, close_min; /* 0 <= open < close <= 1440 */
+    cr_srcloc loc;
+} cr_rgs_range;
+
+typedef struct cr_rgs_hours {
+    char *name;
+    char *tz_name;
+    long tz; /* resolved index into cr_rgs_config.tzs */
+    cr_rgs_range *ranges;
+    size_t nranges, capranges;
+    cr_srcloc loc;
+} cr_rgs_hours;
+
+/* A holiday: [start, end) in local civil time, as seconds since 1970-01-01T00:00 local. */
+typedef struct cr_rgs_holiday {
+    char *name;
+    int64_t start_local, end_local;
+    cr_srcloc loc;
+} cr_rgs_holiday;
+
+typedef struct cr_rgs_holidays {
+    char *name;
+    cr_rgs_holiday *days;
+    size_t ndays, capdays;
+    cr_srcloc loc;
+} cr_rgs_holidays;
+
+typedef enum { CR_RGS_HUNT_GROUP, CR_RGS_IVR } cr_rgs_workflow_type;
+
+typedef struct cr_rgs_workflow {
+    char *name;
+    char *uri;  /* contact SIP URI */
+    char *line; /* line URI or NULL */
+    cr_rgs_workflow_type type;
+    char *queue_name; /* hunt group: its queue (IVRs may have one too), or NULL */
+    long queue;       /* resolved, -1 if none */
+    char *welcome;    /* prompt or NULL */
+    char *moh;        /* music on hold file or NULL ("default" is played) */
+    char *hours_name, *holidays_name;
+    long hours, holidays; /* resolved, -1 if none */
+    char *tz_name;        /* optional own zone (else the hours set's, else UTC) */
+    long tz;              /* resolved zone for hours and holidays, -1 = UTC */
+    char *language;       /* "en-US" or NULL */
+    bool active;
+    cr_rgs_action after_hours, holiday_action;
+    char *script; /* IVR: absolute path of the Lua script (resolved by the loader) */
+    cr_srcloc loc;
+} cr_rgs_workflow;
+
+/* A set of response groups. Fields are readable; change it only through the functions. */
+typedef struct cr_rgs_config {
+    cr_rgs_group *groups;
+    size_t ngroups, capgroups;
+    cr_rgs_agent *agents; /* built by resolve */
+    size_t nagents, capagents;
+    cr_rgs_queue *queues;
+    size_t nqueues, capqueues;
+    cr_rgs_hours *hours;
+    size_t nhours, caphours;
+    cr_rgs_holidays *holidays;
+    size_t nholidays, capholidays;
+    cr_rgs_workflow *workflows;
+    size_t nworkflows, capworkflows;
+    cr_rgs_tz *tzs;
+    size_t ntzs, captzs;
+    char **strings; /* interned (file names of source locations) */
+    size_t nstrings, capstrings;
+    bool resolved;
+    void *index; /* name indexes, built by resolve */
+} cr_rgs_config;
+
+/* A new empty config, or NULL when out of memory. Free with cr_rgs_config_free. */
+cr_rgs_config *cr_rgs_config_new(void);
+void cr_rgs_config_free(cr_rgs_config *cfg);
+
+/* A copy of `s` owned by the config (for cr_srcloc.file), equal strings shared; NULL when
+ * out of memory. */
+const char *cr_rgs_config_intern(cr_rgs_config *cfg, const char *s);
+
+/*
+ * Adders copy `name` and return the new object with defaults applied (alertTime 20, grace
+ * 60, informal, serial; queue without timeout/overflow; workflow active hunt group), or
+ * NULL when out of memory. The pointer is valid until the next add of the same kind.
+ * Strings assigned to fields afterwards must be malloc'ed: the config frees them.
+ */
+cr_rgs_group *cr_rgs_config_add_group(cr_rgs_config *cfg, const char *name, cr_srcloc loc);
+int cr_rgs_group_add_agent(cr_rgs_group *g, const char *uri);
+cr_rgs_queue *cr_rgs_config_add_queue(cr_rgs_config *cfg, const char *name, cr_srcloc loc);
+int cr_rgs_queue_add_group(cr_rgs_queue *q, const char *group);
+cr_rgs_hours *cr_rgs_config_add_hours(cr_rgs_config *cfg, const char *name, cr_srcloc loc);
+int cr_rgs_hours_add_range(cr_rgs_hours *h, uint8_t days, int open_min, int close_min,
+                           cr_srcloc loc);
+cr_rgs_holidays *cr_rgs_config_add_holidays(cr_rgs_config *cfg, const char *name, cr_srcloc loc);
+int cr_rgs_holidays_add(cr_rgs_holidays *s, const char *name, int64_t start_local,
+                        int64_t end_local, cr_srcloc loc);
+cr_rgs_workflow *cr_rgs_config_add_workflow(cr_rgs_config *cfg, const char *name, cr_srcloc loc);
+/*
+ * Parses a TZif (v1/v2/v3) image of zone `name` (the bytes of /usr/share/zoneinfo/<name>)
+ * and adds it; a zone already added is kept. Returns CR_OK, CR_EINVAL (not TZif) or
+ * CR_ENOMEM. The bytes are borrowed.
+ */
+int cr_rgs_config_add_tz(cr_rgs_config *cfg, const char *name, const void *tzif, size_t len);
+/* True when a zone of that name was added. */
+bool cr_rgs_config_has_tz(const cr_rgs_config *cfg, const char *name);
+
+/*
+ * Resolves names (queue -> groups, workflow -> queue/hours/holidays, action queue -> queue,
+ * hours -> zone), builds the agent list and indexes, and validates (unique names and URIs,
+ * alertTime range, ranges at most two per day and not overlapping). Errors go to `diag`
+ * naming the object and its file:line. Returns CR_OK or CR_ECONFIG (then only free it).
+ */
+int cr_rgs_config_resolve(cr_rgs_config *cfg, cr_diag *diag);
+
+/* Lookups on a resolved config: index or -1. */
+long cr_rgs_config_group_find(const cr_rgs_config *cfg, const char *name);
+long cr_rgs_config_queue_find(const cr_rgs_config *cfg, const char *name);
+long cr_rgs_config_agent_find(const cr_rgs_config *cfg, const char *uri);
+/* The workflow whose uri or line equals `to` (URI parameters after ';' are ignored when
+ * there is no exact match), or -1. */
+long cr_rgs_config_workflow_find(const cr_rgs_config *cfg, const char *to);
+
+/* ---- time, hours and holidays (pure) ------------------------------------------------------- */
+
+/* UTC offset in seconds of `tz` (NULL = UTC) at Unix time `unix_s`. */
+int32_t cr_rgs_tz_offset(const cr_rgs_tz *tz, int64_t unix_s);
+
+typedef enum { CR_RGS_OPEN, CR_RGS_AFTER_HOURS, CR_RGS_HOLIDAY } cr_rgs_open_state;
+
+/* Whether the workflow is open at `unix_ms`: holidays first (they take precedence over
+ * after-hours), then business hours. No hours set = always open. */
+cr_rgs_open_state cr_rgs_workflow_state(const cr_rgs_config *cfg, const cr_rgs_workflow *wf,
+                                        int64_t unix_ms);
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+typedef enum {
+    CR_RGS_EV_CALL,         /* a = call id, b = from URI, c = to URI */
+    CR_RGS_EV_PRESENCE,     /* a = agent URI, b = available|busy|away|dnd|offline */
+    CR_RGS_EV_SIGNIN,       /* a = agent URI, b = group name (NULL: all its formal groups) */
+    CR_RGS_EV_SIGNOUT,      /* same */
+    CR_RGS_EV_DTMF,         /* a = call id, b = digits */
+    CR_RGS_EV_SPEECH,       /* a = call id, b = recognized text */
+    CR_RGS_EV_PROMPT_DONE,  /* a = call id */
+    CR_RGS_EV_ANSWER,       /* a = call id, b = agent URI */
+    CR_RGS_EV_DECLINE,      /* a = call id, b = agent URI */
+    CR_RGS_EV_HANGUP,       /* a = call id: the caller hung up */
+    CR_RGS_EV_AGENT_HANGUP, /* a = call id: the agent ended a connected call */
+} cr_rgs_event_type;
+
+/* One event. a/b/c point into buf (or are NULL). */
+typedef struct cr_rgs_event {
+    cr_rgs_event_type type;
+    const char *a, *b, *c;
+    char buf[1024];
+} cr_rgs_event;
+
+/*
+ * Parses one event in the simulate format without the time ("call c1 sip:a@x sip:b@y",
+ * "signin sip:bob@x Helpdesk Tier 1"). The last argument runs to the end of the line.
+ * Returns CR_OK, or CR_EINVAL with a message in err.
+ */
+int cr_rgs_event_parse(const char *text, cr_rgs_event *ev, char *err, size_t errlen);
+
+/* ---- the IVR driver (implemented by the Lua layer) -------------------------------------- */
+
+/*
+ * For workflows of type ivr, the engine hands the call to a driver once the workflow is
+ * open (active, not holiday, in hours) and the call is answered. The driver runs the
+ * workflow's script (cr_rgs_workflow.script) and tells the engine its next step; the engine
+ * emits the matching actions and calls the driver back with what happened. Without a driver
+ * an IVR call is hung up with reason "no_ivr".
+ *
+ * Steps:
+ *   WAIT     nothing to emit; the driver is called back on input, or on_timer after
+ *            timer_ms when > 0.
+ *   PLAY     emits "play <arg>"; the driver gets PROMPT_DONE when the host reports it.
+ *   COLLECT  emits "play <arg>" (when arg is not empty) and "collect <choices>"; the driver
+ *            gets DTMF or SPEECH, or TIMER timer_ms (> 0) after the prompt ended (or after
+ *            the step when there is no prompt).
+ *   QUEUE    the call enters queue <arg> (music on hold, agents); the driver's part ends.
+ *   TRANSFER emits "transfer <arg>"; ends.      VOICEMAIL emits "voicemail <arg>"; ends.
+ *   HANGUP   emits "hangup <arg or ivr>"; ends.
+ * Every step replaces the previous step's timer. DTMF and speech are passed on in any step
+ * (barge-in is the driver's decision). When the call ends for any reason (a final step, the
+ * caller hanging up, engine close), `end` is called exactly once with the call's state.
+ */
+typedef enum {
+    CR_RGS_IVR_WAIT,
+    CR_RGS_IVR_PLAY,
+    CR_RGS_IVR_COLLECT,
+    CR_RGS_IVR_QUEUE,
+    CR_RGS_IVR_TRANSFER,
+    CR_RGS_IVR_VOICEMAIL,
+    CR_RGS_IVR_HANGUP,
+} cr_rgs_ivr_op;
+
+typedef struct cr_rgs_ivr_step {
+    cr_rgs_ivr_op op;
+    char arg[CR_URI_MAX]; /* prompt, queue name, URI or reason */
+    char choices[256];    /* COLLECT: printed after "collect" (may be empty) */
+    int64_t timer_ms;     /* > 0: a TIMER input after that long (see above) */
+} cr_rgs_ivr_step;
+
+typedef enum {
+    CR_RGS_IVR_IN_PROMPT_DONE,
+    CR_RGS_IVR_IN_DTMF,   /* text = digits */
+    CR_RGS_IVR_IN_SPEECH, /* text = recognized words */
+    CR_RGS_IVR_IN_TIMER,
+} cr_rgs_ivr_input_kind;
+
+/* What the driver gets at start. All pointers are borrowed for the duration of the call. */
+typedef struct cr_rgs_ivr_call {
+    const char *call_id, *from, *to;
+    const cr_rgs_config *config; /* for queue names, hours and holiday queries */
+    const cr_rgs_workflow *workflow;
+    int64_t now_ms;  /* engine time */
+    int64_t unix_ms; /* wall-clock time (for cr_rgs_workflow_state) */
+} cr_rgs_ivr_call;
+
+typedef struct cr_rgs_ivr_driver {
+    void *ud; /* passed back to every function */
+    /* A new call: set *state (the driver's, passed back below) and fill *step (zeroed by
+     * the engine). Return 0, or a negative CR_E* code: the call is hung up "ivr_error" and
+     * end is not called. */
+    int (*start)(void *ud, const cr_rgs_ivr_call *call, void **state, cr_rgs_ivr_step *step);
+    /* Something happened: fill *step (zeroed) with the next step. `text` is the digits or
+     * speech, else NULL. Return 0 or negative (hung up "ivr_error"; end follows). */
+    int (*input)(void *ud, void *state, cr_rgs_ivr_input_kind kind, const char *text,
+                 int64_t now_ms, int64_t unix_ms, cr_rgs_ivr_step *step);
+    /* The call left the driver (final step, caller hung up, error, engine closed). */
+    void (*end)(void *ud, void *state);
+} cr_rgs_ivr_driver;
+
+/* ---- the engine ------------------------------------------------------------------------- */
+
+typedef struct cr_rgs_engine cr_rgs_engine;
+
+/* Receives each action: `call_id` ("-" never occurs today: every action has a call). The
+ * strings are valid during the call only. */
+typedef void (*cr_rgs_emit_fn)(void *ud, int64_t at_ms, const char *call_id, const char *action,
+                               const char *args);
+/* Receives each queue event log line (see README of simulate: "<event> key=value ..."). */
+typedef void (*cr_rgs_log_fn)(void *ud, int64_t at_ms, const char *line);
+
+typedef struct cr_rgs_engine_options {
+    int64_t start_unix_ms;        /* wall clock of engine time 0 */
+    const char *state_dir;        /* LMDB directory (created if missing), or NULL */
+    const cr_rgs_ivr_driver *ivr; /* borrowed, may be NULL */
+    cr_rgs_log_fn log;            /* queue event log, may be NULL */
+    void *log_ud;
+} cr_rgs_engine_options;
+
+/*
+ * Creates an engine over a resolved config (borrowed: it must outlive the engine). With a
+ * state directory, sign-ins, presence, idle times, round-robin positions, waiting and
+ * connected calls are loaded from it and every change is written back after each call
+ * into the engine. Restored waiting calls wait on hold and are hunted again at the first
+ * event or advance; offers that were ringing are not restored (re-evaluated then).
+ * Returns CR_OK, CR_EINVAL (config not resolved), CR_EIO (state directory; message in
+ * err) or CR_ENOMEM. Free with cr_rgs_engine_close.
+ */
+int cr_rgs_engine_open(const cr_rgs_config *cfg, const cr_rgs_engine_options *opts,
+                       cr_rgs_engine **out, char *err, size_t errlen);
+void cr_rgs_engine_close(cr_rgs_engine *e);
+
+/*
+ * Feeds one event at engine time `at_ms` (not before the previous one). Timers due up to
+ * at_ms fire first. Returns CR_OK; CR_ENOENT (unknown call, agent or group: nothing done,
+ * message in err), CR_ESTATE (duplicate call id, event not valid in the call's state) or
+ * CR_EIO (state could not be written).
+ */
+int cr_rgs_engine_event(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_event *ev,
+                        cr_rgs_emit_fn emit, void *ud, char *err, size_t errlen);
+
+/* Runs timers due up to now_ms. Returns the next deadline (ms) or -1 when none. */
+int64_t cr_rgs_engine_advance(cr_rgs_engine *e, int64_t now_ms, cr_rgs_emit_fn emit, void *ud);
+
+/* The next timer deadline in ms, or -1. */
+int64_t cr_rgs_engine_next_deadline(const cr_rgs_engine *e);
+
+/* Counters of one queue at `now_ms`. Waits are in ms. */
+typedef struct cr_rgs_queue_stats {
+    uint64_t entered, answered, abandoned, timeouts, overflows;
+    uint64_t waiting;        /* calls in the queue now (waiting or ringing) */
+    int64_t longest_wait_ms; /* longest wait of any call, finished or still waiting */
+    int64_t average_wait_ms; /* average wait of the answered calls (0 when none) */
+} cr_rgs_queue_stats;
+
+int cr_rgs_engine_queue_stats(const cr_rgs_engine *e, size_t queue, int64_t now_ms,
+                              cr_rgs_queue_stats *out);
+
+#endif

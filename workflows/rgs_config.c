@@ -1,0 +1,513 @@
+/* Building, resolving and looking up a response-group configuration. */
+#include "cr_rgs.h"
+#include "rgs_map.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct rgs_index {
+    rgs_map groups, queues, agents, workflows, hours, holidays, tzs;
+} rgs_index;
+
+#define GROW(arr, n, cap) ((n) < (cap) ? 0 : grow_array((void **)&(arr), &(cap), sizeof *(arr)))
+
+static int grow_array(void **arr, size_t *cap, size_t elem)
+{
+    size_t ncap = *cap ? *cap * 2 : 8;
+    void *p = realloc(*arr, ncap * elem);
+    if (!p)
+        return -1;
+    memset((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+static rgs_index *idx_of(const cr_rgs_config *cfg)
+{
+    return cfg->index;
+}
+
+cr_rgs_config *cr_rgs_config_new(void)
+{
+    cr_rgs_config *cfg = calloc(1, sizeof *cfg);
+    if (cfg && !(cfg->index = calloc(1, sizeof(rgs_index)))) {
+        free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+static void action_free(cr_rgs_action *a)
+{
+    free(a->target);
+    free(a->prompt);
+}
+
+void cr_rgs_config_free(cr_rgs_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->ngroups; i++) {
+        cr_rgs_group *g = &cfg->groups[i];
+        for (size_t j = 0; j < g->nagents; j++)
+            free(g->agent_uris[j]);
+        free(g->agent_uris);
+        free(g->agents);
+        free(g->name);
+    }
+    for (size_t i = 0; i < cfg->nagents; i++)
+        free(cfg->agents[i].uri);
+    for (size_t i = 0; i < cfg->nqueues; i++) {
+        cr_rgs_queue *q = &cfg->queues[i];
+        for (size_t j = 0; j < q->ngroups; j++)
+            free(q->group_names[j]);
+        free(q->group_names);
+        free(q->groups);
+        free(q->name);
+        action_free(&q->timeout_action);
+        action_free(&q->overflow_action);
+    }
+    for (size_t i = 0; i < cfg->nhours; i++) {
+        free(cfg->hours[i].name);
+        free(cfg->hours[i].tz_name);
+        free(cfg->hours[i].ranges);
+    }
+    for (size_t i = 0; i < cfg->nholidays; i++) {
+        cr_rgs_holidays *s = &cfg->holidays[i];
+        for (size_t j = 0; j < s->ndays; j++)
+            free(s->days[j].name);
+        free(s->days);
+        free(s->name);
+    }
+    for (size_t i = 0; i < cfg->nworkflows; i++) {
+        cr_rgs_workflow *w = &cfg->workflows[i];
+        free(w->name), free(w->uri), free(w->line), free(w->queue_name), free(w->welcome);
+        free(w->moh), free(w->hours_name), free(w->holidays_name), free(w->tz_name);
+        free(w->language), free(w->script);
+        action_free(&w->after_hours);
+        action_free(&w->holiday_action);
+    }
+    for (size_t i = 0; i < cfg->ntzs; i++) {
+        free(cfg->tzs[i].name);
+        free(cfg->tzs[i].at);
+        free(cfg->tzs[i].off);
+    }
+    for (size_t i = 0; i < cfg->nstrings; i++)
+        free(cfg->strings[i]);
+    free(cfg->strings);
+    free(cfg->groups), free(cfg->agents), free(cfg->queues), free(cfg->hours);
+    free(cfg->holidays), free(cfg->workflows), free(cfg->tzs);
+    rgs_index *x = idx_of(cfg);
+    if (x) {
+        rgs_map_free(&x->groups), rgs_map_free(&x->queues), rgs_map_free(&x->agents);
+        rgs_map_free(&x->workflows), rgs_map_free(&x->hours), rgs_map_free(&x->holidays);
+        rgs_map_free(&x->tzs);
+        free(x);
+    }
+    free(cfg);
+}
+
+const char *cr_rgs_config_intern(cr_rgs_config *cfg, const char *s)
+{
+    for (size_t i = 0; i < cfg->nstrings; i++)
+        if (strcmp(cfg->strings[i], s) == 0)
+            return cfg->strings[i];
+    if (GROW(cfg->strings, cfg->nstrings, cfg->capstrings) < 0)
+        return NULL;
+    char *c = strdup(s);
+    if (c)
+        cfg->strings[cfg->nstrings++] = c;
+    return c;
+}
+
+cr_rgs_group *cr_rgs_config_add_group(cr_rgs_config *cfg, const char *name, cr_srcloc loc)
+{
+    if (GROW(cfg->groups, cfg->ngroups, cfg->capgroups) < 0)
+        return NULL;
+    cr_rgs_group *g = &cfg->groups[cfg->ngroups];
+    memset(g, 0, sizeof *g);
+    if (!(g->name = strdup(name)))
+        return NULL;
+    g->routing = CR_RGS_SERIAL;
+    g->alert_time_s = CR_RGS_ALERT_DEFAULT;
+    g->decline_grace_s = CR_RGS_GRACE_DEFAULT;
+    g->loc = loc;
+    cfg->ngroups++;
+    return g;
+}
+
+int cr_rgs_group_add_agent(cr_rgs_group *g, const char *uri)
+{
+    if (GROW(g->agent_uris, g->nagents, g->capagents) < 0)
+        return CR_ENOMEM;
+    if (!(g->agent_uris[g->nagents] = strdup(uri)))
+        return CR_ENOMEM;
+    g->nagents++;
+    return CR_OK;
+}
+
+static void action_init(cr_rgs_action *a)
+{
+    memset(a, 0, sizeof *a);
+    a->queue = -1;
+}
+
+cr_rgs_queue *cr_rgs_config_add_queue(cr_rgs_config *cfg, const char *name, cr_srcloc loc)
+{
+    if (GROW(cfg->queues, cfg->nqueues, cfg->capqueues) < 0)
+        return NULL;
+    cr_rgs_queue *q = &cfg->queues[cfg->nqueues];
+    memset(q, 0, sizeof *q);
+    if (!(q->name = strdup(name)))
+        return NULL;
+    q->overflow_calls = -1;
+    action_init(&q->timeout_action);
+    action_init(&q->overflow_action);
+    q->loc = loc;
+    cfg->nqueues++;
+    return q;
+}
+
+int cr_rgs_queue_add_group(cr_rgs_queue *q, const char *group)
+{
+    if (GROW(q->group_names, q->ngroups, q->capgroups) < 0)
+        return CR_ENOMEM;
+    if (!(q->group_names[q->ngroups] = strdup(group)))
+        return CR_ENOMEM;
+    q->ngroups++;
+    return CR_OK;
+}
+
+cr_rgs_hours *cr_rgs_config_add_hours(cr_rgs_config *cfg, const char *name, cr_srcloc loc)
+{
+    if (GROW(cfg->hours, cfg->nhours, cfg->caphours) < 0)
+        return NULL;
+    cr_rgs_hours *h = &cfg->hours[cfg->nhours];
+    memset(h, 0, sizeof *h);
+    if (!(h->name = strdup(name)))
+        return NULL;
+    h->tz = -1;
+    h->loc = loc;
+    cfg->nhours++;
+    return h;
+}
+
+int cr_rgs_hours_add_range(cr_rgs_hours *h, uint8_t days, int open_min, int close_min,
+                           cr_srcloc loc)
+{
+    if (GROW(h->ranges, h->nranges, h->capranges) < 0)
+        return CR_ENOMEM;
+    h->ranges[h->nranges++] = (cr_rgs_range){days, open_min, close_min, loc};
+    return CR_OK;
+}
+
+cr_rgs_holidays *cr_rgs_config_add_holidays(cr_rgs_config *cfg, const char *name, cr_srcloc loc)
+{
+    if (GROW(cfg->holidays, cfg->nholidays, cfg->capholidays) < 0)
+        return NULL;
+    cr_rgs_holidays *s = &cfg->holidays[cfg->nholidays];
+    memset(s, 0, sizeof *s);
+    if (!(s->name = strdup(name)))
+        return NULL;
+    s->loc = loc;
+    cfg->nholidays++;
+    return s;
+}
+
+int cr_rgs_holidays_add(cr_rgs_holidays *s, const char *name, int64_t start_local,
+                        int64_t end_local, cr_srcloc loc)
+{
+    if (GROW(s->days, s->ndays, s->capdays) < 0)
+        return CR_ENOMEM;
+    char *n = strdup(name ? name : "");
+    if (!n)
+        return CR_ENOMEM;
+    s->days[s->ndays++] = (cr_rgs_holiday){n, start_local, end_local, loc};
+    return CR_OK;
+}
+
+cr_rgs_workflow *cr_rgs_config_add_workflow(cr_rgs_config *cfg, const char *name, cr_srcloc loc)
+{
+    if (GROW(cfg->workflows, cfg->nworkflows, cfg->capworkflows) < 0)
+        return NULL;
+    cr_rgs_workflow *w = &cfg->workflows[cfg->nworkflows];
+    memset(w, 0, sizeof *w);
+    if (!(w->name = strdup(name)))
+        return NULL;
+    w->type = CR_RGS_HUNT_GROUP;
+    w->queue = w->hours = w->holidays = w->tz = -1;
+    w->active = true;
+    action_init(&w->after_hours);
+    action_init(&w->holiday_action);
+    w->loc = loc;
+    cfg->nworkflows++;
+    return w;
+}
+
+/* ---- resolution ------------------------------------------------------------------------ */
+
+static char *object(char *buf, size_t len, const char *kind, const char *name)
+{
+    snprintf(buf, len, "%s '%s'", kind, name);
+    return buf;
+}
+
+/* Adds each object's name to its index, reporting duplicates. */
+#define INDEX_NAMES(map, arr, n, kind)                                                             \
+    for (size_t i = 0; i < (n); i++) {                                                             \
+        char ob[300];                                                                              \
+        if (rgs_map_get(&(map), (arr)[i].name) >= 0)                                               \
+            cr_diag_add(diag, CR_DIAG_ERROR, (arr)[i].loc,                                         \
+                        object(ob, sizeof ob, kind, (arr)[i].name), "duplicate %s name", kind);    \
+        else if (rgs_map_put(&(map), (arr)[i].name, (long)i) < 0)                                  \
+            return CR_ENOMEM;                                                                      \
+    }
+
+static int resolve_action(cr_rgs_config *cfg, cr_rgs_action *a, const char *obj, cr_diag *diag)
+{
+    if (a->kind != CR_RGS_ACT_QUEUE)
+        return 0;
+    a->queue = a->target ? rgs_map_get(&idx_of(cfg)->queues, a->target) : -1;
+    if (a->queue < 0)
+        cr_diag_add(diag, CR_DIAG_ERROR, a->loc, obj, "action queue '%s' is not defined",
+                    a->target ? a->target : "");
+    return 0;
+}
+
+static int resolve_groups(cr_rgs_config *cfg, cr_diag *diag)
+{
+    rgs_index *x = idx_of(cfg);
+    for (size_t i = 0; i < cfg->ngroups; i++) {
+        cr_rgs_group *g = &cfg->groups[i];
+        char ob[300];
+        object(ob, sizeof ob, "agentGroup", g->name);
+        if (g->alert_time_s < CR_RGS_ALERT_MIN || g->alert_time_s > CR_RGS_ALERT_MAX)
+            cr_diag_add(diag, CR_DIAG_ERROR, g->loc, ob, "alertTime %d is outside %d-%d seconds",
+                        g->alert_time_s, CR_RGS_ALERT_MIN, CR_RGS_ALERT_MAX);
+        if (g->decline_grace_s < 0)
+            cr_diag_add(diag, CR_DIAG_ERROR, g->loc, ob, "declineGrace must not be negative");
+        if (g->nagents && !(g->agents = calloc(g->nagents, sizeof *g->agents)))
+            return CR_ENOMEM;
+        for (size_t j = 0; j < g->nagents; j++) {
+            const char *uri = g->agent_uris[j];
+            for (size_t k = 0; k < j; k++)
+                if (strcmp(g->agent_uris[k], uri) == 0)
+                    cr_diag_add(diag, CR_DIAG_ERROR, g->loc, ob, "agent %s listed twice", uri);
+            long a = rgs_map_get(&x->agents, uri);
+            if (a < 0) {
+                if (GROW(cfg->agents, cfg->nagents, cfg->capagents) < 0)
+                    return CR_ENOMEM;
+                if (!(cfg->agents[cfg->nagents].uri = strdup(uri)))
+                    return CR_ENOMEM;
+                a = (long)cfg->nagents++;
+            }
+            g->agents[j] = (size_t)a;
+            if (rgs_map_put(&x->agents, cfg->agents[a].uri, a) < 0)
+                return CR_ENOMEM;
+        }
+    }
+    return CR_OK;
+}
+
+static int resolve_queues(cr_rgs_config *cfg, cr_diag *diag)
+{
+    rgs_index *x = idx_of(cfg);
+    for (size_t i = 0; i < cfg->nqueues; i++) {
+        cr_rgs_queue *q = &cfg->queues[i];
+        char ob[300];
+        object(ob, sizeof ob, "queue", q->name);
+        if (q->ngroups && !(q->groups = calloc(q->ngroups, sizeof *q->groups)))
+            return CR_ENOMEM;
+        for (size_t j = 0; j < q->ngroups; j++) {
+            long g = rgs_map_get(&x->groups, q->group_names[j]);
+            if (g < 0)
+                cr_diag_add(diag, CR_DIAG_ERROR, q->loc, ob, "agent group '%s' is not defined",
+                            q->group_names[j]);
+            q->groups[j] = g < 0 ? 0 : (size_t)g;
+        }
+        if (q->timeout_s < 0)
+            cr_diag_add(diag, CR_DIAG_ERROR, q->loc, ob, "timeout must not be negative");
+        resolve_action(cfg, &q->timeout_action, ob, diag);
+        resolve_action(cfg, &q->overflow_action, ob, diag);
+    }
+    return CR_OK;
+}
+
+static int check_hours(cr_rgs_config *cfg, cr_diag *diag)
+{
+    rgs_index *x = idx_of(cfg);
+    for (size_t i = 0; i < cfg->nhours; i++) {
+        cr_rgs_hours *h = &cfg->hours[i];
+        char ob[300];
+        object(ob, sizeof ob, "hoursSet", h->name);
+        if (h->tz_name) {
+            h->tz = rgs_map_get(&x->tzs, h->tz_name);
+            if (h->tz < 0)
+                cr_diag_add(diag, CR_DIAG_ERROR, h->loc, ob, "unknown time zone '%s'", h->tz_name);
+        }
+        for (size_t r = 0; r < h->nranges; r++) {
+            cr_rgs_range *a = &h->ranges[r];
+            if (a->open_min < 0 || a->close_min > 1440 || a->open_min >= a->close_min)
+                cr_diag_add(diag, CR_DIAG_ERROR, a->loc, ob,
+                            "range must open before it closes (00:00-24:00)");
+        }
+        for (int d = 0; d < 7; d++) {
+            int n = 0;
+            for (size_t r = 0; r < h->nranges; r++) {
+                cr_rgs_range *a = &h->ranges[r];
+                if (!(a->days & (1u << d)))
+                    continue;
+                n++;
+                for (size_t s = r + 1; s < h->nranges; s++) {
+                    cr_rgs_range *b = &h->ranges[s];
+                    if ((b->days & (1u << d)) && a->open_min < b->close_min &&
+                        b->open_min < a->close_min)
+                        cr_diag_add(diag, CR_DIAG_ERROR, b->loc, ob, "ranges overlap");
+                }
+            }
+            if (n > 2) {
+                static const char *names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+                cr_diag_add(diag, CR_DIAG_ERROR, h->loc, ob, "more than two ranges on %s",
+                            names[d]);
+            }
+        }
+    }
+    for (size_t i = 0; i < cfg->nholidays; i++)
+        for (size_t j = 0; j < cfg->holidays[i].ndays; j++) {
+            cr_rgs_holiday *d = &cfg->holidays[i].days[j];
+            char ob[300];
+            if (d->end_local <= d->start_local)
+                cr_diag_add(diag, CR_DIAG_ERROR, d->loc,
+                            object(ob, sizeof ob, "holidaySet", cfg->holidays[i].name),
+                            "holiday '%s' ends before it starts", d->name);
+        }
+    return CR_OK;
+}
+
+static int resolve_workflows(cr_rgs_config *cfg, cr_diag *diag)
+{
+    rgs_index *x = idx_of(cfg);
+    for (size_t i = 0; i < cfg->nworkflows; i++) {
+        cr_rgs_workflow *w = &cfg->workflows[i];
+        char ob[300];
+        object(ob, sizeof ob, "workflow", w->name);
+        if (!w->uri) {
+            cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "missing uri");
+        } else {
+            if (rgs_map_get(&x->workflows, w->uri) >= 0)
+                cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "uri %s used by another workflow",
+                            w->uri);
+            else if (rgs_map_put(&x->workflows, w->uri, (long)i) < 0)
+                return CR_ENOMEM;
+        }
+        if (w->line) {
+            if (rgs_map_get(&x->workflows, w->line) >= 0)
+                cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "line %s used by another workflow",
+                            w->line);
+            else if (rgs_map_put(&x->workflows, w->line, (long)i) < 0)
+                return CR_ENOMEM;
+        }
+        if (w->queue_name) {
+            w->queue = rgs_map_get(&x->queues, w->queue_name);
+            if (w->queue < 0)
+                cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "queue '%s' is not defined",
+                            w->queue_name);
+        } else if (w->type == CR_RGS_HUNT_GROUP) {
+            cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "a hunt group needs a queue");
+        }
+        if (w->type == CR_RGS_IVR && !w->script)
+            cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "an ivr workflow needs a script");
+        if (w->hours_name) {
+            w->hours = rgs_map_get(&x->hours, w->hours_name);
+            if (w->hours < 0)
+                cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "hoursSet '%s' is not defined",
+                            w->hours_name);
+        }
+        if (w->holidays_name) {
+            w->holidays = rgs_map_get(&x->holidays, w->holidays_name);
+            if (w->holidays < 0)
+                cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "holidaySet '%s' is not defined",
+                            w->holidays_name);
+        }
+        if (w->tz_name) {
+            w->tz = rgs_map_get(&x->tzs, w->tz_name);
+            if (w->tz < 0)
+                cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "unknown time zone '%s'", w->tz_name);
+        } else if (w->hours >= 0) {
+            w->tz = cfg->hours[w->hours].tz;
+        }
+        resolve_action(cfg, &w->after_hours, ob, diag);
+        resolve_action(cfg, &w->holiday_action, ob, diag);
+    }
+    return CR_OK;
+}
+
+int cr_rgs_config_resolve(cr_rgs_config *cfg, cr_diag *diag)
+{
+    rgs_index *x = idx_of(cfg);
+    size_t errors0 = diag->errors;
+    int rc;
+    INDEX_NAMES(x->groups, cfg->groups, cfg->ngroups, "agentGroup");
+    INDEX_NAMES(x->queues, cfg->queues, cfg->nqueues, "queue");
+    INDEX_NAMES(x->hours, cfg->hours, cfg->nhours, "hoursSet");
+    INDEX_NAMES(x->holidays, cfg->holidays, cfg->nholidays, "holidaySet");
+    if ((rc = resolve_groups(cfg, diag)) < 0 || (rc = resolve_queues(cfg, diag)) < 0 ||
+        (rc = check_hours(cfg, diag)) < 0 || (rc = resolve_workflows(cfg, diag)) < 0)
+        return rc;
+    if (diag->errors > errors0)
+        return CR_ECONFIG;
+    cfg->resolved = true;
+    return CR_OK;
+}
+
+long cr_rgs_config_group_find(const cr_rgs_config *cfg, const char *name)
+{
+    return rgs_map_get(&idx_of(cfg)->groups, name);
+}
+
+long cr_rgs_config_queue_find(const cr_rgs_config *cfg, const char *name)
+{
+    return rgs_map_get(&idx_of(cfg)->queues, name);
+}
+
+long cr_rgs_config_agent_find(const cr_rgs_config *cfg, const char *uri)
+{
+    return rgs_map_get(&idx_of(cfg)->agents, uri);
+}
+
+long cr_rgs_config_workflow_find(const cr_rgs_config *cfg, const char *to)
+{
+    long w = rgs_map_get(&idx_of(cfg)->workflows, to);
+    if (w >= 0)
+        return w;
+    const char *semi = strchr(to, ';');
+    if (!semi || semi - to >= 1024)
+        return -1;
+    char buf[1024];
+    memcpy(buf, to, (size_t)(semi - to));
+    buf[semi - to] = 0;
+    return rgs_map_get(&idx_of(cfg)->workflows, buf);
+}
+
+/* Registers a parsed zone in the index (called by rgs_tz.c). */
+int rgs_config_index_tz(cr_rgs_config *cfg, size_t i)
+{
+    return rgs_map_put(&idx_of(cfg)->tzs, cfg->tzs[i].name, (long)i) < 0 ? CR_ENOMEM : CR_OK;
+}
+
+bool cr_rgs_config_has_tz(const cr_rgs_config *cfg, const char *name)
+{
+    return rgs_map_get(&idx_of(cfg)->tzs, name) >= 0;
+}
+
+/* Makes room for one more zone (called by rgs_tz.c). */
+cr_rgs_tz *rgs_config_new_tz(cr_rgs_config *cfg)
+{
+    if (GROW(cfg->tzs, cfg->ntzs, cfg->captzs) < 0)
+        return NULL;
+    cr_rgs_tz *z = &cfg->tzs[cfg->ntzs];
+    memset(z, 0, sizeof *z);
+    return z;
+}

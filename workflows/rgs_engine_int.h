@@ -1,0 +1,161 @@
+/* The engine's runtime state, shared by the files of the engine (not public). */
+#ifndef CR_RGS_ENGINE_INT_H
+#define CR_RGS_ENGINE_INT_H
+
+#include "cr_rgs.h"
+#include "rgs_map.h"
+
+enum { P_AVAILABLE, P_BUSY, P_AWAY, P_DND, P_OFFLINE };
+
+typedef struct rgs_member {
+    size_t group, pos; /* the agent is cfg->groups[group].agents[pos] */
+} rgs_member;
+
+/* A growable array of indexes. */
+typedef struct rgs_vec {
+    size_t *v;
+    size_t n, cap;
+} rgs_vec;
+
+typedef struct rgs_agent {
+    int presence;
+    int64_t idle_since; /* engine ms: last call ended, signed in or became available */
+    long call;          /* connected call slot, -1 */
+    rgs_vec ringing;    /* call slots ringing this agent */
+    rgs_member *groups; /* memberships */
+    size_t ngroups;
+    size_t *queues; /* queues that reach this agent */
+    size_t nqueues;
+    bool attendant; /* member of an attendant group */
+    bool dirty;
+} rgs_agent;
+
+typedef struct rgs_group {
+    bool *signed_in; /* per position (formal groups) */
+    long rr_last;    /* position offered last (round robin), -1 */
+    bool dirty;
+} rgs_group;
+
+typedef struct rgs_queue {
+    long head, tail; /* FIFO of call slots in the queue (waiting or ringing) */
+    size_t count;
+    bool has_agents;
+    uint64_t entered, answered, abandoned, timeouts, overflows;
+    int64_t answered_wait, longest_wait;
+} rgs_queue;
+
+typedef enum { CS_FREE, CS_PROMPT, CS_IVR, CS_QUEUED, CS_CONNECTED } rgs_call_state;
+/* What happens when the prompt being played is done. */
+typedef enum { K_NONE, K_QUEUE, K_HANGUP, K_TRANSFER, K_VOICEMAIL } rgs_cont;
+
+typedef struct rgs_decline_entry {
+    size_t agent;
+    int64_t until;
+} rgs_decline_entry;
+
+typedef struct rgs_call {
+    rgs_call_state state;
+    uint64_t serial; /* incarnation of the slot, for timers */
+    char *id, *from, *to;
+    long wf;
+    bool answered, on_moh;
+    int hops; /* queue entries, to stop action loops */
+    rgs_cont cont;
+    long cont_queue;
+    char *cont_arg;
+    /* in a queue */
+    long queue;
+    int64_t enter_ms;
+    uint64_t seq;
+    long qprev, qnext;
+    size_t gi;        /* group of the queue being searched in this round */
+    int round_offers; /* offers made in this round */
+    rgs_vec tried;    /* agents offered in this round */
+    rgs_vec ring;     /* agents ringing now */
+    long ring_group;
+    rgs_decline_entry *declines;
+    size_t ndeclines, capdeclines;
+    uint32_t tok_ring, tok_timeout, tok_ivr;
+    /* connected */
+    long agent;
+    /* IVR */
+    void *ivr_state;
+    bool ivr_live;
+    cr_rgs_ivr_op ivr_op;
+    int64_t ivr_after_prompt; /* COLLECT: timer to start when its prompt is done */
+    long next_free;
+} rgs_call;
+
+enum { T_RING, T_TIMEOUT, T_GRACE, T_IVR };
+
+typedef struct rgs_timer {
+    int64_t when;
+    uint64_t order;
+    size_t slot;
+    uint64_t serial;
+    int kind;
+    uint32_t tok;
+} rgs_timer;
+
+typedef struct rgs_store rgs_store;
+
+struct cr_rgs_engine {
+    const cr_rgs_config *cfg;
+    cr_rgs_engine_options opt;
+    rgs_agent *agents;
+    rgs_group *groups;
+    rgs_queue *queues;
+    rgs_call *calls;
+    size_t ncalls, capcalls;
+    long free_calls;
+    rgs_map call_ids;
+    rgs_timer *heap;
+    size_t nheap, capheap;
+    uint64_t timer_order, next_seq, next_serial;
+    int64_t now;
+    cr_rgs_emit_fn emit;
+    void *emit_ud;
+    rgs_vec pending; /* agents freed during the current step, to dispatch at its end */
+    bool resume_pending;
+    rgs_store *store;
+    rgs_vec dirty_agents, dirty_groups;
+    char **dirty_calls;
+    size_t ndirty_calls, capdirty_calls;
+};
+
+/* rgs_engine.c */
+void rgs_emitf(cr_rgs_engine *e, const rgs_call *c, const char *action, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void rgs_logf(cr_rgs_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok);
+void rgs_call_delete(cr_rgs_engine *e, rgs_call *c);
+long rgs_call_new(cr_rgs_engine *e, const char *id, const char *from, const char *to, long wf);
+void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason);
+void rgs_mark_agent(cr_rgs_engine *e, size_t a);
+void rgs_mark_group(cr_rgs_engine *e, size_t g);
+void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c);
+int rgs_vec_push(rgs_vec *v, size_t x);
+void rgs_vec_remove(rgs_vec *v, size_t x);
+bool rgs_vec_has(const rgs_vec *v, size_t x);
+
+/* rgs_hunt.c */
+void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long q);
+void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c);
+void rgs_hunt(cr_rgs_engine *e, rgs_call *c);
+void rgs_new_round(rgs_call *c);
+void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel);
+void rgs_dispatch_pending(cr_rgs_engine *e);
+void rgs_on_ring_timeout(cr_rgs_engine *e, rgs_call *c);
+void rgs_on_queue_timeout(cr_rgs_engine *e, rgs_call *c);
+void rgs_on_grace(cr_rgs_engine *e, rgs_call *c);
+int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen);
+int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen);
+void rgs_agent_free(cr_rgs_engine *e, size_t a);
+void rgs_resume(cr_rgs_engine *e);
+
+/* rgs_store.c */
+int rgs_store_open(cr_rgs_engine *e, const char *dir, char *err, size_t errlen);
+int rgs_store_flush(cr_rgs_engine *e);
+void rgs_store_close(cr_rgs_engine *e);
+
+#endif

@@ -1,0 +1,453 @@
+/* Match making: queues, the routing methods, offers, and serving waiting calls when agents
+ * become free. Costs are per group and per queue, never per agent of the deployment. */
+#define _GNU_SOURCE
+#include "rgs_engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *agent_uri(const cr_rgs_engine *e, size_t a)
+{
+    return e->cfg->agents[a].uri;
+}
+
+static const char *qname(const cr_rgs_engine *e, const rgs_call *c)
+{
+    return e->cfg->queues[c->queue].name;
+}
+
+static void ring_list(const cr_rgs_engine *e, const size_t *v, size_t n, char *buf, size_t len)
+{
+    size_t off = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? " " : "", agent_uri(e, v[i]));
+}
+
+/* ---- queue membership ----------------------------------------------------------------------- */
+
+void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c)
+{
+    rgs_queue *q = &e->queues[c->queue];
+    int64_t wait = e->now - c->enter_ms;
+    if (wait > q->longest_wait)
+        q->longest_wait = wait;
+    if (c->qprev >= 0)
+        e->calls[c->qprev].qnext = c->qnext;
+    else
+        q->head = c->qnext;
+    if (c->qnext >= 0)
+        e->calls[c->qnext].qprev = c->qprev;
+    else
+        q->tail = c->qprev;
+    q->count--;
+    c->qprev = c->qnext = -1;
+    c->tok_timeout++;
+    c->tok_ring++;
+    c->state = CS_PROMPT;
+    rgs_mark_call(e, c);
+}
+
+static void queue_append(cr_rgs_engine *e, rgs_call *c)
+{
+    rgs_queue *q = &e->queues[c->queue];
+    long s = c - e->calls;
+    c->qprev = q->tail;
+    c->qnext = -1;
+    if (q->tail >= 0)
+        e->calls[q->tail].qnext = s;
+    else
+        q->head = s;
+    q->tail = s;
+    q->count++;
+}
+
+void rgs_new_round(rgs_call *c)
+{
+    c->gi = 0;
+    c->round_offers = 0;
+    c->tried.n = 0;
+}
+
+void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
+{
+    if (++c->hops > 16) {
+        rgs_emitf(e, c, "hangup", "loop");
+        rgs_call_delete(e, c);
+        return;
+    }
+    if (!c->answered) {
+        rgs_emitf(e, c, "answer", NULL);
+        c->answered = true;
+    }
+    const cr_rgs_queue *cq = &e->cfg->queues[qi];
+    rgs_queue *q = &e->queues[qi];
+    if (!q->has_agents) {
+        rgs_logf(e, "no_agents call=%s queue=\"%s\"", c->id, cq->name);
+        rgs_emitf(e, c, "hangup", "no_agents");
+        rgs_call_delete(e, c);
+        return;
+    }
+    c->state = CS_QUEUED;
+    c->queue = qi;
+    c->enter_ms = e->now;
+    c->seq = e->next_seq++;
+    c->ring.n = 0;
+    rgs_new_round(c);
+    queue_append(e, c);
+    q->entered++;
+    rgs_mark_call(e, c);
+    rgs_logf(e, "enter call=%s queue=\"%s\"", c->id, cq->name);
+    if (cq->timeout_s > 0)
+        rgs_timer_add(e, e->now + cq->timeout_s * 1000LL, (size_t)(c - e->calls), T_TIMEOUT,
+                      ++c->tok_timeout);
+    if (cq->overflow_calls >= 0 && q->count > (size_t)cq->overflow_calls) {
+        rgs_call *v = cq->overflow_oldest ? &e->calls[q->head] : c;
+        rgs_logf(e, "overflow call=%s queue=\"%s\"", v->id, cq->name);
+        q->overflows++;
+        rgs_ring_release(e, v, true);
+        rgs_queue_leave(e, v);
+        rgs_perform(e, v, &cq->overflow_action, "overflow");
+        if (v == c)
+            return;
+    }
+    if (!c->on_moh) {
+        const char *moh = e->cfg->workflows[c->wf].moh;
+        rgs_emitf(e, c, "moh", "%s", moh ? moh : "default");
+        c->on_moh = true;
+    }
+    rgs_hunt(e, c);
+}
+
+/* ---- eligibility and the routing methods -------------------------------------------------- */
+
+static bool in_grace(const cr_rgs_engine *e, const rgs_call *c, size_t a)
+{
+    for (size_t i = 0; i < c->ndeclines; i++)
+        if (c->declines[i].agent == a && c->declines[i].until > e->now)
+            return true;
+    return false;
+}
+
+static bool eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t pos)
+{
+    const cr_rgs_group *cg = &e->cfg->groups[g];
+    size_t a = cg->agents[pos];
+    if (cg->formal && !e->groups[g].signed_in[pos])
+        return false;
+    if (rgs_vec_has(&c->tried, a) || rgs_vec_has(&c->ring, a) || in_grace(e, c, a))
+        return false;
+    const rgs_agent *ag = &e->agents[a];
+    if (cg->routing == CR_RGS_ATTENDANT)
+        return ag->presence != P_DND && ag->presence != P_OFFLINE;
+    return ag->presence == P_AVAILABLE && ag->call < 0 && ag->ringing.n == 0;
+}
+
+/* Positions to offer in group g now (written to out, which has room for the group). */
+static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
+{
+    const cr_rgs_group *cg = &e->cfg->groups[g];
+    size_t n = cg->nagents, k = 0;
+    switch (cg->routing) {
+    case CR_RGS_SERIAL:
+        for (size_t p = 0; p < n; p++)
+            if (eligible(e, c, g, p)) {
+                out[0] = p;
+                return 1;
+            }
+        return 0;
+    case CR_RGS_ROUND_ROBIN: {
+        size_t start = (size_t)(e->groups[g].rr_last + 1);
+        for (size_t i = 0; i < n; i++) {
+            size_t p = (start + i) % n;
+            if (eligible(e, c, g, p)) {
+                out[0] = p;
+                return 1;
+            }
+        }
+        return 0;
+    }
+    case CR_RGS_LONGEST_IDLE: {
+        long best = -1;
+        for (size_t p = 0; p < n; p++)
+            if (eligible(e, c, g, p) && (best < 0 || e->agents[cg->agents[p]].idle_since <
+                                                         e->agents[cg->agents[best]].idle_since))
+                best = (long)p;
+        if (best < 0)
+            return 0;
+        out[0] = (size_t)best;
+        return 1;
+    }
+    default: /* parallel, attendant */
+        for (size_t p = 0; p < n; p++)
+            if (eligible(e, c, g, p))
+                out[k++] = p;
+        return k;
+    }
+}
+
+static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, size_t n)
+{
+    const cr_rgs_group *cg = &e->cfg->groups[g];
+    size_t slot = (size_t)(c - e->calls);
+    for (size_t i = 0; i < n; i++) {
+        size_t a = cg->agents[pos[i]];
+        rgs_vec_push(&c->ring, a);
+        rgs_vec_push(&c->tried, a);
+        rgs_vec_push(&e->agents[a].ringing, slot);
+        rgs_logf(e, "offered call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
+    }
+    if (cg->routing == CR_RGS_ROUND_ROBIN) {
+        e->groups[g].rr_last = (long)pos[n - 1];
+        rgs_mark_group(e, g);
+    }
+    c->ring_group = (long)g;
+    c->round_offers++;
+    rgs_timer_add(e, e->now + cg->alert_time_s * 1000LL, slot, T_RING, ++c->tok_ring);
+    char buf[4096];
+    ring_list(e, c->ring.v, c->ring.n, buf, sizeof buf);
+    rgs_emitf(e, c, "ring", "%s", buf);
+}
+
+/* Searches the queue's groups in order from the call's position in its round; a round that
+ * made offers and is exhausted starts over; a round that found nobody leaves the call
+ * waiting on hold until an agent becomes free. */
+void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
+{
+    const cr_rgs_queue *cq = &e->cfg->queues[c->queue];
+    for (int pass = 0; pass < 2; pass++) {
+        for (; c->gi < cq->ngroups; c->gi++) {
+            size_t g = cq->groups[c->gi];
+            size_t n = e->cfg->groups[g].nagents;
+            size_t stackpos[64], *pos = n <= 64 ? stackpos : malloc(n * sizeof *pos);
+            if (!pos)
+                return;
+            size_t k = select_agents(e, c, g, pos);
+            if (k)
+                offer(e, c, g, pos, k);
+            if (pos != stackpos)
+                free(pos);
+            if (k)
+                return;
+        }
+        if (c->round_offers == 0)
+            return;
+        rgs_new_round(c);
+    }
+}
+
+/* Stops the call's ringing offers; freed agents are served at the end of the step. */
+void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
+{
+    if (!c->ring.n)
+        return;
+    if (cancel) {
+        char buf[4096];
+        ring_list(e, c->ring.v, c->ring.n, buf, sizeof buf);
+        rgs_emitf(e, c, "cancel", "%s", buf);
+    }
+    size_t slot = (size_t)(c - e->calls);
+    for (size_t i = 0; i < c->ring.n; i++) {
+        rgs_vec_remove(&e->agents[c->ring.v[i]].ringing, slot);
+        rgs_vec_push(&e->pending, c->ring.v[i]);
+    }
+    c->ring.n = 0;
+    c->tok_ring++;
+}
+
+void rgs_on_ring_timeout(cr_rgs_engine *e, rgs_call *c)
+{
+    for (size_t i = 0; i < c->ring.n; i++)
+        rgs_logf(e, "no_answer call=%s queue=\"%s\" agent=%s", c->id, qname(e, c),
+                 agent_uri(e, c->ring.v[i]));
+    rgs_ring_release(e, c, true);
+    rgs_hunt(e, c);
+}
+
+void rgs_on_queue_timeout(cr_rgs_engine *e, rgs_call *c)
+{
+    const cr_rgs_queue *cq = &e->cfg->queues[c->queue];
+    rgs_ring_release(e, c, true);
+    rgs_logf(e, "timeout call=%s queue=\"%s\" wait=%.3f", c->id, cq->name,
+             (double)(e->now - c->enter_ms) / 1000.0);
+    e->queues[c->queue].timeouts++;
+    rgs_queue_leave(e, c);
+    rgs_perform(e, c, &cq->timeout_action, "timeout");
+}
+
+void rgs_on_grace(cr_rgs_engine *e, rgs_call *c)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < c->ndeclines; i++)
+        if (c->declines[i].until > e->now)
+            c->declines[k++] = c->declines[i];
+    c->ndeclines = k;
+    if (c->ring.n == 0) {
+        rgs_new_round(c);
+        rgs_hunt(e, c);
+    }
+}
+
+int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
+{
+    if (c->state != CS_QUEUED || !rgs_vec_has(&c->ring, a)) {
+        snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
+        return CR_ESTATE;
+    }
+    rgs_vec_remove(&c->ring, a);
+    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_ring_release(e, c, true);
+    rgs_emitf(e, c, "bridge", "%s", agent_uri(e, a));
+    int64_t wait = e->now - c->enter_ms;
+    rgs_logf(e, "connected call=%s queue=\"%s\" agent=%s wait=%.3f", c->id, qname(e, c),
+             agent_uri(e, a), (double)wait / 1000.0);
+    rgs_queue *q = &e->queues[c->queue];
+    q->answered++;
+    q->answered_wait += wait;
+    rgs_queue_leave(e, c);
+    c->state = CS_CONNECTED;
+    c->agent = (long)a;
+    c->on_moh = false;
+    rgs_agent *ag = &e->agents[a];
+    ag->call = c - e->calls;
+    rgs_mark_agent(e, a);
+    rgs_mark_call(e, c);
+    /* the agent's other offers (attendant) stop ringing him */
+    while (ag->ringing.n) {
+        rgs_call *o = &e->calls[ag->ringing.v[0]];
+        rgs_vec_remove(&ag->ringing, ag->ringing.v[0]);
+        rgs_vec_remove(&o->ring, a);
+        rgs_emitf(e, o, "cancel", "%s", agent_uri(e, a));
+        if (o->ring.n == 0) {
+            o->tok_ring++;
+            rgs_hunt(e, o);
+        }
+    }
+    return CR_OK;
+}
+
+int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
+{
+    if (c->state != CS_QUEUED || !rgs_vec_has(&c->ring, a)) {
+        snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
+        return CR_ESTATE;
+    }
+    rgs_vec_remove(&c->ring, a);
+    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_vec_push(&e->pending, a);
+    int grace = e->cfg->groups[c->ring_group].decline_grace_s;
+    if (c->ndeclines == c->capdeclines) {
+        size_t ncap = c->capdeclines ? c->capdeclines * 2 : 4;
+        rgs_decline_entry *p = realloc(c->declines, ncap * sizeof *p);
+        if (!p)
+            return CR_ENOMEM;
+        c->declines = p;
+        c->capdeclines = ncap;
+    }
+    c->declines[c->ndeclines++] = (rgs_decline_entry){a, e->now + grace * 1000LL};
+    if (grace > 0)
+        rgs_timer_add(e, e->now + grace * 1000LL, (size_t)(c - e->calls), T_GRACE, 0);
+    rgs_logf(e, "declined call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
+    if (c->ring.n == 0) {
+        c->tok_ring++;
+        rgs_hunt(e, c);
+    }
+    return CR_OK;
+}
+
+void rgs_agent_free(cr_rgs_engine *e, size_t a)
+{
+    rgs_agent *ag = &e->agents[a];
+    ag->call = -1;
+    ag->idle_since = e->now;
+    rgs_mark_agent(e, a);
+    rgs_vec_push(&e->pending, a);
+}
+
+/* Whether some group would offer a call to this agent now (ignoring per-call state). */
+static bool offerable(const cr_rgs_engine *e, size_t a)
+{
+    const rgs_agent *ag = &e->agents[a];
+    for (size_t i = 0; i < ag->ngroups; i++) {
+        const cr_rgs_group *g = &e->cfg->groups[ag->groups[i].group];
+        if (g->formal && !e->groups[ag->groups[i].group].signed_in[ag->groups[i].pos])
+            continue;
+        if (g->routing == CR_RGS_ATTENDANT) {
+            if (ag->presence != P_DND && ag->presence != P_OFFLINE)
+                return true;
+        } else if (ag->presence == P_AVAILABLE && ag->call < 0 && ag->ringing.n == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool waiting(const rgs_call *c)
+{
+    return c->state == CS_QUEUED && c->ring.n == 0;
+}
+
+/* Serves the waiting calls of the agent's queues, oldest first, while he can take one. */
+static void dispatch_agent(cr_rgs_engine *e, size_t a)
+{
+    rgs_agent *ag = &e->agents[a];
+    long cur[16], *cursor = ag->nqueues <= 16 ? cur : malloc(ag->nqueues * sizeof(long));
+    if (!cursor)
+        return;
+    for (size_t i = 0; i < ag->nqueues; i++)
+        cursor[i] = e->queues[ag->queues[i]].head;
+    while (offerable(e, a)) {
+        long best = -1;
+        size_t bq = 0;
+        for (size_t i = 0; i < ag->nqueues; i++) {
+            while (cursor[i] >= 0 && !waiting(&e->calls[cursor[i]]))
+                cursor[i] = e->calls[cursor[i]].qnext;
+            if (cursor[i] >= 0 && (best < 0 || e->calls[cursor[i]].seq < e->calls[best].seq))
+                best = cursor[i], bq = i;
+        }
+        if (best < 0)
+            break;
+        cursor[bq] = e->calls[best].qnext;
+        rgs_new_round(&e->calls[best]);
+        rgs_hunt(e, &e->calls[best]);
+    }
+    if (cursor != cur)
+        free(cursor);
+}
+
+void rgs_dispatch_pending(cr_rgs_engine *e)
+{
+    for (size_t i = 0; i < e->pending.n; i++) {
+        size_t a = e->pending.v[i];
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = e->pending.v[j] == a;
+        if (!seen)
+            dispatch_agent(e, a);
+    }
+    e->pending.n = 0;
+}
+
+static int by_seq(const void *x, const void *y, void *ud)
+{
+    const cr_rgs_engine *e = ud;
+    uint64_t a = e->calls[*(const size_t *)x].seq, b = e->calls[*(const size_t *)y].seq;
+    return a < b ? -1 : a > b;
+}
+
+/* After a restart: hunt every restored waiting call again, oldest first. */
+void rgs_resume(cr_rgs_engine *e)
+{
+    rgs_vec v = {0};
+    for (size_t s = 0; s < e->ncalls; s++)
+        if (e->calls[s].state == CS_QUEUED)
+            rgs_vec_push(&v, s);
+    qsort_r(v.v, v.n, sizeof *v.v, by_seq, e);
+    for (size_t i = 0; i < v.n; i++)
+        if (waiting(&e->calls[v.v[i]])) {
+            rgs_new_round(&e->calls[v.v[i]]);
+            rgs_hunt(e, &e->calls[v.v[i]]);
+        }
+    free(v.v);
+}

@@ -1,0 +1,100 @@
+#include "rgs_map.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+void rgs_map_free(rgs_map *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->count = 0;
+}
+
+static int grow(rgs_map *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 16;
+    rgs_map_slot *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].key)
+            continue;
+        size_t j = m->slots[i].hash & (ncap - 1);
+        while (ns[j].key)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = m->slots[i];
+    }
+    free(m->slots);
+    m->slots = ns;
+    m->cap = ncap;
+    return 0;
+}
+
+int rgs_map_put(rgs_map *m, const char *key, long value)
+{
+    if ((m->count + 1) * 4 > m->cap * 3 && grow(m) < 0)
+        return -1;
+    uint64_t h = hash_str(key);
+    size_t j = h & (m->cap - 1);
+    while (m->slots[j].key) {
+        if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0) {
+            m->slots[j].key = key;
+            m->slots[j].value = value;
+            return 0;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->slots[j] = (rgs_map_slot){key, h, value};
+    m->count++;
+    return 0;
+}
+
+static long find(const rgs_map *m, const char *key)
+{
+    if (!m->cap)
+        return -1;
+    uint64_t h = hash_str(key);
+    size_t j = h & (m->cap - 1);
+    while (m->slots[j].key) {
+        if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0)
+            return (long)j;
+        j = (j + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+long rgs_map_get(const rgs_map *m, const char *key)
+{
+    long j = find(m, key);
+    return j < 0 ? -1 : m->slots[j].value;
+}
+
+void rgs_map_del(rgs_map *m, const char *key)
+{
+    long f = find(m, key);
+    if (f < 0)
+        return;
+    size_t mask = m->cap - 1, i = (size_t)f, j = i;
+    m->slots[i].key = NULL;
+    m->count--;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!m->slots[j].key)
+            return;
+        size_t home = m->slots[j].hash & mask;
+        /* move j back to i when its home is not in the cyclic range (i, j] */
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            m->slots[i] = m->slots[j];
+            m->slots[j].key = NULL;
+            i = j;
+        }
+    }
+}
