@@ -654,8 +654,11 @@ static int w_callroute_inbound(struct sip_msg *msg, char *p1, char *p2)
     snprintf(gw, sizeof(gw), "%s:%u", ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
 
     rc = crp->inbound(h, gw, called, calling, &r);
-    if (rc == CR_ABI_ENOENT) {
+    /* Not from a gateway: the library says so with ENOENT or by naming no gateway. */
+    if (rc == CR_ABI_ENOENT || (rc == 0 && r && crp->result_get(r, "gateway") == NULL)) {
         LM_DBG("%s is not a gateway\n", gw);
+        if (r)
+            crp->result_free(r);
         return CRK_NOT_GATEWAY;
     }
     if (rc < 0 || r == NULL) {
@@ -763,7 +766,8 @@ static void rpc_reload(rpc_t *rpc, void *ctx)
     rc = crp->reload(h, NULL, err, sizeof(err));
     if (rc < 0) {
         LM_ERR("reload of %s refused: %s\n", crk_config, err);
-        rpc->fault(ctx, 500, "reload refused: %s", err[0] ? err : crp->strerror(rc));
+        rpc->fault(ctx, 500, "reload refused: %s",
+                   err[0] ? err : crp->strerror ? crp->strerror(rc) : "error");
         return;
     }
     LM_INFO("reloaded %s\n", crk_config);
@@ -832,15 +836,17 @@ static void rpc_gateways(rpc_t *rpc, void *ctx)
     }
     n = crp->result_count(r, "gateways");
     for (i = 0; i < n; i++) {
-        const char *name = crp->result_item(r, "gateways", i, "name");
-        const char *state = crp->result_item(r, "gateways", i, "state");
-        const char *since = crp->result_item(r, "gateways", i, "since");
-        if (rpc->add(ctx, "{", &th) < 0
-                || rpc->struct_add(th, "sss", "name", name ? name : "", "state",
-                                   state ? state : "", "since", since ? since : "")
-                           < 0) {
+        static const char *const keys[] = {"name", "address", "state", "since", "failures",
+                                           "down_for_s"};
+        size_t k;
+        if (rpc->add(ctx, "{", &th) < 0) {
             rpc->fault(ctx, 500, "cannot build the reply");
             break;
+        }
+        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            const char *v = crp->result_item(r, "gateways", i, keys[k]);
+            if (v && rpc->struct_add(th, "s", keys[k], v) < 0)
+                break;
         }
     }
     crp->result_free(r);

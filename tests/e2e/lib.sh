@@ -118,11 +118,21 @@ e2e_start_kamailio() {
 e2e_gateway() {
     local name=$1 port=$2 scen=$3
     shift 3
-    "$SIPP" -sf "$E2E_DIR/scenarios/$scen" -i 127.0.0.1 -p "$port" -t u1 -nostdin \
+    case $scen in /*) ;; *) scen=$E2E_DIR/scenarios/$scen ;; esac
+    "$SIPP" -sf "$scen" -i 127.0.0.1 -p "$port" -t u1 -nostdin \
         -trace_msg -message_file "$E2E_TMP/$name.msg" -trace_err -error_file "$E2E_TMP/$name.err" \
         "$@" >/dev/null 2>&1 </dev/null &
     E2E_PIDS+=("$!")
     eval "E2E_GW_PID_$name=$!"
+}
+
+# e2e_gateway_fail NAME PORT CODE REASON [sipp args...]: a gateway refusing every call.
+e2e_gateway_fail() {
+    local name=$1 port=$2 code=$3 reason=$4
+    shift 4
+    sed -e "s/@CODE@/$code/g" -e "s/@REASON@/$reason/g" "$E2E_DIR/scenarios/gw_fail.xml" \
+        > "$E2E_TMP/gw_fail_$code.xml"
+    e2e_gateway "$name" "$port" "$E2E_TMP/gw_fail_$code.xml" "$@"
 }
 
 # Waits until every gateway's UDP port is bound (sipp starts in ~50 ms).

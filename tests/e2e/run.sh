@@ -2,8 +2,8 @@
 # End-to-end cases: Debian's /usr/sbin/kamailio running examples/kamailio/kamailio.cfg with
 # the callroute module, sipp phones and sipp gateways on random loopback ports.
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
-# Cases: config_check outbound failover blocked internal inbound rpc_route reload_broken
-#        reload_changed. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+# Cases: config_check outbound failover failover_timeout no_failover blocked internal inbound
+#        rpc_route reload_broken reload_changed. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -16,12 +16,15 @@ e2e_fixture "$FIXTURE" "$XML"
 
 # The three gateways answer every call unless a case says otherwise.
 start_gateways() {
-    e2e_gateway gwA "$PORT_A" "${GW_A_SCEN:-gw_ok.xml}" "${GW_A_ARGS[@]}"
+    if [ -n "${GW_A_FAIL:-}" ]; then
+        e2e_gateway_fail gwA "$PORT_A" "$GW_A_FAIL" "${GW_A_REASON:-Failed}"
+    else
+        e2e_gateway gwA "$PORT_A" gw_ok.xml
+    fi
     e2e_gateway gwB "$PORT_B" gw_ok.xml
     e2e_gateway gwC "$PORT_C" gw_ok.xml
     e2e_wait_ports "$PORT_A" "$PORT_B" "$PORT_C"
 }
-GW_A_ARGS=()
 
 # bob's phone, registered in the location table through RPC.
 start_bob() {
@@ -63,8 +66,7 @@ outbound)
     ;;
 
 failover)
-    GW_A_SCEN=gw_fail.xml
-    GW_A_ARGS=(-key code 503 -key reason "Service Unavailable")
+    GW_A_FAIL=503 GW_A_REASON="Service Unavailable"
     start_gateways
     e2e_start_kamailio "$KPORT" "$XML"
     # GW-A refuses with 503: the call continues on the Local Backup Route (GW-B).
@@ -78,6 +80,30 @@ failover)
     gws=$(e2e_kamcmd callroute.gateways) || e2e_fail "callroute.gateways failed"
     tr -d '\n' <<<"$gws" | grep -Eq 'GW-A[^}]*down' || { echo "$gws" >&2; e2e_fail "GW-A not reported down"; }
     e2e_log "ok: GW-A skipped while down; callroute.gateways reports it down"
+    ;;
+
+failover_timeout)
+    # GW-A is not running at all: no reply within fr_timer (1 s here) counts as a failure.
+    e2e_gateway gwB "$PORT_B" gw_ok.xml
+    e2e_wait_ports "$PORT_B"
+    e2e_start_kamailio "$KPORT" "$XML" -A CR_FR_TIMER=1000
+    e2e_call alice 5550123 || e2e_fail "call with GW-A silent was not completed by GW-B"
+    e2e_expect_invite gwB "^sip:\+14255550123@"
+    grep -q "GW-A failed (408)" "$E2E_TMP/kamailio.log" || e2e_fail "GW-A timeout not reported as 408"
+    e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq 'GW-A[^}]*down' || e2e_fail "GW-A not down"
+    ;;
+
+no_failover)
+    # A final answer from the far end (486 Busy Here) is not a gateway failure: it goes back
+    # to the caller, GW-B is not tried and GW-A stays up.
+    GW_A_FAIL=486 GW_A_REASON="Busy Here"
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    e2e_call alice 5550123 486 || e2e_fail "caller did not get GW-A's 486"
+    e2e_expect_invite gwA "^sip:\+14255550123@"
+    [ "$(e2e_count gwB)" = 0 ] || e2e_fail "486 failed over to GW-B"
+    e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq 'GW-A[^}]*down' && e2e_fail "GW-A marked down after 486"
+    e2e_log "ok: 486 relayed to the caller, no failover"
     ;;
 
 blocked)
