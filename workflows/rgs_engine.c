@@ -460,7 +460,7 @@ static int sign(cr_rgs_engine *e, size_t a, const char *group, bool in, char *er
         snprintf(err, errlen, "agent '%s' is not in group '%s'", e->cfg->agents[a].uri, group);
         return CR_ENOENT;
     }
-    if (changed && in && ag->call < 0)
+    if (changed && in && ag->ncalls == 0)
         ag->idle_since = e->now;
     if (changed)
         rgs_mark_agent(e, a);
@@ -478,7 +478,7 @@ static int presence(cr_rgs_engine *e, size_t a, const char *state)
     rgs_agent *ag = &e->agents[a];
     if (p == ag->presence)
         return CR_OK;
-    if (p == P_AVAILABLE && ag->call < 0)
+    if (p == P_AVAILABLE && ag->ncalls == 0)
         ag->idle_since = e->now;
     ag->presence = p;
     rgs_mark_agent(e, a);
@@ -659,8 +659,6 @@ static int build(cr_rgs_engine *e)
     e->queues = calloc(cfg->nqueues ? cfg->nqueues : 1, sizeof *e->queues);
     if (!e->agents || !e->groups || !e->queues)
         return CR_ENOMEM;
-    for (size_t a = 0; a < cfg->nagents; a++)
-        e->agents[a].call = -1;
     /* memberships: count, then fill */
     for (size_t g = 0; g < cfg->ngroups; g++) {
         e->groups[g].rr_last = -1;

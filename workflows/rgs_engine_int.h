@@ -20,7 +20,7 @@ typedef struct rgs_vec {
 typedef struct rgs_agent {
     int presence;
     int64_t idle_since; /* engine ms: last call ended, signed in or became available */
-    long call;          /* connected call slot, -1 */
+    int ncalls;         /* connected calls (attendants may take several) */
     rgs_vec ringing;    /* call slots ringing this agent */
     rgs_member *groups; /* memberships */
     size_t ngroups;

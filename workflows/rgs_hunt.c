@@ -141,7 +141,7 @@ static bool eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t
     const rgs_agent *ag = &e->agents[a];
     if (cg->routing == CR_RGS_ATTENDANT)
         return ag->presence != P_DND && ag->presence != P_OFFLINE;
-    return ag->presence == P_AVAILABLE && ag->call < 0 && ag->ringing.n == 0;
+    return ag->presence == P_AVAILABLE && ag->ncalls == 0 && ag->ringing.n == 0;
 }
 
 /* Positions to offer in group g now (written to out, which has room for the group). */
@@ -310,20 +310,11 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     c->agent = (long)a;
     c->on_moh = false;
     rgs_agent *ag = &e->agents[a];
-    ag->call = c - e->calls;
+    ag->ncalls++;
     rgs_mark_agent(e, a);
     rgs_mark_call(e, c);
-    /* the agent's other offers (attendant) stop ringing him */
-    while (ag->ringing.n) {
-        rgs_call *o = &e->calls[ag->ringing.v[0]];
-        rgs_vec_remove(&ag->ringing, ag->ringing.v[0]);
-        rgs_vec_remove(&o->ring, a);
-        rgs_emitf(e, o, "cancel", "%s", agent_uri(e, a));
-        if (o->ring.n == 0) {
-            o->tok_ring++;
-            rgs_hunt(e, o);
-        }
-    }
+    /* Offers of other calls still ringing him are attendant offers, which ring agents on a
+     * call too: they go on. */
     return CR_OK;
 }
 
@@ -359,8 +350,10 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
 void rgs_agent_free(cr_rgs_engine *e, size_t a)
 {
     rgs_agent *ag = &e->agents[a];
-    ag->call = -1;
-    ag->idle_since = e->now;
+    if (ag->ncalls > 0)
+        ag->ncalls--;
+    if (ag->ncalls == 0)
+        ag->idle_since = e->now;
     rgs_mark_agent(e, a);
     rgs_vec_push(&e->pending, a);
 }
@@ -376,7 +369,7 @@ static bool offerable(const cr_rgs_engine *e, size_t a)
         if (g->routing == CR_RGS_ATTENDANT) {
             if (ag->presence != P_DND && ag->presence != P_OFFLINE)
                 return true;
-        } else if (ag->presence == P_AVAILABLE && ag->call < 0 && ag->ringing.n == 0) {
+        } else if (ag->presence == P_AVAILABLE && ag->ncalls == 0 && ag->ringing.n == 0) {
             return true;
         }
     }

@@ -114,7 +114,7 @@ static void load_call(cr_rgs_engine *e, const char *id, char *v)
         return;
     long q = cr_rgs_config_queue_find(e->cfg, f[5]);
     long a = cr_rgs_config_agent_find(e->cfg, f[6]);
-    if ((f[0][0] == 'Q' && q < 0) || (f[0][0] == 'C' && (a < 0 || e->agents[a].call >= 0)))
+    if ((f[0][0] == 'Q' && q < 0) || (f[0][0] == 'C' && a < 0))
         return;
     long s = rgs_call_new(e, id, f[8], f[9], wf);
     if (s < 0)
@@ -128,7 +128,7 @@ static void load_call(cr_rgs_engine *e, const char *id, char *v)
     if (f[0][0] == 'C') {
         c->state = CS_CONNECTED;
         c->agent = a;
-        e->agents[a].call = s;
+        e->agents[a].ncalls++;
         return;
     }
     c->state = CS_QUEUED;
