@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Contract tests of the `callroute` command line (SPEC §5): exit codes, messages, JSON shapes.
+#   cli_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
+set -u
+cr=$1 src=$2 case=$3
+contoso=$src/examples/contoso/contoso.xml
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass+1)); }
+bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+# expect STATUS CMD... : runs CMD, checks its exit status; stdout in $out, stderr in $err
+expect() {
+  local want=$1; shift
+  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
+  out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
+  if [ "$got" = "$want" ]; then ok; else bad "exit $got (want $want): $*"; echo "$err" | head -5; fi
+}
+has() { # has TEXT WHERE-LABEL HAYSTACK
+  case "$3" in *"$1"*) ok ;; *) bad "$2 lacks: $1"; printf '%s\n' "$3" | head -5 ;; esac
+}
+# json EXPR: evaluates a Python expression over j = json.loads(out) (each line when batch)
+json() {
+  if python3 -c "import json,sys; j=json.loads(sys.stdin.read()); sys.exit(0 if ($1) else 1)" <<<"$out"; then ok
+  else bad "json: $1"; echo "$out" | head -3; fi
+}
+
+case $case in
+check)
+  expect 0 "$cr" check --config "$contoso"
+  has "ok" "check stdout" "$out"
+  for f in "$src"/tests/cli/broken/*.xml; do
+    expect 2 "$cr" check --config "$f"
+    has "$f:$(cat "${f%.xml}.expect")" "check stderr of $(basename "$f")" "$err"
+  done
+  expect 2 "$cr" check --config "$tmp/missing.xml"
+  has "missing.xml" "missing file" "$err"
+  expect 0 "$cr" check --config "$contoso" --json
+  json 'j["ok"] is True and j["errors"] == 0 and isinstance(j["diagnostics"], list)'
+  expect 2 "$cr" check --config "$src/tests/cli/broken/unknown_gateway.xml" --json
+  json 'j["ok"] is False and j["diagnostics"][0]["line"] == 16 and j["diagnostics"][0]["object"] == "route '"'"'Local Route'"'"'"'
+  # lint warnings: exit 0 and named
+  sed 's#<usage name="Local"/>#<usage name="Local"/><usage name="Spare"/>#' \
+    "$src/tests/cli/broken/unknown_gateway.xml" | sed 's#GW9#GW1#' > "$tmp/lint.xml"
+  expect 0 "$cr" check --config "$tmp/lint.xml"
+  has "warning: phone usage 'Spare'" "lint" "$out"
+  ;;
+normalize)
+  expect 0 "$cr" normalize --config "$contoso" --profile Redmond.contoso.com 0100 --json
+  json 'j == {"input": "0100", "profile": "Redmond.contoso.com", "rule": "4digitExtension", "normalized": "+14255550100"}'
+  expect 0 "$cr" normalize --config "$contoso" --profile Redmond.contoso.com "+1 (206) 555-0100" --json
+  json 'j["rule"] is None and j["normalized"] == "+12065550100"'
+  expect 0 "$cr" normalize --config "$contoso" --profile Redmond.contoso.com 5550100
+  has "+14255550100" "normalize text" "$out"
+  expect 2 "$cr" normalize --config "$contoso" --profile Nowhere 0100
+  expect 1 "$cr" normalize --config "$contoso" --profile Redmond.contoso.com "abc"
+  expect 1 "$cr" normalize --config "$contoso" --profile Redmond.contoso.com ""
+  expect 2 "$cr" normalize --config "$contoso" --profile Redmond.contoso.com
+  ;;
+route)
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com +14255550199 --json
+  json 'set(j) == {"decision","profile","rule","normalized","attempts","reason"} and j["decision"] == "outbound"'
+  json 'all(set(a) >= {"gateway","route","usage","uri"} for a in j["attempts"])'
+  json 'j["attempts"][0]["gateway"] in ("Red-GW1","Red-GW2") and j["attempts"][0]["route"] == "Redmond Local Route"'
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com 50101 --json
+  json 'j["decision"] == "internal" and j["target"] == "sip:bob@contoso.com" and j["attempts"] == []'
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com +19005551212 --json
+  json 'j["decision"] == "blocked" and j["attempts"] == [] and j["reason"]'
+  expect 1 "$cr" route --config "$contoso" --from sip:erin@contoso.com +12065550100 --json
+  json 'j["decision"] == "not_applicable"'
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com +12145550100 --down Dallas-GW1 --json
+  json '"Dallas-GW1" not in [a["gateway"] for a in j["attempts"]] and j["attempts"][0]["route"] == "Universal Route"'
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com +12145550100 --down Dallas-GW1 --down Red-GW1 --json
+  json '[a["gateway"] for a in j["attempts"]][:1] == ["Red-GW2"]'
+  # human output carries the trace
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com +14255550199
+  has "trace:" "route text" "$out"
+  has "route 'Redmond Local Route'" "route trace" "$out"
+  # bad input: errors, never crashes
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com ""
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com "letters" --json
+  json 'j["decision"] == "not_applicable"'
+  expect 2 "$cr" route --config "$contoso" +14255550199
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com --bogus 1
+  ;;
+batch)
+  printf '# a number plan\n+14255550199\n\n50101\n+19005551212\n911\n' > "$tmp/numbers"
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/numbers"
+  lines=$(printf '%s\n' "$out" | wc -l)
+  [ "$lines" = 4 ] && ok || bad "batch printed $lines lines, want 4"
+  python3 - "$tmp/out" <<'PY' && ok || bad "batch JSON lines"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["decision"] for r in rows] == ["outbound", "internal", "blocked", "outbound"], rows
+PY
+  printf '+14255550199\n+14255550199\n' > "$tmp/two"
+  expect 0 "$cr" route --config "$contoso" --from sip:carol@contoso.com --batch "$tmp/two"
+  ;;
+dial)
+  for p in Redmond.contoso.com; do
+    expect 0 "$cr" dial --config "$contoso" --profile $p 5010
+    [ "$out" = need_more ] && ok || bad "dial 5010: $out"
+    expect 0 "$cr" dial --config "$contoso" --profile $p 50101
+    [ "$out" = complete ] && ok || bad "dial 50101: $out"
+    expect 1 "$cr" dial --config "$contoso" --profile $p '*#*'
+    [ "$out" = no_match ] && ok || bad "dial *#*: $out"
+    expect 0 "$cr" dial --config "$contoso" --profile $p 50101 --json
+    json 'j["answer"] == "complete" and j["rule"] and j["normalized"] == "+14255550101"'
+  done
+  expect 2 "$cr" dial --config "$contoso" --profile Nowhere 5
+  expect 1 "$cr" dial --config "$contoso" --profile Redmond.contoso.com "12a"
+  ;;
+robustness)
+  head -c 10485760 /dev/urandom > "$tmp/random.xml"
+  expect 2 "$cr" check --config "$tmp/random.xml"
+  : > "$tmp/empty.xml"
+  expect 2 "$cr" check --config "$tmp/empty.xml"
+  python3 -c "print('<callroute xmlns=\"urn:callroute:config:1\">' + '<a>'*100000 + '</a>'*100000 + '</callroute>')" > "$tmp/deep.xml"
+  expect 2 "$cr" check --config "$tmp/deep.xml"
+  sed 's#pattern="\^(\\d{7})\$"#pattern="^(\\d+)+$"#' "$src/tests/cli/broken/unknown_gateway.xml" \
+    | sed 's#GW9#GW1#' > "$tmp/backtrack.xml"
+  expect 0 timeout 10 "$cr" normalize --config "$tmp/backtrack.xml" --profile Redmond 1111111111111111111111111111111111111111
+  expect 1 timeout 10 "$cr" route --config "$tmp/backtrack.xml" --from sip:alice@contoso.com "11111111111111111111111111111111111111111111111*"
+  long=$(head -c 5000 /dev/zero | tr '\0' 5)
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com "$long"
+  expect 1 "$cr" route --config "$contoso" --from "not a uri" 5550100
+  ;;
+*) echo "unknown case $case"; exit 2 ;;
+esac
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,243 @@
+/*
+ * Normalization: the planning guide's Table 1 rules, one by one with its own examples, and
+ * the .NET Regex.Replace semantics of translations.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "cr_engine.h"
+
+static const cr_srcloc here = {"test", 1};
+
+/* A compiled config with one profile holding one rule. */
+static cr_config *one_rule(const char *pattern, const char *translation, cr_diag *d)
+{
+    cr_config *c = cr_config_new();
+    cr_profile *p = cr_config_add_profile(c, "P", here);
+    cr_rule *r = cr_profile_add_rule(c, p, "R", here);
+    r->pattern = cr_config_strdup(c, pattern);
+    r->translation = cr_config_strdup(c, translation);
+    cr_diag_init(d);
+    if (cr_config_compile(c, d) != CR_OK) {
+        cr_config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Normalizes `in` with a one-rule profile; returns the result in a static buffer, or NULL
+ * when the rule did not match. */
+static const char *apply(const char *pattern, const char *translation, const char *in)
+{
+    static char out[CR_NUMBER_MAX + 1];
+    cr_diag d;
+    cr_config *c = one_rule(pattern, translation, &d);
+    assert_non_null(c);
+    const cr_rule *rule = NULL;
+    assert_int_equal(cr_profile_normalize(cr_config_profile_at(c, 0), in, out, sizeof out, &rule,
+                                          NULL),
+                     CR_OK);
+    const char *res = rule ? out : NULL;
+    cr_config_free(c);
+    cr_diag_free(&d);
+    return res;
+}
+
+/* Table 1 of "Normalization Rules", each with the guide's example. */
+static void test_guide_table1_examples(void **state)
+{
+    (void)state;
+    assert_string_equal(apply("^(\\d{4})$", "+1425555$1", "0100"), "+14255550100");
+    assert_string_equal(apply("^5(\\d{4})$", "+1425555$1", "50100"), "+14255550100");
+    assert_string_equal(apply("^(\\d{7})$", "+1425$1", "5550100"), "+14255550100");
+    assert_string_equal(apply("^(\\d{7})$", "+1972$1", "5550100"), "+19725550100");
+    assert_string_equal(apply("^(\\d{10})$", "+1$1", "2065550100"), "+12065550100");
+    assert_string_equal(apply("^011(\\d*)$", "+$1", "01191445550100"), "+91445550100");
+    assert_string_equal(apply("^0$", "+14255550100", "0"), "+14255550100");
+    assert_string_equal(apply("^6222(\\d{4})$", "+1425555$1", "62220100"), "+14255550100");
+    assert_string_equal(apply("^6333(\\d{4})$", "+1202555$1", "63330100"), "+12025550100");
+    assert_string_equal(apply("^6444(\\d{4})$", "+1972555$1", "64440100"), "+19725550100");
+}
+
+/*
+ * The guide's LDCallingUS row says ^1(\d{10})$ with +$1 turns 12145550100 into
+ * +12145550100. It cannot: the group holds the ten digits after the leading 1, so the
+ * translation yields +2145550100. The rule that does what the row means is +1$1.
+ */
+static void test_guide_ldcallingus_row_is_wrong(void **state)
+{
+    (void)state;
+    assert_string_equal(apply("^1(\\d{10})$", "+$1", "12145550100"), "+2145550100");
+    assert_string_equal(apply("^1(\\d{10})$", "+1$1", "12145550100"), "+12145550100");
+}
+
+static void test_unmatched_number_continues_unchanged(void **state)
+{
+    (void)state;
+    assert_null(apply("^(\\d{4})$", "+1425555$1", "911"));
+    static char out[64];
+    cr_diag d;
+    cr_config *c = one_rule("^(\\d{4})$", "+1425555$1", &d);
+    const cr_rule *rule = (const cr_rule *)1;
+    cr_profile_normalize(cr_config_profile_at(c, 0), "911", out, sizeof out, &rule, NULL);
+    assert_null(rule);
+    assert_string_equal(out, "911");
+    cr_config_free(c);
+    cr_diag_free(&d);
+}
+
+/* .NET numbers unnamed groups before named ones: in (?<area>\d{3})(\d{7}), $1 is the
+ * seven digits and $2 (or ${area}) the area code. */
+static void test_dotnet_named_groups_numbered_after_unnamed(void **state)
+{
+    (void)state;
+    assert_string_equal(apply("^(?<area>\\d{3})(\\d{7})$", "+1${area}$1", "4255550100"),
+                        "+14255550100");
+    assert_string_equal(apply("^(?<area>\\d{3})(\\d{7})$", "$1-$2", "4255550100"),
+                        "5550100-425");
+    assert_string_equal(apply("^(?'cc'\\d)(?<rest>\\d+)$", "+${cc}${rest}", "14255550100"),
+                        "+14255550100");
+}
+
+static void test_dotnet_special_substitutions(void **state)
+{
+    (void)state;
+    assert_string_equal(apply("^(\\d+)$", "$$$1", "123"), "$123");       /* $$ */
+    assert_string_equal(apply("^\\d+$", "+1$&", "4255550100"), "+14255550100"); /* $& */
+    assert_string_equal(apply("^(\\d+)$", "+${1}0", "42"), "+420");      /* ${1} */
+    assert_string_equal(apply("^(\\d+)$", "x$0", "42"), "x42");          /* $0 */
+    assert_string_equal(apply("55", "[$`|$']", "1552"), "1[1|2]2");      /* $` and $' */
+    assert_string_equal(apply("(1)(2)?", "<$+>", "1"), "<>");            /* $+: last group */
+    assert_string_equal(apply("(1)(2)", "<$+>", "12"), "<2>");
+    assert_string_equal(apply("2", "[$_]", "123"), "1[123]3");           /* $_: input */
+    assert_string_equal(apply("^(\\d)$", "$x$", "7"), "$x$");            /* lone $: literal */
+    assert_string_equal(apply("^(\\d)$", "${ab", "7"), "${ab");          /* unclosed */
+}
+
+/* Regex.Replace replaces every match of an unanchored pattern and keeps the rest. */
+static void test_dotnet_replaces_every_match(void **state)
+{
+    (void)state;
+    assert_string_equal(apply("555", "666", "5551555"), "6661666");
+    assert_string_equal(apply("(\\d{4})", "+1425555$1", "12345"), "+142555512345");
+    assert_string_equal(apply("x*", "-", "ab"), "-a-b-");
+    assert_string_equal(apply("a|", "X", "ab"), "XXbX");
+}
+
+static void test_unset_optional_group_is_empty(void **state)
+{
+    (void)state;
+    assert_string_equal(apply("^(\\+)?(\\d+)$", "[$1]$2", "123"), "[]123");
+}
+
+static void test_translation_naming_missing_group_is_refused(void **state)
+{
+    (void)state;
+    const char *bad[] = {"+$2", "+${2}", "+${name}", "+$10"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_diag d;
+        cr_config *c = one_rule("^(\\d{4})$", bad[i], &d);
+        assert_null(c);
+        assert_int_equal(d.errors, 1);
+        assert_non_null(strstr(d.items[0].message, "group"));
+        assert_string_equal(d.items[0].object, "rule 'R' of location profile 'P'");
+        cr_diag_free(&d);
+    }
+}
+
+static void test_bad_pattern_reports_offset(void **state)
+{
+    (void)state;
+    cr_diag d;
+    cr_config *c = one_rule("^(\\d{4}$", "+$1", &d);
+    assert_null(c);
+    assert_int_equal(d.errors, 1);
+    assert_non_null(strstr(d.items[0].message, "offset 8"));
+    cr_diag_free(&d);
+}
+
+static void test_visual_separators_removed(void **state)
+{
+    (void)state;
+    cr_number n;
+    assert_int_equal(cr_number_parse("+1 (425) 555-0100", &n), CR_OK);
+    assert_string_equal(n.digits, "+14255550100");
+    assert_true(n.dialable);
+    assert_int_equal(cr_number_parse("425.555.0100", &n), CR_OK);
+    assert_string_equal(n.digits, "4255550100");
+    assert_int_equal(cr_number_parse("tel:+14255550100;ext=50100", &n), CR_OK);
+    assert_string_equal(n.digits, "+14255550100");
+    assert_string_equal(n.ext, "50100");
+    assert_int_equal(cr_number_parse("sip:5550100;phone-context=Redmond.contoso.com@contoso.com;"
+                                     "user=phone",
+                                     &n),
+                     CR_OK);
+    assert_string_equal(n.digits, "5550100");
+    assert_string_equal(n.context, "Redmond.contoso.com");
+    assert_string_equal(n.host, "contoso.com");
+}
+
+static void test_malformed_numbers_are_errors_not_crashes(void **state)
+{
+    (void)state;
+    cr_number n;
+    assert_int_equal(cr_number_parse("", &n), CR_EINVAL);
+    assert_int_equal(cr_number_parse("   ", &n), CR_EINVAL);
+    assert_int_equal(cr_number_parse(NULL, &n), CR_EINVAL);
+    assert_int_equal(cr_number_parse("abc", &n), CR_OK);
+    assert_false(n.dialable);
+    assert_int_equal(cr_number_parse("+", &n), CR_OK);
+    assert_false(n.dialable);
+    assert_int_equal(cr_number_parse("12+3", &n), CR_OK);
+    assert_false(n.dialable);
+    char longnum[400];
+    memset(longnum, '5', sizeof longnum - 1);
+    longnum[sizeof longnum - 1] = 0;
+    assert_int_equal(cr_number_parse(longnum, &n), CR_EINVAL);
+}
+
+/* A pattern that backtracks catastrophically stops at the PCRE2 match limit: the rule is
+ * skipped (no match), the call goes on, and it does not hang. */
+static void test_catastrophic_backtracking_is_bounded(void **state)
+{
+    (void)state;
+    const char *in = "1111111111111111111111111111111111111111111111111111x";
+    assert_null(apply("^(\\d+)+$", "+$1", in));
+    assert_null(apply("^(1|11)*$", "+", "1111111111111111111111111111111111111111111111111112"));
+}
+
+static void test_result_too_long_is_refused(void **state)
+{
+    (void)state;
+    char out[16];
+    cr_diag d;
+    cr_config *c = one_rule("^(\\d+)$", "$1$1$1$1", &d);
+    const cr_rule *r = &cr_config_profile_at(c, 0)->rules[0];
+    assert_int_equal(cr_rule_apply(r, "12345", out, sizeof out), CR_ERANGE);
+    cr_config_free(c);
+    cr_diag_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_guide_table1_examples),
+        cmocka_unit_test(test_guide_ldcallingus_row_is_wrong),
+        cmocka_unit_test(test_unmatched_number_continues_unchanged),
+        cmocka_unit_test(test_dotnet_named_groups_numbered_after_unnamed),
+        cmocka_unit_test(test_dotnet_special_substitutions),
+        cmocka_unit_test(test_dotnet_replaces_every_match),
+        cmocka_unit_test(test_unset_optional_group_is_empty),
+        cmocka_unit_test(test_translation_naming_missing_group_is_refused),
+        cmocka_unit_test(test_bad_pattern_reports_offset),
+        cmocka_unit_test(test_visual_separators_removed),
+        cmocka_unit_test(test_malformed_numbers_are_errors_not_crashes),
+        cmocka_unit_test(test_catastrophic_backtracking_is_bounded),
+        cmocka_unit_test(test_result_too_long_is_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

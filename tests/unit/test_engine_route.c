@@ -1,0 +1,347 @@
+/*
+ * The planning guide's "Routing Configuration Examples", each with the guide's own tables
+ * (gateways Red-GW1, Red-GW2, Dallas-GW1, NY-GW1), decided by the engine.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cr_engine.h"
+#include "cr_rules.h"
+#include "testutil.h"
+
+static const char *gateways =
+    "<gateways>"
+    "<gateway name='Red-GW1' address='sip:192.0.2.10:5060'/>"
+    "<gateway name='Red-GW2' address='sip:192.0.2.11:5060'/>"
+    "<gateway name='Dallas-GW1' address='sip:192.0.2.20:5060'/>"
+    "<gateway name='NY-GW1' address='sip:192.0.2.30' removePlus='true'/>"
+    "</gateways>";
+
+/* The guide's routes, the last versions of each (Universal Route with the 1900/1411
+ * exclusion and NY-GW1, from "Blocking Calls to Certain Destination Numbers"). */
+static const char *routes =
+    "<routes>"
+    "<route name='Redmond Local Route' pattern='^\\+1(425|206|253)(\\d{7})$'>"
+    "<usage>Local</usage><usage>RedmondLocal</usage>"
+    "<gateway>Red-GW1</gateway><gateway>Red-GW2</gateway></route>"
+    "<route name='Dallas Local Route' pattern='^\\+1(972|214|469)(\\d{7})$'>"
+    "<usage>Local</usage><gateway>Dallas-GW1</gateway></route>"
+    "<route name='NY Local Route' pattern='^\\+1(212|646|917)(\\d{7})$'>"
+    "<usage>Local</usage><gateway>NY-GW1</gateway></route>"
+    "<route name='Universal Route' pattern='^\\+?(?!(1900|1411))(\\d*)$'>"
+    "<usage>GlobalPSTNHopoff</usage><gateway>Red-GW1</gateway><gateway>Red-GW2</gateway>"
+    "<gateway>Dallas-GW1</gateway><gateway>NY-GW1</gateway></route>"
+    "<route name='Dallas Users Route' pattern='^\\+?(\\d*)$'>"
+    "<usage>DallasUsers</usage><gateway>Dallas-GW1</gateway></route>"
+    "<route name='Redmond 911 route' pattern='^911$'>"
+    "<usage>Redmond911</usage><gateway>Red-GW1</gateway></route>"
+    "<route name='Dallas 911 route' pattern='^911$'>"
+    "<usage>Dallas911</usage><gateway>Dallas-GW1</gateway></route>"
+    "<route name='Intl Route' pattern='^\\+([2-9])(\\d*)$'>"
+    "<usage>International</usage><gateway>Red-GW1</gateway></route>"
+    "</routes>";
+
+static const char *policies =
+    "<phoneUsages><usage name='Local'/><usage name='GlobalPSTNHopoff'/>"
+    "<usage name='RedmondLocal'/><usage name='DallasUsers'/><usage name='Redmond911'/>"
+    "<usage name='Dallas911'/><usage name='International'/></phoneUsages>"
+    "<voicePolicies default='Default Calling Policy'>"
+    "<voicePolicy name='Default Calling Policy'><usage>Local</usage>"
+    "<usage>International</usage><usage>GlobalPSTNHopoff</usage></voicePolicy>"
+    "<voicePolicy name='Basic Policy'><usage>GlobalPSTNHopoff</usage></voicePolicy>"
+    "<voicePolicy name='Redmond Calling Policy'><usage>Redmond911</usage><usage>Local</usage>"
+    "<usage>GlobalPSTNHopoff</usage></voicePolicy>"
+    "<voicePolicy name='Redmond Local Policy'><usage>Redmond911</usage>"
+    "<usage>RedmondLocal</usage></voicePolicy>"
+    "<voicePolicy name='Dallas Source Policy'><usage>DallasUsers</usage></voicePolicy>"
+    "<voicePolicy name='Dallas Calling Policy'><usage>Dallas911</usage>"
+    "<usage>DallasUsers</usage><usage>GlobalPSTNHopoff</usage></voicePolicy>"
+    "</voicePolicies>";
+
+static const char *users =
+    "<users>"
+    "<user uri='sip:alice@contoso.com' line='tel:+14255550100' enterpriseVoice='true'/>"
+    "<user uri='sip:basil@contoso.com' line='tel:+14255550110' enterpriseVoice='true' "
+    "voicePolicy='Basic Policy'/>"
+    "<user uri='sip:rita@contoso.com' line='tel:+14255550120' enterpriseVoice='true' "
+    "voicePolicy='Redmond Calling Policy'/>"
+    "<user uri='sip:lou@contoso.com' line='tel:+14255550130' enterpriseVoice='true' "
+    "voicePolicy='Redmond Local Policy'/>"
+    "<user uri='sip:sam@contoso.com' line='tel:+19725550140' enterpriseVoice='true' "
+    "voicePolicy='Dallas Source Policy'/>"
+    "<user uri='sip:dan@contoso.com' line='tel:+19725550150' enterpriseVoice='true' "
+    "voicePolicy='Dallas Calling Policy'/>"
+    "</users>";
+
+static cr_config *cfg;
+
+static int setup(void **state)
+{
+    (void)state;
+    char xml[16384];
+    snprintf(xml, sizeof xml,
+             "<callroute xmlns='urn:callroute:config:1'>"
+             "<domains><domain>contoso.com</domain></domains>"
+             "<locationProfiles default='Redmond'><locationProfile name='Redmond'>"
+             "<rule name='7digit' pattern='^(\\d{7})$' translation='+1425$1'/>"
+             "<rule name='LD' pattern='^1(\\d{10})$' translation='+1$1'/>"
+             "</locationProfile></locationProfiles>%s%s%s%s</callroute>",
+             policies, gateways, routes, users);
+    const char *path = cr_test_tmpfile(xml, ".xml");
+    cr_diag d;
+    cr_diag_init(&d);
+    int rc = cr_rules_load(path, &cfg, &d);
+    for (size_t i = 0; i < d.count; i++) {
+        char line[1024];
+        cr_diag_format(&d, i, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+    }
+    cr_diag_free(&d);
+    remove(path);
+    return rc == CR_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cr_config_free(cfg);
+    return 0;
+}
+
+/* Gateways named in `down` (comma-separated) are down; spread counter from *ud. */
+typedef struct rtstate {
+    const char *down;
+    uint32_t spread;
+} rtstate;
+
+static bool gw_down(void *ud, const cr_gateway *g)
+{
+    const rtstate *s = ud;
+    if (!s->down)
+        return false;
+    const char *p = strstr(s->down, g->name);
+    size_t n = strlen(g->name);
+    return p && (p[n] == 0 || p[n] == ',') && (p == s->down || p[-1] == ',');
+}
+
+static uint32_t spread(void *ud)
+{
+    return ((rtstate *)ud)->spread++;
+}
+
+static cr_decision dec;
+
+static const cr_decision *decide(const char *from, const char *number, const char *down)
+{
+    rtstate s = {down, 0};
+    cr_runtime rt = {&s, gw_down, spread};
+    assert_int_equal(cr_route_decide(cfg, from, number, &rt, &dec, NULL), CR_OK);
+    return &dec;
+}
+
+/* "gw/route/usage;gw/route/usage;..." of the attempts, for compact assertions. */
+static const char *attempts(const cr_decision *d)
+{
+    static char buf[2048];
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < d->nattempts; i++)
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s/%s/%s", i ? ";" : "",
+                              d->attempts[i].gateway->name, d->attempts[i].route->name,
+                              d->attempts[i].usage->name);
+    return buf;
+}
+
+/* Basic Routing Setup: every number by the Universal Route over its gateways. */
+static void test_basic_routing_setup(void **state)
+{
+    (void)state;
+    const cr_decision *d = decide("sip:basil@contoso.com", "+12035550100", NULL);
+    assert_int_equal(d->kind, CR_OUTBOUND);
+    assert_string_equal(attempts(d), "Red-GW1/Universal Route/GlobalPSTNHopoff;"
+                                     "Red-GW2/Universal Route/GlobalPSTNHopoff;"
+                                     "Dallas-GW1/Universal Route/GlobalPSTNHopoff;"
+                                     "NY-GW1/Universal Route/GlobalPSTNHopoff");
+}
+
+/* Using the Correct Gateway for Local Calls: its four examples. */
+static void test_local_gateway_examples(void **state)
+{
+    (void)state;
+    const cr_decision *d = decide("sip:alice@contoso.com", "+1425555 0100", NULL);
+    /* alice's own number would be internal: dial a neighbour */
+    d = decide("sip:alice@contoso.com", "+1425555 0199", NULL);
+    assert_int_equal(d->kind, CR_OUTBOUND);
+    assert_string_equal(d->attempts[0].route->name, "Redmond Local Route");
+    assert_true(strcmp(d->attempts[0].gateway->name, "Red-GW1") == 0 ||
+                strcmp(d->attempts[0].gateway->name, "Red-GW2") == 0);
+    assert_string_equal(d->attempts[1].route->name, "Redmond Local Route");
+
+    d = decide("sip:alice@contoso.com", "+1214555 0100", NULL);
+    assert_string_equal(d->attempts[0].gateway->name, "Dallas-GW1");
+    assert_string_equal(d->attempts[0].route->name, "Dallas Local Route");
+
+    d = decide("sip:alice@contoso.com", "+1203555 0100", NULL);
+    assert_string_equal(d->attempts[0].route->name, "Universal Route");
+    assert_int_equal(d->nattempts, 4);
+
+    d = decide("sip:alice@contoso.com", "+1214555 0100", "Dallas-GW1");
+    assert_int_equal(d->kind, CR_OUTBOUND);
+    assert_string_equal(attempts(d), "Red-GW1/Universal Route/GlobalPSTNHopoff;"
+                                     "Red-GW2/Universal Route/GlobalPSTNHopoff;"
+                                     "NY-GW1/Universal Route/GlobalPSTNHopoff");
+}
+
+/* Limiting Certain Users to Local Numbers. */
+static void test_redmond_local_policy_only_local(void **state)
+{
+    (void)state;
+    const cr_decision *d = decide("sip:lou@contoso.com", "+12065550100", NULL);
+    assert_int_equal(d->kind, CR_OUTBOUND);
+    assert_string_equal(attempts(d), "Red-GW1/Redmond Local Route/RedmondLocal;"
+                                     "Red-GW2/Redmond Local Route/RedmondLocal");
+    d = decide("sip:lou@contoso.com", "+12145550100", NULL);
+    assert_int_equal(d->kind, CR_BLOCKED);
+    assert_int_equal(d->nattempts, 0);
+    assert_non_null(strstr(d->reason, "Redmond Local Policy"));
+}
+
+/* Source-Based Routing: Dallas users leave through Dallas-GW1 only. */
+static void test_source_based_routing(void **state)
+{
+    (void)state;
+    const cr_decision *d = decide("sip:sam@contoso.com", "+14255550199", NULL);
+    assert_string_equal(attempts(d), "Dallas-GW1/Dallas Users Route/DallasUsers");
+    d = decide("sip:sam@contoso.com", "+14255550199", "Dallas-GW1");
+    assert_int_equal(d->kind, CR_BLOCKED);
+    assert_non_null(strstr(d->reason, "down"));
+}
+
+/* Configuring a Failover Route: GlobalPSTNHopoff after DallasUsers. */
+static void test_failover_route(void **state)
+{
+    (void)state;
+    const cr_decision *d = decide("sip:dan@contoso.com", "+14255550199", NULL);
+    assert_string_equal(attempts(d), "Dallas-GW1/Dallas Users Route/DallasUsers;"
+                                     "Red-GW1/Universal Route/GlobalPSTNHopoff;"
+                                     "Red-GW2/Universal Route/GlobalPSTNHopoff;"
+                                     "NY-GW1/Universal Route/GlobalPSTNHopoff");
+    d = decide("sip:dan@contoso.com", "+14255550199", "Dallas-GW1");
+    assert_string_equal(d->attempts[0].gateway->name, "Red-GW1");
+    assert_string_equal(d->attempts[0].route->name, "Universal Route");
+}
+
+/* Setting Up Basic Routing for Emergency Telephone Numbers: 911 by each user's site. */
+static void test_911_per_site(void **state)
+{
+    (void)state;
+    const cr_decision *d = decide("sip:rita@contoso.com", "911", NULL);
+    assert_string_equal(d->attempts[0].gateway->name, "Red-GW1");
+    assert_string_equal(d->attempts[0].route->name, "Redmond 911 route");
+    assert_string_equal(d->attempts[0].uri, "sip:911@192.0.2.10:5060;user=phone");
+    d = decide("sip:lou@contoso.com", "911", NULL);
+    assert_string_equal(attempts(d), "Red-GW1/Redmond 911 route/Redmond911");
+    d = decide("sip:dan@contoso.com", "911", NULL);
+    assert_string_equal(d->attempts[0].gateway->name, "Dallas-GW1");
+    assert_string_equal(d->attempts[0].route->name, "Dallas 911 route");
+}
+
+/* Setting Up an International Gateway: International before GlobalPSTNHopoff. */
+static void test_international_gateway(void **state)
+{
+    (void)state;
+    const cr_decision *d = decide("sip:alice@contoso.com", "+441234567890", NULL);
+    assert_string_equal(d->attempts[0].gateway->name, "Red-GW1");
+    assert_string_equal(d->attempts[0].route->name, "Intl Route");
+    assert_string_equal(d->attempts[0].usage->name, "International");
+    /* Red-GW1 is listed once even though the Universal Route has it too */
+    assert_int_equal(d->nattempts, 4);
+}
+
+/* Configuring a New Gateway: NY-GW1 for New York, removePlus honoured. */
+static void test_new_york_gateway(void **state)
+{
+    (void)state;
+    const cr_decision *d = decide("sip:alice@contoso.com", "+12125550100", NULL);
+    assert_string_equal(d->attempts[0].gateway->name, "NY-GW1");
+    assert_string_equal(d->attempts[0].route->name, "NY Local Route");
+    assert_string_equal(d->attempts[0].uri, "sip:12125550100@192.0.2.30;user=phone");
+    assert_string_equal(d->attempts[1].uri, "sip:+12125550100@192.0.2.10:5060;user=phone");
+}
+
+/* Blocking Calls to Certain Destination Numbers: 1900 and 1411, with or without +. */
+static void test_blocking_1900_and_1411(void **state)
+{
+    (void)state;
+    const char *blocked[] = {"+19005551212", "19005551212", "+14115551212", "14115551212"};
+    for (size_t i = 0; i < 4; i++) {
+        const cr_decision *d = decide("sip:basil@contoso.com", blocked[i], NULL);
+        assert_int_equal(d->kind, CR_BLOCKED);
+        assert_int_equal(d->nattempts, 0);
+    }
+    const cr_decision *d = decide("sip:basil@contoso.com", "+19015551212", NULL);
+    assert_int_equal(d->kind, CR_OUTBOUND);
+}
+
+/* The failover list spreads load: the first attempt of a route moves on per decision. */
+static void test_load_spread_across_route_gateways(void **state)
+{
+    (void)state;
+    rtstate s = {NULL, 0};
+    cr_runtime rt = {&s, gw_down, spread};
+    int first[2] = {0, 0};
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(cr_route_decide(cfg, "sip:lou@contoso.com", "+14255550199", &rt, &dec,
+                                         NULL),
+                         CR_OK);
+        assert_int_equal(dec.nattempts, 2);
+        first[strcmp(dec.attempts[0].gateway->name, "Red-GW1") == 0 ? 0 : 1]++;
+        assert_string_not_equal(dec.attempts[0].gateway->name, dec.attempts[1].gateway->name);
+    }
+    assert_int_equal(first[0], 5);
+    assert_int_equal(first[1], 5);
+}
+
+static void test_internal_and_not_applicable(void **state)
+{
+    (void)state;
+    const cr_decision *d = decide("sip:rita@contoso.com", "5550100", NULL);
+    assert_int_equal(d->kind, CR_INTERNAL);
+    assert_string_equal(d->callee->uri, "sip:alice@contoso.com");
+    assert_string_equal(d->rule->name, "7digit");
+    d = decide("sip:nobody@contoso.com", "5550100", NULL);
+    assert_int_equal(d->kind, CR_NOT_APPLICABLE);
+    d = decide("sip:alice@contoso.com", "sip:+12065550100@fabrikam.com;user=phone", NULL);
+    assert_int_equal(d->kind, CR_NOT_APPLICABLE);
+    assert_non_null(strstr(d->reason, "fabrikam.com"));
+    d = decide("sip:alice@contoso.com", "sip:+12065550100@contoso.com;user=phone", NULL);
+    assert_int_equal(d->kind, CR_OUTBOUND);
+    d = decide("sip:alice@contoso.com", "", NULL);
+    assert_int_equal(d->kind, CR_NOT_APPLICABLE);
+    d = decide("sip:alice@contoso.com", "call-me-maybe", NULL);
+    assert_int_equal(d->kind, CR_NOT_APPLICABLE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_basic_routing_setup),
+        cmocka_unit_test(test_local_gateway_examples),
+        cmocka_unit_test(test_redmond_local_policy_only_local),
+        cmocka_unit_test(test_source_based_routing),
+        cmocka_unit_test(test_failover_route),
+        cmocka_unit_test(test_911_per_site),
+        cmocka_unit_test(test_international_gateway),
+        cmocka_unit_test(test_new_york_gateway),
+        cmocka_unit_test(test_blocking_1900_and_1411),
+        cmocka_unit_test(test_load_spread_across_route_gateways),
+        cmocka_unit_test(test_internal_and_not_applicable),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
