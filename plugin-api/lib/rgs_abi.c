@@ -1,0 +1,147 @@
+/* The plugin table's response-group functions: an engine (workflows/cr_rgs.h) over the
+ * response groups of the handle's configuration file. */
+#include "rgs_abi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cr_rgs.h"
+#include "cr_rgs_xml.h"
+#include "handle.h"
+
+struct cr_rgs {
+    cr_rgs_config *cfg;
+    cr_rgs_engine *engine;
+    bool log;             /* queue event log lines are emitted as ("-", "log", line) */
+    crp_rgs_emit_fn emit; /* of the call in progress, for the log */
+    void *ud;
+};
+
+static void on_log(void *ud, int64_t at_ms, const char *line)
+{
+    cr_rgs *r = ud;
+    if (r->log && r->emit)
+        r->emit(r->ud, at_ms, "-", "log", line);
+}
+
+/* "stats": one ("-", "stats", "queue=\"Q\" waiting=...") action per queue. */
+static void emit_stats(cr_rgs *r, int64_t at_ms, crp_rgs_emit_fn emit, void *ud)
+{
+    for (size_t q = 0; q < r->cfg->nqueues; q++) {
+        cr_rgs_queue_stats st;
+        if (cr_rgs_engine_queue_stats(r->engine, q, at_ms, &st) != CR_OK)
+            continue;
+        char line[1024];
+        snprintf(line, sizeof line,
+                 "queue=\"%s\" entered=%llu waiting=%llu answered=%llu abandoned=%llu "
+                 "timeouts=%llu overflows=%llu longest_wait=%.3f average_wait=%.3f",
+                 r->cfg->queues[q].name, (unsigned long long)st.entered,
+                 (unsigned long long)st.waiting, (unsigned long long)st.answered,
+                 (unsigned long long)st.abandoned, (unsigned long long)st.timeouts,
+                 (unsigned long long)st.overflows, (double)st.longest_wait_ms / 1000.0,
+                 (double)st.average_wait_ms / 1000.0);
+        emit(ud, at_ms, "-", "stats", line);
+    }
+}
+
+static void diag_to_err(const cr_diag *d, char *err, size_t errlen)
+{
+    size_t off = 0;
+    if (!err || !errlen)
+        return;
+    err[0] = 0;
+    for (size_t i = 0; i < d->count && off + 1 < errlen; i++) {
+        if (d->items[i].level != CR_DIAG_ERROR)
+            continue;
+        char line[1024];
+        cr_diag_format(d, i, line, sizeof line);
+        off += (size_t)snprintf(err + off, errlen - off, "%s%s", off ? "\n" : "", line);
+    }
+}
+
+int crp_rgs_open(cr_handle *h, int64_t start_unix_ms, const char *state_dir, cr_rgs **out,
+                 char *err, size_t errlen)
+{
+    char dummy[4];
+    if (!err)
+        err = dummy, errlen = sizeof dummy;
+    if (!h || !out) {
+        snprintf(err, errlen, "rgs_open: NULL argument");
+        return CR_ABI_EINVAL;
+    }
+    *out = NULL;
+    const char *path = crp_handle_path(h);
+    cr_rgs *r = calloc(1, sizeof *r);
+    if (!r)
+        return CR_ABI_ENOMEM;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    int rc = cr_rgs_xml_load(path, &r->cfg, &diag);
+    if (rc != CR_OK) {
+        diag_to_err(&diag, err, errlen);
+        cr_diag_free(&diag);
+        free(r);
+        return rc;
+    }
+    cr_diag_free(&diag);
+    cr_rgs_engine_options opt = {
+        .start_unix_ms = start_unix_ms, .state_dir = state_dir, .log = on_log, .log_ud = r};
+    rc = cr_rgs_engine_open(r->cfg, &opt, &r->engine, err, errlen);
+    if (rc != CR_OK) {
+        cr_rgs_config_free(r->cfg);
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return CR_ABI_OK;
+}
+
+int crp_rgs_event(cr_rgs *r, int64_t at_ms, const char *event, crp_rgs_emit_fn emit, void *ud,
+                  char *err, size_t errlen)
+{
+    char dummy[4];
+    if (!err)
+        err = dummy, errlen = sizeof dummy;
+    if (!r || !event) {
+        snprintf(err, errlen, "rgs_event: NULL argument");
+        return CR_ABI_EINVAL;
+    }
+    /* Control events beyond the simulate vocabulary (until the table has log/stats slots). */
+    if (strcmp(event, "log on") == 0 || strcmp(event, "log off") == 0) {
+        r->log = event[5] == 'n';
+        return CR_ABI_OK;
+    }
+    if (strcmp(event, "stats") == 0) {
+        if (emit)
+            emit_stats(r, at_ms, emit, ud);
+        return CR_ABI_OK;
+    }
+    cr_rgs_event ev;
+    int rc = cr_rgs_event_parse(event, &ev, err, errlen);
+    if (rc != CR_OK)
+        return CR_ABI_EINVAL;
+    r->emit = emit, r->ud = ud;
+    rc = cr_rgs_engine_event(r->engine, at_ms, &ev, emit, ud, err, errlen);
+    r->emit = NULL;
+    return rc;
+}
+
+int64_t crp_rgs_advance(cr_rgs *r, int64_t now_ms, crp_rgs_emit_fn emit, void *ud)
+{
+    if (!r)
+        return -1;
+    r->emit = emit, r->ud = ud;
+    int64_t next = cr_rgs_engine_advance(r->engine, now_ms, emit, ud);
+    r->emit = NULL;
+    return next;
+}
+
+void crp_rgs_close(cr_rgs *r)
+{
+    if (!r)
+        return;
+    cr_rgs_engine_close(r->engine);
+    cr_rgs_config_free(r->cfg);
+    free(r);
+}
