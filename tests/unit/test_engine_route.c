@@ -140,7 +140,7 @@ static cr_decision dec;
 static const cr_decision *decide(const char *from, const char *number, const char *down)
 {
     rtstate s = {down, 0};
-    cr_runtime rt = {&s, gw_down, spread};
+    cr_runtime rt = {.ud = &s, .gateway_down = gw_down, .spread = spread};
     assert_int_equal(cr_route_decide(cfg, from, number, &rt, &dec, NULL), CR_OK);
     return &dec;
 }
@@ -294,7 +294,7 @@ static void test_load_spread_across_route_gateways(void **state)
 {
     (void)state;
     rtstate s = {NULL, 0};
-    cr_runtime rt = {&s, gw_down, spread};
+    cr_runtime rt = {.ud = &s, .gateway_down = gw_down, .spread = spread};
     int first[2] = {0, 0};
     for (int i = 0; i < 10; i++) {
         assert_int_equal(cr_route_decide(cfg, "sip:lou@contoso.com", "+14255550199", &rt, &dec,
