@@ -1,0 +1,143 @@
+/* The response-group loader: errors name file:line and the object; references resolve. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cr_rgs.h"
+#include "cr_rgs_xml.h"
+#include "testutil.h"
+
+#define HEAD                                                                                       \
+    "<?xml version=\"1.0\"?>\n<callroute xmlns=\"urn:callroute:config:1\">\n<responseGroups>\n"
+#define TAIL "</responseGroups>\n</callroute>\n"
+
+/* Loads `body`; returns the rc and the first error (formatted) in msg. */
+static int load(const char *body, cr_rgs_config **cfg, char *msg, size_t len)
+{
+    char xml[8192];
+    snprintf(xml, sizeof xml, HEAD "%s" TAIL, body);
+    const char *path = cr_test_tmpfile(xml, ".xml");
+    cr_diag d;
+    cr_diag_init(&d);
+    int rc = cr_rgs_xml_load(path, cfg, &d);
+    msg[0] = 0;
+    if (d.count)
+        cr_diag_format(&d, 0, msg, len);
+    cr_diag_free(&d);
+    return rc;
+}
+
+static void expect_error(const char *body, const char *needle)
+{
+    cr_rgs_config *cfg = NULL;
+    char msg[1024];
+    assert_int_equal(load(body, &cfg, msg, sizeof msg), CR_ECONFIG);
+    assert_null(cfg);
+    if (!strstr(msg, needle))
+        fail_msg("error '%s' does not contain '%s'", msg, needle);
+}
+
+static void test_alert_time_out_of_range(void **s)
+{
+    expect_error("<agentGroup name=\"G\" alertTime=\"5\"/>", "agentGroup 'G'");
+    expect_error("<agentGroup name=\"G\" alertTime=\"601\"/>", "alertTime");
+}
+
+static void test_unknown_references(void **s)
+{
+    expect_error("<queue name=\"Q\"><group>Nope</group></queue>",
+                 "queue 'Q': agent group 'Nope' is not defined");
+    expect_error("<workflow name=\"W\" uri=\"sip:w@x\" queue=\"Missing\"/>",
+                 "workflow 'W': queue 'Missing' is not defined");
+    expect_error("<agentGroup name=\"G\"/><queue name=\"Q\"><group>G</group>"
+                 "<timeout seconds=\"10\" action=\"queue\" target=\"Other\"/></queue>",
+                 "action queue 'Other' is not defined");
+    expect_error("<agentGroup name=\"G\"/><queue name=\"Q\"><group>G</group></queue>"
+                 "<workflow name=\"W\" uri=\"sip:w@x\" queue=\"Q\" hours=\"H\"/>",
+                 "hoursSet 'H' is not defined");
+}
+
+static void test_error_names_file_and_line(void **s)
+{
+    cr_rgs_config *cfg = NULL;
+    char msg[1024];
+    assert_int_equal(
+        load("<agentGroup name=\"A\"/>\n<agentGroup name=\"A\"/>", &cfg, msg, sizeof msg),
+        CR_ECONFIG);
+    assert_non_null(strstr(msg, ".xml:5:"));
+    assert_non_null(strstr(msg, "duplicate agentGroup name"));
+}
+
+static void test_hours_rules(void **s)
+{
+    expect_error("<hoursSet name=\"H\" timeZone=\"Mars/Olympus\"/>", "unknown time zone");
+    expect_error("<hoursSet name=\"H\" timeZone=\"../etc/passwd\"/>", "not an IANA zone");
+    expect_error("<hoursSet name=\"H\"><range days=\"mon\" open=\"08:00\" close=\"10:00\"/>"
+                 "<range days=\"mon\" open=\"11:00\" close=\"12:00\"/>"
+                 "<range days=\"mon\" open=\"13:00\" close=\"14:00\"/></hoursSet>",
+                 "more than two ranges on mon");
+    expect_error("<hoursSet name=\"H\"><range days=\"mon\" open=\"08:00\" close=\"12:00\"/>"
+                 "<range days=\"mon\" open=\"11:00\" close=\"14:00\"/></hoursSet>",
+                 "ranges overlap");
+    expect_error("<hoursSet name=\"H\"><range days=\"funday\" open=\"08:00\" close=\"12:00\"/>"
+                 "</hoursSet>",
+                 "days 'funday'");
+}
+
+static void test_actions_need_targets(void **s)
+{
+    expect_error("<agentGroup name=\"G\"/><queue name=\"Q\"><group>G</group>"
+                 "<overflow calls=\"3\" action=\"forward\"/></queue>",
+                 "needs a target");
+    expect_error("<agentGroup name=\"G\"/><queue name=\"Q\"><group>G</group>"
+                 "<overflow calls=\"3\" candidate=\"middle\" action=\"disconnect\"/></queue>",
+                 "candidate 'middle'");
+}
+
+static void test_loads_model(void **s)
+{
+    cr_rgs_config *cfg = NULL;
+    char msg[1024];
+    int rc = load("<agentGroup name=\"G\" routingMethod=\"longestIdle\" participation=\"formal\""
+                  " declineGrace=\"15\"><agent>sip:a@x</agent><agent>sip:b@x</agent></agentGroup>"
+                  "<queue name=\"Q\"><group>G</group>"
+                  "<timeout seconds=\"300\" action=\"voicemail\" target=\"sip:vm@x\"/>"
+                  "<overflow calls=\"20\" candidate=\"oldest\" action=\"queue\" target=\"Q\"/>"
+                  "</queue>"
+                  "<workflow name=\"IVR\" uri=\"sip:ivr@x\" type=\"ivr\" script=\"menu.lua\" "
+                  "active=\"false\" language=\"fr-FR\"/>",
+                  &cfg, msg, sizeof msg);
+    if (rc)
+        fail_msg("%s", msg);
+    assert_int_equal(cfg->ngroups, 1);
+    assert_int_equal(cfg->groups[0].routing, CR_RGS_LONGEST_IDLE);
+    assert_true(cfg->groups[0].formal);
+    assert_int_equal(cfg->groups[0].decline_grace_s, 15);
+    assert_int_equal(cfg->groups[0].alert_time_s, 20);
+    assert_int_equal(cfg->nagents, 2);
+    assert_int_equal(cfg->queues[0].timeout_s, 300);
+    assert_int_equal(cfg->queues[0].overflow_calls, 20);
+    assert_true(cfg->queues[0].overflow_oldest);
+    assert_int_equal(cfg->queues[0].overflow_action.queue, 0);
+    const cr_rgs_workflow *w = &cfg->workflows[0];
+    assert_int_equal(w->type, CR_RGS_IVR);
+    assert_false(w->active);
+    assert_string_equal(w->language, "fr-FR");
+    assert_string_equal(w->script + strlen(w->script) - 9, "/menu.lua"); /* beside the XML */
+    assert_int_equal(cr_rgs_config_workflow_find(cfg, "sip:ivr@x;user=phone"), 0);
+    cr_rgs_config_free(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alert_time_out_of_range),   cmocka_unit_test(test_unknown_references),
+        cmocka_unit_test(test_error_names_file_and_line), cmocka_unit_test(test_hours_rules),
+        cmocka_unit_test(test_actions_need_targets),      cmocka_unit_test(test_loads_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
