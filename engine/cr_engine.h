@@ -68,6 +68,18 @@ int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, siz
  */
 int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen);
 
+/*
+ * Users kept outside the configuration (the LMDB directory), looked up through the host so
+ * that the engine stays free of I/O. A returned user belongs to the source and stays valid
+ * for as long as the source's owner says (the library keeps it for one decision); its
+ * policy_idx / profile_idx refer to the configuration being decided on. NULL = not found.
+ */
+typedef struct cr_user_source {
+    void *ud;
+    const cr_user *(*find)(void *ud, const char *sip_uri);
+    const cr_user *(*by_number)(void *ud, const char *number, const char *ext);
+} cr_user_source;
+
 /* Mutable runtime facts supplied by the host. Any member may be NULL. */
 typedef struct cr_runtime {
     void *ud;
@@ -75,7 +87,19 @@ typedef struct cr_runtime {
     bool (*gateway_down)(void *ud, const cr_gateway *gw);
     /* A counter that advances from one decision to the next (load spreading). */
     uint32_t (*spread)(void *ud);
+    /* Users beyond the configuration's own, consulted after them (user directory). */
+    const cr_user_source *users;
 } cr_runtime;
+
+/* A user by SIP URI / by line number: the configuration's users first, then rt->users
+ * (rt may be NULL). */
+const cr_user *cr_user_find(const cr_config *cfg, const cr_runtime *rt, const char *sip_uri);
+const cr_user *cr_user_by_number(const cr_config *cfg, const cr_runtime *rt, const char *number,
+                                 const char *ext);
+
+/* The comparable form of a SIP URI for user lookups ("sip:user@host", host lower-cased, no
+ * port or parameters). Returns its length, 0 when `uri` is not a sip: URI or does not fit. */
+size_t cr_uri_key(const char *uri, char *out, size_t len);
 
 typedef enum {
     CR_OUTBOUND = 1,
@@ -141,6 +165,10 @@ typedef struct cr_inbound {
 /* gw may be NULL (default profile). Returns CR_OK or CR_EINVAL (malformed called number). */
 int cr_inbound_decide(const cr_config *cfg, const cr_gateway *gw, const char *called,
                       const char *calling, cr_inbound *out, cr_trace *trace);
+/* The same, looking the callee up through rt->users too (rt may be NULL). */
+int cr_inbound_decide_ex(const cr_config *cfg, const cr_gateway *gw, const char *called,
+                         const char *calling, const cr_runtime *rt, cr_inbound *out,
+                         cr_trace *trace);
 
 /* Finds a gateway by name or by the host[:port] of its address. */
 const cr_gateway *cr_config_gateway_match(const cr_config *cfg, const char *name_or_hostport);

@@ -171,11 +171,32 @@ void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *
     }
 }
 
+/* A directory user naming a policy this configuration lacks has none (calls are blocked),
+ * rather than silently getting the default one. */
 const cr_policy *cr_user_policy(const cr_config *c, const cr_user *u)
 {
     if (u && u->policy_idx >= 0)
         return &c->policies[u->policy_idx];
+    if (u && u->policy)
+        return NULL;
     return c->default_policy;
+}
+
+const cr_user *cr_user_find(const cr_config *c, const cr_runtime *rt, const char *uri)
+{
+    const cr_user *u = cr_config_user_find(c, uri);
+    if (!u && uri && rt && rt->users && rt->users->find)
+        u = rt->users->find(rt->users->ud, uri);
+    return u;
+}
+
+const cr_user *cr_user_by_number(const cr_config *c, const cr_runtime *rt, const char *number,
+                                 const char *ext)
+{
+    const cr_user *u = cr_config_user_by_number(c, number, ext);
+    if (!u && rt && rt->users && rt->users->by_number)
+        u = rt->users->by_number(rt->users->ud, number, ext);
+    return u;
 }
 
 const cr_profile *cr_user_profile(const cr_config *c, const cr_user *u)
@@ -247,7 +268,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed,
             cr_trace_add(trace, "%s", out->reason);
         return CR_OK;
     }
-    const cr_user *u = cr_config_user_find(c, from);
+    const cr_user *u = cr_user_find(c, rt, from);
     out->caller = u;
     if (!u) {
         set_reason(out, "caller '%.200s' is not a known user", from);
@@ -266,7 +287,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed,
                      cr_user_policy(c, u) ? cr_user_policy(c, u)->name : "(none)");
     /* a SIP URI naming a user directly is an internal call */
     if (num.is_sip && !num.dialable) {
-        const cr_user *callee = cr_config_user_find(c, dialed);
+        const cr_user *callee = cr_user_find(c, rt, dialed);
         if (callee) {
             out->kind = CR_INTERNAL;
             out->callee = callee;
@@ -291,7 +312,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed,
         return CR_OK;
     }
     /* 3. reverse number lookup */
-    const cr_user *callee = cr_config_user_by_number(c, out->normalized, num.ext);
+    const cr_user *callee = cr_user_by_number(c, rt, out->normalized, num.ext);
     if (callee) {
         out->kind = CR_INTERNAL;
         out->callee = callee;
@@ -306,7 +327,10 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed,
     const cr_policy *pol = cr_user_policy(c, u);
     if (!pol) {
         out->kind = CR_BLOCKED;
-        set_reason(out, "caller has no voice policy and there is no default policy");
+        if (u->policy)
+            set_reason(out, "caller's voice policy '%.100s' is not configured", u->policy);
+        else
+            set_reason(out, "caller has no voice policy and there is no default policy");
         return CR_OK;
     }
     cr_route_attempts(c, pol, out->normalized, rt, out, trace);
@@ -368,6 +392,13 @@ const cr_gateway *cr_config_gateway_match(const cr_config *c, const char *key)
 int cr_inbound_decide(const cr_config *c, const cr_gateway *gw, const char *called,
                       const char *calling, cr_inbound *out, cr_trace *trace)
 {
+    return cr_inbound_decide_ex(c, gw, called, calling, NULL, out, trace);
+}
+
+int cr_inbound_decide_ex(const cr_config *c, const cr_gateway *gw, const char *called,
+                         const char *calling, const cr_runtime *rt, cr_inbound *out,
+                         cr_trace *trace)
+{
     memset(out, 0, sizeof *out);
     const cr_profile *p = gw && gw->profile_idx >= 0 ? &c->profiles[gw->profile_idx]
                                                        : c->default_profile;
@@ -385,7 +416,7 @@ int cr_inbound_decide(const cr_config *c, const cr_gateway *gw, const char *call
     if (cr_profile_normalize(p, num.digits, out->called, sizeof out->called, &out->called_rule,
                              trace) != CR_OK)
         return CR_EINVAL;
-    out->callee = cr_config_user_by_number(c, out->called, num.ext);
+    out->callee = cr_user_by_number(c, rt, out->called, num.ext);
     if (trace)
         cr_trace_add(trace, "called %s: %s", out->called,
                      out->callee ? out->callee->uri : "no such user");
