@@ -116,6 +116,7 @@ static void usage(FILE *f)
           "  inbound   --config FILE [--db DIR] --from URI TO [--gateway GW] [--json]\n"
           "  simulate  --config FILE [--start ISO-8601-UTC] [--state DIR] EVENTS\n"
           "  bench     --config FILE | --generate routes=N,rules=M,users=U  [--json]\n"
+          "  bench     --rgs [--agents N --groups G --waiting W | --model ocs2007r2 --scale K]\n"
           "  users     import|export --db DIR FILE\n"
           "Global: --library PATH (libcallroute.so to load; or CALLROUTE_LIBRARY)\n"
           "Exit status: 0 success, 1 decision or validation failed, 2 usage or configuration "
@@ -130,6 +131,9 @@ typedef int (*cmd_fn)(const cr_plugin *, int, char **);
 #pragma weak cr_cmd_bench
 #pragma weak cr_cmd_inbound
 #pragma weak cr_cmd_users
+/* `bench --rgs` benchmarks the response-group engine (cmd_bench_rgs.c). */
+int cr_cmd_bench_rgs(const cr_plugin *p, int argc, char **argv);
+#pragma weak cr_cmd_bench_rgs
 
 int main(int argc, char **argv)
 {
@@ -162,6 +166,12 @@ int main(int argc, char **argv)
         argv[w++] = argv[i];
     }
     argc = w;
+    if (strcmp(argv[1], "bench") == 0)
+        for (int i = 2; i < argc; i++)
+            if (strcmp(argv[i], "--rgs") == 0) {
+                cmds[5].fn = cr_cmd_bench_rgs;
+                break;
+            }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(argv[1], cmds[i].name) != 0)
             continue;

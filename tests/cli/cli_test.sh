@@ -125,6 +125,32 @@ robustness)
   expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com "$long"
   expect 1 "$cr" route --config "$contoso" --from "not a uri" 5550100
   ;;
+simulate)
+  # every response-group scenario through the command line, byte for byte
+  for ev in "$src"/tests/rgs/*.events; do
+    [ -f "${ev%.events}.expected" ] || continue
+    cfgname=$(sed -n 's/^#! config //p' "$ev"); start=$(sed -n 's/^#! start //p' "$ev")
+    args=(simulate --config "$src/tests/rgs/${cfgname:-rgs.xml}")
+    [ -n "$start" ] && args+=(--start "$start")
+    expect 0 "$cr" "${args[@]}" "$ev"
+    if diff <(printf '%s\n' "$out") "${ev%.events}.expected" > "$tmp/diff"; then ok
+    else bad "simulate $(basename "$ev") differs:"; head -5 "$tmp/diff"; fi
+  done
+  # a timeline split in two runs over an LMDB state directory prints what one run prints
+  ev=$src/tests/rgs/restart.events
+  expect 0 "$cr" simulate --config "$src/tests/rgs/rgs.xml" "$ev"; whole=$out
+  split=$(sed -n 's/^#! split //p' "$ev")
+  awk -v s="$split" '/^#/ || NF == 0 {next} $1 < s' "$ev" > "$tmp/first"
+  awk -v s="$split" '/^#/ || NF == 0 {next} $1 >= s' "$ev" > "$tmp/second"
+  expect 0 "$cr" simulate --config "$src/tests/rgs/rgs.xml" --state "$tmp/state" "$tmp/first"; a=$out
+  expect 0 "$cr" simulate --config "$src/tests/rgs/rgs.xml" --state "$tmp/state" "$tmp/second"; b=$out
+  joined=$(printf '%s\n%s' "$a" "$b" | sed '/^$/d')
+  [ "$joined" = "$whole" ] && ok || bad "split run differs from whole run"
+  # bad event lines: the file and line, exit 2
+  printf '0 call c1 sip:a@x sip:serial@contoso.com\nfive presence x available\n' > "$tmp/bad.events"
+  expect 2 "$cr" simulate --config "$src/tests/rgs/rgs.xml" "$tmp/bad.events"
+  has "bad.events:2" "simulate error" "$err"
+  ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
 echo "$pass passed, $fail failed"
