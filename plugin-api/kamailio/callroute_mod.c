@@ -97,13 +97,17 @@ static const char *const crk_field_names[CRK_F_COUNT] = {
 };
 static char crk_last[CRK_F_COUNT][CRK_FIELD_MAX];
 
+/* XAVP records: one string per record, its fields packed in a fixed order and separated by
+ * CRK_SEP (one shm allocation per record: Kamailio's shm allocator is the hot spot under
+ * load, so the per-call count matters). The decision record packs the crk_field values;
+ * each attempt record packs the crk_attempt values. */
+#define CRK_SEP '\x1f'
 static str crk_xavp_decision = str_init("callroute");
 static str crk_xavp_attempt = str_init("callroute_att");
-static str crk_key_gateway = str_init("gateway");
-static str crk_key_route = str_init("route");
-static str crk_key_usage = str_init("usage");
-static str crk_key_uri = str_init("uri");
-static str crk_key_address = str_init("address");
+enum crk_attempt_field { CRK_A_GATEWAY, CRK_A_ROUTE, CRK_A_USAGE, CRK_A_URI, CRK_A_ADDRESS,
+                         CRK_A_COUNT };
+static const char *const crk_attempt_names[CRK_A_COUNT] = {"gateway", "route", "usage", "uri",
+                                                           "address"};
 
 /* ---- host callbacks given to the library ---- */
 
@@ -176,48 +180,60 @@ static const char *crk_decision_text(int kind)
     }
 }
 
-/* Adds field `key` = `val` (skipped when NULL) to the child list `*list`. */
-static int crk_xavp_field(sr_xavp_t **list, const char *key, const char *val)
+/* Packs n values (NULL = empty; CRK_SEP inside a value becomes '?') into buf. */
+static int crk_pack(char *buf, size_t len, const char *const *vals, int n)
+{
+    size_t used = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        const char *v = vals[i] ? vals[i] : "";
+        size_t l = strlen(v), k;
+        if (used + l + 1 >= len)
+            return -1;
+        for (k = 0; k < l; k++)
+            buf[used + k] = v[k] == CRK_SEP ? '?' : v[k];
+        used += l;
+        buf[used++] = CRK_SEP;
+    }
+    buf[used] = '\0';
+    return (int)used;
+}
+
+/* Adds one packed record named `name` after `prev` (NULL = at the head of the list). */
+static sr_xavp_t *crk_xavp_add(str *name, const char *packed, int len, sr_xavp_t *prev)
 {
     sr_xval_t xv;
-    str k;
 
-    if (val == NULL)
-        return 0;
-    k.s = (char *)key;
-    k.len = strlen(key);
     memset(&xv, 0, sizeof(xv));
     xv.type = SR_XTYPE_STR;
-    xv.v.s.s = (char *)val;
-    xv.v.s.len = strlen(val);
-    return xavp_add_value(&k, &xv, list) ? 0 : -1;
+    xv.v.s.s = (char *)packed;
+    xv.v.s.len = len;
+    return xavp_add_value_after(name, &xv, prev);
 }
 
-/* Appends one record named `name` with the fields of `list` after `prev` (NULL = head). */
-static sr_xavp_t *crk_xavp_record(str *name, sr_xavp_t *fields, sr_xavp_t *prev)
+/* Field `idx` of packed record `rec`, NUL-terminated into buf; NULL when empty or absent. */
+static const char *crk_xavp_get(sr_xavp_t *rec, int idx, char *buf, size_t len)
 {
-    sr_xval_t xv;
-    sr_xavp_t *rec;
+    const char *p, *end, *sep;
+    size_t l;
 
-    memset(&xv, 0, sizeof(xv));
-    xv.type = SR_XTYPE_XAVP;
-    xv.v.xavp = fields;
-    rec = xavp_add_value_after(name, &xv, prev);
-    if (rec == NULL)
-        xavp_destroy_list(&fields);
-    return rec;
-}
-
-/* The string field `key` of XAVP record `rec`, NUL-terminated into buf, or NULL. */
-static const char *crk_xavp_get(sr_xavp_t *rec, str *key, char *buf, size_t len)
-{
-    sr_xavp_t *f;
-
-    if (rec == NULL || rec->val.type != SR_XTYPE_XAVP)
+    if (rec == NULL || rec->val.type != SR_XTYPE_STR)
         return NULL;
-    f = xavp_get(key, rec->val.v.xavp);
-    if (f == NULL || f->val.type != SR_XTYPE_STR || crk_cstr(&f->val.v.s, buf, len) < 0)
+    p = rec->val.v.s.s;
+    end = p + rec->val.v.s.len;
+    for (; idx > 0 && p < end; idx--) {
+        sep = memchr(p, CRK_SEP, end - p);
+        if (sep == NULL)
+            return NULL;
+        p = sep + 1;
+    }
+    sep = memchr(p, CRK_SEP, end - p);
+    l = (sep ? sep : end) - p;
+    if (l == 0 || l >= len)
         return NULL;
+    memcpy(buf, p, l);
+    buf[l] = '\0';
     return buf;
 }
 
@@ -388,7 +404,7 @@ static int crk_apply_attempt(struct sip_msg *msg, sr_xavp_t *rec)
     char uri[MAX_URI_SIZE], addr[MAX_URI_SIZE], buf[CRK_FIELD_MAX];
     str s;
 
-    if (crk_xavp_get(rec, &crk_key_uri, uri, sizeof(uri)) == NULL) {
+    if (crk_xavp_get(rec, CRK_A_URI, uri, sizeof(uri)) == NULL) {
         LM_ERR("attempt without a Request-URI\n");
         return -1;
     }
@@ -398,7 +414,7 @@ static int crk_apply_attempt(struct sip_msg *msg, sr_xavp_t *rec)
         LM_ERR("cannot set Request-URI %s\n", uri);
         return -1;
     }
-    if (crk_xavp_get(rec, &crk_key_address, addr, sizeof(addr))) {
+    if (crk_xavp_get(rec, CRK_A_ADDRESS, addr, sizeof(addr))) {
         s.s = addr;
         s.len = strlen(addr);
         if (set_dst_uri(msg, &s) < 0) {
@@ -409,54 +425,55 @@ static int crk_apply_attempt(struct sip_msg *msg, sr_xavp_t *rec)
         reset_dst_uri(msg);
     }
     ruri_mark_new();
-    crk_set_last(CRK_F_GATEWAY, crk_xavp_get(rec, &crk_key_gateway, buf, sizeof(buf)));
-    crk_set_last(CRK_F_ROUTE, crk_xavp_get(rec, &crk_key_route, buf, sizeof(buf)));
-    crk_set_last(CRK_F_USAGE, crk_xavp_get(rec, &crk_key_usage, buf, sizeof(buf)));
+    crk_set_last(CRK_F_GATEWAY, crk_xavp_get(rec, CRK_A_GATEWAY, buf, sizeof(buf)));
+    crk_set_last(CRK_F_ROUTE, crk_xavp_get(rec, CRK_A_ROUTE, buf, sizeof(buf)));
+    crk_set_last(CRK_F_USAGE, crk_xavp_get(rec, CRK_A_USAGE, buf, sizeof(buf)));
     return 0;
 }
 
-/* Records the decision (XAVP "callroute" and this process's last decision). */
+/* Records the decision (XAVP "callroute" and this process's last decision). The attempt
+ * fields (route, usage, gateway) are left empty here: they come from the current attempt. */
 static void crk_store_decision(const cr_result *r, int kind)
 {
     static const enum crk_field stored[] = {CRK_F_NORMALIZED, CRK_F_REASON, CRK_F_TARGET,
                                             CRK_F_PROFILE, CRK_F_RULE};
-    sr_xavp_t *fields = NULL;
+    const char *vals[CRK_F_COUNT];
+    char packed[CRK_F_COUNT * CRK_FIELD_MAX];
     size_t i;
+    int len;
 
     xavp_rm_by_name(&crk_xavp_decision, 1, NULL);
-    for (i = 0; i < CRK_F_COUNT; i++)
+    for (i = 0; i < CRK_F_COUNT; i++) {
         crk_last[i][0] = '\0';
-    crk_set_last(CRK_F_DECISION, crk_decision_text(kind));
-    crk_xavp_field(&fields, "decision", crk_last[CRK_F_DECISION]);
-    for (i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
-        const char *v = crp->result_get(r, crk_field_names[stored[i]]);
-        crk_set_last(stored[i], v);
-        crk_xavp_field(&fields, crk_field_names[stored[i]], v);
+        vals[i] = NULL;
     }
-    crk_xavp_record(&crk_xavp_decision, fields, NULL);
+    crk_set_last(CRK_F_DECISION, crk_decision_text(kind));
+    vals[CRK_F_DECISION] = crk_last[CRK_F_DECISION];
+    for (i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
+        crk_set_last(stored[i], crp->result_get(r, crk_field_names[stored[i]]));
+        vals[stored[i]] = crk_last[stored[i]];
+    }
+    len = crk_pack(packed, sizeof(packed), vals, CRK_F_COUNT);
+    if (len < 0 || crk_xavp_add(&crk_xavp_decision, packed, len, NULL) == NULL)
+        LM_WARN("cannot keep the decision with the transaction\n");
 }
 
 /* Stores every attempt of an outbound decision, in order, and applies the first. */
 static int crk_store_attempts(struct sip_msg *msg, const cr_result *r)
 {
-    static const char *const keys[] = {"gateway", "route", "usage", "uri", "address"};
     size_t i, k, n = crp->result_count ? crp->result_count(r, "attempts") : 0;
     sr_xavp_t *prev = NULL, *first = NULL;
+    const char *vals[CRK_A_COUNT];
+    char packed[CRK_A_COUNT * MAX_URI_SIZE];
+    int len;
 
     xavp_rm_by_name(&crk_xavp_attempt, 1, NULL);
     for (i = 0; i < n; i++) {
-        sr_xavp_t *fields = NULL;
-        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-            if (crk_xavp_field(&fields, keys[k], crp->result_item(r, "attempts", i, keys[k]))
-                    < 0) {
-                xavp_destroy_list(&fields);
-                LM_ERR("no memory for attempt %zu\n", i);
-                return -1;
-            }
-        }
-        prev = crk_xavp_record(&crk_xavp_attempt, fields, prev);
-        if (prev == NULL) {
-            LM_ERR("no memory for attempt %zu\n", i);
+        for (k = 0; k < CRK_A_COUNT; k++)
+            vals[k] = crp->result_item(r, "attempts", i, crk_attempt_names[k]);
+        len = crk_pack(packed, sizeof(packed), vals, CRK_A_COUNT);
+        if (len < 0 || (prev = crk_xavp_add(&crk_xavp_attempt, packed, len, prev)) == NULL) {
+            LM_ERR("cannot store attempt %zu\n", i);
             return -1;
         }
         if (first == NULL)
@@ -577,7 +594,7 @@ static int w_callroute_next(struct sip_msg *msg, char *p1, char *p2)
         LM_DBG("final reply %d: no failover\n", code);
         return CRK_NO_ATTEMPT;
     }
-    if (crk_xavp_get(cur, &crk_key_gateway, gw, sizeof(gw))) {
+    if (crk_xavp_get(cur, CRK_A_GATEWAY, gw, sizeof(gw))) {
         LM_INFO("gateway %s failed (%d): marked down for %d s\n", gw,
                 code ? code : 408, crk_opts.gateway_holdoff_s);
         if (crp->gateway_failed && crp->gateway_failed(h, gw) < 0)
@@ -714,31 +731,28 @@ static int pv_parse_callroute(pv_spec_p sp, str *in)
  * of this process. */
 static int pv_get_callroute(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 {
-    static char buf[CRK_FIELD_MAX];
+    static char buf[MAX_URI_SIZE];
     int f = param->pvn.u.isname.name.n;
-    const char *v = NULL;
-    sr_xavp_t *rec;
-    str key, s;
+    const char *v;
+    sr_xavp_t *dec, *att;
+    str s;
 
     if (f < 0 || f >= CRK_F_COUNT)
         return pv_get_null(msg, param, res);
-    key.s = (char *)crk_field_names[f];
-    key.len = strlen(key.s);
+    dec = xavp_get(&crk_xavp_decision, NULL);
     if (f == CRK_F_ROUTE || f == CRK_F_USAGE || f == CRK_F_GATEWAY) {
-        rec = xavp_get(&crk_xavp_attempt, NULL);
-        if (rec || xavp_get(&crk_xavp_decision, NULL)) {
-            v = crk_xavp_get(rec, &key, buf, sizeof(buf));
-            if (v == NULL)
-                return pv_get_null(msg, param, res);
+        att = xavp_get(&crk_xavp_attempt, NULL);
+        if (att || dec) {
+            v = crk_xavp_get(att, f == CRK_F_ROUTE ? CRK_A_ROUTE
+                                  : f == CRK_F_USAGE ? CRK_A_USAGE : CRK_A_GATEWAY,
+                             buf, sizeof(buf));
+        } else {
+            v = crk_last[f];
         }
-    } else if ((rec = xavp_get(&crk_xavp_decision, NULL)) != NULL) {
-        v = crk_xavp_get(rec, &key, buf, sizeof(buf));
-        if (v == NULL)
-            return pv_get_null(msg, param, res);
+    } else {
+        v = dec ? crk_xavp_get(dec, f, buf, sizeof(buf)) : crk_last[f];
     }
-    if (v == NULL)
-        v = crk_last[f];
-    if (*v == '\0')
+    if (v == NULL || *v == '\0')
         return pv_get_null(msg, param, res);
     s.s = (char *)v;
     s.len = strlen(v);

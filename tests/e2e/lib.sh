@@ -92,7 +92,7 @@ e2e_start_kamailio() {
     shift 2
     KAM_PORT=$port
     "$KAMAILIO" -DD -E -f "$E2E_CFG" -Y "$E2E_TMP" -P "$E2E_TMP/kamailio.pid" -w "$E2E_TMP" \
-        -m "${E2E_SHM:-64}" -M 8 \
+        -m "${E2E_SHM:-64}" -M 8 ${E2E_MEMMGR:+-x "$E2E_MEMMGR"} \
         -A "LISTEN=udp:127.0.0.1:$port" \
         -A "CR_MODULE=\"$CR_MODULE\"" -A "CR_LIBRARY=\"$CR_LIBRARY\"" \
         -A "CR_CONFIG=\"$xml\"" -A "CTL_SOCKET=\"unix:$E2E_TMP/kamailio_ctl\"" \
@@ -114,14 +114,15 @@ e2e_start_kamailio() {
 }
 
 # e2e_gateway NAME PORT SCENARIO [sipp args...]: a sipp UAS on PORT that logs every
-# message it receives or sends into $E2E_TMP/NAME.msg.
+# message it receives or sends into $E2E_TMP/NAME.msg (unless E2E_TRACE=0).
 e2e_gateway() {
     local name=$1 port=$2 scen=$3
     shift 3
+    local trace=(-trace_msg -message_file "$E2E_TMP/$name.msg")
+    [ "${E2E_TRACE:-1}" = 1 ] || trace=()
     case $scen in /*) ;; *) scen=$E2E_DIR/scenarios/$scen ;; esac
-    "$SIPP" -sf "$scen" -i 127.0.0.1 -p "$port" -t u1 -nostdin \
-        -trace_msg -message_file "$E2E_TMP/$name.msg" -trace_err -error_file "$E2E_TMP/$name.err" \
-        "$@" >/dev/null 2>&1 </dev/null &
+    "$SIPP" -sf "$scen" -i 127.0.0.1 -p "$port" -t u1 -nostdin "${trace[@]}" \
+        -trace_err -error_file "$E2E_TMP/$name.err" "$@" >/dev/null 2>&1 </dev/null &
     E2E_PIDS+=("$!")
     eval "E2E_GW_PID_$name=$!"
 }
