@@ -85,6 +85,20 @@ static __thread pcre2_match_data *md;
 static __thread uint32_t md_pairs;
 static __thread size_t ovec[2 * 256];
 
+/* When the library is unloaded (dlclose), release the shared match context and the unloading
+ * thread's match data; other threads' match data go with their thread-exit destructor. */
+__attribute__((destructor)) static void regex_unload(void)
+{
+    pcre2_match_context_free(match_ctx);
+    match_ctx = NULL;
+    if (md) {
+        pthread_setspecific(md_key, NULL);
+        pcre2_match_data_free(md);
+        md = NULL;
+        md_pairs = 0;
+    }
+}
+
 int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned flags,
                const size_t **ov)
 {
