@@ -86,6 +86,7 @@ typedef struct cr_profile {
     cr_rule *rules;
     size_t nrules, caprules;
     cr_srcloc loc;
+    void *rule_index; /* candidate rules by number, set by compile (engine/rule_index.c) */
 } cr_profile;
 
 typedef struct cr_usage {
@@ -185,6 +186,11 @@ int cr_namelist_add(cr_config *cfg, cr_namelist *l, const char *name, cr_srcloc 
 /* Names of the default profile / policy (copied); loc is where the default was declared. */
 int cr_config_set_default_profile(cr_config *cfg, const char *name, cr_srcloc loc);
 int cr_config_set_default_policy(cr_config *cfg, const char *name, cr_srcloc loc);
+/* The user directory (LMDB) the configuration names, as a path already resolved against the
+ * naming file (copied); cr_config_directory returns it (NULL when none) and where it was
+ * named. The engine only keeps the path: the library opens the directory. */
+int cr_config_set_directory(cr_config *cfg, const char *path, cr_srcloc loc);
+const char *cr_config_directory(const cr_config *cfg, cr_srcloc *loc);
 
 /*
  * Validates and compiles the configuration: unique names, resolved references, PCRE2

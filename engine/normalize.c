@@ -3,6 +3,7 @@
  * profile rules, and off-hook device dialing.
  */
 #include "model.h"
+#include "route_index.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -403,7 +404,10 @@ int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, siz
                          const cr_rule **rule, cr_trace *trace)
 {
     *rule = NULL;
-    for (size_t i = 0; p && i < p->nrules; i++) {
+    /* Candidate rules only, in order (rule_index.c): the first match is the same. */
+    cr_rule_iter it;
+    cr_rule_index_begin(p, digits, &it);
+    for (size_t i; (i = cr_rule_index_next(&it)) != SIZE_MAX;) {
         const cr_rule *r = &p->rules[i];
         int rc = cr_rule_apply(r, digits, out, outlen);
         if (rc == 1) {

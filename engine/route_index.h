@@ -1,22 +1,118 @@
 /*
- * Candidate routes for a usage and a number. The index pre-selects routes whose pattern can
- * possibly match; the full regex still decides. It never drops a route that could match, and
- * keeps configuration order.
+ * Candidate routes for a usage and a number, and candidate normalization rules for a
+ * profile and a number (rule_index.c).
+ *
+ * Each pattern is analysed once at compile time (cr_pattern_analyse): when it is anchored
+ * at the start, the set of literal prefixes every match must begin with and the bounds on
+ * the length of a number it can match are pulled out of it. Those prefixes go into a digit
+ * trie (symbols 0-9 + * #); a lookup walks the number down the trie and merges the item
+ * lists met on the way, so only patterns that can possibly match are candidates, in
+ * configuration order. Patterns the analyser cannot read are candidates for every number.
+ * The full regex still decides: the index never drops an item that could match.
+ *
+ * Numbers that contain a character outside the alphabet (0-9 + * #) or are longer than
+ * CR_NUMBER_MAX are not pre-selected at all: every item is a candidate.
  */
 #ifndef CR_ROUTE_INDEX_H
 #define CR_ROUTE_INDEX_H
 
 #include "model.h"
 
+#include <stdatomic.h>
+
+/* ---- pattern analysis (shared by routes and rules) ---------------------------------- */
+
+#define CR_PX_MAX_PREFIXES 64  /* literal prefixes kept per pattern */
+#define CR_PX_MAX_DEPTH    24  /* longest prefix kept, in symbols */
+#define CR_PX_LEN_INF      255 /* no upper bound on the number's length */
+
+typedef enum {
+    CR_PX_ANY,   /* not analysable: a candidate for every number */
+    CR_PX_SET,   /* candidate only for numbers starting with one of `prefixes` */
+    CR_PX_NEVER, /* can match no number made of the alphabet */
+} cr_px_kind;
+
+typedef struct cr_pattern_info {
+    cr_px_kind kind;
+    uint8_t minlen, maxlen; /* bounds on the length of a number it can match */
+    size_t nprefixes;
+    uint8_t plen[CR_PX_MAX_PREFIXES];
+    char prefixes[CR_PX_MAX_PREFIXES][CR_PX_MAX_DEPTH + 1]; /* NUL-terminated */
+} cr_pattern_info;
+
+/* Analyses a PCRE2 pattern (default options). Sound by construction: every number of the
+ * alphabet that PCRE2 can match is accepted by the returned info. Never fails (CR_PX_ANY). */
+void cr_pattern_analyse(const char *pattern, cr_pattern_info *out);
+
+/* ---- the trie ------------------------------------------------------------------------ */
+
+typedef struct cr_px_item {
+    uint32_t id; /* route index, or rule index within its profile */
+    uint8_t minlen, maxlen;
+} cr_px_item;
+
+typedef struct cr_px_node {
+    uint32_t first_child; /* children are contiguous, in symbol order */
+    uint32_t items_off, items_n;
+    uint16_t mask; /* which symbols have a child */
+} cr_px_node;
+
+/* A compiled trie over a set of items (ids ascending in every node's list). */
+typedef struct cr_px_trie {
+    cr_px_node *nodes;
+    size_t nnodes;
+    cr_px_item *items;
+    size_t nitems;
+} cr_px_trie;
+
+#define CR_PX_MAX_RUNS (CR_PX_MAX_DEPTH + 2)
+
+/* A lazy merge of the item lists met along the number's path. */
+typedef struct cr_px_iter {
+    const cr_px_item *run[CR_PX_MAX_RUNS], *end[CR_PX_MAX_RUNS];
+    size_t nruns;
+    size_t len;    /* length of the number, for the length bounds */
+    uint32_t last; /* last id returned (duplicates are skipped) */
+    bool started;
+} cr_px_iter;
+
+/* Maps a character to its trie symbol, or -1 outside the alphabet. */
+int cr_px_symbol(unsigned char c);
+
+/* Collects analysed patterns, then builds the trie. Items may be added in any order. */
+typedef struct cr_px_builder {
+    struct cr_px_entry *entries;
+    size_t n, cap;
+} cr_px_builder;
+
+/* Adds item `id` with its analysis (CR_PX_NEVER adds nothing). CR_OK or CR_ENOMEM. */
+int cr_px_builder_add(cr_px_builder *b, const cr_pattern_info *info, uint32_t id);
+/* Builds the trie and releases the builder (also on failure). CR_OK or CR_ENOMEM. */
+int cr_px_builder_finish(cr_px_builder *b, cr_px_trie *t);
+void cr_px_trie_free(cr_px_trie *t);
+/* Memory held by the trie, in bytes. */
+size_t cr_px_trie_bytes(const cr_px_trie *t);
+/* Starts a walk for `number` (n characters). Returns false, leaving `it` unusable, when
+ * the number has a character outside the alphabet or is longer than CR_NUMBER_MAX. */
+bool cr_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
+/* Next candidate id in ascending order, or UINT32_MAX at the end. */
+uint32_t cr_px_next(cr_px_iter *it);
+
+/* ---- routes ------------------------------------------------------------------------------ */
+
 typedef struct cr_route_index cr_route_index;
 
 typedef struct cr_route_iter {
-    const size_t *routes; /* candidate route indexes, ascending */
+    const size_t *routes; /* naive mode: every route of the usage, ascending */
     size_t count, pos;
+    bool indexed;
+    cr_px_iter px;
 } cr_route_iter;
 
-/* Builds cfg->route_index (may stay NULL: then every route of the usage is a candidate). */
+/* Builds cfg->route_index (routes per usage) and every profile's rule index. On failure
+ * (CR_ENOMEM) nothing is left half-built: decisions then scan every route and rule. */
 int cr_route_index_build(cr_config *cfg);
+/* Frees the route index and the rule indexes of the profiles it built. NULL is fine. */
 void cr_route_index_free(cr_route_index *ix);
 
 void cr_route_index_begin(const cr_config *cfg, size_t usage, const char *number, size_t n,
@@ -24,7 +120,55 @@ void cr_route_index_begin(const cr_config *cfg, size_t usage, const char *number
 
 static inline size_t cr_route_index_next(cr_route_iter *it)
 {
+    if (it->indexed) {
+        uint32_t id = cr_px_next(&it->px);
+        return id == UINT32_MAX ? SIZE_MAX : id;
+    }
     return it->pos < it->count ? it->routes[it->pos++] : SIZE_MAX;
+}
+
+/*
+ * Forces the straightforward scan (every route of the usage, every rule of the profile, in
+ * order) instead of the index, for comparisons and tests. Not for use while decisions on
+ * `cfg` run on other threads. Does nothing on a config without an index.
+ */
+void cr_config_set_naive(cr_config *cfg, bool naive);
+bool cr_config_naive(const cr_config *cfg);
+
+/* Statistics of the built index (for `callroute bench`). */
+typedef struct cr_index_stats {
+    size_t routes_indexed, routes_fallback, routes_never; /* by pattern analysis */
+    size_t rules_indexed, rules_fallback, rules_never;
+    size_t bytes; /* memory of the tries */
+} cr_index_stats;
+void cr_config_index_stats(const cr_config *cfg, cr_index_stats *out);
+
+/* ---- rules (rule_index.c) ---------------------------------------------------------------- */
+
+typedef struct cr_rule_index cr_rule_index;
+
+typedef struct cr_rule_iter {
+    size_t nrules, pos; /* naive mode: 0..nrules */
+    bool indexed;
+    cr_px_iter px;
+} cr_rule_iter;
+
+/* Builds p->rule_index; `naive` is the config-wide switch it follows. */
+int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_index_stats *stats);
+void cr_rule_index_free(cr_rule_index *ix);
+size_t cr_rule_index_bytes(const cr_rule_index *ix);
+
+/* Candidate rules of p for `digits`, ascending: the first that matches is the first in the
+ * profile's order that matches. Works on a profile without an index (every rule). */
+void cr_rule_index_begin(const cr_profile *p, const char *digits, cr_rule_iter *it);
+
+static inline size_t cr_rule_index_next(cr_rule_iter *it)
+{
+    if (it->indexed) {
+        uint32_t id = cr_px_next(&it->px);
+        return id == UINT32_MAX ? SIZE_MAX : id;
+    }
+    return it->pos < it->nrules ? it->pos++ : SIZE_MAX;
 }
 
 #endif

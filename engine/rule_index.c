@@ -1,0 +1,73 @@
+/*
+ * Candidate normalization rules of a location profile for a number: the same pattern
+ * analysis and digit trie as routes (route_index.c), one trie per profile. The first rule
+ * of the candidates that matches is the first rule of the profile that matches, because a
+ * rule left out cannot match and candidates keep the profile's order.
+ */
+#include "route_index.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct cr_rule_index {
+    cr_px_trie trie;
+    const _Atomic bool *naive; /* the config-wide switch (cr_config_set_naive) */
+};
+
+int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_index_stats *stats)
+{
+    p->rule_index = NULL;
+    cr_rule_index *ix = calloc(1, sizeof *ix);
+    cr_pattern_info *info = malloc(sizeof *info);
+    cr_px_builder b = {0};
+    if (!ix || !info)
+        goto oom;
+    ix->naive = naive;
+    for (size_t j = 0; j < p->nrules; j++) {
+        cr_pattern_analyse(p->rules[j].pattern, info);
+        if (stats) {
+            if (info->kind == CR_PX_SET)
+                stats->rules_indexed++;
+            else if (info->kind == CR_PX_NEVER)
+                stats->rules_never++;
+            else
+                stats->rules_fallback++;
+        }
+        if (cr_px_builder_add(&b, info, (uint32_t)j) != CR_OK)
+            goto oom;
+    }
+    if (cr_px_builder_finish(&b, &ix->trie) != CR_OK)
+        goto oom;
+    free(info);
+    p->rule_index = ix;
+    return CR_OK;
+oom:
+    free(b.entries);
+    free(info);
+    free(ix);
+    return CR_ENOMEM;
+}
+
+void cr_rule_index_free(cr_rule_index *ix)
+{
+    if (!ix)
+        return;
+    cr_px_trie_free(&ix->trie);
+    free(ix);
+}
+
+size_t cr_rule_index_bytes(const cr_rule_index *ix)
+{
+    return ix ? sizeof *ix + cr_px_trie_bytes(&ix->trie) : 0;
+}
+
+void cr_rule_index_begin(const cr_profile *p, const char *digits, cr_rule_iter *it)
+{
+    it->nrules = p ? p->nrules : 0;
+    it->pos = 0;
+    it->indexed = false;
+    const cr_rule_index *ix = p ? p->rule_index : NULL;
+    if (ix && !atomic_load_explicit(ix->naive, memory_order_relaxed) &&
+        cr_px_trie_begin(&ix->trie, digits, strlen(digits), &it->px))
+        it->indexed = true;
+}

@@ -1,0 +1,369 @@
+/*
+ * The route and rule index never changes a decision: random configurations (prefixes,
+ * alternations, optional +, lookaheads, \d{n}, classes, unanchored and unanalysable
+ * patterns) times random numbers give identical results indexed and naive.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "cr_engine.h"
+#include "cr_model.h"
+#include "route_index.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static uint32_t rnd(rng *r)
+{
+    r->s = r->s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(r->s >> 33);
+}
+
+static uint32_t below(rng *r, uint32_t n)
+{
+    return n ? rnd(r) % n : 0;
+}
+
+#define POOL 64
+typedef struct gen {
+    rng r;
+    char pool[POOL][12]; /* literal digit strings the patterns use (numbers reuse them) */
+    size_t npool;
+} gen;
+
+static const char *pool_pick(gen *g)
+{
+    if (g->npool < POOL && (g->npool == 0 || below(&g->r, 3) == 0)) {
+        char *p = g->pool[g->npool++];
+        size_t n = 1 + below(&g->r, 4);
+        for (size_t i = 0; i < n; i++)
+            p[i] = (char)('0' + below(&g->r, 10));
+        p[n] = 0;
+        return p;
+    }
+    return g->pool[below(&g->r, (uint32_t)g->npool)];
+}
+
+static void cat(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t o = strlen(buf);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + o, len - o, fmt, ap);
+    va_end(ap);
+}
+
+/* One random piece of a pattern body. */
+static void piece(gen *g, char *buf, size_t len)
+{
+    static const char *classes[] = {"[2-9]", "[0-9*#]", "[^5]", ".", "[+0-3]", "\\D", "[#*]"};
+    static const char *heads[] = {"(?!1900)", "(?=\\d{3})", "(?!(1900|1411))", "\\b", "(?:)"};
+    switch (below(&g->r, 12)) {
+    case 0:
+    case 1:
+    case 2:
+        cat(buf, len, "%s", pool_pick(g));
+        break;
+    case 3: {
+        size_t n = 1 + below(&g->r, 3);
+        cat(buf, len, "(");
+        for (size_t i = 0; i < n; i++)
+            cat(buf, len, "%s%s", i ? "|" : "", pool_pick(g));
+        cat(buf, len, ")");
+        break;
+    }
+    case 4:
+        cat(buf, len, "\\d{%u}", below(&g->r, 8));
+        break;
+    case 5:
+        cat(buf, len, "\\d{%u,%u}", below(&g->r, 3), 3 + below(&g->r, 4));
+        break;
+    case 6:
+        cat(buf, len, below(&g->r, 2) ? "(\\d*)" : "\\d+");
+        break;
+    case 7:
+        cat(buf, len, "%s", classes[below(&g->r, sizeof classes / sizeof *classes)]);
+        break;
+    case 8:
+        cat(buf, len, "%s", heads[below(&g->r, sizeof heads / sizeof *heads)]);
+        break;
+    case 9:
+        cat(buf, len, "(%s)?", pool_pick(g));
+        break;
+    case 10:
+        cat(buf, len, "%s", below(&g->r, 2) ? "\\*" : "#");
+        break;
+    default:
+        cat(buf, len, "(\\d{%u}|%s)", 1 + below(&g->r, 3), pool_pick(g));
+        break;
+    }
+}
+
+static void pattern(gen *g, char *buf, size_t len)
+{
+    buf[0] = 0;
+    uint32_t shape = below(&g->r, 40);
+    if (shape == 0) { /* things the analyser must refuse */
+        static const char *odd[] = {"^(\\d)\\1$",     "(?i)^1\\d+$",       "\\G\\d{3}",
+                                    "^\\Q+1\\E\\d+$", "^(?(?=1)1\\d|2)$",  "^\\x2B1\\d+$",
+                                    "^[[:digit:]]+$", "^(?<n>\\d)\\k<n>$", "^1{,3}$",
+                                    "^\\+1\\d{3, 4}$"};
+        cat(buf, len, "%s", odd[below(&g->r, sizeof odd / sizeof *odd)]);
+        return;
+    }
+    if (shape == 1) { /* the Universal Route */
+        cat(buf, len, "^\\+?(\\d*)$");
+        return;
+    }
+    size_t branches = below(&g->r, 8) == 0 ? 2 : 1;
+    for (size_t b = 0; b < branches; b++) {
+        if (b)
+            cat(buf, len, "|");
+        if (below(&g->r, 10) != 0)
+            cat(buf, len, "^");
+        switch (below(&g->r, 4)) {
+        case 0:
+            cat(buf, len, "\\+?");
+            break;
+        case 1:
+            cat(buf, len, "\\+");
+            break;
+        }
+        size_t n = 1 + below(&g->r, 4);
+        for (size_t i = 0; i < n; i++)
+            piece(g, buf, len);
+        if (below(&g->r, 10) < 7)
+            cat(buf, len, "$");
+    }
+}
+
+static void number(gen *g, char *buf, size_t len)
+{
+    static const char alpha[] = "0123456789+*#";
+    buf[0] = 0;
+    uint32_t k = below(&g->r, 20);
+    if (k == 0) { /* characters outside the alphabet */
+        snprintf(buf, len, "%s-%s", pool_pick(g), pool_pick(g));
+        return;
+    }
+    if (below(&g->r, 3) == 0)
+        cat(buf, len, "+");
+    if (k < 15)
+        cat(buf, len, "%s", pool_pick(g));
+    if (below(&g->r, 3) == 0)
+        cat(buf, len, "%s", pool_pick(g));
+    size_t tail = below(&g->r, 12);
+    for (size_t i = 0; i < tail; i++) {
+        char c = below(&g->r, 8) ? (char)('0' + below(&g->r, 10)) : alpha[below(&g->r, 13)];
+        cat(buf, len, "%c", c);
+    }
+}
+
+static const cr_srcloc here = {"random.xml", 1};
+
+static cr_config *random_config(gen *g, size_t nroutes, size_t nrules)
+{
+    cr_config *c = cr_config_new();
+    char name[64], pat[512];
+    cr_config_add_domain(c, "example.com", here);
+    for (int u = 0; u < 4; u++) {
+        snprintf(name, sizeof name, "U%d", u);
+        cr_config_add_usage(c, name, here);
+    }
+    cr_policy *pol = cr_config_add_policy(c, "All", here);
+    int order[4] = {2, 0, 3, 1};
+    for (int u = 0; u < 4; u++) {
+        snprintf(name, sizeof name, "U%d", order[u]);
+        cr_namelist_add(c, &pol->usages, name, here);
+    }
+    for (int k = 0; k < 8; k++) {
+        snprintf(name, sizeof name, "G%d", k);
+        cr_gateway *gw = cr_config_add_gateway(c, name, here);
+        snprintf(name, sizeof name, "sip:192.0.2.%d:5060", k + 1);
+        gw->address = cr_config_strdup(c, name);
+        gw->remove_plus = k % 3 == 0;
+    }
+    for (size_t i = 0; i < nroutes; i++) {
+        snprintf(name, sizeof name, "R%zu", i);
+        pattern(g, pat, sizeof pat);
+        cr_route *r = cr_config_add_route(c, name, here);
+        r->pattern = cr_config_strdup(c, pat);
+        size_t nu = 1 + below(&g->r, 2), ng = 1 + below(&g->r, 3);
+        for (size_t k = 0; k < nu; k++) {
+            snprintf(name, sizeof name, "U%u", below(&g->r, 4));
+            cr_namelist_add(c, &r->usages, name, here);
+        }
+        for (size_t k = 0; k < ng; k++) {
+            snprintf(name, sizeof name, "G%u", below(&g->r, 8));
+            cr_namelist_add(c, &r->gateways, name, here);
+        }
+    }
+    cr_profile *p = cr_config_add_profile(c, "P", here);
+    for (size_t i = 0; i < nrules; i++) {
+        snprintf(name, sizeof name, "N%zu", i);
+        pattern(g, pat, sizeof pat);
+        cr_rule *rl = cr_profile_add_rule(c, p, name, here);
+        rl->pattern = cr_config_strdup(c, pat);
+        snprintf(name, sizeof name, "+%zu$0", i % 10);
+        rl->translation = cr_config_strdup(c, name);
+    }
+    cr_user *u = cr_config_add_user(c, "sip:alice@example.com", here);
+    u->enterprise_voice = true;
+    cr_diag d;
+    cr_diag_init(&d);
+    int rc = cr_config_compile(c, &d);
+    if (rc != CR_OK)
+        for (size_t i = 0; i < d.count; i++) {
+            char line[2048];
+            cr_diag_format(&d, i, line, sizeof line);
+            if (d.items[i].level == CR_DIAG_ERROR)
+                fprintf(stderr, "%s\n", line);
+        }
+    cr_diag_free(&d);
+    assert_int_equal(rc, CR_OK);
+    return c;
+}
+
+static void same_decision(const cr_decision *a, const cr_decision *b, const char *num)
+{
+    if (a->kind != b->kind || a->rule != b->rule || strcmp(a->normalized, b->normalized) != 0 ||
+        a->nattempts != b->nattempts || a->routes_matched != b->routes_matched)
+        fail_msg("decision for '%s' differs: kind %d/%d rule %s/%s normalized %s/%s attempts "
+                 "%zu/%zu",
+                 num, a->kind, b->kind, a->rule ? a->rule->name : "-",
+                 b->rule ? b->rule->name : "-", a->normalized, b->normalized, a->nattempts,
+                 b->nattempts);
+    for (size_t i = 0; i < a->nattempts; i++) {
+        const cr_attempt *x = &a->attempts[i], *y = &b->attempts[i];
+        if (x->gateway != y->gateway || x->route != y->route || x->usage != y->usage ||
+            strcmp(x->uri, y->uri) != 0)
+            fail_msg("attempt %zu for '%s' differs: route %s/%s", i, num, x->route->name,
+                     y->route->name);
+    }
+}
+
+/* Runs `numbers` random numbers through both evaluations; returns how many matched. */
+static size_t compare(gen *g, cr_config *c, size_t numbers)
+{
+    static cr_decision a, b;
+    const cr_policy *pol = cr_config_default_policy(c);
+    const cr_profile *p = cr_config_default_profile(c);
+    size_t matched = 0;
+    char num[160];
+    for (size_t i = 0; i < numbers; i++) {
+        number(g, num, sizeof num);
+        /* the route walk on the raw number */
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        cr_config_set_naive(c, true);
+        cr_route_attempts(c, pol, num, NULL, &a, NULL);
+        cr_config_set_naive(c, false);
+        cr_route_attempts(c, pol, num, NULL, &b, NULL);
+        same_decision(&a, &b, num);
+        matched += a.routes_matched > 0;
+        /* normalization alone */
+        char n1[CR_NUMBER_MAX + 1], n2[CR_NUMBER_MAX + 1];
+        const cr_rule *r1, *r2;
+        cr_config_set_naive(c, true);
+        int rc1 = cr_profile_normalize(p, num, n1, sizeof n1, &r1, NULL);
+        cr_config_set_naive(c, false);
+        int rc2 = cr_profile_normalize(p, num, n2, sizeof n2, &r2, NULL);
+        assert_int_equal(rc1, rc2);
+        if (r1 != r2 || (rc1 == CR_OK && strcmp(n1, n2) != 0))
+            fail_msg("normalizing '%s': rule %s/%s, %s/%s", num, r1 ? r1->pattern : "-",
+                     r2 ? r2->pattern : "-", n1, n2);
+        matched += r1 != NULL;
+        /* the whole decision */
+        cr_config_set_naive(c, true);
+        cr_route_decide(c, "sip:alice@example.com", num, NULL, &a, NULL);
+        cr_config_set_naive(c, false);
+        cr_route_decide(c, "sip:alice@example.com", num, NULL, &b, NULL);
+        same_decision(&a, &b, num);
+    }
+    return matched;
+}
+
+static void indexed_equals_naive_on_random_configs(void **state)
+{
+    (void)state;
+    const char *env = getenv("CR_PROPERTY_ROUNDS");
+    size_t rounds = env ? strtoul(env, NULL, 10) : 150;
+    size_t matched = 0, total = 0;
+    for (size_t round = 0; round < rounds; round++) {
+        gen g = {.r = {0x9e3779b97f4a7c15ull ^ (round * 0x100000001b3ull)}};
+        cr_config *c = random_config(&g, 20 + below(&g.r, 200), 5 + below(&g.r, 60));
+        matched += compare(&g, c, 400);
+        total += 800;
+        cr_config_free(c);
+    }
+    /* the numbers must exercise matches, not only misses */
+    assert_true(matched > total / 20);
+}
+
+static void analysis_examples(void **state)
+{
+    (void)state;
+    cr_pattern_info in;
+    cr_pattern_analyse("^\\+1(425|206|253)(\\d{7})$", &in);
+    assert_int_equal(in.kind, CR_PX_SET);
+    assert_int_equal(in.nprefixes, 3);
+    assert_string_equal(in.prefixes[0], "+1206");
+    assert_string_equal(in.prefixes[1], "+1253");
+    assert_string_equal(in.prefixes[2], "+1425");
+    assert_int_equal(in.minlen, 12);
+    assert_int_equal(in.maxlen, 12);
+
+    cr_pattern_analyse("^\\+?(\\d*)$", &in);
+    assert_int_equal(in.kind, CR_PX_SET);
+    assert_int_equal(in.nprefixes, 1);
+    assert_string_equal(in.prefixes[0], "");
+    assert_int_equal(in.minlen, 0);
+    assert_int_equal(in.maxlen, CR_PX_LEN_INF);
+
+    cr_pattern_analyse("^\\+([2-9])(\\d*)$", &in);
+    assert_int_equal(in.nprefixes, 8);
+    assert_string_equal(in.prefixes[0], "+2");
+    assert_string_equal(in.prefixes[7], "+9");
+
+    cr_pattern_analyse("^911$", &in);
+    assert_int_equal(in.nprefixes, 1);
+    assert_string_equal(in.prefixes[0], "911");
+    assert_int_equal(in.minlen, 3);
+    assert_int_equal(in.maxlen, 3);
+
+    cr_pattern_analyse("^(?:\\+|00)44(\\d+)", &in);
+    assert_int_equal(in.nprefixes, 2);
+    assert_int_equal(in.maxlen, CR_PX_LEN_INF);
+
+    /* lookaheads are ignored (the regex still decides) */
+    cr_pattern_analyse("^(?!1900)1(\\d{3})$", &in);
+    assert_int_equal(in.kind, CR_PX_SET);
+    assert_string_equal(in.prefixes[0], "1");
+
+    /* unanchored, back references, inline options: a candidate for every number */
+    cr_pattern_analyse("(\\d{7})", &in);
+    assert_int_equal(in.kind, CR_PX_ANY);
+    cr_pattern_analyse("^(\\d)\\1$", &in);
+    assert_int_equal(in.kind, CR_PX_ANY);
+    cr_pattern_analyse("(?i)^1$", &in);
+    assert_int_equal(in.kind, CR_PX_ANY);
+    /* letters never occur in a number of the alphabet */
+    cr_pattern_analyse("^abc$", &in);
+    assert_int_equal(in.kind, CR_PX_NEVER);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(analysis_examples),
+        cmocka_unit_test(indexed_equals_naive_on_random_configs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
