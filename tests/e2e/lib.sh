@@ -114,7 +114,8 @@ e2e_start_kamailio() {
 }
 
 # e2e_gateway NAME PORT SCENARIO [sipp args...]: a sipp UAS on PORT that logs every
-# message it receives or sends into $E2E_TMP/NAME.msg (unless E2E_TRACE=0).
+# message it receives or sends into $E2E_TMP/NAME.msg (unless E2E_TRACE=0). Its pid is
+# E2E_GW_PID_NAME (non-alphanumerics in NAME as '_').
 e2e_gateway() {
     local name=$1 port=$2 scen=$3
     shift 3
@@ -124,7 +125,7 @@ e2e_gateway() {
     "$SIPP" -sf "$scen" -i 127.0.0.1 -p "$port" -t u1 -nostdin "${trace[@]}" \
         -trace_err -error_file "$E2E_TMP/$name.err" "$@" >/dev/null 2>&1 </dev/null &
     E2E_PIDS+=("$!")
-    eval "E2E_GW_PID_$name=$!"
+    eval "E2E_GW_PID_${name//[^A-Za-z0-9_]/_}=$!"
 }
 
 # e2e_gateway_fail NAME PORT CODE REASON [sipp args...]: a gateway refusing every call.
