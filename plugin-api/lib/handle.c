@@ -208,24 +208,42 @@ const char *crp_handle_path(const cr_handle *h)
     return h ? h->path : NULL;
 }
 
+/* Announces a reader in the counter of the current epoch. The epoch is read again after the
+ * increment: a reader that read it just before a flip (and could then load the pointer a later
+ * reload replaces) would otherwise sit in the counter the next reloader does not wait for. */
+static int reader_enter(cr_handle *h)
+{
+    for (;;) {
+        int e = (int)(atomic_load(&h->epoch) & 1);
+        atomic_fetch_add(&h->readers[e], 1);
+        if ((int)(atomic_load(&h->epoch) & 1) == e)
+            return e;
+        atomic_fetch_sub(&h->readers[e], 1);
+    }
+}
+
 const crp_snapshot *crp_snapshot_acquire(cr_handle *h, int *token)
 {
+    int e = reader_enter(h);
     crp_snapshot *s = atomic_load(&h->cur);
-    /* Another process reloaded: follow it (only this process's reloader waits). */
-    if (s->generation != atomic_load(&h->shared->generation) &&
-        pthread_mutex_trylock(&h->reload_lock) == 0) {
-        s = atomic_load(&h->cur);
-        if (s->generation != atomic_load(&h->shared->generation)) {
-            char err[512];
-            if (reload_locked(h, h->path, err, sizeof err, false) != CR_OK) {
-                crp_log(CR_LOG_ERROR, "callroute: following a reload failed: %s", err);
-                atomic_load(&h->cur)->generation = atomic_load(&h->shared->generation);
+    /* Another process reloaded: follow it (only this process's reloader waits). The snapshot
+     * is only read while pinned, and the pin is dropped before reloading (which waits for
+     * readers). */
+    if (s->generation != atomic_load(&h->shared->generation)) {
+        atomic_fetch_sub(&h->readers[e], 1);
+        if (pthread_mutex_trylock(&h->reload_lock) == 0) {
+            s = atomic_load(&h->cur);
+            if (s->generation != atomic_load(&h->shared->generation)) {
+                char err[512];
+                if (reload_locked(h, h->path, err, sizeof err, false) != CR_OK) {
+                    crp_log(CR_LOG_ERROR, "callroute: following a reload failed: %s", err);
+                    atomic_load(&h->cur)->generation = atomic_load(&h->shared->generation);
+                }
             }
+            pthread_mutex_unlock(&h->reload_lock);
         }
-        pthread_mutex_unlock(&h->reload_lock);
+        e = reader_enter(h);
     }
-    int e = (int)(atomic_load(&h->epoch) & 1);
-    atomic_fetch_add(&h->readers[e], 1);
     *token = e;
     return atomic_load(&h->cur);
 }
@@ -311,4 +329,5 @@ void crp_runtime_init(cr_runtime *rt, crp_runtime_ud *ud)
     rt->ud = ud;
     rt->gateway_down = rt_gateway_down;
     rt->spread = rt_spread;
+    rt->users = NULL;
 }
