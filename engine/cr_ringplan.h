@@ -19,7 +19,7 @@
 
 #define CR_PLAN_MAX_BRANCHES   6
 #define CR_PLAN_MAX_TARGETS    32 /* per branch; more are dropped (the trace says so) */
-#define CR_PLAN_MAX_LEGS       2  /* PSTN legs: simultaneous ring, forwarding */
+#define CR_PLAN_MAX_LEGS       4  /* PSTN legs: simultaneous ring, forwarding, members as numbers */
 #define CR_PLAN_MAX_NOTICES    2
 #define CR_NO_ANSWER_DEFAULT_S 20 /* no-answer step when the user set no time */
 

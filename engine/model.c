@@ -276,6 +276,21 @@ int cr_config_set_default_policy(cr_config *cfg, const char *name, cr_srcloc loc
     return cfg->default_policy_name ? CR_OK : CR_ENOMEM;
 }
 
+int cr_config_set_directory(cr_config *cfg, const char *path, cr_srcloc loc)
+{
+    free(cfg->directory);
+    cfg->directory = strdup(path);
+    cfg->directory_loc = loc;
+    return cfg->directory ? CR_OK : CR_ENOMEM;
+}
+
+const char *cr_config_directory(const cr_config *cfg, cr_srcloc *loc)
+{
+    if (loc)
+        *loc = cfg->directory_loc;
+    return cfg->directory;
+}
+
 static void namelist_free(cr_namelist *l)
 {
     for (size_t i = 0; i < l->count; i++)
@@ -350,6 +365,7 @@ void cr_config_free(cr_config *c)
     free(c->users);
     free(c->default_profile_name);
     free(c->default_policy_name);
+    free(c->directory);
     for (size_t i = 0; i < c->ninterned; i++)
         free(c->interned[i]);
     free(c->interned);

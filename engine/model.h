@@ -56,6 +56,8 @@ struct cr_config {
 
     char *default_profile_name, *default_policy_name;
     cr_srcloc default_profile_loc, default_policy_loc;
+    char *directory; /* <directory path>, resolved; NULL when none */
+    cr_srcloc directory_loc;
 
     /* set by compile */
     bool compiled;

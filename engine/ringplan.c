@@ -100,8 +100,11 @@ static const cr_plan_leg *pstn_leg(planner *P, const char *dialed, const char *n
                      p->callee->uri);
         return NULL;
     }
-    if (p->nlegs == CR_PLAN_MAX_LEGS)
+    if (p->nlegs == CR_PLAN_MAX_LEGS) {
+        cr_trace_add(P->trace, "%s %s: skipped, %d PSTN legs per plan at most", what, normalized,
+                     CR_PLAN_MAX_LEGS);
         return NULL;
+    }
     cr_plan_leg *leg = &p->legs[p->nlegs];
     memset(leg, 0, sizeof *leg);
     leg->dialed = dialed;

@@ -15,6 +15,7 @@
 
 #include <libxml/tree.h>
 
+#include "cr_directory.h"
 #include "cr_xml.h"
 
 typedef struct loader {
@@ -504,6 +505,32 @@ static void load_user(loader *L, xmlNodePtr node)
     FOR_CHILDREN(c, &e) load_user_child(&e, c, u, seen);
 }
 
+/* <directory path="..."/>: the LMDB user directory, relative to the naming file. */
+static void load_directory(loader *L, xmlNodePtr node)
+{
+    static const char *const attrs[] = {"path", NULL};
+    elem e = {0};
+    name_object(&e, "directory", NULL, NULL);
+    begin(&e, L, node, attrs, false);
+    FOR_CHILDREN(c, &e) unknown_child(&e, c);
+    cr_srcloc prev;
+    if (cr_config_directory(L->cfg, &prev)) {
+        fail(&e, "a user directory is already named at %s:%d", prev.file, prev.line);
+        return;
+    }
+    char *path = need(&e, "path");
+    if (!path)
+        return;
+    const char *slash = path[0] == '/' ? NULL : strrchr(L->file, '/');
+    size_t dl = slash ? (size_t)(slash - L->file) + 1 : 0;
+    char *full = malloc(dl + strlen(path) + 1);
+    if (!full || (memcpy(full, L->file, dl), strcpy(full + dl, path),
+                  cr_config_set_directory(L->cfg, full, e.loc) != CR_OK))
+        L->oom = true;
+    free(full);
+    free(path);
+}
+
 /* ---- the document ----------------------------------------------------------------------- */
 
 static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
@@ -530,7 +557,9 @@ static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
         load_list(L, n, "route", load_route);
     else if (strcmp(name, "users") == 0)
         load_list(L, n, "user", load_user);
-    else if (strcmp(name, "responseGroups") != 0 && strcmp(name, "directory") != 0) {
+    else if (strcmp(name, "directory") == 0)
+        load_directory(L, n);
+    else if (strcmp(name, "responseGroups") != 0) {
         elem e = {.L = L, .node = n->parent, .loc = {L->file, 0}};
         unknown_child(&e, n);
     }
@@ -553,6 +582,8 @@ int cr_rules_load(const char *path, cr_config **out, cr_diag *diag)
         rc = L.oom ? CR_ENOMEM : CR_ECONFIG;
     if (rc == CR_OK)
         rc = cr_config_compile(L.cfg, diag);
+    if (rc == CR_OK && cr_config_directory(L.cfg, NULL))
+        rc = cr_directory_check_named(L.cfg, diag);
     if (rc != CR_OK) {
         cr_config_free(L.cfg);
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;

@@ -11,6 +11,9 @@
  */
 #include "handle.h"
 #include "cr_rules.h"
+#if __has_include("users_abi.h")
+#include "users_abi.h"
+#endif
 
 #include <sched.h>
 #include <stdarg.h>
@@ -40,6 +43,21 @@ void crp_diag_to_text(const cr_diag *d, char *err, size_t errlen, bool errors_on
 int crp_load(const char *path, cr_config **out, cr_diag *diag)
 {
     return cr_rules_load(path, out, diag);
+}
+
+/* crp_load, then the users inline in the configuration against the handle's directory
+ * (cr_open_options.db_path): a user in both is refused. */
+static int load_for(const cr_handle *h, const char *path, cr_config **out, cr_diag *diag)
+{
+    int rc = crp_load(path, out, diag);
+#if __has_include("users_abi.h")
+    if (rc == CR_OK && h->db_path && crp_users_check(h->db_path, *out, diag) != CR_OK) {
+        cr_config_free(*out);
+        *out = NULL;
+        rc = CR_ECONFIG;
+    }
+#endif
+    return rc;
 }
 
 static void snapshot_free(crp_snapshot *s)
@@ -100,7 +118,7 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
     cr_diag d;
     cr_diag_init(&d);
     cr_config *cfg = NULL;
-    int rc = crp_load(path, &cfg, &d);
+    int rc = load_for(h, path, &cfg, &d);
     if (rc != CR_OK) {
         crp_diag_to_text(&d, err, errlen, true);
         if (err && !err[0])
@@ -142,7 +160,7 @@ static int reload_locked(cr_handle *h, const char *path, char *err, size_t errle
     cr_diag d;
     cr_diag_init(&d);
     cr_config *cfg = NULL;
-    int rc = crp_load(path, &cfg, &d);
+    int rc = load_for(h, path, &cfg, &d);
     if (rc != CR_OK) {
         crp_diag_to_text(&d, err, errlen, true);
         if (err && errlen && !err[0])

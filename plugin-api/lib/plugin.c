@@ -7,6 +7,7 @@
 #define CRP_USER_PLAN crp_user_plan
 #define CRP_USERS_IMPORT crp_users_import
 #define CRP_USERS_EXPORT crp_users_export
+#define CRP_HAVE_USERS 1
 #else
 #define CRP_USER_PLAN NULL
 #define CRP_USERS_IMPORT NULL
@@ -146,8 +147,15 @@ static int p_route_ex(cr_handle *h, const char *from, const char *dialed,
     crp_runtime_init(&rt, &ud);
     int token;
     const crp_snapshot *s = crp_snapshot_acquire(h, &token);
+#ifdef CRP_HAVE_USERS
+    crp_users_scope us; /* callers and callees in the user directory */
+    crp_users_attach(h, s->cfg, &rt, &us);
+#endif
     cr_route_decide(s->cfg, from, dialed, &rt, d, tp);
     *out = crp_decision_result(d, tp);
+#ifdef CRP_HAVE_USERS
+    crp_users_detach(&us);
+#endif
     crp_snapshot_release(h, token);
     cr_trace_free(&t);
     free(d);
@@ -251,7 +259,14 @@ static int p_inbound(cr_handle *h, const char *gateway, const char *called, cons
     cr_trace_init(&t);
     if (gateway && !gw)
         cr_trace_add(&t, "'%s' is no configured gateway: default profile used", gateway);
-    rc = cr_inbound_decide(s->cfg, gw, called, calling, &in, &t);
+    crp_runtime_ud ud = {h, NULL, 0, 0};
+    cr_runtime rt;
+    crp_runtime_init(&rt, &ud);
+#ifdef CRP_HAVE_USERS
+    crp_users_scope us; /* callees in the user directory */
+    crp_users_attach(h, s->cfg, &rt, &us);
+#endif
+    rc = cr_inbound_decide_ex(s->cfg, gw, called, calling, &rt, &in, &t);
     if (rc == CR_OK && (*out = crp_result_new("inbound", in.callee ? 1 : 0))) {
         crp_set_str(*out, NULL, "gateway", gw ? gw->name : NULL);
         crp_set_str(*out, NULL, "profile", in.profile ? in.profile->name : NULL);
@@ -261,6 +276,9 @@ static int p_inbound(cr_handle *h, const char *gateway, const char *called, cons
         crp_set_str(*out, NULL, "pai", in.pai[0] ? in.pai : NULL);
         trace_into(*out, &t);
     }
+#ifdef CRP_HAVE_USERS
+    crp_users_detach(&us);
+#endif
     crp_snapshot_release(h, token);
     cr_trace_free(&t);
     return rc;

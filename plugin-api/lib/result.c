@@ -101,6 +101,11 @@ void crp_set_bool(cr_result *r, ritem *item, const char *key, bool v)
     set(r, item, key, RV_BOOL, v ? "true" : "false");
 }
 
+void crp_set_json(cr_result *r, ritem *item, const char *key, const char *json)
+{
+    set(r, item, key, json ? RV_JSON : RV_NULL, json);
+}
+
 static rlist *get_list(const cr_result *r, const char *list, bool create)
 {
     rfield *f = field((ritem *)&r->top, list, create);
@@ -227,6 +232,7 @@ static void json_item(sbuf *b, const ritem *it, bool top)
             break;
         case RV_NUM:
         case RV_BOOL:
+        case RV_JSON:
             sb_puts(b, f->str);
             break;
         case RV_LIST:

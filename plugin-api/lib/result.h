@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum { RV_STR, RV_NULL, RV_NUM, RV_BOOL, RV_LIST } rv_type;
+typedef enum { RV_STR, RV_NULL, RV_NUM, RV_BOOL, RV_LIST, RV_JSON } rv_type;
 
 typedef struct rfield {
     char *key;
@@ -44,6 +44,9 @@ void crp_result_free(cr_result *r);
 void crp_set_str(cr_result *r, ritem *item, const char *key, const char *value); /* NULL→null */
 void crp_set_num(cr_result *r, ritem *item, const char *key, double v);
 void crp_set_bool(cr_result *r, ritem *item, const char *key, bool v);
+/* A value given as JSON text (an array or object built by the caller), rendered as is;
+ * result_get returns the JSON text. */
+void crp_set_json(cr_result *r, ritem *item, const char *key, const char *json);
 /* Makes sure the list exists (renders as [] when empty). */
 void crp_list(cr_result *r, const char *list);
 /* Appends an item to a list (created when missing); returns it, or NULL on OOM. */

@@ -1,0 +1,100 @@
+/* callroute inbound: the ringing plan of a call to a user (SPEC §3). */
+#include "cli.h"
+#include "opts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cr_optspec inbound_spec[] = {
+    {"config", true},  {"db", true},    {"from", true},  {"endpoint", true},
+    {"gateway", true}, {"json", false}, {"help", false}, {NULL, false},
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: callroute inbound --config FILE [--db DIR] --from URI TO [--endpoint URI]...\n"
+          "                         [--gateway GW] [--json]\n"
+          "  TO: a user's SIP URI, tel: URI or number. --endpoint: the callee's registered\n"
+          "  contacts (default: its SIP URI). --gateway: TO and --from arrive from that gateway\n"
+          "  and are normalized with its location profile first.\n"
+          "Exit status: 0 TO is a user, 1 it is not, 2 usage or configuration error.\n",
+          f);
+}
+
+/* The plan as a timeline, one line per thing that rings. */
+static void print_text(const cr_plugin *p, const cr_result *r)
+{
+    const char *callee = p->result_get(r, "callee");
+    printf("callee: %s\n", callee ? callee : "-");
+    size_t n = p->result_count(r, "ring");
+    for (size_t i = 0; i < n; i++) {
+        const char *alt = p->result_item(r, "ring", i, "alt");
+        const char *gw = p->result_item(r, "ring", i, "gateway");
+        printf("  %4s s  %-17s %-9s %s", p->result_item(r, "ring", i, "at"),
+               p->result_item(r, "ring", i, "branch"), p->result_item(r, "ring", i, "kind"),
+               p->result_item(r, "ring", i, "target"));
+        if (gw)
+            printf("  %s %s %s", alt && strcmp(alt, "0") ? "else via" : "via", gw,
+                   p->result_item(r, "ring", i, "uri"));
+        fputc('\n', stdout);
+    }
+    const char *notes = p->result_get(r, "notifications");
+    if (notes && strcmp(notes, "[]") != 0)
+        printf("notifications: %s\n", notes);
+    printf("reason: %s\n", p->result_get(r, "reason"));
+    size_t nt = p->result_count(r, "trace");
+    if (nt)
+        puts("trace:");
+    for (size_t i = 0; i < nt; i++)
+        printf("  %s\n", p->result_item(r, "trace", i, "text"));
+}
+
+int cr_cmd_inbound(const cr_plugin *p, int argc, char **argv)
+{
+    cr_opts o;
+    if (!cr_opts_parse(argc, argv, inbound_spec, &o))
+        return 2;
+    if (cr_flag(&o, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    const char *from = cr_opt(&o, "from");
+    if (o.npos != 1 || !from) {
+        usage(stderr);
+        return 2;
+    }
+    if (!CR_HAS(cr_plugin, p, user_plan) || !p->user_plan) {
+        fprintf(stderr, "callroute inbound: the library has no inbound call handling\n");
+        return 2;
+    }
+    cr_open_options opts = {.size = sizeof opts, .db_path = cr_opt(&o, "db")};
+    cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), &opts);
+    if (!h)
+        return 2;
+    const char *endpoints[CR_OPTS_MAX];
+    char buf[8192];
+    size_t nend = cr_opt_all(&o, "endpoint", endpoints, CR_OPTS_MAX, buf, sizeof buf);
+    const char *to = o.pos[0];
+    cr_result *gwr = NULL;
+    const char *gateway = cr_opt(&o, "gateway");
+    if (gateway && p->inbound(h, gateway, to, from, &gwr) == 0 && gwr &&
+        p->result_get(gwr, "target"))
+        to = p->result_get(gwr, "target");
+    cr_result *r = NULL;
+    int rc = p->user_plan(h, from, to, endpoints, nend, &r);
+    int status = 2;
+    if (rc != 0 || !r) {
+        fprintf(stderr, "callroute inbound: %s\n", p->strerror(rc));
+    } else {
+        if (cr_flag(&o, "json"))
+            cr_cli_print(p, r, 1);
+        else
+            print_text(p, r);
+        status = p->result_kind(r) == 1 ? 0 : 1;
+    }
+    p->result_free(r);
+    p->result_free(gwr);
+    p->close(h);
+    return status;
+}

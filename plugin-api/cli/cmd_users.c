@@ -1,0 +1,94 @@
+/* callroute users: the LMDB user directory (import, export). */
+#include "cli.h"
+#include "opts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cr_optspec users_spec[] = {
+    {"db", true},       {"format", true}, {"json", false},
+    {"replace", false}, {"help", false},  {NULL, false},
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: callroute users import --db DIR FILE [--replace] [--json]\n"
+          "       callroute users export --db DIR [FILE|-] [--format xml|csv]\n"
+          "  import: XML (<users> of <user>, as in the configuration) or CSV whose first line\n"
+          "  is the header\n"
+          "    uri,line,enterpriseVoice,voicePolicy,locationProfile,voicemail,simultaneousRing,\n"
+          "    forwardImmediate,noAnswerAfter,noAnswerTarget,teamCallDelay,teamCall,delegates\n"
+          "  (columns in any order, only uri required; teamCall and delegates are lists\n"
+          "  separated by spaces). Users already in the directory are replaced; --replace\n"
+          "  also removes those the file does not list. All or nothing: on an error nothing\n"
+          "  changes.\n"
+          "  export: every user, as XML (default, or FILE ending in .xml) or CSV.\n",
+          f);
+}
+
+static int cmd_import(const cr_plugin *p, const cr_opts *o, const char *db)
+{
+    if (o->npos != 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (cr_flag(o, "replace"))
+        setenv("CALLROUTE_IMPORT_REPLACE", "1", 1);
+    else
+        unsetenv("CALLROUTE_IMPORT_REPLACE");
+    char err[16384];
+    cr_result *r = NULL;
+    int rc = p->users_import(db, o->pos[1], &r, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err[0] ? err : p->strerror(rc));
+        fprintf(stderr, "callroute users import: nothing imported\n");
+        return rc == CR_ABI_ECONFIG ? 1 : 2;
+    }
+    if (cr_flag(o, "json"))
+        cr_cli_print(p, r, 1);
+    else
+        printf("%s: %s users read (%s added, %s replaced, %s removed) in %s s; %s: %s users, "
+               "%s lines, data.mdb %s bytes (%s in use)\n",
+               o->pos[1], p->result_get(r, "read"), p->result_get(r, "added"),
+               p->result_get(r, "replaced"), p->result_get(r, "removed"),
+               p->result_get(r, "seconds"), db, p->result_get(r, "users"),
+               p->result_get(r, "lines"), p->result_get(r, "file_bytes"),
+               p->result_get(r, "used_bytes"));
+    p->result_free(r);
+    return 0;
+}
+
+int cr_cmd_users(const cr_plugin *p, int argc, char **argv)
+{
+    cr_opts o;
+    if (!cr_opts_parse(argc, argv, users_spec, &o))
+        return 2;
+    if (cr_flag(&o, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    const char *db = cr_opt(&o, "db");
+    if (o.npos < 1 || !db) {
+        usage(stderr);
+        return 2;
+    }
+    if (!CR_HAS(cr_plugin, p, users_export) || !p->users_import || !p->users_export) {
+        fprintf(stderr, "callroute users: the library has no user directory\n");
+        return 2;
+    }
+    if (strcmp(o.pos[0], "import") == 0)
+        return cmd_import(p, &o, db);
+    if (strcmp(o.pos[0], "export") == 0 && o.npos <= 2) {
+        char err[1024];
+        int rc = p->users_export(db, o.npos == 2 ? o.pos[1] : "-", cr_opt(&o, "format"), err,
+                                 sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "callroute users export: %s\n", err[0] ? err : p->strerror(rc));
+            return 2;
+        }
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,129 @@
+/*
+ * The user directory: every SPEC §2 user field in an LMDB environment, for deployments with
+ * hundreds of thousands of users.
+ *
+ * Layout (one environment, a directory holding data.mdb and lock.mdb):
+ *   "users"  key the user's SIP URI in lookup form (cr_uri_key) → the user record;
+ *   "lines"  key "+14255550100;ext=50100" or "5550100" (private) → the user's URI key; a line
+ *            with an extension also answers for its bare number, unless another user's line
+ *            is exactly that number (as with users listed in the XML);
+ *   "meta"   "format" → "1".
+ * Readers (any number of threads and processes) see a consistent snapshot while an import
+ * writes (LMDB MVCC); an import is one write transaction: all of the file, or nothing.
+ *
+ * Thread safety: a cr_directory may be shared by threads; a cr_dir_reader belongs to one
+ * thread. Across fork(), a child must open the directory again (cr_directory_open does this
+ * by itself: handles are per process).
+ */
+#ifndef CR_DIRECTORY_H
+#define CR_DIRECTORY_H
+
+#include "cr_engine.h"
+#include "cr_model.h"
+
+#include <stdio.h>
+
+typedef struct cr_directory cr_directory;
+
+/*
+ * Opens the directory environment at `dir` (a directory path), creating it when `create`.
+ * Opening a directory this process already has open returns the same environment (LMDB
+ * forbids two on one file in a process); each open needs its cr_directory_close.
+ * @return CR_OK; CR_ENOENT (no directory and !create), CR_EIO (with err), CR_ENOMEM.
+ */
+int cr_directory_open(const char *dir, bool create, cr_directory **out, char *err, size_t errlen);
+void cr_directory_close(cr_directory *d);
+/* The path as given to the first open. */
+const char *cr_directory_path(const cr_directory *d);
+
+typedef struct cr_directory_stats {
+    size_t users;        /* records in "users" */
+    size_t lines;        /* keys in "lines" (lines and bare-number aliases) */
+    uint64_t file_bytes; /* size of data.mdb on disk */
+    uint64_t used_bytes; /* pages in use × page size */
+} cr_directory_stats;
+
+int cr_directory_stat(cr_directory *d, cr_directory_stats *st);
+
+typedef struct cr_import_report {
+    size_t read;        /* users in the file */
+    size_t added;       /* new in the directory */
+    size_t replaced;    /* already there, overwritten */
+    size_t removed;     /* dropped by `replace` */
+    const char *format; /* "xml" or "csv" */
+} cr_import_report;
+
+/*
+ * Imports the users of `file`: XML (a <users> element of <user> as in SPEC §2.1, at the top
+ * or inside <callroute>) or CSV (first line the header, see CR_DIRECTORY_CSV_HEADER), told
+ * apart by the first non-blank character ('<' is XML). A user already in the directory is
+ * replaced; with `replace` the directory ends up holding exactly the file's users.
+ * All or nothing: on any error nothing changes. Errors (file:line, the user) go to `diag`.
+ * @return CR_OK, CR_ECONFIG (errors in diag), CR_EIO, CR_ENOMEM.
+ */
+int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_import_report *rep,
+                        cr_diag *diag);
+
+/*
+ * The CSV header, in this order on export; on import the columns may come in any order and
+ * only `uri` is required. Lists (teamCall, delegates) are separated by spaces; a field with
+ * a comma or a quote is quoted ("a ""b"""), RFC 4180.
+ */
+#define CR_DIRECTORY_CSV_HEADER                                                                    \
+    "uri,line,enterpriseVoice,voicePolicy,locationProfile,voicemail,simultaneousRing,"             \
+    "forwardImmediate,noAnswerAfter,noAnswerTarget,teamCallDelay,teamCall,delegates"
+
+typedef enum { CR_DIR_XML = 1, CR_DIR_CSV = 2 } cr_dir_format;
+
+/* Writes every user, in URI order, as XML (<users> of SPEC §2.1) or CSV, to `out`. */
+int cr_directory_export(cr_directory *d, FILE *out, cr_dir_format fmt, char *err, size_t errlen);
+
+/*
+ * Errors for users that a configuration lists inline and the directory holds too (by URI
+ * or by line), naming both places ("file:line" and the directory path). Returns CR_OK or
+ * CR_ECONFIG.
+ */
+int cr_directory_check_config(cr_directory *d, const cr_config *cfg, cr_diag *diag);
+
+/* For the loader: opens the directory the configuration names (cr_config_directory) and
+ * runs cr_directory_check_config; a directory that cannot be opened is an error at the
+ * <directory> element. Returns CR_OK or CR_ECONFIG. */
+int cr_directory_check_named(const cr_config *cfg, cr_diag *diag);
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+#define CR_DIR_SLOTS      8  /* users decoded without allocating */
+#define CR_DIR_SLOT_NAMES 16 /* team members + delegates per user without allocating */
+
+typedef struct cr_dir_slot {
+    cr_user user;
+    char *names[CR_DIR_SLOT_NAMES];
+    char **heap; /* when a user has more names */
+} cr_dir_slot;
+
+/*
+ * A read snapshot with the users decoded from it. Users returned by the lookups point into
+ * the snapshot (their strings are in LMDB's map) and stay valid until cr_dir_reader_end.
+ * Their policy_idx / profile_idx are resolved against `cfg` (-1 and the name kept when the
+ * configuration lacks it). Caller-allocated (on the stack is fine); one thread.
+ */
+typedef struct cr_dir_reader {
+    cr_directory *dir;
+    const cr_config *cfg;
+    void *txn;
+    size_t used;
+    cr_dir_slot slots[CR_DIR_SLOTS];
+    struct cr_dir_more *more; /* further slots, allocated past CR_DIR_SLOTS */
+    cr_user_source source;    /* the reader as the engine's user source */
+} cr_dir_reader;
+
+/* Starts a snapshot. Returns CR_OK or CR_EIO. */
+int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r);
+/* A user by SIP URI (any form cr_uri_key accepts), or NULL. */
+const cr_user *cr_dir_reader_find(cr_dir_reader *r, const char *sip_uri);
+/* A user by line number ("+14255550100", "5550100"), with an extension or NULL. */
+const cr_user *cr_dir_reader_by_number(cr_dir_reader *r, const char *number, const char *ext);
+/* Ends the snapshot; every user it returned becomes invalid. */
+void cr_dir_reader_end(cr_dir_reader *r);
+
+#endif

@@ -1,0 +1,614 @@
+/*
+ * The user directory over LMDB: environments per process, user records, line keys, read
+ * snapshots for the engine, and the check against a configuration's inline users.
+ * Import and export are in directory_import.c.
+ */
+#include "directory_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DIR_MAPSIZE_DEFAULT (16ULL << 30) /* address space only: the file grows as used */
+#define DIR_MAXREADERS      1022
+
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static cr_directory *open_list;
+
+void dir_err(char *err, size_t errlen, const char *what, int rc)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
+}
+
+static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(d->path, &st) != 0) {
+        if (!create) {
+            snprintf(err, errlen, "%s: no such directory", d->path);
+            return CR_ENOENT;
+        }
+        if (mkdir(d->path, 0775) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: %s", d->path, strerror(errno));
+            return CR_EIO;
+        }
+    } else if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a directory", d->path);
+        return CR_EIO;
+    }
+    uint64_t mapsize = DIR_MAPSIZE_DEFAULT;
+    const char *env = getenv("CALLROUTE_DB_MAPSIZE_MB");
+    if (env && atol(env) > 0)
+        mapsize = (uint64_t)atol(env) << 20;
+    int rc = mdb_env_create(&d->env);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(d->env, (size_t)mapsize);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(d->env, 4);
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(d->env, DIR_MAXREADERS);
+    if (rc == 0)
+        rc = mdb_env_open(d->env, d->path, MDB_NOTLS, 0664);
+    if (rc != 0) {
+        dir_err(err, errlen, d->path, rc);
+        return CR_EIO;
+    }
+    MDB_txn *txn;
+    rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+    if (rc == EACCES) { /* read-only files: open the tables that exist */
+        rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
+        create = false;
+    }
+    unsigned flags = create ? MDB_CREATE : 0;
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "users", flags, &d->users);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "lines", flags, &d->lines);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "meta", flags, &d->meta);
+    MDB_val k = {6, "format"}, v;
+    if (rc == 0 && mdb_get(txn, d->meta, &k, &v) == 0 &&
+        (v.mv_size != 1 || memcmp(v.mv_data, CR_DIR_FORMAT, 1) != 0)) {
+        mdb_txn_abort(txn);
+        snprintf(err, errlen, "%s: directory format %.*s is not supported", d->path, (int)v.mv_size,
+                 (const char *)v.mv_data);
+        return CR_EIO;
+    }
+    if (rc == 0 && create) {
+        v.mv_size = 1;
+        v.mv_data = CR_DIR_FORMAT;
+        rc = mdb_put(txn, d->meta, &k, &v, 0);
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else if (txn)
+        mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND) {
+        snprintf(err, errlen, "%s: not a user directory (run 'callroute users import')", d->path);
+        return CR_ENOENT;
+    }
+    if (rc != 0) {
+        dir_err(err, errlen, d->path, rc);
+        return CR_EIO;
+    }
+    return CR_OK;
+}
+
+static void dir_free(cr_directory *d)
+{
+    if (d->env)
+        mdb_env_close(d->env);
+    free(d->path);
+    free(d->real);
+    free(d);
+}
+
+int cr_directory_open(const char *dir, bool create, cr_directory **out, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (!err || !errlen) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
+    err[0] = 0;
+    if (!out || !dir || !*dir)
+        return CR_EINVAL;
+    *out = NULL;
+    long pid = (long)getpid();
+    pthread_mutex_lock(&open_lock);
+    /* the same path string first (no system call), then the same file */
+    char real[PATH_MAX];
+    bool have_real = false;
+    for (int pass = 0; pass < 2 && !*out; pass++) {
+        if (pass == 1)
+            have_real = realpath(dir, real) != NULL;
+        for (cr_directory *d = open_list; d && !*out; d = d->next)
+            if (d->pid == pid &&
+                (pass == 0 ? strcmp(d->path, dir) == 0 : have_real && strcmp(d->real, real) == 0))
+                *out = d;
+    }
+    if (*out) {
+        (*out)->refs++;
+        pthread_mutex_unlock(&open_lock);
+        return CR_OK;
+    }
+    cr_directory *d = calloc(1, sizeof *d);
+    if (!d || !(d->path = strdup(dir))) {
+        free(d);
+        pthread_mutex_unlock(&open_lock);
+        return CR_ENOMEM;
+    }
+    d->pid = pid;
+    d->refs = 1;
+    int rc = env_open(d, create, err, errlen);
+    if (rc == CR_OK && !have_real && realpath(dir, real))
+        have_real = true;
+    d->real = strdup(have_real ? real : dir);
+    if (rc != CR_OK || !d->real) {
+        dir_free(d);
+        pthread_mutex_unlock(&open_lock);
+        return rc != CR_OK ? rc : CR_ENOMEM;
+    }
+    d->next = open_list;
+    open_list = d;
+    pthread_mutex_unlock(&open_lock);
+    *out = d;
+    return CR_OK;
+}
+
+void cr_directory_close(cr_directory *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&open_lock);
+    if (--d->refs == 0) {
+        for (cr_directory **p = &open_list; *p; p = &(*p)->next)
+            if (*p == d) {
+                *p = d->next;
+                break;
+            }
+        /* an environment inherited through fork() is the parent's: left alone */
+        if (d->pid == (long)getpid())
+            dir_free(d);
+    }
+    pthread_mutex_unlock(&open_lock);
+}
+
+const char *cr_directory_path(const cr_directory *d)
+{
+    return d ? d->path : NULL;
+}
+
+int cr_directory_stat(cr_directory *d, cr_directory_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    MDB_txn *txn;
+    if (mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
+        return CR_EIO;
+    MDB_stat s;
+    if (mdb_stat(txn, d->users, &s) == 0)
+        st->users = s.ms_entries;
+    if (mdb_stat(txn, d->lines, &s) == 0)
+        st->lines = s.ms_entries;
+    MDB_envinfo info;
+    MDB_stat es;
+    if (mdb_env_info(d->env, &info) == 0 && mdb_env_stat(d->env, &es) == 0)
+        st->used_bytes = (uint64_t)(info.me_last_pgno + 1) * es.ms_psize;
+    mdb_txn_abort(txn);
+    char file[PATH_MAX + 16];
+    snprintf(file, sizeof file, "%s/data.mdb", d->path);
+    struct stat fs;
+    if (stat(file, &fs) == 0)
+        st->file_bytes = (uint64_t)fs.st_size;
+    return CR_OK;
+}
+
+/* ---- records ------------------------------------------------------------------------------ */
+
+#define REC_MAGIC   'U'
+#define REC_VERSION 1
+#define REC_HEADER  12
+#define REC_NULL    0xFFFFu
+
+static bool buf_reserve(dir_buf *b, size_t n)
+{
+    if (b->len + n <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap * 2 : 512;
+    while (cap < b->len + n)
+        cap *= 2;
+    unsigned char *p = realloc(b->p, cap);
+    if (!p)
+        return false;
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+static void put16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v & 0xFF);
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static unsigned get16(const unsigned char *p)
+{
+    return (unsigned)p[0] | (unsigned)p[1] << 8;
+}
+
+static bool put_str(dir_buf *b, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n >= REC_NULL || !buf_reserve(b, n + 3))
+        return false;
+    put16(b->p + b->len, s ? (unsigned)n : REC_NULL);
+    b->len += 2;
+    if (s) {
+        memcpy(b->p + b->len, s, n + 1);
+        b->len += n + 1;
+    }
+    return true;
+}
+
+int dir_encode(const cr_user *u, dir_buf *b)
+{
+    b->len = 0;
+    if (!buf_reserve(b, REC_HEADER))
+        return CR_ENOMEM;
+    unsigned char *h = b->p;
+    h[0] = REC_MAGIC;
+    h[1] = REC_VERSION;
+    h[2] = u->enterprise_voice ? 1 : 0;
+    h[3] = 0;
+    put16(h + 4, (unsigned)u->forwarding.no_answer_after);
+    put16(h + 6, (unsigned)u->team_call_delay);
+    put16(h + 8, (unsigned)u->team_call.count);
+    put16(h + 10, (unsigned)u->delegates.count);
+    b->len = REC_HEADER;
+    const char *s[] = {u->uri,
+                       u->line,
+                       u->line_number,
+                       u->line_ext,
+                       u->policy,
+                       u->profile,
+                       u->voicemail,
+                       u->simultaneous_ring,
+                       u->forwarding.immediate,
+                       u->forwarding.no_answer_target};
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+        if (!put_str(b, s[i]))
+            return CR_ENOMEM;
+    for (size_t i = 0; i < u->team_call.count; i++)
+        if (!put_str(b, u->team_call.names[i]))
+            return CR_ENOMEM;
+    for (size_t i = 0; i < u->delegates.count; i++)
+        if (!put_str(b, u->delegates.names[i]))
+            return CR_ENOMEM;
+    return CR_OK;
+}
+
+/* Reads one string at *off; false when the record ends early. */
+static bool get_str(const unsigned char *r, size_t len, size_t *off, char **out)
+{
+    if (*off + 2 > len)
+        return false;
+    unsigned n = get16(r + *off);
+    *off += 2;
+    if (n == REC_NULL) {
+        *out = NULL;
+        return true;
+    }
+    if (*off + n + 1 > len || r[*off + n] != 0)
+        return false;
+    *out = (char *)(r + *off); /* the map is read-only; the engine never writes users */
+    *off += n + 1;
+    return true;
+}
+
+bool dir_decode(const void *rec, size_t len, cr_user *u, char **names, size_t n, char ***heap)
+{
+    const unsigned char *r = rec;
+    *heap = NULL;
+    if (len < REC_HEADER || r[0] != REC_MAGIC || r[1] != REC_VERSION)
+        return false;
+    memset(u, 0, sizeof *u);
+    u->enterprise_voice = r[2] & 1;
+    u->forwarding.no_answer_after = (int)get16(r + 4);
+    u->team_call_delay = (int)get16(r + 6);
+    size_t nteam = get16(r + 8), ndel = get16(r + 10);
+    size_t off = REC_HEADER;
+    char **s[] = {&u->uri,
+                  &u->line,
+                  &u->line_number,
+                  &u->line_ext,
+                  &u->policy,
+                  &u->profile,
+                  &u->voicemail,
+                  &u->simultaneous_ring,
+                  &u->forwarding.immediate,
+                  &u->forwarding.no_answer_target};
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+        if (!get_str(r, len, &off, s[i]))
+            return false;
+    if (!u->uri)
+        return false;
+    char **arr = names;
+    if (nteam + ndel > n) {
+        arr = *heap = malloc((nteam + ndel) * sizeof *arr);
+        if (!arr)
+            return false;
+    }
+    for (size_t i = 0; i < nteam + ndel; i++)
+        if (!get_str(r, len, &off, &arr[i]) || !arr[i])
+            return false;
+    u->team_call.names = arr;
+    u->team_call.count = u->team_call.cap = nteam;
+    u->delegates.names = arr + nteam;
+    u->delegates.count = u->delegates.cap = ndel;
+    u->policy_idx = u->profile_idx = -1;
+    return true;
+}
+
+/* ---- line keys ---------------------------------------------------------------------------- */
+
+int dir_line_key(const cr_user *u, char *out, size_t len)
+{
+    int n = u->line_ext ? snprintf(out, len, "%s;ext=%s", u->line_number, u->line_ext)
+                        : snprintf(out, len, "%s", u->line_number);
+    return n > 0 && (size_t)n < len ? n : 0;
+}
+
+static bool points_to(const MDB_val *v, const char *ukey, char kind)
+{
+    size_t n = strlen(ukey);
+    const char *p = v->mv_data;
+    return v->mv_size == n + 1 && (!kind || p[0] == kind) && memcmp(p + 1, ukey, n) == 0;
+}
+
+int dir_unlink_lines(cr_directory *d, MDB_txn *txn, const MDB_val *old, const char *ukey)
+{
+    cr_user u;
+    char *names[CR_DIR_SLOT_NAMES], **heap;
+    if (!dir_decode(old->mv_data, old->mv_size, &u, names, CR_DIR_SLOT_NAMES, &heap))
+        return CR_EIO;
+    free(heap);
+    if (!u.line_number)
+        return CR_OK;
+    char key[CR_NUMBER_MAX + 48];
+    MDB_val k = {(size_t)dir_line_key(&u, key, sizeof key), key}, v;
+    if (k.mv_size && mdb_get(txn, d->lines, &k, &v) == 0 && points_to(&v, ukey, 0))
+        mdb_del(txn, d->lines, &k, NULL);
+    k.mv_data = u.line_number;
+    k.mv_size = strlen(u.line_number);
+    if (u.line_ext && mdb_get(txn, d->lines, &k, &v) == 0 && points_to(&v, ukey, DIR_LINE_ALIAS))
+        mdb_del(txn, d->lines, &k, NULL);
+    return CR_OK;
+}
+
+static int put_line(cr_directory *d, MDB_txn *txn, MDB_val *k, char kind, const char *ukey)
+{
+    char val[CR_URI_MAX + 1];
+    size_t n = strlen(ukey);
+    val[0] = kind;
+    memcpy(val + 1, ukey, n);
+    MDB_val v = {n + 1, val};
+    return mdb_put(txn, d->lines, k, &v, 0) == 0 ? CR_OK : CR_EIO;
+}
+
+int dir_link_lines(cr_directory *d, MDB_txn *txn, const cr_user *u, const char *ukey,
+                   const char **owner)
+{
+    *owner = NULL;
+    if (!u->line_number)
+        return CR_OK;
+    char key[CR_NUMBER_MAX + 48];
+    MDB_val k = {(size_t)dir_line_key(u, key, sizeof key), key}, v;
+    if (!k.mv_size)
+        return CR_EINVAL;
+    /* an exact line wins over another user's bare-number alias, never over a line */
+    if (mdb_get(txn, d->lines, &k, &v) == 0 && !points_to(&v, ukey, 0) &&
+        ((const char *)v.mv_data)[0] == DIR_LINE_EXACT) {
+        static __thread char who[CR_URI_MAX];
+        snprintf(who, sizeof who, "%.*s", (int)v.mv_size - 1, (const char *)v.mv_data + 1);
+        *owner = who;
+        return CR_ECONFIG;
+    }
+    if (put_line(d, txn, &k, DIR_LINE_EXACT, ukey) != CR_OK)
+        return CR_EIO;
+    if (!u->line_ext)
+        return CR_OK;
+    k.mv_data = u->line_number;
+    k.mv_size = strlen(u->line_number);
+    if (mdb_get(txn, d->lines, &k, &v) == 0)
+        return CR_OK; /* the first user with that number keeps the bare number */
+    return put_line(d, txn, &k, DIR_LINE_ALIAS, ukey);
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+struct cr_dir_more {
+    struct cr_dir_more *next;
+    cr_dir_slot slots[16];
+    size_t used;
+};
+
+static const cr_user *src_find(void *ud, const char *uri)
+{
+    return cr_dir_reader_find(ud, uri);
+}
+
+static const cr_user *src_by_number(void *ud, const char *number, const char *ext)
+{
+    return cr_dir_reader_by_number(ud, number, ext);
+}
+
+int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
+{
+    r->dir = d;
+    r->cfg = cfg;
+    r->used = 0;
+    r->more = NULL;
+    r->txn = NULL;
+    r->source = (cr_user_source){r, src_find, src_by_number};
+    MDB_txn *txn;
+    if (!d || mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
+        return CR_EIO;
+    r->txn = txn;
+    return CR_OK;
+}
+
+static cr_dir_slot *next_slot(cr_dir_reader *r)
+{
+    if (r->used < CR_DIR_SLOTS)
+        return &r->slots[r->used++];
+    struct cr_dir_more *m = r->more;
+    if (!m || m->used == sizeof m->slots / sizeof m->slots[0]) {
+        m = calloc(1, sizeof *m);
+        if (!m)
+            return NULL;
+        m->next = r->more;
+        r->more = m;
+    }
+    return &m->slots[m->used++];
+}
+
+static long resolve_profile(const cr_config *cfg, const char *name)
+{
+    const cr_profile *p = name ? cr_config_profile_find(cfg, name) : NULL;
+    return p ? (long)(p - cr_config_profile_at(cfg, 0)) : -1;
+}
+
+static long resolve_policy(const cr_config *cfg, const char *name)
+{
+    for (size_t i = 0; name && i < cr_config_policy_count(cfg); i++)
+        if (strcmp(cr_config_policy_at(cfg, i)->name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static const cr_user *load_user(cr_dir_reader *r, const MDB_val *key)
+{
+    MDB_val v;
+    if (!r->txn || mdb_get(r->txn, r->dir->users, (MDB_val *)key, &v) != 0)
+        return NULL;
+    cr_dir_slot *s = next_slot(r);
+    if (!s || !dir_decode(v.mv_data, v.mv_size, &s->user, s->names, CR_DIR_SLOT_NAMES, &s->heap))
+        return NULL;
+    s->user.loc.file = r->dir->path;
+    if (r->cfg) {
+        s->user.policy_idx = resolve_policy(r->cfg, s->user.policy);
+        s->user.profile_idx = resolve_profile(r->cfg, s->user.profile);
+    }
+    return &s->user;
+}
+
+const cr_user *cr_dir_reader_find(cr_dir_reader *r, const char *uri)
+{
+    char key[CR_URI_MAX];
+    size_t n = uri ? cr_uri_key(uri, key, sizeof key) : 0;
+    if (!n)
+        return NULL;
+    MDB_val k = {n, key};
+    return load_user(r, &k);
+}
+
+const cr_user *cr_dir_reader_by_number(cr_dir_reader *r, const char *number, const char *ext)
+{
+    if (!r->txn || !number || !*number)
+        return NULL;
+    char key[CR_NUMBER_MAX + 48];
+    MDB_val k, v;
+    int rc = MDB_NOTFOUND;
+    if (ext && *ext) {
+        int n = snprintf(key, sizeof key, "%s;ext=%s", number, ext);
+        if (n > 0 && (size_t)n < sizeof key) {
+            k = (MDB_val){(size_t)n, key};
+            rc = mdb_get(r->txn, r->dir->lines, &k, &v);
+        }
+    }
+    if (rc != 0) {
+        k = (MDB_val){strlen(number), (void *)number};
+        rc = mdb_get(r->txn, r->dir->lines, &k, &v);
+    }
+    if (rc != 0 || v.mv_size < 2)
+        return NULL;
+    MDB_val uk = {v.mv_size - 1, (char *)v.mv_data + 1};
+    return load_user(r, &uk);
+}
+
+void cr_dir_reader_end(cr_dir_reader *r)
+{
+    for (size_t i = 0; i < r->used; i++)
+        free(r->slots[i].heap);
+    while (r->more) {
+        struct cr_dir_more *m = r->more;
+        for (size_t i = 0; i < m->used; i++)
+            free(m->slots[i].heap);
+        r->more = m->next;
+        free(m);
+    }
+    if (r->txn)
+        mdb_txn_abort(r->txn);
+    r->txn = NULL;
+    r->used = 0;
+}
+
+/* ---- a configuration's inline users against the directory ---------------------------------- */
+
+int cr_directory_check_config(cr_directory *d, const cr_config *cfg, cr_diag *diag)
+{
+    cr_dir_reader r;
+    if (cr_dir_reader_begin(d, NULL, &r) != CR_OK)
+        return CR_EIO;
+    size_t before = diag->errors;
+    for (size_t i = 0; i < cr_config_user_count(cfg); i++) {
+        const cr_user *u = cr_config_user_at(cfg, i);
+        char obj[CR_URI_MAX + 16];
+        snprintf(obj, sizeof obj, "user '%s'", u->uri);
+        if (cr_dir_reader_find(&r, u->uri)) {
+            cr_diag_add(diag, CR_DIAG_ERROR, u->loc, obj,
+                        "listed here (%s:%d) and in the user directory %s: keep one", u->loc.file,
+                        u->loc.line, d->path);
+        } else if (u->line_number) {
+            const cr_user *o = cr_dir_reader_by_number(&r, u->line_number, u->line_ext);
+            char mine[CR_NUMBER_MAX + 48], theirs[CR_NUMBER_MAX + 48];
+            if (o && o->line_number && dir_line_key(u, mine, sizeof mine) &&
+                dir_line_key(o, theirs, sizeof theirs) && strcmp(mine, theirs) == 0)
+                cr_diag_add(diag, CR_DIAG_ERROR, u->loc, obj,
+                            "line '%s' (%s:%d) is also the line of '%s' in the user "
+                            "directory %s",
+                            u->line, u->loc.file, u->loc.line, o->uri, d->path);
+        }
+        /* only whether they exist matters: reuse the fixed slots */
+        for (size_t k = 0; k < r.used && k < CR_DIR_SLOTS; k++)
+            free(r.slots[k].heap);
+        r.used = 0;
+    }
+    cr_dir_reader_end(&r);
+    return diag->errors > before ? CR_ECONFIG : CR_OK;
+}
+
+int cr_directory_check_named(const cr_config *cfg, cr_diag *diag)
+{
+    cr_srcloc loc;
+    const char *path = cr_config_directory(cfg, &loc);
+    if (!path)
+        return CR_OK;
+    cr_directory *d;
+    char err[512];
+    int rc = cr_directory_open(path, false, &d, err, sizeof err);
+    if (rc != CR_OK) {
+        cr_diag_add(diag, CR_DIAG_ERROR, loc, "directory", "cannot open the user directory: %s",
+                    err[0] ? err : cr_strerror(rc));
+        return CR_ECONFIG;
+    }
+    rc = cr_directory_check_config(d, cfg, diag);
+    cr_directory_close(d);
+    return rc == CR_OK ? CR_OK : CR_ECONFIG;
+}

@@ -1,0 +1,889 @@
+/*
+ * Filling the user directory from XML (streamed: a million users never sit in memory as a
+ * tree) or CSV, in one LMDB write transaction; and writing it back out as XML or CSV.
+ */
+#include "directory_int.h"
+#include "cr_xml.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/tree.h>
+#include <libxml/xmlreader.h>
+
+#define IMPORT_MAX_ERRORS 50
+
+/* One user being read: a cr_user whose strings the record owns. */
+typedef struct rec {
+    cr_user u;
+    char **owned;
+    size_t nowned, capowned;
+    cr_srcloc loc;
+} rec;
+
+/* URI keys imported so far: duplicates in the file, and what `replace` keeps. */
+typedef struct seen_set {
+    char **keys;
+    int *lines;
+    size_t cap, n;
+} seen_set;
+
+typedef struct importer {
+    cr_directory *d;
+    MDB_txn *txn;
+    bool replace;
+    const char *file;
+    cr_import_report *rep;
+    cr_diag *diag;
+    size_t errors;
+    bool oom;
+    seen_set seen;
+    dir_buf buf;
+} importer;
+
+static void fail(importer *im, int line, const char *uri, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void fail(importer *im, int line, const char *uri, const char *fmt, ...)
+{
+    char msg[1024], obj[CR_URI_MAX + 16];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (uri)
+        snprintf(obj, sizeof obj, "user '%.500s'", uri);
+    cr_diag_add(im->diag, CR_DIAG_ERROR, (cr_srcloc){im->file, line}, uri ? obj : NULL, "%s", msg);
+    im->errors++;
+}
+
+/* ---- records ------------------------------------------------------------------------------ */
+
+static char *rec_keep(importer *im, rec *r, char *s)
+{
+    if (!s)
+        return NULL;
+    if (r->nowned == r->capowned) {
+        size_t cap = r->capowned ? r->capowned * 2 : 16;
+        char **o = realloc(r->owned, cap * sizeof *o);
+        if (!o) {
+            free(s);
+            im->oom = true;
+            return NULL;
+        }
+        r->owned = o;
+        r->capowned = cap;
+    }
+    return r->owned[r->nowned++] = s;
+}
+
+static char *rec_dup(importer *im, rec *r, const char *s, size_t n)
+{
+    char *c = malloc(n + 1);
+    if (!c) {
+        im->oom = true;
+        return NULL;
+    }
+    memcpy(c, s, n);
+    c[n] = 0;
+    return rec_keep(im, r, c);
+}
+
+static void name_add(importer *im, cr_namelist *l, char *s)
+{
+    if (!s)
+        return;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        char **n = realloc(l->names, cap * sizeof *n);
+        if (!n) {
+            im->oom = true;
+            return;
+        }
+        l->names = n;
+        l->cap = cap;
+    }
+    l->names[l->count++] = s;
+}
+
+/* Clears r for the next user, keeping its buffers. */
+static void rec_reset(rec *r)
+{
+    for (size_t i = 0; i < r->nowned; i++)
+        free(r->owned[i]);
+    r->nowned = 0;
+    cr_namelist team = r->u.team_call, del = r->u.delegates;
+    memset(&r->u, 0, sizeof r->u);
+    team.count = del.count = 0;
+    r->u.team_call = team;
+    r->u.delegates = del;
+}
+
+static void rec_free(rec *r)
+{
+    rec_reset(r);
+    free(r->owned);
+    free(r->u.team_call.names);
+    free(r->u.delegates.names);
+}
+
+static bool seen_add(importer *im, const char *key, int line, int *first)
+{
+    seen_set *s = &im->seen;
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        char **k = calloc(cap, sizeof *k);
+        int *l = calloc(cap, sizeof *l);
+        if (!k || !l) {
+            free(k);
+            free(l);
+            im->oom = true;
+            return false;
+        }
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->keys[i]) {
+                size_t h = 5381;
+                for (const char *p = s->keys[i]; *p; p++)
+                    h = h * 33 + (unsigned char)*p;
+                size_t j = h & (cap - 1);
+                while (k[j])
+                    j = (j + 1) & (cap - 1);
+                k[j] = s->keys[i];
+                l[j] = s->lines[i];
+            }
+        free(s->keys);
+        free(s->lines);
+        s->keys = k;
+        s->lines = l;
+        s->cap = cap;
+    }
+    size_t h = 5381;
+    for (const char *p = key; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    size_t j = h & (s->cap - 1);
+    for (; s->keys[j]; j = (j + 1) & (s->cap - 1))
+        if (strcmp(s->keys[j], key) == 0) {
+            *first = s->lines[j];
+            return false;
+        }
+    if (!(s->keys[j] = strdup(key))) {
+        im->oom = true;
+        return false;
+    }
+    s->lines[j] = line;
+    s->n++;
+    return true;
+}
+
+static bool seen_has(const seen_set *s, const char *key, size_t n)
+{
+    if (!s->cap)
+        return false;
+    size_t h = 5381;
+    for (size_t i = 0; i < n; i++)
+        h = h * 33 + (unsigned char)key[i];
+    for (size_t j = h & (s->cap - 1); s->keys[j]; j = (j + 1) & (s->cap - 1))
+        if (strlen(s->keys[j]) == n && memcmp(s->keys[j], key, n) == 0)
+            return true;
+    return false;
+}
+
+/* Checks one user and writes it. */
+static void import_user(importer *im, rec *r)
+{
+    cr_user *u = &r->u;
+    int line = r->loc.line;
+    char key[CR_URI_MAX];
+    if (!u->uri || !u->uri[0]) {
+        fail(im, line, NULL, "user without a uri");
+        return;
+    }
+    size_t kn = cr_uri_key(u->uri, key, sizeof key);
+    if (!kn || !strchr(key, '@')) {
+        fail(im, line, u->uri, "uri must be a SIP URI (sip:user@domain)");
+        return;
+    }
+    if (u->line) {
+        cr_number num;
+        if (strncasecmp(u->line, "tel:", 4) != 0 || cr_number_parse(u->line, &num) != CR_OK ||
+            !num.dialable) {
+            fail(im, line, u->uri, "line '%s' is not a tel: URI with a phone number", u->line);
+            return;
+        }
+        u->line_number = rec_dup(im, r, num.digits, strlen(num.digits));
+        u->line_ext = num.ext[0] ? rec_dup(im, r, num.ext, strlen(num.ext)) : NULL;
+        if (im->oom)
+            return;
+    }
+    int first = 0;
+    if (!seen_add(im, key, line, &first)) {
+        if (!im->oom)
+            fail(im, line, u->uri, "listed twice (first at %s:%d)", im->file, first);
+        return;
+    }
+    if (dir_encode(u, &im->buf) != CR_OK) {
+        fail(im, line, u->uri, "a field is longer than 65534 bytes");
+        return;
+    }
+    MDB_val k = {kn, key}, old;
+    if (mdb_get(im->txn, im->d->users, &k, &old) == 0) {
+        im->rep->replaced++;
+        if (!im->replace) /* `replace` rebuilds every line key from the file */
+            dir_unlink_lines(im->d, im->txn, &old, key);
+    } else {
+        im->rep->added++;
+    }
+    MDB_val v = {im->buf.len, im->buf.p};
+    int rc = mdb_put(im->txn, im->d->users, &k, &v, 0);
+    if (rc != 0) {
+        fail(im, line, u->uri, "cannot store: %s", mdb_strerror(rc));
+        return;
+    }
+    const char *owner = NULL;
+    rc = dir_link_lines(im->d, im->txn, u, key, &owner);
+    if (rc == CR_ECONFIG)
+        fail(im, line, u->uri, "line '%s' is already the line of user '%s'", u->line, owner);
+    else if (rc != CR_OK)
+        fail(im, line, u->uri, "cannot store its line");
+}
+
+/* ---- XML ---------------------------------------------------------------------------------- */
+
+static char *xattr(importer *im, rec *r, xmlNodePtr n, const char *name)
+{
+    return rec_keep(im, r, cr_xml_attr(n, name));
+}
+
+static bool xint(importer *im, rec *r, xmlNodePtr n, const char *name, long min, long max, int *out)
+{
+    char *v = xattr(im, r, n, name);
+    long l;
+    if (!v)
+        return true;
+    if (cr_xml_parse_int(v, min, max, &l) != 0) {
+        fail(im, cr_xml_line(n), r->u.uri,
+             "attribute '%s' is '%s', expected a whole number from %ld to %ld", name, v, min, max);
+        return false;
+    }
+    *out = (int)l;
+    return true;
+}
+
+static bool xcheck(importer *im, rec *r, xmlNodePtr n, const char *const *attrs, bool text)
+{
+    char obj[CR_URI_MAX + 16];
+    snprintf(obj, sizeof obj, "user '%.500s'", r->u.uri ? r->u.uri : "?");
+    int bad = cr_xml_check(n, attrs, text, im->file, obj, im->diag);
+    im->errors += (size_t)bad;
+    return bad == 0;
+}
+
+static void xml_child(importer *im, rec *r, xmlNodePtr c)
+{
+    static const char *const ring[] = {"target", NULL};
+    static const char *const fwd[] = {"immediate", "noAnswerAfter", "noAnswerTarget", NULL};
+    static const char *const team[] = {"delay", NULL};
+    static const char *const none[] = {NULL};
+    const char *name = cr_xml_name(c);
+    cr_user *u = &r->u;
+    if (name && strcmp(name, "simultaneousRing") == 0 && xcheck(im, r, c, ring, false)) {
+        u->simultaneous_ring = xattr(im, r, c, "target");
+    } else if (name && strcmp(name, "forwarding") == 0 && xcheck(im, r, c, fwd, false)) {
+        u->forwarding.immediate = xattr(im, r, c, "immediate");
+        u->forwarding.no_answer_target = xattr(im, r, c, "noAnswerTarget");
+        xint(im, r, c, "noAnswerAfter", 1, 3600, &u->forwarding.no_answer_after);
+    } else if (name && strcmp(name, "teamCall") == 0 && xcheck(im, r, c, team, false)) {
+        xint(im, r, c, "delay", 0, 3600, &u->team_call_delay);
+        for (xmlNodePtr m = c->children; m; m = m->next) {
+            if (m->type != XML_ELEMENT_NODE)
+                continue;
+            const char *mn = cr_xml_name(m);
+            if (mn && strcmp(mn, "member") == 0 && xcheck(im, r, m, none, true))
+                name_add(im, &u->team_call, rec_keep(im, r, cr_xml_text(m)));
+            else
+                fail(im, cr_xml_line(m), u->uri, "unknown element <%s> in <teamCall>",
+                     (const char *)m->name);
+        }
+    } else if (name && strcmp(name, "delegate") == 0 && xcheck(im, r, c, none, true)) {
+        name_add(im, &u->delegates, rec_keep(im, r, cr_xml_text(c)));
+    } else if (!name || (strcmp(name, "simultaneousRing") && strcmp(name, "forwarding") &&
+                         strcmp(name, "teamCall") && strcmp(name, "delegate"))) {
+        fail(im, cr_xml_line(c), u->uri, "unknown element <%s> in <user>", (const char *)c->name);
+    }
+}
+
+static void xml_user(importer *im, rec *r, xmlNodePtr n)
+{
+    static const char *const attrs[] = {
+        "uri", "line", "enterpriseVoice", "voicePolicy", "locationProfile", "voicemail", NULL};
+    rec_reset(r);
+    r->loc.line = cr_xml_line(n);
+    cr_user *u = &r->u;
+    u->uri = xattr(im, r, n, "uri");
+    size_t before = im->errors;
+    xcheck(im, r, n, attrs, false);
+    u->line = xattr(im, r, n, "line");
+    u->policy = xattr(im, r, n, "voicePolicy");
+    u->profile = xattr(im, r, n, "locationProfile");
+    u->voicemail = xattr(im, r, n, "voicemail");
+    char *ev = xattr(im, r, n, "enterpriseVoice");
+    if (ev && cr_xml_parse_bool(ev, &u->enterprise_voice) != 0)
+        fail(im, r->loc.line, u->uri,
+             "attribute 'enterpriseVoice' is '%s', expected true, "
+             "false, 1 or 0",
+             ev);
+    for (xmlNodePtr c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE)
+            xml_child(im, r, c);
+    if (im->errors == before && !im->oom)
+        import_user(im, r);
+}
+
+/* libxml2 never prints: the first error of the file is kept for the report. */
+static void xml_error(void *ud, xmlErrorPtr e)
+{
+    importer *im = ud;
+    if (e && e->level >= XML_ERR_ERROR && im->errors == 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", e->message ? e->message : "parse error");
+        size_t n = strlen(msg);
+        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+            msg[--n] = 0;
+        fail(im, e->line, NULL, "not well-formed XML: %s", msg);
+    }
+}
+
+static int import_xml(importer *im)
+{
+    im->rep->format = "xml";
+    xmlTextReaderPtr rd =
+        xmlReaderForFile(im->file, NULL,
+                         XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA |
+                             XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!rd) {
+        fail(im, 0, NULL, "cannot read: %s", strerror(errno));
+        return CR_EIO;
+    }
+    xmlTextReaderSetStructuredErrorHandler(rd, xml_error, im);
+    rec r = {0};
+    int root = 0;
+    int rc = xmlTextReaderRead(rd);
+    while (rc == 1 && im->errors < IMPORT_MAX_ERRORS && !im->oom) {
+        int type = xmlTextReaderNodeType(rd);
+        if (type == XML_READER_TYPE_DOCUMENT_TYPE) {
+            fail(im, xmlTextReaderGetParserLineNumber(rd), NULL, "a DOCTYPE is not accepted");
+            break;
+        }
+        xmlNodePtr n = type == XML_READER_TYPE_ELEMENT ? xmlTextReaderCurrentNode(rd) : NULL;
+        const char *name = n ? cr_xml_name(n) : NULL;
+        if (n && !root++ && (!name || (strcmp(name, "users") && strcmp(name, "callroute")))) {
+            fail(im, cr_xml_line(n), NULL,
+                 "the root element must be <users> or <callroute> (namespace %s or none)",
+                 CR_XML_NS);
+            break;
+        }
+        const char *parent = n && n->parent ? cr_xml_name(n->parent) : NULL;
+        if (name && parent && strcmp(name, "user") == 0 && strcmp(parent, "users") == 0) {
+            if ((n = xmlTextReaderExpand(rd)))
+                xml_user(im, &r, n);
+            rc = xmlTextReaderNext(rd); /* past the user's subtree */
+            continue;
+        }
+        rc = xmlTextReaderRead(rd);
+    }
+    if (rc < 0 && im->errors == 0)
+        fail(im, xmlTextReaderGetParserLineNumber(rd), NULL, "not well-formed XML");
+    if (!root && im->errors == 0)
+        fail(im, 0, NULL, "no XML element");
+    rec_free(&r);
+    xmlFreeTextReader(rd);
+    return CR_OK;
+}
+
+/* ---- CSV ---------------------------------------------------------------------------------- */
+
+enum {
+    COL_URI,
+    COL_LINE,
+    COL_EV,
+    COL_POLICY,
+    COL_PROFILE,
+    COL_VOICEMAIL,
+    COL_SIMRING,
+    COL_FWD_NOW,
+    COL_NOANSWER_AFTER,
+    COL_NOANSWER_TARGET,
+    COL_TEAM_DELAY,
+    COL_TEAM,
+    COL_DELEGATES,
+    NCOLS
+};
+
+static const char *const col_names[NCOLS] = {"uri",
+                                             "line",
+                                             "enterpriseVoice",
+                                             "voicePolicy",
+                                             "locationProfile",
+                                             "voicemail",
+                                             "simultaneousRing",
+                                             "forwardImmediate",
+                                             "noAnswerAfter",
+                                             "noAnswerTarget",
+                                             "teamCallDelay",
+                                             "teamCall",
+                                             "delegates"};
+
+/* Splits one CSV record (RFC 4180 quoting) in place; a quoted field may span lines, so the
+ * caller passes a reader to get more. Returns the field count, -1 for a malformed record. */
+typedef struct csv_in {
+    FILE *f;
+    char *line;
+    size_t cap;
+    int lineno;
+} csv_in;
+
+static int csv_record(csv_in *in, char **fields, int max, int *first_line)
+{
+    ssize_t n = getline(&in->line, &in->cap, in->f);
+    if (n < 0)
+        return 0;
+    in->lineno++;
+    *first_line = in->lineno;
+    char *src = in->line, *out = in->line;
+    int nf = 0;
+    fields[nf++] = out;
+    bool quoted = false;
+    for (;;) {
+        char c = *src;
+        if (quoted) {
+            if (c == 0) {
+                /* the quoted field goes on: append the next line */
+                size_t off_out = (size_t)(out - in->line), off_fields[64];
+                for (int i = 0; i < nf && i < 64; i++)
+                    off_fields[i] = (size_t)(fields[i] - in->line);
+                char *more = NULL;
+                size_t mcap = 0;
+                ssize_t m = getline(&more, &mcap, in->f);
+                if (m < 0) {
+                    free(more);
+                    return -1;
+                }
+                in->lineno++;
+                size_t need = off_out + (size_t)m + 1;
+                if (need > in->cap) {
+                    char *b = realloc(in->line, need);
+                    if (!b) {
+                        free(more);
+                        return -1;
+                    }
+                    in->line = b;
+                    in->cap = need;
+                }
+                memcpy(in->line + off_out, more, (size_t)m + 1);
+                free(more);
+                for (int i = 0; i < nf && i < 64; i++)
+                    fields[i] = in->line + off_fields[i];
+                out = src = in->line + off_out;
+                continue;
+            }
+            if (c == '"' && src[1] == '"') {
+                *out++ = '"';
+                src += 2;
+            } else if (c == '"') {
+                quoted = false;
+                src++;
+            } else {
+                *out++ = c;
+                src++;
+            }
+            continue;
+        }
+        if (c == 0 || c == '\n' || (c == '\r' && (src[1] == '\n' || !src[1]))) {
+            *out = 0;
+            return nf;
+        }
+        if (c == '"' && out == fields[nf - 1]) {
+            quoted = true;
+            src++;
+        } else if (c == ',') {
+            *out++ = 0;
+            src++;
+            if (nf == max)
+                return -1;
+            fields[nf++] = out;
+        } else {
+            *out++ = c;
+            src++;
+        }
+    }
+}
+
+static char *csv_str(importer *im, rec *r, const char *s)
+{
+    return s && *s ? rec_dup(im, r, s, strlen(s)) : NULL;
+}
+
+static void csv_list(importer *im, rec *r, cr_namelist *l, const char *s)
+{
+    while (s && *s) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        size_t n = strcspn(s, " \t");
+        if (n)
+            name_add(im, l, rec_dup(im, r, s, n));
+        s += n;
+    }
+}
+
+static void csv_int(importer *im, rec *r, const char *s, const char *col, long min, long max,
+                    int *out)
+{
+    long v;
+    if (!s || !*s)
+        return;
+    if (cr_xml_parse_int(s, min, max, &v) != 0)
+        fail(im, r->loc.line, r->u.uri, "%s is '%s', expected a whole number from %ld to %ld", col,
+             s, min, max);
+    else
+        *out = (int)v;
+}
+
+static int import_csv(importer *im, FILE *f)
+{
+    im->rep->format = "csv";
+    csv_in in = {f, NULL, 0, 0};
+    char *fields[64];
+    int map[64], line, nf;
+    /* the header: blank and '#' lines before it are skipped */
+    do
+        nf = csv_record(&in, fields, 64, &line);
+    while (nf == 1 && (!fields[0][0] || fields[0][0] == '#'));
+    if (nf <= 0) {
+        fail(im, in.lineno, NULL, "no header line (expected: %s)", CR_DIRECTORY_CSV_HEADER);
+        free(in.line);
+        return CR_OK;
+    }
+    bool have[NCOLS] = {false};
+    for (int i = 0; i < nf; i++) {
+        map[i] = -1;
+        for (int c = 0; c < NCOLS; c++)
+            if (strcmp(fields[i], col_names[c]) == 0)
+                map[i] = c;
+        if (map[i] < 0)
+            fail(im, line, NULL, "unknown column '%s' (known: %s)", fields[i],
+                 CR_DIRECTORY_CSV_HEADER);
+        else if (have[map[i]])
+            fail(im, line, NULL, "column '%s' given twice", fields[i]);
+        else
+            have[map[i]] = true;
+    }
+    if (!have[COL_URI])
+        fail(im, line, NULL, "the header has no 'uri' column");
+    int ncols = nf;
+    rec r = {0};
+    while (im->errors == 0 && !im->oom && (nf = csv_record(&in, fields, 64, &line)) != 0) {
+        if (nf == 1 && (!fields[0][0] || fields[0][0] == '#'))
+            continue;
+        if (nf != ncols) {
+            fail(im, line, NULL, "%d fields, the header has %d", nf < 0 ? 0 : nf, ncols);
+            continue;
+        }
+        rec_reset(&r);
+        r.loc.line = line;
+        const char *v[NCOLS] = {NULL};
+        for (int i = 0; i < nf; i++)
+            v[map[i]] = fields[i];
+        cr_user *u = &r.u;
+        u->uri = csv_str(im, &r, v[COL_URI]);
+        u->line = csv_str(im, &r, v[COL_LINE]);
+        u->policy = csv_str(im, &r, v[COL_POLICY]);
+        u->profile = csv_str(im, &r, v[COL_PROFILE]);
+        u->voicemail = csv_str(im, &r, v[COL_VOICEMAIL]);
+        u->simultaneous_ring = csv_str(im, &r, v[COL_SIMRING]);
+        u->forwarding.immediate = csv_str(im, &r, v[COL_FWD_NOW]);
+        u->forwarding.no_answer_target = csv_str(im, &r, v[COL_NOANSWER_TARGET]);
+        size_t before = im->errors;
+        if (v[COL_EV] && *v[COL_EV] && cr_xml_parse_bool(v[COL_EV], &u->enterprise_voice) != 0)
+            fail(im, line, u->uri, "enterpriseVoice is '%s', expected true, false, 1 or 0",
+                 v[COL_EV]);
+        csv_int(im, &r, v[COL_NOANSWER_AFTER], "noAnswerAfter", 1, 3600,
+                &u->forwarding.no_answer_after);
+        csv_int(im, &r, v[COL_TEAM_DELAY], "teamCallDelay", 0, 3600, &u->team_call_delay);
+        csv_list(im, &r, &u->team_call, v[COL_TEAM]);
+        csv_list(im, &r, &u->delegates, v[COL_DELEGATES]);
+        if (im->errors == before && !im->oom)
+            import_user(im, &r);
+    }
+    if (nf < 0 && im->errors == 0)
+        fail(im, line, NULL, "a quoted field is not closed");
+    rec_free(&r);
+    free(in.line);
+    return CR_OK;
+}
+
+/* ---- the transaction ---------------------------------------------------------------------- */
+
+/* Drops the users `replace` did not see. */
+static int remove_unseen(importer *im)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(im->txn, im->d->users, &c) != 0)
+        return CR_EIO;
+    MDB_val k, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (!seen_has(&im->seen, k.mv_data, k.mv_size)) {
+            if (mdb_cursor_del(c, 0) != 0)
+                break;
+            im->rep->removed++;
+            rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+            if (rc == 0)
+                continue;
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+            continue;
+        }
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? CR_OK : CR_EIO;
+}
+
+int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_import_report *rep,
+                        cr_diag *diag)
+{
+    cr_import_report dummy;
+    if (!rep)
+        rep = &dummy;
+    memset(rep, 0, sizeof *rep);
+    if (!d || !file || !diag)
+        return CR_EINVAL;
+    importer im = {.d = d, .replace = replace, .file = file, .rep = rep, .diag = diag};
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        fail(&im, 0, NULL, "cannot open: %s", strerror(errno));
+        return CR_EIO;
+    }
+    int c;
+    while ((c = fgetc(f)) == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xEF || c == 0xBB ||
+           c == 0xBF)
+        ;
+    rewind(f);
+    int rc = mdb_txn_begin(d->env, NULL, 0, &im.txn);
+    if (rc != 0) {
+        fclose(f);
+        fail(&im, 0, NULL, "%s: cannot write: %s", d->path, mdb_strerror(rc));
+        return CR_EIO;
+    }
+    if (replace && mdb_drop(im.txn, d->lines, 0) != 0)
+        im.oom = true;
+    if (c == '<') {
+        fclose(f);
+        f = NULL;
+        import_xml(&im);
+    } else {
+        import_csv(&im, f);
+    }
+    if (f)
+        fclose(f);
+    rep->read = rep->added + rep->replaced;
+    if (!im.errors && !im.oom && replace && remove_unseen(&im) != CR_OK)
+        fail(&im, 0, NULL, "%s: cannot remove the users the file does not list", d->path);
+    rc = CR_OK;
+    if (im.errors || im.oom) {
+        mdb_txn_abort(im.txn);
+        rc = im.oom && !im.errors ? CR_ENOMEM : CR_ECONFIG;
+        if (im.errors >= IMPORT_MAX_ERRORS)
+            cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){file, 0}, NULL,
+                        "too many errors, import stopped");
+        rep->added = rep->replaced = rep->removed = 0;
+    } else if ((c = mdb_txn_commit(im.txn)) != 0) {
+        fail(&im, 0, NULL, "%s: commit failed: %s", d->path, mdb_strerror(c));
+        rc = CR_EIO;
+    }
+    for (size_t i = 0; i < im.seen.cap; i++)
+        free(im.seen.keys[i]);
+    free(im.seen.keys);
+    free(im.seen.lines);
+    free(im.buf.p);
+    return rc;
+}
+
+/* ---- export ------------------------------------------------------------------------------- */
+
+static void xml_escaped(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        default:
+            fputc(*s, out);
+        }
+    }
+}
+
+static void xml_attr_out(FILE *out, const char *name, const char *v)
+{
+    if (!v)
+        return;
+    fprintf(out, " %s=\"", name);
+    xml_escaped(out, v);
+    fputc('"', out);
+}
+
+static void export_xml_user(FILE *out, const cr_user *u)
+{
+    fputs("  <user", out);
+    xml_attr_out(out, "uri", u->uri);
+    xml_attr_out(out, "line", u->line);
+    fprintf(out, " enterpriseVoice=\"%s\"", u->enterprise_voice ? "true" : "false");
+    xml_attr_out(out, "voicePolicy", u->policy);
+    xml_attr_out(out, "locationProfile", u->profile);
+    xml_attr_out(out, "voicemail", u->voicemail);
+    const cr_forwarding *f = &u->forwarding;
+    bool kids = u->simultaneous_ring || f->immediate || f->no_answer_after || f->no_answer_target ||
+                u->team_call.count || u->delegates.count;
+    fputs(kids ? ">\n" : "/>\n", out);
+    if (!kids)
+        return;
+    if (u->simultaneous_ring) {
+        fputs("    <simultaneousRing", out);
+        xml_attr_out(out, "target", u->simultaneous_ring);
+        fputs("/>\n", out);
+    }
+    if (f->immediate || f->no_answer_after || f->no_answer_target) {
+        fputs("    <forwarding", out);
+        xml_attr_out(out, "immediate", f->immediate);
+        if (f->no_answer_after)
+            fprintf(out, " noAnswerAfter=\"%d\"", f->no_answer_after);
+        xml_attr_out(out, "noAnswerTarget", f->no_answer_target);
+        fputs("/>\n", out);
+    }
+    if (u->team_call.count) {
+        fprintf(out, "    <teamCall delay=\"%d\">", u->team_call_delay);
+        for (size_t i = 0; i < u->team_call.count; i++) {
+            fputs("<member>", out);
+            xml_escaped(out, u->team_call.names[i]);
+            fputs("</member>", out);
+        }
+        fputs("</teamCall>\n", out);
+    }
+    for (size_t i = 0; i < u->delegates.count; i++) {
+        fputs("    <delegate>", out);
+        xml_escaped(out, u->delegates.names[i]);
+        fputs("</delegate>\n", out);
+    }
+    fputs("  </user>\n", out);
+}
+
+static void csv_field(FILE *out, const char *s, bool last)
+{
+    if (s && strpbrk(s, ",\"\r\n")) {
+        fputc('"', out);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', out);
+            fputc(*s, out);
+        }
+        fputc('"', out);
+    } else if (s) {
+        fputs(s, out);
+    }
+    fputc(last ? '\n' : ',', out);
+}
+
+static void csv_list_out(FILE *out, const cr_namelist *l, bool last)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->count; i++)
+        n += strlen(l->names[i]) + 1;
+    char *s = malloc(n + 1), *p = s;
+    if (!s)
+        return;
+    *p = 0;
+    for (size_t i = 0; i < l->count; i++)
+        p += sprintf(p, "%s%s", i ? " " : "", l->names[i]);
+    csv_field(out, s, last);
+    free(s);
+}
+
+static void export_csv_user(FILE *out, const cr_user *u)
+{
+    char num[16], delay[16];
+    snprintf(num, sizeof num, "%d", u->forwarding.no_answer_after);
+    snprintf(delay, sizeof delay, "%d", u->team_call_delay);
+    csv_field(out, u->uri, false);
+    csv_field(out, u->line, false);
+    csv_field(out, u->enterprise_voice ? "true" : "false", false);
+    csv_field(out, u->policy, false);
+    csv_field(out, u->profile, false);
+    csv_field(out, u->voicemail, false);
+    csv_field(out, u->simultaneous_ring, false);
+    csv_field(out, u->forwarding.immediate, false);
+    csv_field(out, u->forwarding.no_answer_after ? num : NULL, false);
+    csv_field(out, u->forwarding.no_answer_target, false);
+    csv_field(out, u->team_call.count || u->team_call_delay ? delay : NULL, false);
+    csv_list_out(out, &u->team_call, false);
+    csv_list_out(out, &u->delegates, true);
+}
+
+int cr_directory_export(cr_directory *d, FILE *out, cr_dir_format fmt, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        dir_err(err, errlen, d->path, rc);
+        return CR_EIO;
+    }
+    if ((rc = mdb_cursor_open(txn, d->users, &c)) != 0) {
+        mdb_txn_abort(txn);
+        dir_err(err, errlen, d->path, rc);
+        return CR_EIO;
+    }
+    if (fmt == CR_DIR_XML)
+        fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<users xmlns=\"%s\">\n",
+                CR_XML_NS);
+    else
+        fprintf(out, "%s\n", CR_DIRECTORY_CSV_HEADER);
+    MDB_val k, v;
+    int status = CR_OK;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        cr_user u;
+        char *names[CR_DIR_SLOT_NAMES], **heap;
+        if (!dir_decode(v.mv_data, v.mv_size, &u, names, CR_DIR_SLOT_NAMES, &heap)) {
+            snprintf(err, errlen, "%s: damaged record '%.*s'", d->path, (int)k.mv_size,
+                     (const char *)k.mv_data);
+            status = CR_EIO;
+            break;
+        }
+        if (fmt == CR_DIR_XML)
+            export_xml_user(out, &u);
+        else
+            export_csv_user(out, &u);
+        free(heap);
+    }
+    if (fmt == CR_DIR_XML)
+        fputs("</users>\n", out);
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    if (status == CR_OK && (fflush(out) != 0 || ferror(out))) {
+        snprintf(err, errlen, "write error: %s", strerror(errno));
+        status = CR_EIO;
+    }
+    return status;
+}
