@@ -443,6 +443,7 @@ static void crk_store_decision(const cr_result *r, int kind)
     int len;
 
     xavp_rm_by_name(&crk_xavp_decision, 1, NULL);
+    xavp_rm_by_name(&crk_xavp_attempt, 1, NULL);
     for (i = 0; i < CRK_F_COUNT; i++) {
         crk_last[i][0] = '\0';
         vals[i] = NULL;

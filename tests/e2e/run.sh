@@ -2,7 +2,7 @@
 # End-to-end cases: Debian's /usr/sbin/kamailio running examples/kamailio/kamailio.cfg with
 # the callroute module, sipp phones and sipp gateways on random loopback ports.
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
-# Cases: config_check outbound failover failover_timeout no_failover blocked internal inbound
+# Cases: config_check module_symbols outbound failover failover_timeout no_failover blocked internal inbound
 #        rpc_route reload_broken reload_changed. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -44,6 +44,15 @@ config_check)
     "$KAMAILIO" -c -f "$E2E_CFG" -A "CR_BASELINE=\"sip:127.0.0.1:$PORT_A\"" >/dev/null 2>&1 \
         || e2e_fail "kamailio -c refused the CR_BASELINE variant"
     e2e_log "ok: kamailio -c accepts the example config with the module"
+    ;;
+
+module_symbols)
+    # The module exports what Kamailio's loader looks up, and nothing else.
+    syms=$(nm -D --defined-only "$CR_MODULE" | awk '{print $3}' | sort | paste -sd' ')
+    [ "$syms" = "exports module_flags module_interface_ver module_version" ] \
+        || e2e_fail "callroute.so exports: $syms"
+    nm -D --undefined-only "$CR_MODULE" | grep -q ' cr_' && e2e_fail "callroute.so links libcallroute"
+    e2e_log "ok: callroute.so exports $syms"
     ;;
 
 outbound)
