@@ -122,7 +122,9 @@ typedef struct cr_plugin {
     int (*normalize)(cr_handle *h, const char *profile, const char *number, cr_result **out);
     /* Off-hook dialing: result_kind is a CR_DIAL_*; fields "answer", "rule", "normalized". */
     int (*dial)(cr_handle *h, const char *profile, const char *digits, cr_result **out);
-    /* A call from gateway `gateway` (name or SIP address host[:port]): normalizes called and
+    /* A call from gateway `gateway` (name or SIP address host[:port]; NULL = no gateway, the
+     * default profile): returns CR_ABI_ENOENT and no result when `gateway` names no configured
+     * gateway. Otherwise normalizes called and
      * calling numbers with its profile, looks up the callee. result_kind: 1 found, 0 no user;
      * fields "target", "called", "calling", "pai" (P-Asserted-Identity value or absent). */
     int (*inbound)(cr_handle *h, const char *gateway, const char *called, const char *calling,

@@ -512,7 +512,11 @@ static int w_callroute_route(struct sip_msg *msg, char *p1, char *p2)
         return CRK_ERROR;
     }
 
-    rc = crp->route(h, from, dialed, NULL, 0, &r);
+    /* the trace is for people: the SIP path asks for none when the library can skip it */
+    if (CR_HAS(cr_plugin, crp, route_ex) && crp->route_ex)
+        rc = crp->route_ex(h, from, dialed, NULL, 0, CR_ROUTE_NO_TRACE, &r);
+    else
+        rc = crp->route(h, from, dialed, NULL, 0, &r);
     if (rc < 0 || r == NULL) {
         LM_ERR("route %s -> %s failed: %s\n", from, dialed,
                crp->strerror ? crp->strerror(rc) : "error");
