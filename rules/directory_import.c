@@ -584,7 +584,8 @@ static int import_csv(importer *im, FILE *f)
         fail(im, line, NULL, "the header has no 'uri' column");
     int ncols = nf;
     rec r = {0};
-    while (im->errors == 0 && !im->oom && (nf = csv_record(&in, fields, 64, &line)) != 0) {
+    while (im->errors < IMPORT_MAX_ERRORS && !im->oom &&
+           (nf = csv_record(&in, fields, 64, &line)) != 0) {
         if (nf == 1 && (!fields[0][0] || fields[0][0] == '#'))
             continue;
         if (nf != ncols) {

@@ -1,0 +1,482 @@
+/*
+ * The LMDB user directory (rules/cr_directory.h): import from CSV and XML, lookups by SIP
+ * URI and by line (E.164, ;ext=, private), export round trips, all-or-nothing imports,
+ * conflicts with a configuration's inline users, routing through the directory, and
+ * readers in another process while an import writes.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "cr_directory.h"
+#include "cr_rules.h"
+#include "testutil.h"
+
+static char dir[64];
+static cr_directory *db;
+
+static int fresh_db(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/cr_dir_test_XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    return cr_directory_open(dir, true, &db, NULL, 0) == CR_OK ? 0 : -1;
+}
+
+static int drop_db(void **state)
+{
+    cr_directory_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *file_in_db_dir(const char *name, const char *text)
+{
+    static char path[8][128];
+    static int slot;
+    char *p = path[slot++ % 8];
+    snprintf(p, 128, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static int import_text(const char *name, const char *text, bool replace, cr_diag *d)
+{
+    cr_diag_init(d);
+    return cr_directory_import(db, file_in_db_dir(name, text), replace, NULL, d);
+}
+
+static void import_ok(const char *name, const char *text, bool replace)
+{
+    cr_diag d;
+    int rc = import_text(name, text, replace, &d);
+    for (size_t i = 0; i < d.count; i++)
+        fprintf(stderr, "%s:%d: %s\n", d.items[i].file, d.items[i].line, d.items[i].message);
+    cr_diag_free(&d);
+    assert_int_equal(rc, CR_OK);
+}
+
+static bool has_error(const cr_diag *d, int line, const char *needle)
+{
+    for (size_t i = 0; i < d->count; i++)
+        if ((line < 0 || d->items[i].line == line) && strstr(d->items[i].message, needle))
+            return true;
+    return false;
+}
+
+static const char *fixture_csv(void)
+{
+    static char buf[8192];
+    FILE *f = fopen(cr_test_src("tests/users/directory.csv"), "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void csv_import_finds_users_by_uri_line_extension_and_private_number(void **state)
+{
+    import_ok("u.csv", fixture_csv(), false);
+    cr_dir_reader r;
+    assert_int_equal(cr_dir_reader_begin(db, NULL, &r), CR_OK);
+    const cr_user *zoe = cr_dir_reader_find(&r, "<sip:zoe@CONTOSO.com;transport=tcp>");
+    assert_non_null(zoe);
+    assert_string_equal(zoe->uri, "sip:zoe@contoso.com");
+    assert_true(zoe->enterprise_voice);
+    assert_string_equal(zoe->policy, "Full");
+    assert_string_equal(zoe->profile, "Redmond.contoso.com");
+    assert_string_equal(zoe->voicemail, "sip:zoe-vm@contoso.com");
+    assert_string_equal(zoe->simultaneous_ring, "+14255550299");
+    assert_int_equal(zoe->forwarding.no_answer_after, 30);
+    assert_string_equal(zoe->forwarding.no_answer_target, "voicemail");
+    assert_int_equal(zoe->team_call_delay, 5);
+    assert_int_equal(zoe->team_call.count, 2);
+    assert_string_equal(zoe->team_call.names[1], "sip:yann@contoso.com");
+    assert_int_equal(zoe->delegates.count, 1);
+    assert_string_equal(zoe->delegates.names[0], "sip:xena@contoso.com");
+    /* the line with its extension, and the bare number */
+    assert_ptr_equal(cr_dir_reader_by_number(&r, "+14255550200", "50200")->uri, zoe->uri);
+    assert_non_null(cr_dir_reader_by_number(&r, "+14255550200", NULL));
+    assert_string_equal(cr_dir_reader_by_number(&r, "+14255550200", NULL)->uri, zoe->uri);
+    assert_string_equal(cr_dir_reader_by_number(&r, "5550202", NULL)->uri, "sip:xena@contoso.com");
+    assert_string_equal(cr_dir_reader_by_number(&r, "+14255550203", NULL)->forwarding.immediate,
+                        "sip:bob@contoso.com");
+    assert_null(cr_dir_reader_by_number(&r, "+14255550999", NULL));
+    assert_null(cr_dir_reader_find(&r, "sip:nobody@contoso.com"));
+    /* the earlier users stay valid while the snapshot is open */
+    assert_string_equal(zoe->uri, "sip:zoe@contoso.com");
+    cr_dir_reader_end(&r);
+    cr_directory_stats st;
+    assert_int_equal(cr_directory_stat(db, &st), CR_OK);
+    assert_int_equal(st.users, 5);
+    assert_int_equal(st.lines, 6); /* five lines and zoe's bare number */
+    assert_true(st.file_bytes > 0);
+}
+
+static char *export_text(cr_dir_format fmt)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(cr_directory_export(db, f, fmt, NULL, 0), CR_OK);
+    fclose(f);
+    return buf;
+}
+
+static void export_and_reimport_give_the_same_directory(void **state)
+{
+    import_ok("u.csv", fixture_csv(), false);
+    char *csv = export_text(CR_DIR_CSV), *xml = export_text(CR_DIR_XML);
+    assert_non_null(strstr(xml, "<teamCall delay=\"5\"><member>sip:bob@contoso.com</member>"));
+    /* the XML export imported with `replace` gives the same CSV export */
+    import_ok("again.xml", xml, true);
+    char *csv2 = export_text(CR_DIR_CSV);
+    assert_string_equal(csv, csv2);
+    /* and so does the CSV export */
+    import_ok("again.csv", csv, true);
+    char *csv3 = export_text(CR_DIR_CSV);
+    assert_string_equal(csv, csv3);
+    free(csv);
+    free(xml);
+    free(csv2);
+    free(csv3);
+}
+
+static void xml_users_of_a_whole_configuration_are_imported(void **state)
+{
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_import_report rep;
+    assert_int_equal(cr_directory_import(db, cr_test_src("tests/users/plan.xml"), false, &rep, &d),
+                     CR_OK);
+    cr_diag_free(&d);
+    assert_string_equal(rep.format, "xml");
+    assert_int_equal(rep.added, 17);
+    cr_dir_reader r;
+    cr_dir_reader_begin(db, NULL, &r);
+    const cr_user *alice = cr_dir_reader_by_number(&r, "+14255550100", "50100");
+    assert_non_null(alice);
+    assert_string_equal(alice->simultaneous_ring, "+1 (425) 555-0199");
+    assert_int_equal(alice->team_call_delay, 10);
+    assert_string_equal(alice->delegates.names[0], "sip:carol@contoso.com");
+    cr_dir_reader_end(&r);
+}
+
+static void an_empty_file_is_refused(void **state)
+{
+    cr_diag d;
+    assert_int_equal(import_text("e.csv", "", false, &d), CR_ECONFIG);
+    assert_true(has_error(&d, -1, "no header line"));
+    cr_diag_free(&d);
+}
+
+static void errors_name_the_line_and_change_nothing(void **state)
+{
+    import_ok("u.csv", fixture_csv(), false);
+    cr_diag d;
+    int rc = import_text("bad.csv",
+                         "uri,line,noAnswerAfter\n"
+                         "sip:new1@contoso.com,tel:+14255550301,\n"
+                         "sip:new2@contoso.com,+14255550302,\n"
+                         "sip:new3@contoso.com,tel:+14255550303,9999\n"
+                         "sip:new1@contoso.com,,\n"
+                         "sip:new4@contoso.com,tel:+14255550201,\n"
+                         "bob@contoso.com,,\n",
+                         false, &d);
+    assert_int_equal(rc, CR_ECONFIG);
+    assert_true(has_error(&d, 3, "is not a tel: URI"));
+    assert_true(has_error(&d, 4, "noAnswerAfter is '9999'"));
+    assert_true(has_error(&d, 5, "listed twice (first at"));
+    assert_true(has_error(&d, 6, "already the line of user 'sip:yann@contoso.com'"));
+    assert_true(has_error(&d, 7, "must be a SIP URI"));
+    cr_diag_free(&d);
+    cr_dir_reader r;
+    cr_dir_reader_begin(db, NULL, &r);
+    assert_null(cr_dir_reader_find(&r, "sip:new1@contoso.com"));
+    assert_non_null(cr_dir_reader_find(&r, "sip:zoe@contoso.com"));
+    cr_dir_reader_end(&r);
+}
+
+static void bad_headers_and_bad_xml_are_refused(void **state)
+{
+    cr_diag d;
+    assert_int_equal(import_text("h.csv", "uri,mobile\n", false, &d), CR_ECONFIG);
+    assert_true(has_error(&d, 1, "unknown column 'mobile'"));
+    cr_diag_free(&d);
+    assert_int_equal(import_text("h2.csv", "line\ntel:+1\n", false, &d), CR_ECONFIG);
+    assert_true(has_error(&d, 1, "no 'uri' column"));
+    cr_diag_free(&d);
+    assert_int_equal(import_text("x.xml", "<users>\n<user uri='sip:a@b'>\n</users>\n", false, &d),
+                     CR_ECONFIG);
+    assert_true(has_error(&d, -1, "not well-formed XML"));
+    cr_diag_free(&d);
+    assert_int_equal(import_text("y.xml",
+                                 "<users>\n<user uri='sip:a@b' mobile='1'/>\n"
+                                 "<user uri='sip:c@b'><pager/></user></users>\n",
+                                 false, &d),
+                     CR_ECONFIG);
+    assert_true(has_error(&d, 2, "unknown attribute 'mobile'"));
+    assert_true(has_error(&d, 3, "unknown element <pager>"));
+    cr_diag_free(&d);
+    assert_int_equal(
+        import_text("z.xml", "<?xml version='1.0'?>\n<!DOCTYPE users []>\n<users/>", false, &d),
+        CR_ECONFIG);
+    assert_true(has_error(&d, -1, "DOCTYPE"));
+    cr_diag_free(&d);
+}
+
+static void quoted_csv_fields(void **state)
+{
+    import_ok("q.csv",
+              "# comment before the header\n"
+              "voicePolicy,uri,delegates\n"
+              "\"Policy, with comma\",sip:q@contoso.com,\"sip:a@contoso.com sip:b@contoso.com\"\n"
+              "\"say \"\"hi\"\"\",sip:r@contoso.com,\n",
+              false);
+    cr_dir_reader r;
+    cr_dir_reader_begin(db, NULL, &r);
+    const cr_user *q = cr_dir_reader_find(&r, "sip:q@contoso.com");
+    assert_string_equal(q->policy, "Policy, with comma");
+    assert_int_equal(q->delegates.count, 2);
+    assert_string_equal(cr_dir_reader_find(&r, "sip:r@contoso.com")->policy, "say \"hi\"");
+    cr_dir_reader_end(&r);
+}
+
+static void reimport_moves_a_line_and_replace_removes_the_rest(void **state)
+{
+    import_ok("u.csv", fixture_csv(), false);
+    import_ok("move.csv", "uri,line\nsip:yann@contoso.com,tel:+14255550401\n", false);
+    cr_dir_reader r;
+    cr_dir_reader_begin(db, NULL, &r);
+    assert_null(cr_dir_reader_by_number(&r, "+14255550201", NULL));
+    assert_string_equal(cr_dir_reader_by_number(&r, "+14255550401", NULL)->uri,
+                        "sip:yann@contoso.com");
+    assert_non_null(cr_dir_reader_find(&r, "sip:zoe@contoso.com"));
+    cr_dir_reader_end(&r);
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_import_report rep;
+    assert_int_equal(cr_directory_import(db,
+                                         file_in_db_dir("only.csv", "uri,line\nsip:zoe@contoso.com,"
+                                                                    "tel:+14255550201\n"),
+                                         true, &rep, &d),
+                     CR_OK);
+    cr_diag_free(&d);
+    assert_int_equal(rep.replaced, 1);
+    assert_int_equal(rep.removed, 4);
+    cr_directory_stats st;
+    cr_directory_stat(db, &st);
+    assert_int_equal(st.users, 1);
+    assert_int_equal(st.lines, 1);
+    cr_dir_reader_begin(db, NULL, &r);
+    assert_string_equal(cr_dir_reader_by_number(&r, "+14255550201", NULL)->uri,
+                        "sip:zoe@contoso.com");
+    assert_null(cr_dir_reader_by_number(&r, "+14255550200", "50200"));
+    cr_dir_reader_end(&r);
+}
+
+/* ---- with a configuration ------------------------------------------------------------------ */
+
+static const char *config_naming_the_db(void)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "<callroute xmlns=\"urn:callroute:config:1\">\n"
+             "  <directory path=\"%s\"/>\n"
+             "  <include href=\"%s\"/>\n"
+             "</callroute>\n",
+             strrchr(dir, '/') + 1, cr_test_src("tests/users/plan.xml"));
+    /* next to the directory, so that the relative path resolves against this file */
+    static char path[128];
+    snprintf(path, sizeof path, "/tmp/%s.xml", strrchr(dir, '/') + 1);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void a_user_both_inline_and_in_the_directory_is_refused_naming_both(void **state)
+{
+    import_ok("dup.csv", "uri,line\nsip:bob@contoso.com,\nsip:new@contoso.com,tel:+14255550102\n",
+              false);
+    const char *cfgpath = config_naming_the_db();
+    cr_config *cfg = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(cfgpath, &cfg, &d), CR_ECONFIG);
+    assert_null(cfg);
+    assert_true(has_error(&d, 38, "listed here"));
+    assert_true(has_error(&d, 38, dir));
+    assert_true(has_error(&d, 40, "is also the line of 'sip:new@contoso.com'"));
+    cr_diag_free(&d);
+    unlink(cfgpath);
+}
+
+static void a_missing_directory_is_an_error_at_its_element(void **state)
+{
+    const char *cfgpath = cr_test_tmpfile("<callroute xmlns=\"urn:callroute:config:1\">\n"
+                                          "<directory path=\"no/such/dir\"/>\n"
+                                          "<directory path=\"other\"/>\n"
+                                          "</callroute>\n",
+                                          ".xml");
+    cr_config *cfg = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(cfgpath, &cfg, &d), CR_ECONFIG);
+    assert_true(has_error(&d, 3, "a user directory is already named at"));
+    cr_diag_free(&d);
+    cfgpath = cr_test_tmpfile("<callroute xmlns=\"urn:callroute:config:1\">\n"
+                              "<directory path=\"no/such/dir\"/>\n"
+                              "</callroute>\n",
+                              ".xml");
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(cfgpath, &cfg, &d), CR_ECONFIG);
+    assert_true(has_error(&d, 2, "cannot open the user directory"));
+    cr_diag_free(&d);
+}
+
+static void routing_uses_the_directory_for_caller_and_reverse_lookup(void **state)
+{
+    import_ok("u.csv", fixture_csv(), false);
+    const char *cfgpath = config_naming_the_db();
+    cr_config *cfg = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(cfgpath, &cfg, &d), CR_OK);
+    cr_diag_free(&d);
+    unlink(cfgpath);
+    cr_dir_reader r;
+    assert_int_equal(cr_dir_reader_begin(db, cfg, &r), CR_OK);
+    cr_runtime rt = {.users = &r.source};
+    cr_decision dec;
+    /* an inline caller dialing a directory user's extension: internal */
+    cr_route_decide(cfg, "sip:alice@contoso.com", "50201", &rt, &dec, NULL);
+    assert_int_equal(dec.kind, CR_INTERNAL);
+    assert_string_equal(dec.callee->uri, "sip:yann@contoso.com");
+    /* a directory caller is routed with its own policy (LocalOnly: no long distance) */
+    cr_route_decide(cfg, "sip:xena@contoso.com", "2065550111", &rt, &dec, NULL);
+    assert_int_equal(dec.kind, CR_BLOCKED);
+    cr_route_decide(cfg, "sip:zoe@contoso.com", "2065550111", &rt, &dec, NULL);
+    assert_int_equal(dec.kind, CR_OUTBOUND);
+    /* a policy the configuration lacks blocks rather than falling back to the default */
+    cr_route_decide(cfg, "sip:vera@contoso.com", "5550177", &rt, &dec, NULL);
+    assert_int_equal(dec.kind, CR_BLOCKED);
+    assert_non_null(strstr(dec.reason, "'Missing Policy' is not configured"));
+    /* inbound from a gateway finds directory callees */
+    cr_inbound in;
+    assert_int_equal(
+        cr_inbound_decide_ex(cfg, NULL, "+14255550200;ext=50200", "2065550111", &rt, &in, NULL),
+        CR_OK);
+    assert_non_null(in.callee);
+    assert_string_equal(in.callee->uri, "sip:zoe@contoso.com");
+    /* without the source the directory is invisible */
+    cr_route_decide(cfg, "sip:zoe@contoso.com", "2065550111", NULL, &dec, NULL);
+    assert_int_equal(dec.kind, CR_NOT_APPLICABLE);
+    cr_dir_reader_end(&r);
+    cr_config_free(cfg);
+}
+
+/* ---- a reader in another process while an import writes ------------------------------------ */
+
+static void lookups_keep_working_in_another_process_during_an_import(void **state)
+{
+    import_ok("u.csv", fixture_csv(), false);
+    /* a big file, so that the import takes a while */
+    const size_t n = 200000;
+    char path[128];
+    snprintf(path, sizeof path, "%s/big.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("uri,line,enterpriseVoice\n", f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "sip:u%zu@contoso.com,tel:+1206%07zu,true\n", i, i);
+    fclose(f);
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        /* the reader: its own environment (after fork), lookups in a loop until told to stop
+         * by the new users appearing; reports lookups done and failures */
+        close(pipefd[0]);
+        cr_directory *d;
+        long done = 0, failed = 0, snapshots_after = 0;
+        if (cr_directory_open(dir, false, &d, NULL, 0) != CR_OK)
+            _exit(3);
+        time_t until = time(NULL) + 60;
+        while (snapshots_after < 50 && time(NULL) < until) {
+            cr_dir_reader r;
+            if (cr_dir_reader_begin(d, NULL, &r) != CR_OK) {
+                failed++;
+                continue;
+            }
+            const cr_user *z = cr_dir_reader_by_number(&r, "+14255550200", "50200");
+            const cr_user *x = cr_dir_reader_find(&r, "sip:xena@contoso.com");
+            if (!z || !x || strcmp(z->uri, "sip:zoe@contoso.com") != 0)
+                failed++;
+            if (cr_dir_reader_find(&r, "sip:u199999@contoso.com"))
+                snapshots_after++;
+            done++;
+            cr_dir_reader_end(&r);
+        }
+        cr_directory_close(d);
+        long res[3] = {done, failed, snapshots_after};
+        if (write(pipefd[1], res, sizeof res) != sizeof res)
+            _exit(4);
+        _exit(0);
+    }
+    close(pipefd[1]);
+    usleep(20000);
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_import_report rep;
+    assert_int_equal(cr_directory_import(db, path, false, &rep, &d), CR_OK);
+    cr_diag_free(&d);
+    assert_int_equal(rep.added, n);
+    long res[3] = {0, 0, 0};
+    assert_int_equal(read(pipefd[0], res, sizeof res), sizeof res);
+    int status;
+    waitpid(child, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fprintf(stderr, "reader process: %ld lookups rounds, %ld failed, %ld after the commit\n",
+            res[0], res[1], res[2]);
+    assert_true(res[0] > 100);
+    assert_int_equal(res[1], 0);
+    assert_int_equal(res[2], 50); /* and it saw the import once committed */
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, fresh_db, drop_db)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(csv_import_finds_users_by_uri_line_extension_and_private_number),
+        T(export_and_reimport_give_the_same_directory),
+        T(xml_users_of_a_whole_configuration_are_imported),
+        T(an_empty_file_is_refused),
+        T(errors_name_the_line_and_change_nothing),
+        T(bad_headers_and_bad_xml_are_refused),
+        T(quoted_csv_fields),
+        T(reimport_moves_a_line_and_replace_removes_the_rest),
+        T(a_user_both_inline_and_in_the_directory_is_refused_naming_both),
+        T(a_missing_directory_is_an_error_at_its_element),
+        T(routing_uses_the_directory_for_caller_and_reverse_lookup),
+        T(lookups_keep_working_in_another_process_during_an_import),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
