@@ -105,9 +105,9 @@ static char crk_last[CRK_F_COUNT][CRK_FIELD_MAX];
 static str crk_xavp_decision = str_init("callroute");
 static str crk_xavp_attempt = str_init("callroute_att");
 enum crk_attempt_field { CRK_A_GATEWAY, CRK_A_ROUTE, CRK_A_USAGE, CRK_A_URI, CRK_A_ADDRESS,
-                         CRK_A_COUNT };
+                         CRK_A_REMOVE_PLUS, CRK_A_COUNT };
 static const char *const crk_attempt_names[CRK_A_COUNT] = {"gateway", "route", "usage", "uri",
-                                                           "address"};
+                                                           "address", "remove_plus"};
 
 /* ---- host callbacks given to the library ---- */
 
@@ -398,6 +398,37 @@ static void mod_destroy(void)
 
 /* ---- outbound routing ---- */
 
+/* Deletes the '+' that starts the user part of a From/To URI (gateway removePlus). */
+static void crk_strip_plus(struct sip_msg *msg, struct to_body *body)
+{
+    char *colon;
+
+    if (body == NULL || body->uri.s == NULL)
+        return;
+    colon = memchr(body->uri.s, ':', body->uri.len);
+    if (colon == NULL || colon + 1 >= body->uri.s + body->uri.len || colon[1] != '+')
+        return;
+    if (del_lump(msg, (int)(colon + 1 - msg->buf), 1, 0) == NULL)
+        LM_ERR("cannot remove '+' from %.*s\n", body->uri.len, body->uri.s);
+}
+
+/* removePlus applies to To and From as well as the Request-URI (SPEC §2): a PBX that refuses
+ * '+' refuses it everywhere. Done once per message: a later attempt keeps the headers. */
+static void crk_remove_plus_headers(struct sip_msg *msg)
+{
+    static unsigned int done_id;
+    static int done_pid;
+
+    if (done_id == msg->id && done_pid == msg->pid)
+        return;
+    done_id = msg->id;
+    done_pid = msg->pid;
+    if (parse_from_header(msg) == 0)
+        crk_strip_plus(msg, get_from(msg));
+    if (parse_headers(msg, HDR_TO_F, 0) == 0 && msg->to != NULL)
+        crk_strip_plus(msg, get_to(msg));
+}
+
 /* Makes attempt record `rec` the current one: Request-URI and destination. */
 static int crk_apply_attempt(struct sip_msg *msg, sr_xavp_t *rec)
 {
@@ -425,6 +456,8 @@ static int crk_apply_attempt(struct sip_msg *msg, sr_xavp_t *rec)
         reset_dst_uri(msg);
     }
     ruri_mark_new();
+    if (crk_xavp_get(rec, CRK_A_REMOVE_PLUS, buf, sizeof(buf)) && strcmp(buf, "true") == 0)
+        crk_remove_plus_headers(msg);
     crk_set_last(CRK_F_GATEWAY, crk_xavp_get(rec, CRK_A_GATEWAY, buf, sizeof(buf)));
     crk_set_last(CRK_F_ROUTE, crk_xavp_get(rec, CRK_A_ROUTE, buf, sizeof(buf)));
     crk_set_last(CRK_F_USAGE, crk_xavp_get(rec, CRK_A_USAGE, buf, sizeof(buf)));

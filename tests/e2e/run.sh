@@ -2,7 +2,7 @@
 # End-to-end cases: Debian's /usr/sbin/kamailio running examples/kamailio/kamailio.cfg with
 # the callroute module, sipp phones and sipp gateways on random loopback ports.
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
-# Cases: config_check module_symbols outbound failover failover_timeout no_failover blocked internal inbound
+# Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
 #        rpc_route reload_broken reload_changed. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -72,6 +72,21 @@ outbound)
     e2e_expect_invite gwA "^sip:911@"
     [ "$(e2e_count gwA)" = 2 ] && [ "$(e2e_count gwB)" = 1 ] && [ "$(e2e_count gwC)" = 1 ] \
         || e2e_fail "unexpected INVITE counts A=$(e2e_count gwA) B=$(e2e_count gwB) C=$(e2e_count gwC)"
+    ;;
+
+remove_plus)
+    # removePlus strips '+' from the To header too, not only from the Request-URI.
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    e2e_call alice +441632960123 || e2e_fail "international call not answered"
+    e2e_expect_invite gwC "^sip:441632960123@"
+    to=$(grep -a -i -E "^(To|t):" "$E2E_TMP/gwC.msg" | head -n 1)
+    [[ "$to" =~ sip:441632960123@ ]] || e2e_fail "gwC: To still carries '+': $to"
+    e2e_log "ok: gwC received $to"
+    # a gateway without removePlus keeps the '+'
+    e2e_call alice +12065550123 || e2e_fail "long-distance call not answered"
+    to=$(grep -a -i -E "^(To|t):" "$E2E_TMP/gwB.msg" | tail -n 1)
+    [[ "$to" =~ sip:\+12065550123@ ]] || e2e_fail "gwB: To lost its '+': $to"
     ;;
 
 failover)
