@@ -160,6 +160,16 @@ inbound)
     E2E_UAC_PORT=$PORT_A e2e_call 14255550199 +14255550101 \
         || e2e_fail "inbound call from GW-A to +14255550101 not answered"
     e2e_expect_invite bob "^sip:bob@127\.0\.0\.1:$PORT_U"
+    grep -a -q -i "^P-Asserted-Identity:" "$E2E_TMP/bob.msg" \
+        && e2e_fail "an E.164 caller got a P-Asserted-Identity"
+    # A caller from a private numbering plan (4 digits, no rule makes it E.164): the call
+    # carries a P-Asserted-Identity with phone-context=enterprise.
+    E2E_UAC_PORT=$PORT_A e2e_call 4321 +14255550101 \
+        || e2e_fail "inbound call from a private number not answered"
+    pai=$(grep -a -i "^P-Asserted-Identity:" "$E2E_TMP/bob.msg" | tail -n 1)
+    [[ "$pai" =~ \<sip:4321\;phone-context=enterprise@contoso\.com\;user=phone\> ]] \
+        || e2e_fail "bob: expected a P-Asserted-Identity for 4321, got '${pai:-nothing}'"
+    e2e_log "ok: bob received $pai"
     # An unknown number from a gateway: 404.
     E2E_UAC_PORT=$PORT_A e2e_call 14255550199 +14255550999 404 \
         || e2e_fail "inbound call to an unknown number did not get 404"
