@@ -51,18 +51,8 @@ static int setup(void **state)
         "<users><user uri='sip:pat@contoso.com' line='tel:5550123' enterpriseVoice='true'/>\n"
         "<user uri='sip:eve@contoso.com' line='tel:+12535590101' enterpriseVoice='true'/>\n"
         "</users></callroute>\n";
-    const char *path = cr_test_tmpfile(xml, ".xml");
-    cr_diag d;
-    cr_diag_init(&d);
-    int rc = cr_rules_load(path, &cfg, &d);
-    for (size_t i = 0; i < d.count && rc != CR_OK; i++) {
-        char line[1024];
-        cr_diag_format(&d, i, line, sizeof line);
-        fprintf(stderr, "%s\n", line);
-    }
-    cr_diag_free(&d);
-    remove(path);
-    return rc == CR_OK ? 0 : -1;
+    cfg = cr_test_load_xml(xml);
+    return cfg ? 0 : -1;
 }
 
 static int teardown(void **state)

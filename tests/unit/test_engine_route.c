@@ -93,18 +93,8 @@ static int setup(void **state)
              "<rule name='LD' pattern='^1(\\d{10})$' translation='+1$1'/>"
              "</locationProfile></locationProfiles>%s%s%s%s</callroute>",
              policies, gateways, routes, users);
-    const char *path = cr_test_tmpfile(xml, ".xml");
-    cr_diag d;
-    cr_diag_init(&d);
-    int rc = cr_rules_load(path, &cfg, &d);
-    for (size_t i = 0; i < d.count; i++) {
-        char line[1024];
-        cr_diag_format(&d, i, line, sizeof line);
-        fprintf(stderr, "%s\n", line);
-    }
-    cr_diag_free(&d);
-    remove(path);
-    return rc == CR_OK ? 0 : -1;
+    cfg = cr_test_load_xml(xml);
+    return cfg ? 0 : -1;
 }
 
 static int teardown(void **state)

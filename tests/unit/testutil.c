@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "cr_rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,4 +30,23 @@ const char *cr_test_tmpfile(const char *text, const char *suffix)
     }
     close(fd);
     return p;
+}
+
+struct cr_config *cr_test_load_xml(const char *xml)
+{
+    const char *path = cr_test_tmpfile(xml, ".xml");
+    if (!path)
+        return NULL;
+    cr_config *cfg = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_rules_load(path, &cfg, &d);
+    for (size_t i = 0; i < d.count; i++) {
+        char line[1024];
+        cr_diag_format(&d, i, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+    }
+    cr_diag_free(&d);
+    remove(path);
+    return cfg;
 }
