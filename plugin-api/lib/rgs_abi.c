@@ -1,11 +1,13 @@
 /* The plugin table's response-group functions: an engine (workflows/cr_rgs.h) over the
- * response groups of the handle's configuration file. */
+ * response groups of the handle's configuration file, with a Lua IVR driver (lua/cr_lua.h,
+ * one Lua state per engine) when the configuration has IVR scripts. */
 #include "rgs_abi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cr_lua.h"
 #include "cr_rgs.h"
 #include "cr_rgs_xml.h"
 #include "handle.h"
@@ -13,6 +15,7 @@
 struct cr_rgs {
     cr_rgs_config *cfg;
     cr_rgs_engine *engine;
+    cr_lua_ivr *lua;      /* NULL when no IVR script could be loaded */
     bool log;             /* queue event log lines are emitted as ("-", "log", line) */
     crp_rgs_emit_fn emit; /* of the call in progress, for the log */
     void *ud;
@@ -23,6 +26,51 @@ static void on_log(void *ud, int64_t at_ms, const char *line)
     cr_rgs *r = ud;
     if (r->log && r->emit)
         r->emit(r->ud, at_ms, "-", "log", line);
+}
+
+/* IVR script events (errors, reloads, prints): always to the host's log, and to the queue
+ * event log when it is on. */
+static void on_ivr_log(void *ud, int64_t at_ms, const char *line)
+{
+    crp_log(strncmp(line, "ivr_print", 9) == 0 ? CR_LOG_INFO : CR_LOG_WARNING, "callroute: %s",
+            line);
+    on_log(ud, at_ms, line);
+}
+
+/* call:set(key, value): a "set <key> <value>" action of the call. */
+static void on_ivr_set(void *ud, int64_t at_ms, const char *call, const char *key,
+                       const char *value)
+{
+    cr_rgs *r = ud;
+    if (!r->emit)
+        return;
+    char args[640];
+    snprintf(args, sizeof args, "%s%s%s", key, value[0] ? " " : "", value);
+    r->emit(r->ud, at_ms, call, "set", args);
+}
+
+/* The Lua driver, when some workflow is an IVR. A configuration whose IVR scripts all fail
+ * to load keeps the engine's behaviour without a driver (hangup no_ivr); the failures are
+ * logged. */
+static int open_lua(cr_rgs *r, char *err, size_t errlen)
+{
+    bool ivr = false;
+    for (size_t i = 0; i < r->cfg->nworkflows; i++)
+        ivr |= r->cfg->workflows[i].type == CR_RGS_IVR;
+    if (!ivr)
+        return CR_OK;
+    cr_lua_options lo = {
+        .check_mtime = true, .log = on_ivr_log, .log_ud = r, .set = on_ivr_set, .set_ud = r};
+    int rc = cr_lua_ivr_open(r->cfg, &lo, &r->lua, err, errlen);
+    if (rc != CR_OK)
+        return rc;
+    cr_lua_stats st;
+    cr_lua_ivr_stats(r->lua, &st);
+    if (st.scripts_ok == 0) {
+        cr_lua_ivr_close(r->lua);
+        r->lua = NULL;
+    }
+    return CR_OK;
 }
 
 /* "stats": one ("-", "stats", "queue=\"Q\" waiting=...") action per queue. */
@@ -85,10 +133,19 @@ int crp_rgs_open(cr_handle *h, int64_t start_unix_ms, const char *state_dir, cr_
         return rc;
     }
     cr_diag_free(&diag);
-    cr_rgs_engine_options opt = {
-        .start_unix_ms = start_unix_ms, .state_dir = state_dir, .log = on_log, .log_ud = r};
+    if ((rc = open_lua(r, err, errlen)) != CR_OK) {
+        cr_rgs_config_free(r->cfg);
+        free(r);
+        return rc;
+    }
+    cr_rgs_engine_options opt = {.start_unix_ms = start_unix_ms,
+                                 .state_dir = state_dir,
+                                 .ivr = cr_lua_ivr_driver(r->lua),
+                                 .log = on_log,
+                                 .log_ud = r};
     rc = cr_rgs_engine_open(r->cfg, &opt, &r->engine, err, errlen);
     if (rc != CR_OK) {
+        cr_lua_ivr_close(r->lua);
         cr_rgs_config_free(r->cfg);
         free(r);
         return rc;
@@ -110,6 +167,15 @@ int crp_rgs_event(cr_rgs *r, int64_t at_ms, const char *event, crp_rgs_emit_fn e
     /* Control events beyond the simulate vocabulary (until the table has log/stats slots). */
     if (strcmp(event, "log on") == 0 || strcmp(event, "log off") == 0) {
         r->log = event[5] == 'n';
+        return CR_ABI_OK;
+    }
+    if (strcmp(event, "reload") == 0 || strcmp(event, "reload force") == 0) {
+        /* IVR scripts: changed files are recompiled for new calls */
+        if (r->lua) {
+            r->emit = emit, r->ud = ud;
+            cr_lua_ivr_reload(r->lua, event[6] != 0, at_ms);
+            r->emit = NULL;
+        }
         return CR_ABI_OK;
     }
     if (strcmp(event, "stats") == 0) {
@@ -142,6 +208,7 @@ void crp_rgs_close(cr_rgs *r)
     if (!r)
         return;
     cr_rgs_engine_close(r->engine);
+    cr_lua_ivr_close(r->lua);
     cr_rgs_config_free(r->cfg);
     free(r);
 }

@@ -11,8 +11,11 @@ typedef void (*crp_rgs_emit_fn)(void *ud, int64_t at_ms, const char *call_id, co
  * Errors (configuration, state directory) go to err as "file:line: error: ..." lines. */
 int crp_rgs_open(cr_handle *h, int64_t start_unix_ms, const char *state_dir, cr_rgs **out,
                  char *err, size_t errlen);
-/* Parses one event ("call c1 sip:a sip:b", ...) and feeds it at at_ms. CR_ABI_EINVAL for a
- * malformed event; CR_ABI_ENOENT / CR_ABI_ESTATE when it names an unknown call, agent or
+/* Parses one event ("call c1 sip:a sip:b", ...) and feeds it at at_ms. Control events:
+ * "log on" / "log off" (queue and IVR event log as ("-", "log", line) actions), "stats",
+ * "reload" (recompile changed IVR scripts; calls in progress keep theirs), "reload force".
+ * An IVR script's call:set(key, value) is emitted as (call id, "set", "key value"). CR_ABI_EINVAL
+ * for a malformed event; CR_ABI_ENOENT / CR_ABI_ESTATE when it names an unknown call, agent or
  * group or does not fit the call's state (nothing done); CR_ABI_EIO if the state could not
  * be written. */
 int crp_rgs_event(cr_rgs *r, int64_t at_ms, const char *event, crp_rgs_emit_fn emit, void *ud,

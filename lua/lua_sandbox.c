@@ -1,0 +1,353 @@
+/* The sandbox: the state's allocator (memory caps), the instruction budget hook, and the
+ * read-only base environment scripts run over. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "lua_int.h"
+
+/* Refuses growth past the state's cap, and past the running call's growth limit. Lua
+ * never asks for more memory when shrinking, and handles a NULL by collecting garbage and
+ * retrying, then raising a memory error in the coroutine that asked. */
+void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    cr_lua_ivr *v = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        v->mem -= old;
+        return NULL;
+    }
+    if (nsize > old) {
+        size_t grow = nsize - old;
+        if (v->mem + grow > v->limit || (v->cur && v->mem + grow > v->mark + v->call_limit))
+            return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (!p)
+        return nsize <= old ? ptr : NULL;
+    v->mem = v->mem - old + nsize;
+    if (v->mem > v->peak)
+        v->peak = v->mem;
+    return p;
+}
+
+/* Every LIVR_HOOK_EVERY instructions of any coroutine of the state: charges the running
+ * call. Once its budget is gone the hook fires at every instruction of the call's
+ * coroutines and raises each time, so pcall cannot keep an endless loop alive. */
+void livr_hook(lua_State *L, lua_Debug *ar)
+{
+    cr_lua_ivr *v = livr_of(L);
+    lcall *c = v->cur;
+    if (!c)
+        return;
+    if (!c->exhausted) {
+        if (c->budget > LIVR_HOOK_EVERY) {
+            c->budget -= LIVR_HOOK_EVERY;
+            return;
+        }
+        c->budget = 0;
+        c->exhausted = true;
+        lua_sethook(c->co, livr_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_sethook(L, livr_hook, LUA_MASKCOUNT, 1);
+    lua_pushfstring(L, "instruction budget exceeded (%I instructions)", (lua_Integer)v->opt.budget);
+    lua_error(L);
+}
+
+static int ro_newindex(lua_State *L)
+{
+    return luaL_error(L, "attempt to modify a read-only table");
+}
+
+/* Replaces the table at the top by a read-only view of it: an empty table whose hidden,
+ * locked metatable reads through to the original. */
+static void make_proxy(lua_State *L)
+{
+    lua_newtable(L);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);
+}
+
+/* load(chunk [, chunkname [, mode [, env]]]): text chunks only; the environment defaults to
+ * the calling script's globals. */
+static int sb_load(lua_State *L)
+{
+    size_t n;
+    const char *s = lua_tolstring(L, 1, &n);
+    if (!s || lua_type(L, 1) != LUA_TSTRING)
+        return luaL_error(L, "load: only string chunks are allowed");
+    const char *name = luaL_optstring(L, 2, "=(load)");
+    const char *mode = luaL_optstring(L, 3, "t");
+    if (strcmp(mode, "t") != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, "load: binary chunks are not allowed (mode must be \"t\")");
+        return 2;
+    }
+    if (luaL_loadbufferx(L, s, n, name, "t") != LUA_OK) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    cr_lua_ivr *v = livr_of(L);
+    if (!lua_isnone(L, 4))
+        lua_pushvalue(L, 4);
+    else if (v->cur)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, v->cur->env_ref);
+    else
+        livr_env_new(L);
+    lua_setupvalue(L, -2, 1);
+    return 1;
+}
+
+/* setmetatable without finalizers: __gc runs with hooks off, outside any budget. */
+static int sb_setmetatable(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "setmetatable: __gc metamethods are not allowed");
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+/* collectgarbage: only "count" (the collector's settings belong to the engine). */
+static int sb_collectgarbage(lua_State *L)
+{
+    const char *opt = luaL_optstring(L, 1, "collect");
+    if (strcmp(opt, "count") != 0)
+        return luaL_error(L, "collectgarbage: option '%s' is not allowed", opt);
+    int k = lua_gc(L, LUA_GCCOUNT, 0), b = lua_gc(L, LUA_GCCOUNTB, 0);
+    lua_pushnumber(L, (lua_Number)k + ((lua_Number)b / 1024));
+    return 1;
+}
+
+/* print: one ivr_print log line per call, at most LIVR_PRINT_MAX per call. */
+static int sb_print(lua_State *L)
+{
+    cr_lua_ivr *v = livr_of(L);
+    lcall *c = v->cur;
+    if (!c || c->prints >= LIVR_PRINT_MAX)
+        return 0;
+    c->prints++;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    int n = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    char msg[512];
+    size_t k = 0;
+    for (const char *s = lua_tostring(L, -1); *s && k + 1 < sizeof msg; s++)
+        msg[k++] = (*s == '"' || (unsigned char)*s < 0x20) ? '\'' : *s;
+    msg[k] = 0;
+    livr_logf(v, "ivr_print call=%s script=%s line=%d msg=\"%s\"", c->id,
+              v->scripts[c->script].chunkname + 1, livr_script_line(c, L), msg);
+    return 0;
+}
+
+/* os.time() and os.date(fmt) default to engine time, so a simulation replays exactly. */
+static int sb_time(lua_State *L)
+{
+    cr_lua_ivr *v = livr_of(L);
+    if (lua_isnoneornil(L, 1) && v->cur) {
+        lua_pushinteger(L, (lua_Integer)(v->cur->unix_ms / 1000));
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static int sb_date(lua_State *L)
+{
+    cr_lua_ivr *v = livr_of(L);
+    lua_settop(L, 2);
+    if (lua_isnil(L, 2) && v->cur) {
+        lua_pushinteger(L, (lua_Integer)(v->cur->unix_ms / 1000));
+        lua_replace(L, 2);
+    }
+    if (lua_isnil(L, 1)) {
+        lua_pushliteral(L, "%c");
+        lua_replace(L, 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+/* Pattern functions run in C, out of the hook's reach: refuse subjects and patterns whose
+ * worst-case backtracking, about n^(quantifiers+1), exceeds 1e8 steps. */
+static int sb_pattern(lua_State *L)
+{
+    size_t n, pl;
+    luaL_checklstring(L, 1, &n);
+    const char *p = luaL_checklstring(L, 2, &pl);
+    bool plain = lua_toboolean(L, lua_upvalueindex(2)) && lua_toboolean(L, 4);
+    if (!plain) {
+        int q = 0;
+        for (size_t i = 0; i < pl; i++) {
+            if (p[i] == '%') {
+                i++;
+            } else if (p[i] == '[') {
+                i += (i + 1 < pl && p[i + 1] == '^') ? 2 : 1;
+                if (i < pl && p[i] == ']')
+                    i++;
+                for (; i < pl && p[i] != ']'; i++)
+                    if (p[i] == '%')
+                        i++;
+            } else if (p[i] == '*' || p[i] == '+' || p[i] == '-') {
+                q++;
+            }
+        }
+        if (pow((double)n + 1, (double)q + 1) > 1e8)
+            return luaL_error(L, "pattern too costly (%d repetitions over %d bytes)", q, (int)n);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static void copy_field(lua_State *L, int from, int to, const char *name)
+{
+    lua_getfield(L, from, name);
+    lua_setfield(L, to, name);
+}
+
+/* Pushes a new table with the named fields of the table at `from`. */
+static void pick(lua_State *L, int from, const char *const *names)
+{
+    lua_newtable(L);
+    for (; *names; names++)
+        copy_field(L, from, lua_gettop(L), *names);
+}
+
+/* Wraps field `name` of the table at -1 into `fn` with the original as upvalue 1. */
+static void wrap_field(lua_State *L, const char *name, lua_CFunction fn, int extra)
+{
+    lua_getfield(L, -1, name);
+    lua_pushboolean(L, extra);
+    lua_pushcclosure(L, fn, 2);
+    lua_setfield(L, -2, name);
+}
+
+int livr_sandbox_build(lua_State *L)
+{
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 0);
+    int g = lua_gettop(L);
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
+    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 0);
+    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 0);
+    luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 0);
+    luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
+    int str = g + 1, tab = g + 2, mth = g + 3, utf = g + 4, co = g + 5, os = g + 6;
+
+    static const char *const base_names[] = {
+        "assert",   "error",  "ipairs",       "next",     "pairs",    "pcall",
+        "rawequal", "rawget", "rawlen",       "select",   "tonumber", "tostring",
+        "type",     "xpcall", "getmetatable", "_VERSION", NULL};
+    pick(L, g, base_names);
+    int base = lua_gettop(L);
+    lua_getfield(L, g, "setmetatable");
+    lua_pushcclosure(L, sb_setmetatable, 1);
+    lua_setfield(L, base, "setmetatable");
+    lua_pushcfunction(L, sb_load);
+    lua_setfield(L, base, "load");
+    lua_pushcfunction(L, sb_collectgarbage);
+    lua_setfield(L, base, "collectgarbage");
+    lua_pushcfunction(L, sb_print);
+    lua_setfield(L, base, "print");
+
+    static const char *const str_names[] = {
+        "byte", "char",    "find", "format", "gmatch", "gsub",     "len",    "lower", "match",
+        "rep",  "reverse", "sub",  "upper",  "pack",   "packsize", "unpack", NULL};
+    pick(L, str, str_names);
+    wrap_field(L, "find", sb_pattern, 1);
+    wrap_field(L, "match", sb_pattern, 0);
+    wrap_field(L, "gmatch", sb_pattern, 0);
+    wrap_field(L, "gsub", sb_pattern, 0);
+    make_proxy(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, base, "string");
+    /* The string metatable: methods through the read-only view, and hidden. */
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_remove(L, -2);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+
+    lua_pushvalue(L, tab);
+    make_proxy(L);
+    lua_setfield(L, base, "table");
+    lua_pushvalue(L, mth);
+    make_proxy(L);
+    lua_setfield(L, base, "math");
+    lua_pushvalue(L, utf);
+    make_proxy(L);
+    lua_setfield(L, base, "utf8");
+    lua_pushvalue(L, co);
+    make_proxy(L);
+    lua_setfield(L, base, "coroutine");
+
+    static const char *const os_names[] = {"clock", "difftime", NULL};
+    pick(L, os, os_names);
+    lua_getfield(L, os, "time");
+    lua_pushcclosure(L, sb_time, 1);
+    lua_setfield(L, -2, "time");
+    lua_getfield(L, os, "date");
+    lua_pushcclosure(L, sb_date, 1);
+    lua_setfield(L, -2, "date");
+    make_proxy(L);
+    lua_setfield(L, base, "os");
+
+    livr_api_register(L, base);
+
+    /* Per-call environments read through to the base, behind a locked metatable. */
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, base);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setfield(L, LUA_REGISTRYINDEX, "cr.envmt");
+    /* Nothing reaches the real globals: chunks loaded later get an environment. */
+    lua_pushvalue(L, base);
+    make_proxy(L);
+    lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    return 0;
+}
+
+void livr_env_new(lua_State *L)
+{
+    lua_createtable(L, 0, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, "cr.envmt");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "_G");
+}
