@@ -20,6 +20,16 @@
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static cr_directory *open_list;
 
+/*
+ * One reset read transaction kept per thread, renewed by the next reader of the same
+ * directory: a snapshot then costs a renew instead of a begin (no allocation, no reader-slot
+ * search). A transaction cached for a directory since closed is dropped, never touched.
+ */
+static __thread struct {
+    uint64_t dir_id;
+    MDB_txn *txn;
+} cached;
+
 void dir_err(char *err, size_t errlen, const char *what, int rc)
 {
     if (err && errlen)
@@ -146,6 +156,8 @@ int cr_directory_open(const char *dir, bool create, cr_directory **out, char *er
     }
     d->pid = pid;
     d->refs = 1;
+    static uint64_t next_id;
+    d->id = ++next_id; /* under open_lock */
     int rc = env_open(d, create, err, errlen);
     if (rc == CR_OK && !have_real && realpath(dir, real))
         have_real = true;
@@ -167,6 +179,10 @@ void cr_directory_close(cr_directory *d)
     if (!d)
         return;
     pthread_mutex_lock(&open_lock);
+    if (d->refs == 1 && cached.txn && cached.dir_id == d->id) {
+        mdb_txn_abort(cached.txn);
+        cached.txn = NULL;
+    }
     if (--d->refs == 0) {
         for (cr_directory **p = &open_list; *p; p = &(*p)->next)
             if (*p == d) {
@@ -456,10 +472,23 @@ int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
     r->more = NULL;
     r->txn = NULL;
     r->source = (cr_user_source){r, src_find, src_by_number};
-    MDB_txn *txn;
-    if (!d || mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
+    r->index = NULL;
+    r->index_len = 0;
+    MDB_txn *txn = NULL;
+    if (!d)
+        return CR_EIO;
+    if (cached.txn && cached.dir_id == d->id && d->pid == (long)getpid()) {
+        txn = cached.txn;
+        cached.txn = NULL;
+        if (mdb_txn_renew(txn) != 0) {
+            mdb_txn_abort(txn);
+            txn = NULL;
+        }
+    }
+    if (!txn && mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
         return CR_EIO;
     r->txn = txn;
+    dir_index_get(txn, d, &r->index, &r->index_len);
     return CR_OK;
 }
 
@@ -492,13 +521,11 @@ static long resolve_policy(const cr_config *cfg, const char *name)
     return -1;
 }
 
-static const cr_user *load_user(cr_dir_reader *r, const MDB_val *key)
+/* Decodes a record into a new slot of the reader. */
+static const cr_user *load_record(cr_dir_reader *r, const MDB_val *v)
 {
-    MDB_val v;
-    if (!r->txn || mdb_get(r->txn, r->dir->users, (MDB_val *)key, &v) != 0)
-        return NULL;
     cr_dir_slot *s = next_slot(r);
-    if (!s || !dir_decode(v.mv_data, v.mv_size, &s->user, s->names, CR_DIR_SLOT_NAMES, &s->heap))
+    if (!s || !dir_decode(v->mv_data, v->mv_size, &s->user, s->names, CR_DIR_SLOT_NAMES, &s->heap))
         return NULL;
     s->user.loc.file = r->dir->path;
     if (r->cfg) {
@@ -506,6 +533,19 @@ static const cr_user *load_user(cr_dir_reader *r, const MDB_val *key)
         s->user.profile_idx = resolve_profile(r->cfg, s->user.profile);
     }
     return &s->user;
+}
+
+static const cr_user *load_user(cr_dir_reader *r, const MDB_val *key)
+{
+    MDB_val v;
+    if (r->index) {
+        v.mv_data =
+            (void *)dir_index_uri(r->index, r->index_len, key->mv_data, key->mv_size, &v.mv_size);
+        return v.mv_data ? load_record(r, &v) : NULL;
+    }
+    if (!r->txn || mdb_get(r->txn, r->dir->users, (MDB_val *)key, &v) != 0)
+        return NULL;
+    return load_record(r, &v);
 }
 
 const cr_user *cr_dir_reader_find(cr_dir_reader *r, const char *uri)
@@ -518,10 +558,28 @@ const cr_user *cr_dir_reader_find(cr_dir_reader *r, const char *uri)
     return load_user(r, &k);
 }
 
+/* A line key through the index: exact first, then the bare number. */
+static const cr_user *indexed_number(cr_dir_reader *r, const char *number, const char *ext)
+{
+    char key[CR_NUMBER_MAX + 48];
+    MDB_val v = {0, NULL};
+    if (ext && *ext) {
+        int n = snprintf(key, sizeof key, "%s;ext=%s", number, ext);
+        if (n > 0 && (size_t)n < sizeof key)
+            v.mv_data = (void *)dir_index_line(r->index, r->index_len, key, (size_t)n, &v.mv_size);
+    }
+    if (!v.mv_data)
+        v.mv_data =
+            (void *)dir_index_line(r->index, r->index_len, number, strlen(number), &v.mv_size);
+    return v.mv_data ? load_record(r, &v) : NULL;
+}
+
 const cr_user *cr_dir_reader_by_number(cr_dir_reader *r, const char *number, const char *ext)
 {
     if (!r->txn || !number || !*number)
         return NULL;
+    if (r->index)
+        return indexed_number(r, number, ext);
     char key[CR_NUMBER_MAX + 48];
     MDB_val k, v;
     int rc = MDB_NOTFOUND;
@@ -553,8 +611,13 @@ void cr_dir_reader_end(cr_dir_reader *r)
         r->more = m->next;
         free(m);
     }
-    if (r->txn)
+    if (r->txn && !cached.txn && r->dir->pid == (long)getpid()) {
+        mdb_txn_reset(r->txn);
+        cached.txn = r->txn;
+        cached.dir_id = r->dir->id;
+    } else if (r->txn) {
         mdb_txn_abort(r->txn);
+    }
     r->txn = NULL;
     r->used = 0;
 }

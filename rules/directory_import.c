@@ -692,6 +692,8 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
     rep->read = rep->added + rep->replaced;
     if (!im.errors && !im.oom && replace && remove_unseen(&im) != CR_OK)
         fail(&im, 0, NULL, "%s: cannot remove the users the file does not list", d->path);
+    if (!im.errors && !im.oom && dir_index_build(d, im.txn) != CR_OK)
+        fail(&im, 0, NULL, "%s: cannot build the lookup index", d->path);
     rc = CR_OK;
     if (im.errors || im.oom) {
         mdb_txn_abort(im.txn);

@@ -13,6 +13,7 @@ struct cr_directory {
     char *path, *real;
     long pid;
     int refs;
+    uint64_t id; /* unique in the process: a cached read transaction names its directory */
     MDB_env *env;
     MDB_dbi users, lines, meta;
 };
@@ -44,5 +45,13 @@ int dir_link_lines(cr_directory *d, MDB_txn *txn, const cr_user *u, const char *
                    const char **owner);
 
 void dir_err(char *err, size_t errlen, const char *what, int rc);
+
+/* The lookup index (directory_index.c): rebuilt from the trees by every import, in its
+ * transaction; read through the snapshot of a reader. */
+int dir_index_build(cr_directory *d, MDB_txn *txn);
+bool dir_index_get(MDB_txn *txn, cr_directory *d, const void **p, size_t *len);
+/* The record of the user with URI key `ukey` / line key `lk`, or NULL. */
+const void *dir_index_uri(const void *p, size_t len, const char *ukey, size_t n, size_t *rlen);
+const void *dir_index_line(const void *p, size_t len, const char *lk, size_t n, size_t *rlen);
 
 #endif

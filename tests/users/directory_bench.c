@@ -1,0 +1,220 @@
+/*
+ * directory_bench: the user directory at scale. Generates N users (CSV or XML), imports them
+ * into a fresh LMDB directory, reports the import time and the file size, then the latency
+ * of reverse number lookups and SIP URI lookups (p50 / p99 / max, in ns) on random users:
+ * inside one read snapshot (what one decision pays per lookup) and with a snapshot per
+ * lookup (begin + lookup + end).
+ *
+ *   directory_bench [--users N] [--lookups M] [--dir DIR] [--xml] [--keep]
+ */
+#include "cr_directory.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Every third user has an extension, every fifth a simultaneous-ring number, every seventh
+ * a team; all have voicemail. */
+static void generate(const char *path, size_t n, bool xml)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    if (xml)
+        fputs("<users xmlns=\"urn:callroute:config:1\">\n", f);
+    else
+        fputs("uri,line,enterpriseVoice,voicePolicy,voicemail,simultaneousRing,noAnswerAfter,"
+              "teamCallDelay,teamCall\n",
+              f);
+    for (size_t i = 0; i < n; i++) {
+        char line[64], ring[32] = "", team[64] = "";
+        if (i % 3 == 0)
+            snprintf(line, sizeof line, "tel:+1425%07zu;ext=%zu", i, i % 100000);
+        else
+            snprintf(line, sizeof line, "tel:+1425%07zu", i);
+        if (i % 5 == 0)
+            snprintf(ring, sizeof ring, "+1206%07zu", i);
+        if (i % 7 == 0)
+            snprintf(team, sizeof team, "sip:u%zu@contoso.com", (i + 1) % n);
+        if (xml) {
+            fprintf(f,
+                    "<user uri=\"sip:u%zu@contoso.com\" line=\"%s\" enterpriseVoice=\"true\" "
+                    "voicePolicy=\"Default Calling Policy\" voicemail=\"sip:u%zu-vm@contoso.com\">",
+                    i, line, i);
+            if (*ring)
+                fprintf(f, "<simultaneousRing target=\"%s\"/>", ring);
+            fputs("<forwarding noAnswerAfter=\"20\"/>", f);
+            if (*team)
+                fprintf(f, "<teamCall delay=\"10\"><member>%s</member></teamCall>", team);
+            fputs("</user>\n", f);
+        } else {
+            fprintf(f,
+                    "sip:u%zu@contoso.com,%s,true,Default Calling Policy,sip:u%zu-vm@contoso.com,"
+                    "%s,20,%s,%s\n",
+                    i, line, i, ring, *team ? "10" : "", team);
+        }
+    }
+    if (xml)
+        fputs("</users>\n", f);
+    fclose(f);
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void report(const char *what, long long *t, size_t m)
+{
+    qsort(t, m, sizeof *t, cmp_ll);
+    printf("%-34s p50 %5lld ns  p99 %6lld ns  max %8lld ns  (%zu lookups)\n", what, t[m / 2],
+           t[m * 99 / 100], t[m - 1], m);
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = 1000000, m = 1000000;
+    const char *base = NULL;
+    bool xml = false, keep = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--users") == 0 && i + 1 < argc)
+            n = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--lookups") == 0 && i + 1 < argc)
+            m = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            base = argv[++i];
+        else if (strcmp(argv[i], "--xml") == 0)
+            xml = true;
+        else if (strcmp(argv[i], "--keep") == 0)
+            keep = true;
+        else {
+            fprintf(stderr, "usage: %s [--users N] [--lookups M] [--dir DIR] [--xml] [--keep]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (n == 0 || m == 0)
+        return 2;
+    char tmpl[] = "/tmp/cr_dirbench_XXXXXX", dir[512], file[600];
+    if (!base && !(base = mkdtemp(tmpl))) {
+        perror("mkdtemp");
+        return 2;
+    }
+    snprintf(dir, sizeof dir, "%s/db", base);
+    snprintf(file, sizeof file, "%s/users.%s", base, xml ? "xml" : "csv");
+    double t0 = now();
+    generate(file, n, xml);
+    printf("generated %zu users as %s in %.2f s: %s\n", n, xml ? "XML" : "CSV", now() - t0, file);
+
+    cr_directory *d;
+    char err[512];
+    if (cr_directory_open(dir, true, &d, err, sizeof err) != CR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    cr_diag diag;
+    cr_diag_init(&diag);
+    cr_import_report rep;
+    t0 = now();
+    int rc = cr_directory_import(d, file, true, &rep, &diag);
+    double secs = now() - t0;
+    if (rc != CR_OK) {
+        for (size_t i = 0; i < diag.count; i++)
+            fprintf(stderr, "%s:%d: %s\n", diag.items[i].file, diag.items[i].line,
+                    diag.items[i].message);
+        return 1;
+    }
+    cr_diag_free(&diag);
+    cr_directory_stats st;
+    cr_directory_stat(d, &st);
+    printf("import: %zu users in %.2f s (%.0f users/s); %zu users, %zu line keys\n", rep.read, secs,
+           rep.read / secs, st.users, st.lines);
+    printf("data.mdb: %llu bytes (%.1f MiB), %llu in use (%.0f bytes per user)\n",
+           (unsigned long long)st.file_bytes, st.file_bytes / 1048576.0,
+           (unsigned long long)st.used_bytes, (double)st.used_bytes / (double)n);
+
+    long long *t = malloc(m * sizeof *t);
+    size_t *which = malloc(m * sizeof *which);
+    if (!t || !which)
+        return 2;
+    srand(42);
+    for (size_t i = 0; i < m; i++)
+        which[i] = ((size_t)rand() * 65536u + (size_t)rand()) % n;
+    char num[32], uri[64];
+    cr_dir_reader r;
+    size_t misses = 0;
+    /* warm the map: the figures are for a directory in the page cache, as in production */
+    cr_dir_reader_begin(d, NULL, &r);
+    for (size_t i = 0; i < n; i += 7) {
+        snprintf(num, sizeof num, "+1425%07zu", i);
+        misses += cr_dir_reader_by_number(&r, num, NULL) == NULL;
+    }
+    cr_dir_reader_end(&r);
+    for (int pass = 0; pass < 3; pass++) {
+        cr_dir_reader_begin(d, NULL, &r);
+        for (size_t i = 0; i < m; i++) {
+            size_t k = which[i];
+            if (pass == 1)
+                snprintf(uri, sizeof uri, "sip:u%zu@contoso.com", k);
+            else
+                snprintf(num, sizeof num, "+1425%07zu", k);
+            long long a = now_ns();
+            const cr_user *u;
+            if (pass == 0) {
+                u = cr_dir_reader_by_number(&r, num, NULL);
+            } else if (pass == 1) {
+                u = cr_dir_reader_find(&r, uri);
+            } else {
+                cr_dir_reader_end(&r);
+                cr_dir_reader_begin(d, NULL, &r);
+                u = cr_dir_reader_by_number(&r, num, NULL);
+            }
+            t[i] = now_ns() - a;
+            misses += u == NULL;
+            if (pass < 2 && r.used >= CR_DIR_SLOTS) { /* keep to the fixed slots */
+                cr_dir_reader_end(&r);
+                cr_dir_reader_begin(d, NULL, &r);
+            }
+        }
+        cr_dir_reader_end(&r);
+        report(pass == 0   ? "reverse number lookup (snapshot)"
+               : pass == 1 ? "SIP URI lookup (snapshot)"
+                           : "reverse lookup, snapshot per call",
+               t, m);
+    }
+    long long a = now_ns();
+    (void)now_ns();
+    printf("clock overhead per measurement: %lld ns (included above)\n", (now_ns() - a) / 2);
+    printf("misses: %zu (must be 0)\n", misses);
+    cr_directory_close(d);
+    free(t);
+    free(which);
+    if (!keep) {
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", base);
+    } else {
+        printf("kept %s\n", base);
+    }
+    return misses ? 1 : 0;
+}
