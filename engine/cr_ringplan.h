@@ -21,6 +21,7 @@
 #define CR_PLAN_MAX_TARGETS    32 /* per branch; more are dropped (the trace says so) */
 #define CR_PLAN_MAX_LEGS       4  /* PSTN legs: simultaneous ring, forwarding, members as numbers */
 #define CR_PLAN_MAX_NOTICES    2
+#define CR_PLAN_MAX_SKIPPED    6
 #define CR_NO_ANSWER_DEFAULT_S 20 /* no-answer step when the user set no time */
 
 typedef enum {
@@ -70,6 +71,13 @@ typedef struct cr_plan_notice {
     const cr_plan_branch *branch; /* the delegates' or the team's branch */
 } cr_plan_notice;
 
+/* A feature the user configured that the plan leaves out, and why ("simultaneous_ring",
+ * "team_call", "delegates", "forward", "no_answer"). */
+typedef struct cr_plan_skip {
+    const char *feature;
+    char reason[224];
+} cr_plan_skip;
+
 /* The callee's policy switches, as applied (policy NULL: everything allowed). */
 typedef struct cr_plan {
     const cr_user *callee;
@@ -85,6 +93,8 @@ typedef struct cr_plan {
     cr_plan_notice notices[CR_PLAN_MAX_NOTICES];
     size_t nlegs;
     cr_plan_leg legs[CR_PLAN_MAX_LEGS];
+    size_t nskipped;
+    cr_plan_skip skipped[CR_PLAN_MAX_SKIPPED];
     char reason[256];
 } cr_plan;
 

@@ -55,8 +55,31 @@ typedef struct planner {
     cr_plan *plan;
     cr_trace *trace;
     char callee_key[CR_URI_MAX];
-    char caller_key[CR_URI_MAX]; /* "" when the caller is not a SIP URI */
+    char caller_key[CR_URI_MAX];                   /* "" when the caller is not a SIP URI */
+    char why[sizeof(((cr_plan_skip *)0)->reason)]; /* the last note() */
 } planner;
+
+/* Says why something is left out: into the trace, and kept for skip(). */
+static void note(planner *P, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(planner *P, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(P->why, sizeof P->why, fmt, ap);
+    va_end(ap);
+    cr_trace_add(P->trace, "%s", P->why);
+}
+
+/* Records that a feature the user configured is not in the plan, with the last note. */
+static void skip(planner *P, const char *feature)
+{
+    cr_plan *p = P->plan;
+    if (p->nskipped == CR_PLAN_MAX_SKIPPED)
+        return;
+    cr_plan_skip *k = &p->skipped[p->nskipped++];
+    k->feature = feature;
+    snprintf(k->reason, sizeof k->reason, "%s", P->why);
+}
 
 /* The policy switch as it applies: no policy at all forbids nothing. */
 #define ALLOWED(P, field) (!(P)->plan->policy || (P)->plan->policy->field)
@@ -91,18 +114,18 @@ static const cr_plan_leg *pstn_leg(planner *P, const char *dialed, const char *n
 {
     cr_plan *p = P->plan;
     if (!p->callee->enterprise_voice) {
-        cr_trace_add(P->trace, "%s %s: skipped, '%s' is not enabled for Enterprise Voice", what,
-                     normalized, p->callee->uri);
+        note(P, "%s %s: skipped, '%s' is not enabled for Enterprise Voice", what, normalized,
+             p->callee->uri);
         return NULL;
     }
     if (!p->policy) {
-        cr_trace_add(P->trace, "%s %s: skipped, '%s' has no usable voice policy", what, normalized,
-                     p->callee->uri);
+        note(P, "%s %s: skipped, '%s' has no usable voice policy", what, normalized,
+             p->callee->uri);
         return NULL;
     }
     if (p->nlegs == CR_PLAN_MAX_LEGS) {
-        cr_trace_add(P->trace, "%s %s: skipped, %d PSTN legs per plan at most", what, normalized,
-                     CR_PLAN_MAX_LEGS);
+        note(P, "%s %s: skipped, %d PSTN legs per plan at most", what, normalized,
+             CR_PLAN_MAX_LEGS);
         return NULL;
     }
     cr_plan_leg *leg = &p->legs[p->nlegs];
@@ -121,10 +144,9 @@ static const cr_plan_leg *pstn_leg(planner *P, const char *dialed, const char *n
         d->kind = CR_BLOCKED;
         snprintf(d->reason, sizeof d->reason, "no route of voice policy '%.80s' matches %s",
                  p->policy->name, normalized);
-        cr_trace_add(P->trace, "%s %s: skipped, %s under voice policy '%s'", what, normalized,
-                     d->routes_matched ? "every gateway of its routes is down"
-                                       : "no route matches it",
-                     p->policy->name);
+        note(P, "%s %s: skipped, %s under voice policy '%s'", what, normalized,
+             d->routes_matched ? "every gateway of its routes is down" : "no route matches it",
+             p->policy->name);
         return NULL;
     }
     d->kind = CR_OUTBOUND;
@@ -147,8 +169,7 @@ static bool resolve(planner *P, const char *target, const char *what, cr_plan_ta
     memset(t, 0, sizeof *t);
     if (strcasecmp(target, "voicemail") == 0) {
         if (!p->callee->voicemail) {
-            cr_trace_add(P->trace, "%s voicemail: skipped, '%s' has no voicemail URI", what,
-                         p->callee->uri);
+            note(P, "%s voicemail: skipped, '%s' has no voicemail URI", what, p->callee->uri);
             return false;
         }
         t->kind = CR_TARGET_VOICEMAIL;
@@ -158,7 +179,7 @@ static bool resolve(planner *P, const char *target, const char *what, cr_plan_ta
     char key[CR_URI_MAX];
     if (cr_uri_key(target, key, sizeof key)) {
         if (strcmp(key, P->callee_key) == 0) {
-            cr_trace_add(P->trace, "%s %s: skipped, that is the callee itself", what, target);
+            note(P, "%s %s: skipped, that is the callee itself", what, target);
             return false;
         }
         const cr_user *u = cr_user_find(P->cfg, P->rt, target);
@@ -168,8 +189,7 @@ static bool resolve(planner *P, const char *target, const char *what, cr_plan_ta
     }
     cr_number num;
     if (cr_number_parse(target, &num) != CR_OK || !num.dialable) {
-        cr_trace_add(P->trace, "%s '%.100s': skipped, not a number, SIP URI or voicemail", what,
-                     target);
+        note(P, "%s '%.100s': skipped, not a number, SIP URI or voicemail", what, target);
         return false;
     }
     char norm[CR_NUMBER_MAX + 1];
@@ -178,13 +198,13 @@ static bool resolve(planner *P, const char *target, const char *what, cr_plan_ta
         snprintf(norm, sizeof norm, "%s", num.digits);
     } else if (cr_profile_normalize(p->profile, num.digits, norm, sizeof norm, &rule, P->trace) !=
                CR_OK) {
-        cr_trace_add(P->trace, "%s %s: skipped, normalized number too long", what, num.digits);
+        note(P, "%s %s: skipped, normalized number too long", what, num.digits);
         return false;
     }
     const cr_user *u = cr_user_by_number(P->cfg, P->rt, norm, num.ext);
     if (u) {
         if (same_uri(P->callee_key, u->uri)) {
-            cr_trace_add(P->trace, "%s %s: skipped, that is the callee's own line", what, norm);
+            note(P, "%s %s: skipped, that is the callee's own line", what, norm);
             return false;
         }
         cr_trace_add(P->trace, "%s %s: the line of user '%s'", what, norm, u->uri);
@@ -271,14 +291,16 @@ static bool forward_now(planner *P)
     if (!to)
         return false;
     if (!ALLOWED(P, call_forwarding)) {
-        cr_trace_add(P->trace,
-                     "immediate forwarding to %s: skipped, voice policy '%s' does not "
-                     "allow call forwarding",
-                     to, p->policy->name);
+        note(P,
+             "immediate forwarding to %s: skipped, voice policy '%s' does not "
+             "allow call forwarding",
+             to, p->policy->name);
+        skip(P, "forward");
         return false;
     }
     cr_plan_target t;
     if (!resolve(P, to, "immediate forwarding to", &t)) {
+        skip(P, "forward");
         cr_trace_add(P->trace, "immediate forwarding unusable: the call rings as usual");
         return false;
     }
@@ -306,21 +328,25 @@ static void plan_no_answer(planner *P)
     int after = f->no_answer_after > 0 ? f->no_answer_after : CR_NO_ANSWER_DEFAULT_S;
     bool vm = strcasecmp(to, "voicemail") == 0;
     if (!vm && !ALLOWED(P, call_forwarding)) {
-        cr_trace_add(P->trace,
-                     "no-answer forwarding to %s: skipped, voice policy '%s' does not "
-                     "allow call forwarding",
-                     to, p->policy->name);
+        note(P,
+             "no-answer forwarding to %s: skipped, voice policy '%s' does not "
+             "allow call forwarding",
+             to, p->policy->name);
+        skip(P, "no_answer");
         to = "voicemail";
         vm = true;
     }
     if (vm && !p->callee->voicemail) {
-        cr_trace_add(P->trace,
-                     "no no-answer step: '%s' has no voicemail URI, the call rings "
-                     "until the caller gives up",
-                     p->callee->uri);
+        note(P,
+             "no no-answer step: '%s' has no voicemail URI, the call rings "
+             "until the caller gives up",
+             p->callee->uri);
+        if (f->no_answer_target || f->no_answer_after)
+            skip(P, "no_answer");
         return;
     }
     if (!resolve(P, to, "no-answer forwarding to", &p->no_answer)) {
+        skip(P, "no_answer");
         if (vm || !p->callee->voicemail || !resolve(P, "voicemail", "no-answer", &p->no_answer))
             return;
         cr_trace_add(P->trace, "no-answer step falls back to voicemail");
@@ -348,8 +374,8 @@ static void plan_ringing(planner *P, const char *const *endpoints, size_t nendpo
     commit_branch(P, b);
 
     if (u->delegates.count && !ALLOWED(P, delegation)) {
-        cr_trace_add(P->trace, "delegates: skipped, voice policy '%s' does not allow delegation",
-                     p->policy->name);
+        note(P, "delegates: skipped, voice policy '%s' does not allow delegation", p->policy->name);
+        skip(P, "delegates");
     } else if (u->delegates.count) {
         b = new_branch(P, CR_BRANCH_DELEGATES, 0);
         if (b)
@@ -358,27 +384,31 @@ static void plan_ringing(planner *P, const char *const *endpoints, size_t nendpo
     }
 
     if (u->simultaneous_ring && !ALLOWED(P, simultaneous_ring)) {
-        cr_trace_add(P->trace,
-                     "simultaneous ring %s: skipped, voice policy '%s' does not allow "
-                     "simultaneous ring",
-                     u->simultaneous_ring, p->policy->name);
+        note(P,
+             "simultaneous ring %s: skipped, voice policy '%s' does not allow "
+             "simultaneous ring",
+             u->simultaneous_ring, p->policy->name);
+        skip(P, "simultaneous_ring");
     } else if (u->simultaneous_ring) {
         cr_plan_target t;
         b = new_branch(P, CR_BRANCH_SIMULTANEOUS_RING, 0);
         if (b && resolve(P, u->simultaneous_ring, "simultaneous ring", &t))
             add_target(P, b, &t);
+        else if (b)
+            skip(P, "simultaneous_ring");
         commit_branch(P, b);
     }
 
     int delay = u->team_call_delay > 0 ? u->team_call_delay : 0;
     if (u->team_call.count && !ALLOWED(P, team_call)) {
-        cr_trace_add(P->trace, "team call: skipped, voice policy '%s' does not allow team call",
-                     p->policy->name);
+        note(P, "team call: skipped, voice policy '%s' does not allow team call", p->policy->name);
+        skip(P, "team_call");
     } else if (u->team_call.count && p->has_no_answer && delay >= p->no_answer_after) {
-        cr_trace_add(P->trace,
-                     "team call: skipped, its delay (%d s) is not before the no-answer "
-                     "step (%d s)",
-                     delay, p->no_answer_after);
+        note(P,
+             "team call: skipped, its delay (%d s) is not before the no-answer "
+             "step (%d s)",
+             delay, p->no_answer_after);
+        skip(P, "team_call");
     } else if (u->team_call.count) {
         b = new_branch(P, CR_BRANCH_TEAM_CALL, delay);
         if (b)
@@ -411,7 +441,7 @@ int cr_plan_build(const cr_config *cfg, const char *from, const cr_user *callee,
     if (!out)
         return CR_EINVAL;
     out->callee = NULL;
-    out->nbranches = out->nnotices = out->nlegs = 0;
+    out->nbranches = out->nnotices = out->nlegs = out->nskipped = 0;
     out->has_no_answer = out->forwarded = false;
     out->no_answer_after = 0;
     out->reason[0] = 0;
@@ -419,7 +449,7 @@ int cr_plan_build(const cr_config *cfg, const char *from, const cr_user *callee,
         snprintf(out->reason, sizeof out->reason, "no callee");
         return CR_EINVAL;
     }
-    planner P = {cfg, rt, out, trace, "", ""};
+    planner P = {cfg, rt, out, trace, "", "", ""};
     out->callee = callee;
     out->policy = cr_user_policy(cfg, callee);
     out->profile = cr_user_profile(cfg, callee);

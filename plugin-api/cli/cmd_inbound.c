@@ -42,6 +42,9 @@ static void print_text(const cr_plugin *p, const cr_result *r)
     const char *notes = p->result_get(r, "notifications");
     if (notes && strcmp(notes, "[]") != 0)
         printf("notifications: %s\n", notes);
+    const char *skipped = p->result_get(r, "skipped");
+    if (skipped && strcmp(skipped, "[]") != 0)
+        printf("skipped: %s\n", skipped);
     printf("reason: %s\n", p->result_get(r, "reason"));
     size_t nt = p->result_count(r, "trace");
     if (nt)

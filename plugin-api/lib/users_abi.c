@@ -279,6 +279,17 @@ static void render_plan(cr_result *r, const cr_plan *p)
     jb_raw(&b, "]");
     crp_set_json(r, NULL, "notifications", b.oom ? "[]" : b.s);
     crp_set_bool(r, NULL, "forwarded", p->forwarded);
+    jb_reset(&b);
+    jb_raw(&b, "[");
+    for (size_t i = 0; i < p->nskipped; i++) {
+        jb_raw(&b, i ? ", {\"feature\": " : "{\"feature\": ");
+        jb_str(&b, p->skipped[i].feature);
+        jb_raw(&b, ", \"reason\": ");
+        jb_str(&b, p->skipped[i].reason);
+        jb_raw(&b, "}");
+    }
+    jb_raw(&b, "]");
+    crp_set_json(r, NULL, "skipped", b.oom ? "[]" : b.s);
     free(b.s);
     free(a.s);
 }
@@ -383,6 +394,7 @@ int crp_user_plan(cr_handle *h, const char *from, const char *to, const char *co
             crp_set_json(r, NULL, "branches", "[]");
             crp_set_json(r, NULL, "no_answer", NULL);
             crp_set_json(r, NULL, "notifications", "[]");
+            crp_set_json(r, NULL, "skipped", "[]");
             char reason[CR_URI_MAX + 32];
             snprintf(reason, sizeof reason, "'%.400s' is not a user", to);
             crp_set_str(r, NULL, "reason", reason);

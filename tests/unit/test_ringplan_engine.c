@@ -135,6 +135,9 @@ static void simultaneous_ring_forbidden_by_the_policy_is_skipped(void **state)
     assert_null(branch(p, CR_BRANCH_SIMULTANEOUS_RING));
     assert_int_equal(p->nlegs, 0);
     assert_true(traced("voice policy 'NoSimRing' does not allow simultaneous ring"));
+    assert_int_equal(p->nskipped, 1);
+    assert_string_equal(p->skipped[0].feature, "simultaneous_ring");
+    assert_non_null(strstr(p->skipped[0].reason, "does not allow simultaneous ring"));
 }
 
 static void simultaneous_ring_to_a_users_number_rings_that_user(void **state)
@@ -191,6 +194,7 @@ static void team_call_forbidden_by_the_policy_is_skipped(void **state)
     assert_null(branch(p, CR_BRANCH_TEAM_CALL));
     assert_int_equal(p->nnotices, 0);
     assert_true(traced("voice policy 'NoTeam' does not allow team call"));
+    assert_string_equal(p->skipped[0].feature, "team_call");
 }
 
 static void team_call_delay_not_before_the_no_answer_step_is_dropped(void **state)
@@ -217,6 +221,7 @@ static void delegation_forbidden_by_the_policy_is_skipped(void **state)
     const cr_plan *p = plan_of("sip:ivan@contoso.com");
     assert_null(branch(p, CR_BRANCH_DELEGATES));
     assert_true(traced("voice policy 'NoDelegation' does not allow delegation"));
+    assert_string_equal(p->skipped[0].feature, "delegates");
 }
 
 static void the_caller_is_not_rung_as_a_delegate(void **state)
@@ -262,6 +267,7 @@ static void immediate_forwarding_forbidden_rings_as_usual(void **state)
     assert_false(p->forwarded);
     assert_non_null(branch(p, CR_BRANCH_ENDPOINTS));
     assert_true(traced("voice policy 'NoForward' does not allow call forwarding"));
+    assert_string_equal(p->skipped[0].feature, "forward");
 }
 
 static void immediate_forwarding_to_the_own_line_is_ignored(void **state)
@@ -305,6 +311,7 @@ static void no_answer_forwarding_forbidden_falls_back_to_voicemail(void **state)
     assert_int_equal(p->no_answer_after, 15);
     assert_int_equal(p->no_answer.kind, CR_TARGET_VOICEMAIL);
     assert_true(traced("no-answer forwarding to 5550177: skipped"));
+    assert_string_equal(p->skipped[0].feature, "no_answer");
 }
 
 static void without_voicemail_there_is_no_no_answer_step(void **state)
