@@ -27,8 +27,16 @@ static cr_directory *open_list;
  */
 static __thread struct {
     uint64_t dir_id;
+    long pid; /* a slot inherited through fork() is the parent's: forgotten, never used */
     MDB_txn *txn;
 } cached;
+
+static bool cached_here(void)
+{
+    if (cached.txn && cached.pid != (long)getpid())
+        cached.txn = NULL;
+    return cached.txn != NULL;
+}
 
 void dir_err(char *err, size_t errlen, const char *what, int rc)
 {
@@ -179,7 +187,7 @@ void cr_directory_close(cr_directory *d)
     if (!d)
         return;
     pthread_mutex_lock(&open_lock);
-    if (d->refs == 1 && cached.txn && cached.dir_id == d->id) {
+    if (d->refs == 1 && cached_here() && cached.dir_id == d->id) {
         mdb_txn_abort(cached.txn);
         cached.txn = NULL;
     }
@@ -477,7 +485,7 @@ int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
     MDB_txn *txn = NULL;
     if (!d)
         return CR_EIO;
-    if (cached.txn && cached.dir_id == d->id && d->pid == (long)getpid()) {
+    if (cached_here() && cached.dir_id == d->id && d->pid == (long)getpid()) {
         txn = cached.txn;
         cached.txn = NULL;
         if (mdb_txn_renew(txn) != 0) {
@@ -611,10 +619,11 @@ void cr_dir_reader_end(cr_dir_reader *r)
         r->more = m->next;
         free(m);
     }
-    if (r->txn && !cached.txn && r->dir->pid == (long)getpid()) {
+    if (r->txn && !cached_here() && r->dir->pid == (long)getpid()) {
         mdb_txn_reset(r->txn);
         cached.txn = r->txn;
         cached.dir_id = r->dir->id;
+        cached.pid = r->dir->pid;
     } else if (r->txn) {
         mdb_txn_abort(r->txn);
     }
