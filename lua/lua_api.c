@@ -1,5 +1,6 @@
 /* The call object and `rg`: fields, the final steps (queue, transfer, voicemail, hangup),
  * call:set, the primitives under the prelude (wait, priv) and the business-hours queries. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,16 +8,27 @@
 
 #define CALL_MT "cr.call"
 
+/* Raises a message without a position: the driver names the script line itself, and the
+ * prelude's own lines mean nothing to a script's author. */
+static int raise(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    return lua_error(L);
+}
+
 /* The running call, when `self` (argument 1) is its call object; raises otherwise. */
 static lcall *self_call(lua_State *L, const char *api)
 {
     cr_lua_ivr *v = livr_of(L);
     void **box = luaL_testudata(L, 1, CALL_MT);
     if (!box || !*box || *box != v->cur)
-        luaL_error(L, "call:%s: use call:%s(...) on the script's own call", api, api);
+        raise(L, "call:%s: use call:%s(...) on the script's own call", api, api);
     lcall *c = *box;
     if (L != c->co)
-        luaL_error(L, "call:%s: the call API cannot be used inside a coroutine of the script", api);
+        raise(L, "call:%s: the call API cannot be used inside a coroutine of the script", api);
     return c;
 }
 
@@ -27,12 +39,12 @@ static void step_text(lua_State *L, char *dst, size_t cap, const char *src, cons
 {
     size_t n = strlen(src);
     if (n >= cap)
-        luaL_error(L, "call:%s: %s is too long (%d bytes at most)", api, what, (int)cap - 1);
+        raise(L, "call:%s: %s is too long (%d bytes at most)", api, what, (int)cap - 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)src[i];
         if (ch < 0x20 || ch == 0x7f || (!spaces && ch == ' '))
-            luaL_error(L, "call:%s: %s holds %s", api, what,
-                       ch == ' ' ? "a space" : "a control character");
+            raise(L, "call:%s: %s holds %s", api, what,
+                  ch == ' ' ? "a space" : "a control character");
     }
     memcpy(dst, src, n + 1);
 }
@@ -40,7 +52,7 @@ static void step_text(lua_State *L, char *dst, size_t cap, const char *src, cons
 static void check_arg_string(lua_State *L, int i, const char *api, const char *what)
 {
     if (lua_type(L, i) != LUA_TSTRING || lua_rawlen(L, i) == 0)
-        luaL_error(L, "call:%s: expects %s", api, what);
+        raise(L, "call:%s: expects %s", api, what);
 }
 
 /* wait(op, arg, choices, timeout_ms) -> kind, text: hands a blocking step to the engine. */
@@ -60,7 +72,7 @@ static int api_wait(lua_State *L)
     cr_lua_ivr *v = livr_of(L);
     lcall *c = v->cur;
     if (!c || L != c->co)
-        return luaL_error(L, "the call API cannot be used inside a coroutine of the script");
+        return raise(L, "the call API cannot be used inside a coroutine of the script");
     const char *op = luaL_checkstring(L, 1), *arg = luaL_checkstring(L, 2);
     const char *choices = luaL_checkstring(L, 3);
     lua_Integer timer = luaL_checkinteger(L, 4);
@@ -103,10 +115,10 @@ static int api_queue(lua_State *L)
         check_arg_string(L, 2, "queue", "a queue name");
         name = lua_tostring(L, 2);
     } else if (!name) {
-        return luaL_error(L, "call:queue: expects a queue name (the workflow has no queue)");
+        return raise(L, "call:queue: expects a queue name (the workflow has no queue)");
     }
     if (cr_rgs_config_queue_find(c->ivr->cfg, name) < 0)
-        return luaL_error(L, "call:queue: unknown queue '%s'", name);
+        return raise(L, "call:queue: unknown queue '%s'", name);
     return finish(L, c, CR_RGS_IVR_QUEUE, name, "queue");
 }
 
@@ -138,10 +150,10 @@ static int api_hangup(lua_State *L)
         for (const char *s = reason; *s; s++)
             if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') &&
                 !(*s >= '0' && *s <= '9') && *s != '_' && *s != '-' && *s != '.')
-                return luaL_error(L, "call:hangup: the reason must be one word (letters, "
-                                     "digits, _ - .)");
+                return raise(L, "call:hangup: the reason must be one word (letters, "
+                                "digits, _ - .)");
         if (strlen(reason) > 64)
-            return luaL_error(L, "call:hangup: the reason is too long");
+            return raise(L, "call:hangup: the reason is too long");
     }
     return finish(L, c, CR_RGS_IVR_HANGUP, reason, "hangup");
 }
@@ -157,17 +169,19 @@ static int api_set(lua_State *L)
         ok = (key[i] >= 'a' && key[i] <= 'z') || (key[i] >= 'A' && key[i] <= 'Z') ||
              (key[i] >= '0' && key[i] <= '9') || key[i] == '_' || key[i] == '.' || key[i] == '-';
     if (!ok)
-        return luaL_error(L, "call:set: key '%s' is not a name (letters, digits, _ . -)", key);
+        return raise(L, "call:set: key '%s' is not a name (letters, digits, _ . -)", key);
     int t = lua_type(L, 3);
+    if (t == LUA_TNONE)
+        t = LUA_TNIL;
     if (t != LUA_TSTRING && t != LUA_TNUMBER && t != LUA_TBOOLEAN && t != LUA_TNIL)
-        return luaL_error(L, "call:set: the value must be a string, number, boolean or nil");
+        return raise(L, "call:set: the value must be a string, number, boolean or nil");
     char val[512];
     size_t n = 0;
     const char *s = t == LUA_TNIL ? "" : luaL_tolstring(L, 3, NULL);
     for (; *s; s++) {
         if (n + 1 >= sizeof val)
-            return luaL_error(L, "call:set: the value is too long (%d bytes at most)",
-                              (int)sizeof val - 1);
+            return raise(L, "call:set: the value is too long (%d bytes at most)",
+                         (int)sizeof val - 1);
         val[n++] = (unsigned char)*s < 0x20 ? ' ' : *s;
     }
     val[n] = 0;
@@ -202,12 +216,12 @@ static int call_index(lua_State *L)
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
         return 1;
-    return luaL_error(L, "unknown call field or method '%s'", k ? k : luaL_typename(L, 2));
+    return raise(L, "unknown call field or method '%s'", k ? k : luaL_typename(L, 2));
 }
 
 static int call_newindex(lua_State *L)
 {
-    return luaL_error(L, "the call object is read-only (use call:set for agent context)");
+    return raise(L, "the call object is read-only (use call:set for agent context)");
 }
 
 static int call_tostring(lua_State *L)
@@ -236,7 +250,7 @@ static lcall *rg_call(lua_State *L, const char *fn)
 {
     lcall *c = livr_of(L)->cur;
     if (!c)
-        luaL_error(L, "rg.%s: only while a call runs", fn);
+        raise(L, "rg.%s: only while a call runs", fn);
     return c;
 }
 
@@ -254,7 +268,7 @@ static int rg_is_open(lua_State *L)
             if (strcmp(cfg->hours[i].name, name) == 0)
                 w.hours = (long)i, w.tz = cfg->hours[i].tz;
         if (w.hours < 0)
-            return luaL_error(L, "rg.is_open: unknown hours set '%s'", name);
+            return raise(L, "rg.is_open: unknown hours set '%s'", name);
     }
     lua_pushboolean(L, cr_rgs_workflow_state(cfg, &w, c->unix_ms) == CR_RGS_OPEN);
     return 1;
@@ -274,7 +288,7 @@ static int rg_is_holiday(lua_State *L)
             if (strcmp(cfg->holidays[i].name, name) == 0)
                 w.holidays = (long)i;
         if (w.holidays < 0)
-            return luaL_error(L, "rg.is_holiday: unknown holiday set '%s'", name);
+            return raise(L, "rg.is_holiday: unknown holiday set '%s'", name);
     }
     lua_pushboolean(L, cr_rgs_workflow_state(cfg, &w, c->unix_ms) == CR_RGS_HOLIDAY);
     return 1;
@@ -289,12 +303,12 @@ static int rg_now(lua_State *L)
 
 static int rg_newindex(lua_State *L)
 {
-    return luaL_error(L, "attempt to modify a read-only table");
+    return raise(L, "attempt to modify a read-only table");
 }
 
 static int rg_index(lua_State *L)
 {
-    return luaL_error(L, "unknown rg function '%s'", luaL_tolstring(L, 2, NULL));
+    return raise(L, "unknown rg function '%s'", luaL_tolstring(L, 2, NULL));
 }
 
 void livr_api_register(lua_State *L, int base)

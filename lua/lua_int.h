@@ -18,6 +18,7 @@ typedef struct lscript {
     char *chunkname; /* "@" + file name: what error messages and tracebacks show */
     int ref;         /* LUA_NOREF when it never compiled */
     char err[512];   /* last read or compile error, "" when none */
+    int err_line;    /* its line, 0 when none */
     bool stat_ok;
     int64_t mtime_ns;
     off_t size;

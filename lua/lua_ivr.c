@@ -115,7 +115,12 @@ static int script_load(cr_lua_ivr *v, lscript *s, bool force)
     const char *name = s->chunkname + 1;
     struct stat st;
     if (stat(s->path, &st) != 0) {
+        char was[sizeof s->err];
+        memcpy(was, s->err, sizeof was);
         snprintf(s->err, sizeof s->err, "cannot open: %s", strerror(errno));
+        s->err_line = 0;
+        if (!force && !s->stat_ok && strcmp(was, s->err) == 0)
+            return -1; /* still missing: logged already */
         livr_logf(v, "ivr_load_error script=%s error=\"%s\"%s", name, s->err,
                   s->ref != LUA_NOREF ? " kept=previous" : "");
         s->stat_ok = false;
@@ -130,6 +135,7 @@ static int script_load(cr_lua_ivr *v, lscript *s, bool force)
     char err[480];
     if (!(j.src = read_script(s->path, &j.len, err, sizeof err))) {
         snprintf(s->err, sizeof s->err, "%s", err);
+        s->err_line = 0;
         livr_logf(v, "ivr_load_error script=%s error=\"%s\"%s", name, s->err,
                   reload ? " kept=previous" : "");
         return -1;
@@ -141,13 +147,15 @@ static int script_load(cr_lua_ivr *v, lscript *s, bool force)
     if (rc != LUA_OK) {
         const char *m = lua_type(v->L, -1) == LUA_TSTRING ? lua_tostring(v->L, -1) : "?";
         int line = split_msg(m, err, sizeof err);
-        snprintf(s->err, sizeof s->err, "line %d: %s", line, err);
+        snprintf(s->err, sizeof s->err, "%s", err);
+        s->err_line = line;
         livr_logf(v, "ivr_load_error script=%s line=%d error=\"%s\"%s", name, line, err,
                   reload ? " kept=previous" : "");
         lua_pop(v->L, 1);
         return -1;
     }
     s->err[0] = 0;
+    s->err_line = 0;
     if (reload)
         livr_logf(v, "ivr_reload script=%s", name);
     return 0;
@@ -282,8 +290,8 @@ static int drv_start(void *ud, const cr_rgs_ivr_call *call, void **state, cr_rgs
         script_load(v, s, false);
     if (s->ref == LUA_NOREF) {
         char msg[600];
-        snprintf(msg, sizeof msg, "script not loaded (%s)", s->err);
-        return fallback(v, c, 0, msg);
+        snprintf(msg, sizeof msg, "script not loaded: %s", s->err);
+        return fallback(v, c, s->err_line, msg);
     }
     lua_pushcfunction(v->L, setup_fn);
     lua_pushlightuserdata(v->L, c);

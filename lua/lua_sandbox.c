@@ -144,9 +144,9 @@ static int sb_print(lua_State *L)
     if (!c || c->prints >= LIVR_PRINT_MAX)
         return 0;
     c->prints++;
+    int n = lua_gettop(L);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    int n = lua_gettop(L);
     for (int i = 1; i <= n; i++) {
         if (i > 1)
             luaL_addchar(&b, '\t');
@@ -157,7 +157,7 @@ static int sb_print(lua_State *L)
     char msg[512];
     size_t k = 0;
     for (const char *s = lua_tostring(L, -1); *s && k + 1 < sizeof msg; s++)
-        msg[k++] = (*s == '"' || (unsigned char)*s < 0x20) ? '\'' : *s;
+        msg[k++] = *s == '"' ? '\'' : (unsigned char)*s < 0x20 ? ' ' : *s;
     msg[k] = 0;
     livr_logf(v, "ivr_print call=%s script=%s line=%d msg=\"%s\"", c->id,
               v->scripts[c->script].chunkname + 1, livr_script_line(c, L), msg);

@@ -1,9 +1,10 @@
 -- Contoso help desk: a two-level menu, by keypad or by voice.
 local dept = call:ask{prompt = "helpdesk-menu.wav", timeout = 6, retries = 2,
-  choices = {["1"] = "it", ["2"] = "facilities", ["0"] = "operator"},
-  speech = {it = {"computer", "password", "it"}, facilities = {"building", "parking"}},
+  choices = {["1"] = "computers", ["2"] = "facilities", ["0"] = "operator"},
+  speech = {computers = {"computer", "laptop", "password", "email"},
+            facilities = {"building", "parking", "office"}},
   invalid = "sorry-invalid.wav", noanswer = "sorry-noanswer.wav"}
-if dept == "it" then
+if dept == "computers" then
   local topic = call:ask{prompt = "it-menu.wav", invalid = "sorry-invalid.wav",
     choices = {["1"] = "password", ["2"] = "hardware", ["3"] = "software"}}
   call:set("topic", topic or "general")

@@ -169,11 +169,12 @@ int crp_rgs_event(cr_rgs *r, int64_t at_ms, const char *event, crp_rgs_emit_fn e
         r->log = event[5] == 'n';
         return CR_ABI_OK;
     }
-    if (strcmp(event, "reload") == 0 || strcmp(event, "reload force") == 0) {
+    size_t len = strcspn(event, "\r\n");
+    if ((len == 6 || len == 12) && strncmp(event, "reload force", len) == 0) {
         /* IVR scripts: changed files are recompiled for new calls */
         if (r->lua) {
             r->emit = emit, r->ud = ud;
-            cr_lua_ivr_reload(r->lua, event[6] != 0, at_ms);
+            cr_lua_ivr_reload(r->lua, len == 12, at_ms);
             r->emit = NULL;
         }
         return CR_ABI_OK;

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Every Lua IVR scenario through `callroute simulate` (the plugin ABI, rgs_open with the Lua
+# driver): the actions must equal tests/lua/<name>.expected without its log lines; with
+# --log the IVR log lines must equal them too. Then a reload while calls are in progress.
+#   lua_cli_test.sh CALLROUTE_BINARY SOURCE_DIR
+set -u
+cr=$1 src=$2
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass+1)); }
+bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+
+for ev in "$src"/tests/lua/*.events; do
+  name=$(basename "$ev" .events)
+  cfg=$(sed -n 's/^#! config //p' "$ev"); start=$(sed -n 's/^#! start //p' "$ev")
+  args=(simulate --config "$src/tests/lua/$cfg" --log "$tmp/log")
+  [ -n "$start" ] && args+=(--start "$start")
+  if ! "$cr" "${args[@]}" "$ev" > "$tmp/out" 2> "$tmp/err"; then
+    bad "$name: exit status"; head -3 "$tmp/err"; continue
+  fi
+  grep -v '^[0-9.]* - log ' "$src/tests/lua/$name.expected" > "$tmp/want"
+  if diff "$tmp/want" "$tmp/out" > "$tmp/diff"; then ok; else bad "$name differs:"; head -6 "$tmp/diff"; fi
+  # the log file holds the queue events too: compare the IVR lines only
+  # (load errors at open come before the log is on: they go to stderr only)
+  sed -n 's/^\([0-9.]*\) - log \(ivr_\(error\|print\).*\)$/\1 \2/p' "$src/tests/lua/$name.expected" > "$tmp/wantlog"
+  grep ' ivr_\(error\|print\)' "$tmp/log" > "$tmp/gotlog"
+  if diff "$tmp/wantlog" "$tmp/gotlog" > "$tmp/diff"; then ok; else bad "$name log differs:"; head -6 "$tmp/diff"; fi
+done
+
+# "reload" is accepted as an event line; with the file unchanged nothing changes (the reload
+# of a changed script while calls run is tested in test_lua_driver).
+mkdir -p "$tmp/rl"
+cat > "$tmp/rl/rl.xml" <<'XML'
+<?xml version="1.0"?>
+<callroute xmlns="urn:callroute:config:1"><responseGroups>
+  <workflow name="Reload" uri="sip:reload@test" type="ivr" script="rl.lua"/>
+</responseGroups></callroute>
+XML
+printf 'call:play("v1-a.wav")\ncall:play("v1-b.wav")\ncall:hangup("v1")\n' > "$tmp/rl/rl.lua"
+printf '0 call r1 sip:a@test sip:reload@test\n1 prompt_done r1\n2 reload\n3 call r2 sip:b@test sip:reload@test\n4 prompt_done r1\n' > "$tmp/reload.events"
+if "$cr" simulate --config "$tmp/rl/rl.xml" "$tmp/reload.events" > "$tmp/out" 2> "$tmp/err"; then
+  want=$'0.000 r1 answer\n0.000 r1 play v1-a.wav\n1.000 r1 play v1-b.wav\n3.000 r2 answer\n3.000 r2 play v1-a.wav\n4.000 r1 hangup v1'
+  [ "$(cat "$tmp/out")" = "$want" ] && ok || { bad "reload run differs"; cat "$tmp/out"; }
+else
+  bad "reload run: exit status"; head -3 "$tmp/err"
+fi
+# a script error is reported on stderr (the host's log) with script, line and call
+printf 'local x = nil\nx.y = 1\n' > "$tmp/rl/rl.lua"
+printf '0 call r3 sip:a@test sip:reload@test\n' > "$tmp/err.events"
+"$cr" simulate --config "$tmp/rl/rl.xml" "$tmp/err.events" > "$tmp/out" 2> "$tmp/err"
+case $(cat "$tmp/err") in
+  *"ivr_error call=r3 "*"script=rl.lua line=2 "*) ok ;;
+  *) bad "script error not on stderr"; cat "$tmp/err" ;;
+esac
+[ "$(cat "$tmp/out")" = $'0.000 r3 answer\n0.000 r3 hangup ivr_error' ] && ok || { bad "error run"; cat "$tmp/out"; }
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,3 @@
+-- a syntax error on line 3
+call:play("x.wav"
+call:hangup()

@@ -1,0 +1,219 @@
+/*
+ * Lua IVR scenarios: every tests/lua/<name>.events is replayed through the engine with the
+ * Lua driver (as `callroute simulate` does) and compared with tests/lua/<name>.expected.
+ * Besides the engine's actions the output holds the IVR log lines, as
+ * "<seconds> - log <line>", and call:set as "<seconds> <call> set <key> <value>".
+ *
+ * Directives in an events file (comment lines starting with "#!"):
+ *   #! config FILE       the XML configuration, relative to tests/lua (required)
+ *   #! start ISO-8601    wall-clock time of second 0 (default 2027-01-04T09:00:00Z, a Monday)
+ * Event lines are those of simulate, plus "reload" and "reload force" (the scripts).
+ * With CR_LUA_OUT=DIR each scenario's output is also written to DIR/<name>.out; an argument
+ * runs that scenario only.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cr_lua.h"
+#include "cr_rgs.h"
+#include "cr_rgs_xml.h"
+#include "testutil.h"
+
+typedef struct out {
+    char *buf;
+    size_t len, cap;
+} out;
+
+static void append(out *o, const char *s)
+{
+    size_t n = strlen(s);
+    if (o->len + n + 1 > o->cap) {
+        o->cap = (o->len + n + 1) * 2;
+        o->buf = realloc(o->buf, o->cap);
+    }
+    memcpy(o->buf + o->len, s, n + 1);
+    o->len += n;
+}
+
+static void emit(void *ud, int64_t at, const char *call, const char *action, const char *args)
+{
+    char line[8192];
+    snprintf(line, sizeof line, "%lld.%03lld %s %s%s%s\n", (long long)(at / 1000),
+             (long long)(at % 1000), call, action, args[0] ? " " : "", args);
+    append(ud, line);
+}
+
+static void on_log(void *ud, int64_t at, const char *line)
+{
+    emit(ud, at, "-", "log", line);
+}
+
+static void on_set(void *ud, int64_t at, const char *call, const char *key, const char *value)
+{
+    char args[1024];
+    snprintf(args, sizeof args, "%s%s%s", key, value[0] ? " " : "", value);
+    emit(ud, at, call, "set", args);
+}
+
+static int64_t parse_iso(const char *s)
+{
+    struct tm tm = {0};
+    if (sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    b[fread(b, 1, (size_t)n, f)] = 0;
+    fclose(f);
+    return b;
+}
+
+static void check_scenario(const char *name)
+{
+    char rel[600], config[512] = "";
+    snprintf(rel, sizeof rel, "tests/lua/%s.events", name);
+    char *text = slurp(cr_test_src(rel));
+    assert_non_null(text);
+    int64_t start = parse_iso("2027-01-04T09:00:00Z");
+    for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        char arg[512];
+        if (sscanf(l, "#! config %511s", arg) == 1)
+            snprintf(config, sizeof config, "%s", arg);
+        else if (sscanf(l, "#! start %511s", arg) == 1)
+            start = parse_iso(arg);
+    }
+    assert_true(config[0]);
+    snprintf(rel, sizeof rel, "tests/lua/%s", config);
+    cr_rgs_config *cfg;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    int rc = cr_rgs_xml_load(cr_test_src(rel), &cfg, &diag);
+    for (size_t i = 0; i < diag.count; i++) {
+        char buf[1024];
+        cr_diag_format(&diag, i, buf, sizeof buf);
+        print_error("%s\n", buf);
+    }
+    cr_diag_free(&diag);
+    assert_int_equal(rc, CR_OK);
+
+    out o = {0};
+    append(&o, "");
+    cr_lua_options lo = {.log = on_log, .log_ud = &o, .set = on_set, .set_ud = &o};
+    cr_lua_ivr *ivr;
+    char err[512];
+    assert_int_equal(cr_lua_ivr_open(cfg, &lo, &ivr, err, sizeof err), CR_OK);
+    cr_rgs_engine_options opt = {.start_unix_ms = start, .ivr = cr_lua_ivr_driver(ivr)};
+    cr_rgs_engine *e;
+    assert_int_equal(cr_rgs_engine_open(cfg, &opt, &e, err, sizeof err), CR_OK);
+
+    int lineno = 0;
+    for (char *save, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        while (*l == ' ')
+            l++;
+        if (!*l || *l == '#')
+            continue;
+        char *end;
+        double t = strtod(l, &end);
+        assert_true(end != l);
+        int64_t at = (int64_t)(t * 1000 + 0.5);
+        end += strspn(end, " \t");
+        cr_rgs_engine_advance(e, at, emit, &o);
+        if (strncmp(end, "reload", 6) == 0) {
+            cr_lua_ivr_reload(ivr, strcmp(end, "reload force") == 0, at);
+            continue;
+        }
+        cr_rgs_event ev;
+        if (cr_rgs_event_parse(end, &ev, err, sizeof err) != CR_OK)
+            fail_msg("%s.events:%d: %s", name, lineno, err);
+        if (cr_rgs_engine_event(e, at, &ev, emit, &o, err, sizeof err) != CR_OK) {
+            char line[700];
+            snprintf(line, sizeof line, "# line %d: %s\n", lineno, err);
+            append(&o, line);
+        }
+    }
+    for (int i = 0; i < 100000; i++) {
+        int64_t d = cr_rgs_engine_next_deadline(e);
+        if (d < 0)
+            break;
+        cr_rgs_engine_advance(e, d, emit, &o);
+    }
+    cr_lua_stats st;
+    cr_lua_ivr_stats(ivr, &st);
+    cr_rgs_engine_close(e);
+    cr_lua_ivr_stats(ivr, &st);
+    assert_int_equal(st.calls, 0); /* end was called for every call */
+    cr_lua_ivr_close(ivr);
+
+    const char *dump = getenv("CR_LUA_OUT"); /* a directory for <name>.out (to review) */
+    if (dump) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s.out", dump, name);
+        FILE *f = fopen(path, "w");
+        if (f)
+            fputs(o.buf, f), fclose(f);
+    }
+    snprintf(rel, sizeof rel, "tests/lua/%s.expected", name);
+    char *expected = slurp(cr_test_src(rel));
+    if (!expected || strcmp(o.buf, expected) != 0)
+        print_error("scenario %s:\n--- expected\n%s--- got\n%s", name,
+                    expected ? expected : "(no .expected file)\n", o.buf);
+    assert_non_null(expected);
+    assert_string_equal(o.buf, expected);
+    free(o.buf);
+    free(expected);
+    free(text);
+    cr_rgs_config_free(cfg);
+}
+
+static void test_scenario(void **state)
+{
+    check_scenario(*state);
+}
+
+int main(int argc, char **argv)
+{
+    static char names[256][128];
+    struct CMUnitTest tests[256];
+    size_t n = 0;
+    DIR *d = opendir(cr_test_src("tests/lua"));
+    if (!d) {
+        fprintf(stderr, "no tests/lua directory (set CR_SRC)\n");
+        return 1;
+    }
+    for (struct dirent *de; (de = readdir(d)) && n < 256;) {
+        size_t len = strlen(de->d_name);
+        if (len < 8 || len - 7 >= sizeof names[0] || strcmp(de->d_name + len - 7, ".events"))
+            continue;
+        memcpy(names[n], de->d_name, len - 7);
+        names[n][len - 7] = 0;
+        if (argc > 1 && strcmp(argv[1], names[n]) != 0)
+            continue;
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    for (size_t i = 0; i < n; i++)
+        tests[i] = (struct CMUnitTest){names[i], test_scenario, NULL, NULL, names[i]};
+    return _cmocka_run_group_tests("lua_scenarios", tests, n, NULL, NULL);
+}
