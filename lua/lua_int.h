@@ -38,6 +38,7 @@ typedef struct lcall {
     bool exhausted;  /* budget gone: every hook raises again */
     bool api_yield;  /* the last yield came from the call API */
     bool finished;   /* a final step was given */
+    bool collect;    /* ran out of memory: collect the garbage when it ends */
     int prints;
     cr_rgs_ivr_step *step; /* the engine's, during a resume */
     int64_t now_ms, unix_ms;

@@ -238,6 +238,7 @@ static int resume(cr_lua_ivr *v, lcall *c, int nargs)
         return 0;
     }
     char msg[640];
+    c->collect = st == LUA_ERRMEM;
     if (st == LUA_ERRMEM)
         snprintf(msg, sizeof msg, "memory limit exceeded (%zu bytes per resume, %zu per state)",
                  v->call_limit, v->limit);
@@ -327,6 +328,8 @@ static void drv_end(void *ud, void *state)
         *c->box = NULL;
     luaL_unref(v->L, LUA_REGISTRYINDEX, c->co_ref);
     luaL_unref(v->L, LUA_REGISTRYINDEX, c->env_ref);
+    if (c->collect) /* a memory bomb's garbage goes now, not at the next cycle */
+        lua_gc(v->L, LUA_GCCOLLECT);
     v->calls--;
     free(c);
 }

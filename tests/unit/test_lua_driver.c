@@ -1,0 +1,292 @@
+/* The Lua IVR driver beyond single scenarios: reloads while calls run, limits (budget,
+ * memory caps) as options, memory given back after an abusive call, `end` on engine close,
+ * and coroutines a script may use for itself. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cr_lua.h"
+#include "cr_rgs.h"
+#include "cr_rgs_xml.h"
+#include "testutil.h"
+
+typedef struct fixture {
+    char dir[64];
+    cr_rgs_config *cfg;
+    cr_lua_ivr *ivr;
+    cr_rgs_engine *e;
+    char out[16384];
+} fixture;
+
+static void put(fixture *f, const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* A new mtime for `name`, one second later than its last, so a reload sees the change even
+ * within the same second. */
+static void bump(fixture *f, const char *name, int n)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    struct timespec ts[2] = {{time(NULL) + n, 0}, {time(NULL) + n, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void emit(void *ud, int64_t at, const char *call, const char *action, const char *args)
+{
+    fixture *f = ud;
+    size_t n = strlen(f->out);
+    snprintf(f->out + n, sizeof f->out - n, "%lld %s %s%s%s\n", (long long)(at / 1000), call,
+             action, args[0] ? " " : "", args);
+}
+
+static void on_log(void *ud, int64_t at, const char *line)
+{
+    emit(ud, at, "-", "log", line);
+}
+
+static void on_set(void *ud, int64_t at, const char *call, const char *key, const char *value)
+{
+    char args[600];
+    snprintf(args, sizeof args, "%s %s", key, value);
+    emit(ud, at, call, "set", args);
+}
+
+static const char xml[] =
+    "<callroute xmlns=\"urn:callroute:config:1\"><responseGroups>\n"
+    "<workflow name=\"A\" uri=\"sip:a@test\" type=\"ivr\" script=\"a.lua\"/>\n"
+    "<workflow name=\"B\" uri=\"sip:b@test\" type=\"ivr\" script=\"b.lua\"/>\n"
+    "</responseGroups></callroute>\n";
+
+static void open_all(fixture *f, const cr_lua_options *o)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/rg.xml", f->dir);
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rgs_xml_load(path, &f->cfg, &d), CR_OK);
+    cr_diag_free(&d);
+    cr_lua_options lo = o ? *o : (cr_lua_options){0};
+    lo.log = on_log, lo.log_ud = f, lo.set = on_set, lo.set_ud = f;
+    char err[256];
+    assert_int_equal(cr_lua_ivr_open(f->cfg, &lo, &f->ivr, err, sizeof err), CR_OK);
+    cr_rgs_engine_options eo = {.start_unix_ms = 1799053200000LL, .ivr = cr_lua_ivr_driver(f->ivr)};
+    assert_int_equal(cr_rgs_engine_open(f->cfg, &eo, &f->e, err, sizeof err), CR_OK);
+}
+
+static void feed(fixture *f, int64_t s, const char *text)
+{
+    cr_rgs_event ev;
+    char err[256];
+    assert_int_equal(cr_rgs_event_parse(text, &ev, err, sizeof err), CR_OK);
+    cr_rgs_engine_advance(f->e, s * 1000, emit, f);
+    assert_int_equal(cr_rgs_engine_event(f->e, s * 1000, &ev, emit, f, err, sizeof err), CR_OK);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/crluaXXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    put(f, "rg.xml", xml);
+    put(f, "b.lua", "call:hangup('b')\n");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    cr_rgs_engine_close(f->e);
+    cr_lua_ivr_close(f->ivr);
+    cr_rgs_config_free(f->cfg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* Calls in progress finish on the script they started with; new calls take the new one; a
+ * version that does not compile keeps the previous one. */
+static void test_reload_affects_new_calls_only(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua", "call:play('v1-a.wav')\ncall:play('v1-b.wav')\ncall:hangup('v1')\n");
+    open_all(f, NULL);
+    feed(f, 0, "call c1 sip:x@test sip:a@test");
+    put(f, "a.lua", "call:play('v2.wav')\ncall:hangup('v2')\n");
+    bump(f, "a.lua", 1);
+    assert_int_equal(cr_lua_ivr_reload(f->ivr, false, 1000), 0);
+    feed(f, 2, "call c2 sip:x@test sip:a@test");
+    feed(f, 3, "prompt_done c1");
+    feed(f, 4, "prompt_done c1");
+    feed(f, 5, "prompt_done c2");
+    put(f, "a.lua", "call:play('v3.wav'\n");
+    bump(f, "a.lua", 2);
+    assert_int_equal(cr_lua_ivr_reload(f->ivr, false, 6000), 1);
+    feed(f, 7, "call c3 sip:x@test sip:a@test");
+    assert_string_equal(f->out, "0 c1 answer\n"
+                                "0 c1 play v1-a.wav\n"
+                                "1 - log ivr_reload script=a.lua\n"
+                                "2 c2 answer\n"
+                                "2 c2 play v2.wav\n"
+                                "3 c1 play v1-b.wav\n"
+                                "4 c1 hangup v1\n"
+                                "5 c2 hangup v2\n"
+                                "6 - log ivr_load_error script=a.lua line=2 error=\"')' expected "
+                                "(to close '(' at line 1) near <eof>\" kept=previous\n"
+                                "7 c3 answer\n"
+                                "7 c3 play v2.wav\n");
+}
+
+/* With check_mtime a changed file is picked up by the next new call without a reload. */
+static void test_changed_file_is_picked_up(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua", "call:hangup('v1')\n");
+    cr_lua_options o = {.check_mtime = true};
+    open_all(f, &o);
+    feed(f, 0, "call c1 sip:x@test sip:a@test");
+    put(f, "a.lua", "call:hangup('v2')\n");
+    bump(f, "a.lua", 1);
+    feed(f, 1, "call c2 sip:x@test sip:a@test");
+    assert_string_equal(f->out, "0 c1 answer\n0 c1 hangup v1\n"
+                                "1 c2 answer\n1 - log ivr_reload script=a.lua\n1 c2 hangup v2\n");
+}
+
+/* The budget counts every instruction of a call, across its resumes. */
+static void test_budget_is_per_call(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua",
+        "for i = 1, 30000 do end\ncall:play('x.wav')\n"
+        "for i = 1, 30000 do end\ncall:hangup('done')\n");
+    cr_lua_options o = {.budget = 100000};
+    open_all(f, &o);
+    feed(f, 0, "call c1 sip:x@test sip:a@test"); /* ~60,000 instructions in all */
+    feed(f, 1, "prompt_done c1");
+    cr_rgs_engine_close(f->e), cr_lua_ivr_close(f->ivr), cr_rgs_config_free(f->cfg);
+    f->out[0] = 0;
+    o.budget = 50000;
+    open_all(f, &o);
+    feed(f, 0, "call c2 sip:x@test sip:a@test");
+    feed(f, 1, "prompt_done c2");
+    assert_non_null(strstr(f->out, "1 - log ivr_error call=c2 workflow=\"A\" script=a.lua "
+                                   "line=3 error=\"instruction budget exceeded (50000 "
+                                   "instructions)\" fallback=\"hangup ivr_error\"\n"));
+}
+
+/* A memory bomb fails in its own call; its memory is given back; other calls go on. */
+static void test_memory_bomb_is_contained(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua",
+        "if call.from == 'sip:bomb@test' then\n"
+        "  local t = {}\n"
+        "  for i = 1, 1e9 do t[i] = string.rep('x', 4096) .. i end\n"
+        "end\n"
+        "call:play('x.wav')\ncall:hangup('ok')\n");
+    cr_lua_options o = {.memory_limit = 8u << 20, .call_memory_limit = 4u << 20};
+    open_all(f, &o);
+    feed(f, 0, "call c1 sip:x@test sip:a@test");
+    cr_lua_stats before, after;
+    cr_lua_ivr_stats(f->ivr, &before);
+    feed(f, 1, "call c2 sip:bomb@test sip:a@test");
+    feed(f, 2, "prompt_done c1");
+    cr_lua_ivr_stats(f->ivr, &after);
+    assert_true(after.memory_peak >= (4u << 20));
+    assert_true(after.memory_peak <= (8u << 20));
+    assert_true(after.memory < before.memory + (256u << 10)); /* collected */
+    assert_non_null(strstr(f->out, "1 c2 hangup ivr_error\n"));
+    assert_non_null(strstr(f->out, "error=\"memory limit exceeded (4194304 bytes per resume"));
+    assert_non_null(strstr(f->out, "2 c1 hangup ok\n"));
+}
+
+/* A state too small for more calls refuses new ones cleanly (fallback), never crashes. */
+static void test_state_cap_refuses_new_calls(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua",
+        "local keep = {}\nfor i = 1, 100 do keep[i] = {i} end\n"
+        "call:play('x.wav')\ncall:hangup('ok')\n");
+    cr_lua_options o = {.memory_limit = 256u << 10};
+    open_all(f, &o);
+    char ev[64];
+    for (int i = 0; i < 200; i++) {
+        snprintf(ev, sizeof ev, "call c%d sip:x@test sip:a@test", i);
+        feed(f, 0, ev);
+    }
+    cr_lua_stats st;
+    cr_lua_ivr_stats(f->ivr, &st);
+    assert_true(st.errors > 0 && st.errors < 200);
+    assert_true(st.memory_peak <= (256u << 10));
+    assert_non_null(strstr(f->out, "memory limit exceeded"));
+}
+
+/* Closing the engine ends every waiting call (end exactly once: no call left). */
+static void test_close_ends_waiting_calls(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua", "call:ask{prompt = 'menu.wav', choices = {['1'] = 'x'}}\n");
+    open_all(f, NULL);
+    feed(f, 0, "call c1 sip:x@test sip:a@test");
+    feed(f, 0, "call c2 sip:x@test sip:a@test");
+    feed(f, 1, "hangup c2");
+    cr_lua_stats st;
+    cr_lua_ivr_stats(f->ivr, &st);
+    assert_int_equal(st.calls, 1);
+    cr_rgs_engine_close(f->e);
+    f->e = NULL;
+    cr_lua_ivr_stats(f->ivr, &st);
+    assert_int_equal(st.calls, 0);
+}
+
+/* Coroutines of the script's own are fine as long as the call API stays outside them. */
+static void test_script_coroutines_work(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua",
+        "local gen = coroutine.wrap(function()\n"
+        "  for _, p in ipairs{'one.wav', 'two.wav'} do coroutine.yield(p) end\n"
+        "end)\n"
+        "call:play(gen())\ncall:play(gen())\n"
+        "local ok = pcall(call.ask, call, {choices = {['1'] = 'x'}, timeout = 5})\n"
+        "call:set('pcall', tostring(ok))\ncall:hangup('done')\n");
+    open_all(f, NULL);
+    feed(f, 0, "call c1 sip:x@test sip:a@test");
+    feed(f, 1, "prompt_done c1");
+    feed(f, 2, "prompt_done c1");
+    feed(f, 3, "dtmf c1 1");
+    assert_string_equal(f->out, "0 c1 answer\n0 c1 play one.wav\n1 c1 play two.wav\n"
+                                "2 c1 collect keys=1\n3 c1 set pcall true\n3 c1 hangup done\n");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_reload_affects_new_calls_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changed_file_is_picked_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget_is_per_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_bomb_is_contained, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_cap_refuses_new_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_ends_waiting_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_coroutines_work, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
