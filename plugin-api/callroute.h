@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 2
+#define CR_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -199,7 +199,15 @@ typedef struct cr_plugin {
     /* Exports every user of the directory to `file` ("-" = stdout) as "xml" or "csv". */
     int (*users_export)(const char *db_dir, const char *file, const char *format, char *err,
                         size_t errlen);
+
+    /* ---- since ABI 1.3 ---- */
+    /* users_import with flags: CR_IMPORT_REPLACE also removes the users the file does not
+     * list (the directory then holds exactly the file's users). */
+    int (*users_import_ex)(const char *db_dir, const char *file, unsigned flags,
+                           cr_result **out, char *err, size_t errlen);
 } cr_plugin;
+
+#define CR_IMPORT_REPLACE 1u
 
 #define CR_ROUTE_NO_TRACE 1u
 

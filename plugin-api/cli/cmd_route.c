@@ -7,8 +7,8 @@
 #include <string.h>
 
 static const cr_optspec route_spec[] = {
-    {"config", true}, {"json", false},  {"from", true},   {"down", true}, {"batch", true},
-    {"trace", false}, {"profile", true}, {"help", false}, {NULL, false},
+    {"config", true}, {"json", false},   {"from", true},  {"down", true}, {"batch", true},
+    {"trace", false}, {"profile", true}, {"help", false}, {"db", true},   {NULL, false},
 };
 
 int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
@@ -39,8 +39,8 @@ int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
             fprintf(f, "%s\n", p->result_item(r, "diagnostics", i, "text"));
         }
         if (rc == 0)
-            printf("%s: ok (%s profiles, %s routes, %s gateways, %s users; %s warnings)\n",
-                   config, p->result_get(r, "profiles"), p->result_get(r, "routes"),
+            printf("%s: ok (%s profiles, %s routes, %s gateways, %s users; %s warnings)\n", config,
+                   p->result_get(r, "profiles"), p->result_get(r, "routes"),
                    p->result_get(r, "gateways"), p->result_get(r, "users"),
                    p->result_get(r, "warnings"));
         else
@@ -56,7 +56,8 @@ int cr_cmd_normalize(const cr_plugin *p, int argc, char **argv)
     if (!cr_opts_parse(argc, argv, route_spec, &o))
         return 2;
     if (o.npos != 1) {
-        fprintf(stderr, "usage: callroute normalize --config FILE --profile NAME NUMBER [--json]\n");
+        fprintf(stderr,
+                "usage: callroute normalize --config FILE --profile NAME NUMBER [--json]\n");
         return 2;
     }
     cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), NULL);
@@ -102,14 +103,16 @@ int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
         return 2;
     const char *from = cr_opt(&o, "from"), *batch = cr_opt(&o, "batch");
     if (!from || (batch ? o.npos != 0 : o.npos != 1)) {
-        fprintf(stderr, "usage: callroute route --config FILE --from SIP_URI NUMBER [--json] "
+        fprintf(stderr, "usage: callroute route --config FILE [--db DIR] --from SIP_URI NUMBER [--json] "
                         "[--down GW]... | --batch FILE\n");
         return 2;
     }
     const char *down[64];
     char downbuf[4096];
     size_t ndown = cr_opt_all(&o, "down", down, 64, downbuf, sizeof downbuf);
-    cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), NULL);
+    /* --db: the LMDB user directory (callers and reverse number lookup) */
+    cr_open_options opts = {.size = sizeof opts, .db_path = cr_opt(&o, "db")};
+    cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), &opts);
     if (!h)
         return 2;
     int status = 0;
@@ -128,8 +131,8 @@ int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
             while (*s == ' ' || *s == '\t')
                 s++;
             size_t n = strlen(s);
-            while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' ||
-                         s[n - 1] == '\t'))
+            while (n &&
+                   (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
                 s[--n] = 0;
             if (!n || *s == '#')
                 continue;

@@ -33,13 +33,15 @@ static int cmd_import(const cr_plugin *p, const cr_opts *o, const char *db)
         usage(stderr);
         return 2;
     }
-    if (cr_flag(o, "replace"))
-        setenv("CALLROUTE_IMPORT_REPLACE", "1", 1);
-    else
-        unsetenv("CALLROUTE_IMPORT_REPLACE");
+    bool replace = cr_flag(o, "replace");
+    if (replace && !(CR_HAS(cr_plugin, p, users_import_ex) && p->users_import_ex)) {
+        fprintf(stderr, "callroute users import: this library cannot --replace\n");
+        return 2;
+    }
     char err[16384];
     cr_result *r = NULL;
-    int rc = p->users_import(db, o->pos[1], &r, err, sizeof err);
+    int rc = replace ? p->users_import_ex(db, o->pos[1], CR_IMPORT_REPLACE, &r, err, sizeof err)
+                     : p->users_import(db, o->pos[1], &r, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "%s\n", err[0] ? err : p->strerror(rc));
         fprintf(stderr, "callroute users import: nothing imported\n");

@@ -2,35 +2,9 @@
 #include "callroute.h"
 #include "handle.h"
 #include "result.h"
-#if __has_include("users_abi.h")
-#include "users_abi.h"
-#define CRP_USER_PLAN crp_user_plan
-#define CRP_USERS_IMPORT crp_users_import
-#define CRP_USERS_EXPORT crp_users_export
-#define CRP_HAVE_USERS 1
-#else
-#define CRP_USER_PLAN NULL
-#define CRP_USERS_IMPORT NULL
-#define CRP_USERS_EXPORT NULL
-#endif
-#if __has_include("bench.h")
 #include "bench.h"
-#define CRP_BENCH crp_bench
-#else
-#define CRP_BENCH NULL
-#endif
-#if __has_include("rgs_abi.h")
 #include "rgs_abi.h"
-#define CRP_RGS_OPEN crp_rgs_open
-#define CRP_RGS_EVENT crp_rgs_event
-#define CRP_RGS_ADVANCE crp_rgs_advance
-#define CRP_RGS_CLOSE crp_rgs_close
-#else
-#define CRP_RGS_OPEN NULL
-#define CRP_RGS_EVENT NULL
-#define CRP_RGS_ADVANCE NULL
-#define CRP_RGS_CLOSE NULL
-#endif
+#include "users_abi.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -148,15 +122,11 @@ static int p_route_ex(cr_handle *h, const char *from, const char *dialed,
     crp_runtime_init(&rt, &ud);
     int token;
     const crp_snapshot *s = crp_snapshot_acquire(h, &token);
-#ifdef CRP_HAVE_USERS
     crp_users_scope us; /* callers and callees in the user directory */
     crp_users_attach(h, s->cfg, &rt, &us);
-#endif
     cr_route_decide(s->cfg, from, dialed, &rt, d, tp);
     *out = crp_decision_result(d, tp);
-#ifdef CRP_HAVE_USERS
     crp_users_detach(&us);
-#endif
     crp_snapshot_release(h, token);
     cr_trace_free(&t);
     free(d);
@@ -263,10 +233,8 @@ static int p_inbound(cr_handle *h, const char *gateway, const char *called, cons
     crp_runtime_ud ud = {h, NULL, 0, 0};
     cr_runtime rt;
     crp_runtime_init(&rt, &ud);
-#ifdef CRP_HAVE_USERS
     crp_users_scope us; /* callees in the user directory */
     crp_users_attach(h, s->cfg, &rt, &us);
-#endif
     rc = cr_inbound_decide_ex(s->cfg, gw, called, calling, &rt, &in, &t);
     if (rc == CR_OK && (*out = crp_result_new("inbound", in.callee ? 1 : 0))) {
         crp_set_str(*out, NULL, "gateway", gw ? gw->name : NULL);
@@ -277,9 +245,7 @@ static int p_inbound(cr_handle *h, const char *gateway, const char *called, cons
         crp_set_str(*out, NULL, "pai", in.pai[0] ? in.pai : NULL);
         trace_into(*out, &t);
     }
-#ifdef CRP_HAVE_USERS
     crp_users_detach(&us);
-#endif
     crp_snapshot_release(h, token);
     cr_trace_free(&t);
     return rc;
@@ -437,15 +403,16 @@ static const cr_plugin plugin = {
     .result_item = p_result_item,
     .result_json = p_result_json,
     .result_text = p_result_text,
-    .rgs_open = CRP_RGS_OPEN,
-    .rgs_event = CRP_RGS_EVENT,
-    .rgs_advance = CRP_RGS_ADVANCE,
-    .rgs_close = CRP_RGS_CLOSE,
+    .rgs_open = crp_rgs_open,
+    .rgs_event = crp_rgs_event,
+    .rgs_advance = crp_rgs_advance,
+    .rgs_close = crp_rgs_close,
     .route_ex = p_route_ex,
-    .bench = CRP_BENCH,
-    .user_plan = CRP_USER_PLAN,
-    .users_import = CRP_USERS_IMPORT,
-    .users_export = CRP_USERS_EXPORT,
+    .bench = crp_bench,
+    .user_plan = crp_user_plan,
+    .users_import = crp_users_import,
+    .users_export = crp_users_export,
+    .users_import_ex = crp_users_import_ex,
 };
 
 CR_API const cr_plugin *cr_plugin_entry(const cr_host *host, const char **err)

@@ -419,8 +419,8 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int crp_users_import(const char *db_dir, const char *file, cr_result **out, char *err,
-                     size_t errlen)
+int crp_users_import_ex(const char *db_dir, const char *file, unsigned flags, cr_result **out,
+                        char *err, size_t errlen)
 {
     if (out)
         *out = NULL;
@@ -432,10 +432,7 @@ int crp_users_import(const char *db_dir, const char *file, cr_result **out, char
     int rc = cr_directory_open(db_dir, true, &d, err, errlen);
     if (rc != CR_OK)
         return rc;
-    bool replace = false;
-    const char *env = getenv("CALLROUTE_IMPORT_REPLACE");
-    if (env && strcmp(env, "1") == 0)
-        replace = true;
+    bool replace = (flags & CR_IMPORT_REPLACE) != 0;
     cr_diag diag;
     cr_diag_init(&diag);
     cr_import_report rep;
@@ -505,4 +502,10 @@ int crp_users_export(const char *db_dir, const char *file, const char *format, c
     }
     cr_directory_close(d);
     return rc;
+}
+
+int crp_users_import(const char *db_dir, const char *file, cr_result **out, char *err,
+                     size_t errlen)
+{
+    return crp_users_import_ex(db_dir, file, 0, out, err, errlen);
 }

@@ -13,6 +13,8 @@
 /* The cr_plugin slots user_plan, users_import, users_export (contracts in callroute.h). */
 int crp_user_plan(cr_handle *h, const char *from, const char *to, const char *const *endpoints,
                   size_t nendpoints, cr_result **out);
+int crp_users_import_ex(const char *db_dir, const char *file, unsigned flags, cr_result **out,
+                        char *err, size_t errlen);
 int crp_users_import(const char *db_dir, const char *file, cr_result **out, char *err,
                      size_t errlen);
 int crp_users_export(const char *db_dir, const char *file, const char *format, char *err,
