@@ -48,19 +48,6 @@ void crp_log(int level, const char *fmt, ...)
 
 /* ---- results ------------------------------------------------------------------------------ */
 
-static void trace_into(cr_result *r, const cr_trace *t)
-{
-    if (!t->len)
-        return;
-    r->text = strdup(t->buf);
-    char line[1024];
-    for (size_t i = 0; cr_trace_line(t, i, line, sizeof line); i++) {
-        ritem *it = crp_add_item(r, "trace");
-        if (it)
-            crp_set_str(r, it, "text", line);
-    }
-}
-
 static const char *kind_name(cr_decision_kind k)
 {
     switch (k) {
@@ -101,7 +88,7 @@ cr_result *crp_decision_result(const cr_decision *d, const cr_trace *t)
     }
     crp_set_str(r, NULL, "reason", d->reason);
     if (t)
-        trace_into(r, t);
+        crp_result_trace(r, t);
     return r;
 }
 
@@ -164,7 +151,7 @@ static int p_normalize(cr_handle *h, const char *profile, const char *number, cr
             crp_set_str(*out, NULL, "profile", p->name);
             crp_set_str(*out, NULL, "rule", rule ? rule->name : NULL);
             crp_set_str(*out, NULL, "normalized", norm);
-            trace_into(*out, &t);
+            crp_result_trace(*out, &t);
         }
     }
     crp_snapshot_release(h, token);
@@ -208,7 +195,7 @@ static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_resu
                                                     : "no_match");
             crp_set_str(*out, NULL, "rule", rule ? rule->name : NULL);
             crp_set_str(*out, NULL, "normalized", a == CR_DIAL_COMPLETE_ ? norm : NULL);
-            trace_into(*out, &t);
+            crp_result_trace(*out, &t);
         }
         cr_trace_free(&t);
     }
@@ -243,7 +230,7 @@ static int p_inbound(cr_handle *h, const char *gateway, const char *called, cons
         crp_set_str(*out, NULL, "calling", in.calling[0] ? in.calling : NULL);
         crp_set_str(*out, NULL, "target", in.callee ? in.callee->uri : NULL);
         crp_set_str(*out, NULL, "pai", in.pai[0] ? in.pai : NULL);
-        trace_into(*out, &t);
+        crp_result_trace(*out, &t);
     }
     crp_users_detach(&us);
     crp_snapshot_release(h, token);

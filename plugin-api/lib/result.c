@@ -1,5 +1,6 @@
 /* cr_result: building, reading and rendering answers. */
 #include "result.h"
+#include "cr_engine.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -295,4 +296,18 @@ size_t crp_text(const cr_result *r, char *buf, size_t len)
     }
     sb_end(&b);
     return b.used;
+}
+
+/* Attaches a decision trace: the "trace" list (one item per line) and the text. */
+void crp_result_trace(cr_result *r, const cr_trace *t)
+{
+    if (!t->len)
+        return;
+    r->text = strdup(t->buf);
+    char line[1024];
+    for (size_t i = 0; cr_trace_line(t, i, line, sizeof line); i++) {
+        ritem *it = crp_add_item(r, "trace");
+        if (it)
+            crp_set_str(r, it, "text", line);
+    }
 }

@@ -52,6 +52,9 @@ void crp_list(cr_result *r, const char *list);
 /* Appends an item to a list (created when missing); returns it, or NULL on OOM. */
 ritem *crp_add_item(cr_result *r, const char *list);
 
+struct cr_trace;
+void crp_result_trace(cr_result *r, const struct cr_trace *t);
+
 const char *crp_get(const cr_result *r, const char *field);
 size_t crp_count(const cr_result *r, const char *list);
 const char *crp_item(const cr_result *r, const char *list, size_t i, const char *field);

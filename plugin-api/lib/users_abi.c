@@ -345,19 +345,6 @@ static const cr_user *find_callee(const cr_config *cfg, const cr_runtime *rt, co
     return u;
 }
 
-static void trace_into(cr_result *r, const cr_trace *t)
-{
-    if (!t->len)
-        return;
-    r->text = strdup(t->buf);
-    char line[1024];
-    for (size_t i = 0; cr_trace_line(t, i, line, sizeof line); i++) {
-        ritem *it = crp_add_item(r, "trace");
-        if (it)
-            crp_set_str(r, it, "text", line);
-    }
-}
-
 int crp_user_plan(cr_handle *h, const char *from, const char *to, const char *const *endpoints,
                   size_t nendpoints, cr_result **out)
 {
@@ -400,7 +387,7 @@ int crp_user_plan(cr_handle *h, const char *from, const char *to, const char *co
             crp_set_str(r, NULL, "reason", reason);
             render_ring(r, NULL);
         }
-        trace_into(r, &t);
+        crp_result_trace(r, &t);
     }
     crp_users_detach(&scope);
     crp_snapshot_release(h, token);
