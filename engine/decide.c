@@ -72,6 +72,21 @@ bool cr_trace_line(const cr_trace *t, size_t i, char *buf, size_t len)
 
 /* ---- Request-URIs ------------------------------------------------------------------------ */
 
+/* Appends s to out at *o like snprintf would (truncated and terminated when it does not
+ * fit); false when it did not fit. Decisions build strings this way: snprintf was two thirds
+ * of a decision's instructions. */
+static bool put(char *out, size_t len, size_t *o, const char *s)
+{
+    size_t n = strlen(s), room = len - 1 - *o;
+    bool fits = n <= room;
+    if (!fits)
+        n = room;
+    memcpy(out + *o, s, n);
+    *o += n;
+    out[*o] = 0;
+    return fits;
+}
+
 int cr_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len)
 {
     const char *host = gw->address + 4; /* after "sip:" (checked at compile) */
@@ -80,8 +95,15 @@ int cr_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t l
         host = at + 1;
     if (gw->remove_plus && number[0] == '+')
         number++;
-    int n = snprintf(out, len, "sip:%s@%s;user=phone", number, host);
-    return n < 0 || (size_t)n >= len ? CR_ERANGE : CR_OK;
+    if (!len)
+        return CR_ERANGE;
+    size_t o = 0;
+    bool ok = put(out, len, &o, "sip:");
+    ok &= put(out, len, &o, number);
+    ok &= put(out, len, &o, "@");
+    ok &= put(out, len, &o, host);
+    ok &= put(out, len, &o, ";user=phone");
+    return ok ? CR_OK : CR_ERANGE;
 }
 
 /* ---- outbound ----------------------------------------------------------------------------- */
@@ -316,7 +338,11 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed,
     if (callee) {
         out->kind = CR_INTERNAL;
         out->callee = callee;
-        set_reason(out, "%s is the line of user '%s'", out->normalized, callee->uri);
+        size_t o = 0; /* "%s is the line of user '%s'" */
+        put(out->reason, sizeof out->reason, &o, out->normalized);
+        put(out->reason, sizeof out->reason, &o, " is the line of user '");
+        put(out->reason, sizeof out->reason, &o, callee->uri);
+        put(out->reason, sizeof out->reason, &o, "'");
         if (trace)
             cr_trace_add(trace, "reverse number lookup: %s", out->reason);
         return CR_OK;
@@ -350,8 +376,12 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed,
         return CR_OK;
     }
     out->kind = CR_OUTBOUND;
-    set_reason(out, "route '%s', usage '%s'", out->attempts[0].route->name,
-               out->attempts[0].usage->name);
+    size_t o = 0; /* "route '%s', usage '%s'" */
+    put(out->reason, sizeof out->reason, &o, "route '");
+    put(out->reason, sizeof out->reason, &o, out->attempts[0].route->name);
+    put(out->reason, sizeof out->reason, &o, "', usage '");
+    put(out->reason, sizeof out->reason, &o, out->attempts[0].usage->name);
+    put(out->reason, sizeof out->reason, &o, "'");
     return CR_OK;
 }
 

@@ -952,6 +952,15 @@ size_t cr_px_trie_bytes(const cr_px_trie *t)
     return t->nnodes * sizeof *t->nodes + t->nitems * sizeof *t->items;
 }
 
+/* Bits set in a 16-bit mask (no popcnt instruction is assumed). */
+static inline unsigned popcount16(unsigned x)
+{
+    x = x - ((x >> 1) & 0x5555u);
+    x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+    x = (x + (x >> 4)) & 0x0F0Fu;
+    return (x + (x >> 8)) & 0x1Fu;
+}
+
 bool cr_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
 {
     if (n > CR_NUMBER_MAX)
@@ -979,7 +988,7 @@ bool cr_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
         uint16_t bit = (uint16_t)(1u << s);
         if (!(node->mask & bit))
             break;
-        node = t->nodes + node->first_child + __builtin_popcount(node->mask & (bit - 1u));
+        node = t->nodes + node->first_child + popcount16(node->mask & (bit - 1u));
         depth++;
     }
     /* the rest of the number must be in the alphabet too */
