@@ -99,15 +99,16 @@ function M.play(self, name)
   end
 end
 
--- The phrases an answer may contain, as {normalized phrase, value}: each key, its spoken
--- name and its string value, and the speech table's phrases (in a fixed order).
+-- The phrases an answer may contain, as {phrase, value}: each key, its spoken name and its
+-- string value, and the speech table's phrases (in a fixed order); and the phrases to show
+-- the host. Phrases are normalized only when speech comes (recognize).
 local function phrases_of(o, bykey, keys)
   local list, shown, seen = {}, {}, {}
   local function add(text, value, show)
     if type(text) ~= 'string' or text == '' then
       fail('call:ask: speech phrases must be non-empty strings')
     end
-    list[#list + 1] = {norm(text), value}
+    list[#list + 1] = {text, value}
     if show and not seen[text] then
       seen[text] = true
       shown[#shown + 1] = text
@@ -123,7 +124,7 @@ local function phrases_of(o, bykey, keys)
     if type(o.speech) ~= 'table' then fail('call:ask: speech must be a table') end
     local values = {}
     for v in pairs(o.speech) do values[#values + 1] = v end
-    sort(values, function(a, b) return tostring(a) < tostring(b) end)
+    if #values > 1 then sort(values, function(a, b) return tostring(a) < tostring(b) end) end
     for _, v in ipairs(values) do
       local ws = o.speech[v]
       if type(ws) == 'string' then ws = {ws} end
@@ -140,7 +141,7 @@ end
 local function recognize(list, text)
   local said, found, n = norm(text or ''), nil, 0
   for _, ph in ipairs(list) do
-    if find(said, ph[1], 1, true) and found ~= ph[2] then
+    if find(said, norm(ph[1]), 1, true) and found ~= ph[2] then
       found, n = ph[2], n + 1
     end
   end

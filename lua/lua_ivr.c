@@ -382,6 +382,7 @@ int cr_lua_ivr_open(const cr_rgs_config *cfg, const cr_lua_options *opt, cr_lua_
         return CR_ENOMEM;
     }
     lua_sethook(v->L, livr_hook, LUA_MASKCOUNT, LIVR_HOOK_EVERY);
+    lua_gc(v->L, LUA_GCGEN, 0, 0);
     for (size_t i = 0; i < cfg->nworkflows; i++) {
         const cr_rgs_workflow *wf = &cfg->workflows[i];
         v->wf_script[i] = -1;
