@@ -10,6 +10,7 @@
  * is waited for; one that raced the flip loads the new pointer. (All atomics are seq_cst.)
  */
 #include "handle.h"
+#include "cr_rgs_xml.h"
 #include "cr_rules.h"
 #if __has_include("users_abi.h")
 #include "users_abi.h"
@@ -40,9 +41,21 @@ void crp_diag_to_text(const cr_diag *d, char *err, size_t errlen, bool errors_on
     }
 }
 
+/* The routing configuration, with the response groups of the same document validated
+ * alongside: a file whose <responseGroups> is broken is refused as a whole. */
 int crp_load(const char *path, cr_config **out, cr_diag *diag)
 {
-    return cr_rules_load(path, out, diag);
+    int rc = cr_rules_load(path, out, diag);
+    if (rc != CR_OK)
+        return rc;
+    cr_rgs_config *rgs = NULL;
+    rc = cr_rgs_xml_load(path, &rgs, diag);
+    cr_rgs_config_free(rgs);
+    if (rc != CR_OK) {
+        cr_config_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* crp_load, then the users inline in the configuration against the handle's directory
@@ -50,13 +63,11 @@ int crp_load(const char *path, cr_config **out, cr_diag *diag)
 static int load_for(const cr_handle *h, const char *path, cr_config **out, cr_diag *diag)
 {
     int rc = crp_load(path, out, diag);
-#if __has_include("users_abi.h")
     if (rc == CR_OK && h->db_path && crp_users_check(h->db_path, *out, diag) != CR_OK) {
         cr_config_free(*out);
         *out = NULL;
         rc = CR_ECONFIG;
     }
-#endif
     return rc;
 }
 

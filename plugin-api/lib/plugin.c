@@ -3,6 +3,8 @@
 #include "handle.h"
 #include "result.h"
 #include "bench.h"
+#include "cr_lua.h"
+#include "cr_rgs_xml.h"
 #include "rgs_abi.h"
 #include "users_abi.h"
 
@@ -278,6 +280,46 @@ static int p_gateways(cr_handle *h, cr_result **out)
     return r ? CR_OK : CR_ENOMEM;
 }
 
+/* check also compiles every IVR script: a script that does not compile is an error for
+ * the admin, even though a running server keeps its previous version or the fallback. */
+static void script_error(void *ud, int64_t now_ms, const char *line)
+{
+    (void)now_ms;
+    if (strncmp(line, "ivr_load_error ", 15) != 0)
+        return;
+    cr_diag *d = ud;
+    const char *script = strstr(line, "script=");
+    char name[512] = "";
+    if (script)
+        sscanf(script + 7, "%511s", name);
+    const char *ln = strstr(line, " line="), *msg = strstr(line, "error=\"");
+    char text[512];
+    snprintf(text, sizeof text, "%s", msg ? msg + 7 : line + 15);
+    size_t n = strlen(text);
+    if (msg && n && text[n - 1] == '"')
+        text[n - 1] = 0;
+    char obj[600];
+    snprintf(obj, sizeof obj, "IVR script '%s'", name);
+    cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){name, ln ? atoi(ln + 6) : 0}, obj,
+                "cannot be loaded: %s", text);
+}
+
+static void check_scripts(const char *path, cr_diag *d)
+{
+    cr_rgs_config *rgs = NULL;
+    cr_diag ignore;
+    cr_diag_init(&ignore);
+    if (cr_rgs_xml_load(path, &rgs, &ignore) == CR_OK && rgs) {
+        cr_lua_options lo = {.log = script_error, .log_ud = d};
+        cr_lua_ivr *ivr = NULL;
+        char err[256];
+        if (cr_lua_ivr_open(rgs, &lo, &ivr, err, sizeof err) == CR_OK)
+            cr_lua_ivr_close(ivr);
+    }
+    cr_rgs_config_free(rgs);
+    cr_diag_free(&ignore);
+}
+
 static int p_check(const char *path, cr_result **out)
 {
     *out = NULL;
@@ -287,6 +329,12 @@ static int p_check(const char *path, cr_result **out)
     cr_diag_init(&d);
     cr_config *cfg = NULL;
     int rc = crp_load(path, &cfg, &d);
+    if (rc == CR_OK) {
+        size_t before = d.errors;
+        check_scripts(path, &d);
+        if (d.errors > before)
+            rc = CR_ECONFIG;
+    }
     cr_result *r = crp_result_new("check", rc == CR_OK ? 0 : 1);
     if (r) {
         crp_set_str(r, NULL, "config", path);

@@ -43,6 +43,18 @@ check)
     "$src/tests/cli/broken/unknown_gateway.xml" | sed 's#GW9#GW1#' > "$tmp/lint.xml"
   expect 0 "$cr" check --config "$tmp/lint.xml"
   has "warning: phone usage 'Spare'" "lint" "$out"
+  # the response groups of the same document are checked too
+  sed 's#<group>Serial</group>#<group>Nobody</group>#' "$src/tests/rgs/rgs.xml" > "$tmp/rgs_bad.xml"
+  if ! cmp -s "$tmp/rgs_bad.xml" "$src/tests/rgs/rgs.xml"; then
+    expect 2 "$cr" check --config "$tmp/rgs_bad.xml"
+    has "Nobody" "check of a broken response group" "$err"
+    has "rgs_bad.xml:" "check names the file" "$err"
+  else
+    bad "fixture: tests/rgs/rgs.xml has no <group>Serial</group> to break"
+  fi
+  # IVR scripts are compiled: a syntax error names the script and its line
+  expect 2 "$cr" check --config "$src/tests/lua/broken.xml"
+  has "syntax_error.lua:3: error: IVR script" "check of a broken IVR script" "$err"
   ;;
 normalize)
   expect 0 "$cr" normalize --config "$contoso" --profile Redmond.contoso.com 0100 --json
