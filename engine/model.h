@@ -78,9 +78,11 @@ void cr_compiled_free(cr_config *cfg);
 #define CR_MATCH_LIMIT 200000
 #define CR_DEPTH_LIMIT 10000
 
-/* Compiles `pattern` (JIT when available). On error returns NULL with the PCRE2 message and
+/* Compiles `pattern` (no JIT: see cr_re_jit). On error returns NULL with the PCRE2 message and
  * the offset. */
 void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *erroffset);
+/* JIT-compiles a compiled pattern (before the config is shared between threads). */
+void cr_re_jit(void *re);
 void cr_re_free(void *re);
 uint32_t cr_re_capture_count(const void *re);
 /* Group number of a named group, or -1. */

@@ -31,9 +31,15 @@ void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *errof
         *erroffset = off;
         return NULL;
     }
-    /* JIT is an optimisation: a platform without it still matches through the interpreter. */
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
     return re;
+}
+
+/* JIT is an optimisation: a platform without it still matches through the interpreter. It is
+ * applied by the index builder (route_index.c), which knows which patterns run on every
+ * decision: JIT code costs 1-3 KB and ~30 us per pattern, too much for 400,000 routes. */
+void cr_re_jit(void *re)
+{
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
 }
 
 void cr_re_free(void *re)

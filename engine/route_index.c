@@ -1023,6 +1023,11 @@ uint32_t cr_px_next(cr_px_iter *it)
 
 /* ---- routes per usage ------------------------------------------------------------------------ */
 
+/* Up to this many routes every route pattern is JIT-compiled; beyond, only the ones the
+ * index cannot pre-select (they run on every decision): the others run a few times per
+ * decision at most, and JIT code would cost 1-3 KB and ~30 us of load time each. */
+#define CR_JIT_ALL_ROUTES 20000
+
 struct cr_route_index {
     _Atomic bool naive;
     size_t nusages;
@@ -1063,6 +1068,9 @@ int cr_route_index_build(cr_config *cfg)
         for (size_t k = 0; k < ur->count; k++) {
             size_t r = ur->routes[k];
             cr_pattern_analyse(cfg->routes[r].pattern, info);
+            if (!kind[r] && cfg->routes[r].re &&
+                (info->kind == CR_PX_ANY || cfg->nroutes <= CR_JIT_ALL_ROUTES))
+                cr_re_jit(cfg->routes[r].re);
             kind[r] = (uint8_t)(info->kind + 1);
             if (cr_px_builder_add(&b, info, (uint32_t)r) != CR_OK) {
                 free(b.entries);

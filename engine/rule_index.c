@@ -24,6 +24,8 @@ int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_index_stats
         goto oom;
     ix->naive = naive;
     for (size_t j = 0; j < p->nrules; j++) {
+        if (p->rules[j].re)
+            cr_re_jit(p->rules[j].re); /* rules run on every normalization */
         cr_pattern_analyse(p->rules[j].pattern, info);
         if (stats) {
             if (info->kind == CR_PX_SET)

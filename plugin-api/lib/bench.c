@@ -17,6 +17,7 @@
 #include "result.h"
 #include "route_index.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,8 +124,8 @@ static double samples_pct(const samples *s, double p)
 typedef struct plan {
     size_t routes, rules, users;
     uint64_t seed;
-    size_t nsites;     /* sites with a site-code rule */
-    size_t site_rules; /* how many of the rules are site-code rules */
+    size_t nsites;                 /* sites with a site-code rule */
+    size_t site_rules;             /* how many of the rules are site-code rules */
     size_t npa_routes, nxx_routes; /* area-code and exchange routes */
 } plan;
 
@@ -212,11 +213,69 @@ static void user_line(size_t i, char *buf, size_t len)
     snprintf(buf, len, "+1%03u%03u%04zu", npa, nxx, (i / 1000) % 10000);
 }
 
+/* Large plans are split into included files (the loader takes files of up to 64 MB):
+ * PATH.r0.xml, PATH.r1.xml, ... for routes and PATH.u0.xml, ... for users. */
+#define ROUTES_PER_FILE 100000
+#define USERS_PER_FILE  200000
+
+typedef struct chunks {
+    FILE *main, *cur;
+    const char *path, *section;
+    char kind;
+    size_t k;
+    bool failed;
+} chunks;
+
+static void chunk_close(chunks *c)
+{
+    if (!c->cur)
+        return;
+    fprintf(c->cur, "  </%s>\n</callroute>\n", c->section);
+    c->failed |= fclose(c->cur) != 0;
+    c->cur = NULL;
+}
+
+/* Starts the next included file of a section. */
+static FILE *chunk_next(chunks *c)
+{
+    char name[1100];
+    chunk_close(c);
+    snprintf(name, sizeof name, "%s.%c%zu.xml", c->path, c->kind, c->k);
+    const char *base = strrchr(name, '/');
+    fprintf(c->main, "  <include href=\"%s\"/>\n", base ? base + 1 : name);
+    c->k++;
+    c->cur = fopen(name, "w");
+    if (!c->cur) {
+        c->failed = true;
+        return NULL;
+    }
+    fprintf(c->cur,
+            "<?xml version=\"1.0\"?>\n<callroute xmlns=\"urn:callroute:config:1\">\n  <%s>\n",
+            c->section);
+    return c->cur;
+}
+
+/* Removes a plan written at `path` and its included files. */
+static void remove_plan(const char *path)
+{
+    char name[1100];
+    unlink(path);
+    for (int kind = 0; kind < 2; kind++)
+        for (size_t k = 0;; k++) {
+            snprintf(name, sizeof name, "%s.%c%zu.xml", path, kind ? 'u' : 'r', k);
+            if (unlink(name) != 0)
+                break;
+        }
+}
+
 static int write_plan(const plan *p, const char *path, char tag)
 {
     FILE *f = fopen(path, "w");
     if (!f)
         return CR_EIO;
+    chunks rc = {f, NULL, path, "routes", 'r', 0, false};
+    chunks uc = {f, NULL, path, "users", 'u', 0, false};
+    FILE *o = NULL;
     size_t ngw = p->routes / 50;
     if (ngw < 4)
         ngw = 4;
@@ -252,14 +311,16 @@ static int write_plan(const plan *p, const char *path, char tag)
     for (size_t g = 0; g < ngw; g++)
         fprintf(f, "    <gateway name=\"gw%zu#%c\" address=\"sip:10.%zu.%zu.%zu:5060\"/>\n", g, tag,
                 1 + g / 62500, (g / 250) % 250, 1 + g % 250);
-    fprintf(f, "  </gateways>\n  <routes>\n");
+    fprintf(f, "  </gateways>\n");
     size_t n = p->routes, fixed_tail = n >= 4 ? 2 : 0, r = 0;
     size_t n_npa_routes = p->npa_routes, n_nxx_routes = p->nxx_routes;
 #define ROUTE(usage, fmt, ...)                                                                     \
     do {                                                                                           \
-        fprintf(f, "    <route name=\"r%zu#%c\" pattern=\"" fmt "\"><usage>%s</usage>", r, tag,    \
+        if (r % ROUTES_PER_FILE == 0 && !(o = chunk_next(&rc)))                                    \
+            goto fail;                                                                             \
+        fprintf(o, "    <route name=\"r%zu#%c\" pattern=\"" fmt "\"><usage>%s</usage>", r, tag,    \
                 __VA_ARGS__, usage);                                                               \
-        fprintf(f, "<gateway>gw%zu#%c</gateway><gateway>gw%zu#%c</gateway></route>\n",             \
+        fprintf(o, "<gateway>gw%zu#%c</gateway><gateway>gw%zu#%c</gateway></route>\n",             \
                 (r * 7) % ngw, tag, (r * 13 + 1) % ngw, tag);                                      \
         r++;                                                                                       \
     } while (0)
@@ -287,17 +348,25 @@ static int write_plan(const plan *p, const char *path, char tag)
         ROUTE("International", "%s", "^\\+([2-9])(\\d*)$");
     }
 #undef ROUTE
-    fprintf(f, "  </routes>\n  <users>\n");
+    chunk_close(&rc);
     char line[32];
     for (size_t i = 0; i < p->users; i++) {
+        if (i % USERS_PER_FILE == 0 && !(o = chunk_next(&uc)))
+            goto fail;
         user_line(i, line, sizeof line);
-        fprintf(
-            f,
-            "    <user uri=\"sip:u%zu@example.com\" line=\"tel:%s\" enterpriseVoice=\"true\"%s/>\n",
-            i, line, i % 10 == 9 ? " voicePolicy=\"Restricted\"" : "");
+        fprintf(o,
+                "    <user uri=\"sip:u%zu@example.com\" line=\"tel:%s\" "
+                "enterpriseVoice=\"true\"%s/>\n",
+                i, line, i % 10 == 9 ? " voicePolicy=\"Restricted\"" : "");
     }
-    fprintf(f, "  </users>\n</callroute>\n");
-    return fclose(f) == 0 ? CR_OK : CR_EIO;
+    chunk_close(&uc);
+    fprintf(f, "</callroute>\n");
+    return fclose(f) == 0 && !rc.failed && !uc.failed ? CR_OK : CR_EIO;
+fail:
+    chunk_close(&rc);
+    chunk_close(&uc);
+    fclose(f);
+    return CR_EIO;
 }
 
 /* ---- numbers -------------------------------------------------------------------------- */
@@ -497,7 +566,7 @@ static void run_phase1(cr_config *cfg, const calls *cl, double seconds, phase1 *
     cr_runtime rt2 = {.ud = &c2, .spread = spread_counter};
     /* Same answers both ways, for every number (and a warm cache for both). */
     uint64_t stop = now_ns() + (uint64_t)(seconds * 1e9);
-    for (size_t i = 0; i < cl->n && (i < 1000 || now_ns() < stop); i++) {
+    for (size_t i = 0; i < cl->n && (i < 100 || now_ns() < stop); i++) {
         cr_config_set_naive(cfg, false);
         cr_route_decide(cfg, cl->v[i].from, cl->v[i].dialed, &rt1, &a, NULL);
         cr_config_set_naive(cfg, true);
@@ -763,6 +832,8 @@ int crp_bench(const char *const *args, size_t nargs, cr_result **out, char *err,
         goto done;
     size_t rss_loaded;
     rss(&rss_loaded, &peak);
+    /* live heap (what the configuration holds, the loader's freed memory excluded) */
+    size_t heap_loaded = mallinfo2().uordblks;
     int token;
     cr_config *cfg = crp_snapshot_acquire(h, &token)->cfg;
 
@@ -851,6 +922,7 @@ int crp_bench(const char *const *args, size_t nargs, cr_result **out, char *err,
     crp_set_num(res, NULL, "index_bytes", (double)st.bytes);
     set_rss(res, "rss_before_load_bytes", rss_start);
     set_rss(res, "rss_bytes", rss_loaded);
+    set_rss(res, "heap_bytes", heap_loaded);
     set_rss(res, "peak_rss_bytes", peak);
 
     /* reloads while threads decide */
@@ -951,8 +1023,8 @@ phase2_skip:
     calls_free(&cl);
 done:
     if (remove_a)
-        unlink(path_a);
+        remove_plan(path_a);
     if (remove_b)
-        unlink(path_b);
+        remove_plan(path_b);
     return rc;
 }
