@@ -28,6 +28,7 @@ typedef struct rgs_agent {
     size_t nqueues;
     bool attendant; /* member of an attendant group */
     bool dirty;
+    bool pending; /* being dispatched (rgs_dispatch_pending) */
 } rgs_agent;
 
 typedef struct rgs_group {
@@ -76,6 +77,7 @@ typedef struct rgs_call {
     rgs_decline_entry *declines;
     size_t ndeclines, capdeclines;
     uint32_t tok_ring, tok_timeout, tok_ivr;
+    uint32_t th_ring, th_timeout, th_ivr; /* handles of those timers in the heap, 0 = none */
     /* connected */
     long agent;
     /* IVR */
@@ -95,6 +97,7 @@ typedef struct rgs_timer {
     uint64_t serial;
     int kind;
     uint32_t tok;
+    uint32_t h; /* handle: hpos[h] is the timer's heap position (0 = untracked) */
 } rgs_timer;
 
 typedef struct rgs_store rgs_store;
@@ -111,6 +114,8 @@ struct cr_rgs_engine {
     rgs_map call_ids;
     rgs_timer *heap;
     size_t nheap, capheap;
+    uint32_t *hpos, *hfree; /* heap position by timer handle; free handles */
+    size_t nh, caph, nhfree, caphfree;
     uint64_t timer_order, next_seq, next_serial;
     int64_t now;
     cr_rgs_emit_fn emit;
@@ -127,7 +132,10 @@ struct cr_rgs_engine {
 void rgs_emitf(cr_rgs_engine *e, const rgs_call *c, const char *action, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void rgs_logf(cr_rgs_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok);
+/* Adds a timer; returns its handle for rgs_timer_cancel (0 when it could not be tracked). */
+uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok);
+/* Takes the timer *h out of the heap (if any) and sets *h to 0. */
+void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h);
 void rgs_call_delete(cr_rgs_engine *e, rgs_call *c);
 long rgs_call_new(cr_rgs_engine *e, const char *id, const char *from, const char *to, long wf);
 void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason);

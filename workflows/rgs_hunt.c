@@ -17,12 +17,29 @@ static const char *qname(const cr_rgs_engine *e, const rgs_call *c)
     return e->cfg->queues[c->queue].name;
 }
 
-static void ring_list(const cr_rgs_engine *e, const size_t *v, size_t n, char *buf, size_t len)
+/* Emits `action` with the URIs of the agents ringing for the call, space-separated (on the
+ * heap when the list is long: a parallel ring may name hundreds of agents). */
+static void emit_ring_list(cr_rgs_engine *e, const rgs_call *c, const char *action)
 {
+    char stackbuf[4096], *buf = stackbuf;
+    size_t need = 1;
+    for (size_t i = 0; i < c->ring.n; i++)
+        need += strlen(agent_uri(e, c->ring.v[i])) + 1;
+    if (need > sizeof stackbuf && !(buf = malloc(need)))
+        return;
     size_t off = 0;
-    buf[0] = 0;
-    for (size_t i = 0; i < n && off < len; i++)
-        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? " " : "", agent_uri(e, v[i]));
+    for (size_t i = 0; i < c->ring.n; i++) {
+        const char *u = agent_uri(e, c->ring.v[i]);
+        size_t l = strlen(u);
+        if (i)
+            buf[off++] = ' ';
+        memcpy(buf + off, u, l);
+        off += l;
+    }
+    buf[off] = 0;
+    rgs_emitf(e, c, action, "%s", buf);
+    if (buf != stackbuf)
+        free(buf);
 }
 
 /* ---- queue membership ----------------------------------------------------------------------- */
@@ -45,6 +62,8 @@ void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c)
     c->qprev = c->qnext = -1;
     c->tok_timeout++;
     c->tok_ring++;
+    rgs_timer_cancel(e, &c->th_timeout);
+    rgs_timer_cancel(e, &c->th_ring);
     c->state = CS_PROMPT;
     rgs_mark_call(e, c);
 }
@@ -99,9 +118,11 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
     q->entered++;
     rgs_mark_call(e, c);
     rgs_logf(e, "enter call=%s queue=\"%s\"", c->id, cq->name);
-    if (cq->timeout_s > 0)
-        rgs_timer_add(e, e->now + cq->timeout_s * 1000LL, (size_t)(c - e->calls), T_TIMEOUT,
-                      ++c->tok_timeout);
+    if (cq->timeout_s > 0) {
+        rgs_timer_cancel(e, &c->th_timeout);
+        c->th_timeout = rgs_timer_add(e, e->now + cq->timeout_s * 1000LL, (size_t)(c - e->calls),
+                                      T_TIMEOUT, ++c->tok_timeout);
+    }
     if (cq->overflow_calls >= 0 && q->count > (size_t)cq->overflow_calls) {
         rgs_call *v = cq->overflow_oldest ? &e->calls[q->head] : c;
         rgs_logf(e, "overflow call=%s queue=\"%s\"", v->id, cq->name);
@@ -204,10 +225,9 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
     }
     c->ring_group = (long)g;
     c->round_offers++;
-    rgs_timer_add(e, e->now + cg->alert_time_s * 1000LL, slot, T_RING, ++c->tok_ring);
-    char buf[4096];
-    ring_list(e, c->ring.v, c->ring.n, buf, sizeof buf);
-    rgs_emitf(e, c, "ring", "%s", buf);
+    rgs_timer_cancel(e, &c->th_ring);
+    c->th_ring = rgs_timer_add(e, e->now + cg->alert_time_s * 1000LL, slot, T_RING, ++c->tok_ring);
+    emit_ring_list(e, c, "ring");
 }
 
 /* Searches the queue's groups in order from the call's position in its round; a round that
@@ -242,11 +262,8 @@ void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
 {
     if (!c->ring.n)
         return;
-    if (cancel) {
-        char buf[4096];
-        ring_list(e, c->ring.v, c->ring.n, buf, sizeof buf);
-        rgs_emitf(e, c, "cancel", "%s", buf);
-    }
+    if (cancel)
+        emit_ring_list(e, c, "cancel");
     size_t slot = (size_t)(c - e->calls);
     for (size_t i = 0; i < c->ring.n; i++) {
         rgs_vec_remove(&e->agents[c->ring.v[i]].ringing, slot);
@@ -254,6 +271,7 @@ void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
     }
     c->ring.n = 0;
     c->tok_ring++;
+    rgs_timer_cancel(e, &c->th_ring);
 }
 
 void rgs_on_ring_timeout(cr_rgs_engine *e, rgs_call *c)
@@ -342,6 +360,7 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
     rgs_logf(e, "declined call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
     if (c->ring.n == 0) {
         c->tok_ring++;
+        rgs_timer_cancel(e, &c->th_ring);
         rgs_hunt(e, c);
     }
     return CR_OK;
@@ -358,20 +377,39 @@ void rgs_agent_free(cr_rgs_engine *e, size_t a)
     rgs_vec_push(&e->pending, a);
 }
 
+/* Whether the agent at `pos` of group g may be offered a call now, the call's own state
+ * (round, ringing, grace) aside. */
+static bool takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a)
+{
+    const cr_rgs_group *cg = &e->cfg->groups[g];
+    if (cg->formal && !e->groups[g].signed_in[pos])
+        return false;
+    const rgs_agent *ag = &e->agents[a];
+    if (cg->routing == CR_RGS_ATTENDANT)
+        return ag->presence != P_DND && ag->presence != P_OFFLINE;
+    return ag->presence == P_AVAILABLE && ag->ncalls == 0 && ag->ringing.n == 0;
+}
+
 /* Whether some group would offer a call to this agent now (ignoring per-call state). */
 static bool offerable(const cr_rgs_engine *e, size_t a)
 {
     const rgs_agent *ag = &e->agents[a];
-    for (size_t i = 0; i < ag->ngroups; i++) {
-        const cr_rgs_group *g = &e->cfg->groups[ag->groups[i].group];
-        if (g->formal && !e->groups[ag->groups[i].group].signed_in[ag->groups[i].pos])
-            continue;
-        if (g->routing == CR_RGS_ATTENDANT) {
-            if (ag->presence != P_DND && ag->presence != P_OFFLINE)
-                return true;
-        } else if (ag->presence == P_AVAILABLE && ag->ncalls == 0 && ag->ringing.n == 0) {
+    for (size_t i = 0; i < ag->ngroups; i++)
+        if (takes_calls(e, ag->groups[i].group, ag->groups[i].pos, a))
             return true;
-        }
+    return false;
+}
+
+/* Whether some agent of the queue's groups takes calls now. When none does, hunting any of
+ * its waiting calls offers nothing. Costs the size of the queue's groups, like a hunt. */
+static bool staffed(const cr_rgs_engine *e, size_t q)
+{
+    const cr_rgs_queue *cq = &e->cfg->queues[q];
+    for (size_t j = 0; j < cq->ngroups; j++) {
+        const cr_rgs_group *cg = &e->cfg->groups[cq->groups[j]];
+        for (size_t p = 0; p < cg->nagents; p++)
+            if (takes_calls(e, cq->groups[j], p, cg->agents[p]))
+                return true;
     }
     return false;
 }
@@ -381,22 +419,48 @@ static bool waiting(const rgs_call *c)
     return c->state == CS_QUEUED && c->ring.n == 0;
 }
 
-/* Serves the waiting calls of the agent's queues, oldest first, while he can take one. */
+/*
+ * Serves the waiting calls of the agent's queues, oldest first, while he can take one. Each
+ * call is hunted anew (its whole queue, so an older call may go to another agent freed in
+ * the same step). Queues where nobody takes calls are passed over (hunting their calls would
+ * offer nothing): without that, an agent who takes calls in one queue only would hunt every
+ * waiting call of his other queues in vain. A queue's staffing only shrinks while offers
+ * are made, so it is checked again only after a hunt. What remains in vain is bounded by
+ * the grace periods of declines, not by the number of waiting calls.
+ */
 static void dispatch_agent(cr_rgs_engine *e, size_t a)
 {
     rgs_agent *ag = &e->agents[a];
     long cur[16], *cursor = ag->nqueues <= 16 ? cur : malloc(ag->nqueues * sizeof(long));
-    if (!cursor)
+    uint64_t chk[16], *checked = ag->nqueues <= 16 ? chk : malloc(ag->nqueues * sizeof *chk);
+    if (!cursor || !checked) {
+        if (cursor != cur)
+            free(cursor);
+        if (checked != chk)
+            free(checked);
         return;
-    for (size_t i = 0; i < ag->nqueues; i++)
+    }
+    uint64_t hunts = 1;
+    for (size_t i = 0; i < ag->nqueues; i++) {
         cursor[i] = e->queues[ag->queues[i]].head;
+        checked[i] = 0;
+    }
     while (offerable(e, a)) {
         long best = -1;
         size_t bq = 0;
         for (size_t i = 0; i < ag->nqueues; i++) {
             while (cursor[i] >= 0 && !waiting(&e->calls[cursor[i]]))
                 cursor[i] = e->calls[cursor[i]].qnext;
-            if (cursor[i] >= 0 && (best < 0 || e->calls[cursor[i]].seq < e->calls[best].seq))
+            if (cursor[i] < 0)
+                continue;
+            if (checked[i] != hunts) {
+                checked[i] = hunts;
+                if (!staffed(e, ag->queues[i])) {
+                    cursor[i] = -1;
+                    continue;
+                }
+            }
+            if (best < 0 || e->calls[cursor[i]].seq < e->calls[best].seq)
                 best = cursor[i], bq = i;
         }
         if (best < 0)
@@ -404,21 +468,26 @@ static void dispatch_agent(cr_rgs_engine *e, size_t a)
         cursor[bq] = e->calls[best].qnext;
         rgs_new_round(&e->calls[best]);
         rgs_hunt(e, &e->calls[best]);
+        hunts++;
     }
     if (cursor != cur)
         free(cursor);
+    if (checked != chk)
+        free(checked);
 }
 
 void rgs_dispatch_pending(cr_rgs_engine *e)
 {
+    /* each agent once, in the order they were freed */
     for (size_t i = 0; i < e->pending.n; i++) {
         size_t a = e->pending.v[i];
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = e->pending.v[j] == a;
-        if (!seen)
-            dispatch_agent(e, a);
+        if (e->agents[a].pending)
+            continue;
+        e->agents[a].pending = true;
+        dispatch_agent(e, a);
     }
+    for (size_t i = 0; i < e->pending.n; i++)
+        e->agents[e->pending.v[i]].pending = false;
     e->pending.n = 0;
 }
 

@@ -136,7 +136,8 @@ static void load_call(cr_rgs_engine *e, const char *id, char *v)
     e->resume_pending = true;
     int timeout = e->cfg->queues[q].timeout_s;
     if (timeout > 0)
-        rgs_timer_add(e, c->enter_ms + timeout * 1000LL, (size_t)s, T_TIMEOUT, ++c->tok_timeout);
+        c->th_timeout = rgs_timer_add(e, c->enter_ms + timeout * 1000LL, (size_t)s, T_TIMEOUT,
+                                      ++c->tok_timeout);
 }
 
 static int by_seq(const void *x, const void *y, void *ud)
