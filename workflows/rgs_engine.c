@@ -41,6 +41,15 @@ bool rgs_vec_has(const rgs_vec *v, size_t x)
     return false;
 }
 
+/* Appends s[0..n) at buf + o, within len - 1 bytes; returns the new offset. */
+static size_t put(char *buf, size_t len, size_t o, const char *s, size_t n)
+{
+    if (n > len - 1 - o)
+        n = len - 1 - o;
+    memcpy(buf + o, s, n);
+    return o + n;
+}
+
 /*
  * Formats the engine's lines: only "%s" and "%.3f" (a double) occur in them, so they are
  * written here directly; anything else goes to vsnprintf. Same output as vsnprintf, at a
@@ -51,33 +60,33 @@ static void fmt_line(char *buf, size_t len, const char *fmt, va_list ap)
     va_list ap0;
     va_copy(ap0, ap);
     size_t o = 0;
-    for (const char *f = fmt; *f; f++) {
-        if (*f != '%') {
-            if (o + 1 < len)
-                buf[o++] = *f;
-            continue;
+    for (const char *f = fmt; *f;) {
+        const char *pc = strchr(f, '%');
+        if (!pc) {
+            o = put(buf, len, o, f, strlen(f));
+            break;
         }
-        if (f[1] == 's') {
-            const char *s = va_arg(ap, const char *);
-            size_t n = strlen(s);
-            if (n > len - 1 - o)
-                n = len - 1 - o;
-            memcpy(buf + o, s, n);
-            o += n;
-            f++;
-        } else if (strncmp(f + 1, ".3f", 3) == 0) {
+        o = put(buf, len, o, f, (size_t)(pc - f));
+        if (pc[1] == 's') {
+            const char *str = va_arg(ap, const char *);
+            o = put(buf, len, o, str, strlen(str));
+            f = pc + 2;
+        } else if (pc[1] == '.' && pc[2] == '3' && pc[3] == 'f') {
             double v = va_arg(ap, double);
             bool neg = v < 0;
             /* milliseconds: the callers pass ms / 1000.0, which this recovers exactly */
-            int64_t m = (int64_t)((neg ? -v : v) * 1000.0 + 0.5);
-            char num[32];
-            int n = snprintf(num, sizeof num, "%s%lld.%03lld", neg && m ? "-" : "",
-                             (long long)(m / 1000), (long long)(m % 1000));
-            if ((size_t)n > len - 1 - o)
-                n = (int)(len - 1 - o);
-            memcpy(buf + o, num, (size_t)n);
-            o += (size_t)n;
-            f += 3;
+            uint64_t m = (uint64_t)((neg ? -v : v) * 1000.0 + 0.5), w = m / 1000;
+            char num[32], *d = num + sizeof num;
+            for (int i = 0; i < 3; i++, m /= 10)
+                *--d = (char)('0' + m % 10);
+            *--d = '.';
+            do
+                *--d = (char)('0' + w % 10);
+            while (w /= 10);
+            if (neg)
+                *--d = '-';
+            o = put(buf, len, o, d, (size_t)(num + sizeof num - d));
+            f = pc + 4;
         } else {
             vsnprintf(buf, len, fmt, ap0);
             va_end(ap0);

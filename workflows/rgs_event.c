@@ -34,7 +34,9 @@ static char *skip_ws(char *p)
 
 int cr_rgs_event_parse(const char *text, cr_rgs_event *ev, char *err, size_t errlen)
 {
-    memset(ev, 0, sizeof *ev);
+    /* not memset: buf is 1 KB and only its first n + 1 bytes are used */
+    ev->type = CR_RGS_EV_CALL;
+    ev->a = ev->b = ev->c = NULL;
     size_t n = strlen(text);
     while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' ' ||
                  text[n - 1] == '\t'))
