@@ -3,7 +3,9 @@
 # the callroute module, sipp phones and sipp gateways on random loopback ports.
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
-#        rpc_route reload_broken reload_changed. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+#        rpc_route reload_broken reload_changed; calls to users (callroute_user, fixtures/users.xml):
+#        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn
+#        user_unregistered. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -32,6 +34,52 @@ start_bob() {
     e2e_wait_ports "$PORT_U"
     e2e_kamcmd ul.add location bob "sip:bob@127.0.0.1:$PORT_U" 0 1.0 s:0 0 0 0 >/dev/null \
         || e2e_fail "ul.add bob"
+}
+
+# The users fixture (callroute_user cases): PORT_D is the voicemail server.
+use_users_fixture() {
+    read -r PORT_D <<<"$(e2e_ports 1)"
+    XML=$E2E_TMP/users.xml
+    e2e_fixture "$E2E_DIR/fixtures/users.xml" "$XML"
+}
+
+# start_phone AOR SCENARIO: a sipp phone for user AOR (sip:AOR@contoso.com) on a free port,
+# registered in the location table through RPC. Its trace is $E2E_TMP/AOR.msg.
+start_phone() {
+    local aor=$1 scen=$2 port
+    port=$(e2e_ports 1)
+    e2e_gateway "$aor" "$port" "$scen"
+    e2e_wait_ports "$port"
+    e2e_kamcmd ul.add location "$aor" "sip:$aor@127.0.0.1:$port" 0 1.0 s:0 0 0 0 >/dev/null \
+        || e2e_fail "ul.add $aor"
+    eval "PHONE_PORT_$aor=$port"
+}
+
+# e2e_got NAME METHOD: NAME's sipp received a METHOD request (waits up to 3 s for its log).
+e2e_got() {
+    for _ in $(seq 1 30); do
+        grep -a -q -E "^$2 " "$E2E_TMP/$1.msg" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# e2e_invite_time NAME: when NAME's sipp received its first INVITE (epoch seconds with
+# microseconds, from the timestamp line sipp writes before each message it logs).
+e2e_invite_time() {
+    awk '/^-+ [0-9-]+ [0-9:.]+$/ { ts = $2 " " $3 }
+         /message received/ { rcv = 1; next }
+         rcv && /^INVITE / { print ts; exit }
+         /^(UDP|TCP) message sent/ { rcv = 0 }' "$E2E_TMP/$1.msg" \
+        | { read -r d t && date -d "$d $t" +%s.%N; }
+}
+
+# e2e_delay FIRST SECOND: seconds between the first INVITEs FIRST and SECOND received.
+e2e_delay() {
+    local a b
+    a=$(e2e_invite_time "$1") && b=$(e2e_invite_time "$2") || return 1
+    [ -n "$a" ] && [ -n "$b" ] || return 1
+    python3 -c "print('%.3f' % ($b - $a))"
 }
 
 case $case_name in
@@ -217,6 +265,111 @@ reload_changed)
         e2e_expect_invite gwC "^sip:1${n}@"
     done
     [ "$(e2e_count gwB)" = 1 ] || e2e_fail "GW-B still received calls after the reload"
+    ;;
+
+user_simring)
+    # sam has simultaneous ring to +14255550199 (Local Route: GW-A): an INVITE to sam rings
+    # his registered phone and goes out through GW-A at the same time. GW-A answers: sam's
+    # phone gets a CANCEL.
+    use_users_fixture
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_phone sam uas_ring.xml
+    e2e_call alice 50110 || e2e_fail "call to sam not answered"
+    e2e_expect_invite sam "^sip:sam@127\.0\.0\.1:$PHONE_PORT_sam"
+    e2e_expect_invite gwA "^sip:\+14255550199@127\.0\.0\.1:$PORT_A"
+    d=$(e2e_delay sam gwA) || e2e_fail "no INVITE times"
+    python3 -c "import sys; sys.exit(0 if abs($d) < 0.5 else 1)" \
+        || e2e_fail "sam's phone and GW-A did not ring together ($d s apart)"
+    e2e_got sam CANCEL || e2e_fail "sam's phone was not cancelled when GW-A answered"
+    [ "$(e2e_count gwB)" = 0 ] || e2e_fail "GW-B got the simultaneous-ring leg while GW-A was up"
+    e2e_log "ok: sam's phone and GW-A rang $d s apart; the phone was cancelled"
+    ;;
+
+user_simring_failover)
+    # GW-A refuses the simultaneous-ring leg with 503: it is marked down and the leg goes
+    # out through its next attempt (GW-B), while sam's phone keeps ringing.
+    use_users_fixture
+    GW_A_FAIL=503 GW_A_REASON="Service Unavailable"
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_phone sam uas_ring.xml
+    e2e_call alice 50110 || e2e_fail "call to sam not answered through GW-B"
+    e2e_expect_invite gwA "^sip:\+14255550199@127\.0\.0\.1:$PORT_A"
+    e2e_expect_invite gwB "^sip:\+14255550199@127\.0\.0\.1:$PORT_B"
+    e2e_got sam CANCEL || e2e_fail "sam's phone was not cancelled when GW-B answered"
+    [ "$(e2e_received sam | wc -l)" = 1 ] || e2e_fail "sam's phone rang more than once"
+    e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq 'GW-A[^}]*down' || e2e_fail "GW-A not down"
+    e2e_log "ok: simultaneous-ring leg failed over from GW-A (503) to GW-B"
+    ;;
+
+user_team_call)
+    # tina's team (carol) rings 2 s after tina's own phone, which never answers; carol does.
+    use_users_fixture
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_phone tina uas_ring.xml
+    start_phone carol gw_ok.xml
+    e2e_call alice 50120 || e2e_fail "call to tina not answered by carol"
+    e2e_expect_invite tina "^sip:tina@127\.0\.0\.1:$PHONE_PORT_tina"
+    e2e_expect_invite carol "^sip:carol@127\.0\.0\.1:$PHONE_PORT_carol"
+    d=$(e2e_delay tina carol) || e2e_fail "no INVITE times"
+    # the timer ticks every 100 ms: 2 s after the call arrived, ~2.0-2.1 s after tina's INVITE
+    python3 -c "import sys; sys.exit(0 if 1.99 <= $d <= 3.0 else 1)" \
+        || e2e_fail "carol rang $d s after tina (team-call delay 2 s)"
+    e2e_got tina CANCEL || e2e_fail "tina's phone was not cancelled when carol answered"
+    e2e_log "ok: team member carol rang $d s after tina"
+    ;;
+
+user_no_answer)
+    # vic never answers: after 3 s the call is forwarded to his voicemail (a SIP URI) and his
+    # phone is cancelled.
+    use_users_fixture
+    e2e_gateway vm "$PORT_D" gw_ok.xml
+    e2e_wait_ports "$PORT_D"
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_phone vic uas_ring.xml
+    e2e_call alice 50130 || e2e_fail "call to vic not answered by voicemail"
+    e2e_expect_invite vic "^sip:vic@127\.0\.0\.1:$PHONE_PORT_vic"
+    e2e_expect_invite vm "^sip:vic-vm@127\.0\.0\.1:$PORT_D"
+    d=$(e2e_delay vic vm) || e2e_fail "no INVITE times"
+    python3 -c "import sys; sys.exit(0 if 2.99 <= $d <= 4.0 else 1)" \
+        || e2e_fail "voicemail rang $d s after vic's phone (no answer after 3 s)"
+    e2e_got vic CANCEL || e2e_fail "vic's phone was not cancelled"
+    e2e_log "ok: unanswered call reached voicemail $d s after vic's phone rang"
+    ;;
+
+user_no_answer_pstn)
+    # walt never answers: after 2 s the call is forwarded to +14255550177; GW-A refuses with
+    # 503, the forwarded leg goes out through GW-B, which answers.
+    use_users_fixture
+    GW_A_FAIL=503 GW_A_REASON="Service Unavailable"
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_phone walt uas_ring.xml
+    e2e_call alice 50140 || e2e_fail "call to walt not answered by the forwarding number"
+    e2e_expect_invite gwA "^sip:\+14255550177@127\.0\.0\.1:$PORT_A"
+    e2e_expect_invite gwB "^sip:\+14255550177@127\.0\.0\.1:$PORT_B"
+    d=$(e2e_delay walt gwA) || e2e_fail "no INVITE times"
+    python3 -c "import sys; sys.exit(0 if 1.99 <= $d <= 3.0 else 1)" \
+        || e2e_fail "forwarding rang $d s after walt's phone (no answer after 2 s)"
+    e2e_got walt CANCEL || e2e_fail "walt's phone was not cancelled"
+    e2e_log "ok: no-answer forwarding to a number after $d s, GW-A 503 -> GW-B"
+    ;;
+
+user_unregistered)
+    # vic has no registered phone: his voicemail answers at once, without waiting 3 s.
+    # alice (no phone, nothing else to ring): 480.
+    use_users_fixture
+    e2e_gateway vm "$PORT_D" gw_ok.xml
+    e2e_wait_ports "$PORT_D"
+    e2e_start_kamailio "$KPORT" "$XML"
+    t0=$(date +%s.%N)
+    e2e_call alice 50130 || e2e_fail "call to an unregistered vic did not reach voicemail"
+    e2e_expect_invite vm "^sip:vic-vm@127\.0\.0\.1:$PORT_D"
+    d=$(python3 -c "print('%.3f' % ($(e2e_invite_time vm) - $t0))")
+    python3 -c "import sys; sys.exit(0 if $d < 2.0 else 1)" || e2e_fail "voicemail after $d s"
+    e2e_call sam 50100 480 || e2e_fail "call to an unregistered alice did not get 480"
+    e2e_log "ok: unregistered user -> voicemail after $d s; nobody to ring -> 480"
     ;;
 
 *)
