@@ -62,13 +62,17 @@ static void print_text(const cr_plugin *p, const cr_result *r)
                get(p, r, "reload_decisions"), get(p, r, "reload_threads"),
                get(p, r, "reload_p50_ns"), get(p, r, "reload_p99_ns"),
                num(p, r, "reload_max_ns") / 1e6, get(p, r, "reload_slow_over_1ms"));
+        printf("without reloads %s decisions before the first reload: max %.3f ms, %s over 1 ms\n",
+               get(p, r, "baseline_decisions"), num(p, r, "baseline_max_ns") / 1e6,
+               get(p, r, "baseline_slow_over_1ms"));
         printf("                %s failed, %s mixed two configurations\n",
                get(p, r, "reload_failures"), get(p, r, "reload_mixes"));
-        printf(
-            "memory          %.1f MB after the first reload, %.1f MB after the last (%+.1f MB)\n",
-            num(p, r, "rss_after_first_reload_bytes") / 1048576.0,
-            num(p, r, "rss_after_last_reload_bytes") / 1048576.0,
-            num(p, r, "rss_growth_bytes") / 1048576.0);
+        printf("memory          %.1f MB after the first reload, %.1f MB after the 100th, %.1f MB "
+               "after the last (%+.1f MB since the 100th)\n",
+               num(p, r, "rss_after_first_reload_bytes") / 1048576.0,
+               num(p, r, "rss_after_100_reloads_bytes") / 1048576.0,
+               num(p, r, "rss_after_last_reload_bytes") / 1048576.0,
+               num(p, r, "rss_growth_bytes") / 1048576.0);
     }
 }
 

@@ -18,6 +18,7 @@
 #include "route_index.h"
 
 #include <malloc.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -616,6 +617,7 @@ typedef struct phase2 {
     const calls *cl;
     const signed char *kinds; /* expected decision kind per call (from phase 1) */
     _Atomic bool stop;
+    _Atomic bool reloading; /* false during the baseline (same threads, no reloads) */
     bool check_mix;
 } phase2;
 
@@ -625,6 +627,8 @@ typedef struct worker {
     size_t first;
     samples lat;
     size_t decisions, failures, mixes, slow; /* slow: over 1 ms */
+    uint64_t base_max;                       /* longest decision before reloads started */
+    size_t base_decisions, base_slow;
 } worker;
 
 static char name_tag(const char *name)
@@ -668,6 +672,14 @@ static void *worker_main(void *arg)
         bool mix = ph->check_mix && mixed(d);
         crp_snapshot_release(ph->h, token);
         uint64_t ns = now_ns() - t0;
+        if (!atomic_load_explicit(&ph->reloading, memory_order_relaxed)) {
+            w->base_decisions++;
+            w->base_slow += ns > 1000000;
+            if (ns > w->base_max)
+                w->base_max = ns;
+            i++;
+            continue;
+        }
         samples_add(&w->lat, ns);
         w->decisions++;
         w->failures += fail;
@@ -682,7 +694,7 @@ static void *worker_main(void *arg)
 typedef struct reload_stats {
     size_t reloads, failed;
     uint64_t total_ns, max_ns;
-    size_t rss_first, rss_last;
+    size_t rss_first, rss_warm, rss_last; /* warm: after the 100th reload */
 } reload_stats;
 
 /* ---- the entry ----------------------------------------------------------------------------- */
@@ -929,6 +941,7 @@ int crp_bench(const char *const *args, size_t nargs, cr_result **out, char *err,
     if (o.reload_ms || o.reloads) {
         phase2 ph2 = {.h = h, .cl = &cl, .kinds = kinds, .check_mix = o.generate != NULL};
         atomic_store(&ph2.stop, false);
+        atomic_store(&ph2.reloading, false);
         size_t nt = (size_t)o.threads;
         worker *ws = calloc(nt, sizeof *ws);
         reload_stats rs = {0};
@@ -943,6 +956,10 @@ int crp_bench(const char *const *args, size_t nargs, cr_result **out, char *err,
             }
             started++;
         }
+        /* a baseline first: the same threads for a third of the time, without reloads */
+        struct timespec base = {(time_t)(o.seconds / 3), (long)(fmod(o.seconds / 3, 1) * 1e9)};
+        nanosleep(&base, NULL);
+        atomic_store(&ph2.reloading, true);
         uint64_t end = now_ns() + (uint64_t)(o.seconds * 1e9);
         char rerr[2048];
         while (started == nt && (o.reloads ? rs.reloads < (size_t)o.reloads : now_ns() < end)) {
@@ -962,11 +979,14 @@ int crp_bench(const char *const *args, size_t nargs, cr_result **out, char *err,
             size_t pk;
             if (rs.reloads == 1)
                 rss(&rs.rss_first, &pk);
+            if (rs.reloads <= 100)
+                rss(&rs.rss_warm, &pk);
             rss(&rs.rss_last, &pk);
         }
         atomic_store(&ph2.stop, true);
         samples all;
-        size_t dec = 0, fails = 0, mixes = 0, slow = 0;
+        size_t dec = 0, fails = 0, mixes = 0, slow = 0, bdec = 0, bslow = 0;
+        uint64_t bmax = 0;
         bool have_all = samples_init(&all, (1u << 20) * (nt + 1), 99);
         for (size_t i = 0; i < started; i++) {
             pthread_join(ws[i].tid, NULL);
@@ -974,6 +994,10 @@ int crp_bench(const char *const *args, size_t nargs, cr_result **out, char *err,
             fails += ws[i].failures;
             mixes += ws[i].mixes;
             slow += ws[i].slow;
+            bdec += ws[i].base_decisions;
+            bslow += ws[i].base_slow;
+            if (ws[i].base_max > bmax)
+                bmax = ws[i].base_max;
             if (have_all) {
                 for (size_t k = 0; k < ws[i].lat.n; k++)
                     all.v[all.n++] = ws[i].lat.v[k];
@@ -986,6 +1010,9 @@ int crp_bench(const char *const *args, size_t nargs, cr_result **out, char *err,
         if (have_all)
             samples_sort(&all);
         crp_set_num(res, NULL, "reload_threads", (double)started);
+        crp_set_num(res, NULL, "baseline_decisions", (double)bdec);
+        crp_set_num(res, NULL, "baseline_max_ns", (double)bmax);
+        crp_set_num(res, NULL, "baseline_slow_over_1ms", (double)bslow);
         crp_set_num(res, NULL, "reloads", (double)rs.reloads);
         crp_set_num(res, NULL, "reloads_failed", (double)rs.failed);
         crp_set_num(res, NULL, "reload_ms_avg",
@@ -1002,7 +1029,9 @@ int crp_bench(const char *const *args, size_t nargs, cr_result **out, char *err,
         crp_set_num(res, NULL, "reload_max_ns", have_all ? (double)all.max : 0);
         set_rss(res, "rss_after_first_reload_bytes", rs.rss_first);
         set_rss(res, "rss_after_last_reload_bytes", rs.rss_last);
-        crp_set_num(res, NULL, "rss_growth_bytes", (double)rs.rss_last - (double)rs.rss_first);
+        set_rss(res, "rss_after_100_reloads_bytes", rs.rss_warm);
+        /* growth after the allocator's high-water mark is reached (the first ~100 reloads) */
+        crp_set_num(res, NULL, "rss_growth_bytes", (double)rs.rss_last - (double)rs.rss_warm);
         if (have_all)
             free(all.v);
         if (started != nt)
