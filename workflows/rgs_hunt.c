@@ -420,13 +420,21 @@ static bool waiting(const rgs_call *c)
 }
 
 /*
- * Serves the waiting calls of the agent's queues, oldest first, while he can take one. Each
- * call is hunted anew (its whole queue, so an older call may go to another agent freed in
- * the same step). Queues where nobody takes calls are passed over (hunting their calls would
- * offer nothing): without that, an agent who takes calls in one queue only would hunt every
- * waiting call of his other queues in vain. A queue's staffing only shrinks while offers
- * are made, so it is checked again only after a hunt. What remains in vain is bounded by
- * the grace periods of declines, not by the number of waiting calls.
+ * Serves the waiting calls of the agent's queues, oldest first, while he can take one.
+ *
+ * Calls that are ringing (parallel or attendant offers to other agents included) are not
+ * waiting: a freed agent is not added to an offer in progress. Lync's Response Group Service
+ * is documented the same way: a parallel call rings "all idle agents" when it is routed, and
+ * the alert time is how long it rings before it is routed again. The freed agent is offered
+ * the oldest waiting call, whose caller has nobody ringing, and the ringing call reaches him
+ * at its next routing attempt (tests/rgs/parallel_join.events).
+ *
+ * Each call is hunted anew (its whole queue, so an older call may go to another agent freed
+ * in the same step). Queues where nobody takes calls are passed over (hunting their calls
+ * would offer nothing): without that, an agent who takes calls in one queue only would hunt
+ * every waiting call of his other queues in vain. A queue's staffing only shrinks while
+ * offers are made, so it is checked again only after a hunt. What remains in vain is bounded
+ * by the grace periods of declines, not by the number of waiting calls.
  */
 static void dispatch_agent(cr_rgs_engine *e, size_t a)
 {
