@@ -15,6 +15,11 @@
  * Per call. callroute_route() stores the decision and the ordered attempts in XAVPs
  * ("callroute" and "callroute_att"). tm moves the message's XAVPs into the transaction, so
  * callroute_next() in a failure_route finds them there, whichever process runs it.
+ *
+ * Calls to users. callroute_user() asks the library for the callee's ringing plan and runs
+ * it on the INVITE transaction: what rings at once goes out with the script's t_relay(); a
+ * timer process of this module adds the delayed branches and the no-answer step later with
+ * tm's t_append_branches() (see "calls to users" below and README.md).
  */
 #include <dlfcn.h>
 #include <stdarg.h>

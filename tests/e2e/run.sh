@@ -5,7 +5,7 @@
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
 #        rpc_route reload_broken reload_changed; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn
-#        user_unregistered. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+#        user_unregistered user_busy user_caller_cancel. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -370,6 +370,42 @@ user_unregistered)
     python3 -c "import sys; sys.exit(0 if $d < 2.0 else 1)" || e2e_fail "voicemail after $d s"
     e2e_call sam 50100 480 || e2e_fail "call to an unregistered alice did not get 480"
     e2e_log "ok: unregistered user -> voicemail after $d s; nobody to ring -> 480"
+    ;;
+
+user_busy)
+    # tina's phone is busy (486) at once: the team call does not wait for its 2 s delay
+    # (failure_route: callroute_user_next() starts the next step), carol answers.
+    use_users_fixture
+    e2e_start_kamailio "$KPORT" "$XML"
+    sed -e "s/@CODE@/486/g" -e "s/@REASON@/Busy Here/g" "$E2E_DIR/scenarios/gw_fail.xml" \
+        > "$E2E_TMP/busy.xml"
+    start_phone tina "$E2E_TMP/busy.xml"
+    start_phone carol gw_ok.xml
+    e2e_call alice 50120 || e2e_fail "call to a busy tina not answered by carol"
+    e2e_expect_invite carol "^sip:carol@127\.0\.0\.1:$PHONE_PORT_carol"
+    d=$(e2e_delay tina carol) || e2e_fail "no INVITE times"
+    python3 -c "import sys; sys.exit(0 if $d < 1.0 else 1)" \
+        || e2e_fail "carol rang $d s after a busy tina (expected at once)"
+    e2e_log "ok: tina busy: carol rang $d s later"
+    ;;
+
+user_caller_cancel)
+    # The caller hangs up after 1 s of ringing: vic's phone is cancelled and the no-answer
+    # step (voicemail after 3 s) never starts.
+    use_users_fixture
+    e2e_gateway vm "$PORT_D" gw_ok.xml
+    e2e_wait_ports "$PORT_D"
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_phone vic uas_ring.xml
+    port=$(e2e_ports 1)
+    timeout 30 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/uac_cancel.xml" -s 50130 \
+        -key caller alice -m 1 -i 127.0.0.1 -p "$port" -t u1 -nostdin -timeout 20s -timeout_error \
+        -trace_err -error_file "$E2E_TMP/uac.err" >"$E2E_TMP/uac.out" 2>&1 </dev/null \
+        || e2e_fail "the caller's CANCEL did not end the call with 487"
+    e2e_got vic CANCEL || e2e_fail "vic's phone was not cancelled"
+    sleep 3
+    [ "$(e2e_count vm)" = 0 ] || e2e_fail "voicemail rang after the caller hung up"
+    e2e_log "ok: caller hung up after 1 s: phone cancelled, no voicemail at 3 s"
     ;;
 
 *)
