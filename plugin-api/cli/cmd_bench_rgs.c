@@ -3,28 +3,42 @@
  * through the plugin ABI as a SIP host drives it.
  *
  * Two workloads:
- *   synthetic (default)  --agents N --groups G --waiting W: one queue and hunt-group workflow
- *                        per group, about W callers kept waiting (a closed population: each
- *                        call that leaves is replaced, one more or one fewer while the count
- *                        of waiting calls is off W), 20% of calls to 2% of the workflows.
+ *   synthetic (default)  --agents N --groups G --waiting W (100,000 / 10,000 / 50,000): one
+ *                        queue and hunt-group workflow per group; groups g % 7 == 3 formal;
+ *                        routing by g % 10 (4 parallel, 4 longest idle, 1 serial, 1 round
+ *                        robin; g % 100 == 99 attendant); 20% of agents in a second group, 10%
+ *                        of queues with a second group; about W callers kept waiting (a
+ *                        closed population: each call that leaves is replaced, one more or
+ *                        one fewer while the count of waiting calls is off W); 10% of the
+ *                        calls go to 5% of the workflows.
  *   --model ocs2007r2    the RGS user model of the OCS 2007 R2 planning guide (450 response
  *                        groups, 800 formal and 5,000 informal agents in two groups each,
  *                        routing 40% parallel / 40% longest idle / 10% serial / 10% round
  *                        robin, 10% of queues with two groups, 480 simultaneous calls of
  *                        30 s IVR and hold plus 3 min with an agent, 4 sign-in/out cycles a
  *                        day per formal agent), Poisson arrivals, --scale K times the load
- *                        on a deployment --config-scale C (default K) times the size.
+ *                        on a deployment --config-scale C (default K) times the size. The
+ *                        model's "10 agents per group" does not fit its other figures (5,800
+ *                        agents in two groups each over 495 groups): groups hold ~23 agents.
+ * Both: queues q % 4 == 0 time out after 900 s to voicemail, q % 10 == 5 overflow (forward);
+ * half the workflows play a welcome prompt (the IVR part of the model: hunt groups only, the
+ * Lua IVR is not exercised), some have business hours and a holiday set.
  *
  * The simulated people: an offer is answered (85%, after 2-8 s) or declined (7%, after 1-5 s)
  * by one of the agents rung, or rings out (8%); talks last 3 min on average (exponential) and
  * end on the agent's side (80%) or the caller's; callers on hold give up after an exponential
  * patience; agents go away/busy/dnd/offline and come back; formal agents sign out and in
  * again. The engine's timers run through rgs_advance at the deadline it returns (the bench
- * asks for it after every event, as a host re-arms its timer).
+ * asks for it after every event, as a host re-arms its timer; those polls are timed apart).
  *
  * Latency is clock_gettime around each rgs_event (and each rgs_advance that is due), the
  * emit callback included (it only copies the actions; the bench reacts to them afterwards).
- * The first simulated minutes (warm-up: filling the queues) are reported apart.
+ * The first simulated minutes (--warmup, default 300 s / 900 s: filling the queues) are
+ * reported apart; call figures are those of the measured part. "preempted" counts the
+ * involuntary context switches meanwhile (another process took the core: the tail then
+ * measures the machine). "actions_digest" hashes every action emitted: two engine builds
+ * that print the same digest for the same options behaved identically. --trace-slow NS
+ * prints the events slower than NS to stderr; --keep FILE keeps the generated XML.
  */
 #define _GNU_SOURCE
 #include "cli_rgs_bench.h"
@@ -36,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -819,7 +834,7 @@ int cr_cmd_bench_rgs(const cr_plugin *p, int argc, char **argv)
         (model && strcmp(model, "ocs2007r2") != 0)) {
         fprintf(stderr, "usage: callroute bench --rgs [--agents N --groups G --waiting W | --model "
                         "ocs2007r2 --scale K [--config-scale C]] [--events E] [--warmup SECONDS] "
-                        "[--seed S] [--keep FILE] [--json]\n");
+                        "[--seed S] [--keep FILE] [--trace-slow NS] [--json]\n");
         return 2;
     }
     if (!CR_HAS(cr_plugin, p, rgs_close) || !p->rgs_open || !p->rgs_event || !p->rgs_advance) {
@@ -973,10 +988,15 @@ int cr_cmd_bench_rgs(const cr_plugin *p, int argc, char **argv)
     s->agent_hangups = s->caller_hangups = s->voicemails = s->transfers = 0;
     s->other_hangups = 0;
     s->wait_sum_ms = s->wait_max_ms = 0;
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
     clock_gettime(CLOCK_MONOTONIC, &m0);
     while (measured(s) < pr.events && step(s))
         ;
     clock_gettime(CLOCK_MONOTONIC, &m1);
+    getrusage(RUSAGE_SELF, &ru1);
+    /* other processes taking the core: each such switch stalls the event in progress */
+    long preempted = ru1.ru_nivcsw - ru0.ru_nivcsw;
     double wall_s = (double)ns_between(&m0, &m1) / 1e9;
     long rss_end = rss_kb("VmRSS"), rss_peak = rss_kb("VmHWM");
 
@@ -1016,11 +1036,12 @@ int cr_cmd_bench_rgs(const cr_plugin *p, int argc, char **argv)
                rgs_open_ms, open_ms + rgs_open_ms);
         printf("\"events\":%zu,\"events_per_sec\":%.0f,\"wall_events_per_sec\":%.0f,"
                "\"p50_ns\":%u,\"p90_ns\":%u,\"p99_ns\":%u,\"p999_ns\":%u,\"max_ns\":%llu,"
-               "\"mean_ns\":%.0f,\"deadline_polls\":%llu,\"poll_mean_ns\":%.0f,",
+               "\"mean_ns\":%.0f,\"deadline_polls\":%llu,\"poll_mean_ns\":%.0f,\"preempted\":%ld,",
                total, eps, wall_s > 0 ? (double)total / wall_s : 0, pct(all, total, 0.5),
                pct(all, total, 0.9), pct(all, total, 0.99), pct(all, total, 0.999),
                (unsigned long long)maxns, total ? (double)engine_ns / (double)total : 0,
-               (unsigned long long)s->polls, s->polls ? (double)s->poll_ns / (double)s->polls : 0);
+               (unsigned long long)s->polls, s->polls ? (double)s->poll_ns / (double)s->polls : 0,
+               preempted);
         printf("\"by_event\":{");
         for (int t = 0; t < NTYPES; t++) {
             const lat *l = &s->lt[t];
@@ -1071,8 +1092,8 @@ int cr_cmd_bench_rgs(const cr_plugin *p, int argc, char **argv)
                (unsigned long long)s->warm_events, (double)s->measure_start_ms / 1000.0,
                warm_wall_ms);
         printf("events       %zu in the engine at %.0f events/s (%.0f/s with the simulation "
-               "around it)\n",
-               total, eps, wall_s > 0 ? (double)total / wall_s : 0);
+               "around it; preempted %ld times)\n",
+               total, eps, wall_s > 0 ? (double)total / wall_s : 0, preempted);
         printf("latency      p50 %u ns, p90 %u ns, p99 %u ns, p99.9 %u ns, max %llu ns "
                "(deadline poll after each event: %.0f ns mean)\n",
                pct(all, total, 0.5), pct(all, total, 0.9), pct(all, total, 0.99),
