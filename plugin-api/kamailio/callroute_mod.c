@@ -1325,6 +1325,7 @@ static void cru_timer(unsigned int ticks, void *param)
         for (pp = &cru_tab->bucket[b]; (c = *pp) != NULL;) {
             if (c->dead) {
                 *pp = c->next;
+                LM_DBG("plan for %.*s done\n", c->callee.len, c->callee.s);
                 shm_free(c);
                 continue;
             }
