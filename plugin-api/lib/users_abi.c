@@ -213,6 +213,11 @@ static void ring_rows(cr_result *r, int at, const char *branch, const cr_plan_ta
         crp_set_str(r, it, "uri", d ? d->attempts[i].uri : t->uri);
         crp_set_str(r, it, "gateway", d ? d->attempts[i].gateway->name : NULL);
         crp_set_str(r, it, "address", d ? d->attempts[i].gateway->address : NULL);
+        if (d) {
+            crp_set_str(r, it, "route", d->attempts[i].route->name);
+            crp_set_str(r, it, "usage", d->attempts[i].usage->name);
+            crp_set_bool(r, it, "remove_plus", d->attempts[i].gateway->remove_plus);
+        }
     }
 }
 
