@@ -39,8 +39,8 @@ static void print_text(const cr_plugin *p, const cr_result *r)
 {
     printf("configuration   %s: %s routes, %s rules, %s users\n", get(p, r, "config"),
            get(p, r, "routes"), get(p, r, "rules"), get(p, r, "users"));
-    printf("load            %s ms, %.1f MB resident (peak %.1f MB), index %.1f MB\n",
-           get(p, r, "load_ms"), num(p, r, "rss_bytes") / 1048576.0,
+    printf("load            %s ms (%s ms CPU), %.1f MB resident (peak %.1f MB), index %.1f MB\n",
+           get(p, r, "load_ms"), get(p, r, "load_cpu_ms"), num(p, r, "rss_bytes") / 1048576.0,
            num(p, r, "peak_rss_bytes") / 1048576.0, num(p, r, "index_bytes") / 1048576.0);
     printf("index           %s routes indexed, %s scanned always; %s rules indexed, %s always\n",
            get(p, r, "routes_indexed"), get(p, r, "routes_fallback"), get(p, r, "rules_indexed"),
