@@ -388,6 +388,9 @@ int64_t cr_rgs_engine_advance(cr_rgs_engine *e, int64_t now_ms, cr_rgs_emit_fn e
 /* The next timer deadline in ms, or -1. */
 int64_t cr_rgs_engine_next_deadline(const cr_rgs_engine *e);
 
+/* Turns the queue event log on (fn) or off (NULL): lines are only formatted while it is on. */
+void cr_rgs_engine_set_log(cr_rgs_engine *e, cr_rgs_log_fn fn, void *ud);
+
 /* Counters of one queue at `now_ms`. Waits are in ms. */
 typedef struct cr_rgs_queue_stats {
     uint64_t entered, answered, abandoned, timeouts, overflows;

@@ -117,6 +117,12 @@ void rgs_emitf(cr_rgs_engine *e, const rgs_call *c, const char *action, const ch
     e->emit(e->emit_ud, e->now, c ? c->id : "-", action, args);
 }
 
+void cr_rgs_engine_set_log(cr_rgs_engine *e, cr_rgs_log_fn fn, void *ud)
+{
+    e->opt.log = fn;
+    e->opt.log_ud = ud;
+}
+
 void rgs_logf(cr_rgs_engine *e, const char *fmt, ...)
 {
     if (!e->opt.log)

@@ -140,9 +140,7 @@ int crp_rgs_open(cr_handle *h, int64_t start_unix_ms, const char *state_dir, cr_
     }
     cr_rgs_engine_options opt = {.start_unix_ms = start_unix_ms,
                                  .state_dir = state_dir,
-                                 .ivr = cr_lua_ivr_driver(r->lua),
-                                 .log = on_log,
-                                 .log_ud = r};
+                                 .ivr = cr_lua_ivr_driver(r->lua)};
     rc = cr_rgs_engine_open(r->cfg, &opt, &r->engine, err, errlen);
     if (rc != CR_OK) {
         cr_lua_ivr_close(r->lua);
@@ -167,6 +165,8 @@ int crp_rgs_event(cr_rgs *r, int64_t at_ms, const char *event, crp_rgs_emit_fn e
     /* Control events beyond the simulate vocabulary (until the table has log/stats slots). */
     if (strcmp(event, "log on") == 0 || strcmp(event, "log off") == 0) {
         r->log = event[5] == 'n';
+        /* the engine formats log lines only while someone reads them */
+        cr_rgs_engine_set_log(r->engine, r->log ? on_log : NULL, r);
         return CR_ABI_OK;
     }
     size_t len = strcspn(event, "\r\n");
