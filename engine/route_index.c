@@ -600,7 +600,7 @@ typedef struct scratch {
     nfa N;
     parser P;
     int stack[4 * MAX_STATES];
-    uint64_t *pool; /* state sets */
+    uint64_t pool[]; /* state sets, POOL_SETS of MAX_STATES bits */
 } scratch;
 
 #define POOL_SETS (2 * CR_PX_MAX_PREFIXES + SYM_COUNT + 8)
@@ -738,18 +738,32 @@ static void dedupe(cr_pattern_info *out)
     out->nprefixes = w;
 }
 
+cr_pattern_analyser *cr_pattern_analyser_new(void)
+{
+    return malloc(sizeof(scratch) + POOL_SETS * (MAX_STATES / 64) * sizeof(uint64_t));
+}
+
+void cr_pattern_analyser_free(cr_pattern_analyser *a)
+{
+    free(a);
+}
+
 void cr_pattern_analyse(const char *pattern, cr_pattern_info *out)
+{
+    cr_pattern_analyser *a = cr_pattern_analyser_new();
+    cr_pattern_analyse_with(a, pattern, out);
+    cr_pattern_analyser_free(a);
+}
+
+void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out)
 {
     memset(out, 0, offsetof(cr_pattern_info, plen));
     out->kind = CR_PX_ANY;
     out->minlen = 0;
     out->maxlen = CR_PX_LEN_INF;
-    if (!pattern)
+    scratch *X = (scratch *)a;
+    if (!pattern || !X)
         return;
-    scratch *X = malloc(sizeof *X);
-    if (!X)
-        return;
-    X->pool = NULL;
     parser *P = &X->P;
     P->s = pattern;
     P->i = 0;
@@ -767,9 +781,6 @@ void cr_pattern_analyse(const char *pattern, cr_pattern_info *out)
     if (N->bail)
         goto done;
     N->words = ((size_t)N->count + 63) / 64;
-    X->pool = malloc(POOL_SETS * N->words * sizeof(uint64_t));
-    if (!X->pool)
-        goto done;
     /* Anchored: with ^ failing (any start but the first), nothing can be matched. */
     uint64_t *s0 = X->pool, *cl = s0 + N->words, *tmp = cl + N->words;
     memset(s0, 0, N->words * sizeof *s0);
@@ -789,8 +800,7 @@ void cr_pattern_analyse(const char *pattern, cr_pattern_info *out)
     dedupe(out);
     out->kind = out->nprefixes ? CR_PX_SET : CR_PX_NEVER;
 done:
-    free(X->pool);
-    free(X);
+    return;
 }
 
 /* ---- tries ------------------------------------------------------------------------------- */
@@ -1055,8 +1065,9 @@ int cr_route_index_build(cr_config *cfg)
     cfg->route_index = NULL;
     cr_route_index *ix = calloc(1, sizeof *ix);
     cr_pattern_info *info = malloc(sizeof *info);
+    cr_pattern_analyser *an = cr_pattern_analyser_new();
     uint8_t *kind = calloc(cfg->nroutes ? cfg->nroutes : 1, 1);
-    if (!ix || !info || !kind)
+    if (!ix || !info || !kind || !an)
         goto oom;
     ix->tries = calloc(cfg->nusages ? cfg->nusages : 1, sizeof *ix->tries);
     ix->rules = calloc(cfg->nprofiles ? cfg->nprofiles : 1, sizeof *ix->rules);
@@ -1067,7 +1078,7 @@ int cr_route_index_build(cr_config *cfg)
         cr_px_builder b = {0};
         for (size_t k = 0; k < ur->count; k++) {
             size_t r = ur->routes[k];
-            cr_pattern_analyse(cfg->routes[r].pattern, info);
+            cr_pattern_analyse_with(an, cfg->routes[r].pattern, info);
             if (!kind[r] && cfg->routes[r].re &&
                 (info->kind == CR_PX_ANY || cfg->nroutes <= CR_JIT_ALL_ROUTES))
                 cr_re_jit(cfg->routes[r].re);
@@ -1091,13 +1102,14 @@ int cr_route_index_build(cr_config *cfg)
             ix->stats.routes_fallback++;
     }
     for (size_t p = 0; p < cfg->nprofiles; p++) {
-        if (cr_rule_index_build(&cfg->profiles[p], &ix->naive, &ix->stats) != CR_OK)
+        if (cr_rule_index_build(&cfg->profiles[p], &ix->naive, an, &ix->stats) != CR_OK)
             goto oom;
         ix->rules[ix->nrules++] = cfg->profiles[p].rule_index;
         ix->stats.bytes += cr_rule_index_bytes(cfg->profiles[p].rule_index);
     }
     free(info);
     free(kind);
+    cr_pattern_analyser_free(an);
     cfg->route_index = ix;
     return CR_OK;
 oom:
@@ -1106,6 +1118,7 @@ oom:
     cr_route_index_free(ix);
     free(info);
     free(kind);
+    cr_pattern_analyser_free(an);
     return CR_ENOMEM;
 }
 

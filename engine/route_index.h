@@ -44,6 +44,13 @@ typedef struct cr_pattern_info {
  * alphabet that PCRE2 can match is accepted by the returned info. Never fails (CR_PX_ANY). */
 void cr_pattern_analyse(const char *pattern, cr_pattern_info *out);
 
+/* The same with scratch memory reused across calls (index builds analyse thousands of
+ * patterns). cr_pattern_analyser_new returns NULL when out of memory. */
+typedef struct cr_pattern_analyser cr_pattern_analyser;
+cr_pattern_analyser *cr_pattern_analyser_new(void);
+void cr_pattern_analyser_free(cr_pattern_analyser *a);
+void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out);
+
 /* ---- the trie ------------------------------------------------------------------------ */
 
 typedef struct cr_px_item {
@@ -154,7 +161,8 @@ typedef struct cr_rule_iter {
 } cr_rule_iter;
 
 /* Builds p->rule_index; `naive` is the config-wide switch it follows. */
-int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_index_stats *stats);
+int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_analyser *an,
+                        cr_index_stats *stats);
 void cr_rule_index_free(cr_rule_index *ix);
 size_t cr_rule_index_bytes(const cr_rule_index *ix);
 

@@ -14,7 +14,8 @@ struct cr_rule_index {
     const _Atomic bool *naive; /* the config-wide switch (cr_config_set_naive) */
 };
 
-int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_index_stats *stats)
+int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_analyser *an,
+                        cr_index_stats *stats)
 {
     p->rule_index = NULL;
     cr_rule_index *ix = calloc(1, sizeof *ix);
@@ -26,7 +27,7 @@ int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_index_stats
     for (size_t j = 0; j < p->nrules; j++) {
         if (p->rules[j].re)
             cr_re_jit(p->rules[j].re); /* rules run on every normalization */
-        cr_pattern_analyse(p->rules[j].pattern, info);
+        cr_pattern_analyse_with(an, p->rules[j].pattern, info);
         if (stats) {
             if (info->kind == CR_PX_SET)
                 stats->rules_indexed++;
