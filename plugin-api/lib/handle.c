@@ -16,7 +16,10 @@
 #include "users_abi.h"
 #endif
 
+#include <errno.h>
 #include <sched.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +73,9 @@ static int load_for(const cr_handle *h, const char *path, cr_config **out, cr_di
     }
     return rc;
 }
+
+static void wait_followers(cr_handle *h, uint64_t gen);
+static void watcher_stop(cr_handle *h);
 
 static void snapshot_free(crp_snapshot *s)
 {
@@ -151,7 +157,8 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
         return CR_ENOMEM;
     }
     s->cfg = cfg;
-    s->generation = atomic_load(&h->shared->generation);
+    atomic_store(&h->generation, atomic_load(&h->shared->generation));
+    h->follow = !h->own_shared;
     atomic_store(&h->cur, s);
     *out = h;
     return CR_OK;
@@ -186,9 +193,12 @@ static int reload_locked(cr_handle *h, const char *path, char *err, size_t errle
         return CR_ENOMEM;
     }
     s->cfg = cfg;
-    s->generation = bump ? atomic_fetch_add(&h->shared->generation, 1) + 1
-                         : atomic_load(&h->shared->generation);
+    uint64_t gen = bump ? atomic_fetch_add(&h->shared->generation, 1) + 1
+                        : atomic_load(&h->shared->generation);
     crp_snapshot *old = atomic_exchange(&h->cur, s);
+    atomic_store(&h->generation, gen);
+    if (h->slot)
+        atomic_store(&h->slot->generation, gen);
     wait_readers(h);
     snapshot_free(old);
     if (path != h->path && strcmp(path, h->path) != 0) {
@@ -210,6 +220,8 @@ int crp_handle_reload(cr_handle *h, const char *path, char *err, size_t errlen)
     pthread_mutex_lock(&h->reload_lock);
     int rc = reload_locked(h, path ? path : h->path, err, errlen, true);
     pthread_mutex_unlock(&h->reload_lock);
+    if (rc == CR_OK && h->follow)
+        wait_followers(h, atomic_load(&h->generation));
     if (rc == CR_OK)
         crp_log(CR_LOG_INFO, "callroute: reloaded %s (generation %llu)", h->path,
                 (unsigned long long)atomic_load(&h->shared->generation));
@@ -223,6 +235,7 @@ void crp_handle_close(cr_handle *h)
 {
     if (!h)
         return;
+    watcher_stop(h);
     snapshot_free(atomic_load(&h->cur));
     if (h->own_shared)
         free(h->shared);
@@ -240,6 +253,108 @@ const char *crp_handle_path(const cr_handle *h)
 /* Announces a reader in the counter of the current epoch. The epoch is read again after the
  * increment: a reader that read it just before a flip (and could then load the pointer a later
  * reload replaces) would otherwise sit in the counter the next reloader does not wait for. */
+/* ---- following reloads of other processes ------------------------------------------------ */
+
+/*
+ * In a multi-process host each process has its own handle over the same shared block. The
+ * process that reloads bumps the shared generation; every other deciding process has a
+ * watcher thread that notices within CRP_FOLLOW_MS, rebuilds its snapshot off the decision
+ * path and reports the generation it now decides with in its slot. The reloading process
+ * waits (bounded) until every live follower reports the new generation, so when a reload
+ * returns, the next call in any process uses the new configuration. */
+#define CRP_FOLLOW_MS 20
+#define CRP_FOLLOW_WAIT_MS 30000
+
+static void follow_now(cr_handle *h)
+{
+    pthread_mutex_lock(&h->reload_lock);
+    if (atomic_load(&h->generation) != atomic_load(&h->shared->generation)) {
+        char err[1024];
+        if (reload_locked(h, h->path, err, sizeof err, false) != CR_OK) {
+            /* the file changed again and is broken now: keep deciding with what runs */
+            crp_log(CR_LOG_ERROR, "callroute: following a reload failed, running "
+                                  "configuration kept: %s", err);
+            uint64_t gen = atomic_load(&h->shared->generation);
+            atomic_store(&h->generation, gen);
+            if (h->slot)
+                atomic_store(&h->slot->generation, gen);
+        }
+    }
+    pthread_mutex_unlock(&h->reload_lock);
+}
+
+static void *watcher_main(void *arg)
+{
+    cr_handle *h = arg;
+    struct timespec ts = {0, CRP_FOLLOW_MS * 1000000L};
+    while (!atomic_load(&h->stop)) {
+        if (atomic_load(&h->generation) != atomic_load(&h->shared->generation))
+            follow_now(h);
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static bool pid_alive(int32_t pid)
+{
+    return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH);
+}
+
+static void watcher_start(cr_handle *h)
+{
+    int32_t me = (int32_t)getpid();
+    /* claim a slot: a free one, or one whose process is gone */
+    h->slot = NULL;
+    for (size_t i = 0; i < CRP_PROC_SLOTS && !h->slot; i++) {
+        crp_proc_slot *sl = &h->shared->procs[i];
+        int32_t cur = atomic_load(&sl->pid);
+        if (cur == me || ((cur == 0 || !pid_alive(cur)) &&
+                          atomic_compare_exchange_strong(&sl->pid, &cur, me)))
+            h->slot = sl;
+    }
+    if (h->slot)
+        atomic_store(&h->slot->generation, atomic_load(&h->generation));
+    atomic_store(&h->stop, false);
+    if (pthread_create(&h->watcher, NULL, watcher_main, h) != 0) {
+        crp_log(CR_LOG_WARNING, "callroute: no watcher thread: reloads are followed inline");
+        h->follow = false;
+        return;
+    }
+    atomic_store(&h->watcher_pid, me);
+}
+
+static void watcher_stop(cr_handle *h)
+{
+    if (atomic_load(&h->watcher_pid) != getpid())
+        return; /* none, or it belongs to the process this handle was copied from */
+    atomic_store(&h->stop, true);
+    pthread_join(h->watcher, NULL);
+    atomic_store(&h->watcher_pid, 0);
+    if (h->slot)
+        atomic_store(&h->slot->pid, 0);
+}
+
+/* Waits until every live follower decides with generation `gen` (bounded). */
+static void wait_followers(cr_handle *h, uint64_t gen)
+{
+    int32_t me = (int32_t)getpid();
+    struct timespec ts = {0, 5 * 1000000L};
+    for (int waited = 0; waited < CRP_FOLLOW_WAIT_MS; waited += 5) {
+        size_t behind = 0;
+        for (size_t i = 0; i < CRP_PROC_SLOTS; i++) {
+            crp_proc_slot *sl = &h->shared->procs[i];
+            int32_t pid = atomic_load(&sl->pid);
+            if (pid && pid != me && atomic_load(&sl->generation) < gen && pid_alive(pid))
+                behind++;
+        }
+        if (!behind)
+            return;
+        nanosleep(&ts, NULL);
+    }
+    crp_log(CR_LOG_WARNING, "callroute: some processes had not followed reload %llu after %d s",
+            (unsigned long long)gen, CRP_FOLLOW_WAIT_MS / 1000);
+}
+
 static int reader_enter(cr_handle *h)
 {
     for (;;) {
@@ -253,27 +368,14 @@ static int reader_enter(cr_handle *h)
 
 const crp_snapshot *crp_snapshot_acquire(cr_handle *h, int *token)
 {
-    int e = reader_enter(h);
-    crp_snapshot *s = atomic_load(&h->cur);
-    /* Another process reloaded: follow it (only this process's reloader waits). The snapshot
-     * is only read while pinned, and the pin is dropped before reloading (which waits for
-     * readers). */
-    if (s->generation != atomic_load(&h->shared->generation)) {
-        atomic_fetch_sub(&h->readers[e], 1);
-        if (pthread_mutex_trylock(&h->reload_lock) == 0) {
-            s = atomic_load(&h->cur);
-            if (s->generation != atomic_load(&h->shared->generation)) {
-                char err[512];
-                if (reload_locked(h, h->path, err, sizeof err, false) != CR_OK) {
-                    crp_log(CR_LOG_ERROR, "callroute: following a reload failed: %s", err);
-                    atomic_load(&h->cur)->generation = atomic_load(&h->shared->generation);
-                }
-            }
-            pthread_mutex_unlock(&h->reload_lock);
-        }
-        e = reader_enter(h);
+    if (h->follow && atomic_load(&h->watcher_pid) != getpid()) {
+        /* First decision in this process: catch up once inline if a reload happened since
+         * the handle was opened, then let the watcher follow from now on. */
+        if (atomic_load(&h->generation) != atomic_load(&h->shared->generation))
+            follow_now(h);
+        watcher_start(h);
     }
-    *token = e;
+    *token = reader_enter(h);
     return atomic_load(&h->cur);
 }
 

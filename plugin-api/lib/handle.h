@@ -24,6 +24,14 @@ typedef struct crp_gw_slot {
     _Atomic uint32_t failures;
 } crp_gw_slot;
 
+#define CRP_PROC_SLOTS 512
+
+/* A process following reloads: which configuration generation it decides with now. */
+typedef struct crp_proc_slot {
+    _Atomic int32_t pid; /* 0 = free */
+    _Atomic uint64_t generation;
+} crp_proc_slot;
+
 /* Lives in memory the host may share between processes: plain data and atomics only. */
 typedef struct crp_shared {
     _Atomic uint32_t magic;
@@ -31,11 +39,11 @@ typedef struct crp_shared {
     _Atomic uint32_t spread;
     _Atomic int64_t started_ms;
     crp_gw_slot gw[CRP_GW_SLOTS];
+    crp_proc_slot procs[CRP_PROC_SLOTS];
 } crp_shared;
 
 typedef struct crp_snapshot {
     cr_config *cfg;
-    uint64_t generation;
 } crp_snapshot;
 
 struct cr_handle {
@@ -49,6 +57,15 @@ struct cr_handle {
     bool own_shared;
     int holdoff_s;
     char *db_path;
+    /* The shared generation the current snapshot was built for. */
+    _Atomic uint64_t generation;
+    /* Multi-process hosts (shared memory given): a watcher thread of the deciding process
+     * follows other processes' reloads off the decision path. */
+    bool follow;
+    _Atomic int watcher_pid; /* process whose watcher runs, 0 = none */
+    pthread_t watcher;
+    _Atomic bool stop;
+    crp_proc_slot *slot;
 };
 
 const cr_host *crp_host(void);

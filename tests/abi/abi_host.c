@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dlfcn.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +146,64 @@ static void test_reload_is_atomic(void **state)
     p->close(hd);
 }
 
+/* Two processes over one shared block (as Kamailio's workers): when the reload in one
+ * returns, the other already decides with the new configuration (its watcher followed). */
+static void test_reload_followed_by_other_process(void **state)
+{
+    (void)state;
+    const cr_plugin *p = entry(NULL, NULL);
+    size_t len = p->shared_size();
+    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shm != MAP_FAILED);
+    char path[] = "/tmp/crabiXXXXXX.xml";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    close(fd);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "sed 's#CR_FIXTURE_DIR#%s#' %s > %s", getenv("CR_SRC_EXAMPLES"),
+             getenv("CR_FOLLOW_FIXTURE"), path);
+    assert_int_equal(system(cmd), 0);
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
+        char msg[1024], c = 0;
+        cr_handle *hd = NULL;
+        if (p->open(path, &o, &hd, msg, sizeof msg) != 0)
+            _exit(10);
+        cr_result *r = NULL;
+        p->route(hd, "sip:alice@contoso.com", "+12065550100", NULL, 0, &r);
+        int first_ok = r && strcmp(p->result_item(r, "attempts", 0, "gateway"), "GW-A") == 0;
+        p->result_free(r);
+        if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+            _exit(11);
+        p->route(hd, "sip:alice@contoso.com", "+12065550100", NULL, 0, &r);
+        int second_ok = r && strcmp(p->result_item(r, "attempts", 0, "gateway"), "GW-B") == 0;
+        p->result_free(r);
+        p->close(hd);
+        _exit(first_ok ? (second_ok ? 0 : 13) : 12);
+    }
+    cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
+    char msg[1024], c;
+    cr_handle *hd = NULL;
+    assert_int_equal(p->open(path, &o, &hd, msg, sizeof msg), 0);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    snprintf(cmd, sizeof cmd, "sed -i 's#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#' %s",
+             path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    p->close(hd);
+    remove(path);
+    munmap(shm, len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_other_major_refused),
         cmocka_unit_test(test_null_host_and_errors),
         cmocka_unit_test(test_reload_is_atomic),
+        cmocka_unit_test(test_reload_followed_by_other_process),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
