@@ -928,7 +928,8 @@ int cr_px_builder_finish(cr_px_builder *b, cr_px_trie *t)
 {
     memset(t, 0, sizeof *t);
     int rc = CR_ENOMEM;
-    qsort(b->entries, b->n, sizeof *b->entries, entry_cmp);
+    if (b->n)
+        qsort(b->entries, b->n, sizeof *b->entries, entry_cmp);
     t->items = malloc((b->n ? b->n : 1) * sizeof *t->items);
     build B = {t, 0, b->entries};
     uint32_t root;
