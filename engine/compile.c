@@ -15,12 +15,31 @@
 
 void cr_lint(const cr_config *cfg, cr_diag *diag);
 
-static void index_names(cr_diag *d, cr_index *ix, const char *kind, size_t n, bool fold,
+/* Keys of the name indexes are the objects' own names (cr_index_eq). */
+#define NAME_EQ(kind, arr)                                                                         \
+    static bool kind##_eq(const void *ud, uint32_t v, const char *key, size_t n)                   \
+    {                                                                                              \
+        const char *name = ((const cr_config *)ud)->arr[v].name;                                   \
+        return strncmp(name, key, n) == 0 && name[n] == 0;                                         \
+    }
+NAME_EQ(profile, profiles)
+NAME_EQ(usage, usages)
+NAME_EQ(policy, policies)
+NAME_EQ(gateway, gateways)
+NAME_EQ(route, routes)
+
+static bool profile_fold_eq(const void *ud, uint32_t v, const char *key, size_t n)
+{
+    const char *name = ((const cr_config *)ud)->profiles[v].name;
+    return strncasecmp(name, key, n) == 0 && name[n] == 0;
+}
+
+static void index_names(cr_diag *d, cr_index *ix, const char *kind, size_t n, cr_index_eq eq,
                         const char *(*name_at)(const cr_config *, size_t),
                         cr_srcloc (*loc_at)(const cr_config *, size_t), const cr_config *cfg)
 {
     char obj[300];
-    if (cr_index_init(ix, n, fold) != CR_OK) {
+    if (cr_index_init(ix, n, false, eq, cfg) != CR_OK) {
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
         return;
     }
@@ -31,8 +50,8 @@ static void index_names(cr_diag *d, cr_index *ix, const char *kind, size_t n, bo
             cr_diag_add(d, CR_DIAG_ERROR, loc, kind, "has no name");
             continue;
         }
-        size_t prev = cr_index_put(ix, name, i);
-        if (prev != SIZE_MAX && !fold) {
+        uint32_t prev = cr_index_put(ix, name, strlen(name), (uint32_t)i);
+        if (prev != CR_INDEX_NONE) {
             cr_srcloc ploc = loc_at(cfg, prev);
             cr_diag_add(d, CR_DIAG_ERROR, loc, OBJ(obj, kind, name),
                         "duplicate name (first defined at %s:%d)", ploc.file ? ploc.file : "",
@@ -41,14 +60,14 @@ static void index_names(cr_diag *d, cr_index *ix, const char *kind, size_t n, bo
     }
 }
 
-#define ACCESSORS(kind, arr)                                                                \
-    static const char *kind##_name(const cr_config *c, size_t i)                            \
-    {                                                                                       \
-        return c->arr[i].name;                                                              \
-    }                                                                                       \
-    static cr_srcloc kind##_loc(const cr_config *c, size_t i)                               \
-    {                                                                                       \
-        return c->arr[i].loc;                                                               \
+#define ACCESSORS(kind, arr)                                                                       \
+    static const char *kind##_name(const cr_config *c, size_t i)                                   \
+    {                                                                                              \
+        return c->arr[i].name;                                                                     \
+    }                                                                                              \
+    static cr_srcloc kind##_loc(const cr_config *c, size_t i)                                      \
+    {                                                                                              \
+        return c->arr[i].loc;                                                                      \
     }
 ACCESSORS(profile, profiles)
 ACCESSORS(usage, usages)
@@ -56,17 +75,37 @@ ACCESSORS(policy, policies)
 ACCESSORS(gateway, gateways)
 ACCESSORS(route, routes)
 
-/* Resolves every name of l through ix; unknown names are errors on `obj`. */
-static void resolve(cr_diag *d, const cr_index *ix, cr_namelist *l, const char *obj,
-                    const char *kind)
+/* Resolves every name of l through ix into indexes kept in the arena; unknown names are
+ * errors on `obj`. A list resolving like `last` shares its indexes (routes of a plan mostly
+ * repeat their usages and often their gateways). */
+static void resolve(cr_config *c, cr_diag *d, const cr_index *ix, cr_namelist *l,
+                    const cr_namelist *last, const char *obj, const char *kind)
 {
-    for (size_t i = 0; i < l->count; i++) {
-        size_t v = cr_index_get(ix, l->names[i], strlen(l->names[i]));
-        if (v == SIZE_MAX)
-            cr_diag_add(d, CR_DIAG_ERROR, l->locs[i], obj, "unknown %s '%s'", kind,
-                        l->names[i]);
-        l->idx[i] = v;
+    uint32_t buf[64], *v = l->count <= 64 ? buf : cr_arena_alloc(c, l->count * sizeof *v);
+    if (!l->count)
+        return;
+    if (!v) {
+        cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
+        return;
     }
+    for (size_t i = 0; i < l->count; i++) {
+        v[i] = cr_index_get(ix, l->names[i], strlen(l->names[i]));
+        if (v[i] == CR_INDEX_NONE)
+            cr_diag_add(d, CR_DIAG_ERROR, cr_namelist_locs(l)[i], obj, "unknown %s '%s'", kind,
+                        l->names[i]);
+    }
+    if (last && last->idx && last->count == l->count &&
+        memcmp(last->idx, v, l->count * sizeof *v) == 0) {
+        l->idx = last->idx;
+        return;
+    }
+    if (v == buf && !(v = cr_arena_alloc(c, l->count * sizeof *v))) {
+        cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
+        return;
+    }
+    if (v != buf && l->count <= 64)
+        memcpy(v, buf, l->count * sizeof *v);
+    l->idx = v;
 }
 
 static void *compile_pattern(cr_diag *d, const char *pattern, cr_srcloc loc, const char *obj)
@@ -96,16 +135,20 @@ static bool access_prefix_ok(const char *s)
 }
 
 /* Parses a line URI ("tel:+14255550100;ext=50100", "tel:5550100") into number and ext. */
-static bool parse_line(cr_user *u)
+static bool parse_line(cr_config *c, cr_user *u)
 {
     cr_number num;
     if (strncasecmp(u->line, "tel:", 4) != 0)
         return false;
     if (cr_number_parse(u->line, &num) != CR_OK || !num.dialable)
         return false;
-    u->line_number = strdup(num.digits);
-    u->line_ext = num.ext[0] ? strdup(num.ext) : NULL;
-    return u->line_number != NULL;
+    /* "tel:+14255550100" holds the number as it is: no copy */
+    if (strcmp(u->line + 4, num.digits) == 0)
+        u->line_number = u->line + 4;
+    else
+        u->line_number = cr_config_strdup(c, num.digits);
+    u->line_ext = num.ext[0] ? cr_config_strdup(c, num.ext) : NULL;
+    return u->line_number != NULL && (!num.ext[0] || u->line_ext);
 }
 
 static bool address_ok(const char *a)
@@ -118,27 +161,33 @@ static bool address_ok(const char *a)
     return true;
 }
 
+static bool rule_eq(const void *ud, uint32_t v, const char *key, size_t n)
+{
+    const char *name = ((const cr_profile *)ud)->rules[v].name;
+    return strncmp(name, key, n) == 0 && name[n] == 0;
+}
+
 static void compile_profiles(cr_config *c, cr_diag *d)
 {
     char obj[300], msg[512];
     for (size_t i = 0; i < c->nprofiles; i++) {
         cr_profile *p = &c->profiles[i];
         /* phone-context lookups are case-insensitive (profile names are FQDNs) */
-        cr_index_put(&c->profile_fold_ix, p->name, i);
+        cr_index_put(&c->profile_fold_ix, p->name, strlen(p->name), (uint32_t)i);
         if (p->external_access_prefix && !access_prefix_ok(p->external_access_prefix))
             cr_diag_add(d, CR_DIAG_ERROR, p->loc, OBJ(obj, "location profile", p->name),
                         "externalAccessPrefix '%s' must be 1 to 4 of 0-9, # and *",
                         p->external_access_prefix);
         cr_index rules;
-        cr_index_init(&rules, p->nrules, false);
+        cr_index_init(&rules, p->nrules, false, rule_eq, p);
         for (size_t j = 0; j < p->nrules; j++) {
             cr_rule *r = &p->rules[j];
             char robj[600];
             snprintf(robj, sizeof robj, "rule '%s' of location profile '%s'", r->name, p->name);
             if (!*r->name)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, robj, "has no name");
-            size_t prev = cr_index_put(&rules, r->name, j);
-            if (prev != SIZE_MAX && *r->name)
+            uint32_t prev = cr_index_put(&rules, r->name, strlen(r->name), (uint32_t)j);
+            if (prev != CR_INDEX_NONE && *r->name)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, robj,
                             "duplicate name (first defined at %s:%d)", p->rules[prev].loc.file,
                             p->rules[prev].loc.line);
@@ -162,7 +211,8 @@ static void compile_routing(cr_config *c, cr_diag *d)
     char obj[300];
     for (size_t i = 0; i < c->npolicies; i++) {
         cr_policy *p = &c->policies[i];
-        resolve(d, &c->usage_ix, &p->usages, OBJ(obj, "voice policy", p->name), "phone usage");
+        resolve(c, d, &c->usage_ix, &p->usages, NULL, OBJ(obj, "voice policy", p->name),
+                "phone usage");
     }
     for (size_t i = 0; i < c->ngateways; i++) {
         cr_gateway *g = &c->gateways[i];
@@ -172,11 +222,11 @@ static void compile_routing(cr_config *c, cr_diag *d)
                         "address '%s' is not a SIP URI (sip:host[:port])",
                         g->address ? g->address : "");
         if (g->profile) {
-            size_t v = cr_index_get(&c->profile_ix, g->profile, strlen(g->profile));
-            if (v == SIZE_MAX)
+            uint32_t v = cr_index_get(&c->profile_ix, g->profile, strlen(g->profile));
+            if (v == CR_INDEX_NONE)
                 cr_diag_add(d, CR_DIAG_ERROR, g->loc, obj, "unknown location profile '%s'",
                             g->profile);
-            g->profile_idx = v == SIZE_MAX ? -1 : (long)v;
+            g->profile_idx = v == CR_INDEX_NONE ? -1 : (long)v;
         }
         if (g->ports < 0)
             cr_diag_add(d, CR_DIAG_ERROR, g->loc, obj, "ports must not be negative");
@@ -184,19 +234,60 @@ static void compile_routing(cr_config *c, cr_diag *d)
     for (size_t i = 0; i < c->nroutes; i++) {
         cr_route *r = &c->routes[i];
         OBJ(obj, "route", r->name);
-        r->re = compile_pattern(d, r->pattern, r->loc, obj);
-        resolve(d, &c->usage_ix, &r->usages, obj, "phone usage");
-        resolve(d, &c->gateway_ix, &r->gateways, obj, "gateway");
+        /* a pattern the index decides exactly is compiled on first use only (cr_route_re):
+         * PCRE2 code is ~200 bytes and a few microseconds a pattern */
+        int ex = r->pattern ? cr_route_analysis_add(c->analysis, c, i) : 0;
+        if (ex < 0)
+            cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
+        if (ex <= 0)
+            r->re = compile_pattern(d, r->pattern, r->loc, obj);
+        resolve(c, d, &c->usage_ix, &r->usages, i ? &c->routes[i - 1].usages : NULL, obj,
+                "phone usage");
+        resolve(c, d, &c->gateway_ix, &r->gateways, i ? &c->routes[i - 1].gateways : NULL, obj,
+                "gateway");
         if (r->gateways.count == 0)
             cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj, "has no gateway");
     }
 }
 
+/* User keys are not stored: the URI index compares with the user's URI (flagged when it is
+ * not already in key form), the line index with the line number and extension (flagged for
+ * the bare number of a line with an extension). */
+static bool user_uri_eq(const void *ud, uint32_t v, const char *key, size_t n)
+{
+    const cr_user *u = &((const cr_config *)ud)->users[v & CR_USER_IX_MASK];
+    if (!(v & CR_USER_IX_FLAG))
+        return strncmp(u->uri, key, n) == 0 && u->uri[n] == 0;
+    char k[CR_URI_MAX];
+    size_t kn = cr_uri_key(u->uri, k, sizeof k);
+    return kn == n && memcmp(k, key, n) == 0;
+}
+
+static bool user_line_eq(const void *ud, uint32_t v, const char *key, size_t n)
+{
+    const cr_user *u = &((const cr_config *)ud)->users[v & CR_USER_IX_MASK];
+    const char *num = u->line_number;
+    size_t nl = strlen(num);
+    if (nl > n || memcmp(num, key, nl) != 0)
+        return false;
+    if ((v & CR_USER_IX_FLAG) || !u->line_ext)
+        return nl == n;
+    size_t el = strlen(u->line_ext);
+    return n == nl + 5 + el && memcmp(key + nl, ";ext=", 5) == 0 &&
+           memcmp(key + nl + 5, u->line_ext, el) == 0;
+}
+
 static void compile_users(cr_config *c, cr_diag *d)
 {
     char obj[600], key[CR_URI_MAX];
-    cr_index_init(&c->user_uri_ix, c->nusers, false);
-    cr_index_init(&c->user_line_ix, c->nusers * 2, false);
+    size_t lines = 0;
+    for (size_t i = 0; i < c->nusers; i++)
+        lines += c->users[i].line ? 2 : 0;
+    if (cr_index_init(&c->user_uri_ix, c->nusers, false, user_uri_eq, c) != CR_OK ||
+        cr_index_init(&c->user_line_ix, lines, false, user_line_eq, c) != CR_OK) {
+        cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
+        return;
+    }
     for (size_t i = 0; i < c->nusers; i++) {
         cr_user *u = &c->users[i];
         OBJ(obj, "user", u->uri);
@@ -204,45 +295,53 @@ static void compile_users(cr_config *c, cr_diag *d)
         if (!kn || !strchr(key, '@')) {
             cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "uri must be a SIP URI (sip:user@domain)");
         } else {
-            size_t prev = cr_index_put(&c->user_uri_ix, key, i);
-            if (prev != SIZE_MAX)
+            uint32_t v = (uint32_t)i | (strcmp(key, u->uri) != 0 ? CR_USER_IX_FLAG : 0);
+            uint32_t prev = cr_index_put(&c->user_uri_ix, key, kn, v);
+            if (prev != CR_INDEX_NONE) {
+                prev &= CR_USER_IX_MASK;
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "duplicate user (first at %s:%d)",
                             c->users[prev].loc.file, c->users[prev].loc.line);
+            }
         }
         if (u->line) {
-            if (!parse_line(u)) {
+            if (!parse_line(c, u)) {
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj,
                             "line '%s' is not a tel: URI with a phone number", u->line);
             } else {
                 char lk[CR_NUMBER_MAX + 40];
+                int kl;
                 if (u->line_ext)
-                    snprintf(lk, sizeof lk, "%s;ext=%s", u->line_number, u->line_ext);
+                    kl = snprintf(lk, sizeof lk, "%s;ext=%s", u->line_number, u->line_ext);
                 else
-                    snprintf(lk, sizeof lk, "%s", u->line_number);
-                size_t prev = cr_index_put(&c->user_line_ix, lk, i);
-                if (prev != SIZE_MAX)
+                    kl = snprintf(lk, sizeof lk, "%s", u->line_number);
+                if (kl < 0 || (size_t)kl >= sizeof lk)
+                    kl = 0;
+                uint32_t prev = cr_index_put(&c->user_line_ix, lk, (size_t)kl, (uint32_t)i);
+                if (prev != CR_INDEX_NONE) {
+                    prev &= CR_USER_IX_MASK;
                     cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj,
                                 "line '%s' is already the line of user '%s' (%s:%d)", u->line,
                                 c->users[prev].uri, c->users[prev].loc.file,
                                 c->users[prev].loc.line);
+                }
                 /* the bare number also finds the first user with that number */
                 if (u->line_ext)
-                    cr_index_put(&c->user_line_ix, u->line_number, i);
+                    cr_index_put(&c->user_line_ix, u->line_number, strlen(u->line_number),
+                                 (uint32_t)i | CR_USER_IX_FLAG);
             }
         }
         if (u->policy) {
-            size_t v = cr_index_get(&c->policy_ix, u->policy, strlen(u->policy));
-            if (v == SIZE_MAX)
-                cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "unknown voice policy '%s'",
-                            u->policy);
-            u->policy_idx = v == SIZE_MAX ? -1 : (long)v;
+            uint32_t v = cr_index_get(&c->policy_ix, u->policy, strlen(u->policy));
+            if (v == CR_INDEX_NONE)
+                cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "unknown voice policy '%s'", u->policy);
+            u->policy_idx = v == CR_INDEX_NONE ? -1 : (long)v;
         }
         if (u->profile) {
-            size_t v = cr_index_get(&c->profile_ix, u->profile, strlen(u->profile));
-            if (v == SIZE_MAX)
+            uint32_t v = cr_index_get(&c->profile_ix, u->profile, strlen(u->profile));
+            if (v == CR_INDEX_NONE)
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "unknown location profile '%s'",
                             u->profile);
-            u->profile_idx = v == SIZE_MAX ? -1 : (long)v;
+            u->profile_idx = v == CR_INDEX_NONE ? -1 : (long)v;
         }
         if (u->forwarding.no_answer_after < 0 || u->team_call_delay < 0)
             cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "delays must not be negative");
@@ -252,21 +351,20 @@ static void compile_users(cr_config *c, cr_diag *d)
 static void compile_defaults(cr_config *c, cr_diag *d)
 {
     if (c->default_profile_name) {
-        size_t v = cr_index_get(&c->profile_ix, c->default_profile_name,
-                                strlen(c->default_profile_name));
-        if (v == SIZE_MAX)
+        uint32_t v =
+            cr_index_get(&c->profile_ix, c->default_profile_name, strlen(c->default_profile_name));
+        if (v == CR_INDEX_NONE)
             cr_diag_add(d, CR_DIAG_ERROR, c->default_profile_loc, "locationProfiles",
-                        "default location profile '%s' is not defined",
-                        c->default_profile_name);
+                        "default location profile '%s' is not defined", c->default_profile_name);
         else
             c->default_profile = &c->profiles[v];
     } else if (c->nprofiles) {
         c->default_profile = &c->profiles[0];
     }
     if (c->default_policy_name) {
-        size_t v = cr_index_get(&c->policy_ix, c->default_policy_name,
-                                strlen(c->default_policy_name));
-        if (v == SIZE_MAX)
+        uint32_t v =
+            cr_index_get(&c->policy_ix, c->default_policy_name, strlen(c->default_policy_name));
+        if (v == CR_INDEX_NONE)
             cr_diag_add(d, CR_DIAG_ERROR, c->default_policy_loc, "voicePolicies",
                         "default voice policy '%s' is not defined", c->default_policy_name);
         else
@@ -289,11 +387,11 @@ static int build_usage_routes(cr_config *c)
                 bool dup = false;
                 for (size_t m = 0; m < k; m++)
                     dup |= l->idx[m] == l->idx[k];
-                if (dup || l->idx[k] == SIZE_MAX)
+                if (dup || l->idx[k] == CR_INDEX_NONE)
                     continue;
                 cr_usage_routes *ur = &c->usage_routes[l->idx[k]];
                 if (pass == 1)
-                    ur->routes[ur->count] = i;
+                    ur->routes[ur->count] = (uint32_t)i;
                 ur->count++;
             }
         }
@@ -310,6 +408,78 @@ static int build_usage_routes(cr_config *c)
     return CR_OK;
 }
 
+/* Gives back what doubling over-allocated in the large object arrays (objects move: this
+ * runs before compile hands out pointers). */
+#define SHRINK(arr, n, cap)                                                                        \
+    do {                                                                                           \
+        if ((cap) > (n) + 64 && (cap) * sizeof *(arr) > (1u << 20)) {                              \
+            typeof(arr) p_ = realloc((arr), ((n) ? (n) : 1) * sizeof *(arr));                      \
+            if (p_) {                                                                              \
+                (arr) = p_;                                                                        \
+                (cap) = (n) ? (n) : 1;                                                             \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* Moves a list into the arena: `names` become the resolved objects' names (or stay the
+ * interned ones), the load-time block is freed. Lists equal to the previous one of the same
+ * kind share its arrays (routes of a plan mostly repeat their usages). */
+static bool settle_list(cr_config *c, cr_namelist *l, char **(*name_of)(cr_config *, uint32_t),
+                        const cr_namelist *last)
+{
+    char **block = l->names;
+    if (!l->count) {
+        free(block);
+        l->names = NULL;
+        l->cap = 0;
+        return true;
+    }
+    l->cap = l->count;
+    if (last && l->idx && last->idx == l->idx) {
+        l->names = last->names;
+        free(block);
+        return true;
+    }
+    char **names = cr_arena_alloc(c, l->count * sizeof *names);
+    if (!names)
+        return false;
+    for (size_t i = 0; i < l->count; i++)
+        names[i] = l->idx && name_of ? *name_of(c, l->idx[i]) : block[i];
+    l->names = names;
+    free(block);
+    return true;
+}
+
+static char **usage_name_of(cr_config *c, uint32_t v)
+{
+    return &c->usages[v].name;
+}
+
+static char **gateway_name_of(cr_config *c, uint32_t v)
+{
+    return &c->gateways[v].name;
+}
+
+static bool settle_lists(cr_config *c)
+{
+    bool ok = true;
+    const cr_namelist *lu = NULL, *lg = NULL;
+    for (size_t i = 0; i < c->npolicies; i++)
+        ok &= settle_list(c, &c->policies[i].usages, usage_name_of, NULL);
+    for (size_t i = 0; i < c->nroutes; i++) {
+        ok &= settle_list(c, &c->routes[i].usages, usage_name_of, lu);
+        ok &= settle_list(c, &c->routes[i].gateways, gateway_name_of, lg);
+        lu = &c->routes[i].usages;
+        lg = &c->routes[i].gateways;
+    }
+    for (size_t i = 0; i < c->nusers; i++) {
+        ok &= settle_list(c, &c->users[i].team_call, NULL, NULL);
+        ok &= settle_list(c, &c->users[i].delegates, NULL, NULL);
+    }
+    c->lists_in_arena = true;
+    return ok;
+}
+
 int cr_config_compile(cr_config *c, cr_diag *d)
 {
     cr_diag local;
@@ -321,25 +491,41 @@ int cr_config_compile(cr_config *c, cr_diag *d)
     if (c->compiled)
         return CR_ESTATE;
     c->compiled = true;
-    index_names(d, &c->profile_ix, "location profile", c->nprofiles, false, profile_name,
+    SHRINK(c->routes, c->nroutes, c->caproutes);
+    SHRINK(c->users, c->nusers, c->capusers);
+    index_names(d, &c->profile_ix, "location profile", c->nprofiles, profile_eq, profile_name,
                 profile_loc, c);
-    cr_index_init(&c->profile_fold_ix, c->nprofiles, true);
-    index_names(d, &c->usage_ix, "phone usage", c->nusages, false, usage_name, usage_loc, c);
-    index_names(d, &c->policy_ix, "voice policy", c->npolicies, false, policy_name, policy_loc,
+    cr_index_init(&c->profile_fold_ix, c->nprofiles, true, profile_fold_eq, c);
+    index_names(d, &c->usage_ix, "phone usage", c->nusages, usage_eq, usage_name, usage_loc, c);
+    index_names(d, &c->policy_ix, "voice policy", c->npolicies, policy_eq, policy_name, policy_loc,
                 c);
-    index_names(d, &c->gateway_ix, "gateway", c->ngateways, false, gateway_name, gateway_loc,
+    index_names(d, &c->gateway_ix, "gateway", c->ngateways, gateway_eq, gateway_name, gateway_loc,
                 c);
-    index_names(d, &c->route_ix, "route", c->nroutes, false, route_name, route_loc, c);
+    index_names(d, &c->route_ix, "route", c->nroutes, route_eq, route_name, route_loc, c);
+    cr_index_free(&c->route_ix); /* only for duplicates */
+    c->analysis = cr_route_analysis_new(c->nroutes);
+    if (!c->analysis)
+        cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
     compile_defaults(c, d);
     compile_profiles(c, d);
-    compile_routing(c, d);
+    if (c->analysis)
+        compile_routing(c, d);
     compile_users(c, d);
+    cr_index_free(&c->usage_ix);
+    cr_index_free(&c->policy_ix);
     if (d->errors == before) {
-        if (build_usage_routes(c) != CR_OK || cr_route_index_build(c) != CR_OK)
+        if (build_usage_routes(c) != CR_OK || cr_route_index_build(c, c->analysis) != CR_OK)
             cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
     }
+    cr_route_analysis_free(c->analysis);
+    c->analysis = NULL;
     if (d->errors == before)
         cr_lint(c, d);
+    if (d->errors == before && !settle_lists(c))
+        cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
+    free(c->names_set);
+    c->names_set = NULL;
+    c->names_n = c->names_cap = 0;
     int rc = d->errors == before ? CR_OK : CR_ECONFIG;
     if (d == &local)
         cr_diag_free(&local);
@@ -353,14 +539,18 @@ void cr_compiled_free(cr_config *c)
             cr_re_free(c->profiles[i].rules[j].re);
             cr_xlat_free(c->profiles[i].rules[j].xlat);
         }
-    for (size_t i = 0; i < c->nroutes; i++)
+    for (size_t i = 0; i < c->nroutes; i++) {
         cr_re_free(c->routes[i].re);
+        c->routes[i].re = NULL;
+    }
     cr_index_free(&c->profile_ix);
     cr_index_free(&c->profile_fold_ix);
     cr_index_free(&c->usage_ix);
     cr_index_free(&c->policy_ix);
     cr_index_free(&c->gateway_ix);
     cr_index_free(&c->route_ix);
+    cr_route_analysis_free(c->analysis);
+    c->analysis = NULL;
     cr_index_free(&c->user_uri_ix);
     cr_index_free(&c->user_line_ix);
     if (c->usage_routes)

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define CR_NUMBER_MAX 128 /* longest dialed/normalized number, without the NUL */
-#define CR_URI_MAX 512    /* longest URI the engine produces, with the NUL */
+#define CR_URI_MAX    512 /* longest URI the engine produces, with the NUL */
 
 /* Error codes shared by every layer (plugin-api re-exports them unchanged). */
 enum {
@@ -76,8 +76,8 @@ typedef struct cr_rule {
     bool internal_extension;
     bool do_not_dial_from_device;
     cr_srcloc loc;
-    void *re;    /* pcre2_code *, set by compile */
-    void *xlat;  /* compiled translation, set by compile */
+    void *re;   /* pcre2_code *, set by compile */
+    void *xlat; /* compiled translation, set by compile */
 } cr_rule;
 
 typedef struct cr_profile {
@@ -94,12 +94,13 @@ typedef struct cr_usage {
     cr_srcloc loc;
 } cr_usage;
 
-/* A list of names to resolve (usages of a policy, gateways of a route, ...). */
+/* A list of names to resolve (usages of a policy, gateways of a route, ...). The names belong
+ * to the configuration; after compile, the names of a resolved list are the named objects' own
+ * names and lists with the same contents may share their arrays. */
 typedef struct cr_namelist {
     char **names;
-    cr_srcloc *locs;
-    size_t *idx; /* resolved indexes, set by compile */
-    size_t count, cap;
+    uint32_t *idx; /* resolved indexes, set by compile (lists compile resolves only) */
+    uint32_t count, cap;
 } cr_namelist;
 
 typedef struct cr_policy {
@@ -114,11 +115,11 @@ typedef struct cr_policy {
 
 typedef struct cr_gateway {
     char *name;
-    char *address;  /* "sip:host[:port][;params]" */
+    char *address; /* "sip:host[:port][;params]" */
     bool remove_plus;
-    char *profile;  /* location profile for inbound numbers, or NULL */
+    char *profile;    /* location profile for inbound numbers, or NULL */
     long profile_idx; /* -1 if none */
-    int ports;      /* capacity, 0 = unlimited */
+    int ports;        /* capacity, 0 = unlimited */
     cr_srcloc loc;
 } cr_gateway;
 
@@ -138,17 +139,17 @@ typedef struct cr_forwarding {
 } cr_forwarding;
 
 typedef struct cr_user {
-    char *uri;        /* "sip:alice@contoso.com" */
-    char *line;       /* as configured: "tel:+14255550100;ext=50100", or NULL */
+    char *uri;         /* "sip:alice@contoso.com" */
+    char *line;        /* as configured: "tel:+14255550100;ext=50100", or NULL */
     char *line_number; /* "+14255550100" or private "5550100", set by compile */
     char *line_ext;    /* "50100" or NULL, set by compile */
     bool enterprise_voice;
-    char *policy;  /* NULL = default policy */
-    char *profile; /* NULL = default profile */
+    char *policy;                 /* NULL = default policy */
+    char *profile;                /* NULL = default profile */
     long policy_idx, profile_idx; /* set by compile; profile_idx -1 = default */
-    char *simultaneous_ring; /* target or NULL */
+    char *simultaneous_ring;      /* target or NULL */
     cr_forwarding forwarding;
-    int team_call_delay; /* seconds */
+    int team_call_delay;   /* seconds */
     cr_namelist team_call; /* member URIs (not resolved) */
     cr_namelist delegates; /* delegate URIs (not resolved) */
     char *voicemail;       /* voicemail URI or NULL */
@@ -169,8 +170,10 @@ const char *cr_config_intern(cr_config *cfg, const char *s);
 /*
  * The cr_config_add_* functions copy every string they are given and return the new,
  * zero-initialised object (defaults applied) for the caller to finish, or NULL when out of
- * memory. Pointers stay valid until the next add of the same kind: finish one object before
- * adding the next. Strings set afterwards must come from cr_config_strdup().
+ * memory. Pointers stay valid until the next add of the same kind (and compile may move the
+ * objects): finish one object before adding the next. Strings set afterwards must come from
+ * cr_config_strdup(). Every string lives in the config's arena and goes with cr_config_free:
+ * never free() one.
  */
 char *cr_config_strdup(cr_config *cfg, const char *s);
 int cr_config_add_domain(cr_config *cfg, const char *domain, cr_srcloc loc);

@@ -151,8 +151,8 @@ static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_u
         a->usage = u;
         out->nattempts++;
         if (trace)
-            cr_trace_add(trace, "  gateway '%s' added as attempt %zu: %s", g->name,
-                         out->nattempts, a->uri);
+            cr_trace_add(trace, "  gateway '%s' added as attempt %zu: %s", g->name, out->nattempts,
+                         a->uri);
     }
 }
 
@@ -169,12 +169,16 @@ void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *
         cr_route_index_begin(c, policy->usages.idx[i], number, n, &it);
         if (trace)
             cr_trace_add(trace, "usage '%s' (%zu of %zu in policy '%s')", u->name, i + 1,
-                         policy->usages.count, policy->name);
+                         (size_t)policy->usages.count, policy->name);
         size_t ri;
         bool any = false;
         while ((ri = cr_route_index_next(&it)) != SIZE_MAX) {
             const cr_route *r = &c->routes[ri];
-            int rc = cr_re_exec(r->re, number, n, 0, 0, NULL);
+            int rc = 1;
+            if (!cr_route_index_match(&it)) {
+                const void *re = cr_route_re(r);
+                rc = re ? cr_re_exec(re, number, n, 0, 0, NULL) : 0;
+            }
             if (rc <= 0) {
                 if (trace)
                     cr_trace_add(trace, "  route '%s' (%s) %s", r->name, r->pattern,
@@ -230,15 +234,14 @@ const cr_profile *cr_user_profile(const cr_config *c, const cr_user *u)
 
 /* Profile for a dialed number: its phone-context when that names a profile, else the
  * user's, else the default (SPEC §2 step 2). */
-static const cr_profile *pick_profile(const cr_config *c, const cr_user *u,
-                                      const cr_number *num, cr_trace *trace)
+static const cr_profile *pick_profile(const cr_config *c, const cr_user *u, const cr_number *num,
+                                      cr_trace *trace)
 {
     if (num->context[0] && strcasecmp(num->context, "user-default") != 0) {
-        size_t v = cr_index_get(&c->profile_fold_ix, num->context, strlen(num->context));
-        if (v != SIZE_MAX) {
+        uint32_t v = cr_index_get(&c->profile_fold_ix, num->context, strlen(num->context));
+        if (v != CR_INDEX_NONE) {
             if (trace)
-                cr_trace_add(trace, "profile '%s' (named by phone-context)",
-                             c->profiles[v].name);
+                cr_trace_add(trace, "profile '%s' (named by phone-context)", c->profiles[v].name);
             return &c->profiles[v];
         }
         if (trace)
@@ -261,8 +264,8 @@ static void set_reason(cr_decision *d, const char *fmt, ...)
     va_end(ap);
 }
 
-int cr_route_decide(const cr_config *c, const char *from, const char *dialed,
-                    const cr_runtime *rt, cr_decision *out, cr_trace *trace)
+int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
+                    cr_decision *out, cr_trace *trace)
 {
     out->kind = CR_NOT_APPLICABLE;
     out->caller = out->callee = NULL;
@@ -369,8 +372,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed,
                 cr_trace_add(trace, "blocked: %s", out->reason);
             return CR_OK;
         }
-        set_reason(out, "no route of voice policy '%s' matches %s", pol->name,
-                   out->normalized);
+        set_reason(out, "no route of voice policy '%s' matches %s", pol->name, out->normalized);
         if (trace)
             cr_trace_add(trace, "blocked: %s", out->reason);
         return CR_OK;
@@ -411,8 +413,7 @@ const cr_gateway *cr_config_gateway_match(const cr_config *c, const char *key)
                 return &c->gateways[i];
         } else if (!memchr(h, ':', hl)) {
             size_t hostl = (size_t)(strchr(key, ':') - key);
-            if (hl == hostl && strncasecmp(h, key, hostl) == 0 &&
-                strcmp(key + hostl, ":5060") == 0)
+            if (hl == hostl && strncasecmp(h, key, hostl) == 0 && strcmp(key + hostl, ":5060") == 0)
                 return &c->gateways[i];
         }
     }
@@ -430,8 +431,8 @@ int cr_inbound_decide_ex(const cr_config *c, const cr_gateway *gw, const char *c
                          cr_trace *trace)
 {
     memset(out, 0, sizeof *out);
-    const cr_profile *p = gw && gw->profile_idx >= 0 ? &c->profiles[gw->profile_idx]
-                                                       : c->default_profile;
+    const cr_profile *p =
+        gw && gw->profile_idx >= 0 ? &c->profiles[gw->profile_idx] : c->default_profile;
     out->profile = p;
     if (trace)
         cr_trace_add(trace, "inbound from gateway '%s': profile '%s'", gw ? gw->name : "(any)",
@@ -463,8 +464,8 @@ int cr_inbound_decide_ex(const cr_config *c, const cr_gateway *gw, const char *c
             cr_trace_add(trace, "calling %s already has phone-context=enterprise", from.digits);
         return CR_OK;
     }
-    if (cr_profile_normalize(p, from.digits, out->calling, sizeof out->calling,
-                             &out->calling_rule, trace) != CR_OK)
+    if (cr_profile_normalize(p, from.digits, out->calling, sizeof out->calling, &out->calling_rule,
+                             trace) != CR_OK)
         return CR_OK;
     if (!cr_is_e164(out->calling)) {
         const char *domain = NULL;
@@ -478,8 +479,7 @@ int cr_inbound_decide_ex(const cr_config *c, const cr_gateway *gw, const char *c
             snprintf(out->pai, sizeof out->pai, "<sip:%s;phone-context=enterprise@%s;user=phone>",
                      out->calling, domain);
         else
-            snprintf(out->pai, sizeof out->pai, "<tel:%s;phone-context=enterprise>",
-                     out->calling);
+            snprintf(out->pai, sizeof out->pai, "<tel:%s;phone-context=enterprise>", out->calling);
         if (trace)
             cr_trace_add(trace, "calling %s is not E.164: P-Asserted-Identity %s", out->calling,
                          out->pai);

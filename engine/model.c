@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 const char *cr_strerror(int code)
 {
@@ -107,10 +108,64 @@ cr_config *cr_config_new(void)
     return c;
 }
 
+/* Arena chunks grow with the configuration (64 KB to 1 MB): a 400,000-route plan holds tens of
+ * megabytes of strings, which would otherwise cost a malloc header and rounding each. */
+void *cr_arena_alloc(cr_config *cfg, size_t n)
+{
+    const size_t align = sizeof(max_align_t);
+    n = (n + align - 1) & ~(align - 1);
+    cr_arena_chunk *k = cfg->arena;
+    if (k) /* strings leave the end unaligned */
+        k->used = (k->used + align - 1) & ~(align - 1);
+    if (k && k->used <= k->cap && k->cap - k->used >= n) {
+        void *p = (char *)k->data + k->used;
+        k->used += n;
+        return p;
+    }
+    /* a large block gets a chunk of its own, behind the one being filled */
+    bool own = n > 16 * 1024 && k;
+    size_t cap = own ? n : (k ? k->cap * 2 : 64 * 1024);
+    if (cap > 1024 * 1024 && !own)
+        cap = 1024 * 1024;
+    if (cap < n)
+        cap = n;
+    /* chunks are mapped, not taken from the heap: interleaved with a parsed document's nodes,
+     * they would keep the pages of the freed document resident */
+    cr_arena_chunk *nk =
+        mmap(NULL, sizeof *nk + cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (nk == MAP_FAILED)
+        return NULL;
+    nk->cap = cap;
+    nk->used = n;
+    if (own) {
+        nk->next = k->next;
+        k->next = nk;
+    } else {
+        nk->next = k;
+        cfg->arena = nk;
+    }
+    return nk->data;
+}
+
+/* Strings are packed byte-aligned: they need no alignment and are most of the arena. */
+static char *arena_str(cr_config *cfg, const char *s, size_t n)
+{
+    cr_arena_chunk *k = cfg->arena;
+    char *d;
+    if (k && k->cap - k->used >= n + 1) {
+        d = (char *)k->data + k->used;
+        k->used += n + 1;
+    } else if (!(d = cr_arena_alloc(cfg, n + 1))) {
+        return NULL;
+    }
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
 char *cr_config_strdup(cr_config *cfg, const char *s)
 {
-    (void)cfg;
-    return s ? strdup(s) : NULL;
+    return s ? arena_str(cfg, s, strlen(s)) : NULL;
 }
 
 const char *cr_config_intern(cr_config *cfg, const char *s)
@@ -122,10 +177,45 @@ const char *cr_config_intern(cr_config *cfg, const char *s)
             return cfg->interned[i];
     if (!CR_GROW(cfg->interned, cfg->ninterned, cfg->capinterned))
         return NULL;
-    char *d = strdup(s);
+    char *d = cr_config_strdup(cfg, s);
     if (!d)
         return NULL;
     cfg->interned[cfg->ninterned++] = d;
+    return d;
+}
+
+/* A name of a list, interned: the same usage or gateway name is stored once. The set is
+ * dropped by compile. */
+static char *intern_name(cr_config *cfg, const char *s)
+{
+    size_t n = strlen(s);
+    if ((cfg->names_n + 1) * 2 > cfg->names_cap) {
+        size_t cap = cfg->names_cap ? cfg->names_cap * 2 : 256;
+        const char **t = calloc(cap, sizeof *t);
+        if (!t)
+            return NULL;
+        for (size_t i = 0; i < cfg->names_cap; i++) {
+            const char *k = cfg->names_set[i];
+            if (!k)
+                continue;
+            size_t j = cr_hash(k, strlen(k), false) & (cap - 1);
+            while (t[j])
+                j = (j + 1) & (cap - 1);
+            t[j] = k;
+        }
+        free(cfg->names_set);
+        cfg->names_set = t;
+        cfg->names_cap = cap;
+    }
+    size_t j = cr_hash(s, n, false) & (cfg->names_cap - 1);
+    for (; cfg->names_set[j]; j = (j + 1) & (cfg->names_cap - 1))
+        if (strcmp(cfg->names_set[j], s) == 0)
+            return (char *)cfg->names_set[j];
+    char *d = arena_str(cfg, s, n);
+    if (d) {
+        cfg->names_set[j] = d;
+        cfg->names_n++;
+    }
     return d;
 }
 
@@ -149,25 +239,25 @@ int cr_config_add_domain(cr_config *cfg, const char *domain, cr_srcloc loc)
     (void)loc;
     if (!CR_GROW(cfg->domains, cfg->ndomains, cfg->capdomains))
         return CR_ENOMEM;
-    cfg->domains[cfg->ndomains] = strdup(domain);
+    cfg->domains[cfg->ndomains] = cr_config_strdup(cfg, domain);
     if (!cfg->domains[cfg->ndomains])
         return CR_ENOMEM;
     cfg->ndomains++;
     return CR_OK;
 }
 
-#define ADD_NAMED(arr, n, cap, field, value, loc_)                                          \
-    do {                                                                                    \
-        if (!CR_GROW(arr, n, cap))                                                          \
-            return NULL;                                                                    \
-        typeof(&(arr)[0]) o_ = &(arr)[(n)];                                                 \
-        memset(o_, 0, sizeof *o_);                                                          \
-        o_->field = strdup(value ? value : "");                                             \
-        if (!o_->field)                                                                     \
-            return NULL;                                                                    \
-        o_->loc = (loc_);                                                                   \
-        (n)++;                                                                              \
-        return o_;                                                                          \
+#define ADD_NAMED(arr, n, cap, field, value, loc_)                                                 \
+    do {                                                                                           \
+        if (!CR_GROW(arr, n, cap))                                                                 \
+            return NULL;                                                                           \
+        typeof(&(arr)[0]) o_ = &(arr)[(n)];                                                        \
+        memset(o_, 0, sizeof *o_);                                                                 \
+        o_->field = cr_config_strdup(cfg, value ? value : "");                                     \
+        if (!o_->field)                                                                            \
+            return NULL;                                                                           \
+        o_->loc = (loc_);                                                                          \
+        (n)++;                                                                                     \
+        return o_;                                                                                 \
     } while (0)
 
 cr_profile *cr_config_add_profile(cr_config *cfg, const char *name, cr_srcloc loc)
@@ -177,7 +267,6 @@ cr_profile *cr_config_add_profile(cr_config *cfg, const char *name, cr_srcloc lo
 
 cr_rule *cr_profile_add_rule(cr_config *cfg, cr_profile *p, const char *name, cr_srcloc loc)
 {
-    (void)cfg;
     ADD_NAMED(p->rules, p->nrules, p->caprules, name, name, loc);
 }
 
@@ -232,30 +321,26 @@ cr_user *cr_config_add_user(cr_config *cfg, const char *uri, cr_srcloc loc)
     return u;
 }
 
+/* While loading, a list owns one block: cap names, then cap source locations. */
 int cr_namelist_add(cr_config *cfg, cr_namelist *l, const char *name, cr_srcloc loc)
 {
-    (void)cfg;
+    if (cfg->lists_in_arena)
+        return CR_ESTATE;
     if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        char **n = realloc(l->names, cap * sizeof *n);
+        uint32_t cap = l->cap ? l->cap * 2 : 2;
+        char **n = realloc(l->names, cap * (sizeof *n + sizeof(cr_srcloc)));
         if (!n)
             return CR_ENOMEM;
+        /* the locations move up to their new place after the names */
+        memmove(n + cap, n + l->cap, l->count * sizeof(cr_srcloc));
         l->names = n;
-        cr_srcloc *ls = realloc(l->locs, cap * sizeof *ls);
-        if (!ls)
-            return CR_ENOMEM;
-        l->locs = ls;
-        size_t *ix = realloc(l->idx, cap * sizeof *ix);
-        if (!ix)
-            return CR_ENOMEM;
-        l->idx = ix;
         l->cap = cap;
     }
-    l->names[l->count] = strdup(name ? name : "");
-    if (!l->names[l->count])
+    char *s = intern_name(cfg, name ? name : "");
+    if (!s)
         return CR_ENOMEM;
-    l->locs[l->count] = loc;
-    l->idx[l->count] = 0;
+    l->names[l->count] = s;
+    cr_namelist_locs(l)[l->count] = loc;
     l->count++;
     return CR_OK;
 }
@@ -291,159 +376,124 @@ const char *cr_config_directory(const cr_config *cfg, cr_srcloc *loc)
     return cfg->directory;
 }
 
-static void namelist_free(cr_namelist *l)
-{
-    for (size_t i = 0; i < l->count; i++)
-        free(l->names[i]);
-    free(l->names);
-    free(l->locs);
-    free(l->idx);
-}
-
 void cr_config_free(cr_config *c)
 {
     if (!c)
         return;
     cr_compiled_free(c);
-    for (size_t i = 0; i < c->ndomains; i++)
-        free(c->domains[i]);
     free(c->domains);
-    for (size_t i = 0; i < c->nprofiles; i++) {
-        cr_profile *p = &c->profiles[i];
-        for (size_t j = 0; j < p->nrules; j++) {
-            cr_rule *r = &p->rules[j];
-            free(r->name);
-            free(r->description);
-            free(r->pattern);
-            free(r->translation);
-        }
-        free(p->rules);
-        free(p->name);
-        free(p->description);
-        free(p->external_access_prefix);
-    }
+    for (size_t i = 0; i < c->nprofiles; i++)
+        free(c->profiles[i].rules);
     free(c->profiles);
-    for (size_t i = 0; i < c->nusages; i++)
-        free(c->usages[i].name);
     free(c->usages);
-    for (size_t i = 0; i < c->npolicies; i++) {
-        free(c->policies[i].name);
-        free(c->policies[i].description);
-        namelist_free(&c->policies[i].usages);
+    if (!c->lists_in_arena) {
+        for (size_t i = 0; i < c->npolicies; i++)
+            free(c->policies[i].usages.names);
+        for (size_t i = 0; i < c->nroutes; i++) {
+            free(c->routes[i].usages.names);
+            free(c->routes[i].gateways.names);
+        }
+        for (size_t i = 0; i < c->nusers; i++) {
+            free(c->users[i].team_call.names);
+            free(c->users[i].delegates.names);
+        }
     }
     free(c->policies);
-    for (size_t i = 0; i < c->ngateways; i++) {
-        free(c->gateways[i].name);
-        free(c->gateways[i].address);
-        free(c->gateways[i].profile);
-    }
     free(c->gateways);
-    for (size_t i = 0; i < c->nroutes; i++) {
-        cr_route *r = &c->routes[i];
-        free(r->name);
-        free(r->description);
-        free(r->pattern);
-        namelist_free(&r->usages);
-        namelist_free(&r->gateways);
-    }
     free(c->routes);
-    for (size_t i = 0; i < c->nusers; i++) {
-        cr_user *u = &c->users[i];
-        free(u->uri);
-        free(u->line);
-        free(u->line_number);
-        free(u->line_ext);
-        free(u->policy);
-        free(u->profile);
-        free(u->simultaneous_ring);
-        free(u->forwarding.immediate);
-        free(u->forwarding.no_answer_target);
-        namelist_free(&u->team_call);
-        namelist_free(&u->delegates);
-        free(u->voicemail);
-    }
     free(c->users);
     free(c->default_profile_name);
     free(c->default_policy_name);
     free(c->directory);
-    for (size_t i = 0; i < c->ninterned; i++)
-        free(c->interned[i]);
     free(c->interned);
+    free(c->names_set);
+    for (cr_arena_chunk *k = c->arena, *next; k; k = next) {
+        next = k->next;
+        munmap(k, sizeof *k + k->cap);
+    }
     free(c);
 }
 
 /* ---- hash index (open addressing, string keys → index) ----------------------------------- */
 
+/* 64-bit hash, eight bytes a step (a multiply-xorshift mix); `fold` lower-cases ASCII. */
+/* 64-bit hash, eight bytes a step (a multiply-xorshift mix); `fold` lower-cases ASCII. */
 uint64_t cr_hash(const char *s, size_t n, bool fold)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (fold && ch >= 'A' && ch <= 'Z')
-            ch = (unsigned char)(ch - 'A' + 'a');
-        h = (h ^ ch) * 1099511628211ULL;
+    const uint64_t m = 0x9E3779B97F4A7C15ull;
+    uint64_t h = n * m;
+    size_t i = 0;
+    if (!fold)
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            h = (h ^ w) * m;
+            h ^= h >> 29;
+        }
+    while (i < n) {
+        uint64_t w = 0;
+        for (size_t k = 0; k < 8 && i < n; k++, i++) {
+            unsigned char ch = (unsigned char)s[i];
+            if (fold && ch >= 'A' && ch <= 'Z')
+                ch = (unsigned char)(ch - 'A' + 'a');
+            w |= (uint64_t)ch << (8 * k);
+        }
+        h = (h ^ w) * m;
+        h ^= h >> 29;
     }
-    return h;
+    h *= m;
+    return h ^ (h >> 32);
 }
 
-int cr_index_init(cr_index *ix, size_t n, bool fold)
+int cr_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void *ud)
 {
     size_t cap = 16;
-    while (cap < n * 2 + 1)
+    while (cap < n + n / 2 + 1)
         cap <<= 1;
     ix->slots = calloc(cap, sizeof *ix->slots);
     if (!ix->slots)
         return CR_ENOMEM;
     ix->cap = cap;
     ix->fold = fold;
+    ix->eq = eq;
+    ix->ud = ud;
     return CR_OK;
 }
 
 void cr_index_free(cr_index *ix)
 {
-    for (size_t i = 0; i < ix->cap; i++)
-        free(ix->slots[i].key);
     free(ix->slots);
     memset(ix, 0, sizeof *ix);
 }
 
-static bool key_eq(const cr_index *ix, const char *a, const char *b, size_t bn)
+uint32_t cr_index_put(cr_index *ix, const char *key, size_t n, uint32_t val)
 {
-    if (ix->fold)
-        return strncasecmp(a, b, bn) == 0 && a[bn] == 0;
-    return strncmp(a, b, bn) == 0 && a[bn] == 0;
-}
-
-/* Inserts key → val; returns the existing value (and does not replace) when present, or
- * SIZE_MAX when inserted (or on OOM). */
-size_t cr_index_put(cr_index *ix, const char *key, size_t val)
-{
-    size_t n = strlen(key);
     uint64_t h = cr_hash(key, n, ix->fold);
+    uint32_t tag = (uint32_t)(h >> 32);
     for (size_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
         cr_index_slot *s = &ix->slots[i];
-        if (!s->key) {
-            s->key = strdup(key);
-            s->hash = h;
-            s->val = val;
-            return SIZE_MAX;
+        if (!s->val) {
+            s->hash = tag;
+            s->val = val + 1;
+            return CR_INDEX_NONE;
         }
-        if (s->hash == h && key_eq(ix, s->key, key, n))
-            return s->val;
+        if (s->hash == tag && ix->eq(ix->ud, s->val - 1, key, n))
+            return s->val - 1;
     }
 }
 
-size_t cr_index_get(const cr_index *ix, const char *key, size_t n)
+uint32_t cr_index_get(const cr_index *ix, const char *key, size_t n)
 {
     if (!ix->cap)
-        return SIZE_MAX;
+        return CR_INDEX_NONE;
     uint64_t h = cr_hash(key, n, ix->fold);
+    uint32_t tag = (uint32_t)(h >> 32);
     for (size_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
         const cr_index_slot *s = &ix->slots[i];
-        if (!s->key)
-            return SIZE_MAX;
-        if (s->hash == h && key_eq(ix, s->key, key, n))
-            return s->val;
+        if (!s->val)
+            return CR_INDEX_NONE;
+        if (s->hash == tag && ix->eq(ix->ud, s->val - 1, key, n))
+            return s->val - 1;
     }
 }
 
@@ -459,8 +509,8 @@ const cr_profile *cr_config_profile_at(const cr_config *c, size_t i)
 }
 const cr_profile *cr_config_profile_find(const cr_config *c, const char *name)
 {
-    size_t i = name ? cr_index_get(&c->profile_ix, name, strlen(name)) : SIZE_MAX;
-    return i == SIZE_MAX ? NULL : &c->profiles[i];
+    uint32_t i = name ? cr_index_get(&c->profile_ix, name, strlen(name)) : CR_INDEX_NONE;
+    return i == CR_INDEX_NONE ? NULL : &c->profiles[i];
 }
 const cr_profile *cr_config_default_profile(const cr_config *c)
 {
@@ -476,8 +526,8 @@ const cr_gateway *cr_config_gateway_at(const cr_config *c, size_t i)
 }
 const cr_gateway *cr_config_gateway_find(const cr_config *c, const char *name)
 {
-    size_t i = name ? cr_index_get(&c->gateway_ix, name, strlen(name)) : SIZE_MAX;
-    return i == SIZE_MAX ? NULL : &c->gateways[i];
+    uint32_t i = name ? cr_index_get(&c->gateway_ix, name, strlen(name)) : CR_INDEX_NONE;
+    return i == CR_INDEX_NONE ? NULL : &c->gateways[i];
 }
 size_t cr_config_route_count(const cr_config *c)
 {
@@ -524,22 +574,27 @@ const cr_user *cr_config_user_find(const cr_config *c, const char *uri)
     size_t n = cr_uri_key(uri, key, sizeof key);
     if (!n)
         return NULL;
-    size_t i = cr_index_get(&c->user_uri_ix, key, n);
-    return i == SIZE_MAX ? NULL : &c->users[i];
+    uint32_t i = cr_index_get(&c->user_uri_ix, key, n);
+    return i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
 }
 
 const cr_user *cr_config_user_by_number(const cr_config *c, const char *number, const char *ext)
 {
     char key[CR_NUMBER_MAX + 40];
-    size_t i = SIZE_MAX;
+    uint32_t i = CR_INDEX_NONE;
+    size_t nl = strlen(number);
     if (ext && *ext) {
-        int n = snprintf(key, sizeof key, "%s;ext=%s", number, ext);
-        if (n > 0 && (size_t)n < sizeof key)
-            i = cr_index_get(&c->user_line_ix, key, (size_t)n);
+        size_t el = strlen(ext);
+        if (nl + 5 + el < sizeof key) {
+            memcpy(key, number, nl);
+            memcpy(key + nl, ";ext=", 5);
+            memcpy(key + nl + 5, ext, el);
+            i = cr_index_get(&c->user_line_ix, key, nl + 5 + el);
+        }
     }
-    if (i == SIZE_MAX)
-        i = cr_index_get(&c->user_line_ix, number, strlen(number));
-    return i == SIZE_MAX ? NULL : &c->users[i];
+    if (i == CR_INDEX_NONE)
+        i = cr_index_get(&c->user_line_ix, number, nl);
+    return i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
 }
 
 bool cr_config_domain_supported(const cr_config *c, const char *domain)

@@ -5,36 +5,67 @@
 #include "cr_engine.h"
 #include "cr_model.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
+/*
+ * String -> index map, open addressing. A slot holds the upper half of the key's 64-bit hash
+ * and the value + 1 (0 = empty); keys are not copied: `eq` compares a probe with the key of
+ * a value (the object's own name), so the map costs 8 bytes a slot. `fold` makes the hash
+ * case-insensitive (ASCII); `eq` must then compare the same way.
+ */
+typedef bool (*cr_index_eq)(const void *ud, uint32_t val, const char *key, size_t n);
+
 typedef struct cr_index_slot {
-    char *key;
-    uint64_t hash;
-    size_t val;
+    uint32_t hash;
+    uint32_t val; /* value + 1, 0 = empty */
 } cr_index_slot;
 
-/* String → index map, open addressing; `fold` makes keys case-insensitive (ASCII). */
 typedef struct cr_index {
     cr_index_slot *slots;
     size_t cap;
     bool fold;
+    cr_index_eq eq;
+    const void *ud;
 } cr_index;
 
-int cr_index_init(cr_index *ix, size_t n, bool fold);
+#define CR_INDEX_NONE UINT32_MAX
+/* Values of the user indexes carry a flag in their top bit (compile.c). */
+#define CR_USER_IX_FLAG 0x80000000u
+#define CR_USER_IX_MASK 0x7FFFFFFFu
+
+int cr_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void *ud);
 void cr_index_free(cr_index *ix);
-size_t cr_index_put(cr_index *ix, const char *key, size_t val);
-size_t cr_index_get(const cr_index *ix, const char *key, size_t n);
+/* Inserts key -> val; returns the existing value (and does not replace) when present, or
+ * CR_INDEX_NONE when inserted. */
+uint32_t cr_index_put(cr_index *ix, const char *key, size_t n, uint32_t val);
+uint32_t cr_index_get(const cr_index *ix, const char *key, size_t n);
 uint64_t cr_hash(const char *s, size_t n, bool fold);
-size_t cr_uri_key(const char *uri, char *out, size_t len);
 
 bool cr_grow(void **arr, size_t n, size_t *cap, size_t size);
 #define CR_GROW(arr, n, cap) cr_grow((void **)&(arr), (n), &(cap), sizeof *(arr))
 
 /* Routes of one usage, in configuration order (pre-selection by usage). */
 typedef struct cr_usage_routes {
-    size_t *routes;
+    uint32_t *routes;
     size_t count;
 } cr_usage_routes;
+
+/* Memory the configuration's strings and compiled name lists live in: one free at the end. */
+typedef struct cr_arena_chunk {
+    struct cr_arena_chunk *next;
+    size_t used, cap;
+    max_align_t data[];
+} cr_arena_chunk;
+
+void *cr_arena_alloc(cr_config *cfg, size_t n);
+
+/* Where each name of a list built by cr_namelist_add was given: after the names, until
+ * compile moves the list into the arena. */
+static inline cr_srcloc *cr_namelist_locs(const cr_namelist *l)
+{
+    return (cr_srcloc *)(void *)(l->names + l->cap);
+}
 
 struct cr_config {
     char **domains;
@@ -53,6 +84,11 @@ struct cr_config {
     size_t nusers, capusers;
     char **interned;
     size_t ninterned, capinterned;
+    cr_arena_chunk *arena;
+    /* names of lists, interned while loading (usages and gateways repeat in every route) */
+    const char **names_set;
+    size_t names_n, names_cap;
+    bool lists_in_arena; /* set by compile: name lists no longer own malloc'd blocks */
 
     char *default_profile_name, *default_policy_name;
     cr_srcloc default_profile_loc, default_policy_loc;
@@ -63,9 +99,11 @@ struct cr_config {
     bool compiled;
     const cr_profile *default_profile;
     const cr_policy *default_policy;
-    cr_index profile_ix, profile_fold_ix, usage_ix, policy_ix, gateway_ix, route_ix;
+    cr_index profile_ix, profile_fold_ix, gateway_ix;
     cr_index user_uri_ix, user_line_ix;
-    cr_usage_routes *usage_routes; /* [nusages] */
+    cr_index usage_ix, policy_ix, route_ix; /* while compiling only */
+    struct cr_route_analysis *analysis;     /* while compiling only (route_index.c) */
+    cr_usage_routes *usage_routes;          /* [nusages] */
     struct cr_route_index *route_index;
 };
 
@@ -83,6 +121,10 @@ void cr_compiled_free(cr_config *cfg);
 void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *erroffset);
 /* JIT-compiles a compiled pattern (before the config is shared between threads). */
 void cr_re_jit(void *re);
+/* The compiled pattern of a route, compiled on first use when compile left it out (patterns
+ * the route index decides exactly); published with a compare-and-swap, so that decisions on
+ * many threads may race here. NULL when out of memory. */
+const void *cr_route_re(const cr_route *r);
 void cr_re_free(void *re);
 uint32_t cr_re_capture_count(const void *re);
 /* Group number of a named group, or -1. */
@@ -90,7 +132,7 @@ int cr_re_group_number(const void *re, const char *name);
 /* Names and numbers of named groups: calls fn for each. */
 void cr_re_names(const void *re, void (*fn)(void *ud, const char *name, int num), void *ud);
 
-#define CR_RE_PARTIAL 1u /* PCRE2_PARTIAL_HARD */
+#define CR_RE_PARTIAL  1u /* PCRE2_PARTIAL_HARD */
 #define CR_RE_ANCHORED 2u
 
 /*

@@ -22,8 +22,8 @@ void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *errof
 {
     int code = 0;
     PCRE2_SIZE off = 0;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code, &off,
-                                   NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
@@ -40,6 +40,24 @@ void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *errof
 void cr_re_jit(void *re)
 {
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
+}
+
+const void *cr_route_re(const cr_route *r)
+{
+    void **slot = (void **)&((cr_route *)r)->re; /* a cache: the route is otherwise read-only */
+    void *re = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (re || !r->pattern)
+        return re;
+    char err[8];
+    size_t off;
+    void *fresh = cr_re_compile(r->pattern, err, sizeof err, &off);
+    if (!fresh)
+        return NULL;
+    if (!__atomic_compare_exchange_n(slot, &re, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        cr_re_free(fresh); /* another thread was first: use its */
+        return re;
+    }
+    return fresh;
 }
 
 void cr_re_free(void *re)

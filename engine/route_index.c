@@ -63,6 +63,10 @@ typedef struct parser {
     anode n[MAX_AST];
     int count, depth;
     bool bail;
+    /* something was widened (an assertion taken as true, an atomic group or possessive
+     * quantifier as a plain one, a large bound as none) or might not compile as the analysis
+     * reads it: the analysis is then no exact model of PCRE2 */
+    bool inexact;
 } parser;
 
 static int new_node(parser *P, int kind)
@@ -165,6 +169,7 @@ static int parse_escape(parser *P)
     case 'B':
     case 'G':
     case 'K':
+        P->inexact = true;
         return new_node(P, A_EMPTY);
     }
     if (e == 0 || (e >= '0' && e <= '9') || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) {
@@ -277,6 +282,8 @@ static int parse_group(parser *P)
     if (s[j] == '?') {
         j++;
         char c = s[j];
+        if (c != ':')
+            P->inexact = true; /* only "(?:" is read exactly */
         if (c == ':' || c == '|' || c == '>') {
             j++;
         } else if (c == '=' || c == '!') {
@@ -356,6 +363,19 @@ static int parse_atom(parser *P)
     return set_node(P, char_mask((unsigned char)c));
 }
 
+/* True when node k can be repeated without surprises: no anchors or nested repeats inside
+ * (PCRE2 refuses some, and nested repeats can backtrack into its match limit). */
+static bool repeatable(const parser *P, int k)
+{
+    const anode *a = &P->n[k];
+    if (a->kind == A_BEGIN || a->kind == A_END || a->kind == A_REP)
+        return false;
+    for (int c = a->child; c >= 0; c = P->n[c].next)
+        if (!repeatable(P, c))
+            return false;
+    return true;
+}
+
 static int parse_seq(parser *P)
 {
     int cat = new_node(P, A_CAT);
@@ -387,11 +407,15 @@ static int parse_seq(parser *P)
                 P->bail = true;
                 return -1;
             }
-            if (max > REP_MAX)
+            if (max > REP_MAX) {
                 max = REP_INF;
+                P->inexact = true;
+            }
             c = P->s[P->i];
             if (c == '?' || c == '+') /* lazy, possessive: same language or less */
                 P->i++;
+            if (c == '+' || !repeatable(P, atom))
+                P->inexact = true;
             int rep = new_node(P, A_REP);
             if (rep < 0)
                 return -1;
@@ -603,7 +627,7 @@ typedef struct scratch {
     uint64_t pool[]; /* state sets, POOL_SETS of MAX_STATES bits */
 } scratch;
 
-#define POOL_SETS (2 * CR_PX_MAX_PREFIXES + SYM_COUNT + 8)
+#define POOL_SETS (2 * CR_PX_MAX_PREFIXES + SYM_COUNT + 8 + 4) /* 4 for tail_exact */
 
 typedef struct frontier {
     uint8_t syms[CR_PX_MAX_DEPTH];
@@ -611,13 +635,96 @@ typedef struct frontier {
     uint64_t *set;
 } frontier;
 
-static void add_prefix(cr_pattern_info *out, const uint8_t *syms, size_t len)
+/*
+ * Reads what may follow a prefix exactly, when that is "m symbols of one set, between lo and
+ * hi of them" (the usual "(\d{4})$"): from the states after the prefix, every step must offer
+ * one and the same symbol set, the lengths at which a match may end must form one interval,
+ * and a match must need the end of the number. False when the tail is anything else.
+ */
+static bool tail_exact(scratch *X, const uint64_t *set0, bool at0, uint16_t *mask, int *lo, int *hi)
+{
+    nfa *N = &X->N;
+    size_t w = N->words;
+    uint64_t *cur = X->pool + (POOL_SETS - 4) * w, *cl = cur + w, *nxt = cl + w, *tmp = nxt + w;
+    memcpy(cur, set0, w * sizeof *cur);
+    int a = -1, b = -1;
+    uint16_t m = 0;
+    bool have_m = false;
+    for (int pos = 0;; pos++) {
+        if (pos > 40)
+            return false; /* no fixed point soon: not modelled */
+        closure c = do_closure(N, cur, at0 && pos == 0, cl, tmp, X->stack);
+        if (c.accept)
+            return false;
+        if (c.end_accept) {
+            if (a < 0)
+                a = pos;
+            else if (b != pos - 1)
+                return false;
+            b = pos;
+        }
+        uint16_t sm = 0;
+        bool any = false;
+        for (size_t i = 0; i < w; i++)
+            for (uint64_t bits = cl[i]; bits; bits &= bits - 1) {
+                const nstate *st = &N->st[i * 64 + (size_t)__builtin_ctzll(bits)];
+                if (st->kind != N_SYM || !st->mask)
+                    continue;
+                if (any && st->mask != sm)
+                    return false;
+                sm = st->mask;
+                any = true;
+            }
+        if (!any)
+            break;
+        if (have_m && sm != m)
+            return false;
+        m = sm;
+        have_m = true;
+        step(N, cl, m, nxt);
+        if ((pos > 0 || !at0) && memcmp(nxt, cur, w * sizeof *cur) == 0) {
+            if (c.end_accept)
+                b = CR_PX_LEN_INF; /* the same answer at every longer length */
+            break;
+        }
+        uint64_t *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    if (a < 0)
+        return false;
+    *mask = m;
+    *lo = a;
+    *hi = b;
+    return true;
+}
+
+static void add_prefix(scratch *X, cr_pattern_info *out, const uint8_t *syms, size_t len,
+                       const uint64_t *set)
 {
     size_t k = out->nprefixes++;
     for (size_t i = 0; i < len; i++)
         out->prefixes[k][i] = sym_char[syms[i]];
     out->prefixes[k][len] = 0;
     out->plen[k] = (uint8_t)len;
+    out->tail[k] = 0;
+    uint16_t m;
+    int lo, hi;
+    if (out->strict && tail_exact(X, set, len == 0, &m, &lo, &hi)) {
+        out->tail[k] = (uint16_t)(CR_PX_EXACT | m);
+        out->tmin[k] = (uint8_t)lo;
+        out->tmax[k] = hi >= CR_PX_LEN_INF ? CR_PX_LEN_INF : (uint8_t)hi;
+    }
+}
+
+bool cr_pattern_exact(const cr_pattern_info *info)
+{
+    if (!info->strict || info->kind == CR_PX_ANY)
+        return false;
+    for (size_t i = 0; i < info->nprefixes; i++)
+        if (!(info->tail[i] & CR_PX_EXACT))
+            return false;
+    return true;
 }
 
 /* Length bounds of a number the NFA can match; false when it can match none. */
@@ -672,7 +779,7 @@ static void prefixes(scratch *X, int start, cr_pattern_info *out)
     size_t head = 0, tail = 0, nextset = 0;
     uint64_t *cl = X->pool, *tmp = cl + w;
     uint64_t *sets = tmp + w; /* POOL_SETS - 2 sets, used as a ring */
-    size_t nsets = POOL_SETS - 2;
+    size_t nsets = POOL_SETS - 6;
     work[0].len = 0;
     work[0].set = sets + (nextset++ % nsets) * w;
     memset(work[0].set, 0, w * sizeof(uint64_t));
@@ -682,7 +789,7 @@ static void prefixes(scratch *X, int start, cr_pattern_info *out)
         frontier *f = &work[head++ % WORK];
         closure c = do_closure(N, f->set, f->len == 0, cl, tmp, X->stack);
         if (c.accept || c.end_accept) {
-            add_prefix(out, f->syms, f->len);
+            add_prefix(X, out, f->syms, f->len, f->set);
             continue;
         }
         uint16_t live = 0;
@@ -698,7 +805,7 @@ static void prefixes(scratch *X, int start, cr_pattern_info *out)
         size_t pending = tail - head;
         if (k >= 10 || f->len == CR_PX_MAX_DEPTH ||
             out->nprefixes + pending + (size_t)k > CR_PX_MAX_PREFIXES) {
-            add_prefix(out, f->syms, f->len);
+            add_prefix(X, out, f->syms, f->len, f->set);
             continue;
         }
         for (int s = 0; s < SYM_COUNT; s++) {
@@ -715,10 +822,11 @@ static void prefixes(scratch *X, int start, cr_pattern_info *out)
     }
 }
 
-/* Drops prefixes that an other prefix of the same pattern already covers. */
+/* Drops prefixes that an other prefix of the same pattern already covers (the tails are then
+ * no longer read exactly). */
 static void dedupe(cr_pattern_info *out)
 {
-    size_t w = 0;
+    size_t w = 0, n = out->nprefixes;
     for (size_t i = 0; i < out->nprefixes; i++) {
         bool covered = false;
         for (size_t j = 0; j < out->nprefixes && !covered; j++) {
@@ -731,11 +839,17 @@ static void dedupe(cr_pattern_info *out)
             if (w != i) {
                 memcpy(out->prefixes[w], out->prefixes[i], sizeof out->prefixes[0]);
                 out->plen[w] = out->plen[i];
+                out->tail[w] = out->tail[i];
+                out->tmin[w] = out->tmin[i];
+                out->tmax[w] = out->tmax[i];
             }
             w++;
         }
     }
     out->nprefixes = w;
+    if (w != n)
+        for (size_t i = 0; i < w; i++)
+            out->tail[i] = 0;
 }
 
 cr_pattern_analyser *cr_pattern_analyser_new(void)
@@ -759,6 +873,7 @@ void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pat
 {
     memset(out, 0, offsetof(cr_pattern_info, plen));
     out->kind = CR_PX_ANY;
+    out->strict = false;
     out->minlen = 0;
     out->maxlen = CR_PX_LEN_INF;
     scratch *X = (scratch *)a;
@@ -770,9 +885,15 @@ void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pat
     P->count = 0;
     P->depth = 0;
     P->bail = false;
+    P->inexact = false;
     int root = parse_alt(P);
     if (P->bail || root < 0 || pattern[P->i] != 0)
         goto done;
+    /* ovectors hold 255 groups (regex.c): more is not read exactly */
+    size_t groups = 0;
+    for (const char *q = pattern; *q; q++)
+        groups += *q == '(';
+    out->strict = !P->inexact && groups < 200;
     nfa *N = &X->N;
     N->count = 0;
     N->bail = false;
@@ -808,11 +929,12 @@ done:
 typedef struct cr_px_entry {
     uint8_t syms[CR_PX_MAX_DEPTH];
     uint8_t len, minlen, maxlen;
+    uint16_t tail;
     uint32_t id;
 } cr_px_entry;
 
 static int push_entry(cr_px_builder *b, const char *prefix, size_t len, uint8_t mn, uint8_t mx,
-                      uint32_t id)
+                      uint16_t tail, uint32_t id)
 {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
@@ -829,6 +951,7 @@ static int push_entry(cr_px_builder *b, const char *prefix, size_t len, uint8_t 
     e->len = (uint8_t)len;
     e->minlen = mn;
     e->maxlen = mx;
+    e->tail = tail;
     e->id = id;
     return CR_OK;
 }
@@ -838,11 +961,19 @@ int cr_px_builder_add(cr_px_builder *b, const cr_pattern_info *info, uint32_t id
     if (info->kind == CR_PX_NEVER)
         return CR_OK;
     if (info->kind == CR_PX_ANY)
-        return push_entry(b, "", 0, 0, CR_PX_LEN_INF, id);
-    for (size_t i = 0; i < info->nprefixes; i++)
-        if (push_entry(b, info->prefixes[i], info->plen[i], info->minlen, info->maxlen, id) !=
-            CR_OK)
+        return push_entry(b, "", 0, 0, CR_PX_LEN_INF, 0, id);
+    for (size_t i = 0; i < info->nprefixes; i++) {
+        uint8_t mn = info->minlen, mx = info->maxlen;
+        uint16_t tail = info->strict ? info->tail[i] : 0;
+        if (tail & CR_PX_EXACT) { /* this prefix's own bounds */
+            mn = (uint8_t)(info->plen[i] + info->tmin[i]);
+            mx = info->tmax[i] == CR_PX_LEN_INF || info->plen[i] + info->tmax[i] >= CR_PX_LEN_INF
+                     ? CR_PX_LEN_INF
+                     : (uint8_t)(info->plen[i] + info->tmax[i]);
+        }
+        if (push_entry(b, info->prefixes[i], info->plen[i], mn, mx, tail, id) != CR_OK)
             return CR_ENOMEM;
+    }
     return CR_OK;
 }
 
@@ -894,7 +1025,8 @@ static int build_node(build *B, uint32_t at, size_t lo, size_t hi, size_t depth)
     t->nodes[at].items_off = (uint32_t)t->nitems;
     t->nodes[at].items_n = (uint32_t)(k - lo);
     for (size_t i = lo; i < k; i++)
-        t->items[t->nitems++] = (cr_px_item){B->e[i].id, B->e[i].minlen, B->e[i].maxlen};
+        t->items[t->nitems++] =
+            (cr_px_item){B->e[i].id, B->e[i].minlen, B->e[i].maxlen, B->e[i].tail};
     uint16_t mask = 0;
     size_t nkids = 0;
     for (size_t i = k; i < hi; i++) {
@@ -978,18 +1110,15 @@ bool cr_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
         return false;
     it->nruns = 0;
     it->len = n;
-    it->started = false;
-    it->last = 0;
+    it->match = false;
+    uint8_t depth_of[CR_PX_MAX_RUNS];
     const cr_px_node *node = t->nodes;
-    if (!node) {
-        return true;
-    }
     size_t depth = 0;
-    for (;;) {
+    for (; node; depth++) {
         if (node->items_n) {
             it->run[it->nruns] = t->items + node->items_off;
             it->end[it->nruns] = t->items + node->items_off + node->items_n;
-            it->nruns++;
+            depth_of[it->nruns++] = (uint8_t)depth;
         }
         if (depth == n)
             break;
@@ -1000,43 +1129,58 @@ bool cr_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
         if (!(node->mask & bit))
             break;
         node = t->nodes + node->first_child + popcount16(node->mask & (bit - 1u));
-        depth++;
     }
-    /* the rest of the number must be in the alphabet too */
-    for (size_t i = depth; i < n; i++)
-        if (cr_px_symbol((unsigned char)number[i]) < 0)
+    /* the rest of the number must be in the alphabet too; the symbols after each run's node
+     * are what exact tails are checked against */
+    uint16_t rest = 0;
+    size_t r = it->nruns;
+    for (size_t i = n; i-- > 0;) {
+        while (r > 0 && depth_of[r - 1] > i)
+            it->rest[--r] = rest;
+        int s = cr_px_symbol((unsigned char)number[i]);
+        if (s < 0)
             return false;
+        rest |= (uint16_t)(1u << s);
+    }
+    while (r > 0)
+        it->rest[--r] = rest;
     return true;
 }
 
 uint32_t cr_px_next(cr_px_iter *it)
 {
     for (;;) {
-        size_t best = SIZE_MAX;
         uint32_t id = UINT32_MAX;
         for (size_t r = 0; r < it->nruns; r++)
-            if (it->run[r] < it->end[r] && it->run[r]->id < id) {
+            if (it->run[r] < it->end[r] && it->run[r]->id < id)
                 id = it->run[r]->id;
-                best = r;
-            }
-        if (best == SIZE_MAX)
+        if (id == UINT32_MAX)
             return UINT32_MAX;
-        const cr_px_item *item = it->run[best]++;
-        if (it->started && id == it->last)
-            continue;
-        if (it->len < item->minlen || it->len > item->maxlen)
-            continue;
-        it->started = true;
-        it->last = id;
-        return id;
+        /* every occurrence of the id (one per prefix met): the best verdict wins */
+        int verdict = 0; /* 0 cannot match, 1 the pattern decides, 2 matches */
+        for (size_t r = 0; r < it->nruns; r++)
+            for (; it->run[r] < it->end[r] && it->run[r]->id == id; it->run[r]++) {
+                const cr_px_item *item = it->run[r];
+                if (it->len < item->minlen || it->len > item->maxlen)
+                    continue;
+                if (!(item->tail & CR_PX_EXACT))
+                    verdict = verdict > 1 ? verdict : 1;
+                else if (!(it->rest[r] & ~item->tail & MASK_ALL))
+                    verdict = 2;
+            }
+        if (verdict) {
+            it->match = verdict == 2;
+            return id;
+        }
     }
 }
 
 /* ---- routes per usage ------------------------------------------------------------------------ */
 
-/* Up to this many routes every route pattern is JIT-compiled; beyond, only the ones the
- * index cannot pre-select (they run on every decision): the others run a few times per
- * decision at most, and JIT code would cost 1-3 KB and ~30 us of load time each. */
+/* Up to this many routes every route pattern compiled up front is JIT-compiled; beyond, only
+ * the ones the index cannot pre-select (they run on every decision): the others run a few
+ * times per decision at most, and JIT code would cost 1-3 KB and ~30 us of load time each.
+ * Patterns the index decides exactly are not compiled at all unless a naive scan asks. */
 #define CR_JIT_ALL_ROUTES 20000
 
 struct cr_route_index {
@@ -1061,65 +1205,126 @@ void cr_route_index_free(cr_route_index *ix)
     free(ix);
 }
 
-int cr_route_index_build(cr_config *cfg)
+struct cr_route_analysis {
+    cr_pattern_analyser *an;
+    cr_pattern_info info;
+    cr_px_builder all; /* every route's entries, by route */
+    uint32_t *first;   /* [nroutes]: first entry of the route */
+    uint8_t *kind;     /* [nroutes]: cr_px_kind + 1, 0 = not analysed */
+    size_t nroutes;
+};
+
+cr_route_analysis *cr_route_analysis_new(size_t nroutes)
+{
+    cr_route_analysis *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->nroutes = nroutes;
+    a->an = cr_pattern_analyser_new();
+    a->first = calloc(nroutes + 1, sizeof *a->first);
+    a->kind = calloc(nroutes + 1, 1);
+    if (!a->an || !a->first || !a->kind) {
+        cr_route_analysis_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void cr_route_analysis_free(cr_route_analysis *a)
+{
+    if (!a)
+        return;
+    cr_pattern_analyser_free(a->an);
+    free(a->all.entries);
+    free(a->first);
+    free(a->kind);
+    free(a);
+}
+
+int cr_route_analysis_add(cr_route_analysis *a, const cr_config *cfg, size_t r)
+{
+    if (r >= a->nroutes)
+        return 0;
+    cr_pattern_analyse_with(a->an, cfg->routes[r].pattern, &a->info);
+    a->first[r] = (uint32_t)a->all.n;
+    if (cr_px_builder_add(&a->all, &a->info, (uint32_t)r) != CR_OK)
+        return CR_ENOMEM;
+    a->kind[r] = (uint8_t)(a->info.kind + 1);
+    return cr_pattern_exact(&a->info) ? 1 : 0;
+}
+
+int cr_route_index_build(cr_config *cfg, cr_route_analysis *a)
 {
     cfg->route_index = NULL;
+    if (!a)
+        return CR_ENOMEM;
     cr_route_index *ix = calloc(1, sizeof *ix);
-    cr_pattern_info *info = malloc(sizeof *info);
-    cr_pattern_analyser *an = cr_pattern_analyser_new();
-    uint8_t *kind = calloc(cfg->nroutes ? cfg->nroutes : 1, 1);
-    if (!ix || !info || !kind || !an)
-        goto oom;
+    if (!ix)
+        return CR_ENOMEM;
     ix->tries = calloc(cfg->nusages ? cfg->nusages : 1, sizeof *ix->tries);
     ix->rules = calloc(cfg->nprofiles ? cfg->nprofiles : 1, sizeof *ix->rules);
     if (!ix->tries || !ix->rules)
         goto oom;
+    /* the next analysed route after each route, for the entry ranges */
+    uint32_t *next = malloc((cfg->nroutes + 1) * sizeof *next);
+    if (!next)
+        goto oom;
+    next[cfg->nroutes] = (uint32_t)a->all.n;
+    for (size_t r = cfg->nroutes; r-- > 0;)
+        next[r] = a->kind[r] ? a->first[r] : next[r + 1];
     for (size_t u = 0; u < cfg->nusages; u++) {
         const cr_usage_routes *ur = &cfg->usage_routes[u];
         cr_px_builder b = {0};
+        size_t total = 0;
         for (size_t k = 0; k < ur->count; k++) {
             size_t r = ur->routes[k];
-            cr_pattern_analyse_with(an, cfg->routes[r].pattern, info);
-            if (!kind[r] && cfg->routes[r].re &&
-                (info->kind == CR_PX_ANY || cfg->nroutes <= CR_JIT_ALL_ROUTES))
-                cr_re_jit(cfg->routes[r].re);
-            kind[r] = (uint8_t)(info->kind + 1);
-            if (cr_px_builder_add(&b, info, (uint32_t)r) != CR_OK) {
-                free(b.entries);
-                goto oom;
-            }
+            total += a->kind[r] ? next[r + 1] - a->first[r] : 0;
         }
-        if (cr_px_builder_finish(&b, &ix->tries[u]) != CR_OK)
+        b.entries = malloc((total ? total : 1) * sizeof *b.entries);
+        if (!b.entries) {
+            free(next);
             goto oom;
+        }
+        b.cap = total ? total : 1;
+        for (size_t k = 0; k < ur->count; k++) {
+            size_t r = ur->routes[k];
+            size_t n = a->kind[r] ? next[r + 1] - a->first[r] : 0;
+            memcpy(b.entries + b.n, a->all.entries + a->first[r], n * sizeof *b.entries);
+            b.n += n;
+        }
+        if (cr_px_builder_finish(&b, &ix->tries[u]) != CR_OK) {
+            free(next);
+            goto oom;
+        }
         ix->nusages = u + 1;
         ix->stats.bytes += cr_px_trie_bytes(&ix->tries[u]);
     }
+    free(next);
     for (size_t r = 0; r < cfg->nroutes; r++) {
-        if (kind[r] == CR_PX_SET + 1)
+        uint8_t kind = a->kind[r];
+        /* patterns compiled up front run through JIT where it pays: routes the index cannot
+         * pre-select run on every decision */
+        if (cfg->routes[r].re && (kind == CR_PX_ANY + 1 || cfg->nroutes <= CR_JIT_ALL_ROUTES))
+            cr_re_jit(cfg->routes[r].re);
+        if (kind == CR_PX_SET + 1)
             ix->stats.routes_indexed++;
-        else if (kind[r] == CR_PX_NEVER + 1)
+        else if (kind == CR_PX_NEVER + 1)
             ix->stats.routes_never++;
         else
             ix->stats.routes_fallback++;
     }
     for (size_t p = 0; p < cfg->nprofiles; p++) {
-        if (cr_rule_index_build(&cfg->profiles[p], &ix->naive, an, &ix->stats) != CR_OK)
+        if (cr_rule_index_build(&cfg->profiles[p], &ix->naive, a->an, &ix->stats) != CR_OK)
             goto oom;
         ix->rules[ix->nrules++] = cfg->profiles[p].rule_index;
         ix->stats.bytes += cr_rule_index_bytes(cfg->profiles[p].rule_index);
     }
-    free(info);
-    free(kind);
-    cr_pattern_analyser_free(an);
     cfg->route_index = ix;
     return CR_OK;
 oom:
     for (size_t p = 0; p < cfg->nprofiles; p++)
         cfg->profiles[p].rule_index = NULL;
     cr_route_index_free(ix);
-    free(info);
-    free(kind);
-    cr_pattern_analyser_free(an);
     return CR_ENOMEM;
 }
 

@@ -32,13 +32,28 @@ typedef enum {
     CR_PX_NEVER, /* can match no number made of the alphabet */
 } cr_px_kind;
 
+/*
+ * A prefix is "exact" when what may follow it is read exactly: `tail` symbols (a mask of
+ * the 13), between tmin and tmax of them (CR_PX_LEN_INF: no bound), and nothing else. A
+ * number of the alphabet starting with an exact prefix then matches if and only if the rest
+ * is made of tail symbols and its length is within the bounds, which the index checks
+ * without PCRE2.
+ */
+#define CR_PX_EXACT 0x8000u /* in cr_px_item.tail: the bits below are the tail's symbols */
+
 typedef struct cr_pattern_info {
     cr_px_kind kind;
+    bool strict;            /* read exactly as PCRE2 does (no widening, compiles as read) */
     uint8_t minlen, maxlen; /* bounds on the length of a number it can match */
     size_t nprefixes;
     uint8_t plen[CR_PX_MAX_PREFIXES];
-    char prefixes[CR_PX_MAX_PREFIXES][CR_PX_MAX_DEPTH + 1]; /* NUL-terminated */
+    uint16_t tail[CR_PX_MAX_PREFIXES];                          /* CR_PX_EXACT | symbols, or 0 */
+    uint8_t tmin[CR_PX_MAX_PREFIXES], tmax[CR_PX_MAX_PREFIXES]; /* lengths after the prefix */
+    char prefixes[CR_PX_MAX_PREFIXES][CR_PX_MAX_DEPTH + 1];     /* NUL-terminated */
 } cr_pattern_info;
+
+/* True when the index decides every number of the alphabet for this pattern by itself. */
+bool cr_pattern_exact(const cr_pattern_info *info);
 
 /* Analyses a PCRE2 pattern (default options). Sound by construction: every number of the
  * alphabet that PCRE2 can match is accepted by the returned info. Never fails (CR_PX_ANY). */
@@ -56,6 +71,7 @@ void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pat
 typedef struct cr_px_item {
     uint32_t id; /* route index, or rule index within its profile */
     uint8_t minlen, maxlen;
+    uint16_t tail; /* CR_PX_EXACT | tail symbols, or 0 */
 } cr_px_item;
 
 typedef struct cr_px_node {
@@ -77,10 +93,10 @@ typedef struct cr_px_trie {
 /* A lazy merge of the item lists met along the number's path. */
 typedef struct cr_px_iter {
     const cr_px_item *run[CR_PX_MAX_RUNS], *end[CR_PX_MAX_RUNS];
+    uint16_t rest[CR_PX_MAX_RUNS]; /* symbols of the number after each run's node */
     size_t nruns;
-    size_t len;    /* length of the number, for the length bounds */
-    uint32_t last; /* last id returned (duplicates are skipped) */
-    bool started;
+    size_t len; /* length of the number, for the length bounds */
+    bool match; /* the last id returned matches for sure (exact prefix) */
 } cr_px_iter;
 
 /* Maps a character to its trie symbol, or -1 outside the alphabet. */
@@ -102,7 +118,8 @@ size_t cr_px_trie_bytes(const cr_px_trie *t);
 /* Starts a walk for `number` (n characters). Returns false, leaving `it` unusable, when
  * the number has a character outside the alphabet or is longer than CR_NUMBER_MAX. */
 bool cr_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
-/* Next candidate id in ascending order, or UINT32_MAX at the end. */
+/* Next candidate id in ascending order, or UINT32_MAX at the end; it->match tells that the
+ * index has decided it matches (an exact prefix); otherwise the pattern decides. */
 uint32_t cr_px_next(cr_px_iter *it);
 
 /* ---- routes ------------------------------------------------------------------------------ */
@@ -110,15 +127,24 @@ uint32_t cr_px_next(cr_px_iter *it);
 typedef struct cr_route_index cr_route_index;
 
 typedef struct cr_route_iter {
-    const size_t *routes; /* naive mode: every route of the usage, ascending */
+    const uint32_t *routes; /* naive mode: every route of the usage, ascending */
     size_t count, pos;
     bool indexed;
     cr_px_iter px;
 } cr_route_iter;
 
-/* Builds cfg->route_index (routes per usage) and every profile's rule index. On failure
- * (CR_ENOMEM) nothing is left half-built: decisions then scan every route and rule. */
-int cr_route_index_build(cr_config *cfg);
+/* Route patterns analysed once while compiling, kept for the index build. */
+typedef struct cr_route_analysis cr_route_analysis;
+cr_route_analysis *cr_route_analysis_new(size_t nroutes);
+void cr_route_analysis_free(cr_route_analysis *a);
+/* Analyses route r's pattern. Returns 1 when the index decides the pattern exactly (it need
+ * not be compiled before a naive scan asks for it), 0 otherwise, CR_ENOMEM. */
+int cr_route_analysis_add(cr_route_analysis *a, const cr_config *cfg, size_t r);
+
+/* Builds cfg->route_index (routes per usage) from the analysis, and every profile's rule
+ * index. On failure (CR_ENOMEM) nothing is left half-built: decisions then scan every route
+ * and rule. */
+int cr_route_index_build(cr_config *cfg, cr_route_analysis *a);
 /* Frees the route index and the rule indexes of the profiles it built. NULL is fine. */
 void cr_route_index_free(cr_route_index *ix);
 
@@ -132,6 +158,12 @@ static inline size_t cr_route_index_next(cr_route_iter *it)
         return id == UINT32_MAX ? SIZE_MAX : id;
     }
     return it->pos < it->count ? it->routes[it->pos++] : SIZE_MAX;
+}
+
+/* The route last returned matches for sure (no need to run its pattern). */
+static inline bool cr_route_index_match(const cr_route_iter *it)
+{
+    return it->indexed && it->px.match;
 }
 
 /*

@@ -9,6 +9,9 @@
 #include "cr_rules.h"
 
 #include <stdarg.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -589,5 +592,10 @@ int cr_rules_load(const char *path, cr_config **out, cr_diag *diag)
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
     }
     *out = L.cfg;
+#ifdef __GLIBC__
+    /* the documents' nodes and the load-time lists are freed by now: give their pages back
+     * (glibc keeps freed heap pages resident otherwise) */
+    malloc_trim(0);
+#endif
     return CR_OK;
 }
