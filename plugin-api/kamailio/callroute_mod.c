@@ -171,7 +171,14 @@ static int crk_cstr(const str *s, char *buf, size_t len)
 
 static void crk_set_last(enum crk_field f, const char *v)
 {
-    snprintf(crk_last[f], CRK_FIELD_MAX, "%s", v ? v : "");
+    /* what snprintf("%s") did (truncated to the buffer), without its format machinery:
+     * several copies per call */
+    size_t l = v ? strlen(v) : 0;
+
+    if (l > CRK_FIELD_MAX - 1)
+        l = CRK_FIELD_MAX - 1;
+    memcpy(crk_last[f], v ? v : "", l);
+    crk_last[f][l] = '\0';
 }
 
 static const char *crk_decision_text(int kind)
@@ -1384,8 +1391,9 @@ static int cru_child_init(int rank)
 {
     if (rank != PROC_MAIN || cru_tab == NULL)
         return 0;
-    if (fork_basic_utimer(PROC_TIMER, "callroute user timer", 1, cru_timer, NULL, CRU_TICK_MS)
-            < 0) {
+    /* fork_basic_utimer() takes its interval in microseconds */
+    if (fork_basic_utimer(PROC_TIMER, "callroute user timer", 1, cru_timer, NULL,
+                          CRU_TICK_MS * 1000) < 0) {
         LM_ERR("cannot start the timer process of calls to users\n");
         return -1;
     }
