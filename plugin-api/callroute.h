@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 3
+#define CR_ABI_MINOR 4
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -64,6 +64,36 @@ extern "C" {
 typedef struct cr_handle cr_handle; /* one loaded configuration and its runtime state */
 typedef struct cr_result cr_result; /* one answer: decision, normalization, dial, ... */
 typedef struct cr_rgs cr_rgs;       /* one response-group engine instance */
+
+#define CR_ANSWER_NAME 128    /* bytes for a gateway, route, usage, profile or rule name */
+#define CR_ANSWER_URI 256     /* bytes for a URI */
+#define CR_ANSWER_ATTEMPTS 16 /* attempts a cr_route_answer holds (the first ones) */
+
+/* One attempt of an outbound decision (cr_route_answer). */
+typedef struct cr_route_attempt {
+    char gateway[CR_ANSWER_NAME];
+    char route[CR_ANSWER_NAME];
+    char usage[CR_ANSWER_NAME];
+    char uri[CR_ANSWER_URI];     /* Request-URI for the gateway */
+    char address[CR_ANSWER_URI]; /* the gateway's SIP address (destination) */
+    int remove_plus;             /* the gateway wants no '+' in To and From either */
+} cr_route_attempt;
+
+/* A routing decision as a versioned plain struct (cr_plugin.route_answer). Only grows at the
+ * end; `size` tells the plugin how much of it the host knows. Strings are NUL-terminated,
+ * "" when absent. */
+typedef struct cr_route_answer {
+    uint32_t size; /* set by the host: sizeof(cr_route_answer) */
+    int kind;      /* CR_DECISION_* */
+    char normalized[CR_ANSWER_URI];
+    char target[CR_ANSWER_URI]; /* internal: the callee's SIP URI */
+    char reason[CR_ANSWER_URI];
+    char profile[CR_ANSWER_NAME];
+    char rule[CR_ANSWER_NAME];
+    uint32_t nattempts;      /* attempts filled (at most CR_ANSWER_ATTEMPTS) */
+    uint32_t total_attempts; /* attempts the decision had */
+    cr_route_attempt attempts[CR_ANSWER_ATTEMPTS];
+} cr_route_answer;
 
 /* What the host gives the plugin. Any function may be NULL (the plugin then uses stderr,
  * CLOCK_REALTIME and malloc/free). */
@@ -205,6 +235,15 @@ typedef struct cr_plugin {
      * list (the directory then holds exactly the file's users). */
     int (*users_import_ex)(const char *db_dir, const char *file, unsigned flags,
                            cr_result **out, char *err, size_t errlen);
+
+    /* ---- since ABI 1.4 ---- */
+    /* The outbound decision into a caller-owned plain struct: no allocation, nothing to
+     * free, no trace (the hot path of a SIP server). Set out->size = sizeof(cr_route_answer)
+     * before the call; the plugin fills only what fits in that size. Returns 0 (decision in
+     * out->kind) or a CR_ABI_E* code. Names longer than the fields are cut (see
+     * CR_ANSWER_NAME). */
+    int (*route_answer)(cr_handle *h, const char *from, const char *dialed,
+                        const char *const *down, size_t ndown, struct cr_route_answer *out);
 } cr_plugin;
 
 #define CR_IMPORT_REPLACE 1u

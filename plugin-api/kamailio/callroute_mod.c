@@ -490,25 +490,31 @@ static int crk_apply_attempt(struct sip_msg *msg, sr_xavp_t *rec)
 
 /* Records the decision (XAVP "callroute" and this process's last decision). The attempt
  * fields (route, usage, gateway) are left empty here: they come from the current attempt. */
-static void crk_store_decision(const cr_result *r, int kind)
+static void crk_store_decision(const cr_route_answer *a)
 {
     static const enum crk_field stored[] = {CRK_F_NORMALIZED, CRK_F_REASON, CRK_F_TARGET,
                                             CRK_F_PROFILE, CRK_F_RULE};
+    const char *from_answer[CRK_F_COUNT] = {NULL};
     const char *vals[CRK_F_COUNT];
     char packed[CRK_F_COUNT * CRK_FIELD_MAX];
     size_t i;
     int len;
 
+    from_answer[CRK_F_NORMALIZED] = a->normalized;
+    from_answer[CRK_F_REASON] = a->reason;
+    from_answer[CRK_F_TARGET] = a->target;
+    from_answer[CRK_F_PROFILE] = a->profile;
+    from_answer[CRK_F_RULE] = a->rule;
     xavp_rm_by_name(&crk_xavp_decision, 1, NULL);
     xavp_rm_by_name(&crk_xavp_attempt, 1, NULL);
     for (i = 0; i < CRK_F_COUNT; i++) {
         crk_last[i][0] = '\0';
         vals[i] = NULL;
     }
-    crk_set_last(CRK_F_DECISION, crk_decision_text(kind));
+    crk_set_last(CRK_F_DECISION, crk_decision_text(a->kind));
     vals[CRK_F_DECISION] = crk_last[CRK_F_DECISION];
     for (i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
-        crk_set_last(stored[i], crp->result_get(r, crk_field_names[stored[i]]));
+        crk_set_last(stored[i], from_answer[stored[i]][0] ? from_answer[stored[i]] : NULL);
         vals[stored[i]] = crk_last[stored[i]];
     }
     len = crk_pack(packed, sizeof(packed), vals, CRK_F_COUNT);
@@ -517,21 +523,26 @@ static void crk_store_decision(const cr_result *r, int kind)
 }
 
 /* Stores every attempt of an outbound decision, in order, and applies the first. */
-static int crk_store_attempts(struct sip_msg *msg, const cr_result *r)
+static int crk_store_attempts(struct sip_msg *msg, const cr_route_answer *a)
 {
-    size_t i, k, n = crp->result_count ? crp->result_count(r, "attempts") : 0;
     sr_xavp_t *prev = NULL, *first = NULL;
     const char *vals[CRK_A_COUNT];
     char packed[CRK_A_COUNT * MAX_URI_SIZE];
+    uint32_t i;
     int len;
 
     xavp_rm_by_name(&crk_xavp_attempt, 1, NULL);
-    for (i = 0; i < n; i++) {
-        for (k = 0; k < CRK_A_COUNT; k++)
-            vals[k] = crp->result_item(r, "attempts", i, crk_attempt_names[k]);
+    for (i = 0; i < a->nattempts; i++) {
+        const cr_route_attempt *at = &a->attempts[i];
+        vals[CRK_A_GATEWAY] = at->gateway;
+        vals[CRK_A_ROUTE] = at->route;
+        vals[CRK_A_USAGE] = at->usage;
+        vals[CRK_A_URI] = at->uri;
+        vals[CRK_A_ADDRESS] = at->address;
+        vals[CRK_A_REMOVE_PLUS] = at->remove_plus ? "true" : "false";
         len = crk_pack(packed, sizeof(packed), vals, CRK_A_COUNT);
         if (len < 0 || (prev = crk_xavp_add(&crk_xavp_attempt, packed, len, prev)) == NULL) {
-            LM_ERR("cannot store attempt %zu\n", i);
+            LM_ERR("cannot store attempt %u\n", i);
             return -1;
         }
         if (first == NULL)
@@ -544,12 +555,57 @@ static int crk_store_attempts(struct sip_msg *msg, const cr_result *r)
     return crk_apply_attempt(msg, first);
 }
 
+/* A library without route_answer (ABI < 1.4): its named-field result, copied into an answer. */
+static int crk_route_by_result(cr_handle *h, const char *from, const char *dialed,
+                               cr_route_answer *a)
+{
+    static const char *const names[] = {"gateway", "route", "usage", "uri", "address",
+                                        "remove_plus"};
+    cr_result *r = NULL;
+    int rc;
+    uint32_t i;
+
+    if (CR_HAS(cr_plugin, crp, route_ex) && crp->route_ex)
+        rc = crp->route_ex(h, from, dialed, NULL, 0, CR_ROUTE_NO_TRACE, &r);
+    else
+        rc = crp->route(h, from, dialed, NULL, 0, &r);
+    if (rc < 0 || r == NULL)
+        return rc < 0 ? rc : -1;
+    memset(a, 0, sizeof(*a));
+    a->size = sizeof(*a);
+    a->kind = crp->result_kind(r);
+#define CRK_COPY(dst, v) snprintf(dst, sizeof(dst), "%s", (v) ? (v) : "")
+    CRK_COPY(a->normalized, crp->result_get(r, "normalized"));
+    CRK_COPY(a->target, crp->result_get(r, "target"));
+    CRK_COPY(a->reason, crp->result_get(r, "reason"));
+    CRK_COPY(a->profile, crp->result_get(r, "profile"));
+    CRK_COPY(a->rule, crp->result_get(r, "rule"));
+    a->total_attempts = (uint32_t)crp->result_count(r, "attempts");
+    a->nattempts = a->total_attempts < CR_ANSWER_ATTEMPTS ? a->total_attempts
+                                                          : CR_ANSWER_ATTEMPTS;
+    for (i = 0; i < a->nattempts; i++) {
+        cr_route_attempt *at = &a->attempts[i];
+        const char *rp = crp->result_item(r, "attempts", i, names[5]);
+        CRK_COPY(at->gateway, crp->result_item(r, "attempts", i, names[0]));
+        CRK_COPY(at->route, crp->result_item(r, "attempts", i, names[1]));
+        CRK_COPY(at->usage, crp->result_item(r, "attempts", i, names[2]));
+        CRK_COPY(at->uri, crp->result_item(r, "attempts", i, names[3]));
+        CRK_COPY(at->address, crp->result_item(r, "attempts", i, names[4]));
+        at->remove_plus = rp && strcmp(rp, "true") == 0;
+    }
+#undef CRK_COPY
+    crp->result_free(r);
+    return 0;
+}
+
 /* callroute_route(): the outbound decision for an INVITE. */
 static int w_callroute_route(struct sip_msg *msg, char *p1, char *p2)
 {
+    /* one per process (Kamailio workers are single-threaded): 10 KB kept off the stack */
+    static cr_route_answer answer;
+    cr_route_answer *a = &answer;
     char from[MAX_URI_SIZE], dialed[MAX_URI_SIZE];
     cr_handle *h = crk_get_handle();
-    cr_result *r = NULL;
     int rc, kind, ret;
 
     if (h == NULL)
@@ -569,36 +625,36 @@ static int w_callroute_route(struct sip_msg *msg, char *p1, char *p2)
         return CRK_ERROR;
     }
 
-    /* the trace is for people: the SIP path asks for none when the library can skip it */
-    if (CR_HAS(cr_plugin, crp, route_ex) && crp->route_ex)
-        rc = crp->route_ex(h, from, dialed, NULL, 0, CR_ROUTE_NO_TRACE, &r);
+    /* the hot path: a plain struct from the library, nothing allocated or freed */
+    a->size = sizeof(*a);
+    if (CR_HAS(cr_plugin, crp, route_answer) && crp->route_answer)
+        rc = crp->route_answer(h, from, dialed, NULL, 0, a);
     else
-        rc = crp->route(h, from, dialed, NULL, 0, &r);
-    if (rc < 0 || r == NULL) {
+        rc = crk_route_by_result(h, from, dialed, a);
+    if (rc < 0) {
         LM_ERR("route %s -> %s failed: %s\n", from, dialed,
                crp->strerror ? crp->strerror(rc) : "error");
         crk_set_last(CRK_F_DECISION, "error");
         return CRK_ERROR;
     }
-    kind = crp->result_kind(r);
-    crk_store_decision(r, kind);
+    kind = a->kind;
+    crk_store_decision(a);
     switch (kind) {
     case CR_DECISION_OUTBOUND:
-        ret = crk_store_attempts(msg, r) < 0 ? CRK_ERROR : CRK_OUTBOUND;
+        ret = crk_store_attempts(msg, a) < 0 ? CRK_ERROR : CRK_OUTBOUND;
         break;
     case CR_DECISION_INTERNAL: {
-        const char *target = crp->result_get(r, "target");
         str s;
         ret = CRK_INTERNAL;
-        if (target == NULL) {
+        if (a->target[0] == '\0') {
             LM_ERR("internal decision without a target\n");
             ret = CRK_ERROR;
             break;
         }
-        s.s = (char *)target;
-        s.len = strlen(target);
+        s.s = a->target;
+        s.len = strlen(a->target);
         if (rewrite_uri(msg, &s) < 0) {
-            LM_ERR("cannot set Request-URI %s\n", target);
+            LM_ERR("cannot set Request-URI %s\n", a->target);
             ret = CRK_ERROR;
         }
         break;
@@ -616,7 +672,6 @@ static int w_callroute_route(struct sip_msg *msg, char *p1, char *p2)
     }
     LM_DBG("%s -> %s: %s (%s)\n", from, dialed, crk_last[CRK_F_DECISION],
            crk_last[CRK_F_REASON]);
-    crp->result_free(r);
     return ret;
 }
 
@@ -746,8 +801,21 @@ static int w_callroute_inbound(struct sip_msg *msg, char *p1, char *p2)
         return CRK_ERROR;
     }
     target = crp->result_get(r, "target");
-    crk_store_decision(r, crp->result_kind(r) == 1 ? CR_DECISION_INTERNAL
-                                                  : CR_DECISION_NOT_APPLICABLE);
+    {
+        /* $callroute(...) after an inbound call: the callee, the normalized called number */
+        static cr_route_answer a;
+        const char *v;
+        a.kind = crp->result_kind(r) == 1 ? CR_DECISION_INTERNAL : CR_DECISION_NOT_APPLICABLE;
+        snprintf(a.target, sizeof(a.target), "%s", target ? target : "");
+        v = crp->result_get(r, "called");
+        snprintf(a.normalized, sizeof(a.normalized), "%s", v ? v : "");
+        v = crp->result_get(r, "profile");
+        snprintf(a.profile, sizeof(a.profile), "%s", v ? v : "");
+        snprintf(a.reason, sizeof(a.reason), "%s", target ? "inbound call to a user"
+                                                          : "inbound call to no user");
+        a.rule[0] = '\0';
+        crk_store_decision(&a);
+    }
     if (crp->result_kind(r) != 1 || target == NULL) {
         crp->result_free(r);
         return CRK_NO_USER;

@@ -295,6 +295,32 @@ static void *watcher_main(void *arg)
     return NULL;
 }
 
+/* getpid() is a system call: the deciding process's pid is cached and forgotten in a forked
+ * child. */
+static _Atomic int32_t cached_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void pid_forget(void)
+{
+    atomic_store(&cached_pid, 0);
+}
+
+static void pid_init(void)
+{
+    pthread_atfork(NULL, NULL, pid_forget);
+}
+
+static int32_t my_pid(void)
+{
+    int32_t p = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+    if (!p) {
+        pthread_once(&pid_once, pid_init);
+        p = (int32_t)getpid();
+        atomic_store(&cached_pid, p);
+    }
+    return p;
+}
+
 static bool pid_alive(int32_t pid)
 {
     return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH);
@@ -302,7 +328,7 @@ static bool pid_alive(int32_t pid)
 
 static void watcher_start(cr_handle *h)
 {
-    int32_t me = (int32_t)getpid();
+    int32_t me = my_pid();
     /* claim a slot: a free one, or one whose process is gone */
     h->slot = NULL;
     for (size_t i = 0; i < CRP_PROC_SLOTS && !h->slot; i++) {
@@ -325,7 +351,7 @@ static void watcher_start(cr_handle *h)
 
 static void watcher_stop(cr_handle *h)
 {
-    if (atomic_load(&h->watcher_pid) != getpid())
+    if (atomic_load(&h->watcher_pid) != my_pid())
         return; /* none, or it belongs to the process this handle was copied from */
     atomic_store(&h->stop, true);
     pthread_join(h->watcher, NULL);
@@ -337,7 +363,7 @@ static void watcher_stop(cr_handle *h)
 /* Waits until every live follower decides with generation `gen` (bounded). */
 static void wait_followers(cr_handle *h, uint64_t gen)
 {
-    int32_t me = (int32_t)getpid();
+    int32_t me = my_pid();
     struct timespec ts = {0, 5 * 1000000L};
     for (int waited = 0; waited < CRP_FOLLOW_WAIT_MS; waited += 5) {
         size_t behind = 0;
@@ -368,7 +394,7 @@ static int reader_enter(cr_handle *h)
 
 const crp_snapshot *crp_snapshot_acquire(cr_handle *h, int *token)
 {
-    if (h->follow && atomic_load(&h->watcher_pid) != getpid()) {
+    if (h->follow && atomic_load_explicit(&h->watcher_pid, memory_order_relaxed) != my_pid()) {
         /* First decision in this process: catch up once inline if a reload happened since
          * the handle was opened, then let the watcher follow from now on. */
         if (atomic_load(&h->generation) != atomic_load(&h->shared->generation))

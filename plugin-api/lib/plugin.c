@@ -122,6 +122,73 @@ static int p_route_ex(cr_handle *h, const char *from, const char *dialed,
     return *out ? CR_OK : CR_ENOMEM;
 }
 
+/* Copies s into a fixed field, cut to fit; "" for NULL. */
+static void put(char *dst, size_t len, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n >= len)
+        n = len - 1;
+    memcpy(dst, s ? s : "", n);
+    dst[n] = 0;
+}
+
+static void answer_fill(cr_route_answer *a, const cr_decision *d)
+{
+    a->kind = (int)d->kind;
+    put(a->normalized, sizeof a->normalized, d->normalized);
+    put(a->target, sizeof a->target,
+        d->kind == CR_INTERNAL && d->callee ? d->callee->uri : NULL);
+    put(a->reason, sizeof a->reason, d->reason);
+    put(a->profile, sizeof a->profile, d->profile ? d->profile->name : NULL);
+    put(a->rule, sizeof a->rule, d->rule ? d->rule->name : NULL);
+    a->total_attempts = (uint32_t)d->nattempts;
+    a->nattempts = (uint32_t)(d->nattempts < CR_ANSWER_ATTEMPTS ? d->nattempts
+                                                                : CR_ANSWER_ATTEMPTS);
+    for (uint32_t i = 0; i < a->nattempts; i++) {
+        const cr_attempt *at = &d->attempts[i];
+        cr_route_attempt *o = &a->attempts[i];
+        put(o->gateway, sizeof o->gateway, at->gateway->name);
+        put(o->route, sizeof o->route, at->route->name);
+        put(o->usage, sizeof o->usage, at->usage->name);
+        put(o->uri, sizeof o->uri, at->uri);
+        put(o->address, sizeof o->address, at->gateway->address);
+        o->remove_plus = at->gateway->remove_plus;
+    }
+}
+
+/* The decision's working memory: one per thread, so the hot path allocates nothing. */
+static __thread cr_decision tls_decision;
+
+static int p_route_answer(cr_handle *h, const char *from, const char *dialed,
+                          const char *const *down, size_t ndown, cr_route_answer *out)
+{
+    if (!h || !from || !dialed || !out || out->size < offsetof(cr_route_answer, attempts))
+        return CR_EINVAL;
+    crp_runtime_ud ud = {h, down, ndown, 0};
+    cr_runtime rt;
+    crp_runtime_init(&rt, &ud);
+    int token;
+    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
+    crp_users_scope us;
+    crp_users_attach(h, s->cfg, &rt, &us);
+    cr_route_decide(s->cfg, from, dialed, &rt, &tls_decision, NULL);
+    if (out->size >= sizeof(cr_route_answer)) {
+        answer_fill(out, &tls_decision);
+    } else {
+        /* an older host knows a shorter struct: fill a full one, hand over what fits */
+        static __thread cr_route_answer full;
+        uint32_t size = out->size;
+        answer_fill(&full, &tls_decision);
+        memcpy((char *)out + sizeof size, (char *)&full + sizeof size, size - sizeof size);
+        if (size < offsetof(cr_route_answer, attempts) + sizeof(cr_route_attempt) * full.nattempts)
+            out->nattempts = (uint32_t)((size - offsetof(cr_route_answer, attempts)) /
+                                        sizeof(cr_route_attempt));
+    }
+    crp_users_detach(&us);
+    crp_snapshot_release(h, token);
+    return CR_OK;
+}
+
 static int p_route(cr_handle *h, const char *from, const char *dialed, const char *const *down,
                    size_t ndown, cr_result **out)
 {
@@ -448,6 +515,7 @@ static const cr_plugin plugin = {
     .users_import = crp_users_import,
     .users_export = crp_users_export,
     .users_import_ex = crp_users_import_ex,
+    .route_answer = p_route_answer,
 };
 
 CR_API const cr_plugin *cr_plugin_entry(const cr_host *host, const char **err)
