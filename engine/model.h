@@ -123,8 +123,12 @@ void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *errof
 void cr_re_jit(void *re);
 /* The compiled pattern of a route, compiled on first use when compile left it out (patterns
  * the route index decides exactly); published with a compare-and-swap, so that decisions on
- * many threads may race here. NULL when out of memory. */
+ * many threads may race here. No JIT: a naive scan runs thousands of patterns once each,
+ * where the interpreter is faster than JIT code spread over thousands of pages. NULL when
+ * out of memory. */
 const void *cr_route_re(const cr_route *r);
+/* Up to this many routes every route pattern gets JIT code (route_index.c). */
+#define CR_JIT_ALL_ROUTES 20000
 void cr_re_free(void *re);
 uint32_t cr_re_capture_count(const void *re);
 /* Group number of a named group, or -1. */

@@ -1181,7 +1181,6 @@ uint32_t cr_px_next(cr_px_iter *it)
  * the ones the index cannot pre-select (they run on every decision): the others run a few
  * times per decision at most, and JIT code would cost 1-3 KB and ~30 us of load time each.
  * Patterns the index decides exactly are not compiled at all unless a naive scan asks. */
-#define CR_JIT_ALL_ROUTES 20000
 
 struct cr_route_index {
     _Atomic bool naive;
