@@ -203,6 +203,11 @@ const char *cr_config_directory(const cr_config *cfg, cr_srcloc *loc);
  */
 int cr_config_compile(cr_config *cfg, cr_diag *diag);
 
+/* The loader saw a <responseGroups> section (so the document also needs the response-group
+ * loader); a flag only, the engine does nothing with it. */
+void cr_config_mark_response_groups(cr_config *cfg);
+bool cr_config_has_response_groups(const cr_config *cfg);
+
 /* ---- reading a compiled config --------------------------------------------------------- */
 
 size_t cr_config_profile_count(const cr_config *cfg);

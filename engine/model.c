@@ -656,3 +656,13 @@ size_t cr_uri_key(const char *uri, char *out, size_t len)
     out[o] = 0;
     return o;
 }
+
+void cr_config_mark_response_groups(cr_config *cfg)
+{
+    cfg->has_response_groups = true;
+}
+
+bool cr_config_has_response_groups(const cr_config *cfg)
+{
+    return cfg->has_response_groups;
+}

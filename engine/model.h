@@ -68,6 +68,7 @@ static inline cr_srcloc *cr_namelist_locs(const cr_namelist *l)
 }
 
 struct cr_config {
+    bool has_response_groups;
     char **domains;
     size_t ndomains, capdomains;
     cr_profile *profiles;

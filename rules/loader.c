@@ -562,7 +562,9 @@ static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
         load_list(L, n, "user", load_user);
     else if (strcmp(name, "directory") == 0)
         load_directory(L, n);
-    else if (strcmp(name, "responseGroups") != 0) {
+    else if (strcmp(name, "responseGroups") == 0)
+        cr_config_mark_response_groups(L->cfg);
+    else {
         elem e = {.L = L, .node = n->parent, .loc = {L->file, 0}};
         unknown_child(&e, n);
     }

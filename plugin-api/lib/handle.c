@@ -17,6 +17,7 @@
 #endif
 
 #include <errno.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
@@ -49,15 +50,17 @@ void crp_diag_to_text(const cr_diag *d, char *err, size_t errlen, bool errors_on
 int crp_load(const char *path, cr_config **out, cr_diag *diag)
 {
     int rc = cr_rules_load(path, out, diag);
-    if (rc != CR_OK)
-        return rc;
-    cr_rgs_config *rgs = NULL;
-    rc = cr_rgs_xml_load(path, &rgs, diag);
-    cr_rgs_config_free(rgs);
-    if (rc != CR_OK) {
-        cr_config_free(*out);
-        *out = NULL;
+    if (rc == CR_OK && cr_config_has_response_groups(*out)) {
+        cr_rgs_config *rgs = NULL;
+        rc = cr_rgs_xml_load(path, &rgs, diag);
+        cr_rgs_config_free(rgs);
+        if (rc != CR_OK) {
+            cr_config_free(*out);
+            *out = NULL;
+        }
     }
+    /* the parsers' freed nodes go back to the system, not into the resident set */
+    malloc_trim(0);
     return rc;
 }
 
