@@ -96,23 +96,51 @@ static int route_one(const cr_plugin *p, cr_handle *h, const char *from, const c
     return kind == CR_DECISION_OUTBOUND || kind == CR_DECISION_INTERNAL ? 0 : 1;
 }
 
+/* "--down GW1 GW2 NUMBER": extra positionals that name a configured gateway are down
+ * gateways too, so both "--down A --down B" and "--down A B" work. */
+static size_t more_down(const cr_plugin *p, cr_handle *h, cr_opts *o, const char **down,
+                        size_t ndown, size_t max)
+{
+    cr_result *g = NULL;
+    if (o->npos < 2 || ndown == 0 || !p->gateways || p->gateways(h, &g) != 0)
+        return ndown;
+    size_t w = 0, ng = p->result_count(g, "gateways");
+    for (size_t i = 0; i < o->npos; i++) {
+        bool is_gw = false;
+        for (size_t k = 0; k < ng && !is_gw; k++)
+            is_gw = strcmp(o->pos[i], p->result_item(g, "gateways", k, "name")) == 0;
+        if (is_gw && ndown < max)
+            down[ndown++] = o->pos[i];
+        else
+            o->pos[w++] = o->pos[i];
+    }
+    o->npos = w;
+    /* names point into argv, not into the result */
+    p->result_free(g);
+    return ndown;
+}
+
 int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
 {
     cr_opts o;
     if (!cr_opts_parse(argc, argv, route_spec, &o))
         return 2;
     const char *from = cr_opt(&o, "from"), *batch = cr_opt(&o, "batch");
-    if (!from || (batch ? o.npos != 0 : o.npos != 1)) {
-        fprintf(stderr, "usage: callroute route --config FILE [--db DIR] --from SIP_URI NUMBER [--json] "
-                        "[--down GW]... | --batch FILE\n");
-        return 2;
-    }
     const char *down[64];
     char downbuf[4096];
     size_t ndown = cr_opt_all(&o, "down", down, 64, downbuf, sizeof downbuf);
     /* --db: the LMDB user directory (callers and reverse number lookup) */
     cr_open_options opts = {.size = sizeof opts, .db_path = cr_opt(&o, "db")};
-    cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), &opts);
+    cr_handle *h = from ? cr_cli_open(p, cr_opt(&o, "config"), &opts) : NULL;
+    if (h)
+        ndown = more_down(p, h, &o, down, ndown, 64);
+    if (!from || (batch ? o.npos != 0 : o.npos != 1)) {
+        fprintf(stderr, "usage: callroute route --config FILE [--db DIR] --from SIP_URI NUMBER "
+                        "[--json] [--down GW]... | --batch FILE\n");
+        if (h)
+            p->close(h);
+        return 2;
+    }
     if (!h)
         return 2;
     int status = 0;

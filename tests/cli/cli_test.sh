@@ -83,6 +83,8 @@ route)
   json '"Dallas-GW1" not in [a["gateway"] for a in j["attempts"]] and j["attempts"][0]["route"] == "Universal Route"'
   expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com +12145550100 --down Dallas-GW1 --down Red-GW1 --json
   json '[a["gateway"] for a in j["attempts"]][:1] == ["Red-GW2"]'
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com --down Dallas-GW1 Red-GW1 +12145550100 --json
+  json '[a["gateway"] for a in j["attempts"]][:1] == ["Red-GW2"] and "Red-GW1" not in [a["gateway"] for a in j["attempts"]]'
   # human output carries the trace
   expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com +14255550199
   has "trace:" "route text" "$out"
