@@ -198,7 +198,7 @@ static void compile_profiles(cr_config *c, cr_diag *d)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, robj, "has no translation");
                 continue;
             }
-            r->xlat = cr_xlat_compile(r->translation, r->re, msg, sizeof msg);
+            r->xlat = cr_xlat_compile(r->translation, r->pattern, r->re, msg, sizeof msg);
             if (!r->xlat)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, robj, "%s", msg);
         }
@@ -230,6 +230,17 @@ static void compile_routing(cr_config *c, cr_diag *d)
         }
         if (g->ports < 0)
             cr_diag_add(d, CR_DIAG_ERROR, g->loc, obj, "ports must not be negative");
+    }
+    c->gateway_hosts =
+        cr_arena_alloc(c, (c->ngateways ? c->ngateways : 1) * sizeof *c->gateway_hosts);
+    if (!c->gateway_hosts)
+        cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
+    for (size_t i = 0; c->gateway_hosts && i < c->ngateways; i++) {
+        const char *a = c->gateways[i].address, *h = a && strlen(a) >= 4 ? a + 4 : "";
+        const char *at = strchr(h, '@');
+        if (at)
+            h = at + 1;
+        c->gateway_hosts[i] = (cr_gateway_host){h, strlen(h)};
     }
     for (size_t i = 0; i < c->nroutes; i++) {
         cr_route *r = &c->routes[i];

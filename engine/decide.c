@@ -116,14 +116,34 @@ static bool attempt_has_gateway(const cr_decision *d, const cr_gateway *g)
     return false;
 }
 
+/* The Request-URI of gateway gi for number[0..n) (cr_gateway_uri with the host found at
+ * compile and the number's length known). */
+static int attempt_uri(const cr_config *c, const cr_gateway *g, size_t gi, const char *number,
+                       size_t n, char *out, size_t len)
+{
+    static const char user_phone[] = ";user=phone";
+    const cr_gateway_host *h = c->gateway_hosts ? &c->gateway_hosts[gi] : NULL;
+    if (!h || 4 + n + 1 + h->len + sizeof user_phone > len)
+        return cr_gateway_uri(g, number, out, len); /* truncated like snprintf */
+    if (g->remove_plus && number[0] == '+')
+        number++, n--;
+    memcpy(out, "sip:", 4);
+    memcpy(out + 4, number, n);
+    out[4 + n] = '@';
+    memcpy(out + 5 + n, h->host, h->len);
+    memcpy(out + 5 + n + h->len, user_phone, sizeof user_phone);
+    return CR_OK;
+}
+
 /* Walks one route's gateways from the spread offset, appending new, up gateways. */
 static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_usage *u,
-                               const char *number, const cr_runtime *rt, uint32_t spread,
-                               cr_decision *out, cr_trace *trace)
+                               const char *number, size_t len, const cr_runtime *rt,
+                               uint32_t spread, cr_decision *out, cr_trace *trace)
 {
     size_t n = r->gateways.count;
     for (size_t k = 0; k < n; k++) {
-        const cr_gateway *g = &c->gateways[r->gateways.idx[(spread + k) % n]];
+        size_t gi = r->gateways.idx[(spread + k) % n];
+        const cr_gateway *g = &c->gateways[gi];
         if (attempt_has_gateway(out, g)) {
             if (trace)
                 cr_trace_add(trace, "  gateway '%s' already in the list: skipped", g->name);
@@ -141,7 +161,7 @@ static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_u
             continue;
         }
         cr_attempt *a = &out->attempts[out->nattempts];
-        if (cr_gateway_uri(g, number, a->uri, sizeof a->uri) != CR_OK) {
+        if (attempt_uri(c, g, gi, number, len, a->uri, sizeof a->uri) != CR_OK) {
             if (trace)
                 cr_trace_add(trace, "  gateway '%s': Request-URI too long: skipped", g->name);
             continue;
@@ -163,10 +183,12 @@ void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *
         return;
     uint32_t spread = rt && rt->spread ? rt->spread(rt->ud) : 0;
     size_t n = strlen(number);
+    cr_px_key key; /* the number read once for every usage's trie */
+    cr_px_key_init(&key, number, n);
     for (size_t i = 0; i < policy->usages.count; i++) {
         const cr_usage *u = &c->usages[policy->usages.idx[i]];
         cr_route_iter it;
-        cr_route_index_begin(c, policy->usages.idx[i], number, n, &it);
+        cr_route_index_begin_key(c, policy->usages.idx[i], &key, &it);
         if (trace)
             cr_trace_add(trace, "usage '%s' (%zu of %zu in policy '%s')", u->name, i + 1,
                          (size_t)policy->usages.count, policy->name);
@@ -190,7 +212,7 @@ void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *
             out->routes_matched++;
             if (trace)
                 cr_trace_add(trace, "  route '%s' (%s) matches", r->name, r->pattern);
-            add_route_gateways(c, r, u, number, rt, spread, out, trace);
+            add_route_gateways(c, r, u, number, n, rt, spread, out, trace);
         }
         if (trace && !any)
             cr_trace_add(trace, "  no route of usage '%s' matches %s", u->name, number);

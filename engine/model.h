@@ -51,6 +51,13 @@ typedef struct cr_usage_routes {
     size_t count;
 } cr_usage_routes;
 
+/* What follows the user part in a gateway's Request-URIs: the host of its address (after
+ * "sip:" and any "user@"), set by compile so that decisions need not search for it. */
+typedef struct cr_gateway_host {
+    const char *host;
+    size_t len;
+} cr_gateway_host;
+
 /* Memory the configuration's strings and compiled name lists live in: one free at the end. */
 typedef struct cr_arena_chunk {
     struct cr_arena_chunk *next;
@@ -105,6 +112,7 @@ struct cr_config {
     cr_index usage_ix, policy_ix, route_ix; /* while compiling only */
     struct cr_route_analysis *analysis;     /* while compiling only (route_index.c) */
     cr_usage_routes *usage_routes;          /* [nusages] */
+    cr_gateway_host *gateway_hosts;         /* [ngateways], in the arena */
     struct cr_route_index *route_index;
 };
 
@@ -152,9 +160,11 @@ int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned f
 
 /* ---- normalize.c ---- */
 
-/* Parses a .NET replacement string against a compiled pattern. Returns the compiled form
- * (free with cr_xlat_free), or NULL with a message in err (a group the pattern lacks). */
-void *cr_xlat_compile(const char *translation, const void *re, char *err, size_t errlen);
+/* Parses a .NET replacement string against a compiled pattern (`pattern` is its source, read
+ * for shapes that need no PCRE2). Returns the compiled form (free with cr_xlat_free), or NULL
+ * with a message in err (a group the pattern lacks). */
+void *cr_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
+                      size_t errlen);
 void cr_xlat_free(void *x);
 
 #endif

@@ -1104,47 +1104,62 @@ static inline unsigned popcount16(unsigned x)
     return (x + (x >> 8)) & 0x1Fu;
 }
 
-bool cr_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
+/* Trie symbol + 1 of each byte, 0 outside the alphabet. */
+static const uint8_t sym_of[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
+    ['7'] = 8, ['8'] = 9, ['9'] = 10, ['+'] = 11, ['*'] = 12, ['#'] = 13,
+};
+
+bool cr_px_key_init(cr_px_key *k, const char *number, size_t n)
 {
+    k->n = n;
+    k->ok = false;
     if (n > CR_NUMBER_MAX)
         return false;
-    it->nruns = 0;
+    uint16_t rest = 0;
+    k->rest[n] = 0;
+    for (size_t i = n; i-- > 0;) {
+        unsigned s = sym_of[(unsigned char)number[i]];
+        if (!s)
+            return false;
+        k->sym[i] = (uint8_t)(s - 1);
+        rest |= (uint16_t)(1u << (s - 1));
+        k->rest[i] = rest;
+    }
+    k->ok = true;
+    return true;
+}
+
+bool cr_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
+{
+    if (!k->ok)
+        return false;
+    size_t n = k->n, nruns = 0;
     it->len = n;
     it->match = false;
-    uint8_t depth_of[CR_PX_MAX_RUNS];
     const cr_px_node *node = t->nodes;
-    size_t depth = 0;
-    for (; node; depth++) {
+    for (size_t depth = 0;; depth++) {
         if (node->items_n) {
-            it->run[it->nruns] = t->items + node->items_off;
-            it->end[it->nruns] = t->items + node->items_off + node->items_n;
-            depth_of[it->nruns++] = (uint8_t)depth;
+            it->run[nruns] = t->items + node->items_off;
+            it->end[nruns] = t->items + node->items_off + node->items_n;
+            /* the symbols after this node are what exact tails are checked against */
+            it->rest[nruns++] = k->rest[depth];
         }
         if (depth == n)
             break;
-        int s = cr_px_symbol((unsigned char)number[depth]);
-        if (s < 0)
-            return false;
-        uint16_t bit = (uint16_t)(1u << s);
+        unsigned bit = 1u << k->sym[depth];
         if (!(node->mask & bit))
             break;
         node = t->nodes + node->first_child + popcount16(node->mask & (bit - 1u));
     }
-    /* the rest of the number must be in the alphabet too; the symbols after each run's node
-     * are what exact tails are checked against */
-    uint16_t rest = 0;
-    size_t r = it->nruns;
-    for (size_t i = n; i-- > 0;) {
-        while (r > 0 && depth_of[r - 1] > i)
-            it->rest[--r] = rest;
-        int s = cr_px_symbol((unsigned char)number[i]);
-        if (s < 0)
-            return false;
-        rest |= (uint16_t)(1u << s);
-    }
-    while (r > 0)
-        it->rest[--r] = rest;
+    it->nruns = nruns;
     return true;
+}
+
+bool cr_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
+{
+    cr_px_key k;
+    return cr_px_key_init(&k, number, n) && cr_px_trie_walk(t, &k, it);
 }
 
 uint32_t cr_px_next(cr_px_iter *it)
@@ -1337,6 +1352,19 @@ void cr_route_index_begin(const cr_config *cfg, size_t usage, const char *number
     it->pos = 0;
     if (ix && !atomic_load_explicit(&ix->naive, memory_order_relaxed) &&
         cr_px_trie_begin(&ix->tries[usage], number, n, &it->px))
+        it->indexed = true;
+}
+
+void cr_route_index_begin_key(const cr_config *cfg, size_t usage, const cr_px_key *k,
+                              cr_route_iter *it)
+{
+    const cr_route_index *ix = cfg->route_index;
+    it->indexed = false;
+    it->routes = cfg->usage_routes[usage].routes;
+    it->count = cfg->usage_routes[usage].count;
+    it->pos = 0;
+    if (ix && !atomic_load_explicit(&ix->naive, memory_order_relaxed) &&
+        cr_px_trie_walk(&ix->tries[usage], k, &it->px))
         it->indexed = true;
 }
 

@@ -102,6 +102,18 @@ typedef struct cr_px_iter {
 /* Maps a character to its trie symbol, or -1 outside the alphabet. */
 int cr_px_symbol(unsigned char c);
 
+/* A number read into trie symbols once, for the walks of several tries (a decision walks one
+ * trie per phone usage with the same number). */
+typedef struct cr_px_key {
+    size_t n;
+    bool ok;                          /* in the alphabet and at most CR_NUMBER_MAX long */
+    uint8_t sym[CR_NUMBER_MAX];       /* symbol of each character */
+    uint16_t rest[CR_NUMBER_MAX + 1]; /* symbols of number[i..n), for exact tails */
+} cr_px_key;
+
+/* Reads number[0..n) into k; false (k->ok) when it is outside the alphabet or too long. */
+bool cr_px_key_init(cr_px_key *k, const char *number, size_t n);
+
 /* Collects analysed patterns, then builds the trie. Items may be added in any order. */
 typedef struct cr_px_builder {
     struct cr_px_entry *entries;
@@ -118,6 +130,8 @@ size_t cr_px_trie_bytes(const cr_px_trie *t);
 /* Starts a walk for `number` (n characters). Returns false, leaving `it` unusable, when
  * the number has a character outside the alphabet or is longer than CR_NUMBER_MAX. */
 bool cr_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
+/* The same for a number read by cr_px_key_init; false when !k->ok. */
+bool cr_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it);
 /* Next candidate id in ascending order, or UINT32_MAX at the end; it->match tells that the
  * index has decided it matches (an exact prefix); otherwise the pattern decides. */
 uint32_t cr_px_next(cr_px_iter *it);
@@ -150,6 +164,9 @@ void cr_route_index_free(cr_route_index *ix);
 
 void cr_route_index_begin(const cr_config *cfg, size_t usage, const char *number, size_t n,
                           cr_route_iter *it);
+/* The same with the number already read (cr_px_key_init), for the usages of one decision. */
+void cr_route_index_begin_key(const cr_config *cfg, size_t usage, const cr_px_key *k,
+                              cr_route_iter *it);
 
 static inline size_t cr_route_index_next(cr_route_iter *it)
 {
