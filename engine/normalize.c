@@ -30,8 +30,7 @@ bool cr_is_e164(const char *s)
 }
 
 /* Copies the value of parameter `name` from a ';'-separated parameter list [p, end). */
-static void param_value(const char *p, const char *end, const char *name, char *out,
-                        size_t len)
+static void param_value(const char *p, const char *end, const char *name, char *out, size_t len)
 {
     size_t nl = strlen(name);
     out[0] = 0;
@@ -50,16 +49,48 @@ static void param_value(const char *p, const char *end, const char *name, char *
     }
 }
 
+/* A bare number of the alphabet with visual separators only ("+1 (425) 555-0100", "911"):
+ * one pass, no parameters. False when `in` needs the general parse (which then gives the
+ * same answer from the start). */
+static bool parse_plain(const char *in, cr_number *out)
+{
+    size_t o = 0;
+    for (const char *p = in;; p++) {
+        char c = *p;
+        if (p - in >= 1024)
+            return false;
+        if ((c >= '0' && c <= '9') || c == '*' || c == '#' || (c == '+' && o == 0)) {
+            if (o >= CR_NUMBER_MAX)
+                return false;
+            out->digits[o++] = c;
+        } else if (c == 0) {
+            break;
+        } else if (c != '-' && c != '.' && c != '(' && c != ')' && !(c == ' ' && p[1])) {
+            return false; /* parameters, a trailing space or '>', anything else */
+        }
+    }
+    if (o == 0)
+        return false;
+    out->digits[o] = 0;
+    out->dialable = !(o == 1 && out->digits[0] == '+');
+    return true;
+}
+
 int cr_number_parse(const char *in, cr_number *out)
 {
-    memset(out, 0, sizeof *out);
+    /* the strings are read up to their NUL: no need to clear all of them */
+    out->digits[0] = out->context[0] = out->ext[0] = out->host[0] = 0;
+    out->is_sip = out->dialable = false;
     if (!in)
         return CR_EINVAL;
     while (*in == ' ' || *in == '<')
         in++;
+    if (((*in >= '0' && *in <= '9') || *in == '+' || *in == '*' || *in == '#') &&
+        parse_plain(in, out))
+        return CR_OK;
     size_t len = strlen(in);
-    while (len && (in[len - 1] == ' ' || in[len - 1] == '>' || in[len - 1] == '\n' ||
-                   in[len - 1] == '\r'))
+    while (len &&
+           (in[len - 1] == ' ' || in[len - 1] == '>' || in[len - 1] == '\n' || in[len - 1] == '\r'))
         len--;
     if (len == 0 || len > 1024)
         return CR_EINVAL;
@@ -80,13 +111,13 @@ int cr_number_parse(const char *in, cr_number *out)
         const char *at = memchr(user, '@', (size_t)(uend - user));
         if (at) {
             const char *h = at + 1, *hend = h;
-            while (hend < in + len && *hend != ';' && *hend != ':' && *hend != '?' &&
-                   *hend != '>')
+            while (hend < in + len && *hend != ';' && *hend != ':' && *hend != '?' && *hend != '>')
                 hend++;
             size_t hl = (size_t)(hend - h);
             if (hl >= sizeof out->host)
                 return CR_EINVAL;
             memcpy(out->host, h, hl);
+            out->host[hl] = 0;
             uend = at;
         }
         const char *semi = memchr(user, ';', (size_t)(uend - user));
@@ -112,8 +143,10 @@ int cr_number_parse(const char *in, cr_number *out)
     for (const char *p = user; p < uend; p++) {
         if (is_separator(*p))
             continue;
-        if (o >= CR_NUMBER_MAX)
+        if (o >= CR_NUMBER_MAX) {
+            out->digits[o] = 0;
             return CR_EINVAL;
+        }
         out->digits[o++] = *p;
     }
     out->digits[o] = 0;
@@ -139,11 +172,33 @@ typedef struct xtok {
     size_t off, len; /* literal text in the translation copy */
 } xtok;
 
+#define SHAPE_LIT_MAX 32
+#define SHAPE_INF     255 /* no upper bound (numbers are at most CR_NUMBER_MAX long) */
+
+/*
+ * A pattern of the shape `^LIT$`, `^LIT CLASS Q$` or `^LIT(CLASS Q)$`, where LIT is literal
+ * symbols of the alphabet, CLASS is \d, . or a bracket class of symbols and Q a quantifier:
+ * on a number of the alphabet it matches exactly when the number starts with LIT and the
+ * rest is between tmin and tmax symbols of CLASS, and the match is the whole number with
+ * group 1 (when there is one) the rest. Most normalization rules have this shape; for them
+ * the index's walk skips PCRE2 (cr_profile_normalize).
+ */
+typedef struct shape {
+    bool simple;
+    bool group;   /* the tail is capture group 1 */
+    uint8_t plen; /* literal length */
+    uint8_t tmin, tmax;
+    uint16_t tmask; /* symbols allowed in the tail, bit = trie symbol */
+    char lit[SHAPE_LIT_MAX];
+} shape;
+
 typedef struct xlat {
     char *text;
     xtok *toks;
     size_t ntoks;
     int last_group; /* PCRE2 number of .NET's last group ($+), 0 if none */
+    bool anchored;  /* the pattern can only match at the start of the subject */
+    shape sh;
 } xlat;
 
 /*
@@ -210,11 +265,171 @@ static bool push(xlat *x, size_t *cap, xtok t)
 
 static bool is_word(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '_';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
-void *cr_xlat_compile(const char *translation, const void *re, char *err, size_t errlen)
+static uint16_t sym_bit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return (uint16_t)(1u << (c - '0'));
+    return c == '+' ? 1u << 10 : c == '*' ? 1u << 11 : c == '#' ? 1u << 12 : 0;
+}
+
+/* Reads "{m}", "{m,}" or "{m,n}" at *p; false for anything else (PCRE2 10.42 takes "{,n}"
+ * and spaced forms as literals). */
+static bool read_bounds(const char **p, unsigned *lo, unsigned *hi)
+{
+    const char *q = *p + 1;
+    unsigned a = 0, b;
+    int nd = 0;
+    for (; *q >= '0' && *q <= '9' && nd < 5; q++, nd++)
+        a = a * 10 + (unsigned)(*q - '0');
+    if (!nd)
+        return false;
+    b = a;
+    if (*q == ',') {
+        q++;
+        nd = 0;
+        b = 0;
+        for (; *q >= '0' && *q <= '9' && nd < 5; q++, nd++)
+            b = b * 10 + (unsigned)(*q - '0');
+        if (!nd)
+            b = UINT32_MAX;
+    }
+    if (*q != '}' || a > b || a > 65535 || (b != UINT32_MAX && b > 65535))
+        return false;
+    *lo = a;
+    *hi = b;
+    *p = q + 1;
+    return true;
+}
+
+/* Recognises the simple shape (see `shape`); sh->simple stays false for anything else. */
+static void shape_read(const char *p, shape *sh)
+{
+    memset(sh, 0, sizeof *sh);
+    if (!p || *p++ != '^')
+        return;
+    for (;; p++) {
+        char c = p[0];
+        if (c == '\\' && (p[1] == '+' || p[1] == '*' || p[1] == '#'))
+            c = *++p;
+        else if (!((c >= '0' && c <= '9') || c == '#'))
+            break;
+        if (sh->plen == SHAPE_LIT_MAX)
+            return;
+        sh->lit[sh->plen++] = c;
+    }
+    unsigned lo = 0, hi = 0;
+    if (*p == '(') {
+        if (p[1] == '?' || p[1] == '*')
+            return; /* non-capturing, named, lookaround, verbs */
+        sh->group = true;
+        p++;
+    }
+    if (*p != '$') {
+        if (p[0] == '\\' && p[1] == 'd') {
+            sh->tmask = 0x3FF;
+            p += 2;
+        } else if (*p == '.') {
+            sh->tmask = 0x1FFF;
+            p++;
+        } else if (*p == '[') {
+            for (p++; *p != ']'; p++) {
+                if (*p >= '0' && *p <= '9' && p[1] == '-' && p[2] >= '0' && p[2] <= '9') {
+                    if (p[2] < p[0])
+                        return;
+                    for (char d = p[0]; d <= p[2]; d++)
+                        sh->tmask |= sym_bit(d);
+                    p += 2;
+                } else if ((*p >= '0' && *p <= '9') || *p == '*' || *p == '#' || *p == '+') {
+                    sh->tmask |= sym_bit(*p);
+                } else {
+                    return; /* negation, escapes, '-' and ']' as literals, end of pattern */
+                }
+            }
+            if (!sh->tmask)
+                return;
+            p++;
+        } else {
+            return;
+        }
+        if (*p == '*')
+            lo = 0, hi = UINT32_MAX, p++;
+        else if (*p == '+')
+            lo = 1, hi = UINT32_MAX, p++;
+        else if (*p == '?')
+            lo = 0, hi = 1, p++;
+        else if (*p == '{') {
+            if (!read_bounds(&p, &lo, &hi))
+                return;
+        } else {
+            lo = hi = 1;
+        }
+        if (*p == '?' || *p == '+') /* lazy or possessive: the same span before '$' */
+            p++;
+    } else if (sh->group) {
+        return; /* "^LIT($": not a pattern */
+    }
+    if (sh->group && *p++ != ')')
+        return;
+    if (p[0] != '$' || p[1] != 0)
+        return;
+    sh->tmin = (uint8_t)(lo > SHAPE_INF - 1 ? SHAPE_INF - 1 : lo);
+    sh->tmax = (uint8_t)(hi > SHAPE_INF - 1 ? SHAPE_INF : hi);
+    sh->simple = true;
+}
+
+/* True when every top-level branch of the pattern starts with '^' (no multiline): it then
+ * matches at the start of the subject or nowhere, and Regex.Replace needs one match only.
+ * Conservative: inline options, \Q, comments and conditionals give false. */
+static bool anchored_at_start(const char *p)
+{
+    if (!p || *p != '^')
+        return false;
+    int depth = 0;
+    for (; *p; p++) {
+        if (*p == '\\') {
+            if (p[1] == 'Q' || p[1] == 'c' || p[1] == 0)
+                return false; /* quoting; \c takes the next character, even '(' */
+            p++;
+        } else if (*p == '[') {
+            p++;
+            if (*p == '^')
+                p++;
+            if (*p == ']')
+                p++;
+            for (; *p != ']'; p++) {
+                if (!*p)
+                    return false;
+                if (*p == '\\') {
+                    if (p[1] == 'Q' || p[1] == 'c' || p[1] == 0)
+                        return false;
+                    p++;
+                } else if (*p == '[' && p[1] == ':') {
+                    return false; /* POSIX classes: not read here */
+                }
+            }
+        } else if (*p == '(') {
+            if (p[1] == '?' && !strchr(":=!<>", p[2]))
+                return false; /* options, comments, conditionals, ... */
+            if (p[1] == '?' && p[2] == '<' && p[3] && !strchr("=!", p[3]) &&
+                !((p[3] >= 'a' && p[3] <= 'z') || (p[3] >= 'A' && p[3] <= 'Z') || p[3] == '_'))
+                return false;
+            if (p[1] == '*')
+                return false; /* verbs */
+            depth++;
+        } else if (*p == ')') {
+            depth--;
+        } else if (*p == '|' && depth <= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void *cr_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
+                      size_t errlen)
 {
     xlat *x = calloc(1, sizeof *x);
     groupmap gm = {0};
@@ -305,6 +520,11 @@ void *cr_xlat_compile(const char *translation, const void *re, char *err, size_t
             goto oom;
         i += adv;
     }
+    x->anchored = anchored_at_start(pattern);
+    shape_read(pattern, &x->sh);
+    /* the shape's groups must be the pattern's (one when it has a group, none otherwise) */
+    if (x->sh.simple && gm.count != (x->sh.group ? 2 : 1))
+        x->sh.simple = false;
     groupmap_free(&gm);
     return x;
 oom:
@@ -334,6 +554,46 @@ static bool emit(char *out, size_t outlen, size_t *o, const char *s, size_t n)
     return true;
 }
 
+/* Appends the translation of the match [ms, me) of `in` (n characters; ov and rc as from
+ * cr_re_exec) to out at *o. False when it does not fit. */
+static bool emit_translation(const xlat *x, const char *in, size_t n, const size_t *ov, int rc,
+                             char *out, size_t outlen, size_t *o)
+{
+    size_t ms = ov[0], me = ov[1];
+    for (size_t k = 0; k < x->ntoks; k++) {
+        const xtok *t = &x->toks[k];
+        const char *s = NULL;
+        size_t len = 0;
+        switch (t->type) {
+        case X_LIT:
+            s = x->text + t->off, len = t->len;
+            break;
+        case X_GROUP:
+        case X_LAST: {
+            int g = t->type == X_GROUP ? t->group : x->last_group;
+            if (g >= 0 && g < rc && ov[2 * g] != SIZE_MAX)
+                s = in + ov[2 * g], len = ov[2 * g + 1] - ov[2 * g];
+            break;
+        }
+        case X_WHOLE:
+            s = in + ms, len = me - ms;
+            break;
+        case X_LEFT:
+            s = in, len = ms;
+            break;
+        case X_RIGHT:
+            s = in + me, len = n - me;
+            break;
+        case X_INPUT:
+            s = in, len = n;
+            break;
+        }
+        if (len && !emit(out, outlen, o, s, len))
+            return false;
+    }
+    return true;
+}
+
 int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen)
 {
     const xlat *x = r->xlat;
@@ -352,40 +612,12 @@ int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen)
             break;
         size_t ms = ov[0], me = ov[1];
         matched = 1;
-        if (!emit(out, outlen, &o, in + copied, ms - copied))
+        if (!emit(out, outlen, &o, in + copied, ms - copied) ||
+            !emit_translation(x, in, n, ov, rc, out, outlen, &o))
             return CR_ERANGE;
-        for (size_t k = 0; k < x->ntoks; k++) {
-            const xtok *t = &x->toks[k];
-            const char *s = NULL;
-            size_t len = 0;
-            switch (t->type) {
-            case X_LIT:
-                s = x->text + t->off, len = t->len;
-                break;
-            case X_GROUP:
-            case X_LAST: {
-                int g = t->type == X_GROUP ? t->group : x->last_group;
-                if (g >= 0 && g < rc && ov[2 * g] != SIZE_MAX)
-                    s = in + ov[2 * g], len = ov[2 * g + 1] - ov[2 * g];
-                break;
-            }
-            case X_WHOLE:
-                s = in + ms, len = me - ms;
-                break;
-            case X_LEFT:
-                s = in, len = ms;
-                break;
-            case X_RIGHT:
-                s = in + me, len = n - me;
-                break;
-            case X_INPUT:
-                s = in, len = n;
-                break;
-            }
-            if (len && !emit(out, outlen, &o, s, len))
-                return CR_ERANGE;
-        }
         copied = me;
+        if (x->anchored) /* no match can start after the first one */
+            break;
         if (me == ms) {
             if (me >= n)
                 break;
@@ -400,6 +632,29 @@ int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen)
     return matched;
 }
 
+/* cr_rule_apply for a rule of the simple shape and `in` (n characters, 1 to CR_NUMBER_MAX)
+ * made of the alphabet, without PCRE2; -1 when the rule is not of that shape. */
+static int rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen)
+{
+    const xlat *x = r->xlat;
+    if (!x || !x->sh.simple || !outlen)
+        return -1;
+    const shape *sh = &x->sh;
+    if (n < sh->plen || memcmp(in, sh->lit, sh->plen) != 0)
+        return 0;
+    size_t tail = n - sh->plen;
+    if (tail < sh->tmin || tail > sh->tmax)
+        return 0;
+    for (size_t i = sh->plen; i < n; i++)
+        if (!(sym_bit(in[i]) & sh->tmask))
+            return 0;
+    size_t ov[4] = {0, n, sh->plen, n}, o = 0;
+    if (!emit_translation(x, in, n, ov, sh->group ? 2 : 1, out, outlen, &o))
+        return CR_ERANGE;
+    out[o] = 0;
+    return 1;
+}
+
 int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, size_t outlen,
                          const cr_rule **rule, cr_trace *trace)
 {
@@ -407,14 +662,19 @@ int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, siz
     /* Candidate rules only, in order (rule_index.c): the first match is the same. */
     cr_rule_iter it;
     cr_rule_index_begin(p, digits, &it);
+    /* the index walked the number: it is made of the alphabet and not too long, which is
+     * what rules of the simple shape need to be decided without PCRE2 */
+    size_t n = it.indexed ? strlen(digits) : 0;
     for (size_t i; (i = cr_rule_index_next(&it)) != SIZE_MAX;) {
         const cr_rule *r = &p->rules[i];
-        int rc = cr_rule_apply(r, digits, out, outlen);
+        int rc = n ? rule_apply_simple(r, digits, n, out, outlen) : -1;
+        if (rc == -1)
+            rc = cr_rule_apply(r, digits, out, outlen);
         if (rc == 1) {
             *rule = r;
             if (trace)
-                cr_trace_add(trace, "rule '%s' (%s) matched: %s -> %s", r->name, r->pattern,
-                             digits, out);
+                cr_trace_add(trace, "rule '%s' (%s) matched: %s -> %s", r->name, r->pattern, digits,
+                             out);
             return CR_OK;
         }
         if (rc == CR_ERANGE) {
@@ -428,7 +688,7 @@ int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, siz
             cr_trace_add(trace, "rule '%s' (%s) does not match", r->name, r->pattern);
         }
     }
-    size_t n = strlen(digits);
+    n = strlen(digits);
     if (n >= outlen)
         return CR_ERANGE;
     memcpy(out, digits, n + 1);
