@@ -12,9 +12,10 @@
  * broken. Every child then opens its own handle over the same shared block; a reload in
  * one process bumps the shared generation and the others reload before their next decision.
  *
- * Per call. callroute_route() stores the decision and the ordered attempts in XAVPs
- * ("callroute" and "callroute_att"). tm moves the message's XAVPs into the transaction, so
- * callroute_next() in a failure_route finds them there, whichever process runs it.
+ * Per call. callroute_route() stores the decision and its ordered attempts in ONE XAVP record
+ * ("callroute": one shm allocation per call, see crk_rec). tm moves the message's XAVPs into
+ * the transaction, so callroute_next() in a failure_route finds it there, whichever process
+ * runs it, and advances the record's current attempt in place.
  *
  * Calls to users. callroute_user() asks the library for the callee's ringing plan and runs
  * it on the INVITE transaction: what rings at once goes out with the script's t_relay(); a
@@ -89,7 +90,7 @@ static cr_handle *crk_handle; /* valid only in the process that opened it */
 static pid_t crk_handle_pid;
 static struct tm_binds crk_tmb;
 
-/* The last decision this process made, for $callroute() outside a transaction. */
+/* $callroute(name) fields. */
 enum crk_field {
     CRK_F_DECISION,
     CRK_F_NORMALIZED,
@@ -100,24 +101,60 @@ enum crk_field {
     CRK_F_TARGET,
     CRK_F_PROFILE,
     CRK_F_RULE,
+    CRK_F_NEXT_GATEWAY,
     CRK_F_COUNT
 };
 static const char *const crk_field_names[CRK_F_COUNT] = {
     "decision", "normalized", "route", "usage", "gateway", "reason", "target", "profile", "rule",
+    "next_gateway",
 };
-static char crk_last[CRK_F_COUNT][CRK_FIELD_MAX];
 
-/* XAVP records: one string per record, its fields packed in a fixed order and separated by
- * CRK_SEP (one shm allocation per record: Kamailio's shm allocator is the hot spot under
- * load, so the per-call count matters). The decision record packs the crk_field values;
- * each attempt record packs the crk_attempt values. */
-#define CRK_SEP '\x1f'
+/* A decision travels with the message, then its transaction, as ONE XAVP record ("callroute",
+ * a string value: one shm allocation per call, Kamailio's shm allocator being the hot spot
+ * under load). The string is a crk_rec: a small header of (offset, length) spans, the
+ * attempts' headers, then every string NUL-terminated, so that readers take pointers into
+ * the record (no copies, no parsing). callroute_next() advances `cur` in place (the failure
+ * route runs under the transaction's reply lock). The header sits at an odd address inside
+ * the XAVP: the structs are packed. */
+enum crk_dfield { CRK_D_NORMALIZED, CRK_D_REASON, CRK_D_TARGET, CRK_D_PROFILE, CRK_D_RULE,
+                  CRK_D_COUNT };
+enum crk_afield { CRK_A_GATEWAY, CRK_A_ROUTE, CRK_A_USAGE, CRK_A_URI, CRK_A_ADDRESS,
+                  CRK_A_COUNT };
+
+typedef struct __attribute__((packed)) crk_span {
+    uint16_t off, len; /* from the start of the record; len 0 = absent */
+} crk_span;
+
+typedef struct __attribute__((packed)) crk_att {
+    crk_span f[CRK_A_COUNT];
+    uint8_t remove_plus;
+} crk_att;
+
+#define CRK_REC_MAGIC 0xc5
+typedef struct __attribute__((packed)) crk_rec {
+    uint8_t magic;
+    int8_t kind;  /* CR_DECISION_*, 0 = error */
+    uint8_t natt; /* attempts stored */
+    uint8_t cur;  /* the current attempt; natt = none left */
+    crk_span f[CRK_D_COUNT];
+    crk_att att[]; /* natt of them, then the strings */
+} crk_rec;
+
+#define CRK_REC_MAX                                                                        \
+    (sizeof(crk_rec) + CR_ANSWER_ATTEMPTS * sizeof(crk_att) + 3 * CR_ANSWER_URI            \
+     + 2 * CR_ANSWER_NAME + CR_ANSWER_ATTEMPTS * (3 * CR_ANSWER_NAME + 2 * CR_ANSWER_URI))
+
 static str crk_xavp_decision = str_init("callroute");
-static str crk_xavp_attempt = str_init("callroute_att");
-enum crk_attempt_field { CRK_A_GATEWAY, CRK_A_ROUTE, CRK_A_USAGE, CRK_A_URI, CRK_A_ADDRESS,
-                         CRK_A_REMOVE_PLUS, CRK_A_COUNT };
-static const char *const crk_attempt_names[CRK_A_COUNT] = {"gateway", "route", "usage", "uri",
-                                                           "address", "remove_plus"};
+
+/* The last decision this process made, for $callroute() outside a transaction: the record
+ * the process built last (it is built here, then copied into the XAVP), and the attempt it
+ * applied last (route, usage, gateway: into crk_buf, or copies after callroute_next()). */
+static union {
+    crk_rec rec;
+    char b[CRK_REC_MAX];
+} crk_buf;
+static str crk_last_att[3]; /* gateway, route, usage */
+static char crk_last_copy[3][CR_ANSWER_NAME];
 
 /* ---- host callbacks given to the library ---- */
 
@@ -169,18 +206,6 @@ static int crk_cstr(const str *s, char *buf, size_t len)
     return 0;
 }
 
-static void crk_set_last(enum crk_field f, const char *v)
-{
-    /* what snprintf("%s") did (truncated to the buffer), without its format machinery:
-     * several copies per call */
-    size_t l = v ? strlen(v) : 0;
-
-    if (l > CRK_FIELD_MAX - 1)
-        l = CRK_FIELD_MAX - 1;
-    memcpy(crk_last[f], v ? v : "", l);
-    crk_last[f][l] = '\0';
-}
-
 static const char *crk_decision_text(int kind)
 {
     switch (kind) {
@@ -197,61 +222,80 @@ static const char *crk_decision_text(int kind)
     }
 }
 
-/* Packs n values (NULL = empty; CRK_SEP inside a value becomes '?') into buf. */
-static int crk_pack(char *buf, size_t len, const char *const *vals, int n)
+/* Appends string v (at most max - 1 bytes) to the record being built at *p; sets its span. */
+static inline void crk_put(crk_span *sp, char **p, const char *v, size_t max)
 {
-    size_t used = 0;
-    int i;
+    size_t l = v[0] ? strnlen(v, max - 1) : 0;
 
-    for (i = 0; i < n; i++) {
-        const char *v = vals[i] ? vals[i] : "";
-        size_t l = strlen(v), k;
-        if (used + l + 1 >= len)
-            return -1;
-        for (k = 0; k < l; k++)
-            buf[used + k] = v[k] == CRK_SEP ? '?' : v[k];
-        used += l;
-        buf[used++] = CRK_SEP;
-    }
-    buf[used] = '\0';
-    return (int)used;
+    sp->off = (uint16_t)(*p - crk_buf.b);
+    sp->len = (uint16_t)l;
+    memcpy(*p, v, l);
+    (*p)[l] = '\0';
+    *p += l + 1;
 }
 
-/* Adds one packed record named `name` after `prev` (NULL = at the head of the list). */
-static sr_xavp_t *crk_xavp_add(str *name, const char *packed, int len, sr_xavp_t *prev)
+/* Builds the record of decision `a` with its first `natt` attempts in crk_buf (which then
+ * holds this process's last decision); returns its length. */
+static int crk_build(const cr_route_answer *a, uint32_t natt)
 {
-    sr_xval_t xv;
+    crk_rec *r = &crk_buf.rec;
+    char *p;
+    uint32_t i;
 
-    memset(&xv, 0, sizeof(xv));
-    xv.type = SR_XTYPE_STR;
-    xv.v.s.s = (char *)packed;
-    xv.v.s.len = len;
-    return xavp_add_value_after(name, &xv, prev);
+    if (natt > CR_ANSWER_ATTEMPTS)
+        natt = CR_ANSWER_ATTEMPTS;
+    r->magic = CRK_REC_MAGIC;
+    r->kind = (int8_t)a->kind;
+    r->natt = (uint8_t)natt;
+    r->cur = 0;
+    p = (char *)&r->att[natt];
+    crk_put(&r->f[CRK_D_NORMALIZED], &p, a->normalized, sizeof(a->normalized));
+    crk_put(&r->f[CRK_D_REASON], &p, a->reason, sizeof(a->reason));
+    crk_put(&r->f[CRK_D_TARGET], &p, a->target, sizeof(a->target));
+    crk_put(&r->f[CRK_D_PROFILE], &p, a->profile, sizeof(a->profile));
+    crk_put(&r->f[CRK_D_RULE], &p, a->rule, sizeof(a->rule));
+    for (i = 0; i < natt; i++) {
+        const cr_route_attempt *at = &a->attempts[i];
+        crk_att *ra = &r->att[i];
+        crk_put(&ra->f[CRK_A_GATEWAY], &p, at->gateway, sizeof(at->gateway));
+        crk_put(&ra->f[CRK_A_ROUTE], &p, at->route, sizeof(at->route));
+        crk_put(&ra->f[CRK_A_USAGE], &p, at->usage, sizeof(at->usage));
+        crk_put(&ra->f[CRK_A_URI], &p, at->uri, sizeof(at->uri));
+        crk_put(&ra->f[CRK_A_ADDRESS], &p, at->address, sizeof(at->address));
+        ra->remove_plus = at->remove_plus != 0;
+    }
+    crk_last_att[0].len = crk_last_att[1].len = crk_last_att[2].len = 0;
+    return (int)(p - crk_buf.b);
 }
 
-/* Field `idx` of packed record `rec`, NUL-terminated into buf; NULL when empty or absent. */
-static const char *crk_xavp_get(sr_xavp_t *rec, int idx, char *buf, size_t len)
+/* The record of XAVP `x` (checked: a script may use the name too), or NULL. */
+static crk_rec *crk_rec_of(sr_xavp_t *x)
 {
-    const char *p, *end, *sep;
-    size_t l;
+    crk_rec *r;
 
-    if (rec == NULL || rec->val.type != SR_XTYPE_STR)
+    if (x == NULL || x->val.type != SR_XTYPE_STR || x->val.v.s.len < (int)sizeof(crk_rec))
         return NULL;
-    p = rec->val.v.s.s;
-    end = p + rec->val.v.s.len;
-    for (; idx > 0 && p < end; idx--) {
-        sep = memchr(p, CRK_SEP, end - p);
-        if (sep == NULL)
-            return NULL;
-        p = sep + 1;
-    }
-    sep = memchr(p, CRK_SEP, end - p);
-    l = (sep ? sep : end) - p;
-    if (l == 0 || l >= len)
+    r = (crk_rec *)x->val.v.s.s;
+    if (r->magic != CRK_REC_MAGIC
+            || (size_t)x->val.v.s.len < sizeof(crk_rec) + r->natt * sizeof(crk_att))
         return NULL;
-    memcpy(buf, p, l);
-    buf[l] = '\0';
-    return buf;
+    return r;
+}
+
+/* The message's (or, in a failure_route, its transaction's) decision record, or NULL. */
+static inline crk_rec *crk_rec_get(void)
+{
+    return crk_rec_of(xavp_get(&crk_xavp_decision, NULL));
+}
+
+/* Span `sp` of record `r` as a str (s = NULL when absent). */
+static inline str crk_str(const crk_rec *r, const crk_span *sp)
+{
+    str s;
+
+    s.len = sp->len;
+    s.s = s.len ? (char *)r + sp->off : NULL;
+    return s;
 }
 
 /* ---- library and handles ---- */
@@ -453,106 +497,64 @@ static void crk_remove_plus_headers(struct sip_msg *msg)
         crk_strip_plus(msg, get_to(msg));
 }
 
-/* Makes attempt record `rec` the current one: Request-URI and destination. */
-static int crk_apply_attempt(struct sip_msg *msg, sr_xavp_t *rec)
+/* Makes attempt r->cur of record `r` the current one: Request-URI and destination. `own`:
+ * r is crk_buf (this process's last decision), else the transaction's record. */
+static int crk_apply_attempt(struct sip_msg *msg, crk_rec *r, int own)
 {
-    char uri[MAX_URI_SIZE], addr[MAX_URI_SIZE], buf[CRK_FIELD_MAX];
-    str s;
+    const crk_att *at = &r->att[r->cur];
+    str s = crk_str(r, &at->f[CRK_A_URI]);
+    int i;
 
-    if (crk_xavp_get(rec, CRK_A_URI, uri, sizeof(uri)) == NULL) {
+    if (s.len == 0) {
         LM_ERR("attempt without a Request-URI\n");
         return -1;
     }
-    s.s = uri;
-    s.len = strlen(uri);
     if (rewrite_uri(msg, &s) < 0) {
-        LM_ERR("cannot set Request-URI %s\n", uri);
+        LM_ERR("cannot set Request-URI %.*s\n", s.len, s.s);
         return -1;
     }
-    if (crk_xavp_get(rec, CRK_A_ADDRESS, addr, sizeof(addr))) {
-        s.s = addr;
-        s.len = strlen(addr);
+    s = crk_str(r, &at->f[CRK_A_ADDRESS]);
+    if (s.len) {
         if (set_dst_uri(msg, &s) < 0) {
-            LM_ERR("cannot set destination %s\n", addr);
+            LM_ERR("cannot set destination %.*s\n", s.len, s.s);
             return -1;
         }
     } else {
         reset_dst_uri(msg);
     }
     ruri_mark_new();
-    if (crk_xavp_get(rec, CRK_A_REMOVE_PLUS, buf, sizeof(buf)) && strcmp(buf, "true") == 0)
+    if (at->remove_plus)
         crk_remove_plus_headers(msg);
-    crk_set_last(CRK_F_GATEWAY, crk_xavp_get(rec, CRK_A_GATEWAY, buf, sizeof(buf)));
-    crk_set_last(CRK_F_ROUTE, crk_xavp_get(rec, CRK_A_ROUTE, buf, sizeof(buf)));
-    crk_set_last(CRK_F_USAGE, crk_xavp_get(rec, CRK_A_USAGE, buf, sizeof(buf)));
+    /* this process's last attempt: gateway, route, usage */
+    for (i = 0; i < 3; i++) {
+        s = crk_str(r, &at->f[CRK_A_GATEWAY + i]);
+        if (!own && s.len) {
+            if (s.len >= CR_ANSWER_NAME)
+                s.len = CR_ANSWER_NAME - 1;
+            memcpy(crk_last_copy[i], s.s, s.len);
+            crk_last_copy[i][s.len] = '\0';
+            s.s = crk_last_copy[i];
+        }
+        crk_last_att[i] = s;
+    }
     return 0;
 }
 
-/* Records the decision (XAVP "callroute" and this process's last decision). The attempt
- * fields (route, usage, gateway) are left empty here: they come from the current attempt. */
-static void crk_store_decision(const cr_route_answer *a)
+/* Records the decision of answer `a` with its first `natt` attempts: XAVP "callroute"
+ * (replacing the message's previous one) and this process's last decision (crk_buf). */
+static int crk_store_decision(const cr_route_answer *a, uint32_t natt)
 {
-    static const enum crk_field stored[] = {CRK_F_NORMALIZED, CRK_F_REASON, CRK_F_TARGET,
-                                            CRK_F_PROFILE, CRK_F_RULE};
-    const char *from_answer[CRK_F_COUNT] = {NULL};
-    const char *vals[CRK_F_COUNT];
-    char packed[CRK_F_COUNT * CRK_FIELD_MAX];
-    size_t i;
-    int len;
+    sr_xval_t xv;
 
-    from_answer[CRK_F_NORMALIZED] = a->normalized;
-    from_answer[CRK_F_REASON] = a->reason;
-    from_answer[CRK_F_TARGET] = a->target;
-    from_answer[CRK_F_PROFILE] = a->profile;
-    from_answer[CRK_F_RULE] = a->rule;
+    xv.type = SR_XTYPE_STR;
+    xv.v.s.len = crk_build(a, natt);
+    xv.v.s.s = crk_buf.b;
     xavp_rm_by_name(&crk_xavp_decision, 1, NULL);
-    xavp_rm_by_name(&crk_xavp_attempt, 1, NULL);
-    for (i = 0; i < CRK_F_COUNT; i++) {
-        crk_last[i][0] = '\0';
-        vals[i] = NULL;
-    }
-    crk_set_last(CRK_F_DECISION, crk_decision_text(a->kind));
-    vals[CRK_F_DECISION] = crk_last[CRK_F_DECISION];
-    for (i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
-        crk_set_last(stored[i], from_answer[stored[i]][0] ? from_answer[stored[i]] : NULL);
-        vals[stored[i]] = crk_last[stored[i]];
-    }
-    len = crk_pack(packed, sizeof(packed), vals, CRK_F_COUNT);
-    if (len < 0 || crk_xavp_add(&crk_xavp_decision, packed, len, NULL) == NULL)
+    if (xavp_add_value(&crk_xavp_decision, &xv, NULL) == NULL) {
         LM_WARN("cannot keep the decision with the transaction\n");
-}
-
-/* Stores every attempt of an outbound decision, in order, and applies the first. */
-static int crk_store_attempts(struct sip_msg *msg, const cr_route_answer *a)
-{
-    sr_xavp_t *prev = NULL, *first = NULL;
-    const char *vals[CRK_A_COUNT];
-    char packed[CRK_A_COUNT * MAX_URI_SIZE];
-    uint32_t i;
-    int len;
-
-    xavp_rm_by_name(&crk_xavp_attempt, 1, NULL);
-    for (i = 0; i < a->nattempts; i++) {
-        const cr_route_attempt *at = &a->attempts[i];
-        vals[CRK_A_GATEWAY] = at->gateway;
-        vals[CRK_A_ROUTE] = at->route;
-        vals[CRK_A_USAGE] = at->usage;
-        vals[CRK_A_URI] = at->uri;
-        vals[CRK_A_ADDRESS] = at->address;
-        vals[CRK_A_REMOVE_PLUS] = at->remove_plus ? "true" : "false";
-        len = crk_pack(packed, sizeof(packed), vals, CRK_A_COUNT);
-        if (len < 0 || (prev = crk_xavp_add(&crk_xavp_attempt, packed, len, prev)) == NULL) {
-            LM_ERR("cannot store attempt %u\n", i);
-            return -1;
-        }
-        if (first == NULL)
-            first = prev;
-    }
-    if (first == NULL) {
-        LM_ERR("outbound decision without attempts\n");
         return -1;
     }
-    return crk_apply_attempt(msg, first);
+    return 0;
 }
 
 /* A library without route_answer (ABI < 1.4): its named-field result, copied into an answer. */
@@ -634,25 +636,38 @@ static int w_callroute_route(struct sip_msg *msg, char *p1, char *p2)
     if (rc < 0) {
         LM_ERR("route %s -> %s failed: %s\n", from, dialed,
                crp->strerror ? crp->strerror(rc) : "error");
-        crk_set_last(CRK_F_DECISION, "error");
+        /* the last decision is an error; its other fields stay */
+        if (crk_buf.rec.magic != CRK_REC_MAGIC)
+            memset(&crk_buf.rec, 0, sizeof(crk_buf.rec));
+        crk_buf.rec.magic = CRK_REC_MAGIC;
+        crk_buf.rec.kind = 0;
         return CRK_ERROR;
     }
     kind = a->kind;
-    crk_store_decision(a);
     switch (kind) {
     case CR_DECISION_OUTBOUND:
-        ret = crk_store_attempts(msg, a) < 0 ? CRK_ERROR : CRK_OUTBOUND;
+        ret = CRK_OUTBOUND;
+        if (a->nattempts == 0) {
+            crk_store_decision(a, 0);
+            LM_ERR("outbound decision without attempts\n");
+            ret = CRK_ERROR;
+        } else if (crk_store_decision(a, a->nattempts) < 0) {
+            LM_ERR("cannot store the attempts\n");
+            ret = CRK_ERROR;
+        } else if (crk_apply_attempt(msg, &crk_buf.rec, 1) < 0) {
+            ret = CRK_ERROR;
+        }
         break;
     case CR_DECISION_INTERNAL: {
         str s;
+        crk_store_decision(a, 0);
         ret = CRK_INTERNAL;
-        if (a->target[0] == '\0') {
+        s = crk_str(&crk_buf.rec, &crk_buf.rec.f[CRK_D_TARGET]);
+        if (s.len == 0) {
             LM_ERR("internal decision without a target\n");
             ret = CRK_ERROR;
             break;
         }
-        s.s = a->target;
-        s.len = strlen(a->target);
         if (rewrite_uri(msg, &s) < 0) {
             LM_ERR("cannot set Request-URI %s\n", a->target);
             ret = CRK_ERROR;
@@ -660,18 +675,20 @@ static int w_callroute_route(struct sip_msg *msg, char *p1, char *p2)
         break;
     }
     case CR_DECISION_BLOCKED:
+        crk_store_decision(a, 0);
         ret = CRK_BLOCKED;
         break;
     case CR_DECISION_NOT_APPLICABLE:
+        crk_store_decision(a, 0);
         ret = CRK_NOT_APPLICABLE;
         break;
     default:
+        crk_store_decision(a, 0);
         LM_ERR("unknown decision kind %d\n", kind);
         ret = CRK_ERROR;
         break;
     }
-    LM_DBG("%s -> %s: %s (%s)\n", from, dialed, crk_last[CRK_F_DECISION],
-           crk_last[CRK_F_REASON]);
+    LM_DBG("%s -> %s: %s (%s)\n", from, dialed, crk_decision_text(kind), a->reason);
     return ret;
 }
 
@@ -689,9 +706,8 @@ static int crk_gateway_failure(struct cell *t, int *code)
 /* callroute_next(): in a failure_route, fail over to the next attempt. */
 static int w_callroute_next(struct sip_msg *msg, char *p1, char *p2)
 {
-    char gw[CRK_FIELD_MAX];
     struct cell *t;
-    sr_xavp_t *cur, *next;
+    crk_rec *r;
     cr_handle *h = crk_get_handle();
     int code;
 
@@ -704,28 +720,28 @@ static int w_callroute_next(struct sip_msg *msg, char *p1, char *p2)
     }
     if (t->flags & T_CANCELED)
         return CRK_NO_ATTEMPT;
-    cur = xavp_get(&crk_xavp_attempt, NULL);
-    if (cur == NULL)
+    r = crk_rec_get();
+    if (r == NULL || r->cur >= r->natt)
         return CRK_NO_ATTEMPT;
     if (!crk_gateway_failure(t, &code)) {
         LM_DBG("final reply %d: no failover\n", code);
         return CRK_NO_ATTEMPT;
     }
-    if (crk_xavp_get(cur, CRK_A_GATEWAY, gw, sizeof(gw))) {
-        LM_INFO("gateway %s failed (%d): marked down for %d s\n", gw,
-                code ? code : 408, crk_opts.gateway_holdoff_s);
-        if (crp->gateway_failed && crp->gateway_failed(h, gw) < 0)
-            LM_WARN("library did not accept the failure of gateway %s\n", gw);
+    {
+        /* NUL-terminated inside the record */
+        str gw = crk_str(r, &r->att[r->cur].f[CRK_A_GATEWAY]);
+        if (gw.len) {
+            LM_INFO("gateway %s failed (%d): marked down for %d s\n", gw.s,
+                    code ? code : 408, crk_opts.gateway_holdoff_s);
+            if (crp->gateway_failed && crp->gateway_failed(h, gw.s) < 0)
+                LM_WARN("library did not accept the failure of gateway %s\n", gw.s);
+        }
     }
-    xavp_rm(cur, NULL);
-    for (;;) {
-        next = xavp_get(&crk_xavp_attempt, NULL);
-        if (next == NULL)
-            return CRK_NO_ATTEMPT;
-        if (crk_apply_attempt(msg, next) == 0)
+    for (r->cur++; r->cur < r->natt; r->cur++) {
+        if (crk_apply_attempt(msg, r, 0) == 0)
             return 1;
-        xavp_rm(next, NULL);
     }
+    return CRK_NO_ATTEMPT;
 }
 
 /* ---- inbound from a gateway ---- */
@@ -814,7 +830,7 @@ static int w_callroute_inbound(struct sip_msg *msg, char *p1, char *p2)
         snprintf(a.reason, sizeof(a.reason), "%s", target ? "inbound call to a user"
                                                           : "inbound call to no user");
         a.rule[0] = '\0';
-        crk_store_decision(&a);
+        crk_store_decision(&a, 0);
     }
     if (crp->result_kind(r) != 1 || target == NULL) {
         crp->result_free(r);
@@ -1490,34 +1506,56 @@ static int pv_parse_callroute(pv_spec_p sp, str *in)
 }
 
 /* The message's (or its transaction's) decision when there is one, else the last decision
- * of this process. */
+ * of this process. Values point into the record (or this process's copy): nothing copied. */
 static int pv_get_callroute(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 {
-    static char buf[MAX_URI_SIZE];
+    static const enum crk_dfield dfield[CRK_F_COUNT] = {
+        [CRK_F_NORMALIZED] = CRK_D_NORMALIZED, [CRK_F_REASON] = CRK_D_REASON,
+        [CRK_F_TARGET] = CRK_D_TARGET, [CRK_F_PROFILE] = CRK_D_PROFILE,
+        [CRK_F_RULE] = CRK_D_RULE};
     int f = param->pvn.u.isname.name.n;
-    const char *v;
-    sr_xavp_t *dec, *att;
+    crk_rec *r;
     str s;
 
     if (f < 0 || f >= CRK_F_COUNT)
         return pv_get_null(msg, param, res);
-    dec = xavp_get(&crk_xavp_decision, NULL);
-    if (f == CRK_F_ROUTE || f == CRK_F_USAGE || f == CRK_F_GATEWAY) {
-        att = xavp_get(&crk_xavp_attempt, NULL);
-        if (att || dec) {
-            v = crk_xavp_get(att, f == CRK_F_ROUTE ? CRK_A_ROUTE
-                                  : f == CRK_F_USAGE ? CRK_A_USAGE : CRK_A_GATEWAY,
-                             buf, sizeof(buf));
+    r = crk_rec_get();
+    s.s = NULL;
+    s.len = 0;
+    switch (f) {
+    case CRK_F_ROUTE:
+    case CRK_F_USAGE:
+    case CRK_F_GATEWAY: {
+        int a = f == CRK_F_GATEWAY ? CRK_A_GATEWAY : f == CRK_F_ROUTE ? CRK_A_ROUTE : CRK_A_USAGE;
+        if (r) {
+            if (r->cur < r->natt)
+                s = crk_str(r, &r->att[r->cur].f[a]);
         } else {
-            v = crk_last[f];
+            s = crk_last_att[a - CRK_A_GATEWAY];
         }
-    } else {
-        v = dec ? crk_xavp_get(dec, f, buf, sizeof(buf)) : crk_last[f];
+        break;
     }
-    if (v == NULL || *v == '\0')
+    case CRK_F_NEXT_GATEWAY:
+        if (r && r->cur + 1 < r->natt)
+            s = crk_str(r, &r->att[r->cur + 1].f[CRK_A_GATEWAY]);
+        break;
+    case CRK_F_DECISION:
+        if (r == NULL && crk_buf.rec.magic == CRK_REC_MAGIC)
+            r = &crk_buf.rec;
+        if (r) {
+            s.s = (char *)crk_decision_text(r->kind);
+            s.len = strlen(s.s);
+        }
+        break;
+    default:
+        if (r == NULL && crk_buf.rec.magic == CRK_REC_MAGIC)
+            r = &crk_buf.rec;
+        if (r)
+            s = crk_str(r, &r->f[dfield[f]]);
+        break;
+    }
+    if (s.len <= 0)
         return pv_get_null(msg, param, res);
-    s.s = (char *)v;
-    s.len = strlen(v);
     return pv_get_strval(msg, param, res, &s);
 }
 
