@@ -7,6 +7,7 @@
 #include "route_index.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -266,7 +267,14 @@ static void compile_routing(cr_config *c, cr_diag *d)
  * the bare number of a line with an extension). */
 static bool user_uri_eq(const void *ud, uint32_t v, const char *key, size_t n)
 {
-    const cr_user *u = &((const cr_config *)ud)->users[v & CR_USER_IX_MASK];
+    const cr_config *c = ud;
+    uint32_t i = v & CR_USER_IX_MASK;
+    const cr_user *u = &c->users[i];
+    /* the decision reads the user next: fetch it while the key is compared */
+    __builtin_prefetch(u);
+    __builtin_prefetch((const char *)u + offsetof(cr_user, profile_idx));
+    if (c->user_keys && c->user_keys[i].len != CR_KEY_LONG)
+        return c->user_keys[i].len == n && memcmp(c->user_keys[i].s, key, n) == 0;
     if (!(v & CR_USER_IX_FLAG))
         return strncmp(u->uri, key, n) == 0 && u->uri[n] == 0;
     char k[CR_URI_MAX];
@@ -276,29 +284,52 @@ static bool user_uri_eq(const void *ud, uint32_t v, const char *key, size_t n)
 
 static bool user_line_eq(const void *ud, uint32_t v, const char *key, size_t n)
 {
-    const cr_user *u = &((const cr_config *)ud)->users[v & CR_USER_IX_MASK];
-    const char *num = u->line_number;
-    size_t nl = strlen(num);
-    if (nl > n || memcmp(num, key, nl) != 0)
-        return false;
-    if ((v & CR_USER_IX_FLAG) || !u->line_ext)
+    const cr_config *c = ud;
+    uint32_t i = v & CR_USER_IX_MASK;
+    const cr_key_cell *cell = c->user_lines ? &c->user_lines[i] : NULL;
+    size_t nl;
+    bool ext;
+    if (cell && cell->len != CR_KEY_LONG) {
+        /* a match names the callee by its URI key (cr_route_decide's reason) */
+        if (c->user_keys)
+            __builtin_prefetch(&c->user_keys[i]);
+        nl = cell->len;
+        if (nl > n || memcmp(cell->s, key, nl) != 0)
+            return false;
+        ext = cell->flags & CR_KEY_EXT;
+    } else {
+        const char *num = c->users[i].line_number;
+        nl = strlen(num);
+        if (nl > n || memcmp(num, key, nl) != 0)
+            return false;
+        ext = c->users[i].line_ext != NULL;
+    }
+    if ((v & CR_USER_IX_FLAG) || !ext)
         return nl == n;
-    size_t el = strlen(u->line_ext);
+    const char *e = c->users[i].line_ext;
+    size_t el = strlen(e);
     return n == nl + 5 + el && memcmp(key + nl, ";ext=", 5) == 0 &&
-           memcmp(key + nl + 5, u->line_ext, el) == 0;
+           memcmp(key + nl + 5, e, el) == 0;
 }
 
 static void compile_users(cr_config *c, cr_diag *d)
 {
     char obj[600], key[CR_URI_MAX];
     size_t lines = 0;
-    for (size_t i = 0; i < c->nusers; i++)
-        lines += c->users[i].line ? 2 : 0;
-    if (cr_index_init(&c->user_uri_ix, c->nusers, false, user_uri_eq, c) != CR_OK ||
+    for (size_t i = 0; i < c->nusers; i++) /* a line with an extension has two keys */
+        lines += c->users[i].line ? 1 + (strchr(c->users[i].line, ';') != NULL) : 0;
+    /* cells on cache-line boundaries: a key is one line */
+    size_t cells = (c->nusers * sizeof(cr_key_cell) + 63) / 64 * 64;
+    c->user_keys = aligned_alloc(64, cells ? cells : 64);
+    c->user_lines = aligned_alloc(64, cells ? cells : 64);
+    if (!c->user_keys || !c->user_lines ||
+        cr_index_init(&c->user_uri_ix, c->nusers, false, user_uri_eq, c) != CR_OK ||
         cr_index_init(&c->user_line_ix, lines, false, user_line_eq, c) != CR_OK) {
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
         return;
     }
+    for (size_t i = 0; i < c->nusers; i++) /* no key: compared with the user's strings */
+        c->user_keys[i] = c->user_lines[i] = (cr_key_cell){CR_KEY_LONG, 0, {0}};
     for (size_t i = 0; i < c->nusers; i++) {
         cr_user *u = &c->users[i];
         OBJ(obj, "user", u->uri);
@@ -306,7 +337,9 @@ static void compile_users(cr_config *c, cr_diag *d)
         if (!kn || !strchr(key, '@')) {
             cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "uri must be a SIP URI (sip:user@domain)");
         } else {
-            uint32_t v = (uint32_t)i | (strcmp(key, u->uri) != 0 ? CR_USER_IX_FLAG : 0);
+            bool same = strcmp(key, u->uri) == 0;
+            uint32_t v = (uint32_t)i | (same ? 0 : CR_USER_IX_FLAG);
+            cr_key_cell_set(&c->user_keys[i], key, kn, same ? CR_KEY_SAME : 0);
             uint32_t prev = cr_index_put(&c->user_uri_ix, key, kn, v);
             if (prev != CR_INDEX_NONE) {
                 prev &= CR_USER_IX_MASK;
@@ -319,6 +352,8 @@ static void compile_users(cr_config *c, cr_diag *d)
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj,
                             "line '%s' is not a tel: URI with a phone number", u->line);
             } else {
+                cr_key_cell_set(&c->user_lines[i], u->line_number, strlen(u->line_number),
+                                u->line_ext ? CR_KEY_EXT : 0);
                 char lk[CR_NUMBER_MAX + 40];
                 int kl;
                 if (u->line_ext)
@@ -564,6 +599,9 @@ void cr_compiled_free(cr_config *c)
     c->analysis = NULL;
     cr_index_free(&c->user_uri_ix);
     cr_index_free(&c->user_line_ix);
+    free(c->user_keys);
+    free(c->user_lines);
+    c->user_keys = c->user_lines = NULL;
     if (c->usage_routes)
         for (size_t u = 0; u < c->nusages; u++)
             free(c->usage_routes[u].routes);

@@ -87,6 +87,29 @@ static bool put(char *out, size_t len, size_t *o, const char *s)
     return fits;
 }
 
+/* put() for s[0..n). */
+static bool put_n(char *out, size_t len, size_t *o, const char *s, size_t n)
+{
+    size_t room = len - 1 - *o;
+    bool fits = n <= room;
+    if (!fits)
+        n = room;
+    memcpy(out + *o, s, n);
+    *o += n;
+    out[*o] = 0;
+    return fits;
+}
+
+/* The URI key cell of a user of the configuration (not of rt->users), or NULL. */
+static const cr_key_cell *user_key(const cr_config *c, const cr_user *u)
+{
+    uintptr_t p = (uintptr_t)u, first = (uintptr_t)c->users;
+    if (!c->user_keys || p < first || p >= first + c->nusers * sizeof *u)
+        return NULL;
+    const cr_key_cell *k = &c->user_keys[(p - first) / sizeof *u];
+    return k->len == CR_KEY_LONG ? NULL : k;
+}
+
 int cr_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len)
 {
     const char *host = gw->address + 4; /* after "sip:" (checked at compile) */
@@ -176,19 +199,16 @@ static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_u
     }
 }
 
-void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *number,
-                       const cr_runtime *rt, cr_decision *out, cr_trace *trace)
+/* cr_route_attempts with the number already read into trie symbols (`key`, n characters). */
+static void route_attempts(const cr_config *c, const cr_policy *policy, const char *number,
+                           size_t n, const cr_px_key *key, const cr_runtime *rt, cr_decision *out,
+                           cr_trace *trace)
 {
-    if (!policy)
-        return;
     uint32_t spread = rt && rt->spread ? rt->spread(rt->ud) : 0;
-    size_t n = strlen(number);
-    cr_px_key key; /* the number read once for every usage's trie */
-    cr_px_key_init(&key, number, n);
     for (size_t i = 0; i < policy->usages.count; i++) {
         const cr_usage *u = &c->usages[policy->usages.idx[i]];
         cr_route_iter it;
-        cr_route_index_begin_key(c, policy->usages.idx[i], &key, &it);
+        cr_route_index_begin_key(c, policy->usages.idx[i], key, &it);
         if (trace)
             cr_trace_add(trace, "usage '%s' (%zu of %zu in policy '%s')", u->name, i + 1,
                          (size_t)policy->usages.count, policy->name);
@@ -217,6 +237,17 @@ void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *
         if (trace && !any)
             cr_trace_add(trace, "  no route of usage '%s' matches %s", u->name, number);
     }
+}
+
+void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *number,
+                       const cr_runtime *rt, cr_decision *out, cr_trace *trace)
+{
+    if (!policy)
+        return;
+    size_t n = strlen(number);
+    cr_px_key key; /* the number read once for every usage's trie */
+    cr_px_key_init(&key, number, n);
+    route_attempts(c, policy, number, n, &key, rt, out, trace);
 }
 
 /* A directory user naming a policy this configuration lacks has none (calls are blocked),
@@ -301,6 +332,9 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
         set_reason(out, "missing caller or dialed number");
         return CR_EINVAL;
     }
+    /* the caller's index slot is fetched while the number is parsed */
+    cr_user_probe caller;
+    cr_user_probe_start(c, from, &caller);
     cr_number num;
     if (cr_number_parse(dialed, &num) != CR_OK) {
         set_reason(out, "'%.100s' is not a phone number or URI", dialed);
@@ -315,7 +349,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
             cr_trace_add(trace, "%s", out->reason);
         return CR_OK;
     }
-    const cr_user *u = cr_user_find(c, rt, from);
+    const cr_user *u = cr_user_probe_finish(c, rt, &caller);
     out->caller = u;
     if (!u) {
         set_reason(out, "caller '%.200s' is not a known user", from);
@@ -358,7 +392,12 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
         set_reason(out, "normalized number is too long");
         return CR_OK;
     }
-    /* 3. reverse number lookup */
+    /* 3. reverse number lookup; its index slot is fetched while the number is read into
+     * trie symbols for step 4 */
+    size_t nlen = strlen(out->normalized);
+    cr_config_user_by_number_prefetch(c, out->normalized, nlen, num.ext);
+    cr_px_key key;
+    cr_px_key_init(&key, out->normalized, nlen);
     const cr_user *callee = cr_user_by_number(c, rt, out->normalized, num.ext);
     if (callee) {
         out->kind = CR_INTERNAL;
@@ -366,7 +405,11 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
         size_t o = 0; /* "%s is the line of user '%s'" */
         put(out->reason, sizeof out->reason, &o, out->normalized);
         put(out->reason, sizeof out->reason, &o, " is the line of user '");
-        put(out->reason, sizeof out->reason, &o, callee->uri);
+        const cr_key_cell *k = user_key(c, callee);
+        if (k && (k->flags & CR_KEY_SAME)) /* the URI as written, without reading the user */
+            put_n(out->reason, sizeof out->reason, &o, k->s, k->len);
+        else
+            put(out->reason, sizeof out->reason, &o, callee->uri);
         put(out->reason, sizeof out->reason, &o, "'");
         if (trace)
             cr_trace_add(trace, "reverse number lookup: %s", out->reason);
@@ -384,7 +427,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
             set_reason(out, "caller has no voice policy and there is no default policy");
         return CR_OK;
     }
-    cr_route_attempts(c, pol, out->normalized, rt, out, trace);
+    route_attempts(c, pol, out->normalized, nlen, &key, rt, out, trace);
     /* 5. nothing → blocked */
     if (out->nattempts == 0) {
         out->kind = CR_BLOCKED;

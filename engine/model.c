@@ -486,7 +486,13 @@ uint32_t cr_index_get(const cr_index *ix, const char *key, size_t n)
 {
     if (!ix->cap)
         return CR_INDEX_NONE;
-    uint64_t h = cr_hash(key, n, ix->fold);
+    return cr_index_get_hashed(ix, key, n, cr_hash(key, n, ix->fold));
+}
+
+uint32_t cr_index_get_hashed(const cr_index *ix, const char *key, size_t n, uint64_t h)
+{
+    if (!ix->cap)
+        return CR_INDEX_NONE;
     uint32_t tag = (uint32_t)(h >> 32);
     for (size_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
         const cr_index_slot *s = &ix->slots[i];
@@ -578,6 +584,40 @@ const cr_user *cr_config_user_find(const cr_config *c, const char *uri)
     return i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
 }
 
+void cr_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
+{
+    p->uri = uri;
+    p->n = uri ? cr_uri_key(uri, p->key, sizeof p->key) : 0;
+    if (!p->n)
+        return;
+    p->h = cr_hash(p->key, p->n, c->user_uri_ix.fold);
+    cr_index_prefetch(&c->user_uri_ix, p->h);
+}
+
+const cr_user *cr_user_probe_finish(const cr_config *c, const cr_runtime *rt,
+                                    const cr_user_probe *p)
+{
+    const cr_user *u = NULL;
+    if (p->n) {
+        uint32_t i = cr_index_get_hashed(&c->user_uri_ix, p->key, p->n, p->h);
+        u = i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
+    }
+    if (!u && p->uri && rt && rt->users && rt->users->find)
+        u = rt->users->find(rt->users->ud, p->uri);
+    return u;
+}
+
+void cr_key_cell_set(cr_key_cell *cell, const char *key, size_t n, unsigned flags)
+{
+    cell->flags = (uint8_t)flags;
+    if (n > sizeof cell->s) {
+        cell->len = CR_KEY_LONG;
+        return;
+    }
+    cell->len = (uint8_t)n;
+    memcpy(cell->s, key, n);
+}
+
 const cr_user *cr_config_user_by_number(const cr_config *c, const char *number, const char *ext)
 {
     char key[CR_NUMBER_MAX + 40];
@@ -595,6 +635,13 @@ const cr_user *cr_config_user_by_number(const cr_config *c, const char *number, 
     if (i == CR_INDEX_NONE)
         i = cr_index_get(&c->user_line_ix, number, nl);
     return i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
+}
+
+void cr_config_user_by_number_prefetch(const cr_config *c, const char *number, size_t n,
+                                       const char *ext)
+{
+    if (!(ext && *ext)) /* with an extension the probe starts with "number;ext=..." */
+        cr_index_prefetch(&c->user_line_ix, cr_hash(number, n, c->user_line_ix.fold));
 }
 
 bool cr_config_domain_supported(const cr_config *c, const char *domain)

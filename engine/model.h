@@ -40,6 +40,31 @@ void cr_index_free(cr_index *ix);
  * CR_INDEX_NONE when inserted. */
 uint32_t cr_index_put(cr_index *ix, const char *key, size_t n, uint32_t val);
 uint32_t cr_index_get(const cr_index *ix, const char *key, size_t n);
+/* The same with the key's hash already computed (cr_hash with the index's fold). */
+uint32_t cr_index_get_hashed(const cr_index *ix, const char *key, size_t n, uint64_t h);
+/* Asks the CPU for the slot a lookup of hash h starts at, ahead of the lookup. */
+static inline void cr_index_prefetch(const cr_index *ix, uint64_t h)
+{
+    if (ix->cap)
+        __builtin_prefetch(&ix->slots[h & (ix->cap - 1)]);
+}
+
+/* Prefetches the slot cr_config_user_by_number(c, number, ext) starts at (number: n chars). */
+void cr_config_user_by_number_prefetch(const cr_config *c, const char *number, size_t n,
+                                       const char *ext);
+
+/* A caller lookup in two steps (cr_route_decide): the key, its hash and the prefetch of its
+ * slot first, other work while the slot comes, then the probe. */
+typedef struct cr_user_probe {
+    const char *uri;
+    size_t n; /* 0: not a SIP URI */
+    uint64_t h;
+    char key[CR_URI_MAX];
+} cr_user_probe;
+void cr_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p);
+/* The user cr_user_find would return (configuration, then rt->users). */
+const cr_user *cr_user_probe_finish(const cr_config *c, const cr_runtime *rt,
+                                    const cr_user_probe *p);
 uint64_t cr_hash(const char *s, size_t n, bool fold);
 
 bool cr_grow(void **arr, size_t n, size_t *cap, size_t size);
@@ -50,6 +75,25 @@ typedef struct cr_usage_routes {
     uint32_t *routes;
     size_t count;
 } cr_usage_routes;
+
+/*
+ * A user's lookup key in a fixed-size cell by user number. An index slot names the user, so
+ * the key is read from an address known from the slot alone while the user itself is fetched
+ * in parallel: two dependent cache misses a lookup instead of three (slot, user, string).
+ * Keys that do not fit are compared with the user's own strings.
+ */
+#define CR_KEY_CELL 32
+#define CR_KEY_LONG 0xFF /* len of a key that does not fit */
+#define CR_KEY_SAME 1u   /* flags: the URI key is the user's uri as written */
+#define CR_KEY_EXT  2u   /* flags: the line has an extension */
+typedef struct cr_key_cell {
+    uint8_t len;
+    uint8_t flags;
+    char s[CR_KEY_CELL - 2];
+} cr_key_cell;
+
+/* Fills a cell with key[0..n). */
+void cr_key_cell_set(cr_key_cell *cell, const char *key, size_t n, unsigned flags);
 
 /* What follows the user part in a gateway's Request-URIs: the host of its address (after
  * "sip:" and any "user@"), set by compile so that decisions need not search for it. */
@@ -109,6 +153,7 @@ struct cr_config {
     const cr_policy *default_policy;
     cr_index profile_ix, profile_fold_ix, gateway_ix;
     cr_index user_uri_ix, user_line_ix;
+    cr_key_cell *user_keys, *user_lines;    /* [nusers]: URI keys and line numbers (cr_key_cell) */
     cr_index usage_ix, policy_ix, route_ix; /* while compiling only */
     struct cr_route_analysis *analysis;     /* while compiling only (route_index.c) */
     cr_usage_routes *usage_routes;          /* [nusages] */
