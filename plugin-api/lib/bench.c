@@ -586,17 +586,23 @@ static void run_phase1(cr_config *cfg, const calls *cl, double seconds, phase1 *
             ph->other++;
     }
     cr_config_set_naive(cfg, false);
-    /* Alternating blocks of the same numbers, so that both see the same machine. */
+    /* Alternating blocks of the same numbers, so that both see the same machine (other
+     * tenants' load changes over seconds, not microseconds). A block lasts SLICE_NS: a naive
+     * scan walks megabytes of patterns and evicts the caches the index decides from, which no
+     * host pays between its decisions; in long blocks only the first decisions after a switch
+     * see that (with blocks of 256 decisions, every decision did). */
+    const uint64_t SLICE_NS = 20000000;
     uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
     size_t pi = 0, pn = 0, block = 256;
     while (now_ns() < end) {
         uint64_t t0 = now_ns();
-        for (size_t k = 0; k < block; k++) {
-            const call *c = &cl->v[pi++ % cl->n];
-            uint64_t s = now_ns();
-            cr_route_decide(cfg, c->from, c->dialed, &rt1, &a, NULL);
-            samples_add(&ph->idx, now_ns() - s);
-        }
+        while (now_ns() - t0 < SLICE_NS)
+            for (size_t k = 0; k < block; k++) {
+                const call *c = &cl->v[pi++ % cl->n];
+                uint64_t s = now_ns();
+                cr_route_decide(cfg, c->from, c->dialed, &rt1, &a, NULL);
+                samples_add(&ph->idx, now_ns() - s);
+            }
         uint64_t t1 = now_ns();
         ph->idx_ns += t1 - t0;
         cr_config_set_naive(cfg, true);
