@@ -127,7 +127,8 @@ int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned f
                const size_t **ov)
 {
     pthread_once(&match_ctx_once, match_ctx_init);
-    uint32_t need = cr_re_capture_count(re) + 1;
+    /* a yes/no question needs no ovector: any match data does */
+    uint32_t need = ov ? cr_re_capture_count(re) + 1 : 1;
     if (need > 256)
         return CR_EINVAL;
     if (!md || md_pairs < need) {
@@ -144,9 +145,19 @@ int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned f
     uint32_t opts = 0;
     if (flags & CR_RE_PARTIAL)
         opts |= PCRE2_PARTIAL_HARD;
+    int rc;
+    /* JIT code straight away (pcre2_match's own checks and dispatch cost as much as a short
+     * match); patterns without it, and anchoring, which JIT matching does not take, go
+     * through pcre2_match */
     if (flags & CR_RE_ANCHORED)
-        opts |= PCRE2_ANCHORED;
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, n, start, opts, md, match_ctx);
+        rc = PCRE2_ERROR_JIT_BADOPTION;
+    else
+        rc = pcre2_jit_match(re, (PCRE2_SPTR)s, n, start, opts, md, match_ctx);
+    if (rc == PCRE2_ERROR_JIT_BADOPTION) {
+        if (flags & CR_RE_ANCHORED)
+            opts |= PCRE2_ANCHORED;
+        rc = pcre2_match(re, (PCRE2_SPTR)s, n, start, opts, md, match_ctx);
+    }
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
     if (rc == PCRE2_ERROR_PARTIAL)
@@ -156,12 +167,13 @@ int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned f
         return CR_ELIMIT;
     if (rc < 0)
         return CR_EINVAL;
+    if (!ov)
+        return 1;
     PCRE2_SIZE *v = pcre2_get_ovector_pointer(md);
     for (uint32_t i = 0; i < need; i++) {
         ovec[2 * i] = v[2 * i] == PCRE2_UNSET ? SIZE_MAX : v[2 * i];
         ovec[2 * i + 1] = v[2 * i + 1] == PCRE2_UNSET ? SIZE_MAX : v[2 * i + 1];
     }
-    if (ov)
-        *ov = ovec;
+    *ov = ovec;
     return (int)need;
 }
