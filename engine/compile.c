@@ -312,6 +312,30 @@ static bool user_line_eq(const void *ud, uint32_t v, const char *key, size_t n)
            memcmp(key + nl + 5, e, el) == 0;
 }
 
+/* The location profile at least half of the users have, or NULL (cr_route_decide normalizes
+ * with it while it looks the caller up). Users of a directory are not counted: with no user
+ * in the configuration, the default profile. */
+static const cr_profile *likely_profile(const cr_config *c)
+{
+    if (!c->nusers)
+        return c->default_profile;
+    size_t *count = calloc(c->nprofiles + 1, sizeof *count), best = c->nprofiles;
+    if (!count)
+        return NULL;
+    for (size_t i = 0; i < c->nusers; i++) {
+        long p = c->users[i].profile_idx;
+        count[p >= 0 && (size_t)p < c->nprofiles ? (size_t)p : c->nprofiles]++;
+    }
+    for (size_t p = 0; p < c->nprofiles; p++)
+        if (count[p] > count[best])
+            best = p;
+    const cr_profile *prof = best == c->nprofiles ? c->default_profile : &c->profiles[best];
+    if (count[best] * 2 < c->nusers)
+        prof = NULL;
+    free(count);
+    return prof;
+}
+
 static void compile_users(cr_config *c, cr_diag *d)
 {
     char obj[600], key[CR_URI_MAX];
@@ -392,6 +416,7 @@ static void compile_users(cr_config *c, cr_diag *d)
         if (u->forwarding.no_answer_after < 0 || u->team_call_delay < 0)
             cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "delays must not be negative");
     }
+    c->likely_profile = likely_profile(c);
 }
 
 static void compile_defaults(cr_config *c, cr_diag *d)

@@ -349,6 +349,31 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
             cr_trace_add(trace, "%s", out->reason);
         return CR_OK;
     }
+    /* Steps 2 and 3 started ahead with the profile most callers have (when no phone-context
+     * can name another), while the caller's slot and key come from memory; kept when the
+     * caller turns out to have that profile. Not with a trace, which tells the steps in
+     * order. */
+    struct {
+        const cr_profile *profile; /* NULL: not started */
+        int rc;
+        const cr_rule *rule;
+        size_t n;
+        cr_line_probe line;
+        cr_px_key key;
+        char normalized[CR_NUMBER_MAX + 1];
+    } ahead;
+    ahead.profile = NULL;
+    if (!trace && num.dialable && !num.context[0] && c->likely_profile) {
+        ahead.profile = c->likely_profile;
+        ahead.rc = cr_profile_normalize(ahead.profile, num.digits, ahead.normalized,
+                                        sizeof ahead.normalized, &ahead.rule, NULL);
+        cr_user_probe_peek(c, &caller);
+        if (ahead.rc == CR_OK) {
+            ahead.n = strlen(ahead.normalized);
+            cr_line_probe_start(c, ahead.normalized, ahead.n, num.ext, &ahead.line);
+            cr_px_key_init(&ahead.key, ahead.normalized, ahead.n);
+        }
+    }
     const cr_user *u = cr_user_probe_finish(c, rt, &caller);
     out->caller = u;
     if (!u) {
@@ -386,19 +411,32 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     }
     /* 2. profile and normalization */
     out->profile = pick_profile(c, u, &num, trace);
-    if (cr_profile_normalize(out->profile, num.digits, out->normalized, sizeof out->normalized,
-                             &out->rule, trace) != CR_OK) {
+    bool kept = ahead.profile && ahead.profile == out->profile;
+    int nrc;
+    if (kept) {
+        nrc = ahead.rc;
+        out->rule = ahead.rule;
+        if (nrc == CR_OK)
+            memcpy(out->normalized, ahead.normalized, ahead.n + 1);
+    } else {
+        nrc = cr_profile_normalize(out->profile, num.digits, out->normalized,
+                                   sizeof out->normalized, &out->rule, trace);
+    }
+    if (nrc != CR_OK) {
         out->kind = CR_BLOCKED;
         set_reason(out, "normalized number is too long");
         return CR_OK;
     }
     /* 3. reverse number lookup; its index slot is fetched while the number is read into
      * trie symbols for step 4 */
-    size_t nlen = strlen(out->normalized);
-    cr_config_user_by_number_prefetch(c, out->normalized, nlen, num.ext);
-    cr_px_key key;
-    cr_px_key_init(&key, out->normalized, nlen);
-    const cr_user *callee = cr_user_by_number(c, rt, out->normalized, num.ext);
+    if (!kept) {
+        ahead.n = strlen(out->normalized);
+        cr_line_probe_start(c, out->normalized, ahead.n, num.ext, &ahead.line);
+        cr_px_key_init(&ahead.key, out->normalized, ahead.n);
+    }
+    size_t nlen = ahead.n;
+    const cr_px_key *key = &ahead.key;
+    const cr_user *callee = cr_line_probe_finish(c, rt, &ahead.line);
     if (callee) {
         out->kind = CR_INTERNAL;
         out->callee = callee;
@@ -427,7 +465,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
             set_reason(out, "caller has no voice policy and there is no default policy");
         return CR_OK;
     }
-    route_attempts(c, pol, out->normalized, nlen, &key, rt, out, trace);
+    route_attempts(c, pol, out->normalized, nlen, key, rt, out, trace);
     /* 5. nothing → blocked */
     if (out->nattempts == 0) {
         out->kind = CR_BLOCKED;

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -416,20 +417,31 @@ void cr_config_free(cr_config *c)
 
 /* ---- hash index (open addressing, string keys → index) ----------------------------------- */
 
-/* 64-bit hash, eight bytes a step (a multiply-xorshift mix); `fold` lower-cases ASCII. */
-/* 64-bit hash, eight bytes a step (a multiply-xorshift mix); `fold` lower-cases ASCII. */
+/* 64-bit hash, eight bytes a step (a multiply-xorshift mix); `fold` lower-cases ASCII. The
+ * last bytes form a word as if read little-endian (on such machines, one load). */
 uint64_t cr_hash(const char *s, size_t n, bool fold)
 {
     const uint64_t m = 0x9E3779B97F4A7C15ull;
     uint64_t h = n * m;
     size_t i = 0;
-    if (!fold)
+    if (!fold) {
         for (; i + 8 <= n; i += 8) {
             uint64_t w;
             memcpy(&w, s + i, 8);
             h = (h ^ w) * m;
             h ^= h >> 29;
         }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (i < n && n >= 8) { /* the last 8 bytes, shifted down to the ones left */
+            uint64_t w;
+            memcpy(&w, s + n - 8, 8);
+            w >>= 8 * (8 - (n - i));
+            h = (h ^ w) * m;
+            h ^= h >> 29;
+            i = n;
+        }
+#endif
+    }
     while (i < n) {
         uint64_t w = 0;
         for (size_t k = 0; k < 8 && i < n; k++, i++) {
@@ -594,6 +606,21 @@ void cr_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
     cr_index_prefetch(&c->user_uri_ix, p->h);
 }
 
+void cr_user_probe_peek(const cr_config *c, const cr_user_probe *p)
+{
+    const cr_index *ix = &c->user_uri_ix;
+    if (!p->n || !ix->cap)
+        return;
+    const cr_index_slot *s = &ix->slots[p->h & (ix->cap - 1)];
+    if (s->val && s->hash == (uint32_t)(p->h >> 32)) {
+        uint32_t i = (s->val - 1) & CR_USER_IX_MASK;
+        if (c->user_keys)
+            __builtin_prefetch(&c->user_keys[i]);
+        __builtin_prefetch(&c->users[i]);
+        __builtin_prefetch((const char *)&c->users[i] + offsetof(cr_user, profile_idx));
+    }
+}
+
 const cr_user *cr_user_probe_finish(const cr_config *c, const cr_runtime *rt,
                                     const cr_user_probe *p)
 {
@@ -637,11 +664,31 @@ const cr_user *cr_config_user_by_number(const cr_config *c, const char *number, 
     return i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
 }
 
-void cr_config_user_by_number_prefetch(const cr_config *c, const char *number, size_t n,
-                                       const char *ext)
+void cr_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
+                         cr_line_probe *p)
 {
-    if (!(ext && *ext)) /* with an extension the probe starts with "number;ext=..." */
-        cr_index_prefetch(&c->user_line_ix, cr_hash(number, n, c->user_line_ix.fold));
+    p->number = number;
+    p->ext = ext;
+    p->n = n;
+    if (ext && *ext) /* the probe starts with "number;ext=...": cr_config_user_by_number */
+        return;
+    p->h = cr_hash(number, n, c->user_line_ix.fold);
+    cr_index_prefetch(&c->user_line_ix, p->h);
+}
+
+const cr_user *cr_line_probe_finish(const cr_config *c, const cr_runtime *rt,
+                                    const cr_line_probe *p)
+{
+    const cr_user *u;
+    if (p->ext && *p->ext) {
+        u = cr_config_user_by_number(c, p->number, p->ext);
+    } else {
+        uint32_t i = cr_index_get_hashed(&c->user_line_ix, p->number, p->n, p->h);
+        u = i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
+    }
+    if (!u && rt && rt->users && rt->users->by_number)
+        u = rt->users->by_number(rt->users->ud, p->number, p->ext);
+    return u;
 }
 
 bool cr_config_domain_supported(const cr_config *c, const char *domain)
@@ -659,6 +706,18 @@ bool cr_config_domain_supported(const cr_config *c, const char *domain)
  * user part as is, host lower-cased, no port, parameters or headers; angle brackets and a
  * display name are dropped. Returns the key length, 0 when `uri` is not a sip URI.
  */
+/* Characters cr_uri_key stops or changes at. */
+enum { U_USER_END = 1, U_AT = 2, U_HOST_END = 4, U_UPPER = 8 };
+static const uint8_t uri_class[256] = {
+    [0] = U_USER_END | U_HOST_END,
+    ['>'] = U_USER_END | U_HOST_END,
+    [';'] = U_USER_END | U_HOST_END,
+    ['?'] = U_USER_END | U_HOST_END,
+    [':'] = U_HOST_END,
+    ['@'] = U_AT,
+    ['A' ... 'Z'] = U_UPPER,
+};
+
 size_t cr_uri_key(const char *uri, char *out, size_t len)
 {
     const char *lt = strchr(uri, '<');
@@ -667,38 +726,39 @@ size_t cr_uri_key(const char *uri, char *out, size_t len)
     while (*uri == ' ')
         uri++;
     const char *p;
-    if (strncasecmp(uri, "sip:", 4) == 0)
+    /* "sip:" or "sips:", any case ('|' 0x20 lower-cases these letters and nothing else to them) */
+    if ((uri[0] | 0x20) != 's' || (uri[1] | 0x20) != 'i' || (uri[2] | 0x20) != 'p')
+        return 0;
+    if (uri[3] == ':')
         p = uri + 4;
-    else if (strncasecmp(uri, "sips:", 5) == 0)
+    else if ((uri[3] | 0x20) == 's' && uri[4] == ':')
         p = uri + 5;
     else
         return 0;
-    size_t o = 0;
     if (len < 8)
         return 0;
     memcpy(out, "sip:", 4);
-    o = 4;
-    const char *at = NULL;
-    for (const char *q = p; *q && *q != '>' && *q != ';' && *q != '?'; q++)
-        if (*q == '@') {
-            at = q;
-            break;
-        }
+    size_t o = 4;
+    const char *q = p;
+    while (!(uri_class[(unsigned char)*q] & (U_USER_END | U_AT)))
+        q++;
     const char *h = p;
-    if (at) {
-        for (const char *q = p; q < at; q++) {
-            if (o + 1 >= len)
-                return 0;
-            out[o++] = *q;
-        }
+    if (*q == '@') { /* the user part as is */
+        size_t ul = (size_t)(q - p);
+        if (o + ul + 1 >= len)
+            return 0;
+        memcpy(out + o, p, ul);
+        o += ul;
         out[o++] = '@';
-        h = at + 1;
+        h = q + 1;
     }
-    for (; *h && *h != '>' && *h != ';' && *h != '?' && *h != ':'; h++) {
+    for (;; h++) { /* the host lower-cased, without port, parameters or headers */
+        unsigned k = uri_class[(unsigned char)*h];
+        if (k & U_HOST_END)
+            break;
         if (o + 1 >= len)
             return 0;
-        char ch = *h;
-        out[o++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+        out[o++] = (k & U_UPPER) ? (char)(*h - 'A' + 'a') : *h;
     }
     out[o] = 0;
     return o;

@@ -49,9 +49,16 @@ static inline void cr_index_prefetch(const cr_index *ix, uint64_t h)
         __builtin_prefetch(&ix->slots[h & (ix->cap - 1)]);
 }
 
-/* Prefetches the slot cr_config_user_by_number(c, number, ext) starts at (number: n chars). */
-void cr_config_user_by_number_prefetch(const cr_config *c, const char *number, size_t n,
-                                       const char *ext);
+/* A reverse number lookup in the same two steps (cr_user_by_number). */
+typedef struct cr_line_probe {
+    const char *number, *ext;
+    size_t n;
+    uint64_t h; /* of the bare number, when there is no extension */
+} cr_line_probe;
+void cr_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
+                         cr_line_probe *p);
+const cr_user *cr_line_probe_finish(const cr_config *c, const cr_runtime *rt,
+                                    const cr_line_probe *p);
 
 /* A caller lookup in two steps (cr_route_decide): the key, its hash and the prefetch of its
  * slot first, other work while the slot comes, then the probe. */
@@ -62,6 +69,9 @@ typedef struct cr_user_probe {
     char key[CR_URI_MAX];
 } cr_user_probe;
 void cr_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p);
+/* Reads the probe's first slot (once it has come) and prefetches the key and user it names,
+ * ahead of cr_user_probe_finish. Changes nothing. */
+void cr_user_probe_peek(const cr_config *c, const cr_user_probe *p);
 /* The user cr_user_find would return (configuration, then rt->users). */
 const cr_user *cr_user_probe_finish(const cr_config *c, const cr_runtime *rt,
                                     const cr_user_probe *p);
@@ -154,6 +164,7 @@ struct cr_config {
     cr_index profile_ix, profile_fold_ix, gateway_ix;
     cr_index user_uri_ix, user_line_ix;
     cr_key_cell *user_keys, *user_lines;    /* [nusers]: URI keys and line numbers (cr_key_cell) */
+    const cr_profile *likely_profile;       /* most users' profile, NULL when no half have one */
     cr_index usage_ix, policy_ix, route_ix; /* while compiling only */
     struct cr_route_analysis *analysis;     /* while compiling only (route_index.c) */
     cr_usage_routes *usage_routes;          /* [nusages] */
@@ -195,9 +206,9 @@ void cr_re_names(const void *re, void (*fn)(void *ud, const char *name, int num)
 
 /*
  * Matches s[0..n) from `start`. Returns the number of groups + 1 on a match (ovector pairs in
- * *ov, unset groups as SIZE_MAX), 0 no match, CR_RE_PARTIAL_MATCH for a partial match (with
- * CR_RE_PARTIAL), CR_ELIMIT when a limit was hit. The ovector lives in thread-local storage
- * and is valid until the next match on the same thread.
+ * *ov, unset groups as SIZE_MAX; 1 when ov is NULL), 0 no match, CR_RE_PARTIAL_MATCH for a partial
+ * match (with CR_RE_PARTIAL), CR_ELIMIT when a limit was hit. The ovector lives in thread-local
+ * storage and is valid until the next match on the same thread.
  */
 #define CR_RE_PARTIAL_MATCH (-100)
 int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned flags,
