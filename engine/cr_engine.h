@@ -12,8 +12,8 @@
 
 #include "cr_model.h"
 
-#define CR_MAX_ATTEMPTS 32 /* longest failover list a decision produces */
-#define CR_URI_SHORT 256   /* Request-URIs of attempts */
+#define CR_MAX_ATTEMPTS 32  /* longest failover list a decision produces */
+#define CR_URI_SHORT    256 /* Request-URIs of attempts */
 
 /*
  * A trace: what a decision tried and why, one line per step. Optional everywhere (pass
@@ -146,8 +146,7 @@ const cr_policy *cr_user_policy(const cr_config *cfg, const cr_user *u);
 const cr_profile *cr_user_profile(const cr_config *cfg, const cr_user *u);
 
 /* Looks up a user by line number (E.164 or private), optionally with an extension. */
-const cr_user *cr_config_user_by_number(const cr_config *cfg, const char *number,
-                                        const char *ext);
+const cr_user *cr_config_user_by_number(const cr_config *cfg, const char *number, const char *ext);
 
 /* Builds the Request-URI of `number` for gateway gw (removePlus honoured). */
 int cr_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len);
@@ -173,7 +172,11 @@ int cr_inbound_decide_ex(const cr_config *cfg, const cr_gateway *gw, const char 
 /* Finds a gateway by name or by the host[:port] of its address. */
 const cr_gateway *cr_config_gateway_match(const cr_config *cfg, const char *name_or_hostport);
 
-typedef enum { CR_DIAL_NO_MATCH_ = -1, CR_DIAL_NEED_MORE_ = 0, CR_DIAL_COMPLETE_ = 1 } cr_dial_answer;
+typedef enum {
+    CR_DIAL_NO_MATCH_ = -1,
+    CR_DIAL_NEED_MORE_ = 0,
+    CR_DIAL_COMPLETE_ = 1
+} cr_dial_answer;
 
 /* Device (off-hook) dialing over profile p with the digits typed so far. On complete, *rule
  * and `normalized` are set. */

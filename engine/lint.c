@@ -78,7 +78,7 @@ static const char alphabet[] = "0123456789+*#";
 static void gen_class(sampler *s, const char *p, const char *end)
 {
     bool neg = false, allowed[128] = {false};
-    p++; /* '[' */
+    p++;   /* '[' */
     end--; /* ']' */
     if (*p == '^')
         neg = true, p++;
@@ -270,8 +270,7 @@ static void lint_shadowed(const cr_profile *p, cr_diag *d)
                 k++;
             if (k == n || strcmp(ri->pattern, rj->pattern) == 0) {
                 char obj[600];
-                snprintf(obj, sizeof obj, "rule '%s' of location profile '%s'", rj->name,
-                         p->name);
+                snprintf(obj, sizeof obj, "rule '%s' of location profile '%s'", rj->name, p->name);
                 cr_diag_add(d, CR_DIAG_WARNING, rj->loc, obj,
                             "never used: earlier rule '%s' (%s) matches every number it matches "
                             "(%zu sampled, e.g. %s)",
@@ -293,8 +292,7 @@ void cr_lint(const cr_config *c, cr_diag *d)
                     c->profiles[0].name);
     if (!c->default_policy_name && c->npolicies > 1)
         cr_diag_add(d, CR_DIAG_WARNING, c->policies[0].loc, "voicePolicies",
-                    "no default voice policy named; '%s' (the first) is used",
-                    c->policies[0].name);
+                    "no default voice policy named; '%s' (the first) is used", c->policies[0].name);
 
     bool *in_policy = calloc(c->nusages + 1, sizeof *in_policy);
     bool *in_route = calloc(c->nusages + 1, sizeof *in_route);
@@ -314,7 +312,8 @@ void cr_lint(const cr_config *c, cr_diag *d)
         for (size_t k = 0; k < r->gateways.count; k++)
             gw_used[r->gateways.idx[k]] = true;
         if (!reachable)
-            cr_diag_add(d, CR_DIAG_WARNING, r->loc, (snprintf(obj, sizeof obj, "route '%s'", r->name), obj),
+            cr_diag_add(d, CR_DIAG_WARNING, r->loc,
+                        (snprintf(obj, sizeof obj, "route '%s'", r->name), obj),
                         r->usages.count ? "unreachable: no voice policy has any of its phone usages"
                                         : "unreachable: it has no phone usage");
     }

@@ -33,41 +33,41 @@ extern "C" {
 #endif
 
 /* Error codes (same values as the engine's). */
-#define CR_ABI_OK 0
-#define CR_ABI_EINVAL -1
-#define CR_ABI_ENOMEM -2
-#define CR_ABI_ECONFIG -3
-#define CR_ABI_ENOENT -4
-#define CR_ABI_ERANGE -5
-#define CR_ABI_EIO -6
+#define CR_ABI_OK       0
+#define CR_ABI_EINVAL   -1
+#define CR_ABI_ENOMEM   -2
+#define CR_ABI_ECONFIG  -3
+#define CR_ABI_ENOENT   -4
+#define CR_ABI_ERANGE   -5
+#define CR_ABI_EIO      -6
 #define CR_ABI_EVERSION -7
-#define CR_ABI_ESTATE -8
-#define CR_ABI_ELIMIT -9
+#define CR_ABI_ESTATE   -8
+#define CR_ABI_ELIMIT   -9
 
 /* Log levels the plugin uses when calling cr_host.log. */
-#define CR_LOG_ERROR 0
+#define CR_LOG_ERROR   0
 #define CR_LOG_WARNING 1
-#define CR_LOG_INFO 2
-#define CR_LOG_DEBUG 3
+#define CR_LOG_INFO    2
+#define CR_LOG_DEBUG   3
 
 /* Decision kinds, as returned by cr_plugin.route (and result_decision). */
-#define CR_DECISION_OUTBOUND 1
-#define CR_DECISION_INTERNAL 2
-#define CR_DECISION_BLOCKED -1
+#define CR_DECISION_OUTBOUND       1
+#define CR_DECISION_INTERNAL       2
+#define CR_DECISION_BLOCKED        -1
 #define CR_DECISION_NOT_APPLICABLE -2
 
 /* Device dialing answers. */
-#define CR_DIAL_COMPLETE 1
+#define CR_DIAL_COMPLETE  1
 #define CR_DIAL_NEED_MORE 0
-#define CR_DIAL_NO_MATCH -1
+#define CR_DIAL_NO_MATCH  -1
 
 typedef struct cr_handle cr_handle; /* one loaded configuration and its runtime state */
 typedef struct cr_result cr_result; /* one answer: decision, normalization, dial, ... */
 typedef struct cr_rgs cr_rgs;       /* one response-group engine instance */
 
-#define CR_ANSWER_NAME 128    /* bytes for a gateway, route, usage, profile or rule name */
-#define CR_ANSWER_URI 256     /* bytes for a URI */
-#define CR_ANSWER_ATTEMPTS 16 /* attempts a cr_route_answer holds (the first ones) */
+#define CR_ANSWER_NAME     128 /* bytes for a gateway, route, usage, profile or rule name */
+#define CR_ANSWER_URI      256 /* bytes for a URI */
+#define CR_ANSWER_ATTEMPTS 16  /* attempts a cr_route_answer holds (the first ones) */
 
 /* One attempt of an outbound decision (cr_route_answer). */
 typedef struct cr_route_attempt {
@@ -176,8 +176,7 @@ typedef struct cr_plugin {
     size_t (*result_count)(const cr_result *r, const char *list);
     /* A field of item i of a list ("attempts", 0, "gateway"); the "trace" list's items have
      * the single field "text". NULL when absent. */
-    const char *(*result_item)(const cr_result *r, const char *list, size_t i,
-                               const char *field);
+    const char *(*result_item)(const cr_result *r, const char *list, size_t i, const char *field);
     /* The result as one line of JSON (the contract of SPEC §5), NUL-terminated into buf.
      * Returns the length needed without the NUL (like snprintf). */
     size_t (*result_json)(const cr_result *r, char *buf, size_t len);
@@ -194,8 +193,8 @@ typedef struct cr_plugin {
      * `emit` as (call id, action, args) strings, in order. Timers due up to at_ms fire first.
      * Returns 0 or CR_ABI_EINVAL (with err) for a malformed event. */
     int (*rgs_event)(cr_rgs *e, int64_t at_ms, const char *event,
-                     void (*emit)(void *ud, int64_t at_ms, const char *call_id,
-                                  const char *action, const char *args),
+                     void (*emit)(void *ud, int64_t at_ms, const char *call_id, const char *action,
+                                  const char *args),
                      void *ud, char *err, size_t errlen);
     /* Runs timers due up to `now_ms`; returns the next deadline in ms or -1 if none. */
     int64_t (*rgs_advance)(cr_rgs *e, int64_t now_ms,
@@ -213,15 +212,14 @@ typedef struct cr_plugin {
      * command-line options as "key=value" strings (config=, generate=, numbers=, seconds=,
      * reload_ms=). The result carries decisions_per_sec, p50_ns, p99_ns, naive_p50_ns,
      * load_ms, rss_bytes and more. */
-    int (*bench)(const char *const *args, size_t nargs, cr_result **out, char *err,
-                 size_t errlen);
+    int (*bench)(const char *const *args, size_t nargs, cr_result **out, char *err, size_t errlen);
 
     /* ---- since ABI 1.2: users and inbound call handling (SPEC §3) ---- */
     /* The ringing plan for a call from `from` to `to` (a user's SIP URI, tel: URI or number).
      * `endpoints` are the callee's registered contacts as known to the host (may be NULL).
      * result_kind 1 when `to` is a user, 0 otherwise; see the CLI `inbound` for the shape. */
-    int (*user_plan)(cr_handle *h, const char *from, const char *to,
-                     const char *const *endpoints, size_t nendpoints, cr_result **out);
+    int (*user_plan)(cr_handle *h, const char *from, const char *to, const char *const *endpoints,
+                     size_t nendpoints, cr_result **out);
     /* Imports users (XML with <users>, or CSV with the documented header) into the LMDB
      * directory at `db_dir` (created if missing). Result: counts, database size. */
     int (*users_import)(const char *db_dir, const char *file, cr_result **out, char *err,
@@ -233,8 +231,8 @@ typedef struct cr_plugin {
     /* ---- since ABI 1.3 ---- */
     /* users_import with flags: CR_IMPORT_REPLACE also removes the users the file does not
      * list (the directory then holds exactly the file's users). */
-    int (*users_import_ex)(const char *db_dir, const char *file, unsigned flags,
-                           cr_result **out, char *err, size_t errlen);
+    int (*users_import_ex)(const char *db_dir, const char *file, unsigned flags, cr_result **out,
+                           char *err, size_t errlen);
 
     /* ---- since ABI 1.4 ---- */
     /* The outbound decision into a caller-owned plain struct: no allocation, nothing to
@@ -242,8 +240,8 @@ typedef struct cr_plugin {
      * before the call; the plugin fills only what fits in that size. Returns 0 (decision in
      * out->kind) or a CR_ABI_E* code. Names longer than the fields are cut (see
      * CR_ANSWER_NAME). */
-    int (*route_answer)(cr_handle *h, const char *from, const char *dialed,
-                        const char *const *down, size_t ndown, struct cr_route_answer *out);
+    int (*route_answer)(cr_handle *h, const char *from, const char *dialed, const char *const *down,
+                        size_t ndown, struct cr_route_answer *out);
 } cr_plugin;
 
 #define CR_IMPORT_REPLACE 1u
@@ -260,7 +258,7 @@ CR_API const cr_plugin *cr_plugin_entry(const cr_host *host, const char **err);
 #define CR_PLUGIN_ENTRY_SYMBOL "cr_plugin_entry"
 
 /* True when a table of `size` bytes contains the field `member` of struct `type`. */
-#define CR_HAS(type, tbl, member)                                                          \
+#define CR_HAS(type, tbl, member)                                                                  \
     ((tbl)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
 
 #ifdef __cplusplus

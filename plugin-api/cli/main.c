@@ -146,10 +146,9 @@ int main(int argc, char **argv)
         const char *name;
         cmd_fn fn;
     } cmds[] = {
-        {"check", cr_cmd_check},       {"normalize", cr_cmd_normalize},
-        {"route", cr_cmd_route},       {"dial", cr_cmd_dial},
-        {"simulate", cr_cmd_simulate}, {"bench", cr_cmd_bench},
-        {"inbound", cr_cmd_inbound},   {"users", cr_cmd_users},
+        {"check", cr_cmd_check},     {"normalize", cr_cmd_normalize}, {"route", cr_cmd_route},
+        {"dial", cr_cmd_dial},       {"simulate", cr_cmd_simulate},   {"bench", cr_cmd_bench},
+        {"inbound", cr_cmd_inbound}, {"users", cr_cmd_users},
     };
     const char *library = NULL;
     /* --library may appear anywhere; take it out before the subcommand parses argv */

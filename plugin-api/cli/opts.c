@@ -43,8 +43,7 @@ bool cr_opts_parse(int argc, char **argv, const cr_optspec *spec, cr_opts *o)
             else if (i + 1 < argc)
                 o->values[o->n] = argv[++i];
             else {
-                fprintf(stderr, "callroute %s: option '--%s' needs a value\n", argv[0],
-                        s->name);
+                fprintf(stderr, "callroute %s: option '--%s' needs a value\n", argv[0], s->name);
                 return false;
             }
         } else if (eq) {

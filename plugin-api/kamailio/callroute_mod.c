@@ -55,19 +55,19 @@
 MODULE_VERSION
 
 /* Return codes of the script functions (0 would stop the script, so never 0). */
-#define CRK_OUTBOUND 1
-#define CRK_INTERNAL 2
-#define CRK_FOUND 1
-#define CRK_BLOCKED -1
-#define CRK_NO_USER -1
-#define CRK_NO_ATTEMPT -1
-#define CRK_NOT_APPLICABLE -2
-#define CRK_NOT_GATEWAY -2
+#define CRK_OUTBOUND        1
+#define CRK_INTERNAL        2
+#define CRK_FOUND           1
+#define CRK_BLOCKED         -1
+#define CRK_NO_USER         -1
+#define CRK_NO_ATTEMPT      -1
+#define CRK_NOT_APPLICABLE  -2
+#define CRK_NOT_GATEWAY     -2
 #define CRK_NOTHING_TO_RING -2
-#define CRK_ERROR -3
+#define CRK_ERROR           -3
 
 #define CRK_FIELD_MAX 256
-#define CRK_ERR_MAX 4096
+#define CRK_ERR_MAX   4096
 
 /* ---- module parameters ---- */
 static char *crk_library = NULL;
@@ -105,8 +105,8 @@ enum crk_field {
     CRK_F_COUNT
 };
 static const char *const crk_field_names[CRK_F_COUNT] = {
-    "decision", "normalized", "route", "usage", "gateway", "reason", "target", "profile", "rule",
-    "next_gateway",
+    "decision", "normalized", "route",   "usage", "gateway",
+    "reason",   "target",     "profile", "rule",  "next_gateway",
 };
 
 /* A decision travels with the message, then its transaction, as ONE XAVP record ("callroute",
@@ -116,10 +116,15 @@ static const char *const crk_field_names[CRK_F_COUNT] = {
  * the record (no copies, no parsing). callroute_next() advances `cur` in place (the failure
  * route runs under the transaction's reply lock). The header sits at an odd address inside
  * the XAVP: the structs are packed. */
-enum crk_dfield { CRK_D_NORMALIZED, CRK_D_REASON, CRK_D_TARGET, CRK_D_PROFILE, CRK_D_RULE,
-                  CRK_D_COUNT };
-enum crk_afield { CRK_A_GATEWAY, CRK_A_ROUTE, CRK_A_USAGE, CRK_A_URI, CRK_A_ADDRESS,
-                  CRK_A_COUNT };
+enum crk_dfield {
+    CRK_D_NORMALIZED,
+    CRK_D_REASON,
+    CRK_D_TARGET,
+    CRK_D_PROFILE,
+    CRK_D_RULE,
+    CRK_D_COUNT
+};
+enum crk_afield { CRK_A_GATEWAY, CRK_A_ROUTE, CRK_A_USAGE, CRK_A_URI, CRK_A_ADDRESS, CRK_A_COUNT };
 
 typedef struct __attribute__((packed)) crk_span {
     uint16_t off, len; /* from the start of the record; len 0 = absent */
@@ -140,9 +145,9 @@ typedef struct __attribute__((packed)) crk_rec {
     crk_att att[]; /* natt of them, then the strings */
 } crk_rec;
 
-#define CRK_REC_MAX                                                                        \
-    (sizeof(crk_rec) + CR_ANSWER_ATTEMPTS * sizeof(crk_att) + 3 * CR_ANSWER_URI            \
-     + 2 * CR_ANSWER_NAME + CR_ANSWER_ATTEMPTS * (3 * CR_ANSWER_NAME + 2 * CR_ANSWER_URI))
+#define CRK_REC_MAX                                                                                \
+    (sizeof(crk_rec) + CR_ANSWER_ATTEMPTS * sizeof(crk_att) + 3 * CR_ANSWER_URI +                  \
+     2 * CR_ANSWER_NAME + CR_ANSWER_ATTEMPTS * (3 * CR_ANSWER_NAME + 2 * CR_ANSWER_URI))
 
 static str crk_xavp_decision = str_init("callroute");
 
@@ -276,8 +281,8 @@ static crk_rec *crk_rec_of(sr_xavp_t *x)
     if (x == NULL || x->val.type != SR_XTYPE_STR || x->val.v.s.len < (int)sizeof(crk_rec))
         return NULL;
     r = (crk_rec *)x->val.v.s.s;
-    if (r->magic != CRK_REC_MAGIC
-            || (size_t)x->val.v.s.len < sizeof(crk_rec) + r->natt * sizeof(crk_att))
+    if (r->magic != CRK_REC_MAGIC ||
+        (size_t)x->val.v.s.len < sizeof(crk_rec) + r->natt * sizeof(crk_att))
         return NULL;
     return r;
 }
@@ -346,15 +351,15 @@ static int crk_load_library(void)
         LM_ERR("%s refused ABI %d: %s\n", crk_library, CR_ABI_MAJOR, err ? err : "?");
         return -1;
     }
-    if (crp->abi_major != CR_ABI_MAJOR || !CR_HAS(cr_plugin, crp, gateways) || !crp->open
-            || !crp->route || !crp->reload || !crp->result_get || !crp->result_item) {
-        LM_ERR("%s: plugin table (ABI %u, %u bytes) lacks what this module needs\n",
-               crk_library, crp->abi_major, crp->size);
+    if (crp->abi_major != CR_ABI_MAJOR || !CR_HAS(cr_plugin, crp, gateways) || !crp->open ||
+        !crp->route || !crp->reload || !crp->result_get || !crp->result_item) {
+        LM_ERR("%s: plugin table (ABI %u, %u bytes) lacks what this module needs\n", crk_library,
+               crp->abi_major, crp->size);
         crp = NULL;
         return -1;
     }
-    LM_INFO("loaded %s (callroute %s, ABI %u.%u)\n", crk_library,
-            crp->version ? crp->version : "?", crp->abi_major, crp->abi_minor);
+    LM_INFO("loaded %s (callroute %s, ABI %u.%u)\n", crk_library, crp->version ? crp->version : "?",
+            crp->abi_major, crp->abi_minor);
     return 0;
 }
 
@@ -368,8 +373,8 @@ static int crk_open_handle(void)
     err[0] = '\0';
     rc = crp->open(crk_config, &crk_opts, &h, err, sizeof(err));
     if (rc < 0 || h == NULL) {
-        LM_ERR("cannot load %s: %s%s%s\n", crk_config,
-               crp->strerror ? crp->strerror(rc) : "error", err[0] ? "\n" : "", err);
+        LM_ERR("cannot load %s: %s%s%s\n", crk_config, crp->strerror ? crp->strerror(rc) : "error",
+               err[0] ? "\n" : "", err);
         return -1;
     }
     crk_handle = h;
@@ -561,8 +566,8 @@ static int crk_store_decision(const cr_route_answer *a, uint32_t natt)
 static int crk_route_by_result(cr_handle *h, const char *from, const char *dialed,
                                cr_route_answer *a)
 {
-    static const char *const names[] = {"gateway", "route", "usage", "uri", "address",
-                                        "remove_plus"};
+    static const char *const names[] = {"gateway", "route",   "usage",
+                                        "uri",     "address", "remove_plus"};
     cr_result *r = NULL;
     int rc;
     uint32_t i;
@@ -583,8 +588,7 @@ static int crk_route_by_result(cr_handle *h, const char *from, const char *diale
     CRK_COPY(a->profile, crp->result_get(r, "profile"));
     CRK_COPY(a->rule, crp->result_get(r, "rule"));
     a->total_attempts = (uint32_t)crp->result_count(r, "attempts");
-    a->nattempts = a->total_attempts < CR_ANSWER_ATTEMPTS ? a->total_attempts
-                                                          : CR_ANSWER_ATTEMPTS;
+    a->nattempts = a->total_attempts < CR_ANSWER_ATTEMPTS ? a->total_attempts : CR_ANSWER_ATTEMPTS;
     for (i = 0; i < a->nattempts; i++) {
         cr_route_attempt *at = &a->attempts[i];
         const char *rp = crp->result_item(r, "attempts", i, names[5]);
@@ -731,8 +735,8 @@ static int w_callroute_next(struct sip_msg *msg, char *p1, char *p2)
         /* NUL-terminated inside the record */
         str gw = crk_str(r, &r->att[r->cur].f[CRK_A_GATEWAY]);
         if (gw.len) {
-            LM_INFO("gateway %s failed (%d): marked down for %d s\n", gw.s,
-                    code ? code : 408, crk_opts.gateway_holdoff_s);
+            LM_INFO("gateway %s failed (%d): marked down for %d s\n", gw.s, code ? code : 408,
+                    crk_opts.gateway_holdoff_s);
             if (crp->gateway_failed && crp->gateway_failed(h, gw.s) < 0)
                 LM_WARN("library did not accept the failure of gateway %s\n", gw.s);
         }
@@ -792,14 +796,14 @@ static int w_callroute_inbound(struct sip_msg *msg, char *p1, char *p2)
         LM_ERR("the library has no inbound decisions\n");
         return CRK_ERROR;
     }
-    if (msg->first_line.type != SIP_REQUEST || parse_sip_msg_uri(msg) < 0
-            || crk_cstr(&msg->parsed_uri.user, called, sizeof(called)) < 0) {
+    if (msg->first_line.type != SIP_REQUEST || parse_sip_msg_uri(msg) < 0 ||
+        crk_cstr(&msg->parsed_uri.user, called, sizeof(called)) < 0) {
         LM_ERR("cannot read the Request-URI user\n");
         return CRK_ERROR;
     }
     calling[0] = '\0';
-    if (parse_from_header(msg) == 0
-            && parse_uri(get_from(msg)->uri.s, get_from(msg)->uri.len, &furi) == 0)
+    if (parse_from_header(msg) == 0 &&
+        parse_uri(get_from(msg)->uri.s, get_from(msg)->uri.len, &furi) == 0)
         crk_cstr(&furi.user, calling, sizeof(calling));
     snprintf(gw, sizeof(gw), "%s:%u", ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
 
@@ -827,8 +831,8 @@ static int w_callroute_inbound(struct sip_msg *msg, char *p1, char *p2)
         snprintf(a.normalized, sizeof(a.normalized), "%s", v ? v : "");
         v = crp->result_get(r, "profile");
         snprintf(a.profile, sizeof(a.profile), "%s", v ? v : "");
-        snprintf(a.reason, sizeof(a.reason), "%s", target ? "inbound call to a user"
-                                                          : "inbound call to no user");
+        snprintf(a.reason, sizeof(a.reason), "%s",
+                 target ? "inbound call to a user" : "inbound call to no user");
         a.rule[0] = '\0';
         crk_store_decision(&a, 0);
     }
@@ -877,11 +881,11 @@ static int w_callroute_inbound(struct sip_msg *msg, char *p1, char *p2)
 enum cru_state { CRU_PENDING, CRU_WANTED, CRU_CLAIMED, CRU_SENT, CRU_FAILED, CRU_SKIPPED };
 enum cru_kind { CRU_K_ENDPOINT, CRU_K_USER, CRU_K_SIP, CRU_K_PSTN, CRU_K_VOICEMAIL };
 
-#define CRU_BUCKETS 256
-#define CRU_TICK_MS 100
-#define CRU_MAX_ROWS 256
+#define CRU_BUCKETS       256
+#define CRU_TICK_MS       100
+#define CRU_MAX_ROWS      256
 #define CRU_MAX_ENDPOINTS 32
-#define CRU_MAX_DUE 256 /* calls handled per timer tick (the rest next tick) */
+#define CRU_MAX_DUE       256 /* calls handled per timer tick (the rest next tick) */
 
 typedef struct cru_row {
     int at_ms;
@@ -894,12 +898,12 @@ typedef struct cru_call {
     struct cru_call *next;
     unsigned int hash_index, label;
     int64_t start_ms;
-    int dead;              /* tm freed the transaction */
-    int finished;          /* answered, cancelled or nothing left to start */
+    int dead;     /* tm freed the transaction */
+    int finished; /* answered, cancelled or nothing left to start */
     int no_answer_started;
     str callee;
     int nrows;
-    cru_row rows[];        /* then the strings */
+    cru_row rows[]; /* then the strings */
 } cru_call;
 
 typedef struct cru_table {
@@ -958,8 +962,7 @@ static cru_call *cru_build(const cr_result *r, const char *callee)
     char *pool;
 
     if (n > CRU_MAX_ROWS) {
-        LM_WARN("plan for %s has %zu rows: only the first %d are used\n", callee, n,
-                CRU_MAX_ROWS);
+        LM_WARN("plan for %s has %zu rows: only the first %d are used\n", callee, n, CRU_MAX_ROWS);
         n = CRU_MAX_ROWS;
     }
     for (i = 0; i < n; i++)
@@ -996,8 +999,8 @@ static cru_call *cru_build(const cr_result *r, const char *callee)
         cru_put(&row->address, crp->result_item(r, "ring", i, "address"), &pool);
         row->no_answer = row->branch.len == 9 && memcmp(row->branch.s, "no_answer", 9) == 0;
         /* the alternatives of one target follow its alt 0 */
-        if (row->alt > 0 && c->nrows > 0 && c->rows[c->nrows - 1].alt == row->alt - 1
-                && STR_EQ(c->rows[c->nrows - 1].target, row->target))
+        if (row->alt > 0 && c->nrows > 0 && c->rows[c->nrows - 1].alt == row->alt - 1 &&
+            STR_EQ(c->rows[c->nrows - 1].target, row->target))
             row->group = c->rows[c->nrows - 1].group;
         else
             row->group = (short)c->nrows, row->alt = 0;
@@ -1024,14 +1027,14 @@ static void cru_start_no_answer(cru_call *c)
 
     c->no_answer_started = 1;
     for (i = 0; i < c->nrows; i++)
-        if (!c->rows[i].no_answer
-                && (c->rows[i].state == CRU_PENDING || c->rows[i].state == CRU_WANTED))
+        if (!c->rows[i].no_answer &&
+            (c->rows[i].state == CRU_PENDING || c->rows[i].state == CRU_WANTED))
             c->rows[i].state = CRU_SKIPPED;
 }
 
-#define CRU_DUE(c, r, elapsed)                                                             \
-    ((r)->state == CRU_PENDING && (r)->alt == 0 && (r)->at_ms <= (elapsed)                 \
-            && ((r)->no_answer || !(c)->no_answer_started))
+#define CRU_DUE(c, r, elapsed)                                                                     \
+    ((r)->state == CRU_PENDING && (r)->alt == 0 && (r)->at_ms <= (elapsed) &&                      \
+     ((r)->no_answer || !(c)->no_answer_started))
 
 /* Under the lock: what the timer process has to start now (rows become CLAIMED). Sets
  * *cancel when the no-answer step starts (the other branches are to be cancelled). */
@@ -1087,8 +1090,8 @@ static int cru_claim_now(cru_call *c)
     if (next < 0)
         return 0;
     for (i = 0; i < c->nrows; i++)
-        if (CRU_DUE(c, &c->rows[i], INT32_MAX) && c->rows[i].at_ms == next
-                && c->rows[i].no_answer && !c->no_answer_started)
+        if (CRU_DUE(c, &c->rows[i], INT32_MAX) && c->rows[i].at_ms == next &&
+            c->rows[i].no_answer && !c->no_answer_started)
             cru_start_no_answer(c);
     for (i = 0; i < c->nrows; i++) {
         cru_row *r = &c->rows[i];
@@ -1139,10 +1142,11 @@ static int cru_fill(struct sip_msg *msg, cru_call *c)
         }
         result[i] = ok ? 1 : 2;
         LM_INFO("user %.*s: %s %.*s %.*s%s%.*s%s\n", c->callee.len, c->callee.s,
-                ok ? "ringing" : "cannot ring", r->branch.len, r->branch.s, r->uri.len,
-                r->uri.s, r->gateway.len ? " via " : "", r->gateway.len, r->gateway.s,
-                ok ? "" : (r->kind == CRU_K_USER || r->kind == CRU_K_ENDPOINT
-                           ? " (not registered)" : " (error)"));
+                ok ? "ringing" : "cannot ring", r->branch.len, r->branch.s, r->uri.len, r->uri.s,
+                r->gateway.len ? " via " : "", r->gateway.len, r->gateway.s,
+                ok ? ""
+                   : (r->kind == CRU_K_USER || r->kind == CRU_K_ENDPOINT ? " (not registered)"
+                                                                         : " (error)"));
     }
     lock_get(&cru_tab->lock);
     for (i = 0; i < c->nrows; i++)
@@ -1201,9 +1205,9 @@ static void cru_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
             memcpy(gw, r->gateway.s, r->gateway.len);
             gw[r->gateway.len] = '\0';
         }
-        if (i + 1 < c->nrows && c->rows[i + 1].group == r->group
-                && c->rows[i + 1].state == CRU_PENDING && !(t->flags & T_CANCELED)
-                && (r->no_answer || !c->no_answer_started) && !c->finished)
+        if (i + 1 < c->nrows && c->rows[i + 1].group == r->group &&
+            c->rows[i + 1].state == CRU_PENDING && !(t->flags & T_CANCELED) &&
+            (r->no_answer || !c->no_answer_started) && !c->finished)
             c->rows[i + 1].state = CRU_WANTED;
         break;
     }
@@ -1253,8 +1257,8 @@ static int w_callroute_user(struct sip_msg *msg, char *p1, char *p2)
         LM_ERR("callroute_user() handles INVITEs\n");
         return CRK_ERROR;
     }
-    if (parse_from_header(msg) < 0 || crk_cstr(&get_from(msg)->uri, from, sizeof(from)) < 0
-            || crk_cstr(GET_RURI(msg), callee, sizeof(callee)) < 0) {
+    if (parse_from_header(msg) < 0 || crk_cstr(&get_from(msg)->uri, from, sizeof(from)) < 0 ||
+        crk_cstr(GET_RURI(msg), callee, sizeof(callee)) < 0) {
         LM_ERR("cannot read From or Request-URI\n");
         return CRK_ERROR;
     }
@@ -1311,8 +1315,8 @@ static int w_callroute_user(struct sip_msg *msg, char *p1, char *p2)
     c->hash_index = t->hash_index;
     c->label = t->label;
     c->start_ms = cru_now_ms();
-    if (crk_tmb.register_tmcb(msg, t, TMCB_ON_BRANCH_FAILURE, cru_branch_failure, c,
-                              cru_release) <= 0) {
+    if (crk_tmb.register_tmcb(msg, t, TMCB_ON_BRANCH_FAILURE, cru_branch_failure, c, cru_release) <=
+        0) {
         LM_ERR("cannot watch the branches of the call to %s\n", callee);
         shm_free(c);
         return CRK_ERROR;
@@ -1388,8 +1392,8 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
                 init_cancel_info(&ci);
                 crk_tmb.prepare_to_cancel(t, &ci.cancel_bitmap, skip);
                 if (ci.cancel_bitmap) {
-                    LM_INFO("user %.*s: no answer: cancelling the other branches\n",
-                            c->callee.len, c->callee.s);
+                    LM_INFO("user %.*s: no answer: cancelling the other branches\n", c->callee.len,
+                            c->callee.s);
                     crk_tmb.cancel_uacs(t, &ci, 0);
                 }
             }
@@ -1406,7 +1410,9 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
 /* The timer process: frees the blocks of freed transactions, runs the steps that are due. */
 static void cru_timer(unsigned int ticks, void *param)
 {
-    static struct { unsigned int hi, lb; } due[CRU_MAX_DUE];
+    static struct {
+        unsigned int hi, lb;
+    } due[CRU_MAX_DUE];
     int64_t now = cru_now_ms();
     int b, i, ndue = 0;
     cru_call **pp, *c;
@@ -1451,8 +1457,8 @@ static int cru_mod_init(void)
         crk_reg_loaded = 1;
     else
         LM_INFO("registrar not loaded: callroute_user() is unavailable\n");
-    if (!crk_tmb.t_append_branches || !crk_tmb.prepare_to_cancel || !crk_tmb.cancel_uacs
-            || !crk_tmb.t_lookup_ident) {
+    if (!crk_tmb.t_append_branches || !crk_tmb.prepare_to_cancel || !crk_tmb.cancel_uacs ||
+        !crk_tmb.t_lookup_ident) {
         LM_ERR("tm lacks t_append_branches or cancel_uacs\n");
         return -1;
     }
@@ -1493,8 +1499,8 @@ static int pv_parse_callroute(pv_spec_p sp, str *in)
     if (sp == NULL || in == NULL || in->len <= 0)
         return -1;
     for (i = 0; i < CRK_F_COUNT; i++) {
-        if ((int)strlen(crk_field_names[i]) == in->len
-                && strncasecmp(in->s, crk_field_names[i], in->len) == 0) {
+        if ((int)strlen(crk_field_names[i]) == in->len &&
+            strncasecmp(in->s, crk_field_names[i], in->len) == 0) {
             sp->pvp.pvn.type = PV_NAME_INTSTR;
             sp->pvp.pvn.u.isname.type = 0;
             sp->pvp.pvn.u.isname.name.n = i;
@@ -1509,10 +1515,11 @@ static int pv_parse_callroute(pv_spec_p sp, str *in)
  * of this process. Values point into the record (or this process's copy): nothing copied. */
 static int pv_get_callroute(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 {
-    static const enum crk_dfield dfield[CRK_F_COUNT] = {
-        [CRK_F_NORMALIZED] = CRK_D_NORMALIZED, [CRK_F_REASON] = CRK_D_REASON,
-        [CRK_F_TARGET] = CRK_D_TARGET, [CRK_F_PROFILE] = CRK_D_PROFILE,
-        [CRK_F_RULE] = CRK_D_RULE};
+    static const enum crk_dfield dfield[CRK_F_COUNT] = {[CRK_F_NORMALIZED] = CRK_D_NORMALIZED,
+                                                        [CRK_F_REASON] = CRK_D_REASON,
+                                                        [CRK_F_TARGET] = CRK_D_TARGET,
+                                                        [CRK_F_PROFILE] = CRK_D_PROFILE,
+                                                        [CRK_F_RULE] = CRK_D_RULE};
     int f = param->pvn.u.isname.name.n;
     crk_rec *r;
     str s;
@@ -1581,7 +1588,9 @@ static void rpc_reload(rpc_t *rpc, void *ctx)
     if (rc < 0) {
         LM_ERR("reload of %s refused: %s\n", crk_config, err);
         rpc->fault(ctx, 500, "reload refused: %s",
-                   err[0] ? err : crp->strerror ? crp->strerror(rc) : "error");
+                   err[0]          ? err
+                   : crp->strerror ? crp->strerror(rc)
+                                   : "error");
         return;
     }
     LM_INFO("reloaded %s\n", crk_config);
@@ -1650,8 +1659,8 @@ static void rpc_gateways(rpc_t *rpc, void *ctx)
     }
     n = crp->result_count(r, "gateways");
     for (i = 0; i < n; i++) {
-        static const char *const keys[] = {"name", "address", "state", "since", "failures",
-                                           "down_for_s"};
+        static const char *const keys[] = {"name",  "address",  "state",
+                                           "since", "failures", "down_for_s"};
         size_t k;
         if (rpc->add(ctx, "{", &th) < 0) {
             rpc->fault(ctx, 500, "cannot build the reply");

@@ -116,8 +116,7 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
     if (opts && opts->size >= offsetof(cr_open_options, gateway_holdoff_s) + sizeof(int) &&
         opts->gateway_holdoff_s > 0)
         h->holdoff_s = opts->gateway_holdoff_s;
-    if (opts && opts->size >= offsetof(cr_open_options, db_path) + sizeof(char *) &&
-        opts->db_path)
+    if (opts && opts->size >= offsetof(cr_open_options, db_path) + sizeof(char *) && opts->db_path)
         h->db_path = strdup(opts->db_path);
     if (opts && opts->shared)
         h->shared = shared_init(opts->shared, opts->shared_len);
@@ -265,7 +264,7 @@ const char *crp_handle_path(const cr_handle *h)
  * path and reports the generation it now decides with in its slot. The reloading process
  * waits (bounded) until every live follower reports the new generation, so when a reload
  * returns, the next call in any process uses the new configuration. */
-#define CRP_FOLLOW_MS 20
+#define CRP_FOLLOW_MS      20
 #define CRP_FOLLOW_WAIT_MS 30000
 
 static void follow_now(cr_handle *h)
@@ -275,8 +274,10 @@ static void follow_now(cr_handle *h)
         char err[1024];
         if (reload_locked(h, h->path, err, sizeof err, false) != CR_OK) {
             /* the file changed again and is broken now: keep deciding with what runs */
-            crp_log(CR_LOG_ERROR, "callroute: following a reload failed, running "
-                                  "configuration kept: %s", err);
+            crp_log(CR_LOG_ERROR,
+                    "callroute: following a reload failed, running "
+                    "configuration kept: %s",
+                    err);
             uint64_t gen = atomic_load(&h->shared->generation);
             atomic_store(&h->generation, gen);
             if (h->slot)
@@ -337,8 +338,8 @@ static void watcher_start(cr_handle *h)
     for (size_t i = 0; i < CRP_PROC_SLOTS && !h->slot; i++) {
         crp_proc_slot *sl = &h->shared->procs[i];
         int32_t cur = atomic_load(&sl->pid);
-        if (cur == me || ((cur == 0 || !pid_alive(cur)) &&
-                          atomic_compare_exchange_strong(&sl->pid, &cur, me)))
+        if (cur == me ||
+            ((cur == 0 || !pid_alive(cur)) && atomic_compare_exchange_strong(&sl->pid, &cur, me)))
             h->slot = sl;
     }
     if (h->slot)

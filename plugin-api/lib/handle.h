@@ -12,8 +12,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define CRP_GW_SLOTS 4096
-#define CRP_NAME_MAX 96
+#define CRP_GW_SLOTS     4096
+#define CRP_NAME_MAX     96
 #define CRP_SHARED_MAGIC 0x43525348u /* "CRSH" */
 
 typedef struct crp_gw_slot {

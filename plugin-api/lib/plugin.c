@@ -94,8 +94,8 @@ cr_result *crp_decision_result(const cr_decision *d, const cr_trace *t)
     return r;
 }
 
-static int p_route_ex(cr_handle *h, const char *from, const char *dialed,
-                      const char *const *down, size_t ndown, unsigned flags, cr_result **out)
+static int p_route_ex(cr_handle *h, const char *from, const char *dialed, const char *const *down,
+                      size_t ndown, unsigned flags, cr_result **out)
 {
     *out = NULL;
     if (!h || !from || !dialed)
@@ -136,14 +136,13 @@ static void answer_fill(cr_route_answer *a, const cr_decision *d)
 {
     a->kind = (int)d->kind;
     put(a->normalized, sizeof a->normalized, d->normalized);
-    put(a->target, sizeof a->target,
-        d->kind == CR_INTERNAL && d->callee ? d->callee->uri : NULL);
+    put(a->target, sizeof a->target, d->kind == CR_INTERNAL && d->callee ? d->callee->uri : NULL);
     put(a->reason, sizeof a->reason, d->reason);
     put(a->profile, sizeof a->profile, d->profile ? d->profile->name : NULL);
     put(a->rule, sizeof a->rule, d->rule ? d->rule->name : NULL);
     a->total_attempts = (uint32_t)d->nattempts;
-    a->nattempts = (uint32_t)(d->nattempts < CR_ANSWER_ATTEMPTS ? d->nattempts
-                                                                : CR_ANSWER_ATTEMPTS);
+    a->nattempts =
+        (uint32_t)(d->nattempts < CR_ANSWER_ATTEMPTS ? d->nattempts : CR_ANSWER_ATTEMPTS);
     for (uint32_t i = 0; i < a->nattempts; i++) {
         const cr_attempt *at = &d->attempts[i];
         cr_route_attempt *o = &a->attempts[i];
@@ -181,8 +180,8 @@ static int p_route_answer(cr_handle *h, const char *from, const char *dialed,
         answer_fill(&full, &tls_decision);
         memcpy((char *)out + sizeof size, (char *)&full + sizeof size, size - sizeof size);
         if (size < offsetof(cr_route_answer, attempts) + sizeof(cr_route_attempt) * full.nattempts)
-            out->nattempts = (uint32_t)((size - offsetof(cr_route_answer, attempts)) /
-                                        sizeof(cr_route_attempt));
+            out->nattempts =
+                (uint32_t)((size - offsetof(cr_route_answer, attempts)) / sizeof(cr_route_attempt));
     }
     crp_users_detach(&us);
     crp_snapshot_release(h, token);
@@ -248,8 +247,8 @@ static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_resu
         bool ok = *digits && strlen(digits) <= CR_NUMBER_MAX;
         for (const char *c = digits; *c; c++)
             ok &= (*c >= '0' && *c <= '9') || *c == '*' || *c == '#';
-        cr_dial_answer a = ok ? cr_profile_dial(p, digits, &rule, norm, sizeof norm, &t)
-                              : CR_DIAL_NO_MATCH_;
+        cr_dial_answer a =
+            ok ? cr_profile_dial(p, digits, &rule, norm, sizeof norm, &t) : CR_DIAL_NO_MATCH_;
         if (!ok)
             cr_trace_add(&t, "'%.100s' is not a sequence of keypad digits", digits);
         int kind = a == CR_DIAL_COMPLETE_    ? CR_DIAL_COMPLETE

@@ -138,9 +138,8 @@ int crp_rgs_open(cr_handle *h, int64_t start_unix_ms, const char *state_dir, cr_
         free(r);
         return rc;
     }
-    cr_rgs_engine_options opt = {.start_unix_ms = start_unix_ms,
-                                 .state_dir = state_dir,
-                                 .ivr = cr_lua_ivr_driver(r->lua)};
+    cr_rgs_engine_options opt = {
+        .start_unix_ms = start_unix_ms, .state_dir = state_dir, .ivr = cr_lua_ivr_driver(r->lua)};
     rc = cr_rgs_engine_open(r->cfg, &opt, &r->engine, err, errlen);
     if (rc != CR_OK) {
         cr_lua_ivr_close(r->lua);

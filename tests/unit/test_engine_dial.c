@@ -66,8 +66,8 @@ static cr_dial_answer dial(const char *profile, const char *digits, const char *
 {
     static char norm[CR_NUMBER_MAX + 1];
     const cr_rule *r = NULL;
-    cr_dial_answer a = cr_profile_dial(cr_config_profile_find(cfg, profile), digits, &r, norm,
-                                       sizeof norm, NULL);
+    cr_dial_answer a =
+        cr_profile_dial(cr_config_profile_find(cfg, profile), digits, &r, norm, sizeof norm, NULL);
     if (rule)
         *rule = r ? r->name : NULL;
     return a;
@@ -112,8 +112,7 @@ static void test_do_not_dial_from_device_rules_ignored(void **state)
     /* the client (normalization) does use it */
     char out[64];
     const cr_rule *r;
-    cr_profile_normalize(cr_config_profile_find(cfg, "R2"), "5550100", out, sizeof out, &r,
-                         NULL);
+    cr_profile_normalize(cr_config_profile_find(cfg, "R2"), "5550100", out, sizeof out, &r, NULL);
     assert_string_equal(out, "+14255550100");
     assert_string_equal(r->name, "clientOnly");
 }
@@ -173,9 +172,9 @@ static void test_inbound_unknown_user_and_bad_number(void **state)
 {
     (void)state;
     cr_inbound in;
-    assert_int_equal(cr_inbound_decide(cfg, cr_config_gateway_find(cfg, "PBX"), "0777", "0999",
-                                       &in, NULL),
-                     CR_OK);
+    assert_int_equal(
+        cr_inbound_decide(cfg, cr_config_gateway_find(cfg, "PBX"), "0777", "0999", &in, NULL),
+        CR_OK);
     assert_null(in.callee);
     assert_int_equal(cr_inbound_decide(cfg, NULL, "no-number", "0999", &in, NULL), CR_EINVAL);
     assert_int_equal(cr_inbound_decide(cfg, NULL, "", NULL, &in, NULL), CR_EINVAL);

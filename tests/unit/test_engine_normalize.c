@@ -38,9 +38,8 @@ static const char *apply(const char *pattern, const char *translation, const cha
     cr_config *c = one_rule(pattern, translation, &d);
     assert_non_null(c);
     const cr_rule *rule = NULL;
-    assert_int_equal(cr_profile_normalize(cr_config_profile_at(c, 0), in, out, sizeof out, &rule,
-                                          NULL),
-                     CR_OK);
+    assert_int_equal(
+        cr_profile_normalize(cr_config_profile_at(c, 0), in, out, sizeof out, &rule, NULL), CR_OK);
     const char *res = rule ? out : NULL;
     cr_config_free(c);
     cr_diag_free(&d);
@@ -97,8 +96,7 @@ static void test_dotnet_named_groups_numbered_after_unnamed(void **state)
     (void)state;
     assert_string_equal(apply("^(?<area>\\d{3})(\\d{7})$", "+1${area}$1", "4255550100"),
                         "+14255550100");
-    assert_string_equal(apply("^(?<area>\\d{3})(\\d{7})$", "$1-$2", "4255550100"),
-                        "5550100-425");
+    assert_string_equal(apply("^(?<area>\\d{3})(\\d{7})$", "$1-$2", "4255550100"), "5550100-425");
     assert_string_equal(apply("^(?'cc'\\d)(?<rest>\\d+)$", "+${cc}${rest}", "14255550100"),
                         "+14255550100");
 }
@@ -106,16 +104,16 @@ static void test_dotnet_named_groups_numbered_after_unnamed(void **state)
 static void test_dotnet_special_substitutions(void **state)
 {
     (void)state;
-    assert_string_equal(apply("^(\\d+)$", "$$$1", "123"), "$123");       /* $$ */
+    assert_string_equal(apply("^(\\d+)$", "$$$1", "123"), "$123");              /* $$ */
     assert_string_equal(apply("^\\d+$", "+1$&", "4255550100"), "+14255550100"); /* $& */
-    assert_string_equal(apply("^(\\d+)$", "+${1}0", "42"), "+420");      /* ${1} */
-    assert_string_equal(apply("^(\\d+)$", "x$0", "42"), "x42");          /* $0 */
-    assert_string_equal(apply("55", "[$`|$']", "1552"), "1[1|2]2");      /* $` and $' */
-    assert_string_equal(apply("(1)(2)?", "<$+>", "1"), "<>");            /* $+: last group */
+    assert_string_equal(apply("^(\\d+)$", "+${1}0", "42"), "+420");             /* ${1} */
+    assert_string_equal(apply("^(\\d+)$", "x$0", "42"), "x42");                 /* $0 */
+    assert_string_equal(apply("55", "[$`|$']", "1552"), "1[1|2]2");             /* $` and $' */
+    assert_string_equal(apply("(1)(2)?", "<$+>", "1"), "<>");                   /* $+: last group */
     assert_string_equal(apply("(1)(2)", "<$+>", "12"), "<2>");
-    assert_string_equal(apply("2", "[$_]", "123"), "1[123]3");           /* $_: input */
-    assert_string_equal(apply("^(\\d)$", "$x$", "7"), "$x$");            /* lone $: literal */
-    assert_string_equal(apply("^(\\d)$", "${ab", "7"), "${ab");          /* unclosed */
+    assert_string_equal(apply("2", "[$_]", "123"), "1[123]3");  /* $_: input */
+    assert_string_equal(apply("^(\\d)$", "$x$", "7"), "$x$");   /* lone $: literal */
+    assert_string_equal(apply("^(\\d)$", "${ab", "7"), "${ab"); /* unclosed */
 }
 
 /* Regex.Replace replaces every match of an unanchored pattern and keeps the rest. */

@@ -15,13 +15,12 @@
 #include "cr_rules.h"
 #include "testutil.h"
 
-static const char *gateways =
-    "<gateways>"
-    "<gateway name='Red-GW1' address='sip:192.0.2.10:5060'/>"
-    "<gateway name='Red-GW2' address='sip:192.0.2.11:5060'/>"
-    "<gateway name='Dallas-GW1' address='sip:192.0.2.20:5060'/>"
-    "<gateway name='NY-GW1' address='sip:192.0.2.30' removePlus='true'/>"
-    "</gateways>";
+static const char *gateways = "<gateways>"
+                              "<gateway name='Red-GW1' address='sip:192.0.2.10:5060'/>"
+                              "<gateway name='Red-GW2' address='sip:192.0.2.11:5060'/>"
+                              "<gateway name='Dallas-GW1' address='sip:192.0.2.20:5060'/>"
+                              "<gateway name='NY-GW1' address='sip:192.0.2.30' removePlus='true'/>"
+                              "</gateways>";
 
 /* The guide's routes, the last versions of each (Universal Route with the 1900/1411
  * exclusion and NY-GW1, from "Blocking Calls to Certain Destination Numbers"). */
@@ -287,9 +286,8 @@ static void test_load_spread_across_route_gateways(void **state)
     cr_runtime rt = {.ud = &s, .gateway_down = gw_down, .spread = spread};
     int first[2] = {0, 0};
     for (int i = 0; i < 10; i++) {
-        assert_int_equal(cr_route_decide(cfg, "sip:lou@contoso.com", "+14255550199", &rt, &dec,
-                                         NULL),
-                         CR_OK);
+        assert_int_equal(
+            cr_route_decide(cfg, "sip:lou@contoso.com", "+14255550199", &rt, &dec, NULL), CR_OK);
         assert_int_equal(dec.nattempts, 2);
         first[strcmp(dec.attempts[0].gateway->name, "Red-GW1") == 0 ? 0 : 1]++;
         assert_string_not_equal(dec.attempts[0].gateway->name, dec.attempts[1].gateway->name);
