@@ -21,6 +21,13 @@ e2e_fail() {
         echo "---- last lines of $E2E_TMP/kamailio.log" >&2
         tail -n 25 "$E2E_TMP/kamailio.log" >&2
     fi
+    local f
+    for f in uac.out uac.err; do
+        if [ -n "${E2E_TMP:-}" ] && [ -s "$E2E_TMP/$f" ]; then
+            echo "---- last lines of the caller's $f" >&2
+            tail -n 15 "$E2E_TMP/$f" >&2
+        fi
+    done
     exit 1
 }
 
