@@ -27,80 +27,31 @@
 #include "cr_rgs_xml.h"
 #include "testutil.h"
 
-typedef struct out {
-    char *buf;
-    size_t len, cap;
-} out;
-
-static void append(out *o, const char *s)
-{
-    size_t n = strlen(s);
-    if (o->len + n + 1 > o->cap) {
-        o->cap = (o->len + n + 1) * 2;
-        o->buf = realloc(o->buf, o->cap);
-    }
-    memcpy(o->buf + o->len, s, n + 1);
-    o->len += n;
-}
-
-static void emit(void *ud, int64_t at, const char *call, const char *action, const char *args)
-{
-    char line[8192];
-    snprintf(line, sizeof line, "%lld.%03lld %s %s%s%s\n", (long long)(at / 1000),
-             (long long)(at % 1000), call, action, args[0] ? " " : "", args);
-    append(ud, line);
-}
-
 static void on_log(void *ud, int64_t at, const char *line)
 {
-    emit(ud, at, "-", "log", line);
+    cr_test_emit(ud, at, "-", "log", line);
 }
 
 static void on_set(void *ud, int64_t at, const char *call, const char *key, const char *value)
 {
     char args[1024];
     snprintf(args, sizeof args, "%s%s%s", key, value[0] ? " " : "", value);
-    emit(ud, at, call, "set", args);
-}
-
-static int64_t parse_iso(const char *s)
-{
-    struct tm tm = {0};
-    if (sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec) != 6)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm) * 1000;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    b[fread(b, 1, (size_t)n, f)] = 0;
-    fclose(f);
-    return b;
+    cr_test_emit(ud, at, call, "set", args);
 }
 
 static void check_scenario(const char *name)
 {
     char rel[600], config[512] = "";
     snprintf(rel, sizeof rel, "tests/lua/%s.events", name);
-    char *text = slurp(cr_test_src(rel));
+    char *text = cr_test_slurp(cr_test_src(rel));
     assert_non_null(text);
-    int64_t start = parse_iso("2027-01-04T09:00:00Z");
+    int64_t start = cr_test_parse_iso("2027-01-04T09:00:00Z");
     for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
         char arg[512];
         if (sscanf(l, "#! config %511s", arg) == 1)
             snprintf(config, sizeof config, "%s", arg);
         else if (sscanf(l, "#! start %511s", arg) == 1)
-            start = parse_iso(arg);
+            start = cr_test_parse_iso(arg);
     }
     assert_true(config[0]);
     snprintf(rel, sizeof rel, "tests/lua/%s", config);
@@ -116,8 +67,8 @@ static void check_scenario(const char *name)
     cr_diag_free(&diag);
     assert_int_equal(rc, CR_OK);
 
-    out o = {0};
-    append(&o, "");
+    cr_test_out o = {0};
+    cr_test_append(&o, "");
     cr_lua_options lo = {.log = on_log, .log_ud = &o, .set = on_set, .set_ud = &o};
     cr_lua_ivr *ivr;
     char err[512];
@@ -138,7 +89,7 @@ static void check_scenario(const char *name)
         assert_true(end != l);
         int64_t at = (int64_t)(t * 1000 + 0.5);
         end += strspn(end, " \t");
-        cr_rgs_engine_advance(e, at, emit, &o);
+        cr_rgs_engine_advance(e, at, cr_test_emit, &o);
         if (strncmp(end, "reload", 6) == 0) {
             cr_lua_ivr_reload(ivr, strcmp(end, "reload force") == 0, at);
             continue;
@@ -146,17 +97,17 @@ static void check_scenario(const char *name)
         cr_rgs_event ev;
         if (cr_rgs_event_parse(end, &ev, err, sizeof err) != CR_OK)
             fail_msg("%s.events:%d: %s", name, lineno, err);
-        if (cr_rgs_engine_event(e, at, &ev, emit, &o, err, sizeof err) != CR_OK) {
+        if (cr_rgs_engine_event(e, at, &ev, cr_test_emit, &o, err, sizeof err) != CR_OK) {
             char line[700];
             snprintf(line, sizeof line, "# line %d: %s\n", lineno, err);
-            append(&o, line);
+            cr_test_append(&o, line);
         }
     }
     for (int i = 0; i < 100000; i++) {
         int64_t d = cr_rgs_engine_next_deadline(e);
         if (d < 0)
             break;
-        cr_rgs_engine_advance(e, d, emit, &o);
+        cr_rgs_engine_advance(e, d, cr_test_emit, &o);
     }
     cr_lua_stats st;
     cr_lua_ivr_stats(ivr, &st);
@@ -174,7 +125,7 @@ static void check_scenario(const char *name)
             fputs(o.buf, f), fclose(f);
     }
     snprintf(rel, sizeof rel, "tests/lua/%s.expected", name);
-    char *expected = slurp(cr_test_src(rel));
+    char *expected = cr_test_slurp(cr_test_src(rel));
     if (!expected || strcmp(o.buf, expected) != 0)
         print_error("scenario %s:\n--- expected\n%s--- got\n%s", name,
                     expected ? expected : "(no .expected file)\n", o.buf);

@@ -25,30 +25,6 @@
 #include "cr_rgs_xml.h"
 #include "testutil.h"
 
-typedef struct out {
-    char *buf;
-    size_t len, cap;
-} out;
-
-static void append(out *o, const char *s)
-{
-    size_t n = strlen(s);
-    if (o->len + n + 1 > o->cap) {
-        o->cap = (o->len + n + 1) * 2;
-        o->buf = realloc(o->buf, o->cap);
-    }
-    memcpy(o->buf + o->len, s, n + 1);
-    o->len += n;
-}
-
-static void emit(void *ud, int64_t at, const char *call, const char *action, const char *args)
-{
-    char line[8192];
-    snprintf(line, sizeof line, "%lld.%03lld %s %s%s%s\n", (long long)(at / 1000),
-             (long long)(at % 1000), call, action, args[0] ? " " : "", args);
-    append(ud, line);
-}
-
 typedef struct ev {
     int64_t at;
     int line;
@@ -63,37 +39,12 @@ typedef struct scenario {
     size_t n;
 } scenario;
 
-static int64_t parse_iso(const char *s)
-{
-    struct tm tm = {0};
-    if (sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec) != 6)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm) * 1000;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    b[fread(b, 1, (size_t)n, f)] = 0;
-    fclose(f);
-    return b;
-}
-
 static void load_scenario(const char *path, scenario *sc)
 {
     memset(sc, 0, sizeof *sc);
-    sc->start = parse_iso("2027-01-04T09:00:00Z");
+    sc->start = cr_test_parse_iso("2027-01-04T09:00:00Z");
     sc->split = -1;
-    char *text = slurp(path);
+    char *text = cr_test_slurp(path);
     assert_non_null(text);
     int lineno = 0;
     for (char *save, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -102,7 +53,7 @@ static void load_scenario(const char *path, scenario *sc)
         if (sscanf(l, "#! config %511s", arg) == 1)
             snprintf(sc->config, sizeof sc->config, "%s", arg);
         else if (sscanf(l, "#! start %511s", arg) == 1)
-            sc->start = parse_iso(arg);
+            sc->start = cr_test_parse_iso(arg);
         else if (sscanf(l, "#! split %511s", arg) == 1)
             sc->split = (int64_t)(atof(arg) * 1000 + 0.5);
         while (*l == ' ')
@@ -124,7 +75,7 @@ static void load_scenario(const char *path, scenario *sc)
 
 /* Runs events [from, to) through an engine; drains timers at the end when `drain`. */
 static void run(const cr_rgs_config *cfg, const scenario *sc, const char *state, size_t from,
-                size_t to, bool drain, out *o)
+                size_t to, bool drain, cr_test_out *o)
 {
     cr_rgs_engine_options opt = {.start_unix_ms = sc->start, .state_dir = state};
     cr_rgs_engine *e;
@@ -135,19 +86,19 @@ static void run(const cr_rgs_config *cfg, const scenario *sc, const char *state,
         int rc = cr_rgs_event_parse(sc->evs[i].text, &ev, err, sizeof err);
         if (rc != CR_OK)
             fail_msg("line %d: %s", sc->evs[i].line, err);
-        cr_rgs_engine_advance(e, sc->evs[i].at, emit, o);
-        rc = cr_rgs_engine_event(e, sc->evs[i].at, &ev, emit, o, err, sizeof err);
+        cr_rgs_engine_advance(e, sc->evs[i].at, cr_test_emit, o);
+        rc = cr_rgs_engine_event(e, sc->evs[i].at, &ev, cr_test_emit, o, err, sizeof err);
         if (rc != CR_OK) {
             char line[600];
             snprintf(line, sizeof line, "# line %d: %s\n", sc->evs[i].line, err);
-            append(o, line);
+            cr_test_append(o, line);
         }
     }
     for (int i = 0; drain && i < 100000; i++) {
         int64_t d = cr_rgs_engine_next_deadline(e);
         if (d < 0)
             break;
-        cr_rgs_engine_advance(e, d, emit, o);
+        cr_rgs_engine_advance(e, d, cr_test_emit, o);
     }
     cr_rgs_engine_close(e);
 }
@@ -173,10 +124,10 @@ static void check_scenario(const char *name)
     assert_int_equal(rc, CR_OK);
 
     snprintf(rel, sizeof rel, "tests/rgs/%s.expected", name);
-    char *expected = slurp(cr_test_src(rel));
+    char *expected = cr_test_slurp(cr_test_src(rel));
     assert_non_null(expected);
-    out whole = {0};
-    append(&whole, "");
+    cr_test_out whole = {0};
+    cr_test_append(&whole, "");
     run(cfg, &sc, NULL, 0, sc.n, true, &whole);
     if (strcmp(whole.buf, expected) != 0)
         print_error("scenario %s:\n--- expected\n%s--- got\n%s", name, expected, whole.buf);
@@ -188,8 +139,8 @@ static void check_scenario(const char *name)
         size_t k = 0;
         while (k < sc.n && sc.evs[k].at < sc.split)
             k++;
-        out two = {0};
-        append(&two, "");
+        cr_test_out two = {0};
+        cr_test_append(&two, "");
         run(cfg, &sc, dir, 0, k, false, &two);
         run(cfg, &sc, dir, k, sc.n, true, &two);
         if (strcmp(two.buf, expected) != 0)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *cr_test_src(const char *rel)
@@ -49,4 +50,48 @@ struct cr_config *cr_test_load_xml(const char *xml)
     cr_diag_free(&d);
     remove(path);
     return cfg;
+}
+
+void cr_test_append(cr_test_out *o, const char *s)
+{
+    size_t n = strlen(s);
+    if (o->len + n + 1 > o->cap) {
+        o->cap = (o->len + n + 1) * 2;
+        o->buf = realloc(o->buf, o->cap);
+    }
+    memcpy(o->buf + o->len, s, n + 1);
+    o->len += n;
+}
+
+void cr_test_emit(void *ud, int64_t at, const char *call, const char *action, const char *args)
+{
+    char line[8192];
+    snprintf(line, sizeof line, "%lld.%03lld %s %s%s%s\n", (long long)(at / 1000),
+             (long long)(at % 1000), call, action, args[0] ? " " : "", args);
+    cr_test_append(ud, line);
+}
+
+int64_t cr_test_parse_iso(const char *s)
+{
+    struct tm tm = {0};
+    if (sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+char *cr_test_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    b[fread(b, 1, (size_t)n, f)] = 0;
+    fclose(f);
+    return b;
 }

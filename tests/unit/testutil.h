@@ -2,6 +2,7 @@
 #ifndef CR_TESTUTIL_H
 #define CR_TESTUTIL_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* Absolute path of a file in the source tree ("examples/contoso/contoso.xml"). Static buffer. */
 const char *cr_test_src(const char *rel);
@@ -11,4 +12,17 @@ const char *cr_test_tmpfile(const char *text, const char *suffix);
 /* Loads a configuration given as XML text through the real loader (a temporary file);
  * prints every diagnostic to stderr. Returns the compiled config, or NULL when refused. */
 struct cr_config *cr_test_load_xml(const char *xml);
+
+/* Growable text buffer for the scenario runners (free .buf when done). */
+typedef struct cr_test_out {
+    char *buf;
+    size_t len, cap;
+} cr_test_out;
+void cr_test_append(cr_test_out *o, const char *s);
+/* An engine action as `callroute simulate` prints it, appended to the cr_test_out `ud`. */
+void cr_test_emit(void *ud, int64_t at, const char *call, const char *action, const char *args);
+/* "2027-01-04T09:00:00Z" as Unix milliseconds, -1 when malformed. */
+int64_t cr_test_parse_iso(const char *s);
+/* The whole file as a NUL-terminated string (free it), NULL when unreadable. */
+char *cr_test_slurp(const char *path);
 #endif
