@@ -51,11 +51,9 @@ def got_log(path):
         f = line[i + 5:].rstrip("\n").split(" ", 5)
         caller, dialed, st, norm, gw = f[:5]
         backup = f[5] if len(f) > 5 else "-"
-        # the backup as each setup logs it: callroute's packed attempt record (fields
-        # separated by 0x1f, gateway first), drouting's attrs, lcr's gw_uri AVP (tag 5th)
-        if "\x1f" in backup:
-            backup = backup.split("\x1f")[0]
-        elif "|" in backup:
+        # the backup as each setup logs it: callroute's $callroute(next_gateway) (a plain
+        # name), drouting's attrs, lcr's gw_uri AVP (tag 5th)
+        if "|" in backup:
             backup = backup.split("|")[4]
         norm = "" if norm in ("-", "<null>") else norm
         gws = [g for g in (gw, backup) if g not in ("-", "<null>", "")]
