@@ -85,8 +85,6 @@ cr_result *crp_decision_result(const cr_decision *d, const cr_trace *t)
         crp_set_str(r, it, "route", d->attempts[i].route->name);
         crp_set_str(r, it, "usage", d->attempts[i].usage->name);
         crp_set_str(r, it, "uri", d->attempts[i].uri);
-        crp_set_str(r, it, "address", d->attempts[i].gateway->address);
-        crp_set_bool(r, it, "remove_plus", d->attempts[i].gateway->remove_plus);
     }
     crp_set_str(r, NULL, "reason", d->reason);
     if (t)
