@@ -222,5 +222,8 @@ int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned f
 void *cr_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
                       size_t errlen);
 void cr_xlat_free(void *x);
+/* True when the rule's pattern has the simple shape that normalization decides and
+ * translates without PCRE2 (PCRE2 then only serves device dialing and naive scans). */
+bool cr_xlat_is_simple(const void *x);
 
 #endif

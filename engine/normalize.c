@@ -632,6 +632,12 @@ int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen)
     return matched;
 }
 
+bool cr_xlat_is_simple(const void *p)
+{
+    const xlat *x = p;
+    return x && x->sh.simple;
+}
+
 /* cr_rule_apply for a rule of the simple shape and `in` (n characters, 1 to CR_NUMBER_MAX)
  * made of the alphabet, without PCRE2; -1 when the rule is not of that shape. */
 static int rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen)

@@ -25,8 +25,9 @@ int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_ana
         goto oom;
     ix->naive = naive;
     for (size_t j = 0; j < p->nrules; j++) {
-        if (p->rules[j].re)
-            cr_re_jit(p->rules[j].re); /* rules run on every normalization */
+        /* rules run on every normalization, except those decided without PCRE2 */
+        if (p->rules[j].re && !cr_xlat_is_simple(p->rules[j].xlat))
+            cr_re_jit(p->rules[j].re);
         cr_pattern_analyse_with(an, p->rules[j].pattern, info);
         if (stats) {
             if (info->kind == CR_PX_SET)
