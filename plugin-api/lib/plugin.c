@@ -92,34 +92,6 @@ cr_result *crp_decision_result(const cr_decision *d, const cr_trace *t)
     return r;
 }
 
-static int p_route_ex(cr_handle *h, const char *from, const char *dialed, const char *const *down,
-                      size_t ndown, unsigned flags, cr_result **out)
-{
-    *out = NULL;
-    if (!h || !from || !dialed)
-        return CR_EINVAL;
-    cr_decision *d = malloc(sizeof *d);
-    if (!d)
-        return CR_ENOMEM;
-    cr_trace t;
-    cr_trace_init(&t);
-    cr_trace *tp = flags & CR_ROUTE_NO_TRACE ? NULL : &t;
-    crp_runtime_ud ud = {h, down, ndown, 0};
-    cr_runtime rt;
-    crp_runtime_init(&rt, &ud);
-    int token;
-    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
-    crp_users_scope us; /* callers and callees in the user directory */
-    crp_users_attach(h, s->cfg, &rt, &us);
-    cr_route_decide(s->cfg, from, dialed, &rt, d, tp);
-    *out = crp_decision_result(d, tp);
-    crp_users_detach(&us);
-    crp_snapshot_release(h, token);
-    cr_trace_free(&t);
-    free(d);
-    return *out ? CR_OK : CR_ENOMEM;
-}
-
 /* Copies s into a fixed field, cut to fit; "" for NULL. */
 static void put(char *dst, size_t len, const char *s)
 {
@@ -156,33 +128,71 @@ static void answer_fill(cr_route_answer *a, const cr_decision *d)
 /* The decision's working memory: one per thread, so the hot path allocates nothing. */
 static __thread cr_decision tls_decision;
 
+/*
+ * One outbound decision over the handle's current snapshot, into this thread's decision
+ * buffer (the hot path allocates nothing). `fill` turns it into what the caller returns while
+ * the snapshot is still pinned (the decision points at its objects).
+ */
+static void route_pinned(cr_handle *h, const char *from, const char *dialed,
+                         const char *const *down, size_t ndown, cr_trace *t,
+                         void (*fill)(void *ud, const cr_decision *d, const cr_trace *t), void *ud)
+{
+    crp_runtime_ud rud = {h, down, ndown, 0};
+    cr_runtime rt;
+    crp_runtime_init(&rt, &rud);
+    int token;
+    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
+    crp_users_scope us; /* callers and callees in the user directory */
+    crp_users_attach(h, s->cfg, &rt, &us);
+    cr_route_decide(s->cfg, from, dialed, &rt, &tls_decision, t);
+    fill(ud, &tls_decision, t);
+    crp_users_detach(&us);
+    crp_snapshot_release(h, token);
+}
+
+static void fill_result(void *ud, const cr_decision *d, const cr_trace *t)
+{
+    *(cr_result **)ud = crp_decision_result(d, t);
+}
+
+static int p_route_ex(cr_handle *h, const char *from, const char *dialed, const char *const *down,
+                      size_t ndown, unsigned flags, cr_result **out)
+{
+    *out = NULL;
+    if (!h || !from || !dialed)
+        return CR_EINVAL;
+    cr_trace t;
+    cr_trace_init(&t);
+    route_pinned(h, from, dialed, down, ndown, flags & CR_ROUTE_NO_TRACE ? NULL : &t, fill_result,
+                 out);
+    cr_trace_free(&t);
+    return *out ? CR_OK : CR_ENOMEM;
+}
+
+static void fill_answer(void *ud, const cr_decision *d, const cr_trace *t)
+{
+    (void)t;
+    cr_route_answer *out = ud;
+    if (out->size >= sizeof(cr_route_answer)) {
+        answer_fill(out, d);
+        return;
+    }
+    /* an older host knows a shorter struct: fill a full one, hand over what fits */
+    static __thread cr_route_answer full;
+    uint32_t size = out->size;
+    answer_fill(&full, d);
+    memcpy((char *)out + sizeof size, (char *)&full + sizeof size, size - sizeof size);
+    if (size < offsetof(cr_route_answer, attempts) + sizeof(cr_route_attempt) * full.nattempts)
+        out->nattempts =
+            (uint32_t)((size - offsetof(cr_route_answer, attempts)) / sizeof(cr_route_attempt));
+}
+
 static int p_route_answer(cr_handle *h, const char *from, const char *dialed,
                           const char *const *down, size_t ndown, cr_route_answer *out)
 {
     if (!h || !from || !dialed || !out || out->size < offsetof(cr_route_answer, attempts))
         return CR_EINVAL;
-    crp_runtime_ud ud = {h, down, ndown, 0};
-    cr_runtime rt;
-    crp_runtime_init(&rt, &ud);
-    int token;
-    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
-    crp_users_scope us;
-    crp_users_attach(h, s->cfg, &rt, &us);
-    cr_route_decide(s->cfg, from, dialed, &rt, &tls_decision, NULL);
-    if (out->size >= sizeof(cr_route_answer)) {
-        answer_fill(out, &tls_decision);
-    } else {
-        /* an older host knows a shorter struct: fill a full one, hand over what fits */
-        static __thread cr_route_answer full;
-        uint32_t size = out->size;
-        answer_fill(&full, &tls_decision);
-        memcpy((char *)out + sizeof size, (char *)&full + sizeof size, size - sizeof size);
-        if (size < offsetof(cr_route_answer, attempts) + sizeof(cr_route_attempt) * full.nattempts)
-            out->nattempts =
-                (uint32_t)((size - offsetof(cr_route_answer, attempts)) / sizeof(cr_route_attempt));
-    }
-    crp_users_detach(&us);
-    crp_snapshot_release(h, token);
+    route_pinned(h, from, dialed, down, ndown, NULL, fill_answer, out);
     return CR_OK;
 }
 
