@@ -16,7 +16,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,27 +143,14 @@ static void test_scenario(void **state)
 
 int main(int argc, char **argv)
 {
-    static char names[256][128];
+    static char names[256][CR_TEST_NAME_MAX];
     struct CMUnitTest tests[256];
-    size_t n = 0;
-    DIR *d = opendir(cr_test_src("tests/lua"));
-    if (!d) {
+    int n = cr_test_list_events("tests/lua", names, 256, argc > 1 ? argv[1] : NULL);
+    if (n < 0) {
         fprintf(stderr, "no tests/lua directory (set CR_SRC)\n");
         return 1;
     }
-    for (struct dirent *de; (de = readdir(d)) && n < 256;) {
-        size_t len = strlen(de->d_name);
-        if (len < 8 || len - 7 >= sizeof names[0] || strcmp(de->d_name + len - 7, ".events"))
-            continue;
-        memcpy(names[n], de->d_name, len - 7);
-        names[n][len - 7] = 0;
-        if (argc > 1 && strcmp(argv[1], names[n]) != 0)
-            continue;
-        n++;
-    }
-    closedir(d);
-    qsort(names, n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         tests[i] = (struct CMUnitTest){names[i], test_scenario, NULL, NULL, names[i]};
-    return _cmocka_run_group_tests("lua_scenarios", tests, n, NULL, NULL);
+    return _cmocka_run_group_tests("lua_scenarios", tests, (size_t)n, NULL, NULL);
 }

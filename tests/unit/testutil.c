@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,4 +95,26 @@ char *cr_test_slurp(const char *path)
     b[fread(b, 1, (size_t)n, f)] = 0;
     fclose(f);
     return b;
+}
+
+int cr_test_list_events(const char *dir_rel, char (*names)[CR_TEST_NAME_MAX], size_t max,
+                        const char *only)
+{
+    DIR *d = opendir(cr_test_src(dir_rel));
+    if (!d)
+        return -1;
+    size_t n = 0;
+    for (struct dirent *de; (de = readdir(d)) && n < max;) {
+        size_t len = strlen(de->d_name);
+        if (len < 8 || len - 7 >= CR_TEST_NAME_MAX || strcmp(de->d_name + len - 7, ".events"))
+            continue;
+        memcpy(names[n], de->d_name, len - 7);
+        names[n][len - 7] = 0;
+        if (only && strcmp(only, names[n]) != 0)
+            continue;
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    return (int)n;
 }

@@ -25,4 +25,9 @@ void cr_test_emit(void *ud, int64_t at, const char *call, const char *action, co
 int64_t cr_test_parse_iso(const char *s);
 /* The whole file as a NUL-terminated string (free it), NULL when unreadable. */
 char *cr_test_slurp(const char *path);
+/* The scenario names (file names without ".events") in source directory `dir_rel`, sorted;
+ * only `only` when it is not NULL. Returns how many, or -1 when the directory is missing. */
+#define CR_TEST_NAME_MAX 128
+int cr_test_list_events(const char *dir_rel, char (*names)[CR_TEST_NAME_MAX], size_t max,
+                        const char *only);
 #endif
