@@ -345,7 +345,13 @@ static void watcher_start(cr_handle *h)
     if (h->slot)
         atomic_store(&h->slot->generation, atomic_load(&h->generation));
     atomic_store(&h->stop, false);
-    if (pthread_create(&h->watcher, NULL, watcher_main, h) != 0) {
+    /* the watcher takes no signal: the host's signal handling stays with its own threads */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&h->watcher, NULL, watcher_main, h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         crp_log(CR_LOG_WARNING, "callroute: no watcher thread: reloads are followed inline");
         h->follow = false;
         return;

@@ -525,6 +525,14 @@ static const cr_plugin plugin = {
     .route_answer = p_route_answer,
 };
 
+/* The ABI's error codes are the library's own (one namespace; see callroute.h). */
+_Static_assert(CR_ABI_OK == CR_OK && CR_ABI_EINVAL == CR_EINVAL && CR_ABI_ENOMEM == CR_ENOMEM &&
+                   CR_ABI_ECONFIG == CR_ECONFIG && CR_ABI_ENOENT == CR_ENOENT &&
+                   CR_ABI_ERANGE == CR_ERANGE && CR_ABI_EIO == CR_EIO &&
+                   CR_ABI_EVERSION == CR_EVERSION && CR_ABI_ESTATE == CR_ESTATE &&
+                   CR_ABI_ELIMIT == CR_ELIMIT,
+               "callroute.h error codes differ from the engine's");
+
 CR_API const cr_plugin *cr_plugin_entry(const cr_host *host, const char **err)
 {
     if (host) {
