@@ -54,7 +54,7 @@ static void includes_expand_in_place_relative_to_the_includer(void **state)
     seen s = {.stop_at = -1};
     cr_diag d;
     cr_diag_init(&d);
-    assert_int_equal(cr_xml_walk(a, record, &s, &d), CR_OK);
+    assert_int_equal(cr_xml_walk(a, NULL, record, &s, &d), CR_OK);
     assert_string_equal(s.log, "domains@a.xml:2 gateways@b.xml:2 users@c.xml:2 routes@a.xml:4 ");
     assert_int_equal(d.count, 0);
     cr_diag_free(&d);
@@ -66,7 +66,7 @@ static void callback_code_stops_the_walk(void **state)
     seen s = {.stop_at = 1};
     cr_diag d;
     cr_diag_init(&d);
-    assert_int_equal(cr_xml_walk(a, record, &s, &d), 42);
+    assert_int_equal(cr_xml_walk(a, NULL, record, &s, &d), 42);
     assert_int_equal(s.n, 2);
     cr_diag_free(&d);
 }
