@@ -731,7 +731,9 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
                         "too many errors, import stopped");
         rep->added = rep->replaced = rep->removed = 0;
     } else if ((c = mdb_txn_commit(im.txn)) != 0) {
-        fail(&im, 0, NULL, "%s: commit failed: %s", d->path, mdb_strerror(c));
+        char why[256];
+        fail(&im, 0, NULL, "%s: commit failed: %s", d->path,
+             dir_write_error(d, c, why, sizeof why));
         rc = CR_EIO;
     }
     for (size_t i = 0; i < im.seen.cap; i++)
