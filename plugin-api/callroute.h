@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 4
+#define CR_ABI_MINOR 5
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -117,6 +117,10 @@ typedef struct cr_open_options {
     size_t shared_len;
     int gateway_holdoff_s; /* how long a failed gateway stays down; 0 = 30 s */
     const char *db_path;   /* user directory (LMDB) to open, or NULL */
+    /* since ABI 1.5: directories, besides the configuration's own, that <include href> may
+     * reach (NULL-terminated list, or NULL for none); borrowed for the call, kept (copied)
+     * by the handle for its reloads. Includes anywhere else are refused. */
+    const char *const *include_dirs;
 } cr_open_options;
 
 typedef struct cr_plugin {
@@ -242,6 +246,10 @@ typedef struct cr_plugin {
      * CR_ANSWER_NAME). */
     int (*route_answer)(cr_handle *h, const char *from, const char *dialed, const char *const *down,
                         size_t ndown, struct cr_route_answer *out);
+
+    /* ---- since ABI 1.5 ---- */
+    /* check with options: only opts->include_dirs is used (opts may be NULL, = check). */
+    int (*check_ex)(const char *path, const cr_open_options *opts, cr_result **out);
 } cr_plugin;
 
 #define CR_IMPORT_REPLACE 1u
