@@ -121,7 +121,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 4
+#define CR_ABI_MINOR 5
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -225,6 +225,10 @@ typedef struct cr_open_options {
     /* User directory (LMDB, see users_import) opened read-only by each deciding process; or
      * NULL. Borrowed: the handle keeps a copy of the path. */
     const char *db_path;
+    /* since ABI 1.5: directories, besides the configuration's own, that <include href> may
+     * reach (NULL-terminated list, or NULL for none); borrowed for the call, kept (copied)
+     * by the handle for its reloads. Includes anywhere else are refused. */
+    const char *const *include_dirs;
 } cr_open_options;
 
 typedef struct cr_plugin {
@@ -377,6 +381,10 @@ typedef struct cr_plugin {
      * CR_ANSWER_NAME). */
     int (*route_answer)(cr_handle *h, const char *from, const char *dialed, const char *const *down,
                         size_t ndown, struct cr_route_answer *out);
+
+    /* ---- since ABI 1.5 ---- */
+    /* check with options: only opts->include_dirs is used (opts may be NULL, = check). */
+    int (*check_ex)(const char *path, const cr_open_options *opts, cr_result **out);
 } cr_plugin;
 
 #define CR_IMPORT_REPLACE 1u
