@@ -779,6 +779,39 @@ static int crk_set_pai(struct sip_msg *msg, const char *pai)
     return 0;
 }
 
+/* True when "ip:port" `src` is the address of a configured gateway. Asked only when the
+ * library refused an inbound decision (a Request-URI user that is not a number): whether
+ * the call comes from a gateway then decides between "not from a gateway" and "no such
+ * user". A gateway's address without a port means 5060. */
+static int crk_is_gateway(cr_handle *h, const char *src)
+{
+    cr_result *r = NULL;
+    size_t i, n, hl, sl = strlen(src);
+    const char *a, *at;
+    int found = 0;
+
+    if (crp->gateways == NULL || crp->gateways(h, &r) < 0 || r == NULL)
+        return 0;
+    n = crp->result_count(r, "gateways");
+    for (i = 0; i < n && !found; i++) {
+        a = crp->result_item(r, "gateways", i, "address");
+        if (a == NULL)
+            continue;
+        if (strncasecmp(a, "sip:", 4) == 0)
+            a += 4;
+        if ((at = strchr(a, '@')) != NULL)
+            a = at + 1;
+        hl = strcspn(a, ";?>");
+        if (hl == sl && strncasecmp(a, src, sl) == 0)
+            found = 1;
+        else if (!memchr(a, ':', hl) && hl + 5 == sl && strncasecmp(a, src, hl) == 0 &&
+                 strcmp(src + hl, ":5060") == 0)
+            found = 1;
+    }
+    crp->result_free(r);
+    return found;
+}
+
 /* callroute_inbound(): a call arriving from a gateway, identified by its source address. */
 static int w_callroute_inbound(struct sip_msg *msg, char *p1, char *p2)
 {
@@ -814,6 +847,15 @@ static int w_callroute_inbound(struct sip_msg *msg, char *p1, char *p2)
         if (r)
             crp->result_free(r);
         return CRK_NOT_GATEWAY;
+    }
+    if (rc == CR_ABI_EINVAL) {
+        /* the library reads only numbers: a user name (sip:bob@...) is no error */
+        if (!crk_is_gateway(h, gw)) {
+            LM_DBG("%s is not a gateway\n", gw);
+            return CRK_NOT_GATEWAY;
+        }
+        LM_INFO("inbound from gateway %s: '%s' is not a number of any user\n", gw, called);
+        return CRK_NO_USER;
     }
     if (rc < 0 || r == NULL) {
         LM_ERR("inbound %s -> %s from %s failed: %s\n", calling, called, gw,
@@ -900,6 +942,7 @@ typedef struct cru_call {
     int64_t start_ms;
     int dead;     /* tm freed the transaction */
     int finished; /* answered, cancelled or nothing left to start */
+    int settled;  /* finished, and no branch left ringing (see cru_settle) */
     int no_answer_started;
     str callee;
     int nrows;
@@ -1356,14 +1399,55 @@ static int w_callroute_user_next(struct sip_msg *msg, char *p1, char *p2)
     return cru_start_now(msg, c) > 0 ? 1 : CRK_NO_ATTEMPT;
 }
 
-/* One call whose next step is due: add its branches to the transaction. */
+/* When a call is answered or cancelled, tm cancels the branches that ring. A branch whose
+ * first provisional reply is read by one worker while another relays the 2xx (or the
+ * caller's CANCEL) can escape: tm reads the branch as unreplied and gives up on it, and the
+ * worker with the 180 had checked for a pending cancel before tm marked one (sam's phone
+ * went on ringing after the simultaneous-ring gateway answered). So can a branch the timer
+ * added while the 2xx was relayed (t_append_branches checks the status before its lock).
+ * This cancels every branch that rings (1xx received, no CANCEL built) on a finished
+ * transaction; the timer calls it each tick until no branch waits for a final reply.
+ * Returns 1 when every branch has its final reply. */
+static int cru_settle(struct cell *t, const str *callee)
+{
+    struct cancel_info ci;
+    branch_bm_t skip = 0;
+    int i, open = 0, lr;
+
+    for (i = 0; i < (int)t->nr_of_outgoings; i++) {
+        lr = t->uac[i].last_received;
+        if (lr < 200)
+            open = 1;
+        if (lr < 100 || lr >= 200)
+            skip |= (branch_bm_t)1 << i;
+    }
+    if (open) {
+        init_cancel_info(&ci);
+        crk_tmb.prepare_to_cancel(t, &ci.cancel_bitmap, skip);
+        if (ci.cancel_bitmap) {
+            LM_INFO("user %.*s: call over: cancelling a branch still ringing\n", callee->len,
+                    callee->s);
+            crk_tmb.cancel_uacs(t, &ci, 0);
+        }
+    }
+    return !open;
+}
+
+/* The transaction is answered or cancelled: nothing more starts on it. */
+static inline int cru_over(struct cell *t)
+{
+    return (t->flags & T_CANCELED) || t->uas.status >= 200;
+}
+
+/* One call whose next step is due (or that is over and may have a branch left ringing):
+ * add its branches to the transaction, or settle it. */
 static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now)
 {
     struct cell *t = NULL, *orig = crk_tmb.t_gett();
     struct cancel_info ci;
     str none = {NULL, 0};
     cru_call *c;
-    int n, cancel = 0, b, rc, old, i;
+    int n, cancel = 0, b, rc, old, i, over;
     branch_bm_t skip = 0;
 
     if (crk_tmb.t_lookup_ident(&t, hash_index, label) < 0 || t == NULL) {
@@ -1372,12 +1456,14 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
     }
     lock_get(&cru_tab->lock);
     c = cru_find(hash_index, label);
-    if (c && ((t->flags & T_CANCELED) || t->uas.status >= 200)) {
+    over = c && cru_over(t);
+    if (over)
         c->finished = 1; /* answered or over: nothing more to start */
-        c = NULL;
-    }
-    n = c ? cru_claim_due(c, now - c->start_ms, &cancel) : 0;
+    n = c && !over ? cru_claim_due(c, now - c->start_ms, &cancel) : 0;
     lock_release(&cru_tab->lock);
+    /* only this process frees blocks and writes `settled` */
+    if (over && !c->settled && cru_settle(t, &c->callee))
+        c->settled = 1;
     if (n > 0) {
         b = cru_fill(t->uas.request, c);
         if (b > 0) {
@@ -1386,6 +1472,8 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
             rc = crk_tmb.t_append_branches(&none);
             if (rc <= 0)
                 LM_INFO("user %.*s: no branch added (%d)\n", c->callee.len, c->callee.s, rc);
+            if (rc > 0 && cru_over(t)) /* answered while the branches were added */
+                cru_settle(t, &c->callee);
             if (rc > 0 && cancel) {
                 for (i = old; i < (int)t->nr_of_outgoings; i++)
                     skip |= (branch_bm_t)1 << i;
@@ -1427,8 +1515,13 @@ static void cru_timer(unsigned int ticks, void *param)
                 continue;
             }
             pp = &c->next;
-            if (c->finished || ndue >= CRU_MAX_DUE)
+            if (ndue >= CRU_MAX_DUE || (c->finished && c->settled))
                 continue;
+            if (c->finished) { /* over: settle its branches (cru_settle) */
+                due[ndue].hi = c->hash_index;
+                due[ndue++].lb = c->label;
+                continue;
+            }
             for (i = 0; i < c->nrows; i++) {
                 cru_row *r = &c->rows[i];
                 if (r->state == CRU_WANTED || CRU_DUE(c, r, now - c->start_ms)) {
