@@ -96,7 +96,7 @@ config_check)
 module_symbols)
     # The module exports what Kamailio's loader looks up, and nothing else.
     syms=$(nm -D --defined-only "$CR_MODULE" | awk '{print $3}' | sort | paste -sd' ')
-    [ "$syms" = "exports module_flags module_interface_ver module_version" ] \
+    [ "$syms" = "exports mod_register module_flags module_interface_ver module_version" ] \
         || e2e_fail "callroute.so exports: $syms"
     nm -D --undefined-only "$CR_MODULE" | grep -q ' cr_' && e2e_fail "callroute.so links libcallroute"
     e2e_log "ok: callroute.so exports $syms"
