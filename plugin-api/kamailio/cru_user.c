@@ -35,6 +35,7 @@
 #include "core/sr_module.h"
 #include "core/timer_proc.h"
 #include "modules/registrar/api.h"
+#include "modules/usrloc/usrloc.h"
 #include "modules/tm/tm_load.h"
 
 #include "callroute_mod.h"
@@ -655,6 +656,22 @@ static void cru_timer(unsigned int ticks, void *param)
         cru_run_due(due[i].hi, due[i].lb, now);
 }
 
+/* usrloc creates a table when a script function names it at startup (the native script's
+ * save()/lookup() fixups); a KEMI script names it only at run time, after fork, where
+ * usrloc refuses. The module registers location_table itself, whatever the script. */
+static int cru_location_register(void)
+{
+    bind_usrloc_t bind = (bind_usrloc_t)(void (*)(void))find_export("ul_bind_usrloc", 1, 0);
+    usrloc_api_t ul;
+    udomain_t *d;
+
+    if (bind == NULL || bind(&ul) < 0 || ul.register_udomain(cru_location_table, &d) < 0) {
+        LM_ERR("cannot register usrloc table %s\n", cru_location_table);
+        return -1;
+    }
+    return 0;
+}
+
 int cru_mod_init(void)
 {
     bind_registrar_f bind;
@@ -664,7 +681,7 @@ int cru_mod_init(void)
         return 0;
     }
     bind = (bind_registrar_f)(void (*)(void))find_export("bind_registrar", 0, 0);
-    if (bind && bind(&cru_reg) == 0)
+    if (bind && bind(&cru_reg) == 0 && cru_location_register() == 0)
         cru_reg_loaded = 1;
     else
         LM_INFO("registrar not loaded: callroute_user() is unavailable\n");

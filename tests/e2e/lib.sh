@@ -155,7 +155,8 @@ e2e_wait_ports() {
     done
 }
 
-# e2e_call CALLER NUMBER [EXPECTED_STATUS]: one call from sip:CALLER@contoso.com. Without
+# e2e_call CALLER NUMBER [EXPECTED_STATUS]: one call from sip:CALLER@contoso.com to
+# sip:NUMBER@$E2E_DOMAIN (default contoso.com). Without
 # EXPECTED_STATUS the call must be answered (200, ACK, BYE); otherwise it must be refused
 # with exactly that status. Extra sipp args in E2E_UAC_ARGS (an array).
 e2e_call() {
@@ -168,6 +169,7 @@ e2e_call() {
         scen=$E2E_DIR/scenarios/uac.xml
     fi
     timeout 30 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$scen" -s "$number" -key caller "$caller" \
+        -key domain "${E2E_DOMAIN:-contoso.com}" \
         -m 1 -i 127.0.0.1 -p "${E2E_UAC_PORT:-$port}" -t u1 -nostdin -timeout 20s -timeout_error \
         -trace_err -error_file "$E2E_TMP/uac.err" -trace_msg -message_file "$E2E_TMP/uac.msg" \
         "${E2E_UAC_ARGS[@]}" \

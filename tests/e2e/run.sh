@@ -3,7 +3,7 @@
 # the callroute module, sipp phones and sipp gateways on random loopback ports.
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
-#        user_to_user pkg_stats rpc_route reload_broken reload_changed; calls to users (callroute_user, fixtures/users.xml):
+#        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn
 #        user_unregistered user_busy user_caller_cancel. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 set -euo pipefail
@@ -246,6 +246,47 @@ pkg_stats)
     grep -q "free" <<<"$out" || { echo "$out" >&2; e2e_fail "pkg.stats: no free memory figure"; }
     e2e_kamcmd core.shmmem >/dev/null || e2e_fail "kamcmd core.shmmem failed"
     e2e_log "ok: pkg.stats answers ($(grep -c free <<<"$out") processes)"
+    ;;
+
+myself)
+    # A phone configured with the proxy's address: Request-URI sip:+14255550123@127.0.0.1:KPORT
+    # routes like @contoso.com (Kamailio's own address is a supported domain); a foreign
+    # domain still does not.
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    E2E_DOMAIN="127.0.0.1:$KPORT" e2e_call alice +14255550123 \
+        || e2e_fail "call to sip:+14255550123@127.0.0.1:$KPORT not answered"
+    e2e_expect_invite gwA "^sip:\+14255550123@127\.0\.0\.1:$PORT_A"
+    E2E_DOMAIN="127.0.0.1:$KPORT" e2e_call alice 2065550123 \
+        || e2e_fail "call to sip:2065550123@127.0.0.1:$KPORT not answered"
+    e2e_expect_invite gwB "^sip:\+12065550123@"
+    E2E_DOMAIN=example.net e2e_call alice 5550123 404 \
+        || e2e_fail "a call to example.net was not refused as not applicable"
+    e2e_log "ok: Request-URIs at Kamailio's own address routed, example.net not"
+    ;;
+
+kemi)
+    # The module driven from a KEMI script (JavaScript, app_jsdt): examples/kamailio/
+    # kamailio-kemi.cfg + callroute.js, with callroute_route_params(\$fu, \$rU).
+    [ -f /usr/lib/x86_64-linux-gnu/kamailio/modules/app_jsdt.so ] \
+        || e2e_fail "app_jsdt.so missing (apt-get install kamailio-extra-modules)"
+    GW_A_FAIL=503 GW_A_REASON="Service Unavailable"
+    start_gateways
+    E2E_CFG=$E2E_TOP/examples/kamailio/kamailio-kemi.cfg
+    e2e_start_kamailio "$KPORT" "$XML" -A "CR_KEMI_SCRIPT=\"$E2E_TOP/examples/kamailio/callroute.js\""
+    start_bob
+    # GW-A answers 503: callroute_next() in the script's failure route moves to GW-B
+    e2e_call alice 5550123 || e2e_fail "KEMI: local call not completed through GW-B"
+    e2e_expect_invite gwA "^sip:\+14255550123@"
+    e2e_expect_invite gwB "^sip:\+14255550123@"
+    grep -q "callroute (kemi): next attempt via GW-B" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "KEMI: \$callroute(gateway) after callroute_next() is not GW-B"
+    e2e_call alice 2065550123 || e2e_fail "KEMI: long-distance call not answered"
+    e2e_expect_invite gwB "^sip:\+12065550123@"
+    e2e_call alice 50101 || e2e_fail "KEMI: internal call to bob not answered"
+    e2e_expect_invite bob "^sip:bob@127\.0\.0\.1:$PORT_U"
+    e2e_call alice 19005551234 403 || e2e_fail "KEMI: blocked call did not get 403"
+    e2e_log "ok: KEMI script routed outbound (with failover), internal and blocked calls"
     ;;
 
 rpc_route)
