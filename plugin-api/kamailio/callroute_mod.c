@@ -158,6 +158,7 @@ static param_export_t params[] = {
     {"config", PARAM_STRING, &crl_config},
     {"gateway_holdoff", PARAM_INT, &crm_gateway_holdoff},
     {"location_table", PARAM_STRING, &cru_location_table},
+    {"include_dir", PARAM_STRING | PARAM_USE_FUNC, (void *)crl_include_dir_param},
     {0, 0, 0}
 };
 

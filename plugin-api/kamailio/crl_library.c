@@ -27,6 +27,26 @@
 char *crl_path = NULL;
 char *crl_config = NULL;
 
+/* modparam "include_dir" (repeatable): directories <include href> may reach besides the
+ * configuration's own; NULL-terminated for cr_open_options.include_dirs. */
+#define CRL_INCLUDE_DIRS_MAX 16
+static const char *crl_include_dirs[CRL_INCLUDE_DIRS_MAX + 1];
+static int crl_ninclude_dirs;
+
+int crl_include_dir_param(modparam_t type, void *val)
+{
+    if (val == NULL || *(char *)val == '\0') {
+        LM_ERR("include_dir: an empty directory\n");
+        return -1;
+    }
+    if (crl_ninclude_dirs >= CRL_INCLUDE_DIRS_MAX) {
+        LM_ERR("include_dir: at most %d directories\n", CRL_INCLUDE_DIRS_MAX);
+        return -1;
+    }
+    crl_include_dirs[crl_ninclude_dirs++] = (const char *)val;
+    return 0;
+}
+
 static const char *const crl_default_paths[] = {
     "/usr/lib/x86_64-linux-gnu/libcallroute.so.1",
     "/usr/local/lib/libcallroute.so.1",
@@ -185,6 +205,7 @@ int crl_init(int gateway_holdoff_s)
     crl_opts.shared = shared;
     crl_opts.shared_len = shared_len;
     crl_opts.gateway_holdoff_s = gateway_holdoff_s > 0 ? gateway_holdoff_s : 30;
+    crl_opts.include_dirs = crl_ninclude_dirs > 0 ? crl_include_dirs : NULL;
 
     /* Refuse to start on a broken configuration; the handle serves the main process. */
     if (crl_open() < 0)

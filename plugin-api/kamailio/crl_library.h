@@ -8,11 +8,14 @@
 #include <stddef.h>
 
 #include "core/str.h"
+#include "core/sr_module.h"
 
 #include "callroute.h"
 
 extern char *crl_path;   /* modparam "library"; NULL = the default paths */
 extern char *crl_config; /* modparam "config" */
+/* modparam "include_dir" (repeatable): a directory <include href> may reach. */
+int crl_include_dir_param(modparam_t type, void *val);
 
 /* The library's table once crl_init() succeeded, else NULL. */
 extern const cr_plugin *crl_plugin;

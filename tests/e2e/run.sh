@@ -289,6 +289,30 @@ kemi)
     e2e_log "ok: KEMI script routed outbound (with failover), internal and blocked calls"
     ;;
 
+include_dir)
+    # The configuration includes a file from another directory: refused at startup (the
+    # error names it) until modparam include_dir allows that directory.
+    mkdir -p "$E2E_TMP/shared" "$E2E_TMP/conf"
+    printf '<callroute xmlns="urn:callroute:config:1"><phoneUsages><usage name="Shared"/></phoneUsages></callroute>\n' \
+        >"$E2E_TMP/shared/usages.xml"
+    sed "s#</domains>#</domains><include href=\"$E2E_TMP/shared/usages.xml\"/>#" "$XML" >"$E2E_TMP/conf/top.xml"
+    grep -q 'shared/usages.xml' "$E2E_TMP/conf/top.xml" || e2e_fail "fixture has no </domains>"
+    if "$KAMAILIO" -DD -E -f "$E2E_CFG" -Y "$E2E_TMP" -P "$E2E_TMP/k0.pid" -w "$E2E_TMP" -m 64 \
+        -A "LISTEN=udp:127.0.0.1:$KPORT" -A "CR_MODULE=\"$CR_MODULE\"" \
+        -A "CR_LIBRARY=\"$CR_LIBRARY\"" -A "CR_CONFIG=\"$E2E_TMP/conf/top.xml\"" \
+        -A "CTL_SOCKET=\"unix:$E2E_TMP/k0_ctl\"" >"$E2E_TMP/k0.log" 2>&1 & then
+        k0=$!
+        E2E_PIDS+=("$k0")
+        for _ in $(seq 1 100); do kill -0 "$k0" 2>/dev/null || break; sleep 0.1; done
+        ! kill -0 "$k0" 2>/dev/null || e2e_fail "kamailio started with an include outside the allowed directories"
+    fi
+    grep -q 'shared/usages.xml' "$E2E_TMP/k0.log" || { tail "$E2E_TMP/k0.log" >&2; e2e_fail "the startup error does not name the include"; }
+    e2e_start_kamailio "$KPORT" "$E2E_TMP/conf/top.xml" -A "CR_INCLUDE_DIR=\"$E2E_TMP/shared\""
+    out=$(e2e_kamcmd callroute.route sip:alice@contoso.com 2065550123) || e2e_fail "callroute.route failed"
+    grep -q '"outbound"' <<<"$out" || { echo "$out" >&2; e2e_fail "no outbound decision with include_dir"; }
+    e2e_log "ok: an include outside the configuration's directory is refused, and loads with include_dir"
+    ;;
+
 rpc_route)
     e2e_start_kamailio "$KPORT" "$XML"
     out=$(e2e_kamcmd callroute.route sip:alice@contoso.com 2065550123) || e2e_fail "callroute.route failed"
