@@ -614,6 +614,8 @@ static int sign(cr_rgs_engine *e, size_t a, const char *group, bool in, char *er
     }
     if (changed && in && ag->ncalls == 0)
         ag->idle_since = e->now;
+    if (changed && !in)
+        rgs_withdraw(e, a, false);
     if (changed)
         rgs_mark_agent(e, a);
     if (changed)
@@ -633,6 +635,8 @@ static int presence(cr_rgs_engine *e, size_t a, const char *state)
     if (p == P_AVAILABLE && ag->ncalls == 0)
         ag->idle_since = e->now;
     ag->presence = p;
+    if (p != P_AVAILABLE)
+        rgs_withdraw(e, a, true);
     rgs_mark_agent(e, a);
     rgs_vec_push(&e->pending, a);
     return CR_OK;

@@ -159,6 +159,7 @@ void rgs_on_grace(cr_rgs_engine *e, rgs_call *c);
 int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen);
 int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen);
 void rgs_agent_free(cr_rgs_engine *e, size_t a);
+void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence);
 void rgs_resume(cr_rgs_engine *e);
 
 /* rgs_store.c */

@@ -366,6 +366,50 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
     return CR_OK;
 }
 
+/* Stops agent a's offer for call c alone ("cancel <a>"); the call hunts on when nobody
+ * rings for it any more. The agent stays in the round's tried list: not offered it again. */
+static void withdraw(cr_rgs_engine *e, rgs_call *c, size_t a, const char *why)
+{
+    rgs_emitf(e, c, "cancel", "%s", agent_uri(e, a));
+    rgs_logf(e, "withdrawn call=%s queue=\"%s\" agent=%s reason=%s", c->id, qname(e, c),
+             agent_uri(e, a), why);
+    rgs_vec_remove(&c->ring, a);
+    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_vec_push(&e->pending, a);
+    if (c->ring.n == 0) {
+        c->tok_ring++;
+        rgs_timer_cancel(e, &c->th_ring);
+        rgs_hunt(e, c);
+    }
+}
+
+/*
+ * Cancels the offers ringing agent a that he may no longer take: offers from a formal group
+ * he is no longer signed in to, and, when `presence` (his presence left available), every
+ * offer but an attendant group's (attendants are rung whatever their presence, SPEC §4).
+ * Without this the call would ring him until the alert time and bridge his answer.
+ */
+void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
+{
+    rgs_agent *ag = &e->agents[a];
+    for (size_t i = 0; i < ag->ringing.n;) {
+        rgs_call *c = &e->calls[ag->ringing.v[i]];
+        size_t g = (size_t)c->ring_group;
+        const cr_rgs_group *cg = &e->cfg->groups[g];
+        bool out = false;
+        if (cg->formal)
+            for (size_t k = 0; k < ag->ngroups; k++)
+                if (ag->groups[k].group == g && !e->groups[g].signed_in[ag->groups[k].pos])
+                    out = true;
+        if (out)
+            withdraw(e, c, a, "signout");
+        else if (presence && cg->routing != CR_RGS_ATTENDANT)
+            withdraw(e, c, a, "presence");
+        else
+            i++;
+    }
+}
+
 void rgs_agent_free(cr_rgs_engine *e, size_t a)
 {
     rgs_agent *ag = &e->agents[a];
