@@ -281,11 +281,11 @@ int cr_rgs_event_parse(const char *text, cr_rgs_event *ev, char *err, size_t err
 
 /* Presence states (cr_rgs_input.presence), in the order of the text form's names. */
 enum {
-    CR_RGS_PRESENCE_AVAILABLE,
-    CR_RGS_PRESENCE_BUSY,
-    CR_RGS_PRESENCE_AWAY,
-    CR_RGS_PRESENCE_DND,
-    CR_RGS_PRESENCE_OFFLINE,
+    CR_RGS_PRES_AVAILABLE,
+    CR_RGS_PRES_BUSY,
+    CR_RGS_PRES_AWAY,
+    CR_RGS_PRES_DND,
+    CR_RGS_PRES_OFFLINE,
 };
 
 /*
@@ -302,7 +302,7 @@ typedef struct cr_rgs_input {
     const char *from, *to; /* CALL: caller and called URIs */
     uint32_t agent;        /* PRESENCE, SIGNIN, SIGNOUT, ANSWER, DECLINE, NO_ANSWER */
     uint32_t group;        /* SIGNIN, SIGNOUT: the group; 0 = every group of the agent */
-    int presence;          /* PRESENCE: CR_RGS_PRESENCE_* */
+    int presence;          /* PRESENCE: CR_RGS_PRES_* */
     const char *text;      /* DTMF digits, SPEECH words */
 } cr_rgs_input;
 
@@ -321,21 +321,21 @@ typedef enum {
 
 /* Hang-up reasons (see the list at the top); the numbering is part of the plugin ABI. */
 typedef enum {
-    CR_RGS_REASON_NONE,
-    CR_RGS_REASON_NOT_FOUND,
-    CR_RGS_REASON_INACTIVE,
-    CR_RGS_REASON_HOLIDAY,
-    CR_RGS_REASON_AFTER_HOURS,
-    CR_RGS_REASON_NO_AGENTS,
-    CR_RGS_REASON_TIMEOUT,
-    CR_RGS_REASON_OVERFLOW,
-    CR_RGS_REASON_AGENT,
-    CR_RGS_REASON_NO_IVR,
-    CR_RGS_REASON_IVR_ERROR,
-    CR_RGS_REASON_NO_QUEUE,
-    CR_RGS_REASON_LOOP,
-    CR_RGS_REASON_DISCONNECT,
-    CR_RGS_REASON_IVR, /* the IVR script hung up; arg is its reason */
+    CR_RGS_HANGUP_NONE,
+    CR_RGS_HANGUP_NOT_FOUND,
+    CR_RGS_HANGUP_INACTIVE,
+    CR_RGS_HANGUP_HOLIDAY,
+    CR_RGS_HANGUP_AFTER_HOURS,
+    CR_RGS_HANGUP_NO_AGENTS,
+    CR_RGS_HANGUP_TIMEOUT,
+    CR_RGS_HANGUP_OVERFLOW,
+    CR_RGS_HANGUP_AGENT,
+    CR_RGS_HANGUP_NO_IVR,
+    CR_RGS_HANGUP_IVR_ERROR,
+    CR_RGS_HANGUP_NO_QUEUE,
+    CR_RGS_HANGUP_LOOP,
+    CR_RGS_HANGUP_DISCONNECT,
+    CR_RGS_HANGUP_IVR, /* the IVR script hung up; arg is its reason */
 } cr_rgs_reason;
 
 /* A typed action. Every pointer is valid during the output callback only. */
@@ -442,11 +442,11 @@ typedef void (*cr_rgs_output_fn)(void *ud, int64_t at_ms, const cr_rgs_output *o
  * it), waiting and connected alike, and never hunted: for hosts whose calls die with the
  * process (a SIP proxy's transactions). Sign-ins, presence, idle times and round-robin
  * positions are kept. */
-#define CR_RGS_OPEN_DROP_CALLS 1u
+#define CR_RGS_ENGINE_DROP_CALLS 1u
 
 typedef struct cr_rgs_engine_options {
     int64_t start_unix_ms;        /* wall clock of engine time 0 */
-    unsigned flags;               /* CR_RGS_OPEN_* */
+    unsigned flags;               /* CR_RGS_ENGINE_* */
     const char *state_dir;        /* LMDB directory (created if missing), or NULL */
     const cr_rgs_ivr_driver *ivr; /* borrowed, may be NULL */
     cr_rgs_log_fn log;            /* queue event log, may be NULL */
@@ -459,7 +459,7 @@ typedef struct cr_rgs_engine_options {
  * connected calls are loaded from it and every change is written back after each call
  * into the engine. Restored waiting calls wait on hold and are hunted again at the first
  * event or advance; offers that were ringing are not restored (re-evaluated then). With
- * CR_RGS_OPEN_DROP_CALLS no call is restored.
+ * CR_RGS_ENGINE_DROP_CALLS no call is restored.
  * Returns CR_OK, CR_EINVAL (config not resolved), CR_EIO (state directory; message in
  * err) or CR_ENOMEM. Free with cr_rgs_engine_close.
  */
@@ -574,7 +574,7 @@ void cr_rgs_engine_calls(const cr_rgs_engine *e, long queue, int64_t now_ms,
 /* One agent now. */
 typedef struct cr_rgs_agent_info {
     const char *uri;       /* owned by the config */
-    int presence;          /* CR_RGS_PRESENCE_* */
+    int presence;          /* CR_RGS_PRES_* */
     int calls;             /* connected calls */
     size_t ringing;        /* calls ringing him */
     uint64_t answered;     /* calls he answered since the engine opened */

@@ -146,7 +146,7 @@ void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason)
 {
     if (!e->out)
         return;
-    cr_rgs_output o = {.type = CR_RGS_OUT_HANGUP, .arg = reason, .reason = CR_RGS_REASON_IVR};
+    cr_rgs_output o = {.type = CR_RGS_OUT_HANGUP, .arg = reason, .reason = CR_RGS_HANGUP_IVR};
     for (size_t i = 1; i + 1 < sizeof reasons / sizeof *reasons; i++)
         if (strcmp(reasons[i], reason) == 0)
             o.reason = (cr_rgs_reason)i;
@@ -554,7 +554,7 @@ static void ivr_apply(cr_rgs_engine *e, rgs_call *c, int rc, const cr_rgs_ivr_st
         if (e->out) {
             cr_rgs_output o = {.type = CR_RGS_OUT_HANGUP,
                                .arg = st->arg[0] ? st->arg : "ivr",
-                               .reason = CR_RGS_REASON_IVR};
+                               .reason = CR_RGS_HANGUP_IVR};
             out(e, c, &o);
         }
         break;

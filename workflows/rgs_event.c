@@ -171,7 +171,7 @@ static int resolve(cr_rgs_engine *e, const cr_rgs_event *ev, cr_rgs_input *in, c
         return CR_OK;
     case CR_RGS_EV_PRESENCE:
         agent = ev->a;
-        while (in->presence < CR_RGS_PRESENCE_OFFLINE && strcmp(presences[in->presence], ev->b))
+        while (in->presence < CR_RGS_PRES_OFFLINE && strcmp(presences[in->presence], ev->b))
             in->presence++;
         break;
     case CR_RGS_EV_SIGNIN:

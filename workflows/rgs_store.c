@@ -103,7 +103,7 @@ static void drop_call(cr_rgs_engine *e, const char *id)
 /* state seq enter answered on_moh queue agent workflow from to [handle] */
 static void load_call(cr_rgs_engine *e, const char *id, char *v)
 {
-    if (e->opt.flags & CR_RGS_OPEN_DROP_CALLS) {
+    if (e->opt.flags & CR_RGS_ENGINE_DROP_CALLS) {
         drop_call(e, id);
         return;
     }
