@@ -315,15 +315,27 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     return CR_OK;
 }
 
+/* Agent a's offer of call c ends alone (declined, withdrawn, not answered): he is free for
+ * other calls at the end of the step, and the call hunts on when nobody rings for it. He
+ * stays in the round's tried list: not offered this call again in the round. */
+static void leave_offer(cr_rgs_engine *e, rgs_call *c, size_t a)
+{
+    rgs_vec_remove(&c->ring, a);
+    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_vec_push(&e->pending, a);
+    if (c->ring.n == 0) {
+        c->tok_ring++;
+        rgs_timer_cancel(e, &c->th_ring);
+        rgs_hunt(e, c);
+    }
+}
+
 int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
 {
     if (c->state != CS_QUEUED || !rgs_vec_has(&c->ring, a)) {
         snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
         return CR_ESTATE;
     }
-    rgs_vec_remove(&c->ring, a);
-    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
-    rgs_vec_push(&e->pending, a);
     int grace = e->cfg->groups[c->ring_group].decline_grace_s;
     if (c->ndeclines == c->capdeclines) {
         size_t ncap = c->capdeclines ? c->capdeclines * 2 : 4;
@@ -337,29 +349,17 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
     if (grace > 0)
         rgs_timer_add(e, e->now + grace * 1000LL, (size_t)(c - e->calls), T_GRACE, 0);
     rgs_logf(e, "declined call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
-    if (c->ring.n == 0) {
-        c->tok_ring++;
-        rgs_timer_cancel(e, &c->th_ring);
-        rgs_hunt(e, c);
-    }
+    leave_offer(e, c, a);
     return CR_OK;
 }
 
-/* Stops agent a's offer for call c alone ("cancel <a>"); the call hunts on when nobody
- * rings for it any more. The agent stays in the round's tried list: not offered it again. */
+/* Stops agent a's offer for call c alone ("cancel <a>"). */
 static void withdraw(cr_rgs_engine *e, rgs_call *c, size_t a, const char *why)
 {
     rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, &a, 1);
     rgs_logf(e, "withdrawn call=%s queue=\"%s\" agent=%s reason=%s", c->id, qname(e, c),
              agent_uri(e, a), why);
-    rgs_vec_remove(&c->ring, a);
-    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
-    rgs_vec_push(&e->pending, a);
-    if (c->ring.n == 0) {
-        c->tok_ring++;
-        rgs_timer_cancel(e, &c->th_ring);
-        rgs_hunt(e, c);
-    }
+    leave_offer(e, c, a);
 }
 
 /*
@@ -398,14 +398,7 @@ int rgs_no_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t err
         return CR_ESTATE;
     }
     rgs_logf(e, "no_answer call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
-    rgs_vec_remove(&c->ring, a);
-    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
-    rgs_vec_push(&e->pending, a);
-    if (c->ring.n == 0) {
-        c->tok_ring++;
-        rgs_timer_cancel(e, &c->th_ring);
-        rgs_hunt(e, c);
-    }
+    leave_offer(e, c, a);
     return CR_OK;
 }
 
