@@ -468,10 +468,13 @@ typedef struct cr_plugin {
     int (*rgs_open)(cr_handle *h, int64_t start_unix_ms, const char *state_dir, cr_rgs **out,
                     char *err, size_t errlen);
     /* Feeds one event, in the simulate format without the time ("call c1 sip:a@x sip:b@y",
-     * "dtmf c1 5", ...), at engine time `at_ms`. Every action the engine emits is passed to
-     * `emit` as (call id, action, args) strings, in order, before rgs_event returns (the
-     * strings are valid during that emit call only). Timers due up to at_ms fire first.
-     * Returns 0 or CR_ABI_EINVAL (with err) for a malformed event, which changes nothing. */
+     * "dtmf c1 5", "no_answer c1 sip:agent@x", ...), at engine time `at_ms`. The text form
+     * for people and tests: the names are resolved to handles and the event goes through the
+     * same engine entry as rgs_event_typed (ABI 1.5), which a SIP host should use instead. Every
+     * action the engine emits is passed to `emit` as (call id, action, args) strings, in order,
+     * before rgs_event returns (the strings are valid during that emit call only). Timers due up to
+     * at_ms fire first. Returns 0 or CR_ABI_EINVAL (with err) for a malformed event, which changes
+     * nothing. */
     int (*rgs_event)(cr_rgs *e, int64_t at_ms, const char *event,
                      void (*emit)(void *ud, int64_t at_ms, const char *call_id, const char *action,
                                   const char *args),
