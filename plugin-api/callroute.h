@@ -69,7 +69,8 @@
  * - Every string passed to the library is borrowed for the duration of the call only; the
  *   library copies what it keeps.
  * - Every string the library passes to a host callback (cr_host.log's message, an rgs emit's
- *   call id, action and arguments) is valid only during that callback: copy it to keep it.
+ *   call id, action and arguments, a cr_rgs_typed_action and all it points to) is valid only
+ *   during that callback: copy it to keep it.
  * - A cr_result is owned by the caller and released with result_free(); every string returned
  *   by result_get/result_item points into it and is valid until then.
  * - Handles (cr_handle, cr_rgs) are released with close()/rgs_close().
@@ -108,6 +109,8 @@
  * - users_import: kind 0; "db", "file", "format", "replace", "read", "added", "replaced",
  *   "removed", "users", "lines", "file_bytes".
  * - bench: kind 0; see `callroute bench` (a development tool, see cr_plugin.bench).
+ * - rgs_snapshot: kind 0; lists "queues", "calls", "agents", "memberships" (see
+ *   cr_plugin.rgs_snapshot).
  * A field that does not apply is JSON null and result_get() returns NULL for it.
  */
 #ifndef CALLROUTE_H
@@ -192,6 +195,154 @@ typedef struct cr_route_answer {
     uint32_t total_attempts; /* attempts the decision had */
     cr_route_attempt attempts[CR_ANSWER_ATTEMPTS];
 } cr_route_answer;
+
+/* ---- typed response groups (ABI 1.5) ----------------------------------------------------- */
+/*
+ * A host that runs a response-group engine (cr_rgs) for real calls feeds it typed events and
+ * carries out typed actions; nothing is formatted or parsed on either side. The text form
+ * (rgs_event, `callroute simulate`) is a layer over the same engine entry and gives the same
+ * actions.
+ *
+ * Handles
+ * - Agent: uint32, from rgs_agent_id(uri); group: uint32, from rgs_group_id(name). Both are
+ *   fixed for the life of the engine (they number the configuration it was opened with); 0
+ *   means none.
+ * - Call: uint64, never 0, chosen by the host in its CALL event (e.g. a SIP transaction's
+ *   hash index and label packed in 64 bits) and named by every later event and action of
+ *   that call. A CALL with call == 0 lets the engine choose one; the host learns it from the
+ *   call's first action. A handle is free again once the call's final action (BRIDGE is not
+ *   final; HANGUP, TRANSFER, VOICEMAIL are) or the caller's HANGUP event has been handled.
+ *   Each call also has a name (call_id): the host's, or the handle in decimal; it appears in
+ *   the queue event log, IVR scripts and the text form.
+ */
+
+/* cr_rgs_typed_event.type: what happened. */
+#define CR_RGS_EVENT_CALL         0  /* a call arrived: call, from, to (call_id optional) */
+#define CR_RGS_EVENT_PRESENCE     1  /* agent's presence changed: agent, presence */
+#define CR_RGS_EVENT_SIGNIN       2  /* agent signed in to group (0 = all his formal groups) */
+#define CR_RGS_EVENT_SIGNOUT      3  /* agent signed out of group (0 = all) */
+#define CR_RGS_EVENT_DTMF         4  /* call, text = digits */
+#define CR_RGS_EVENT_SPEECH       5  /* call, text = recognized words */
+#define CR_RGS_EVENT_PROMPT_DONE  6  /* call: the prompt being played ended */
+#define CR_RGS_EVENT_ANSWER       7  /* call, agent: the agent answered his offer */
+#define CR_RGS_EVENT_DECLINE      8  /* call, agent: the agent declined it */
+#define CR_RGS_EVENT_HANGUP       9  /* call: the caller hung up (any state) */
+#define CR_RGS_EVENT_AGENT_HANGUP 10 /* call: the agent ended the connected call */
+#define CR_RGS_EVENT_NO_ANSWER                                                                     \
+    11 /* call, agent: the offer timed out at the host (the                                        \
+        * branch is gone: no CANCEL follows for it) */
+
+/* Presence states (CR_RGS_EVENT_PRESENCE). Formal or not, an agent whose presence leaves
+ * AVAILABLE while rung is cancelled at once, except by attendant groups, which ring agents
+ * whatever their presence (SPEC §4); signing out of the ringing group cancels always. */
+#define CR_RGS_PRESENCE_AVAILABLE 0
+#define CR_RGS_PRESENCE_BUSY      1
+#define CR_RGS_PRESENCE_AWAY      2
+#define CR_RGS_PRESENCE_DND       3
+#define CR_RGS_PRESENCE_OFFLINE   4
+
+/* One event (rgs_event_typed). Zero-initialise, set size = sizeof(cr_rgs_typed_event).
+ * Strings are borrowed for the duration of the call; members an event does not use are
+ * ignored. */
+typedef struct cr_rgs_typed_event {
+    uint32_t size;
+    int type;            /* CR_RGS_EVENT_* */
+    uint64_t call;       /* the call (every event but PRESENCE, SIGNIN, SIGNOUT) */
+    uint32_t agent;      /* PRESENCE, SIGNIN, SIGNOUT, ANSWER, DECLINE, NO_ANSWER */
+    uint32_t group;      /* SIGNIN, SIGNOUT: group handle, 0 = every group of the agent */
+    int presence;        /* PRESENCE: CR_RGS_PRESENCE_* */
+    const char *from;    /* CALL: the caller's URI (may be NULL) */
+    const char *to;      /* CALL: the called URI (the workflow's uri or line) */
+    const char *text;    /* DTMF digits, SPEECH words */
+    const char *call_id; /* CALL: the call's name (NULL = the handle in decimal) */
+} cr_rgs_typed_event;
+
+/* cr_rgs_typed_action.type: what the host must do now. */
+#define CR_RGS_ACTION_ANSWER    0  /* answer the caller (200 OK / media) */
+#define CR_RGS_ACTION_PLAY      1  /* play prompt `arg`; report PROMPT_DONE when it ends */
+#define CR_RGS_ACTION_COLLECT   2  /* collect DTMF / speech; arg = choices (may be "") */
+#define CR_RGS_ACTION_MOH       3  /* music on hold file `arg` ("default" when none) */
+#define CR_RGS_ACTION_RING      4  /* ring agents[0..nagents) for the call */
+#define CR_RGS_ACTION_CANCEL    5  /* stop ringing agents[0..nagents); answers are refused */
+#define CR_RGS_ACTION_BRIDGE    6  /* connect the caller to agents[0] (who answered) */
+#define CR_RGS_ACTION_TRANSFER  7  /* transfer to `arg` (SIP URI or number); final */
+#define CR_RGS_ACTION_VOICEMAIL 8  /* send to voicemail `arg`; final */
+#define CR_RGS_ACTION_HANGUP    9  /* hang up, `reason` (arg = its text); final */
+#define CR_RGS_ACTION_SET       10 /* an IVR script's call:set(arg, value) */
+#define CR_RGS_ACTION_LOG                                                                          \
+    11 /* a queue or IVR event log line `arg` (call 0, call_id                                     \
+        * "-"), only while the log is on (CR_RGS_OPEN_LOG) */
+
+/* Hang-up reasons (CR_RGS_ACTION_HANGUP.reason). */
+#define CR_RGS_REASON_NONE        0
+#define CR_RGS_REASON_NOT_FOUND   1  /* no workflow at the called URI */
+#define CR_RGS_REASON_INACTIVE    2  /* workflow inactive */
+#define CR_RGS_REASON_HOLIDAY     3  /* holiday, action disconnect */
+#define CR_RGS_REASON_AFTER_HOURS 4  /* after hours, action disconnect */
+#define CR_RGS_REASON_NO_AGENTS   5  /* the queue has no agents at all */
+#define CR_RGS_REASON_TIMEOUT     6  /* queue timeout, action disconnect */
+#define CR_RGS_REASON_OVERFLOW    7  /* queue overflow, action disconnect */
+#define CR_RGS_REASON_AGENT       8  /* the agent hung up (after AGENT_HANGUP) */
+#define CR_RGS_REASON_NO_IVR      9  /* IVR workflow without a loadable script */
+#define CR_RGS_REASON_IVR_ERROR   10 /* the IVR script failed */
+#define CR_RGS_REASON_NO_QUEUE    11 /* the IVR named an unknown queue */
+#define CR_RGS_REASON_LOOP        12 /* queue actions looped */
+#define CR_RGS_REASON_DISCONNECT  13 /* a configured disconnect */
+#define CR_RGS_REASON_IVR         14 /* the IVR script hung up: arg is its reason */
+
+/* One action, valid during the callback only (every pointer in it too): copy what you keep.
+ * `size` is sizeof(cr_rgs_typed_action) as the library knows it: check members added after
+ * ABI 1.5 with CR_HAS. */
+typedef struct cr_rgs_typed_action {
+    uint32_t size;
+    int type;               /* CR_RGS_ACTION_* */
+    uint64_t call;          /* the call's handle (0 for LOG) */
+    const char *call_id;    /* the call's name ("-" for LOG) */
+    const uint32_t *agents; /* RING, CANCEL: the agents; BRIDGE: the one; else NULL */
+    uint32_t nagents;
+    int reason;        /* HANGUP: CR_RGS_REASON_*, else 0 */
+    const char *arg;   /* see the types; never NULL ("" when none) */
+    const char *value; /* SET: the value; else NULL */
+} cr_rgs_typed_action;
+
+/* Receives each action of rgs_event_typed / rgs_advance_typed, in order, at engine time
+ * at_ms, on the calling thread, before the call into the library returns. It must not call
+ * back into the same cr_rgs. */
+typedef void (*cr_rgs_action_fn)(void *ud, int64_t at_ms, const cr_rgs_typed_action *action);
+
+/* rgs_open_ex options: zero-initialise, set size = sizeof(cr_rgs_open_options). */
+#define CR_RGS_OPEN_DROP_CALLS                                                                     \
+    1u /* calls found in state_dir are dropped (waiting and connected                              \
+        * alike, removed from it) and no agent is ever rung for them:                              \
+        * for hosts whose calls die with the process (a SIP proxy).                                \
+        * Sign-ins, presence, idle times, round-robin positions stay. */
+#define CR_RGS_OPEN_LOG                                                                            \
+    2u /* queue and IVR event log lines as LOG actions from the start                              \
+        * (the text form's "log on") */
+typedef struct cr_rgs_open_options {
+    uint32_t size;
+    int64_t start_unix_ms; /* wall clock of engine time 0 (business hours) */
+    const char *state_dir; /* LMDB directory (created if missing) or NULL; borrowed */
+    unsigned flags;        /* CR_RGS_OPEN_* */
+} cr_rgs_open_options;
+
+/* Counters of one workflow (rgs_stats) since the engine was opened, and its calls now. Set
+ * size = sizeof(cr_rgs_stats); the library fills what fits. */
+typedef struct cr_rgs_stats {
+    uint32_t size;
+    const char *workflow;      /* its name (valid until rgs_close) */
+    const char *uri;           /* its contact URI (same) */
+    uint64_t offered;          /* calls that reached it */
+    uint64_t answered;         /* bridged to an agent */
+    uint64_t abandoned;        /* the caller hung up while in a queue */
+    uint64_t timed_out;        /* left a queue by its timeout */
+    uint64_t overflowed;       /* left a queue by its overflow */
+    uint64_t after_hours;      /* arrived after hours */
+    uint64_t holiday;          /* arrived on a holiday */
+    uint64_t waiting;          /* in a queue now (waiting or being rung) */
+    int64_t longest_wait_ms;   /* longest wait among those, 0 when none */
+    uint64_t agents_signed_in; /* distinct agents of its queue taking part now */
+} cr_rgs_stats;
 
 /* What the host gives the plugin (to cr_plugin_entry; copied, so it may be a temporary).
  * Any function may be NULL: the plugin then logs to stderr and reads CLOCK_REALTIME. */
@@ -321,10 +472,13 @@ typedef struct cr_plugin {
     int (*rgs_open)(cr_handle *h, int64_t start_unix_ms, const char *state_dir, cr_rgs **out,
                     char *err, size_t errlen);
     /* Feeds one event, in the simulate format without the time ("call c1 sip:a@x sip:b@y",
-     * "dtmf c1 5", ...), at engine time `at_ms`. Every action the engine emits is passed to
-     * `emit` as (call id, action, args) strings, in order, before rgs_event returns (the
-     * strings are valid during that emit call only). Timers due up to at_ms fire first.
-     * Returns 0 or CR_ABI_EINVAL (with err) for a malformed event, which changes nothing. */
+     * "dtmf c1 5", "no_answer c1 sip:agent@x", ...), at engine time `at_ms`. The text form
+     * for people and tests: the names are resolved to handles and the event goes through the
+     * same engine entry as rgs_event_typed (ABI 1.5), which a SIP host should use instead. Every
+     * action the engine emits is passed to `emit` as (call id, action, args) strings, in order,
+     * before rgs_event returns (the strings are valid during that emit call only). Timers due up to
+     * at_ms fire first. Returns 0 or CR_ABI_EINVAL (with err) for a malformed event, which changes
+     * nothing. */
     int (*rgs_event)(cr_rgs *e, int64_t at_ms, const char *event,
                      void (*emit)(void *ud, int64_t at_ms, const char *call_id, const char *action,
                                   const char *args),
@@ -385,6 +539,51 @@ typedef struct cr_plugin {
     /* ---- since ABI 1.5 ---- */
     /* check with options: only opts->include_dirs is used (opts may be NULL, = check). */
     int (*check_ex)(const char *path, const cr_open_options *opts, cr_result **out);
+
+    /* ---- also since ABI 1.5: typed response groups (see "typed response groups" above) ---- */
+    /* rgs_open with options (NULL = as rgs_open with start 0 and no state directory). With
+     * CR_RGS_OPEN_DROP_CALLS the engine never rings an agent for a call of a previous run.
+     * Returns as rgs_open; CR_ABI_EINVAL for a NULL handle/out or a size too small. */
+    int (*rgs_open_ex)(cr_handle *h, const cr_rgs_open_options *opts, cr_rgs **out, char *err,
+                       size_t errlen);
+    /* Feeds one typed event at engine time at_ms (never before the previous one; timers due
+     * up to at_ms fire first). Every action goes to `emit` (may be NULL) before the return.
+     * Returns 0; CR_ABI_EINVAL (NULL, size too small, unknown type or presence, call 0);
+     * CR_ABI_ENOENT (unknown call, agent or group handle, agent not in that group);
+     * CR_ABI_ESTATE (call handle or name in use; an answer/decline/no-answer from an agent
+     * not ringing for the call, e.g. after a CANCEL; agent hang-up of a call not
+     * connected); CR_ABI_EIO (state directory); CR_ABI_ENOMEM. On an error nothing was done
+     * but the timers that were due. Message in err. */
+    int (*rgs_event_typed)(cr_rgs *e, int64_t at_ms, const cr_rgs_typed_event *ev,
+                           cr_rgs_action_fn emit, void *ud, char *err, size_t errlen);
+    /* Runs timers due up to now_ms (actions to emit, may be NULL); returns the next deadline
+     * in engine ms, or -1 when none. */
+    int64_t (*rgs_advance_typed)(cr_rgs *e, int64_t now_ms, cr_rgs_action_fn emit, void *ud);
+    /* The engine's next timer deadline (engine ms), or -1: when the host's timer must call
+     * rgs_advance_typed. Changes after every event and advance. Cheap (no work done). */
+    int64_t (*rgs_next_deadline)(cr_rgs *e);
+    /* Handles of an agent URI / group name; 0 when the configuration has none. */
+    uint32_t (*rgs_agent_id)(cr_rgs *e, const char *uri);
+    uint32_t (*rgs_group_id)(cr_rgs *e, const char *name);
+    /* The agent URI / group name of a handle, valid until rgs_close; NULL when unknown. */
+    const char *(*rgs_agent_uri)(cr_rgs *e, uint32_t agent);
+    const char *(*rgs_group_name)(cr_rgs *e, uint32_t group);
+    /* The handle of the live call named call_id, 0 when none. */
+    uint64_t (*rgs_call_handle)(cr_rgs *e, const char *call_id);
+    /* The name of live call `call` into buf (NUL-terminated, cut to fit); returns its length
+     * (like snprintf), or 0 when no such call. */
+    size_t (*rgs_call_id)(cr_rgs *e, uint64_t call, char *buf, size_t len);
+    /* Statistics of workflow number `workflow` (0, 1, ... in configuration order) at engine
+     * time at_ms into *out (out->size set by the host). Returns 0, CR_ABI_ENOENT past the
+     * last workflow (a host loops until then), CR_ABI_EINVAL. */
+    int (*rgs_stats)(cr_rgs *e, int64_t at_ms, uint32_t workflow, cr_rgs_stats *out);
+    /* The engine's state now as an "rgs_snapshot" result (for status RPCs): lists "queues"
+     * {"queue", "waiting", "ringing", "longest_wait_s"}; "calls" (per queue, first in first)
+     * {"queue", "call", "id", "caller", "waited_s", "state" ("waiting"|"ringing")}; "agents"
+     * {"agent", "presence", "state" ("idle"|"ringing"|"on_call"), "calls", "answered"};
+     * "memberships" {"agent", "group", "formal", "signed_in"}. Returns 0 or CR_ABI_ENOMEM;
+     * free it with result_free. Costs the size of the configuration and of the queues. */
+    int (*rgs_snapshot)(cr_rgs *e, int64_t at_ms, cr_result **out);
 } cr_plugin;
 
 #define CR_IMPORT_REPLACE 1u

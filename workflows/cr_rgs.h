@@ -14,6 +14,11 @@
  * actions through a callback, in order, and tells the host its next timer deadline. Time
  * comes only from the host, so a timeline replays exactly.
  *
+ * The engine's one entry is typed (cr_rgs_engine_input: integer handles, no text to parse;
+ * actions as cr_rgs_output structs). The text form of `callroute simulate`
+ * (cr_rgs_event_parse, cr_rgs_engine_event) is a layer over it that resolves names and
+ * formats actions, so both give the same actions.
+ *
  * Actions (the host carries them out), as (call id, action, args):
  *   answer | play <prompt> | collect [choices] | moh <file> | ring <agent-uri...>
  *   cancel <agent-uri...> | bridge <agent-uri> | transfer <uri> | voicemail <uri>
@@ -255,6 +260,7 @@ typedef enum {
     CR_RGS_EV_DECLINE,      /* a = call id, b = agent URI */
     CR_RGS_EV_HANGUP,       /* a = call id: the caller hung up */
     CR_RGS_EV_AGENT_HANGUP, /* a = call id: the agent ended a connected call */
+    CR_RGS_EV_NO_ANSWER,    /* a = call id, b = agent URI: his offer timed out at the host */
 } cr_rgs_event_type;
 
 /* One event. a/b/c point into buf (or are NULL). */
@@ -270,6 +276,83 @@ typedef struct cr_rgs_event {
  * Returns CR_OK, or CR_EINVAL with a message in err.
  */
 int cr_rgs_event_parse(const char *text, cr_rgs_event *ev, char *err, size_t errlen);
+
+/* ---- the typed form ------------------------------------------------------------------------ */
+
+/* Presence states (cr_rgs_input.presence), in the order of the text form's names. */
+enum {
+    CR_RGS_PRES_AVAILABLE,
+    CR_RGS_PRES_BUSY,
+    CR_RGS_PRES_AWAY,
+    CR_RGS_PRES_DND,
+    CR_RGS_PRES_OFFLINE,
+};
+
+/*
+ * A typed event. Agents and groups are handles: index in the config + 1 (0 = none), from
+ * cr_rgs_engine_agent_id / cr_rgs_engine_group_id. Calls are uint64 handles (never 0) chosen
+ * by the host on CALL, or by the engine when call is 0 there (the first action of the call
+ * carries it). Strings are borrowed for the duration of the call into the engine.
+ */
+typedef struct cr_rgs_input {
+    cr_rgs_event_type type;
+    uint64_t call;         /* every event but PRESENCE, SIGNIN, SIGNOUT */
+    const char *call_id;   /* CALL: the call's name in logs, IVR and the text form; NULL = the
+                            * handle in decimal */
+    const char *from, *to; /* CALL: caller and called URIs */
+    uint32_t agent;        /* PRESENCE, SIGNIN, SIGNOUT, ANSWER, DECLINE, NO_ANSWER */
+    uint32_t group;        /* SIGNIN, SIGNOUT: the group; 0 = every group of the agent */
+    int presence;          /* PRESENCE: CR_RGS_PRES_* */
+    const char *text;      /* DTMF digits, SPEECH words */
+} cr_rgs_input;
+
+typedef enum {
+    CR_RGS_OUT_ANSWER,
+    CR_RGS_OUT_PLAY,      /* arg = prompt */
+    CR_RGS_OUT_COLLECT,   /* arg = choices (may be "") */
+    CR_RGS_OUT_MOH,       /* arg = music-on-hold file ("default" when none is configured) */
+    CR_RGS_OUT_RING,      /* agents = the agents to ring now */
+    CR_RGS_OUT_CANCEL,    /* agents = the agents whose ringing stops */
+    CR_RGS_OUT_BRIDGE,    /* agents = the one agent to connect the caller to */
+    CR_RGS_OUT_TRANSFER,  /* arg = target URI or number */
+    CR_RGS_OUT_VOICEMAIL, /* arg = voicemail URI */
+    CR_RGS_OUT_HANGUP,    /* reason; arg = the reason as text (the script's for REASON_IVR) */
+} cr_rgs_out_type;
+
+/* Hang-up reasons (see the list at the top); the numbering is part of the plugin ABI. */
+typedef enum {
+    CR_RGS_HANGUP_NONE,
+    CR_RGS_HANGUP_NOT_FOUND,
+    CR_RGS_HANGUP_INACTIVE,
+    CR_RGS_HANGUP_HOLIDAY,
+    CR_RGS_HANGUP_AFTER_HOURS,
+    CR_RGS_HANGUP_NO_AGENTS,
+    CR_RGS_HANGUP_TIMEOUT,
+    CR_RGS_HANGUP_OVERFLOW,
+    CR_RGS_HANGUP_AGENT,
+    CR_RGS_HANGUP_NO_IVR,
+    CR_RGS_HANGUP_IVR_ERROR,
+    CR_RGS_HANGUP_NO_QUEUE,
+    CR_RGS_HANGUP_LOOP,
+    CR_RGS_HANGUP_DISCONNECT,
+    CR_RGS_HANGUP_IVR, /* the IVR script hung up; arg is its reason */
+} cr_rgs_reason;
+
+/* A typed action. Every pointer is valid during the output callback only. */
+typedef struct cr_rgs_output {
+    cr_rgs_out_type type;
+    uint64_t call;          /* the call's handle */
+    const char *call_id;    /* its name */
+    const uint32_t *agents; /* RING, CANCEL, BRIDGE: agent handles; else NULL */
+    size_t nagents;
+    const char *arg; /* never NULL ("" when none) */
+    cr_rgs_reason reason;
+} cr_rgs_output;
+
+/* The name of an action in the text form ("ring", "hangup", ...). */
+const char *cr_rgs_out_name(cr_rgs_out_type type);
+/* The text of a hang-up reason ("timeout", ...); "" for NONE and IVR. */
+const char *cr_rgs_reason_name(cr_rgs_reason reason);
 
 /* ---- the IVR driver (implemented by the Lua layer) -------------------------------------- */
 
@@ -352,8 +435,18 @@ typedef void (*cr_rgs_emit_fn)(void *ud, int64_t at_ms, const char *call_id, con
 /* Receives each queue event log line (see README of simulate: "<event> key=value ..."). */
 typedef void (*cr_rgs_log_fn)(void *ud, int64_t at_ms, const char *line);
 
+/* Receives each typed action at engine time `at_ms`. */
+typedef void (*cr_rgs_output_fn)(void *ud, int64_t at_ms, const cr_rgs_output *out);
+
+/* cr_rgs_engine_options.flags: calls found in the state directory are dropped (removed from
+ * it), waiting and connected alike, and never hunted: for hosts whose calls die with the
+ * process (a SIP proxy's transactions). Sign-ins, presence, idle times and round-robin
+ * positions are kept. */
+#define CR_RGS_ENGINE_DROP_CALLS 1u
+
 typedef struct cr_rgs_engine_options {
     int64_t start_unix_ms;        /* wall clock of engine time 0 */
+    unsigned flags;               /* CR_RGS_ENGINE_* */
     const char *state_dir;        /* LMDB directory (created if missing), or NULL */
     const cr_rgs_ivr_driver *ivr; /* borrowed, may be NULL */
     cr_rgs_log_fn log;            /* queue event log, may be NULL */
@@ -365,7 +458,8 @@ typedef struct cr_rgs_engine_options {
  * state directory, sign-ins, presence, idle times, round-robin positions, waiting and
  * connected calls are loaded from it and every change is written back after each call
  * into the engine. Restored waiting calls wait on hold and are hunted again at the first
- * event or advance; offers that were ringing are not restored (re-evaluated then).
+ * event or advance; offers that were ringing are not restored (re-evaluated then). With
+ * CR_RGS_ENGINE_DROP_CALLS no call is restored.
  * Returns CR_OK, CR_EINVAL (config not resolved), CR_EIO (state directory; message in
  * err) or CR_ENOMEM. Free with cr_rgs_engine_close.
  */
@@ -374,16 +468,47 @@ int cr_rgs_engine_open(const cr_rgs_config *cfg, const cr_rgs_engine_options *op
 void cr_rgs_engine_close(cr_rgs_engine *e);
 
 /*
- * Feeds one event at engine time `at_ms` (not before the previous one). Timers due up to
- * at_ms fire first. Returns CR_OK; CR_ENOENT (unknown call, agent or group: nothing done,
- * message in err), CR_ESTATE (duplicate call id, event not valid in the call's state) or
- * CR_EIO (state could not be written).
+ * The engine's one entry: feeds one typed event at engine time `at_ms` (not before the
+ * previous one). Timers due up to at_ms fire first. Every action goes to `out` (may be
+ * NULL), in order, before the return. Returns CR_OK; CR_EINVAL (unknown event type or
+ * presence, call handle 0 where one is needed), CR_ENOENT (unknown call, agent or group
+ * handle, or the agent is not in the group: nothing done, message in err), CR_ESTATE (call
+ * handle or name already in use, event not valid in the call's state), CR_ENOMEM or CR_EIO
+ * (state could not be written).
+ */
+int cr_rgs_engine_input(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_input *in,
+                        cr_rgs_output_fn out, void *ud, char *err, size_t errlen);
+
+/* Runs timers due up to now_ms, actions to `out`. Returns the next deadline (ms) or -1. */
+int64_t cr_rgs_engine_run(cr_rgs_engine *e, int64_t now_ms, cr_rgs_output_fn out, void *ud);
+
+/*
+ * The text form over cr_rgs_engine_input: resolves the event's call name, agent URI and
+ * group name (CR_ENOENT "unknown call 'c1'", ...; CR_ESTATE for a call name in use) and
+ * formats each action as (call id, action, args) for `emit`. Timers due up to at_ms fire
+ * first. Returns as cr_rgs_engine_input.
  */
 int cr_rgs_engine_event(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_event *ev,
                         cr_rgs_emit_fn emit, void *ud, char *err, size_t errlen);
 
-/* Runs timers due up to now_ms. Returns the next deadline (ms) or -1 when none. */
+/* cr_rgs_engine_run with actions in the text form. */
 int64_t cr_rgs_engine_advance(cr_rgs_engine *e, int64_t now_ms, cr_rgs_emit_fn emit, void *ud);
+
+/* The args of an action in the text form into buf (agents' URIs space-separated); returns
+ * buf, or out->arg when the action has no agents. Long lists are cut to fit `len`. */
+const char *cr_rgs_out_args(const cr_rgs_engine *e, const cr_rgs_output *out, char *buf,
+                            size_t len);
+
+/* Handles: agent / group handle (index + 1) of a URI / name, 0 when unknown. */
+uint32_t cr_rgs_engine_agent_id(const cr_rgs_engine *e, const char *uri);
+uint32_t cr_rgs_engine_group_id(const cr_rgs_engine *e, const char *name);
+/* The URI / name of a handle (owned by the config), NULL when out of range. */
+const char *cr_rgs_engine_agent_uri(const cr_rgs_engine *e, uint32_t agent);
+const char *cr_rgs_engine_group_name(const cr_rgs_engine *e, uint32_t group);
+/* The handle of the live call named `call_id`, 0 when none. */
+uint64_t cr_rgs_engine_call_handle(const cr_rgs_engine *e, const char *call_id);
+/* The name of a live call (valid until the call ends), NULL when none. */
+const char *cr_rgs_engine_call_id(const cr_rgs_engine *e, uint64_t call);
 
 /* The next timer deadline in ms, or -1. */
 int64_t cr_rgs_engine_next_deadline(const cr_rgs_engine *e);
@@ -401,5 +526,65 @@ typedef struct cr_rgs_queue_stats {
 
 int cr_rgs_engine_queue_stats(const cr_rgs_engine *e, size_t queue, int64_t now_ms,
                               cr_rgs_queue_stats *out);
+
+/* Counters of one workflow since the engine was opened, and its calls now. */
+typedef struct cr_rgs_workflow_stats {
+    uint64_t offered;          /* calls that reached the workflow */
+    uint64_t answered;         /* bridged to an agent */
+    uint64_t abandoned;        /* the caller hung up while waiting in a queue (or being rung) */
+    uint64_t timed_out;        /* left a queue by its timeout */
+    uint64_t overflowed;       /* left a queue by its overflow */
+    uint64_t after_hours;      /* arrived outside business hours */
+    uint64_t holiday;          /* arrived on a holiday */
+    uint64_t waiting;          /* in a queue now (waiting or being rung) */
+    int64_t longest_wait_ms;   /* longest current wait among them, 0 when none */
+    uint64_t agents_signed_in; /* distinct agents of its queue's groups taking part now
+                                * (informal agents always; formal ones when signed in) */
+} cr_rgs_workflow_stats;
+
+/* Stats of workflow index `wf` at `now_ms`. CR_ENOENT when out of range. Costs the size of
+ * the workflow's waiting calls and of its queue's groups. */
+int cr_rgs_engine_workflow_stats(cr_rgs_engine *e, size_t wf, int64_t now_ms,
+                                 cr_rgs_workflow_stats *out);
+
+typedef enum {
+    CR_RGS_CALL_PROMPT,    /* a prompt is playing (welcome, before an action) */
+    CR_RGS_CALL_IVR,       /* in its IVR script */
+    CR_RGS_CALL_WAITING,   /* in a queue, nobody ringing */
+    CR_RGS_CALL_RINGING,   /* in a queue, agents ringing */
+    CR_RGS_CALL_CONNECTED, /* bridged to an agent */
+} cr_rgs_call_state;
+
+/* One live call as queries see it. Strings are valid during the callback only. */
+typedef struct cr_rgs_call_info {
+    uint64_t call;
+    const char *call_id, *from, *to;
+    long workflow, queue; /* indexes, -1 when none */
+    cr_rgs_call_state state;
+    int64_t waited_ms; /* in its queue (WAITING, RINGING), else 0 */
+    uint32_t agent;    /* CONNECTED: the agent's handle, else 0 */
+    size_t nringing;   /* agents ringing for it */
+} cr_rgs_call_info;
+
+/* Calls `fn` for each call of queue index `queue` in first-in first-out order, or, when
+ * queue < 0, for every live call. */
+void cr_rgs_engine_calls(const cr_rgs_engine *e, long queue, int64_t now_ms,
+                         void (*fn)(void *ud, const cr_rgs_call_info *info), void *ud);
+
+/* One agent now. */
+typedef struct cr_rgs_agent_info {
+    const char *uri;       /* owned by the config */
+    int presence;          /* CR_RGS_PRES_* */
+    int calls;             /* connected calls */
+    size_t ringing;        /* calls ringing him */
+    uint64_t answered;     /* calls he answered since the engine opened */
+    int64_t idle_since_ms; /* engine time */
+} cr_rgs_agent_info;
+
+/* Agent handle `agent`: CR_OK or CR_ENOENT. */
+int cr_rgs_engine_agent_info(const cr_rgs_engine *e, uint32_t agent, cr_rgs_agent_info *out);
+/* Whether the agent at position `pos` of group index `g` takes part (informal groups:
+ * always; formal: signed in). */
+bool cr_rgs_engine_signed_in(const cr_rgs_engine *e, size_t g, size_t pos);
 
 #endif

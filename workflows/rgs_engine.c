@@ -97,24 +97,60 @@ static void fmt_line(char *buf, size_t len, const char *fmt, va_list ap)
     va_end(ap0);
 }
 
-void rgs_emitf(cr_rgs_engine *e, const rgs_call *c, const char *action, const char *fmt, ...)
+static const char *const reasons[] = {
+    "",          "not_found", "inactive", "holiday",    "after_hours",
+    "no_agents", "timeout",   "overflow", "agent",      "no_ivr",
+    "ivr_error", "no_queue",  "loop",     "disconnect", "",
+};
+
+const char *cr_rgs_reason_name(cr_rgs_reason reason)
 {
-    if (!e->emit)
+    return (unsigned)reason < sizeof reasons / sizeof *reasons ? reasons[reason] : "";
+}
+
+static void out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_output *o)
+{
+    o->call = c->handle;
+    o->call_id = c->id;
+    if (!o->arg)
+        o->arg = "";
+    e->out(e->out_ud, e->now, o);
+}
+
+void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const char *arg)
+{
+    if (!e->out)
         return;
-    char buf[4096];
-    const char *args = "";
-    va_list ap;
-    va_start(ap, fmt);
-    if (!fmt)
-        args = "";
-    else if (!strchr(fmt, '%'))
-        args = fmt;
-    else if (strcmp(fmt, "%s") == 0)
-        args = va_arg(ap, const char *);
-    else
-        fmt_line(buf, sizeof buf, fmt, ap), args = buf;
-    va_end(ap);
-    e->emit(e->emit_ud, e->now, c ? c->id : "-", action, args);
+    cr_rgs_output o = {.type = type, .arg = arg};
+    out(e, c, &o);
+}
+
+void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const size_t *agents,
+                    size_t n)
+{
+    if (!e->out)
+        return;
+    /* handles on the heap when the list is long: a parallel ring may name hundreds */
+    uint32_t stackbuf[256], *h = n <= 256 ? stackbuf : malloc(n * sizeof *h);
+    if (!h)
+        return;
+    for (size_t i = 0; i < n; i++)
+        h[i] = (uint32_t)agents[i] + 1;
+    cr_rgs_output o = {.type = type, .agents = h, .nagents = n};
+    out(e, c, &o);
+    if (h != stackbuf)
+        free(h);
+}
+
+void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason)
+{
+    if (!e->out)
+        return;
+    cr_rgs_output o = {.type = CR_RGS_OUT_HANGUP, .arg = reason, .reason = CR_RGS_HANGUP_IVR};
+    for (size_t i = 1; i + 1 < sizeof reasons / sizeof *reasons; i++)
+        if (strcmp(reasons[i], reason) == 0)
+            o.reason = (cr_rgs_reason)i;
+    out(e, c, &o);
 }
 
 void cr_rgs_engine_set_log(cr_rgs_engine *e, cr_rgs_log_fn fn, void *ud)
@@ -174,7 +210,7 @@ void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c)
  * leave the heap as soon as they are superseded (rgs_timer_cancel): the heap then holds the
  * live timers only (plus grace timers, dropped when due), not every offer and queue entry of
  * the last timeout period, and stays small. A timer is still checked when it comes due
- * (timer_live), so a cancel that is missed costs memory, not behaviour.
+ * (rgs_timer_live), so a cancel that is missed costs memory, not behaviour.
  */
 
 static bool timer_less(const rgs_timer *a, const rgs_timer *b)
@@ -277,7 +313,7 @@ void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h)
 }
 
 /* Pops the earliest timer; the call no longer refers to it. */
-static rgs_timer timer_pop(cr_rgs_engine *e)
+rgs_timer rgs_timer_pop(cr_rgs_engine *e)
 {
     rgs_timer t = heap_remove(e, 0);
     if (t.h) {
@@ -293,7 +329,7 @@ static rgs_timer timer_pop(cr_rgs_engine *e)
 }
 
 /* A timer whose call is gone or whose token changed is dropped. */
-static bool timer_live(const cr_rgs_engine *e, const rgs_timer *t)
+bool rgs_timer_live(const cr_rgs_engine *e, const rgs_timer *t)
 {
     const rgs_call *c = &e->calls[t->slot];
     if (c->state == CS_FREE || c->serial != t->serial)
@@ -317,8 +353,22 @@ int64_t cr_rgs_engine_next_deadline(const cr_rgs_engine *e)
 
 /* ---- calls --------------------------------------------------------------------------------- */
 
-long rgs_call_new(cr_rgs_engine *e, const char *id, const char *from, const char *to, long wf)
+long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char *from,
+                  const char *to, long wf)
 {
+    char num[24];
+    if (!handle)
+        do
+            handle = ++e->next_handle;
+        while (rgs_hmap_get(&e->call_handles, handle) >= 0);
+    else if (rgs_hmap_get(&e->call_handles, handle) >= 0)
+        return -2;
+    if (!id) {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
+        id = num;
+    }
+    if (rgs_map_get(&e->call_ids, id) >= 0)
+        return -2;
     long s = e->free_calls;
     if (s >= 0) {
         e->free_calls = e->calls[s].next_free;
@@ -342,11 +392,16 @@ long rgs_call_new(cr_rgs_engine *e, const char *id, const char *from, const char
     tried.n = ring.n = 0;
     c->tried = tried, c->ring = ring, c->declines = dec, c->capdeclines = capdec;
     c->serial = ++e->next_serial;
+    c->handle = handle;
     c->id = strdup(id);
     c->from = strdup(from ? from : "");
     c->to = strdup(to ? to : "");
-    if (!c->id || !c->from || !c->to || rgs_map_put(&e->call_ids, c->id, s) < 0) {
+    if (!c->id || !c->from || !c->to || rgs_map_put(&e->call_ids, c->id, s) < 0 ||
+        rgs_hmap_put(&e->call_handles, handle, s) < 0) {
+        if (c->id)
+            rgs_map_del(&e->call_ids, c->id);
         free(c->id), free(c->from), free(c->to);
+        c->id = c->from = c->to = NULL;
         c->next_free = e->free_calls;
         e->free_calls = s;
         return -1;
@@ -370,6 +425,7 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
     ivr_end(e, c);
     rgs_mark_call(e, c);
     rgs_map_del(&e->call_ids, c->id);
+    rgs_hmap_del(&e->call_handles, c->handle);
     rgs_timer_cancel(e, &c->th_ring);
     rgs_timer_cancel(e, &c->th_timeout);
     rgs_timer_cancel(e, &c->th_ivr);
@@ -382,14 +438,14 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
     e->free_calls = s;
 }
 
-static void play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, long q,
-                 const char *arg)
+void rgs_play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, long q,
+              const char *arg)
 {
     if (!c->answered) {
-        rgs_emitf(e, c, "answer", NULL);
+        rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
         c->answered = true;
     }
-    rgs_emitf(e, c, "play", "%s", prompt);
+    rgs_out(e, c, CR_RGS_OUT_PLAY, prompt);
     c->on_moh = false;
     c->state = CS_PROMPT;
     c->cont = k;
@@ -398,21 +454,20 @@ static void play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, 
     c->cont_arg = arg ? strdup(arg) : NULL;
 }
 
-/* Runs what follows a prompt (or the action itself when there is no prompt). */
-static void finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *arg)
+void rgs_finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *arg)
 {
     switch (k) {
     case K_QUEUE:
         rgs_queue_enter(e, c, q);
         return;
     case K_TRANSFER:
-        rgs_emitf(e, c, "transfer", "%s", arg ? arg : "");
+        rgs_out(e, c, CR_RGS_OUT_TRANSFER, arg);
         break;
     case K_VOICEMAIL:
-        rgs_emitf(e, c, "voicemail", "%s", arg ? arg : "");
+        rgs_out(e, c, CR_RGS_OUT_VOICEMAIL, arg);
         break;
     default:
-        rgs_emitf(e, c, "hangup", "%s", arg ? arg : "disconnect");
+        rgs_out_hangup(e, c, arg ? arg : "disconnect");
         break;
     }
     rgs_call_delete(e, c);
@@ -440,9 +495,9 @@ void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const ch
         break;
     }
     if (a->prompt)
-        play(e, c, a->prompt, k, a->queue, arg);
+        rgs_play(e, c, a->prompt, k, a->queue, arg);
     else
-        finish(e, c, k, a->queue, arg);
+        rgs_finish(e, c, k, a->queue, arg);
 }
 
 /* ---- IVR ----------------------------------------------------------------------------------- */
@@ -450,7 +505,7 @@ void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const ch
 static void ivr_apply(cr_rgs_engine *e, rgs_call *c, int rc, const cr_rgs_ivr_step *st)
 {
     if (rc < 0) {
-        rgs_emitf(e, c, "hangup", "ivr_error");
+        rgs_out_hangup(e, c, "ivr_error");
         rgs_call_delete(e, c);
         return;
     }
@@ -465,24 +520,24 @@ static void ivr_apply(cr_rgs_engine *e, rgs_call *c, int rc, const cr_rgs_ivr_st
             c->th_ivr = rgs_timer_add(e, e->now + st->timer_ms, slot, T_IVR, c->tok_ivr);
         return;
     case CR_RGS_IVR_PLAY:
-        rgs_emitf(e, c, "play", "%s", st->arg);
+        rgs_out(e, c, CR_RGS_OUT_PLAY, st->arg);
         c->on_moh = false;
         return;
     case CR_RGS_IVR_COLLECT:
         if (st->arg[0]) {
-            rgs_emitf(e, c, "play", "%s", st->arg);
+            rgs_out(e, c, CR_RGS_OUT_PLAY, st->arg);
             c->on_moh = false;
             c->ivr_after_prompt = st->timer_ms;
         } else if (st->timer_ms > 0) {
             c->th_ivr = rgs_timer_add(e, e->now + st->timer_ms, slot, T_IVR, c->tok_ivr);
         }
-        rgs_emitf(e, c, "collect", "%s", st->choices);
+        rgs_out(e, c, CR_RGS_OUT_COLLECT, st->choices);
         return;
     case CR_RGS_IVR_QUEUE: {
         ivr_end(e, c);
         long q = cr_rgs_config_queue_find(e->cfg, st->arg);
         if (q < 0) {
-            rgs_emitf(e, c, "hangup", "no_queue");
+            rgs_out_hangup(e, c, "no_queue");
             rgs_call_delete(e, c);
         } else {
             rgs_queue_enter(e, c, q);
@@ -490,19 +545,24 @@ static void ivr_apply(cr_rgs_engine *e, rgs_call *c, int rc, const cr_rgs_ivr_st
         return;
     }
     case CR_RGS_IVR_TRANSFER:
-        rgs_emitf(e, c, "transfer", "%s", st->arg);
+        rgs_out(e, c, CR_RGS_OUT_TRANSFER, st->arg);
         break;
     case CR_RGS_IVR_VOICEMAIL:
-        rgs_emitf(e, c, "voicemail", "%s", st->arg);
+        rgs_out(e, c, CR_RGS_OUT_VOICEMAIL, st->arg);
         break;
     default:
-        rgs_emitf(e, c, "hangup", "%s", st->arg[0] ? st->arg : "ivr");
+        if (e->out) {
+            cr_rgs_output o = {.type = CR_RGS_OUT_HANGUP,
+                               .arg = st->arg[0] ? st->arg : "ivr",
+                               .reason = CR_RGS_HANGUP_IVR};
+            out(e, c, &o);
+        }
         break;
     }
     rgs_call_delete(e, c);
 }
 
-static void ivr_input(cr_rgs_engine *e, rgs_call *c, cr_rgs_ivr_input_kind kind, const char *text)
+void rgs_ivr_input(cr_rgs_engine *e, rgs_call *c, cr_rgs_ivr_input_kind kind, const char *text)
 {
     cr_rgs_ivr_step st;
     memset(&st, 0, sizeof st);
@@ -511,15 +571,15 @@ static void ivr_input(cr_rgs_engine *e, rgs_call *c, cr_rgs_ivr_input_kind kind,
     ivr_apply(e, c, rc, &st);
 }
 
-static void ivr_start(cr_rgs_engine *e, rgs_call *c)
+void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c)
 {
     const cr_rgs_ivr_driver *d = e->opt.ivr;
     if (!d || !d->start || !d->input) {
-        rgs_emitf(e, c, "hangup", "no_ivr");
+        rgs_out_hangup(e, c, "no_ivr");
         rgs_call_delete(e, c);
         return;
     }
-    rgs_emitf(e, c, "answer", NULL);
+    rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
     c->answered = true;
     c->state = CS_IVR;
     cr_rgs_ivr_call info = {c->id,
@@ -536,272 +596,6 @@ static void ivr_start(cr_rgs_engine *e, rgs_call *c)
     ivr_apply(e, c, rc, &st);
 }
 
-/* ---- events -------------------------------------------------------------------------------- */
-
-static void call_arrives(cr_rgs_engine *e, rgs_call *c)
-{
-    const cr_rgs_workflow *wf = &e->cfg->workflows[c->wf];
-    if (!wf->active) {
-        rgs_emitf(e, c, "hangup", "inactive");
-        rgs_call_delete(e, c);
-        return;
-    }
-    switch (cr_rgs_workflow_state(e->cfg, wf, e->opt.start_unix_ms + e->now)) {
-    case CR_RGS_HOLIDAY:
-        rgs_perform(e, c, &wf->holiday_action, "holiday");
-        return;
-    case CR_RGS_AFTER_HOURS:
-        rgs_perform(e, c, &wf->after_hours, "after_hours");
-        return;
-    default:
-        break;
-    }
-    if (wf->type == CR_RGS_IVR) {
-        ivr_start(e, c);
-        return;
-    }
-    rgs_emitf(e, c, "answer", NULL);
-    c->answered = true;
-    if (wf->welcome)
-        play(e, c, wf->welcome, K_QUEUE, wf->queue, NULL);
-    else
-        rgs_queue_enter(e, c, wf->queue);
-}
-
-static int find_call(cr_rgs_engine *e, const char *id, rgs_call **out, char *err, size_t errlen)
-{
-    long s = rgs_map_get(&e->call_ids, id);
-    if (s < 0) {
-        snprintf(err, errlen, "unknown call '%s'", id);
-        return CR_ENOENT;
-    }
-    *out = &e->calls[s];
-    return CR_OK;
-}
-
-static int find_agent(cr_rgs_engine *e, const char *uri, size_t *out, char *err, size_t errlen)
-{
-    long a = cr_rgs_config_agent_find(e->cfg, uri);
-    if (a < 0) {
-        snprintf(err, errlen, "unknown agent '%s'", uri);
-        return CR_ENOENT;
-    }
-    *out = (size_t)a;
-    return CR_OK;
-}
-
-static int sign(cr_rgs_engine *e, size_t a, const char *group, bool in, char *err, size_t errlen)
-{
-    rgs_agent *ag = &e->agents[a];
-    bool found = false, changed = false;
-    for (size_t i = 0; i < ag->ngroups; i++) {
-        const cr_rgs_group *g = &e->cfg->groups[ag->groups[i].group];
-        if (group && strcmp(g->name, group) != 0)
-            continue;
-        found = true;
-        bool *s = &e->groups[ag->groups[i].group].signed_in[ag->groups[i].pos];
-        if (!g->formal || *s == in)
-            continue;
-        *s = in;
-        changed = true;
-        rgs_mark_group(e, ag->groups[i].group);
-        rgs_logf(e, "%s agent=%s group=\"%s\"", in ? "signin" : "signout", e->cfg->agents[a].uri,
-                 g->name);
-    }
-    if (group && !found) {
-        snprintf(err, errlen, "agent '%s' is not in group '%s'", e->cfg->agents[a].uri, group);
-        return CR_ENOENT;
-    }
-    if (changed && in && ag->ncalls == 0)
-        ag->idle_since = e->now;
-    if (changed)
-        rgs_mark_agent(e, a);
-    if (changed)
-        rgs_vec_push(&e->pending, a);
-    return CR_OK;
-}
-
-static int presence(cr_rgs_engine *e, size_t a, const char *state)
-{
-    static const char *names[] = {"available", "busy", "away", "dnd", "offline"};
-    int p = 0;
-    while (p < 4 && strcmp(names[p], state) != 0)
-        p++;
-    rgs_agent *ag = &e->agents[a];
-    if (p == ag->presence)
-        return CR_OK;
-    if (p == P_AVAILABLE && ag->ncalls == 0)
-        ag->idle_since = e->now;
-    ag->presence = p;
-    rgs_mark_agent(e, a);
-    rgs_vec_push(&e->pending, a);
-    return CR_OK;
-}
-
-static int caller_hangup(cr_rgs_engine *e, rgs_call *c)
-{
-    if (c->state == CS_QUEUED) {
-        rgs_ring_release(e, c, true);
-        rgs_logf(e, "abandoned call=%s queue=\"%s\" wait=%.3f", c->id,
-                 e->cfg->queues[c->queue].name, (double)(e->now - c->enter_ms) / 1000.0);
-        e->queues[c->queue].abandoned++;
-        rgs_queue_leave(e, c);
-    } else if (c->state == CS_CONNECTED) {
-        rgs_agent_free(e, (size_t)c->agent);
-    }
-    rgs_call_delete(e, c);
-    return CR_OK;
-}
-
-static int handle(cr_rgs_engine *e, const cr_rgs_event *ev, char *err, size_t errlen)
-{
-    rgs_call *c = NULL;
-    size_t a = 0;
-    int rc;
-    switch (ev->type) {
-    case CR_RGS_EV_CALL: {
-        if (rgs_map_get(&e->call_ids, ev->a) >= 0) {
-            snprintf(err, errlen, "call '%s' already exists", ev->a);
-            return CR_ESTATE;
-        }
-        long wf = cr_rgs_config_workflow_find(e->cfg, ev->c);
-        if (wf < 0) {
-            rgs_call tmp = {.id = (char *)ev->a};
-            rgs_emitf(e, &tmp, "hangup", "not_found");
-            return CR_OK;
-        }
-        long s = rgs_call_new(e, ev->a, ev->b, ev->c, wf);
-        if (s < 0)
-            return CR_ENOMEM;
-        call_arrives(e, &e->calls[s]);
-        return CR_OK;
-    }
-    case CR_RGS_EV_PRESENCE:
-        if ((rc = find_agent(e, ev->a, &a, err, errlen)) < 0)
-            return rc;
-        return presence(e, a, ev->b);
-    case CR_RGS_EV_SIGNIN:
-    case CR_RGS_EV_SIGNOUT:
-        if ((rc = find_agent(e, ev->a, &a, err, errlen)) < 0)
-            return rc;
-        return sign(e, a, ev->b, ev->type == CR_RGS_EV_SIGNIN, err, errlen);
-    default:
-        break;
-    }
-    if ((rc = find_call(e, ev->a, &c, err, errlen)) < 0)
-        return rc;
-    switch (ev->type) {
-    case CR_RGS_EV_DTMF:
-    case CR_RGS_EV_SPEECH:
-        if (c->state == CS_IVR)
-            ivr_input(e, c, ev->type == CR_RGS_EV_DTMF ? CR_RGS_IVR_IN_DTMF : CR_RGS_IVR_IN_SPEECH,
-                      ev->b);
-        return CR_OK;
-    case CR_RGS_EV_PROMPT_DONE:
-        if (c->state == CS_PROMPT) {
-            finish(e, c, c->cont, c->cont_queue, c->cont_arg);
-        } else if (c->state == CS_IVR && c->ivr_op == CR_RGS_IVR_PLAY) {
-            ivr_input(e, c, CR_RGS_IVR_IN_PROMPT_DONE, NULL);
-        } else if (c->state == CS_IVR && c->ivr_op == CR_RGS_IVR_COLLECT &&
-                   c->ivr_after_prompt > 0) {
-            rgs_timer_cancel(e, &c->th_ivr);
-            c->th_ivr = rgs_timer_add(e, e->now + c->ivr_after_prompt, (size_t)(c - e->calls),
-                                      T_IVR, c->tok_ivr);
-            c->ivr_after_prompt = 0;
-        }
-        return CR_OK;
-    case CR_RGS_EV_ANSWER:
-    case CR_RGS_EV_DECLINE:
-        if ((rc = find_agent(e, ev->b, &a, err, errlen)) < 0)
-            return rc;
-        return ev->type == CR_RGS_EV_ANSWER ? rgs_answer(e, c, a, err, errlen)
-                                            : rgs_decline(e, c, a, err, errlen);
-    case CR_RGS_EV_HANGUP:
-        return caller_hangup(e, c);
-    case CR_RGS_EV_AGENT_HANGUP:
-        if (c->state != CS_CONNECTED) {
-            snprintf(err, errlen, "call '%s' is not connected to an agent", c->id);
-            return CR_ESTATE;
-        }
-        rgs_emitf(e, c, "hangup", "agent");
-        rgs_agent_free(e, (size_t)c->agent);
-        rgs_call_delete(e, c);
-        return CR_OK;
-    default:
-        return CR_EINVAL;
-    }
-}
-
-static void fire(cr_rgs_engine *e, const rgs_timer *t)
-{
-    rgs_call *c = &e->calls[t->slot];
-    switch (t->kind) {
-    case T_RING:
-        rgs_on_ring_timeout(e, c);
-        break;
-    case T_TIMEOUT:
-        rgs_on_queue_timeout(e, c);
-        break;
-    case T_GRACE:
-        rgs_on_grace(e, c);
-        break;
-    case T_IVR:
-        ivr_input(e, c, CR_RGS_IVR_IN_TIMER, NULL);
-        break;
-    }
-}
-
-static void run_timers(cr_rgs_engine *e, int64_t now_ms)
-{
-    while (e->nheap && e->heap[0].when <= now_ms) {
-        rgs_timer t = timer_pop(e);
-        if (!timer_live(e, &t))
-            continue;
-        if (t.when > e->now)
-            e->now = t.when;
-        fire(e, &t);
-        rgs_dispatch_pending(e);
-    }
-    if (now_ms > e->now)
-        e->now = now_ms;
-    if (e->resume_pending) {
-        e->resume_pending = false;
-        rgs_resume(e);
-        rgs_dispatch_pending(e);
-    }
-}
-
-int64_t cr_rgs_engine_advance(cr_rgs_engine *e, int64_t now_ms, cr_rgs_emit_fn emit, void *ud)
-{
-    e->emit = emit, e->emit_ud = ud;
-    run_timers(e, now_ms);
-    rgs_store_flush(e);
-    /* drop dead timers at the top so the deadline is a real one */
-    while (e->nheap && !timer_live(e, &e->heap[0]))
-        timer_pop(e);
-    return cr_rgs_engine_next_deadline(e);
-}
-
-int cr_rgs_engine_event(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_event *ev,
-                        cr_rgs_emit_fn emit, void *ud, char *err, size_t errlen)
-{
-    char dummy[8];
-    if (!err)
-        err = dummy, errlen = sizeof dummy;
-    err[0] = 0;
-    e->emit = emit, e->emit_ud = ud;
-    run_timers(e, at_ms);
-    int rc = handle(e, ev, err, errlen);
-    rgs_dispatch_pending(e);
-    if (rgs_store_flush(e) < 0 && rc == CR_OK) {
-        snprintf(err, errlen, "could not write the state directory");
-        rc = CR_EIO;
-    }
-    while (e->nheap && !timer_live(e, &e->heap[0]))
-        timer_pop(e);
-    return rc;
-}
-
 /* ---- open / close / stats --------------------------------------------------------------- */
 
 static int build(cr_rgs_engine *e)
@@ -810,7 +604,9 @@ static int build(cr_rgs_engine *e)
     e->agents = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->agents);
     e->groups = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->groups);
     e->queues = calloc(cfg->nqueues ? cfg->nqueues : 1, sizeof *e->queues);
-    if (!e->agents || !e->groups || !e->queues)
+    e->wfstats = calloc(cfg->nworkflows ? cfg->nworkflows : 1, sizeof *e->wfstats);
+    e->seen = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->seen);
+    if (!e->agents || !e->groups || !e->queues || !e->wfstats || !e->seen)
         return CR_ENOMEM;
     /* memberships: count, then fill */
     for (size_t g = 0; g < cfg->ngroups; g++) {
@@ -912,6 +708,8 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
     free(e->agents), free(e->groups), free(e->queues), free(e->calls), free(e->heap);
     free(e->hpos), free(e->hfree);
     rgs_map_free(&e->call_ids);
+    rgs_hmap_free(&e->call_handles);
+    free(e->wfstats), free(e->seen);
     free(e);
 }
 

@@ -26,7 +26,8 @@ typedef struct rgs_agent {
     size_t ngroups;
     size_t *queues; /* queues that reach this agent */
     size_t nqueues;
-    bool attendant; /* member of an attendant group */
+    uint64_t answered; /* calls answered since open */
+    bool attendant;    /* member of an attendant group */
     bool dirty;
     bool pending; /* being dispatched (rgs_dispatch_pending) */
 } rgs_agent;
@@ -57,6 +58,7 @@ typedef struct rgs_decline_entry {
 typedef struct rgs_call {
     rgs_call_state state;
     uint64_t serial; /* incarnation of the slot, for timers */
+    uint64_t handle; /* the host's (or engine's) handle */
     char *id, *from, *to;
     long wf;
     bool answered, on_moh;
@@ -112,14 +114,18 @@ struct cr_rgs_engine {
     size_t ncalls, capcalls;
     long free_calls;
     rgs_map call_ids;
+    rgs_hmap call_handles;
+    uint64_t next_handle;           /* for calls the host gives no handle */
+    cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow */
+    uint32_t *seen, seen_gen;       /* per agent, for counting distinct agents */
     rgs_timer *heap;
     size_t nheap, capheap;
     uint32_t *hpos, *hfree; /* heap position by timer handle; free handles */
     size_t nh, caph, nhfree, caphfree;
     uint64_t timer_order, next_seq, next_serial;
     int64_t now;
-    cr_rgs_emit_fn emit;
-    void *emit_ud;
+    cr_rgs_output_fn out;
+    void *out_ud;
     rgs_vec pending; /* agents freed during the current step, to dispatch at its end */
     bool resume_pending;
     rgs_store *store;
@@ -129,15 +135,33 @@ struct cr_rgs_engine {
 };
 
 /* rgs_engine.c */
-void rgs_emitf(cr_rgs_engine *e, const rgs_call *c, const char *action, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* Actions: `arg` may be NULL (""); agents are indexes, passed as handles. */
+void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const char *arg);
+void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const size_t *agents,
+                    size_t n);
+/* Hang-up with a reason given as text (mapped to its code; unknown text = IVR). */
+void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason);
 void rgs_logf(cr_rgs_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Adds a timer; returns its handle for rgs_timer_cancel (0 when it could not be tracked). */
 uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok);
 /* Takes the timer *h out of the heap (if any) and sets *h to 0. */
 void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h);
+/* Pops the earliest timer (the call no longer refers to it). */
+rgs_timer rgs_timer_pop(cr_rgs_engine *e);
+/* False for a timer whose call is gone or whose token changed. */
+bool rgs_timer_live(const cr_rgs_engine *e, const rgs_timer *t);
+/* Runs what follows a prompt (or the action itself when there is no prompt). */
+void rgs_finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *arg);
+/* Answers if needed and plays `prompt`; `k` (queue q, or arg) follows when it is done. */
+void rgs_play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, long q,
+              const char *arg);
+void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c);
+void rgs_ivr_input(cr_rgs_engine *e, rgs_call *c, cr_rgs_ivr_input_kind kind, const char *text);
 void rgs_call_delete(cr_rgs_engine *e, rgs_call *c);
-long rgs_call_new(cr_rgs_engine *e, const char *id, const char *from, const char *to, long wf);
+/* A new call slot (state CS_PROMPT); handle 0 = the engine picks one, id NULL = the handle in
+ * decimal. Returns the slot, -1 when out of memory, -2 when the handle or id is in use. */
+long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char *from,
+                  const char *to, long wf);
 void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason);
 void rgs_mark_agent(cr_rgs_engine *e, size_t a);
 void rgs_mark_group(cr_rgs_engine *e, size_t g);
@@ -158,8 +182,13 @@ void rgs_on_queue_timeout(cr_rgs_engine *e, rgs_call *c);
 void rgs_on_grace(cr_rgs_engine *e, rgs_call *c);
 int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen);
 int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen);
+int rgs_no_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen);
 void rgs_agent_free(cr_rgs_engine *e, size_t a);
+void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence);
 void rgs_resume(cr_rgs_engine *e);
+
+/* rgs_input.c */
+void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c);
 
 /* rgs_store.c */
 int rgs_store_open(cr_rgs_engine *e, const char *dir, char *err, size_t errlen);

@@ -17,31 +17,6 @@ static const char *qname(const cr_rgs_engine *e, const rgs_call *c)
     return e->cfg->queues[c->queue].name;
 }
 
-/* Emits `action` with the URIs of the agents ringing for the call, space-separated (on the
- * heap when the list is long: a parallel ring may name hundreds of agents). */
-static void emit_ring_list(cr_rgs_engine *e, const rgs_call *c, const char *action)
-{
-    char stackbuf[4096], *buf = stackbuf;
-    size_t need = 1;
-    for (size_t i = 0; i < c->ring.n; i++)
-        need += strlen(agent_uri(e, c->ring.v[i])) + 1;
-    if (need > sizeof stackbuf && !(buf = malloc(need)))
-        return;
-    size_t off = 0;
-    for (size_t i = 0; i < c->ring.n; i++) {
-        const char *u = agent_uri(e, c->ring.v[i]);
-        size_t l = strlen(u);
-        if (i)
-            buf[off++] = ' ';
-        memcpy(buf + off, u, l);
-        off += l;
-    }
-    buf[off] = 0;
-    rgs_emitf(e, c, action, "%s", buf);
-    if (buf != stackbuf)
-        free(buf);
-}
-
 /* ---- queue membership ----------------------------------------------------------------------- */
 
 void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c)
@@ -92,19 +67,19 @@ void rgs_new_round(rgs_call *c)
 void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
 {
     if (++c->hops > 16) {
-        rgs_emitf(e, c, "hangup", "loop");
+        rgs_out_hangup(e, c, "loop");
         rgs_call_delete(e, c);
         return;
     }
     if (!c->answered) {
-        rgs_emitf(e, c, "answer", NULL);
+        rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
         c->answered = true;
     }
     const cr_rgs_queue *cq = &e->cfg->queues[qi];
     rgs_queue *q = &e->queues[qi];
     if (!q->has_agents) {
         rgs_logf(e, "no_agents call=%s queue=\"%s\"", c->id, cq->name);
-        rgs_emitf(e, c, "hangup", "no_agents");
+        rgs_out_hangup(e, c, "no_agents");
         rgs_call_delete(e, c);
         return;
     }
@@ -127,6 +102,7 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
         rgs_call *v = cq->overflow_oldest ? &e->calls[q->head] : c;
         rgs_logf(e, "overflow call=%s queue=\"%s\"", v->id, cq->name);
         q->overflows++;
+        e->wfstats[v->wf].overflowed++;
         rgs_ring_release(e, v, true);
         rgs_queue_leave(e, v);
         rgs_perform(e, v, &cq->overflow_action, "overflow");
@@ -135,7 +111,7 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
     }
     if (!c->on_moh) {
         const char *moh = e->cfg->workflows[c->wf].moh;
-        rgs_emitf(e, c, "moh", "%s", moh ? moh : "default");
+        rgs_out(e, c, CR_RGS_OUT_MOH, moh ? moh : "default");
         c->on_moh = true;
     }
     rgs_hunt(e, c);
@@ -227,7 +203,7 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
     c->round_offers++;
     rgs_timer_cancel(e, &c->th_ring);
     c->th_ring = rgs_timer_add(e, e->now + cg->alert_time_s * 1000LL, slot, T_RING, ++c->tok_ring);
-    emit_ring_list(e, c, "ring");
+    rgs_out_agents(e, c, CR_RGS_OUT_RING, c->ring.v, c->ring.n);
 }
 
 /* Searches the queue's groups in order from the call's position in its round; a round that
@@ -263,7 +239,7 @@ void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
     if (!c->ring.n)
         return;
     if (cancel)
-        emit_ring_list(e, c, "cancel");
+        rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, c->ring.v, c->ring.n);
     size_t slot = (size_t)(c - e->calls);
     for (size_t i = 0; i < c->ring.n; i++) {
         rgs_vec_remove(&e->agents[c->ring.v[i]].ringing, slot);
@@ -290,6 +266,7 @@ void rgs_on_queue_timeout(cr_rgs_engine *e, rgs_call *c)
     rgs_logf(e, "timeout call=%s queue=\"%s\" wait=%.3f", c->id, cq->name,
              (double)(e->now - c->enter_ms) / 1000.0);
     e->queues[c->queue].timeouts++;
+    e->wfstats[c->wf].timed_out++;
     rgs_queue_leave(e, c);
     rgs_perform(e, c, &cq->timeout_action, "timeout");
 }
@@ -316,12 +293,14 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     rgs_vec_remove(&c->ring, a);
     rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
     rgs_ring_release(e, c, true);
-    rgs_emitf(e, c, "bridge", "%s", agent_uri(e, a));
+    rgs_out_agents(e, c, CR_RGS_OUT_BRIDGE, &a, 1);
     int64_t wait = e->now - c->enter_ms;
     rgs_logf(e, "connected call=%s queue=\"%s\" agent=%s wait=%.3f", c->id, qname(e, c),
              agent_uri(e, a), (double)wait / 1000.0);
     rgs_queue *q = &e->queues[c->queue];
     q->answered++;
+    e->wfstats[c->wf].answered++;
+    e->agents[a].answered++;
     q->answered_wait += wait;
     rgs_queue_leave(e, c);
     c->state = CS_CONNECTED;
@@ -336,15 +315,27 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     return CR_OK;
 }
 
+/* Agent a's offer of call c ends alone (declined, withdrawn, not answered): he is free for
+ * other calls at the end of the step, and the call hunts on when nobody rings for it. He
+ * stays in the round's tried list: not offered this call again in the round. */
+static void leave_offer(cr_rgs_engine *e, rgs_call *c, size_t a)
+{
+    rgs_vec_remove(&c->ring, a);
+    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_vec_push(&e->pending, a);
+    if (c->ring.n == 0) {
+        c->tok_ring++;
+        rgs_timer_cancel(e, &c->th_ring);
+        rgs_hunt(e, c);
+    }
+}
+
 int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
 {
     if (c->state != CS_QUEUED || !rgs_vec_has(&c->ring, a)) {
         snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
         return CR_ESTATE;
     }
-    rgs_vec_remove(&c->ring, a);
-    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
-    rgs_vec_push(&e->pending, a);
     int grace = e->cfg->groups[c->ring_group].decline_grace_s;
     if (c->ndeclines == c->capdeclines) {
         size_t ncap = c->capdeclines ? c->capdeclines * 2 : 4;
@@ -358,11 +349,56 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
     if (grace > 0)
         rgs_timer_add(e, e->now + grace * 1000LL, (size_t)(c - e->calls), T_GRACE, 0);
     rgs_logf(e, "declined call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
-    if (c->ring.n == 0) {
-        c->tok_ring++;
-        rgs_timer_cancel(e, &c->th_ring);
-        rgs_hunt(e, c);
+    leave_offer(e, c, a);
+    return CR_OK;
+}
+
+/* Stops agent a's offer for call c alone ("cancel <a>"). */
+static void withdraw(cr_rgs_engine *e, rgs_call *c, size_t a, const char *why)
+{
+    rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, &a, 1);
+    rgs_logf(e, "withdrawn call=%s queue=\"%s\" agent=%s reason=%s", c->id, qname(e, c),
+             agent_uri(e, a), why);
+    leave_offer(e, c, a);
+}
+
+/*
+ * Cancels the offers ringing agent a that he may no longer take: offers from a formal group
+ * he is no longer signed in to, and, when `presence` (his presence left available), every
+ * offer but an attendant group's (attendants are rung whatever their presence, SPEC §4).
+ * Without this the call would ring him until the alert time and bridge his answer.
+ */
+void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
+{
+    rgs_agent *ag = &e->agents[a];
+    for (size_t i = 0; i < ag->ringing.n;) {
+        rgs_call *c = &e->calls[ag->ringing.v[i]];
+        size_t g = (size_t)c->ring_group;
+        const cr_rgs_group *cg = &e->cfg->groups[g];
+        bool out = false;
+        if (cg->formal)
+            for (size_t k = 0; k < ag->ngroups; k++)
+                if (ag->groups[k].group == g && !e->groups[g].signed_in[ag->groups[k].pos])
+                    out = true;
+        if (out)
+            withdraw(e, c, a, "signout");
+        else if (presence && cg->routing != CR_RGS_ATTENDANT)
+            withdraw(e, c, a, "presence");
+        else
+            i++;
     }
+}
+
+/* The host saw agent a's offer time out (its own timer, or the agent's phone gave up): he
+ * leaves the offer without a cancel (the branch is gone) and without a decline grace. */
+int rgs_no_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
+{
+    if (c->state != CS_QUEUED || !rgs_vec_has(&c->ring, a)) {
+        snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
+        return CR_ESTATE;
+    }
+    rgs_logf(e, "no_answer call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
+    leave_offer(e, c, a);
     return CR_OK;
 }
 

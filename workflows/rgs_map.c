@@ -98,3 +98,93 @@ void rgs_map_del(rgs_map *m, const char *key)
         }
     }
 }
+
+/* ---- uint64 keys ---------------------------------------------------------------------------- */
+
+static size_t hash_u64(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return (size_t)k;
+}
+
+void rgs_hmap_free(rgs_hmap *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->count = 0;
+}
+
+static int hgrow(rgs_hmap *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 16;
+    rgs_hmap_slot *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].key)
+            continue;
+        size_t j = hash_u64(m->slots[i].key) & (ncap - 1);
+        while (ns[j].key)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = m->slots[i];
+    }
+    free(m->slots);
+    m->slots = ns;
+    m->cap = ncap;
+    return 0;
+}
+
+int rgs_hmap_put(rgs_hmap *m, uint64_t key, long value)
+{
+    if (!key || ((m->count + 1) * 4 > m->cap * 3 && hgrow(m) < 0))
+        return -1;
+    size_t j = hash_u64(key) & (m->cap - 1);
+    while (m->slots[j].key && m->slots[j].key != key)
+        j = (j + 1) & (m->cap - 1);
+    if (!m->slots[j].key)
+        m->count++;
+    m->slots[j] = (rgs_hmap_slot){key, value};
+    return 0;
+}
+
+static long hfind(const rgs_hmap *m, uint64_t key)
+{
+    if (!m->cap || !key)
+        return -1;
+    size_t j = hash_u64(key) & (m->cap - 1);
+    while (m->slots[j].key) {
+        if (m->slots[j].key == key)
+            return (long)j;
+        j = (j + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+long rgs_hmap_get(const rgs_hmap *m, uint64_t key)
+{
+    long j = hfind(m, key);
+    return j < 0 ? -1 : m->slots[j].value;
+}
+
+void rgs_hmap_del(rgs_hmap *m, uint64_t key)
+{
+    long f = hfind(m, key);
+    if (f < 0)
+        return;
+    size_t mask = m->cap - 1, i = (size_t)f, j = i;
+    m->slots[i].key = 0;
+    m->count--;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!m->slots[j].key)
+            return;
+        size_t home = hash_u64(m->slots[j].key) & mask;
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            m->slots[i] = m->slots[j];
+            m->slots[j].key = 0;
+            i = j;
+        }
+    }
+}

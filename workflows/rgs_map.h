@@ -25,4 +25,20 @@ long rgs_map_get(const rgs_map *m, const char *key);
 /* Removes the key if present. */
 void rgs_map_del(rgs_map *m, const char *key);
 
+/* The same over uint64 keys (0 is not a key): call handles. */
+typedef struct rgs_hmap_slot {
+    uint64_t key; /* 0 = empty */
+    long value;
+} rgs_hmap_slot;
+
+typedef struct rgs_hmap {
+    rgs_hmap_slot *slots;
+    size_t cap, count;
+} rgs_hmap;
+
+void rgs_hmap_free(rgs_hmap *m);
+int rgs_hmap_put(rgs_hmap *m, uint64_t key, long value);
+long rgs_hmap_get(const rgs_hmap *m, uint64_t key);
+void rgs_hmap_del(rgs_hmap *m, uint64_t key);
+
 #endif

@@ -93,12 +93,23 @@ static long workflow_by_name(const cr_rgs_config *cfg, const char *name)
     return -1;
 }
 
-/* state seq enter answered on_moh queue agent workflow from to */
+/* Forgets a stored call: its key is deleted at the next flush. */
+static void drop_call(cr_rgs_engine *e, const char *id)
+{
+    rgs_call tmp = {.id = (char *)id};
+    rgs_mark_call(e, &tmp);
+}
+
+/* state seq enter answered on_moh queue agent workflow from to [handle] */
 static void load_call(cr_rgs_engine *e, const char *id, char *v)
 {
-    char *f[10];
+    if (e->opt.flags & CR_RGS_ENGINE_DROP_CALLS) {
+        drop_call(e, id);
+        return;
+    }
+    char *f[11];
     int n = 0;
-    for (char *p = v; n < 10; n++) {
+    for (char *p = v; n < 11; n++) {
         f[n] = p;
         p = strchr(p, '\t');
         if (!p) {
@@ -107,7 +118,7 @@ static void load_call(cr_rgs_engine *e, const char *id, char *v)
         }
         *p++ = 0;
     }
-    if (n != 10)
+    if (n != 10 && n != 11)
         return;
     long wf = workflow_by_name(e->cfg, f[7]);
     if (wf < 0 || rgs_map_get(&e->call_ids, id) >= 0)
@@ -116,7 +127,10 @@ static void load_call(cr_rgs_engine *e, const char *id, char *v)
     long a = cr_rgs_config_agent_find(e->cfg, f[6]);
     if ((f[0][0] == 'Q' && q < 0) || (f[0][0] == 'C' && a < 0))
         return;
-    long s = rgs_call_new(e, id, f[8], f[9], wf);
+    uint64_t handle = n == 11 ? strtoull(f[10], NULL, 10) : 0;
+    long s = rgs_call_new(e, handle, id, f[8], f[9], wf);
+    if (s == -2) /* handle in use (a damaged store): a new one */
+        s = rgs_call_new(e, 0, id, f[8], f[9], wf);
     if (s < 0)
         return;
     rgs_call *c = &e->calls[s];
@@ -242,6 +256,11 @@ int rgs_store_open(cr_rgs_engine *e, const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
         return CR_EIO;
     }
+    /* dropped calls leave the directory now, not at the first event */
+    if (e->ndirty_calls && rgs_store_flush(e) < 0) {
+        snprintf(err, errlen, "%s: could not drop the stored calls", dir);
+        return CR_EIO;
+    }
     return CR_OK;
 }
 
@@ -277,11 +296,12 @@ static int put_call(cr_rgs_engine *e, MDB_txn *t, const char *id)
     if (!c || (c->state != CS_QUEUED && c->state != CS_CONNECTED))
         return del(t, e->store->calls, id);
     char buf[8192];
-    int n = snprintf(buf, sizeof buf, "%c\t%" PRIu64 "\t%" PRId64 "\t%d\t%d\t%s\t%s\t%s\t%s\t%s",
+    int n = snprintf(buf, sizeof buf,
+                     "%c\t%" PRIu64 "\t%" PRId64 "\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%" PRIu64,
                      c->state == CS_QUEUED ? 'Q' : 'C', c->seq, c->enter_ms + e->opt.start_unix_ms,
                      c->answered, c->on_moh, c->queue >= 0 ? e->cfg->queues[c->queue].name : "",
                      c->agent >= 0 ? e->cfg->agents[c->agent].uri : "",
-                     e->cfg->workflows[c->wf].name, c->from, c->to);
+                     e->cfg->workflows[c->wf].name, c->from, c->to, c->handle);
     if (n < 0 || (size_t)n >= sizeof buf)
         return EINVAL;
     return put(t, e->store->calls, id, buf, (size_t)n);

@@ -532,6 +532,18 @@ static const cr_plugin plugin = {
     .users_import_ex = crp_users_import_ex,
     .route_answer = p_route_answer,
     .check_ex = p_check_ex,
+    .rgs_open_ex = crp_rgs_open_ex,
+    .rgs_event_typed = crp_rgs_event_typed,
+    .rgs_advance_typed = crp_rgs_advance_typed,
+    .rgs_next_deadline = crp_rgs_next_deadline,
+    .rgs_agent_id = crp_rgs_agent_id,
+    .rgs_group_id = crp_rgs_group_id,
+    .rgs_agent_uri = crp_rgs_agent_uri,
+    .rgs_group_name = crp_rgs_group_name,
+    .rgs_call_handle = crp_rgs_call_handle,
+    .rgs_call_id = crp_rgs_call_id,
+    .rgs_stats = crp_rgs_stats,
+    .rgs_snapshot = crp_rgs_snapshot,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */

@@ -24,4 +24,21 @@ int crp_rgs_event(cr_rgs *r, int64_t at_ms, const char *event, crp_rgs_emit_fn e
 int64_t crp_rgs_advance(cr_rgs *r, int64_t now_ms, crp_rgs_emit_fn emit, void *ud);
 void crp_rgs_close(cr_rgs *r);
 
+/* ABI 1.5 (callroute.h "typed response groups"): rgs_open with options, the typed event
+ * path (one cr_rgs_engine_input, no text), handles and names, stats and the snapshot. */
+int crp_rgs_open_ex(cr_handle *h, const cr_rgs_open_options *opts, cr_rgs **out, char *err,
+                    size_t errlen);
+int crp_rgs_event_typed(cr_rgs *r, int64_t at_ms, const cr_rgs_typed_event *ev,
+                        cr_rgs_action_fn emit, void *ud, char *err, size_t errlen);
+int64_t crp_rgs_advance_typed(cr_rgs *r, int64_t now_ms, cr_rgs_action_fn emit, void *ud);
+int64_t crp_rgs_next_deadline(cr_rgs *r);
+uint32_t crp_rgs_agent_id(cr_rgs *r, const char *uri);
+uint32_t crp_rgs_group_id(cr_rgs *r, const char *name);
+const char *crp_rgs_agent_uri(cr_rgs *r, uint32_t agent);
+const char *crp_rgs_group_name(cr_rgs *r, uint32_t group);
+uint64_t crp_rgs_call_handle(cr_rgs *r, const char *call_id);
+size_t crp_rgs_call_id(cr_rgs *r, uint64_t call, char *buf, size_t len);
+int crp_rgs_stats(cr_rgs *r, int64_t at_ms, uint32_t workflow, cr_rgs_stats *out);
+int crp_rgs_snapshot(cr_rgs *r, int64_t at_ms, cr_result **out);
+
 #endif

@@ -1,0 +1,315 @@
+/* The engine's one entry: typed events (cr_rgs_engine_input) and timers
+ * (cr_rgs_engine_run). The text form (rgs_event.c) resolves names and calls these. */
+#include "rgs_engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c)
+{
+    const cr_rgs_workflow *wf = &e->cfg->workflows[c->wf];
+    cr_rgs_workflow_stats *st = &e->wfstats[c->wf];
+    st->offered++;
+    if (!wf->active) {
+        rgs_out_hangup(e, c, "inactive");
+        rgs_call_delete(e, c);
+        return;
+    }
+    switch (cr_rgs_workflow_state(e->cfg, wf, e->opt.start_unix_ms + e->now)) {
+    case CR_RGS_HOLIDAY:
+        st->holiday++;
+        rgs_perform(e, c, &wf->holiday_action, "holiday");
+        return;
+    case CR_RGS_AFTER_HOURS:
+        st->after_hours++;
+        rgs_perform(e, c, &wf->after_hours, "after_hours");
+        return;
+    default:
+        break;
+    }
+    if (wf->type == CR_RGS_IVR) {
+        rgs_ivr_start(e, c);
+        return;
+    }
+    rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
+    c->answered = true;
+    if (wf->welcome)
+        rgs_play(e, c, wf->welcome, K_QUEUE, wf->queue, NULL);
+    else
+        rgs_queue_enter(e, c, wf->queue);
+}
+
+static int new_call(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t errlen)
+{
+    if (!in->to) {
+        snprintf(err, errlen, "call: no called URI");
+        return CR_EINVAL;
+    }
+    long wf = cr_rgs_config_workflow_find(e->cfg, in->to);
+    long s = rgs_call_new(e, in->call, in->call_id, in->from, in->to, wf);
+    if (s == -2) {
+        if (in->call_id)
+            snprintf(err, errlen, "call '%s' already exists", in->call_id);
+        else
+            snprintf(err, errlen, "call handle %llu already exists", (unsigned long long)in->call);
+        return CR_ESTATE;
+    }
+    if (s < 0)
+        return CR_ENOMEM;
+    rgs_call *c = &e->calls[s];
+    if (wf < 0) {
+        rgs_out_hangup(e, c, "not_found");
+        rgs_call_delete(e, c);
+        return CR_OK;
+    }
+    rgs_call_arrives(e, c);
+    return CR_OK;
+}
+
+static int find_agent(cr_rgs_engine *e, uint32_t agent, size_t *out, char *err, size_t errlen)
+{
+    if (agent == 0 || agent > e->cfg->nagents) {
+        snprintf(err, errlen, "unknown agent handle %u", (unsigned)agent);
+        return CR_ENOENT;
+    }
+    *out = agent - 1;
+    return CR_OK;
+}
+
+/* Signs agent a in or out of group g, or of every formal group of his when g < 0. */
+static int sign(cr_rgs_engine *e, size_t a, long g, bool in, char *err, size_t errlen)
+{
+    rgs_agent *ag = &e->agents[a];
+    bool found = false, changed = false;
+    for (size_t i = 0; i < ag->ngroups; i++) {
+        const cr_rgs_group *cg = &e->cfg->groups[ag->groups[i].group];
+        if (g >= 0 && ag->groups[i].group != (size_t)g)
+            continue;
+        found = true;
+        bool *s = &e->groups[ag->groups[i].group].signed_in[ag->groups[i].pos];
+        if (!cg->formal || *s == in)
+            continue;
+        *s = in;
+        changed = true;
+        rgs_mark_group(e, ag->groups[i].group);
+        rgs_logf(e, "%s agent=%s group=\"%s\"", in ? "signin" : "signout", e->cfg->agents[a].uri,
+                 cg->name);
+    }
+    if (g >= 0 && !found) {
+        snprintf(err, errlen, "agent '%s' is not in group '%s'", e->cfg->agents[a].uri,
+                 e->cfg->groups[g].name);
+        return CR_ENOENT;
+    }
+    if (changed && in && ag->ncalls == 0)
+        ag->idle_since = e->now;
+    if (changed && !in)
+        rgs_withdraw(e, a, false);
+    if (changed) {
+        rgs_mark_agent(e, a);
+        rgs_vec_push(&e->pending, a);
+    }
+    return CR_OK;
+}
+
+static int presence(cr_rgs_engine *e, size_t a, int p, char *err, size_t errlen)
+{
+    if (p < P_AVAILABLE || p > P_OFFLINE) {
+        snprintf(err, errlen, "unknown presence %d", p);
+        return CR_EINVAL;
+    }
+    rgs_agent *ag = &e->agents[a];
+    if (p == ag->presence)
+        return CR_OK;
+    if (p == P_AVAILABLE && ag->ncalls == 0)
+        ag->idle_since = e->now;
+    ag->presence = p;
+    if (p != P_AVAILABLE)
+        rgs_withdraw(e, a, true);
+    rgs_mark_agent(e, a);
+    rgs_vec_push(&e->pending, a);
+    return CR_OK;
+}
+
+static int caller_hangup(cr_rgs_engine *e, rgs_call *c)
+{
+    if (c->state == CS_QUEUED) {
+        rgs_ring_release(e, c, true);
+        rgs_logf(e, "abandoned call=%s queue=\"%s\" wait=%.3f", c->id,
+                 e->cfg->queues[c->queue].name, (double)(e->now - c->enter_ms) / 1000.0);
+        e->queues[c->queue].abandoned++;
+        e->wfstats[c->wf].abandoned++;
+        rgs_queue_leave(e, c);
+    } else if (c->state == CS_CONNECTED) {
+        rgs_agent_free(e, (size_t)c->agent);
+    }
+    rgs_call_delete(e, c);
+    return CR_OK;
+}
+
+static int prompt_done(cr_rgs_engine *e, rgs_call *c)
+{
+    if (c->state == CS_PROMPT) {
+        rgs_finish(e, c, c->cont, c->cont_queue, c->cont_arg);
+    } else if (c->state == CS_IVR && c->ivr_op == CR_RGS_IVR_PLAY) {
+        rgs_ivr_input(e, c, CR_RGS_IVR_IN_PROMPT_DONE, NULL);
+    } else if (c->state == CS_IVR && c->ivr_op == CR_RGS_IVR_COLLECT && c->ivr_after_prompt > 0) {
+        rgs_timer_cancel(e, &c->th_ivr);
+        c->th_ivr = rgs_timer_add(e, e->now + c->ivr_after_prompt, (size_t)(c - e->calls), T_IVR,
+                                  c->tok_ivr);
+        c->ivr_after_prompt = 0;
+    }
+    return CR_OK;
+}
+
+/* Events about one call. */
+static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t errlen)
+{
+    long s = rgs_hmap_get(&e->call_handles, in->call);
+    if (s < 0) {
+        snprintf(err, errlen, "unknown call handle %llu", (unsigned long long)in->call);
+        return CR_ENOENT;
+    }
+    rgs_call *c = &e->calls[s];
+    size_t a = 0;
+    int rc;
+    switch (in->type) {
+    case CR_RGS_EV_DTMF:
+    case CR_RGS_EV_SPEECH:
+        if (c->state == CS_IVR)
+            rgs_ivr_input(e, c,
+                          in->type == CR_RGS_EV_DTMF ? CR_RGS_IVR_IN_DTMF : CR_RGS_IVR_IN_SPEECH,
+                          in->text ? in->text : "");
+        return CR_OK;
+    case CR_RGS_EV_PROMPT_DONE:
+        return prompt_done(e, c);
+    case CR_RGS_EV_ANSWER:
+    case CR_RGS_EV_DECLINE:
+    case CR_RGS_EV_NO_ANSWER:
+        if ((rc = find_agent(e, in->agent, &a, err, errlen)) < 0)
+            return rc;
+        if (in->type == CR_RGS_EV_ANSWER)
+            return rgs_answer(e, c, a, err, errlen);
+        if (in->type == CR_RGS_EV_DECLINE)
+            return rgs_decline(e, c, a, err, errlen);
+        return rgs_no_answer(e, c, a, err, errlen);
+    case CR_RGS_EV_HANGUP:
+        return caller_hangup(e, c);
+    case CR_RGS_EV_AGENT_HANGUP:
+        if (c->state != CS_CONNECTED) {
+            snprintf(err, errlen, "call '%s' is not connected to an agent", c->id);
+            return CR_ESTATE;
+        }
+        rgs_out_hangup(e, c, "agent");
+        rgs_agent_free(e, (size_t)c->agent);
+        rgs_call_delete(e, c);
+        return CR_OK;
+    default:
+        snprintf(err, errlen, "unknown event type %d", (int)in->type);
+        return CR_EINVAL;
+    }
+}
+
+static int handle(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t errlen)
+{
+    size_t a = 0;
+    int rc;
+    switch (in->type) {
+    case CR_RGS_EV_CALL:
+        return new_call(e, in, err, errlen);
+    case CR_RGS_EV_PRESENCE:
+        if ((rc = find_agent(e, in->agent, &a, err, errlen)) < 0)
+            return rc;
+        return presence(e, a, in->presence, err, errlen);
+    case CR_RGS_EV_SIGNIN:
+    case CR_RGS_EV_SIGNOUT:
+        if ((rc = find_agent(e, in->agent, &a, err, errlen)) < 0)
+            return rc;
+        if (in->group > e->cfg->ngroups) {
+            snprintf(err, errlen, "unknown group handle %u", (unsigned)in->group);
+            return CR_ENOENT;
+        }
+        return sign(e, a, (long)in->group - 1, in->type == CR_RGS_EV_SIGNIN, err, errlen);
+    default:
+        return call_event(e, in, err, errlen);
+    }
+}
+
+static void fire(cr_rgs_engine *e, const rgs_timer *t)
+{
+    rgs_call *c = &e->calls[t->slot];
+    switch (t->kind) {
+    case T_RING:
+        rgs_on_ring_timeout(e, c);
+        break;
+    case T_TIMEOUT:
+        rgs_on_queue_timeout(e, c);
+        break;
+    case T_GRACE:
+        rgs_on_grace(e, c);
+        break;
+    case T_IVR:
+        rgs_ivr_input(e, c, CR_RGS_IVR_IN_TIMER, NULL);
+        break;
+    }
+}
+
+static void run_timers(cr_rgs_engine *e, int64_t now_ms)
+{
+    while (e->nheap && e->heap[0].when <= now_ms) {
+        rgs_timer t = rgs_timer_pop(e);
+        if (!rgs_timer_live(e, &t))
+            continue;
+        if (t.when > e->now)
+            e->now = t.when;
+        fire(e, &t);
+        rgs_dispatch_pending(e);
+    }
+    if (now_ms > e->now)
+        e->now = now_ms;
+    if (e->resume_pending) {
+        e->resume_pending = false;
+        rgs_resume(e);
+        rgs_dispatch_pending(e);
+    }
+}
+
+int64_t cr_rgs_engine_run(cr_rgs_engine *e, int64_t now_ms, cr_rgs_output_fn out, void *ud)
+{
+    e->out = out, e->out_ud = ud;
+    run_timers(e, now_ms);
+    rgs_store_flush(e);
+    /* drop dead timers at the top so the deadline is a real one */
+    while (e->nheap && !rgs_timer_live(e, &e->heap[0]))
+        rgs_timer_pop(e);
+    e->out = NULL;
+    return cr_rgs_engine_next_deadline(e);
+}
+
+int cr_rgs_engine_input(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_input *in,
+                        cr_rgs_output_fn out, void *ud, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err || !errlen)
+        err = dummy, errlen = sizeof dummy;
+    err[0] = 0;
+    if (!in)
+        return CR_EINVAL;
+    if (in->type != CR_RGS_EV_PRESENCE && in->type != CR_RGS_EV_SIGNIN &&
+        in->type != CR_RGS_EV_SIGNOUT && in->type != CR_RGS_EV_CALL && in->call == 0) {
+        snprintf(err, errlen, "call handle 0");
+        return CR_EINVAL;
+    }
+    e->out = out, e->out_ud = ud;
+    run_timers(e, at_ms);
+    int rc = handle(e, in, err, errlen);
+    rgs_dispatch_pending(e);
+    if (rgs_store_flush(e) < 0 && rc == CR_OK) {
+        snprintf(err, errlen, "could not write the state directory");
+        rc = CR_EIO;
+    }
+    while (e->nheap && !rgs_timer_live(e, &e->heap[0]))
+        rgs_timer_pop(e);
+    e->out = NULL;
+    return rc;
+}
