@@ -7,6 +7,7 @@
 #include "bench.h"
 #include "bench_int.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +101,9 @@ static int calls_make(const crb_opts *o, const crb_plan *p, const cr_config *cfg
         rc = CR_EINVAL;
     if (rc == CR_OK && o->save && !o->numbers)
         crb_calls_save(cl, o->save);
-    if (rc != CR_OK)
+    if (rc == CR_EIO)
+        snprintf(err, errlen, "%s: cannot read the numbers: %s", o->numbers, strerror(errno));
+    else if (rc != CR_OK)
         snprintf(err, errlen, "no numbers to dial (%s)", o->numbers ? o->numbers : "generated");
     return rc;
 }

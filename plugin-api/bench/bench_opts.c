@@ -1,6 +1,8 @@
 /* `callroute bench`: the "key=value" arguments (see bench.h), checked and defaulted. */
 #include "bench_int.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,34 @@ static const char *arg_value(const char *a, const char *key)
     return strncmp(a, key, n) == 0 && a[n] == '=' ? a + n + 1 : NULL;
 }
 
+/* A whole decimal number (no sign, nothing after it) into *out; false otherwise. */
+static bool whole_number(const char *v, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtoull(v, &end, 10);
+    return *v >= '0' && *v <= '9' && !*end && !errno;
+}
+
+/* A number with an optional fraction ("0.5", "2"), no sign, nothing after it. */
+static bool real_number(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(v, &end);
+    return ((*v >= '0' && *v <= '9') || *v == '.') && !*end && !errno;
+}
+
+/* A whole number into a long, capped at LONG_MAX (the range checks come later). */
+static bool long_number(const char *v, long *out)
+{
+    unsigned long long n;
+    if (!whole_number(v, &n))
+        return false;
+    *out = n > LONG_MAX ? LONG_MAX : (long)n;
+    return true;
+}
+
 /* generate=routes=N,rules=M,users=U into the plan (defaults 1000, 100, 1000). */
 static int parse_generate(const char *spec, crb_plan *p, char *err, size_t errlen)
 {
@@ -19,8 +49,8 @@ static int parse_generate(const char *spec, crb_plan *p, char *err, size_t errle
     snprintf(buf, sizeof buf, "%s", spec);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(t, '=');
-        long long n = eq ? strtoll(eq + 1, NULL, 10) : -1;
-        if (!eq || n < 0 || n > 10000000) {
+        unsigned long long n;
+        if (!eq || !whole_number(eq + 1, &n) || n > 10000000) {
             snprintf(err, errlen, "generate: '%s' is not key=N", t);
             return CR_EINVAL;
         }
@@ -44,10 +74,15 @@ static int parse_generate(const char *spec, crb_plan *p, char *err, size_t errle
     return CR_OK;
 }
 
-/* One argument into `o`; false when its key is unknown. */
-static bool parse_arg(const char *a, crb_opts *o)
+/* How an argument parsed. */
+enum { ARG_OK, ARG_UNKNOWN, ARG_NOT_A_NUMBER };
+
+/* One argument into `o`. */
+static int parse_arg(const char *a, crb_opts *o)
 {
     const char *v;
+    unsigned long long seed;
+    bool num = true;
     if ((v = arg_value(a, "config")))
         o->config = v;
     else if ((v = arg_value(a, "generate")))
@@ -57,18 +92,18 @@ static bool parse_arg(const char *a, crb_opts *o)
     else if ((v = arg_value(a, "save")))
         o->save = v;
     else if ((v = arg_value(a, "seconds")))
-        o->seconds = strtod(v, NULL);
+        num = real_number(v, &o->seconds);
     else if ((v = arg_value(a, "reload_ms")))
-        o->reload_ms = strtol(v, NULL, 10);
+        num = long_number(v, &o->reload_ms);
     else if ((v = arg_value(a, "reloads")))
-        o->reloads = strtol(v, NULL, 10);
+        num = long_number(v, &o->reloads);
     else if ((v = arg_value(a, "threads")))
-        o->threads = strtol(v, NULL, 10);
-    else if ((v = arg_value(a, "seed")))
-        o->seed = strtoull(v, NULL, 10);
-    else
-        return false;
-    return true;
+        num = long_number(v, &o->threads);
+    else if ((v = arg_value(a, "seed")) && (num = whole_number(v, &seed)))
+        o->seed = seed;
+    else if (!v)
+        return ARG_UNKNOWN;
+    return num ? ARG_OK : ARG_NOT_A_NUMBER;
 }
 
 int crb_opts_parse(const char *const *args, size_t nargs, crb_opts *o, crb_plan *p, char *err,
@@ -79,11 +114,15 @@ int crb_opts_parse(const char *const *args, size_t nargs, crb_opts *o, crb_plan 
     o->seconds = 2;
     o->threads = 2;
     o->seed = 1;
-    for (size_t i = 0; i < nargs; i++)
-        if (!parse_arg(args[i], o)) {
-            snprintf(err, errlen, "unknown bench argument '%s'", args[i]);
+    for (size_t i = 0; i < nargs; i++) {
+        int how = parse_arg(args[i], o);
+        if (how != ARG_OK) {
+            snprintf(err, errlen,
+                     how == ARG_UNKNOWN ? "unknown bench argument '%s'" : "'%s': not a number",
+                     args[i]);
             return CR_EINVAL;
         }
+    }
     if (!o->config == !o->generate) {
         snprintf(err, errlen, "give either config=FILE or generate=routes=N,rules=M,users=U");
         return CR_EINVAL;
