@@ -142,7 +142,8 @@ static int run(const crb_opts *o, const plan_files *pf, cr_handle *h, const crb_
 release:
     crp_snapshot_release(h, token);
     if (res && (o->reload_ms || o->reloads)) {
-        crb_reload_setup su = {h, cl, kinds, pf->a, o->generate ? pf->b : NULL, o->generate};
+        crb_reload_setup su = {
+            h, cl, kinds, pf->a, o->generate ? pf->b : NULL, o->generate != NULL};
         rc = crb_reload_run(&su, o, res, err, errlen);
     } else if (res) {
         rc = CR_OK;

@@ -3,20 +3,25 @@
  * compiled index against the naive scan in the same run, optional reloads while worker
  * threads decide (the hitless-reload check).
  *
- * Not part of libcallroute.so (its cr_plugin.bench is NULL): the bench is the static library
- * callroute_bench, the library's own sources (plugin-api/lib) and its engine, rules,
- * workflows and Lua libraries built again with the code of this folder, and the `callroute`
- * command links it. It measures the same decision functions the shared library runs.
+ * Not part of libcallroute.so (its cr_plugin.bench is NULL): the bench is libcallroute-bench.so,
+ * the library's own sources (plugin-api/lib) with its engine, rules, workflows and Lua
+ * libraries built again with the code of this folder, a shared library like libcallroute.so,
+ * which `callroute bench` loads with dlopen. It exports one symbol, crb_plugin. It measures
+ * the same decision functions, compiled and linked the same way, as libcallroute.so runs.
  */
 #ifndef CRB_BENCH_H
 #define CRB_BENCH_H
 
 #include "callroute.h"
 
+#define CRB_PLUGIN_SYMBOL "crb_plugin"
+typedef const cr_plugin *(*crb_plugin_fn)(void);
+
 /*
- * The library linked into the command, as a plugin table: the members of cr_plugin_entry's
+ * The bench library, as a plugin table: the members of cr_plugin_entry's
  * table plus `bench`. Results of `bench` are read and freed through this table's result_*
  * members (never through another library's). The table is static: never NULL, never freed.
+ * Call it from one thread first (it fills the table on the first call).
  *
  * bench(args, nargs, &out, err, errlen) takes "key=value" strings:
  *   config=FILE                 the configuration to load (XML), or
@@ -37,6 +42,6 @@
  * it with result_free. On failure it returns a CR_E* code with a message in err (NUL-terminated
  * within errlen) and *out stays NULL.
  */
-const cr_plugin *crb_plugin(void);
+CR_API const cr_plugin *crb_plugin(void);
 
 #endif
