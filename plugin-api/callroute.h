@@ -500,7 +500,8 @@ typedef struct cr_plugin {
     /* Benchmarks decisions inside the library (see `callroute bench`). `args` holds the
      * command-line options as "key=value" strings (config=, generate=, numbers=, seconds=,
      * reload_ms=). The result carries decisions_per_sec, p50_ns, p99_ns, naive_p50_ns,
-     * load_ms, rss_bytes and more. A development tool, not for production hosts. */
+     * load_ms, rss_bytes and more. A development tool, not for production hosts: NULL in
+     * libcallroute.so (`callroute bench` links its own build of the library). */
     int (*bench)(const char *const *args, size_t nargs, cr_result **out, char *err, size_t errlen);
 
     /* ---- since ABI 1.2: users and inbound call handling (SPEC §3) ---- */

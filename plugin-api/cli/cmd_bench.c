@@ -1,10 +1,18 @@
-/* `callroute bench`: the options become the library's bench arguments (cr_plugin.bench). */
+/*
+ * `callroute bench`: the options become the bench's arguments. The bench runs in
+ * libcallroute-bench.so (plugin-api/bench/), not in the libcallroute.so loaded for the other
+ * subcommands: that one has no bench (cr_plugin.bench is NULL).
+ */
+#include "bench.h"
 #include "cli.h"
 #include "opts.h"
 
+#include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const cr_optspec bench_spec[] = {
     {"config", true},    {"generate", true}, {"numbers", true}, {"seconds", true},
@@ -21,6 +29,43 @@ static void usage(FILE *f)
           "in the same run, load time and memory; with --reload-ms, reloads while T threads\n"
           "decide (blocked, failed or mixed decisions are counted; exit status 1 if any).\n",
           f);
+}
+
+/* libcallroute-bench.so from CALLROUTE_BENCH_LIBRARY, beside this program, the build tree or
+ * the installed library directory (the first that loads); NULL after printing why not. */
+static const cr_plugin *load_bench(void)
+{
+    char self[PATH_MAX], beside[PATH_MAX + 32];
+    const char *candidates[4];
+    size_t n = 0;
+    const char *env = getenv("CALLROUTE_BENCH_LIBRARY");
+    if (env && *env)
+        candidates[n++] = env;
+    ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[l > 0 ? l : 0] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash) {
+        *slash = 0;
+        snprintf(beside, sizeof beside, "%s/libcallroute-bench.so", self);
+        candidates[n++] = beside;
+    }
+    candidates[n++] = CR_DEFAULT_BENCH_LIBRARY;
+    candidates[n++] = CR_INSTALLED_BENCH_LIBRARY;
+    const char *last = "no candidate";
+    for (size_t i = 0; i < n; i++) {
+        void *dl = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+        if (!dl) {
+            last = dlerror();
+            continue;
+        }
+        crb_plugin_fn entry = (crb_plugin_fn)dlsym(dl, CRB_PLUGIN_SYMBOL);
+        if (entry)
+            return entry();
+        last = "no " CRB_PLUGIN_SYMBOL " symbol";
+        dlclose(dl);
+    }
+    fprintf(stderr, "callroute bench: cannot load libcallroute-bench.so: %s\n", last);
+    return NULL;
 }
 
 static const char *get(const cr_plugin *p, const cr_result *r, const char *k)
@@ -76,8 +121,9 @@ static void print_text(const cr_plugin *p, const cr_result *r)
     }
 }
 
-int cr_cmd_bench(const cr_plugin *p, int argc, char **argv)
+int cr_cmd_bench(const cr_plugin *loaded, int argc, char **argv)
 {
+    (void)loaded;
     cr_opts o;
     if (!cr_opts_parse(argc, argv, bench_spec, &o))
         return 2;
@@ -89,10 +135,9 @@ int cr_cmd_bench(const cr_plugin *p, int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!CR_HAS(cr_plugin, p, bench) || !p->bench) {
-        fprintf(stderr, "callroute bench: this libcallroute has no benchmark\n");
+    const cr_plugin *p = load_bench();
+    if (!p)
         return 2;
-    }
     static const struct {
         const char *opt, *key;
     } map[] = {{"config", "config"},   {"generate", "generate"},   {"numbers", "numbers"},

@@ -2,7 +2,6 @@
 #include "callroute.h"
 #include "handle.h"
 #include "result.h"
-#include "bench.h"
 #include "cr_lua.h"
 #include "cr_rgs_xml.h"
 #include "rgs_abi.h"
@@ -525,7 +524,7 @@ static const cr_plugin plugin = {
     .rgs_advance = crp_rgs_advance,
     .rgs_close = crp_rgs_close,
     .route_ex = p_route_ex,
-    .bench = crp_bench,
+    .bench = NULL, /* `callroute bench` links its own build (plugin-api/bench/) */
     .user_plan = crp_user_plan,
     .users_import = crp_users_import,
     .users_export = crp_users_export,

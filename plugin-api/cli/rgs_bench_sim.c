@@ -1,0 +1,565 @@
+/*
+ * `callroute bench --rgs`: the simulated people around the engine, which the bench drives
+ * through the ABI as a SIP host does (rgs_event with event lines, rgs_advance at the
+ * engine's deadlines).
+ *
+ * An offer is answered (85%, after 2-8 s) or declined (7%, after 1-5 s) by one of the agents
+ * rung, or rings out (8%); talks last 3 min on average (exponential) and end on the agent's
+ * side (80%) or the caller's; callers on hold give up after an exponential patience; agents
+ * go away/busy/dnd/offline and come back; formal agents sign out and in again. The engine's
+ * timers run through rgs_advance at the deadline it returns (the bench asks for it after
+ * every event, as a host re-arms its timer; those polls are timed apart).
+ *
+ * Latency is clock_gettime around each rgs_event (and each rgs_advance that is due), the
+ * emit callback included (it only copies the actions; the bench reacts to them afterwards).
+ */
+#include "rgs_bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bench events (the people's side); the engine's own timers are its deadline. */
+enum { K_ARRIVE, K_PROMPT, K_RING, K_END, K_ABANDON, K_PRESENCE, K_BACK, K_SIGNOUT, K_SIGNIN };
+
+/* States of a call. */
+enum { C_FREE, C_ALIVE, C_QUEUED, C_CONNECTED, C_ENDED };
+
+/* ---- random numbers ---- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL); /* splitmix64 */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double rng_unit(uint64_t *s)
+{
+    return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static size_t rng_below(uint64_t *s, size_t n)
+{
+    return n ? (size_t)(rng_next(s) % n) : 0;
+}
+
+/* Natural logarithm of x in (0, 1] (no libm in the command line). */
+static double ln01(double x)
+{
+    int e = 0;
+    while (x < 0.5)
+        x *= 2, e--;
+    double y = (x - 1) / (x + 1), y2 = y * y, t = y, sum = 0;
+    for (int k = 1; k < 30; k += 2, t *= y2)
+        sum += t / k;
+    return 2 * sum + e * 0.6931471805599453;
+}
+
+/* An exponential delay in whole ms, rounded (so that the mean holds for short means). */
+static int64_t rng_exp(uint64_t *s, double mean_ms)
+{
+    return (int64_t)(-mean_ms * ln01(1.0 - rng_unit(s)) + 0.5);
+}
+
+static int64_t rng_range(uint64_t *s, int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)rng_below(s, (size_t)(hi - lo + 1));
+}
+
+static bool bev_less(const rgsb_event *a, const rgsb_event *b)
+{
+    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+}
+
+static void push(rgsb_sim *s, int64_t t, uint32_t kind, uint32_t a, uint32_t b, uint32_t gen)
+{
+    if (s->nheap == s->capheap) {
+        size_t ncap = s->capheap ? s->capheap * 2 : 1024;
+        rgsb_event *h = realloc(s->heap, ncap * sizeof *h);
+        if (!h) {
+            fprintf(stderr, "callroute bench: out of memory\n");
+            exit(2);
+        }
+        s->heap = h, s->capheap = ncap;
+    }
+    rgsb_event x = {t, s->seq++, kind, a, b, gen};
+    size_t i = s->nheap++;
+    while (i > 0 && bev_less(&x, &s->heap[(i - 1) / 2])) {
+        s->heap[i] = s->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    s->heap[i] = x;
+}
+
+static rgsb_event pop(rgsb_sim *s)
+{
+    rgsb_event top = s->heap[0], last = s->heap[--s->nheap];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1;
+        if (l >= s->nheap)
+            break;
+        size_t m = l + 1 < s->nheap && bev_less(&s->heap[l + 1], &s->heap[l]) ? l + 1 : l;
+        if (!bev_less(&s->heap[m], &last))
+            break;
+        s->heap[i] = s->heap[m];
+        i = m;
+    }
+    if (s->nheap)
+        s->heap[i] = last;
+    return top;
+}
+
+static void on_emit(void *ud, int64_t at_ms, const char *call, const char *action, const char *args)
+{
+    (void)at_ms;
+    rgsb_sim *s = ud;
+    size_t lc = strlen(call) + 1, la = strlen(action) + 1, lg = strlen(args) + 1;
+    if (s->alen + lc + la + lg > s->acap) {
+        size_t ncap = (s->alen + lc + la + lg) * 2;
+        char *b = realloc(s->abuf, ncap);
+        if (!b)
+            return;
+        s->abuf = b, s->acap = ncap;
+    }
+    memcpy(s->abuf + s->alen, call, lc);
+    memcpy(s->abuf + s->alen + lc, action, la);
+    memcpy(s->abuf + s->alen + lc + la, args, lg);
+    s->alen += lc + la + lg;
+    s->nacts++;
+}
+
+static void record(rgsb_sim *s, int type, uint64_t ns)
+{
+    if (!s->measuring) {
+        s->warm_events++;
+        s->warm_ns += ns;
+        return;
+    }
+    rgsb_lat *l = &s->lt[type];
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 4096;
+        uint32_t *v = realloc(l->v, ncap * sizeof *v);
+        if (!v)
+            return;
+        l->v = v, l->cap = ncap;
+    }
+    l->v[l->n++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+    l->sum += ns;
+    if (ns > l->max)
+        l->max = ns;
+    s->samples++;
+    s->queued_sum += (double)s->queued;
+    if (s->queued < s->queued_min)
+        s->queued_min = s->queued;
+    if (s->queued > s->queued_max)
+        s->queued_max = s->queued;
+}
+
+static uint32_t call_number(const char *id)
+{
+    return strncmp(id, "call", 4) == 0 ? (uint32_t)strtoul(id + 4, NULL, 10) : UINT32_MAX;
+}
+
+static void spawn(rgsb_sim *s, int64_t after_ms)
+{
+    push(s, s->now + after_ms, K_ARRIVE, 0, 0, 0);
+}
+
+/* The call left the engine (or is about to: the bench hangs it up). */
+static void end_call(rgsb_sim *s, uint32_t n)
+{
+    rgsb_call *c = &s->calls[n];
+    if (c->state == C_QUEUED)
+        s->queued--;
+    else if (c->state == C_CONNECTED)
+        s->connected--;
+    if (c->state != C_ENDED && c->state != C_FREE)
+        s->alive--;
+    c->state = C_ENDED;
+    if (s->pr.closed) {
+        /* keep the population: one new call, one more or none while the waiting count is
+         * off its target */
+        int k = s->queued < s->pr.waiting                        ? 2
+                : s->queued > s->pr.waiting + s->pr.waiting / 50 ? 0
+                                                                 : 1;
+        for (int i = 0; i < k; i++)
+            spawn(s, rng_range(&s->rng, 0, 2000));
+    }
+}
+
+/* One agent out of a "ring" list, at random. */
+static uint32_t pick_rung(rgsb_sim *s, const char *list)
+{
+    size_t n = 1;
+    for (const char *p = list; *p; p++)
+        n += *p == ' ';
+    size_t k = rng_below(&s->rng, n);
+    const char *p = list;
+    while (k--)
+        p = strchr(p, ' ') + 1;
+    const char *d = strstr(p, "agent");
+    return d ? (uint32_t)strtoul(d + 5, NULL, 10) : 0;
+}
+
+static void react(rgsb_sim *s)
+{
+    const char *p = s->abuf;
+    for (size_t i = 0; i < s->nacts; i++) {
+        const char *call = p, *action = call + strlen(call) + 1,
+                   *args = action + strlen(action) + 1;
+        p = args + strlen(args) + 1;
+        for (const char *q = call; q < p; q++)
+            s->digest = (s->digest ^ (unsigned char)*q) * 1099511628211ULL;
+        uint32_t n = call_number(call);
+        if (n >= s->ncalls)
+            continue;
+        rgsb_call *c = &s->calls[n];
+        if (c->state == C_ENDED || c->state == C_FREE)
+            continue;
+        if (strcmp(action, "play") == 0) {
+            push(s, s->now + rng_range(&s->rng, 5000, 15000), K_PROMPT, n, 0, 0);
+        } else if (strcmp(action, "moh") == 0) {
+            if (c->state == C_ALIVE) {
+                c->state = C_QUEUED;
+                c->queued_at = s->now;
+                s->queued++;
+                push(s, s->now + rng_exp(&s->rng, s->pr.patience_ms), K_ABANDON, n, 0, 0);
+            }
+        } else if (strcmp(action, "ring") == 0) {
+            c->ring_gen++;
+            s->offers++;
+            uint32_t a = pick_rung(s, args);
+            double u = rng_unit(&s->rng);
+            if (u < 0.85)
+                push(s, s->now + rng_range(&s->rng, 2000, 8000), K_RING, n, a, c->ring_gen);
+            else if (u < 0.92)
+                push(s, s->now + rng_range(&s->rng, 1000, 5000), K_RING, n, a | 0x80000000u,
+                     c->ring_gen);
+            else
+                s->rang_out++;
+        } else if (strcmp(action, "cancel") == 0) {
+            c->ring_gen++;
+        } else if (strcmp(action, "bridge") == 0) {
+            c->ring_gen++;
+            if (c->state == C_QUEUED) {
+                s->queued--;
+                int64_t w = s->now - c->queued_at;
+                s->wait_sum_ms += w;
+                if (w > s->wait_max_ms)
+                    s->wait_max_ms = w;
+            }
+            c->state = C_CONNECTED;
+            s->connected++;
+            s->answered++;
+            push(s, s->now + rng_exp(&s->rng, s->pr.talk_ms), K_END, n,
+                 rng_unit(&s->rng) < 0.8 ? 1 : 0, 0);
+        } else if (strcmp(action, "hangup") == 0) {
+            s->other_hangups++;
+            end_call(s, n);
+        } else if (strcmp(action, "transfer") == 0) {
+            s->transfers++;
+            end_call(s, n);
+        } else if (strcmp(action, "voicemail") == 0) {
+            s->voicemails++;
+            end_call(s, n);
+        }
+    }
+    s->alen = s->nacts = 0;
+}
+
+/* Feeds one event line at s->now, timed; then asks for the deadline (as a host re-arms its
+ * timer). */
+static void feed(rgsb_sim *s, int type, const char *text)
+{
+    char err[256];
+    struct timespec t0, t1, t2;
+    s->alen = s->nacts = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = s->p->rgs_event(s->e, s->now, text, on_emit, s, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    record(s, type, rgsb_ns_between(&t0, &t1));
+    if (s->slow_ns && s->measuring && rgsb_ns_between(&t0, &t1) >= s->slow_ns)
+        fprintf(stderr, "slow %llu ns at %lld ms: %s (%zu actions)\n",
+                (unsigned long long)rgsb_ns_between(&t0, &t1), (long long)s->now, text, s->nacts);
+    if (rc != 0 && s->errors++ == 0)
+        snprintf(s->first_err, sizeof s->first_err, "%.120s: %.120s", text, err);
+    react(s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    s->deadline = s->p->rgs_advance(s->e, s->now, on_emit, s);
+    clock_gettime(CLOCK_MONOTONIC, &t2);
+    if (s->measuring)
+        s->poll_ns += rgsb_ns_between(&t1, &t2), s->polls++;
+    react(s);
+}
+
+/* The engine's deadline came: run its timers. */
+static void fire_timers(rgsb_sim *s)
+{
+    struct timespec t0, t1;
+    if (s->deadline > s->now)
+        s->now = s->deadline;
+    s->alen = s->nacts = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t next = s->p->rgs_advance(s->e, s->now, on_emit, s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    record(s, T_TIMER, rgsb_ns_between(&t0, &t1));
+    if (s->slow_ns && s->measuring && rgsb_ns_between(&t0, &t1) >= s->slow_ns)
+        fprintf(stderr, "slow %llu ns at %lld ms: timers (%zu actions)\n",
+                (unsigned long long)rgsb_ns_between(&t0, &t1), (long long)s->now, s->nacts);
+    react(s);
+    if (next >= 0 && next <= s->now) {
+        s->stuck++;
+        next = s->now + 1;
+    }
+    s->deadline = next;
+}
+
+/* A caller dials a workflow (10% of the calls go to the hot ones when there are some). */
+static void arrive(rgsb_sim *s)
+{
+    char text[512];
+    const rgsb_plan *pl = s->pl;
+    if (s->ncalls == s->capcalls) {
+        size_t ncap = s->capcalls ? s->capcalls * 2 : 65536;
+        rgsb_call *c = realloc(s->calls, ncap * sizeof *c);
+        if (!c) {
+            fprintf(stderr, "callroute bench: out of memory\n");
+            exit(2);
+        }
+        s->calls = c, s->capcalls = ncap;
+    }
+    uint32_t n = (uint32_t)s->ncalls++;
+    s->calls[n] = (rgsb_call){C_ALIVE, 0, 0};
+    s->alive++;
+    s->arrived++;
+    size_t wf = pl->nhot && rng_below(&s->rng, 100) < (size_t)pl->hot_pct
+                    ? rng_below(&s->rng, pl->nhot)
+                    : rng_below(&s->rng, pl->nqueues);
+    snprintf(text, sizeof text, "call call%u sip:+1425%07u@fabrikam.com sip:rg%zu@contoso.com", n,
+             n % 10000000, wf);
+    if (!s->pr.closed)
+        push(s, s->now + rng_exp(&s->rng, 1000.0 / s->pr.arrival_per_s), K_ARRIVE, 0, 0, 0);
+    feed(s, T_CALL, text);
+}
+
+/* The agent rung answers or declines (b: the agent, with the top bit for a decline), unless
+ * the offer was withdrawn meanwhile (another generation of ringing). */
+static void ring_reply(rgsb_sim *s, const rgsb_event *ev)
+{
+    char text[512], uri[64];
+    rgsb_call *c = &s->calls[ev->a];
+    if (c->state != C_QUEUED || c->ring_gen != ev->gen)
+        return;
+    bool decline = ev->b & 0x80000000u;
+    rgsb_agent_uri(uri, sizeof uri, ev->b & 0x7fffffffu);
+    snprintf(text, sizeof text, "%s call%u %s", decline ? "decline" : "answer", ev->a, uri);
+    if (decline)
+        s->declined++;
+    feed(s, decline ? T_DECLINE : T_ANSWER, text);
+}
+
+/* A connected call ends on the agent's side (b) or the caller's. */
+static void talk_end(rgsb_sim *s, const rgsb_event *ev)
+{
+    char text[512];
+    if (s->calls[ev->a].state != C_CONNECTED)
+        return;
+    end_call(s, ev->a);
+    bool agent = ev->b;
+    snprintf(text, sizeof text, "%s call%u", agent ? "agent_hangup" : "hangup", ev->a);
+    if (agent)
+        s->agent_hangups++;
+    else
+        s->caller_hangups++;
+    feed(s, agent ? T_AGENT_HANGUP : T_HANGUP, text);
+}
+
+/* An available agent goes away, busy, dnd or offline for a while (8 tries to find one). */
+static void presence_change(rgsb_sim *s)
+{
+    static const char *const states[] = {"away", "away", "away", "away", "away",   "busy",
+                                         "busy", "busy", "dnd",  "dnd",  "offline"};
+    char text[512], uri[64];
+    push(s, s->now + rng_exp(&s->rng, 1000.0 / s->pr.presence_per_s), K_PRESENCE, 0, 0, 0);
+    for (int tries = 0; tries < 8; tries++) {
+        size_t a = rng_below(&s->rng, s->pl->nagents);
+        if (s->away[a])
+            continue;
+        s->away[a] = 1;
+        rgsb_agent_uri(uri, sizeof uri, a);
+        snprintf(text, sizeof text, "presence %s %s", uri,
+                 states[rng_below(&s->rng, sizeof states / sizeof *states)]);
+        push(s, s->now + rng_exp(&s->rng, s->pr.presence_back_ms), K_BACK, (uint32_t)a, 0, 0);
+        feed(s, T_PRESENCE, text);
+        return;
+    }
+}
+
+/* A formal agent signs out, of everything or of his first group (8 tries to find one). */
+static void sign_out(rgsb_sim *s)
+{
+    char text[512], uri[64];
+    push(s, s->now + rng_exp(&s->rng, 1000.0 / s->pr.sign_per_s), K_SIGNOUT, 0, 0, 0);
+    for (int tries = 0; tries < 8; tries++) {
+        size_t a = rng_below(&s->rng, s->pl->nformal);
+        if (s->signed_out[a])
+            continue;
+        s->signed_out[a] = 1;
+        rgsb_agent_uri(uri, sizeof uri, a);
+        /* half sign out of everything, half of their first group only */
+        uint32_t g = rng_below(&s->rng, 2) ? s->pl->primary[a] + 1 : 0;
+        if (g)
+            snprintf(text, sizeof text, "signout %s Group %u", uri, g - 1);
+        else
+            snprintf(text, sizeof text, "signout %s", uri);
+        push(s, s->now + rng_exp(&s->rng, s->pr.sign_back_ms), K_SIGNIN, (uint32_t)a, g, 0);
+        feed(s, T_SIGNOUT, text);
+        return;
+    }
+}
+
+static void handle(rgsb_sim *s, const rgsb_event *ev)
+{
+    char text[512], uri[64];
+    switch (ev->kind) {
+    case K_ARRIVE:
+        arrive(s);
+        return;
+    case K_PROMPT:
+        if (s->calls[ev->a].state != C_ALIVE)
+            return;
+        snprintf(text, sizeof text, "prompt_done call%u", ev->a);
+        feed(s, T_PROMPT_DONE, text);
+        return;
+    case K_RING:
+        ring_reply(s, ev);
+        return;
+    case K_END:
+        talk_end(s, ev);
+        return;
+    case K_ABANDON:
+        if (s->calls[ev->a].state != C_QUEUED)
+            return;
+        end_call(s, ev->a);
+        s->abandoned++;
+        snprintf(text, sizeof text, "hangup call%u", ev->a);
+        feed(s, T_HANGUP, text);
+        return;
+    case K_PRESENCE:
+        presence_change(s);
+        return;
+    case K_BACK:
+        s->away[ev->a] = 0;
+        rgsb_agent_uri(uri, sizeof uri, ev->a);
+        snprintf(text, sizeof text, "presence %s available", uri);
+        feed(s, T_PRESENCE, text);
+        return;
+    case K_SIGNOUT:
+        sign_out(s);
+        return;
+    case K_SIGNIN:
+        s->signed_out[ev->a] = 0;
+        rgsb_agent_uri(uri, sizeof uri, ev->a);
+        if (ev->b)
+            snprintf(text, sizeof text, "signin %s Group %u", uri, ev->b - 1);
+        else
+            snprintf(text, sizeof text, "signin %s", uri);
+        feed(s, T_SIGNIN, text);
+        return;
+    }
+}
+
+/* One step: the engine's deadline or the next bench event, whichever is first. */
+static bool step(rgsb_sim *s)
+{
+    int64_t tb = s->nheap ? s->heap[0].t : INT64_MAX;
+    if (s->deadline >= 0 && s->deadline <= tb) {
+        fire_timers(s);
+        return true;
+    }
+    if (!s->nheap)
+        return false;
+    rgsb_event ev = pop(s);
+    if (ev.t > s->now)
+        s->now = ev.t;
+    handle(s, &ev);
+    return true;
+}
+
+size_t rgsb_sim_measured(const rgsb_sim *s)
+{
+    size_t n = 0;
+    for (int t = 0; t < NTYPES; t++)
+        n += s->lt[t].n;
+    return n;
+}
+
+rgsb_sim *rgsb_sim_new(const cr_plugin *p, cr_rgs *e, const rgsb_plan *pl, const rgsb_params *pr,
+                       uint64_t seed, uint64_t slow_ns)
+{
+    rgsb_sim *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->p = p, s->e = e, s->pl = pl, s->pr = *pr;
+    s->rng = seed * 0x2545f4914f6cdd1dULL + 1;
+    s->deadline = -1;
+    s->digest = 1469598103934665603ULL;
+    s->slow_ns = slow_ns;
+    s->queued_min = SIZE_MAX;
+    s->away = calloc(pl->nagents + 1, 1);
+    s->signed_out = calloc(pl->nagents + 1, 1);
+    if (!s->away || !s->signed_out) {
+        rgsb_sim_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void rgsb_sim_free(rgsb_sim *s)
+{
+    if (!s)
+        return;
+    for (int t = 0; t < NTYPES; t++)
+        free(s->lt[t].v);
+    free(s->heap), free(s->calls), free(s->away), free(s->signed_out), free(s->abuf);
+    free(s);
+}
+
+void rgsb_sim_warm_up(rgsb_sim *s)
+{
+    char text[128], uri[64];
+    for (size_t a = 0; a < s->pl->nformal; a++) {
+        rgsb_agent_uri(uri, sizeof uri, a);
+        snprintf(text, sizeof text, "signin %s", uri);
+        feed(s, T_SIGNIN, text);
+    }
+    if (s->pr.closed) {
+        size_t pop = s->pl->nagents + s->pr.waiting;
+        for (size_t i = 0; i < pop; i++)
+            push(s, (int64_t)rng_below(&s->rng, 60000), K_ARRIVE, 0, 0, 0);
+    } else {
+        push(s, 0, K_ARRIVE, 0, 0, 0);
+    }
+    if (s->pr.presence_per_s > 0)
+        push(s, 1000, K_PRESENCE, 0, 0, 0);
+    if (s->pr.sign_per_s > 0 && s->pl->nformal)
+        push(s, 1000, K_SIGNOUT, 0, 0, 0);
+    while (s->now < s->pr.warmup_ms && step(s))
+        ;
+    s->measuring = true;
+    s->measure_start_ms = s->now;
+    /* the call figures are those of the measured part */
+    s->arrived = s->offers = s->answered = s->declined = s->rang_out = s->abandoned = 0;
+    s->agent_hangups = s->caller_hangups = s->voicemails = s->transfers = 0;
+    s->other_hangups = 0;
+    s->wait_sum_ms = s->wait_max_ms = 0;
+}
+
+void rgsb_sim_measure(rgsb_sim *s)
+{
+    while (rgsb_sim_measured(s) < s->pr.events && step(s))
+        ;
+}
