@@ -220,6 +220,24 @@ settle
 snapshot start
 : > "$T/reloads.log"
 
+# rss_sampler SECONDS: the summed VmRSS of Kamailio's processes every 30 s (rss-series.txt),
+# to tell a leak (steady growth) from malloc arenas filling once.
+rss_sampler() {
+    local end=$((SECONDS + $1)) next=$SECONDS p sum v
+    while [ $SECONDS -lt "$end" ]; do
+        if [ $SECONDS -ge "$next" ]; then
+            sum=0
+            for p in "$E2E_KAM_PID" $(ps -o pid= --ppid "$E2E_KAM_PID"); do
+                v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+                sum=$((sum + ${v:-0}))
+            done
+            echo "$SECONDS $sum" >> "$T/rss-series.txt"
+            next=$((next + 30))
+        fi
+        sleep 1
+    done
+}
+
 # ---- the soak ----
 soak_log "soak ${DURATION} s at $RATE calls/s, a reload every second, $MAL_RATE malformed INVITEs/s"
 python3 "$SOAK_DIR/malformed.py" --port "$KPORT" --rate "$MAL_RATE" --seconds "$DURATION" \
@@ -229,9 +247,13 @@ E2E_PIDS+=("$MAL_PID")
 reload_loop "$DURATION" &
 REL_PID=$!
 E2E_PIDS+=("$REL_PID")
+rss_sampler "$DURATION" &
+RSS_PID=$!
+E2E_PIDS+=("$RSS_PID")
 run_caller calls "$DURATION"
 wait "$REL_PID" || true
 wait "$MAL_PID" || true
+kill -TERM "$RSS_PID" 2>/dev/null || true
 kill -0 "$E2E_KAM_PID" 2>/dev/null || e2e_fail "kamailio is gone"
 settle
 snapshot end

@@ -128,7 +128,7 @@ def check_outbound(attempts, lands, final, sent_t, down):
         for skipped in gws[idx:j]:
             if not down.maybe_down(skipped, t_prev):
                 return "passed over %s while it was up (at %.3f)" % (skipped, t_prev)
-        if k == 0 and down.surely_down(gw, sent_t + SLACK):
+        if k == 0 and down.surely_down(gw, sent_t):
             return "first INVITE to %s while it was down (hold-off)" % gw
         if ruri.split(";")[0] != uris[gw].split(";")[0]:
             return "%s received Request-URI %s, decision says %s" % (gw, ruri, uris[gw])
@@ -316,6 +316,10 @@ def summarize(args, out):
     if r0 and r1:
         out.append("RSS of Kamailio's processes (library memory is malloc's): start %d kB, "
                    "end %d kB (%+d kB)" % (r0, r1, r1 - r0))
+        series = [line.split()[1] for line in read_lines(os.path.join(d, "rss-series.txt"))
+                  if len(line.split()) == 2]
+        if series:
+            out.append("RSS every 30 s under load (kB): " + " ".join(series))
     return bad
 
 
