@@ -18,8 +18,8 @@ RUNDIR holds what soak.sh collected:
 A call is routed correctly when the endpoints its INVITEs reached are the decision's attempts
 in order, where an attempt may be passed over only while its gateway was down (it failed a
 call - 503, or silence until tm's fr_timer - less than the hold-off before), every attempt but
-the last one reached failed, and the caller's final answer is the last one's (200, 503, or 408
-for silence); a call no gateway took is answered 403 only when it is blocked or every attempt's
+the last one reached failed, and the caller's final answer is the last one's (200; 500 for a 503, as
+tm never relays a 503; 408 for silence); a call no gateway took is answered 403 only when it is blocked or every attempt's
 gateway was down; internal calls reach their user's phone; blocked ones get 403,
 not_applicable 404. A call whose first INVITE reached a gateway well inside its hold-off
 (decided while it was down) is mis-routed too.
@@ -112,7 +112,9 @@ class DownWindows:
 
 
 def final_for(action):
-    return {"200": "200", "503": "503", "silent": "408"}.get(action)
+    """The caller's answer when the last gateway did `action`: tm never relays a 503
+    upstream, it sends 500 instead (RFC 3261 16.7, step 6); silence ends in tm's 408."""
+    return {"200": "200", "503": "500", "silent": "408"}.get(action)
 
 
 def check_outbound(attempts, lands, final, sent_t, down):
@@ -243,7 +245,7 @@ def summarize(args, out):
         "%s %d" % (k, v) for k, v in sorted(kinds.items()))))
     out.append("answered: %d" % answered)
     reasons = {"403": "blocked (403)", "404": "not applicable (404)",
-               "503": "gateway refused, no alternative (503)",
+               "500": "gateway refused (503), no alternative: 500",
                "408": "gateway silent, no alternative (408)",
                "none": "no final answer"}
     failed = {k: v for k, v in codes.items() if k != "200"}

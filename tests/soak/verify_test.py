@@ -129,9 +129,19 @@ class VerifyTest(unittest.TestCase):
 
     def test_no_failover_after_503(self):
         r = self.clean()
-        r.call("8", "5550200", LOCAL, T0 + 70, (T0 + 70.01, "503"),
+        r.call("8", "5550200", LOCAL, T0 + 70, (T0 + 70.01, "500"),
                [(T0 + 70, "GW-A", "503", ruri("GW-A"))])
         self.assert_misrouted(r, "without trying GW-B")
+
+    def test_gateway_503_relayed_as_500(self):
+        r = self.clean()
+        r.call("8", "911", EMERGENCY, T0 + 75, (T0 + 75.01, "500"),
+               [(T0 + 75, "GW-A", "503", ruri("GW-A", "911"))])
+        bad, out = r.verify()
+        self.assertEqual(bad, [], out)
+        r.call("9", "911", EMERGENCY, T0 + 85, (T0 + 85.01, "503"),
+               [(T0 + 85, "GW-A", "503", ruri("GW-A", "911"))])
+        self.assert_misrouted(r, "final 503 but the last gateway (GW-A) did 503")
 
     def test_refused_emergency_while_gateway_up(self):
         r = self.clean()
