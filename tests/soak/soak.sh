@@ -60,6 +60,10 @@ export E2E_SHM=${E2E_SHM:-256} E2E_CHILDREN=${E2E_CHILDREN:-4} E2E_DEBUG=${E2E_D
 export E2E_HOLDOFF=$HOLDOFF
 
 soak_log() { echo "soak: $*" >&2; }
+# The scratch directory under a parent of its own: a sweep of /tmp/callroute-e2e.* by some
+# other test run on the same machine once removed it in the middle of a soak.
+export TMPDIR=${TMPDIR:-/tmp}/callroute-soak
+mkdir -p "$TMPDIR"
 e2e_init
 T=$E2E_TMP
 read -r KPORT PORT_A PORT_B PORT_C PORT_BOB PORT_CAROL <<<"$(e2e_ports 6)"
@@ -201,6 +205,7 @@ settle() {
 # snapshot NAME: core.shmmem and pkg.stats into mem-NAME.txt, VmRSS of every process into
 # rss-NAME.txt.
 snapshot() {
+    [ -d "$T" ] || e2e_fail "the scratch directory $T is gone"
     { echo "== core.shmmem"; e2e_kamcmd core.shmmem; echo "== pkg.stats"; e2e_kamcmd pkg.stats; } \
         > "$T/mem-$1.txt" 2>&1 || e2e_fail "kamcmd core.shmmem / pkg.stats failed (is kex loaded?)"
     local p
