@@ -60,8 +60,9 @@ export E2E_SHM=${E2E_SHM:-256} E2E_CHILDREN=${E2E_CHILDREN:-4} E2E_DEBUG=${E2E_D
 export E2E_HOLDOFF=$HOLDOFF
 
 soak_log() { echo "soak: $*" >&2; }
-# The scratch directory under a parent of its own: a sweep of /tmp/callroute-e2e.* by some
-# other test run on the same machine once removed it in the middle of a soak.
+# The scratch directory under a parent of its own: once, on a machine shared with other test
+# runs, /tmp/callroute-e2e.XXXXXX vanished in the middle of a soak (most likely a sweep of
+# stale e2e directories).
 export TMPDIR=${TMPDIR:-/tmp}/callroute-soak
 mkdir -p "$TMPDIR"
 e2e_init

@@ -18,11 +18,11 @@ RUNDIR holds what soak.sh collected:
 A call is routed correctly when the endpoints its INVITEs reached are the decision's attempts
 in order, where an attempt may be passed over only while its gateway was down (it failed a
 call - 503, or silence until tm's fr_timer - less than the hold-off before), every attempt but
-the last one reached failed, and the caller's final answer is the last one's (200; 500 for a 503, as
-tm never relays a 503; 408 for silence); a call no gateway took is answered 403 only when it is blocked or every attempt's
-gateway was down; internal calls reach their user's phone; blocked ones get 403,
-not_applicable 404. A call whose first INVITE reached a gateway well inside its hold-off
-(decided while it was down) is mis-routed too.
+the last one reached failed, and the caller's final answer is the last one's (200; 500 for
+a 503, as tm never relays a 503; 408 for silence); a call no gateway took is answered 403
+only when it is blocked or every attempt's gateway was down; internal calls reach their
+user's phone; blocked ones get 403, not_applicable 404. A call whose first INVITE reached a
+gateway well inside its hold-off (decided while it was down) is mis-routed too.
 """
 import argparse
 import collections
