@@ -166,13 +166,20 @@ run_caller() {
 }
 
 # reload KIND VARIANT: puts the good file or a broken variant in place (atomically) and asks
-# Kamailio to reload it; logs "reload T KIND VARIANT accepted|refused".
+# Kamailio to reload it; logs "reload T KIND VARIANT accepted|refused|empty" (empty: kamcmd
+# printed neither "reloaded" nor an error).
 reload() {
     local kind=$1 variant=$2 src res
     if [ "$kind" = good ]; then src=$T/good.xml; else src=$T/broken-$variant.xml; fi
     cp "$src" "$LIVE.tmp" && mv -f "$LIVE.tmp" "$LIVE"
-    if e2e_kamcmd callroute.reload >"$T/reload.last" 2>&1; then res=accepted; else res=refused; fi
-    if [ "$kind" = broken ] && [ "$res" = accepted ]; then cp "$src" "$T/accepted-broken-$variant.xml"; fi
+    if ! e2e_kamcmd callroute.reload >"$T/reload.last" 2>&1; then
+        res=refused
+    elif grep -q '^reloaded ' "$T/reload.last"; then
+        res=accepted
+    else
+        res=empty # kamcmd exited 0 without the "reloaded" line: no answer, not a refusal
+    fi
+    if [ "$kind" = broken ] && [ "$res" != refused ]; then cp "$src" "$T/$res-broken-$variant.xml"; fi
     echo "reload $(date +%s.%N) $kind $variant $res" >> "$T/reloads.log"
 }
 

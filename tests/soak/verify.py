@@ -10,7 +10,7 @@ RUNDIR holds what soak.sh collected:
   decisions.jsonl  one line per distinct (caller, number): {"caller", "number", "decision": {...}}
                    where decision is `callroute route --config GOOD --from sip:CALLER@contoso.com
                    NUMBER --json`
-  reloads.log      "reload T good|broken VARIANT accepted|refused"
+  reloads.log      "reload T good|broken VARIANT accepted|refused|empty"
   malformed.json   malformed.py's summary
   mem-start.txt, mem-end.txt   kamcmd core.shmmem and pkg.stats output; rss-*.txt VmRSS (kB)
   endpoints.txt    "ENDPOINT GATEWAY-or-USER-URI" per line (GW-A, sip:bob@contoso.com, ...)
@@ -276,7 +276,12 @@ def summarize(args, out):
     out.append("reloads: good accepted %d, good refused %d, broken refused %d, broken accepted %d"
                % (rel[("good", "accepted")], rel[("good", "refused")],
                   rel[("broken", "refused")], rel[("broken", "accepted")]))
-    if rel[("good", "refused")] or rel[("broken", "accepted")] or not rel[("good", "accepted")]:
+    empty = rel[("good", "empty")] + rel[("broken", "empty")]
+    if empty:
+        out.append("reloads answered with an empty RPC reply (kamcmd exit 0, neither reloaded nor "
+                   "an error): good %d, broken %d" % (rel[("good", "empty")], rel[("broken", "empty")]))
+    if rel[("good", "refused")] or rel[("broken", "accepted")] or not rel[("good", "accepted")] \
+            or empty:
         bad.append("reloads")
 
     try:

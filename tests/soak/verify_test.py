@@ -178,6 +178,13 @@ class VerifyTest(unittest.TestCase):
         bad, out = r.verify()
         self.assertIn("reloads", bad, out)
 
+    def test_broken_reload_with_empty_reply_fails(self):
+        r = self.clean()
+        r.reloads.append("reload 3 broken 4 empty")
+        bad, out = r.verify()
+        self.assertIn("reloads", bad, out)
+        self.assertIn("empty RPC reply", out)
+
     def test_shared_memory_growth_fails(self):
         r = self.clean()
         r.shm = (1000, 1101)
