@@ -42,10 +42,11 @@ def read_lines(path):
 
 
 def sipp_time(text):
-    """sipp prints gettimeofday's two numbers as doubles: "1796317042.000000.812470.000000"."""
+    """sipp prints gettimeofday's two numbers as doubles: "1796317042.000000.812470.000000"
+    (and once printed "1796318603.000000." for a call whose microseconds were 0)."""
     p = text.split(".")
-    if len(p) == 4:
-        return int(p[0]) + int(p[2]) / 1e6
+    if len(p) >= 3:  # an empty microseconds part has been seen: count it as 0
+        return int(p[0]) + (int(p[2]) if p[2].isdigit() else 0) / 1e6
     return float(text)
 
 

@@ -101,6 +101,10 @@ class VerifyTest(unittest.TestCase):
         self.assertEqual(bad, [], out)
         self.assertIn("mis-routed: 0", out)
 
+    def test_sipp_times(self):
+        self.assertEqual(verify.sipp_time("1796317042.000000.812470.000000"), 1796317042.81247)
+        self.assertEqual(verify.sipp_time("1796318603.000000."), 1796318603.0)
+
     def test_first_attempt_passed_over_while_up(self):
         r = self.clean()
         r.call("8", "5550200", LOCAL, T0 + 50, (T0 + 50.01, "200"),
