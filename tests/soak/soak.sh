@@ -22,6 +22,10 @@
 #   malformed.py  garbage, truncated, oversized, bad-URI and bad-header INVITEs
 # Memory: kamcmd core.shmmem and pkg.stats after a warm-up (load stopped, no transaction
 # left) and again at the end (same conditions); verify.py prints the summary and decides.
+# Exit status 0 only when every call landed where `callroute route` says, every call got a
+# final answer, every good reload was accepted and every broken one refused (as kamcmd
+# reports it), no malformed INVITE reached a gateway, Kamailio is still up and shm (pkg per
+# process) used grew by at most the bound; 1 otherwise, 2 for bad arguments.
 set -euo pipefail
 SOAK_DIR=$(cd "$(dirname "$0")" && pwd)
 E2E_CFG=$SOAK_DIR/kamailio-soak.cfg
@@ -29,8 +33,9 @@ E2E_CFG=$SOAK_DIR/kamailio-soak.cfg
 
 DURATION=60 RATE=50 BUILD= PHASE=10 HOLDOFF=3 FR_MS=2000 MAL_RATE=2
 SHM_BOUND=262144 PKG_BOUND=65536 WARMUP=8
-usage() { sed -n '6,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '7,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
+    case $1 in --keep | -h | --help) ;; *) [ $# -ge 2 ] || usage ;; esac
     case $1 in
     --duration) DURATION=$2; shift ;;
     --rate) RATE=$2; shift ;;
