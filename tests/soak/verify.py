@@ -101,9 +101,10 @@ class DownWindows:
     def _near(self, gw, lo, hi):
         return any(lo <= f <= hi for f in self.fails.get(gw, ()))
 
-    def maybe_down(self, gw, t):
-        """Could gw have been down at t (a failure in [t - holdoff - slack, t + slack])?"""
-        return self._near(gw, t - self.holdoff - SLACK, t + SLACK)
+    def maybe_down(self, gw, lo, hi=None):
+        """Could gw have been down at some time in [lo, hi] (a failure in
+        [lo - holdoff - slack, hi + slack])?"""
+        return self._near(gw, lo - self.holdoff - SLACK, (lo if hi is None else hi) + SLACK)
 
     def surely_down(self, gw, t):
         """Was gw down at t beyond any clock skew (a failure well inside the hold-off)?"""
@@ -123,15 +124,17 @@ def check_outbound(attempts, lands, final, sent_t, down):
     gws = [a["gateway"] for a in attempts]
     uris = {a["gateway"]: a["uri"] for a in attempts}
     idx = 0
+    # Kamailio decides between the caller's INVITE (sent_t; later when sipp had to retransmit
+    # it) and the first gateway's INVITE, which it sends at once: [t_prev, t] brackets it.
     t_prev = sent_t
     for k, (t, gw, action, ruri) in enumerate(lands):
         if gw not in gws[idx:]:
             return "reached %s, not a remaining attempt of %s" % (gw, gws)
         j = gws.index(gw, idx)
         for skipped in gws[idx:j]:
-            if not down.maybe_down(skipped, t_prev):
-                return "passed over %s while it was up (at %.3f)" % (skipped, t_prev)
-        if k == 0 and down.surely_down(gw, sent_t):
+            if not down.maybe_down(skipped, t_prev, t):
+                return "passed over %s while it was up (at %.3f)" % (skipped, t)
+        if k == 0 and down.surely_down(gw, t):
             return "first INVITE to %s while it was down (hold-off)" % gw
         if ruri.split(";")[0] != uris[gw].split(";")[0]:
             return "%s received Request-URI %s, decision says %s" % (gw, ruri, uris[gw])
@@ -144,7 +147,7 @@ def check_outbound(attempts, lands, final, sent_t, down):
         return None  # counted as "no final answer" by the caller
     code = final[1]
     if not lands:
-        if code == "403" and all(down.maybe_down(g, sent_t) for g in gws):
+        if code == "403" and all(down.maybe_down(g, sent_t, final[0]) for g in gws):
             return None
         return "no gateway reached, final %s; attempts %s" % (code, gws)
     last = lands[-1]

@@ -131,6 +131,17 @@ class VerifyTest(unittest.TestCase):
                [(T0 + 61.5, "GW-A", "200", ruri("GW-A"))])
         self.assert_misrouted(r, "while it was down")
 
+    def test_invite_delayed_past_the_hold_off(self):
+        # sipp's first INVITE was lost and its retransmission reached Kamailio 2.6 s later,
+        # after GW-A's hold-off (failure at T0+59) had ended: GW-A was up again.
+        r = self.clean()
+        r.call("8", "5550200", LOCAL, T0 + 59, (T0 + 59.02, "200"),
+               [(T0 + 59, "GW-A", "503", ruri("GW-A")), (T0 + 59.01, "GW-B", "200", ruri("GW-B"))])
+        r.call("9", "5550200", LOCAL, T0 + 60, (T0 + 62.61, "200"),
+               [(T0 + 62.6, "GW-A", "200", ruri("GW-A"))])
+        bad, out = r.verify()
+        self.assertEqual(bad, [], out)
+
     def test_no_failover_after_503(self):
         r = self.clean()
         r.call("8", "5550200", LOCAL, T0 + 70, (T0 + 70.01, "500"),
