@@ -58,9 +58,39 @@ static const char *rpc_reload_doc[] = {
     "configuration stays).",
     0};
 
+/* A refused reload's reply: the first error (its file named by base name) and how many there
+ * were, within `len` bytes. Kamailio's binrpc drops a fault text of 255 bytes or more (kamcmd
+ * then prints nothing and exits 0, as if the reload had worked); the full list is logged. */
+static void crv_reload_summary(const char *err, char *out, size_t len)
+{
+    size_t nerr = 0, first_len;
+    const char *p, *first = err, *slash;
+
+    for (p = err; (p = strstr(p, ": error: ")) != NULL; p++)
+        nerr++;
+    first_len = strcspn(first, "\n");
+    /* "/long/path/file.xml:12: error: ..." -> "file.xml:12: error: ..." */
+    slash = memchr(first, '/', first_len);
+    if (slash) {
+        const char *colon = memchr(first, ':', first_len);
+        const char *base = first;
+        for (p = first; p < (colon ? colon : first + first_len); p++)
+            if (*p == '/')
+                base = p + 1;
+        first_len -= (size_t)(base - first);
+        first = base;
+    }
+    if (nerr > 1)
+        snprintf(out, len, "reload refused (%zu errors, all in the log): %.*s", nerr,
+                 (int)(first_len < 150 ? first_len : 150), first);
+    else
+        snprintf(out, len, "reload refused: %.*s", (int)(first_len < 180 ? first_len : 180),
+                 first);
+}
+
 static void crv_rpc_reload(rpc_t *rpc, void *ctx)
 {
-    char err[CRM_ERR_MAX];
+    char err[CRM_ERR_MAX], reply[240];
     cr_handle *h = crl_handle();
     int rc;
 
@@ -72,10 +102,11 @@ static void crv_rpc_reload(rpc_t *rpc, void *ctx)
     rc = crl_plugin->reload(h, NULL, err, sizeof(err));
     if (rc < 0) {
         LM_ERR("reload of %s refused: %s\n", crl_config, err);
-        rpc->fault(ctx, 500, "reload refused: %s",
-                   err[0]                 ? err
-                   : crl_plugin->strerror ? crl_plugin->strerror(rc)
-                                          : "error");
+        if (err[0] == '\0')
+            snprintf(err, sizeof(err), "%s",
+                     crl_plugin->strerror ? crl_plugin->strerror(rc) : "error");
+        crv_reload_summary(err, reply, sizeof(reply));
+        rpc->fault(ctx, 500, "%s", reply);
         return;
     }
     LM_INFO("reloaded %s\n", crl_config);

@@ -340,6 +340,25 @@ reload_broken)
     e2e_expect_invite gwB "^sip:\+12065550123@"
     ;;
 
+reload_many_errors)
+    # A file with many errors under a long path: the reply still says refused (Kamailio's
+    # binrpc drops a fault text of 255 bytes or more, and kamcmd then exits 0 silently).
+    long="$E2E_TMP/$(printf 'a-rather-long-directory-name-%02d/' 1 2 3 4)"
+    mkdir -p "$long"
+    cp "$XML" "$long/callroute.xml"
+    e2e_start_kamailio "$KPORT" "$long/callroute.xml"
+    sed -i -e 's|<gateway>GW-B</gateway>|<gateway>No-Such-GW-B</gateway>|g' \
+           -e 's|<gateway>GW-A</gateway>|<gateway>No-Such-GW-A</gateway>|g' \
+           -e 's|<gateway>GW-C</gateway>|<gateway>No-Such-GW-C</gateway>|g' "$long/callroute.xml"
+    n=$("$(dirname "$CR_LIBRARY")/callroute" check --config "$long/callroute.xml" 2>&1 | grep -c ': error: ' || true)
+    if out=$(e2e_kamcmd callroute.reload 2>&1); then
+        echo "$out" >&2
+        e2e_fail "callroute.reload on a file with $n errors exited 0"
+    fi
+    grep -q "reload refused ($n errors" <<<"$out" || { echo "$out" >&2; e2e_fail "the reply does not say refused with the count ($n)"; }
+    e2e_log "ok: $out"
+    ;;
+
 reload_changed)
     start_gateways
     e2e_start_kamailio "$KPORT" "$XML"
