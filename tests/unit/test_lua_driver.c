@@ -202,7 +202,9 @@ static void test_memory_bomb_is_contained(void **state)
         "  for i = 1, 1e9 do t[i] = string.rep('x', 4096) .. i end\n"
         "end\n"
         "call:play('x.wav')\ncall:hangup('ok')\n");
-    cr_lua_options o = {.memory_limit = 8u << 20, .call_memory_limit = 4u << 20};
+    /* a budget large enough for the memory limit to come first (allocations are charged) */
+    cr_lua_options o = {.memory_limit = 8u << 20, .call_memory_limit = 4u << 20,
+                        .budget = 100000000};
     open_all(f, &o);
     feed(f, 0, "call c1 sip:x@test sip:a@test");
     cr_lua_stats before, after;
