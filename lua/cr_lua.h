@@ -18,7 +18,7 @@
  * per unit of their work (string.rep's count, table.move's range, each step of the pattern
  * matcher, 1 per 16 bytes allocated); each resume has a memory growth limit and one object
  * (string, table part, stack) may not exceed 1 MiB; the whole state has a memory cap (its
- * allocator refuses past it). A wall-clock limit per call backs the budget up. A script error, an
+ * allocator refuses past it). A wall-clock limit per resume backs the budget up. A script error, an
  * exhausted budget, memory, or a misuse of the API ends the call in the fallback: the workflow's
  * queue when it has one, else "hangup ivr_error"; a log line names the call, script, line and
  * error.
@@ -37,7 +37,7 @@
 #define CR_LUA_MEMORY_DEFAULT      (128u << 20) /* bytes, whole state */
 #define CR_LUA_CALL_MEMORY_DEFAULT (16u << 20)  /* bytes a call may grow by in one resume */
 #define CR_LUA_BUDGET_DEFAULT      1000000u     /* VM instructions (or units of work) per call */
-#define CR_LUA_TIME_DEFAULT_MS     1000u        /* wall-clock ms a call's script may run */
+#define CR_LUA_TIME_DEFAULT_MS     1000u        /* wall-clock ms one resume may run */
 
 /* A log line (no newline), "<event> key=value ...": ivr_error, ivr_print, ivr_reload,
  * ivr_load_error. Valid during the call only. */
@@ -55,8 +55,9 @@ typedef struct cr_lua_options {
     void *log_ud;
     cr_lua_set_fn set; /* may be NULL (call:set is then a no-op) */
     void *set_ud;
-    /* Wall-clock time a call's script may run, over all its resumes (checked with the
-     * budget, every 1,000 instructions); 0 = CR_LUA_TIME_DEFAULT_MS. A backstop for what
+    /* Wall-clock time one resume of a call's script may run (from the engine's event to the
+     * script's next step; checked with the budget, every 1,000 instructions); 0 =
+     * CR_LUA_TIME_DEFAULT_MS. A backstop for what
      * the budget counts as one instruction but costs up to one object's size: comparing
      * two long strings, `next` over a sparse table. */
     uint32_t time_limit_ms;

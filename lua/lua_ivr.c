@@ -224,7 +224,6 @@ static int resume(cr_lua_ivr *v, lcall *c, int nargs)
     int nres = 0;
     c->resumed_ns = livr_clock_ns();
     int st = lua_resume(co, v->L, nargs, &nres);
-    c->run_ns += livr_clock_ns() - c->resumed_ns;
     v->cur = NULL;
     if (st == LUA_YIELD) {
         lua_pop(co, nres);
