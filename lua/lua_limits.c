@@ -357,7 +357,9 @@ static int tsort(lua_State *L)
 
 /* ---- coroutine: which coroutine runs (the allocator stops it when the budget goes) ------ */
 
-static int co_run(lua_State *L, lua_State *co)
+/* Resumes `co` through the original function (upvalue 1), noting it as the running one.
+ * An error of a wrapped coroutine gets its caller's position, as coroutine.wrap gives it. */
+static int co_run(lua_State *L, lua_State *co, bool wrapped)
 {
     cr_lua_ivr *v = livr_of(L);
     livr_charge(L, 1);
@@ -369,19 +371,25 @@ static int co_run(lua_State *L, lua_State *co)
     v->running = prev;
     if (v->cur && v->cur->exhausted)
         return livr_budget_error(L);
-    if (rc != LUA_OK)
+    if (rc != LUA_OK) {
+        if (wrapped && rc != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+            luaL_where(L, 1);
+            lua_insert(L, -2);
+            lua_concat(L, 2);
+        }
         return lua_error(L);
+    }
     return lua_gettop(L);
 }
 
 static int co_resume(lua_State *L)
 {
-    return co_run(L, lua_tothread(L, 1));
+    return co_run(L, lua_tothread(L, 1), false);
 }
 
 static int co_wrapped(lua_State *L)
 {
-    return co_run(L, lua_tothread(L, lua_upvalueindex(2)));
+    return co_run(L, lua_tothread(L, lua_upvalueindex(2)), true);
 }
 
 static int co_wrap(lua_State *L)

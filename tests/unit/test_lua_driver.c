@@ -282,6 +282,17 @@ static void test_script_coroutines_work(void **state)
                                 "2 c1 collect keys=1\n3 c1 set pcall true\n3 c1 hangup done\n");
 }
 
+/* coroutine.wrap is wrapped (to note the running coroutine): an error inside still names
+ * the line of the call and of the error, as Lua's wrap does. */
+static void test_wrapped_coroutine_error_keeps_position(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua", "local f = coroutine.wrap(function() error('boom') end)\nf()\n");
+    open_all(f, NULL);
+    feed(f, 0, "call c1 sip:x@test sip:a@test");
+    assert_non_null(strstr(f->out, "script=a.lua line=2 error=\"a.lua:1: boom\""));
+}
+
 /* Library functions pay for their work: string.rep("", n) copies nothing yet is charged n
  * units, so the budget (not a clock) ends it. Units are counted, nothing is timed. */
 static void test_library_work_is_charged(void **state)
@@ -367,6 +378,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_state_cap_refuses_new_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_ends_waiting_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_coroutines_work, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrapped_coroutine_error_keeps_position, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_library_work_is_charged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abuse_ends_within_budget, setup, teardown),
     };
