@@ -127,15 +127,15 @@ static const costed utf8_costs[] = {{"len", cost_utflen},
                                     {NULL, NULL}};
 static const costed base_costs[] = {{"tonumber", cost_tonumber}, {NULL, NULL}};
 
-/* Upvalue 1: the library function; 2: its cost (a light userdata of a costed entry). */
+/* Upvalue 1: the library function; 2: its cost (a light userdata of a costed entry). The
+ * library function runs in this frame, so its errors name the function and the script's
+ * line as they did (it has no upvalues of its own). */
 static int charged(lua_State *L)
 {
+    lua_CFunction fn = lua_tocfunction(L, lua_upvalueindex(1));
     const costed *c = lua_touserdata(L, lua_upvalueindex(2));
     livr_charge(L, c->cost(L));
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return fn(L);
 }
 
 static void wrap_all(lua_State *L, int t, const costed *list)
@@ -152,26 +152,24 @@ static void wrap_all(lua_State *L, int t, const costed *list)
 
 static int codes_step(lua_State *L)
 {
+    lua_CFunction fn = lua_tocfunction(L, lua_upvalueindex(1));
     size_t len = str_len(L, 1);
     lua_Integer from = lua_tointeger(L, 2);
-    lua_settop(L, 2);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, 2, LUA_MULTRET);
-    lua_Integer to = lua_gettop(L) > 0 ? lua_tointeger(L, 1) : (lua_Integer)len;
+    int top = lua_gettop(L), n = fn(L);
+    lua_Integer to = n > 0 ? lua_tointeger(L, top + 1) : (lua_Integer)len;
     livr_charge(L, 1 + (to > from && from >= 0 ? (uint64_t)(to - from) : 0));
-    return lua_gettop(L);
+    return n;
 }
 
+/* utf8.codes(s [, lax]) -> the original's results, with its iterator wrapped. */
 static int utf8_codes(lua_State *L)
 {
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 3);
-    lua_pushvalue(L, -3);
+    lua_CFunction fn = lua_tocfunction(L, lua_upvalueindex(1));
+    int n = fn(L);
+    lua_pushvalue(L, -n);
     lua_pushcclosure(L, codes_step, 1);
-    lua_replace(L, -4);
-    return 3;
+    lua_replace(L, -n - 1);
+    return n;
 }
 
 /* ---- table ------------------------------------------------------------------------------ */
@@ -343,24 +341,25 @@ static int sort_less(lua_State *L)
     return 1;
 }
 
+/* table.sort(t [, comp]) with sort_less as the comparator, run in this frame. */
 static int tsort(lua_State *L)
 {
+    lua_CFunction fn = lua_tocfunction(L, lua_upvalueindex(1));
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_settop(L, 2);
     lua_pushcclosure(L, sort_less, 1);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, 2, 0);
-    return 0;
+    return fn(L);
 }
 
 /* ---- coroutine: which coroutine runs (the allocator stops it when the budget goes) ------ */
 
-/* Resumes `co` through the original function (upvalue 1), noting it as the running one.
- * An error of a wrapped coroutine gets its caller's position, as coroutine.wrap gives it. */
-static int co_run(lua_State *L, lua_State *co, bool wrapped)
+/* Calls a function coroutine.wrap made (upvalue 1) for the coroutine `co` (upvalue 2),
+ * noting it as the running one; under lua_pcall, so `running` is restored when its error
+ * goes through. The error gets its caller's position, as coroutine.wrap gives it. */
+static int co_wrapped(lua_State *L)
 {
+    lua_State *co = lua_tothread(L, lua_upvalueindex(2));
     cr_lua_ivr *v = livr_of(L);
     livr_charge(L, 1);
     lua_State *prev = v->running;
@@ -372,7 +371,7 @@ static int co_run(lua_State *L, lua_State *co, bool wrapped)
     if (v->cur && v->cur->exhausted)
         return livr_budget_error(L);
     if (rc != LUA_OK) {
-        if (wrapped && rc != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+        if (rc != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
             luaL_where(L, 1);
             lua_insert(L, -2);
             lua_concat(L, 2);
@@ -382,14 +381,23 @@ static int co_run(lua_State *L, lua_State *co, bool wrapped)
     return lua_gettop(L);
 }
 
+/* coroutine.resume runs in this frame: it raises only for a non-coroutine (checked first),
+ * so `running` is always restored. */
 static int co_resume(lua_State *L)
 {
-    return co_run(L, lua_tothread(L, 1), false);
-}
-
-static int co_wrapped(lua_State *L)
-{
-    return co_run(L, lua_tothread(L, lua_upvalueindex(2)), true);
+    cr_lua_ivr *v = livr_of(L);
+    lua_State *co = lua_tothread(L, 1);
+    if (!co)
+        return luaL_typeerror(L, 1, "thread");
+    livr_charge(L, 1);
+    lua_CFunction fn = lua_tocfunction(L, lua_upvalueindex(1));
+    lua_State *prev = v->running;
+    v->running = co;
+    int n = fn(L);
+    v->running = prev;
+    if (v->cur && v->cur->exhausted)
+        return livr_budget_error(L);
+    return n;
 }
 
 static int co_wrap(lua_State *L)
