@@ -25,6 +25,7 @@
 
 #include "cr_model.h"
 #include "cr_rgs.h"
+#include "cr_xml.h"
 
 /*
  * Loads the response groups of the document at `path`.
@@ -36,5 +37,9 @@
  * @return CR_OK, CR_ECONFIG (errors in diag), CR_ENOMEM or CR_EINVAL (NULL arguments).
  */
 int cr_rgs_xml_load(const char *path, cr_rgs_config **out, cr_diag *diag);
+
+/* cr_rgs_xml_load with options (include directories); `opts` may be NULL. */
+int cr_rgs_xml_load_ex(const char *path, const cr_load_options *opts, cr_rgs_config **out,
+                       cr_diag *diag);
 
 #endif

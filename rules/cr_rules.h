@@ -11,11 +11,13 @@
 #define CR_RULES_H
 
 #include "cr_model.h"
+#include "cr_xml.h"
 
 /*
  * Loads and compiles the configuration at `path`.
  *
- * @param[in]  path  the top-level XML file; includes are resolved against its directory.
+ * @param[in]  path  the top-level XML file; includes are resolved against its directory and
+ *                   must stay inside it (cr_xml.h).
  * @param[out] out   on success the compiled configuration, owned by the caller and freed
  *                   with cr_config_free(); on failure set to NULL.
  * @param[in,out] diag caller-initialised (cr_diag_init); errors and warnings are appended.
@@ -23,5 +25,8 @@
  *         refused (at least one error in diag), CR_ENOMEM, or CR_EINVAL for NULL arguments.
  */
 int cr_rules_load(const char *path, cr_config **out, cr_diag *diag);
+
+/* cr_rules_load with options (include directories); `opts` may be NULL. */
+int cr_rules_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag);
 
 #endif

@@ -1,20 +1,26 @@
 /*
  * The document walk shared by the configuration loaders: hardened libxml2 parsing, root
- * check, and <include href> expansion with cycle detection.
+ * check, and <include href> expansion: confined to the allowed directories, each file read
+ * once (cycles and repeated includes are errors), within a budget of files and bytes.
  */
 #include "cr_xml.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/SAX2.h>
 #include <libxml/tree.h>
+
+#include "xml_scan.h"
 
 /* What one parse learned through its SAX hooks and error handler. */
 typedef struct parse_state {
@@ -24,18 +30,6 @@ typedef struct parse_state {
     int err_line;
     char err_msg[512];
 } parse_state;
-
-typedef struct walk {
-    cr_xml_element_fn fn;
-    void *ud;
-    cr_diag *diag;
-    char *real[CR_XML_INCLUDE_MAX + 1]; /* canonical paths of the files being walked */
-    char *shown[CR_XML_INCLUDE_MAX + 1];
-    int depth;
-    char **files; /* every file name handed to callbacks, freed at the end */
-    size_t nfiles, capfiles;
-    int errors;
-} walk;
 
 static void set_error(parse_state *st, int line, const char *msg)
 {
@@ -128,72 +122,219 @@ static void on_doctype(void *ctx, const xmlChar *name, const xmlChar *ext_id, co
     xmlStopParser(ctx);
 }
 
-static void add_error(walk *w, const char *file, int line, const char *object, const char *fmt,
-                      const char *a, const char *b)
+/* A file the walk has opened: its identity, and where it was included from (NULL: the top). */
+typedef struct seen_file {
+    dev_t dev;
+    ino_t ino;
+    const char *shown;
+    const char *from_file;
+    int from_line;
+} seen_file;
+
+typedef struct walk {
+    cr_xml_element_fn fn;
+    void *ud;
+    cr_diag *diag;
+    seen_file *stack[CR_XML_INCLUDE_MAX + 1]; /* the files being walked, top first */
+    int depth;
+    seen_file *seen; /* every file opened, each once */
+    size_t nseen, capseen;
+    uint64_t bytes; /* read so far, all files */
+    char **roots;   /* canonical directories includes may reach */
+    size_t nroots;
+    const char *const *extra; /* the caller's include directories */
+    char **files;             /* every file name handed to callbacks, freed at the end */
+    size_t nfiles, capfiles;
+    int errors;
+} walk;
+
+static void add_error(walk *w, const char *file, int line, const char *object, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void add_error(walk *w, const char *file, int line, const char *object, const char *fmt, ...)
 {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     cr_srcloc loc = {file, line};
-    cr_diag_add(w->diag, CR_DIAG_ERROR, loc, object, fmt, a, b);
+    cr_diag_add(w->diag, CR_DIAG_ERROR, loc, object, "%s", msg);
     w->errors++;
 }
 
-/* Reads a whole file; NULL with errno set on failure. */
-static char *read_file(const char *path, long *len)
+/* An error about the file being opened: at the include site, or at the top file itself. */
+static void open_error(walk *w, const char *shown, const char *from_file, int from_line,
+                       const char *why)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
-        int e = S_ISDIR(sb.st_mode) ? EISDIR : errno;
-        fclose(f);
-        errno = e;
+    if (from_file)
+        add_error(w, from_file, from_line, NULL, "include '%s': %s", shown, why);
+    else
+        add_error(w, shown, 0, NULL, "cannot read '%s': %s", shown, why);
+}
+
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m)    ? "Is a directory"
+           : S_ISFIFO(m) ? "not a regular file (a FIFO)"
+           : S_ISSOCK(m) ? "not a regular file (a socket)"
+           : S_ISCHR(m)  ? "not a regular file (a character device)"
+           : S_ISBLK(m)  ? "not a regular file (a block device)"
+                         : "not a regular file";
+}
+
+/* Whether canonical path `real` is `root` or below it. */
+static bool under(const char *real, const char *root)
+{
+    size_t n = strlen(root);
+    if (n == 1 && root[0] == '/')
+        return true;
+    return strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+static bool confined(const walk *w, const char *real)
+{
+    for (size_t i = 0; i < w->nroots; i++)
+        if (under(real, w->roots[i]))
+            return true;
+    return false;
+}
+
+static int add_root(walk *w, const char *dir)
+{
+    char **p = realloc(w->roots, (w->nroots + 1) * sizeof *p);
+    if (!p)
+        return CR_ENOMEM;
+    w->roots = p;
+    if (!(w->roots[w->nroots] = strdup(dir)))
+        return CR_ENOMEM;
+    w->nroots++;
+    return CR_OK;
+}
+
+/* The roots: the directory of the top file (canonical `top_real`) and the caller's. */
+static int set_roots(walk *w, const char *top_real)
+{
+    char *dir = strdup(top_real);
+    if (!dir)
+        return CR_ENOMEM;
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir ? 1 : 0] = '\0';
+    int rc = add_root(w, dir);
+    free(dir);
+    for (size_t i = 0; rc == CR_OK && w->extra && w->extra[i]; i++) {
+        char *real = realpath(w->extra[i], NULL);
+        struct stat sb;
+        if (!real || stat(real, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            add_error(w, w->extra[i], 0, NULL, "include directory '%s': %s", w->extra[i],
+                      real ? "not a directory" : strerror(errno));
+        else
+            rc = add_root(w, real);
+        free(real);
+    }
+    return rc;
+}
+
+/*
+ * Opens a file of the walk without blocking and without leaving the allowed directories:
+ * canonical path first (an include outside every root is refused before it is opened), then
+ * only a regular file, opened non-blocking so that a FIFO swapped in meanwhile cannot hang
+ * us; the opened file must still be the one the path named. Returns the fd, or -1 after an
+ * error at the include site.
+ */
+static int open_file(walk *w, const char *shown, const char *from_file, int from_line,
+                     struct stat *sb)
+{
+    char *real = realpath(shown, NULL);
+    if (!real) {
+        open_error(w, shown, from_file, from_line, strerror(errno));
+        return -1;
+    }
+    int fd = -1;
+    struct stat before;
+    if (from_file && !confined(w, real))
+        open_error(w, shown, from_file, from_line,
+                   "outside the configuration's directory (allow it with an include "
+                   "directory)");
+    else if (stat(real, &before) != 0)
+        open_error(w, shown, from_file, from_line, strerror(errno));
+    else if (!S_ISREG(before.st_mode))
+        open_error(w, shown, from_file, from_line, file_kind(before.st_mode));
+    else if ((fd = open(real, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC)) < 0)
+        open_error(w, shown, from_file, from_line, strerror(errno));
+    else if (fstat(fd, sb) != 0 || !S_ISREG(sb->st_mode) || sb->st_dev != before.st_dev ||
+             sb->st_ino != before.st_ino) {
+        open_error(w, shown, from_file, from_line, "the file changed while it was opened");
+        close(fd);
+        fd = -1;
+    }
+    if (fd >= 0 && !from_file && set_roots(w, real) != CR_OK) {
+        close(fd);
+        fd = -2;
+    }
+    free(real);
+    return fd;
+}
+
+/* Reads the whole of an opened file; NULL after an error (at the include site). */
+static char *read_fd(walk *w, int fd, const struct stat *sb, const char *shown,
+                     const char *from_file, int from_line, size_t *len)
+{
+    if (sb->st_size > CR_XML_FILE_MAX) {
+        open_error(w, shown, from_file, from_line, strerror(EFBIG));
         return NULL;
     }
-    if (sb.st_size > CR_XML_FILE_MAX) {
-        fclose(f);
-        errno = EFBIG;
+    if (w->bytes + (uint64_t)sb->st_size > CR_XML_TOTAL_MAX) {
+        open_error(w, shown, from_file, from_line,
+                   "the configuration's files add up to more than 256 MB");
         return NULL;
     }
-    char *buf = malloc((size_t)sb.st_size + 1);
+    char *buf = malloc((size_t)sb->st_size + 1);
     if (!buf) {
-        fclose(f);
-        errno = ENOMEM;
+        open_error(w, shown, from_file, from_line, strerror(ENOMEM));
         return NULL;
     }
-    size_t n = fread(buf, 1, (size_t)sb.st_size, f);
-    int e = ferror(f) ? errno : 0;
-    fclose(f);
-    if (e) {
-        free(buf);
-        errno = e;
-        return NULL;
+    size_t n = 0;
+    while (n < (size_t)sb->st_size) {
+        ssize_t r = read(fd, buf + n, (size_t)sb->st_size - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            open_error(w, shown, from_file, from_line, strerror(errno));
+            free(buf);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
     }
     buf[n] = '\0';
-    *len = (long)n;
+    w->bytes += n;
+    *len = n;
     return buf;
 }
 
 /*
- * Parses one file. On failure adds the error (at `shown`:line, or at the includer's line
- * `from_file:from_line` when the file cannot be read) and returns NULL.
+ * Parses one file's bytes. On failure adds the error at `shown`:line and returns NULL.
+ * The bytes are scanned first: libxml2 is never handed an element with more attributes or
+ * deeper nesting than we accept (it would take quadratic time on the attributes).
  */
-static xmlDocPtr parse_file(walk *w, const char *path, const char *shown, const char *from_file,
-                            int from_line)
+static xmlDocPtr parse_buffer(walk *w, const char *buf, size_t len, const char *shown)
 {
-    long len = 0;
-    char *buf = read_file(path, &len);
-    if (!buf) {
-        const char *why = strerror(errno);
-        if (from_file)
-            add_error(w, from_file, from_line, NULL, "include '%s': %s", shown, why);
-        else
-            add_error(w, shown, 0, NULL, "cannot read '%s': %s", shown, why);
+    xml_scan scan;
+    xml_scan_init(&scan, CR_XML_DEPTH_MAX);
+    if (xml_scan_feed(&scan, buf, len) != 0) {
+        add_error(w, shown, scan.err_line, NULL, "%s", scan.err);
+        return NULL;
+    }
+    if (len > INT_MAX) {
+        add_error(w, shown, 0, NULL, "%s", strerror(EFBIG));
         return NULL;
     }
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
     if (!ctxt) {
-        free(buf);
-        add_error(w, shown, 0, NULL, "%s%s", "out of memory", "");
+        add_error(w, shown, 0, NULL, "out of memory");
         return NULL;
     }
     parse_state st = {0};
@@ -206,12 +347,11 @@ static xmlDocPtr parse_file(walk *w, const char *path, const char *shown, const 
     int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES;
     xmlDocPtr doc = xmlCtxtReadMemory(ctxt, buf, (int)len, shown, NULL, opts);
     bool ok = doc && ctxt->wellFormed && !st.failed && !st.have_err;
-    free(buf);
     if (!ok) {
         if (st.have_err)
-            add_error(w, shown, st.err_line, NULL, "%s%s", st.err_msg, "");
+            add_error(w, shown, st.err_line, NULL, "%s", st.err_msg);
         else
-            add_error(w, shown, ctxt_line(ctxt), NULL, "%s%s", "not well-formed XML", "");
+            add_error(w, shown, ctxt_line(ctxt), NULL, "not well-formed XML");
         xmlFreeDoc(doc);
         doc = NULL;
     }
@@ -264,7 +404,7 @@ static int walk_include(walk *w, xmlNodePtr node, const char *file)
     }
     char *href = cr_xml_attr(node, "href");
     if (!href || !href[0]) {
-        add_error(w, file, line, "include", "%s%s", "missing attribute 'href'", "");
+        add_error(w, file, line, "include", "missing attribute 'href'");
         free(href);
         return 0;
     }
@@ -306,58 +446,107 @@ static int walk_root(walk *w, xmlDocPtr doc, const char *file)
     return 0;
 }
 
+/*
+ * Each file is read once: an include of a file on the stack is a cycle, of a file already
+ * read elsewhere a repeated include (its objects would be declared twice). Both are errors
+ * naming the earlier site, so a fan-out of includes costs one parse per file, never more.
+ */
+static bool already_seen(walk *w, const struct stat *sb, const char *file, const char *from_file,
+                         int from_line)
+{
+    for (int i = 0; i < w->depth; i++) {
+        if (w->stack[i]->dev == sb->st_dev && w->stack[i]->ino == sb->st_ino) {
+            add_error(w, from_file, from_line, NULL, "include '%s': include cycle back to '%s'",
+                      file, w->stack[i]->shown);
+            return true;
+        }
+    }
+    for (size_t i = 0; i < w->nseen; i++) {
+        const seen_file *s = &w->seen[i];
+        if (s->dev != sb->st_dev || s->ino != sb->st_ino)
+            continue;
+        add_error(w, from_file, from_line, NULL,
+                  "include '%s': the file is already included at %s:%d", file,
+                  s->from_file ? s->from_file : s->shown, s->from_line);
+        return true;
+    }
+    return false;
+}
+
+static seen_file *remember(walk *w, const struct stat *sb, const char *file, const char *from_file,
+                           int from_line)
+{
+    if (w->nseen == w->capseen) {
+        size_t cap = w->capseen ? w->capseen * 2 : 16;
+        seen_file *p = realloc(w->seen, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        w->seen = p;
+        w->capseen = cap;
+    }
+    seen_file *s = &w->seen[w->nseen++];
+    *s = (seen_file){sb->st_dev, sb->st_ino, file, from_file, from_line};
+    return s;
+}
+
 static int walk_file(walk *w, const char *path, const char *from_file, int from_line)
 {
     const char *file = intern_file(w, path);
     if (!file)
         return CR_ENOMEM;
     if (w->depth >= CR_XML_INCLUDE_MAX) {
-        add_error(w, from_file, from_line, NULL, "include '%s': includes nested deeper than %s",
-                  file, "16");
+        add_error(w, from_file, from_line, NULL, "include '%s': includes nested deeper than %d",
+                  file, CR_XML_INCLUDE_MAX);
         return 0;
     }
-    char *real = realpath(path, NULL);
-    if (!real) {
-        const char *why = strerror(errno);
-        if (from_file)
-            add_error(w, from_file, from_line, NULL, "include '%s': %s", file, why);
-        else
-            add_error(w, file, 0, NULL, "cannot read '%s': %s", file, why);
+    if (w->nseen >= CR_XML_FILES_MAX) {
+        add_error(w, from_file, from_line, NULL,
+                  "include '%s': the configuration includes more than %d files", file,
+                  CR_XML_FILES_MAX);
         return 0;
     }
-    for (int i = 0; i < w->depth; i++) {
-        if (strcmp(w->real[i], real) == 0) {
-            add_error(w, from_file, from_line, NULL, "include '%s': include cycle back to '%s'",
-                      file, w->shown[i]);
-            free(real);
-            return 0;
-        }
-    }
-    xmlDocPtr doc = parse_file(w, path, file, from_file, from_line);
-    if (!doc) {
-        free(real);
+    struct stat sb;
+    int fd = open_file(w, file, from_file, from_line, &sb);
+    if (fd < 0)
+        return fd == -2 ? CR_ENOMEM : 0;
+    size_t len = 0;
+    char *buf = already_seen(w, &sb, file, from_file, from_line)
+                    ? NULL
+                    : read_fd(w, fd, &sb, file, from_file, from_line, &len);
+    close(fd);
+    if (!buf)
         return 0;
-    }
-    w->real[w->depth] = real;
-    w->shown[w->depth] = (char *)file;
-    w->depth++;
+    seen_file *self = remember(w, &sb, file, from_file, from_line);
+    xmlDocPtr doc = self ? parse_buffer(w, buf, len, file) : NULL;
+    free(buf);
+    if (!self)
+        return CR_ENOMEM;
+    if (!doc)
+        return 0;
+    /* w->seen moves as it grows: the stack holds a copy */
+    seen_file me = *self;
+    w->stack[w->depth++] = &me;
     int rc = walk_root(w, doc, file);
     w->depth--;
-    free(real);
     xmlFreeDoc(doc);
     return rc;
 }
 
-int cr_xml_walk(const char *path, cr_xml_element_fn fn, void *ud, cr_diag *diag)
+int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
+                cr_diag *diag)
 {
     if (!path || !fn || !diag)
         return CR_EINVAL;
     xmlInitParser();
-    walk w = {.fn = fn, .ud = ud, .diag = diag};
+    walk w = {.fn = fn, .ud = ud, .diag = diag, .extra = opts ? opts->include_dirs : NULL};
     int rc = walk_file(&w, path, NULL, 0);
     for (size_t i = 0; i < w.nfiles; i++)
         free(w.files[i]);
     free(w.files);
+    for (size_t i = 0; i < w.nroots; i++)
+        free(w.roots[i]);
+    free(w.roots);
+    free(w.seen);
     if (rc != 0)
         return rc;
     return w.errors ? CR_ECONFIG : CR_OK;

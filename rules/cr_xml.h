@@ -3,11 +3,17 @@
  *
  * Both the routing loader (cr_rules.h) and the response-group loader use this walk, so a
  * deployment is one document tree however it is split into files. Includes are resolved
- * relative to the including file, may nest (depth limit 16) and may not form a cycle.
+ * relative to the including file, may nest (depth limit 16) and may not form a cycle; each
+ * file may be included once. An include must name a regular file inside the directory of the
+ * top file or of an include directory the operator allows (cr_load_options): absolute paths,
+ * "../" and symbolic links are followed only as far as those directories. At most
+ * CR_XML_FILES_MAX files and CR_XML_TOTAL_MAX bytes in all.
  *
  * Parsing is hardened: no network, no DTD (a <!DOCTYPE> is refused, so no entity can be
- * declared or expanded), elements nested at most CR_XML_DEPTH_MAX deep, files at most
- * CR_XML_FILE_MAX bytes. libxml2 never prints: its messages go into the cr_diag.
+ * declared or expanded), elements nested at most CR_XML_DEPTH_MAX deep with at most
+ * CR_XML_ATTRS_MAX attributes each (refused by a linear scan before libxml2 parses, whose
+ * attribute handling is quadratic), files at most CR_XML_FILE_MAX bytes. libxml2 never
+ * prints: its messages go into the cr_diag.
  */
 #ifndef CR_XML_H
 #define CR_XML_H
@@ -17,9 +23,20 @@
 #include "cr_model.h"
 
 #define CR_XML_NS          "urn:callroute:config:1"
-#define CR_XML_DEPTH_MAX   64          /* deepest element nesting accepted */
-#define CR_XML_INCLUDE_MAX 16          /* deepest include nesting accepted */
-#define CR_XML_FILE_MAX    (64L << 20) /* largest file accepted, in bytes */
+#define CR_XML_DEPTH_MAX   64           /* deepest element nesting accepted */
+#define CR_XML_INCLUDE_MAX 16           /* deepest include nesting accepted */
+#define CR_XML_FILE_MAX    (64L << 20)  /* largest file accepted, in bytes */
+#define CR_XML_FILES_MAX   1000         /* files in one configuration, includes counted */
+#define CR_XML_TOTAL_MAX   (256L << 20) /* bytes of all the files of one configuration */
+#define CR_XML_ATTRS_MAX   256          /* attributes of one element (xml_scan.h) */
+
+/* How a configuration is loaded (cr_rules_load_ex, cr_rgs_xml_load_ex, cr_xml_walk). */
+typedef struct cr_load_options {
+    /* Directories, besides the top file's own, that includes may reach: a NULL-terminated
+     * list, or NULL for none. Borrowed for the call. A directory that does not exist is an
+     * error. */
+    const char *const *include_dirs;
+} cr_load_options;
 
 /*
  * Called once for each child element of the <callroute> root (in document order, includes
@@ -32,14 +49,17 @@ typedef int (*cr_xml_element_fn)(void *ud, void *node, const char *file, cr_diag
 /*
  * Parses `path` (no network, no external entities, no DTD loading, depth-limited), checks
  * the root element and namespace, and calls `fn` for each top-level element. Errors (not well
- * formed, wrong root, include not found, include cycle) go to `diag` with file and line.
+ * formed, wrong root, include not found, outside the allowed directories, not a regular
+ * file, cycle, repeated, over budget) go to `diag` with file and line (of the include).
+ * `opts` may be NULL (includes stay in the top file's directory).
  * Returns CR_OK, CR_ECONFIG (diag has the error) or the callback's non-zero code.
  *
  * The root must be <callroute> in the namespace CR_XML_NS or in no namespace; any other
  * namespace is refused. Paths in messages are the include paths as resolved (the including
  * file's directory joined with href), not canonical paths.
  */
-int cr_xml_walk(const char *path, cr_xml_element_fn fn, void *ud, cr_diag *diag);
+int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
+                cr_diag *diag);
 
 /* ---- helpers for the element callbacks (node is an xmlNodePtr) ------------------------- */
 

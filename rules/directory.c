@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define DIR_MAPSIZE_DEFAULT (16ULL << 30) /* address space only: the file grows as used */
@@ -44,7 +45,55 @@ void dir_err(char *err, size_t errlen, const char *what, int rc)
         snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
 }
 
-static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
+/*
+ * LMDB reports a short write as EIO: on a full file system that is "no space left", which is
+ * what the operator needs to read. A file system with less than 64 KB left (what this user may
+ * use) counts as full.
+ */
+const char *dir_write_error(const cr_directory *d, int rc, char *buf, size_t len)
+{
+    struct statvfs vfs;
+    if ((rc == EIO || rc == ENOSPC) && statvfs(d->path, &vfs) == 0) {
+        uint64_t blocks = geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail;
+        uint64_t left = blocks * (uint64_t)vfs.f_frsize;
+        if (rc == ENOSPC || left < (64u << 10)) {
+            snprintf(buf, len, "%s (%llu bytes left on the file system)", strerror(ENOSPC),
+                     (unsigned long long)left);
+            return buf;
+        }
+    }
+    if (rc == MDB_MAP_FULL) {
+        snprintf(buf, len, "%s (raise CALLROUTE_DB_MAPSIZE_MB)", mdb_strerror(rc));
+        return buf;
+    }
+    return mdb_strerror(rc);
+}
+
+/*
+ * data.mdb and lock.mdb must be regular files, never symbolic links: LMDB creates, resizes
+ * and writes them, so a link planted by someone who can write into the directory would make
+ * us write wherever it points. `when` says whether this is the check before or after opening.
+ */
+static int check_files(cr_directory *d, const char *when, char *err, size_t errlen)
+{
+    static const char *const names[] = {"data.mdb", "lock.mdb"};
+    for (int i = 0; i < 2; i++) {
+        char p[PATH_MAX + 16];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", d->path, names[i]);
+        if (lstat(p, &st) != 0)
+            continue;
+        if (!S_ISREG(st.st_mode)) {
+            snprintf(err, errlen, "%s: %s is not a regular file%s%s: refused", d->path, names[i],
+                     S_ISLNK(st.st_mode) ? " (a symbolic link)" : "", when);
+            return CR_EIO;
+        }
+    }
+    return CR_OK;
+}
+
+/* The directory itself: made when `create`, else it must exist. */
+static int check_dir(cr_directory *d, bool create, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(d->path, &st) != 0) {
@@ -60,32 +109,104 @@ static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
         snprintf(err, errlen, "%s: not a directory", d->path);
         return CR_EIO;
     }
+    return check_files(d, "", err, errlen);
+}
+
+/* One attempt at opening the environment with `flags`; an LMDB error code. */
+static int env_try(cr_directory *d, unsigned flags)
+{
     uint64_t mapsize = DIR_MAPSIZE_DEFAULT;
     const char *env = getenv("CALLROUTE_DB_MAPSIZE_MB");
     if (env && atol(env) > 0)
         mapsize = (uint64_t)atol(env) << 20;
     int rc = mdb_env_create(&d->env);
-    if (rc == 0)
-        rc = mdb_env_set_mapsize(d->env, (size_t)mapsize);
+    if (rc != 0) {
+        d->env = NULL;
+        return rc;
+    }
+    rc = mdb_env_set_mapsize(d->env, (size_t)mapsize);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(d->env, 4);
     if (rc == 0)
         rc = mdb_env_set_maxreaders(d->env, DIR_MAXREADERS);
     if (rc == 0)
-        rc = mdb_env_open(d->env, d->path, MDB_NOTLS, 0664);
+        rc = mdb_env_open(d->env, d->path, flags, 0664);
+    if (rc != 0) { /* a failed open leaves an environment that may only be closed */
+        mdb_env_close(d->env);
+        d->env = NULL;
+    }
+    return rc;
+}
+
+/* Whether the operator declared the directory immutable (nothing writes it while read). */
+static bool immutable(void)
+{
+    const char *v = getenv("CALLROUTE_DB_IMMUTABLE");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/*
+ * Opens the environment. A reader that may not write the directory (a read-only mount, files
+ * of another user) opens it read-only: on a read-only file system LMDB then does without the
+ * lock file; elsewhere a reader needs lock.mdb writable unless the operator declares the
+ * directory immutable (CALLROUTE_DB_IMMUTABLE=1: no lock file at all).
+ */
+static int env_open_flags(cr_directory *d, bool create, char *err, size_t errlen)
+{
+    bool ro = !create && immutable();
+    int rc = env_try(d, MDB_NOTLS | (ro ? MDB_RDONLY | MDB_NOLOCK : 0));
+    if (rc == EACCES || rc == EROFS) {
+        if (!create)
+            rc = env_try(d, MDB_NOTLS | MDB_RDONLY);
+        if (rc == EACCES && !create) {
+            snprintf(err, errlen,
+                     "%s: %s (a reader needs to write lock.mdb; if nothing writes this "
+                     "directory while it is read, set CALLROUTE_DB_IMMUTABLE=1)",
+                     d->path, mdb_strerror(rc));
+            return CR_EIO;
+        }
+    }
     if (rc != 0) {
         dir_err(err, errlen, d->path, rc);
         return CR_EIO;
     }
-    MDB_txn *txn;
-    rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+    /* the file LMDB opened must be the one checked: no link swapped in meanwhile */
+    int fd;
+    struct stat by_fd, by_path;
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/data.mdb", d->path);
+    if (check_files(d, " (changed while opening)", err, errlen) != CR_OK)
+        return CR_EIO;
+    if (mdb_env_get_fd(d->env, &fd) == 0 &&
+        (fstat(fd, &by_fd) != 0 || lstat(p, &by_path) != 0 || by_fd.st_dev != by_path.st_dev ||
+         by_fd.st_ino != by_path.st_ino)) {
+        snprintf(err, errlen, "%s: data.mdb changed while it was opened: refused", d->path);
+        return CR_EIO;
+    }
+    return CR_OK;
+}
+
+static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
+{
+    int rc = check_dir(d, create, err, errlen);
+    if (rc == CR_OK)
+        rc = env_open_flags(d, create, err, errlen);
+    if (rc != CR_OK)
+        return rc;
+    unsigned envflags = 0;
+    mdb_env_get_flags(d->env, &envflags);
+    MDB_txn *txn = NULL;
+    rc = (envflags & MDB_RDONLY) ? EACCES : mdb_txn_begin(d->env, NULL, 0, &txn);
     if (rc == EACCES) { /* read-only files: open the tables that exist */
         rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
         create = false;
     }
+    if (rc != 0) { /* no transaction to abort */
+        dir_err(err, errlen, d->path, rc);
+        return CR_EIO;
+    }
     unsigned flags = create ? MDB_CREATE : 0;
-    if (rc == 0)
-        rc = mdb_dbi_open(txn, "users", flags, &d->users);
+    rc = mdb_dbi_open(txn, "users", flags, &d->users);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "lines", flags, &d->lines);
     if (rc == 0)
@@ -105,7 +226,7 @@ static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
     }
     if (rc == 0)
         rc = mdb_txn_commit(txn);
-    else if (txn)
+    else
         mdb_txn_abort(txn);
     if (rc == MDB_NOTFOUND) {
         snprintf(err, errlen, "%s: not a user directory (run 'callroute users import')", d->path);

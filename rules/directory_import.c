@@ -4,6 +4,7 @@
  */
 #include "directory_int.h"
 #include "cr_xml.h"
+#include "xml_scan.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -42,6 +43,8 @@ typedef struct importer {
     bool oom;
     seen_set seen;
     dir_buf buf;
+    FILE *xml;     /* the XML being read, through the scan */
+    xml_scan scan; /* limits libxml2 enforces only slowly (xml_scan.h) */
 } importer;
 
 static void fail(importer *im, int line, const char *uri, const char *fmt, ...)
@@ -342,11 +345,14 @@ static void xml_user(importer *im, rec *r, xmlNodePtr n)
         import_user(im, r);
 }
 
-/* libxml2 never prints: the first error of the file is kept for the report. */
+/* libxml2 never prints: the first error of the file is kept for the report (the scan's,
+ * when it stopped the input). */
 static void xml_error(void *ud, xmlErrorPtr e)
 {
     importer *im = ud;
-    if (e && e->level >= XML_ERR_ERROR && im->errors == 0) {
+    if (im->scan.failed && im->errors == 0) {
+        fail(im, im->scan.err_line, NULL, "%s", im->scan.err);
+    } else if (e && e->level >= XML_ERR_ERROR && im->errors == 0) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", e->message ? e->message : "parse error");
         size_t n = strlen(msg);
@@ -356,13 +362,30 @@ static void xml_error(void *ud, xmlErrorPtr e)
     }
 }
 
-static int import_xml(importer *im)
+/* The reader's input: the file's bytes, each scanned before libxml2 gets it. */
+static int xml_read(void *ud, char *buf, int len)
+{
+    importer *im = ud;
+    size_t n = fread(buf, 1, (size_t)len, im->xml);
+    if (n == 0 && ferror(im->xml))
+        return -1;
+    return xml_scan_feed(&im->scan, buf, n) == 0 ? (int)n : -1;
+}
+
+static int xml_close(void *ud)
+{
+    (void)ud;
+    return 0;
+}
+
+static int import_xml(importer *im, FILE *f)
 {
     im->rep->format = "xml";
-    xmlTextReaderPtr rd =
-        xmlReaderForFile(im->file, NULL,
-                         XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA |
-                             XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    im->xml = f;
+    xml_scan_init(&im->scan, CR_XML_DEPTH_MAX);
+    xmlTextReaderPtr rd = xmlReaderForIO(xml_read, xml_close, im, im->file, NULL,
+                                         XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA |
+                                             XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!rd) {
         fail(im, 0, NULL, "cannot read: %s", strerror(errno));
         return CR_EIO;
@@ -394,6 +417,8 @@ static int import_xml(importer *im)
         }
         rc = xmlTextReaderRead(rd);
     }
+    if (rc < 0 && im->errors == 0 && im->scan.failed)
+        fail(im, im->scan.err_line, NULL, "%s", im->scan.err);
     if (rc < 0 && im->errors == 0)
         fail(im, xmlTextReaderGetParserLineNumber(rd), NULL, "not well-formed XML");
     if (!root && im->errors == 0)
@@ -567,6 +592,7 @@ static int import_csv(importer *im, FILE *f)
         return CR_OK;
     }
     bool have[NCOLS] = {false};
+    size_t header_errors = im->errors;
     for (int i = 0; i < nf; i++) {
         map[i] = -1;
         for (int c = 0; c < NCOLS; c++)
@@ -582,6 +608,10 @@ static int import_csv(importer *im, FILE *f)
     }
     if (!have[COL_URI])
         fail(im, line, NULL, "the header has no 'uri' column");
+    if (im->errors > header_errors) { /* no record can be read against a broken header */
+        free(in.line);
+        return CR_OK;
+    }
     int ncols = nf;
     rec r = {0};
     while (im->errors < IMPORT_MAX_ERRORS && !im->oom &&
@@ -681,9 +711,7 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
     if (replace && mdb_drop(im.txn, d->lines, 0) != 0)
         im.oom = true;
     if (c == '<') {
-        fclose(f);
-        f = NULL;
-        import_xml(&im);
+        import_xml(&im, f);
     } else {
         import_csv(&im, f);
     }
@@ -703,7 +731,9 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
                         "too many errors, import stopped");
         rep->added = rep->replaced = rep->removed = 0;
     } else if ((c = mdb_txn_commit(im.txn)) != 0) {
-        fail(&im, 0, NULL, "%s: commit failed: %s", d->path, mdb_strerror(c));
+        char why[256];
+        fail(&im, 0, NULL, "%s: commit failed: %s", d->path,
+             dir_write_error(d, c, why, sizeof why));
         rc = CR_EIO;
     }
     for (size_t i = 0; i < im.seen.cap; i++)

@@ -45,6 +45,9 @@ int dir_link_lines(cr_directory *d, MDB_txn *txn, const cr_user *u, const char *
                    const char **owner);
 
 void dir_err(char *err, size_t errlen, const char *what, int rc);
+/* The message for a failed write or commit (rc an LMDB or errno code), "no space left on
+ * device" when the file system is full; in `buf` or a static string. */
+const char *dir_write_error(const cr_directory *d, int rc, char *buf, size_t len);
 
 /* The lookup index (directory_index.c): rebuilt from the trees by every import, in its
  * transaction; read through the snapshot of a reader. */

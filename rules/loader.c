@@ -573,6 +573,11 @@ static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
 
 int cr_rules_load(const char *path, cr_config **out, cr_diag *diag)
 {
+    return cr_rules_load_ex(path, NULL, out, diag);
+}
+
+int cr_rules_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag)
+{
     if (!out)
         return CR_EINVAL;
     *out = NULL;
@@ -582,7 +587,7 @@ int cr_rules_load(const char *path, cr_config **out, cr_diag *diag)
     L.cfg = cr_config_new();
     if (!L.cfg)
         return CR_ENOMEM;
-    int rc = cr_xml_walk(path, on_section, &L, diag);
+    int rc = cr_xml_walk(path, opts, on_section, &L, diag);
     if (rc == CR_OK && (L.errors || L.oom))
         rc = L.oom ? CR_ENOMEM : CR_ECONFIG;
     if (rc == CR_OK)

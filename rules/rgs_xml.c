@@ -559,6 +559,12 @@ static int on_element(void *ud, void *node, const char *file, cr_diag *diag)
 
 int cr_rgs_xml_load(const char *path, cr_rgs_config **out, cr_diag *diag)
 {
+    return cr_rgs_xml_load_ex(path, NULL, out, diag);
+}
+
+int cr_rgs_xml_load_ex(const char *path, const cr_load_options *opts, cr_rgs_config **out,
+                       cr_diag *diag)
+{
     if (!out || !path || !diag)
         return CR_EINVAL;
     *out = NULL;
@@ -566,7 +572,7 @@ int cr_rgs_xml_load(const char *path, cr_rgs_config **out, cr_diag *diag)
     if (!(L.cfg = cr_rgs_config_new()))
         return CR_ENOMEM;
     size_t errors0 = diag->errors;
-    int rc = cr_xml_walk(path, on_element, &L, diag);
+    int rc = cr_xml_walk(path, opts, on_element, &L, diag);
     if (rc == CR_OK && diag->errors > errors0)
         rc = CR_ECONFIG;
     if (rc == CR_OK)

@@ -2,14 +2,29 @@
 #include "cli.h"
 #include "opts.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const cr_optspec route_spec[] = {
-    {"config", true}, {"json", false},   {"from", true},  {"down", true}, {"batch", true},
-    {"trace", false}, {"profile", true}, {"help", false}, {"db", true},   {NULL, false},
+    {"config", true}, {"json", false},       {"from", true},    {"down", true},
+    {"batch", true},  {"trace", false},      {"profile", true}, {"help", false},
+    {"db", true},     {"include-dir", true}, {NULL, false},
 };
+
+#define INCLUDE_DIRS_MAX 32
+
+/* Open options with --include-dir DIR (repeatable): where includes may reach besides the
+ * configuration's directory. `dirs` and `buf` hold the list. */
+static cr_open_options open_options(const cr_opts *o, const char **dirs, char *buf, size_t len)
+{
+    size_t n = cr_opt_all(o, "include-dir", dirs, INCLUDE_DIRS_MAX - 1, buf, len);
+    dirs[n] = NULL;
+    return (cr_open_options){.size = sizeof(cr_open_options),
+                             .db_path = cr_opt(o, "db"),
+                             .include_dirs = n ? dirs : NULL};
+}
 
 int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
 {
@@ -23,8 +38,16 @@ int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
         fprintf(stderr, "usage: callroute check --config FILE [--json]\n");
         return 2;
     }
+    const char *dirs[INCLUDE_DIRS_MAX];
+    char buf[4096];
+    cr_open_options opts = open_options(&o, dirs, buf, sizeof buf);
     cr_result *r = NULL;
-    int rc = p->check(config, &r);
+    if (opts.include_dirs &&
+        (p->size < offsetof(cr_plugin, check_ex) + sizeof(void *) || !p->check_ex)) {
+        fprintf(stderr, "callroute check: --include-dir needs a newer libcallroute\n");
+        return 2;
+    }
+    int rc = opts.include_dirs ? p->check_ex(config, &opts, &r) : p->check(config, &r);
     if (!r) {
         fprintf(stderr, "callroute check: %s\n", p->strerror(rc));
         return 2;
@@ -60,7 +83,10 @@ int cr_cmd_normalize(const cr_plugin *p, int argc, char **argv)
                 "usage: callroute normalize --config FILE --profile NAME NUMBER [--json]\n");
         return 2;
     }
-    cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), NULL);
+    const char *dirs[INCLUDE_DIRS_MAX];
+    char buf[4096];
+    cr_open_options opts = open_options(&o, dirs, buf, sizeof buf);
+    cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), &opts);
     if (!h)
         return 2;
     cr_result *r = NULL;
@@ -130,7 +156,9 @@ int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
     char downbuf[4096];
     size_t ndown = cr_opt_all(&o, "down", down, 64, downbuf, sizeof downbuf);
     /* --db: the LMDB user directory (callers and reverse number lookup) */
-    cr_open_options opts = {.size = sizeof opts, .db_path = cr_opt(&o, "db")};
+    const char *dirs[INCLUDE_DIRS_MAX];
+    char buf[4096];
+    cr_open_options opts = open_options(&o, dirs, buf, sizeof buf);
     cr_handle *h = from ? cr_cli_open(p, cr_opt(&o, "config"), &opts) : NULL;
     if (h)
         ndown = more_down(p, h, &o, down, ndown, 64);
@@ -184,7 +212,10 @@ int cr_cmd_dial(const cr_plugin *p, int argc, char **argv)
         fprintf(stderr, "usage: callroute dial --config FILE --profile NAME DIGITS [--json]\n");
         return 2;
     }
-    cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), NULL);
+    const char *dirs[INCLUDE_DIRS_MAX];
+    char buf[4096];
+    cr_open_options opts = open_options(&o, dirs, buf, sizeof buf);
+    cr_handle *h = cr_cli_open(p, cr_opt(&o, "config"), &opts);
     if (!h)
         return 2;
     cr_result *r = NULL;

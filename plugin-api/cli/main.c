@@ -119,6 +119,8 @@ static void usage(FILE *f)
           "  bench     --rgs [--agents N --groups G --waiting W | --model ocs2007r2 --scale K]\n"
           "  users     import|export --db DIR FILE\n"
           "Global: --library PATH (libcallroute.so to load; or CALLROUTE_LIBRARY)\n"
+          "check, normalize, route, dial: --include-dir DIR (repeatable) lets <include href>\n"
+          "  reach DIR besides the configuration's own directory\n"
           "Exit status: 0 success, 1 decision or validation failed, 2 usage or configuration "
           "error.\n",
           f);

@@ -49,10 +49,15 @@ void crp_diag_to_text(const cr_diag *d, char *err, size_t errlen, bool errors_on
  * alongside: a file whose <responseGroups> is broken is refused as a whole. */
 int crp_load(const char *path, cr_config **out, cr_diag *diag)
 {
-    int rc = cr_rules_load(path, out, diag);
+    return crp_load_ex(path, NULL, out, diag);
+}
+
+int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag)
+{
+    int rc = cr_rules_load_ex(path, opts, out, diag);
     if (rc == CR_OK && cr_config_has_response_groups(*out)) {
         cr_rgs_config *rgs = NULL;
-        rc = cr_rgs_xml_load(path, &rgs, diag);
+        rc = cr_rgs_xml_load_ex(path, opts, &rgs, diag);
         cr_rgs_config_free(rgs);
         if (rc != CR_OK) {
             cr_config_free(*out);
@@ -66,9 +71,36 @@ int crp_load(const char *path, cr_config **out, cr_diag *diag)
 
 /* crp_load, then the users inline in the configuration against the handle's directory
  * (cr_open_options.db_path): a user in both is refused. */
+cr_load_options crp_handle_load_options(const cr_handle *h)
+{
+    return (cr_load_options){.include_dirs = (const char *const *)h->include_dirs};
+}
+
+/* A NULL-terminated copy of a list of strings; false when out of memory. */
+static bool copy_list(const char *const *in, char ***out)
+{
+    size_t n = 0;
+    while (in && in[n])
+        n++;
+    *out = NULL;
+    if (!in)
+        return true;
+    char **c = calloc(n + 1, sizeof *c);
+    for (size_t i = 0; c && i < n; i++)
+        if (!(c[i] = strdup(in[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(c[k]);
+            free(c);
+            c = NULL;
+        }
+    *out = c;
+    return c != NULL;
+}
+
 static int load_for(const cr_handle *h, const char *path, cr_config **out, cr_diag *diag)
 {
-    int rc = crp_load(path, out, diag);
+    cr_load_options lo = crp_handle_load_options(h);
+    int rc = crp_load_ex(path, &lo, out, diag);
     if (rc == CR_OK && h->db_path && crp_users_check(h->db_path, *out, diag) != CR_OK) {
         cr_config_free(*out);
         *out = NULL;
@@ -118,6 +150,11 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
         h->holdoff_s = opts->gateway_holdoff_s;
     if (opts && opts->size >= offsetof(cr_open_options, db_path) + sizeof(char *) && opts->db_path)
         h->db_path = strdup(opts->db_path);
+    if (opts && opts->size >= offsetof(cr_open_options, include_dirs) + sizeof(void *) &&
+        !copy_list(opts->include_dirs, &h->include_dirs)) {
+        crp_handle_close(h);
+        return CR_ENOMEM;
+    }
     if (opts && opts->shared)
         h->shared = shared_init(opts->shared, opts->shared_len);
     if (opts && opts->shared && !h->shared) {
@@ -244,6 +281,9 @@ void crp_handle_close(cr_handle *h)
     pthread_mutex_destroy(&h->reload_lock);
     free(h->path);
     free(h->db_path);
+    for (size_t i = 0; h->include_dirs && h->include_dirs[i]; i++)
+        free(h->include_dirs[i]);
+    free(h->include_dirs);
     free(h);
 }
 
@@ -345,7 +385,13 @@ static void watcher_start(cr_handle *h)
     if (h->slot)
         atomic_store(&h->slot->generation, atomic_load(&h->generation));
     atomic_store(&h->stop, false);
-    if (pthread_create(&h->watcher, NULL, watcher_main, h) != 0) {
+    /* the watcher takes no signal: the host's signal handling stays with its own threads */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&h->watcher, NULL, watcher_main, h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         crp_log(CR_LOG_WARNING, "callroute: no watcher thread: reloads are followed inline");
         h->follow = false;
         return;

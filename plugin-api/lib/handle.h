@@ -8,6 +8,7 @@
 
 #include "callroute.h"
 #include "cr_engine.h"
+#include "cr_xml.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -57,6 +58,7 @@ struct cr_handle {
     bool own_shared;
     int holdoff_s;
     char *db_path;
+    char **include_dirs; /* NULL-terminated copy of cr_open_options.include_dirs, or NULL */
     /* The shared generation the current snapshot was built for. */
     _Atomic uint64_t generation;
     /* Multi-process hosts (shared memory given): a watcher thread of the deciding process
@@ -98,6 +100,10 @@ crp_gw_slot *crp_gw_slot_find(crp_shared *s, const char *name, bool create);
 
 /* Loads and compiles a file, collecting diagnostics as lines into err. */
 int crp_load(const char *path, cr_config **out, cr_diag *diag);
+/* crp_load with load options (include directories); `opts` may be NULL. */
+int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag);
+/* The load options of a handle (its include directories). */
+cr_load_options crp_handle_load_options(const cr_handle *h);
 void crp_diag_to_text(const cr_diag *d, char *err, size_t errlen, bool errors_only);
 
 #endif

@@ -378,12 +378,12 @@ static void script_error(void *ud, int64_t now_ms, const char *line)
                 "cannot be loaded: %s", text);
 }
 
-static void check_scripts(const char *path, cr_diag *d)
+static void check_scripts(const char *path, const cr_load_options *lo, cr_diag *d)
 {
     cr_rgs_config *rgs = NULL;
     cr_diag ignore;
     cr_diag_init(&ignore);
-    if (cr_rgs_xml_load(path, &rgs, &ignore) == CR_OK && rgs) {
+    if (cr_rgs_xml_load_ex(path, lo, &rgs, &ignore) == CR_OK && rgs) {
         cr_lua_options lo = {.log = script_error, .log_ud = d};
         cr_lua_ivr *ivr = NULL;
         char err[256];
@@ -394,18 +394,21 @@ static void check_scripts(const char *path, cr_diag *d)
     cr_diag_free(&ignore);
 }
 
-static int p_check(const char *path, cr_result **out)
+static int p_check_ex(const char *path, const cr_open_options *opts, cr_result **out)
 {
     *out = NULL;
     if (!path)
         return CR_EINVAL;
+    cr_load_options lo = {0};
+    if (opts && opts->size >= offsetof(cr_open_options, include_dirs) + sizeof(void *))
+        lo.include_dirs = opts->include_dirs;
     cr_diag d;
     cr_diag_init(&d);
     cr_config *cfg = NULL;
-    int rc = crp_load(path, &cfg, &d);
+    int rc = crp_load_ex(path, &lo, &cfg, &d);
     if (rc == CR_OK) {
         size_t before = d.errors;
-        check_scripts(path, &d);
+        check_scripts(path, &lo, &d);
         if (d.errors > before)
             rc = CR_ECONFIG;
     }
@@ -443,6 +446,11 @@ static int p_check(const char *path, cr_result **out)
     if (!r)
         return CR_ENOMEM;
     return rc == CR_OK ? CR_OK : CR_ECONFIG;
+}
+
+static int p_check(const char *path, cr_result **out)
+{
+    return p_check_ex(path, NULL, out);
 }
 
 static int p_open(const char *path, const cr_open_options *opts, cr_handle **out, char *err,
@@ -523,7 +531,16 @@ static const cr_plugin plugin = {
     .users_export = crp_users_export,
     .users_import_ex = crp_users_import_ex,
     .route_answer = p_route_answer,
+    .check_ex = p_check_ex,
 };
+
+/* The ABI's error codes are the library's own (one namespace; see callroute.h). */
+_Static_assert(CR_ABI_OK == CR_OK && CR_ABI_EINVAL == CR_EINVAL && CR_ABI_ENOMEM == CR_ENOMEM &&
+                   CR_ABI_ECONFIG == CR_ECONFIG && CR_ABI_ENOENT == CR_ENOENT &&
+                   CR_ABI_ERANGE == CR_ERANGE && CR_ABI_EIO == CR_EIO &&
+                   CR_ABI_EVERSION == CR_EVERSION && CR_ABI_ESTATE == CR_ESTATE &&
+                   CR_ABI_ELIMIT == CR_ELIMIT,
+               "callroute.h error codes differ from the engine's");
 
 CR_API const cr_plugin *cr_plugin_entry(const cr_host *host, const char **err)
 {

@@ -125,7 +125,8 @@ int crp_rgs_open(cr_handle *h, int64_t start_unix_ms, const char *state_dir, cr_
         return CR_ABI_ENOMEM;
     cr_diag diag;
     cr_diag_init(&diag);
-    int rc = cr_rgs_xml_load(path, &r->cfg, &diag);
+    cr_load_options lo = crp_handle_load_options(h);
+    int rc = cr_rgs_xml_load_ex(path, &lo, &r->cfg, &diag);
     if (rc != CR_OK) {
         diag_to_err(&diag, err, errlen);
         cr_diag_free(&diag);

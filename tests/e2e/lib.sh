@@ -155,7 +155,8 @@ e2e_wait_ports() {
     done
 }
 
-# e2e_call CALLER NUMBER [EXPECTED_STATUS]: one call from sip:CALLER@contoso.com. Without
+# e2e_call CALLER NUMBER [EXPECTED_STATUS]: one call from sip:CALLER@contoso.com to
+# sip:NUMBER@$E2E_DOMAIN (default contoso.com). Without
 # EXPECTED_STATUS the call must be answered (200, ACK, BYE); otherwise it must be refused
 # with exactly that status. Extra sipp args in E2E_UAC_ARGS (an array).
 e2e_call() {
@@ -168,15 +169,26 @@ e2e_call() {
         scen=$E2E_DIR/scenarios/uac.xml
     fi
     timeout 30 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$scen" -s "$number" -key caller "$caller" \
+        -key domain "${E2E_DOMAIN:-contoso.com}" \
         -m 1 -i 127.0.0.1 -p "${E2E_UAC_PORT:-$port}" -t u1 -nostdin -timeout 20s -timeout_error \
-        -trace_err -error_file "$E2E_TMP/uac.err" "${E2E_UAC_ARGS[@]}" \
+        -trace_err -error_file "$E2E_TMP/uac.err" -trace_msg -message_file "$E2E_TMP/uac.msg" \
+        "${E2E_UAC_ARGS[@]}" \
         >"$E2E_TMP/uac.out" 2>&1 </dev/null
 }
 
-# Request-URIs of the INVITEs gateway NAME received, one per line.
+# Request-URIs of the INVITEs gateway NAME received, one per line: one per INVITE
+# transaction (top Via branch), so that a retransmission (Kamailio repeats an INVITE after
+# 500 ms without an answer, which a loaded machine can cause) does not count as a new call.
 e2e_received() {
     [ -f "$E2E_TMP/$1.msg" ] || return 0
-    grep -a -E "^INVITE " "$E2E_TMP/$1.msg" | awk '{print $2}'
+    awk '/^(UDP|TCP) message received/ { rcv = 1; uri = ""; next }
+         /^(UDP|TCP) message sent/ { rcv = 0; next }
+         rcv && uri == "" && /^INVITE / { uri = $2; next }
+         rcv && uri != "" && tolower($0) ~ /^(via|v) *:/ {
+             b = $0; sub(/.*branch=/, "", b); sub(/[;, \r].*/, "", b)
+             if (!seen[b]++) print uri
+             uri = ""; rcv = 0
+         }' "$E2E_TMP/$1.msg"
 }
 
 e2e_count() {
@@ -186,10 +198,10 @@ e2e_count() {
 }
 
 # e2e_expect_invite NAME REGEX: the last INVITE gateway NAME received has a Request-URI
-# matching REGEX (waits up to 2 s for sipp's log).
+# matching REGEX (waits up to 5 s for sipp's log).
 e2e_expect_invite() {
     local name=$1 re=$2 got
-    for _ in $(seq 1 20); do
+    for _ in $(seq 1 50); do
         got=$(e2e_received "$name" | tail -n 1)
         [ -n "$got" ] && break
         sleep 0.1

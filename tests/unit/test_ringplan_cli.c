@@ -246,14 +246,15 @@ static void directory_users_through_import_and_db(void **state)
 static void routing_names_the_directory_in_the_config(void **state)
 {
     assert_int_equal(run("users import --db db %s", cr_test_src("tests/users/directory.csv")), 0);
-    char cfg[1024];
-    snprintf(cfg, sizeof cfg,
-             "<callroute xmlns=\"urn:callroute:config:1\">\n"
-             "  <directory path=\"db\"/>\n"
-             "  <include href=\"%s\"/>\n"
-             "</callroute>\n",
-             plan_xml());
-    write_file("cfg.xml", cfg);
+    /* includes stay in the configuration's directory: the plan goes next to it */
+    char *plan = cr_test_slurp(plan_xml());
+    assert_non_null(plan);
+    write_file("plan.xml", plan);
+    free(plan);
+    write_file("cfg.xml", "<callroute xmlns=\"urn:callroute:config:1\">\n"
+                          "  <directory path=\"db\"/>\n"
+                          "  <include href=\"plan.xml\"/>\n"
+                          "</callroute>\n");
     assert_int_equal(run("route --config cfg.xml --from sip:alice@contoso.com 50201 --json"), 0);
     has(out, "\"decision\": \"internal\"");
     has(out, "\"target\": \"sip:yann@contoso.com\"");

@@ -54,7 +54,7 @@ static void includes_expand_in_place_relative_to_the_includer(void **state)
     seen s = {.stop_at = -1};
     cr_diag d;
     cr_diag_init(&d);
-    assert_int_equal(cr_xml_walk(a, record, &s, &d), CR_OK);
+    assert_int_equal(cr_xml_walk(a, NULL, record, &s, &d), CR_OK);
     assert_string_equal(s.log, "domains@a.xml:2 gateways@b.xml:2 users@c.xml:2 routes@a.xml:4 ");
     assert_int_equal(d.count, 0);
     cr_diag_free(&d);
@@ -66,7 +66,7 @@ static void callback_code_stops_the_walk(void **state)
     seen s = {.stop_at = 1};
     cr_diag d;
     cr_diag_init(&d);
-    assert_int_equal(cr_xml_walk(a, record, &s, &d), 42);
+    assert_int_equal(cr_xml_walk(a, NULL, record, &s, &d), 42);
     assert_int_equal(s.n, 2);
     cr_diag_free(&d);
 }
@@ -235,6 +235,91 @@ static void entities_are_never_expanded(void **state)
     expect_error(p, base_name(p), 1, NULL, "Entity 'x' not defined");
 }
 
+/* <callroute> with one <gateways><gateway> carrying `n` attributes (or namespace
+ * declarations), on line 3. */
+static char *gateway_with(size_t n, const char *fmt)
+{
+    char *s = malloc(n * 32 + 256);
+    assert_non_null(s);
+    size_t o = (size_t)sprintf(s, "<callroute>\n<gateways>\n<gateway name=\"g\"");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)sprintf(s + o, fmt, i, i);
+    strcpy(s + o, "\n address=\"sip:x\"/>\n</gateways>\n</callroute>\n");
+    return s;
+}
+
+/* libxml2 2.9 takes minutes over one element with 200,000 attributes (its duplicate checks
+ * are quadratic): the scan refuses it first, naming the line where the tag begins. */
+static void an_element_with_200000_attributes_is_refused(void **state)
+{
+    const char *fmts[] = {" a%zu=\"%zu\"", "\n xmlns:p%zu=\"urn:x:%zu\""};
+    for (int i = 0; i < 2; i++) {
+        char *doc = gateway_with(200000, fmts[i]);
+        const char *p = cr_test_tmpfile(doc, ".xml");
+        free(doc);
+        expect_error(p, base_name(p), 3, NULL, "element <gateway> has more than 256 attributes");
+    }
+    /* 256 with name and address: the scan lets it through, the loader names the unknown */
+    char *doc = gateway_with(254, " a%zu=\"%zu\"");
+    const char *p = cr_test_tmpfile(doc, ".xml");
+    free(doc);
+    expect_error(p, base_name(p), 3, "gateway 'g'", "unknown attribute 'a253'");
+}
+
+/* What only looks like attributes (in comments, CDATA, processing instructions and attribute
+ * values) does not count; nor do end tags and empty elements count as nesting. */
+static void the_scan_counts_only_real_attributes_and_nesting(void **state)
+{
+    size_t n = 300 * 8 + 65 * 16 + 1024;
+    char *s = malloc(n * 2);
+    assert_non_null(s);
+    size_t o = (size_t)sprintf(s, "<callroute>\n<!-- ");
+    for (int i = 0; i < 300; i++)
+        o += (size_t)sprintf(s + o, "a%d=\"\" ", i);
+    o += (size_t)sprintf(s + o, "-> ]]> -->\n<?pi ");
+    for (int i = 0; i < 300; i++)
+        o += (size_t)sprintf(s + o, "b=1 ");
+    o += (size_t)sprintf(s + o, "? ?>\n<domains>");
+    for (int i = 0; i < 100; i++)
+        o += (size_t)sprintf(s + o, "<domain>d%d.example</domain><!----><x/>", i);
+    o += (size_t)sprintf(s + o, "</domains>\n<phoneUsages><usage name=\"");
+    for (int i = 0; i < 300; i++)
+        o += (size_t)sprintf(s + o, "=");
+    sprintf(s + o, "\"/></phoneUsages>\n</callroute>\n");
+    const char *p = cr_test_tmpfile(s, ".xml");
+    free(s);
+    /* refused by the loader (<x> is unknown), not by the scan */
+    expect_error(p, base_name(p), 4, NULL, "unknown element <x> in <domains>");
+}
+
+/* A big configuration of ordinary elements loads: the scan and the walk are linear. */
+static void a_configuration_with_many_elements_loads(void **state)
+{
+    size_t n = 20000;
+    char *s = malloc(n * 160 + 1024);
+    assert_non_null(s);
+    size_t o = (size_t)sprintf(s, "<callroute>\n<phoneUsages>");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)sprintf(s + o, "<usage name=\"U%zu\"/>", i);
+    o += (size_t)sprintf(s + o, "</phoneUsages>\n<users>\n");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)sprintf(s + o, "<user uri=\"sip:u%zu@example.com\"/>\n", i);
+    sprintf(s + o, "</users>\n</callroute>\n");
+    const char *p = cr_test_tmpfile(s, ".xml");
+    free(s);
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_config *cfg = NULL;
+    int rc = cr_rules_load(p, &cfg, &d);
+    if (rc != CR_OK)
+        print_diag(&d);
+    assert_int_equal(rc, CR_OK);
+    assert_int_equal(cr_config_user_count(cfg), n);
+    cr_config_free(cfg);
+    cr_diag_free(&d);
+    unlink(p);
+}
+
 static void helpers_parse_strictly(void **state)
 {
     bool b = false;
@@ -269,6 +354,9 @@ int main(void)
         cmocka_unit_test(random_bytes_file_is_refused_quickly),
         cmocka_unit_test(deep_nesting_is_refused_quickly),
         cmocka_unit_test(entities_are_never_expanded),
+        cmocka_unit_test(an_element_with_200000_attributes_is_refused),
+        cmocka_unit_test(the_scan_counts_only_real_attributes_and_nesting),
+        cmocka_unit_test(a_configuration_with_many_elements_loads),
         cmocka_unit_test(helpers_parse_strictly),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);

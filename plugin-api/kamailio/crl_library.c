@@ -1,0 +1,204 @@
+/*
+ * callroute.so: loading libcallroute.so and the host side of the plugin ABI.
+ *
+ * The module links nothing of callroute: it dlopen()s the library named by the "library"
+ * parameter, asks cr_plugin_entry() for the plugin table and uses only that table. It gives
+ * the library Kamailio's logging and the wall clock (the library allocates with malloc: the
+ * ABI's allocator slot is not used by the library, so the module offers none).
+ *
+ * Process model. crl_init() (main process, before fork) loads the library, allocates the
+ * block of shared memory the library keeps gateway state, load-spreading counters and the
+ * reload generation in, and opens the configuration once to refuse startup when it is
+ * broken. Every child then opens its own handle over the same shared block; a reload in one
+ * process bumps the shared generation and the others reload before their next decision.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/dprint.h"
+#include "core/mem/shm_mem.h"
+
+#include "callroute_mod.h"
+#include "crl_library.h"
+
+char *crl_path = NULL;
+char *crl_config = NULL;
+
+static const char *const crl_default_paths[] = {
+    "/usr/lib/x86_64-linux-gnu/libcallroute.so.1",
+    "/usr/local/lib/libcallroute.so.1",
+    "libcallroute.so.1",
+};
+/* per-process state */
+static void *crl_dl;
+const cr_plugin *crl_plugin;
+static cr_host crl_host;
+cr_open_options crl_opts;
+static cr_handle *crl_own; /* valid only in the process that opened it */
+static pid_t crl_own_pid;
+
+/* ---- host callbacks given to the library ---- */
+
+static void crl_log(void *ud, int level, const char *message)
+{
+    switch (level) {
+    case CR_LOG_ERROR:
+        LM_ERR("%s\n", message);
+        break;
+    case CR_LOG_WARNING:
+        LM_WARN("%s\n", message);
+        break;
+    case CR_LOG_INFO:
+        LM_INFO("%s\n", message);
+        break;
+    default:
+        LM_DBG("%s\n", message);
+        break;
+    }
+}
+
+static int64_t crl_now_ms(void *ud)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+int crl_cstr(const str *s, char *buf, size_t len)
+{
+    if (s == NULL || s->s == NULL || s->len < 0 || (size_t)s->len >= len)
+        return -1;
+    memcpy(buf, s->s, s->len);
+    buf[s->len] = '\0';
+    return 0;
+}
+
+static int crl_load(void)
+{
+    const char *err = NULL;
+    cr_plugin_entry_fn entry;
+    size_t i;
+
+    if (crl_path && *crl_path) {
+        crl_dl = dlopen(crl_path, RTLD_NOW | RTLD_LOCAL);
+        if (crl_dl == NULL) {
+            LM_ERR("cannot load library %s: %s\n", crl_path, dlerror());
+            return -1;
+        }
+    } else {
+        for (i = 0; i < sizeof(crl_default_paths) / sizeof(crl_default_paths[0]); i++) {
+            crl_dl = dlopen(crl_default_paths[i], RTLD_NOW | RTLD_LOCAL);
+            if (crl_dl) {
+                crl_path = (char *)crl_default_paths[i];
+                break;
+            }
+        }
+        if (crl_dl == NULL) {
+            LM_ERR("libcallroute.so.1 not found; set modparam(\"callroute\", \"library\", "
+                   "PATH)\n");
+            return -1;
+        }
+    }
+    entry = (cr_plugin_entry_fn)dlsym(crl_dl, CR_PLUGIN_ENTRY_SYMBOL);
+    if (entry == NULL) {
+        LM_ERR("%s has no %s: %s\n", crl_path, CR_PLUGIN_ENTRY_SYMBOL, dlerror());
+        return -1;
+    }
+
+    memset(&crl_host, 0, sizeof(crl_host));
+    crl_host.abi_major = CR_ABI_MAJOR;
+    crl_host.size = sizeof(crl_host);
+    crl_host.log = crl_log;
+    crl_host.now_ms = crl_now_ms;
+    crl_plugin = entry(&crl_host, &err);
+    if (crl_plugin == NULL) {
+        LM_ERR("%s refused ABI %d: %s\n", crl_path, CR_ABI_MAJOR, err ? err : "?");
+        return -1;
+    }
+    if (crl_plugin->abi_major != CR_ABI_MAJOR || !CR_HAS(cr_plugin, crl_plugin, gateways) ||
+        !crl_plugin->open || !crl_plugin->route || !crl_plugin->reload || !crl_plugin->result_get ||
+        !crl_plugin->result_item) {
+        LM_ERR("%s: plugin table (ABI %u, %u bytes) lacks what this module needs\n", crl_path,
+               crl_plugin->abi_major, crl_plugin->size);
+        crl_plugin = NULL;
+        return -1;
+    }
+    LM_INFO("loaded %s (callroute %s, ABI %u.%u)\n", crl_path,
+            crl_plugin->version ? crl_plugin->version : "?", crl_plugin->abi_major,
+            crl_plugin->abi_minor);
+    return 0;
+}
+
+/* Opens a handle for this process; logs and returns -1 on failure. */
+static int crl_open(void)
+{
+    char err[CRM_ERR_MAX];
+    cr_handle *h = NULL;
+    int rc;
+
+    err[0] = '\0';
+    rc = crl_plugin->open(crl_config, &crl_opts, &h, err, sizeof(err));
+    if (rc < 0 || h == NULL) {
+        LM_ERR("cannot load %s: %s%s%s\n", crl_config,
+               crl_plugin->strerror ? crl_plugin->strerror(rc) : "error", err[0] ? "\n" : "", err);
+        return -1;
+    }
+    crl_own = h;
+    crl_own_pid = getpid();
+    return 0;
+}
+
+/* A handle inherited through fork() belongs to the parent: it is left alone (not closed, the
+ * parent still uses its memory through copy-on-write) and a new one is opened. */
+cr_handle *crl_handle(void)
+{
+    if (crl_plugin == NULL)
+        return NULL;
+    if (crl_own && crl_own_pid == getpid())
+        return crl_own;
+    crl_own = NULL;
+    if (crl_open() < 0)
+        return NULL;
+    return crl_own;
+}
+
+int crl_init(int gateway_holdoff_s)
+{
+    size_t shared_len;
+    void *shared = NULL;
+
+    if (crl_load() < 0)
+        return -1;
+    shared_len = crl_plugin->shared_size ? crl_plugin->shared_size() : 0;
+    if (shared_len > 0) {
+        shared = shm_malloc(shared_len);
+        if (shared == NULL) {
+            LM_ERR("no shared memory for %zu bytes of gateway state\n", shared_len);
+            return -1;
+        }
+        memset(shared, 0, shared_len);
+    }
+    memset(&crl_opts, 0, sizeof(crl_opts));
+    crl_opts.size = sizeof(crl_opts);
+    crl_opts.shared = shared;
+    crl_opts.shared_len = shared_len;
+    crl_opts.gateway_holdoff_s = gateway_holdoff_s > 0 ? gateway_holdoff_s : 30;
+
+    /* Refuse to start on a broken configuration; the handle serves the main process. */
+    if (crl_open() < 0)
+        return -1;
+    LM_INFO("routing with %s (gateway hold-off %d s, %zu bytes shared)\n", crl_config,
+            crl_opts.gateway_holdoff_s, shared_len);
+    return 0;
+}
+
+void crl_close(void)
+{
+    if (crl_plugin && crl_own && crl_own_pid == getpid())
+        crl_plugin->close(crl_own);
+    crl_own = NULL;
+    /* The shared block goes with Kamailio's shm pool; the library stays mapped because
+     * other modules' destroy functions may still log through it. */
+}

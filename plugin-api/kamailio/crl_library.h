@@ -1,0 +1,37 @@
+/*
+ * callroute.so: loading libcallroute.so through its plugin ABI (plugin-api/callroute.h) and
+ * the host callbacks given to it (Kamailio's logging, the wall clock). Internal.
+ */
+#ifndef CRL_LIBRARY_H
+#define CRL_LIBRARY_H
+
+#include <stddef.h>
+
+#include "core/str.h"
+
+#include "callroute.h"
+
+extern char *crl_path;   /* modparam "library"; NULL = the default paths */
+extern char *crl_config; /* modparam "config" */
+
+/* The library's table once crl_init() succeeded, else NULL. */
+extern const cr_plugin *crl_plugin;
+/* The options every process opens its handle with (shared block, hold-off). */
+extern cr_open_options crl_opts;
+
+/* Main process, before fork: loads the library, allocates its shared block in Kamailio's
+ * shared memory and opens the configuration once (a broken file stops startup). Logs and
+ * returns -1 on failure. */
+int crl_init(int gateway_holdoff_s);
+
+/* This process's handle, opened on first use after fork (a handle inherited from the parent
+ * is left to it). NULL when the library is not loaded or the configuration does not open. */
+cr_handle *crl_handle(void);
+
+/* Closes this process's handle if it opened one (mod_destroy). */
+void crl_close(void);
+
+/* Copies a Kamailio str into a NUL-terminated buffer; -1 when it does not fit. */
+int crl_cstr(const str *s, char *buf, size_t len);
+
+#endif

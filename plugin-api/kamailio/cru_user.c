@@ -1,0 +1,719 @@
+/*
+ * callroute.so: calls to users (callroute_user(), callroute_user_next()).
+ *
+ *
+ * The library gives the ringing plan as a flat list of rows ("ring": at, branch, kind,
+ * target, alt, uri, gateway, address). The module keeps the rows of each call in shared
+ * memory (struct cru_call, one block per call, keyed by tm's transaction identifier) and
+ * carries them out on tm's transaction:
+ *   - at 0 s (callroute_user(), request route): the rows due at once become the destination
+ *     set; the script relays it with t_relay().
+ *   - later rows (a team call after its delay) and the no-answer step are started by the
+ *     module's timer process (every CRU_TICK_MS): it finds the transaction again
+ *     (t_lookup_ident) and adds branches to it with tm's t_append_branches(), the branches
+ *     already ringing go on ringing. The no-answer step adds its target, then cancels every
+ *     other branch (prepare_to_cancel + cancel_uacs).
+ *   - a PSTN row that fails with 503, 504 or 408 (tm's branch-failure callback) marks its
+ *     gateway down and asks for the next alternative of the same target (alt + 1): the timer
+ *     process adds it, or callroute_user_next() when that was the last open branch.
+ *   - when every branch failed before the next step is due (busy, not registered), tm runs
+ *     the script's failure_route, where callroute_user_next() starts the next step at once.
+ * The block goes when tm frees the transaction (the callback's release function marks it,
+ * the timer process frees it). Users among the targets (team members, delegates, a user
+ * the call forwards to) ring at their registered contacts (registrar's lookup_to_dset). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/dprint.h"
+#include "core/dset.h"
+#include "core/locking.h"
+#include "core/mem/mem.h"
+#include "core/mem/shm_mem.h"
+#include "core/parser/msg_parser.h"
+#include "core/parser/parse_from.h"
+#include "core/sr_module.h"
+#include "core/timer_proc.h"
+#include "modules/registrar/api.h"
+#include "modules/usrloc/usrloc.h"
+#include "modules/tm/tm_load.h"
+
+#include "callroute_mod.h"
+#include "crl_library.h"
+#include "cru_user.h"
+
+enum cru_state { CRU_PENDING, CRU_WANTED, CRU_CLAIMED, CRU_SENT, CRU_FAILED, CRU_SKIPPED };
+enum cru_kind { CRU_K_ENDPOINT, CRU_K_USER, CRU_K_SIP, CRU_K_PSTN, CRU_K_VOICEMAIL };
+
+#define CRU_BUCKETS       256
+#define CRU_TICK_MS       100
+#define CRU_MAX_ROWS      256
+#define CRU_MAX_ENDPOINTS 32
+#define CRU_MAX_DUE       256 /* calls handled per timer tick (the rest next tick) */
+
+typedef struct cru_row {
+    int at_ms;
+    unsigned char kind, no_answer, state;
+    short group, alt;
+    str branch, target, uri, gateway, address; /* into the call's block; len 0 = absent */
+} cru_row;
+
+typedef struct cru_call {
+    struct cru_call *next;
+    unsigned int hash_index, label;
+    int64_t start_ms;
+    int dead;     /* tm freed the transaction */
+    int finished; /* answered, cancelled or nothing left to start */
+    int settled;  /* finished, and no branch left ringing (see cru_settle) */
+    int no_answer_started;
+    str callee;
+    int nrows;
+    cru_row rows[]; /* then the strings */
+} cru_call;
+
+typedef struct cru_table {
+    gen_lock_t lock;
+    cru_call *bucket[CRU_BUCKETS];
+} cru_table;
+
+static cru_table *cru_tab;
+static registrar_api_t cru_reg;
+static int cru_reg_loaded;
+char *cru_location_table = "location";
+
+static int64_t cru_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int cru_kind_of(const char *k)
+{
+    if (k == NULL)
+        return -1;
+    if (strcmp(k, "endpoint") == 0)
+        return CRU_K_ENDPOINT;
+    if (strcmp(k, "user") == 0)
+        return CRU_K_USER;
+    if (strcmp(k, "sip") == 0)
+        return CRU_K_SIP;
+    if (strcmp(k, "pstn") == 0)
+        return CRU_K_PSTN;
+    if (strcmp(k, "voicemail") == 0)
+        return CRU_K_VOICEMAIL;
+    return -1;
+}
+
+/* Copies v into the block's string area at *pool. */
+static void cru_put(str *dst, const char *v, char **pool)
+{
+    size_t l = v ? strlen(v) : 0;
+
+    dst->s = *pool;
+    dst->len = (int)l;
+    if (l)
+        memcpy(*pool, v, l);
+    (*pool)[l] = '\0';
+    *pool += l + 1;
+}
+
+/* The plan's "ring" rows of result r in one shared-memory block. */
+static cru_call *cru_build(const cr_result *r, const char *callee)
+{
+    static const char *const sfields[] = {"branch", "target", "uri", "gateway", "address"};
+    size_t n = crl_plugin->result_count(r, "ring"), i, k, strings = strlen(callee) + 1;
+    cru_call *c;
+    char *pool;
+
+    if (n > CRU_MAX_ROWS) {
+        LM_WARN("plan for %s has %zu rows: only the first %d are used\n", callee, n, CRU_MAX_ROWS);
+        n = CRU_MAX_ROWS;
+    }
+    for (i = 0; i < n; i++)
+        for (k = 0; k < sizeof(sfields) / sizeof(sfields[0]); k++) {
+            const char *v = crl_plugin->result_item(r, "ring", i, sfields[k]);
+            strings += (v ? strlen(v) : 0) + 1;
+        }
+    c = shm_malloc(sizeof(*c) + n * sizeof(cru_row) + strings);
+    if (c == NULL) {
+        LM_ERR("no shared memory for the plan of %s\n", callee);
+        return NULL;
+    }
+    memset(c, 0, sizeof(*c) + n * sizeof(cru_row));
+    pool = (char *)&c->rows[n];
+    cru_put(&c->callee, callee, &pool);
+    for (i = 0; i < n; i++) {
+        cru_row *row = &c->rows[c->nrows];
+        const char *at = crl_plugin->result_item(r, "ring", i, "at");
+        const char *alt = crl_plugin->result_item(r, "ring", i, "alt");
+        int kind = cru_kind_of(crl_plugin->result_item(r, "ring", i, "kind"));
+
+        if (kind < 0 || crl_plugin->result_item(r, "ring", i, "uri") == NULL) {
+            LM_WARN("plan for %s: row %zu has no known kind or no uri: skipped\n", callee, i);
+            continue;
+        }
+        row->kind = (unsigned char)kind;
+        row->at_ms = at ? atoi(at) * 1000 : 0;
+        row->alt = (short)(alt ? atoi(alt) : 0);
+        row->state = CRU_PENDING;
+        cru_put(&row->branch, crl_plugin->result_item(r, "ring", i, "branch"), &pool);
+        cru_put(&row->target, crl_plugin->result_item(r, "ring", i, "target"), &pool);
+        cru_put(&row->uri, crl_plugin->result_item(r, "ring", i, "uri"), &pool);
+        cru_put(&row->gateway, crl_plugin->result_item(r, "ring", i, "gateway"), &pool);
+        cru_put(&row->address, crl_plugin->result_item(r, "ring", i, "address"), &pool);
+        row->no_answer = row->branch.len == 9 && memcmp(row->branch.s, "no_answer", 9) == 0;
+        /* the alternatives of one target follow its alt 0 */
+        if (row->alt > 0 && c->nrows > 0 && c->rows[c->nrows - 1].alt == row->alt - 1 &&
+            STR_EQ(c->rows[c->nrows - 1].target, row->target))
+            row->group = c->rows[c->nrows - 1].group;
+        else
+            row->group = (short)c->nrows, row->alt = 0;
+        c->nrows++;
+    }
+    return c;
+}
+
+/* Under the lock. */
+static cru_call *cru_find(unsigned int hash_index, unsigned int label)
+{
+    cru_call *c;
+
+    for (c = cru_tab->bucket[hash_index % CRU_BUCKETS]; c; c = c->next)
+        if (c->hash_index == hash_index && c->label == label && !c->dead)
+            return c;
+    return NULL;
+}
+
+/* Under the lock: the no-answer step replaces every ringing row that has not started. */
+static void cru_start_no_answer(cru_call *c)
+{
+    int i;
+
+    c->no_answer_started = 1;
+    for (i = 0; i < c->nrows; i++)
+        if (!c->rows[i].no_answer &&
+            (c->rows[i].state == CRU_PENDING || c->rows[i].state == CRU_WANTED))
+            c->rows[i].state = CRU_SKIPPED;
+}
+
+#define CRU_DUE(c, r, elapsed)                                                                     \
+    ((r)->state == CRU_PENDING && (r)->alt == 0 && (r)->at_ms <= (elapsed) &&                      \
+     ((r)->no_answer || !(c)->no_answer_started))
+
+/* Under the lock: what the timer process has to start now (rows become CLAIMED). Sets
+ * *cancel when the no-answer step starts (the other branches are to be cancelled). */
+static int cru_claim_due(cru_call *c, int64_t elapsed, int *cancel)
+{
+    int i, n = 0, na = 0;
+
+    *cancel = 0;
+    if (c->finished)
+        return 0;
+    if (!c->no_answer_started) {
+        for (i = 0; i < c->nrows; i++)
+            if (c->rows[i].no_answer && CRU_DUE(c, &c->rows[i], elapsed))
+                na = 1;
+        if (na) {
+            cru_start_no_answer(c);
+            *cancel = 1;
+        }
+    }
+    for (i = 0; i < c->nrows; i++) {
+        cru_row *r = &c->rows[i];
+        if (r->state == CRU_WANTED || CRU_DUE(c, r, elapsed)) {
+            r->state = CRU_CLAIMED;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Under the lock: what to start at once, with nothing ringing (the start of the call, or a
+ * failure_route): failovers asked for, rows the timer claimed but may not have added yet,
+ * else every row of the next step in time. */
+static int cru_claim_now(cru_call *c)
+{
+    int i, n = 0, next = -1;
+
+    if (c->finished)
+        return 0;
+    for (i = 0; i < c->nrows; i++) {
+        cru_row *r = &c->rows[i];
+        if (r->state == CRU_WANTED)
+            r->state = CRU_CLAIMED;
+        if (r->state == CRU_CLAIMED)
+            n++;
+    }
+    if (n)
+        return n;
+    for (i = 0; i < c->nrows; i++) {
+        cru_row *r = &c->rows[i];
+        if (CRU_DUE(c, r, INT32_MAX) && (next < 0 || r->at_ms < next))
+            next = r->at_ms;
+    }
+    if (next < 0)
+        return 0;
+    for (i = 0; i < c->nrows; i++)
+        if (CRU_DUE(c, &c->rows[i], INT32_MAX) && c->rows[i].at_ms == next &&
+            c->rows[i].no_answer && !c->no_answer_started)
+            cru_start_no_answer(c);
+    for (i = 0; i < c->nrows; i++) {
+        cru_row *r = &c->rows[i];
+        if (CRU_DUE(c, r, INT32_MAX) && r->at_ms == next) {
+            r->state = CRU_CLAIMED;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The destination set for the CLAIMED rows of c (not under the lock: the rows' strings do
+ * not change and the block outlives the transaction). Rows become SENT, or FAILED when they
+ * give no branch (a user without registered contacts). Returns the number of branches. */
+static int cru_fill(struct sip_msg *msg, cru_call *c)
+{
+    str table;
+    int i, before, endpoints_done = 0, ok;
+    unsigned char result[CRU_MAX_ROWS];
+
+    table.s = cru_location_table;
+    table.len = strlen(cru_location_table);
+    clear_branches();
+    for (i = 0; i < c->nrows; i++) {
+        cru_row *r = &c->rows[i];
+        result[i] = 0;
+        if (r->state != CRU_CLAIMED)
+            continue;
+        before = nr_branches;
+        switch (r->kind) {
+        case CRU_K_ENDPOINT:
+            /* every registered contact of the callee, with its path, received and socket */
+            if (!endpoints_done) {
+                endpoints_done = 1;
+                cru_reg.lookup_to_dset(msg, &table, &c->callee);
+                endpoints_done = nr_branches > (unsigned)before ? 2 : 1;
+            }
+            ok = endpoints_done == 2;
+            break;
+        case CRU_K_USER:
+            cru_reg.lookup_to_dset(msg, &table, &r->uri);
+            ok = nr_branches > (unsigned)before;
+            break;
+        default:
+            ok = append_branch(msg, &r->uri, r->address.len ? &r->address : NULL, NULL,
+                               Q_UNSPECIFIED, 0, NULL, NULL, 0, NULL, NULL) == 1;
+            break;
+        }
+        result[i] = ok ? 1 : 2;
+        LM_INFO("user %.*s: %s %.*s %.*s%s%.*s%s\n", c->callee.len, c->callee.s,
+                ok ? "ringing" : "cannot ring", r->branch.len, r->branch.s, r->uri.len, r->uri.s,
+                r->gateway.len ? " via " : "", r->gateway.len, r->gateway.s,
+                ok ? ""
+                   : (r->kind == CRU_K_USER || r->kind == CRU_K_ENDPOINT ? " (not registered)"
+                                                                         : " (error)"));
+    }
+    lock_get(&cru_tab->lock);
+    for (i = 0; i < c->nrows; i++)
+        if (result[i] && c->rows[i].state == CRU_CLAIMED)
+            c->rows[i].state = result[i] == 1 ? CRU_SENT : CRU_FAILED;
+    lock_release(&cru_tab->lock);
+    ruri_mark_consumed(); /* the destination set only */
+    return (int)nr_branches;
+}
+
+/* Starts what can start at once; returns the number of branches in the destination set. */
+static int cru_start_now(struct sip_msg *msg, cru_call *c)
+{
+    int n, b;
+
+    for (;;) {
+        lock_get(&cru_tab->lock);
+        n = cru_claim_now(c);
+        if (n == 0)
+            c->finished = 1;
+        lock_release(&cru_tab->lock);
+        if (n == 0) {
+            clear_branches();
+            return 0;
+        }
+        b = cru_fill(msg, c);
+        if (b > 0)
+            return b;
+    }
+}
+
+/* tm: a branch failed. A PSTN row whose gateway answered 503/504/408 (or timed out) marks
+ * the gateway down and asks for the target's next alternative, if the row is still wanted. */
+static void cru_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
+{
+    cru_call *c = ps->param ? (cru_call *)*ps->param : NULL;
+    int branch = crm_tmb.t_get_picked_branch();
+    int code = ps->code, i, gw_failure = code == 503 || code == 504 || code == 408;
+    char gw[CRM_FIELD_MAX];
+    cr_handle *h;
+    str uri;
+
+    if (c == NULL || branch < 0 || branch >= (int)t->nr_of_outgoings)
+        return;
+    uri = t->uac[branch].uri;
+    gw[0] = '\0';
+    lock_get(&cru_tab->lock);
+    for (i = 0; i < c->nrows; i++) {
+        cru_row *r = &c->rows[i];
+        if (r->kind != CRU_K_PSTN || r->state != CRU_SENT || !STR_EQ(r->uri, uri))
+            continue;
+        r->state = CRU_FAILED;
+        if (!gw_failure)
+            break;
+        if (r->gateway.len > 0 && r->gateway.len < (int)sizeof(gw)) {
+            memcpy(gw, r->gateway.s, r->gateway.len);
+            gw[r->gateway.len] = '\0';
+        }
+        if (i + 1 < c->nrows && c->rows[i + 1].group == r->group &&
+            c->rows[i + 1].state == CRU_PENDING && !(t->flags & T_CANCELED) &&
+            (r->no_answer || !c->no_answer_started) && !c->finished)
+            c->rows[i + 1].state = CRU_WANTED;
+        break;
+    }
+    lock_release(&cru_tab->lock);
+    if (gw[0] && (h = crl_handle()) != NULL) {
+        LM_INFO("gateway %s failed (%d): marked down for %d s\n", gw, code,
+                crl_opts.gateway_holdoff_s);
+        if (crl_plugin->gateway_failed && crl_plugin->gateway_failed(h, gw) < 0)
+            LM_WARN("library did not accept the failure of gateway %s\n", gw);
+    }
+}
+
+/* tm freed the transaction: the timer process frees the block. */
+static void cru_release(void *param)
+{
+    cru_call *c = param;
+
+    if (c == NULL)
+        return;
+    lock_get(&cru_tab->lock);
+    c->dead = 1;
+    lock_release(&cru_tab->lock);
+}
+
+int cru_user(struct sip_msg *msg)
+{
+    char from[MAX_URI_SIZE], callee[MAX_URI_SIZE];
+    char *eps[CRU_MAX_ENDPOINTS];
+    const char *reason;
+    cr_handle *h = crl_handle();
+    cr_result *r = NULL;
+    cru_call *c;
+    struct cell *t;
+    str table, scallee;
+    unsigned int i, neps = 0;
+    int rc, len, b;
+
+    if (h == NULL)
+        return CRM_ERROR;
+    if (cru_tab == NULL || !cru_reg_loaded) {
+        LM_ERR("callroute_user() needs a library with user plans (ABI 1.2) and the registrar "
+               "module\n");
+        return CRM_ERROR;
+    }
+    if (msg->first_line.type != SIP_REQUEST || msg->REQ_METHOD != METHOD_INVITE) {
+        LM_ERR("callroute_user() handles INVITEs\n");
+        return CRM_ERROR;
+    }
+    if (parse_from_header(msg) < 0 || crl_cstr(&get_from(msg)->uri, from, sizeof(from)) < 0 ||
+        crl_cstr(GET_RURI(msg), callee, sizeof(callee)) < 0) {
+        LM_ERR("cannot read From or Request-URI\n");
+        return CRM_ERROR;
+    }
+
+    /* the callee's registered contacts, for the plan */
+    table.s = cru_location_table;
+    table.len = strlen(cru_location_table);
+    scallee.s = callee;
+    scallee.len = strlen(callee);
+    clear_branches();
+    cru_reg.lookup_to_dset(msg, &table, &scallee);
+    for (i = 0; i < nr_branches && neps < CRU_MAX_ENDPOINTS; i++) {
+        qvalue_t q;
+        char *u = get_branch(i, &len, &q, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+        if (u && (eps[neps] = pkg_malloc(len + 1)) != NULL) {
+            memcpy(eps[neps], u, len);
+            eps[neps++][len] = '\0';
+        }
+    }
+    clear_branches();
+
+    rc = crl_plugin->user_plan(h, from, callee, (const char *const *)eps, neps, &r);
+    for (i = 0; i < neps; i++)
+        pkg_free(eps[i]);
+    if (rc < 0 || r == NULL) {
+        LM_ERR("user plan %s -> %s failed: %s\n", from, callee,
+               crl_plugin->strerror ? crl_plugin->strerror(rc) : "error");
+        return CRM_ERROR;
+    }
+    if (crl_plugin->result_kind(r) != 1) {
+        LM_DBG("%s is not a user\n", callee);
+        crl_plugin->result_free(r);
+        return CRM_NO_USER;
+    }
+    reason = crl_plugin->result_get(r, "reason");
+    LM_INFO("call %s -> %s: %s\n", from, callee, reason ? reason : "plan");
+    c = cru_build(r, crl_plugin->result_get(r, "callee") ? crl_plugin->result_get(r, "callee")
+                                                         : callee);
+    crl_plugin->result_free(r);
+    if (c == NULL)
+        return CRM_ERROR;
+
+    /* the transaction the plan runs on */
+    rc = crm_tmb.t_newtran(msg);
+    if (rc == 0) { /* a retransmission, absorbed */
+        shm_free(c);
+        return 0;
+    }
+    t = crm_tmb.t_gett();
+    if (rc < 0 || t == NULL || t == T_UNDEFINED) {
+        LM_ERR("cannot create the transaction for %s\n", callee);
+        shm_free(c);
+        return CRM_ERROR;
+    }
+    c->hash_index = t->hash_index;
+    c->label = t->label;
+    c->start_ms = cru_now_ms();
+    if (crm_tmb.register_tmcb(msg, t, TMCB_ON_BRANCH_FAILURE, cru_branch_failure, c, cru_release) <=
+        0) {
+        LM_ERR("cannot watch the branches of the call to %s\n", callee);
+        shm_free(c);
+        return CRM_ERROR;
+    }
+    lock_get(&cru_tab->lock);
+    c->next = cru_tab->bucket[c->hash_index % CRU_BUCKETS];
+    cru_tab->bucket[c->hash_index % CRU_BUCKETS] = c;
+    lock_release(&cru_tab->lock);
+
+    b = cru_start_now(msg, c);
+    if (b == 0) {
+        LM_INFO("user %s: nobody to ring\n", callee);
+        return CRM_NOTHING_TO_RING;
+    }
+    return 1;
+}
+
+int cru_user_next(struct sip_msg *msg)
+{
+    struct cell *t = crm_tmb.t_gett();
+    cru_call *c;
+
+    if (cru_tab == NULL || t == NULL || t == T_UNDEFINED) {
+        LM_ERR("callroute_user_next() needs the transaction of callroute_user()\n");
+        return CRM_ERROR;
+    }
+    if (t->flags & T_CANCELED)
+        return CRM_NO_ATTEMPT;
+    lock_get(&cru_tab->lock);
+    c = cru_find(t->hash_index, t->label);
+    lock_release(&cru_tab->lock);
+    if (c == NULL)
+        return CRM_NO_ATTEMPT;
+    return cru_start_now(msg, c) > 0 ? 1 : CRM_NO_ATTEMPT;
+}
+
+/* When a call is answered or cancelled, tm cancels the branches that ring. A branch whose
+ * first provisional reply is read by one worker while another relays the 2xx (or the
+ * caller's CANCEL) can escape: tm reads the branch as unreplied and gives up on it, and the
+ * worker with the 180 had checked for a pending cancel before tm marked one (sam's phone
+ * went on ringing after the simultaneous-ring gateway answered). So can a branch the timer
+ * added while the 2xx was relayed (t_append_branches checks the status before its lock).
+ * This cancels every branch that rings (1xx received, no CANCEL built) on a finished
+ * transaction; the timer calls it each tick until no branch waits for a final reply.
+ * Returns 1 when every branch has its final reply. */
+static int cru_settle(struct cell *t, const str *callee)
+{
+    struct cancel_info ci;
+    branch_bm_t skip = 0;
+    int i, open = 0, lr;
+
+    for (i = 0; i < (int)t->nr_of_outgoings; i++) {
+        lr = t->uac[i].last_received;
+        if (lr < 200)
+            open = 1;
+        if (lr < 100 || lr >= 200)
+            skip |= (branch_bm_t)1 << i;
+    }
+    if (open) {
+        init_cancel_info(&ci);
+        crm_tmb.prepare_to_cancel(t, &ci.cancel_bitmap, skip);
+        if (ci.cancel_bitmap) {
+            LM_INFO("user %.*s: call over: cancelling a branch still ringing\n", callee->len,
+                    callee->s);
+            crm_tmb.cancel_uacs(t, &ci, 0);
+        }
+    }
+    return !open;
+}
+
+/* The transaction is answered or cancelled: nothing more starts on it. */
+static inline int cru_over(struct cell *t)
+{
+    return (t->flags & T_CANCELED) || t->uas.status >= 200;
+}
+
+/* One call whose next step is due (or that is over and may have a branch left ringing):
+ * add its branches to the transaction, or settle it. */
+static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now)
+{
+    struct cell *t = NULL, *orig = crm_tmb.t_gett();
+    struct cancel_info ci;
+    str none = {NULL, 0};
+    cru_call *c;
+    int n, cancel = 0, b, rc, old, i, over;
+    branch_bm_t skip = 0;
+
+    if (crm_tmb.t_lookup_ident(&t, hash_index, label) < 0 || t == NULL) {
+        crm_tmb.t_sett(orig, T_BR_UNDEFINED);
+        return;
+    }
+    lock_get(&cru_tab->lock);
+    c = cru_find(hash_index, label);
+    over = c && cru_over(t);
+    if (over)
+        c->finished = 1; /* answered or over: nothing more to start */
+    n = c && !over ? cru_claim_due(c, now - c->start_ms, &cancel) : 0;
+    lock_release(&cru_tab->lock);
+    /* only this process frees blocks and writes `settled` */
+    if (over && !c->settled && cru_settle(t, &c->callee))
+        c->settled = 1;
+    if (n > 0) {
+        b = cru_fill(t->uas.request, c);
+        if (b > 0) {
+            old = t->nr_of_outgoings;
+            crm_tmb.t_sett(t, T_BR_UNDEFINED);
+            rc = crm_tmb.t_append_branches(&none);
+            if (rc <= 0)
+                LM_INFO("user %.*s: no branch added (%d)\n", c->callee.len, c->callee.s, rc);
+            if (rc > 0 && cru_over(t)) /* answered while the branches were added */
+                cru_settle(t, &c->callee);
+            if (rc > 0 && cancel) {
+                for (i = old; i < (int)t->nr_of_outgoings; i++)
+                    skip |= (branch_bm_t)1 << i;
+                init_cancel_info(&ci);
+                crm_tmb.prepare_to_cancel(t, &ci.cancel_bitmap, skip);
+                if (ci.cancel_bitmap) {
+                    LM_INFO("user %.*s: no answer: cancelling the other branches\n", c->callee.len,
+                            c->callee.s);
+                    crm_tmb.cancel_uacs(t, &ci, 0);
+                }
+            }
+        } else if (cancel) {
+            LM_WARN("user %.*s: no-answer target unreachable: the call keeps ringing\n",
+                    c->callee.len, c->callee.s);
+        }
+        clear_branches();
+    }
+    crm_tmb.unref_cell(t);
+    crm_tmb.t_sett(orig, T_BR_UNDEFINED);
+}
+
+/* The timer process: frees the blocks of freed transactions, runs the steps that are due. */
+static void cru_timer(unsigned int ticks, void *param)
+{
+    static struct {
+        unsigned int hi, lb;
+    } due[CRU_MAX_DUE];
+    int64_t now = cru_now_ms();
+    int b, i, ndue = 0;
+    cru_call **pp, *c;
+
+    lock_get(&cru_tab->lock);
+    for (b = 0; b < CRU_BUCKETS; b++) {
+        for (pp = &cru_tab->bucket[b]; (c = *pp) != NULL;) {
+            if (c->dead) {
+                *pp = c->next;
+                LM_DBG("plan for %.*s done\n", c->callee.len, c->callee.s);
+                shm_free(c);
+                continue;
+            }
+            pp = &c->next;
+            if (ndue >= CRU_MAX_DUE || (c->finished && c->settled))
+                continue;
+            if (c->finished) { /* over: settle its branches (cru_settle) */
+                due[ndue].hi = c->hash_index;
+                due[ndue++].lb = c->label;
+                continue;
+            }
+            for (i = 0; i < c->nrows; i++) {
+                cru_row *r = &c->rows[i];
+                if (r->state == CRU_WANTED || CRU_DUE(c, r, now - c->start_ms)) {
+                    due[ndue].hi = c->hash_index;
+                    due[ndue++].lb = c->label;
+                    break;
+                }
+            }
+        }
+    }
+    lock_release(&cru_tab->lock);
+    for (i = 0; i < ndue; i++)
+        cru_run_due(due[i].hi, due[i].lb, now);
+}
+
+/* usrloc creates a table when a script function names it at startup (the native script's
+ * save()/lookup() fixups); a KEMI script names it only at run time, after fork, where
+ * usrloc refuses. The module registers location_table itself, whatever the script. */
+static int cru_location_register(void)
+{
+    bind_usrloc_t bind = (bind_usrloc_t)(void (*)(void))find_export("ul_bind_usrloc", 1, 0);
+    usrloc_api_t ul;
+    udomain_t *d;
+
+    if (bind == NULL || bind(&ul) < 0 || ul.register_udomain(cru_location_table, &d) < 0) {
+        LM_ERR("cannot register usrloc table %s\n", cru_location_table);
+        return -1;
+    }
+    return 0;
+}
+
+int cru_mod_init(void)
+{
+    bind_registrar_f bind;
+
+    if (!CR_HAS(cr_plugin, crl_plugin, user_plan) || crl_plugin->user_plan == NULL) {
+        LM_INFO("%s has no user plans: callroute_user() is unavailable\n", crl_path);
+        return 0;
+    }
+    bind = (bind_registrar_f)(void (*)(void))find_export("bind_registrar", 0, 0);
+    if (bind && bind(&cru_reg) == 0 && cru_location_register() == 0)
+        cru_reg_loaded = 1;
+    else
+        LM_INFO("registrar not loaded: callroute_user() is unavailable\n");
+    if (!crm_tmb.t_append_branches || !crm_tmb.prepare_to_cancel || !crm_tmb.cancel_uacs ||
+        !crm_tmb.t_lookup_ident) {
+        LM_ERR("tm lacks t_append_branches or cancel_uacs\n");
+        return -1;
+    }
+    cru_tab = shm_malloc(sizeof(*cru_tab));
+    if (cru_tab == NULL) {
+        LM_ERR("no shared memory for calls to users\n");
+        return -1;
+    }
+    memset(cru_tab, 0, sizeof(*cru_tab));
+    if (lock_init(&cru_tab->lock) == NULL) {
+        LM_ERR("cannot init the lock of calls to users\n");
+        return -1;
+    }
+    register_basic_timers(1); /* counts utimer processes too (the header's
+                               * register_basic_utimers is a self-referencing macro) */
+    return 0;
+}
+
+int cru_child_init(int rank)
+{
+    if (rank != PROC_MAIN || cru_tab == NULL)
+        return 0;
+    /* fork_basic_utimer() takes its interval in microseconds */
+    if (fork_basic_utimer(PROC_TIMER, "callroute user timer", 1, cru_timer, NULL,
+                          CRU_TICK_MS * 1000) < 0) {
+        LM_ERR("cannot start the timer process of calls to users\n");
+        return -1;
+    }
+    return 0;
+}

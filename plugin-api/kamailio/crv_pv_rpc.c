@@ -1,0 +1,177 @@
+/*
+ * callroute.so: $callroute(decision|normalized|route|usage|gateway|reason|target|profile|
+ * rule|next_gateway) and the RPC commands callroute.reload, callroute.route and
+ * callroute.gateways.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "core/dprint.h"
+#include "core/mem/mem.h"
+#include "core/pvar.h"
+#include "core/rpc.h"
+#include "core/rpc_lookup.h"
+
+#include "callroute_mod.h"
+#include "crl_library.h"
+#include "cro_outbound.h"
+#include "crv_pv_rpc.h"
+
+static const char *const crv_field_names[CRO_F_COUNT] = {
+    "decision", "normalized", "route",   "usage", "gateway",
+    "reason",   "target",     "profile", "rule",  "next_gateway",
+};
+
+static int crv_pv_parse(pv_spec_p sp, str *in)
+{
+    int i;
+
+    if (sp == NULL || in == NULL || in->len <= 0)
+        return -1;
+    for (i = 0; i < CRO_F_COUNT; i++) {
+        if ((int)strlen(crv_field_names[i]) == in->len &&
+            strncasecmp(in->s, crv_field_names[i], in->len) == 0) {
+            sp->pvp.pvn.type = PV_NAME_INTSTR;
+            sp->pvp.pvn.u.isname.type = 0;
+            sp->pvp.pvn.u.isname.name.n = i;
+            return 0;
+        }
+    }
+    LM_ERR("unknown $callroute(%.*s)\n", in->len, in->s);
+    return -1;
+}
+
+/* The message's (or its transaction's) decision when there is one, else the last decision
+ * of this process (cro_field). */
+static int crv_pv_get(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
+{
+    str s;
+
+    cro_field(param->pvn.u.isname.name.n, &s);
+    if (s.len <= 0)
+        return pv_get_null(msg, param, res);
+    return pv_get_strval(msg, param, res, &s);
+}
+
+static const char *rpc_reload_doc[] = {
+    "Reload the routing configuration (atomic: a broken file is refused and the running "
+    "configuration stays).",
+    0};
+
+static void crv_rpc_reload(rpc_t *rpc, void *ctx)
+{
+    char err[CRM_ERR_MAX];
+    cr_handle *h = crl_handle();
+    int rc;
+
+    if (h == NULL) {
+        rpc->fault(ctx, 500, "callroute is not loaded");
+        return;
+    }
+    err[0] = '\0';
+    rc = crl_plugin->reload(h, NULL, err, sizeof(err));
+    if (rc < 0) {
+        LM_ERR("reload of %s refused: %s\n", crl_config, err);
+        rpc->fault(ctx, 500, "reload refused: %s",
+                   err[0]                 ? err
+                   : crl_plugin->strerror ? crl_plugin->strerror(rc)
+                                          : "error");
+        return;
+    }
+    LM_INFO("reloaded %s\n", crl_config);
+    rpc->rpl_printf(ctx, "reloaded %s", crl_config);
+}
+
+static const char *rpc_route_doc[] = {
+    "Route a call: FROM (SIP URI) NUMBER (digits, tel: or sip: URI); returns the decision "
+    "as JSON.",
+    0};
+
+static void crv_rpc_route(rpc_t *rpc, void *ctx)
+{
+    char *from = NULL, *number = NULL, small[1024], *json = small;
+    cr_handle *h = crl_handle();
+    cr_result *r = NULL;
+    size_t need;
+    int rc;
+
+    if (h == NULL) {
+        rpc->fault(ctx, 500, "callroute is not loaded");
+        return;
+    }
+    if (rpc->scan(ctx, ".s.s", &from, &number) < 2) {
+        rpc->fault(ctx, 400, "usage: callroute.route FROM NUMBER");
+        return;
+    }
+    rc = crl_plugin->route(h, from, number, NULL, 0, &r);
+    if (rc < 0 || r == NULL) {
+        rpc->fault(ctx, 500, "route failed: %s",
+                   crl_plugin->strerror ? crl_plugin->strerror(rc) : "error");
+        return;
+    }
+    need = crl_plugin->result_json(r, small, sizeof(small));
+    if (need >= sizeof(small)) {
+        json = pkg_malloc(need + 1);
+        if (json == NULL) {
+            crl_plugin->result_free(r);
+            rpc->fault(ctx, 500, "no memory");
+            return;
+        }
+        crl_plugin->result_json(r, json, need + 1);
+    }
+    rpc->add(ctx, "s", json);
+    if (json != small)
+        pkg_free(json);
+    crl_plugin->result_free(r);
+}
+
+static const char *rpc_gateways_doc[] = {
+    "List the gateways with their state (up/down) and since when.", 0};
+
+static void crv_rpc_gateways(rpc_t *rpc, void *ctx)
+{
+    cr_handle *h = crl_handle();
+    cr_result *r = NULL;
+    void *th;
+    size_t i, n;
+
+    if (h == NULL || crl_plugin->gateways == NULL) {
+        rpc->fault(ctx, 500, "callroute is not loaded");
+        return;
+    }
+    if (crl_plugin->gateways(h, &r) < 0 || r == NULL) {
+        rpc->fault(ctx, 500, "cannot list gateways");
+        return;
+    }
+    n = crl_plugin->result_count(r, "gateways");
+    for (i = 0; i < n; i++) {
+        static const char *const keys[] = {"name",  "address",  "state",
+                                           "since", "failures", "down_for_s"};
+        size_t k;
+        if (rpc->add(ctx, "{", &th) < 0) {
+            rpc->fault(ctx, 500, "cannot build the reply");
+            break;
+        }
+        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            const char *v = crl_plugin->result_item(r, "gateways", i, keys[k]);
+            if (v && rpc->struct_add(th, "s", keys[k], v) < 0)
+                break;
+        }
+    }
+    crl_plugin->result_free(r);
+}
+
+/* clang-format off */
+rpc_export_t crv_rpc_cmds[] = {
+    {"callroute.reload", crv_rpc_reload, rpc_reload_doc, 0},
+    {"callroute.route", crv_rpc_route, rpc_route_doc, 0},
+    {"callroute.gateways", crv_rpc_gateways, rpc_gateways_doc, RET_ARRAY},
+    {0, 0, 0, 0}
+};
+
+pv_export_t crv_pvs[] = {
+    {{"callroute", sizeof("callroute") - 1}, PVT_OTHER, crv_pv_get, 0,
+        crv_pv_parse, 0, 0, 0},
+    {{0, 0}, 0, 0, 0, 0, 0, 0, 0}
+};
+/* clang-format on */
