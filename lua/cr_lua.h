@@ -14,10 +14,14 @@
  * os.date / os.clock / os.difftime (os.time and os.date default to engine time), `load` for
  * text chunks only, `collectgarbage("count")`, `print` (to the log) and `rg`. Library tables
  * and the string metatable are locked; `__gc` metamethods are refused. Each call has an
- * instruction budget (a count hook) and each resume a memory growth limit; the whole state a
- * memory cap (its allocator refuses past it). A script error, an exhausted budget, memory,
- * or a misuse of the API ends the call in the fallback: the workflow's queue when it has one,
- * else "hangup ivr_error"; a log line names the call, script, line and error.
+ * instruction budget (a count hook), which library functions running in C are charged too,
+ * per unit of their work (string.rep's count, table.move's range, each step of the pattern
+ * matcher, 1 per 16 bytes allocated); each resume has a memory growth limit and one object
+ * (string, table part, stack) may not exceed 1 MiB; the whole state has a memory cap (its
+ * allocator refuses past it). A wall-clock limit per resume backs the budget up. A script error, an
+ * exhausted budget, memory, or a misuse of the API ends the call in the fallback: the workflow's
+ * queue when it has one, else "hangup ivr_error"; a log line names the call, script, line and
+ * error.
  *
  * Not thread-safe: like the engine, one driver is used by one thread at a time.
  */
@@ -32,7 +36,8 @@
 
 #define CR_LUA_MEMORY_DEFAULT      (128u << 20) /* bytes, whole state */
 #define CR_LUA_CALL_MEMORY_DEFAULT (16u << 20)  /* bytes a call may grow by in one resume */
-#define CR_LUA_BUDGET_DEFAULT      1000000u     /* VM instructions per call */
+#define CR_LUA_BUDGET_DEFAULT      1000000u     /* VM instructions (or units of work) per call */
+#define CR_LUA_TIME_DEFAULT_MS     1000u        /* wall-clock ms one resume may run */
 
 /* A log line (no newline), "<event> key=value ...": ivr_error, ivr_print, ivr_reload,
  * ivr_load_error. Valid during the call only. */
@@ -50,6 +55,12 @@ typedef struct cr_lua_options {
     void *log_ud;
     cr_lua_set_fn set; /* may be NULL (call:set is then a no-op) */
     void *set_ud;
+    /* Wall-clock time one resume of a call's script may run (from the engine's event to the
+     * script's next step; checked with the budget, every 1,000 instructions); 0 =
+     * CR_LUA_TIME_DEFAULT_MS. A backstop for what
+     * the budget counts as one instruction but costs up to one object's size: comparing
+     * two long strings, `next` over a sparse table. */
+    uint32_t time_limit_ms;
 } cr_lua_options;
 
 typedef struct cr_lua_ivr cr_lua_ivr;
@@ -80,6 +91,7 @@ typedef struct cr_lua_stats {
     size_t calls;               /* calls running a script now */
     size_t memory, memory_peak; /* bytes of the Lua state */
     uint64_t steps, errors;     /* resumes; calls that ended in the fallback */
+    uint64_t work;              /* budget units charged to calls, all of them together */
 } cr_lua_stats;
 
 void cr_lua_ivr_stats(const cr_lua_ivr *ivr, cr_lua_stats *out);

@@ -10,6 +10,14 @@
 
 #define LIVR_HOOK_EVERY 1000 /* instructions between two budget checks */
 #define LIVR_PRINT_MAX  100  /* print lines logged per call */
+/* Library work is charged to the call's instruction budget in units that cost about what
+ * a VM instruction does: one per element, item or matching step, one per this many bytes
+ * allocated, copied or compared. */
+#define LIVR_BYTES_PER_UNIT 16
+/* The largest single allocation a call may make (a string, a table's array or hash part, a
+ * stack): it bounds what one VM instruction can cost (comparing two strings, `next` over a
+ * table's empty slots), which the count hook only sees as one instruction. */
+#define LIVR_OBJECT_MAX (1u << 20)
 
 /* One script file. Its compiled chunk stays in the registry at `ref`; a reload replaces the
  * ref, and calls in progress keep the old chunk alive on their coroutine's stack. */
@@ -39,9 +47,13 @@ typedef struct lcall {
     bool api_yield;  /* the last yield came from the call API */
     bool finished;   /* a final step was given */
     bool collect;    /* ran out of memory: collect the garbage when it ends */
+    bool timed_out;  /* the time limit ended it (the budget is spent too) */
+    bool too_big;    /* the last refused allocation was one object over LIVR_OBJECT_MAX */
     int prints;
     cr_rgs_ivr_step *step; /* the engine's, during a resume */
     int64_t now_ms, unix_ms;
+    int64_t run_ns;                /* wall-clock time its resumes took, up to the current one */
+    int64_t resumed_ns;            /* when the current resume began */
     const char *in_kind, *in_text; /* the input being delivered */
 } lcall;
 
@@ -51,23 +63,51 @@ struct cr_lua_ivr {
     cr_lua_options opt;
     cr_rgs_ivr_driver drv;
     size_t mem, peak, limit, call_limit, mark;
-    lcall *cur; /* the call being resumed, or NULL */
+    lcall *cur;         /* the call being resumed, or NULL */
+    lua_State *running; /* the script coroutine running inside it (NULL: its own) */
     lscript *scripts;
     size_t nscripts;
     long *wf_script; /* per workflow: index into scripts, or -1 */
     size_t calls;
     uint64_t steps, errors;
+    uint64_t work;  /* budget units charged to calls: instructions and library work */
     int64_t now_ms; /* engine time of the last driver call, for log lines */
 };
 
 /* lua_sandbox.c */
+int64_t livr_clock_ns(void);
 void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 void livr_hook(lua_State *L, lua_Debug *ar);
+/* Charges `units` of work to the running call (none outside a call); raises "instruction
+ * budget exceeded" once the call's budget is spent, before the work is done. */
+void livr_charge(lua_State *L, uint64_t units);
+/* Raises the budget error of the running call (its budget is spent). */
+int livr_budget_error(lua_State *L);
 /* Builds the read-only base, the per-call environment metatable and the locked string
  * metatable (a lua_CFunction: run it under lua_pcall). */
 int livr_sandbox_build(lua_State *L);
 /* Pushes a new per-call environment (a table over the base). Raises on memory. */
 void livr_env_new(lua_State *L);
+
+/* lua_limits.c: checked versions of the library functions whose work is not bounded by the
+ * instructions that call them (string, table, utf8, coroutine, tonumber), installed over the
+ * tables at the given stack indices. */
+void livr_limits_install(lua_State *L, int base, int str, int tab, int utf, int co);
+
+/* A string position as the string library reads it (negative from the end), 1-based and
+ * clamped to 1. */
+static inline size_t livr_posrelat(lua_Integer pos, size_t len)
+{
+    if (pos > 0)
+        return (size_t)pos;
+    if (pos == 0 || pos < -(lua_Integer)len)
+        return 1;
+    return len + (size_t)pos + 1;
+}
+
+/* lua_pattern.c: string.find, match, gmatch and gsub over a matcher that charges every step
+ * to the budget (Lua's backtracking matcher with a step counter), into the table at `str`. */
+void livr_pattern_install(lua_State *L, int str);
 
 /* lua_api.c */
 /* Registers the call object's metatable and methods and the `rg` table into the base at

@@ -217,10 +217,12 @@ static int resume(cr_lua_ivr *v, lcall *c, int nargs)
 {
     lua_State *co = c->co;
     v->cur = c;
+    v->running = NULL;
     v->mark = v->mem;
     v->steps++;
     c->api_yield = false;
     int nres = 0;
+    c->resumed_ns = livr_clock_ns();
     int st = lua_resume(co, v->L, nargs, &nres);
     v->cur = NULL;
     if (st == LUA_YIELD) {
@@ -239,7 +241,15 @@ static int resume(cr_lua_ivr *v, lcall *c, int nargs)
     }
     char msg[640];
     c->collect = st == LUA_ERRMEM;
-    if (st == LUA_ERRMEM)
+    if (c->timed_out)
+        snprintf(msg, sizeof msg, "time limit exceeded (%u ms)", (unsigned)v->opt.time_limit_ms);
+    else if (c->exhausted) /* whatever the error object, once the budget is gone */
+        snprintf(msg, sizeof msg, "instruction budget exceeded (%llu instructions)",
+                 (unsigned long long)v->opt.budget);
+    else if (st == LUA_ERRMEM && c->too_big)
+        snprintf(msg, sizeof msg, "memory limit exceeded (one object over %u bytes)",
+                 LIVR_OBJECT_MAX);
+    else if (st == LUA_ERRMEM)
         snprintf(msg, sizeof msg, "memory limit exceeded (%zu bytes per resume, %zu per state)",
                  v->call_limit, v->limit);
     else if (lua_type(co, -1) == LUA_TSTRING)
@@ -368,6 +378,8 @@ int cr_lua_ivr_open(const cr_rgs_config *cfg, const cr_lua_options *opt, cr_lua_
         v->opt.call_memory_limit ? v->opt.call_memory_limit : CR_LUA_CALL_MEMORY_DEFAULT;
     if (!v->opt.budget)
         v->opt.budget = CR_LUA_BUDGET_DEFAULT;
+    if (!v->opt.time_limit_ms)
+        v->opt.time_limit_ms = CR_LUA_TIME_DEFAULT_MS;
     v->drv = (cr_rgs_ivr_driver){v, drv_start, drv_input, drv_end};
     if (!(v->L = lua_newstate(livr_alloc, v))) {
         cr_lua_ivr_close(v);
@@ -425,6 +437,7 @@ void cr_lua_ivr_stats(const cr_lua_ivr *v, cr_lua_stats *out)
     out->calls = v->calls;
     out->memory = v->mem, out->memory_peak = v->peak;
     out->steps = v->steps, out->errors = v->errors;
+    out->work = v->work;
 }
 
 void cr_lua_ivr_close(cr_lua_ivr *v)

@@ -1,16 +1,44 @@
 /* The sandbox: the state's allocator (memory caps), the instruction budget hook, and the
  * read-only base environment scripts run over. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lualib.h>
 
 #include "lua_int.h"
 
-/* Refuses growth past the state's cap, and past the running call's growth limit. Lua
- * never asks for more memory when shrinking, and handles a NULL by collecting garbage and
- * retrying, then raising a memory error in the coroutine that asked. */
+/* Takes the call's budget to zero and makes its running coroutine's hook fire at the next
+ * instruction (the hook then raises at every one). Safe inside the allocator: it only sets
+ * fields of the thread. */
+static void exhaust(cr_lua_ivr *v, lcall *c, lua_State *L)
+{
+    v->work += c->budget;
+    c->budget = 0;
+    c->exhausted = true;
+    lua_sethook(c->co, livr_hook, LUA_MASKCOUNT, 1);
+    if (L && L != c->co)
+        lua_sethook(L, livr_hook, LUA_MASKCOUNT, 1);
+}
+
+/* Charges from the allocator, which cannot raise: a spent budget is left to the hook. */
+static void alloc_charge(cr_lua_ivr *v, lcall *c, uint64_t units)
+{
+    if (c->exhausted)
+        return;
+    if (units < c->budget) {
+        c->budget -= units;
+        v->work += units;
+        return;
+    }
+    exhaust(v, c, v->running);
+}
+
+/* Refuses growth past the state's cap, and past the running call's growth limit or object
+ * size. Lua never asks for more memory when shrinking, and handles a NULL by collecting
+ * garbage and retrying, then raising a memory error in the coroutine that asked. While a
+ * call runs, every byte it allocates is charged to its budget (string building, `..`,
+ * table growth), and so is each refusal: the full collection Lua runs then is O(heap). */
 void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     cr_lua_ivr *v = ud;
@@ -22,8 +50,17 @@ void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > old) {
         size_t grow = nsize - old;
-        if (v->mem + grow > v->limit || (v->cur && v->mem + grow > v->mark + v->call_limit))
+        lcall *c = v->cur;
+        if (v->mem + grow > v->limit ||
+            (c && (nsize > LIVR_OBJECT_MAX || v->mem + grow > v->mark + v->call_limit))) {
+            if (c) {
+                c->too_big = nsize > LIVR_OBJECT_MAX;
+                alloc_charge(v, c, v->mem / LIVR_BYTES_PER_UNIT);
+            }
             return NULL;
+        }
+        if (c)
+            alloc_charge(v, c, grow / LIVR_BYTES_PER_UNIT);
     }
     void *p = realloc(ptr, nsize);
     if (!p)
@@ -34,27 +71,67 @@ void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+int64_t livr_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int livr_budget_error(lua_State *L)
+{
+    cr_lua_ivr *v = livr_of(L);
+    if (v->cur && v->cur->timed_out)
+        lua_pushfstring(L, "time limit exceeded (%d ms)", (int)v->opt.time_limit_ms);
+    else
+        lua_pushfstring(L, "instruction budget exceeded (%I instructions)",
+                        (lua_Integer)v->opt.budget);
+    return lua_error(L);
+}
+
+/* The running resume's wall-clock time is past the limit. */
+static bool out_of_time(cr_lua_ivr *v, lcall *c)
+{
+    return livr_clock_ns() - c->resumed_ns > (int64_t)v->opt.time_limit_ms * 1000000;
+}
+
 /* Every LIVR_HOOK_EVERY instructions of any coroutine of the state: charges the running
  * call. Once its budget is gone the hook fires at every instruction of the call's
  * coroutines and raises each time, so pcall cannot keep an endless loop alive. */
 void livr_hook(lua_State *L, lua_Debug *ar)
 {
+    (void)ar;
     cr_lua_ivr *v = livr_of(L);
     lcall *c = v->cur;
     if (!c)
         return;
     if (!c->exhausted) {
-        if (c->budget > LIVR_HOOK_EVERY) {
+        c->timed_out = out_of_time(v, c);
+        if (!c->timed_out && c->budget > LIVR_HOOK_EVERY) {
             c->budget -= LIVR_HOOK_EVERY;
+            v->work += LIVR_HOOK_EVERY;
             return;
         }
-        c->budget = 0;
-        c->exhausted = true;
-        lua_sethook(c->co, livr_hook, LUA_MASKCOUNT, 1);
+        exhaust(v, c, L);
     }
     lua_sethook(L, livr_hook, LUA_MASKCOUNT, 1);
-    lua_pushfstring(L, "instruction budget exceeded (%I instructions)", (lua_Integer)v->opt.budget);
-    lua_error(L);
+    livr_budget_error(L);
+}
+
+void livr_charge(lua_State *L, uint64_t units)
+{
+    cr_lua_ivr *v = livr_of(L);
+    lcall *c = v->cur;
+    if (!c)
+        return;
+    if (!c->exhausted && units < c->budget) {
+        c->budget -= units;
+        v->work += units;
+        return;
+    }
+    if (!c->exhausted)
+        exhaust(v, c, L);
+    livr_budget_error(L);
 }
 
 static int ro_newindex(lua_State *L)
@@ -88,6 +165,7 @@ static int sb_load(lua_State *L)
         return luaL_error(L, "load: only string chunks are allowed");
     const char *name = luaL_optstring(L, 2, "=(load)");
     const char *mode = luaL_optstring(L, 3, "t");
+    livr_charge(L, n); /* the compiler runs in C: one unit per byte of text */
     if (strcmp(mode, "t") != 0) {
         lua_pushnil(L);
         lua_pushstring(L, "load: binary chunks are not allowed (mode must be \"t\")");
@@ -196,39 +274,6 @@ static int sb_date(lua_State *L)
     return 1;
 }
 
-/* Pattern functions run in C, out of the hook's reach: refuse subjects and patterns whose
- * worst-case backtracking, about n^(quantifiers+1), exceeds 1e8 steps. */
-static int sb_pattern(lua_State *L)
-{
-    size_t n, pl;
-    luaL_checklstring(L, 1, &n);
-    const char *p = luaL_checklstring(L, 2, &pl);
-    bool plain = lua_toboolean(L, lua_upvalueindex(2)) && lua_toboolean(L, 4);
-    if (!plain) {
-        int q = 0;
-        for (size_t i = 0; i < pl; i++) {
-            if (p[i] == '%') {
-                i++;
-            } else if (p[i] == '[') {
-                i += (i + 1 < pl && p[i + 1] == '^') ? 2 : 1;
-                if (i < pl && p[i] == ']')
-                    i++;
-                for (; i < pl && p[i] != ']'; i++)
-                    if (p[i] == '%')
-                        i++;
-            } else if (p[i] == '*' || p[i] == '+' || p[i] == '-') {
-                q++;
-            }
-        }
-        if (pow((double)n + 1, (double)q + 1) > 1e8)
-            return luaL_error(L, "pattern too costly (%d repetitions over %d bytes)", q, (int)n);
-    }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
-}
-
 static void copy_field(lua_State *L, int from, int to, const char *name)
 {
     lua_getfield(L, from, name);
@@ -241,15 +286,6 @@ static void pick(lua_State *L, int from, const char *const *names)
     lua_newtable(L);
     for (; *names; names++)
         copy_field(L, from, lua_gettop(L), *names);
-}
-
-/* Wraps field `name` of the table at -1 into `fn` with the original as upvalue 1. */
-static void wrap_field(lua_State *L, const char *name, lua_CFunction fn, int extra)
-{
-    lua_getfield(L, -1, name);
-    lua_pushboolean(L, extra);
-    lua_pushcclosure(L, fn, 2);
-    lua_setfield(L, -2, name);
 }
 
 int livr_sandbox_build(lua_State *L)
@@ -284,10 +320,8 @@ int livr_sandbox_build(lua_State *L)
         "byte", "char",    "find", "format", "gmatch", "gsub",     "len",    "lower", "match",
         "rep",  "reverse", "sub",  "upper",  "pack",   "packsize", "unpack", NULL};
     pick(L, str, str_names);
-    wrap_field(L, "find", sb_pattern, 1);
-    wrap_field(L, "match", sb_pattern, 0);
-    wrap_field(L, "gmatch", sb_pattern, 0);
-    wrap_field(L, "gsub", sb_pattern, 0);
+    livr_pattern_install(L, lua_gettop(L));
+    livr_limits_install(L, base, lua_gettop(L), tab, utf, co);
     make_proxy(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, base, "string");

@@ -202,7 +202,12 @@ static void test_memory_bomb_is_contained(void **state)
         "  for i = 1, 1e9 do t[i] = string.rep('x', 4096) .. i end\n"
         "end\n"
         "call:play('x.wav')\ncall:hangup('ok')\n");
-    cr_lua_options o = {.memory_limit = 8u << 20, .call_memory_limit = 4u << 20};
+    /* a budget and time large enough for the memory limit to come first (allocations are
+     * charged to the budget; a loaded machine is slow) */
+    cr_lua_options o = {.memory_limit = 8u << 20,
+                        .call_memory_limit = 4u << 20,
+                        .budget = 100000000,
+                        .time_limit_ms = 600000};
     open_all(f, &o);
     feed(f, 0, "call c1 sip:x@test sip:a@test");
     cr_lua_stats before, after;
@@ -277,6 +282,116 @@ static void test_script_coroutines_work(void **state)
                                 "2 c1 collect keys=1\n3 c1 set pcall true\n3 c1 hangup done\n");
 }
 
+/* The checked library functions still raise Lua's errors, naming the function and the
+ * script's line. */
+static void test_checked_functions_keep_lua_errors(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua",
+        "local function e(f) local _, m = pcall(f) return m end\n"
+        "call:set('e', e(function() return ('x'):rep({}) end) .. ' / ' ..\n"
+        "  e(function() return utf8.len('x', 100) end) .. ' / ' ..\n"
+        "  e(function() return table.sort({3, 1}, 5) end) .. ' / ' ..\n"
+        "  e(function() return coroutine.resume(5) end) .. ' / ' ..\n"
+        "  e(function() for _ in utf8.codes('a\\xff') do end end))\n"
+        "call:hangup('x')\n");
+    open_all(f, NULL);
+    feed(f, 0, "call c1 sip:x@test sip:a@test");
+    assert_string_equal(f->out,
+                        "0 c1 answer\n0 c1 set e a.lua:2: bad argument #1 to 'rep' (number "
+                        "expected, got table) / a.lua:3: bad argument #2 to 'len' (initial "
+                        "position out of bounds) / a.lua:4: bad argument #2 to 'sort' (function "
+                        "expected, got number) / a.lua:5: bad argument #1 to 'resume' (thread "
+                        "expected, got number) / a.lua:6: invalid UTF-8 code\n0 c1 hangup x\n");
+}
+
+/* coroutine.wrap is wrapped (to note the running coroutine): an error inside still names
+ * the line of the call and of the error, as Lua's wrap does. */
+static void test_wrapped_coroutine_error_keeps_position(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua", "local f = coroutine.wrap(function() error('boom') end)\nf()\n");
+    open_all(f, NULL);
+    feed(f, 0, "call c1 sip:x@test sip:a@test");
+    assert_non_null(strstr(f->out, "script=a.lua line=2 error=\"a.lua:1: boom\""));
+}
+
+/* Library functions pay for their work: string.rep("", n) copies nothing yet is charged n
+ * units, so the budget (not a clock) ends it. Units are counted, nothing is timed. */
+static void test_library_work_is_charged(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua",
+        "if call.from == 'sip:rep@test' then string.rep('', 50000) end\n"
+        "if call.from == 'sip:huge@test' then string.rep('', math.maxinteger) end\n"
+        "call:hangup('ok')\n");
+    cr_lua_options o = {.budget = 100000, .time_limit_ms = 600000};
+    open_all(f, &o);
+    cr_lua_stats s0, s1, s2, s3;
+    cr_lua_ivr_stats(f->ivr, &s0);
+    feed(f, 0, "call c1 sip:x@test sip:a@test");
+    cr_lua_ivr_stats(f->ivr, &s1);
+    feed(f, 1, "call c2 sip:rep@test sip:a@test");
+    cr_lua_ivr_stats(f->ivr, &s2);
+    feed(f, 2, "call c3 sip:huge@test sip:a@test");
+    cr_lua_ivr_stats(f->ivr, &s3);
+    uint64_t plain = s1.work - s0.work, rep = s2.work - s1.work, huge = s3.work - s2.work;
+    /* the hook counts instructions by the thousand: the rest of a call's may go uncounted */
+    assert_true(rep >= 50000 && rep <= plain + 50000 + 2 * 1000);
+    assert_true(huge <= o.budget); /* refused before the work: never more than the budget */
+    assert_int_equal(s3.errors, 1);
+    assert_non_null(strstr(f->out, "0 c1 hangup ok\n"));
+    assert_non_null(strstr(f->out, "1 c2 hangup ok\n"));
+    assert_non_null(strstr(f->out, "2 - log ivr_error call=c3 workflow=\"A\" script=a.lua line=2 "
+                                   "error=\"instruction budget exceeded (100000 instructions)\""));
+}
+
+/* The issue's abuse cases and more, each in its own call: every one ends in the fallback,
+ * and all of them together are charged no more than their budgets; a call after them runs
+ * as usual. */
+static void test_abuse_ends_within_budget(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua",
+        "local case = call.from:match('^sip:(%d+)@')\n"
+        "local function big(n) local s = 'a' for _ = 1, n do s = s .. s end return s end\n"
+        "local cases = {\n"
+        "  function() string.rep('', math.maxinteger) end,\n"
+        "  function() string.rep('', 1 << 40, '') end,\n"
+        "  function() table.move({}, 1, math.maxinteger - 1, 2) end,\n"
+        "  function() big(5):match(string.rep('a?', 40) .. string.rep('a', 40)) end,\n"
+        "  function() big(18):find(big(17) .. 'b') end,\n"
+        "  function() big(16):match(big(15) .. 'b') end,\n"
+        "  function() local t = {} for i = 1, 3000 do t[i] = -i end\n"
+        "    while true do table.sort(t) end end,\n"
+        "  function() while true do pcall(string.rep, '', 1 << 40) end end,\n"
+        "  function() local s = big(17) while true do utf8.len(s) end end,\n"
+        "}\n"
+        "if case then cases[tonumber(case)]() end\n"
+        "call:play('after.wav')\ncall:hangup('ok')\n");
+    cr_lua_options o = {.budget = 200000, .time_limit_ms = 600000};
+    open_all(f, &o);
+    char ev[64];
+    int n = 9;
+    for (int i = 1; i <= n; i++) {
+        snprintf(ev, sizeof ev, "call c%d sip:%d@test sip:a@test", i, i);
+        feed(f, i, ev);
+    }
+    cr_lua_stats st;
+    cr_lua_ivr_stats(f->ivr, &st);
+    assert_int_equal(st.errors, n);
+    assert_true(st.work <= (uint64_t)n * o.budget);
+    for (int i = 1; i <= n; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "%d c%d hangup ivr_error\n", i, i);
+        assert_non_null(strstr(f->out, want));
+    }
+    assert_null(strstr(f->out, "time limit"));
+    feed(f, 20, "call ok sip:x@test sip:a@test");
+    feed(f, 21, "prompt_done ok");
+    assert_non_null(strstr(f->out, "20 ok play after.wav\n21 ok hangup ok\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +402,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_state_cap_refuses_new_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_ends_waiting_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_coroutines_work, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checked_functions_keep_lua_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrapped_coroutine_error_keeps_position, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_library_work_is_charged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abuse_ends_within_budget, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
