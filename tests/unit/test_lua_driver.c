@@ -244,7 +244,9 @@ static void test_state_cap_refuses_new_calls(void **state)
     assert_non_null(strstr(f->out, "memory limit exceeded"));
 }
 
-/* Closing the engine ends every waiting call (end exactly once: no call left). */
+/* A call's script ends exactly once: a caller's hang-up ends c2's coroutine (no resume, no
+ * action for c2 afterwards, later events for c2 refused), and closing the engine ends c1's
+ * without running it again. */
 static void test_close_ends_waiting_calls(void **state)
 {
     fixture *f = *state;
@@ -252,14 +254,34 @@ static void test_close_ends_waiting_calls(void **state)
     open_all(f, NULL);
     feed(f, 0, "call c1 sip:x@test sip:a@test");
     feed(f, 0, "call c2 sip:x@test sip:a@test");
-    feed(f, 1, "hangup c2");
     cr_lua_stats st;
     cr_lua_ivr_stats(f->ivr, &st);
+    assert_int_equal(st.calls, 2);
+    uint64_t steps = st.steps;
+    feed(f, 1, "hangup c2");
+    cr_lua_ivr_stats(f->ivr, &st);
     assert_int_equal(st.calls, 1);
+    assert_int_equal(st.steps, steps); /* c2's coroutine was closed, not resumed */
+    size_t before = strlen(f->out);
+    /* later events for c2 change nothing */
+    cr_rgs_event ev;
+    char err[256];
+    const char *late[] = {"hangup c2", "dtmf c2 1", "prompt_done c2"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(cr_rgs_event_parse(late[i], &ev, err, sizeof err), CR_OK);
+        assert_int_not_equal(cr_rgs_engine_event(f->e, 2000, &ev, emit, f, err, sizeof err), CR_OK);
+    }
+    assert_int_equal(strlen(f->out), before);
+    assert_null(strstr(f->out + before, " c2 "));
+    cr_lua_ivr_stats(f->ivr, &st);
+    assert_int_equal(st.steps, steps);
+    assert_int_equal(st.errors, 0);
     cr_rgs_engine_close(f->e);
     f->e = NULL;
     cr_lua_ivr_stats(f->ivr, &st);
     assert_int_equal(st.calls, 0);
+    assert_int_equal(st.steps, steps); /* c1 ended without running again */
+    assert_int_equal(st.errors, 0);
 }
 
 /* Coroutines of the script's own are fine as long as the call API stays outside them. */
