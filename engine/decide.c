@@ -158,6 +158,31 @@ static int attempt_uri(const cr_config *c, const cr_gateway *g, size_t gi, const
     return CR_OK;
 }
 
+/* A sips: Request-URI asks for TLS on every hop: its gateway attempts keep sips: rather than
+ * being downgraded to sip: (an attempt whose URI then no longer fits is dropped). */
+static void secure_attempts(cr_decision *out, cr_trace *trace)
+{
+    if (trace && out->nattempts)
+        cr_trace_add(trace, "sips: Request-URI: the gateway attempts keep sips:");
+    size_t w = 0;
+    for (size_t i = 0; i < out->nattempts; i++) {
+        cr_attempt *a = &out->attempts[i];
+        size_t n = strlen(a->uri);
+        if (n + 2 > sizeof a->uri) {
+            if (trace)
+                cr_trace_add(trace, "  gateway '%s': sips: Request-URI too long: skipped",
+                             a->gateway->name);
+            continue;
+        }
+        memmove(a->uri + 4, a->uri + 3, n - 2); /* "sip:..." -> "sips:...", NUL included */
+        a->uri[3] = 's';
+        if (w != i)
+            out->attempts[w] = *a;
+        w++;
+    }
+    out->nattempts = w;
+}
+
 /* Walks one route's gateways from the spread offset, appending new, up gateways. */
 static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_usage *u,
                                const char *number, size_t len, const cr_runtime *rt,
@@ -337,7 +362,10 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     cr_user_probe_start(c, from, &caller);
     cr_number num;
     if (cr_number_parse(dialed, &num) != CR_OK) {
-        set_reason(out, "'%.100s' is not a phone number or URI", dialed);
+        if (num.invalid)
+            set_reason(out, "'%.100s': %s", dialed, num.invalid);
+        else
+            set_reason(out, "'%.100s' is not a phone number or URI", dialed);
         if (trace)
             cr_trace_add(trace, "%s", out->reason);
         return CR_OK;
@@ -466,6 +494,8 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
         return CR_OK;
     }
     route_attempts(c, pol, out->normalized, nlen, key, rt, out, trace);
+    if (num.secure)
+        secure_attempts(out, trace);
     /* 5. nothing → blocked */
     if (out->nattempts == 0) {
         out->kind = CR_BLOCKED;
