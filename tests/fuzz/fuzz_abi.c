@@ -293,7 +293,7 @@ static void run_events(char *events, unsigned step_ms)
             abort();
         at += step_ms;
     }
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0; i < 300; i++) {
         int64_t next = P->rgs_advance(e, at, emit, &seen);
         if (next < 0)
             break;
