@@ -41,11 +41,15 @@ typedef struct cr_number {
     char ext[32];                   /* ;ext= parameter, or "" */
     char host[128];                 /* domain of a sip: URI, or "" */
     bool is_sip;                    /* given as a sip:/sips: URI */
+    bool secure;                    /* given as a sips: URI (gateway attempts keep sips:) */
     bool dialable;                  /* digits is [+]?[0-9*#]+ */
+    const char *invalid;            /* why CR_EINVAL, a static string, or NULL */
 } cr_number;
 
 /* Parses `in`; returns CR_OK, or CR_EINVAL when it is empty, too long or not a URI or number
- * (out->dialable tells whether the digits are a phone number). */
+ * (out->dialable tells whether the digits are a phone number). A ;phone-context= or ;ext=
+ * parameter given twice, or whose value is too long or holds a control character or a
+ * percent-encoding, is CR_EINVAL too; out->invalid then says which. */
 int cr_number_parse(const char *in, cr_number *out);
 
 /* True for "+" followed by 1-15 digits. */

@@ -158,6 +158,31 @@ static int attempt_uri(const cr_config *c, const cr_gateway *g, size_t gi, const
     return CR_OK;
 }
 
+/* A sips: Request-URI asks for TLS on every hop: its gateway attempts keep sips: rather than
+ * being downgraded to sip: (an attempt whose URI then no longer fits is dropped). */
+static void secure_attempts(cr_decision *out, cr_trace *trace)
+{
+    if (trace && out->nattempts)
+        cr_trace_add(trace, "sips: Request-URI: the gateway attempts keep sips:");
+    size_t w = 0;
+    for (size_t i = 0; i < out->nattempts; i++) {
+        cr_attempt *a = &out->attempts[i];
+        size_t n = strlen(a->uri);
+        if (n + 2 > sizeof a->uri) {
+            if (trace)
+                cr_trace_add(trace, "  gateway '%s': sips: Request-URI too long: skipped",
+                             a->gateway->name);
+            continue;
+        }
+        memmove(a->uri + 4, a->uri + 3, n - 2); /* "sip:..." -> "sips:...", NUL included */
+        a->uri[3] = 's';
+        if (w != i)
+            out->attempts[w] = *a;
+        w++;
+    }
+    out->nattempts = w;
+}
+
 /* Walks one route's gateways from the spread offset, appending new, up gateways. */
 static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_usage *u,
                                const char *number, size_t len, const cr_runtime *rt,
@@ -317,6 +342,81 @@ static void set_reason(cr_decision *d, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Step 3 found the number to be callee's line: an internal call. */
+static void set_internal(const cr_config *c, const cr_user *callee, cr_decision *out,
+                         cr_trace *trace)
+{
+    out->kind = CR_INTERNAL;
+    out->callee = callee;
+    size_t o = 0; /* "%s is the line of user '%s'" */
+    put(out->reason, sizeof out->reason, &o, out->normalized);
+    put(out->reason, sizeof out->reason, &o, " is the line of user '");
+    const cr_key_cell *k = user_key(c, callee);
+    if (k && (k->flags & CR_KEY_SAME)) /* the URI as written, without reading the user */
+        put_n(out->reason, sizeof out->reason, &o, k->s, k->len);
+    else
+        put(out->reason, sizeof out->reason, &o, callee->uri);
+    put(out->reason, sizeof out->reason, &o, "'");
+    if (trace)
+        cr_trace_add(trace, "reverse number lookup: %s", out->reason);
+}
+
+/* Steps 4 and 5 of cr_route_decide for caller u and out->normalized (nlen characters, read
+ * into trie symbols as `key`): the attempts of the caller's usages, or blocked. */
+static int decide_routes(const cr_config *c, const cr_user *u, bool secure, size_t nlen,
+                         const cr_px_key *key, const cr_runtime *rt, cr_decision *out,
+                         cr_trace *trace)
+{
+    /* 4. usages top to bottom, routes in order */
+    const cr_policy *pol = cr_user_policy(c, u);
+    if (!pol) {
+        out->kind = CR_BLOCKED;
+        if (u->policy)
+            set_reason(out, "caller's voice policy '%.100s' is not configured", u->policy);
+        else
+            set_reason(out, "caller has no voice policy and there is no default policy");
+        return CR_OK;
+    }
+    route_attempts(c, pol, out->normalized, nlen, key, rt, out, trace);
+    if (secure)
+        secure_attempts(out, trace);
+    /* 5. nothing → blocked */
+    if (out->nattempts == 0) {
+        out->kind = CR_BLOCKED;
+        if (out->routes_matched) {
+            set_reason(out, "every gateway of the routes matching %s is down", out->normalized);
+            if (trace)
+                cr_trace_add(trace, "blocked: %s", out->reason);
+            return CR_OK;
+        }
+        set_reason(out, "no route of voice policy '%s' matches %s", pol->name, out->normalized);
+        if (trace)
+            cr_trace_add(trace, "blocked: %s", out->reason);
+        return CR_OK;
+    }
+    out->kind = CR_OUTBOUND;
+    size_t o = 0; /* "route '%s', usage '%s'" */
+    put(out->reason, sizeof out->reason, &o, "route '");
+    put(out->reason, sizeof out->reason, &o, out->attempts[0].route->name);
+    put(out->reason, sizeof out->reason, &o, "', usage '");
+    put(out->reason, sizeof out->reason, &o, out->attempts[0].usage->name);
+    put(out->reason, sizeof out->reason, &o, "'");
+    return CR_OK;
+}
+
+/* Sets the reason of a decision that goes no further and adds it to the trace. */
+static void refuse(cr_decision *d, cr_trace *trace, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void refuse(cr_decision *d, cr_trace *trace, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->reason, sizeof d->reason, fmt, ap);
+    va_end(ap);
+    if (trace)
+        cr_trace_add(trace, "%s", d->reason);
+}
+
 int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
                     cr_decision *out, cr_trace *trace)
 {
@@ -337,16 +437,15 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     cr_user_probe_start(c, from, &caller);
     cr_number num;
     if (cr_number_parse(dialed, &num) != CR_OK) {
-        set_reason(out, "'%.100s' is not a phone number or URI", dialed);
-        if (trace)
-            cr_trace_add(trace, "%s", out->reason);
+        if (num.invalid)
+            refuse(out, trace, "'%.100s': %s", dialed, num.invalid);
+        else
+            refuse(out, trace, "'%.100s' is not a phone number or URI", dialed);
         return CR_OK;
     }
     /* 1. supported domain, caller enabled for Enterprise Voice */
     if (num.is_sip && num.host[0] && !cr_config_domain_supported(c, num.host)) {
-        set_reason(out, "domain '%s' is not a supported domain", num.host);
-        if (trace)
-            cr_trace_add(trace, "%s", out->reason);
+        refuse(out, trace, "domain '%s' is not a supported domain", num.host);
         return CR_OK;
     }
     /* Steps 2 and 3 started ahead with the profile most callers have (when no phone-context
@@ -377,15 +476,11 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     const cr_user *u = cr_user_probe_finish(c, rt, &caller);
     out->caller = u;
     if (!u) {
-        set_reason(out, "caller '%.200s' is not a known user", from);
-        if (trace)
-            cr_trace_add(trace, "%s", out->reason);
+        refuse(out, trace, "caller '%.200s' is not a known user", from);
         return CR_OK;
     }
     if (!u->enterprise_voice) {
-        set_reason(out, "caller '%.200s' is not enabled for Enterprise Voice", u->uri);
-        if (trace)
-            cr_trace_add(trace, "%s", out->reason);
+        refuse(out, trace, "caller '%.200s' is not enabled for Enterprise Voice", u->uri);
         return CR_OK;
     }
     if (trace)
@@ -397,16 +492,12 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
         if (callee) {
             out->kind = CR_INTERNAL;
             out->callee = callee;
-            set_reason(out, "'%s' is a user", callee->uri);
-            if (trace)
-                cr_trace_add(trace, "%s", out->reason);
+            refuse(out, trace, "'%s' is a user", callee->uri);
             return CR_OK;
         }
     }
     if (!num.dialable) {
-        set_reason(out, "'%.100s' is not a phone number", num.digits);
-        if (trace)
-            cr_trace_add(trace, "%s", out->reason);
+        refuse(out, trace, "'%.100s' is not a phone number", num.digits);
         return CR_OK;
     }
     /* 2. profile and normalization */
@@ -438,56 +529,12 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     const cr_px_key *key = &ahead.key;
     const cr_user *callee = cr_line_probe_finish(c, rt, &ahead.line);
     if (callee) {
-        out->kind = CR_INTERNAL;
-        out->callee = callee;
-        size_t o = 0; /* "%s is the line of user '%s'" */
-        put(out->reason, sizeof out->reason, &o, out->normalized);
-        put(out->reason, sizeof out->reason, &o, " is the line of user '");
-        const cr_key_cell *k = user_key(c, callee);
-        if (k && (k->flags & CR_KEY_SAME)) /* the URI as written, without reading the user */
-            put_n(out->reason, sizeof out->reason, &o, k->s, k->len);
-        else
-            put(out->reason, sizeof out->reason, &o, callee->uri);
-        put(out->reason, sizeof out->reason, &o, "'");
-        if (trace)
-            cr_trace_add(trace, "reverse number lookup: %s", out->reason);
+        set_internal(c, callee, out, trace);
         return CR_OK;
     }
     if (trace)
         cr_trace_add(trace, "reverse number lookup: %s is no user's line", out->normalized);
-    /* 4. usages top to bottom, routes in order */
-    const cr_policy *pol = cr_user_policy(c, u);
-    if (!pol) {
-        out->kind = CR_BLOCKED;
-        if (u->policy)
-            set_reason(out, "caller's voice policy '%.100s' is not configured", u->policy);
-        else
-            set_reason(out, "caller has no voice policy and there is no default policy");
-        return CR_OK;
-    }
-    route_attempts(c, pol, out->normalized, nlen, key, rt, out, trace);
-    /* 5. nothing → blocked */
-    if (out->nattempts == 0) {
-        out->kind = CR_BLOCKED;
-        if (out->routes_matched) {
-            set_reason(out, "every gateway of the routes matching %s is down", out->normalized);
-            if (trace)
-                cr_trace_add(trace, "blocked: %s", out->reason);
-            return CR_OK;
-        }
-        set_reason(out, "no route of voice policy '%s' matches %s", pol->name, out->normalized);
-        if (trace)
-            cr_trace_add(trace, "blocked: %s", out->reason);
-        return CR_OK;
-    }
-    out->kind = CR_OUTBOUND;
-    size_t o = 0; /* "route '%s', usage '%s'" */
-    put(out->reason, sizeof out->reason, &o, "route '");
-    put(out->reason, sizeof out->reason, &o, out->attempts[0].route->name);
-    put(out->reason, sizeof out->reason, &o, "', usage '");
-    put(out->reason, sizeof out->reason, &o, out->attempts[0].usage->name);
-    put(out->reason, sizeof out->reason, &o, "'");
-    return CR_OK;
+    return decide_routes(c, u, num.secure, nlen, key, rt, out, trace);
 }
 
 /* ---- inbound from a gateway --------------------------------------------------------------- */

@@ -29,24 +29,54 @@ bool cr_is_e164(const char *s)
     return n >= 1 && n <= 15;
 }
 
-/* Copies the value of parameter `name` from a ';'-separated parameter list [p, end). */
-static void param_value(const char *p, const char *end, const char *name, char *out, size_t len)
+/* Checks and copies one ;name= parameter value; false (with *why) when it was given
+ * before, is too long, or holds a control character or a percent-encoding. */
+static bool param_copy(const char *v, size_t vl, bool *seen, char *out, size_t len, bool ext,
+                       const char **why)
 {
-    size_t nl = strlen(name);
-    out[0] = 0;
+    if (*seen) {
+        *why = ext ? "duplicate ;ext= parameter" : "duplicate ;phone-context= parameter";
+        return false;
+    }
+    *seen = true;
+    if (vl >= len) {
+        *why = ext ? ";ext= value is too long" : ";phone-context= value is too long";
+        return false;
+    }
+    for (size_t i = 0; i < vl; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c == 0x7f || c == '%') {
+            *why = ext ? ";ext= value has a control or percent-encoded character"
+                       : ";phone-context= value has a control or percent-encoded character";
+            return false;
+        }
+    }
+    memcpy(out, v, vl);
+    out[vl] = 0;
+    return true;
+}
+
+/* Reads ;phone-context= and ;ext= (names in any case) from a ';'-separated parameter list
+ * [p, end); false (with out->invalid) for a duplicate or an unusable value. */
+static bool parse_params(const char *p, const char *end, cr_number *out)
+{
+    bool have_context = false, have_ext = false;
     while (p && p < end) {
         const char *semi = memchr(p, ';', (size_t)(end - p));
         const char *stop = semi ? semi : end;
-        if ((size_t)(stop - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == '=') {
-            size_t vl = (size_t)(stop - p) - nl - 1;
-            if (vl >= len)
-                vl = len - 1;
-            memcpy(out, p + nl + 1, vl);
-            out[vl] = 0;
-            return;
-        }
+        size_t n = (size_t)(stop - p);
+        bool ok = true;
+        if (n >= 14 && strncasecmp(p, "phone-context=", 14) == 0)
+            ok = param_copy(p + 14, n - 14, &have_context, out->context, sizeof out->context, false,
+                            &out->invalid);
+        else if (n >= 4 && strncasecmp(p, "ext=", 4) == 0)
+            ok =
+                param_copy(p + 4, n - 4, &have_ext, out->ext, sizeof out->ext, true, &out->invalid);
+        if (!ok)
+            return false;
         p = semi ? semi + 1 : NULL;
     }
+    return true;
 }
 
 /* A bare number of the alphabet with visual separators only ("+1 (425) 555-0100", "911"):
@@ -80,7 +110,8 @@ int cr_number_parse(const char *in, cr_number *out)
 {
     /* the strings are read up to their NUL: no need to clear all of them */
     out->digits[0] = out->context[0] = out->ext[0] = out->host[0] = 0;
-    out->is_sip = out->dialable = false;
+    out->is_sip = out->secure = out->dialable = false;
+    out->invalid = NULL;
     if (!in)
         return CR_EINVAL;
     while (*in == ' ' || *in == '<')
@@ -107,6 +138,7 @@ int cr_number_parse(const char *in, cr_number *out)
     } else if ((len > 4 && strncasecmp(in, "sip:", 4) == 0) ||
                (len > 5 && strncasecmp(in, "sips:", 5) == 0)) {
         out->is_sip = true;
+        out->secure = in[3] != ':';
         user = in + (in[3] == ':' ? 4 : 5);
         const char *at = memchr(user, '@', (size_t)(uend - user));
         if (at) {
@@ -135,10 +167,8 @@ int cr_number_parse(const char *in, cr_number *out)
             uend = semi;
         }
     }
-    if (params) {
-        param_value(params, pend, "phone-context", out->context, sizeof out->context);
-        param_value(params, pend, "ext", out->ext, sizeof out->ext);
-    }
+    if (params && !parse_params(params, pend, out))
+        return CR_EINVAL;
     size_t o = 0;
     for (const char *p = user; p < uend; p++) {
         if (is_separator(*p))

@@ -1303,6 +1303,8 @@ int cr_route_index_build(cr_config *cfg, cr_route_analysis *a)
         for (size_t k = 0; k < ur->count; k++) {
             size_t r = ur->routes[k];
             size_t n = a->kind[r] ? next[r + 1] - a->first[r] : 0;
+            if (n == 0)
+                continue; /* a->all.entries may be NULL when no route has entries */
             memcpy(b.entries + b.n, a->all.entries + a->first[r], n * sizeof *b.entries);
             b.n += n;
         }

@@ -181,9 +181,17 @@ int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
             p->close(h);
             return 2;
         }
-        char line[4096];
-        while (fgets(line, sizeof line, f)) {
+        /* whole lines, however long: a long line is one (refused) number, not several */
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t got;
+        while ((got = getline(&line, &cap, f)) >= 0) {
             char *s = line;
+            if (memchr(line, 0, (size_t)got)) {
+                fprintf(stderr, "callroute route: %s: a line holds a NUL byte: skipped\n", batch);
+                status = status > 1 ? status : 1;
+                continue;
+            }
             while (*s == ' ' || *s == '\t')
                 s++;
             size_t n = strlen(s);
@@ -196,6 +204,7 @@ int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
             if (rc > status)
                 status = rc;
         }
+        free(line);
         if (f != stdin)
             fclose(f);
     }

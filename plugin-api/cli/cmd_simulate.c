@@ -15,6 +15,7 @@
  * prints actions as JSON objects, one per line.
  */
 #include "cli.h"
+#include "lib/json_esc.h"
 #include "opts.h"
 
 #include <errno.h>
@@ -28,18 +29,15 @@ typedef struct sim {
     bool json;
 } sim;
 
+static void put_stdout(void *ud, const char *s, size_t n)
+{
+    (void)ud;
+    fwrite(s, 1, n, stdout);
+}
+
 static void json_str(const char *s)
 {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
+    crp_json_escape(s, put_stdout, NULL);
 }
 
 static void emit(void *ud, int64_t at, const char *call, const char *action, const char *args)
@@ -65,18 +63,29 @@ static void emit(void *ud, int64_t at, const char *call, const char *action, con
     }
 }
 
-/* "2027-01-04T09:00:00Z" (or without Z / seconds) -> Unix ms; -1 when malformed. */
+/* "2027-01-04T09:00:00Z" (or without the Z) -> Unix ms; -1 when malformed, not a real date
+ * and time, or before 1970. */
 static int64_t parse_iso(const char *s)
 {
     struct tm tm = {0};
-    char z = 0;
-    int n = sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z);
-    if ((n != 6 && n != 7) || (n == 7 && z != 'Z') || tm.tm_mon < 1 || tm.tm_mon > 12)
+    int end = -1;
+    int n = sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &end);
+    if (n != 6 || end < 0 || (s[end] && strcmp(s + end, "Z") != 0) || tm.tm_mon < 1 ||
+        tm.tm_mon > 12)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm) * 1000;
+    struct tm want = tm, back;
+    time_t t = timegm(&tm);
+    if (t < 0)
+        return -1;
+    /* timegm normalizes Feb 31 or 25:61 into another date: only a real date comes back */
+    if (!gmtime_r(&t, &back) || back.tm_year != want.tm_year || back.tm_mon != want.tm_mon ||
+        back.tm_mday != want.tm_mday || back.tm_hour != want.tm_hour ||
+        back.tm_min != want.tm_min || back.tm_sec != want.tm_sec)
+        return -1;
+    return (int64_t)t * 1000;
 }
 
 /* "12", "12.5", "0.250" -> ms; -1 when malformed. Sets *rest after the number. */
@@ -122,7 +131,10 @@ int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
     int64_t start = parse_iso(start_s ? start_s : "2027-01-04T09:00:00Z");
     int64_t until = -1;
     if (start < 0) {
-        fprintf(stderr, "callroute simulate: --start '%s' is not YYYY-MM-DDTHH:MM:SSZ\n", start_s);
+        fprintf(stderr,
+                "callroute simulate: --start '%s' is not a UTC date and time "
+                "YYYY-MM-DDTHH:MM:SSZ\n",
+                start_s);
         return 2;
     }
     if (until_s && (until = parse_seconds(until_s, &rest)) < 0) {
@@ -157,9 +169,16 @@ int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
     }
     if (s.log)
         p->rgs_event(e, 0, "log on", emit, &s, err, sizeof err);
-    char line[8192];
+    char *line = NULL; /* whole lines, however long (the engine refuses what is too long) */
+    size_t cap = 0;
+    ssize_t got;
     int64_t last = 0;
-    for (int lineno = 1; fgets(line, sizeof line, in); lineno++) {
+    for (int lineno = 1; (got = getline(&line, &cap, in)) >= 0; lineno++) {
+        if (memchr(line, 0, (size_t)got)) {
+            fprintf(stderr, "%s:%d: error: the line holds a NUL byte\n", path, lineno);
+            status = 2;
+            break;
+        }
         const char *q = line + strspn(line, " \t");
         if (*q == '#' || *q == '\n' || *q == '\r' || !*q)
             continue;
@@ -197,6 +216,7 @@ int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
         if (cr_flag(&o, "stats"))
             p->rgs_event(e, last, "stats", emit, &s, err, sizeof err);
     }
+    free(line);
 out:
     if (e)
         p->rgs_close(e);

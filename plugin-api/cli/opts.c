@@ -22,8 +22,11 @@ bool cr_opts_parse(int argc, char **argv, const cr_optspec *spec, cr_opts *o)
                 only_pos = true;
                 continue;
             }
-            if (o->npos == CR_OPTS_MAX)
+            if (o->npos == CR_OPTS_MAX) {
+                fprintf(stderr, "callroute %s: too many arguments (at most %d)\n", argv[0],
+                        CR_OPTS_MAX);
                 return false;
+            }
             o->pos[o->npos++] = a;
             continue;
         }
@@ -34,8 +37,10 @@ bool cr_opts_parse(int argc, char **argv, const cr_optspec *spec, cr_opts *o)
             fprintf(stderr, "callroute %s: unknown option '%s'\n", argv[0], a);
             return false;
         }
-        if (o->n == CR_OPTS_MAX)
+        if (o->n == CR_OPTS_MAX) {
+            fprintf(stderr, "callroute %s: too many options (at most %d)\n", argv[0], CR_OPTS_MAX);
             return false;
+        }
         o->names[o->n] = s->name;
         if (s->has_value) {
             if (eq)

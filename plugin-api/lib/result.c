@@ -1,6 +1,7 @@
 /* cr_result: building, reading and rendering answers. */
 #include "result.h"
 #include "cr_engine.h"
+#include "json_esc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -188,26 +189,14 @@ static void sb_end(sbuf *b)
         b->buf[b->used < b->len - 1 ? b->used : b->len - 1] = 0;
 }
 
+static void sb_put_cb(void *ud, const char *s, size_t n)
+{
+    sb_put(ud, s, n);
+}
+
 static void json_str(sbuf *b, const char *s)
 {
-    sb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char e[8];
-        if (*p == '"' || *p == '\\') {
-            e[0] = '\\', e[1] = (char)*p;
-            sb_put(b, e, 2);
-        } else if (*p == '\n') {
-            sb_puts(b, "\\n");
-        } else if (*p == '\t') {
-            sb_puts(b, "\\t");
-        } else if (*p < 0x20 || *p == 0x7f) {
-            snprintf(e, sizeof e, "\\u%04x", *p);
-            sb_puts(b, e);
-        } else {
-            sb_put(b, (const char *)p, 1);
-        }
-    }
-    sb_put(b, "\"", 1);
+    crp_json_escape(s, sb_put_cb, b);
 }
 
 /* The "trace" list is for people (result_text, result_item); JSON keeps the contract shape. */

@@ -5,6 +5,7 @@
  */
 #include "users_abi.h"
 #include "cr_ringplan.h"
+#include "json_esc.h"
 #include "result.h"
 
 #include <pthread.h>
@@ -129,24 +130,15 @@ static void jb_fmt(jbuf *b, const char *fmt, ...)
     jb_raw(b, tmp);
 }
 
+static void jb_put_cb(void *ud, const char *s, size_t n)
+{
+    jb_put(ud, s, n);
+}
+
+/* s as a JSON string (NULL as null) */
 static void jb_str(jbuf *b, const char *s)
 {
-    if (!s) {
-        jb_raw(b, "null");
-        return;
-    }
-    jb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            char e[2] = {'\\', (char)*p};
-            jb_put(b, e, 2);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            jb_fmt(b, "\\u%04x", *p);
-        } else {
-            jb_put(b, (const char *)p, 1);
-        }
-    }
-    jb_put(b, "\"", 1);
+    crp_json_escape(s, jb_put_cb, b);
 }
 
 static void jb_reset(jbuf *b)

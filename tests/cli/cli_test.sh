@@ -107,6 +107,14 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert [r["decision"] for r in rows] == ["outbound", "internal", "blocked", "outbound"], rows
 PY
+  # lines longer than any buffer: one decision per line, whatever its length
+  { printf '+14255550199\n'; head -c 5000 /dev/zero | tr '\0' 5; printf '\n50101\n'; } > "$tmp/long"
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/long"
+  python3 - "$tmp/out" <<'PY' && ok || bad "batch with a 5000-character line"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["decision"] for r in rows] == ["outbound", "not_applicable", "internal"], rows
+PY
   printf '+14255550199\n+14255550199\n' > "$tmp/two"
   expect 0 "$cr" route --config "$contoso" --from sip:carol@contoso.com --batch "$tmp/two"
   ;;
@@ -164,6 +172,65 @@ simulate)
   printf '0 call c1 sip:a@x sip:serial@contoso.com\nfive presence x available\n' > "$tmp/bad.events"
   expect 2 "$cr" simulate --config "$src/tests/rgs/rgs.xml" "$tmp/bad.events"
   has "bad.events:2" "simulate error" "$err"
+  ;;
+input)
+  # issue 10: hostile input gives a clear answer, and JSON output always parses
+  # jsonok: stdout parses as JSON lines, read as strict UTF-8 (in the C locale Python would
+  # otherwise smuggle invalid bytes through as lone surrogates)
+  jsonok() {
+    if PYTHONIOENCODING=utf-8:strict python3 -m json.tool --json-lines < "$tmp/out" >/dev/null
+    then ok; else bad "JSON does not parse: $1"; head -c 300 "$tmp/out"; echo; fi
+  }
+  expect 1 "$cr" route --config "$contoso" --from "$(printf 'sip:al\xffice@contoso.com')" 5550100 --json
+  jsonok "route with an invalid UTF-8 caller"
+  json '"al\ufffdice" in j["reason"]'
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com "$(printf '555\xc0\xaf0100\x01\x7f')" --json
+  jsonok "route with an invalid UTF-8 number"
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com "$(printf 'sip:+1425555\xed\xa0\x80@contoso.com')" --json
+  jsonok "route with a UTF-16 surrogate in the number"
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com "$(printf 'sip:+14255550199@\xe9xample.com')" --json
+  jsonok "route with a Latin-1 domain"
+  json '"\u00e9" not in j["reason"] and "\ufffd" in j["reason"]'
+  expect 1 "$cr" route --config "$contoso" --from "$(printf 'sip:\xe2\x82\xacuro@contoso.com')" 5550100 --json
+  jsonok "route with valid UTF-8"
+  json '"\u20acuro" in j["reason"]'
+  printf '0 call c\xff1 sip:a@x sip:serial@contoso.com\n1 dtmf c\xff1 1\n3 hangup c\xff1\n' > "$tmp/utf8.events"
+  expect 0 "$cr" simulate --config "$src/tests/rgs/rgs.xml" --json "$tmp/utf8.events"
+  jsonok "simulate --json with an invalid UTF-8 call id"
+  # a sips: Request-URI stays sips: towards the gateways (no TLS downgrade)
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com "sips:+14255550199@contoso.com;user=phone" --json
+  json 'j["attempts"] and all(a["uri"].startswith("sips:") for a in j["attempts"])'
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com "sip:+14255550199@contoso.com;user=phone" --json
+  json 'j["attempts"] and all(a["uri"].startswith("sip:") for a in j["attempts"])'
+  # phone-context: percent-encoded or control characters, and duplicates, are refused with a reason
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com "sip:5550199;phone-context=%00@contoso.com;user=phone" --json
+  json 'j["decision"] == "not_applicable" and "phone-context" in j["reason"] and "percent" in j["reason"]'
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com "tel:5550199;phone-context=Redmond.contoso.com;phone-context=Dallas.contoso.com" --json
+  json 'j["decision"] == "not_applicable" and "duplicate ;phone-context=" in j["reason"]'
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com "tel:+14255550100;ext=50100;ext=50101" --json
+  json 'j["decision"] == "not_applicable" and "duplicate ;ext=" in j["reason"]'
+  # --start must be a real UTC date and time
+  printf '0 call c1 sip:a@x sip:serial@contoso.com\n1 hangup c1\n' > "$tmp/short.events"
+  for bad in 2027-02-31T09:00:00Z 2027-01-04T25:61:61Z 2027-02-31T25:61:61Z 2027-01-04T09:00:00Zjunk 2027-13-01T00:00:00Z; do
+    expect 2 "$cr" simulate --config "$src/tests/rgs/rgs.xml" --start "$bad" "$tmp/short.events"
+    has "--start '$bad'" "simulate --start $bad" "$err"
+  done
+  expect 0 "$cr" simulate --config "$src/tests/rgs/rgs.xml" --start 2028-02-29T23:59:59Z "$tmp/short.events"
+  # more options than the parser holds: a message, not a silent exit 2
+  args=(); for i in $(seq 70); do args+=(--json); done
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com "${args[@]}" 5550100
+  has "too many options" "70 options" "$err"
+  args=(); for i in $(seq 70); do args+=(5550100); done
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com "${args[@]}"
+  has "too many arguments" "70 arguments" "$err"
+  # a simulate line longer than any buffer is one line: a long comment is one comment
+  { printf '# '; head -c 9000 /dev/zero | tr '\0' a; printf '\n0 call c1 sip:a@x sip:serial@contoso.com\n1 hangup c1\n'; } > "$tmp/long.events"
+  expect 0 "$cr" simulate --config "$src/tests/rgs/rgs.xml" "$tmp/long.events"
+  has "1.000 c1 cancel" "simulate after a long comment" "$out"
+  # and a long event is one error naming its line
+  { printf '0 call c1 sip:a@x sip:serial@contoso.com\n1 speech c1 '; head -c 9000 /dev/zero | tr '\0' a; printf '\n2 hangup c1\n'; } > "$tmp/long2.events"
+  expect 2 "$cr" simulate --config "$src/tests/rgs/rgs.xml" "$tmp/long2.events"
+  has "long2.events:2: error: event too long" "simulate long event" "$err"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac

@@ -1,0 +1,22 @@
+/*
+ * JSON string escaping shared by the library's results and the command line's own JSON
+ * lines: whatever the bytes, the output is a valid JSON string.
+ */
+#ifndef CRP_JSON_ESC_H
+#define CRP_JSON_ESC_H
+
+#include <stddef.h>
+
+/* Receives escaped output piece by piece (n bytes at s, not NUL-terminated). */
+typedef void (*crp_json_put)(void *ud, const char *s, size_t n);
+
+/*
+ * Writes s (NUL-terminated; NULL is written as null) as a quoted JSON string through put:
+ * '"' and '\\' escaped, control characters (U+0000-U+001F, U+007F) as \n, \t, \r or \u00XX,
+ * valid UTF-8 copied as is, and each byte that does not start or continue a well-formed
+ * UTF-8 sequence (overlong forms, surrogates and code points past U+10FFFF included) replaced
+ * by U+FFFD. Nothing is allocated.
+ */
+void crp_json_escape(const char *s, crp_json_put put, void *ud);
+
+#endif
