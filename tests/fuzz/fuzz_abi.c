@@ -81,7 +81,10 @@ static void init(void)
     close(fd);
     config_path = path;
     char msg[4096];
-    cr_open_options opts = {.size = sizeof opts};
+    /* the examples live outside the temporary file's directory: allow them */
+    static const char *const dirs[] = {CR_FUZZ_SRC "/examples/contoso",
+                                       CR_FUZZ_SRC "/examples/workflows", NULL};
+    cr_open_options opts = {.size = sizeof opts, .include_dirs = dirs};
     int rc = P->open(path, &opts, &H, msg, sizeof msg);
     atexit(cleanup);
     if (rc != CR_ABI_OK) {
