@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# End-to-end cases of response groups (callroute_rgs(), the module's match-maker process):
+# Debian's Kamailio with examples/kamailio/kamailio.cfg, agents as sipp phones that REGISTER,
+# callers as sipp. Fixture: fixtures/rgs.xml.
+#   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/rgs.sh CASE
+# Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal
+#        rgs_restart. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+# Each case also checks determinism: the engine's input timeline that the module wrote
+# (rgs_events), replayed through `callroute simulate --log`, gives the same queue event log
+# as the module's (rgs_log).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+case_name=${1:?usage: rgs.sh CASE}
+e2e_init
+read -r KPORT PORT_D <<<"$(e2e_ports 2)"
+PORT_A=0 PORT_B=0 PORT_C=0
+XML=$E2E_TMP/rgs.xml
+e2e_fixture "$E2E_DIR/fixtures/rgs.xml" "$XML"
+CLI=${CR_CLI:-$(dirname "$CR_LIBRARY")/callroute}
+
+start_kam() {
+    e2e_start_kamailio "$KPORT" "$XML" -A "CR_RGS_STATE=\"$E2E_TMP/rgs-state\"" \
+        -A "CR_RGS_LOG=\"$E2E_TMP/queue.log\"" -A "CR_RGS_EVENTS=\"$E2E_TMP/events.txt\""
+}
+
+# start_agent NAME SCENARIO: a sipp phone for agent sip:NAME@contoso.com on a free port,
+# registered with a REGISTER from a second sipp. Its trace is $E2E_TMP/NAME.msg.
+start_agent() {
+    local name=$1 scen=$2 port rport
+    read -r port rport <<<"$(e2e_ports 2)"
+    e2e_gateway "$name" "$port" "$scen"
+    e2e_wait_ports "$port"
+    timeout 15 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/register.xml" \
+        -key user "$name" -key contact_port "$port" -m 1 -i 127.0.0.1 -p "$rport" -t u1 \
+        -nostdin -timeout 10s -timeout_error >"$E2E_TMP/register_$name.out" 2>&1 </dev/null \
+        || e2e_fail "agent $name could not REGISTER"
+}
+
+# A phone answering 486 or 603 at once.
+decline_scen() {
+    sed -e "s/@CODE@/$1/g" -e "s/@REASON@/$2/g" "$E2E_DIR/scenarios/gw_fail.xml" \
+        >"$E2E_TMP/decline_$1.xml"
+    echo "$E2E_TMP/decline_$1.xml"
+}
+
+# e2e_got NAME METHOD: NAME's sipp received a METHOD request (waits up to 10 s for its log).
+e2e_got() {
+    for _ in $(seq 1 100); do
+        grep -a -q -E "^$2 " "$E2E_TMP/$1.msg" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+e2e_invite_time() {
+    awk -v want="${2:-received}" '/^-+ [0-9-]+ [0-9:.]+$/ { ts = $2 " " $3 }
+         /^(UDP|TCP) message / { dir = ($0 ~ /message sent/) ? "sent" : "received"; next }
+         dir == want && /^INVITE / { print ts; exit }' "$E2E_TMP/$1.msg" \
+        | { read -r d t && date -d "$d $t" +%s.%N; }
+}
+
+e2e_delay() {
+    local a b
+    a=$(e2e_invite_time "$1") && b=$(e2e_invite_time "$2") || return 1
+    [ -n "$a" ] && [ -n "$b" ] || return 1
+    python3 -c "print('%.3f' % ($b - $a))"
+}
+
+# cancel_call NUMBER: a caller who hangs up 1 s after the 182 (or a 180).
+cancel_call() {
+    local port
+    port=$(e2e_ports 1)
+    timeout 30 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/uac_cancel.xml" -s "$1" \
+        -key caller alice -m 1 -i 127.0.0.1 -p "$port" -t u1 -nostdin -timeout 20s \
+        -timeout_error -trace_msg -message_file "$E2E_TMP/uac.msg" -trace_err \
+        -error_file "$E2E_TMP/uac.err" >"$E2E_TMP/uac.out" 2>&1 </dev/null
+}
+
+# The module's queue event log equals the replay of its input timeline.
+check_replay() {
+    local start
+    [ -s "$E2E_TMP/events.txt" ] || e2e_fail "no engine timeline written (rgs_events)"
+    [ -x "$CLI" ] || { e2e_log "no callroute CLI at $CLI: replay not checked"; return 0; }
+    start=$(awk '/^# start / { print $3; exit }' "$E2E_TMP/events.txt")
+    grep -v '^#' "$E2E_TMP/events.txt" >"$E2E_TMP/replay-events.txt"
+    "$CLI" simulate --config "$XML" --start "$(date -u -d "@$start" +%Y-%m-%dT%H:%M:%SZ)" \
+        --log "$E2E_TMP/replay.log" "$E2E_TMP/replay-events.txt" >"$E2E_TMP/replay.out" 2>&1 \
+        || { cat "$E2E_TMP/replay.out" >&2; e2e_fail "callroute simulate refused the timeline"; }
+    diff -u "$E2E_TMP/queue.log" "$E2E_TMP/replay.log" >&2 \
+        || e2e_fail "the queue event log differs from the replay of the module's timeline"
+    e2e_log "ok: replay of $(wc -l <"$E2E_TMP/replay-events.txt") events gives the same queue log ($(wc -l <"$E2E_TMP/queue.log") lines)"
+}
+
+case $case_name in
+rgs_serial)
+    # s1 never answers: after the alert time (10 s) s2 rings and answers; s1 is cancelled.
+    start_kam
+    start_agent s1 uas_ring.xml
+    start_agent s2 gw_ok.xml
+    E2E_UAC_ARGS=(-timeout 25s)
+    e2e_call alice serial || e2e_fail "the call to the serial group was not answered"
+    e2e_expect_invite s1 "^sip:s1@127\.0\.0\.1"
+    e2e_expect_invite s2 "^sip:s2@127\.0\.0\.1"
+    e2e_got s1 CANCEL || e2e_fail "s1 was not cancelled after its alert time"
+    d=$(e2e_delay s1 s2) || e2e_fail "no INVITE times"
+    python3 -c "import sys; sys.exit(0 if 9.8 <= $d <= 11.5 else 1)" \
+        || e2e_fail "s2 rang $d s after s1 (alert time 10 s)"
+    grep -a -q "182 Queued" "$E2E_TMP/uac.msg" || e2e_fail "the caller got no 182 Queued"
+    e2e_log "ok: serial: s2 rang $d s after s1, answered"
+    ;;
+
+rgs_parallel)
+    # p1 and p2 ring, p3 answers: p1 and p2 are cancelled.
+    start_kam
+    start_agent p1 uas_ring.xml
+    start_agent p2 uas_ring.xml
+    start_agent p3 gw_ok.xml
+    e2e_call alice parallel || e2e_fail "the call to the parallel group was not answered"
+    for a in p1 p2 p3; do e2e_expect_invite $a "^sip:$a@127\.0\.0\.1"; done
+    e2e_got p1 CANCEL || e2e_fail "p1 not cancelled when p3 answered"
+    e2e_got p2 CANCEL || e2e_fail "p2 not cancelled when p3 answered"
+    e2e_log "ok: parallel: p3 answered, p1 and p2 cancelled"
+    ;;
+
+rgs_decline)
+    # d1 declines (486), d2 declines (603: must not end the hunt), d3 answers, at once.
+    start_kam
+    start_agent d1 "$(decline_scen 486 'Busy Here')"
+    start_agent d2 "$(decline_scen 603 Decline)"
+    start_agent d3 gw_ok.xml
+    e2e_call alice decline || e2e_fail "the call was not answered by d3 after two declines"
+    for a in d1 d2 d3; do e2e_expect_invite $a "^sip:$a@127\.0\.0\.1"; done
+    d=$(e2e_delay d1 d3) || e2e_fail "no INVITE times"
+    python3 -c "import sys; sys.exit(0 if $d < 2.0 else 1)" \
+        || e2e_fail "d3 rang $d s after d1 (declines move on at once)"
+    e2e_log "ok: 486 and 603 moved on at once: d3 rang $d s after d1"
+    ;;
+
+rgs_caller_cancel)
+    # c1 rings; the caller hangs up after 1 s: c1 gets CANCEL and is not rung again.
+    start_kam
+    start_agent c1 uas_ring.xml
+    cancel_call cancel || e2e_fail "the caller's CANCEL did not end the call"
+    e2e_got c1 CANCEL || e2e_fail "c1 was not cancelled when the caller hung up"
+    sleep 2
+    [ "$(e2e_count c1)" = 1 ] || e2e_fail "c1 rang $(e2e_count c1) times"
+    q=$(e2e_kamcmd callroute.rgs.queues) || e2e_fail "callroute.rgs.queues failed"
+    grep -q "id:" <<<"$q" && { echo "$q" >&2; e2e_fail "a call is still queued"; }
+    e2e_log "ok: caller CANCEL: agent cancelled, queue empty"
+    ;;
+
+rgs_refused)
+    # an inactive workflow: 480 with a Reason at once; not a workflow: routed as before (404)
+    start_kam
+    e2e_call alice closed 480 || e2e_fail "the inactive workflow did not answer 480"
+    grep -a -q 'Reason: SIP;cause=480;text="inactive"' "$E2E_TMP/uac.msg" \
+        || e2e_fail "no Reason header naming the cause"
+    e2e_log "ok: inactive workflow refused with 480 (Reason inactive)"
+    ;;
+
+*)
+    e2e_fail "unknown case $case_name"
+    ;;
+esac
+check_replay
+e2e_log "PASS $case_name"
