@@ -77,24 +77,37 @@ cancel_call() {
         -error_file "$E2E_TMP/uac.err" >"$E2E_TMP/uac.out" 2>&1 </dev/null
 }
 
-# The module's queue event log equals the replay of its input timeline.
+# The module's queue event log equals the replay of its input timeline: each run of
+# Kamailio (a "# start EPOCH" line opens it) is replayed with `callroute simulate`, all runs
+# sharing one state directory as the module's engine does across a restart.
 check_replay() {
-    local start
     [ -s "$E2E_TMP/events.txt" ] || e2e_fail "no engine timeline written (rgs_events)"
     [ -x "$CLI" ] || { e2e_log "no callroute CLI at $CLI: replay not checked"; return 0; }
-    start=$(awk '/^# start / { print $3; exit }' "$E2E_TMP/events.txt")
-    grep -v '^#' "$E2E_TMP/events.txt" >"$E2E_TMP/replay-events.txt" || true
-    if [ ! -s "$E2E_TMP/replay-events.txt" ]; then
+    rm -rf "$E2E_TMP/replay-state" "$E2E_TMP/replay-run."*
+    : >"$E2E_TMP/replay.log"
+    awk -v dir="$E2E_TMP" '/^# start / { n++; print $3 > (dir "/replay-run." n ".start"); next }
+         { print > (dir "/replay-run." n ".events") }' "$E2E_TMP/events.txt"
+    local runs=0 events=0 f start
+    for f in "$E2E_TMP"/replay-run.*.start; do
+        runs=$((runs + 1))
+        start=$(cat "$f")
+        f=${f%.start}.events
+        [ -s "$f" ] || continue
+        events=$((events + $(wc -l <"$f")))
+        "$CLI" simulate --config "$XML" --state "$E2E_TMP/replay-state" \
+            --start "$(date -u -d "@$start" +%Y-%m-%dT%H:%M:%SZ)" --log "$E2E_TMP/replay-part.log" \
+            "$f" >"$E2E_TMP/replay.out" 2>&1 \
+            || { cat "$E2E_TMP/replay.out" >&2; e2e_fail "callroute simulate refused $f"; }
+        cat "$E2E_TMP/replay-part.log" >>"$E2E_TMP/replay.log"
+    done
+    if [ "$events" = 0 ]; then
         [ ! -s "$E2E_TMP/queue.log" ] || e2e_fail "a queue log without engine events"
         e2e_log "ok: no event reached the engine, no queue log"
         return 0
     fi
-    "$CLI" simulate --config "$XML" --start "$(date -u -d "@$start" +%Y-%m-%dT%H:%M:%SZ)" \
-        --log "$E2E_TMP/replay.log" "$E2E_TMP/replay-events.txt" >"$E2E_TMP/replay.out" 2>&1 \
-        || { cat "$E2E_TMP/replay.out" >&2; e2e_fail "callroute simulate refused the timeline"; }
     diff -u "$E2E_TMP/queue.log" "$E2E_TMP/replay.log" >&2 \
         || e2e_fail "the queue event log differs from the replay of the module's timeline"
-    e2e_log "ok: replay of $(wc -l <"$E2E_TMP/replay-events.txt") events gives the same queue log ($(wc -l <"$E2E_TMP/queue.log") lines)"
+    e2e_log "ok: replay of $events events ($runs runs) gives the same queue log ($(wc -l <"$E2E_TMP/queue.log") lines)"
 }
 
 case $case_name in
@@ -162,6 +175,49 @@ rgs_refused)
     grep -a -q 'Reason: SIP;cause=480;text="inactive"' "$E2E_TMP/uac.msg" \
         || e2e_fail "no Reason header naming the cause"
     e2e_log "ok: inactive workflow refused with 480 (Reason inactive)"
+    ;;
+
+rgs_formal)
+    # f1 (formal) is not rung before signing in: the queue times out (3 s) to voicemail.
+    # Signed in, f1 rings; signed out while ringing, f1 is cancelled at once and the call
+    # goes to voicemail at its timeout.
+    e2e_gateway vm "$PORT_D" gw_ok.xml
+    e2e_wait_ports "$PORT_D"
+    start_kam
+    start_agent f1 uas_ring.xml
+    e2e_call alice formal || e2e_fail "the first call did not reach voicemail"
+    e2e_expect_invite vm "^sip:formal-vm@127\.0\.0\.1:$PORT_D"
+    [ "$(e2e_count f1)" = 0 ] || e2e_fail "f1 was rung before signing in"
+    e2e_kamcmd callroute.rgs.signin sip:f1@contoso.com Formal >/dev/null || e2e_fail "signin"
+    a=$(e2e_kamcmd callroute.rgs.agents) || e2e_fail "callroute.rgs.agents failed"
+    tr -d '\n' <<<"$a" | grep -Eq 'f1@contoso.com.*signed_in: (1|true)' \
+        || { echo "$a" >&2; e2e_fail "f1 not reported signed in"; }
+    e2e_call alice formal &
+    uac=$!
+    e2e_got f1 INVITE || e2e_fail "f1 not rung after signing in"
+    e2e_kamcmd callroute.rgs.signout sip:f1@contoso.com Formal >/dev/null || e2e_fail "signout"
+    e2e_got f1 CANCEL || e2e_fail "f1 not cancelled when signing out"
+    wait "$uac" || e2e_fail "the second call did not reach voicemail"
+    [ "$(e2e_count vm)" = 2 ] || e2e_fail "voicemail got $(e2e_count vm) calls"
+    e2e_log "ok: formal agent: not rung before sign-in, cancelled at sign-out"
+    ;;
+
+rgs_restart)
+    # Sign-ins survive a restart (rgs_state); a call then rings the signed-in agent.
+    start_kam
+    e2e_kamcmd callroute.rgs.signin sip:f1@contoso.com Formal >/dev/null || e2e_fail "signin"
+    sleep 0.5
+    kill -TERM "$E2E_KAM_PID"
+    for _ in $(seq 1 100); do kill -0 "$E2E_KAM_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$E2E_KAM_PID" 2>/dev/null && e2e_fail "kamailio did not stop"
+    start_kam
+    a=$(e2e_kamcmd callroute.rgs.agents) || e2e_fail "callroute.rgs.agents failed"
+    tr -d '\n' <<<"$a" | grep -Eq 'f1@contoso.com.*signed_in: (1|true)' \
+        || { echo "$a" >&2; e2e_fail "f1's sign-in did not survive the restart"; }
+    start_agent f1 gw_ok.xml
+    e2e_call alice formal || e2e_fail "the call after the restart was not answered"
+    e2e_expect_invite f1 "^sip:f1@127\.0\.0\.1"
+    e2e_log "ok: sign-in kept across a restart; f1 answered"
     ;;
 
 *)
