@@ -472,6 +472,27 @@ static void crg_publish_stats(void)
     }
 }
 
+/* The caller cancelled: tm answers 487 once every branch ended, but the blind branch (the
+ * one that keeps the call queued) is not always among those tm's e2e CANCEL cancels: the
+ * match maker answers 487 itself and cancels what is left. */
+static void crg_caller_gone(uint64_t call)
+{
+    struct cell *orig, *t = crg_trans(call, &orig);
+    str text = str_init("Request Terminated"), tag;
+
+    if (t == NULL)
+        return;
+    if ((t->flags & T_CANCELED) && t->uas.status < 200) {
+        tag.s = NULL;
+        tag.len = 0;
+        crm_tmb.t_get_reply_totag(t->uas.request, &tag);
+        crm_tmb.t_reply_with_body(t, 487, &text, NULL, NULL, &tag);
+    }
+    if (t->flags & T_CANCELED)
+        crg_cancel_branches(t, 0);
+    crg_trans_done(t, orig);
+}
+
 static void crg_handle(const crg_msg *m)
 {
     cr_rgs_typed_event ev;
@@ -496,6 +517,8 @@ static void crg_handle(const crg_msg *m)
     }
     crg_feed(&ev);
     crg_run_pending();
+    if (m->type == CR_RGS_EVENT_HANGUP)
+        crg_caller_gone(m->call);
 }
 
 static int crg_mm_open(void)

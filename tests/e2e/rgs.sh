@@ -3,7 +3,7 @@
 # Debian's Kamailio with examples/kamailio/kamailio.cfg, agents as sipp phones that REGISTER,
 # callers as sipp. Fixture: fixtures/rgs.xml.
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/rgs.sh CASE
-# Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal
+# Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal rgs_overflow rgs_hours
 #        rgs_restart. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 # Each case also checks determinism: the engine's input timeline that the module wrote
 # (rgs_events), replayed through `callroute simulate --log`, gives the same queue event log
@@ -75,6 +75,27 @@ cancel_call() {
         -key caller alice -m 1 -i 127.0.0.1 -p "$port" -t u1 -nostdin -timeout 20s \
         -timeout_error -trace_msg -message_file "$E2E_TMP/uac.msg" -trace_err \
         -error_file "$E2E_TMP/uac.err" >"$E2E_TMP/uac.out" 2>&1 </dev/null
+}
+
+# caller NAME SCENARIO NUMBER [sipp args...]: one call from sip:alice@contoso.com whose
+# traces are $E2E_TMP/NAME.msg, .out, .err (several callers may run at once).
+caller() {
+    local name=$1 scen=$2 number=$3 port
+    shift 3
+    port=$(e2e_ports 1)
+    case $scen in /*) ;; *) scen=$E2E_DIR/scenarios/$scen ;; esac
+    timeout 40 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$scen" -s "$number" -key caller alice \
+        -key domain contoso.com -m 1 -i 127.0.0.1 -p "$port" -t u1 -nostdin -timeout 30s \
+        -timeout_error -trace_msg -message_file "$E2E_TMP/$name.msg" -trace_err \
+        -error_file "$E2E_TMP/$name.err" "$@" >"$E2E_TMP/$name.out" 2>&1 </dev/null
+}
+
+# A caller who hangs up SECONDS after the 182 (uac_cancel.xml waits 1 s).
+cancel_after() {
+    sed "s/timeout=\"1000\" ontimeout=\"hangup\"/timeout=\"$1\" ontimeout=\"hangup\"/" \
+        "$E2E_DIR/scenarios/uac_cancel.xml" >"$E2E_TMP/uac_cancel_$1.xml"
+    grep -q "timeout=\"$1\"" "$E2E_TMP/uac_cancel_$1.xml" || e2e_fail "cannot make uac_cancel_$1"
+    echo "$E2E_TMP/uac_cancel_$1.xml"
 }
 
 # The module's queue event log equals the replay of its input timeline: each run of
@@ -156,10 +177,18 @@ rgs_decline)
     ;;
 
 rgs_caller_cancel)
-    # c1 rings; the caller hangs up after 1 s: c1 gets CANCEL and is not rung again.
+    # c1 rings; the caller hangs up after 6 s (past tm's fr_timer of 5 s): the caller gets
+    # 487, c1 gets CANCEL and is not rung again. While queued, callroute.rgs.queues shows
+    # the call.
     start_kam
     start_agent c1 uas_ring.xml
-    cancel_call cancel || e2e_fail "the caller's CANCEL did not end the call"
+    caller uac "$(cancel_after 6000)" cancel &
+    uac=$!
+    e2e_got c1 INVITE || e2e_fail "c1 not rung"
+    q=$(e2e_kamcmd callroute.rgs.queues) || e2e_fail "callroute.rgs.queues failed"
+    tr -d '\n' <<<"$q" | grep -Eq 'queue: Cancel.*calls:.*caller: sip:alice@contoso.com.*state: ringing' \
+        || { echo "$q" >&2; e2e_fail "callroute.rgs.queues does not show the ringing call"; }
+    wait "$uac" || e2e_fail "the caller's CANCEL did not end the call (no 487)"
     e2e_got c1 CANCEL || e2e_fail "c1 was not cancelled when the caller hung up"
     sleep 2
     [ "$(e2e_count c1)" = 1 ] || e2e_fail "c1 rang $(e2e_count c1) times"
@@ -218,6 +247,46 @@ rgs_restart)
     e2e_call alice formal || e2e_fail "the call after the restart was not answered"
     e2e_expect_invite f1 "^sip:f1@127\.0\.0\.1"
     e2e_log "ok: sign-in kept across a restart; f1 answered"
+    ;;
+
+rgs_overflow)
+    # OvNewest (1 call at most): a second call overflows at once to voicemail while the
+    # first one rings o1. OvOldest: the first call is forwarded when the second arrives,
+    # and o1 is rung for the second.
+    e2e_gateway vm "$PORT_D" gw_ok.xml
+    e2e_wait_ports "$PORT_D"
+    start_kam
+    start_agent o1 uas_ring.xml
+    caller first "$(cancel_after 5000)" ovnewest &
+    first=$!
+    e2e_got o1 INVITE || e2e_fail "o1 not rung for the first call"
+    caller second uac.xml ovnewest || e2e_fail "the newest call did not overflow to voicemail"
+    e2e_expect_invite vm "^sip:ovn-vm@127\.0\.0\.1:$PORT_D"
+    wait "$first" || e2e_fail "the first call did not end with the caller's CANCEL"
+    [ "$(e2e_count o1)" = 1 ] || e2e_fail "o1 rang $(e2e_count o1) times (newest)"
+    caller third uac.xml ovoldest &
+    third=$!
+    for _ in $(seq 1 100); do [ "$(e2e_count o1)" = 2 ] && break; sleep 0.1; done
+    [ "$(e2e_count o1)" = 2 ] || e2e_fail "o1 not rung for the third call"
+    caller fourth "$(cancel_after 2000)" ovoldest || e2e_fail "the fourth call did not end"
+    wait "$third" || e2e_fail "the oldest call was not forwarded and answered"
+    e2e_expect_invite vm "^sip:ovo-fwd@127\.0\.0\.1:$PORT_D"
+    [ "$(e2e_count o1)" = 3 ] || e2e_fail "o1 rang $(e2e_count o1) times (oldest: 3 expected)"
+    e2e_log "ok: overflow newest -> voicemail; oldest -> forwarded, o1 rung for the newer call"
+    ;;
+
+rgs_hours)
+    # After hours: forwarded to a SIP URI (relayed); holiday: disconnect (480, Reason).
+    e2e_gateway vm "$PORT_D" gw_ok.xml
+    e2e_wait_ports "$PORT_D"
+    start_kam
+    caller ah uac.xml afterhours || e2e_fail "the after-hours call was not forwarded"
+    e2e_expect_invite vm "^sip:ah-fwd@127\.0\.0\.1:$PORT_D"
+    sed "s/@EXPECT@/480/g" "$E2E_DIR/scenarios/uac_reject.xml" >"$E2E_TMP/uac_480.xml"
+    caller hol "$E2E_TMP/uac_480.xml" holiday || e2e_fail "the holiday call did not get 480"
+    grep -a -q 'Reason: SIP;cause=480;text="holiday"' "$E2E_TMP/hol.msg" \
+        || e2e_fail "no Reason naming the holiday"
+    e2e_log "ok: after hours forwarded, holiday disconnected with 480 (Reason holiday)"
     ;;
 
 *)
