@@ -303,13 +303,18 @@ cr_rgs *crg_private_engine(void)
 {
     char err[256];
 
+    static pid_t failed_pid;
+
     if (crg_pe && crg_pe_pid == getpid())
         return crg_pe;
     crg_pe = NULL;
+    if (failed_pid == getpid())
+        return NULL; /* tried once in this process */
     if (crl_handle() == NULL || crl_plugin->rgs_open_ex == NULL)
         return NULL;
     if (crl_plugin->rgs_open_ex(crl_handle(), NULL, &crg_pe, err, sizeof(err)) < 0) {
-        LM_ERR("response groups: %s\n", err);
+        LM_ERR("response groups unavailable in this process: %s\n", err);
+        failed_pid = getpid();
         crg_pe = NULL;
         return NULL;
     }
@@ -342,7 +347,7 @@ static int crg_classify(const char *from, const char *to)
     char err[256];
 
     if (pe == NULL)
-        return -1;
+        return CR_RGS_REASON_NOT_FOUND; /* logged when it failed to open */
     memset(&ev, 0, sizeof(ev));
     memset(&p, 0, sizeof(p));
     ev.size = sizeof(ev);
@@ -544,8 +549,14 @@ int crg_child_init(int rank)
 {
     int pid;
 
-    if (rank != PROC_MAIN || crg_sh == NULL)
+    if (crg_sh == NULL)
         return 0;
+    if (rank != PROC_MAIN) {
+        /* the configuration as it is at startup, like the match maker's engine (a reload
+         * does not change a running engine; a broken file on disk must not matter) */
+        crg_private_engine();
+        return 0;
+    }
     pid = fork_process(PROC_NOCHLDINIT, "callroute rgs match maker", 1);
     if (pid < 0)
         return -1;

@@ -3,8 +3,8 @@
 # Debian's Kamailio with examples/kamailio/kamailio.cfg, agents as sipp phones that REGISTER,
 # callers as sipp. Fixture: fixtures/rgs.xml.
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/rgs.sh CASE
-# Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal rgs_overflow rgs_hours
-#        rgs_restart. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+# Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal rgs_overflow
+#        rgs_hours rgs_restart rgs_round_robin rgs_longest_idle rgs_attendant rgs_line. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 # Each case also checks determinism: the engine's input timeline that the module wrote
 # (rgs_events), replayed through `callroute simulate --log`, gives the same queue event log
 # as the module's (rgs_log).
@@ -13,8 +13,8 @@ set -euo pipefail
 
 case_name=${1:?usage: rgs.sh CASE}
 e2e_init
-read -r KPORT PORT_D <<<"$(e2e_ports 2)"
-PORT_A=0 PORT_B=0 PORT_C=0
+read -r KPORT PORT_D PORT_A <<<"$(e2e_ports 3)"
+PORT_B=0 PORT_C=0
 XML=$E2E_TMP/rgs.xml
 e2e_fixture "$E2E_DIR/fixtures/rgs.xml" "$XML"
 CLI=${CR_CLI:-$(dirname "$CR_LIBRARY")/callroute}
@@ -96,6 +96,28 @@ cancel_after() {
         "$E2E_DIR/scenarios/uac_cancel.xml" >"$E2E_TMP/uac_cancel_$1.xml"
     grep -q "timeout=\"$1\"" "$E2E_TMP/uac_cancel_$1.xml" || e2e_fail "cannot make uac_cancel_$1"
     echo "$E2E_TMP/uac_cancel_$1.xml"
+}
+
+# Agents in the order they were rung (every INVITE they received, by time).
+ring_order() {
+    local a
+    for a in "$@"; do
+        awk -v who="$a" '/^-+ [0-9-]+ [0-9:.]+$/ { ts = $2 " " $3 }
+             /^(UDP|TCP) message / { dir = ($0 ~ /message sent/) ? "sent" : "received"; next }
+             dir == "received" && /^INVITE / { print ts, who }' "$E2E_TMP/$a.msg"
+    done | sort | awk '{ print $3 }' | paste -sd' '
+}
+
+# A caller who stays connected SECONDS before hanging up.
+long_call() {
+    awk -v ms="$1" '/start_txn="bye"/ && !done { print "  <pause milliseconds=\"" ms "\"/>"; done = 1 } { print }' \
+        "$E2E_DIR/scenarios/uac.xml" >"$E2E_TMP/uac_long_$1.xml"
+    echo "$E2E_TMP/uac_long_$1.xml"
+}
+
+# stat NAME: the counter callroute:NAME (kamcmd stats.get_statistics).
+stat() {
+    e2e_kamcmd stats.get_statistics callroute: | sed -n "s/^callroute:$1 = \([0-9]*\)$/\1/p"
 }
 
 # The module's queue event log equals the replay of its input timeline: each run of
@@ -287,6 +309,72 @@ rgs_hours)
     grep -a -q 'Reason: SIP;cause=480;text="holiday"' "$E2E_TMP/hol.msg" \
         || e2e_fail "no Reason naming the holiday"
     e2e_log "ok: after hours forwarded, holiday disconnected with 480 (Reason holiday)"
+    ;;
+
+rgs_round_robin)
+    # 6 calls over r1 r2 r3: each rings in turn, twice; the counters follow.
+    start_kam
+    for a in r1 r2 r3; do start_agent $a gw_ok.xml; done
+    for i in 1 2 3 4 5 6; do
+        caller c$i uac.xml roundrobin || e2e_fail "round-robin call $i not answered"
+    done
+    order=$(ring_order r1 r2 r3)
+    [ "$order" = "r1 r2 r3 r1 r2 r3" ] || e2e_fail "round robin rang: $order"
+    sleep 0.5 # the match maker publishes its statistics every 200 ms
+    [ "$(stat roundrobin_offered)" = 6 ] || e2e_fail "roundrobin_offered = $(stat roundrobin_offered)"
+    [ "$(stat roundrobin_answered)" = 6 ] || e2e_fail "roundrobin_answered = $(stat roundrobin_answered)"
+    [ "$(stat roundrobin_waiting)" = 0 ] || e2e_fail "roundrobin_waiting = $(stat roundrobin_waiting)"
+    e2e_log "ok: round robin over 6 calls: $order; counters offered=6 answered=6"
+    ;;
+
+rgs_longest_idle)
+    # The first call keeps one agent busy 3 s; the second goes to the other one and ends at
+    # once; the third goes to the agent idle the longest since his call ended (the second
+    # call's agent), not since he answered.
+    start_kam
+    start_agent l1 gw_ok.xml
+    start_agent l2 gw_ok.xml
+    caller first "$(long_call 3000)" longestidle &
+    first=$!
+    for _ in $(seq 1 100); do [ -n "$(ring_order l1 l2)" ] && break; sleep 0.1; done
+    busy=$(ring_order l1 l2)
+    [ -n "$busy" ] || e2e_fail "nobody rang for the first call"
+    other=l1; [ "$busy" = l1 ] && other=l2
+    caller second uac.xml longestidle || e2e_fail "second call not answered"
+    [ "$(ring_order l1 l2)" = "$busy $other" ] || e2e_fail "second call rang: $(ring_order l1 l2)"
+    wait "$first" || e2e_fail "first call failed"
+    caller third uac.xml longestidle || e2e_fail "third call not answered"
+    [ "$(ring_order l1 l2)" = "$busy $other $other" ] \
+        || e2e_fail "third call should ring $other (idle longest since his call ended): $(ring_order l1 l2)"
+    e2e_log "ok: longest idle counts from the end of the call: $(ring_order l1 l2)"
+    ;;
+
+rgs_attendant)
+    # Attendant: every signed-in agent rings, whatever his presence (t2 busy); t2 answers
+    # and t1 is cancelled.
+    start_kam
+    start_agent t1 uas_ring.xml
+    start_agent t2 gw_ok.xml
+    for a in t1 t2; do
+        e2e_kamcmd callroute.rgs.signin "sip:$a@contoso.com" Attendant >/dev/null || e2e_fail "signin $a"
+    done
+    e2e_kamcmd callroute.rgs.presence sip:t2@contoso.com busy >/dev/null || e2e_fail "presence"
+    caller c1 uac.xml attendant || e2e_fail "the attendant call was not answered"
+    e2e_expect_invite t1 "^sip:t1@127\.0\.0\.1"
+    e2e_expect_invite t2 "^sip:t2@127\.0\.0\.1"
+    e2e_got t1 CANCEL || e2e_fail "t1 not cancelled when t2 answered"
+    e2e_log "ok: attendant rang t1 and a busy t2; t2 answered, t1 cancelled"
+    ;;
+
+rgs_line)
+    # The workflow's line (tel:+14255550160) dialed by a user (sip:+1...@contoso.com) and by
+    # a gateway (from GW-A's address) reaches it.
+    start_kam
+    start_agent ln1 gw_ok.xml
+    caller user uac.xml +14255550160 || e2e_fail "the line dialed by a user did not reach it"
+    caller gw uac.xml +14255550160 -p "$PORT_A" || e2e_fail "the line dialed from GW-A did not reach it"
+    [ "$(e2e_count ln1)" = 2 ] || e2e_fail "ln1 got $(e2e_count ln1) calls"
+    e2e_log "ok: the line reaches the workflow from a user and from a gateway"
     ;;
 
 *)
