@@ -30,6 +30,7 @@
 #include "core/cfg/cfg_struct.h"
 #include "core/dprint.h"
 #include "core/dset.h"
+#include "core/mem/shm_mem.h"
 #include "core/sr_module.h"
 #include "modules/registrar/api.h"
 
@@ -233,69 +234,185 @@ static void crg_hangup(const cr_rgs_typed_action *a)
     crg_trans_done(t, orig);
 }
 
-/* A number: the outbound decision's first attempt (Request-URI and gateway). */
-static int crg_route_number(const char *target, char *uri, size_t ulen, char *dst, size_t dlen)
+/* The contact URI of the workflow a call was made to (`to` without parameters when it is
+ * one): the caller of the outbound decision when the call is forwarded to a number. */
+static void crg_workflow_uri(const char *to, char *out, size_t len)
+{
+    cr_rgs_stats st;
+    size_t n = strcspn(to, ";");
+    int w;
+
+    for (w = 0; w < CRG_MAX_WF; w++) {
+        memset(&st, 0, sizeof(st));
+        st.size = sizeof(st);
+        if (crl_plugin->rgs_stats(crg_e, crg_now(), (uint32_t)w, &st) < 0)
+            break;
+        if (st.uri && strlen(st.uri) == n && strncmp(st.uri, to, n) == 0) {
+            snprintf(out, len, "%s", st.uri);
+            return;
+        }
+    }
+    snprintf(out, len, "%.*s", (int)n, to);
+}
+
+/* A number: the outbound decision's attempts (gateways in order) into c->fwd. */
+static int crg_fwd_plan(crg_call *c, const char *target)
 {
     cr_route_answer ans;
     cr_handle *h = crl_handle();
+    char from[CRG_URI];
+    crg_attempt *a;
+    uint32_t i, n;
 
     if (h == NULL || crl_plugin->route_answer == NULL)
-        return -1;
+        return 0;
+    crg_workflow_uri(c->to, from, sizeof(from));
     memset(&ans, 0, sizeof(ans));
     ans.size = sizeof(ans);
-    if (crl_plugin->route_answer(h, "", target, NULL, 0, &ans) < 0 ||
-        ans.kind != CR_DECISION_OUTBOUND || ans.nattempts == 0)
-        return -1;
-    snprintf(uri, ulen, "%s", ans.attempts[0].uri);
-    snprintf(dst, dlen, "%s", ans.attempts[0].address);
-    return 0;
+    if (crl_plugin->route_answer(h, from, target, NULL, 0, &ans) < 0 ||
+        ans.kind != CR_DECISION_OUTBOUND || ans.nattempts == 0) {
+        LM_WARN("response groups: no outbound route from %s to %s (%s)\n", from, target,
+                ans.reason);
+        return 0;
+    }
+    n = ans.nattempts > 8 ? 8 : ans.nattempts;
+    a = shm_malloc(n * sizeof(*a));
+    if (a == NULL)
+        return 0;
+    for (i = 0; i < n; i++) {
+        snprintf(a[i].uri, sizeof(a[i].uri), "%s", ans.attempts[i].uri);
+        snprintf(a[i].address, sizeof(a[i].address), "%s", ans.attempts[i].address);
+        snprintf(a[i].gateway, sizeof(a[i].gateway), "%s", ans.attempts[i].gateway);
+    }
+    lock_get(&crg_sh->lock);
+    if (c->fwd)
+        shm_free(c->fwd);
+    c->fwd = a;
+    c->fwd_n = (int)n;
+    c->fwd_next = 0;
+    lock_release(&crg_sh->lock);
+    return (int)n;
 }
 
-/* TRANSFER and VOICEMAIL: relay the call to the target. */
+/* One branch to uri (through dst when not empty); its index, or -1. When fwd, the branch is
+ * the forward to a number (its failures come back as CRG_M_FWD_FAILED). */
+static int crg_add_branch(struct cell *t, crg_call *c, const char *u, const char *d, int fwd)
+{
+    str uri, dst;
+    int old = t->nr_of_outgoings;
+
+    uri.s = (char *)u;
+    uri.len = strlen(u);
+    dst.s = (char *)d;
+    dst.len = d ? strlen(d) : 0;
+    if (fwd) {
+        lock_get(&crg_sh->lock);
+        c->fwd_branch = old;
+        lock_release(&crg_sh->lock);
+    }
+    clear_branches();
+    append_branch(t->uas.request, &uri, dst.len ? &dst : NULL, NULL, Q_UNSPECIFIED, 0, NULL,
+                  NULL, 0, NULL, NULL);
+    if (crg_append(t) > 0 && (int)t->nr_of_outgoings > old)
+        return old;
+    clear_branches();
+    if (fwd) {
+        lock_get(&crg_sh->lock);
+        c->fwd_branch = -1;
+        lock_release(&crg_sh->lock);
+    }
+    return -1;
+}
+
+/* The next gateway attempt of the forward to a number; its branch or -1 (none left). */
+static int crg_fwd_next(struct cell *t, crg_call *c)
+{
+    int b;
+
+    while (c->fwd && c->fwd_next < c->fwd_n) {
+        crg_attempt *a = &c->fwd[c->fwd_next++];
+        b = crg_add_branch(t, c, a->uri, a->address, 1);
+        if (b >= 0) {
+            LM_INFO("response groups: call [%u:%u] forwarded to %s via %s\n", t->hash_index,
+                    t->label, a->uri, a->gateway);
+            return b;
+        }
+    }
+    return -1;
+}
+
+/* TRANSFER and VOICEMAIL: relay the call to the target. A SIP URI is relayed; a number goes
+ * out through the outbound decision's gateways, failing over (crg_fwd_failed) while the
+ * blind branch keeps the transaction from completing. */
 static void crg_relay(const cr_rgs_typed_action *a)
 {
     struct cell *orig, *t;
-    char ubuf[CR_ANSWER_URI], dbuf[CR_ANSWER_URI];
-    str uri, dst;
-    branch_bm_t skip = 0;
-    int old, b;
+    branch_bm_t keep = 0;
+    crg_call *c;
+    int b = -1, number;
 
     if (!crg_finalize(a->call) || (t = crg_trans(a->call, &orig)) == NULL)
         return;
-    dbuf[0] = '\0';
-    if (strncmp(a->arg, "sip:", 4) == 0 || strncmp(a->arg, "sips:", 5) == 0)
-        snprintf(ubuf, sizeof(ubuf), "%s", a->arg);
-    else if (crg_route_number(a->arg, ubuf, sizeof(ubuf), dbuf, sizeof(dbuf)) < 0) {
-        LM_WARN("response groups: no outbound route to %s\n", a->arg);
-        ubuf[0] = '\0';
+    lock_get(&crg_sh->lock);
+    c = crg_find(a->call);
+    lock_release(&crg_sh->lock);
+    number = strncmp(a->arg, "sip:", 4) != 0 && strncmp(a->arg, "sips:", 5) != 0;
+    if (c && t->uas.status < 200) {
+        if (!number)
+            b = crg_add_branch(t, c, a->arg, NULL, 0);
+        else if (crg_fwd_plan(c, a->arg) > 0)
+            b = crg_fwd_next(t, c);
     }
-    old = t->nr_of_outgoings;
-    if (ubuf[0] && t->uas.status < 200) {
-        uri.s = ubuf;
-        uri.len = strlen(ubuf);
-        dst.s = dbuf;
-        dst.len = strlen(dbuf);
-        clear_branches();
-        append_branch(t->uas.request, &uri, dst.len ? &dst : NULL, NULL, Q_UNSPECIFIED, 0, NULL,
-                      NULL, 0, NULL, NULL);
-        crm_tmb.t_sett(t, T_BR_UNDEFINED);
-        if (crg_append(t) > 0)
-            LM_INFO("response groups: call [%u:%u] %s to %s\n", t->hash_index, t->label,
-                    a->type == CR_RGS_ACTION_VOICEMAIL ? "voicemail" : "transferred", ubuf);
-        clear_branches();
-    }
-    for (b = old; b < (int)t->nr_of_outgoings; b++)
-        skip |= (branch_bm_t)1 << b;
-    if (skip == 0 && t->uas.status < 200) { /* nothing could be relayed */
+    if (b >= 0) {
+        LM_INFO("response groups: call [%u:%u] %s to %s\n", t->hash_index, t->label,
+                a->type == CR_RGS_ACTION_VOICEMAIL ? "voicemail" : "transferred", a->arg);
+        keep = (branch_bm_t)1 << b;
+        if (number) /* the blind branch holds the call while gateways fail over */
+            keep |= (branch_bm_t)1 << t->async_backup.blind_uac;
+    } else if (t->uas.status < 200) { /* nothing could be relayed */
         str text = str_init("Temporarily Unavailable");
+        LM_WARN("response groups: call [%u:%u]: cannot reach %s\n", t->hash_index, t->label,
+                a->arg);
         crm_tmb.t_reply_with_body(t, 480, &text, NULL, NULL, NULL);
     }
-    crg_cancel_branches(t, skip);
+    crg_cancel_branches(t, keep);
     crg_trans_done(t, orig);
 }
 
+/* The forward to a number failed with `code`: a gateway failure (503, 504, 408) marks the
+ * gateway down and tries the next attempt; otherwise, or with none left, the blind branch
+ * goes and tm relays the best reply. */
+static void crg_fwd_failed(uint64_t call, int code)
+{
+    struct cell *orig, *t = crg_trans(call, &orig);
+    crg_call *c;
+    int gw_failure = code == 503 || code == 504 || code == 408;
+
+    if (t == NULL)
+        return;
+    lock_get(&crg_sh->lock);
+    c = crg_find(call);
+    lock_release(&crg_sh->lock);
+    if (c && c->fwd && t->uas.status < 200 && !(t->flags & T_CANCELED)) {
+        if (gw_failure && c->fwd_next > 0 && crl_handle() && crl_plugin->gateway_failed) {
+            LM_INFO("response groups: gateway %s failed (%d)\n", c->fwd[c->fwd_next - 1].gateway,
+                    code);
+            crl_plugin->gateway_failed(crl_handle(), c->fwd[c->fwd_next - 1].gateway);
+        }
+        if (!gw_failure || crg_fwd_next(t, c) < 0)
+            crg_cancel_branches(t, 0);
+    }
+    crg_trans_done(t, orig);
+}
+
+/* Timers that acted (rgs_advance_typed emitted something): the timeline says until when a
+ * replay must run ("# advance SECONDS"). */
+static int64_t crg_adv_at = -1;
+
 static void crg_emit(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
 {
+    if (ud == &crg_adv_at)
+        crg_adv_at = at_ms;
     switch (a->type) {
     case CR_RGS_ACTION_RING:
         crg_ring(a);
@@ -504,6 +621,14 @@ static void crg_handle(const crg_msg *m)
         crg_snapshot(m->seq);
         return;
     }
+    if (m->kind == CRG_M_FWD_FAILED) {
+        crg_fwd_failed(m->call, (int)m->seq);
+        return;
+    }
+    if (m->kind == CRG_M_PING) {
+        crg_sh->pings++;
+        return;
+    }
     memset(&ev, 0, sizeof(ev));
     ev.type = m->type;
     ev.call = m->call;
@@ -597,7 +722,13 @@ void crg_mm_main(void)
             memmove(buf, buf + off, have - off);
             have -= off;
         }
-        crl_plugin->rgs_advance_typed(crg_e, crg_now(), crg_emit, NULL);
+        crg_adv_at = -1;
+        crl_plugin->rgs_advance_typed(crg_e, crg_now(), crg_emit, &crg_adv_at);
+        if (crg_adv_at >= 0 && crg_evf) {
+            fprintf(crg_evf, "# advance %lld.%03lld\n", (long long)(crg_adv_at / 1000),
+                    (long long)(crg_adv_at % 1000));
+            fflush(crg_evf);
+        }
         crg_run_pending();
         now = crg_mono_ms();
         if (now - last_pub >= 200) {

@@ -175,6 +175,8 @@ void crg_sweep(int64_t now_ms)
         for (pp = &crg_sh->by_handle[b]; (c = *pp) != NULL;) {
             if (crg_done(c, now_ms)) {
                 *pp = c->next_h;
+                if (c->fwd)
+                    shm_free(c->fwd);
                 shm_free(c);
                 continue;
             }
@@ -217,6 +219,15 @@ static void crg_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
         return;
     if (t->uas.status >= 200 || (t->flags & T_CANCELED))
         return; /* the call is over: tm cancelled the other agents */
+    if (b == c->fwd_branch) { /* the forward to a number: the match maker fails over */
+        crg_msg m;
+        memset(&m, 0, sizeof(m));
+        m.kind = CRG_M_FWD_FAILED;
+        m.call = c->handle;
+        m.seq = (uint32_t)ps->code;
+        crg_send(&m);
+        return;
+    }
     lock_get(&crg_sh->lock);
     if (c->agent[b] && !(c->bflags[b] & (CRG_B_REPORTED | CRG_B_CANCELLED)) &&
         c->state == CRG_QUEUED) {
@@ -424,6 +435,7 @@ static crg_call *crg_new_call(struct sip_msg *msg, struct cell *t)
     memcpy(c->callid, msg->callid->body.s, c->callid_len);
     c->ftag_len = ftag.len < CRG_TAG ? ftag.len : CRG_TAG - 1;
     memcpy(c->ftag, ftag.s, c->ftag_len);
+    c->fwd_branch = -1;
     return c;
 }
 
@@ -481,6 +493,7 @@ int crg_rgs(struct sip_msg *msg)
         shm_free(c);
         return CRM_ERROR;
     }
+    memcpy(c->to, to, strlen(to) + 1);
     crg_insert(c);
     crm_tmb.t_reply(msg, 182, "Queued");
     /* tm's suspend keeps the request's lumps (Record-Route) for the branches added later and

@@ -29,7 +29,7 @@ extern char *crg_event_path; /* modparam rgs_events: the engine's input timeline
 extern int crg_max_wait;     /* modparam rgs_max_wait: seconds a caller may stay queued */
 
 /* ---- the hand-over: one message per event, written atomically (< PIPE_BUF) ---- */
-enum crg_kind { CRG_M_EVENT = 1, CRG_M_SNAPSHOT = 2 };
+enum crg_kind { CRG_M_EVENT = 1, CRG_M_SNAPSHOT = 2, CRG_M_FWD_FAILED = 3, CRG_M_PING = 4 };
 typedef struct crg_msg {
     int kind;         /* CRG_M_* */
     int type;         /* CR_RGS_EVENT_* (CRG_M_EVENT) */
@@ -37,7 +37,7 @@ typedef struct crg_msg {
     uint32_t agent;   /* agent handle */
     uint32_t group;   /* group handle (0 = every group) */
     int presence;     /* CR_RGS_PRESENCE_* */
-    uint32_t seq;     /* CRG_M_SNAPSHOT: the request's number */
+    uint32_t seq;     /* CRG_M_SNAPSHOT: the request's number; CRG_M_FWD_FAILED: the code */
     int64_t sent_ns;  /* CLOCK_MONOTONIC when written (hand-over latency) */
     char from[CRG_URI];
     char to[CRG_URI];
@@ -68,7 +68,18 @@ typedef struct crg_call {
     int callid_len, ftag_len;
     char callid[CRG_CALLID];
     char ftag[CRG_TAG];
+    char to[CRG_URI];           /* the called URI as the engine got it */
+    int fwd_branch;             /* the branch of a forward to a number, -1 none */
+    int fwd_next, fwd_n;        /* its attempts: the next one to try, how many */
+    struct crg_attempt *fwd;    /* shm, freed with the record */
 } crg_call;
+
+/* One gateway attempt of a forward to a number (the outbound decision's). */
+typedef struct crg_attempt {
+    char uri[CR_ANSWER_URI];
+    char address[CR_ANSWER_URI];
+    char gateway[CR_ANSWER_NAME];
+} crg_attempt;
 
 typedef struct crg_shared {
     gen_lock_t lock; /* the call table */
@@ -83,7 +94,9 @@ typedef struct crg_shared {
     int nwf;
     cr_rgs_stats wf[CRG_MAX_WF];
     char wf_name[CRG_MAX_WF][64];
-    /* hand-over latency (match maker): events, and a histogram in 10 us buckets */
+    /* hand-over latency (match maker): events, and a histogram in 10 us buckets; pings
+     * (callroute.rgs.bench) are counted apart */
+    uint64_t pings;
     uint64_t ho_events, ho_hist[201];
     volatile int mm_ready;
 } crg_shared;

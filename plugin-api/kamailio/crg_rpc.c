@@ -5,7 +5,8 @@
  *   callroute.rgs.presence AGENT STATE   (available, busy, away, dnd, offline)
  *   callroute.rgs.queues                 per queue: counts and its calls
  *   callroute.rgs.agents                 per agent: presence, state, answered, memberships
- *   callroute.rgs.handover               events handed to the match maker, latency
+ *   callroute.rgs.handover               messages handed to the match maker, latency
+ *   callroute.rgs.bench RATE SECONDS     hand-over benchmark (no-op messages)
  * Names are resolved to handles with this process's private engine (the configuration's
  * numbering, the same in every process), then handed over like any event: the match maker
  * alone changes the engine. Status RPCs ask it for a snapshot through shared memory.
@@ -272,32 +273,79 @@ static void crg_rpc_agents(rpc_t *rpc, void *ctx)
     free(buf);
 }
 
+/* Percentiles of the hand-over histogram (10 us buckets; the last one is 2 ms and more). */
+static void crg_latency(rpc_t *rpc, void *st)
+{
+    uint64_t total = 0, acc = 0;
+    int b, p50 = -1, p99 = -1, max = 0;
+
+    for (b = 0; b <= 200; b++)
+        total += crg_sh->ho_hist[b];
+    for (b = 0; b <= 200; b++) {
+        acc += crg_sh->ho_hist[b];
+        if (crg_sh->ho_hist[b])
+            max = b;
+        if (p50 < 0 && total && acc * 2 >= total)
+            p50 = b;
+        if (p99 < 0 && total && acc * 100 >= total * 99)
+            p99 = b;
+    }
+    rpc->struct_add(st, "dddd", "handed_over", (int)total, "p50_us_below", (p50 + 1) * 10,
+                    "p99_us_below", (p99 + 1) * 10, "max_us_below", (max + 1) * 10);
+}
+
 static const char *crg_handover_doc[] = {
-    "Events handed over to the match maker and the hand-over latency (p50, p99, max, us)", 0};
+    "Messages handed over to the match maker and the hand-over latency (us, 10 us steps)", 0};
 static void crg_rpc_handover(rpc_t *rpc, void *ctx)
 {
-    uint64_t total = crg_sh ? crg_sh->ho_events : 0, acc = 0;
-    int b, p50 = -1, p99 = -1, max = 0;
     void *st;
 
     if (crg_sh == NULL) {
         rpc->fault(ctx, 500, "response groups are not running");
         return;
     }
-    for (b = 0; b <= 200; b++) {
-        acc += crg_sh->ho_hist[b];
-        if (crg_sh->ho_hist[b])
-            max = b;
-        if (p50 < 0 && acc * 2 >= total && total)
-            p50 = b;
-        if (p99 < 0 && acc * 100 >= total * 99 && total)
-            p99 = b;
+    if (rpc->add(ctx, "{", &st) == 0)
+        crg_latency(rpc, st);
+}
+
+static const char *crg_bench_doc[] = {
+    "Hand-over benchmark: RATE messages/s for SECONDS from this process to the match maker "
+    "(no-op messages; the latency histogram is reset first)",
+    0};
+static void crg_rpc_bench(rpc_t *rpc, void *ctx)
+{
+    int rate = 0, seconds = 0, i;
+    int64_t t0, now, tend, sent = 0, due, base;
+    crg_msg m;
+    void *st;
+
+    if (crg_sh == NULL || rpc->scan(ctx, "dd", &rate, &seconds) < 2 || rate <= 0 ||
+        rate > 200000 || seconds <= 0 || seconds > 30) {
+        rpc->fault(ctx, 400, "usage: callroute.rgs.bench RATE(1..200000) SECONDS(1..30)");
+        return;
     }
+    memset(crg_sh->ho_hist, 0, sizeof(crg_sh->ho_hist));
+    base = (int64_t)crg_sh->pings;
+    memset(&m, 0, sizeof(m));
+    m.kind = CRG_M_PING;
+    t0 = crg_mono_ns();
+    for (;;) {
+        now = crg_mono_ns();
+        if (now - t0 >= (int64_t)seconds * 1000000000)
+            break;
+        due = (now - t0) * rate / 1000000000;
+        while (sent < due && crg_send(&m) == 0)
+            sent++;
+        usleep(500);
+    }
+    tend = crg_mono_ns();
+    for (i = 0; i < 2000 && (int64_t)crg_sh->pings - base < sent; i++)
+        usleep(1000);
     if (rpc->add(ctx, "{", &st) < 0)
         return;
-    /* bucket b holds [10b, 10b+10) us; the last one everything from 2 ms */
-    rpc->struct_add(st, "dddd", "events", (int)total, "p50_us_below", (p50 + 1) * 10,
-                    "p99_us_below", (p99 + 1) * 10, "max_us_below", (max + 1) * 10);
+    rpc->struct_add(st, "ddd", "sent", (int)sent, "received", (int)((int64_t)crg_sh->pings - base),
+                    "per_second", (int)(sent * 1000000000 / (tend - t0)));
+    crg_latency(rpc, st);
 }
 
 /* clang-format off */
@@ -308,6 +356,7 @@ static rpc_export_t crg_rpc_cmds[] = {
     {"callroute.rgs.queues", crg_rpc_queues, crg_queues_doc, RET_ARRAY},
     {"callroute.rgs.agents", crg_rpc_agents, crg_agents_doc, RET_ARRAY},
     {"callroute.rgs.handover", crg_rpc_handover, crg_handover_doc, 0},
+    {"callroute.rgs.bench", crg_rpc_bench, crg_bench_doc, 0},
     {0, 0, 0, 0}
 };
 /* clang-format on */

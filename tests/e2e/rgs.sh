@@ -4,7 +4,8 @@
 # callers as sipp. Fixture: fixtures/rgs.xml.
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/rgs.sh CASE
 # Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal rgs_overflow
-#        rgs_hours rgs_restart rgs_round_robin rgs_longest_idle rgs_attendant rgs_line. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+#        rgs_hours rgs_restart rgs_round_robin rgs_longest_idle rgs_attendant rgs_line
+#        rgs_timeout_number rgs_handover. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 # Each case also checks determinism: the engine's input timeline that the module wrote
 # (rgs_events), replayed through `callroute simulate --log`, gives the same queue event log
 # as the module's (rgs_log).
@@ -13,8 +14,8 @@ set -euo pipefail
 
 case_name=${1:?usage: rgs.sh CASE}
 e2e_init
-read -r KPORT PORT_D PORT_A <<<"$(e2e_ports 3)"
-PORT_B=0 PORT_C=0
+read -r KPORT PORT_D PORT_A PORT_B <<<"$(e2e_ports 4)"
+PORT_C=0
 XML=$E2E_TMP/rgs.xml
 e2e_fixture "$E2E_DIR/fixtures/rgs.xml" "$XML"
 CLI=${CR_CLI:-$(dirname "$CR_LIBRARY")/callroute}
@@ -128,16 +129,21 @@ check_replay() {
     [ -x "$CLI" ] || { e2e_log "no callroute CLI at $CLI: replay not checked"; return 0; }
     rm -rf "$E2E_TMP/replay-state" "$E2E_TMP/replay-run."*
     : >"$E2E_TMP/replay.log"
+    # a run: "# start EPOCH", its events, "# advance SECONDS" where timers acted
     awk -v dir="$E2E_TMP" '/^# start / { n++; print $3 > (dir "/replay-run." n ".start"); next }
-         { print > (dir "/replay-run." n ".events") }' "$E2E_TMP/events.txt"
-    local runs=0 events=0 f start
+         /^# advance / { print $3 > (dir "/replay-run." n ".until"); next }
+         /^#/ { next }
+         { print > (dir "/replay-run." n ".events"); print $1 > (dir "/replay-run." n ".until") }' \
+        "$E2E_TMP/events.txt"
+    local runs=0 events=0 f start until
     for f in "$E2E_TMP"/replay-run.*.start; do
         runs=$((runs + 1))
         start=$(cat "$f")
+        until=$(tail -n 1 "${f%.start}.until" 2>/dev/null || echo 0)
         f=${f%.start}.events
         [ -s "$f" ] || continue
         events=$((events + $(wc -l <"$f")))
-        "$CLI" simulate --config "$XML" --state "$E2E_TMP/replay-state" \
+        "$CLI" simulate --config "$XML" --state "$E2E_TMP/replay-state" --until "$until" \
             --start "$(date -u -d "@$start" +%Y-%m-%dT%H:%M:%SZ)" --log "$E2E_TMP/replay-part.log" \
             "$f" >"$E2E_TMP/replay.out" 2>&1 \
             || { cat "$E2E_TMP/replay.out" >&2; e2e_fail "callroute simulate refused $f"; }
@@ -375,6 +381,44 @@ rgs_line)
     caller gw uac.xml +14255550160 -p "$PORT_A" || e2e_fail "the line dialed from GW-A did not reach it"
     [ "$(e2e_count ln1)" = 2 ] || e2e_fail "ln1 got $(e2e_count ln1) calls"
     e2e_log "ok: the line reaches the workflow from a user and from a gateway"
+    ;;
+
+rgs_timeout_number)
+    # pq1 never answers: at the queue timeout (3 s) the call is forwarded to +14255550177,
+    # routed like an outbound call of the workflow's user: GW-A answers 503, GW-B answers.
+    sed -e "s/@CODE@/503/g" -e "s/@REASON@/Service Unavailable/g" \
+        "$E2E_DIR/scenarios/gw_fail.xml" >"$E2E_TMP/gw_503.xml"
+    e2e_gateway gwA "$PORT_A" "$E2E_TMP/gw_503.xml"
+    e2e_gateway gwB "$PORT_B" gw_ok.xml
+    e2e_wait_ports "$PORT_A" "$PORT_B"
+    start_kam
+    start_agent pq1 uas_ring.xml
+    caller c1 uac.xml pstnq || e2e_fail "the forwarded call was not answered through GW-B"
+    e2e_expect_invite gwA "^sip:\+14255550177@127\.0\.0\.1:$PORT_A"
+    e2e_expect_invite gwB "^sip:\+14255550177@127\.0\.0\.1:$PORT_B"
+    e2e_got pq1 CANCEL || e2e_fail "pq1 not cancelled at the timeout"
+    d=$(e2e_delay pq1 gwA) || e2e_fail "no INVITE times"
+    python3 -c "import sys; sys.exit(0 if 2.8 <= $d <= 4.0 else 1)" || e2e_fail "forwarded $d s after pq1 rang"
+    e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq 'GW-A[^}]*down' || e2e_fail "GW-A not down"
+    e2e_log "ok: queue timeout forwarded to a number after $d s: GW-A 503 -> GW-B"
+    ;;
+
+rgs_handover)
+    # The hand-over: 5,000 messages/s for 2 s from an RPC process to the match maker; all
+    # arrive. The latency (p99) is printed; checked against 1 ms with E2E_STRICT=1.
+    start_kam
+    out=$(e2e_kamcmd callroute.rgs.bench 5000 2) || e2e_fail "callroute.rgs.bench failed"
+    echo "$out" >&2
+    sent=$(sed -n 's/^[[:space:]]*sent: *//p' <<<"$out")
+    recv=$(sed -n 's/^[[:space:]]*received: *//p' <<<"$out")
+    rate=$(sed -n 's/^[[:space:]]*per_second: *//p' <<<"$out")
+    p99=$(sed -n 's/^[[:space:]]*p99_us_below: *//p' <<<"$out")
+    [ -n "$sent" ] && [ "$sent" = "$recv" ] || e2e_fail "sent $sent, received $recv"
+    [ "$rate" -ge 4900 ] || e2e_fail "only $rate messages/s"
+    if [ "${E2E_STRICT:-0}" = 1 ]; then
+        [ "$p99" -le 1000 ] || e2e_fail "p99 hand-over $p99 us > 1 ms"
+    fi
+    e2e_log "ok: $sent messages at $rate/s handed over, p99 < $p99 us"
     ;;
 
 *)
