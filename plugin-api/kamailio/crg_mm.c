@@ -311,8 +311,8 @@ static int crg_add_branch(struct cell *t, crg_call *c, const char *u, const char
         lock_release(&crg_sh->lock);
     }
     clear_branches();
-    append_branch(t->uas.request, &uri, dst.len ? &dst : NULL, NULL, Q_UNSPECIFIED, 0, NULL,
-                  NULL, 0, NULL, NULL);
+    append_branch(t->uas.request, &uri, dst.len ? &dst : NULL, NULL, Q_UNSPECIFIED, 0, NULL, NULL,
+                  0, NULL, NULL);
     if (crg_append(t) > 0 && (int)t->nr_of_outgoings > old)
         return old;
     clear_branches();
@@ -455,9 +455,9 @@ static void crg_timeline(int64_t at, const cr_rgs_typed_event *ev, const char *n
 {
     const char *agent = ev->agent ? crl_plugin->rgs_agent_uri(crg_e, ev->agent) : NULL;
     const char *group = ev->group ? crl_plugin->rgs_group_name(crg_e, ev->group) : NULL;
-    static const char *const verbs[] = {
-        "call", "presence", "signin", "signout", "dtmf", "speech", "prompt_done",
-        "answer", "decline", "hangup", "agent_hangup", "no_answer"};
+    static const char *const verbs[] = {"call",    "presence", "signin",       "signout",
+                                        "dtmf",    "speech",   "prompt_done",  "answer",
+                                        "decline", "hangup",   "agent_hangup", "no_answer"};
 
     if (crg_evf == NULL || ev->type < 0 || ev->type > CR_RGS_EVENT_NO_ANSWER)
         return;
@@ -544,10 +544,10 @@ static int crg_put(int *len, const char *s)
 static void crg_snapshot(uint32_t seq)
 {
     static const char *const lists[] = {"queues", "calls", "agents", "memberships"};
-    static const char *const fields[] = {"queue", "waiting", "ringing", "longest_wait_s", "call",
-                                         "id",    "caller",  "waited_s", "state", "agent",
-                                         "presence", "calls", "answered", "group", "formal",
-                                         "signed_in"};
+    static const char *const fields[] = {"queue",    "waiting", "ringing",  "longest_wait_s",
+                                         "call",     "id",      "caller",   "waited_s",
+                                         "state",    "agent",   "presence", "calls",
+                                         "answered", "group",   "formal",   "signed_in"};
     cr_result *r = NULL;
     int len = 0, ok = 0;
     size_t l, i, f;

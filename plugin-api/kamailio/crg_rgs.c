@@ -7,14 +7,13 @@
  * than PIPE_BUF is atomic, so any number of workers write to it without a lock.
  *
  *   callroute_rgs()        an initial INVITE to a workflow: creates the transaction, answers
- *                          182 Queued, adds tm's blind branch (t_suspend, left at once) (the transaction then never
- *                          completes on its own while agents decline: the engine decides
- *                          when the caller gets a final reply) and hands over CALL.
- *   TMCB_RESPONSE_IN       an agent's 2xx: ANSWER (the agent of the branch, from the table)
- *   TMCB_ON_BRANCH_FAILURE an agent's 486/603/480...: DECLINE; tm's timeout (408): NO_ANSWER
- *   TMCB_E2ECANCEL_IN      the caller's CANCEL: HANGUP
- *   release of the cell    the transaction died while queued (max wait): HANGUP
- *   pre-script (BYE)       the end of a connected call: HANGUP (caller) or AGENT_HANGUP
+ *                          182 Queued, adds tm's blind branch (t_suspend, left at once) (the
+ * transaction then never completes on its own while agents decline: the engine decides when the
+ * caller gets a final reply) and hands over CALL. TMCB_RESPONSE_IN       an agent's 2xx: ANSWER
+ * (the agent of the branch, from the table) TMCB_ON_BRANCH_FAILURE an agent's 486/603/480...:
+ * DECLINE; tm's timeout (408): NO_ANSWER TMCB_E2ECANCEL_IN      the caller's CANCEL: HANGUP release
+ * of the cell    the transaction died while queued (max wait): HANGUP pre-script (BYE)       the
+ * end of a connected call: HANGUP (caller) or AGENT_HANGUP
  *
  * The call table in shared memory maps each call's branches to agents (the match maker fills
  * it when it adds branches) and its Call-ID to the call, for BYEs.
@@ -218,7 +217,7 @@ static void crg_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
     if (c == NULL || b < 0 || b >= CRG_MAX_BRANCHES)
         return;
     if (t->uas.status >= 200 || (t->flags & T_CANCELED))
-        return; /* the call is over: tm cancelled the other agents */
+        return;               /* the call is over: tm cancelled the other agents */
     if (b == c->fwd_branch) { /* the forward to a number: the match maker fails over */
         crg_msg m;
         memset(&m, 0, sizeof(m));
@@ -296,8 +295,8 @@ static int crg_bye_cb(struct sip_msg *msg, unsigned int flags, void *param)
         c->ended = 1;
         handle = c->handle;
         type = (ftag.len == c->ftag_len && memcmp(ftag.s, c->ftag, ftag.len) == 0)
-                       ? CR_RGS_EVENT_HANGUP
-                       : CR_RGS_EVENT_AGENT_HANGUP;
+                   ? CR_RGS_EVENT_HANGUP
+                   : CR_RGS_EVENT_AGENT_HANGUP;
     }
     lock_release(&crg_sh->lock);
     if (handle)
@@ -397,8 +396,8 @@ static int crg_target(struct sip_msg *msg, const char *from, char *to, size_t le
 /* A final reply from the worker (the call refused at once): 480 with a Reason header. */
 static int crg_refuse(struct sip_msg *msg, int reason)
 {
-    static const char *const names[] = {"none",     "not_found", "inactive",  "holiday",
-                                        "after_hours", "no_agents", "timeout", "overflow"};
+    static const char *const names[] = {"none",        "not_found", "inactive", "holiday",
+                                        "after_hours", "no_agents", "timeout",  "overflow"};
     char hdr[128];
     str h, text = str_init("Temporarily Unavailable"), tag;
     struct cell *t;

@@ -31,14 +31,14 @@ extern int crg_max_wait;     /* modparam rgs_max_wait: seconds a caller may stay
 /* ---- the hand-over: one message per event, written atomically (< PIPE_BUF) ---- */
 enum crg_kind { CRG_M_EVENT = 1, CRG_M_SNAPSHOT = 2, CRG_M_FWD_FAILED = 3, CRG_M_PING = 4 };
 typedef struct crg_msg {
-    int kind;         /* CRG_M_* */
-    int type;         /* CR_RGS_EVENT_* (CRG_M_EVENT) */
-    uint64_t call;    /* call handle (hash_index << 32 | label) */
-    uint32_t agent;   /* agent handle */
-    uint32_t group;   /* group handle (0 = every group) */
-    int presence;     /* CR_RGS_PRESENCE_* */
-    uint32_t seq;     /* CRG_M_SNAPSHOT: the request's number; CRG_M_FWD_FAILED: the code */
-    int64_t sent_ns;  /* CLOCK_MONOTONIC when written (hand-over latency) */
+    int kind;        /* CRG_M_* */
+    int type;        /* CR_RGS_EVENT_* (CRG_M_EVENT) */
+    uint64_t call;   /* call handle (hash_index << 32 | label) */
+    uint32_t agent;  /* agent handle */
+    uint32_t group;  /* group handle (0 = every group) */
+    int presence;    /* CR_RGS_PRESENCE_* */
+    uint32_t seq;    /* CRG_M_SNAPSHOT: the request's number; CRG_M_FWD_FAILED: the code */
+    int64_t sent_ns; /* CLOCK_MONOTONIC when written (hand-over latency) */
     char from[CRG_URI];
     char to[CRG_URI];
     char call_id[CRG_CALLID];
@@ -68,10 +68,10 @@ typedef struct crg_call {
     int callid_len, ftag_len;
     char callid[CRG_CALLID];
     char ftag[CRG_TAG];
-    char to[CRG_URI];           /* the called URI as the engine got it */
-    int fwd_branch;             /* the branch of a forward to a number, -1 none */
-    int fwd_next, fwd_n;        /* its attempts: the next one to try, how many */
-    struct crg_attempt *fwd;    /* shm, freed with the record */
+    char to[CRG_URI];        /* the called URI as the engine got it */
+    int fwd_branch;          /* the branch of a forward to a number, -1 none */
+    int fwd_next, fwd_n;     /* its attempts: the next one to try, how many */
+    struct crg_attempt *fwd; /* shm, freed with the record */
 } crg_call;
 
 /* One gateway attempt of a forward to a number (the outbound decision's). */

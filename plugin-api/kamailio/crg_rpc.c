@@ -319,8 +319,8 @@ static void crg_rpc_bench(rpc_t *rpc, void *ctx)
     crg_msg m;
     void *st;
 
-    if (crg_sh == NULL || rpc->scan(ctx, "dd", &rate, &seconds) < 2 || rate <= 0 ||
-        rate > 200000 || seconds <= 0 || seconds > 30) {
+    if (crg_sh == NULL || rpc->scan(ctx, "dd", &rate, &seconds) < 2 || rate <= 0 || rate > 200000 ||
+        seconds <= 0 || seconds > 30) {
         rpc->fault(ctx, 400, "usage: callroute.rgs.bench RATE(1..200000) SECONDS(1..30)");
         return;
     }
@@ -373,12 +373,21 @@ int crg_rpc_init(void)
 /* ---- counters ---- */
 
 enum {
-    CRG_C_OFFERED, CRG_C_ANSWERED, CRG_C_ABANDONED, CRG_C_TIMED_OUT, CRG_C_OVERFLOWED,
-    CRG_C_AFTER_HOURS, CRG_C_HOLIDAY, CRG_C_AGENTS, CRG_C_WAITING, CRG_C_LONGEST, CRG_C_N
+    CRG_C_OFFERED,
+    CRG_C_ANSWERED,
+    CRG_C_ABANDONED,
+    CRG_C_TIMED_OUT,
+    CRG_C_OVERFLOWED,
+    CRG_C_AFTER_HOURS,
+    CRG_C_HOLIDAY,
+    CRG_C_AGENTS,
+    CRG_C_WAITING,
+    CRG_C_LONGEST,
+    CRG_C_N
 };
 static const char *const crg_cnames[CRG_C_N] = {
-    "offered", "answered", "abandoned", "timed_out", "overflowed", "after_hours",
-    "holiday", "agents_signed_in", "waiting", "longest_wait_ms"};
+    "offered",     "answered", "abandoned",        "timed_out", "overflowed",
+    "after_hours", "holiday",  "agents_signed_in", "waiting",   "longest_wait_ms"};
 
 static counter_val_t crg_counter(counter_handle_t h, void *param)
 {
@@ -390,16 +399,26 @@ static counter_val_t crg_counter(counter_handle_t h, void *param)
         return 0;
     s = &crg_sh->wf[w];
     switch (f) {
-    case CRG_C_OFFERED: return (counter_val_t)s->offered;
-    case CRG_C_ANSWERED: return (counter_val_t)s->answered;
-    case CRG_C_ABANDONED: return (counter_val_t)s->abandoned;
-    case CRG_C_TIMED_OUT: return (counter_val_t)s->timed_out;
-    case CRG_C_OVERFLOWED: return (counter_val_t)s->overflowed;
-    case CRG_C_AFTER_HOURS: return (counter_val_t)s->after_hours;
-    case CRG_C_HOLIDAY: return (counter_val_t)s->holiday;
-    case CRG_C_AGENTS: return (counter_val_t)s->agents_signed_in;
-    case CRG_C_WAITING: return (counter_val_t)s->waiting;
-    default: return (counter_val_t)s->longest_wait_ms;
+    case CRG_C_OFFERED:
+        return (counter_val_t)s->offered;
+    case CRG_C_ANSWERED:
+        return (counter_val_t)s->answered;
+    case CRG_C_ABANDONED:
+        return (counter_val_t)s->abandoned;
+    case CRG_C_TIMED_OUT:
+        return (counter_val_t)s->timed_out;
+    case CRG_C_OVERFLOWED:
+        return (counter_val_t)s->overflowed;
+    case CRG_C_AFTER_HOURS:
+        return (counter_val_t)s->after_hours;
+    case CRG_C_HOLIDAY:
+        return (counter_val_t)s->holiday;
+    case CRG_C_AGENTS:
+        return (counter_val_t)s->agents_signed_in;
+    case CRG_C_WAITING:
+        return (counter_val_t)s->waiting;
+    default:
+        return (counter_val_t)s->longest_wait_ms;
     }
 }
 
@@ -422,16 +441,15 @@ int crg_counters_init(void)
                  st.workflow ? st.workflow : "workflow");
         for (i = 0; crg_sh->wf_name[w][i]; i++) {
             char c = crg_sh->wf_name[w][i];
-            crg_sh->wf_name[w][i] = isalnum((unsigned char)c) ? (char)tolower((unsigned char)c)
-                                                               : '_';
+            crg_sh->wf_name[w][i] =
+                isalnum((unsigned char)c) ? (char)tolower((unsigned char)c) : '_';
         }
         for (f = 0; f < CRG_C_N; f++) {
             snprintf(name, sizeof(name), "%s_%s", crg_sh->wf_name[w], crg_cnames[f]);
             dup = strdup(name);
-            if (dup == NULL ||
-                counter_register(&h, "callroute", dup, 0, crg_counter,
-                                 (void *)(long)(w * CRG_C_N + f), "response-group statistic",
-                                 0) < 0) {
+            if (dup == NULL || counter_register(&h, "callroute", dup, 0, crg_counter,
+                                                (void *)(long)(w * CRG_C_N + f),
+                                                "response-group statistic", 0) < 0) {
                 LM_ERR("cannot register counter callroute:%s\n", name);
                 return -1;
             }
