@@ -486,6 +486,34 @@ static void crg_timeline(int64_t at, const cr_rgs_typed_event *ev, const char *n
     fflush(crg_evf);
 }
 
+static void crg_feed(cr_rgs_typed_event *ev);
+
+/* The engine refused an agent's answer (the offer was cancelled: sign-out, presence, the
+ * caller's final reply). tm relayed the 2xx all the same (a proxy relays every 2xx): when
+ * the caller got it, the call left the queue for good and the engine must not ring anyone
+ * for it any more, so it gets the caller's HANGUP. */
+static void crg_answer_refused(uint64_t call, uint32_t agent, const char *why)
+{
+    struct cell *orig, *t = crg_trans(call, &orig);
+    const char *uri = crl_plugin->rgs_agent_uri(crg_e, agent);
+    cr_rgs_typed_event ev;
+    int connected;
+
+    if (t == NULL)
+        return;
+    connected = t->uas.status >= 200 && t->uas.status < 300;
+    crg_trans_done(t, orig);
+    LM_WARN("response groups: call [%u:%u]: answer of %s after its offer ended (%s)%s\n",
+            (unsigned)(call >> 32), (unsigned)call, uri ? uri : "?", why,
+            connected ? ": connected by tm, the call leaves the queue" : "");
+    if (!connected)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = CR_RGS_EVENT_HANGUP;
+    ev.call = call;
+    crg_feed(&ev);
+}
+
 static void crg_feed(cr_rgs_typed_event *ev)
 {
     char err[256], name[CRG_CALLID];
@@ -504,6 +532,8 @@ static void crg_feed(cr_rgs_typed_event *ev)
         LM_DBG("response groups: event %d not taken: %s\n", ev->type, err);
     else
         crg_timeline(at, ev, name);
+    if (rc < 0 && ev->type == CR_RGS_EVENT_ANSWER)
+        crg_answer_refused(ev->call, ev->agent, err);
 }
 
 static void crg_run_pending(void)

@@ -32,6 +32,7 @@
 #include "core/dprint.h"
 #include "core/hashes.h"
 #include "core/mem/shm_mem.h"
+#include "core/parser/parse_cseq.h"
 #include "core/parser/parse_from.h"
 #include "core/parser/parse_to.h"
 #include "core/pt.h"
@@ -195,12 +196,19 @@ static void crg_response_in(struct cell *t, int type, struct tmcb_params *ps)
 
     if (c == NULL || ps->code < 200 || ps->code >= 300 || b < 0 || b >= CRG_MAX_BRANCHES)
         return;
+    /* the 200 of tm's CANCEL comes here too */
+    if (ps->rpl == NULL || ps->rpl == FAKED_REPLY || ps->rpl->cseq == NULL ||
+        get_cseq(ps->rpl)->method_id != METHOD_INVITE)
+        return;
+    /* Also an answer that crossed the engine's CANCEL, or came after the caller's final
+     * reply: tm relays every 2xx (a proxy must), the engine refuses the answer and the match
+     * maker takes the call out of the queue (crg_answer_refused). */
     lock_get(&crg_sh->lock);
-    if (c->agent[b] && !(c->bflags[b] & (CRG_B_REPORTED | CRG_B_CANCELLED)) &&
-        c->state == CRG_QUEUED) {
+    if (c->agent[b] && !(c->bflags[b] & CRG_B_REPORTED) && c->state != CRG_ANSWERED) {
         agent = c->agent[b];
         c->bflags[b] |= CRG_B_REPORTED;
-        c->state = CRG_ANSWERED;
+        if (c->state == CRG_QUEUED)
+            c->state = CRG_ANSWERED;
     }
     lock_release(&crg_sh->lock);
     if (agent)
