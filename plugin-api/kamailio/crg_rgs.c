@@ -472,7 +472,10 @@ int crg_rgs(struct sip_msg *msg)
         return CRM_ERROR;
     if (rc == CR_RGS_REASON_NOT_FOUND)
         return CRG_NOT_WF;
-    if (rc > 0) {
+    /* Only what the configuration alone decides is refused here (an inactive workflow);
+     * the private engine's clock is not the match maker's: business hours, holidays and
+     * agents are the match maker's decisions. */
+    if (rc == CR_RGS_REASON_INACTIVE) {
         LM_INFO("response groups: call %s -> %s refused at once (reason %d)\n", from, to, rc);
         return crg_refuse(msg, rc);
     }

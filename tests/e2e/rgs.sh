@@ -304,7 +304,8 @@ rgs_overflow)
     ;;
 
 rgs_hours)
-    # After hours: forwarded to a SIP URI (relayed); holiday: disconnect (480, Reason).
+    # After hours: forwarded to a SIP URI (relayed); holiday: disconnect (480, Reason);
+    # during business hours a workflow rings its agents.
     e2e_gateway vm "$PORT_D" gw_ok.xml
     e2e_wait_ports "$PORT_D"
     start_kam
@@ -314,7 +315,11 @@ rgs_hours)
     caller hol "$E2E_TMP/uac_480.xml" holiday || e2e_fail "the holiday call did not get 480"
     grep -a -q 'Reason: SIP;cause=480;text="holiday"' "$E2E_TMP/hol.msg" \
         || e2e_fail "no Reason naming the holiday"
-    e2e_log "ok: after hours forwarded, holiday disconnected with 480 (Reason holiday)"
+    # open now (closed at the epoch, the time of the workers' private engines): rings op1
+    start_agent op1 gw_ok.xml
+    caller open uac.xml open || e2e_fail "a call during business hours was not answered"
+    e2e_expect_invite op1 "^sip:op1@127\.0\.0\.1"
+    e2e_log "ok: after hours forwarded, holiday disconnected with 480 (Reason holiday), open hours ring"
     ;;
 
 rgs_round_robin)
