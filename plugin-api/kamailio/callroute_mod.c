@@ -20,6 +20,7 @@
 #include "cri_inbound.h"
 #include "crl_library.h"
 #include "cro_outbound.h"
+#include "crg_rgs.h"
 #include "cru_user.h"
 #include "crv_pv_rpc.h"
 
@@ -47,14 +48,16 @@ static int mod_init(void)
     }
     if (crl_init(crm_gateway_holdoff) < 0)
         return -1;
-    return cru_mod_init();
+    if (cru_mod_init() < 0)
+        return -1;
+    return crg_mod_init();
 }
 
 static int child_init(int rank)
 {
     if (rank == PROC_INIT || rank == PROC_TCP_MAIN)
         return 0;
-    if (cru_child_init(rank) < 0)
+    if (cru_child_init(rank) < 0 || crg_child_init(rank) < 0)
         return -1;
     if (crl_handle() == NULL) {
         /* SIP workers cannot route without it; helper processes retry when used. */
@@ -100,6 +103,16 @@ static int ki_callroute_user(struct sip_msg *msg)
 static int ki_callroute_user_next(struct sip_msg *msg)
 {
     return cru_user_next(msg);
+}
+
+static int ki_callroute_rgs(struct sip_msg *msg)
+{
+    return crg_rgs(msg);
+}
+
+static int w_callroute_rgs(struct sip_msg *msg, char *p1, char *p2)
+{
+    return ki_callroute_rgs(msg);
 }
 
 static int w_callroute_route(struct sip_msg *msg, char *p1, char *p2)
@@ -150,6 +163,7 @@ static cmd_export_t cmds[] = {
     {"callroute_inbound", (cmd_function)w_callroute_inbound, 0, 0, 0, REQUEST_ROUTE},
     {"callroute_user", (cmd_function)w_callroute_user, 0, 0, 0, REQUEST_ROUTE},
     {"callroute_user_next", (cmd_function)w_callroute_user_next, 0, 0, 0, FAILURE_ROUTE},
+    {"callroute_rgs", (cmd_function)w_callroute_rgs, 0, 0, 0, REQUEST_ROUTE},
     {0, 0, 0, 0, 0, 0}
 };
 
@@ -159,6 +173,10 @@ static param_export_t params[] = {
     {"gateway_holdoff", PARAM_INT, &crm_gateway_holdoff},
     {"location_table", PARAM_STRING, &cru_location_table},
     {"include_dir", PARAM_STRING | PARAM_USE_FUNC, (void *)crl_include_dir_param},
+    {"rgs_state", PARAM_STRING, &crg_state_dir},
+    {"rgs_log", PARAM_STRING, &crg_log_path},
+    {"rgs_events", PARAM_STRING, &crg_event_path},
+    {"rgs_max_wait", PARAM_INT, &crg_max_wait},
     {0, 0, 0}
 };
 
@@ -205,6 +223,11 @@ static sr_kemi_t crm_kemi_exports[] = {
     },
     { str_init("callroute"), str_init("callroute_user_next"),
         SR_KEMIP_INT, ki_callroute_user_next,
+        { SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+            SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+    },
+    { str_init("callroute"), str_init("callroute_rgs"),
+        SR_KEMIP_INT, ki_callroute_rgs,
         { SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
             SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
     },

@@ -1,0 +1,592 @@
+/*
+ * callroute.so: response groups, the worker side (callroute_rgs() and tm's callbacks).
+ *
+ * One process of its own, the match maker (crg_mm.c), runs the response-group engine and
+ * takes every decision about a call. Workers only report what happened to it, as fixed-size
+ * binary messages (struct crg_msg) written to one pipe created before fork: a write smaller
+ * than PIPE_BUF is atomic, so any number of workers write to it without a lock.
+ *
+ *   callroute_rgs()        an initial INVITE to a workflow: creates the transaction, answers
+ *                          182 Queued, adds tm's blind branch (t_suspend, left at once) (the
+ * transaction then never completes on its own while agents decline: the engine decides when the
+ * caller gets a final reply) and hands over CALL. TMCB_RESPONSE_IN       an agent's 2xx: ANSWER
+ * (the agent of the branch, from the table) TMCB_ON_BRANCH_FAILURE an agent's 486/603/480...:
+ * DECLINE; tm's timeout (408): NO_ANSWER TMCB_E2ECANCEL_IN      the caller's CANCEL: HANGUP release
+ * of the cell    the transaction died while queued (max wait): HANGUP pre-script (BYE)       the
+ * end of a connected call: HANGUP (caller) or AGENT_HANGUP
+ *
+ * The call table in shared memory maps each call's branches to agents (the match maker fills
+ * it when it adds branches) and its Call-ID to the call, for BYEs.
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cfg/cfg_struct.h"
+#include "core/dprint.h"
+#include "core/hashes.h"
+#include "core/mem/shm_mem.h"
+#include "core/parser/parse_cseq.h"
+#include "core/parser/parse_from.h"
+#include "core/parser/parse_to.h"
+#include "core/pt.h"
+#include "core/script_cb.h"
+#include "core/sr_module.h"
+
+#include "callroute_mod.h"
+#include "crg_rgs.h"
+#include "crl_library.h"
+
+char *crg_state_dir = NULL;
+char *crg_log_path = NULL;
+char *crg_event_path = NULL;
+int crg_max_wait = 600;
+
+crg_shared *crg_sh;
+static int crg_pipe[2] = {-1, -1};
+
+int64_t crg_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t crg_mono_ms(void)
+{
+    return crg_mono_ns() / 1000000;
+}
+
+int crg_pipe_rd(void)
+{
+    return crg_pipe[0];
+}
+
+int crg_send(crg_msg *m)
+{
+    int tries = 0;
+    ssize_t w;
+
+    if (crg_pipe[1] < 0)
+        return -1;
+    m->sent_ns = crg_mono_ns();
+    for (;;) {
+        w = write(crg_pipe[1], m, sizeof(*m));
+        if (w == (ssize_t)sizeof(*m))
+            return 0;
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN && ++tries < 100) {
+            poll(NULL, 0, 1); /* the match maker is behind: wait a little, bounded */
+            continue;
+        }
+        LM_ERR("response groups: cannot hand event %d over to the match maker: %s\n", m->type,
+               w < 0 ? strerror(errno) : "short write");
+        return -1;
+    }
+}
+
+static int crg_event(int type, uint64_t call, uint32_t agent)
+{
+    crg_msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.kind = CRG_M_EVENT;
+    m.type = type;
+    m.call = call;
+    m.agent = agent;
+    return crg_send(&m);
+}
+
+/* ---- the call table ---- */
+
+static unsigned int crg_hash_str(const char *s, int len)
+{
+    unsigned int h = 2166136261u;
+    int i;
+
+    for (i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+crg_call *crg_find(uint64_t handle)
+{
+    crg_call *c;
+
+    for (c = crg_sh->by_handle[handle % CRG_BUCKETS]; c; c = c->next_h)
+        if (c->handle == handle)
+            return c;
+    return NULL;
+}
+
+/* Under the lock: the call whose Call-ID is callid (the newest first). */
+static crg_call *crg_find_callid(const str *callid)
+{
+    crg_call *c;
+
+    for (c = crg_sh->by_callid[crg_hash_str(callid->s, callid->len) % CRG_BUCKETS]; c;
+         c = c->next_c)
+        if (c->callid_len == callid->len && memcmp(c->callid, callid->s, callid->len) == 0)
+            return c;
+    return NULL;
+}
+
+static void crg_insert(crg_call *c)
+{
+    unsigned int hc = crg_hash_str(c->callid, c->callid_len) % CRG_BUCKETS;
+
+    lock_get(&crg_sh->lock);
+    c->next_h = crg_sh->by_handle[c->handle % CRG_BUCKETS];
+    crg_sh->by_handle[c->handle % CRG_BUCKETS] = c;
+    c->next_c = crg_sh->by_callid[hc];
+    crg_sh->by_callid[hc] = c;
+    lock_release(&crg_sh->lock);
+}
+
+/* A record goes once its transaction is gone and, for a connected call, its BYE was seen
+ * (or after 12 hours). */
+static int crg_done(const crg_call *c, int64_t now_ms)
+{
+    return c->dead && (c->state != CRG_ANSWERED || c->ended || now_ms - c->born_ms > 43200000);
+}
+
+void crg_sweep(int64_t now_ms)
+{
+    crg_call **pp, *c;
+    int b;
+
+    lock_get(&crg_sh->lock);
+    for (b = 0; b < CRG_BUCKETS; b++)
+        for (pp = &crg_sh->by_callid[b]; (c = *pp) != NULL;) {
+            if (crg_done(c, now_ms)) {
+                *pp = c->next_c;
+                continue;
+            }
+            pp = &c->next_c;
+        }
+    for (b = 0; b < CRG_BUCKETS; b++)
+        for (pp = &crg_sh->by_handle[b]; (c = *pp) != NULL;) {
+            if (crg_done(c, now_ms)) {
+                *pp = c->next_h;
+                if (c->fwd)
+                    shm_free(c->fwd);
+                shm_free(c);
+                continue;
+            }
+            pp = &c->next_h;
+        }
+    lock_release(&crg_sh->lock);
+}
+
+/* ---- tm's callbacks (any worker) ---- */
+
+/* An agent's reply. A 2xx on an agent's branch is the agent's answer. */
+static void crg_response_in(struct cell *t, int type, struct tmcb_params *ps)
+{
+    crg_call *c = ps->param ? (crg_call *)*ps->param : NULL;
+    int b = crm_tmb.t_gett_branch();
+    uint32_t agent = 0;
+
+    if (c == NULL || ps->code < 200 || ps->code >= 300 || b < 0 || b >= CRG_MAX_BRANCHES)
+        return;
+    /* the 200 of tm's CANCEL comes here too */
+    if (ps->rpl == NULL || ps->rpl == FAKED_REPLY || ps->rpl->cseq == NULL ||
+        get_cseq(ps->rpl)->method_id != METHOD_INVITE)
+        return;
+    /* Also an answer that crossed the engine's CANCEL, or came after the caller's final
+     * reply: tm relays every 2xx (a proxy must), the engine refuses the answer and the match
+     * maker takes the call out of the queue (crg_answer_refused). */
+    lock_get(&crg_sh->lock);
+    if (c->agent[b] && !(c->bflags[b] & CRG_B_REPORTED) && c->state != CRG_ANSWERED) {
+        agent = c->agent[b];
+        c->bflags[b] |= CRG_B_REPORTED;
+        if (c->state == CRG_QUEUED)
+            c->state = CRG_ANSWERED;
+    }
+    lock_release(&crg_sh->lock);
+    if (agent)
+        crg_event(CR_RGS_EVENT_ANSWER, c->handle, agent);
+}
+
+/* An agent's branch failed: declined (486, 603, 480...) or tm's timer (408: no answer). */
+static void crg_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
+{
+    crg_call *c = ps->param ? (crg_call *)*ps->param : NULL;
+    int b = crm_tmb.t_get_picked_branch();
+    uint32_t agent = 0;
+
+    if (c == NULL || b < 0 || b >= CRG_MAX_BRANCHES)
+        return;
+    if (t->uas.status >= 200 || (t->flags & T_CANCELED))
+        return;               /* the call is over: tm cancelled the other agents */
+    if (b == c->fwd_branch) { /* the forward to a number: the match maker fails over */
+        crg_msg m;
+        memset(&m, 0, sizeof(m));
+        m.kind = CRG_M_FWD_FAILED;
+        m.call = c->handle;
+        m.seq = (uint32_t)ps->code;
+        crg_send(&m);
+        return;
+    }
+    lock_get(&crg_sh->lock);
+    if (c->agent[b] && !(c->bflags[b] & (CRG_B_REPORTED | CRG_B_CANCELLED)) &&
+        c->state == CRG_QUEUED) {
+        agent = c->agent[b];
+        c->bflags[b] |= CRG_B_REPORTED;
+    }
+    lock_release(&crg_sh->lock);
+    if (agent)
+        crg_event(ps->code == 408 ? CR_RGS_EVENT_NO_ANSWER : CR_RGS_EVENT_DECLINE, c->handle,
+                  agent);
+}
+
+static void crg_caller_hangup(crg_call *c)
+{
+    int send = 0;
+
+    lock_get(&crg_sh->lock);
+    if (c->state == CRG_QUEUED && !c->hangup_sent) {
+        c->hangup_sent = 1;
+        send = 1;
+    }
+    lock_release(&crg_sh->lock);
+    if (send)
+        crg_event(CR_RGS_EVENT_HANGUP, c->handle, 0);
+}
+
+static void crg_cancel_in(struct cell *t, int type, struct tmcb_params *ps)
+{
+    crg_call *c = ps->param ? (crg_call *)*ps->param : NULL;
+
+    if (c)
+        crg_caller_hangup(c);
+}
+
+/* tm frees the transaction: a call still queued leaves the engine; the match maker frees
+ * the record. */
+static void crg_release(void *param)
+{
+    crg_call *c = param;
+
+    if (c == NULL)
+        return;
+    crg_caller_hangup(c);
+    lock_get(&crg_sh->lock);
+    c->dead = 1;
+    lock_release(&crg_sh->lock);
+}
+
+/* Every request, before the script: a BYE of a connected response-group call ends it. */
+static int crg_bye_cb(struct sip_msg *msg, unsigned int flags, void *param)
+{
+    crg_call *c;
+    str ftag;
+    int type = 0;
+    uint64_t handle = 0;
+
+    if (msg->first_line.type != SIP_REQUEST || msg->REQ_METHOD != METHOD_BYE || crg_sh == NULL)
+        return 1;
+    if (parse_headers(msg, HDR_CALLID_F | HDR_FROM_F, 0) < 0 || msg->callid == NULL ||
+        parse_from_header(msg) < 0)
+        return 1;
+    ftag = get_from(msg)->tag_value;
+    lock_get(&crg_sh->lock);
+    c = crg_find_callid(&msg->callid->body);
+    if (c && c->state == CRG_ANSWERED && !c->ended) {
+        c->ended = 1;
+        handle = c->handle;
+        type = (ftag.len == c->ftag_len && memcmp(ftag.s, c->ftag, ftag.len) == 0)
+                   ? CR_RGS_EVENT_HANGUP
+                   : CR_RGS_EVENT_AGENT_HANGUP;
+    }
+    lock_release(&crg_sh->lock);
+    if (handle)
+        crg_event(type, handle, 0);
+    return 1;
+}
+
+/* ---- the private engine (what the configuration alone answers) ---- */
+
+static cr_rgs *crg_pe;
+static pid_t crg_pe_pid;
+
+cr_rgs *crg_private_engine(void)
+{
+    char err[256];
+
+    static pid_t failed_pid;
+
+    if (crg_pe && crg_pe_pid == getpid())
+        return crg_pe;
+    crg_pe = NULL;
+    if (failed_pid == getpid())
+        return NULL; /* tried once in this process */
+    if (crl_handle() == NULL || crl_plugin->rgs_open_ex == NULL)
+        return NULL;
+    if (crl_plugin->rgs_open_ex(crl_handle(), NULL, &crg_pe, err, sizeof(err)) < 0) {
+        LM_ERR("response groups unavailable in this process: %s\n", err);
+        failed_pid = getpid();
+        crg_pe = NULL;
+        return NULL;
+    }
+    crg_pe_pid = getpid();
+    return crg_pe;
+}
+
+typedef struct crg_probe {
+    int first_type, first_reason, seen;
+} crg_probe;
+
+static void crg_probe_emit(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
+{
+    crg_probe *p = ud;
+
+    if (p->seen++ == 0) {
+        p->first_type = a->type;
+        p->first_reason = a->reason;
+    }
+}
+
+/* What the configuration says of a call to `to`: 0 a workflow that takes calls, else the
+ * hang-up reason the engine gives at once (CR_RGS_REASON_NOT_FOUND, _INACTIVE...). */
+static int crg_classify(const char *from, const char *to)
+{
+    static uint64_t probe_no;
+    cr_rgs *pe = crg_private_engine();
+    cr_rgs_typed_event ev;
+    crg_probe p;
+    char err[256];
+
+    if (pe == NULL)
+        return CR_RGS_REASON_NOT_FOUND; /* logged when it failed to open */
+    memset(&ev, 0, sizeof(ev));
+    memset(&p, 0, sizeof(p));
+    ev.size = sizeof(ev);
+    ev.type = CR_RGS_EVENT_CALL;
+    ev.call = ++probe_no;
+    ev.from = from;
+    ev.to = to;
+    if (crl_plugin->rgs_event_typed(pe, 0, &ev, crg_probe_emit, &p, err, sizeof(err)) < 0)
+        return -1;
+    if (p.seen && p.first_type == CR_RGS_ACTION_HANGUP)
+        return p.first_reason > 0 ? p.first_reason : CR_RGS_REASON_DISCONNECT;
+    ev.type = CR_RGS_EVENT_HANGUP; /* leave the private engine as it was */
+    crl_plugin->rgs_event_typed(pe, 0, &ev, NULL, NULL, err, sizeof(err));
+    return 0;
+}
+
+/* The URI the engine knows the called workflow by: the Request-URI, or for a user part that
+ * is a number (+digits), the line tel:+digits. Returns the classification of crg_classify. */
+static int crg_target(struct sip_msg *msg, const char *from, char *to, size_t len)
+{
+    int r;
+
+    if (crl_cstr(GET_RURI(msg), to, len) < 0)
+        return -1;
+    r = crg_classify(from, to);
+    if (r != CR_RGS_REASON_NOT_FOUND || parse_sip_msg_uri(msg) < 0)
+        return r;
+    if (msg->parsed_uri.user.len > 1 && msg->parsed_uri.user.s[0] == '+' &&
+        msg->parsed_uri.user.len + 5 < (int)len) {
+        snprintf(to, len, "tel:%.*s", msg->parsed_uri.user.len, msg->parsed_uri.user.s);
+        r = crg_classify(from, to);
+    }
+    return r;
+}
+
+/* A final reply from the worker (the call refused at once): 480 with a Reason header. */
+static int crg_refuse(struct sip_msg *msg, int reason)
+{
+    static const char *const names[] = {"none",        "not_found", "inactive", "holiday",
+                                        "after_hours", "no_agents", "timeout",  "overflow"};
+    char hdr[128];
+    str h, text = str_init("Temporarily Unavailable"), tag;
+    struct cell *t;
+    int rc = crm_tmb.t_newtran(msg);
+
+    if (rc == 0)
+        return 0;
+    t = crm_tmb.t_gett();
+    if (rc < 0 || t == NULL || t == T_UNDEFINED)
+        return CRM_ERROR;
+    h.len = snprintf(hdr, sizeof(hdr), "Reason: SIP;cause=480;text=\"%s\"\r\n",
+                     reason >= 0 && reason < 8 ? names[reason] : "disconnect");
+    h.s = hdr;
+    tag.s = NULL;
+    tag.len = 0;
+    crm_tmb.t_get_reply_totag(msg, &tag);
+    crm_tmb.t_reply_with_body(t, 480, &text, NULL, &h, &tag);
+    return CRG_REFUSED;
+}
+
+static crg_call *crg_new_call(struct sip_msg *msg, struct cell *t)
+{
+    crg_call *c = shm_malloc(sizeof(*c));
+    str ftag = get_from(msg)->tag_value;
+
+    if (c == NULL)
+        return NULL;
+    memset(c, 0, sizeof(*c));
+    c->hash_index = t->hash_index;
+    c->label = t->label;
+    c->handle = ((uint64_t)t->hash_index << 32) | t->label;
+    c->born_ms = crg_mono_ms();
+    c->callid_len = msg->callid->body.len < CRG_CALLID ? msg->callid->body.len : CRG_CALLID - 1;
+    memcpy(c->callid, msg->callid->body.s, c->callid_len);
+    c->ftag_len = ftag.len < CRG_TAG ? ftag.len : CRG_TAG - 1;
+    memcpy(c->ftag, ftag.s, c->ftag_len);
+    c->fwd_branch = -1;
+    return c;
+}
+
+int crg_rgs(struct sip_msg *msg)
+{
+    char from[CRG_URI], to[CRG_URI];
+    struct cell *t;
+    crg_call *c;
+    crg_msg m;
+    unsigned int hi, lb;
+    int rc;
+
+    if (crg_sh == NULL || crg_pipe[1] < 0) {
+        LM_ERR("callroute_rgs(): the library has no typed response groups (ABI 1.5)\n");
+        return CRM_ERROR;
+    }
+    if (msg->first_line.type != SIP_REQUEST || msg->REQ_METHOD != METHOD_INVITE ||
+        parse_headers(msg, HDR_CALLID_F | HDR_TO_F, 0) < 0 || msg->callid == NULL ||
+        parse_from_header(msg) < 0 || crl_cstr(&get_from(msg)->uri, from, sizeof(from)) < 0) {
+        LM_ERR("callroute_rgs() handles initial INVITEs with From and Call-ID\n");
+        return CRM_ERROR;
+    }
+    if (get_to(msg)->tag_value.len > 0)
+        return CRG_NOT_WF; /* in dialog */
+    rc = crg_target(msg, from, to, sizeof(to));
+    if (rc < 0)
+        return CRM_ERROR;
+    if (rc == CR_RGS_REASON_NOT_FOUND)
+        return CRG_NOT_WF;
+    /* Only what the configuration alone decides is refused here (an inactive workflow);
+     * the private engine's clock is not the match maker's: business hours, holidays and
+     * agents are the match maker's decisions. */
+    if (rc == CR_RGS_REASON_INACTIVE) {
+        LM_INFO("response groups: call %s -> %s refused at once (reason %d)\n", from, to, rc);
+        return crg_refuse(msg, rc);
+    }
+
+    rc = crm_tmb.t_newtran(msg);
+    if (rc == 0)
+        return 0; /* a retransmission, absorbed */
+    t = crm_tmb.t_gett();
+    if (rc < 0 || t == NULL || t == T_UNDEFINED) {
+        LM_ERR("response groups: cannot create the transaction for %s\n", to);
+        return CRM_ERROR;
+    }
+    c = crg_new_call(msg, t);
+    if (c == NULL) {
+        LM_ERR("response groups: no shared memory\n");
+        return CRM_ERROR;
+    }
+    /* the caller waits up to rgs_max_wait; an agent's 603 must not end the hunt */
+    crm_tmb.set_fr(msg, (unsigned)crg_max_wait * 1000, (unsigned)crg_max_wait * 1000);
+    t->flags |= T_DISABLE_6xx;
+    if (crm_tmb.register_tmcb(msg, t, TMCB_RESPONSE_IN, crg_response_in, c, crg_release) <= 0 ||
+        crm_tmb.register_tmcb(msg, t, TMCB_ON_BRANCH_FAILURE, crg_branch_failure, c, 0) <= 0 ||
+        crm_tmb.register_tmcb(msg, t, TMCB_E2ECANCEL_IN, crg_cancel_in, c, 0) <= 0) {
+        LM_ERR("response groups: cannot watch the transaction of %s\n", to);
+        shm_free(c);
+        return CRM_ERROR;
+    }
+    memcpy(c->to, to, strlen(to) + 1);
+    crg_insert(c);
+    crm_tmb.t_reply(msg, 182, "Queued");
+    /* tm's suspend keeps the request's lumps (Record-Route) for the branches added later and
+     * adds the blind branch; the transaction is not left suspended (replies of suspended
+     * transactions are not relayed): only the blind branch stays. */
+    if (crm_tmb.t_suspend(msg, &hi, &lb) != 0) {
+        LM_ERR("response groups: cannot hold the transaction of %s\n", to);
+        return CRM_ERROR;
+    }
+    t->flags &= ~T_ASYNC_SUSPENDED;
+    memset(&m, 0, sizeof(m));
+    m.kind = CRG_M_EVENT;
+    m.type = CR_RGS_EVENT_CALL;
+    m.call = c->handle;
+    memcpy(m.from, from, strlen(from) + 1);
+    memcpy(m.to, to, strlen(to) + 1);
+    memcpy(m.call_id, c->callid, c->callid_len);
+    m.call_id[c->callid_len] = '\0';
+    LM_INFO("response groups: call %s -> %s queued [%u:%u]\n", from, to, t->hash_index, t->label);
+    if (crg_send(&m) < 0)
+        crg_caller_hangup(c);
+    return CRG_OWNED;
+}
+
+/* ---- life cycle ---- */
+
+int crg_mod_init(void)
+{
+    int fl;
+
+    if (!CR_HAS(cr_plugin, crl_plugin, rgs_snapshot) || crl_plugin->rgs_open_ex == NULL ||
+        crl_plugin->rgs_event_typed == NULL) {
+        LM_INFO("%s has no typed response groups: callroute_rgs() is unavailable\n", crl_path);
+        return 0;
+    }
+    if (crg_max_wait < 10) {
+        LM_ERR("rgs_max_wait must be >= 10 seconds\n");
+        return -1;
+    }
+    crg_sh = shm_malloc(sizeof(*crg_sh));
+    if (crg_sh == NULL) {
+        LM_ERR("no shared memory for response groups\n");
+        return -1;
+    }
+    memset(crg_sh, 0, sizeof(*crg_sh));
+    if (lock_init(&crg_sh->lock) == NULL || lock_init(&crg_sh->snap_lock) == NULL)
+        return -1;
+    if (pipe(crg_pipe) < 0) {
+        LM_ERR("response groups: pipe: %s\n", strerror(errno));
+        return -1;
+    }
+    fcntl(crg_pipe[1], F_SETPIPE_SZ, 1 << 20);
+    fl = fcntl(crg_pipe[1], F_GETFL);
+    fcntl(crg_pipe[1], F_SETFL, fl | O_NONBLOCK);
+    crg_mm_bind();
+    if (register_script_cb(crg_bye_cb, PRE_SCRIPT_CB | REQUEST_CB, 0) < 0)
+        return -1;
+    if (crg_rpc_init() < 0 || crg_counters_init() < 0)
+        return -1;
+    register_procs(1);
+    cfg_register_child(1);
+    return 0;
+}
+
+int crg_child_init(int rank)
+{
+    int pid;
+
+    if (crg_sh == NULL)
+        return 0;
+    if (rank != PROC_MAIN) {
+        /* the configuration as it is at startup, like the match maker's engine (a reload
+         * does not change a running engine; a broken file on disk must not matter) */
+        crg_private_engine();
+        return 0;
+    }
+    pid = fork_process(PROC_NOCHLDINIT, "callroute rgs match maker", 1);
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (cfg_child_init())
+            return -1;
+        crg_mm_main(); /* never returns */
+    }
+    return 0;
+}
