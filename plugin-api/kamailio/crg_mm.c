@@ -10,7 +10,7 @@
  *   RING        the agent's registered contacts become new branches (t_append_branches);
  *               an agent without a contact is reported back as NO_ANSWER
  *   CANCEL      those agents' branches are cancelled (prepare_to_cancel + cancel_uacs)
- *   BRIDGE      nothing to do: tm relayed the agent's 2xx and cancelled the other branches
+ *   BRIDGE      tm relayed the agent's 2xx; any other agent's branch still ringing is cancelled
  *   TRANSFER, VOICEMAIL  a new branch to the target (a SIP URI relayed; a number routed with
  *               the outbound decision), the others cancelled
  *   HANGUP      480 with a Reason header naming the cause, the branches cancelled
@@ -192,6 +192,33 @@ static void crg_cancel(const cr_rgs_typed_action *a)
     }
     lock_release(&crg_sh->lock);
     crg_cancel_branches(t, skip);
+    crg_trans_done(t, orig);
+}
+
+/* BRIDGE: tm relayed the agent's 2xx and should have cancelled every other branch, but tm 5.6
+ * misses a branch whose 18x is read by another worker at the same moment as the 2xx (the
+ * race the user-plan timer also sweeps for). Any other agent's branch still without a final
+ * reply is cancelled here. */
+static void crg_bridge(const cr_rgs_typed_action *a)
+{
+    struct cell *orig, *t = crg_trans(a->call, &orig);
+    branch_bm_t skip = 0;
+    crg_call *c;
+    int b;
+
+    if (t == NULL)
+        return;
+    lock_get(&crg_sh->lock);
+    c = crg_find(a->call);
+    for (b = 0; b < (int)t->nr_of_outgoings; b++) {
+        if (c && b < CRG_MAX_BRANCHES && c->agent[b] && a->nagents > 0 &&
+            c->agent[b] != a->agents[0] && t->uac[b].last_received < 200)
+            c->bflags[b] |= CRG_B_CANCELLED;
+        else
+            skip |= (branch_bm_t)1 << b;
+    }
+    lock_release(&crg_sh->lock);
+    crg_cancel_branches(t, skip); /* nothing when every branch is skipped */
     crg_trans_done(t, orig);
 }
 
@@ -420,6 +447,9 @@ static void crg_emit(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
     case CR_RGS_ACTION_CANCEL:
         crg_cancel(a);
         break;
+    case CR_RGS_ACTION_BRIDGE:
+        crg_bridge(a);
+        break;
     case CR_RGS_ACTION_HANGUP:
         crg_hangup(a);
         break;
@@ -437,7 +467,7 @@ static void crg_emit(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
             fflush(crg_logf);
         }
         break;
-    default: /* ANSWER, MOH, COLLECT, SET, BRIDGE: no media in this version */
+    default: /* ANSWER, MOH, COLLECT, SET: no media in this version */
         break;
     }
 }
