@@ -132,3 +132,8 @@ echo "callroute.route sip:alice@contoso.com 5550100 (the Route Helper over RPC):
 e2e_kamcmd callroute.route sip:alice@contoso.com s:5550100 | sed 's/^/  /'
 echo
 echo "demo: done; stopping Kamailio and the sipp gateways"
+
+# Response groups: one call into a hunt group, rung and answered by sipp agents.
+echo
+echo "== response groups in Kamailio (examples/kamailio/rgs-demo.sh)"
+"$top/examples/kamailio/rgs-demo.sh" "$build"
