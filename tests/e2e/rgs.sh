@@ -339,13 +339,14 @@ rgs_round_robin)
     ;;
 
 rgs_longest_idle)
-    # The first call keeps one agent busy 3 s; the second goes to the other one and ends at
+    # The first call keeps one agent busy 10 s (a margin for a loaded machine: the second
+    # call must be placed while it lasts); the second goes to the other one and ends at
     # once; the third goes to the agent idle the longest since his call ended (the second
     # call's agent), not since he answered.
     start_kam
     start_agent l1 gw_ok.xml
     start_agent l2 gw_ok.xml
-    caller first "$(long_call 3000)" longestidle &
+    caller first "$(long_call 10000)" longestidle &
     first=$!
     for _ in $(seq 1 100); do [ -n "$(ring_order l1 l2)" ] && break; sleep 0.1; done
     busy=$(ring_order l1 l2)
