@@ -191,7 +191,8 @@ rgs_parallel)
     ;;
 
 rgs_decline)
-    # d1 declines (486), d2 declines (603: must not end the hunt), d3 answers, at once.
+    # d1 declines (486), d2 declines (603: must not end the hunt), d3 answers, at once (well
+    # inside the 10 s alert time, with a margin for a loaded machine).
     start_kam
     start_agent d1 "$(decline_scen 486 'Busy Here')"
     start_agent d2 "$(decline_scen 603 Decline)"
@@ -199,7 +200,7 @@ rgs_decline)
     e2e_call alice decline || e2e_fail "the call was not answered by d3 after two declines"
     for a in d1 d2 d3; do e2e_expect_invite $a "^sip:$a@127\.0\.0\.1"; done
     d=$(e2e_delay d1 d3) || e2e_fail "no INVITE times"
-    python3 -c "import sys; sys.exit(0 if $d < 2.0 else 1)" \
+    python3 -c "import sys; sys.exit(0 if $d < 5.0 else 1)" \
         || e2e_fail "d3 rang $d s after d1 (declines move on at once)"
     e2e_log "ok: 486 and 603 moved on at once: d3 rang $d s after d1"
     ;;
@@ -285,7 +286,7 @@ rgs_overflow)
     e2e_wait_ports "$PORT_D"
     start_kam
     start_agent o1 uas_ring.xml
-    caller first "$(cancel_after 5000)" ovnewest &
+    caller first "$(cancel_after 15000)" ovnewest &
     first=$!
     e2e_got o1 INVITE || e2e_fail "o1 not rung for the first call"
     caller second uac.xml ovnewest || e2e_fail "the newest call did not overflow to voicemail"
@@ -296,7 +297,7 @@ rgs_overflow)
     third=$!
     for _ in $(seq 1 100); do [ "$(e2e_count o1)" = 2 ] && break; sleep 0.1; done
     [ "$(e2e_count o1)" = 2 ] || e2e_fail "o1 not rung for the third call"
-    caller fourth "$(cancel_after 2000)" ovoldest || e2e_fail "the fourth call did not end"
+    caller fourth "$(cancel_after 4000)" ovoldest || e2e_fail "the fourth call did not end"
     wait "$third" || e2e_fail "the oldest call was not forwarded and answered"
     e2e_expect_invite vm "^sip:ovo-fwd@127\.0\.0\.1:$PORT_D"
     [ "$(e2e_count o1)" = 3 ] || e2e_fail "o1 rang $(e2e_count o1) times (oldest: 3 expected)"
