@@ -84,8 +84,7 @@ static void crv_reload_summary(const char *err, char *out, size_t len)
         snprintf(out, len, "reload refused (%zu errors, all in the log): %.*s", nerr,
                  (int)(first_len < 150 ? first_len : 150), first);
     else
-        snprintf(out, len, "reload refused: %.*s", (int)(first_len < 180 ? first_len : 180),
-                 first);
+        snprintf(out, len, "reload refused: %.*s", (int)(first_len < 180 ? first_len : 180), first);
 }
 
 static void crv_rpc_reload(rpc_t *rpc, void *ctx)
