@@ -10,7 +10,8 @@
  *   RING        the agent's registered contacts become new branches (t_append_branches);
  *               an agent without a contact is reported back as NO_ANSWER
  *   CANCEL      those agents' branches are cancelled (prepare_to_cancel + cancel_uacs)
- *   BRIDGE      tm relayed the agent's 2xx; any other agent's branch still ringing is cancelled
+ *   BRIDGE      tm relayed the agent's 2xx; other agents' branches still ringing are cancelled
+ *               (swept until each has a final reply: tm 5.6 can miss one)
  *   TRANSFER, VOICEMAIL  a new branch to the target (a SIP URI relayed; a number routed with
  *               the outbound decision), the others cancelled
  *   HANGUP      480 with a Reason header naming the cause, the branches cancelled
@@ -196,30 +197,75 @@ static void crg_cancel(const cr_rgs_typed_action *a)
 }
 
 /* BRIDGE: tm relayed the agent's 2xx and should have cancelled every other branch, but tm 5.6
- * misses a branch whose 18x is read by another worker at the same moment as the 2xx (the
- * race the user-plan timer also sweeps for). Any other agent's branch still without a final
- * reply is cancelled here. */
-static void crg_bridge(const cr_rgs_typed_action *a)
+ * misses a branch whose 18x is read by another worker at the same moment as the 2xx (the 2xx's
+ * worker sees no reply on the branch and gives up on its CANCEL; the 18x's worker had checked
+ * for a cancel just before). Such a branch rings on. The match maker sweeps the call: every
+ * other agent's branch that has a provisional reply and no final one is cancelled, at once
+ * and then on every loop turn (at most 200 ms apart) until each has a final reply. Returns
+ * how many other agents' branches are still without a final reply (0: done). */
+static int crg_bridge_cancel(uint64_t call, uint32_t answered)
 {
-    struct cell *orig, *t = crg_trans(a->call, &orig);
+    struct cell *orig, *t = crg_trans(call, &orig);
     branch_bm_t skip = 0;
     crg_call *c;
-    int b;
+    int b, open = 0;
+    unsigned lr;
 
     if (t == NULL)
-        return;
+        return 0;
     lock_get(&crg_sh->lock);
-    c = crg_find(a->call);
+    c = crg_find(call);
     for (b = 0; b < (int)t->nr_of_outgoings; b++) {
-        if (c && b < CRG_MAX_BRANCHES && c->agent[b] && a->nagents > 0 &&
-            c->agent[b] != a->agents[0] && t->uac[b].last_received < 200)
-            c->bflags[b] |= CRG_B_CANCELLED;
-        else
-            skip |= (branch_bm_t)1 << b;
+        lr = t->uac[b].last_received;
+        if (c && b < CRG_MAX_BRANCHES && c->agent[b] && c->agent[b] != answered && lr < 200) {
+            open++;
+            if (lr >= 100) { /* without a 1xx tm would drop the CANCEL: wait for one */
+                c->bflags[b] |= CRG_B_CANCELLED;
+                continue;
+            }
+        }
+        skip |= (branch_bm_t)1 << b;
     }
     lock_release(&crg_sh->lock);
-    crg_cancel_branches(t, skip); /* nothing when every branch is skipped */
+    crg_cancel_branches(t, skip); /* only branches no CANCEL was built for yet */
     crg_trans_done(t, orig);
+    return open;
+}
+
+#define CRG_BRIDGE_SWEEPS 256
+static struct {
+    uint64_t call;
+    uint32_t agent;
+    int64_t until;
+} crg_bsweep[CRG_BRIDGE_SWEEPS];
+static int crg_nbsweep;
+
+static void crg_bridge(const cr_rgs_typed_action *a)
+{
+    if (a->nagents == 0 || crg_bridge_cancel(a->call, a->agents[0]) == 0)
+        return;
+    if (crg_nbsweep == CRG_BRIDGE_SWEEPS) {
+        LM_WARN("response groups: too many answered calls with branches still ringing\n");
+        return;
+    }
+    crg_bsweep[crg_nbsweep].call = a->call;
+    crg_bsweep[crg_nbsweep].agent = a->agents[0];
+    crg_bsweep[crg_nbsweep++].until = crg_mono_ms() + 40000; /* past any fr_inv_timer */
+}
+
+/* Runs the BRIDGE sweeps still open (each loop turn). */
+static void crg_bridge_sweeps(void)
+{
+    int i = 0;
+    int64_t now = crg_mono_ms();
+
+    while (i < crg_nbsweep) {
+        if (now > crg_bsweep[i].until ||
+            crg_bridge_cancel(crg_bsweep[i].call, crg_bsweep[i].agent) == 0)
+            crg_bsweep[i] = crg_bsweep[--crg_nbsweep];
+        else
+            i++;
+    }
 }
 
 /* Marks the call final; 0 when it was not queued any more (answered, or already final). */
@@ -790,6 +836,7 @@ void crg_mm_main(void)
             fflush(crg_evf);
         }
         crg_run_pending();
+        crg_bridge_sweeps();
         now = crg_mono_ms();
         if (now - last_pub >= 200) {
             crg_publish_stats();
