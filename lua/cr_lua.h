@@ -37,7 +37,7 @@
 #define CR_LUA_MEMORY_DEFAULT      (128u << 20) /* bytes, whole state */
 #define CR_LUA_CALL_MEMORY_DEFAULT (16u << 20)  /* bytes a call may grow by in one resume */
 #define CR_LUA_BUDGET_DEFAULT      1000000u     /* VM instructions (or units of work) per call */
-#define CR_LUA_TIME_DEFAULT_MS     1000u        /* wall-clock ms one resume may run */
+#define CR_LUA_TIME_DEFAULT_MS     3000u        /* wall-clock ms one resume may run */
 
 /* A log line (no newline), "<event> key=value ...": ivr_error, ivr_print, ivr_reload,
  * ivr_load_error. Valid during the call only. */

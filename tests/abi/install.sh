@@ -17,5 +17,7 @@ PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --exists callroute \
     || { echo "FAIL: pkg-config does not find callroute" >&2; exit 1; }
 cmake -S "$src/tests/abi/consumer" -B "$stage/consumer" -DCMAKE_PREFIX_PATH="$stage" >/dev/null
 cmake --build "$stage/consumer" >/dev/null
-ver=$(LD_LIBRARY_PATH=$libdir "$stage/consumer/consumer")
+# a sanitizer build of the library needs its runtime loaded first in a plain host
+preload=$(ldd "$lib" | sed -n 's/.*=> \(\/[^ ]*lib\(asan\|ubsan\)\.so[^ ]*\).*/\1/p' | paste -sd: -)
+ver=$(LD_LIBRARY_PATH=$libdir LD_PRELOAD=$preload ASAN_OPTIONS=detect_leaks=0 "$stage/consumer/consumer")
 echo "ok: installed $soname; find_package and pkg-config find it; a host built against it reads ABI $ver"
