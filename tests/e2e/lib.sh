@@ -108,7 +108,7 @@ e2e_start_kamailio() {
         >>"$E2E_TMP/kamailio.log" 2>&1 &
     E2E_KAM_PID=$!
     E2E_PIDS+=("$E2E_KAM_PID")
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 300); do
         if ! kill -0 "$E2E_KAM_PID" 2>/dev/null; then
             e2e_fail "kamailio exited at startup"
         fi
@@ -117,7 +117,7 @@ e2e_start_kamailio() {
         fi
         sleep 0.1
     done
-    e2e_fail "kamailio did not answer RPC within 10 s"
+    e2e_fail "kamailio did not answer RPC within 30 s"
 }
 
 # e2e_gateway NAME PORT SCENARIO [sipp args...]: a sipp UAS on PORT that logs every
@@ -148,7 +148,7 @@ e2e_gateway_fail() {
 e2e_wait_ports() {
     local p
     for p in "$@"; do
-        for _ in $(seq 1 50); do
+        for _ in $(seq 1 150); do
             ss -Hlun "sport = :$p" 2>/dev/null | grep -q . && break
             sleep 0.1
         done
@@ -198,10 +198,10 @@ e2e_count() {
 }
 
 # e2e_expect_invite NAME REGEX: the last INVITE gateway NAME received has a Request-URI
-# matching REGEX (waits up to 5 s for sipp's log).
+# matching REGEX (waits up to 15 s for sipp's log: margins for a loaded machine).
 e2e_expect_invite() {
     local name=$1 re=$2 got
-    for _ in $(seq 1 50); do
+    for _ in $(seq 1 150); do
         got=$(e2e_received "$name" | tail -n 1)
         [ -n "$got" ] && break
         sleep 0.1

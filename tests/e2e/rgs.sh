@@ -45,9 +45,9 @@ decline_scen() {
     echo "$E2E_TMP/decline_$1.xml"
 }
 
-# e2e_got NAME METHOD: NAME's sipp received a METHOD request (waits up to 10 s for its log).
+# e2e_got NAME METHOD: NAME's sipp received a METHOD request (waits up to 30 s for its log).
 e2e_got() {
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 300); do
         grep -a -q -E "^$2 " "$E2E_TMP/$1.msg" 2>/dev/null && return 0
         sleep 0.1
     done
@@ -295,7 +295,7 @@ rgs_overflow)
     [ "$(e2e_count o1)" = 1 ] || e2e_fail "o1 rang $(e2e_count o1) times (newest)"
     caller third uac.xml ovoldest &
     third=$!
-    for _ in $(seq 1 100); do [ "$(e2e_count o1)" = 2 ] && break; sleep 0.1; done
+    for _ in $(seq 1 300); do [ "$(e2e_count o1)" = 2 ] && break; sleep 0.1; done
     [ "$(e2e_count o1)" = 2 ] || e2e_fail "o1 not rung for the third call"
     caller fourth "$(cancel_after 4000)" ovoldest || e2e_fail "the fourth call did not end"
     wait "$third" || e2e_fail "the oldest call was not forwarded and answered"
@@ -340,16 +340,16 @@ rgs_round_robin)
     ;;
 
 rgs_longest_idle)
-    # The first call keeps one agent busy 10 s (a margin for a loaded machine: the second
+    # The first call keeps one agent busy 15 s (a margin for a loaded machine: the second
     # call must be placed while it lasts); the second goes to the other one and ends at
     # once; the third goes to the agent idle the longest since his call ended (the second
     # call's agent), not since he answered.
     start_kam
     start_agent l1 gw_ok.xml
     start_agent l2 gw_ok.xml
-    caller first "$(long_call 10000)" longestidle &
+    caller first "$(long_call 15000)" longestidle &
     first=$!
-    for _ in $(seq 1 100); do [ -n "$(ring_order l1 l2)" ] && break; sleep 0.1; done
+    for _ in $(seq 1 300); do [ -n "$(ring_order l1 l2)" ] && break; sleep 0.1; done
     busy=$(ring_order l1 l2)
     [ -n "$busy" ] || e2e_fail "nobody rang for the first call"
     other=l1; [ "$busy" = l1 ] && other=l2
@@ -412,7 +412,8 @@ rgs_timeout_number)
 
 rgs_handover)
     # The hand-over: 5,000 messages/s for 2 s from an RPC process to the match maker; all
-    # arrive. The latency (p99) is printed; checked against 1 ms with E2E_STRICT=1.
+    # arrive. The rate reached and the latency (p99) are printed, not asserted (a loaded
+    # machine slows the sender: a timing assertion would flake); E2E_STRICT=1 checks both.
     start_kam
     out=$(e2e_kamcmd callroute.rgs.bench 5000 2) || e2e_fail "callroute.rgs.bench failed"
     echo "$out" >&2
@@ -421,8 +422,8 @@ rgs_handover)
     rate=$(sed -n 's/^[[:space:]]*per_second: *//p' <<<"$out")
     p99=$(sed -n 's/^[[:space:]]*p99_us_below: *//p' <<<"$out")
     [ -n "$sent" ] && [ "$sent" = "$recv" ] || e2e_fail "sent $sent, received $recv"
-    [ "$rate" -ge 4900 ] || e2e_fail "only $rate messages/s"
     if [ "${E2E_STRICT:-0}" = 1 ]; then
+        [ "$rate" -ge 4900 ] || e2e_fail "only $rate messages/s"
         [ "$p99" -le 1000 ] || e2e_fail "p99 hand-over $p99 us > 1 ms"
     fi
     e2e_log "ok: $sent messages at $rate/s handed over, p99 < $p99 us"
