@@ -301,7 +301,7 @@ static void crg_hangup(const cr_rgs_typed_action *a)
     if (t->uas.status < 200) {
         LM_INFO("response groups: call [%u:%u] refused: 480 (%s)\n", t->hash_index, t->label,
                 a->arg);
-        crm_tmb.t_reply_with_body(t, 480, &text, NULL, &h, &tag);
+        crg_reply(t, 480, &text, &h, &tag);
     }
     crg_cancel_branches(t, 0);
     crg_trans_done(t, orig);
@@ -446,7 +446,7 @@ static void crg_relay(const cr_rgs_typed_action *a)
         str text = str_init("Temporarily Unavailable");
         LM_WARN("response groups: call [%u:%u]: cannot reach %s\n", t->hash_index, t->label,
                 a->arg);
-        crm_tmb.t_reply_with_body(t, 480, &text, NULL, NULL, NULL);
+        crg_reply(t, 480, &text, NULL, NULL);
     }
     crg_cancel_branches(t, keep);
     crg_trans_done(t, orig);
@@ -709,7 +709,7 @@ static void crg_caller_gone(uint64_t call)
         tag.s = NULL;
         tag.len = 0;
         crm_tmb.t_get_reply_totag(t->uas.request, &tag);
-        crm_tmb.t_reply_with_body(t, 487, &text, NULL, NULL, &tag);
+        crg_reply(t, 487, &text, NULL, &tag);
     }
     if (t->flags & T_CANCELED)
         crg_cancel_branches(t, 0);

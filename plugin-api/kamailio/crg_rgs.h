@@ -12,6 +12,7 @@
 #include "core/locking.h"
 #include "core/parser/msg_parser.h"
 #include "core/str.h"
+#include "modules/tm/h_table.h"
 
 #include "callroute.h"
 
@@ -53,6 +54,7 @@ int crg_pipe_rd(void);
 enum crg_state { CRG_QUEUED = 0, CRG_ANSWERED, CRG_FINAL };
 #define CRG_B_CANCELLED 1 /* the engine cancelled this branch: no report */
 #define CRG_B_REPORTED  2 /* answer/decline/no answer already handed over */
+#define CRG_B_HUNG_UP   4 /* a 2xx after the caller's final reply: the proxy sent BYE */
 
 typedef struct crg_call {
     struct crg_call *next_h, *next_c;
@@ -103,6 +105,13 @@ typedef struct crg_shared {
 
 extern crg_shared *crg_sh;
 
+/* tm's t_reply_with_body() on t. That function drops a reference to t when it sends the
+ * reply (t_reply.c: "ugly hack ... I unref"): crg_reply takes one for it first, so that the
+ * caller's own reference (t_lookup_ident's, or the script's T) stays balanced. Without it
+ * the cell's count reached 0 while it was still in tm's hash table ("removed cell ... still
+ * linked in hash table") and the cell was freed under tm's feet. */
+int crg_reply(struct cell *t, int code, str *text, str *hdr, str *totag);
+
 /* Under crg_sh->lock. */
 crg_call *crg_find(uint64_t handle);
 /* Frees the records of calls that are over (match maker, periodically). */
@@ -123,6 +132,12 @@ int crg_rgs(struct sip_msg *msg);
 void crg_mm_main(void);
 /* mod_init: binds registrar for ringing agents. */
 int crg_mm_bind(void);
+/* callroute_rgs_presence(agent, state) (crg_rpc.c): state is a name (available, busy, away,
+ * dnd, offline) or a PIDF document (an agent's PUBLISH body). 1 handed over; -1 not an agent,
+ * an empty or unknown state (nothing changed); -3 error. */
+int crg_presence(struct sip_msg *msg, str *agent, str *state);
+/* A PIDF document as CR_RGS_PRESENCE_*; -1 without a <basic> status. */
+int crg_presence_from_pidf(const char *doc, int len);
 /* RPCs and counters (crg_rpc.c). */
 int crg_rpc_init(void);
 int crg_counters_init(void);
