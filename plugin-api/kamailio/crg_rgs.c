@@ -108,6 +108,25 @@ static int crg_event(int type, uint64_t call, uint32_t agent)
     return crg_send(&m);
 }
 
+/* Buckets 0..199: 10 us each (0..2 ms); 200..297: 1 ms each (2..100 ms); 298: the rest. */
+int crg_ho_bucket(int64_t ns)
+{
+    if (ns < 2000000)
+        return ns < 0 ? 0 : (int)(ns / 10000);
+    if (ns < 100000000)
+        return 200 + (int)(ns / 1000000) - 2;
+    return CRG_HO_BUCKETS - 1;
+}
+
+int crg_ho_bucket_us(int b)
+{
+    if (b < 200)
+        return (b + 1) * 10;
+    if (b < CRG_HO_BUCKETS - 1)
+        return (b - 200 + 3) * 1000;
+    return 1000000; /* 100 ms and more: "below 1 s" */
+}
+
 int crg_reply(struct cell *t, int code, str *text, str *hdr, str *totag)
 {
     atomic_inc(&t->ref_count); /* t_reply_with_body drops one (see crg_rgs.h) */

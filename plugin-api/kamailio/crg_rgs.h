@@ -23,6 +23,7 @@
 #define CRG_BUCKETS      512
 #define CRG_SNAP_MAX     (256 * 1024)
 #define CRG_MAX_WF       64
+#define CRG_HO_BUCKETS   299
 
 extern char *crg_state_dir;  /* modparam rgs_state: LMDB directory of the engine */
 extern char *crg_log_path;   /* modparam rgs_log: queue event log (simulate --log format) */
@@ -96,10 +97,11 @@ typedef struct crg_shared {
     int nwf;
     cr_rgs_stats wf[CRG_MAX_WF];
     char wf_name[CRG_MAX_WF][64];
-    /* hand-over latency (match maker): events, and a histogram in 10 us buckets; pings
+    /* hand-over latency (match maker): events, and a histogram (CRG_HO_BUCKETS: 10 us
+     * buckets up to 2 ms, then 1 ms buckets up to 100 ms, then one for the rest); pings
      * (callroute.rgs.bench) are counted apart */
     uint64_t pings;
-    uint64_t ho_events, ho_hist[201];
+    uint64_t ho_events, ho_hist[CRG_HO_BUCKETS];
     volatile int mm_ready;
 } crg_shared;
 
@@ -111,6 +113,11 @@ extern crg_shared *crg_sh;
  * the cell's count reached 0 while it was still in tm's hash table ("removed cell ... still
  * linked in hash table") and the cell was freed under tm's feet. */
 int crg_reply(struct cell *t, int code, str *text, str *hdr, str *totag);
+
+/* The hand-over histogram's bucket of a latency in ns, and a bucket's upper bound in us
+ * (1,000,000 for the last one, 100 ms and more). */
+int crg_ho_bucket(int64_t ns);
+int crg_ho_bucket_us(int b);
 
 /* Under crg_sh->lock. */
 crg_call *crg_find(uint64_t handle);

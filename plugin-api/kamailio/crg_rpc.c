@@ -376,15 +376,16 @@ static void crg_rpc_agents(rpc_t *rpc, void *ctx)
     free(buf);
 }
 
-/* Percentiles of the hand-over histogram (10 us buckets; the last one is 2 ms and more). */
+/* Percentiles of the hand-over histogram (crg_ho_bucket: 10 us steps up to 2 ms, 1 ms steps
+ * up to 100 ms; 1,000,000 for 100 ms and more). */
 static void crg_latency(rpc_t *rpc, void *st)
 {
     uint64_t total = 0, acc = 0;
     int b, p50 = -1, p99 = -1, max = 0;
 
-    for (b = 0; b <= 200; b++)
+    for (b = 0; b < CRG_HO_BUCKETS; b++)
         total += crg_sh->ho_hist[b];
-    for (b = 0; b <= 200; b++) {
+    for (b = 0; b < CRG_HO_BUCKETS; b++) {
         acc += crg_sh->ho_hist[b];
         if (crg_sh->ho_hist[b])
             max = b;
@@ -393,8 +394,9 @@ static void crg_latency(rpc_t *rpc, void *st)
         if (p99 < 0 && total && acc * 100 >= total * 99)
             p99 = b;
     }
-    rpc->struct_add(st, "dddd", "handed_over", (int)total, "p50_us_below", (p50 + 1) * 10,
-                    "p99_us_below", (p99 + 1) * 10, "max_us_below", (max + 1) * 10);
+    rpc->struct_add(st, "dddd", "handed_over", (int)total, "p50_us_below",
+                    crg_ho_bucket_us(p50 < 0 ? 0 : p50), "p99_us_below",
+                    crg_ho_bucket_us(p99 < 0 ? 0 : p99), "max_us_below", crg_ho_bucket_us(max));
 }
 
 static const char *crg_handover_doc[] = {

@@ -497,8 +497,11 @@ rgs_handover)
     rate=$(sed -n 's/^[[:space:]]*per_second: *//p' <<<"$out")
     p99=$(sed -n 's/^[[:space:]]*p99_us_below: *//p' <<<"$out")
     [ -n "$sent" ] && [ "$sent" = "$recv" ] || e2e_fail "sent $sent, received $recv"
-    [ "$rate" -ge 4900 ] || e2e_fail "only $rate messages/s"
+    # the sender is an RPC process: on a loaded machine it may lose the CPU near the end of
+    # its 2 s (fewer sent, a lower rate); 10 % margin, none with E2E_STRICT=1
+    [ "$rate" -ge 4500 ] || e2e_fail "only $rate messages/s"
     if [ "${E2E_STRICT:-0}" = 1 ]; then
+        [ "$rate" -ge 4900 ] || e2e_fail "only $rate messages/s"
         [ "$p99" -le 1000 ] || e2e_fail "p99 hand-over $p99 us > 1 ms"
     fi
     e2e_log "ok: $sent messages at $rate/s handed over, p99 < $p99 us"

@@ -140,6 +140,8 @@ sleep 1
 phase few
 
 e2e_log "FIGURES hand-over: p50 < $(handover p50_us_below) us, p99 < $(handover p99_us_below) us, max < $(handover max_us_below) us"
+late=$(grep -a -c "connected by tm" "$E2E_TMP/kamailio.log" || true)
+e2e_log "FIGURES answers that crossed the engine's end of the call (timeout) and were connected by tm: $late (their agents not rung until the BYE)"
 python3 "$E2E_DIR/rgs_load_check.py" "$E2E_TMP/queue.log" "$E2E_TMP/events.txt" \
     $((2 * RGS_RATE * RGS_SECONDS)) \
     || e2e_fail "the queue event log shows a lost, doubly bridged or out-of-order call"
