@@ -115,6 +115,24 @@ static int w_callroute_rgs(struct sip_msg *msg, char *p1, char *p2)
     return ki_callroute_rgs(msg);
 }
 
+static int ki_callroute_rgs_presence(struct sip_msg *msg, str *agent, str *state)
+{
+    return crg_presence(msg, agent, state);
+}
+
+/* callroute_rgs_presence(agent, state): both may hold pseudo-variables ("$tu", "$rb"). */
+static int w_callroute_rgs_presence(struct sip_msg *msg, char *p1, char *p2)
+{
+    str agent = STR_NULL, state = STR_NULL;
+
+    if (fixup_get_svalue(msg, (gparam_t *)p1, &agent) < 0 ||
+        fixup_get_svalue(msg, (gparam_t *)p2, &state) < 0) {
+        LM_ERR("callroute_rgs_presence(): cannot evaluate agent or state\n");
+        return CRM_ERROR;
+    }
+    return ki_callroute_rgs_presence(msg, &agent, &state);
+}
+
 static int w_callroute_route(struct sip_msg *msg, char *p1, char *p2)
 {
     return ki_callroute_route(msg);
@@ -164,6 +182,8 @@ static cmd_export_t cmds[] = {
     {"callroute_user", (cmd_function)w_callroute_user, 0, 0, 0, REQUEST_ROUTE},
     {"callroute_user_next", (cmd_function)w_callroute_user_next, 0, 0, 0, FAILURE_ROUTE},
     {"callroute_rgs", (cmd_function)w_callroute_rgs, 0, 0, 0, REQUEST_ROUTE},
+    {"callroute_rgs_presence", (cmd_function)w_callroute_rgs_presence, 2, fixup_spve_spve,
+        fixup_free_spve_spve, REQUEST_ROUTE | ONREPLY_ROUTE},
     {0, 0, 0, 0, 0, 0}
 };
 
@@ -229,6 +249,11 @@ static sr_kemi_t crm_kemi_exports[] = {
     { str_init("callroute"), str_init("callroute_rgs"),
         SR_KEMIP_INT, ki_callroute_rgs,
         { SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+            SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+    },
+    { str_init("callroute"), str_init("callroute_rgs_presence"),
+        SR_KEMIP_INT, ki_callroute_rgs_presence,
+        { SR_KEMIP_STR, SR_KEMIP_STR, SR_KEMIP_NONE,
             SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
     },
     { {0, 0}, {0, 0}, 0, NULL, { 0, 0, 0, 0, 0, 0 } }

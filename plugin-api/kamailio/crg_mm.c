@@ -56,6 +56,48 @@ static int crg_npend;
 static registrar_api_t crg_reg;
 static int crg_reg_ok;
 
+/* Agents on a call the engine does not know of: the engine ended the call (its queue timed
+ * out, ...) while the agent's 2xx was on its way, and tm connected the caller to the agent
+ * all the same (crg_answer_refused). Until that call's BYE such an agent is not rung: an
+ * offer to it is answered NO_ANSWER at once (and recorded so in the timeline). */
+#define CRG_UNTRACKED_MAX 256
+static struct {
+    uint64_t call;
+    uint32_t agent;
+} crg_untracked[CRG_UNTRACKED_MAX];
+static int crg_nuntracked;
+
+static int crg_untracked_busy(uint32_t agent)
+{
+    int i = 0, busy = 0;
+
+    lock_get(&crg_sh->lock);
+    while (i < crg_nuntracked) {
+        if (crg_find(crg_untracked[i].call) == NULL) { /* the record went (12 h at most) */
+            crg_untracked[i] = crg_untracked[--crg_nuntracked];
+            continue;
+        }
+        if (crg_untracked[i].agent == agent)
+            busy = 1;
+        i++;
+    }
+    lock_release(&crg_sh->lock);
+    return busy;
+}
+
+/* The call ended (its BYE): its agent may be rung again. */
+static void crg_untracked_end(uint64_t call)
+{
+    int i = 0;
+
+    while (i < crg_nuntracked) {
+        if (crg_untracked[i].call == call)
+            crg_untracked[i] = crg_untracked[--crg_nuntracked];
+        else
+            i++;
+    }
+}
+
 static int64_t crg_now(void)
 {
     return crg_mono_ms() - crg_t0;
@@ -162,7 +204,7 @@ static void crg_ring(const cr_rgs_typed_action *a)
     lock_release(&crg_sh->lock);
     for (i = 0; i < a->nagents; i++) {
         if (t == NULL || c == NULL || t->uas.status >= 200 || (t->flags & T_CANCELED) ||
-            !crg_ring_one(t, c, a->agents[i]))
+            crg_untracked_busy(a->agents[i]) || !crg_ring_one(t, c, a->agents[i]))
             crg_defer(CR_RGS_EVENT_NO_ANSWER, a->call, a->agents[i]);
     }
     if (t)
@@ -301,7 +343,7 @@ static void crg_hangup(const cr_rgs_typed_action *a)
     if (t->uas.status < 200) {
         LM_INFO("response groups: call [%u:%u] refused: 480 (%s)\n", t->hash_index, t->label,
                 a->arg);
-        crm_tmb.t_reply_with_body(t, 480, &text, NULL, &h, &tag);
+        crg_reply(t, 480, &text, &h, &tag);
     }
     crg_cancel_branches(t, 0);
     crg_trans_done(t, orig);
@@ -446,7 +488,7 @@ static void crg_relay(const cr_rgs_typed_action *a)
         str text = str_init("Temporarily Unavailable");
         LM_WARN("response groups: call [%u:%u]: cannot reach %s\n", t->hash_index, t->label,
                 a->arg);
-        crm_tmb.t_reply_with_body(t, 480, &text, NULL, NULL, NULL);
+        crg_reply(t, 480, &text, NULL, NULL);
     }
     crg_cancel_branches(t, keep);
     crg_trans_done(t, orig);
@@ -567,7 +609,8 @@ static void crg_feed(cr_rgs_typed_event *ev);
 /* The engine refused an agent's answer (the offer was cancelled: sign-out, presence, the
  * caller's final reply). tm relayed the 2xx all the same (a proxy relays every 2xx): when
  * the caller got it, the call left the queue for good and the engine must not ring anyone
- * for it any more, so it gets the caller's HANGUP. */
+ * for it any more, so it gets the caller's HANGUP; and the agent, on that call, is not rung
+ * until its BYE (crg_untracked). */
 static void crg_answer_refused(uint64_t call, uint32_t agent, const char *why)
 {
     struct cell *orig, *t = crg_trans(call, &orig);
@@ -584,6 +627,10 @@ static void crg_answer_refused(uint64_t call, uint32_t agent, const char *why)
             connected ? ": connected by tm, the call leaves the queue" : "");
     if (!connected)
         return;
+    if (crg_nuntracked < CRG_UNTRACKED_MAX && !crg_untracked_busy(agent)) {
+        crg_untracked[crg_nuntracked].call = call;
+        crg_untracked[crg_nuntracked++].agent = agent;
+    }
     memset(&ev, 0, sizeof(ev));
     ev.type = CR_RGS_EVENT_HANGUP;
     ev.call = call;
@@ -709,7 +756,7 @@ static void crg_caller_gone(uint64_t call)
         tag.s = NULL;
         tag.len = 0;
         crm_tmb.t_get_reply_totag(t->uas.request, &tag);
-        crm_tmb.t_reply_with_body(t, 487, &text, NULL, NULL, &tag);
+        crg_reply(t, 487, &text, NULL, &tag);
     }
     if (t->flags & T_CANCELED)
         crg_cancel_branches(t, 0);
@@ -722,7 +769,7 @@ static void crg_handle(const crg_msg *m)
     int64_t d = crg_mono_ns() - m->sent_ns;
 
     crg_sh->ho_events++;
-    crg_sh->ho_hist[d < 0 ? 0 : (d / 10000 > 200 ? 200 : d / 10000)]++;
+    crg_sh->ho_hist[crg_ho_bucket(d)]++;
     if (m->kind == CRG_M_SNAPSHOT) {
         crg_snapshot(m->seq);
         return;
@@ -748,6 +795,8 @@ static void crg_handle(const crg_msg *m)
     }
     crg_feed(&ev);
     crg_run_pending();
+    if (m->type == CR_RGS_EVENT_HANGUP || m->type == CR_RGS_EVENT_AGENT_HANGUP)
+        crg_untracked_end(m->call);
     if (m->type == CR_RGS_EVENT_HANGUP)
         crg_caller_gone(m->call);
 }

@@ -35,6 +35,10 @@
 #include "core/parser/parse_cseq.h"
 #include "core/parser/parse_from.h"
 #include "core/parser/parse_to.h"
+#include "core/parser/parse_rr.h"
+#include "core/parser/parse_uri.h"
+#include "core/forward.h"
+#include "core/ut.h"
 #include "core/pt.h"
 #include "core/script_cb.h"
 #include "core/sr_module.h"
@@ -102,6 +106,31 @@ static int crg_event(int type, uint64_t call, uint32_t agent)
     m.call = call;
     m.agent = agent;
     return crg_send(&m);
+}
+
+/* Buckets 0..199: 10 us each (0..2 ms); 200..297: 1 ms each (2..100 ms); 298: the rest. */
+int crg_ho_bucket(int64_t ns)
+{
+    if (ns < 2000000)
+        return ns < 0 ? 0 : (int)(ns / 10000);
+    if (ns < 100000000)
+        return 200 + (int)(ns / 1000000) - 2;
+    return CRG_HO_BUCKETS - 1;
+}
+
+int crg_ho_bucket_us(int b)
+{
+    if (b < 200)
+        return (b + 1) * 10;
+    if (b < CRG_HO_BUCKETS - 1)
+        return (b - 200 + 3) * 1000;
+    return 1000000; /* 100 ms and more: "below 1 s" */
+}
+
+int crg_reply(struct cell *t, int code, str *text, str *hdr, str *totag)
+{
+    atomic_inc(&t->ref_count); /* t_reply_with_body drops one (see crg_rgs.h) */
+    return crm_tmb.t_reply_with_body(t, (unsigned)code, text, NULL, hdr, totag);
 }
 
 /* ---- the call table ---- */
@@ -187,12 +216,70 @@ void crg_sweep(int64_t now_ms)
 
 /* ---- tm's callbacks (any worker) ---- */
 
+/* The dialog's route set starts with this proxy's own Record-Route: the ACK and the BYE
+ * would go out to this proxy and be relayed by two workers, in either order. Without that
+ * first hop they leave from here in order. */
+static int crg_route_not_self(dlg_t *d)
+{
+    rr_t *first = d->route_set;
+    struct sip_uri u;
+
+    if (first == NULL || parse_uri(first->nameaddr.uri.s, first->nameaddr.uri.len, &u) < 0 ||
+        !check_self(&u.host, u.port_no ? u.port_no : SIP_PORT, 0))
+        return 0;
+    d->route_set = first->next;
+    first->next = NULL;
+    shm_free_rr(&first);
+    return crm_tmb.calculate_hooks(d);
+}
+
+/* A 2xx on a branch after the caller got a negative final reply (487 after the caller's
+ * CANCEL, 480 at a timeout...): nobody takes that call, so the proxy hangs the answering
+ * leg up itself: ACK, then BYE (bye = 0: a retransmitted 2xx, ACK only), built from the
+ * caller's INVITE (Call-ID, From, CSeq) and the 2xx (To tag, Contact, Record-Route) and sent
+ * through tm's UAC straight to the agent (or its next proxy). tm relays the 2xx
+ * upstream all the same (a proxy must): a caller still there ACKs and BYEs it too, and the
+ * agent answers that second BYE 481. */
+static void crg_hangup_late(struct cell *t, struct sip_msg *rpl, int bye)
+{
+    struct sip_msg *req = t->uas.request;
+    str ack = str_init("ACK"), byem = str_init("BYE"), callid, ltag;
+    unsigned int seq;
+    uac_req_t uac;
+    dlg_t *d = NULL;
+
+    if (req == NULL || req->callid == NULL || req->from == NULL || req->from->parsed == NULL ||
+        req->to == NULL || req->to->parsed == NULL || req->cseq == NULL ||
+        str2int(&get_cseq(req)->number, &seq) < 0)
+        return;
+    callid = req->callid->body;
+    ltag = get_from(req)->tag_value;
+    if (crm_tmb.new_dlg_uac(&callid, &ltag, seq, &get_from(req)->uri, &get_to(req)->uri, &d) < 0)
+        return;
+    if (crm_tmb.dlg_response_uac(d, rpl, IS_TARGET_REFRESH) < 0 || crg_route_not_self(d) < 0) {
+        LM_WARN("response groups: cannot hang up the late answer [%u:%u]\n", t->hash_index,
+                t->label);
+    } else {
+        LM_INFO("response groups: call [%u:%u]: answer after the caller's final reply (%d): "
+                "%s\n",
+                t->hash_index, t->label, t->uas.status, bye ? "ACK and BYE" : "ACK");
+        set_uac_req(&uac, &ack, NULL, NULL, d, 0, NULL, NULL);
+        crm_tmb.t_request_within(&uac);
+        if (bye) {
+            set_uac_req(&uac, &byem, NULL, NULL, d, 0, NULL, NULL);
+            crm_tmb.t_request_within(&uac);
+        }
+    }
+    crm_tmb.free_dlg(d);
+}
+
 /* An agent's reply. A 2xx on an agent's branch is the agent's answer. */
 static void crg_response_in(struct cell *t, int type, struct tmcb_params *ps)
 {
     crg_call *c = ps->param ? (crg_call *)*ps->param : NULL;
     int b = crm_tmb.t_gett_branch();
     uint32_t agent = 0;
+    int bye;
 
     if (c == NULL || ps->code < 200 || ps->code >= 300 || b < 0 || b >= CRG_MAX_BRANCHES)
         return;
@@ -200,6 +287,14 @@ static void crg_response_in(struct cell *t, int type, struct tmcb_params *ps)
     if (ps->rpl == NULL || ps->rpl == FAKED_REPLY || ps->rpl->cseq == NULL ||
         get_cseq(ps->rpl)->method_id != METHOD_INVITE)
         return;
+    if (t->uas.status >= 300) {
+        lock_get(&crg_sh->lock);
+        bye = !(c->bflags[b] & CRG_B_HUNG_UP);
+        c->bflags[b] |= CRG_B_HUNG_UP;
+        lock_release(&crg_sh->lock);
+        crg_hangup_late(t, ps->rpl, bye);
+        return; /* not an answer: the engine let the call go already */
+    }
     /* Also an answer that crossed the engine's CANCEL, or came after the caller's final
      * reply: tm relays every 2xx (a proxy must), the engine refuses the answer and the match
      * maker takes the call out of the queue (crg_answer_refused). */
@@ -422,7 +517,7 @@ static int crg_refuse(struct sip_msg *msg, int reason)
     tag.s = NULL;
     tag.len = 0;
     crm_tmb.t_get_reply_totag(msg, &tag);
-    crm_tmb.t_reply_with_body(t, 480, &text, NULL, &h, &tag);
+    crg_reply(t, 480, &text, &h, &tag);
     return CRG_REFUSED;
 }
 

@@ -12,6 +12,7 @@
 #include "core/locking.h"
 #include "core/parser/msg_parser.h"
 #include "core/str.h"
+#include "modules/tm/h_table.h"
 
 #include "callroute.h"
 
@@ -22,6 +23,7 @@
 #define CRG_BUCKETS      512
 #define CRG_SNAP_MAX     (256 * 1024)
 #define CRG_MAX_WF       64
+#define CRG_HO_BUCKETS   299
 
 extern char *crg_state_dir;  /* modparam rgs_state: LMDB directory of the engine */
 extern char *crg_log_path;   /* modparam rgs_log: queue event log (simulate --log format) */
@@ -53,6 +55,7 @@ int crg_pipe_rd(void);
 enum crg_state { CRG_QUEUED = 0, CRG_ANSWERED, CRG_FINAL };
 #define CRG_B_CANCELLED 1 /* the engine cancelled this branch: no report */
 #define CRG_B_REPORTED  2 /* answer/decline/no answer already handed over */
+#define CRG_B_HUNG_UP   4 /* a 2xx after the caller's final reply: the proxy sent BYE */
 
 typedef struct crg_call {
     struct crg_call *next_h, *next_c;
@@ -94,14 +97,27 @@ typedef struct crg_shared {
     int nwf;
     cr_rgs_stats wf[CRG_MAX_WF];
     char wf_name[CRG_MAX_WF][64];
-    /* hand-over latency (match maker): events, and a histogram in 10 us buckets; pings
+    /* hand-over latency (match maker): events, and a histogram (CRG_HO_BUCKETS: 10 us
+     * buckets up to 2 ms, then 1 ms buckets up to 100 ms, then one for the rest); pings
      * (callroute.rgs.bench) are counted apart */
     uint64_t pings;
-    uint64_t ho_events, ho_hist[201];
+    uint64_t ho_events, ho_hist[CRG_HO_BUCKETS];
     volatile int mm_ready;
 } crg_shared;
 
 extern crg_shared *crg_sh;
+
+/* tm's t_reply_with_body() on t. That function drops a reference to t when it sends the
+ * reply (t_reply.c: "ugly hack ... I unref"): crg_reply takes one for it first, so that the
+ * caller's own reference (t_lookup_ident's, or the script's T) stays balanced. Without it
+ * the cell's count reached 0 while it was still in tm's hash table ("removed cell ... still
+ * linked in hash table") and the cell was freed under tm's feet. */
+int crg_reply(struct cell *t, int code, str *text, str *hdr, str *totag);
+
+/* The hand-over histogram's bucket of a latency in ns, and a bucket's upper bound in us
+ * (1,000,000 for the last one, 100 ms and more). */
+int crg_ho_bucket(int64_t ns);
+int crg_ho_bucket_us(int b);
 
 /* Under crg_sh->lock. */
 crg_call *crg_find(uint64_t handle);
@@ -123,6 +139,12 @@ int crg_rgs(struct sip_msg *msg);
 void crg_mm_main(void);
 /* mod_init: binds registrar for ringing agents. */
 int crg_mm_bind(void);
+/* callroute_rgs_presence(agent, state) (crg_rpc.c): state is a name (available, busy, away,
+ * dnd, offline) or a PIDF document (an agent's PUBLISH body). 1 handed over; -1 not an agent,
+ * an empty or unknown state (nothing changed); -3 error. */
+int crg_presence(struct sip_msg *msg, str *agent, str *state);
+/* A PIDF document as CR_RGS_PRESENCE_*; -1 without a <basic> status. */
+int crg_presence_from_pidf(const char *doc, int len);
 /* RPCs and counters (crg_rpc.c). */
 int crg_rpc_init(void);
 int crg_counters_init(void);

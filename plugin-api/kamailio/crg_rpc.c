@@ -3,6 +3,7 @@
  *
  *   callroute.rgs.signin AGENT GROUP     callroute.rgs.signout AGENT GROUP
  *   callroute.rgs.presence AGENT STATE   (available, busy, away, dnd, offline)
+ *   callroute_rgs_presence(agent, state)  the script function: a state name or a PIDF body
  *   callroute.rgs.queues                 per queue: counts and its calls
  *   callroute.rgs.agents                 per agent: presence, state, answered, memberships
  *   callroute.rgs.handover               messages handed to the match maker, latency
@@ -82,15 +83,42 @@ static void crg_rpc_signout(rpc_t *rpc, void *ctx)
     crg_rpc_member(rpc, ctx, CR_RGS_EVENT_SIGNOUT);
 }
 
+static const char *const crg_presence_names[] = {"available", "busy", "away", "dnd", "offline"};
+
+/* A presence state by name (any case): CR_RGS_PRESENCE_*, or -1. */
+static int crg_presence_by_name(const char *s, int len)
+{
+    int i;
+
+    for (i = 0; i < 5; i++)
+        if ((int)strlen(crg_presence_names[i]) == len &&
+            strncasecmp(s, crg_presence_names[i], len) == 0)
+            return i;
+    return -1;
+}
+
+/* Hands a presence change over to the match maker: 0, or -1 (no such agent: -2). */
+static int crg_presence_send(cr_rgs *pe, const char *agent, int presence)
+{
+    crg_msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.kind = CRG_M_EVENT;
+    m.type = CR_RGS_EVENT_PRESENCE;
+    m.presence = presence;
+    m.agent = crl_plugin->rgs_agent_id(pe, agent);
+    if (m.agent == 0)
+        return -2;
+    return crg_send(&m);
+}
+
 static const char *crg_presence_doc[] = {
     "Set an agent's presence: AGENT available|busy|away|dnd|offline", 0};
 static void crg_rpc_presence(rpc_t *rpc, void *ctx)
 {
-    static const char *const names[] = {"available", "busy", "away", "dnd", "offline"};
     char *agent = NULL, *state = NULL;
     cr_rgs *pe = crg_private_engine();
-    crg_msg m;
-    int i;
+    int p, rc;
 
     if (pe == NULL || crg_sh == NULL) {
         rpc->fault(ctx, 500, "response groups are not running");
@@ -100,27 +128,102 @@ static void crg_rpc_presence(rpc_t *rpc, void *ctx)
         rpc->fault(ctx, 400, "usage: AGENT STATE");
         return;
     }
-    memset(&m, 0, sizeof(m));
-    m.kind = CRG_M_EVENT;
-    m.type = CR_RGS_EVENT_PRESENCE;
-    m.presence = -1;
-    for (i = 0; i < 5; i++)
-        if (strcasecmp(state, names[i]) == 0)
-            m.presence = i;
-    if (m.presence < 0) {
+    p = crg_presence_by_name(state, (int)strlen(state));
+    if (p < 0) {
         rpc->fault(ctx, 400, "presence %s: one of available, busy, away, dnd, offline", state);
         return;
     }
-    m.agent = crl_plugin->rgs_agent_id(pe, agent);
-    if (m.agent == 0) {
+    rc = crg_presence_send(pe, agent, p);
+    if (rc == -2) {
         rpc->fault(ctx, 404, "no agent %s", agent);
         return;
     }
-    if (crg_send(&m) < 0) {
+    if (rc < 0) {
         rpc->fault(ctx, 500, "the match maker does not take events");
         return;
     }
     rpc->rpl_printf(ctx, "ok");
+}
+
+/* Does the PIDF document (len bytes) contain one of the words (case-insensitive)? */
+static int crg_pidf_has(const char *doc, int len, const char *const *words)
+{
+    int i, w, n;
+
+    for (w = 0; words[w]; w++) {
+        n = (int)strlen(words[w]);
+        for (i = 0; i + n <= len; i++)
+            if (strncasecmp(doc + i, words[w], n) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* A PIDF document (RFC 3863, with RPID activities, RFC 4480) as a presence state:
+ * <basic>closed</basic> offline; an activity or note saying do-not-disturb dnd; busy,
+ * on-the-phone, meeting busy; away, vacation, permanent-absence, appointment, sleeping away;
+ * else <basic>open</basic> available. -1 when it has no <basic> status. */
+int crg_presence_from_pidf(const char *doc, int len)
+{
+    static const char *const closed[] = {">closed<", 0};
+    static const char *const open[] = {">open<", 0};
+    static const char *const dnd[] = {"dnd", "do-not-disturb", "do not disturb", 0};
+    static const char *const busy[] = {
+        ":busy", "<busy", ":on-the-phone", "<on-the-phone", ":meeting", "<meeting", 0};
+    static const char *const away[] = {
+        ":away",        "<away",        ":vacation", "<vacation", "permanent-absence",
+        ":appointment", "<appointment", ":sleeping", "<sleeping", 0};
+
+    if (crg_pidf_has(doc, len, closed))
+        return CR_RGS_PRESENCE_OFFLINE;
+    if (!crg_pidf_has(doc, len, open))
+        return -1;
+    if (crg_pidf_has(doc, len, dnd))
+        return CR_RGS_PRESENCE_DND;
+    if (crg_pidf_has(doc, len, busy))
+        return CR_RGS_PRESENCE_BUSY;
+    if (crg_pidf_has(doc, len, away))
+        return CR_RGS_PRESENCE_AWAY;
+    return CR_RGS_PRESENCE_AVAILABLE;
+}
+
+int crg_presence(struct sip_msg *msg, str *agent, str *state)
+{
+    char a[CRG_URI];
+    cr_rgs *pe = crg_private_engine();
+    int p, rc;
+
+    if (pe == NULL || crg_sh == NULL) {
+        LM_ERR("callroute_rgs_presence(): response groups are not running\n");
+        return CRM_ERROR;
+    }
+    if (agent == NULL || agent->len <= 0 || agent->len >= (int)sizeof(a)) {
+        LM_ERR("callroute_rgs_presence(): no agent URI\n");
+        return CRM_ERROR;
+    }
+    memcpy(a, agent->s, agent->len);
+    a[agent->len] = '\0';
+    if (state == NULL || state->len <= 0)
+        return -1; /* e.g. a PUBLISH refresh without a body: nothing changes */
+    if (state->s[0] == '<')
+        p = crg_presence_from_pidf(state->s, state->len);
+    else
+        p = crg_presence_by_name(state->s, state->len);
+    if (p < 0) {
+        LM_WARN("callroute_rgs_presence(): %s: state not understood (a name: available, busy, "
+                "away, dnd, offline; or a PIDF document)\n",
+                a);
+        return -1;
+    }
+    rc = crg_presence_send(pe, a, p);
+    if (rc == -2) {
+        LM_DBG("callroute_rgs_presence(): %s is not an agent\n", a);
+        return -1;
+    }
+    if (rc < 0)
+        return CRM_ERROR;
+    LM_INFO("response groups: agent %s presence %s\n", a, crg_presence_names[p]);
+    return 1;
 }
 
 /* ---- snapshots ---- */
@@ -273,15 +376,16 @@ static void crg_rpc_agents(rpc_t *rpc, void *ctx)
     free(buf);
 }
 
-/* Percentiles of the hand-over histogram (10 us buckets; the last one is 2 ms and more). */
+/* Percentiles of the hand-over histogram (crg_ho_bucket: 10 us steps up to 2 ms, 1 ms steps
+ * up to 100 ms; 1,000,000 for 100 ms and more). */
 static void crg_latency(rpc_t *rpc, void *st)
 {
     uint64_t total = 0, acc = 0;
     int b, p50 = -1, p99 = -1, max = 0;
 
-    for (b = 0; b <= 200; b++)
+    for (b = 0; b < CRG_HO_BUCKETS; b++)
         total += crg_sh->ho_hist[b];
-    for (b = 0; b <= 200; b++) {
+    for (b = 0; b < CRG_HO_BUCKETS; b++) {
         acc += crg_sh->ho_hist[b];
         if (crg_sh->ho_hist[b])
             max = b;
@@ -290,8 +394,9 @@ static void crg_latency(rpc_t *rpc, void *st)
         if (p99 < 0 && total && acc * 100 >= total * 99)
             p99 = b;
     }
-    rpc->struct_add(st, "dddd", "handed_over", (int)total, "p50_us_below", (p50 + 1) * 10,
-                    "p99_us_below", (p99 + 1) * 10, "max_us_below", (max + 1) * 10);
+    rpc->struct_add(st, "dddd", "handed_over", (int)total, "p50_us_below",
+                    crg_ho_bucket_us(p50 < 0 ? 0 : p50), "p99_us_below",
+                    crg_ho_bucket_us(p99 < 0 ? 0 : p99), "max_us_below", crg_ho_bucket_us(max));
 }
 
 static const char *crg_handover_doc[] = {

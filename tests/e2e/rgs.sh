@@ -5,7 +5,7 @@
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/rgs.sh CASE
 # Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal rgs_overflow
 #        rgs_hours rgs_restart rgs_round_robin rgs_longest_idle rgs_attendant rgs_line
-#        rgs_timeout_number rgs_handover. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+#        rgs_timeout_number rgs_handover rgs_late_answer rgs_presence_publish. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 # Each case also checks determinism: the engine's input timeline that the module wrote
 # (rgs_events), replayed through `callroute simulate --log`, gives the same queue event log
 # as the module's (rgs_log).
@@ -157,6 +157,17 @@ check_replay() {
     diff -u "$E2E_TMP/queue.log" "$E2E_TMP/replay.log" >&2 \
         || e2e_fail "the queue event log differs from the replay of the module's timeline"
     e2e_log "ok: replay of $events events ($runs runs) gives the same queue log ($(wc -l <"$E2E_TMP/queue.log") lines)"
+}
+
+# tm's reference counts stayed balanced: a cell whose count reached 0 while still in tm's
+# hash table is logged by tm ("removed cell ... still linked in hash table") and freed under
+# its feet (t_reply_with_body() drops a reference its caller must have taken).
+check_tm_refs() {
+    sleep 0.3 # the last transactions' replies
+    if grep -a -E "still linked in (hash table|wait timer)" "$E2E_TMP/kamailio.log" >&2; then
+        e2e_fail "tm reference count imbalance (a transaction freed while still in use)"
+    fi
+    return 0
 }
 
 case $case_name in
@@ -410,6 +421,71 @@ rgs_timeout_number)
     e2e_log "ok: queue timeout forwarded to a number after $d s: GW-A 503 -> GW-B"
     ;;
 
+rgs_late_answer)
+    # c1 rings; the caller hangs up after 2 s and gets 487; c1 answers 1.5 s after the
+    # proxy's CANCEL all the same: the proxy ACKs that 200 and hangs c1 up with BYE.
+    start_kam
+    port=$(e2e_ports 1)
+    e2e_gateway c1 "$port" agent_late_answer.xml -m 1
+    e2e_wait_ports "$port"
+    timeout 15 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/register.xml" \
+        -key user c1 -key contact_port "$port" -m 1 -i 127.0.0.1 -p "$(e2e_ports 1)" -t u1 \
+        -nostdin -timeout 10s -timeout_error >"$E2E_TMP/register_c1.out" 2>&1 </dev/null \
+        || e2e_fail "agent c1 could not REGISTER"
+    caller uac "$(cancel_after 2000)" cancel || e2e_fail "the caller's CANCEL did not end the call"
+    grep -a -q "^SIP/2.0 487 " "$E2E_TMP/uac.msg" || e2e_fail "the caller got no 487"
+    e2e_got c1 CANCEL || e2e_fail "c1 was not cancelled"
+    e2e_got c1 ACK || e2e_fail "c1's late 200 was not ACKed"
+    e2e_got c1 BYE || e2e_fail "c1's late 200 was not hung up (no BYE)"
+    for _ in $(seq 1 50); do
+        kill -0 "$E2E_GW_PID_c1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$E2E_GW_PID_c1" 2>/dev/null && e2e_fail "c1's sipp did not finish (BYE answered)"
+    wait "$E2E_GW_PID_c1" || e2e_fail "c1's scenario failed"
+    e2e_log "ok: a 200 after the caller's 487 was ACKed and hung up with BYE"
+    ;;
+
+rgs_presence_publish)
+    # p1 and p2 PUBLISH busy (RPID on-the-phone, away): a call to the parallel group rings
+    # only p3. p1 then publishes open: available again.
+    start_kam
+    start_agent p1 uas_ring.xml
+    start_agent p2 uas_ring.xml
+    start_agent p3 gw_ok.xml
+    publish() {
+        timeout 15 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/publish.xml" \
+            -key user "$1" -key basic "$2" -key activity "$3" -m 1 -i 127.0.0.1 \
+            -p "$(e2e_ports 1)" -t u1 -nostdin -timeout 10s -timeout_error \
+            >"$E2E_TMP/publish_$1.out" 2>&1 </dev/null || e2e_fail "PUBLISH of $1 not answered 200"
+    }
+    agent_presence() {
+        e2e_kamcmd callroute.rgs.agents | tr -d '\n' \
+            | grep -Eo "agent: sip:$1@contoso.com[^}]*presence: [a-z]+" | sed 's/.*presence: //'
+    }
+    publish p1 open on-the-phone
+    publish p2 open away
+    for _ in $(seq 1 50); do
+        [ "$(agent_presence p1) $(agent_presence p2)" = "busy away" ] && break
+        sleep 0.1
+    done
+    [ "$(agent_presence p1) $(agent_presence p2)" = "busy away" ] \
+        || e2e_fail "published presence not taken: p1 $(agent_presence p1), p2 $(agent_presence p2)"
+    e2e_call alice parallel || e2e_fail "the call to the parallel group was not answered"
+    e2e_expect_invite p3 "^sip:p3@127\.0\.0\.1"
+    [ "$(e2e_count p1)$(e2e_count p2)" = 00 ] \
+        || e2e_fail "a busy or away agent was rung: p1 $(e2e_count p1), p2 $(e2e_count p2)"
+    publish p1 open unknown
+    publish p2 closed unknown
+    for _ in $(seq 1 50); do
+        [ "$(agent_presence p1) $(agent_presence p2)" = "available offline" ] && break
+        sleep 0.1
+    done
+    [ "$(agent_presence p1) $(agent_presence p2)" = "available offline" ] \
+        || e2e_fail "open/closed not taken: p1 $(agent_presence p1), p2 $(agent_presence p2)"
+    e2e_log "ok: PUBLISHed presence feeds the engine (busy, away not rung; open, closed)"
+    ;;
+
 rgs_handover)
     # The hand-over: 5,000 messages/s for 2 s from an RPC process to the match maker; all
     # arrive. The rate reached and the latency (p99) are printed, not asserted (a loaded
@@ -434,4 +510,5 @@ rgs_handover)
     ;;
 esac
 check_replay
+check_tm_refs
 e2e_log "PASS $case_name"
