@@ -137,6 +137,8 @@ remove_plus)
     ;;
 
 failover)
+    # A 503 without Retry-After fails over that call only: the next call tries GW-A first
+    # again; the third 503 in a row (gateway_fail_threshold 3) holds GW-A down.
     GW_A_FAIL=503 GW_A_REASON="Service Unavailable"
     start_gateways
     e2e_start_kamailio "$KPORT" "$XML"
@@ -144,13 +146,20 @@ failover)
     e2e_call alice 5550123 || e2e_fail "call with GW-A answering 503 was not completed by GW-B"
     e2e_expect_invite gwA "^sip:\+14255550123@"
     e2e_expect_invite gwB "^sip:\+14255550123@"
-    # GW-A is down for the hold-off: the next call goes straight to GW-B.
+    e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq 'GW-A[^}]*state: up' \
+        || e2e_fail "GW-A not up after one 503 without Retry-After"
     e2e_call alice 5550124 || e2e_fail "second local call not answered"
-    e2e_expect_invite gwB "^sip:\+14255550124@"
-    [ "$(e2e_count gwA)" = 1 ] || e2e_fail "GW-A got $(e2e_count gwA) INVITEs during its hold-off"
+    [ "$(e2e_count gwA)" = 2 ] || e2e_fail "the second call did not try GW-A first again"
+    e2e_call alice 5550125 || e2e_fail "third local call not answered"
+    [ "$(e2e_count gwA)" = 3 ] || e2e_fail "the third call did not try GW-A"
+    # three 503s in a row: GW-A is down for the hold-off, the next call goes to GW-B only
+    e2e_call alice 5550126 || e2e_fail "fourth local call not answered"
+    e2e_expect_invite gwB "^sip:\+14255550126@"
+    [ "$(e2e_count gwA)" = 3 ] || e2e_fail "GW-A got $(e2e_count gwA) INVITEs while down"
     gws=$(e2e_kamcmd callroute.gateways) || e2e_fail "callroute.gateways failed"
-    tr -d '\n' <<<"$gws" | grep -Eq 'GW-A[^}]*down' || { echo "$gws" >&2; e2e_fail "GW-A not reported down"; }
-    e2e_log "ok: GW-A skipped while down; callroute.gateways reports it down"
+    tr -d '\n' <<<"$gws" | grep -Eq 'GW-A[^}]*state: down[^}]*reason: failures in a row' \
+        || { echo "$gws" >&2; e2e_fail "GW-A not reported down after 3 failures in a row"; }
+    e2e_log "ok: a 503 fails over that call only; 3 in a row hold GW-A down"
     ;;
 
 failover_timeout)
