@@ -206,7 +206,8 @@ static void trace_skip(cr_trace *trace, const cr_gateway *g, int why)
     else if (why == GW_DOWN)
         cr_trace_add(trace, "  gateway '%s' is down: skipped", g->name);
     else
-        cr_trace_add(trace, "  gateway '%s' is full (%d ports in use): skipped", g->name, g->ports);
+        cr_trace_add(trace, "  gateway '%s' is full (%d port%s in use): skipped", g->name, g->ports,
+                     g->ports == 1 ? "" : "s");
 }
 
 /* Appends gateway gi as an attempt of route r, when the list has room and its URI fits. */

@@ -145,6 +145,15 @@ static void test_capacity(void **state)
     assert_int_equal(p->gateway_call(h, "GW-P", "call-2"), CR_ABI_ELIMIT);
     for (int i = 0; i < 4; i++)
         assert_string_equal(attempts(h, "3125550123"), "GW3");
+    /* the trace says why */
+    cr_result *t = NULL;
+    assert_int_equal(p->route_ex(h, FROM, "3125550123", NULL, 0, 0, &t), CR_ABI_OK);
+    int full = 0;
+    for (size_t i = 0; i < p->result_count(t, "trace"); i++)
+        full += strstr(p->result_item(t, "trace", i, "text"),
+                       "gateway 'GW-P' is full (1 port in use): skipped") != NULL;
+    assert_int_equal(full, 1);
+    p->result_free(t);
     cr_result *r = NULL;
     assert_int_equal(p->gateways(h, &r), CR_ABI_OK);
     int seen = 0;

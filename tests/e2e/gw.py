@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A loopback SIP gateway for the gateway-health e2e cases (tests/e2e/run.sh gw_*).
 
-  gw.py PORT LOG [--silent-file F] [--hold-first S]
+  gw.py PORT LOG [--silent-file F] [--hold-first-file H]
 
-Answers INVITE with 180 then 200 (the first INVITE's 200 after S seconds with --hold-first:
-a call that holds a gateway port meanwhile), BYE and CANCEL with 200 (CANCEL: then 487 to
+Answers INVITE with 180 then 200 (the first INVITE's 200 only once file H exists, with
+--hold-first-file: a call that rings, holding a gateway port, until the test lets it go), BYE and CANCEL with 200 (CANCEL: then 487 to
 the INVITE), OPTIONS with 200 unless file F exists (the gateway "stops answering" probes).
 A 200 to an INVITE is repeated every 500 ms until its ACK or BYE (at most 8 times).
 Appends one line per request received to LOG: "METHOD REQUEST-URI CALL-ID BRANCH".
@@ -16,13 +16,13 @@ import time
 import os
 
 port, log = int(sys.argv[1]), sys.argv[2]
-silent, hold = None, 0.0
+silent, hold = None, None
 args = sys.argv[3:]
 while args:
     if args[0] == "--silent-file":
         silent = args[1]
-    elif args[0] == "--hold-first":
-        hold = float(args[1])
+    elif args[0] == "--hold-first-file":
+        hold = args[1]
     args = args[2:]
 
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -72,7 +72,11 @@ def reply(hs, code, text, addr, totag=True, extra=""):
     return data
 
 
-def send_200(hs, addr, cid, branch):
+def send_200(hs, addr, cid, branch, wait_for=None):
+    for _ in range(1200):
+        if not wait_for or os.path.exists(wait_for):
+            break
+        time.sleep(0.1)
     with lock:
         if cid in cancelled:
             return
@@ -104,11 +108,8 @@ while True:
                 continue
             invites += 1
             seen[branch] = reply(hs, 180, "Ringing", addr)
-        delay = hold if invites == 1 else 0.0
-        if delay:
-            threading.Timer(delay, send_200, (hs, addr, cid, branch)).start()
-        else:
-            threading.Thread(target=send_200, args=(hs, addr, cid, branch)).start()
+        wait_for = hold if invites == 1 else None
+        threading.Thread(target=send_200, args=(hs, addr, cid, branch, wait_for)).start()
     elif method == "ACK":
         with lock:
             acked.add(cid)

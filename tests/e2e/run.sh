@@ -583,20 +583,21 @@ gw_manual_state)
 
 gw_full)
     # GW-A has one port: while a first call rings there, the next call goes to GW-B (GW-A
-    # "full", not down); once the first call ends (its BYE) GW-A takes calls again.
+    # "full", not down); once the first call ends (its BYE) GW-A takes calls again. The first
+    # call rings until the test lets GW-A answer it (no timing assumption).
     sed -i 's|<gateway name="GW-A" address="[^"]*"|& ports="1"|' "$XML"
-    pygw gwA "$PORT_A" --hold-first 6
+    pygw gwA "$PORT_A" --hold-first-file "$E2E_TMP/gwA.answer"
     e2e_gateway gwB "$PORT_B" gw_ok.xml
     e2e_wait_ports "$PORT_A" "$PORT_B"
     e2e_start_kamailio "$KPORT" "$XML"
     port=$(e2e_ports 1)
-    timeout 40 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/uac.xml" -s 5550123 \
+    timeout 100 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/uac.xml" -s 5550123 \
         -key caller alice -key domain contoso.com -m 1 -i 127.0.0.1 -p "$port" -t u1 -nostdin \
-        -timeout 30s -timeout_error -trace_err -error_file "$E2E_TMP/uac1.err" \
+        -timeout 90s -timeout_error -trace_err -error_file "$E2E_TMP/uac1.err" \
         >"$E2E_TMP/uac1.out" 2>&1 </dev/null &
     first=$!
     E2E_PIDS+=("$first")
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 200); do
         [ "$(pygw_count gwA)" = 1 ] && break
         sleep 0.1
     done
@@ -605,7 +606,8 @@ gw_full)
     e2e_call alice 5550124 || e2e_fail "second call (GW-A full) not answered"
     e2e_expect_invite gwB "^sip:\+14255550124@"
     [ "$(pygw_count gwA)" = 1 ] || e2e_fail "GW-A got a call while full"
-    wait "$first" || e2e_fail "the first call (held 6 s at GW-A) failed"
+    touch "$E2E_TMP/gwA.answer"
+    wait "$first" || e2e_fail "the first call (ringing at GW-A) failed"
     gw_state_is GW-A 'state: up[^}]*calls: 0' || e2e_fail "GW-A's port not freed by the BYE"
     e2e_call alice 5550125 || e2e_fail "third call not answered"
     [ "$(pygw_count gwA)" = 2 ] || e2e_fail "GW-A did not take the third call"
