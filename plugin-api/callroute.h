@@ -18,7 +18,9 @@
  * Threads
  * -------
  * - A cr_handle may be used by any number of threads at once for every decision call (route,
- *   route_ex, route_answer, normalize, dial, inbound, user_plan, gateway_failed, gateways).
+ *   route_ex, route_answer, normalize, dial, inbound, user_plan, gateway_failed, gateways,
+ *   and since 1.6 gateway_result, gateway_set_state, gateway_probe, gateway_call,
+ *   gateway_call_end: lock-free atomics in the shared memory).
  *   Decisions take no lock: they read an immutable snapshot of the configuration.
  * - reload() may run concurrently with decisions; reloads of one handle are serialized by a
  *   mutex inside the handle. A decision sees one whole configuration: the old or the new one.
@@ -39,8 +41,9 @@
  *   process slot of the shared memory on its first decision and starts its own watcher
  *   thread then; the parent's watcher is not inherited (fork copies only the calling thread).
  * - With cr_open_options.shared, every process sharing that memory agrees on gateway up/down
- *   state (gateway_failed in one process is seen by all), load-spreading counters, and the
- *   configuration generation. A reload in one process makes every other process decide with
+ *   state (gateway_failed in one process is seen by all; likewise probes, the operator's
+ *   state and the calls holding gateway ports), the load-spreading counter of each route,
+ *   and the configuration generation. A reload in one process makes every other process decide with
  *   the new configuration: each re-reads the file in its watcher thread.
  * - Without shared memory the handle is private to the process.
  * - A cr_rgs and an LMDB user directory opened by the library must not be carried across
