@@ -93,6 +93,11 @@ typedef struct cr_runtime {
     uint32_t (*spread)(void *ud);
     /* Users beyond the configuration's own, consulted after them (user directory). */
     const cr_user_source *users;
+    /* True when every port of the gateway is held by a call in progress (capacity). */
+    bool (*gateway_full)(void *ud, const cr_gateway *gw);
+    /* A counter of route r that advances from one decision using r to the next: spreads
+     * each route's first attempt over its gateways (preferred to `spread`). */
+    uint32_t (*route_spread)(void *ud, const cr_route *r);
 } cr_runtime;
 
 /* A user by SIP URI / by line number: the configuration's users first, then rt->users

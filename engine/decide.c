@@ -183,44 +183,106 @@ static void secure_attempts(cr_decision *out, cr_trace *trace)
     out->nattempts = w;
 }
 
-/* Walks one route's gateways from the spread offset, appending new, up gateways. */
+enum { GW_OK, GW_LISTED, GW_DOWN, GW_FULL };
+
+/* Whether gateway g can be a new attempt of this decision (GW_OK) or why not. */
+static int gateway_skip(const cr_gateway *g, const cr_runtime *rt, const cr_decision *out)
+{
+    if (attempt_has_gateway(out, g))
+        return GW_LISTED;
+    if (rt && rt->gateway_down && rt->gateway_down(rt->ud, g))
+        return GW_DOWN;
+    if (rt && rt->gateway_full && g->ports > 0 && rt->gateway_full(rt->ud, g))
+        return GW_FULL;
+    return GW_OK;
+}
+
+static void trace_skip(cr_trace *trace, const cr_gateway *g, int why)
+{
+    if (!trace)
+        return;
+    if (why == GW_LISTED)
+        cr_trace_add(trace, "  gateway '%s' already in the list: skipped", g->name);
+    else if (why == GW_DOWN)
+        cr_trace_add(trace, "  gateway '%s' is down: skipped", g->name);
+    else
+        cr_trace_add(trace, "  gateway '%s' is full (%d port%s in use): skipped", g->name, g->ports,
+                     g->ports == 1 ? "" : "s");
+}
+
+/* Appends gateway gi as an attempt of route r, when the list has room and its URI fits. */
+static void add_attempt(const cr_config *c, const cr_route *r, const cr_usage *u, size_t gi,
+                        const char *number, size_t len, cr_decision *out, cr_trace *trace)
+{
+    const cr_gateway *g = &c->gateways[gi];
+    if (out->nattempts == CR_MAX_ATTEMPTS) {
+        if (trace)
+            cr_trace_add(trace, "  gateway '%s' not added: %d attempts at most", g->name,
+                         CR_MAX_ATTEMPTS);
+        return;
+    }
+    cr_attempt *a = &out->attempts[out->nattempts];
+    if (attempt_uri(c, g, gi, number, len, a->uri, sizeof a->uri) != CR_OK) {
+        if (trace)
+            cr_trace_add(trace, "  gateway '%s': Request-URI too long: skipped", g->name);
+        return;
+    }
+    a->gateway = g;
+    a->route = r;
+    a->usage = u;
+    out->nattempts++;
+    if (trace)
+        cr_trace_add(trace, "  gateway '%s' added as attempt %zu: %s", g->name, out->nattempts,
+                     a->uri);
+}
+
+#define SKIP_CACHE 256
+
+/*
+ * Adds one route's usable gateways (not yet listed, not down, not full) as attempts, in the
+ * route's order rotated so that the first one moves on from one decision using this route to
+ * the next: the route's own counter (rt->route_spread), else the decision's (`spread`). The
+ * rotation runs over the usable gateways only, so a down or full gateway's share is spread
+ * evenly over the others rather than all landing on the next one in the list.
+ */
 static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_usage *u,
                                const char *number, size_t len, const cr_runtime *rt,
                                uint32_t spread, cr_decision *out, cr_trace *trace)
 {
-    size_t n = r->gateways.count;
+    size_t n = r->gateways.count, usable = 0;
+    uint8_t why[SKIP_CACHE];
     for (size_t k = 0; k < n; k++) {
-        size_t gi = r->gateways.idx[(spread + k) % n];
-        const cr_gateway *g = &c->gateways[gi];
-        if (attempt_has_gateway(out, g)) {
-            if (trace)
-                cr_trace_add(trace, "  gateway '%s' already in the list: skipped", g->name);
-            continue;
+        int w = gateway_skip(&c->gateways[r->gateways.idx[k]], rt, out);
+        if (k < SKIP_CACHE)
+            why[k] = (uint8_t)w;
+        if (w == GW_OK)
+            usable++;
+        else
+            trace_skip(trace, &c->gateways[r->gateways.idx[k]], w);
+    }
+    if (!usable)
+        return;
+    if (usable > 1 && rt && rt->route_spread)
+        spread = rt->route_spread(rt->ud, r);
+    size_t first = spread % usable, seen = 0, start = 0;
+    for (size_t k = 0; k < n; k++) {
+        bool ok = k < SKIP_CACHE ? why[k] == GW_OK
+                                 : gateway_skip(&c->gateways[r->gateways.idx[k]], rt, out) == GW_OK;
+        if (ok && seen++ == first) {
+            start = k;
+            break;
         }
-        if (rt && rt->gateway_down && rt->gateway_down(rt->ud, g)) {
-            if (trace)
-                cr_trace_add(trace, "  gateway '%s' is down: skipped", g->name);
-            continue;
-        }
-        if (out->nattempts == CR_MAX_ATTEMPTS) {
-            if (trace)
-                cr_trace_add(trace, "  gateway '%s' not added: %d attempts at most", g->name,
-                             CR_MAX_ATTEMPTS);
-            continue;
-        }
-        cr_attempt *a = &out->attempts[out->nattempts];
-        if (attempt_uri(c, g, gi, number, len, a->uri, sizeof a->uri) != CR_OK) {
-            if (trace)
-                cr_trace_add(trace, "  gateway '%s': Request-URI too long: skipped", g->name);
-            continue;
-        }
-        a->gateway = g;
-        a->route = r;
-        a->usage = u;
-        out->nattempts++;
-        if (trace)
-            cr_trace_add(trace, "  gateway '%s' added as attempt %zu: %s", g->name, out->nattempts,
-                         a->uri);
+    }
+    size_t before = out->nattempts;
+    for (size_t k = 0; k < n; k++) {
+        size_t p = (start + k) % n;
+        const cr_gateway *g = &c->gateways[r->gateways.idx[p]];
+        bool ok = p < SKIP_CACHE ? why[p] == GW_OK : gateway_skip(g, rt, out) == GW_OK;
+        /* attempts added by this loop are listed now: only the first pass's verdict counts */
+        for (size_t i = before; ok && i < out->nattempts; i++)
+            ok = out->attempts[i].gateway != g;
+        if (ok)
+            add_attempt(c, r, u, r->gateways.idx[p], number, len, out, trace);
     }
 }
 
@@ -229,7 +291,7 @@ static void route_attempts(const cr_config *c, const cr_policy *policy, const ch
                            size_t n, const cr_px_key *key, const cr_runtime *rt, cr_decision *out,
                            cr_trace *trace)
 {
-    uint32_t spread = rt && rt->spread ? rt->spread(rt->ud) : 0;
+    uint32_t spread = rt && !rt->route_spread && rt->spread ? rt->spread(rt->ud) : 0;
     for (size_t i = 0; i < policy->usages.count; i++) {
         const cr_usage *u = &c->usages[policy->usages.idx[i]];
         cr_route_iter it;

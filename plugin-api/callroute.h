@@ -18,7 +18,9 @@
  * Threads
  * -------
  * - A cr_handle may be used by any number of threads at once for every decision call (route,
- *   route_ex, route_answer, normalize, dial, inbound, user_plan, gateway_failed, gateways).
+ *   route_ex, route_answer, normalize, dial, inbound, user_plan, gateway_failed, gateways,
+ *   and since 1.6 gateway_result, gateway_set_state, gateway_probe, gateway_call,
+ *   gateway_call_end: lock-free atomics in the shared memory).
  *   Decisions take no lock: they read an immutable snapshot of the configuration.
  * - reload() may run concurrently with decisions; reloads of one handle are serialized by a
  *   mutex inside the handle. A decision sees one whole configuration: the old or the new one.
@@ -39,8 +41,9 @@
  *   process slot of the shared memory on its first decision and starts its own watcher
  *   thread then; the parent's watcher is not inherited (fork copies only the calling thread).
  * - With cr_open_options.shared, every process sharing that memory agrees on gateway up/down
- *   state (gateway_failed in one process is seen by all), load-spreading counters, and the
- *   configuration generation. A reload in one process makes every other process decide with
+ *   state (gateway_failed in one process is seen by all; likewise probes, the operator's
+ *   state and the calls holding gateway ports), the load-spreading counter of each route,
+ *   and the configuration generation. A reload in one process makes every other process decide with
  *   the new configuration: each re-reads the file in its watcher thread.
  * - Without shared memory the handle is private to the process.
  * - A cr_rgs and an LMDB user directory opened by the library must not be carried across
@@ -97,8 +100,10 @@
  *   "rule", "normalized" (complete only); list "trace".
  * - inbound: kind 1 when the called number is a user's, else 0; "gateway", "profile",
  *   "called", "calling", "target", "pai"; list "trace".
- * - gateways: kind 0; list "gateways" of {"name", "address", "state" ("up"/"down"), "since",
- *   "failures", "down_for_s"}.
+ * - gateways: kind 0; list "gateways" of {"name", "address", "state" ("up"/"down"/"full"),
+ *   "reason" (why down or full, "" when up), "mode" ("auto"/"up"/"down": gateway_set_state),
+ *   "since", "failures", "calls" (holding a port now), "ports" (0 = unlimited),
+ *   "down_for_s" (held down after failures only)}.
  * - check: kind 0 when valid, 1 when refused; "config", "ok", "errors", "warnings",
  *   "profiles", "routes", "gateways", "users"; list "diagnostics" of {"level", "file", "line",
  *   "object", "message", "text"}.
@@ -124,7 +129,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 5
+#define CR_ABI_MINOR 6
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -380,6 +385,9 @@ typedef struct cr_open_options {
      * reach (NULL-terminated list, or NULL for none); borrowed for the call, kept (copied)
      * by the handle for its reloads. Includes anywhere else are refused. */
     const char *const *include_dirs;
+    /* since ABI 1.6: gateway failures in a row (503 without Retry-After, 504, other 5xx) that
+     * hold a gateway down for the hold-off; 0 = 3. See gateway_result. */
+    int gateway_fail_threshold;
 } cr_open_options;
 
 typedef struct cr_plugin {
@@ -585,7 +593,38 @@ typedef struct cr_plugin {
      * "memberships" {"agent", "group", "formal", "signed_in"}. Returns 0 or CR_ABI_ENOMEM;
      * free it with result_free. Costs the size of the configuration and of the queues. */
     int (*rgs_snapshot)(cr_rgs *e, int64_t at_ms, cr_result **out);
+
+    /* ---- since ABI 1.6: gateway health and capacity ---- */
+    /* The final answer `code` of gateway `gateway` to a call (0 = no answer in time), with
+     * the seconds of its Retry-After (0 = none). Failure classes: 408 or 0 holds the gateway
+     * down for the hold-off (unreachable); 503 with Retry-After holds it down that long; 503
+     * without Retry-After, 504 and other 5xx hold it down only after
+     * cr_open_options.gateway_fail_threshold of them in a row; any other code resets that
+     * count. Returns 1 when the gateway is now held down, 0 when it stays up, CR_ABI_EINVAL,
+     * CR_ABI_ENOMEM (no free gateway slot). */
+    int (*gateway_result)(cr_handle *h, const char *gateway, int code, int retry_after_s);
+    /* Operator state: CR_GATEWAY_AUTO (probes and failures decide), CR_GATEWAY_UP (always
+     * offered), CR_GATEWAY_DOWN (never offered). Every process sharing the memory agrees.
+     * Returns 0, CR_ABI_EINVAL, CR_ABI_ENOENT (no such gateway configured). */
+    int (*gateway_set_state)(cr_handle *h, const char *gateway, int state);
+    /* The outcome of a health probe (SIP OPTIONS): up = 0 marks the gateway down until a
+     * probe with up = 1 (which also ends an "unreachable" hold-off). Returns 0 or
+     * CR_ABI_EINVAL/ENOMEM. */
+    int (*gateway_probe)(cr_handle *h, const char *gateway, int up);
+    /* Call `call_id` takes a port of `gateway` (its ports="N" capacity, counted across the
+     * processes sharing the memory) until gateway_call_end; a call that held a port of
+     * another gateway releases it. Returns 0, CR_ABI_ELIMIT (every port in use: try the next
+     * attempt), CR_ABI_ENOENT (no such gateway), CR_ABI_ENOMEM (call table full: the call is
+     * not counted), CR_ABI_EINVAL. */
+    int (*gateway_call)(cr_handle *h, const char *gateway, const char *call_id);
+    /* Call `call_id` ended (BYE, failure, CANCEL): frees its port. 0 or CR_ABI_ENOENT (it
+     * held none). */
+    int (*gateway_call_end)(cr_handle *h, const char *call_id);
 } cr_plugin;
+
+#define CR_GATEWAY_AUTO 0
+#define CR_GATEWAY_UP   1
+#define CR_GATEWAY_DOWN 2
 
 #define CR_IMPORT_REPLACE 1u
 

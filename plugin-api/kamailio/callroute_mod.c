@@ -17,6 +17,7 @@
 #include "core/str.h"
 
 #include "callroute_mod.h"
+#include "crh_health.h"
 #include "cri_inbound.h"
 #include "crl_library.h"
 #include "cro_outbound.h"
@@ -48,7 +49,7 @@ static int mod_init(void)
     }
     if (crl_init(crm_gateway_holdoff) < 0)
         return -1;
-    if (cru_mod_init() < 0)
+    if (cru_mod_init() < 0 || crh_mod_init() < 0)
         return -1;
     return crg_mod_init();
 }
@@ -57,7 +58,7 @@ static int child_init(int rank)
 {
     if (rank == PROC_INIT || rank == PROC_TCP_MAIN)
         return 0;
-    if (cru_child_init(rank) < 0 || crg_child_init(rank) < 0)
+    if (cru_child_init(rank) < 0 || crg_child_init(rank) < 0 || crh_child_init(rank) < 0)
         return -1;
     if (crl_handle() == NULL) {
         /* SIP workers cannot route without it; helper processes retry when used. */
@@ -191,6 +192,9 @@ static param_export_t params[] = {
     {"library", PARAM_STRING, &crl_path},
     {"config", PARAM_STRING, &crl_config},
     {"gateway_holdoff", PARAM_INT, &crm_gateway_holdoff},
+    {"gateway_fail_threshold", PARAM_INT, &crl_fail_threshold},
+    {"gateway_probe_interval", PARAM_INT, &crh_probe_interval},
+    {"gateway_probe_from", PARAM_STRING, &crh_probe_from},
     {"location_table", PARAM_STRING, &cru_location_table},
     {"include_dir", PARAM_STRING | PARAM_USE_FUNC, (void *)crl_include_dir_param},
     {"rgs_state", PARAM_STRING, &crg_state_dir},

@@ -57,7 +57,8 @@ static void *crl_dl;
 const cr_plugin *crl_plugin;
 static cr_host crl_host;
 cr_open_options crl_opts;
-static cr_handle *crl_own; /* valid only in the process that opened it */
+int crl_fail_threshold = 3; /* modparam "gateway_fail_threshold" (crh_health.c) */
+static cr_handle *crl_own;  /* valid only in the process that opened it */
 static pid_t crl_own_pid;
 
 /* ---- host callbacks given to the library ---- */
@@ -206,6 +207,7 @@ int crl_init(int gateway_holdoff_s)
     crl_opts.shared_len = shared_len;
     crl_opts.gateway_holdoff_s = gateway_holdoff_s > 0 ? gateway_holdoff_s : 30;
     crl_opts.include_dirs = crl_ninclude_dirs > 0 ? crl_include_dirs : NULL;
+    crl_opts.gateway_fail_threshold = crl_fail_threshold;
 
     /* Refuse to start on a broken configuration; the handle serves the main process. */
     if (crl_open() < 0)

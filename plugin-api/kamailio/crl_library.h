@@ -21,6 +21,8 @@ int crl_include_dir_param(modparam_t type, void *val);
 extern const cr_plugin *crl_plugin;
 /* The options every process opens its handle with (shared block, hold-off). */
 extern cr_open_options crl_opts;
+/* modparam "gateway_fail_threshold": failures in a row that hold a gateway down. */
+extern int crl_fail_threshold;
 
 /* Main process, before fork: loads the library, allocates its shared block in Kamailio's
  * shared memory and opens the configuration once (a broken file stops startup). Logs and

@@ -19,6 +19,7 @@
 #include "core/xavp.h"
 
 #include "callroute_mod.h"
+#include "crh_health.h"
 #include "cro_outbound.h"
 #include "crl_library.h"
 
@@ -163,6 +164,35 @@ static inline str cro_str(const cro_rec *r, const cro_span *sp)
     s.len = sp->len;
     s.s = s.len ? (char *)r + sp->off : NULL;
     return s;
+}
+
+int cro_has_outbound_decision(void)
+{
+    cro_rec *r = cro_rec_get();
+
+    return r != NULL && r->kind == CR_DECISION_OUTBOUND && r->cur < r->natt;
+}
+
+int cro_transaction_gateway(struct cell *t, char *buf, size_t len)
+{
+    cro_rec *r = t ? cro_rec_of(xavp_get(&cro_xavp_decision, t->xavps_list)) : NULL;
+    str gw;
+
+    if (r == NULL || r->cur >= r->natt)
+        return -1;
+    gw = cro_str(r, &r->att[r->cur].f[CRO_A_GATEWAY]);
+    return gw.len ? crl_cstr(&gw, buf, len) : -1;
+}
+
+/* Moves r->cur to the first attempt from r->cur on whose gateway has a free port for this
+ * call (capacity: the port is taken); r->cur = r->natt when none has. */
+static void cro_take_port(struct sip_msg *msg, cro_rec *r)
+{
+    for (; r->cur < r->natt; r->cur++) {
+        str gw = cro_str(r, &r->att[r->cur].f[CRO_A_GATEWAY]);
+        if (gw.len == 0 || crh_take_port(msg, gw.s) == 0)
+            return;
+    }
 }
 
 /* Deletes the '+' that starts the user part of a From/To URI (gateway removePlus). */
@@ -389,8 +419,20 @@ int cro_route(struct sip_msg *msg, const str *caller, const str *dialed_in)
         } else if (cro_store_decision(a, a->nattempts) < 0) {
             LM_ERR("cannot store the attempts\n");
             ret = CRM_ERROR;
-        } else if (cro_apply_attempt(msg, &cro_buf.rec, 1) < 0) {
-            ret = CRM_ERROR;
+        } else {
+            /* a gateway filled up since the decision: the next attempt (the transaction's
+             * copy of the record moves along) */
+            cro_rec *r = cro_rec_get();
+            if (r == NULL)
+                r = &cro_buf.rec;
+            cro_take_port(msg, r);
+            cro_buf.rec.cur = r->cur;
+            if (r->cur >= r->natt) {
+                LM_ERR("every gateway of the decision is full\n");
+                ret = CRM_ERROR;
+            } else if (cro_apply_attempt(msg, r, r == &cro_buf.rec) < 0) {
+                ret = CRM_ERROR;
+            }
         }
         break;
     case CR_DECISION_INTERNAL: {
@@ -438,6 +480,42 @@ static int cro_gateway_failure(struct cell *t, int *code)
     return *code == 503 || *code == 504 || *code == 408 || *code < 180;
 }
 
+/*
+ * Tells the library how the current attempt's gateway answered (failure classes, see
+ * plugin-api/lib/gateways.c): 408 or no answer in time holds it down; 503 with Retry-After
+ * holds it down that long; 503 without, 504 and other 5xx fail over this call only until
+ * gateway_fail_threshold of them in a row; any other answer resets that count. A library
+ * without gateway_result (ABI < 1.6) holds down on every failure.
+ */
+static void cro_gateway_result(cr_handle *h, struct cell *t, cro_rec *r, int code)
+{
+    /* NUL-terminated inside the record */
+    str gw = cro_str(r, &r->att[r->cur].f[CRO_A_GATEWAY]);
+    int branch = crm_tmb.t_get_picked_branch(), ra = 0, down;
+    struct sip_msg *rpl;
+
+    if (gw.len == 0)
+        return;
+    if (code < 180)
+        code = 0; /* no answer beyond 100 within the timer */
+    if (!CR_HAS(cr_plugin, crl_plugin, gateway_result) || crl_plugin->gateway_result == NULL) {
+        if (code == 0 || code == 408 || code == 503 || code == 504) {
+            LM_INFO("gateway %s failed (%d): marked down for %d s\n", gw.s, code ? code : 408,
+                    crl_opts.gateway_holdoff_s);
+            if (crl_plugin->gateway_failed && crl_plugin->gateway_failed(h, gw.s) < 0)
+                LM_WARN("library did not accept the failure of gateway %s\n", gw.s);
+        }
+        return;
+    }
+    rpl = branch >= 0 ? t->uac[branch].reply : NULL;
+    if (code == 503 && rpl != NULL && rpl != FAKED_REPLY)
+        ra = crh_retry_after(rpl->buf, (int)rpl->len);
+    down = crl_plugin->gateway_result(h, gw.s, code, ra);
+    if (code == 0 || code == 408 || code >= 500)
+        LM_INFO("gateway %s failed (%d): %s\n", gw.s, code ? code : 408,
+                down > 0 ? "marked down" : "the gateway stays up");
+}
+
 int cro_next(struct sip_msg *msg)
 {
     struct cell *t;
@@ -459,19 +537,14 @@ int cro_next(struct sip_msg *msg)
         return CRM_NO_ATTEMPT;
     if (!cro_gateway_failure(t, &code)) {
         LM_DBG("final reply %d: no failover\n", code);
+        cro_gateway_result(h, t, r, code);
         return CRM_NO_ATTEMPT;
     }
-    {
-        /* NUL-terminated inside the record */
-        str gw = cro_str(r, &r->att[r->cur].f[CRO_A_GATEWAY]);
-        if (gw.len) {
-            LM_INFO("gateway %s failed (%d): marked down for %d s\n", gw.s, code ? code : 408,
-                    crl_opts.gateway_holdoff_s);
-            if (crl_plugin->gateway_failed && crl_plugin->gateway_failed(h, gw.s) < 0)
-                LM_WARN("library did not accept the failure of gateway %s\n", gw.s);
-        }
-    }
+    cro_gateway_result(h, t, r, code);
     for (r->cur++; r->cur < r->natt; r->cur++) {
+        cro_take_port(msg, r); /* skips full gateways */
+        if (r->cur >= r->natt)
+            break;
         if (cro_apply_attempt(msg, r, 0) == 0)
             return 1;
     }

@@ -48,4 +48,11 @@ int cro_store_decision(const cr_route_answer *a, uint32_t natt);
  * message's next decision. */
 void cro_field(int f, str *s);
 
+/* True when the message (or its transaction) carries an outbound decision with an attempt
+ * in progress (gateway capacity follows such calls). */
+int cro_has_outbound_decision(void);
+
+/* The gateway of the current attempt of transaction t into buf; -1 when none. */
+int cro_transaction_gateway(struct cell *t, char *buf, size_t len);
+
 #endif

@@ -156,7 +156,9 @@ static void crv_rpc_route(rpc_t *rpc, void *ctx)
 }
 
 static const char *rpc_gateways_doc[] = {
-    "List the gateways with their state (up/down) and since when.", 0};
+    "List the gateways: state (up/down/full), reason, mode (auto/up/down), since when, "
+    "failures, calls in progress, ports.",
+    0};
 
 static void crv_rpc_gateways(rpc_t *rpc, void *ctx)
 {
@@ -175,8 +177,8 @@ static void crv_rpc_gateways(rpc_t *rpc, void *ctx)
     }
     n = crl_plugin->result_count(r, "gateways");
     for (i = 0; i < n; i++) {
-        static const char *const keys[] = {"name",  "address",  "state",
-                                           "since", "failures", "down_for_s"};
+        static const char *const keys[] = {"name",  "address",  "state", "reason", "mode",
+                                           "since", "failures", "calls", "ports",  "down_for_s"};
         size_t k;
         if (rpc->add(ctx, "{", &th) < 0) {
             rpc->fault(ctx, 500, "cannot build the reply");

@@ -145,6 +145,7 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
     pthread_mutex_init(&h->reload_lock, NULL);
     h->path = strdup(path);
     h->holdoff_s = 30;
+    h->fail_threshold = crp_gw_threshold(opts);
     if (opts && opts->size >= offsetof(cr_open_options, gateway_holdoff_s) + sizeof(int) &&
         opts->gateway_holdoff_s > 0)
         h->holdoff_s = opts->gateway_holdoff_s;
@@ -458,83 +459,4 @@ const crp_snapshot *crp_snapshot_acquire(cr_handle *h, int *token)
 void crp_snapshot_release(cr_handle *h, int token)
 {
     atomic_fetch_sub(&h->readers[token], 1);
-}
-
-/* ---- gateways ----------------------------------------------------------------------------- */
-
-static uint64_t name_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h ? h : 1;
-}
-
-crp_gw_slot *crp_gw_slot_find(crp_shared *s, const char *name, bool create)
-{
-    uint64_t h = name_hash(name);
-    for (size_t k = 0; k < CRP_GW_SLOTS; k++) {
-        crp_gw_slot *g = &s->gw[(h + k) % CRP_GW_SLOTS];
-        uint64_t cur = atomic_load(&g->hash);
-        if (cur == h && strncmp(g->name, name, CRP_NAME_MAX - 1) == 0)
-            return g;
-        if (cur == 0) {
-            if (!create)
-                return NULL;
-            uint64_t zero = 0;
-            /* claim the slot; the name is written before anyone can match the hash only
-             * approximately, so readers also compare the name */
-            if (atomic_compare_exchange_strong(&g->hash, &zero, h)) {
-                snprintf(g->name, CRP_NAME_MAX, "%s", name);
-                return g;
-            }
-            if (atomic_load(&g->hash) == h && strncmp(g->name, name, CRP_NAME_MAX - 1) == 0)
-                return g;
-        }
-    }
-    return NULL;
-}
-
-int crp_gateway_failed(cr_handle *h, const char *name)
-{
-    if (!h || !name || !*name)
-        return CR_EINVAL;
-    crp_gw_slot *g = crp_gw_slot_find(h->shared, name, true);
-    if (!g)
-        return CR_ENOMEM;
-    int64_t now = crp_now_ms();
-    if (atomic_load(&g->down_until_ms) <= now)
-        atomic_store(&g->down_since_ms, now);
-    atomic_store(&g->down_until_ms, now + (int64_t)h->holdoff_s * 1000);
-    atomic_fetch_add(&g->failures, 1);
-    crp_log(CR_LOG_WARNING, "callroute: gateway '%s' marked down for %d s", name, h->holdoff_s);
-    return CR_OK;
-}
-
-static bool rt_gateway_down(void *ud, const cr_gateway *gw)
-{
-    crp_runtime_ud *u = ud;
-    for (size_t i = 0; i < u->ndown; i++)
-        if (u->down[i] && strcmp(u->down[i], gw->name) == 0)
-            return true;
-    crp_gw_slot *g = crp_gw_slot_find(u->h->shared, gw->name, false);
-    if (!g)
-        return false;
-    if (!u->now)
-        u->now = crp_now_ms();
-    return atomic_load(&g->down_until_ms) > u->now;
-}
-
-static uint32_t rt_spread(void *ud)
-{
-    crp_runtime_ud *u = ud;
-    return atomic_fetch_add(&u->h->shared->spread, 1);
-}
-
-void crp_runtime_init(cr_runtime *rt, crp_runtime_ud *ud)
-{
-    rt->ud = ud;
-    rt->gateway_down = rt_gateway_down;
-    rt->spread = rt_spread;
-    rt->users = NULL;
 }

@@ -23,7 +23,37 @@ typedef struct crp_gw_slot {
     _Atomic int64_t down_until_ms; /* 0 = never failed */
     _Atomic int64_t down_since_ms;
     _Atomic uint32_t failures;
+    /* gateway health (gateways.c) */
+    _Atomic uint32_t consecutive; /* failures in a row since the last answer */
+    _Atomic int32_t reason;       /* CRP_GW_R_*: why down_until_ms was set */
+    _Atomic int32_t manual;       /* CRP_GW_AUTO / CRP_GW_UP / CRP_GW_DOWN (operator) */
+    _Atomic int32_t probe_down;   /* 1: the last OPTIONS probe got no useful answer */
+    _Atomic int64_t probe_since_ms;
+    _Atomic int32_t calls; /* calls holding a port now (every process) */
 } crp_gw_slot;
+
+enum { CRP_GW_AUTO = 0, CRP_GW_UP = 1, CRP_GW_DOWN = 2 };
+enum {
+    CRP_GW_R_NONE = 0,
+    CRP_GW_R_FAILED,      /* gateway_failed: held down by the host */
+    CRP_GW_R_TIMEOUT,     /* 408 / no answer in time */
+    CRP_GW_R_RETRY_AFTER, /* 503 with Retry-After */
+    CRP_GW_R_THRESHOLD,   /* N failures in a row */
+};
+
+/* Load-spreading counter of one route (keyed by the hash of its name). */
+#define CRP_ROUTE_SLOTS 8192
+typedef struct crp_route_slot {
+    _Atomic uint64_t hash; /* 0 = free */
+    _Atomic uint32_t counter;
+} crp_route_slot;
+
+/* A call holding a port of a gateway: Call-ID hash -> gateway slot. */
+#define CRP_CALL_SLOTS 32768
+typedef struct crp_call_slot {
+    _Atomic uint64_t hash; /* 0 = free, 1 = being written */
+    _Atomic int32_t gw;    /* index in crp_shared.gw */
+} crp_call_slot;
 
 #define CRP_PROC_SLOTS 512
 
@@ -41,6 +71,8 @@ typedef struct crp_shared {
     _Atomic int64_t started_ms;
     crp_gw_slot gw[CRP_GW_SLOTS];
     crp_proc_slot procs[CRP_PROC_SLOTS];
+    crp_route_slot routes[CRP_ROUTE_SLOTS];
+    crp_call_slot calls[CRP_CALL_SLOTS];
 } crp_shared;
 
 typedef struct crp_snapshot {
@@ -57,6 +89,7 @@ struct cr_handle {
     crp_shared *shared;
     bool own_shared;
     int holdoff_s;
+    int fail_threshold; /* failures in a row that hold a gateway down (gateways.c) */
     char *db_path;
     char **include_dirs; /* NULL-terminated copy of cr_open_options.include_dirs, or NULL */
     /* The shared generation the current snapshot was built for. */
@@ -96,7 +129,19 @@ typedef struct crp_runtime_ud {
 void crp_runtime_init(cr_runtime *rt, crp_runtime_ud *ud);
 
 int crp_gateway_failed(cr_handle *h, const char *name);
+/* cr_open_options.gateway_fail_threshold, or the default (3). */
+int crp_gw_threshold(const cr_open_options *opts);
 crp_gw_slot *crp_gw_slot_find(crp_shared *s, const char *name, bool create);
+/* Gateway health and capacity (gateways.c; see callroute.h, ABI 1.6). */
+int crp_gateway_result(cr_handle *h, const char *name, int code, int retry_after_s);
+int crp_gateway_set_state(cr_handle *h, const char *name, int state);
+int crp_gateway_probe(cr_handle *h, const char *name, int up);
+int crp_gateway_call(cr_handle *h, const char *name, const char *call_id);
+int crp_gateway_call_end(cr_handle *h, const char *call_id);
+/* The state of slot g (may be NULL) at now: "up", "down" or "full" (ports all held), and why
+ * ("" when up). */
+const char *crp_gw_state(const crp_gw_slot *g, const cr_gateway *gw, int64_t now,
+                         const char **reason);
 
 /* Loads and compiles a file, collecting diagnostics as lines into err. */
 int crp_load(const char *path, cr_config **out, cr_diag *diag);

@@ -328,9 +328,15 @@ static int p_gateways(cr_handle *h, cr_result **out)
             const cr_gateway *g = cr_config_gateway_at(s->cfg, i);
             crp_gw_slot *slot = crp_gw_slot_find(h->shared, g->name, false);
             int64_t until = slot ? atomic_load(&slot->down_until_ms) : 0;
-            bool down = until > now;
-            int64_t since = down ? atomic_load(&slot->down_since_ms)
+            const char *reason;
+            const char *state = crp_gw_state(slot, g, now, &reason);
+            bool down = strcmp(state, "down") == 0;
+            bool held = down && until > now && !atomic_load(&slot->probe_down) &&
+                        atomic_load(&slot->manual) != CRP_GW_DOWN;
+            int64_t since = held ? atomic_load(&slot->down_since_ms)
                                  : (until ? until : atomic_load(&h->shared->started_ms));
+            if (slot && down && !held && atomic_load(&slot->probe_down))
+                since = atomic_load(&slot->probe_since_ms);
             ritem *it = crp_add_item(r, "gateways");
             if (!it)
                 break;
@@ -339,12 +345,20 @@ static int p_gateways(cr_handle *h, cr_result **out)
             struct tm tm;
             gmtime_r(&secs, &tm);
             strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            int manual = slot ? atomic_load(&slot->manual) : CRP_GW_AUTO;
             crp_set_str(r, it, "name", g->name);
             crp_set_str(r, it, "address", g->address);
-            crp_set_str(r, it, "state", down ? "down" : "up");
+            crp_set_str(r, it, "state", state);
+            crp_set_str(r, it, "reason", reason);
+            crp_set_str(r, it, "mode",
+                        manual == CRP_GW_UP     ? "up"
+                        : manual == CRP_GW_DOWN ? "down"
+                                                : "auto");
             crp_set_str(r, it, "since", ts);
             crp_set_num(r, it, "failures", slot ? atomic_load(&slot->failures) : 0);
-            if (down)
+            crp_set_num(r, it, "calls", slot ? atomic_load(&slot->calls) : 0);
+            crp_set_num(r, it, "ports", g->ports);
+            if (held)
                 crp_set_num(r, it, "down_for_s", (double)((until - now + 999) / 1000));
         }
     }
@@ -543,6 +557,11 @@ static const cr_plugin plugin = {
     .rgs_call_id = crp_rgs_call_id,
     .rgs_stats = crp_rgs_stats,
     .rgs_snapshot = crp_rgs_snapshot,
+    .gateway_result = crp_gateway_result,
+    .gateway_set_state = crp_gateway_set_state,
+    .gateway_probe = crp_gateway_probe,
+    .gateway_call = crp_gateway_call,
+    .gateway_call_end = crp_gateway_call_end,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */

@@ -5,7 +5,7 @@
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
 #        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn
-#        user_unregistered user_busy user_caller_cancel. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+#        user_unregistered user_busy user_caller_cancel; gateway health: gw_manual_state gw_full gw_probe. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -81,6 +81,40 @@ e2e_delay() {
     python3 -c "print('%.3f' % ($b - $a))"
 }
 
+# pygw NAME PORT [gw.py args]: a Python gateway (tests/e2e/gw.py) that also answers OPTIONS;
+# its requests are logged in $E2E_TMP/NAME.log.
+pygw() {
+    local name=$1 port=$2
+    shift 2
+    python3 "$E2E_DIR/gw.py" "$port" "$E2E_TMP/$name.log" "$@" >"$E2E_TMP/$name.out" 2>&1 &
+    E2E_PIDS+=("$!")
+}
+
+# pygw_count NAME: INVITE transactions the Python gateway NAME received.
+pygw_count() {
+    awk '$1 == "INVITE" && !seen[$4]++' "$E2E_TMP/$1.log" 2>/dev/null | wc -l
+}
+
+# pygw_got NAME METHOD: NAME received a METHOD request (waits up to 20 s).
+pygw_got() {
+    for _ in $(seq 1 200); do
+        grep -q "^$2 " "$E2E_TMP/$1.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# gw_state_is NAME REGEX: callroute.gateways shows gateway NAME's entry matching REGEX
+# (waits up to 20 s: probes and timers on a loaded machine).
+gw_state_is() {
+    for _ in $(seq 1 100); do
+        e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq "name: $1[^}]*$2" && return 0
+        sleep 0.2
+    done
+    e2e_kamcmd callroute.gateways >&2
+    return 1
+}
+
 case $case_name in
 config_check)
     out=$("$KAMAILIO" -c -f "$E2E_CFG" -A "CR_MODULE=\"$CR_MODULE\"" \
@@ -137,6 +171,8 @@ remove_plus)
     ;;
 
 failover)
+    # A 503 without Retry-After fails over that call only: the next call tries GW-A first
+    # again; the third 503 in a row (gateway_fail_threshold 3) holds GW-A down.
     GW_A_FAIL=503 GW_A_REASON="Service Unavailable"
     start_gateways
     e2e_start_kamailio "$KPORT" "$XML"
@@ -144,13 +180,20 @@ failover)
     e2e_call alice 5550123 || e2e_fail "call with GW-A answering 503 was not completed by GW-B"
     e2e_expect_invite gwA "^sip:\+14255550123@"
     e2e_expect_invite gwB "^sip:\+14255550123@"
-    # GW-A is down for the hold-off: the next call goes straight to GW-B.
+    e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq 'GW-A[^}]*state: up' \
+        || e2e_fail "GW-A not up after one 503 without Retry-After"
     e2e_call alice 5550124 || e2e_fail "second local call not answered"
-    e2e_expect_invite gwB "^sip:\+14255550124@"
-    [ "$(e2e_count gwA)" = 1 ] || e2e_fail "GW-A got $(e2e_count gwA) INVITEs during its hold-off"
+    [ "$(e2e_count gwA)" = 2 ] || e2e_fail "the second call did not try GW-A first again"
+    e2e_call alice 5550125 || e2e_fail "third local call not answered"
+    [ "$(e2e_count gwA)" = 3 ] || e2e_fail "the third call did not try GW-A"
+    # three 503s in a row: GW-A is down for the hold-off, the next call goes to GW-B only
+    e2e_call alice 5550126 || e2e_fail "fourth local call not answered"
+    e2e_expect_invite gwB "^sip:\+14255550126@"
+    [ "$(e2e_count gwA)" = 3 ] || e2e_fail "GW-A got $(e2e_count gwA) INVITEs while down"
     gws=$(e2e_kamcmd callroute.gateways) || e2e_fail "callroute.gateways failed"
-    tr -d '\n' <<<"$gws" | grep -Eq 'GW-A[^}]*down' || { echo "$gws" >&2; e2e_fail "GW-A not reported down"; }
-    e2e_log "ok: GW-A skipped while down; callroute.gateways reports it down"
+    tr -d '\n' <<<"$gws" | grep -Eq 'GW-A[^}]*state: down[^}]*reason: failures in a row' \
+        || { echo "$gws" >&2; e2e_fail "GW-A not reported down after 3 failures in a row"; }
+    e2e_log "ok: a 503 fails over that call only; 3 in a row hold GW-A down"
     ;;
 
 failover_timeout)
@@ -518,6 +561,77 @@ user_caller_cancel)
     sleep "$(python3 -c "print(max(0.0, $t0 + 3.5 - $(date +%s.%N)))")"
     [ "$(e2e_count vm)" = 0 ] || e2e_fail "voicemail rang after the caller hung up"
     e2e_log "ok: caller hung up after 1 s: phone cancelled, no voicemail at 3 s"
+    ;;
+
+gw_manual_state)
+    # callroute.gateway_state takes a gateway out of service by hand and gives it back.
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    e2e_kamcmd callroute.gateway_state GW-A down >/dev/null || e2e_fail "gateway_state GW-A down refused"
+    gw_state_is GW-A 'state: down[^}]*reason: manual[^}]*mode: down' \
+        || e2e_fail "GW-A not reported down by hand"
+    e2e_call alice 5550123 || e2e_fail "call with GW-A down by hand not answered"
+    e2e_expect_invite gwB "^sip:\+14255550123@"
+    [ "$(e2e_count gwA)" = 0 ] || e2e_fail "GW-A got a call while down by hand"
+    e2e_kamcmd callroute.gateway_state GW-A auto >/dev/null || e2e_fail "gateway_state GW-A auto refused"
+    e2e_call alice 5550124 || e2e_fail "call after auto not answered"
+    e2e_expect_invite gwA "^sip:\+14255550124@"
+    e2e_kamcmd callroute.gateway_state GW-X down >/dev/null && e2e_fail "gateway_state accepted an unknown gateway"
+    e2e_kamcmd callroute.gateway_state GW-A sideways >/dev/null && e2e_fail "gateway_state accepted a bad state"
+    e2e_log "ok: GW-A down by hand skipped; auto gives it back; bad names and states refused"
+    ;;
+
+gw_full)
+    # GW-A has one port: while a first call rings there, the next call goes to GW-B (GW-A
+    # "full", not down); once the first call ends (its BYE) GW-A takes calls again. The first
+    # call rings until the test lets GW-A answer it (no timing assumption).
+    sed -i 's|<gateway name="GW-A" address="[^"]*"|& ports="1"|' "$XML"
+    pygw gwA "$PORT_A" --hold-first-file "$E2E_TMP/gwA.answer"
+    e2e_gateway gwB "$PORT_B" gw_ok.xml
+    e2e_wait_ports "$PORT_A" "$PORT_B"
+    e2e_start_kamailio "$KPORT" "$XML"
+    port=$(e2e_ports 1)
+    timeout 100 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/uac.xml" -s 5550123 \
+        -key caller alice -key domain contoso.com -m 1 -i 127.0.0.1 -p "$port" -t u1 -nostdin \
+        -timeout 90s -timeout_error -trace_err -error_file "$E2E_TMP/uac1.err" \
+        >"$E2E_TMP/uac1.out" 2>&1 </dev/null &
+    first=$!
+    E2E_PIDS+=("$first")
+    for _ in $(seq 1 200); do
+        [ "$(pygw_count gwA)" = 1 ] && break
+        sleep 0.1
+    done
+    [ "$(pygw_count gwA)" = 1 ] || e2e_fail "the first call did not reach GW-A"
+    gw_state_is GW-A 'state: full[^}]*calls: 1[^}]*ports: 1' || e2e_fail "GW-A not reported full"
+    e2e_call alice 5550124 || e2e_fail "second call (GW-A full) not answered"
+    e2e_expect_invite gwB "^sip:\+14255550124@"
+    [ "$(pygw_count gwA)" = 1 ] || e2e_fail "GW-A got a call while full"
+    touch "$E2E_TMP/gwA.answer"
+    wait "$first" || e2e_fail "the first call (ringing at GW-A) failed"
+    gw_state_is GW-A 'state: up[^}]*calls: 0' || e2e_fail "GW-A's port not freed by the BYE"
+    e2e_call alice 5550125 || e2e_fail "third call not answered"
+    [ "$(pygw_count gwA)" = 2 ] || e2e_fail "GW-A did not take the third call"
+    e2e_log "ok: GW-A full skipped (not down); its port comes back with the BYE"
+    ;;
+
+gw_probe)
+    # OPTIONS every second: GW-A stops answering them and is skipped before any call tries
+    # it; it answers again and takes calls again.
+    pygw gwA "$PORT_A" --silent-file "$E2E_TMP/gwA.silent"
+    pygw gwB "$PORT_B"
+    e2e_wait_ports "$PORT_A" "$PORT_B"
+    e2e_start_kamailio "$KPORT" "$XML" -A CR_PROBE=1 -A CR_FR_TIMER=1000
+    pygw_got gwA OPTIONS || e2e_fail "GW-A got no OPTIONS"
+    touch "$E2E_TMP/gwA.silent"
+    gw_state_is GW-A 'state: down[^}]*reason: probe' || e2e_fail "GW-A not down without OPTIONS answers"
+    e2e_call alice 5550123 || e2e_fail "call with GW-A silent not answered"
+    [ "$(pygw_count gwA)" = 0 ] || e2e_fail "a call tried GW-A while it did not answer OPTIONS"
+    [ "$(pygw_count gwB)" = 1 ] || e2e_fail "GW-B did not take the call"
+    rm -f "$E2E_TMP/gwA.silent"
+    gw_state_is GW-A 'state: up' || e2e_fail "GW-A not up again after answering OPTIONS"
+    e2e_call alice 5550124 || e2e_fail "call after GW-A came back not answered"
+    [ "$(pygw_count gwA)" = 1 ] || e2e_fail "GW-A did not take the call after coming back"
+    e2e_log "ok: GW-A down while silent to OPTIONS (no call tried it), up again after"
     ;;
 
 *)
