@@ -124,7 +124,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 5
+#define CR_ABI_MINOR 6
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -585,6 +585,15 @@ typedef struct cr_plugin {
      * "memberships" {"agent", "group", "formal", "signed_in"}. Returns 0 or CR_ABI_ENOMEM;
      * free it with result_free. Costs the size of the configuration and of the queues. */
     int (*rgs_snapshot)(cr_rgs *e, int64_t at_ms, cr_result **out);
+
+    /* ---- since ABI 1.6: plan images ---- */
+    /* Loads and validates the configuration at `config` (XML or a plan image; only
+     * opts->include_dirs is used, opts may be NULL) and writes its compiled plan image to
+     * `out_path` (replaced atomically). open, check and reload accept such an image wherever
+     * they accept a configuration file. Returns 0, CR_ABI_ECONFIG (errors in err, as
+     * "file:line: error: ..." lines), CR_ABI_EIO (out_path not writable), CR_ABI_ENOMEM. */
+    int (*compile)(const char *config, const cr_open_options *opts, const char *out_path,
+                   char *err, size_t errlen);
 } cr_plugin;
 
 #define CR_IMPORT_REPLACE 1u

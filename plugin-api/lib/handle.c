@@ -12,6 +12,7 @@
 #include "handle.h"
 #include "cr_rgs_xml.h"
 #include "cr_rules.h"
+#include "cr_image.h"
 #if __has_include("users_abi.h")
 #include "users_abi.h"
 #endif
@@ -66,6 +67,32 @@ int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, 
     }
     /* the parsers' freed nodes go back to the system, not into the resident set */
     malloc_trim(0);
+    return rc;
+}
+
+int crp_compile(const char *config, const cr_open_options *opts, const char *out_path, char *err,
+                size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    if (!config || !out_path)
+        return CR_EINVAL;
+    cr_load_options lo = {0};
+    if (opts && opts->size >= offsetof(cr_open_options, include_dirs) + sizeof(void *))
+        lo.include_dirs = opts->include_dirs;
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_config *cfg = NULL;
+    int rc = crp_load_ex(config, &lo, &cfg, &d);
+    if (rc != CR_OK) {
+        crp_diag_to_text(&d, err, errlen, true);
+        if (err && errlen && !err[0])
+            snprintf(err, errlen, "%s: %s", config, cr_strerror(rc));
+    } else {
+        rc = cr_image_write(out_path, cfg, 0, NULL, err, errlen);
+    }
+    cr_diag_free(&d);
+    cr_config_free(cfg);
     return rc;
 }
 

@@ -104,6 +104,9 @@ int crp_load(const char *path, cr_config **out, cr_diag *diag);
 int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag);
 /* The load options of a handle (its include directories). */
 cr_load_options crp_handle_load_options(const cr_handle *h);
+/* The ABI's compile: validates `config` and writes its plan image to out_path. */
+int crp_compile(const char *config, const cr_open_options *opts, const char *out_path, char *err,
+                size_t errlen);
 void crp_diag_to_text(const cr_diag *d, char *err, size_t errlen, bool errors_only);
 
 #endif

@@ -543,6 +543,7 @@ static const cr_plugin plugin = {
     .rgs_call_id = crp_rgs_call_id,
     .rgs_stats = crp_rgs_stats,
     .rgs_snapshot = crp_rgs_snapshot,
+    .compile = crp_compile,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */
