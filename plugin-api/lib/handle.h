@@ -26,6 +26,7 @@ typedef struct crp_gw_slot {
 } crp_gw_slot;
 
 #define CRP_PROC_SLOTS 512
+#define CRP_PLAN_PATH_MAX 256
 
 /* A process following reloads: which configuration generation it decides with now. */
 typedef struct crp_proc_slot {
@@ -41,6 +42,14 @@ typedef struct crp_shared {
     _Atomic int64_t started_ms;
     crp_gw_slot gw[CRP_GW_SLOTS];
     crp_proc_slot procs[CRP_PROC_SLOTS];
+    /* The published plan (multi-process hosts): the image every process adopts, written by
+     * the process that loaded and validated it (handle.c, "publishing plans"). The record is
+     * read and written under plan_lock (the pid of its holder, 0 = free). */
+    _Atomic int32_t plan_lock;
+    _Atomic int32_t plan_owner; /* pid in the image files' names: the block's first opener */
+    _Atomic uint64_t plan_gen;  /* generation of the published image; plan_path "" = none */
+    _Atomic uint64_t plan_checksum;
+    char plan_path[CRP_PLAN_PATH_MAX];
 } crp_shared;
 
 typedef struct crp_snapshot {
