@@ -582,6 +582,45 @@ static int walk_image(walk *w, const char *path)
     return rc;
 }
 
+static void walk_free(walk *w)
+{
+    for (size_t i = 0; i < w->nfiles; i++)
+        free(w->files[i]);
+    free(w->files);
+    for (size_t i = 0; i < w->nroots; i++)
+        free(w->roots[i]);
+    free(w->roots);
+    free(w->seen);
+}
+
+int cr_xml_walk_sources(const cr_config *cfg, cr_xml_element_fn fn, void *ud, cr_diag *diag)
+{
+    if (!cfg || !fn || !diag)
+        return CR_EINVAL;
+    xmlInitParser();
+    walk w = {.fn = fn, .ud = ud, .diag = diag, .image = true};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < cr_config_source_count(cfg); i++) {
+        const char *file, *text;
+        size_t len;
+        cr_config_source_at(cfg, i, &file, &text, &len);
+        const char *shown = intern_file(&w, file);
+        xmlDocPtr doc = shown ? parse_buffer(&w, text, len, shown) : NULL;
+        if (!shown)
+            rc = CR_ENOMEM;
+        if (!doc)
+            continue;
+        doc_source src = {text, len};
+        doc->_private = &src;
+        rc = walk_root(&w, doc, shown);
+        xmlFreeDoc(doc);
+    }
+    walk_free(&w);
+    if (rc != 0)
+        return rc;
+    return w.errors ? CR_ECONFIG : CR_OK;
+}
+
 int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
                 cr_diag *diag)
 {
@@ -599,13 +638,7 @@ int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element
     int rc = w.image ? walk_image(&w, path) : walk_file(&w, path, NULL, 0);
     if (digest)
         *digest = w.digest;
-    for (size_t i = 0; i < w.nfiles; i++)
-        free(w.files[i]);
-    free(w.files);
-    for (size_t i = 0; i < w.nroots; i++)
-        free(w.roots[i]);
-    free(w.roots);
-    free(w.seen);
+    walk_free(&w);
     if (rc != 0)
         return rc;
     return w.errors ? CR_ECONFIG : CR_OK;

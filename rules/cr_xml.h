@@ -72,6 +72,10 @@ int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn
 int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
                    cr_diag *diag, uint64_t *digest);
 
+/* The walk over the source files a configuration kept (cr_config_add_source: the files that
+ * declare response groups, from the XML or from a plan image), parsed from memory. */
+int cr_xml_walk_sources(const cr_config *cfg, cr_xml_element_fn fn, void *ud, cr_diag *diag);
+
 /* ---- helpers for the element callbacks (node is an xmlNodePtr) ------------------------- */
 
 /*

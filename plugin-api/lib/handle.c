@@ -72,6 +72,19 @@ int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, 
     return rc;
 }
 
+/* The response groups of the plan the handle decides with now (the sources it kept: the image
+ * this process adopted, or what it validated), the file itself only when the plan kept none. */
+int crp_handle_rgs_load(cr_handle *h, const cr_load_options *lo, struct cr_rgs_config **out,
+                        cr_diag *diag)
+{
+    int token;
+    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
+    int rc = s && cr_config_source_count(s->cfg) > 0 ? cr_rgs_xml_load_config(s->cfg, out, diag)
+                                                     : cr_rgs_xml_load_ex(h->path, lo, out, diag);
+    crp_snapshot_release(h, token);
+    return rc;
+}
+
 int crp_compile(const char *config, const cr_open_options *opts, const char *out_path, char *err,
                 size_t errlen)
 {
@@ -211,8 +224,6 @@ static int open_shared(cr_handle *h, const char *path, cr_config **cfg, uint64_t
         if (err && errlen)
             err[0] = 0;
     }
-    if (rc == CR_OK)
-        cr_config_drop_sources(*cfg);
     return rc;
 }
 
@@ -328,7 +339,6 @@ static int reload_locked(cr_handle *h, const char *path, char *err, size_t errle
             cr_config_free(cfg);
             return rc;
         }
-        cr_config_drop_sources(cfg);
     } else {
         gen = bump ? atomic_fetch_add(&h->shared->generation, 1) + 1
                    : atomic_load(&h->shared->generation);
@@ -674,7 +684,6 @@ static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, s
             cr_image_unmap(&m);
         }
         if (rc == CR_OK) {
-            cr_config_drop_sources(*out);
             *gen = g;
             return CR_OK;
         }

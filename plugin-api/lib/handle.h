@@ -25,7 +25,7 @@ typedef struct crp_gw_slot {
     _Atomic uint32_t failures;
 } crp_gw_slot;
 
-#define CRP_PROC_SLOTS 512
+#define CRP_PROC_SLOTS    512
 #define CRP_PLAN_PATH_MAX 256
 
 /* A process following reloads: which configuration generation it decides with now. */
@@ -113,6 +113,11 @@ int crp_load(const char *path, cr_config **out, cr_diag *diag);
 int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag);
 /* The load options of a handle (its include directories). */
 cr_load_options crp_handle_load_options(const cr_handle *h);
+struct cr_rgs_config;
+/* The response groups of the handle's current plan (no file read when the plan kept their
+ * sources, as every plan loaded from XML or an image does). */
+int crp_handle_rgs_load(cr_handle *h, const cr_load_options *lo, struct cr_rgs_config **out,
+                        cr_diag *diag);
 /* The ABI's compile: validates `config` and writes its plan image to out_path. */
 int crp_compile(const char *config, const cr_open_options *opts, const char *out_path, char *err,
                 size_t errlen);

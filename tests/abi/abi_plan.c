@@ -175,11 +175,66 @@ static void test_damaged_published_image(void **state)
     munmap(shm, len);
 }
 
+/* Response groups too: a process that opens its response-group engine after the file changed
+ * again gets the groups of the validated plan (agent ann became amy, then abe unvalidated). */
+static void test_response_groups_from_validated_plan(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/crplanXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CALLROUTE_RUNTIME_DIR", dir, 1);
+    size_t len = p->shared_size();
+    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shm != MAP_FAILED);
+    char path[600], cmd[2048], msg[2048], c;
+    snprintf(path, sizeof path, "%s/groups.xml", dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s", getenv("CR_GROUPS_FIXTURE"), path);
+    assert_int_equal(system(cmd), 0);
+    cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
+    cr_handle *hd = NULL;
+    assert_int_equal(p->open(path, &o, &hd, msg, sizeof msg), 0);
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        cr_handle *w = NULL;
+        cr_rgs *e = NULL;
+        if (p->open(path, &o, &w, msg, sizeof msg) != 0)
+            _exit(10);
+        if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+            _exit(11);
+        if (p->rgs_open(w, 0, NULL, &e, msg, sizeof msg) != 0)
+            _exit(12);
+        int ok = p->rgs_agent_id(e, "sip:amy@contoso.com") != 0 &&
+                 p->rgs_agent_id(e, "sip:abe@contoso.com") == 0;
+        if (!ok)
+            fprintf(stderr, "the response groups are not the validated plan's\n");
+        p->rgs_close(e);
+        p->close(w);
+        _exit(ok ? 0 : 13);
+    }
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    sed("s#sip:ann@contoso.com#sip:amy@contoso.com#", path);
+    assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
+    sed("s#sip:amy@contoso.com#sip:abe@contoso.com#", path);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    p->close(hd);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    munmap(shm, len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_swapped_after_validation),
         cmocka_unit_test(test_damaged_published_image),
+        cmocka_unit_test(test_response_groups_from_validated_plan),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
