@@ -377,10 +377,66 @@ const char *cr_config_directory(const cr_config *cfg, cr_srcloc *loc)
     return cfg->directory;
 }
 
+void cr_config_set_source_digest(cr_config *cfg, uint64_t digest)
+{
+    cfg->source_digest = digest;
+}
+
+uint64_t cr_config_source_digest(const cr_config *cfg)
+{
+    return cfg->source_digest;
+}
+
+int cr_config_add_source(cr_config *cfg, const char *file, const char *text, size_t len)
+{
+    for (size_t i = 0; i < cfg->nsources; i++)
+        if (strcmp(cfg->sources[i].file, file) == 0)
+            return CR_OK;
+    if (!CR_GROW(cfg->sources, cfg->nsources, cfg->capsources))
+        return CR_ENOMEM;
+    cr_source *s = &cfg->sources[cfg->nsources];
+    s->file = strdup(file);
+    s->text = malloc(len ? len : 1);
+    if (!s->file || !s->text) {
+        free(s->file);
+        free(s->text);
+        return CR_ENOMEM;
+    }
+    memcpy(s->text, text, len);
+    s->len = len;
+    cfg->nsources++;
+    return CR_OK;
+}
+
+size_t cr_config_source_count(const cr_config *cfg)
+{
+    return cfg->nsources;
+}
+
+void cr_config_source_at(const cr_config *cfg, size_t i, const char **file, const char **text,
+                         size_t *len)
+{
+    *file = cfg->sources[i].file;
+    *text = cfg->sources[i].text;
+    *len = cfg->sources[i].len;
+}
+
+void cr_config_drop_sources(cr_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        free(cfg->sources[i].file);
+        free(cfg->sources[i].text);
+    }
+    free(cfg->sources);
+    cfg->sources = NULL;
+    cfg->nsources = cfg->capsources = 0;
+}
+
 void cr_config_free(cr_config *c)
 {
     if (!c)
         return;
+    cr_config_drop_sources(c);
     cr_compiled_free(c);
     free(c->domains);
     for (size_t i = 0; i < c->nprofiles; i++)

@@ -128,6 +128,12 @@ static inline cr_srcloc *cr_namelist_locs(const cr_namelist *l)
     return (cr_srcloc *)(void *)(l->names + l->cap);
 }
 
+/* A source file kept for plan images (cr_config_add_source). */
+typedef struct cr_source {
+    char *file, *text;
+    size_t len;
+} cr_source;
+
 struct cr_config {
     bool has_response_groups;
     char **domains;
@@ -156,6 +162,9 @@ struct cr_config {
     cr_srcloc default_profile_loc, default_policy_loc;
     char *directory; /* <directory path>, resolved; NULL when none */
     cr_srcloc directory_loc;
+    uint64_t source_digest;     /* of the source files (plan images) */
+    struct cr_source *sources;  /* files declaring response groups, kept for plan images */
+    size_t nsources, capsources;
 
     /* set by compile */
     bool compiled;

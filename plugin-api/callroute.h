@@ -620,6 +620,14 @@ typedef struct cr_plugin {
     /* Call `call_id` ended (BYE, failure, CANCEL): frees its port. 0 or CR_ABI_ENOENT (it
      * held none). */
     int (*gateway_call_end)(cr_handle *h, const char *call_id);
+    /* plan images (also since ABI 1.6) */
+    /* Loads and validates the configuration at `config` (XML or a plan image; only
+     * opts->include_dirs is used, opts may be NULL) and writes its compiled plan image to
+     * `out_path` (replaced atomically). open, check and reload accept such an image wherever
+     * they accept a configuration file. Returns 0, CR_ABI_ECONFIG (errors in err, as
+     * "file:line: error: ..." lines), CR_ABI_EIO (out_path not writable), CR_ABI_ENOMEM. */
+    int (*compile)(const char *config, const cr_open_options *opts, const char *out_path,
+                   char *err, size_t errlen);
 } cr_plugin;
 
 #define CR_GATEWAY_AUTO 0

@@ -21,6 +21,7 @@
 #include <libxml/tree.h>
 
 #include "xml_scan.h"
+#include "cr_image.h"
 
 /* What one parse learned through its SAX hooks and error handler. */
 typedef struct parse_state {
@@ -146,7 +147,15 @@ typedef struct walk {
     char **files;             /* every file name handed to callbacks, freed at the end */
     size_t nfiles, capfiles;
     int errors;
+    uint64_t digest; /* of every file's bytes, in walk order */
+    bool image;      /* walking the sources a plan image holds: includes are expanded */
 } walk;
+
+/* What a parsed document's _private points to while it is walked (cr_xml_source). */
+typedef struct doc_source {
+    const char *text;
+    size_t len;
+} doc_source;
 
 static void add_error(walk *w, const char *file, int line, const char *object, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -438,8 +447,10 @@ static int walk_root(walk *w, xmlDocPtr doc, const char *file)
         if (n->type != XML_ELEMENT_NODE)
             continue;
         const char *name = cr_xml_name(n);
-        int rc = name && strcmp(name, "include") == 0 ? walk_include(w, n, file)
-                                                      : w->fn(w->ud, n, file, w->diag);
+        bool include = name && strcmp(name, "include") == 0;
+        if (include && w->image)
+            continue; /* the image holds the included files themselves */
+        int rc = include ? walk_include(w, n, file) : w->fn(w->ud, n, file, w->diag);
         if (rc != 0)
             return rc;
     }
@@ -517,42 +528,134 @@ static int walk_file(walk *w, const char *path, const char *from_file, int from_
     if (!buf)
         return 0;
     seen_file *self = remember(w, &sb, file, from_file, from_line);
+    w->digest = cr_image_hash64(buf, len, w->digest ^ (uint64_t)len);
     xmlDocPtr doc = self ? parse_buffer(w, buf, len, file) : NULL;
-    free(buf);
-    if (!self)
-        return CR_ENOMEM;
-    if (!doc)
-        return 0;
+    if (!self || !doc) {
+        free(buf);
+        return self ? 0 : CR_ENOMEM;
+    }
     /* w->seen moves as it grows: the stack holds a copy */
     seen_file me = *self;
     w->stack[w->depth++] = &me;
+    doc_source src = {buf, len};
+    doc->_private = &src;
     int rc = walk_root(w, doc, file);
     w->depth--;
     xmlFreeDoc(doc);
+    free(buf);
     return rc;
+}
+
+/* The walk over a plan image: the response-group sources it holds, each parsed on its own.
+ * (Only those: the routing model is read from the image itself, cr_image_load.) */
+static int walk_image(walk *w, const char *path)
+{
+    cr_image_map m;
+    char err[300];
+    if (cr_image_map_file(path, &m, err, sizeof err) != CR_OK) {
+        add_error(w, path, 0, "plan image", "%s", err);
+        return 0;
+    }
+    w->digest = m.info.digest;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < cr_image_source_count(m.base); i++) {
+        const char *file, *text;
+        size_t len;
+        if (!cr_image_source_at(m.base, i, &file, &text, &len)) {
+            add_error(w, path, 0, "plan image", "damaged: source %zu out of bounds", i);
+            break;
+        }
+        const char *shown = intern_file(w, file);
+        if (!shown) {
+            rc = CR_ENOMEM;
+            break;
+        }
+        xmlDocPtr doc = parse_buffer(w, text, len, shown);
+        if (!doc)
+            continue;
+        doc_source src = {text, len};
+        doc->_private = &src;
+        rc = walk_root(w, doc, shown);
+        xmlFreeDoc(doc);
+    }
+    cr_image_unmap(&m);
+    return rc;
+}
+
+static void walk_free(walk *w)
+{
+    for (size_t i = 0; i < w->nfiles; i++)
+        free(w->files[i]);
+    free(w->files);
+    for (size_t i = 0; i < w->nroots; i++)
+        free(w->roots[i]);
+    free(w->roots);
+    free(w->seen);
+}
+
+int cr_xml_walk_sources(const cr_config *cfg, cr_xml_element_fn fn, void *ud, cr_diag *diag)
+{
+    if (!cfg || !fn || !diag)
+        return CR_EINVAL;
+    xmlInitParser();
+    walk w = {.fn = fn, .ud = ud, .diag = diag, .image = true};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < cr_config_source_count(cfg); i++) {
+        const char *file, *text;
+        size_t len;
+        cr_config_source_at(cfg, i, &file, &text, &len);
+        const char *shown = intern_file(&w, file);
+        xmlDocPtr doc = shown ? parse_buffer(&w, text, len, shown) : NULL;
+        if (!shown)
+            rc = CR_ENOMEM;
+        if (!doc)
+            continue;
+        doc_source src = {text, len};
+        doc->_private = &src;
+        rc = walk_root(&w, doc, shown);
+        xmlFreeDoc(doc);
+    }
+    walk_free(&w);
+    if (rc != 0)
+        return rc;
+    return w.errors ? CR_ECONFIG : CR_OK;
 }
 
 int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
                 cr_diag *diag)
 {
+    return cr_xml_walk_ex(path, opts, fn, ud, diag, NULL);
+}
+
+int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
+                   cr_diag *diag, uint64_t *digest)
+{
     if (!path || !fn || !diag)
         return CR_EINVAL;
     xmlInitParser();
     walk w = {.fn = fn, .ud = ud, .diag = diag, .extra = opts ? opts->include_dirs : NULL};
-    int rc = walk_file(&w, path, NULL, 0);
-    for (size_t i = 0; i < w.nfiles; i++)
-        free(w.files[i]);
-    free(w.files);
-    for (size_t i = 0; i < w.nroots; i++)
-        free(w.roots[i]);
-    free(w.roots);
-    free(w.seen);
+    w.image = cr_image_file_is(path);
+    int rc = w.image ? walk_image(&w, path) : walk_file(&w, path, NULL, 0);
+    if (digest)
+        *digest = w.digest;
+    walk_free(&w);
     if (rc != 0)
         return rc;
     return w.errors ? CR_ECONFIG : CR_OK;
 }
 
 /* ---- helpers ------------------------------------------------------------------------- */
+
+bool cr_xml_source(const void *node, const char **text, size_t *len)
+{
+    const xmlNode *n = node;
+    const doc_source *src = n && n->doc ? n->doc->_private : NULL;
+    if (!src)
+        return false;
+    *text = src->text;
+    *len = src->len;
+    return true;
+}
 
 int cr_xml_line(const void *node)
 {

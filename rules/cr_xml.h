@@ -19,6 +19,8 @@
 #define CR_XML_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "cr_model.h"
 
@@ -61,6 +63,19 @@ typedef int (*cr_xml_element_fn)(void *ud, void *node, const char *file, cr_diag
 int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
                 cr_diag *diag);
 
+/*
+ * cr_xml_walk that also gives a digest of the bytes of every file read (*digest, may be NULL).
+ * A plan image (engine/plan_image.h) is walked too: the files of the response-group sources it
+ * holds, each with its original name and lines (includes are already expanded); the digest is
+ * then the image's.
+ */
+int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
+                   cr_diag *diag, uint64_t *digest);
+
+/* The walk over the source files a configuration kept (cr_config_add_source: the files that
+ * declare response groups, from the XML or from a plan image), parsed from memory. */
+int cr_xml_walk_sources(const cr_config *cfg, cr_xml_element_fn fn, void *ud, cr_diag *diag);
+
 /* ---- helpers for the element callbacks (node is an xmlNodePtr) ------------------------- */
 
 /*
@@ -75,6 +90,9 @@ int cr_xml_line(const void *node);
  * namespace), else NULL (text, comments, elements of foreign namespaces). Borrowed.
  */
 const char *cr_xml_name(const void *node);
+
+/* The whole text of the file `node` was parsed from (valid during the walk). */
+bool cr_xml_source(const void *node, const char **text, size_t *len);
 
 /*
  * The value of attribute `name` (no namespace) of `node`, or NULL when absent. The caller

@@ -20,6 +20,7 @@
 
 #include "cr_directory.h"
 #include "cr_xml.h"
+#include "cr_image.h"
 
 typedef struct loader {
     cr_config *cfg;
@@ -562,8 +563,15 @@ static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
         load_list(L, n, "user", load_user);
     else if (strcmp(name, "directory") == 0)
         load_directory(L, n);
-    else if (strcmp(name, "responseGroups") == 0)
+    else if (strcmp(name, "responseGroups") == 0) {
         cr_config_mark_response_groups(L->cfg);
+        /* plan images carry the files that declare response groups as they are */
+        const char *text;
+        size_t len;
+        if (cr_xml_source(n, &text, &len) &&
+            cr_config_add_source(L->cfg, L->file, text, len) != CR_OK)
+            L->oom = true;
+    }
     else {
         elem e = {.L = L, .node = n->parent, .loc = {L->file, 0}};
         unknown_child(&e, n);
@@ -583,11 +591,15 @@ int cr_rules_load_ex(const char *path, const cr_load_options *opts, cr_config **
     *out = NULL;
     if (!path || !diag)
         return CR_EINVAL;
+    if (cr_image_file_is(path))
+        return cr_image_load(path, out, diag);
     loader L = {.diag = diag};
     L.cfg = cr_config_new();
     if (!L.cfg)
         return CR_ENOMEM;
-    int rc = cr_xml_walk(path, opts, on_section, &L, diag);
+    uint64_t digest = 0;
+    int rc = cr_xml_walk_ex(path, opts, on_section, &L, diag, &digest);
+    cr_config_set_source_digest(L.cfg, digest);
     if (rc == CR_OK && (L.errors || L.oom))
         rc = L.oom ? CR_ENOMEM : CR_ECONFIG;
     if (rc == CR_OK)

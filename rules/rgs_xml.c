@@ -584,3 +584,26 @@ int cr_rgs_xml_load_ex(const char *path, const cr_load_options *opts, cr_rgs_con
     *out = L.cfg;
     return CR_OK;
 }
+
+/* The response groups of the sources a routing configuration kept (plan images, issue 14). */
+int cr_rgs_xml_load_config(const cr_config *routing, cr_rgs_config **out, cr_diag *diag)
+{
+    if (!out || !routing || !diag)
+        return CR_EINVAL;
+    *out = NULL;
+    rloader L = {.diag = diag};
+    if (!(L.cfg = cr_rgs_config_new()))
+        return CR_ENOMEM;
+    size_t errors0 = diag->errors;
+    int rc = cr_xml_walk_sources(routing, on_element, &L, diag);
+    if (rc == CR_OK && diag->errors > errors0)
+        rc = CR_ECONFIG;
+    if (rc == CR_OK)
+        rc = cr_rgs_config_resolve(L.cfg, diag);
+    if (rc != CR_OK) {
+        cr_rgs_config_free(L.cfg);
+        return rc < 0 ? rc : CR_ECONFIG;
+    }
+    *out = L.cfg;
+    return CR_OK;
+}

@@ -118,6 +118,7 @@ static void usage(FILE *f)
           "  bench     --config FILE | --generate routes=N,rules=M,users=U  [--json]\n"
           "  bench     --rgs [--agents N --groups G --waiting W | --model ocs2007r2 --scale K]\n"
           "  users     import|export --db DIR FILE\n"
+          "  compile   --config FILE -o PLAN [--include-dir DIR]...  write a plan image\n"
           "Global: --library PATH (libcallroute.so to load; or CALLROUTE_LIBRARY)\n"
           "check, normalize, route, dial: --include-dir DIR (repeatable) lets <include href>\n"
           "  reach DIR besides the configuration's own directory\n"
@@ -151,6 +152,7 @@ int main(int argc, char **argv)
         {"check", cr_cmd_check},     {"normalize", cr_cmd_normalize}, {"route", cr_cmd_route},
         {"dial", cr_cmd_dial},       {"simulate", cr_cmd_simulate},   {"bench", cr_cmd_bench},
         {"inbound", cr_cmd_inbound}, {"users", cr_cmd_users},
+        {"compile", cr_cmd_compile},
     };
     const char *library = NULL;
     /* --library may appear anywhere; take it out before the subcommand parses argv */

@@ -12,11 +12,14 @@
 #include "handle.h"
 #include "cr_rgs_xml.h"
 #include "cr_rules.h"
+#include "cr_image.h"
 #if __has_include("users_abi.h")
 #include "users_abi.h"
 #endif
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <sched.h>
 #include <signal.h>
@@ -69,6 +72,45 @@ int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, 
     return rc;
 }
 
+/* The response groups of the plan the handle decides with now (the sources it kept: the image
+ * this process adopted, or what it validated), the file itself only when the plan kept none. */
+int crp_handle_rgs_load(cr_handle *h, const cr_load_options *lo, struct cr_rgs_config **out,
+                        cr_diag *diag)
+{
+    int token;
+    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
+    int rc = s && cr_config_source_count(s->cfg) > 0 ? cr_rgs_xml_load_config(s->cfg, out, diag)
+                                                     : cr_rgs_xml_load_ex(h->path, lo, out, diag);
+    crp_snapshot_release(h, token);
+    return rc;
+}
+
+int crp_compile(const char *config, const cr_open_options *opts, const char *out_path, char *err,
+                size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    if (!config || !out_path)
+        return CR_EINVAL;
+    cr_load_options lo = {0};
+    if (opts && opts->size >= offsetof(cr_open_options, include_dirs) + sizeof(void *))
+        lo.include_dirs = opts->include_dirs;
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_config *cfg = NULL;
+    int rc = crp_load_ex(config, &lo, &cfg, &d);
+    if (rc != CR_OK) {
+        crp_diag_to_text(&d, err, errlen, true);
+        if (err && errlen && !err[0])
+            snprintf(err, errlen, "%s: %s", config, cr_strerror(rc));
+    } else {
+        rc = cr_image_write(out_path, cfg, 0, NULL, err, errlen);
+    }
+    cr_diag_free(&d);
+    cr_config_free(cfg);
+    return rc;
+}
+
 /* crp_load, then the users inline in the configuration against the handle's directory
  * (cr_open_options.db_path): a user in both is refused. */
 cr_load_options crp_handle_load_options(const cr_handle *h)
@@ -111,6 +153,12 @@ static int load_for(const cr_handle *h, const char *path, cr_config **out, cr_di
 
 static void wait_followers(cr_handle *h, uint64_t gen);
 static void watcher_stop(cr_handle *h);
+static int32_t my_pid(void);
+static void plan_sweep_stale(void);
+static int plan_publish(cr_handle *h, const cr_config *cfg, bool bump, uint64_t *gen, char *err,
+                        size_t errlen);
+static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, size_t errlen);
+static void plan_withdraw(cr_handle *h);
 
 static void snapshot_free(crp_snapshot *s)
 {
@@ -126,9 +174,57 @@ static crp_shared *shared_init(void *mem, size_t len)
         return NULL;
     crp_shared *s = mem;
     uint32_t expect = 0;
-    if (atomic_compare_exchange_strong(&s->magic, &expect, CRP_SHARED_MAGIC))
+    if (atomic_compare_exchange_strong(&s->magic, &expect, CRP_SHARED_MAGIC)) {
         atomic_store(&s->started_ms, crp_now_ms());
+        atomic_store(&s->plan_owner, my_pid());
+        plan_sweep_stale();
+    }
     return atomic_load(&s->magic) == CRP_SHARED_MAGIC ? s : NULL;
+}
+
+/* Loads and validates path (warnings to the host's log). */
+static int open_load(cr_handle *h, const char *path, cr_config **cfg, char *err, size_t errlen)
+{
+    cr_diag d;
+    cr_diag_init(&d);
+    int rc = load_for(h, path, cfg, &d);
+    if (rc != CR_OK) {
+        crp_diag_to_text(&d, err, errlen, true);
+        if (err && errlen && !err[0])
+            snprintf(err, errlen, "%s: %s", path, cr_strerror(rc));
+        cr_diag_free(&d);
+        return rc;
+    }
+    for (size_t i = 0; i < d.count; i++) {
+        char line[1600];
+        cr_diag_format(&d, i, line, sizeof line);
+        crp_log(CR_LOG_WARNING, "%s", line);
+    }
+    cr_diag_free(&d);
+    return CR_OK;
+}
+
+/* A multi-process host: adopt the plan another process published, or load path, validate it
+ * and publish it for the others. */
+static int open_shared(cr_handle *h, const char *path, cr_config **cfg, uint64_t *gen, char *err,
+                       size_t errlen)
+{
+    int rc = plan_adopt(h, cfg, gen, err, errlen);
+    if (rc == CR_OK)
+        return CR_OK;
+    if (rc != CR_ENOENT) /* published but not adoptable: decide with the file rather than not */
+        crp_log(CR_LOG_WARNING, "callroute: %s; loading %s instead", err, path);
+    if (err && errlen)
+        err[0] = 0;
+    rc = open_load(h, path, cfg, err, errlen);
+    if (rc == CR_OK && plan_publish(h, *cfg, false, gen, err, errlen) != CR_OK) {
+        crp_log(CR_LOG_WARNING, "callroute: plan not published (%s): other processes load %s", err,
+                path);
+        *gen = atomic_load(&h->shared->generation);
+        if (err && errlen)
+            err[0] = 0;
+    }
+    return rc;
 }
 
 int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **out, char *err,
@@ -172,24 +268,14 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
             return CR_ENOMEM;
         }
     }
-    cr_diag d;
-    cr_diag_init(&d);
     cr_config *cfg = NULL;
-    int rc = load_for(h, path, &cfg, &d);
+    uint64_t gen = 0;
+    int rc = h->own_shared ? open_load(h, path, &cfg, err, errlen)
+                           : open_shared(h, path, &cfg, &gen, err, errlen);
     if (rc != CR_OK) {
-        crp_diag_to_text(&d, err, errlen, true);
-        if (err && !err[0])
-            snprintf(err, errlen, "%s: %s", path, cr_strerror(rc));
-        cr_diag_free(&d);
         crp_handle_close(h);
         return rc;
     }
-    for (size_t i = 0; i < d.count; i++) {
-        char line[1600];
-        cr_diag_format(&d, i, line, sizeof line);
-        crp_log(CR_LOG_WARNING, "%s", line);
-    }
-    cr_diag_free(&d);
     crp_snapshot *s = calloc(1, sizeof *s);
     if (!s) {
         cr_config_free(cfg);
@@ -197,7 +283,7 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
         return CR_ENOMEM;
     }
     s->cfg = cfg;
-    atomic_store(&h->generation, atomic_load(&h->shared->generation));
+    atomic_store(&h->generation, h->own_shared ? atomic_load(&h->shared->generation) : gen);
     h->follow = !h->own_shared;
     atomic_store(&h->cur, s);
     *out = h;
@@ -210,6 +296,25 @@ static void wait_readers(cr_handle *h)
     struct timespec ts = {0, 50000};
     while (atomic_load(&h->readers[old & 1]) != 0)
         nanosleep(&ts, NULL);
+}
+
+/* Swaps a new snapshot of cfg (generation gen) in and frees the old one once no reader
+ * holds it. Takes cfg (freed on failure). */
+static int install(cr_handle *h, cr_config *cfg, uint64_t gen)
+{
+    crp_snapshot *s = calloc(1, sizeof *s);
+    if (!s) {
+        cr_config_free(cfg);
+        return CR_ENOMEM;
+    }
+    s->cfg = cfg;
+    crp_snapshot *old = atomic_exchange(&h->cur, s);
+    atomic_store(&h->generation, gen);
+    if (h->slot)
+        atomic_store(&h->slot->generation, gen);
+    wait_readers(h);
+    snapshot_free(old);
+    return CR_OK;
 }
 
 /* Builds the new snapshot and swaps it in. `bump` publishes the reload to other processes. */
@@ -227,20 +332,21 @@ static int reload_locked(cr_handle *h, const char *path, char *err, size_t errle
         return rc;
     }
     cr_diag_free(&d);
-    crp_snapshot *s = calloc(1, sizeof *s);
-    if (!s) {
-        cr_config_free(cfg);
-        return CR_ENOMEM;
+    uint64_t gen;
+    if (!h->own_shared) {
+        /* the other processes adopt the image of exactly what was validated here */
+        rc = plan_publish(h, cfg, bump, &gen, err, errlen);
+        if (rc != CR_OK) {
+            cr_config_free(cfg);
+            return rc;
+        }
+    } else {
+        gen = bump ? atomic_fetch_add(&h->shared->generation, 1) + 1
+                   : atomic_load(&h->shared->generation);
     }
-    s->cfg = cfg;
-    uint64_t gen = bump ? atomic_fetch_add(&h->shared->generation, 1) + 1
-                        : atomic_load(&h->shared->generation);
-    crp_snapshot *old = atomic_exchange(&h->cur, s);
-    atomic_store(&h->generation, gen);
-    if (h->slot)
-        atomic_store(&h->slot->generation, gen);
-    wait_readers(h);
-    snapshot_free(old);
+    rc = install(h, cfg, gen);
+    if (rc != CR_OK)
+        return rc;
     if (path != h->path && strcmp(path, h->path) != 0) {
         char *np = strdup(path);
         if (np) {
@@ -276,6 +382,8 @@ void crp_handle_close(cr_handle *h)
     if (!h)
         return;
     watcher_stop(h);
+    if (!h->own_shared && h->shared)
+        plan_withdraw(h);
     snapshot_free(atomic_load(&h->cur));
     if (h->own_shared)
         free(h->shared);
@@ -312,14 +420,18 @@ static void follow_now(cr_handle *h)
 {
     pthread_mutex_lock(&h->reload_lock);
     if (atomic_load(&h->generation) != atomic_load(&h->shared->generation)) {
-        char err[1024];
-        if (reload_locked(h, h->path, err, sizeof err, false) != CR_OK) {
-            /* the file changed again and is broken now: keep deciding with what runs */
+        char err[1024] = "";
+        cr_config *cfg = NULL;
+        uint64_t gen = 0;
+        int rc = plan_adopt(h, &cfg, &gen, err, sizeof err);
+        if (rc == CR_OK)
+            rc = install(h, cfg, gen);
+        if (rc != CR_OK) {
+            /* the published image is gone or damaged: keep deciding with what runs */
             crp_log(CR_LOG_ERROR,
-                    "callroute: following a reload failed, running "
-                    "configuration kept: %s",
-                    err);
-            uint64_t gen = atomic_load(&h->shared->generation);
+                    "callroute: following a reload failed, running configuration kept: %s",
+                    err[0] ? err : cr_strerror(rc));
+            gen = atomic_load(&h->shared->generation);
             atomic_store(&h->generation, gen);
             if (h->slot)
                 atomic_store(&h->slot->generation, gen);
@@ -430,6 +542,170 @@ static void wait_followers(cr_handle *h, uint64_t gen)
     }
     crp_log(CR_LOG_WARNING, "callroute: some processes had not followed reload %llu after %d s",
             (unsigned long long)gen, CRP_FOLLOW_WAIT_MS / 1000);
+}
+
+/* ---- publishing plans ---------------------------------------------------------------------- */
+
+/*
+ * In a multi-process host (a shared block given) the process that opens first or reloads
+ * loads and validates the configuration, writes its plan image (engine/plan_image.h) into the
+ * runtime directory and records the image's name, generation and checksum in the shared block;
+ * every other process adopts exactly that image (maps it read-only, checks it is the one
+ * recorded, reads the plan from it) and never reads the configuration file: a file changed
+ * after validation changes nothing.
+ *
+ * Files in /dev/shm rather than a sealed memfd: tmpfs is memory, never disk; a name there is
+ * reachable from every process of the host whatever its credentials or dumpable flag
+ * (/proc/PID/fd/N of a memfd is not once the publisher has dropped privileges, and not at all
+ * once it has exited), and a name can be logged and inspected with `callroute check`. Each
+ * image is written under a new name (callroute-<owner pid>-<generation>.plan, renamed into
+ * place) so that a name always means one image; the previous one is unlinked as soon as the
+ * next is published: a process that has it mapped keeps its pages until it unmaps (it adopts
+ * and unmaps at once), one that comes late finds the new record and adopts that. The directory
+ * is CALLROUTE_RUNTIME_DIR when set, else /dev/shm, else /tmp.
+ */
+static const char *runtime_dir(void)
+{
+    const char *d = getenv("CALLROUTE_RUNTIME_DIR");
+    if (d && *d)
+        return d;
+    return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+}
+
+static void plan_lock(crp_shared *s)
+{
+    int32_t me = my_pid();
+    struct timespec ts = {0, 100000};
+    for (;;) {
+        int32_t cur = 0;
+        if (atomic_compare_exchange_strong(&s->plan_lock, &cur, me))
+            return;
+        /* a holder that died (killed while publishing) does not hold it forever */
+        if (cur != me && !pid_alive(cur) && atomic_compare_exchange_strong(&s->plan_lock, &cur, me))
+            return;
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void plan_unlock(crp_shared *s)
+{
+    atomic_store(&s->plan_lock, 0);
+}
+
+/* Images of owners that are gone (a host killed before it could clean up). */
+static void plan_sweep_stale(void)
+{
+    const char *dir = runtime_dir();
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));) {
+        int pid = 0, end = 0;
+        unsigned long long gen;
+        if (sscanf(e->d_name, "callroute-%d-%llu.plan%n", &pid, &gen, &end) != 2 ||
+            e->d_name[end] != 0 || pid_alive(pid))
+            continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+            unlink(path);
+    }
+    closedir(d);
+}
+
+/* Writes the image of cfg and records it as the published plan (generation bumped when
+ * `bump`; on the first open the current one, and nothing is done when another process has
+ * published first). The generation published goes to *gen. */
+static int plan_publish(cr_handle *h, const cr_config *cfg, bool bump, uint64_t *gen, char *err,
+                        size_t errlen)
+{
+    crp_shared *s = h->shared;
+    plan_lock(s);
+    uint64_t g = atomic_load(&s->generation) + (bump ? 1 : 0);
+    *gen = g;
+    if (!bump && s->plan_path[0]) {
+        plan_unlock(s);
+        return CR_OK;
+    }
+    char path[CRP_PLAN_PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/callroute-%d-%llu.plan", runtime_dir(),
+                     (int)atomic_load(&s->plan_owner), (unsigned long long)g);
+    int rc = CR_ERANGE;
+    uint64_t sum = 0;
+    if (n < 0 || (size_t)n >= sizeof path)
+        snprintf(err, errlen, "runtime directory name too long: %s", runtime_dir());
+    else
+        rc = cr_image_write(path, cfg, g, &sum, err, errlen);
+    if (rc == CR_OK) {
+        char old[CRP_PLAN_PATH_MAX];
+        memcpy(old, s->plan_path, sizeof old);
+        memcpy(s->plan_path, path, sizeof path);
+        atomic_store(&s->plan_checksum, sum);
+        atomic_store(&s->plan_gen, g);
+        atomic_store(&s->generation, g);
+        if (old[0] && strcmp(old, path) != 0)
+            unlink(old);
+    }
+    plan_unlock(s);
+    return rc;
+}
+
+/* Adopts the published plan: CR_ENOENT when none is published. */
+static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, size_t errlen)
+{
+    crp_shared *s = h->shared;
+    *out = NULL;
+    int rc = CR_ENOENT;
+    /* a reload may publish (and unlink the image read here) meanwhile: read the record again */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        char path[CRP_PLAN_PATH_MAX];
+        plan_lock(s);
+        memcpy(path, s->plan_path, sizeof path);
+        uint64_t g = atomic_load(&s->plan_gen), sum = atomic_load(&s->plan_checksum);
+        plan_unlock(s);
+        if (!path[0])
+            return CR_ENOENT;
+        cr_image_map m;
+        rc = cr_image_map_file(path, &m, err, errlen);
+        if (rc == CR_OK && (m.info.checksum != sum || m.info.generation != g)) {
+            snprintf(err, errlen, "%s: not the image published (generation %llu, checksum %016llx)",
+                     path, (unsigned long long)g, (unsigned long long)sum);
+            rc = CR_ECONFIG;
+        }
+        if (rc == CR_OK) {
+            cr_diag d;
+            cr_diag_init(&d);
+            rc = cr_image_load_mapped(&m, path, out, &d);
+            if (rc == CR_OK && h->db_path && crp_users_check(h->db_path, *out, &d) != CR_OK) {
+                cr_config_free(*out);
+                *out = NULL;
+                rc = CR_ECONFIG;
+            }
+            crp_diag_to_text(&d, err, errlen, true);
+            cr_diag_free(&d);
+            cr_image_unmap(&m);
+        }
+        if (rc == CR_OK) {
+            *gen = g;
+            return CR_OK;
+        }
+        if (atomic_load(&s->plan_gen) == g)
+            return rc;
+    }
+    return rc;
+}
+
+/* The owner (the block's first opener: Kamailio's main process) removes the image when it
+ * closes: the host is shutting down. */
+static void plan_withdraw(cr_handle *h)
+{
+    crp_shared *s = h->shared;
+    if (atomic_load(&s->plan_owner) != my_pid())
+        return;
+    plan_lock(s);
+    if (s->plan_path[0])
+        unlink(s->plan_path);
+    s->plan_path[0] = 0;
+    plan_unlock(s);
 }
 
 static int reader_enter(cr_handle *h)

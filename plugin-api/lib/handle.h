@@ -55,7 +55,8 @@ typedef struct crp_call_slot {
     _Atomic int32_t gw;    /* index in crp_shared.gw */
 } crp_call_slot;
 
-#define CRP_PROC_SLOTS 512
+#define CRP_PROC_SLOTS    512
+#define CRP_PLAN_PATH_MAX 256
 
 /* A process following reloads: which configuration generation it decides with now. */
 typedef struct crp_proc_slot {
@@ -73,6 +74,14 @@ typedef struct crp_shared {
     crp_proc_slot procs[CRP_PROC_SLOTS];
     crp_route_slot routes[CRP_ROUTE_SLOTS];
     crp_call_slot calls[CRP_CALL_SLOTS];
+    /* The published plan (multi-process hosts): the image every process adopts, written by
+     * the process that loaded and validated it (handle.c, "publishing plans"). The record is
+     * read and written under plan_lock (the pid of its holder, 0 = free). */
+    _Atomic int32_t plan_lock;
+    _Atomic int32_t plan_owner; /* pid in the image files' names: the block's first opener */
+    _Atomic uint64_t plan_gen;  /* generation of the published image; plan_path "" = none */
+    _Atomic uint64_t plan_checksum;
+    char plan_path[CRP_PLAN_PATH_MAX];
 } crp_shared;
 
 typedef struct crp_snapshot {
@@ -149,6 +158,14 @@ int crp_load(const char *path, cr_config **out, cr_diag *diag);
 int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag);
 /* The load options of a handle (its include directories). */
 cr_load_options crp_handle_load_options(const cr_handle *h);
+struct cr_rgs_config;
+/* The response groups of the handle's current plan (no file read when the plan kept their
+ * sources, as every plan loaded from XML or an image does). */
+int crp_handle_rgs_load(cr_handle *h, const cr_load_options *lo, struct cr_rgs_config **out,
+                        cr_diag *diag);
+/* The ABI's compile: validates `config` and writes its plan image to out_path. */
+int crp_compile(const char *config, const cr_open_options *opts, const char *out_path, char *err,
+                size_t errlen);
 void crp_diag_to_text(const cr_diag *d, char *err, size_t errlen, bool errors_only);
 
 #endif

@@ -562,6 +562,7 @@ static const cr_plugin plugin = {
     .gateway_probe = crp_gateway_probe,
     .gateway_call = crp_gateway_call,
     .gateway_call_end = crp_gateway_call_end,
+    .compile = crp_compile,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */

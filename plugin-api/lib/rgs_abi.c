@@ -146,14 +146,13 @@ int crp_rgs_open_ex(cr_handle *h, const cr_rgs_open_options *opts, cr_rgs **out,
         }
         o = *opts;
     }
-    const char *path = crp_handle_path(h);
     cr_rgs *r = calloc(1, sizeof *r);
     if (!r)
         return CR_ABI_ENOMEM;
     cr_diag diag;
     cr_diag_init(&diag);
     cr_load_options lo = crp_handle_load_options(h);
-    int rc = cr_rgs_xml_load_ex(path, &lo, &r->cfg, &diag);
+    int rc = crp_handle_rgs_load(h, &lo, &r->cfg, &diag);
     if (rc != CR_OK) {
         diag_to_err(&diag, err, errlen);
         cr_diag_free(&diag);

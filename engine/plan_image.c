@@ -1,0 +1,821 @@
+/*
+ * Plan images (plan_image.h): building one from a compiled configuration and reading it back.
+ *
+ * Layout: the header (fixed size, with a table of sections), then each section 8-aligned.
+ * Records are arrays of uint32_t; strings are offsets into one pool of NUL-terminated strings
+ * (each distinct string stored once), NONE for "not set"; source locations are an index into
+ * the table of file names and a line. The reader checks every offset and index before use:
+ * a damaged image is refused, never followed.
+ */
+#include "plan_image.h"
+#include "model.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+
+enum {
+    S_STR,
+    S_FILES,
+    S_DOMAINS,
+    S_PROFILES,
+    S_RULES,
+    S_USAGES,
+    S_POLICIES,
+    S_GATEWAYS,
+    S_ROUTES,
+    S_USERS,
+    S_NAMES,
+    S_META,
+    S_SOURCES,
+    S_BLOB,
+    S_COUNT
+};
+
+/* uint32_t fields of each section's records (1 byte for the pool and the blob) */
+static const uint32_t sec_fields[S_COUNT] = {0, 1, 1, 7, 7, 3, 7, 7, 9, 17, 1, 10, 3, 0};
+static const char *const sec_names[S_COUNT] = {
+    "strings",  "files",  "domains", "profiles", "rules", "usages",  "policies",
+    "gateways", "routes", "users",   "names",    "meta",  "sources", "blob"};
+
+typedef struct plan_section {
+    uint64_t off, count;
+    uint32_t esize, pad;
+} plan_section;
+
+typedef struct plan_header {
+    char magic[CR_PLAN_MAGIC_LEN];
+    uint64_t checksum; /* XXH64 of bytes [16, total_len) */
+    uint32_t version, arch;
+    uint64_t total_len, generation, digest;
+    uint32_t header_len, nsections;
+    plan_section sec[S_COUNT];
+} plan_header;
+
+_Static_assert(sizeof(plan_header) == 56 + 24 * S_COUNT, "plan header layout");
+
+/* record layouts (field indexes) */
+enum { PR_NAME, PR_DESC, PR_EAP, PR_FIRST, PR_COUNT, PR_FILE, PR_LINE };
+enum { RU_NAME, RU_DESC, RU_PATTERN, RU_XLAT, RU_FLAGS, RU_FILE, RU_LINE };
+enum { US_NAME, US_FILE, US_LINE };
+enum { PO_NAME, PO_DESC, PO_FLAGS, PO_FIRST, PO_COUNT, PO_FILE, PO_LINE };
+enum { GW_NAME, GW_ADDR, GW_PROFILE, GW_FLAGS, GW_PORTS, GW_FILE, GW_LINE };
+enum { RO_NAME, RO_DESC, RO_PATTERN, RO_UFIRST, RO_UCOUNT, RO_GFIRST, RO_GCOUNT, RO_FILE, RO_LINE };
+enum {
+    UR_URI,
+    UR_LINEURI,
+    UR_POLICY,
+    UR_PROFILE,
+    UR_SIMRING,
+    UR_FWD_IMM,
+    UR_FWD_AFTER,
+    UR_FWD_TARGET,
+    UR_TEAM_DELAY,
+    UR_TFIRST,
+    UR_TCOUNT,
+    UR_DFIRST,
+    UR_DCOUNT,
+    UR_VOICEMAIL,
+    UR_FLAGS,
+    UR_FILE,
+    UR_LINE
+};
+enum {
+    ME_DPROFILE,
+    ME_DPROFILE_FILE,
+    ME_DPROFILE_LINE,
+    ME_DPOLICY,
+    ME_DPOLICY_FILE,
+    ME_DPOLICY_LINE,
+    ME_DIR,
+    ME_DIR_FILE,
+    ME_DIR_LINE,
+    ME_FLAGS
+};
+enum { SO_FILE, SO_OFF, SO_LEN };
+
+uint32_t cr_image_arch(void)
+{
+    /* byte 0: pointer size; byte 1: 1 little / 2 big endian; byte 2: ABI (1 = SysV LP64,
+     * 2 = ILP32, 3 = other); byte 3: sizeof(long) */
+    uint32_t endian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 1 : 2;
+    uint32_t abi = sizeof(void *) == 8 && sizeof(long) == 8 ? 1 : sizeof(void *) == 4 ? 2 : 3;
+    return (uint32_t)sizeof(void *) | endian << 8 | abi << 16 | (uint32_t)sizeof(long) << 24;
+}
+
+bool cr_image_has_magic(const void *buf, size_t n)
+{
+    return buf && n >= CR_PLAN_MAGIC_LEN && memcmp(buf, CR_PLAN_MAGIC, CR_PLAN_MAGIC_LEN) == 0;
+}
+
+/* ---- building ------------------------------------------------------------------------------ */
+
+typedef struct u32vec {
+    uint32_t *v;
+    size_t n, cap;
+} u32vec;
+
+typedef struct builder {
+    u32vec sec[S_COUNT]; /* records of each uint32_t section */
+    char *pool, *blob;
+    size_t npool, cappool, nblob, capblob;
+    uint32_t *set; /* string pool offsets + 1, open addressing */
+    size_t setcap, setn;
+    const cr_config *cfg;
+    const char *last_file;
+    uint32_t last_file_ix;
+    bool oom;
+} builder;
+
+static void put(builder *b, int s, uint32_t v)
+{
+    u32vec *x = &b->sec[s];
+    if (b->oom || (x->n == x->cap && !CR_GROW(x->v, x->n, x->cap))) {
+        b->oom = true;
+        return;
+    }
+    x->v[x->n++] = v;
+}
+
+static bool bytes_grow(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap : 4096;
+    while (c < need)
+        c *= 2;
+    char *p = realloc(*buf, c);
+    if (!p)
+        return false;
+    *buf = p;
+    *cap = c;
+    return true;
+}
+
+static bool set_grow(builder *b)
+{
+    size_t cap = b->setcap ? b->setcap * 2 : 1024;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t)
+        return false;
+    for (size_t i = 0; i < b->setcap; i++) {
+        uint32_t o = b->set[i];
+        if (!o)
+            continue;
+        const char *k = b->pool + o - 1;
+        size_t j = cr_hash(k, strlen(k), false) & (cap - 1);
+        while (t[j])
+            j = (j + 1) & (cap - 1);
+        t[j] = o;
+    }
+    free(b->set);
+    b->set = t;
+    b->setcap = cap;
+    return true;
+}
+
+/* The pool offset of s (stored once), NONE for NULL. */
+static uint32_t str(builder *b, const char *s)
+{
+    if (!s || b->oom)
+        return NONE;
+    size_t n = strlen(s);
+    if ((b->setn + 1) * 2 > b->setcap && !set_grow(b)) {
+        b->oom = true;
+        return NONE;
+    }
+    size_t j = cr_hash(s, n, false) & (b->setcap - 1);
+    for (; b->set[j]; j = (j + 1) & (b->setcap - 1))
+        if (strcmp(b->pool + b->set[j] - 1, s) == 0)
+            return b->set[j] - 1;
+    if (b->npool + n + 1 >= CR_PLAN_MAX || !bytes_grow(&b->pool, &b->cappool, b->npool + n + 1)) {
+        b->oom = true;
+        return NONE;
+    }
+    uint32_t off = (uint32_t)b->npool;
+    memcpy(b->pool + off, s, n + 1);
+    b->npool += n + 1;
+    b->set[j] = off + 1;
+    b->setn++;
+    return off;
+}
+
+/* The file index of an interned file name (the config's own table), NONE for none. */
+static uint32_t file_ix(builder *b, const char *file)
+{
+    if (!file)
+        return NONE;
+    if (file == b->last_file)
+        return b->last_file_ix;
+    for (size_t i = 0; i < b->cfg->ninterned; i++)
+        if (b->cfg->interned[i] == file || strcmp(b->cfg->interned[i], file) == 0) {
+            b->last_file = file;
+            b->last_file_ix = (uint32_t)i;
+            return (uint32_t)i;
+        }
+    return NONE;
+}
+
+static void put_loc(builder *b, int s, cr_srcloc loc)
+{
+    put(b, s, file_ix(b, loc.file));
+    put(b, s, (uint32_t)loc.line);
+}
+
+static void put_list(builder *b, int s, const cr_namelist *l)
+{
+    put(b, s, (uint32_t)b->sec[S_NAMES].n);
+    put(b, s, l->count);
+    for (uint32_t i = 0; i < l->count; i++)
+        put(b, S_NAMES, str(b, l->names[i]));
+}
+
+static void build_profiles(builder *b)
+{
+    const cr_config *c = b->cfg;
+    for (size_t i = 0; i < c->nprofiles; i++) {
+        const cr_profile *p = &c->profiles[i];
+        put(b, S_PROFILES, str(b, p->name));
+        put(b, S_PROFILES, str(b, p->description));
+        put(b, S_PROFILES, str(b, p->external_access_prefix));
+        put(b, S_PROFILES, (uint32_t)b->sec[S_RULES].n / sec_fields[S_RULES]);
+        put(b, S_PROFILES, (uint32_t)p->nrules);
+        put_loc(b, S_PROFILES, p->loc);
+        for (size_t k = 0; k < p->nrules; k++) {
+            const cr_rule *r = &p->rules[k];
+            put(b, S_RULES, str(b, r->name));
+            put(b, S_RULES, str(b, r->description));
+            put(b, S_RULES, str(b, r->pattern));
+            put(b, S_RULES, str(b, r->translation));
+            put(b, S_RULES,
+                (r->internal_extension ? 1u : 0u) | (r->do_not_dial_from_device ? 2u : 0u));
+            put_loc(b, S_RULES, r->loc);
+        }
+    }
+}
+
+static void build_routing(builder *b)
+{
+    const cr_config *c = b->cfg;
+    for (size_t i = 0; i < c->nusages; i++) {
+        put(b, S_USAGES, str(b, c->usages[i].name));
+        put_loc(b, S_USAGES, c->usages[i].loc);
+    }
+    for (size_t i = 0; i < c->npolicies; i++) {
+        const cr_policy *p = &c->policies[i];
+        put(b, S_POLICIES, str(b, p->name));
+        put(b, S_POLICIES, str(b, p->description));
+        put(b, S_POLICIES,
+            (p->simultaneous_ring ? 1u : 0u) | (p->call_forwarding ? 2u : 0u) |
+                (p->team_call ? 4u : 0u) | (p->delegation ? 8u : 0u));
+        put_list(b, S_POLICIES, &p->usages);
+        put_loc(b, S_POLICIES, p->loc);
+    }
+    for (size_t i = 0; i < c->ngateways; i++) {
+        const cr_gateway *g = &c->gateways[i];
+        put(b, S_GATEWAYS, str(b, g->name));
+        put(b, S_GATEWAYS, str(b, g->address));
+        put(b, S_GATEWAYS, str(b, g->profile));
+        put(b, S_GATEWAYS, g->remove_plus ? 1u : 0u);
+        put(b, S_GATEWAYS, (uint32_t)g->ports);
+        put_loc(b, S_GATEWAYS, g->loc);
+    }
+    for (size_t i = 0; i < c->nroutes; i++) {
+        const cr_route *r = &c->routes[i];
+        put(b, S_ROUTES, str(b, r->name));
+        put(b, S_ROUTES, str(b, r->description));
+        put(b, S_ROUTES, str(b, r->pattern));
+        put_list(b, S_ROUTES, &r->usages);
+        put_list(b, S_ROUTES, &r->gateways);
+        put_loc(b, S_ROUTES, r->loc);
+    }
+}
+
+static void build_users(builder *b)
+{
+    const cr_config *c = b->cfg;
+    for (size_t i = 0; i < c->nusers; i++) {
+        const cr_user *u = &c->users[i];
+        put(b, S_USERS, str(b, u->uri));
+        put(b, S_USERS, str(b, u->line));
+        put(b, S_USERS, str(b, u->policy));
+        put(b, S_USERS, str(b, u->profile));
+        put(b, S_USERS, str(b, u->simultaneous_ring));
+        put(b, S_USERS, str(b, u->forwarding.immediate));
+        put(b, S_USERS, (uint32_t)u->forwarding.no_answer_after);
+        put(b, S_USERS, str(b, u->forwarding.no_answer_target));
+        put(b, S_USERS, (uint32_t)u->team_call_delay);
+        put_list(b, S_USERS, &u->team_call);
+        put_list(b, S_USERS, &u->delegates);
+        put(b, S_USERS, str(b, u->voicemail));
+        put(b, S_USERS, u->enterprise_voice ? 1u : 0u);
+        put_loc(b, S_USERS, u->loc);
+    }
+}
+
+static void build_meta(builder *b)
+{
+    const cr_config *c = b->cfg;
+    for (size_t i = 0; i < c->ninterned; i++)
+        put(b, S_FILES, str(b, c->interned[i]));
+    for (size_t i = 0; i < c->ndomains; i++)
+        put(b, S_DOMAINS, str(b, c->domains[i]));
+    put(b, S_META, str(b, c->default_profile_name));
+    put_loc(b, S_META, c->default_profile_loc);
+    put(b, S_META, str(b, c->default_policy_name));
+    put_loc(b, S_META, c->default_policy_loc);
+    put(b, S_META, str(b, c->directory));
+    put_loc(b, S_META, c->directory_loc);
+    put(b, S_META, c->has_response_groups ? 1u : 0u);
+    for (size_t i = 0; i < c->nsources; i++) {
+        const cr_source *s = &c->sources[i];
+        if (b->nblob + s->len >= CR_PLAN_MAX ||
+            !bytes_grow(&b->blob, &b->capblob, b->nblob + s->len)) {
+            b->oom = true;
+            return;
+        }
+        put(b, S_SOURCES, str(b, s->file));
+        put(b, S_SOURCES, (uint32_t)b->nblob);
+        put(b, S_SOURCES, (uint32_t)s->len);
+        memcpy(b->blob + b->nblob, s->text, s->len);
+        b->nblob += s->len;
+    }
+}
+
+static size_t align8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+/* Lays the sections out behind the header and fills the checksum. */
+static int assemble(builder *b, uint64_t generation, void **out, size_t *len)
+{
+    plan_header h = {0};
+    memcpy(h.magic, CR_PLAN_MAGIC, CR_PLAN_MAGIC_LEN);
+    h.version = CR_PLAN_VERSION;
+    h.arch = cr_image_arch();
+    h.generation = generation;
+    h.digest = b->cfg->source_digest;
+    h.header_len = sizeof h;
+    h.nsections = S_COUNT;
+    size_t off = align8(sizeof h);
+    for (int s = 0; s < S_COUNT; s++) {
+        size_t bytes = s == S_STR ? b->npool : s == S_BLOB ? b->nblob : b->sec[s].n * 4;
+        h.sec[s].off = off;
+        h.sec[s].esize = s == S_STR || s == S_BLOB ? 1 : 4 * sec_fields[s];
+        h.sec[s].count = s == S_STR || s == S_BLOB ? bytes : b->sec[s].n / sec_fields[s];
+        off = align8(off + bytes);
+    }
+    if (off > CR_PLAN_MAX)
+        return CR_ERANGE;
+    char *img = calloc(1, off);
+    if (!img)
+        return CR_ENOMEM;
+    h.total_len = off;
+    for (int s = 0; s < S_COUNT; s++) {
+        const void *src = s == S_STR ? b->pool : s == S_BLOB ? b->blob : (void *)b->sec[s].v;
+        size_t bytes = (size_t)(h.sec[s].count * h.sec[s].esize);
+        if (bytes)
+            memcpy(img + h.sec[s].off, src, bytes);
+    }
+    memcpy(img, &h, sizeof h);
+    h.checksum = cr_image_hash64(img + 16, off - 16, 0);
+    memcpy(img + 8, &h.checksum, 8);
+    *out = img;
+    *len = off;
+    return CR_OK;
+}
+
+int cr_image_build(const cr_config *cfg, uint64_t generation, void **out, size_t *len)
+{
+    if (!cfg || !out || !len)
+        return CR_EINVAL;
+    *out = NULL;
+    *len = 0;
+    if (!cfg->compiled)
+        return CR_ESTATE;
+    builder b = {.cfg = cfg};
+    /* the pool's first string is empty: offsets of real strings are never 0 by accident */
+    str(&b, "");
+    build_meta(&b);
+    build_profiles(&b);
+    build_routing(&b);
+    build_users(&b);
+    int rc = b.oom ? CR_ENOMEM : assemble(&b, generation, out, len);
+    for (int s = 0; s < S_COUNT; s++)
+        free(b.sec[s].v);
+    free(b.pool);
+    free(b.blob);
+    free(b.set);
+    return rc;
+}
+
+/* ---- verifying ----------------------------------------------------------------------------- */
+
+static int bad(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int bad(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static int check_sections(const plan_header *h, char *err, size_t errlen)
+{
+    uint64_t prev_end = sizeof *h;
+    for (int s = 0; s < S_COUNT; s++) {
+        const plan_section *x = &h->sec[s];
+        uint32_t esize = s == S_STR || s == S_BLOB ? 1 : 4 * sec_fields[s];
+        if (x->esize != esize || x->off % 8 || x->off < prev_end || x->off > h->total_len ||
+            x->count > (h->total_len - x->off) / esize)
+            return bad(err, errlen, CR_EINVAL, "damaged: section '%s' out of bounds", sec_names[s]);
+        prev_end = x->off + x->count * esize;
+    }
+    if (h->sec[S_META].count != 1)
+        return bad(err, errlen, CR_EINVAL, "damaged: no meta record");
+    const char *pool = (const char *)h + h->sec[S_STR].off;
+    if (h->sec[S_STR].count == 0 || pool[h->sec[S_STR].count - 1] != 0)
+        return bad(err, errlen, CR_EINVAL, "damaged: string pool not terminated");
+    return CR_OK;
+}
+
+int cr_image_verify(const void *buf, size_t n, cr_image_info *info, char *err, size_t errlen)
+{
+    if (info)
+        memset(info, 0, sizeof *info);
+    if (!buf || !cr_image_has_magic(buf, n))
+        return bad(err, errlen, CR_EINVAL, "not a plan image (no magic)");
+    plan_header h;
+    if (n < sizeof h)
+        return bad(err, errlen, CR_EINVAL, "truncated: %zu bytes, the header alone has %zu", n,
+                   sizeof h);
+    memcpy(&h, buf, sizeof h);
+    if (info)
+        *info = (cr_image_info){h.version, h.arch, h.total_len, h.generation, h.digest, h.checksum};
+    if (h.version != CR_PLAN_VERSION)
+        return bad(err, errlen, CR_EVERSION,
+                   "format version %u, this build reads version %u: compile it again", h.version,
+                   CR_PLAN_VERSION);
+    if (h.arch != cr_image_arch())
+        return bad(err, errlen, CR_EVERSION,
+                   "written for another architecture (tag 0x%08x, this one is 0x%08x)", h.arch,
+                   cr_image_arch());
+    if (h.total_len > n)
+        return bad(err, errlen, CR_EINVAL, "truncated: %zu bytes of %llu", n,
+                   (unsigned long long)h.total_len);
+    if (h.total_len < n)
+        return bad(err, errlen, CR_EINVAL, "%llu bytes of trailing data after the image",
+                   (unsigned long long)(n - h.total_len));
+    if (h.header_len != sizeof h || h.nsections != S_COUNT)
+        return bad(err, errlen, CR_EINVAL, "damaged: header length %u, %u sections", h.header_len,
+                   h.nsections);
+    uint64_t sum = cr_image_hash64((const char *)buf + 16, n - 16, 0);
+    if (sum != h.checksum)
+        return bad(err, errlen, CR_EINVAL,
+                   "damaged: checksum mismatch (header says %016llx, contents give %016llx)",
+                   (unsigned long long)h.checksum, (unsigned long long)sum);
+    return check_sections(buf, err, errlen);
+}
+
+/* ---- reading ------------------------------------------------------------------------------- */
+
+typedef struct reader {
+    const char *base;
+    const plan_header *h;
+    const char *pool;
+    uint64_t npool;
+    const char **files; /* interned in the new config */
+    size_t nfiles;
+    cr_config *cfg;
+    bool broken, oom;
+    char why[160];
+} reader;
+
+static const uint32_t *recs(const reader *r, int s)
+{
+    return (const uint32_t *)(const void *)(r->base + r->h->sec[s].off);
+}
+
+static size_t nrecs(const reader *r, int s)
+{
+    return (size_t)r->h->sec[s].count;
+}
+
+static void broken(reader *r, const char *what, size_t i)
+{
+    if (!r->broken)
+        snprintf(r->why, sizeof r->why, "damaged: %s of record %zu out of range", what, i);
+    r->broken = true;
+}
+
+static const char *rstr(reader *r, uint32_t off, size_t i)
+{
+    if (off == NONE)
+        return NULL;
+    if (off >= r->npool) {
+        broken(r, "string", i);
+        return NULL;
+    }
+    return r->pool + off;
+}
+
+static cr_srcloc rloc(reader *r, const uint32_t *rec, size_t i)
+{
+    cr_srcloc loc = {NULL, (int)rec[1]};
+    if (rec[0] != NONE && rec[0] >= r->nfiles)
+        broken(r, "file", i);
+    else if (rec[0] != NONE)
+        loc.file = r->files[rec[0]];
+    if (rec[1] > (uint32_t)INT32_MAX)
+        broken(r, "line", i);
+    return loc;
+}
+
+/* Adds names[first, first+count) to a list. */
+static void rlist(reader *r, cr_namelist *l, uint32_t first, uint32_t count, cr_srcloc loc,
+                  size_t i)
+{
+    if ((uint64_t)first + count > nrecs(r, S_NAMES)) {
+        broken(r, "name list", i);
+        return;
+    }
+    const uint32_t *names = recs(r, S_NAMES);
+    for (uint32_t k = 0; k < count && !r->broken && !r->oom; k++) {
+        const char *s = rstr(r, names[first + k], i);
+        if (!s)
+            broken(r, "name", i);
+        else if (cr_namelist_add(r->cfg, l, s, loc) != CR_OK)
+            r->oom = true;
+    }
+}
+
+/* Copies a string into the config (NULL stays NULL). */
+static char *rdup(reader *r, uint32_t off, size_t i)
+{
+    const char *s = rstr(r, off, i);
+    char *d = s ? cr_config_strdup(r->cfg, s) : NULL;
+    if (s && !d)
+        r->oom = true;
+    return d;
+}
+
+static void read_meta(reader *r)
+{
+    for (size_t i = 0; i < nrecs(r, S_FILES) && !r->broken && !r->oom; i++) {
+        const char *f = rstr(r, recs(r, S_FILES)[i], i);
+        if (!(r->files[i] = f ? cr_config_intern(r->cfg, f) : ""))
+            r->oom = true;
+    }
+    r->nfiles = nrecs(r, S_FILES);
+    for (size_t i = 0; i < nrecs(r, S_DOMAINS) && !r->broken && !r->oom; i++) {
+        const char *d = rstr(r, recs(r, S_DOMAINS)[i], i);
+        if (d && cr_config_add_domain(r->cfg, d, (cr_srcloc){0}) != CR_OK)
+            r->oom = true;
+    }
+    const uint32_t *m = recs(r, S_META);
+    const char *dp = rstr(r, m[ME_DPROFILE], 0), *dpol = rstr(r, m[ME_DPOLICY], 0);
+    const char *dir = rstr(r, m[ME_DIR], 0);
+    if (r->broken)
+        return;
+    if (dp && cr_config_set_default_profile(r->cfg, dp, rloc(r, m + ME_DPROFILE_FILE, 0)))
+        r->oom = true;
+    if (dpol && cr_config_set_default_policy(r->cfg, dpol, rloc(r, m + ME_DPOLICY_FILE, 0)))
+        r->oom = true;
+    if (dir && cr_config_set_directory(r->cfg, dir, rloc(r, m + ME_DIR_FILE, 0)))
+        r->oom = true;
+    if (m[ME_FLAGS] & 1u)
+        cr_config_mark_response_groups(r->cfg);
+}
+
+static void read_profiles(reader *r)
+{
+    const uint32_t *rules = recs(r, S_RULES);
+    for (size_t i = 0; i < nrecs(r, S_PROFILES) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = recs(r, S_PROFILES) + i * sec_fields[S_PROFILES];
+        const char *name = rstr(r, x[PR_NAME], i);
+        cr_srcloc loc = rloc(r, x + PR_FILE, i);
+        if ((uint64_t)x[PR_FIRST] + x[PR_COUNT] > nrecs(r, S_RULES))
+            broken(r, "rules", i);
+        if (r->broken || !name) {
+            broken(r, "profile name", i);
+            return;
+        }
+        cr_profile *p = cr_config_add_profile(r->cfg, name, loc);
+        if (!p) {
+            r->oom = true;
+            return;
+        }
+        p->description = rdup(r, x[PR_DESC], i);
+        p->external_access_prefix = rdup(r, x[PR_EAP], i);
+        for (uint32_t k = 0; k < x[PR_COUNT] && !r->broken && !r->oom; k++) {
+            const uint32_t *y = rules + (size_t)(x[PR_FIRST] + k) * sec_fields[S_RULES];
+            const char *rn = rstr(r, y[RU_NAME], i);
+            cr_srcloc rl = rloc(r, y + RU_FILE, i);
+            if (r->broken || !rn) {
+                broken(r, "rule name", i);
+                return;
+            }
+            cr_rule *ru = cr_profile_add_rule(r->cfg, p, rn, rl);
+            if (!ru) {
+                r->oom = true;
+                return;
+            }
+            ru->description = rdup(r, y[RU_DESC], i);
+            ru->pattern = rdup(r, y[RU_PATTERN], i);
+            ru->translation = rdup(r, y[RU_XLAT], i);
+            ru->internal_extension = y[RU_FLAGS] & 1u;
+            ru->do_not_dial_from_device = (y[RU_FLAGS] & 2u) != 0;
+        }
+    }
+}
+
+static void read_policies(reader *r)
+{
+    for (size_t i = 0; i < nrecs(r, S_USAGES) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = recs(r, S_USAGES) + i * sec_fields[S_USAGES];
+        const char *name = rstr(r, x[US_NAME], i);
+        cr_srcloc loc = rloc(r, x + US_FILE, i);
+        if (r->broken || !name) {
+            broken(r, "usage name", i);
+            return;
+        }
+        if (!cr_config_add_usage(r->cfg, name, loc))
+            r->oom = true;
+    }
+    for (size_t i = 0; i < nrecs(r, S_POLICIES) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = recs(r, S_POLICIES) + i * sec_fields[S_POLICIES];
+        const char *name = rstr(r, x[PO_NAME], i);
+        cr_srcloc loc = rloc(r, x + PO_FILE, i);
+        if (r->broken || !name) {
+            broken(r, "policy name", i);
+            return;
+        }
+        cr_policy *p = cr_config_add_policy(r->cfg, name, loc);
+        if (!p) {
+            r->oom = true;
+            return;
+        }
+        p->description = rdup(r, x[PO_DESC], i);
+        p->simultaneous_ring = x[PO_FLAGS] & 1u;
+        p->call_forwarding = (x[PO_FLAGS] & 2u) != 0;
+        p->team_call = (x[PO_FLAGS] & 4u) != 0;
+        p->delegation = (x[PO_FLAGS] & 8u) != 0;
+        rlist(r, &p->usages, x[PO_FIRST], x[PO_COUNT], loc, i);
+    }
+}
+
+static void read_routes(reader *r)
+{
+    for (size_t i = 0; i < nrecs(r, S_GATEWAYS) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = recs(r, S_GATEWAYS) + i * sec_fields[S_GATEWAYS];
+        const char *name = rstr(r, x[GW_NAME], i);
+        cr_srcloc loc = rloc(r, x + GW_FILE, i);
+        if (r->broken || !name || x[GW_PORTS] > (uint32_t)INT32_MAX) {
+            broken(r, "gateway", i);
+            return;
+        }
+        cr_gateway *g = cr_config_add_gateway(r->cfg, name, loc);
+        if (!g) {
+            r->oom = true;
+            return;
+        }
+        g->address = rdup(r, x[GW_ADDR], i);
+        g->profile = rdup(r, x[GW_PROFILE], i);
+        g->remove_plus = x[GW_FLAGS] & 1u;
+        g->ports = (int)x[GW_PORTS];
+    }
+    for (size_t i = 0; i < nrecs(r, S_ROUTES) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = recs(r, S_ROUTES) + i * sec_fields[S_ROUTES];
+        const char *name = rstr(r, x[RO_NAME], i);
+        cr_srcloc loc = rloc(r, x + RO_FILE, i);
+        if (r->broken || !name) {
+            broken(r, "route name", i);
+            return;
+        }
+        cr_route *ro = cr_config_add_route(r->cfg, name, loc);
+        if (!ro) {
+            r->oom = true;
+            return;
+        }
+        ro->description = rdup(r, x[RO_DESC], i);
+        ro->pattern = rdup(r, x[RO_PATTERN], i);
+        rlist(r, &ro->usages, x[RO_UFIRST], x[RO_UCOUNT], loc, i);
+        rlist(r, &ro->gateways, x[RO_GFIRST], x[RO_GCOUNT], loc, i);
+    }
+}
+
+static void read_users(reader *r)
+{
+    for (size_t i = 0; i < nrecs(r, S_USERS) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = recs(r, S_USERS) + i * sec_fields[S_USERS];
+        const char *uri = rstr(r, x[UR_URI], i);
+        cr_srcloc loc = rloc(r, x + UR_FILE, i);
+        if (r->broken || !uri || x[UR_FWD_AFTER] > 86400 || x[UR_TEAM_DELAY] > 86400) {
+            broken(r, "user", i);
+            return;
+        }
+        cr_user *u = cr_config_add_user(r->cfg, uri, loc);
+        if (!u) {
+            r->oom = true;
+            return;
+        }
+        u->line = rdup(r, x[UR_LINEURI], i);
+        u->policy = rdup(r, x[UR_POLICY], i);
+        u->profile = rdup(r, x[UR_PROFILE], i);
+        u->simultaneous_ring = rdup(r, x[UR_SIMRING], i);
+        u->forwarding.immediate = rdup(r, x[UR_FWD_IMM], i);
+        u->forwarding.no_answer_after = (int)x[UR_FWD_AFTER];
+        u->forwarding.no_answer_target = rdup(r, x[UR_FWD_TARGET], i);
+        u->team_call_delay = (int)x[UR_TEAM_DELAY];
+        u->voicemail = rdup(r, x[UR_VOICEMAIL], i);
+        u->enterprise_voice = x[UR_FLAGS] & 1u;
+        rlist(r, &u->team_call, x[UR_TFIRST], x[UR_TCOUNT], loc, i);
+        rlist(r, &u->delegates, x[UR_DFIRST], x[UR_DCOUNT], loc, i);
+    }
+}
+
+/* The response-group sources, kept in the config so that it can be written as an image again. */
+static void read_sources(reader *r)
+{
+    const char *blob = r->base + r->h->sec[S_BLOB].off;
+    const uint32_t *x = recs(r, S_SOURCES);
+    for (size_t i = 0; i < nrecs(r, S_SOURCES) && !r->oom; i++, x += sec_fields[S_SOURCES]) {
+        const char *file = rstr(r, x[SO_FILE], i);
+        if (!file || (uint64_t)x[SO_OFF] + x[SO_LEN] > r->h->sec[S_BLOB].count) {
+            broken(r, "source", i);
+            return;
+        }
+        if (cr_config_add_source(r->cfg, file, blob + x[SO_OFF], x[SO_LEN]) != CR_OK)
+            r->oom = true;
+    }
+}
+
+int cr_image_read(const void *buf, size_t n, const char *name, cr_config **out, cr_diag *diag)
+{
+    if (!out)
+        return CR_EINVAL;
+    *out = NULL;
+    char err[200];
+    cr_srcloc where = {name, 0};
+    if (cr_image_verify(buf, n, NULL, err, sizeof err) != CR_OK) {
+        cr_diag_add(diag, CR_DIAG_ERROR, where, "plan image", "%s", err);
+        return CR_ECONFIG;
+    }
+    reader r = {.base = buf, .h = buf};
+    r.pool = r.base + r.h->sec[S_STR].off;
+    r.npool = r.h->sec[S_STR].count;
+    r.files = calloc(nrecs(&r, S_FILES) + 1, sizeof *r.files);
+    r.cfg = cr_config_new();
+    if (!r.files || !r.cfg) {
+        free(r.files);
+        cr_config_free(r.cfg);
+        return CR_ENOMEM;
+    }
+    cr_config_set_source_digest(r.cfg, r.h->digest);
+    read_meta(&r);
+    read_profiles(&r);
+    read_policies(&r);
+    read_routes(&r);
+    read_users(&r);
+    if (!r.broken && !r.oom)
+        read_sources(&r);
+    free(r.files);
+    if (r.broken || r.oom) {
+        if (r.broken)
+            cr_diag_add(diag, CR_DIAG_ERROR, where, "plan image", "%s", r.why);
+        cr_config_free(r.cfg);
+        return r.oom && !r.broken ? CR_ENOMEM : CR_ECONFIG;
+    }
+    *out = r.cfg;
+    return CR_OK;
+}
+
+size_t cr_image_source_count(const void *buf)
+{
+    const plan_header *h = buf;
+    return (size_t)h->sec[S_SOURCES].count;
+}
+
+bool cr_image_source_at(const void *buf, size_t i, const char **file, const char **text,
+                        size_t *len)
+{
+    const plan_header *h = buf;
+    const uint32_t *x =
+        (const uint32_t *)(const void *)((const char *)buf + h->sec[S_SOURCES].off) + i * 3;
+    if (i >= h->sec[S_SOURCES].count || x[SO_FILE] >= h->sec[S_STR].count ||
+        (uint64_t)x[SO_OFF] + x[SO_LEN] > h->sec[S_BLOB].count)
+        return false;
+    *file = (const char *)buf + h->sec[S_STR].off + x[SO_FILE];
+    *text = (const char *)buf + h->sec[S_BLOB].off + x[SO_OFF];
+    *len = x[SO_LEN];
+    return true;
+}

@@ -1,0 +1,42 @@
+/*
+ * Plan image files (engine/plan_image.h): writing one, mapping one read-only, loading the
+ * configuration it holds.
+ */
+#ifndef CR_IMAGE_H
+#define CR_IMAGE_H
+
+#include "cr_model.h"
+#include "plan_image.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* True when the file at path starts with the plan image magic (false when unreadable). */
+bool cr_image_file_is(const char *path);
+
+/* A verified image mapped read-only (PROT_READ, MAP_SHARED). */
+typedef struct cr_image_map {
+    const void *base;
+    size_t len;
+    cr_image_info info;
+} cr_image_map;
+
+/* Maps and verifies the image at path; errors as "path: what is wrong" into err. */
+int cr_image_map_file(const char *path, cr_image_map *m, char *err, size_t errlen);
+void cr_image_unmap(cr_image_map *m);
+
+/* Builds the image of a compiled configuration and writes it to path (a new file, then
+ * renamed over path, mode 0640). The image's checksum goes to *checksum (may be
+ * NULL). Errors into err. */
+int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, uint64_t *checksum,
+                   char *err, size_t errlen);
+
+/* Loads the configuration an image holds and compiles it: what cr_rules_load does for XML.
+ * Errors (damaged, foreign image) go to diag naming path. */
+int cr_image_load(const char *path, cr_config **out, cr_diag *diag);
+
+/* cr_image_load from a mapped, verified image. */
+int cr_image_load_mapped(const cr_image_map *m, const char *path, cr_config **out, cr_diag *diag);
+
+#endif

@@ -1,0 +1,159 @@
+/*
+ * Plan image files: the I/O around engine/plan_image.c.
+ */
+#include "cr_image.h"
+#include "cr_directory.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool cr_image_file_is(const char *path)
+{
+    if (!path)
+        return false;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char magic[CR_PLAN_MAGIC_LEN];
+    struct stat sb;
+    bool is = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+              read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
+              cr_image_has_magic(magic, sizeof magic);
+    close(fd);
+    return is;
+}
+
+int cr_image_map_file(const char *path, cr_image_map *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return CR_EIO;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
+        (uint64_t)sb.st_size > CR_PLAN_MAX) {
+        snprintf(err, errlen, "%s: not a regular file of a plan image's size", path);
+        close(fd);
+        return CR_EIO;
+    }
+    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+        return CR_EIO;
+    }
+    char why[240];
+    int rc = cr_image_verify(p, (size_t)sb.st_size, &m->info, why, sizeof why);
+    if (rc != CR_OK) {
+        snprintf(err, errlen, "%s: plan image refused: %s", path, why);
+        munmap(p, (size_t)sb.st_size);
+        return rc;
+    }
+    m->base = p;
+    m->len = (size_t)sb.st_size;
+    return CR_OK;
+}
+
+void cr_image_unmap(cr_image_map *m)
+{
+    if (m && m->base)
+        munmap((void *)m->base, m->len);
+    if (m)
+        m->base = NULL;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, uint64_t *checksum,
+                   char *err, size_t errlen)
+{
+    void *img = NULL;
+    size_t len = 0;
+    int rc = cr_image_build(cfg, generation, &img, &len);
+    if (rc != CR_OK) {
+        snprintf(err, errlen, "%s: cannot build the image: %s", path, cr_strerror(rc));
+        return rc;
+    }
+    if (checksum)
+        memcpy(checksum, (char *)img + 8, 8);
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 16);
+    if (!tmp) {
+        free(img);
+        return CR_ENOMEM;
+    }
+    snprintf(tmp, pl + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    rc = CR_OK;
+    if (fd < 0 || write_all(fd, img, len) != 0 || fchmod(fd, 0640) != 0) {
+        snprintf(err, errlen, "%s: cannot write: %s", fd < 0 ? path : tmp, strerror(errno));
+        rc = CR_EIO;
+    }
+    if (fd >= 0 && close(fd) != 0 && rc == CR_OK) {
+        snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        rc = CR_EIO;
+    }
+    if (rc == CR_OK && rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
+        rc = CR_EIO;
+    }
+    if (rc != CR_OK && fd >= 0)
+        unlink(tmp);
+    free(tmp);
+    free(img);
+    return rc;
+}
+
+int cr_image_load_mapped(const cr_image_map *m, const char *path, cr_config **out, cr_diag *diag)
+{
+    cr_config *cfg = NULL;
+    int rc = cr_image_read(m->base, m->len, path, &cfg, diag);
+    if (rc == CR_OK)
+        rc = cr_config_compile(cfg, diag);
+    if (rc == CR_OK && cr_config_directory(cfg, NULL))
+        rc = cr_directory_check_named(cfg, diag);
+    if (rc != CR_OK) {
+        cr_config_free(cfg);
+        return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
+    }
+    *out = cfg;
+    return CR_OK;
+}
+
+int cr_image_load(const char *path, cr_config **out, cr_diag *diag)
+{
+    if (!out)
+        return CR_EINVAL;
+    *out = NULL;
+    cr_image_map m;
+    char err[400];
+    int rc = cr_image_map_file(path, &m, err, sizeof err);
+    if (rc != CR_OK) {
+        /* err names the file already */
+        cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
+        return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
+    }
+    rc = cr_image_load_mapped(&m, path, out, diag);
+    cr_image_unmap(&m);
+    return rc;
+}

@@ -1,0 +1,240 @@
+/*
+ * One validated plan for every process (issue 14), as Kamailio's processes see it: several
+ * processes over one shared block, the configuration file changed between the reload's
+ * validation and the other processes' adoption. Every process must decide with the plan the
+ * reloading process validated (the image it published), never with what the file holds later.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "callroute.h"
+
+static const cr_plugin *p;
+
+static int setup(void **state)
+{
+    (void)state;
+    void *dl = dlopen(getenv("CR_LIB"), RTLD_NOW | RTLD_LOCAL);
+    cr_plugin_entry_fn entry = dl ? (cr_plugin_entry_fn)dlsym(dl, CR_PLUGIN_ENTRY_SYMBOL) : NULL;
+    p = entry ? entry(NULL, NULL) : NULL;
+    return p ? 0 : -1;
+}
+
+/* The first gateway of the route for a call to a 10-digit number, "" when no decision. */
+static const char *first_gateway(cr_handle *hd, char *buf, size_t len)
+{
+    cr_result *r = NULL;
+    p->route(hd, "sip:alice@contoso.com", "+12065550100", NULL, 0, &r);
+    const char *g = r ? p->result_item(r, "attempts", 0, "gateway") : NULL;
+    snprintf(buf, len, "%s", g ? g : "");
+    p->result_free(r);
+    return buf;
+}
+
+static size_t plan_files(const char *dir)
+{
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strstr(e->d_name, ".plan") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void sed(const char *expr, const char *path)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "sed -i '%s' %s", expr, path);
+    assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * A worker that opens and waits (exit 0 when its decision after the go is on GW-B). `eager`
+ * decides once before (it then follows reloads in the background, and the reload waits for
+ * it); a lazy one catches up on its first decision, after the file changed again.
+ */
+static pid_t worker(void *shm, size_t len, const char *path, bool eager, int ready, int go)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
+    char msg[1024], c = 0, gw[64];
+    cr_handle *hd = NULL;
+    if (p->open(path, &o, &hd, msg, sizeof msg) != 0)
+        _exit(10);
+    if (eager && strcmp(first_gateway(hd, gw, sizeof gw), "GW-A") != 0)
+        _exit(11);
+    if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+        _exit(12);
+    int ok = strcmp(first_gateway(hd, gw, sizeof gw), "GW-B") == 0;
+    if (!ok)
+        fprintf(stderr, "%s worker decided with %s, not the validated GW-B\n",
+                eager ? "an eager" : "a lazy", gw);
+    p->close(hd);
+    _exit(ok ? 0 : 13);
+}
+
+static void test_file_swapped_after_validation(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/crplanXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CALLROUTE_RUNTIME_DIR", dir, 1);
+    size_t len = p->shared_size();
+    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shm != MAP_FAILED);
+    char path[600], cmd[2048];
+    snprintf(path, sizeof path, "%s/config.xml", dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s", getenv("CR_FOLLOW_FIXTURE"), path);
+    assert_int_equal(system(cmd), 0);
+
+    /* the main process opens first: it validates and publishes the plan */
+    cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
+    char msg[2048], c;
+    cr_handle *hd = NULL;
+    assert_int_equal(p->open(path, &o, &hd, msg, sizeof msg), 0);
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t lazy = worker(shm, len, path, false, ready[1], go[0]);
+    pid_t eager = worker(shm, len, path, true, ready[1], go[0]);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+
+    /* the reload validates GW-B; then, before the lazy worker's next call, the file changes
+     * again (to a plan nobody validated) */
+    sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", path);
+    assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
+    sed("s#<gateway>GW-B</gateway>#<gateway>GW-A</gateway>#", path);
+    assert_int_equal(write(go[1], "gg", 2), 2);
+    int st1 = 0, st2 = 0;
+    assert_int_equal(waitpid(lazy, &st1, 0), lazy);
+    assert_int_equal(waitpid(eager, &st2, 0), eager);
+    assert_true(WIFEXITED(st1) && WIFEXITED(st2));
+    assert_int_equal(WEXITSTATUS(st1), 0);
+    assert_int_equal(WEXITSTATUS(st2), 0);
+
+    /* one image in the runtime directory (the previous one is gone), none after the close */
+    assert_int_equal(plan_files(dir), 1);
+    char gw[64];
+    assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
+    p->close(hd);
+    assert_int_equal(plan_files(dir), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    munmap(shm, len);
+}
+
+/* A published image that was damaged: a process that opens later refuses it and says so,
+ * then decides with the file rather than not at all. */
+static void test_damaged_published_image(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/crplanXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CALLROUTE_RUNTIME_DIR", dir, 1);
+    size_t len = p->shared_size();
+    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shm != MAP_FAILED);
+    cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
+    char msg[2048], cmd[2048], gw[64];
+    cr_handle *main_h = NULL, *late = NULL;
+    assert_int_equal(p->open(getenv("CR_FOLLOW_FIXTURE"), &o, &main_h, msg, sizeof msg), 0);
+    assert_int_equal(plan_files(dir), 1);
+    snprintf(cmd, sizeof cmd,
+             "for f in %s/*.plan; do printf 'X' | dd of=$f bs=1 seek=200 conv=notrunc "
+             "2>/dev/null; done",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int rc = p->open(getenv("CR_FOLLOW_FIXTURE"), &o, &late, msg, sizeof msg);
+        _exit(rc == 0 && strcmp(first_gateway(late, gw, sizeof gw), "GW-A") == 0 ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    p->close(main_h);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    munmap(shm, len);
+}
+
+/* Response groups too: a process that opens its response-group engine after the file changed
+ * again gets the groups of the validated plan (agent ann became amy, then abe unvalidated). */
+static void test_response_groups_from_validated_plan(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/crplanXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CALLROUTE_RUNTIME_DIR", dir, 1);
+    size_t len = p->shared_size();
+    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shm != MAP_FAILED);
+    char path[600], cmd[2048], msg[2048], c;
+    snprintf(path, sizeof path, "%s/groups.xml", dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s", getenv("CR_GROUPS_FIXTURE"), path);
+    assert_int_equal(system(cmd), 0);
+    cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
+    cr_handle *hd = NULL;
+    assert_int_equal(p->open(path, &o, &hd, msg, sizeof msg), 0);
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        cr_handle *w = NULL;
+        cr_rgs *e = NULL;
+        if (p->open(path, &o, &w, msg, sizeof msg) != 0)
+            _exit(10);
+        if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+            _exit(11);
+        if (p->rgs_open(w, 0, NULL, &e, msg, sizeof msg) != 0)
+            _exit(12);
+        int ok = p->rgs_agent_id(e, "sip:amy@contoso.com") != 0 &&
+                 p->rgs_agent_id(e, "sip:abe@contoso.com") == 0;
+        if (!ok)
+            fprintf(stderr, "the response groups are not the validated plan's\n");
+        p->rgs_close(e);
+        p->close(w);
+        _exit(ok ? 0 : 13);
+    }
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    sed("s#sip:ann@contoso.com#sip:amy@contoso.com#", path);
+    assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
+    sed("s#sip:amy@contoso.com#sip:abe@contoso.com#", path);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    p->close(hd);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    munmap(shm, len);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_file_swapped_after_validation),
+        cmocka_unit_test(test_damaged_published_image),
+        cmocka_unit_test(test_response_groups_from_validated_plan),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
