@@ -757,9 +757,15 @@ cr_dial_answer cr_profile_dial(const cr_profile *p, const char *digits, const cr
     }
     size_t n = strlen(d);
     bool more = false;
-    /* An external prefix alone: more digits must follow. */
+    /* An external prefix alone, or the start of a longer one ("*8" of "*81"): more digits
+     * must follow (prefixes of up to four characters, guide 9132). */
     if (external && n == 0)
         more = true;
+    if (!external && pre && n && n < strlen(pre) && strncmp(pre, d, n) == 0) {
+        more = true;
+        if (trace)
+            cr_trace_add(trace, "%s can still become the external access prefix '%s'", d, pre);
+    }
     for (size_t i = 0; i < p->nrules && n; i++) {
         const cr_rule *r = &p->rules[i];
         if (r->do_not_dial_from_device || (external && r->internal_extension))

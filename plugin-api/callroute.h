@@ -585,6 +585,12 @@ typedef struct cr_plugin {
      * "memberships" {"agent", "group", "formal", "signed_in"}. Returns 0 or CR_ABI_ENOMEM;
      * free it with result_free. Costs the size of the configuration and of the queues. */
     int (*rgs_snapshot)(cr_rgs *e, int64_t at_ms, cr_result **out);
+    /* ---- also since ABI 1.5: user_plan for a call that arrived from `gateway` (name or SIP
+     * address host[:port]; NULL = not from a gateway). A callee enabled for PBX integration
+     * gets a "pbx" branch forking to the PBX through the route for its own line, unless the
+     * call came from one of that route's gateways. CR_ABI_ENOENT: no such gateway. */
+    int (*user_plan_ex)(cr_handle *h, const char *from, const char *to, const char *gateway,
+                        const char *const *endpoints, size_t nendpoints, cr_result **out);
 } cr_plugin;
 
 #define CR_IMPORT_REPLACE 1u
