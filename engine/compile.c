@@ -117,6 +117,14 @@ static void *compile_pattern(cr_diag *d, const char *pattern, cr_srcloc loc, con
         cr_diag_add(d, CR_DIAG_ERROR, loc, obj, "has no pattern");
         return NULL;
     }
+    size_t sub = cr_re_class_subtraction(pattern);
+    if (sub) {
+        cr_diag_add(d, CR_DIAG_ERROR, loc, obj,
+                    "pattern '%s' uses .NET character-class subtraction at offset %zu, which "
+                    "PCRE2 reads differently: write [2-9-[5]] as (?![5])[2-9]",
+                    pattern, sub - 1);
+        return NULL;
+    }
     void *re = cr_re_compile(pattern, msg, sizeof msg, &off);
     if (!re)
         cr_diag_add(d, CR_DIAG_ERROR, loc, obj, "pattern '%s' is invalid at offset %zu: %s",
@@ -202,6 +210,8 @@ static void compile_profiles(cr_config *c, cr_diag *d)
             r->xlat = cr_xlat_compile(r->translation, r->pattern, r->re, msg, sizeof msg);
             if (!r->xlat)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, robj, "%s", msg);
+            else if (msg[0]) /* a group the pattern lacks: literal text, as in .NET */
+                cr_diag_add(d, CR_DIAG_WARNING, r->loc, robj, "%s", msg);
         }
         cr_index_free(&rules);
     }

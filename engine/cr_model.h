@@ -154,6 +154,7 @@ typedef struct cr_user {
     cr_namelist delegates; /* delegate URIs (not resolved) */
     char *voicemail;       /* voicemail URI or NULL */
     cr_srcloc loc;
+    bool pbx_integration; /* keeps a desk phone on a PBX: calls fork there (guide 8427) */
 } cr_user;
 
 typedef struct cr_config cr_config;

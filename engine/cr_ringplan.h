@@ -30,6 +30,7 @@ typedef enum {
     CR_BRANCH_SIMULTANEOUS_RING, /* the callee's extra phone */
     CR_BRANCH_TEAM_CALL,         /* team-call members, at once or after the delay */
     CR_BRANCH_FORWARD,           /* immediate forwarding: the only branch */
+    CR_BRANCH_PBX,               /* PBX integration: the user's own line through its route */
 } cr_branch_kind;
 
 typedef enum {
@@ -114,8 +115,19 @@ int cr_plan_build(const cr_config *cfg, const char *from, const cr_user *callee,
                   const char *const *endpoints, size_t nendpoints, const cr_runtime *rt,
                   cr_plan *out, cr_trace *trace);
 
+/*
+ * cr_plan_build for a call that arrived from gateway `from_gw` (NULL: not from a gateway).
+ * A callee enabled for PBX integration gets a branch forking the call to the PBX through the
+ * route for the callee's own line, unless the call came from one of that route's gateways
+ * (no fork back: no loop); such a callee never gets a no-answer step (the PBX keeps the
+ * voicemail).
+ */
+int cr_plan_build_ex(const cr_config *cfg, const char *from, const cr_gateway *from_gw,
+                     const cr_user *callee, const char *const *endpoints, size_t nendpoints,
+                     const cr_runtime *rt, cr_plan *out, cr_trace *trace);
+
 /* Names used in JSON and traces: "endpoints", "delegates", "simultaneous_ring", "team_call",
- * "forward"; "sip", "user", "endpoint", "pstn", "voicemail"; "delegate_answered",
+ * "forward", "pbx"; "sip", "user", "endpoint", "pstn", "voicemail"; "delegate_answered",
  * "team_call". */
 const char *cr_branch_kind_name(cr_branch_kind k);
 const char *cr_target_kind_name(cr_target_kind k);

@@ -343,8 +343,8 @@ const cr_policy *cr_user_policy(const cr_config *c, const cr_user *u)
 {
     if (u && u->policy_idx >= 0)
         return &c->policies[u->policy_idx];
-    if (u && u->policy)
-        return NULL;
+    /* A policy that is gone (a directory user whose policy was deleted) is no policy at all:
+     * the default applies (guide 9460: "any user that is not currently assigned a policy"). */
     return c->default_policy;
 }
 
@@ -431,6 +431,11 @@ static int decide_routes(const cr_config *c, const cr_user *u, bool secure, size
 {
     /* 4. usages top to bottom, routes in order */
     const cr_policy *pol = cr_user_policy(c, u);
+    if (pol && u->policy && u->policy_idx < 0 && trace)
+        cr_trace_add(trace,
+                     "caller's voice policy '%s' is not configured: the default policy '%s' "
+                     "applies",
+                     u->policy, pol->name);
     if (!pol) {
         out->kind = CR_BLOCKED;
         if (u->policy)

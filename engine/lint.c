@@ -281,8 +281,45 @@ static void lint_shadowed(const cr_profile *p, cr_diag *d)
     }
 }
 
+/* Who may take part (guide: team call and simultaneous ring need Enterprise Voice, for the
+ * owner and for team-call members who are users) and a PBX-integrated user's line. */
+static void lint_people(const cr_config *c, cr_diag *d)
+{
+    char obj[CR_URI_MAX + 16];
+    for (size_t i = 0; i < c->nusers; i++) {
+        const cr_user *u = &c->users[i];
+        snprintf(obj, sizeof obj, "user '%s'", u->uri);
+        if (!u->enterprise_voice && u->team_call.count)
+            cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                        "not enabled for Enterprise Voice: its team call is skipped");
+        if (!u->enterprise_voice && u->simultaneous_ring)
+            cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                        "not enabled for Enterprise Voice: its simultaneous ring is skipped");
+        if (u->pbx_integration && (!u->enterprise_voice || !u->line))
+            cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                        "pbxIntegration needs Enterprise Voice and a line: no PBX fork");
+        for (size_t k = 0; k < u->team_call.count; k++) {
+            const cr_user *m = cr_config_user_find(c, u->team_call.names[k]);
+            if (m && !m->enterprise_voice)
+                cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                            "team-call member '%s' (%s:%d) is not enabled for Enterprise Voice: "
+                            "it is skipped",
+                            m->uri, m->loc.file ? m->loc.file : "", m->loc.line);
+        }
+    }
+}
+
 void cr_lint(const cr_config *c, cr_diag *d)
 {
+    if (c->ndomains == 0) {
+        cr_srcloc loc = c->nprofiles ? c->profiles[0].loc
+                        : c->nusers  ? c->users[0].loc
+                        : c->nroutes ? c->routes[0].loc
+                                     : (cr_srcloc){c->ninterned ? c->interned[0] : "", 0};
+        cr_diag_add(d, CR_DIAG_WARNING, loc, "domains",
+                    "no <domains>: no call addressed to a SIP URI of this deployment can route");
+    }
+    lint_people(c, d);
     char obj[300];
     for (size_t i = 0; i < c->nprofiles; i++)
         lint_shadowed(&c->profiles[i], d);

@@ -193,6 +193,8 @@ void cr_compiled_free(cr_config *cfg);
 /* Compiles `pattern` (no JIT: see cr_re_jit). On error returns NULL with the PCRE2 message and
  * the offset. */
 void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *erroffset);
+/* Offset + 1 of a .NET character-class subtraction ("-[" inside a class), 0 when none. */
+size_t cr_re_class_subtraction(const char *pattern);
 /* JIT-compiles a compiled pattern (before the config is shared between threads). */
 void cr_re_jit(void *re);
 /* The compiled pattern of a route, compiled on first use when compile left it out (patterns

@@ -464,6 +464,8 @@ void *cr_xlat_compile(const char *translation, const char *pattern, const void *
     xlat *x = calloc(1, sizeof *x);
     groupmap gm = {0};
     size_t cap = 0;
+    if (errlen)
+        err[0] = 0; /* set on success too: a warning (a group the pattern lacks) */
     if (!x || !(x->text = strdup(translation ? translation : "")) || !groupmap_build(re, &gm)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -499,14 +501,17 @@ void *cr_xlat_compile(const char *translation, const char *pattern, const void *
             long num = 0;
             while (j < n && t[j] >= '0' && t[j] <= '9' && num < 100000)
                 num = num * 10 + (t[j++] - '0');
-            if (num >= gm.count) {
-                snprintf(err, errlen, "translation '%s' names group $%ld; the pattern has %d",
-                         translation, num, gm.count - 1);
-                goto fail;
-            }
-            tok.type = X_GROUP;
-            tok.group = gm.net2pcre[num];
             adv = j - i;
+            if (num >= gm.count) { /* .NET: no such group, the text stays literal */
+                snprintf(err, errlen,
+                         "translation '%s' names group $%ld; the pattern has %d: '%.*s' is "
+                         "literal text",
+                         translation, num, gm.count - 1, (int)adv, t + i);
+                tok = (xtok){X_LIT, 0, i, adv};
+            } else {
+                tok.type = X_GROUP;
+                tok.group = gm.net2pcre[num];
+            }
         } else if (c == '{') {
             size_t j = i + 2;
             while (j < n && is_word(t[j]))
@@ -525,22 +530,26 @@ void *cr_xlat_compile(const char *translation, const char *pattern, const void *
                     long num = alldigits ? strtol(name, NULL, 10) : -1;
                     if (num < 0 || num >= gm.count) {
                         snprintf(err, errlen,
-                                 "translation '%s' names group ${%s}; the pattern has %d",
+                                 "translation '%s' names group ${%s}; the pattern has %d: it is "
+                                 "literal text",
                                  translation, name, gm.count - 1);
-                        goto fail;
+                        tok = (xtok){X_LIT, 0, i, j + 1 - i};
+                    } else {
+                        tok.type = X_GROUP;
+                        tok.group = gm.net2pcre[num];
                     }
-                    tok.type = X_GROUP;
-                    tok.group = gm.net2pcre[num];
                 } else {
                     int g = cr_re_group_number(re, name);
                     if (g < 0) {
                         snprintf(err, errlen,
-                                 "translation '%s' names group ${%s}, which the pattern lacks",
+                                 "translation '%s' names group ${%s}, which the pattern lacks: it "
+                                 "is literal text",
                                  translation, name);
-                        goto fail;
+                        tok = (xtok){X_LIT, 0, i, j + 1 - i};
+                    } else {
+                        tok.type = X_GROUP;
+                        tok.group = g;
                     }
-                    tok.type = X_GROUP;
-                    tok.group = g;
                 }
                 adv = j + 1 - i;
             }
@@ -714,9 +723,15 @@ int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, siz
             return CR_OK;
         }
         if (rc == CR_ERANGE) {
+            /* the number matched this rule: routing it raw (or by a later rule) would be a
+             * different call than the admin configured; the decision fails visibly */
+            *rule = r;
             if (trace)
-                cr_trace_add(trace, "rule '%s' matched but its result is too long: skipped",
-                             r->name);
+                cr_trace_add(trace,
+                             "rule '%s' matched %s but its result is longer than %d characters: "
+                             "the number cannot be normalized",
+                             r->name, digits, CR_NUMBER_MAX);
+            return CR_ERANGE;
         } else if (rc == CR_ELIMIT) {
             if (trace)
                 cr_trace_add(trace, "rule '%s' hit the PCRE2 match limit: skipped", r->name);
@@ -757,9 +772,15 @@ cr_dial_answer cr_profile_dial(const cr_profile *p, const char *digits, const cr
     }
     size_t n = strlen(d);
     bool more = false;
-    /* An external prefix alone: more digits must follow. */
+    /* An external prefix alone, or the start of a longer one ("*8" of "*81"): more digits
+     * must follow (prefixes of up to four characters, guide 9132). */
     if (external && n == 0)
         more = true;
+    if (!external && pre && n && n < strlen(pre) && strncmp(pre, d, n) == 0) {
+        more = true;
+        if (trace)
+            cr_trace_add(trace, "%s can still become the external access prefix '%s'", d, pre);
+    }
     for (size_t i = 0; i < p->nrules && n; i++) {
         const cr_rule *r = &p->rules[i];
         if (r->do_not_dial_from_device || (external && r->internal_extension))

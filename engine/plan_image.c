@@ -311,7 +311,7 @@ static void build_users(builder *b)
         put_list(b, S_USERS, &u->team_call);
         put_list(b, S_USERS, &u->delegates);
         put(b, S_USERS, str(b, u->voicemail));
-        put(b, S_USERS, u->enterprise_voice ? 1u : 0u);
+        put(b, S_USERS, (u->enterprise_voice ? 1u : 0u) | (u->pbx_integration ? 2u : 0u));
         put_loc(b, S_USERS, u->loc);
     }
 }
@@ -738,6 +738,7 @@ static void read_users(reader *r)
         u->team_call_delay = (int)x[UR_TEAM_DELAY];
         u->voicemail = rdup(r, x[UR_VOICEMAIL], i);
         u->enterprise_voice = x[UR_FLAGS] & 1u;
+        u->pbx_integration = (x[UR_FLAGS] & 2u) != 0;
         rlist(r, &u->team_call, x[UR_TFIRST], x[UR_TCOUNT], loc, i);
         rlist(r, &u->delegates, x[UR_DFIRST], x[UR_DCOUNT], loc, i);
     }

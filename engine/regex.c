@@ -177,3 +177,46 @@ int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned f
     *ov = ovec;
     return (int)need;
 }
+
+/* Offset + 1 of the "-[" of a .NET character-class subtraction ([a-z-[aeiou]]), 0 when the
+ * pattern has none. PCRE2 would read "[2-9-[5]]" as the class [2-9-[5] then a literal ']'
+ * and never match what the admin meant. */
+size_t cr_re_class_subtraction(const char *p)
+{
+    const char *s = p;
+    bool in_class = false, quoted = false;
+    for (; *p; p++) {
+        if (quoted) {
+            if (p[0] == '\\' && p[1] == 'E')
+                quoted = false, p++;
+            continue;
+        }
+        if (*p == '\\') {
+            if (p[1] == 'Q')
+                quoted = true;
+            if (p[1])
+                p++;
+            continue;
+        }
+        if (!in_class) {
+            if (*p == '[') {
+                in_class = true;
+                if (p[1] == '^')
+                    p++;
+                if (p[1] == ']') /* a leading ']' is a member */
+                    p++;
+            }
+            continue;
+        }
+        if (p[0] == '[' && p[1] == ':') { /* POSIX class [:digit:] */
+            const char *e = strstr(p + 2, ":]");
+            if (e)
+                p = e + 1;
+        } else if (p[0] == '-' && p[1] == '[') {
+            return (size_t)(p - s) + 1;
+        } else if (*p == ']') {
+            in_class = false;
+        }
+    }
+    return 0;
+}

@@ -23,6 +23,8 @@ const char *cr_branch_kind_name(cr_branch_kind k)
         return "team_call";
     case CR_BRANCH_FORWARD:
         return "forward";
+    case CR_BRANCH_PBX:
+        return "pbx";
     }
     return "?";
 }
@@ -272,8 +274,17 @@ static void add_people(planner *P, cr_plan_branch *b, const cr_namelist *l, cons
             continue;
         }
         cr_plan_target t;
-        if (resolve(P, m, what, &t))
-            add_target(P, b, &t);
+        if (!resolve(P, m, what, &t))
+            continue;
+        if (b->kind == CR_BRANCH_TEAM_CALL && t.kind == CR_TARGET_USER) {
+            const cr_user *mu = cr_user_find(P->cfg, P->rt, t.uri);
+            if (mu && !mu->enterprise_voice) { /* guide: team-call members need EV */
+                cr_trace_add(P->trace, "%s %s: skipped, not enabled for Enterprise Voice", what,
+                             t.uri);
+                continue;
+            }
+        }
+        add_target(P, b, &t);
     }
 }
 
@@ -383,7 +394,11 @@ static void plan_ringing(planner *P, const char *const *endpoints, size_t nendpo
         add_notice(p, CR_NOTICE_DELEGATE_ANSWERED, commit_branch(P, b));
     }
 
-    if (u->simultaneous_ring && !ALLOWED(P, simultaneous_ring)) {
+    if (u->simultaneous_ring && !u->enterprise_voice) {
+        note(P, "simultaneous ring %s: skipped, '%s' is not enabled for Enterprise Voice",
+             u->simultaneous_ring, u->uri);
+        skip(P, "simultaneous_ring");
+    } else if (u->simultaneous_ring && !ALLOWED(P, simultaneous_ring)) {
         note(P,
              "simultaneous ring %s: skipped, voice policy '%s' does not allow "
              "simultaneous ring",
@@ -400,7 +415,10 @@ static void plan_ringing(planner *P, const char *const *endpoints, size_t nendpo
     }
 
     int delay = u->team_call_delay > 0 ? u->team_call_delay : 0;
-    if (u->team_call.count && !ALLOWED(P, team_call)) {
+    if (u->team_call.count && !u->enterprise_voice) {
+        note(P, "team call: skipped, '%s' is not enabled for Enterprise Voice", u->uri);
+        skip(P, "team_call");
+    } else if (u->team_call.count && !ALLOWED(P, team_call)) {
         note(P, "team call: skipped, voice policy '%s' does not allow team call", p->policy->name);
         skip(P, "team_call");
     } else if (u->team_call.count && p->has_no_answer && delay >= p->no_answer_after) {
@@ -415,6 +433,42 @@ static void plan_ringing(planner *P, const char *const *endpoints, size_t nendpo
             add_people(P, b, &u->team_call, "team-call member");
         add_notice(p, CR_NOTICE_TEAM_CALL, commit_branch(P, b));
     }
+}
+
+/* PBX integration (guide 8427-8500): the call forks to the user's PBX phone through the route
+ * for the user's own line; a call that came from one of those gateways is not sent back. */
+static void plan_pbx(planner *P, const cr_gateway *from_gw)
+{
+    cr_plan *p = P->plan;
+    const cr_user *u = p->callee;
+    if (!u->line_number) {
+        note(P, "PBX fork: skipped, '%s' has no line number", u->uri);
+        skip(P, "pbx");
+        return;
+    }
+    size_t nlegs = p->nlegs;
+    const cr_plan_leg *leg = pstn_leg(P, u->line, u->line_number, NULL, NULL, "PBX fork to");
+    if (!leg) {
+        skip(P, "pbx");
+        return;
+    }
+    /* the PBX: the gateways of the first route for the line (later ones are failover) */
+    for (size_t i = 0; from_gw && i < leg->route.nattempts; i++)
+        if (leg->route.attempts[i].route == leg->route.attempts[0].route &&
+            leg->route.attempts[i].gateway == from_gw) {
+            p->nlegs = nlegs;
+            cr_trace_add(P->trace,
+                         "PBX fork: not sent, the call came from gateway '%s' that serves "
+                         "%s (no fork back)",
+                         from_gw->name, u->line_number);
+            return;
+        }
+    cr_plan_branch *b = new_branch(P, CR_BRANCH_PBX, 0);
+    if (!b)
+        return;
+    cr_plan_target t = {CR_TARGET_PSTN, leg->tel, leg};
+    add_target(P, b, &t);
+    commit_branch(P, b);
 }
 
 /* Branches in order of `at` (stable: at equal times, in the order they were planned). */
@@ -438,6 +492,13 @@ int cr_plan_build(const cr_config *cfg, const char *from, const cr_user *callee,
                   const char *const *endpoints, size_t nendpoints, const cr_runtime *rt,
                   cr_plan *out, cr_trace *trace)
 {
+    return cr_plan_build_ex(cfg, from, NULL, callee, endpoints, nendpoints, rt, out, trace);
+}
+
+int cr_plan_build_ex(const cr_config *cfg, const char *from, const cr_gateway *from_gw,
+                     const cr_user *callee, const char *const *endpoints, size_t nendpoints,
+                     const cr_runtime *rt, cr_plan *out, cr_trace *trace)
+{
     if (!out)
         return CR_EINVAL;
     out->callee = NULL;
@@ -459,13 +520,22 @@ int cr_plan_build(const cr_config *cfg, const char *from, const cr_user *callee,
     cr_trace_add(trace, "callee '%s' (voice policy '%s', location profile '%s')", callee->uri,
                  out->policy ? out->policy->name : "(none)",
                  out->profile ? out->profile->name : "(none)");
-    if (!out->policy && callee->policy)
-        cr_trace_add(trace, "voice policy '%s' is not configured: PSTN legs are not allowed",
-                     callee->policy);
+    if (callee->policy && callee->policy_idx < 0)
+        cr_trace_add(trace, "voice policy '%s' is not configured: %s", callee->policy,
+                     out->policy ? "the default policy applies"
+                                 : "no default policy, PSTN legs are not allowed");
     if (forward_now(&P))
         return CR_OK;
-    plan_no_answer(&P);
+    if (callee->pbx_integration)
+        cr_trace_add(trace,
+                     "'%s' is enabled for PBX integration: no no-answer step (the PBX "
+                     "keeps the voicemail)",
+                     callee->uri);
+    else
+        plan_no_answer(&P);
     plan_ringing(&P, endpoints, nendpoints);
+    if (callee->pbx_integration)
+        plan_pbx(&P, from_gw);
     sort_branches(out);
     size_t n = 0;
     for (size_t i = 0; i < out->nbranches; i++)

@@ -628,6 +628,12 @@ typedef struct cr_plugin {
      * "file:line: error: ..." lines), CR_ABI_EIO (out_path not writable), CR_ABI_ENOMEM. */
     int (*compile)(const char *config, const cr_open_options *opts, const char *out_path,
                    char *err, size_t errlen);
+    /* ---- since ABI 1.6 too: user_plan for a call that arrived from `gateway` (name or SIP
+     * address host[:port]; NULL = not from a gateway). A callee enabled for PBX integration
+     * gets a "pbx" branch forking to the PBX through the route for its own line, unless the
+     * call came from one of that route's gateways. CR_ABI_ENOENT: no such gateway. */
+    int (*user_plan_ex)(cr_handle *h, const char *from, const char *to, const char *gateway,
+                        const char *const *endpoints, size_t nendpoints, cr_result **out);
 } cr_plugin;
 
 #define CR_GATEWAY_AUTO 0

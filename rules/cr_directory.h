@@ -71,7 +71,8 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
  */
 #define CR_DIRECTORY_CSV_HEADER                                                                    \
     "uri,line,enterpriseVoice,voicePolicy,locationProfile,voicemail,simultaneousRing,"             \
-    "forwardImmediate,noAnswerAfter,noAnswerTarget,teamCallDelay,teamCall,delegates"
+    "forwardImmediate,noAnswerAfter,noAnswerTarget,teamCallDelay,teamCall,delegates,"              \
+    "pbxIntegration"
 
 typedef enum { CR_DIR_XML = 1, CR_DIR_CSV = 2 } cr_dir_format;
 
@@ -89,6 +90,9 @@ int cr_directory_check_config(cr_directory *d, const cr_config *cfg, cr_diag *di
  * runs cr_directory_check_config; a directory that cannot be opened is an error at the
  * <directory> element. Returns CR_OK or CR_ECONFIG. */
 int cr_directory_check_named(const cr_config *cfg, cr_diag *diag);
+/* Warnings about every user of the directory against `cfg` (`callroute check --db`): a voice
+ * policy that is not configured (the default policy applies). CR_OK or CR_EIO. */
+int cr_directory_lint(cr_directory *d, const cr_config *cfg, cr_diag *diag);
 
 /* ---- reading ------------------------------------------------------------------------------ */
 

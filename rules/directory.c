@@ -409,7 +409,8 @@ int dir_encode(const cr_user *u, dir_buf *b)
     unsigned char *h = b->p;
     h[0] = REC_MAGIC;
     h[1] = REC_VERSION;
-    h[2] = u->enterprise_voice ? 1 : 0;
+    /* flags: bit 0 Enterprise Voice, bit 1 PBX integration (older records have it clear) */
+    h[2] = (unsigned char)((u->enterprise_voice ? 1 : 0) | (u->pbx_integration ? 2 : 0));
     h[3] = 0;
     put16(h + 4, (unsigned)u->forwarding.no_answer_after);
     put16(h + 6, (unsigned)u->team_call_delay);
@@ -464,6 +465,7 @@ bool dir_decode(const void *rec, size_t len, cr_user *u, char **names, size_t n,
         return false;
     memset(u, 0, sizeof *u);
     u->enterprise_voice = r[2] & 1;
+    u->pbx_integration = (r[2] & 2) != 0;
     u->forwarding.no_answer_after = (int)get16(r + 4);
     u->team_call_delay = (int)get16(r + 6);
     size_t nteam = get16(r + 8), ndel = get16(r + 10);

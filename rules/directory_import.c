@@ -320,8 +320,14 @@ static void xml_child(importer *im, rec *r, xmlNodePtr c)
 
 static void xml_user(importer *im, rec *r, xmlNodePtr n)
 {
-    static const char *const attrs[] = {
-        "uri", "line", "enterpriseVoice", "voicePolicy", "locationProfile", "voicemail", NULL};
+    static const char *const attrs[] = {"uri",
+                                        "line",
+                                        "enterpriseVoice",
+                                        "voicePolicy",
+                                        "locationProfile",
+                                        "voicemail",
+                                        "pbxIntegration",
+                                        NULL};
     rec_reset(r);
     r->loc.line = cr_xml_line(n);
     cr_user *u = &r->u;
@@ -338,6 +344,10 @@ static void xml_user(importer *im, rec *r, xmlNodePtr n)
              "attribute 'enterpriseVoice' is '%s', expected true, "
              "false, 1 or 0",
              ev);
+    char *pbx = xattr(im, r, n, "pbxIntegration");
+    if (pbx && cr_xml_parse_bool(pbx, &u->pbx_integration) != 0)
+        fail(im, r->loc.line, u->uri,
+             "attribute 'pbxIntegration' is '%s', expected true, false, 1 or 0", pbx);
     for (xmlNodePtr c = n->children; c; c = c->next)
         if (c->type == XML_ELEMENT_NODE)
             xml_child(im, r, c);
@@ -444,6 +454,7 @@ enum {
     COL_TEAM_DELAY,
     COL_TEAM,
     COL_DELEGATES,
+    COL_PBX,
     NCOLS
 };
 
@@ -459,7 +470,8 @@ static const char *const col_names[NCOLS] = {"uri",
                                              "noAnswerTarget",
                                              "teamCallDelay",
                                              "teamCall",
-                                             "delegates"};
+                                             "delegates",
+                                             "pbxIntegration"};
 
 /* Splits one CSV record (RFC 4180 quoting) in place; a quoted field may span lines, so the
  * caller passes a reader to get more. Returns the field count, -1 for a malformed record. */
@@ -640,6 +652,9 @@ static int import_csv(importer *im, FILE *f)
         if (v[COL_EV] && *v[COL_EV] && cr_xml_parse_bool(v[COL_EV], &u->enterprise_voice) != 0)
             fail(im, line, u->uri, "enterpriseVoice is '%s', expected true, false, 1 or 0",
                  v[COL_EV]);
+        if (v[COL_PBX] && *v[COL_PBX] && cr_xml_parse_bool(v[COL_PBX], &u->pbx_integration) != 0)
+            fail(im, line, u->uri, "pbxIntegration is '%s', expected true, false, 1 or 0",
+                 v[COL_PBX]);
         csv_int(im, &r, v[COL_NOANSWER_AFTER], "noAnswerAfter", 1, 3600,
                 &u->forwarding.no_answer_after);
         csv_int(im, &r, v[COL_TEAM_DELAY], "teamCallDelay", 0, 3600, &u->team_call_delay);
@@ -783,6 +798,8 @@ static void export_xml_user(FILE *out, const cr_user *u)
     xml_attr_out(out, "uri", u->uri);
     xml_attr_out(out, "line", u->line);
     fprintf(out, " enterpriseVoice=\"%s\"", u->enterprise_voice ? "true" : "false");
+    if (u->pbx_integration)
+        fputs(" pbxIntegration=\"true\"", out);
     xml_attr_out(out, "voicePolicy", u->policy);
     xml_attr_out(out, "locationProfile", u->profile);
     xml_attr_out(out, "voicemail", u->voicemail);
@@ -870,7 +887,8 @@ static void export_csv_user(FILE *out, const cr_user *u)
     csv_field(out, u->forwarding.no_answer_target, false);
     csv_field(out, u->team_call.count || u->team_call_delay ? delay : NULL, false);
     csv_list_out(out, &u->team_call, false);
-    csv_list_out(out, &u->delegates, true);
+    csv_list_out(out, &u->delegates, false);
+    csv_field(out, u->pbx_integration ? "true" : NULL, true);
 }
 
 int cr_directory_export(cr_directory *d, FILE *out, cr_dir_format fmt, char *err, size_t errlen)

@@ -486,8 +486,14 @@ static void load_user_child(elem *e, xmlNodePtr c, cr_user *u, bool *seen)
 
 static void load_user(loader *L, xmlNodePtr node)
 {
-    static const char *const attrs[] = {
-        "uri", "line", "enterpriseVoice", "voicePolicy", "locationProfile", "voicemail", NULL};
+    static const char *const attrs[] = {"uri",
+                                        "line",
+                                        "enterpriseVoice",
+                                        "voicePolicy",
+                                        "locationProfile",
+                                        "voicemail",
+                                        "pbxIntegration",
+                                        NULL};
     elem e = {0};
     char *uri = cr_xml_attr(node, "uri");
     name_object(&e, "user", uri && uri[0] ? uri : NULL, NULL);
@@ -502,6 +508,7 @@ static void load_user(loader *L, xmlNodePtr node)
         return;
     set_str(&e, &u->line, "line");
     set_bool(&e, &u->enterprise_voice, "enterpriseVoice");
+    set_bool(&e, &u->pbx_integration, "pbxIntegration");
     set_str(&e, &u->policy, "voicePolicy");
     set_str(&e, &u->profile, "locationProfile");
     set_str(&e, &u->voicemail, "voicemail");

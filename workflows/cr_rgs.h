@@ -101,13 +101,29 @@ typedef struct cr_rgs_queue {
     cr_srcloc loc;
 } cr_rgs_queue;
 
-/* A time zone: UTC offsets by transition, from a TZif file. */
+/* One end of a POSIX TZ rule's daylight-saving period (RFC 8536 §3.3). */
+typedef struct cr_rgs_tzdate {
+    char kind;       /* 'J' = Jn (1..365, no Feb 29), 'D' = n (0..365), 'M' = Mm.w.d */
+    int n, m, w, d;  /* day number, or month / week (5 = last) / weekday */
+    int32_t secs;    /* local time of day of the change, -167h..167h */
+} cr_rgs_tzdate;
+
+/* The TZif footer's rule: in force after the last explicit transition. */
+typedef struct cr_rgs_tzrule {
+    bool valid;                 /* a footer rule was read */
+    bool dst;                   /* the rule has a daylight-saving period */
+    int32_t std_off, dst_off;   /* UTC offsets (s, east positive) */
+    cr_rgs_tzdate start, end;   /* DST starts (in standard time) and ends (in DST) */
+} cr_rgs_tzrule;
+
+/* A time zone: UTC offsets by transition, from a TZif file, then the footer's rule. */
 typedef struct cr_rgs_tz {
     char *name;
     int64_t *at;  /* transition instants, Unix seconds, ascending */
     int32_t *off; /* UTC offset (s) in force from at[i] */
     size_t n;
     int32_t off0; /* offset before the first transition */
+    cr_rgs_tzrule rule;
 } cr_rgs_tz;
 
 /* One weekly range: days bit 0 = Sunday ... bit 6 = Saturday; minutes of the local day. */
@@ -238,6 +254,10 @@ long cr_rgs_config_workflow_find(const cr_rgs_config *cfg, const char *to);
 
 /* UTC offset in seconds of `tz` (NULL = UTC) at Unix time `unix_s`. */
 int32_t cr_rgs_tz_offset(const cr_rgs_tz *tz, int64_t unix_s);
+/* Parses a POSIX TZ string (RFC 8536 §3.3, hours up to 167): 0 or -1. */
+int cr_rgs_tzrule_parse(const char *s, size_t len, cr_rgs_tzrule *r);
+/* UTC offset under `r` at Unix time `unix_s`. */
+int32_t cr_rgs_tzrule_offset(const cr_rgs_tzrule *r, int64_t unix_s);
 
 typedef enum { CR_RGS_OPEN, CR_RGS_AFTER_HOURS, CR_RGS_HOLIDAY } cr_rgs_open_state;
 

@@ -41,6 +41,19 @@ static size_t block_len(const tzhead *h, int tsize)
            h->leap * (size_t)(tsize + 4) + h->isstd + h->isut;
 }
 
+/* The footer "\nTZ\n" after the v2+ data; an empty or unreadable one leaves no rule (the
+ * last transition's offset then stays in force, as before RFC 8536). */
+static void read_footer(const unsigned char *f, size_t len, cr_rgs_tzrule *r)
+{
+    if (!f || len < 2 || f[0] != '\n')
+        return;
+    const unsigned char *nl = memchr(f + 1, '\n', len - 1);
+    if (!nl || nl == f + 1)
+        return;
+    if (cr_rgs_tzrule_parse((const char *)f + 1, (size_t)(nl - f - 1), r) < 0)
+        r->valid = false;
+}
+
 int cr_rgs_config_add_tz(cr_rgs_config *cfg, const char *name, const void *tzif, size_t len)
 {
     if (cr_rgs_config_has_tz(cfg, name))
@@ -50,6 +63,8 @@ int cr_rgs_config_add_tz(cr_rgs_config *cfg, const char *name, const void *tzif,
     if (read_head(p, len, &h) < 0)
         return CR_EINVAL;
     int tsize = 4;
+    const unsigned char *footer = NULL;
+    size_t footer_len = 0;
     size_t need = 44 + block_len(&h, 4);
     if (need > len)
         return CR_EINVAL;
@@ -59,8 +74,10 @@ int cr_rgs_config_add_tz(cr_rgs_config *cfg, const char *name, const void *tzif,
         if (read_head(p, len, &h) < 0)
             return CR_EINVAL;
         tsize = 8;
-        if (44 + block_len(&h, 8) > len)
+        size_t body = 44 + block_len(&h, 8);
+        if (body > len)
             return CR_EINVAL;
+        footer = p + body, footer_len = len - body;
     }
     const unsigned char *times = p + 44, *idx = times + h.time * (size_t)tsize;
     const unsigned char *types = idx + h.time;
@@ -85,16 +102,22 @@ int cr_rgs_config_add_tz(cr_rgs_config *cfg, const char *name, const void *tzif,
     }
     z->n = h.time;
     z->off0 = (int32_t)be(types, 4);
+    read_footer(footer, footer_len, &z->rule);
     cfg->ntzs++;
     return rgs_config_index_tz(cfg, cfg->ntzs - 1);
 }
 
-/* Beyond the last transition the last offset stays in force (Debian's "fat" TZif files
- * list transitions up to 2037). */
+/* Beyond the last transition the footer's POSIX rule applies (RFC 8536 §3.3): Debian's "fat"
+ * TZif files list transitions up to 2037, "slim" ones almost none. Without a rule the last
+ * offset stays in force. */
 int32_t cr_rgs_tz_offset(const cr_rgs_tz *tz, int64_t unix_s)
 {
-    if (!tz || tz->n == 0 || unix_s < tz->at[0])
-        return tz ? tz->off0 : 0;
+    if (!tz)
+        return 0;
+    if (tz->rule.valid && (tz->n == 0 || unix_s >= tz->at[tz->n - 1]))
+        return cr_rgs_tzrule_offset(&tz->rule, unix_s);
+    if (tz->n == 0 || unix_s < tz->at[0])
+        return tz->off0;
     size_t lo = 0, hi = tz->n; /* last i with at[i] <= unix_s */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;

@@ -23,9 +23,19 @@ static void usage(FILE *f)
 }
 
 /* The plan as a timeline, one line per thing that rings. */
-static void print_text(const cr_plugin *p, const cr_result *r)
+static void print_text(const cr_plugin *p, const cr_result *r, const cr_result *gwr)
 {
     const char *callee = p->result_get(r, "callee");
+    if (gwr) { /* what the gateway's profile made of the numbers */
+        const char *v = p->result_get(gwr, "called");
+        printf("gateway: %s (profile %s)\n", p->result_get(gwr, "gateway"),
+               p->result_get(gwr, "profile") ? p->result_get(gwr, "profile") : "-");
+        printf("called: %s\n", v ? v : "-");
+        v = p->result_get(gwr, "calling");
+        printf("calling: %s\n", v ? v : "-");
+        v = p->result_get(gwr, "pai");
+        printf("p-asserted-identity: %s\n", v ? v : "-");
+    }
     printf("callee: %s\n", callee ? callee : "-");
     size_t n = p->result_count(r, "ring");
     for (size_t i = 0; i < n; i++) {
@@ -79,13 +89,20 @@ int cr_cmd_inbound(const cr_plugin *p, int argc, char **argv)
     char buf[8192];
     size_t nend = cr_opt_all(&o, "endpoint", endpoints, CR_OPTS_MAX, buf, sizeof buf);
     const char *to = o.pos[0];
-    cr_result *gwr = NULL;
+    cr_result *gwr = NULL, *r = NULL;
     const char *gateway = cr_opt(&o, "gateway");
-    if (gateway && p->inbound(h, gateway, to, from, &gwr) == 0 && gwr &&
-        p->result_get(gwr, "target"))
+    int rc = gateway ? p->inbound(h, gateway, to, from, &gwr) : 0;
+    if (rc == CR_ABI_ENOENT) {
+        fprintf(stderr, "callroute inbound: '%s' is no configured gateway\n", gateway);
+        p->close(h);
+        return 2;
+    }
+    if (rc == 0 && gwr && p->result_get(gwr, "target"))
         to = p->result_get(gwr, "target");
-    cr_result *r = NULL;
-    int rc = p->user_plan(h, from, to, endpoints, nend, &r);
+    if (gateway && CR_HAS(cr_plugin, p, user_plan_ex) && p->user_plan_ex)
+        rc = p->user_plan_ex(h, from, to, gateway, endpoints, nend, &r);
+    else
+        rc = p->user_plan(h, from, to, endpoints, nend, &r);
     int status = 2;
     if (rc != 0 || !r) {
         fprintf(stderr, "callroute inbound: %s\n", p->strerror(rc));
@@ -93,7 +110,7 @@ int cr_cmd_inbound(const cr_plugin *p, int argc, char **argv)
         if (cr_flag(&o, "json"))
             cr_cli_print(p, r, 1);
         else
-            print_text(p, r);
+            print_text(p, r, gwr);
         status = p->result_kind(r) == 1 ? 0 : 1;
     }
     p->result_free(r);

@@ -47,7 +47,12 @@ int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
         fprintf(stderr, "callroute check: --include-dir needs a newer libcallroute\n");
         return 2;
     }
-    int rc = opts.include_dirs ? p->check_ex(config, &opts, &r) : p->check(config, &r);
+    bool ex = opts.include_dirs || opts.db_path; /* --db: the directory's users too */
+    if (ex && (p->size < offsetof(cr_plugin, check_ex) + sizeof(void *) || !p->check_ex)) {
+        fprintf(stderr, "callroute check: --db needs a newer libcallroute\n");
+        return 2;
+    }
+    int rc = ex ? p->check_ex(config, &opts, &r) : p->check(config, &r);
     if (!r) {
         fprintf(stderr, "callroute check: %s\n", p->strerror(rc));
         return 2;

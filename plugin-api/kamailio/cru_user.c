@@ -27,6 +27,7 @@
 
 #include "core/dprint.h"
 #include "core/dset.h"
+#include "core/ip_addr.h"
 #include "core/locking.h"
 #include "core/mem/mem.h"
 #include "core/mem/shm_mem.h"
@@ -444,7 +445,16 @@ int cru_user(struct sip_msg *msg)
     }
     clear_branches();
 
-    rc = crl_plugin->user_plan(h, from, callee, (const char *const *)eps, neps, &r);
+    /* PBX coexistence: a call that came from a gateway says so, so that a callee enabled for
+     * PBX integration is not forked back to the PBX it came from (ENOENT: no gateway) */
+    rc = CR_ABI_ENOENT;
+    if (CR_HAS(cr_plugin, crl_plugin, user_plan_ex) && crl_plugin->user_plan_ex) {
+        char src[IP_ADDR_MAX_STR_SIZE + 16];
+        snprintf(src, sizeof(src), "%s:%u", ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
+        rc = crl_plugin->user_plan_ex(h, from, callee, src, (const char *const *)eps, neps, &r);
+    }
+    if (rc == CR_ABI_ENOENT)
+        rc = crl_plugin->user_plan(h, from, callee, (const char *const *)eps, neps, &r);
     for (i = 0; i < neps; i++)
         pkg_free(eps[i]);
     if (rc < 0 || r == NULL) {

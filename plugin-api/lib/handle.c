@@ -9,6 +9,7 @@
  * A reader that loaded the old pointer incremented the old counter before that load, so it
  * is waited for; one that raced the flip loads the new pointer. (All atomics are seq_cst.)
  */
+#include "cr_rgs_check.h"
 #include "handle.h"
 #include "cr_rgs_xml.h"
 #include "cr_rules.h"
@@ -61,6 +62,8 @@ int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, 
     if (rc == CR_OK && cr_config_has_response_groups(*out)) {
         cr_rgs_config *rgs = NULL;
         rc = cr_rgs_xml_load_ex(path, opts, &rgs, diag);
+        if (rc == CR_OK) /* agents, workflow URIs and lines against the users */
+            rc = cr_rgs_check_against(*out, rgs, diag);
         cr_rgs_config_free(rgs);
         if (rc != CR_OK) {
             cr_config_free(*out);

@@ -290,8 +290,11 @@ static int p_inbound(cr_handle *h, const char *gateway, const char *called, cons
     cr_inbound in;
     cr_trace t;
     cr_trace_init(&t);
-    if (gateway && !gw)
-        cr_trace_add(&t, "'%s' is no configured gateway: default profile used", gateway);
+    if (gateway && !gw) { /* callroute.h: ENOENT, no result */
+        crp_snapshot_release(h, token);
+        cr_trace_free(&t);
+        return CR_ENOENT;
+    }
     crp_runtime_ud ud = {h, NULL, 0, 0};
     cr_runtime rt;
     crp_runtime_init(&rt, &ud);
@@ -419,6 +422,11 @@ static int p_check_ex(const char *path, const cr_open_options *opts, cr_result *
     cr_diag_init(&d);
     cr_config *cfg = NULL;
     int rc = crp_load_ex(path, &lo, &cfg, &d);
+    const char *db = opts && opts->size >= offsetof(cr_open_options, db_path) + sizeof(char *)
+                         ? opts->db_path
+                         : NULL;
+    if (rc == CR_OK && db && crp_users_check_ex(db, cfg, true, &d) != CR_OK)
+        rc = CR_ECONFIG;
     if (rc == CR_OK) {
         size_t before = d.errors;
         check_scripts(path, &lo, &d);
@@ -563,6 +571,7 @@ static const cr_plugin plugin = {
     .gateway_call = crp_gateway_call,
     .gateway_call_end = crp_gateway_call_end,
     .compile = crp_compile,
+    .user_plan_ex = crp_user_plan_ex,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */

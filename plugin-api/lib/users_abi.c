@@ -74,6 +74,11 @@ void crp_users_detach(crp_users_scope *s)
 
 int crp_users_check(const char *db_path, const cr_config *cfg, cr_diag *diag)
 {
+    return crp_users_check_ex(db_path, cfg, false, diag);
+}
+
+int crp_users_check_ex(const char *db_path, const cr_config *cfg, bool lint, cr_diag *diag)
+{
     if (!db_path)
         return CR_OK;
     cr_directory *d = dir_get(db_path);
@@ -82,7 +87,10 @@ int crp_users_check(const char *db_path, const cr_config *cfg, cr_diag *diag)
                     "cannot open the user directory");
         return CR_ECONFIG;
     }
-    return cr_directory_check_config(d, cfg, diag);
+    int rc = cr_directory_check_config(d, cfg, diag);
+    if (rc == CR_OK && lint)
+        cr_directory_lint(d, cfg, diag);
+    return rc;
 }
 
 /* ---- JSON text for the nested parts of a plan ---------------------------------------------- */
@@ -345,6 +353,12 @@ static const cr_user *find_callee(const cr_config *cfg, const cr_runtime *rt, co
 int crp_user_plan(cr_handle *h, const char *from, const char *to, const char *const *endpoints,
                   size_t nendpoints, cr_result **out)
 {
+    return crp_user_plan_ex(h, from, to, NULL, endpoints, nendpoints, out);
+}
+
+int crp_user_plan_ex(cr_handle *h, const char *from, const char *to, const char *gateway,
+                     const char *const *endpoints, size_t nendpoints, cr_result **out)
+{
     if (!out)
         return CR_EINVAL;
     *out = NULL;
@@ -363,6 +377,14 @@ int crp_user_plan(cr_handle *h, const char *from, const char *to, const char *co
     crp_users_attach(h, s->cfg, &rt, &scope);
     cr_trace t;
     cr_trace_init(&t);
+    const cr_gateway *gw = gateway ? cr_config_gateway_match(s->cfg, gateway) : NULL;
+    if (gateway && !gw) {
+        crp_users_detach(&scope);
+        crp_snapshot_release(h, token);
+        cr_trace_free(&t);
+        free(plan);
+        return CR_ENOENT;
+    }
     const cr_user *callee = find_callee(s->cfg, &rt, from, to, &t);
     cr_result *r = crp_result_new("user_plan", callee ? 1 : 0);
     if (r) {
@@ -370,7 +392,7 @@ int crp_user_plan(cr_handle *h, const char *from, const char *to, const char *co
         crp_set_str(r, NULL, "to", to);
         crp_set_str(r, NULL, "callee", callee ? callee->uri : NULL);
         if (callee) {
-            cr_plan_build(s->cfg, from, callee, endpoints, nendpoints, &rt, plan, &t);
+            cr_plan_build_ex(s->cfg, from, gw, callee, endpoints, nendpoints, &rt, plan, &t);
             render_plan(r, plan);
             crp_set_str(r, NULL, "reason", plan->reason);
             render_ring(r, plan);

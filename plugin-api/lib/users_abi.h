@@ -13,6 +13,10 @@
 /* The cr_plugin slots user_plan, users_import, users_export (contracts in callroute.h). */
 int crp_user_plan(cr_handle *h, const char *from, const char *to, const char *const *endpoints,
                   size_t nendpoints, cr_result **out);
+/* crp_user_plan for a call that arrived from `gateway` (name or host[:port], NULL = none):
+ * CR_ENOENT when it names no configured gateway. */
+int crp_user_plan_ex(cr_handle *h, const char *from, const char *to, const char *gateway,
+                     const char *const *endpoints, size_t nendpoints, cr_result **out);
 int crp_users_import_ex(const char *db_dir, const char *file, unsigned flags, cr_result **out,
                         char *err, size_t errlen);
 int crp_users_import(const char *db_dir, const char *file, cr_result **out, char *err,
@@ -36,5 +40,7 @@ void crp_users_detach(crp_users_scope *s);
 /* At load: errors for users both inline in cfg and in the directory at db_path (the handle's
  * --db). Returns CR_OK or CR_ECONFIG. */
 int crp_users_check(const char *db_path, const cr_config *cfg, cr_diag *diag);
+/* crp_users_check, plus (lint) warnings about every directory user (`check --db`). */
+int crp_users_check_ex(const char *db_path, const cr_config *cfg, bool lint, cr_diag *diag);
 
 #endif

@@ -23,8 +23,8 @@ same_answers() {
     local ra=$?
     "$cli" check --config "$img" > "$tmp/b" 2>&1
     local rb=$?
-    sed -i "s#$xml#CONFIG#g" "$tmp/a"
-    sed -i "s#$img#CONFIG#g" "$tmp/b"
+    # messages name the source file (an image remembers where each object was written)
+    sed -i -e "s#$xml#CONFIG#g" -e "s#$img#CONFIG#g" "$tmp/a" "$tmp/b"
     [ $ra = $rb ] && cmp -s "$tmp/a" "$tmp/b" || { fail "check differs for $xml"; diff "$tmp/a" "$tmp/b" | head; }
     for from in "$@"; do
         "$cli" route --config "$xml" --from "$from" --batch "$tmp/numbers" > "$tmp/a" 2>&1
@@ -46,6 +46,22 @@ while IFS= read -r xml; do
         fail "recompiling the image of $xml changed it"
 done < <(find "$src/examples" -name '*.xml' | sort)
 [ $n -ge 4 ] || fail "only $n example configurations compiled"
+
+# user plans: PBX coexistence (pbxIntegration) answers the same from the image
+pbx=$src/tests/cli/semantics/pbx.xml
+if "$cli" compile --config "$pbx" -o "$tmp/pbx.plan" > /dev/null; then
+    for args in "--from sip:bob@contoso.com sip:alice@contoso.com" \
+                "--gateway PBX --from +14255550199 +14255550100"; do
+        "$cli" inbound --config "$pbx" $args > "$tmp/a" 2>&1
+        "$cli" inbound --config "$tmp/pbx.plan" $args > "$tmp/b" 2>&1
+        sed -i "s#$pbx#CONFIG#g" "$tmp/a"; sed -i "s#$tmp/pbx.plan#CONFIG#g" "$tmp/b"
+        cmp -s "$tmp/a" "$tmp/b" || { fail "inbound $args differs for pbx.xml"; diff "$tmp/a" "$tmp/b" | head -4; }
+    done
+    "$cli" inbound --config "$tmp/pbx.plan" --from sip:bob@contoso.com sip:alice@contoso.com |
+        grep -q "via PBX" || fail "the image lost pbxIntegration (no fork to the PBX)"
+else
+    fail "compile pbx.xml"
+fi
 
 # a generated plan (the Kamailio comparison's): its users and dialed numbers
 python3 "$src/tests/bench/kamailio/gen_plan.py" "$tmp/gen" 5071 5072 --users 300 --calls 400 \

@@ -5,7 +5,8 @@
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
 #        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn
-#        user_unregistered user_busy user_caller_cancel; gateway health: gw_manual_state gw_full gw_probe. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+#        user_unregistered user_busy user_caller_cancel user_pbx_fork user_pbx_from_pbx; gateway health:
+#        gw_manual_state gw_full gw_probe. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -435,6 +436,39 @@ user_simring)
     e2e_got sam CANCEL || e2e_fail "sam's phone was not cancelled when GW-A answered"
     [ "$(e2e_count gwB)" = 0 ] || e2e_fail "GW-B got the simultaneous-ring leg while GW-A was up"
     e2e_log "ok: sam's phone and GW-A rang $d s apart; the phone was cancelled"
+    ;;
+
+user_pbx_fork)
+    # PBX coexistence: pat (pbxIntegration) is called from a SIP endpoint: pat's registered
+    # phone rings and the call forks to the PBX (GW-A, the gateway of the route for pat's
+    # line) at once. The PBX answers: pat's phone gets a CANCEL.
+    use_users_fixture
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_phone pat uas_ring.xml
+    e2e_call alice 50160 || e2e_fail "call to pat not answered by the PBX"
+    e2e_expect_invite pat "^sip:pat@127\.0\.0\.1:$PHONE_PORT_pat"
+    e2e_expect_invite gwA "^sip:\+14255550160@127\.0\.0\.1:$PORT_A"
+    e2e_got pat CANCEL || e2e_fail "pat's phone was not cancelled when the PBX answered"
+    [ "$(e2e_count gwB)" = 0 ] || e2e_fail "GW-B got the PBX fork while GW-A was up"
+    e2e_log "ok: pat's phone and the PBX rang; the phone was cancelled"
+    ;;
+
+user_pbx_from_pbx)
+    # A call that arrives from the PBX (the caller uses GW-A's address) to pat's number rings
+    # only pat's SIP phone: nothing is forked back to the PBX or to the backup gateway.
+    use_users_fixture
+    e2e_gateway gwB "$PORT_B" gw_ok.xml
+    e2e_wait_ports "$PORT_B"
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_phone pat gw_ok.xml
+    E2E_UAC_PORT=$PORT_A e2e_call 14255550199 +14255550160 \
+        || e2e_fail "call from the PBX to pat not answered by pat's phone"
+    e2e_expect_invite pat "^sip:pat@127\.0\.0\.1:$PHONE_PORT_pat"
+    grep -a -q -E "^INVITE " <(awk '/message received/{r=1;next} /message sent/{r=0;next} r' \
+        "$E2E_TMP/uac.msg") && e2e_fail "the PBX got the call back"
+    [ "$(e2e_count gwB)" = 0 ] || e2e_fail "the call from the PBX was forked to GW-B"
+    e2e_log "ok: a call from the PBX rang only pat's phone"
     ;;
 
 user_simring_failover)

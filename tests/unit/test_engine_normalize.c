@@ -132,19 +132,50 @@ static void test_unset_optional_group_is_empty(void **state)
     assert_string_equal(apply("^(\\+)?(\\d+)$", "[$1]$2", "123"), "[]123");
 }
 
-static void test_translation_naming_missing_group_is_refused(void **state)
+/* .NET: "$10" with one group, "${name}" without such a group stay literal text; the
+ * configuration loads with a warning (issue 15). */
+static void test_translation_naming_missing_group_is_literal(void **state)
 {
     (void)state;
-    const char *bad[] = {"+$2", "+${2}", "+${name}", "+$10"};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    const char *tr[] = {"+$2", "+${2}", "+${name}", "+$10"};
+    const char *want[] = {"+$2", "+${2}", "+${name}", "+$10"};
+    for (size_t i = 0; i < sizeof tr / sizeof *tr; i++) {
         cr_diag d;
-        cr_config *c = one_rule("^(\\d{4})$", bad[i], &d);
-        assert_null(c);
-        assert_int_equal(d.errors, 1);
-        assert_non_null(strstr(d.items[0].message, "group"));
-        assert_string_equal(d.items[0].object, "rule 'R' of location profile 'P'");
+        cr_config *c = one_rule("^(\\d{4})$", tr[i], &d);
+        assert_non_null(c);
+        assert_int_equal(d.errors, 0);
+        size_t k = 0; /* the one-rule configuration has no <domains> either: a warning too */
+        while (k < d.count && !strstr(d.items[k].message, "literal text"))
+            k++;
+        assert_true(k < d.count);
+        assert_int_equal(d.items[k].level, CR_DIAG_WARNING);
+        assert_string_equal(d.items[k].object, "rule 'R' of location profile 'P'");
+        cr_config_free(c);
         cr_diag_free(&d);
+        assert_string_equal(apply("^(\\d{4})$", tr[i], "1234"), want[i]);
     }
+}
+
+/* A result longer than CR_NUMBER_MAX fails normalization (no raw number routed). */
+static void test_too_long_result_fails_visibly(void **state)
+{
+    (void)state;
+    cr_diag d;
+    cr_config *c = one_rule(
+        "^(\\d{4})$", "$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1", &d);
+    assert_non_null(c);
+    char out[CR_NUMBER_MAX + 1];
+    const cr_rule *rule = NULL;
+    cr_trace t;
+    cr_trace_init(&t);
+    assert_int_equal(
+        cr_profile_normalize(cr_config_profile_at(c, 0), "1234", out, sizeof out, &rule, &t),
+        CR_ERANGE);
+    assert_non_null(rule);
+    assert_non_null(strstr(t.buf, "the number cannot be normalized"));
+    cr_trace_free(&t);
+    cr_config_free(c);
+    cr_diag_free(&d);
 }
 
 static void test_bad_pattern_reports_offset(void **state)
@@ -230,7 +261,8 @@ int main(void)
         cmocka_unit_test(test_dotnet_special_substitutions),
         cmocka_unit_test(test_dotnet_replaces_every_match),
         cmocka_unit_test(test_unset_optional_group_is_empty),
-        cmocka_unit_test(test_translation_naming_missing_group_is_refused),
+        cmocka_unit_test(test_translation_naming_missing_group_is_literal),
+        cmocka_unit_test(test_too_long_result_fails_visibly),
         cmocka_unit_test(test_bad_pattern_reports_offset),
         cmocka_unit_test(test_visual_separators_removed),
         cmocka_unit_test(test_malformed_numbers_are_errors_not_crashes),

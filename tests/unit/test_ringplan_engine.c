@@ -177,7 +177,12 @@ static void team_call_rings_after_the_users_delay(void **state)
 
 static void team_call_without_delay_rings_every_member_at_once(void **state)
 {
-    const cr_plan *p = plan_of("sip:mallory@contoso.com");
+    /* mallory as if enabled for Enterprise Voice (a team-call owner must be: issue 15) */
+    cr_user u = *cr_config_user_find(cfg, "sip:mallory@contoso.com");
+    u.enterprise_voice = true;
+    assert_int_equal(cr_plan_build(cfg, "sip:judy@contoso.com", &u, NULL, 0, NULL, &plan, NULL),
+                     CR_OK);
+    const cr_plan *p = &plan;
     const cr_plan_branch *b = branch(p, CR_BRANCH_TEAM_CALL);
     assert_non_null(b);
     assert_int_equal(b->at, 0);
@@ -360,7 +365,8 @@ static void targets_that_are_directory_users_are_recognised(void **state)
     assert_non_null(branch(&plan, CR_BRANCH_TEAM_CALL));
 }
 
-static void a_directory_user_with_an_unknown_policy_gets_no_pstn_leg(void **state)
+/* Guide 9460: the default policy applies to a user whose policy is gone (issue 15). */
+static void a_directory_user_with_an_unknown_policy_gets_the_default_policy(void **state)
 {
     cr_user u = *cr_config_user_find(cfg, "sip:alice@contoso.com");
     u.policy = "Not Configured";
@@ -368,10 +374,22 @@ static void a_directory_user_with_an_unknown_policy_gets_no_pstn_leg(void **stat
     cr_trace_free(&trace);
     cr_trace_init(&trace);
     assert_int_equal(cr_plan_build(cfg, NULL, &u, NULL, 0, NULL, &plan, &trace), CR_OK);
-    assert_null(plan.policy);
+    assert_ptr_equal(plan.policy, cr_config_default_policy(cfg));
+    assert_non_null(branch(&plan, CR_BRANCH_TEAM_CALL));
+    assert_true(traced("voice policy 'Not Configured' is not configured: the default policy"));
+}
+
+/* Team call and simultaneous ring need an owner enabled for Enterprise Voice (issue 15). */
+static void an_owner_without_enterprise_voice_gets_no_team_call_or_simultaneous_ring(void **state)
+{
+    cr_trace_free(&trace);
+    cr_trace_init(&trace);
+    const cr_user *u = cr_config_user_find(cfg, "sip:mallory@contoso.com");
+    assert_int_equal(cr_plan_build(cfg, NULL, u, NULL, 0, NULL, &plan, &trace), CR_OK);
+    assert_null(branch(&plan, CR_BRANCH_TEAM_CALL));
     assert_null(branch(&plan, CR_BRANCH_SIMULTANEOUS_RING));
-    assert_non_null(branch(&plan, CR_BRANCH_TEAM_CALL)); /* no policy forbids nothing else */
-    assert_true(traced("voice policy 'Not Configured' is not configured"));
+    assert_true(traced("team call: skipped, 'sip:mallory@contoso.com' is not enabled for "
+                       "Enterprise Voice"));
 }
 
 static void a_missing_callee_is_refused(void **state)
@@ -410,7 +428,8 @@ int main(void)
         T(no_answer_forwarding_forbidden_falls_back_to_voicemail),
         T(without_voicemail_there_is_no_no_answer_step),
         T(targets_that_are_directory_users_are_recognised),
-        T(a_directory_user_with_an_unknown_policy_gets_no_pstn_leg),
+        T(a_directory_user_with_an_unknown_policy_gets_the_default_policy),
+        T(an_owner_without_enterprise_voice_gets_no_team_call_or_simultaneous_ring),
         T(a_missing_callee_is_refused),
     };
     return cmocka_run_group_tests(tests, load, unload);

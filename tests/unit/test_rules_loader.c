@@ -145,13 +145,23 @@ static void refuses_bad_pattern_with_offset(void **state)
     expect_error(p, base_name(p), 5, "rule 'R' of location profile 'P'", "offset");
 }
 
-static void refuses_translation_naming_missing_group(void **state)
+/* .NET reads a group the pattern lacks as literal text: a warning, not a refusal (issue 15) */
+static void warns_on_translation_naming_missing_group(void **state)
 {
     const char *p =
         base_with(5, "<rule name=\"R\" pattern=\"^(\\d{4})$\" translation=\"+1$2\"/>", 0);
-    expect_error(p, base_name(p), 5, "rule 'R' of location profile 'P'", "$2");
+    expect_warning(p, 5, "rule 'R' of location profile 'P'", "'$2' is literal text");
     p = base_with(5, "<rule name=\"R\" pattern=\"^(\\d{4})$\" translation=\"+1${ext}\"/>", 0);
-    expect_error(p, base_name(p), 5, "rule 'R' of location profile 'P'", "ext");
+    expect_warning(p, 5, "rule 'R' of location profile 'P'", "${ext}, which the pattern lacks");
+}
+
+/* .NET character-class subtraction is refused clearly, never silently misread (issue 15) */
+static void refuses_class_subtraction(void **state)
+{
+    const char *p =
+        base_with(5, "<rule name=\"R\" pattern=\"^([2-9-[5]]\\d{3})$\" translation=\"+1$1\"/>", 0);
+    expect_error(p, base_name(p), 5, "rule 'R' of location profile 'P'",
+                 "character-class subtraction at offset 6");
 }
 
 static void refuses_default_naming_nothing(void **state)
@@ -308,7 +318,8 @@ int main(void)
         cmocka_unit_test(refuses_unknown_profile_of_user_and_gateway),
         cmocka_unit_test(refuses_duplicate_names),
         cmocka_unit_test(refuses_bad_pattern_with_offset),
-        cmocka_unit_test(refuses_translation_naming_missing_group),
+        cmocka_unit_test(warns_on_translation_naming_missing_group),
+        cmocka_unit_test(refuses_class_subtraction),
         cmocka_unit_test(refuses_default_naming_nothing),
         cmocka_unit_test(refuses_second_default),
         cmocka_unit_test(refuses_bad_external_access_prefix),

@@ -1,0 +1,72 @@
+/* Response groups against the routing configuration of the same document: agents who are
+ * users, workflow URIs and lines that are users', queues without a timeout. */
+#include "cr_rgs_check.h"
+
+#include "cr_engine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void check_agents(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag *diag)
+{
+    char obj[512];
+    for (size_t i = 0; i < rgs->ngroups; i++) {
+        const cr_rgs_group *g = &rgs->groups[i];
+        snprintf(obj, sizeof obj, "agent group '%s'", g->name);
+        for (size_t k = 0; k < g->nagents; k++) {
+            const cr_user *u = cr_config_user_find(cfg, g->agent_uris[k]);
+            /* agents that are not users at all stay allowed (SPEC §4) */
+            if (u && !u->enterprise_voice)
+                cr_diag_add(diag, CR_DIAG_ERROR, g->loc, obj,
+                            "agent '%s' is user '%s' (%s:%d), not enabled for Enterprise Voice: "
+                            "an agent must be",
+                            g->agent_uris[k], u->uri, u->loc.file ? u->loc.file : "", u->loc.line);
+        }
+    }
+}
+
+static void check_workflows(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag *diag)
+{
+    char obj[512];
+    for (size_t i = 0; i < rgs->nworkflows; i++) {
+        const cr_rgs_workflow *w = &rgs->workflows[i];
+        snprintf(obj, sizeof obj, "workflow '%s'", w->name);
+        const cr_user *u = w->uri ? cr_config_user_find(cfg, w->uri) : NULL;
+        if (u)
+            cr_diag_add(diag, CR_DIAG_ERROR, w->loc, obj,
+                        "its URI %s is also user '%s' (%s:%d): a call to it cannot reach both",
+                        w->uri, u->uri, u->loc.file ? u->loc.file : "", u->loc.line);
+        cr_number n;
+        if (w->line && cr_number_parse(w->line, &n) == CR_OK && n.dialable) {
+            u = cr_config_user_by_number(cfg, n.digits, n.ext[0] ? n.ext : NULL);
+            if (u)
+                cr_diag_add(diag, CR_DIAG_ERROR, w->loc, obj,
+                            "its line %s is also the line of user '%s' (%s:%d)", w->line, u->uri,
+                            u->loc.file ? u->loc.file : "", u->loc.line);
+        }
+    }
+}
+
+static void check_queues(const cr_rgs_config *rgs, cr_diag *diag)
+{
+    char obj[512];
+    for (size_t i = 0; i < rgs->nqueues; i++) {
+        const cr_rgs_queue *q = &rgs->queues[i];
+        if (q->timeout_s > 0)
+            continue;
+        snprintf(obj, sizeof obj, "queue '%s'", q->name);
+        cr_diag_add(diag, CR_DIAG_WARNING, q->loc, obj,
+                    "no <timeout>: a call waits until an agent answers or the caller hangs up");
+    }
+}
+
+int cr_rgs_check_against(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag *diag)
+{
+    if (!cfg || !rgs)
+        return CR_OK;
+    size_t before = diag->errors;
+    check_agents(cfg, rgs, diag);
+    check_workflows(cfg, rgs, diag);
+    check_queues(rgs, diag);
+    return diag->errors > before ? CR_ECONFIG : CR_OK;
+}
