@@ -429,6 +429,12 @@ int crp_users_import_ex(const char *db_dir, const char *file, unsigned flags, cr
         cr_directory_close(d);
         return rc;
     }
+    size_t warnings = diag.warnings;
+    for (size_t i = 0; i < diag.count; i++) { /* warnings of an accepted import */
+        char line[1600];
+        cr_diag_format(&diag, i, line, sizeof line);
+        crp_log(CR_LOG_WARNING, "%s", line);
+    }
     cr_diag_free(&diag);
     cr_directory_stats st;
     cr_directory_stat(d, &st);
@@ -442,6 +448,7 @@ int crp_users_import_ex(const char *db_dir, const char *file, unsigned flags, cr
         crp_set_num(r, NULL, "added", (double)rep.added);
         crp_set_num(r, NULL, "replaced", (double)rep.replaced);
         crp_set_num(r, NULL, "removed", (double)rep.removed);
+        crp_set_num(r, NULL, "warnings", (double)warnings);
         crp_set_num(r, NULL, "users", (double)st.users);
         crp_set_num(r, NULL, "lines", (double)st.lines);
         crp_set_num(r, NULL, "file_bytes", (double)st.file_bytes);
