@@ -2,6 +2,7 @@
  * callroute — the command line. It loads libcallroute.so with dlopen and talks to it through
  * the plugin ABI only (callroute.h), exactly as any SIP server host does.
  */
+#define _GNU_SOURCE /* dladdr */
 #include "cli.h"
 #include "opts.h"
 
@@ -107,23 +108,20 @@ void cr_cli_print(const cr_plugin *p, const cr_result *r, int json)
 
 static void usage(FILE *f)
 {
-    fputs("usage: callroute COMMAND [options]\n"
-          "  check     --config FILE [--json]                 validate and lint\n"
-          "  normalize --config FILE --profile NAME NUMBER [--json]\n"
-          "  route     --config FILE --from SIP_URI NUMBER [--json] [--down GW]... [--trace]\n"
-          "  route     --config FILE --from SIP_URI --batch FILE [--down GW]...\n"
-          "  dial      --config FILE --profile NAME DIGITS [--json]\n"
-          "  inbound   --config FILE [--db DIR] --from URI TO [--gateway GW] [--json]\n"
-          "  simulate  --config FILE [--start ISO-8601-UTC] [--state DIR] EVENTS\n"
-          "  bench     --config FILE | --generate routes=N,rules=M,users=U  [--json]\n"
-          "  bench     --rgs [--agents N --groups G --waiting W | --model ocs2007r2 --scale K]\n"
-          "  users     import|export --db DIR FILE\n"
-          "Global: --library PATH (libcallroute.so to load; or CALLROUTE_LIBRARY)\n"
-          "check, normalize, route, dial: --include-dir DIR (repeatable) lets <include href>\n"
-          "  reach DIR besides the configuration's own directory\n"
-          "Exit status: 0 success, 1 decision or validation failed, 2 usage or configuration "
-          "error.\n",
-          f);
+    cr_cli_help(NULL, f);
+}
+
+/* `callroute --version`: this program's version, then the loaded library's and its ABI. */
+static int version(const char *library)
+{
+    printf("callroute %s (built for ABI %d.%d)\n", CR_CLI_VERSION, CR_ABI_MAJOR, CR_ABI_MINOR);
+    const cr_plugin *p = load_plugin(library);
+    if (!p)
+        return 2;
+    Dl_info info;
+    const char *file = dladdr((const void *)p, &info) && info.dli_fname ? info.dli_fname : "?";
+    printf("libcallroute %s (ABI %u.%u) %s\n", p->version, p->abi_major, p->abi_minor, file);
+    return 0;
 }
 
 typedef int (*cmd_fn)(const cr_plugin *, int, char **);
@@ -167,6 +165,12 @@ int main(int argc, char **argv)
         argv[w++] = argv[i];
     }
     argc = w;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
+        return version(library);
     if (strcmp(argv[1], "bench") == 0)
         for (int i = 2; i < argc; i++)
             if (strcmp(argv[i], "--rgs") == 0) {

@@ -101,11 +101,15 @@ batch)
   printf '# a number plan\n+14255550199\n\n50101\n+19005551212\n911\n' > "$tmp/numbers"
   expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/numbers"
   lines=$(printf '%s\n' "$out" | wc -l)
-  [ "$lines" = 4 ] && ok || bad "batch printed $lines lines, want 4"
+  [ "$lines" = 6 ] && ok || bad "batch printed $lines lines, want 6 (one per input line)"
   python3 - "$tmp/out" <<'PY' && ok || bad "batch JSON lines"
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
+lines = open(sys.argv[1]).read().split("\n")[:-1]
+assert lines[0] == "# a number plan" and lines[2] == "", lines
+rows = [json.loads(l) for l in lines if l and not l.startswith("#")]
 assert [r["decision"] for r in rows] == ["outbound", "internal", "blocked", "outbound"], rows
+assert [r["input"] for r in rows] == ["+14255550199", "50101", "+19005551212", "911"], rows
+assert list(rows[0])[0] == "input"
 PY
   # lines longer than any buffer: one decision per line, whatever its length
   { printf '+14255550199\n'; head -c 5000 /dev/zero | tr '\0' 5; printf '\n50101\n'; } > "$tmp/long"
@@ -117,6 +121,108 @@ assert [r["decision"] for r in rows] == ["outbound", "not_applicable", "internal
 PY
   printf '+14255550199\n+14255550199\n' > "$tmp/two"
   expect 0 "$cr" route --config "$contoso" --from sip:carol@contoso.com --batch "$tmp/two"
+  ;;
+order)
+  # issue 16: a batch line's gateway order does not depend on the lines before it
+  order() { python3 -c 'import json,sys; print(" ".join(",".join([a["gateway"] for a in json.loads(l)["attempts"]] or ["-"]) for l in sys.stdin if l.startswith("{")))'; }
+  printf '+14255550199\n' > "$tmp/alone"
+  printf '+14255550198\n+14255550199\n+12145550100\n+14255550199\n' > "$tmp/after"
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/alone"
+  alone=$(order <<<"$out")
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/after"
+  after=($(order <<<"$out"))
+  [ "${after[1]}" = "$alone" ] && [ "${after[3]}" = "$alone" ] && ok \
+    || bad "the same number got another gateway order in the batch: '${after[*]}' vs '$alone'"
+  [ "${after[0]}" = "$alone" ] && ok || bad "two numbers of one route start apart: ${after[*]}"
+  # --spread carries the load-spreading state as a live server does
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/after" --spread
+  spread=($(order <<<"$out"))
+  [ "${spread[0]}" != "${spread[1]}" ] && ok || bad "--spread did not spread: ${spread[*]}"
+  ;;
+options)
+  # issue 16: every subcommand has its own options; the others are errors
+  expect 2 "$cr" check --config "$contoso" --from sip:alice@contoso.com
+  has "unknown option '--from'" "check --from" "$err"
+  expect 2 "$cr" normalize --config "$contoso" --profile Redmond.contoso.com --batch x 0100
+  has "unknown option '--batch'" "normalize --batch" "$err"
+  expect 2 "$cr" dial --config "$contoso" --profile Redmond.contoso.com --down x 5
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com -x 5550100
+  has "unknown option '-x'" "route -x" "$err"
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com --json=yes 5550100
+  has "takes no value" "--json=yes" "$err"
+  expect 2 "$cr" route --config "$contoso" --from
+  has "'--from' needs a value" "--from without value" "$err"
+  expect 2 "$cr" simulate --config "$src/tests/rgs/rgs.xml" --profile x "$src/tests/rgs/serial.events"
+  expect 2 "$cr" users import --db "$tmp/db" --bogus x.csv
+  # a typo in --down is an error naming the gateways
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com +12145550100 --down Dalas-GW1
+  has "--down 'Dalas-GW1': no such gateway" "--down typo" "$err"
+  has "Dallas-GW1" "--down typo lists the gateways" "$err"
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch /dev/null --down Nope
+  # -h/--help everywhere: exit 0, usage on stdout
+  for c in check normalize route dial simulate inbound bench users; do
+    for h in -h --help; do
+      expect 0 "$cr" $c $h
+      has "usage: callroute $c" "$c $h" "$out"
+    done
+  done
+  expect 0 "$cr" --help
+  has "usage: callroute COMMAND" "--help" "$out"
+  # --version: the program's, the library's and its ABI
+  expect 0 "$cr" --version
+  has "callroute 0." "--version" "$out"
+  has "libcallroute " "--version names the library" "$out"
+  has "(ABI 1." "--version gives the ABI" "$out"
+  ;;
+runaway)
+  # issue 16: a queue without timeout re-rings forever; simulate stops and says so
+  printf '0 call c1 sip:a@x sip:serial@contoso.com\n' > "$tmp/forever.events"
+  expect 0 timeout 60 "$cr" simulate --config "$src/tests/rgs/rgs.xml" "$tmp/forever.events"
+  n=$(printf '%s\n' "$out" | wc -l)
+  [ "$n" -lt 100 ] && ok || bad "simulate of a queue without timeout printed $n lines"
+  has "only periodic re-offers" "simulate stop message" "$err"
+  has "40.000 c1 ring sip:s2@contoso.com" "simulate shows a whole cycle" "$out"
+  # --until still runs exactly that far
+  expect 0 "$cr" simulate --config "$src/tests/rgs/rgs.xml" --until 3600 "$tmp/forever.events"
+  has "3600.000 c1 ring" "--until 3600" "$out"
+  # a queue with a timeout still reaches it (the stop never cuts a timeout short)
+  printf '0 call c1 sip:a@x sip:timeout@contoso.com\n' > "$tmp/timeout.events"
+  expect 0 "$cr" simulate --config "$src/tests/rgs/rgs.xml" "$tmp/timeout.events"
+  has "30.000 c1 voicemail sip:vm@contoso.com" "timeout after re-offers" "$out"
+  # the events file's headers: #! config (relative to the file) and #! start
+  mkdir -p "$tmp/ev"; cp "$src/tests/rgs/rgs.xml" "$tmp/ev/groups.xml"
+  printf '#! config groups.xml\n0 call c1 sip:a@x sip:serial@contoso.com\n1 hangup c1\n' > "$tmp/ev/h.events"
+  expect 0 "$cr" simulate "$tmp/ev/h.events"
+  has "0.000 c1 ring sip:s1@contoso.com" "#! config" "$out"
+  ev=$src/tests/rgs/dst.events
+  if grep -q '^#! start' "$ev"; then
+    expect 0 "$cr" simulate "$ev"
+    if diff <(printf '%s\n' "$out") "${ev%.events}.expected" > "$tmp/diff"; then ok
+    else bad "simulate with the headers of dst.events differs:"; head -5 "$tmp/diff"; fi
+  else bad "fixture: dst.events has no #! start"; fi
+  printf '#! confg groups.xml\n0 call c1 sip:a@x sip:serial@contoso.com\n' > "$tmp/ev/bad.events"
+  expect 2 "$cr" simulate "$tmp/ev/bad.events"
+  has "bad.events:1: error: unknown header '#! confg'" "unknown header" "$err"
+  printf '0 call c1 sip:a@x sip:serial@contoso.com\n' > "$tmp/ev/none.events"
+  expect 2 "$cr" simulate "$tmp/ev/none.events"
+  has "no --config FILE" "no config at all" "$err"
+  ;;
+csv)
+  # issue 16: spreadsheets (BOM, TRUE/FALSE) and a missing enterpriseVoice column
+  printf '\xef\xbb\xbfuri,line,enterpriseVoice,voicePolicy\r\nsip:u1@contoso.com,tel:+14255551001,TRUE,Redmond Calling Policy\r\nsip:u2@contoso.com,tel:+14255551002,False,\r\n' > "$tmp/bom.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/bom.csv"
+  has "2 users read" "import of a CSV with a BOM" "$out"
+  expect 0 "$cr" users export --db "$tmp/db" --format csv
+  has 'sip:u1@contoso.com,tel:+14255551001,true' "TRUE read as true" "$out"
+  has 'sip:u2@contoso.com,tel:+14255551002,false' "False read as false" "$out"
+  printf 'uri,line\nsip:u3@contoso.com,tel:+14255551003\n' > "$tmp/noev.csv"
+  expect 0 env -u CALLROUTE_QUIET "$cr" users import --db "$tmp/db" "$tmp/noev.csv" --json
+  has "noev.csv:1: warning:" "missing enterpriseVoice warned" "$err"
+  has "enterpriseVoice" "missing enterpriseVoice named" "$err"
+  json 'j["warnings"] == 1'
+  printf 'uri,enterpriseVoice\nsip:u4@contoso.com,yes please\n' > "$tmp/badbool.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/badbool.csv"
+  has "badbool.csv:2" "bad boolean names the line" "$err"
   ;;
 dial)
   for p in Redmond.contoso.com; do
