@@ -338,6 +338,36 @@ input)
   expect 2 "$cr" simulate --config "$src/tests/rgs/rgs.xml" "$tmp/long2.events"
   has "long2.events:2: error: event too long" "simulate long event" "$err"
   ;;
+owner)
+  # issue 16: an LMDB directory the SIP server's user can open
+  chmod 755 "$tmp"
+  printf 'uri,line,enterpriseVoice\nsip:u1@contoso.com,tel:+14255551001,true\n' > "$tmp/u.csv"
+  as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+  if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    expect 0 "$cr" users import --db "$tmp/db" "$tmp/u.csv"
+    # imported as root: another user is refused with the path and what it needs
+    expect 2 as_nobody "$cr" route --config "$contoso" --db "$tmp/db" --from sip:u1@contoso.com +14255550199
+    has "$tmp/db" "refusal names the directory" "$err"
+    has "runs as user 'nobody'" "refusal names the user" "$err"
+    has "read and write lock.mdb" "refusal names the permission" "$err"
+    expect 0 "$cr" users import --db "$tmp/db" "$tmp/u.csv" --owner nobody:nogroup
+    owners=$(stat -c %U:%G "$tmp/db" "$tmp/db/data.mdb" "$tmp/db/lock.mdb" | sort -u)
+    [ "$owners" = nobody:nogroup ] && ok || bad "--owner nobody:nogroup left $owners"
+    expect 0 as_nobody "$cr" route --config "$contoso" --db "$tmp/db" --from sip:u1@contoso.com +14255550199
+    # a re-import as root keeps the directory's owner
+    expect 0 "$cr" users import --db "$tmp/db" "$tmp/u.csv" --replace
+    owners=$(stat -c %U:%G "$tmp/db" "$tmp/db/data.mdb" "$tmp/db/lock.mdb" | sort -u)
+    [ "$owners" = nobody:nogroup ] && ok || bad "re-import changed the owner to $owners"
+    rm -f "$tmp/db/lock.mdb"
+    expect 0 "$cr" users import --db "$tmp/db" "$tmp/u.csv"
+    owners=$(stat -c %U:%G "$tmp/db/lock.mdb")
+    [ "$owners" = nobody:nogroup ] && ok || bad "a lock.mdb created by a re-import is $owners"
+  fi
+  expect 2 "$cr" users import --db "$tmp/db2" "$tmp/u.csv" --owner no-such-user-x
+  has "no user 'no-such-user-x'" "unknown --owner" "$err"
+  expect 2 "$cr" users import --db "$tmp/db2" "$tmp/u.csv" --owner root:no-such-group-x
+  has "no group 'no-such-group-x'" "unknown --owner group" "$err"
+  ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
 echo "$pass passed, $fail failed"
