@@ -54,12 +54,12 @@ int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
     char buf[4096];
     cr_open_options opts = open_options(&o, dirs, buf, sizeof buf);
     cr_result *r = NULL;
-    if (opts.include_dirs &&
-        (p->size < offsetof(cr_plugin, check_ex) + sizeof(void *) || !p->check_ex)) {
-        fprintf(stderr, "callroute check: --include-dir needs a newer libcallroute\n");
+    bool ex = opts.include_dirs || opts.db_path;
+    if (ex && (p->size < offsetof(cr_plugin, check_ex) + sizeof(void *) || !p->check_ex)) {
+        fprintf(stderr, "callroute check: --include-dir and --db need a newer libcallroute\n");
         return 2;
     }
-    int rc = opts.include_dirs ? p->check_ex(config, &opts, &r) : p->check(config, &r);
+    int rc = ex ? p->check_ex(config, &opts, &r) : p->check(config, &r);
     if (!r) {
         fprintf(stderr, "callroute check: %s\n", p->strerror(rc));
         return 2;

@@ -408,6 +408,8 @@ static int p_check_ex(const char *path, const cr_open_options *opts, cr_result *
     if (rc == CR_OK) {
         size_t before = d.errors;
         check_scripts(path, &lo, &d);
+        if (opts && opts->db_path)
+            crp_users_check_names(opts->db_path, cfg, &d);
         if (d.errors > before)
             rc = CR_ECONFIG;
     }

@@ -110,6 +110,13 @@ int crp_users_check(const char *db_path, const cr_config *cfg, cr_diag *diag)
     return cr_directory_check_config(d, cfg, diag);
 }
 
+int crp_users_check_names(const char *db_path, const cr_config *cfg, cr_diag *diag)
+{
+    int rc = crp_users_check(db_path, cfg, diag);
+    cr_directory *d = rc == CR_OK ? dir_get(db_path) : NULL;
+    return d ? cr_directory_check_names(d, cfg, diag) : rc;
+}
+
 /* ---- JSON text for the nested parts of a plan ---------------------------------------------- */
 
 typedef struct jbuf {

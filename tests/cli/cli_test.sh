@@ -220,6 +220,15 @@ csv)
   has "noev.csv:1: warning:" "missing enterpriseVoice warned" "$err"
   has "enterpriseVoice" "missing enterpriseVoice named" "$err"
   json 'j["warnings"] == 1'
+  # users whose voice policy or location profile the configuration lacks: check --db says so
+  printf 'uri,enterpriseVoice,voicePolicy,locationProfile\nsip:u5@contoso.com,true,Nope Policy,\nsip:u6@contoso.com,true,,Nowhere.contoso.com\n' > "$tmp/names.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/names.csv"
+  expect 0 "$cr" check --config "$contoso" --db "$tmp/db"
+  has "user 'sip:u5@contoso.com': voice policy 'Nope Policy' is not defined" "check --db policy" "$out"
+  has "user 'sip:u6@contoso.com': location profile 'Nowhere.contoso.com' is not defined" "check --db profile" "$out"
+  has "2 warnings" "check --db counts them" "$out"
+  expect 0 "$cr" check --config "$contoso" --db "$tmp/db" --json
+  json 'j["warnings"] == 2 and all(d["level"] == "warning" for d in j["diagnostics"])'
   printf 'uri,enterpriseVoice\nsip:u4@contoso.com,yes please\n' > "$tmp/badbool.csv"
   expect 1 "$cr" users import --db "$tmp/db" "$tmp/badbool.csv"
   has "badbool.csv:2" "bad boolean names the line" "$err"
