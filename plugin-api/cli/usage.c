@@ -48,6 +48,20 @@ static const struct {
      "                         [--gateway GW] [--json]\n"},
     {"bench", "usage: callroute bench (--config FILE | --generate routes=N,rules=M,users=U)\n"
               "       callroute bench --rgs [--agents N --groups G --waiting W | --model NAME]\n"},
+    {"test",
+     "usage: callroute test [--config FILE] [--db DIR] [--verbose] CASES...\n"
+     "  Runs test cases and prints the failures and a count (--verbose: every case).\n"
+     "  CASES: one case a line, '#' comments; values with spaces in double quotes:\n"
+     "    route FROM NUMBER [down=GW,...] => DECISION [key=value]...\n"
+     "      DECISION: outbound, internal, blocked or not_applicable; keys: normalized,\n"
+     "      profile, rule, target, reason (a part of it), gateways (the attempt order\n"
+     "      A,B,C), first (the first gateway), route and usage (of the first attempt)\n"
+     "    normalize PROFILE NUMBER => NORMALIZED\n"
+     "    dial PROFILE DIGITS => complete|need_more|no_match\n"
+     "    simulate EVENTS [EXPECTED]   (EXPECTED: EVENTS' .expected, or its '#expect' lines)\n"
+     "  A CASES argument ending in .events is one simulate case. Paths are relative to the\n"
+     "  CASES file; each route case starts from a fresh load-spreading state.\n"
+     "  Exit status: 0 all passed, 1 a case failed, 2 usage, configuration or CASES error.\n"},
     {"users", "usage: callroute users import --db DIR FILE [--replace] [--owner USER[:GROUP]]\n"
               "                              [--json]\n"
               "       callroute users export --db DIR [FILE|-] [--format xml|csv]\n"},
@@ -71,6 +85,7 @@ void cr_cli_help(const char *cmd, FILE *f)
           "  bench     --config FILE | --generate routes=N,rules=M,users=U  [--json]\n"
           "  bench     --rgs [--agents N --groups G --waiting W | --model ocs2007r2 --scale K]\n"
           "  users     import|export --db DIR FILE\n"
+          "  test      [--config FILE] CASES...               run test cases (pass/fail)\n"
           "Global: --library PATH (libcallroute.so to load; or CALLROUTE_LIBRARY),\n"
           "  --version (the CLI's, and the library's version and ABI), -h/--help\n"
           "`callroute COMMAND --help` describes each command.\n"

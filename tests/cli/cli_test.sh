@@ -377,6 +377,30 @@ owner)
   expect 2 "$cr" users import --db "$tmp/db2" "$tmp/u.csv" --owner root:no-such-group-x
   has "no group 'no-such-group-x'" "unknown --owner group" "$err"
   ;;
+test)
+  # issue 16: callroute test runs a number plan's cases with a pass/fail table
+  expect 0 "$cr" test --config "$contoso" "$src/examples/contoso/contoso.tests"
+  has "11 cases: 11 passed, 0 failed" "contoso.tests" "$out"
+  printf 'route sip:alice@contoso.com +14255550199 => outbound first=NY-GW1\nroute sip:alice@contoso.com 50101 => blocked\nnormalize Redmond.contoso.com 0100 => +14255550100\n' > "$tmp/bad.tests"
+  expect 1 "$cr" test --config "$contoso" "$tmp/bad.tests"
+  has "FAIL  $tmp/bad.tests:1" "a failed case names its line" "$out"
+  has "first: want 'NY-GW1', got 'Red-GW1'" "a failed case says why" "$out"
+  has "decision: want 'blocked', got 'internal'" "decision mismatch" "$out"
+  has "3 cases: 1 passed, 2 failed" "the count" "$out"
+  printf 'route sip:alice@contoso.com => outbound\n' > "$tmp/syntax.tests"
+  expect 2 "$cr" test --config "$contoso" "$tmp/syntax.tests"
+  has "syntax.tests:1: error:" "a malformed case" "$err"
+  # the project's own response-group scenarios run through it
+  expect 0 "$cr" test "$src"/tests/rgs/*.events
+  has "failed" "rgs scenarios" "$out"
+  has " 0 failed" "rgs scenarios all pass" "$out"
+  # #expect lines, and a scenario whose output differs
+  printf '#! config %s\n0 call c1 sip:a@x sip:serial@contoso.com\n1 hangup c1\n#expect 0.000 c1 answer\n#expect 0.000 c1 moh default\n#expect 0.000 c1 ring sip:s1@contoso.com\n#expect 1.000 c1 cancel sip:s1@contoso.com\n' "$src/tests/rgs/rgs.xml" > "$tmp/e.events"
+  expect 0 "$cr" test "$tmp/e.events"
+  sed -i 's/#expect 1.000 c1 cancel/#expect 2.000 c1 cancel/' "$tmp/e.events"
+  expect 1 "$cr" test "$tmp/e.events"
+  has "line 4: want '2.000 c1 cancel sip:s1@contoso.com', got '1.000 c1 cancel sip:s1@contoso.com'" "scenario diff" "$out"
+  ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
 echo "$pass passed, $fail failed"
