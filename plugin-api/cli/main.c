@@ -149,6 +149,7 @@ int main(int argc, char **argv)
         {"check", cr_cmd_check},     {"normalize", cr_cmd_normalize}, {"route", cr_cmd_route},
         {"dial", cr_cmd_dial},       {"simulate", cr_cmd_simulate},   {"bench", cr_cmd_bench},
         {"inbound", cr_cmd_inbound}, {"users", cr_cmd_users},         {"test", cr_cmd_test},
+        {"diff", cr_cmd_diff},
     };
     const char *library = NULL;
     /* --library may appear anywhere; take it out before the subcommand parses argv */

@@ -62,6 +62,15 @@ static const struct {
      "  A CASES argument ending in .events is one simulate case. Paths are relative to the\n"
      "  CASES file; each route case starts from a fresh load-spreading state.\n"
      "  Exit status: 0 all passed, 1 a case failed, 2 usage, configuration or CASES error.\n"},
+    {"diff",
+     "usage: callroute diff --config OLD --config NEW [--from URI]... [--numbers FILE |\n"
+     "                      --generate N]\n"
+     "  What a reload from OLD to NEW changes: every number is decided by both, from every\n"
+     "  --from caller (default: an unknown caller), and each difference in decision,\n"
+     "  normalized number, target or gateway order is printed (- OLD, + NEW).\n"
+     "  --numbers FILE: one NUMBER or \"FROM NUMBER\" a line; else --generate N (default\n"
+     "  2000) numbers of the shapes people dial. Exit status: 0 no difference,\n"
+     "  1 differences, 2 usage or configuration error.\n"},
     {"users", "usage: callroute users import --db DIR FILE [--replace] [--owner USER[:GROUP]]\n"
               "                              [--json]\n"
               "       callroute users export --db DIR [FILE|-] [--format xml|csv]\n"},
@@ -86,6 +95,7 @@ void cr_cli_help(const char *cmd, FILE *f)
           "  bench     --rgs [--agents N --groups G --waiting W | --model ocs2007r2 --scale K]\n"
           "  users     import|export --db DIR FILE\n"
           "  test      [--config FILE] CASES...               run test cases (pass/fail)\n"
+          "  diff      --config OLD --config NEW [--numbers FILE | --generate N]\n"
           "Global: --library PATH (libcallroute.so to load; or CALLROUTE_LIBRARY),\n"
           "  --version (the CLI's, and the library's version and ABI), -h/--help\n"
           "`callroute COMMAND --help` describes each command.\n"

@@ -401,6 +401,22 @@ test)
   expect 1 "$cr" test "$tmp/e.events"
   has "line 4: want '2.000 c1 cancel sip:s1@contoso.com', got '1.000 c1 cancel sip:s1@contoso.com'" "scenario diff" "$out"
   ;;
+diff)
+  # issue 16: what a reload would change
+  expect 0 "$cr" diff --config "$contoso" --config "$contoso" --from sip:alice@contoso.com --generate 300
+  has "0 differences" "a configuration against itself" "$out"
+  cp -r "$src/examples/contoso" "$tmp/c2"
+  sed -i '0,/<gateway>Red-GW2<\/gateway>/s##<gateway>NY-GW1</gateway>#' "$tmp/c2/contoso.xml"
+  printf '+14255550199\nsip:carol@contoso.com +14255550123\n# a comment\n+12145550100\n50101\n' > "$tmp/numbers"
+  expect 1 "$cr" diff --config "$contoso" --config "$tmp/c2/contoso.xml" --from sip:alice@contoso.com --numbers "$tmp/numbers"
+  has "2 differences" "two numbers change" "$out"
+  has "sip:carol@contoso.com +14255550123" "a FROM NUMBER line" "$out"
+  has "+ outbound +14255550123 via Red-GW1 (Redmond Local Route), NY-GW1 (Redmond Local Route)" "the new order" "$out"
+  expect 1 "$cr" diff --config "$contoso" --config "$tmp/c2/contoso.xml" --from sip:alice@contoso.com
+  has "differences" "generated numbers" "$out"
+  expect 2 "$cr" diff --config "$contoso"
+  expect 2 "$cr" diff --config "$contoso" --config "$tmp/missing.xml"
+  ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
 echo "$pass passed, $fail failed"
