@@ -417,6 +417,22 @@ diff)
   expect 2 "$cr" diff --config "$contoso"
   expect 2 "$cr" diff --config "$contoso" --config "$tmp/missing.xml"
   ;;
+doc)
+  # issue 16: a man page generated from the help texts, and bash completion
+  man1=$(dirname "$cr")/callroute.1
+  [ -s "$man1" ] && ok || bad "no generated man page at $man1"
+  has ".SS test" "man page sections" "$(cat "$man1")"
+  has "usage: callroute diff" "man page carries each command's help" "$(cat "$man1")"
+  if command -v man >/dev/null; then
+    expect 0 env MANWIDTH=80 man -l "$man1"
+    has "EXIT STATUS" "man renders" "$out"
+  fi
+  comp=$src/plugin-api/cli/doc/callroute.bash
+  out=$(bash -c 'source "$1"; COMP_WORDS=(callroute ro); COMP_CWORD=1; _callroute; echo "${COMPREPLY[*]}"' _ "$comp" 2>&1)
+  [ "$out" = route ] && ok || bad "completion of 'ro': $out"
+  out=$(bash -c 'source "$1"; COMP_WORDS=(callroute route --sp); COMP_CWORD=2; _callroute; echo "${COMPREPLY[*]}"' _ "$comp" 2>&1)
+  [ "$out" = --spread ] && ok || bad "completion of 'route --sp': $out"
+  ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
 echo "$pass passed, $fail failed"
