@@ -22,8 +22,8 @@ static void host_log(void *ud, int level, const char *msg)
 
 static const cr_plugin *load_plugin(const char *explicit_path)
 {
-    char self[PATH_MAX], beside[PATH_MAX + 32];
-    const char *candidates[5];
+    char self[PATH_MAX], beside[PATH_MAX + 32], installed[PATH_MAX + 64];
+    const char *candidates[6];
     size_t n = 0;
     if (explicit_path)
         candidates[n++] = explicit_path;
@@ -39,6 +39,10 @@ static const cr_plugin *load_plugin(const char *explicit_path)
                 *slash = 0;
                 snprintf(beside, sizeof beside, "%s/libcallroute.so.1", self);
                 candidates[n++] = beside;
+                /* installed: bin/callroute finds lib/libcallroute.so.1 of the same prefix
+                 * (before the build tree, which an installed program must not use) */
+                snprintf(installed, sizeof installed, "%s/%s", self, CR_RELATIVE_LIBRARY);
+                candidates[n++] = installed;
             }
         }
         candidates[n++] = CR_DEFAULT_LIBRARY;
