@@ -23,6 +23,8 @@ static void usage(FILE *f)
     fputs("usage: callroute users import --db DIR FILE [--replace] [--owner USER[:GROUP]] "
           "[--json]\n"
           "       callroute users export --db DIR [FILE|-] [--format xml|csv]\n"
+          "       callroute users list --db DIR\n"
+          "       callroute users show|remove --db DIR URI\n"
           "  import: XML (<users> of <user>, as in the configuration) or CSV whose first line\n"
           "  is the header\n"
           "    uri,line,enterpriseVoice,voicePolicy,locationProfile,voicemail,simultaneousRing,\n"
@@ -33,7 +35,9 @@ static void usage(FILE *f)
           "  changes. --owner gives the directory and its files to USER (and GROUP, else\n"
           "  USER's group): the SIP server's user, e.g. kamailio, must read data.mdb and read\n"
           "  and write lock.mdb. Without --owner a directory that exists keeps its owner.\n"
-          "  export: every user, as XML (default, or FILE ending in .xml) or CSV.\n",
+          "  export: every user, as XML (default, or FILE ending in .xml) or CSV.\n"
+          "  list: each user's URI and line (the count on stderr); show: a user's fields;\n"
+          "  remove: deletes a user (one transaction; exit status 1 when there is none).\n",
           f);
 }
 
@@ -166,6 +170,14 @@ int cr_cmd_users(const cr_plugin *p, int argc, char **argv)
     }
     if (strcmp(o.pos[0], "import") == 0)
         return cmd_import(p, &o, db);
+    if ((strcmp(o.pos[0], "list") == 0 && o.npos == 1) ||
+        ((strcmp(o.pos[0], "show") == 0 || strcmp(o.pos[0], "remove") == 0) && o.npos == 2)) {
+        if (strcmp(o.pos[0], "remove") == 0 && !CR_HAS(cr_plugin, p, users_import_ex)) {
+            fprintf(stderr, "callroute users remove: this library cannot replace users\n");
+            return 2;
+        }
+        return cr_users_list(p, db, o.pos[0], o.npos == 2 ? o.pos[1] : NULL);
+    }
     if (strcmp(o.pos[0], "export") == 0 && o.npos <= 2) {
         char err[1024];
         int rc = p->users_export(db, o.npos == 2 ? o.pos[1] : "-", cr_opt(&o, "format"), err,

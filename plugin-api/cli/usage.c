@@ -73,7 +73,8 @@ static const struct {
      "  1 differences, 2 usage or configuration error.\n"},
     {"users", "usage: callroute users import --db DIR FILE [--replace] [--owner USER[:GROUP]]\n"
               "                              [--json]\n"
-              "       callroute users export --db DIR [FILE|-] [--format xml|csv]\n"},
+              "       callroute users export --db DIR [FILE|-] [--format xml|csv]\n"
+              "       callroute users list --db DIR | show|remove --db DIR URI\n"},
 };
 
 void cr_cli_help(const char *cmd, FILE *f)
@@ -93,7 +94,7 @@ void cr_cli_help(const char *cmd, FILE *f)
           "  simulate  --config FILE [--start ISO-8601-UTC] [--state DIR] [--until S] EVENTS\n"
           "  bench     --config FILE | --generate routes=N,rules=M,users=U  [--json]\n"
           "  bench     --rgs [--agents N --groups G --waiting W | --model ocs2007r2 --scale K]\n"
-          "  users     import|export --db DIR FILE\n"
+          "  users     import|export|list|show|remove --db DIR ...\n"
           "  test      [--config FILE] CASES...               run test cases (pass/fail)\n"
           "  diff      --config OLD --config NEW [--numbers FILE | --generate N]\n"
           "Global: --library PATH (libcallroute.so to load; or CALLROUTE_LIBRARY),\n"

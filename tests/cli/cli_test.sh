@@ -433,6 +433,22 @@ doc)
   out=$(bash -c 'source "$1"; COMP_WORDS=(callroute route --sp); COMP_CWORD=2; _callroute; echo "${COMPREPLY[*]}"' _ "$comp" 2>&1)
   [ "$out" = --spread ] && ok || bad "completion of 'route --sp': $out"
   ;;
+users)
+  # issue 16: users list, show and remove
+  expect 0 "$cr" users import --db "$tmp/db" "$src/examples/contoso/users.xml"
+  expect 0 "$cr" users list --db "$tmp/db"
+  has "sip:alice@contoso.com tel:+14255550100;ext=50100" "users list" "$out"
+  has "9 users" "users list count" "$err"
+  expect 0 "$cr" users show --db "$tmp/db" sip:alice@contoso.com
+  has "delegates: sip:carol@contoso.com" "users show" "$out"
+  expect 0 "$cr" users remove --db "$tmp/db" sip:alice@contoso.com
+  expect 1 "$cr" users show --db "$tmp/db" sip:alice@contoso.com
+  has "no user 'sip:alice@contoso.com'" "removed" "$err"
+  expect 0 "$cr" users list --db "$tmp/db"
+  has "8 users" "one fewer" "$err"
+  has "sip:bob@contoso.com tel:+14255550101;ext=50101" "the others stay" "$out"
+  expect 1 "$cr" users remove --db "$tmp/db" sip:nobody@contoso.com
+  ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
 echo "$pass passed, $fail failed"
