@@ -43,8 +43,9 @@ typedef struct importer {
     bool oom;
     seen_set seen;
     dir_buf buf;
-    FILE *xml;     /* the XML being read, through the scan */
-    xml_scan scan; /* limits libxml2 enforces only slowly (xml_scan.h) */
+    int no_ev_line; /* the CSV header's line when it has no enterpriseVoice column */
+    FILE *xml;      /* the XML being read, through the scan */
+    xml_scan scan;  /* limits libxml2 enforces only slowly (xml_scan.h) */
 } importer;
 
 static void fail(importer *im, int line, const char *uri, const char *fmt, ...)
@@ -628,11 +629,8 @@ static int import_csv(importer *im, FILE *f)
     }
     if (!have[COL_URI])
         fail(im, line, NULL, "the header has no 'uri' column");
-    if (!have[COL_EV])
-        cr_diag_add(im->diag, CR_DIAG_WARNING, (cr_srcloc){im->file, line}, NULL,
-                    "the header has no 'enterpriseVoice' column: every user is imported as not "
-                    "enabled for Enterprise Voice");
-    if (im->errors > header_errors) { /* no record can be read against a broken header */
+    im->no_ev_line = have[COL_EV] ? 0 : line; /* warned about if the import is accepted */
+    if (im->errors > header_errors) {         /* no record can be read against a broken header */
         free(in.line);
         return CR_OK;
     }
@@ -759,6 +757,10 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
         fail(&im, 0, NULL, "%s: commit failed: %s", d->path,
              dir_write_error(d, c, why, sizeof why));
         rc = CR_EIO;
+    } else if (im.no_ev_line) {
+        cr_diag_add(diag, CR_DIAG_WARNING, (cr_srcloc){file, im.no_ev_line}, NULL,
+                    "the header has no 'enterpriseVoice' column: every user is imported as not "
+                    "enabled for Enterprise Voice");
     }
     for (size_t i = 0; i < im.seen.cap; i++)
         free(im.seen.keys[i]);
@@ -943,57 +945,4 @@ int cr_directory_export(cr_directory *d, FILE *out, cr_dir_format fmt, char *err
         status = CR_EIO;
     }
     return status;
-}
-
-static bool policy_known(const cr_config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cr_config_policy_count(cfg); i++)
-        if (strcmp(cr_config_policy_at(cfg, i)->name, name) == 0)
-            return true;
-    return false;
-}
-
-#define CHECK_NAMES_MAX 50 /* warnings named one by one; the rest are counted */
-
-int cr_directory_check_names(cr_directory *d, const cr_config *cfg, cr_diag *diag)
-{
-    MDB_txn *txn;
-    MDB_cursor *c;
-    if (mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
-        goto unreadable;
-    if (mdb_cursor_open(txn, d->users, &c) != 0) {
-        mdb_txn_abort(txn);
-        goto unreadable;
-    }
-    MDB_val k, v;
-    size_t unknown = 0;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        cr_user u;
-        char *names[CR_DIR_SLOT_NAMES], **heap;
-        if (!dir_decode(v.mv_data, v.mv_size, &u, names, CR_DIR_SLOT_NAMES, &heap))
-            continue; /* export and lookups report damaged records */
-        bool bad_policy = u.policy && !policy_known(cfg, u.policy);
-        bool bad_profile = u.profile && !cr_config_profile_find(cfg, u.profile);
-        if ((bad_policy || bad_profile) && ++unknown <= CHECK_NAMES_MAX) {
-            char obj[CR_URI_MAX + 16];
-            snprintf(obj, sizeof obj, "user '%.500s'", u.uri);
-            cr_diag_add(diag, CR_DIAG_WARNING, (cr_srcloc){d->path, 0}, obj,
-                        "%s '%s' is not defined in the configuration: the user's calls are "
-                        "refused",
-                        bad_policy ? "voice policy" : "location profile",
-                        bad_policy ? u.policy : u.profile);
-        }
-        free(heap);
-    }
-    if (unknown > CHECK_NAMES_MAX)
-        cr_diag_add(diag, CR_DIAG_WARNING, (cr_srcloc){d->path, 0}, NULL,
-                    "%zu more users with an undefined voice policy or location profile",
-                    unknown - CHECK_NAMES_MAX);
-    mdb_cursor_close(c);
-    mdb_txn_abort(txn);
-    return CR_OK;
-unreadable:
-    cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){d->path, 0}, "directory", "cannot read it");
-    return CR_EIO;
 }

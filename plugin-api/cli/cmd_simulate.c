@@ -178,7 +178,8 @@ static int64_t parse_seconds(const char *s, const char **rest)
 /* Prints the held output up to `upto` bytes and forgets the rest. */
 static void release(sim *s, size_t upto)
 {
-    fwrite(s->held, 1, upto < s->nheld ? upto : s->nheld, stdout);
+    if (s->held && upto)
+        fwrite(s->held, 1, upto < s->nheld ? upto : s->nheld, stdout);
     s->nheld = 0;
 }
 
