@@ -29,7 +29,9 @@ lib=$(find "$stage" -name libcallroute.so.1 -type f | head -1)
 [ -f "$stage/share/bash-completion/completions/callroute" ] || fail "no bash completion installed"
 # Kamailio checks the example configuration with the staged module and library
 if command -v kamailio >/dev/null; then
-  kout=$(kamailio -c -f "$src/examples/kamailio/kamailio.cfg" -A "CR_MODULE=\"$module\"" \
+  # a sanitizer build of the module needs its runtime loaded first in the plain kamailio
+  preload=$(ldd "$module" "$lib" | sed -n 's/.*=> \(\/[^ ]*lib\(asan\|ubsan\)\.so[^ ]*\).*/\1/p' | sort -u | paste -sd: -)
+  kout=$(LD_PRELOAD=$preload kamailio -c -f "$src/examples/kamailio/kamailio.cfg" -A "CR_MODULE=\"$module\"" \
          -A "CR_LIBRARY=\"$lib\"" -A "CR_CONFIG=\"$src/examples/contoso/contoso.xml\"" \
          -A "CTL_SOCKET=\"unix:$stage/ctl\"" 2>&1) || { echo "$kout" | tail -5 >&2; fail "kamailio -c with the staged module"; }
 fi
