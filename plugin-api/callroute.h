@@ -546,7 +546,9 @@ typedef struct cr_plugin {
                         size_t ndown, struct cr_route_answer *out);
 
     /* ---- since ABI 1.5 ---- */
-    /* check with options: only opts->include_dirs is used (opts may be NULL, = check). */
+    /* check with options: opts->include_dirs, and opts->db_path (the users of that LMDB
+     * directory are checked against the configuration too: duplicates are errors, undefined
+     * voice policies and location profiles warnings); opts may be NULL (= check). */
     int (*check_ex)(const char *path, const cr_open_options *opts, cr_result **out);
 
     /* ---- also since ABI 1.5: typed response groups (see "typed response groups" above) ---- */

@@ -85,14 +85,16 @@ int cr_directory_export(cr_directory *d, FILE *out, cr_dir_format fmt, char *err
  * CR_ECONFIG.
  */
 int cr_directory_check_config(cr_directory *d, const cr_config *cfg, cr_diag *diag);
+/* Warns (into diag, naming the directory and the user) about every user of the directory
+ * whose voice policy or location profile `cfg` does not define: such a user's calls would
+ * be refused. Reads the whole directory: for `check --db`, not for every open. Returns
+ * CR_OK or CR_EIO (unreadable directory, as an error in diag). */
+int cr_directory_check_names(cr_directory *d, const cr_config *cfg, cr_diag *diag);
 
 /* For the loader: opens the directory the configuration names (cr_config_directory) and
  * runs cr_directory_check_config; a directory that cannot be opened is an error at the
  * <directory> element. Returns CR_OK or CR_ECONFIG. */
 int cr_directory_check_named(const cr_config *cfg, cr_diag *diag);
-/* Warnings about every user of the directory against `cfg` (`callroute check --db`): a voice
- * policy that is not configured (the default policy applies). CR_OK or CR_EIO. */
-int cr_directory_lint(cr_directory *d, const cr_config *cfg, cr_diag *diag);
 
 /* ---- reading ------------------------------------------------------------------------------ */
 

@@ -43,8 +43,9 @@ typedef struct importer {
     bool oom;
     seen_set seen;
     dir_buf buf;
-    FILE *xml;     /* the XML being read, through the scan */
-    xml_scan scan; /* limits libxml2 enforces only slowly (xml_scan.h) */
+    int no_ev_line; /* the CSV header's line when it has no enterpriseVoice column */
+    FILE *xml;      /* the XML being read, through the scan */
+    xml_scan scan;  /* limits libxml2 enforces only slowly (xml_scan.h) */
 } importer;
 
 static void fail(importer *im, int line, const char *uri, const char *fmt, ...)
@@ -588,6 +589,22 @@ static void csv_int(importer *im, rec *r, const char *s, const char *col, long m
         *out = (int)v;
 }
 
+/* true/false/1/0 in any case (spreadsheets write TRUE and FALSE), spaces around allowed. */
+static bool csv_bool(const char *s, bool *out)
+{
+    s += strspn(s, " \t");
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if ((n == 4 && strncasecmp(s, "true", 4) == 0) || (n == 1 && *s == '1'))
+        *out = true;
+    else if ((n == 5 && strncasecmp(s, "false", 5) == 0) || (n == 1 && *s == '0'))
+        *out = false;
+    else
+        return false;
+    return true;
+}
+
 static int import_csv(importer *im, FILE *f)
 {
     im->rep->format = "csv";
@@ -603,6 +620,10 @@ static int import_csv(importer *im, FILE *f)
         free(in.line);
         return CR_OK;
     }
+    /* a spreadsheet's UTF-8 byte order mark is not part of the first column's name */
+    if ((unsigned char)fields[0][0] == 0xEF && (unsigned char)fields[0][1] == 0xBB &&
+        (unsigned char)fields[0][2] == 0xBF)
+        fields[0] += 3;
     bool have[NCOLS] = {false};
     size_t header_errors = im->errors;
     for (int i = 0; i < nf; i++) {
@@ -620,7 +641,8 @@ static int import_csv(importer *im, FILE *f)
     }
     if (!have[COL_URI])
         fail(im, line, NULL, "the header has no 'uri' column");
-    if (im->errors > header_errors) { /* no record can be read against a broken header */
+    im->no_ev_line = have[COL_EV] ? 0 : line; /* warned about if the import is accepted */
+    if (im->errors > header_errors) {         /* no record can be read against a broken header */
         free(in.line);
         return CR_OK;
     }
@@ -649,7 +671,7 @@ static int import_csv(importer *im, FILE *f)
         u->forwarding.immediate = csv_str(im, &r, v[COL_FWD_NOW]);
         u->forwarding.no_answer_target = csv_str(im, &r, v[COL_NOANSWER_TARGET]);
         size_t before = im->errors;
-        if (v[COL_EV] && *v[COL_EV] && cr_xml_parse_bool(v[COL_EV], &u->enterprise_voice) != 0)
+        if (v[COL_EV] && *v[COL_EV] && !csv_bool(v[COL_EV], &u->enterprise_voice))
             fail(im, line, u->uri, "enterpriseVoice is '%s', expected true, false, 1 or 0",
                  v[COL_EV]);
         if (v[COL_PBX] && *v[COL_PBX] && cr_xml_parse_bool(v[COL_PBX], &u->pbx_integration) != 0)
@@ -750,6 +772,10 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
         fail(&im, 0, NULL, "%s: commit failed: %s", d->path,
              dir_write_error(d, c, why, sizeof why));
         rc = CR_EIO;
+    } else if (im.no_ev_line) {
+        cr_diag_add(diag, CR_DIAG_WARNING, (cr_srcloc){file, im.no_ev_line}, NULL,
+                    "the header has no 'enterpriseVoice' column: every user is imported as not "
+                    "enabled for Enterprise Voice");
     }
     for (size_t i = 0; i < im.seen.cap; i++)
         free(im.seen.keys[i]);

@@ -17,8 +17,9 @@ if [ "${DEMO_SKIP_SETUP:-0}" != 1 ]; then
     "$top/scripts/setup.sh" "$build"
 fi
 build=$(cd "$build" && pwd)
-export CR_MODULE=$build/plugin-api/kamailio/callroute.so
-export CR_LIBRARY=$build/plugin-api/libcallroute.so.1
+# (scripts/try-packages.sh sets both to the installed packages' files)
+export CR_MODULE=${CR_MODULE:-$build/plugin-api/kamailio/callroute.so}
+export CR_LIBRARY=${CR_LIBRARY:-$build/plugin-api/libcallroute.so.1}
 [ -f "$CR_MODULE" ] || { echo "demo: $CR_MODULE was not built (is Kamailio's source in .deps/?)" >&2; exit 1; }
 
 . "$top/tests/e2e/lib.sh"

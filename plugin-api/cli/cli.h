@@ -16,6 +16,10 @@ int cr_cmd_bench(const cr_plugin *p, int argc, char **argv);
 int cr_cmd_inbound(const cr_plugin *p, int argc, char **argv);
 int cr_cmd_users(const cr_plugin *p, int argc, char **argv);
 int cr_cmd_compile(const cr_plugin *p, int argc, char **argv);
+/* users list|show|remove over the directory at db (uri for show and remove). */
+int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const char *uri);
+int cr_cmd_test(const cr_plugin *p, int argc, char **argv);
+int cr_cmd_diff(const cr_plugin *p, int argc, char **argv);
 
 /* Opens --config FILE through the plugin; prints the error and returns NULL on failure. */
 cr_handle *cr_cli_open(const cr_plugin *p, const char *config, const cr_open_options *opts);

@@ -8,8 +8,7 @@
 #include <time.h>
 
 static const cr_optspec compile_spec[] = {
-    {"config", true},      {"output", true}, {"o", true},
-    {"include-dir", true}, {"help", false},  {NULL, false},
+    {"config", true}, {"output", true}, {"o", true}, {"include-dir", true}, {NULL, false},
 };
 
 #define INCLUDE_DIRS_MAX 32
@@ -28,9 +27,9 @@ int cr_cmd_compile(const cr_plugin *p, int argc, char **argv)
         return 2;
     const char *config = cr_opt(&o, "config");
     const char *out = cr_opt(&o, "output") ? cr_opt(&o, "output") : cr_opt(&o, "o");
-    if (cr_flag(&o, "help") || !config || !out || o.npos) {
-        fputs(usage, cr_flag(&o, "help") ? stdout : stderr);
-        return cr_flag(&o, "help") ? 0 : 2;
+    if (!config || !out || o.npos) {
+        fputs(usage, stderr);
+        return 2;
     }
     if (p->size < offsetof(cr_plugin, compile) + sizeof(void *) || !p->compile) {
         fprintf(stderr, "callroute compile: needs libcallroute with ABI 1.6 or later\n");

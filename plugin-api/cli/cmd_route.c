@@ -1,16 +1,28 @@
 /* check, normalize, route, dial: the Route Helper of callroute. */
 #include "cli.h"
+#include "lib/json_esc.h"
 #include "opts.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* One option table per subcommand: an option another subcommand takes is an error here. */
+static const cr_optspec check_spec[] = {
+    {"config", true}, {"json", false}, {"db", true}, {"include-dir", true}, {NULL, false},
+};
+static const cr_optspec normalize_spec[] = {
+    {"config", true}, {"profile", true}, {"json", false}, {"include-dir", true}, {NULL, false},
+};
 static const cr_optspec route_spec[] = {
-    {"config", true}, {"json", false},       {"from", true},    {"down", true},
-    {"batch", true},  {"trace", false},      {"profile", true}, {"help", false},
-    {"db", true},     {"include-dir", true}, {NULL, false},
+    {"config", true},  {"json", false},  {"from", true}, {"down", true},        {"batch", true},
+    {"spread", false}, {"trace", false}, {"db", true},   {"include-dir", true}, {NULL, false},
+};
+static const cr_optspec dial_spec[] = {
+    {"config", true}, {"profile", true},     {"json", false},
+    {"trace", false}, {"include-dir", true}, {NULL, false},
 };
 
 #define INCLUDE_DIRS_MAX 32
@@ -29,7 +41,7 @@ static cr_open_options open_options(const cr_opts *o, const char **dirs, char *b
 int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
 {
     cr_opts o;
-    if (!cr_opts_parse(argc, argv, route_spec, &o))
+    if (!cr_opts_parse(argc, argv, check_spec, &o))
         return 2;
     const char *config = cr_opt(&o, "config");
     if (!config && o.npos == 1)
@@ -42,14 +54,9 @@ int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
     char buf[4096];
     cr_open_options opts = open_options(&o, dirs, buf, sizeof buf);
     cr_result *r = NULL;
-    if (opts.include_dirs &&
-        (p->size < offsetof(cr_plugin, check_ex) + sizeof(void *) || !p->check_ex)) {
-        fprintf(stderr, "callroute check: --include-dir needs a newer libcallroute\n");
-        return 2;
-    }
-    bool ex = opts.include_dirs || opts.db_path; /* --db: the directory's users too */
+    bool ex = opts.include_dirs || opts.db_path;
     if (ex && (p->size < offsetof(cr_plugin, check_ex) + sizeof(void *) || !p->check_ex)) {
-        fprintf(stderr, "callroute check: --db needs a newer libcallroute\n");
+        fprintf(stderr, "callroute check: --include-dir and --db need a newer libcallroute\n");
         return 2;
     }
     int rc = ex ? p->check_ex(config, &opts, &r) : p->check(config, &r);
@@ -81,7 +88,7 @@ int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
 int cr_cmd_normalize(const cr_plugin *p, int argc, char **argv)
 {
     cr_opts o;
-    if (!cr_opts_parse(argc, argv, route_spec, &o))
+    if (!cr_opts_parse(argc, argv, normalize_spec, &o))
         return 2;
     if (o.npos != 1) {
         fprintf(stderr,
@@ -127,28 +134,148 @@ static int route_one(const cr_plugin *p, cr_handle *h, const char *from, const c
     return kind == CR_DECISION_OUTBOUND || kind == CR_DECISION_INTERNAL ? 0 : 1;
 }
 
+static void put_stdout(void *ud, const char *s, size_t n)
+{
+    (void)ud;
+    fwrite(s, 1, n, stdout);
+}
+
+/* One batch line: the decision's JSON with "input" (the line as read) first. */
+static int route_line(const cr_plugin *p, cr_handle *h, const char *from, const char *number,
+                      const char *const *down, size_t ndown)
+{
+    cr_result *r = NULL;
+    int rc = p->route(h, from, number, down, ndown, &r);
+    if (rc != 0 || !r) {
+        fprintf(stderr, "callroute route: %s\n", p->strerror(rc));
+        return 2;
+    }
+    size_t need = p->result_json(r, NULL, 0);
+    char *j = malloc(need + 1);
+    if (j)
+        p->result_json(r, j, need + 1);
+    fputs("{\"input\":", stdout);
+    crp_json_escape(number, put_stdout, NULL);
+    if (j && j[0] == '{' && j[1] != '}')
+        printf(",%s\n", j + 1);
+    else
+        fputs("}\n", stdout);
+    free(j);
+    int kind = p->result_kind(r);
+    p->result_free(r);
+    return kind == CR_DECISION_OUTBOUND || kind == CR_DECISION_INTERNAL ? 0 : 1;
+}
+
 /* "--down GW1 GW2 NUMBER": extra positionals that name a configured gateway are down
- * gateways too, so both "--down A --down B" and "--down A B" work. */
-static size_t more_down(const cr_plugin *p, cr_handle *h, cr_opts *o, const char **down,
-                        size_t ndown, size_t max)
+ * gateways too, so both "--down A --down B" and "--down A B" work. Then every --down name
+ * must be a configured gateway: false (after saying which) when one is not. */
+static bool more_down(const cr_plugin *p, cr_handle *h, cr_opts *o, const char **down,
+                      size_t *ndown, size_t max)
 {
     cr_result *g = NULL;
-    if (o->npos < 2 || ndown == 0 || !p->gateways || p->gateways(h, &g) != 0)
-        return ndown;
+    if (*ndown == 0)
+        return true;
+    if (!p->gateways || p->gateways(h, &g) != 0)
+        return true; /* a library that cannot list them: take the names as given */
     size_t w = 0, ng = p->result_count(g, "gateways");
     for (size_t i = 0; i < o->npos; i++) {
         bool is_gw = false;
-        for (size_t k = 0; k < ng && !is_gw; k++)
+        for (size_t k = 0; k < ng && !is_gw && o->npos > 1; k++)
             is_gw = strcmp(o->pos[i], p->result_item(g, "gateways", k, "name")) == 0;
-        if (is_gw && ndown < max)
-            down[ndown++] = o->pos[i];
+        if (is_gw && *ndown < max)
+            down[(*ndown)++] = o->pos[i];
         else
             o->pos[w++] = o->pos[i];
     }
     o->npos = w;
+    bool ok = true;
+    for (size_t i = 0; i < *ndown && ok; i++) {
+        bool known = false;
+        for (size_t k = 0; k < ng && !known; k++)
+            known = strcmp(down[i], p->result_item(g, "gateways", k, "name")) == 0;
+        if (!known) {
+            fprintf(stderr, "callroute route: --down '%s': no such gateway; gateways:", down[i]);
+            for (size_t k = 0; k < ng; k++)
+                fprintf(stderr, "%s %s", k ? "," : "", p->result_item(g, "gateways", k, "name"));
+            fputc('\n', stderr);
+            ok = false;
+        }
+    }
     /* names point into argv, not into the result */
     p->result_free(g);
-    return ndown;
+    return ok;
+}
+
+/* The runtime state a batch line starts from: the handle's shared block as it was after
+ * open (load-spreading counters at zero), put back before every line unless --spread. */
+typedef struct fresh_state {
+    void *block, *saved;
+    size_t len;
+} fresh_state;
+
+static bool fresh_init(const cr_plugin *p, fresh_state *f, cr_open_options *opts)
+{
+    f->len = p->shared_size ? p->shared_size() : 0;
+    f->block = f->len ? calloc(1, f->len) : NULL;
+    f->saved = f->len ? malloc(f->len) : NULL;
+    if (!f->block || !f->saved) {
+        fprintf(stderr, "callroute route: out of memory\n");
+        return false;
+    }
+    opts->shared = f->block;
+    opts->shared_len = f->len;
+    return true;
+}
+
+static void fresh_free(fresh_state *f)
+{
+    free(f->block);
+    free(f->saved);
+}
+
+/* `route --batch FILE`: one JSON line per number, blank and '#' lines printed back. */
+static int route_batch(const cr_plugin *p, cr_handle *h, const char *from, const char *batch,
+                       const char *const *down, size_t ndown, fresh_state *fresh)
+{
+    FILE *f = strcmp(batch, "-") == 0 ? stdin : fopen(batch, "r");
+    if (!f) {
+        fprintf(stderr, "callroute route: cannot open %s: %s\n", batch, strerror(errno));
+        return 2;
+    }
+    if (fresh->block)
+        memcpy(fresh->saved, fresh->block, fresh->len);
+    /* whole lines, however long: a long line is one (refused) number, not several */
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int status = 0;
+    for (int lineno = 1; (got = getline(&line, &cap, f)) >= 0; lineno++) {
+        char *s = line;
+        if (memchr(line, 0, (size_t)got)) {
+            fprintf(stderr, "callroute route: %s:%d: the line holds a NUL byte: skipped\n", batch,
+                    lineno);
+            status = status > 1 ? status : 1;
+            continue;
+        }
+        size_t n = strlen(s);
+        while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+            s[--n] = 0;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s || *s == '#') {
+            puts(line); /* kept as it is, so output lines match input lines */
+            continue;
+        }
+        if (fresh->block)
+            memcpy(fresh->block, fresh->saved, fresh->len);
+        int rc = route_line(p, h, from, s, down, ndown);
+        if (rc > status)
+            status = rc;
+    }
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return status;
 }
 
 int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
@@ -164,63 +291,36 @@ int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
     const char *dirs[INCLUDE_DIRS_MAX];
     char buf[4096];
     cr_open_options opts = open_options(&o, dirs, buf, sizeof buf);
-    cr_handle *h = from ? cr_cli_open(p, cr_opt(&o, "config"), &opts) : NULL;
-    if (h)
-        ndown = more_down(p, h, &o, down, ndown, 64);
-    if (!from || (batch ? o.npos != 0 : o.npos != 1)) {
-        fprintf(stderr, "usage: callroute route --config FILE [--db DIR] --from SIP_URI NUMBER "
-                        "[--json] [--down GW]... | --batch FILE\n");
-        if (h)
-            p->close(h);
+    fresh_state fresh = {0};
+    if (from && batch && !cr_flag(&o, "spread") && !fresh_init(p, &fresh, &opts)) {
+        fresh_free(&fresh);
         return 2;
+    }
+    cr_handle *h = from ? cr_cli_open(p, cr_opt(&o, "config"), &opts) : NULL;
+    int status = 2;
+    if (h && !more_down(p, h, &o, down, &ndown, 64))
+        goto out;
+    if (!from || (batch ? o.npos != 0 : o.npos != 1)) {
+        cr_cli_help("route", stderr);
+        goto out;
     }
     if (!h)
-        return 2;
-    int status = 0;
-    if (!batch) {
+        goto out;
+    if (!batch)
         status = route_one(p, h, from, o.pos[0], down, ndown, cr_flag(&o, "json"));
-    } else {
-        FILE *f = strcmp(batch, "-") == 0 ? stdin : fopen(batch, "r");
-        if (!f) {
-            fprintf(stderr, "callroute route: cannot open %s\n", batch);
-            p->close(h);
-            return 2;
-        }
-        /* whole lines, however long: a long line is one (refused) number, not several */
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t got;
-        while ((got = getline(&line, &cap, f)) >= 0) {
-            char *s = line;
-            if (memchr(line, 0, (size_t)got)) {
-                fprintf(stderr, "callroute route: %s: a line holds a NUL byte: skipped\n", batch);
-                status = status > 1 ? status : 1;
-                continue;
-            }
-            while (*s == ' ' || *s == '\t')
-                s++;
-            size_t n = strlen(s);
-            while (n &&
-                   (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-                s[--n] = 0;
-            if (!n || *s == '#')
-                continue;
-            int rc = route_one(p, h, from, s, down, ndown, 1);
-            if (rc > status)
-                status = rc;
-        }
-        free(line);
-        if (f != stdin)
-            fclose(f);
-    }
-    p->close(h);
+    else
+        status = route_batch(p, h, from, batch, down, ndown, &fresh);
+out:
+    if (h)
+        p->close(h);
+    fresh_free(&fresh);
     return status;
 }
 
 int cr_cmd_dial(const cr_plugin *p, int argc, char **argv)
 {
     cr_opts o;
-    if (!cr_opts_parse(argc, argv, route_spec, &o))
+    if (!cr_opts_parse(argc, argv, dial_spec, &o))
         return 2;
     if (o.npos != 1) {
         fprintf(stderr, "usage: callroute dial --config FILE --profile NAME DIGITS [--json]\n");

@@ -6,11 +6,16 @@
  *                      [--log FILE] [--stats] [--json] EVENTS
  *
  * EVENTS: one "<seconds> <event> <args...>" per line, '#' comments, blank lines ignored;
- * times may have decimals and never go backwards. --start is the wall-clock time of second 0
- * (default Monday 2027-01-04T09:00:00Z). After the last event the timers run until nothing
- * is pending (bounded); with --state they do not (the run stops at the last event and the
- * rest is left in the state directory for the next run), and --until SECONDS runs them up to
- * that time instead. --log FILE writes the queue event log ("<seconds> <event> key=value..."),
+ * times may have decimals and never go backwards. Header comments "#! config FILE" (relative
+ * to EVENTS' directory) and "#! start ISO-8601-UTC" stand for --config and --start when those
+ * are not given ("#! split" is for the test suite and ignored; any other "#!" is an error).
+ * --start is the wall-clock time of second 0 (default Monday 2027-01-04T09:00:00Z). After
+ * the last event the timers run until nothing is pending, or until only periodic re-offers
+ * to agents are left (a queue without timeout re-rings forever): the run then stops after
+ * one repetition and says so on stderr. With --state they do not run (the run stops at the
+ * last event and the rest is left in the state directory for the next run), and --until
+ * SECONDS runs them up to that time instead. --log FILE writes the queue event log ("<seconds>
+ * <event> key=value..."),
  * --stats prints per-queue counters at the end ("<seconds> - stats queue=... ..."), --json
  * prints actions as JSON objects, one per line.
  */
@@ -19,6 +24,8 @@
 #include "opts.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +34,73 @@
 typedef struct sim {
     FILE *log;
     bool json;
+    /* While draining timers after the last event, output is held until it is known whether
+     * only re-offers come (see drain). */
+    bool hold;
+    char *held;
+    size_t nheld, capheld;
+    bool step_other;    /* the current step emitted something besides ring/cancel */
+    size_t step_lines;  /* lines the current step emitted */
+    uint64_t step_hash; /* its actions without their times */
 } sim;
 
-static void put_stdout(void *ud, const char *s, size_t n)
+static void put(void *ud, const char *str, size_t n)
 {
-    (void)ud;
-    fwrite(s, 1, n, stdout);
+    sim *s = ud;
+    if (!s->hold) {
+        fwrite(str, 1, n, stdout);
+        return;
+    }
+    if (s->nheld + n > s->capheld) {
+        size_t cap = (s->capheld ? s->capheld * 2 : 65536) + n;
+        char *grown = realloc(s->held, cap);
+        if (!grown) { /* print rather than lose it */
+            fwrite(s->held, 1, s->nheld, stdout);
+            fwrite(str, 1, n, stdout);
+            s->nheld = 0;
+            return;
+        }
+        s->held = grown;
+        s->capheld = cap;
+    }
+    memcpy(s->held + s->nheld, str, n);
+    s->nheld += n;
 }
 
-static void json_str(const char *s)
+static void putf(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(sim *s, const char *fmt, ...)
 {
-    crp_json_escape(s, put_stdout, NULL);
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        put(s, small, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    put(s, big, (size_t)n);
+    free(big);
+}
+
+static void json_str(sim *s, const char *str)
+{
+    crp_json_escape(str, put, s);
+}
+
+static uint64_t fnv(uint64_t h, const char *str)
+{
+    for (; *str; str++)
+        h = (h ^ (unsigned char)*str) * 1099511628211ULL;
+    return (h ^ 0xff) * 1099511628211ULL;
 }
 
 static void emit(void *ud, int64_t at, const char *call, const char *action, const char *args)
@@ -50,16 +113,21 @@ static void emit(void *ud, int64_t at, const char *call, const char *action, con
             fprintf(s->log, "%s %s\n", t, args);
         return;
     }
+    s->step_lines++;
+    s->step_other |= strcmp(action, "ring") != 0 && strcmp(action, "cancel") != 0;
+    s->step_hash = fnv(fnv(fnv(s->step_hash, call), action), args);
     if (s->json) {
-        printf("{\"t\":%s,\"call\":", t);
-        json_str(call);
-        printf(",\"action\":");
-        json_str(action);
-        printf(",\"args\":");
-        json_str(args);
-        printf("}\n");
+        putf(s, "{\"t\":%s,\"call\":", t);
+        json_str(s, call);
+        putf(s, ",\"action\":");
+        json_str(s, action);
+        putf(s, ",\"args\":");
+        json_str(s, args);
+        putf(s, "}\n");
     } else {
-        printf("%s %s %s%s%s\n", t, call, action, args[0] ? " " : "", args);
+        putf(s, "%s %s %s%s", t, call, action, args[0] ? " " : "");
+        put(s, args, strlen(args));
+        put(s, "\n", 1);
     }
 }
 
@@ -107,72 +175,121 @@ static int64_t parse_seconds(const char *s, const char **rest)
     return whole * 1000 + frac;
 }
 
-static const cr_optspec spec[] = {{"config", true}, {"start", true}, {"state", true},
-                                  {"until", true},  {"log", true},   {"stats", false},
-                                  {"json", false},  {NULL, false}};
-
-int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
+/* Prints the held output up to `upto` bytes and forgets the rest. */
+static void release(sim *s, size_t upto)
 {
-    cr_opts o;
-    if (!cr_opts_parse(argc, argv, spec, &o))
-        return 2;
-    const char *config = cr_opt(&o, "config");
-    if (!config || o.npos != 1) {
-        fprintf(stderr, "usage: callroute simulate --config FILE [--start ISO-8601-UTC] "
-                        "[--state DIR] [--until SECONDS] [--log FILE] [--stats] [--json] "
-                        "EVENTS\n");
-        return 2;
+    if (s->held && upto)
+        fwrite(s->held, 1, upto < s->nheld ? upto : s->nheld, stdout);
+    s->nheld = 0;
+}
+
+/* The longest queue timeout a configuration may set: a re-offer streak longer than this has
+ * no timeout ahead of it. */
+#define DRAIN_HORIZON_MS (86400 * 1000LL + 1000)
+#define DRAIN_STEPS_MAX  1000000
+
+/*
+ * Runs the timers left after the last event (at `last`) until none is pending. A queue
+ * without timeout re-offers a waiting call forever: when for longer than any queue timeout
+ * every step only rang or cancelled agents, the run stops after the first step that repeats
+ * an earlier one (what was printed shows one whole cycle) and stderr says so. Returns the
+ * engine time reached.
+ */
+static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
+{
+    uint64_t seen[256];
+    size_t nseen = 0, keep = 0;
+    int64_t streak = -1, repeat_at = -1;
+    int64_t next = p->rgs_advance(e, last, emit, s);
+    s->hold = true;
+    for (int i = 0; next >= 0 && i < DRAIN_STEPS_MAX; i++) {
+        s->step_other = false;
+        s->step_lines = 0;
+        s->step_hash = 1469598103934665603ULL;
+        int64_t after = p->rgs_advance(e, next, emit, s);
+        last = next;
+        next = after >= 0 && after < last ? last : after;
+        if (!s->step_lines)
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < nseen && !dup; k++)
+            dup = seen[k] == s->step_hash;
+        if (s->step_other || (!dup && nseen == sizeof seen / sizeof *seen)) {
+            release(s, s->nheld); /* something happened: all of it is printed */
+            nseen = 0, streak = -1, repeat_at = -1;
+            continue;
+        }
+        if (streak < 0)
+            streak = last - 1;
+        if (!dup)
+            seen[nseen++] = s->step_hash;
+        else if (repeat_at < 0)
+            repeat_at = last, keep = s->nheld;
+        if (repeat_at >= 0 && last - streak > DRAIN_HORIZON_MS) {
+            release(s, keep);
+            fprintf(stderr,
+                    "callroute simulate: stopped at %lld.%03lld s: only periodic re-offers "
+                    "to agents remain and no event is ahead (a queue without timeout?); "
+                    "--until SECONDS runs further\n",
+                    (long long)(repeat_at / 1000), (long long)(repeat_at % 1000));
+            s->hold = false;
+            return repeat_at;
+        }
     }
-    if (!CR_HAS(cr_plugin, p, rgs_close) || !p->rgs_open || !p->rgs_event || !p->rgs_advance) {
-        fprintf(stderr, "callroute simulate: this library has no response groups\n");
-        return 2;
+    release(s, s->nheld);
+    s->hold = false;
+    return last;
+}
+
+/* Reads the "#! name value" headers of the events file into config/start (config resolved
+ * against the file's directory); false after printing an error naming file:line. */
+static bool read_headers(FILE *in, const char *path, char *config, size_t clen, char *start,
+                         size_t slen)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    bool ok = true;
+    for (int lineno = 1; ok && getline(&line, &cap, in) >= 0; lineno++) {
+        if (strncmp(line, "#!", 2) != 0)
+            continue;
+        char *name = line + 2 + strspn(line + 2, " \t");
+        size_t nl = strcspn(name, " \t\r\n");
+        char *val = name + nl + strspn(name + nl, " \t");
+        val[strcspn(val, "\r\n")] = 0;
+        for (size_t n = strlen(val); n && (val[n - 1] == ' ' || val[n - 1] == '\t');)
+            val[--n] = 0;
+        const char *slash = strrchr(path, '/');
+        if (nl == 6 && strncmp(name, "config", 6) == 0 && *val) {
+            if (*val == '/' || !slash)
+                snprintf(config, clen, "%s", val);
+            else
+                snprintf(config, clen, "%.*s/%s", (int)(slash - path), path, val);
+        } else if (nl == 5 && strncmp(name, "start", 5) == 0 && *val) {
+            snprintf(start, slen, "%s", val);
+        } else if (!(nl == 5 && strncmp(name, "split", 5) == 0)) {
+            fprintf(stderr,
+                    "%s:%d: error: unknown header '#! %.*s' (known: '#! config FILE', "
+                    "'#! start ISO-8601-UTC', '#! split SECONDS')\n",
+                    path, lineno, (int)nl, name);
+            ok = false;
+        }
     }
-    const char *start_s = cr_opt(&o, "start"), *until_s = cr_opt(&o, "until"), *rest;
-    int64_t start = parse_iso(start_s ? start_s : "2027-01-04T09:00:00Z");
-    int64_t until = -1;
-    if (start < 0) {
-        fprintf(stderr,
-                "callroute simulate: --start '%s' is not a UTC date and time "
-                "YYYY-MM-DDTHH:MM:SSZ\n",
-                start_s);
-        return 2;
-    }
-    if (until_s && (until = parse_seconds(until_s, &rest)) < 0) {
-        fprintf(stderr, "callroute simulate: --until '%s' is not a number of seconds\n", until_s);
-        return 2;
-    }
-    const char *path = o.pos[0];
-    FILE *in = fopen(path, "r");
-    if (!in) {
-        fprintf(stderr, "callroute simulate: %s: %s\n", path, strerror(errno));
-        return 2;
-    }
-    sim s = {.json = cr_flag(&o, "json")};
-    const char *log_path = cr_opt(&o, "log");
-    if (log_path && !(s.log = strcmp(log_path, "-") == 0 ? stderr : fopen(log_path, "w"))) {
-        fprintf(stderr, "callroute simulate: %s: %s\n", log_path, strerror(errno));
-        fclose(in);
-        return 2;
-    }
-    cr_handle *h = cr_cli_open(p, config, NULL);
-    cr_rgs *e = NULL;
-    char err[4096] = "";
-    int status = 0;
-    if (!h) {
-        status = 2;
-        goto out;
-    }
-    if (p->rgs_open(h, start, cr_opt(&o, "state"), &e, err, sizeof err) != 0) {
-        fprintf(stderr, "%s\n", err[0] ? err : "callroute simulate: cannot start the engine");
-        status = 2;
-        goto out;
-    }
-    if (s.log)
-        p->rgs_event(e, 0, "log on", emit, &s, err, sizeof err);
+    free(line);
+    rewind(in);
+    return ok;
+}
+
+/* Feeds every event of `in` to the engine; returns the exit status (0 or 2) and the time of
+ * the last event in *last. */
+static int run_events(const cr_plugin *p, cr_rgs *e, sim *s, FILE *in, const char *path,
+                      int64_t *last)
+{
     char *line = NULL; /* whole lines, however long (the engine refuses what is too long) */
     size_t cap = 0;
     ssize_t got;
-    int64_t last = 0;
+    int status = 0;
+    char err[4096] = "";
+    const char *rest;
     for (int lineno = 1; (got = getline(&line, &cap, in)) >= 0; lineno++) {
         if (memchr(line, 0, (size_t)got)) {
             fprintf(stderr, "%s:%d: error: the line holds a NUL byte\n", path, lineno);
@@ -183,15 +300,15 @@ int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
         if (*q == '#' || *q == '\n' || *q == '\r' || !*q)
             continue;
         int64_t at = parse_seconds(q, &rest);
-        if (at < 0 || at < last) {
+        if (at < 0 || at < *last) {
             fprintf(stderr, "%s:%d: error: %s\n", path, lineno,
                     at < 0 ? "a line must start with a time in seconds" : "time goes backwards");
             status = 2;
             break;
         }
-        last = at;
-        p->rgs_advance(e, at, emit, &s);
-        int rc = p->rgs_event(e, at, rest + strspn(rest, " \t"), emit, &s, err, sizeof err);
+        *last = at;
+        p->rgs_advance(e, at, emit, s);
+        int rc = p->rgs_event(e, at, rest + strspn(rest, " \t"), emit, s, err, sizeof err);
         if (rc == CR_ABI_EINVAL) {
             fprintf(stderr, "%s:%d: error: %s\n", path, lineno, err);
             status = 2;
@@ -200,30 +317,97 @@ int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
         if (rc != 0)
             fprintf(stderr, "%s:%d: warning: %s\n", path, lineno, err);
     }
-    if (status == 0) {
-        if (until >= 0) {
-            p->rgs_advance(e, until, emit, &s);
-            last = until > last ? until : last;
-        } else if (!cr_opt(&o, "state")) {
-            for (int i = 0; i < 1000000; i++) {
-                int64_t next = p->rgs_advance(e, last, emit, &s);
-                if (next < 0)
-                    break;
-                last = next > last ? next : last;
-                p->rgs_advance(e, last, emit, &s);
-            }
-        }
-        if (cr_flag(&o, "stats"))
-            p->rgs_event(e, last, "stats", emit, &s, err, sizeof err);
-    }
     free(line);
-out:
+    return status;
+}
+
+static const cr_optspec spec[] = {{"config", true}, {"start", true}, {"state", true},
+                                  {"until", true},  {"log", true},   {"stats", false},
+                                  {"json", false},  {NULL, false}};
+
+/* The run over an open engine: events, then timers, then --stats. */
+static int simulate(const cr_plugin *p, cr_rgs *e, sim *s, const cr_opts *o, FILE *in,
+                    const char *path, int64_t until)
+{
+    char err[1024];
+    if (s->log)
+        p->rgs_event(e, 0, "log on", emit, s, err, sizeof err);
+    int64_t last = 0;
+    int status = run_events(p, e, s, in, path, &last);
+    if (status != 0)
+        return status;
+    if (until >= 0) {
+        p->rgs_advance(e, until, emit, s);
+        last = until > last ? until : last;
+    } else if (!cr_opt(o, "state")) {
+        last = drain(p, e, s, last);
+    }
+    if (cr_flag(o, "stats"))
+        p->rgs_event(e, last, "stats", emit, s, err, sizeof err);
+    return 0;
+}
+
+int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
+{
+    cr_opts o;
+    if (!cr_opts_parse(argc, argv, spec, &o))
+        return 2;
+    if (o.npos != 1) {
+        cr_cli_help("simulate", stderr);
+        return 2;
+    }
+    if (!CR_HAS(cr_plugin, p, rgs_close) || !p->rgs_open || !p->rgs_event || !p->rgs_advance) {
+        fprintf(stderr, "callroute simulate: this library has no response groups\n");
+        return 2;
+    }
+    const char *path = o.pos[0];
+    FILE *in = fopen(path, "r");
+    if (!in) {
+        fprintf(stderr, "callroute simulate: %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    char hconfig[4096] = "", hstart[64] = "";
+    if (!read_headers(in, path, hconfig, sizeof hconfig, hstart, sizeof hstart)) {
+        fclose(in);
+        return 2;
+    }
+    const char *config = cr_opt(&o, "config") ? cr_opt(&o, "config") : hconfig;
+    const char *start_s = cr_opt(&o, "start") ? cr_opt(&o, "start") : hstart, *rest;
+    int64_t start = parse_iso(*start_s ? start_s : "2027-01-04T09:00:00Z");
+    int64_t until = -1;
+    const char *until_s = cr_opt(&o, "until");
+    int status = 2;
+    sim s = {.json = cr_flag(&o, "json")};
+    cr_handle *h = NULL;
+    cr_rgs *e = NULL;
+    char err[4096] = "";
+    if (!*config)
+        fprintf(stderr, "callroute simulate: no --config FILE and no '#! config FILE' in %s\n",
+                path);
+    else if (start < 0)
+        fprintf(stderr,
+                "callroute simulate: --start '%s' is not a UTC date and time "
+                "YYYY-MM-DDTHH:MM:SSZ\n",
+                start_s);
+    else if (until_s && (until = parse_seconds(until_s, &rest)) < 0)
+        fprintf(stderr, "callroute simulate: --until '%s' is not a number of seconds\n", until_s);
+    else if (cr_opt(&o, "log") &&
+             !(s.log =
+                   strcmp(cr_opt(&o, "log"), "-") == 0 ? stderr : fopen(cr_opt(&o, "log"), "w")))
+        fprintf(stderr, "callroute simulate: %s: %s\n", cr_opt(&o, "log"), strerror(errno));
+    else if (!(h = cr_cli_open(p, config, NULL)))
+        ;
+    else if (p->rgs_open(h, start, cr_opt(&o, "state"), &e, err, sizeof err) != 0)
+        fprintf(stderr, "%s\n", err[0] ? err : "callroute simulate: cannot start the engine");
+    else
+        status = simulate(p, e, &s, &o, in, path, until);
     if (e)
         p->rgs_close(e);
     if (h)
         p->close(h);
     if (s.log && s.log != stderr)
         fclose(s.log);
+    free(s.held);
     fclose(in);
     fflush(stdout);
     return status;

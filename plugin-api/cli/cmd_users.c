@@ -2,19 +2,29 @@
 #include "cli.h"
 #include "opts.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const cr_optspec users_spec[] = {
-    {"db", true},       {"format", true}, {"json", false},
-    {"replace", false}, {"help", false},  {NULL, false},
+    {"db", true},    {"format", true}, {"json", false}, {"replace", false},
+    {"owner", true}, {"help", false},  {NULL, false},
 };
 
 static void usage(FILE *f)
 {
-    fputs("usage: callroute users import --db DIR FILE [--replace] [--json]\n"
+    fputs("usage: callroute users import --db DIR FILE [--replace] [--owner USER[:GROUP]] "
+          "[--json]\n"
           "       callroute users export --db DIR [FILE|-] [--format xml|csv]\n"
+          "       callroute users list --db DIR\n"
+          "       callroute users show|remove --db DIR URI\n"
           "  import: XML (<users> of <user>, as in the configuration) or CSV whose first line\n"
           "  is the header\n"
           "    uri,line,enterpriseVoice,voicePolicy,locationProfile,voicemail,simultaneousRing,\n"
@@ -22,9 +32,71 @@ static void usage(FILE *f)
           "  (columns in any order, only uri required; teamCall and delegates are lists\n"
           "  separated by spaces). Users already in the directory are replaced; --replace\n"
           "  also removes those the file does not list. All or nothing: on an error nothing\n"
-          "  changes.\n"
-          "  export: every user, as XML (default, or FILE ending in .xml) or CSV.\n",
+          "  changes. --owner gives the directory and its files to USER (and GROUP, else\n"
+          "  USER's group): the SIP server's user, e.g. kamailio, must read data.mdb and read\n"
+          "  and write lock.mdb. Without --owner a directory that exists keeps its owner.\n"
+          "  export: every user, as XML (default, or FILE ending in .xml) or CSV.\n"
+          "  list: each user's URI and line (the count on stderr); show: a user's fields;\n"
+          "  remove: deletes a user (one transaction; exit status 1 when there is none).\n",
           f);
+}
+
+/* "USER[:GROUP]" (names or numbers) into uid/gid; without GROUP the user's own group. */
+static bool parse_owner(const char *s, uid_t *uid, gid_t *gid)
+{
+    char user[256];
+    const char *colon = strchr(s, ':');
+    snprintf(user, sizeof user, "%.*s", colon ? (int)(colon - s) : (int)strlen(s), s);
+    struct passwd *pw = getpwnam(user);
+    char *end;
+    long n = strtol(user, &end, 10);
+    if (!pw && (!*user || *end || n < 0 || !(pw = getpwuid((uid_t)n)))) {
+        fprintf(stderr, "callroute users import: --owner '%s': no user '%s'\n", s, user);
+        return false;
+    }
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    if (colon && colon[1]) {
+        struct group *gr = getgrnam(colon + 1);
+        n = strtol(colon + 1, &end, 10);
+        if (!gr && (*end || n < 0 || !(gr = getgrgid((gid_t)n)))) {
+            fprintf(stderr, "callroute users import: --owner '%s': no group '%s'\n", s, colon + 1);
+            return false;
+        }
+        *gid = gr->gr_gid;
+    }
+    return true;
+}
+
+/* Gives the directory and the files in it to uid:gid; false after saying what failed. */
+static bool give_dir(const char *db, uid_t uid, gid_t gid)
+{
+    DIR *dir = opendir(db);
+    struct stat ds;
+    if (!dir || stat(db, &ds) != 0 ||
+        ((ds.st_uid != uid || ds.st_gid != gid) && chown(db, uid, gid) != 0)) {
+        fprintf(stderr, "callroute users import: %s: cannot give it to uid %ld gid %ld: %s\n", db,
+                (long)uid, (long)gid, strerror(errno));
+        if (dir)
+            closedir(dir);
+        return false;
+    }
+    bool ok = true;
+    char path[PATH_MAX];
+    for (struct dirent *e; ok && (e = readdir(dir));) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", db, e->d_name);
+        if (e->d_name[0] == '.' || lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+            (st.st_uid == uid && st.st_gid == gid))
+            continue;
+        if (chown(path, uid, gid) != 0) {
+            fprintf(stderr, "callroute users import: %s: cannot give it to uid %ld: %s\n", path,
+                    (long)uid, strerror(errno));
+            ok = false;
+        }
+    }
+    closedir(dir);
+    return ok;
 }
 
 static int cmd_import(const cr_plugin *p, const cr_opts *o, const char *db)
@@ -32,6 +104,19 @@ static int cmd_import(const cr_plugin *p, const cr_opts *o, const char *db)
     if (o->npos != 2) {
         usage(stderr);
         return 2;
+    }
+    /* the owner to give the directory: --owner, or the owner of the directory that exists */
+    const char *owner = cr_opt(o, "owner");
+    uid_t uid = 0;
+    gid_t gid = 0;
+    struct stat st;
+    bool give = owner != NULL;
+    if (owner && !parse_owner(owner, &uid, &gid))
+        return 2;
+    if (!owner && stat(db, &st) == 0 && S_ISDIR(st.st_mode)) {
+        uid = st.st_uid;
+        gid = st.st_gid;
+        give = true;
     }
     bool replace = cr_flag(o, "replace");
     if (replace && !(CR_HAS(cr_plugin, p, users_import_ex) && p->users_import_ex)) {
@@ -46,6 +131,10 @@ static int cmd_import(const cr_plugin *p, const cr_opts *o, const char *db)
         fprintf(stderr, "%s\n", err[0] ? err : p->strerror(rc));
         fprintf(stderr, "callroute users import: nothing imported\n");
         return rc == CR_ABI_ECONFIG ? 1 : 2;
+    }
+    if (give && !give_dir(db, uid, gid) && owner) { /* keeping the owner is best effort */
+        p->result_free(r);
+        return 2;
     }
     if (cr_flag(o, "json"))
         cr_cli_print(p, r, 1);
@@ -81,6 +170,14 @@ int cr_cmd_users(const cr_plugin *p, int argc, char **argv)
     }
     if (strcmp(o.pos[0], "import") == 0)
         return cmd_import(p, &o, db);
+    if ((strcmp(o.pos[0], "list") == 0 && o.npos == 1) ||
+        ((strcmp(o.pos[0], "show") == 0 || strcmp(o.pos[0], "remove") == 0) && o.npos == 2)) {
+        if (strcmp(o.pos[0], "remove") == 0 && !CR_HAS(cr_plugin, p, users_import_ex)) {
+            fprintf(stderr, "callroute users remove: this library cannot replace users\n");
+            return 2;
+        }
+        return cr_users_list(p, db, o.pos[0], o.npos == 2 ? o.pos[1] : NULL);
+    }
     if (strcmp(o.pos[0], "export") == 0 && o.npos <= 2) {
         char err[1024];
         int rc = p->users_export(db, o.npos == 2 ? o.pos[1] : "-", cr_opt(&o, "format"), err,

@@ -2,6 +2,7 @@
  * callroute — the command line. It loads libcallroute.so with dlopen and talks to it through
  * the plugin ABI only (callroute.h), exactly as any SIP server host does.
  */
+#define _GNU_SOURCE /* dladdr */
 #include "cli.h"
 #include "opts.h"
 
@@ -21,8 +22,8 @@ static void host_log(void *ud, int level, const char *msg)
 
 static const cr_plugin *load_plugin(const char *explicit_path)
 {
-    char self[PATH_MAX], beside[PATH_MAX + 32];
-    const char *candidates[5];
+    char self[PATH_MAX], beside[PATH_MAX + 32], installed[PATH_MAX + 64];
+    const char *candidates[6];
     size_t n = 0;
     if (explicit_path)
         candidates[n++] = explicit_path;
@@ -38,6 +39,10 @@ static const cr_plugin *load_plugin(const char *explicit_path)
                 *slash = 0;
                 snprintf(beside, sizeof beside, "%s/libcallroute.so.1", self);
                 candidates[n++] = beside;
+                /* installed: bin/callroute finds lib/libcallroute.so.1 of the same prefix
+                 * (before the build tree, which an installed program must not use) */
+                snprintf(installed, sizeof installed, "%s/%s", self, CR_RELATIVE_LIBRARY);
+                candidates[n++] = installed;
             }
         }
         candidates[n++] = CR_DEFAULT_LIBRARY;
@@ -107,24 +112,20 @@ void cr_cli_print(const cr_plugin *p, const cr_result *r, int json)
 
 static void usage(FILE *f)
 {
-    fputs("usage: callroute COMMAND [options]\n"
-          "  check     --config FILE [--json]                 validate and lint\n"
-          "  normalize --config FILE --profile NAME NUMBER [--json]\n"
-          "  route     --config FILE --from SIP_URI NUMBER [--json] [--down GW]... [--trace]\n"
-          "  route     --config FILE --from SIP_URI --batch FILE [--down GW]...\n"
-          "  dial      --config FILE --profile NAME DIGITS [--json]\n"
-          "  inbound   --config FILE [--db DIR] --from URI TO [--gateway GW] [--json]\n"
-          "  simulate  --config FILE [--start ISO-8601-UTC] [--state DIR] EVENTS\n"
-          "  bench     --config FILE | --generate routes=N,rules=M,users=U  [--json]\n"
-          "  bench     --rgs [--agents N --groups G --waiting W | --model ocs2007r2 --scale K]\n"
-          "  users     import|export --db DIR FILE\n"
-          "  compile   --config FILE -o PLAN [--include-dir DIR]...  write a plan image\n"
-          "Global: --library PATH (libcallroute.so to load; or CALLROUTE_LIBRARY)\n"
-          "check, normalize, route, dial: --include-dir DIR (repeatable) lets <include href>\n"
-          "  reach DIR besides the configuration's own directory\n"
-          "Exit status: 0 success, 1 decision or validation failed, 2 usage or configuration "
-          "error.\n",
-          f);
+    cr_cli_help(NULL, f);
+}
+
+/* `callroute --version`: this program's version, then the loaded library's and its ABI. */
+static int version(const char *library)
+{
+    printf("callroute %s (built for ABI %d.%d)\n", CR_CLI_VERSION, CR_ABI_MAJOR, CR_ABI_MINOR);
+    const cr_plugin *p = load_plugin(library);
+    if (!p)
+        return 2;
+    Dl_info info;
+    const char *file = dladdr((const void *)p, &info) && info.dli_fname ? info.dli_fname : "?";
+    printf("libcallroute %s (ABI %u.%u) %s\n", p->version, p->abi_major, p->abi_minor, file);
+    return 0;
 }
 
 typedef int (*cmd_fn)(const cr_plugin *, int, char **);
@@ -151,8 +152,8 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"check", cr_cmd_check},     {"normalize", cr_cmd_normalize}, {"route", cr_cmd_route},
         {"dial", cr_cmd_dial},       {"simulate", cr_cmd_simulate},   {"bench", cr_cmd_bench},
-        {"inbound", cr_cmd_inbound}, {"users", cr_cmd_users},
-        {"compile", cr_cmd_compile},
+        {"inbound", cr_cmd_inbound}, {"users", cr_cmd_users},         {"test", cr_cmd_test},
+        {"diff", cr_cmd_diff},       {"compile", cr_cmd_compile},
     };
     const char *library = NULL;
     /* --library may appear anywhere; take it out before the subcommand parses argv */
@@ -169,6 +170,12 @@ int main(int argc, char **argv)
         argv[w++] = argv[i];
     }
     argc = w;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
+        return version(library);
     if (strcmp(argv[1], "bench") == 0)
         for (int i = 2; i < argc; i++)
             if (strcmp(argv[i], "--rgs") == 0) {

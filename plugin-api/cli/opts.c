@@ -1,62 +1,105 @@
 #include "opts.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static const cr_optspec *find(const cr_optspec *spec, const char *name, size_t n)
+/* Builds getopt_long's table from the subcommand's; "help" (-h) is always known. */
+static size_t long_table(const cr_optspec *spec, struct option *lo, size_t max, bool *own_help)
 {
-    for (; spec->name; spec++)
-        if (strlen(spec->name) == n && strncmp(spec->name, name, n) == 0)
-            return spec;
-    return NULL;
+    size_t n = 0;
+    *own_help = false;
+    for (; spec->name && n + 2 < max; spec++) {
+        if (strcmp(spec->name, "help") == 0)
+            *own_help = true;
+        lo[n] = (struct option){spec->name, spec->has_value ? required_argument : no_argument, NULL,
+                                (int)n + 1000};
+        n++;
+    }
+    if (!*own_help)
+        lo[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    lo[n] = (struct option){0};
+    return n;
+}
+
+/* Records option `name` (value may be NULL); false when the table is full. */
+static bool add_opt(cr_opts *o, const char *cmd, const char *name, const char *value)
+{
+    if (o->n == CR_OPTS_MAX) {
+        fprintf(stderr, "callroute %s: too many options (at most %d)\n", cmd, CR_OPTS_MAX);
+        return false;
+    }
+    o->names[o->n] = name;
+    o->values[o->n++] = value;
+    return true;
+}
+
+static bool add_pos(cr_opts *o, const char *cmd, const char *a)
+{
+    if (o->npos == CR_OPTS_MAX) {
+        fprintf(stderr, "callroute %s: too many arguments (at most %d)\n", cmd, CR_OPTS_MAX);
+        return false;
+    }
+    o->pos[o->npos++] = a;
+    return true;
+}
+
+static void bad_option(const char *cmd, char **argv, int c)
+{
+    const char *a = argv[optind - 1];
+    if (c == ':')
+        fprintf(stderr, "callroute %s: option '%s' needs a value\n", cmd, a);
+    else if (optopt && optopt < 1000 && !(a[0] == '-' && a[1] == '-'))
+        fprintf(stderr, "callroute %s: unknown option '-%c'\n", cmd, optopt);
+    else if (optopt >= 1000)
+        fprintf(stderr, "callroute %s: option '%s' takes no value\n", cmd, a);
+    else
+        fprintf(stderr, "callroute %s: unknown option '%s'\n", cmd, a);
+    fprintf(stderr, "Try 'callroute %s --help'.\n", cmd);
 }
 
 bool cr_opts_parse(int argc, char **argv, const cr_optspec *spec, cr_opts *o)
 {
     memset(o, 0, sizeof *o);
-    bool only_pos = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_pos || strncmp(a, "--", 2) != 0 || a[2] == 0) {
-            if (!only_pos && strcmp(a, "--") == 0) {
-                only_pos = true;
-                continue;
-            }
-            if (o->npos == CR_OPTS_MAX) {
-                fprintf(stderr, "callroute %s: too many arguments (at most %d)\n", argv[0],
-                        CR_OPTS_MAX);
+    struct option lo[CR_OPTS_MAX + 2];
+    bool own_help;
+    size_t nlo = long_table(spec, lo, sizeof lo / sizeof *lo, &own_help);
+    const char *cmd = argv[0];
+    /* "-": positionals come back in order (as 1); ":": a missing value comes back as ':' */
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int idx = -1;
+        optopt = 0;
+        int c = getopt_long(argc, argv, "-:h", lo, &idx);
+        if (c == -1)
+            break;
+        if (c == 1) { /* a positional argument, in order ("-" first in optstring) */
+            if (!add_pos(o, cmd, optarg))
                 return false;
-            }
-            o->pos[o->npos++] = a;
             continue;
         }
-        const char *name = a + 2, *eq = strchr(name, '=');
-        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
-        const cr_optspec *s = find(spec, name, nl);
-        if (!s) {
-            fprintf(stderr, "callroute %s: unknown option '%s'\n", argv[0], a);
-            return false;
+        if (c == 'h' && !own_help) {
+            cr_cli_help(cmd, stdout);
+            exit(0);
         }
-        if (o->n == CR_OPTS_MAX) {
-            fprintf(stderr, "callroute %s: too many options (at most %d)\n", argv[0], CR_OPTS_MAX);
-            return false;
-        }
-        o->names[o->n] = s->name;
-        if (s->has_value) {
-            if (eq)
-                o->values[o->n] = eq + 1;
-            else if (i + 1 < argc)
-                o->values[o->n] = argv[++i];
-            else {
-                fprintf(stderr, "callroute %s: option '--%s' needs a value\n", argv[0], s->name);
+        if (c == 'h') {
+            if (!add_opt(o, cmd, "help", NULL))
                 return false;
-            }
-        } else if (eq) {
-            fprintf(stderr, "callroute %s: option '--%s' takes no value\n", argv[0], s->name);
+            continue;
+        }
+        if (c == '?' || c == ':') {
+            bad_option(cmd, argv, c);
             return false;
         }
-        o->n++;
+        size_t k = (size_t)(c - 1000);
+        if (k >= nlo || !add_opt(o, cmd, lo[k].name, lo[k].has_arg ? optarg : NULL))
+            return false;
     }
+    for (int i = optind; i < argc; i++) /* after "--" */
+        if (!add_pos(o, cmd, argv[i]))
+            return false;
     return true;
 }
 

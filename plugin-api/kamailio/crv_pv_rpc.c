@@ -113,24 +113,62 @@ static void crv_rpc_reload(rpc_t *rpc, void *ctx)
 }
 
 static const char *rpc_route_doc[] = {
-    "Route a call: FROM (SIP URI) NUMBER (digits, tel: or sip: URI); returns the decision "
-    "as JSON.",
+    "Route a call: FROM (SIP URI) NUMBER (a string: digits, tel: or sip: URI; with kamcmd "
+    "write s:0114255550199); returns the decision as a structure (decision, profile, rule, "
+    "normalized, target, reason, attempts: gateway, route, usage, uri).",
     0};
+
+static const char *const route_fields[] = {"decision",   "profile", "rule",
+                                           "normalized", "target",  "reason"};
+static const char *const attempt_fields[] = {"gateway", "route", "usage", "uri"};
+
+/* The decision as an RPC structure; -1 when the reply cannot be built. */
+static int route_reply(rpc_t *rpc, void *ctx, const cr_result *r)
+{
+    void *th, *ah, *one;
+    size_t i, k, n;
+    const char *v;
+
+    if (rpc->add(ctx, "{", &th) < 0)
+        return -1;
+    for (k = 0; k < sizeof(route_fields) / sizeof(route_fields[0]); k++) {
+        v = crl_plugin->result_get(r, route_fields[k]);
+        if (v && rpc->struct_add(th, "s", route_fields[k], v) < 0)
+            return -1;
+    }
+    if (rpc->struct_add(th, "[", "attempts", &ah) < 0)
+        return -1;
+    n = crl_plugin->result_count(r, "attempts");
+    for (i = 0; i < n; i++) {
+        if (rpc->array_add(ah, "{", &one) < 0)
+            return -1;
+        for (k = 0; k < sizeof(attempt_fields) / sizeof(attempt_fields[0]); k++) {
+            v = crl_plugin->result_item(r, "attempts", i, attempt_fields[k]);
+            if (v && rpc->struct_add(one, "s", attempt_fields[k], v) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
 
 static void crv_rpc_route(rpc_t *rpc, void *ctx)
 {
-    char *from = NULL, *number = NULL, small[1024], *json = small;
+    char *from = NULL, *number = NULL;
     cr_handle *h = crl_handle();
     cr_result *r = NULL;
-    size_t need;
     int rc;
 
     if (h == NULL) {
         rpc->fault(ctx, 500, "callroute is not loaded");
         return;
     }
-    if (rpc->scan(ctx, ".s.s", &from, &number) < 2) {
-        rpc->fault(ctx, 400, "usage: callroute.route FROM NUMBER");
+    /* NUMBER without auto-conversion: kamcmd sends 0114255550199 as the integer
+     * 114255550199 (the leading 0 or + is lost), which would be routed as another number */
+    if (rpc->scan(ctx, ".s", &from) < 1 || rpc->scan(ctx, "s", &number) < 1) {
+        rpc->fault(ctx, 400,
+                   "usage: callroute.route FROM NUMBER, NUMBER as a string: an integer loses "
+                   "its leading 0 and +; with kamcmd prefix it with s: "
+                   "(callroute.route sip:alice@example.com s:0114255550199)");
         return;
     }
     rc = crl_plugin->route(h, from, number, NULL, 0, &r);
@@ -139,19 +177,8 @@ static void crv_rpc_route(rpc_t *rpc, void *ctx)
                    crl_plugin->strerror ? crl_plugin->strerror(rc) : "error");
         return;
     }
-    need = crl_plugin->result_json(r, small, sizeof(small));
-    if (need >= sizeof(small)) {
-        json = pkg_malloc(need + 1);
-        if (json == NULL) {
-            crl_plugin->result_free(r);
-            rpc->fault(ctx, 500, "no memory");
-            return;
-        }
-        crl_plugin->result_json(r, json, need + 1);
-    }
-    rpc->add(ctx, "s", json);
-    if (json != small)
-        pkg_free(json);
+    if (route_reply(rpc, ctx, r) < 0)
+        rpc->fault(ctx, 500, "cannot build the reply");
     crl_plugin->result_free(r);
 }
 

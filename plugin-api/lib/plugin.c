@@ -425,7 +425,8 @@ static int p_check_ex(const char *path, const cr_open_options *opts, cr_result *
     const char *db = opts && opts->size >= offsetof(cr_open_options, db_path) + sizeof(char *)
                          ? opts->db_path
                          : NULL;
-    if (rc == CR_OK && db && crp_users_check_ex(db, cfg, true, &d) != CR_OK)
+    /* the directory against the configuration, then its users' policies and profiles */
+    if (rc == CR_OK && db && crp_users_check_names(db, cfg, &d) != CR_OK)
         rc = CR_ECONFIG;
     if (rc == CR_OK) {
         size_t before = d.errors;

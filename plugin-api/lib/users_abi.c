@@ -8,7 +8,9 @@
 #include "json_esc.h"
 #include "result.h"
 
+#include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,25 @@ typedef struct pin {
 static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
 static pin *pins;
 
+/* When the directory is not accessible to this process: who it runs as and what it needs
+ * (an import as root leaves files a server running as another user cannot open). */
+static const char *access_hint(const char *path, const char *err)
+{
+    static __thread char hint[512];
+    char lock[PATH_MAX];
+    snprintf(lock, sizeof lock, "%s/lock.mdb", path);
+    if (!strstr(err, "denied") && access(path, R_OK | X_OK) == 0 &&
+        (access(lock, F_OK) != 0 || access(lock, R_OK | W_OK) == 0))
+        return "";
+    struct passwd *pw = getpwuid(geteuid());
+    snprintf(hint, sizeof hint,
+             "; this process runs as user '%s' (uid %ld), which needs to read and enter %s, "
+             "read data.mdb and read and write lock.mdb (callroute users import --owner "
+             "USER[:GROUP] gives them to that user)",
+             pw ? pw->pw_name : "?", (long)geteuid(), path);
+    return hint;
+}
+
 static cr_directory *dir_get(const char *path)
 {
     long pid = (long)getpid();
@@ -42,7 +63,8 @@ static cr_directory *dir_get(const char *path)
         char err[512];
         p->pid = pid;
         if (cr_directory_open(path, false, &p->dir, err, sizeof err) != CR_OK)
-            crp_log(CR_LOG_ERROR, "callroute: user directory unavailable: %s", err);
+            crp_log(CR_LOG_ERROR, "callroute: user directory unavailable: %s%s", err,
+                    access_hint(path, err));
         p->next = pins;
         pins = p;
     } else if (p && !p->path) {
@@ -74,23 +96,25 @@ void crp_users_detach(crp_users_scope *s)
 
 int crp_users_check(const char *db_path, const cr_config *cfg, cr_diag *diag)
 {
-    return crp_users_check_ex(db_path, cfg, false, diag);
-}
-
-int crp_users_check_ex(const char *db_path, const cr_config *cfg, bool lint, cr_diag *diag)
-{
     if (!db_path)
         return CR_OK;
     cr_directory *d = dir_get(db_path);
     if (!d) {
+        char err[512] = "";
+        if (cr_directory_open(db_path, false, &d, err, sizeof err) == CR_OK)
+            cr_directory_close(d);
         cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){db_path, 0}, "directory",
-                    "cannot open the user directory");
+                    "cannot open the user directory: %s%s", err, access_hint(db_path, err));
         return CR_ECONFIG;
     }
-    int rc = cr_directory_check_config(d, cfg, diag);
-    if (rc == CR_OK && lint)
-        cr_directory_lint(d, cfg, diag);
-    return rc;
+    return cr_directory_check_config(d, cfg, diag);
+}
+
+int crp_users_check_names(const char *db_path, const cr_config *cfg, cr_diag *diag)
+{
+    int rc = crp_users_check(db_path, cfg, diag);
+    cr_directory *d = rc == CR_OK ? dir_get(db_path) : NULL;
+    return d ? cr_directory_check_names(d, cfg, diag) : rc;
 }
 
 /* ---- JSON text for the nested parts of a plan ---------------------------------------------- */
@@ -451,6 +475,12 @@ int crp_users_import_ex(const char *db_dir, const char *file, unsigned flags, cr
         cr_directory_close(d);
         return rc;
     }
+    size_t warnings = diag.warnings;
+    for (size_t i = 0; i < diag.count; i++) { /* warnings of an accepted import */
+        char line[1600];
+        cr_diag_format(&diag, i, line, sizeof line);
+        crp_log(CR_LOG_WARNING, "%s", line);
+    }
     cr_diag_free(&diag);
     cr_directory_stats st;
     cr_directory_stat(d, &st);
@@ -464,6 +494,7 @@ int crp_users_import_ex(const char *db_dir, const char *file, unsigned flags, cr
         crp_set_num(r, NULL, "added", (double)rep.added);
         crp_set_num(r, NULL, "replaced", (double)rep.replaced);
         crp_set_num(r, NULL, "removed", (double)rep.removed);
+        crp_set_num(r, NULL, "warnings", (double)warnings);
         crp_set_num(r, NULL, "users", (double)st.users);
         crp_set_num(r, NULL, "lines", (double)st.lines);
         crp_set_num(r, NULL, "file_bytes", (double)st.file_bytes);

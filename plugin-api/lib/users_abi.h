@@ -40,7 +40,8 @@ void crp_users_detach(crp_users_scope *s);
 /* At load: errors for users both inline in cfg and in the directory at db_path (the handle's
  * --db). Returns CR_OK or CR_ECONFIG. */
 int crp_users_check(const char *db_path, const cr_config *cfg, cr_diag *diag);
-/* crp_users_check, plus (lint) warnings about every directory user (`check --db`). */
-int crp_users_check_ex(const char *db_path, const cr_config *cfg, bool lint, cr_diag *diag);
+/* For check with --db: crp_users_check, then warnings for the directory's users whose voice
+ * policy or location profile cfg does not define (cr_directory_check_names). */
+int crp_users_check_names(const char *db_path, const cr_config *cfg, cr_diag *diag);
 
 #endif

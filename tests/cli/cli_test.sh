@@ -101,11 +101,15 @@ batch)
   printf '# a number plan\n+14255550199\n\n50101\n+19005551212\n911\n' > "$tmp/numbers"
   expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/numbers"
   lines=$(printf '%s\n' "$out" | wc -l)
-  [ "$lines" = 4 ] && ok || bad "batch printed $lines lines, want 4"
+  [ "$lines" = 6 ] && ok || bad "batch printed $lines lines, want 6 (one per input line)"
   python3 - "$tmp/out" <<'PY' && ok || bad "batch JSON lines"
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
+lines = open(sys.argv[1]).read().split("\n")[:-1]
+assert lines[0] == "# a number plan" and lines[2] == "", lines
+rows = [json.loads(l) for l in lines if l and not l.startswith("#")]
 assert [r["decision"] for r in rows] == ["outbound", "internal", "blocked", "outbound"], rows
+assert [r["input"] for r in rows] == ["+14255550199", "50101", "+19005551212", "911"], rows
+assert list(rows[0])[0] == "input"
 PY
   # lines longer than any buffer: one decision per line, whatever its length
   { printf '+14255550199\n'; head -c 5000 /dev/zero | tr '\0' 5; printf '\n50101\n'; } > "$tmp/long"
@@ -117,6 +121,117 @@ assert [r["decision"] for r in rows] == ["outbound", "not_applicable", "internal
 PY
   printf '+14255550199\n+14255550199\n' > "$tmp/two"
   expect 0 "$cr" route --config "$contoso" --from sip:carol@contoso.com --batch "$tmp/two"
+  ;;
+order)
+  # issue 16: a batch line's gateway order does not depend on the lines before it
+  order() { python3 -c 'import json,sys; print(" ".join(",".join([a["gateway"] for a in json.loads(l)["attempts"]] or ["-"]) for l in sys.stdin if l.startswith("{")))'; }
+  printf '+14255550199\n' > "$tmp/alone"
+  printf '+14255550198\n+14255550199\n+12145550100\n+14255550199\n' > "$tmp/after"
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/alone"
+  alone=$(order <<<"$out")
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/after"
+  after=($(order <<<"$out"))
+  [ "${after[1]}" = "$alone" ] && [ "${after[3]}" = "$alone" ] && ok \
+    || bad "the same number got another gateway order in the batch: '${after[*]}' vs '$alone'"
+  [ "${after[0]}" = "$alone" ] && ok || bad "two numbers of one route start apart: ${after[*]}"
+  # --spread carries the load-spreading state as a live server does
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/after" --spread
+  spread=($(order <<<"$out"))
+  [ "${spread[0]}" != "${spread[1]}" ] && ok || bad "--spread did not spread: ${spread[*]}"
+  ;;
+options)
+  # issue 16: every subcommand has its own options; the others are errors
+  expect 2 "$cr" check --config "$contoso" --from sip:alice@contoso.com
+  has "unknown option '--from'" "check --from" "$err"
+  expect 2 "$cr" normalize --config "$contoso" --profile Redmond.contoso.com --batch x 0100
+  has "unknown option '--batch'" "normalize --batch" "$err"
+  expect 2 "$cr" dial --config "$contoso" --profile Redmond.contoso.com --down x 5
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com -x 5550100
+  has "unknown option '-x'" "route -x" "$err"
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com --json=yes 5550100
+  has "takes no value" "--json=yes" "$err"
+  expect 2 "$cr" route --config "$contoso" --from
+  has "'--from' needs a value" "--from without value" "$err"
+  expect 2 "$cr" simulate --config "$src/tests/rgs/rgs.xml" --profile x "$src/tests/rgs/serial.events"
+  expect 2 "$cr" users import --db "$tmp/db" --bogus x.csv
+  # a typo in --down is an error naming the gateways
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com +12145550100 --down Dalas-GW1
+  has "--down 'Dalas-GW1': no such gateway" "--down typo" "$err"
+  has "Dallas-GW1" "--down typo lists the gateways" "$err"
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch /dev/null --down Nope
+  # -h/--help everywhere: exit 0, usage on stdout
+  for c in check normalize route dial simulate inbound bench users; do
+    for h in -h --help; do
+      expect 0 "$cr" $c $h
+      has "usage: callroute $c" "$c $h" "$out"
+    done
+  done
+  expect 0 "$cr" --help
+  has "usage: callroute COMMAND" "--help" "$out"
+  # --version: the program's, the library's and its ABI
+  expect 0 "$cr" --version
+  has "callroute 0." "--version" "$out"
+  has "libcallroute " "--version names the library" "$out"
+  has "(ABI 1." "--version gives the ABI" "$out"
+  ;;
+runaway)
+  # issue 16: a queue without timeout re-rings forever; simulate stops and says so
+  printf '0 call c1 sip:a@x sip:serial@contoso.com\n' > "$tmp/forever.events"
+  expect 0 timeout 60 "$cr" simulate --config "$src/tests/rgs/rgs.xml" "$tmp/forever.events"
+  n=$(printf '%s\n' "$out" | wc -l)
+  [ "$n" -lt 100 ] && ok || bad "simulate of a queue without timeout printed $n lines"
+  has "only periodic re-offers" "simulate stop message" "$err"
+  has "40.000 c1 ring sip:s2@contoso.com" "simulate shows a whole cycle" "$out"
+  # --until still runs exactly that far
+  expect 0 "$cr" simulate --config "$src/tests/rgs/rgs.xml" --until 3600 "$tmp/forever.events"
+  has "3600.000 c1 ring" "--until 3600" "$out"
+  # a queue with a timeout still reaches it (the stop never cuts a timeout short)
+  printf '0 call c1 sip:a@x sip:timeout@contoso.com\n' > "$tmp/timeout.events"
+  expect 0 "$cr" simulate --config "$src/tests/rgs/rgs.xml" "$tmp/timeout.events"
+  has "30.000 c1 voicemail sip:vm@contoso.com" "timeout after re-offers" "$out"
+  # the events file's headers: #! config (relative to the file) and #! start
+  mkdir -p "$tmp/ev"; cp "$src/tests/rgs/rgs.xml" "$tmp/ev/groups.xml"
+  printf '#! config groups.xml\n0 call c1 sip:a@x sip:serial@contoso.com\n1 hangup c1\n' > "$tmp/ev/h.events"
+  expect 0 "$cr" simulate "$tmp/ev/h.events"
+  has "0.000 c1 ring sip:s1@contoso.com" "#! config" "$out"
+  ev=$src/tests/rgs/dst.events
+  if grep -q '^#! start' "$ev"; then
+    expect 0 "$cr" simulate "$ev"
+    if diff <(printf '%s\n' "$out") "${ev%.events}.expected" > "$tmp/diff"; then ok
+    else bad "simulate with the headers of dst.events differs:"; head -5 "$tmp/diff"; fi
+  else bad "fixture: dst.events has no #! start"; fi
+  printf '#! confg groups.xml\n0 call c1 sip:a@x sip:serial@contoso.com\n' > "$tmp/ev/bad.events"
+  expect 2 "$cr" simulate "$tmp/ev/bad.events"
+  has "bad.events:1: error: unknown header '#! confg'" "unknown header" "$err"
+  printf '0 call c1 sip:a@x sip:serial@contoso.com\n' > "$tmp/ev/none.events"
+  expect 2 "$cr" simulate "$tmp/ev/none.events"
+  has "no --config FILE" "no config at all" "$err"
+  ;;
+csv)
+  # issue 16: spreadsheets (BOM, TRUE/FALSE) and a missing enterpriseVoice column
+  printf '\xef\xbb\xbfuri,line,enterpriseVoice,voicePolicy\r\nsip:u1@contoso.com,tel:+14255551001,TRUE,Redmond Calling Policy\r\nsip:u2@contoso.com,tel:+14255551002,False,\r\n' > "$tmp/bom.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/bom.csv"
+  has "2 users read" "import of a CSV with a BOM" "$out"
+  expect 0 "$cr" users export --db "$tmp/db" --format csv
+  has 'sip:u1@contoso.com,tel:+14255551001,true' "TRUE read as true" "$out"
+  has 'sip:u2@contoso.com,tel:+14255551002,false' "False read as false" "$out"
+  printf 'uri,line\nsip:u3@contoso.com,tel:+14255551003\n' > "$tmp/noev.csv"
+  expect 0 env -u CALLROUTE_QUIET "$cr" users import --db "$tmp/db" "$tmp/noev.csv" --json
+  has "noev.csv:1: warning:" "missing enterpriseVoice warned" "$err"
+  has "enterpriseVoice" "missing enterpriseVoice named" "$err"
+  json 'j["warnings"] == 1'
+  # users whose voice policy or location profile the configuration lacks: check --db says so
+  printf 'uri,enterpriseVoice,voicePolicy,locationProfile\nsip:u5@contoso.com,true,Nope Policy,\nsip:u6@contoso.com,true,,Nowhere.contoso.com\n' > "$tmp/names.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/names.csv"
+  expect 0 "$cr" check --config "$contoso" --db "$tmp/db"
+  has "user 'sip:u5@contoso.com': voice policy 'Nope Policy' is not configured" "check --db policy" "$out"
+  has "user 'sip:u6@contoso.com': location profile 'Nowhere.contoso.com' is not defined" "check --db profile" "$out"
+  has "2 warnings" "check --db counts them" "$out"
+  expect 0 "$cr" check --config "$contoso" --db "$tmp/db" --json
+  json 'j["warnings"] == 2 and all(d["level"] == "warning" for d in j["diagnostics"])'
+  printf 'uri,enterpriseVoice\nsip:u4@contoso.com,yes please\n' > "$tmp/badbool.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/badbool.csv"
+  has "badbool.csv:2" "bad boolean names the line" "$err"
   ;;
 dial)
   for p in Redmond.contoso.com; do
@@ -231,6 +346,108 @@ input)
   { printf '0 call c1 sip:a@x sip:serial@contoso.com\n1 speech c1 '; head -c 9000 /dev/zero | tr '\0' a; printf '\n2 hangup c1\n'; } > "$tmp/long2.events"
   expect 2 "$cr" simulate --config "$src/tests/rgs/rgs.xml" "$tmp/long2.events"
   has "long2.events:2: error: event too long" "simulate long event" "$err"
+  ;;
+owner)
+  # issue 16: an LMDB directory the SIP server's user can open
+  chmod 755 "$tmp"
+  printf 'uri,line,enterpriseVoice\nsip:u1@contoso.com,tel:+14255551001,true\n' > "$tmp/u.csv"
+  as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+  if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    expect 0 "$cr" users import --db "$tmp/db" "$tmp/u.csv"
+    # imported as root: another user is refused with the path and what it needs
+    expect 2 as_nobody "$cr" route --config "$contoso" --db "$tmp/db" --from sip:u1@contoso.com +14255550199
+    has "$tmp/db" "refusal names the directory" "$err"
+    has "runs as user 'nobody'" "refusal names the user" "$err"
+    has "read and write lock.mdb" "refusal names the permission" "$err"
+    expect 0 "$cr" users import --db "$tmp/db" "$tmp/u.csv" --owner nobody:nogroup
+    owners=$(stat -c %U:%G "$tmp/db" "$tmp/db/data.mdb" "$tmp/db/lock.mdb" | sort -u)
+    [ "$owners" = nobody:nogroup ] && ok || bad "--owner nobody:nogroup left $owners"
+    expect 0 as_nobody "$cr" route --config "$contoso" --db "$tmp/db" --from sip:u1@contoso.com +14255550199
+    # a re-import as root keeps the directory's owner
+    expect 0 "$cr" users import --db "$tmp/db" "$tmp/u.csv" --replace
+    owners=$(stat -c %U:%G "$tmp/db" "$tmp/db/data.mdb" "$tmp/db/lock.mdb" | sort -u)
+    [ "$owners" = nobody:nogroup ] && ok || bad "re-import changed the owner to $owners"
+    rm -f "$tmp/db/lock.mdb"
+    expect 0 "$cr" users import --db "$tmp/db" "$tmp/u.csv"
+    owners=$(stat -c %U:%G "$tmp/db/lock.mdb")
+    [ "$owners" = nobody:nogroup ] && ok || bad "a lock.mdb created by a re-import is $owners"
+  fi
+  expect 2 "$cr" users import --db "$tmp/db2" "$tmp/u.csv" --owner no-such-user-x
+  has "no user 'no-such-user-x'" "unknown --owner" "$err"
+  expect 2 "$cr" users import --db "$tmp/db2" "$tmp/u.csv" --owner root:no-such-group-x
+  has "no group 'no-such-group-x'" "unknown --owner group" "$err"
+  ;;
+test)
+  # issue 16: callroute test runs a number plan's cases with a pass/fail table
+  expect 0 "$cr" test --config "$contoso" "$src/examples/contoso/contoso.tests"
+  has "11 cases: 11 passed, 0 failed" "contoso.tests" "$out"
+  printf 'route sip:alice@contoso.com +14255550199 => outbound first=NY-GW1\nroute sip:alice@contoso.com 50101 => blocked\nnormalize Redmond.contoso.com 0100 => +14255550100\n' > "$tmp/bad.tests"
+  expect 1 "$cr" test --config "$contoso" "$tmp/bad.tests"
+  has "FAIL  $tmp/bad.tests:1" "a failed case names its line" "$out"
+  has "first: want 'NY-GW1', got 'Red-GW1'" "a failed case says why" "$out"
+  has "decision: want 'blocked', got 'internal'" "decision mismatch" "$out"
+  has "3 cases: 1 passed, 2 failed" "the count" "$out"
+  printf 'route sip:alice@contoso.com => outbound\n' > "$tmp/syntax.tests"
+  expect 2 "$cr" test --config "$contoso" "$tmp/syntax.tests"
+  has "syntax.tests:1: error:" "a malformed case" "$err"
+  # the project's own response-group scenarios run through it
+  expect 0 "$cr" test "$src"/tests/rgs/*.events
+  has "failed" "rgs scenarios" "$out"
+  has " 0 failed" "rgs scenarios all pass" "$out"
+  # #expect lines, and a scenario whose output differs
+  printf '#! config %s\n0 call c1 sip:a@x sip:serial@contoso.com\n1 hangup c1\n#expect 0.000 c1 answer\n#expect 0.000 c1 moh default\n#expect 0.000 c1 ring sip:s1@contoso.com\n#expect 1.000 c1 cancel sip:s1@contoso.com\n' "$src/tests/rgs/rgs.xml" > "$tmp/e.events"
+  expect 0 "$cr" test "$tmp/e.events"
+  sed -i 's/#expect 1.000 c1 cancel/#expect 2.000 c1 cancel/' "$tmp/e.events"
+  expect 1 "$cr" test "$tmp/e.events"
+  has "line 4: want '2.000 c1 cancel sip:s1@contoso.com', got '1.000 c1 cancel sip:s1@contoso.com'" "scenario diff" "$out"
+  ;;
+diff)
+  # issue 16: what a reload would change
+  expect 0 "$cr" diff --config "$contoso" --config "$contoso" --from sip:alice@contoso.com --generate 300
+  has "0 differences" "a configuration against itself" "$out"
+  cp -r "$src/examples/contoso" "$tmp/c2"
+  sed -i '0,/<gateway>Red-GW2<\/gateway>/s##<gateway>NY-GW1</gateway>#' "$tmp/c2/contoso.xml"
+  printf '+14255550199\nsip:carol@contoso.com +14255550123\n# a comment\n+12145550100\n50101\n' > "$tmp/numbers"
+  expect 1 "$cr" diff --config "$contoso" --config "$tmp/c2/contoso.xml" --from sip:alice@contoso.com --numbers "$tmp/numbers"
+  has "2 differences" "two numbers change" "$out"
+  has "sip:carol@contoso.com +14255550123" "a FROM NUMBER line" "$out"
+  has "+ outbound +14255550123 via Red-GW1 (Redmond Local Route), NY-GW1 (Redmond Local Route)" "the new order" "$out"
+  expect 1 "$cr" diff --config "$contoso" --config "$tmp/c2/contoso.xml" --from sip:alice@contoso.com
+  has "differences" "generated numbers" "$out"
+  expect 2 "$cr" diff --config "$contoso"
+  expect 2 "$cr" diff --config "$contoso" --config "$tmp/missing.xml"
+  ;;
+doc)
+  # issue 16: a man page generated from the help texts, and bash completion
+  man1=$(dirname "$cr")/callroute.1
+  [ -s "$man1" ] && ok || bad "no generated man page at $man1"
+  has ".SS test" "man page sections" "$(cat "$man1")"
+  has "usage: callroute diff" "man page carries each command's help" "$(cat "$man1")"
+  if command -v man >/dev/null; then
+    expect 0 env MANWIDTH=80 man -l "$man1"
+    has "EXIT STATUS" "man renders" "$out"
+  fi
+  comp=$src/plugin-api/cli/doc/callroute.bash
+  out=$(bash -c 'source "$1"; COMP_WORDS=(callroute ro); COMP_CWORD=1; _callroute; echo "${COMPREPLY[*]}"' _ "$comp" 2>&1)
+  [ "$out" = route ] && ok || bad "completion of 'ro': $out"
+  out=$(bash -c 'source "$1"; COMP_WORDS=(callroute route --sp); COMP_CWORD=2; _callroute; echo "${COMPREPLY[*]}"' _ "$comp" 2>&1)
+  [ "$out" = --spread ] && ok || bad "completion of 'route --sp': $out"
+  ;;
+users)
+  # issue 16: users list, show and remove
+  expect 0 "$cr" users import --db "$tmp/db" "$src/examples/contoso/users.xml"
+  expect 0 "$cr" users list --db "$tmp/db"
+  has "sip:alice@contoso.com tel:+14255550100;ext=50100" "users list" "$out"
+  has "9 users" "users list count" "$err"
+  expect 0 "$cr" users show --db "$tmp/db" sip:alice@contoso.com
+  has "delegates: sip:carol@contoso.com" "users show" "$out"
+  expect 0 "$cr" users remove --db "$tmp/db" sip:alice@contoso.com
+  expect 1 "$cr" users show --db "$tmp/db" sip:alice@contoso.com
+  has "no user 'sip:alice@contoso.com'" "removed" "$err"
+  expect 0 "$cr" users list --db "$tmp/db"
+  has "8 users" "one fewer" "$err"
+  has "sip:bob@contoso.com tel:+14255550101;ext=50101" "the others stay" "$out"
+  expect 1 "$cr" users remove --db "$tmp/db" sip:nobody@contoso.com
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac

@@ -352,17 +352,25 @@ include_dir)
     fi
     grep -q 'shared/usages.xml' "$E2E_TMP/k0.log" || { tail "$E2E_TMP/k0.log" >&2; e2e_fail "the startup error does not name the include"; }
     e2e_start_kamailio "$KPORT" "$E2E_TMP/conf/top.xml" -A "CR_INCLUDE_DIR=\"$E2E_TMP/shared\""
-    out=$(e2e_kamcmd callroute.route sip:alice@contoso.com 2065550123) || e2e_fail "callroute.route failed"
-    grep -q '"outbound"' <<<"$out" || { echo "$out" >&2; e2e_fail "no outbound decision with include_dir"; }
+    out=$(e2e_kamcmd callroute.route sip:alice@contoso.com s:2065550123) || e2e_fail "callroute.route failed"
+    grep -q 'decision: outbound' <<<"$out" || { echo "$out" >&2; e2e_fail "no outbound decision with include_dir"; }
     e2e_log "ok: an include outside the configuration's directory is refused, and loads with include_dir"
     ;;
 
 rpc_route)
     e2e_start_kamailio "$KPORT" "$XML"
-    out=$(e2e_kamcmd callroute.route sip:alice@contoso.com 2065550123) || e2e_fail "callroute.route failed"
-    grep -q '"outbound"' <<<"$out" && grep -q 'GW-B' <<<"$out" \
-        || { echo "$out" >&2; e2e_fail "callroute.route: expected outbound via GW-B"; }
-    e2e_log "ok: callroute.route -> $out"
+    out=$(e2e_kamcmd callroute.route sip:alice@contoso.com s:2065550123) || e2e_fail "callroute.route failed"
+    # a structure, not JSON inside a string
+    grep -q 'decision: outbound' <<<"$out" && grep -q 'gateway: GW-B' <<<"$out" \
+        && ! grep -q '{"decision"' <<<"$out" \
+        || { echo "$out" >&2; e2e_fail "callroute.route: expected outbound via GW-B as a structure"; }
+    e2e_log "ok: callroute.route -> $(tr '\n\t' '  ' <<<"$out")"
+    # a number kamcmd sent as an integer is refused, saying to write s:
+    if out=$(e2e_kamcmd callroute.route sip:alice@contoso.com 2065550123 2>&1); then
+        echo "$out" >&2; e2e_fail "callroute.route accepted an integer number"
+    fi
+    grep -q 's:' <<<"$out" || { echo "$out" >&2; e2e_fail "the refusal does not mention s:"; }
+    e2e_log "ok: an integer number is refused: $out"
     ;;
 
 reload_broken)

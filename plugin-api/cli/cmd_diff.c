@@ -1,0 +1,199 @@
+/*
+ * callroute diff --config OLD --config NEW [--from URI]... [--numbers FILE | --generate N]
+ *
+ * What a reload would change: each number is decided by both configurations, from each
+ * caller, each from a fresh load-spreading state, and every difference in decision,
+ * normalized number, target, or gateway order (gateway and route of each attempt) is
+ * printed. --numbers FILE: one "NUMBER" or "FROM NUMBER" a line ('#' comments); without it
+ * --generate N numbers (default 2000) drawn from the shapes people dial (extensions, local,
+ * national, international, service and premium numbers). Exit status: 0 no difference,
+ * 1 differences, 2 usage or configuration error.
+ */
+#include "cli.h"
+#include "opts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct side {
+    cr_handle *h;
+    void *shared, *saved;
+    size_t len;
+} side;
+
+static bool side_open(const cr_plugin *p, side *s, const char *config)
+{
+    s->len = p->shared_size ? p->shared_size() : 0;
+    s->shared = s->len ? calloc(1, s->len) : NULL;
+    s->saved = s->len ? malloc(s->len) : NULL;
+    if (s->len && (!s->shared || !s->saved))
+        return false;
+    cr_open_options o = {.size = sizeof o, .shared = s->shared, .shared_len = s->len};
+    s->h = cr_cli_open(p, config, &o);
+    if (s->h && s->len)
+        memcpy(s->saved, s->shared, s->len);
+    return s->h != NULL;
+}
+
+static void side_close(const cr_plugin *p, side *s)
+{
+    if (s->h)
+        p->close(s->h);
+    free(s->shared);
+    free(s->saved);
+}
+
+/* The parts of a decision a reload may change, as one comparable line. */
+static void summary(const cr_plugin *p, side *s, const char *from, const char *number, char *buf,
+                    size_t len)
+{
+    if (s->len)
+        memcpy(s->shared, s->saved, s->len);
+    cr_result *r = NULL;
+    if (p->route(s->h, from, number, NULL, 0, &r) != 0 || !r) {
+        snprintf(buf, len, "error");
+        return;
+    }
+    const char *d = p->result_get(r, "decision"), *n = p->result_get(r, "normalized");
+    const char *t = p->result_get(r, "target");
+    size_t used = (size_t)snprintf(buf, len, "%s", d ? d : "?");
+    if (n && used < len)
+        used += (size_t)snprintf(buf + used, len - used, " %s", n);
+    if (t && used < len)
+        used += (size_t)snprintf(buf + used, len - used, " -> %s", t);
+    size_t na = p->result_count(r, "attempts");
+    for (size_t i = 0; i < na && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s (%s)", i ? ", " : " via ",
+                                 p->result_item(r, "attempts", i, "gateway"),
+                                 p->result_item(r, "attempts", i, "route"));
+    p->result_free(r);
+}
+
+/* Compares one number from one caller; returns 1 when it changes. */
+static int compare(const cr_plugin *p, side *old, side *new, const char *from, const char *number)
+{
+    char a[4096], b[4096];
+    summary(p, old, from, number, a, sizeof a);
+    summary(p, new, from, number, b, sizeof b);
+    if (strcmp(a, b) == 0)
+        return 0;
+    printf("%s %s\n  - %s\n  + %s\n", from, number, a, b);
+    return 1;
+}
+
+/* The n-th generated number (deterministic): the shapes people dial. */
+static void generated(unsigned long n, char *buf, size_t len)
+{
+    unsigned long x = n * 2654435761UL + 12345;
+    unsigned long d = (x >> 8) % 10000000UL;
+    switch (n % 10) {
+    case 0:
+        snprintf(buf, len, "%04lu", d % 10000);
+        break;
+    case 1:
+        snprintf(buf, len, "%05lu", d % 100000);
+        break;
+    case 2:
+        snprintf(buf, len, "%07lu", d);
+        break;
+    case 3:
+        snprintf(buf, len, "+1%03lu%07lu", 200 + (x >> 3) % 800, d);
+        break;
+    case 4:
+        snprintf(buf, len, "1%03lu%07lu", 200 + (x >> 3) % 800, d);
+        break;
+    case 5:
+        snprintf(buf, len, "011%02lu%08lu", 30 + (x >> 3) % 60, d);
+        break;
+    case 6:
+        snprintf(buf, len, "+%02lu%09lu", 30 + (x >> 3) % 60, d * 10 % 1000000000UL);
+        break;
+    case 7:
+        snprintf(buf, len, "%s", (const char *[]){"911", "411", "611", "933"}[(x >> 3) % 4]);
+        break;
+    case 8:
+        snprintf(buf, len, "+1900%07lu", d);
+        break;
+    default:
+        snprintf(buf, len, "+1425555%04lu", d % 10000);
+        break;
+    }
+}
+
+static const cr_optspec diff_spec[] = {
+    {"config", true}, {"from", true}, {"numbers", true}, {"generate", true}, {NULL, false},
+};
+
+/* Every caller for every line of the numbers file; -1 when it cannot be read. */
+static int diff_file(const cr_plugin *p, side *old, side *new, const char *path,
+                     const char *const *from, size_t nfrom)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "callroute diff: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    int changed = 0;
+    while (getline(&line, &cap, f) >= 0) {
+        char *a = strtok(line, " \t\r\n"), *b = a ? strtok(NULL, " \t\r\n") : NULL;
+        if (!a || *a == '#')
+            continue;
+        if (b)
+            changed += compare(p, old, new, a, b);
+        else
+            for (size_t i = 0; i < nfrom; i++)
+                changed += compare(p, old, new, from[i], a);
+    }
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return changed;
+}
+
+int cr_cmd_diff(const cr_plugin *p, int argc, char **argv)
+{
+    cr_opts o;
+    if (!cr_opts_parse(argc, argv, diff_spec, &o))
+        return 2;
+    const char *configs[2] = {NULL, NULL}, *from[64];
+    size_t nc = 0, nfrom = 0;
+    for (size_t i = 0; i < o.n; i++) {
+        if (strcmp(o.names[i], "config") == 0 && nc < 2)
+            configs[nc++] = o.values[i];
+        else if (strcmp(o.names[i], "from") == 0 && nfrom < 64)
+            from[nfrom++] = o.values[i];
+    }
+    const char *numbers = cr_opt(&o, "numbers"), *gen = cr_opt(&o, "generate");
+    char *end = NULL;
+    long count = gen ? strtol(gen, &end, 10) : 2000;
+    if (nc != 2 || o.npos || (numbers && gen) || count < 1 || count > 10000000 || (gen && *end)) {
+        cr_cli_help("diff", stderr);
+        return 2;
+    }
+    if (!nfrom)
+        from[nfrom++] = "sip:diff@invalid";
+    side old = {0}, new = {0};
+    int changed = 0;
+    if (side_open(p, &old, configs[0]) && side_open(p, &new, configs[1])) {
+        if (numbers)
+            changed = diff_file(p, &old, &new, numbers, from, nfrom);
+        else
+            for (long n = 0; n < count; n++) {
+                char num[32];
+                generated((unsigned long)n, num, sizeof num);
+                for (size_t i = 0; i < nfrom; i++)
+                    changed += compare(p, &old, &new, from[i], num);
+            }
+        if (changed >= 0)
+            printf("%d difference%s\n", changed, changed == 1 ? "" : "s");
+    } else {
+        changed = -1;
+    }
+    side_close(p, &old);
+    side_close(p, &new);
+    return changed < 0 ? 2 : changed ? 1 : 0;
+}

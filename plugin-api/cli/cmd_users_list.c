@@ -1,0 +1,157 @@
+/*
+ * callroute users list|show|remove: reading and editing the LMDB directory through the ABI's
+ * export and import (a CSV snapshot of the directory, one write transaction for remove).
+ */
+#include "cli.h"
+#include "opts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FIELDS_MAX 32
+
+/* One CSV record (RFC 4180 quotes, fields may span lines) into fields (heap strings, freed
+ * by the caller); returns the count, 0 at the end. `raw` gets the record as read. */
+static int csv_next(FILE *f, char **fields, int max, char **raw, size_t *rawlen)
+{
+    size_t cap = 0, rcap = 0;
+    char *cur = NULL;
+    FILE *r = open_memstream(raw, &rcap);
+    int n = 0, c;
+    bool quoted = false, any = false;
+    FILE *fld = open_memstream(&cur, &cap);
+    while ((c = fgetc(f)) != EOF) {
+        any = true;
+        fputc(c, r);
+        if (quoted) {
+            if (c == '"') {
+                int d = fgetc(f);
+                if (d == '"') {
+                    fputc('"', fld), fputc('"', r);
+                    continue;
+                }
+                if (d != EOF)
+                    ungetc(d, f);
+                quoted = false;
+            } else {
+                fputc(c, fld);
+            }
+            continue;
+        }
+        if (c == '"')
+            quoted = true;
+        else if (c == ',' || c == '\n') {
+            fclose(fld);
+            if (n < max)
+                fields[n++] = cur;
+            else
+                free(cur);
+            cur = NULL;
+            cap = 0;
+            if (c == '\n')
+                break;
+            fld = open_memstream(&cur, &cap);
+        } else if (c != '\r')
+            fputc(c, fld);
+    }
+    if (c == EOF) {
+        fclose(fld);
+        if (any && n < max)
+            fields[n++] = cur;
+        else
+            free(cur);
+    }
+    fclose(r);
+    *rawlen = rcap;
+    return n;
+}
+
+static void free_fields(char **fields, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(fields[i]);
+}
+
+/* The directory as CSV in an unlinked temporary file, rewound; NULL after saying why. */
+static FILE *snapshot(const cr_plugin *p, const char *db, char *path, size_t len)
+{
+    snprintf(path, len, "%s/callroute-users.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        fprintf(stderr, "callroute users: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    close(fd);
+    char err[1024] = "";
+    int rc = p->users_export(db, path, "csv", err, sizeof err);
+    FILE *f = rc == 0 ? fopen(path, "r") : NULL;
+    if (!f)
+        fprintf(stderr, "callroute users: %s\n", err[0] ? err : p->strerror(rc));
+    return f;
+}
+
+int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const char *uri)
+{
+    char path[4096];
+    FILE *f = snapshot(p, db, path, sizeof path);
+    if (!f) {
+        unlink(path);
+        return 2;
+    }
+    char *head[FIELDS_MAX], *fields[FIELDS_MAX], *raw = NULL;
+    size_t rawlen;
+    int nh = csv_next(f, head, FIELDS_MAX, &raw, &rawlen), found = 0, count = 0;
+    FILE *keep = NULL;
+    char kpath[4200];
+    if (strcmp(cmd, "remove") == 0) {
+        snprintf(kpath, sizeof kpath, "%s.csv", path);
+        keep = fopen(kpath, "w");
+        if (keep)
+            fwrite(raw, 1, rawlen, keep);
+    }
+    free(raw);
+    for (int n; (n = csv_next(f, fields, FIELDS_MAX, &raw, &rawlen)) > 0; free(raw)) {
+        bool match = uri && n > 0 && strcmp(fields[0], uri) == 0;
+        count++;
+        if (strcmp(cmd, "list") == 0)
+            printf("%s%s%s\n", fields[0], n > 1 && *fields[1] ? " " : "", n > 1 ? fields[1] : "");
+        else if (match && strcmp(cmd, "show") == 0)
+            for (int i = 0; i < n && i < nh; i++)
+                if (*fields[i])
+                    printf("%s: %s\n", head[i], fields[i]);
+        if (keep && !match)
+            fwrite(raw, 1, rawlen, keep);
+        found += match;
+        free_fields(fields, n);
+    }
+    free(raw);
+    free_fields(head, nh);
+    fclose(f);
+    unlink(path);
+    int status = 0;
+    if (strcmp(cmd, "list") == 0) {
+        fprintf(stderr, "%d users\n", count);
+    } else if (!found) {
+        fprintf(stderr, "callroute users %s: no user '%s' in %s\n", cmd, uri, db);
+        status = 1;
+    } else if (keep) {
+        char err[4096] = "";
+        fclose(keep);
+        keep = NULL;
+        int rc = p->users_import_ex(db, kpath, CR_IMPORT_REPLACE, NULL, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "callroute users remove: %s\n", err[0] ? err : p->strerror(rc));
+            status = 2;
+        } else {
+            printf("removed %s from %s\n", uri, db);
+        }
+    }
+    if (keep)
+        fclose(keep);
+    if (strcmp(cmd, "remove") == 0)
+        unlink(kpath);
+    return status;
+}
