@@ -233,7 +233,7 @@ static void hash_setup(hash_ctx *h, size_t n)
         abort();
     for (size_t i = 0; i < n; i++) {
         char *k = h->keys + i * KEYW;
-        snprintf(k, KEYW, "sip:user%06zu@contoso.com", i);
+        snprintf(k, KEYW, "sip:user%06u@contoso.com", (unsigned)(i % 1000000));
         size_t len;
         uint64_t hv = hash_bytes(k, &len);
         size_t at = hv & h->mask;
