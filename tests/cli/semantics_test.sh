@@ -86,5 +86,11 @@ has "rgs.xml:41: warning: queue 'Desk': no <timeout>" "queue timeout" "$out$err"
 has "rgs.xml:42: error: workflow 'Help': its URI sip:dave@contoso.com is also user 'sip:dave@contoso.com'" "wf uri" "$err"
 has "rgs.xml:43: error: workflow 'Sales': its line tel:+14255550101 is also the line of user 'sip:bob@contoso.com'" "wf line" "$err"
 
+# a user entry with only the workflow's URI (Enterprise Voice, policy, profile) is the
+# workflow's calling identity for forwards to numbers: allowed
+sed -e 's/@PORT_[A-D]@/5060/g' "$src/tests/e2e/fixtures/rgs.xml" >"$tmp/rgs_identity.xml"
+expect 0 "$cr" check --config "$tmp/rgs_identity.xml"
+hasnt "is also user" "workflow calling identity" "$out$err"
+
 echo "semantics: $pass passed, $fail failed"
 [ "$fail" = 0 ]
