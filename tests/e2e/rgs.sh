@@ -141,7 +141,7 @@ check_replay() {
         start=$(cat "$f")
         # the latest time of the run, not the last line: a timer that was overdue when the
         # match maker got to it is written ("# advance T") after events later than T
-        until=$(sort -n "${f%.start}.until" 2>/dev/null | tail -n 1)
+        until=$( { sort -n "${f%.start}.until" 2>/dev/null || true; } | tail -n 1)
         until=${until:-0}
         f=${f%.start}.events
         [ -s "$f" ] || continue
