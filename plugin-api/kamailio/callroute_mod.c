@@ -9,12 +9,15 @@
  * gateways (cri_), calls to users and their timer process (cru_), $callroute and RPC (crv_).
  */
 #include <string.h>
+#include <time.h>
 
 #include "core/dprint.h"
 #include "core/kemi.h"
 #include "core/mod_fix.h"
 #include "core/sr_module.h"
 #include "core/str.h"
+#include "modules/tm/h_table.h"
+#include "modules/tm/t_cancel.h"
 
 #include "callroute_mod.h"
 #include "crh_health.h"
@@ -31,6 +34,25 @@ MODULE_VERSION
 #pragma GCC visibility pop
 
 struct tm_binds crm_tmb;
+
+void crm_log_stuck_branches(struct cell *t, const char *who)
+{
+    static time_t last;
+    time_t now = time(NULL);
+    int i, lr;
+
+    if (now == last)
+        return;
+    for (i = 0; i < (int)t->nr_of_outgoings; i++) {
+        lr = t->uac[i].last_received;
+        if (lr >= 100 && lr < 200 && t->uac[i].local_cancel.buffer == BUSY_BUFFER) {
+            last = now;
+            LM_WARN("%s: branch %d rings (%d) but tm holds its cancel buffer busy (request "
+                    "flags %x): no CANCEL can be built for it\n",
+                    who, i, lr, (unsigned)t->uac[i].request.flags);
+        }
+    }
+}
 static int crm_gateway_holdoff = 30;
 
 static int mod_init(void)

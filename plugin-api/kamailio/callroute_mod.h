@@ -32,4 +32,12 @@
 /* tm's API, bound in mod_init (every file that works on transactions uses it). */
 extern struct tm_binds crm_tmb;
 
+struct cell;
+/* Diagnostics for the sweeps that cancel branches still ringing on a finished transaction
+ * (cru_settle, the match maker's bridge sweep): logs, at most once a second per process, a
+ * branch that rings (1xx) while tm holds its cancel buffer busy with no CANCEL built, which
+ * prepare_to_cancel never selects again. `who` names the caller (issue 10: a rare "branch
+ * not cancelled" e2e failure whose cause is not established yet). */
+void crm_log_stuck_branches(struct cell *t, const char *who);
+
 #endif

@@ -270,6 +270,7 @@ static int crg_bridge_cancel(uint64_t call, uint32_t answered)
     }
     lock_release(&crg_sh->lock);
     crg_cancel_branches(t, skip); /* only branches no CANCEL was built for yet */
+    crm_log_stuck_branches(t, "response groups: bridge sweep");
     crg_trans_done(t, orig);
     return open;
 }

@@ -558,6 +558,7 @@ static int cru_settle(struct cell *t, const str *callee)
                     callee->s);
             crm_tmb.cancel_uacs(t, &ci, 0);
         }
+        crm_log_stuck_branches(t, "user plan: settle");
     }
     return !open;
 }
