@@ -162,8 +162,8 @@ struct cr_config {
     cr_srcloc default_profile_loc, default_policy_loc;
     char *directory; /* <directory path>, resolved; NULL when none */
     cr_srcloc directory_loc;
-    uint64_t source_digest;     /* of the source files (plan images) */
-    struct cr_source *sources;  /* files declaring response groups, kept for plan images */
+    uint64_t source_digest;    /* of the source files (plan images) */
+    struct cr_source *sources; /* files declaring response groups, kept for plan images */
     size_t nsources, capsources;
 
     /* set by compile */

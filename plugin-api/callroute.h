@@ -628,8 +628,8 @@ typedef struct cr_plugin {
      * `out_path` (replaced atomically). open, check and reload accept such an image wherever
      * they accept a configuration file. Returns 0, CR_ABI_ECONFIG (errors in err, as
      * "file:line: error: ..." lines), CR_ABI_EIO (out_path not writable), CR_ABI_ENOMEM. */
-    int (*compile)(const char *config, const cr_open_options *opts, const char *out_path,
-                   char *err, size_t errlen);
+    int (*compile)(const char *config, const cr_open_options *opts, const char *out_path, char *err,
+                   size_t errlen);
     /* ---- since ABI 1.6 too: user_plan for a call that arrived from `gateway` (name or SIP
      * address host[:port]; NULL = not from a gateway). A callee enabled for PBX integration
      * gets a "pbx" branch forking to the PBX through the route for its own line, unless the

@@ -578,8 +578,7 @@ static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
         if (cr_xml_source(n, &text, &len) &&
             cr_config_add_source(L->cfg, L->file, text, len) != CR_OK)
             L->oom = true;
-    }
-    else {
+    } else {
         elem e = {.L = L, .node = n->parent, .loc = {L->file, 0}};
         unknown_child(&e, n);
     }

@@ -103,17 +103,17 @@ typedef struct cr_rgs_queue {
 
 /* One end of a POSIX TZ rule's daylight-saving period (RFC 8536 §3.3). */
 typedef struct cr_rgs_tzdate {
-    char kind;       /* 'J' = Jn (1..365, no Feb 29), 'D' = n (0..365), 'M' = Mm.w.d */
-    int n, m, w, d;  /* day number, or month / week (5 = last) / weekday */
-    int32_t secs;    /* local time of day of the change, -167h..167h */
+    char kind;      /* 'J' = Jn (1..365, no Feb 29), 'D' = n (0..365), 'M' = Mm.w.d */
+    int n, m, w, d; /* day number, or month / week (5 = last) / weekday */
+    int32_t secs;   /* local time of day of the change, -167h..167h */
 } cr_rgs_tzdate;
 
 /* The TZif footer's rule: in force after the last explicit transition. */
 typedef struct cr_rgs_tzrule {
-    bool valid;                 /* a footer rule was read */
-    bool dst;                   /* the rule has a daylight-saving period */
-    int32_t std_off, dst_off;   /* UTC offsets (s, east positive) */
-    cr_rgs_tzdate start, end;   /* DST starts (in standard time) and ends (in DST) */
+    bool valid;               /* a footer rule was read */
+    bool dst;                 /* the rule has a daylight-saving period */
+    int32_t std_off, dst_off; /* UTC offsets (s, east positive) */
+    cr_rgs_tzdate start, end; /* DST starts (in standard time) and ends (in DST) */
 } cr_rgs_tzrule;
 
 /* A time zone: UTC offsets by transition, from a TZif file, then the footer's rule. */

@@ -95,9 +95,7 @@ int crp_compile(const char *config, const cr_open_options *opts, const char *out
         err[0] = 0;
     if (!config || !out_path)
         return CR_EINVAL;
-    cr_load_options lo = {0};
-    if (opts && opts->size >= offsetof(cr_open_options, include_dirs) + sizeof(void *))
-        lo.include_dirs = opts->include_dirs;
+    cr_load_options lo = crp_open_load_options(opts);
     cr_diag d;
     cr_diag_init(&d);
     cr_config *cfg = NULL;
@@ -116,6 +114,14 @@ int crp_compile(const char *config, const cr_open_options *opts, const char *out
 
 /* crp_load, then the users inline in the configuration against the handle's directory
  * (cr_open_options.db_path): a user in both is refused. */
+cr_load_options crp_open_load_options(const cr_open_options *opts)
+{
+    cr_load_options lo = {0};
+    if (opts && opts->size >= offsetof(cr_open_options, include_dirs) + sizeof(void *))
+        lo.include_dirs = opts->include_dirs;
+    return lo;
+}
+
 cr_load_options crp_handle_load_options(const cr_handle *h)
 {
     return (cr_load_options){.include_dirs = (const char *const *)h->include_dirs};

@@ -158,6 +158,9 @@ int crp_load(const char *path, cr_config **out, cr_diag *diag);
 int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag);
 /* The load options of a handle (its include directories). */
 cr_load_options crp_handle_load_options(const cr_handle *h);
+/* The load options a host's cr_open_options carries (include_dirs; opts may be NULL or a
+ * shorter struct from an older host). */
+cr_load_options crp_open_load_options(const cr_open_options *opts);
 struct cr_rgs_config;
 /* The response groups of the handle's current plan (no file read when the plan kept their
  * sources, as every plan loaded from XML or an image does). */

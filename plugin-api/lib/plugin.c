@@ -415,9 +415,7 @@ static int p_check_ex(const char *path, const cr_open_options *opts, cr_result *
     *out = NULL;
     if (!path)
         return CR_EINVAL;
-    cr_load_options lo = {0};
-    if (opts && opts->size >= offsetof(cr_open_options, include_dirs) + sizeof(void *))
-        lo.include_dirs = opts->include_dirs;
+    cr_load_options lo = crp_open_load_options(opts);
     cr_diag d;
     cr_diag_init(&d);
     cr_config *cfg = NULL;
