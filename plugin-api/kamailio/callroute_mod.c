@@ -35,7 +35,9 @@ MODULE_VERSION
 
 struct tm_binds crm_tmb;
 
-void crm_log_stuck_branches(struct cell *t, const char *who)
+/* Logs, at most once a second per process, a branch that rings (1xx) while tm holds its
+ * cancel buffer busy with no CANCEL built: prepare_to_cancel never selects it again. */
+static void crm_log_stuck_branches(struct cell *t, const char *who)
 {
     static time_t last;
     time_t now = time(NULL);
@@ -52,6 +54,63 @@ void crm_log_stuck_branches(struct cell *t, const char *who)
                     who, i, lr, (unsigned)t->uac[i].request.flags);
         }
     }
+}
+
+void crm_note_ringing(volatile branch_bm_t *rang, int code)
+{
+    int b = crm_tmb.t_gett_branch();
+
+    if (code >= 100 && code < 200 && b >= 0 && b < (int)(sizeof(branch_bm_t) * 8))
+        __atomic_fetch_or(rang, (branch_bm_t)1 << b, __ATOMIC_SEQ_CST);
+}
+
+int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int first,
+                      const char *who)
+{
+    struct cancel_info ci;
+    branch_bm_t skip = 0, force = 0, bit, picked;
+    int i, lr, open = 0;
+
+    for (i = 0; i < (int)t->nr_of_outgoings && i < (int)(sizeof(branch_bm_t) * 8); i++) {
+        bit = (branch_bm_t)1 << i;
+        lr = t->uac[i].last_received;
+        LM_DBG("%s: call [%u:%u] branch %d: last reply %d, rang %d, wanted %d, cancel %s, "
+               "request flags %x\n",
+               who, t->hash_index, t->label, i, lr, !!(rang & bit), !!(want & bit),
+               t->uac[i].local_cancel.buffer_len > 0                 ? "sent"
+               : t->uac[i].local_cancel.buffer == BUSY_BUFFER ? "busy"
+                                                               : "none",
+               (unsigned)t->uac[i].request.flags);
+        if (!(want & bit) || lr >= 200 || t->uac[i].local_cancel.buffer_len > 0 ||
+            t->uac[i].request.buffer == NULL) {
+            skip |= bit; /* not wanted, over, its CANCEL is out, or nothing was sent */
+            continue;
+        }
+        open++;
+        if (lr < 100 && (rang & bit))
+            force |= bit; /* it rang: tm saw no reply (the race), we did */
+        else if (lr < 100 && !first)
+            skip |= bit; /* no provisional reply yet: no CANCEL (RFC 3261 9.1) */
+    }
+    for (; i < (int)(sizeof(branch_bm_t) * 8); i++)
+        skip |= (branch_bm_t)1 << i;
+    if (open) {
+        init_cancel_info(&ci);
+        crm_tmb.prepare_to_cancel(t, &picked, skip);
+        ci.cancel_bitmap = picked & ~force;
+        if (ci.cancel_bitmap)
+            crm_tmb.cancel_uacs(t, &ci, 0);
+        init_cancel_info(&ci);
+        ci.cancel_bitmap = picked & force;
+        if (ci.cancel_bitmap) {
+            LM_INFO("%s: call [%u:%u]: cancelling branches %x, which rang while the call "
+                    "ended\n",
+                    who, t->hash_index, t->label, (unsigned)ci.cancel_bitmap);
+            crm_tmb.cancel_uacs(t, &ci, F_CANCEL_B_FORCE_C);
+        }
+        crm_log_stuck_branches(t, who);
+    }
+    return open;
 }
 static int crm_gateway_holdoff = 30;
 

@@ -33,11 +33,24 @@
 extern struct tm_binds crm_tmb;
 
 struct cell;
-/* Diagnostics for the sweeps that cancel branches still ringing on a finished transaction
- * (cru_settle, the match maker's bridge sweep): logs, at most once a second per process, a
- * branch that rings (1xx) while tm holds its cancel buffer busy with no CANCEL built, which
- * prepare_to_cancel never selects again. `who` names the caller (issue 10: a rare "branch
- * not cancelled" e2e failure whose cause is not established yet). */
-void crm_log_stuck_branches(struct cell *t, const char *who);
+/* Cancelling the branches of a call. tm 5.6 loses a branch whose first provisional reply
+ * is read by one worker while another relays the 2xx (or while the module cancels it): the
+ * 1xx's worker checked for a pending cancel (F_RB_CANCELED) before tm marked one, tm's cancel
+ * saw no reply on the branch and gave up, and the 1xx is then dropped without being recorded
+ * (last_received stays 0). The branch rings on (issue 10: "sam's phone was not cancelled").
+ * So the module records every provisional reply itself (crm_note_ringing, from a
+ * TMCB_RESPONSE_IN callback: it runs before tm's check) and cancels through
+ * crm_cancel_wanted, called at once and then on every timer tick while it returns > 0. */
+
+/* Records that the reply's branch (tm's current branch) got a provisional reply. */
+void crm_note_ringing(volatile branch_bm_t *rang, int code);
+
+/* Cancels the branches in `want` that have no final reply and no CANCEL yet: a branch with a
+ * provisional reply (tm's record, or `rang`) gets its CANCEL now (forced when only `rang`
+ * saw the reply); a branch with none is handed to tm's cancel on the `first` call (tm stops
+ * its retransmissions and sends the CANCEL itself when a 1xx comes) and left alone after.
+ * Returns how many wanted branches are still open (0: done). */
+int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int first,
+                      const char *who);
 
 #endif

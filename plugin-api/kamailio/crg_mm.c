@@ -135,15 +135,89 @@ static void crg_trans_done(struct cell *t, struct cell *orig)
     crm_tmb.t_sett(orig, T_BR_UNDEFINED);
 }
 
+/* Calls whose cancelled branches may still ring: swept on every loop turn (crg_sweeps). */
+#define CRG_SWEEPS 1024
+static struct {
+    uint64_t call;
+    int64_t until;
+} crg_sw[CRG_SWEEPS];
+static int crg_nsw;
+
+static void crg_sweep_add(uint64_t call)
+{
+    int i;
+
+    for (i = 0; i < crg_nsw && crg_sw[i].call != call; i++)
+        ;
+    if (i == CRG_SWEEPS) {
+        LM_WARN("response groups: too many calls with cancelled branches still ringing\n");
+        return;
+    }
+    crg_sw[i].call = call;
+    crg_sw[i].until = crg_mono_ms() + 40000; /* past any fr_inv_timer */
+    if (i == crg_nsw)
+        crg_nsw++;
+}
+
+/* Cancels the open branches of t in `want` (added to the call's) and sweeps the call while
+ * one may still ring (see crm_cancel_wanted). */
+static void crg_cancel_want(struct cell *t, branch_bm_t want)
+{
+    uint64_t call = ((uint64_t)t->hash_index << 32) | t->label;
+    branch_bm_t rang = 0;
+    crg_call *c;
+
+    lock_get(&crg_sh->lock);
+    c = crg_find(call);
+    if (c) {
+        c->want |= want;
+        want = c->want;
+        rang = c->rang;
+    }
+    lock_release(&crg_sh->lock);
+    if (crm_cancel_wanted(t, want, rang, 1, "response groups") > 0 && c)
+        crg_sweep_add(call);
+}
+
 /* Cancels the open branches of t except those in skip. */
 static void crg_cancel_branches(struct cell *t, branch_bm_t skip)
 {
-    struct cancel_info ci;
+    branch_bm_t live = 0;
+    int b;
 
-    init_cancel_info(&ci);
-    crm_tmb.prepare_to_cancel(t, &ci.cancel_bitmap, skip);
-    if (ci.cancel_bitmap)
-        crm_tmb.cancel_uacs(t, &ci, 0);
+    for (b = 0; b < (int)t->nr_of_outgoings && b < (int)(sizeof(branch_bm_t) * 8); b++)
+        live |= (branch_bm_t)1 << b;
+    crg_cancel_want(t, live & ~skip);
+}
+
+/* Runs the sweeps still open (each loop turn). */
+static void crg_sweeps(void)
+{
+    struct cell *orig, *t;
+    branch_bm_t want = 0, rang = 0;
+    int64_t now = crg_mono_ms();
+    crg_call *c;
+    int i = 0, open;
+
+    while (i < crg_nsw) {
+        open = 0;
+        if (now <= crg_sw[i].until && (t = crg_trans(crg_sw[i].call, &orig)) != NULL) {
+            lock_get(&crg_sh->lock);
+            c = crg_find(crg_sw[i].call);
+            if (c) {
+                want = c->want;
+                rang = c->rang;
+            }
+            lock_release(&crg_sh->lock);
+            if (c)
+                open = crm_cancel_wanted(t, want, rang, 0, "response groups");
+            crg_trans_done(t, orig);
+        }
+        if (open)
+            i++;
+        else
+            crg_sw[i] = crg_sw[--crg_nsw];
+    }
 }
 
 /* Sends the destination set as new branches of t (tm reads contact->s: never NULL). */
@@ -238,77 +312,32 @@ static void crg_cancel(const cr_rgs_typed_action *a)
     crg_trans_done(t, orig);
 }
 
-/* BRIDGE: tm relayed the agent's 2xx and should have cancelled every other branch, but tm 5.6
- * misses a branch whose 18x is read by another worker at the same moment as the 2xx (the 2xx's
- * worker sees no reply on the branch and gives up on its CANCEL; the 18x's worker had checked
- * for a cancel just before). Such a branch rings on. The match maker sweeps the call: every
- * other agent's branch that has a provisional reply and no final one is cancelled, at once
- * and then on every loop turn (at most 200 ms apart) until each has a final reply. Returns
- * how many other agents' branches are still without a final reply (0: done). */
-static int crg_bridge_cancel(uint64_t call, uint32_t answered)
-{
-    struct cell *orig, *t = crg_trans(call, &orig);
-    branch_bm_t skip = 0;
-    crg_call *c;
-    int b, open = 0;
-    unsigned lr;
-
-    if (t == NULL)
-        return 0;
-    lock_get(&crg_sh->lock);
-    c = crg_find(call);
-    for (b = 0; b < (int)t->nr_of_outgoings; b++) {
-        lr = t->uac[b].last_received;
-        if (c && b < CRG_MAX_BRANCHES && c->agent[b] && c->agent[b] != answered && lr < 200) {
-            open++;
-            if (lr >= 100) { /* without a 1xx tm would drop the CANCEL: wait for one */
-                c->bflags[b] |= CRG_B_CANCELLED;
-                continue;
-            }
-        }
-        skip |= (branch_bm_t)1 << b;
-    }
-    lock_release(&crg_sh->lock);
-    crg_cancel_branches(t, skip); /* only branches no CANCEL was built for yet */
-    crm_log_stuck_branches(t, "response groups: bridge sweep");
-    crg_trans_done(t, orig);
-    return open;
-}
-
-#define CRG_BRIDGE_SWEEPS 256
-static struct {
-    uint64_t call;
-    uint32_t agent;
-    int64_t until;
-} crg_bsweep[CRG_BRIDGE_SWEEPS];
-static int crg_nbsweep;
-
+/* BRIDGE: tm relayed the agent's 2xx and cancelled every other branch, but tm 5.6 can lose one
+ * (see crm_cancel_wanted): every other agent's branch is wanted cancelled, at once and then
+ * on every loop turn until each has a final reply or its CANCEL. */
 static void crg_bridge(const cr_rgs_typed_action *a)
 {
-    if (a->nagents == 0 || crg_bridge_cancel(a->call, a->agents[0]) == 0)
-        return;
-    if (crg_nbsweep == CRG_BRIDGE_SWEEPS) {
-        LM_WARN("response groups: too many answered calls with branches still ringing\n");
-        return;
-    }
-    crg_bsweep[crg_nbsweep].call = a->call;
-    crg_bsweep[crg_nbsweep].agent = a->agents[0];
-    crg_bsweep[crg_nbsweep++].until = crg_mono_ms() + 40000; /* past any fr_inv_timer */
-}
+    struct cell *orig, *t;
+    branch_bm_t want = 0;
+    crg_call *c;
+    int b;
 
-/* Runs the BRIDGE sweeps still open (each loop turn). */
-static void crg_bridge_sweeps(void)
-{
-    int i = 0;
-    int64_t now = crg_mono_ms();
-
-    while (i < crg_nbsweep) {
-        if (now > crg_bsweep[i].until ||
-            crg_bridge_cancel(crg_bsweep[i].call, crg_bsweep[i].agent) == 0)
-            crg_bsweep[i] = crg_bsweep[--crg_nbsweep];
-        else
-            i++;
+    if (a->nagents == 0 || (t = crg_trans(a->call, &orig)) == NULL)
+        return;
+    lock_get(&crg_sh->lock);
+    c = crg_find(a->call);
+    for (b = 0; c && b < (int)t->nr_of_outgoings && b < CRG_MAX_BRANCHES &&
+                b < (int)(sizeof(branch_bm_t) * 8);
+         b++) {
+        if (c->agent[b] && c->agent[b] != a->agents[0] && t->uac[b].last_received < 200) {
+            c->bflags[b] |= CRG_B_CANCELLED;
+            want |= (branch_bm_t)1 << b;
+        }
     }
+    lock_release(&crg_sh->lock);
+    if (want)
+        crg_cancel_want(t, want);
+    crg_trans_done(t, orig);
 }
 
 /* Marks the call final; 0 when it was not queued any more (answered, or already final). */
@@ -886,7 +915,7 @@ void crg_mm_main(void)
             fflush(crg_evf);
         }
         crg_run_pending();
-        crg_bridge_sweeps();
+        crg_sweeps();
         now = crg_mono_ms();
         if (now - last_pub >= 200) {
             crg_publish_stats();

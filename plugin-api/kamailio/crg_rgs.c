@@ -273,7 +273,8 @@ static void crg_hangup_late(struct cell *t, struct sip_msg *rpl, int bye)
     crm_tmb.free_dlg(d);
 }
 
-/* An agent's reply. A 2xx on an agent's branch is the agent's answer. */
+/* An agent's reply (before tm decides on it). A 1xx is recorded (the branch rings); a 2xx on
+ * an agent's branch is the agent's answer. */
 static void crg_response_in(struct cell *t, int type, struct tmcb_params *ps)
 {
     crg_call *c = ps->param ? (crg_call *)*ps->param : NULL;
@@ -281,6 +282,8 @@ static void crg_response_in(struct cell *t, int type, struct tmcb_params *ps)
     uint32_t agent = 0;
     int bye;
 
+    if (c)
+        crm_note_ringing(&c->rang, ps->code);
     if (c == NULL || ps->code < 200 || ps->code >= 300 || b < 0 || b >= CRG_MAX_BRANCHES)
         return;
     /* the 200 of tm's CANCEL comes here too */

@@ -68,6 +68,8 @@ typedef struct crg_call {
     int64_t born_ms;
     uint32_t agent[CRG_MAX_BRANCHES]; /* branch -> agent handle (0: none, e.g. the blind UAC) */
     unsigned char bflags[CRG_MAX_BRANCHES];
+    volatile branch_bm_t rang; /* branches that sent a provisional reply (crm_note_ringing) */
+    branch_bm_t want;          /* branches the match maker cancelled (crm_cancel_wanted) */
     int callid_len, ftag_len;
     char callid[CRG_CALLID];
     char ftag[CRG_TAG];

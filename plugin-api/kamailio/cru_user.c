@@ -33,6 +33,7 @@
 #include "core/mem/shm_mem.h"
 #include "core/parser/msg_parser.h"
 #include "core/parser/parse_from.h"
+#include "core/parser/parse_cseq.h"
 #include "core/sr_module.h"
 #include "core/timer_proc.h"
 #include "modules/registrar/api.h"
@@ -66,6 +67,9 @@ typedef struct cru_call {
     int dead;     /* tm freed the transaction */
     int finished; /* answered, cancelled or nothing left to start */
     int settled;  /* finished, and no branch left ringing (see cru_settle) */
+    int sweeping; /* not finished, and a cancelled branch may still ring (timer only) */
+    volatile branch_bm_t rang; /* branches that sent a provisional reply (crm_note_ringing) */
+    branch_bm_t want;          /* branches to cancel (the timer process only) */
     int no_answer_started;
     str callee;
     int nrows;
@@ -386,6 +390,38 @@ static void cru_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
     }
 }
 
+static void cru_mark_finished(cru_call *c)
+{
+    lock_get(&cru_tab->lock);
+    c->finished = 1;
+    lock_release(&cru_tab->lock);
+}
+
+/* tm: a reply came in (before tm decides on it): remember the branches that ring. A 2xx to
+ * the INVITE answers the call (tm relays every one): the call is finished, and the timer
+ * settles it, cancelling what still rings. Without this mark a call whose branches all
+ * started at once has no step due and the timer never looked at it again. */
+static void cru_response_in(struct cell *t, int type, struct tmcb_params *ps)
+{
+    cru_call *c = ps->param ? (cru_call *)*ps->param : NULL;
+
+    if (c == NULL)
+        return;
+    crm_note_ringing(&c->rang, ps->code);
+    if (ps->code >= 200 && ps->code < 300 && ps->rpl && ps->rpl != FAKED_REPLY &&
+        ps->rpl->cseq && get_cseq(ps->rpl)->method_id == METHOD_INVITE)
+        cru_mark_finished(c);
+}
+
+/* tm: the caller cancelled: tm cancels the branches; the timer settles the call after. */
+static void cru_cancel_in(struct cell *t, int type, struct tmcb_params *ps)
+{
+    cru_call *c = ps->param ? (cru_call *)*ps->param : NULL;
+
+    if (c)
+        cru_mark_finished(c);
+}
+
 /* tm freed the transaction: the timer process frees the block. */
 static void cru_release(void *param)
 {
@@ -496,6 +532,12 @@ int cru_user(struct sip_msg *msg)
         shm_free(c);
         return CRM_ERROR;
     }
+    /* from here tm owns c (cru_release) */
+    if (crm_tmb.register_tmcb(msg, t, TMCB_RESPONSE_IN, cru_response_in, c, NULL) <= 0 ||
+        crm_tmb.register_tmcb(msg, t, TMCB_E2ECANCEL_IN, cru_cancel_in, c, NULL) <= 0)
+        LM_ERR("cannot watch the replies of the call to %s: a branch may ring on after the "
+               "answer\n",
+               callee);
     lock_get(&cru_tab->lock);
     c->next = cru_tab->bucket[c->hash_index % CRU_BUCKETS];
     cru_tab->bucket[c->hash_index % CRU_BUCKETS] = c;
@@ -528,39 +570,15 @@ int cru_user_next(struct sip_msg *msg)
     return cru_start_now(msg, c) > 0 ? 1 : CRM_NO_ATTEMPT;
 }
 
-/* When a call is answered or cancelled, tm cancels the branches that ring. A branch whose
- * first provisional reply is read by one worker while another relays the 2xx (or the
- * caller's CANCEL) can escape: tm reads the branch as unreplied and gives up on it, and the
- * worker with the 180 had checked for a pending cancel before tm marked one (sam's phone
- * went on ringing after the simultaneous-ring gateway answered). So can a branch the timer
- * added while the 2xx was relayed (t_append_branches checks the status before its lock).
- * This cancels every branch that rings (1xx received, no CANCEL built) on a finished
- * transaction; the timer calls it each tick until no branch waits for a final reply.
- * Returns 1 when every branch has its final reply. */
-static int cru_settle(struct cell *t, const str *callee)
+/* When a call is answered or cancelled, tm cancels the branches that ring, but tm 5.6 can
+ * lose one (see crm_cancel_wanted), and a branch the timer added while the 2xx was relayed
+ * (t_append_branches checks the status before its lock) is not cancelled by tm at all. On a
+ * finished transaction every branch is wanted cancelled; the timer calls this each tick
+ * until none is left open. Returns 1 when none is. */
+static int cru_settle(struct cell *t, cru_call *c, int first)
 {
-    struct cancel_info ci;
-    branch_bm_t skip = 0;
-    int i, open = 0, lr;
-
-    for (i = 0; i < (int)t->nr_of_outgoings; i++) {
-        lr = t->uac[i].last_received;
-        if (lr < 200)
-            open = 1;
-        if (lr < 100 || lr >= 200)
-            skip |= (branch_bm_t)1 << i;
-    }
-    if (open) {
-        init_cancel_info(&ci);
-        crm_tmb.prepare_to_cancel(t, &ci.cancel_bitmap, skip);
-        if (ci.cancel_bitmap) {
-            LM_INFO("user %.*s: call over: cancelling a branch still ringing\n", callee->len,
-                    callee->s);
-            crm_tmb.cancel_uacs(t, &ci, 0);
-        }
-        crm_log_stuck_branches(t, "user plan: settle");
-    }
-    return !open;
+    c->want = ~(branch_bm_t)0;
+    return crm_cancel_wanted(t, c->want, c->rang, first, "user plan") == 0;
 }
 
 /* The transaction is answered or cancelled: nothing more starts on it. */
@@ -574,11 +592,9 @@ static inline int cru_over(struct cell *t)
 static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now)
 {
     struct cell *t = NULL, *orig = crm_tmb.t_gett();
-    struct cancel_info ci;
     str none = {NULL, 0};
     cru_call *c;
     int n, cancel = 0, b, rc, old, i, over;
-    branch_bm_t skip = 0;
 
     if (crm_tmb.t_lookup_ident(&t, hash_index, label) < 0 || t == NULL) {
         crm_tmb.t_sett(orig, T_BR_UNDEFINED);
@@ -591,9 +607,11 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
         c->finished = 1; /* answered or over: nothing more to start */
     n = c && !over ? cru_claim_due(c, now - c->start_ms, &cancel) : 0;
     lock_release(&cru_tab->lock);
-    /* only this process frees blocks and writes `settled` */
-    if (over && !c->settled && cru_settle(t, &c->callee))
+    /* only this process frees blocks and writes `settled`, `sweeping` and `want` */
+    if (over && !c->settled && cru_settle(t, c, c->want != ~(branch_bm_t)0))
         c->settled = 1;
+    if (c && !over && c->sweeping) /* cancelled by the no-answer step, still open */
+        c->sweeping = crm_cancel_wanted(t, c->want, c->rang, 0, "user plan") > 0;
     if (n > 0) {
         b = cru_fill(t->uas.request, c);
         if (b > 0) {
@@ -603,17 +621,13 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
             if (rc <= 0)
                 LM_INFO("user %.*s: no branch added (%d)\n", c->callee.len, c->callee.s, rc);
             if (rc > 0 && cru_over(t)) /* answered while the branches were added */
-                cru_settle(t, &c->callee);
+                cru_settle(t, c, 1);
             if (rc > 0 && cancel) {
-                for (i = old; i < (int)t->nr_of_outgoings; i++)
-                    skip |= (branch_bm_t)1 << i;
-                init_cancel_info(&ci);
-                crm_tmb.prepare_to_cancel(t, &ci.cancel_bitmap, skip);
-                if (ci.cancel_bitmap) {
-                    LM_INFO("user %.*s: no answer: cancelling the other branches\n", c->callee.len,
-                            c->callee.s);
-                    crm_tmb.cancel_uacs(t, &ci, 0);
-                }
+                for (i = 0; i < old && i < (int)(sizeof(branch_bm_t) * 8); i++)
+                    c->want |= (branch_bm_t)1 << i;
+                LM_INFO("user %.*s: no answer: cancelling the other branches\n", c->callee.len,
+                        c->callee.s);
+                c->sweeping = crm_cancel_wanted(t, c->want, c->rang, 1, "user plan") > 0;
             }
         } else if (cancel) {
             LM_WARN("user %.*s: no-answer target unreachable: the call keeps ringing\n",
@@ -647,7 +661,7 @@ static void cru_timer(unsigned int ticks, void *param)
             pp = &c->next;
             if (ndue >= CRU_MAX_DUE || (c->finished && c->settled))
                 continue;
-            if (c->finished) { /* over: settle its branches (cru_settle) */
+            if (c->finished || c->sweeping) { /* cancelled branches may still ring */
                 due[ndue].hi = c->hash_index;
                 due[ndue++].lb = c->label;
                 continue;
