@@ -77,9 +77,9 @@ int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int fi
         LM_DBG("%s: call [%u:%u] branch %d: last reply %d, rang %d, wanted %d, cancel %s, "
                "request flags %x\n",
                who, t->hash_index, t->label, i, lr, !!(rang & bit), !!(want & bit),
-               t->uac[i].local_cancel.buffer_len > 0                 ? "sent"
+               t->uac[i].local_cancel.buffer_len > 0          ? "sent"
                : t->uac[i].local_cancel.buffer == BUSY_BUFFER ? "busy"
-                                                               : "none",
+                                                              : "none",
                (unsigned)t->uac[i].request.flags);
         if (!(want & bit) || lr >= 200 || t->uac[i].local_cancel.buffer_len > 0 ||
             t->uac[i].request.buffer == NULL) {

@@ -408,8 +408,8 @@ static void cru_response_in(struct cell *t, int type, struct tmcb_params *ps)
     if (c == NULL)
         return;
     crm_note_ringing(&c->rang, ps->code);
-    if (ps->code >= 200 && ps->code < 300 && ps->rpl && ps->rpl != FAKED_REPLY &&
-        ps->rpl->cseq && get_cseq(ps->rpl)->method_id == METHOD_INVITE)
+    if (ps->code >= 200 && ps->code < 300 && ps->rpl && ps->rpl != FAKED_REPLY && ps->rpl->cseq &&
+        get_cseq(ps->rpl)->method_id == METHOD_INVITE)
         cru_mark_finished(c);
 }
 
