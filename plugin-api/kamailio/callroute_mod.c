@@ -56,6 +56,28 @@ static void crm_log_stuck_branches(struct cell *t, const char *who)
     }
 }
 
+void crm_gateway_outcome(const char *who, const char *gw, int code, int retry_after)
+{
+    cr_handle *h = crl_handle();
+    int down, failed = code == 0 || code == 408 || code >= 500;
+
+    if (h == NULL || gw == NULL || *gw == '\0')
+        return;
+    if (CR_HAS(cr_plugin, crl_plugin, gateway_result) && crl_plugin->gateway_result) {
+        down = crl_plugin->gateway_result(h, gw, code, retry_after);
+        if (failed)
+            LM_INFO("%s: gateway %s failed (%d): %s\n", who, gw, code ? code : 408,
+                    down > 0 ? "marked down" : "the gateway stays up");
+        return;
+    }
+    if (code == 0 || code == 408 || code == 503 || code == 504) { /* ABI < 1.6 */
+        LM_INFO("%s: gateway %s failed (%d): marked down for %d s\n", who, gw, code ? code : 408,
+                crl_opts.gateway_holdoff_s);
+        if (crl_plugin->gateway_failed && crl_plugin->gateway_failed(h, gw) < 0)
+            LM_WARN("library did not accept the failure of gateway %s\n", gw);
+    }
+}
+
 void crm_note_ringing(volatile branch_bm_t *rang, int code)
 {
     int b = crm_tmb.t_gett_branch();

@@ -42,6 +42,13 @@ struct cell;
  * TMCB_RESPONSE_IN callback: it runs before tm's check) and cancels through
  * crm_cancel_wanted, called at once and then on every timer tick while it returns > 0. */
 
+/* How a gateway answered a call leg that is not an outbound decision's (a user's
+ * simultaneous-ring or PBX leg, a response group's forward to a number): the same failure
+ * classes as callroute_next() (plugin-api/lib/gateways.c: 408 / no answer or 503 with
+ * Retry-After hold it down, other 5xx only after gateway_fail_threshold in a row, any other
+ * answer resets the count), one log line per failure. `retry_after` in seconds, 0 none. */
+void crm_gateway_outcome(const char *who, const char *gw, int code, int retry_after);
+
 /* Records that the reply's branch (tm's current branch) got a provisional reply. */
 void crm_note_ringing(volatile branch_bm_t *rang, int code);
 

@@ -524,10 +524,11 @@ static void crg_relay(const cr_rgs_typed_action *a)
     crg_trans_done(t, orig);
 }
 
-/* The forward to a number failed with `code`: a gateway failure (503, 504, 408) marks the
- * gateway down and tries the next attempt; otherwise, or with none left, the blind branch
- * goes and tm relays the best reply. */
-static void crg_fwd_failed(uint64_t call, int code)
+/* The forward to a number failed with `code` (`retry_after` s from a 503): the gateway's
+ * outcome goes to the library's failure classes (crm_gateway_outcome); a gateway failure
+ * (503, 504, 408) tries the next attempt; otherwise, or with none left, the blind branch goes
+ * and tm relays the best reply. */
+static void crg_fwd_failed(uint64_t call, int code, int retry_after)
 {
     struct cell *orig, *t = crg_trans(call, &orig);
     crg_call *c;
@@ -539,11 +540,9 @@ static void crg_fwd_failed(uint64_t call, int code)
     c = crg_find(call);
     lock_release(&crg_sh->lock);
     if (c && c->fwd && t->uas.status < 200 && !(t->flags & T_CANCELED)) {
-        if (gw_failure && c->fwd_next > 0 && crl_handle() && crl_plugin->gateway_failed) {
-            LM_INFO("response groups: gateway %s failed (%d)\n", c->fwd[c->fwd_next - 1].gateway,
-                    code);
-            crl_plugin->gateway_failed(crl_handle(), c->fwd[c->fwd_next - 1].gateway);
-        }
+        if (c->fwd_next > 0)
+            crm_gateway_outcome("response groups", c->fwd[c->fwd_next - 1].gateway, code,
+                                retry_after);
         if (!gw_failure || crg_fwd_next(t, c) < 0)
             crg_cancel_branches(t, 0);
     }
@@ -805,7 +804,7 @@ static void crg_handle(const crg_msg *m)
         return;
     }
     if (m->kind == CRG_M_FWD_FAILED) {
-        crg_fwd_failed(m->call, (int)m->seq);
+        crg_fwd_failed(m->call, (int)m->seq, (int)m->agent);
         return;
     }
     if (m->kind == CRG_M_PING) {

@@ -45,6 +45,7 @@
 
 #include "callroute_mod.h"
 #include "crg_rgs.h"
+#include "crh_health.h"
 #include "crl_library.h"
 
 char *crg_state_dir = NULL;
@@ -330,6 +331,8 @@ static void crg_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
         m.kind = CRG_M_FWD_FAILED;
         m.call = c->handle;
         m.seq = (uint32_t)ps->code;
+        if (ps->code == 503 && ps->rpl && ps->rpl != FAKED_REPLY)
+            m.agent = (uint32_t)crh_retry_after(ps->rpl->buf, (int)ps->rpl->len);
         crg_send(&m);
         return;
     }

@@ -36,7 +36,7 @@ typedef struct crg_msg {
     int kind;        /* CRG_M_* */
     int type;        /* CR_RGS_EVENT_* (CRG_M_EVENT) */
     uint64_t call;   /* call handle (hash_index << 32 | label) */
-    uint32_t agent;  /* agent handle */
+    uint32_t agent;  /* agent handle (CRG_M_FWD_FAILED: the 503's Retry-After, s) */
     uint32_t group;  /* group handle (0 = every group) */
     int presence;    /* CR_RGS_PRESENCE_* */
     uint32_t seq;    /* CRG_M_SNAPSHOT: the request's number; CRG_M_FWD_FAILED: the code */

@@ -41,6 +41,7 @@
 #include "modules/tm/tm_load.h"
 
 #include "callroute_mod.h"
+#include "crh_health.h"
 #include "crl_library.h"
 #include "cru_user.h"
 
@@ -354,9 +355,8 @@ static void cru_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
 {
     cru_call *c = ps->param ? (cru_call *)*ps->param : NULL;
     int branch = crm_tmb.t_get_picked_branch();
-    int code = ps->code, i, gw_failure = code == 503 || code == 504 || code == 408;
+    int code = ps->code, i, ra = 0, gw_failure = code == 503 || code == 504 || code == 408;
     char gw[CRM_FIELD_MAX];
-    cr_handle *h;
     str uri;
 
     if (c == NULL || branch < 0 || branch >= (int)t->nr_of_outgoings)
@@ -369,12 +369,12 @@ static void cru_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
         if (r->kind != CRU_K_PSTN || r->state != CRU_SENT || !STR_EQ(r->uri, uri))
             continue;
         r->state = CRU_FAILED;
-        if (!gw_failure)
-            break;
         if (r->gateway.len > 0 && r->gateway.len < (int)sizeof(gw)) {
             memcpy(gw, r->gateway.s, r->gateway.len);
             gw[r->gateway.len] = '\0';
         }
+        if (!gw_failure)
+            break;
         if (i + 1 < c->nrows && c->rows[i + 1].group == r->group &&
             c->rows[i + 1].state == CRU_PENDING && !(t->flags & T_CANCELED) &&
             (r->no_answer || !c->no_answer_started) && !c->finished)
@@ -382,12 +382,10 @@ static void cru_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
         break;
     }
     lock_release(&cru_tab->lock);
-    if (gw[0] && (h = crl_handle()) != NULL) {
-        LM_INFO("gateway %s failed (%d): marked down for %d s\n", gw, code,
-                crl_opts.gateway_holdoff_s);
-        if (crl_plugin->gateway_failed && crl_plugin->gateway_failed(h, gw) < 0)
-            LM_WARN("library did not accept the failure of gateway %s\n", gw);
-    }
+    if (code == 503 && ps->rpl && ps->rpl != FAKED_REPLY)
+        ra = crh_retry_after(ps->rpl->buf, (int)ps->rpl->len);
+    if (gw[0]) /* only a gateway failure (above) asks for the row's next alternative */
+        crm_gateway_outcome("user plan", gw, code, ra);
 }
 
 static void cru_mark_finished(cru_call *c)

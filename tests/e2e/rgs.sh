@@ -407,7 +407,9 @@ rgs_line)
 rgs_timeout_number)
     # pq1 never answers: at the queue timeout (3 s) the call is forwarded to +14255550177,
     # routed like an outbound call of the workflow's user: GW-A answers 503, GW-B answers.
+    # (a 503 with Retry-After: the gateway is held down, the failure classes of callroute_next())
     sed -e "s/@CODE@/503/g" -e "s/@REASON@/Service Unavailable/g" \
+        -e 's/^\( *\)Content-Length: 0/\1Retry-After: 120\n\1Content-Length: 0/' \
         "$E2E_DIR/scenarios/gw_fail.xml" >"$E2E_TMP/gw_503.xml"
     e2e_gateway gwA "$PORT_A" "$E2E_TMP/gw_503.xml"
     e2e_gateway gwB "$PORT_B" gw_ok.xml
@@ -420,8 +422,8 @@ rgs_timeout_number)
     e2e_got pq1 CANCEL || e2e_fail "pq1 not cancelled at the timeout"
     d=$(e2e_delay pq1 gwA) || e2e_fail "no INVITE times"
     python3 -c "import sys; sys.exit(0 if 2.8 <= $d <= 4.0 else 1)" || e2e_fail "forwarded $d s after pq1 rang"
-    e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq 'GW-A[^}]*down' || e2e_fail "GW-A not down"
-    e2e_log "ok: queue timeout forwarded to a number after $d s: GW-A 503 -> GW-B"
+    e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq 'GW-A[^}]*down' || e2e_fail "GW-A not down after a 503 with Retry-After"
+    e2e_log "ok: queue timeout forwarded to a number after $d s: GW-A 503 (Retry-After) -> GW-B"
     ;;
 
 rgs_late_answer)

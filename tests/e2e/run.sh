@@ -519,8 +519,9 @@ user_pbx_from_pbx)
     ;;
 
 user_simring_failover)
-    # GW-A refuses the simultaneous-ring leg with 503: it is marked down and the leg goes
-    # out through its next attempt (GW-B), while sam's phone keeps ringing.
+    # GW-A refuses the simultaneous-ring leg with 503: the leg goes out through its next
+    # attempt (GW-B), while sam's phone keeps ringing. A 503 without Retry-After fails over
+    # that call only (the failure classes of callroute_next()): GW-A stays up.
     use_users_fixture
     GW_A_FAIL=503 GW_A_REASON="Service Unavailable"
     start_gateways
@@ -531,8 +532,11 @@ user_simring_failover)
     e2e_expect_invite gwB "^sip:\+14255550199@127\.0\.0\.1:$PORT_B"
     e2e_got sam CANCEL || e2e_fail "sam's phone was not cancelled when GW-B answered"
     [ "$(e2e_received sam | wc -l)" = 1 ] || e2e_fail "sam's phone rang more than once"
-    e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq 'GW-A[^}]*down' || e2e_fail "GW-A not down"
-    e2e_log "ok: simultaneous-ring leg failed over from GW-A (503) to GW-B"
+    state=$(e2e_kamcmd callroute.gateways | tr -d '\n')
+    grep -Eq 'GW-A[^}]*down' <<<"$state" && e2e_fail "GW-A held down after one 503 without Retry-After"
+    grep -q "user plan: gateway GW-A failed (503): the gateway stays up" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no log line for GW-A's failure"
+    e2e_log "ok: simultaneous-ring leg failed over from GW-A (503) to GW-B; GW-A stays up"
     ;;
 
 user_team_call)
