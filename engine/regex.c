@@ -4,6 +4,7 @@
 #include <pcre2.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static pcre2_match_context *match_ctx;
@@ -18,12 +19,140 @@ static void match_ctx_init(void)
     }
 }
 
+/* The groups of a pattern in order of their opening parenthesis (PCRE2's numbering): named
+ * or not. Returns the count, -1 when there are more than `max`. */
+static int scan_groups(const char *p, bool *named, int max)
+{
+    bool in_class = false, quoted = false;
+    int n = 0;
+    for (; *p; p++) {
+        if (quoted) {
+            if (p[0] == '\\' && p[1] == 'E')
+                quoted = false, p++;
+            continue;
+        }
+        if (*p == '\\') {
+            quoted = p[1] == 'Q';
+            if (p[1])
+                p++;
+            continue;
+        }
+        if (in_class) {
+            in_class = *p != ']';
+            continue;
+        }
+        if (*p == '[') {
+            in_class = true;
+            if (p[1] == '^')
+                p++;
+            if (p[1] == ']')
+                p++;
+            continue;
+        }
+        if (*p != '(')
+            continue;
+        bool is_named = false;
+        if (p[1] == '?') {
+            /* (?<name> (?'name' (?P<name>: named; every other (? form captures nothing */
+            const char *q = p[2] == 'P' ? p + 3 : p + 2;
+            if (!((q[0] == '<' || q[0] == '\'') && q[1] != '=' && q[1] != '!'))
+                continue;
+            is_named = true;
+        } else if (p[1] == '*') {
+            continue; /* (*VERB) */
+        }
+        if (n == max)
+            return -1;
+        named[n++] = is_named;
+    }
+    return n;
+}
+
+/*
+ * .NET numbers unnamed groups first, then named ones; PCRE2 numbers all groups left to
+ * right. In a pattern with both, a numeric back-reference (\N, \k<N>, \k'N') means .NET's
+ * group N: it is rewritten as \g{M}, M being PCRE2's number of that group (translations map
+ * their $N the same way: normalize.c). Returns a malloc'd pattern, or NULL when nothing needs
+ * rewriting (or on no memory: the pattern then compiles as written).
+ */
+static char *net_backrefs(const char *pattern)
+{
+    enum { MAXG = 64 };
+    bool named[MAXG];
+    int net2pcre[MAXG + 1], ng = scan_groups(pattern, named, MAXG), k = 1, nn = 0;
+    if (ng <= 0)
+        return NULL;
+    for (int i = 0; i < ng; i++)
+        nn += named[i];
+    if (nn == 0 || nn == ng || !strchr(pattern, '\\'))
+        return NULL;
+    for (int i = 0; i < ng; i++)
+        if (!named[i])
+            net2pcre[k++] = i + 1;
+    for (int i = 0; i < ng; i++)
+        if (named[i])
+            net2pcre[k++] = i + 1;
+    size_t len = strlen(pattern);
+    char *out = malloc(len * 3 + 16), *o = out; /* "\1" -> "\g{64}": at most x3 */
+    if (!out)
+        return NULL;
+    bool in_class = false, quoted = false, changed = false;
+    for (const char *p = pattern; *p;) {
+        if (quoted || *p != '\\') {
+            if (quoted && p[0] == '\\' && p[1] == 'E') {
+                quoted = false;
+                *o++ = *p++;
+            } else if (!quoted && in_class && *p == ']') {
+                in_class = false;
+            } else if (!quoted && *p == '[') {
+                in_class = true;
+                if (p[1] == '^')
+                    *o++ = *p++;
+                if (p[1] == ']')
+                    *o++ = *p++;
+            }
+            *o++ = *p++;
+            continue;
+        }
+        /* a backslash */
+        const char *q = p + 1;
+        char close = 0;
+        if (!in_class && q[0] == 'k' && (q[1] == '<' || q[1] == '\'')) {
+            close = q[1] == '<' ? '>' : '\'';
+            q += 2;
+        }
+        int num = 0, nd = 0;
+        while (q[nd] >= '0' && q[nd] <= '9' && nd < 3)
+            num = num * 10 + (q[nd++] - '0');
+        bool ref =
+            !in_class && nd > 0 && q[0] != '0' && num <= ng && (close == 0 || q[nd] == close);
+        if (!ref) {
+            quoted = p[1] == 'Q';
+            *o++ = *p++;
+            if (*p)
+                *o++ = *p++;
+            continue;
+        }
+        o += sprintf(o, "\\g{%d}", net2pcre[num]);
+        changed |= net2pcre[num] != num;
+        p = q + nd + (close ? 1 : 0);
+    }
+    *o = '\0';
+    if (!changed) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *erroffset)
 {
     int code = 0;
     PCRE2_SIZE off = 0;
-    pcre2_code *re =
-        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
+    char *net = net_backrefs(pattern);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)(net ? net : pattern), PCRE2_ZERO_TERMINATED, 0,
+                                   &code, &off, NULL);
+    free(net);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);

@@ -101,6 +101,21 @@ static void test_dotnet_named_groups_numbered_after_unnamed(void **state)
                         "+14255550100");
 }
 
+/* So do back-references in the pattern: in ^(?<a>\d)(\d)\1$ the \1 is the unnamed group (.NET's
+ * 1, PCRE2's 2): "122" matches and "121" does not (issue 15). \k<1> likewise; with only
+ * unnamed or only named groups the numbers are the same in both. */
+static void test_dotnet_pattern_backrefs_number_unnamed_first(void **state)
+{
+    (void)state;
+    assert_string_equal(apply("^(?<a>\\d)(\\d)\\1$", "$1${a}", "122"), "21");
+    assert_null(apply("^(?<a>\\d)(\\d)\\1$", "$1", "121"));
+    assert_string_equal(apply("^(?<a>\\d)(\\d)\\k<1>\\k<a>$", "ok", "1221"), "ok");
+    assert_null(apply("^(?<a>\\d)(\\d)\\k<1>\\k<a>$", "ok", "1211"));
+    assert_string_equal(apply("^(\\d)(\\d)\\2$", "$1", "122"), "1");
+    assert_string_equal(apply("^(?<x>\\d)(?<y>\\d)\\2$", "${y}", "344"), "4");
+    assert_string_equal(apply("^(?<a>\\d)[\\d](\\d)\\1$", "$1", "1233"), "3");
+}
+
 static void test_dotnet_special_substitutions(void **state)
 {
     (void)state;
@@ -258,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_guide_ldcallingus_row_is_wrong),
         cmocka_unit_test(test_unmatched_number_continues_unchanged),
         cmocka_unit_test(test_dotnet_named_groups_numbered_after_unnamed),
+        cmocka_unit_test(test_dotnet_pattern_backrefs_number_unnamed_first),
         cmocka_unit_test(test_dotnet_special_substitutions),
         cmocka_unit_test(test_dotnet_replaces_every_match),
         cmocka_unit_test(test_unset_optional_group_is_empty),
