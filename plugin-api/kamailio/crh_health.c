@@ -8,8 +8,8 @@
  * carrying a callroute decision it registers TMCB_RESPONSE_OUT on the transaction (a final
  * reply >= 300 sent to the caller — every attempt failed, or the caller cancelled (487) —
  * frees the port; a 2xx keeps it); a BYE (in either direction: the example configuration
- * record-routes, so in-dialog requests come through) frees the port of its Call-ID. A BYE
- * relayed without tm (forward()) is not seen: relay it with t_relay().
+ * record-routes, so in-dialog requests come through) frees the port of its Call-ID, seen by
+ * a pre-script callback however the script relays it (t_relay() or stateless forward()).
  *
  * Probing: with gateway_probe_interval > 0 a timer process sends SIP OPTIONS to every
  * configured gateway (tm's t_request) each interval; any answer but 408 (tm's own timeout
@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "core/dprint.h"
+#include "core/script_cb.h"
 #include "core/mem/shm_mem.h"
 #include "core/parser/msg_parser.h"
 #include "core/rpc.h"
@@ -153,6 +154,21 @@ static void crh_request_in(struct cell *t, int type, struct tmcb_params *ps)
     }
 }
 
+/* Every request, before the script: a BYE ends its call's hold on a gateway port however the
+ * script relays it (t_relay(), or forward() without a transaction, which tm never sees). */
+static int crh_pre_script(struct sip_msg *msg, unsigned int flags, void *param)
+{
+    char cid[CRH_CALLID_MAX];
+    cr_handle *h;
+
+    (void)flags;
+    (void)param;
+    if (msg->first_line.type == SIP_REQUEST && msg->REQ_METHOD == METHOD_BYE && crh_has() &&
+        crh_callid(msg, cid, sizeof(cid)) == 0 && (h = crl_handle()) != NULL)
+        crl_plugin->gateway_call_end(h, cid);
+    return 1;
+}
+
 /* ---- probes ---- */
 
 static void crh_probe_reply(struct cell *t, int type, struct tmcb_params *ps)
@@ -270,6 +286,10 @@ int crh_mod_init(void)
     if (!crh_has()) {
         LM_WARN("the library predates ABI 1.6: no gateway capacity, probes or manual state\n");
         return 0;
+    }
+    if (register_script_cb(crh_pre_script, PRE_SCRIPT_CB | REQUEST_CB, 0) < 0) {
+        LM_ERR("cannot register the pre-script callback that sees BYEs (gateway ports)\n");
+        return -1;
     }
     if (crm_tmb.register_tmcb(0, 0, TMCB_REQUEST_IN, crh_request_in, 0, 0) <= 0) {
         LM_ERR("cannot register the tm callback that follows calls (gateway ports)\n");

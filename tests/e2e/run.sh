@@ -7,7 +7,7 @@
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn
 #        user_unregistered user_busy user_caller_cancel user_simring_race user_pbx_fork user_pbx_from_pbx;
 #        gateway health:
-#        gw_manual_state gw_full gw_probe. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+#        gw_manual_state gw_full gw_full_stateless_bye gw_probe. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -666,7 +666,7 @@ gw_manual_state)
     e2e_log "ok: GW-A down by hand skipped; auto gives it back; bad names and states refused"
     ;;
 
-gw_full)
+gw_full | gw_full_stateless_bye)
     # GW-A has one port: while a first call rings there, the next call goes to GW-B (GW-A
     # "full", not down); once the first call ends (its BYE) GW-A takes calls again. The first
     # call rings until the test lets GW-A answer it (no timing assumption).
@@ -674,7 +674,11 @@ gw_full)
     pygw gwA "$PORT_A" --hold-first-file "$E2E_TMP/gwA.answer"
     e2e_gateway gwB "$PORT_B" gw_ok.xml
     e2e_wait_ports "$PORT_A" "$PORT_B"
-    e2e_start_kamailio "$KPORT" "$XML"
+    # gw_full_stateless_bye: the script relays BYEs with forward(), without tm: the port
+    # still comes back with the BYE.
+    stateless=()
+    [ "$case_name" = gw_full_stateless_bye ] && stateless=(-A CR_STATELESS_BYE=1)
+    e2e_start_kamailio "$KPORT" "$XML" "${stateless[@]}"
     port=$(e2e_ports 1)
     timeout 100 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/uac.xml" -s 5550123 \
         -key caller alice -key domain contoso.com -m 1 -i 127.0.0.1 -p "$port" -t u1 -nostdin \
