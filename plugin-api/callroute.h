@@ -502,7 +502,9 @@ typedef struct cr_plugin {
 
     /* ---- since ABI 1.1 (check `size` with CR_HAS before use) ---- */
     /* route with flags: CR_ROUTE_NO_TRACE leaves the "trace" list out (the hot path of a
-     * SIP server). Same contract as route otherwise. */
+     * SIP server); CR_ROUTE_FRESH_SPREAD decides from zeroed load-spreading counters without
+     * advancing the shared ones (a library before 1.6 ignores it). Same contract as route
+     * otherwise. */
     int (*route_ex)(cr_handle *h, const char *from, const char *dialed, const char *const *down,
                     size_t ndown, unsigned flags, cr_result **out);
     /* Benchmarks decisions inside the library (see `callroute bench`). `args` holds the
@@ -645,6 +647,10 @@ typedef struct cr_plugin {
 #define CR_IMPORT_REPLACE 1u
 
 #define CR_ROUTE_NO_TRACE 1u
+/* route_ex: decide from a fresh load-spreading state (every counter at zero, as right after
+ * open) and leave the shared counters as they are: what a test tool wants for each number of
+ * a batch (the same number gets the same gateway order wherever it stands). */
+#define CR_ROUTE_FRESH_SPREAD 2u
 
 /*
  * The one exported symbol. `host` may be NULL. Returns the plugin's table, or NULL when the

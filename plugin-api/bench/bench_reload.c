@@ -63,7 +63,7 @@ static void *worker_main(void *arg)
     while (!atomic_load_explicit(&ph->stop, memory_order_relaxed)) {
         const crb_call *c = &ph->cl->v[i % ph->cl->n];
         uint64_t t0 = crb_now_ns();
-        crp_runtime_ud ud = {ph->h, NULL, 0, 0};
+        crp_runtime_ud ud = {.h = ph->h};
         cr_runtime rt;
         crp_runtime_init(&rt, &ud);
         int token;

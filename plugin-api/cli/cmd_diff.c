@@ -19,21 +19,12 @@
 
 typedef struct side {
     cr_handle *h;
-    void *shared, *saved;
-    size_t len;
 } side;
 
 static bool side_open(const cr_plugin *p, side *s, const char *config)
 {
-    s->len = p->shared_size ? p->shared_size() : 0;
-    s->shared = s->len ? calloc(1, s->len) : NULL;
-    s->saved = s->len ? malloc(s->len) : NULL;
-    if (s->len && (!s->shared || !s->saved))
-        return false;
-    cr_open_options o = {.size = sizeof o, .shared = s->shared, .shared_len = s->len};
+    cr_open_options o = {.size = sizeof o};
     s->h = cr_cli_open(p, config, &o);
-    if (s->h && s->len)
-        memcpy(s->saved, s->shared, s->len);
     return s->h != NULL;
 }
 
@@ -41,18 +32,14 @@ static void side_close(const cr_plugin *p, side *s)
 {
     if (s->h)
         p->close(s->h);
-    free(s->shared);
-    free(s->saved);
 }
 
 /* The parts of a decision a reload may change, as one comparable line. */
 static void summary(const cr_plugin *p, side *s, const char *from, const char *number, char *buf,
                     size_t len)
 {
-    if (s->len)
-        memcpy(s->shared, s->saved, s->len);
-    cr_result *r = NULL;
-    if (p->route(s->h, from, number, NULL, 0, &r) != 0 || !r) {
+    cr_result *r = NULL; /* from a fresh load-spreading state */
+    if (p->route_ex(s->h, from, number, NULL, 0, CR_ROUTE_FRESH_SPREAD, &r) != 0 || !r) {
         snprintf(buf, len, "error");
         return;
     }

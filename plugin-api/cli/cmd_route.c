@@ -142,10 +142,10 @@ static void put_stdout(void *ud, const char *s, size_t n)
 
 /* One batch line: the decision's JSON with "input" (the line as read) first. */
 static int route_line(const cr_plugin *p, cr_handle *h, const char *from, const char *number,
-                      const char *const *down, size_t ndown)
+                      const char *const *down, size_t ndown, unsigned flags)
 {
     cr_result *r = NULL;
-    int rc = p->route(h, from, number, down, ndown, &r);
+    int rc = p->route_ex(h, from, number, down, ndown, flags, &r);
     if (rc != 0 || !r) {
         fprintf(stderr, "callroute route: %s\n", p->strerror(rc));
         return 2;
@@ -206,44 +206,15 @@ static bool more_down(const cr_plugin *p, cr_handle *h, cr_opts *o, const char *
     return ok;
 }
 
-/* The runtime state a batch line starts from: the handle's shared block as it was after
- * open (load-spreading counters at zero), put back before every line unless --spread. */
-typedef struct fresh_state {
-    void *block, *saved;
-    size_t len;
-} fresh_state;
-
-static bool fresh_init(const cr_plugin *p, fresh_state *f, cr_open_options *opts)
-{
-    f->len = p->shared_size ? p->shared_size() : 0;
-    f->block = f->len ? calloc(1, f->len) : NULL;
-    f->saved = f->len ? malloc(f->len) : NULL;
-    if (!f->block || !f->saved) {
-        fprintf(stderr, "callroute route: out of memory\n");
-        return false;
-    }
-    opts->shared = f->block;
-    opts->shared_len = f->len;
-    return true;
-}
-
-static void fresh_free(fresh_state *f)
-{
-    free(f->block);
-    free(f->saved);
-}
-
 /* `route --batch FILE`: one JSON line per number, blank and '#' lines printed back. */
 static int route_batch(const cr_plugin *p, cr_handle *h, const char *from, const char *batch,
-                       const char *const *down, size_t ndown, fresh_state *fresh)
+                       const char *const *down, size_t ndown, unsigned flags)
 {
     FILE *f = strcmp(batch, "-") == 0 ? stdin : fopen(batch, "r");
     if (!f) {
         fprintf(stderr, "callroute route: cannot open %s: %s\n", batch, strerror(errno));
         return 2;
     }
-    if (fresh->block)
-        memcpy(fresh->saved, fresh->block, fresh->len);
     /* whole lines, however long: a long line is one (refused) number, not several */
     char *line = NULL;
     size_t cap = 0;
@@ -266,9 +237,7 @@ static int route_batch(const cr_plugin *p, cr_handle *h, const char *from, const
             puts(line); /* kept as it is, so output lines match input lines */
             continue;
         }
-        if (fresh->block)
-            memcpy(fresh->block, fresh->saved, fresh->len);
-        int rc = route_line(p, h, from, s, down, ndown);
+        int rc = route_line(p, h, from, s, down, ndown, flags);
         if (rc > status)
             status = rc;
     }
@@ -291,11 +260,6 @@ int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
     const char *dirs[INCLUDE_DIRS_MAX];
     char buf[4096];
     cr_open_options opts = open_options(&o, dirs, buf, sizeof buf);
-    fresh_state fresh = {0};
-    if (from && batch && !cr_flag(&o, "spread") && !fresh_init(p, &fresh, &opts)) {
-        fresh_free(&fresh);
-        return 2;
-    }
     cr_handle *h = from ? cr_cli_open(p, cr_opt(&o, "config"), &opts) : NULL;
     int status = 2;
     if (h && !more_down(p, h, &o, down, &ndown, 64))
@@ -309,11 +273,12 @@ int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
     if (!batch)
         status = route_one(p, h, from, o.pos[0], down, ndown, cr_flag(&o, "json"));
     else
-        status = route_batch(p, h, from, batch, down, ndown, &fresh);
+        /* each line from a fresh load-spreading state unless --spread */
+        status = route_batch(p, h, from, batch, down, ndown,
+                             cr_flag(&o, "spread") ? 0 : CR_ROUTE_FRESH_SPREAD);
 out:
     if (h)
         p->close(h);
-    fresh_free(&fresh);
     return status;
 }
 

@@ -40,8 +40,6 @@ typedef struct tester {
     const cr_plugin *p;
     cr_handle *h; /* NULL without --config */
     const char *config;
-    void *shared, *saved; /* the handle's shared block and its state after open */
-    size_t shared_len;
     bool verbose;
     int passed, failed, errors;
 } tester;
@@ -142,10 +140,8 @@ static void case_route(tester *t, const char *where, const char *what, char **ar
         if (strncmp(arg[i], "down=", 5) == 0)
             for (char *g = strtok(arg[i] + 5, ","); g && ndown < 64; g = strtok(NULL, ","))
                 down[ndown++] = g;
-    if (t->shared)
-        memcpy(t->shared, t->saved, t->shared_len);
-    cr_result *r = NULL;
-    int rc = p->route(t->h, arg[0], arg[1], down, ndown, &r);
+    cr_result *r = NULL; /* from a fresh load-spreading state */
+    int rc = p->route_ex(t->h, arg[0], arg[1], down, ndown, CR_ROUTE_FRESH_SPREAD, &r);
     if (rc != 0 || !r) {
         snprintf(why, sizeof why, "route failed: %s", p->strerror(rc));
         report(t, where, what, why);
@@ -430,24 +426,14 @@ int cr_cmd_test(const cr_plugin *p, int argc, char **argv)
     }
     tester t = {.p = p, .config = cr_opt(&o, "config"), .verbose = cr_flag(&o, "verbose")};
     if (t.config) {
-        t.shared_len = p->shared_size ? p->shared_size() : 0;
-        t.shared = t.shared_len ? calloc(1, t.shared_len) : NULL;
-        t.saved = t.shared_len ? malloc(t.shared_len) : NULL;
-        cr_open_options opts = {.size = sizeof opts,
-                                .shared = t.shared,
-                                .shared_len = t.shared_len,
-                                .db_path = cr_opt(&o, "db")};
-        t.h = (t.shared && t.saved) || !t.shared_len ? cr_cli_open(p, t.config, &opts) : NULL;
-        if (t.h && t.shared)
-            memcpy(t.saved, t.shared, t.shared_len);
+        cr_open_options opts = {.size = sizeof opts, .db_path = cr_opt(&o, "db")};
+        t.h = cr_cli_open(p, t.config, &opts);
     }
     bool ok = !t.config || t.h;
     for (size_t i = 0; ok && i < o.npos; i++)
         ok = run_file(&t, o.pos[i]);
     if (t.h)
         p->close(t.h);
-    free(t.shared);
-    free(t.saved);
     printf("%d cases: %d passed, %d failed\n", t.passed + t.failed, t.passed, t.failed);
     return !ok ? 2 : t.failed ? 1 : 0;
 }

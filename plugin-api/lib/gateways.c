@@ -319,11 +319,29 @@ static bool rt_gateway_full(void *ud, const cr_gateway *gw)
     return g && gw->ports > 0 && atomic_load(&g->calls) >= gw->ports;
 }
 
+/* A fresh decision's counter of the route with hash h (zero the first time). */
+static uint32_t fresh_route_spread(crp_runtime_ud *u, uint64_t h)
+{
+    uint32_t i;
+    for (i = 0; i < u->nfresh; i++)
+        if (u->fresh_routes[i].hash == h)
+            return u->fresh_routes[i].counter++;
+    if (i == CRP_FRESH_ROUTES)
+        i = (uint32_t)(h % CRP_FRESH_ROUTES); /* more routes than that: share (a rotation) */
+    else
+        u->nfresh++;
+    u->fresh_routes[i].hash = h;
+    u->fresh_routes[i].counter = 1;
+    return 0;
+}
+
 static uint32_t rt_route_spread(void *ud, const cr_route *r)
 {
     crp_runtime_ud *u = ud;
     crp_shared *s = u->h->shared;
     uint64_t h = name_hash(r->name);
+    if (u->fresh)
+        return fresh_route_spread(u, h);
     for (size_t k = 0; k < ROUTE_PROBES; k++) {
         crp_route_slot *sl = &s->routes[(h + k) % CRP_ROUTE_SLOTS];
         uint64_t cur = atomic_load(&sl->hash);
@@ -344,6 +362,8 @@ static uint32_t rt_route_spread(void *ud, const cr_route *r)
 static uint32_t rt_spread(void *ud)
 {
     crp_runtime_ud *u = ud;
+    if (u->fresh)
+        return u->fresh_spread++;
     return atomic_fetch_add(&u->h->shared->spread, 1);
 }
 

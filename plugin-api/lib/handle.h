@@ -129,11 +129,20 @@ const crp_snapshot *crp_snapshot_acquire(cr_handle *h, int *token);
 void crp_snapshot_release(cr_handle *h, int token);
 
 /* Runtime for decisions over this handle; `down`/`ndown` add per-call down gateways. */
+#define CRP_FRESH_ROUTES 32
 typedef struct crp_runtime_ud {
     cr_handle *h;
     const char *const *down;
     size_t ndown;
     int64_t now;
+    /* CR_ROUTE_FRESH_SPREAD: this decision's own counters, from zero (the shared ones are
+     * left alone) */
+    bool fresh;
+    uint32_t fresh_spread, nfresh;
+    struct {
+        uint64_t hash;
+        uint32_t counter;
+    } fresh_routes[CRP_FRESH_ROUTES];
 } crp_runtime_ud;
 void crp_runtime_init(cr_runtime *rt, crp_runtime_ud *ud);
 

@@ -133,10 +133,16 @@ static __thread cr_decision tls_decision;
  * the snapshot is still pinned (the decision points at its objects).
  */
 static void route_pinned(cr_handle *h, const char *from, const char *dialed,
-                         const char *const *down, size_t ndown, cr_trace *t,
+                         const char *const *down, size_t ndown, bool fresh, cr_trace *t,
                          void (*fill)(void *ud, const cr_decision *d, const cr_trace *t), void *ud)
 {
-    crp_runtime_ud rud = {h, down, ndown, 0};
+    crp_runtime_ud rud; /* not zeroed whole: fresh_routes is read only below nfresh */
+    rud.h = h;
+    rud.down = down;
+    rud.ndown = ndown;
+    rud.now = 0;
+    rud.fresh = fresh;
+    rud.fresh_spread = rud.nfresh = 0;
     cr_runtime rt;
     crp_runtime_init(&rt, &rud);
     int token;
@@ -162,8 +168,8 @@ static int p_route_ex(cr_handle *h, const char *from, const char *dialed, const 
         return CR_EINVAL;
     cr_trace t;
     cr_trace_init(&t);
-    route_pinned(h, from, dialed, down, ndown, flags & CR_ROUTE_NO_TRACE ? NULL : &t, fill_result,
-                 out);
+    route_pinned(h, from, dialed, down, ndown, (flags & CR_ROUTE_FRESH_SPREAD) != 0,
+                 flags & CR_ROUTE_NO_TRACE ? NULL : &t, fill_result, out);
     cr_trace_free(&t);
     return *out ? CR_OK : CR_ENOMEM;
 }
@@ -191,7 +197,7 @@ static int p_route_answer(cr_handle *h, const char *from, const char *dialed,
 {
     if (!h || !from || !dialed || !out || out->size < offsetof(cr_route_answer, attempts))
         return CR_EINVAL;
-    route_pinned(h, from, dialed, down, ndown, NULL, fill_answer, out);
+    route_pinned(h, from, dialed, down, ndown, false, NULL, fill_answer, out);
     return CR_OK;
 }
 
@@ -295,7 +301,7 @@ static int p_inbound(cr_handle *h, const char *gateway, const char *called, cons
         cr_trace_free(&t);
         return CR_ENOENT;
     }
-    crp_runtime_ud ud = {h, NULL, 0, 0};
+    crp_runtime_ud ud = {.h = h};
     cr_runtime rt;
     crp_runtime_init(&rt, &ud);
     crp_users_scope us; /* callees in the user directory */

@@ -393,7 +393,7 @@ int crp_user_plan_ex(cr_handle *h, const char *from, const char *to, const char 
         return CR_ENOMEM;
     int token;
     const crp_snapshot *s = crp_snapshot_acquire(h, &token);
-    crp_runtime_ud ud = {h, NULL, 0, 0};
+    crp_runtime_ud ud = {.h = h};
     cr_runtime rt;
     crp_runtime_init(&rt, &ud);
     rt.users = NULL;

@@ -101,6 +101,38 @@ static void test_spread_per_route_interleaved(void **state)
     close_gw(h);
 }
 
+/* The first attempt's gateway of a route_ex decision with `flags`. */
+static const char *first_ex(cr_handle *h, const char *dialed, unsigned flags)
+{
+    static char gw[CR_ANSWER_NAME];
+    cr_result *r = NULL;
+    assert_int_equal(p->route_ex(h, FROM, dialed, NULL, 0, flags, &r), CR_ABI_OK);
+    assert_non_null(r);
+    const char *g = p->result_item(r, "attempts", 0, "gateway");
+    snprintf(gw, sizeof gw, "%s", g ? g : "");
+    p->result_free(r);
+    return gw;
+}
+
+/* CR_ROUTE_FRESH_SPREAD decides as right after open (what `route --batch`, `test` and `diff`
+ * need for every number) and leaves the shared counters alone: the live rotation goes on
+ * where it was. */
+static void test_fresh_spread(void **state)
+{
+    (void)state;
+    cr_handle *h = open_gw(0);
+    char fresh[CR_ANSWER_NAME], live1[CR_ANSWER_NAME];
+    snprintf(fresh, sizeof fresh, "%s", first_ex(h, "4255550123", CR_ROUTE_FRESH_SPREAD));
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(first_ex(h, "4255550123", CR_ROUTE_FRESH_SPREAD), fresh);
+    snprintf(live1, sizeof live1, "%s", first_ex(h, "4255550123", 0));
+    assert_string_equal(live1, fresh); /* the shared counter was still at zero */
+    assert_string_not_equal(first_ex(h, "4255550123", 0), live1); /* it rotates */
+    assert_string_equal(first_ex(h, "4255550123", CR_ROUTE_FRESH_SPREAD), fresh);
+    assert_string_equal(first_ex(h, "4255550123", 0), live1); /* on from where it was */
+    close_gw(h);
+}
+
 /* A down gateway's share goes evenly to the others, not all to the next one in the list;
  * interleaved with another route's traffic. */
 static void test_spread_down_gateway_share(void **state)
@@ -253,6 +285,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spread_per_route_interleaved),
+        cmocka_unit_test(test_fresh_spread),
         cmocka_unit_test(test_spread_down_gateway_share),
         cmocka_unit_test(test_capacity),
         cmocka_unit_test(test_failure_classes),
