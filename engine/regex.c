@@ -19,37 +19,74 @@ static void match_ctx_init(void)
     }
 }
 
+/* One element of a pattern, as re_step reads it. */
+enum re_elem {
+    RE_PLAIN,     /* one character outside a class */
+    RE_ESCAPE,    /* a backslash and the character after it, outside \Q...\E */
+    RE_QUOTED,    /* one character inside \Q...\E, or its \E */
+    RE_CLASS,     /* the "[" opening a class, with a leading "^" and a leading "]" */
+    RE_IN_CLASS,  /* one character inside a class, or a POSIX class "[:digit:]" */
+    RE_CLASS_END, /* the "]" closing a class */
+};
+
+typedef struct re_scan {
+    bool quoted, in_class;
+} re_scan;
+
+/* Reads the element at p (not at its end); returns its length and kind in *what. The one
+ * reader of pattern syntax here: groups, back-references and class subtraction all use it. */
+static size_t re_step(re_scan *st, const char *p, enum re_elem *what)
+{
+    if (st->quoted) {
+        *what = RE_QUOTED;
+        if (p[0] == '\\' && p[1] == 'E') {
+            st->quoted = false;
+            return 2;
+        }
+        return 1;
+    }
+    if (p[0] == '\\') {
+        *what = RE_ESCAPE;
+        st->quoted = p[1] == 'Q';
+        return p[1] ? 2 : 1;
+    }
+    if (st->in_class) {
+        *what = RE_IN_CLASS;
+        if (p[0] == '[' && p[1] == ':') {
+            const char *e = strstr(p + 2, ":]");
+            if (e)
+                return (size_t)(e + 2 - p);
+        }
+        if (p[0] == ']') {
+            st->in_class = false;
+            *what = RE_CLASS_END;
+        }
+        return 1;
+    }
+    if (p[0] == '[') {
+        size_t n = 1;
+        *what = RE_CLASS;
+        st->in_class = true;
+        if (p[n] == '^')
+            n++;
+        if (p[n] == ']') /* a leading ']' is a member */
+            n++;
+        return n;
+    }
+    *what = RE_PLAIN;
+    return 1;
+}
+
 /* The groups of a pattern in order of their opening parenthesis (PCRE2's numbering): named
  * or not. Returns the count, -1 when there are more than `max`. */
 static int scan_groups(const char *p, bool *named, int max)
 {
-    bool in_class = false, quoted = false;
+    re_scan st = {false, false};
+    enum re_elem what;
     int n = 0;
-    for (; *p; p++) {
-        if (quoted) {
-            if (p[0] == '\\' && p[1] == 'E')
-                quoted = false, p++;
-            continue;
-        }
-        if (*p == '\\') {
-            quoted = p[1] == 'Q';
-            if (p[1])
-                p++;
-            continue;
-        }
-        if (in_class) {
-            in_class = *p != ']';
-            continue;
-        }
-        if (*p == '[') {
-            in_class = true;
-            if (p[1] == '^')
-                p++;
-            if (p[1] == ']')
-                p++;
-            continue;
-        }
-        if (*p != '(')
+    for (size_t len; *p; p += len) {
+        len = re_step(&st, p, &what);
+        if (what != RE_PLAIN || *p != '(' || p[1] == '*') /* (*VERB) */
             continue;
         bool is_named = false;
         if (p[1] == '?') {
@@ -58,14 +95,30 @@ static int scan_groups(const char *p, bool *named, int max)
             if (!((q[0] == '<' || q[0] == '\'') && q[1] != '=' && q[1] != '!'))
                 continue;
             is_named = true;
-        } else if (p[1] == '*') {
-            continue; /* (*VERB) */
         }
         if (n == max)
             return -1;
         named[n++] = is_named;
     }
     return n;
+}
+
+/* The length of a numeric back-reference at p (an RE_ESCAPE: \N, \k<N> or \k'N', N from 1
+ * to ng), with N in *num; 0 when it is not one. */
+static size_t backref_at(const char *p, int ng, int *num)
+{
+    const char *q = p + 1;
+    char close = 0;
+    int nd = 0;
+    if (q[0] == 'k' && (q[1] == '<' || q[1] == '\'')) {
+        close = q[1] == '<' ? '>' : '\'';
+        q += 2;
+    }
+    for (*num = 0; q[nd] >= '0' && q[nd] <= '9' && nd < 3; nd++)
+        *num = *num * 10 + (q[nd] - '0');
+    if (nd == 0 || q[0] == '0' || *num > ng || (close && q[nd] != close))
+        return 0;
+    return (size_t)(q + nd - p) + (close ? 1 : 0);
 }
 
 /*
@@ -79,7 +132,7 @@ static char *net_backrefs(const char *pattern)
 {
     enum { MAXG = 64 };
     bool named[MAXG];
-    int net2pcre[MAXG + 1], ng = scan_groups(pattern, named, MAXG), k = 1, nn = 0;
+    int net2pcre[MAXG + 1], ng = scan_groups(pattern, named, MAXG), k = 1, nn = 0, num;
     if (ng <= 0)
         return NULL;
     for (int i = 0; i < ng; i++)
@@ -92,50 +145,23 @@ static char *net_backrefs(const char *pattern)
     for (int i = 0; i < ng; i++)
         if (named[i])
             net2pcre[k++] = i + 1;
-    size_t len = strlen(pattern);
-    char *out = malloc(len * 3 + 16), *o = out; /* "\1" -> "\g{64}": at most x3 */
+    char *out = malloc(strlen(pattern) * 3 + 16), *o = out; /* "\1" -> "\g{64}": x3 at most */
     if (!out)
         return NULL;
-    bool in_class = false, quoted = false, changed = false;
+    re_scan st = {false, false};
+    enum re_elem what;
+    bool changed = false;
     for (const char *p = pattern; *p;) {
-        if (quoted || *p != '\\') {
-            if (quoted && p[0] == '\\' && p[1] == 'E') {
-                quoted = false;
-                *o++ = *p++;
-            } else if (!quoted && in_class && *p == ']') {
-                in_class = false;
-            } else if (!quoted && *p == '[') {
-                in_class = true;
-                if (p[1] == '^')
-                    *o++ = *p++;
-                if (p[1] == ']')
-                    *o++ = *p++;
-            }
-            *o++ = *p++;
+        size_t len = re_step(&st, p, &what), ref;
+        if (what == RE_ESCAPE && !st.in_class && (ref = backref_at(p, ng, &num)) > 0) {
+            o += sprintf(o, "\\g{%d}", net2pcre[num]);
+            changed |= net2pcre[num] != num;
+            p += ref;
             continue;
         }
-        /* a backslash */
-        const char *q = p + 1;
-        char close = 0;
-        if (!in_class && q[0] == 'k' && (q[1] == '<' || q[1] == '\'')) {
-            close = q[1] == '<' ? '>' : '\'';
-            q += 2;
-        }
-        int num = 0, nd = 0;
-        while (q[nd] >= '0' && q[nd] <= '9' && nd < 3)
-            num = num * 10 + (q[nd++] - '0');
-        bool ref =
-            !in_class && nd > 0 && q[0] != '0' && num <= ng && (close == 0 || q[nd] == close);
-        if (!ref) {
-            quoted = p[1] == 'Q';
-            *o++ = *p++;
-            if (*p)
-                *o++ = *p++;
-            continue;
-        }
-        o += sprintf(o, "\\g{%d}", net2pcre[num]);
-        changed |= net2pcre[num] != num;
-        p = q + nd + (close ? 1 : 0);
+        memcpy(o, p, len);
+        o += len;
+        p += len;
     }
     *o = '\0';
     if (!changed) {
@@ -312,40 +338,13 @@ int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned f
  * and never match what the admin meant. */
 size_t cr_re_class_subtraction(const char *p)
 {
-    const char *s = p;
-    bool in_class = false, quoted = false;
-    for (; *p; p++) {
-        if (quoted) {
-            if (p[0] == '\\' && p[1] == 'E')
-                quoted = false, p++;
-            continue;
-        }
-        if (*p == '\\') {
-            if (p[1] == 'Q')
-                quoted = true;
-            if (p[1])
-                p++;
-            continue;
-        }
-        if (!in_class) {
-            if (*p == '[') {
-                in_class = true;
-                if (p[1] == '^')
-                    p++;
-                if (p[1] == ']') /* a leading ']' is a member */
-                    p++;
-            }
-            continue;
-        }
-        if (p[0] == '[' && p[1] == ':') { /* POSIX class [:digit:] */
-            const char *e = strstr(p + 2, ":]");
-            if (e)
-                p = e + 1;
-        } else if (p[0] == '-' && p[1] == '[') {
+    re_scan st = {false, false};
+    enum re_elem what;
+    for (const char *s = p; *p;) {
+        size_t len = re_step(&st, p, &what);
+        if (what == RE_IN_CLASS && p[0] == '-' && p[1] == '[')
             return (size_t)(p - s) + 1;
-        } else if (*p == ']') {
-            in_class = false;
-        }
+        p += len;
     }
     return 0;
 }
