@@ -487,33 +487,20 @@ static int cro_gateway_failure(struct cell *t, int *code)
  * gateway_fail_threshold of them in a row; any other answer resets that count. A library
  * without gateway_result (ABI < 1.6) holds down on every failure.
  */
-static void cro_gateway_result(cr_handle *h, struct cell *t, cro_rec *r, int code)
+static void cro_gateway_result(struct cell *t, cro_rec *r, int code)
 {
     /* NUL-terminated inside the record */
     str gw = cro_str(r, &r->att[r->cur].f[CRO_A_GATEWAY]);
-    int branch = crm_tmb.t_get_picked_branch(), ra = 0, down;
-    struct sip_msg *rpl;
+    int branch = crm_tmb.t_get_picked_branch(), ra = 0;
+    struct sip_msg *rpl = branch >= 0 ? t->uac[branch].reply : NULL;
 
     if (gw.len == 0)
         return;
     if (code < 180)
         code = 0; /* no answer beyond 100 within the timer */
-    if (!CR_HAS(cr_plugin, crl_plugin, gateway_result) || crl_plugin->gateway_result == NULL) {
-        if (code == 0 || code == 408 || code == 503 || code == 504) {
-            LM_INFO("gateway %s failed (%d): marked down for %d s\n", gw.s, code ? code : 408,
-                    crl_opts.gateway_holdoff_s);
-            if (crl_plugin->gateway_failed && crl_plugin->gateway_failed(h, gw.s) < 0)
-                LM_WARN("library did not accept the failure of gateway %s\n", gw.s);
-        }
-        return;
-    }
-    rpl = branch >= 0 ? t->uac[branch].reply : NULL;
     if (code == 503 && rpl != NULL && rpl != FAKED_REPLY)
         ra = crh_retry_after(rpl->buf, (int)rpl->len);
-    down = crl_plugin->gateway_result(h, gw.s, code, ra);
-    if (code == 0 || code == 408 || code >= 500)
-        LM_INFO("gateway %s failed (%d): %s\n", gw.s, code ? code : 408,
-                down > 0 ? "marked down" : "the gateway stays up");
+    crm_gateway_outcome("outbound", gw.s, code, ra);
 }
 
 int cro_next(struct sip_msg *msg)
@@ -537,10 +524,10 @@ int cro_next(struct sip_msg *msg)
         return CRM_NO_ATTEMPT;
     if (!cro_gateway_failure(t, &code)) {
         LM_DBG("final reply %d: no failover\n", code);
-        cro_gateway_result(h, t, r, code);
+        cro_gateway_result(t, r, code);
         return CRM_NO_ATTEMPT;
     }
-    cro_gateway_result(h, t, r, code);
+    cro_gateway_result(t, r, code);
     for (r->cur++; r->cur < r->natt; r->cur++) {
         cro_take_port(msg, r); /* skips full gateways */
         if (r->cur >= r->natt)
