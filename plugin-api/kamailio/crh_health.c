@@ -130,17 +130,11 @@ static void crh_request_in(struct cell *t, int type, struct tmcb_params *ps)
     char *copy;
     size_t n;
 
-    if (msg == NULL || msg->first_line.type != SIP_REQUEST || !crh_has())
-        return;
-    if (msg->REQ_METHOD != METHOD_INVITE && msg->REQ_METHOD != METHOD_BYE)
+    /* (BYEs: crh_pre_script sees every one, however the script relays it) */
+    if (msg == NULL || msg->first_line.type != SIP_REQUEST || msg->REQ_METHOD != METHOD_INVITE ||
+        !crh_has() || !cro_has_outbound_decision())
         return;
     if (crh_callid(msg, cid, sizeof(cid)) < 0 || (h = crl_handle()) == NULL)
-        return;
-    if (msg->REQ_METHOD == METHOD_BYE) {
-        crl_plugin->gateway_call_end(h, cid);
-        return;
-    }
-    if (!cro_has_outbound_decision())
         return;
     n = strlen(cid) + 1;
     copy = shm_malloc(n);
