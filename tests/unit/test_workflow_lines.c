@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cr_directory.h"
 #include "cr_engine.h"
 #include "cr_image.h"
 #include "cr_rgs_check.h"
@@ -273,6 +274,42 @@ static void check_refuses_malformed_and_respelled_lines(void **state)
     free(out);
 }
 
+/* A workflow's line that a user of the LMDB directory the configuration names also has. */
+static void check_refuses_workflow_line_of_a_directory_user(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cr_wf_dirXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    cr_directory *db = NULL;
+    assert_int_equal(cr_directory_open(dir, true, &db, NULL, 0), CR_OK);
+    char csv[64];
+    snprintf(csv, sizeof csv, "%s/users.csv", dir);
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fputs("uri,line\nsip:zoe@contoso.com,tel:+14255550140\n", f);
+    fclose(f);
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_directory_import(db, csv, false, NULL, &diag), CR_OK);
+    cr_diag_free(&diag);
+    cr_directory_close(db);
+    char xml[4096];
+    snprintf(xml, sizeof xml,
+             HEAD "<directory path='%s'/>" USERS "<responseGroups>" GROUPS
+                  "\n<workflow name='Zed' uri='sip:zed@contoso.com' line='tel:+14255550140'"
+                  " queue='Q'/></responseGroups></callroute>",
+             dir);
+    int rc;
+    char *out = check(xml, &rc);
+    assert_int_equal(rc, CR_ECONFIG);
+    assert_non_null(strstr(out, ".xml:2: error: workflow 'Zed': its line tel:+14255550140 is also "
+                                "the line of user 'sip:zoe@contoso.com' in the user directory"));
+    free(out);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +322,7 @@ int main(void)
         cmocka_unit_test(plan_image_keeps_workflow_lines),
         cmocka_unit_test(check_refuses_workflow_line_of_a_user),
         cmocka_unit_test(check_refuses_malformed_and_respelled_lines),
+        cmocka_unit_test(check_refuses_workflow_line_of_a_directory_user),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
