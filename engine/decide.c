@@ -495,6 +495,24 @@ static void refuse(cr_decision *d, cr_trace *trace, const char *fmt, ...)
         cr_trace_add(trace, "%s", d->reason);
 }
 
+/* A SIP URI naming a user (or, failing that, a workflow) directly: an internal call. */
+static bool direct_target(const cr_config *c, const cr_runtime *rt, const char *dialed,
+                          cr_decision *out, cr_trace *trace)
+{
+    const cr_user *callee = cr_user_find(c, rt, dialed);
+    const cr_workflow *w = callee ? NULL : cr_config_workflow_find(c, dialed);
+    if (!callee && !w)
+        return false;
+    out->kind = CR_INTERNAL;
+    out->callee = callee;
+    out->workflow = w;
+    if (callee)
+        refuse(out, trace, "'%s' is a user", callee->uri);
+    else
+        refuse(out, trace, "'%s' is workflow '%.100s'", w->uri, w->name);
+    return true;
+}
+
 int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
                     cr_decision *out, cr_trace *trace)
 {
@@ -565,23 +583,9 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     if (trace)
         cr_trace_add(trace, "caller '%s' (voice policy '%s')", u->uri,
                      cr_user_policy(c, u) ? cr_user_policy(c, u)->name : "(none)");
-    /* a SIP URI naming a user directly is an internal call */
-    if (num.is_sip && !num.dialable) {
-        const cr_user *callee = cr_user_find(c, rt, dialed);
-        if (callee) {
-            out->kind = CR_INTERNAL;
-            out->callee = callee;
-            refuse(out, trace, "'%s' is a user", callee->uri);
-            return CR_OK;
-        }
-        const cr_workflow *w = cr_config_workflow_find(c, dialed);
-        if (w) {
-            out->kind = CR_INTERNAL;
-            out->workflow = w;
-            refuse(out, trace, "'%s' is workflow '%.100s'", w->uri, w->name);
-            return CR_OK;
-        }
-    }
+    /* a SIP URI naming a user or a workflow directly is an internal call */
+    if (num.is_sip && !num.dialable && direct_target(c, rt, dialed, out, trace))
+        return CR_OK;
     if (!num.dialable) {
         refuse(out, trace, "'%.100s' is not a phone number", num.digits);
         return CR_OK;
