@@ -592,6 +592,7 @@ int cr_config_compile(cr_config *c, cr_diag *d)
     if (c->analysis)
         compile_routing(c, d);
     compile_users(c, d);
+    cr_workflows_compile(c, d);
     cr_index_free(&c->usage_ix);
     cr_index_free(&c->policy_ix);
     if (d->errors == before) {

@@ -130,8 +130,9 @@ typedef struct cr_decision {
     const cr_profile *profile; /* profile used to normalize, or NULL */
     const cr_rule *rule;       /* winning rule, or NULL */
     char normalized[CR_NUMBER_MAX + 1];
-    const cr_user *callee; /* internal: reverse lookup result */
-    size_t routes_matched; /* routes whose pattern matched (with or without gateways up) */
+    const cr_user *callee;       /* internal: reverse lookup result (NULL for a workflow) */
+    const cr_workflow *workflow; /* internal: the workflow whose line or URI it is, or NULL */
+    size_t routes_matched;       /* routes whose pattern matched (with or without gateways up) */
     size_t nattempts;
     cr_attempt attempts[CR_MAX_ATTEMPTS];
     char reason[256];
@@ -166,8 +167,9 @@ typedef struct cr_inbound {
     char called[CR_NUMBER_MAX + 1];  /* normalized called number */
     char calling[CR_NUMBER_MAX + 1]; /* normalized calling number */
     const cr_rule *called_rule, *calling_rule;
-    const cr_user *callee; /* NULL: no such user */
-    char pai[CR_URI_MAX];  /* P-Asserted-Identity value for private numbers, or "" */
+    const cr_user *callee;       /* NULL: no such user */
+    char pai[CR_URI_MAX];        /* P-Asserted-Identity value for private numbers, or "" */
+    const cr_workflow *workflow; /* no user: the workflow whose line it is, or NULL */
 } cr_inbound;
 
 /* gw may be NULL (default profile). Returns CR_OK or CR_EINVAL (malformed called number). */

@@ -157,6 +157,23 @@ typedef struct cr_user {
     bool pbx_integration; /* keeps a desk phone on a PBX: calls fork there (guide 8427) */
 } cr_user;
 
+/*
+ * A response group's workflow as the routing model sees it (SPEC §4): a call target whose
+ * contact URI and line the reverse number lookup finds after the users' (cr_route_decide,
+ * cr_inbound_decide). Queues, agents and hours live in workflows/ (cr_rgs.h); rules/ adds
+ * these from <responseGroups>.
+ */
+typedef struct cr_workflow {
+    char *name;
+    char *uri;         /* contact SIP URI: "sip:helpdesk@contoso.com" */
+    char *line;        /* as configured: "tel:+14255550110", or NULL */
+    char *line_number; /* "+14255550110", set by compile */
+    char *line_ext;    /* extension or NULL, set by compile */
+    char *uri_key;     /* cr_uri_key of uri, set by compile (NULL: not a SIP URI) */
+    char *line_key;    /* "number" or "number;ext=ext", set by compile */
+    cr_srcloc loc;
+} cr_workflow;
+
 typedef struct cr_config cr_config;
 
 /* ---- building ---------------------------------------------------------------------- */
@@ -186,6 +203,11 @@ cr_gateway *cr_config_add_gateway(cr_config *cfg, const char *name, cr_srcloc lo
 cr_route *cr_config_add_route(cr_config *cfg, const char *name, cr_srcloc loc);
 cr_user *cr_config_add_user(cr_config *cfg, const char *uri, cr_srcloc loc);
 int cr_namelist_add(cr_config *cfg, cr_namelist *l, const char *name, cr_srcloc loc);
+/* A workflow call target named `name` at loc; set its uri and line (cr_config_strdup) before
+ * the next add. Compile refuses a uri that is not a SIP URI or a line that is not a tel: URI
+ * with a number; it leaves duplicates as written to the response-group loader (exact ones)
+ * and reports only those that differ in form. */
+cr_workflow *cr_config_add_workflow(cr_config *cfg, const char *name, cr_srcloc loc);
 
 /* Names of the default profile / policy (copied); loc is where the default was declared. */
 int cr_config_set_default_profile(cr_config *cfg, const char *name, cr_srcloc loc);
@@ -243,5 +265,12 @@ size_t cr_config_user_count(const cr_config *cfg);
 const cr_user *cr_config_user_at(const cr_config *cfg, size_t i);
 const cr_user *cr_config_user_find(const cr_config *cfg, const char *sip_uri);
 bool cr_config_domain_supported(const cr_config *cfg, const char *domain);
+size_t cr_config_workflow_count(const cr_config *cfg);
+const cr_workflow *cr_config_workflow_at(const cr_config *cfg, size_t i);
+/* The workflow whose contact URI is sip_uri (compared as cr_uri_key), or NULL. */
+const cr_workflow *cr_config_workflow_find(const cr_config *cfg, const char *sip_uri);
+/* The workflow whose line is number (with ext, else the bare number), or NULL. */
+const cr_workflow *cr_config_workflow_by_number(const cr_config *cfg, const char *number,
+                                                const char *ext);
 
 #endif

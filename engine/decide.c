@@ -423,6 +423,17 @@ static void set_internal(const cr_config *c, const cr_user *callee, cr_decision 
         cr_trace_add(trace, "reverse number lookup: %s", out->reason);
 }
 
+/* Step 3 found the number to be a workflow's line (no user's): an internal call to the
+ * workflow's contact URI. */
+static void set_internal_workflow(const cr_workflow *w, cr_decision *out, cr_trace *trace)
+{
+    out->kind = CR_INTERNAL;
+    out->workflow = w;
+    set_reason(out, "%s is the line of workflow '%.100s'", out->normalized, w->name);
+    if (trace)
+        cr_trace_add(trace, "reverse number lookup: %s (%s)", out->reason, w->uri);
+}
+
 /* Steps 4 and 5 of cr_route_decide for caller u and out->normalized (nlen characters, read
  * into trie symbols as `key`): the attempts of the caller's usages, or blocked. */
 static int decide_routes(const cr_config *c, const cr_user *u, bool secure, size_t nlen,
@@ -484,11 +495,30 @@ static void refuse(cr_decision *d, cr_trace *trace, const char *fmt, ...)
         cr_trace_add(trace, "%s", d->reason);
 }
 
+/* A SIP URI naming a user (or, failing that, a workflow) directly: an internal call. */
+static bool direct_target(const cr_config *c, const cr_runtime *rt, const char *dialed,
+                          cr_decision *out, cr_trace *trace)
+{
+    const cr_user *callee = cr_user_find(c, rt, dialed);
+    const cr_workflow *w = callee ? NULL : cr_config_workflow_find(c, dialed);
+    if (!callee && !w)
+        return false;
+    out->kind = CR_INTERNAL;
+    out->callee = callee;
+    out->workflow = w;
+    if (callee)
+        refuse(out, trace, "'%s' is a user", callee->uri);
+    else
+        refuse(out, trace, "'%s' is workflow '%.100s'", w->uri, w->name);
+    return true;
+}
+
 int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
                     cr_decision *out, cr_trace *trace)
 {
     out->kind = CR_NOT_APPLICABLE;
     out->caller = out->callee = NULL;
+    out->workflow = NULL;
     out->profile = NULL;
     out->rule = NULL;
     out->normalized[0] = 0;
@@ -553,16 +583,9 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     if (trace)
         cr_trace_add(trace, "caller '%s' (voice policy '%s')", u->uri,
                      cr_user_policy(c, u) ? cr_user_policy(c, u)->name : "(none)");
-    /* a SIP URI naming a user directly is an internal call */
-    if (num.is_sip && !num.dialable) {
-        const cr_user *callee = cr_user_find(c, rt, dialed);
-        if (callee) {
-            out->kind = CR_INTERNAL;
-            out->callee = callee;
-            refuse(out, trace, "'%s' is a user", callee->uri);
-            return CR_OK;
-        }
-    }
+    /* a SIP URI naming a user or a workflow directly is an internal call */
+    if (num.is_sip && !num.dialable && direct_target(c, rt, dialed, out, trace))
+        return CR_OK;
     if (!num.dialable) {
         refuse(out, trace, "'%.100s' is not a phone number", num.digits);
         return CR_OK;
@@ -599,8 +622,15 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
         set_internal(c, callee, out, trace);
         return CR_OK;
     }
+    const cr_workflow *w =
+        c->nworkflows ? cr_config_workflow_by_number(c, out->normalized, num.ext) : NULL;
+    if (w) {
+        set_internal_workflow(w, out, trace);
+        return CR_OK;
+    }
     if (trace)
-        cr_trace_add(trace, "reverse number lookup: %s is no user's line", out->normalized);
+        cr_trace_add(trace, "reverse number lookup: %s is no user's or workflow's line",
+                     out->normalized);
     return decide_routes(c, u, num.secure, nlen, key, rt, out, trace);
 }
 
@@ -665,7 +695,12 @@ int cr_inbound_decide_ex(const cr_config *c, const cr_gateway *gw, const char *c
                              trace) != CR_OK)
         return CR_EINVAL;
     out->callee = cr_user_by_number(c, rt, out->called, num.ext);
-    if (trace)
+    if (!out->callee)
+        out->workflow = cr_config_workflow_by_number(c, out->called, num.ext);
+    if (trace && out->workflow)
+        cr_trace_add(trace, "called %s: workflow '%s' (%s)", out->called, out->workflow->name,
+                     out->workflow->uri);
+    else if (trace)
         cr_trace_add(trace, "called %s: %s", out->called,
                      out->callee ? out->callee->uri : "no such user");
     cr_number from;
@@ -686,8 +721,9 @@ int cr_inbound_decide_ex(const cr_config *c, const cr_gateway *gw, const char *c
         return CR_OK;
     if (!cr_is_e164(out->calling)) {
         const char *domain = NULL;
-        if (out->callee) {
-            domain = strchr(out->callee->uri, '@');
+        const char *to = out->callee ? out->callee->uri : out->workflow ? out->workflow->uri : NULL;
+        if (to) {
+            domain = strchr(to, '@');
             domain = domain ? domain + 1 : NULL;
         }
         if (!domain && c->ndomains)

@@ -438,6 +438,7 @@ void cr_config_free(cr_config *c)
         return;
     cr_config_drop_sources(c);
     cr_compiled_free(c);
+    cr_workflows_free(c);
     free(c->domains);
     for (size_t i = 0; i < c->nprofiles; i++)
         free(c->profiles[i].rules);

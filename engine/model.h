@@ -179,10 +179,17 @@ struct cr_config {
     cr_usage_routes *usage_routes;          /* [nusages] */
     cr_gateway_host *gateway_hosts;         /* [ngateways], in the arena */
     struct cr_route_index *route_index;
+    cr_workflow *workflows; /* call targets of response groups (workflow.c) */
+    size_t nworkflows, capworkflows;
+    cr_index workflow_uri_ix, workflow_line_ix; /* set by compile */
 };
 
 /* Frees what compile built (patterns, indexes). */
 void cr_compiled_free(cr_config *cfg);
+
+/* workflow.c: indexes the workflow call targets (errors into d); frees the array and indexes. */
+void cr_workflows_compile(cr_config *cfg, cr_diag *d);
+void cr_workflows_free(cr_config *cfg);
 
 /* ---- regex.c: PCRE2 with JIT and match limits ---- */
 

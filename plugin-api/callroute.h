@@ -91,15 +91,17 @@
  * of items. result_json() renders it as one line of JSON in field order. The kinds, with their
  * top-level fields and lists, in order:
  * - route (route, route_ex): result_kind CR_DECISION_*; "decision" ("outbound", "internal",
- *   "blocked", "not_applicable"), "profile", "rule", "normalized", "target" (internal only),
+ *   "blocked", "not_applicable"), "profile", "rule", "normalized", "target" (internal only:
+ *   the callee's SIP URI, or a response-group workflow's contact URI for its line),
  *   list "attempts" of {"gateway", "route", "usage", "uri"}, "reason"; list "trace" of {"text"}
  *   (not with CR_ROUTE_NO_TRACE).
  * - normalize: kind 1 when a rule matched, else 0; "input", "profile", "rule", "normalized";
  *   list "trace".
  * - dial: kind CR_DIAL_*; "input", "profile", "answer" ("complete", "need_more", "no_match"),
  *   "rule", "normalized" (complete only); list "trace".
- * - inbound: kind 1 when the called number is a user's, else 0; "gateway", "profile",
- *   "called", "calling", "target", "pai"; list "trace".
+ * - inbound: kind 1 when the called number is a user's or a workflow's line, else 0;
+ *   "gateway", "profile", "called", "calling", "target" (the user's SIP URI or the workflow's
+ *   contact URI), "pai", "workflow" (the workflow's name, absent for a user); list "trace".
  * - gateways: kind 0; list "gateways" of {"name", "address", "state" ("up"/"down"/"full"),
  *   "reason" (why down or full, "" when up), "mode" ("auto"/"up"/"down": gateway_set_state),
  *   "since", "failures", "calls" (holding a port now), "ports" (0 = unlimited),
@@ -192,7 +194,7 @@ typedef struct cr_route_answer {
     uint32_t size; /* set by the host: sizeof(cr_route_answer) */
     int kind;      /* CR_DECISION_* */
     char normalized[CR_ANSWER_URI];
-    char target[CR_ANSWER_URI]; /* internal: the callee's SIP URI */
+    char target[CR_ANSWER_URI]; /* internal: the callee's (or workflow's) SIP URI */
     char reason[CR_ANSWER_URI];
     char profile[CR_ANSWER_NAME];
     char rule[CR_ANSWER_NAME];

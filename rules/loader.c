@@ -21,6 +21,7 @@
 #include "cr_directory.h"
 #include "cr_xml.h"
 #include "cr_image.h"
+#include "rgs_targets.h"
 
 typedef struct loader {
     cr_config *cfg;
@@ -577,6 +578,9 @@ static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
         size_t len;
         if (cr_xml_source(n, &text, &len) &&
             cr_config_add_source(L->cfg, L->file, text, len) != CR_OK)
+            L->oom = true;
+        /* workflows' URIs and lines are call targets of the routing model */
+        if (cr_rgs_targets_add(L->cfg, n, L->file) != CR_OK)
             L->oom = true;
     } else {
         elem e = {.L = L, .node = n->parent, .loc = {L->file, 0}};

@@ -3,6 +3,7 @@
  */
 #include "cr_image.h"
 #include "cr_directory.h"
+#include "rgs_targets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -128,6 +129,8 @@ int cr_image_load_mapped(const cr_image_map *m, const char *path, cr_config **ou
 {
     cr_config *cfg = NULL;
     int rc = cr_image_read(m->base, m->len, path, &cfg, diag);
+    if (rc == CR_OK) /* the workflows of the response-group sources the image holds */
+        rc = cr_rgs_targets_from_sources(cfg, diag);
     if (rc == CR_OK)
         rc = cr_config_compile(cfg, diag);
     if (rc == CR_OK && cr_config_directory(cfg, NULL))

@@ -35,6 +35,8 @@ static void print_text(const cr_plugin *p, const cr_result *r, const cr_result *
         printf("calling: %s\n", v ? v : "-");
         v = p->result_get(gwr, "pai");
         printf("p-asserted-identity: %s\n", v ? v : "-");
+        if ((v = p->result_get(gwr, "workflow")))
+            printf("workflow: %s (%s)\n", v, p->result_get(gwr, "target"));
     }
     printf("callee: %s\n", callee ? callee : "-");
     size_t n = p->result_count(r, "ring");

@@ -142,8 +142,12 @@ int cri_inbound(struct sip_msg *msg)
         snprintf(a.normalized, sizeof(a.normalized), "%s", v ? v : "");
         v = crl_plugin->result_get(r, "profile");
         snprintf(a.profile, sizeof(a.profile), "%s", v ? v : "");
-        snprintf(a.reason, sizeof(a.reason), "%s",
-                 target ? "inbound call to a user" : "inbound call to no user");
+        v = crl_plugin->result_get(r, "workflow");
+        if (target && v)
+            snprintf(a.reason, sizeof(a.reason), "inbound call to workflow '%s'", v);
+        else
+            snprintf(a.reason, sizeof(a.reason), "%s",
+                     target ? "inbound call to a user" : "inbound call to no user");
         a.rule[0] = '\0';
         cro_store_decision(&a, 0);
     }

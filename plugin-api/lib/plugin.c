@@ -63,6 +63,14 @@ static const char *kind_name(cr_decision_kind k)
     }
 }
 
+/* An internal decision's target: the callee's SIP URI, or the workflow's contact URI. */
+static const char *decision_target(const cr_decision *d)
+{
+    if (d->callee)
+        return d->callee->uri;
+    return d->workflow ? d->workflow->uri : NULL;
+}
+
 /* The JSON shape of SPEC §5 "route". */
 cr_result *crp_decision_result(const cr_decision *d, const cr_trace *t)
 {
@@ -73,8 +81,8 @@ cr_result *crp_decision_result(const cr_decision *d, const cr_trace *t)
     crp_set_str(r, NULL, "profile", d->profile ? d->profile->name : NULL);
     crp_set_str(r, NULL, "rule", d->rule ? d->rule->name : NULL);
     crp_set_str(r, NULL, "normalized", d->normalized[0] ? d->normalized : NULL);
-    if (d->kind == CR_INTERNAL && d->callee)
-        crp_set_str(r, NULL, "target", d->callee->uri);
+    if (d->kind == CR_INTERNAL && decision_target(d))
+        crp_set_str(r, NULL, "target", decision_target(d));
     crp_list(r, "attempts");
     for (size_t i = 0; i < d->nattempts; i++) {
         ritem *it = crp_add_item(r, "attempts");
@@ -105,7 +113,7 @@ static void answer_fill(cr_route_answer *a, const cr_decision *d)
 {
     a->kind = (int)d->kind;
     put(a->normalized, sizeof a->normalized, d->normalized);
-    put(a->target, sizeof a->target, d->kind == CR_INTERNAL && d->callee ? d->callee->uri : NULL);
+    put(a->target, sizeof a->target, d->kind == CR_INTERNAL ? decision_target(d) : NULL);
     put(a->reason, sizeof a->reason, d->reason);
     put(a->profile, sizeof a->profile, d->profile ? d->profile->name : NULL);
     put(a->rule, sizeof a->rule, d->rule ? d->rule->name : NULL);
@@ -307,12 +315,14 @@ static int p_inbound(cr_handle *h, const char *gateway, const char *called, cons
     crp_users_scope us; /* callees in the user directory */
     crp_users_attach(h, s->cfg, &rt, &us);
     rc = cr_inbound_decide_ex(s->cfg, gw, called, calling, &rt, &in, &t);
-    if (rc == CR_OK && (*out = crp_result_new("inbound", in.callee ? 1 : 0))) {
+    const char *target = in.callee ? in.callee->uri : in.workflow ? in.workflow->uri : NULL;
+    if (rc == CR_OK && (*out = crp_result_new("inbound", target ? 1 : 0))) {
         crp_set_str(*out, NULL, "gateway", gw ? gw->name : NULL);
         crp_set_str(*out, NULL, "profile", in.profile ? in.profile->name : NULL);
         crp_set_str(*out, NULL, "called", in.called);
         crp_set_str(*out, NULL, "calling", in.calling[0] ? in.calling : NULL);
-        crp_set_str(*out, NULL, "target", in.callee ? in.callee->uri : NULL);
+        crp_set_str(*out, NULL, "target", target);
+        crp_set_str(*out, NULL, "workflow", in.workflow ? in.workflow->name : NULL);
         crp_set_str(*out, NULL, "pai", in.pai[0] ? in.pai : NULL);
         crp_result_trace(*out, &t);
     }

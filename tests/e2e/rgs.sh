@@ -5,7 +5,8 @@
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/rgs.sh CASE
 # Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal rgs_overflow
 #        rgs_hours rgs_restart rgs_round_robin rgs_longest_idle rgs_attendant rgs_line
-#        rgs_timeout_number rgs_handover rgs_late_answer rgs_presence_publish. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+#        rgs_timeout_number rgs_handover rgs_late_answer rgs_presence_publish rgs_line_dialed
+#        rgs_line_inbound. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 # Each case also checks determinism: the engine's input timeline that the module wrote
 # (rgs_events), replayed through `callroute simulate --log`, gives the same queue event log
 # as the module's (rgs_log).
@@ -402,6 +403,37 @@ rgs_line)
     caller gw uac.xml +14255550160 -p "$PORT_A" || e2e_fail "the line dialed from GW-A did not reach it"
     [ "$(e2e_count ln1)" = 2 ] || e2e_fail "ln1 got $(e2e_count ln1) calls"
     e2e_log "ok: the line reaches the workflow from a user and from a gateway"
+    ;;
+
+rgs_line_dialed)
+    # A user (alice) dials the Line workflow's number in forms callroute_rgs() alone does not
+    # know: its extension 50160 (alice's location profile makes it +14255550160) and the
+    # 10-digit 4255550160. callroute_route() says internal with the workflow's URI as target;
+    # route[INTERNAL] hands the call to callroute_rgs(); ln1 answers both.
+    start_kam
+    start_agent ln1 gw_ok.xml
+    caller ext uac.xml 50160 || e2e_fail "the extension dialed by a user did not reach the workflow"
+    caller ten uac.xml 4255550160 || e2e_fail "the 10-digit number dialed by a user did not reach the workflow"
+    [ "$(e2e_count ln1)" = 2 ] || e2e_fail "ln1 got $(e2e_count ln1) calls"
+    e2e_expect_invite ln1 "^sip:ln1@127\.0\.0\.1"
+    n=$(grep -c "dialed 50160: internal +14255550160 -> sip:line@contoso.com\|dialed 4255550160: internal +14255550160 -> sip:line@contoso.com" \
+        "$E2E_TMP/kamailio.log" || true)
+    [ "$n" = 2 ] || e2e_fail "callroute_route() did not decide internal -> sip:line@contoso.com twice ($n)"
+    e2e_log "ok: a user dialing the workflow's extension and number reaches it (callroute_route() = 2)"
+    ;;
+
+rgs_line_inbound)
+    # A PSTN call from GW-A's address to 4255550160 and to 50160 (normalized with the default
+    # profile, GW-A having none): callroute_inbound() finds the workflow's line and sets its
+    # URI; callroute_rgs() takes the call and ln1 answers.
+    start_kam
+    start_agent ln1 gw_ok.xml
+    caller gw1 uac.xml 4255550160 -p "$PORT_A" || e2e_fail "the call from GW-A to 4255550160 did not reach the workflow"
+    caller gw2 uac.xml 50160 -p "$PORT_A" || e2e_fail "the call from GW-A to 50160 did not reach the workflow"
+    [ "$(e2e_count ln1)" = 2 ] || e2e_fail "ln1 got $(e2e_count ln1) calls"
+    n=$(grep -c "callroute: inbound alice -> [0-9]*: sip:line@contoso.com" "$E2E_TMP/kamailio.log" || true)
+    [ "$n" = 2 ] || e2e_fail "callroute_inbound() did not set the workflow's URI twice ($n)"
+    e2e_log "ok: calls from a gateway to the workflow's line reach it (callroute_inbound())"
     ;;
 
 rgs_timeout_number)

@@ -1,0 +1,18 @@
+/* Workflows as call targets of the routing model (engine/workflow.c), read from the
+ * <responseGroups> of the document the routing configuration is loaded from. Internal to
+ * rules/: the XML loader and the plan image loader call these before they compile. */
+#ifndef CR_RGS_TARGETS_H
+#define CR_RGS_TARGETS_H
+
+#include "cr_model.h"
+
+/* Adds each <workflow> child of a <responseGroups> element (an xmlNodePtr of `file`, an
+ * interned name) to cfg: its name, uri and line. What else is wrong with a workflow is the
+ * response-group loader's to report. Returns CR_OK or CR_ENOMEM. */
+int cr_rgs_targets_add(cr_config *cfg, const void *response_groups, const char *file);
+
+/* The same for the sources cfg kept (a configuration read from a plan image). Returns CR_OK,
+ * CR_ENOMEM, or CR_ECONFIG when a source does not parse (errors in diag). */
+int cr_rgs_targets_from_sources(cr_config *cfg, cr_diag *diag);
+
+#endif
