@@ -148,9 +148,28 @@ void *cr_arena_alloc(cr_config *cfg, size_t n)
     return nk->data;
 }
 
-/* Strings are packed byte-aligned: they need no alignment and are most of the arena. */
+void cr_config_borrow(cr_config *cfg, const void *base, size_t len, void (*release)(void *ud),
+                      void *ud)
+{
+    cfg->borrow_lo = base;
+    cfg->borrow_hi = (const char *)base + len;
+    cfg->borrow_release = release;
+    cfg->borrow_ud = ud;
+}
+
+bool cr_config_borrowed(const cr_config *cfg, const void *s)
+{
+    const char *p = s;
+    return p && cfg->borrow_lo && p >= cfg->borrow_lo && p < cfg->borrow_hi;
+}
+
+/* Strings are packed byte-aligned: they need no alignment and are most of the arena. A string
+ * of the borrowed block (a mapped plan image) is not copied: every process mapping the image
+ * shares its pages. */
 static char *arena_str(cr_config *cfg, const char *s, size_t n)
 {
+    if (cr_config_borrowed(cfg, s) && (size_t)(cfg->borrow_hi - s) > n && s[n] == 0)
+        return (char *)s;
     cr_arena_chunk *k = cfg->arena;
     char *d;
     if (k && k->cap - k->used >= n + 1) {
@@ -469,6 +488,8 @@ void cr_config_free(cr_config *c)
         next = k->next;
         munmap(k, sizeof *k + k->cap);
     }
+    if (c->borrow_release)
+        c->borrow_release(c->borrow_ud);
     free(c);
 }
 

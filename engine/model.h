@@ -165,6 +165,11 @@ struct cr_config {
     uint64_t source_digest;    /* of the source files (plan images) */
     struct cr_source *sources; /* files declaring response groups, kept for plan images */
     size_t nsources, capsources;
+    /* A read-only block the configuration's strings may point into instead of being copied
+     * (a mapped plan image: cr_config_borrow), released by cr_config_free. */
+    const char *borrow_lo, *borrow_hi;
+    void (*borrow_release)(void *ud);
+    void *borrow_ud;
 
     /* set by compile */
     bool compiled;
@@ -183,6 +188,17 @@ struct cr_config {
     size_t nworkflows, capworkflows;
     cr_index workflow_uri_ix, workflow_line_ix; /* set by compile */
 };
+
+/*
+ * Strings given to the cr_config_add_* functions (and cr_config_strdup, cr_config_intern) that
+ * lie NUL-terminated inside [base, base + len) are kept where they are instead of being copied:
+ * the block must stay mapped, unchanged, for the configuration's whole life; cr_config_free
+ * calls release(ud) last (release may be NULL). One block per configuration.
+ */
+void cr_config_borrow(cr_config *cfg, const void *base, size_t len, void (*release)(void *ud),
+                      void *ud);
+/* True when s points into the borrowed block. */
+bool cr_config_borrowed(const cr_config *cfg, const void *s);
 
 /* Frees what compile built (patterns, indexes). */
 void cr_compiled_free(cr_config *cfg);

@@ -760,7 +760,38 @@ static void read_sources(reader *r)
     }
 }
 
+/* Sizes the object arrays from the image's counts at once: grown by doubling, up to half of
+ * each would be zeroed capacity nobody uses (resident in every process). */
+static bool presize(reader *r)
+{
+    cr_config *c = r->cfg;
+#define PRESIZE(arr, cap, s)                                                                       \
+    if (nrecs(r, s) && !(c->arr = calloc(nrecs(r, s), sizeof *c->arr)))                            \
+        return false;                                                                              \
+    c->cap = nrecs(r, s);
+    PRESIZE(domains, capdomains, S_DOMAINS)
+    PRESIZE(profiles, capprofiles, S_PROFILES)
+    PRESIZE(usages, capusages, S_USAGES)
+    PRESIZE(policies, cappolicies, S_POLICIES)
+    PRESIZE(gateways, capgateways, S_GATEWAYS)
+    PRESIZE(routes, caproutes, S_ROUTES)
+    PRESIZE(users, capusers, S_USERS)
+#undef PRESIZE
+    return true;
+}
+
+void cr_image_config_release(cr_config *cfg, void (*release)(void *ud), void *ud)
+{
+    cr_config_borrow(cfg, cfg->borrow_lo, (size_t)(cfg->borrow_hi - cfg->borrow_lo), release, ud);
+}
+
 int cr_image_read(const void *buf, size_t n, const char *name, cr_config **out, cr_diag *diag)
+{
+    return cr_image_read_ex(buf, n, name, 0, out, diag);
+}
+
+int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags, cr_config **out,
+                     cr_diag *diag)
 {
     if (!out)
         return CR_EINVAL;
@@ -777,6 +808,13 @@ int cr_image_read(const void *buf, size_t n, const char *name, cr_config **out, 
     r.files = calloc(nrecs(&r, S_FILES) + 1, sizeof *r.files);
     r.cfg = cr_config_new();
     if (!r.files || !r.cfg) {
+        free(r.files);
+        cr_config_free(r.cfg);
+        return CR_ENOMEM;
+    }
+    if (flags & CR_IMAGE_BORROW)
+        cr_config_borrow(r.cfg, buf, n, NULL, NULL);
+    if (!presize(&r)) {
         free(r.files);
         cr_config_free(r.cfg);
         return CR_ENOMEM;

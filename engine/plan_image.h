@@ -65,6 +65,19 @@ int cr_image_verify(const void *buf, size_t n, cr_image_info *info, char *err, s
  */
 int cr_image_read(const void *buf, size_t n, const char *name, cr_config **out, cr_diag *diag);
 
+/*
+ * cr_image_read with flags. CR_IMAGE_BORROW: the configuration's strings (names, patterns,
+ * descriptions, URIs, numbers) stay in the image instead of being copied; the image must then
+ * stay mapped, unchanged, until the configuration is freed (cr_config_borrow sets who releases
+ * it). Every process deciding from the same mapped image shares those pages.
+ */
+#define CR_IMAGE_BORROW 1u
+int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags, cr_config **out,
+                     cr_diag *diag);
+/* Who releases the image a configuration read with CR_IMAGE_BORROW borrows from: release(ud)
+ * is called when the configuration is freed. */
+void cr_image_config_release(cr_config *cfg, void (*release)(void *ud), void *ud);
+
 /* The response-group sources an image holds (an image cr_image_verify accepted): count, then
  * each file name and text (borrowed from buf, text not NUL-terminated); false when the record
  * is out of bounds. */

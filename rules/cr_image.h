@@ -33,10 +33,18 @@ int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, 
                    char *err, size_t errlen);
 
 /* Loads the configuration an image holds and compiles it: what cr_rules_load does for XML.
- * Errors (damaged, foreign image) go to diag naming path. */
+ * The file is read into a private read-only copy the configuration borrows its strings from
+ * (cr_image_load_owned). Errors (damaged, foreign image) go to diag naming path. */
 int cr_image_load(const char *path, cr_config **out, cr_diag *diag);
 
-/* cr_image_load from a mapped, verified image. */
+/* cr_image_load from a mapped, verified image: the configuration copies what it needs (the
+ * image may be unmapped at once). */
 int cr_image_load_mapped(const cr_image_map *m, const char *path, cr_config **out, cr_diag *diag);
+
+/* The same without copying: the configuration's strings stay in the image, which the
+ * configuration now owns (m->base is cleared; the image is unmapped when the configuration is
+ * freed, or at once on failure). Every process that loads the same published image file this
+ * way shares its pages. */
+int cr_image_load_owned(cr_image_map *m, const char *path, cr_config **out, cr_diag *diag);
 
 #endif

@@ -30,7 +30,36 @@ bool cr_image_file_is(const char *path)
     return is;
 }
 
-int cr_image_map_file(const char *path, cr_image_map *m, char *err, size_t errlen)
+/* Reads fd's n bytes into a private, anonymous mapping made read-only: a copy nobody else can
+ * change under the configuration that borrows from it. MAP_FAILED on failure (errno set). */
+static void *read_private(int fd, size_t n)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return p;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)p + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = r == 0 ? EIO : errno;
+            munmap(p, n);
+            errno = e;
+            return MAP_FAILED;
+        }
+        got += (size_t)r;
+    }
+    if (mprotect(p, n, PROT_READ) != 0) {
+        int e = errno;
+        munmap(p, n);
+        errno = e;
+        return MAP_FAILED;
+    }
+    return p;
+}
+
+static int map_file(const char *path, bool copy, cr_image_map *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
@@ -45,10 +74,11 @@ int cr_image_map_file(const char *path, cr_image_map *m, char *err, size_t errle
         close(fd);
         return CR_EIO;
     }
-    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    void *p = copy ? read_private(fd, (size_t)sb.st_size)
+                   : mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) {
-        snprintf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot %s: %s", path, copy ? "read" : "map", strerror(errno));
         return CR_EIO;
     }
     char why[240];
@@ -61,6 +91,11 @@ int cr_image_map_file(const char *path, cr_image_map *m, char *err, size_t errle
     m->base = p;
     m->len = (size_t)sb.st_size;
     return CR_OK;
+}
+
+int cr_image_map_file(const char *path, cr_image_map *m, char *err, size_t errlen)
+{
+    return map_file(path, false, m, err, errlen);
 }
 
 void cr_image_unmap(cr_image_map *m)
@@ -143,6 +178,42 @@ int cr_image_load_mapped(const cr_image_map *m, const char *path, cr_config **ou
     return CR_OK;
 }
 
+static void map_release(void *ud)
+{
+    cr_image_unmap(ud);
+    free(ud);
+}
+
+int cr_image_load_owned(cr_image_map *m, const char *path, cr_config **out, cr_diag *diag)
+{
+    *out = NULL;
+    cr_image_map *keep = malloc(sizeof *keep);
+    if (!keep) {
+        cr_image_unmap(m);
+        return CR_ENOMEM;
+    }
+    *keep = *m;
+    m->base = NULL;
+    cr_config *cfg = NULL;
+    int rc = cr_image_read_ex(keep->base, keep->len, path, CR_IMAGE_BORROW, &cfg, diag);
+    if (rc != CR_OK) {
+        map_release(keep);
+        return rc;
+    }
+    cr_image_config_release(cfg, map_release, keep);
+    rc = cr_config_compile(cfg, diag);
+    if (rc == CR_OK && cr_config_directory(cfg, NULL))
+        rc = cr_directory_check_named(cfg, diag);
+    if (rc != CR_OK) {
+        cr_config_free(cfg); /* unmaps */
+        return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
+    }
+    *out = cfg;
+    return CR_OK;
+}
+
+/* A file named by the admin may be rewritten in place while the configuration lives: its
+ * bytes are read into a private copy, which the configuration borrows from. */
 int cr_image_load(const char *path, cr_config **out, cr_diag *diag)
 {
     if (!out)
@@ -150,13 +221,11 @@ int cr_image_load(const char *path, cr_config **out, cr_diag *diag)
     *out = NULL;
     cr_image_map m;
     char err[400];
-    int rc = cr_image_map_file(path, &m, err, sizeof err);
+    int rc = map_file(path, true, &m, err, sizeof err);
     if (rc != CR_OK) {
         /* err names the file already */
         cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
     }
-    rc = cr_image_load_mapped(&m, path, out, diag);
-    cr_image_unmap(&m);
-    return rc;
+    return cr_image_load_owned(&m, path, out, diag);
 }

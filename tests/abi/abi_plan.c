@@ -229,12 +229,96 @@ static void test_response_groups_from_validated_plan(void **state)
     munmap(shm, len);
 }
 
+/* How many of this process's mappings name a plan image of dir, and whether one of them is
+ * the image of generation `gen` (callroute-<pid>-<gen>.plan). */
+static int plan_mappings(const char *dir, unsigned gen, bool *has_gen)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[1024], want[64];
+    snprintf(want, sizeof want, "-%u.plan", gen);
+    int n = 0;
+    *has_gen = false;
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, dir) && strstr(line, ".plan")) {
+            n++;
+            *has_gen |= strstr(line, want) != NULL;
+        }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/*
+ * Issue 14 stage 3: a process that adopts the published plan decides from the image itself,
+ * kept mapped (its pages shared with every other process), not from a private copy read out of
+ * it; after following a reload it maps the new image and has let the old one go.
+ */
+static void test_adopted_plan_decides_from_the_image(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/crplanXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CALLROUTE_RUNTIME_DIR", dir, 1);
+    size_t len = p->shared_size();
+    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shm != MAP_FAILED);
+    char path[600], cmd[2048], msg[2048], c, gw[64];
+    snprintf(path, sizeof path, "%s/config.xml", dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s", getenv("CR_FOLLOW_FIXTURE"), path);
+    assert_int_equal(system(cmd), 0);
+    cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
+    cr_handle *hd = NULL;
+    assert_int_equal(p->open(path, &o, &hd, msg, sizeof msg), 0);
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        cr_handle *w = NULL;
+        bool g;
+        if (p->open(path, &o, &w, msg, sizeof msg) != 0 ||
+            strcmp(first_gateway(w, gw, sizeof gw), "GW-A") != 0)
+            _exit(10);
+        int before = plan_mappings(dir, 0, &g);
+        if (before != 1 || !g) {
+            fprintf(stderr, "adopted plan: %d mappings of an image (generation 0: %d)\n", before,
+                    g);
+            _exit(11);
+        }
+        if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+            _exit(12);
+        int after = plan_mappings(dir, 1, &g);
+        if (after != 1 || !g || strcmp(first_gateway(w, gw, sizeof gw), "GW-B") != 0) {
+            fprintf(stderr, "after the reload: %d mappings of an image (generation 1: %d), %s\n",
+                    after, g, gw);
+            _exit(13);
+        }
+        p->close(w);
+        _exit(plan_mappings(dir, 1, &g) == 0 ? 0 : 14);
+    }
+    close(ready[1]); /* a child that exits early ends the read */
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", path);
+    /* returns once the other process has followed (freed the old plan, mapped the new) */
+    assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    p->close(hd);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    munmap(shm, len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_swapped_after_validation),
         cmocka_unit_test(test_damaged_published_image),
         cmocka_unit_test(test_response_groups_from_validated_plan),
+        cmocka_unit_test(test_adopted_plan_decides_from_the_image),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -2,7 +2,8 @@
  * Any bytes as a plan image (engine/plan_image.h): refused cleanly or read back into a
  * configuration, never a crash, a hang or a leak. Each input is tried as it is (the header
  * and checksum checks), then with a valid header and checksum written over it, so that
- * mutations reach the section table and the records behind the checksum.
+ * mutations reach the section table and the records behind the checksum; that one is read
+ * both ways: copied, and borrowed (CR_IMAGE_BORROW, how processes adopt a published plan).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,12 +14,12 @@
 
 #define HEADER_MIN 48 /* magic, checksum, version, arch, total_len, generation, digest */
 
-static void read_back(const uint8_t *img, size_t size)
+static void read_back(const uint8_t *img, size_t size, unsigned flags)
 {
     cr_config *cfg = NULL;
     cr_diag d;
     cr_diag_init(&d);
-    if (cr_image_read(img, size, "fuzz.plan", &cfg, &d) == CR_OK) {
+    if (cr_image_read_ex(img, size, "fuzz.plan", flags, &cfg, &d) == CR_OK) {
         if (!cfg)
             abort();
         for (size_t i = 0; i < cr_image_source_count(img); i++) {
@@ -49,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(img, data, size);
     char err[256];
     cr_image_verify(img, size, NULL, err, sizeof err);
-    read_back(img, size);
+    read_back(img, size, 0);
     if (size >= HEADER_MIN) {
         uint32_t version = CR_PLAN_VERSION, arch = cr_image_arch();
         uint64_t total = size;
@@ -59,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(img + 24, &total, 8);
         uint64_t sum = cr_image_hash64(img + 16, size - 16, 0);
         memcpy(img + 8, &sum, 8);
-        read_back(img, size);
+        read_back(img, size, 0);
+        read_back(img, size, CR_IMAGE_BORROW);
     }
     free(img);
     return 0;
