@@ -581,6 +581,7 @@ static void crg_emit(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
         break;
     case CR_RGS_ACTION_TRANSFER:
     case CR_RGS_ACTION_VOICEMAIL:
+        crm_mm_stop(a->call); /* the caller hears the target, not a prompt */
         crg_relay(a);
         break;
     case CR_RGS_ACTION_PLAY:

@@ -533,12 +533,15 @@ cr_rgs *crg_private_engine(void)
 }
 
 typedef struct crg_probe {
-    int first_type, first_reason, seen;
+    int first_type, first_reason, seen, collect;
 } crg_probe;
 
 static void crg_probe_emit(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
 {
     crg_probe *p = ud;
+
+    if (a->type == CR_RGS_ACTION_COLLECT)
+        p->collect = 1; /* an IVR waiting for keys */
 
     if (p->seen++ == 0) {
         p->first_type = a->type;
@@ -571,7 +574,7 @@ static int crg_classify(const char *from, const char *to)
         return p.first_reason > 0 ? p.first_reason : CR_RGS_REASON_DISCONNECT;
     ev.type = CR_RGS_EVENT_HANGUP; /* leave the private engine as it was */
     crl_plugin->rgs_event_typed(pe, 0, &ev, NULL, NULL, err, sizeof(err));
-    return 0;
+    return p.collect && !crm_media_on() ? CR_RGS_REASON_NO_IVR : 0;
 }
 
 /* The URI the engine knows the called workflow by: the Request-URI, or for a user part that
@@ -596,8 +599,10 @@ static int crg_target(struct sip_msg *msg, const char *from, char *to, size_t le
 /* A final reply from the worker (the call refused at once): 480 with a Reason header. */
 static int crg_refuse(struct sip_msg *msg, int reason)
 {
-    static const char *const names[] = {"none",        "not_found", "inactive", "holiday",
-                                        "after_hours", "no_agents", "timeout",  "overflow"};
+    static const char *const names[] = {"none",        "not_found",  "inactive",  "holiday",
+                                        "after_hours", "no_agents",  "timeout",   "overflow",
+                                        "agent",       "no_ivr",     "ivr_error", "no_queue",
+                                        "loop",        "disconnect", "ivr"};
     char hdr[128];
     str h, text = str_init("Temporarily Unavailable"), tag;
     struct cell *t;
@@ -609,7 +614,7 @@ static int crg_refuse(struct sip_msg *msg, int reason)
     if (rc < 0 || t == NULL || t == T_UNDEFINED)
         return CRM_ERROR;
     h.len = snprintf(hdr, sizeof(hdr), "Reason: SIP;cause=480;text=\"%s\"\r\n",
-                     reason >= 0 && reason < 8 ? names[reason] : "disconnect");
+                     reason >= 0 && reason < 15 ? names[reason] : "disconnect");
     h.s = hdr;
     tag.s = NULL;
     tag.len = 0;
@@ -669,6 +674,12 @@ int crg_rgs(struct sip_msg *msg)
      * agents are the match maker's decisions. */
     if (rc == CR_RGS_REASON_INACTIVE) {
         LM_INFO("response groups: call %s -> %s refused at once (reason %d)\n", from, to, rc);
+        return crg_refuse(msg, rc);
+    }
+    if (rc == CR_RGS_REASON_NO_IVR) {
+        LM_ERR("response groups: call %s -> %s refused: the workflow is an IVR that waits for "
+               "keys and no rtpengine is configured (modparam rtpengine_sock)\n",
+               from, to);
         return crg_refuse(msg, rc);
     }
 

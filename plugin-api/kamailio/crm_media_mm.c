@@ -57,6 +57,26 @@ static void crm_prompt_at(uint64_t call, int64_t due)
         crm_npr++;
 }
 
+static void crm_prompt_forget(uint64_t call)
+{
+    int i;
+
+    for (i = 0; i < crm_npr; i++)
+        if (crm_pr[i].call == call) {
+            crm_pr[i] = crm_pr[--crm_npr];
+            return;
+        }
+}
+
+void crm_mm_stop(uint64_t call)
+{
+    char callid[CRG_CALLID], ftag[CRG_TAG];
+
+    crm_prompt_forget(call);
+    if (crm_ids(call, callid, ftag))
+        crm_media_stop(callid, ftag);
+}
+
 int crm_mm_play(const cr_rgs_typed_action *a)
 {
     char callid[CRG_CALLID], ftag[CRG_TAG];
@@ -68,6 +88,8 @@ int crm_mm_play(const cr_rgs_typed_action *a)
         return 0;
     if (loop && (file == NULL || *file == '\0' || strcmp(file, "default") == 0))
         file = "default.wav";
+    if (loop)
+        crm_prompt_forget(a->call); /* music replaces whatever played */
     if (crm_media_play(callid, ftag, file, loop, &dur) < 0)
         return 0;
     LM_INFO("response groups: %s %s to %s (%lld ms)\n", loop ? "music on hold" : "prompt", file,
