@@ -158,41 +158,6 @@ static int crm_set_body(struct sip_msg *msg, const str *body, const char *sdp, i
     return 0;
 }
 
-/* The proxy's own answer to rtpengine's offer `sdp`: a black hole (127.0.0.1 port 9) with the
- * codecs of the first audio stream. */
-static int crm_blackhole(const char *sdp, char *out, int len)
-{
-    const char *m = strstr(sdp, "m=audio "), *l, *e, *fmt;
-    int n;
-
-    if (m == NULL || (fmt = strstr(m, "RTP/AVP ")) == NULL)
-        return -1;
-    e = strpbrk(fmt, "\r\n");
-    if (e == NULL)
-        return -1;
-    n = snprintf(out, (size_t)len,
-                 "v=0\r\no=callroute 1 1 IN IP4 127.0.0.1\r\ns=callroute\r\n"
-                 "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 %.*s\r\n",
-                 (int)(e - fmt), fmt);
-    /* the attributes of that stream that describe its codecs */
-    for (l = e; l && *l && n < len;) {
-        while (*l == '\r' || *l == '\n')
-            l++;
-        if (strncmp(l, "m=", 2) == 0 || *l == '\0')
-            break;
-        e = strpbrk(l, "\r\n");
-        if (e == NULL)
-            e = l + strlen(l);
-        if (strncmp(l, "a=rtpmap:", 9) == 0 || strncmp(l, "a=fmtp:", 7) == 0 ||
-            strncmp(l, "a=ptime:", 8) == 0)
-            n += snprintf(out + n, (size_t)(len - n), "%.*s\r\n", (int)(e - l), l);
-        l = e;
-    }
-    if (n < len)
-        n += snprintf(out + n, (size_t)(len - n), "a=sendrecv\r\n");
-    return n < len ? n : -1;
-}
-
 int crm_media_early(struct sip_msg *msg, const str *totag, char *sdp, int sdplen)
 {
     char req[CRM_NG_MAX], rep[CRM_NG_MAX], offer[CRM_SDP_MAX], hole[CRM_SDP_MAX];
@@ -218,7 +183,8 @@ int crm_media_early(struct sip_msg *msg, const str *totag, char *sdp, int sdplen
     if ((n = crm_ng(&b, rep, sizeof(rep), callid)) < 0)
         return -1;
     olen = crm_bencode_str(rep, n, "sdp", offer, sizeof(offer));
-    if (olen <= 0 || olen >= (int)sizeof(offer) || crm_blackhole(offer, hole, sizeof(hole)) < 0) {
+    if (olen <= 0 || olen >= (int)sizeof(offer) ||
+        crm_sdp_blackhole(offer, hole, sizeof(hole)) < 0) {
         LM_WARN("rtpengine offer for %s: no usable SDP\n", callid);
         crm_media_delete(callid, ftag);
         return -1;

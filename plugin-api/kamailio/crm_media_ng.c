@@ -103,10 +103,11 @@ static const char *crm_b_skip(const char *p, const char *end, int depth)
     if (p >= end || depth > 32)
         return NULL;
     if (*p == 'i') {
-        for (p++; p < end && *p != 'e'; p++)
+        const char *digits = ++p;
+        for (; p < end && *p != 'e'; p++)
             if (!(*p == '-' || (*p >= '0' && *p <= '9')))
                 return NULL;
-        return p < end ? p + 1 : NULL;
+        return p < end && p > digits ? p + 1 : NULL;
     }
     if (*p == 'l' || *p == 'd') {
         for (p++; p < end && *p != 'e';)
@@ -245,6 +246,44 @@ int crm_ng_request(int *fd, const struct sockaddr_in *sa, const char *req, int r
         rep[n - cl] = '\0';
         return (int)n - cl;
     }
+}
+
+/* ---- SDP ---- */
+
+/* The proxy's own answer to rtpengine's offer `sdp`: a black hole (127.0.0.1 port 9) with the
+ * codecs of the first audio stream. */
+int crm_sdp_blackhole(const char *sdp, char *out, int len)
+{
+    const char *m = strstr(sdp, "m=audio "), *l, *e, *fmt;
+    int n;
+
+    if (m == NULL || (e = strpbrk(m, "\r\n")) == NULL)
+        return -1;
+    fmt = strstr(m, " RTP/AVP ");
+    if (fmt == NULL || fmt > e)
+        return -1; /* not plain RTP/AVP (the offer asked rtpengine for it) */
+    fmt++;
+    n = snprintf(out, (size_t)len,
+                 "v=0\r\no=callroute 1 1 IN IP4 127.0.0.1\r\ns=callroute\r\n"
+                 "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 %.*s\r\n",
+                 (int)(e - fmt), fmt);
+    /* the attributes of that stream that describe its codecs */
+    for (l = e; l && *l && n < len;) {
+        while (*l == '\r' || *l == '\n')
+            l++;
+        if (strncmp(l, "m=", 2) == 0 || *l == '\0')
+            break;
+        e = strpbrk(l, "\r\n");
+        if (e == NULL)
+            e = l + strlen(l);
+        if (strncmp(l, "a=rtpmap:", 9) == 0 || strncmp(l, "a=fmtp:", 7) == 0 ||
+            strncmp(l, "a=ptime:", 8) == 0)
+            n += snprintf(out + n, (size_t)(len - n), "%.*s\r\n", (int)(e - l), l);
+        l = e;
+    }
+    if (n < len)
+        n += snprintf(out + n, (size_t)(len - n), "a=sendrecv\r\n");
+    return n < len ? n : -1;
 }
 
 /* ---- rtpengine's DTMF events ---- */

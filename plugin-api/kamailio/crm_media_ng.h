@@ -38,6 +38,11 @@ int crm_ng_request(int *fd, const struct sockaddr_in *sa, const char *req, int r
 int crm_bencode_str(const char *d, int dlen, const char *key, char *out, int len);
 int crm_bencode_int(const char *d, int dlen, const char *key, int64_t *out);
 
+/* The proxy's own answer to rtpengine's offer sdp (NUL-terminated): a black hole (127.0.0.1
+ * port 9) with the codecs (rtpmap, fmtp, ptime) of its first audio stream. Its length, -1
+ * without an RTP/AVP audio stream or when out is too small. */
+int crm_sdp_blackhole(const char *sdp, char *out, int len);
+
 /* A flat JSON object's value for key: a string (unescaped only for \" and \\) or a number,
  * as text into out. Returns its length, -1 absent. */
 int crm_json_field(const char *js, const char *key, char *out, int len);
