@@ -5,7 +5,7 @@
 # Fixture: fixtures/media.xml; prompts and music are WAVs generated here (media_tool.py).
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/media.sh CASE
 # Cases: media_welcome media_mid_prompt_hangup media_off media_ivr_menu media_ivr_invalid
-#        media_ivr_pin media_ivr_refused. E2E_KEEP=1 keeps the scratch
+#        media_ivr_pin media_ivr_refused media_after_hours. E2E_KEEP=1 keeps the scratch
 # directory (logs, sipp traces, rtp.txt: every RTP datagram to the caller and the agent).
 # RTP is counted on lo with a raw socket (media_tool.py sniff: needs root).
 set -euo pipefail
@@ -30,6 +30,7 @@ $TOOL wav "$MEDIA/default.wav" 3 350
 $TOOL wav "$MEDIA/menu.wav" 2 600
 $TOOL wav "$MEDIA/invalid.wav" 1 700
 $TOOL wav "$MEDIA/pin.wav" 1 800
+$TOOL wav "$MEDIA/closed.wav" 1.5 900
 
 # rtpengine on loopback: its ng port, DTMF events to $DTMF, RTP ports in a random window of
 # 100 below the kernel's ephemeral range (where e2e_ports picks SIP ports).
@@ -225,6 +226,25 @@ media_mid_prompt_hangup)
     [ "$(e2e_count mp1)" = 0 ] || e2e_fail "the agent rang although the caller hung up mid-prompt"
     grep -a -q "prompt_done" "$E2E_TMP/events.txt" && e2e_fail "the prompt ended although cut"
     e2e_log "ok: $n_before packets of the prompt, none after the CANCEL; no session; no agent rang"
+    ;;
+
+media_after_hours)
+    # Closed: the after-hours prompt (1.5 s) plays, then the call is refused (480).
+    start_rtpengine
+    start_kam_media
+    start_sniffer
+    sed "s/@EXPECT@/480/g" "$E2E_DIR/scenarios/media_reject.xml" >"$E2E_TMP/media_480.xml"
+    caller uac "$E2E_TMP/media_480.xml" closed || e2e_fail "the closed workflow did not answer 480"
+    stop_sniffer
+    t183=$(msg_time uac received "^SIP/2.0 183") || e2e_fail "the caller got no 183"
+    t480=$(msg_time uac received "^SIP/2.0 480") || e2e_fail "the caller got no 480"
+    grep -a -q 'text="after_hours"' "$E2E_TMP/uac.msg" || e2e_fail "the 480 is not after_hours"
+    d=$(python3 -c "print('%.3f' % ($t480 - $t183))")
+    between "$d" 1.45 2.2 "seconds from the 183 to the 480 (the prompt lasts 1.5 s)"
+    n=$(rtp "$CMP" "$t183" "$t480")
+    between "$n" 64 80 "RTP packets of the after-hours prompt at the caller (expected about 75)"
+    no_sessions
+    e2e_log "ok: after hours: $n packets of the prompt, then 480 after $d s; no session left"
     ;;
 
 media_off)
