@@ -210,9 +210,9 @@ int crm_media_bridge(struct sip_msg *rpl, const char *callid, const char *ftag)
     crm_benc b;
     int n;
 
-    if (!crm_ng_ok || parse_headers(rpl, HDR_TO_F, 0) < 0 || rpl->to == NULL ||
-        (to = get_to(rpl)) == NULL || to->tag_value.len <= 0 ||
-        to->tag_value.len >= (int)sizeof(ttag) || crm_body(rpl, &body) < 0)
+    if (!crm_ng_ok || parse_to_header(rpl) < 0 || (to = get_to(rpl)) == NULL ||
+        to->tag_value.len <= 0 || to->tag_value.len >= (int)sizeof(ttag) ||
+        crm_body(rpl, &body) < 0)
         return -1;
     snprintf(ttag, sizeof(ttag), "%.*s", to->tag_value.len, to->tag_value.s);
     crm_media_stop(callid, ftag);
