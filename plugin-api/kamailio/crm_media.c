@@ -311,11 +311,18 @@ int crm_dtmf_open(void)
 int crm_dtmf_read(int fd, char *callid, int clen, char *tag, int tlen, char *key)
 {
     char buf[4096];
-    ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+    struct sockaddr_in from;
+    socklen_t fl = sizeof(from);
+    ssize_t n = recvfrom(fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
 
     if (n < 0)
         return -1;
     buf[n] = '\0';
+    if (fl != sizeof(from) || from.sin_family != AF_INET ||
+        from.sin_addr.s_addr != crm_ng_sa.sin_addr.s_addr) {
+        LM_DBG("DTMF datagram from another address than rtpengine_sock's: ignored\n");
+        return 0;
+    }
     if (!crm_dtmf_parse(buf, callid, clen, tag, tlen, key)) {
         LM_DBG("rtpengine DTMF datagram ignored: %s\n", buf);
         return 0;
