@@ -254,11 +254,13 @@ static int crg_early_media(struct sip_msg *msg, struct cell *t, crg_call *c)
     return 0;
 }
 
-/* A record goes once its transaction is gone and, for a connected call, its BYE was seen
- * (or after 12 hours). */
+/* A record goes once its transaction is gone and, for a connected call (an agent's, or a
+ * transfer's with an rtpengine session to delete), its BYE was seen (or after 12 hours). */
 static int crg_done(const crg_call *c, int64_t now_ms)
 {
-    return c->dead && (c->state != CRG_ANSWERED || c->ended || now_ms - c->born_ms > 43200000);
+    int open = c->state == CRG_ANSWERED || (c->media && c->connected);
+
+    return c->dead && (!open || c->ended || now_ms - c->born_ms > 43200000);
 }
 
 void crg_sweep(int64_t now_ms)
@@ -491,6 +493,7 @@ static int crg_bye_cb(struct sip_msg *msg, unsigned int flags, void *param)
                    : CR_RGS_EVENT_AGENT_HANGUP;
     }
     if (c && c->media && c->connected) { /* agent, transfer or voicemail: the call ends */
+        c->ended = 1;
         c->media = 0;
         media = 1;
         memcpy(callid, c->callid, sizeof(callid));

@@ -5,7 +5,7 @@
 # Fixture: fixtures/media.xml; prompts and music are WAVs generated here (media_tool.py).
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/media.sh CASE
 # Cases: media_welcome media_mid_prompt_hangup media_off media_ivr_menu media_ivr_invalid
-#        media_ivr_pin media_ivr_refused media_after_hours. E2E_KEEP=1 keeps the scratch
+#        media_ivr_pin media_ivr_refused media_after_hours media_ivr_transfer. E2E_KEEP=1 keeps the scratch
 # directory (logs, sipp traces, rtp.txt: every RTP datagram to the caller and the agent).
 # RTP is counted on lo with a raw socket (media_tool.py sniff: needs root).
 set -euo pipefail
@@ -14,11 +14,11 @@ set -euo pipefail
 case_name=${1:?usage: media.sh CASE}
 e2e_init
 command -v rtpengine >/dev/null || e2e_fail "rtpengine not installed (rtpengine-daemon)"
-read -r KPORT NG DTMF CMP AMP AMP2 <<<"$(e2e_ports 6)"
+read -r KPORT NG DTMF CMP AMP AMP2 PORT_D <<<"$(e2e_ports 7)"
 PORT_A=0 PORT_B=0 PORT_C=0
 XML=$E2E_TMP/media.xml
 e2e_fixture "$E2E_DIR/fixtures/media.xml" "$XML"
-cp "$E2E_DIR/fixtures/media_ivr.lua" "$E2E_TMP/"
+sed "s/@PORT_D@/$PORT_D/g" "$E2E_DIR/fixtures/media_ivr.lua" >"$E2E_TMP/media_ivr.lua"
 TOOL="python3 $E2E_DIR/media_tool.py"
 CLI=${CR_CLI:-$(dirname "$CR_LIBRARY")/callroute}
 MEDIA=$E2E_TMP/media
@@ -145,6 +145,14 @@ ivr_caller() {
     awk -v keys="$keys" '/^@KEYS@$/ { printf "%s", keys; next } { print }' \
         "$E2E_DIR/scenarios/media_ivr_caller.xml" >"$E2E_TMP/ivr_caller.xml"
     echo "$E2E_TMP/ivr_caller.xml"
+}
+
+# talk_longer SCENARIO SECONDS: the scenario with SECONDS of talk before the BYE (not 4).
+talk_longer() {
+    sed "s/<pause milliseconds=\"4000\"\/>/<pause milliseconds=\"$(($2 * 1000))\"\/>/" "$1" \
+        >"$1.long"
+    grep -q "milliseconds=\"$(($2 * 1000))\"" "$1.long" || e2e_fail "cannot lengthen $1"
+    echo "$1.long"
 }
 
 # The keys the engine got, in order (its timeline).
@@ -300,6 +308,31 @@ media_ivr_pin)
         || e2e_fail "the replayed timeline does not collect PIN 1234"
     no_sessions
     e2e_log "ok: PIN 1234 collected, then the Support queue"
+    ;;
+
+media_ivr_transfer)
+    # Key 3: the IVR transfers the call; the target answers through rtpengine, the call lasts
+    # longer than tm keeps the transaction (the call's record must stay until the BYE, which
+    # deletes the session).
+    start_rtpengine
+    start_kam_media
+    e2e_gateway xfer "$PORT_D" media_agent.xml -mi 127.0.0.1 -mp "$AMP"
+    e2e_wait_ports "$PORT_D"
+    start_sniffer
+    caller uac "$(talk_longer "$(ivr_caller 3)" 9)" menu || e2e_fail "the transferred call failed"
+    stop_sniffer
+    [ "$(keys_fed)" = 3 ] || e2e_fail "the engine got keys '$(keys_fed)', not 3"
+    [ "$(e2e_count xfer)" = 1 ] || e2e_fail "the transfer target did not ring"
+    t200=$(msg_time uac received "^SIP/2.0 200") || e2e_fail "the caller got no 200"
+    a=$(python3 -c "print($t200 + 0.5)")
+    b=$(python3 -c "print($t200 + 4)")
+    n_caller=$(rtp "$CMP" "$a" "$b")
+    n_xfer=$(rtp "$AMP" "$a" "$b")
+    [ "$n_caller" -ge 60 ] && [ "$n_xfer" -ge 60 ] \
+        || e2e_fail "RTP after the transfer: caller $n_caller, target $n_xfer (expected ~117 each)"
+    no_sessions
+    e2e_log "ok: key 3 transferred the call; RTP caller $n_caller, target $n_xfer; the BYE" \
+        "after 9 s deleted the session"
     ;;
 
 media_ivr_refused)
