@@ -25,6 +25,7 @@
 #include "crl_library.h"
 #include "cro_outbound.h"
 #include "crg_rgs.h"
+#include "crm_media.h"
 #include "cru_user.h"
 #include "crv_pv_rpc.h"
 
@@ -152,7 +153,7 @@ static int mod_init(void)
     }
     if (crl_init(crm_gateway_holdoff) < 0)
         return -1;
-    if (cru_mod_init() < 0 || crh_mod_init() < 0)
+    if (cru_mod_init() < 0 || crh_mod_init() < 0 || crm_media_init() < 0)
         return -1;
     return crg_mod_init();
 }
@@ -172,6 +173,7 @@ static int child_init(int rank)
 
 static void mod_destroy(void)
 {
+    crg_media_shutdown();
     crl_close();
 }
 
@@ -304,6 +306,9 @@ static param_export_t params[] = {
     {"rgs_log", PARAM_STRING, &crg_log_path},
     {"rgs_events", PARAM_STRING, &crg_event_path},
     {"rgs_max_wait", PARAM_INT, &crg_max_wait},
+    {"rtpengine_sock", PARAM_STRING, &crm_rtp_sock},
+    {"rtpengine_dtmf", PARAM_STRING, &crm_rtp_dtmf},
+    {"media_dir", PARAM_STRING, &crm_media_dir},
     {0, 0, 0}
 };
 

@@ -15,7 +15,8 @@
  *   TRANSFER, VOICEMAIL  a new branch to the target (a SIP URI relayed; a number routed with
  *               the outbound decision), the others cancelled
  *   HANGUP      480 with a Reason header naming the cause, the branches cancelled
- *   PLAY        no media in this version: the prompt counts as played (PROMPT_DONE)
+ *   PLAY, MOH   with rtpengine (crm_media_mm.c) played to the caller, PROMPT_DONE at the
+ *               prompt's end; without, the prompt counts as played at once
  *   LOG         a line of the queue event log
  * Optionally (modparam rgs_events) every event fed to the engine is written in the
  * `callroute simulate` events format, so a run can be replayed and compared.
@@ -38,6 +39,7 @@
 #include "callroute_mod.h"
 #include "crg_rgs.h"
 #include "crl_library.h"
+#include "crm_media_mm.h"
 #include "cru_user.h"
 
 #define CRG_PENDING_MAX 256
@@ -361,6 +363,7 @@ static void crg_hangup(const cr_rgs_typed_action *a)
     struct cell *orig, *t;
     char hdr[160];
     str h, text = str_init("Temporarily Unavailable"), tag;
+    crg_call *c;
 
     if (!crg_finalize(a->call) || (t = crg_trans(a->call, &orig)) == NULL)
         return;
@@ -377,6 +380,11 @@ static void crg_hangup(const cr_rgs_typed_action *a)
     }
     crg_cancel_branches(t, 0);
     crg_trans_done(t, orig);
+    lock_get(&crg_sh->lock);
+    c = crg_find(a->call);
+    lock_release(&crg_sh->lock);
+    if (c)
+        crg_media_end(c);
 }
 
 /* The contact URI of the workflow a call was made to (`to` without parameters when it is
@@ -572,10 +580,13 @@ static void crg_emit(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
         break;
     case CR_RGS_ACTION_TRANSFER:
     case CR_RGS_ACTION_VOICEMAIL:
+        crm_mm_stop(a->call); /* the caller hears the target, not a prompt */
         crg_relay(a);
         break;
     case CR_RGS_ACTION_PLAY:
-        crg_defer(CR_RGS_EVENT_PROMPT_DONE, a->call, 0);
+    case CR_RGS_ACTION_MOH:
+        if (!crm_mm_play(a) && a->type == CR_RGS_ACTION_PLAY)
+            crg_defer(CR_RGS_EVENT_PROMPT_DONE, a->call, 0);
         break;
     case CR_RGS_ACTION_LOG:
         if (crg_logf) {
@@ -584,7 +595,7 @@ static void crg_emit(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
             fflush(crg_logf);
         }
         break;
-    default: /* ANSWER, MOH, COLLECT, SET: no media in this version */
+    default: /* ANSWER (the 183 went at once), COLLECT (DTMF come as they are pressed), SET */
         break;
     }
 }
@@ -620,6 +631,9 @@ static void crg_timeline(int64_t at, const cr_rgs_typed_event *ev, const char *n
     case CR_RGS_EVENT_SIGNIN:
     case CR_RGS_EVENT_SIGNOUT:
         fprintf(crg_evf, " %s %s\n", agent ? agent : "-", group ? group : "");
+        break;
+    case CR_RGS_EVENT_DTMF:
+        fprintf(crg_evf, " %s %s\n", name, ev->text ? ev->text : "");
         break;
     case CR_RGS_EVENT_ANSWER:
     case CR_RGS_EVENT_DECLINE:
@@ -792,6 +806,26 @@ static void crg_caller_gone(uint64_t call)
     crg_trans_done(t, orig);
 }
 
+/* Media events: prompts that ended, keys pressed (crm_media_mm.c). */
+static void crg_media_events(int dtmf_ready)
+{
+    cr_rgs_typed_event ev;
+    uint64_t call;
+    char key[2] = {0, 0};
+
+    while (crm_mm_prompt_done(&call))
+        crg_defer(CR_RGS_EVENT_PROMPT_DONE, call, 0);
+    crg_run_pending();
+    while (dtmf_ready && crm_mm_dtmf(&call, &key[0])) {
+        memset(&ev, 0, sizeof(ev));
+        ev.type = CR_RGS_EVENT_DTMF;
+        ev.call = call;
+        ev.text = key;
+        crg_feed(&ev);
+        crg_run_pending();
+    }
+}
+
 static void crg_handle(const crg_msg *m)
 {
     cr_rgs_typed_event ev;
@@ -880,22 +914,25 @@ void crg_mm_main(void)
     static char buf[64 * sizeof(crg_msg)];
     size_t have = 0, off;
     int64_t now, next, last_pub = 0, last_sweep = 0;
-    struct pollfd pfd;
+    struct pollfd pfd[2];
     ssize_t n;
     int timeout;
 
     if (crg_mm_open() < 0)
         exit(-1);
     crg_sh->mm_ready = 1;
-    pfd.fd = crg_pipe_rd();
-    pfd.events = POLLIN;
+    pfd[0].fd = crg_pipe_rd();
+    pfd[0].events = POLLIN;
+    pfd[1].fd = crm_mm_dtmf_fd(); /* -1 (ignored by poll) without rtpengine_dtmf */
+    pfd[1].events = POLLIN;
     for (;;) {
         cfg_update();
         now = crg_now();
         next = crl_plugin->rgs_next_deadline(crg_e);
         timeout = next < 0 ? 200 : (next <= now ? 0 : (int)(next - now < 200 ? next - now : 200));
-        if (poll(&pfd, 1, timeout) > 0 && (pfd.revents & POLLIN)) {
-            n = read(pfd.fd, buf + have, sizeof(buf) - have);
+        pfd[0].revents = pfd[1].revents = 0;
+        if (poll(pfd, 2, crm_mm_timeout(timeout)) > 0 && (pfd[0].revents & POLLIN)) {
+            n = read(pfd[0].fd, buf + have, sizeof(buf) - have);
             if (n > 0)
                 have += (size_t)n;
             for (off = 0; have - off >= sizeof(crg_msg); off += sizeof(crg_msg)) {
@@ -906,6 +943,7 @@ void crg_mm_main(void)
             memmove(buf, buf + off, have - off);
             have -= off;
         }
+        crg_media_events(pfd[1].revents & POLLIN);
         crg_adv_at = -1;
         crl_plugin->rgs_advance_typed(crg_e, crg_now(), crg_emit, &crg_adv_at);
         if (crg_adv_at >= 0 && crg_evf) {

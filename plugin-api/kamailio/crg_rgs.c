@@ -47,6 +47,7 @@
 #include "crg_rgs.h"
 #include "crh_health.h"
 #include "crl_library.h"
+#include "crm_media.h"
 
 char *crg_state_dir = NULL;
 char *crg_log_path = NULL;
@@ -180,11 +181,87 @@ static void crg_insert(crg_call *c)
     lock_release(&crg_sh->lock);
 }
 
-/* A record goes once its transaction is gone and, for a connected call, its BYE was seen
- * (or after 12 hours). */
+/* ---- the call's rtpengine session ---- */
+
+uint64_t crg_find_media(const char *callid, const char *ftag)
+{
+    str cid;
+    crg_call *c;
+    uint64_t h = 0;
+    size_t fl = strlen(ftag);
+
+    cid.s = (char *)callid;
+    cid.len = (int)strlen(callid);
+    lock_get(&crg_sh->lock);
+    for (c = crg_find_callid(&cid); c; c = c->next_c)
+        if (c->callid_len == cid.len && memcmp(c->callid, callid, cid.len) == 0 && c->media &&
+            (size_t)c->ftag_len == fl && memcmp(c->ftag, ftag, fl) == 0) {
+            h = c->handle;
+            break;
+        }
+    lock_release(&crg_sh->lock);
+    return h;
+}
+
+void crg_media_end(crg_call *c)
+{
+    char callid[CRG_CALLID], ftag[CRG_TAG];
+    int had;
+
+    lock_get(&crg_sh->lock);
+    had = c->media;
+    c->media = 0;
+    memcpy(callid, c->callid, sizeof(callid));
+    memcpy(ftag, c->ftag, sizeof(ftag));
+    lock_release(&crg_sh->lock);
+    if (had)
+        crm_media_delete(callid, ftag);
+}
+
+void crg_media_shutdown(void)
+{
+    crg_call *c;
+    int b;
+
+    if (crg_sh == NULL || !crm_media_on())
+        return;
+    for (b = 0; b < CRG_BUCKETS; b++)
+        for (c = crg_sh->by_handle[b]; c; c = c->next_h)
+            crg_media_end(c);
+}
+
+/* An initial INVITE with SDP when rtpengine is configured: 183 Session Progress with
+ * rtpengine's SDP (the proxy answers the caller's offer itself: early media). -1 when there
+ * is no media for this call (the caller then gets 182 Queued). */
+static int crg_early_media(struct sip_msg *msg, struct cell *t, crg_call *c)
+{
+    static char sdp[8192];
+    str text = str_init("Session Progress"), body, tag;
+    str hdr = str_init("Content-Type: application/sdp\r\n");
+
+    if (!crm_media_on() || c->callid_len >= CRG_CALLID - 1 || c->ftag_len >= CRG_TAG - 1 ||
+        c->ftag_len == 0)
+        return -1;
+    tag.s = NULL;
+    tag.len = 0;
+    if (crm_tmb.t_get_reply_totag(msg, &tag) < 0 || tag.len <= 0 ||
+        crm_media_early(msg, &tag, sdp, sizeof(sdp)) < 0)
+        return -1;
+    c->media = 1;
+    body.s = sdp;
+    body.len = (int)strlen(sdp);
+    atomic_inc(&t->ref_count); /* t_reply_with_body drops one (see crg_rgs.h) */
+    crm_tmb.t_reply_with_body(t, 183, &text, &body, &hdr, &tag);
+    return 0;
+}
+
+/* A record goes once its transaction is gone and, for a connected call (an agent's, or a
+ * transfer's with an rtpengine session to delete), its BYE was seen (or after 12 hours). */
 static int crg_done(const crg_call *c, int64_t now_ms)
 {
-    return c->dead && (c->state != CRG_ANSWERED || c->ended || now_ms - c->born_ms > 43200000);
+    int open = c->state == CRG_ANSWERED || (c->media && c->connected);
+
+    return c->dead && (!open || c->ended || now_ms - c->born_ms > 43200000);
 }
 
 void crg_sweep(int64_t now_ms)
@@ -299,6 +376,12 @@ static void crg_response_in(struct cell *t, int type, struct tmcb_params *ps)
         crg_hangup_late(t, ps->rpl, bye);
         return; /* not an answer: the engine let the call go already */
     }
+    /* the caller talks to whoever answered through rtpengine: stop the music, answer */
+    if (c->media)
+        crm_media_bridge(ps->rpl, c->callid, c->ftag);
+    lock_get(&crg_sh->lock);
+    c->connected = 1;
+    lock_release(&crg_sh->lock);
     /* Also an answer that crossed the engine's CANCEL, or came after the caller's final
      * reply: tm relays every 2xx (a proxy must), the engine refuses the answer and the match
      * maker takes the call out of the queue (crg_answer_refused). */
@@ -366,8 +449,10 @@ static void crg_cancel_in(struct cell *t, int type, struct tmcb_params *ps)
 {
     crg_call *c = ps->param ? (crg_call *)*ps->param : NULL;
 
-    if (c)
+    if (c) {
         crg_caller_hangup(c);
+        crg_media_end(c);
+    }
 }
 
 /* tm frees the transaction: a call still queued leaves the engine; the match maker frees
@@ -379,6 +464,8 @@ static void crg_release(void *param)
     if (c == NULL)
         return;
     crg_caller_hangup(c);
+    if (!c->connected)
+        crg_media_end(c); /* the call ended unanswered: 4xx-6xx, the caller's CANCEL, timeout */
     lock_get(&crg_sh->lock);
     c->dead = 1;
     lock_release(&crg_sh->lock);
@@ -389,8 +476,9 @@ static int crg_bye_cb(struct sip_msg *msg, unsigned int flags, void *param)
 {
     crg_call *c;
     str ftag;
-    int type = 0;
+    int type = 0, media = 0;
     uint64_t handle = 0;
+    char callid[CRG_CALLID], mtag[CRG_TAG];
 
     if (msg->first_line.type != SIP_REQUEST || msg->REQ_METHOD != METHOD_BYE || crg_sh == NULL)
         return 1;
@@ -407,7 +495,16 @@ static int crg_bye_cb(struct sip_msg *msg, unsigned int flags, void *param)
                    ? CR_RGS_EVENT_HANGUP
                    : CR_RGS_EVENT_AGENT_HANGUP;
     }
+    if (c && c->media && c->connected) { /* agent, transfer or voicemail: the call ends */
+        c->ended = 1;
+        c->media = 0;
+        media = 1;
+        memcpy(callid, c->callid, sizeof(callid));
+        memcpy(mtag, c->ftag, sizeof(mtag));
+    }
     lock_release(&crg_sh->lock);
+    if (media)
+        crm_media_delete(callid, mtag);
     if (handle)
         crg_event(type, handle, 0);
     return 1;
@@ -442,12 +539,15 @@ cr_rgs *crg_private_engine(void)
 }
 
 typedef struct crg_probe {
-    int first_type, first_reason, seen;
+    int first_type, first_reason, seen, collect;
 } crg_probe;
 
 static void crg_probe_emit(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
 {
     crg_probe *p = ud;
+
+    if (a->type == CR_RGS_ACTION_COLLECT)
+        p->collect = 1; /* an IVR waiting for keys */
 
     if (p->seen++ == 0) {
         p->first_type = a->type;
@@ -480,7 +580,7 @@ static int crg_classify(const char *from, const char *to)
         return p.first_reason > 0 ? p.first_reason : CR_RGS_REASON_DISCONNECT;
     ev.type = CR_RGS_EVENT_HANGUP; /* leave the private engine as it was */
     crl_plugin->rgs_event_typed(pe, 0, &ev, NULL, NULL, err, sizeof(err));
-    return 0;
+    return p.collect && !crm_media_on() ? CR_RGS_REASON_NO_IVR : 0;
 }
 
 /* The URI the engine knows the called workflow by: the Request-URI, or for a user part that
@@ -505,8 +605,10 @@ static int crg_target(struct sip_msg *msg, const char *from, char *to, size_t le
 /* A final reply from the worker (the call refused at once): 480 with a Reason header. */
 static int crg_refuse(struct sip_msg *msg, int reason)
 {
-    static const char *const names[] = {"none",        "not_found", "inactive", "holiday",
-                                        "after_hours", "no_agents", "timeout",  "overflow"};
+    static const char *const names[] = {"none",        "not_found",  "inactive",  "holiday",
+                                        "after_hours", "no_agents",  "timeout",   "overflow",
+                                        "agent",       "no_ivr",     "ivr_error", "no_queue",
+                                        "loop",        "disconnect", "ivr"};
     char hdr[128];
     str h, text = str_init("Temporarily Unavailable"), tag;
     struct cell *t;
@@ -518,7 +620,7 @@ static int crg_refuse(struct sip_msg *msg, int reason)
     if (rc < 0 || t == NULL || t == T_UNDEFINED)
         return CRM_ERROR;
     h.len = snprintf(hdr, sizeof(hdr), "Reason: SIP;cause=480;text=\"%s\"\r\n",
-                     reason >= 0 && reason < 8 ? names[reason] : "disconnect");
+                     reason >= 0 && reason < 15 ? names[reason] : "disconnect");
     h.s = hdr;
     tag.s = NULL;
     tag.len = 0;
@@ -580,6 +682,12 @@ int crg_rgs(struct sip_msg *msg)
         LM_INFO("response groups: call %s -> %s refused at once (reason %d)\n", from, to, rc);
         return crg_refuse(msg, rc);
     }
+    if (rc == CR_RGS_REASON_NO_IVR) {
+        LM_ERR("response groups: call %s -> %s refused: the workflow is an IVR that waits for "
+               "keys and no rtpengine is configured (modparam rtpengine_sock)\n",
+               from, to);
+        return crg_refuse(msg, rc);
+    }
 
     rc = crm_tmb.t_newtran(msg);
     if (rc == 0)
@@ -605,8 +713,9 @@ int crg_rgs(struct sip_msg *msg)
         return CRM_ERROR;
     }
     memcpy(c->to, to, strlen(to) + 1);
+    if (crg_early_media(msg, t, c) < 0)
+        crm_tmb.t_reply(msg, 182, "Queued");
     crg_insert(c);
-    crm_tmb.t_reply(msg, 182, "Queued");
     /* tm's suspend keeps the request's lumps (Record-Route) for the branches added later and
      * adds the blind branch; the transaction is not left suspended (replies of suspended
      * transactions are not relayed): only the blind branch stays. */

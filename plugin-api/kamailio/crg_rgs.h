@@ -65,6 +65,8 @@ typedef struct crg_call {
     int dead;        /* tm freed the transaction */
     int ended;       /* a BYE was seen (connected calls) */
     int hangup_sent; /* the caller's HANGUP was handed over */
+    int media;       /* an rtpengine session exists (crm_media.c), until crg_media_end */
+    int connected;   /* a branch's 2xx reached the caller (the session is the call's now) */
     int64_t born_ms;
     uint32_t agent[CRG_MAX_BRANCHES]; /* branch -> agent handle (0: none, e.g. the blind UAC) */
     unsigned char bflags[CRG_MAX_BRANCHES];
@@ -123,6 +125,12 @@ int crg_ho_bucket_us(int b);
 
 /* Under crg_sh->lock. */
 crg_call *crg_find(uint64_t handle);
+/* The call whose Call-ID and caller's From tag these are (a DTMF event); 0 none. */
+uint64_t crg_find_media(const char *callid, const char *ftag);
+/* Deletes the call's rtpengine session, once (any process). */
+void crg_media_end(crg_call *c);
+/* Kamailio stops (mod_destroy): every session still open is deleted. */
+void crg_media_shutdown(void);
 /* Frees the records of calls that are over (match maker, periodically). */
 void crg_sweep(int64_t now_ms);
 int64_t crg_mono_ms(void);
