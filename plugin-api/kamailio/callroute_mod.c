@@ -26,6 +26,7 @@
 #include "cro_outbound.h"
 #include "crg_rgs.h"
 #include "cru_user.h"
+#include "crs_stats.h"
 #include "crv_pv_rpc.h"
 
 /* Only the symbols Kamailio's loader looks up are visible (the build hides the rest). */
@@ -113,6 +114,7 @@ int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int fi
     return open;
 }
 static int crm_gateway_holdoff = 30;
+static char *crm_log_level = "debug";
 
 static int mod_init(void)
 {
@@ -124,13 +126,18 @@ static int mod_init(void)
         LM_ERR("gateway_holdoff must be >= 0 seconds\n");
         return -1;
     }
+    cro_log_level = cro_log_level_parse(crm_log_level);
+    if (cro_log_level == CRO_LOG_UNKNOWN) {
+        LM_ERR("log_level must be debug, info or notice (not \"%s\")\n", crm_log_level);
+        return -1;
+    }
     if (load_tm_api(&crm_tmb) < 0) {
         LM_ERR("cannot bind to tm (loadmodule \"tm.so\" is needed for failover)\n");
         return -1;
     }
     if (crl_init(crm_gateway_holdoff) < 0)
         return -1;
-    if (cru_mod_init() < 0 || crh_mod_init() < 0)
+    if (crs_mod_init() < 0 || cru_mod_init() < 0 || crh_mod_init() < 0)
         return -1;
     return crg_mod_init();
 }
@@ -273,6 +280,7 @@ static param_export_t params[] = {
     {"library", PARAM_STRING, &crl_path},
     {"config", PARAM_STRING, &crl_config},
     {"gateway_holdoff", PARAM_INT, &crm_gateway_holdoff},
+    {"log_level", PARAM_STRING, &crm_log_level},
     {"gateway_fail_threshold", PARAM_INT, &crl_fail_threshold},
     {"gateway_probe_interval", PARAM_INT, &crh_probe_interval},
     {"gateway_probe_from", PARAM_STRING, &crh_probe_from},
