@@ -2,7 +2,7 @@
 # Issue 16 (operators): the configuration schema and simulate --stats.
 #   ops_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
 # Cases: schema (check validates structure first), schema_files (every example and fixture
-# validates with xmllint --relaxng), stats (simulate --stats figures).
+# validates with xmllint --relaxng), stats (simulate --stats: averages, service level, agents).
 set -u
 cr=$1 src=$2 case=$3
 rng=$src/schema/callroute.rng
@@ -59,6 +59,41 @@ schema_files)
   done < <(find "$src/examples" "$src/tests" -name '*.xml' | sort)
   [ "$n" -ge 20 ] && ok || bad "only $n configuration files found"
   echo "validated $n files"
+  ;;
+stats)
+  # serial.events: c1 answered after 15 s, c2 abandoned after 5 s, c3 answered after 14 s
+  ev=$src/tests/rgs/serial.events rgs=$src/tests/rgs/rgs.xml
+  expect 0 "$cr" simulate --config "$rgs" --stats "$ev"
+  q=$(grep 'stats queue="Serial"' <<<"$out")
+  # averages of answered and of abandoned calls, never mixed (the engine's average_wait is gone)
+  has "answered=2 abandoned=1" "queue figures" "$q"
+  has "average_answer_wait=14.500 average_abandon_wait=5.000" "queue averages" "$q"
+  hasnt " average_wait=" "queue figures" "$q"
+  # service level: answered within 20 s (default) over the calls that ended
+  has "answered_within=2 service_level=66.7 service_level_s=20" "service level 20 s" "$q"
+  expect 0 "$cr" simulate --config "$rgs" --stats --service-level 14 "$ev"
+  has "answered_within=1 service_level=33.3 service_level_s=14" "service level 14 s" "$out"
+  # a queue no call ended in has no service level
+  has 'queue="Nobody" entered=0' "idle queue" "$out"
+  has "answered_within=0 service_level=- service_level_s=14" "idle queue" "$(grep 'queue="Nobody"' <<<"$out")"
+  # per agent: offers, answers, no answers, declines, ring time of the answers
+  has "stats agent=sip:s1@contoso.com offered=2 answered=0 no_answer=1 declined=0 average_ring=0.000" "agent s1" "$out"
+  has "stats agent=sip:s2@contoso.com offered=1 answered=1 no_answer=0 declined=0 average_ring=5.000" "agent s2" "$out"
+  expect 0 "$cr" simulate --config "$rgs" --stats "$src/tests/rgs/decline.events"
+  has "stats agent=sip:d1@contoso.com offered=2 answered=1 no_answer=0 declined=1 average_ring=3.000" "agent d1" "$out"
+  # JSON: every line parses, the stats lines included
+  expect 0 "$cr" simulate --config "$rgs" --stats --json "$ev"
+  if python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin if l.strip()]' <<<"$out"; then ok; else bad "--json --stats output does not parse"; fi
+  has '"args":"agent=sip:s3@contoso.com offered=1' "json agent line" "$out"
+  # without --stats nothing of it; --service-level alone or out of range is a usage error
+  expect 0 "$cr" simulate --config "$rgs" "$ev"
+  hasnt " stats " "no --stats" "$out"
+  expect 2 "$cr" simulate --config "$rgs" --service-level 10 "$ev"
+  has "--service-level needs --stats" "service level without stats" "$err"
+  for v in 0 abc 86401 ""; do
+    expect 2 "$cr" simulate --config "$rgs" --stats --service-level "$v" "$ev"
+    has "is not a number of seconds" "--service-level '$v'" "$err"
+  done
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
