@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 16 (operators): the configuration schema and simulate --stats.
 #   ops_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# Cases: schema (check validates structure first), schema_files (every example and fixture
+# Cases: luacheck (.luacheckrc on the example IVRs), schema (check validates structure first), schema_files (every example and fixture
 # validates with xmllint --relaxng), stats (simulate --stats: averages, service level, agents).
 set -u
 cr=$1 src=$2 case=$3
@@ -94,6 +94,18 @@ stats)
     expect 2 "$cr" simulate --config "$rgs" --stats --service-level "$v" "$ev"
     has "is not a number of seconds" "--service-level '$v'" "$err"
   done
+  ;;
+luacheck)
+  # .luacheckrc describes the sandbox and the call/rg API: the example IVRs pass, typos fail
+  command -v luacheck >/dev/null || { echo "SKIP: no luacheck (Debian package lua-check)"; exit 77; }
+  cd "$src" || exit 2
+  expect 0 luacheck --no-color --config .luacheckrc examples/workflows/*.lua
+  has "0 warnings / 0 errors" "luacheck of the examples" "$out"
+  printf 'call:paly("welcome.wav")\nif rg.is_opne() then call:queue() end\nio.write("x")\n' > "$tmp/typo.lua"
+  expect 1 luacheck --no-color --config .luacheckrc "$tmp/typo.lua"
+  has "typo.lua:1:1: accessing undefined field 'paly' of global 'call'" "misspelt method" "$out"
+  has "accessing undefined field 'is_opne' of global 'rg'" "misspelt rg function" "$out"
+  has "typo.lua:3:1: accessing undefined variable 'io'" "no io in the sandbox" "$out"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
