@@ -144,6 +144,7 @@ typedef struct walk {
     char **roots;   /* canonical directories includes may reach */
     size_t nroots;
     const char *const *extra; /* the caller's include directories */
+    const cr_load_options *opts;
     char **files;             /* every file name handed to callbacks, freed at the end */
     size_t nfiles, capfiles;
     int errors;
@@ -443,12 +444,16 @@ static int walk_root(walk *w, xmlDocPtr doc, const char *file)
         return 0;
     }
     w->errors += cr_xml_check(root, none, false, file, NULL, w->diag);
+    int bad = 0; /* the file's structure is wrong: its includes only */
+    if (!w->image && w->opts && w->opts->check_doc)
+        bad = w->opts->check_doc(w->opts->check_ud, doc, file, w->diag);
+    w->errors += bad;
     for (xmlNodePtr n = root->children; n; n = n->next) {
         if (n->type != XML_ELEMENT_NODE)
             continue;
         const char *name = cr_xml_name(n);
         bool include = name && strcmp(name, "include") == 0;
-        if (include && w->image)
+        if ((include && w->image) || (bad && !include))
             continue; /* the image holds the included files themselves */
         int rc = include ? walk_include(w, n, file) : w->fn(w->ud, n, file, w->diag);
         if (rc != 0)
@@ -633,7 +638,11 @@ int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element
     if (!path || !fn || !diag)
         return CR_EINVAL;
     xmlInitParser();
-    walk w = {.fn = fn, .ud = ud, .diag = diag, .extra = opts ? opts->include_dirs : NULL};
+    walk w = {.fn = fn,
+              .ud = ud,
+              .diag = diag,
+              .extra = opts ? opts->include_dirs : NULL,
+              .opts = opts};
     w.image = cr_image_file_is(path);
     int rc = w.image ? walk_image(&w, path) : walk_file(&w, path, NULL, 0);
     if (digest)

@@ -38,6 +38,13 @@ typedef struct cr_load_options {
      * list, or NULL for none. Borrowed for the call. A directory that does not exist is an
      * error. */
     const char *const *include_dirs;
+    /* When not NULL: called with each file's parsed document (an xmlDocPtr whose root is
+     * <callroute>) before its sections are handed on; returns how many errors it added to
+     * `diag`. A file with errors has its sections skipped (its includes are still walked).
+     * `callroute check` validates each file against the RELAX NG schema this way
+     * (cr_schema.h). */
+    int (*check_doc)(void *ud, void *doc, const char *file, cr_diag *diag);
+    void *check_ud;
 } cr_load_options;
 
 /*

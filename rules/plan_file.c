@@ -160,16 +160,24 @@ int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, 
     return rc;
 }
 
-int cr_image_load_mapped(const cr_image_map *m, const char *path, cr_config **out, cr_diag *diag)
+/* What a configuration read from an image needs before it decides: the workflows of the
+ * response-group sources it holds, its compiled indexes, the directory's names checked. */
+static int image_finish(cr_config *cfg, cr_diag *diag)
 {
-    cr_config *cfg = NULL;
-    int rc = cr_image_read(m->base, m->len, path, &cfg, diag);
-    if (rc == CR_OK) /* the workflows of the response-group sources the image holds */
-        rc = cr_rgs_targets_from_sources(cfg, diag);
+    int rc = cr_rgs_targets_from_sources(cfg, diag);
     if (rc == CR_OK)
         rc = cr_config_compile(cfg, diag);
     if (rc == CR_OK && cr_config_directory(cfg, NULL))
         rc = cr_directory_check_named(cfg, diag);
+    return rc;
+}
+
+int cr_image_load_mapped(const cr_image_map *m, const char *path, cr_config **out, cr_diag *diag)
+{
+    cr_config *cfg = NULL;
+    int rc = cr_image_read(m->base, m->len, path, &cfg, diag);
+    if (rc == CR_OK)
+        rc = image_finish(cfg, diag);
     if (rc != CR_OK) {
         cr_config_free(cfg);
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
@@ -201,9 +209,7 @@ int cr_image_load_owned(cr_image_map *m, const char *path, cr_config **out, cr_d
         return rc;
     }
     cr_image_config_release(cfg, map_release, keep);
-    rc = cr_config_compile(cfg, diag);
-    if (rc == CR_OK && cr_config_directory(cfg, NULL))
-        rc = cr_directory_check_named(cfg, diag);
+    rc = image_finish(cfg, diag);
     if (rc != CR_OK) {
         cr_config_free(cfg); /* unmaps */
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;

@@ -37,7 +37,7 @@ take() {
 take libcallroute1 "$lib/libcallroute.so.1"
 take libcallroute-dev usr/include/callroute.h "$lib/libcallroute.so" "$lib/pkgconfig" "$lib/cmake"
 take callroute usr/bin/callroute usr/share/man/man1/callroute.1 \
-    usr/share/bash-completion/completions/callroute
+    usr/share/bash-completion/completions/callroute usr/share/callroute/schema/callroute.rng
 [ -d "$root/$lib/callroute" ] && take callroute "$lib/callroute"
 take kamailio-callroute-module "$lib/kamailio/modules/callroute.so"
 

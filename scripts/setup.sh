@@ -10,7 +10,7 @@ build=${1:-$top/build}
 shift || true
 
 packages=(build-essential cmake pkg-config git libpcre2-dev libxml2-dev liblmdb-dev lmdb-utils
-          liblua5.4-dev lua5.4 libcmocka-dev kamailio kamailio-extra-modules sip-tester
+          liblua5.4-dev lua5.4 lua-check libcmocka-dev kamailio kamailio-extra-modules sip-tester
           dpkg-dev valgrind clang libclang-rt-14-dev python3 procps iproute2 rtpengine-daemon)
 missing=()
 for p in "${packages[@]}"; do

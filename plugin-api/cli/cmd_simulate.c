@@ -16,12 +16,15 @@
  * last event and the rest is left in the state directory for the next run), and --until
  * SECONDS runs them up to that time instead. --log FILE writes the queue event log ("<seconds>
  * <event> key=value..."),
- * --stats prints per-queue counters at the end ("<seconds> - stats queue=... ..."), --json
- * prints actions as JSON objects, one per line.
+ * --stats prints per-queue counters at the end ("<seconds> - stats queue=... ...": the
+ * engine's counters, the average wait of answered and of abandoned calls, the service level
+ * over --service-level N seconds, default 20; see sim_stats.h), then per-agent figures
+ * ("<seconds> - stats agent=... ..."); --json prints actions as JSON objects, one per line.
  */
 #include "cli.h"
 #include "lib/json_esc.h"
 #include "opts.h"
+#include "sim_stats.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -33,6 +36,7 @@
 
 typedef struct sim {
     FILE *log;
+    sim_stats *stats; /* --stats: figures from the queue event log */
     bool json;
     /* While draining timers after the last event, output is held until it is known whether
      * only re-offers come (see drain). */
@@ -111,6 +115,8 @@ static void emit(void *ud, int64_t at, const char *call, const char *action, con
     if (strcmp(call, "-") == 0 && strcmp(action, "log") == 0) {
         if (s->log)
             fprintf(s->log, "%s %s\n", t, args);
+        if (s->stats)
+            sim_stats_log(s->stats, at, args);
         return;
     }
     s->step_lines++;
@@ -321,16 +327,29 @@ static int run_events(const cr_plugin *p, cr_rgs *e, sim *s, FILE *in, const cha
     return status;
 }
 
-static const cr_optspec spec[] = {{"config", true}, {"start", true}, {"state", true},
-                                  {"until", true},  {"log", true},   {"stats", false},
-                                  {"json", false},  {NULL, false}};
+static const cr_optspec spec[] = {{"config", true}, {"start", true},         {"state", true},
+                                  {"until", true},  {"log", true},           {"stats", false},
+                                  {"json", false},  {"service-level", true}, {NULL, false}};
+
+/* The engine's per-queue "stats" actions, completed with the run's figures. */
+static void emit_queue_stats(void *ud, int64_t at, const char *call, const char *action,
+                             const char *args)
+{
+    sim *s = ud;
+    char line[2048];
+    if (s->stats && strcmp(action, "stats") == 0) {
+        sim_stats_queue_line(s->stats, args, line, sizeof line);
+        args = line;
+    }
+    emit(ud, at, call, action, args);
+}
 
 /* The run over an open engine: events, then timers, then --stats. */
 static int simulate(const cr_plugin *p, cr_rgs *e, sim *s, const cr_opts *o, FILE *in,
                     const char *path, int64_t until)
 {
     char err[1024];
-    if (s->log)
+    if (s->log || s->stats)
         p->rgs_event(e, 0, "log on", emit, s, err, sizeof err);
     int64_t last = 0;
     int status = run_events(p, e, s, in, path, &last);
@@ -342,9 +361,36 @@ static int simulate(const cr_plugin *p, cr_rgs *e, sim *s, const cr_opts *o, FIL
     } else if (!cr_opt(o, "state")) {
         last = drain(p, e, s, last);
     }
-    if (cr_flag(o, "stats"))
-        p->rgs_event(e, last, "stats", emit, s, err, sizeof err);
+    if (s->stats) {
+        p->rgs_event(e, last, "stats", emit_queue_stats, s, err, sizeof err);
+        sim_stats_agents(s->stats, last, emit, s);
+    }
     return 0;
+}
+
+/* --stats [--service-level N]: false (with a message) when N is not a whole number of
+ * seconds from 1 to 86400, or --service-level comes without --stats. */
+static bool stats_option(const cr_opts *o, sim *s)
+{
+    const char *v = cr_opt(o, "service-level");
+    char *end = NULL;
+    long n = v ? strtol(v, &end, 10) : 20;
+    if (v && (!*v || *end || n < 1 || n > 86400)) {
+        fprintf(stderr,
+                "callroute simulate: --service-level '%s' is not a number of seconds "
+                "(1 to 86400)\n",
+                v);
+        return false;
+    }
+    if (v && !cr_flag(o, "stats")) {
+        fprintf(stderr, "callroute simulate: --service-level needs --stats\n");
+        return false;
+    }
+    if (cr_flag(o, "stats") && !(s->stats = sim_stats_new(n))) {
+        fprintf(stderr, "callroute simulate: out of memory\n");
+        return false;
+    }
+    return true;
 }
 
 int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
@@ -391,6 +437,8 @@ int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
                 start_s);
     else if (until_s && (until = parse_seconds(until_s, &rest)) < 0)
         fprintf(stderr, "callroute simulate: --until '%s' is not a number of seconds\n", until_s);
+    else if (!stats_option(&o, &s))
+        ;
     else if (cr_opt(&o, "log") &&
              !(s.log =
                    strcmp(cr_opt(&o, "log"), "-") == 0 ? stderr : fopen(cr_opt(&o, "log"), "w")))
@@ -408,6 +456,7 @@ int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
     if (s.log && s.log != stderr)
         fclose(s.log);
     free(s.held);
+    sim_stats_free(s.stats);
     fclose(in);
     fflush(stdout);
     return status;

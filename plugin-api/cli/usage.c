@@ -35,14 +35,17 @@ static const struct {
              "  Off-hook dialing: complete, need_more or no_match (exit status 1).\n"},
     {"simulate",
      "usage: callroute simulate --config FILE [--start ISO-8601-UTC] [--state DIR]\n"
-     "                          [--until SECONDS] [--log FILE] [--stats] [--json] EVENTS\n"
+     "                          [--until SECONDS] [--log FILE] [--stats [--service-level N]]\n"
+     "                          [--json] EVENTS\n"
      "  Replays a timeline of response-group events and prints every action as\n"
      "  \"<seconds.mmm> <call-id> <action> <args...>\". EVENTS: \"<seconds> <event> <args...>\"\n"
      "  per line; '#' comments; the headers \"#! config FILE\" (relative to EVENTS; used\n"
      "  when --config is not given) and \"#! start ISO-8601-UTC\" (when --start is not).\n"
      "  After the last event timers run until --until, or until nothing but periodic\n"
      "  re-offers to agents is left (stderr says so); with --state the run stops at the\n"
-     "  last event. --stats prints per-queue figures at the end.\n"},
+     "  last event. --stats prints per-queue figures at the end (average wait of answered\n"
+     "  and of abandoned calls, service level: answered within --service-level N seconds,\n"
+     "  default 20, over the calls that ended) and per-agent figures.\n"},
     {"inbound",
      "usage: callroute inbound --config FILE [--db DIR] --from URI TO [--endpoint URI]...\n"
      "                         [--gateway GW] [--json]\n"},

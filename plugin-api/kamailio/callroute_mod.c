@@ -27,6 +27,7 @@
 #include "crg_rgs.h"
 #include "crm_media.h"
 #include "cru_user.h"
+#include "crs_stats.h"
 #include "crv_pv_rpc.h"
 
 /* Only the symbols Kamailio's loader looks up are visible (the build hides the rest). */
@@ -60,22 +61,28 @@ static void crm_log_stuck_branches(struct cell *t, const char *who)
 void crm_gateway_outcome(const char *who, const char *gw, int code, int retry_after)
 {
     cr_handle *h = crl_handle();
-    int down, failed = code == 0 || code == 408 || code >= 500;
+    int down, failed = code == 0 || code == 408 || (code >= 500 && code < 600);
 
     if (h == NULL || gw == NULL || *gw == '\0')
         return;
     if (CR_HAS(cr_plugin, crl_plugin, gateway_result) && crl_plugin->gateway_result) {
+        /* the library logs each failure, once, with its outcome */
         down = crl_plugin->gateway_result(h, gw, code, retry_after);
-        if (failed)
-            LM_INFO("%s: gateway %s failed (%d): %s\n", who, gw, code ? code : 408,
-                    down > 0 ? "marked down" : "the gateway stays up");
+        if (failed) {
+            crs_inc(CRS_GATEWAY_FAILURES);
+            if (down > 0)
+                crs_inc(CRS_GATEWAYS_MARKED_DOWN);
+        }
         return;
     }
     if (code == 0 || code == 408 || code == 503 || code == 504) { /* ABI < 1.6 */
+        crs_inc(CRS_GATEWAY_FAILURES);
         LM_INFO("%s: gateway %s failed (%d): marked down for %d s\n", who, gw, code ? code : 408,
                 crl_opts.gateway_holdoff_s);
         if (crl_plugin->gateway_failed && crl_plugin->gateway_failed(h, gw) < 0)
             LM_WARN("library did not accept the failure of gateway %s\n", gw);
+        else
+            crs_inc(CRS_GATEWAYS_MARKED_DOWN);
     }
 }
 
@@ -136,6 +143,7 @@ int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int fi
     return open;
 }
 static int crm_gateway_holdoff = 30;
+static char *crm_log_level = "debug";
 
 static int mod_init(void)
 {
@@ -147,13 +155,18 @@ static int mod_init(void)
         LM_ERR("gateway_holdoff must be >= 0 seconds\n");
         return -1;
     }
+    cro_log_level = cro_log_level_parse(crm_log_level);
+    if (cro_log_level == CRO_LOG_UNKNOWN) {
+        LM_ERR("log_level must be debug, info or notice (not \"%s\")\n", crm_log_level);
+        return -1;
+    }
     if (load_tm_api(&crm_tmb) < 0) {
         LM_ERR("cannot bind to tm (loadmodule \"tm.so\" is needed for failover)\n");
         return -1;
     }
     if (crl_init(crm_gateway_holdoff) < 0)
         return -1;
-    if (cru_mod_init() < 0 || crh_mod_init() < 0 || crm_media_init() < 0)
+    if (crs_mod_init() < 0 || cru_mod_init() < 0 || crh_mod_init() < 0 || crm_media_init() < 0)
         return -1;
     return crg_mod_init();
 }
@@ -297,6 +310,7 @@ static param_export_t params[] = {
     {"library", PARAM_STRING, &crl_path},
     {"config", PARAM_STRING, &crl_config},
     {"gateway_holdoff", PARAM_INT, &crm_gateway_holdoff},
+    {"log_level", PARAM_STRING, &crm_log_level},
     {"gateway_fail_threshold", PARAM_INT, &crl_fail_threshold},
     {"gateway_probe_interval", PARAM_INT, &crh_probe_interval},
     {"gateway_probe_from", PARAM_STRING, &crh_probe_from},

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/data_lump.h"
 #include "core/dprint.h"
@@ -22,6 +23,7 @@
 #include "crh_health.h"
 #include "cro_outbound.h"
 #include "crl_library.h"
+#include "crs_stats.h"
 
 /* A decision travels with the message, then its transaction, as ONE XAVP record ("callroute",
  * a string value: one shm allocation per call, Kamailio's shm allocator being the hot spot
@@ -64,6 +66,19 @@ typedef struct __attribute__((packed)) cro_rec {
      2 * CR_ANSWER_NAME + CR_ANSWER_ATTEMPTS * (3 * CR_ANSWER_NAME + 2 * CR_ANSWER_URI))
 
 static str cro_xavp_decision = str_init("callroute");
+
+int cro_log_level = L_DBG;
+
+int cro_log_level_parse(const char *s)
+{
+    if (s == NULL || strcasecmp(s, "debug") == 0)
+        return L_DBG;
+    if (strcasecmp(s, "info") == 0)
+        return L_INFO;
+    if (strcasecmp(s, "notice") == 0)
+        return L_NOTICE;
+    return CRO_LOG_UNKNOWN;
+}
 
 /* The last decision this process made, for $callroute() outside a transaction: the record
  * the process built last (it is built here, then copied into the XAVP), and the attempt it
@@ -382,22 +397,30 @@ int cro_route(struct sip_msg *msg, const str *caller, const str *dialed_in)
     char from[MAX_URI_SIZE], dialed[MAX_URI_SIZE];
     cr_handle *h = crl_handle();
     int rc, kind, ret;
+    int64_t t0;
 
-    if (h == NULL)
-        return CRM_ERROR;
-    if (msg->first_line.type != SIP_REQUEST) {
-        LM_ERR("callroute_route() needs a request\n");
+    if (h == NULL) {
+        crs_decision(0, 0);
         return CRM_ERROR;
     }
-    if (cro_inputs(msg, caller, dialed_in, from, dialed, sizeof(dialed)) < 0)
+    if (msg->first_line.type != SIP_REQUEST) {
+        LM_ERR("callroute_route() needs a request\n");
+        crs_decision(0, 0);
         return CRM_ERROR;
+    }
+    if (cro_inputs(msg, caller, dialed_in, from, dialed, sizeof(dialed)) < 0) {
+        crs_decision(0, 0);
+        return CRM_ERROR;
+    }
 
     /* the hot path: a plain struct from the library, nothing allocated or freed */
     a->size = sizeof(*a);
+    t0 = crs_now_us();
     if (CR_HAS(cr_plugin, crl_plugin, route_answer) && crl_plugin->route_answer)
         rc = crl_plugin->route_answer(h, from, dialed, NULL, 0, a);
     else
         rc = cro_route_by_result(h, from, dialed, a);
+    crs_decision(rc < 0 ? 0 : a->kind, crs_now_us() - t0);
     if (rc < 0) {
         LM_ERR("route %s -> %s failed: %s\n", from, dialed,
                crl_plugin->strerror ? crl_plugin->strerror(rc) : "error");
@@ -465,7 +488,9 @@ int cro_route(struct sip_msg *msg, const str *caller, const str *dialed_in)
         ret = CRM_ERROR;
         break;
     }
-    LM_DBG("%s -> %s: %s (%s)\n", from, dialed, cro_decision_text(kind), a->reason);
+    LOG(cro_log_level, "%s -> %s: %s%s%s (%s)\n", from, dialed, cro_decision_text(kind),
+        kind == CR_DECISION_OUTBOUND && a->nattempts ? " via " : "",
+        kind == CR_DECISION_OUTBOUND && a->nattempts ? a->attempts[0].gateway : "", a->reason);
     return ret;
 }
 
@@ -532,8 +557,10 @@ int cro_next(struct sip_msg *msg)
         cro_take_port(msg, r); /* skips full gateways */
         if (r->cur >= r->natt)
             break;
-        if (cro_apply_attempt(msg, r, 0) == 0)
+        if (cro_apply_attempt(msg, r, 0) == 0) {
+            crs_inc(CRS_FAILOVERS);
             return 1;
+        }
     }
     return CRM_NO_ATTEMPT;
 }

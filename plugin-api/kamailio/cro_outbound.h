@@ -34,6 +34,13 @@ enum cro_field {
  * Returns CRM_OUTBOUND, CRM_INTERNAL, CRM_BLOCKED, CRM_NOT_APPLICABLE or CRM_ERROR. */
 int cro_route(struct sip_msg *msg, const str *caller, const str *dialed);
 
+/* Level of the per-call decision line (modparam "log_level": L_DBG, L_INFO or L_NOTICE). */
+extern int cro_log_level;
+
+/* Parses a log_level value ("debug", "info", "notice"); CRO_LOG_UNKNOWN when unknown. */
+#define CRO_LOG_UNKNOWN (-100)
+int cro_log_level_parse(const char *s);
+
 /* callroute_next(): in a failure_route, fail over to the transaction's next attempt.
  * Returns 1 (Request-URI and destination set), CRM_NO_ATTEMPT or CRM_ERROR. */
 int cro_next(struct sip_msg *msg);

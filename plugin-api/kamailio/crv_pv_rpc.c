@@ -14,6 +14,7 @@
 
 #include "callroute_mod.h"
 #include "crl_library.h"
+#include "crs_stats.h"
 #include "cro_outbound.h"
 #include "crv_pv_rpc.h"
 
@@ -104,10 +105,12 @@ static void crv_rpc_reload(rpc_t *rpc, void *ctx)
         if (err[0] == '\0')
             snprintf(err, sizeof(err), "%s",
                      crl_plugin->strerror ? crl_plugin->strerror(rc) : "error");
+        crs_inc(CRS_RELOADS_REFUSED);
         crv_reload_summary(err, reply, sizeof(reply));
         rpc->fault(ctx, 500, "%s", reply);
         return;
     }
+    crs_inc(CRS_RELOADS_ACCEPTED);
     LM_INFO("reloaded %s\n", crl_config);
     rpc->rpl_printf(ctx, "reloaded %s", crl_config);
 }

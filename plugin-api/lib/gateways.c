@@ -114,16 +114,27 @@ const char *crp_gw_state(const crp_gw_slot *g, const cr_gateway *gw, int64_t now
     return "up";
 }
 
-static void hold_down(cr_handle *h, crp_gw_slot *g, const char *name, int64_t ms, int reason)
+/* The failure's code as logged: "503", "408" for no answer in time (code 0), else "". */
+static const char *code_text(int code, char *buf, size_t len)
 {
+    if (code < 0)
+        return "";
+    snprintf(buf, len, " (%d)", code ? code : 408);
+    return buf;
+}
+
+/* Holds gateway g down for ms after a failure (code: SIP code, 0 = no answer, -1 = unknown)
+ * and logs it: the one line each failure gets (the host logs none of its own). */
+static void hold_down(crp_gw_slot *g, const char *name, int code, int64_t ms, int reason)
+{
+    char cb[16];
     int64_t now = crp_now_ms();
     if (atomic_load(&g->down_until_ms) <= now)
         atomic_store(&g->down_since_ms, now);
     atomic_store(&g->reason, reason);
     atomic_store(&g->down_until_ms, now + ms);
-    crp_log(CR_LOG_WARNING, "callroute: gateway '%s' marked down for %lld s (%s)", name,
-            (long long)(ms / 1000), reason_text(reason));
-    (void)h;
+    crp_log(CR_LOG_WARNING, "callroute: gateway %s failed%s: marked down for %lld s (%s)", name,
+            code_text(code, cb, sizeof cb), (long long)(ms / 1000), reason_text(reason));
 }
 
 int crp_gateway_failed(cr_handle *h, const char *name)
@@ -135,7 +146,7 @@ int crp_gateway_failed(cr_handle *h, const char *name)
         return CR_ENOMEM;
     atomic_fetch_add(&g->failures, 1);
     atomic_fetch_add(&g->consecutive, 1);
-    hold_down(h, g, name, (int64_t)h->holdoff_s * 1000, CRP_GW_R_FAILED);
+    hold_down(g, name, -1, (int64_t)h->holdoff_s * 1000, CRP_GW_R_FAILED);
     return CR_OK;
 }
 
@@ -156,14 +167,17 @@ int crp_gateway_result(cr_handle *h, const char *name, int code, int retry_after
     atomic_fetch_add(&g->failures, 1);
     uint32_t row = atomic_fetch_add(&g->consecutive, 1) + 1;
     int64_t holdoff = (int64_t)h->holdoff_s * 1000;
-    if (code == 0 || code == 408)
-        hold_down(h, g, name, holdoff, CRP_GW_R_TIMEOUT);
-    else if (code == 503 && retry_after_s > 0)
-        hold_down(h, g, name, (int64_t)retry_after_s * 1000, CRP_GW_R_RETRY_AFTER);
-    else if (row >= (uint32_t)h->fail_threshold)
-        hold_down(h, g, name, holdoff, CRP_GW_R_THRESHOLD);
-    else
+    if (code == 0 || code == 408) {
+        hold_down(g, name, code, holdoff, CRP_GW_R_TIMEOUT);
+    } else if (code == 503 && retry_after_s > 0) {
+        hold_down(g, name, code, (int64_t)retry_after_s * 1000, CRP_GW_R_RETRY_AFTER);
+    } else if (row >= (uint32_t)h->fail_threshold) {
+        hold_down(g, name, code, holdoff, CRP_GW_R_THRESHOLD);
+    } else {
+        crp_log(CR_LOG_INFO, "callroute: gateway %s failed (%d): stays up (%u of %d in a row)",
+                name, code, row, h->fail_threshold);
         return 0;
+    }
     return 1;
 }
 

@@ -4,6 +4,7 @@
 #include "result.h"
 #include "cr_lua.h"
 #include "cr_rgs_xml.h"
+#include "cr_schema.h"
 #include "rgs_abi.h"
 #include "users_abi.h"
 
@@ -435,7 +436,13 @@ static int p_check_ex(const char *path, const cr_open_options *opts, cr_result *
     cr_diag d;
     cr_diag_init(&d);
     cr_config *cfg = NULL;
-    int rc = crp_load_ex(path, &lo, &cfg, &d);
+    /* structure first: each file against the RELAX NG schema, then the semantic checks */
+    cr_load_options checked = lo;
+    cr_schema *schema = cr_schema_new();
+    checked.check_doc = schema ? cr_schema_check_doc : NULL;
+    checked.check_ud = schema;
+    int rc = crp_load_ex(path, &checked, &cfg, &d);
+    cr_schema_free(schema);
     const char *db = opts && opts->size >= offsetof(cr_open_options, db_path) + sizeof(char *)
                          ? opts->db_path
                          : NULL;

@@ -7,7 +7,8 @@
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn
 #        user_unregistered user_busy user_caller_cancel user_simring_race user_pbx_fork user_pbx_from_pbx;
 #        gateway health:
-#        gw_manual_state gw_full gw_full_stateless_bye gw_probe. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+#        gw_manual_state gw_full gw_full_stateless_bye gw_probe; stats (counters and log lines).
+#        E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -534,7 +535,7 @@ user_simring_failover)
     [ "$(e2e_received sam | wc -l)" = 1 ] || e2e_fail "sam's phone rang more than once"
     state=$(e2e_kamcmd callroute.gateways | tr -d '\n')
     grep -Eq 'GW-A[^}]*down' <<<"$state" && e2e_fail "GW-A held down after one 503 without Retry-After"
-    grep -q "user plan: gateway GW-A failed (503): the gateway stays up" "$E2E_TMP/kamailio.log" \
+    grep -q "gateway GW-A failed (503): stays up (1 of 3 in a row)" "$E2E_TMP/kamailio.log" \
         || e2e_fail "no log line for GW-A's failure"
     e2e_log "ok: simultaneous-ring leg failed over from GW-A (503) to GW-B; GW-A stays up"
     ;;
@@ -646,6 +647,85 @@ user_caller_cancel)
     sleep "$(python3 -c "print(max(0.0, $t0 + 3.5 - $(date +%s.%N)))")"
     [ "$(e2e_count vm)" = 0 ] || e2e_fail "voicemail rang after the caller hung up"
     e2e_log "ok: caller hung up after 1 s: phone cancelled, no voicemail at 3 s"
+    ;;
+
+stats)
+    # Issue 16: routing statistics as Kamailio counters (kamcmd stats.get_statistics
+    # callroute:), one log line per gateway failure, and the per-call decision line at the
+    # level of modparam log_level (info here: the default, debug, is not logged at debug=2).
+    GW_A_FAIL=503 GW_A_REASON="Service Unavailable"
+    start_gateways
+    # a hold-off far longer than the case (GW-A must still be down at its end, however
+    # loaded the machine)
+    E2E_HOLDOFF=600 e2e_start_kamailio "$KPORT" "$XML" -A 'CR_LOG_LEVEL="info"'
+    # stat NAME: the counter's value (summed over the processes by Kamailio), from the
+    # whole group (kamcmd prints nothing for a single counter of this kind)
+    stat() {
+        e2e_kamcmd stats.get_statistics callroute: | tr -d '\r' \
+            | sed -n "s/^.*callroute:$1 = \([0-9][0-9]*\).*$/\1/p" | head -1
+    }
+    # stat_is NAME VALUE: waits up to 5 s (a worker counts after it relayed the call)
+    stat_is() {
+        local v=""
+        for _ in $(seq 1 50); do
+            v=$(stat "$1")
+            [ "$v" = "$2" ] && return 0
+            sleep 0.1
+        done
+        e2e_kamcmd stats.get_statistics callroute: >&2
+        e2e_fail "callroute:$1 is '$v', expected $2"
+    }
+    stat_is decisions_outbound 0
+    stat_is reloads_accepted 0
+    # GW-A answers 503: the call fails over to GW-B (one failure, the gateway stays up)
+    e2e_call alice 5550123 || e2e_fail "call with GW-A answering 503 was not completed by GW-B"
+    e2e_expect_invite gwB "^sip:\+14255550123@"
+    e2e_call alice 19005551234 403 || e2e_fail "1900 call did not get 403"
+    stat_is decisions_outbound 1
+    stat_is decisions_blocked 1
+    stat_is decisions_internal 0
+    stat_is failovers 1
+    stat_is gateway_failures 1
+    stat_is gateways_marked_down 0
+    stat_is gateways_down 0
+    # two more 503s: the third in a row holds GW-A down (gateway_fail_threshold 3)
+    e2e_call alice 5550124 || e2e_fail "second local call not answered"
+    e2e_call alice 5550125 || e2e_fail "third local call not answered"
+    stat_is decisions_outbound 3
+    stat_is failovers 3
+    stat_is gateway_failures 3
+    stat_is gateways_marked_down 1
+    # every decision falls in the last (cumulative) bucket of the decision-time histogram
+    stat_is decision_time_le_inf 4
+    # reloads: one accepted, one refused
+    e2e_kamcmd callroute.reload >/dev/null || e2e_fail "reload of a valid file failed"
+    cp "$XML" "$E2E_TMP/good.xml"
+    sed -i 's|<gateway>GW-B</gateway>|<gateway>No-Such-GW</gateway>|' "$XML"
+    e2e_kamcmd callroute.reload >/dev/null 2>&1 && e2e_fail "callroute.reload accepted a broken file"
+    cp "$E2E_TMP/good.xml" "$XML"
+    stat_is reloads_accepted 1
+    stat_is reloads_refused 1
+    # the gauge: GW-A (held down for 600 s), and GW-C while it is set down by hand
+    stat_is gateways_down 1
+    e2e_kamcmd callroute.gateway_state GW-C down >/dev/null || e2e_fail "gateway_state down"
+    stat_is gateways_down 2
+    e2e_kamcmd callroute.gateway_state GW-C auto >/dev/null || e2e_fail "gateway_state auto"
+    stat_is gateways_down 1
+    # one log line per failure of GW-A (the library's, with code and outcome), none of the
+    # module's own
+    n=$(grep "GW-A" "$E2E_TMP/kamailio.log" | grep -c "failed" || true)
+    [ "$n" = 3 ] || { grep "GW-A" "$E2E_TMP/kamailio.log" >&2; e2e_fail "$n log lines for 3 failures of GW-A"; }
+    for w in "stays up (1 of 3 in a row)" "stays up (2 of 3 in a row)" \
+             "marked down for 600 s (failures in a row)"; do
+        grep -q "GW-A failed (503): $w" "$E2E_TMP/kamailio.log" \
+            || e2e_fail "no line 'GW-A failed (503): $w'"
+    done
+    # log_level info: the module's decision line for each call
+    grep -Eq "INFO: .*sip:alice@contoso.com -> .*5550123.*: outbound via GW-A" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no decision line at level info for the outbound call"
+    grep -Eq "INFO: .*sip:alice@contoso.com -> .*19005551234.*: blocked" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no decision line at level info for the blocked call"
+    e2e_log "ok: counters, one line per gateway failure, decision lines at log_level info"
     ;;
 
 gw_manual_state)

@@ -26,7 +26,7 @@ _callroute()
         route) opts="--config --from --db --down --batch --spread --trace --include-dir --json" ;;
         dial) opts="--config --profile --include-dir --json --trace" ;;
         inbound) opts="--config --db --from --endpoint --gateway --json" ;;
-        simulate) opts="--config --start --state --until --log --stats --json" ;;
+        simulate) opts="--config --start --state --until --log --stats --service-level --json" ;;
         test) opts="--config --db --verbose" ;;
         diff) opts="--config --from --numbers --generate" ;;
         users) opts="import export --db --replace --owner --format --json" ;;
