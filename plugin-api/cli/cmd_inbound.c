@@ -18,14 +18,14 @@ static void usage(FILE *f)
           "  TO: a user's SIP URI, tel: URI or number. --endpoint: the callee's registered\n"
           "  contacts (default: its SIP URI). --gateway: TO and --from arrive from that gateway\n"
           "  and are normalized with its location profile first.\n"
-          "Exit status: 0 TO is a user, 1 it is not, 2 usage or configuration error.\n",
+          "Exit status: 0 TO is a user (or, with --gateway, a workflow's line), 1 it is neither,\n"
+          "2 usage or configuration error.\n",
           f);
 }
 
 /* The plan as a timeline, one line per thing that rings. */
 static void print_text(const cr_plugin *p, const cr_result *r, const cr_result *gwr)
 {
-    const char *callee = p->result_get(r, "callee");
     if (gwr) { /* what the gateway's profile made of the numbers */
         const char *v = p->result_get(gwr, "called");
         printf("gateway: %s (profile %s)\n", p->result_get(gwr, "gateway"),
@@ -38,6 +38,9 @@ static void print_text(const cr_plugin *p, const cr_result *r, const cr_result *
         if ((v = p->result_get(gwr, "workflow")))
             printf("workflow: %s (%s)\n", v, p->result_get(gwr, "target"));
     }
+    if (!r)
+        return;
+    const char *callee = p->result_get(r, "callee");
     printf("callee: %s\n", callee ? callee : "-");
     size_t n = p->result_count(r, "ring");
     for (size_t i = 0; i < n; i++) {
@@ -98,6 +101,17 @@ int cr_cmd_inbound(const cr_plugin *p, int argc, char **argv)
         fprintf(stderr, "callroute inbound: '%s' is no configured gateway\n", gateway);
         p->close(h);
         return 2;
+    }
+    if (rc == 0 && gwr && p->result_get(gwr, "workflow")) {
+        /* the gateway's call is for a workflow's line: the response group takes it, no
+         * user's ringing plan runs */
+        if (cr_flag(&o, "json"))
+            cr_cli_print(p, gwr, 1);
+        else
+            print_text(p, NULL, gwr);
+        p->result_free(gwr);
+        p->close(h);
+        return 0;
     }
     if (rc == 0 && gwr && p->result_get(gwr, "target"))
         to = p->result_get(gwr, "target");

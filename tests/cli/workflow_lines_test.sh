@@ -49,9 +49,15 @@ has "target: sip:helpdesk@contoso.com" "route text" "$out"
 has "reverse number lookup: +14255550110 is the line of workflow 'Helpdesk' (sip:helpdesk@contoso.com)" "route trace" "$out"
 
 # a call from the gateway to the line (normalized with the gateway's profile)
-expect 1 "$cr" inbound --config "$x" --gateway Red-GW1 --from 2065550123 50110
+# (exit 0: the call reaches someone; no user's ringing plan runs for it)
+expect 0 "$cr" inbound --config "$x" --gateway Red-GW1 --from 2065550123 50110
 has "called: +14255550110" "inbound called" "$out"
 has "workflow: Helpdesk (sip:helpdesk@contoso.com)" "inbound workflow" "$out"
+case "$out" in *"callee:"*) bad "inbound to a workflow printed a user plan: $out" ;; *) ok ;; esac
+expect 0 "$cr" inbound --config "$x" --gateway Red-GW1 --from 2065550123 50110 --json
+json_is "inbound workflow json" "j['workflow']=='Helpdesk' and j['target']=='sip:helpdesk@contoso.com' and j['called']=='+14255550110'"
+# a number that is nobody's still exits 1
+expect 1 "$cr" inbound --config "$x" --gateway Red-GW1 --from 2065550123 50999
 
 # a plan image carries the workflows (from its response-group sources)
 expect 0 "$cr" compile --config "$x" -o "$tmp/lines.plan"
