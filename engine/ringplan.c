@@ -214,6 +214,14 @@ static bool resolve(planner *P, const char *target, const char *what, cr_plan_ta
         t->uri = u->uri;
         return true;
     }
+    const cr_workflow *w = cr_config_workflow_by_number(P->cfg, norm, num.ext);
+    if (w) { /* a response group's line: its contact URI, not a hairpin through a gateway */
+        cr_trace_add(P->trace, "%s %s: the line of workflow '%s' (%s)", what, norm, w->name,
+                     w->uri);
+        t->kind = CR_TARGET_SIP;
+        t->uri = w->uri;
+        return true;
+    }
     const cr_plan_leg *leg = pstn_leg(P, target, norm, p->profile, rule, what);
     if (!leg)
         return false;

@@ -15,6 +15,7 @@
 #include "cr_directory.h"
 #include "cr_engine.h"
 #include "cr_image.h"
+#include "cr_ringplan.h"
 #include "cr_rgs_check.h"
 #include "cr_rgs_xml.h"
 #include "cr_rules.h"
@@ -310,6 +311,55 @@ static void check_refuses_workflow_line_of_a_directory_user(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A user's call forwarding or simultaneous ring to a workflow's number rings the workflow's
+ * URI (a SIP target), not a PSTN leg hairpinned through a gateway. */
+static void ringing_plan_target_that_is_a_workflow_line(void **state)
+{
+    (void)state;
+    const char *xml =
+        HEAD "<users>"
+             "<user uri='sip:alice@contoso.com' line='tel:+14255550100' enterpriseVoice='true'>"
+             "<forwarding immediate='50110'/></user>"
+             "<user uri='sip:erin@contoso.com' line='tel:+14255550101' enterpriseVoice='true'>"
+             "<simultaneousRing target='+14255550120;ext=50120'/></user>"
+             "</users><responseGroups>" GROUPS
+             "<workflow name='Helpdesk' uri='sip:helpdesk@contoso.com' line='tel:+14255550110'"
+             " type='huntGroup' queue='Q'/>"
+             "<workflow name='Sales' uri='sip:sales@contoso.com' line='tel:+14255550120;ext=50120'"
+             " type='huntGroup' queue='Q'/>"
+             "</responseGroups></callroute>";
+    cr_config *cfg = cr_test_load_xml(xml);
+    assert_non_null(cfg);
+    static cr_plan plan; /* large */
+    cr_trace trace;
+    cr_trace_init(&trace);
+    const cr_user *alice = cr_config_user_find(cfg, "sip:alice@contoso.com");
+    assert_int_equal(cr_plan_build(cfg, NULL, alice, NULL, 0, NULL, &plan, &trace), CR_OK);
+    assert_true(plan.forwarded);
+    assert_int_equal(plan.nbranches, 1);
+    assert_int_equal(plan.branches[0].ntargets, 1);
+    assert_int_equal(plan.branches[0].targets[0].kind, CR_TARGET_SIP);
+    assert_string_equal(plan.branches[0].targets[0].uri, "sip:helpdesk@contoso.com");
+    assert_null(plan.branches[0].targets[0].leg);
+    assert_int_equal(plan.nlegs, 0);
+    assert_non_null(strstr(trace.buf, "+14255550110: the line of workflow 'Helpdesk'"));
+    cr_trace_free(&trace);
+    /* simultaneous ring to a workflow's line with an extension */
+    const cr_user *erin = cr_config_user_find(cfg, "sip:erin@contoso.com");
+    assert_int_equal(cr_plan_build(cfg, NULL, erin, NULL, 0, NULL, &plan, NULL), CR_OK);
+    bool found = false;
+    for (size_t i = 0; i < plan.nbranches; i++)
+        for (size_t k = 0; k < plan.branches[i].ntargets; k++)
+            if (plan.branches[i].kind == CR_BRANCH_SIMULTANEOUS_RING) {
+                assert_int_equal(plan.branches[i].targets[k].kind, CR_TARGET_SIP);
+                assert_string_equal(plan.branches[i].targets[k].uri, "sip:sales@contoso.com");
+                found = true;
+            }
+    assert_true(found);
+    assert_int_equal(plan.nlegs, 0);
+    cr_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +373,7 @@ int main(void)
         cmocka_unit_test(check_refuses_workflow_line_of_a_user),
         cmocka_unit_test(check_refuses_malformed_and_respelled_lines),
         cmocka_unit_test(check_refuses_workflow_line_of_a_directory_user),
+        cmocka_unit_test(ringing_plan_target_that_is_a_workflow_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
