@@ -40,6 +40,7 @@ typedef enum {
  * without PCRE2.
  */
 #define CR_PX_EXACT 0x8000u /* in cr_px_item.tail: the bits below are the tail's symbols */
+#define CR_PX_SYMS  0x1FFFu /* every symbol's bit (0-9 + * #, in cr_px_symbol order) */
 
 typedef struct cr_pattern_info {
     cr_px_kind kind;

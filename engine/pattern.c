@@ -1,0 +1,926 @@
+/*
+ * Pattern analysis for the compiled indexes: which numbers a route or normalization pattern
+ * can match, as prefixes, length bounds and an exact tail (route_index.h, cr_pattern_*).
+ *
+ * A pattern is parsed (the subset of PCRE2 syntax a dial plan uses) into a small NFA over
+ * the 13 symbols a number can hold (0-9 + * #). Anything outside that subset (back
+ * references, recursion, \Q, inline options, ...) makes the pattern "not analysable" and a
+ * candidate for every number. Zero-width assertions other than ^ and $ (lookarounds, \b,
+ * \G, \K) are taken as always true, and atomic groups and possessive quantifiers as plain
+ * ones: both only widen what the NFA accepts, so the analysis stays an over-approximation
+ * of what PCRE2 can match. Characters outside the alphabet match nothing here, which is
+ * why numbers holding one are never pre-selected (route_index.h).
+ */
+#include "route_index.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SYM_COUNT     13
+#define MASK_ALL      CR_PX_SYMS
+#define MASK_DIGIT    0x3FFu
+#define MASK_NONDIGIT 0x1C00u /* + * # */
+
+int cr_px_symbol(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c == '+')
+        return 10;
+    if (c == '*')
+        return 11;
+    if (c == '#')
+        return 12;
+    return -1;
+}
+
+static const char sym_char[SYM_COUNT] = "0123456789+*#";
+
+static uint16_t char_mask(unsigned char c)
+{
+    int s = cr_px_symbol(c);
+    return s < 0 ? 0 : (uint16_t)(1u << s);
+}
+
+/* ---- parsing into a syntax tree --------------------------------------------------------- */
+
+enum { A_SET, A_EMPTY, A_CAT, A_ALT, A_REP, A_BEGIN, A_END };
+
+#define MAX_AST   1024
+#define MAX_DEPTH 64
+#define REP_INF   -1
+#define REP_MAX   64 /* larger bounds are widened to "no upper bound" */
+
+typedef struct anode {
+    uint8_t kind;
+    uint16_t mask;
+    int min, max;
+    int child, last, next, prev; /* first/last child, next/previous sibling; -1 = none */
+} anode;
+
+typedef struct parser {
+    const char *s;
+    size_t i;
+    anode n[MAX_AST];
+    int count, depth;
+    bool bail;
+    /* something was widened (an assertion taken as true, an atomic group or possessive
+     * quantifier as a plain one, a large bound as none) or might not compile as the analysis
+     * reads it: the analysis is then no exact model of PCRE2 */
+    bool inexact;
+} parser;
+
+static int new_node(parser *P, int kind)
+{
+    if (P->count == MAX_AST) {
+        P->bail = true;
+        return -1;
+    }
+    anode *a = &P->n[P->count];
+    memset(a, 0, sizeof *a);
+    a->kind = (uint8_t)kind;
+    a->child = a->last = a->next = a->prev = -1;
+    return P->count++;
+}
+
+static void append_child(parser *P, int parent, int child)
+{
+    anode *p = &P->n[parent];
+    if (p->last < 0)
+        p->child = child;
+    else
+        P->n[p->last].next = child;
+    P->n[child].prev = p->last;
+    p->last = child;
+}
+
+static int set_node(parser *P, uint16_t mask)
+{
+    int k = new_node(P, A_SET);
+    if (k >= 0)
+        P->n[k].mask = mask;
+    return k;
+}
+
+/* Reads "{n}", "{n,}" or "{n,m}" at s; returns its length (0 when it is not a quantifier,
+ * -1 for forms this analysis does not model). */
+static int read_braces(const char *s, int *min, int *max)
+{
+    size_t k = 1;
+    long a = 0, b;
+    if (s[k] == ',')
+        return -1; /* "{,m}" changed meaning across PCRE2 versions */
+    if (s[k] < '0' || s[k] > '9')
+        return 0;
+    while (s[k] >= '0' && s[k] <= '9') {
+        a = a * 10 + (s[k++] - '0');
+        if (a > 65535)
+            return -1;
+    }
+    if (s[k] == '}') {
+        b = a;
+    } else if (s[k] == ',' && s[k + 1] == '}') {
+        b = REP_INF;
+        k++;
+    } else if (s[k] == ',' && s[k + 1] >= '0' && s[k + 1] <= '9') {
+        k++;
+        b = 0;
+        while (s[k] >= '0' && s[k] <= '9') {
+            b = b * 10 + (s[k++] - '0');
+            if (b > 65535)
+                return -1;
+        }
+        if (s[k] != '}' || b < a)
+            return s[k] == '}' ? -1 : 0;
+    } else {
+        return 0;
+    }
+    *min = (int)a;
+    *max = (int)b;
+    return (int)k + 1;
+}
+
+/* An escape outside a class: a set of symbols, an assertion, or bail. */
+static int parse_escape(parser *P)
+{
+    char e = P->s[P->i + 1];
+    P->i += 2;
+    switch (e) {
+    case 'd':
+    case 'w':
+        return set_node(P, MASK_DIGIT);
+    case 'D':
+    case 'W':
+        return set_node(P, MASK_NONDIGIT);
+    case 's':
+    case 'h':
+    case 'v':
+        return set_node(P, 0);
+    case 'S':
+    case 'H':
+    case 'V':
+    case 'N':
+        return set_node(P, MASK_ALL);
+    case 'A':
+        return new_node(P, A_BEGIN);
+    case 'z':
+    case 'Z':
+        return new_node(P, A_END);
+    case 'b':
+    case 'B':
+    case 'G':
+    case 'K':
+        P->inexact = true;
+        return new_node(P, A_EMPTY);
+    }
+    if (e == 0 || (e >= '0' && e <= '9') || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) {
+        P->bail = true;
+        return -1;
+    }
+    return set_node(P, char_mask((unsigned char)e));
+}
+
+/* One end of a class range or a single class member; -1 when it is a class escape. */
+static int class_char(parser *P, uint16_t *mask)
+{
+    const char *s = P->s;
+    char c = s[P->i];
+    if (c == '[' && (s[P->i + 1] == ':' || s[P->i + 1] == '.' || s[P->i + 1] == '=')) {
+        P->bail = true; /* POSIX classes */
+        return 0;
+    }
+    if (c != '\\') {
+        P->i++;
+        return (unsigned char)c;
+    }
+    char e = s[P->i + 1];
+    P->i += 2;
+    switch (e) {
+    case 'd':
+    case 'w':
+        *mask |= MASK_DIGIT;
+        return -1;
+    case 'D':
+    case 'W':
+        *mask |= MASK_NONDIGIT;
+        return -1;
+    case 's':
+    case 'h':
+    case 'v':
+        return -1;
+    case 'S':
+    case 'H':
+    case 'V':
+        *mask |= MASK_ALL;
+        return -1;
+    }
+    if (e == 0 || (e >= '0' && e <= '9') || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))
+        P->bail = true;
+    return (unsigned char)e;
+}
+
+static int parse_class(parser *P)
+{
+    const char *s = P->s;
+    uint16_t mask = 0;
+    bool neg = false, first = true;
+    P->i++;
+    if (s[P->i] == '^') {
+        neg = true;
+        P->i++;
+    }
+    for (;;) {
+        char c = s[P->i];
+        if (c == 0) {
+            P->bail = true;
+            return -1;
+        }
+        if (c == ']' && !first) {
+            P->i++;
+            break;
+        }
+        first = false;
+        int lo = class_char(P, &mask);
+        if (P->bail)
+            return -1;
+        bool range = s[P->i] == '-' && s[P->i + 1] != ']' && s[P->i + 1] != 0;
+        if (lo < 0) {
+            if (range) {
+                P->bail = true; /* "[\d-9]": not worth modelling */
+                return -1;
+            }
+            continue;
+        }
+        if (!range) {
+            mask |= char_mask((unsigned char)lo);
+            continue;
+        }
+        P->i++;
+        int hi = class_char(P, &mask);
+        if (P->bail || hi < 0 || hi < lo) {
+            P->bail = true;
+            return -1;
+        }
+        for (int k = 0; k < SYM_COUNT; k++)
+            if ((unsigned char)sym_char[k] >= lo && (unsigned char)sym_char[k] <= hi)
+                mask |= (uint16_t)(1u << k);
+    }
+    return set_node(P, neg ? (uint16_t)(MASK_ALL & ~mask) : mask);
+}
+
+static int parse_alt(parser *P);
+
+/* "(...)" in its forms; lookarounds and comments become an empty (always true) node. */
+static int parse_group(parser *P)
+{
+    const char *s = P->s;
+    bool zero_width = false;
+    size_t j = P->i + 1;
+    if (s[j] == '*') {
+        P->bail = true;
+        return -1;
+    }
+    if (s[j] == '?') {
+        j++;
+        char c = s[j];
+        if (c != ':')
+            P->inexact = true; /* only "(?:" is read exactly */
+        if (c == ':' || c == '|' || c == '>') {
+            j++;
+        } else if (c == '=' || c == '!') {
+            zero_width = true;
+            j++;
+        } else if (c == '<' && (s[j + 1] == '=' || s[j + 1] == '!')) {
+            zero_width = true;
+            j += 2;
+        } else if (c == '<' || c == '\'' || (c == 'P' && s[j + 1] == '<')) {
+            char close = c == '\'' ? '\'' : '>';
+            const char *e = strchr(s + j + (c == 'P' ? 2 : 1), close);
+            if (!e) {
+                P->bail = true;
+                return -1;
+            }
+            j = (size_t)(e - s) + 1;
+        } else if (c == '#') {
+            const char *e = strchr(s + j, ')');
+            if (!e) {
+                P->bail = true;
+                return -1;
+            }
+            P->i = (size_t)(e - s) + 1;
+            return new_node(P, A_EMPTY);
+        } else {
+            P->bail = true; /* options, conditionals, recursion, callouts */
+            return -1;
+        }
+    }
+    P->i = j;
+    if (++P->depth > MAX_DEPTH) {
+        P->bail = true;
+        return -1;
+    }
+    int inner = parse_alt(P);
+    P->depth--;
+    if (P->bail || s[P->i] != ')') {
+        P->bail = true;
+        return -1;
+    }
+    P->i++;
+    return zero_width ? new_node(P, A_EMPTY) : inner;
+}
+
+static int parse_atom(parser *P)
+{
+    const char *s = P->s;
+    char c = s[P->i];
+    switch (c) {
+    case '(':
+        return parse_group(P);
+    case '[':
+        return parse_class(P);
+    case '.':
+        P->i++;
+        return set_node(P, MASK_ALL);
+    case '^':
+        P->i++;
+        return new_node(P, A_BEGIN);
+    case '$':
+        P->i++;
+        return new_node(P, A_END);
+    case '\\':
+        return parse_escape(P);
+    case '*':
+    case '+':
+    case '?':
+        P->bail = true;
+        return -1;
+    case '{':
+        /* a quantifier with nothing to repeat, or a literal brace whose reading differs
+         * across PCRE2 versions: neither belongs in a dial plan */
+        P->bail = true;
+        return -1;
+    }
+    P->i++;
+    return set_node(P, char_mask((unsigned char)c));
+}
+
+/* True when node k can be repeated without surprises: no anchors or nested repeats inside
+ * (PCRE2 refuses some, and nested repeats can backtrack into its match limit). */
+static bool repeatable(const parser *P, int k)
+{
+    const anode *a = &P->n[k];
+    if (a->kind == A_BEGIN || a->kind == A_END || a->kind == A_REP)
+        return false;
+    for (int c = a->child; c >= 0; c = P->n[c].next)
+        if (!repeatable(P, c))
+            return false;
+    return true;
+}
+
+static int parse_seq(parser *P)
+{
+    int cat = new_node(P, A_CAT);
+    while (!P->bail) {
+        char c = P->s[P->i];
+        if (c == 0 || c == '|' || c == ')')
+            break;
+        int atom = parse_atom(P);
+        if (P->bail)
+            return -1;
+        int min = -2, max = 0;
+        c = P->s[P->i];
+        if (c == '*')
+            min = 0, max = REP_INF, P->i++;
+        else if (c == '+')
+            min = 1, max = REP_INF, P->i++;
+        else if (c == '?')
+            min = 0, max = 1, P->i++;
+        else if (c == '{') {
+            int k = read_braces(P->s + P->i, &min, &max);
+            if (k <= 0) {
+                P->bail = true;
+                return -1;
+            }
+            P->i += (size_t)k;
+        }
+        if (min != -2) {
+            if (min > REP_MAX) {
+                P->bail = true;
+                return -1;
+            }
+            if (max > REP_MAX) {
+                max = REP_INF;
+                P->inexact = true;
+            }
+            c = P->s[P->i];
+            if (c == '?' || c == '+') /* lazy, possessive: same language or less */
+                P->i++;
+            if (c == '+' || !repeatable(P, atom))
+                P->inexact = true;
+            int rep = new_node(P, A_REP);
+            if (rep < 0)
+                return -1;
+            P->n[rep].min = min;
+            P->n[rep].max = max;
+            append_child(P, rep, atom);
+            atom = rep;
+        }
+        append_child(P, cat, atom);
+    }
+    return cat;
+}
+
+static int parse_alt(parser *P)
+{
+    int first = parse_seq(P);
+    if (P->bail || P->s[P->i] != '|')
+        return first;
+    int alt = new_node(P, A_ALT);
+    if (alt < 0)
+        return -1;
+    append_child(P, alt, first);
+    while (!P->bail && P->s[P->i] == '|') {
+        P->i++;
+        int b = parse_seq(P);
+        if (P->bail)
+            return -1;
+        append_child(P, alt, b);
+    }
+    return alt;
+}
+
+/* ---- the NFA ----------------------------------------------------------------------------- */
+
+enum { N_SYM, N_SPLIT, N_BEGIN, N_END, N_MATCH };
+
+#define MAX_STATES 1024
+
+typedef struct nstate {
+    uint8_t kind;
+    uint16_t mask;
+    int out, out1;
+} nstate;
+
+typedef struct nfa {
+    nstate st[MAX_STATES];
+    int count;
+    bool bail;
+    size_t words; /* 64-bit words of a state set */
+} nfa;
+
+static int add_state(nfa *N, int kind, uint16_t mask, int out, int out1)
+{
+    if (N->count == MAX_STATES) {
+        N->bail = true;
+        return out;
+    }
+    N->st[N->count] = (nstate){(uint8_t)kind, mask, out, out1};
+    return N->count++;
+}
+
+/* Emits node k so that it continues into state `next`; returns its entry state. Built back
+ * to front, so no patch lists are needed. */
+static int emit(nfa *N, const parser *P, int k, int next, int depth)
+{
+    if (N->bail || depth > 2 * MAX_DEPTH + 8) {
+        N->bail = true;
+        return next;
+    }
+    const anode *a = &P->n[k];
+    switch (a->kind) {
+    case A_SET:
+        return add_state(N, N_SYM, a->mask, next, -1);
+    case A_EMPTY:
+        return next;
+    case A_BEGIN:
+        return add_state(N, N_BEGIN, 0, next, -1);
+    case A_END:
+        return add_state(N, N_END, 0, next, -1);
+    case A_CAT:
+        for (int c = a->last; c >= 0; c = P->n[c].prev)
+            next = emit(N, P, c, next, depth + 1);
+        return next;
+    case A_ALT: {
+        int entry = -1;
+        for (int c = a->child; c >= 0; c = P->n[c].next) {
+            int e = emit(N, P, c, next, depth + 1);
+            entry = entry < 0 ? e : add_state(N, N_SPLIT, 0, e, entry);
+        }
+        return entry < 0 ? next : entry;
+    }
+    case A_REP: {
+        int t = next;
+        if (a->max == REP_INF) {
+            int loop = add_state(N, N_SPLIT, 0, -1, next);
+            if (N->bail)
+                return next;
+            N->st[loop].out = emit(N, P, a->child, loop, depth + 1);
+            t = loop;
+        } else {
+            for (int r = 0; r < a->max - a->min; r++)
+                t = add_state(N, N_SPLIT, 0, emit(N, P, a->child, t, depth + 1), next);
+        }
+        for (int r = 0; r < a->min; r++)
+            t = emit(N, P, a->child, t, depth + 1);
+        return t;
+    }
+    }
+    N->bail = true;
+    return next;
+}
+
+/* ---- state sets ---------------------------------------------------------------------------- */
+
+typedef struct closure {
+    bool accept;     /* a match can end here, whatever follows */
+    bool end_accept; /* a match can end here if the number ends here */
+} closure;
+
+static inline void set_add(uint64_t *s, int k)
+{
+    s[k >> 6] |= 1ull << (k & 63);
+}
+
+static inline bool set_has(const uint64_t *s, int k)
+{
+    return (s[k >> 6] >> (k & 63)) & 1;
+}
+
+/* Epsilon closure of `in` at a position (at0: the start of the number) into `out`; follows
+ * END states only to see whether they lead to a match at the end. `stack` holds
+ * 4 * MAX_STATES ints (a state is pushed at most once per incoming edge); `seen_end` is a
+ * scratch set. */
+static closure do_closure(const nfa *N, const uint64_t *in, bool at0, uint64_t *out,
+                          uint64_t *seen_end, int *stack)
+{
+    closure c = {false, false};
+    size_t w = N->words;
+    memset(out, 0, w * sizeof *out);
+    int sp = 0;
+    for (size_t i = 0; i < w; i++)
+        for (uint64_t b = in[i]; b; b &= b - 1)
+            stack[sp++] = (int)(i * 64 + (size_t)__builtin_ctzll(b));
+    while (sp) {
+        int k = stack[--sp];
+        if (k < 0 || set_has(out, k))
+            continue;
+        set_add(out, k);
+        const nstate *s = &N->st[k];
+        if (s->kind == N_SPLIT) {
+            stack[sp++] = s->out;
+            if (s->out1 >= 0)
+                stack[sp++] = s->out1;
+        } else if (s->kind == N_BEGIN) {
+            if (at0)
+                stack[sp++] = s->out;
+        } else if (s->kind == N_MATCH) {
+            c.accept = true;
+        }
+    }
+    if (c.accept)
+        return c;
+    /* END states: what is reachable once the number has ended */
+    memset(seen_end, 0, w * sizeof *seen_end);
+    for (int k = 0; k < N->count; k++)
+        if (set_has(out, k) && N->st[k].kind == N_END)
+            stack[sp++] = N->st[k].out;
+    while (sp) {
+        int k = stack[--sp];
+        if (k < 0 || set_has(seen_end, k))
+            continue;
+        set_add(seen_end, k);
+        const nstate *s = &N->st[k];
+        if (s->kind == N_SPLIT) {
+            stack[sp++] = s->out;
+            if (s->out1 >= 0)
+                stack[sp++] = s->out1;
+        } else if (s->kind == N_END || (s->kind == N_BEGIN && at0)) {
+            stack[sp++] = s->out;
+        } else if (s->kind == N_MATCH) {
+            c.end_accept = true;
+        }
+    }
+    return c;
+}
+
+/* The states reached from closure `cl` by a symbol in `mask`. Returns false when none. */
+static bool step(const nfa *N, const uint64_t *cl, uint16_t mask, uint64_t *out)
+{
+    bool any = false;
+    memset(out, 0, N->words * sizeof *out);
+    for (size_t i = 0; i < N->words; i++)
+        for (uint64_t b = cl[i]; b; b &= b - 1) {
+            const nstate *s = &N->st[i * 64 + (size_t)__builtin_ctzll(b)];
+            if (s->kind == N_SYM && (s->mask & mask)) {
+                set_add(out, s->out);
+                any = true;
+            }
+        }
+    return any;
+}
+
+/* ---- analysis ------------------------------------------------------------------------------ */
+
+typedef struct scratch {
+    nfa N;
+    parser P;
+    int stack[4 * MAX_STATES];
+    uint64_t pool[]; /* state sets, POOL_SETS of MAX_STATES bits */
+} scratch;
+
+#define POOL_SETS (2 * CR_PX_MAX_PREFIXES + SYM_COUNT + 8 + 4) /* 4 for tail_exact */
+
+typedef struct frontier {
+    uint8_t syms[CR_PX_MAX_DEPTH];
+    uint8_t len;
+    uint64_t *set;
+} frontier;
+
+/*
+ * Reads what may follow a prefix exactly, when that is "m symbols of one set, between lo and
+ * hi of them" (the usual "(\d{4})$"): from the states after the prefix, every step must offer
+ * one and the same symbol set, the lengths at which a match may end must form one interval,
+ * and a match must need the end of the number. False when the tail is anything else.
+ */
+static bool tail_exact(scratch *X, const uint64_t *set0, bool at0, uint16_t *mask, int *lo, int *hi)
+{
+    nfa *N = &X->N;
+    size_t w = N->words;
+    uint64_t *cur = X->pool + (POOL_SETS - 4) * w, *cl = cur + w, *nxt = cl + w, *tmp = nxt + w;
+    memcpy(cur, set0, w * sizeof *cur);
+    int a = -1, b = -1;
+    uint16_t m = 0;
+    bool have_m = false;
+    for (int pos = 0;; pos++) {
+        if (pos > 40)
+            return false; /* no fixed point soon: not modelled */
+        closure c = do_closure(N, cur, at0 && pos == 0, cl, tmp, X->stack);
+        if (c.accept)
+            return false;
+        if (c.end_accept) {
+            if (a < 0)
+                a = pos;
+            else if (b != pos - 1)
+                return false;
+            b = pos;
+        }
+        uint16_t sm = 0;
+        bool any = false;
+        for (size_t i = 0; i < w; i++)
+            for (uint64_t bits = cl[i]; bits; bits &= bits - 1) {
+                const nstate *st = &N->st[i * 64 + (size_t)__builtin_ctzll(bits)];
+                if (st->kind != N_SYM || !st->mask)
+                    continue;
+                if (any && st->mask != sm)
+                    return false;
+                sm = st->mask;
+                any = true;
+            }
+        if (!any)
+            break;
+        if (have_m && sm != m)
+            return false;
+        m = sm;
+        have_m = true;
+        step(N, cl, m, nxt);
+        if ((pos > 0 || !at0) && memcmp(nxt, cur, w * sizeof *cur) == 0) {
+            if (c.end_accept)
+                b = CR_PX_LEN_INF; /* the same answer at every longer length */
+            break;
+        }
+        uint64_t *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    if (a < 0)
+        return false;
+    *mask = m;
+    *lo = a;
+    *hi = b;
+    return true;
+}
+
+static void add_prefix(scratch *X, cr_pattern_info *out, const uint8_t *syms, size_t len,
+                       const uint64_t *set)
+{
+    size_t k = out->nprefixes++;
+    for (size_t i = 0; i < len; i++)
+        out->prefixes[k][i] = sym_char[syms[i]];
+    out->prefixes[k][len] = 0;
+    out->plen[k] = (uint8_t)len;
+    out->tail[k] = 0;
+    uint16_t m;
+    int lo, hi;
+    if (out->strict && tail_exact(X, set, len == 0, &m, &lo, &hi)) {
+        out->tail[k] = (uint16_t)(CR_PX_EXACT | m);
+        out->tmin[k] = (uint8_t)lo;
+        out->tmax[k] = hi >= CR_PX_LEN_INF ? CR_PX_LEN_INF : (uint8_t)hi;
+    }
+}
+
+bool cr_pattern_exact(const cr_pattern_info *info)
+{
+    if (!info->strict || info->kind == CR_PX_ANY)
+        return false;
+    for (size_t i = 0; i < info->nprefixes; i++)
+        if (!(info->tail[i] & CR_PX_EXACT))
+            return false;
+    return true;
+}
+
+/* Length bounds of a number the NFA can match; false when it can match none. */
+static bool length_bounds(scratch *X, int start, cr_pattern_info *out)
+{
+    nfa *N = &X->N;
+    size_t w = N->words;
+    uint64_t *cur = X->pool, *cl = cur + w, *nxt = cl + w, *tmp = nxt + w;
+    memset(cur, 0, w * sizeof *cur);
+    set_add(cur, start);
+    int a_min = -1, b_min = -1, b_max = -1;
+    bool b_inf = false;
+    for (int pos = 0; pos <= CR_NUMBER_MAX; pos++) {
+        closure c = do_closure(N, cur, pos == 0, cl, tmp, X->stack);
+        if (c.accept) {
+            a_min = pos;
+            break;
+        }
+        if (c.end_accept) {
+            if (b_min < 0)
+                b_min = pos;
+            b_max = pos;
+        }
+        if (!step(N, cl, MASK_ALL, nxt))
+            break;
+        if (pos > 0 && memcmp(nxt, cur, w * sizeof *cur) == 0) {
+            /* the same set from here on: the same answer at every longer length */
+            b_inf = c.end_accept;
+            break;
+        }
+        if (pos == CR_NUMBER_MAX)
+            b_inf = true; /* unknown past the longest number: no bound */
+        uint64_t *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    if (a_min < 0 && b_min < 0)
+        return false;
+    int mn = a_min < 0 ? b_min : (b_min < 0 ? a_min : (a_min < b_min ? a_min : b_min));
+    out->minlen = (uint8_t)(mn > 254 ? 254 : mn);
+    out->maxlen = (a_min >= 0 || b_inf || b_max > 254) ? CR_PX_LEN_INF : (uint8_t)b_max;
+    return true;
+}
+
+/* Literal prefixes: follows the NFA symbol by symbol while the choices stay few. */
+static void prefixes(scratch *X, int start, cr_pattern_info *out)
+{
+    nfa *N = &X->N;
+    size_t w = N->words;
+    enum { WORK = 2 * CR_PX_MAX_PREFIXES + SYM_COUNT }; /* > pending + SYM_COUNT */
+    frontier work[WORK];
+    size_t head = 0, tail = 0, nextset = 0;
+    uint64_t *cl = X->pool, *tmp = cl + w;
+    uint64_t *sets = tmp + w; /* POOL_SETS - 2 sets, used as a ring */
+    size_t nsets = POOL_SETS - 6;
+    work[0].len = 0;
+    work[0].set = sets + (nextset++ % nsets) * w;
+    memset(work[0].set, 0, w * sizeof(uint64_t));
+    set_add(work[0].set, start);
+    tail++;
+    while (head < tail) {
+        frontier *f = &work[head++ % WORK];
+        closure c = do_closure(N, f->set, f->len == 0, cl, tmp, X->stack);
+        if (c.accept || c.end_accept) {
+            add_prefix(X, out, f->syms, f->len, f->set);
+            continue;
+        }
+        uint16_t live = 0;
+        for (size_t i = 0; i < w; i++)
+            for (uint64_t b = cl[i]; b; b &= b - 1) {
+                const nstate *st = &N->st[i * 64 + (size_t)__builtin_ctzll(b)];
+                if (st->kind == N_SYM)
+                    live |= st->mask;
+            }
+        int k = __builtin_popcount(live);
+        if (k == 0)
+            continue; /* a dead end: no number goes this way */
+        size_t pending = tail - head;
+        if (k >= 10 || f->len == CR_PX_MAX_DEPTH ||
+            out->nprefixes + pending + (size_t)k > CR_PX_MAX_PREFIXES) {
+            add_prefix(X, out, f->syms, f->len, f->set);
+            continue;
+        }
+        for (int s = 0; s < SYM_COUNT; s++) {
+            if (!(live >> s & 1))
+                continue;
+            frontier *g = &work[tail % WORK];
+            tail++;
+            memcpy(g->syms, f->syms, f->len);
+            g->syms[f->len] = (uint8_t)s;
+            g->len = (uint8_t)(f->len + 1);
+            g->set = sets + (nextset++ % nsets) * w;
+            step(N, cl, (uint16_t)(1u << s), g->set);
+        }
+    }
+}
+
+/* Drops prefixes that an other prefix of the same pattern already covers (the tails are then
+ * no longer read exactly). */
+static void dedupe(cr_pattern_info *out)
+{
+    size_t w = 0, n = out->nprefixes;
+    for (size_t i = 0; i < out->nprefixes; i++) {
+        bool covered = false;
+        for (size_t j = 0; j < out->nprefixes && !covered; j++) {
+            if (j == i || out->plen[j] > out->plen[i])
+                continue;
+            if (memcmp(out->prefixes[j], out->prefixes[i], out->plen[j]) == 0)
+                covered = out->plen[j] < out->plen[i] || j < i;
+        }
+        if (!covered) {
+            if (w != i) {
+                memcpy(out->prefixes[w], out->prefixes[i], sizeof out->prefixes[0]);
+                out->plen[w] = out->plen[i];
+                out->tail[w] = out->tail[i];
+                out->tmin[w] = out->tmin[i];
+                out->tmax[w] = out->tmax[i];
+            }
+            w++;
+        }
+    }
+    out->nprefixes = w;
+    if (w != n)
+        for (size_t i = 0; i < w; i++)
+            out->tail[i] = 0;
+}
+
+cr_pattern_analyser *cr_pattern_analyser_new(void)
+{
+    return malloc(sizeof(scratch) + POOL_SETS * (MAX_STATES / 64) * sizeof(uint64_t));
+}
+
+void cr_pattern_analyser_free(cr_pattern_analyser *a)
+{
+    free(a);
+}
+
+void cr_pattern_analyse(const char *pattern, cr_pattern_info *out)
+{
+    cr_pattern_analyser *a = cr_pattern_analyser_new();
+    cr_pattern_analyse_with(a, pattern, out);
+    cr_pattern_analyser_free(a);
+}
+
+void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out)
+{
+    memset(out, 0, offsetof(cr_pattern_info, plen));
+    out->kind = CR_PX_ANY;
+    out->strict = false;
+    out->minlen = 0;
+    out->maxlen = CR_PX_LEN_INF;
+    scratch *X = (scratch *)a;
+    if (!pattern || !X)
+        return;
+    parser *P = &X->P;
+    P->s = pattern;
+    P->i = 0;
+    P->count = 0;
+    P->depth = 0;
+    P->bail = false;
+    P->inexact = false;
+    int root = parse_alt(P);
+    if (P->bail || root < 0 || pattern[P->i] != 0)
+        goto done;
+    /* ovectors hold 255 groups (regex.c): more is not read exactly */
+    size_t groups = 0;
+    for (const char *q = pattern; *q; q++)
+        groups += *q == '(';
+    out->strict = !P->inexact && groups < 200;
+    nfa *N = &X->N;
+    N->count = 0;
+    N->bail = false;
+    int match = add_state(N, N_MATCH, 0, -1, -1);
+    int start = emit(N, P, root, match, 0);
+    if (N->bail)
+        goto done;
+    N->words = ((size_t)N->count + 63) / 64;
+    /* Anchored: with ^ failing (any start but the first), nothing can be matched. */
+    uint64_t *s0 = X->pool, *cl = s0 + N->words, *tmp = cl + N->words;
+    memset(s0, 0, N->words * sizeof *s0);
+    set_add(s0, start);
+    closure c = do_closure(N, s0, false, cl, tmp, X->stack);
+    bool consumes = false;
+    for (int k = 0; k < N->count; k++)
+        if (set_has(cl, k) && N->st[k].kind == N_SYM && N->st[k].mask)
+            consumes = true;
+    if (c.accept || c.end_accept || consumes)
+        goto done;
+    if (!length_bounds(X, start, out)) {
+        out->kind = CR_PX_NEVER;
+        goto done;
+    }
+    prefixes(X, start, out);
+    dedupe(out);
+    out->kind = out->nprefixes ? CR_PX_SET : CR_PX_NEVER;
+done:
+    return;
+}
