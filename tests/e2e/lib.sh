@@ -13,6 +13,11 @@ KAMCMD=${KAMCMD:-/usr/sbin/kamcmd}
 SIPP=${SIPP:-sipp}
 E2E_PIDS=()
 E2E_KAM_PID=
+# Debian's python3 (scripts/setup.sh installs it), not a version manager's shim that may come
+# first on PATH: pyenv's costs a second or more per start on a loaded machine, and a media
+# case starts python dozens of times (103 s instead of about 20 s under load).
+E2E_PY=python3
+[ -x /usr/bin/python3 ] && E2E_PY=/usr/bin/python3
 
 e2e_log() { echo "e2e: $*" >&2; }
 e2e_fail() {
@@ -66,7 +71,7 @@ e2e_init() {
 
 # Prints N distinct free UDP ports on 127.0.0.1 (held open together while chosen).
 e2e_ports() {
-    python3 - "$1" <<'EOF'
+    $E2E_PY - "$1" <<'EOF'
 import socket, sys
 socks = []
 for _ in range(int(sys.argv[1])):

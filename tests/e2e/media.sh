@@ -19,7 +19,7 @@ PORT_A=0 PORT_B=0 PORT_C=0
 XML=$E2E_TMP/media.xml
 e2e_fixture "$E2E_DIR/fixtures/media.xml" "$XML"
 sed "s/@PORT_D@/$PORT_D/g" "$E2E_DIR/fixtures/media_ivr.lua" >"$E2E_TMP/media_ivr.lua"
-TOOL="python3 $E2E_DIR/media_tool.py"
+TOOL="$E2E_PY $E2E_DIR/media_tool.py"
 CLI=${CR_CLI:-$(dirname "$CR_LIBRARY")/callroute}
 MEDIA=$E2E_TMP/media
 mkdir -p "$MEDIA"
@@ -112,7 +112,7 @@ rtp() {
 
 # between N LOW HIGH WHAT: N within [LOW, HIGH] (floats), else the case fails.
 between() {
-    python3 -c "import sys; sys.exit(0 if $2 <= $1 <= $3 else 1)" \
+    $E2E_PY -c "import sys; sys.exit(0 if $2 <= $1 <= $3 else 1)" \
         || e2e_fail "$4: $1 not within [$2, $3]"
 }
 
@@ -182,25 +182,25 @@ media_welcome)
     tbye=$(msg_time uac sent "^BYE ") || e2e_fail "the caller sent no BYE"
     awk '/^SIP\/2.0 183/ { on = 1 } on && /^m=audio [0-9]+ RTP\/AVP/ { ok = 1 } END { exit !ok }' \
         "$E2E_TMP/uac.msg" || e2e_fail "the 183 has no SDP"
-    d183=$(python3 -c "print('%.0f' % (($t183 - $t0) * 1000))")
+    d183=$($E2E_PY -c "print('%.0f' % (($t183 - $t0) * 1000))")
     between "$d183" 0 1000 "ms from the INVITE to the 183 (about 10 ms unloaded)"
     c0=$(event_time call) && pd=$(event_time prompt_done) || e2e_fail "no prompt_done in the timeline"
-    dp=$(python3 -c "print('%.3f' % ($pd - $c0))")
+    dp=$($E2E_PY -c "print('%.3f' % ($pd - $c0))")
     between "$dp" 1.9 2.5 "seconds of the welcome prompt (prompt_done)"
-    tp=$(python3 -c "print($t183 + $dp)")
+    tp=$($E2E_PY -c "print($t183 + $dp)")
     n_prompt=$(rtp "$CMP" "$t183" "$tp")
-    exp_prompt=$(python3 -c "print('%.0f' % ($dp * 50))")
+    exp_prompt=$($E2E_PY -c "print('%.0f' % ($dp * 50))")
     between "$n_prompt" "$((exp_prompt * 85 / 100))" "$((exp_prompt * 105 / 100))" \
         "RTP packets of the welcome prompt at the caller (expected about $exp_prompt)"
     n_moh=$(rtp "$CMP" "$tp" "$t200")
-    exp_moh=$(python3 -c "print('%.0f' % (($t200 - $tp) * 50))")
+    exp_moh=$($E2E_PY -c "print('%.0f' % (($t200 - $tp) * 50))")
     between "$n_moh" "$((exp_moh * 80 / 100))" "$((exp_moh * 110 / 100 + 5))" \
         "RTP packets of music on hold at the caller until the bridge (expected about $exp_moh)"
-    a=$(python3 -c "print($t200 + 0.5)")
+    a=$($E2E_PY -c "print($t200 + 0.5)")
     n_caller=$(rtp "$CMP" "$a" "$tbye")
     n_agent=$(rtp "$AMP" "$a" "$tbye")
     # g711a.pcap: 236 packets of 30 ms (7.05 s)
-    exp_talk=$(python3 -c "print('%.0f' % (min($tbye - $a, 7.05 - 0.5) * 236 / 7.05))")
+    exp_talk=$($E2E_PY -c "print('%.0f' % (min($tbye - $a, 7.05 - 0.5) * 236 / 7.05))")
     between "$n_caller" "$((exp_talk * 60 / 100))" "$((exp_talk * 110 / 100 + 5))" \
         "RTP packets from the agent at the caller after the bridge (expected about $exp_talk)"
     between "$n_agent" "$((exp_talk * 60 / 100))" "$((exp_talk * 110 / 100 + 5))" \
@@ -225,8 +225,8 @@ media_mid_prompt_hangup)
     no_sessions
     sleep 2.5
     stop_sniffer
-    a=$(python3 -c "print($tc + 0.5)")
-    b=$(python3 -c "print($tc + 2.5)")
+    a=$($E2E_PY -c "print($tc + 0.5)")
+    b=$($E2E_PY -c "print($tc + 2.5)")
     n_after=$(rtp "$CMP" "$a" "$b")
     [ "$n_after" = 0 ] || e2e_fail "$n_after RTP packets reached the caller after its CANCEL"
     n_before=$(rtp "$CMP" 0 "$tc")
@@ -247,7 +247,7 @@ media_after_hours)
     t183=$(msg_time uac received "^SIP/2.0 183") || e2e_fail "the caller got no 183"
     t480=$(msg_time uac received "^SIP/2.0 480") || e2e_fail "the caller got no 480"
     grep -a -q 'text="after_hours"' "$E2E_TMP/uac.msg" || e2e_fail "the 480 is not after_hours"
-    d=$(python3 -c "print('%.3f' % ($t480 - $t183))")
+    d=$($E2E_PY -c "print('%.3f' % ($t480 - $t183))")
     between "$d" 1.45 2.2 "seconds from the 183 to the 480 (the prompt lasts 1.5 s)"
     n=$(rtp "$CMP" "$t183" "$t480")
     between "$n" 64 80 "RTP packets of the after-hours prompt at the caller (expected about 75)"
@@ -324,8 +324,8 @@ media_ivr_transfer)
     [ "$(keys_fed)" = 3 ] || e2e_fail "the engine got keys '$(keys_fed)', not 3"
     [ "$(e2e_count xfer)" = 1 ] || e2e_fail "the transfer target did not ring"
     t200=$(msg_time uac received "^SIP/2.0 200") || e2e_fail "the caller got no 200"
-    a=$(python3 -c "print($t200 + 0.5)")
-    b=$(python3 -c "print($t200 + 4)")
+    a=$($E2E_PY -c "print($t200 + 0.5)")
+    b=$($E2E_PY -c "print($t200 + 4)")
     n_caller=$(rtp "$CMP" "$a" "$b")
     n_xfer=$(rtp "$AMP" "$a" "$b")
     [ "$n_caller" -ge 60 ] && [ "$n_xfer" -ge 60 ] \

@@ -66,7 +66,7 @@ e2e_delay() {
     local a b
     a=$(e2e_invite_time "$1") && b=$(e2e_invite_time "$2") || return 1
     [ -n "$a" ] && [ -n "$b" ] || return 1
-    python3 -c "print('%.3f' % ($b - $a))"
+    $E2E_PY -c "print('%.3f' % ($b - $a))"
 }
 
 # cancel_call NUMBER: a caller who hangs up 1 s after the 182 (or a 180).
@@ -186,7 +186,7 @@ rgs_serial)
     e2e_expect_invite s2 "^sip:s2@127\.0\.0\.1"
     e2e_got s1 CANCEL || e2e_fail "s1 was not cancelled after its alert time"
     d=$(e2e_delay s1 s2) || e2e_fail "no INVITE times"
-    python3 -c "import sys; sys.exit(0 if 9.8 <= $d <= 11.5 else 1)" \
+    $E2E_PY -c "import sys; sys.exit(0 if 9.8 <= $d <= 11.5 else 1)" \
         || e2e_fail "s2 rang $d s after s1 (alert time 10 s)"
     grep -a -q "182 Queued" "$E2E_TMP/uac.msg" || e2e_fail "the caller got no 182 Queued"
     e2e_log "ok: serial: s2 rang $d s after s1, answered"
@@ -215,7 +215,7 @@ rgs_decline)
     e2e_call alice decline || e2e_fail "the call was not answered by d3 after two declines"
     for a in d1 d2 d3; do e2e_expect_invite $a "^sip:$a@127\.0\.0\.1"; done
     d=$(e2e_delay d1 d3) || e2e_fail "no INVITE times"
-    python3 -c "import sys; sys.exit(0 if $d < 5.0 else 1)" \
+    $E2E_PY -c "import sys; sys.exit(0 if $d < 5.0 else 1)" \
         || e2e_fail "d3 rang $d s after d1 (declines move on at once)"
     e2e_log "ok: 486 and 603 moved on at once: d3 rang $d s after d1"
     ;;
@@ -453,7 +453,7 @@ rgs_timeout_number)
     e2e_expect_invite gwB "^sip:\+14255550177@127\.0\.0\.1:$PORT_B"
     e2e_got pq1 CANCEL || e2e_fail "pq1 not cancelled at the timeout"
     d=$(e2e_delay pq1 gwA) || e2e_fail "no INVITE times"
-    python3 -c "import sys; sys.exit(0 if 2.8 <= $d <= 4.0 else 1)" || e2e_fail "forwarded $d s after pq1 rang"
+    $E2E_PY -c "import sys; sys.exit(0 if 2.8 <= $d <= 4.0 else 1)" || e2e_fail "forwarded $d s after pq1 rang"
     e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq 'GW-A[^}]*down' || e2e_fail "GW-A not down after a 503 with Retry-After"
     e2e_log "ok: queue timeout forwarded to a number after $d s: GW-A 503 (Retry-After) -> GW-B"
     ;;

@@ -91,7 +91,7 @@ kam_ticks() {
 }
 # sipp_stat PHASE COLUMN: the column of the last line of sipp's statistics file.
 sipp_stat() {
-    python3 -c "
+    $E2E_PY -c "
 import sys
 rows = [l.rstrip('\\n').split(';') for l in open(sys.argv[1]) if l.strip()]
 print(rows[-1][rows[0].index(sys.argv[2])])" "$E2E_TMP/$1.stat.csv" "$2"
@@ -114,7 +114,7 @@ phase() {
     t1=$(date +%s.%N)
     c1=$(kam_ticks)
     h1=$(handover handed_over)
-    secs=$(python3 -c "print('%.1f' % ($t1 - $t0))")
+    secs=$($E2E_PY -c "print('%.1f' % ($t1 - $t0))")
     created=$(sipp_stat "$name" TotalCallCreated)
     ok=$(sipp_stat "$name" 'SuccessfulCall(C)')
     failed=$(sipp_stat "$name" 'FailedCall(C)')
@@ -124,7 +124,7 @@ phase() {
         tail -n 20 "$E2E_TMP/$name.err" >&2
         e2e_fail "$name: $failed calls failed (a call lost)"
     }
-    python3 -c "
+    $E2E_PY -c "
 ticks = $c1 - $c0; hz = $(getconf CLK_TCK); secs = $t1 - $t0
 ev = $h1 - $h0
 print('e2e: FIGURES %s: %d calls at %d/s; match maker %.0f events/s (%d events); Kamailio CPU %.1f %% of one core' % ('$name', $n, $RGS_RATE, ev / secs, ev, 100.0 * ticks / hz / secs))
@@ -142,7 +142,7 @@ phase few
 e2e_log "FIGURES hand-over: p50 < $(handover p50_us_below) us, p99 < $(handover p99_us_below) us, max < $(handover max_us_below) us"
 late=$(grep -a -c "connected by tm" "$E2E_TMP/kamailio.log" || true)
 e2e_log "FIGURES answers that crossed the engine's end of the call (timeout) and were connected by tm: $late (their agents not rung until the BYE)"
-python3 "$E2E_DIR/rgs_load_check.py" "$E2E_TMP/queue.log" "$E2E_TMP/events.txt" \
+$E2E_PY "$E2E_DIR/rgs_load_check.py" "$E2E_TMP/queue.log" "$E2E_TMP/events.txt" \
     $((2 * RGS_RATE * RGS_SECONDS)) \
     || e2e_fail "the queue event log shows a lost, doubly bridged or out-of-order call"
 e2e_log "PASS rgs_load"

@@ -81,7 +81,7 @@ e2e_delay() {
     local a b
     a=$(e2e_invite_time "$1") && b=$(e2e_invite_time "$2") || return 1
     [ -n "$a" ] && [ -n "$b" ] || return 1
-    python3 -c "print('%.3f' % ($b - $a))"
+    $E2E_PY -c "print('%.3f' % ($b - $a))"
 }
 
 # pygw NAME PORT [gw.py args]: a Python gateway (tests/e2e/gw.py) that also answers OPTIONS;
@@ -89,7 +89,7 @@ e2e_delay() {
 pygw() {
     local name=$1 port=$2
     shift 2
-    python3 "$E2E_DIR/gw.py" "$port" "$E2E_TMP/$name.log" "$@" >"$E2E_TMP/$name.out" 2>&1 &
+    $E2E_PY "$E2E_DIR/gw.py" "$port" "$E2E_TMP/$name.log" "$@" >"$E2E_TMP/$name.out" 2>&1 &
     E2E_PIDS+=("$!")
 }
 
@@ -441,7 +441,7 @@ user_simring)
     e2e_expect_invite sam "^sip:sam@127\.0\.0\.1:$PHONE_PORT_sam"
     e2e_expect_invite gwA "^sip:\+14255550199@127\.0\.0\.1:$PORT_A"
     d=$(e2e_delay sam gwA) || e2e_fail "no INVITE times"
-    python3 -c "import sys; sys.exit(0 if abs($d) < 0.5 else 1)" \
+    $E2E_PY -c "import sys; sys.exit(0 if abs($d) < 0.5 else 1)" \
         || e2e_fail "sam's phone and GW-A did not ring together ($d s apart)"
     e2e_got sam CANCEL || e2e_fail "sam's phone was not cancelled when GW-A answered"
     [ "$(e2e_count gwB)" = 0 ] || e2e_fail "GW-B got the simultaneous-ring leg while GW-A was up"
@@ -553,7 +553,7 @@ user_team_call)
     # the timer ticks every 100 ms: 2 s after the call arrived, ~2.0-2.1 s after tina's INVITE
     # (each sipp stamps a message when it reads it: on a busy machine tina's stamp may come
     # a few tens of ms late, hence 1.9)
-    python3 -c "import sys; sys.exit(0 if 1.9 <= $d <= 3.0 else 1)" \
+    $E2E_PY -c "import sys; sys.exit(0 if 1.9 <= $d <= 3.0 else 1)" \
         || e2e_fail "carol rang $d s after tina (team-call delay 2 s)"
     e2e_got tina CANCEL || e2e_fail "tina's phone was not cancelled when carol answered"
     e2e_log "ok: team member carol rang $d s after tina"
@@ -571,7 +571,7 @@ user_no_answer)
     e2e_expect_invite vic "^sip:vic@127\.0\.0\.1:$PHONE_PORT_vic"
     e2e_expect_invite vm "^sip:vic-vm@127\.0\.0\.1:$PORT_D"
     d=$(e2e_delay vic vm) || e2e_fail "no INVITE times"
-    python3 -c "import sys; sys.exit(0 if 2.9 <= $d <= 4.0 else 1)" \
+    $E2E_PY -c "import sys; sys.exit(0 if 2.9 <= $d <= 4.0 else 1)" \
         || e2e_fail "voicemail rang $d s after vic's phone (no answer after 3 s)"
     e2e_got vic CANCEL || e2e_fail "vic's phone was not cancelled"
     e2e_log "ok: unanswered call reached voicemail $d s after vic's phone rang"
@@ -589,7 +589,7 @@ user_no_answer_pstn)
     e2e_expect_invite gwA "^sip:\+14255550177@127\.0\.0\.1:$PORT_A"
     e2e_expect_invite gwB "^sip:\+14255550177@127\.0\.0\.1:$PORT_B"
     d=$(e2e_delay walt gwA) || e2e_fail "no INVITE times"
-    python3 -c "import sys; sys.exit(0 if 1.9 <= $d <= 3.0 else 1)" \
+    $E2E_PY -c "import sys; sys.exit(0 if 1.9 <= $d <= 3.0 else 1)" \
         || e2e_fail "forwarding rang $d s after walt's phone (no answer after 2 s)"
     e2e_got walt CANCEL || e2e_fail "walt's phone was not cancelled"
     e2e_log "ok: no-answer forwarding to a number after $d s, GW-A 503 -> GW-B"
@@ -605,8 +605,8 @@ user_unregistered)
     e2e_call alice 50130 || e2e_fail "call to an unregistered vic did not reach voicemail"
     e2e_expect_invite vm "^sip:vic-vm@127\.0\.0\.1:$PORT_D"
     # from the caller's INVITE (not from starting sipp, which takes its time on a busy machine)
-    d=$(python3 -c "print('%.3f' % ($(e2e_invite_time vm) - $(e2e_invite_time uac sent)))")
-    python3 -c "import sys; sys.exit(0 if $d < 2.0 else 1)" || e2e_fail "voicemail after $d s"
+    d=$($E2E_PY -c "print('%.3f' % ($(e2e_invite_time vm) - $(e2e_invite_time uac sent)))")
+    $E2E_PY -c "import sys; sys.exit(0 if $d < 2.0 else 1)" || e2e_fail "voicemail after $d s"
     e2e_call sam 50100 480 || e2e_fail "call to an unregistered alice did not get 480"
     e2e_log "ok: unregistered user -> voicemail after $d s; nobody to ring -> 480"
     ;;
@@ -623,7 +623,7 @@ user_busy)
     e2e_call alice 50120 || e2e_fail "call to a busy tina not answered by carol"
     e2e_expect_invite carol "^sip:carol@127\.0\.0\.1:$PHONE_PORT_carol"
     d=$(e2e_delay tina carol) || e2e_fail "no INVITE times"
-    python3 -c "import sys; sys.exit(0 if $d < 1.0 else 1)" \
+    $E2E_PY -c "import sys; sys.exit(0 if $d < 1.0 else 1)" \
         || e2e_fail "carol rang $d s after a busy tina (expected at once)"
     e2e_log "ok: tina busy: carol rang $d s later"
     ;;
@@ -644,7 +644,7 @@ user_caller_cancel)
     e2e_got vic CANCEL || e2e_fail "vic's phone was not cancelled"
     # voicemail would ring 3 s after the call arrived: look once that time is well past
     t0=$(e2e_invite_time uac sent) || e2e_fail "no INVITE in the caller's trace"
-    sleep "$(python3 -c "print(max(0.0, $t0 + 3.5 - $(date +%s.%N)))")"
+    sleep "$($E2E_PY -c "print(max(0.0, $t0 + 3.5 - $(date +%s.%N)))")"
     [ "$(e2e_count vm)" = 0 ] || e2e_fail "voicemail rang after the caller hung up"
     e2e_log "ok: caller hung up after 1 s: phone cancelled, no voicemail at 3 s"
     ;;
