@@ -248,7 +248,7 @@ void cr_re_names(const void *re, void (*fn)(void *ud, const char *name, int num)
 int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned flags,
                const size_t **ov);
 
-/* ---- normalize.c ---- */
+/* ---- translation.c ---- */
 
 /* Parses a .NET replacement string against a compiled pattern (`pattern` is its source, read
  * for shapes that need no PCRE2). Returns the compiled form (free with cr_xlat_free), or NULL
@@ -259,5 +259,9 @@ void cr_xlat_free(void *x);
 /* True when the rule's pattern has the simple shape that normalization decides and
  * translates without PCRE2 (PCRE2 then only serves device dialing and naive scans). */
 bool cr_xlat_is_simple(const void *x);
+/* cr_rule_apply for a rule of the simple shape and `in` (n characters, 1 to CR_NUMBER_MAX)
+ * made of the alphabet, without PCRE2: 1 match (out written), 0 no match, CR_ERANGE result
+ * too long, -1 when the rule is not of that shape. */
+int cr_rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen);
 
 #endif

@@ -1,0 +1,519 @@
+/*
+ * Normalization rules' translations: .NET replacement strings ($1, ${name}, $&, $`, $', $+,
+ * $_, $$) compiled against their pattern's groups (numbered as .NET numbers them), applied
+ * with PCRE2 or, for patterns of the simple shape, without it (cr_rule_apply_simple).
+ */
+#include "model.h"
+#include "route_index.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { X_LIT, X_GROUP, X_WHOLE, X_LEFT, X_RIGHT, X_LAST, X_INPUT } xtype;
+
+typedef struct xtok {
+    xtype type;
+    int group;       /* PCRE2 group number for X_GROUP */
+    size_t off, len; /* literal text in the translation copy */
+} xtok;
+
+#define SHAPE_LIT_MAX 32
+#define SHAPE_INF     255 /* no upper bound (numbers are at most CR_NUMBER_MAX long) */
+
+/*
+ * A pattern of the shape `^LIT$`, `^LIT CLASS Q$` or `^LIT(CLASS Q)$`, where LIT is literal
+ * symbols of the alphabet, CLASS is \d, . or a bracket class of symbols and Q a quantifier:
+ * on a number of the alphabet it matches exactly when the number starts with LIT and the
+ * rest is between tmin and tmax symbols of CLASS, and the match is the whole number with
+ * group 1 (when there is one) the rest. Most normalization rules have this shape; for them
+ * the index's walk skips PCRE2 (cr_profile_normalize).
+ */
+typedef struct shape {
+    bool simple;
+    bool group;   /* the tail is capture group 1 */
+    uint8_t plen; /* literal length */
+    uint8_t tmin, tmax;
+    uint16_t tmask; /* symbols allowed in the tail, bit = trie symbol */
+    char lit[SHAPE_LIT_MAX];
+} shape;
+
+typedef struct xlat {
+    char *text;
+    xtok *toks;
+    size_t ntoks;
+    int last_group; /* PCRE2 number of .NET's last group ($+), 0 if none */
+    bool anchored;  /* the pattern can only match at the start of the subject */
+    shape sh;
+} xlat;
+
+/*
+ * .NET numbers unnamed groups first, left to right, then named groups in order of first
+ * appearance; PCRE2 numbers all groups left to right. net2pcre maps .NET numbers to PCRE2's.
+ */
+typedef struct groupmap {
+    int *net2pcre; /* index: .NET number, value: PCRE2 number */
+    int count;     /* groups + 1 */
+    bool *named;   /* by PCRE2 number */
+} groupmap;
+
+static void mark_named(void *ud, const char *name, int num)
+{
+    (void)name;
+    groupmap *m = ud;
+    if (num > 0 && num < m->count)
+        m->named[num] = true;
+}
+
+static bool groupmap_build(const void *re, groupmap *m)
+{
+    m->count = (int)cr_re_capture_count(re) + 1;
+    m->net2pcre = calloc((size_t)m->count, sizeof *m->net2pcre);
+    m->named = calloc((size_t)m->count, sizeof *m->named);
+    if (!m->net2pcre || !m->named)
+        return false;
+    cr_re_names(re, mark_named, m);
+    int k = 1;
+    for (int i = 1; i < m->count; i++)
+        if (!m->named[i])
+            m->net2pcre[k++] = i;
+    for (int i = 1; i < m->count; i++)
+        if (m->named[i])
+            m->net2pcre[k++] = i;
+    return true;
+}
+
+static void groupmap_free(groupmap *m)
+{
+    free(m->net2pcre);
+    free(m->named);
+}
+
+static bool push(xlat *x, size_t *cap, xtok t)
+{
+    if (x->ntoks == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        xtok *n = realloc(x->toks, nc * sizeof *n);
+        if (!n)
+            return false;
+        x->toks = n;
+        *cap = nc;
+    }
+    /* merge adjacent literals */
+    if (t.type == X_LIT && x->ntoks && x->toks[x->ntoks - 1].type == X_LIT &&
+        x->toks[x->ntoks - 1].off + x->toks[x->ntoks - 1].len == t.off) {
+        x->toks[x->ntoks - 1].len += t.len;
+        return true;
+    }
+    x->toks[x->ntoks++] = t;
+    return true;
+}
+
+static bool is_word(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static uint16_t sym_bit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return (uint16_t)(1u << (c - '0'));
+    return c == '+' ? 1u << 10 : c == '*' ? 1u << 11 : c == '#' ? 1u << 12 : 0;
+}
+
+/* Reads "{m}", "{m,}" or "{m,n}" at *p; false for anything else (PCRE2 10.42 takes "{,n}"
+ * and spaced forms as literals). */
+static bool read_bounds(const char **p, unsigned *lo, unsigned *hi)
+{
+    const char *q = *p + 1;
+    unsigned a = 0, b;
+    int nd = 0;
+    for (; *q >= '0' && *q <= '9' && nd < 5; q++, nd++)
+        a = a * 10 + (unsigned)(*q - '0');
+    if (!nd)
+        return false;
+    b = a;
+    if (*q == ',') {
+        q++;
+        nd = 0;
+        b = 0;
+        for (; *q >= '0' && *q <= '9' && nd < 5; q++, nd++)
+            b = b * 10 + (unsigned)(*q - '0');
+        if (!nd)
+            b = UINT32_MAX;
+    }
+    if (*q != '}' || a > b || a > 65535 || (b != UINT32_MAX && b > 65535))
+        return false;
+    *lo = a;
+    *hi = b;
+    *p = q + 1;
+    return true;
+}
+
+/* Recognises the simple shape (see `shape`); sh->simple stays false for anything else. */
+static void shape_read(const char *p, shape *sh)
+{
+    memset(sh, 0, sizeof *sh);
+    if (!p || *p++ != '^')
+        return;
+    for (;; p++) {
+        char c = p[0];
+        if (c == '\\' && (p[1] == '+' || p[1] == '*' || p[1] == '#'))
+            c = *++p;
+        else if (!((c >= '0' && c <= '9') || c == '#'))
+            break;
+        if (sh->plen == SHAPE_LIT_MAX)
+            return;
+        sh->lit[sh->plen++] = c;
+    }
+    unsigned lo = 0, hi = 0;
+    if (*p == '(') {
+        if (p[1] == '?' || p[1] == '*')
+            return; /* non-capturing, named, lookaround, verbs */
+        sh->group = true;
+        p++;
+    }
+    if (*p != '$') {
+        if (p[0] == '\\' && p[1] == 'd') {
+            sh->tmask = 0x3FF;
+            p += 2;
+        } else if (*p == '.') {
+            sh->tmask = 0x1FFF;
+            p++;
+        } else if (*p == '[') {
+            for (p++; *p != ']'; p++) {
+                if (*p >= '0' && *p <= '9' && p[1] == '-' && p[2] >= '0' && p[2] <= '9') {
+                    if (p[2] < p[0])
+                        return;
+                    for (char d = p[0]; d <= p[2]; d++)
+                        sh->tmask |= sym_bit(d);
+                    p += 2;
+                } else if ((*p >= '0' && *p <= '9') || *p == '*' || *p == '#' || *p == '+') {
+                    sh->tmask |= sym_bit(*p);
+                } else {
+                    return; /* negation, escapes, '-' and ']' as literals, end of pattern */
+                }
+            }
+            if (!sh->tmask)
+                return;
+            p++;
+        } else {
+            return;
+        }
+        if (*p == '*')
+            lo = 0, hi = UINT32_MAX, p++;
+        else if (*p == '+')
+            lo = 1, hi = UINT32_MAX, p++;
+        else if (*p == '?')
+            lo = 0, hi = 1, p++;
+        else if (*p == '{') {
+            if (!read_bounds(&p, &lo, &hi))
+                return;
+        } else {
+            lo = hi = 1;
+        }
+        if (*p == '?' || *p == '+') /* lazy or possessive: the same span before '$' */
+            p++;
+    } else if (sh->group) {
+        return; /* "^LIT($": not a pattern */
+    }
+    if (sh->group && *p++ != ')')
+        return;
+    if (p[0] != '$' || p[1] != 0)
+        return;
+    sh->tmin = (uint8_t)(lo > SHAPE_INF - 1 ? SHAPE_INF - 1 : lo);
+    sh->tmax = (uint8_t)(hi > SHAPE_INF - 1 ? SHAPE_INF : hi);
+    sh->simple = true;
+}
+
+/* True when every top-level branch of the pattern starts with '^' (no multiline): it then
+ * matches at the start of the subject or nowhere, and Regex.Replace needs one match only.
+ * Conservative: inline options, \Q, comments and conditionals give false. */
+static bool anchored_at_start(const char *p)
+{
+    if (!p || *p != '^')
+        return false;
+    int depth = 0;
+    for (; *p; p++) {
+        if (*p == '\\') {
+            if (p[1] == 'Q' || p[1] == 'c' || p[1] == 0)
+                return false; /* quoting; \c takes the next character, even '(' */
+            p++;
+        } else if (*p == '[') {
+            p++;
+            if (*p == '^')
+                p++;
+            if (*p == ']')
+                p++;
+            for (; *p != ']'; p++) {
+                if (!*p)
+                    return false;
+                if (*p == '\\') {
+                    if (p[1] == 'Q' || p[1] == 'c' || p[1] == 0)
+                        return false;
+                    p++;
+                } else if (*p == '[' && p[1] == ':') {
+                    return false; /* POSIX classes: not read here */
+                }
+            }
+        } else if (*p == '(') {
+            if (p[1] == '?' && !strchr(":=!<>", p[2]))
+                return false; /* options, comments, conditionals, ... */
+            if (p[1] == '?' && p[2] == '<' && p[3] && !strchr("=!", p[3]) &&
+                !((p[3] >= 'a' && p[3] <= 'z') || (p[3] >= 'A' && p[3] <= 'Z') || p[3] == '_'))
+                return false;
+            if (p[1] == '*')
+                return false; /* verbs */
+            depth++;
+        } else if (*p == ')') {
+            depth--;
+        } else if (*p == '|' && depth <= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void *cr_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
+                      size_t errlen)
+{
+    xlat *x = calloc(1, sizeof *x);
+    groupmap gm = {0};
+    size_t cap = 0;
+    if (errlen)
+        err[0] = 0; /* set on success too: a warning (a group the pattern lacks) */
+    if (!x || !(x->text = strdup(translation ? translation : "")) || !groupmap_build(re, &gm)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    x->last_group = gm.count > 1 ? gm.net2pcre[gm.count - 1] : 0;
+    const char *t = x->text;
+    size_t n = strlen(t);
+    for (size_t i = 0; i < n;) {
+        if (t[i] != '$' || i + 1 >= n) {
+            if (!push(x, &cap, (xtok){X_LIT, 0, i, 1}))
+                goto oom;
+            i++;
+            continue;
+        }
+        char c = t[i + 1];
+        xtok tok = {X_LIT, 0, i, 1};
+        size_t adv = 1;
+        if (c == '$') {
+            tok = (xtok){X_LIT, 0, i + 1, 1};
+            adv = 2;
+        } else if (c == '&') {
+            tok.type = X_WHOLE, adv = 2;
+        } else if (c == '`') {
+            tok.type = X_LEFT, adv = 2;
+        } else if (c == '\'') {
+            tok.type = X_RIGHT, adv = 2;
+        } else if (c == '+') {
+            tok.type = X_LAST, adv = 2;
+        } else if (c == '_') {
+            tok.type = X_INPUT, adv = 2;
+        } else if (c >= '0' && c <= '9') {
+            size_t j = i + 1;
+            long num = 0;
+            while (j < n && t[j] >= '0' && t[j] <= '9' && num < 100000)
+                num = num * 10 + (t[j++] - '0');
+            adv = j - i;
+            if (num >= gm.count) { /* .NET: no such group, the text stays literal */
+                snprintf(err, errlen,
+                         "translation '%s' names group $%ld; the pattern has %d: '%.*s' is "
+                         "literal text",
+                         translation, num, gm.count - 1, (int)adv, t + i);
+                tok = (xtok){X_LIT, 0, i, adv};
+            } else {
+                tok.type = X_GROUP;
+                tok.group = gm.net2pcre[num];
+            }
+        } else if (c == '{') {
+            size_t j = i + 2;
+            while (j < n && is_word(t[j]))
+                j++;
+            if (j < n && t[j] == '}' && j > i + 2) {
+                char name[128];
+                size_t nl = j - (i + 2);
+                if (nl >= sizeof name)
+                    nl = sizeof name - 1;
+                memcpy(name, t + i + 2, nl);
+                name[nl] = 0;
+                if (name[0] >= '0' && name[0] <= '9') {
+                    bool alldigits = true;
+                    for (size_t k = 0; k < nl; k++)
+                        alldigits &= name[k] >= '0' && name[k] <= '9';
+                    long num = alldigits ? strtol(name, NULL, 10) : -1;
+                    if (num < 0 || num >= gm.count) {
+                        snprintf(err, errlen,
+                                 "translation '%s' names group ${%s}; the pattern has %d: it is "
+                                 "literal text",
+                                 translation, name, gm.count - 1);
+                        tok = (xtok){X_LIT, 0, i, j + 1 - i};
+                    } else {
+                        tok.type = X_GROUP;
+                        tok.group = gm.net2pcre[num];
+                    }
+                } else {
+                    int g = cr_re_group_number(re, name);
+                    if (g < 0) {
+                        snprintf(err, errlen,
+                                 "translation '%s' names group ${%s}, which the pattern lacks: it "
+                                 "is literal text",
+                                 translation, name);
+                        tok = (xtok){X_LIT, 0, i, j + 1 - i};
+                    } else {
+                        tok.type = X_GROUP;
+                        tok.group = g;
+                    }
+                }
+                adv = j + 1 - i;
+            }
+        }
+        /* anything else: the '$' is a literal, as in .NET */
+        if (!push(x, &cap, tok))
+            goto oom;
+        i += adv;
+    }
+    x->anchored = anchored_at_start(pattern);
+    shape_read(pattern, &x->sh);
+    /* the shape's groups must be the pattern's (one when it has a group, none otherwise) */
+    if (x->sh.simple && gm.count != (x->sh.group ? 2 : 1))
+        x->sh.simple = false;
+    groupmap_free(&gm);
+    return x;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    groupmap_free(&gm);
+    cr_xlat_free(x);
+    return NULL;
+}
+
+void cr_xlat_free(void *p)
+{
+    xlat *x = p;
+    if (!x)
+        return;
+    free(x->text);
+    free(x->toks);
+    free(x);
+}
+
+static bool emit(char *out, size_t outlen, size_t *o, const char *s, size_t n)
+{
+    if (*o + n >= outlen)
+        return false;
+    memcpy(out + *o, s, n);
+    *o += n;
+    return true;
+}
+
+/* Appends the translation of the match [ms, me) of `in` (n characters; ov and rc as from
+ * cr_re_exec) to out at *o. False when it does not fit. */
+static bool emit_translation(const xlat *x, const char *in, size_t n, const size_t *ov, int rc,
+                             char *out, size_t outlen, size_t *o)
+{
+    size_t ms = ov[0], me = ov[1];
+    for (size_t k = 0; k < x->ntoks; k++) {
+        const xtok *t = &x->toks[k];
+        const char *s = NULL;
+        size_t len = 0;
+        switch (t->type) {
+        case X_LIT:
+            s = x->text + t->off, len = t->len;
+            break;
+        case X_GROUP:
+        case X_LAST: {
+            int g = t->type == X_GROUP ? t->group : x->last_group;
+            if (g >= 0 && g < rc && ov[2 * g] != SIZE_MAX)
+                s = in + ov[2 * g], len = ov[2 * g + 1] - ov[2 * g];
+            break;
+        }
+        case X_WHOLE:
+            s = in + ms, len = me - ms;
+            break;
+        case X_LEFT:
+            s = in, len = ms;
+            break;
+        case X_RIGHT:
+            s = in + me, len = n - me;
+            break;
+        case X_INPUT:
+            s = in, len = n;
+            break;
+        }
+        if (len && !emit(out, outlen, o, s, len))
+            return false;
+    }
+    return true;
+}
+
+int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen)
+{
+    const xlat *x = r->xlat;
+    size_t n = strlen(in), o = 0, pos = 0, copied = 0;
+    int matched = 0;
+    if (!x || !outlen)
+        return CR_EINVAL;
+    /* Regex.Replace: every non-overlapping match, left to right; after an empty match the
+     * next attempt starts one character further (.NET's "bump"). */
+    while (pos <= n) {
+        const size_t *ov;
+        int rc = cr_re_exec(r->re, in, n, pos, 0, &ov);
+        if (rc < 0)
+            return rc == CR_RE_PARTIAL_MATCH ? 0 : rc;
+        if (rc == 0)
+            break;
+        size_t ms = ov[0], me = ov[1];
+        matched = 1;
+        if (!emit(out, outlen, &o, in + copied, ms - copied) ||
+            !emit_translation(x, in, n, ov, rc, out, outlen, &o))
+            return CR_ERANGE;
+        copied = me;
+        if (x->anchored) /* no match can start after the first one */
+            break;
+        if (me == ms) {
+            if (me >= n)
+                break;
+            pos = me + 1;
+        } else {
+            pos = me;
+        }
+    }
+    if (!emit(out, outlen, &o, in + copied, n - copied))
+        return CR_ERANGE;
+    out[o] = 0;
+    return matched;
+}
+
+bool cr_xlat_is_simple(const void *p)
+{
+    const xlat *x = p;
+    return x && x->sh.simple;
+}
+
+/* cr_rule_apply for a rule of the simple shape and `in` (n characters, 1 to CR_NUMBER_MAX)
+ * made of the alphabet, without PCRE2; -1 when the rule is not of that shape. */
+int cr_rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen)
+{
+    const xlat *x = r->xlat;
+    if (!x || !x->sh.simple || !outlen)
+        return -1;
+    const shape *sh = &x->sh;
+    if (n < sh->plen || memcmp(in, sh->lit, sh->plen) != 0)
+        return 0;
+    size_t tail = n - sh->plen;
+    if (tail < sh->tmin || tail > sh->tmax)
+        return 0;
+    for (size_t i = sh->plen; i < n; i++)
+        if (!(sym_bit(in[i]) & sh->tmask))
+            return 0;
+    size_t ov[4] = {0, n, sh->plen, n}, o = 0;
+    if (!emit_translation(x, in, n, ov, sh->group ? 2 : 1, out, outlen, &o))
+        return CR_ERANGE;
+    out[o] = 0;
+    return 1;
+}
