@@ -1,0 +1,107 @@
+/* The hash index of the model (open addressing, string keys -> index) and its hash. */
+#include "model.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* 64-bit hash, eight bytes a step (a multiply-xorshift mix); `fold` lower-cases ASCII. The
+ * last bytes form a word as if read little-endian (on such machines, one load). */
+uint64_t cr_hash(const char *s, size_t n, bool fold)
+{
+    const uint64_t m = 0x9E3779B97F4A7C15ull;
+    uint64_t h = n * m;
+    size_t i = 0;
+    if (!fold) {
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            h = (h ^ w) * m;
+            h ^= h >> 29;
+        }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (i < n && n >= 8) { /* the last 8 bytes, shifted down to the ones left */
+            uint64_t w;
+            memcpy(&w, s + n - 8, 8);
+            w >>= 8 * (8 - (n - i));
+            h = (h ^ w) * m;
+            h ^= h >> 29;
+            i = n;
+        }
+#endif
+    }
+    while (i < n) {
+        uint64_t w = 0;
+        for (size_t k = 0; k < 8 && i < n; k++, i++) {
+            unsigned char ch = (unsigned char)s[i];
+            if (fold && ch >= 'A' && ch <= 'Z')
+                ch = (unsigned char)(ch - 'A' + 'a');
+            w |= (uint64_t)ch << (8 * k);
+        }
+        h = (h ^ w) * m;
+        h ^= h >> 29;
+    }
+    h *= m;
+    return h ^ (h >> 32);
+}
+
+int cr_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void *ud)
+{
+    size_t cap = 16;
+    while (cap < n + n / 2 + 1)
+        cap <<= 1;
+    ix->slots = calloc(cap, sizeof *ix->slots);
+    if (!ix->slots)
+        return CR_ENOMEM;
+    ix->cap = cap;
+    ix->fold = fold;
+    ix->eq = eq;
+    ix->ud = ud;
+    return CR_OK;
+}
+
+void cr_index_free(cr_index *ix)
+{
+    free(ix->slots);
+    memset(ix, 0, sizeof *ix);
+}
+
+uint32_t cr_index_put(cr_index *ix, const char *key, size_t n, uint32_t val)
+{
+    uint64_t h = cr_hash(key, n, ix->fold);
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
+        cr_index_slot *s = &ix->slots[i];
+        if (!s->val) {
+            s->hash = tag;
+            s->val = val + 1;
+            return CR_INDEX_NONE;
+        }
+        if (s->hash == tag && ix->eq(ix->ud, s->val - 1, key, n))
+            return s->val - 1;
+    }
+}
+
+uint32_t cr_index_get(const cr_index *ix, const char *key, size_t n)
+{
+    if (!ix->cap)
+        return CR_INDEX_NONE;
+    return cr_index_get_hashed(ix, key, n, cr_hash(key, n, ix->fold));
+}
+
+uint32_t cr_index_get_hashed(const cr_index *ix, const char *key, size_t n, uint64_t h)
+{
+    if (!ix->cap)
+        return CR_INDEX_NONE;
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
+        const cr_index_slot *s = &ix->slots[i];
+        if (!s->val)
+            return CR_INDEX_NONE;
+        if (s->hash == tag && ix->eq(ix->ud, s->val - 1, key, n))
+            return s->val - 1;
+    }
+}

@@ -1,0 +1,199 @@
+/* Users in the model: found by SIP URI (canonical keys) and by line number, the probes the
+ * hot path splits those lookups into, and the domains a SIP URI may name. */
+#include "model.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+size_t cr_config_user_count(const cr_config *c)
+{
+    return c->nusers;
+}
+const cr_user *cr_config_user_at(const cr_config *c, size_t i)
+{
+    return i < c->nusers ? &c->users[i] : NULL;
+}
+
+const cr_user *cr_config_user_find(const cr_config *c, const char *uri)
+{
+    if (!uri)
+        return NULL;
+    char key[CR_URI_MAX];
+    size_t n = cr_uri_key(uri, key, sizeof key);
+    if (!n)
+        return NULL;
+    uint32_t i = cr_index_get(&c->user_uri_ix, key, n);
+    return i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
+}
+
+void cr_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
+{
+    p->uri = uri;
+    p->n = uri ? cr_uri_key(uri, p->key, sizeof p->key) : 0;
+    if (!p->n)
+        return;
+    p->h = cr_hash(p->key, p->n, c->user_uri_ix.fold);
+    cr_index_prefetch(&c->user_uri_ix, p->h);
+}
+
+void cr_user_probe_peek(const cr_config *c, const cr_user_probe *p)
+{
+    const cr_index *ix = &c->user_uri_ix;
+    if (!p->n || !ix->cap)
+        return;
+    const cr_index_slot *s = &ix->slots[p->h & (ix->cap - 1)];
+    if (s->val && s->hash == (uint32_t)(p->h >> 32)) {
+        uint32_t i = (s->val - 1) & CR_USER_IX_MASK;
+        if (c->user_keys)
+            __builtin_prefetch(&c->user_keys[i]);
+        __builtin_prefetch(&c->users[i]);
+        __builtin_prefetch((const char *)&c->users[i] + offsetof(cr_user, profile_idx));
+    }
+}
+
+const cr_user *cr_user_probe_finish(const cr_config *c, const cr_runtime *rt,
+                                    const cr_user_probe *p)
+{
+    const cr_user *u = NULL;
+    if (p->n) {
+        uint32_t i = cr_index_get_hashed(&c->user_uri_ix, p->key, p->n, p->h);
+        u = i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
+    }
+    if (!u && p->uri && rt && rt->users && rt->users->find)
+        u = rt->users->find(rt->users->ud, p->uri);
+    return u;
+}
+
+void cr_key_cell_set(cr_key_cell *cell, const char *key, size_t n, unsigned flags)
+{
+    cell->flags = (uint8_t)flags;
+    if (n > sizeof cell->s) {
+        cell->len = CR_KEY_LONG;
+        return;
+    }
+    cell->len = (uint8_t)n;
+    memcpy(cell->s, key, n);
+}
+
+const cr_user *cr_config_user_by_number(const cr_config *c, const char *number, const char *ext)
+{
+    char key[CR_NUMBER_MAX + 40];
+    uint32_t i = CR_INDEX_NONE;
+    size_t nl = strlen(number);
+    if (ext && *ext) {
+        size_t el = strlen(ext);
+        if (nl + 5 + el < sizeof key) {
+            memcpy(key, number, nl);
+            memcpy(key + nl, ";ext=", 5);
+            memcpy(key + nl + 5, ext, el);
+            i = cr_index_get(&c->user_line_ix, key, nl + 5 + el);
+        }
+    }
+    if (i == CR_INDEX_NONE)
+        i = cr_index_get(&c->user_line_ix, number, nl);
+    return i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
+}
+
+void cr_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
+                         cr_line_probe *p)
+{
+    p->number = number;
+    p->ext = ext;
+    p->n = n;
+    if (ext && *ext) /* the probe starts with "number;ext=...": cr_config_user_by_number */
+        return;
+    p->h = cr_hash(number, n, c->user_line_ix.fold);
+    cr_index_prefetch(&c->user_line_ix, p->h);
+}
+
+const cr_user *cr_line_probe_finish(const cr_config *c, const cr_runtime *rt,
+                                    const cr_line_probe *p)
+{
+    const cr_user *u;
+    if (p->ext && *p->ext) {
+        u = cr_config_user_by_number(c, p->number, p->ext);
+    } else {
+        uint32_t i = cr_index_get_hashed(&c->user_line_ix, p->number, p->n, p->h);
+        u = i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
+    }
+    if (!u && rt && rt->users && rt->users->by_number)
+        u = rt->users->by_number(rt->users->ud, p->number, p->ext);
+    return u;
+}
+
+bool cr_config_domain_supported(const cr_config *c, const char *domain)
+{
+    if (!domain)
+        return false;
+    for (size_t i = 0; i < c->ndomains; i++)
+        if (strcasecmp(c->domains[i], domain) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The comparable form of a SIP URI for user lookups: scheme "sip:" (sips folded to sip),
+ * user part as is, host lower-cased, no port, parameters or headers; angle brackets and a
+ * display name are dropped. Returns the key length, 0 when `uri` is not a sip URI.
+ */
+/* Characters cr_uri_key stops or changes at. */
+enum { U_USER_END = 1, U_AT = 2, U_HOST_END = 4, U_UPPER = 8 };
+static const uint8_t uri_class[256] = {
+    [0] = U_USER_END | U_HOST_END,
+    ['>'] = U_USER_END | U_HOST_END,
+    [';'] = U_USER_END | U_HOST_END,
+    ['?'] = U_USER_END | U_HOST_END,
+    [':'] = U_HOST_END,
+    ['@'] = U_AT,
+    ['A' ... 'Z'] = U_UPPER,
+};
+
+size_t cr_uri_key(const char *uri, char *out, size_t len)
+{
+    const char *lt = strchr(uri, '<');
+    if (lt)
+        uri = lt + 1;
+    while (*uri == ' ')
+        uri++;
+    const char *p;
+    /* "sip:" or "sips:", any case ('|' 0x20 lower-cases these letters and nothing else to them) */
+    if ((uri[0] | 0x20) != 's' || (uri[1] | 0x20) != 'i' || (uri[2] | 0x20) != 'p')
+        return 0;
+    if (uri[3] == ':')
+        p = uri + 4;
+    else if ((uri[3] | 0x20) == 's' && uri[4] == ':')
+        p = uri + 5;
+    else
+        return 0;
+    if (len < 8)
+        return 0;
+    memcpy(out, "sip:", 4);
+    size_t o = 4;
+    const char *q = p;
+    while (!(uri_class[(unsigned char)*q] & (U_USER_END | U_AT)))
+        q++;
+    const char *h = p;
+    if (*q == '@') { /* the user part as is */
+        size_t ul = (size_t)(q - p);
+        if (o + ul + 1 >= len)
+            return 0;
+        memcpy(out + o, p, ul);
+        o += ul;
+        out[o++] = '@';
+        h = q + 1;
+    }
+    for (;; h++) { /* the host lower-cased, without port, parameters or headers */
+        unsigned k = uri_class[(unsigned char)*h];
+        if (k & U_HOST_END)
+            break;
+        if (o + 1 >= len)
+            return 0;
+        out[o++] = (k & U_UPPER) ? (char)(*h - 'A' + 'a') : *h;
+    }
+    out[o] = 0;
+    return o;
+}
