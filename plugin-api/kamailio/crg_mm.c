@@ -680,11 +680,29 @@ static void crg_answer_refused(uint64_t call, uint32_t agent, const char *why)
     crg_feed(&ev);
 }
 
+/* Runs the engine's timers due by `at` (their actions first), and writes until when a replay
+ * must run when one acted. */
+static void crg_advance(int64_t at)
+{
+    crg_adv_at = -1;
+    crl_plugin->rgs_advance_typed(crg_e, at, crg_emit, &crg_adv_at);
+    if (crg_adv_at >= 0 && crg_evf) {
+        fprintf(crg_evf, "# advance %lld.%03lld\n", (long long)(crg_adv_at / 1000),
+                (long long)(crg_adv_at % 1000));
+        fflush(crg_evf);
+    }
+}
+
 static void crg_feed(cr_rgs_typed_event *ev)
 {
     char err[256], name[CRG_CALLID];
     int64_t at = crg_now();
     int rc;
+
+    /* a timer that fell due before the event acts first, as in a replay (`simulate`
+     * advances to each event's time before it): a late match maker (a loaded machine) must
+     * not let a caller's hangup at 9.05 s overtake the queue timeout due at 9.01 s */
+    crg_advance(at);
 
     name[0] = '\0';
     if (ev->type == CR_RGS_EVENT_CALL)
@@ -944,13 +962,7 @@ void crg_mm_main(void)
             have -= off;
         }
         crg_media_events(pfd[1].revents & POLLIN);
-        crg_adv_at = -1;
-        crl_plugin->rgs_advance_typed(crg_e, crg_now(), crg_emit, &crg_adv_at);
-        if (crg_adv_at >= 0 && crg_evf) {
-            fprintf(crg_evf, "# advance %lld.%03lld\n", (long long)(crg_adv_at / 1000),
-                    (long long)(crg_adv_at % 1000));
-            fflush(crg_evf);
-        }
+        crg_advance(crg_now());
         crg_run_pending();
         crg_sweeps();
         now = crg_mono_ms();
