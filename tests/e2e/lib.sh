@@ -82,6 +82,51 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 }
 
+# e2e_media_ports N: N blocks of 4 UDP ports (P..P+3: sipp binds its RTP echo on P and P+2,
+# RTCP beside them), printed as their first ports P. Below the kernel's ephemeral range (no
+# socket gets one by chance) and reserved for this test's shell in /tmp/callroute-e2e-ports
+# under a lock, so tests running side by side never pick the same block; a block whose shell
+# has ended is taken back.
+e2e_media_ports() {
+    $E2E_PY - "$1" "$$" <<'EOF'
+import fcntl, os, random, socket, sys
+n, owner = int(sys.argv[1]), sys.argv[2]
+d = "/tmp/callroute-e2e-ports"
+os.makedirs(d, exist_ok=True)
+with open(os.path.join(d, ".lock"), "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    for f in os.listdir(d):
+        if f.startswith("."):
+            continue
+        try:
+            os.kill(int(open(os.path.join(d, f)).read() or 0), 0)
+        except (ValueError, ProcessLookupError):
+            os.unlink(os.path.join(d, f))
+        except PermissionError:
+            pass
+    out = []
+    while len(out) < n:
+        p = random.randrange(20000, 32000, 4)
+        if os.path.exists(os.path.join(d, str(p))):
+            continue
+        socks = []
+        try:
+            for q in range(p, p + 4):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", q))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        with open(os.path.join(d, str(p)), "w") as f:
+            f.write(owner)
+        out.append(p)
+print(" ".join(str(p) for p in out))
+EOF
+}
+
 # e2e_fixture SRC DST: copies an XML fixture with @PORT_A@... replaced by $PORT_A...
 e2e_fixture() {
     sed -e "s/@PORT_A@/$PORT_A/g" -e "s/@PORT_B@/$PORT_B/g" -e "s/@PORT_C@/$PORT_C/g" \

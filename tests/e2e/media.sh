@@ -14,7 +14,8 @@ set -euo pipefail
 case_name=${1:?usage: media.sh CASE}
 e2e_init
 command -v rtpengine >/dev/null || e2e_fail "rtpengine not installed (rtpengine-daemon)"
-read -r KPORT NG DTMF CMP AMP AMP2 PORT_D <<<"$(e2e_ports 7)"
+read -r KPORT NG DTMF PORT_D <<<"$(e2e_ports 4)"
+read -r CMP AMP AMP2 <<<"$(e2e_media_ports 3)"
 PORT_A=0 PORT_B=0 PORT_C=0
 XML=$E2E_TMP/media.xml
 e2e_fixture "$E2E_DIR/fixtures/media.xml" "$XML"
@@ -33,9 +34,10 @@ $TOOL wav "$MEDIA/pin.wav" 1 800
 $TOOL wav "$MEDIA/closed.wav" 1.5 900
 
 # rtpengine on loopback: its ng port, DTMF events to $DTMF, RTP ports in a random window of
-# 100 below the kernel's ephemeral range (where e2e_ports picks SIP ports).
+# 100 below the phones' media ports (e2e_media_ports) and the kernel's ephemeral range (where
+# e2e_ports picks SIP ports).
 start_rtpengine() {
-    local base=$((10000 + (RANDOM % 200) * 100))
+    local base=$((10000 + (RANDOM % 100) * 100)) # 10000-19999: below the media ports
     rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
         --listen-ng=127.0.0.1:$NG --port-min=$base --port-max=$((base + 99)) \
         --dtmf-log-dest=127.0.0.1:$DTMF --delete-delay=0 --timeout=60 --num-threads=2 \
