@@ -47,10 +47,31 @@ function ksr_within_dialog() {
     }
 }
 
+// A response group (workflow contact URI or line): the module owns the call from here.
+// Returns true when the call is handled (owned, refused with a reply, or failed).
+function ksr_rgs() {
+    var rc = KSR.callroute.callroute_rgs();
+    if (rc == -3) {
+        KSR.tm.send_reply(500, "Response Group Error");
+    }
+    return rc == 1 || rc == -2 || rc == -3; // -1: not a workflow
+}
+
+// A call the library found internal (a user's or a workflow's line): the Request-URI is now
+// the user's or the workflow's SIP URI.
+function ksr_internal() {
+    if (!ksr_rgs()) {
+        ksr_to_user();
+    }
+}
+
 function ksr_call() {
+    if (ksr_rgs()) {
+        return;
+    }
     var rc = KSR.callroute.callroute_inbound();
     if (rc == 1) {
-        ksr_to_user();
+        ksr_internal();
         return;
     }
     if (rc == -1 || rc == -3) {
@@ -59,13 +80,13 @@ function ksr_call() {
     }
     // explicit caller and dialed (here From and the Request-URI user: a number)
     rc = KSR.callroute.callroute_route_params(KSR.pv.get("$fu"), KSR.pv.get("$rU"));
-    KSR.info("callroute (kemi): " + KSR.pv.get("$fu") + " dialed " + KSR.pv.get("$rU") + ": " +
+    KSR.info("callroute (kemi): " + KSR.pv.get("$fu") + " dialed " + KSR.pv.get("$oU") + ": " +
              KSR.pv.get("$callroute(decision)") + " via " + KSR.pv.get("$callroute(gateway)") + "\n");
     if (rc == 1) {
         KSR.tm.t_on_failure("ksr_failure_gateway");
         ksr_relay();
     } else if (rc == 2) {
-        ksr_to_user();
+        ksr_internal();
     } else if (rc == -1) {
         KSR.sl.sl_send_reply(403, "Forbidden");
     } else if (rc == -2) {

@@ -5,7 +5,7 @@
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/rgs.sh CASE
 # Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal rgs_overflow
 #        rgs_hours rgs_restart rgs_round_robin rgs_longest_idle rgs_attendant rgs_line
-#        rgs_timeout_number rgs_handover rgs_late_answer rgs_presence_publish rgs_line_dialed
+#        rgs_timeout_number rgs_handover rgs_late_answer rgs_presence_publish rgs_line_dialed rgs_kemi
 #        rgs_line_inbound. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 # Each case also checks determinism: the engine's input timeline that the module wrote
 # (rgs_events), replayed through `callroute simulate --log`, gives the same queue event log
@@ -434,6 +434,26 @@ rgs_line_dialed)
         "$E2E_TMP/kamailio.log" || true)
     [ "$n" = 2 ] || e2e_fail "callroute_route() did not decide internal -> sip:line@contoso.com twice ($n)"
     e2e_log "ok: a user dialing the workflow's extension and number reaches it (callroute_route() = 2)"
+    ;;
+
+rgs_kemi)
+    # The KEMI script (kamailio-kemi.cfg + callroute.js) hands calls to response groups as
+    # the native one does: the workflow's URI to callroute_rgs() at once, its extension
+    # through callroute_route_params() (internal) and then callroute_rgs(); ln1 answers both.
+    [ -f /usr/lib/x86_64-linux-gnu/kamailio/modules/app_jsdt.so ] \
+        || e2e_fail "app_jsdt.so missing (apt-get install kamailio-extra-modules)"
+    E2E_CFG=$E2E_TOP/examples/kamailio/kamailio-kemi.cfg
+    e2e_start_kamailio "$KPORT" "$XML" -A "CR_RGS_STATE=\"$E2E_TMP/rgs-state\"" \
+        -A "CR_RGS_LOG=\"$E2E_TMP/queue.log\"" -A "CR_RGS_EVENTS=\"$E2E_TMP/events.txt\"" \
+        -A "CR_KEMI_SCRIPT=\"$E2E_TOP/examples/kamailio/callroute.js\""
+    start_agent ln1 gw_ok.xml
+    caller uri uac.xml line || e2e_fail "KEMI: the call to the workflow's URI was not answered"
+    caller ext uac.xml 50160 || e2e_fail "KEMI: the workflow's extension dialed by a user was not answered"
+    [ "$(e2e_count ln1)" = 2 ] || e2e_fail "ln1 got $(e2e_count ln1) calls"
+    grep -a -q "^SIP/2.0 182" "$E2E_TMP/uri.msg" || e2e_fail "KEMI: the caller got no 182 Queued"
+    grep -q "callroute (kemi): sip:alice@contoso.com dialed 50160: internal" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "KEMI: callroute_route_params() did not decide internal for 50160"
+    e2e_log "ok: the KEMI script hands the workflow's URI and extension to callroute_rgs()"
     ;;
 
 rgs_line_inbound)
