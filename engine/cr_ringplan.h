@@ -52,6 +52,9 @@ typedef struct cr_plan_target {
     cr_target_kind kind;
     const char *uri;        /* SIP URI, or the leg's "tel:" URI for CR_TARGET_PSTN */
     const cr_plan_leg *leg; /* CR_TARGET_PSTN only */
+    /* CR_TARGET_SIP to a response group's contact URI (configured as its URI or dialed as
+     * its line), else NULL: the host hands that branch to its response groups */
+    const cr_workflow *workflow;
 } cr_plan_target;
 
 typedef struct cr_plan_branch {

@@ -185,8 +185,12 @@ static bool resolve(planner *P, const char *target, const char *what, cr_plan_ta
             return false;
         }
         const cr_user *u = cr_user_find(P->cfg, P->rt, target);
+        const cr_workflow *w = u ? NULL : cr_config_workflow_find(P->cfg, target);
         t->kind = u ? CR_TARGET_USER : CR_TARGET_SIP;
-        t->uri = u ? u->uri : target;
+        t->uri = u ? u->uri : w ? w->uri : target;
+        t->workflow = w;
+        if (w)
+            cr_trace_add(P->trace, "%s %s: workflow '%s'", what, target, w->name);
         return true;
     }
     cr_number num;
@@ -220,6 +224,7 @@ static bool resolve(planner *P, const char *target, const char *what, cr_plan_ta
                      w->uri);
         t->kind = CR_TARGET_SIP;
         t->uri = w->uri;
+        t->workflow = w;
         return true;
     }
     const cr_plan_leg *leg = pstn_leg(P, target, norm, p->profile, rule, what);
@@ -382,12 +387,12 @@ static void plan_ringing(planner *P, const char *const *endpoints, size_t nendpo
     const cr_user *u = p->callee;
     cr_plan_branch *b = new_branch(P, CR_BRANCH_ENDPOINTS, 0);
     if (nendpoints == 0) {
-        cr_plan_target t = {CR_TARGET_USER, u->uri, NULL};
+        cr_plan_target t = {CR_TARGET_USER, u->uri, NULL, NULL};
         add_target(P, b, &t);
     }
     for (size_t i = 0; i < nendpoints; i++)
         if (endpoints[i] && endpoints[i][0]) {
-            cr_plan_target t = {CR_TARGET_ENDPOINT, endpoints[i], NULL};
+            cr_plan_target t = {CR_TARGET_ENDPOINT, endpoints[i], NULL, NULL};
             add_target(P, b, &t);
         }
     commit_branch(P, b);
@@ -474,7 +479,7 @@ static void plan_pbx(planner *P, const cr_gateway *from_gw)
     cr_plan_branch *b = new_branch(P, CR_BRANCH_PBX, 0);
     if (!b)
         return;
-    cr_plan_target t = {CR_TARGET_PSTN, leg->tel, leg};
+    cr_plan_target t = {CR_TARGET_PSTN, leg->tel, leg, NULL};
     add_target(P, b, &t);
     commit_branch(P, b);
 }

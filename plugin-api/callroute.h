@@ -112,7 +112,9 @@
  * - user_plan: kind 1 when `to` is a user, else 0; "from", "to", "callee", "reason",
  *   "branches", "no_answer", "notifications", "skipped" (JSON values: result_get returns
  *   their JSON text), "forwarded"; list "ring" of {"at", "branch", "kind", "target", "alt",
- *   "uri", "gateway", "address", "route", "usage", "remove_plus"}; list "trace".
+ *   "uri", "gateway", "address", "route", "usage", "remove_plus", "workflow" (a "sip" row to a
+ *   response group's URI: the workflow's name, which the host hands the branch to)}; list
+ *   "trace".
  * - users_import: kind 0; "db", "file", "format", "replace", "read", "added", "replaced",
  *   "removed", "users", "lines", "file_bytes".
  * - bench: kind 0; see `callroute bench` (a development tool, see cr_plugin.bench).

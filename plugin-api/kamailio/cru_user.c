@@ -57,6 +57,7 @@ enum cru_kind { CRU_K_ENDPOINT, CRU_K_USER, CRU_K_SIP, CRU_K_PSTN, CRU_K_VOICEMA
 typedef struct cru_row {
     int at_ms;
     unsigned char kind, no_answer, state;
+    unsigned char workflow; /* a response group's URI: the branch comes back to this proxy */
     short group, alt;
     str branch, target, uri, gateway, address; /* into the call's block; len 0 = absent */
 } cru_row;
@@ -169,6 +170,7 @@ static cru_call *cru_build(const cr_result *r, const char *callee)
         cru_put(&row->gateway, crl_plugin->result_item(r, "ring", i, "gateway"), &pool);
         cru_put(&row->address, crl_plugin->result_item(r, "ring", i, "address"), &pool);
         row->no_answer = row->branch.len == 9 && memcmp(row->branch.s, "no_answer", 9) == 0;
+        row->workflow = crl_plugin->result_item(r, "ring", i, "workflow") != NULL;
         /* the alternatives of one target follow its alt 0 */
         if (row->alt > 0 && c->nrows > 0 && c->rows[c->nrows - 1].alt == row->alt - 1 &&
             STR_EQ(c->rows[c->nrows - 1].target, row->target))
@@ -274,14 +276,35 @@ static int cru_claim_now(cru_call *c)
     return n;
 }
 
+/* "sip:ADDRESS:PORT" of the socket msg arrived on, into buf: a branch sent there comes back
+ * to this proxy as a new request (a spiral), which the script hands to callroute_rgs(). */
+static int cru_self_dst(struct sip_msg *msg, char *buf, int len, str *dst)
+{
+    struct socket_info *si = msg->rcv.bind_address;
+    int v6, n;
+
+    if (si == NULL)
+        return -1;
+    v6 = memchr(si->address_str.s, ':', si->address_str.len) != NULL;
+    n = snprintf(buf, len, "sip:%s%.*s%s:%.*s", v6 ? "[" : "", si->address_str.len,
+                 si->address_str.s, v6 ? "]" : "", si->port_no_str.len, si->port_no_str.s);
+    if (n <= 0 || n >= len)
+        return -1;
+    dst->s = buf;
+    dst->len = n;
+    return 0;
+}
+
 /* The destination set for the CLAIMED rows of c (not under the lock: the rows' strings do
  * not change and the block outlives the transaction). Rows become SENT, or FAILED when they
  * give no branch (a user without registered contacts). Returns the number of branches. */
 static int cru_fill(struct sip_msg *msg, cru_call *c)
 {
     str table;
-    int i, before, endpoints_done = 0, ok;
+    int i, before, endpoints_done = 0, ok, self_ok;
     unsigned char result[CRU_MAX_ROWS];
+    char self[128];
+    str self_dst;
 
     table.s = cru_location_table;
     table.len = strlen(cru_location_table);
@@ -307,8 +330,12 @@ static int cru_fill(struct sip_msg *msg, cru_call *c)
             ok = nr_branches > (unsigned)before;
             break;
         default:
-            ok = append_branch(msg, &r->uri, r->address.len ? &r->address : NULL, NULL,
-                               Q_UNSPECIFIED, 0, NULL, NULL, 0, NULL, NULL) == 1;
+            self_ok = r->workflow && cru_self_dst(msg, self, sizeof(self), &self_dst) == 0;
+            ok = append_branch(msg, &r->uri,
+                               self_ok          ? &self_dst
+                               : r->address.len ? &r->address
+                                                : NULL,
+                               NULL, Q_UNSPECIFIED, 0, NULL, NULL, 0, NULL, NULL) == 1;
             break;
         }
         result[i] = ok ? 1 : 2;

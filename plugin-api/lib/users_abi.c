@@ -237,6 +237,7 @@ static void ring_rows(cr_result *r, int at, const char *branch, const cr_plan_ta
         crp_set_str(r, it, "uri", d ? d->attempts[i].uri : t->uri);
         crp_set_str(r, it, "gateway", d ? d->attempts[i].gateway->name : NULL);
         crp_set_str(r, it, "address", d ? d->attempts[i].gateway->address : NULL);
+        crp_set_str(r, it, "workflow", t->workflow ? t->workflow->name : NULL);
         if (d) {
             crp_set_str(r, it, "route", d->attempts[i].route->name);
             crp_set_str(r, it, "usage", d->attempts[i].usage->name);

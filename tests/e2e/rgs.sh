@@ -5,7 +5,7 @@
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/rgs.sh CASE
 # Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal rgs_overflow
 #        rgs_hours rgs_restart rgs_round_robin rgs_longest_idle rgs_attendant rgs_line
-#        rgs_timeout_number rgs_handover rgs_late_answer rgs_presence_publish rgs_line_dialed rgs_kemi
+#        rgs_timeout_number rgs_handover rgs_late_answer rgs_presence_publish rgs_line_dialed rgs_kemi rgs_user_forward
 #        rgs_line_inbound. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 # Each case also checks determinism: the engine's input timeline that the module wrote
 # (rgs_events), replayed through `callroute simulate --log`, gives the same queue event log
@@ -454,6 +454,22 @@ rgs_kemi)
     grep -q "callroute (kemi): sip:alice@contoso.com dialed 50160: internal" "$E2E_TMP/kamailio.log" \
         || e2e_fail "KEMI: callroute_route_params() did not decide internal for 50160"
     e2e_log "ok: the KEMI script hands the workflow's URI and extension to callroute_rgs()"
+    ;;
+
+rgs_user_forward)
+    # Users who forward their calls to the Line workflow, one to its extension 50160, one to
+    # its URI: callroute_user()'s branch goes back to this proxy (a spiral), where
+    # callroute_rgs() queues it; ln1 answers both.
+    start_kam
+    start_agent ln1 gw_ok.xml
+    caller num uac.xml fwd || e2e_fail "the call to a user forwarding to the workflow's extension was not answered"
+    caller uri uac.xml fwduri || e2e_fail "the call to a user forwarding to the workflow's URI was not answered"
+    [ "$(e2e_count ln1)" = 2 ] || e2e_fail "ln1 got $(e2e_count ln1) calls"
+    n=$(grep -c "response groups: call sip:alice@contoso.com -> sip:line@contoso.com queued" "$E2E_TMP/kamailio.log" || true)
+    [ "$n" = 2 ] || e2e_fail "the workflow queued $n forwarded calls, not 2"
+    grep -q "user sip:fwd@contoso.com: ringing forward sip:line@contoso.com" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "callroute_user() did not ring the workflow's URI for fwd"
+    e2e_log "ok: forwarding to a workflow's extension or URI reaches the workflow through this proxy"
     ;;
 
 rgs_line_inbound)

@@ -341,6 +341,8 @@ static void ringing_plan_target_that_is_a_workflow_line(void **state)
     assert_int_equal(plan.branches[0].targets[0].kind, CR_TARGET_SIP);
     assert_string_equal(plan.branches[0].targets[0].uri, "sip:helpdesk@contoso.com");
     assert_null(plan.branches[0].targets[0].leg);
+    assert_non_null(plan.branches[0].targets[0].workflow);
+    assert_string_equal(plan.branches[0].targets[0].workflow->name, "Helpdesk");
     assert_int_equal(plan.nlegs, 0);
     assert_non_null(strstr(trace.buf, "+14255550110: the line of workflow 'Helpdesk'"));
     cr_trace_free(&trace);
@@ -353,6 +355,7 @@ static void ringing_plan_target_that_is_a_workflow_line(void **state)
             if (plan.branches[i].kind == CR_BRANCH_SIMULTANEOUS_RING) {
                 assert_int_equal(plan.branches[i].targets[k].kind, CR_TARGET_SIP);
                 assert_string_equal(plan.branches[i].targets[k].uri, "sip:sales@contoso.com");
+                assert_non_null(plan.branches[i].targets[k].workflow);
                 found = true;
             }
     assert_true(found);
