@@ -114,8 +114,13 @@ rtp() {
 
 # between N LOW HIGH WHAT: N within [LOW, HIGH] (floats), else the case fails.
 between() {
-    $E2E_PY -c "import sys; sys.exit(0 if $2 <= $1 <= $3 else 1)" \
-        || e2e_fail "$4: $1 not within [$2, $3]"
+    $E2E_PY -c "import sys; sys.exit(0 if $2 <= $1 <= $3 else 1)" && return 0
+    # what reached the sniffed ports, per second, source port and payload type (to tell a
+    # second stream from a late one)
+    [ -s "$E2E_TMP/rtp.txt" ] && awk '{ printf "%d dst %s src %s pt %s\n", $1, $2, $3, $4 }' \
+        "$E2E_TMP/rtp.txt" | sort | uniq -c | sed 's/^/rtp: /' >&2
+    e2e_log "the media timeline: $(grep -v '^#' "$E2E_TMP/events.txt" 2>/dev/null | tr '\n' ';')"
+    e2e_fail "$4: $1 not within [$2, $3]"
 }
 
 # No rtpengine session left (waits up to 3 s).
