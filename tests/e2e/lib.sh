@@ -127,6 +127,32 @@ print(" ".join(str(p) for p in out))
 EOF
 }
 
+# e2e_got NAME METHOD: NAME's sipp received a METHOD request (waits up to 30 s for its log).
+e2e_got() {
+    for _ in $(seq 1 300); do
+        grep -a -q -E "^$2 " "$E2E_TMP/$1.msg" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# e2e_invite_time NAME [sent]: when NAME's sipp received (or sent) its first INVITE (epoch
+# seconds with microseconds, from the timestamp line sipp writes before each message it logs).
+e2e_invite_time() {
+    awk -v want="${2:-received}" '/^-+ [0-9-]+ [0-9:.]+$/ { ts = $2 " " $3 }
+         /^(UDP|TCP) message / { dir = ($0 ~ /message sent/) ? "sent" : "received"; next }
+         dir == want && /^INVITE / { print ts; exit }' "$E2E_TMP/$1.msg" \
+        | { read -r d t && date -d "$d $t" +%s.%N; }
+}
+
+# e2e_delay FIRST SECOND: seconds between the first INVITEs FIRST and SECOND received.
+e2e_delay() {
+    local a b
+    a=$(e2e_invite_time "$1") && b=$(e2e_invite_time "$2") || return 1
+    [ -n "$a" ] && [ -n "$b" ] || return 1
+    $E2E_PY -c "print('%.3f' % ($b - $a))"
+}
+
 # e2e_fixture SRC DST: copies an XML fixture with @PORT_A@... replaced by $PORT_A...
 e2e_fixture() {
     sed -e "s/@PORT_A@/$PORT_A/g" -e "s/@PORT_B@/$PORT_B/g" -e "s/@PORT_C@/$PORT_C/g" \

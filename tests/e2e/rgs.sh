@@ -46,29 +46,6 @@ decline_scen() {
     echo "$E2E_TMP/decline_$1.xml"
 }
 
-# e2e_got NAME METHOD: NAME's sipp received a METHOD request (waits up to 30 s for its log).
-e2e_got() {
-    for _ in $(seq 1 300); do
-        grep -a -q -E "^$2 " "$E2E_TMP/$1.msg" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-e2e_invite_time() {
-    awk -v want="${2:-received}" '/^-+ [0-9-]+ [0-9:.]+$/ { ts = $2 " " $3 }
-         /^(UDP|TCP) message / { dir = ($0 ~ /message sent/) ? "sent" : "received"; next }
-         dir == want && /^INVITE / { print ts; exit }' "$E2E_TMP/$1.msg" \
-        | { read -r d t && date -d "$d $t" +%s.%N; }
-}
-
-e2e_delay() {
-    local a b
-    a=$(e2e_invite_time "$1") && b=$(e2e_invite_time "$2") || return 1
-    [ -n "$a" ] && [ -n "$b" ] || return 1
-    $E2E_PY -c "print('%.3f' % ($b - $a))"
-}
-
 # cancel_call NUMBER: a caller who hangs up 1 s after the 182 (or a 180).
 cancel_call() {
     local port

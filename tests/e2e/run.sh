@@ -58,32 +58,6 @@ start_phone() {
     eval "PHONE_PORT_$aor=$port"
 }
 
-# e2e_got NAME METHOD: NAME's sipp received a METHOD request (waits up to 10 s for its log).
-e2e_got() {
-    for _ in $(seq 1 100); do
-        grep -a -q -E "^$2 " "$E2E_TMP/$1.msg" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# e2e_invite_time NAME [sent]: when NAME's sipp received (or sent) its first INVITE (epoch
-# seconds with microseconds, from the timestamp line sipp writes before each message it logs).
-e2e_invite_time() {
-    awk -v want="${2:-received}" '/^-+ [0-9-]+ [0-9:.]+$/ { ts = $2 " " $3 }
-         /^(UDP|TCP) message / { dir = ($0 ~ /message sent/) ? "sent" : "received"; next }
-         dir == want && /^INVITE / { print ts; exit }' "$E2E_TMP/$1.msg" \
-        | { read -r d t && date -d "$d $t" +%s.%N; }
-}
-
-# e2e_delay FIRST SECOND: seconds between the first INVITEs FIRST and SECOND received.
-e2e_delay() {
-    local a b
-    a=$(e2e_invite_time "$1") && b=$(e2e_invite_time "$2") || return 1
-    [ -n "$a" ] && [ -n "$b" ] || return 1
-    $E2E_PY -c "print('%.3f' % ($b - $a))"
-}
-
 # pygw NAME PORT [gw.py args]: a Python gateway (tests/e2e/gw.py) that also answers OPTIONS;
 # its requests are logged in $E2E_TMP/NAME.log.
 pygw() {
