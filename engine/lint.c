@@ -1,256 +1,34 @@
 /*
  * Lint: findings that do not stop a configuration from loading but that an admin wants to
  * know about. A rule that an earlier rule of the same profile always shadows is found by
- * sampling: numbers are generated from the later rule's pattern (digits, classes, groups,
- * alternations, quantifiers; patterns with lookarounds are not sampled) and if every sample
+ * sampling: numbers are generated from the later rule's pattern, read by the same parser as
+ * the indexes (pattern.c; patterns with lookarounds are not sampled), and if every sample
  * the later rule matches is matched by one earlier rule, that rule wins first every time.
  */
 #include "model.h"
+#include "route_index.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct sampler {
-    char *out;
-    size_t o, cap;
-    uint32_t rng;
-    bool bad;
-    int depth;
-} sampler;
-
-static uint32_t rnd(sampler *s)
-{
-    s->rng ^= s->rng << 13;
-    s->rng ^= s->rng >> 17;
-    s->rng ^= s->rng << 5;
-    return s->rng;
-}
-
-static void put(sampler *s, char c)
-{
-    if (s->o + 1 < s->cap)
-        s->out[s->o++] = c;
-    else
-        s->bad = true;
-}
-
-/* End of the atom starting at p (one past it). */
-static const char *atom_end(const char *p)
-{
-    if (*p == '\\')
-        return p[1] ? p + 2 : p + 1;
-    if (*p == '[') {
-        const char *q = p + 1;
-        if (*q == '^')
-            q++;
-        if (*q == ']')
-            q++;
-        while (*q && *q != ']')
-            q += (*q == '\\' && q[1]) ? 2 : 1;
-        return *q ? q + 1 : q;
-    }
-    if (*p == '(') {
-        int level = 0;
-        const char *q = p;
-        while (*q) {
-            if (*q == '\\' && q[1]) {
-                q += 2;
-                continue;
-            }
-            if (*q == '[') {
-                q = atom_end(q);
-                continue;
-            }
-            if (*q == '(')
-                level++;
-            else if (*q == ')' && --level == 0)
-                return q + 1;
-            q++;
-        }
-        return q;
-    }
-    return p + 1;
-}
-
-static const char alphabet[] = "0123456789+*#";
-
-static void gen_class(sampler *s, const char *p, const char *end)
-{
-    bool neg = false, allowed[128] = {false};
-    p++;   /* '[' */
-    end--; /* ']' */
-    if (*p == '^')
-        neg = true, p++;
-    while (p < end) {
-        char c = *p;
-        if (c == '\\' && p + 1 < end) {
-            if (p[1] == 'd')
-                for (char d = '0'; d <= '9'; d++)
-                    allowed[(int)d] = true;
-            else if ((unsigned char)p[1] < 128)
-                allowed[(int)p[1]] = true;
-            p += 2;
-            continue;
-        }
-        if (p + 2 < end && p[1] == '-') {
-            for (int d = (unsigned char)c; d <= (unsigned char)p[2] && d < 128; d++)
-                allowed[d] = true;
-            p += 3;
-            continue;
-        }
-        if ((unsigned char)c < 128)
-            allowed[(int)c] = true;
-        p++;
-    }
-    char pick[16];
-    int n = 0;
-    for (const char *a = alphabet; *a; a++)
-        if (allowed[(int)*a] != neg)
-            pick[n++] = *a;
-    if (!n) {
-        s->bad = true;
-        return;
-    }
-    put(s, pick[rnd(s) % (unsigned)n]);
-}
-
-static const char *gen_alt(sampler *s, const char *p);
-
-static void gen_atom(sampler *s, const char *p, const char *end)
-{
-    switch (*p) {
-    case '(': {
-        const char *q = p + 1;
-        if (*q == '?') {
-            if (q[1] == ':')
-                q += 2;
-            else if ((q[1] == '<' && q[2] != '=' && q[2] != '!') || q[1] == 'P') {
-                q = strchr(q, '>');
-                if (!q || q >= end) {
-                    s->bad = true;
-                    return;
-                }
-                q++;
-            } else if (q[1] == '\'') {
-                q = strchr(q + 2, '\'');
-                if (!q || q >= end) {
-                    s->bad = true;
-                    return;
-                }
-                q++;
-            } else {
-                s->bad = true; /* lookaround, inline options, ... */
-                return;
-            }
-        }
-        if (++s->depth > 32) {
-            s->bad = true;
-            return;
-        }
-        gen_alt(s, q);
-        s->depth--;
-        return;
-    }
-    case '[':
-        gen_class(s, p, end);
-        return;
-    case '\\':
-        if (p[1] == 'd')
-            put(s, (char)('0' + rnd(s) % 10));
-        else if (p[1] && strchr("+*#.()\\-[]{}?|^$", p[1]))
-            put(s, p[1]);
-        else
-            s->bad = true;
-        return;
-    case '.':
-        put(s, (char)('0' + rnd(s) % 10));
-        return;
-    case '^':
-    case '$':
-        return;
-    default:
-        put(s, *p);
-    }
-}
-
-static const char *gen_seq(sampler *s, const char *p)
-{
-    while (*p && *p != '|' && *p != ')' && !s->bad) {
-        const char *e = atom_end(p);
-        unsigned lo = 1, hi = 1;
-        const char *q = e;
-        if (*q == '?')
-            lo = 0, hi = 1, q++;
-        else if (*q == '*')
-            lo = 0, hi = 4, q++;
-        else if (*q == '+')
-            lo = 1, hi = 5, q++;
-        else if (*q == '{') {
-            char *x;
-            unsigned long a = strtoul(q + 1, &x, 10), b = a;
-            if (*x == ',') {
-                b = (x[1] == '}') ? a + 4 : strtoul(x + 1, &x, 10);
-                if (*x == '}')
-                    ;
-                else
-                    x = strchr(x, '}');
-            }
-            if (!x || *x != '}' || b < a || b > 64) {
-                s->bad = true;
-                return p;
-            }
-            lo = (unsigned)a, hi = (unsigned)b, q = x + 1;
-        }
-        if (q != e && (*q == '?' || *q == '+'))
-            q++;
-        unsigned reps = lo + (hi > lo ? rnd(s) % (hi - lo + 1) : 0);
-        for (unsigned r = 0; r < reps && !s->bad; r++)
-            gen_atom(s, p, e);
-        p = q;
-    }
-    return p;
-}
-
-static const char *gen_alt(sampler *s, const char *p)
-{
-    const char *starts[64];
-    int n = 0;
-    starts[n++] = p;
-    const char *q = p;
-    while (*q && *q != ')') {
-        if (*q == '|') {
-            if (n < 64)
-                starts[n++] = q + 1;
-            q++;
-            continue;
-        }
-        q = atom_end(q);
-    }
-    gen_seq(s, starts[rnd(s) % (unsigned)n]);
-    return *q ? q + 1 : q;
-}
-
-/* Generates up to `want` numbers that `r` matches; returns how many. */
+/* Generates up to `want` numbers that `r` matches; returns how many (0 when the pattern is
+ * outside what pattern.c models exactly). */
 static size_t sample_rule(const cr_rule *r, char (*out)[CR_NUMBER_MAX + 1], size_t want,
                           uint32_t seed)
 {
+    cr_pattern_sampler *s = cr_pattern_sampler_new(r->pattern);
+    if (!s)
+        return 0;
     size_t got = 0;
-    sampler s = {0};
-    s.rng = seed ? seed : 0x9e3779b9u;
+    uint32_t rng = seed ? seed : 0x9e3779b9u;
     for (size_t attempt = 0; attempt < want * 4 && got < want; attempt++) {
-        s.out = out[got];
-        s.o = 0;
-        s.cap = CR_NUMBER_MAX + 1;
-        s.bad = false;
-        s.depth = 0;
-        gen_alt(&s, r->pattern);
-        if (s.bad)
-            return 0; /* the pattern uses something the sampler does not model */
-        s.out[s.o] = 0;
-        if (s.o && cr_re_exec(r->re, s.out, s.o, 0, 0, NULL) > 0)
+        size_t n;
+        if (cr_pattern_sample(s, &rng, out[got], CR_NUMBER_MAX + 1) && (n = strlen(out[got])) &&
+            cr_re_exec(r->re, out[got], n, 0, 0, NULL) > 0)
             got++;
     }
+    cr_pattern_sampler_free(s);
     return got;
 }
 

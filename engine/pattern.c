@@ -11,15 +11,10 @@
  * of what PCRE2 can match. Characters outside the alphabet match nothing here, which is
  * why numbers holding one are never pre-selected (route_index.h).
  */
-#include "route_index.h"
+#include "pattern_ast.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define SYM_COUNT     13
-#define MASK_ALL      CR_PX_SYMS
-#define MASK_DIGIT    0x3FFu
-#define MASK_NONDIGIT 0x1C00u /* + * # */
 
 int cr_px_symbol(unsigned char c)
 {
@@ -34,7 +29,7 @@ int cr_px_symbol(unsigned char c)
     return -1;
 }
 
-static const char sym_char[SYM_COUNT] = "0123456789+*#";
+const char cr_pat_sym_char[SYM_COUNT] = "0123456789+*#";
 
 static uint16_t char_mask(unsigned char c)
 {
@@ -43,32 +38,6 @@ static uint16_t char_mask(unsigned char c)
 }
 
 /* ---- parsing into a syntax tree --------------------------------------------------------- */
-
-enum { A_SET, A_EMPTY, A_CAT, A_ALT, A_REP, A_BEGIN, A_END };
-
-#define MAX_AST   1024
-#define MAX_DEPTH 64
-#define REP_INF   -1
-#define REP_MAX   64 /* larger bounds are widened to "no upper bound" */
-
-typedef struct anode {
-    uint8_t kind;
-    uint16_t mask;
-    int min, max;
-    int child, last, next, prev; /* first/last child, next/previous sibling; -1 = none */
-} anode;
-
-typedef struct parser {
-    const char *s;
-    size_t i;
-    anode n[MAX_AST];
-    int count, depth;
-    bool bail;
-    /* something was widened (an assertion taken as true, an atomic group or possessive
-     * quantifier as a plain one, a large bound as none) or might not compile as the analysis
-     * reads it: the analysis is then no exact model of PCRE2 */
-    bool inexact;
-} parser;
 
 static int new_node(parser *P, int kind)
 {
@@ -262,7 +231,7 @@ static int parse_class(parser *P)
             return -1;
         }
         for (int k = 0; k < SYM_COUNT; k++)
-            if ((unsigned char)sym_char[k] >= lo && (unsigned char)sym_char[k] <= hi)
+            if ((unsigned char)cr_pat_sym_char[k] >= lo && (unsigned char)cr_pat_sym_char[k] <= hi)
                 mask |= (uint16_t)(1u << k);
     }
     return set_node(P, neg ? (uint16_t)(MASK_ALL & ~mask) : mask);
@@ -705,7 +674,7 @@ static void add_prefix(scratch *X, cr_pattern_info *out, const uint8_t *syms, si
 {
     size_t k = out->nprefixes++;
     for (size_t i = 0; i < len; i++)
-        out->prefixes[k][i] = sym_char[syms[i]];
+        out->prefixes[k][i] = cr_pat_sym_char[syms[i]];
     out->prefixes[k][len] = 0;
     out->plen[k] = (uint8_t)len;
     out->tail[k] = 0;
@@ -923,4 +892,9 @@ void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pat
     out->kind = out->nprefixes ? CR_PX_SET : CR_PX_NEVER;
 done:
     return;
+}
+
+int cr_pat_parse(parser *P)
+{
+    return parse_alt(P);
 }

@@ -67,6 +67,17 @@ cr_pattern_analyser *cr_pattern_analyser_new(void);
 void cr_pattern_analyser_free(cr_pattern_analyser *a);
 void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out);
 
+/* Numbers a pattern can match, drawn at random from the same syntax tree (lint's shadowed
+ * rules). cr_pattern_sampler_new returns NULL when the pattern is outside what the tree
+ * models exactly (lookarounds, back-references, inline options...) or out of memory.
+ * cr_pattern_sample writes one candidate (NUL-terminated, symbols of the alphabet; `*` and
+ * `+` repeat up to 4 times beyond their minimum) and returns false when it does not fit in
+ * cap; *rng is a xorshift32 state (not 0). PCRE2 has the last word on each candidate. */
+typedef struct cr_pattern_sampler cr_pattern_sampler;
+cr_pattern_sampler *cr_pattern_sampler_new(const char *pattern);
+bool cr_pattern_sample(const cr_pattern_sampler *s, uint32_t *rng, char *out, size_t cap);
+void cr_pattern_sampler_free(cr_pattern_sampler *s);
+
 /* ---- the trie ------------------------------------------------------------------------ */
 
 typedef struct cr_px_item {

@@ -1,0 +1,53 @@
+/*
+ * The syntax tree pattern.c parses a pattern into (the subset of PCRE2 syntax a dial plan
+ * uses), shared by the analysis (pattern.c) and the sampler (pattern_sample.c). Engine
+ * internal.
+ */
+#ifndef CR_PATTERN_AST_H
+#define CR_PATTERN_AST_H
+
+#include "route_index.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SYM_COUNT     13
+#define MASK_ALL      CR_PX_SYMS
+#define MASK_DIGIT    0x3FFu
+#define MASK_NONDIGIT 0x1C00u /* + * # */
+
+/* the symbols in cr_px_symbol order */
+extern const char cr_pat_sym_char[SYM_COUNT];
+
+enum { A_SET, A_EMPTY, A_CAT, A_ALT, A_REP, A_BEGIN, A_END };
+
+#define MAX_AST   1024
+#define MAX_DEPTH 64
+#define REP_INF   -1
+#define REP_MAX   64 /* larger bounds are widened to "no upper bound" */
+
+typedef struct anode {
+    uint8_t kind;
+    uint16_t mask;
+    int min, max;
+    int child, last, next, prev; /* first/last child, next/previous sibling; -1 = none */
+} anode;
+
+typedef struct parser {
+    const char *s;
+    size_t i;
+    anode n[MAX_AST];
+    int count, depth;
+    bool bail;
+    /* something was widened (an assertion taken as true, an atomic group or possessive
+     * quantifier as a plain one, a large bound as none) or might not compile as the analysis
+     * reads it: the analysis is then no exact model of PCRE2 */
+    bool inexact;
+} parser;
+
+/* Parses P->s from P->i (P->count, depth, bail and inexact reset by the caller): the root
+ * node, or -1; P->bail when the pattern is outside the subset. */
+int cr_pat_parse(parser *P);
+
+#endif
