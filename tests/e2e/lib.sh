@@ -82,36 +82,44 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 }
 
-# e2e_media_ports N: N blocks of 4 UDP ports (P..P+3: sipp binds its RTP echo on P and P+2,
-# RTCP beside them), printed as their first ports P. Below the kernel's ephemeral range (no
-# socket gets one by chance) and reserved for this test's shell in /tmp/callroute-e2e-ports
-# under a lock, so tests running side by side never pick the same block; a block whose shell
-# has ended is taken back.
-e2e_media_ports() {
-    $E2E_PY - "$1" "$$" <<'EOF'
+# e2e_reserve_ports N SIZE LOW HIGH: N blocks of SIZE UDP ports in [LOW, HIGH), printed as
+# their first ports. Every port of a block is free when it is picked (bound, then released),
+# and the block is reserved for this test's shell in /tmp/callroute-e2e-ports under a lock,
+# so tests running side by side never pick the same ports; a block whose shell has ended is
+# taken back. Below the kernel's ephemeral range no socket gets one by chance, which
+# e2e_ports (kernel-chosen, released at once) cannot promise: a daemon started later may
+# find its port taken, or a parallel test's daemon answering on it.
+e2e_reserve_ports() {
+    $E2E_PY - "$1" "$2" "$3" "$4" "$$" <<'EOF'
 import fcntl, os, random, socket, sys
-n, owner = int(sys.argv[1]), sys.argv[2]
+n, size, low, high = (int(a) for a in sys.argv[1:5])
+owner = sys.argv[5]
 d = "/tmp/callroute-e2e-ports"
 os.makedirs(d, exist_ok=True)
 with open(os.path.join(d, ".lock"), "w") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
+    held = set()
     for f in os.listdir(d):
         if f.startswith("."):
             continue
         try:
+            first, count = (int(x) for x in f.split("+"))
             os.kill(int(open(os.path.join(d, f)).read() or 0), 0)
+            held.update(range(first, first + count))
         except (ValueError, ProcessLookupError):
             os.unlink(os.path.join(d, f))
         except PermissionError:
-            pass
+            held.update(range(first, first + count))
     out = []
-    while len(out) < n:
-        p = random.randrange(20000, 32000, 4)
-        if os.path.exists(os.path.join(d, str(p))):
+    for _ in range(10000):
+        if len(out) == n:
+            break
+        p = random.randrange(low, high - size + 1, size)
+        if any(q in held for q in range(p, p + size)):
             continue
         socks = []
         try:
-            for q in range(p, p + 4):
+            for q in range(p, p + size):
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 socks.append(s)
                 s.bind(("127.0.0.1", q))
@@ -120,12 +128,20 @@ with open(os.path.join(d, ".lock"), "w") as lock:
         finally:
             for s in socks:
                 s.close()
-        with open(os.path.join(d, str(p)), "w") as f:
+        with open(os.path.join(d, "%d+%d" % (p, size)), "w") as f:
             f.write(owner)
+        held.update(range(p, p + size))
         out.append(p)
+if len(out) < n:
+    sys.exit("no free block of %d ports in [%d, %d)" % (size, low, high))
 print(" ".join(str(p) for p in out))
 EOF
 }
+
+# e2e_media_ports N: N blocks of 4 (a phone's RTP: sipp binds P and P+2, RTCP beside them),
+# or of one port (a daemon's control or event port) with N1 (e2e_media_ports1 N).
+e2e_media_ports() { e2e_reserve_ports "$1" 4 20000 32000; }
+e2e_media_ports1() { e2e_reserve_ports "$1" 1 20000 32000; }
 
 # e2e_got NAME METHOD: NAME's sipp received a METHOD request (waits up to 30 s for its log).
 e2e_got() {

@@ -14,8 +14,11 @@ set -euo pipefail
 case_name=${1:?usage: media.sh CASE}
 e2e_init
 command -v rtpengine >/dev/null || e2e_fail "rtpengine not installed (rtpengine-daemon)"
-read -r KPORT NG DTMF PORT_D <<<"$(e2e_ports 4)"
+read -r KPORT PORT_D <<<"$(e2e_ports 2)"
 read -r CMP AMP AMP2 <<<"$(e2e_media_ports 3)"
+# rtpengine's control port and the module's DTMF port, reserved like the phones' (a port
+# another test's rtpengine holds would answer our ping and carry our calls)
+read -r NG DTMF <<<"$(e2e_media_ports1 2)"
 PORT_A=0 PORT_B=0 PORT_C=0
 XML=$E2E_TMP/media.xml
 e2e_fixture "$E2E_DIR/fixtures/media.xml" "$XML"
@@ -33,19 +36,27 @@ $TOOL wav "$MEDIA/invalid.wav" 1 700
 $TOOL wav "$MEDIA/pin.wav" 1 800
 $TOOL wav "$MEDIA/closed.wav" 1.5 900
 
-# rtpengine on loopback: its ng port, DTMF events to $DTMF, RTP ports in a random window of
-# 100 below the phones' media ports (e2e_media_ports) and the kernel's ephemeral range (where
-# e2e_ports picks SIP ports).
+# rtpengine on loopback: its ng port, DTMF events to $DTMF, RTP ports in a window of 100
+# reserved for this test below the phones' media ports (e2e_reserve_ports) and the kernel's
+# ephemeral range (where e2e_ports picks SIP ports).
 start_rtpengine() {
-    local base=$((10000 + (RANDOM % 100) * 100)) # 10000-19999: below the media ports
+    local base pid
+    base=$(e2e_reserve_ports 1 100 10000 20000) || e2e_fail "no free window for rtpengine's RTP ports"
     rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
         --listen-ng=127.0.0.1:$NG --port-min=$base --port-max=$((base + 99)) \
         --dtmf-log-dest=127.0.0.1:$DTMF --delete-delay=0 --timeout=60 --num-threads=2 \
         --foreground --log-stderr --log-level=6 --pidfile="$E2E_TMP/rtpengine.pid" \
         >"$E2E_TMP/rtpengine.log" 2>&1 </dev/null &
-    E2E_PIDS+=("$!")
+    pid=$!
+    E2E_PIDS+=("$pid")
     for _ in $(seq 1 100); do
-        [ "$($TOOL ng 127.0.0.1:$NG ping 2>/dev/null)" = pong ] && return 0
+        kill -0 "$pid" 2>/dev/null || e2e_fail "rtpengine exited: $(tail -n 3 "$E2E_TMP/rtpengine.log")"
+        if [ "$($TOOL ng 127.0.0.1:$NG ping 2>/dev/null)" = pong ]; then
+            # the pong must be ours: the control port is held by the rtpengine started here
+            ss -H -lunp "sport = :$NG" | grep -q "pid=$pid," \
+                || e2e_fail "another process answers on rtpengine's control port $NG: $(ss -H -lunp "sport = :$NG")"
+            return 0
+        fi
         sleep 0.1
     done
     e2e_fail "rtpengine did not answer ng ping within 10 s"
