@@ -34,7 +34,11 @@ typedef struct rgs_agent {
 
 typedef struct rgs_group {
     bool *signed_in; /* per position (formal groups) */
-    long rr_last;    /* position offered last (round robin), -1 */
+    /* Bit per position: the agent there takes calls now (rgs_takes_calls), kept by
+     * rgs_agent_sync at every change of what it depends on. Hunts visit these agents only. */
+    uint64_t *avail;
+    size_t navail; /* bits set */
+    long rr_last;  /* position offered last (round robin), -1 */
     bool dirty;
 } rgs_group;
 
@@ -57,9 +61,11 @@ typedef struct rgs_decline_entry {
 
 typedef struct rgs_call {
     rgs_call_state state;
-    uint64_t serial; /* incarnation of the slot, for timers */
-    uint64_t handle; /* the host's (or engine's) handle */
-    char *id, *from, *to;
+    uint64_t serial;      /* incarnation of the slot, for timers */
+    uint64_t handle;      /* the host's (or engine's) handle */
+    char *id, *from, *to; /* point into str */
+    char *str;            /* "id\0from\0to\0": kept with the slot when it is freed */
+    size_t capstr;
     long wf;
     bool answered, on_moh;
     int hops; /* queue entries, to stop action loops */
@@ -164,6 +170,13 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
                   const char *to, long wf);
 void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason);
 void rgs_mark_agent(cr_rgs_engine *e, size_t a);
+/* Whether the agent at `pos` of group g (agent a) may be offered a call now, the call's own
+ * state (round, ringing, grace) aside: signed in (formal groups), and available, on no call
+ * and rung for no call (attendant groups: not dnd or offline). */
+bool rgs_takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a);
+/* Brings agent a's bits in his groups' avail sets up to date: call after every change of his
+ * presence, calls, ringing offers or sign-ins, before anything hunts. */
+void rgs_agent_sync(cr_rgs_engine *e, size_t a);
 void rgs_mark_group(cr_rgs_engine *e, size_t g);
 void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c);
 int rgs_vec_push(rgs_vec *v, size_t x);

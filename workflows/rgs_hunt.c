@@ -127,13 +127,10 @@ static bool in_grace(const cr_rgs_engine *e, const rgs_call *c, size_t a)
     return false;
 }
 
-static bool eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t pos)
+bool rgs_takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a)
 {
     const cr_rgs_group *cg = &e->cfg->groups[g];
-    size_t a = cg->agents[pos];
     if (cg->formal && !e->groups[g].signed_in[pos])
-        return false;
-    if (rgs_vec_has(&c->tried, a) || rgs_vec_has(&c->ring, a) || in_grace(e, c, a))
         return false;
     const rgs_agent *ag = &e->agents[a];
     if (cg->routing == CR_RGS_ATTENDANT)
@@ -141,47 +138,100 @@ static bool eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t
     return ag->presence == P_AVAILABLE && ag->ncalls == 0 && ag->ringing.n == 0;
 }
 
-/* Positions to offer in group g now (written to out, which has room for the group). */
+void rgs_agent_sync(cr_rgs_engine *e, size_t a)
+{
+    const rgs_agent *ag = &e->agents[a];
+    for (size_t i = 0; i < ag->ngroups; i++) {
+        size_t g = ag->groups[i].group, pos = ag->groups[i].pos;
+        rgs_group *rg = &e->groups[g];
+        uint64_t bit = 1ULL << (pos & 63), *w = &rg->avail[pos >> 6];
+        bool on = rgs_takes_calls(e, g, pos, a);
+        if (on != ((*w & bit) != 0)) {
+            *w ^= bit;
+            if (on)
+                rg->navail++;
+            else
+                rg->navail--;
+        }
+    }
+}
+
+/* The first position in [from, limit) whose agent takes calls, or -1. */
+static long next_avail(const rgs_group *rg, size_t from, size_t limit)
+{
+    if (from >= limit)
+        return -1;
+    size_t i = from >> 6, last = (limit - 1) >> 6;
+    uint64_t x = rg->avail[i] & (~0ULL << (from & 63));
+    for (;;) {
+        if (x) {
+            size_t p = (i << 6) + (size_t)__builtin_ctzll(x);
+            return p < limit ? (long)p : -1;
+        }
+        if (++i > last)
+            return -1;
+        x = rg->avail[i];
+    }
+}
+
+/* Whether this call may be offered to agent a (who takes calls): not yet in this round, not
+ * ringing for it, not in the grace period of a decline of it. */
+static bool call_may_offer(const cr_rgs_engine *e, const rgs_call *c, size_t a)
+{
+    return !rgs_vec_has(&c->tried, a) && !rgs_vec_has(&c->ring, a) && !in_grace(e, c, a);
+}
+
+/* The first position in [from, limit) that may be offered call c, or -1. */
+static long next_eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t from,
+                          size_t limit)
+{
+    const rgs_group *rg = &e->groups[g];
+    const size_t *agents = e->cfg->groups[g].agents;
+    long p = next_avail(rg, from, limit);
+    while (p >= 0 && !call_may_offer(e, c, agents[p]))
+        p = next_avail(rg, (size_t)p + 1, limit);
+    return p;
+}
+
+/* Positions to offer in group g now (written to out, which has room for the group). Only the
+ * agents who take calls (the group's avail bits) are visited, in position order, so every
+ * method picks exactly as a scan of all members would. */
 static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
 {
     const cr_rgs_group *cg = &e->cfg->groups[g];
     size_t n = cg->nagents, k = 0;
+    long p;
+    if (!e->groups[g].navail)
+        return 0;
     switch (cg->routing) {
     case CR_RGS_SERIAL:
-        for (size_t p = 0; p < n; p++)
-            if (eligible(e, c, g, p)) {
-                out[0] = p;
-                return 1;
-            }
-        return 0;
+        p = next_eligible(e, c, g, 0, n);
+        break;
     case CR_RGS_ROUND_ROBIN: {
-        size_t start = (size_t)(e->groups[g].rr_last + 1);
-        for (size_t i = 0; i < n; i++) {
-            size_t p = (start + i) % n;
-            if (eligible(e, c, g, p)) {
-                out[0] = p;
-                return 1;
-            }
-        }
-        return 0;
+        size_t start = (size_t)(e->groups[g].rr_last + 1) % n;
+        p = next_eligible(e, c, g, start, n);
+        if (p < 0)
+            p = next_eligible(e, c, g, 0, start);
+        break;
     }
     case CR_RGS_LONGEST_IDLE: {
         long best = -1;
-        for (size_t p = 0; p < n; p++)
-            if (eligible(e, c, g, p) && (best < 0 || e->agents[cg->agents[p]].idle_since <
-                                                         e->agents[cg->agents[best]].idle_since))
-                best = (long)p;
-        if (best < 0)
-            return 0;
-        out[0] = (size_t)best;
-        return 1;
+        for (p = next_eligible(e, c, g, 0, n); p >= 0; p = next_eligible(e, c, g, (size_t)p + 1, n))
+            if (best < 0 ||
+                e->agents[cg->agents[p]].idle_since < e->agents[cg->agents[best]].idle_since)
+                best = p;
+        p = best;
+        break;
     }
     default: /* parallel, attendant */
-        for (size_t p = 0; p < n; p++)
-            if (eligible(e, c, g, p))
-                out[k++] = p;
+        for (p = next_eligible(e, c, g, 0, n); p >= 0; p = next_eligible(e, c, g, (size_t)p + 1, n))
+            out[k++] = (size_t)p;
         return k;
     }
+    if (p < 0)
+        return 0;
+    out[0] = (size_t)p;
+    return 1;
 }
 
 static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, size_t n)
@@ -193,6 +243,7 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
         rgs_vec_push(&c->ring, a);
         rgs_vec_push(&c->tried, a);
         rgs_vec_push(&e->agents[a].ringing, slot);
+        rgs_agent_sync(e, a);
         rgs_logf(e, "offered call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
     }
     if (cg->routing == CR_RGS_ROUND_ROBIN) {
@@ -243,6 +294,7 @@ void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
     size_t slot = (size_t)(c - e->calls);
     for (size_t i = 0; i < c->ring.n; i++) {
         rgs_vec_remove(&e->agents[c->ring.v[i]].ringing, slot);
+        rgs_agent_sync(e, c->ring.v[i]);
         rgs_vec_push(&e->pending, c->ring.v[i]);
     }
     c->ring.n = 0;
@@ -292,6 +344,7 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     }
     rgs_vec_remove(&c->ring, a);
     rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_agent_sync(e, a);
     rgs_ring_release(e, c, true);
     rgs_out_agents(e, c, CR_RGS_OUT_BRIDGE, &a, 1);
     int64_t wait = e->now - c->enter_ms;
@@ -308,6 +361,7 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     c->on_moh = false;
     rgs_agent *ag = &e->agents[a];
     ag->ncalls++;
+    rgs_agent_sync(e, a);
     rgs_mark_agent(e, a);
     rgs_mark_call(e, c);
     /* Offers of other calls still ringing him are attendant offers, which ring agents on a
@@ -322,6 +376,7 @@ static void leave_offer(cr_rgs_engine *e, rgs_call *c, size_t a)
 {
     rgs_vec_remove(&c->ring, a);
     rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_agent_sync(e, a);
     rgs_vec_push(&e->pending, a);
     if (c->ring.n == 0) {
         c->tok_ring++;
@@ -409,44 +464,31 @@ void rgs_agent_free(cr_rgs_engine *e, size_t a)
         ag->ncalls--;
     if (ag->ncalls == 0)
         ag->idle_since = e->now;
+    rgs_agent_sync(e, a);
     rgs_mark_agent(e, a);
     rgs_vec_push(&e->pending, a);
-}
-
-/* Whether the agent at `pos` of group g may be offered a call now, the call's own state
- * (round, ringing, grace) aside. */
-static bool takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a)
-{
-    const cr_rgs_group *cg = &e->cfg->groups[g];
-    if (cg->formal && !e->groups[g].signed_in[pos])
-        return false;
-    const rgs_agent *ag = &e->agents[a];
-    if (cg->routing == CR_RGS_ATTENDANT)
-        return ag->presence != P_DND && ag->presence != P_OFFLINE;
-    return ag->presence == P_AVAILABLE && ag->ncalls == 0 && ag->ringing.n == 0;
 }
 
 /* Whether some group would offer a call to this agent now (ignoring per-call state). */
 static bool offerable(const cr_rgs_engine *e, size_t a)
 {
     const rgs_agent *ag = &e->agents[a];
-    for (size_t i = 0; i < ag->ngroups; i++)
-        if (takes_calls(e, ag->groups[i].group, ag->groups[i].pos, a))
+    for (size_t i = 0; i < ag->ngroups; i++) {
+        size_t pos = ag->groups[i].pos;
+        if (e->groups[ag->groups[i].group].avail[pos >> 6] & (1ULL << (pos & 63)))
             return true;
+    }
     return false;
 }
 
 /* Whether some agent of the queue's groups takes calls now. When none does, hunting any of
- * its waiting calls offers nothing. Costs the size of the queue's groups, like a hunt. */
+ * its waiting calls offers nothing. */
 static bool staffed(const cr_rgs_engine *e, size_t q)
 {
     const cr_rgs_queue *cq = &e->cfg->queues[q];
-    for (size_t j = 0; j < cq->ngroups; j++) {
-        const cr_rgs_group *cg = &e->cfg->groups[cq->groups[j]];
-        for (size_t p = 0; p < cg->nagents; p++)
-            if (takes_calls(e, cq->groups[j], p, cg->agents[p]))
-                return true;
-    }
+    for (size_t j = 0; j < cq->ngroups; j++)
+        if (e->groups[cq->groups[j]].navail)
+            return true;
     return false;
 }
 
