@@ -647,7 +647,8 @@ static int build(cr_rgs_engine *e)
     for (size_t g = 0; g < cfg->ngroups; g++)
         for (size_t i = 0; i < cfg->groups[g].nagents; i++) {
             rgs_agent *ag = &e->agents[cfg->groups[g].agents[i]];
-            ag->groups[ag->ngroups++] = (rgs_member){g, i};
+            ag->groups[ag->ngroups++] = (rgs_member){g, i, cfg->groups[g].formal,
+                                                     cfg->groups[g].routing == CR_RGS_ATTENDANT};
             if (cfg->groups[g].routing == CR_RGS_ATTENDANT)
                 ag->attendant = true;
         }
@@ -692,8 +693,10 @@ int cr_rgs_engine_open(const cr_rgs_config *cfg, const cr_rgs_engine_options *op
     if (rc == CR_OK && e->opt.state_dir)
         rc = rgs_store_open(e, e->opt.state_dir, err, errlen);
     /* who takes calls, after the state directory restored presence, calls and sign-ins */
-    for (size_t a = 0; rc == CR_OK && a < cfg->nagents; a++)
+    for (size_t a = 0; rc == CR_OK && a < cfg->nagents; a++) {
+        e->agents[a].takes = RGS_TAKES_UNKNOWN;
         rgs_agent_sync(e, a);
+    }
     if (rc < 0) {
         if (rc == CR_ENOMEM)
             snprintf(err, errlen, "out of memory");

@@ -8,8 +8,16 @@
 enum { P_AVAILABLE, P_BUSY, P_AWAY, P_DND, P_OFFLINE };
 
 typedef struct rgs_member {
-    size_t group, pos; /* the agent is cfg->groups[group].agents[pos] */
+    size_t group, pos;      /* the agent is cfg->groups[group].agents[pos] */
+    bool formal, attendant; /* of the group (copied: rgs_agent_sync reads them often) */
 } rgs_member;
+
+/* rgs_agent.takes: what rgs_agent_sync last saw of the agent. */
+enum {
+    RGS_TAKES_FREE = 1,      /* available, on no call, rung for no call */
+    RGS_TAKES_ATTENDANT = 2, /* not dnd or offline */
+    RGS_TAKES_UNKNOWN = 0xff /* recompute every bit (sign-ins changed, engine opened) */
+};
 
 /* A growable array of indexes. */
 typedef struct rgs_vec {
@@ -28,6 +36,7 @@ typedef struct rgs_agent {
     size_t nqueues;
     uint64_t answered; /* calls answered since open */
     bool attendant;    /* member of an attendant group */
+    uint8_t takes;     /* RGS_TAKES_* as last synced */
     bool dirty;
     bool pending; /* being dispatched (rgs_dispatch_pending) */
 } rgs_agent;
@@ -136,6 +145,7 @@ struct cr_rgs_engine {
     bool resume_pending;
     rgs_store *store;
     rgs_vec dirty_agents, dirty_groups;
+    bool naive; /* select by scanning every member (the reference for tests), not the bits */
     char **dirty_calls;
     size_t ndirty_calls, capdirty_calls;
 };
@@ -175,7 +185,9 @@ void rgs_mark_agent(cr_rgs_engine *e, size_t a);
  * and rung for no call (attendant groups: not dnd or offline). */
 bool rgs_takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a);
 /* Brings agent a's bits in his groups' avail sets up to date: call after every change of his
- * presence, calls, ringing offers or sign-ins, before anything hunts. */
+ * presence, calls or ringing offers, before anything hunts; after a change of his sign-ins,
+ * set his `takes` to RGS_TAKES_UNKNOWN first. Costs nothing when what the bits depend on did
+ * not change. */
 void rgs_agent_sync(cr_rgs_engine *e, size_t a);
 void rgs_mark_group(cr_rgs_engine *e, size_t g);
 void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c);
@@ -184,6 +196,10 @@ void rgs_vec_remove(rgs_vec *v, size_t x);
 bool rgs_vec_has(const rgs_vec *v, size_t x);
 
 /* rgs_hunt.c */
+/* Tests: selection by scanning every member (as before the avail bits) when `naive`. */
+void rgs_engine_set_naive(cr_rgs_engine *e, bool naive);
+/* Tests: whether every group's avail bits and counts equal rgs_takes_calls now. */
+bool rgs_avail_consistent(const cr_rgs_engine *e);
 void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long q);
 void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c);
 void rgs_hunt(cr_rgs_engine *e, rgs_call *c);

@@ -140,12 +140,21 @@ bool rgs_takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a)
 
 void rgs_agent_sync(cr_rgs_engine *e, size_t a)
 {
-    const rgs_agent *ag = &e->agents[a];
+    rgs_agent *ag = &e->agents[a];
+    uint8_t st =
+        (uint8_t)((ag->presence == P_AVAILABLE && ag->ncalls == 0 && ag->ringing.n == 0
+                       ? RGS_TAKES_FREE
+                       : 0) |
+                  (ag->presence != P_DND && ag->presence != P_OFFLINE ? RGS_TAKES_ATTENDANT : 0));
+    if (st == ag->takes)
+        return;
+    ag->takes = st;
     for (size_t i = 0; i < ag->ngroups; i++) {
-        size_t g = ag->groups[i].group, pos = ag->groups[i].pos;
-        rgs_group *rg = &e->groups[g];
-        uint64_t bit = 1ULL << (pos & 63), *w = &rg->avail[pos >> 6];
-        bool on = rgs_takes_calls(e, g, pos, a);
+        const rgs_member *m = &ag->groups[i];
+        rgs_group *rg = &e->groups[m->group];
+        bool on = (!m->formal || rg->signed_in[m->pos]) &&
+                  (st & (m->attendant ? RGS_TAKES_ATTENDANT : RGS_TAKES_FREE));
+        uint64_t bit = 1ULL << (m->pos & 63), *w = &rg->avail[m->pos >> 6];
         if (on != ((*w & bit) != 0)) {
             *w ^= bit;
             if (on)
@@ -154,6 +163,28 @@ void rgs_agent_sync(cr_rgs_engine *e, size_t a)
                 rg->navail--;
         }
     }
+}
+
+void rgs_engine_set_naive(cr_rgs_engine *e, bool naive)
+{
+    e->naive = naive;
+}
+
+bool rgs_avail_consistent(const cr_rgs_engine *e)
+{
+    for (size_t g = 0; g < e->cfg->ngroups; g++) {
+        const cr_rgs_group *cg = &e->cfg->groups[g];
+        size_t n = 0;
+        for (size_t p = 0; p < cg->nagents; p++) {
+            bool bit = (e->groups[g].avail[p >> 6] >> (p & 63)) & 1;
+            if (bit != rgs_takes_calls(e, g, p, cg->agents[p]))
+                return false;
+            n += bit;
+        }
+        if (n != e->groups[g].navail)
+            return false;
+    }
+    return true;
 }
 
 /* The first position in [from, limit) whose agent takes calls, or -1. */
@@ -193,6 +224,35 @@ static long next_eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, s
     return p;
 }
 
+/* The reference the indexed selection must equal (tests/unit/test_rgs_select.c): every member
+ * of the group checked in turn, as the engine selected before the avail bits. */
+static size_t select_naive(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
+{
+    const cr_rgs_group *cg = &e->cfg->groups[g];
+    size_t n = cg->nagents, k = 0;
+    long best = -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t p =
+            cg->routing == CR_RGS_ROUND_ROBIN ? ((size_t)(e->groups[g].rr_last + 1) + i) % n : i;
+        size_t a = cg->agents[p];
+        if (!rgs_takes_calls(e, g, p, a) || !call_may_offer(e, c, a))
+            continue;
+        if (cg->routing == CR_RGS_SERIAL || cg->routing == CR_RGS_ROUND_ROBIN) {
+            out[0] = p;
+            return 1;
+        }
+        if (cg->routing == CR_RGS_LONGEST_IDLE) {
+            if (best < 0 || e->agents[a].idle_since < e->agents[cg->agents[best]].idle_since)
+                best = (long)p;
+            continue;
+        }
+        out[k++] = p;
+    }
+    if (cg->routing == CR_RGS_LONGEST_IDLE && best >= 0)
+        out[k++] = (size_t)best;
+    return k;
+}
+
 /* Positions to offer in group g now (written to out, which has room for the group). Only the
  * agents who take calls (the group's avail bits) are visited, in position order, so every
  * method picks exactly as a scan of all members would. */
@@ -201,6 +261,8 @@ static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_
     const cr_rgs_group *cg = &e->cfg->groups[g];
     size_t n = cg->nagents, k = 0;
     long p;
+    if (e->naive)
+        return select_naive(e, c, g, out);
     if (!e->groups[g].navail)
         return 0;
     switch (cg->routing) {
@@ -344,8 +406,7 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     }
     rgs_vec_remove(&c->ring, a);
     rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
-    rgs_agent_sync(e, a);
-    rgs_ring_release(e, c, true);
+    rgs_ring_release(e, c, true); /* no hunt before his ncalls++ below and its sync */
     rgs_out_agents(e, c, CR_RGS_OUT_BRIDGE, &a, 1);
     int64_t wait = e->now - c->enter_ms;
     rgs_logf(e, "connected call=%s queue=\"%s\" agent=%s wait=%.3f", c->id, qname(e, c),
@@ -473,7 +534,10 @@ void rgs_agent_free(cr_rgs_engine *e, size_t a)
 static bool offerable(const cr_rgs_engine *e, size_t a)
 {
     const rgs_agent *ag = &e->agents[a];
-    for (size_t i = 0; i < ag->ngroups; i++) {
+    for (size_t i = 0; i < ag->ngroups && e->naive; i++)
+        if (rgs_takes_calls(e, ag->groups[i].group, ag->groups[i].pos, a))
+            return true;
+    for (size_t i = 0; i < ag->ngroups && !e->naive; i++) {
         size_t pos = ag->groups[i].pos;
         if (e->groups[ag->groups[i].group].avail[pos >> 6] & (1ULL << (pos & 63)))
             return true;
@@ -486,9 +550,14 @@ static bool offerable(const cr_rgs_engine *e, size_t a)
 static bool staffed(const cr_rgs_engine *e, size_t q)
 {
     const cr_rgs_queue *cq = &e->cfg->queues[q];
-    for (size_t j = 0; j < cq->ngroups; j++)
-        if (e->groups[cq->groups[j]].navail)
+    for (size_t j = 0; j < cq->ngroups; j++) {
+        const cr_rgs_group *cg = &e->cfg->groups[cq->groups[j]];
+        for (size_t p = 0; p < cg->nagents && e->naive; p++)
+            if (rgs_takes_calls(e, cq->groups[j], p, cg->agents[p]))
+                return true;
+        if (!e->naive && e->groups[cq->groups[j]].navail)
             return true;
+    }
     return false;
 }
 

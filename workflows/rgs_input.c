@@ -92,6 +92,7 @@ static int sign(cr_rgs_engine *e, size_t a, long g, bool in, char *err, size_t e
             continue;
         *s = in;
         changed = true;
+        ag->takes = RGS_TAKES_UNKNOWN;
         rgs_agent_sync(e, a);
         rgs_mark_group(e, ag->groups[i].group);
         rgs_logf(e, "%s agent=%s group=\"%s\"", in ? "signin" : "signout", e->cfg->agents[a].uri,
