@@ -148,7 +148,7 @@ void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason)
         return;
     cr_rgs_output o = {.type = CR_RGS_OUT_HANGUP, .arg = reason, .reason = CR_RGS_HANGUP_IVR};
     for (size_t i = 1; i + 1 < sizeof reasons / sizeof *reasons; i++)
-        if (strcmp(reasons[i], reason) == 0)
+        if (reasons[i][0] == reason[0] && strcmp(reasons[i], reason) == 0)
             o.reason = (cr_rgs_reason)i;
     out(e, c, &o);
 }
@@ -159,10 +159,8 @@ void cr_rgs_engine_set_log(cr_rgs_engine *e, cr_rgs_log_fn fn, void *ud)
     e->opt.log_ud = ud;
 }
 
-void rgs_logf(cr_rgs_engine *e, const char *fmt, ...)
+void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...)
 {
-    if (!e->opt.log)
-        return;
     char line[2048];
     va_list ap;
     va_start(ap, fmt);
@@ -389,8 +387,7 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
         snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
         id = num;
     }
-    if (rgs_map_get(&e->call_ids, id) >= 0)
-        return -2;
+    /* (the name's uniqueness is checked when it is added to call_ids below: one probe) */
     long s = e->free_calls;
     if (s >= 0) {
         e->free_calls = e->calls[s].next_free;
@@ -418,14 +415,15 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     c->str = str, c->capstr = capstr;
     c->serial = ++e->next_serial;
     c->handle = handle;
-    if (call_strings(c, id, from, to) < 0 || rgs_map_put(&e->call_ids, c->id, s) < 0 ||
+    int added = -1;
+    if (call_strings(c, id, from, to) < 0 || (added = rgs_map_add(&e->call_ids, c->id, s)) != 0 ||
         rgs_hmap_put(&e->call_handles, handle, s) < 0) {
-        if (c->id)
+        if (added == 0)
             rgs_map_del(&e->call_ids, c->id);
         c->id = c->from = c->to = NULL;
         c->next_free = e->free_calls;
         e->free_calls = s;
-        return -1;
+        return added == 1 ? -2 : -1;
     }
     c->state = CS_PROMPT;
     c->wf = wf;

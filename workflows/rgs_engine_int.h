@@ -157,7 +157,13 @@ void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, c
                     size_t n);
 /* Hang-up with a reason given as text (mapped to its code; unknown text = IVR). */
 void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason);
-void rgs_logf(cr_rgs_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A queue event log line: formatted (and its arguments evaluated) only while the log is on. */
+#define rgs_logf(e, ...)                                                                           \
+    do {                                                                                           \
+        if ((e)->opt.log)                                                                          \
+            rgs_logf_((e), __VA_ARGS__);                                                           \
+    } while (0)
+void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Adds a timer; returns its handle for rgs_timer_cancel (0 when it could not be tracked). */
 uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok);
 /* Takes the timer *h out of the heap (if any) and sets *h to 0. */

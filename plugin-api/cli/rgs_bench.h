@@ -110,7 +110,7 @@ typedef struct rgsb_tact {
     uint64_t call;
     int type;
     uint32_t agents, nagents; /* offset into tagents */
-    uint32_t arg, call_id;    /* offsets into tstr */
+    uint32_t arg;             /* offset into tstr */
 } rgsb_tact;
 
 typedef struct rgsb_sim {

@@ -148,22 +148,28 @@ static bool grow(void **v, size_t *cap, size_t used, size_t n, size_t sz)
     return true;
 }
 
+/* Copies a non-empty action argument; NO_ARG for "". */
+#define NO_ARG UINT32_MAX
 static uint32_t tstr_put(rgsb_sim *s, const char *str)
 {
+    if (!str || !*str)
+        return NO_ARG;
     size_t l = strlen(str) + 1;
     if (!grow((void **)&s->tstr, &s->captstr, s->ntstr, l, 1))
-        return 0;
+        return NO_ARG;
     memcpy(s->tstr + s->ntstr, str, l);
     s->ntstr += l;
     return (uint32_t)(s->ntstr - l);
 }
 
-/* The typed form's callback: copies the action (as on_emit does in the text form). */
+/* The typed form's callback: copies the action (as on_emit does in the text form); the call
+ * is its handle (the bench's call number + 1), as a SIP host keys its calls. */
 static void on_action(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
 {
     (void)at_ms;
     rgsb_sim *s = ud;
-    if (!grow((void **)&s->tacts, &s->captacts, s->ntacts, 1, sizeof *s->tacts) ||
+    if ((s->ntacts == s->captacts &&
+         !grow((void **)&s->tacts, &s->captacts, s->ntacts, 1, sizeof *s->tacts)) ||
         !grow((void **)&s->tagents, &s->captagents, s->ntagents, a->nagents, sizeof *s->tagents))
         return;
     rgsb_tact *t = &s->tacts[s->ntacts++];
@@ -174,8 +180,7 @@ static void on_action(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
     if (a->nagents)
         memcpy(s->tagents + s->ntagents, a->agents, a->nagents * sizeof *a->agents);
     s->ntagents += a->nagents;
-    t->call_id = tstr_put(s, a->call_id ? a->call_id : "");
-    t->arg = tstr_put(s, a->arg ? a->arg : "");
+    t->arg = tstr_put(s, a->arg);
 }
 
 static void record(rgsb_sim *s, int type, uint64_t ns)
@@ -326,7 +331,7 @@ static const char *const action_names[] = {"answer",    "play",   "collect", "mo
 static const char *typed_args(rgsb_sim *s, const rgsb_tact *t, char **buf, size_t *cap)
 {
     if (!t->nagents)
-        return s->tstr + t->arg;
+        return t->arg == NO_ARG ? "" : s->tstr + t->arg;
     size_t off = 0;
     for (uint32_t i = 0; i < t->nagents; i++) {
         const char *u = s->p->rgs_agent_uri(s->e, s->tagents[t->agents + i]);
@@ -347,12 +352,14 @@ static void react(rgsb_sim *s)
     if (s->typed) {
         static char *buf;
         static size_t cap;
+        char call[32];
         for (size_t i = 0; i < s->ntacts; i++) {
             const rgsb_tact *t = &s->tacts[i];
+            snprintf(call, sizeof call, "call%llu", (unsigned long long)(t->call - 1));
             const char *name = (unsigned)t->type < sizeof action_names / sizeof *action_names
                                    ? action_names[t->type]
                                    : "?";
-            react_one(s, s->tstr + t->call_id, name, typed_args(s, t, &buf, &cap));
+            react_one(s, call, name, typed_args(s, t, &buf, &cap));
         }
         s->ntacts = s->ntagents = s->ntstr = 0;
         return;
