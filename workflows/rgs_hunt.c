@@ -1,5 +1,7 @@
 /* Match making: queues, the routing methods, offers, and serving waiting calls when agents
- * become free. Costs are per group and per queue, never per agent of the deployment. */
+ * become free. Costs are per group and per queue, never per agent of the deployment: each
+ * group keeps a bitset of the agents who take calls now (rgs_agent_sync), so a hunt visits
+ * those agents only, and whether a queue is staffed is a count per group. */
 #define _GNU_SOURCE
 #include "rgs_engine_int.h"
 
