@@ -14,7 +14,11 @@
  * per-event latency percentiles, load time, memory and call figures (JSON with --json).
  *
  *   bench --rgs [--agents N --groups G --waiting W] [--model ocs2007r2 --scale K]
- *               [--config-scale C] [--events E] [--seed S] [--keep FILE] [--json]
+ *               [--config-scale C] [--events E] [--seed S] [--keep FILE] [--text]
+ *               [--baseline LIB [--runs N]] [--runs N] [--json]
+ *
+ * --baseline LIB: the same workload on libcallroute.so LIB (before) and on p (after),
+ * alternated N times (default 3), printed side by side with per-pair ratios.
  *
  * argv[0] is "bench"; "--rgs" may appear anywhere. Returns 0, or 2 on a usage or
  * configuration error, 1 when the engine rejected events it should have taken.
