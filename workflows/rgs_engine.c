@@ -148,7 +148,7 @@ void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason)
         return;
     cr_rgs_output o = {.type = CR_RGS_OUT_HANGUP, .arg = reason, .reason = CR_RGS_HANGUP_IVR};
     for (size_t i = 1; i + 1 < sizeof reasons / sizeof *reasons; i++)
-        if (strcmp(reasons[i], reason) == 0)
+        if (reasons[i][0] == reason[0] && strcmp(reasons[i], reason) == 0)
             o.reason = (cr_rgs_reason)i;
     out(e, c, &o);
 }
@@ -159,10 +159,8 @@ void cr_rgs_engine_set_log(cr_rgs_engine *e, cr_rgs_log_fn fn, void *ud)
     e->opt.log_ud = ud;
 }
 
-void rgs_logf(cr_rgs_engine *e, const char *fmt, ...)
+void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...)
 {
-    if (!e->opt.log)
-        return;
     char line[2048];
     va_list ap;
     va_start(ap, fmt);
@@ -353,6 +351,28 @@ int64_t cr_rgs_engine_next_deadline(const cr_rgs_engine *e)
 
 /* ---- calls --------------------------------------------------------------------------------- */
 
+/* Copies the call's id, from and to into its slot's buffer (grown when too small). */
+static int call_strings(rgs_call *c, const char *id, const char *from, const char *to)
+{
+    from = from ? from : "";
+    to = to ? to : "";
+    size_t li = strlen(id) + 1, lf = strlen(from) + 1, lt = strlen(to) + 1;
+    if (li + lf + lt > c->capstr) {
+        size_t ncap = li + lf + lt < 96 ? 96 : li + lf + lt;
+        char *p = realloc(c->str, ncap);
+        if (!p)
+            return -1;
+        c->str = p, c->capstr = ncap;
+    }
+    c->id = c->str;
+    c->from = c->id + li;
+    c->to = c->from + lf;
+    memcpy(c->id, id, li);
+    memcpy(c->from, from, lf);
+    memcpy(c->to, to, lt);
+    return 0;
+}
+
 long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char *from,
                   const char *to, long wf)
 {
@@ -367,8 +387,7 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
         snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
         id = num;
     }
-    if (rgs_map_get(&e->call_ids, id) >= 0)
-        return -2;
+    /* (the name's uniqueness is checked when it is added to call_ids below: one probe) */
     long s = e->free_calls;
     if (s >= 0) {
         e->free_calls = e->calls[s].next_free;
@@ -385,26 +404,26 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
         memset(&e->calls[s], 0, sizeof e->calls[s]);
     }
     rgs_call *c = &e->calls[s];
+    /* the slot's buffers are reused: no allocation for a call in the steady state */
     rgs_vec tried = c->tried, ring = c->ring;
     rgs_decline_entry *dec = c->declines;
-    size_t capdec = c->capdeclines;
+    size_t capdec = c->capdeclines, capstr = c->capstr;
+    char *str = c->str;
     memset(c, 0, sizeof *c);
     tried.n = ring.n = 0;
     c->tried = tried, c->ring = ring, c->declines = dec, c->capdeclines = capdec;
+    c->str = str, c->capstr = capstr;
     c->serial = ++e->next_serial;
     c->handle = handle;
-    c->id = strdup(id);
-    c->from = strdup(from ? from : "");
-    c->to = strdup(to ? to : "");
-    if (!c->id || !c->from || !c->to || rgs_map_put(&e->call_ids, c->id, s) < 0 ||
+    int added = -1;
+    if (call_strings(c, id, from, to) < 0 || (added = rgs_map_add(&e->call_ids, c->id, s)) != 0 ||
         rgs_hmap_put(&e->call_handles, handle, s) < 0) {
-        if (c->id)
+        if (added == 0)
             rgs_map_del(&e->call_ids, c->id);
-        free(c->id), free(c->from), free(c->to);
         c->id = c->from = c->to = NULL;
         c->next_free = e->free_calls;
         e->free_calls = s;
-        return -1;
+        return added == 1 ? -2 : -1;
     }
     c->state = CS_PROMPT;
     c->wf = wf;
@@ -429,7 +448,7 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
     rgs_timer_cancel(e, &c->th_ring);
     rgs_timer_cancel(e, &c->th_timeout);
     rgs_timer_cancel(e, &c->th_ivr);
-    free(c->id), free(c->from), free(c->to), free(c->cont_arg);
+    free(c->cont_arg);
     c->id = c->from = c->to = c->cont_arg = NULL;
     c->state = CS_FREE;
     c->serial = ++e->next_serial;
@@ -611,7 +630,8 @@ static int build(cr_rgs_engine *e)
     /* memberships: count, then fill */
     for (size_t g = 0; g < cfg->ngroups; g++) {
         e->groups[g].rr_last = -1;
-        if (!(e->groups[g].signed_in = calloc(cfg->groups[g].nagents + 1, sizeof(bool))))
+        if (!(e->groups[g].signed_in = calloc(cfg->groups[g].nagents + 1, sizeof(bool))) ||
+            !(e->groups[g].avail = calloc(cfg->groups[g].nagents / 64 + 1, sizeof(uint64_t))))
             return CR_ENOMEM;
         for (size_t i = 0; i < cfg->groups[g].nagents; i++)
             e->agents[cfg->groups[g].agents[i]].ngroups++;
@@ -625,7 +645,8 @@ static int build(cr_rgs_engine *e)
     for (size_t g = 0; g < cfg->ngroups; g++)
         for (size_t i = 0; i < cfg->groups[g].nagents; i++) {
             rgs_agent *ag = &e->agents[cfg->groups[g].agents[i]];
-            ag->groups[ag->ngroups++] = (rgs_member){g, i};
+            ag->groups[ag->ngroups++] = (rgs_member){g, i, cfg->groups[g].formal,
+                                                     cfg->groups[g].routing == CR_RGS_ATTENDANT};
             if (cfg->groups[g].routing == CR_RGS_ATTENDANT)
                 ag->attendant = true;
         }
@@ -669,6 +690,11 @@ int cr_rgs_engine_open(const cr_rgs_config *cfg, const cr_rgs_engine_options *op
     int rc = build(e);
     if (rc == CR_OK && e->opt.state_dir)
         rc = rgs_store_open(e, e->opt.state_dir, err, errlen);
+    /* who takes calls, after the state directory restored presence, calls and sign-ins */
+    for (size_t a = 0; rc == CR_OK && a < cfg->nagents; a++) {
+        e->agents[a].takes = RGS_TAKES_UNKNOWN;
+        rgs_agent_sync(e, a);
+    }
     if (rc < 0) {
         if (rc == CR_ENOMEM)
             snprintf(err, errlen, "out of memory");
@@ -688,9 +714,9 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
         rgs_call *c = &e->calls[s];
         if (c->state != CS_FREE) {
             ivr_end(e, c);
-            free(c->id), free(c->from), free(c->to), free(c->cont_arg);
+            free(c->cont_arg);
         }
-        free(c->tried.v), free(c->ring.v), free(c->declines);
+        free(c->str), free(c->tried.v), free(c->ring.v), free(c->declines);
     }
     if (e->agents)
         for (size_t a = 0; a < e->cfg->nagents; a++) {
@@ -700,7 +726,7 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
         }
     if (e->groups)
         for (size_t g = 0; g < e->cfg->ngroups; g++)
-            free(e->groups[g].signed_in);
+            free(e->groups[g].signed_in), free(e->groups[g].avail);
     for (size_t i = 0; i < e->ndirty_calls; i++)
         free(e->dirty_calls[i]);
     free(e->dirty_calls), free(e->dirty_agents.v), free(e->dirty_groups.v);

@@ -8,8 +8,16 @@
 enum { P_AVAILABLE, P_BUSY, P_AWAY, P_DND, P_OFFLINE };
 
 typedef struct rgs_member {
-    size_t group, pos; /* the agent is cfg->groups[group].agents[pos] */
+    size_t group, pos;      /* the agent is cfg->groups[group].agents[pos] */
+    bool formal, attendant; /* of the group (copied: rgs_agent_sync reads them often) */
 } rgs_member;
+
+/* rgs_agent.takes: what rgs_agent_sync last saw of the agent. */
+enum {
+    RGS_TAKES_FREE = 1,      /* available, on no call, rung for no call */
+    RGS_TAKES_ATTENDANT = 2, /* not dnd or offline */
+    RGS_TAKES_UNKNOWN = 0xff /* recompute every bit (sign-ins changed, engine opened) */
+};
 
 /* A growable array of indexes. */
 typedef struct rgs_vec {
@@ -28,13 +36,18 @@ typedef struct rgs_agent {
     size_t nqueues;
     uint64_t answered; /* calls answered since open */
     bool attendant;    /* member of an attendant group */
+    uint8_t takes;     /* RGS_TAKES_* as last synced */
     bool dirty;
     bool pending; /* being dispatched (rgs_dispatch_pending) */
 } rgs_agent;
 
 typedef struct rgs_group {
     bool *signed_in; /* per position (formal groups) */
-    long rr_last;    /* position offered last (round robin), -1 */
+    /* Bit per position: the agent there takes calls now (rgs_takes_calls), kept by
+     * rgs_agent_sync at every change of what it depends on. Hunts visit these agents only. */
+    uint64_t *avail;
+    size_t navail; /* bits set */
+    long rr_last;  /* position offered last (round robin), -1 */
     bool dirty;
 } rgs_group;
 
@@ -57,9 +70,11 @@ typedef struct rgs_decline_entry {
 
 typedef struct rgs_call {
     rgs_call_state state;
-    uint64_t serial; /* incarnation of the slot, for timers */
-    uint64_t handle; /* the host's (or engine's) handle */
-    char *id, *from, *to;
+    uint64_t serial;      /* incarnation of the slot, for timers */
+    uint64_t handle;      /* the host's (or engine's) handle */
+    char *id, *from, *to; /* point into str */
+    char *str;            /* "id\0from\0to\0": kept with the slot when it is freed */
+    size_t capstr;
     long wf;
     bool answered, on_moh;
     int hops; /* queue entries, to stop action loops */
@@ -130,6 +145,7 @@ struct cr_rgs_engine {
     bool resume_pending;
     rgs_store *store;
     rgs_vec dirty_agents, dirty_groups;
+    bool naive; /* select by scanning every member (the reference for tests), not the bits */
     char **dirty_calls;
     size_t ndirty_calls, capdirty_calls;
 };
@@ -141,7 +157,13 @@ void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, c
                     size_t n);
 /* Hang-up with a reason given as text (mapped to its code; unknown text = IVR). */
 void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason);
-void rgs_logf(cr_rgs_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A queue event log line: formatted (and its arguments evaluated) only while the log is on. */
+#define rgs_logf(e, ...)                                                                           \
+    do {                                                                                           \
+        if ((e)->opt.log)                                                                          \
+            rgs_logf_((e), __VA_ARGS__);                                                           \
+    } while (0)
+void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Adds a timer; returns its handle for rgs_timer_cancel (0 when it could not be tracked). */
 uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok);
 /* Takes the timer *h out of the heap (if any) and sets *h to 0. */
@@ -164,6 +186,15 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
                   const char *to, long wf);
 void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason);
 void rgs_mark_agent(cr_rgs_engine *e, size_t a);
+/* Whether the agent at `pos` of group g (agent a) may be offered a call now, the call's own
+ * state (round, ringing, grace) aside: signed in (formal groups), and available, on no call
+ * and rung for no call (attendant groups: not dnd or offline). */
+bool rgs_takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a);
+/* Brings agent a's bits in his groups' avail sets up to date: call after every change of his
+ * presence, calls or ringing offers, before anything hunts; after a change of his sign-ins,
+ * set his `takes` to RGS_TAKES_UNKNOWN first. Costs nothing when what the bits depend on did
+ * not change. */
+void rgs_agent_sync(cr_rgs_engine *e, size_t a);
 void rgs_mark_group(cr_rgs_engine *e, size_t g);
 void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c);
 int rgs_vec_push(rgs_vec *v, size_t x);
@@ -171,6 +202,10 @@ void rgs_vec_remove(rgs_vec *v, size_t x);
 bool rgs_vec_has(const rgs_vec *v, size_t x);
 
 /* rgs_hunt.c */
+/* Tests: selection by scanning every member (as before the avail bits) when `naive`. */
+void rgs_engine_set_naive(cr_rgs_engine *e, bool naive);
+/* Tests: whether every group's avail bits and counts equal rgs_takes_calls now. */
+bool rgs_avail_consistent(const cr_rgs_engine *e);
 void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long q);
 void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c);
 void rgs_hunt(cr_rgs_engine *e, rgs_call *c);

@@ -1,5 +1,7 @@
 /* Match making: queues, the routing methods, offers, and serving waiting calls when agents
- * become free. Costs are per group and per queue, never per agent of the deployment. */
+ * become free. Costs are per group and per queue, never per agent of the deployment: each
+ * group keeps a bitset of the agents who take calls now (rgs_agent_sync), so a hunt visits
+ * those agents only, and whether a queue is staffed is a count per group. */
 #define _GNU_SOURCE
 #include "rgs_engine_int.h"
 
@@ -127,13 +129,10 @@ static bool in_grace(const cr_rgs_engine *e, const rgs_call *c, size_t a)
     return false;
 }
 
-static bool eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t pos)
+bool rgs_takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a)
 {
     const cr_rgs_group *cg = &e->cfg->groups[g];
-    size_t a = cg->agents[pos];
     if (cg->formal && !e->groups[g].signed_in[pos])
-        return false;
-    if (rgs_vec_has(&c->tried, a) || rgs_vec_has(&c->ring, a) || in_grace(e, c, a))
         return false;
     const rgs_agent *ag = &e->agents[a];
     if (cg->routing == CR_RGS_ATTENDANT)
@@ -141,47 +140,162 @@ static bool eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t
     return ag->presence == P_AVAILABLE && ag->ncalls == 0 && ag->ringing.n == 0;
 }
 
-/* Positions to offer in group g now (written to out, which has room for the group). */
+void rgs_agent_sync(cr_rgs_engine *e, size_t a)
+{
+    rgs_agent *ag = &e->agents[a];
+    uint8_t st =
+        (uint8_t)((ag->presence == P_AVAILABLE && ag->ncalls == 0 && ag->ringing.n == 0
+                       ? RGS_TAKES_FREE
+                       : 0) |
+                  (ag->presence != P_DND && ag->presence != P_OFFLINE ? RGS_TAKES_ATTENDANT : 0));
+    if (st == ag->takes)
+        return;
+    ag->takes = st;
+    for (size_t i = 0; i < ag->ngroups; i++) {
+        const rgs_member *m = &ag->groups[i];
+        rgs_group *rg = &e->groups[m->group];
+        bool on = (!m->formal || rg->signed_in[m->pos]) &&
+                  (st & (m->attendant ? RGS_TAKES_ATTENDANT : RGS_TAKES_FREE));
+        uint64_t bit = 1ULL << (m->pos & 63), *w = &rg->avail[m->pos >> 6];
+        if (on != ((*w & bit) != 0)) {
+            *w ^= bit;
+            if (on)
+                rg->navail++;
+            else
+                rg->navail--;
+        }
+    }
+}
+
+void rgs_engine_set_naive(cr_rgs_engine *e, bool naive)
+{
+    e->naive = naive;
+}
+
+bool rgs_avail_consistent(const cr_rgs_engine *e)
+{
+    for (size_t g = 0; g < e->cfg->ngroups; g++) {
+        const cr_rgs_group *cg = &e->cfg->groups[g];
+        size_t n = 0;
+        for (size_t p = 0; p < cg->nagents; p++) {
+            bool bit = (e->groups[g].avail[p >> 6] >> (p & 63)) & 1;
+            if (bit != rgs_takes_calls(e, g, p, cg->agents[p]))
+                return false;
+            n += bit;
+        }
+        if (n != e->groups[g].navail)
+            return false;
+    }
+    return true;
+}
+
+/* The first position in [from, limit) whose agent takes calls, or -1. */
+static long next_avail(const rgs_group *rg, size_t from, size_t limit)
+{
+    if (from >= limit)
+        return -1;
+    size_t i = from >> 6, last = (limit - 1) >> 6;
+    uint64_t x = rg->avail[i] & (~0ULL << (from & 63));
+    for (;;) {
+        if (x) {
+            size_t p = (i << 6) + (size_t)__builtin_ctzll(x);
+            return p < limit ? (long)p : -1;
+        }
+        if (++i > last)
+            return -1;
+        x = rg->avail[i];
+    }
+}
+
+/* Whether this call may be offered to agent a (who takes calls): not yet in this round, not
+ * ringing for it, not in the grace period of a decline of it. */
+static bool call_may_offer(const cr_rgs_engine *e, const rgs_call *c, size_t a)
+{
+    return !rgs_vec_has(&c->tried, a) && !rgs_vec_has(&c->ring, a) && !in_grace(e, c, a);
+}
+
+/* The first position in [from, limit) that may be offered call c, or -1. */
+static long next_eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t from,
+                          size_t limit)
+{
+    const rgs_group *rg = &e->groups[g];
+    const size_t *agents = e->cfg->groups[g].agents;
+    long p = next_avail(rg, from, limit);
+    while (p >= 0 && !call_may_offer(e, c, agents[p]))
+        p = next_avail(rg, (size_t)p + 1, limit);
+    return p;
+}
+
+/* The reference the indexed selection must equal (tests/unit/test_rgs_select.c): every member
+ * of the group checked in turn, as the engine selected before the avail bits. */
+static size_t select_naive(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
+{
+    const cr_rgs_group *cg = &e->cfg->groups[g];
+    size_t n = cg->nagents, k = 0;
+    long best = -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t p =
+            cg->routing == CR_RGS_ROUND_ROBIN ? ((size_t)(e->groups[g].rr_last + 1) + i) % n : i;
+        size_t a = cg->agents[p];
+        if (!rgs_takes_calls(e, g, p, a) || !call_may_offer(e, c, a))
+            continue;
+        if (cg->routing == CR_RGS_SERIAL || cg->routing == CR_RGS_ROUND_ROBIN) {
+            out[0] = p;
+            return 1;
+        }
+        if (cg->routing == CR_RGS_LONGEST_IDLE) {
+            if (best < 0 || e->agents[a].idle_since < e->agents[cg->agents[best]].idle_since)
+                best = (long)p;
+            continue;
+        }
+        out[k++] = p;
+    }
+    if (cg->routing == CR_RGS_LONGEST_IDLE && best >= 0)
+        out[k++] = (size_t)best;
+    return k;
+}
+
+/* Positions to offer in group g now (written to out, which has room for the group). Only the
+ * agents who take calls (the group's avail bits) are visited, in position order, so every
+ * method picks exactly as a scan of all members would. */
 static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
 {
     const cr_rgs_group *cg = &e->cfg->groups[g];
     size_t n = cg->nagents, k = 0;
+    long p;
+    if (e->naive)
+        return select_naive(e, c, g, out);
+    if (!e->groups[g].navail)
+        return 0;
     switch (cg->routing) {
     case CR_RGS_SERIAL:
-        for (size_t p = 0; p < n; p++)
-            if (eligible(e, c, g, p)) {
-                out[0] = p;
-                return 1;
-            }
-        return 0;
+        p = next_eligible(e, c, g, 0, n);
+        break;
     case CR_RGS_ROUND_ROBIN: {
-        size_t start = (size_t)(e->groups[g].rr_last + 1);
-        for (size_t i = 0; i < n; i++) {
-            size_t p = (start + i) % n;
-            if (eligible(e, c, g, p)) {
-                out[0] = p;
-                return 1;
-            }
-        }
-        return 0;
+        size_t start = (size_t)(e->groups[g].rr_last + 1) % n;
+        p = next_eligible(e, c, g, start, n);
+        if (p < 0)
+            p = next_eligible(e, c, g, 0, start);
+        break;
     }
     case CR_RGS_LONGEST_IDLE: {
         long best = -1;
-        for (size_t p = 0; p < n; p++)
-            if (eligible(e, c, g, p) && (best < 0 || e->agents[cg->agents[p]].idle_since <
-                                                         e->agents[cg->agents[best]].idle_since))
-                best = (long)p;
-        if (best < 0)
-            return 0;
-        out[0] = (size_t)best;
-        return 1;
+        for (p = next_eligible(e, c, g, 0, n); p >= 0; p = next_eligible(e, c, g, (size_t)p + 1, n))
+            if (best < 0 ||
+                e->agents[cg->agents[p]].idle_since < e->agents[cg->agents[best]].idle_since)
+                best = p;
+        p = best;
+        break;
     }
     default: /* parallel, attendant */
-        for (size_t p = 0; p < n; p++)
-            if (eligible(e, c, g, p))
-                out[k++] = p;
+        for (p = next_eligible(e, c, g, 0, n); p >= 0; p = next_eligible(e, c, g, (size_t)p + 1, n))
+            out[k++] = (size_t)p;
         return k;
     }
+    if (p < 0)
+        return 0;
+    out[0] = (size_t)p;
+    return 1;
 }
 
 static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, size_t n)
@@ -193,6 +307,7 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
         rgs_vec_push(&c->ring, a);
         rgs_vec_push(&c->tried, a);
         rgs_vec_push(&e->agents[a].ringing, slot);
+        rgs_agent_sync(e, a);
         rgs_logf(e, "offered call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
     }
     if (cg->routing == CR_RGS_ROUND_ROBIN) {
@@ -243,6 +358,7 @@ void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
     size_t slot = (size_t)(c - e->calls);
     for (size_t i = 0; i < c->ring.n; i++) {
         rgs_vec_remove(&e->agents[c->ring.v[i]].ringing, slot);
+        rgs_agent_sync(e, c->ring.v[i]);
         rgs_vec_push(&e->pending, c->ring.v[i]);
     }
     c->ring.n = 0;
@@ -292,7 +408,7 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     }
     rgs_vec_remove(&c->ring, a);
     rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
-    rgs_ring_release(e, c, true);
+    rgs_ring_release(e, c, true); /* no hunt before his ncalls++ below and its sync */
     rgs_out_agents(e, c, CR_RGS_OUT_BRIDGE, &a, 1);
     int64_t wait = e->now - c->enter_ms;
     rgs_logf(e, "connected call=%s queue=\"%s\" agent=%s wait=%.3f", c->id, qname(e, c),
@@ -308,6 +424,7 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     c->on_moh = false;
     rgs_agent *ag = &e->agents[a];
     ag->ncalls++;
+    rgs_agent_sync(e, a);
     rgs_mark_agent(e, a);
     rgs_mark_call(e, c);
     /* Offers of other calls still ringing him are attendant offers, which ring agents on a
@@ -322,6 +439,7 @@ static void leave_offer(cr_rgs_engine *e, rgs_call *c, size_t a)
 {
     rgs_vec_remove(&c->ring, a);
     rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_agent_sync(e, a);
     rgs_vec_push(&e->pending, a);
     if (c->ring.n == 0) {
         c->tok_ring++;
@@ -409,43 +527,38 @@ void rgs_agent_free(cr_rgs_engine *e, size_t a)
         ag->ncalls--;
     if (ag->ncalls == 0)
         ag->idle_since = e->now;
+    rgs_agent_sync(e, a);
     rgs_mark_agent(e, a);
     rgs_vec_push(&e->pending, a);
-}
-
-/* Whether the agent at `pos` of group g may be offered a call now, the call's own state
- * (round, ringing, grace) aside. */
-static bool takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a)
-{
-    const cr_rgs_group *cg = &e->cfg->groups[g];
-    if (cg->formal && !e->groups[g].signed_in[pos])
-        return false;
-    const rgs_agent *ag = &e->agents[a];
-    if (cg->routing == CR_RGS_ATTENDANT)
-        return ag->presence != P_DND && ag->presence != P_OFFLINE;
-    return ag->presence == P_AVAILABLE && ag->ncalls == 0 && ag->ringing.n == 0;
 }
 
 /* Whether some group would offer a call to this agent now (ignoring per-call state). */
 static bool offerable(const cr_rgs_engine *e, size_t a)
 {
     const rgs_agent *ag = &e->agents[a];
-    for (size_t i = 0; i < ag->ngroups; i++)
-        if (takes_calls(e, ag->groups[i].group, ag->groups[i].pos, a))
+    for (size_t i = 0; i < ag->ngroups && e->naive; i++)
+        if (rgs_takes_calls(e, ag->groups[i].group, ag->groups[i].pos, a))
             return true;
+    for (size_t i = 0; i < ag->ngroups && !e->naive; i++) {
+        size_t pos = ag->groups[i].pos;
+        if (e->groups[ag->groups[i].group].avail[pos >> 6] & (1ULL << (pos & 63)))
+            return true;
+    }
     return false;
 }
 
 /* Whether some agent of the queue's groups takes calls now. When none does, hunting any of
- * its waiting calls offers nothing. Costs the size of the queue's groups, like a hunt. */
+ * its waiting calls offers nothing. */
 static bool staffed(const cr_rgs_engine *e, size_t q)
 {
     const cr_rgs_queue *cq = &e->cfg->queues[q];
     for (size_t j = 0; j < cq->ngroups; j++) {
         const cr_rgs_group *cg = &e->cfg->groups[cq->groups[j]];
-        for (size_t p = 0; p < cg->nagents; p++)
-            if (takes_calls(e, cq->groups[j], p, cg->agents[p]))
+        for (size_t p = 0; p < cg->nagents && e->naive; p++)
+            if (rgs_takes_calls(e, cq->groups[j], p, cg->agents[p]))
                 return true;
+        if (!e->naive && e->groups[cq->groups[j]].navail)
+            return true;
     }
     return false;
 }

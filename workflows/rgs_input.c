@@ -92,6 +92,8 @@ static int sign(cr_rgs_engine *e, size_t a, long g, bool in, char *err, size_t e
             continue;
         *s = in;
         changed = true;
+        ag->takes = RGS_TAKES_UNKNOWN;
+        rgs_agent_sync(e, a);
         rgs_mark_group(e, ag->groups[i].group);
         rgs_logf(e, "%s agent=%s group=\"%s\"", in ? "signin" : "signout", e->cfg->agents[a].uri,
                  cg->name);
@@ -124,6 +126,7 @@ static int presence(cr_rgs_engine *e, size_t a, int p, char *err, size_t errlen)
     if (p == P_AVAILABLE && ag->ncalls == 0)
         ag->idle_since = e->now;
     ag->presence = p;
+    rgs_agent_sync(e, a);
     if (p != P_AVAILABLE)
         rgs_withdraw(e, a, true);
     rgs_mark_agent(e, a);

@@ -20,6 +20,9 @@ typedef struct rgs_map {
 void rgs_map_free(rgs_map *m);
 /* Inserts or replaces. Returns 0, or -1 when out of memory. */
 int rgs_map_put(rgs_map *m, const char *key, long value);
+/* Inserts unless the key is there: 0 (inserted), 1 (present: nothing changed) or -1 (out of
+ * memory). One hash and one probe, where get + put take two. */
+int rgs_map_add(rgs_map *m, const char *key, long value);
 /* The value, or -1 when absent. */
 long rgs_map_get(const rgs_map *m, const char *key);
 /* Removes the key if present. */

@@ -31,6 +31,12 @@
  * action emitted: two engine builds that print the same digest for the same options behaved
  * identically. --trace-slow NS prints the events slower than NS to stderr; --keep FILE keeps
  * the generated XML.
+ *
+ * Events go through the typed ABI (rgs_event_typed: handles, no text), as the Kamailio module
+ * feeds them; --text feeds event lines (rgs_event) instead. --baseline LIB runs the same
+ * workload on another libcallroute.so (e.g. a build of an earlier commit) and on this one,
+ * alternated --runs times (default 3), and prints both side by side with the ratios: the
+ * before/after of a change measured in one process on the same machine state.
  */
 #define _GNU_SOURCE
 #include "cli_rgs_bench.h"
@@ -38,6 +44,7 @@
 #include "opts.h"
 #include "rgs_bench.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,10 +74,12 @@ static double ms_since(const struct timespec *t0)
     return (double)rgsb_ns_between(t0, &t1) / 1e6;
 }
 
-static const cr_optspec spec[] = {
-    {"rgs", false},  {"agents", true}, {"groups", true},       {"waiting", true}, {"events", true},
-    {"model", true}, {"scale", true},  {"config-scale", true}, {"seed", true},    {"json", false},
-    {"keep", true},  {"warmup", true}, {"trace-slow", true},   {NULL, false}};
+static const cr_optspec spec[] = {{"rgs", false},       {"agents", true},       {"groups", true},
+                                  {"waiting", true},    {"events", true},       {"model", true},
+                                  {"scale", true},      {"config-scale", true}, {"seed", true},
+                                  {"json", false},      {"keep", true},         {"warmup", true},
+                                  {"trace-slow", true}, {"text", false},        {"runs", true},
+                                  {"baseline", true},   {NULL, false}};
 
 static bool opt_num(const cr_opts *o, const char *name, double lo, double hi, double *out)
 {
@@ -91,9 +100,9 @@ static bool opt_num(const cr_opts *o, const char *name, double lo, double hi, do
 
 /* The options, with their defaults. */
 typedef struct bench_opts {
-    double agents, groups, waiting, events, scale, cscale, seed, warmup, slow;
-    const char *model, *keep;
-    bool json;
+    double agents, groups, waiting, events, scale, cscale, seed, warmup, slow, runs;
+    const char *model, *keep, *baseline;
+    bool json, text;
 } bench_opts;
 
 /* false (after printing the usage) on a usage error. */
@@ -110,21 +119,25 @@ static bool parse(int argc, char **argv, bench_opts *b)
                       .cscale = -1,
                       .seed = 1,
                       .warmup = -1,
-                      .slow = 0};
+                      .slow = 0,
+                      .runs = 0};
     b->model = cr_opt(&o, "model");
     b->keep = cr_opt(&o, "keep");
     b->json = cr_flag(&o, "json");
+    b->text = cr_flag(&o, "text");
+    b->baseline = cr_opt(&o, "baseline");
     if (o.npos || !opt_num(&o, "agents", 1, 1e8, &b->agents) ||
         !opt_num(&o, "groups", 2, 1e7, &b->groups) ||
         !opt_num(&o, "waiting", 0, 1e8, &b->waiting) ||
         !opt_num(&o, "events", 1, 1e9, &b->events) || !opt_num(&o, "scale", 0.01, 1e4, &b->scale) ||
         !opt_num(&o, "config-scale", 0.01, 1e4, &b->cscale) ||
         !opt_num(&o, "seed", 0, 1e18, &b->seed) || !opt_num(&o, "warmup", 0, 1e7, &b->warmup) ||
-        !opt_num(&o, "trace-slow", 0, 1e12, &b->slow) ||
+        !opt_num(&o, "trace-slow", 0, 1e12, &b->slow) || !opt_num(&o, "runs", 1, 100, &b->runs) ||
         (b->model && strcmp(b->model, "ocs2007r2") != 0)) {
         fprintf(stderr, "usage: callroute bench --rgs [--agents N --groups G --waiting W | --model "
                         "ocs2007r2 --scale K [--config-scale C]] [--events E] [--warmup SECONDS] "
-                        "[--seed S] [--keep FILE] [--trace-slow NS] [--json]\n");
+                        "[--seed S] [--keep FILE] [--trace-slow NS] [--text] [--baseline LIB "
+                        "[--runs N]] [--json]\n");
         return false;
     }
     if (b->model && b->cscale < 0)
@@ -265,15 +278,107 @@ static void simulate(rgsb_sim *s, rgsb_run *run)
     run->rss_peak_kb = rss_kb("VmHWM");
 }
 
+static void quiet_log(void *ud, int level, const char *msg)
+{
+    (void)ud;
+    if (level <= CR_LOG_ERROR)
+        fprintf(stderr, "%s\n", msg);
+}
+
+/* The plugin table of the library at `path` (--baseline), or NULL after printing why not. */
+static const cr_plugin *load_baseline(const char *path)
+{
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        fprintf(stderr, "callroute bench: --baseline: %s\n", dlerror());
+        return NULL;
+    }
+    cr_plugin_entry_fn entry = (cr_plugin_entry_fn)dlsym(dl, CR_PLUGIN_ENTRY_SYMBOL);
+    static cr_host host = {CR_ABI_MAJOR, sizeof(cr_host), NULL, quiet_log, NULL, NULL, NULL};
+    const char *err = NULL;
+    const cr_plugin *p = entry ? entry(&host, &err) : NULL;
+    if (!p || p->abi_major != CR_ABI_MAJOR) {
+        fprintf(stderr, "callroute bench: --baseline %s: %s\n", path,
+                entry ? (err ? err : "ABI refused") : "no entry symbol");
+        return NULL;
+    }
+    return p;
+}
+
+/* One run of the workload on library p: the full report (sum NULL) or its summary. */
+static int run_once(const cr_plugin *p, const bench_opts *b, const rgsb_plan *pl,
+                    const rgsb_params *pr, rgsb_summary *sum)
+{
+    if (!CR_HAS(cr_plugin, p, rgs_close) || !p->rgs_open || !p->rgs_event || !p->rgs_advance) {
+        fprintf(stderr, "callroute bench: this library has no response groups\n");
+        return 2;
+    }
+    rgsb_run run = {.model = b->model,
+                    .scale = b->scale,
+                    .cscale = b->cscale,
+                    .waiting_target = pr->closed ? pr->waiting : 0};
+    char path[256];
+    cr_handle *h = NULL;
+    cr_rgs *e = NULL;
+    int status = config_write(pl, b->keep, path, sizeof path, &run);
+    if (status == 0)
+        status = engine_open(p, path, b->keep != NULL, &h, &e, &run);
+    rgsb_sim *s =
+        status == 0 ? rgsb_sim_new(p, e, pl, pr, (uint64_t)b->seed, (uint64_t)b->slow) : NULL;
+    if (status == 0 && !s) {
+        fprintf(stderr, "callroute bench: out of memory\n");
+        status = 2;
+    }
+    if (status == 0 && !b->text && rgsb_sim_typed(s) < 0) {
+        fprintf(stderr, "callroute bench: the typed form is not available (library without "
+                        "rgs_event_typed, or out of memory); try --text\n");
+        status = 2;
+    }
+    if (status == 0) {
+        simulate(s, &run);
+        if (sum)
+            rgsb_summarize(s, &run, sum);
+        else
+            rgsb_report(s, &run, b->json);
+        status = s->errors ? 1 : 0;
+    }
+    rgsb_sim_free(s);
+    if (e)
+        p->rgs_close(e);
+    if (h)
+        p->close(h);
+    return status;
+}
+
+/* --baseline: runs before (baseline) and after (this library) alternated, then the ratios. */
+static int compare(const cr_plugin *p, const bench_opts *b, const rgsb_plan *pl,
+                   const rgsb_params *pr)
+{
+    const cr_plugin *base = load_baseline(b->baseline);
+    if (!base)
+        return 2;
+    size_t n = b->runs > 0 ? (size_t)b->runs : 3;
+    rgsb_summary before[100], after[100];
+    int status = 0;
+    for (size_t i = 0; i < n && status != 2; i++) {
+        int r1 = run_once(base, b, pl, pr, &before[i]);
+        int r2 = r1 == 2 ? 2 : run_once(p, b, pl, pr, &after[i]);
+        status = r1 > status ? r1 : status;
+        status = r2 > status ? r2 : status;
+        if (!b->json && status != 2)
+            fprintf(stderr, "run %zu of %zu: before %.0f events/s, after %.0f events/s\n", i + 1, n,
+                    before[i].eps, after[i].eps);
+    }
+    if (status != 2)
+        rgsb_compare_print(before, after, n, b->baseline, b->json);
+    return status;
+}
+
 int cr_cmd_bench_rgs(const cr_plugin *p, int argc, char **argv)
 {
     bench_opts b;
     if (!parse(argc, argv, &b))
         return 2;
-    if (!CR_HAS(cr_plugin, p, rgs_close) || !p->rgs_open || !p->rgs_event || !p->rgs_advance) {
-        fprintf(stderr, "callroute bench: this library has no response groups\n");
-        return 2;
-    }
     rgsb_plan pl = {0};
     rgsb_params pr = {.events = (size_t)b.events, .talk_ms = 180000};
     if ((b.model ? workload_model(&b, &pl, &pr) : workload_synthetic(&b, &pl, &pr)) < 0) {
@@ -283,32 +388,15 @@ int cr_cmd_bench_rgs(const cr_plugin *p, int argc, char **argv)
     }
     if (b.warmup >= 0)
         pr.warmup_ms = (int64_t)(b.warmup * 1000);
-    rgsb_run run = {.model = b.model,
-                    .scale = b.scale,
-                    .cscale = b.cscale,
-                    .waiting_target = pr.closed ? pr.waiting : 0};
-    char path[256];
-    cr_handle *h = NULL;
-    cr_rgs *e = NULL;
-    int status = config_write(&pl, b.keep, path, sizeof path, &run);
-    if (status == 0)
-        status = engine_open(p, path, b.keep != NULL, &h, &e, &run);
-    rgsb_sim *s =
-        status == 0 ? rgsb_sim_new(p, e, &pl, &pr, (uint64_t)b.seed, (uint64_t)b.slow) : NULL;
-    if (status == 0 && !s) {
-        fprintf(stderr, "callroute bench: out of memory\n");
-        status = 2;
+    int status = 0;
+    if (b.baseline) {
+        status = compare(p, &b, &pl, &pr);
+    } else {
+        for (size_t i = 0; i < (b.runs > 0 ? (size_t)b.runs : 1) && status != 2; i++) {
+            int rc = run_once(p, &b, &pl, &pr, NULL);
+            status = rc > status ? rc : status;
+        }
     }
-    if (status == 0) {
-        simulate(s, &run);
-        rgsb_report(s, &run, b.json);
-        status = s->errors ? 1 : 0;
-    }
-    rgsb_sim_free(s);
-    if (e)
-        p->rgs_close(e);
-    if (h)
-        p->close(h);
     rgsb_plan_free(&pl);
     return status;
 }

@@ -94,8 +94,35 @@ typedef struct rgsb_params {
     size_t events;
 } rgsb_params;
 
+/* One event as the simulated people produce it, before it becomes an event line (text form)
+ * or a cr_rgs_typed_event (typed form). */
+typedef struct rgsb_in {
+    int type;       /* CR_RGS_EVENT_* */
+    uint32_t call;  /* the bench's call number (its handle is call + 1, its name "call<n>") */
+    size_t agent;   /* the bench's agent number */
+    uint32_t group; /* SIGNIN, SIGNOUT: group number + 1, 0 = every group */
+    int presence;   /* CR_RGS_PRESENCE_* */
+    size_t wf;      /* CALL: the workflow dialled */
+} rgsb_in;
+
+/* A typed action as copied by the emit callback (strings and agents into the sim's buffers). */
+typedef struct rgsb_tact {
+    uint64_t call;
+    int type;
+    uint32_t agents, nagents; /* offset into tagents */
+    uint32_t arg;             /* offset into tstr */
+} rgsb_tact;
+
 typedef struct rgsb_sim {
     const cr_plugin *p;
+    bool typed; /* drive rgs_event_typed / rgs_advance_typed (else the text form) */
+    uint32_t *agent_h, *group_h; /* typed: handles of the bench's agents and groups */
+    rgsb_tact *tacts;
+    size_t ntacts, captacts;
+    uint32_t *tagents;
+    size_t ntagents, captagents;
+    char *tstr;
+    size_t ntstr, captstr;
     cr_rgs *e;
     const rgsb_plan *pl;
     rgsb_params pr;
@@ -133,6 +160,10 @@ typedef struct rgsb_sim {
  * Frees with rgsb_sim_free (which leaves p, e and pl alone). */
 rgsb_sim *rgsb_sim_new(const cr_plugin *p, cr_rgs *e, const rgsb_plan *pl, const rgsb_params *pr,
                        uint64_t seed, uint64_t slow_ns);
+/* Switches the simulation to the typed form (before the warm-up): resolves the handles of
+ * every agent and group once. 0, or -1 (out of memory, or the library has no typed form or
+ * does not know an agent). */
+int rgsb_sim_typed(rgsb_sim *s);
 void rgsb_sim_free(rgsb_sim *s);
 /* The warm-up: formal agents sign in, callers arrive and the queues fill until the simulated
  * clock reaches pr.warmup_ms. Then the call figures start from zero. */
@@ -163,5 +194,21 @@ typedef struct rgsb_run {
 
 /* Prints the figures as JSON (one line) or text to stdout. Sorts the latencies. */
 void rgsb_report(rgsb_sim *s, const rgsb_run *run, bool json);
+
+/* The headline figures of one run, for before/after comparisons (--baseline). */
+typedef struct rgsb_summary {
+    double eps;        /* events/s of engine time */
+    uint32_t p50, p99; /* ns */
+    uint64_t digest;   /* of every action */
+    uint64_t errors;
+    double load_ms, rss_mb;
+} rgsb_summary;
+
+/* The summary of a finished simulation (sorts the latencies). */
+void rgsb_summarize(rgsb_sim *s, const rgsb_run *run, rgsb_summary *out);
+/* Prints runs before[i] / after[i] (n each, alternated in that order) side by side with the
+ * ratios, as text or one line of JSON. */
+void rgsb_compare_print(const rgsb_summary *before, const rgsb_summary *after, size_t n,
+                        const char *baseline, bool json);
 
 #endif

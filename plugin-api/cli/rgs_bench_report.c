@@ -181,3 +181,90 @@ void rgsb_report(rgsb_sim *s, const rgsb_run *run, bool json)
         print_text(s, run, &f);
     free(f.all);
 }
+
+void rgsb_summarize(rgsb_sim *s, const rgsb_run *run, rgsb_summary *out)
+{
+    figures f;
+    figures_make(s, &f);
+    *out = (rgsb_summary){.eps = f.eps,
+                          .p50 = pct(f.all, f.total, 0.5),
+                          .p99 = pct(f.all, f.total, 0.99),
+                          .digest = s->digest,
+                          .errors = s->errors,
+                          .load_ms = run->open_ms + run->rgs_open_ms,
+                          .rss_mb = (double)run->rss_end_kb / 1024.0};
+    free(f.all);
+}
+
+typedef struct range {
+    double lo, hi;
+} range;
+
+static range range_of(const rgsb_summary *v, size_t n, int what)
+{
+    range r = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        double x = what == 0 ? v[i].eps : what == 1 ? v[i].p50 : v[i].p99;
+        if (i == 0 || x < r.lo)
+            r.lo = x;
+        if (i == 0 || x > r.hi)
+            r.hi = x;
+    }
+    return r;
+}
+
+/* Per pair (before[i], after[i]): after / before of events/s, before / after of latencies
+ * (> 1 = faster after either way). */
+static range ratio_of(const rgsb_summary *b, const rgsb_summary *a, size_t n, int what)
+{
+    range r = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        double x = what == 0   ? (b[i].eps > 0 ? a[i].eps / b[i].eps : 0)
+                   : what == 1 ? (a[i].p50 ? (double)b[i].p50 / a[i].p50 : 0)
+                               : (a[i].p99 ? (double)b[i].p99 / a[i].p99 : 0);
+        if (i == 0 || x < r.lo)
+            r.lo = x;
+        if (i == 0 || x > r.hi)
+            r.hi = x;
+    }
+    return r;
+}
+
+void rgsb_compare_print(const rgsb_summary *before, const rgsb_summary *after, size_t n,
+                        const char *baseline, bool json)
+{
+    bool same = true;
+    for (size_t i = 0; i < n; i++)
+        same &= before[i].digest == after[i].digest && before[i].digest == before[0].digest;
+    range be = range_of(before, n, 0), b50 = range_of(before, n, 1), b99 = range_of(before, n, 2);
+    range ae = range_of(after, n, 0), a50 = range_of(after, n, 1), a99 = range_of(after, n, 2);
+    range re = ratio_of(before, after, n, 0), r50 = ratio_of(before, after, n, 1),
+          r99 = ratio_of(before, after, n, 2);
+    if (json) {
+        printf("{\"baseline\":\"%s\",\"runs\":%zu,\"before_eps_min\":%.0f,\"before_eps_max\":%.0f,"
+               "\"after_eps_min\":%.0f,\"after_eps_max\":%.0f,\"before_p50_ns\":[%.0f,%.0f],"
+               "\"after_p50_ns\":[%.0f,%.0f],\"before_p99_ns\":[%.0f,%.0f],"
+               "\"after_p99_ns\":[%.0f,%.0f],\"eps_ratio\":[%.2f,%.2f],\"p50_ratio\":[%.2f,%.2f],"
+               "\"p99_ratio\":[%.2f,%.2f],\"same_actions\":%s}\n",
+               baseline, n, be.lo, be.hi, ae.lo, ae.hi, b50.lo, b50.hi, a50.lo, a50.hi, b99.lo,
+               b99.hi, a99.lo, a99.hi, re.lo, re.hi, r50.lo, r50.hi, r99.lo, r99.hi,
+               same ? "true" : "false");
+        return;
+    }
+    printf("before/after, %zu runs each, alternated (before = %s):\n", n, baseline);
+    for (size_t i = 0; i < n; i++)
+        printf("  run %zu  before %8.0f events/s p50 %5u ns p99 %6u ns | after %8.0f events/s "
+               "p50 %5u ns p99 %6u ns | %.2fx\n",
+               i + 1, before[i].eps, before[i].p50, before[i].p99, after[i].eps, after[i].p50,
+               after[i].p99, before[i].eps > 0 ? after[i].eps / before[i].eps : 0);
+    printf("before       %.0f-%.0f events/s, p50 %.0f-%.0f ns, p99 %.0f-%.0f ns\n", be.lo, be.hi,
+           b50.lo, b50.hi, b99.lo, b99.hi);
+    printf("after        %.0f-%.0f events/s, p50 %.0f-%.0f ns, p99 %.0f-%.0f ns\n", ae.lo, ae.hi,
+           a50.lo, a50.hi, a99.lo, a99.hi);
+    printf("ratio        events/s x%.2f-%.2f, p50 x%.2f-%.2f, p99 x%.2f-%.2f (per pair; > 1 = "
+           "after is faster)\n",
+           re.lo, re.hi, r50.lo, r50.hi, r99.lo, r99.hi);
+    printf("actions      %s (digest %016llx)\n",
+           same ? "identical in every run" : "DIFFER between runs or libraries",
+           (unsigned long long)after[0].digest);
+}

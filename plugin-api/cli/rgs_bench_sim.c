@@ -1,7 +1,10 @@
 /*
  * `callroute bench --rgs`: the simulated people around the engine, which the bench drives
- * through the ABI as a SIP host does (rgs_event with event lines, rgs_advance at the
- * engine's deadlines).
+ * through the ABI as a SIP host does: typed events (rgs_event_typed with agent and group
+ * handles resolved once, call handles chosen by the bench, the call's name passed as a SIP
+ * host passes its Call-ID) and rgs_advance_typed at the engine's deadlines; or, with --text,
+ * event lines (rgs_event, rgs_advance). Both forms feed the same events and see the same
+ * actions (the digest hashes the actions in the text form either way).
  *
  * An offer is answered (85%, after 2-8 s) or declined (7%, after 1-5 s) by one of the agents
  * rung, or rings out (8%); talks last 3 min on average (exponential) and end on the agent's
@@ -12,6 +15,7 @@
  *
  * Latency is clock_gettime around each rgs_event (and each rgs_advance that is due), the
  * emit callback included (it only copies the actions; the bench reacts to them afterwards).
+ * Events are built (lines formatted) before the clock starts.
  */
 #include "rgs_bench.h"
 
@@ -131,6 +135,54 @@ static void on_emit(void *ud, int64_t at_ms, const char *call, const char *actio
     s->nacts++;
 }
 
+/* Room for n more of what *v (of element size sz) holds; false when out of memory. */
+static bool grow(void **v, size_t *cap, size_t used, size_t n, size_t sz)
+{
+    if (used + n <= *cap)
+        return true;
+    size_t ncap = (used + n) * 2;
+    void *p = realloc(*v, ncap * sz);
+    if (!p)
+        return false;
+    *v = p, *cap = ncap;
+    return true;
+}
+
+/* Copies a non-empty action argument; NO_ARG for "". */
+#define NO_ARG UINT32_MAX
+static uint32_t tstr_put(rgsb_sim *s, const char *str)
+{
+    if (!str || !*str)
+        return NO_ARG;
+    size_t l = strlen(str) + 1;
+    if (!grow((void **)&s->tstr, &s->captstr, s->ntstr, l, 1))
+        return NO_ARG;
+    memcpy(s->tstr + s->ntstr, str, l);
+    s->ntstr += l;
+    return (uint32_t)(s->ntstr - l);
+}
+
+/* The typed form's callback: copies the action (as on_emit does in the text form); the call
+ * is its handle (the bench's call number + 1), as a SIP host keys its calls. */
+static void on_action(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
+{
+    (void)at_ms;
+    rgsb_sim *s = ud;
+    if ((s->ntacts == s->captacts &&
+         !grow((void **)&s->tacts, &s->captacts, s->ntacts, 1, sizeof *s->tacts)) ||
+        !grow((void **)&s->tagents, &s->captagents, s->ntagents, a->nagents, sizeof *s->tagents))
+        return;
+    rgsb_tact *t = &s->tacts[s->ntacts++];
+    t->call = a->call;
+    t->type = a->type;
+    t->agents = (uint32_t)s->ntagents;
+    t->nagents = a->nagents;
+    if (a->nagents)
+        memcpy(s->tagents + s->ntagents, a->agents, a->nagents * sizeof *a->agents);
+    s->ntagents += a->nagents;
+    t->arg = tstr_put(s, a->arg);
+}
+
 static void record(rgsb_sim *s, int type, uint64_t ns)
 {
     if (!s->measuring) {
@@ -204,91 +256,206 @@ static uint32_t pick_rung(rgsb_sim *s, const char *list)
     return d ? (uint32_t)strtoul(d + 5, NULL, 10) : 0;
 }
 
+/* What the simulated people do about one action (call, action, args: the text form). */
+static void react_one(rgsb_sim *s, const char *call, const char *action, const char *args)
+{
+    for (const char *q = call; *q; q++)
+        s->digest = (s->digest ^ (unsigned char)*q) * 1099511628211ULL;
+    s->digest *= 1099511628211ULL;
+    for (const char *q = action; *q; q++)
+        s->digest = (s->digest ^ (unsigned char)*q) * 1099511628211ULL;
+    s->digest *= 1099511628211ULL;
+    for (const char *q = args; *q; q++)
+        s->digest = (s->digest ^ (unsigned char)*q) * 1099511628211ULL;
+    s->digest *= 1099511628211ULL;
+    uint32_t n = call_number(call);
+    if (n >= s->ncalls)
+        return;
+    rgsb_call *c = &s->calls[n];
+    if (c->state == C_ENDED || c->state == C_FREE)
+        return;
+    if (strcmp(action, "play") == 0) {
+        push(s, s->now + rng_range(&s->rng, 5000, 15000), K_PROMPT, n, 0, 0);
+    } else if (strcmp(action, "moh") == 0) {
+        if (c->state == C_ALIVE) {
+            c->state = C_QUEUED;
+            c->queued_at = s->now;
+            s->queued++;
+            push(s, s->now + rng_exp(&s->rng, s->pr.patience_ms), K_ABANDON, n, 0, 0);
+        }
+    } else if (strcmp(action, "ring") == 0) {
+        c->ring_gen++;
+        s->offers++;
+        uint32_t a = pick_rung(s, args);
+        double u = rng_unit(&s->rng);
+        if (u < 0.85)
+            push(s, s->now + rng_range(&s->rng, 2000, 8000), K_RING, n, a, c->ring_gen);
+        else if (u < 0.92)
+            push(s, s->now + rng_range(&s->rng, 1000, 5000), K_RING, n, a | 0x80000000u,
+                 c->ring_gen);
+        else
+            s->rang_out++;
+    } else if (strcmp(action, "cancel") == 0) {
+        c->ring_gen++;
+    } else if (strcmp(action, "bridge") == 0) {
+        c->ring_gen++;
+        if (c->state == C_QUEUED) {
+            s->queued--;
+            int64_t w = s->now - c->queued_at;
+            s->wait_sum_ms += w;
+            if (w > s->wait_max_ms)
+                s->wait_max_ms = w;
+        }
+        c->state = C_CONNECTED;
+        s->connected++;
+        s->answered++;
+        push(s, s->now + rng_exp(&s->rng, s->pr.talk_ms), K_END, n, rng_unit(&s->rng) < 0.8 ? 1 : 0,
+             0);
+    } else if (strcmp(action, "hangup") == 0) {
+        s->other_hangups++;
+        end_call(s, n);
+    } else if (strcmp(action, "transfer") == 0) {
+        s->transfers++;
+        end_call(s, n);
+    } else if (strcmp(action, "voicemail") == 0) {
+        s->voicemails++;
+        end_call(s, n);
+    }
+}
+
+static const char *const action_names[] = {"answer",    "play",   "collect", "moh",
+                                           "ring",      "cancel", "bridge",  "transfer",
+                                           "voicemail", "hangup", "set",     "log"};
+
+/* A typed action in the text form: agents' URIs space-separated, else its arg. */
+static const char *typed_args(rgsb_sim *s, const rgsb_tact *t, char **buf, size_t *cap)
+{
+    if (!t->nagents)
+        return t->arg == NO_ARG ? "" : s->tstr + t->arg;
+    size_t off = 0;
+    for (uint32_t i = 0; i < t->nagents; i++) {
+        const char *u = s->p->rgs_agent_uri(s->e, s->tagents[t->agents + i]);
+        size_t l = strlen(u ? u : "");
+        if (!grow((void **)buf, cap, off, l + 2, 1))
+            return "";
+        if (i)
+            (*buf)[off++] = ' ';
+        memcpy(*buf + off, u ? u : "", l);
+        off += l;
+    }
+    (*buf)[off] = 0;
+    return *buf;
+}
+
 static void react(rgsb_sim *s)
 {
+    if (s->typed) {
+        static char *buf;
+        static size_t cap;
+        char call[32];
+        for (size_t i = 0; i < s->ntacts; i++) {
+            const rgsb_tact *t = &s->tacts[i];
+            snprintf(call, sizeof call, "call%llu", (unsigned long long)(t->call - 1));
+            const char *name = (unsigned)t->type < sizeof action_names / sizeof *action_names
+                                   ? action_names[t->type]
+                                   : "?";
+            react_one(s, call, name, typed_args(s, t, &buf, &cap));
+        }
+        s->ntacts = s->ntagents = s->ntstr = 0;
+        return;
+    }
     const char *p = s->abuf;
     for (size_t i = 0; i < s->nacts; i++) {
         const char *call = p, *action = call + strlen(call) + 1,
                    *args = action + strlen(action) + 1;
         p = args + strlen(args) + 1;
-        for (const char *q = call; q < p; q++)
-            s->digest = (s->digest ^ (unsigned char)*q) * 1099511628211ULL;
-        uint32_t n = call_number(call);
-        if (n >= s->ncalls)
-            continue;
-        rgsb_call *c = &s->calls[n];
-        if (c->state == C_ENDED || c->state == C_FREE)
-            continue;
-        if (strcmp(action, "play") == 0) {
-            push(s, s->now + rng_range(&s->rng, 5000, 15000), K_PROMPT, n, 0, 0);
-        } else if (strcmp(action, "moh") == 0) {
-            if (c->state == C_ALIVE) {
-                c->state = C_QUEUED;
-                c->queued_at = s->now;
-                s->queued++;
-                push(s, s->now + rng_exp(&s->rng, s->pr.patience_ms), K_ABANDON, n, 0, 0);
-            }
-        } else if (strcmp(action, "ring") == 0) {
-            c->ring_gen++;
-            s->offers++;
-            uint32_t a = pick_rung(s, args);
-            double u = rng_unit(&s->rng);
-            if (u < 0.85)
-                push(s, s->now + rng_range(&s->rng, 2000, 8000), K_RING, n, a, c->ring_gen);
-            else if (u < 0.92)
-                push(s, s->now + rng_range(&s->rng, 1000, 5000), K_RING, n, a | 0x80000000u,
-                     c->ring_gen);
-            else
-                s->rang_out++;
-        } else if (strcmp(action, "cancel") == 0) {
-            c->ring_gen++;
-        } else if (strcmp(action, "bridge") == 0) {
-            c->ring_gen++;
-            if (c->state == C_QUEUED) {
-                s->queued--;
-                int64_t w = s->now - c->queued_at;
-                s->wait_sum_ms += w;
-                if (w > s->wait_max_ms)
-                    s->wait_max_ms = w;
-            }
-            c->state = C_CONNECTED;
-            s->connected++;
-            s->answered++;
-            push(s, s->now + rng_exp(&s->rng, s->pr.talk_ms), K_END, n,
-                 rng_unit(&s->rng) < 0.8 ? 1 : 0, 0);
-        } else if (strcmp(action, "hangup") == 0) {
-            s->other_hangups++;
-            end_call(s, n);
-        } else if (strcmp(action, "transfer") == 0) {
-            s->transfers++;
-            end_call(s, n);
-        } else if (strcmp(action, "voicemail") == 0) {
-            s->voicemails++;
-            end_call(s, n);
-        }
+        react_one(s, call, action, args);
     }
     s->alen = s->nacts = 0;
 }
 
-/* Feeds one event line at s->now, timed; then asks for the deadline (as a host re-arms its
- * timer). */
-static void feed(rgsb_sim *s, int type, const char *text)
+static const char *const presence_names[] = {"available", "busy", "away", "dnd", "offline"};
+static const char *const event_names[] = {"call",    "presence", "signin",       "signout",
+                                          "dtmf",    "speech",   "prompt_done",  "answer",
+                                          "decline", "hangup",   "agent_hangup", "no_answer"};
+
+/* The caller of call n and the workflow's URI. */
+static void call_uris(const rgsb_in *in, char *from, char *to)
 {
-    char err[256];
+    snprintf(from, 64, "sip:+1425%07u@fabrikam.com", in->call % 10000000);
+    snprintf(to, 64, "sip:rg%zu@contoso.com", in->wf);
+}
+
+/* The event line of `in`. */
+static void to_text(const rgsb_in *in, char *text, size_t len)
+{
+    char uri[64], from[64], to[64];
+    const char *name = event_names[in->type];
+    rgsb_agent_uri(uri, sizeof uri, in->agent);
+    switch (in->type) {
+    case CR_RGS_EVENT_CALL:
+        call_uris(in, from, to);
+        snprintf(text, len, "call call%u %s %s", in->call, from, to);
+        break;
+    case CR_RGS_EVENT_PRESENCE:
+        snprintf(text, len, "presence %s %s", uri, presence_names[in->presence]);
+        break;
+    case CR_RGS_EVENT_SIGNIN:
+    case CR_RGS_EVENT_SIGNOUT:
+        if (in->group)
+            snprintf(text, len, "%s %s Group %u", name, uri, in->group - 1);
+        else
+            snprintf(text, len, "%s %s", name, uri);
+        break;
+    case CR_RGS_EVENT_ANSWER:
+    case CR_RGS_EVENT_DECLINE:
+        snprintf(text, len, "%s call%u %s", name, in->call, uri);
+        break;
+    default:
+        snprintf(text, len, "%s call%u", name, in->call);
+        break;
+    }
+}
+
+/* Feeds one event at s->now, timed; then asks for the deadline (as a host re-arms its
+ * timer). The event line or the typed event is built before the clock starts. */
+static void feed(rgsb_sim *s, int type, const rgsb_in *in)
+{
+    char err[256], text[512], from[64], to[64], id[24];
     struct timespec t0, t1, t2;
+    cr_rgs_typed_event ev = {.size = sizeof ev, .type = in->type};
+    if (s->typed) {
+        ev.call = (uint64_t)in->call + 1;
+        ev.agent = s->agent_h[in->agent];
+        ev.group = in->group ? s->group_h[in->group - 1] : 0;
+        ev.presence = in->presence;
+        if (in->type == CR_RGS_EVENT_CALL) {
+            call_uris(in, from, to);
+            snprintf(id, sizeof id, "call%u", in->call);
+            ev.from = from, ev.to = to, ev.call_id = id;
+        }
+    } else {
+        to_text(in, text, sizeof text);
+    }
     s->alen = s->nacts = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = s->p->rgs_event(s->e, s->now, text, on_emit, s, err, sizeof err);
+    int rc = s->typed ? s->p->rgs_event_typed(s->e, s->now, &ev, on_action, s, err, sizeof err)
+                      : s->p->rgs_event(s->e, s->now, text, on_emit, s, err, sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     record(s, type, rgsb_ns_between(&t0, &t1));
+    if ((rc != 0 && s->errors == 0) ||
+        (s->slow_ns && s->measuring && rgsb_ns_between(&t0, &t1) >= s->slow_ns))
+        to_text(in, text, sizeof text);
     if (s->slow_ns && s->measuring && rgsb_ns_between(&t0, &t1) >= s->slow_ns)
         fprintf(stderr, "slow %llu ns at %lld ms: %s (%zu actions)\n",
-                (unsigned long long)rgsb_ns_between(&t0, &t1), (long long)s->now, text, s->nacts);
+                (unsigned long long)rgsb_ns_between(&t0, &t1), (long long)s->now, text,
+                s->typed ? s->ntacts : s->nacts);
     if (rc != 0 && s->errors++ == 0)
         snprintf(s->first_err, sizeof s->first_err, "%.120s: %.120s", text, err);
     react(s);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    s->deadline = s->p->rgs_advance(s->e, s->now, on_emit, s);
+    s->deadline = s->typed ? s->p->rgs_advance_typed(s->e, s->now, on_action, s)
+                           : s->p->rgs_advance(s->e, s->now, on_emit, s);
     clock_gettime(CLOCK_MONOTONIC, &t2);
     if (s->measuring)
         s->poll_ns += rgsb_ns_between(&t1, &t2), s->polls++;
@@ -303,12 +470,14 @@ static void fire_timers(rgsb_sim *s)
         s->now = s->deadline;
     s->alen = s->nacts = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int64_t next = s->p->rgs_advance(s->e, s->now, on_emit, s);
+    int64_t next = s->typed ? s->p->rgs_advance_typed(s->e, s->now, on_action, s)
+                            : s->p->rgs_advance(s->e, s->now, on_emit, s);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     record(s, T_TIMER, rgsb_ns_between(&t0, &t1));
     if (s->slow_ns && s->measuring && rgsb_ns_between(&t0, &t1) >= s->slow_ns)
         fprintf(stderr, "slow %llu ns at %lld ms: timers (%zu actions)\n",
-                (unsigned long long)rgsb_ns_between(&t0, &t1), (long long)s->now, s->nacts);
+                (unsigned long long)rgsb_ns_between(&t0, &t1), (long long)s->now,
+                s->typed ? s->ntacts : s->nacts);
     react(s);
     if (next >= 0 && next <= s->now) {
         s->stuck++;
@@ -320,7 +489,6 @@ static void fire_timers(rgsb_sim *s)
 /* A caller dials a workflow (10% of the calls go to the hot ones when there are some). */
 static void arrive(rgsb_sim *s)
 {
-    char text[512];
     const rgsb_plan *pl = s->pl;
     if (s->ncalls == s->capcalls) {
         size_t ncap = s->capcalls ? s->capcalls * 2 : 65536;
@@ -338,62 +506,61 @@ static void arrive(rgsb_sim *s)
     size_t wf = pl->nhot && rng_below(&s->rng, 100) < (size_t)pl->hot_pct
                     ? rng_below(&s->rng, pl->nhot)
                     : rng_below(&s->rng, pl->nqueues);
-    snprintf(text, sizeof text, "call call%u sip:+1425%07u@fabrikam.com sip:rg%zu@contoso.com", n,
-             n % 10000000, wf);
     if (!s->pr.closed)
         push(s, s->now + rng_exp(&s->rng, 1000.0 / s->pr.arrival_per_s), K_ARRIVE, 0, 0, 0);
-    feed(s, T_CALL, text);
+    rgsb_in in = {.type = CR_RGS_EVENT_CALL, .call = n, .wf = wf};
+    feed(s, T_CALL, &in);
 }
 
 /* The agent rung answers or declines (b: the agent, with the top bit for a decline), unless
  * the offer was withdrawn meanwhile (another generation of ringing). */
 static void ring_reply(rgsb_sim *s, const rgsb_event *ev)
 {
-    char text[512], uri[64];
     rgsb_call *c = &s->calls[ev->a];
     if (c->state != C_QUEUED || c->ring_gen != ev->gen)
         return;
     bool decline = ev->b & 0x80000000u;
-    rgsb_agent_uri(uri, sizeof uri, ev->b & 0x7fffffffu);
-    snprintf(text, sizeof text, "%s call%u %s", decline ? "decline" : "answer", ev->a, uri);
+    rgsb_in in = {.type = decline ? CR_RGS_EVENT_DECLINE : CR_RGS_EVENT_ANSWER,
+                  .call = ev->a,
+                  .agent = ev->b & 0x7fffffffu};
     if (decline)
         s->declined++;
-    feed(s, decline ? T_DECLINE : T_ANSWER, text);
+    feed(s, decline ? T_DECLINE : T_ANSWER, &in);
 }
 
 /* A connected call ends on the agent's side (b) or the caller's. */
 static void talk_end(rgsb_sim *s, const rgsb_event *ev)
 {
-    char text[512];
     if (s->calls[ev->a].state != C_CONNECTED)
         return;
     end_call(s, ev->a);
     bool agent = ev->b;
-    snprintf(text, sizeof text, "%s call%u", agent ? "agent_hangup" : "hangup", ev->a);
+    rgsb_in in = {.type = agent ? CR_RGS_EVENT_AGENT_HANGUP : CR_RGS_EVENT_HANGUP, .call = ev->a};
     if (agent)
         s->agent_hangups++;
     else
         s->caller_hangups++;
-    feed(s, agent ? T_AGENT_HANGUP : T_HANGUP, text);
+    feed(s, agent ? T_AGENT_HANGUP : T_HANGUP, &in);
 }
 
 /* An available agent goes away, busy, dnd or offline for a while (8 tries to find one). */
 static void presence_change(rgsb_sim *s)
 {
-    static const char *const states[] = {"away", "away", "away", "away", "away",   "busy",
-                                         "busy", "busy", "dnd",  "dnd",  "offline"};
-    char text[512], uri[64];
+    static const int states[] = {CR_RGS_PRESENCE_AWAY, CR_RGS_PRESENCE_AWAY,   CR_RGS_PRESENCE_AWAY,
+                                 CR_RGS_PRESENCE_AWAY, CR_RGS_PRESENCE_AWAY,   CR_RGS_PRESENCE_BUSY,
+                                 CR_RGS_PRESENCE_BUSY, CR_RGS_PRESENCE_BUSY,   CR_RGS_PRESENCE_DND,
+                                 CR_RGS_PRESENCE_DND,  CR_RGS_PRESENCE_OFFLINE};
     push(s, s->now + rng_exp(&s->rng, 1000.0 / s->pr.presence_per_s), K_PRESENCE, 0, 0, 0);
     for (int tries = 0; tries < 8; tries++) {
         size_t a = rng_below(&s->rng, s->pl->nagents);
         if (s->away[a])
             continue;
         s->away[a] = 1;
-        rgsb_agent_uri(uri, sizeof uri, a);
-        snprintf(text, sizeof text, "presence %s %s", uri,
-                 states[rng_below(&s->rng, sizeof states / sizeof *states)]);
+        rgsb_in in = {.type = CR_RGS_EVENT_PRESENCE,
+                      .agent = a,
+                      .presence = states[rng_below(&s->rng, sizeof states / sizeof *states)]};
         push(s, s->now + rng_exp(&s->rng, s->pr.presence_back_ms), K_BACK, (uint32_t)a, 0, 0);
-        feed(s, T_PRESENCE, text);
+        feed(s, T_PRESENCE, &in);
         return;
     }
 }
@@ -401,29 +568,24 @@ static void presence_change(rgsb_sim *s)
 /* A formal agent signs out, of everything or of his first group (8 tries to find one). */
 static void sign_out(rgsb_sim *s)
 {
-    char text[512], uri[64];
     push(s, s->now + rng_exp(&s->rng, 1000.0 / s->pr.sign_per_s), K_SIGNOUT, 0, 0, 0);
     for (int tries = 0; tries < 8; tries++) {
         size_t a = rng_below(&s->rng, s->pl->nformal);
         if (s->signed_out[a])
             continue;
         s->signed_out[a] = 1;
-        rgsb_agent_uri(uri, sizeof uri, a);
         /* half sign out of everything, half of their first group only */
         uint32_t g = rng_below(&s->rng, 2) ? s->pl->primary[a] + 1 : 0;
-        if (g)
-            snprintf(text, sizeof text, "signout %s Group %u", uri, g - 1);
-        else
-            snprintf(text, sizeof text, "signout %s", uri);
+        rgsb_in in = {.type = CR_RGS_EVENT_SIGNOUT, .agent = a, .group = g};
         push(s, s->now + rng_exp(&s->rng, s->pr.sign_back_ms), K_SIGNIN, (uint32_t)a, g, 0);
-        feed(s, T_SIGNOUT, text);
+        feed(s, T_SIGNOUT, &in);
         return;
     }
 }
 
 static void handle(rgsb_sim *s, const rgsb_event *ev)
 {
-    char text[512], uri[64];
+    rgsb_in in = {0};
     switch (ev->kind) {
     case K_ARRIVE:
         arrive(s);
@@ -431,8 +593,8 @@ static void handle(rgsb_sim *s, const rgsb_event *ev)
     case K_PROMPT:
         if (s->calls[ev->a].state != C_ALIVE)
             return;
-        snprintf(text, sizeof text, "prompt_done call%u", ev->a);
-        feed(s, T_PROMPT_DONE, text);
+        in = (rgsb_in){.type = CR_RGS_EVENT_PROMPT_DONE, .call = ev->a};
+        feed(s, T_PROMPT_DONE, &in);
         return;
     case K_RING:
         ring_reply(s, ev);
@@ -445,29 +607,25 @@ static void handle(rgsb_sim *s, const rgsb_event *ev)
             return;
         end_call(s, ev->a);
         s->abandoned++;
-        snprintf(text, sizeof text, "hangup call%u", ev->a);
-        feed(s, T_HANGUP, text);
+        in = (rgsb_in){.type = CR_RGS_EVENT_HANGUP, .call = ev->a};
+        feed(s, T_HANGUP, &in);
         return;
     case K_PRESENCE:
         presence_change(s);
         return;
     case K_BACK:
         s->away[ev->a] = 0;
-        rgsb_agent_uri(uri, sizeof uri, ev->a);
-        snprintf(text, sizeof text, "presence %s available", uri);
-        feed(s, T_PRESENCE, text);
+        in = (rgsb_in){
+            .type = CR_RGS_EVENT_PRESENCE, .agent = ev->a, .presence = CR_RGS_PRESENCE_AVAILABLE};
+        feed(s, T_PRESENCE, &in);
         return;
     case K_SIGNOUT:
         sign_out(s);
         return;
     case K_SIGNIN:
         s->signed_out[ev->a] = 0;
-        rgsb_agent_uri(uri, sizeof uri, ev->a);
-        if (ev->b)
-            snprintf(text, sizeof text, "signin %s Group %u", uri, ev->b - 1);
-        else
-            snprintf(text, sizeof text, "signin %s", uri);
-        feed(s, T_SIGNIN, text);
+        in = (rgsb_in){.type = CR_RGS_EVENT_SIGNIN, .agent = ev->a, .group = ev->b};
+        feed(s, T_SIGNIN, &in);
         return;
     }
 }
@@ -525,16 +683,44 @@ void rgsb_sim_free(rgsb_sim *s)
     for (int t = 0; t < NTYPES; t++)
         free(s->lt[t].v);
     free(s->heap), free(s->calls), free(s->away), free(s->signed_out), free(s->abuf);
+    free(s->agent_h), free(s->group_h);
+    free(s->tacts), free(s->tagents), free(s->tstr);
     free(s);
+}
+
+int rgsb_sim_typed(rgsb_sim *s)
+{
+    const cr_plugin *p = s->p;
+    if (!CR_HAS(cr_plugin, p, rgs_group_id) || !p->rgs_event_typed || !p->rgs_advance_typed ||
+        !p->rgs_agent_id || !p->rgs_group_id || !p->rgs_agent_uri)
+        return -1;
+    const rgsb_plan *pl = s->pl;
+    s->agent_h = calloc(pl->nagents + 1, sizeof *s->agent_h);
+    s->group_h = calloc(pl->ngroups + 1, sizeof *s->group_h);
+    if (!s->agent_h || !s->group_h)
+        return -1;
+    char name[64];
+    for (size_t a = 0; a < pl->nagents; a++) {
+        rgsb_agent_uri(name, sizeof name, a);
+        uint32_t h = p->rgs_agent_id(s->e, name);
+        if (!h)
+            return -1;
+        s->agent_h[a] = h;
+    }
+    for (size_t g = 0; g < pl->ngroups; g++) {
+        snprintf(name, sizeof name, "Group %zu", g);
+        if (!(s->group_h[g] = p->rgs_group_id(s->e, name)))
+            return -1;
+    }
+    s->typed = true;
+    return 0;
 }
 
 void rgsb_sim_warm_up(rgsb_sim *s)
 {
-    char text[128], uri[64];
     for (size_t a = 0; a < s->pl->nformal; a++) {
-        rgsb_agent_uri(uri, sizeof uri, a);
-        snprintf(text, sizeof text, "signin %s", uri);
-        feed(s, T_SIGNIN, text);
+        rgsb_in in = {.type = CR_RGS_EVENT_SIGNIN, .agent = a};
+        feed(s, T_SIGNIN, &in);
     }
     if (s->pr.closed) {
         size_t pop = s->pl->nagents + s->pr.waiting;
