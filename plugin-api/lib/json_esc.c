@@ -2,6 +2,7 @@
 #include "json_esc.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* Length of the well-formed UTF-8 sequence starting at p (Unicode 15, table 3-7), or 0. */
 static size_t utf8_len(const unsigned char *p)
@@ -66,4 +67,45 @@ void crp_json_escape(const char *s, crp_json_put put, void *ud)
     if (p > run)
         put(ud, (const char *)run, (size_t)(p - run));
     put(ud, "\"", 1);
+}
+
+size_t crp_json_escape_to(char *dst, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!s) {
+        memcpy(dst, "null", 4);
+        return 4;
+    }
+    char *o = dst;
+    *o++ = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned char c = *p;
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            *o++ = (char)c, p++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t n = utf8_len(p);
+            if (n) {
+                memcpy(o, p, n), o += n, p += n;
+            } else {
+                memcpy(o, "\xef\xbf\xbd", 3), o += 3, p++;
+            }
+            continue;
+        }
+        *o++ = '\\';
+        if (c == '"' || c == '\\')
+            *o++ = (char)c;
+        else if (c == '\n')
+            *o++ = 'n';
+        else if (c == '\t')
+            *o++ = 't';
+        else if (c == '\r')
+            *o++ = 'r';
+        else /* the other control characters and DEL, as snprintf's "\\u%04x" */
+            *o++ = 'u', *o++ = '0', *o++ = '0', *o++ = hex[c >> 4], *o++ = hex[c & 15];
+        p++;
+    }
+    *o++ = '"';
+    return (size_t)(o - dst);
 }
