@@ -328,7 +328,7 @@ static int route_line(const cr_plugin *p, cr_handle *h, const char *from, const 
     }
     memcpy(o->buf + o->used, "{\"input\":", 9);
     o->used += 9;
-    o->used += crp_json_escape_to(o->buf + o->used, number);
+    o->used += crp_json_escape_n(o->buf + o->used, number, len);
     int kind = 0, rc;
     if (has_route_json(p)) {
         rc = p->route_json(h, from, number, down, ndown, flags, put_decision, o, &kind);

@@ -29,4 +29,8 @@ void crp_json_escape(const char *s, crp_json_put put, void *ud);
  */
 size_t crp_json_escape_to(char *dst, const char *s);
 
+/* crp_json_escape_to for a string whose length n is known: s[n] must be its NUL (UTF-8
+ * checks may look at it) and s[0..n) holds no NUL. */
+size_t crp_json_escape_n(char *dst, const char *s, size_t n);
+
 #endif

@@ -221,12 +221,10 @@ typedef struct jline {
     bool failed;
 } jline;
 
-static bool jl_reserve(jline *b, size_t n)
+static bool jl_grow(jline *b, size_t n)
 {
     if (b->failed)
         return false;
-    if (b->used + n <= b->cap)
-        return true;
     size_t cap = b->cap * 2 > b->used + n ? b->cap * 2 : b->used + n;
     char *q = realloc(b->heap, cap);
     if (!q) {
@@ -240,7 +238,12 @@ static bool jl_reserve(jline *b, size_t n)
     return true;
 }
 
-static void jl_lit(jline *b, const char *s, size_t n)
+static inline bool jl_reserve(jline *b, size_t n)
+{
+    return b->used + n <= b->cap || jl_grow(b, n);
+}
+
+static inline void jl_lit(jline *b, const char *s, size_t n)
 {
     if (jl_reserve(b, n)) {
         memcpy(b->p + b->used, s, n);
@@ -250,12 +253,16 @@ static void jl_lit(jline *b, const char *s, size_t n)
 
 #define JL_LIT(b, s) jl_lit(b, s, sizeof s - 1)
 
-/* `"key": value`, the value a JSON string or null, with the separator before it. */
-static void jl_field(jline *b, const char *sep_key, size_t n, const char *v)
+/* `"key": value` with the separator before it, the value a JSON string or null. */
+static inline void jl_field(jline *b, const char *sep_key, size_t n, const char *v)
 {
-    jl_lit(b, sep_key, n);
-    if (jl_reserve(b, CRP_JSON_ESCAPED_MAX(v ? strlen(v) : 0)))
-        b->used += crp_json_escape_to(b->p + b->used, v);
+    size_t len = v ? strlen(v) : 0;
+    if (!jl_reserve(b, n + CRP_JSON_ESCAPED_MAX(len)))
+        return;
+    memcpy(b->p + b->used, sep_key, n);
+    b->used += n;
+    b->used +=
+        v ? crp_json_escape_n(b->p + b->used, v, len) : crp_json_escape_to(b->p + b->used, v);
 }
 
 #define JL_FIELD(b, sep_key, v) jl_field(b, sep_key, sizeof sep_key - 1, v)
