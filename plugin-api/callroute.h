@@ -90,8 +90,9 @@
  * A result is an ordered set of fields (strings; numbers and booleans as text) and named lists
  * of items. result_json() renders it as one line of JSON in field order. The kinds, with their
  * top-level fields and lists, in order:
- * - route (route, route_ex): result_kind CR_DECISION_*; "decision" ("outbound", "internal",
- *   "blocked", "not_applicable"), "profile", "rule", "normalized", "target" (internal only:
+ * - route (route, route_ex; route_json writes its JSON): result_kind CR_DECISION_*;
+ *   "decision" ("outbound", "internal", "blocked", "not_applicable"), "profile", "rule",
+ *   "normalized", "target" (internal only:
  *   the callee's SIP URI, or a response-group workflow's contact URI for its line),
  *   list "attempts" of {"gateway", "route", "usage", "uri"}, "reason"; list "trace" of {"text"}
  *   (not with CR_ROUTE_NO_TRACE).
@@ -133,7 +134,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 6
+#define CR_ABI_MINOR 7
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -642,6 +643,19 @@ typedef struct cr_plugin {
      * call came from one of that route's gateways. CR_ABI_ENOENT: no such gateway. */
     int (*user_plan_ex)(cr_handle *h, const char *from, const char *to, const char *gateway,
                         const char *const *endpoints, size_t nendpoints, cr_result **out);
+
+    /* ---- since ABI 1.7 ---- */
+    /* route_ex's decision as its one line of JSON, with no cr_result built: exactly the bytes
+     * result_json gives for route_ex's result with the same arguments (flags: as route_ex;
+     * no trace is built, JSON never shows it). `put` receives the whole line once (`len`
+     * bytes, no NUL, valid during that call only), on the calling thread, before route_json
+     * returns; *kind (may be NULL) gets the decision's CR_DECISION_*. Returns 0, or
+     * CR_ABI_EINVAL (NULL handle, from, dialed or put) or CR_ABI_ENOMEM, and then `put` was
+     * not called. Allocates nothing unless the line is longer than 8 KB. The batch path of
+     * a test or reporting tool (`callroute route --batch`); a SIP server uses route_answer. */
+    int (*route_json)(cr_handle *h, const char *from, const char *dialed, const char *const *down,
+                      size_t ndown, unsigned flags,
+                      void (*put)(void *ud, const char *json, size_t len), void *ud, int *kind);
 } cr_plugin;
 
 #define CR_GATEWAY_AUTO 0

@@ -4,10 +4,13 @@
 #include "opts.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* One option table per subcommand: an option another subcommand takes is an error here. */
 static const cr_optspec check_spec[] = {
@@ -119,50 +122,37 @@ int cr_cmd_normalize(const cr_plugin *p, int argc, char **argv)
     return status;
 }
 
+static bool has_route_json(const cr_plugin *p)
+{
+    return CR_HAS(cr_plugin, p, route_json) && p->route_json;
+}
+
+static void put_line(void *ud, const char *json, size_t len)
+{
+    (void)ud;
+    fwrite(json, 1, len, stdout);
+    fputc('\n', stdout);
+}
+
+/* One decision: JSON straight from the library when it can (no result, no trace built),
+ * else the result printed as JSON or as text with its trace. */
 static int route_one(const cr_plugin *p, cr_handle *h, const char *from, const char *number,
                      const char *const *down, size_t ndown, int json)
 {
     cr_result *r = NULL;
-    int rc = p->route(h, from, number, down, ndown, &r);
-    if (rc != 0 || !r) {
+    int kind = 0;
+    bool direct = json && has_route_json(p);
+    int rc = direct ? p->route_json(h, from, number, down, ndown, 0, put_line, NULL, &kind)
+                    : p->route(h, from, number, down, ndown, &r);
+    if (rc != 0 || (!direct && !r)) {
         fprintf(stderr, "callroute route: %s\n", p->strerror(rc));
         return 2;
     }
-    cr_cli_print(p, r, json);
-    int kind = p->result_kind(r);
-    p->result_free(r);
-    return kind == CR_DECISION_OUTBOUND || kind == CR_DECISION_INTERNAL ? 0 : 1;
-}
-
-static void put_stdout(void *ud, const char *s, size_t n)
-{
-    (void)ud;
-    fwrite(s, 1, n, stdout);
-}
-
-/* One batch line: the decision's JSON with "input" (the line as read) first. */
-static int route_line(const cr_plugin *p, cr_handle *h, const char *from, const char *number,
-                      const char *const *down, size_t ndown, unsigned flags)
-{
-    cr_result *r = NULL;
-    int rc = p->route_ex(h, from, number, down, ndown, flags, &r);
-    if (rc != 0 || !r) {
-        fprintf(stderr, "callroute route: %s\n", p->strerror(rc));
-        return 2;
+    if (r) {
+        cr_cli_print(p, r, json);
+        kind = p->result_kind(r);
+        p->result_free(r);
     }
-    size_t need = p->result_json(r, NULL, 0);
-    char *j = malloc(need + 1);
-    if (j)
-        p->result_json(r, j, need + 1);
-    fputs("{\"input\":", stdout);
-    crp_json_escape(number, put_stdout, NULL);
-    if (j && j[0] == '{' && j[1] != '}')
-        printf(",%s\n", j + 1);
-    else
-        fputs("}\n", stdout);
-    free(j);
-    int kind = p->result_kind(r);
-    p->result_free(r);
     return kind == CR_DECISION_OUTBOUND || kind == CR_DECISION_INTERNAL ? 0 : 1;
 }
 
@@ -206,44 +196,222 @@ static bool more_down(const cr_plugin *p, cr_handle *h, cr_opts *o, const char *
     return ok;
 }
 
-/* `route --batch FILE`: one JSON line per number, blank and '#' lines printed back. */
+/* ---- route --batch ------------------------------------------------------------------------ */
+
+/*
+ * The batch's one output: lines gathered in one buffer and written with fwrite when it holds
+ * BATCH_FLUSH bytes, before a read that may block (so that a program feeding numbers through
+ * a pipe gets each answer before it sends the next), before a message to stderr, and at the
+ * end.
+ */
+typedef struct batch_out {
+    char *buf;
+    size_t used, cap;
+} batch_out;
+
+#define BATCH_FLUSH (64 * 1024)
+
+static void out_flush(batch_out *o)
+{
+    if (o->used)
+        fwrite(o->buf, 1, o->used, stdout);
+    o->used = 0;
+    fflush(stdout);
+}
+
+/* Room for n more bytes; false when out of memory. */
+static bool out_reserve(batch_out *o, size_t n)
+{
+    if (o->used + n <= o->cap)
+        return true;
+    size_t cap = o->cap ? o->cap : BATCH_FLUSH * 2;
+    while (cap < o->used + n)
+        cap *= 2;
+    char *b = realloc(o->buf, cap);
+    if (!b)
+        return false;
+    o->buf = b;
+    o->cap = cap;
+    return true;
+}
+
+static void out_put(batch_out *o, const char *s, size_t n)
+{
+    if (out_reserve(o, n)) {
+        memcpy(o->buf + o->used, s, n);
+        o->used += n;
+    }
+}
+
+/* The batch's input, read with read(2) in large blocks: whole lines of any length. */
+typedef struct batch_in {
+    int fd;
+    char *buf;
+    size_t cap, start, end; /* unread bytes: buf[start, end) */
+    bool eof;
+    int err; /* errno of a failed read, 0 */
+} batch_in;
+
+/* Moves the partial line to the front and reads more (growing the buffer when the line fills
+ * it); `o` is flushed first, as the read may block. */
+static void in_fill(batch_in *in, batch_out *o)
+{
+    memmove(in->buf, in->buf + in->start, in->end - in->start);
+    in->end -= in->start;
+    in->start = 0;
+    if (in->cap - in->end < 4096) {
+        char *b = realloc(in->buf, in->cap * 2);
+        if (!b) {
+            in->err = ENOMEM, in->eof = true;
+            return;
+        }
+        in->buf = b;
+        in->cap *= 2;
+    }
+    out_flush(o);
+    ssize_t got;
+    do
+        got = read(in->fd, in->buf + in->end, in->cap - in->end - 1);
+    while (got < 0 && errno == EINTR);
+    if (got <= 0) {
+        in->err = got < 0 ? errno : 0;
+        in->eof = true;
+        return;
+    }
+    in->end += (size_t)got;
+}
+
+/* The next line, NUL-terminated in place without its '\n' (it may hold NULs of its own: its
+ * length is in *n); NULL at the end of the input. */
+static char *in_line(batch_in *in, batch_out *o, size_t *n)
+{
+    size_t scanned = 0; /* bytes of the partial line already searched for '\n' */
+    for (;;) {
+        char *line = in->buf + in->start;
+        char *nl = memchr(line + scanned, '\n', in->end - in->start - scanned);
+        if (nl || (in->eof && in->start < in->end)) {
+            *n = nl ? (size_t)(nl - line) : in->end - in->start;
+            line[*n] = 0; /* the '\n', or the byte kept free past the end */
+            in->start += *n + (nl != NULL);
+            return line;
+        }
+        if (in->eof)
+            return NULL;
+        scanned = in->end - in->start;
+        in_fill(in, o);
+    }
+}
+
+/* Writes the decision's JSON after "input": `{"input":"…",` then its fields. */
+static void put_decision(void *ud, const char *json, size_t len)
+{
+    batch_out *o = ud;
+    if (len > 1 && json[0] == '{' && json[1] != '}') {
+        out_put(o, ",", 1);
+        out_put(o, json + 1, len - 1);
+    } else {
+        out_put(o, "}", 1);
+    }
+    out_put(o, "\n", 1);
+}
+
+/* One batch line: the decision's JSON with "input" (the line as read) first. */
+static int route_line(const cr_plugin *p, cr_handle *h, const char *from, const char *number,
+                      size_t len, const char *const *down, size_t ndown, unsigned flags,
+                      batch_out *o)
+{
+    size_t mark = o->used;
+    if (!out_reserve(o, CRP_JSON_ESCAPED_MAX(len) + 16)) {
+        out_flush(o);
+        fprintf(stderr, "callroute route: %s\n", p->strerror(CR_ABI_ENOMEM));
+        return 2;
+    }
+    memcpy(o->buf + o->used, "{\"input\":", 9);
+    o->used += 9;
+    o->used += crp_json_escape_n(o->buf + o->used, number, len);
+    int kind = 0, rc;
+    if (has_route_json(p)) {
+        rc = p->route_json(h, from, number, down, ndown, flags, put_decision, o, &kind);
+    } else { /* an older library: through a result */
+        cr_result *r = NULL;
+        rc = p->route_ex(h, from, number, down, ndown, flags, &r);
+        size_t need = rc == 0 && r ? p->result_json(r, NULL, 0) : 0;
+        char *j = need ? malloc(need + 1) : NULL;
+        if (j)
+            p->result_json(r, j, need + 1);
+        if (rc == 0 && r)
+            put_decision(o, j ? j : "", j ? need : 0);
+        rc = rc == 0 && !r ? CR_ABI_ENOMEM : rc;
+        kind = r ? p->result_kind(r) : 0;
+        free(j);
+        p->result_free(r);
+    }
+    if (rc != 0) {
+        o->used = mark; /* nothing of this line is printed */
+        out_flush(o);
+        fprintf(stderr, "callroute route: %s\n", p->strerror(rc));
+        return 2;
+    }
+    return kind == CR_DECISION_OUTBOUND || kind == CR_DECISION_INTERNAL ? 0 : 1;
+}
+
+/*
+ * `route --batch FILE`: one JSON line per number, blank and '#' lines printed back (without
+ * their trailing blanks). The decisions go straight from the library into one output buffer:
+ * no result and no trace built per line (JSON does not show the trace).
+ */
 static int route_batch(const cr_plugin *p, cr_handle *h, const char *from, const char *batch,
                        const char *const *down, size_t ndown, unsigned flags)
 {
-    FILE *f = strcmp(batch, "-") == 0 ? stdin : fopen(batch, "r");
-    if (!f) {
+    bool own = strcmp(batch, "-") != 0;
+    batch_in in = {.fd = own ? open(batch, O_RDONLY | O_CLOEXEC) : 0, .cap = BATCH_FLUSH};
+    if (in.fd < 0) {
         fprintf(stderr, "callroute route: cannot open %s: %s\n", batch, strerror(errno));
         return 2;
     }
-    /* whole lines, however long: a long line is one (refused) number, not several */
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
+    batch_out o = {NULL, 0, 0};
+    in.buf = malloc(in.cap);
     int status = 0;
-    for (int lineno = 1; (got = getline(&line, &cap, f)) >= 0; lineno++) {
-        char *s = line;
-        if (memchr(line, 0, (size_t)got)) {
+    size_t got;
+    char *line;
+    if (!in.buf)
+        in.err = ENOMEM, in.eof = true;
+    for (int lineno = 1; (line = in_line(&in, &o, &got)); lineno++) {
+        /* whole lines, however long: a long line is one (refused) number, not several */
+        if (memchr(line, 0, got)) {
+            out_flush(&o);
             fprintf(stderr, "callroute route: %s:%d: the line holds a NUL byte: skipped\n", batch,
                     lineno);
             status = status > 1 ? status : 1;
             continue;
         }
-        size_t n = strlen(s);
-        while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        char *s = line;
+        size_t n = got;
+        while (n && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
             s[--n] = 0;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (!*s || *s == '#') {
-            puts(line); /* kept as it is, so output lines match input lines */
+        size_t lead = 0;
+        while (s[lead] == ' ' || s[lead] == '\t')
+            lead++;
+        if (!s[lead] || s[lead] == '#') {
+            out_put(&o, line, n); /* kept as it is, so output lines match input lines */
+            out_put(&o, "\n", 1);
             continue;
         }
-        int rc = route_line(p, h, from, s, down, ndown, flags);
+        int rc = route_line(p, h, from, s + lead, n - lead, down, ndown, flags, &o);
         if (rc > status)
             status = rc;
+        if (o.used >= BATCH_FLUSH)
+            out_flush(&o);
     }
-    free(line);
-    if (f != stdin)
-        fclose(f);
+    out_flush(&o);
+    if (in.err) {
+        fprintf(stderr, "callroute route: cannot read %s: %s\n", batch, strerror(in.err));
+        status = 2;
+    }
+    free(o.buf);
+    free(in.buf);
+    if (own)
+        close(in.fd);
     return status;
 }
 

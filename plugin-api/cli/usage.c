@@ -29,6 +29,8 @@ static const struct {
      "  blank and '#' lines are printed back as they are. Each line is decided from a fresh\n"
      "  load-spreading state (the same number gets the same gateway order wherever it\n"
      "  stands) unless --spread carries the state from line to line as a live server does.\n"
+     "  Answers are written before the program waits for more input: a program may feed\n"
+     "  numbers through a pipe and read each answer before it sends the next.\n"
      "  Exit status: 0 outbound or internal (every line), 1 blocked or not applicable,\n"
      "  2 usage or configuration error.\n"},
     {"dial", "usage: callroute dial --config FILE --profile NAME DIGITS [--json] [--trace]\n"

@@ -1,7 +1,13 @@
 /* JSON string escaping: quotes, backslashes, control characters and invalid UTF-8. */
 #include "json_esc.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Length of the well-formed UTF-8 sequence starting at p (Unicode 15, table 3-7), or 0. */
 static size_t utf8_len(const unsigned char *p)
@@ -66,4 +72,100 @@ void crp_json_escape(const char *s, crp_json_put put, void *ud)
     if (p > run)
         put(ud, (const char *)run, (size_t)(p - run));
     put(ud, "\"", 1);
+}
+
+/* Whether none of the 8 bytes in v needs escaping or a UTF-8 check: no byte below 0x20, '"',
+ * '\\', 0x7f or 0x80 and above (the "has less" and "has zero" bit tricks). */
+static inline bool plain8(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+#define HAS_ZERO(x) (((x)-ones) & ~(x)&high)
+    uint64_t bad = HAS_ZERO(v ^ (ones * '"')) | HAS_ZERO(v ^ (ones * '\\')) |
+                   HAS_ZERO(v ^ (ones * 0x7f)) | ((v - ones * 0x20) & ~v & high) | (v & high);
+#undef HAS_ZERO
+    return bad == 0;
+}
+
+#ifdef __SSE2__
+/* plain8 for 16 bytes: a signed compare below 0x20 catches the control bytes and 0x80 up. */
+static inline bool plain16(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                            _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))),
+                               _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return _mm_movemask_epi8(bad) == 0;
+}
+#endif
+
+size_t crp_json_escape_n(char *dst, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o = dst;
+    *o++ = '"';
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        uint64_t v;
+#ifdef __SSE2__
+        while (end - p >= 16 && plain16(p))
+            _mm_storeu_si128((__m128i *)(void *)o,
+                             _mm_loadu_si128((const __m128i *)(const void *)p)),
+                o += 16, p += 16;
+        if (p < end && end - p < 16 && n >= 16 && plain16(end - 16)) { /* as below, 16 bytes */
+            _mm_storeu_si128((__m128i *)(void *)(o - (16 - (end - p))),
+                             _mm_loadu_si128((const __m128i *)(const void *)(end - 16)));
+            o += end - p;
+            break;
+        }
+#endif
+        while (end - p >= 8 && (memcpy(&v, p, 8), plain8(v))) /* runs of plain ASCII */
+            memcpy(o, p, 8), o += 8, p += 8;
+        /* a plain tail shorter than 8 bytes: the last 8 bytes of the string at once (those
+         * before p are plain and already copied: writing them again changes nothing) */
+        if (p < end && end - p < 8 && n >= 8 && (memcpy(&v, end - 8, 8), plain8(v))) {
+            memcpy(o - (8 - (end - p)), end - 8, 8);
+            o += end - p;
+            break;
+        }
+        if (p == end)
+            break;
+        unsigned char c = *p;
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            *o++ = (char)c, p++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t u = utf8_len(p); /* stops at the NUL at end */
+            if (u) {
+                memcpy(o, p, u), o += u, p += u;
+            } else {
+                memcpy(o, "\xef\xbf\xbd", 3), o += 3, p++;
+            }
+            continue;
+        }
+        *o++ = '\\';
+        if (c == '"' || c == '\\')
+            *o++ = (char)c;
+        else if (c == '\n')
+            *o++ = 'n';
+        else if (c == '\t')
+            *o++ = 't';
+        else if (c == '\r')
+            *o++ = 'r';
+        else /* the other control characters and DEL, as snprintf's "\\u%04x" */
+            *o++ = 'u', *o++ = '0', *o++ = '0', *o++ = hex[c >> 4], *o++ = hex[c & 15];
+        p++;
+    }
+    *o++ = '"';
+    return (size_t)(o - dst);
+}
+
+size_t crp_json_escape_to(char *dst, const char *s)
+{
+    if (!s) {
+        memcpy(dst, "null", 4);
+        return 4;
+    }
+    return crp_json_escape_n(dst, s, strlen(s));
 }

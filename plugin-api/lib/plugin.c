@@ -1,6 +1,7 @@
 /* The plugin table: libcallroute.so's one entry point and the operations behind it. */
 #include "callroute.h"
 #include "handle.h"
+#include "json_esc.h"
 #include "result.h"
 #include "cr_lua.h"
 #include "cr_rgs_xml.h"
@@ -208,6 +209,122 @@ static int p_route_answer(cr_handle *h, const char *from, const char *dialed,
         return CR_EINVAL;
     route_pinned(h, from, dialed, down, ndown, false, NULL, fill_answer, out);
     return CR_OK;
+}
+
+/* ---- route_json: the decision's JSON line with no result built --------------------------- */
+
+/* A growing output: a stack buffer first, the heap for longer lines. */
+typedef struct jline {
+    char *p;
+    size_t used, cap;
+    char *heap;
+    bool failed;
+} jline;
+
+static bool jl_grow(jline *b, size_t n)
+{
+    if (b->failed)
+        return false;
+    size_t cap = b->cap * 2 > b->used + n ? b->cap * 2 : b->used + n;
+    char *q = realloc(b->heap, cap);
+    if (!q) {
+        b->failed = true;
+        return false;
+    }
+    if (!b->heap)
+        memcpy(q, b->p, b->used);
+    b->p = b->heap = q;
+    b->cap = cap;
+    return true;
+}
+
+static inline bool jl_reserve(jline *b, size_t n)
+{
+    return b->used + n <= b->cap || jl_grow(b, n);
+}
+
+static inline void jl_lit(jline *b, const char *s, size_t n)
+{
+    if (jl_reserve(b, n)) {
+        memcpy(b->p + b->used, s, n);
+        b->used += n;
+    }
+}
+
+#define JL_LIT(b, s) jl_lit(b, s, sizeof s - 1)
+
+/* `"key": value` with the separator before it, the value a JSON string or null. */
+static inline void jl_field(jline *b, const char *sep_key, size_t n, const char *v)
+{
+    size_t len = v ? strlen(v) : 0;
+    if (!jl_reserve(b, n + CRP_JSON_ESCAPED_MAX(len)))
+        return;
+    memcpy(b->p + b->used, sep_key, n);
+    b->used += n;
+    b->used +=
+        v ? crp_json_escape_n(b->p + b->used, v, len) : crp_json_escape_to(b->p + b->used, v);
+}
+
+#define JL_FIELD(b, sep_key, v) jl_field(b, sep_key, sizeof sep_key - 1, v)
+
+/* The bytes result_json gives for crp_decision_result(d, ...): same fields, same order. */
+static void decision_json(jline *b, const cr_decision *d)
+{
+    JL_FIELD(b, "{\"decision\": ", kind_name(d->kind));
+    JL_FIELD(b, ", \"profile\": ", d->profile ? d->profile->name : NULL);
+    JL_FIELD(b, ", \"rule\": ", d->rule ? d->rule->name : NULL);
+    JL_FIELD(b, ", \"normalized\": ", d->normalized[0] ? d->normalized : NULL);
+    if (d->kind == CR_INTERNAL && decision_target(d))
+        JL_FIELD(b, ", \"target\": ", decision_target(d));
+    JL_LIT(b, ", \"attempts\": [");
+    for (size_t i = 0; i < d->nattempts; i++) {
+        const cr_attempt *a = &d->attempts[i];
+        if (i)
+            JL_LIT(b, ", ");
+        JL_FIELD(b, "{\"gateway\": ", a->gateway->name);
+        JL_FIELD(b, ", \"route\": ", a->route->name);
+        JL_FIELD(b, ", \"usage\": ", a->usage->name);
+        JL_FIELD(b, ", \"uri\": ", a->uri);
+        JL_LIT(b, "}");
+    }
+    JL_FIELD(b, "], \"reason\": ", d->reason);
+    JL_LIT(b, "}");
+}
+
+typedef struct json_out {
+    void (*put)(void *ud, const char *json, size_t len);
+    void *ud;
+    int kind;
+    int rc;
+} json_out;
+
+static void fill_json(void *ud, const cr_decision *d, const cr_trace *t)
+{
+    (void)t;
+    json_out *o = ud;
+    char stack[8192];
+    jline b = {stack, 0, sizeof stack, NULL, false};
+    decision_json(&b, d);
+    o->kind = (int)d->kind;
+    if (b.failed)
+        o->rc = CR_ENOMEM;
+    else
+        o->put(o->ud, b.p, b.used);
+    free(b.heap);
+}
+
+static int p_route_json(cr_handle *h, const char *from, const char *dialed, const char *const *down,
+                        size_t ndown, unsigned flags,
+                        void (*put)(void *ud, const char *json, size_t len), void *ud, int *kind)
+{
+    if (!h || !from || !dialed || !put)
+        return CR_EINVAL;
+    json_out o = {put, ud, 0, CR_OK};
+    route_pinned(h, from, dialed, down, ndown, (flags & CR_ROUTE_FRESH_SPREAD) != 0, NULL,
+                 fill_json, &o);
+    if (kind && o.rc == CR_OK)
+        *kind = o.kind;
+    return o.rc;
 }
 
 static int p_route(cr_handle *h, const char *from, const char *dialed, const char *const *down,
@@ -594,6 +711,7 @@ static const cr_plugin plugin = {
     .gateway_call_end = crp_gateway_call_end,
     .compile = crp_compile,
     .user_plan_ex = crp_user_plan_ex,
+    .route_json = p_route_json,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */

@@ -25,12 +25,24 @@ static void put(void *ud, const char *s, size_t n)
     o->s[o->n] = 0;
 }
 
+/* crp_json_escape's output; crp_json_escape_to must write the same bytes, and no more than
+ * CRP_JSON_ESCAPED_MAX (checked in a buffer of exactly that size, guard bytes after it). */
 static const char *esc(const char *s)
 {
     static out o;
     o.n = 0;
     o.s[0] = 0;
     crp_json_escape(s, put, &o);
+    size_t n = s ? strlen(s) : 0, max = CRP_JSON_ESCAPED_MAX(n);
+    char to[sizeof o.s + 16];
+    assert_true(max + 8 <= sizeof to);
+    memset(to, '#', sizeof to);
+    size_t w = crp_json_escape_to(to, s);
+    assert_true(w <= max);
+    assert_int_equal(w, o.n);
+    assert_memory_equal(to, o.s, w);
+    for (size_t i = max; i < max + 8; i++)
+        assert_int_equal(to[i], '#');
     return o.s;
 }
 
@@ -74,12 +86,66 @@ static void test_each_invalid_byte_becomes_U_FFFD(void **state)
     assert_string_equal(esc("\xf0\x9f\x98"), "\"" FFFD FFFD FFFD "\"");
 }
 
+/* crp_json_escape_to reads 16 and 8 bytes at a time, the last ones overlapping: every byte
+ * class at every position of strings of 1 to 40 bytes, in runs of plain text and UTF-8. */
+static void test_escape_to_matches_at_every_position(void **state)
+{
+    (void)state;
+    static const char *const specials[] = {"\"",
+                                           "\\",
+                                           "\n",
+                                           "\x01",
+                                           "\x1f",
+                                           "\x7f",
+                                           "\x80",
+                                           "\xff",
+                                           "\xc3\xa9",
+                                           "\xe2\x82\xac",
+                                           "\xf0\x9f\x98\x80",
+                                           "\xe2\x82",
+                                           " ",
+                                           "~"};
+    char s[64];
+    for (size_t len = 1; len <= 40; len++)
+        for (size_t at = 0; at < len; at++)
+            for (size_t k = 0; k < sizeof specials / sizeof *specials; k++) {
+                memset(s, 'a', len);
+                s[len] = 0;
+                size_t sl = strlen(specials[k]);
+                if (at + sl > len)
+                    continue;
+                memcpy(s + at, specials[k], sl);
+                (void)esc(s);
+            }
+}
+
+/* Random bytes (a fixed seed): both escapers agree on every string. */
+static void test_escape_to_matches_on_random_bytes(void **state)
+{
+    (void)state;
+    uint32_t x = 12345;
+    char s[48];
+    for (int round = 0; round < 20000; round++) {
+        size_t len = (size_t)(round % 41);
+        for (size_t i = 0; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            unsigned b = (x >> 16) & 0xff;
+            /* mostly plain text, so the long-word paths run too */
+            s[i] = (char)((x >> 8) % 4 ? 'a' + b % 26 : (b ? b : 1));
+        }
+        s[len] = 0;
+        (void)esc(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_and_special_characters),
         cmocka_unit_test(test_valid_utf8_is_kept),
         cmocka_unit_test(test_each_invalid_byte_becomes_U_FFFD),
+        cmocka_unit_test(test_escape_to_matches_at_every_position),
+        cmocka_unit_test(test_escape_to_matches_on_random_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,13 @@
 # Contract of `callroute bench` (README "Benchmarks", reload_check.sh): flags, JSON fields in
 # their order, text lines, saved plans, temporary files, errors. Small plans, short phases.
 #   bench_cli.sh CALLROUTE_BINARY CASE
+# And `route --batch` side by side (issue 17): two builds on the same plan and numbers,
+# outputs compared byte for byte, then the time per decision of each, runs alternated:
+#   bench_cli.sh NEW_CALLROUTE batch OLD_CALLROUTE
+# BATCH_GENERATE (routes=10000,rules=1000,users=100000), BATCH_REPEAT (10: the 20,000 numbers
+# that many times per run), BATCH_RUNS (3). Each binary loads the libcallroute.so.1 beside it.
 set -u
-cr=$1 case=$2
+cr=$1 case=$2 old=${3:-}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 export CALLROUTE_QUIET=1 TMPDIR=$tmp/t
 mkdir -p "$TMPDIR"
@@ -99,6 +104,66 @@ errors)
   expect 2 "$cr" bench --config a.xml --generate routes=1
   has "usage: callroute bench" "stderr" "$err"
   [ -z "$(ls -A "$TMPDIR")" ] && ok || bad "left in TMPDIR: $(ls -A "$TMPDIR")"
+  ;;
+batch)
+  # Time per decision = (CPU time of a batch - CPU time of the same command on an empty
+  # batch) / lines: the load (a compiled plan image, each binary its own) is left out.
+  [ -n "$old" ] || { echo "usage: bench_cli.sh NEW_CALLROUTE batch OLD_CALLROUTE"; exit 2; }
+  gen=${BATCH_GENERATE:-routes=10000,rules=1000,users=100000}
+  unset CALLROUTE_LIBRARY
+  expect 0 "$cr" bench --generate "$gen" --seconds 0.05 --save "$tmp/plan.xml" --json
+  cut -d' ' -f2 "$tmp/plan.xml.numbers" > "$tmp/numbers"
+  from=$(head -1 "$tmp/plan.xml.numbers" | cut -d' ' -f1)
+  for b in old new; do
+    bin=$([ $b = old ] && echo "$old" || echo "$cr")
+    "$bin" compile --config "$tmp/plan.xml" -o "$tmp/$b.img" >/dev/null 2>&1 \
+      || cp "$tmp/plan.xml" "$tmp/$b.img" # a build without images: the XML (slower load)
+    for mode in "" --spread; do
+      "$bin" route --config "$tmp/$b.img" --from "$from" --batch "$tmp/numbers" $mode \
+        > "$tmp/$b$mode.out" 2> "$tmp/$b$mode.err"
+      echo "exit status $?" >> "$tmp/$b$mode.err"
+    done
+  done
+  for mode in "" --spread; do
+    if cmp -s "$tmp/old$mode.out" "$tmp/new$mode.out" && cmp -s "$tmp/old$mode.err" "$tmp/new$mode.err"
+    then ok; else bad "route --batch $mode: the two builds print different bytes"
+      diff "$tmp/old$mode.out" "$tmp/new$mode.out" | head -4; fi
+  done
+  lines=$(wc -l < "$tmp/numbers")
+  echo "plan:      $gen; $lines numbers x ${BATCH_REPEAT:-10} per run, from $from"
+  echo "output:    identical bytes ($(wc -c < "$tmp/new.out") for the $lines numbers; --spread too)"
+  : > "$tmp/empty"
+  for i in $(seq "${BATCH_REPEAT:-10}"); do cat "$tmp/numbers"; done > "$tmp/batch"
+  python3 - "$old" "$cr" "$tmp" "$from" "${BATCH_RUNS:-3}" <<'PY' > "$tmp/report" && ok || bad "timing"
+import os, subprocess, sys
+old, new, tmp, frm, runs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+lines = sum(1 for _ in open(f"{tmp}/batch"))
+def cpu(binary, img, batch):
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.execv(binary, [binary, "route", "--config", img, "--from", frm, "--batch", batch])
+    _, status, ru = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        sys.exit(f"{binary} failed")
+    return ru.ru_utime + ru.ru_stime
+per = {"old": [], "new": []}
+for r in range(runs):  # alternated: old, new, old, new, ...
+    for name, binary in (("old", old), ("new", new)):
+        img = f"{tmp}/{name}.img"
+        empty = cpu(binary, img, f"{tmp}/empty")
+        full = cpu(binary, img, f"{tmp}/batch")
+        per[name].append(max(full - empty, 0) / lines * 1e6)
+for name in ("old", "new"):
+    v = per[name]
+    print(f"{name}:       {min(v):.2f}-{max(v):.2f} us per decision "
+          f"({', '.join(f'{x:.2f}' for x in v)}; {lines} lines a run)")
+ratios = [o / n for o, n in zip(per["old"], per["new"]) if n > 0]
+if ratios:
+    print(f"ratio:     old/new {min(ratios):.1f}-{max(ratios):.1f} (run by run)")
+PY
+  cat "$tmp/report"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac

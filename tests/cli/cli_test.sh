@@ -122,6 +122,66 @@ PY
   printf '+14255550199\n+14255550199\n' > "$tmp/two"
   expect 0 "$cr" route --config "$contoso" --from sip:carol@contoso.com --batch "$tmp/two"
   ;;
+batch_io)
+  # issue 17: the batch reads blocks and writes one buffer; what it prints stays as it was
+  printf '  # indented comment \t\r\n+14255550199\r\n   \n\t50101  \n+19005551212' > "$tmp/edge"
+  expect 1 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/edge"
+  python3 - "$tmp/out" <<'PY' && ok || bad "batch blanks, comments, CRLF, last line without newline"
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+lines = raw.split(b"\n")
+assert lines[-1] == b"" and len(lines) == 6, lines
+assert lines[0] == b"  # indented comment" and lines[2] == b"", lines
+rows = [json.loads(l) for l in (lines[1], lines[3], lines[4])]
+assert [r["input"] for r in rows] == ["+14255550199", "50101", "+19005551212"], rows
+assert [r["decision"] for r in rows] == ["outbound", "internal", "blocked"], rows
+PY
+  # the same line for a number alone (route --json) and in a batch, "input" apart
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com +14255550199 --json
+  alone=$out
+  printf '+14255550199\n' > "$tmp/one"
+  expect 0 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch - < "$tmp/one"
+  [ "$out" = "{\"input\":\"+14255550199\",${alone#\{}" ] && ok || bad "batch line differs: $out vs $alone"
+  # a line longer than the read buffer (64 KB) is one number; a NUL byte skips its line, and
+  # its message comes after the lines before it when both streams go to one file
+  { printf '50101\n'; head -c 100000 /dev/zero | tr '\0' 7; printf '\n5\0001\n+14255550199\n'; } > "$tmp/big"
+  "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/big" > "$tmp/both" 2>&1
+  [ $? = 1 ] && ok || bad "batch with a NUL byte: exit status"
+  python3 - "$tmp/both" "$tmp/big" <<'PY' && ok || bad "batch: long line, NUL byte line, message order"
+import json, sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")[:-1]
+assert len(lines) == 4, [l[:80] for l in lines]
+assert json.loads(lines[0])["decision"] == "internal"
+big = json.loads(lines[1])
+assert big["input"] == "7" * 100000 and big["decision"] == "not_applicable", big["reason"]
+assert lines[2] == ("callroute route: %s:3: the line holds a NUL byte: skipped" % sys.argv[2]).encode(), lines[2]
+assert json.loads(lines[3])["decision"] == "outbound"
+PY
+  # a program that feeds numbers through a pipe gets each answer before it sends the next
+  python3 - "$cr" "$contoso" <<'PY' && ok || bad "batch through a pipe: an answer waits for more input"
+import json, select, subprocess, sys
+p = subprocess.Popen([sys.argv[1], "route", "--config", sys.argv[2], "--from",
+                      "sip:alice@contoso.com", "--batch", "-"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+try:
+    for number, decision in (("+14255550199", "outbound"), ("50101", "internal")):
+        p.stdin.write((number + "\n").encode())
+        p.stdin.flush()
+        ready, _, _ = select.select([p.stdout], [], [], 60)
+        assert ready, "no answer to " + number
+        row = json.loads(p.stdout.readline())
+        assert row["input"] == number and row["decision"] == decision, row
+    p.stdin.close()
+    assert p.wait(timeout=60) == 0
+finally:
+    if p.poll() is None:
+        p.kill()
+PY
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/missing"
+  has "callroute route: cannot open $tmp/missing: No such file or directory" "stderr" "$err"
+  expect 2 "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp"
+  has "callroute route: cannot read $tmp: Is a directory" "stderr" "$err"
+  ;;
 order)
   # issue 16: a batch line's gateway order does not depend on the lines before it
   order() { python3 -c 'import json,sys; print(" ".join(",".join([a["gateway"] for a in json.loads(l)["attempts"]] or ["-"]) for l in sys.stdin if l.startswith("{")))'; }

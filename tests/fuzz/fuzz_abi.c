@@ -13,7 +13,7 @@
  *
  * Checked: no crash, leak or sanitizer report; every JSON result parses and is valid UTF-8;
  * every cr_route_answer string is terminated within its field; route_answer and route_ex
- * agree on the decision.
+ * agree on the decision; route_json writes result_json's bytes of route_ex's result.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -250,6 +250,51 @@ static void check_result(cr_result *r)
     P->result_free(r);
 }
 
+typedef struct json_line {
+    char *s;
+    size_t n;
+    int calls;
+} json_line;
+
+static void put_json(void *ud, const char *json, size_t len)
+{
+    json_line *l = ud;
+    l->calls++;
+    l->s = malloc(len + 1);
+    if (!l->s)
+        abort();
+    memcpy(l->s, json, len);
+    l->n = len;
+}
+
+/* route_json (ABI 1.7) gives the bytes result_json gives for route_ex, and the same kind. */
+static void check_route_json(const char *from, const char *dialed, const char *const *more,
+                             size_t nmore)
+{
+    if (!CR_HAS(cr_plugin, P, route_json) || !P->route_json)
+        return;
+    cr_result *r = NULL;
+    int rc = P->route_ex(H, from, dialed, more, nmore, CR_ROUTE_FRESH_SPREAD, &r);
+    json_line l = {NULL, 0, 0};
+    int kind = 0;
+    int rc2 =
+        P->route_json(H, from, dialed, more, nmore, CR_ROUTE_FRESH_SPREAD, put_json, &l, &kind);
+    if (rc != rc2 || l.calls != (rc2 == CR_ABI_OK))
+        abort();
+    if (r) {
+        size_t need = P->result_json(r, NULL, 0);
+        char *want = malloc(need + 1);
+        if (!want)
+            abort();
+        P->result_json(r, want, need + 1);
+        if (need != l.n || memcmp(want, l.s, need) != 0 || kind != P->result_kind(r))
+            abort();
+        free(want);
+        P->result_free(r);
+    }
+    free(l.s);
+}
+
 static void check_answer(const cr_route_answer *a)
 {
     const char *s[] = {a->normalized, a->target, a->reason, a->profile, a->rule};
@@ -335,6 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != rc2 || (rc2 == CR_ABI_OK && (!r || P->result_kind(r) != a.kind)))
         abort();
     check_result(r);
+    check_route_json(from, dialed, more, nmore);
     /* a host that knows only the first attempt of the struct */
     size_t known = offsetof(cr_route_answer, attempts) + sizeof(cr_route_attempt);
     unsigned char *small = malloc(known); /* ASan reports a write past what the host has */
