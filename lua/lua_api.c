@@ -203,6 +203,10 @@ static int call_index(lua_State *L)
 {
     void **box = lua_touserdata(L, 1);
     lcall *c = box ? *box : NULL;
+    lua_pushvalue(L, 2); /* methods first: the fields' names are none of theirs */
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
     const char *k = lua_tostring(L, 2);
     if (c && k && lua_type(L, 2) == LUA_TSTRING) {
         const char *s = NULL;
@@ -221,9 +225,6 @@ static int call_index(lua_State *L)
             return 1;
         }
     }
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-        return 1;
     return raise(L, "unknown call field or method '%s'", k ? k : luaL_typename(L, 2));
 }
 

@@ -23,6 +23,14 @@ bool livr_ask_lua_only;
 enum { A_PROMPT, A_CHOICES, A_SPEECH, A_TIMEOUT, A_RETRIES, A_INVALID, A_NOANSWER, A_N };
 static const char *const ask_names[A_N] = {"prompt",  "choices", "speech",  "timeout",
                                            "retries", "invalid", "noanswer"};
+static const size_t ask_lens[A_N] = {6, 7, 6, 7, 7, 7, 8};
+
+/* Upvalues of api_ask. */
+#define U_LUA_ASK lua_upvalueindex(1) /* the Lua version */
+#define U_SPEECH  lua_upvalueindex(2) /* its speech matcher: (options, text) -> value */
+#define U_CALL_MT lua_upvalueindex(3) /* the call object's metatable */
+#define U_AHEAD   lua_upvalueindex(4) /* "ahead" and "speech": the private table's keys */
+#define U_SPOKEN  lua_upvalueindex(5)
 
 /* Stack of the C function, kept across its yields. */
 #define S_SELF   1
@@ -88,11 +96,13 @@ static bool read_options(lua_State *L, int *count)
     while (lua_next(L, S_OPT)) {
         int a = A_N;
         if (lua_type(L, -2) == LUA_TSTRING) {
-            const char *k = lua_tostring(L, -2);
-            for (a = 0; a < A_N && strcmp(k, ask_names[a]) != 0; a++)
-                ;
+            size_t n;
+            const char *k = lua_tolstring(L, -2, &n);
+            for (a = 0; a < A_N; a++)
+                if (k[0] == ask_names[a][0] && n == ask_lens[a] && memcmp(k, ask_names[a], n) == 0)
+                    break;
         }
-        if (a == A_N || lua_rawlen(L, -2) != strlen(ask_names[a])) {
+        if (a == A_N) {
             lua_pop(L, 2);
             return false;
         }
@@ -301,9 +311,13 @@ static void push_plan(lua_State *L, ask_plan *p)
 static bool ask_plan_build(lua_State *L)
 {
     cr_lua_ivr *v = livr_of(L);
-    void **box = luaL_testudata(L, S_SELF, LIVR_CALL_MT);
-    if (livr_ask_lua_only || !v->cur || L != v->cur->co || !box || *box != v->cur ||
-        !plain_table(L, S_OPT))
+    if (livr_ask_lua_only || !v->cur || L != v->cur->co || lua_type(L, S_SELF) != LUA_TUSERDATA ||
+        !lua_getmetatable(L, S_SELF))
+        return false;
+    bool ours = lua_rawequal(L, -1, U_CALL_MT);
+    lua_pop(L, 1);
+    void **box = lua_touserdata(L, S_SELF);
+    if (!ours || *box != v->cur || !plain_table(L, S_OPT))
         return false;
     lua_getiuservalue(L, S_SELF, 1);
     int noptions = 0;
@@ -359,16 +373,28 @@ static void push_dtmf(lua_State *L, const char *prefix, size_t plen, const char 
 
 static const char *get_ahead(lua_State *L, size_t *len)
 {
-    lua_getfield(L, S_PRIV, "ahead");
+    lua_pushvalue(L, U_AHEAD);
+    lua_rawget(L, S_PRIV);
     const char *s = lua_tolstring(L, -1, len);
     if (!s) /* never: ahead is always a string */
         s = "", *len = 0;
     return s;
 }
 
+/* p.ahead = the value at the top (popped) */
 static void set_ahead(lua_State *L)
 {
-    lua_setfield(L, S_PRIV, "ahead");
+    lua_pushvalue(L, U_AHEAD);
+    lua_insert(L, -2);
+    lua_rawset(L, S_PRIV);
+}
+
+/* p.speech = the value at the top (popped) */
+static void set_spoken(lua_State *L)
+{
+    lua_pushvalue(L, U_SPOKEN);
+    lua_insert(L, -2);
+    lua_rawset(L, S_PRIV);
 }
 
 /* The value of the first type-ahead key (consumed), pushed; nil when it is none of ours. */
@@ -409,14 +435,14 @@ static int ask_run(lua_State *L, lua_Integer attempt, int phase)
     const char *kind = c->in_kind;
     lua_settop(L, base);
     if (phase == P_PLAY) { /* barge-in: kept for the next question */
-        if (strcmp(kind, "dtmf") == 0) {
+        if (kind[0] == 'd') {
             size_t n;
             const char *a = get_ahead(L, &n);
             push_dtmf(L, a, n, c->in_text);
             set_ahead(L);
-        } else if (strcmp(kind, "speech") == 0) {
+        } else if (kind[0] == 's') {
             lua_pushstring(L, c->in_text);
-            lua_setfield(L, S_PRIV, "speech");
+            set_spoken(L);
         }
         lua_settop(L, base);
         if (++attempt > retries)
@@ -426,7 +452,7 @@ static int ask_run(lua_State *L, lua_Integer attempt, int phase)
     for (;;) {
         size_t n;
         if (phase == P_COLLECT) {
-            if (strcmp(kind, "dtmf") == 0) {
+            if (kind[0] == 'd') {
                 push_dtmf(L, "", 0, c->in_text);
                 set_ahead(L);
             } else {
@@ -434,19 +460,19 @@ static int ask_run(lua_State *L, lua_Integer attempt, int phase)
             }
         } else if (get_ahead(L, &n), lua_pop(L, 1), n > 0) {
             kind = "dtmf";
-        } else if (lua_getfield(L, S_PRIV, "speech"), lua_toboolean(L, -1)) {
+        } else if (lua_pushvalue(L, U_SPOKEN), lua_rawget(L, S_PRIV), lua_toboolean(L, -1)) {
             kind = "speech";
             lua_pushnil(L);
-            lua_setfield(L, S_PRIV, "speech");
+            set_spoken(L);
         } else {
             return ask_yield(L, c, CR_RGS_IVR_COLLECT, A_PROMPT, attempt, P_COLLECT);
         }
         phase = P_START;
-        if (strcmp(kind, "dtmf") == 0) {
+        if (kind[0] == 'd') {
             take_key(L, base);
-        } else if (strcmp(kind, "speech") == 0) { /* the Lua version's phrases and match */
+        } else if (kind[0] == 's') { /* the Lua version's phrases and match */
             int text = lua_gettop(L);
-            lua_pushvalue(L, lua_upvalueindex(2));
+            lua_pushvalue(L, U_SPEECH);
             lua_pushvalue(L, S_OPT);
             lua_pushvalue(L, text);
             lua_call(L, 2, 1);
@@ -458,7 +484,7 @@ static int ask_run(lua_State *L, lua_Integer attempt, int phase)
         lua_pushliteral(L, "");
         set_ahead(L);
         lua_settop(L, base);
-        int say = strcmp(kind, "timer") == 0 ? A_NOANSWER : A_INVALID;
+        int say = kind[0] == 't' ? A_NOANSWER : A_INVALID;
         if (lua_rawlen(L, S_ARG + say) > 0)
             return ask_yield(L, c, CR_RGS_IVR_PLAY, say, attempt, P_PLAY);
         if (++attempt > retries)
@@ -480,14 +506,14 @@ static int ask_lua_k(lua_State *L, int status, lua_KContext ctx)
     return 1;
 }
 
-/* call:ask{...}: upvalue 1, the Lua version; 2, its speech matcher (options, text) -> value. */
+/* call:ask{...} (upvalues: U_*). */
 static int api_ask(lua_State *L)
 {
     lua_settop(L, 2);
     if (ask_plan_build(L))
         return ask_run(L, 0, P_START);
     lua_settop(L, 2);
-    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, U_LUA_ASK);
     lua_insert(L, 1);
     lua_callk(L, 2, 1, 0, ask_lua_k);
     return ask_lua_k(L, LUA_OK, 0);
@@ -497,6 +523,9 @@ void livr_ask_register(lua_State *L, int methods, int speech_fn)
 {
     lua_getfield(L, methods, "ask");
     lua_pushvalue(L, speech_fn);
-    lua_pushcclosure(L, api_ask, 2);
+    luaL_newmetatable(L, LIVR_CALL_MT); /* filled by livr_api_register */
+    lua_pushliteral(L, "ahead");
+    lua_pushliteral(L, "speech");
+    lua_pushcclosure(L, api_ask, 5);
     lua_setfield(L, methods, "ask");
 }
