@@ -148,16 +148,8 @@ local function recognize(list, text)
   if n == 1 then return found end
 end
 
-function M.ask(self, o)
-  local p = priv(self, 'ask')
-  if type(o) ~= 'table' then
-    fail('call:ask: expects a table: call:ask{prompt=..., choices=...}')
-  end
-  options(o, ASK, 'ask')
-  local ask = prompt(o, 'prompt', 'ask')
-  local invalid, noanswer = prompt(o, 'invalid', 'ask'), prompt(o, 'noanswer', 'ask')
-  local timeout = seconds(o, 'timeout', 'ask', 5000)
-  local retries = count(o, 'retries', 'ask', 2, 0, 10)
+-- The choices' keys (sorted) and the value of each.
+local function choices_of(o)
   local keys, bykey = {}, {}
   if o.choices ~= nil then
     if type(o.choices) ~= 'table' then fail('call:ask: choices must be a table') end
@@ -171,6 +163,22 @@ function M.ask(self, o)
     end
     sort(keys)
   end
+  return keys, bykey
+end
+
+-- call:ask runs in C (lua_ask.c) when its options are plain; M.ask is what it means, and
+-- what runs otherwise.
+function M.ask(self, o)
+  local p = priv(self, 'ask')
+  if type(o) ~= 'table' then
+    fail('call:ask: expects a table: call:ask{prompt=..., choices=...}')
+  end
+  options(o, ASK, 'ask')
+  local ask = prompt(o, 'prompt', 'ask')
+  local invalid, noanswer = prompt(o, 'invalid', 'ask'), prompt(o, 'noanswer', 'ask')
+  local timeout = seconds(o, 'timeout', 'ask', 5000)
+  local retries = count(o, 'retries', 'ask', 2, 0, 10)
+  local keys, bykey = choices_of(o)
   local list, shown = phrases_of(o, bykey, keys)
   if #keys == 0 and #shown == 0 then fail('call:ask: choices or speech are needed') end
   local spec = 'keys=' .. concat(keys, ',')
@@ -253,4 +261,10 @@ function M.collect(self, o)
   end
 end
 
-return M
+-- The value an utterance names, for options lua_ask.c checked: the list M.ask builds.
+local function speech_value(o, text)
+  local keys, bykey = choices_of(o)
+  return recognize(phrases_of(o, bykey, keys), text)
+end
+
+return M, speech_value

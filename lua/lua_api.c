@@ -6,7 +6,7 @@
 
 #include "lua_int.h"
 
-#define CALL_MT "cr.call"
+#define CALL_MT LIVR_CALL_MT
 
 /* Raises a message without a position: the driver names the script line itself, and the
  * prelude's own lines mean nothing to a script's author. */
@@ -67,6 +67,18 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
     return 2;
 }
 
+void livr_step_wait(lua_State *L, lcall *c, cr_rgs_ivr_op op, const char *api, const char *arg,
+                    const char *choices, lua_Integer timer_ms)
+{
+    cr_rgs_ivr_step *st = c->step;
+    memset(st, 0, sizeof *st);
+    st->op = op;
+    step_text(L, st->arg, sizeof st->arg, arg, api, "the prompt name", true);
+    step_text(L, st->choices, sizeof st->choices, choices, api, "the choices", true);
+    st->timer_ms = timer_ms;
+    c->api_yield = true;
+}
+
 static int api_wait(lua_State *L)
 {
     cr_lua_ivr *v = livr_of(L);
@@ -76,15 +88,11 @@ static int api_wait(lua_State *L)
     const char *op = luaL_checkstring(L, 1), *arg = luaL_checkstring(L, 2);
     const char *choices = luaL_checkstring(L, 3);
     lua_Integer timer = luaL_checkinteger(L, 4);
-    cr_rgs_ivr_step *st = c->step;
-    memset(st, 0, sizeof *st);
-    st->op = strcmp(op, "play") == 0      ? CR_RGS_IVR_PLAY
-             : strcmp(op, "collect") == 0 ? CR_RGS_IVR_COLLECT
-                                          : CR_RGS_IVR_WAIT;
-    step_text(L, st->arg, sizeof st->arg, arg, op, "the prompt name", true);
-    step_text(L, st->choices, sizeof st->choices, choices, op, "the choices", true);
-    st->timer_ms = timer;
-    c->api_yield = true;
+    livr_step_wait(L, c,
+                   strcmp(op, "play") == 0      ? CR_RGS_IVR_PLAY
+                   : strcmp(op, "collect") == 0 ? CR_RGS_IVR_COLLECT
+                                                : CR_RGS_IVR_WAIT,
+                   op, arg, choices, timer);
     return lua_yieldk(L, 0, 0, wait_k);
 }
 
@@ -195,6 +203,10 @@ static int call_index(lua_State *L)
 {
     void **box = lua_touserdata(L, 1);
     lcall *c = box ? *box : NULL;
+    lua_pushvalue(L, 2); /* methods first: the fields' names are none of theirs */
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
     const char *k = lua_tostring(L, 2);
     if (c && k && lua_type(L, 2) == LUA_TSTRING) {
         const char *s = NULL;
@@ -213,9 +225,6 @@ static int call_index(lua_State *L)
             return 1;
         }
     }
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-        return 1;
     return raise(L, "unknown call field or method '%s'", k ? k : luaL_typename(L, 2));
 }
 
@@ -325,14 +334,15 @@ void livr_api_register(lua_State *L, int base)
     lua_setupvalue(L, -2, 1);
     lua_pushcfunction(L, api_wait);
     lua_pushcfunction(L, api_priv);
-    lua_call(L, 2, 1);
+    lua_call(L, 2, 2);
     lua_pushnil(L);
-    while (lua_next(L, -2)) {
+    while (lua_next(L, -3)) {
         lua_pushvalue(L, -2);
         lua_insert(L, -2);
         lua_rawset(L, methods);
     }
-    lua_pop(L, 1);
+    livr_ask_register(L, methods, lua_gettop(L));
+    lua_pop(L, 2);
 
     luaL_newmetatable(L, CALL_MT);
     lua_pushvalue(L, methods);

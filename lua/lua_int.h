@@ -110,6 +110,12 @@ static inline size_t livr_posrelat(lua_Integer pos, size_t len)
 void livr_pattern_install(lua_State *L, int str);
 
 /* lua_api.c */
+#define LIVR_CALL_MT "cr.call" /* the call object's metatable, in the registry */
+/* Fills the call's step for a blocking call API (play, collect or wait: `api` names it in
+ * errors), checking its texts as step arguments (raises), and marks the coming yield as
+ * the API's. The caller yields. */
+void livr_step_wait(lua_State *L, lcall *c, cr_rgs_ivr_op op, const char *api, const char *arg,
+                    const char *choices, lua_Integer timer_ms);
 /* Registers the call object's metatable and methods and the `rg` table into the base at
  * the top of the stack (a lua_CFunction's helper; raises on memory). */
 void livr_api_register(lua_State *L, int base);
@@ -117,6 +123,12 @@ void livr_api_register(lua_State *L, int base);
 void livr_call_push(lua_State *L, lcall *c);
 extern const char livr_prelude[];
 extern const size_t livr_prelude_len;
+
+/* lua_ask.c: call:ask in C over the Lua version (the method `ask` of the table at
+ * `methods`), with the Lua speech matcher at `speech_fn`. */
+void livr_ask_register(lua_State *L, int methods, int speech_fn);
+/* Tests only: every call:ask takes the Lua version (to compare the two). */
+extern bool livr_ask_lua_only;
 
 /* lua_ivr.c */
 static inline cr_lua_ivr *livr_of(lua_State *L)

@@ -1,0 +1,531 @@
+/* call:ask in C. The Lua version (call_api.lua's M.ask) builds tables of keys, values and
+ * phrases on every question and runs a few hundred VM instructions under the count hook;
+ * this one checks the options and builds the step's spec without creating a Lua object but
+ * the spec and keys strings, keeps what the answer loop needs on its own stack across the
+ * yields (a continuation), and builds the speech phrase list only when speech comes.
+ *
+ * It is a fast path: whatever it does not handle exactly as the Lua version does (any
+ * error, a metatable on an options table, a speech table keyed by other than strings, more
+ * than ASK_PHRASES_MAX phrases) goes to the Lua version before anything is changed, which
+ * then raises the same errors at the same points. The work is charged to the budget in
+ * units, like the library functions'. */
+#include <math.h>
+#include <string.h>
+
+#include "lua_int.h"
+
+#define ASK_PHRASES_MAX 32 /* speech phrases the fast path shows; more go the Lua way */
+#define ASK_SPEC_MAX    255
+
+bool livr_ask_lua_only;
+
+/* The options, by name; their raw values, then their checked ones, sit at S_ARG + A_*. */
+enum { A_PROMPT, A_CHOICES, A_SPEECH, A_TIMEOUT, A_RETRIES, A_INVALID, A_NOANSWER, A_N };
+static const char *const ask_names[A_N] = {"prompt",  "choices", "speech",  "timeout",
+                                           "retries", "invalid", "noanswer"};
+static const size_t ask_lens[A_N] = {6, 7, 6, 7, 7, 7, 8};
+
+/* Upvalues of api_ask. */
+#define U_LUA_ASK lua_upvalueindex(1) /* the Lua version */
+#define U_SPEECH  lua_upvalueindex(2) /* its speech matcher: (options, text) -> value */
+#define U_CALL_MT lua_upvalueindex(3) /* the call object's metatable */
+#define U_AHEAD   lua_upvalueindex(4) /* "ahead" and "speech": the private table's keys */
+#define U_SPOKEN  lua_upvalueindex(5)
+
+/* Stack of the C function, kept across its yields. */
+#define S_SELF   1
+#define S_OPT    2
+#define S_PRIV   3
+#define S_ARG    4
+#define S_SPEC   (S_ARG + A_N) /* "keys=1,2 speech=..." */
+#define S_KEYS   (S_SPEC + 1)  /* the keys, sorted, one character each */
+#define S_VALUES (S_KEYS + 1)  /* their values, in the same order */
+
+/* The continuation's context: attempt << 2 | phase. */
+enum { P_START, P_COLLECT, P_PLAY };
+
+typedef struct phrase {
+    const char *s; /* held by an options table, which outlives the question */
+    size_t len;
+} phrase;
+
+typedef struct ask_plan {
+    char keys[13];
+    bool key_int[12]; /* the choice's key is an integer (else a string) */
+    int nkeys;
+    phrase shown[ASK_PHRASES_MAX];
+    int nshown;
+    int nphrases;
+    char spec[ASK_SPEC_MAX + 1];
+    size_t speclen;
+} ask_plan;
+
+/* Lua's string order (lvm.c l_strcmp: strcoll, piecewise over embedded zeros). */
+static int coll_cmp(const char *l, size_t ll, const char *r, size_t lr)
+{
+    for (;;) {
+        int t = strcoll(l, r);
+        if (t != 0)
+            return t;
+        size_t len = strlen(l);
+        if (len == lr)
+            return len == ll ? 0 : 1;
+        if (len == ll)
+            return -1;
+        len++;
+        l += len, ll -= len, r += len, lr -= len;
+    }
+}
+
+static bool plain_table(lua_State *L, int i)
+{
+    if (lua_type(L, i) != LUA_TTABLE)
+        return false;
+    if (!lua_getmetatable(L, i))
+        return true;
+    lua_pop(L, 1);
+    return false;
+}
+
+/* Reads the options into S_ARG + A_*; false on an unknown or non-string key. */
+static bool read_options(lua_State *L, int *count)
+{
+    for (int a = 0; a < A_N; a++)
+        lua_pushnil(L);
+    lua_pushnil(L);
+    while (lua_next(L, S_OPT)) {
+        int a = A_N;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            size_t n;
+            const char *k = lua_tolstring(L, -2, &n);
+            for (a = 0; a < A_N; a++)
+                if (k[0] == ask_names[a][0] && n == ask_lens[a] && memcmp(k, ask_names[a], n) == 0)
+                    break;
+        }
+        if (a == A_N) {
+            lua_pop(L, 2);
+            return false;
+        }
+        lua_replace(L, S_ARG + a);
+        ++*count;
+    }
+    return true;
+}
+
+/* A prompt option: nil becomes "", a non-empty string stays; false otherwise. */
+static bool check_prompt(lua_State *L, int a)
+{
+    int i = S_ARG + a;
+    if (lua_isnil(L, i)) {
+        lua_pushliteral(L, "");
+        lua_replace(L, i);
+        return true;
+    }
+    return lua_type(L, i) == LUA_TSTRING && lua_rawlen(L, i) > 0;
+}
+
+/* timeout (seconds, 0 < v <= 3600, default 5) and retries (0..10, default 2), replaced by
+ * the integers the Lua version computes. */
+static bool check_numbers(lua_State *L)
+{
+    int t = S_ARG + A_TIMEOUT, r = S_ARG + A_RETRIES;
+    lua_Integer ms = 5000, retries = 2;
+    if (!lua_isnil(L, t)) {
+        if (lua_type(L, t) != LUA_TNUMBER)
+            return false;
+        lua_Number v = lua_tonumber(L, t);
+        if (!(v > 0 && v <= 3600))
+            return false;
+        /* floor(v * 1000 + 0.5): an integer's product is exact, then the sum a float */
+        lua_Number x =
+            lua_isinteger(L, t) ? (lua_Number)(lua_tointeger(L, t) * 1000) + 0.5 : v * 1000 + 0.5;
+        ms = (lua_Integer)floor(x);
+    }
+    if (!lua_isnil(L, r)) {
+        if (lua_type(L, r) != LUA_TNUMBER)
+            return false;
+        lua_Number v = lua_tonumber(L, r);
+        if (v != floor(v) || v < 0 || v > 10)
+            return false;
+        retries = (lua_Integer)v;
+    }
+    lua_pushinteger(L, ms);
+    lua_replace(L, t);
+    lua_pushinteger(L, retries);
+    lua_replace(L, r);
+    return true;
+}
+
+/* The choices' keys: single DTMF keys (a one-character string or an integer 0-9), no two
+ * alike, sorted in Lua's string order. */
+static bool read_choices(lua_State *L, ask_plan *p)
+{
+    int ch = S_ARG + A_CHOICES;
+    if (lua_isnil(L, ch))
+        return true;
+    if (!plain_table(L, ch))
+        return false;
+    lua_pushnil(L);
+    while (lua_next(L, ch)) {
+        lua_pop(L, 1);
+        char k = 0;
+        bool is_int = lua_isinteger(L, -1);
+        if (is_int) {
+            lua_Integer n = lua_tointeger(L, -1);
+            k = n >= 0 && n <= 9 ? (char)('0' + n) : 0;
+        } else if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 1) {
+            k = lua_tostring(L, -1)[0];
+        }
+        if (!k || !strchr("0123456789*#", k) || p->nkeys == 12 || memchr(p->keys, k, p->nkeys)) {
+            lua_pop(L, 1);
+            return false;
+        }
+        p->key_int[p->nkeys] = is_int;
+        p->keys[p->nkeys++] = k;
+    }
+    for (int i = 1; i < p->nkeys; i++) /* insertion sort: a dozen keys at most */
+        for (int j = i; j > 0; j--) {
+            char a[2] = {p->keys[j - 1], 0}, b[2] = {p->keys[j], 0};
+            int c = coll_cmp(a, 1, b, 1);
+            if (c == 0)
+                return false;
+            if (c < 0)
+                break;
+            p->keys[j - 1] = b[0], p->keys[j] = a[0];
+            bool t = p->key_int[j - 1];
+            p->key_int[j - 1] = p->key_int[j], p->key_int[j] = t;
+        }
+    return true;
+}
+
+/* Adds a phrase to the shown list unless it is there already. */
+static bool show(ask_plan *p, const char *s, size_t len)
+{
+    for (int i = 0; i < p->nshown; i++)
+        if (p->shown[i].len == len && memcmp(p->shown[i].s, s, len) == 0)
+            return true;
+    if (p->nshown == ASK_PHRASES_MAX)
+        return false;
+    p->shown[p->nshown++] = (phrase){s, len};
+    return true;
+}
+
+/* A speech entry's phrases (a string or a list of non-empty strings), shown. */
+static bool speech_phrases(lua_State *L, ask_plan *p, int ws)
+{
+    if (lua_type(L, ws) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, ws, &n);
+        return n > 0 && ++p->nphrases <= ASK_PHRASES_MAX && show(p, s, n);
+    }
+    if (!plain_table(L, ws))
+        return false;
+    for (lua_Integer i = 1;; i++) {
+        int t = lua_rawgeti(L, ws, i);
+        size_t n = 0;
+        const char *s = t == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        lua_pop(L, 1);
+        if (t == LUA_TNIL)
+            return true;
+        if (!s || n == 0 || ++p->nphrases > ASK_PHRASES_MAX || !show(p, s, n))
+            return false;
+    }
+}
+
+/* The speech table: its values (string keys) in Lua's string order, each one's phrases. */
+static bool read_speech(lua_State *L, ask_plan *p)
+{
+    int sp = S_ARG + A_SPEECH;
+    if (!plain_table(L, sp))
+        return false;
+    phrase vals[ASK_PHRASES_MAX];
+    int n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, sp)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING || n == ASK_PHRASES_MAX) {
+            lua_pop(L, 1);
+            return false;
+        }
+        vals[n].s = lua_tolstring(L, -1, &vals[n].len);
+        n++;
+    }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0; j--) {
+            int c = coll_cmp(vals[j - 1].s, vals[j - 1].len, vals[j].s, vals[j].len);
+            if (c == 0)
+                return false;
+            if (c < 0)
+                break;
+            phrase t = vals[j - 1];
+            vals[j - 1] = vals[j], vals[j] = t;
+        }
+    for (int i = 0; i < n; i++) {
+        lua_pushlstring(L, vals[i].s, vals[i].len);
+        lua_rawget(L, sp);
+        bool ok = speech_phrases(L, p, lua_gettop(L));
+        lua_pop(L, 1);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static void spec_add(ask_plan *p, const char *s, size_t n)
+{
+    size_t room = ASK_SPEC_MAX - p->speclen;
+    if (n > room)
+        n = room;
+    memcpy(p->spec + p->speclen, s, n);
+    p->speclen += n;
+}
+
+/* Pushes the values of the keys (S_VALUES...) and the spec and keys strings. */
+static void push_plan(lua_State *L, ask_plan *p)
+{
+    spec_add(p, "keys=", 5);
+    for (int i = 0; i < p->nkeys; i++) {
+        if (i)
+            spec_add(p, ",", 1);
+        spec_add(p, &p->keys[i], 1);
+    }
+    for (int i = 0; i < p->nshown; i++) {
+        spec_add(p, i ? "|" : " speech=", i ? 1 : 8);
+        spec_add(p, p->shown[i].s, p->shown[i].len);
+    }
+    lua_pushlstring(L, p->spec, p->speclen);
+    lua_pushlstring(L, p->keys, (size_t)p->nkeys);
+    luaL_checkstack(L, p->nkeys + 8, NULL);
+    for (int i = 0; i < p->nkeys; i++) {
+        if (p->key_int[i])
+            lua_rawgeti(L, S_ARG + A_CHOICES, p->keys[i] - '0');
+        else {
+            lua_pushlstring(L, &p->keys[i], 1);
+            lua_rawget(L, S_ARG + A_CHOICES);
+        }
+    }
+}
+
+/* Checks the options as the Lua version does, without raising. True when the fast path
+ * takes the question: the stack is then laid out as S_* say. */
+static bool ask_plan_build(lua_State *L)
+{
+    cr_lua_ivr *v = livr_of(L);
+    if (livr_ask_lua_only || !v->cur || L != v->cur->co || lua_type(L, S_SELF) != LUA_TUSERDATA ||
+        !lua_getmetatable(L, S_SELF))
+        return false;
+    bool ours = lua_rawequal(L, -1, U_CALL_MT);
+    lua_pop(L, 1);
+    void **box = lua_touserdata(L, S_SELF);
+    if (!ours || *box != v->cur || !plain_table(L, S_OPT))
+        return false;
+    lua_getiuservalue(L, S_SELF, 1);
+    int noptions = 0;
+    ask_plan p;
+    p.nkeys = p.nshown = p.nphrases = 0;
+    p.speclen = 0;
+    if (!read_options(L, &noptions) || !check_prompt(L, A_PROMPT) || !check_prompt(L, A_INVALID) ||
+        !check_prompt(L, A_NOANSWER) || !check_numbers(L) || !read_choices(L, &p))
+        return false;
+    bool speech = !lua_isnil(L, S_ARG + A_SPEECH);
+    for (int i = 0; speech && i < p.nkeys; i++) {
+        /* a string value is a phrase too (shown only with a speech table) */
+        if (p.key_int[i])
+            lua_rawgeti(L, S_ARG + A_CHOICES, p.keys[i] - '0');
+        else {
+            lua_pushlstring(L, &p.keys[i], 1);
+            lua_rawget(L, S_ARG + A_CHOICES);
+        }
+        size_t n = 0;
+        const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        lua_pop(L, 1);
+        if (s && n > 0 && !show(&p, s, n))
+            return false;
+    }
+    if ((speech && !read_speech(L, &p)) || (p.nkeys == 0 && p.nshown == 0))
+        return false;
+    livr_charge(L, 4 + (uint64_t)(noptions + p.nkeys + p.nphrases + p.nshown) +
+                       (p.speclen / LIVR_BYTES_PER_UNIT));
+    push_plan(L, &p);
+    return true;
+}
+
+/* ---- the answer loop ---------------------------------------------------------------------- */
+
+/* Pushes the DTMF keys of `text` (anything else dropped, a-d upper-cased) after `prefix`. */
+static void push_dtmf(lua_State *L, const char *prefix, size_t plen, const char *text)
+{
+    size_t n = text ? strlen(text) : 0;
+    livr_charge(L, 1 + (plen + n) / LIVR_BYTES_PER_UNIT);
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, plen + n);
+    memcpy(out, prefix, plen);
+    size_t k = plen;
+    for (size_t i = 0; i < n; i++) {
+        char ch = text[i];
+        if ((ch >= '0' && ch <= '9') || ch == '*' || ch == '#' || (ch >= 'A' && ch <= 'D'))
+            out[k++] = ch;
+        else if (ch >= 'a' && ch <= 'd')
+            out[k++] = (char)(ch - 'a' + 'A');
+    }
+    luaL_pushresultsize(&b, k);
+}
+
+static const char *get_ahead(lua_State *L, size_t *len)
+{
+    lua_pushvalue(L, U_AHEAD);
+    lua_rawget(L, S_PRIV);
+    const char *s = lua_tolstring(L, -1, len);
+    if (!s) /* never: ahead is always a string */
+        s = "", *len = 0;
+    return s;
+}
+
+/* p.ahead = the value at the top (popped) */
+static void set_ahead(lua_State *L)
+{
+    lua_pushvalue(L, U_AHEAD);
+    lua_insert(L, -2);
+    lua_rawset(L, S_PRIV);
+}
+
+/* p.speech = the value at the top (popped) */
+static void set_spoken(lua_State *L)
+{
+    lua_pushvalue(L, U_SPOKEN);
+    lua_insert(L, -2);
+    lua_rawset(L, S_PRIV);
+}
+
+/* The value of the first type-ahead key (consumed), pushed; nil when it is none of ours. */
+static void take_key(lua_State *L, int base)
+{
+    size_t n;
+    const char *a = get_ahead(L, &n);
+    const char *keys = lua_tostring(L, S_KEYS);
+    const char *at = n ? memchr(keys, a[0], lua_rawlen(L, S_KEYS)) : NULL;
+    lua_pushlstring(L, n ? a + 1 : "", n ? n - 1 : 0);
+    set_ahead(L);
+    lua_settop(L, base);
+    if (at)
+        lua_pushvalue(L, S_VALUES + (int)(at - keys));
+    else
+        lua_pushnil(L);
+}
+
+static int ask_k(lua_State *L, int status, lua_KContext ctx);
+
+/* Hands a step to the engine and yields; the continuation goes on with `phase`. */
+static int ask_yield(lua_State *L, lcall *c, cr_rgs_ivr_op op, int a, lua_Integer attempt,
+                     int phase)
+{
+    bool collect = op == CR_RGS_IVR_COLLECT;
+    livr_step_wait(L, c, op, collect ? "collect" : "play", lua_tostring(L, S_ARG + a),
+                   collect ? lua_tostring(L, S_SPEC) : "",
+                   collect ? lua_tointeger(L, S_ARG + A_TIMEOUT) : 0);
+    return lua_yieldk(L, 0, (lua_KContext)(attempt << 2 | phase), ask_k);
+}
+
+/* Runs the question from `attempt` on, resumed in `phase` (P_START: nothing to read). */
+static int ask_run(lua_State *L, lua_Integer attempt, int phase)
+{
+    lcall *c = livr_of(L)->cur;
+    int base = S_VALUES + (int)lua_rawlen(L, S_KEYS) - 1;
+    lua_Integer retries = lua_tointeger(L, S_ARG + A_RETRIES);
+    const char *kind = c->in_kind;
+    lua_settop(L, base);
+    if (phase == P_PLAY) { /* barge-in: kept for the next question */
+        if (kind[0] == 'd') {
+            size_t n;
+            const char *a = get_ahead(L, &n);
+            push_dtmf(L, a, n, c->in_text);
+            set_ahead(L);
+        } else if (kind[0] == 's') {
+            lua_pushstring(L, c->in_text);
+            set_spoken(L);
+        }
+        lua_settop(L, base);
+        if (++attempt > retries)
+            return lua_pushnil(L), 1;
+        phase = P_START;
+    }
+    for (;;) {
+        size_t n;
+        if (phase == P_COLLECT) {
+            if (kind[0] == 'd') {
+                push_dtmf(L, "", 0, c->in_text);
+                set_ahead(L);
+            } else {
+                lua_pushstring(L, c->in_text); /* the speech text, or nil */
+            }
+        } else if (get_ahead(L, &n), lua_pop(L, 1), n > 0) {
+            kind = "dtmf";
+        } else if (lua_pushvalue(L, U_SPOKEN), lua_rawget(L, S_PRIV), lua_toboolean(L, -1)) {
+            kind = "speech";
+            lua_pushnil(L);
+            set_spoken(L);
+        } else {
+            return ask_yield(L, c, CR_RGS_IVR_COLLECT, A_PROMPT, attempt, P_COLLECT);
+        }
+        phase = P_START;
+        if (kind[0] == 'd') {
+            take_key(L, base);
+        } else if (kind[0] == 's') { /* the Lua version's phrases and match */
+            int text = lua_gettop(L);
+            lua_pushvalue(L, U_SPEECH);
+            lua_pushvalue(L, S_OPT);
+            lua_pushvalue(L, text);
+            lua_call(L, 2, 1);
+        } else {
+            lua_pushnil(L);
+        }
+        if (!lua_isnil(L, -1))
+            return 1;
+        lua_pushliteral(L, "");
+        set_ahead(L);
+        lua_settop(L, base);
+        int say = kind[0] == 't' ? A_NOANSWER : A_INVALID;
+        if (lua_rawlen(L, S_ARG + say) > 0)
+            return ask_yield(L, c, CR_RGS_IVR_PLAY, say, attempt, P_PLAY);
+        if (++attempt > retries)
+            return lua_pushnil(L), 1;
+        kind = NULL;
+    }
+}
+
+static int ask_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    livr_charge(L, 1);
+    return ask_run(L, (lua_Integer)(ctx >> 2), (int)(ctx & 3));
+}
+
+static int ask_lua_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status, (void)ctx;
+    return 1;
+}
+
+/* call:ask{...} (upvalues: U_*). */
+static int api_ask(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (ask_plan_build(L))
+        return ask_run(L, 0, P_START);
+    lua_settop(L, 2);
+    lua_pushvalue(L, U_LUA_ASK);
+    lua_insert(L, 1);
+    lua_callk(L, 2, 1, 0, ask_lua_k);
+    return ask_lua_k(L, LUA_OK, 0);
+}
+
+void livr_ask_register(lua_State *L, int methods, int speech_fn)
+{
+    lua_getfield(L, methods, "ask");
+    lua_pushvalue(L, speech_fn);
+    luaL_newmetatable(L, LIVR_CALL_MT); /* filled by livr_api_register */
+    lua_pushliteral(L, "ahead");
+    lua_pushliteral(L, "speech");
+    lua_pushcclosure(L, api_ask, 5);
+    lua_setfield(L, methods, "ask");
+}
