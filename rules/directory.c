@@ -30,6 +30,9 @@ static __thread struct {
     uint64_t dir_id;
     long pid; /* a slot inherited through fork() is the parent's: forgotten, never used */
     MDB_txn *txn;
+    size_t snap;       /* the snapshot the transaction last read: mdb_txn_id */
+    const void *index; /* that snapshot's lookup index (the map stays put), or NULL */
+    size_t index_len;
 } cached;
 
 /*
@@ -660,6 +663,12 @@ int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
             txn = NULL;
         }
     }
+    if (txn && mdb_txn_id(txn) == cached.snap && cached.index) {
+        r->txn = txn; /* the same snapshot as last time: the same index, found again for free */
+        r->index = cached.index;
+        r->index_len = cached.index_len;
+        return CR_OK;
+    }
     if (!txn && mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
         return CR_EIO;
     r->txn = txn;
@@ -785,6 +794,9 @@ void cr_dir_reader_end(cr_dir_reader *r)
         free(m);
     }
     if (r->txn && !cached_here() && r->dir->pid == dir_self_pid()) {
+        cached.snap = mdb_txn_id(r->txn);
+        cached.index = r->index;
+        cached.index_len = r->index_len;
         mdb_txn_reset(r->txn);
         cached.txn = r->txn;
         cached.dir_id = r->dir->id;

@@ -28,10 +28,10 @@ static void fail(const char *file, cr_diag *diag, size_t *errors, int line, cons
     (*errors)++;
 }
 
-static uint64_t key_prefix(const char *k, size_t n)
+static uint64_t key_prefix(const char *k, size_t n, size_t from)
 {
     uint64_t p = 0;
-    for (size_t i = 0; i < 8; i++)
+    for (size_t i = from; i < from + 8; i++)
         p = p << 8 | (i < n ? (unsigned char)k[i] : 0);
     return p;
 }
@@ -62,7 +62,12 @@ int dir_batch_add(dir_batch *b, const char *key, size_t klen, const void *rec, s
     memcpy(p, key, klen);
     p[klen] = 0;
     memcpy(p + klen + 1, rec, rlen);
-    b->e[b->n] = (dir_entry){key_prefix(key, klen), b->len, (uint32_t)klen, (uint32_t)rlen, 0, line,
+    b->e[b->n] = (dir_entry){{key_prefix(key, klen, 0), key_prefix(key, klen, 8)},
+                             b->len,
+                             (uint32_t)klen,
+                             (uint32_t)rlen,
+                             0,
+                             line,
                              (uint32_t)b->n};
     b->n++;
     b->len += need;
@@ -88,8 +93,9 @@ static int cmp_bytes(const void *a, size_t an, const void *b, size_t bn)
 static int cmp_entry(const void *pa, const void *pb)
 {
     const dir_entry *a = pa, *b = pb;
-    if (a->prefix != b->prefix)
-        return a->prefix < b->prefix ? -1 : 1;
+    for (int i = 0; i < 2; i++)
+        if (a->prefix[i] != b->prefix[i])
+            return a->prefix[i] < b->prefix[i] ? -1 : 1;
     int c = cmp_bytes(arena + a->off, a->klen, arena + b->off, b->klen);
     return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }

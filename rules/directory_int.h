@@ -63,8 +63,8 @@ const char *dir_write_error(const cr_directory *d, int rc, char *buf, size_t len
 /* An import's users before they are written (directory_batch.c): URI key, NUL, record, in
  * one arena. */
 typedef struct dir_entry {
-    uint64_t prefix; /* the key's first 8 bytes, big-endian: most comparisons end here */
-    size_t off;      /* in the arena */
+    uint64_t prefix[2]; /* the key's first 16 bytes, big-endian: most comparisons end here */
+    size_t off;         /* in the arena */
     uint32_t klen;
     uint32_t rlen : 31;
     uint32_t dup : 1; /* listed before in the file: not written */
