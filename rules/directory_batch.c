@@ -249,13 +249,19 @@ static int append_lines(cr_directory *d, MDB_txn *txn, const dir_batch *b, line_
     if (c)
         mdb_cursor_close(c);
     *n = won;
+    if (rc != 0) {
+        char why[256], msg[400];
+        snprintf(msg, sizeof msg, "%s: cannot store the lines: %s", d->path,
+                 dir_write_error(d, rc, why, sizeof why));
+        fail(file, diag, errors, 0, NULL, 0, msg);
+    }
     return rc == 0 ? CR_OK : CR_EIO;
 }
 
 /* The lookup index from the batch (the trees just written hold the same): last, as the
  * reserved value is only valid until the next write. */
 static int build_index(cr_directory *d, MDB_txn *txn, const dir_batch *b, const line_entry *l,
-                       size_t nl)
+                       size_t nl, const char *file, cr_diag *diag, size_t *errors)
 {
     uint64_t heap = 0, *offs = malloc((b->n ? b->n : 1) * sizeof *offs);
     size_t users = 0;
@@ -269,6 +275,13 @@ static int build_index(cr_directory *d, MDB_txn *txn, const dir_batch *b, const 
         }
     dir_ix_build ix;
     int rc = dir_ix_begin(d, txn, users, nl, heap, &ix);
+    if (rc != 0) {
+        char why[256], msg[400];
+        snprintf(msg, sizeof msg, "%s: cannot store the lookup index: %s", d->path,
+                 dir_write_error(d, rc, why, sizeof why));
+        fail(file, diag, errors, 0, NULL, 0, msg);
+        rc = CR_EIO;
+    }
     for (size_t i = 0; i < b->n && rc == CR_OK; i++)
         if (!b->e[i].dup)
             dir_ix_user(&ix, b->arena + b->e[i].off, b->e[i].klen, rec_of(b, &b->e[i]),
@@ -332,9 +345,9 @@ int dir_batch_write_fresh(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_
         if (rc != 0) {
             const char *uri;
             size_t n;
-            char msg[300];
+            char msg[300], why[256];
             entry_uri(b, e, &uri, &n);
-            snprintf(msg, sizeof msg, "cannot store: %s", mdb_strerror(rc));
+            snprintf(msg, sizeof msg, "cannot store: %s", dir_write_error(d, rc, why, sizeof why));
             fail(file, diag, errors, e->line, uri, n, msg);
         }
     }
@@ -348,7 +361,7 @@ int dir_batch_write_fresh(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_
         return CR_ENOMEM;
     rc = append_lines(d, txn, b, l, &nl, file, diag, errors);
     if (rc == CR_OK && !*errors)
-        rc = build_index(d, txn, b, l, nl);
+        rc = build_index(d, txn, b, l, nl, file, diag, errors);
     free(l);
     free(keys);
     return rc;

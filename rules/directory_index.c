@@ -147,8 +147,9 @@ int dir_ix_begin(cr_directory *d, MDB_txn *txn, size_t users, size_t lines, uint
 {
     uint64_t nuri = pow2_at_least(users * 2), nnum = pow2_at_least(lines * 2);
     MDB_val key = {5, "index"}, val = {IX_HEADER + nnum * 16 + nuri * 8 + heap, NULL};
-    if (mdb_put(txn, d->meta, &key, &val, MDB_RESERVE) != 0)
-        return CR_EIO;
+    int rc = mdb_put(txn, d->meta, &key, &val, MDB_RESERVE);
+    if (rc != 0)
+        return rc;
     unsigned char *base = val.mv_data;
     memset(base, 0, IX_HEADER + nnum * 16 + nuri * 8);
     uint32_t h32[2] = {IX_MAGIC, IX_VERSION};

@@ -106,10 +106,10 @@ const void *dir_index_uri(const void *p, size_t len, const char *ukey, size_t n,
 const void *dir_index_line(const void *p, size_t len, const char *number, size_t nlen,
                            const char *ext, size_t elen, size_t *rlen);
 
-/* Building the index: dir_ix_begin reserves it for `users` records whose heap entries
- * (dir_ix_entry_size each) add up to `heap` and `lines` line keys; dir_ix_user adds a
- * user (returns its heap offset), dir_ix_line a line key ("+1425...;ext=E" or a number)
- * to the user at `off`. */
+/* Building the index: dir_ix_begin reserves it (0, or LMDB's error code) for `users`
+ * records whose heap entries (dir_ix_entry_size each) add up to `heap` and `lines` line keys;
+ * dir_ix_user adds a user (returns its heap offset), dir_ix_line a line key ("+1425...;ext=E" or a
+ * number) to the user at `off`. */
 typedef struct dir_ix_build {
     unsigned char *num, *uri, *heap;
     uint64_t nnum, nuri, heaplen, off;

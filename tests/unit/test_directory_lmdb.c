@@ -512,6 +512,35 @@ static void an_import_killed_at_any_point_leaves_the_directory_whole(void **stat
     }
 }
 
+/* A directory whose map is too small for the import says what to raise, and keeps what it
+ * held. */
+static void an_import_larger_than_the_map_names_the_setting_to_raise(void **state)
+{
+    char small[128], path[160];
+    snprintf(small, sizeof small, "%s/small", dir);
+    snprintf(path, sizeof path, "%s/many.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("uri,line\n", f);
+    for (int i = 0; i < 20000; i++)
+        fprintf(f, "sip:m%d@contoso.com,tel:+1206%07d\n", i, i);
+    fclose(f);
+    setenv("CALLROUTE_DB_MAPSIZE_MB", "1", 1);
+    cr_directory *sd;
+    int rc = cr_directory_open(small, true, &sd, NULL, 0);
+    unsetenv("CALLROUTE_DB_MAPSIZE_MB");
+    assert_int_equal(rc, CR_OK);
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_not_equal(cr_directory_import(sd, path, true, NULL, &d), CR_OK);
+    assert_true(has_error(&d, -1, "CALLROUTE_DB_MAPSIZE_MB"));
+    cr_diag_free(&d);
+    cr_directory_stats st;
+    assert_int_equal(cr_directory_stat(sd, &st), CR_OK);
+    assert_int_equal(st.users, 0);
+    cr_directory_close(sd);
+}
+
 /* ---- with a configuration ------------------------------------------------------------------ */
 
 static const char *config_naming_the_db(void)
@@ -727,6 +756,7 @@ int main(void)
         T(long_numbers_stars_and_extensions_are_found_exactly),
         T(a_child_reads_after_its_parent_cached_a_snapshot),
         T(an_import_killed_at_any_point_leaves_the_directory_whole),
+        T(an_import_larger_than_the_map_names_the_setting_to_raise),
         T(a_user_both_inline_and_in_the_directory_is_refused_naming_both),
         T(a_missing_directory_is_an_error_at_its_element),
         T(routing_uses_the_directory_for_caller_and_reverse_lookup),
