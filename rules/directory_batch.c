@@ -118,7 +118,8 @@ size_t dir_batch_sort(dir_batch *b, const char *file, cr_diag *diag)
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&lock);
     arena = b->arena;
-    qsort(b->e, b->n, sizeof *b->e, cmp_entry);
+    if (b->n > 1) /* an empty batch has no array at all */
+        qsort(b->e, b->n, sizeof *b->e, cmp_entry);
     pthread_mutex_unlock(&lock);
     size_t errors = 0;
     for (size_t i = 1, first = 0; i < b->n; i++) {
