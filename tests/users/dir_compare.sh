@@ -18,7 +18,7 @@ echo "== min–max over $runs runs, $users users, $lookups lookups"
 for which in old new; do
   awk -v w="$which" '
     /^import:/ { for (i = 1; i <= NF; i++) if ($i == "in") s = $(i + 1); v["import s"] = v["import s"] " " s }
-    /^data.mdb:/ { v["bytes/user"] = v["bytes/user"] " " substr($(NF - 2), 2) }
+    /^data.mdb:/ { v["bytes/user"] = v["bytes/user"] " " substr($(NF - 3), 2) }
     /lookup/ { split($0, a, "p50"); split(a[2], b, " "); k = a[1]; gsub(/ +$/, "", k); v[k " p50 ns"] = v[k " p50 ns"] " " b[1] }
     END { for (k in v) { n = split(v[k], x, " "); lo = x[1]; hi = x[1];
             for (i = 2; i <= n; i++) { if (x[i] + 0 < lo + 0) lo = x[i]; if (x[i] + 0 > hi + 0) hi = x[i] }
