@@ -30,11 +30,40 @@ static __thread struct {
     uint64_t dir_id;
     long pid; /* a slot inherited through fork() is the parent's: forgotten, never used */
     MDB_txn *txn;
+    size_t snap;       /* the snapshot the transaction last read: mdb_txn_id */
+    const void *index; /* that snapshot's lookup index (the map stays put), or NULL */
+    size_t index_len;
 } cached;
+
+/*
+ * This process's id without a system call per snapshot (getpid() is one in glibc, and costs
+ * microseconds in a virtual machine): read once, then refreshed in a child by an atfork
+ * handler, which also forgets the forking thread's cached transaction (the parent's).
+ */
+static long self_pid;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void self_after_fork(void)
+{
+    self_pid = (long)getpid();
+    cached.txn = NULL; /* the parent's reader slot: never used here */
+}
+
+static void self_init(void)
+{
+    self_pid = (long)getpid();
+    pthread_atfork(NULL, NULL, self_after_fork);
+}
+
+long dir_self_pid(void)
+{
+    pthread_once(&self_once, self_init);
+    return self_pid;
+}
 
 static bool cached_here(void)
 {
-    if (cached.txn && cached.pid != (long)getpid())
+    if (cached.txn && cached.pid != dir_self_pid())
         cached.txn = NULL;
     return cached.txn != NULL;
 }
@@ -457,6 +486,24 @@ static bool get_str(const unsigned char *r, size_t len, size_t *off, char **out)
     return true;
 }
 
+bool dir_record_str(const void *rec, size_t len, int idx, const char **s, size_t *n)
+{
+    const unsigned char *r = rec;
+    if (len < REC_HEADER || r[0] != REC_MAGIC || r[1] != REC_VERSION)
+        return false;
+    size_t off = REC_HEADER;
+    for (int i = 0;; i++) {
+        char *str;
+        if (!get_str(r, len, &off, &str))
+            return false;
+        if (i == idx) {
+            *s = str;
+            *n = str ? strlen(str) : 0;
+            return true;
+        }
+    }
+}
+
 bool dir_decode(const void *rec, size_t len, cr_user *u, char **names, size_t n, char ***heap)
 {
     const unsigned char *r = rec;
@@ -608,13 +655,19 @@ int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
     MDB_txn *txn = NULL;
     if (!d)
         return CR_EIO;
-    if (cached_here() && cached.dir_id == d->id && d->pid == (long)getpid()) {
+    if (cached_here() && cached.dir_id == d->id && d->pid == dir_self_pid()) {
         txn = cached.txn;
         cached.txn = NULL;
         if (mdb_txn_renew(txn) != 0) {
             mdb_txn_abort(txn);
             txn = NULL;
         }
+    }
+    if (txn && mdb_txn_id(txn) == cached.snap && cached.index) {
+        r->txn = txn; /* the same snapshot as last time: the same index, found again for free */
+        r->index = cached.index;
+        r->index_len = cached.index_len;
+        return CR_OK;
     }
     if (!txn && mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
         return CR_EIO;
@@ -689,19 +742,17 @@ const cr_user *cr_dir_reader_find(cr_dir_reader *r, const char *uri)
     return load_user(r, &k);
 }
 
-/* A line key through the index: exact first, then the bare number. */
+/* A line through the index: exact first, then the bare number. */
 static const cr_user *indexed_number(cr_dir_reader *r, const char *number, const char *ext)
 {
-    char key[CR_NUMBER_MAX + 48];
+    size_t nlen = strlen(number), elen = ext ? strlen(ext) : 0;
     MDB_val v = {0, NULL};
-    if (ext && *ext) {
-        int n = snprintf(key, sizeof key, "%s;ext=%s", number, ext);
-        if (n > 0 && (size_t)n < sizeof key)
-            v.mv_data = (void *)dir_index_line(r->index, r->index_len, key, (size_t)n, &v.mv_size);
-    }
+    if (elen)
+        v.mv_data =
+            (void *)dir_index_line(r->index, r->index_len, number, nlen, ext, elen, &v.mv_size);
     if (!v.mv_data)
         v.mv_data =
-            (void *)dir_index_line(r->index, r->index_len, number, strlen(number), &v.mv_size);
+            (void *)dir_index_line(r->index, r->index_len, number, nlen, NULL, 0, &v.mv_size);
     return v.mv_data ? load_record(r, &v) : NULL;
 }
 
@@ -742,7 +793,10 @@ void cr_dir_reader_end(cr_dir_reader *r)
         r->more = m->next;
         free(m);
     }
-    if (r->txn && !cached_here() && r->dir->pid == (long)getpid()) {
+    if (r->txn && !cached_here() && r->dir->pid == dir_self_pid()) {
+        cached.snap = mdb_txn_id(r->txn);
+        cached.index = r->index;
+        cached.index_len = r->index_len;
         mdb_txn_reset(r->txn);
         cached.txn = r->txn;
         cached.dir_id = r->dir->id;

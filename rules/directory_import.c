@@ -25,13 +25,6 @@ typedef struct rec {
     cr_srcloc loc;
 } rec;
 
-/* URI keys imported so far: duplicates in the file, and what `replace` keeps. */
-typedef struct seen_set {
-    char **keys;
-    int *lines;
-    size_t cap, n;
-} seen_set;
-
 typedef struct importer {
     cr_directory *d;
     MDB_txn *txn;
@@ -41,7 +34,7 @@ typedef struct importer {
     cr_diag *diag;
     size_t errors;
     bool oom;
-    seen_set seen;
+    dir_batch batch; /* the users read, written once the file is read */
     dir_buf buf;
     int no_ev_line; /* the CSV header's line when it has no enterpriseVoice column */
     FILE *xml;      /* the XML being read, through the scan */
@@ -134,68 +127,7 @@ static void rec_free(rec *r)
     free(r->u.delegates.names);
 }
 
-static bool seen_add(importer *im, const char *key, int line, int *first)
-{
-    seen_set *s = &im->seen;
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        char **k = calloc(cap, sizeof *k);
-        int *l = calloc(cap, sizeof *l);
-        if (!k || !l) {
-            free(k);
-            free(l);
-            im->oom = true;
-            return false;
-        }
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->keys[i]) {
-                size_t h = 5381;
-                for (const char *p = s->keys[i]; *p; p++)
-                    h = h * 33 + (unsigned char)*p;
-                size_t j = h & (cap - 1);
-                while (k[j])
-                    j = (j + 1) & (cap - 1);
-                k[j] = s->keys[i];
-                l[j] = s->lines[i];
-            }
-        free(s->keys);
-        free(s->lines);
-        s->keys = k;
-        s->lines = l;
-        s->cap = cap;
-    }
-    size_t h = 5381;
-    for (const char *p = key; *p; p++)
-        h = h * 33 + (unsigned char)*p;
-    size_t j = h & (s->cap - 1);
-    for (; s->keys[j]; j = (j + 1) & (s->cap - 1))
-        if (strcmp(s->keys[j], key) == 0) {
-            *first = s->lines[j];
-            return false;
-        }
-    if (!(s->keys[j] = strdup(key))) {
-        im->oom = true;
-        return false;
-    }
-    s->lines[j] = line;
-    s->n++;
-    return true;
-}
-
-static bool seen_has(const seen_set *s, const char *key, size_t n)
-{
-    if (!s->cap)
-        return false;
-    size_t h = 5381;
-    for (size_t i = 0; i < n; i++)
-        h = h * 33 + (unsigned char)key[i];
-    for (size_t j = h & (s->cap - 1); s->keys[j]; j = (j + 1) & (s->cap - 1))
-        if (strlen(s->keys[j]) == n && memcmp(s->keys[j], key, n) == 0)
-            return true;
-    return false;
-}
-
-/* Checks one user and writes it. */
+/* Checks one user and adds it to the batch. */
 static void import_user(importer *im, rec *r)
 {
     cr_user *u = &r->u;
@@ -222,36 +154,12 @@ static void import_user(importer *im, rec *r)
         if (im->oom)
             return;
     }
-    int first = 0;
-    if (!seen_add(im, key, line, &first)) {
-        if (!im->oom)
-            fail(im, line, u->uri, "listed twice (first at %s:%d)", im->file, first);
-        return;
-    }
     if (dir_encode(u, &im->buf) != CR_OK) {
         fail(im, line, u->uri, "a field is longer than 65534 bytes");
         return;
     }
-    MDB_val k = {kn, key}, old;
-    if (mdb_get(im->txn, im->d->users, &k, &old) == 0) {
-        im->rep->replaced++;
-        if (!im->replace) /* `replace` rebuilds every line key from the file */
-            dir_unlink_lines(im->d, im->txn, &old, key);
-    } else {
-        im->rep->added++;
-    }
-    MDB_val v = {im->buf.len, im->buf.p};
-    int rc = mdb_put(im->txn, im->d->users, &k, &v, 0);
-    if (rc != 0) {
-        fail(im, line, u->uri, "cannot store: %s", mdb_strerror(rc));
-        return;
-    }
-    const char *owner = NULL;
-    rc = dir_link_lines(im->d, im->txn, u, key, &owner);
-    if (rc == CR_ECONFIG)
-        fail(im, line, u->uri, "line '%s' is already the line of user '%s'", u->line, owner);
-    else if (rc != CR_OK)
-        fail(im, line, u->uri, "cannot store its line");
+    if (dir_batch_add(&im->batch, key, kn, im->buf.p, im->buf.len, line) != CR_OK)
+        im->oom = true;
 }
 
 /* ---- XML ---------------------------------------------------------------------------------- */
@@ -694,29 +602,22 @@ static int import_csv(importer *im, FILE *f)
 
 /* ---- the transaction ---------------------------------------------------------------------- */
 
-/* Drops the users `replace` did not see. */
-static int remove_unseen(importer *im)
+/* Writes the batch: all of it anew (MDB_APPEND) into an empty directory or with `replace`,
+ * else user by user. */
+static void write_batch(importer *im)
 {
-    MDB_cursor *c;
-    if (mdb_cursor_open(im->txn, im->d->users, &c) != 0)
-        return CR_EIO;
-    MDB_val k, v;
-    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        if (!seen_has(&im->seen, k.mv_data, k.mv_size)) {
-            if (mdb_cursor_del(c, 0) != 0)
-                break;
-            im->rep->removed++;
-            rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
-            if (rc == 0)
-                continue;
-            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-            continue;
-        }
-        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? CR_OK : CR_EIO;
+    MDB_stat st;
+    int rc = mdb_stat(im->txn, im->d->users, &st);
+    if (rc == 0 && (im->replace || st.ms_entries == 0))
+        rc = dir_batch_write_fresh(im->d, im->txn, &im->batch, im->rep, im->file, im->diag,
+                                   &im->errors);
+    else if (rc == 0)
+        rc = dir_batch_write_merge(im->d, im->txn, &im->batch, im->rep, im->file, im->diag,
+                                   &im->errors);
+    if (rc == CR_ENOMEM)
+        im->oom = true;
+    else if (rc != CR_OK && !im->errors)
+        fail(im, 0, NULL, "%s: cannot write the users and their lookup index", im->d->path);
 }
 
 int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_import_report *rep,
@@ -745,8 +646,6 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
         fail(&im, 0, NULL, "%s: cannot write: %s", d->path, mdb_strerror(rc));
         return CR_EIO;
     }
-    if (replace && mdb_drop(im.txn, d->lines, 0) != 0)
-        im.oom = true;
     if (c == '<') {
         import_xml(&im, f);
     } else {
@@ -754,11 +653,11 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
     }
     if (f)
         fclose(f);
+    if (!im.oom && im.errors < IMPORT_MAX_ERRORS)
+        im.errors += dir_batch_sort(&im.batch, file, diag);
+    if (!im.oom && im.errors < IMPORT_MAX_ERRORS) /* into the transaction for its errors too */
+        write_batch(&im);
     rep->read = rep->added + rep->replaced;
-    if (!im.errors && !im.oom && replace && remove_unseen(&im) != CR_OK)
-        fail(&im, 0, NULL, "%s: cannot remove the users the file does not list", d->path);
-    if (!im.errors && !im.oom && dir_index_build(d, im.txn) != CR_OK)
-        fail(&im, 0, NULL, "%s: cannot build the lookup index", d->path);
     rc = CR_OK;
     if (im.errors || im.oom) {
         mdb_txn_abort(im.txn);
@@ -777,10 +676,7 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
                     "the header has no 'enterpriseVoice' column: every user is imported as not "
                     "enabled for Enterprise Voice");
     }
-    for (size_t i = 0; i < im.seen.cap; i++)
-        free(im.seen.keys[i]);
-    free(im.seen.keys);
-    free(im.seen.lines);
+    dir_batch_free(&im.batch);
     free(im.buf.p);
     return rc;
 }

@@ -30,6 +30,14 @@ int dir_encode(const cr_user *u, dir_buf *b);
  * malloc'ed array stored in *heap. Returns false for a damaged record. */
 bool dir_decode(const void *rec, size_t len, cr_user *u, char **names, size_t n, char ***heap);
 
+/* The string field `idx` of a record (DIR_STR_*) without decoding the rest: *s NULL for an
+ * absent field. Returns false for a damaged record. */
+#define DIR_STR_URI         0
+#define DIR_STR_LINE        1
+#define DIR_STR_LINE_NUMBER 2
+#define DIR_STR_LINE_EXT    3
+bool dir_record_str(const void *rec, size_t len, int idx, const char **s, size_t *n);
+
 /* Line keys of a user: the exact key and, with an extension, the bare number. */
 int dir_line_key(const cr_user *u, char *out, size_t len);
 
@@ -44,17 +52,72 @@ int dir_unlink_lines(cr_directory *d, MDB_txn *txn, const MDB_val *old, const ch
 int dir_link_lines(cr_directory *d, MDB_txn *txn, const cr_user *u, const char *ukey,
                    const char **owner);
 
+/* getpid() without a system call (refreshed after fork() by an atfork handler). */
+long dir_self_pid(void);
+
 void dir_err(char *err, size_t errlen, const char *what, int rc);
 /* The message for a failed write or commit (rc an LMDB or errno code), "no space left on
  * device" when the file system is full; in `buf` or a static string. */
 const char *dir_write_error(const cr_directory *d, int rc, char *buf, size_t len);
 
-/* The lookup index (directory_index.c): rebuilt from the trees by every import, in its
- * transaction; read through the snapshot of a reader. */
+/* An import's users before they are written (directory_batch.c): URI key, NUL, record, in
+ * one arena. */
+typedef struct dir_entry {
+    uint64_t prefix[2]; /* the key's first 16 bytes, big-endian: most comparisons end here */
+    size_t off;         /* in the arena */
+    uint32_t klen;
+    uint32_t rlen : 31;
+    uint32_t dup : 1; /* listed before in the file: not written */
+    int line;         /* in the file */
+    uint32_t seq;     /* place in the file */
+} dir_entry;
+
+typedef struct dir_batch {
+    dir_entry *e;
+    size_t n, cap;
+    unsigned char *arena;
+    size_t len, acap;
+} dir_batch;
+
+/* Copies a user in. Returns CR_OK or CR_ENOMEM. */
+int dir_batch_add(dir_batch *b, const char *key, size_t klen, const void *rec, size_t rlen,
+                  int line);
+void dir_batch_free(dir_batch *b);
+/* Sorts the users in LMDB's key order; a user listed twice is an error (into diag, naming
+ * file:line) at each later place, which is then skipped. Returns the number of errors. */
+size_t dir_batch_sort(dir_batch *b, const char *file, cr_diag *diag);
+/* Writes a sorted batch in `txn`: _fresh replaces every user and line (MDB_APPEND), _merge
+ * keeps the users the batch does not name; both rebuild the lookup index when there was no
+ * error. Counts go into rep, errors into diag and *errors. Return CR_OK, CR_EIO or
+ * CR_ENOMEM. */
+int dir_batch_write_fresh(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_import_report *rep,
+                          const char *file, cr_diag *diag, size_t *errors);
+int dir_batch_write_merge(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_import_report *rep,
+                          const char *file, cr_diag *diag, size_t *errors);
+
+/* The lookup index (directory_index.c): rebuilt by every import, in its transaction (from
+ * the batch when the import rewrote the trees, else from the trees); read through the
+ * snapshot of a reader. */
 int dir_index_build(cr_directory *d, MDB_txn *txn);
 bool dir_index_get(MDB_txn *txn, cr_directory *d, const void **p, size_t *len);
-/* The record of the user with URI key `ukey` / line key `lk`, or NULL. */
+/* The record of the user with URI key `ukey` / line `number` (with `ext`, elen 0 for none:
+ * an exact line without extension or a bare number standing for one), or NULL. */
 const void *dir_index_uri(const void *p, size_t len, const char *ukey, size_t n, size_t *rlen);
-const void *dir_index_line(const void *p, size_t len, const char *lk, size_t n, size_t *rlen);
+const void *dir_index_line(const void *p, size_t len, const char *number, size_t nlen,
+                           const char *ext, size_t elen, size_t *rlen);
+
+/* Building the index: dir_ix_begin reserves it (0, or LMDB's error code) for `users`
+ * records whose heap entries (dir_ix_entry_size each) add up to `heap` and `lines` line keys;
+ * dir_ix_user adds a user (returns its heap offset), dir_ix_line a line key ("+1425...;ext=E" or a
+ * number) to the user at `off`. */
+typedef struct dir_ix_build {
+    unsigned char *num, *uri, *heap;
+    uint64_t nnum, nuri, heaplen, off;
+} dir_ix_build;
+uint64_t dir_ix_entry_size(size_t klen, size_t rlen);
+int dir_ix_begin(cr_directory *d, MDB_txn *txn, size_t users, size_t lines, uint64_t heap,
+                 dir_ix_build *b);
+uint64_t dir_ix_user(dir_ix_build *b, const void *key, size_t klen, const void *rec, size_t rlen);
+void dir_ix_line(dir_ix_build *b, const char *lk, size_t n, uint64_t off, bool bare);
 
 #endif

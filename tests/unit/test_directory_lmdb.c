@@ -345,6 +345,202 @@ static void reimport_moves_a_line_and_replace_removes_the_rest(void **state)
     cr_dir_reader_end(&r);
 }
 
+/* ---- imports written with MDB_APPEND (an empty directory, or `replace`) ------------------- */
+
+/* The sorted write finds the errors the user-by-user write found, at the same lines. */
+static void a_fresh_import_names_duplicates_and_shared_lines_at_their_lines(void **state)
+{
+    cr_diag d;
+    int rc = import_text("dup.csv",
+                         "uri,line\n"
+                         "sip:zed@contoso.com,tel:+14255550500\n"
+                         "sip:adam@contoso.com,tel:+14255550501\n"
+                         "sip:zed@contoso.com,tel:+14255550502\n"
+                         "sip:bea@contoso.com,tel:+14255550500\n"
+                         "sip:zed@contoso.com,\n",
+                         true, &d);
+    assert_int_equal(rc, CR_ECONFIG);
+    assert_true(has_error(&d, 4, "listed twice (first at"));
+    assert_true(has_error(&d, 4, ":2)"));
+    assert_true(has_error(&d, 6, "listed twice"));
+    assert_true(has_error(&d, 5,
+                          "line 'tel:+14255550500' is already the line of user "
+                          "'sip:zed@contoso.com'"));
+    assert_int_equal(d.errors, 3);
+    cr_diag_free(&d);
+    cr_directory_stats st;
+    cr_directory_stat(db, &st);
+    assert_int_equal(st.users, 0);
+}
+
+/* Users are written in URI order, yet the first user of the file keeps a bare number that
+ * several lines with extensions share, in both kinds of import. */
+static void the_first_user_in_the_file_keeps_a_shared_bare_number(void **state)
+{
+    const char *text = "uri,line\n"
+                       "sip:zed@contoso.com,tel:+14255550600;ext=2\n"
+                       "sip:adam@contoso.com,tel:+14255550600;ext=1\n"
+                       "sip:mia@contoso.com,tel:+14255550601;ext=7\n"
+                       "sip:bo@contoso.com,tel:+14255550601\n";
+    for (int merge = 0; merge < 2; merge++) {
+        if (merge)
+            import_ok("other.csv", "uri\nsip:other@contoso.com\n", true);
+        import_ok("shared.csv", text, false);
+        cr_dir_reader r;
+        cr_dir_reader_begin(db, NULL, &r);
+        assert_string_equal(cr_dir_reader_by_number(&r, "+14255550600", NULL)->uri,
+                            "sip:zed@contoso.com");
+        assert_string_equal(cr_dir_reader_by_number(&r, "+14255550600", "1")->uri,
+                            "sip:adam@contoso.com");
+        assert_string_equal(cr_dir_reader_by_number(&r, "+14255550600", "9")->uri,
+                            "sip:zed@contoso.com"); /* an unknown extension: the bare number */
+        /* an exact line wins over an alias, whichever comes first */
+        assert_string_equal(cr_dir_reader_by_number(&r, "+14255550601", NULL)->uri,
+                            "sip:bo@contoso.com");
+        assert_string_equal(cr_dir_reader_by_number(&r, "+14255550601", "7")->uri,
+                            "sip:mia@contoso.com");
+        assert_int_equal(merge, cr_dir_reader_find(&r, "sip:other@contoso.com") != NULL);
+        cr_dir_reader_end(&r);
+    }
+}
+
+/* Number keys are packed 4 bits a character up to 16 characters; longer ones, and an
+ * extension, are hashed and checked against the record. */
+static void long_numbers_stars_and_extensions_are_found_exactly(void **state)
+{
+    import_ok("long.csv",
+              "uri,line\n"
+              "sip:long@contoso.com,tel:+4930123456789012345\n"
+              "sip:long2@contoso.com,tel:+4930123456789012346\n"
+              "sip:star@contoso.com,tel:*86#\n"
+              "sip:ext@contoso.com,tel:+14255550700;ext=1234567890123456789\n",
+              true);
+    cr_dir_reader r;
+    cr_dir_reader_begin(db, NULL, &r);
+    assert_string_equal(cr_dir_reader_by_number(&r, "+4930123456789012345", NULL)->uri,
+                        "sip:long@contoso.com");
+    assert_string_equal(cr_dir_reader_by_number(&r, "+4930123456789012346", NULL)->uri,
+                        "sip:long2@contoso.com");
+    assert_null(cr_dir_reader_by_number(&r, "+4930123456789012347", NULL));
+    assert_null(cr_dir_reader_by_number(&r, "+493012345678901234", NULL));
+    assert_string_equal(cr_dir_reader_by_number(&r, "*86#", NULL)->uri, "sip:star@contoso.com");
+    assert_null(cr_dir_reader_by_number(&r, "*86", NULL));
+    assert_string_equal(cr_dir_reader_by_number(&r, "+14255550700", "1234567890123456789")->uri,
+                        "sip:ext@contoso.com");
+    assert_string_equal(cr_dir_reader_by_number(&r, "+14255550700", NULL)->uri,
+                        "sip:ext@contoso.com");
+    assert_null(cr_dir_reader_by_number(&r, "+1425555070", NULL));
+    cr_dir_reader_end(&r);
+}
+
+/* A reader's cached transaction belongs to its process: a child that forked after the parent
+ * read opens the directory again and reads it (the cached one is dropped, never renewed). */
+static void a_child_reads_after_its_parent_cached_a_snapshot(void **state)
+{
+    import_ok("u.csv", fixture_csv(), false);
+    cr_dir_reader r;
+    cr_dir_reader_begin(db, NULL, &r);
+    assert_non_null(cr_dir_reader_find(&r, "sip:zoe@contoso.com"));
+    cr_dir_reader_end(&r); /* cached for this thread */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        cr_directory *mine;
+        int ok = cr_directory_open(dir, false, &mine, NULL, 0) == CR_OK && mine != db;
+        for (int i = 0; ok && i < 3; i++) {
+            ok = cr_dir_reader_begin(mine, NULL, &r) == CR_OK &&
+                 cr_dir_reader_by_number(&r, "+14255550201", NULL) != NULL;
+            cr_dir_reader_end(&r);
+        }
+        _exit(ok ? 0 : 1);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_dir_reader_begin(db, NULL, &r); /* and the parent's cache still works */
+    assert_non_null(cr_dir_reader_find(&r, "sip:zoe@contoso.com"));
+    cr_dir_reader_end(&r);
+}
+
+/* An import killed with SIGKILL at any point leaves the directory as it was (LMDB commits
+ * by switching its meta page): old users all there, the new ones all there or none. */
+static void an_import_killed_at_any_point_leaves_the_directory_whole(void **state)
+{
+    import_ok("u.csv", fixture_csv(), false);
+    const char *path = file_in_db_dir("big.csv", "");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("uri,line\n", f);
+    const int n = 50000;
+    for (int i = 0; i < n; i++)
+        fprintf(f, "sip:k%d@contoso.com,tel:+1206%07d\n", i, i);
+    fclose(f);
+    static const int delays_ms[] = {0, 30, 120, 400, 1500};
+    for (size_t t = 0; t < sizeof delays_ms / sizeof delays_ms[0]; t++) {
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            cr_directory *mine;
+            cr_diag d;
+            cr_diag_init(&d);
+            if (cr_directory_open(dir, false, &mine, NULL, 0) != CR_OK)
+                _exit(2);
+            _exit(cr_directory_import(mine, path, true, NULL, &d) == CR_OK ? 0 : 1);
+        }
+        struct timespec ts = {0, delays_ms[t] * 1000000L};
+        while (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        nanosleep(&ts, NULL);
+        kill(child, SIGKILL);
+        int status;
+        waitpid(child, &status, 0);
+        assert_false(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        cr_directory_stats st;
+        assert_int_equal(cr_directory_stat(db, &st), CR_OK);
+        cr_dir_reader r;
+        assert_int_equal(cr_dir_reader_begin(db, NULL, &r), CR_OK);
+        bool replaced = st.users == (size_t)n;
+        assert_true(replaced || st.users == 5);
+        assert_int_equal(replaced, cr_dir_reader_by_number(&r, "+12060049999", NULL) != NULL);
+        assert_int_equal(!replaced, cr_dir_reader_find(&r, "sip:zoe@contoso.com") != NULL);
+        assert_int_equal(!replaced, cr_dir_reader_by_number(&r, "+14255550200", "50200") != NULL);
+        cr_dir_reader_end(&r);
+        if (replaced)
+            import_ok("u.csv", fixture_csv(), true);
+    }
+}
+
+/* A directory whose map is too small for the import says what to raise, and keeps what it
+ * held. */
+static void an_import_larger_than_the_map_names_the_setting_to_raise(void **state)
+{
+    char small[128], path[160];
+    snprintf(small, sizeof small, "%s/small", dir);
+    snprintf(path, sizeof path, "%s/many.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("uri,line\n", f);
+    for (int i = 0; i < 20000; i++)
+        fprintf(f, "sip:m%d@contoso.com,tel:+1206%07d\n", i, i);
+    fclose(f);
+    setenv("CALLROUTE_DB_MAPSIZE_MB", "1", 1);
+    cr_directory *sd;
+    int rc = cr_directory_open(small, true, &sd, NULL, 0);
+    unsetenv("CALLROUTE_DB_MAPSIZE_MB");
+    assert_int_equal(rc, CR_OK);
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_not_equal(cr_directory_import(sd, path, true, NULL, &d), CR_OK);
+    assert_true(has_error(&d, -1, "CALLROUTE_DB_MAPSIZE_MB"));
+    cr_diag_free(&d);
+    cr_directory_stats st;
+    assert_int_equal(cr_directory_stat(sd, &st), CR_OK);
+    assert_int_equal(st.users, 0);
+    cr_directory_close(sd);
+}
+
 /* ---- with a configuration ------------------------------------------------------------------ */
 
 static const char *config_naming_the_db(void)
@@ -555,6 +751,12 @@ int main(void)
         T(an_element_with_too_many_attributes_is_refused),
         T(quoted_csv_fields),
         T(reimport_moves_a_line_and_replace_removes_the_rest),
+        T(a_fresh_import_names_duplicates_and_shared_lines_at_their_lines),
+        T(the_first_user_in_the_file_keeps_a_shared_bare_number),
+        T(long_numbers_stars_and_extensions_are_found_exactly),
+        T(a_child_reads_after_its_parent_cached_a_snapshot),
+        T(an_import_killed_at_any_point_leaves_the_directory_whole),
+        T(an_import_larger_than_the_map_names_the_setting_to_raise),
         T(a_user_both_inline_and_in_the_directory_is_refused_naming_both),
         T(a_missing_directory_is_an_error_at_its_element),
         T(routing_uses_the_directory_for_caller_and_reverse_lookup),

@@ -1,0 +1,425 @@
+/*
+ * Writing an import's users (directory_import.c reads them into a batch).
+ *
+ * Users are kept in memory (URI key and encoded record in one arena) and sorted in LMDB's key
+ * order. Into an empty directory, or with `replace`, the trees are emptied and refilled with
+ * MDB_APPEND: every page is written once, full, in order (random puts split and rewrite
+ * pages, and a large transaction spills them to disk several times). An import that merges
+ * into a non-empty directory writes user by user in file order, as the first to come keeps
+ * a shared line there.
+ */
+#include "directory_int.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_MAX_ERRORS 50
+
+/* An error at `line` of the file about the user `uri` (urilen bytes). */
+static void fail(const char *file, cr_diag *diag, size_t *errors, int line, const char *uri,
+                 size_t urilen, const char *msg)
+{
+    char obj[CR_URI_MAX + 16];
+    if (uri)
+        snprintf(obj, sizeof obj, "user '%.*s'", (int)(urilen > 500 ? 500 : urilen), uri);
+    cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){file, line}, uri ? obj : NULL, "%s", msg);
+    (*errors)++;
+}
+
+static uint64_t key_prefix(const char *k, size_t n, size_t from)
+{
+    uint64_t p = 0;
+    for (size_t i = from; i < from + 8; i++)
+        p = p << 8 | (i < n ? (unsigned char)k[i] : 0);
+    return p;
+}
+
+int dir_batch_add(dir_batch *b, const char *key, size_t klen, const void *rec, size_t rlen,
+                  int line)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        dir_entry *e = realloc(b->e, cap * sizeof *e);
+        if (!e)
+            return CR_ENOMEM;
+        b->e = e;
+        b->cap = cap;
+    }
+    size_t need = klen + 1 + rlen;
+    if (b->len + need > b->acap) {
+        size_t cap = b->acap ? b->acap * 2 : 1 << 16;
+        while (cap < b->len + need)
+            cap *= 2;
+        unsigned char *a = realloc(b->arena, cap);
+        if (!a)
+            return CR_ENOMEM;
+        b->arena = a;
+        b->acap = cap;
+    }
+    unsigned char *p = b->arena + b->len;
+    memcpy(p, key, klen);
+    p[klen] = 0;
+    memcpy(p + klen + 1, rec, rlen);
+    b->e[b->n] = (dir_entry){{key_prefix(key, klen, 0), key_prefix(key, klen, 8)},
+                             b->len,
+                             (uint32_t)klen,
+                             (uint32_t)rlen,
+                             0,
+                             line,
+                             (uint32_t)b->n};
+    b->n++;
+    b->len += need;
+    return CR_OK;
+}
+
+void dir_batch_free(dir_batch *b)
+{
+    free(b->e);
+    free(b->arena);
+    memset(b, 0, sizeof *b);
+}
+
+static const unsigned char *arena; /* for the comparison functions (imports are serialized) */
+
+/* LMDB's default order: bytes, then the shorter first. */
+static int cmp_bytes(const void *a, size_t an, const void *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int cmp_entry(const void *pa, const void *pb)
+{
+    const dir_entry *a = pa, *b = pb;
+    for (int i = 0; i < 2; i++)
+        if (a->prefix[i] != b->prefix[i])
+            return a->prefix[i] < b->prefix[i] ? -1 : 1;
+    int c = cmp_bytes(arena + a->off, a->klen, arena + b->off, b->klen);
+    return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static const unsigned char *rec_of(const dir_batch *b, const dir_entry *e)
+{
+    return b->arena + e->off + e->klen + 1;
+}
+
+static void entry_uri(const dir_batch *b, const dir_entry *e, const char **s, size_t *n)
+{
+    if (!dir_record_str(rec_of(b, e), e->rlen, DIR_STR_URI, s, n) || !*s) {
+        *s = (const char *)b->arena + e->off;
+        *n = e->klen;
+    }
+}
+
+size_t dir_batch_sort(dir_batch *b, const char *file, cr_diag *diag)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    arena = b->arena;
+    if (b->n > 1) /* an empty batch has no array at all */
+        qsort(b->e, b->n, sizeof *b->e, cmp_entry);
+    pthread_mutex_unlock(&lock);
+    size_t errors = 0;
+    for (size_t i = 1, first = 0; i < b->n; i++) {
+        const dir_entry *f = &b->e[first];
+        dir_entry *e = &b->e[i];
+        if (e->klen != f->klen || memcmp(b->arena + e->off, b->arena + f->off, e->klen) != 0) {
+            first = i;
+            continue;
+        }
+        e->dup = 1;
+        if (errors >= BATCH_MAX_ERRORS)
+            continue;
+        const char *uri;
+        size_t n;
+        char msg[PATH_MAX + 64];
+        entry_uri(b, e, &uri, &n);
+        snprintf(msg, sizeof msg, "listed twice (first at %s:%d)", file, f->line);
+        fail(file, diag, &errors, e->line, uri, n, msg);
+    }
+    return errors;
+}
+
+/* ---- into an empty tree ------------------------------------------------------------------- */
+
+/* One line key of the file: a user's exact line, or the bare number of a line with ext. */
+typedef struct line_entry {
+    const char *key;
+    uint32_t klen;
+    uint32_t user; /* index in the sorted batch */
+    uint32_t seq;  /* the user's place in the file */
+    char kind;     /* DIR_LINE_EXACT or DIR_LINE_ALIAS */
+} line_entry;
+
+static int cmp_line(const void *pa, const void *pb)
+{
+    const line_entry *a = pa, *b = pb;
+    int c = cmp_bytes(a->key, a->klen, b->key, b->klen);
+    if (c)
+        return c;
+    if (a->kind != b->kind) /* an exact line before the aliases of the same number */
+        return a->kind == DIR_LINE_EXACT ? -1 : 1;
+    return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* The line keys of every user, in a sorted array whose keys live in *keys. */
+static line_entry *collect_lines(const dir_batch *b, size_t *count, char **keys)
+{
+    size_t n = 0, bytes = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const char *num, *ext;
+        size_t nn, en;
+        const unsigned char *r = rec_of(b, &b->e[i]);
+        if (!b->e[i].dup && dir_record_str(r, b->e[i].rlen, DIR_STR_LINE_NUMBER, &num, &nn) &&
+            num && dir_record_str(r, b->e[i].rlen, DIR_STR_LINE_EXT, &ext, &en)) {
+            n += ext ? 2 : 1;
+            bytes += ext ? nn * 2 + 5 + en : nn;
+        }
+    }
+    line_entry *l = malloc((n ? n : 1) * sizeof *l);
+    char *k = malloc(bytes ? bytes : 1);
+    if (!l || !k) {
+        free(l);
+        free(k);
+        return NULL;
+    }
+    size_t j = 0, off = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const char *num, *ext;
+        size_t nn, en;
+        const unsigned char *r = rec_of(b, &b->e[i]);
+        if (b->e[i].dup || !dir_record_str(r, b->e[i].rlen, DIR_STR_LINE_NUMBER, &num, &nn) ||
+            !num || !dir_record_str(r, b->e[i].rlen, DIR_STR_LINE_EXT, &ext, &en))
+            continue;
+        line_entry *e = &l[j++];
+        *e = (line_entry){k + off, (uint32_t)nn, (uint32_t)i, b->e[i].seq, DIR_LINE_EXACT};
+        memcpy(k + off, num, nn);
+        off += nn;
+        if (!ext)
+            continue;
+        memcpy(k + off, ";ext=", 5);
+        memcpy(k + off + 5, ext, en);
+        e->klen += 5 + (uint32_t)en;
+        off += 5 + en;
+        l[j] = (line_entry){k + off, (uint32_t)nn, (uint32_t)i, b->e[i].seq, DIR_LINE_ALIAS};
+        memcpy(k + off, num, nn);
+        off += nn;
+        j++;
+    }
+    qsort(l, j, sizeof *l, cmp_line);
+    *count = j;
+    *keys = k;
+    return l;
+}
+
+/* Writes the winning key of each group of equal line keys; an exact line given twice is an
+ * error at the later user. The first exact line wins, else the first alias in the file.
+ * The winners stay at the front of l (*n of them). */
+static int append_lines(cr_directory *d, MDB_txn *txn, const dir_batch *b, line_entry *l, size_t *n,
+                        const char *file, cr_diag *diag, size_t *errors)
+{
+    MDB_cursor *c = NULL;
+    int rc = mdb_cursor_open(txn, d->lines, &c);
+    char val[CR_URI_MAX + 1];
+    size_t won = 0;
+    for (size_t i = 0; i < *n && rc == 0 && *errors < BATCH_MAX_ERRORS;) {
+        size_t j = i + 1;
+        for (; j < *n && l[j].klen == l[i].klen && memcmp(l[j].key, l[i].key, l[i].klen) == 0; j++)
+            if (l[j].kind == DIR_LINE_EXACT) {
+                const dir_entry *e = &b->e[l[j].user], *owner = &b->e[l[i].user];
+                const char *uri, *line;
+                size_t un, ln;
+                char msg[CR_URI_MAX + 600];
+                entry_uri(b, e, &uri, &un);
+                if (!dir_record_str(rec_of(b, e), e->rlen, DIR_STR_LINE, &line, &ln) || !line)
+                    line = "?";
+                snprintf(msg, sizeof msg, "line '%.500s' is already the line of user '%s'", line,
+                         (const char *)b->arena + owner->off);
+                fail(file, diag, errors, e->line, uri, un, msg);
+            }
+        const dir_entry *w = &b->e[l[i].user];
+        val[0] = l[i].kind;
+        memcpy(val + 1, b->arena + w->off, w->klen);
+        MDB_val k = {l[i].klen, (void *)l[i].key}, v = {w->klen + 1, val};
+        rc = mdb_cursor_put(c, &k, &v, MDB_APPEND);
+        l[won++] = l[i];
+        i = j;
+    }
+    if (c)
+        mdb_cursor_close(c);
+    *n = won;
+    if (rc != 0) {
+        char why[256], msg[400];
+        snprintf(msg, sizeof msg, "%s: cannot store the lines: %s", d->path,
+                 dir_write_error(d, rc, why, sizeof why));
+        fail(file, diag, errors, 0, NULL, 0, msg);
+    }
+    return rc == 0 ? CR_OK : CR_EIO;
+}
+
+/* The lookup index from the batch (the trees just written hold the same): last, as the
+ * reserved value is only valid until the next write. */
+static int build_index(cr_directory *d, MDB_txn *txn, const dir_batch *b, const line_entry *l,
+                       size_t nl, const char *file, cr_diag *diag, size_t *errors)
+{
+    uint64_t heap = 0, *offs = malloc((b->n ? b->n : 1) * sizeof *offs);
+    size_t users = 0;
+    if (!offs)
+        return CR_ENOMEM;
+    for (size_t i = 0; i < b->n; i++)
+        if (!b->e[i].dup) {
+            offs[i] = heap;
+            heap += dir_ix_entry_size(b->e[i].klen, b->e[i].rlen);
+            users++;
+        }
+    dir_ix_build ix;
+    int rc = dir_ix_begin(d, txn, users, nl, heap, &ix);
+    if (rc != 0) {
+        char why[256], msg[400];
+        snprintf(msg, sizeof msg, "%s: cannot store the lookup index: %s", d->path,
+                 dir_write_error(d, rc, why, sizeof why));
+        fail(file, diag, errors, 0, NULL, 0, msg);
+        rc = CR_EIO;
+    }
+    for (size_t i = 0; i < b->n && rc == CR_OK; i++)
+        if (!b->e[i].dup)
+            dir_ix_user(&ix, b->arena + b->e[i].off, b->e[i].klen, rec_of(b, &b->e[i]),
+                        b->e[i].rlen);
+    for (size_t i = 0; i < nl && rc == CR_OK; i++)
+        dir_ix_line(&ix, l[i].key, l[i].klen, offs[l[i].user], l[i].kind == DIR_LINE_ALIAS);
+    free(offs);
+    return rc;
+}
+
+/* How many users of the sorted batch the tree holds already (a merge of two sorted lists). */
+static int count_existing(cr_directory *d, MDB_txn *txn, const dir_batch *b, size_t *found)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    *found = 0;
+    if (mdb_cursor_open(txn, d->users, &c) != 0)
+        return CR_EIO;
+    size_t i = 0;
+    int rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && i < b->n;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        int cmp = -1;
+        while (i < b->n &&
+               (cmp = cmp_bytes(b->arena + b->e[i].off, b->e[i].klen, k.mv_data, k.mv_size)) < 0)
+            i++;
+        if (i < b->n && cmp == 0)
+            (*found)++; /* a user listed twice is not in the batch twice: dup marks later ones */
+    }
+    mdb_cursor_close(c);
+    return rc == 0 || rc == MDB_NOTFOUND ? CR_OK : CR_EIO;
+}
+
+int dir_batch_write_fresh(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_import_report *rep,
+                          const char *file, cr_diag *diag, size_t *errors)
+{
+    MDB_stat st;
+    size_t found = 0;
+    if (mdb_stat(txn, d->users, &st) != 0)
+        return CR_EIO;
+    if (st.ms_entries && count_existing(d, txn, b, &found) != CR_OK)
+        return CR_EIO;
+    size_t dups = 0;
+    for (size_t i = 0; i < b->n; i++)
+        dups += b->e[i].dup;
+    rep->replaced = found;
+    rep->added = b->n - dups - found;
+    rep->removed = st.ms_entries - found;
+    if (mdb_drop(txn, d->users, 0) != 0 || mdb_drop(txn, d->lines, 0) != 0)
+        return CR_EIO;
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, d->users, &c) != 0)
+        return CR_EIO;
+    int rc = 0;
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        const dir_entry *e = &b->e[i];
+        if (e->dup)
+            continue;
+        MDB_val k = {e->klen, b->arena + e->off}, v = {e->rlen, (void *)rec_of(b, e)};
+        rc = mdb_cursor_put(c, &k, &v, MDB_APPEND);
+        if (rc != 0) {
+            const char *uri;
+            size_t n;
+            char msg[300], why[256];
+            entry_uri(b, e, &uri, &n);
+            snprintf(msg, sizeof msg, "cannot store: %s", dir_write_error(d, rc, why, sizeof why));
+            fail(file, diag, errors, e->line, uri, n, msg);
+        }
+    }
+    mdb_cursor_close(c);
+    if (rc != 0)
+        return CR_EIO;
+    size_t nl;
+    char *keys;
+    line_entry *l = collect_lines(b, &nl, &keys);
+    if (!l)
+        return CR_ENOMEM;
+    rc = append_lines(d, txn, b, l, &nl, file, diag, errors);
+    if (rc == CR_OK && !*errors)
+        rc = build_index(d, txn, b, l, nl, file, diag, errors);
+    free(l);
+    free(keys);
+    return rc;
+}
+
+/* ---- into a directory that keeps its other users ------------------------------------------ */
+
+int dir_batch_write_merge(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_import_report *rep,
+                          const char *file, cr_diag *diag, size_t *errors)
+{
+    uint32_t *order = malloc((b->n ? b->n : 1) * sizeof *order);
+    if (!order)
+        return CR_ENOMEM;
+    for (size_t i = 0; i < b->n; i++)
+        order[b->e[i].seq] = (uint32_t)i;
+    int status = CR_OK;
+    for (size_t s = 0; s < b->n && status == CR_OK && *errors < BATCH_MAX_ERRORS; s++) {
+        const dir_entry *e = &b->e[order[s]];
+        if (e->dup)
+            continue;
+        const char *key = (const char *)b->arena + e->off, *uri;
+        size_t un;
+        entry_uri(b, e, &uri, &un);
+        MDB_val k = {e->klen, (void *)key}, old, v = {e->rlen, (void *)rec_of(b, e)};
+        if (mdb_get(txn, d->users, &k, &old) == 0) {
+            rep->replaced++;
+            dir_unlink_lines(d, txn, &old, key);
+        } else {
+            rep->added++;
+        }
+        int rc = mdb_put(txn, d->users, &k, &v, 0);
+        char msg[CR_URI_MAX + 600];
+        if (rc != 0) {
+            snprintf(msg, sizeof msg, "cannot store: %s", mdb_strerror(rc));
+            fail(file, diag, errors, e->line, uri, un, msg);
+            status = CR_EIO;
+            break;
+        }
+        cr_user u;
+        char *names[CR_DIR_SLOT_NAMES], **heap;
+        if (!dir_decode(v.mv_data, v.mv_size, &u, names, CR_DIR_SLOT_NAMES, &heap)) {
+            status = CR_EIO;
+            break;
+        }
+        const char *owner = NULL;
+        rc = dir_link_lines(d, txn, &u, key, &owner);
+        if (rc == CR_ECONFIG) {
+            snprintf(msg, sizeof msg, "line '%.500s' is already the line of user '%s'", u.line,
+                     owner);
+            fail(file, diag, errors, e->line, uri, un, msg);
+        } else if (rc != CR_OK) {
+            fail(file, diag, errors, e->line, uri, un, "cannot store its line");
+        }
+        free(heap);
+    }
+    free(order);
+    if (status == CR_OK && !*errors && dir_index_build(d, txn) != CR_OK)
+        status = CR_EIO;
+    return status;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Side by side: two builds of directory_bench (before / after a change) run alternately,
+# RUNS times each, on the same generated users; prints each run's import and lookup lines,
+# then min–max per figure for each build.
+#   tests/users/dir_compare.sh OLD_BENCH NEW_BENCH [USERS] [LOOKUPS] [RUNS]
+set -euo pipefail
+old=$1 new=$2 users=${3:-2000000} lookups=${4:-1000000} runs=${5:-3}
+out=$(mktemp -d /tmp/cr_dircompare_XXXXXX)
+trap 'rm -rf "$out"' EXIT
+for i in $(seq "$runs"); do
+  for which in old new; do
+    bin=$old; [ "$which" = new ] && bin=$new
+    "$bin" --users "$users" --lookups "$lookups" > "$out/$which.$i" 2>&1
+    echo "== $which run $i"; grep -E "^import|^data.mdb|lookup|^misses" "$out/$which.$i"
+  done
+done
+echo "== min–max over $runs runs, $users users, $lookups lookups"
+for which in old new; do
+  awk -v w="$which" '
+    /^import:/ { for (i = 1; i <= NF; i++) if ($i == "in") s = $(i + 1); v["import s"] = v["import s"] " " s }
+    /^data.mdb:/ { v["bytes/user"] = v["bytes/user"] " " substr($(NF - 3), 2) }
+    /lookup/ { split($0, a, "p50"); split(a[2], b, " "); k = a[1]; gsub(/ +$/, "", k); v[k " p50 ns"] = v[k " p50 ns"] " " b[1] }
+    END { for (k in v) { n = split(v[k], x, " "); lo = x[1]; hi = x[1];
+            for (i = 2; i <= n; i++) { if (x[i] + 0 < lo + 0) lo = x[i]; if (x[i] + 0 > hi + 0) hi = x[i] }
+            printf "%-4s %-40s %s–%s\n", w, k, lo, hi } }' "$out"/$which.*
+done | sort
