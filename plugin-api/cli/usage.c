@@ -52,7 +52,8 @@ static const struct {
      "usage: callroute inbound --config FILE [--db DIR] --from URI TO [--endpoint URI]...\n"
      "                         [--gateway GW] [--json]\n"},
     {"bench", "usage: callroute bench (--config FILE | --generate routes=N,rules=M,users=U)\n"
-              "       callroute bench --rgs [--agents N --groups G --waiting W | --model NAME]\n"},
+              "       callroute bench --rgs [--agents N --groups G --waiting W | --model NAME]\n"
+              "                             [--text] [--baseline LIB [--runs N]]\n"},
     {"test",
      "usage: callroute test [--config FILE] [--db DIR] [--verbose] CASES...\n"
      "  Runs test cases and prints the failures and a count (--verbose: every case).\n"
