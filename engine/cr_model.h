@@ -264,6 +264,11 @@ const cr_policy *cr_config_default_policy(const cr_config *cfg);
 size_t cr_config_user_count(const cr_config *cfg);
 const cr_user *cr_config_user_at(const cr_config *cfg, size_t i);
 const cr_user *cr_config_user_find(const cr_config *cfg, const char *sip_uri);
+/* True when u has nothing but its URI, Enterprise Voice, a policy and a profile: no line and
+ * no call management. Such an entry with a workflow's URI is the workflow's calling identity
+ * (the voice policy and location profile that route its forwards to numbers), not a user
+ * anyone rings. */
+bool cr_user_identity_only(const cr_user *u);
 bool cr_config_domain_supported(const cr_config *cfg, const char *domain);
 size_t cr_config_workflow_count(const cr_config *cfg);
 const cr_workflow *cr_config_workflow_at(const cr_config *cfg, size_t i);

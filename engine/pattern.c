@@ -850,13 +850,7 @@ void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pat
     if (!pattern || !X)
         return;
     parser *P = &X->P;
-    P->s = pattern;
-    P->i = 0;
-    P->count = 0;
-    P->depth = 0;
-    P->bail = false;
-    P->inexact = false;
-    int root = parse_alt(P);
+    int root = cr_pat_parse(P, pattern);
     if (P->bail || root < 0 || pattern[P->i] != 0)
         goto done;
     /* ovectors hold 255 groups (regex.c): more is not read exactly */
@@ -894,7 +888,13 @@ done:
     return;
 }
 
-int cr_pat_parse(parser *P)
+int cr_pat_parse(parser *P, const char *pattern)
 {
+    P->s = pattern;
+    P->i = 0;
+    P->count = 0;
+    P->depth = 0;
+    P->bail = false;
+    P->inexact = false;
     return parse_alt(P);
 }

@@ -46,8 +46,8 @@ typedef struct parser {
     bool inexact;
 } parser;
 
-/* Parses P->s from P->i (P->count, depth, bail and inexact reset by the caller): the root
- * node, or -1; P->bail when the pattern is outside the subset. */
-int cr_pat_parse(parser *P);
+/* Parses `pattern` into P: the root node, or -1; P->bail when the pattern is outside the
+ * subset, P->inexact when the tree only over-approximates it. */
+int cr_pat_parse(parser *P, const char *pattern);
 
 #endif

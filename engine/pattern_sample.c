@@ -20,13 +20,7 @@ cr_pattern_sampler *cr_pattern_sampler_new(const char *pattern)
     if (!s)
         return NULL;
     parser *P = &s->P;
-    P->s = pattern;
-    P->i = 0;
-    P->count = 0;
-    P->depth = 0;
-    P->bail = false;
-    P->inexact = false;
-    s->root = cr_pat_parse(P);
+    s->root = cr_pat_parse(P, pattern);
     if (P->bail || P->inexact || s->root < 0 || pattern[P->i] != 0) {
         free(s);
         return NULL;

@@ -18,6 +18,13 @@ const cr_user *cr_config_user_at(const cr_config *c, size_t i)
     return i < c->nusers ? &c->users[i] : NULL;
 }
 
+bool cr_user_identity_only(const cr_user *u)
+{
+    return !u->line && !u->simultaneous_ring && !u->forwarding.immediate &&
+           !u->forwarding.no_answer_after && !u->forwarding.no_answer_target &&
+           !u->team_call.count && !u->delegates.count && !u->voicemail && !u->pbx_integration;
+}
+
 const cr_user *cr_config_user_find(const cr_config *c, const char *uri)
 {
     if (!uri)

@@ -810,22 +810,28 @@ void cr_dir_reader_end(cr_dir_reader *r)
 
 /* ---- a configuration's inline users against the directory ---------------------------------- */
 
-/* A workflow's line that is a directory user's: a call to it cannot reach both (the
- * configuration's own users are checked against workflows by rgs_check.c). */
+/* A workflow's line or URI that is a directory user's: a call to it cannot reach both (the
+ * configuration's own users are checked against workflows by rgs_check.c). A directory user
+ * with only the workflow's URI, Enterprise Voice, policy and profile is its calling identity. */
 static void check_workflow_lines(cr_directory *d, cr_dir_reader *r, const cr_config *cfg,
                                  cr_diag *diag)
 {
     for (size_t i = 0; i < cr_config_workflow_count(cfg); i++) {
         const cr_workflow *w = cr_config_workflow_at(cfg, i);
+        char obj[300];
+        snprintf(obj, sizeof obj, "workflow '%.250s'", w->name);
         const cr_user *o =
             w->line_number ? cr_dir_reader_by_number(r, w->line_number, w->line_ext) : NULL;
-        if (o) {
-            char obj[300];
-            snprintf(obj, sizeof obj, "workflow '%.250s'", w->name);
+        if (o)
             cr_diag_add(diag, CR_DIAG_ERROR, w->loc, obj,
                         "its line %s is also the line of user '%s' in the user directory %s",
                         w->line, o->uri, d->path);
-        }
+        o = w->uri ? cr_dir_reader_find(r, w->uri) : NULL;
+        if (o && !cr_user_identity_only(o))
+            cr_diag_add(diag, CR_DIAG_ERROR, w->loc, obj,
+                        "its URI %s is also user '%s' in the user directory %s, who has a line "
+                        "or call management: a call to it cannot reach both",
+                        w->uri, o->uri, d->path);
         for (size_t k = 0; k < r->used && k < CR_DIR_SLOTS; k++)
             free(r->slots[k].heap);
         r->used = 0;

@@ -26,16 +26,6 @@ static void check_agents(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag
     }
 }
 
-/* A user entry with nothing but its URI, Enterprise Voice, a policy and a profile is the
- * calling identity of the workflow of the same URI (the voice policy and location profile
- * that route its forwards to numbers): nobody is rung at it, so a call cannot "reach both". */
-static bool identity_only(const cr_user *u)
-{
-    return !u->line && !u->simultaneous_ring && !u->forwarding.immediate &&
-           !u->forwarding.no_answer_after && !u->forwarding.no_answer_target &&
-           !u->team_call.count && !u->delegates.count && !u->voicemail && !u->pbx_integration;
-}
-
 static void check_workflows(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag *diag)
 {
     char obj[512];
@@ -43,7 +33,9 @@ static void check_workflows(const cr_config *cfg, const cr_rgs_config *rgs, cr_d
         const cr_rgs_workflow *w = &rgs->workflows[i];
         snprintf(obj, sizeof obj, "workflow '%s'", w->name);
         const cr_user *u = w->uri ? cr_config_user_find(cfg, w->uri) : NULL;
-        if (u && !identity_only(u))
+        /* an identity-only entry is the workflow's calling identity: nobody is rung at it,
+         * so a call cannot "reach both" */
+        if (u && !cr_user_identity_only(u))
             cr_diag_add(diag, CR_DIAG_ERROR, w->loc, obj,
                         "its URI %s is also user '%s' (%s:%d), who has a line or call "
                         "management: a call to it cannot reach both (a user entry with only "

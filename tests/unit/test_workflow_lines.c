@@ -287,7 +287,11 @@ static void check_refuses_workflow_line_of_a_directory_user(void **state)
     snprintf(csv, sizeof csv, "%s/users.csv", dir);
     FILE *f = fopen(csv, "w");
     assert_non_null(f);
-    fputs("uri,line\nsip:zoe@contoso.com,tel:+14255550140\n", f);
+    /* zoe's line is Zed's; yan has a line at Yan's URI; xia, only at Xia's URI, is its
+     * calling identity */
+    fputs("uri,line,enterpriseVoice\nsip:zoe@contoso.com,tel:+14255550140,true\n"
+          "sip:yan@contoso.com,tel:+14255550141,true\nsip:xia@contoso.com,,true\n",
+          f);
     fclose(f);
     cr_diag diag;
     cr_diag_init(&diag);
@@ -298,13 +302,18 @@ static void check_refuses_workflow_line_of_a_directory_user(void **state)
     snprintf(xml, sizeof xml,
              HEAD "<directory path='%s'/>" USERS "<responseGroups>" GROUPS
                   "\n<workflow name='Zed' uri='sip:zed@contoso.com' line='tel:+14255550140'"
-                  " queue='Q'/></responseGroups></callroute>",
+                  " queue='Q'/>\n<workflow name='Yan' uri='sip:yan@contoso.com' queue='Q'/>"
+                  "\n<workflow name='Xia' uri='sip:xia@contoso.com' queue='Q'/>"
+                  "</responseGroups></callroute>",
              dir);
     int rc;
     char *out = check(xml, &rc);
     assert_int_equal(rc, CR_ECONFIG);
     assert_non_null(strstr(out, ".xml:2: error: workflow 'Zed': its line tel:+14255550140 is also "
                                 "the line of user 'sip:zoe@contoso.com' in the user directory"));
+    assert_non_null(strstr(out, ".xml:3: error: workflow 'Yan': its URI sip:yan@contoso.com is "
+                                "also user 'sip:yan@contoso.com' in the user directory"));
+    assert_null(strstr(out, "workflow 'Xia'"));
     free(out);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
