@@ -106,16 +106,20 @@ place "blocked premium 1900"             alice 19005550100
 place "internal: bob's extension"        alice 50101
 place "Dallas user, source-based"        dave  2065550100
 
-# Failover: Red-GW1 starts answering 503. International calls leave by Red-GW1 (Intl
-# Route) with the Universal Route's gateways as failover.
+# Failover: Red-GW1 starts answering 503 with Retry-After: 60 (the failure class that holds a
+# gateway down that long; a 503 without it fails over that call only). International calls
+# leave by Red-GW1 (Intl Route) with the Universal Route's gateways as failover.
 kill -TERM "$E2E_GW_PID_Red_GW1" 2>/dev/null || true
 wait "$E2E_GW_PID_Red_GW1" 2>/dev/null || true
 mv "$E2E_TMP/Red-GW1.msg" "$E2E_TMP/Red-GW1.ok.msg"
 SEEN[Red-GW1]=0
-e2e_gateway_fail Red-GW1 "$P1" 503 "Service Unavailable"
+sed -e "s/@CODE@/503/g" -e "s/@REASON@/Service Unavailable/g" \
+    -e 's/^\( *\)Content-Length: 0/\1Retry-After: 60\n\1Content-Length: 0/' \
+    "$E2E_DIR/scenarios/gw_fail.xml" >"$E2E_TMP/gw_503_retry.xml"
+e2e_gateway Red-GW1 "$P1" "$E2E_TMP/gw_503_retry.xml"
 e2e_wait_ports "$P1"
-place "failover: Red-GW1 answers 503"    alice 01191445550101
-place "Red-GW1 now skipped (hold-off)"   alice 01191445550102
+place "Red-GW1: 503, Retry-After 60"     alice 01191445550101
+place "Red-GW1 now skipped (held down)"   alice 01191445550102
 
 printf '\n%-31s %-5s %-15s %-23s %-44s %-36s %-13s %s\n' "call" "from" "dialed" \
     "decision" "route [usage] / target / reason" "received by (answer)" "R-URI user" "caller got"
