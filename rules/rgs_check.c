@@ -2,28 +2,52 @@
  * users, workflow URIs and lines that are users', queues without a timeout. */
 #include "cr_rgs_check.h"
 
+#include "cr_directory.h"
 #include "cr_engine.h"
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+/* An agent who is a user of the configuration or of its user directory must be enabled for
+ * Enterprise Voice; agents that are not users at all stay allowed (SPEC §4). The directory is
+ * read in one snapshot (a directory that cannot be opened is the loader's error). */
 static void check_agents(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag *diag)
 {
     char obj[512];
+    const char *path = cr_config_directory(cfg, NULL);
+    cr_directory *db = NULL;
+    cr_dir_reader r;
+    bool dir = path && cr_directory_open(path, false, &db, NULL, 0) == CR_OK &&
+               cr_dir_reader_begin(db, cfg, &r) == CR_OK;
     for (size_t i = 0; i < rgs->ngroups; i++) {
         const cr_rgs_group *g = &rgs->groups[i];
         snprintf(obj, sizeof obj, "agent group '%s'", g->name);
         for (size_t k = 0; k < g->nagents; k++) {
             const cr_user *u = cr_config_user_find(cfg, g->agent_uris[k]);
-            /* agents that are not users at all stay allowed (SPEC §4) */
             if (u && !u->enterprise_voice)
                 cr_diag_add(diag, CR_DIAG_ERROR, g->loc, obj,
                             "agent '%s' is user '%s' (%s:%d), not enabled for Enterprise Voice: "
                             "an agent must be",
                             g->agent_uris[k], u->uri, u->loc.file ? u->loc.file : "", u->loc.line);
+            if (u || !dir)
+                continue;
+            u = cr_dir_reader_find(&r, g->agent_uris[k]);
+            if (u && !u->enterprise_voice)
+                cr_diag_add(diag, CR_DIAG_ERROR, g->loc, obj,
+                            "agent '%s' is user '%s' of the user directory %s, not enabled for "
+                            "Enterprise Voice: an agent must be",
+                            g->agent_uris[k], u->uri, path);
+            /* only this user mattered: reuse the reader's fixed slots */
+            for (size_t s = 0; s < r.used && s < CR_DIR_SLOTS; s++)
+                free(r.slots[s].heap);
+            r.used = 0;
         }
     }
+    if (dir)
+        cr_dir_reader_end(&r);
+    cr_directory_close(db);
 }
 
 static void check_workflows(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag *diag)

@@ -320,6 +320,51 @@ static void check_refuses_workflow_line_of_a_directory_user(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* An agent who is a user of the directory must be enabled for Enterprise Voice, as one of
+ * the configuration's own users must (issue 15); one who is nobody's user stays allowed. */
+static void check_refuses_directory_agent_without_enterprise_voice(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cr_wf_agentXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    cr_directory *db = NULL;
+    assert_int_equal(cr_directory_open(dir, true, &db, NULL, 0), CR_OK);
+    char csv[64];
+    snprintf(csv, sizeof csv, "%s/users.csv", dir);
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fputs("uri,line,enterpriseVoice\nsip:bob@contoso.com,tel:+14255550150,false\n"
+          "sip:cat@contoso.com,tel:+14255550151,true\n",
+          f);
+    fclose(f);
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_directory_import(db, csv, false, NULL, &diag), CR_OK);
+    cr_diag_free(&diag);
+    cr_directory_close(db);
+    char xml[4096];
+    snprintf(xml, sizeof xml,
+             HEAD
+             "<directory path='%s'/>" USERS "<responseGroups>"
+             "\n<agentGroup name='T1' routingMethod='serial'><agent>sip:bob@contoso.com</agent>"
+             "<agent>sip:cat@contoso.com</agent><agent>sip:nobody@contoso.com</agent>"
+             "</agentGroup><queue name='Q'><group>T1</group></queue>"
+             "<workflow name='W' uri='sip:w@contoso.com' queue='Q'/>"
+             "</responseGroups></callroute>",
+             dir);
+    int rc;
+    char *out = check(xml, &rc);
+    assert_int_equal(rc, CR_ECONFIG);
+    assert_non_null(strstr(out, ".xml:2: error: agent group 'T1': agent 'sip:bob@contoso.com' is "
+                                "user 'sip:bob@contoso.com' of the user directory"));
+    assert_null(strstr(out, "sip:cat@contoso.com'"));
+    assert_null(strstr(out, "nobody"));
+    free(out);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* A user's call forwarding or simultaneous ring to a workflow's number rings the workflow's
  * URI (a SIP target), not a PSTN leg hairpinned through a gateway. */
 static void ringing_plan_target_that_is_a_workflow_line(void **state)
@@ -386,6 +431,7 @@ int main(void)
         cmocka_unit_test(check_refuses_malformed_and_respelled_lines),
         cmocka_unit_test(check_refuses_workflow_line_of_a_directory_user),
         cmocka_unit_test(ringing_plan_target_that_is_a_workflow_line),
+        cmocka_unit_test(check_refuses_directory_agent_without_enterprise_voice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
