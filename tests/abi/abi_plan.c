@@ -287,8 +287,16 @@ static void test_adopted_plan_decides_from_the_image(void **state)
         }
         if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
             _exit(12);
+        /* the contract: once the reload returned, this process decides with the new plan */
+        first_gateway(w, gw, sizeof gw);
+        /* the old plan is freed by the watcher once no reader holds it, just after it
+         * reported the new generation: wait for that (bounded) */
         int after = plan_mappings(dir, 1, &g);
-        if (after != 1 || !g || strcmp(first_gateway(w, gw, sizeof gw), "GW-B") != 0) {
+        for (int i = 0; i < 500 && after != 1; i++) {
+            usleep(10000);
+            after = plan_mappings(dir, 1, &g);
+        }
+        if (after != 1 || !g || strcmp(gw, "GW-B") != 0) {
             fprintf(stderr, "after the reload: %d mappings of an image (generation 1: %d), %s\n",
                     after, g, gw);
             _exit(13);
