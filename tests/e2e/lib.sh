@@ -187,9 +187,29 @@ e2e_kamcmd() {
 # e2e_start_kamailio PORT XML [extra kamailio args...]: starts the example config and waits
 # (at most 10 s) until its RPC answers.
 e2e_start_kamailio() {
+    local port=$1 xml=$2 try
+    shift 2
+    # e2e_ports releases a port before Kamailio binds it: when another process took it in
+    # between, Kamailio exits ("Address already in use") and starts again on a fresh port
+    # (KPORT and KAM_PORT follow)
+    for try in 1 2 3; do
+        e2e_start_kamailio_once "$port" "$xml" "$@" && return 0
+        tail -c +"$((E2E_KAM_LOG_AT + 1))" "$E2E_TMP/kamailio.log" 2>/dev/null \
+            | grep -q "Address already in use" || e2e_fail "kamailio exited at startup"
+        e2e_log "kamailio: port $port taken at startup (try $try), another one"
+        port=$(e2e_ports 1)
+        KPORT=$port
+    done
+    e2e_fail "kamailio exited at startup (its port taken three times)"
+}
+
+# One start; returns 1 when Kamailio exited at startup (its output from byte E2E_KAM_LOG_AT of
+# kamailio.log on).
+e2e_start_kamailio_once() {
     local port=$1 xml=$2
     shift 2
     KAM_PORT=$port
+    E2E_KAM_LOG_AT=$(stat -c %s "$E2E_TMP/kamailio.log" 2>/dev/null || echo 0)
     "$KAMAILIO" -DD -E -f "$E2E_CFG" -Y "$E2E_TMP" -P "$E2E_TMP/kamailio.pid" -w "$E2E_TMP" \
         -m "${E2E_SHM:-64}" -M 8 ${E2E_MEMMGR:+-x "$E2E_MEMMGR"} \
         -A "LISTEN=udp:127.0.0.1:$port" \
@@ -202,7 +222,7 @@ e2e_start_kamailio() {
     E2E_PIDS+=("$E2E_KAM_PID")
     for _ in $(seq 1 300); do
         if ! kill -0 "$E2E_KAM_PID" 2>/dev/null; then
-            e2e_fail "kamailio exited at startup"
+            return 1
         fi
         if [ -S "$E2E_TMP/kamailio_ctl" ] && e2e_kamcmd core.uptime >/dev/null 2>&1; then
             return 0
