@@ -145,7 +145,7 @@ typedef struct walk {
     size_t nroots;
     const char *const *extra; /* the caller's include directories */
     const cr_load_options *opts;
-    char **files;             /* every file name handed to callbacks, freed at the end */
+    char **files; /* every file name handed to callbacks, freed at the end */
     size_t nfiles, capfiles;
     int errors;
     uint64_t digest; /* of every file's bytes, in walk order */
@@ -638,11 +638,8 @@ int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element
     if (!path || !fn || !diag)
         return CR_EINVAL;
     xmlInitParser();
-    walk w = {.fn = fn,
-              .ud = ud,
-              .diag = diag,
-              .extra = opts ? opts->include_dirs : NULL,
-              .opts = opts};
+    walk w = {
+        .fn = fn, .ud = ud, .diag = diag, .extra = opts ? opts->include_dirs : NULL, .opts = opts};
     w.image = cr_image_file_is(path);
     int rc = w.image ? walk_image(&w, path) : walk_file(&w, path, NULL, 0);
     if (digest)

@@ -38,7 +38,6 @@ static void on_set(void *ud, int64_t at, const char *call, const char *key, cons
     cr_test_emit(ud, at, call, "set", args);
 }
 
-
 /* An expected line with error="<limit>" is C work the budget counts as one instruction (a
  * long string compare, `next` over a sparse table): it ends at whichever limit the machine
  * reaches first, the budget or the time limit (cr_lua.h). The got line at the same place
