@@ -131,6 +131,9 @@ int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
 const cr_user *cr_dir_reader_find(cr_dir_reader *r, const char *sip_uri);
 /* A user by line number ("+14255550100", "5550100"), with an extension or NULL. */
 const cr_user *cr_dir_reader_by_number(cr_dir_reader *r, const char *number, const char *ext);
+/* Frees the users decoded so far (every one the reader returned becomes invalid) and keeps
+ * the snapshot: for walks that look at one user at a time. */
+void cr_dir_reader_forget(cr_dir_reader *r);
 /* Ends the snapshot; every user it returned becomes invalid. */
 void cr_dir_reader_end(cr_dir_reader *r);
 

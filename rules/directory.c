@@ -782,10 +782,11 @@ const cr_user *cr_dir_reader_by_number(cr_dir_reader *r, const char *number, con
     return load_user(r, &uk);
 }
 
-void cr_dir_reader_end(cr_dir_reader *r)
+void cr_dir_reader_forget(cr_dir_reader *r)
 {
     for (size_t i = 0; i < r->used; i++)
         free(r->slots[i].heap);
+    r->used = 0;
     while (r->more) {
         struct cr_dir_more *m = r->more;
         for (size_t i = 0; i < m->used; i++)
@@ -793,6 +794,11 @@ void cr_dir_reader_end(cr_dir_reader *r)
         r->more = m->next;
         free(m);
     }
+}
+
+void cr_dir_reader_end(cr_dir_reader *r)
+{
+    cr_dir_reader_forget(r);
     if (r->txn && !cached_here() && r->dir->pid == dir_self_pid()) {
         cached.snap = mdb_txn_id(r->txn);
         cached.index = r->index;
@@ -832,9 +838,7 @@ static void check_workflow_lines(cr_directory *d, cr_dir_reader *r, const cr_con
                         "its URI %s is also user '%s' in the user directory %s, who has a line "
                         "or call management: a call to it cannot reach both",
                         w->uri, o->uri, d->path);
-        for (size_t k = 0; k < r->used && k < CR_DIR_SLOTS; k++)
-            free(r->slots[k].heap);
-        r->used = 0;
+        cr_dir_reader_forget(r);
     }
 }
 
@@ -862,10 +866,7 @@ int cr_directory_check_config(cr_directory *d, const cr_config *cfg, cr_diag *di
                             "directory %s",
                             u->line, u->loc.file, u->loc.line, o->uri, d->path);
         }
-        /* only whether they exist matters: reuse the fixed slots */
-        for (size_t k = 0; k < r.used && k < CR_DIR_SLOTS; k++)
-            free(r.slots[k].heap);
-        r.used = 0;
+        cr_dir_reader_forget(&r); /* only whether they exist matters */
     }
     check_workflow_lines(d, &r, cfg, diag);
     cr_dir_reader_end(&r);

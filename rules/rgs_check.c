@@ -7,7 +7,6 @@
 
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* An agent who is a user of the configuration or of its user directory must be enabled for
@@ -39,10 +38,7 @@ static void check_agents(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag
                             "agent '%s' is user '%s' of the user directory %s, not enabled for "
                             "Enterprise Voice: an agent must be",
                             g->agent_uris[k], u->uri, path);
-            /* only this user mattered: reuse the reader's fixed slots */
-            for (size_t s = 0; s < r.used && s < CR_DIR_SLOTS; s++)
-                free(r.slots[s].heap);
-            r.used = 0;
+            cr_dir_reader_forget(&r); /* only this user mattered */
         }
     }
     if (dir)
