@@ -134,7 +134,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 7
+#define CR_ABI_MINOR 8
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -393,6 +393,12 @@ typedef struct cr_open_options {
     /* since ABI 1.6: gateway failures in a row (503 without Retry-After, 504, other 5xx) that
      * hold a gateway down for the hold-off; 0 = 3. See gateway_result. */
     int gateway_fail_threshold;
+    /* since ABI 1.8: the longest a caller may wait in a response group on this host, in
+     * seconds (Kamailio: the module's rgs_max_wait); 0 = unknown. check_ex warns of every
+     * queue whose <timeout> is longer (its callers are ended first and never reach the
+     * timeout action), and open/reload log them with the configuration's other warnings
+     * through cr_host.log. */
+    int rgs_max_wait_s;
 } cr_open_options;
 
 typedef struct cr_plugin {

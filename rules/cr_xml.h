@@ -45,6 +45,9 @@ typedef struct cr_load_options {
      * (cr_schema.h). */
     int (*check_doc)(void *ud, void *doc, const char *file, cr_diag *diag);
     void *check_ud;
+    /* Not read by the loader: the checks that follow a load (plugin-api's crp_load_ex) warn
+     * of queue timeouts longer than this many seconds (cr_rgs_check_wait); 0 = none. */
+    unsigned rgs_max_wait_s;
 } cr_load_options;
 
 /*

@@ -1,5 +1,6 @@
 /* Response groups against the routing configuration of the same document: agents who are
- * users, workflow URIs and lines that are users', queues without a timeout. */
+ * users, workflow URIs and lines that are users', queues without a timeout; queue timeouts
+ * against the host's longest wait. */
 #include "cr_rgs_check.h"
 
 #include "cr_directory.h"
@@ -84,6 +85,24 @@ static void check_queues(const cr_rgs_config *rgs, cr_diag *diag)
         cr_diag_add(diag, CR_DIAG_WARNING, q->loc, obj,
                     "no <timeout>: a call waits until an agent answers or the caller hangs up");
     }
+}
+
+size_t cr_rgs_check_wait(const cr_rgs_config *rgs, unsigned max_wait_s, cr_diag *diag)
+{
+    char obj[512];
+    size_t n = 0;
+    for (size_t i = 0; rgs && max_wait_s > 0 && i < rgs->nqueues; i++) {
+        const cr_rgs_queue *q = &rgs->queues[i];
+        if (q->timeout_s <= 0 || (unsigned)q->timeout_s <= max_wait_s)
+            continue;
+        snprintf(obj, sizeof obj, "queue '%s'", q->name);
+        cr_diag_add(diag, CR_DIAG_WARNING, q->loc, obj,
+                    "<timeout> of %d s is longer than a caller may wait on the proxy (%u s: "
+                    "rgs_max_wait); callers are ended at %u s and never reach the timeout action",
+                    q->timeout_s, max_wait_s, max_wait_s);
+        n++;
+    }
+    return n;
 }
 
 int cr_rgs_check_against(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag *diag)

@@ -14,7 +14,8 @@
 
 /* One option table per subcommand: an option another subcommand takes is an error here. */
 static const cr_optspec check_spec[] = {
-    {"config", true}, {"json", false}, {"db", true}, {"include-dir", true}, {NULL, false},
+    {"config", true},      {"json", false},    {"db", true},
+    {"include-dir", true}, {"max-wait", true}, {NULL, false},
 };
 static const cr_optspec normalize_spec[] = {
     {"config", true}, {"profile", true}, {"json", false}, {"include-dir", true}, {NULL, false},
@@ -56,13 +57,25 @@ int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
     const char *dirs[INCLUDE_DIRS_MAX];
     char buf[4096];
     cr_open_options opts = open_options(&o, dirs, buf, sizeof buf);
-    cr_result *r = NULL;
-    bool ex = opts.include_dirs || opts.db_path;
-    if (ex && (p->size < offsetof(cr_plugin, check_ex) + sizeof(void *) || !p->check_ex)) {
-        fprintf(stderr, "callroute check: --include-dir and --db need a newer libcallroute\n");
+    /* the Kamailio module's default rgs_max_wait unless the proxy's own is given */
+    const char *mw = cr_opt(&o, "max-wait");
+    char *end = NULL;
+    long max_wait = mw ? strtol(mw, &end, 10) : 600;
+    if (mw && (!*mw || *end || max_wait < 0 || max_wait > 86400)) {
+        fprintf(stderr,
+                "callroute check: --max-wait '%s' is not a number of seconds (0 to 86400)\n", mw);
         return 2;
     }
-    int rc = ex ? p->check_ex(config, &opts, &r) : p->check(config, &r);
+    opts.rgs_max_wait_s = (int)max_wait;
+    cr_result *r = NULL;
+    bool ex = opts.include_dirs || opts.db_path || mw;
+    if (ex && (p->size < offsetof(cr_plugin, check_ex) + sizeof(void *) || !p->check_ex)) {
+        fprintf(stderr,
+                "callroute check: --include-dir, --db and --max-wait need a newer libcallroute\n");
+        return 2;
+    }
+    bool has_ex = p->size >= offsetof(cr_plugin, check_ex) + sizeof(void *) && p->check_ex;
+    int rc = has_ex ? p->check_ex(config, &opts, &r) : p->check(config, &r);
     if (!r) {
         fprintf(stderr, "callroute check: %s\n", p->strerror(rc));
         return 2;

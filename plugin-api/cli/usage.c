@@ -9,9 +9,13 @@
 static const struct {
     const char *cmd, *text;
 } help[] = {
-    {"check", "usage: callroute check --config FILE [--db DIR] [--include-dir DIR]... [--json]\n"
+    {"check", "usage: callroute check --config FILE [--db DIR] [--include-dir DIR]...\n"
+              "                       [--max-wait SECONDS] [--json]\n"
               "  Validates and lints a configuration: errors and warnings name file:line and\n"
               "  the object. --db also checks the users of an LMDB directory against it.\n"
+              "  --max-wait: the longest a caller may wait in a response group on the proxy\n"
+              "  (the Kamailio module's rgs_max_wait; default 600, 0 = do not check): a queue\n"
+              "  whose <timeout> is longer gets a warning.\n"
               "  Exit status: 0 valid (maybe with warnings), 2 refused.\n"},
     {"normalize",
      "usage: callroute normalize --config FILE --profile NAME NUMBER [--include-dir DIR]...\n"

@@ -164,7 +164,7 @@ static int mod_init(void)
         LM_ERR("cannot bind to tm (loadmodule \"tm.so\" is needed for failover)\n");
         return -1;
     }
-    if (crl_init(crm_gateway_holdoff) < 0)
+    if (crl_init(crm_gateway_holdoff, crg_max_wait) < 0)
         return -1;
     if (crs_mod_init() < 0 || cru_mod_init() < 0 || crh_mod_init() < 0 || crm_media_init() < 0)
         return -1;

@@ -41,6 +41,8 @@
 #include "core/ut.h"
 #include "core/pt.h"
 #include "core/script_cb.h"
+#include "core/timer.h"
+#include "core/timer_ticks.h"
 #include "core/sr_module.h"
 
 #include "callroute_mod.h"
@@ -53,6 +55,9 @@ char *crg_state_dir = NULL;
 char *crg_log_path = NULL;
 char *crg_event_path = NULL;
 int crg_max_wait = 600;
+/* the caller's transaction outlives rgs_max_wait by this much: tm's final-response timer
+ * (set to rgs_max_wait) ends the wait, not the lifetime */
+#define CRG_LIFETIME_SLACK_S 10
 
 crg_shared *crg_sh;
 static int crg_pipe[2] = {-1, -1};
@@ -455,6 +460,17 @@ static void crg_cancel_in(struct cell *t, int type, struct tmcb_params *ps)
     }
 }
 
+/* A final failure reaches the caller (tm's own 408 at rgs_max_wait, a 5xx of its own): a call
+ * still queued leaves the engine now, not when tm frees the transaction (its wait timer
+ * later), so that no agent is rung for a caller who is gone. */
+static void crg_reply_out(struct cell *t, int type, struct tmcb_params *ps)
+{
+    crg_call *c = ps->param ? (crg_call *)*ps->param : NULL;
+
+    if (c && ps->code >= 300)
+        crg_caller_hangup(c);
+}
+
 /* tm frees the transaction: a call still queued leaves the engine; the match maker frees
  * the record. */
 static void crg_release(void *param)
@@ -656,6 +672,7 @@ int crg_rgs(struct sip_msg *msg)
     crg_call *c;
     crg_msg m;
     unsigned int hi, lb;
+    ticks_t eol;
     int rc;
 
     if (crg_sh == NULL || crg_pipe[1] < 0) {
@@ -704,10 +721,16 @@ int crg_rgs(struct sip_msg *msg)
     }
     /* the caller waits up to rgs_max_wait; an agent's 603 must not end the hunt */
     crm_tmb.set_fr(msg, (unsigned)crg_max_wait * 1000, (unsigned)crg_max_wait * 1000);
+    /* ... and tm's max_inv_lifetime (180 s unless configured) must not end the wait first:
+     * the transaction lives a little longer than rgs_max_wait, never shorter than tm's */
+    eol = get_ticks_raw() + S_TO_TICKS(crg_max_wait + CRG_LIFETIME_SLACK_S);
+    if ((s_ticks_t)(t->end_of_life - eol) < 0)
+        t->end_of_life = eol;
     t->flags |= T_DISABLE_6xx;
     if (crm_tmb.register_tmcb(msg, t, TMCB_RESPONSE_IN, crg_response_in, c, crg_release) <= 0 ||
         crm_tmb.register_tmcb(msg, t, TMCB_ON_BRANCH_FAILURE, crg_branch_failure, c, 0) <= 0 ||
-        crm_tmb.register_tmcb(msg, t, TMCB_E2ECANCEL_IN, crg_cancel_in, c, 0) <= 0) {
+        crm_tmb.register_tmcb(msg, t, TMCB_E2ECANCEL_IN, crg_cancel_in, c, 0) <= 0 ||
+        crm_tmb.register_tmcb(msg, t, TMCB_RESPONSE_OUT, crg_reply_out, c, 0) <= 0) {
         LM_ERR("response groups: cannot watch the transaction of %s\n", to);
         shm_free(c);
         return CRM_ERROR;

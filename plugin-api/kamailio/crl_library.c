@@ -185,7 +185,7 @@ cr_handle *crl_handle(void)
     return crl_own;
 }
 
-int crl_init(int gateway_holdoff_s)
+int crl_init(int gateway_holdoff_s, int rgs_max_wait_s)
 {
     size_t shared_len;
     void *shared = NULL;
@@ -208,6 +208,8 @@ int crl_init(int gateway_holdoff_s)
     crl_opts.gateway_holdoff_s = gateway_holdoff_s > 0 ? gateway_holdoff_s : 30;
     crl_opts.include_dirs = crl_ninclude_dirs > 0 ? crl_include_dirs : NULL;
     crl_opts.gateway_fail_threshold = crl_fail_threshold;
+    /* the library warns of queue timeouts the proxy would cut short */
+    crl_opts.rgs_max_wait_s = rgs_max_wait_s;
 
     /* Refuse to start on a broken configuration; the handle serves the main process. */
     if (crl_open() < 0)

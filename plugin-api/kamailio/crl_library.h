@@ -26,8 +26,9 @@ extern int crl_fail_threshold;
 
 /* Main process, before fork: loads the library, allocates its shared block in Kamailio's
  * shared memory and opens the configuration once (a broken file stops startup). Logs and
- * returns -1 on failure. */
-int crl_init(int gateway_holdoff_s);
+ * returns -1 on failure. rgs_max_wait_s (modparam rgs_max_wait) lets the library warn of
+ * queue timeouts longer than a caller may wait. */
+int crl_init(int gateway_holdoff_s, int rgs_max_wait_s);
 
 /* This process's handle, opened on first use after fork (a handle inherited from the parent
  * is left to it). NULL when the library is not loaded or the configuration does not open. */

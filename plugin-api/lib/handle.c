@@ -64,6 +64,8 @@ int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, 
         rc = cr_rgs_xml_load_ex(path, opts, &rgs, diag);
         if (rc == CR_OK) /* agents, workflow URIs and lines against the users */
             rc = cr_rgs_check_against(*out, rgs, diag);
+        if (rc == CR_OK && opts) /* queue timeouts the host would cut short */
+            cr_rgs_check_wait(rgs, opts->rgs_max_wait_s, diag);
         cr_rgs_config_free(rgs);
         if (rc != CR_OK) {
             cr_config_free(*out);
@@ -119,12 +121,22 @@ cr_load_options crp_open_load_options(const cr_open_options *opts)
     cr_load_options lo = {0};
     if (opts && opts->size >= offsetof(cr_open_options, include_dirs) + sizeof(void *))
         lo.include_dirs = opts->include_dirs;
+    lo.rgs_max_wait_s = crp_rgs_max_wait(opts);
     return lo;
+}
+
+unsigned crp_rgs_max_wait(const cr_open_options *opts)
+{
+    if (opts && opts->size >= offsetof(cr_open_options, rgs_max_wait_s) + sizeof(int) &&
+        opts->rgs_max_wait_s > 0)
+        return (unsigned)opts->rgs_max_wait_s;
+    return 0;
 }
 
 cr_load_options crp_handle_load_options(const cr_handle *h)
 {
-    return (cr_load_options){.include_dirs = (const char *const *)h->include_dirs};
+    return (cr_load_options){.include_dirs = (const char *const *)h->include_dirs,
+                             .rgs_max_wait_s = h->rgs_max_wait_s};
 }
 
 /* A NULL-terminated copy of a list of strings; false when out of memory. */
@@ -251,6 +263,7 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
     h->path = strdup(path);
     h->holdoff_s = 30;
     h->fail_threshold = crp_gw_threshold(opts);
+    h->rgs_max_wait_s = crp_rgs_max_wait(opts);
     if (opts && opts->size >= offsetof(cr_open_options, gateway_holdoff_s) + sizeof(int) &&
         opts->gateway_holdoff_s > 0)
         h->holdoff_s = opts->gateway_holdoff_s;

@@ -99,6 +99,7 @@ struct cr_handle {
     bool own_shared;
     int holdoff_s;
     int fail_threshold; /* failures in a row that hold a gateway down (gateways.c) */
+    unsigned rgs_max_wait_s; /* cr_open_options.rgs_max_wait_s; 0 = unknown */
     char *db_path;
     char **include_dirs; /* NULL-terminated copy of cr_open_options.include_dirs, or NULL */
     /* The shared generation the current snapshot was built for. */
@@ -111,6 +112,9 @@ struct cr_handle {
     _Atomic bool stop;
     crp_proc_slot *slot;
 };
+
+/* cr_open_options.rgs_max_wait_s of `opts` (0 when absent, negative or an older host). */
+unsigned crp_rgs_max_wait(const cr_open_options *opts);
 
 const cr_host *crp_host(void);
 int64_t crp_now_ms(void);

@@ -2,7 +2,8 @@
 # Issue 16 (operators): the configuration schema and simulate --stats.
 #   ops_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
 # Cases: luacheck (.luacheckrc on the example IVRs), schema (check validates structure first), schema_files (every example and fixture
-# validates with xmllint --relaxng), stats (simulate --stats: averages, service level, agents).
+# validates with xmllint --relaxng), stats (simulate --stats: averages, service level, agents),
+# max_wait (check --max-wait: queue timeouts longer than the proxy's rgs_max_wait).
 set -u
 cr=$1 src=$2 case=$3
 rng=$src/schema/callroute.rng
@@ -93,6 +94,30 @@ stats)
   for v in 0 abc 86401 ""; do
     expect 2 "$cr" simulate --config "$rgs" --stats --service-level "$v" "$ev"
     has "is not a number of seconds" "--service-level '$v'" "$err"
+  done
+  ;;
+max_wait)
+  # check --max-wait S: a queue whose <timeout> is longer than the proxy lets a caller wait
+  # (the Kamailio module's rgs_max_wait, default 600) gets a warning naming file:line and queue
+  hd=$src/examples/workflows/helpdesk.xml
+  line_hd=$(grep -n '<queue name="Helpdesk"' "$hd" | cut -d: -f1)
+  line_da=$(grep -n '<queue name="Dallas"' "$hd" | cut -d: -f1)
+  expect 0 "$cr" check --config "$hd" --max-wait 100
+  has "helpdesk.xml:$line_hd: warning: queue 'Helpdesk': <timeout> of 300 s is longer than a caller may wait on the proxy (100 s: rgs_max_wait)" "check --max-wait 100" "$out"
+  has "helpdesk.xml:$line_da: warning: queue 'Dallas': <timeout> of 120 s" "check --max-wait 100" "$out"
+  hasnt "queue 'Reception': <timeout>" "check --max-wait 100 (Reception waits 60 s)" "$out"
+  has "3 warnings)" "check --max-wait 100 summary (no <domains>, Helpdesk, Dallas)" "$out"
+  expect 0 "$cr" check --config "$hd" --max-wait 120
+  hasnt "queue 'Dallas': <timeout>" "check --max-wait 120 (a timeout equal to it is reached)" "$out"
+  expect 0 "$cr" check --config "$hd"
+  hasnt "<timeout> of" "check with the default 600 s" "$out"
+  expect 0 "$cr" check --config "$hd" --max-wait 0
+  hasnt "<timeout> of" "check --max-wait 0" "$out"
+  expect 0 "$cr" check --config "$hd" --max-wait 100 --json
+  has '"message": "<timeout> of 300 s is longer' "check --max-wait --json" "$out"
+  for v in x -1 86401 ""; do
+    expect 2 "$cr" check --config "$hd" --max-wait "$v"
+    has "is not a number of seconds" "check --max-wait '$v'" "$err"
   done
   ;;
 luacheck)

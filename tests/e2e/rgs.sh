@@ -6,7 +6,7 @@
 # Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal rgs_overflow
 #        rgs_hours rgs_restart rgs_round_robin rgs_longest_idle rgs_attendant rgs_line
 #        rgs_timeout_number rgs_handover rgs_late_answer rgs_presence_publish rgs_line_dialed rgs_kemi rgs_user_forward
-#        rgs_line_inbound. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
+#        rgs_line_inbound rgs_max_wait. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 # Each case also checks determinism: the engine's input timeline that the module wrote
 # (rgs_events), replayed through `callroute simulate --log`, gives the same queue event log
 # as the module's (rgs_log).
@@ -447,6 +447,35 @@ rgs_user_forward)
     grep -q "user sip:fwd@contoso.com: ringing forward sip:line@contoso.com" "$E2E_TMP/kamailio.log" \
         || e2e_fail "callroute_user() did not ring the workflow's URI for fwd"
     e2e_log "ok: forwarding to a workflow's extension or URI reaches the workflow through this proxy"
+    ;;
+
+rgs_max_wait)
+    # rgs_max_wait 10 s, tm's max_inv_lifetime 4 s: the caller of a group whose agents are
+    # not signed in waits the 10 s (the module's lifetime, not tm's) and then gets 408 from
+    # tm; the match maker forgets the call. At start the log warns of every queue timeout
+    # longer than 10 s, naming the file, line and queue.
+    e2e_start_kamailio "$KPORT" "$XML" -A "CR_RGS_STATE=\"$E2E_TMP/rgs-state\"" \
+        -A "CR_RGS_LOG=\"$E2E_TMP/queue.log\"" -A "CR_RGS_EVENTS=\"$E2E_TMP/events.txt\"" \
+        -A CR_RGS_MAX_WAIT=10 -A CR_TM_MAX_INV_LIFETIME=4000
+    sync_match_maker
+    line=$(grep -n '<queue name="Serial">' "$XML" | cut -d: -f1)
+    grep -a -q "rgs.xml:$line: warning: queue 'Serial': <timeout> of 120 s is longer than a caller may wait on the proxy (10 s" \
+        "$E2E_TMP/kamailio.log" || e2e_fail "no warning for queue Serial's 120 s timeout (line $line)"
+    n=$(grep -a -c "queue 'Serial': <timeout> of 120 s" "$E2E_TMP/kamailio.log" || true)
+    [ "$n" = 1 ] || e2e_fail "the warning for queue Serial was logged $n times (once: the main process loads)"
+    grep -a -q "queue 'Pstn': <timeout>" "$E2E_TMP/kamailio.log" \
+        && e2e_fail "a warning for queue Pstn's 3 s timeout"
+    E2E_UAC_ARGS=(-timeout 25s)
+    t0=$(date +%s.%N)
+    e2e_call alice attendant 408 || e2e_fail "the caller did not get 408 at rgs_max_wait"
+    d=$($E2E_PY -c "import time; print(round(time.time() - $t0, 2))")
+    $E2E_PY -c "import sys; sys.exit(0 if 9.5 <= $d <= 14 else 1)" \
+        || e2e_fail "the caller was ended after $d s (rgs_max_wait 10 s, tm lifetime 4 s)"
+    # the 408 ended it in the engine at once, not when tm frees the transaction (5 s later)
+    sync_match_maker
+    q=$(e2e_kamcmd callroute.rgs.queues) || e2e_fail "callroute.rgs.queues failed"
+    grep -q "id:" <<<"$q" && { echo "$q" >&2; e2e_fail "the call is still queued after its 408"; }
+    e2e_log "ok: the caller waited $d s (rgs_max_wait 10 s over tm's 4 s), then 408; warned at start"
     ;;
 
 rgs_line_inbound)

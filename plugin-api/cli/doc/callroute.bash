@@ -21,7 +21,7 @@ _callroute()
     esac
     local opts
     case ${words[1]} in
-        check) opts="--config --db --include-dir --json" ;;
+        check) opts="--config --db --include-dir --max-wait --json" ;;
         normalize) opts="--config --profile --include-dir --json" ;;
         route) opts="--config --from --db --down --batch --spread --trace --include-dir --json" ;;
         dial) opts="--config --profile --include-dir --json --trace" ;;
