@@ -32,48 +32,6 @@ static size_t utf8_len(const unsigned char *p)
     return n;
 }
 
-void crp_json_escape(const char *s, crp_json_put put, void *ud)
-{
-    if (!s) {
-        put(ud, "null", 4);
-        return;
-    }
-    put(ud, "\"", 1);
-    const unsigned char *p = (const unsigned char *)s, *run = p;
-    for (; *p; p++) {
-        char e[8];
-        const char *rep = NULL;
-        size_t rl = 0;
-        if (*p >= 0x80) {
-            size_t n = utf8_len(p);
-            if (n) {
-                p += n - 1; /* stays in the run copied as is */
-                continue;
-            }
-            rep = "\xef\xbf\xbd", rl = 3;
-        } else if (*p == '"' || *p == '\\') {
-            e[0] = '\\', e[1] = (char)*p, rep = e, rl = 2;
-        } else if (*p == '\n') {
-            rep = "\\n", rl = 2;
-        } else if (*p == '\t') {
-            rep = "\\t", rl = 2;
-        } else if (*p == '\r') {
-            rep = "\\r", rl = 2;
-        } else if (*p < 0x20 || *p == 0x7f) {
-            rl = (size_t)snprintf(e, sizeof e, "\\u%04x", *p), rep = e;
-        } else {
-            continue;
-        }
-        if (p > run)
-            put(ud, (const char *)run, (size_t)(p - run));
-        put(ud, rep, rl);
-        run = p + 1;
-    }
-    if (p > run)
-        put(ud, (const char *)run, (size_t)(p - run));
-    put(ud, "\"", 1);
-}
-
 /* Whether none of the 8 bytes in v needs escaping or a UTF-8 check: no byte below 0x20, '"',
  * '\\', 0x7f or 0x80 and above (the "has less" and "has zero" bit tricks). */
 static inline bool plain8(uint64_t v)
@@ -99,11 +57,11 @@ static inline bool plain16(const unsigned char *p)
 }
 #endif
 
-size_t crp_json_escape_n(char *dst, const char *s, size_t n)
+/* The one escaping loop: the n bytes at s, without quotes, into o; returns the end of what
+ * it wrote. No UTF-8 sequence may straddle s[n] (it may be read, up to the string's NUL). */
+static char *escape_body(char *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    char *o = dst;
-    *o++ = '"';
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (p < end) {
         uint64_t v;
@@ -157,8 +115,41 @@ size_t crp_json_escape_n(char *dst, const char *s, size_t n)
             *o++ = 'u', *o++ = '0', *o++ = '0', *o++ = hex[c >> 4], *o++ = hex[c & 15];
         p++;
     }
+    return o;
+}
+
+size_t crp_json_escape_n(char *dst, const char *s, size_t n)
+{
+    char *o = dst;
+    *o++ = '"';
+    o = escape_body(o, s, n);
     *o++ = '"';
     return (size_t)(o - dst);
+}
+
+#define CHUNK 512
+
+void crp_json_escape(const char *s, crp_json_put put, void *ud)
+{
+    if (!s) {
+        put(ud, "null", 4);
+        return;
+    }
+    char buf[CRP_JSON_ESCAPED_MAX(CHUNK)];
+    put(ud, "\"", 1);
+    for (size_t left = strlen(s); left > 0;) {
+        size_t n = left;
+        if (n > CHUNK) { /* end the chunk before a byte that starts something, not inside a
+                          * sequence (a run of stray continuation bytes may be cut: each is
+                          * replaced on its own anyway) */
+            n = CHUNK;
+            for (int back = 0; back < 3 && ((unsigned char)s[n] & 0xc0) == 0x80; back++)
+                n--;
+        }
+        put(ud, buf, (size_t)(escape_body(buf, s, n) - buf));
+        s += n, left -= n;
+    }
+    put(ud, "\"", 1);
 }
 
 size_t crp_json_escape_to(char *dst, const char *s)

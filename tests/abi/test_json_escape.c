@@ -7,12 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "json_esc.h"
 
 typedef struct out {
-    char s[256];
+    char s[8192];
     size_t n;
 } out;
 
@@ -23,6 +24,55 @@ static void put(void *ud, const char *s, size_t n)
     memcpy(o->s + o->n, s, n);
     o->n += n;
     o->s[o->n] = 0;
+}
+
+/* A reference written the plain way, a byte at a time (Unicode 15, table 3-7), so that the
+ * library's one escaping loop is checked against something it does not share. */
+static size_t ref_utf8(const unsigned char *p)
+{
+    static const struct {
+        unsigned char first, last, lo, hi, n;
+    } rows[] = {{0xc2, 0xdf, 0x80, 0xbf, 2}, {0xe0, 0xe0, 0xa0, 0xbf, 3},
+                {0xe1, 0xec, 0x80, 0xbf, 3}, {0xed, 0xed, 0x80, 0x9f, 3},
+                {0xee, 0xef, 0x80, 0xbf, 3}, {0xf0, 0xf0, 0x90, 0xbf, 4},
+                {0xf1, 0xf3, 0x80, 0xbf, 4}, {0xf4, 0xf4, 0x80, 0x8f, 4}};
+    for (size_t r = 0; r < sizeof rows / sizeof *rows; r++) {
+        if (p[0] < rows[r].first || p[0] > rows[r].last)
+            continue;
+        if (p[1] < rows[r].lo || p[1] > rows[r].hi)
+            return 0;
+        for (size_t i = 2; i < rows[r].n; i++)
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+        return rows[r].n;
+    }
+    return 0;
+}
+
+static size_t ref_escape(const char *s, char *o)
+{
+    size_t n = 0;
+    o[n++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t u = *p >= 0x80 ? ref_utf8(p) : 0;
+        if (u) {
+            memcpy(o + n, p, u), n += u, p += u;
+            continue;
+        }
+        if (*p >= 0x80)
+            memcpy(o + n, "\xef\xbf\xbd", 3), n += 3;
+        else if (*p == '"' || *p == '\\')
+            o[n++] = '\\', o[n++] = (char)*p;
+        else if (*p == '\n' || *p == '\t' || *p == '\r')
+            o[n++] = '\\', o[n++] = *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
+        else if (*p < 0x20 || *p == 0x7f)
+            n += (size_t)snprintf(o + n, 8, "\\u%04x", *p);
+        else
+            o[n++] = (char)*p;
+        p++;
+    }
+    o[n++] = '"';
+    return n;
 }
 
 /* crp_json_escape's output; crp_json_escape_to must write the same bytes, and no more than
@@ -43,6 +93,12 @@ static const char *esc(const char *s)
     assert_memory_equal(to, o.s, w);
     for (size_t i = max; i < max + 8; i++)
         assert_int_equal(to[i], '#');
+    if (s) { /* and both are what the plain reference writes */
+        char ref[sizeof o.s];
+        size_t rn = ref_escape(s, ref);
+        assert_int_equal(rn, o.n);
+        assert_memory_equal(ref, o.s, rn);
+    }
     return o.s;
 }
 
@@ -138,6 +194,35 @@ static void test_escape_to_matches_on_random_bytes(void **state)
     }
 }
 
+/* crp_json_escape works through a fixed buffer a chunk at a time: a sequence (valid,
+ * truncated or a run of stray continuation bytes) that straddles a chunk's end must come out
+ * as it does in one piece. */
+static void test_long_strings_across_chunks(void **state)
+{
+    (void)state;
+    static const char *const seqs[] = {"\xc3\xa9",
+                                       "\xe2\x82\xac",
+                                       "\xf0\x9f\x98\x80",
+                                       "\xe2\x82",
+                                       "\x80\x80\x80\x80\x80",
+                                       "\xf0\x80\x80\x80",
+                                       "\"\\\n\x01",
+                                       "\xff"};
+    char s[1200];
+    for (size_t len = 500; len <= 1100; len += 37)
+        for (size_t at = 490; at < 530 && at < len; at++)
+            for (size_t k = 0; k < sizeof seqs / sizeof *seqs; k++) {
+                size_t sl = strlen(seqs[k]);
+                memset(s, 'x', len);
+                s[len] = 0;
+                if (at + sl <= len)
+                    memcpy(s + at, seqs[k], sl);
+                if (at + 512 + sl <= len) /* the next chunk's end too */
+                    memcpy(s + at + 512, seqs[k], sl);
+                (void)esc(s);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_each_invalid_byte_becomes_U_FFFD),
         cmocka_unit_test(test_escape_to_matches_at_every_position),
         cmocka_unit_test(test_escape_to_matches_on_random_bytes),
+        cmocka_unit_test(test_long_strings_across_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
