@@ -243,6 +243,7 @@ static int parse_alt(parser *P);
 static int parse_group(parser *P)
 {
     const char *s = P->s;
+    const size_t old_i = P->i; /* at the '(' */
     bool zero_width = false;
     size_t j = P->i + 1;
     if (s[j] == '*') {
@@ -295,7 +296,11 @@ static int parse_group(parser *P)
         return -1;
     }
     P->i++;
-    return zero_width ? new_node(P, A_EMPTY) : inner;
+    if (zero_width)
+        return new_node(P, A_EMPTY);
+    if (s[old_i + 1] != '?') /* "(...)", not "(?:...)" nor a named group */
+        P->n[inner].capture = true;
+    return inner;
 }
 
 static int parse_atom(parser *P)

@@ -29,6 +29,7 @@ enum { A_SET, A_EMPTY, A_CAT, A_ALT, A_REP, A_BEGIN, A_END };
 
 typedef struct anode {
     uint8_t kind;
+    bool capture; /* the content of a capturing group "(...)" (groups are otherwise transparent) */
     uint16_t mask;
     int min, max;
     int child, last, next, prev; /* first/last child, next/previous sibling; -1 = none */

@@ -4,6 +4,7 @@
  * with PCRE2 or, for patterns of the simple shape, without it (cr_rule_apply_simple).
  */
 #include "model.h"
+#include "pattern_ast.h"
 #include "route_index.h"
 
 #include <stdarg.h>
@@ -123,109 +124,78 @@ static uint16_t sym_bit(char c)
     return c == '+' ? 1u << 10 : c == '*' ? 1u << 11 : c == '#' ? 1u << 12 : 0;
 }
 
-/* Reads "{m}", "{m,}" or "{m,n}" at *p; false for anything else (PCRE2 10.42 takes "{,n}"
- * and spaced forms as literals). */
-static bool read_bounds(const char **p, unsigned *lo, unsigned *hi)
+/* The leaves of the tree under k, in order, through concatenations and non-capturing groups;
+ * in_group marks those inside a capturing group. False for alternations, empty nodes (from
+ * lookarounds and comments) and more than `max` leaves. */
+static bool leaves(const parser *P, int k, bool captured, int *out, bool *in_group, int *n, int max)
 {
-    const char *q = *p + 1;
-    unsigned a = 0, b;
-    int nd = 0;
-    for (; *q >= '0' && *q <= '9' && nd < 5; q++, nd++)
-        a = a * 10 + (unsigned)(*q - '0');
-    if (!nd)
-        return false;
-    b = a;
-    if (*q == ',') {
-        q++;
-        nd = 0;
-        b = 0;
-        for (; *q >= '0' && *q <= '9' && nd < 5; q++, nd++)
-            b = b * 10 + (unsigned)(*q - '0');
-        if (!nd)
-            b = UINT32_MAX;
+    const anode *a = &P->n[k];
+    captured = captured || a->capture;
+    if (a->kind == A_CAT) {
+        for (int c = a->child; c >= 0; c = P->n[c].next)
+            if (!leaves(P, c, captured, out, in_group, n, max))
+                return false;
+        return true;
     }
-    if (*q != '}' || a > b || a > 65535 || (b != UINT32_MAX && b > 65535))
+    if (a->kind == A_ALT || a->kind == A_EMPTY || *n == max)
         return false;
-    *lo = a;
-    *hi = b;
-    *p = q + 1;
+    in_group[*n] = captured;
+    out[(*n)++] = k;
     return true;
 }
 
-/* Recognises the simple shape (see `shape`); sh->simple stays false for anything else. */
-static void shape_read(const char *p, shape *sh)
+/* The symbol set node k stands for when it is one (a single-child concatenation that is no
+ * capture is looked through), else -1. */
+static int set_of(const parser *P, int k)
+{
+    while (P->n[k].kind == A_CAT && !P->n[k].capture && P->n[k].child >= 0 &&
+           P->n[k].child == P->n[k].last)
+        k = P->n[k].child;
+    return P->n[k].kind == A_SET ? k : -1;
+}
+
+/* Recognises the simple shape (see `shape`) in the syntax tree of pattern.c; sh->simple
+ * stays false for anything else, and for any pattern the tree only over-approximates. */
+static void shape_read(const char *pattern, shape *sh)
 {
     memset(sh, 0, sizeof *sh);
-    if (!p || *p++ != '^')
-        return;
-    for (;; p++) {
-        char c = p[0];
-        if (c == '\\' && (p[1] == '+' || p[1] == '*' || p[1] == '#'))
-            c = *++p;
-        else if (!((c >= '0' && c <= '9') || c == '#'))
-            break;
-        if (sh->plen == SHAPE_LIT_MAX)
-            return;
-        sh->lit[sh->plen++] = c;
+    parser *P = malloc(sizeof *P);
+    if (!P || !pattern)
+        goto out;
+    int root = cr_pat_parse(P, pattern);
+    enum { MAXL = SHAPE_LIT_MAX + 3 };
+    int leaf[MAXL], n = 0;
+    bool in_group[MAXL];
+    if (root < 0 || P->bail || P->inexact || P->n[root].capture ||
+        !leaves(P, root, false, leaf, in_group, &n, MAXL))
+        goto out;
+    /* ^ LIT... [tail] $ */
+    if (n < 2 || P->n[leaf[0]].kind != A_BEGIN || P->n[leaf[n - 1]].kind != A_END || in_group[0] ||
+        in_group[n - 1])
+        goto out;
+    int i = 1;
+    for (; i < n - 1 && !in_group[i] && P->n[leaf[i]].kind == A_SET; i++) {
+        uint16_t m = P->n[leaf[i]].mask;
+        if (!m || (m & (m - 1)) || sh->plen == SHAPE_LIT_MAX)
+            break; /* a class of several symbols: the tail */
+        sh->lit[sh->plen++] = cr_pat_sym_char[__builtin_ctz(m)];
     }
     unsigned lo = 0, hi = 0;
-    if (*p == '(') {
-        if (p[1] == '?' || p[1] == '*')
-            return; /* non-capturing, named, lookaround, verbs */
-        sh->group = true;
-        p++;
+    if (i < n - 1) { /* the tail: one class, maybe repeated, maybe the one group */
+        const anode *t = &P->n[leaf[i]];
+        int set = t->kind == A_REP ? set_of(P, t->child) : t->kind == A_SET ? leaf[i] : -1;
+        if (set < 0 || i != n - 2 || !P->n[set].mask)
+            goto out;
+        sh->group = in_group[i];
+        sh->tmask = P->n[set].mask;
+        lo = t->kind == A_REP ? (unsigned)t->min : 1;
+        hi = t->kind != A_REP ? 1 : t->max == REP_INF ? UINT32_MAX : (unsigned)t->max;
     }
-    if (*p != '$') {
-        if (p[0] == '\\' && p[1] == 'd') {
-            sh->tmask = 0x3FF;
-            p += 2;
-        } else if (*p == '.') {
-            sh->tmask = 0x1FFF;
-            p++;
-        } else if (*p == '[') {
-            for (p++; *p != ']'; p++) {
-                if (*p >= '0' && *p <= '9' && p[1] == '-' && p[2] >= '0' && p[2] <= '9') {
-                    if (p[2] < p[0])
-                        return;
-                    for (char d = p[0]; d <= p[2]; d++)
-                        sh->tmask |= sym_bit(d);
-                    p += 2;
-                } else if ((*p >= '0' && *p <= '9') || *p == '*' || *p == '#' || *p == '+') {
-                    sh->tmask |= sym_bit(*p);
-                } else {
-                    return; /* negation, escapes, '-' and ']' as literals, end of pattern */
-                }
-            }
-            if (!sh->tmask)
-                return;
-            p++;
-        } else {
-            return;
-        }
-        if (*p == '*')
-            lo = 0, hi = UINT32_MAX, p++;
-        else if (*p == '+')
-            lo = 1, hi = UINT32_MAX, p++;
-        else if (*p == '?')
-            lo = 0, hi = 1, p++;
-        else if (*p == '{') {
-            if (!read_bounds(&p, &lo, &hi))
-                return;
-        } else {
-            lo = hi = 1;
-        }
-        if (*p == '?' || *p == '+') /* lazy or possessive: the same span before '$' */
-            p++;
-    } else if (sh->group) {
-        return; /* "^LIT($": not a pattern */
-    }
-    if (sh->group && *p++ != ')')
-        return;
-    if (p[0] != '$' || p[1] != 0)
-        return;
     sh->tmin = (uint8_t)(lo > SHAPE_INF - 1 ? SHAPE_INF - 1 : lo);
     sh->tmax = (uint8_t)(hi > SHAPE_INF - 1 ? SHAPE_INF : hi);
     sh->simple = true;
+out:
+    free(P);
 }
 
 /* True when every top-level branch of the pattern starts with '^' (no multiline): it then

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cr_engine.h"
+#include "model.h" /* white-box: the fast path of normalization, cr_rule_apply_simple */
 
 static const cr_srcloc here = {"test", 1};
 
@@ -266,6 +267,88 @@ static void test_result_too_long_is_refused(void **state)
     cr_diag_free(&d);
 }
 
+/* The fast path of normalization (rules of the simple shape, applied without PCRE2) gives
+ * what PCRE2 gives on every number of the alphabet; and the shapes it is meant for take it. */
+static void test_simple_shape_agrees_with_pcre2(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *pattern;
+        bool simple;
+    } cases[] = {
+        {"^1$", true},
+        {"^(\\d+)$", true},
+        {"^1(\\d{10})$", true},
+        {"^\\+1(\\d{10})$", true},
+        {"^011(\\d*)$", true},
+        {"^\\*67(\\d+)$", true},
+        {"^#(\\d)$", true},
+        {"^1\\d{3,5}$", true},
+        {"^4(.+)$", true},
+        {"^5([0-3#*]{2})$", true},
+        {"^6(\\d?)$", true},
+        {"^7(\\d+?)$", true},
+        {"^(?:8)(\\d+)$", true},
+        {"^9[1-3]{2,}$", true},
+        {"^1(\\d)+$", false},
+        {"^(1)(\\d+)$", false},
+        {"^(1\\d+)$", false},
+        {"1(\\d+)$", false},
+        {"^1(\\d+)", false},
+        {"^1|2$", false},
+        {"^1(?=2)(\\d+)$", false},
+        {"^[^1](\\d+)$", false},
+        {"^1(\\d){2}$", false},
+        {"^1()$", false},
+        {"^[2-9]\\d{6}$", false},
+    };
+    static const char alphabet[] = "0123456789+*#";
+    uint32_t x = 2027;
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        bool group = strchr(cases[k].pattern, '(') != NULL;
+        cr_diag d;
+        cr_config *c = one_rule(cases[k].pattern, group ? "+1$1" : "+1", &d);
+        assert_non_null(c);
+        const cr_rule *r = &cr_config_profile_at(c, 0)->rules[0];
+        char in[24], fast[CR_NUMBER_MAX + 1], slow[CR_NUMBER_MAX + 1];
+        bool took = false;
+        for (int round = 0; round < 4000; round++) {
+            size_t n = 1 + (size_t)(round % 16);
+            for (size_t i = 0; i < n; i++) {
+                x = x * 1103515245u + 12345u;
+                /* mostly digits, with the pattern's own literal characters often first */
+                in[i] = alphabet[(x >> 16) % ((x >> 8) % 4 ? 10 : 13)];
+            }
+            in[n] = 0;
+            if (round % 3 == 0) /* starts with what the pattern starts with */
+                for (size_t i = 0, j = 1; i < n && cases[k].pattern[j]; j++) {
+                    char ch = cases[k].pattern[j];
+                    if (ch == '\\')
+                        ch = cases[k].pattern[++j];
+                    if (!strchr(alphabet, ch))
+                        break;
+                    in[i++] = ch;
+                }
+            int rf = cr_rule_apply_simple(r, in, n, fast, sizeof fast);
+            if (rf < 0)
+                continue;
+            took = true;
+            int rs = cr_rule_apply(r, in, slow, sizeof slow);
+            if (rf != (rs > 0))
+                print_error("pattern %s on %s: fast %d, PCRE2 %d\n", cases[k].pattern, in, rf, rs);
+            assert_int_equal(rf, rs > 0);
+            if (rf)
+                assert_string_equal(fast, slow);
+        }
+        if (took != cases[k].simple)
+            print_error("pattern %s: fast path %s\n", cases[k].pattern,
+                        took ? "taken" : "not taken");
+        assert_int_equal(took, cases[k].simple);
+        cr_config_free(c);
+        cr_diag_free(&d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_malformed_numbers_are_errors_not_crashes),
         cmocka_unit_test(test_catastrophic_backtracking_is_bounded),
         cmocka_unit_test(test_result_too_long_is_refused),
+        cmocka_unit_test(test_simple_shape_agrees_with_pcre2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
