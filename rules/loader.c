@@ -281,21 +281,6 @@ static void load_profile(loader *L, xmlNodePtr node)
     }
 }
 
-static void load_profiles(loader *L, xmlNodePtr node)
-{
-    static const char *const attrs[] = {"default", NULL};
-    elem e = {0};
-    begin(&e, L, node, attrs, false);
-    set_default(&e, &L->default_profile_at, "location profile", cr_config_set_default_profile);
-    FOR_CHILDREN(c, &e)
-    {
-        if (is(c, "locationProfile"))
-            load_profile(L, c);
-        else
-            unknown_child(&e, c);
-    }
-}
-
 static void load_usages(loader *L, xmlNodePtr node)
 {
     static const char *const attrs[] = {"name", NULL};
@@ -344,21 +329,6 @@ static void load_policy(loader *L, xmlNodePtr node)
     {
         if (is(c, "usage"))
             add_name(&e, c, &p->usages);
-        else
-            unknown_child(&e, c);
-    }
-}
-
-static void load_policies(loader *L, xmlNodePtr node)
-{
-    static const char *const attrs[] = {"default", NULL};
-    elem e = {0};
-    begin(&e, L, node, attrs, false);
-    set_default(&e, &L->default_policy_at, "voice policy", cr_config_set_default_policy);
-    FOR_CHILDREN(c, &e)
-    {
-        if (is(c, "voicePolicy"))
-            load_policy(L, c);
         else
             unknown_child(&e, c);
     }
@@ -424,11 +394,17 @@ static void load_route(loader *L, xmlNodePtr node)
 }
 
 /* One section of gateways or routes: <gateways><gateway .../>...</gateways>. */
-static void load_list(loader *L, xmlNodePtr node, const char *child,
-                      void (*load)(loader *, xmlNodePtr))
+/* A section of `child` elements, each loaded by `load`. With `seen`, the section may name the
+ * document's default (default="...", once per document: `what` in messages, `set` records it). */
+static void load_section(loader *L, xmlNodePtr node, const char *child,
+                         void (*load)(loader *, xmlNodePtr), cr_srcloc *seen, const char *what,
+                         int (*set)(cr_config *, const char *, cr_srcloc))
 {
+    static const char *const default_attrs[] = {"default", NULL};
     elem e = {0};
-    begin(&e, L, node, no_attrs, false);
+    begin(&e, L, node, seen ? default_attrs : no_attrs, false);
+    if (seen)
+        set_default(&e, seen, what, set);
     FOR_CHILDREN(c, &e)
     {
         if (is(c, child))
@@ -558,17 +534,19 @@ static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
     if (strcmp(name, "domains") == 0)
         load_domains(L, n);
     else if (strcmp(name, "locationProfiles") == 0)
-        load_profiles(L, n);
+        load_section(L, n, "locationProfile", load_profile, &L->default_profile_at,
+                     "location profile", cr_config_set_default_profile);
     else if (strcmp(name, "phoneUsages") == 0)
         load_usages(L, n);
     else if (strcmp(name, "voicePolicies") == 0)
-        load_policies(L, n);
+        load_section(L, n, "voicePolicy", load_policy, &L->default_policy_at, "voice policy",
+                     cr_config_set_default_policy);
     else if (strcmp(name, "gateways") == 0)
-        load_list(L, n, "gateway", load_gateway);
+        load_section(L, n, "gateway", load_gateway, NULL, NULL, NULL);
     else if (strcmp(name, "routes") == 0)
-        load_list(L, n, "route", load_route);
+        load_section(L, n, "route", load_route, NULL, NULL, NULL);
     else if (strcmp(name, "users") == 0)
-        load_list(L, n, "user", load_user);
+        load_section(L, n, "user", load_user, NULL, NULL, NULL);
     else if (strcmp(name, "directory") == 0)
         load_directory(L, n);
     else if (strcmp(name, "responseGroups") == 0) {
