@@ -8,33 +8,26 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "callroute.h"
+#include "abi_load.h"
 
 static const cr_plugin *p;
-static void *dl;
 static const char *const FROM = "sip:alice@contoso.com";
 
 static int setup(void **state)
 {
     (void)state;
-    dl = dlopen(getenv("CR_LIB"), RTLD_NOW | RTLD_LOCAL);
-    if (!dl)
-        return -1;
-    cr_plugin_entry_fn entry = (cr_plugin_entry_fn)dlsym(dl, CR_PLUGIN_ENTRY_SYMBOL);
-    cr_host h = {CR_ABI_MAJOR, sizeof h, NULL, NULL, NULL, NULL, NULL};
-    p = entry ? entry(&h, NULL) : NULL;
+    p = abi_load(NULL);
     return p && CR_HAS(cr_plugin, p, gateway_call_end) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    dlclose(dl);
+    abi_unload();
     return 0;
 }
 

@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +18,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "callroute.h"
+#include "abi_load.h"
 
 static const cr_plugin *p;
 
 static int setup(void **state)
 {
     (void)state;
-    void *dl = dlopen(getenv("CR_LIB"), RTLD_NOW | RTLD_LOCAL);
-    cr_plugin_entry_fn entry = dl ? (cr_plugin_entry_fn)dlsym(dl, CR_PLUGIN_ENTRY_SYMBOL) : NULL;
-    p = entry ? entry(NULL, NULL) : NULL;
+    p = abi_load(NULL);
     return p ? 0 : -1;
 }
 

@@ -23,10 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "callroute.h"
+#include "abi_load.h"
 
 static const cr_plugin *P;
-static void *dl;
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
@@ -775,14 +774,11 @@ static void test_restart_drop_calls(void **state)
 
 int main(void)
 {
-    dl = dlopen(getenv("CR_LIB"), RTLD_NOW | RTLD_LOCAL);
-    if (!dl || !getenv("CR_SRC")) {
-        fprintf(stderr, "set CR_LIB and CR_SRC\n");
+    if (!getenv("CR_SRC")) {
+        fprintf(stderr, "set CR_SRC\n");
         return 1;
     }
-    cr_plugin_entry_fn entry = (cr_plugin_entry_fn)dlsym(dl, CR_PLUGIN_ENTRY_SYMBOL);
-    cr_host host = {CR_ABI_MAJOR, sizeof host, NULL, NULL, NULL, NULL, NULL};
-    P = entry(&host, NULL);
+    P = abi_load(NULL);
     if (!P)
         return 1;
     const struct CMUnitTest tests[] = {
@@ -800,6 +796,6 @@ int main(void)
         cmocka_unit_test(test_lua_scenarios_both_paths),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    dlclose(dl);
+    abi_unload();
     return rc;
 }

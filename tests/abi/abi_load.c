@@ -1,0 +1,33 @@
+/* Loading the library as a host does, for the ABI host tests (abi_load.h). */
+#include "abi_load.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void *dl;
+
+const cr_plugin *abi_load(void (*log)(void *ud, int level, const char *message))
+{
+    const char *path = getenv("CR_LIB");
+    dl = path ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (!dl) {
+        fprintf(stderr, "cannot load CR_LIB=%s: %s\n", path ? path : "(unset)",
+                path ? dlerror() : "set it to libcallroute.so");
+        return NULL;
+    }
+    cr_plugin_entry_fn entry = (cr_plugin_entry_fn)dlsym(dl, CR_PLUGIN_ENTRY_SYMBOL);
+    cr_host h = {CR_ABI_MAJOR, sizeof h, NULL, log, NULL, NULL, NULL};
+    const char *why = NULL;
+    const cr_plugin *p = entry ? entry(&h, &why) : NULL;
+    if (!p)
+        fprintf(stderr, "%s refused the host: %s\n", path, why ? why : "no entry point");
+    return p;
+}
+
+void abi_unload(void)
+{
+    if (dl)
+        dlclose(dl);
+    dl = NULL;
+}

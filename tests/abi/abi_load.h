@@ -1,0 +1,16 @@
+/*
+ * What every ABI host test does first: load the real libcallroute.so named by $CR_LIB the way
+ * a host does (dlopen, the entry point, version negotiation) and, at the end, unload it.
+ */
+#ifndef CR_ABI_LOAD_H
+#define CR_ABI_LOAD_H
+
+#include "callroute.h"
+
+/* The plugin table for a host with `log` (NULL: the library logs to stderr), or NULL when the
+ * library cannot be loaded or refuses the host (the reason on stderr). */
+const cr_plugin *abi_load(void (*log)(void *ud, int level, const char *message));
+/* dlclose of what abi_load opened (nothing when it opened nothing). */
+void abi_unload(void);
+
+#endif
