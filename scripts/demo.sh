@@ -13,7 +13,8 @@
 #
 # Ports are picked at random (a copy of examples/contoso gets them), so the demo runs
 # beside anything else on the machine. DEMO_KEEP=1 keeps the scratch directory with
-# Kamailio's log and every gateway's sipp message trace.
+# Kamailio's log and every gateway's sipp message trace. DEMO_IVR_KEY=1 presses 1 (Sales)
+# in the IVR call instead of 2 (Support).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -154,7 +155,8 @@ e2e_kamcmd callroute.route sip:alice@contoso.com s:5550100 | sed 's/^/  /'
 # the agents' phones (sipp, RTP) register; alice's phone (sipp) calls, gets the menu prompt
 # (2 s) as early media, presses 2 (RFC 2833) 2.5 s after the 183, hears music on hold while
 # dana's phone rings (2 s), then both send RTP (g711a.pcap) for 4 s and alice hangs up.
-IVR_NUMBER=+14255550150 IVR_KEY=2
+IVR_NUMBER=+14255550150 IVR_KEY=${DEMO_IVR_KEY:-2}
+[[ "$IVR_KEY" =~ ^[0-9]$ ]] || { echo "demo: DEMO_IVR_KEY must be one digit (1 Sales, 2 Support)" >&2; exit 2; }
 e2e_agent dana media_agent.xml "$AMP_DANA"
 e2e_agent sam media_agent.xml "$AMP_SAM"
 SNIFF=0
@@ -210,6 +212,7 @@ echo "played through rtpengine: $(sed -nE 's/.*response groups: (prompt|music on
 echo "timeline (s): $(awk '$1 !~ /^#/ && NF >= 3 { if (t0 == "") t0 = $1
     printf "%s%s %.1f", sep, $2 ($2 == "dtmf" ? " " $4 : ""), $1 - t0; sep = ", " }' \
     "$E2E_TMP/events.txt" 2>/dev/null)"
+echo "agents' phones: dana (Support) rang $(e2e_count dana) time(s), sam (Sales) $(e2e_count sam)"
 echo "queue event log:"
 sed 's/^/  /' "$E2E_TMP/queue.log" 2>/dev/null || true
 if [ "$IVR_OK" != 1 ]; then
