@@ -190,7 +190,7 @@ if [ "$SNIFF" = 1 ] && t0=$(e2e_msg_time ivr sent "^INVITE ") \
     esac
 fi
 # rtpengine's sessions once the call ended (the BYE deletes it)
-left=?
+left="?"
 for _ in $(seq 1 30); do
     left=$(e2e_rtpengine_sessions "$NG" | grep -c . || true)
     [ "$left" = 0 ] && break
