@@ -440,7 +440,7 @@ owner)
 test)
   # issue 16: callroute test runs a number plan's cases with a pass/fail table
   expect 0 "$cr" test --config "$contoso" "$src/examples/contoso/contoso.tests"
-  has "11 cases: 11 passed, 0 failed" "contoso.tests" "$out"
+  has "12 cases: 12 passed, 0 failed" "contoso.tests" "$out"
   printf 'route sip:alice@contoso.com +14255550199 => outbound first=NY-GW1\nroute sip:alice@contoso.com 50101 => blocked\nnormalize Redmond.contoso.com 0100 => +14255550100\n' > "$tmp/bad.tests"
   expect 1 "$cr" test --config "$contoso" "$tmp/bad.tests"
   has "FAIL  $tmp/bad.tests:1" "a failed case names its line" "$out"

@@ -1,5 +1,6 @@
 # Helpers for the end-to-end tests: Debian's Kamailio with the callroute module on
-# loopback, sipp as phones and gateways. Sourced by run.sh, load.sh and scripts/demo.sh.
+# loopback, sipp as phones and gateways, rtpengine for media. Sourced by run.sh, load.sh,
+# media.sh, rgs.sh, rgs_load.sh, scripts/demo.sh and examples/kamailio/rgs-demo.sh.
 #
 # Needs CR_MODULE (callroute.so) and CR_LIBRARY (libcallroute.so.1) in the environment.
 # Everything a test starts is recorded in $E2E_PIDS and stopped by e2e_cleanup (installed
@@ -142,6 +143,116 @@ EOF
 # or of one port (a daemon's control or event port) with N1 (e2e_media_ports1 N).
 e2e_media_ports() { e2e_reserve_ports "$1" 4 20000 32000; }
 e2e_media_ports1() { e2e_reserve_ports "$1" 1 20000 32000; }
+
+# Response-group media (tests/e2e/media.sh, scripts/demo.sh). E2E_TOOL runs media_tool.py.
+E2E_TOOL="$E2E_PY $E2E_DIR/media_tool.py"
+
+# e2e_start_rtpengine NG DTMF: rtpengine on loopback, its ng control port NG, DTMF events to
+# DTMF (both reserved with e2e_media_ports1), RTP ports in a window of 100 reserved below the
+# phones' media ports (e2e_reserve_ports) and the kernel's ephemeral range (where e2e_ports
+# picks SIP ports). Waits (at most 10 s) until it answers an ng ping; its pid is
+# E2E_RTPENGINE_PID, its log $E2E_TMP/rtpengine.log.
+e2e_start_rtpengine() {
+    local ng=$1 dtmf=$2 base pid
+    command -v rtpengine >/dev/null || e2e_fail "rtpengine not installed (rtpengine-daemon)"
+    base=$(e2e_reserve_ports 1 100 10000 20000) || e2e_fail "no free window for rtpengine's RTP ports"
+    rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
+        --listen-ng=127.0.0.1:$ng --port-min=$base --port-max=$((base + 99)) \
+        --dtmf-log-dest=127.0.0.1:$dtmf --delete-delay=0 --timeout=60 --num-threads=2 \
+        --foreground --log-stderr --log-level=6 --pidfile="$E2E_TMP/rtpengine.pid" \
+        >"$E2E_TMP/rtpengine.log" 2>&1 </dev/null &
+    pid=$!
+    E2E_PIDS+=("$pid")
+    E2E_RTPENGINE_PID=$pid
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || e2e_fail "rtpengine exited: $(tail -n 3 "$E2E_TMP/rtpengine.log")"
+        if [ "$($E2E_TOOL ng 127.0.0.1:$ng ping 2>/dev/null)" = pong ]; then
+            # the pong must be ours: the control port is held by the rtpengine started here
+            ss -H -lunp "sport = :$ng" | grep -q "pid=$pid," \
+                || e2e_fail "another process answers on rtpengine's control port $ng: $(ss -H -lunp "sport = :$ng")"
+            return 0
+        fi
+        sleep 0.1
+    done
+    e2e_fail "rtpengine did not answer ng ping within 10 s"
+}
+
+# e2e_rtpengine_sessions NG: the Call-IDs of rtpengine's sessions, one a line.
+e2e_rtpengine_sessions() {
+    $E2E_TOOL ng "127.0.0.1:$1" list
+}
+
+# e2e_agent NAME SCENARIO MEDIA-PORT: a sipp phone with RTP on MEDIA-PORT for agent
+# sip:NAME@contoso.com, registered to Kamailio ($KAM_PORT) with a REGISTER from a second
+# sipp; its messages in $E2E_TMP/NAME.msg.
+e2e_agent() {
+    local name=$1 scen=$2 mp=$3 port rport
+    read -r port rport <<<"$(e2e_ports 2)"
+    e2e_gateway "$name" "$port" "$scen" -mi 127.0.0.1 -mp "$mp"
+    e2e_wait_ports "$port"
+    timeout 15 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/register.xml" \
+        -key user "$name" -key contact_port "$port" -m 1 -i 127.0.0.1 -p "$rport" -t u1 \
+        -nostdin -timeout 10s -timeout_error >"$E2E_TMP/register_$name.out" 2>&1 </dev/null \
+        || e2e_fail "agent $name could not REGISTER"
+}
+
+# e2e_media_call NAME SCENARIO NUMBER MEDIA-PORT: one call from sip:alice@contoso.com to
+# NUMBER with RTP on MEDIA-PORT; its messages in $E2E_TMP/NAME.msg (sipp's output NAME.out,
+# errors NAME.err). Fails (returns non-zero) when the scenario does.
+e2e_media_call() {
+    local name=$1 scen=$2 number=$3 mp=$4 port
+    port=$(e2e_ports 1)
+    case $scen in /*) ;; *) scen=$E2E_DIR/scenarios/$scen ;; esac
+    timeout 60 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$scen" -s "$number" \
+        -key caller alice -key domain contoso.com -m 1 -i 127.0.0.1 -p "$port" -t u1 -mi 127.0.0.1 -mp "$mp" \
+        -nostdin -timeout 50s -timeout_error -trace_msg -message_file "$E2E_TMP/$name.msg" \
+        -trace_err -error_file "$E2E_TMP/$name.err" >"$E2E_TMP/$name.out" 2>&1 </dev/null
+}
+
+# e2e_ivr_caller OUT KEYS...: scenarios/media_ivr_caller.xml into OUT, pressing each key (0-9)
+# 1.5 s after the 183 or the previous key (RFC 2833, /usr/share/sip-tester/dtmf_2833_K.pcap);
+# a key "wN" waits N ms more first.
+e2e_ivr_caller() {
+    local out=$1 k keys=""
+    shift
+    for k in "$@"; do
+        case $k in
+        w*) keys+="  <pause milliseconds=\"${k#w}\"/>"$'\n' ;;
+        *) keys+="  <pause milliseconds=\"1500\"/>"$'\n'"  <nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_$k.pcap\"/></action></nop>"$'\n' ;;
+        esac
+    done
+    awk -v keys="$keys" '/^@KEYS@$/ { printf "%s", keys; next } { print }' \
+        "$E2E_DIR/scenarios/media_ivr_caller.xml" >"$out"
+}
+
+# e2e_sniff_start PORT...: every UDP datagram to PORTs on lo, one line each in
+# $E2E_TMP/rtp.txt (media_tool.py sniff: a raw socket, so root), until e2e_sniff_stop.
+e2e_sniff_start() {
+    $E2E_TOOL sniff "$E2E_TMP/rtp.txt" "$@" &
+    E2E_PIDS+=("$!")
+    E2E_SNIFF=$!
+    sleep 0.5
+}
+
+e2e_sniff_stop() {
+    kill -TERM "$E2E_SNIFF" 2>/dev/null || true
+    wait "$E2E_SNIFF" 2>/dev/null || true
+}
+
+# e2e_rtp PORT FROM TO: RTP datagrams the sniffer saw to PORT between the two times (epoch
+# seconds).
+e2e_rtp() {
+    $E2E_TOOL count "$E2E_TMP/rtp.txt" "$1" "$2" "$3"
+}
+
+# e2e_msg_time NAME DIR REGEX: the time (epoch seconds) of the first message sent/received
+# (DIR) by NAME's sipp whose first line matches REGEX.
+e2e_msg_time() {
+    awk -v want="$2" -v re="$3" '/^-+ [0-9-]+ [0-9:.]+$/ { ts = $2 " " $3; next }
+         /^(UDP|TCP) message / { dir = ($0 ~ /message sent/) ? "sent" : "received"; first = 1; next }
+         first && NF { first = 0; if (dir == want && $0 ~ re) { print ts; exit } }' "$E2E_TMP/$1.msg" \
+        | { read -r d t && date -d "$d $t" +%s.%N; }
+}
 
 # e2e_got NAME METHOD: NAME's sipp received a METHOD request (waits up to 30 s for its log).
 e2e_got() {

@@ -13,7 +13,6 @@ set -euo pipefail
 
 case_name=${1:?usage: media.sh CASE}
 e2e_init
-command -v rtpengine >/dev/null || e2e_fail "rtpengine not installed (rtpengine-daemon)"
 read -r KPORT PORT_D <<<"$(e2e_ports 2)"
 read -r CMP AMP AMP2 <<<"$(e2e_media_ports 3)"
 # rtpengine's control port and the module's DTMF port, reserved like the phones' (a port
@@ -23,7 +22,7 @@ PORT_A=0 PORT_B=0 PORT_C=0
 XML=$E2E_TMP/media.xml
 e2e_fixture "$E2E_DIR/fixtures/media.xml" "$XML"
 sed "s/@PORT_D@/$PORT_D/g" "$E2E_DIR/fixtures/media_ivr.lua" >"$E2E_TMP/media_ivr.lua"
-TOOL="$E2E_PY $E2E_DIR/media_tool.py"
+TOOL=$E2E_TOOL
 CLI=${CR_CLI:-$(dirname "$CR_LIBRARY")/callroute}
 MEDIA=$E2E_TMP/media
 mkdir -p "$MEDIA"
@@ -36,31 +35,7 @@ $TOOL wav "$MEDIA/invalid.wav" 1 700
 $TOOL wav "$MEDIA/pin.wav" 1 800
 $TOOL wav "$MEDIA/closed.wav" 1.5 900
 
-# rtpengine on loopback: its ng port, DTMF events to $DTMF, RTP ports in a window of 100
-# reserved for this test below the phones' media ports (e2e_reserve_ports) and the kernel's
-# ephemeral range (where e2e_ports picks SIP ports).
-start_rtpengine() {
-    local base pid
-    base=$(e2e_reserve_ports 1 100 10000 20000) || e2e_fail "no free window for rtpengine's RTP ports"
-    rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
-        --listen-ng=127.0.0.1:$NG --port-min=$base --port-max=$((base + 99)) \
-        --dtmf-log-dest=127.0.0.1:$DTMF --delete-delay=0 --timeout=60 --num-threads=2 \
-        --foreground --log-stderr --log-level=6 --pidfile="$E2E_TMP/rtpengine.pid" \
-        >"$E2E_TMP/rtpengine.log" 2>&1 </dev/null &
-    pid=$!
-    E2E_PIDS+=("$pid")
-    for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || e2e_fail "rtpengine exited: $(tail -n 3 "$E2E_TMP/rtpengine.log")"
-        if [ "$($TOOL ng 127.0.0.1:$NG ping 2>/dev/null)" = pong ]; then
-            # the pong must be ours: the control port is held by the rtpengine started here
-            ss -H -lunp "sport = :$NG" | grep -q "pid=$pid," \
-                || e2e_fail "another process answers on rtpengine's control port $NG: $(ss -H -lunp "sport = :$NG")"
-            return 0
-        fi
-        sleep 0.1
-    done
-    e2e_fail "rtpengine did not answer ng ping within 10 s"
-}
+start_rtpengine() { e2e_start_rtpengine "$NG" "$DTMF"; }
 
 start_kam() {
     e2e_start_kamailio "$KPORT" "$XML" -A "CR_RGS_STATE=\"$E2E_TMP/rgs-state\"" \
@@ -72,56 +47,18 @@ start_kam_media() {
         -A "CR_RTPENGINE_DTMF=\"127.0.0.1:$DTMF\"" -A "CR_MEDIA_DIR=\"$MEDIA\""
 }
 
-# start_agent NAME SCENARIO [RTP-PORT]: a sipp phone (RTP on $AMP by default) for agent
-# sip:NAME@contoso.com, registered with a REGISTER from a second sipp.
-start_agent() {
-    local name=$1 scen=$2 mp=${3:-$AMP} port rport
-    read -r port rport <<<"$(e2e_ports 2)"
-    e2e_gateway "$name" "$port" "$scen" -mi 127.0.0.1 -mp "$mp"
-    e2e_wait_ports "$port"
-    timeout 15 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/register.xml" \
-        -key user "$name" -key contact_port "$port" -m 1 -i 127.0.0.1 -p "$rport" -t u1 \
-        -nostdin -timeout 10s -timeout_error >"$E2E_TMP/register_$name.out" 2>&1 </dev/null \
-        || e2e_fail "agent $name could not REGISTER"
-}
+# start_agent NAME SCENARIO [RTP-PORT]: a registered sipp phone (RTP on $AMP by default) for
+# agent sip:NAME@contoso.com.
+start_agent() { e2e_agent "$1" "$2" "${3:-$AMP}"; }
 
 # caller NAME SCENARIO NUMBER: one call from sip:alice@contoso.com with RTP on $CMP.
-caller() {
-    local name=$1 scen=$2 number=$3 port
-    port=$(e2e_ports 1)
-    case $scen in /*) ;; *) scen=$E2E_DIR/scenarios/$scen ;; esac
-    timeout 60 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$scen" -s "$number" \
-        -key caller alice -key domain contoso.com -m 1 -i 127.0.0.1 -p "$port" -t u1 -mi 127.0.0.1 -mp "$CMP" \
-        -nostdin -timeout 50s -timeout_error -trace_msg -message_file "$E2E_TMP/$name.msg" \
-        -trace_err -error_file "$E2E_TMP/$name.err" >"$E2E_TMP/$name.out" 2>&1 </dev/null
-}
+caller() { e2e_media_call "$1" "$2" "$3" "$CMP"; }
 
 # Every RTP datagram to the caller's and the agent's media ports, into rtp.txt.
-start_sniffer() {
-    $TOOL sniff "$E2E_TMP/rtp.txt" "$CMP" "$AMP" &
-    E2E_PIDS+=("$!")
-    E2E_SNIFF=$!
-    sleep 0.5
-}
-
-stop_sniffer() {
-    kill -TERM "$E2E_SNIFF" 2>/dev/null || true
-    wait "$E2E_SNIFF" 2>/dev/null || true
-}
-
-# msg_time NAME DIR REGEX: the time (epoch seconds) of the first message sent/received by
-# NAME's sipp whose first line matches REGEX.
-msg_time() {
-    awk -v want="$2" -v re="$3" '/^-+ [0-9-]+ [0-9:.]+$/ { ts = $2 " " $3; next }
-         /^(UDP|TCP) message / { dir = ($0 ~ /message sent/) ? "sent" : "received"; first = 1; next }
-         first && NF { first = 0; if (dir == want && $0 ~ re) { print ts; exit } }' "$E2E_TMP/$1.msg" \
-        | { read -r d t && date -d "$d $t" +%s.%N; }
-}
-
-# rtp PORT FROM TO: RTP datagrams to PORT between the two times.
-rtp() {
-    $TOOL count "$E2E_TMP/rtp.txt" "$1" "$2" "$3"
-}
+start_sniffer() { e2e_sniff_start "$CMP" "$AMP"; }
+stop_sniffer() { e2e_sniff_stop; }
+msg_time() { e2e_msg_time "$@"; }
+rtp() { e2e_rtp "$@"; }
 
 # between N LOW HIGH WHAT: N within [LOW, HIGH] (floats), else the case fails.
 between() {
@@ -138,7 +75,7 @@ between() {
 no_sessions() {
     local left
     for _ in $(seq 1 30); do
-        left=$($TOOL ng 127.0.0.1:$NG list)
+        left=$(e2e_rtpengine_sessions "$NG")
         [ -z "$left" ] && return 0
         sleep 0.1
     done
@@ -150,18 +87,9 @@ event_time() {
     awk -v ev="$1" '$2 == ev { print $1; exit }' "$E2E_TMP/events.txt"
 }
 
-# ivr_caller KEYS...: media_ivr_caller.xml pressing each key (0-9) 1.5 s after the 183 or
-# the previous key; a key "wN" waits N ms more first. Prints the scenario's path.
+# ivr_caller KEYS...: media_ivr_caller.xml pressing KEYS (e2e_ivr_caller). Prints its path.
 ivr_caller() {
-    local k keys=""
-    for k in "$@"; do
-        case $k in
-        w*) keys+="  <pause milliseconds=\"${k#w}\"/>"$'\n' ;;
-        *) keys+="  <pause milliseconds=\"1500\"/>"$'\n'"  <nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_$k.pcap\"/></action></nop>"$'\n' ;;
-        esac
-    done
-    awk -v keys="$keys" '/^@KEYS@$/ { printf "%s", keys; next } { print }' \
-        "$E2E_DIR/scenarios/media_ivr_caller.xml" >"$E2E_TMP/ivr_caller.xml"
+    e2e_ivr_caller "$E2E_TMP/ivr_caller.xml" "$@"
     echo "$E2E_TMP/ivr_caller.xml"
 }
 
