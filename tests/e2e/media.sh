@@ -5,8 +5,9 @@
 # Fixture: fixtures/media.xml; prompts and music are WAVs generated here (media_tool.py).
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/media.sh CASE
 # Cases: media_welcome media_mid_prompt_hangup media_off media_ivr_menu media_ivr_invalid
-#        media_ivr_pin media_ivr_refused media_after_hours media_ivr_transfer. E2E_KEEP=1 keeps the scratch
-# directory (logs, sipp traces, rtp.txt: every RTP datagram to the caller and the agent).
+#        media_ivr_pin media_ivr_refused media_after_hours media_ivr_transfer media_ivr_voicemail.
+#        E2E_KEEP=1 keeps the scratch directory (logs, sipp traces, rtp.txt: every RTP datagram
+#        to the caller and the agent).
 # RTP is counted on lo with a raw socket (media_tool.py sniff: needs root).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -256,28 +257,37 @@ media_ivr_pin)
     e2e_log "ok: PIN 1234 collected, then the Support queue"
     ;;
 
-media_ivr_transfer)
-    # Key 3: the IVR transfers the call; the target answers through rtpengine, the call lasts
-    # longer than tm keeps the transaction (the call's record must stay until the BYE, which
-    # deletes the session).
+media_ivr_transfer | media_ivr_voicemail)
+    # Key 3: the IVR transfers the call; key 4: it leaves it in a voicemail box. Either way
+    # the media stops, the target answers through rtpengine, and the call lasts longer than
+    # tm keeps the transaction (the call's record must stay until the BYE, which deletes the
+    # session).
+    if [ "$case_name" = media_ivr_transfer ]; then
+        key=3 target=xfer what=transferred
+    else
+        key=4 target=vm what=voicemail
+    fi
     start_rtpengine
     start_kam_media
-    e2e_gateway xfer "$PORT_D" media_agent.xml -mi 127.0.0.1 -mp "$AMP"
+    e2e_gateway "$target" "$PORT_D" media_agent.xml -mi 127.0.0.1 -mp "$AMP"
     e2e_wait_ports "$PORT_D"
     start_sniffer
-    caller uac "$(talk_longer "$(ivr_caller 3)" 9)" menu || e2e_fail "the transferred call failed"
+    caller uac "$(talk_longer "$(ivr_caller $key)" 9)" menu || e2e_fail "the $what call failed"
     stop_sniffer
-    [ "$(keys_fed)" = 3 ] || e2e_fail "the engine got keys '$(keys_fed)', not 3"
-    [ "$(e2e_count xfer)" = 1 ] || e2e_fail "the transfer target did not ring"
+    [ "$(keys_fed)" = $key ] || e2e_fail "the engine got keys '$(keys_fed)', not $key"
+    [ "$(e2e_count $target)" = 1 ] || e2e_fail "$target did not ring"
+    e2e_expect_invite $target "^sip:$target@127\.0\.0\.1:$PORT_D"
+    grep -a -q "response groups: call \[[0-9:]*\] $what to sip:$target@" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no log line says the call was $what to $target"
     t200=$(msg_time uac received "^SIP/2.0 200") || e2e_fail "the caller got no 200"
     a=$($E2E_PY -c "print($t200 + 0.5)")
     b=$($E2E_PY -c "print($t200 + 4)")
     n_caller=$(rtp "$CMP" "$a" "$b")
-    n_xfer=$(rtp "$AMP" "$a" "$b")
-    [ "$n_caller" -ge 60 ] && [ "$n_xfer" -ge 60 ] \
-        || e2e_fail "RTP after the transfer: caller $n_caller, target $n_xfer (expected ~117 each)"
+    n_target=$(rtp "$AMP" "$a" "$b")
+    [ "$n_caller" -ge 60 ] && [ "$n_target" -ge 60 ] \
+        || e2e_fail "RTP after the $what call: caller $n_caller, $target $n_target (expected ~117 each)"
     no_sessions
-    e2e_log "ok: key 3 transferred the call; RTP caller $n_caller, target $n_xfer; the BYE" \
+    e2e_log "ok: key $key: $what to $target; RTP caller $n_caller, $target $n_target; the BYE" \
         "after 9 s deleted the session"
     ;;
 
