@@ -25,6 +25,7 @@
 #include "lib/json_esc.h"
 #include "opts.h"
 #include "sim_stats.h"
+#include "sim_time.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -162,25 +163,6 @@ static int64_t parse_iso(const char *s)
     return (int64_t)t * 1000;
 }
 
-/* "12", "12.5", "0.250" -> ms; -1 when malformed. Sets *rest after the number. */
-static int64_t parse_seconds(const char *s, const char **rest)
-{
-    int64_t whole = 0, frac = 0;
-    int digits = 0, fd = 0;
-    for (; *s >= '0' && *s <= '9' && whole < 100000000000LL; s++, digits++)
-        whole = whole * 10 + (*s - '0');
-    if (*s == '.')
-        for (s++; *s >= '0' && *s <= '9'; s++)
-            if (fd < 3)
-                frac = frac * 10 + (*s - '0'), fd++;
-    if (!digits || (*s && *s != ' ' && *s != '\t'))
-        return -1;
-    while (fd < 3)
-        frac *= 10, fd++;
-    *rest = s;
-    return whole * 1000 + frac;
-}
-
 /* Prints the held output up to `upto` bytes and forgets the rest. */
 static void release(sim *s, size_t upto)
 {
@@ -305,7 +287,7 @@ static int run_events(const cr_plugin *p, cr_rgs *e, sim *s, FILE *in, const cha
         const char *q = line + strspn(line, " \t");
         if (*q == '#' || *q == '\n' || *q == '\r' || !*q)
             continue;
-        int64_t at = parse_seconds(q, &rest);
+        int64_t at = cr_sim_parse_seconds(q, &rest);
         if (at < 0 || at < *last) {
             fprintf(stderr, "%s:%d: error: %s\n", path, lineno,
                     at < 0 ? "a line must start with a time in seconds" : "time goes backwards");
@@ -435,7 +417,7 @@ int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
                 "callroute simulate: --start '%s' is not a UTC date and time "
                 "YYYY-MM-DDTHH:MM:SSZ\n",
                 start_s);
-    else if (until_s && (until = parse_seconds(until_s, &rest)) < 0)
+    else if (until_s && (until = cr_sim_parse_seconds(until_s, &rest)) < 0)
         fprintf(stderr, "callroute simulate: --until '%s' is not a number of seconds\n", until_s);
     else if (!stats_option(&o, &s))
         ;

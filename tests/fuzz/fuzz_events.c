@@ -13,6 +13,7 @@
 
 #include "cr_rgs.h"
 #include "cr_rgs_xml.h"
+#include "sim_time.h" /* the command line's time field (plugin-api/cli) */
 
 static const char config_xml[] =
     "<callroute xmlns=\"urn:callroute:config:1\"><responseGroups>\n"
@@ -171,25 +172,6 @@ static void on_log(void *ud, int64_t at, const char *line)
     *n += strlen(line);
 }
 
-/* The command line's time field: "12", "12.5", "0.250" -> ms; -1 when malformed. */
-static int64_t parse_seconds(const char *s, const char **rest)
-{
-    int64_t whole = 0, frac = 0;
-    int digits = 0, fd = 0;
-    for (; *s >= '0' && *s <= '9' && whole < 100000000000LL; s++, digits++)
-        whole = whole * 10 + (*s - '0');
-    if (*s == '.')
-        for (s++; *s >= '0' && *s <= '9'; s++)
-            if (fd < 3)
-                frac = frac * 10 + (*s - '0'), fd++;
-    if (!digits || (*s && *s != ' ' && *s != '\t'))
-        return -1;
-    while (fd < 3)
-        frac *= 10, fd++;
-    *rest = s;
-    return whole * 1000 + frac;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static cr_rgs_config *cfg;
@@ -217,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *q = line + strspn(line, " \t"), *rest;
         if (*q == '#' || *q == '\r' || !*q)
             continue;
-        int64_t at = parse_seconds(q, &rest);
+        int64_t at = cr_sim_parse_seconds(q, &rest);
         if (at < 0 || at < last)
             break; /* the command line stops at such a line */
         if (at > MAX_SPAN_MS)
