@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load test of response-group media through rtpengine (issue 13; ctest load_media, label
-# `load` only: about two minutes, not in CI).
+# `load` only: about 100 s, not in CI).
 #
 #   tests/e2e/media_load.sh [BUILD_DIR]          (default BUILD_DIR: build/; needs root and
 #                                                 rtpengine, as tests/e2e/media.sh)
@@ -18,7 +18,9 @@
 #   - no rtpengine session at the end (ng `list`);
 #   - CPU (% of one core, peak of 1 s samples and average) and peak RSS/PSS of rtpengine, of
 #     all Kamailio processes, and of the sipp callers, agents and sniffer (from /proc each
-#     second), printed as a FIGURES line for the README.
+#     second), over the whole run and during the hold alone, printed as a FIGURES line.
+# The agents become available one RPC at a time (kamcmd), so the last callers wait longer
+# than MEDIA_LOAD_HOLD (about 13-15 s more on a loaded 2-core machine).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -198,10 +200,17 @@ while read -r name peak avg rss pss; do
     U[$name]="CPU peak $peak % avg $avg %, RSS $rss MB, PSS $pss MB"
     e2e_log "usage $name: CPU peak $peak % avg $avg % (of one core), peak RSS $rss MB, PSS $pss MB"
 done < <($LTOOL usage "$E2E_TMP/usage.txt" "$t_start" "$t_end")
+# the same during the hold alone (every caller on music on hold, nothing else happening)
+declare -A H
+while read -r name peak avg rss pss; do
+    H[$name]="$avg"
+    e2e_log "usage $name during the hold: CPU peak $peak % avg $avg % (of one core)"
+done < <($LTOOL usage "$E2E_TMP/usage.txt" "$t_hold0" "$t_hold1")
 e2e_log "FIGURES media load: $N callers at $RATE/s, ${secs} s music on hold, then bridged;" \
     "$offered offered, $answered answered, $failed dropped; RTP per caller on hold" \
     "$pmin..$pmax packets (~$((secs * 50))); $left rtpengine sessions left;" \
-    "rtpengine ${U[rtpengine]:-?}; Kamailio ${U[kamailio]:-?}; sipp callers" \
+    "rtpengine ${U[rtpengine]:-?} (on hold avg ${H[rtpengine]:-?} %); Kamailio" \
+    "${U[kamailio]:-?} (on hold avg ${H[kamailio]:-?} %); sipp callers" \
     "${U[sipp_callers]:-?}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 fails=()
