@@ -839,6 +839,22 @@ void cr_pattern_analyse(const char *pattern, cr_pattern_info *out)
     cr_pattern_analyser_free(a);
 }
 
+void cr_pattern_prefixes_of(const char *pattern, cr_pattern_prefixes *out)
+{
+    cr_pattern_info *info = malloc(sizeof *info);
+    memset(out, 0, offsetof(cr_pattern_prefixes, prefix));
+    if (!info)
+        return;
+    cr_pattern_analyse(pattern, info);
+    out->prefixed = info->kind == CR_PX_SET;
+    out->minlen = info->minlen;
+    if (out->prefixed) {
+        out->n = info->nprefixes;
+        memcpy(out->prefix, info->prefixes, info->nprefixes * sizeof info->prefixes[0]);
+    }
+    free(info);
+}
+
 void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out)
 {
     memset(out, 0, offsetof(cr_pattern_info, plen));

@@ -16,15 +16,16 @@
 #ifndef CR_ROUTE_INDEX_H
 #define CR_ROUTE_INDEX_H
 
+#include "cr_index.h"
 #include "model.h"
 
 #include <stdatomic.h>
 
 /* ---- pattern analysis (shared by routes and rules) ---------------------------------- */
 
-#define CR_PX_MAX_PREFIXES 64  /* literal prefixes kept per pattern */
-#define CR_PX_MAX_DEPTH    24  /* longest prefix kept, in symbols */
-#define CR_PX_LEN_INF      255 /* no upper bound on the number's length */
+#define CR_PX_MAX_PREFIXES CR_PATTERN_PREFIXES_MAX /* literal prefixes kept per pattern */
+#define CR_PX_MAX_DEPTH    CR_PATTERN_PREFIX_MAX   /* longest prefix kept, in symbols */
+#define CR_PX_LEN_INF      255                     /* no upper bound on the number's length */
 
 typedef enum {
     CR_PX_ANY,   /* not analysable: a candidate for every number */
@@ -195,21 +196,7 @@ static inline bool cr_route_index_match(const cr_route_iter *it)
     return it->indexed && it->px.match;
 }
 
-/*
- * Forces the straightforward scan (every route of the usage, every rule of the profile, in
- * order) instead of the index, for comparisons and tests. Not for use while decisions on
- * `cfg` run on other threads. Does nothing on a config without an index.
- */
-void cr_config_set_naive(cr_config *cfg, bool naive);
-bool cr_config_naive(const cr_config *cfg);
-
-/* Statistics of the built index (for `callroute bench`). */
-typedef struct cr_index_stats {
-    size_t routes_indexed, routes_fallback, routes_never; /* by pattern analysis */
-    size_t rules_indexed, rules_fallback, rules_never;
-    size_t bytes; /* memory of the tries */
-} cr_index_stats;
-void cr_config_index_stats(const cr_config *cfg, cr_index_stats *out);
+/* Switching the index off, and its statistics: cr_index.h. */
 
 /* ---- rules (rule_index.c) ---------------------------------------------------------------- */
 

@@ -231,7 +231,7 @@ int cr_config_compile(cr_config *cfg, cr_diag *diag);
 void cr_config_mark_response_groups(cr_config *cfg);
 bool cr_config_has_response_groups(const cr_config *cfg);
 
-/* ---- what the configuration was loaded from (plan images: engine/plan_image.h) ---------- */
+/* ---- what the configuration was loaded from (plan images: cr_plan_image.h) ---------- */
 
 /* A digest of the source files' bytes, set by the loader. */
 void cr_config_set_source_digest(cr_config *cfg, uint64_t digest);
