@@ -11,6 +11,6 @@
 #define CR_PLAN_VERSION 1u
 
 /* The architecture tag this build writes and accepts: pointer size, byte order, ABI. */
-uint32_t cr_image_arch(void);
+uint32_t ce_image_arch(void);
 
 #endif

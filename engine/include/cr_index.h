@@ -17,7 +17,6 @@
  * `cfg` run on other threads. Does nothing on a config without an index.
  */
 void cr_config_set_naive(cr_config *cfg, bool naive);
-bool cr_config_naive(const cr_config *cfg);
 
 /* Statistics of the built index (for `callroute bench`). */
 typedef struct cr_index_stats {
@@ -39,7 +38,7 @@ typedef struct cr_pattern_prefixes {
     char prefix[CR_PATTERN_PREFIXES_MAX][CR_PATTERN_PREFIX_MAX + 1]; /* NUL-terminated */
 } cr_pattern_prefixes;
 
-/* Analyses a PCRE2 pattern as the index does (cr_pattern_analyse). Never fails: a pattern it
+/* Analyses a PCRE2 pattern as the index does. Never fails: a pattern it
  * cannot read, or no memory, gives !prefixed. */
 void cr_pattern_prefixes_of(const char *pattern, cr_pattern_prefixes *out);
 

@@ -64,8 +64,8 @@ int cr_image_read(const void *buf, size_t n, const char *name, cr_config **out, 
 /*
  * cr_image_read with flags. CR_IMAGE_BORROW: the configuration's strings (names, patterns,
  * descriptions, URIs, numbers) stay in the image instead of being copied; the image must then
- * stay mapped, unchanged, until the configuration is freed (cr_config_borrow sets who releases
- * it). Every process deciding from the same mapped image shares those pages.
+ * stay mapped, unchanged, until the configuration is freed (cr_image_config_release sets who
+ * releases it). Every process deciding from the same mapped image shares those pages.
  */
 #define CR_IMAGE_BORROW 1u
 int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags, cr_config **out,
