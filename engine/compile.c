@@ -14,8 +14,6 @@
 
 #define OBJ(buf, kind, name) (snprintf(buf, sizeof buf, "%s '%s'", kind, name), buf)
 
-void cr_lint(const cr_config *cfg, cr_diag *diag);
-
 /* Keys of the name indexes are the objects' own names (cr_index_eq). */
 #define NAME_EQ(kind, arr)                                                                         \
     static bool kind##_eq(const void *ud, uint32_t v, const char *key, size_t n)                   \
@@ -40,7 +38,7 @@ static void index_names(cr_diag *d, cr_index *ix, const char *kind, size_t n, cr
                         cr_srcloc (*loc_at)(const cr_config *, size_t), const cr_config *cfg)
 {
     char obj[300];
-    if (cr_index_init(ix, n, false, eq, cfg) != CR_OK) {
+    if (ce_index_init(ix, n, false, eq, cfg) != CR_OK) {
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
         return;
     }
@@ -51,7 +49,7 @@ static void index_names(cr_diag *d, cr_index *ix, const char *kind, size_t n, cr
             cr_diag_add(d, CR_DIAG_ERROR, loc, kind, "has no name");
             continue;
         }
-        uint32_t prev = cr_index_put(ix, name, strlen(name), (uint32_t)i);
+        uint32_t prev = ce_index_put(ix, name, strlen(name), (uint32_t)i);
         if (prev != CR_INDEX_NONE) {
             cr_srcloc ploc = loc_at(cfg, prev);
             cr_diag_add(d, CR_DIAG_ERROR, loc, OBJ(obj, kind, name),
@@ -82,7 +80,7 @@ ACCESSORS(route, routes)
 static void resolve(cr_config *c, cr_diag *d, const cr_index *ix, cr_namelist *l,
                     const cr_namelist *last, const char *obj, const char *kind)
 {
-    uint32_t buf[64], *v = l->count <= 64 ? buf : cr_arena_alloc(c, l->count * sizeof *v);
+    uint32_t buf[64], *v = l->count <= 64 ? buf : ce_arena_alloc(c, l->count * sizeof *v);
     if (!l->count)
         return;
     if (!v) {
@@ -90,9 +88,9 @@ static void resolve(cr_config *c, cr_diag *d, const cr_index *ix, cr_namelist *l
         return;
     }
     for (size_t i = 0; i < l->count; i++) {
-        v[i] = cr_index_get(ix, l->names[i], strlen(l->names[i]));
+        v[i] = ce_index_get(ix, l->names[i], strlen(l->names[i]));
         if (v[i] == CR_INDEX_NONE)
-            cr_diag_add(d, CR_DIAG_ERROR, cr_namelist_locs(l)[i], obj, "unknown %s '%s'", kind,
+            cr_diag_add(d, CR_DIAG_ERROR, ce_namelist_locs(l)[i], obj, "unknown %s '%s'", kind,
                         l->names[i]);
     }
     if (last && last->idx && last->count == l->count &&
@@ -100,7 +98,7 @@ static void resolve(cr_config *c, cr_diag *d, const cr_index *ix, cr_namelist *l
         l->idx = last->idx;
         return;
     }
-    if (v == buf && !(v = cr_arena_alloc(c, l->count * sizeof *v))) {
+    if (v == buf && !(v = ce_arena_alloc(c, l->count * sizeof *v))) {
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
         return;
     }
@@ -117,7 +115,7 @@ static void *compile_pattern(cr_diag *d, const char *pattern, cr_srcloc loc, con
         cr_diag_add(d, CR_DIAG_ERROR, loc, obj, "has no pattern");
         return NULL;
     }
-    size_t sub = cr_re_class_subtraction(pattern);
+    size_t sub = ce_re_class_subtraction(pattern);
     if (sub) {
         cr_diag_add(d, CR_DIAG_ERROR, loc, obj,
                     "pattern '%s' uses .NET character-class subtraction at offset %zu, which "
@@ -125,7 +123,7 @@ static void *compile_pattern(cr_diag *d, const char *pattern, cr_srcloc loc, con
                     pattern, sub - 1);
         return NULL;
     }
-    void *re = cr_re_compile(pattern, msg, sizeof msg, &off);
+    void *re = ce_re_compile(pattern, msg, sizeof msg, &off);
     if (!re)
         cr_diag_add(d, CR_DIAG_ERROR, loc, obj, "pattern '%s' is invalid at offset %zu: %s",
                     pattern, off, msg);
@@ -182,20 +180,20 @@ static void compile_profiles(cr_config *c, cr_diag *d)
     for (size_t i = 0; i < c->nprofiles; i++) {
         cr_profile *p = &c->profiles[i];
         /* phone-context lookups are case-insensitive (profile names are FQDNs) */
-        cr_index_put(&c->profile_fold_ix, p->name, strlen(p->name), (uint32_t)i);
+        ce_index_put(&c->profile_fold_ix, p->name, strlen(p->name), (uint32_t)i);
         if (p->external_access_prefix && !access_prefix_ok(p->external_access_prefix))
             cr_diag_add(d, CR_DIAG_ERROR, p->loc, OBJ(obj, "location profile", p->name),
                         "externalAccessPrefix '%s' must be 1 to 4 of 0-9, # and *",
                         p->external_access_prefix);
         cr_index rules;
-        cr_index_init(&rules, p->nrules, false, rule_eq, p);
+        ce_index_init(&rules, p->nrules, false, rule_eq, p);
         for (size_t j = 0; j < p->nrules; j++) {
             cr_rule *r = &p->rules[j];
             char robj[600];
             snprintf(robj, sizeof robj, "rule '%s' of location profile '%s'", r->name, p->name);
             if (!*r->name)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, robj, "has no name");
-            uint32_t prev = cr_index_put(&rules, r->name, strlen(r->name), (uint32_t)j);
+            uint32_t prev = ce_index_put(&rules, r->name, strlen(r->name), (uint32_t)j);
             if (prev != CR_INDEX_NONE && *r->name)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, robj,
                             "duplicate name (first defined at %s:%d)", p->rules[prev].loc.file,
@@ -207,13 +205,13 @@ static void compile_profiles(cr_config *c, cr_diag *d)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, robj, "has no translation");
                 continue;
             }
-            r->xlat = cr_xlat_compile(r->translation, r->pattern, r->re, msg, sizeof msg);
+            r->xlat = ce_xlat_compile(r->translation, r->pattern, r->re, msg, sizeof msg);
             if (!r->xlat)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, robj, "%s", msg);
             else if (msg[0]) /* a group the pattern lacks: literal text, as in .NET */
                 cr_diag_add(d, CR_DIAG_WARNING, r->loc, robj, "%s", msg);
         }
-        cr_index_free(&rules);
+        ce_index_free(&rules);
     }
 }
 
@@ -233,7 +231,7 @@ static void compile_routing(cr_config *c, cr_diag *d)
                         "address '%s' is not a SIP URI (sip:host[:port])",
                         g->address ? g->address : "");
         if (g->profile) {
-            uint32_t v = cr_index_get(&c->profile_ix, g->profile, strlen(g->profile));
+            uint32_t v = ce_index_get(&c->profile_ix, g->profile, strlen(g->profile));
             if (v == CR_INDEX_NONE)
                 cr_diag_add(d, CR_DIAG_ERROR, g->loc, obj, "unknown location profile '%s'",
                             g->profile);
@@ -243,7 +241,7 @@ static void compile_routing(cr_config *c, cr_diag *d)
             cr_diag_add(d, CR_DIAG_ERROR, g->loc, obj, "ports must not be negative");
     }
     c->gateway_hosts =
-        cr_arena_alloc(c, (c->ngateways ? c->ngateways : 1) * sizeof *c->gateway_hosts);
+        ce_arena_alloc(c, (c->ngateways ? c->ngateways : 1) * sizeof *c->gateway_hosts);
     if (!c->gateway_hosts)
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
     for (size_t i = 0; c->gateway_hosts && i < c->ngateways; i++) {
@@ -256,9 +254,9 @@ static void compile_routing(cr_config *c, cr_diag *d)
     for (size_t i = 0; i < c->nroutes; i++) {
         cr_route *r = &c->routes[i];
         OBJ(obj, "route", r->name);
-        /* a pattern the index decides exactly is compiled on first use only (cr_route_re):
+        /* a pattern the index decides exactly is compiled on first use only (ce_route_re):
          * PCRE2 code is ~200 bytes and a few microseconds a pattern */
-        int ex = r->pattern ? cr_route_analysis_add(c->analysis, c, i) : 0;
+        int ex = r->pattern ? ce_route_analysis_add(c->analysis, c, i) : 0;
         if (ex < 0)
             cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
         if (ex <= 0)
@@ -357,8 +355,8 @@ static void compile_users(cr_config *c, cr_diag *d)
     c->user_keys = aligned_alloc(64, cells ? cells : 64);
     c->user_lines = aligned_alloc(64, cells ? cells : 64);
     if (!c->user_keys || !c->user_lines ||
-        cr_index_init(&c->user_uri_ix, c->nusers, false, user_uri_eq, c) != CR_OK ||
-        cr_index_init(&c->user_line_ix, lines, false, user_line_eq, c) != CR_OK) {
+        ce_index_init(&c->user_uri_ix, c->nusers, false, user_uri_eq, c) != CR_OK ||
+        ce_index_init(&c->user_line_ix, lines, false, user_line_eq, c) != CR_OK) {
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
         return;
     }
@@ -373,8 +371,8 @@ static void compile_users(cr_config *c, cr_diag *d)
         } else {
             bool same = strcmp(key, u->uri) == 0;
             uint32_t v = (uint32_t)i | (same ? 0 : CR_USER_IX_FLAG);
-            cr_key_cell_set(&c->user_keys[i], key, kn, same ? CR_KEY_SAME : 0);
-            uint32_t prev = cr_index_put(&c->user_uri_ix, key, kn, v);
+            ce_key_cell_set(&c->user_keys[i], key, kn, same ? CR_KEY_SAME : 0);
+            uint32_t prev = ce_index_put(&c->user_uri_ix, key, kn, v);
             if (prev != CR_INDEX_NONE) {
                 prev &= CR_USER_IX_MASK;
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "duplicate user (first at %s:%d)",
@@ -386,7 +384,7 @@ static void compile_users(cr_config *c, cr_diag *d)
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj,
                             "line '%s' is not a tel: URI with a phone number", u->line);
             } else {
-                cr_key_cell_set(&c->user_lines[i], u->line_number, strlen(u->line_number),
+                ce_key_cell_set(&c->user_lines[i], u->line_number, strlen(u->line_number),
                                 u->line_ext ? CR_KEY_EXT : 0);
                 char lk[CR_NUMBER_MAX + 40];
                 int kl;
@@ -396,7 +394,7 @@ static void compile_users(cr_config *c, cr_diag *d)
                     kl = snprintf(lk, sizeof lk, "%s", u->line_number);
                 if (kl < 0 || (size_t)kl >= sizeof lk)
                     kl = 0;
-                uint32_t prev = cr_index_put(&c->user_line_ix, lk, (size_t)kl, (uint32_t)i);
+                uint32_t prev = ce_index_put(&c->user_line_ix, lk, (size_t)kl, (uint32_t)i);
                 if (prev != CR_INDEX_NONE) {
                     prev &= CR_USER_IX_MASK;
                     cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj,
@@ -406,18 +404,18 @@ static void compile_users(cr_config *c, cr_diag *d)
                 }
                 /* the bare number also finds the first user with that number */
                 if (u->line_ext)
-                    cr_index_put(&c->user_line_ix, u->line_number, strlen(u->line_number),
+                    ce_index_put(&c->user_line_ix, u->line_number, strlen(u->line_number),
                                  (uint32_t)i | CR_USER_IX_FLAG);
             }
         }
         if (u->policy) {
-            uint32_t v = cr_index_get(&c->policy_ix, u->policy, strlen(u->policy));
+            uint32_t v = ce_index_get(&c->policy_ix, u->policy, strlen(u->policy));
             if (v == CR_INDEX_NONE)
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "unknown voice policy '%s'", u->policy);
             u->policy_idx = v == CR_INDEX_NONE ? -1 : (long)v;
         }
         if (u->profile) {
-            uint32_t v = cr_index_get(&c->profile_ix, u->profile, strlen(u->profile));
+            uint32_t v = ce_index_get(&c->profile_ix, u->profile, strlen(u->profile));
             if (v == CR_INDEX_NONE)
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "unknown location profile '%s'",
                             u->profile);
@@ -433,7 +431,7 @@ static void compile_defaults(cr_config *c, cr_diag *d)
 {
     if (c->default_profile_name) {
         uint32_t v =
-            cr_index_get(&c->profile_ix, c->default_profile_name, strlen(c->default_profile_name));
+            ce_index_get(&c->profile_ix, c->default_profile_name, strlen(c->default_profile_name));
         if (v == CR_INDEX_NONE)
             cr_diag_add(d, CR_DIAG_ERROR, c->default_profile_loc, "locationProfiles",
                         "default location profile '%s' is not defined", c->default_profile_name);
@@ -444,7 +442,7 @@ static void compile_defaults(cr_config *c, cr_diag *d)
     }
     if (c->default_policy_name) {
         uint32_t v =
-            cr_index_get(&c->policy_ix, c->default_policy_name, strlen(c->default_policy_name));
+            ce_index_get(&c->policy_ix, c->default_policy_name, strlen(c->default_policy_name));
         if (v == CR_INDEX_NONE)
             cr_diag_add(d, CR_DIAG_ERROR, c->default_policy_loc, "voicePolicies",
                         "default voice policy '%s' is not defined", c->default_policy_name);
@@ -521,7 +519,7 @@ static bool settle_list(cr_config *c, cr_namelist *l, char **(*name_of)(cr_confi
         free(block);
         return true;
     }
-    char **names = cr_arena_alloc(c, l->count * sizeof *names);
+    char **names = ce_arena_alloc(c, l->count * sizeof *names);
     if (!names)
         return false;
     for (size_t i = 0; i < l->count; i++)
@@ -576,15 +574,15 @@ int cr_config_compile(cr_config *c, cr_diag *d)
     SHRINK(c->users, c->nusers, c->capusers);
     index_names(d, &c->profile_ix, "location profile", c->nprofiles, profile_eq, profile_name,
                 profile_loc, c);
-    cr_index_init(&c->profile_fold_ix, c->nprofiles, true, profile_fold_eq, c);
+    ce_index_init(&c->profile_fold_ix, c->nprofiles, true, profile_fold_eq, c);
     index_names(d, &c->usage_ix, "phone usage", c->nusages, usage_eq, usage_name, usage_loc, c);
     index_names(d, &c->policy_ix, "voice policy", c->npolicies, policy_eq, policy_name, policy_loc,
                 c);
     index_names(d, &c->gateway_ix, "gateway", c->ngateways, gateway_eq, gateway_name, gateway_loc,
                 c);
     index_names(d, &c->route_ix, "route", c->nroutes, route_eq, route_name, route_loc, c);
-    cr_index_free(&c->route_ix); /* only for duplicates */
-    c->analysis = cr_route_analysis_new(c->nroutes);
+    ce_index_free(&c->route_ix); /* only for duplicates */
+    c->analysis = ce_route_analysis_new(c->nroutes);
     if (!c->analysis)
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
     compile_defaults(c, d);
@@ -592,17 +590,17 @@ int cr_config_compile(cr_config *c, cr_diag *d)
     if (c->analysis)
         compile_routing(c, d);
     compile_users(c, d);
-    cr_workflows_compile(c, d);
-    cr_index_free(&c->usage_ix);
-    cr_index_free(&c->policy_ix);
+    ce_workflows_compile(c, d);
+    ce_index_free(&c->usage_ix);
+    ce_index_free(&c->policy_ix);
     if (d->errors == before) {
-        if (build_usage_routes(c) != CR_OK || cr_route_index_build(c, c->analysis) != CR_OK)
+        if (build_usage_routes(c) != CR_OK || ce_route_index_build(c, c->analysis) != CR_OK)
             cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
     }
-    cr_route_analysis_free(c->analysis);
+    ce_route_analysis_free(c->analysis);
     c->analysis = NULL;
     if (d->errors == before)
-        cr_lint(c, d);
+        ce_lint(c, d);
     if (d->errors == before && !settle_lists(c))
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
     free(c->names_set);
@@ -614,27 +612,27 @@ int cr_config_compile(cr_config *c, cr_diag *d)
     return rc;
 }
 
-void cr_compiled_free(cr_config *c)
+void ce_compiled_free(cr_config *c)
 {
     for (size_t i = 0; i < c->nprofiles; i++)
         for (size_t j = 0; j < c->profiles[i].nrules; j++) {
-            cr_re_free(c->profiles[i].rules[j].re);
-            cr_xlat_free(c->profiles[i].rules[j].xlat);
+            ce_re_free(c->profiles[i].rules[j].re);
+            ce_xlat_free(c->profiles[i].rules[j].xlat);
         }
     for (size_t i = 0; i < c->nroutes; i++) {
-        cr_re_free(c->routes[i].re);
+        ce_re_free(c->routes[i].re);
         c->routes[i].re = NULL;
     }
-    cr_index_free(&c->profile_ix);
-    cr_index_free(&c->profile_fold_ix);
-    cr_index_free(&c->usage_ix);
-    cr_index_free(&c->policy_ix);
-    cr_index_free(&c->gateway_ix);
-    cr_index_free(&c->route_ix);
-    cr_route_analysis_free(c->analysis);
+    ce_index_free(&c->profile_ix);
+    ce_index_free(&c->profile_fold_ix);
+    ce_index_free(&c->usage_ix);
+    ce_index_free(&c->policy_ix);
+    ce_index_free(&c->gateway_ix);
+    ce_index_free(&c->route_ix);
+    ce_route_analysis_free(c->analysis);
     c->analysis = NULL;
-    cr_index_free(&c->user_uri_ix);
-    cr_index_free(&c->user_line_ix);
+    ce_index_free(&c->user_uri_ix);
+    ce_index_free(&c->user_line_ix);
     free(c->user_keys);
     free(c->user_lines);
     c->user_keys = c->user_lines = NULL;
@@ -642,5 +640,5 @@ void cr_compiled_free(cr_config *c)
         for (size_t u = 0; u < c->nusages; u++)
             free(c->usage_routes[u].routes);
     free(c->usage_routes);
-    cr_route_index_free(c->route_index);
+    ce_route_index_free(c->route_index);
 }

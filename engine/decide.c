@@ -110,7 +110,7 @@ static const cr_key_cell *user_key(const cr_config *c, const cr_user *u)
     return k->len == CR_KEY_LONG ? NULL : k;
 }
 
-int cr_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len)
+int ce_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len)
 {
     const char *host = gw->address + 4; /* after "sip:" (checked at compile) */
     const char *at = strchr(host, '@');
@@ -139,7 +139,7 @@ static bool attempt_has_gateway(const cr_decision *d, const cr_gateway *g)
     return false;
 }
 
-/* The Request-URI of gateway gi for number[0..n) (cr_gateway_uri with the host found at
+/* The Request-URI of gateway gi for number[0..n) (ce_gateway_uri with the host found at
  * compile and the number's length known). */
 static int attempt_uri(const cr_config *c, const cr_gateway *g, size_t gi, const char *number,
                        size_t n, char *out, size_t len)
@@ -147,7 +147,7 @@ static int attempt_uri(const cr_config *c, const cr_gateway *g, size_t gi, const
     static const char user_phone[] = ";user=phone";
     const cr_gateway_host *h = c->gateway_hosts ? &c->gateway_hosts[gi] : NULL;
     if (!h || 4 + n + 1 + h->len + sizeof user_phone > len)
-        return cr_gateway_uri(g, number, out, len); /* truncated like snprintf */
+        return ce_gateway_uri(g, number, out, len); /* truncated like snprintf */
     if (g->remove_plus && number[0] == '+')
         number++, n--;
     memcpy(out, "sip:", 4);
@@ -295,18 +295,18 @@ static void route_attempts(const cr_config *c, const cr_policy *policy, const ch
     for (size_t i = 0; i < policy->usages.count; i++) {
         const cr_usage *u = &c->usages[policy->usages.idx[i]];
         cr_route_iter it;
-        cr_route_index_begin_key(c, policy->usages.idx[i], key, &it);
+        ce_route_index_begin_key(c, policy->usages.idx[i], key, &it);
         if (trace)
             cr_trace_add(trace, "usage '%s' (%zu of %zu in policy '%s')", u->name, i + 1,
                          (size_t)policy->usages.count, policy->name);
         size_t ri;
         bool any = false;
-        while ((ri = cr_route_index_next(&it)) != SIZE_MAX) {
+        while ((ri = ce_route_index_next(&it)) != SIZE_MAX) {
             const cr_route *r = &c->routes[ri];
             int rc = 1;
-            if (!cr_route_index_match(&it)) {
-                const void *re = cr_route_re(r);
-                rc = re ? cr_re_exec(re, number, n, 0, 0, NULL) : 0;
+            if (!ce_route_index_match(&it)) {
+                const void *re = ce_route_re(r);
+                rc = re ? ce_re_exec(re, number, n, 0, 0, NULL) : 0;
             }
             if (rc <= 0) {
                 if (trace)
@@ -333,13 +333,13 @@ void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *
         return;
     size_t n = strlen(number);
     cr_px_key key; /* the number read once for every usage's trie */
-    cr_px_key_init(&key, number, n);
+    ce_px_key_init(&key, number, n);
     route_attempts(c, policy, number, n, &key, rt, out, trace);
 }
 
 /* A directory user naming a policy this configuration lacks has none (calls are blocked),
  * rather than silently getting the default one. */
-const cr_policy *cr_user_policy(const cr_config *c, const cr_user *u)
+const cr_policy *ce_user_policy(const cr_config *c, const cr_user *u)
 {
     if (u && u->policy_idx >= 0)
         return &c->policies[u->policy_idx];
@@ -378,7 +378,7 @@ static const cr_profile *pick_profile(const cr_config *c, const cr_user *u, cons
                                       cr_trace *trace)
 {
     if (num->context[0] && strcasecmp(num->context, "user-default") != 0) {
-        uint32_t v = cr_index_get(&c->profile_fold_ix, num->context, strlen(num->context));
+        uint32_t v = ce_index_get(&c->profile_fold_ix, num->context, strlen(num->context));
         if (v != CR_INDEX_NONE) {
             if (trace)
                 cr_trace_add(trace, "profile '%s' (named by phone-context)", c->profiles[v].name);
@@ -441,7 +441,7 @@ static int decide_routes(const cr_config *c, const cr_user *u, bool secure, size
                          cr_trace *trace)
 {
     /* 4. usages top to bottom, routes in order */
-    const cr_policy *pol = cr_user_policy(c, u);
+    const cr_policy *pol = ce_user_policy(c, u);
     if (pol && u->policy && u->policy_idx < 0 && trace)
         cr_trace_add(trace,
                      "caller's voice policy '%s' is not configured: the default policy '%s' "
@@ -531,7 +531,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     }
     /* the caller's index slot is fetched while the number is parsed */
     cr_user_probe caller;
-    cr_user_probe_start(c, from, &caller);
+    ce_user_probe_start(c, from, &caller);
     cr_number num;
     if (cr_number_parse(dialed, &num) != CR_OK) {
         if (num.invalid)
@@ -563,14 +563,14 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
         ahead.profile = c->likely_profile;
         ahead.rc = cr_profile_normalize(ahead.profile, num.digits, ahead.normalized,
                                         sizeof ahead.normalized, &ahead.rule, NULL);
-        cr_user_probe_peek(c, &caller);
+        ce_user_probe_peek(c, &caller);
         if (ahead.rc == CR_OK) {
             ahead.n = strlen(ahead.normalized);
-            cr_line_probe_start(c, ahead.normalized, ahead.n, num.ext, &ahead.line);
-            cr_px_key_init(&ahead.key, ahead.normalized, ahead.n);
+            ce_line_probe_start(c, ahead.normalized, ahead.n, num.ext, &ahead.line);
+            ce_px_key_init(&ahead.key, ahead.normalized, ahead.n);
         }
     }
-    const cr_user *u = cr_user_probe_finish(c, rt, &caller);
+    const cr_user *u = ce_user_probe_finish(c, rt, &caller);
     out->caller = u;
     if (!u) {
         refuse(out, trace, "caller '%.200s' is not a known user", from);
@@ -582,7 +582,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     }
     if (trace)
         cr_trace_add(trace, "caller '%s' (voice policy '%s')", u->uri,
-                     cr_user_policy(c, u) ? cr_user_policy(c, u)->name : "(none)");
+                     ce_user_policy(c, u) ? ce_user_policy(c, u)->name : "(none)");
     /* a SIP URI naming a user or a workflow directly is an internal call */
     if (num.is_sip && !num.dialable && direct_target(c, rt, dialed, out, trace))
         return CR_OK;
@@ -612,12 +612,12 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
      * trie symbols for step 4 */
     if (!kept) {
         ahead.n = strlen(out->normalized);
-        cr_line_probe_start(c, out->normalized, ahead.n, num.ext, &ahead.line);
-        cr_px_key_init(&ahead.key, out->normalized, ahead.n);
+        ce_line_probe_start(c, out->normalized, ahead.n, num.ext, &ahead.line);
+        ce_px_key_init(&ahead.key, out->normalized, ahead.n);
     }
     size_t nlen = ahead.n;
     const cr_px_key *key = &ahead.key;
-    const cr_user *callee = cr_line_probe_finish(c, rt, &ahead.line);
+    const cr_user *callee = ce_line_probe_finish(c, rt, &ahead.line);
     if (callee) {
         set_internal(c, callee, out, trace);
         return CR_OK;
@@ -719,7 +719,7 @@ int cr_inbound_decide_ex(const cr_config *c, const cr_gateway *gw, const char *c
     if (cr_profile_normalize(p, from.digits, out->calling, sizeof out->calling, &out->calling_rule,
                              trace) != CR_OK)
         return CR_OK;
-    if (!cr_is_e164(out->calling)) {
+    if (!ce_is_e164(out->calling)) {
         const char *domain = NULL;
         const char *to = out->callee ? out->callee->uri : out->workflow ? out->workflow->uri : NULL;
         if (to) {

@@ -10,7 +10,7 @@
 
 /* 64-bit hash, eight bytes a step (a multiply-xorshift mix); `fold` lower-cases ASCII. The
  * last bytes form a word as if read little-endian (on such machines, one load). */
-uint64_t cr_hash(const char *s, size_t n, bool fold)
+uint64_t ce_hash(const char *s, size_t n, bool fold)
 {
     const uint64_t m = 0x9E3779B97F4A7C15ull;
     uint64_t h = n * m;
@@ -48,7 +48,7 @@ uint64_t cr_hash(const char *s, size_t n, bool fold)
     return h ^ (h >> 32);
 }
 
-int cr_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void *ud)
+int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void *ud)
 {
     size_t cap = 16;
     while (cap < n + n / 2 + 1)
@@ -63,15 +63,15 @@ int cr_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void 
     return CR_OK;
 }
 
-void cr_index_free(cr_index *ix)
+void ce_index_free(cr_index *ix)
 {
     free(ix->slots);
     memset(ix, 0, sizeof *ix);
 }
 
-uint32_t cr_index_put(cr_index *ix, const char *key, size_t n, uint32_t val)
+uint32_t ce_index_put(cr_index *ix, const char *key, size_t n, uint32_t val)
 {
-    uint64_t h = cr_hash(key, n, ix->fold);
+    uint64_t h = ce_hash(key, n, ix->fold);
     uint32_t tag = (uint32_t)(h >> 32);
     for (size_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
         cr_index_slot *s = &ix->slots[i];
@@ -85,14 +85,14 @@ uint32_t cr_index_put(cr_index *ix, const char *key, size_t n, uint32_t val)
     }
 }
 
-uint32_t cr_index_get(const cr_index *ix, const char *key, size_t n)
+uint32_t ce_index_get(const cr_index *ix, const char *key, size_t n)
 {
     if (!ix->cap)
         return CR_INDEX_NONE;
-    return cr_index_get_hashed(ix, key, n, cr_hash(key, n, ix->fold));
+    return ce_index_get_hashed(ix, key, n, ce_hash(key, n, ix->fold));
 }
 
-uint32_t cr_index_get_hashed(const cr_index *ix, const char *key, size_t n, uint64_t h)
+uint32_t ce_index_get_hashed(const cr_index *ix, const char *key, size_t n, uint64_t h)
 {
     if (!ix->cap)
         return CR_INDEX_NONE;

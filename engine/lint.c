@@ -17,18 +17,18 @@
 static size_t sample_rule(const cr_rule *r, char (*out)[CR_NUMBER_MAX + 1], size_t want,
                           uint32_t seed)
 {
-    cr_pattern_sampler *s = cr_pattern_sampler_new(r->pattern);
+    cr_pattern_sampler *s = ce_pattern_sampler_new(r->pattern);
     if (!s)
         return 0;
     size_t got = 0;
     uint32_t rng = seed ? seed : 0x9e3779b9u;
     for (size_t attempt = 0; attempt < want * 4 && got < want; attempt++) {
         size_t n;
-        if (cr_pattern_sample(s, &rng, out[got], CR_NUMBER_MAX + 1) && (n = strlen(out[got])) &&
-            cr_re_exec(r->re, out[got], n, 0, 0, NULL) > 0)
+        if (ce_pattern_sample(s, &rng, out[got], CR_NUMBER_MAX + 1) && (n = strlen(out[got])) &&
+            ce_re_exec(r->re, out[got], n, 0, 0, NULL) > 0)
             got++;
     }
-    cr_pattern_sampler_free(s);
+    ce_pattern_sampler_free(s);
     return got;
 }
 
@@ -44,7 +44,7 @@ static void lint_shadowed(const cr_profile *p, cr_diag *d)
         for (size_t i = 0; i < j; i++) {
             const cr_rule *ri = &p->rules[i];
             size_t k = 0;
-            while (k < n && cr_re_exec(ri->re, samples[k], strlen(samples[k]), 0, 0, NULL) > 0)
+            while (k < n && ce_re_exec(ri->re, samples[k], strlen(samples[k]), 0, 0, NULL) > 0)
                 k++;
             if (k == n || strcmp(ri->pattern, rj->pattern) == 0) {
                 char obj[600];
@@ -87,7 +87,7 @@ static void lint_people(const cr_config *c, cr_diag *d)
     }
 }
 
-void cr_lint(const cr_config *c, cr_diag *d)
+void ce_lint(const cr_config *c, cr_diag *d)
 {
     if (c->ndomains == 0) {
         cr_srcloc loc = c->nprofiles ? c->profiles[0].loc

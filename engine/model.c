@@ -19,7 +19,7 @@ cr_config *cr_config_new(void)
 
 /* Arena chunks grow with the configuration (64 KB to 1 MB): a 400,000-route plan holds tens of
  * megabytes of strings, which would otherwise cost a malloc header and rounding each. */
-void *cr_arena_alloc(cr_config *cfg, size_t n)
+void *ce_arena_alloc(cr_config *cfg, size_t n)
 {
     const size_t align = sizeof(max_align_t);
     n = (n + align - 1) & ~(align - 1);
@@ -56,7 +56,7 @@ void *cr_arena_alloc(cr_config *cfg, size_t n)
     return nk->data;
 }
 
-void cr_config_borrow(cr_config *cfg, const void *base, size_t len, void (*release)(void *ud),
+void ce_config_borrow(cr_config *cfg, const void *base, size_t len, void (*release)(void *ud),
                       void *ud)
 {
     cfg->borrow_lo = base;
@@ -65,7 +65,7 @@ void cr_config_borrow(cr_config *cfg, const void *base, size_t len, void (*relea
     cfg->borrow_ud = ud;
 }
 
-bool cr_config_borrowed(const cr_config *cfg, const void *s)
+bool ce_config_borrowed(const cr_config *cfg, const void *s)
 {
     const char *p = s;
     return p && cfg->borrow_lo && p >= cfg->borrow_lo && p < cfg->borrow_hi;
@@ -76,14 +76,14 @@ bool cr_config_borrowed(const cr_config *cfg, const void *s)
  * shares its pages. */
 static char *arena_str(cr_config *cfg, const char *s, size_t n)
 {
-    if (cr_config_borrowed(cfg, s) && (size_t)(cfg->borrow_hi - s) > n && s[n] == 0)
+    if (ce_config_borrowed(cfg, s) && (size_t)(cfg->borrow_hi - s) > n && s[n] == 0)
         return (char *)s;
     cr_arena_chunk *k = cfg->arena;
     char *d;
     if (k && k->cap - k->used >= n + 1) {
         d = (char *)k->data + k->used;
         k->used += n + 1;
-    } else if (!(d = cr_arena_alloc(cfg, n + 1))) {
+    } else if (!(d = ce_arena_alloc(cfg, n + 1))) {
         return NULL;
     }
     memcpy(d, s, n);
@@ -126,7 +126,7 @@ static char *intern_name(cr_config *cfg, const char *s)
             const char *k = cfg->names_set[i];
             if (!k)
                 continue;
-            size_t j = cr_hash(k, strlen(k), false) & (cap - 1);
+            size_t j = ce_hash(k, strlen(k), false) & (cap - 1);
             while (t[j])
                 j = (j + 1) & (cap - 1);
             t[j] = k;
@@ -135,7 +135,7 @@ static char *intern_name(cr_config *cfg, const char *s)
         cfg->names_set = t;
         cfg->names_cap = cap;
     }
-    size_t j = cr_hash(s, n, false) & (cfg->names_cap - 1);
+    size_t j = ce_hash(s, n, false) & (cfg->names_cap - 1);
     for (; cfg->names_set[j]; j = (j + 1) & (cfg->names_cap - 1))
         if (strcmp(cfg->names_set[j], s) == 0)
             return (char *)cfg->names_set[j];
@@ -148,7 +148,7 @@ static char *intern_name(cr_config *cfg, const char *s)
 }
 
 /* Grows *arr (of n items, cap capacity) by one zeroed slot; returns false on OOM. */
-bool cr_grow(void **arr, size_t n, size_t *cap, size_t size)
+bool ce_grow(void **arr, size_t n, size_t *cap, size_t size)
 {
     if (n < *cap)
         return true;
@@ -268,7 +268,7 @@ int cr_namelist_add(cr_config *cfg, cr_namelist *l, const char *name, cr_srcloc 
     if (!s)
         return CR_ENOMEM;
     l->names[l->count] = s;
-    cr_namelist_locs(l)[l->count] = loc;
+    ce_namelist_locs(l)[l->count] = loc;
     l->count++;
     return CR_OK;
 }
@@ -309,7 +309,7 @@ void cr_config_set_source_digest(cr_config *cfg, uint64_t digest)
     cfg->source_digest = digest;
 }
 
-uint64_t cr_config_source_digest(const cr_config *cfg)
+uint64_t ce_config_source_digest(const cr_config *cfg)
 {
     return cfg->source_digest;
 }
@@ -348,7 +348,7 @@ void cr_config_source_at(const cr_config *cfg, size_t i, const char **file, cons
     *len = cfg->sources[i].len;
 }
 
-void cr_config_drop_sources(cr_config *cfg)
+void ce_config_drop_sources(cr_config *cfg)
 {
     for (size_t i = 0; i < cfg->nsources; i++) {
         free(cfg->sources[i].file);
@@ -363,9 +363,9 @@ void cr_config_free(cr_config *c)
 {
     if (!c)
         return;
-    cr_config_drop_sources(c);
-    cr_compiled_free(c);
-    cr_workflows_free(c);
+    ce_config_drop_sources(c);
+    ce_compiled_free(c);
+    ce_workflows_free(c);
     free(c->domains);
     for (size_t i = 0; i < c->nprofiles; i++)
         free(c->profiles[i].rules);
@@ -413,7 +413,7 @@ const cr_profile *cr_config_profile_at(const cr_config *c, size_t i)
 }
 const cr_profile *cr_config_profile_find(const cr_config *c, const char *name)
 {
-    uint32_t i = name ? cr_index_get(&c->profile_ix, name, strlen(name)) : CR_INDEX_NONE;
+    uint32_t i = name ? ce_index_get(&c->profile_ix, name, strlen(name)) : CR_INDEX_NONE;
     return i == CR_INDEX_NONE ? NULL : &c->profiles[i];
 }
 const cr_profile *cr_config_default_profile(const cr_config *c)
@@ -430,7 +430,7 @@ const cr_gateway *cr_config_gateway_at(const cr_config *c, size_t i)
 }
 const cr_gateway *cr_config_gateway_find(const cr_config *c, const char *name)
 {
-    uint32_t i = name ? cr_index_get(&c->gateway_ix, name, strlen(name)) : CR_INDEX_NONE;
+    uint32_t i = name ? ce_index_get(&c->gateway_ix, name, strlen(name)) : CR_INDEX_NONE;
     return i == CR_INDEX_NONE ? NULL : &c->gateways[i];
 }
 size_t cr_config_route_count(const cr_config *c)
@@ -445,7 +445,7 @@ size_t cr_config_usage_count(const cr_config *c)
 {
     return c->nusages;
 }
-const cr_usage *cr_config_usage_at(const cr_config *c, size_t i)
+const cr_usage *ce_config_usage_at(const cr_config *c, size_t i)
 {
     return i < c->nusages ? &c->usages[i] : NULL;
 }

@@ -34,16 +34,16 @@ typedef struct cr_index {
 #define CR_USER_IX_FLAG 0x80000000u
 #define CR_USER_IX_MASK 0x7FFFFFFFu
 
-int cr_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void *ud);
-void cr_index_free(cr_index *ix);
+int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void *ud);
+void ce_index_free(cr_index *ix);
 /* Inserts key -> val; returns the existing value (and does not replace) when present, or
  * CR_INDEX_NONE when inserted. */
-uint32_t cr_index_put(cr_index *ix, const char *key, size_t n, uint32_t val);
-uint32_t cr_index_get(const cr_index *ix, const char *key, size_t n);
-/* The same with the key's hash already computed (cr_hash with the index's fold). */
-uint32_t cr_index_get_hashed(const cr_index *ix, const char *key, size_t n, uint64_t h);
+uint32_t ce_index_put(cr_index *ix, const char *key, size_t n, uint32_t val);
+uint32_t ce_index_get(const cr_index *ix, const char *key, size_t n);
+/* The same with the key's hash already computed (ce_hash with the index's fold). */
+uint32_t ce_index_get_hashed(const cr_index *ix, const char *key, size_t n, uint64_t h);
 /* Asks the CPU for the slot a lookup of hash h starts at, ahead of the lookup. */
-static inline void cr_index_prefetch(const cr_index *ix, uint64_t h)
+static inline void ce_index_prefetch(const cr_index *ix, uint64_t h)
 {
     if (ix->cap)
         __builtin_prefetch(&ix->slots[h & (ix->cap - 1)]);
@@ -55,9 +55,9 @@ typedef struct cr_line_probe {
     size_t n;
     uint64_t h; /* of the bare number, when there is no extension */
 } cr_line_probe;
-void cr_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
+void ce_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
                          cr_line_probe *p);
-const cr_user *cr_line_probe_finish(const cr_config *c, const cr_runtime *rt,
+const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
                                     const cr_line_probe *p);
 
 /* A caller lookup in two steps (cr_route_decide): the key, its hash and the prefetch of its
@@ -68,17 +68,17 @@ typedef struct cr_user_probe {
     uint64_t h;
     char key[CR_URI_MAX];
 } cr_user_probe;
-void cr_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p);
+void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p);
 /* Reads the probe's first slot (once it has come) and prefetches the key and user it names,
- * ahead of cr_user_probe_finish. Changes nothing. */
-void cr_user_probe_peek(const cr_config *c, const cr_user_probe *p);
+ * ahead of ce_user_probe_finish. Changes nothing. */
+void ce_user_probe_peek(const cr_config *c, const cr_user_probe *p);
 /* The user cr_user_find would return (configuration, then rt->users). */
-const cr_user *cr_user_probe_finish(const cr_config *c, const cr_runtime *rt,
+const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
                                     const cr_user_probe *p);
-uint64_t cr_hash(const char *s, size_t n, bool fold);
+uint64_t ce_hash(const char *s, size_t n, bool fold);
 
-bool cr_grow(void **arr, size_t n, size_t *cap, size_t size);
-#define CR_GROW(arr, n, cap) cr_grow((void **)&(arr), (n), &(cap), sizeof *(arr))
+bool ce_grow(void **arr, size_t n, size_t *cap, size_t size);
+#define CR_GROW(arr, n, cap) ce_grow((void **)&(arr), (n), &(cap), sizeof *(arr))
 
 /* Routes of one usage, in configuration order (pre-selection by usage). */
 typedef struct cr_usage_routes {
@@ -103,7 +103,7 @@ typedef struct cr_key_cell {
 } cr_key_cell;
 
 /* Fills a cell with key[0..n). */
-void cr_key_cell_set(cr_key_cell *cell, const char *key, size_t n, unsigned flags);
+void ce_key_cell_set(cr_key_cell *cell, const char *key, size_t n, unsigned flags);
 
 /* What follows the user part in a gateway's Request-URIs: the host of its address (after
  * "sip:" and any "user@"), set by compile so that decisions need not search for it. */
@@ -119,11 +119,11 @@ typedef struct cr_arena_chunk {
     max_align_t data[];
 } cr_arena_chunk;
 
-void *cr_arena_alloc(cr_config *cfg, size_t n);
+void *ce_arena_alloc(cr_config *cfg, size_t n);
 
 /* Where each name of a list built by cr_namelist_add was given: after the names, until
  * compile moves the list into the arena. */
-static inline cr_srcloc *cr_namelist_locs(const cr_namelist *l)
+static inline cr_srcloc *ce_namelist_locs(const cr_namelist *l)
 {
     return (cr_srcloc *)(void *)(l->names + l->cap);
 }
@@ -166,7 +166,7 @@ struct cr_config {
     struct cr_source *sources; /* files declaring response groups, kept for plan images */
     size_t nsources, capsources;
     /* A read-only block the configuration's strings may point into instead of being copied
-     * (a mapped plan image: cr_config_borrow), released by cr_config_free. */
+     * (a mapped plan image: ce_config_borrow), released by cr_config_free. */
     const char *borrow_lo, *borrow_hi;
     void (*borrow_release)(void *ud);
     void *borrow_ud;
@@ -195,17 +195,17 @@ struct cr_config {
  * the block must stay mapped, unchanged, for the configuration's whole life; cr_config_free
  * calls release(ud) last (release may be NULL). One block per configuration.
  */
-void cr_config_borrow(cr_config *cfg, const void *base, size_t len, void (*release)(void *ud),
+void ce_config_borrow(cr_config *cfg, const void *base, size_t len, void (*release)(void *ud),
                       void *ud);
 /* True when s points into the borrowed block. */
-bool cr_config_borrowed(const cr_config *cfg, const void *s);
+bool ce_config_borrowed(const cr_config *cfg, const void *s);
 
 /* Frees what compile built (patterns, indexes). */
-void cr_compiled_free(cr_config *cfg);
+void ce_compiled_free(cr_config *cfg);
 
 /* workflow.c: indexes the workflow call targets (errors into d); frees the array and indexes. */
-void cr_workflows_compile(cr_config *cfg, cr_diag *d);
-void cr_workflows_free(cr_config *cfg);
+void ce_workflows_compile(cr_config *cfg, cr_diag *d);
+void ce_workflows_free(cr_config *cfg);
 
 /* ---- regex.c: PCRE2 with JIT and match limits ---- */
 
@@ -213,27 +213,27 @@ void cr_workflows_free(cr_config *cfg);
 #define CR_MATCH_LIMIT 200000
 #define CR_DEPTH_LIMIT 10000
 
-/* Compiles `pattern` (no JIT: see cr_re_jit). On error returns NULL with the PCRE2 message and
+/* Compiles `pattern` (no JIT: see ce_re_jit). On error returns NULL with the PCRE2 message and
  * the offset. */
-void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *erroffset);
+void *ce_re_compile(const char *pattern, char *err, size_t errlen, size_t *erroffset);
 /* Offset + 1 of a .NET character-class subtraction ("-[" inside a class), 0 when none. */
-size_t cr_re_class_subtraction(const char *pattern);
+size_t ce_re_class_subtraction(const char *pattern);
 /* JIT-compiles a compiled pattern (before the config is shared between threads). */
-void cr_re_jit(void *re);
+void ce_re_jit(void *re);
 /* The compiled pattern of a route, compiled on first use when compile left it out (patterns
  * the route index decides exactly); published with a compare-and-swap, so that decisions on
  * many threads may race here. No JIT: a naive scan runs thousands of patterns once each,
  * where the interpreter is faster than JIT code spread over thousands of pages. NULL when
  * out of memory. */
-const void *cr_route_re(const cr_route *r);
+const void *ce_route_re(const cr_route *r);
 /* Up to this many routes every route pattern gets JIT code (route_index.c). */
 #define CR_JIT_ALL_ROUTES 20000
-void cr_re_free(void *re);
-uint32_t cr_re_capture_count(const void *re);
+void ce_re_free(void *re);
+uint32_t ce_re_capture_count(const void *re);
 /* Group number of a named group, or -1. */
-int cr_re_group_number(const void *re, const char *name);
+int ce_re_group_number(const void *re, const char *name);
 /* Names and numbers of named groups: calls fn for each. */
-void cr_re_names(const void *re, void (*fn)(void *ud, const char *name, int num), void *ud);
+void ce_re_names(const void *re, void (*fn)(void *ud, const char *name, int num), void *ud);
 
 #define CR_RE_PARTIAL  1u /* PCRE2_PARTIAL_HARD */
 #define CR_RE_ANCHORED 2u
@@ -245,23 +245,39 @@ void cr_re_names(const void *re, void (*fn)(void *ud, const char *name, int num)
  * storage and is valid until the next match on the same thread.
  */
 #define CR_RE_PARTIAL_MATCH (-100)
-int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned flags,
+int ce_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned flags,
                const size_t **ov);
 
 /* ---- translation.c ---- */
 
 /* Parses a .NET replacement string against a compiled pattern (`pattern` is its source, read
- * for shapes that need no PCRE2). Returns the compiled form (free with cr_xlat_free), or NULL
+ * for shapes that need no PCRE2). Returns the compiled form (free with ce_xlat_free), or NULL
  * with a message in err (a group the pattern lacks). */
-void *cr_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
+void *ce_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
                       size_t errlen);
-void cr_xlat_free(void *x);
+void ce_xlat_free(void *x);
 /* True when the rule's pattern has the simple shape that normalization decides and
  * translates without PCRE2 (PCRE2 then only serves device dialing and naive scans). */
-bool cr_xlat_is_simple(const void *x);
+bool ce_xlat_is_simple(const void *x);
 /* cr_rule_apply for a rule of the simple shape and `in` (n characters, 1 to CR_NUMBER_MAX)
  * made of the alphabet, without PCRE2: 1 match (out written), 0 no match, CR_ERANGE result
  * too long, -1 when the rule is not of that shape. */
-int cr_rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen);
+int ce_rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen);
+
+/* ---- engine-internal helpers that no other layer calls --------------------------------- */
+
+/* True for "+" followed by 1-15 digits. */
+bool ce_is_e164(const char *s);
+/* The voice policy that applies to a user (the default when unset). */
+const cr_policy *ce_user_policy(const cr_config *cfg, const cr_user *u);
+/* Builds the Request-URI of `number` for gateway gw (removePlus honoured). */
+int ce_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len);
+/* The source digest the loader set (cr_config_set_source_digest), for the plan image. */
+uint64_t ce_config_source_digest(const cr_config *cfg);
+/* Frees the kept sources (once an image carries them). */
+void ce_config_drop_sources(cr_config *cfg);
+const cr_usage *ce_config_usage_at(const cr_config *cfg, size_t i);
+/* Warnings about a compiled configuration (lint.c), run by cr_config_compile. */
+void ce_lint(const cr_config *cfg, cr_diag *diag);
 
 #endif

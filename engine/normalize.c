@@ -17,13 +17,13 @@ int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, siz
     *rule = NULL;
     /* Candidate rules only, in order (rule_index.c): the first match is the same. */
     cr_rule_iter it;
-    cr_rule_index_begin(p, digits, &it);
+    ce_rule_index_begin(p, digits, &it);
     /* the index walked the number: it is made of the alphabet and not too long, which is
      * what rules of the simple shape need to be decided without PCRE2 */
     size_t n = it.indexed ? strlen(digits) : 0;
-    for (size_t i; (i = cr_rule_index_next(&it)) != SIZE_MAX;) {
+    for (size_t i; (i = ce_rule_index_next(&it)) != SIZE_MAX;) {
         const cr_rule *r = &p->rules[i];
-        int rc = n ? cr_rule_apply_simple(r, digits, n, out, outlen) : -1;
+        int rc = n ? ce_rule_apply_simple(r, digits, n, out, outlen) : -1;
         if (rc == -1)
             rc = cr_rule_apply(r, digits, out, outlen);
         if (rc == 1) {
@@ -96,7 +96,7 @@ cr_dial_answer cr_profile_dial(const cr_profile *p, const char *digits, const cr
         const cr_rule *r = &p->rules[i];
         if (r->do_not_dial_from_device || (external && r->internal_extension))
             continue;
-        int rc = cr_re_exec(r->re, d, n, 0, 0, NULL);
+        int rc = ce_re_exec(r->re, d, n, 0, 0, NULL);
         if (rc > 0) {
             *rule = r;
             if (normalized && cr_rule_apply(r, d, normalized, len) < 0 && len)
@@ -110,7 +110,7 @@ cr_dial_answer cr_profile_dial(const cr_profile *p, const char *digits, const cr
         const cr_rule *r = &p->rules[i];
         if (r->do_not_dial_from_device || (external && r->internal_extension))
             continue;
-        if (cr_re_exec(r->re, d, n, 0, CR_RE_PARTIAL, NULL) == CR_RE_PARTIAL_MATCH) {
+        if (ce_re_exec(r->re, d, n, 0, CR_RE_PARTIAL, NULL) == CR_RE_PARTIAL_MATCH) {
             more = true;
             if (trace)
                 cr_trace_add(trace, "rule '%s' can still match with more digits", r->name);

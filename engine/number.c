@@ -16,7 +16,7 @@ static bool is_separator(char c)
     return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')';
 }
 
-bool cr_is_e164(const char *s)
+bool ce_is_e164(const char *s)
 {
     if (!s || s[0] != '+')
         return false;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cr_px_symbol(unsigned char c)
+int ce_px_symbol(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -29,11 +29,11 @@ int cr_px_symbol(unsigned char c)
     return -1;
 }
 
-const char cr_pat_sym_char[SYM_COUNT] = "0123456789+*#";
+const char ce_pat_sym_char[SYM_COUNT] = "0123456789+*#";
 
 static uint16_t char_mask(unsigned char c)
 {
-    int s = cr_px_symbol(c);
+    int s = ce_px_symbol(c);
     return s < 0 ? 0 : (uint16_t)(1u << s);
 }
 
@@ -231,7 +231,7 @@ static int parse_class(parser *P)
             return -1;
         }
         for (int k = 0; k < SYM_COUNT; k++)
-            if ((unsigned char)cr_pat_sym_char[k] >= lo && (unsigned char)cr_pat_sym_char[k] <= hi)
+            if ((unsigned char)ce_pat_sym_char[k] >= lo && (unsigned char)ce_pat_sym_char[k] <= hi)
                 mask |= (uint16_t)(1u << k);
     }
     return set_node(P, neg ? (uint16_t)(MASK_ALL & ~mask) : mask);
@@ -679,7 +679,7 @@ static void add_prefix(scratch *X, cr_pattern_info *out, const uint8_t *syms, si
 {
     size_t k = out->nprefixes++;
     for (size_t i = 0; i < len; i++)
-        out->prefixes[k][i] = cr_pat_sym_char[syms[i]];
+        out->prefixes[k][i] = ce_pat_sym_char[syms[i]];
     out->prefixes[k][len] = 0;
     out->plen[k] = (uint8_t)len;
     out->tail[k] = 0;
@@ -692,7 +692,7 @@ static void add_prefix(scratch *X, cr_pattern_info *out, const uint8_t *syms, si
     }
 }
 
-bool cr_pattern_exact(const cr_pattern_info *info)
+bool ce_pattern_exact(const cr_pattern_info *info)
 {
     if (!info->strict || info->kind == CR_PX_ANY)
         return false;
@@ -827,24 +827,40 @@ static void dedupe(cr_pattern_info *out)
             out->tail[i] = 0;
 }
 
-cr_pattern_analyser *cr_pattern_analyser_new(void)
+cr_pattern_analyser *ce_pattern_analyser_new(void)
 {
     return malloc(sizeof(scratch) + POOL_SETS * (MAX_STATES / 64) * sizeof(uint64_t));
 }
 
-void cr_pattern_analyser_free(cr_pattern_analyser *a)
+void ce_pattern_analyser_free(cr_pattern_analyser *a)
 {
     free(a);
 }
 
-void cr_pattern_analyse(const char *pattern, cr_pattern_info *out)
+void ce_pattern_analyse(const char *pattern, cr_pattern_info *out)
 {
-    cr_pattern_analyser *a = cr_pattern_analyser_new();
-    cr_pattern_analyse_with(a, pattern, out);
-    cr_pattern_analyser_free(a);
+    cr_pattern_analyser *a = ce_pattern_analyser_new();
+    ce_pattern_analyse_with(a, pattern, out);
+    ce_pattern_analyser_free(a);
 }
 
-void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out)
+void cr_pattern_prefixes_of(const char *pattern, cr_pattern_prefixes *out)
+{
+    cr_pattern_info *info = malloc(sizeof *info);
+    memset(out, 0, offsetof(cr_pattern_prefixes, prefix));
+    if (!info)
+        return;
+    ce_pattern_analyse(pattern, info);
+    out->prefixed = info->kind == CR_PX_SET;
+    out->minlen = info->minlen;
+    if (out->prefixed) {
+        out->n = info->nprefixes;
+        memcpy(out->prefix, info->prefixes, info->nprefixes * sizeof info->prefixes[0]);
+    }
+    free(info);
+}
+
+void ce_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out)
 {
     memset(out, 0, offsetof(cr_pattern_info, plen));
     out->kind = CR_PX_ANY;
@@ -855,7 +871,7 @@ void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pat
     if (!pattern || !X)
         return;
     parser *P = &X->P;
-    int root = cr_pat_parse(P, pattern);
+    int root = ce_pat_parse(P, pattern);
     if (P->bail || root < 0 || pattern[P->i] != 0)
         goto done;
     /* ovectors hold 255 groups (regex.c): more is not read exactly */
@@ -893,7 +909,7 @@ done:
     return;
 }
 
-int cr_pat_parse(parser *P, const char *pattern)
+int ce_pat_parse(parser *P, const char *pattern)
 {
     P->s = pattern;
     P->i = 0;

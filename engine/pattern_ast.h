@@ -17,8 +17,8 @@
 #define MASK_DIGIT    0x3FFu
 #define MASK_NONDIGIT 0x1C00u /* + * # */
 
-/* the symbols in cr_px_symbol order */
-extern const char cr_pat_sym_char[SYM_COUNT];
+/* the symbols in ce_px_symbol order */
+extern const char ce_pat_sym_char[SYM_COUNT];
 
 enum { A_SET, A_EMPTY, A_CAT, A_ALT, A_REP, A_BEGIN, A_END };
 
@@ -49,6 +49,6 @@ typedef struct parser {
 
 /* Parses `pattern` into P: the root node, or -1; P->bail when the pattern is outside the
  * subset, P->inexact when the tree only over-approximates it. */
-int cr_pat_parse(parser *P, const char *pattern);
+int ce_pat_parse(parser *P, const char *pattern);
 
 #endif

@@ -12,7 +12,7 @@ struct cr_pattern_sampler {
     int root;
 };
 
-cr_pattern_sampler *cr_pattern_sampler_new(const char *pattern)
+cr_pattern_sampler *ce_pattern_sampler_new(const char *pattern)
 {
     if (!pattern)
         return NULL;
@@ -20,7 +20,7 @@ cr_pattern_sampler *cr_pattern_sampler_new(const char *pattern)
     if (!s)
         return NULL;
     parser *P = &s->P;
-    s->root = cr_pat_parse(P, pattern);
+    s->root = ce_pat_parse(P, pattern);
     if (P->bail || P->inexact || s->root < 0 || pattern[P->i] != 0) {
         free(s);
         return NULL;
@@ -28,7 +28,7 @@ cr_pattern_sampler *cr_pattern_sampler_new(const char *pattern)
     return s;
 }
 
-void cr_pattern_sampler_free(cr_pattern_sampler *s)
+void ce_pattern_sampler_free(cr_pattern_sampler *s)
 {
     free(s);
 }
@@ -62,7 +62,7 @@ static void gen(const parser *P, int k, uint32_t *rng, sample_out *so)
         pick = (int)(xorshift(rng) % (unsigned)n);
         for (int b = 0; b < SYM_COUNT; b++)
             if (((a->mask >> b) & 1) && pick-- == 0)
-                so->out[so->o++] = cr_pat_sym_char[b];
+                so->out[so->o++] = ce_pat_sym_char[b];
         return;
     }
     case A_CAT:
@@ -93,7 +93,7 @@ static void gen(const parser *P, int k, uint32_t *rng, sample_out *so)
     }
 }
 
-bool cr_pattern_sample(const cr_pattern_sampler *s, uint32_t *rng, char *out, size_t cap)
+bool ce_pattern_sample(const cr_pattern_sampler *s, uint32_t *rng, char *out, size_t cap)
 {
     sample_out so = {out, 0, cap, false};
     if (!cap)

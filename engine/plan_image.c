@@ -97,7 +97,7 @@ enum {
 };
 enum { SO_FILE, SO_OFF, SO_LEN };
 
-uint32_t cr_image_arch(void)
+uint32_t ce_image_arch(void)
 {
     /* byte 0: pointer size; byte 1: 1 little / 2 big endian; byte 2: ABI (1 = SysV LP64,
      * 2 = ILP32, 3 = other); byte 3: sizeof(long) */
@@ -166,7 +166,7 @@ static bool set_grow(builder *b)
         if (!o)
             continue;
         const char *k = b->pool + o - 1;
-        size_t j = cr_hash(k, strlen(k), false) & (cap - 1);
+        size_t j = ce_hash(k, strlen(k), false) & (cap - 1);
         while (t[j])
             j = (j + 1) & (cap - 1);
         t[j] = o;
@@ -187,7 +187,7 @@ static uint32_t str(builder *b, const char *s)
         b->oom = true;
         return NONE;
     }
-    size_t j = cr_hash(s, n, false) & (b->setcap - 1);
+    size_t j = ce_hash(s, n, false) & (b->setcap - 1);
     for (; b->set[j]; j = (j + 1) & (b->setcap - 1))
         if (strcmp(b->pool + b->set[j] - 1, s) == 0)
             return b->set[j] - 1;
@@ -356,7 +356,7 @@ static int assemble(builder *b, uint64_t generation, void **out, size_t *len)
     plan_header h = {0};
     memcpy(h.magic, CR_PLAN_MAGIC, CR_PLAN_MAGIC_LEN);
     h.version = CR_PLAN_VERSION;
-    h.arch = cr_image_arch();
+    h.arch = ce_image_arch();
     h.generation = generation;
     h.digest = b->cfg->source_digest;
     h.header_len = sizeof h;
@@ -465,10 +465,10 @@ int cr_image_verify(const void *buf, size_t n, cr_image_info *info, char *err, s
         return bad(err, errlen, CR_EVERSION,
                    "format version %u, this build reads version %u: compile it again", h.version,
                    CR_PLAN_VERSION);
-    if (h.arch != cr_image_arch())
+    if (h.arch != ce_image_arch())
         return bad(err, errlen, CR_EVERSION,
                    "written for another architecture (tag 0x%08x, this one is 0x%08x)", h.arch,
-                   cr_image_arch());
+                   ce_image_arch());
     if (h.total_len > n)
         return bad(err, errlen, CR_EINVAL, "truncated: %zu bytes of %llu", n,
                    (unsigned long long)h.total_len);
@@ -782,7 +782,7 @@ static bool presize(reader *r)
 
 void cr_image_config_release(cr_config *cfg, void (*release)(void *ud), void *ud)
 {
-    cr_config_borrow(cfg, cfg->borrow_lo, (size_t)(cfg->borrow_hi - cfg->borrow_lo), release, ud);
+    ce_config_borrow(cfg, cfg->borrow_lo, (size_t)(cfg->borrow_hi - cfg->borrow_lo), release, ud);
 }
 
 int cr_image_read(const void *buf, size_t n, const char *name, cr_config **out, cr_diag *diag)
@@ -813,7 +813,7 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
         return CR_ENOMEM;
     }
     if (flags & CR_IMAGE_BORROW)
-        cr_config_borrow(r.cfg, buf, n, NULL, NULL);
+        ce_config_borrow(r.cfg, buf, n, NULL, NULL);
     if (!presize(&r)) {
         free(r.files);
         cr_config_free(r.cfg);

@@ -171,7 +171,7 @@ static char *net_backrefs(const char *pattern)
     return out;
 }
 
-void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *erroffset)
+void *ce_re_compile(const char *pattern, char *err, size_t errlen, size_t *erroffset)
 {
     int code = 0;
     PCRE2_SIZE off = 0;
@@ -192,12 +192,12 @@ void *cr_re_compile(const char *pattern, char *err, size_t errlen, size_t *errof
 /* JIT is an optimisation: a platform without it still matches through the interpreter. It is
  * applied by the index builder (route_index.c), which knows which patterns run on every
  * decision: JIT code costs 1-3 KB and ~30 us per pattern, too much for 400,000 routes. */
-void cr_re_jit(void *re)
+void ce_re_jit(void *re)
 {
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
 }
 
-const void *cr_route_re(const cr_route *r)
+const void *ce_route_re(const cr_route *r)
 {
     void **slot = (void **)&((cr_route *)r)->re; /* a cache: the route is otherwise read-only */
     void *re = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
@@ -205,35 +205,35 @@ const void *cr_route_re(const cr_route *r)
         return re;
     char err[8];
     size_t off;
-    void *fresh = cr_re_compile(r->pattern, err, sizeof err, &off);
+    void *fresh = ce_re_compile(r->pattern, err, sizeof err, &off);
     if (!fresh)
         return NULL;
     if (!__atomic_compare_exchange_n(slot, &re, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        cr_re_free(fresh); /* another thread was first: use its */
+        ce_re_free(fresh); /* another thread was first: use its */
         return re;
     }
     return fresh;
 }
 
-void cr_re_free(void *re)
+void ce_re_free(void *re)
 {
     pcre2_code_free(re);
 }
 
-uint32_t cr_re_capture_count(const void *re)
+uint32_t ce_re_capture_count(const void *re)
 {
     uint32_t n = 0;
     pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &n);
     return n;
 }
 
-int cr_re_group_number(const void *re, const char *name)
+int ce_re_group_number(const void *re, const char *name)
 {
     int n = pcre2_substring_number_from_name((const pcre2_code *)re, (PCRE2_SPTR)name);
     return n > 0 ? n : -1;
 }
 
-void cr_re_names(const void *re, void (*fn)(void *ud, const char *name, int num), void *ud)
+void ce_re_names(const void *re, void (*fn)(void *ud, const char *name, int num), void *ud)
 {
     uint32_t count = 0, size = 0;
     PCRE2_SPTR table = NULL;
@@ -278,12 +278,12 @@ __attribute__((destructor)) static void regex_unload(void)
     }
 }
 
-int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned flags,
+int ce_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned flags,
                const size_t **ov)
 {
     pthread_once(&match_ctx_once, match_ctx_init);
     /* a yes/no question needs no ovector: any match data does */
-    uint32_t need = ov ? cr_re_capture_count(re) + 1 : 1;
+    uint32_t need = ov ? ce_re_capture_count(re) + 1 : 1;
     if (need > 256)
         return CR_EINVAL;
     if (!md || md_pairs < need) {
@@ -336,7 +336,7 @@ int cr_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned f
 /* Offset + 1 of the "-[" of a .NET character-class subtraction ([a-z-[aeiou]]), 0 when the
  * pattern has none. PCRE2 would read "[2-9-[5]]" as the class [2-9-[5] then a literal ']'
  * and never match what the admin meant. */
-size_t cr_re_class_subtraction(const char *p)
+size_t ce_re_class_subtraction(const char *p)
 {
     re_scan st = {false, false};
     enum re_elem what;

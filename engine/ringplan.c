@@ -4,6 +4,7 @@
  * about are written next to the code that makes them.
  */
 #include "cr_ringplan.h"
+#include "model.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -525,7 +526,7 @@ int cr_plan_build_ex(const cr_config *cfg, const char *from, const cr_gateway *f
     }
     planner P = {cfg, rt, out, trace, "", "", ""};
     out->callee = callee;
-    out->policy = cr_user_policy(cfg, callee);
+    out->policy = ce_user_policy(cfg, callee);
     out->profile = cr_user_profile(cfg, callee);
     cr_uri_key(callee->uri, P.callee_key, sizeof P.callee_key);
     if (from)

@@ -30,7 +30,7 @@ static int push_entry(cr_px_builder *b, const char *prefix, size_t len, uint8_t 
     cr_px_entry *e = &b->entries[b->n++];
     memset(e->syms, 0, sizeof e->syms);
     for (size_t i = 0; i < len; i++)
-        e->syms[i] = (uint8_t)cr_px_symbol((unsigned char)prefix[i]);
+        e->syms[i] = (uint8_t)ce_px_symbol((unsigned char)prefix[i]);
     e->len = (uint8_t)len;
     e->minlen = mn;
     e->maxlen = mx;
@@ -39,7 +39,7 @@ static int push_entry(cr_px_builder *b, const char *prefix, size_t len, uint8_t 
     return CR_OK;
 }
 
-int cr_px_builder_add(cr_px_builder *b, const cr_pattern_info *info, uint32_t id)
+int ce_px_builder_add(cr_px_builder *b, const cr_pattern_info *info, uint32_t id)
 {
     if (info->kind == CR_PX_NEVER)
         return CR_OK;
@@ -139,7 +139,7 @@ static int build_node(build *B, uint32_t at, size_t lo, size_t hi, size_t depth)
     return CR_OK;
 }
 
-int cr_px_builder_finish(cr_px_builder *b, cr_px_trie *t)
+int ce_px_builder_finish(cr_px_builder *b, cr_px_trie *t)
 {
     memset(t, 0, sizeof *t);
     int rc = CR_ENOMEM;
@@ -153,7 +153,7 @@ int cr_px_builder_finish(cr_px_builder *b, cr_px_trie *t)
     free(b->entries);
     memset(b, 0, sizeof *b);
     if (rc != CR_OK) {
-        cr_px_trie_free(t);
+        ce_px_trie_free(t);
         return rc;
     }
     /* give back what the doubling over-allocated */
@@ -166,14 +166,14 @@ int cr_px_builder_finish(cr_px_builder *b, cr_px_trie *t)
     return CR_OK;
 }
 
-void cr_px_trie_free(cr_px_trie *t)
+void ce_px_trie_free(cr_px_trie *t)
 {
     free(t->nodes);
     free(t->items);
     memset(t, 0, sizeof *t);
 }
 
-size_t cr_px_trie_bytes(const cr_px_trie *t)
+size_t ce_px_trie_bytes(const cr_px_trie *t)
 {
     return t->nnodes * sizeof *t->nodes + t->nitems * sizeof *t->items;
 }
@@ -193,7 +193,7 @@ static const uint8_t sym_of[256] = {
     ['7'] = 8, ['8'] = 9, ['9'] = 10, ['+'] = 11, ['*'] = 12, ['#'] = 13,
 };
 
-bool cr_px_key_init(cr_px_key *k, const char *number, size_t n)
+bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
 {
     k->n = n;
     k->ok = false;
@@ -213,7 +213,7 @@ bool cr_px_key_init(cr_px_key *k, const char *number, size_t n)
     return true;
 }
 
-bool cr_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
+bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
 {
     if (!k->ok)
         return false;
@@ -239,13 +239,13 @@ bool cr_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
     return true;
 }
 
-bool cr_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
+bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
 {
     cr_px_key k;
-    return cr_px_key_init(&k, number, n) && cr_px_trie_walk(t, &k, it);
+    return ce_px_key_init(&k, number, n) && ce_px_trie_walk(t, &k, it);
 }
 
-uint32_t cr_px_next(cr_px_iter *it)
+uint32_t ce_px_next(cr_px_iter *it)
 {
     for (;;) {
         uint32_t id = UINT32_MAX;
@@ -289,15 +289,15 @@ struct cr_route_index {
     cr_index_stats stats;
 };
 
-void cr_route_index_free(cr_route_index *ix)
+void ce_route_index_free(cr_route_index *ix)
 {
     if (!ix)
         return;
     for (size_t u = 0; u < ix->nusages; u++)
-        cr_px_trie_free(&ix->tries[u]);
+        ce_px_trie_free(&ix->tries[u]);
     free(ix->tries);
     for (size_t i = 0; i < ix->nrules; i++)
-        cr_rule_index_free(ix->rules[i]);
+        ce_rule_index_free(ix->rules[i]);
     free(ix->rules);
     free(ix);
 }
@@ -311,46 +311,46 @@ struct cr_route_analysis {
     size_t nroutes;
 };
 
-cr_route_analysis *cr_route_analysis_new(size_t nroutes)
+cr_route_analysis *ce_route_analysis_new(size_t nroutes)
 {
     cr_route_analysis *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
     a->nroutes = nroutes;
-    a->an = cr_pattern_analyser_new();
+    a->an = ce_pattern_analyser_new();
     a->first = calloc(nroutes + 1, sizeof *a->first);
     a->kind = calloc(nroutes + 1, 1);
     if (!a->an || !a->first || !a->kind) {
-        cr_route_analysis_free(a);
+        ce_route_analysis_free(a);
         return NULL;
     }
     return a;
 }
 
-void cr_route_analysis_free(cr_route_analysis *a)
+void ce_route_analysis_free(cr_route_analysis *a)
 {
     if (!a)
         return;
-    cr_pattern_analyser_free(a->an);
+    ce_pattern_analyser_free(a->an);
     free(a->all.entries);
     free(a->first);
     free(a->kind);
     free(a);
 }
 
-int cr_route_analysis_add(cr_route_analysis *a, const cr_config *cfg, size_t r)
+int ce_route_analysis_add(cr_route_analysis *a, const cr_config *cfg, size_t r)
 {
     if (r >= a->nroutes)
         return 0;
-    cr_pattern_analyse_with(a->an, cfg->routes[r].pattern, &a->info);
+    ce_pattern_analyse_with(a->an, cfg->routes[r].pattern, &a->info);
     a->first[r] = (uint32_t)a->all.n;
-    if (cr_px_builder_add(&a->all, &a->info, (uint32_t)r) != CR_OK)
+    if (ce_px_builder_add(&a->all, &a->info, (uint32_t)r) != CR_OK)
         return CR_ENOMEM;
     a->kind[r] = (uint8_t)(a->info.kind + 1);
-    return cr_pattern_exact(&a->info) ? 1 : 0;
+    return ce_pattern_exact(&a->info) ? 1 : 0;
 }
 
-int cr_route_index_build(cr_config *cfg, cr_route_analysis *a)
+int ce_route_index_build(cr_config *cfg, cr_route_analysis *a)
 {
     cfg->route_index = NULL;
     if (!a)
@@ -391,12 +391,12 @@ int cr_route_index_build(cr_config *cfg, cr_route_analysis *a)
             memcpy(b.entries + b.n, a->all.entries + a->first[r], n * sizeof *b.entries);
             b.n += n;
         }
-        if (cr_px_builder_finish(&b, &ix->tries[u]) != CR_OK) {
+        if (ce_px_builder_finish(&b, &ix->tries[u]) != CR_OK) {
             free(next);
             goto oom;
         }
         ix->nusages = u + 1;
-        ix->stats.bytes += cr_px_trie_bytes(&ix->tries[u]);
+        ix->stats.bytes += ce_px_trie_bytes(&ix->tries[u]);
     }
     free(next);
     for (size_t r = 0; r < cfg->nroutes; r++) {
@@ -404,7 +404,7 @@ int cr_route_index_build(cr_config *cfg, cr_route_analysis *a)
         /* patterns compiled up front run through JIT where it pays: routes the index cannot
          * pre-select run on every decision */
         if (cfg->routes[r].re && (kind == CR_PX_ANY + 1 || cfg->nroutes <= CR_JIT_ALL_ROUTES))
-            cr_re_jit(cfg->routes[r].re);
+            ce_re_jit(cfg->routes[r].re);
         if (kind == CR_PX_SET + 1)
             ix->stats.routes_indexed++;
         else if (kind == CR_PX_NEVER + 1)
@@ -413,21 +413,21 @@ int cr_route_index_build(cr_config *cfg, cr_route_analysis *a)
             ix->stats.routes_fallback++;
     }
     for (size_t p = 0; p < cfg->nprofiles; p++) {
-        if (cr_rule_index_build(&cfg->profiles[p], &ix->naive, a->an, &ix->stats) != CR_OK)
+        if (ce_rule_index_build(&cfg->profiles[p], &ix->naive, a->an, &ix->stats) != CR_OK)
             goto oom;
         ix->rules[ix->nrules++] = cfg->profiles[p].rule_index;
-        ix->stats.bytes += cr_rule_index_bytes(cfg->profiles[p].rule_index);
+        ix->stats.bytes += ce_rule_index_bytes(cfg->profiles[p].rule_index);
     }
     cfg->route_index = ix;
     return CR_OK;
 oom:
     for (size_t p = 0; p < cfg->nprofiles; p++)
         cfg->profiles[p].rule_index = NULL;
-    cr_route_index_free(ix);
+    ce_route_index_free(ix);
     return CR_ENOMEM;
 }
 
-void cr_route_index_begin(const cr_config *cfg, size_t usage, const char *number, size_t n,
+void ce_route_index_begin(const cr_config *cfg, size_t usage, const char *number, size_t n,
                           cr_route_iter *it)
 {
     const cr_route_index *ix = cfg->route_index;
@@ -436,11 +436,11 @@ void cr_route_index_begin(const cr_config *cfg, size_t usage, const char *number
     it->count = cfg->usage_routes[usage].count;
     it->pos = 0;
     if (ix && !atomic_load_explicit(&ix->naive, memory_order_relaxed) &&
-        cr_px_trie_begin(&ix->tries[usage], number, n, &it->px))
+        ce_px_trie_begin(&ix->tries[usage], number, n, &it->px))
         it->indexed = true;
 }
 
-void cr_route_index_begin_key(const cr_config *cfg, size_t usage, const cr_px_key *k,
+void ce_route_index_begin_key(const cr_config *cfg, size_t usage, const cr_px_key *k,
                               cr_route_iter *it)
 {
     const cr_route_index *ix = cfg->route_index;
@@ -449,7 +449,7 @@ void cr_route_index_begin_key(const cr_config *cfg, size_t usage, const cr_px_ke
     it->count = cfg->usage_routes[usage].count;
     it->pos = 0;
     if (ix && !atomic_load_explicit(&ix->naive, memory_order_relaxed) &&
-        cr_px_trie_walk(&ix->tries[usage], k, &it->px))
+        ce_px_trie_walk(&ix->tries[usage], k, &it->px))
         it->indexed = true;
 }
 
@@ -459,7 +459,7 @@ void cr_config_set_naive(cr_config *cfg, bool naive)
         atomic_store(&cfg->route_index->naive, naive);
 }
 
-bool cr_config_naive(const cr_config *cfg)
+bool ce_config_naive(const cr_config *cfg)
 {
     return !cfg || !cfg->route_index || atomic_load(&cfg->route_index->naive);
 }

@@ -2,7 +2,7 @@
  * Candidate routes for a usage and a number, and candidate normalization rules for a
  * profile and a number (rule_index.c).
  *
- * Each pattern is analysed once at compile time (cr_pattern_analyse): when it is anchored
+ * Each pattern is analysed once at compile time (ce_pattern_analyse): when it is anchored
  * at the start, the set of literal prefixes every match must begin with and the bounds on
  * the length of a number it can match are pulled out of it. Those prefixes go into a digit
  * trie (symbols 0-9 + * #); a lookup walks the number down the trie and merges the item
@@ -16,15 +16,16 @@
 #ifndef CR_ROUTE_INDEX_H
 #define CR_ROUTE_INDEX_H
 
+#include "cr_index.h"
 #include "model.h"
 
 #include <stdatomic.h>
 
 /* ---- pattern analysis (shared by routes and rules) ---------------------------------- */
 
-#define CR_PX_MAX_PREFIXES 64  /* literal prefixes kept per pattern */
-#define CR_PX_MAX_DEPTH    24  /* longest prefix kept, in symbols */
-#define CR_PX_LEN_INF      255 /* no upper bound on the number's length */
+#define CR_PX_MAX_PREFIXES CR_PATTERN_PREFIXES_MAX /* literal prefixes kept per pattern */
+#define CR_PX_MAX_DEPTH    CR_PATTERN_PREFIX_MAX   /* longest prefix kept, in symbols */
+#define CR_PX_LEN_INF      255                     /* no upper bound on the number's length */
 
 typedef enum {
     CR_PX_ANY,   /* not analysable: a candidate for every number */
@@ -40,7 +41,7 @@ typedef enum {
  * without PCRE2.
  */
 #define CR_PX_EXACT 0x8000u /* in cr_px_item.tail: the bits below are the tail's symbols */
-#define CR_PX_SYMS  0x1FFFu /* every symbol's bit (0-9 + * #, in cr_px_symbol order) */
+#define CR_PX_SYMS  0x1FFFu /* every symbol's bit (0-9 + * #, in ce_px_symbol order) */
 
 typedef struct cr_pattern_info {
     cr_px_kind kind;
@@ -54,29 +55,29 @@ typedef struct cr_pattern_info {
 } cr_pattern_info;
 
 /* True when the index decides every number of the alphabet for this pattern by itself. */
-bool cr_pattern_exact(const cr_pattern_info *info);
+bool ce_pattern_exact(const cr_pattern_info *info);
 
 /* Analyses a PCRE2 pattern (default options). Sound by construction: every number of the
  * alphabet that PCRE2 can match is accepted by the returned info. Never fails (CR_PX_ANY). */
-void cr_pattern_analyse(const char *pattern, cr_pattern_info *out);
+void ce_pattern_analyse(const char *pattern, cr_pattern_info *out);
 
 /* The same with scratch memory reused across calls (index builds analyse thousands of
- * patterns). cr_pattern_analyser_new returns NULL when out of memory. */
+ * patterns). ce_pattern_analyser_new returns NULL when out of memory. */
 typedef struct cr_pattern_analyser cr_pattern_analyser;
-cr_pattern_analyser *cr_pattern_analyser_new(void);
-void cr_pattern_analyser_free(cr_pattern_analyser *a);
-void cr_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out);
+cr_pattern_analyser *ce_pattern_analyser_new(void);
+void ce_pattern_analyser_free(cr_pattern_analyser *a);
+void ce_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out);
 
 /* Numbers a pattern can match, drawn at random from the same syntax tree (lint's shadowed
- * rules). cr_pattern_sampler_new returns NULL when the pattern is outside what the tree
+ * rules). ce_pattern_sampler_new returns NULL when the pattern is outside what the tree
  * models exactly (lookarounds, back-references, inline options...) or out of memory.
- * cr_pattern_sample writes one candidate (NUL-terminated, symbols of the alphabet; `*` and
+ * ce_pattern_sample writes one candidate (NUL-terminated, symbols of the alphabet; `*` and
  * `+` repeat up to 4 times beyond their minimum) and returns false when it does not fit in
  * cap; *rng is a xorshift32 state (not 0). PCRE2 has the last word on each candidate. */
 typedef struct cr_pattern_sampler cr_pattern_sampler;
-cr_pattern_sampler *cr_pattern_sampler_new(const char *pattern);
-bool cr_pattern_sample(const cr_pattern_sampler *s, uint32_t *rng, char *out, size_t cap);
-void cr_pattern_sampler_free(cr_pattern_sampler *s);
+cr_pattern_sampler *ce_pattern_sampler_new(const char *pattern);
+bool ce_pattern_sample(const cr_pattern_sampler *s, uint32_t *rng, char *out, size_t cap);
+void ce_pattern_sampler_free(cr_pattern_sampler *s);
 
 /* ---- the trie ------------------------------------------------------------------------ */
 
@@ -112,7 +113,7 @@ typedef struct cr_px_iter {
 } cr_px_iter;
 
 /* Maps a character to its trie symbol, or -1 outside the alphabet. */
-int cr_px_symbol(unsigned char c);
+int ce_px_symbol(unsigned char c);
 
 /* A number read into trie symbols once, for the walks of several tries (a decision walks one
  * trie per phone usage with the same number). */
@@ -124,7 +125,7 @@ typedef struct cr_px_key {
 } cr_px_key;
 
 /* Reads number[0..n) into k; false (k->ok) when it is outside the alphabet or too long. */
-bool cr_px_key_init(cr_px_key *k, const char *number, size_t n);
+bool ce_px_key_init(cr_px_key *k, const char *number, size_t n);
 
 /* Collects analysed patterns, then builds the trie. Items may be added in any order. */
 typedef struct cr_px_builder {
@@ -133,20 +134,20 @@ typedef struct cr_px_builder {
 } cr_px_builder;
 
 /* Adds item `id` with its analysis (CR_PX_NEVER adds nothing). CR_OK or CR_ENOMEM. */
-int cr_px_builder_add(cr_px_builder *b, const cr_pattern_info *info, uint32_t id);
+int ce_px_builder_add(cr_px_builder *b, const cr_pattern_info *info, uint32_t id);
 /* Builds the trie and releases the builder (also on failure). CR_OK or CR_ENOMEM. */
-int cr_px_builder_finish(cr_px_builder *b, cr_px_trie *t);
-void cr_px_trie_free(cr_px_trie *t);
+int ce_px_builder_finish(cr_px_builder *b, cr_px_trie *t);
+void ce_px_trie_free(cr_px_trie *t);
 /* Memory held by the trie, in bytes. */
-size_t cr_px_trie_bytes(const cr_px_trie *t);
+size_t ce_px_trie_bytes(const cr_px_trie *t);
 /* Starts a walk for `number` (n characters). Returns false, leaving `it` unusable, when
  * the number has a character outside the alphabet or is longer than CR_NUMBER_MAX. */
-bool cr_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
-/* The same for a number read by cr_px_key_init; false when !k->ok. */
-bool cr_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it);
+bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
+/* The same for a number read by ce_px_key_init; false when !k->ok. */
+bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it);
 /* Next candidate id in ascending order, or UINT32_MAX at the end; it->match tells that the
  * index has decided it matches (an exact prefix); otherwise the pattern decides. */
-uint32_t cr_px_next(cr_px_iter *it);
+uint32_t ce_px_next(cr_px_iter *it);
 
 /* ---- routes ------------------------------------------------------------------------------ */
 
@@ -161,55 +162,42 @@ typedef struct cr_route_iter {
 
 /* Route patterns analysed once while compiling, kept for the index build. */
 typedef struct cr_route_analysis cr_route_analysis;
-cr_route_analysis *cr_route_analysis_new(size_t nroutes);
-void cr_route_analysis_free(cr_route_analysis *a);
+cr_route_analysis *ce_route_analysis_new(size_t nroutes);
+void ce_route_analysis_free(cr_route_analysis *a);
 /* Analyses route r's pattern. Returns 1 when the index decides the pattern exactly (it need
  * not be compiled before a naive scan asks for it), 0 otherwise, CR_ENOMEM. */
-int cr_route_analysis_add(cr_route_analysis *a, const cr_config *cfg, size_t r);
+int ce_route_analysis_add(cr_route_analysis *a, const cr_config *cfg, size_t r);
 
 /* Builds cfg->route_index (routes per usage) from the analysis, and every profile's rule
  * index. On failure (CR_ENOMEM) nothing is left half-built: decisions then scan every route
  * and rule. */
-int cr_route_index_build(cr_config *cfg, cr_route_analysis *a);
+int ce_route_index_build(cr_config *cfg, cr_route_analysis *a);
 /* Frees the route index and the rule indexes of the profiles it built. NULL is fine. */
-void cr_route_index_free(cr_route_index *ix);
+void ce_route_index_free(cr_route_index *ix);
 
-void cr_route_index_begin(const cr_config *cfg, size_t usage, const char *number, size_t n,
+void ce_route_index_begin(const cr_config *cfg, size_t usage, const char *number, size_t n,
                           cr_route_iter *it);
-/* The same with the number already read (cr_px_key_init), for the usages of one decision. */
-void cr_route_index_begin_key(const cr_config *cfg, size_t usage, const cr_px_key *k,
+/* The same with the number already read (ce_px_key_init), for the usages of one decision. */
+void ce_route_index_begin_key(const cr_config *cfg, size_t usage, const cr_px_key *k,
                               cr_route_iter *it);
 
-static inline size_t cr_route_index_next(cr_route_iter *it)
+static inline size_t ce_route_index_next(cr_route_iter *it)
 {
     if (it->indexed) {
-        uint32_t id = cr_px_next(&it->px);
+        uint32_t id = ce_px_next(&it->px);
         return id == UINT32_MAX ? SIZE_MAX : id;
     }
     return it->pos < it->count ? it->routes[it->pos++] : SIZE_MAX;
 }
 
 /* The route last returned matches for sure (no need to run its pattern). */
-static inline bool cr_route_index_match(const cr_route_iter *it)
+static inline bool ce_route_index_match(const cr_route_iter *it)
 {
     return it->indexed && it->px.match;
 }
 
-/*
- * Forces the straightforward scan (every route of the usage, every rule of the profile, in
- * order) instead of the index, for comparisons and tests. Not for use while decisions on
- * `cfg` run on other threads. Does nothing on a config without an index.
- */
-void cr_config_set_naive(cr_config *cfg, bool naive);
-bool cr_config_naive(const cr_config *cfg);
-
-/* Statistics of the built index (for `callroute bench`). */
-typedef struct cr_index_stats {
-    size_t routes_indexed, routes_fallback, routes_never; /* by pattern analysis */
-    size_t rules_indexed, rules_fallback, rules_never;
-    size_t bytes; /* memory of the tries */
-} cr_index_stats;
-void cr_config_index_stats(const cr_config *cfg, cr_index_stats *out);
+/* Switching the index off, and its statistics: cr_index.h. Whether it is off: */
+bool ce_config_naive(const cr_config *cfg);
 
 /* ---- rules (rule_index.c) ---------------------------------------------------------------- */
 
@@ -222,19 +210,19 @@ typedef struct cr_rule_iter {
 } cr_rule_iter;
 
 /* Builds p->rule_index; `naive` is the config-wide switch it follows. */
-int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_analyser *an,
+int ce_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_analyser *an,
                         cr_index_stats *stats);
-void cr_rule_index_free(cr_rule_index *ix);
-size_t cr_rule_index_bytes(const cr_rule_index *ix);
+void ce_rule_index_free(cr_rule_index *ix);
+size_t ce_rule_index_bytes(const cr_rule_index *ix);
 
 /* Candidate rules of p for `digits`, ascending: the first that matches is the first in the
  * profile's order that matches. Works on a profile without an index (every rule). */
-void cr_rule_index_begin(const cr_profile *p, const char *digits, cr_rule_iter *it);
+void ce_rule_index_begin(const cr_profile *p, const char *digits, cr_rule_iter *it);
 
-static inline size_t cr_rule_index_next(cr_rule_iter *it)
+static inline size_t ce_rule_index_next(cr_rule_iter *it)
 {
     if (it->indexed) {
-        uint32_t id = cr_px_next(&it->px);
+        uint32_t id = ce_px_next(&it->px);
         return id == UINT32_MAX ? SIZE_MAX : id;
     }
     return it->pos < it->nrules ? it->pos++ : SIZE_MAX;

@@ -14,7 +14,7 @@ struct cr_rule_index {
     const _Atomic bool *naive; /* the config-wide switch (cr_config_set_naive) */
 };
 
-int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_analyser *an,
+int ce_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_analyser *an,
                         cr_index_stats *stats)
 {
     p->rule_index = NULL;
@@ -26,9 +26,9 @@ int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_ana
     ix->naive = naive;
     for (size_t j = 0; j < p->nrules; j++) {
         /* rules run on every normalization, except those decided without PCRE2 */
-        if (p->rules[j].re && !cr_xlat_is_simple(p->rules[j].xlat))
-            cr_re_jit(p->rules[j].re);
-        cr_pattern_analyse_with(an, p->rules[j].pattern, info);
+        if (p->rules[j].re && !ce_xlat_is_simple(p->rules[j].xlat))
+            ce_re_jit(p->rules[j].re);
+        ce_pattern_analyse_with(an, p->rules[j].pattern, info);
         if (stats) {
             if (info->kind == CR_PX_SET)
                 stats->rules_indexed++;
@@ -37,10 +37,10 @@ int cr_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_ana
             else
                 stats->rules_fallback++;
         }
-        if (cr_px_builder_add(&b, info, (uint32_t)j) != CR_OK)
+        if (ce_px_builder_add(&b, info, (uint32_t)j) != CR_OK)
             goto oom;
     }
-    if (cr_px_builder_finish(&b, &ix->trie) != CR_OK)
+    if (ce_px_builder_finish(&b, &ix->trie) != CR_OK)
         goto oom;
     free(info);
     p->rule_index = ix;
@@ -52,26 +52,26 @@ oom:
     return CR_ENOMEM;
 }
 
-void cr_rule_index_free(cr_rule_index *ix)
+void ce_rule_index_free(cr_rule_index *ix)
 {
     if (!ix)
         return;
-    cr_px_trie_free(&ix->trie);
+    ce_px_trie_free(&ix->trie);
     free(ix);
 }
 
-size_t cr_rule_index_bytes(const cr_rule_index *ix)
+size_t ce_rule_index_bytes(const cr_rule_index *ix)
 {
-    return ix ? sizeof *ix + cr_px_trie_bytes(&ix->trie) : 0;
+    return ix ? sizeof *ix + ce_px_trie_bytes(&ix->trie) : 0;
 }
 
-void cr_rule_index_begin(const cr_profile *p, const char *digits, cr_rule_iter *it)
+void ce_rule_index_begin(const cr_profile *p, const char *digits, cr_rule_iter *it)
 {
     it->nrules = p ? p->nrules : 0;
     it->pos = 0;
     it->indexed = false;
     const cr_rule_index *ix = p ? p->rule_index : NULL;
     if (ix && !atomic_load_explicit(ix->naive, memory_order_relaxed) &&
-        cr_px_trie_begin(&ix->trie, digits, strlen(digits), &it->px))
+        ce_px_trie_begin(&ix->trie, digits, strlen(digits), &it->px))
         it->indexed = true;
 }

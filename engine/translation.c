@@ -1,7 +1,7 @@
 /*
  * Normalization rules' translations: .NET replacement strings ($1, ${name}, $&, $`, $', $+,
  * $_, $$) compiled against their pattern's groups (numbered as .NET numbers them), applied
- * with PCRE2 or, for patterns of the simple shape, without it (cr_rule_apply_simple).
+ * with PCRE2 or, for patterns of the simple shape, without it (ce_rule_apply_simple).
  */
 #include "model.h"
 #include "pattern_ast.h"
@@ -70,12 +70,12 @@ static void mark_named(void *ud, const char *name, int num)
 
 static bool groupmap_build(const void *re, groupmap *m)
 {
-    m->count = (int)cr_re_capture_count(re) + 1;
+    m->count = (int)ce_re_capture_count(re) + 1;
     m->net2pcre = calloc((size_t)m->count, sizeof *m->net2pcre);
     m->named = calloc((size_t)m->count, sizeof *m->named);
     if (!m->net2pcre || !m->named)
         return false;
-    cr_re_names(re, mark_named, m);
+    ce_re_names(re, mark_named, m);
     int k = 1;
     for (int i = 1; i < m->count; i++)
         if (!m->named[i])
@@ -162,7 +162,7 @@ static void shape_read(const char *pattern, shape *sh)
     parser *P = malloc(sizeof *P);
     if (!P || !pattern)
         goto out;
-    int root = cr_pat_parse(P, pattern);
+    int root = ce_pat_parse(P, pattern);
     enum { MAXL = SHAPE_LIT_MAX + 3 };
     int leaf[MAXL], n = 0;
     bool in_group[MAXL];
@@ -178,7 +178,7 @@ static void shape_read(const char *pattern, shape *sh)
         uint16_t m = P->n[leaf[i]].mask;
         if (!m || (m & (m - 1)) || sh->plen == SHAPE_LIT_MAX)
             break; /* a class of several symbols: the tail */
-        sh->lit[sh->plen++] = cr_pat_sym_char[__builtin_ctz(m)];
+        sh->lit[sh->plen++] = ce_pat_sym_char[__builtin_ctz(m)];
     }
     unsigned lo = 0, hi = 0;
     if (i < n - 1) { /* the tail: one class, maybe repeated, maybe the one group */
@@ -246,7 +246,7 @@ static bool anchored_at_start(const char *p)
     return true;
 }
 
-void *cr_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
+void *ce_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
                       size_t errlen)
 {
     xlat *x = calloc(1, sizeof *x);
@@ -327,7 +327,7 @@ void *cr_xlat_compile(const char *translation, const char *pattern, const void *
                         tok.group = gm.net2pcre[num];
                     }
                 } else {
-                    int g = cr_re_group_number(re, name);
+                    int g = ce_re_group_number(re, name);
                     if (g < 0) {
                         snprintf(err, errlen,
                                  "translation '%s' names group ${%s}, which the pattern lacks: it "
@@ -358,11 +358,11 @@ oom:
     snprintf(err, errlen, "out of memory");
 fail:
     groupmap_free(&gm);
-    cr_xlat_free(x);
+    ce_xlat_free(x);
     return NULL;
 }
 
-void cr_xlat_free(void *p)
+void ce_xlat_free(void *p)
 {
     xlat *x = p;
     if (!x)
@@ -382,7 +382,7 @@ static bool emit(char *out, size_t outlen, size_t *o, const char *s, size_t n)
 }
 
 /* Appends the translation of the match [ms, me) of `in` (n characters; ov and rc as from
- * cr_re_exec) to out at *o. False when it does not fit. */
+ * ce_re_exec) to out at *o. False when it does not fit. */
 static bool emit_translation(const xlat *x, const char *in, size_t n, const size_t *ov, int rc,
                              char *out, size_t outlen, size_t *o)
 {
@@ -432,7 +432,7 @@ int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen)
      * next attempt starts one character further (.NET's "bump"). */
     while (pos <= n) {
         const size_t *ov;
-        int rc = cr_re_exec(r->re, in, n, pos, 0, &ov);
+        int rc = ce_re_exec(r->re, in, n, pos, 0, &ov);
         if (rc < 0)
             return rc == CR_RE_PARTIAL_MATCH ? 0 : rc;
         if (rc == 0)
@@ -459,7 +459,7 @@ int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen)
     return matched;
 }
 
-bool cr_xlat_is_simple(const void *p)
+bool ce_xlat_is_simple(const void *p)
 {
     const xlat *x = p;
     return x && x->sh.simple;
@@ -467,7 +467,7 @@ bool cr_xlat_is_simple(const void *p)
 
 /* cr_rule_apply for a rule of the simple shape and `in` (n characters, 1 to CR_NUMBER_MAX)
  * made of the alphabet, without PCRE2; -1 when the rule is not of that shape. */
-int cr_rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen)
+int ce_rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen)
 {
     const xlat *x = r->xlat;
     if (!x || !x->sh.simple || !outlen)

@@ -33,21 +33,21 @@ const cr_user *cr_config_user_find(const cr_config *c, const char *uri)
     size_t n = cr_uri_key(uri, key, sizeof key);
     if (!n)
         return NULL;
-    uint32_t i = cr_index_get(&c->user_uri_ix, key, n);
+    uint32_t i = ce_index_get(&c->user_uri_ix, key, n);
     return i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
 }
 
-void cr_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
+void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
 {
     p->uri = uri;
     p->n = uri ? cr_uri_key(uri, p->key, sizeof p->key) : 0;
     if (!p->n)
         return;
-    p->h = cr_hash(p->key, p->n, c->user_uri_ix.fold);
-    cr_index_prefetch(&c->user_uri_ix, p->h);
+    p->h = ce_hash(p->key, p->n, c->user_uri_ix.fold);
+    ce_index_prefetch(&c->user_uri_ix, p->h);
 }
 
-void cr_user_probe_peek(const cr_config *c, const cr_user_probe *p)
+void ce_user_probe_peek(const cr_config *c, const cr_user_probe *p)
 {
     const cr_index *ix = &c->user_uri_ix;
     if (!p->n || !ix->cap)
@@ -62,12 +62,12 @@ void cr_user_probe_peek(const cr_config *c, const cr_user_probe *p)
     }
 }
 
-const cr_user *cr_user_probe_finish(const cr_config *c, const cr_runtime *rt,
+const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
                                     const cr_user_probe *p)
 {
     const cr_user *u = NULL;
     if (p->n) {
-        uint32_t i = cr_index_get_hashed(&c->user_uri_ix, p->key, p->n, p->h);
+        uint32_t i = ce_index_get_hashed(&c->user_uri_ix, p->key, p->n, p->h);
         u = i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
     }
     if (!u && p->uri && rt && rt->users && rt->users->find)
@@ -75,7 +75,7 @@ const cr_user *cr_user_probe_finish(const cr_config *c, const cr_runtime *rt,
     return u;
 }
 
-void cr_key_cell_set(cr_key_cell *cell, const char *key, size_t n, unsigned flags)
+void ce_key_cell_set(cr_key_cell *cell, const char *key, size_t n, unsigned flags)
 {
     cell->flags = (uint8_t)flags;
     if (n > sizeof cell->s) {
@@ -97,15 +97,15 @@ const cr_user *cr_config_user_by_number(const cr_config *c, const char *number, 
             memcpy(key, number, nl);
             memcpy(key + nl, ";ext=", 5);
             memcpy(key + nl + 5, ext, el);
-            i = cr_index_get(&c->user_line_ix, key, nl + 5 + el);
+            i = ce_index_get(&c->user_line_ix, key, nl + 5 + el);
         }
     }
     if (i == CR_INDEX_NONE)
-        i = cr_index_get(&c->user_line_ix, number, nl);
+        i = ce_index_get(&c->user_line_ix, number, nl);
     return i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
 }
 
-void cr_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
+void ce_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
                          cr_line_probe *p)
 {
     p->number = number;
@@ -113,18 +113,18 @@ void cr_line_probe_start(const cr_config *c, const char *number, size_t n, const
     p->n = n;
     if (ext && *ext) /* the probe starts with "number;ext=...": cr_config_user_by_number */
         return;
-    p->h = cr_hash(number, n, c->user_line_ix.fold);
-    cr_index_prefetch(&c->user_line_ix, p->h);
+    p->h = ce_hash(number, n, c->user_line_ix.fold);
+    ce_index_prefetch(&c->user_line_ix, p->h);
 }
 
-const cr_user *cr_line_probe_finish(const cr_config *c, const cr_runtime *rt,
+const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
                                     const cr_line_probe *p)
 {
     const cr_user *u;
     if (p->ext && *p->ext) {
         u = cr_config_user_by_number(c, p->number, p->ext);
     } else {
-        uint32_t i = cr_index_get_hashed(&c->user_line_ix, p->number, p->n, p->h);
+        uint32_t i = ce_index_get_hashed(&c->user_line_ix, p->number, p->n, p->h);
         u = i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
     }
     if (!u && rt && rt->users && rt->users->by_number)

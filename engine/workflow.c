@@ -95,7 +95,7 @@ static void index_workflow(cr_config *c, cr_diag *d, size_t i)
             cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
             return;
         }
-        uint32_t prev = cr_index_put(&c->workflow_uri_ix, key, kn, (uint32_t)i);
+        uint32_t prev = ce_index_put(&c->workflow_uri_ix, key, kn, (uint32_t)i);
         if (prev != CR_INDEX_NONE)
             duplicate(d, w, &c->workflows[prev], "uri", w->uri, c->workflows[prev].uri);
     }
@@ -107,22 +107,22 @@ static void index_workflow(cr_config *c, cr_diag *d, size_t i)
         return;
     }
     uint32_t prev =
-        cr_index_put(&c->workflow_line_ix, w->line_key, strlen(w->line_key), (uint32_t)i);
+        ce_index_put(&c->workflow_line_ix, w->line_key, strlen(w->line_key), (uint32_t)i);
     if (prev != CR_INDEX_NONE)
         duplicate(d, w, &c->workflows[prev & CR_USER_IX_MASK], "line", w->line,
                   c->workflows[prev & CR_USER_IX_MASK].line);
     /* the bare number also finds the first workflow with that number */
     if (w->line_ext)
-        cr_index_put(&c->workflow_line_ix, w->line_number, strlen(w->line_number),
+        ce_index_put(&c->workflow_line_ix, w->line_number, strlen(w->line_number),
                      (uint32_t)i | CR_USER_IX_FLAG);
 }
 
-void cr_workflows_compile(cr_config *c, cr_diag *d)
+void ce_workflows_compile(cr_config *c, cr_diag *d)
 {
     if (!c->nworkflows)
         return;
-    if (cr_index_init(&c->workflow_uri_ix, c->nworkflows, false, uri_eq, c) != CR_OK ||
-        cr_index_init(&c->workflow_line_ix, 2 * c->nworkflows, false, line_eq, c) != CR_OK) {
+    if (ce_index_init(&c->workflow_uri_ix, c->nworkflows, false, uri_eq, c) != CR_OK ||
+        ce_index_init(&c->workflow_line_ix, 2 * c->nworkflows, false, line_eq, c) != CR_OK) {
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
         return;
     }
@@ -130,10 +130,10 @@ void cr_workflows_compile(cr_config *c, cr_diag *d)
         index_workflow(c, d, i);
 }
 
-void cr_workflows_free(cr_config *c)
+void ce_workflows_free(cr_config *c)
 {
-    cr_index_free(&c->workflow_uri_ix);
-    cr_index_free(&c->workflow_line_ix);
+    ce_index_free(&c->workflow_uri_ix);
+    ce_index_free(&c->workflow_line_ix);
     free(c->workflows);
     c->workflows = NULL;
     c->nworkflows = c->capworkflows = 0;
@@ -145,7 +145,7 @@ const cr_workflow *cr_config_workflow_find(const cr_config *c, const char *uri)
         return NULL;
     char key[CR_URI_MAX];
     size_t n = cr_uri_key(uri, key, sizeof key);
-    uint32_t i = n ? cr_index_get(&c->workflow_uri_ix, key, n) : CR_INDEX_NONE;
+    uint32_t i = n ? ce_index_get(&c->workflow_uri_ix, key, n) : CR_INDEX_NONE;
     return i == CR_INDEX_NONE ? NULL : &c->workflows[i];
 }
 
@@ -160,9 +160,9 @@ const cr_workflow *cr_config_workflow_by_number(const cr_config *c, const char *
         char key[CR_NUMBER_MAX + 48];
         int kl = snprintf(key, sizeof key, "%s;ext=%s", number, ext);
         if (kl > 0 && (size_t)kl < sizeof key)
-            i = cr_index_get(&c->workflow_line_ix, key, (size_t)kl);
+            i = ce_index_get(&c->workflow_line_ix, key, (size_t)kl);
     }
     if (i == CR_INDEX_NONE)
-        i = cr_index_get(&c->workflow_line_ix, number, nl);
+        i = ce_index_get(&c->workflow_line_ix, number, nl);
     return i == CR_INDEX_NONE ? NULL : &c->workflows[i & CR_USER_IX_MASK];
 }

@@ -1,7 +1,7 @@
 /* `callroute bench`: the numbers dialed, read from a file, derived from a configuration's
  * routes, or (bench_plan.c) generated for a synthetic plan. */
 #include "bench_int.h"
-#include "route_index.h"
+#include "cr_index.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +41,7 @@ void crb_calls_free(crb_calls *c)
  * routes padded with digits, dialed by its enterprise-voice users. */
 bool crb_calls_derive(const cr_config *cfg, size_t count, crb_rng *r, crb_calls *out)
 {
-    cr_pattern_info *info = malloc(sizeof *info);
+    cr_pattern_prefixes *info = malloc(sizeof *info);
     const char *froms[64];
     size_t nfrom = 0;
     for (size_t i = 0; i < cr_config_user_count(cfg) && nfrom < 64; i++)
@@ -54,12 +54,13 @@ bool crb_calls_derive(const cr_config *cfg, size_t count, crb_rng *r, crb_calls 
     }
     char num[CR_NUMBER_MAX + 1];
     for (size_t i = 0; i < count; i++) {
-        cr_pattern_analyse(cr_config_route_at(cfg, crb_below(r, (uint32_t)nroutes))->pattern, info);
+        cr_pattern_prefixes_of(cr_config_route_at(cfg, crb_below(r, (uint32_t)nroutes))->pattern,
+                               info);
         size_t o = 0;
-        if (info->kind == CR_PX_SET)
+        if (info->prefixed)
             o = (size_t)snprintf(num, sizeof num, "%s",
-                                 info->prefixes[crb_below(r, (uint32_t)info->nprefixes)]);
-        size_t want = info->kind == CR_PX_SET ? info->minlen : 11;
+                                 info->prefix[crb_below(r, (uint32_t)info->n)]);
+        size_t want = info->prefixed ? info->minlen : 11;
         if (want < o + 1)
             want = o + 1 + crb_below(r, 4);
         while (o < want && o < 16)

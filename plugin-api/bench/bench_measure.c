@@ -3,7 +3,7 @@
  * the compiled index against the naive scan of the same configuration in the same run.
  */
 #include "bench_int.h"
-#include "route_index.h"
+#include "cr_index.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* `callroute bench`: the figures of the load and of phase 1 as a "bench" result. */
 #include "bench_int.h"
-#include "route_index.h"
+#include "cr_index.h"
 
 void crb_report_size(cr_result *res, const char *key, size_t v)
 {

@@ -1,4 +1,5 @@
-/* compile: a configuration (XML, or a plan image) into a plan image (engine/plan_image.h). */
+/* compile: a configuration (XML, or a plan image) into a plan image
+ * (engine/include/cr_plan_image.h). */
 #include "cli.h"
 #include "opts.h"
 

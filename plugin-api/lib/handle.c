@@ -570,9 +570,9 @@ static void wait_followers(cr_handle *h, uint64_t gen)
 
 /*
  * In a multi-process host (a shared block given) the process that opens first or reloads
- * loads and validates the configuration, writes its plan image (engine/plan_image.h) into the
- * runtime directory and records the image's name, generation and checksum in the shared block;
- * every other process adopts exactly that image (maps it read-only, checks it is the one
+ * loads and validates the configuration, writes its plan image (engine/include/cr_plan_image.h)
+ * into the runtime directory and records the image's name, generation and checksum in the shared
+ * block; every other process adopts exactly that image (maps it read-only, checks it is the one
  * recorded, reads the plan from it) and never reads the configuration file: a file changed
  * after validation changes nothing. An adopted plan keeps the image mapped for its whole life
  * and its strings (names, patterns, URIs, numbers) are the image's own bytes, not copies: the

@@ -1,5 +1,5 @@
-/* The plugin table's response-group functions: an engine (workflows/cr_rgs.h) over the
- * response groups of the handle's configuration file, with a Lua IVR driver (lua/cr_lua.h,
+/* The plugin table's response-group functions: an engine (workflows/include/cr_rgs.h) over the
+ * response groups of the handle's configuration file, with a Lua IVR driver (lua/include/cr_lua.h,
  * one Lua state per engine) when the configuration has IVR scripts. */
 #include "rgs_abi.h"
 

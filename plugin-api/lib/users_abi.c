@@ -1,6 +1,6 @@
 /*
  * Users and inbound call handling behind the ABI: finds the callee (configuration, then the
- * LMDB directory), builds the ringing plan (engine/cr_ringplan.h) and renders it; imports
+ * LMDB directory), builds the ringing plan (engine/include/cr_ringplan.h) and renders it; imports
  * and exports the directory.
  */
 #include "users_abi.h"

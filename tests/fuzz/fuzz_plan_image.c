@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cr_image_verify(img, size, NULL, err, sizeof err);
     read_back(img, size, 0);
     if (size >= HEADER_MIN) {
-        uint32_t version = CR_PLAN_VERSION, arch = cr_image_arch();
+        uint32_t version = CR_PLAN_VERSION, arch = ce_image_arch();
         uint64_t total = size;
         memcpy(img, CR_PLAN_MAGIC, CR_PLAN_MAGIC_LEN);
         memcpy(img + 16, &version, 4);

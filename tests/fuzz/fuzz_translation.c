@@ -1,6 +1,6 @@
 /* "pattern\ntranslation\nnumber": compile a rule and apply it with .NET semantics; where the
  * rule takes normalization's fast path (no PCRE2), it must give what PCRE2 gives (abort
- * otherwise). White-box: model.h's cr_rule_apply_simple. */
+ * otherwise). White-box: model.h's ce_rule_apply_simple. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,7 +17,7 @@ static void differential(const cr_rule *r, const char *n)
     if (!len || len > CR_NUMBER_MAX || strspn(n, "0123456789+*#") != len)
         return;
     char fast[CR_NUMBER_MAX + 1], slow[CR_NUMBER_MAX + 1];
-    int rf = cr_rule_apply_simple(r, n, len, fast, sizeof fast);
+    int rf = ce_rule_apply_simple(r, n, len, fast, sizeof fast);
     if (rf == -1)
         return; /* not of the simple shape */
     int rs = cr_rule_apply(r, n, slow, sizeof slow);

@@ -331,7 +331,7 @@ static char *without_errors(const char *s)
 
 /* An unbounded loop in C library code (a long string compare, `next` over a sparse table)
  * ends at the instruction budget or at the time limit, whichever comes first on this machine
- * (lua/cr_lua.h): both are correct, and each path may meet a different one. Both messages
+ * (lua/include/cr_lua.h): both are correct, and each path may meet a different one. Both messages
  * become "<limit>" before the paths are compared; anything else must still be equal. */
 static void limits_as_mark(char *s)
 {

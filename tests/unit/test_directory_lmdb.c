@@ -1,6 +1,6 @@
 /*
- * The LMDB user directory (rules/cr_directory.h): import from CSV and XML, lookups by SIP
- * URI and by line (E.164, ;ext=, private), export round trips, all-or-nothing imports,
+ * The LMDB user directory (directory/include/cr_directory.h): import from CSV and XML, lookups by
+ * SIP URI and by line (E.164, ;ext=, private), export round trips, all-or-nothing imports,
  * conflicts with a configuration's inline users, routing through the directory, and
  * readers in another process while an import writes.
  */

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cr_engine.h"
-#include "model.h" /* white-box: the fast path of normalization, cr_rule_apply_simple */
+#include "model.h" /* white-box: the fast path of normalization, ce_rule_apply_simple */
 
 static const cr_srcloc here = {"test", 1};
 
@@ -329,7 +329,7 @@ static void test_simple_shape_agrees_with_pcre2(void **state)
                         break;
                     in[i++] = ch;
                 }
-            int rf = cr_rule_apply_simple(r, in, n, fast, sizeof fast);
+            int rf = ce_rule_apply_simple(r, in, n, fast, sizeof fast);
             if (rf < 0)
                 continue;
             took = true;

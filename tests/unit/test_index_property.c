@@ -311,7 +311,7 @@ static void analysis_examples(void **state)
 {
     (void)state;
     cr_pattern_info in;
-    cr_pattern_analyse("^\\+1(425|206|253)(\\d{7})$", &in);
+    ce_pattern_analyse("^\\+1(425|206|253)(\\d{7})$", &in);
     assert_int_equal(in.kind, CR_PX_SET);
     assert_int_equal(in.nprefixes, 3);
     assert_string_equal(in.prefixes[0], "+1206");
@@ -320,42 +320,42 @@ static void analysis_examples(void **state)
     assert_int_equal(in.minlen, 12);
     assert_int_equal(in.maxlen, 12);
 
-    cr_pattern_analyse("^\\+?(\\d*)$", &in);
+    ce_pattern_analyse("^\\+?(\\d*)$", &in);
     assert_int_equal(in.kind, CR_PX_SET);
     assert_int_equal(in.nprefixes, 1);
     assert_string_equal(in.prefixes[0], "");
     assert_int_equal(in.minlen, 0);
     assert_int_equal(in.maxlen, CR_PX_LEN_INF);
 
-    cr_pattern_analyse("^\\+([2-9])(\\d*)$", &in);
+    ce_pattern_analyse("^\\+([2-9])(\\d*)$", &in);
     assert_int_equal(in.nprefixes, 8);
     assert_string_equal(in.prefixes[0], "+2");
     assert_string_equal(in.prefixes[7], "+9");
 
-    cr_pattern_analyse("^911$", &in);
+    ce_pattern_analyse("^911$", &in);
     assert_int_equal(in.nprefixes, 1);
     assert_string_equal(in.prefixes[0], "911");
     assert_int_equal(in.minlen, 3);
     assert_int_equal(in.maxlen, 3);
 
-    cr_pattern_analyse("^(?:\\+|00)44(\\d+)", &in);
+    ce_pattern_analyse("^(?:\\+|00)44(\\d+)", &in);
     assert_int_equal(in.nprefixes, 2);
     assert_int_equal(in.maxlen, CR_PX_LEN_INF);
 
     /* lookaheads are ignored (the regex still decides) */
-    cr_pattern_analyse("^(?!1900)1(\\d{3})$", &in);
+    ce_pattern_analyse("^(?!1900)1(\\d{3})$", &in);
     assert_int_equal(in.kind, CR_PX_SET);
     assert_string_equal(in.prefixes[0], "1");
 
     /* unanchored, back references, inline options: a candidate for every number */
-    cr_pattern_analyse("(\\d{7})", &in);
+    ce_pattern_analyse("(\\d{7})", &in);
     assert_int_equal(in.kind, CR_PX_ANY);
-    cr_pattern_analyse("^(\\d)\\1$", &in);
+    ce_pattern_analyse("^(\\d)\\1$", &in);
     assert_int_equal(in.kind, CR_PX_ANY);
-    cr_pattern_analyse("(?i)^1$", &in);
+    ce_pattern_analyse("(?i)^1$", &in);
     assert_int_equal(in.kind, CR_PX_ANY);
     /* letters never occur in a number of the alphabet */
-    cr_pattern_analyse("^abc$", &in);
+    ce_pattern_analyse("^abc$", &in);
     assert_int_equal(in.kind, CR_PX_NEVER);
 }
 

@@ -21,7 +21,7 @@
 #include "cr_engine.h"
 #include "cr_rules.h"
 #include "model.h"
-#include "plan_image.h"
+#include "cr_plan_image.h"
 #include "testutil.h"
 
 static const char *const fixed_numbers[] = {

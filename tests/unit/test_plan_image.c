@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "cr_rules.h"
-#include "plan_image.h"
+#include "cr_plan_image.h"
 #include "testutil.h"
 
 /* Published XXH64 test vectors (seed 0). */

@@ -1,6 +1,6 @@
 /*
- * The ringing plan (engine/cr_ringplan.h) over tests/users/plan.xml: one user per feature and
- * per voice-policy switch, decided by the engine alone.
+ * The ringing plan (engine/include/cr_ringplan.h) over tests/users/plan.xml: one user per feature
+ * and per voice-policy switch, decided by the engine alone.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -23,14 +23,12 @@
 #include <stdint.h>
 
 #include "cr_model.h"
+#include "cr_xml_node.h"
 
-#define CR_XML_NS          "urn:callroute:config:1"
-#define CR_XML_DEPTH_MAX   64           /* deepest element nesting accepted */
 #define CR_XML_INCLUDE_MAX 16           /* deepest include nesting accepted */
 #define CR_XML_FILE_MAX    (64L << 20)  /* largest file accepted, in bytes */
 #define CR_XML_FILES_MAX   1000         /* files in one configuration, includes counted */
 #define CR_XML_TOTAL_MAX   (256L << 20) /* bytes of all the files of one configuration */
-#define CR_XML_ATTRS_MAX   256          /* attributes of one element (xml_scan.h) */
 
 /* How a configuration is loaded (cr_rules_load_ex, cr_rgs_xml_load_ex, cr_xml_walk). */
 typedef struct cr_load_options {
@@ -86,52 +84,7 @@ int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element
  * declare response groups, from the XML or from a plan image), parsed from memory. */
 int cr_xml_walk_sources(const cr_config *cfg, cr_xml_element_fn fn, void *ud, cr_diag *diag);
 
-/* ---- helpers for the element callbacks (node is an xmlNodePtr) ------------------------- */
-
-/*
- * Line of `node` in its file, 0 if unknown. For an element, the line where its start tag
- * begins, exact beyond line 65535 too: the walk keeps it in the element's `_private`, which
- * callbacks must leave alone.
- */
-int cr_xml_line(const void *node);
-
-/*
- * The local name of `node` if it is an element in the callroute namespace (or in no
- * namespace), else NULL (text, comments, elements of foreign namespaces). Borrowed.
- */
-const char *cr_xml_name(const void *node);
-
 /* The whole text of the file `node` was parsed from (valid during the walk). */
 bool cr_xml_source(const void *node, const char **text, size_t *len);
-
-/*
- * The value of attribute `name` (no namespace) of `node`, or NULL when absent. The caller
- * frees it with free().
- */
-char *cr_xml_attr(const void *node, const char *name);
-
-/*
- * The text content of an element, leading and trailing white space removed, or NULL when
- * out of memory. The caller frees it with free().
- */
-char *cr_xml_text(const void *node);
-
-/*
- * Checks that every attribute of `node` without a namespace is one of `allowed` (a
- * NULL-terminated list) and that every child is an element or white space (or, when
- * `text_ok`, text); attributes in a namespace are extension points and ignored. Errors
- * name `object` (may be NULL) and go to `diag`. Returns the number of errors added.
- */
-int cr_xml_check(const void *node, const char *const *allowed, bool text_ok, const char *file,
-                 const char *object, cr_diag *diag);
-
-/*
- * Parses a boolean attribute value: "true"/"1" and "false"/"0". Returns 0 and sets *out,
- * or CR_EINVAL for anything else.
- */
-int cr_xml_parse_bool(const char *s, bool *out);
-
-/* Parses a decimal integer in [min, max]. Returns 0 and sets *out, or CR_EINVAL. */
-int cr_xml_parse_int(const char *s, long min, long max, long *out);
 
 #endif

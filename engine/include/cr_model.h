@@ -231,19 +231,16 @@ int cr_config_compile(cr_config *cfg, cr_diag *diag);
 void cr_config_mark_response_groups(cr_config *cfg);
 bool cr_config_has_response_groups(const cr_config *cfg);
 
-/* ---- what the configuration was loaded from (plan images: engine/plan_image.h) ---------- */
+/* ---- what the configuration was loaded from (plan images: cr_plan_image.h) ---------- */
 
 /* A digest of the source files' bytes, set by the loader. */
 void cr_config_set_source_digest(cr_config *cfg, uint64_t digest);
-uint64_t cr_config_source_digest(const cr_config *cfg);
 /* Keeps (copies) the text of a source file that declares response groups, so that a plan
  * image carries the response-group configuration; a file already kept is not added twice. */
 int cr_config_add_source(cr_config *cfg, const char *file, const char *text, size_t len);
 size_t cr_config_source_count(const cr_config *cfg);
 void cr_config_source_at(const cr_config *cfg, size_t i, const char **file, const char **text,
                          size_t *len);
-/* Frees the kept sources (once an image carries them). */
-void cr_config_drop_sources(cr_config *cfg);
 
 /* ---- reading a compiled config --------------------------------------------------------- */
 
@@ -257,7 +254,6 @@ const cr_gateway *cr_config_gateway_find(const cr_config *cfg, const char *name)
 size_t cr_config_route_count(const cr_config *cfg);
 const cr_route *cr_config_route_at(const cr_config *cfg, size_t i);
 size_t cr_config_usage_count(const cr_config *cfg);
-const cr_usage *cr_config_usage_at(const cr_config *cfg, size_t i);
 size_t cr_config_policy_count(const cr_config *cfg);
 const cr_policy *cr_config_policy_at(const cr_config *cfg, size_t i);
 const cr_policy *cr_config_default_policy(const cr_config *cfg);

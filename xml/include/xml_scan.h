@@ -1,5 +1,6 @@
 /*
- * A linear pre-scan of XML bytes, run before libxml2 sees them (cr_xml.c, directory_import.c).
+ * A linear pre-scan of XML bytes, run before libxml2 sees them (rules/cr_xml.c,
+ * directory_import.c).
  *
  * libxml2 2.9 spends time quadratic in the number of attributes of one element (its duplicate
  * check compares each attribute with every earlier one, namespace declarations likewise):
@@ -28,7 +29,7 @@ typedef struct xml_scan {
 } xml_scan;
 
 /* Starts a scan allowing elements nested `max_depth` deep, each with at most
- * CR_XML_ATTRS_MAX attributes (cr_xml.h; namespace declarations count). */
+ * CR_XML_ATTRS_MAX attributes (cr_xml_node.h; namespace declarations count). */
 void xml_scan_init(xml_scan *s, int max_depth);
 
 /*

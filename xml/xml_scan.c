@@ -1,6 +1,6 @@
 /* The pre-scan of XML bytes for limits libxml2 would only enforce slowly (see xml_scan.h). */
 #include "xml_scan.h"
-#include "cr_xml.h"
+#include "cr_xml_node.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * tree) or CSV, in one LMDB write transaction; and writing it back out as XML or CSV.
  */
 #include "directory_int.h"
-#include "cr_xml.h"
+#include "cr_xml_node.h"
 #include "xml_scan.h"
 
 #include <errno.h>

@@ -1,12 +1,12 @@
 /*
- * Plan image files (engine/plan_image.h): writing one, mapping one read-only, loading the
- * configuration it holds.
+ * Plan image files (engine/include/cr_plan_image.h): writing one, mapping one read-only, loading
+ * the configuration it holds.
  */
 #ifndef CR_IMAGE_H
 #define CR_IMAGE_H
 
 #include "cr_model.h"
-#include "plan_image.h"
+#include "cr_plan_image.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -52,9 +52,6 @@ typedef struct cr_number {
  * percent-encoding, is CR_EINVAL too; out->invalid then says which. */
 int cr_number_parse(const char *in, cr_number *out);
 
-/* True for "+" followed by 1-15 digits. */
-bool cr_is_e164(const char *s);
-
 /*
  * Normalizes `digits` with profile p: rules in order, the first whose pattern matches wins
  * and its translation is applied with .NET Regex.Replace semantics. Unmatched numbers are
@@ -151,15 +148,11 @@ int cr_route_decide(const cr_config *cfg, const char *from, const char *dialed,
 void cr_route_attempts(const cr_config *cfg, const cr_policy *policy, const char *normalized,
                        const cr_runtime *rt, cr_decision *out, cr_trace *trace);
 
-/* The voice policy / location profile that applies to a user (defaults when unset). */
-const cr_policy *cr_user_policy(const cr_config *cfg, const cr_user *u);
+/* The location profile that applies to a user (the default when unset). */
 const cr_profile *cr_user_profile(const cr_config *cfg, const cr_user *u);
 
 /* Looks up a user by line number (E.164 or private), optionally with an extension. */
 const cr_user *cr_config_user_by_number(const cr_config *cfg, const char *number, const char *ext);
-
-/* Builds the Request-URI of `number` for gateway gw (removePlus honoured). */
-int cr_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len);
 
 /* Inbound call from a gateway (SPEC §2 "Inbound from a gateway"). */
 typedef struct cr_inbound {

@@ -1,0 +1,84 @@
+/*
+ * Plan images: a compiled configuration as one immutable, position-independent block.
+ *
+ * An image is a header followed by sections; everything inside refers to everything else by
+ * offsets and indexes, never by pointers, so the block can be written to a file, mapped
+ * read-only by any process at any address and shared. The header names the format version,
+ * the architecture it was written on (pointer size, byte order, ABI), the generation it was
+ * published as, a digest of the source files it was compiled from, its total length and a
+ * checksum (XXH64) of everything after the checksum field.
+ *
+ * The image holds the whole routing model (domains, location profiles and rules, usages,
+ * policies, gateways, routes, users and their call management, defaults, the user directory's
+ * path) and the response-group configuration as the source text of the files that declare it.
+ * cr_image_read turns an image back into a cr_config to compile: no XML is parsed.
+ *
+ * No I/O here: rules/plan_file.c maps files and writes them. The format's magic, version and
+ * architecture tag are the engine's own (engine/plan_image.h).
+ */
+#ifndef CR_PLAN_IMAGE_PUB_H
+#define CR_PLAN_IMAGE_PUB_H
+
+#include "cr_model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CR_PLAN_MAGIC_LEN 8 /* bytes of the magic at the start of an image */
+/* Largest image accepted: offsets inside are 32-bit. */
+#define CR_PLAN_MAX ((uint64_t)UINT32_MAX)
+
+/* XXH64 of p[0..n). */
+uint64_t cr_image_hash64(const void *p, size_t n, uint64_t seed);
+
+/* True when buf starts with the image magic (n >= CR_PLAN_MAGIC_LEN). */
+bool cr_image_has_magic(const void *buf, size_t n);
+
+typedef struct cr_image_info {
+    uint32_t version, arch;
+    uint64_t total_len, generation, digest, checksum;
+} cr_image_info;
+
+/*
+ * Writes the image of a compiled configuration into a new malloc'd block (*out, *len).
+ * Returns CR_OK, CR_ENOMEM, CR_ESTATE (not compiled) or CR_ERANGE (over CR_PLAN_MAX).
+ */
+int cr_image_build(const cr_config *cfg, uint64_t generation, void **out, size_t *len);
+
+/*
+ * Checks an image: magic, version, architecture, length, checksum and the section table.
+ * On failure returns CR_EINVAL (damaged), CR_EVERSION (other version or architecture) with
+ * what is wrong in err ("truncated: 100 bytes of 4096", ...). Fills *info when not NULL
+ * (also on failure, as far as the header could be read).
+ */
+int cr_image_verify(const void *buf, size_t n, cr_image_info *info, char *err, size_t errlen);
+
+/*
+ * Verifies an image (cr_image_verify) and rebuilds the configuration it holds, not compiled:
+ * the caller compiles it (cr_config_compile). Errors go to diag naming `name` (the image's
+ * file). Returns CR_OK, CR_ECONFIG (refused: damaged, foreign or inconsistent) or CR_ENOMEM.
+ */
+int cr_image_read(const void *buf, size_t n, const char *name, cr_config **out, cr_diag *diag);
+
+/*
+ * cr_image_read with flags. CR_IMAGE_BORROW: the configuration's strings (names, patterns,
+ * descriptions, URIs, numbers) stay in the image instead of being copied; the image must then
+ * stay mapped, unchanged, until the configuration is freed (cr_image_config_release sets who
+ * releases it). Every process deciding from the same mapped image shares those pages.
+ */
+#define CR_IMAGE_BORROW 1u
+int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags, cr_config **out,
+                     cr_diag *diag);
+/* Who releases the image a configuration read with CR_IMAGE_BORROW borrows from: release(ud)
+ * is called when the configuration is freed. */
+void cr_image_config_release(cr_config *cfg, void (*release)(void *ud), void *ud);
+
+/* The response-group sources an image holds (an image cr_image_verify accepted): count, then
+ * each file name and text (borrowed from buf, text not NUL-terminated); false when the record
+ * is out of bounds. */
+size_t cr_image_source_count(const void *buf);
+bool cr_image_source_at(const void *buf, size_t i, const char **file, const char **text,
+                        size_t *len);
+
+#endif
