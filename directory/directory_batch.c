@@ -9,6 +9,7 @@
  * a shared line there.
  */
 #include "directory_int.h"
+#include "cr_grow.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -39,14 +40,8 @@ static uint64_t key_prefix(const char *k, size_t n, size_t from)
 int dir_batch_add(dir_batch *b, const char *key, size_t klen, const void *rec, size_t rlen,
                   int line)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        dir_entry *e = realloc(b->e, cap * sizeof *e);
-        if (!e)
-            return CR_ENOMEM;
-        b->e = e;
-        b->cap = cap;
-    }
+    if (!CR_GROW(b->e, b->n, b->cap))
+        return CR_ENOMEM;
     size_t need = klen + 1 + rlen;
     if (b->len + need > b->acap) {
         size_t cap = b->acap ? b->acap * 2 : 1 << 16;

@@ -148,7 +148,7 @@ static char *intern_name(cr_config *cfg, const char *s)
 }
 
 /* Grows *arr (of n items, cap capacity) by one zeroed slot; returns false on OOM. */
-bool ce_grow(void **arr, size_t n, size_t *cap, size_t size)
+bool cr_grow(void **arr, size_t n, size_t *cap, size_t size)
 {
     if (n < *cap)
         return true;

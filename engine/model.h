@@ -3,6 +3,7 @@
 #define CR_ENGINE_MODEL_H
 
 #include "cr_engine.h"
+#include "cr_grow.h"
 #include "cr_model.h"
 
 #include <stddef.h>
@@ -76,9 +77,6 @@ void ce_user_probe_peek(const cr_config *c, const cr_user_probe *p);
 const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
                                     const cr_user_probe *p);
 uint64_t ce_hash(const char *s, size_t n, bool fold);
-
-bool ce_grow(void **arr, size_t n, size_t *cap, size_t size);
-#define CR_GROW(arr, n, cap) ce_grow((void **)&(arr), (n), &(cap), sizeof *(arr))
 
 /* Routes of one usage, in configuration order (pre-selection by usage). */
 typedef struct cr_usage_routes {

@@ -3,6 +3,7 @@
  * (pattern.c), and the candidate routes per usage.
  */
 #include "route_index.h"
+#include "cr_grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +20,8 @@ typedef struct cr_px_entry {
 static int push_entry(cr_px_builder *b, const char *prefix, size_t len, uint8_t mn, uint8_t mx,
                       uint16_t tail, uint32_t id)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        cr_px_entry *e = realloc(b->entries, cap * sizeof *e);
-        if (!e)
-            return CR_ENOMEM;
-        b->entries = e;
-        b->cap = cap;
-    }
+    if (!CR_GROW(b->entries, b->n, b->cap))
+        return CR_ENOMEM;
     cr_px_entry *e = &b->entries[b->n++];
     memset(e->syms, 0, sizeof e->syms);
     for (size_t i = 0; i < len; i++)

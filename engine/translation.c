@@ -4,6 +4,7 @@
  * with PCRE2 or, for patterns of the simple shape, without it (ce_rule_apply_simple).
  */
 #include "model.h"
+#include "cr_grow.h"
 #include "pattern_ast.h"
 #include "route_index.h"
 
@@ -94,14 +95,8 @@ static void groupmap_free(groupmap *m)
 
 static bool push(xlat *x, size_t *cap, xtok t)
 {
-    if (x->ntoks == *cap) {
-        size_t nc = *cap ? *cap * 2 : 8;
-        xtok *n = realloc(x->toks, nc * sizeof *n);
-        if (!n)
-            return false;
-        x->toks = n;
-        *cap = nc;
-    }
+    if (!CR_GROW(x->toks, x->ntoks, *cap))
+        return false;
     /* merge adjacent literals */
     if (t.type == X_LIT && x->ntoks && x->toks[x->ntoks - 1].type == X_LIT &&
         x->toks[x->ntoks - 1].off + x->toks[x->ntoks - 1].len == t.off) {

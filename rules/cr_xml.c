@@ -4,6 +4,7 @@
  * once (cycles and repeated includes are errors), within a budget of files and bytes.
  */
 #include "cr_xml.h"
+#include "cr_grow.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -492,14 +493,8 @@ static bool already_seen(walk *w, const struct stat *sb, const char *file, const
 static seen_file *remember(walk *w, const struct stat *sb, const char *file, const char *from_file,
                            int from_line)
 {
-    if (w->nseen == w->capseen) {
-        size_t cap = w->capseen ? w->capseen * 2 : 16;
-        seen_file *p = realloc(w->seen, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        w->seen = p;
-        w->capseen = cap;
-    }
+    if (!CR_GROW(w->seen, w->nseen, w->capseen))
+        return NULL;
     seen_file *s = &w->seen[w->nseen++];
     *s = (seen_file){sb->st_dev, sb->st_ino, file, from_file, from_line};
     return s;

@@ -1,4 +1,5 @@
 /* Building, resolving and looking up a response-group configuration. */
+#include "cr_grow.h"
 #include "cr_rgs.h"
 #include "rgs_map.h"
 
@@ -9,20 +10,6 @@
 typedef struct rgs_index {
     rgs_map groups, queues, agents, workflows, hours, holidays, tzs;
 } rgs_index;
-
-#define GROW(arr, n, cap) ((n) < (cap) ? 0 : grow_array((void **)&(arr), &(cap), sizeof *(arr)))
-
-static int grow_array(void **arr, size_t *cap, size_t elem)
-{
-    size_t ncap = *cap ? *cap * 2 : 8;
-    void *p = realloc(*arr, ncap * elem);
-    if (!p)
-        return -1;
-    memset((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
 
 static rgs_index *idx_of(const cr_rgs_config *cfg)
 {
@@ -114,7 +101,7 @@ const char *cr_rgs_config_intern(cr_rgs_config *cfg, const char *s)
     for (size_t i = 0; i < cfg->nstrings; i++)
         if (strcmp(cfg->strings[i], s) == 0)
             return cfg->strings[i];
-    if (GROW(cfg->strings, cfg->nstrings, cfg->capstrings) < 0)
+    if (!CR_GROW(cfg->strings, cfg->nstrings, cfg->capstrings))
         return NULL;
     char *c = strdup(s);
     if (c)
@@ -124,7 +111,7 @@ const char *cr_rgs_config_intern(cr_rgs_config *cfg, const char *s)
 
 cr_rgs_group *cr_rgs_config_add_group(cr_rgs_config *cfg, const char *name, cr_srcloc loc)
 {
-    if (GROW(cfg->groups, cfg->ngroups, cfg->capgroups) < 0)
+    if (!CR_GROW(cfg->groups, cfg->ngroups, cfg->capgroups))
         return NULL;
     cr_rgs_group *g = &cfg->groups[cfg->ngroups];
     memset(g, 0, sizeof *g);
@@ -140,7 +127,7 @@ cr_rgs_group *cr_rgs_config_add_group(cr_rgs_config *cfg, const char *name, cr_s
 
 int cr_rgs_group_add_agent(cr_rgs_group *g, const char *uri)
 {
-    if (GROW(g->agent_uris, g->nagents, g->capagents) < 0)
+    if (!CR_GROW(g->agent_uris, g->nagents, g->capagents))
         return CR_ENOMEM;
     if (!(g->agent_uris[g->nagents] = strdup(uri)))
         return CR_ENOMEM;
@@ -156,7 +143,7 @@ static void action_init(cr_rgs_action *a)
 
 cr_rgs_queue *cr_rgs_config_add_queue(cr_rgs_config *cfg, const char *name, cr_srcloc loc)
 {
-    if (GROW(cfg->queues, cfg->nqueues, cfg->capqueues) < 0)
+    if (!CR_GROW(cfg->queues, cfg->nqueues, cfg->capqueues))
         return NULL;
     cr_rgs_queue *q = &cfg->queues[cfg->nqueues];
     memset(q, 0, sizeof *q);
@@ -172,7 +159,7 @@ cr_rgs_queue *cr_rgs_config_add_queue(cr_rgs_config *cfg, const char *name, cr_s
 
 int cr_rgs_queue_add_group(cr_rgs_queue *q, const char *group)
 {
-    if (GROW(q->group_names, q->ngroups, q->capgroups) < 0)
+    if (!CR_GROW(q->group_names, q->ngroups, q->capgroups))
         return CR_ENOMEM;
     if (!(q->group_names[q->ngroups] = strdup(group)))
         return CR_ENOMEM;
@@ -182,7 +169,7 @@ int cr_rgs_queue_add_group(cr_rgs_queue *q, const char *group)
 
 cr_rgs_hours *cr_rgs_config_add_hours(cr_rgs_config *cfg, const char *name, cr_srcloc loc)
 {
-    if (GROW(cfg->hours, cfg->nhours, cfg->caphours) < 0)
+    if (!CR_GROW(cfg->hours, cfg->nhours, cfg->caphours))
         return NULL;
     cr_rgs_hours *h = &cfg->hours[cfg->nhours];
     memset(h, 0, sizeof *h);
@@ -197,7 +184,7 @@ cr_rgs_hours *cr_rgs_config_add_hours(cr_rgs_config *cfg, const char *name, cr_s
 int cr_rgs_hours_add_range(cr_rgs_hours *h, uint8_t days, int open_min, int close_min,
                            cr_srcloc loc)
 {
-    if (GROW(h->ranges, h->nranges, h->capranges) < 0)
+    if (!CR_GROW(h->ranges, h->nranges, h->capranges))
         return CR_ENOMEM;
     h->ranges[h->nranges++] = (cr_rgs_range){days, open_min, close_min, loc};
     return CR_OK;
@@ -205,7 +192,7 @@ int cr_rgs_hours_add_range(cr_rgs_hours *h, uint8_t days, int open_min, int clos
 
 cr_rgs_holidays *cr_rgs_config_add_holidays(cr_rgs_config *cfg, const char *name, cr_srcloc loc)
 {
-    if (GROW(cfg->holidays, cfg->nholidays, cfg->capholidays) < 0)
+    if (!CR_GROW(cfg->holidays, cfg->nholidays, cfg->capholidays))
         return NULL;
     cr_rgs_holidays *s = &cfg->holidays[cfg->nholidays];
     memset(s, 0, sizeof *s);
@@ -219,7 +206,7 @@ cr_rgs_holidays *cr_rgs_config_add_holidays(cr_rgs_config *cfg, const char *name
 int cr_rgs_holidays_add(cr_rgs_holidays *s, const char *name, int64_t start_local,
                         int64_t end_local, cr_srcloc loc)
 {
-    if (GROW(s->days, s->ndays, s->capdays) < 0)
+    if (!CR_GROW(s->days, s->ndays, s->capdays))
         return CR_ENOMEM;
     char *n = strdup(name ? name : "");
     if (!n)
@@ -230,7 +217,7 @@ int cr_rgs_holidays_add(cr_rgs_holidays *s, const char *name, int64_t start_loca
 
 cr_rgs_workflow *cr_rgs_config_add_workflow(cr_rgs_config *cfg, const char *name, cr_srcloc loc)
 {
-    if (GROW(cfg->workflows, cfg->nworkflows, cfg->capworkflows) < 0)
+    if (!CR_GROW(cfg->workflows, cfg->nworkflows, cfg->capworkflows))
         return NULL;
     cr_rgs_workflow *w = &cfg->workflows[cfg->nworkflows];
     memset(w, 0, sizeof *w);
@@ -297,7 +284,7 @@ static int resolve_groups(cr_rgs_config *cfg, cr_diag *diag)
                     cr_diag_add(diag, CR_DIAG_ERROR, g->loc, ob, "agent %s listed twice", uri);
             long a = rgs_map_get(&x->agents, uri);
             if (a < 0) {
-                if (GROW(cfg->agents, cfg->nagents, cfg->capagents) < 0)
+                if (!CR_GROW(cfg->agents, cfg->nagents, cfg->capagents))
                     return CR_ENOMEM;
                 if (!(cfg->agents[cfg->nagents].uri = strdup(uri)))
                     return CR_ENOMEM;
@@ -505,7 +492,7 @@ bool cr_rgs_config_has_tz(const cr_rgs_config *cfg, const char *name)
 /* Makes room for one more zone (called by rgs_tz.c). */
 cr_rgs_tz *rgs_config_new_tz(cr_rgs_config *cfg)
 {
-    if (GROW(cfg->tzs, cfg->ntzs, cfg->captzs) < 0)
+    if (!CR_GROW(cfg->tzs, cfg->ntzs, cfg->captzs))
         return NULL;
     cr_rgs_tz *z = &cfg->tzs[cfg->ntzs];
     memset(z, 0, sizeof *z);

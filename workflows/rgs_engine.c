@@ -1,6 +1,7 @@
 /* The engine: lifecycle, timers, calls, workflows (hunt group and IVR) and events. The
  * match making (queues, offers) is in rgs_hunt.c, persistence in rgs_store.c. */
 #include "rgs_engine_int.h"
+#include "cr_grow.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,14 +12,8 @@
 
 int rgs_vec_push(rgs_vec *v, size_t x)
 {
-    if (v->n == v->cap) {
-        size_t ncap = v->cap ? v->cap * 2 : 4;
-        size_t *p = realloc(v->v, ncap * sizeof *p);
-        if (!p)
-            return -1;
-        v->v = p;
-        v->cap = ncap;
-    }
+    if (!CR_GROW(v->v, v->n, v->cap))
+        return -1;
     v->v[v->n++] = x;
     return 0;
 }
@@ -285,14 +280,8 @@ static uint32_t handle_new(cr_rgs_engine *e)
 
 uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok)
 {
-    if (e->nheap == e->capheap) {
-        size_t ncap = e->capheap ? e->capheap * 2 : 64;
-        rgs_timer *p = realloc(e->heap, ncap * sizeof *p);
-        if (!p)
-            return 0;
-        e->heap = p;
-        e->capheap = ncap;
-    }
+    if (!CR_GROW(e->heap, e->nheap, e->capheap))
+        return 0;
     uint32_t h = handle_new(e);
     if (!e->hpos)
         return 0;
@@ -392,14 +381,8 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     if (s >= 0) {
         e->free_calls = e->calls[s].next_free;
     } else {
-        if (e->ncalls == e->capcalls) {
-            size_t ncap = e->capcalls ? e->capcalls * 2 : 64;
-            rgs_call *p = realloc(e->calls, ncap * sizeof *p);
-            if (!p)
-                return -1;
-            e->calls = p;
-            e->capcalls = ncap;
-        }
+        if (!CR_GROW(e->calls, e->ncalls, e->capcalls))
+            return -1;
         s = (long)e->ncalls++;
         memset(&e->calls[s], 0, sizeof e->calls[s]);
     }

@@ -4,6 +4,7 @@
  * those agents only, and whether a queue is staffed is a count per group. */
 #define _GNU_SOURCE
 #include "rgs_engine_int.h"
+#include "cr_grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -455,14 +456,8 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
         return CR_ESTATE;
     }
     int grace = e->cfg->groups[c->ring_group].decline_grace_s;
-    if (c->ndeclines == c->capdeclines) {
-        size_t ncap = c->capdeclines ? c->capdeclines * 2 : 4;
-        rgs_decline_entry *p = realloc(c->declines, ncap * sizeof *p);
-        if (!p)
-            return CR_ENOMEM;
-        c->declines = p;
-        c->capdeclines = ncap;
-    }
+    if (!CR_GROW(c->declines, c->ndeclines, c->capdeclines))
+        return CR_ENOMEM;
     c->declines[c->ndeclines++] = (rgs_decline_entry){a, e->now + grace * 1000LL};
     if (grace > 0)
         rgs_timer_add(e, e->now + grace * 1000LL, (size_t)(c - e->calls), T_GRACE, 0);

@@ -1,6 +1,7 @@
 /* `callroute bench`: the numbers dialed, read from a file, derived from a configuration's
  * routes, or (bench_plan.c) generated for a synthetic plan. */
 #include "bench_int.h"
+#include "cr_grow.h"
 #include "cr_index.h"
 
 #include <stdio.h>
@@ -9,14 +10,8 @@
 
 bool crb_calls_add(crb_calls *c, const char *from, const char *dialed)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 1024;
-        crb_call *v = realloc(c->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        c->v = v;
-        c->cap = cap;
-    }
+    if (!CR_GROW(c->v, c->n, c->cap))
+        return false;
     char *f = strdup(from), *d = strdup(dialed);
     if (!f || !d) {
         free(f);

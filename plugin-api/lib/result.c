@@ -1,5 +1,6 @@
 /* cr_result: building, reading and rendering answers. */
 #include "result.h"
+#include "cr_grow.h"
 #include "cr_engine.h"
 #include "json_esc.h"
 
@@ -56,14 +57,8 @@ static rfield *field(ritem *it, const char *key, bool create)
             return &it->fields[i];
     if (!create)
         return NULL;
-    if (it->n == it->cap) {
-        size_t cap = it->cap ? it->cap * 2 : 8;
-        rfield *f = realloc(it->fields, cap * sizeof *f);
-        if (!f)
-            return NULL;
-        it->fields = f;
-        it->cap = cap;
-    }
+    if (!CR_GROW(it->fields, it->n, it->cap))
+        return NULL;
     rfield *f = &it->fields[it->n];
     memset(f, 0, sizeof *f);
     f->key = strdup(key);
@@ -130,14 +125,8 @@ ritem *crp_add_item(cr_result *r, const char *list)
     rlist *l = get_list(r, list, true);
     if (!l)
         return NULL;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        ritem *n = realloc(l->items, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        l->items = n;
-        l->cap = cap;
-    }
+    if (!CR_GROW(l->items, l->n, l->cap))
+        return NULL;
     ritem *it = &l->items[l->n++];
     memset(it, 0, sizeof *it);
     return it;

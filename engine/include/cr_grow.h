@@ -1,0 +1,17 @@
+/*
+ * Growing an array by doubling: the one helper for it in every layer (engine, xml,
+ * directory, rules, workflows, lua and the library).
+ */
+#ifndef CR_GROW_H
+#define CR_GROW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Makes room for element n of *arr, an array of *cap elements of `size` bytes: when n has
+ * reached the capacity, doubles it (8 at first) and zeroes the new elements. False when out
+ * of memory (the array is then unchanged). */
+bool cr_grow(void **arr, size_t n, size_t *cap, size_t size);
+#define CR_GROW(arr, n, cap) cr_grow((void **)&(arr), (n), &(cap), sizeof *(arr))
+
+#endif
