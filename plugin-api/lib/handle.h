@@ -98,7 +98,7 @@ struct cr_handle {
     crp_shared *shared;
     bool own_shared;
     int holdoff_s;
-    int fail_threshold; /* failures in a row that hold a gateway down (gateways.c) */
+    int fail_threshold;      /* failures in a row that hold a gateway down (gateways.c) */
     unsigned rgs_max_wait_s; /* cr_open_options.rgs_max_wait_s; 0 = unknown */
     char *db_path;
     char **include_dirs; /* NULL-terminated copy of cr_open_options.include_dirs, or NULL */
