@@ -3,6 +3,7 @@
  * snapshots for the engine, and the check against a configuration's inline users.
  * Import and export are in directory_import.c.
  */
+#include "cr_grow.h"
 #include "directory_int.h"
 
 #include <errno.h>
@@ -392,17 +393,7 @@ int cr_directory_stat(cr_directory *d, cr_directory_stats *st)
 
 static bool buf_reserve(dir_buf *b, size_t n)
 {
-    if (b->len + n <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap * 2 : 512;
-    while (cap < b->len + n)
-        cap *= 2;
-    unsigned char *p = realloc(b->p, cap);
-    if (!p)
-        return false;
-    b->p = p;
-    b->cap = cap;
-    return true;
+    return cr_grow_bytes(&b->p, b->len, n, &b->cap, 512);
 }
 
 static void put16(unsigned char *p, unsigned v)

@@ -43,16 +43,8 @@ int dir_batch_add(dir_batch *b, const char *key, size_t klen, const void *rec, s
     if (!CR_GROW(b->e, b->n, b->cap))
         return CR_ENOMEM;
     size_t need = klen + 1 + rlen;
-    if (b->len + need > b->acap) {
-        size_t cap = b->acap ? b->acap * 2 : 1 << 16;
-        while (cap < b->len + need)
-            cap *= 2;
-        unsigned char *a = realloc(b->arena, cap);
-        if (!a)
-            return CR_ENOMEM;
-        b->arena = a;
-        b->acap = cap;
-    }
+    if (!cr_grow_bytes(&b->arena, b->len, need, &b->acap, 1 << 16))
+        return CR_ENOMEM;
     unsigned char *p = b->arena + b->len;
     memcpy(p, key, klen);
     p[klen] = 0;

@@ -18,6 +18,7 @@
  * Version 1 (before packed numbers) is not read: a reader without an index it knows goes
  * through the B-trees, and the next import writes version 2.
  */
+#include "cr_hash.h"
 #include "directory_int.h"
 
 #include <stdlib.h>
@@ -33,9 +34,7 @@
 
 static uint64_t hash_bytes(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    uint64_t h = cr_fnv(CR_FNV_OFFSET, s, n);
     return h ^ (h >> 29);
 }
 

@@ -162,6 +162,26 @@ bool cr_grow(void **arr, size_t n, size_t *cap, size_t size)
     return true;
 }
 
+bool cr_grow_bytes(unsigned char **buf, size_t len, size_t need, size_t *cap, size_t first)
+{
+    if (need <= *cap - len)
+        return true;
+    if (len + need < len)
+        return false;
+    size_t ncap = *cap ? *cap : first;
+    while (ncap < len + need) {
+        if (ncap > SIZE_MAX / 2)
+            return false;
+        ncap *= 2;
+    }
+    unsigned char *p = realloc(*buf, ncap);
+    if (!p)
+        return false;
+    *buf = p;
+    *cap = ncap;
+    return true;
+}
+
 int cr_config_add_domain(cr_config *cfg, const char *domain, cr_srcloc loc)
 {
     (void)loc;

@@ -14,4 +14,9 @@
 bool cr_grow(void **arr, size_t n, size_t *cap, size_t size);
 #define CR_GROW(arr, n, cap) cr_grow((void **)&(arr), (n), &(cap), sizeof *(arr))
 
+/* Makes room for `need` more bytes after the first `len` of *buf, a byte buffer of *cap
+ * bytes: doubles the capacity (`first` bytes at first) until they fit. The new bytes are not
+ * zeroed. False when out of memory or the size overflows (the buffer is then unchanged). */
+bool cr_grow_bytes(unsigned char **buf, size_t len, size_t need, size_t *cap, size_t first);
+
 #endif

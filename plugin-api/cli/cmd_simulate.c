@@ -22,6 +22,7 @@
  * ("<seconds> - stats agent=... ..."); --json prints actions as JSON objects, one per line.
  */
 #include "cli.h"
+#include "cr_hash.h"
 #include "lib/json_esc.h"
 #include "opts.h"
 #include "sim_stats.h"
@@ -103,9 +104,7 @@ static void json_str(sim *s, const char *str)
 
 static uint64_t fnv(uint64_t h, const char *str)
 {
-    for (; *str; str++)
-        h = (h ^ (unsigned char)*str) * 1099511628211ULL;
-    return (h ^ 0xff) * 1099511628211ULL;
+    return (cr_fnv_str(h, str) ^ 0xff) * CR_FNV_PRIME;
 }
 
 static void emit(void *ud, int64_t at, const char *call, const char *action, const char *args)

@@ -17,6 +17,7 @@
  * emit callback included (it only copies the actions; the bench reacts to them afterwards).
  * Events are built (lines formatted) before the clock starts.
  */
+#include "cr_hash.h"
 #include "rgs_bench.h"
 
 #include <stdio.h>
@@ -259,15 +260,10 @@ static uint32_t pick_rung(rgsb_sim *s, const char *list)
 /* What the simulated people do about one action (call, action, args: the text form). */
 static void react_one(rgsb_sim *s, const char *call, const char *action, const char *args)
 {
-    for (const char *q = call; *q; q++)
-        s->digest = (s->digest ^ (unsigned char)*q) * 1099511628211ULL;
-    s->digest *= 1099511628211ULL;
-    for (const char *q = action; *q; q++)
-        s->digest = (s->digest ^ (unsigned char)*q) * 1099511628211ULL;
-    s->digest *= 1099511628211ULL;
-    for (const char *q = args; *q; q++)
-        s->digest = (s->digest ^ (unsigned char)*q) * 1099511628211ULL;
-    s->digest *= 1099511628211ULL;
+    /* each string ends with a fold of 0, so "ab"+"c" and "a"+"bc" differ */
+    s->digest = cr_fnv_str(s->digest, call) * CR_FNV_PRIME;
+    s->digest = cr_fnv_str(s->digest, action) * CR_FNV_PRIME;
+    s->digest = cr_fnv_str(s->digest, args) * CR_FNV_PRIME;
     uint32_t n = call_number(call);
     if (n >= s->ncalls)
         return;

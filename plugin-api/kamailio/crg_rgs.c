@@ -50,6 +50,7 @@
 #include "crh_health.h"
 #include "crl_library.h"
 #include "crm_media.h"
+#include "cr_hash.h"
 
 char *crg_state_dir = NULL;
 char *crg_log_path = NULL;
@@ -144,12 +145,9 @@ int crg_reply(struct cell *t, int code, str *text, str *hdr, str *totag)
 
 static unsigned int crg_hash_str(const char *s, int len)
 {
-    unsigned int h = 2166136261u;
-    int i;
+    uint64_t h = cr_fnv(CR_FNV_OFFSET, s, (size_t)len);
 
-    for (i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+    return (unsigned int)(h ^ (h >> 32));
 }
 
 crg_call *crg_find(uint64_t handle)

@@ -19,6 +19,7 @@
  * a route that finds no free slot shares one), so each route's first attempt rotates over its
  * usable gateways whatever the other routes' traffic.
  */
+#include "cr_hash.h"
 #include "handle.h"
 
 #include <stdio.h>
@@ -31,9 +32,7 @@
 
 static uint64_t name_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    uint64_t h = cr_fnv_str(CR_FNV_OFFSET, s);
     return h > CALL_BUSY ? h : h + 2;
 }
 
