@@ -177,11 +177,13 @@ static int child_init(int rank)
         return 0;
     if (cru_child_init(rank) < 0 || crg_child_init(rank) < 0 || crh_child_init(rank) < 0)
         return -1;
-    if (crl_handle() == NULL) {
-        /* SIP workers cannot route without it; helper processes retry when used. */
-        return (rank >= PROC_SIPINIT || rank == PROC_MAIN) ? -1 : 0;
-    }
-    return 0;
+    /* SIP workers adopt the published plan now, so that no call waits for it. Processes
+     * that do not route SIP (timers, ctl, the probe, user-plan and match-maker timers) hold
+     * no plan: crl_handle() adopts one the first time such a process needs it (an RPC,
+     * a timed-out leg), and one that never routes never maps it. */
+    if (rank < PROC_SIPINIT && rank != PROC_MAIN)
+        return 0;
+    return crl_handle() == NULL ? -1 : 0;
 }
 
 static void mod_destroy(void)

@@ -806,9 +806,12 @@ int crg_child_init(int rank)
     if (crg_sh == NULL)
         return 0;
     if (rank != PROC_MAIN) {
-        /* the configuration as it is at startup, like the match maker's engine (a reload
-         * does not change a running engine; a broken file on disk must not matter) */
-        crg_private_engine();
+        /* SIP workers: the configuration as it is at startup, like the match maker's engine
+         * (a reload does not change a running engine; a broken file on disk must not
+         * matter). Processes that do not route SIP (timers, ctl) hold no plan: they open
+         * the engine, from the published plan, the first time they need it. */
+        if (rank >= PROC_SIPINIT)
+            crg_private_engine();
         return 0;
     }
     pid = fork_process(PROC_NOCHLDINIT, "callroute rgs match maker", 1);

@@ -181,10 +181,15 @@ static int plan_publish(cr_handle *h, const cr_config *cfg, bool bump, uint64_t 
 static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, size_t errlen);
 static void plan_withdraw(cr_handle *h);
 
+static void inherit_note(cr_handle *h, cr_config *cfg, uint64_t gen);
+static cr_config *inherit_take(cr_handle *h, uint64_t gen, uint64_t sum);
+static void inherit_drop(const cr_config *cfg);
+
 static void snapshot_free(crp_snapshot *s)
 {
     if (!s)
         return;
+    inherit_drop(s->cfg);
     cr_config_free(s->cfg);
     free(s);
 }
@@ -308,6 +313,8 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
     atomic_store(&h->generation, h->own_shared ? atomic_load(&h->shared->generation) : gen);
     h->follow = !h->own_shared;
     atomic_store(&h->cur, s);
+    if (!h->own_shared)
+        inherit_note(h, cfg, gen);
     *out = h;
     return CR_OK;
 }
@@ -330,6 +337,8 @@ static int install(cr_handle *h, cr_config *cfg, uint64_t gen)
         return CR_ENOMEM;
     }
     s->cfg = cfg;
+    if (!h->own_shared)
+        inherit_note(h, cfg, gen);
     crp_snapshot *old = atomic_exchange(&h->cur, s);
     atomic_store(&h->generation, gen);
     if (h->slot)
@@ -689,6 +698,11 @@ static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, s
         plan_unlock(s);
         if (!path[0])
             return CR_ENOENT;
+        *out = inherit_take(h, g, sum);
+        if (*out) {
+            *gen = g;
+            return CR_OK;
+        }
         cr_image_map m;
         rc = cr_image_map_file(path, &m, err, errlen);
         if (rc == CR_OK && (m.info.checksum != sum || m.info.generation != g)) {
@@ -721,6 +735,84 @@ static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, s
             return rc;
     }
     return rc;
+}
+
+/* ---- a plan inherited through fork() ------------------------------------------------------ */
+
+/*
+ * The plan this process installed last, with the published generation and checksum it stands
+ * for. A process forked after that (Kamailio forks its workers after mod_init) finds it in its
+ * copy of memory and adopts it when it is still the published plan, without mapping and
+ * compiling the image: its pages stay shared with the parent's (copy-on-write) until written,
+ * so the plan is counted once however many processes fork, and no worker compiles at start.
+ * Lazy caches inside (a route's compiled regex) are written per process like any private page.
+ * The taker becomes the owner in its own memory (the parent's handle there is never used or
+ * freed: threads do not survive fork, and hosts leave an inherited handle alone).
+ * The lock is held across fork(), so a child never sees a record half written.
+ */
+static struct {
+    pthread_mutex_t lock;
+    const crp_shared *shared;
+    cr_config *cfg;
+    uint64_t gen, sum;
+    int32_t pid;
+} inherit = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t inherit_once = PTHREAD_ONCE_INIT;
+
+static void inherit_prepare(void)
+{
+    pthread_mutex_lock(&inherit.lock);
+}
+
+static void inherit_release(void)
+{
+    pthread_mutex_unlock(&inherit.lock);
+}
+
+static void inherit_init(void)
+{
+    pthread_atfork(inherit_prepare, inherit_release, inherit_release);
+}
+
+static void inherit_note(cr_handle *h, cr_config *cfg, uint64_t gen)
+{
+    crp_shared *s = h->shared;
+    pthread_once(&inherit_once, inherit_init);
+    plan_lock(s);
+    bool published = s->plan_path[0] && atomic_load(&s->plan_gen) == gen;
+    uint64_t sum = atomic_load(&s->plan_checksum);
+    plan_unlock(s);
+    pthread_mutex_lock(&inherit.lock);
+    if (published) {
+        inherit.shared = s;
+        inherit.cfg = cfg;
+        inherit.gen = gen;
+        inherit.sum = sum;
+        inherit.pid = my_pid();
+    }
+    pthread_mutex_unlock(&inherit.lock);
+}
+
+static cr_config *inherit_take(cr_handle *h, uint64_t gen, uint64_t sum)
+{
+    cr_config *cfg = NULL;
+    pthread_mutex_lock(&inherit.lock);
+    if (inherit.cfg && inherit.shared == h->shared && inherit.pid != my_pid() &&
+        inherit.gen == gen && inherit.sum == sum) {
+        cfg = inherit.cfg;
+        inherit.pid = my_pid();
+    }
+    pthread_mutex_unlock(&inherit.lock);
+    return cfg;
+}
+
+/* Before this process frees cfg: a plan freed is no longer offered to later children. */
+static void inherit_drop(const cr_config *cfg)
+{
+    pthread_mutex_lock(&inherit.lock);
+    if (inherit.cfg == cfg && inherit.pid == my_pid())
+        inherit.cfg = NULL;
+    pthread_mutex_unlock(&inherit.lock);
 }
 
 /* The owner (the block's first opener: Kamailio's main process) removes the image when it

@@ -148,8 +148,18 @@ static void test_damaged_published_image(void **state)
     void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(shm != MAP_FAILED);
     cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
-    char msg[2048], cmd[2048], gw[64];
+    char msg[2048], cmd[2048], gw[64], c;
     cr_handle *main_h = NULL, *late = NULL;
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    /* forked before the main process opens: it has no plan in memory to inherit */
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (read(go[0], &c, 1) != 1)
+            _exit(2);
+        int rc = p->open(getenv("CR_FOLLOW_FIXTURE"), &o, &late, msg, sizeof msg);
+        _exit(rc == 0 && strcmp(first_gateway(late, gw, sizeof gw), "GW-A") == 0 ? 0 : 1);
+    }
     assert_int_equal(p->open(getenv("CR_FOLLOW_FIXTURE"), &o, &main_h, msg, sizeof msg), 0);
     assert_int_equal(plan_files(dir), 1);
     snprintf(cmd, sizeof cmd,
@@ -157,11 +167,7 @@ static void test_damaged_published_image(void **state)
              "2>/dev/null; done",
              dir);
     assert_int_equal(system(cmd), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int rc = p->open(getenv("CR_FOLLOW_FIXTURE"), &o, &late, msg, sizeof msg);
-        _exit(rc == 0 && strcmp(first_gateway(late, gw, sizeof gw), "GW-A") == 0 ? 0 : 1);
-    }
+    assert_int_equal(write(go[1], "g", 1), 1);
     int st = 0;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st));
@@ -265,14 +271,17 @@ static void test_adopted_plan_decides_from_the_image(void **state)
     assert_int_equal(system(cmd), 0);
     cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
     cr_handle *hd = NULL;
-    assert_int_equal(p->open(path, &o, &hd, msg, sizeof msg), 0);
-    int ready[2], go[2];
+    int ready[2], go[2], opened[2];
     assert_int_equal(pipe(ready), 0);
     assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(opened), 0);
+    /* forked before the main process opens (no plan in memory to inherit): it maps the image */
     pid_t pid = fork();
     if (pid == 0) {
         cr_handle *w = NULL;
         bool g;
+        if (read(opened[0], &c, 1) != 1)
+            _exit(9);
         if (p->open(path, &o, &w, msg, sizeof msg) != 0 ||
             strcmp(first_gateway(w, gw, sizeof gw), "GW-A") != 0)
             _exit(10);
@@ -301,6 +310,8 @@ static void test_adopted_plan_decides_from_the_image(void **state)
         p->close(w);
         _exit(plan_mappings(dir, 1, &g) == 0 ? 0 : 14);
     }
+    assert_int_equal(p->open(path, &o, &hd, msg, sizeof msg), 0);
+    assert_int_equal(write(opened[1], "o", 1), 1);
     close(ready[1]); /* a child that exits early ends the read */
     assert_int_equal(read(ready[0], &c, 1), 1);
     sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", path);
@@ -317,6 +328,124 @@ static void test_adopted_plan_decides_from_the_image(void **state)
     munmap(shm, len);
 }
 
+/* Runs fn in a forked child; asserts it exited 0. */
+static void in_child(int (*fn)(const char *dir, const char *path, cr_open_options *o),
+                     const char *dir, const char *path, cr_open_options *o)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(fn(dir, path, o));
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* A process forked after the plan was validated decides with that plan without reading the
+ * image or the file (both are gone here) and maps no image: `want` is the gateway expected. */
+static const char *inherit_want;
+static int inherits(const char *dir, const char *path, cr_open_options *o)
+{
+    cr_handle *w = NULL;
+    char msg[2048], gw[64];
+    bool g;
+    if (p->open(path, o, &w, msg, sizeof msg) != 0) {
+        fprintf(stderr, "a forked process could not open: %s\n", msg);
+        return 10;
+    }
+    int ok = strcmp(first_gateway(w, gw, sizeof gw), inherit_want) == 0 &&
+             plan_mappings(dir, 0, &g) == 0;
+    if (!ok)
+        fprintf(stderr, "forked process: %s (want %s), %d image mappings\n", gw, inherit_want,
+                plan_mappings(dir, 0, &g));
+    p->close(w);
+    return ok ? 0 : 11;
+}
+
+/* A process forked after the plan was validated but opening after a reload: the plan it has in
+ * memory is no longer the published one, so it adopts the published image. */
+static int adopts_newer(const char *dir, const char *path, cr_open_options *o)
+{
+    (void)dir;
+    cr_handle *w = NULL;
+    char msg[2048], gw[64];
+    if (p->open(path, o, &w, msg, sizeof msg) != 0)
+        return 10;
+    int ok = strcmp(first_gateway(w, gw, sizeof gw), "GW-B") == 0;
+    p->close(w);
+    return ok ? 0 : 11;
+}
+
+/*
+ * Issue 14: processes forked after the plan was validated (Kamailio's workers, forked after
+ * mod_init) inherit it: no compile, no image mapped, its pages shared copy-on-write, so the
+ * plan is in memory once. After a reload, a process forked later inherits the new plan; one
+ * forked before the reload and opening after it does not take its stale copy.
+ */
+static void test_forked_process_inherits_the_plan(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/crplanXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CALLROUTE_RUNTIME_DIR", dir, 1);
+    size_t len = p->shared_size();
+    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shm != MAP_FAILED);
+    char path[600], cmd[2048], msg[2048], c;
+    snprintf(path, sizeof path, "%s/config.xml", dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s", getenv("CR_FOLLOW_FIXTURE"), path);
+    assert_int_equal(system(cmd), 0);
+    cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
+    cr_handle *hd = NULL;
+    assert_int_equal(p->open(path, &o, &hd, msg, sizeof msg), 0);
+
+    /* the file broken and the published image removed: only the inherited plan can serve */
+    char saved[700];
+    snprintf(saved, sizeof saved, "%s.saved", path);
+    assert_int_equal(rename(path, saved), 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("<callroute>broken", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "mkdir %s/keep && mv %s/*.plan %s/keep/", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    inherit_want = "GW-A";
+    in_child(inherits, dir, path, &o);
+    snprintf(cmd, sizeof cmd, "mv %s/keep/*.plan %s/ && rmdir %s/keep", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rename(saved, path), 0);
+
+    /* forked now, opening only after the reload below */
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t late = fork();
+    if (late == 0) {
+        if (read(go[0], &c, 1) != 1)
+            _exit(2);
+        _exit(adopts_newer(dir, path, &o));
+    }
+    sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", path);
+    assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int st = 0;
+    assert_int_equal(waitpid(late, &st, 0), late);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+
+    /* forked after the reload: inherits the new plan (the image removed again) */
+    snprintf(cmd, sizeof cmd, "mkdir %s/keep && mv %s/*.plan %s/keep/", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    inherit_want = "GW-B";
+    in_child(inherits, dir, path, &o);
+    snprintf(cmd, sizeof cmd, "mv %s/keep/*.plan %s/ && rmdir %s/keep", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+
+    p->close(hd);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    munmap(shm, len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_damaged_published_image),
         cmocka_unit_test(test_response_groups_from_validated_plan),
         cmocka_unit_test(test_adopted_plan_decides_from_the_image),
+        cmocka_unit_test(test_forked_process_inherits_the_plan),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

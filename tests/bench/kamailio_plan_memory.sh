@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Plan memory and start-up of Kamailio with callroute against Kamailio without it (issue 14).
+#
+#   tests/bench/kamailio_plan_memory.sh [BUILD_DIR]
+#
+# Generates one plan (ROUTES 100000, RULES 1000, USERS 100000), compiles its image, then
+# RUNS (3) times, alternating: Kamailio with examples/kamailio/kamailio.cfg and CHILDREN (8)
+# SIP workers loading the plan (FORMAT plan: the image, or xml: the XML), and the same
+# configuration with CR_BASELINE defined (the module is not loaded). For each start it prints
+# the start-up time (until the RPC answers), the sum of Pss over every Kamailio process
+# (/proc/PID/smaps_rollup, after SETTLE seconds), the number of processes, and how many of
+# them map a published plan image. Figures are printed, not asserted; the last lines give
+# min-max per setup and the plan's own size (the image file) for comparison.
+set -euo pipefail
+. "$(dirname "$0")/../e2e/lib.sh"
+
+build=$(cd "${1:-$E2E_TOP/build}" && pwd)
+export CR_MODULE=${CR_MODULE:-$build/plugin-api/kamailio/callroute.so}
+export CR_LIBRARY=${CR_LIBRARY:-$build/plugin-api/libcallroute.so.1}
+CLI=$build/plugin-api/callroute
+ROUTES=${ROUTES:-100000}
+RULES=${RULES:-1000}
+USERS=${USERS:-100000}
+CHILDREN=${CHILDREN:-8}
+RUNS=${RUNS:-3}
+FORMAT=${FORMAT:-plan}
+SETTLE=${SETTLE:-3}
+
+e2e_init
+export CALLROUTE_RUNTIME_DIR=$E2E_TMP/run
+mkdir -p "$CALLROUTE_RUNTIME_DIR"
+"$CLI" bench --generate "routes=$ROUTES,rules=$RULES,users=$USERS" --seconds 0.01 \
+    --save "$E2E_TMP/plan.xml" >/dev/null
+"$CLI" compile --config "$E2E_TMP/plan.xml" -o "$E2E_TMP/plan.plan" >/dev/null
+config=$E2E_TMP/plan.$FORMAT
+image_kb=$(($(stat -c %s "$E2E_TMP/plan.plan") / 1024))
+
+# pids: the main process and everything below it
+kam_pids() {
+    local todo=("$1") pid
+    while [ ${#todo[@]} -gt 0 ]; do
+        pid=${todo[0]}
+        todo=("${todo[@]:1}")
+        echo "$pid"
+        # shellcheck disable=SC2207
+        todo+=($(ps -o pid= --ppid "$pid" 2>/dev/null || true))
+    done
+}
+
+# measure LABEL [kamailio args...]: prints "LABEL start_s pss_kb processes with_plan"
+measure() {
+    local label=$1 t0 t1 port main pss=0 n=0 mapped=0 pid v
+    shift
+    port=$(e2e_ports 1)
+    t0=$(date +%s.%N)
+    E2E_CHILDREN=$CHILDREN E2E_SHM=256 e2e_start_kamailio "$port" "$config" "$@"
+    t1=$(date +%s.%N)
+    sleep "$SETTLE"
+    main=$(cat "$E2E_TMP/kamailio.pid")
+    [ "${VERBOSE:-0}" = 1 ] && e2e_kamcmd core.psx | paste - - - | awk '{print "  " $0}' >&2
+    for pid in $(kam_pids "$main"); do
+        v=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)
+        pss=$((pss + ${v:-0}))
+        [ "${VERBOSE:-0}" = 1 ] && echo "  $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-40) $(grep -E '^(Pss|Private_Dirty):' "/proc/$pid/smaps_rollup" | tr -s ' ' | tr '\n' ' ')" >&2
+        n=$((n + 1))
+        if grep -q 'callroute-.*\.plan' "/proc/$pid/maps" 2>/dev/null; then
+            mapped=$((mapped + 1))
+        fi
+    done
+    kill -TERM "$E2E_KAM_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$E2E_KAM_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$E2E_KAM_PID" 2>/dev/null || true
+    wait "$E2E_KAM_PID" 2>/dev/null || true
+    rm -f "$E2E_TMP/kamailio_ctl"
+    awk -v l="$label" -v a="$t0" -v b="$t1" -v p="$pss" -v n="$n" -v m="$mapped" \
+        'BEGIN {printf "%-9s start %6.2f s  pss %8.1f MB  processes %2d  mapping the plan %2d\n", l, b - a, p / 1024, n, m}'
+}
+
+echo "plan_memory: $ROUTES routes, $RULES rules, $USERS users ($FORMAT), $CHILDREN SIP workers; image $((image_kb / 1024)) MB"
+out=$E2E_TMP/runs.txt
+for r in $(seq 1 "$RUNS"); do
+    measure callroute | tee -a "$out"
+    measure baseline -A 'CR_BASELINE="sip:127.0.0.1:9"' | tee -a "$out"
+done
+for l in callroute baseline; do
+    grep "^$l " "$out" | awk -v l="$l" '{s=$3; p=$6; if (NR == 1 || s < smin) smin = s; if (s > smax) smax = s;
+        if (NR == 1 || p < pmin) pmin = p; if (p > pmax) pmax = p}
+        END {printf "%-9s start %.2f-%.2f s, pss %.1f-%.1f MB\n", l, smin, smax, pmin, pmax}'
+done
