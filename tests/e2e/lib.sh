@@ -174,13 +174,14 @@ e2e_rtpengine_sessions() {
     $E2E_TOOL ng "127.0.0.1:$1" list
 }
 
-# e2e_agent NAME SCENARIO MEDIA-PORT: a sipp phone with RTP on MEDIA-PORT for agent
-# sip:NAME@contoso.com, registered to Kamailio ($KAM_PORT) with a REGISTER from a second
+# e2e_agent NAME SCENARIO [MEDIA-PORT]: a sipp phone (with RTP on MEDIA-PORT when given) for
+# agent sip:NAME@contoso.com, registered to Kamailio ($KAM_PORT) with a REGISTER from a second
 # sipp; its messages in $E2E_TMP/NAME.msg.
 e2e_agent() {
-    local name=$1 scen=$2 mp=$3 port rport
+    local name=$1 scen=$2 mp=${3:-} port rport media=()
     read -r port rport <<<"$(e2e_ports 2)"
-    e2e_gateway "$name" "$port" "$scen" -mi 127.0.0.1 -mp "$mp"
+    [ -n "$mp" ] && media=(-mi 127.0.0.1 -mp "$mp")
+    e2e_gateway "$name" "$port" "$scen" "${media[@]}"
     e2e_wait_ports "$port"
     timeout 15 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/register.xml" \
         -key user "$name" -key contact_port "$port" -m 1 -i 127.0.0.1 -p "$rport" -t u1 \
