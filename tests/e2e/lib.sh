@@ -70,6 +70,30 @@ e2e_init() {
     trap 'exit 130' INT TERM
 }
 
+# e2e_load_setup BUILD_DIR [NEEDS...]: what a load script (load.sh, rgs_load.sh,
+# media_load.sh) does first: CR_MODULE and CR_LIBRARY from BUILD_DIR (empty: build/) unless
+# set, 4 Kamailio workers, 256 MB of shared memory and log level 1 unless set (E2E_CHILDREN,
+# E2E_SHM, E2E_DEBUG), e2e_init, then each of NEEDS checked: "rtpengine" (installed), "root"
+# (RTP counted with a raw socket on lo).
+e2e_load_setup() {
+    local build need
+    build=$(cd "${1:-$E2E_TOP/build}" && pwd) || e2e_fail "no build directory ${1:-$E2E_TOP/build}"
+    shift $(($# > 0))
+    export CR_MODULE=${CR_MODULE:-$build/plugin-api/kamailio/callroute.so}
+    export CR_LIBRARY=${CR_LIBRARY:-$build/plugin-api/libcallroute.so.1}
+    E2E_CHILDREN=${E2E_CHILDREN:-4}
+    E2E_SHM=${E2E_SHM:-256}
+    E2E_DEBUG=${E2E_DEBUG:-1}
+    e2e_init
+    for need in "$@"; do
+        case $need in
+        rtpengine) command -v rtpengine >/dev/null || e2e_fail "rtpengine not installed (rtpengine-daemon)" ;;
+        root) [ "$(id -u)" = 0 ] || e2e_fail "needs root (RTP is counted with a raw socket on lo)" ;;
+        *) e2e_fail "e2e_load_setup: unknown need $need" ;;
+        esac
+    done
+}
+
 # e2e_reserve_ports N SIZE LOW HIGH: N blocks of SIZE UDP ports in [LOW, HIGH), printed as
 # their first ports. Every port of a block is free when it is picked (bound, then released),
 # and the block is reserved for this test's shell in /tmp/callroute-e2e-ports under a lock,
