@@ -20,7 +20,7 @@
  * - A cr_handle may be used by any number of threads at once for every decision call (route,
  *   route_ex, route_answer, normalize, dial, inbound, user_plan, gateway_failed, gateways,
  *   and since 1.6 gateway_result, gateway_set_state, gateway_probe, gateway_call,
- *   gateway_call_end: lock-free atomics in the shared memory).
+ *   gateway_call_end, since 1.9 gateway_result_ex: lock-free atomics in the shared memory).
  *   Decisions take no lock: they read an immutable snapshot of the configuration.
  * - reload() may run concurrently with decisions; reloads of one handle are serialized by a
  *   mutex inside the handle. A decision sees one whole configuration: the old or the new one.
@@ -134,7 +134,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 8
+#define CR_ABI_MINOR 9
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -662,7 +662,20 @@ typedef struct cr_plugin {
     int (*route_json)(cr_handle *h, const char *from, const char *dialed, const char *const *down,
                       size_t ndown, unsigned flags,
                       void (*put)(void *ud, const char *json, size_t len), void *ud, int *kind);
+
+    /* ---- since ABI 1.9 ---- */
+    /* gateway_result telling what it decided, so that a host counts gateway failures by the
+     * library's failure classes instead of repeating them: the same effect and the same one
+     * log line, returning flags: CR_GATEWAY_RESULT_FAILURE when `code` is in a failure class
+     * (408 or 0, 5xx: the gateway's failure count went up), plus CR_GATEWAY_RESULT_DOWN when
+     * the gateway is now held down; 0 for any other answer (its failures in a row reset).
+     * Or CR_ABI_EINVAL, CR_ABI_ENOMEM (no free gateway slot) as gateway_result. */
+    int (*gateway_result_ex)(cr_handle *h, const char *gateway, int code, int retry_after_s);
 } cr_plugin;
+
+/* gateway_result_ex flags (ABI 1.9) */
+#define CR_GATEWAY_RESULT_FAILURE 1
+#define CR_GATEWAY_RESULT_DOWN    2
 
 #define CR_GATEWAY_AUTO 0
 #define CR_GATEWAY_UP   1

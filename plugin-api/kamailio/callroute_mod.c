@@ -58,30 +58,50 @@ static void crm_log_stuck_branches(struct cell *t, const char *who)
     }
 }
 
+/*
+ * Gateway health: the library's failure classes (plugin-api/lib/gateways.c) decide whether
+ * `code` is a failure of the gateway and whether it is now held down; the counters follow
+ * that answer. Not the failover question (cro_gateway_failure, cru_branch_failure: only
+ * 408/503/504/no answer try the next gateway, the OCS rule), which is another one: a 500
+ * counts against the gateway's health but ends the call without failover.
+ */
 void crm_gateway_outcome(const char *who, const char *gw, int code, int retry_after)
 {
     cr_handle *h = crl_handle();
-    int down, failed = code == 0 || code == 408 || (code >= 500 && code < 600);
+    int r, down;
 
     if (h == NULL || gw == NULL || *gw == '\0')
         return;
-    if (CR_HAS(cr_plugin, crl_plugin, gateway_result) && crl_plugin->gateway_result) {
-        /* the library logs each failure, once, with its outcome */
+    if (CR_HAS(cr_plugin, crl_plugin, gateway_result_ex) && crl_plugin->gateway_result_ex) {
+        /* ABI 1.9: the library classifies, and logs each failure, once, with its outcome */
+        r = crl_plugin->gateway_result_ex(h, gw, code, retry_after);
+    } else if (CR_HAS(cr_plugin, crl_plugin, gateway_result) && crl_plugin->gateway_result) {
+        /* ABI 1.6 to 1.8 answer only "held down"; their failure classes (which those
+         * libraries keep) are 408, no answer and 5xx */
         down = crl_plugin->gateway_result(h, gw, code, retry_after);
-        if (failed) {
+        r = down < 0 ? down
+            : code == 0 || code == 408 || (code >= 500 && code < 600)
+                ? CR_GATEWAY_RESULT_FAILURE | (down > 0 ? CR_GATEWAY_RESULT_DOWN : 0)
+                : 0;
+    } else {
+        if (code == 0 || code == 408 || code == 503 || code == 504) { /* ABI < 1.6 */
             crs_inc(CRS_GATEWAY_FAILURES);
-            if (down > 0)
+            LM_INFO("%s: gateway %s failed (%d): marked down for %d s\n", who, gw,
+                    code ? code : 408, crl_opts.gateway_holdoff_s);
+            if (crl_plugin->gateway_failed && crl_plugin->gateway_failed(h, gw) < 0)
+                LM_WARN("library did not accept the failure of gateway %s\n", gw);
+            else
                 crs_inc(CRS_GATEWAYS_MARKED_DOWN);
         }
         return;
     }
-    if (code == 0 || code == 408 || code == 503 || code == 504) { /* ABI < 1.6 */
+    if (r < 0) {
+        LM_WARN("%s: library did not accept the outcome %d of gateway %s (%d)\n", who, code, gw, r);
+        return;
+    }
+    if (r & CR_GATEWAY_RESULT_FAILURE) {
         crs_inc(CRS_GATEWAY_FAILURES);
-        LM_INFO("%s: gateway %s failed (%d): marked down for %d s\n", who, gw, code ? code : 408,
-                crl_opts.gateway_holdoff_s);
-        if (crl_plugin->gateway_failed && crl_plugin->gateway_failed(h, gw) < 0)
-            LM_WARN("library did not accept the failure of gateway %s\n", gw);
-        else
+        if (r & CR_GATEWAY_RESULT_DOWN)
             crs_inc(CRS_GATEWAYS_MARKED_DOWN);
     }
 }

@@ -459,14 +459,25 @@ static void crg_cancel_in(struct cell *t, int type, struct tmcb_params *ps)
 }
 
 /* A final failure reaches the caller (tm's own 408 at rgs_max_wait, a 5xx of its own): a call
- * still queued leaves the engine now, not when tm frees the transaction (its wait timer
- * later), so that no agent is rung for a caller who is gone. */
+ * still queued leaves the engine now, not when tm frees the transaction (its wait timer,
+ * about 5 s later), so that no agent is rung for a caller who is gone; and its rtpengine
+ * session (prompt, music on hold) ends now too, as at the caller's CANCEL. crg_media_end
+ * deletes it once: the later crg_release (or the match maker's own end of the call) finds
+ * c->media cleared. A call connected already (a 2xx went first) keeps its media until the
+ * BYE, as in crg_release. */
 static void crg_reply_out(struct cell *t, int type, struct tmcb_params *ps)
 {
     crg_call *c = ps->param ? (crg_call *)*ps->param : NULL;
+    int connected;
 
-    if (c && ps->code >= 300)
-        crg_caller_hangup(c);
+    if (c == NULL || ps->code < 300)
+        return;
+    crg_caller_hangup(c);
+    lock_get(&crg_sh->lock);
+    connected = c->connected;
+    lock_release(&crg_sh->lock);
+    if (!connected)
+        crg_media_end(c);
 }
 
 /* tm frees the transaction: a call still queued leaves the engine; the match maker frees

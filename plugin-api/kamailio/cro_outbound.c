@@ -494,9 +494,11 @@ int cro_route(struct sip_msg *msg, const str *caller, const str *dialed_in)
     return ret;
 }
 
-/* True when the final outcome of the picked branch is a gateway failure: 503, 504, 408
- * from the gateway, or tm's local timeout before the gateway sent anything beyond 100.
- * A timeout after 18x is the callee not answering, not a failed gateway. */
+/* True when the final outcome of the picked branch calls for failover (the OCS rule): 503,
+ * 504, 408 from the gateway, or tm's local timeout before the gateway sent anything beyond
+ * 100. A timeout after 18x is the callee not answering, not a failed gateway. Whether the
+ * gateway's health suffers is another question, which the library's failure classes answer
+ * (crm_gateway_outcome: every 5xx counts there, a 500 without failover too). */
 static int cro_gateway_failure(struct cell *t, int *code)
 {
     int branch = crm_tmb.t_get_picked_branch();

@@ -149,9 +149,11 @@ int crp_gateway_failed(cr_handle *h, const char *name)
     return CR_OK;
 }
 
-/* The failure classes (see the top of this file). Returns 1 when the gateway is now held
- * down, 0 when it stays up. */
-int crp_gateway_result(cr_handle *h, const char *name, int code, int retry_after_s)
+/* The failure classes (see the top of this file), the one place that decides them (the
+ * Kamailio module counts failures from this answer). Returns CR_GATEWAY_RESULT_FAILURE for a
+ * failure, with CR_GATEWAY_RESULT_DOWN when the gateway is now held down; 0 for any other
+ * answer. */
+int crp_gateway_result_ex(cr_handle *h, const char *name, int code, int retry_after_s)
 {
     if (!h || !name || !*name || code < 0 || code > 699)
         return CR_EINVAL;
@@ -175,9 +177,16 @@ int crp_gateway_result(cr_handle *h, const char *name, int code, int retry_after
     } else {
         crp_log(CR_LOG_INFO, "callroute: gateway %s failed (%d): stays up (%u of %d in a row)",
                 name, code, row, h->fail_threshold);
-        return 0;
+        return CR_GATEWAY_RESULT_FAILURE;
     }
-    return 1;
+    return CR_GATEWAY_RESULT_FAILURE | CR_GATEWAY_RESULT_DOWN;
+}
+
+/* ABI 1.6's form: 1 when the gateway is now held down, 0 when it stays up. */
+int crp_gateway_result(cr_handle *h, const char *name, int code, int retry_after_s)
+{
+    int r = crp_gateway_result_ex(h, name, code, retry_after_s);
+    return r < 0 ? r : (r & CR_GATEWAY_RESULT_DOWN) != 0;
 }
 
 /* The gateway named `name` of the current configuration (its ports), or NULL. */

@@ -156,6 +156,7 @@ int crp_gw_threshold(const cr_open_options *opts);
 crp_gw_slot *crp_gw_slot_find(crp_shared *s, const char *name, bool create);
 /* Gateway health and capacity (gateways.c; see callroute.h, ABI 1.6). */
 int crp_gateway_result(cr_handle *h, const char *name, int code, int retry_after_s);
+int crp_gateway_result_ex(cr_handle *h, const char *name, int code, int retry_after_s);
 int crp_gateway_set_state(cr_handle *h, const char *name, int state);
 int crp_gateway_probe(cr_handle *h, const char *name, int up);
 int crp_gateway_call(cr_handle *h, const char *name, const char *call_id);

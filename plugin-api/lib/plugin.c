@@ -712,6 +712,7 @@ static const cr_plugin plugin = {
     .compile = crp_compile,
     .user_plan_ex = crp_user_plan_ex,
     .route_json = p_route_json,
+    .gateway_result_ex = crp_gateway_result_ex,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */

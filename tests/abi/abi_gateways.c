@@ -243,6 +243,38 @@ static void test_failure_classes(void **state)
     close_gw(h);
 }
 
+/* ABI 1.9 gateway_result_ex: the same failure classes and hold-offs as gateway_result
+ * (one count of failures in a row between them), answered as flags, so that a host counts
+ * failures without classifying codes itself. */
+static void test_failure_classes_ex(void **state)
+{
+    (void)state;
+    const int F = CR_GATEWAY_RESULT_FAILURE, D = CR_GATEWAY_RESULT_DOWN;
+    assert_true(p->abi_minor >= 9);
+    assert_true(CR_HAS(cr_plugin, p, gateway_result_ex) && p->gateway_result_ex != NULL);
+    cr_handle *h = open_gw(3);
+    assert_int_equal(p->gateway_result_ex(h, "GW1", 200, 0), 0);
+    assert_int_equal(p->gateway_result_ex(h, "GW1", 486, 0), 0); /* the callee, not the gateway */
+    assert_int_equal(p->gateway_result_ex(h, "GW1", 404, 0), 0);
+    assert_int_equal(p->gateway_result_ex(h, "GW1", 500, 0), F);     /* 1 in a row: stays up */
+    assert_int_equal(p->gateway_result(h, "GW1", 503, 0), 0);        /* 2 */
+    assert_int_equal(p->gateway_result_ex(h, "GW1", 504, 0), F | D); /* 3: held down */
+    assert_string_equal(attempts(h, "4255550123"), "GW2");
+    assert_int_equal(p->gateway_result_ex(h, "GW2", 180, 0), 0);
+    assert_int_equal(p->gateway_result_ex(h, "GW2", 599, 0), F);
+    assert_int_equal(p->gateway_result_ex(h, "GW2", 600, 0), 0); /* resets the count */
+    assert_int_equal(p->gateway_result_ex(h, "GW2", 502, 0), F);
+    assert_int_equal(p->gateway_result_ex(h, "GW2", 502, 0), F);
+    assert_int_equal(p->gateway_result_ex(h, "GW3", 408, 0), F | D);
+    assert_int_equal(p->gateway_result_ex(h, "GW-P", 0, 0), F | D);
+    assert_int_equal(p->gateway_result_ex(h, "GW2", 503, 30), F | D); /* Retry-After */
+    assert_int_equal(p->gateway_result_ex(h, "GW2", 700, 0), CR_ABI_EINVAL);
+    assert_int_equal(p->gateway_result_ex(h, "GW2", -1, 0), CR_ABI_EINVAL);
+    assert_int_equal(p->gateway_result_ex(h, "", 503, 0), CR_ABI_EINVAL);
+    assert_int_equal(p->gateway_result_ex(NULL, "GW2", 503, 0), CR_ABI_EINVAL);
+    close_gw(h);
+}
+
 /* Manual state beats probes and failures; auto hands back to them. */
 static void test_manual_state_and_probe(void **state)
 {
@@ -282,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_spread_down_gateway_share),
         cmocka_unit_test(test_capacity),
         cmocka_unit_test(test_failure_classes),
+        cmocka_unit_test(test_failure_classes_ex),
         cmocka_unit_test(test_manual_state_and_probe),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

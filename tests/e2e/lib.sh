@@ -70,26 +70,37 @@ e2e_init() {
     trap 'exit 130' INT TERM
 }
 
-# Prints N distinct free UDP ports on 127.0.0.1 (held open together while chosen).
-e2e_ports() {
-    $E2E_PY - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
+# e2e_load_setup BUILD_DIR [NEEDS...]: what a load script (load.sh, rgs_load.sh,
+# media_load.sh) does first: CR_MODULE and CR_LIBRARY from BUILD_DIR (empty: build/) unless
+# set, 4 Kamailio workers, 256 MB of shared memory and log level 1 unless set (E2E_CHILDREN,
+# E2E_SHM, E2E_DEBUG), e2e_init, then each of NEEDS checked: "rtpengine" (installed), "root"
+# (RTP counted with a raw socket on lo).
+e2e_load_setup() {
+    local build need
+    build=$(cd "${1:-$E2E_TOP/build}" && pwd) || e2e_fail "no build directory ${1:-$E2E_TOP/build}"
+    shift $(($# > 0))
+    export CR_MODULE=${CR_MODULE:-$build/plugin-api/kamailio/callroute.so}
+    export CR_LIBRARY=${CR_LIBRARY:-$build/plugin-api/libcallroute.so.1}
+    E2E_CHILDREN=${E2E_CHILDREN:-4}
+    E2E_SHM=${E2E_SHM:-256}
+    E2E_DEBUG=${E2E_DEBUG:-1}
+    e2e_init
+    for need in "$@"; do
+        case $need in
+        rtpengine) command -v rtpengine >/dev/null || e2e_fail "rtpengine not installed (rtpengine-daemon)" ;;
+        root) [ "$(id -u)" = 0 ] || e2e_fail "needs root (RTP is counted with a raw socket on lo)" ;;
+        *) e2e_fail "e2e_load_setup: unknown need $need" ;;
+        esac
+    done
 }
 
 # e2e_reserve_ports N SIZE LOW HIGH: N blocks of SIZE UDP ports in [LOW, HIGH), printed as
 # their first ports. Every port of a block is free when it is picked (bound, then released),
 # and the block is reserved for this test's shell in /tmp/callroute-e2e-ports under a lock,
 # so tests running side by side never pick the same ports; a block whose shell has ended is
-# taken back. Below the kernel's ephemeral range no socket gets one by chance, which
-# e2e_ports (kernel-chosen, released at once) cannot promise: a daemon started later may
-# find its port taken, or a parallel test's daemon answering on it.
+# taken back. Below the kernel's ephemeral range (32768 and up by default) no socket gets
+# one by chance: a port the kernel picked and released at once could be taken before the
+# daemon started later binds it, or be a parallel test's daemon answering on it.
 e2e_reserve_ports() {
     $E2E_PY - "$1" "$2" "$3" "$4" "$$" <<'EOF'
 import fcntl, os, random, socket, sys
@@ -139,6 +150,12 @@ print(" ".join(str(p) for p in out))
 EOF
 }
 
+# e2e_ports N: N UDP ports for SIP (Kamailio, sipp phones, gateways and callers), reserved
+# as the media ports are, in [2000, 6000): apart from the media ports and rtpengine's windows
+# (10000-32000) and from the ports sipp picks for itself (its RTP sockets from 6000 up, its
+# control socket from 8888 up, when not given).
+e2e_ports() { e2e_reserve_ports "$1" 1 2000 6000; }
+
 # e2e_media_ports N: N blocks of 4 (a phone's RTP: sipp binds P and P+2, RTCP beside them),
 # or of one port (a daemon's control or event port) with N1 (e2e_media_ports1 N).
 e2e_media_ports() { e2e_reserve_ports "$1" 4 20000 32000; }
@@ -149,8 +166,7 @@ E2E_TOOL="$E2E_PY $E2E_DIR/media_tool.py"
 
 # e2e_start_rtpengine NG DTMF: rtpengine on loopback, its ng control port NG, DTMF events to
 # DTMF (both reserved with e2e_media_ports1), RTP ports in a window of 100 reserved below the
-# phones' media ports (e2e_reserve_ports) and the kernel's ephemeral range (where e2e_ports
-# picks SIP ports). Waits (at most 10 s) until it answers an ng ping; its pid is
+# phones' media ports (e2e_reserve_ports) and the kernel's ephemeral range. Waits (at most 10 s) until it answers an ng ping; its pid is
 # E2E_RTPENGINE_PID, its log $E2E_TMP/rtpengine.log.
 e2e_start_rtpengine() {
     local ng=$1 dtmf=$2 base pid
@@ -182,13 +198,14 @@ e2e_rtpengine_sessions() {
     $E2E_TOOL ng "127.0.0.1:$1" list
 }
 
-# e2e_agent NAME SCENARIO MEDIA-PORT: a sipp phone with RTP on MEDIA-PORT for agent
-# sip:NAME@contoso.com, registered to Kamailio ($KAM_PORT) with a REGISTER from a second
+# e2e_agent NAME SCENARIO [MEDIA-PORT]: a sipp phone (with RTP on MEDIA-PORT when given) for
+# agent sip:NAME@contoso.com, registered to Kamailio ($KAM_PORT) with a REGISTER from a second
 # sipp; its messages in $E2E_TMP/NAME.msg.
 e2e_agent() {
-    local name=$1 scen=$2 mp=$3 port rport
+    local name=$1 scen=$2 mp=${3:-} port rport media=()
     read -r port rport <<<"$(e2e_ports 2)"
-    e2e_gateway "$name" "$port" "$scen" -mi 127.0.0.1 -mp "$mp"
+    [ -n "$mp" ] && media=(-mi 127.0.0.1 -mp "$mp")
+    e2e_gateway "$name" "$port" "$scen" "${media[@]}"
     e2e_wait_ports "$port"
     timeout 15 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/register.xml" \
         -key user "$name" -key contact_port "$port" -m 1 -i 127.0.0.1 -p "$rport" -t u1 \
@@ -295,32 +312,19 @@ e2e_kamcmd() {
     [ "$rc" = 0 ] && ! grep -q '^error: ' <<<"$out"
 }
 
-# e2e_start_kamailio PORT XML [extra kamailio args...]: starts the example config and waits
-# (at most 10 s) until its RPC answers.
+# e2e_start_kamailio PORT XML [extra kamailio args...]: starts the example config on PORT
+# (from e2e_ports) and waits (at most 30 s) until its RPC answers.
+# No second try on another port: PORT is reserved for this test (e2e_reserve_ports), and
+# nothing that does not ask the reservation picks a port in its range between the check
+# there and Kamailio's bind: the kernel gives out ephemeral ports only (32768 and up), sipp
+# starts its own from 6000 and 8888, rtpengine binds inside its reserved window. Only a
+# process outside the tests binding a fixed port below 6000 could, and a restart would
+# hide that, so Kamailio's "Address already in use" fails the test naming the holder.
 e2e_start_kamailio() {
-    local port=$1 xml=$2 try
-    shift 2
-    # e2e_ports releases a port before Kamailio binds it: when another process took it in
-    # between, Kamailio exits ("Address already in use") and starts again on a fresh port
-    # (KPORT and KAM_PORT follow)
-    for try in 1 2 3; do
-        e2e_start_kamailio_once "$port" "$xml" "$@" && return 0
-        tail -c +"$((E2E_KAM_LOG_AT + 1))" "$E2E_TMP/kamailio.log" 2>/dev/null \
-            | grep -q "Address already in use" || e2e_fail "kamailio exited at startup"
-        e2e_log "kamailio: port $port taken at startup (try $try), another one"
-        port=$(e2e_ports 1)
-        KPORT=$port
-    done
-    e2e_fail "kamailio exited at startup (its port taken three times)"
-}
-
-# One start; returns 1 when Kamailio exited at startup (its output from byte E2E_KAM_LOG_AT of
-# kamailio.log on).
-e2e_start_kamailio_once() {
-    local port=$1 xml=$2
+    local port=$1 xml=$2 at
     shift 2
     KAM_PORT=$port
-    E2E_KAM_LOG_AT=$(stat -c %s "$E2E_TMP/kamailio.log" 2>/dev/null || echo 0)
+    at=$(stat -c %s "$E2E_TMP/kamailio.log" 2>/dev/null || echo 0)
     "$KAMAILIO" -DD -E -f "$E2E_CFG" -Y "$E2E_TMP" -P "$E2E_TMP/kamailio.pid" -w "$E2E_TMP" \
         -m "${E2E_SHM:-64}" -M 8 ${E2E_MEMMGR:+-x "$E2E_MEMMGR"} \
         -A "LISTEN=udp:127.0.0.1:$port" \
@@ -333,7 +337,9 @@ e2e_start_kamailio_once() {
     E2E_PIDS+=("$E2E_KAM_PID")
     for _ in $(seq 1 300); do
         if ! kill -0 "$E2E_KAM_PID" 2>/dev/null; then
-            return 1
+            tail -c +"$((at + 1))" "$E2E_TMP/kamailio.log" | grep -q "Address already in use" \
+                && e2e_fail "kamailio: its reserved port $port is taken: $(ss -H -lunp "sport = :$port")"
+            e2e_fail "kamailio exited at startup"
         fi
         if [ -S "$E2E_TMP/kamailio_ctl" ] && e2e_kamcmd core.uptime >/dev/null 2>&1; then
             return 0

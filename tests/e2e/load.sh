@@ -19,20 +19,14 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-build=$(cd "${1:-$E2E_TOP/build}" && pwd)
-export CR_MODULE=${CR_MODULE:-$build/plugin-api/kamailio/callroute.so}
-export CR_LIBRARY=${CR_LIBRARY:-$build/plugin-api/libcallroute.so.1}
 LOAD_CALLS=${LOAD_CALLS:-10000}
 LOAD_RATE=${LOAD_RATE:-1000}
 CEIL_CALLS=${CEIL_CALLS:-6000}
 CEIL_LIMIT=${CEIL_LIMIT:-40}
 CEIL_ROUNDS=${CEIL_ROUNDS:-3}
 CEIL_MEMMGRS=${CEIL_MEMMGRS:-qm tlsf}
-E2E_CHILDREN=${E2E_CHILDREN:-4}
-E2E_SHM=${E2E_SHM:-256}
-E2E_DEBUG=${E2E_DEBUG:-1}
 
-e2e_init
+e2e_load_setup "${1:-}"
 read -r PORT_A PORT_B PORT_C <<<"$(e2e_ports 3)"
 XML=$E2E_TMP/routes.xml
 e2e_fixture "$E2E_DIR/fixtures/e2e.xml" "$XML"
@@ -60,8 +54,8 @@ run_uac() {
     out=$E2E_TMP/uac-$label.out
     t0=$(date +%s.%N)
     timeout 600 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/uac.xml" -s 5550123 \
-        -key caller alice -m "$calls" -r "$rate" -l "$limit" -i 127.0.0.1 -p "$port" -t u1 \
-        -nostdin -max_recv_loops 10000 -timeout 300s -trace_err \
+        -key caller alice -key domain contoso.com -m "$calls" -r "$rate" -l "$limit" \
+        -i 127.0.0.1 -p "$port" -t u1 -nostdin -max_recv_loops 10000 -timeout 300s -trace_err \
         -error_file "$E2E_TMP/uac-$label.err" >"$out" 2>&1 </dev/null || true
     t1=$(date +%s.%N)
     ok=$(awk -F'|' '/Successful call/ {gsub(/ /,"",$3); print $3}' "$out" | tail -n 1)

@@ -5,7 +5,8 @@
 # Fixture: fixtures/media.xml; prompts and music are WAVs generated here (media_tool.py).
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/media.sh CASE
 # Cases: media_welcome media_mid_prompt_hangup media_off media_ivr_menu media_ivr_invalid
-#        media_ivr_pin media_ivr_refused media_after_hours media_ivr_transfer media_ivr_voicemail.
+#        media_ivr_pin media_ivr_refused media_after_hours media_ivr_transfer media_ivr_voicemail
+#        media_max_wait.
 #        E2E_KEEP=1 keeps the scratch directory (logs, sipp traces, rtp.txt: every RTP datagram
 #        to the caller and the agent).
 # RTP is counted on lo with a raw socket (media_tool.py sniff: needs root).
@@ -43,9 +44,10 @@ start_kam() {
         -A "CR_RGS_LOG=\"$E2E_TMP/queue.log\"" -A "CR_RGS_EVENTS=\"$E2E_TMP/events.txt\"" "$@"
 }
 
+# start_kam_media [extra kamailio args...]
 start_kam_media() {
     start_kam -A "CR_RTPENGINE_SOCK=\"udp:127.0.0.1:$NG\"" \
-        -A "CR_RTPENGINE_DTMF=\"127.0.0.1:$DTMF\"" -A "CR_MEDIA_DIR=\"$MEDIA\""
+        -A "CR_RTPENGINE_DTMF=\"127.0.0.1:$DTMF\"" -A "CR_MEDIA_DIR=\"$MEDIA\"" "$@"
 }
 
 # start_agent NAME SCENARIO [RTP-PORT]: a registered sipp phone (RTP on $AMP by default) for
@@ -295,6 +297,40 @@ media_ivr_transfer | media_ivr_voicemail)
     no_sessions
     e2e_log "ok: key $key: $what to $target; RTP caller $n_caller, $target $n_target; the BYE" \
         "after 9 s deleted the session"
+    ;;
+
+media_max_wait)
+    # rgs_max_wait 10 s (its least): nobody signs in to the group, the caller hears the welcome prompt and
+    # music on hold, then tm's 408. Its rtpengine session ends with the 408 (within 2 s of the
+    # caller reading it), not when tm frees the transaction (its wait timer, 5 s later), and
+    # is deleted once (no second delete when tm frees the transaction).
+    start_rtpengine
+    start_kam_media -A CR_RGS_MAX_WAIT=10
+    sed "s/@EXPECT@/408/g" "$E2E_DIR/scenarios/media_reject.xml" >"$E2E_TMP/media_408.xml"
+    caller uac "$E2E_TMP/media_408.xml" maxwait || e2e_fail "the caller did not get 408 at rgs_max_wait"
+    t408=$(msg_time uac received "^SIP/2.0 408") || e2e_fail "the caller got no 408"
+    grep -a -q "^SIP/2.0 183" "$E2E_TMP/uac.msg" || e2e_fail "the caller got no 183 (no media)"
+    [ "$(played welcome.wav)" = 1 ] || e2e_fail "the welcome prompt played $(played welcome.wav) times"
+    cid=$(awk 'tolower($1) == "call-id:" { print $2; exit }' "$E2E_TMP/uac.msg" | tr -d '\r')
+    [ -n "$cid" ] || e2e_fail "no Call-ID in the caller's trace"
+    # sipp reading the 408 late (a loaded machine) only makes this wait shorter
+    while :; do
+        left=$(e2e_rtpengine_sessions "$NG") || e2e_fail "rtpengine did not list its sessions"
+        [ -z "$left" ] && break
+        late=$($E2E_PY -c "import time; print('%.2f' % (time.time() - $t408))")
+        $E2E_PY -c "import sys; sys.exit(0 if $late < 2 else 1)" \
+            || e2e_fail "rtpengine still has a session $late s after the 408: $left"
+        sleep 0.1
+    done
+    gone=$($E2E_PY -c "import time; print('%.2f' % (time.time() - $t408))")
+    # tm frees the transaction about 5 s after the 408 was ACKed: no second delete then
+    sleep 6.5
+    n=$(grep -a -c "rtpengine session of $cid deleted" "$E2E_TMP/kamailio.log" || true)
+    [ "$n" = 1 ] || e2e_fail "the session of $cid was deleted $n times, not once"
+    grep -a "rtpengine delete for $cid" "$E2E_TMP/kamailio.log" \
+        && e2e_fail "a second delete of $cid was refused or failed"
+    no_sessions
+    e2e_log "ok: 408 at rgs_max_wait with media; no rtpengine session $gone s after it; deleted once"
     ;;
 
 media_ivr_refused)

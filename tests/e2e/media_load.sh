@@ -24,20 +24,12 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-build=$(cd "${1:-$E2E_TOP/build}" && pwd)
-export CR_MODULE=${CR_MODULE:-$build/plugin-api/kamailio/callroute.so}
-export CR_LIBRARY=${CR_LIBRARY:-$build/plugin-api/libcallroute.so.1}
 N=${MEDIA_LOAD_CALLERS:-200}
 RATE=${MEDIA_LOAD_RATE:-50}
 HOLD=${MEDIA_LOAD_HOLD:-60}
-E2E_CHILDREN=${E2E_CHILDREN:-4}
-E2E_SHM=${E2E_SHM:-256}
-E2E_DEBUG=${E2E_DEBUG:-1}
 E2E_TRACE=0
 
-e2e_init
-command -v rtpengine >/dev/null || e2e_fail "rtpengine not installed (rtpengine-daemon)"
-[ "$(id -u)" = 0 ] || e2e_fail "needs root (RTP is counted with a raw socket on lo)"
+e2e_load_setup "${1:-}" rtpengine root
 KPORT=$(e2e_ports 1)
 read -r CMP AMP <<<"$(e2e_media_ports 2)"
 read -r NG DTMF <<<"$(e2e_media_ports1 2)"

@@ -22,20 +22,14 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-build=$(cd "${1:-$E2E_TOP/build}" && pwd)
-export CR_MODULE=${CR_MODULE:-$build/plugin-api/kamailio/callroute.so}
-export CR_LIBRARY=${CR_LIBRARY:-$build/plugin-api/libcallroute.so.1}
 RGS_AGENTS=${RGS_AGENTS:-300}
 RGS_FEW=${RGS_FEW:-100}
 RGS_PHONES=${RGS_PHONES:-6}
 RGS_RATE=${RGS_RATE:-50}
 RGS_SECONDS=${RGS_SECONDS:-60}
-E2E_CHILDREN=${E2E_CHILDREN:-4}
-E2E_SHM=${E2E_SHM:-256}
-E2E_DEBUG=${E2E_DEBUG:-1}
 E2E_TRACE=0
 
-e2e_init
+e2e_load_setup "${1:-}"
 KPORT=$(e2e_ports 1)
 XML=$E2E_TMP/rgs_load.xml
 S=$E2E_DIR/scenarios

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end cases: Debian's /usr/sbin/kamailio running examples/kamailio/kamailio.cfg with
-# the callroute module, sipp phones and sipp gateways on random loopback ports.
+# the callroute module, sipp phones and sipp gateways on reserved loopback ports (tests/e2e/lib.sh e2e_ports).
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
 #        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed; calls to users (callroute_user, fixtures/users.xml):
