@@ -6,7 +6,7 @@
  * cold at a million users. Version 2 of this index answered with two dependent cache-missing
  * reads (a hash slot, then the record it pointed to): two page walks and two memory reads,
  * the floor the bench prints. Version 3 keeps each record in the bucket of its line, and a
- * bucket's place is computed from the hash alone (buckets are 1 KB, filled to about 75 %):
+ * bucket's place is computed from the hash alone (buckets are 1 KB, filled to about 85 %):
  * the lookup prefetches the whole bucket at once (its lines arrive together) and compares
  * the packed number at the head of each entry, so the record it returns is already in the
  * cache: one miss into the map. The index stays a plain LMDB value, so readers in every
@@ -50,7 +50,7 @@
 #define IX_ENTRY     21   /* an entry's fixed part */
 #define IX_BUCKET    1024 /* bytes */
 #define IX_BHEAD     8    /* a bucket's header */
-#define IX_FILL      0.75 /* of the buckets' room, on average */
+#define IX_FILL      0.85 /* of the buckets' room, on average */
 
 #define IX_LINE   1  /* the entry of the user's own line */
 #define IX_BARE   2  /* a bare number standing for the user's line with extension */
