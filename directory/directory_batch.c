@@ -11,6 +11,7 @@
 #include "directory_int.h"
 #include "cr_grow.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -251,33 +252,29 @@ static int append_lines(cr_directory *d, MDB_txn *txn, const dir_batch *b, line_
 static int build_index(cr_directory *d, MDB_txn *txn, const dir_batch *b, const line_entry *l,
                        size_t nl, const char *file, cr_diag *diag, size_t *errors)
 {
-    uint64_t heap = 0, *offs = malloc((b->n ? b->n : 1) * sizeof *offs);
-    size_t users = 0;
-    if (!offs)
+    dir_ix_plan ix;
+    if (dir_ix_plan_init(&ix, b->n) != CR_OK)
         return CR_ENOMEM;
     for (size_t i = 0; i < b->n; i++)
-        if (!b->e[i].dup) {
-            offs[i] = heap;
-            heap += dir_ix_entry_size(b->e[i].klen, b->e[i].rlen);
-            users++;
-        }
-    dir_ix_build ix;
-    int rc = dir_ix_begin(d, txn, users, nl, heap, &ix);
+        if (!b->e[i].dup)
+            dir_ix_plan_user(&ix, i, b->e[i].klen, b->e[i].rlen);
+    for (size_t i = 0; i < nl; i++)
+        dir_ix_plan_line(&ix, l[i].user, l[i].key, l[i].klen, l[i].kind == DIR_LINE_ALIAS);
+    int rc = dir_ix_reserve(d, txn, &ix);
     if (rc != 0) {
         char why[256], msg[400];
         snprintf(msg, sizeof msg, "%s: cannot store the lookup index: %s", d->path,
                  dir_write_error(d, rc, why, sizeof why));
         fail(file, diag, errors, 0, NULL, 0, msg);
-        rc = CR_EIO;
+        dir_ix_plan_free(&ix);
+        return rc == ENOMEM ? CR_ENOMEM : CR_EIO;
     }
-    for (size_t i = 0; i < b->n && rc == CR_OK; i++)
+    for (size_t i = 0; i < b->n; i++)
         if (!b->e[i].dup)
-            dir_ix_user(&ix, b->arena + b->e[i].off, b->e[i].klen, rec_of(b, &b->e[i]),
+            dir_ix_fill(&ix, i, b->arena + b->e[i].off, b->e[i].klen, rec_of(b, &b->e[i]),
                         b->e[i].rlen);
-    for (size_t i = 0; i < nl && rc == CR_OK; i++)
-        dir_ix_line(&ix, l[i].key, l[i].klen, offs[l[i].user], l[i].kind == DIR_LINE_ALIAS);
-    free(offs);
-    return rc;
+    dir_ix_plan_free(&ix);
+    return CR_OK;
 }
 
 /* How many users of the sorted batch the tree holds already (a merge of two sorted lists). */

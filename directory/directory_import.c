@@ -77,18 +77,6 @@ static char *rec_keep(importer *im, rec *r, char *s)
     return r->owned[r->nowned++] = s;
 }
 
-static char *rec_dup(importer *im, rec *r, const char *s, size_t n)
-{
-    char *c = malloc(n + 1);
-    if (!c) {
-        im->oom = true;
-        return NULL;
-    }
-    memcpy(c, s, n);
-    c[n] = 0;
-    return rec_keep(im, r, c);
-}
-
 static void name_add(importer *im, cr_namelist *l, char *s)
 {
     if (!s)
@@ -142,22 +130,21 @@ static void import_user(importer *im, rec *r)
         fail(im, line, u->uri, "uri must be a SIP URI (sip:user@domain)");
         return;
     }
+    cr_number num; /* the line's parts point into it until the user is encoded */
     if (u->line) {
-        cr_number num;
         if (strncasecmp(u->line, "tel:", 4) != 0 || cr_number_parse(u->line, &num) != CR_OK ||
             !num.dialable) {
             fail(im, line, u->uri, "line '%s' is not a tel: URI with a phone number", u->line);
             return;
         }
-        u->line_number = rec_dup(im, r, num.digits, strlen(num.digits));
-        u->line_ext = num.ext[0] ? rec_dup(im, r, num.ext, strlen(num.ext)) : NULL;
-        if (im->oom)
-            return;
+        u->line_number = num.digits;
+        u->line_ext = num.ext[0] ? num.ext : NULL;
     }
     if (dir_encode(u, &im->buf) != CR_OK) {
         fail(im, line, u->uri, "a field is longer than 65534 bytes");
         return;
     }
+    u->line_number = u->line_ext = NULL;
     if (dir_batch_add(&im->batch, key, kn, im->buf.p, im->buf.len, line) != CR_OK)
         im->oom = true;
 }
@@ -467,20 +454,26 @@ static int csv_record(csv_in *in, char **fields, int max, int *first_line)
     }
 }
 
-static char *csv_str(importer *im, rec *r, const char *s)
+/* A field of the record being read: it stays in the reader's line buffer until the next
+ * record, and the user is encoded before that, so it is not copied. */
+static char *csv_str(char *s)
 {
-    return s && *s ? rec_dup(im, r, s, strlen(s)) : NULL;
+    return s && *s ? s : NULL;
 }
 
-static void csv_list(importer *im, rec *r, cr_namelist *l, const char *s)
+/* Names separated by blanks, cut in place (the field is the reader's). */
+static void csv_list(importer *im, cr_namelist *l, char *s)
 {
     while (s && *s) {
         while (*s == ' ' || *s == '\t')
             s++;
         size_t n = strcspn(s, " \t");
+        char *next = s + n;
+        if (*next)
+            *next++ = 0;
         if (n)
-            name_add(im, l, rec_dup(im, r, s, n));
-        s += n;
+            name_add(im, l, s);
+        s = next;
     }
 }
 
@@ -566,18 +559,18 @@ static int import_csv(importer *im, FILE *f)
         }
         rec_reset(&r);
         r.loc.line = line;
-        const char *v[NCOLS] = {NULL};
+        char *v[NCOLS] = {NULL};
         for (int i = 0; i < nf; i++)
             v[map[i]] = fields[i];
         cr_user *u = &r.u;
-        u->uri = csv_str(im, &r, v[COL_URI]);
-        u->line = csv_str(im, &r, v[COL_LINE]);
-        u->policy = csv_str(im, &r, v[COL_POLICY]);
-        u->profile = csv_str(im, &r, v[COL_PROFILE]);
-        u->voicemail = csv_str(im, &r, v[COL_VOICEMAIL]);
-        u->simultaneous_ring = csv_str(im, &r, v[COL_SIMRING]);
-        u->forwarding.immediate = csv_str(im, &r, v[COL_FWD_NOW]);
-        u->forwarding.no_answer_target = csv_str(im, &r, v[COL_NOANSWER_TARGET]);
+        u->uri = csv_str(v[COL_URI]);
+        u->line = csv_str(v[COL_LINE]);
+        u->policy = csv_str(v[COL_POLICY]);
+        u->profile = csv_str(v[COL_PROFILE]);
+        u->voicemail = csv_str(v[COL_VOICEMAIL]);
+        u->simultaneous_ring = csv_str(v[COL_SIMRING]);
+        u->forwarding.immediate = csv_str(v[COL_FWD_NOW]);
+        u->forwarding.no_answer_target = csv_str(v[COL_NOANSWER_TARGET]);
         size_t before = im->errors;
         if (v[COL_EV] && *v[COL_EV] && !csv_bool(v[COL_EV], &u->enterprise_voice))
             fail(im, line, u->uri, "enterpriseVoice is '%s', expected true, false, 1 or 0",
@@ -588,8 +581,8 @@ static int import_csv(importer *im, FILE *f)
         csv_int(im, &r, v[COL_NOANSWER_AFTER], "noAnswerAfter", 1, 3600,
                 &u->forwarding.no_answer_after);
         csv_int(im, &r, v[COL_TEAM_DELAY], "teamCallDelay", 0, 3600, &u->team_call_delay);
-        csv_list(im, &r, &u->team_call, v[COL_TEAM]);
-        csv_list(im, &r, &u->delegates, v[COL_DELEGATES]);
+        csv_list(im, &u->team_call, v[COL_TEAM]);
+        csv_list(im, &u->delegates, v[COL_DELEGATES]);
         if (im->errors == before && !im->oom)
             import_user(im, &r);
     }

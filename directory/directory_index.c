@@ -1,36 +1,62 @@
 /*
- * The directory's lookup index: one LMDB value ("index" in "meta") holding two open-address
- * hash tables (line keys, URI keys) and a heap with a copy of every user record.
+ * The directory's lookup index: one LMDB value ("index" in "meta") holding every user's
+ * record again, laid out so that a reverse number lookup reads one place of the map.
  *
  * Why: a lookup through the B-trees ("lines" then "users") walks two trees whose leaves are
- * cold at a million users — about 2.5 µs here. The index answers with two cache-missing
- * reads (a slot, then the record next to its key) and stays a plain LMDB value, so readers
- * in every process get it through the same MVCC snapshot as the trees. Each import rebuilds
- * it from the trees in its own write transaction, before the commit.
+ * cold at a million users. Version 2 of this index answered with two dependent cache-missing
+ * reads (a hash slot, then the record it pointed to): two page walks and two memory reads,
+ * the floor the bench prints. Version 3 keeps each record in the bucket of its line, and a
+ * bucket's place is computed from the hash alone (buckets are 1 KB, filled to about 85 %):
+ * the lookup prefetches the whole bucket at once (its lines arrive together) and compares
+ * the packed number at the head of each entry, so the record it returns is already in the
+ * cache: one miss into the map. The index stays a plain LMDB value, so readers in every
+ * process get it through the same MVCC snapshot as the trees. Each import rebuilds it in its
+ * own write transaction, before the commit.
  *
  * Layout (little-endian; the value need not be aligned):
- *   header: magic "CRIX", version, nnum, nuri (slot counts, powers of two), heap length
- *   num[nnum]: pairs of uint64 {number key, ext tag (16 bits) | flags | offset+1}; the key is
- *     the number packed 4 bits a character ("+14255550100" fits: up to 16 of [0-9+*#]), so
- *     a lookup compares numbers in the slot without reading the record; 0 = empty
- *   uri[nuri]: uint64 0 = empty, else tag (16 bits) | offset+1
- *   heap: entries of  u16 key length, URI key, NUL, padding to 4,  u32 record length, record
- * Version 1 (before packed numbers) is not read: a reader without an index it knows goes
- * through the B-trees, and the next import writes version 2.
+ *   header: magic "CRIX", version, nbuck (buckets a line hashes to), ntotal (buckets, with
+ *     those the last ones spill into), nuri (a power of two), heap length, entries
+ *   uri[nuri]: uint64 0 = empty, else tag (16 bits) | heap offset + 1
+ *   heap: ntotal buckets of IX_BUCKET bytes, then the tail.
+ *     bucket: u16 bytes used (from its start, this header included), 6 bytes 0, entries
+ *     entry (8-byte aligned, never across buckets):
+ *       u64 number key: the number packed 4 bits a character ("+14255550100" fits: up to 16
+ *           of [0-9+*#]), else a hash | 1 (flag VERIFY: the record's number is compared)
+ *       u32 record length, u32 home bucket, u16 URI key length, u16 extension tag (0: none),
+ *       u8 flags, URI key, NUL, record
+ *   Entries are placed in the order of their home bucket, from the start of it or, when it
+ *   is full, in the next ones: a lookup scans from its home bucket until an entry of a later
+ *   home or an empty bucket. A user with a line has its entry in its line's home (the hash of
+ *   number and extension, flag LINE); the user whose bare number stands for lines with
+ *   extensions has a second one in the bare number's home (flag BARE). A user without a line,
+ *   or whose entry does not fit in a bucket, has its entry in the tail; the latter has a
+ *   stub in the buckets (flag FAR, its record the tail offset). The URI table points to each
+ *   user's own entry (its line's, else its tail entry).
+ * Older versions are not read: a reader without an index it knows goes through the B-trees,
+ * and the next import writes version 3.
  */
 #include "cr_hash.h"
 #include "directory_int.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define IX_MAGIC     0x58495243u /* "CRIX" */
-#define IX_VERSION   2u
-#define IX_HEADER    40
+#define IX_VERSION   3u
+#define IX_HEADER    48
 #define IX_OFF_MASK  ((1ULL << 46) - 1)
-#define IX_BARE      (1ULL << 46) /* number slot: a bare number standing for a line with ext */
-#define IX_VERIFY    (1ULL << 47) /* number slot: a hashed key, compare the record's number */
 #define IX_TAG_SHIFT 48
+#define IX_ENTRY     21   /* an entry's fixed part */
+#define IX_BUCKET    1024 /* bytes */
+#define IX_BHEAD     8    /* a bucket's header */
+#define IX_FILL      0.85 /* of the buckets' room, on average */
+
+#define IX_LINE   1  /* the entry of the user's own line */
+#define IX_BARE   2  /* a bare number standing for the user's line with extension */
+#define IX_VERIFY 4  /* the number key is a hash: compare the record's number */
+#define IX_FAR    8  /* a stub: the record is the heap offset of the entry in the tail */
+#define IX_HERE   16 /* (plan only) the user is in the index */
 
 static uint64_t hash_bytes(const char *s, size_t n)
 {
@@ -66,24 +92,23 @@ static bool pack_number(const char *s, size_t n, uint64_t *key)
     return n > 0;
 }
 
-/* The slot position of a number key (a multiplicative hash: packed keys are not random). */
-static uint64_t num_home(uint64_t key, uint64_t n)
+static uint64_t ext_hash(const char *ext, size_t n)
 {
-    return ((key * 0x9E3779B97F4A7C15ULL) >> 20) & (n - 1);
+    return n ? hash_bytes(ext, n) : 0;
 }
 
-static uint64_t ext_tag(const char *ext, size_t n)
+static uint16_t ext_tag(uint64_t h)
 {
-    return n ? (hash_bytes(ext, n) >> IX_TAG_SHIFT) | 1 : 0;
+    return h ? (uint16_t)((h >> IX_TAG_SHIFT) | 1) : 0;
 }
 
-/* The value may sit unaligned in a leaf node (small directories): loads go through memcpy,
- * which compiles to plain loads where the CPU allows it. */
-typedef struct ix_view {
-    const unsigned char *num, *uri;
-    uint64_t nnum, nuri, heaplen;
-    const unsigned char *heap;
-} ix_view;
+/* The bucket hash of a line: its number key and its extension's hash (0 for none). Packed
+ * numbers are not random: they are mixed. */
+static uint64_t line_hash(uint64_t key, uint64_t exth)
+{
+    uint64_t h = (key ^ (exth * 0xC2B2AE3D27D4EB4FULL)) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 31);
+}
 
 static uint64_t ld64(const unsigned char *t, uint64_t i)
 {
@@ -91,6 +116,33 @@ static uint64_t ld64(const unsigned char *t, uint64_t i)
     memcpy(&v, t + i * 8, 8);
     return v;
 }
+
+static uint16_t ld16(const unsigned char *t)
+{
+    uint16_t v;
+    memcpy(&v, t, 2);
+    return v;
+}
+
+static uint64_t entry_size(size_t klen, size_t rlen)
+{
+    return (IX_ENTRY + klen + 1 + rlen + 7) & ~(uint64_t)7;
+}
+
+#define IX_STUB ((IX_ENTRY + 1 + 8 + 7) & ~7) /* a FAR entry's size */
+
+/* A line hash's home bucket among n. */
+static uint64_t home_of(uint64_t hash, uint64_t n)
+{
+    return (uint64_t)(((unsigned __int128)hash * n) >> 64);
+}
+
+/* The value may sit unaligned in a leaf node (small directories): loads go through memcpy,
+ * which compiles to plain loads where the CPU allows it. */
+typedef struct ix_view {
+    const unsigned char *uri, *heap;
+    uint64_t nbuck, ntotal, nuri, heaplen;
+} ix_view;
 
 static bool view(const void *p, size_t len, ix_view *v)
 {
@@ -100,172 +152,350 @@ static bool view(const void *p, size_t len, ix_view *v)
     memcpy(h32, p, 8);
     if (h32[0] != IX_MAGIC || h32[1] != IX_VERSION)
         return false;
-    v->nnum = ld64(p, 1);
-    v->nuri = ld64(p, 2);
-    v->heaplen = ld64(p, 3);
-    if (v->nnum > len / 16 || v->nuri > len / 8 ||
-        IX_HEADER + v->nnum * 16 + v->nuri * 8 + v->heaplen != len)
+    v->nbuck = ld64(p, 1);
+    v->ntotal = ld64(p, 2);
+    v->nuri = ld64(p, 3);
+    v->heaplen = ld64(p, 4);
+    if (!v->nbuck || v->ntotal < v->nbuck || v->ntotal > len / IX_BUCKET || v->nuri > len / 8 ||
+        v->heaplen > len || IX_HEADER + v->nuri * 8 + v->heaplen != len ||
+        v->ntotal * IX_BUCKET > v->heaplen)
         return false;
-    v->num = (const unsigned char *)p + IX_HEADER;
-    v->uri = v->num + v->nnum * 16;
+    v->uri = (const unsigned char *)p + IX_HEADER;
     v->heap = v->uri + v->nuri * 8;
     return true;
 }
 
-/* The heap entry at `off`: its URI key and its record. */
-static bool entry(const ix_view *v, uint64_t off, const char **key, size_t *klen,
-                  const unsigned char **rec, size_t *rlen)
+/* The entry at `off` of the heap, within `end`: its fields, or false when it is damaged. */
+typedef struct ix_entry {
+    uint64_t key, size;
+    uint32_t rlen, home;
+    uint16_t klen, tag;
+    uint8_t flags;
+    const char *ukey;
+    const unsigned char *rec;
+} ix_entry;
+
+static bool entry(const ix_view *v, uint64_t off, uint64_t end, ix_entry *e)
 {
-    if (off + 2 > v->heaplen)
+    if (end > v->heaplen || off + IX_ENTRY > end)
         return false;
-    const unsigned char *e = v->heap + off;
-    size_t kl = (size_t)e[0] | (size_t)e[1] << 8;
-    size_t roff = (2 + kl + 1 + 3) & ~(size_t)3;
-    if (off + roff + 4 > v->heaplen)
+    const unsigned char *p = v->heap + off;
+    memcpy(&e->key, p, 8);
+    memcpy(&e->rlen, p + 8, 4);
+    memcpy(&e->home, p + 12, 4);
+    memcpy(&e->klen, p + 16, 2);
+    memcpy(&e->tag, p + 18, 2);
+    e->flags = p[20];
+    e->size = entry_size(e->klen, e->rlen);
+    if (off + e->size > end)
         return false;
-    uint32_t rl;
-    memcpy(&rl, e + roff, 4);
-    if (off + roff + 4 + rl > v->heaplen)
-        return false;
-    *key = (const char *)e + 2;
-    *klen = kl;
-    *rec = e + roff + 4;
-    *rlen = rl;
+    e->ukey = (const char *)p + IX_ENTRY;
+    e->rec = p + IX_ENTRY + e->klen + 1;
     return true;
 }
 
 /* ---- building ----------------------------------------------------------------------------- */
 
-uint64_t dir_ix_entry_size(size_t klen, size_t rlen)
+typedef struct dir_ix_user {
+    uint64_t key;   /* the number key of its line (or of its bare number) */
+    uint64_t hash;  /* its line's (IX_LINE) */
+    uint32_t size;  /* its entry's */
+    uint32_t at[3]; /* its entries, in 8-byte units: own, bare number, in the tail (FAR) */
+    uint16_t tag;   /* its extension's */
+    uint8_t flags;  /* IX_* */
+} dir_ix_user;
+
+int dir_ix_plan_init(dir_ix_plan *p, size_t users)
 {
-    return ((2 + klen + 1 + 3) & ~(uint64_t)3) + 4 + ((rlen + 3) & ~(uint64_t)3);
+    memset(p, 0, sizeof *p);
+    p->n = users;
+    p->u = calloc(users ? users : 1, sizeof *p->u);
+    return p->u ? CR_OK : CR_ENOMEM;
 }
 
-int dir_ix_begin(cr_directory *d, MDB_txn *txn, size_t users, size_t lines, uint64_t heap,
-                 dir_ix_build *b)
+void dir_ix_plan_free(dir_ix_plan *p)
 {
-    uint64_t nuri = pow2_at_least(users * 2), nnum = pow2_at_least(lines * 2);
-    MDB_val key = {5, "index"}, val = {IX_HEADER + nnum * 16 + nuri * 8 + heap, NULL};
+    free(p->u);
+    memset(p, 0, sizeof *p);
+}
+
+void dir_ix_plan_user(dir_ix_plan *p, size_t i, size_t klen, size_t rlen)
+{
+    p->u[i].size = (uint32_t)entry_size(klen, rlen);
+    p->u[i].flags |= IX_HERE;
+}
+
+void dir_ix_plan_line(dir_ix_plan *p, size_t i, const char *lk, size_t n, bool bare)
+{
+    dir_ix_user *u = &p->u[i];
+    const char *semi = memchr(lk, ';', n);
+    size_t numlen = semi ? (size_t)(semi - lk) : n;
+    uint64_t key;
+    bool packed = pack_number(lk, numlen, &key);
+    if (!key)
+        return; /* no number: nothing can look it up */
+    if (!(u->flags & (IX_LINE | IX_BARE))) {
+        u->key = key;
+        u->flags |= packed ? 0 : IX_VERIFY;
+    }
+    if (bare) {
+        u->flags |= IX_BARE;
+        return;
+    }
+    uint64_t exth = semi && n >= numlen + 5 ? ext_hash(semi + 5, n - numlen - 5) : 0;
+    u->key = key;
+    u->flags = (uint8_t)((u->flags & ~IX_VERIFY) | IX_LINE | (packed ? 0 : IX_VERIFY));
+    u->tag = ext_tag(exth);
+    u->hash = line_hash(key, exth);
+}
+
+/* The size of user u's entries in the buckets: itself, or a stub when it does not fit. */
+static uint64_t bucket_size(const dir_ix_user *u)
+{
+    return u->size <= IX_BUCKET - IX_BHEAD ? u->size : IX_STUB;
+}
+
+/* Places every entry (u->at), in the order of their home buckets: returns the buckets used
+ * (*tail: the tail's size), 0 when out of memory. */
+static uint64_t place(dir_ix_plan *p, uint64_t nbuck, uint64_t entries, uint64_t *tail)
+{
+    uint32_t *count = calloc(nbuck + 1, sizeof *count), *order = malloc((entries + 1) * 4);
+    if (!count || !order) {
+        free(count);
+        free(order);
+        return 0;
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < p->n; i++) {
+            const dir_ix_user *u = &p->u[i];
+            for (int bare = 0; bare < 2 && (u->flags & IX_HERE); bare++) {
+                if (!(u->flags & (bare ? IX_BARE : IX_LINE)))
+                    continue;
+                uint64_t h = home_of(bare ? line_hash(u->key, 0) : u->hash, nbuck);
+                if (pass == 0)
+                    count[h + 1]++;
+                else
+                    order[count[h]++] = (uint32_t)(i << 1 | (size_t)bare);
+            }
+            if (pass == 0 && i + 1 == p->n)
+                for (uint64_t b = 0; b < nbuck; b++)
+                    count[b + 1] += count[b];
+        }
+    uint64_t cb = 0, co = IX_BHEAD;
+    for (uint64_t k = 0; k < entries; k++) {
+        dir_ix_user *u = &p->u[order[k] >> 1];
+        int bare = order[k] & 1;
+        uint64_t h = home_of(bare ? line_hash(u->key, 0) : u->hash, nbuck), s = bucket_size(u);
+        if (cb < h) {
+            cb = h;
+            co = IX_BHEAD;
+        }
+        if (co + s > IX_BUCKET) {
+            cb++;
+            co = IX_BHEAD;
+        }
+        u->at[bare] = (uint32_t)((cb * IX_BUCKET + co) / 8);
+        co += s;
+    }
+    free(count);
+    free(order);
+    uint64_t ntotal = cb + 1 > nbuck ? cb + 1 : nbuck, t = ntotal * IX_BUCKET;
+    for (size_t i = 0; i < p->n; i++) {
+        dir_ix_user *u = &p->u[i];
+        if ((u->flags & IX_HERE) && (!(u->flags & IX_LINE) || bucket_size(u) != u->size)) {
+            u->at[2] = (uint32_t)(t / 8);
+            t += u->size;
+        }
+    }
+    *tail = t - ntotal * IX_BUCKET;
+    return ntotal;
+}
+
+int dir_ix_reserve(cr_directory *d, MDB_txn *txn, dir_ix_plan *p)
+{
+    uint64_t entries = 0, users = 0, room = 0, all = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const dir_ix_user *u = &p->u[i];
+        if (!(u->flags & IX_HERE))
+            continue;
+        users++;
+        int in = ((u->flags & IX_LINE) != 0) + ((u->flags & IX_BARE) != 0);
+        entries += (uint64_t)in;
+        room += bucket_size(u) * (uint64_t)in;
+        all += u->size + bucket_size(u) * (uint64_t)in;
+    }
+    uint64_t nbuck = (uint64_t)((double)room / (IX_FILL * (IX_BUCKET - IX_BHEAD))) + 1;
+    if (all / 8 + nbuck * IX_BUCKET / 4 >= UINT32_MAX || entries >= (1ULL << 31))
+        return EFBIG; /* about 30 GB of records: readers go through the trees */
+    uint64_t tail, ntotal = place(p, nbuck, entries, &tail), nuri = pow2_at_least(users * 2);
+    if (!ntotal)
+        return ENOMEM;
+    uint64_t heap = ntotal * IX_BUCKET + tail;
+    if (heap / 8 >= UINT32_MAX)
+        return EFBIG;
+    MDB_val key = {5, "index"}, val = {IX_HEADER + nuri * 8 + heap, NULL};
     int rc = mdb_put(txn, d->meta, &key, &val, MDB_RESERVE);
     if (rc != 0)
         return rc;
-    unsigned char *base = val.mv_data;
-    memset(base, 0, IX_HEADER + nnum * 16 + nuri * 8);
+    p->base = val.mv_data;
+    p->uri = p->base + IX_HEADER;
+    p->heapp = p->uri + nuri * 8;
+    p->nbuck = nbuck;
+    p->nuri = nuri;
+    p->heap = heap;
     uint32_t h32[2] = {IX_MAGIC, IX_VERSION};
-    uint64_t h64[3] = {nnum, nuri, heap};
-    memcpy(base, h32, 8);
-    memcpy(base + 8, h64, 24);
-    b->nnum = nnum;
-    b->nuri = nuri;
-    b->heaplen = heap;
-    b->num = base + IX_HEADER;
-    b->uri = b->num + nnum * 16;
-    b->heap = b->uri + nuri * 8;
-    b->off = 0;
-    return CR_OK;
-}
-
-uint64_t dir_ix_user(dir_ix_build *b, const void *key, size_t klen, const void *rec, size_t rlen)
-{
-    uint64_t off = b->off;
-    unsigned char *e = b->heap + off;
-    e[0] = (unsigned char)(klen & 0xFF);
-    e[1] = (unsigned char)(klen >> 8);
-    memcpy(e + 2, key, klen);
-    e[2 + klen] = 0;
-    size_t roff = (2 + klen + 1 + 3) & ~(size_t)3;
-    uint32_t rl = (uint32_t)rlen;
-    memcpy(e + roff, &rl, 4);
-    memcpy(e + roff + 4, rec, rlen);
-    b->off += dir_ix_entry_size(klen, rlen);
-    uint64_t h = hash_bytes(key, klen), i = h & (b->nuri - 1), s;
-    while (memcpy(&s, b->uri + i * 8, 8), s)
-        i = (i + 1) & (b->nuri - 1);
-    s = (off + 1) | (h >> IX_TAG_SHIFT) << IX_TAG_SHIFT;
-    memcpy(b->uri + i * 8, &s, 8);
-    return off;
-}
-
-void dir_ix_line(dir_ix_build *b, const char *lk, size_t n, uint64_t off, bool bare)
-{
-    const char *semi = memchr(lk, ';', n);
-    size_t numlen = semi ? (size_t)(semi - lk) : n;
-    uint64_t key, val = off + 1;
-    if (!pack_number(lk, numlen, &key))
-        val |= IX_VERIFY;
-    if (!key)
-        return; /* no number: nothing can look it up */
-    if (bare)
-        val |= IX_BARE;
-    if (semi && n >= numlen + 5)
-        val |= ext_tag(semi + 5, n - numlen - 5) << IX_TAG_SHIFT;
-    uint64_t i = num_home(key, b->nnum), s;
-    while (memcpy(&s, b->num + i * 16, 8), s)
-        i = (i + 1) & (b->nnum - 1);
-    memcpy(b->num + i * 16, &key, 8);
-    memcpy(b->num + i * 16 + 8, &val, 8);
-}
-
-/* The heap offset of the user whose URI key is `k`, through the table being built. */
-static int64_t uri_offset(const dir_ix_build *b, const char *k, size_t n)
-{
-    ix_view v = {b->num, b->uri, b->nnum, b->nuri, b->heaplen, b->heap};
-    uint64_t h = hash_bytes(k, n), tag = h >> IX_TAG_SHIFT;
-    for (uint64_t i = h & (v.nuri - 1);; i = (i + 1) & (v.nuri - 1)) {
-        uint64_t s = ld64(v.uri, i);
-        if (!s)
-            return -1;
-        const char *key;
-        const unsigned char *rec;
-        size_t kl, rl;
-        if (s >> IX_TAG_SHIFT == tag && entry(&v, (s & IX_OFF_MASK) - 1, &key, &kl, &rec, &rl) &&
-            kl == n && memcmp(key, k, n) == 0)
-            return (int64_t)((s & IX_OFF_MASK) - 1);
+    uint64_t h64[5] = {nbuck, ntotal, nuri, heap, entries};
+    memcpy(p->base, h32, 8);
+    memcpy(p->base + 8, h64, 40);
+    memset(p->uri, 0, nuri * 8 + ntotal * IX_BUCKET);
+    /* each bucket's bytes used: up to the end of its last entry */
+    for (uint64_t b = 0; b < ntotal; b++) {
+        uint16_t used = IX_BHEAD;
+        memcpy(p->heapp + b * IX_BUCKET, &used, 2);
     }
+    for (size_t i = 0; i < p->n; i++) {
+        const dir_ix_user *u = &p->u[i];
+        for (int bare = 0; bare < 2 && (u->flags & IX_HERE); bare++) {
+            if (!(u->flags & (bare ? IX_BARE : IX_LINE)))
+                continue;
+            uint64_t at = (uint64_t)u->at[bare] * 8, b = at / IX_BUCKET;
+            uint16_t used = (uint16_t)(at - b * IX_BUCKET + bucket_size(u)), was;
+            memcpy(&was, p->heapp + b * IX_BUCKET, 2);
+            if (used > was)
+                memcpy(p->heapp + b * IX_BUCKET, &used, 2);
+        }
+    }
+    return 0;
 }
 
+static void put_entry(unsigned char *e, uint64_t key, uint32_t home, uint16_t tag, uint8_t flags,
+                      const void *ukey, size_t klen, const void *rec, size_t rlen)
+{
+    uint32_t rl = (uint32_t)rlen;
+    uint16_t kl = (uint16_t)klen;
+    memcpy(e, &key, 8);
+    memcpy(e + 8, &rl, 4);
+    memcpy(e + 12, &home, 4);
+    memcpy(e + 16, &kl, 2);
+    memcpy(e + 18, &tag, 2);
+    e[20] = flags;
+    memcpy(e + IX_ENTRY, ukey, klen);
+    e[IX_ENTRY + klen] = 0;
+    memcpy(e + IX_ENTRY + klen + 1, rec, rlen);
+    size_t used = IX_ENTRY + klen + 1 + rlen;
+    memset(e + used, 0, (size_t)entry_size(klen, rlen) - used);
+}
+
+void dir_ix_fill(dir_ix_plan *p, size_t i, const void *key, size_t klen, const void *rec,
+                 size_t rlen)
+{
+    const dir_ix_user *u = &p->u[i];
+    if (!(u->flags & IX_HERE) || u->size != entry_size(klen, rlen))
+        return;
+    uint8_t verify = u->flags & IX_VERIFY;
+    bool far = bucket_size(u) != u->size;
+    uint64_t own = 0;
+    for (int bare = 0; bare < 2; bare++) {
+        uint8_t role = bare ? IX_BARE : IX_LINE;
+        if (!(u->flags & role))
+            continue;
+        uint64_t at = (uint64_t)u->at[bare] * 8;
+        uint32_t home = (uint32_t)home_of(bare ? line_hash(u->key, 0) : u->hash, p->nbuck);
+        uint16_t tag = bare ? 0 : u->tag;
+        if (!bare)
+            own = at;
+        if (far) {
+            uint64_t to = (uint64_t)u->at[2] * 8;
+            put_entry(p->heapp + at, u->key, home, tag, role | verify | IX_FAR, "", 0, &to, 8);
+        } else {
+            put_entry(p->heapp + at, u->key, home, tag, role | verify, key, klen, rec, rlen);
+        }
+    }
+    if (!(u->flags & IX_LINE) || far) {
+        own = (uint64_t)u->at[2] * 8;
+        put_entry(p->heapp + own, 0, 0, 0, 0, key, klen, rec, rlen);
+    }
+    uint64_t h = hash_bytes(key, klen), j = h & (p->nuri - 1), s;
+    while (memcpy(&s, p->uri + j * 8, 8), s)
+        j = (j + 1) & (p->nuri - 1);
+    s = (own + 1) | (h >> IX_TAG_SHIFT) << IX_TAG_SHIFT;
+    memcpy(p->uri + j * 8, &s, 8);
+}
+
+/* LMDB's default key order: bytes, then the shorter first. */
+static int cmp_key(const void *a, size_t an, const void *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+/* The index from the trees (after a merge): users in key order, so a line's user is found
+ * by binary search over the keys read in the first pass (no write happens until the reserve,
+ * so they stay valid until then). */
 int dir_index_build(cr_directory *d, MDB_txn *txn)
 {
-    MDB_stat su, sl;
-    if (mdb_stat(txn, d->users, &su) != 0 || mdb_stat(txn, d->lines, &sl) != 0)
+    MDB_stat su;
+    if (mdb_stat(txn, d->users, &su) != 0)
         return CR_EIO;
-    MDB_cursor *c;
+    size_t n = su.ms_entries;
+    MDB_val *keys = malloc((n ? n : 1) * sizeof *keys);
+    dir_ix_plan p;
+    if (!keys || dir_ix_plan_init(&p, n) != CR_OK) {
+        free(keys);
+        return CR_ENOMEM;
+    }
+    MDB_cursor *c = NULL;
     MDB_val k, v;
-    /* pass 1: the heap's size */
-    uint64_t heap = 0;
+    int rc, status = CR_EIO;
+    size_t i = 0;
     if (mdb_cursor_open(txn, d->users, &c) != 0)
-        return CR_EIO;
-    int rc;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        heap += dir_ix_entry_size(k.mv_size, v.mv_size);
+        goto out;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && i < n;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), i++) {
+        keys[i] = k;
+        dir_ix_plan_user(&p, i, k.mv_size, v.mv_size);
+    }
     mdb_cursor_close(c);
-    dir_ix_build b;
-    if (rc != MDB_NOTFOUND || dir_ix_begin(d, txn, su.ms_entries, sl.ms_entries, heap, &b) != 0)
-        return CR_EIO;
-    /* pass 2: records into the heap, URI slots */
-    if (mdb_cursor_open(txn, d->users, &c) != 0)
-        return CR_EIO;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        dir_ix_user(&b, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
-    mdb_cursor_close(c);
-    if (rc != MDB_NOTFOUND)
-        return CR_EIO;
-    /* pass 3: line keys to the records of their users */
-    if (mdb_cursor_open(txn, d->lines, &c) != 0)
-        return CR_EIO;
+    if ((rc != MDB_NOTFOUND && rc != 0) || i != n || mdb_cursor_open(txn, d->lines, &c) != 0)
+        goto out;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         const char *lv = v.mv_data;
         if (v.mv_size < 2)
             continue;
-        int64_t at = uri_offset(&b, lv + 1, v.mv_size - 1);
-        if (at >= 0)
-            dir_ix_line(&b, k.mv_data, k.mv_size, (uint64_t)at, lv[0] == DIR_LINE_ALIAS);
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (cmp_key(keys[mid].mv_data, keys[mid].mv_size, lv + 1, v.mv_size - 1) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < n && cmp_key(keys[lo].mv_data, keys[lo].mv_size, lv + 1, v.mv_size - 1) == 0)
+            dir_ix_plan_line(&p, lo, k.mv_data, k.mv_size, lv[0] == DIR_LINE_ALIAS);
     }
     mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? CR_OK : CR_EIO;
+    if (rc != MDB_NOTFOUND)
+        goto out;
+    rc = dir_ix_reserve(d, txn, &p);
+    if (rc == ENOMEM) {
+        status = CR_ENOMEM;
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    if (mdb_cursor_open(txn, d->users, &c) != 0)
+        goto out;
+    i = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && i < n;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), i++)
+        dir_ix_fill(&p, i, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+    mdb_cursor_close(c);
+    status = (rc == 0 || rc == MDB_NOTFOUND) && i == n ? CR_OK : CR_EIO;
+out:
+    free(keys);
+    dir_ix_plan_free(&p);
+    return status;
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -287,17 +517,19 @@ const void *dir_index_uri(const void *p, size_t len, const char *ukey, size_t n,
     if (!view(p, len, &ix) || !ix.nuri)
         return NULL;
     uint64_t h = hash_bytes(ukey, n), tag = h >> IX_TAG_SHIFT;
-    for (uint64_t i = h & (ix.nuri - 1);; i = (i + 1) & (ix.nuri - 1)) {
+    for (uint64_t i = h & (ix.nuri - 1), probes = 0; probes < ix.nuri;
+         i = (i + 1) & (ix.nuri - 1), probes++) {
         uint64_t s = ld64(ix.uri, i);
         if (!s)
             return NULL;
-        const char *key;
-        const unsigned char *rec;
-        size_t kl;
-        if (s >> IX_TAG_SHIFT == tag && entry(&ix, (s & IX_OFF_MASK) - 1, &key, &kl, &rec, rlen) &&
-            kl == n && memcmp(key, ukey, n) == 0)
-            return rec;
+        ix_entry e;
+        if (s >> IX_TAG_SHIFT == tag && entry(&ix, (s & IX_OFF_MASK) - 1, ix.heaplen, &e) &&
+            e.klen == n && memcmp(e.ukey, ukey, n) == 0) {
+            *rlen = e.rlen;
+            return e.rec;
+        }
     }
+    return NULL;
 }
 
 /* Whether the record's line is `number` (when `check_number`) with extension `ext`. */
@@ -315,27 +547,60 @@ static bool record_has(const unsigned char *rec, size_t rlen, bool check_number,
            memcmp(s, ext, n) == 0;
 }
 
+/* Whether entry e answers a lookup of key (packed or not) with extension `ext`. */
+static bool matches(const ix_view *ix, ix_entry e, uint64_t key, bool packed, const char *number,
+                    size_t nlen, const char *ext, size_t elen, uint16_t want,
+                    const unsigned char **rec, size_t *rlen)
+{
+    bool verify = (e.flags & IX_VERIFY) != 0;
+    if (e.key != key || (!packed && !verify))
+        return false;
+    if (elen ? !(e.flags & IX_LINE) || e.tag != want
+             : !((e.flags & IX_LINE) && !e.tag) && !(e.flags & IX_BARE))
+        return false;
+    if (e.flags & IX_FAR) {
+        uint64_t to;
+        if (e.rlen != 8)
+            return false;
+        memcpy(&to, e.rec, 8);
+        if (to < ix->ntotal * IX_BUCKET || !entry(ix, to, ix->heaplen, &e))
+            return false;
+    }
+    if ((verify || elen) && !record_has(e.rec, e.rlen, verify, number, nlen, ext, elen))
+        return false;
+    *rec = e.rec;
+    *rlen = e.rlen;
+    return true;
+}
+
 const void *dir_index_line(const void *p, size_t len, const char *number, size_t nlen,
                            const char *ext, size_t elen, size_t *rlen)
 {
     ix_view ix;
-    if (!view(p, len, &ix) || !ix.nnum || !nlen)
+    if (!view(p, len, &ix) || !nlen)
         return NULL;
-    uint64_t key, want = ext_tag(ext, elen);
+    uint64_t key, exth = ext_hash(ext, elen);
     bool packed = pack_number(number, nlen, &key);
-    for (uint64_t i = num_home(key, ix.nnum);; i = (i + 1) & (ix.nnum - 1)) {
-        uint64_t k = ld64(ix.num, 2 * i), s = ld64(ix.num, 2 * i + 1);
-        if (!k)
+    uint16_t want = ext_tag(exth);
+    uint64_t home = home_of(line_hash(key, exth), ix.nbuck);
+    for (uint64_t b = home; b < ix.ntotal; b++) {
+        const unsigned char *bk = ix.heap + b * IX_BUCKET;
+        for (unsigned at = 0; at < IX_BUCKET; at += 64) /* all of it at once */
+            __builtin_prefetch(bk + at);
+        uint64_t used = ld16(bk);
+        if (used < IX_BHEAD || used > IX_BUCKET)
             return NULL;
-        bool verify = (s & IX_VERIFY) != 0;
-        if (k != key || s >> IX_TAG_SHIFT != want || (elen && (s & IX_BARE)) ||
-            (!packed && !verify))
-            continue;
-        const char *ukey;
-        const unsigned char *rec;
-        size_t kl;
-        if (entry(&ix, (s & IX_OFF_MASK) - 1, &ukey, &kl, &rec, rlen) &&
-            (!(verify || elen) || record_has(rec, *rlen, verify, number, nlen, ext, elen)))
-            return rec;
+        ix_entry e;
+        for (uint64_t off = IX_BHEAD; off < used; off += e.size) {
+            if (!entry(&ix, b * IX_BUCKET + off, b * IX_BUCKET + used, &e) || e.home > home)
+                return NULL;
+            const unsigned char *rec;
+            if (e.home == home &&
+                matches(&ix, e, key, packed, number, nlen, ext, elen, want, &rec, rlen))
+                return rec;
+        }
+        if (used == IX_BHEAD)
+            return NULL;
     }
+    return NULL;
 }

@@ -101,23 +101,31 @@ int dir_batch_write_merge(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_
 int dir_index_build(cr_directory *d, MDB_txn *txn);
 bool dir_index_get(MDB_txn *txn, cr_directory *d, const void **p, size_t *len);
 /* The record of the user with URI key `ukey` / line `number` (with `ext`, elen 0 for none:
- * an exact line without extension or a bare number standing for one), or NULL. */
+ * an exact line without extension or a bare number standing for one; with an extension and
+ * no such line, the bare number), or NULL. */
 const void *dir_index_uri(const void *p, size_t len, const char *ukey, size_t n, size_t *rlen);
 const void *dir_index_line(const void *p, size_t len, const char *number, size_t nlen,
                            const char *ext, size_t elen, size_t *rlen);
 
-/* Building the index: dir_ix_begin reserves it (0, or LMDB's error code) for `users`
- * records whose heap entries (dir_ix_entry_size each) add up to `heap` and `lines` line keys;
- * dir_ix_user adds a user (returns its heap offset), dir_ix_line a line key ("+1425...;ext=E" or a
- * number) to the user at `off`. */
-typedef struct dir_ix_build {
-    unsigned char *num, *uri, *heap;
-    uint64_t nnum, nuri, heaplen, off;
-} dir_ix_build;
-uint64_t dir_ix_entry_size(size_t klen, size_t rlen);
-int dir_ix_begin(cr_directory *d, MDB_txn *txn, size_t users, size_t lines, uint64_t heap,
-                 dir_ix_build *b);
-uint64_t dir_ix_user(dir_ix_build *b, const void *key, size_t klen, const void *rec, size_t rlen);
-void dir_ix_line(dir_ix_build *b, const char *lk, size_t n, uint64_t off, bool bare);
+/*
+ * Building the index in three steps over the same users 0..n-1 (any order, the same each
+ * time): dir_ix_plan_init, then dir_ix_plan_user (its sizes) and dir_ix_plan_line (each line
+ * key the lines tree gives it: "+1425...;ext=E" or a number, `bare` for an alias) for every
+ * user; dir_ix_reserve lays the index out and reserves it (0, or an LMDB or errno code);
+ * dir_ix_fill copies user i in; dir_ix_plan_free at the end, whatever happened.
+ */
+typedef struct dir_ix_plan {
+    struct dir_ix_user *u;
+    size_t n;
+    uint64_t nbuck, nuri, heap;
+    unsigned char *base, *uri, *heapp;
+} dir_ix_plan;
+int dir_ix_plan_init(dir_ix_plan *p, size_t users);
+void dir_ix_plan_user(dir_ix_plan *p, size_t i, size_t klen, size_t rlen);
+void dir_ix_plan_line(dir_ix_plan *p, size_t i, const char *lk, size_t n, bool bare);
+int dir_ix_reserve(cr_directory *d, MDB_txn *txn, dir_ix_plan *p);
+void dir_ix_fill(dir_ix_plan *p, size_t i, const void *key, size_t klen, const void *rec,
+                 size_t rlen);
+void dir_ix_plan_free(dir_ix_plan *p);
 
 #endif

@@ -11,14 +11,16 @@ for i in $(seq "$runs"); do
   for which in old new; do
     bin=$old; [ "$which" = new ] && bin=$new
     "$bin" --users "$users" --lookups "$lookups" > "$out/$which.$i" 2>&1
-    echo "== $which run $i"; grep -E "^import|^data.mdb|lookup|^misses" "$out/$which.$i"
+    echo "== $which run $i"; grep -E "^import|^data.mdb|lookup|^floor|^p50 as|^misses" "$out/$which.$i"
   done
 done
 echo "== min–max over $runs runs, $users users, $lookups lookups"
 for which in old new; do
   awk -v w="$which" '
-    /^import:/ { for (i = 1; i <= NF; i++) if ($i == "in") s = $(i + 1); v["import s"] = v["import s"] " " s }
+    /^import:/ { for (i = 1; i <= NF; i++) { if ($i == "in") s = $(i + 1); if ($i == "of" && $(i + 1) ~ /^CPU/) v["import CPU s"] = v["import CPU s"] " " $(i - 2) }
+                 v["import s"] = v["import s"] " " s }
     /^data.mdb:/ { v["bytes/user"] = v["bytes/user"] " " substr($(NF - 3), 2) }
+    /^p50 as a multiple/ { v["reverse / floor"] = v["reverse / floor"] " " substr($9, 1, length($9) - 2) }
     /lookup/ { split($0, a, "p50"); split(a[2], b, " "); k = a[1]; gsub(/ +$/, "", k); v[k " p50 ns"] = v[k " p50 ns"] " " b[1] }
     END { for (k in v) { n = split(v[k], x, " "); lo = x[1]; hi = x[1];
             for (i = 2; i <= n; i++) { if (x[i] + 0 < lo + 0) lo = x[i]; if (x[i] + 0 > hi + 0) hi = x[i] }

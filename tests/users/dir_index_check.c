@@ -1,0 +1,325 @@
+/*
+ * dir_index_check: the directory's lookup index against a model of what each lookup must
+ * answer. Generates users whose lines collide on purpose (thousands of extensions on one
+ * number, a number held exactly and as extensions, numbers too long to pack, stars and
+ * hashes, users without a line, records larger than an index bucket), imports them, and
+ * checks every reverse lookup (with the extension, the bare number, an unknown extension)
+ * and every URI lookup; then the same after a merging import (the index rebuilt from the
+ * trees), with the index replaced by one of the previous version (the B-trees answer), and
+ * after the next import (which writes the current version again).
+ *
+ *   dir_index_check [--users N]      exit status 0 when every answer is right
+ */
+#include "cr_directory.h"
+
+#include <lmdb.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct user {
+    char uri[48], number[40], ext[24], team[1600];
+} user;
+
+static user *users;
+static size_t nusers;
+static int failures;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond) && failures++ < 20) {                                                          \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
+    } while (0)
+
+static user *add(const char *number, const char *ext)
+{
+    user *u = &users[nusers];
+    memset(u, 0, sizeof *u);
+    snprintf(u->uri, sizeof u->uri, "sip:user%zu@contoso.com", nusers);
+    snprintf(u->number, sizeof u->number, "%s", number ? number : "");
+    snprintf(u->ext, sizeof u->ext, "%s", ext ? ext : "");
+    nusers++;
+    return u;
+}
+
+/* Users 0..n-1 of the model; `salt` changes the numbers of the plain ones. */
+static void generate(size_t n, unsigned salt)
+{
+    users = calloc(n + 64, sizeof *users);
+    nusers = 0;
+    char num[40], ext[24];
+    uint64_t x = 0x9E3779B97F4A7C15ULL ^ salt;
+    for (size_t i = 0; nusers < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        switch (i % 10) {
+        case 0: /* a company number with thousands of extensions */
+            snprintf(ext, sizeof ext, "%zu", i / 10);
+            add("+14255550100", ext);
+            break;
+        case 1: /* a number held exactly by one user and with extensions by others */
+            snprintf(num, sizeof num, "+1206%07zu", (i / 10) % 500 + salt);
+            snprintf(ext, sizeof ext, "%zu", i);
+            add(num, (i / 10) % 3 == 0 ? NULL : ext);
+            break;
+        case 2: /* too long to pack: hashed keys */
+            snprintf(num, sizeof num, "+4930%015llu",
+                     (unsigned long long)(x % 1000000000000000ULL));
+            add(num, i % 4 == 2 ? "77" : NULL);
+            break;
+        case 3: /* stars and hashes */
+            snprintf(num, sizeof num, "*%zu#", i);
+            add(num, NULL);
+            break;
+        case 4: /* no line */
+            add(NULL, NULL);
+            break;
+        case 5: /* larger than an index bucket */
+            if (i % 200 == 5) {
+                snprintf(num, sizeof num, "+1425%07zu", i + salt * 7);
+                user *u = add(num, i % 400 == 5 ? "5" : NULL);
+                for (int m = 0; m < 60; m++) {
+                    char member[32];
+                    snprintf(member, sizeof member, "%ssip:team%d@contoso.com", m ? " " : "", m);
+                    strcat(u->team, member);
+                }
+                break;
+            }
+            /* fall through */
+        default: /* plain numbers, some with an extension */
+            snprintf(num, sizeof num, "+1%010llu", (unsigned long long)(x % 10000000000ULL));
+            snprintf(ext, sizeof ext, "%llu", (unsigned long long)(x >> 50));
+            add(num, i % 3 == 0 ? ext : NULL);
+            break;
+        }
+    }
+}
+
+/* The model drops a later user whose exact line is taken: the import would refuse it. */
+static void dedup(void)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < nusers; i++) {
+        bool taken = false;
+        for (size_t j = 0; j < k && users[i].number[0] && !taken; j++)
+            taken = strcmp(users[j].number, users[i].number) == 0 &&
+                    strcmp(users[j].ext, users[i].ext) == 0;
+        if (!taken)
+            users[k++] = users[i];
+    }
+    nusers = k;
+}
+
+static void write_csv(const char *path, size_t from, size_t to)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    fputs("uri,line,enterpriseVoice,teamCall\n", f);
+    for (size_t i = from; i < to; i++) {
+        const user *u = &users[i];
+        if (!u->number[0])
+            fprintf(f, "%s,,true,%s\n", u->uri, u->team);
+        else if (u->ext[0])
+            fprintf(f, "%s,tel:%s;ext=%s,true,%s\n", u->uri, u->number, u->ext, u->team);
+        else
+            fprintf(f, "%s,tel:%s,true,%s\n", u->uri, u->number, u->team);
+    }
+    fclose(f);
+}
+
+/* Who a bare number reaches: the user holding it exactly, else the first in the file with
+ * an extension on it. */
+static const user *bare_owner(const char *number, size_t upto)
+{
+    const user *first = NULL;
+    for (size_t i = 0; i < upto; i++)
+        if (strcmp(users[i].number, number) == 0) {
+            if (!users[i].ext[0])
+                return &users[i];
+            if (!first)
+                first = &users[i];
+        }
+    return first;
+}
+
+static int import(cr_directory *d, const char *file, bool replace)
+{
+    cr_diag diag;
+    cr_diag_init(&diag);
+    int rc = cr_directory_import(d, file, replace, NULL, &diag);
+    for (size_t i = 0; i < diag.count && i < 5; i++)
+        fprintf(stderr, "%s:%d: %s\n", diag.items[i].file, diag.items[i].line,
+                diag.items[i].message);
+    cr_diag_free(&diag);
+    return rc;
+}
+
+/* By number, then the user holding it exactly, then file order. */
+static int cmp_owner(const void *pa, const void *pb)
+{
+    const user *a = &users[*(const size_t *)pa], *b = &users[*(const size_t *)pb];
+    int c = strcmp(a->number, b->number);
+    if (c)
+        return c;
+    if (!a->ext[0] != !b->ext[0])
+        return a->ext[0] ? 1 : -1;
+    return a < b ? -1 : a > b;
+}
+
+static const char *uri_of(const cr_user *u)
+{
+    return u ? u->uri : "(none)";
+}
+
+static void verify(cr_directory *d, const char *when)
+{
+    cr_dir_reader r;
+    CHECK(cr_dir_reader_begin(d, NULL, &r) == CR_OK, "%s: no snapshot", when);
+    /* bare owners: users sorted by number, the owner first in each run */
+    const user **owner = calloc(nusers, sizeof *owner);
+    size_t *by = malloc(nusers * sizeof *by);
+    for (size_t i = 0; i < nusers; i++)
+        by[i] = i;
+    qsort(by, nusers, sizeof *by, cmp_owner);
+    for (size_t i = 0, run = 0; i < nusers; i++) {
+        if (i && strcmp(users[by[i]].number, users[by[run]].number) != 0)
+            run = i;
+        owner[by[i]] = &users[by[run]];
+    }
+    free(by);
+    for (size_t i = 0; i < nusers; i++) {
+        const user *u = &users[i];
+        const cr_user *got = cr_dir_reader_find(&r, u->uri);
+        CHECK(got && strcmp(got->uri, u->uri) == 0, "%s: %s by URI: %s", when, u->uri, uri_of(got));
+        if (u->number[0]) {
+            const char *ext = u->ext[0] ? u->ext : NULL;
+            got = cr_dir_reader_by_number(&r, u->number, ext);
+            CHECK(got && strcmp(got->uri, u->uri) == 0, "%s: %s;ext=%s: %s, expected %s", when,
+                  u->number, u->ext, uri_of(got), u->uri);
+            got = cr_dir_reader_by_number(&r, u->number, NULL);
+            CHECK(got && strcmp(got->uri, owner[i]->uri) == 0, "%s: bare %s: %s, expected %s", when,
+                  u->number, uri_of(got), owner[i]->uri);
+            got = cr_dir_reader_by_number(&r, u->number, "999999999");
+            CHECK(got && strcmp(got->uri, owner[i]->uri) == 0,
+                  "%s: %s;ext=999999999 (unknown): %s, expected %s", when, u->number, uri_of(got),
+                  owner[i]->uri);
+            if (i % 50 == 0) { /* a number one digit longer or shorter: whoever has it */
+                char near[48];
+                snprintf(near, sizeof near, "%s%zu", u->number, i % 10);
+                const user *want = bare_owner(near, nusers);
+                got = cr_dir_reader_by_number(&r, near, NULL);
+                CHECK(want ? got && strcmp(got->uri, want->uri) == 0 : !got,
+                      "%s: %s: %s, expected %s", when, near, uri_of(got),
+                      want ? want->uri : "(none)");
+                snprintf(near, sizeof near, "%.*s", (int)strlen(u->number) - 1, u->number);
+                want = bare_owner(near, nusers);
+                got = cr_dir_reader_by_number(&r, near, NULL);
+                CHECK(want ? got && strcmp(got->uri, want->uri) == 0 : !got,
+                      "%s: %s: %s, expected %s", when, near, uri_of(got),
+                      want ? want->uri : "(none)");
+            }
+        }
+        if (i % 64 == 63)
+            cr_dir_reader_forget(&r);
+    }
+    cr_dir_reader_end(&r);
+    free(owner);
+}
+
+/* The version field of the directory's index (-1: none), and with `set` >= 0 it set to that. */
+static long index_version(const char *path, long set)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    MDB_val k = {5, "index"}, v;
+    long version = -1;
+    if (mdb_env_create(&env) != 0)
+        return -2;
+    mdb_env_set_maxdbs(env, 4);
+    mdb_env_set_mapsize(env, 1ULL << 34);
+    if (mdb_env_open(env, path, MDB_NOTLS, 0664) != 0 || mdb_txn_begin(env, NULL, 0, &txn) != 0) {
+        mdb_env_close(env);
+        return -2;
+    }
+    if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 &&
+        v.mv_size >= 8) {
+        uint32_t h[2];
+        memcpy(h, v.mv_data, 8);
+        version = h[1];
+        if (set >= 0) { /* a copy whose header says `set`: what an older import left */
+            unsigned char *copy = malloc(v.mv_size);
+            memcpy(copy, v.mv_data, v.mv_size);
+            h[1] = (uint32_t)set;
+            memcpy(copy + 4, &h[1], 4);
+            MDB_val nv = {v.mv_size, copy};
+            if (mdb_put(txn, meta, &k, &nv, 0) != 0)
+                version = -2;
+            free(copy);
+        }
+    }
+    if (mdb_txn_commit(txn) != 0)
+        version = -2;
+    mdb_env_close(env);
+    return version;
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = 20000;
+    if (argc == 3 && strcmp(argv[1], "--users") == 0)
+        n = strtoul(argv[2], NULL, 10);
+    if (n < 100)
+        return 2;
+    char base[] = "/tmp/cr_dirindex_XXXXXX", db[64], file[64];
+    if (!mkdtemp(base))
+        return 2;
+    snprintf(db, sizeof db, "%s/db", base);
+    snprintf(file, sizeof file, "%s/users.csv", base);
+    generate(n, 0);
+    dedup();
+    size_t all = nusers, first = all - all / 10; /* the last tenth comes by a merging import */
+    cr_directory *d;
+    char err[256];
+    if (cr_directory_open(db, true, &d, err, sizeof err) != CR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    write_csv(file, 0, first);
+    CHECK(import(d, file, true) == CR_OK, "fresh import");
+    nusers = first;
+    verify(d, "fresh import");
+    write_csv(file, first, all);
+    CHECK(import(d, file, false) == CR_OK, "merging import");
+    nusers = all;
+    verify(d, "merged");
+    cr_directory_close(d);
+
+    long was = index_version(db, 2);
+    CHECK(was == 3, "index version %ld after an import, expected 3", was);
+    CHECK(cr_directory_open(db, false, &d, err, sizeof err) == CR_OK, "reopen: %s", err);
+    verify(d, "previous index version");
+    write_csv(file, 0, all);
+    CHECK(import(d, file, true) == CR_OK, "import over the previous version");
+    verify(d, "reimported");
+    cr_directory_close(d);
+    was = index_version(db, -1);
+    CHECK(was == 3, "index version %ld after the next import, expected 3", was);
+
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", base);
+    printf("%zu users, %d failures\n", all, failures);
+    free(users);
+    return failures ? 1 : 0;
+}
