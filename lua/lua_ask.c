@@ -543,13 +543,15 @@ static bool match_speech(lua_State *L, int text)
     if (speech) {
         phrase vals[ASK_PHRASES_MAX];
         int n = speech_values(L, sp, vals);
+        if (n < 0) /* checked when asked: never */
+            return false;
         int base = lua_gettop(L);
         luaL_checkstack(L, n + 4, NULL);
         lua_settop(L, base + n);
         lua_pushnil(L); /* each value's phrases into its sorted place */
         while (lua_next(L, sp)) {
-            const char *k = lua_tostring(L, -2);
-            for (int i = 0; i < n; i++)
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            for (int i = 0; k && i < n; i++)
                 if (vals[i].s == k) {
                     lua_copy(L, -1, base + 1 + i);
                     break;
