@@ -9,6 +9,8 @@
  * than ASK_PHRASES_MAX phrases) goes to the Lua version before anything is changed, which
  * then raises the same errors at the same points. The work is charged to the budget in
  * units, like the library functions'. */
+#define _GNU_SOURCE /* memmem */
+#include <ctype.h>
 #include <math.h>
 #include <string.h>
 
@@ -232,20 +234,17 @@ static bool speech_phrases(lua_State *L, ask_plan *p, int ws)
     }
 }
 
-/* The speech table: its values (string keys) in Lua's string order, each one's phrases. */
-static bool read_speech(lua_State *L, ask_plan *p)
+/* The speech table's values (its string keys) in Lua's string order, into vals; their
+ * number, or -1 when a key is not a string or there are more than ASK_PHRASES_MAX. */
+static int speech_values(lua_State *L, int sp, phrase *vals)
 {
-    int sp = S_ARG + A_SPEECH;
-    if (!plain_table(L, sp))
-        return false;
-    phrase vals[ASK_PHRASES_MAX];
     int n = 0;
     lua_pushnil(L);
     while (lua_next(L, sp)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING || n == ASK_PHRASES_MAX) {
             lua_pop(L, 1);
-            return false;
+            return -1;
         }
         vals[n].s = lua_tolstring(L, -1, &vals[n].len);
         n++;
@@ -254,12 +253,25 @@ static bool read_speech(lua_State *L, ask_plan *p)
         for (int j = i; j > 0; j--) {
             int c = coll_cmp(vals[j - 1].s, vals[j - 1].len, vals[j].s, vals[j].len);
             if (c == 0)
-                return false;
+                return -1;
             if (c < 0)
                 break;
             phrase t = vals[j - 1];
             vals[j - 1] = vals[j], vals[j] = t;
         }
+    return n;
+}
+
+/* The speech table: its values in Lua's string order, each one's phrases. */
+static bool read_speech(lua_State *L, ask_plan *p)
+{
+    int sp = S_ARG + A_SPEECH;
+    if (!plain_table(L, sp))
+        return false;
+    phrase vals[ASK_PHRASES_MAX];
+    int n = speech_values(L, sp, vals);
+    if (n < 0)
+        return false;
     for (int i = 0; i < n; i++) {
         lua_pushlstring(L, vals[i].s, vals[i].len);
         lua_rawget(L, sp);
@@ -413,6 +425,168 @@ static void take_key(lua_State *L, int base)
         lua_pushnil(L);
 }
 
+/* ---- speech ------------------------------------------------------------------------------ */
+
+#define NORM_MAX 512 /* a normalized text or phrase longer than this goes the Lua way */
+
+/* norm() of call_api.lua: lower case, punctuation and control characters as spaces, runs of
+ * space as one, a space either side (the ctype classes of Lua's patterns). Into out
+ * (NORM_MAX bytes); its length, or 0 when it does not fit. */
+static size_t norm(const char *s, size_t n, char *out)
+{
+    size_t k = 0;
+    out[k++] = ' ';
+    bool space = false;
+    for (size_t i = 0; i < n; i++) {
+        int ch = tolower((unsigned char)s[i]);
+        if (ispunct(ch) || iscntrl(ch))
+            ch = ' ';
+        if (isspace(ch)) {
+            if (space)
+                continue;
+            space = true;
+            ch = ' ';
+        } else {
+            space = false;
+        }
+        if (k + 2 > NORM_MAX)
+            return 0;
+        out[k++] = (char)ch;
+    }
+    out[k++] = ' ';
+    return k;
+}
+
+/* What recognize() of call_api.lua keeps: the value found (a stack index, or a string held
+ * by the speech table), how many times it changed. */
+typedef struct speech_match {
+    const char *said;
+    size_t saidlen;
+    int found;      /* stack index of the value, 0: none or the string below */
+    const char *fs; /* found string (a speech table's value) */
+    size_t fslen;
+    int n;
+    uint64_t bytes; /* compared, for the charge */
+    bool too_long;
+} speech_match;
+
+static bool said_has(speech_match *m, const char *ph, size_t len)
+{
+    char buf[NORM_MAX];
+    size_t k = norm(ph, len, buf);
+    if (!k)
+        return m->too_long = true, false;
+    m->bytes += len + m->saidlen;
+    return k <= m->saidlen && memmem(m->said, m->saidlen, buf, k) != NULL;
+}
+
+/* A phrase of the value at stack index `vi` (or, vi == 0, the string vs): counts as
+ * recognize() does (`found ~= value`, raw: the caller took care of metamethods). */
+static void match_phrase(lua_State *L, speech_match *m, const char *ph, size_t len, int vi,
+                         const char *vs, size_t vslen)
+{
+    if (!said_has(m, ph, len))
+        return;
+    bool same;
+    if (m->n == 0)
+        same = false;
+    else if (m->found && vi)
+        same = lua_rawequal(L, m->found, vi);
+    else if (m->found || vi) { /* a string value against a stack one */
+        int i = m->found ? m->found : vi;
+        const char *s = m->found ? vs : m->fs;
+        size_t sl = m->found ? vslen : m->fslen, l;
+        const char *t = lua_type(L, i) == LUA_TSTRING ? lua_tolstring(L, i, &l) : NULL;
+        same = t && l == sl && memcmp(t, s, l) == 0;
+    } else {
+        same = m->fslen == vslen && memcmp(m->fs, vs, vslen) == 0;
+    }
+    if (!same) {
+        m->found = vi, m->fs = vs, m->fslen = vslen;
+        m->n++;
+    }
+}
+
+/* The value an utterance (at `text`) names, pushed (nil when none or several): the phrases
+ * of call_api.lua's phrases_of, in its order, matched as recognize() does, without building
+ * a list or a string. False (nothing pushed) when it cannot tell exactly that way: a value
+ * that is a table or userdata (`~=` may call __eq), a text or phrase too long. */
+static bool match_speech(lua_State *L, int text)
+{
+    static const char *const say[12] = {"zero", "one",   "two",   "three", "four", "five",
+                                        "six",  "seven", "eight", "nine",  "star", "pound"};
+    int nkeys = (int)lua_rawlen(L, S_KEYS);
+    const char *keys = lua_tostring(L, S_KEYS);
+    for (int i = 0; i < nkeys; i++) {
+        int t = lua_type(L, S_VALUES + i);
+        if (t == LUA_TTABLE || t == LUA_TUSERDATA)
+            return false;
+    }
+    size_t tl = 0;
+    const char *ts = lua_type(L, text) == LUA_TSTRING ? lua_tolstring(L, text, &tl) : "";
+    char said[NORM_MAX];
+    speech_match m = {said, norm(ts, tl, said), 0, NULL, 0, 0, 0, false};
+    if (!m.saidlen)
+        return false;
+    int sp = S_ARG + A_SPEECH;
+    bool speech = !lua_isnil(L, sp);
+    for (int i = 0; i < nkeys; i++) {
+        int vi = S_VALUES + i;
+        const char *k = keys + i;
+        match_phrase(L, &m, k, 1, vi, NULL, 0);
+        const char *name = say[*k == '*' ? 10 : *k == '#' ? 11 : *k - '0'];
+        match_phrase(L, &m, name, strlen(name), vi, NULL, 0);
+        size_t vl;
+        if (lua_type(L, vi) == LUA_TSTRING && (lua_tolstring(L, vi, &vl), vl > 0))
+            match_phrase(L, &m, lua_tostring(L, vi), vl, vi, NULL, 0);
+    }
+    if (speech) {
+        phrase vals[ASK_PHRASES_MAX];
+        int n = speech_values(L, sp, vals);
+        if (n < 0) /* checked when asked: never */
+            return false;
+        int base = lua_gettop(L);
+        luaL_checkstack(L, n + 4, NULL);
+        lua_settop(L, base + n);
+        lua_pushnil(L); /* each value's phrases into its sorted place */
+        while (lua_next(L, sp)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            for (int i = 0; k && i < n; i++)
+                if (vals[i].s == k) {
+                    lua_copy(L, -1, base + 1 + i);
+                    break;
+                }
+            lua_pop(L, 1);
+        }
+        for (int i = 0; i < n; i++) {
+            int ws = base + 1 + i;
+            size_t l;
+            if (lua_type(L, ws) == LUA_TSTRING) {
+                const char *s = lua_tolstring(L, ws, &l);
+                match_phrase(L, &m, s, l, 0, vals[i].s, vals[i].len);
+                continue;
+            }
+            for (lua_Integer j = 1; lua_rawgeti(L, ws, j) == LUA_TSTRING; j++) {
+                const char *s = lua_tolstring(L, -1, &l);
+                lua_pop(L, 1);
+                match_phrase(L, &m, s, l, 0, vals[i].s, vals[i].len);
+            }
+            lua_pop(L, 1);
+        }
+        lua_settop(L, base);
+    }
+    if (m.too_long)
+        return false;
+    livr_charge(L, 1 + (uint64_t)nkeys + m.bytes / LIVR_BYTES_PER_UNIT);
+    if (m.n != 1)
+        lua_pushnil(L);
+    else if (m.found)
+        lua_pushvalue(L, m.found);
+    else
+        lua_pushlstring(L, m.fs, m.fslen);
+    return true;
+}
+
 static int ask_k(lua_State *L, int status, lua_KContext ctx);
 
 /* Hands a step to the engine and yields; the continuation goes on with `phase`. */
@@ -470,12 +644,16 @@ static int ask_run(lua_State *L, lua_Integer attempt, int phase)
         phase = P_START;
         if (kind[0] == 'd') {
             take_key(L, base);
-        } else if (kind[0] == 's') { /* the Lua version's phrases and match */
+        } else if (kind[0] == 's') {
             int text = lua_gettop(L);
-            lua_pushvalue(L, U_SPEECH);
-            lua_pushvalue(L, S_OPT);
-            lua_pushvalue(L, text);
-            lua_call(L, 2, 1);
+            if (match_speech(L, text))
+                ;
+            else { /* the Lua version's phrases and match */
+                lua_pushvalue(L, U_SPEECH);
+                lua_pushvalue(L, S_OPT);
+                lua_pushvalue(L, text);
+                lua_call(L, 2, 1);
+            }
         } else {
             lua_pushnil(L);
         }

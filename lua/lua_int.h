@@ -18,6 +18,15 @@
  * stack): it bounds what one VM instruction can cost (comparing two strings, `next` over a
  * table's empty slots), which the count hook only sees as one instruction. */
 #define LIVR_OBJECT_MAX (1u << 20)
+/* The longest string a call may make. Comparing two strings (==, <) is one VM instruction
+ * that reads both up to their first difference, and Lua's string comparison has no
+ * metamethod to charge, so their length bounds what that instruction costs: at 16 KiB a
+ * loop of comparisons spends the default budget in about a quarter of a second. */
+#define LIVR_STRING_MAX (16u << 10)
+/* Lua 5.4 allocates a new object with its type (LUA_TSTRING) as the old size; a string's
+ * allocation holds its header (TString up to `contents`: 24 bytes on 64-bit), bytes and a
+ * NUL. */
+#define LIVR_STRING_ALLOC (LIVR_STRING_MAX + 24u + 1u)
 
 /* One script file. Its compiled chunk stays in the registry at `ref`; a reload replaces the
  * ref, and calls in progress keep the old chunk alive on their coroutine's stack. */
@@ -32,6 +41,16 @@ typedef struct lscript {
     off_t size;
     ino_t ino;
 } lscript;
+
+/* A key `next` returned for a table (lua_limits.c): a call of next(t, k) with it goes on
+ * from where that one stopped. Identity: the table's address, the key's type and value
+ * (its address when collectable). */
+#define LIVR_NEXT_MARKS 4
+typedef struct livr_next_mark {
+    const void *t;
+    uint64_t key;
+    int ktype;
+} livr_next_mark;
 
 /* What a call waits for after a blocking step, handed to the resumed coroutine. */
 typedef struct lcall {
@@ -49,12 +68,15 @@ typedef struct lcall {
     bool collect;    /* ran out of memory: collect the garbage when it ends */
     bool timed_out;  /* the time limit ended it (the budget is spent too) */
     bool too_big;    /* the last refused allocation was one object over LIVR_OBJECT_MAX */
+    bool too_long;   /* ... or a string over LIVR_STRING_MAX */
     int prints;
     cr_rgs_ivr_step *step; /* the engine's, during a resume */
     int64_t now_ms, unix_ms;
     int64_t run_ns;                /* wall-clock time its resumes took, up to the current one */
     int64_t resumed_ns;            /* when the current resume began */
     const char *in_kind, *in_text; /* the input being delivered */
+    livr_next_mark next_at[LIVR_NEXT_MARKS]; /* where this call's traversals are */
+    unsigned next_rr;
 } lcall;
 
 struct cr_lua_ivr {

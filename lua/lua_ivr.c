@@ -246,6 +246,9 @@ static int resume(cr_lua_ivr *v, lcall *c, int nargs)
     else if (c->exhausted) /* whatever the error object, once the budget is gone */
         snprintf(msg, sizeof msg, "instruction budget exceeded (%llu instructions)",
                  (unsigned long long)v->opt.budget);
+    else if (st == LUA_ERRMEM && c->too_long)
+        snprintf(msg, sizeof msg, "memory limit exceeded (one string over %u bytes)",
+                 LIVR_STRING_MAX);
     else if (st == LUA_ERRMEM && c->too_big)
         snprintf(msg, sizeof msg, "memory limit exceeded (one object over %u bytes)",
                  LIVR_OBJECT_MAX);

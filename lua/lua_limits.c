@@ -410,6 +410,130 @@ static int co_wrap(lua_State *L)
     return 1;
 }
 
+/* ---- next and pairs: the slots lua_next scans, charged ---------------------------------- */
+
+/* lua_next scans a table's slots (its array part, then its hash part) from the key it is
+ * given to the next one in use: over a table emptied of most of its entries that is up to
+ * the whole table, in one VM instruction. The API does not tell a table's size, so it is
+ * read from Lua 5.4's Table (lobject.h: the common header, flags, lsizenode, alimit, the
+ * array, node and lastfree pointers; the same from 5.4.0 to 5.4.7), after a check on tables
+ * of a known shape (table_layout_ok). Were the check to fail, `next` would charge one unit
+ * and the time limit would stay the only bound of such a scan. */
+typedef struct lua54_table {
+    void *gcnext;
+    unsigned char tt, marked, flags, lsizenode;
+    unsigned int alimit;
+    void *array, *node, *lastfree;
+} lua54_table;
+
+static int layout_ok = -1;
+
+/* The slots of the table at i: its array part's real size (luaH_realasize) and its
+ * hash part's nodes; 0 when the layout is not known. */
+static size_t table_slots(lua_State *L, int i)
+{
+    if (layout_ok != 1)
+        return 0;
+    const lua54_table *t = lua_topointer(L, i);
+    size_t a = t->alimit;
+    if ((t->flags & 0x80) && (a & (a - 1))) { /* alimit is not the size: the next power of 2 */
+        a--;
+        for (unsigned s = 1; s < sizeof a * 8; s <<= 1)
+            a |= a >> s;
+        a++;
+    }
+    return a + (t->lastfree ? (size_t)1 << t->lsizenode : 0);
+}
+
+/* The layout check: a table made with 5 array slots and 9 hash ones has alimit 5, a real
+ * array size, 16 nodes (lsizenode 4) and a free pointer; an empty one has none. */
+static void check_layout(lua_State *L)
+{
+    lua_createtable(L, 5, 9);
+    lua_createtable(L, 0, 0);
+    const lua54_table *t = lua_topointer(L, -2), *e = lua_topointer(L, -1);
+    layout_ok = t->tt == LUA_TTABLE && t->alimit == 5 && !(t->flags & 0x80) && t->lsizenode == 4 &&
+                t->array && t->node && t->lastfree && e->tt == LUA_TTABLE && e->alimit == 0 &&
+                e->lsizenode == 0 && !e->lastfree && !e->array;
+    lua_pop(L, 2);
+}
+
+/* A value's identity for a mark: its address when collectable, else its bits. */
+static uint64_t key_id(lua_State *L, int i)
+{
+    switch (lua_type(L, i)) {
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, i))
+            return (uint64_t)lua_tointeger(L, i);
+        lua_Number n = lua_tonumber(L, i);
+        uint64_t b;
+        memcpy(&b, &n, sizeof b);
+        return b ^ 0x8000000000000001u;
+    case LUA_TBOOLEAN:
+        return (uint64_t)lua_toboolean(L, i);
+    case LUA_TLIGHTUSERDATA:
+        return (uint64_t)(uintptr_t)lua_touserdata(L, i);
+    default:
+        return (uint64_t)(uintptr_t)lua_topointer(L, i);
+    }
+}
+
+/* next(t [, k]), as the base library's, charged for the slots it may scan: from a key this
+ * call's `next` returned for t, the scan goes on where that one stopped (a traversal scans
+ * each slot once in all: 1 unit a step), while from nil or any other key it may cover the
+ * whole table: 1 unit per LIVR_BYTES_PER_UNIT slots, before it runs. */
+static int l_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    cr_lua_ivr *v = livr_of(L);
+    lcall *c = v->cur;
+    livr_next_mark *m = NULL;
+    if (c) {
+        const void *t = lua_topointer(L, 1);
+        int kt = lua_type(L, 2);
+        uint64_t id = kt == LUA_TNIL ? 0 : key_id(L, 2);
+        for (int i = 0; kt != LUA_TNIL && i < LIVR_NEXT_MARKS; i++)
+            if (c->next_at[i].t == t && c->next_at[i].ktype == kt && c->next_at[i].key == id)
+                m = &c->next_at[i];
+        livr_charge(L, m ? 1 : 1 + table_slots(L, 1) / LIVR_BYTES_PER_UNIT);
+        if (!m)
+            m = &c->next_at[c->next_rr++ % LIVR_NEXT_MARKS];
+        m->t = NULL;
+    }
+    if (!lua_next(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (m) {
+        m->t = lua_topointer(L, 1);
+        m->ktype = lua_type(L, -2);
+        m->key = key_id(L, -2);
+    }
+    return 2;
+}
+
+static int pairs_k(lua_State *L, int status, lua_KContext k)
+{
+    (void)status, (void)k;
+    return 3;
+}
+
+/* pairs(t): the base library's, with the charged `next` (upvalue 1) as its generator. */
+static int l_pairs(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (luaL_getmetafield(L, 1, "__pairs") == LUA_TNIL) {
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_pushvalue(L, 1);
+        lua_pushnil(L);
+    } else {
+        lua_pushvalue(L, 1);
+        lua_callk(L, 1, 3, 0, pairs_k);
+    }
+    return 3;
+}
+
 /* ---- install ------------------------------------------------------------------------------ */
 
 static void wrap_field(lua_State *L, int t, const char *name, lua_CFunction fn)
@@ -433,4 +557,11 @@ void livr_limits_install(lua_State *L, int base, int str, int tab, int utf, int 
     wrap_field(L, tab, "sort", tsort);
     wrap_field(L, co, "resume", co_resume);
     wrap_field(L, co, "wrap", co_wrap);
+    if (layout_ok < 0)
+        check_layout(L);
+    lua_pushcfunction(L, l_next);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, base, "next");
+    lua_pushcclosure(L, l_pairs, 1);
+    lua_setfield(L, base, "pairs");
 }

@@ -34,9 +34,9 @@ static void alloc_charge(cr_lua_ivr *v, lcall *c, uint64_t units)
     exhaust(v, c, v->running);
 }
 
-/* Refuses growth past the state's cap, and past the running call's growth limit or object
- * size. Lua never asks for more memory when shrinking, and handles a NULL by collecting
- * garbage and retrying, then raising a memory error in the coroutine that asked. While a
+/* Refuses growth past the state's cap, and past the running call's growth limit, object
+ * size or string length. Lua never asks for more memory when shrinking, and handles a NULL by
+ * collecting garbage and retrying, then raising a memory error in the coroutine that asked. While a
  * call runs, every byte it allocates is charged to its budget (string building, `..`,
  * table growth), and so is each refusal: the full collection Lua runs then is O(heap). */
 void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -51,10 +51,12 @@ void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize > old) {
         size_t grow = nsize - old;
         lcall *c = v->cur;
-        if (v->mem + grow > v->limit ||
-            (c && (nsize > LIVR_OBJECT_MAX || v->mem + grow > v->mark + v->call_limit))) {
+        bool too_long = !ptr && osize == LUA_TSTRING && nsize > LIVR_STRING_ALLOC;
+        if (v->mem + grow > v->limit || (c && (too_long || nsize > LIVR_OBJECT_MAX ||
+                                               v->mem + grow > v->mark + v->call_limit))) {
             if (c) {
                 c->too_big = nsize > LIVR_OBJECT_MAX;
+                c->too_long = too_long;
                 alloc_charge(v, c, v->mem / LIVR_BYTES_PER_UNIT);
             }
             return NULL;

@@ -16,8 +16,9 @@
  * and the string metatable are locked; `__gc` metamethods are refused. Each call has an
  * instruction budget (a count hook), which library functions running in C are charged too,
  * per unit of their work (string.rep's count, table.move's range, each step of the pattern
- * matcher, 1 per 16 bytes allocated); each resume has a memory growth limit and one object
- * (string, table part, stack) may not exceed 1 MiB; the whole state has a memory cap (its
+ * matcher, the table slots `next` may scan, 1 per 16 bytes allocated); each resume has a
+ * memory growth limit, one object (table part, stack) may not exceed 1 MiB and one string
+ * 16 KiB (which bounds a string comparison); the whole state has a memory cap (its
  * allocator refuses past it). A wall-clock limit per resume backs the budget up. A script error, an
  * exhausted budget, memory, or a misuse of the API ends the call in the fallback: the workflow's
  * queue when it has one, else "hangup ivr_error"; a log line names the call, script, line and
@@ -57,9 +58,10 @@ typedef struct cr_lua_options {
     void *set_ud;
     /* Wall-clock time one resume of a call's script may run (from the engine's event to the
      * script's next step; checked with the budget, every 1,000 instructions); 0 =
-     * CR_LUA_TIME_DEFAULT_MS. A backstop for what
-     * the budget counts as one instruction but costs up to one object's size: comparing
-     * two long strings, `next` over a sparse table. */
+     * CR_LUA_TIME_DEFAULT_MS. A last resort behind the budget: of what one VM
+     * instruction may cost beyond the hook's sight, `next`'s scans are charged and string
+     * comparisons are bounded by the 16 KiB string cap, so no known script reaches it
+     * first. */
     uint32_t time_limit_ms;
 } cr_lua_options;
 

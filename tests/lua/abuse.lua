@@ -29,7 +29,7 @@ function cases.memory_bomb()
   for i = 1, 1e9 do t[i] = string.rep("x", 4096) .. i end
 end
 function cases.string_bomb() local s = string.rep("x", 1 << 40) end
-function cases.pattern_bomb() return string.rep("a", 20000):find(".-.-.-.-b") end
+function cases.pattern_bomb() return string.rep("a", 16000):find(".-.-.-.-b") end
 function cases.coroutine_wrap()
   coroutine.wrap(function() call:ask{prompt = "menu.wav", choices = {["1"] = "x"}} end)()
 end
@@ -45,12 +45,12 @@ function cases.rep_empty() string.rep("", math.maxinteger) end
 function cases.rep_empty_sep() string.rep("", 1 << 40, "") end
 function cases.table_move() table.move({}, 1, math.maxinteger - 1, 2) end
 function cases.pattern_optional() big(5):match(string.rep("a?", 40) .. string.rep("a", 40)) end
-function cases.pattern_literal() big(19):find(big(18) .. "b") end
-function cases.pattern_literal_match() big(16):match(big(15) .. "b") end
-function cases.pattern_balance() string.rep("(", 1 << 17):find("%b()") end
-function cases.pattern_set() big(17):find("[" .. string.rep("b", 1 << 16) .. "]") end
-function cases.gmatch_loop() for _ in big(19):gmatch("a-a-a-b") do end end
-function cases.gsub_repl() big(16):gsub("", string.rep("%0", 1000), math.maxinteger) end
+function cases.pattern_literal() big(14):find(big(13) .. "b") end
+function cases.pattern_literal_match() big(14):match(big(13) .. "b") end
+function cases.pattern_balance() string.rep("(", 1 << 14):find("%b()") end
+function cases.pattern_set() big(14):find("[" .. string.rep("b", 1 << 13) .. "]") end
+function cases.gmatch_loop() for _ in big(14):gmatch("a-a-a-b") do end end
+function cases.gsub_repl() big(14):gsub("", string.rep("%0", 1000), math.maxinteger) end
 function cases.table_insert_len()
   table.insert(setmetatable({}, {__len = function() return math.maxinteger - 1 end}), 1, 1)
 end
@@ -65,21 +65,21 @@ function cases.table_sort_loop()
   local t = {} for i = 1, 5000 do t[i] = -i end
   while true do table.sort(t) end
 end
-function cases.utf8_len_loop() local s = big(19) while true do utf8.len(s) end end
+function cases.utf8_len_loop() local s = big(14) while true do utf8.len(s) end end
 function cases.utf8_codes_skip()
-  local s = "a" .. string.rep("\x80", 1 << 16)
+  local s = "a" .. string.rep("\x80", (1 << 14) - 1)
   local f = utf8.codes(s)
   while true do f(s, 1) end
 end
 function cases.utf8_char_args() utf8.char(table.unpack({}, 1, 50000)) end
 function cases.byte_loop() local s = big(14) while true do s:byte(1, -1) end end
-function cases.tonumber_loop() local s = big(19) while true do tonumber(s) end end
-function cases.format_loop() local s = big(19) while true do string.format(s) end end
-function cases.packsize_loop() local s = string.rep(" ", 1 << 19) while true do string.packsize(s) end end
-function cases.load_loop() local s = string.rep(" ", 1 << 19) while true do load(s) end end
-function cases.concat_loop() local s = big(18) while true do local t = s .. "x" end end
+function cases.tonumber_loop() local s = big(14) while true do tonumber(s) end end
+function cases.format_loop() local s = big(14) while true do string.format(s) end end
+function cases.packsize_loop() local s = string.rep(" ", 1 << 14) while true do string.packsize(s) end end
+function cases.load_loop() local s = string.rep(" ", 1 << 14) while true do load(s) end end
+function cases.concat_loop() local s = big(13) while true do local t = s .. "x" end end
 function cases.compare_loop()
-  local a = big(19) local b = a:sub(1, -2) .. "b"
+  local a = big(14) local b = a:sub(1, -2) .. "b"
   while a ~= b do end
 end
 function cases.next_sparse()
@@ -89,13 +89,30 @@ function cases.next_sparse()
 end
 function cases.big_string() local s = big(21) end
 function cases.memory_pcall_loop()
-  local s = big(18)
+  local s = big(13)
   while true do pcall(function() local t = {} for i = 1, 100 do t[i] = s .. i end end) end
 end
 function cases.coroutine_rep()
-  coroutine.wrap(function() while true do local _ = string.rep("x", 100000) end end)()
+  coroutine.wrap(function() while true do local _ = string.rep("x", 10000) end end)()
 end
 function cases.fine() call:set("after", string.rep("ab", 3) .. #string.format("%5d", 1)) end
+-- `next` from nil or from a key it did not return last pays for the slots it may scan
+function cases.next_emptied()
+  local t = {} for i = 1, 60000 do t[i] = true end
+  for i = 1, 60000 do t[i] = nil end
+  while true do next(t) end
+end
+function cases.next_hash_skip()
+  local t = {} for i = 1, 30000 do t["k" .. i] = i end
+  local keys = {} for k in pairs(t) do keys[#keys + 1] = k end
+  for i = 2, #keys - 1 do t[keys[i]] = nil end
+  while true do next(t, keys[1]) end
+end
+function cases.pairs_restart()
+  local t = {} for i = 1, 60000 do t[i] = true end
+  for i = 1, 60000 do t[i] = nil end
+  while true do for _ in pairs(t) do end end
+end
 if not cases[case] then error("no case " .. tostring(case)) end
 cases[case]()
 call:hangup("survived")

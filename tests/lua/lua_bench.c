@@ -4,7 +4,8 @@
  *   0. lua_yield: a bare coroutine resumed from C until it yields again (the same program as
  *      tests/bench/floor.c's lua_yield row: the cheapest IVR step Lua allows);
  *   1. a resume->yield step: the driver's input() resuming a call's coroutine until its next
- *      blocking call (call:play in a loop; call:ask in a loop, answered by DTMF), and a
+ *      blocking call (call:play in a loop; call:ask in a loop, answered by DTMF, and a
+ *      menu with a speech table answered by speech, a phrase of one value), and a
  *      prompt_done event through the engine (event parse, engine, driver);
  *   2. memory per waiting IVR call (Lua state bytes from the driver's allocator counters,
  *      and process RSS with the engine's records);
@@ -14,7 +15,7 @@
  * machine). Only the public API (cr_lua.h) is used, so the same file builds against an older
  * tree for a before/after comparison.
  *
- *   lua_bench [--only play|ask|engine|calls] [--steps N] [CALLS]
+ *   lua_bench [--only play|ask|speech|engine|calls] [--steps N] [CALLS]
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -239,11 +240,19 @@ static cr_rgs_config *load_config(const char *dir)
         "<workflow name=\"Play\" uri=\"sip:play@test\" type=\"ivr\" script=\"play.lua\"/>\n"
         "<workflow name=\"Ask\" uri=\"sip:ask@test\" type=\"ivr\" script=\"ask.lua\"/>\n"
         "<workflow name=\"Menu\" uri=\"sip:menu@test\" type=\"ivr\" script=\"menu.lua\"/>\n"
+        "<workflow name=\"Speech\" uri=\"sip:speech@test\" type=\"ivr\" "
+        "script=\"speech.lua\"/>\n"
         "</responseGroups></callroute>\n");
     put(dir, "play.lua", "while true do call:play('x.wav') end\n");
     put(dir, "ask.lua",
         "while true do\n"
         "  call:ask{prompt = 'menu.wav', choices = {['1'] = 'a', ['2'] = 'b'}}\n"
+        "end\n");
+    put(dir, "speech.lua",
+        "while true do\n"
+        "  call:ask{prompt = 'menu.wav', timeout = 30, invalid = 'invalid.wav',\n"
+        "    choices = {['1'] = 'sales', ['2'] = 'support'},\n"
+        "    speech = {sales = {'buy', 'sales'}, support = {'help', 'broken'}}}\n"
         "end\n");
     put(dir, "menu.lua",
         "local v = call:ask{prompt = 'menu.wav', timeout = 30, invalid = 'invalid.wav',\n"
@@ -279,7 +288,7 @@ int main(int argc, char **argv)
         else if (argv[i][0] != '-')
             ncalls = atoi(argv[i]);
         else {
-            fprintf(stderr, "usage: lua_bench [--only play|ask|engine|calls] [--steps N] "
+            fprintf(stderr, "usage: lua_bench [--only play|ask|speech|engine|calls] [--steps N] "
                             "[CALLS]\n");
             return 2;
         }
@@ -304,6 +313,13 @@ int main(int argc, char **argv)
         double ns = driver_steps(cfg, "sip:ask@test", CR_RGS_IVR_IN_DTMF, "1", batch ? batch : 1000,
                                  &units);
         row("resume->yield step, driver only (call:ask loop)", ns, fl);
+        printf("  %.0f budget units (VM instructions, library work) per step\n", units);
+    }
+
+    if (all || strcmp(only, "speech") == 0) {
+        double ns = driver_steps(cfg, "sip:speech@test", CR_RGS_IVR_IN_SPEECH,
+                                 "I would like to buy a phone", batch ? batch : 1000, &units);
+        row("resume->yield step, call:ask loop, speech answer", ns, fl);
         printf("  %.0f budget units (VM instructions, library work) per step\n", units);
     }
 

@@ -128,9 +128,47 @@ static void on_set(void *ud, int64_t at, const char *call, const char *key, cons
 
 static const char *const dtmf_texts[] = {"1",   "2", "12", "*#", "7", "a",  "xyz", "",
                                          "1 2", "D", "0",  "9",  "#", "1d", "2a3"};
-static const char *const speech_texts[] = {"buy",  "I need help", "sales team",   "one",
-                                           "two",  "nothing",     "Help! broken", "a|b",
-                                           "star", "STAR please", "support sales"};
+/* Speech answers: phrases of one value, of several, of none; case, punctuation, control
+ * characters and runs of space that normalizing removes; key names; an empty text; and one
+ * longer than the C matcher normalizes (it then asks the Lua version). */
+static char long_text[700];
+static const char *const speech_texts[] = {"buy",
+                                           "I need help",
+                                           "sales team",
+                                           "one",
+                                           "two",
+                                           "nothing",
+                                           "Help! broken",
+                                           "a|b",
+                                           "star",
+                                           "STAR please",
+                                           "support sales",
+                                           "  BUY!!  ",
+                                           "Sales\t\tTeam",
+                                           "x y",
+                                           "x\ny",
+                                           "a b",
+                                           "I said: help, broken",
+                                           "two words",
+                                           "a\tb",
+                                           "one two",
+                                           "pound",
+                                           "hash",
+                                           "",
+                                           "ZED",
+                                           "v",
+                                           "sales-team",
+                                           "mt1",
+                                           "p7 please",
+                                           "k3",
+                                           "ok",
+                                           "1",
+                                           "#",
+                                           "buy\x80sales",
+                                           "buy\x01now",
+                                           "help\x7f",
+                                           long_text};
+#define NSPEECH (sizeof speech_texts / sizeof speech_texts[0])
 
 static uint32_t next(uint32_t *r)
 {
@@ -148,6 +186,8 @@ static char *run(const char *dir, bool lua_only, unsigned seed, unsigned n)
     cr_diag_init(&d);
     assert_int_equal(cr_rgs_xml_load(path, &cfg, &d), CR_OK);
     cr_diag_free(&d);
+    for (size_t i = 0; i + 1 < sizeof long_text; i++)
+        long_text[i] = "help buy "[i % 9];
     transcript t = {0};
     cr_lua_options lo = {.log = on_log, .log_ud = &t, .set = on_set, .set_ud = &t};
     cr_lua_ivr *ivr;
@@ -173,7 +213,7 @@ static char *run(const char *dir, bool lua_only, unsigned seed, unsigned n)
                 break;
             cr_rgs_ivr_input_kind kind = (cr_rgs_ivr_input_kind)(next(&r) % 4);
             const char *text = kind == CR_RGS_IVR_IN_DTMF     ? dtmf_texts[next(&r) % 15]
-                               : kind == CR_RGS_IVR_IN_SPEECH ? speech_texts[next(&r) % 11]
+                               : kind == CR_RGS_IVR_IN_SPEECH ? speech_texts[next(&r) % NSPEECH]
                                                               : NULL;
             memset(&st, 0, sizeof st);
             add(&t, "in %d %s\n", (int)kind, text ? text : "-");
@@ -256,16 +296,12 @@ static void test_fast_path_matches_lua_version(void **state)
     free(lua);
 }
 
-/* A plain question in a loop takes the fast path: far fewer budget units than the Lua
- * version's few hundred VM instructions, and the same steps. */
-static void test_plain_ask_takes_fast_path(void **state)
+/* A question in a loop, answered 1,000 times by `text` of `kind`, with and without the
+ * fast path: the same steps, and the fast path's budget units fewer by more than `factor`. */
+static void loop_both_ways(const char *dir, const char *lua, cr_rgs_ivr_input_kind kind,
+                           const char *text, const char *want, uint64_t factor)
 {
-    const char *dir = *state;
-    put(dir, "a.lua",
-        "while true do\n"
-        "  local v = call:ask{prompt = 'menu.wav', choices = {['1'] = 'a', ['2'] = 'b'}}\n"
-        "  if v ~= 'a' then call:hangup('wrong') end\n"
-        "end\n");
+    put(dir, "a.lua", lua);
     uint64_t w[2];
     char *out[2];
     for (int lua_only = 0; lua_only < 2; lua_only++) {
@@ -278,7 +314,8 @@ static void test_plain_ask_takes_fast_path(void **state)
         cr_diag_free(&d);
         cr_lua_ivr *ivr;
         char err[256];
-        assert_int_equal(cr_lua_ivr_open(cfg, NULL, &ivr, err, sizeof err), CR_OK);
+        cr_lua_options lo = {.budget = UINT64_MAX / 2}; /* the Lua version's 1,000 answers */
+        assert_int_equal(cr_lua_ivr_open(cfg, &lo, &ivr, err, sizeof err), CR_OK);
         const cr_rgs_ivr_driver *drv = cr_lua_ivr_driver(ivr);
         livr_ask_lua_only = lua_only;
         cr_rgs_ivr_call call = {"c1", "sip:1@test", "sip:a@test", cfg, &cfg->workflows[0], 0, 0};
@@ -289,7 +326,7 @@ static void test_plain_ask_takes_fast_path(void **state)
         assert_int_equal(drv->start(drv->ud, &call, &cs, &st), 0);
         for (int i = 0; i < 1000; i++) {
             add(&t, "%d %s %s\n", (int)st.op, st.arg, st.choices);
-            assert_int_equal(drv->input(drv->ud, cs, CR_RGS_IVR_IN_DTMF, "1", i, i, &st), 0);
+            assert_int_equal(drv->input(drv->ud, cs, kind, text, i, i, &st), 0);
         }
         add(&t, "%d %s %s\n", (int)st.op, st.arg, st.choices);
         drv->end(drv->ud, cs);
@@ -301,10 +338,38 @@ static void test_plain_ask_takes_fast_path(void **state)
         cr_rgs_config_free(cfg);
     }
     assert_string_equal(out[0], out[1]);
-    assert_non_null(strstr(out[0], "2 menu.wav keys=1,2\n"));
-    assert_true(w[0] * 5 < w[1]);
+    assert_non_null(strstr(out[0], want));
+    assert_true(w[0] * factor < w[1]);
     free(out[0]);
     free(out[1]);
+}
+
+/* A plain question in a loop takes the fast path: far fewer budget units than the Lua
+ * version's few hundred VM instructions, and the same steps. */
+static void test_plain_ask_takes_fast_path(void **state)
+{
+    loop_both_ways(
+        *state,
+        "while true do\n"
+        "  local v = call:ask{prompt = 'menu.wav', choices = {['1'] = 'a', ['2'] = 'b'}}\n"
+        "  if v ~= 'a' then call:hangup('wrong') end\n"
+        "end\n",
+        CR_RGS_IVR_IN_DTMF, "1", "2 menu.wav keys=1,2\n", 5);
+}
+
+/* A spoken answer is matched in C too (lua_ask.c's match_speech): no phrase list is built,
+ * and the Lua version's normalizing and searching of every phrase is not run. */
+static void test_speech_answer_takes_fast_path(void **state)
+{
+    loop_both_ways(*state,
+                   "while true do\n"
+                   "  local v = call:ask{prompt = 'menu.wav', invalid = 'inv.wav',\n"
+                   "    choices = {['1'] = 'sales', ['2'] = 'support'},\n"
+                   "    speech = {sales = {'buy', 'sales'}, support = {'help', 'broken'}}}\n"
+                   "  if v ~= 'sales' then call:hangup('wrong') end\n"
+                   "end\n",
+                   CR_RGS_IVR_IN_SPEECH, "I'd like to BUY a phone, please.",
+                   "2 menu.wav keys=1,2 speech=sales|support|buy|help|broken\n", 5);
 }
 
 int main(void)
@@ -312,6 +377,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fast_path_matches_lua_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_ask_takes_fast_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_speech_answer_takes_fast_path, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -382,12 +382,12 @@ static void test_abuse_ends_within_budget(void **state)
         "  function() string.rep('', 1 << 40, '') end,\n"
         "  function() table.move({}, 1, math.maxinteger - 1, 2) end,\n"
         "  function() big(5):match(string.rep('a?', 40) .. string.rep('a', 40)) end,\n"
-        "  function() big(18):find(big(17) .. 'b') end,\n"
-        "  function() big(16):match(big(15) .. 'b') end,\n"
+        "  function() big(14):find(big(13) .. 'b') end,\n"
+        "  function() big(14):match(big(13) .. 'b') end,\n"
         "  function() local t = {} for i = 1, 3000 do t[i] = -i end\n"
         "    while true do table.sort(t) end end,\n"
         "  function() while true do pcall(string.rep, '', 1 << 40) end end,\n"
-        "  function() local s = big(17) while true do utf8.len(s) end end,\n"
+        "  function() local s = big(14) while true do utf8.len(s) end end,\n"
         "}\n"
         "if case then cases[tonumber(case)]() end\n"
         "call:play('after.wav')\ncall:hangup('ok')\n");
@@ -414,6 +414,61 @@ static void test_abuse_ends_within_budget(void **state)
     assert_non_null(strstr(f->out, "20 ok play after.wav\n21 ok hangup ok\n"));
 }
 
+/* Work the count hook sees as one instruction is bounded or charged (issue 17): a string
+ * may not exceed LIVR_STRING_MAX (16 KiB), which bounds a comparison, and `next` pays for the
+ * slots it may scan unless it goes on from the key it returned last. So loops of those end
+ * at the budget, well before the default time limit; traversing a big table stays cheap. */
+static void test_c_work_ends_at_budget(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua",
+        "local case = tonumber(call.from:match('^sip:(%d+)@'))\n"
+        "local function big(n) local s = 'a' for _ = 1, n do s = s .. s end return s end\n"
+        "local function emptied() local t = {} for i = 1, 60000 do t[i] = true end\n"
+        "  for i = 1, 60000 do t[i] = nil end return t end\n"
+        "local cases = {\n"
+        "  function() local a = big(14) local b = a:sub(1, -2) .. 'b' while a ~= b do end end,\n"
+        "  function() local a = big(14) local b = a:sub(1, -2) .. 'b' while a < b do end end,\n"
+        "  function() local t = emptied() while true do next(t) end end,\n"
+        "  function() local t = emptied() t[60000] = 1 while true do next(t) end end,\n"
+        "  function() local t = emptied() while true do for _ in pairs(t) do end end end,\n"
+        "  function() local t = {} for i = 1, 30000 do t['k' .. i] = i end\n"
+        "    local k = {} for x in pairs(t) do k[#k + 1] = x end\n"
+        "    for i = 2, #k - 1 do t[k[i]] = nil end while true do next(t, k[1]) end end,\n"
+        "  function() local s = string.rep('x', 16384) call:set('len', #s)\n"
+        "    s = s .. 'y' end,\n"
+        "  function() local t = {} for i = 1, 20000 do t[i] = i t['k' .. i] = i end\n"
+        "    local n = 0 for _ = 1, 5 do for _ in pairs(t) do n = n + 1 end end\n"
+        "    call:set('n', n) end,\n"
+        "}\n"
+        "cases[case]()\n"
+        "call:hangup('ok')\n");
+    cr_lua_options o = {.budget = 1000000};
+    open_all(f, &o);
+    char ev[64];
+    for (int i = 1; i <= 8; i++) {
+        snprintf(ev, sizeof ev, "call c%d sip:%d@test sip:a@test", i, i);
+        feed(f, i, ev);
+    }
+    for (int i = 1; i <= 6; i++) {
+        char want[160];
+        snprintf(want, sizeof want,
+                 "call=c%d workflow=\"A\" script=a.lua line=%d error=\"instruction budget "
+                 "exceeded (1000000 instructions)\"",
+                 i,
+                 i < 3    ? 5 + i
+                 : i == 6 ? 13
+                          : 5 + i);
+        assert_non_null(strstr(f->out, want));
+    }
+    assert_non_null(strstr(f->out, "7 c7 set len 16384\n"));
+    assert_non_null(strstr(f->out,
+                           "call=c7 workflow=\"A\" script=a.lua line=15 "
+                           "error=\"memory limit exceeded (one string over 16384 bytes)\""));
+    assert_non_null(strstr(f->out, "8 c8 set n 200000\n8 c8 hangup ok\n"));
+    assert_null(strstr(f->out, "time limit"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +484,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_library_work_is_charged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abuse_ends_within_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_c_work_ends_at_budget, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
