@@ -10,7 +10,7 @@
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-int rgs_vec_push(rgs_vec *v, size_t x)
+int rgs_vec_push_grow(rgs_vec *v, size_t x)
 {
     if (!CR_GROW(v->v, v->n, v->cap))
         return -1;
@@ -370,21 +370,24 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
         do
             handle = ++e->next_handle;
         while (rgs_hmap_get(&e->call_handles, handle) >= 0);
-    else if (rgs_hmap_get(&e->call_handles, handle) >= 0)
-        return -2;
-    if (!id) {
-        snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
-        id = num;
-    }
-    /* (the name's uniqueness is checked when it is added to call_ids below: one probe) */
+    /* a slot: the free list's head, or a new one at the end */
     long s = e->free_calls;
+    if (s < 0 && !CR_GROW(e->calls, e->ncalls, e->capcalls))
+        return rgs_hmap_get(&e->call_handles, handle) >= 0 ? -2 : -1;
+    /* the handle's uniqueness is checked as it is added (one probe); the slot is taken only
+     * once it is */
+    int hadded = rgs_hmap_add(&e->call_handles, handle, s >= 0 ? s : (long)e->ncalls);
+    if (hadded != 0)
+        return hadded == 1 ? -2 : -1;
     if (s >= 0) {
         e->free_calls = e->calls[s].next_free;
     } else {
-        if (!CR_GROW(e->calls, e->ncalls, e->capcalls))
-            return -1;
         s = (long)e->ncalls++;
         memset(&e->calls[s], 0, sizeof e->calls[s]);
+    }
+    if (!id) {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
+        id = num;
     }
     rgs_call *c = &e->calls[s];
     /* the slot's buffers are reused: no allocation for a call in the steady state */
@@ -398,11 +401,12 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     c->str = str, c->capstr = capstr;
     c->serial = ++e->next_serial;
     c->handle = handle;
+    /* (the name's uniqueness is checked when it is added to call_ids: one probe) */
     int added = -1;
-    if (call_strings(c, id, from, to) < 0 || (added = rgs_map_add(&e->call_ids, c->id, s)) != 0 ||
-        rgs_hmap_put(&e->call_handles, handle, s) < 0) {
-        if (added == 0)
-            rgs_map_del(&e->call_ids, c->id);
+    if (call_strings(c, id, from, to) < 0 ||
+        (added = rgs_map_add_hashed(&e->call_ids, c->id, c->idhash = rgs_map_hash(c->id), s)) !=
+            0) {
+        rgs_hmap_del(&e->call_handles, handle);
         c->id = c->from = c->to = NULL;
         c->next_free = e->free_calls;
         e->free_calls = s;
@@ -426,7 +430,7 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
 {
     ivr_end(e, c);
     rgs_mark_call(e, c);
-    rgs_map_del(&e->call_ids, c->id);
+    rgs_map_del_hashed(&e->call_ids, c->id, c->idhash);
     rgs_hmap_del(&e->call_handles, c->handle);
     rgs_timer_cancel(e, &c->th_ring);
     rgs_timer_cancel(e, &c->th_timeout);
@@ -608,7 +612,11 @@ static int build(cr_rgs_engine *e)
     e->queues = calloc(cfg->nqueues ? cfg->nqueues : 1, sizeof *e->queues);
     e->wfstats = calloc(cfg->nworkflows ? cfg->nworkflows : 1, sizeof *e->wfstats);
     e->seen = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->seen);
-    if (!e->agents || !e->groups || !e->queues || !e->wfstats || !e->seen)
+    /* call slots pre-sized for a call per agent (calloc: pages are touched when first used),
+     * so that the array is not copied and zeroed doubling by doubling while calls come in */
+    e->capcalls = cfg->nagents > 64 ? cfg->nagents : 64;
+    e->calls = calloc(e->capcalls, sizeof *e->calls);
+    if (!e->agents || !e->groups || !e->queues || !e->wfstats || !e->seen || !e->calls)
         return CR_ENOMEM;
     /* memberships: count, then fill */
     for (size_t g = 0; g < cfg->ngroups; g++) {

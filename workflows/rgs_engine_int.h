@@ -73,6 +73,7 @@ typedef struct rgs_call {
     uint64_t serial;      /* incarnation of the slot, for timers */
     uint64_t handle;      /* the host's (or engine's) handle */
     char *id, *from, *to; /* point into str */
+    uint64_t idhash;      /* rgs_map_hash(id), to leave call_ids without hashing it again */
     char *str;            /* "id\0from\0to\0": kept with the slot when it is freed */
     size_t capstr;
     long wf;
@@ -197,7 +198,17 @@ bool rgs_takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a);
 void rgs_agent_sync(cr_rgs_engine *e, size_t a);
 void rgs_mark_group(cr_rgs_engine *e, size_t g);
 void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c);
-int rgs_vec_push(rgs_vec *v, size_t x);
+/* Appends x; -1 when out of memory. The common case (room left) is inline: hot paths push
+ * several times per event. */
+int rgs_vec_push_grow(rgs_vec *v, size_t x);
+static inline int rgs_vec_push(rgs_vec *v, size_t x)
+{
+    if (v->n < v->cap) {
+        v->v[v->n++] = x;
+        return 0;
+    }
+    return rgs_vec_push_grow(v, x);
+}
 void rgs_vec_remove(rgs_vec *v, size_t x);
 bool rgs_vec_has(const rgs_vec *v, size_t x);
 
