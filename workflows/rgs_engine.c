@@ -137,6 +137,14 @@ void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, c
         free(h);
 }
 
+void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reason)
+{
+    if (!e->out)
+        return;
+    cr_rgs_output o = {.type = CR_RGS_OUT_HANGUP, .arg = reasons[reason], .reason = reason};
+    out(e, c, &o);
+}
+
 void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason)
 {
     if (!e->out)
@@ -511,7 +519,7 @@ void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const ch
 static void ivr_apply(cr_rgs_engine *e, rgs_call *c, int rc, const cr_rgs_ivr_step *st)
 {
     if (rc < 0) {
-        rgs_out_hangup(e, c, "ivr_error");
+        rgs_out_hangup_code(e, c, CR_RGS_HANGUP_IVR_ERROR);
         rgs_call_delete(e, c);
         return;
     }
@@ -543,7 +551,7 @@ static void ivr_apply(cr_rgs_engine *e, rgs_call *c, int rc, const cr_rgs_ivr_st
         ivr_end(e, c);
         long q = cr_rgs_config_queue_find(e->cfg, st->arg);
         if (q < 0) {
-            rgs_out_hangup(e, c, "no_queue");
+            rgs_out_hangup_code(e, c, CR_RGS_HANGUP_NO_QUEUE);
             rgs_call_delete(e, c);
         } else {
             rgs_queue_enter(e, c, q);
@@ -581,7 +589,7 @@ void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c)
 {
     const cr_rgs_ivr_driver *d = e->opt.ivr;
     if (!d || !d->start || !d->input) {
-        rgs_out_hangup(e, c, "no_ivr");
+        rgs_out_hangup_code(e, c, CR_RGS_HANGUP_NO_IVR);
         rgs_call_delete(e, c);
         return;
     }

@@ -158,6 +158,8 @@ void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, c
                     size_t n);
 /* Hang-up with a reason given as text (mapped to its code; unknown text = IVR). */
 void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason);
+/* Hang-up with a reason code (not CR_RGS_HANGUP_IVR): its name is the text. */
+void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reason);
 /* A queue event log line: formatted (and its arguments evaluated) only while the log is on. */
 #define rgs_logf(e, ...)                                                                           \
     do {                                                                                           \
