@@ -4,6 +4,7 @@
 #include "cr_grow.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +371,23 @@ static int call_strings(rgs_call *c, const char *id, const char *from, const cha
     return 0;
 }
 
+/* Room for slot ncalls: the slot array doubles, its new slots left as they are (a slot is
+ * zeroed when it is first used; zeroing them all here would touch every new page at once,
+ * tens of MB in one event for a large deployment). */
+static bool calls_grow(cr_rgs_engine *e)
+{
+    if (e->ncalls < e->capcalls)
+        return true;
+    size_t ncap = e->capcalls * 2;
+    rgs_call *p = ncap > e->capcalls && ncap <= SIZE_MAX / sizeof *p
+                      ? realloc(e->calls, ncap * sizeof *p)
+                      : NULL;
+    if (!p)
+        return false;
+    e->calls = p, e->capcalls = ncap;
+    return true;
+}
+
 long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char *from,
                   const char *to, long wf)
 {
@@ -380,7 +398,7 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
         while (rgs_hmap_get(&e->call_handles, handle) >= 0);
     /* a slot: the free list's head, or a new one at the end */
     long s = e->free_calls;
-    if (s < 0 && !CR_GROW(e->calls, e->ncalls, e->capcalls))
+    if (s < 0 && !calls_grow(e))
         return rgs_hmap_get(&e->call_handles, handle) >= 0 ? -2 : -1;
     /* the handle's uniqueness is checked as it is added (one probe); the slot is taken only
      * once it is */
@@ -620,10 +638,10 @@ static int build(cr_rgs_engine *e)
     e->queues = calloc(cfg->nqueues ? cfg->nqueues : 1, sizeof *e->queues);
     e->wfstats = calloc(cfg->nworkflows ? cfg->nworkflows : 1, sizeof *e->wfstats);
     e->seen = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->seen);
-    /* call slots pre-sized for a call per agent (calloc: pages are touched when first used),
-     * so that the array is not copied and zeroed doubling by doubling while calls come in */
+    /* call slots pre-sized for a call per agent (pages are touched when first used), so that
+     * the array is not copied doubling by doubling while calls come in */
     e->capcalls = cfg->nagents > 64 ? cfg->nagents : 64;
-    e->calls = calloc(e->capcalls, sizeof *e->calls);
+    e->calls = malloc(e->capcalls * sizeof *e->calls);
     if (!e->agents || !e->groups || !e->queues || !e->wfstats || !e->seen || !e->calls)
         return CR_ENOMEM;
     /* memberships: count, then fill */

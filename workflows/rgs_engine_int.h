@@ -69,33 +69,34 @@ typedef struct rgs_decline_entry {
 } rgs_decline_entry;
 
 typedef struct rgs_call {
+    /* First (first cache line): what walks along a queue and timer checks read. */
     rgs_call_state state;
-    uint64_t serial;      /* incarnation of the slot, for timers */
-    uint64_t handle;      /* the host's (or engine's) handle */
-    char *id, *from, *to; /* point into str */
-    uint64_t idhash;      /* rgs_map_hash(id), to leave call_ids without hashing it again */
-    char *str;            /* "id\0from\0to\0": kept with the slot when it is freed */
+    int hops;        /* queue entries, to stop action loops */
+    uint64_t serial; /* incarnation of the slot, for timers */
+    long qprev, qnext;
+    uint64_t seq;
+    rgs_vec ring; /* agents ringing now */
+    uint32_t tok_ring, tok_timeout, tok_ivr;
+    uint32_t th_ring, th_timeout, th_ivr; /* handles of those timers in the heap, 0 = none */
+    uint64_t handle;                      /* the host's (or engine's) handle */
+    char *id, *from, *to;                 /* point into str */
+    uint64_t idhash; /* rgs_map_hash(id), to leave call_ids without hashing it again */
+    char *str;       /* "id\0from\0to\0": kept with the slot when it is freed */
     size_t capstr;
     long wf;
     bool answered, on_moh;
-    int hops; /* queue entries, to stop action loops */
     rgs_cont cont;
     long cont_queue;
     char *cont_arg;
     /* in a queue */
     long queue;
     int64_t enter_ms;
-    uint64_t seq;
-    long qprev, qnext;
     size_t gi;        /* group of the queue being searched in this round */
     int round_offers; /* offers made in this round */
     rgs_vec tried;    /* agents offered in this round */
-    rgs_vec ring;     /* agents ringing now */
     long ring_group;
     rgs_decline_entry *declines;
     size_t ndeclines, capdeclines;
-    uint32_t tok_ring, tok_timeout, tok_ivr;
-    uint32_t th_ring, th_timeout, th_ivr; /* handles of those timers in the heap, 0 = none */
     /* connected */
     long agent;
     /* IVR */
