@@ -644,6 +644,10 @@ static int build(cr_rgs_engine *e)
     e->calls = malloc(e->capcalls * sizeof *e->calls);
     if (!e->agents || !e->groups || !e->queues || !e->wfstats || !e->seen || !e->calls)
         return CR_ENOMEM;
+    /* the call maps too: no rehash of every call in one event until there are more calls */
+    if (rgs_map_reserve(&e->call_ids, e->capcalls) < 0 ||
+        rgs_hmap_reserve(&e->call_handles, e->capcalls) < 0)
+        return CR_ENOMEM;
     /* memberships: count, then fill */
     for (size_t g = 0; g < cfg->ngroups; g++) {
         e->groups[g].rr_last = -1;

@@ -50,6 +50,14 @@ static int grow(rgs_map *m)
     return 0;
 }
 
+int rgs_map_reserve(rgs_map *m, size_t n)
+{
+    while (n * 4 > m->cap * 3)
+        if (grow(m) < 0)
+            return -1;
+    return 0;
+}
+
 uint64_t rgs_map_hash(const char *key)
 {
     return hash_str(key);
@@ -194,6 +202,14 @@ int rgs_hmap_put(rgs_hmap *m, uint64_t key, long value)
     if (!m->slots[j].key)
         m->count++;
     m->slots[j] = (rgs_hmap_slot){key, value};
+    return 0;
+}
+
+int rgs_hmap_reserve(rgs_hmap *m, size_t n)
+{
+    while (n * 4 > m->cap * 3)
+        if (hgrow(m) < 0)
+            return -1;
     return 0;
 }
 

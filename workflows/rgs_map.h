@@ -18,6 +18,8 @@ typedef struct rgs_map {
 } rgs_map;
 
 void rgs_map_free(rgs_map *m);
+/* Grows the table so that n keys fit without a rehash. 0, or -1 when out of memory. */
+int rgs_map_reserve(rgs_map *m, size_t n);
 /* Inserts or replaces. Returns 0, or -1 when out of memory. */
 int rgs_map_put(rgs_map *m, const char *key, long value);
 /* Inserts unless the key is there: 0 (inserted), 1 (present: nothing changed) or -1 (out of
@@ -46,6 +48,7 @@ typedef struct rgs_hmap {
 } rgs_hmap;
 
 void rgs_hmap_free(rgs_hmap *m);
+int rgs_hmap_reserve(rgs_hmap *m, size_t n);
 int rgs_hmap_put(rgs_hmap *m, uint64_t key, long value);
 /* Inserts unless the key is there: 0 (inserted), 1 (present: nothing changed) or -1 (out of
  * memory or key 0). One probe, where get + put take two. */
