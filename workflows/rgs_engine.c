@@ -4,13 +4,14 @@
 #include "cr_grow.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-int rgs_vec_push(rgs_vec *v, size_t x)
+int rgs_vec_push_grow(rgs_vec *v, size_t x)
 {
     if (!CR_GROW(v->v, v->n, v->cap))
         return -1;
@@ -135,6 +136,14 @@ void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, c
     out(e, c, &o);
     if (h != stackbuf)
         free(h);
+}
+
+void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reason)
+{
+    if (!e->out)
+        return;
+    cr_rgs_output o = {.type = CR_RGS_OUT_HANGUP, .arg = reasons[reason], .reason = reason};
+    out(e, c, &o);
 }
 
 void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason)
@@ -362,6 +371,23 @@ static int call_strings(rgs_call *c, const char *id, const char *from, const cha
     return 0;
 }
 
+/* Room for slot ncalls: the slot array doubles, its new slots left as they are (a slot is
+ * zeroed when it is first used; zeroing them all here would touch every new page at once,
+ * tens of MB in one event for a large deployment). */
+static bool calls_grow(cr_rgs_engine *e)
+{
+    if (e->ncalls < e->capcalls)
+        return true;
+    size_t ncap = e->capcalls * 2;
+    rgs_call *p = ncap > e->capcalls && ncap <= SIZE_MAX / sizeof *p
+                      ? realloc(e->calls, ncap * sizeof *p)
+                      : NULL;
+    if (!p)
+        return false;
+    e->calls = p, e->capcalls = ncap;
+    return true;
+}
+
 long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char *from,
                   const char *to, long wf)
 {
@@ -370,21 +396,24 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
         do
             handle = ++e->next_handle;
         while (rgs_hmap_get(&e->call_handles, handle) >= 0);
-    else if (rgs_hmap_get(&e->call_handles, handle) >= 0)
-        return -2;
-    if (!id) {
-        snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
-        id = num;
-    }
-    /* (the name's uniqueness is checked when it is added to call_ids below: one probe) */
+    /* a slot: the free list's head, or a new one at the end */
     long s = e->free_calls;
+    if (s < 0 && !calls_grow(e))
+        return rgs_hmap_get(&e->call_handles, handle) >= 0 ? -2 : -1;
+    /* the handle's uniqueness is checked as it is added (one probe); the slot is taken only
+     * once it is */
+    int hadded = rgs_hmap_add(&e->call_handles, handle, s >= 0 ? s : (long)e->ncalls);
+    if (hadded != 0)
+        return hadded == 1 ? -2 : -1;
     if (s >= 0) {
         e->free_calls = e->calls[s].next_free;
     } else {
-        if (!CR_GROW(e->calls, e->ncalls, e->capcalls))
-            return -1;
         s = (long)e->ncalls++;
         memset(&e->calls[s], 0, sizeof e->calls[s]);
+    }
+    if (!id) {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
+        id = num;
     }
     rgs_call *c = &e->calls[s];
     /* the slot's buffers are reused: no allocation for a call in the steady state */
@@ -398,11 +427,12 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     c->str = str, c->capstr = capstr;
     c->serial = ++e->next_serial;
     c->handle = handle;
+    /* (the name's uniqueness is checked when it is added to call_ids: one probe) */
     int added = -1;
-    if (call_strings(c, id, from, to) < 0 || (added = rgs_map_add(&e->call_ids, c->id, s)) != 0 ||
-        rgs_hmap_put(&e->call_handles, handle, s) < 0) {
-        if (added == 0)
-            rgs_map_del(&e->call_ids, c->id);
+    if (call_strings(c, id, from, to) < 0 ||
+        (added = rgs_map_add_hashed(&e->call_ids, c->id, c->idhash = rgs_map_hash(c->id), s)) !=
+            0) {
+        rgs_hmap_del(&e->call_handles, handle);
         c->id = c->from = c->to = NULL;
         c->next_free = e->free_calls;
         e->free_calls = s;
@@ -426,7 +456,7 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
 {
     ivr_end(e, c);
     rgs_mark_call(e, c);
-    rgs_map_del(&e->call_ids, c->id);
+    rgs_map_del_hashed(&e->call_ids, c->id, c->idhash);
     rgs_hmap_del(&e->call_handles, c->handle);
     rgs_timer_cancel(e, &c->th_ring);
     rgs_timer_cancel(e, &c->th_timeout);
@@ -507,7 +537,7 @@ void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const ch
 static void ivr_apply(cr_rgs_engine *e, rgs_call *c, int rc, const cr_rgs_ivr_step *st)
 {
     if (rc < 0) {
-        rgs_out_hangup(e, c, "ivr_error");
+        rgs_out_hangup_code(e, c, CR_RGS_HANGUP_IVR_ERROR);
         rgs_call_delete(e, c);
         return;
     }
@@ -539,7 +569,7 @@ static void ivr_apply(cr_rgs_engine *e, rgs_call *c, int rc, const cr_rgs_ivr_st
         ivr_end(e, c);
         long q = cr_rgs_config_queue_find(e->cfg, st->arg);
         if (q < 0) {
-            rgs_out_hangup(e, c, "no_queue");
+            rgs_out_hangup_code(e, c, CR_RGS_HANGUP_NO_QUEUE);
             rgs_call_delete(e, c);
         } else {
             rgs_queue_enter(e, c, q);
@@ -577,7 +607,7 @@ void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c)
 {
     const cr_rgs_ivr_driver *d = e->opt.ivr;
     if (!d || !d->start || !d->input) {
-        rgs_out_hangup(e, c, "no_ivr");
+        rgs_out_hangup_code(e, c, CR_RGS_HANGUP_NO_IVR);
         rgs_call_delete(e, c);
         return;
     }
@@ -608,7 +638,15 @@ static int build(cr_rgs_engine *e)
     e->queues = calloc(cfg->nqueues ? cfg->nqueues : 1, sizeof *e->queues);
     e->wfstats = calloc(cfg->nworkflows ? cfg->nworkflows : 1, sizeof *e->wfstats);
     e->seen = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->seen);
-    if (!e->agents || !e->groups || !e->queues || !e->wfstats || !e->seen)
+    /* call slots pre-sized for a call per agent (pages are touched when first used), so that
+     * the array is not copied doubling by doubling while calls come in */
+    e->capcalls = cfg->nagents > 64 ? cfg->nagents : 64;
+    e->calls = malloc(e->capcalls * sizeof *e->calls);
+    if (!e->agents || !e->groups || !e->queues || !e->wfstats || !e->seen || !e->calls)
+        return CR_ENOMEM;
+    /* the call maps too: no rehash of every call in one event until there are more calls */
+    if (rgs_map_reserve(&e->call_ids, e->capcalls) < 0 ||
+        rgs_hmap_reserve(&e->call_handles, e->capcalls) < 0)
         return CR_ENOMEM;
     /* memberships: count, then fill */
     for (size_t g = 0; g < cfg->ngroups; g++) {

@@ -69,32 +69,34 @@ typedef struct rgs_decline_entry {
 } rgs_decline_entry;
 
 typedef struct rgs_call {
+    /* First (first cache line): what walks along a queue and timer checks read. */
     rgs_call_state state;
-    uint64_t serial;      /* incarnation of the slot, for timers */
-    uint64_t handle;      /* the host's (or engine's) handle */
-    char *id, *from, *to; /* point into str */
-    char *str;            /* "id\0from\0to\0": kept with the slot when it is freed */
+    int hops;        /* queue entries, to stop action loops */
+    uint64_t serial; /* incarnation of the slot, for timers */
+    long qprev, qnext;
+    uint64_t seq;
+    rgs_vec ring; /* agents ringing now */
+    uint32_t tok_ring, tok_timeout, tok_ivr;
+    uint32_t th_ring, th_timeout, th_ivr; /* handles of those timers in the heap, 0 = none */
+    uint64_t handle;                      /* the host's (or engine's) handle */
+    char *id, *from, *to;                 /* point into str */
+    uint64_t idhash; /* rgs_map_hash(id), to leave call_ids without hashing it again */
+    char *str;       /* "id\0from\0to\0": kept with the slot when it is freed */
     size_t capstr;
     long wf;
     bool answered, on_moh;
-    int hops; /* queue entries, to stop action loops */
     rgs_cont cont;
     long cont_queue;
     char *cont_arg;
     /* in a queue */
     long queue;
     int64_t enter_ms;
-    uint64_t seq;
-    long qprev, qnext;
     size_t gi;        /* group of the queue being searched in this round */
     int round_offers; /* offers made in this round */
     rgs_vec tried;    /* agents offered in this round */
-    rgs_vec ring;     /* agents ringing now */
     long ring_group;
     rgs_decline_entry *declines;
     size_t ndeclines, capdeclines;
-    uint32_t tok_ring, tok_timeout, tok_ivr;
-    uint32_t th_ring, th_timeout, th_ivr; /* handles of those timers in the heap, 0 = none */
     /* connected */
     long agent;
     /* IVR */
@@ -157,6 +159,8 @@ void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, c
                     size_t n);
 /* Hang-up with a reason given as text (mapped to its code; unknown text = IVR). */
 void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason);
+/* Hang-up with a reason code (not CR_RGS_HANGUP_IVR): its name is the text. */
+void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reason);
 /* A queue event log line: formatted (and its arguments evaluated) only while the log is on. */
 #define rgs_logf(e, ...)                                                                           \
     do {                                                                                           \
@@ -197,7 +201,17 @@ bool rgs_takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a);
 void rgs_agent_sync(cr_rgs_engine *e, size_t a);
 void rgs_mark_group(cr_rgs_engine *e, size_t g);
 void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c);
-int rgs_vec_push(rgs_vec *v, size_t x);
+/* Appends x; -1 when out of memory. The common case (room left) is inline: hot paths push
+ * several times per event. */
+int rgs_vec_push_grow(rgs_vec *v, size_t x);
+static inline int rgs_vec_push(rgs_vec *v, size_t x)
+{
+    if (v->n < v->cap) {
+        v->v[v->n++] = x;
+        return 0;
+    }
+    return rgs_vec_push_grow(v, x);
+}
 void rgs_vec_remove(rgs_vec *v, size_t x);
 bool rgs_vec_has(const rgs_vec *v, size_t x);
 

@@ -70,7 +70,7 @@ void rgs_new_round(rgs_call *c)
 void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
 {
     if (++c->hops > 16) {
-        rgs_out_hangup(e, c, "loop");
+        rgs_out_hangup_code(e, c, CR_RGS_HANGUP_LOOP);
         rgs_call_delete(e, c);
         return;
     }
@@ -82,7 +82,7 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
     rgs_queue *q = &e->queues[qi];
     if (!q->has_agents) {
         rgs_logf(e, "no_agents call=%s queue=\"%s\"", c->id, cq->name);
-        rgs_out_hangup(e, c, "no_agents");
+        rgs_out_hangup_code(e, c, CR_RGS_HANGUP_NO_AGENTS);
         rgs_call_delete(e, c);
         return;
     }
@@ -583,6 +583,8 @@ static bool waiting(const rgs_call *c)
 static void dispatch_agent(cr_rgs_engine *e, size_t a)
 {
     rgs_agent *ag = &e->agents[a];
+    if (!offerable(e, a)) /* (the loop below would stop at once: nothing to set up) */
+        return;
     long cur[16], *cursor = ag->nqueues <= 16 ? cur : malloc(ag->nqueues * sizeof(long));
     uint64_t chk[16], *checked = ag->nqueues <= 16 ? chk : malloc(ag->nqueues * sizeof *chk);
     if (!cursor || !checked) {

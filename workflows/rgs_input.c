@@ -12,7 +12,7 @@ void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c)
     cr_rgs_workflow_stats *st = &e->wfstats[c->wf];
     st->offered++;
     if (!wf->active) {
-        rgs_out_hangup(e, c, "inactive");
+        rgs_out_hangup_code(e, c, CR_RGS_HANGUP_INACTIVE);
         rgs_call_delete(e, c);
         return;
     }
@@ -59,7 +59,7 @@ static int new_call(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t 
         return CR_ENOMEM;
     rgs_call *c = &e->calls[s];
     if (wf < 0) {
-        rgs_out_hangup(e, c, "not_found");
+        rgs_out_hangup_code(e, c, CR_RGS_HANGUP_NOT_FOUND);
         rgs_call_delete(e, c);
         return CR_OK;
     }
@@ -203,7 +203,7 @@ static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_
             snprintf(err, errlen, "call '%s' is not connected to an agent", c->id);
             return CR_ESTATE;
         }
-        rgs_out_hangup(e, c, "agent");
+        rgs_out_hangup_code(e, c, CR_RGS_HANGUP_AGENT);
         rgs_agent_free(e, (size_t)c->agent);
         rgs_call_delete(e, c);
         return CR_OK;

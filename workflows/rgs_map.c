@@ -50,11 +50,28 @@ static int grow(rgs_map *m)
     return 0;
 }
 
+int rgs_map_reserve(rgs_map *m, size_t n)
+{
+    while (n * 4 > m->cap * 3)
+        if (grow(m) < 0)
+            return -1;
+    return 0;
+}
+
+uint64_t rgs_map_hash(const char *key)
+{
+    return hash_str(key);
+}
+
 int rgs_map_add(rgs_map *m, const char *key, long value)
+{
+    return rgs_map_add_hashed(m, key, hash_str(key), value);
+}
+
+int rgs_map_add_hashed(rgs_map *m, const char *key, uint64_t h, long value)
 {
     if ((m->count + 1) * 4 > m->cap * 3 && grow(m) < 0)
         return -1;
-    uint64_t h = hash_str(key);
     size_t j = h & (m->cap - 1);
     while (m->slots[j].key) {
         if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0)
@@ -85,18 +102,23 @@ int rgs_map_put(rgs_map *m, const char *key, long value)
     return 0;
 }
 
-static long find(const rgs_map *m, const char *key)
+/* The slot of key (hash h), or -1. The key's own pointer matches without a compare. */
+static long find_hashed(const rgs_map *m, const char *key, uint64_t h)
 {
     if (!m->cap)
         return -1;
-    uint64_t h = hash_str(key);
     size_t j = h & (m->cap - 1);
     while (m->slots[j].key) {
-        if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0)
+        if (m->slots[j].hash == h && (m->slots[j].key == key || strcmp(m->slots[j].key, key) == 0))
             return (long)j;
         j = (j + 1) & (m->cap - 1);
     }
     return -1;
+}
+
+static long find(const rgs_map *m, const char *key)
+{
+    return m->cap ? find_hashed(m, key, hash_str(key)) : -1;
 }
 
 long rgs_map_get(const rgs_map *m, const char *key)
@@ -107,7 +129,13 @@ long rgs_map_get(const rgs_map *m, const char *key)
 
 void rgs_map_del(rgs_map *m, const char *key)
 {
-    long f = find(m, key);
+    if (m->cap)
+        rgs_map_del_hashed(m, key, hash_str(key));
+}
+
+void rgs_map_del_hashed(rgs_map *m, const char *key, uint64_t h)
+{
+    long f = find_hashed(m, key, h);
     if (f < 0)
         return;
     size_t mask = m->cap - 1, i = (size_t)f, j = i;
@@ -173,6 +201,29 @@ int rgs_hmap_put(rgs_hmap *m, uint64_t key, long value)
         j = (j + 1) & (m->cap - 1);
     if (!m->slots[j].key)
         m->count++;
+    m->slots[j] = (rgs_hmap_slot){key, value};
+    return 0;
+}
+
+int rgs_hmap_reserve(rgs_hmap *m, size_t n)
+{
+    while (n * 4 > m->cap * 3)
+        if (hgrow(m) < 0)
+            return -1;
+    return 0;
+}
+
+int rgs_hmap_add(rgs_hmap *m, uint64_t key, long value)
+{
+    if (!key || ((m->count + 1) * 4 > m->cap * 3 && hgrow(m) < 0))
+        return -1;
+    size_t j = hash_u64(key) & (m->cap - 1);
+    while (m->slots[j].key) {
+        if (m->slots[j].key == key)
+            return 1;
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->count++;
     m->slots[j] = (rgs_hmap_slot){key, value};
     return 0;
 }
