@@ -179,23 +179,20 @@ static void xml_name(importer *im, rec *r, cr_xml_elem *parent, xmlNodePtr c, cr
 
 static void xml_child(importer *im, rec *r, cr_xml_elem *user, xmlNodePtr c)
 {
-    static const char *const ring[] = {"target", NULL};
-    static const char *const fwd[] = {"immediate", "noAnswerAfter", "noAnswerTarget", NULL};
-    static const char *const team[] = {"delay", NULL};
     cr_user *u = &r->u;
     cr_xml_elem x = *user;
     if (cr_xml_is(c, "simultaneousRing")) {
-        if (cr_xml_begin(&x, c, ring, false))
+        if (cr_xml_begin(&x, c, cr_xml_ring_attrs, false))
             u->simultaneous_ring = xattr(im, r, c, "target");
         CR_XML_FOR_ELEMENTS(y, c) cr_xml_unknown_child(&x, y);
     } else if (cr_xml_is(c, "forwarding")) {
-        cr_xml_begin(&x, c, fwd, false);
+        cr_xml_begin(&x, c, cr_xml_forwarding_attrs, false);
         u->forwarding.immediate = xattr(im, r, c, "immediate");
         u->forwarding.no_answer_target = xattr(im, r, c, "noAnswerTarget");
         cr_xml_get_int(&x, "noAnswerAfter", 1, 3600, &u->forwarding.no_answer_after);
         CR_XML_FOR_ELEMENTS(y, c) cr_xml_unknown_child(&x, y);
     } else if (cr_xml_is(c, "teamCall")) {
-        cr_xml_begin(&x, c, team, false);
+        cr_xml_begin(&x, c, cr_xml_team_attrs, false);
         cr_xml_get_int(&x, "delay", 0, 3600, &u->team_call_delay);
         CR_XML_FOR_ELEMENTS(m, c)
         {
@@ -213,22 +210,13 @@ static void xml_child(importer *im, rec *r, cr_xml_elem *user, xmlNodePtr c)
 
 static void xml_user(importer *im, rec *r, xmlNodePtr n)
 {
-    static const char *const attrs[] = {"uri",
-                                        "line",
-                                        "enterpriseVoice",
-                                        "voicePolicy",
-                                        "locationProfile",
-                                        "voicemail",
-                                        "pbxIntegration",
-                                        NULL};
     rec_reset(r);
     cr_user *u = &r->u;
     u->uri = xattr(im, r, n, "uri");
     size_t before = im->errors;
     cr_xml_elem e;
     cr_xml_elem_init(&e, im->file, im->diag, &im->errors);
-    cr_xml_name_object(&e, "user", u->uri, NULL);
-    cr_xml_begin(&e, n, attrs, false);
+    cr_xml_begin_object(&e, n, "user", "uri", NULL, cr_xml_user_attrs);
     r->loc.line = e.loc.line;
     u->line = xattr(im, r, n, "line");
     u->policy = xattr(im, r, n, "voicePolicy");

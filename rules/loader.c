@@ -111,12 +111,9 @@ static void load_rule(loader *L, xmlNodePtr node, cr_profile *p)
     char owner[300];
     cr_xml_elem e;
     start(&e, L);
-    char *name = cr_xml_attr(node, "name");
     snprintf(owner, sizeof owner, "location profile '%s'", p->name);
-    cr_xml_name_object(&e, "rule", name && name[0] ? name : NULL, owner);
-    free(name);
-    cr_xml_begin(&e, node, attrs, false);
-    name = cr_xml_need(&e, "name");
+    cr_xml_begin_object(&e, node, "rule", "name", owner, attrs);
+    char *name = cr_xml_need(&e, "name");
     char *pattern = cr_xml_need(&e, "pattern");
     char *translation = cr_xml_need(&e, "translation");
     if (name && pattern && translation) {
@@ -144,15 +141,10 @@ static void load_profile(loader *L, xmlNodePtr node)
     static const char *const attrs[] = {"name", "description", "externalAccessPrefix", NULL};
     cr_xml_elem e;
     start(&e, L);
-    char *name = cr_xml_attr(node, "name");
-    cr_xml_name_object(&e, "location profile", name && name[0] ? name : NULL, NULL);
-    free(name);
-    cr_xml_begin(&e, node, attrs, false);
-    name = cr_xml_need(&e, "name");
-    cr_profile *p = name ? cr_config_add_profile(L->cfg, name, e.loc) : NULL;
-    if (name && !p)
-        L->oom = true;
-    free(name);
+    cr_xml_begin_object(&e, node, "location profile", "name", NULL, attrs);
+    char *name = cr_xml_need(&e, "name");
+    cr_profile *p =
+        cr_xml_made(name, name ? cr_config_add_profile(L->cfg, name, e.loc) : NULL, &L->oom);
     if (!p)
         return;
     set_str(L, &e, &p->description, "description");
@@ -197,15 +189,10 @@ static void load_policy(loader *L, xmlNodePtr node)
         "delegation", NULL};
     cr_xml_elem e;
     start(&e, L);
-    char *name = cr_xml_attr(node, "name");
-    cr_xml_name_object(&e, "voice policy", name && name[0] ? name : NULL, NULL);
-    free(name);
-    cr_xml_begin(&e, node, attrs, false);
-    name = cr_xml_need(&e, "name");
-    cr_policy *p = name ? cr_config_add_policy(L->cfg, name, e.loc) : NULL;
-    if (name && !p)
-        L->oom = true;
-    free(name);
+    cr_xml_begin_object(&e, node, "voice policy", "name", NULL, attrs);
+    char *name = cr_xml_need(&e, "name");
+    cr_policy *p =
+        cr_xml_made(name, name ? cr_config_add_policy(L->cfg, name, e.loc) : NULL, &L->oom);
     if (!p)
         return;
     set_str(L, &e, &p->description, "description");
@@ -228,11 +215,8 @@ static void load_gateway(loader *L, xmlNodePtr node)
                                         "ports", NULL};
     cr_xml_elem e;
     start(&e, L);
-    char *name = cr_xml_attr(node, "name");
-    cr_xml_name_object(&e, "gateway", name && name[0] ? name : NULL, NULL);
-    free(name);
-    cr_xml_begin(&e, node, attrs, false);
-    name = cr_xml_need(&e, "name");
+    cr_xml_begin_object(&e, node, "gateway", "name", NULL, attrs);
+    char *name = cr_xml_need(&e, "name");
     char *address = cr_xml_need(&e, "address");
     if (name && address) {
         cr_gateway *g = cr_config_add_gateway(L->cfg, name, e.loc);
@@ -254,11 +238,8 @@ static void load_route(loader *L, xmlNodePtr node)
     static const char *const attrs[] = {"name", "description", "pattern", NULL};
     cr_xml_elem e;
     start(&e, L);
-    char *name = cr_xml_attr(node, "name");
-    cr_xml_name_object(&e, "route", name && name[0] ? name : NULL, NULL);
-    free(name);
-    cr_xml_begin(&e, node, attrs, false);
-    name = cr_xml_need(&e, "name");
+    cr_xml_begin_object(&e, node, "route", "name", NULL, attrs);
+    char *name = cr_xml_need(&e, "name");
     char *pattern = cr_xml_need(&e, "pattern");
     cr_route *r = NULL;
     if (name && pattern) {
@@ -307,9 +288,6 @@ static void load_section(loader *L, xmlNodePtr node, const char *child,
 
 static void load_user_child(loader *L, cr_xml_elem *e, xmlNodePtr c, cr_user *u, bool *seen)
 {
-    static const char *const ring[] = {"target", NULL};
-    static const char *const fwd[] = {"immediate", "noAnswerAfter", "noAnswerTarget", NULL};
-    static const char *const team[] = {"delay", NULL};
     static const char *const kids[] = {"simultaneousRing", "forwarding", "teamCall"};
     cr_xml_elem x = *e;
     for (int i = 0; i < 3; i++) {
@@ -322,20 +300,20 @@ static void load_user_child(loader *L, cr_xml_elem *e, xmlNodePtr c, cr_user *u,
         seen[i] = true;
     }
     if (cr_xml_is(c, "simultaneousRing")) {
-        cr_xml_begin(&x, c, ring, false);
+        cr_xml_begin(&x, c, cr_xml_ring_attrs, false);
         char *t = cr_xml_need(&x, "target");
         if (t && !(u->simultaneous_ring = cr_config_strdup(L->cfg, t)))
             L->oom = true;
         free(t);
         FOR_CHILDREN(y, &x) cr_xml_unknown_child(&x, y);
     } else if (cr_xml_is(c, "forwarding")) {
-        cr_xml_begin(&x, c, fwd, false);
+        cr_xml_begin(&x, c, cr_xml_forwarding_attrs, false);
         set_str(L, &x, &u->forwarding.immediate, "immediate");
         cr_xml_get_int(&x, "noAnswerAfter", 1, 3600, &u->forwarding.no_answer_after);
         set_str(L, &x, &u->forwarding.no_answer_target, "noAnswerTarget");
         FOR_CHILDREN(y, &x) cr_xml_unknown_child(&x, y);
     } else if (cr_xml_is(c, "teamCall")) {
-        cr_xml_begin(&x, c, team, false);
+        cr_xml_begin(&x, c, cr_xml_team_attrs, false);
         cr_xml_get_int(&x, "delay", 0, 3600, &u->team_call_delay);
         FOR_CHILDREN(y, &x)
         {
@@ -353,25 +331,11 @@ static void load_user_child(loader *L, cr_xml_elem *e, xmlNodePtr c, cr_user *u,
 
 static void load_user(loader *L, xmlNodePtr node)
 {
-    static const char *const attrs[] = {"uri",
-                                        "line",
-                                        "enterpriseVoice",
-                                        "voicePolicy",
-                                        "locationProfile",
-                                        "voicemail",
-                                        "pbxIntegration",
-                                        NULL};
     cr_xml_elem e;
     start(&e, L);
-    char *uri = cr_xml_attr(node, "uri");
-    cr_xml_name_object(&e, "user", uri && uri[0] ? uri : NULL, NULL);
-    free(uri);
-    cr_xml_begin(&e, node, attrs, false);
-    uri = cr_xml_need(&e, "uri");
-    cr_user *u = uri ? cr_config_add_user(L->cfg, uri, e.loc) : NULL;
-    if (uri && !u)
-        L->oom = true;
-    free(uri);
+    cr_xml_begin_object(&e, node, "user", "uri", NULL, cr_xml_user_attrs);
+    char *uri = cr_xml_need(&e, "uri");
+    cr_user *u = cr_xml_made(uri, uri ? cr_config_add_user(L->cfg, uri, e.loc) : NULL, &L->oom);
     if (!u)
         return;
     set_str(L, &e, &u->line, "line");

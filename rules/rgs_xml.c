@@ -22,10 +22,7 @@ static void begin(cr_xml_elem *e, rloader *L, xmlNodePtr node, const char *kind,
                   const char *const *allowed)
 {
     cr_xml_elem_init(e, L->file, L->diag, NULL);
-    char *name = cr_xml_attr(node, "name");
-    cr_xml_name_object(e, kind, name, NULL);
-    free(name);
-    cr_xml_begin(e, node, allowed, false);
+    cr_xml_begin_object(e, node, kind, "name", NULL, allowed);
 }
 
 #define FOR_CHILDREN(c, node) CR_XML_FOR_ELEMENTS(c, node)
@@ -48,14 +45,10 @@ static void load_group(rloader *L, xmlNodePtr node)
     cr_xml_elem e;
     begin(&e, L, node, "agentGroup", attrs);
     char *name = cr_xml_need(&e, "name");
-    if (!name)
+    cr_rgs_group *g =
+        cr_xml_made(name, name ? cr_rgs_config_add_group(L->cfg, name, e.loc) : NULL, &L->oom);
+    if (!g)
         return;
-    cr_rgs_group *g = cr_rgs_config_add_group(L->cfg, name, e.loc);
-    free(name);
-    if (!g) {
-        L->oom = true;
-        return;
-    }
     char *m = cr_xml_attr(node, "routingMethod");
     if (m) {
         size_t i = 0;
@@ -128,14 +121,10 @@ static void load_queue(rloader *L, xmlNodePtr node)
     cr_xml_elem e;
     begin(&e, L, node, "queue", attrs);
     char *name = cr_xml_need(&e, "name");
-    if (!name)
+    cr_rgs_queue *q =
+        cr_xml_made(name, name ? cr_rgs_config_add_queue(L->cfg, name, e.loc) : NULL, &L->oom);
+    if (!q)
         return;
-    cr_rgs_queue *q = cr_rgs_config_add_queue(L->cfg, name, e.loc);
-    free(name);
-    if (!q) {
-        L->oom = true;
-        return;
-    }
     FOR_CHILDREN(c, node)
     {
         const char *cn = cr_xml_name(c);
@@ -299,14 +288,10 @@ static void load_hours(rloader *L, xmlNodePtr node)
     cr_xml_elem e;
     begin(&e, L, node, "hoursSet", attrs);
     char *name = cr_xml_need(&e, "name");
-    if (!name)
+    cr_rgs_hours *h =
+        cr_xml_made(name, name ? cr_rgs_config_add_hours(L->cfg, name, e.loc) : NULL, &L->oom);
+    if (!h)
         return;
-    cr_rgs_hours *h = cr_rgs_config_add_hours(L->cfg, name, e.loc);
-    free(name);
-    if (!h) {
-        L->oom = true;
-        return;
-    }
     h->tz_name = cr_xml_attr(node, "timeZone");
     if (h->tz_name)
         load_zone(L, &e, h->tz_name);
@@ -343,14 +328,10 @@ static void load_holidays(rloader *L, xmlNodePtr node)
     cr_xml_elem e;
     begin(&e, L, node, "holidaySet", attrs);
     char *name = cr_xml_need(&e, "name");
-    if (!name)
+    cr_rgs_holidays *s =
+        cr_xml_made(name, name ? cr_rgs_config_add_holidays(L->cfg, name, e.loc) : NULL, &L->oom);
+    if (!s)
         return;
-    cr_rgs_holidays *s = cr_rgs_config_add_holidays(L->cfg, name, e.loc);
-    free(name);
-    if (!s) {
-        L->oom = true;
-        return;
-    }
     FOR_CHILDREN(c, node)
     {
         const char *cn = cr_xml_name(c);
@@ -401,14 +382,10 @@ static void load_workflow(rloader *L, xmlNodePtr node)
     cr_xml_elem e;
     begin(&e, L, node, "workflow", attrs);
     char *name = cr_xml_need(&e, "name");
-    if (!name)
+    cr_rgs_workflow *w =
+        cr_xml_made(name, name ? cr_rgs_config_add_workflow(L->cfg, name, e.loc) : NULL, &L->oom);
+    if (!w)
         return;
-    cr_rgs_workflow *w = cr_rgs_config_add_workflow(L->cfg, name, e.loc);
-    free(name);
-    if (!w) {
-        L->oom = true;
-        return;
-    }
     w->uri = cr_xml_need(&e, "uri");
     w->line = cr_xml_attr(node, "line");
     char *type = cr_xml_attr(node, "type");

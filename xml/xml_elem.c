@@ -56,6 +56,23 @@ bool cr_xml_begin(cr_xml_elem *e, void *node, const char *const *allowed, bool t
     return bad == 0;
 }
 
+bool cr_xml_begin_object(cr_xml_elem *e, void *node, const char *kind, const char *attr,
+                         const char *owner, const char *const *allowed)
+{
+    char *v = cr_xml_attr(node, attr);
+    cr_xml_name_object(e, kind, v && v[0] ? v : NULL, owner);
+    free(v);
+    return cr_xml_begin(e, node, allowed, false);
+}
+
+void *cr_xml_made(char *name, void *obj, bool *oom)
+{
+    if (name && !obj)
+        *oom = true;
+    free(name);
+    return obj;
+}
+
 static void vfail(cr_xml_elem *e, int line, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 

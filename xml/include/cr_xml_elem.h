@@ -47,6 +47,16 @@ void cr_xml_name_object(cr_xml_elem *e, const char *kind, const char *name, cons
  * text (cr_xml_check) in the name of e->object. Returns false after an error. */
 bool cr_xml_begin(cr_xml_elem *e, void *node, const char *const *allowed, bool text_ok);
 
+/* cr_xml_begin for an object named by its attribute `attr`: "kind 'value' of owner" ("rule 'R'
+ * of location profile 'P'", the owner may be NULL), just the kind when the attribute is absent
+ * or empty. */
+bool cr_xml_begin_object(cr_xml_elem *e, void *node, const char *kind, const char *attr,
+                         const char *owner, const char *const *allowed);
+
+/* The object a loader made of a required name: frees `name` and returns `obj`, setting *oom
+ * when there was a name but no object (out of memory). NULL after an error or out of memory. */
+void *cr_xml_made(char *name, void *obj, bool *oom);
+
 /* An error about the element (at its line), or at the line of `node`. */
 void cr_xml_fail(cr_xml_elem *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cr_xml_fail_at(cr_xml_elem *e, const void *node, const char *fmt, ...)
