@@ -75,8 +75,7 @@ static void load_group(rloader *L, xmlNodePtr node)
     }
     FOR_CHILDREN(c, node)
     {
-        const char *cn = cr_xml_name(c);
-        if (!cn || strcmp(cn, "agent") != 0) {
+        if (!cr_xml_is(c, "agent")) {
             unknown_child(&e, c);
             continue;
         }
@@ -127,21 +126,20 @@ static void load_queue(rloader *L, xmlNodePtr node)
         return;
     FOR_CHILDREN(c, node)
     {
-        const char *cn = cr_xml_name(c);
         cr_xml_elem ce;
-        if (cn && strcmp(cn, "group") == 0) {
+        if (cr_xml_is(c, "group")) {
             char *g = cr_xml_text(c);
             if (g && g[0] && cr_rgs_queue_add_group(q, g) < 0)
                 L->oom = true;
             free(g);
-        } else if (cn && strcmp(cn, "timeout") == 0) {
+        } else if (cr_xml_is(c, "timeout")) {
             begin(&ce, L, c, "timeout", tattrs);
             snprintf(ce.object, sizeof ce.object, "queue '%s'", q->name);
             char *s = cr_xml_need(&ce, "seconds");
             free(s);
             cr_xml_get_int(&ce, "seconds", 1, 86400, &q->timeout_s);
             load_action(&ce, &q->timeout_action);
-        } else if (cn && strcmp(cn, "overflow") == 0) {
+        } else if (cr_xml_is(c, "overflow")) {
             begin(&ce, L, c, "overflow", oattrs);
             snprintf(ce.object, sizeof ce.object, "queue '%s'", q->name);
             char *s = cr_xml_need(&ce, "calls");
@@ -219,17 +217,6 @@ static int parse_days(const char *s, uint8_t *out)
     return *out ? 0 : -1;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* "2027-01-01T00:00[:00]" or "2027-01-01" -> local seconds since 1970. */
 static int parse_local(const char *s, int64_t *out)
 {
@@ -241,7 +228,7 @@ static int parse_local(const char *s, int64_t *out)
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || sec < 0 ||
         sec > 59)
         return -1;
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    *out = cr_rgs_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     return 0;
 }
 
@@ -297,8 +284,7 @@ static void load_hours(rloader *L, xmlNodePtr node)
         load_zone(L, &e, h->tz_name);
     FOR_CHILDREN(c, node)
     {
-        const char *cn = cr_xml_name(c);
-        if (!cn || strcmp(cn, "range") != 0) {
+        if (!cr_xml_is(c, "range")) {
             unknown_child(&e, c);
             continue;
         }
@@ -334,8 +320,7 @@ static void load_holidays(rloader *L, xmlNodePtr node)
         return;
     FOR_CHILDREN(c, node)
     {
-        const char *cn = cr_xml_name(c);
-        if (!cn || strcmp(cn, "holiday") != 0) {
+        if (!cr_xml_is(c, "holiday")) {
             unknown_child(&e, c);
             continue;
         }
@@ -413,9 +398,9 @@ static void load_workflow(rloader *L, xmlNodePtr node)
     {
         const char *cn = cr_xml_name(c);
         cr_rgs_action *a = NULL;
-        if (cn && strcmp(cn, "afterHours") == 0)
+        if (cr_xml_is(c, "afterHours"))
             a = &w->after_hours;
-        else if (cn && strcmp(cn, "holidayAction") == 0)
+        else if (cr_xml_is(c, "holidayAction"))
             a = &w->holiday_action;
         if (!a) {
             unknown_child(&e, c);
