@@ -414,7 +414,7 @@ static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
             cr_config_add_source(L->cfg, L->file, text, len) != CR_OK)
             L->oom = true;
         /* workflows' URIs and lines are call targets of the routing model */
-        if (cr_rgs_targets_add(L->cfg, n, L->file) != CR_OK)
+        if (cu_rgs_targets_add(L->cfg, n, L->file) != CR_OK)
             L->oom = true;
     } else {
         cr_xml_elem e;

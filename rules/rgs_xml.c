@@ -451,6 +451,30 @@ static int on_element(void *ud, void *node, const char *file, cr_diag *diag)
     return 0;
 }
 
+/* Reads the response groups of the document at `path`, or of the sources `routing` kept, and
+ * resolves their references. */
+static int load(const char *path, const cr_load_options *opts, const cr_config *routing,
+                cr_rgs_config **out, cr_diag *diag)
+{
+    *out = NULL;
+    rloader L = {.diag = diag};
+    if (!(L.cfg = cr_rgs_config_new()))
+        return CR_ENOMEM;
+    size_t errors0 = diag->errors;
+    int rc = routing ? cr_xml_walk_sources(routing, on_element, &L, diag)
+                     : cr_xml_walk(path, opts, on_element, &L, diag);
+    if (rc == CR_OK && diag->errors > errors0)
+        rc = CR_ECONFIG;
+    if (rc == CR_OK)
+        rc = cr_rgs_config_resolve(L.cfg, diag);
+    if (rc != CR_OK) {
+        cr_rgs_config_free(L.cfg);
+        return rc < 0 ? rc : CR_ECONFIG;
+    }
+    *out = L.cfg;
+    return CR_OK;
+}
+
 int cr_rgs_xml_load(const char *path, cr_rgs_config **out, cr_diag *diag)
 {
     return cr_rgs_xml_load_ex(path, NULL, out, diag);
@@ -461,22 +485,7 @@ int cr_rgs_xml_load_ex(const char *path, const cr_load_options *opts, cr_rgs_con
 {
     if (!out || !path || !diag)
         return CR_EINVAL;
-    *out = NULL;
-    rloader L = {.diag = diag};
-    if (!(L.cfg = cr_rgs_config_new()))
-        return CR_ENOMEM;
-    size_t errors0 = diag->errors;
-    int rc = cr_xml_walk(path, opts, on_element, &L, diag);
-    if (rc == CR_OK && diag->errors > errors0)
-        rc = CR_ECONFIG;
-    if (rc == CR_OK)
-        rc = cr_rgs_config_resolve(L.cfg, diag);
-    if (rc != CR_OK) {
-        cr_rgs_config_free(L.cfg);
-        return rc < 0 ? rc : CR_ECONFIG;
-    }
-    *out = L.cfg;
-    return CR_OK;
+    return load(path, opts, NULL, out, diag);
 }
 
 /* The response groups of the sources a routing configuration kept (plan images, issue 14). */
@@ -484,20 +493,5 @@ int cr_rgs_xml_load_config(const cr_config *routing, cr_rgs_config **out, cr_dia
 {
     if (!out || !routing || !diag)
         return CR_EINVAL;
-    *out = NULL;
-    rloader L = {.diag = diag};
-    if (!(L.cfg = cr_rgs_config_new()))
-        return CR_ENOMEM;
-    size_t errors0 = diag->errors;
-    int rc = cr_xml_walk_sources(routing, on_element, &L, diag);
-    if (rc == CR_OK && diag->errors > errors0)
-        rc = CR_ECONFIG;
-    if (rc == CR_OK)
-        rc = cr_rgs_config_resolve(L.cfg, diag);
-    if (rc != CR_OK) {
-        cr_rgs_config_free(L.cfg);
-        return rc < 0 ? rc : CR_ECONFIG;
-    }
-    *out = L.cfg;
-    return CR_OK;
+    return load(NULL, NULL, routing, out, diag);
 }
