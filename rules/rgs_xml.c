@@ -25,6 +25,15 @@ static void begin(cr_xml_elem *e, rloader *L, xmlNodePtr node, const char *kind,
     cr_xml_begin_object(e, node, kind, "name", NULL, allowed);
 }
 
+/* Starts a part of `parent`'s object (a <range> of an hoursSet, a <timeout> of a queue): its
+ * attributes are checked in the part's name, what it says is wrong after that in the parent's. */
+static void begin_part(cr_xml_elem *e, const cr_xml_elem *parent, rloader *L, xmlNodePtr node,
+                       const char *kind, const char *const *allowed)
+{
+    begin(e, L, node, kind, allowed);
+    snprintf(e->object, sizeof e->object, "%s", parent->object);
+}
+
 #define FOR_CHILDREN(c, node) CR_XML_FOR_ELEMENTS(c, node)
 
 /* Elements of foreign namespaces are extension points here: only callroute ones are errors. */
@@ -133,15 +142,13 @@ static void load_queue(rloader *L, xmlNodePtr node)
                 L->oom = true;
             free(g);
         } else if (cr_xml_is(c, "timeout")) {
-            begin(&ce, L, c, "timeout", tattrs);
-            snprintf(ce.object, sizeof ce.object, "queue '%s'", q->name);
+            begin_part(&ce, &e, L, c, "timeout", tattrs);
             char *s = cr_xml_need(&ce, "seconds");
             free(s);
             cr_xml_get_int(&ce, "seconds", 1, 86400, &q->timeout_s);
             load_action(&ce, &q->timeout_action);
         } else if (cr_xml_is(c, "overflow")) {
-            begin(&ce, L, c, "overflow", oattrs);
-            snprintf(ce.object, sizeof ce.object, "queue '%s'", q->name);
+            begin_part(&ce, &e, L, c, "overflow", oattrs);
             char *s = cr_xml_need(&ce, "calls");
             free(s);
             cr_xml_get_int(&ce, "calls", 0, 1000000, &q->overflow_calls);
@@ -289,8 +296,7 @@ static void load_hours(rloader *L, xmlNodePtr node)
             continue;
         }
         cr_xml_elem re;
-        begin(&re, L, c, "range", rattrs);
-        snprintf(re.object, sizeof re.object, "%s", e.object);
+        begin_part(&re, &e, L, c, "range", rattrs);
         char *days = cr_xml_need(&re, "days"), *open = cr_xml_need(&re, "open"),
              *close = cr_xml_need(&re, "close");
         uint8_t mask = 0;
@@ -325,8 +331,7 @@ static void load_holidays(rloader *L, xmlNodePtr node)
             continue;
         }
         cr_xml_elem he;
-        begin(&he, L, c, "holiday", hattrs);
-        snprintf(he.object, sizeof he.object, "%s", e.object);
+        begin_part(&he, &e, L, c, "holiday", hattrs);
         char *hn = cr_xml_attr(c, "name"), *start = cr_xml_need(&he, "start"),
              *end = cr_xml_need(&he, "end");
         int64_t a = 0, b = 0;
@@ -407,8 +412,7 @@ static void load_workflow(rloader *L, xmlNodePtr node)
             continue;
         }
         cr_xml_elem ae;
-        begin(&ae, L, c, cn, aattrs);
-        snprintf(ae.object, sizeof ae.object, "%s", e.object);
+        begin_part(&ae, &e, L, c, cn, aattrs);
         free(a->target), free(a->prompt);
         load_action(&ae, a);
     }
