@@ -3,7 +3,7 @@
  * tree) or CSV, in one LMDB write transaction; and writing it back out as XML or CSV.
  */
 #include "directory_int.h"
-#include "cr_xml_node.h"
+#include "cr_xml_elem.h"
 #include "xml_scan.h"
 
 #include <errno.h>
@@ -156,97 +156,62 @@ static char *xattr(importer *im, rec *r, xmlNodePtr n, const char *name)
     return rec_keep(im, r, cr_xml_attr(n, name));
 }
 
-static bool xint(importer *im, rec *r, xmlNodePtr n, const char *name, long min, long max, int *out)
+/* A name-only child (<member>, <delegate>) added to a list of the user's. */
+static void xml_name(importer *im, rec *r, cr_xml_elem *parent, xmlNodePtr c, cr_namelist *l)
 {
-    char *v = xattr(im, r, n, name);
-    long l;
-    if (!v)
-        return true;
-    if (cr_xml_parse_int(v, min, max, &l) != 0) {
-        fail(im, cr_xml_line(n), r->u.uri,
-             "attribute '%s' is '%s', expected a whole number from %ld to %ld", name, v, min, max);
-        return false;
-    }
-    *out = (int)l;
-    return true;
+    char *t = cr_xml_text_of(parent, c, NULL, &im->oom);
+    if (t)
+        name_add(im, l, rec_keep(im, r, t));
 }
 
-static bool xcheck(importer *im, rec *r, xmlNodePtr n, const char *const *attrs, bool text)
+static void xml_child(importer *im, rec *r, cr_xml_elem *user, xmlNodePtr c)
 {
-    char obj[CR_URI_MAX + 16];
-    snprintf(obj, sizeof obj, "user '%.500s'", r->u.uri ? r->u.uri : "?");
-    int bad = cr_xml_check(n, attrs, text, im->file, obj, im->diag);
-    im->errors += (size_t)bad;
-    return bad == 0;
-}
-
-static void xml_child(importer *im, rec *r, xmlNodePtr c)
-{
-    static const char *const ring[] = {"target", NULL};
-    static const char *const fwd[] = {"immediate", "noAnswerAfter", "noAnswerTarget", NULL};
-    static const char *const team[] = {"delay", NULL};
-    static const char *const none[] = {NULL};
-    const char *name = cr_xml_name(c);
     cr_user *u = &r->u;
-    if (name && strcmp(name, "simultaneousRing") == 0 && xcheck(im, r, c, ring, false)) {
-        u->simultaneous_ring = xattr(im, r, c, "target");
-    } else if (name && strcmp(name, "forwarding") == 0 && xcheck(im, r, c, fwd, false)) {
+    cr_xml_elem x = *user;
+    if (cr_xml_is(c, "simultaneousRing")) {
+        if (cr_xml_begin(&x, c, cr_xml_ring_attrs, false))
+            u->simultaneous_ring = xattr(im, r, c, "target");
+        CR_XML_FOR_ELEMENTS(y, c) cr_xml_unknown_child(&x, y);
+    } else if (cr_xml_is(c, "forwarding")) {
+        cr_xml_begin(&x, c, cr_xml_forwarding_attrs, false);
         u->forwarding.immediate = xattr(im, r, c, "immediate");
         u->forwarding.no_answer_target = xattr(im, r, c, "noAnswerTarget");
-        xint(im, r, c, "noAnswerAfter", 1, 3600, &u->forwarding.no_answer_after);
-    } else if (name && strcmp(name, "teamCall") == 0 && xcheck(im, r, c, team, false)) {
-        xint(im, r, c, "delay", 0, 3600, &u->team_call_delay);
-        for (xmlNodePtr m = c->children; m; m = m->next) {
-            if (m->type != XML_ELEMENT_NODE)
-                continue;
-            const char *mn = cr_xml_name(m);
-            if (mn && strcmp(mn, "member") == 0 && xcheck(im, r, m, none, true))
-                name_add(im, &u->team_call, rec_keep(im, r, cr_xml_text(m)));
+        cr_xml_get_int(&x, "noAnswerAfter", 1, 3600, &u->forwarding.no_answer_after);
+        CR_XML_FOR_ELEMENTS(y, c) cr_xml_unknown_child(&x, y);
+    } else if (cr_xml_is(c, "teamCall")) {
+        cr_xml_begin(&x, c, cr_xml_team_attrs, false);
+        cr_xml_get_int(&x, "delay", 0, 3600, &u->team_call_delay);
+        CR_XML_FOR_ELEMENTS(m, c)
+        {
+            if (cr_xml_is(m, "member"))
+                xml_name(im, r, &x, m, &u->team_call);
             else
-                fail(im, cr_xml_line(m), u->uri, "unknown element <%s> in <teamCall>",
-                     (const char *)m->name);
+                cr_xml_unknown_child(&x, m);
         }
-    } else if (name && strcmp(name, "delegate") == 0 && xcheck(im, r, c, none, true)) {
-        name_add(im, &u->delegates, rec_keep(im, r, cr_xml_text(c)));
-    } else if (!name || (strcmp(name, "simultaneousRing") && strcmp(name, "forwarding") &&
-                         strcmp(name, "teamCall") && strcmp(name, "delegate"))) {
-        fail(im, cr_xml_line(c), u->uri, "unknown element <%s> in <user>", (const char *)c->name);
+    } else if (cr_xml_is(c, "delegate")) {
+        xml_name(im, r, user, c, &u->delegates);
+    } else {
+        cr_xml_unknown_child(user, c);
     }
 }
 
 static void xml_user(importer *im, rec *r, xmlNodePtr n)
 {
-    static const char *const attrs[] = {"uri",
-                                        "line",
-                                        "enterpriseVoice",
-                                        "voicePolicy",
-                                        "locationProfile",
-                                        "voicemail",
-                                        "pbxIntegration",
-                                        NULL};
     rec_reset(r);
-    r->loc.line = cr_xml_line(n);
     cr_user *u = &r->u;
     u->uri = xattr(im, r, n, "uri");
     size_t before = im->errors;
-    xcheck(im, r, n, attrs, false);
+    cr_xml_elem e;
+    cr_xml_elem_init(&e, im->file, im->diag, &im->errors);
+    cr_xml_begin_object(&e, n, "user", "uri", NULL, cr_xml_user_attrs);
+    r->loc.line = e.loc.line;
     u->line = xattr(im, r, n, "line");
     u->policy = xattr(im, r, n, "voicePolicy");
     u->profile = xattr(im, r, n, "locationProfile");
     u->voicemail = xattr(im, r, n, "voicemail");
-    char *ev = xattr(im, r, n, "enterpriseVoice");
-    if (ev && cr_xml_parse_bool(ev, &u->enterprise_voice) != 0)
-        fail(im, r->loc.line, u->uri,
-             "attribute 'enterpriseVoice' is '%s', expected true, "
-             "false, 1 or 0",
-             ev);
-    char *pbx = xattr(im, r, n, "pbxIntegration");
-    if (pbx && cr_xml_parse_bool(pbx, &u->pbx_integration) != 0)
-        fail(im, r->loc.line, u->uri,
-             "attribute 'pbxIntegration' is '%s', expected true, false, 1 or 0", pbx);
-    for (xmlNodePtr c = n->children; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE)
-            xml_child(im, r, c);
+    cr_xml_get_bool(&e, "enterpriseVoice", &u->enterprise_voice);
+    cr_xml_get_bool(&e, "pbxIntegration", &u->pbx_integration);
+    CR_XML_FOR_ELEMENTS(c, n) xml_child(im, r, &e, c);
     if (im->errors == before && !im->oom)
         import_user(im, r);
 }

@@ -153,6 +153,8 @@ bool cr_grow(void **arr, size_t n, size_t *cap, size_t size)
     if (n < *cap)
         return true;
     size_t ncap = *cap ? *cap * 2 : 8;
+    if (size == 0 || ncap < *cap || ncap > SIZE_MAX / size)
+        return false; /* the new size would not fit a size_t */
     void *p = realloc(*arr, ncap * size);
     if (!p)
         return false;

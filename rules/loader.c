@@ -8,7 +8,6 @@
  */
 #include "cr_rules.h"
 
-#include <stdarg.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -20,6 +19,7 @@
 
 #include "cr_directory.h"
 #include "cr_xml.h"
+#include "cr_xml_elem.h"
 #include "cr_image.h"
 #include "rgs_targets.h"
 
@@ -32,169 +32,51 @@ typedef struct loader {
     cr_srcloc default_profile_at, default_policy_at; /* .file NULL until declared */
 } loader;
 
-/* One element being loaded: where it is and how messages name it ("route 'X'"). */
-typedef struct elem {
-    loader *L;
-    xmlNodePtr node;
-    cr_srcloc loc;
-    char object[320];
-} elem;
+/* An element being loaded: errors go to the loader's diagnostics and count as its errors. */
+static void start(cr_xml_elem *e, loader *L)
+{
+    cr_xml_elem_init(e, L->file, L->diag, &L->errors);
+}
 
 static const char *const no_attrs[] = {NULL};
 
-static void fail(elem *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void fail(elem *e, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cr_diag_add(e->L->diag, CR_DIAG_ERROR, e->loc, e->object[0] ? e->object : NULL, "%s", msg);
-    e->L->errors++;
-}
-
-/* Starts loading `node`: sets where it is and its object name, checks its attributes. */
-static bool begin(elem *e, loader *L, xmlNodePtr node, const char *const *allowed, bool text_ok)
-{
-    e->L = L;
-    e->node = node;
-    e->loc.file = L->file;
-    e->loc.line = cr_xml_line(node);
-    int bad =
-        cr_xml_check(node, allowed, text_ok, L->file, e->object[0] ? e->object : NULL, L->diag);
-    L->errors += (size_t)bad;
-    return bad == 0;
-}
-
-static void name_object(elem *e, const char *kind, const char *name, const char *owner)
-{
-    if (name && owner)
-        snprintf(e->object, sizeof e->object, "%s '%s' of %s", kind, name, owner);
-    else if (name)
-        snprintf(e->object, sizeof e->object, "%s '%s'", kind, name);
-    else
-        snprintf(e->object, sizeof e->object, "%s", kind);
-}
-
-/* A required attribute: its value (caller frees), or NULL after an error. */
-static char *need(elem *e, const char *attr)
-{
-    char *v = cr_xml_attr(e->node, attr);
-    if (!v)
-        fail(e, "missing required attribute '%s'", attr);
-    else if (!v[0]) {
-        fail(e, "attribute '%s' is empty", attr);
-        free(v);
-        v = NULL;
-    }
-    return v;
-}
-
 /* Copies an optional attribute into a field of a config object (unchanged when absent). */
-static void set_str(elem *e, char **field, const char *attr)
+static void set_str(loader *L, cr_xml_elem *e, char **field, const char *attr)
 {
     char *v = cr_xml_attr(e->node, attr);
     if (!v)
         return;
-    *field = cr_config_strdup(e->L->cfg, v);
+    *field = cr_config_strdup(L->cfg, v);
     if (!*field)
-        e->L->oom = true;
+        L->oom = true;
     free(v);
 }
 
-static void set_bool(elem *e, bool *field, const char *attr)
-{
-    char *v = cr_xml_attr(e->node, attr);
-    if (v && cr_xml_parse_bool(v, field) != 0)
-        fail(e, "attribute '%s' is '%s', expected true, false, 1 or 0", attr, v);
-    free(v);
-}
-
-static void set_int(elem *e, int *field, const char *attr, long min, long max)
-{
-    char *v = cr_xml_attr(e->node, attr);
-    long n;
-    if (v && cr_xml_parse_int(v, min, max, &n) != 0)
-        fail(e, "attribute '%s' is '%s', expected a whole number from %ld to %ld", attr, v, min,
-             max);
-    else if (v)
-        *field = (int)n;
-    free(v);
-}
-
-static void unknown_child(elem *parent, xmlNodePtr c)
-{
-    elem e = *parent;
-    e.loc.line = cr_xml_line(c);
-    if (c->ns && !cr_xml_name(c))
-        fail(&e, "element <%s> of namespace '%s' is not allowed in <%s>", (const char *)c->name,
-             (const char *)c->ns->href, (const char *)parent->node->name);
-    else
-        fail(&e, "unknown element <%s> in <%s>", (const char *)c->name,
-             (const char *)parent->node->name);
-}
-
-/* The child elements of e's node, in order (comments and white space skipped). */
-#define FOR_CHILDREN(c, e)                                                                         \
-    for (xmlNodePtr c = (e)->node->children; c; c = c->next)                                       \
-        if (c->type == XML_ELEMENT_NODE)
-
-static bool is(xmlNodePtr c, const char *name)
-{
-    const char *n = cr_xml_name(c);
-    return n && strcmp(n, name) == 0;
-}
-
-/* The text of a name-only element (<usage>Local</usage>); NULL after an error. */
-static char *text_of(elem *parent, xmlNodePtr c, cr_srcloc *loc)
-{
-    elem e = *parent;
-    if (!begin(&e, parent->L, c, no_attrs, true))
-        return NULL;
-    *loc = e.loc;
-    FOR_CHILDREN(x, &e)
-    {
-        fail(&e, "unexpected element <%s> in <%s>", (const char *)x->name, (const char *)c->name);
-        return NULL;
-    }
-    char *t = cr_xml_text(c);
-    if (!t) {
-        e.L->oom = true;
-        return NULL;
-    }
-    if (!t[0]) {
-        fail(&e, "<%s> is empty", (const char *)c->name);
-        free(t);
-        return NULL;
-    }
-    return t;
-}
+#define FOR_CHILDREN(c, e) CR_XML_FOR_ELEMENTS(c, (e)->node)
 
 /* Appends the text of `c` to a name list (usages of a policy, gateways of a route, ...). */
-static void add_name(elem *parent, xmlNodePtr c, cr_namelist *l)
+static void add_name(loader *L, cr_xml_elem *parent, xmlNodePtr c, cr_namelist *l)
 {
     cr_srcloc loc;
-    char *t = text_of(parent, c, &loc);
-    if (t && cr_namelist_add(parent->L->cfg, l, t, loc) != CR_OK)
-        parent->L->oom = true;
+    char *t = cr_xml_text_of(parent, c, &loc, &L->oom);
+    if (t && cr_namelist_add(L->cfg, l, t, loc) != CR_OK)
+        L->oom = true;
     free(t);
 }
 
 /* Records a section's default="..." once for the whole document. */
-static void set_default(elem *e, cr_srcloc *seen, const char *what,
+static void set_default(loader *L, cr_xml_elem *e, cr_srcloc *seen, const char *what,
                         int (*set)(cr_config *, const char *, cr_srcloc))
 {
     char *v = cr_xml_attr(e->node, "default");
     if (!v)
         return;
     if (seen->file)
-        fail(e, "default %s already declared at %s:%d", what, seen->file, seen->line);
+        cr_xml_fail(e, "default %s already declared at %s:%d", what, seen->file, seen->line);
     else if (!v[0])
-        fail(e, "attribute 'default' is empty");
-    else if (set(e->L->cfg, v, e->loc) != CR_OK)
-        e->L->oom = true;
+        cr_xml_fail(e, "attribute 'default' is empty");
+    else if (set(L->cfg, v, e->loc) != CR_OK)
+        L->oom = true;
     else
         *seen = e->loc;
     free(v);
@@ -204,16 +86,17 @@ static void set_default(elem *e, cr_srcloc *seen, const char *what,
 
 static void load_domains(loader *L, xmlNodePtr node)
 {
-    elem e = {0};
-    begin(&e, L, node, no_attrs, false);
+    cr_xml_elem e;
+    start(&e, L);
+    cr_xml_begin(&e, node, no_attrs, false);
     FOR_CHILDREN(c, &e)
     {
-        if (!is(c, "domain")) {
-            unknown_child(&e, c);
+        if (!cr_xml_is(c, "domain")) {
+            cr_xml_unknown_child(&e, c);
             continue;
         }
         cr_srcloc loc;
-        char *d = text_of(&e, c, &loc);
+        char *d = cr_xml_text_of(&e, c, &loc, &L->oom);
         if (d && cr_config_add_domain(L->cfg, d, loc) != CR_OK)
             L->oom = true;
         free(d);
@@ -226,15 +109,13 @@ static void load_rule(loader *L, xmlNodePtr node, cr_profile *p)
                                         "translation", "internalExtension", "doNotDialFromDevice",
                                         NULL};
     char owner[300];
-    elem e = {0};
-    char *name = cr_xml_attr(node, "name");
+    cr_xml_elem e;
+    start(&e, L);
     snprintf(owner, sizeof owner, "location profile '%s'", p->name);
-    name_object(&e, "rule", name && name[0] ? name : NULL, owner);
-    free(name);
-    begin(&e, L, node, attrs, false);
-    name = need(&e, "name");
-    char *pattern = need(&e, "pattern");
-    char *translation = need(&e, "translation");
+    cr_xml_begin_object(&e, node, "rule", "name", owner, attrs);
+    char *name = cr_xml_need(&e, "name");
+    char *pattern = cr_xml_need(&e, "pattern");
+    char *translation = cr_xml_need(&e, "translation");
     if (name && pattern && translation) {
         cr_rule *r = cr_profile_add_rule(L->cfg, p, name, e.loc);
         if (!r) {
@@ -242,14 +123,14 @@ static void load_rule(loader *L, xmlNodePtr node, cr_profile *p)
         } else {
             r->pattern = cr_config_strdup(L->cfg, pattern);
             r->translation = cr_config_strdup(L->cfg, translation);
-            set_str(&e, &r->description, "description");
-            set_bool(&e, &r->internal_extension, "internalExtension");
-            set_bool(&e, &r->do_not_dial_from_device, "doNotDialFromDevice");
+            set_str(L, &e, &r->description, "description");
+            cr_xml_get_bool(&e, "internalExtension", &r->internal_extension);
+            cr_xml_get_bool(&e, "doNotDialFromDevice", &r->do_not_dial_from_device);
             if (!r->pattern || !r->translation)
                 L->oom = true;
         }
     }
-    FOR_CHILDREN(c, &e) unknown_child(&e, c);
+    FOR_CHILDREN(c, &e) cr_xml_unknown_child(&e, c);
     free(name);
     free(pattern);
     free(translation);
@@ -258,47 +139,45 @@ static void load_rule(loader *L, xmlNodePtr node, cr_profile *p)
 static void load_profile(loader *L, xmlNodePtr node)
 {
     static const char *const attrs[] = {"name", "description", "externalAccessPrefix", NULL};
-    elem e = {0};
-    char *name = cr_xml_attr(node, "name");
-    name_object(&e, "location profile", name && name[0] ? name : NULL, NULL);
-    free(name);
-    begin(&e, L, node, attrs, false);
-    name = need(&e, "name");
-    cr_profile *p = name ? cr_config_add_profile(L->cfg, name, e.loc) : NULL;
-    if (name && !p)
-        L->oom = true;
-    free(name);
+    cr_xml_elem e;
+    start(&e, L);
+    cr_xml_begin_object(&e, node, "location profile", "name", NULL, attrs);
+    char *name = cr_xml_need(&e, "name");
+    cr_profile *p =
+        cr_xml_made(name, name ? cr_config_add_profile(L->cfg, name, e.loc) : NULL, &L->oom);
     if (!p)
         return;
-    set_str(&e, &p->description, "description");
-    set_str(&e, &p->external_access_prefix, "externalAccessPrefix");
+    set_str(L, &e, &p->description, "description");
+    set_str(L, &e, &p->external_access_prefix, "externalAccessPrefix");
     FOR_CHILDREN(c, &e)
     {
-        if (is(c, "rule"))
+        if (cr_xml_is(c, "rule"))
             load_rule(L, c, p);
         else
-            unknown_child(&e, c);
+            cr_xml_unknown_child(&e, c);
     }
 }
 
 static void load_usages(loader *L, xmlNodePtr node)
 {
     static const char *const attrs[] = {"name", NULL};
-    elem e = {0};
-    begin(&e, L, node, no_attrs, false);
+    cr_xml_elem e;
+    start(&e, L);
+    cr_xml_begin(&e, node, no_attrs, false);
     FOR_CHILDREN(c, &e)
     {
-        if (!is(c, "usage")) {
-            unknown_child(&e, c);
+        if (!cr_xml_is(c, "usage")) {
+            cr_xml_unknown_child(&e, c);
             continue;
         }
-        elem u = {0};
-        name_object(&u, "phone usage", NULL, NULL);
-        begin(&u, L, c, attrs, false);
-        char *name = need(&u, "name");
+        cr_xml_elem u;
+        start(&u, L);
+        cr_xml_name_object(&u, "phone usage", NULL, NULL);
+        cr_xml_begin(&u, c, attrs, false);
+        char *name = cr_xml_need(&u, "name");
         if (name && !cr_config_add_usage(L->cfg, name, u.loc))
             L->oom = true;
-        FOR_CHILDREN(x, &u) unknown_child(&u, x);
+        FOR_CHILDREN(x, &u) cr_xml_unknown_child(&u, x);
         free(name);
     }
 }
@@ -308,29 +187,25 @@ static void load_policy(loader *L, xmlNodePtr node)
     static const char *const attrs[] = {
         "name",       "description", "simultaneousRing", "callForwarding", "teamCall",
         "delegation", NULL};
-    elem e = {0};
-    char *name = cr_xml_attr(node, "name");
-    name_object(&e, "voice policy", name && name[0] ? name : NULL, NULL);
-    free(name);
-    begin(&e, L, node, attrs, false);
-    name = need(&e, "name");
-    cr_policy *p = name ? cr_config_add_policy(L->cfg, name, e.loc) : NULL;
-    if (name && !p)
-        L->oom = true;
-    free(name);
+    cr_xml_elem e;
+    start(&e, L);
+    cr_xml_begin_object(&e, node, "voice policy", "name", NULL, attrs);
+    char *name = cr_xml_need(&e, "name");
+    cr_policy *p =
+        cr_xml_made(name, name ? cr_config_add_policy(L->cfg, name, e.loc) : NULL, &L->oom);
     if (!p)
         return;
-    set_str(&e, &p->description, "description");
-    set_bool(&e, &p->simultaneous_ring, "simultaneousRing");
-    set_bool(&e, &p->call_forwarding, "callForwarding");
-    set_bool(&e, &p->team_call, "teamCall");
-    set_bool(&e, &p->delegation, "delegation");
+    set_str(L, &e, &p->description, "description");
+    cr_xml_get_bool(&e, "simultaneousRing", &p->simultaneous_ring);
+    cr_xml_get_bool(&e, "callForwarding", &p->call_forwarding);
+    cr_xml_get_bool(&e, "teamCall", &p->team_call);
+    cr_xml_get_bool(&e, "delegation", &p->delegation);
     FOR_CHILDREN(c, &e)
     {
-        if (is(c, "usage"))
-            add_name(&e, c, &p->usages);
+        if (cr_xml_is(c, "usage"))
+            add_name(L, &e, c, &p->usages);
         else
-            unknown_child(&e, c);
+            cr_xml_unknown_child(&e, c);
     }
 }
 
@@ -338,24 +213,22 @@ static void load_gateway(loader *L, xmlNodePtr node)
 {
     static const char *const attrs[] = {"name",  "address", "removePlus", "locationProfile",
                                         "ports", NULL};
-    elem e = {0};
-    char *name = cr_xml_attr(node, "name");
-    name_object(&e, "gateway", name && name[0] ? name : NULL, NULL);
-    free(name);
-    begin(&e, L, node, attrs, false);
-    name = need(&e, "name");
-    char *address = need(&e, "address");
+    cr_xml_elem e;
+    start(&e, L);
+    cr_xml_begin_object(&e, node, "gateway", "name", NULL, attrs);
+    char *name = cr_xml_need(&e, "name");
+    char *address = cr_xml_need(&e, "address");
     if (name && address) {
         cr_gateway *g = cr_config_add_gateway(L->cfg, name, e.loc);
         if (!g || !(g->address = cr_config_strdup(L->cfg, address))) {
             L->oom = true;
         } else {
-            set_bool(&e, &g->remove_plus, "removePlus");
-            set_str(&e, &g->profile, "locationProfile");
-            set_int(&e, &g->ports, "ports", 0, 1000000);
+            cr_xml_get_bool(&e, "removePlus", &g->remove_plus);
+            set_str(L, &e, &g->profile, "locationProfile");
+            cr_xml_get_int(&e, "ports", 0, 1000000, &g->ports);
         }
     }
-    FOR_CHILDREN(c, &e) unknown_child(&e, c);
+    FOR_CHILDREN(c, &e) cr_xml_unknown_child(&e, c);
     free(name);
     free(address);
 }
@@ -363,13 +236,11 @@ static void load_gateway(loader *L, xmlNodePtr node)
 static void load_route(loader *L, xmlNodePtr node)
 {
     static const char *const attrs[] = {"name", "description", "pattern", NULL};
-    elem e = {0};
-    char *name = cr_xml_attr(node, "name");
-    name_object(&e, "route", name && name[0] ? name : NULL, NULL);
-    free(name);
-    begin(&e, L, node, attrs, false);
-    name = need(&e, "name");
-    char *pattern = need(&e, "pattern");
+    cr_xml_elem e;
+    start(&e, L);
+    cr_xml_begin_object(&e, node, "route", "name", NULL, attrs);
+    char *name = cr_xml_need(&e, "name");
+    char *pattern = cr_xml_need(&e, "pattern");
     cr_route *r = NULL;
     if (name && pattern) {
         r = cr_config_add_route(L->cfg, name, e.loc);
@@ -377,19 +248,19 @@ static void load_route(loader *L, xmlNodePtr node)
             L->oom = true;
             r = NULL;
         } else {
-            set_str(&e, &r->description, "description");
+            set_str(L, &e, &r->description, "description");
         }
     }
     free(name);
     free(pattern);
     FOR_CHILDREN(c, &e)
     {
-        if (is(c, "usage") && r)
-            add_name(&e, c, &r->usages);
-        else if (is(c, "gateway") && r)
-            add_name(&e, c, &r->gateways);
-        else if (!is(c, "usage") && !is(c, "gateway"))
-            unknown_child(&e, c);
+        if (cr_xml_is(c, "usage") && r)
+            add_name(L, &e, c, &r->usages);
+        else if (cr_xml_is(c, "gateway") && r)
+            add_name(L, &e, c, &r->gateways);
+        else if (!cr_xml_is(c, "usage") && !cr_xml_is(c, "gateway"))
+            cr_xml_unknown_child(&e, c);
     }
 }
 
@@ -401,112 +272,97 @@ static void load_section(loader *L, xmlNodePtr node, const char *child,
                          int (*set)(cr_config *, const char *, cr_srcloc))
 {
     static const char *const default_attrs[] = {"default", NULL};
-    elem e = {0};
-    begin(&e, L, node, seen ? default_attrs : no_attrs, false);
+    cr_xml_elem e;
+    start(&e, L);
+    cr_xml_begin(&e, node, seen ? default_attrs : no_attrs, false);
     if (seen)
-        set_default(&e, seen, what, set);
+        set_default(L, &e, seen, what, set);
     FOR_CHILDREN(c, &e)
     {
-        if (is(c, child))
+        if (cr_xml_is(c, child))
             load(L, c);
         else
-            unknown_child(&e, c);
+            cr_xml_unknown_child(&e, c);
     }
 }
 
-static void load_user_child(elem *e, xmlNodePtr c, cr_user *u, bool *seen)
+static void load_user_child(loader *L, cr_xml_elem *e, xmlNodePtr c, cr_user *u, bool *seen)
 {
-    static const char *const ring[] = {"target", NULL};
-    static const char *const fwd[] = {"immediate", "noAnswerAfter", "noAnswerTarget", NULL};
-    static const char *const team[] = {"delay", NULL};
     static const char *const kids[] = {"simultaneousRing", "forwarding", "teamCall"};
-    elem x = *e;
+    cr_xml_elem x = *e;
     for (int i = 0; i < 3; i++) {
-        if (!is(c, kids[i]))
+        if (!cr_xml_is(c, kids[i]))
             continue;
         if (seen[i]) {
-            x.loc.line = cr_xml_line(c);
-            fail(&x, "<%s> given twice", kids[i]);
+            cr_xml_fail_at(&x, c, "<%s> given twice", kids[i]);
             return;
         }
         seen[i] = true;
     }
-    if (is(c, "simultaneousRing")) {
-        begin(&x, e->L, c, ring, false);
-        char *t = need(&x, "target");
-        if (t && !(u->simultaneous_ring = cr_config_strdup(e->L->cfg, t)))
-            e->L->oom = true;
+    if (cr_xml_is(c, "simultaneousRing")) {
+        cr_xml_begin(&x, c, cr_xml_ring_attrs, false);
+        char *t = cr_xml_need(&x, "target");
+        if (t && !(u->simultaneous_ring = cr_config_strdup(L->cfg, t)))
+            L->oom = true;
         free(t);
-        FOR_CHILDREN(y, &x) unknown_child(&x, y);
-    } else if (is(c, "forwarding")) {
-        begin(&x, e->L, c, fwd, false);
-        set_str(&x, &u->forwarding.immediate, "immediate");
-        set_int(&x, &u->forwarding.no_answer_after, "noAnswerAfter", 1, 3600);
-        set_str(&x, &u->forwarding.no_answer_target, "noAnswerTarget");
-        FOR_CHILDREN(y, &x) unknown_child(&x, y);
-    } else if (is(c, "teamCall")) {
-        begin(&x, e->L, c, team, false);
-        set_int(&x, &u->team_call_delay, "delay", 0, 3600);
+        FOR_CHILDREN(y, &x) cr_xml_unknown_child(&x, y);
+    } else if (cr_xml_is(c, "forwarding")) {
+        cr_xml_begin(&x, c, cr_xml_forwarding_attrs, false);
+        set_str(L, &x, &u->forwarding.immediate, "immediate");
+        cr_xml_get_int(&x, "noAnswerAfter", 1, 3600, &u->forwarding.no_answer_after);
+        set_str(L, &x, &u->forwarding.no_answer_target, "noAnswerTarget");
+        FOR_CHILDREN(y, &x) cr_xml_unknown_child(&x, y);
+    } else if (cr_xml_is(c, "teamCall")) {
+        cr_xml_begin(&x, c, cr_xml_team_attrs, false);
+        cr_xml_get_int(&x, "delay", 0, 3600, &u->team_call_delay);
         FOR_CHILDREN(y, &x)
         {
-            if (is(y, "member"))
-                add_name(&x, y, &u->team_call);
+            if (cr_xml_is(y, "member"))
+                add_name(L, &x, y, &u->team_call);
             else
-                unknown_child(&x, y);
+                cr_xml_unknown_child(&x, y);
         }
-    } else if (is(c, "delegate")) {
-        add_name(e, c, &u->delegates);
+    } else if (cr_xml_is(c, "delegate")) {
+        add_name(L, e, c, &u->delegates);
     } else {
-        unknown_child(e, c);
+        cr_xml_unknown_child(e, c);
     }
 }
 
 static void load_user(loader *L, xmlNodePtr node)
 {
-    static const char *const attrs[] = {"uri",
-                                        "line",
-                                        "enterpriseVoice",
-                                        "voicePolicy",
-                                        "locationProfile",
-                                        "voicemail",
-                                        "pbxIntegration",
-                                        NULL};
-    elem e = {0};
-    char *uri = cr_xml_attr(node, "uri");
-    name_object(&e, "user", uri && uri[0] ? uri : NULL, NULL);
-    free(uri);
-    begin(&e, L, node, attrs, false);
-    uri = need(&e, "uri");
-    cr_user *u = uri ? cr_config_add_user(L->cfg, uri, e.loc) : NULL;
-    if (uri && !u)
-        L->oom = true;
-    free(uri);
+    cr_xml_elem e;
+    start(&e, L);
+    cr_xml_begin_object(&e, node, "user", "uri", NULL, cr_xml_user_attrs);
+    char *uri = cr_xml_need(&e, "uri");
+    cr_user *u = cr_xml_made(uri, uri ? cr_config_add_user(L->cfg, uri, e.loc) : NULL, &L->oom);
     if (!u)
         return;
-    set_str(&e, &u->line, "line");
-    set_bool(&e, &u->enterprise_voice, "enterpriseVoice");
-    set_bool(&e, &u->pbx_integration, "pbxIntegration");
-    set_str(&e, &u->policy, "voicePolicy");
-    set_str(&e, &u->profile, "locationProfile");
-    set_str(&e, &u->voicemail, "voicemail");
+    set_str(L, &e, &u->line, "line");
+    cr_xml_get_bool(&e, "enterpriseVoice", &u->enterprise_voice);
+    cr_xml_get_bool(&e, "pbxIntegration", &u->pbx_integration);
+    set_str(L, &e, &u->policy, "voicePolicy");
+    set_str(L, &e, &u->profile, "locationProfile");
+    set_str(L, &e, &u->voicemail, "voicemail");
     bool seen[3] = {false, false, false};
-    FOR_CHILDREN(c, &e) load_user_child(&e, c, u, seen);
+    FOR_CHILDREN(c, &e) load_user_child(L, &e, c, u, seen);
 }
 
 /* <directory path="..."/>: the LMDB user directory, relative to the naming file. */
 static void load_directory(loader *L, xmlNodePtr node)
 {
     static const char *const attrs[] = {"path", NULL};
-    elem e = {0};
-    name_object(&e, "directory", NULL, NULL);
-    begin(&e, L, node, attrs, false);
-    FOR_CHILDREN(c, &e) unknown_child(&e, c);
+    cr_xml_elem e;
+    start(&e, L);
+    cr_xml_name_object(&e, "directory", NULL, NULL);
+    cr_xml_begin(&e, node, attrs, false);
+    FOR_CHILDREN(c, &e) cr_xml_unknown_child(&e, c);
     cr_srcloc prev;
     if (cr_config_directory(L->cfg, &prev)) {
-        fail(&e, "a user directory is already named at %s:%d", prev.file, prev.line);
+        cr_xml_fail(&e, "a user directory is already named at %s:%d", prev.file, prev.line);
         return;
     }
-    char *path = need(&e, "path");
+    char *path = cr_xml_need(&e, "path");
     if (!path)
         return;
     const char *slash = path[0] == '/' ? NULL : strrchr(L->file, '/');
@@ -558,11 +414,13 @@ static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
             cr_config_add_source(L->cfg, L->file, text, len) != CR_OK)
             L->oom = true;
         /* workflows' URIs and lines are call targets of the routing model */
-        if (cr_rgs_targets_add(L->cfg, n, L->file) != CR_OK)
+        if (cu_rgs_targets_add(L->cfg, n, L->file) != CR_OK)
             L->oom = true;
     } else {
-        elem e = {.L = L, .node = n->parent, .loc = {L->file, 0}};
-        unknown_child(&e, n);
+        cr_xml_elem e;
+        start(&e, L);
+        e.node = n->parent;
+        cr_xml_unknown_child(&e, n);
     }
     return L->oom ? CR_ENOMEM : 0;
 }

@@ -164,7 +164,7 @@ int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, 
  * response-group sources it holds, its compiled indexes, the directory's names checked. */
 static int image_finish(cr_config *cfg, cr_diag *diag)
 {
-    int rc = cr_rgs_targets_from_sources(cfg, diag);
+    int rc = cu_rgs_targets_from_sources(cfg, diag);
     if (rc == CR_OK)
         rc = cr_config_compile(cfg, diag);
     if (rc == CR_OK && cr_config_directory(cfg, NULL))

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cr_rgs_targets_add(cr_config *cfg, const void *response_groups, const char *file)
+int cu_rgs_targets_add(cr_config *cfg, const void *response_groups, const char *file)
 {
     const xmlNode *rg = response_groups;
     for (xmlNodePtr c = rg ? rg->children : NULL; c; c = c->next) {
@@ -43,10 +43,10 @@ static int on_element(void *ud, void *node, const char *file, cr_diag *diag)
     const char *f = cr_config_intern(w->cfg, file);
     if (!f)
         return CR_ENOMEM;
-    return cr_rgs_targets_add(w->cfg, node, f);
+    return cu_rgs_targets_add(w->cfg, node, f);
 }
 
-int cr_rgs_targets_from_sources(cr_config *cfg, cr_diag *diag)
+int cu_rgs_targets_from_sources(cr_config *cfg, cr_diag *diag)
 {
     if (!cfg || cr_config_source_count(cfg) == 0)
         return CR_OK;

@@ -9,10 +9,10 @@
 /* Adds each <workflow> child of a <responseGroups> element (an xmlNodePtr of `file`, an
  * interned name) to cfg: its name, uri and line. What else is wrong with a workflow is the
  * response-group loader's to report. Returns CR_OK or CR_ENOMEM. */
-int cr_rgs_targets_add(cr_config *cfg, const void *response_groups, const char *file);
+int cu_rgs_targets_add(cr_config *cfg, const void *response_groups, const char *file);
 
 /* The same for the sources cfg kept (a configuration read from a plan image). Returns CR_OK,
  * CR_ENOMEM, or CR_ECONFIG when a source does not parse (errors in diag). */
-int cr_rgs_targets_from_sources(cr_config *cfg, cr_diag *diag);
+int cu_rgs_targets_from_sources(cr_config *cfg, cr_diag *diag);
 
 #endif

@@ -1,7 +1,6 @@
 /* The response-group loader: <responseGroups> elements -> cr_rgs_config (see cr_rgs_xml.h). */
 #include "cr_rgs_xml.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <libxml/tree.h>
 
 #include "cr_xml.h"
+#include "cr_xml_elem.h"
 
 typedef struct rloader {
     cr_rgs_config *cfg;
@@ -17,84 +17,30 @@ typedef struct rloader {
     bool oom;
 } rloader;
 
-typedef struct relem {
-    rloader *L;
-    xmlNodePtr node;
-    cr_srcloc loc;
-    char object[320];
-} relem;
-
-static void fail(relem *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void fail(relem *e, const char *fmt, ...)
+/* Starts an element: errors name the object as kind 'name attribute'. */
+static void begin(cr_xml_elem *e, rloader *L, xmlNodePtr node, const char *kind,
+                  const char *const *allowed)
 {
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cr_diag_add(e->L->diag, CR_DIAG_ERROR, e->loc, e->object[0] ? e->object : NULL, "%s", msg);
+    cr_xml_elem_init(e, L->file, L->diag, NULL);
+    cr_xml_begin_object(e, node, kind, "name", NULL, allowed);
 }
 
-/* Starts an element: location, object name (kind 'name attribute'), attribute check. */
-static void begin(relem *e, rloader *L, xmlNodePtr node, const char *kind,
-                  const char *const *allowed, bool text_ok)
+/* Starts a part of `parent`'s object (a <range> of an hoursSet, a <timeout> of a queue): its
+ * attributes are checked in the part's name, what it says is wrong after that in the parent's. */
+static void begin_part(cr_xml_elem *e, const cr_xml_elem *parent, rloader *L, xmlNodePtr node,
+                       const char *kind, const char *const *allowed)
 {
-    memset(e, 0, sizeof *e);
-    e->L = L;
-    e->node = node;
-    e->loc.file = L->file;
-    e->loc.line = cr_xml_line(node);
-    char *name = cr_xml_attr(node, "name");
-    if (name)
-        snprintf(e->object, sizeof e->object, "%s '%s'", kind, name);
-    else
-        snprintf(e->object, sizeof e->object, "%s", kind);
-    free(name);
-    cr_xml_check(node, allowed, text_ok, L->file, e->object, L->diag);
+    begin(e, L, node, kind, allowed);
+    snprintf(e->object, sizeof e->object, "%s", parent->object);
 }
 
-static char *need(relem *e, const char *attr)
-{
-    char *v = cr_xml_attr(e->node, attr);
-    if (!v)
-        fail(e, "missing required attribute '%s'", attr);
-    return v;
-}
+#define FOR_CHILDREN(c, node) CR_XML_FOR_ELEMENTS(c, node)
 
-static void get_int(relem *e, const char *attr, long min, long max, int *out)
+/* Elements of foreign namespaces are extension points here: only callroute ones are errors. */
+static void unknown_child(cr_xml_elem *e, xmlNodePtr c)
 {
-    char *v = cr_xml_attr(e->node, attr);
-    long n;
-    if (!v)
-        return;
-    if (cr_xml_parse_int(v, min, max, &n) < 0)
-        fail(e, "%s='%s' must be an integer in %ld-%ld", attr, v, min, max);
-    else
-        *out = (int)n;
-    free(v);
-}
-
-static void get_bool(relem *e, const char *attr, bool *out)
-{
-    char *v = cr_xml_attr(e->node, attr);
-    if (v && cr_xml_parse_bool(v, out) < 0)
-        fail(e, "%s='%s' must be true or false", attr, v);
-    free(v);
-}
-
-/* Element children of `node` in the callroute namespace. */
-#define FOR_CHILDREN(c, node)                                                                      \
-    for (xmlNodePtr c = ((xmlNodePtr)(node))->children; c; c = c->next)                            \
-        if (c->type == XML_ELEMENT_NODE)
-
-static void unknown_child(relem *e, xmlNodePtr c)
-{
-    const char *n = cr_xml_name(c);
-    if (n) {
-        cr_srcloc loc = {e->L->file, cr_xml_line(c)};
-        cr_diag_add(e->L->diag, CR_DIAG_ERROR, loc, e->object, "unknown element <%s>", n);
-    }
+    if (cr_xml_name(c))
+        cr_xml_unknown_child(e, c);
 }
 
 /* ---- agent groups, queues, actions ------------------------------------------------------- */
@@ -105,72 +51,56 @@ static void load_group(rloader *L, xmlNodePtr node)
         "name", "routingMethod", "alertTime", "participation", "declineGrace", "description", NULL};
     static const char *const methods[] = {"serial", "parallel", "roundRobin", "longestIdle",
                                           "attendant"};
-    relem e;
-    begin(&e, L, node, "agentGroup", attrs, false);
-    char *name = need(&e, "name");
-    if (!name)
+    cr_xml_elem e;
+    begin(&e, L, node, "agentGroup", attrs);
+    char *name = cr_xml_need(&e, "name");
+    cr_rgs_group *g =
+        cr_xml_made(name, name ? cr_rgs_config_add_group(L->cfg, name, e.loc) : NULL, &L->oom);
+    if (!g)
         return;
-    cr_rgs_group *g = cr_rgs_config_add_group(L->cfg, name, e.loc);
-    free(name);
-    if (!g) {
-        L->oom = true;
-        return;
-    }
     char *m = cr_xml_attr(node, "routingMethod");
     if (m) {
         size_t i = 0;
         while (i < 5 && strcmp(methods[i], m) != 0)
             i++;
         if (i == 5)
-            fail(&e,
-                 "routingMethod '%s' is not serial, parallel, roundRobin, longestIdle or "
-                 "attendant",
-                 m);
+            cr_xml_fail(&e,
+                        "routingMethod '%s' is not serial, parallel, roundRobin, longestIdle or "
+                        "attendant",
+                        m);
         else
             g->routing = (cr_rgs_routing)i;
         free(m);
     }
-    char *alert = cr_xml_attr(node, "alertTime");
-    long n;
-    if (alert) {
-        if (cr_xml_parse_int(alert, CR_RGS_ALERT_MIN, CR_RGS_ALERT_MAX, &n) < 0)
-            fail(&e, "alertTime '%s' must be %d-%d seconds", alert, CR_RGS_ALERT_MIN,
-                 CR_RGS_ALERT_MAX);
-        else
-            g->alert_time_s = (int)n;
-        free(alert);
-    }
-    get_int(&e, "declineGrace", 0, 86400, &g->decline_grace_s);
+    cr_xml_get_int(&e, "alertTime", CR_RGS_ALERT_MIN, CR_RGS_ALERT_MAX, &g->alert_time_s);
+    cr_xml_get_int(&e, "declineGrace", 0, 86400, &g->decline_grace_s);
     char *p = cr_xml_attr(node, "participation");
     if (p) {
         if (strcmp(p, "formal") == 0)
             g->formal = true;
         else if (strcmp(p, "informal") != 0)
-            fail(&e, "participation '%s' is not formal or informal", p);
+            cr_xml_fail(&e, "participation '%s' is not formal or informal", p);
         free(p);
     }
     FOR_CHILDREN(c, node)
     {
-        const char *cn = cr_xml_name(c);
-        if (!cn || strcmp(cn, "agent") != 0) {
+        if (!cr_xml_is(c, "agent")) {
             unknown_child(&e, c);
             continue;
         }
         char *uri = cr_xml_text(c);
-        if (!uri || !uri[0]) {
-            cr_srcloc loc = {L->file, cr_xml_line(c)};
-            cr_diag_add(L->diag, CR_DIAG_ERROR, loc, e.object, "empty <agent>");
-        } else if (cr_rgs_group_add_agent(g, uri) < 0) {
+        if (!uri || !uri[0])
+            cr_xml_fail_at(&e, c, "empty <agent>");
+        else if (cr_rgs_group_add_agent(g, uri) < 0)
             L->oom = true;
-        }
         free(uri);
     }
 }
 
 /* action/target/prompt attributes of <timeout>, <overflow>, <afterHours>, <holidayAction>. */
-static void load_action(relem *e, cr_rgs_action *a)
+static void load_action(cr_xml_elem *e, cr_rgs_action *a)
 {
-    char *act = need(e, "action");
+    char *act = cr_xml_need(e, "action");
     a->loc = e->loc;
     a->prompt = cr_xml_attr(e->node, "prompt");
     a->target = cr_xml_attr(e->node, "target");
@@ -185,9 +115,9 @@ static void load_action(relem *e, cr_rgs_action *a)
     else if (strcmp(act, "queue") == 0)
         a->kind = CR_RGS_ACT_QUEUE;
     else
-        fail(e, "action '%s' is not disconnect, forward, voicemail or queue", act);
+        cr_xml_fail(e, "action '%s' is not disconnect, forward, voicemail or queue", act);
     if (a->kind > CR_RGS_ACT_DISCONNECT && (!a->target || !a->target[0]))
-        fail(e, "action '%s' needs a target", act);
+        cr_xml_fail(e, "action '%s' needs a target", act);
     free(act);
 }
 
@@ -196,44 +126,37 @@ static void load_queue(rloader *L, xmlNodePtr node)
     static const char *const attrs[] = {"name", "description", NULL};
     static const char *const tattrs[] = {"seconds", "action", "target", "prompt", NULL};
     static const char *const oattrs[] = {"calls", "candidate", "action", "target", "prompt", NULL};
-    relem e;
-    begin(&e, L, node, "queue", attrs, false);
-    char *name = need(&e, "name");
-    if (!name)
+    cr_xml_elem e;
+    begin(&e, L, node, "queue", attrs);
+    char *name = cr_xml_need(&e, "name");
+    cr_rgs_queue *q =
+        cr_xml_made(name, name ? cr_rgs_config_add_queue(L->cfg, name, e.loc) : NULL, &L->oom);
+    if (!q)
         return;
-    cr_rgs_queue *q = cr_rgs_config_add_queue(L->cfg, name, e.loc);
-    free(name);
-    if (!q) {
-        L->oom = true;
-        return;
-    }
     FOR_CHILDREN(c, node)
     {
-        const char *cn = cr_xml_name(c);
-        relem ce;
-        if (cn && strcmp(cn, "group") == 0) {
+        cr_xml_elem ce;
+        if (cr_xml_is(c, "group")) {
             char *g = cr_xml_text(c);
             if (g && g[0] && cr_rgs_queue_add_group(q, g) < 0)
                 L->oom = true;
             free(g);
-        } else if (cn && strcmp(cn, "timeout") == 0) {
-            begin(&ce, L, c, "timeout", tattrs, false);
-            snprintf(ce.object, sizeof ce.object, "queue '%s'", q->name);
-            char *s = need(&ce, "seconds");
+        } else if (cr_xml_is(c, "timeout")) {
+            begin_part(&ce, &e, L, c, "timeout", tattrs);
+            char *s = cr_xml_need(&ce, "seconds");
             free(s);
-            get_int(&ce, "seconds", 1, 86400, &q->timeout_s);
+            cr_xml_get_int(&ce, "seconds", 1, 86400, &q->timeout_s);
             load_action(&ce, &q->timeout_action);
-        } else if (cn && strcmp(cn, "overflow") == 0) {
-            begin(&ce, L, c, "overflow", oattrs, false);
-            snprintf(ce.object, sizeof ce.object, "queue '%s'", q->name);
-            char *s = need(&ce, "calls");
+        } else if (cr_xml_is(c, "overflow")) {
+            begin_part(&ce, &e, L, c, "overflow", oattrs);
+            char *s = cr_xml_need(&ce, "calls");
             free(s);
-            get_int(&ce, "calls", 0, 1000000, &q->overflow_calls);
+            cr_xml_get_int(&ce, "calls", 0, 1000000, &q->overflow_calls);
             char *cand = cr_xml_attr(c, "candidate");
             if (cand && strcmp(cand, "oldest") == 0)
                 q->overflow_oldest = true;
             else if (cand && strcmp(cand, "newest") != 0)
-                fail(&ce, "candidate '%s' is not newest or oldest", cand);
+                cr_xml_fail(&ce, "candidate '%s' is not newest or oldest", cand);
             free(cand);
             load_action(&ce, &q->overflow_action);
         } else {
@@ -301,17 +224,6 @@ static int parse_days(const char *s, uint8_t *out)
     return *out ? 0 : -1;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* "2027-01-01T00:00[:00]" or "2027-01-01" -> local seconds since 1970. */
 static int parse_local(const char *s, int64_t *out)
 {
@@ -323,21 +235,21 @@ static int parse_local(const char *s, int64_t *out)
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || sec < 0 ||
         sec > 59)
         return -1;
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    *out = cr_rgs_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     return 0;
 }
 
 /* Reads the TZif file of `zone` into the config; errors name the element. */
-static void load_zone(relem *e, const char *zone)
+static void load_zone(rloader *L, cr_xml_elem *e, const char *zone)
 {
-    if (cr_rgs_config_has_tz(e->L->cfg, zone))
+    if (cr_rgs_config_has_tz(L->cfg, zone))
         return;
     bool ok = zone[0] && zone[0] != '/' && !strstr(zone, "..");
     for (const char *p = zone; ok && *p; p++)
         ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
              strchr("/_+-", *p);
     if (!ok) {
-        fail(e, "time zone '%s' is not an IANA zone name", zone);
+        cr_xml_fail(e, "time zone '%s' is not an IANA zone name", zone);
         return;
     }
     const char *dir = getenv("TZDIR");
@@ -345,61 +257,56 @@ static void load_zone(relem *e, const char *zone)
     snprintf(path, sizeof path, "%s/%s", dir && dir[0] ? dir : "/usr/share/zoneinfo", zone);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fail(e, "unknown time zone '%s' (no %s)", zone, path);
+        cr_xml_fail(e, "unknown time zone '%s' (no %s)", zone, path);
         return;
     }
     unsigned char *buf = malloc(1 << 20);
     size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
     fclose(f);
     if (!buf) {
-        e->L->oom = true;
+        L->oom = true;
         return;
     }
-    int rc = cr_rgs_config_add_tz(e->L->cfg, zone, buf, n);
+    int rc = cr_rgs_config_add_tz(L->cfg, zone, buf, n);
     free(buf);
     if (rc == CR_ENOMEM)
-        e->L->oom = true;
+        L->oom = true;
     else if (rc < 0)
-        fail(e, "%s is not a TZif time zone file", path);
+        cr_xml_fail(e, "%s is not a TZif time zone file", path);
 }
 
 static void load_hours(rloader *L, xmlNodePtr node)
 {
     static const char *const attrs[] = {"name", "timeZone", "description", NULL};
     static const char *const rattrs[] = {"days", "open", "close", NULL};
-    relem e;
-    begin(&e, L, node, "hoursSet", attrs, false);
-    char *name = need(&e, "name");
-    if (!name)
+    cr_xml_elem e;
+    begin(&e, L, node, "hoursSet", attrs);
+    char *name = cr_xml_need(&e, "name");
+    cr_rgs_hours *h =
+        cr_xml_made(name, name ? cr_rgs_config_add_hours(L->cfg, name, e.loc) : NULL, &L->oom);
+    if (!h)
         return;
-    cr_rgs_hours *h = cr_rgs_config_add_hours(L->cfg, name, e.loc);
-    free(name);
-    if (!h) {
-        L->oom = true;
-        return;
-    }
     h->tz_name = cr_xml_attr(node, "timeZone");
     if (h->tz_name)
-        load_zone(&e, h->tz_name);
+        load_zone(L, &e, h->tz_name);
     FOR_CHILDREN(c, node)
     {
-        const char *cn = cr_xml_name(c);
-        if (!cn || strcmp(cn, "range") != 0) {
+        if (!cr_xml_is(c, "range")) {
             unknown_child(&e, c);
             continue;
         }
-        relem re;
-        begin(&re, L, c, "range", rattrs, false);
-        snprintf(re.object, sizeof re.object, "%s", e.object);
-        char *days = need(&re, "days"), *open = need(&re, "open"), *close = need(&re, "close");
+        cr_xml_elem re;
+        begin_part(&re, &e, L, c, "range", rattrs);
+        char *days = cr_xml_need(&re, "days"), *open = cr_xml_need(&re, "open"),
+             *close = cr_xml_need(&re, "close");
         uint8_t mask = 0;
         int o = parse_hhmm(open), cl = parse_hhmm(close);
         if (days && parse_days(days, &mask) < 0)
-            fail(&re, "days '%s' must list sun mon tue wed thu fri sat (or mon-fri)", days);
+            cr_xml_fail(&re, "days '%s' must list sun mon tue wed thu fri sat (or mon-fri)", days);
         else if (open && o < 0)
-            fail(&re, "open '%s' must be HH:MM", open);
+            cr_xml_fail(&re, "open '%s' must be HH:MM", open);
         else if (close && cl < 0)
-            fail(&re, "close '%s' must be HH:MM (24:00 allowed)", close);
+            cr_xml_fail(&re, "close '%s' must be HH:MM (24:00 allowed)", close);
         else if (days && open && close && cr_rgs_hours_add_range(h, mask, o, cl, re.loc) < 0)
             L->oom = true;
         free(days), free(open), free(close);
@@ -410,33 +317,28 @@ static void load_holidays(rloader *L, xmlNodePtr node)
 {
     static const char *const attrs[] = {"name", "description", NULL};
     static const char *const hattrs[] = {"name", "start", "end", NULL};
-    relem e;
-    begin(&e, L, node, "holidaySet", attrs, false);
-    char *name = need(&e, "name");
-    if (!name)
+    cr_xml_elem e;
+    begin(&e, L, node, "holidaySet", attrs);
+    char *name = cr_xml_need(&e, "name");
+    cr_rgs_holidays *s =
+        cr_xml_made(name, name ? cr_rgs_config_add_holidays(L->cfg, name, e.loc) : NULL, &L->oom);
+    if (!s)
         return;
-    cr_rgs_holidays *s = cr_rgs_config_add_holidays(L->cfg, name, e.loc);
-    free(name);
-    if (!s) {
-        L->oom = true;
-        return;
-    }
     FOR_CHILDREN(c, node)
     {
-        const char *cn = cr_xml_name(c);
-        if (!cn || strcmp(cn, "holiday") != 0) {
+        if (!cr_xml_is(c, "holiday")) {
             unknown_child(&e, c);
             continue;
         }
-        relem he;
-        begin(&he, L, c, "holiday", hattrs, false);
-        snprintf(he.object, sizeof he.object, "%s", e.object);
-        char *hn = cr_xml_attr(c, "name"), *start = need(&he, "start"), *end = need(&he, "end");
+        cr_xml_elem he;
+        begin_part(&he, &e, L, c, "holiday", hattrs);
+        char *hn = cr_xml_attr(c, "name"), *start = cr_xml_need(&he, "start"),
+             *end = cr_xml_need(&he, "end");
         int64_t a = 0, b = 0;
         if (start && parse_local(start, &a) < 0)
-            fail(&he, "start '%s' must be YYYY-MM-DDTHH:MM (local time)", start);
+            cr_xml_fail(&he, "start '%s' must be YYYY-MM-DDTHH:MM (local time)", start);
         else if (end && parse_local(end, &b) < 0)
-            fail(&he, "end '%s' must be YYYY-MM-DDTHH:MM (local time)", end);
+            cr_xml_fail(&he, "end '%s' must be YYYY-MM-DDTHH:MM (local time)", end);
         else if (start && end && cr_rgs_holidays_add(s, hn, a, b, he.loc) < 0)
             L->oom = true;
         free(hn), free(start), free(end);
@@ -467,24 +369,20 @@ static void load_workflow(rloader *L, xmlNodePtr node)
                                         "holidays", "language",    "script",      "active",
                                         "timeZone", "description", NULL};
     static const char *const aattrs[] = {"action", "target", "prompt", NULL};
-    relem e;
-    begin(&e, L, node, "workflow", attrs, false);
-    char *name = need(&e, "name");
-    if (!name)
+    cr_xml_elem e;
+    begin(&e, L, node, "workflow", attrs);
+    char *name = cr_xml_need(&e, "name");
+    cr_rgs_workflow *w =
+        cr_xml_made(name, name ? cr_rgs_config_add_workflow(L->cfg, name, e.loc) : NULL, &L->oom);
+    if (!w)
         return;
-    cr_rgs_workflow *w = cr_rgs_config_add_workflow(L->cfg, name, e.loc);
-    free(name);
-    if (!w) {
-        L->oom = true;
-        return;
-    }
-    w->uri = need(&e, "uri");
+    w->uri = cr_xml_need(&e, "uri");
     w->line = cr_xml_attr(node, "line");
     char *type = cr_xml_attr(node, "type");
     if (type && strcmp(type, "ivr") == 0)
         w->type = CR_RGS_IVR;
     else if (type && strcmp(type, "huntGroup") != 0)
-        fail(&e, "type '%s' is not huntGroup or ivr", type);
+        cr_xml_fail(&e, "type '%s' is not huntGroup or ivr", type);
     free(type);
     w->queue_name = cr_xml_attr(node, "queue");
     w->welcome = cr_xml_attr(node, "welcome");
@@ -494,8 +392,8 @@ static void load_workflow(rloader *L, xmlNodePtr node)
     w->language = cr_xml_attr(node, "language");
     w->tz_name = cr_xml_attr(node, "timeZone");
     if (w->tz_name)
-        load_zone(&e, w->tz_name);
-    get_bool(&e, "active", &w->active);
+        load_zone(L, &e, w->tz_name);
+    cr_xml_get_bool(&e, "active", &w->active);
     char *script = cr_xml_attr(node, "script");
     if (script) {
         w->script = resolve_path(L->file, script);
@@ -505,17 +403,16 @@ static void load_workflow(rloader *L, xmlNodePtr node)
     {
         const char *cn = cr_xml_name(c);
         cr_rgs_action *a = NULL;
-        if (cn && strcmp(cn, "afterHours") == 0)
+        if (cr_xml_is(c, "afterHours"))
             a = &w->after_hours;
-        else if (cn && strcmp(cn, "holidayAction") == 0)
+        else if (cr_xml_is(c, "holidayAction"))
             a = &w->holiday_action;
         if (!a) {
             unknown_child(&e, c);
             continue;
         }
-        relem ae;
-        begin(&ae, L, c, cn, aattrs, false);
-        snprintf(ae.object, sizeof ae.object, "%s", e.object);
+        cr_xml_elem ae;
+        begin_part(&ae, &e, L, c, cn, aattrs);
         free(a->target), free(a->prompt);
         load_action(&ae, a);
     }
@@ -531,7 +428,10 @@ static int on_element(void *ud, void *node, const char *file, cr_diag *diag)
     if (!L->file)
         return CR_ENOMEM;
     static const char *const attrs[] = {NULL};
-    cr_xml_check(node, attrs, false, L->file, "responseGroups", diag);
+    cr_xml_elem e;
+    cr_xml_elem_init(&e, L->file, diag, NULL);
+    cr_xml_name_object(&e, "responseGroups", NULL, NULL);
+    cr_xml_begin(&e, node, attrs, false);
     FOR_CHILDREN(c, node)
     {
         const char *cn = cr_xml_name(c);
@@ -547,14 +447,36 @@ static int on_element(void *ud, void *node, const char *file, cr_diag *diag)
             load_holidays(L, c);
         else if (strcmp(cn, "workflow") == 0)
             load_workflow(L, c);
-        else {
-            cr_srcloc loc = {L->file, cr_xml_line(c)};
-            cr_diag_add(diag, CR_DIAG_ERROR, loc, "responseGroups", "unknown element <%s>", cn);
-        }
+        else
+            unknown_child(&e, c);
         if (L->oom)
             return CR_ENOMEM;
     }
     return 0;
+}
+
+/* Reads the response groups of the document at `path`, or of the sources `routing` kept, and
+ * resolves their references. */
+static int load(const char *path, const cr_load_options *opts, const cr_config *routing,
+                cr_rgs_config **out, cr_diag *diag)
+{
+    *out = NULL;
+    rloader L = {.diag = diag};
+    if (!(L.cfg = cr_rgs_config_new()))
+        return CR_ENOMEM;
+    size_t errors0 = diag->errors;
+    int rc = routing ? cr_xml_walk_sources(routing, on_element, &L, diag)
+                     : cr_xml_walk(path, opts, on_element, &L, diag);
+    if (rc == CR_OK && diag->errors > errors0)
+        rc = CR_ECONFIG;
+    if (rc == CR_OK)
+        rc = cr_rgs_config_resolve(L.cfg, diag);
+    if (rc != CR_OK) {
+        cr_rgs_config_free(L.cfg);
+        return rc < 0 ? rc : CR_ECONFIG;
+    }
+    *out = L.cfg;
+    return CR_OK;
 }
 
 int cr_rgs_xml_load(const char *path, cr_rgs_config **out, cr_diag *diag)
@@ -567,22 +489,7 @@ int cr_rgs_xml_load_ex(const char *path, const cr_load_options *opts, cr_rgs_con
 {
     if (!out || !path || !diag)
         return CR_EINVAL;
-    *out = NULL;
-    rloader L = {.diag = diag};
-    if (!(L.cfg = cr_rgs_config_new()))
-        return CR_ENOMEM;
-    size_t errors0 = diag->errors;
-    int rc = cr_xml_walk(path, opts, on_element, &L, diag);
-    if (rc == CR_OK && diag->errors > errors0)
-        rc = CR_ECONFIG;
-    if (rc == CR_OK)
-        rc = cr_rgs_config_resolve(L.cfg, diag);
-    if (rc != CR_OK) {
-        cr_rgs_config_free(L.cfg);
-        return rc < 0 ? rc : CR_ECONFIG;
-    }
-    *out = L.cfg;
-    return CR_OK;
+    return load(path, opts, NULL, out, diag);
 }
 
 /* The response groups of the sources a routing configuration kept (plan images, issue 14). */
@@ -590,20 +497,5 @@ int cr_rgs_xml_load_config(const cr_config *routing, cr_rgs_config **out, cr_dia
 {
     if (!out || !routing || !diag)
         return CR_EINVAL;
-    *out = NULL;
-    rloader L = {.diag = diag};
-    if (!(L.cfg = cr_rgs_config_new()))
-        return CR_ENOMEM;
-    size_t errors0 = diag->errors;
-    int rc = cr_xml_walk_sources(routing, on_element, &L, diag);
-    if (rc == CR_OK && diag->errors > errors0)
-        rc = CR_ECONFIG;
-    if (rc == CR_OK)
-        rc = cr_rgs_config_resolve(L.cfg, diag);
-    if (rc != CR_OK) {
-        cr_rgs_config_free(L.cfg);
-        return rc < 0 ? rc : CR_ECONFIG;
-    }
-    *out = L.cfg;
-    return CR_OK;
+    return load(NULL, NULL, routing, out, diag);
 }

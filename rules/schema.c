@@ -15,8 +15,8 @@
 /* At most this many schema errors per file: the first ones say what is wrong. */
 #define SCHEMA_ERRORS_MAX 20
 
-extern const char cr_schema_rng[];
-extern const size_t cr_schema_rng_len;
+extern const char cu_schema_rng[];
+extern const size_t cu_schema_rng_len;
 
 struct cr_schema {
     xmlRelaxNGPtr rng;
@@ -25,8 +25,8 @@ struct cr_schema {
 const char *cr_schema_text(size_t *len)
 {
     if (len)
-        *len = cr_schema_rng_len;
-    return cr_schema_rng;
+        *len = cu_schema_rng_len;
+    return cu_schema_rng;
 }
 
 cr_schema *cr_schema_new(void)
@@ -34,7 +34,7 @@ cr_schema *cr_schema_new(void)
     cr_schema *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    xmlRelaxNGParserCtxtPtr pc = xmlRelaxNGNewMemParserCtxt(cr_schema_rng, (int)cr_schema_rng_len);
+    xmlRelaxNGParserCtxtPtr pc = xmlRelaxNGNewMemParserCtxt(cu_schema_rng, (int)cu_schema_rng_len);
     if (pc) {
         s->rng = xmlRelaxNGParse(pc);
         xmlRelaxNGFreeParserCtxt(pc);

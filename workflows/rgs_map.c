@@ -1,5 +1,6 @@
 #include "rgs_map.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,98 @@ static uint64_t hash_str(const char *s)
     return h ? h : 1;
 }
 
+/* ---- the table both maps are: slots of `size` bytes, all zero when empty ------------------ */
+
+typedef struct slot_ops {
+    size_t size;
+    bool (*used)(const void *slot);
+    uint64_t (*hash)(const void *slot); /* where the slot's entry hashes to */
+} slot_ops;
+
+/* The table doubled (16 slots when it has none), every entry placed anew and the old table
+ * freed; NULL (the old table kept) when out of memory. */
+static void *grow_table(void *slots, size_t *cap, const slot_ops *ops)
+{
+    size_t ncap = *cap ? *cap * 2 : 16, z = ops->size;
+    char *ns = calloc(ncap, z), *old = slots;
+    if (!ns)
+        return NULL;
+    for (size_t i = 0; i < *cap; i++) {
+        const char *s = old + i * z;
+        if (!ops->used(s))
+            continue;
+        size_t j = ops->hash(s) & (ncap - 1);
+        while (ops->used(ns + j * z))
+            j = (j + 1) & (ncap - 1);
+        memcpy(ns + j * z, s, z);
+    }
+    free(old);
+    *cap = ncap;
+    return ns;
+}
+
+/* Empties slot `i` and moves later entries of its probe run back (backward-shift deletion). */
+static void remove_at(void *slots, size_t cap, size_t i, const slot_ops *ops)
+{
+    char *t = slots;
+    size_t mask = cap - 1, j = i, z = ops->size;
+    memset(t + i * z, 0, z);
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!ops->used(t + j * z))
+            return;
+        size_t home = ops->hash(t + j * z) & mask;
+        /* move j back to i when its home is not in the cyclic range (i, j] */
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            memcpy(t + i * z, t + j * z, z);
+            memset(t + j * z, 0, z);
+            i = j;
+        }
+    }
+}
+
+/* Room for n entries at a load of 3/4 at most: 0, or -1 when out of memory. */
+static int reserve_table(void **slots, size_t *cap, size_t n, const slot_ops *ops)
+{
+    while (n * 4 > *cap * 3) {
+        void *ns = grow_table(*slots, cap, ops);
+        if (!ns)
+            return -1;
+        *slots = ns;
+    }
+    return 0;
+}
+
+/* Room for one more entry at a load of 3/4 at most. */
+static bool full(size_t count, size_t cap)
+{
+    return (count + 1) * 4 > cap * 3;
+}
+
+/* ---- string keys ---------------------------------------------------------------------------- */
+
+static bool str_used(const void *slot)
+{
+    return ((const rgs_map_slot *)slot)->key != NULL;
+}
+
+static uint64_t str_hash(const void *slot)
+{
+    return ((const rgs_map_slot *)slot)->hash;
+}
+
+static const slot_ops str_ops = {sizeof(rgs_map_slot), str_used, str_hash};
+
+/* Room for one more entry: 0, or -1 when out of memory. */
+static int make_room(rgs_map *m)
+{
+    rgs_map_slot *ns = full(m->count, m->cap) ? grow_table(m->slots, &m->cap, &str_ops) : m->slots;
+    if (!ns)
+        return -1;
+    m->slots = ns;
+    return 0;
+}
+
 void rgs_map_free(rgs_map *m)
 {
     free(m->slots);
@@ -30,32 +123,9 @@ void rgs_map_free(rgs_map *m)
     m->cap = m->count = 0;
 }
 
-static int grow(rgs_map *m)
-{
-    size_t ncap = m->cap ? m->cap * 2 : 16;
-    rgs_map_slot *ns = calloc(ncap, sizeof *ns);
-    if (!ns)
-        return -1;
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->slots[i].key)
-            continue;
-        size_t j = m->slots[i].hash & (ncap - 1);
-        while (ns[j].key)
-            j = (j + 1) & (ncap - 1);
-        ns[j] = m->slots[i];
-    }
-    free(m->slots);
-    m->slots = ns;
-    m->cap = ncap;
-    return 0;
-}
-
 int rgs_map_reserve(rgs_map *m, size_t n)
 {
-    while (n * 4 > m->cap * 3)
-        if (grow(m) < 0)
-            return -1;
-    return 0;
+    return reserve_table((void **)&m->slots, &m->cap, n, &str_ops);
 }
 
 uint64_t rgs_map_hash(const char *key)
@@ -70,7 +140,7 @@ int rgs_map_add(rgs_map *m, const char *key, long value)
 
 int rgs_map_add_hashed(rgs_map *m, const char *key, uint64_t h, long value)
 {
-    if ((m->count + 1) * 4 > m->cap * 3 && grow(m) < 0)
+    if (make_room(m) < 0)
         return -1;
     size_t j = h & (m->cap - 1);
     while (m->slots[j].key) {
@@ -85,7 +155,7 @@ int rgs_map_add_hashed(rgs_map *m, const char *key, uint64_t h, long value)
 
 int rgs_map_put(rgs_map *m, const char *key, long value)
 {
-    if ((m->count + 1) * 4 > m->cap * 3 && grow(m) < 0)
+    if (make_room(m) < 0)
         return -1;
     uint64_t h = hash_str(key);
     size_t j = h & (m->cap - 1);
@@ -138,31 +208,18 @@ void rgs_map_del_hashed(rgs_map *m, const char *key, uint64_t h)
     long f = find_hashed(m, key, h);
     if (f < 0)
         return;
-    size_t mask = m->cap - 1, i = (size_t)f, j = i;
-    m->slots[i].key = NULL;
+    remove_at(m->slots, m->cap, (size_t)f, &str_ops);
     m->count--;
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!m->slots[j].key)
-            return;
-        size_t home = m->slots[j].hash & mask;
-        /* move j back to i when its home is not in the cyclic range (i, j] */
-        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-            m->slots[i] = m->slots[j];
-            m->slots[j].key = NULL;
-            i = j;
-        }
-    }
 }
 
 /* ---- uint64 keys ---------------------------------------------------------------------------- */
 
-static size_t hash_u64(uint64_t k)
+static uint64_t hash_u64(uint64_t k)
 {
     k ^= k >> 33;
     k *= 0xff51afd7ed558ccdULL;
     k ^= k >> 33;
-    return (size_t)k;
+    return k;
 }
 
 void rgs_hmap_free(rgs_hmap *m)
@@ -172,29 +229,30 @@ void rgs_hmap_free(rgs_hmap *m)
     m->cap = m->count = 0;
 }
 
-static int hgrow(rgs_hmap *m)
+static bool u64_used(const void *slot)
 {
-    size_t ncap = m->cap ? m->cap * 2 : 16;
-    rgs_hmap_slot *ns = calloc(ncap, sizeof *ns);
+    return ((const rgs_hmap_slot *)slot)->key != 0;
+}
+
+static uint64_t u64_hash(const void *slot)
+{
+    return hash_u64(((const rgs_hmap_slot *)slot)->key);
+}
+
+static const slot_ops u64_ops = {sizeof(rgs_hmap_slot), u64_used, u64_hash};
+
+static int hmake_room(rgs_hmap *m)
+{
+    rgs_hmap_slot *ns = full(m->count, m->cap) ? grow_table(m->slots, &m->cap, &u64_ops) : m->slots;
     if (!ns)
         return -1;
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->slots[i].key)
-            continue;
-        size_t j = hash_u64(m->slots[i].key) & (ncap - 1);
-        while (ns[j].key)
-            j = (j + 1) & (ncap - 1);
-        ns[j] = m->slots[i];
-    }
-    free(m->slots);
     m->slots = ns;
-    m->cap = ncap;
     return 0;
 }
 
 int rgs_hmap_put(rgs_hmap *m, uint64_t key, long value)
 {
-    if (!key || ((m->count + 1) * 4 > m->cap * 3 && hgrow(m) < 0))
+    if (!key || hmake_room(m) < 0)
         return -1;
     size_t j = hash_u64(key) & (m->cap - 1);
     while (m->slots[j].key && m->slots[j].key != key)
@@ -207,15 +265,12 @@ int rgs_hmap_put(rgs_hmap *m, uint64_t key, long value)
 
 int rgs_hmap_reserve(rgs_hmap *m, size_t n)
 {
-    while (n * 4 > m->cap * 3)
-        if (hgrow(m) < 0)
-            return -1;
-    return 0;
+    return reserve_table((void **)&m->slots, &m->cap, n, &u64_ops);
 }
 
 int rgs_hmap_add(rgs_hmap *m, uint64_t key, long value)
 {
-    if (!key || ((m->count + 1) * 4 > m->cap * 3 && hgrow(m) < 0))
+    if (!key || hmake_room(m) < 0)
         return -1;
     size_t j = hash_u64(key) & (m->cap - 1);
     while (m->slots[j].key) {
@@ -252,18 +307,6 @@ void rgs_hmap_del(rgs_hmap *m, uint64_t key)
     long f = hfind(m, key);
     if (f < 0)
         return;
-    size_t mask = m->cap - 1, i = (size_t)f, j = i;
-    m->slots[i].key = 0;
+    remove_at(m->slots, m->cap, (size_t)f, &u64_ops);
     m->count--;
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!m->slots[j].key)
-            return;
-        size_t home = hash_u64(m->slots[j].key) & mask;
-        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-            m->slots[i] = m->slots[j];
-            m->slots[j].key = 0;
-            i = j;
-        }
-    }
 }

@@ -136,8 +136,7 @@ int cr_rgs_tzrule_parse(const char *s, size_t len, cr_rgs_tzrule *r)
     return 0;
 }
 
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian, H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t cr_rgs_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -174,11 +173,11 @@ static int64_t date_local(const cr_rgs_tzdate *d, int64_t y)
 {
     int64_t day;
     if (d->kind == 'J')
-        day = days_from_civil(y, 1, 1) + d->n - 1 + (leap(y) && d->n >= 60);
+        day = cr_rgs_days_from_civil(y, 1, 1) + d->n - 1 + (leap(y) && d->n >= 60);
     else if (d->kind == 'D')
-        day = days_from_civil(y, 1, 1) + d->n;
+        day = cr_rgs_days_from_civil(y, 1, 1) + d->n;
     else {
-        int64_t first = days_from_civil(y, d->m, 1);
+        int64_t first = cr_rgs_days_from_civil(y, d->m, 1);
         int wday = (int)(((first % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
         int dom = 1 + (d->d - wday + 7) % 7 + (d->w - 1) * 7;
         while (dom > mdays(y, d->m))

@@ -10,6 +10,19 @@
 
 #include <libxml/tree.h>
 
+const char *const cr_xml_user_attrs[] = {"uri",
+                                         "line",
+                                         "enterpriseVoice",
+                                         "voicePolicy",
+                                         "locationProfile",
+                                         "voicemail",
+                                         "pbxIntegration",
+                                         NULL};
+const char *const cr_xml_ring_attrs[] = {"target", NULL};
+const char *const cr_xml_forwarding_attrs[] = {"immediate", "noAnswerAfter", "noAnswerTarget",
+                                               NULL};
+const char *const cr_xml_team_attrs[] = {"delay", NULL};
+
 int cr_xml_line(const void *node)
 {
     const xmlNode *n = node;

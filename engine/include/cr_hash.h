@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The start value. Not FNV's published offset basis (14695981039346656037, 0xcbf29ce484222325):
+ * a digit short since the first copy of this hash. Any start value hashes as well; changing it
+ * changes the directory's persisted lookup index (directory_index.c) and the CLI's digests. */
 #define CR_FNV_OFFSET 1469598103934665603ULL
 #define CR_FNV_PRIME  1099511628211ULL
 

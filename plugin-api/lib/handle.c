@@ -172,6 +172,20 @@ static int load_for(const cr_handle *h, const char *path, cr_config **out, cr_di
     return rc;
 }
 
+/* load_for, the errors as text in err when it fails (`d` is then freed). */
+static int load_or_say(const cr_handle *h, const char *path, cr_config **out, cr_diag *d, char *err,
+                       size_t errlen)
+{
+    int rc = load_for(h, path, out, d);
+    if (rc != CR_OK) {
+        crp_diag_to_text(d, err, errlen, true);
+        if (err && errlen && !err[0])
+            snprintf(err, errlen, "%s: %s", path, cr_strerror(rc));
+        cr_diag_free(d);
+    }
+    return rc;
+}
+
 static void wait_followers(cr_handle *h, uint64_t gen);
 static void watcher_stop(cr_handle *h);
 static int32_t my_pid(void);
@@ -213,14 +227,9 @@ static int open_load(cr_handle *h, const char *path, cr_config **cfg, char *err,
 {
     cr_diag d;
     cr_diag_init(&d);
-    int rc = load_for(h, path, cfg, &d);
-    if (rc != CR_OK) {
-        crp_diag_to_text(&d, err, errlen, true);
-        if (err && errlen && !err[0])
-            snprintf(err, errlen, "%s: %s", path, cr_strerror(rc));
-        cr_diag_free(&d);
+    int rc = load_or_say(h, path, cfg, &d, err, errlen);
+    if (rc != CR_OK)
         return rc;
-    }
     for (size_t i = 0; i < d.count; i++) {
         char line[1600];
         cr_diag_format(&d, i, line, sizeof line);
@@ -354,14 +363,9 @@ static int reload_locked(cr_handle *h, const char *path, char *err, size_t errle
     cr_diag d;
     cr_diag_init(&d);
     cr_config *cfg = NULL;
-    int rc = load_for(h, path, &cfg, &d);
-    if (rc != CR_OK) {
-        crp_diag_to_text(&d, err, errlen, true);
-        if (err && errlen && !err[0])
-            snprintf(err, errlen, "%s: %s", path, cr_strerror(rc));
-        cr_diag_free(&d);
+    int rc = load_or_say(h, path, &cfg, &d, err, errlen);
+    if (rc != CR_OK)
         return rc;
-    }
     cr_diag_free(&d);
     uint64_t gen;
     if (!h->own_shared) {

@@ -233,6 +233,18 @@ static void bad_headers_and_bad_xml_are_refused(void **state)
     assert_true(has_error(&d, 2, "unknown attribute 'mobile'"));
     assert_true(has_error(&d, 3, "unknown element <pager>"));
     cr_diag_free(&d);
+    /* the routing loader's element reader: name-only children are not empty, numbers in range */
+    assert_int_equal(import_text("m.xml",
+                                 "<users>\n<user uri='sip:a@b'><teamCall delay='5'>\n"
+                                 "<member/></teamCall></user>\n"
+                                 "<user uri='sip:c@b'><forwarding noAnswerAfter='0'/></user>\n"
+                                 "<user uri='sip:e@b' pbxIntegration='maybe'/></users>\n",
+                                 false, &d),
+                     CR_ECONFIG);
+    assert_true(has_error(&d, 3, "<member> is empty"));
+    assert_true(has_error(&d, 4, "attribute 'noAnswerAfter' is '0', expected a whole number"));
+    assert_true(has_error(&d, 5, "attribute 'pbxIntegration' is 'maybe'"));
+    cr_diag_free(&d);
     assert_int_equal(
         import_text("z.xml", "<?xml version='1.0'?>\n<!DOCTYPE users []>\n<users/>", false, &d),
         CR_ECONFIG);

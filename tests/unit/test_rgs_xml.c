@@ -132,12 +132,39 @@ static void test_loads_model(void **s)
     cr_rgs_config_free(cfg);
 }
 
+/* The element reader shared with the routing loader (xml/include/cr_xml_elem.h). */
+static void test_element_reader(void **s)
+{
+    expect_error("<agentGroup name=\"G\" alertTime=\"5\"/>",
+                 "attribute 'alertTime' is '5', expected a whole number from 10 to 600");
+    expect_error("<workflow name=\"W\" uri=\"sip:w@x\" active=\"yes\"/>",
+                 "workflow 'W': attribute 'active' is 'yes', expected true, false, 1 or 0");
+    expect_error("<agentGroup name=\"G\"><agnet>sip:a@x</agnet></agentGroup>",
+                 "agentGroup 'G': unknown element <agnet> in <agentGroup>");
+    expect_error("<agentGroup name=\"\"/>", "attribute 'name' is empty");
+    expect_error("<queue/>", "queue: missing required attribute 'name'");
+    /* elements of other namespaces are extension points here */
+    cr_rgs_config *cfg = NULL;
+    char msg[1024];
+    int rc = load("<agentGroup name=\"G\" xmlns:x=\"urn:x\"><x:note/><agent>sip:a@x</agent>"
+                  "</agentGroup>",
+                  &cfg, msg, sizeof msg);
+    if (rc)
+        fail_msg("%s", msg);
+    assert_int_equal(cfg->nagents, 1);
+    cr_rgs_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_alert_time_out_of_range),   cmocka_unit_test(test_unknown_references),
-        cmocka_unit_test(test_error_names_file_and_line), cmocka_unit_test(test_hours_rules),
-        cmocka_unit_test(test_actions_need_targets),      cmocka_unit_test(test_loads_model),
+        cmocka_unit_test(test_alert_time_out_of_range),
+        cmocka_unit_test(test_unknown_references),
+        cmocka_unit_test(test_error_names_file_and_line),
+        cmocka_unit_test(test_hours_rules),
+        cmocka_unit_test(test_actions_need_targets),
+        cmocka_unit_test(test_loads_model),
+        cmocka_unit_test(test_element_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

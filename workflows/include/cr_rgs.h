@@ -149,6 +149,10 @@ typedef struct cr_rgs_holiday {
     cr_srcloc loc;
 } cr_rgs_holiday;
 
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian, H. Hinnant's algorithm): month
+ * 1-12, day 1-31. */
+int64_t cr_rgs_days_from_civil(int64_t y, int m, int d);
+
 typedef struct cr_rgs_holidays {
     char *name;
     cr_rgs_holiday *days;

@@ -15,6 +15,13 @@
 #define CR_XML_DEPTH_MAX 64  /* deepest element nesting accepted */
 #define CR_XML_ATTRS_MAX 256 /* attributes of one element (xml_scan.h) */
 
+/* The attributes of <user> and of its children <simultaneousRing>, <forwarding> and <teamCall>
+ * (NULL-terminated): the routing loader and the directory's XML import read the same element. */
+extern const char *const cr_xml_user_attrs[];
+extern const char *const cr_xml_ring_attrs[];
+extern const char *const cr_xml_forwarding_attrs[];
+extern const char *const cr_xml_team_attrs[];
+
 /* ---- helpers for the element callbacks (node is an xmlNodePtr) ------------------------- */
 
 /*

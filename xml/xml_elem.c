@@ -1,0 +1,184 @@
+/* Reading one element of a callroute document (cr_xml_elem.h). */
+#include "cr_xml_elem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/tree.h>
+
+void *cr_xml_next_element(const void *node)
+{
+    xmlNodePtr n = node ? ((const xmlNode *)node)->next : NULL;
+    while (n && n->type != XML_ELEMENT_NODE)
+        n = n->next;
+    return n;
+}
+
+void *cr_xml_first_element(const void *node)
+{
+    xmlNodePtr n = node ? ((const xmlNode *)node)->children : NULL;
+    return n && n->type != XML_ELEMENT_NODE ? cr_xml_next_element(n) : n;
+}
+
+void cr_xml_elem_init(cr_xml_elem *e, const char *file, cr_diag *diag, size_t *errors)
+{
+    memset(e, 0, sizeof *e);
+    e->loc.file = file;
+    e->diag = diag;
+    e->errors = errors;
+}
+
+void cr_xml_name_object(cr_xml_elem *e, const char *kind, const char *name, const char *owner)
+{
+    if (name && owner)
+        snprintf(e->object, sizeof e->object, "%s '%s' of %s", kind, name, owner);
+    else if (name)
+        snprintf(e->object, sizeof e->object, "%s '%s'", kind, name);
+    else
+        snprintf(e->object, sizeof e->object, "%s", kind);
+}
+
+static void count(const cr_xml_elem *e, size_t n)
+{
+    if (e->errors)
+        *e->errors += n;
+}
+
+bool cr_xml_begin(cr_xml_elem *e, void *node, const char *const *allowed, bool text_ok)
+{
+    e->node = node;
+    e->loc.line = cr_xml_line(node);
+    int bad =
+        cr_xml_check(node, allowed, text_ok, e->loc.file, e->object[0] ? e->object : NULL, e->diag);
+    count(e, (size_t)bad);
+    return bad == 0;
+}
+
+bool cr_xml_begin_object(cr_xml_elem *e, void *node, const char *kind, const char *attr,
+                         const char *owner, const char *const *allowed)
+{
+    char *v = cr_xml_attr(node, attr);
+    cr_xml_name_object(e, kind, v && v[0] ? v : NULL, owner);
+    free(v);
+    return cr_xml_begin(e, node, allowed, false);
+}
+
+void *cr_xml_made(char *name, void *obj, bool *oom)
+{
+    if (name && !obj)
+        *oom = true;
+    free(name);
+    return obj;
+}
+
+static void vfail(cr_xml_elem *e, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void vfail(cr_xml_elem *e, int line, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    cr_srcloc loc = {e->loc.file, line};
+    cr_diag_add(e->diag, CR_DIAG_ERROR, loc, e->object[0] ? e->object : NULL, "%s", msg);
+    count(e, 1);
+}
+
+void cr_xml_fail(cr_xml_elem *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(e, e->loc.line, fmt, ap);
+    va_end(ap);
+}
+
+void cr_xml_fail_at(cr_xml_elem *e, const void *node, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(e, cr_xml_line(node), fmt, ap);
+    va_end(ap);
+}
+
+char *cr_xml_need(cr_xml_elem *e, const char *attr)
+{
+    char *v = cr_xml_attr(e->node, attr);
+    if (!v) {
+        cr_xml_fail(e, "missing required attribute '%s'", attr);
+    } else if (!v[0]) {
+        cr_xml_fail(e, "attribute '%s' is empty", attr);
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
+bool cr_xml_get_bool(cr_xml_elem *e, const char *attr, bool *out)
+{
+    char *v = cr_xml_attr(e->node, attr);
+    bool ok = !v || cr_xml_parse_bool(v, out) == 0;
+    if (!ok)
+        cr_xml_fail(e, "attribute '%s' is '%s', expected true, false, 1 or 0", attr, v);
+    free(v);
+    return ok;
+}
+
+bool cr_xml_get_int(cr_xml_elem *e, const char *attr, long min, long max, int *out)
+{
+    char *v = cr_xml_attr(e->node, attr);
+    long n = 0;
+    bool ok = !v || cr_xml_parse_int(v, min, max, &n) == 0;
+    if (!ok)
+        cr_xml_fail(e, "attribute '%s' is '%s', expected a whole number from %ld to %ld", attr, v,
+                    min, max);
+    else if (v)
+        *out = (int)n;
+    free(v);
+    return ok;
+}
+
+void cr_xml_unknown_child(cr_xml_elem *e, const void *c)
+{
+    const xmlNode *n = c, *parent = e->node;
+    const char *pname = parent ? (const char *)parent->name : "?";
+    if (n->ns && !cr_xml_name(n))
+        cr_xml_fail_at(e, n, "element <%s> of namespace '%s' is not allowed in <%s>",
+                       (const char *)n->name, (const char *)n->ns->href, pname);
+    else
+        cr_xml_fail_at(e, n, "unknown element <%s> in <%s>", (const char *)n->name, pname);
+}
+
+bool cr_xml_is(const void *node, const char *name)
+{
+    const char *n = cr_xml_name(node);
+    return n && strcmp(n, name) == 0;
+}
+
+char *cr_xml_text_of(const cr_xml_elem *parent, void *c, cr_srcloc *loc, bool *oom)
+{
+    static const char *const no_attrs[] = {NULL};
+    const xmlNode *n = c;
+    cr_xml_elem e = *parent;
+    if (!cr_xml_begin(&e, c, no_attrs, true))
+        return NULL;
+    if (loc)
+        *loc = e.loc;
+    const xmlNode *x = cr_xml_first_element(c);
+    if (x) {
+        cr_xml_fail(&e, "unexpected element <%s> in <%s>", (const char *)x->name,
+                    (const char *)n->name);
+        return NULL;
+    }
+    char *t = cr_xml_text(c);
+    if (!t) {
+        *oom = true;
+        return NULL;
+    }
+    if (!t[0]) {
+        cr_xml_fail(&e, "<%s> is empty", (const char *)n->name);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
