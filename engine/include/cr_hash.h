@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The start value. Not FNV's published offset basis (14695981039346656037, 0xcbf29ce484222325):
- * a digit short since the first copy of this hash. Any start value hashes as well; changing it
- * changes the directory's persisted lookup index (directory_index.c) and the CLI's digests. */
-#define CR_FNV_OFFSET 1469598103934665603ULL
+/* FNV's published 64-bit offset basis. (The copies this header replaced started from
+ * 1469598103934665603, a digit short; the directory's lookup index is version 3 since, and the
+ * CLI's digests changed with it.) */
+#define CR_FNV_OFFSET 0xcbf29ce484222325ULL
 #define CR_FNV_PRIME  1099511628211ULL
 
 /* Folds the n bytes at p into h (start with CR_FNV_OFFSET). */

@@ -192,7 +192,7 @@ static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
     for (int i = 0; next >= 0 && i < DRAIN_STEPS_MAX; i++) {
         s->step_other = false;
         s->step_lines = 0;
-        s->step_hash = 1469598103934665603ULL;
+        s->step_hash = CR_FNV_OFFSET;
         int64_t after = p->rgs_advance(e, next, emit, s);
         last = next;
         next = after >= 0 && after < last ? last : after;

@@ -660,7 +660,7 @@ rgsb_sim *rgsb_sim_new(const cr_plugin *p, cr_rgs *e, const rgsb_plan *pl, const
     s->p = p, s->e = e, s->pl = pl, s->pr = *pr;
     s->rng = seed * 0x2545f4914f6cdd1dULL + 1;
     s->deadline = -1;
-    s->digest = 1469598103934665603ULL;
+    s->digest = CR_FNV_OFFSET;
     s->slow_ns = slow_ns;
     s->queued_min = SIZE_MAX;
     s->away = calloc(pl->nagents + 1, 1);
