@@ -58,6 +58,36 @@ static void sed(const char *expr, const char *path)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A scratch runtime directory with the fixture named by env copied in as `name` (into path),
+ * and a shared block as a host would allocate it before forking. */
+typedef struct plan_env {
+    char dir[32], path[600];
+    void *shm;
+    size_t len;
+} plan_env;
+
+static void plan_env_open(plan_env *e, const char *env, const char *name)
+{
+    char cmd[2048];
+    snprintf(e->dir, sizeof e->dir, "/tmp/crplanXXXXXX");
+    assert_non_null(mkdtemp(e->dir));
+    setenv("CALLROUTE_RUNTIME_DIR", e->dir, 1);
+    e->len = p->shared_size();
+    e->shm = mmap(NULL, e->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(e->shm != MAP_FAILED);
+    snprintf(e->path, sizeof e->path, "%s/%s", e->dir, name);
+    snprintf(cmd, sizeof cmd, "cp %s %s", getenv(env), e->path);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void plan_env_close(plan_env *e)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+    assert_int_equal(system(cmd), 0);
+    munmap(e->shm, e->len);
+}
+
 /*
  * A worker that opens and waits (exit 0 when its decision after the go is on GW-B). `eager`
  * decides once before (it then follows reloads in the background, and the reload waits for
@@ -88,16 +118,11 @@ static pid_t worker(void *shm, size_t len, const char *path, bool eager, int rea
 static void test_file_swapped_after_validation(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/crplanXXXXXX";
-    assert_non_null(mkdtemp(dir));
-    setenv("CALLROUTE_RUNTIME_DIR", dir, 1);
-    size_t len = p->shared_size();
-    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    assert_true(shm != MAP_FAILED);
-    char path[600], cmd[2048];
-    snprintf(path, sizeof path, "%s/config.xml", dir);
-    snprintf(cmd, sizeof cmd, "cp %s %s", getenv("CR_FOLLOW_FIXTURE"), path);
-    assert_int_equal(system(cmd), 0);
+    plan_env e;
+    plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
+    char *dir = e.dir, *path = e.path;
+    void *shm = e.shm;
+    size_t len = e.len;
 
     /* the main process opens first: it validates and publishes the plan */
     cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
@@ -131,9 +156,7 @@ static void test_file_swapped_after_validation(void **state)
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
     p->close(hd);
     assert_int_equal(plan_files(dir), 0);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    munmap(shm, len);
+    plan_env_close(&e);
 }
 
 /* A published image that was damaged: a process that opens later refuses it and says so,
@@ -141,13 +164,10 @@ static void test_file_swapped_after_validation(void **state)
 static void test_damaged_published_image(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/crplanXXXXXX";
-    assert_non_null(mkdtemp(dir));
-    setenv("CALLROUTE_RUNTIME_DIR", dir, 1);
-    size_t len = p->shared_size();
-    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    assert_true(shm != MAP_FAILED);
-    cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
+    plan_env e;
+    plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
+    char *dir = e.dir;
+    cr_open_options o = {.size = sizeof o, .shared = e.shm, .shared_len = e.len};
     char msg[2048], cmd[2048], gw[64], c;
     cr_handle *main_h = NULL, *late = NULL;
     int go[2];
@@ -157,10 +177,10 @@ static void test_damaged_published_image(void **state)
     if (pid == 0) {
         if (read(go[0], &c, 1) != 1)
             _exit(2);
-        int rc = p->open(getenv("CR_FOLLOW_FIXTURE"), &o, &late, msg, sizeof msg);
+        int rc = p->open(e.path, &o, &late, msg, sizeof msg);
         _exit(rc == 0 && strcmp(first_gateway(late, gw, sizeof gw), "GW-A") == 0 ? 0 : 1);
     }
-    assert_int_equal(p->open(getenv("CR_FOLLOW_FIXTURE"), &o, &main_h, msg, sizeof msg), 0);
+    assert_int_equal(p->open(e.path, &o, &main_h, msg, sizeof msg), 0);
     assert_int_equal(plan_files(dir), 1);
     snprintf(cmd, sizeof cmd,
              "for f in %s/*.plan; do printf 'X' | dd of=$f bs=1 seek=200 conv=notrunc "
@@ -173,9 +193,7 @@ static void test_damaged_published_image(void **state)
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
     p->close(main_h);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    munmap(shm, len);
+    plan_env_close(&e);
 }
 
 /* Response groups too: a process that opens its response-group engine after the file changed
@@ -183,16 +201,11 @@ static void test_damaged_published_image(void **state)
 static void test_response_groups_from_validated_plan(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/crplanXXXXXX";
-    assert_non_null(mkdtemp(dir));
-    setenv("CALLROUTE_RUNTIME_DIR", dir, 1);
-    size_t len = p->shared_size();
-    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    assert_true(shm != MAP_FAILED);
-    char path[600], cmd[2048], msg[2048], c;
-    snprintf(path, sizeof path, "%s/groups.xml", dir);
-    snprintf(cmd, sizeof cmd, "cp %s %s", getenv("CR_GROUPS_FIXTURE"), path);
-    assert_int_equal(system(cmd), 0);
+    plan_env e;
+    plan_env_open(&e, "CR_GROUPS_FIXTURE", "groups.xml");
+    char *path = e.path, msg[2048], c;
+    void *shm = e.shm;
+    size_t len = e.len;
     cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
     cr_handle *hd = NULL;
     assert_int_equal(p->open(path, &o, &hd, msg, sizeof msg), 0);
@@ -227,9 +240,7 @@ static void test_response_groups_from_validated_plan(void **state)
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
     p->close(hd);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    munmap(shm, len);
+    plan_env_close(&e);
 }
 
 /* How many of this process's mappings name a plan image of dir, and whether one of them is
@@ -259,16 +270,11 @@ static int plan_mappings(const char *dir, unsigned gen, bool *has_gen)
 static void test_adopted_plan_decides_from_the_image(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/crplanXXXXXX";
-    assert_non_null(mkdtemp(dir));
-    setenv("CALLROUTE_RUNTIME_DIR", dir, 1);
-    size_t len = p->shared_size();
-    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    assert_true(shm != MAP_FAILED);
-    char path[600], cmd[2048], msg[2048], c, gw[64];
-    snprintf(path, sizeof path, "%s/config.xml", dir);
-    snprintf(cmd, sizeof cmd, "cp %s %s", getenv("CR_FOLLOW_FIXTURE"), path);
-    assert_int_equal(system(cmd), 0);
+    plan_env e;
+    plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
+    char *dir = e.dir, *path = e.path, msg[2048], c, gw[64];
+    void *shm = e.shm;
+    size_t len = e.len;
     cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
     cr_handle *hd = NULL;
     int ready[2], go[2], opened[2];
@@ -323,9 +329,7 @@ static void test_adopted_plan_decides_from_the_image(void **state)
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
     p->close(hd);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    munmap(shm, len);
+    plan_env_close(&e);
 }
 
 /* Runs fn in a forked child; asserts it exited 0. */
@@ -385,16 +389,11 @@ static int adopts_newer(const char *dir, const char *path, cr_open_options *o)
 static void test_forked_process_inherits_the_plan(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/crplanXXXXXX";
-    assert_non_null(mkdtemp(dir));
-    setenv("CALLROUTE_RUNTIME_DIR", dir, 1);
-    size_t len = p->shared_size();
-    void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    assert_true(shm != MAP_FAILED);
-    char path[600], cmd[2048], msg[2048], c;
-    snprintf(path, sizeof path, "%s/config.xml", dir);
-    snprintf(cmd, sizeof cmd, "cp %s %s", getenv("CR_FOLLOW_FIXTURE"), path);
-    assert_int_equal(system(cmd), 0);
+    plan_env e;
+    plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
+    char *dir = e.dir, *path = e.path, cmd[2048], msg[2048], c;
+    void *shm = e.shm;
+    size_t len = e.len;
     cr_open_options o = {.size = sizeof o, .shared = shm, .shared_len = len};
     cr_handle *hd = NULL;
     assert_int_equal(p->open(path, &o, &hd, msg, sizeof msg), 0);
@@ -441,9 +440,7 @@ static void test_forked_process_inherits_the_plan(void **state)
     assert_int_equal(system(cmd), 0);
 
     p->close(hd);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    munmap(shm, len);
+    plan_env_close(&e);
 }
 
 int main(void)

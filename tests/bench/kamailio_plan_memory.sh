@@ -67,14 +67,7 @@ measure() {
             mapped=$((mapped + 1))
         fi
     done
-    kill -TERM "$E2E_KAM_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-        kill -0 "$E2E_KAM_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$E2E_KAM_PID" 2>/dev/null || true
-    wait "$E2E_KAM_PID" 2>/dev/null || true
-    rm -f "$E2E_TMP/kamailio_ctl"
+    e2e_stop_kamailio
     awk -v l="$label" -v a="$t0" -v b="$t1" -v p="$pss" -v n="$n" -v m="$mapped" \
         'BEGIN {printf "%-9s start %6.2f s  pss %8.1f MB  processes %2d  mapping the plan %2d\n", l, b - a, p / 1024, n, m}'
 }

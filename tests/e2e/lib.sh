@@ -312,6 +312,20 @@ e2e_kamcmd() {
     [ "$rc" = 0 ] && ! grep -q '^error: ' <<<"$out"
 }
 
+# Stops the Kamailio e2e_start_kamailio started last (TERM, then KILL after 10 s) so that
+# another can start in the same scratch directory.
+e2e_stop_kamailio() {
+    local pid=$E2E_KAM_PID
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -f "$E2E_TMP/kamailio_ctl"
+}
+
 # e2e_start_kamailio PORT XML [extra kamailio args...]: starts the example config on PORT
 # (from e2e_ports) and waits (at most 30 s) until its RPC answers.
 # No second try on another port: PORT is reserved for this test (e2e_reserve_ports), and

@@ -35,18 +35,6 @@ e2e_fixture "$E2E_DIR/fixtures/e2e.xml" "$XML"
 E2E_TRACE=0 e2e_gateway gwA "$PORT_A" gw_load.xml -max_recv_loops 10000
 e2e_wait_ports "$PORT_A"
 
-stop_kamailio() {
-    local pid=$E2E_KAM_PID
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    rm -f "$E2E_TMP/kamailio_ctl"
-}
-
 # run_uac LABEL CALLS RATE LIMIT: runs the phone side, prints "successful failed seconds".
 run_uac() {
     local label=$1 calls=$2 rate=$3 limit=$4 port out t0 t1 ok failed
@@ -78,7 +66,7 @@ if [ "$ok" != "$LOAD_CALLS" ] || [ "$failed" != 0 ]; then
     echo "load: FAIL: not every call was answered" >&2
     result=1
 fi
-stop_kamailio
+e2e_stop_kamailio
 
 # 2: ceilings, alternating setups round by round so that both see the same machine load
 # (the cores are shared with sipp and whatever else runs); the best round of each counts.
@@ -91,7 +79,7 @@ ceiling() { # ceiling LABEL [kamailio args...] -> "answered failed calls/s"
     read -r KPORT <<<"$(e2e_ports 1)"
     e2e_start_kamailio "$KPORT" "$XML" "$@"
     read -r ok failed secs <<<"$(run_uac "ceiling-$label" "$CEIL_CALLS" 100000 "$CEIL_LIMIT")"
-    stop_kamailio
+    e2e_stop_kamailio
     echo "$ok $failed $(cps "$ok" "$secs")"
 }
 for mm in $CEIL_MEMMGRS; do
