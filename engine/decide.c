@@ -264,7 +264,8 @@ static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_u
         return;
     if (usable > 1 && rt && rt->route_spread)
         spread = rt->route_spread(rt->ud, r);
-    size_t first = spread % usable, seen = 0, start = 0;
+    /* usable <= n fits 32 bits: a 32-bit division (no division at all for one gateway) */
+    size_t first = usable > 1 ? (uint32_t)spread % (uint32_t)usable : 0, seen = 0, start = 0;
     for (size_t k = 0; k < n; k++) {
         bool ok = k < SKIP_CACHE ? why[k] == GW_OK
                                  : gateway_skip(&c->gateways[r->gateways.idx[k]], rt, out) == GW_OK;
@@ -274,8 +275,7 @@ static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_u
         }
     }
     size_t before = out->nattempts;
-    for (size_t k = 0; k < n; k++) {
-        size_t p = (start + k) % n;
+    for (size_t k = 0, p = start; k < n; k++, p = p + 1 == n ? 0 : p + 1) { /* (start+k) % n */
         const cr_gateway *g = &c->gateways[r->gateways.idx[p]];
         bool ok = p < SKIP_CACHE ? why[p] == GW_OK : gateway_skip(g, rt, out) == GW_OK;
         /* attempts added by this loop are listed now: only the first pass's verdict counts */

@@ -192,18 +192,19 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
 {
     k->n = n;
     k->ok = false;
+    k->number = number;
     if (n > CR_NUMBER_MAX)
         return false;
-    uint16_t rest = 0;
-    k->rest[n] = 0;
-    for (size_t i = n; i-- > 0;) {
+    size_t digits_from = 0;
+    for (size_t i = 0; i < n; i++) {
         unsigned s = sym_of[(unsigned char)number[i]];
         if (!s)
             return false;
         k->sym[i] = (uint8_t)(s - 1);
-        rest |= (uint16_t)(1u << (s - 1));
-        k->rest[i] = rest;
+        if (s > 10) /* + * # */
+            digits_from = i + 1;
     }
+    k->digits_from = (uint8_t)digits_from;
     k->ok = true;
     return true;
 }
@@ -214,14 +215,15 @@ bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
         return false;
     size_t n = k->n, nruns = 0;
     it->len = n;
+    it->number = k->number;
+    it->digits_from = k->digits_from;
     it->match = false;
     const cr_px_node *node = t->nodes;
     for (size_t depth = 0;; depth++) {
         if (node->items_n) {
             it->run[nruns] = t->items + node->items_off;
             it->end[nruns] = t->items + node->items_off + node->items_n;
-            /* the symbols after this node are what exact tails are checked against */
-            it->rest[nruns++] = k->rest[depth];
+            it->depth[nruns++] = (uint8_t)depth;
         }
         if (depth == n)
             break;
@@ -232,6 +234,26 @@ bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
     }
     it->nruns = nruns;
     return true;
+}
+
+/* Every symbol of number[d..n) is one of `tail`'s, read character by character. */
+static __attribute__((noinline)) bool tail_holds_slow(const char *number, size_t d, size_t n,
+                                                      uint16_t tail)
+{
+    for (size_t i = d; i < n; i++)
+        if (!(tail & (1u << (sym_of[(unsigned char)number[i]] - 1))))
+            return false;
+    return true;
+}
+
+/* Every symbol of the number after run r's node is one of `tail`'s: at once for a tail of
+ * every digit over digits only (the usual exact tail, \d{n}), else read from the number. */
+static inline bool tail_holds(const cr_px_iter *it, size_t r, uint16_t tail)
+{
+    size_t d = it->depth[r];
+    if ((tail & 0x3FFu) == 0x3FFu && d >= it->digits_from)
+        return true;
+    return tail_holds_slow(it->number, d, it->len, tail);
 }
 
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
@@ -258,7 +280,7 @@ uint32_t ce_px_next(cr_px_iter *it)
                     continue;
                 if (!(item->tail & CR_PX_EXACT))
                     verdict = verdict > 1 ? verdict : 1;
-                else if (!(it->rest[r] & ~item->tail & CR_PX_SYMS))
+                else if (tail_holds(it, r, item->tail))
                     verdict = 2;
             }
         if (verdict) {

@@ -106,25 +106,31 @@ typedef struct cr_px_trie {
 /* A lazy merge of the item lists met along the number's path. */
 typedef struct cr_px_iter {
     const cr_px_item *run[CR_PX_MAX_RUNS], *end[CR_PX_MAX_RUNS];
-    uint16_t rest[CR_PX_MAX_RUNS]; /* symbols of the number after each run's node */
+    uint8_t depth[CR_PX_MAX_RUNS]; /* depth of each run's node: exact tails are read after it */
     size_t nruns;
-    size_t len; /* length of the number, for the length bounds */
-    bool match; /* the last id returned matches for sure (exact prefix) */
+    size_t len;          /* length of the number, for the length bounds */
+    const char *number;  /* the number walked (read again for exact tails, on demand) */
+    uint8_t digits_from; /* number[digits_from..len) is digits only */
+    bool match;          /* the last id returned matches for sure (exact prefix) */
 } cr_px_iter;
 
 /* Maps a character to its trie symbol, or -1 outside the alphabet. */
 int ce_px_symbol(unsigned char c);
 
 /* A number read into trie symbols once, for the walks of several tries (a decision walks one
- * trie per phone usage with the same number). */
+ * trie per phone usage with the same number). The symbols after a node, which exact tails
+ * are checked against, are not collected here: ce_px_next reads them from the number when
+ * an exact tail needs them (digits_from answers the common case, a tail of every digit). */
 typedef struct cr_px_key {
     size_t n;
-    bool ok;                          /* in the alphabet and at most CR_NUMBER_MAX long */
-    uint8_t sym[CR_NUMBER_MAX];       /* symbol of each character */
-    uint16_t rest[CR_NUMBER_MAX + 1]; /* symbols of number[i..n), for exact tails */
+    bool ok;                    /* in the alphabet and at most CR_NUMBER_MAX long */
+    uint8_t digits_from;        /* number[digits_from..n) is digits only */
+    const char *number;         /* the number read: must outlive the walks */
+    uint8_t sym[CR_NUMBER_MAX]; /* symbol of each character */
 } cr_px_key;
 
-/* Reads number[0..n) into k; false (k->ok) when it is outside the alphabet or too long. */
+/* Reads number[0..n) into k; false (k->ok) when it is outside the alphabet or too long. The
+ * number must outlive k and the iterators walked with it. */
 bool ce_px_key_init(cr_px_key *k, const char *number, size_t n);
 
 /* Collects analysed patterns, then builds the trie. Items may be added in any order. */
@@ -140,8 +146,9 @@ int ce_px_builder_finish(cr_px_builder *b, cr_px_trie *t);
 void ce_px_trie_free(cr_px_trie *t);
 /* Memory held by the trie, in bytes. */
 size_t ce_px_trie_bytes(const cr_px_trie *t);
-/* Starts a walk for `number` (n characters). Returns false, leaving `it` unusable, when
- * the number has a character outside the alphabet or is longer than CR_NUMBER_MAX. */
+/* Starts a walk for `number` (n characters, kept until the walk ends). Returns false, leaving `it`
+ * unusable, when the number has a character outside the alphabet or is longer than CR_NUMBER_MAX.
+ */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
 /* The same for a number read by ce_px_key_init; false when !k->ok. */
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it);

@@ -178,29 +178,24 @@ size_t cr_uri_key(const char *uri, char *out, size_t len)
         return 0;
     if (len < 8)
         return 0;
-    memcpy(out, "sip:", 4);
-    size_t o = 4;
     const char *q = p;
     while (!(uri_class[(unsigned char)*q] & (U_USER_END | U_AT)))
         q++;
-    const char *h = p;
-    if (*q == '@') { /* the user part as is */
-        size_t ul = (size_t)(q - p);
-        if (o + ul + 1 >= len)
-            return 0;
-        memcpy(out + o, p, ul);
-        o += ul;
-        out[o++] = '@';
-        h = q + 1;
-    }
-    for (;; h++) { /* the host lower-cased, without port, parameters or headers */
-        unsigned k = uri_class[(unsigned char)*h];
-        if (k & U_HOST_END)
-            break;
-        if (o + 1 >= len)
-            return 0;
-        out[o++] = (k & U_UPPER) ? (char)(*h - 'A' + 'a') : *h;
-    }
+    size_t ul = *q == '@' ? (size_t)(q - p) + 1 : 0; /* the user part as is, with its '@' */
+    const char *h = p + ul, *e = h;
+    unsigned seen = 0; /* the host without port, parameters or headers: scanned, then copied */
+    for (unsigned k; !((k = uri_class[(unsigned char)*e]) & U_HOST_END); e++)
+        seen |= k;
+    size_t hl = (size_t)(e - h), o = 4 + ul + hl;
+    if (o >= len || (ul && 4 + ul >= len)) /* as the byte-wise copy refused it */
+        return 0;
+    memcpy(out, "sip:", 4);
+    memcpy(out + 4, p, ul);
+    memcpy(out + 4 + ul, h, hl);
+    if (seen & U_UPPER) /* the host lower-cased (rare: hosts are written in lower case) */
+        for (char *c = out + 4 + ul; c < out + o; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
     out[o] = 0;
     return o;
 }
