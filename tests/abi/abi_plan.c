@@ -88,6 +88,15 @@ static void plan_env_close(plan_env *e)
     munmap(e->shm, e->len);
 }
 
+/* Waits for child pid and asserts it exited with status 0. */
+static void wait_ok(pid_t pid)
+{
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /*
  * A worker that opens and waits (exit 0 when its decision after the go is on GW-B). `eager`
  * decides once before (it then follows reloads in the background, and the reload waits for
@@ -143,12 +152,8 @@ static void test_file_swapped_after_validation(void **state)
     assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
     sed("s#<gateway>GW-B</gateway>#<gateway>GW-A</gateway>#", path);
     assert_int_equal(write(go[1], "gg", 2), 2);
-    int st1 = 0, st2 = 0;
-    assert_int_equal(waitpid(lazy, &st1, 0), lazy);
-    assert_int_equal(waitpid(eager, &st2, 0), eager);
-    assert_true(WIFEXITED(st1) && WIFEXITED(st2));
-    assert_int_equal(WEXITSTATUS(st1), 0);
-    assert_int_equal(WEXITSTATUS(st2), 0);
+    wait_ok(lazy);
+    wait_ok(eager);
 
     /* one image in the runtime directory (the previous one is gone), none after the close */
     assert_int_equal(plan_files(dir), 1);
@@ -188,10 +193,7 @@ static void test_damaged_published_image(void **state)
              dir);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(write(go[1], "g", 1), 1);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    wait_ok(pid);
     p->close(main_h);
     plan_env_close(&e);
 }
@@ -235,10 +237,7 @@ static void test_response_groups_from_validated_plan(void **state)
     assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
     sed("s#sip:amy@contoso.com#sip:abe@contoso.com#", path);
     assert_int_equal(write(go[1], "g", 1), 1);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    wait_ok(pid);
     p->close(hd);
     plan_env_close(&e);
 }
@@ -324,10 +323,7 @@ static void test_adopted_plan_decides_from_the_image(void **state)
     /* returns once the other process has followed (freed the old plan, mapped the new) */
     assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
     assert_int_equal(write(go[1], "g", 1), 1);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    wait_ok(pid);
     p->close(hd);
     plan_env_close(&e);
 }
@@ -339,10 +335,7 @@ static void in_child(int (*fn)(const char *dir, const char *path, cr_open_option
     pid_t pid = fork();
     if (pid == 0)
         _exit(fn(dir, path, o));
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    wait_ok(pid);
 }
 
 /* A process forked after the plan was validated decides with that plan without reading the
@@ -426,10 +419,7 @@ static void test_forked_process_inherits_the_plan(void **state)
     sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", path);
     assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
     assert_int_equal(write(go[1], "g", 1), 1);
-    int st = 0;
-    assert_int_equal(waitpid(late, &st, 0), late);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    wait_ok(late);
 
     /* forked after the reload: inherits the new plan (the image removed again) */
     snprintf(cmd, sizeof cmd, "mkdir %s/keep && mv %s/*.plan %s/keep/", dir, dir, dir);

@@ -75,6 +75,18 @@ e2e_init() {
 # set, 4 Kamailio workers, 256 MB of shared memory and log level 1 unless set (E2E_CHILDREN,
 # E2E_SHM, E2E_DEBUG), e2e_init, then each of NEEDS checked: "rtpengine" (installed), "root"
 # (RTP counted with a raw socket on lo).
+# e2e_load_register N: the load tests' N agents (one per line of $E2E_TMP/agents.csv, after
+# its SEQUENTIAL header) REGISTER with the Kamailio on KAM_PORT, 200 a second.
+e2e_load_register() {
+    timeout 60 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/rgs_load_register.xml" \
+        -inf "$E2E_TMP/agents.csv" -m "$1" -r 200 -l 50 -i 127.0.0.1 \
+        -p "$(e2e_ports 1)" -t u1 -nostdin -timeout 50s -timeout_error \
+        >"$E2E_TMP/register.out" 2>&1 </dev/null || {
+        tail -n 20 "$E2E_TMP/register.out" >&2
+        e2e_fail "the agents could not REGISTER"
+    }
+}
+
 e2e_load_setup() {
     local build need
     build=$(cd "${1:-$E2E_TOP/build}" && pwd) || e2e_fail "no build directory ${1:-$E2E_TOP/build}"

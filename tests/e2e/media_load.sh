@@ -86,13 +86,7 @@ AGENTS_PID=$E2E_GW_PID_agents
 e2e_wait_ports "$APORT"
 echo SEQUENTIAL >"$E2E_TMP/agents.csv"
 for i in $(seq 1 "$N"); do printf 'ml%03d;%s;\n' "$i" "$APORT" >>"$E2E_TMP/agents.csv"; done
-timeout 60 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$S/rgs_load_register.xml" \
-    -inf "$E2E_TMP/agents.csv" -m "$N" -r 200 -l 50 -i 127.0.0.1 \
-    -p "$(e2e_ports 1)" -t u1 -nostdin -timeout 50s -timeout_error \
-    >"$E2E_TMP/register.out" 2>&1 </dev/null || {
-    tail -n 20 "$E2E_TMP/register.out" >&2
-    e2e_fail "the agents could not REGISTER"
-}
+e2e_load_register "$N"
 presence_all() {
     local i
     for i in $(seq 1 "$N"); do

@@ -67,13 +67,7 @@ for k in $(seq 0 $((RGS_PHONES - 1))); do
         printf 'ag%03d;%s;\n' "$i" "$port" >>"$E2E_TMP/agents.csv"
     done
 done
-timeout 60 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$S/rgs_load_register.xml" \
-    -inf "$E2E_TMP/agents.csv" -m "$RGS_AGENTS" -r 200 -l 50 -i 127.0.0.1 \
-    -p "$(e2e_ports 1)" -t u1 -nostdin -timeout 50s -timeout_error \
-    >"$E2E_TMP/register.out" 2>&1 </dev/null || {
-    tail -n 20 "$E2E_TMP/register.out" >&2
-    e2e_fail "the agents could not REGISTER"
-}
+e2e_load_register "$RGS_AGENTS"
 
 # CPU ticks of every Kamailio process (the main one and its children).
 kam_ticks() {
