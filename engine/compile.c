@@ -215,14 +215,10 @@ static void compile_profiles(cr_config *c, cr_diag *d)
     }
 }
 
-static void compile_routing(cr_config *c, cr_diag *d)
+/* Gateways: address, location profile and the host their Request-URIs end with. */
+static void compile_gateways(cr_config *c, cr_diag *d)
 {
     char obj[300];
-    for (size_t i = 0; i < c->npolicies; i++) {
-        cr_policy *p = &c->policies[i];
-        resolve(c, d, &c->usage_ix, &p->usages, NULL, OBJ(obj, "voice policy", p->name),
-                "phone usage");
-    }
     for (size_t i = 0; i < c->ngateways; i++) {
         cr_gateway *g = &c->gateways[i];
         OBJ(obj, "gateway", g->name);
@@ -251,6 +247,17 @@ static void compile_routing(cr_config *c, cr_diag *d)
             h = at + 1;
         c->gateway_hosts[i] = (cr_gateway_host){h, strlen(h)};
     }
+}
+
+static void compile_routing(cr_config *c, cr_diag *d)
+{
+    char obj[300];
+    for (size_t i = 0; i < c->npolicies; i++) {
+        cr_policy *p = &c->policies[i];
+        resolve(c, d, &c->usage_ix, &p->usages, NULL, OBJ(obj, "voice policy", p->name),
+                "phone usage");
+    }
+    compile_gateways(c, d);
     for (size_t i = 0; i < c->nroutes; i++) {
         cr_route *r = &c->routes[i];
         OBJ(obj, "route", r->name);
@@ -559,6 +566,59 @@ static bool settle_lists(cr_config *c)
     return ok;
 }
 
+/*
+ * A configuration read in place from a plan image (c->cx): the image was validated and
+ * compiled by the process that wrote it, so what it holds compiled is adopted as it is (the
+ * tries, the user indexes and key cells, the routes of each usage, the resolved lists and user
+ * fields the reader already set). Built here, per process: the name indexes of profiles,
+ * policies and gateways (small), the PCRE2 code of the rules and of the route patterns the
+ * index does not decide exactly, and the workflows; then lint, as for the XML.
+ */
+static void compile_adopted(cr_config *c, cr_diag *d)
+{
+    ce_image_cx *x = c->cx;
+    size_t before = d->errors;
+    c->lists_in_arena = true; /* the reader put the lists in the arena */
+    index_names(d, &c->profile_ix, "location profile", c->nprofiles, profile_eq, profile_name,
+                profile_loc, c);
+    ce_index_init(&c->profile_fold_ix, c->nprofiles, true, profile_fold_eq, c);
+    index_names(d, &c->policy_ix, "voice policy", c->npolicies, policy_eq, policy_name, policy_loc,
+                c);
+    index_names(d, &c->gateway_ix, "gateway", c->ngateways, gateway_eq, gateway_name, gateway_loc,
+                c);
+    compile_defaults(c, d);
+    compile_profiles(c, d);
+    compile_gateways(c, d);
+    ce_index_free(&c->policy_ix);
+    char obj[300];
+    for (size_t i = 0; i < c->nroutes; i++) {
+        cr_route *r = &c->routes[i];
+        if (r->pattern && !(x->route_kinds[i] & CR_RK_EXACT))
+            r->re = compile_pattern(d, r->pattern, r->loc, OBJ(obj, "route", r->name));
+    }
+    c->user_uri_ix = (cr_index){x->uri_slots, x->uri_cap, false, true, user_uri_eq, c};
+    c->user_line_ix = (cr_index){x->line_slots, x->line_cap, false, true, user_line_eq, c};
+    c->user_keys = x->user_keys;
+    c->user_lines = x->user_lines;
+    c->cells_borrowed = true;
+    c->likely_profile = x->likely_profile < c->nprofiles ? &c->profiles[x->likely_profile] : NULL;
+    ce_workflows_compile(c, d);
+    c->usage_routes = calloc(c->nusages ? c->nusages : 1, sizeof *c->usage_routes);
+    c->usage_routes_borrowed = true;
+    if (!c->usage_routes) {
+        cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
+        return;
+    }
+    for (size_t u = 0; u < c->nusages; u++)
+        c->usage_routes[u] = (cr_usage_routes){
+            (uint32_t *)(uintptr_t)(x->route_ids + x->usage_head[2 * u]), x->usage_head[2 * u + 1]};
+    if (d->errors == before &&
+        ce_route_index_adopt(c, x->usage_tries, x->rule_tries, x->route_kinds, &x->stats) != CR_OK)
+        cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
+    if (d->errors == before) /* `check` of an image says what `check` of its XML says */
+        ce_lint(c, d);
+}
+
 int cr_config_compile(cr_config *c, cr_diag *d)
 {
     cr_diag local;
@@ -570,6 +630,15 @@ int cr_config_compile(cr_config *c, cr_diag *d)
     if (c->compiled)
         return CR_ESTATE;
     c->compiled = true;
+    if (c->cx) {
+        compile_adopted(c, d);
+        ce_image_cx_free(c->cx);
+        c->cx = NULL;
+        int rc = d->errors == before ? CR_OK : CR_ECONFIG;
+        if (d == &local)
+            cr_diag_free(&local);
+        return rc;
+    }
     SHRINK(c->routes, c->nroutes, c->caproutes);
     SHRINK(c->users, c->nusers, c->capusers);
     index_names(d, &c->profile_ix, "location profile", c->nprofiles, profile_eq, profile_name,
@@ -633,12 +702,18 @@ void ce_compiled_free(cr_config *c)
     c->analysis = NULL;
     ce_index_free(&c->user_uri_ix);
     ce_index_free(&c->user_line_ix);
-    free(c->user_keys);
-    free(c->user_lines);
+    if (!c->cells_borrowed) {
+        free(c->user_keys);
+        free(c->user_lines);
+    }
     c->user_keys = c->user_lines = NULL;
-    if (c->usage_routes)
+    if (c->usage_routes && !c->usage_routes_borrowed)
         for (size_t u = 0; u < c->nusages; u++)
             free(c->usage_routes[u].routes);
     free(c->usage_routes);
+    c->usage_routes = NULL;
     ce_route_index_free(c->route_index);
+    c->route_index = NULL;
+    ce_image_cx_free(c->cx);
+    c->cx = NULL;
 }

@@ -65,7 +65,8 @@ int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void 
 
 void ce_index_free(cr_index *ix)
 {
-    free(ix->slots);
+    if (!ix->borrowed)
+        free(ix->slots);
     memset(ix, 0, sizeof *ix);
 }
 

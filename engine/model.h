@@ -4,6 +4,7 @@
 
 #include "cr_engine.h"
 #include "cr_grow.h"
+#include "cr_index.h"
 #include "cr_model.h"
 
 #include <stddef.h>
@@ -26,6 +27,7 @@ typedef struct cr_index {
     cr_index_slot *slots;
     size_t cap;
     bool fold;
+    bool borrowed; /* slots live in a mapped plan image: not freed */
     cr_index_eq eq;
     const void *ud;
 } cr_index;
@@ -182,7 +184,11 @@ struct cr_config {
     cr_usage_routes *usage_routes;          /* [nusages] */
     cr_gateway_host *gateway_hosts;         /* [ngateways], in the arena */
     struct cr_route_index *route_index;
-    cr_workflow *workflows; /* call targets of response groups (workflow.c) */
+    /* what a plan image read in place holds compiled (plan_image_cx.c): cr_config_compile
+     * adopts it instead of building, then drops it */
+    struct ce_image_cx *cx;
+    bool cells_borrowed, usage_routes_borrowed; /* user_keys/lines, usage_routes[].routes */
+    cr_workflow *workflows;                     /* call targets of response groups (workflow.c) */
     size_t nworkflows, capworkflows;
     cr_index workflow_uri_ix, workflow_line_ix; /* set by compile */
 };
@@ -197,6 +203,26 @@ void ce_config_borrow(cr_config *cfg, const void *base, size_t len, void (*relea
                       void *ud);
 /* True when s points into the borrowed block. */
 bool ce_config_borrowed(const cr_config *cfg, const void *s);
+
+/*
+ * The compiled part of a configuration as a plan image holds it, read in place: every pointer
+ * points into the mapped image except the two trie arrays (malloc'd, owned here). Set by
+ * cr_image_read_ex with CR_IMAGE_BORROW after checking every index and offset in it;
+ * cr_config_compile then adopts it (ce_config_adopt) rather than analysing and indexing again.
+ */
+typedef struct ce_image_cx {
+    struct cr_px_trie *usage_tries; /* [nusages] */
+    struct cr_px_trie *rule_tries;  /* [nprofiles] */
+    const uint8_t *route_kinds;     /* [nroutes], CR_RK_* */
+    cr_index_stats stats;
+    cr_index_slot *uri_slots, *line_slots;
+    size_t uri_cap, line_cap;
+    cr_key_cell *user_keys, *user_lines; /* [nusers] */
+    const uint32_t *route_ids;           /* the routes of every usage, one after another */
+    const uint32_t *usage_head;          /* [nusages][2]: first and count in route_ids */
+    uint32_t likely_profile;             /* profile index, UINT32_MAX: none */
+} ce_image_cx;
+void ce_image_cx_free(ce_image_cx *x);
 
 /* Frees what compile built (patterns, indexes). */
 void ce_compiled_free(cr_config *cfg);

@@ -1,101 +1,18 @@
 /*
  * Plan images (plan_image.h): building one from a compiled configuration and reading it back.
  *
- * Layout: the header (fixed size, with a table of sections), then each section 8-aligned.
- * Records are arrays of uint32_t; strings are offsets into one pool of NUL-terminated strings
- * (each distinct string stored once), NONE for "not set"; source locations are an index into
- * the table of file names and a line. The reader checks every offset and index before use:
- * a damaged image is refused, never followed.
+ * Layout: the header (fixed size, with a table of sections), then each section on a 64-byte
+ * boundary. Records are arrays of uint32_t; strings are offsets into one pool of NUL-terminated
+ * strings (each distinct string stored once), NONE for "not set"; source locations are an index
+ * into the table of file names and a line. The reader checks every offset and index before use: a
+ * damaged image is refused, never followed.
  */
-#include "plan_image.h"
-#include "model.h"
+#include "plan_image_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NONE UINT32_MAX
-
-enum {
-    S_STR,
-    S_FILES,
-    S_DOMAINS,
-    S_PROFILES,
-    S_RULES,
-    S_USAGES,
-    S_POLICIES,
-    S_GATEWAYS,
-    S_ROUTES,
-    S_USERS,
-    S_NAMES,
-    S_META,
-    S_SOURCES,
-    S_BLOB,
-    S_COUNT
-};
-
-/* uint32_t fields of each section's records (1 byte for the pool and the blob) */
-static const uint32_t sec_fields[S_COUNT] = {0, 1, 1, 7, 7, 3, 7, 7, 9, 17, 1, 10, 3, 0};
-static const char *const sec_names[S_COUNT] = {
-    "strings",  "files",  "domains", "profiles", "rules", "usages",  "policies",
-    "gateways", "routes", "users",   "names",    "meta",  "sources", "blob"};
-
-typedef struct plan_section {
-    uint64_t off, count;
-    uint32_t esize, pad;
-} plan_section;
-
-typedef struct plan_header {
-    char magic[CR_PLAN_MAGIC_LEN];
-    uint64_t checksum; /* XXH64 of bytes [16, total_len) */
-    uint32_t version, arch;
-    uint64_t total_len, generation, digest;
-    uint32_t header_len, nsections;
-    plan_section sec[S_COUNT];
-} plan_header;
-
-_Static_assert(sizeof(plan_header) == 56 + 24 * S_COUNT, "plan header layout");
-
-/* record layouts (field indexes) */
-enum { PR_NAME, PR_DESC, PR_EAP, PR_FIRST, PR_COUNT, PR_FILE, PR_LINE };
-enum { RU_NAME, RU_DESC, RU_PATTERN, RU_XLAT, RU_FLAGS, RU_FILE, RU_LINE };
-enum { US_NAME, US_FILE, US_LINE };
-enum { PO_NAME, PO_DESC, PO_FLAGS, PO_FIRST, PO_COUNT, PO_FILE, PO_LINE };
-enum { GW_NAME, GW_ADDR, GW_PROFILE, GW_FLAGS, GW_PORTS, GW_FILE, GW_LINE };
-enum { RO_NAME, RO_DESC, RO_PATTERN, RO_UFIRST, RO_UCOUNT, RO_GFIRST, RO_GCOUNT, RO_FILE, RO_LINE };
-enum {
-    UR_URI,
-    UR_LINEURI,
-    UR_POLICY,
-    UR_PROFILE,
-    UR_SIMRING,
-    UR_FWD_IMM,
-    UR_FWD_AFTER,
-    UR_FWD_TARGET,
-    UR_TEAM_DELAY,
-    UR_TFIRST,
-    UR_TCOUNT,
-    UR_DFIRST,
-    UR_DCOUNT,
-    UR_VOICEMAIL,
-    UR_FLAGS,
-    UR_FILE,
-    UR_LINE
-};
-enum {
-    ME_DPROFILE,
-    ME_DPROFILE_FILE,
-    ME_DPROFILE_LINE,
-    ME_DPOLICY,
-    ME_DPOLICY_FILE,
-    ME_DPOLICY_LINE,
-    ME_DIR,
-    ME_DIR_FILE,
-    ME_DIR_LINE,
-    ME_FLAGS
-};
-enum { SO_FILE, SO_OFF, SO_LEN };
 
 uint32_t ce_image_arch(void)
 {
@@ -113,24 +30,7 @@ bool cr_image_has_magic(const void *buf, size_t n)
 
 /* ---- building ------------------------------------------------------------------------------ */
 
-typedef struct u32vec {
-    uint32_t *v;
-    size_t n, cap;
-} u32vec;
-
-typedef struct builder {
-    u32vec sec[S_COUNT]; /* records of each uint32_t section */
-    char *pool, *blob;
-    size_t npool, cappool, nblob, capblob;
-    uint32_t *set; /* string pool offsets + 1, open addressing */
-    size_t setcap, setn;
-    const cr_config *cfg;
-    const char *last_file;
-    uint32_t last_file_ix;
-    bool oom;
-} builder;
-
-static void put(builder *b, int s, uint32_t v)
+void ce_pi_put(builder *b, int s, uint32_t v)
 {
     u32vec *x = &b->sec[s];
     if (b->oom || (x->n == x->cap && !CR_GROW(x->v, x->n, x->cap))) {
@@ -138,6 +38,32 @@ static void put(builder *b, int s, uint32_t v)
         return;
     }
     x->v[x->n++] = v;
+}
+
+void ce_pi_put_raw(builder *b, int s, const void *p, size_t n)
+{
+    size_t bytes = n * sec_esize[s], words = (bytes + 3) / 4;
+    u32vec *x = &b->sec[s];
+    if (b->oom)
+        return;
+    if (x->n + words > x->cap) {
+        size_t cap = x->cap ? x->cap : 16;
+        while (cap < x->n + words)
+            cap *= 2;
+        uint32_t *v = realloc(x->v, cap * sizeof *v);
+        if (!v) {
+            b->oom = true;
+            return;
+        }
+        x->v = v;
+        x->cap = cap;
+    }
+    if (words)
+        x->v[x->n + words - 1] = 0; /* the padding of a last partial word */
+    if (bytes)
+        memcpy(x->v + x->n, p, bytes);
+    x->n += words;
+    b->nraw[s] += n;
 }
 
 static bool bytes_grow(char **buf, size_t *cap, size_t need)
@@ -178,7 +104,7 @@ static bool set_grow(builder *b)
 }
 
 /* The pool offset of s (stored once), NONE for NULL. */
-static uint32_t str(builder *b, const char *s)
+uint32_t ce_pi_str(builder *b, const char *s)
 {
     if (!s || b->oom)
         return NONE;
@@ -221,16 +147,34 @@ static uint32_t file_ix(builder *b, const char *file)
 
 static void put_loc(builder *b, int s, cr_srcloc loc)
 {
-    put(b, s, file_ix(b, loc.file));
-    put(b, s, (uint32_t)loc.line);
+    ce_pi_put(b, s, file_ix(b, loc.file));
+    ce_pi_put(b, s, (uint32_t)loc.line);
 }
 
-static void put_list(builder *b, int s, const cr_namelist *l)
+/* A list as a range of S_NAMES, with each name's resolved index beside it in S_NAMEIX. A list
+ * equal to the last one written in the same `slot` shares its range (the routes of a plan
+ * mostly repeat their usages and gateways). */
+static void put_list(builder *b, int s, const cr_namelist *l, int slot)
 {
-    put(b, s, (uint32_t)b->sec[S_NAMES].n);
-    put(b, s, l->count);
-    for (uint32_t i = 0; i < l->count; i++)
-        put(b, S_NAMES, str(b, l->names[i]));
+    uint32_t first = (uint32_t)b->sec[S_NAMES].n;
+    if (l->count && l->count == b->last_count[slot] && !b->oom) {
+        uint32_t lf = b->last_first[slot];
+        bool same = true;
+        for (uint32_t i = 0; i < l->count && same; i++)
+            same = b->sec[S_NAMES].v[lf + i] == ce_pi_str(b, l->names[i]) &&
+                   b->sec[S_NAMEIX].v[lf + i] == (l->idx ? l->idx[i] : NONE);
+        if (same)
+            first = lf;
+    }
+    if (first == b->sec[S_NAMES].n)
+        for (uint32_t i = 0; i < l->count; i++) {
+            ce_pi_put(b, S_NAMES, ce_pi_str(b, l->names[i]));
+            ce_pi_put(b, S_NAMEIX, l->idx ? l->idx[i] : NONE);
+        }
+    ce_pi_put(b, s, first);
+    ce_pi_put(b, s, l->count);
+    b->last_first[slot] = first;
+    b->last_count[slot] = l->count;
 }
 
 static void build_profiles(builder *b)
@@ -238,20 +182,20 @@ static void build_profiles(builder *b)
     const cr_config *c = b->cfg;
     for (size_t i = 0; i < c->nprofiles; i++) {
         const cr_profile *p = &c->profiles[i];
-        put(b, S_PROFILES, str(b, p->name));
-        put(b, S_PROFILES, str(b, p->description));
-        put(b, S_PROFILES, str(b, p->external_access_prefix));
-        put(b, S_PROFILES, (uint32_t)b->sec[S_RULES].n / sec_fields[S_RULES]);
-        put(b, S_PROFILES, (uint32_t)p->nrules);
+        ce_pi_put(b, S_PROFILES, ce_pi_str(b, p->name));
+        ce_pi_put(b, S_PROFILES, ce_pi_str(b, p->description));
+        ce_pi_put(b, S_PROFILES, ce_pi_str(b, p->external_access_prefix));
+        ce_pi_put(b, S_PROFILES, (uint32_t)b->sec[S_RULES].n / sec_fields[S_RULES]);
+        ce_pi_put(b, S_PROFILES, (uint32_t)p->nrules);
         put_loc(b, S_PROFILES, p->loc);
         for (size_t k = 0; k < p->nrules; k++) {
             const cr_rule *r = &p->rules[k];
-            put(b, S_RULES, str(b, r->name));
-            put(b, S_RULES, str(b, r->description));
-            put(b, S_RULES, str(b, r->pattern));
-            put(b, S_RULES, str(b, r->translation));
-            put(b, S_RULES,
-                (r->internal_extension ? 1u : 0u) | (r->do_not_dial_from_device ? 2u : 0u));
+            ce_pi_put(b, S_RULES, ce_pi_str(b, r->name));
+            ce_pi_put(b, S_RULES, ce_pi_str(b, r->description));
+            ce_pi_put(b, S_RULES, ce_pi_str(b, r->pattern));
+            ce_pi_put(b, S_RULES, ce_pi_str(b, r->translation));
+            ce_pi_put(b, S_RULES,
+                      (r->internal_extension ? 1u : 0u) | (r->do_not_dial_from_device ? 2u : 0u));
             put_loc(b, S_RULES, r->loc);
         }
     }
@@ -261,35 +205,35 @@ static void build_routing(builder *b)
 {
     const cr_config *c = b->cfg;
     for (size_t i = 0; i < c->nusages; i++) {
-        put(b, S_USAGES, str(b, c->usages[i].name));
+        ce_pi_put(b, S_USAGES, ce_pi_str(b, c->usages[i].name));
         put_loc(b, S_USAGES, c->usages[i].loc);
     }
     for (size_t i = 0; i < c->npolicies; i++) {
         const cr_policy *p = &c->policies[i];
-        put(b, S_POLICIES, str(b, p->name));
-        put(b, S_POLICIES, str(b, p->description));
-        put(b, S_POLICIES,
-            (p->simultaneous_ring ? 1u : 0u) | (p->call_forwarding ? 2u : 0u) |
-                (p->team_call ? 4u : 0u) | (p->delegation ? 8u : 0u));
-        put_list(b, S_POLICIES, &p->usages);
+        ce_pi_put(b, S_POLICIES, ce_pi_str(b, p->name));
+        ce_pi_put(b, S_POLICIES, ce_pi_str(b, p->description));
+        ce_pi_put(b, S_POLICIES,
+                  (p->simultaneous_ring ? 1u : 0u) | (p->call_forwarding ? 2u : 0u) |
+                      (p->team_call ? 4u : 0u) | (p->delegation ? 8u : 0u));
+        put_list(b, S_POLICIES, &p->usages, 0);
         put_loc(b, S_POLICIES, p->loc);
     }
     for (size_t i = 0; i < c->ngateways; i++) {
         const cr_gateway *g = &c->gateways[i];
-        put(b, S_GATEWAYS, str(b, g->name));
-        put(b, S_GATEWAYS, str(b, g->address));
-        put(b, S_GATEWAYS, str(b, g->profile));
-        put(b, S_GATEWAYS, g->remove_plus ? 1u : 0u);
-        put(b, S_GATEWAYS, (uint32_t)g->ports);
+        ce_pi_put(b, S_GATEWAYS, ce_pi_str(b, g->name));
+        ce_pi_put(b, S_GATEWAYS, ce_pi_str(b, g->address));
+        ce_pi_put(b, S_GATEWAYS, ce_pi_str(b, g->profile));
+        ce_pi_put(b, S_GATEWAYS, g->remove_plus ? 1u : 0u);
+        ce_pi_put(b, S_GATEWAYS, (uint32_t)g->ports);
         put_loc(b, S_GATEWAYS, g->loc);
     }
     for (size_t i = 0; i < c->nroutes; i++) {
         const cr_route *r = &c->routes[i];
-        put(b, S_ROUTES, str(b, r->name));
-        put(b, S_ROUTES, str(b, r->description));
-        put(b, S_ROUTES, str(b, r->pattern));
-        put_list(b, S_ROUTES, &r->usages);
-        put_list(b, S_ROUTES, &r->gateways);
+        ce_pi_put(b, S_ROUTES, ce_pi_str(b, r->name));
+        ce_pi_put(b, S_ROUTES, ce_pi_str(b, r->description));
+        ce_pi_put(b, S_ROUTES, ce_pi_str(b, r->pattern));
+        put_list(b, S_ROUTES, &r->usages, 1);
+        put_list(b, S_ROUTES, &r->gateways, 2);
         put_loc(b, S_ROUTES, r->loc);
     }
 }
@@ -299,19 +243,19 @@ static void build_users(builder *b)
     const cr_config *c = b->cfg;
     for (size_t i = 0; i < c->nusers; i++) {
         const cr_user *u = &c->users[i];
-        put(b, S_USERS, str(b, u->uri));
-        put(b, S_USERS, str(b, u->line));
-        put(b, S_USERS, str(b, u->policy));
-        put(b, S_USERS, str(b, u->profile));
-        put(b, S_USERS, str(b, u->simultaneous_ring));
-        put(b, S_USERS, str(b, u->forwarding.immediate));
-        put(b, S_USERS, (uint32_t)u->forwarding.no_answer_after);
-        put(b, S_USERS, str(b, u->forwarding.no_answer_target));
-        put(b, S_USERS, (uint32_t)u->team_call_delay);
-        put_list(b, S_USERS, &u->team_call);
-        put_list(b, S_USERS, &u->delegates);
-        put(b, S_USERS, str(b, u->voicemail));
-        put(b, S_USERS, (u->enterprise_voice ? 1u : 0u) | (u->pbx_integration ? 2u : 0u));
+        ce_pi_put(b, S_USERS, ce_pi_str(b, u->uri));
+        ce_pi_put(b, S_USERS, ce_pi_str(b, u->line));
+        ce_pi_put(b, S_USERS, ce_pi_str(b, u->policy));
+        ce_pi_put(b, S_USERS, ce_pi_str(b, u->profile));
+        ce_pi_put(b, S_USERS, ce_pi_str(b, u->simultaneous_ring));
+        ce_pi_put(b, S_USERS, ce_pi_str(b, u->forwarding.immediate));
+        ce_pi_put(b, S_USERS, (uint32_t)u->forwarding.no_answer_after);
+        ce_pi_put(b, S_USERS, ce_pi_str(b, u->forwarding.no_answer_target));
+        ce_pi_put(b, S_USERS, (uint32_t)u->team_call_delay);
+        put_list(b, S_USERS, &u->team_call, 3);
+        put_list(b, S_USERS, &u->delegates, 4);
+        ce_pi_put(b, S_USERS, ce_pi_str(b, u->voicemail));
+        ce_pi_put(b, S_USERS, (u->enterprise_voice ? 1u : 0u) | (u->pbx_integration ? 2u : 0u));
         put_loc(b, S_USERS, u->loc);
     }
 }
@@ -320,16 +264,16 @@ static void build_meta(builder *b)
 {
     const cr_config *c = b->cfg;
     for (size_t i = 0; i < c->ninterned; i++)
-        put(b, S_FILES, str(b, c->interned[i]));
+        ce_pi_put(b, S_FILES, ce_pi_str(b, c->interned[i]));
     for (size_t i = 0; i < c->ndomains; i++)
-        put(b, S_DOMAINS, str(b, c->domains[i]));
-    put(b, S_META, str(b, c->default_profile_name));
+        ce_pi_put(b, S_DOMAINS, ce_pi_str(b, c->domains[i]));
+    ce_pi_put(b, S_META, ce_pi_str(b, c->default_profile_name));
     put_loc(b, S_META, c->default_profile_loc);
-    put(b, S_META, str(b, c->default_policy_name));
+    ce_pi_put(b, S_META, ce_pi_str(b, c->default_policy_name));
     put_loc(b, S_META, c->default_policy_loc);
-    put(b, S_META, str(b, c->directory));
+    ce_pi_put(b, S_META, ce_pi_str(b, c->directory));
     put_loc(b, S_META, c->directory_loc);
-    put(b, S_META, c->has_response_groups ? 1u : 0u);
+    ce_pi_put(b, S_META, c->has_response_groups ? 1u : 0u);
     for (size_t i = 0; i < c->nsources; i++) {
         const cr_source *s = &c->sources[i];
         if (b->nblob + s->len >= CR_PLAN_MAX ||
@@ -337,20 +281,31 @@ static void build_meta(builder *b)
             b->oom = true;
             return;
         }
-        put(b, S_SOURCES, str(b, s->file));
-        put(b, S_SOURCES, (uint32_t)b->nblob);
-        put(b, S_SOURCES, (uint32_t)s->len);
+        ce_pi_put(b, S_SOURCES, ce_pi_str(b, s->file));
+        ce_pi_put(b, S_SOURCES, (uint32_t)b->nblob);
+        ce_pi_put(b, S_SOURCES, (uint32_t)s->len);
         memcpy(b->blob + b->nblob, s->text, s->len);
         b->nblob += s->len;
     }
 }
 
-static size_t align8(size_t n)
+static size_t align64(size_t n)
 {
-    return (n + 7) & ~(size_t)7;
+    return (n + 63) & ~(size_t)63;
 }
 
-/* Lays the sections out behind the header and fills the checksum. */
+/* Bytes of section s in the builder. */
+static size_t sec_bytes(const builder *b, int s)
+{
+    if (s == S_STR)
+        return b->npool;
+    if (s == S_BLOB)
+        return b->nblob;
+    return sec_fields[s] ? b->sec[s].n * 4 : b->nraw[s] * sec_esize[s];
+}
+
+/* Lays the sections out behind the header (each on a cache line: the key cells are read one
+ * line a key) and fills the checksum. */
 static int assemble(builder *b, uint64_t generation, void **out, size_t *len)
 {
     plan_header h = {0};
@@ -361,13 +316,13 @@ static int assemble(builder *b, uint64_t generation, void **out, size_t *len)
     h.digest = b->cfg->source_digest;
     h.header_len = sizeof h;
     h.nsections = S_COUNT;
-    size_t off = align8(sizeof h);
+    size_t off = align64(sizeof h);
     for (int s = 0; s < S_COUNT; s++) {
-        size_t bytes = s == S_STR ? b->npool : s == S_BLOB ? b->nblob : b->sec[s].n * 4;
+        size_t bytes = sec_bytes(b, s);
         h.sec[s].off = off;
-        h.sec[s].esize = s == S_STR || s == S_BLOB ? 1 : 4 * sec_fields[s];
-        h.sec[s].count = s == S_STR || s == S_BLOB ? bytes : b->sec[s].n / sec_fields[s];
-        off = align8(off + bytes);
+        h.sec[s].esize = sec_esize[s];
+        h.sec[s].count = bytes / sec_esize[s];
+        off = align64(off + bytes);
     }
     if (off > CR_PLAN_MAX)
         return CR_ERANGE;
@@ -377,7 +332,7 @@ static int assemble(builder *b, uint64_t generation, void **out, size_t *len)
     h.total_len = off;
     for (int s = 0; s < S_COUNT; s++) {
         const void *src = s == S_STR ? b->pool : s == S_BLOB ? b->blob : (void *)b->sec[s].v;
-        size_t bytes = (size_t)(h.sec[s].count * h.sec[s].esize);
+        size_t bytes = sec_bytes(b, s);
         if (bytes)
             memcpy(img + h.sec[s].off, src, bytes);
     }
@@ -399,11 +354,12 @@ int cr_image_build(const cr_config *cfg, uint64_t generation, void **out, size_t
         return CR_ESTATE;
     builder b = {.cfg = cfg};
     /* the pool's first string is empty: offsets of real strings are never 0 by accident */
-    str(&b, "");
+    ce_pi_str(&b, "");
     build_meta(&b);
     build_profiles(&b);
     build_routing(&b);
     build_users(&b);
+    ce_pi_build_compiled(&b);
     int rc = b.oom ? CR_ENOMEM : assemble(&b, generation, out, len);
     for (int s = 0; s < S_COUNT; s++)
         free(b.sec[s].v);
@@ -434,8 +390,8 @@ static int check_sections(const plan_header *h, char *err, size_t errlen)
     uint64_t prev_end = sizeof *h;
     for (int s = 0; s < S_COUNT; s++) {
         const plan_section *x = &h->sec[s];
-        uint32_t esize = s == S_STR || s == S_BLOB ? 1 : 4 * sec_fields[s];
-        if (x->esize != esize || x->off % 8 || x->off < prev_end || x->off > h->total_len ||
+        uint32_t esize = sec_esize[s];
+        if (x->esize != esize || x->off % 64 || x->off < prev_end || x->off > h->total_len ||
             x->count > (h->total_len - x->off) / esize)
             return bad(err, errlen, CR_EINVAL, "damaged: section '%s' out of bounds", sec_names[s]);
         prev_end = x->off + x->count * esize;
@@ -488,41 +444,29 @@ int cr_image_verify(const void *buf, size_t n, cr_image_info *info, char *err, s
 
 /* ---- reading ------------------------------------------------------------------------------- */
 
-typedef struct reader {
-    const char *base;
-    const plan_header *h;
-    const char *pool;
-    uint64_t npool;
-    const char **files; /* interned in the new config */
-    size_t nfiles;
-    cr_config *cfg;
-    bool broken, oom;
-    char why[160];
-} reader;
-
-static const uint32_t *recs(const reader *r, int s)
+const uint32_t *ce_pi_recs(const reader *r, int s)
 {
     return (const uint32_t *)(const void *)(r->base + r->h->sec[s].off);
 }
 
-static size_t nrecs(const reader *r, int s)
+size_t ce_pi_nrecs(const reader *r, int s)
 {
     return (size_t)r->h->sec[s].count;
 }
 
-static void broken(reader *r, const char *what, size_t i)
+void ce_pi_broken(reader *r, const char *what, size_t i)
 {
     if (!r->broken)
         snprintf(r->why, sizeof r->why, "damaged: %s of record %zu out of range", what, i);
     r->broken = true;
 }
 
-static const char *rstr(reader *r, uint32_t off, size_t i)
+const char *ce_pi_rstr(reader *r, uint32_t off, size_t i)
 {
     if (off == NONE)
         return NULL;
     if (off >= r->npool) {
-        broken(r, "string", i);
+        ce_pi_broken(r, "string", i);
         return NULL;
     }
     return r->pool + off;
@@ -532,27 +476,31 @@ static cr_srcloc rloc(reader *r, const uint32_t *rec, size_t i)
 {
     cr_srcloc loc = {NULL, (int)rec[1]};
     if (rec[0] != NONE && rec[0] >= r->nfiles)
-        broken(r, "file", i);
+        ce_pi_broken(r, "file", i);
     else if (rec[0] != NONE)
         loc.file = r->files[rec[0]];
     if (rec[1] > (uint32_t)INT32_MAX)
-        broken(r, "line", i);
+        ce_pi_broken(r, "line", i);
     return loc;
 }
 
 /* Adds names[first, first+count) to a list. */
 static void rlist(reader *r, cr_namelist *l, uint32_t first, uint32_t count, cr_srcloc loc,
-                  size_t i)
+                  size_t i, int slot, uint32_t limit)
 {
-    if ((uint64_t)first + count > nrecs(r, S_NAMES)) {
-        broken(r, "name list", i);
+    if (r->adopt) {
+        ce_pi_list_final(r, l, first, count, slot, limit, i);
         return;
     }
-    const uint32_t *names = recs(r, S_NAMES);
+    if ((uint64_t)first + count > ce_pi_nrecs(r, S_NAMES)) {
+        ce_pi_broken(r, "name list", i);
+        return;
+    }
+    const uint32_t *names = ce_pi_recs(r, S_NAMES);
     for (uint32_t k = 0; k < count && !r->broken && !r->oom; k++) {
-        const char *s = rstr(r, names[first + k], i);
+        const char *s = ce_pi_rstr(r, names[first + k], i);
         if (!s)
-            broken(r, "name", i);
+            ce_pi_broken(r, "name", i);
         else if (cr_namelist_add(r->cfg, l, s, loc) != CR_OK)
             r->oom = true;
     }
@@ -561,7 +509,7 @@ static void rlist(reader *r, cr_namelist *l, uint32_t first, uint32_t count, cr_
 /* Copies a string into the config (NULL stays NULL). */
 static char *rdup(reader *r, uint32_t off, size_t i)
 {
-    const char *s = rstr(r, off, i);
+    const char *s = ce_pi_rstr(r, off, i);
     char *d = s ? cr_config_strdup(r->cfg, s) : NULL;
     if (s && !d)
         r->oom = true;
@@ -570,20 +518,20 @@ static char *rdup(reader *r, uint32_t off, size_t i)
 
 static void read_meta(reader *r)
 {
-    for (size_t i = 0; i < nrecs(r, S_FILES) && !r->broken && !r->oom; i++) {
-        const char *f = rstr(r, recs(r, S_FILES)[i], i);
+    for (size_t i = 0; i < ce_pi_nrecs(r, S_FILES) && !r->broken && !r->oom; i++) {
+        const char *f = ce_pi_rstr(r, ce_pi_recs(r, S_FILES)[i], i);
         if (!(r->files[i] = f ? cr_config_intern(r->cfg, f) : ""))
             r->oom = true;
     }
-    r->nfiles = nrecs(r, S_FILES);
-    for (size_t i = 0; i < nrecs(r, S_DOMAINS) && !r->broken && !r->oom; i++) {
-        const char *d = rstr(r, recs(r, S_DOMAINS)[i], i);
+    r->nfiles = ce_pi_nrecs(r, S_FILES);
+    for (size_t i = 0; i < ce_pi_nrecs(r, S_DOMAINS) && !r->broken && !r->oom; i++) {
+        const char *d = ce_pi_rstr(r, ce_pi_recs(r, S_DOMAINS)[i], i);
         if (d && cr_config_add_domain(r->cfg, d, (cr_srcloc){0}) != CR_OK)
             r->oom = true;
     }
-    const uint32_t *m = recs(r, S_META);
-    const char *dp = rstr(r, m[ME_DPROFILE], 0), *dpol = rstr(r, m[ME_DPOLICY], 0);
-    const char *dir = rstr(r, m[ME_DIR], 0);
+    const uint32_t *m = ce_pi_recs(r, S_META);
+    const char *dp = ce_pi_rstr(r, m[ME_DPROFILE], 0), *dpol = ce_pi_rstr(r, m[ME_DPOLICY], 0);
+    const char *dir = ce_pi_rstr(r, m[ME_DIR], 0);
     if (r->broken)
         return;
     if (dp && cr_config_set_default_profile(r->cfg, dp, rloc(r, m + ME_DPROFILE_FILE, 0)))
@@ -598,15 +546,15 @@ static void read_meta(reader *r)
 
 static void read_profiles(reader *r)
 {
-    const uint32_t *rules = recs(r, S_RULES);
-    for (size_t i = 0; i < nrecs(r, S_PROFILES) && !r->broken && !r->oom; i++) {
-        const uint32_t *x = recs(r, S_PROFILES) + i * sec_fields[S_PROFILES];
-        const char *name = rstr(r, x[PR_NAME], i);
+    const uint32_t *rules = ce_pi_recs(r, S_RULES);
+    for (size_t i = 0; i < ce_pi_nrecs(r, S_PROFILES) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = ce_pi_recs(r, S_PROFILES) + i * sec_fields[S_PROFILES];
+        const char *name = ce_pi_rstr(r, x[PR_NAME], i);
         cr_srcloc loc = rloc(r, x + PR_FILE, i);
-        if ((uint64_t)x[PR_FIRST] + x[PR_COUNT] > nrecs(r, S_RULES))
-            broken(r, "rules", i);
+        if ((uint64_t)x[PR_FIRST] + x[PR_COUNT] > ce_pi_nrecs(r, S_RULES))
+            ce_pi_broken(r, "rules", i);
         if (r->broken || !name) {
-            broken(r, "profile name", i);
+            ce_pi_broken(r, "profile name", i);
             return;
         }
         cr_profile *p = cr_config_add_profile(r->cfg, name, loc);
@@ -618,10 +566,10 @@ static void read_profiles(reader *r)
         p->external_access_prefix = rdup(r, x[PR_EAP], i);
         for (uint32_t k = 0; k < x[PR_COUNT] && !r->broken && !r->oom; k++) {
             const uint32_t *y = rules + (size_t)(x[PR_FIRST] + k) * sec_fields[S_RULES];
-            const char *rn = rstr(r, y[RU_NAME], i);
+            const char *rn = ce_pi_rstr(r, y[RU_NAME], i);
             cr_srcloc rl = rloc(r, y + RU_FILE, i);
             if (r->broken || !rn) {
-                broken(r, "rule name", i);
+                ce_pi_broken(r, "rule name", i);
                 return;
             }
             cr_rule *ru = cr_profile_add_rule(r->cfg, p, rn, rl);
@@ -640,23 +588,23 @@ static void read_profiles(reader *r)
 
 static void read_policies(reader *r)
 {
-    for (size_t i = 0; i < nrecs(r, S_USAGES) && !r->broken && !r->oom; i++) {
-        const uint32_t *x = recs(r, S_USAGES) + i * sec_fields[S_USAGES];
-        const char *name = rstr(r, x[US_NAME], i);
+    for (size_t i = 0; i < ce_pi_nrecs(r, S_USAGES) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = ce_pi_recs(r, S_USAGES) + i * sec_fields[S_USAGES];
+        const char *name = ce_pi_rstr(r, x[US_NAME], i);
         cr_srcloc loc = rloc(r, x + US_FILE, i);
         if (r->broken || !name) {
-            broken(r, "usage name", i);
+            ce_pi_broken(r, "usage name", i);
             return;
         }
         if (!cr_config_add_usage(r->cfg, name, loc))
             r->oom = true;
     }
-    for (size_t i = 0; i < nrecs(r, S_POLICIES) && !r->broken && !r->oom; i++) {
-        const uint32_t *x = recs(r, S_POLICIES) + i * sec_fields[S_POLICIES];
-        const char *name = rstr(r, x[PO_NAME], i);
+    for (size_t i = 0; i < ce_pi_nrecs(r, S_POLICIES) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = ce_pi_recs(r, S_POLICIES) + i * sec_fields[S_POLICIES];
+        const char *name = ce_pi_rstr(r, x[PO_NAME], i);
         cr_srcloc loc = rloc(r, x + PO_FILE, i);
         if (r->broken || !name) {
-            broken(r, "policy name", i);
+            ce_pi_broken(r, "policy name", i);
             return;
         }
         cr_policy *p = cr_config_add_policy(r->cfg, name, loc);
@@ -669,18 +617,18 @@ static void read_policies(reader *r)
         p->call_forwarding = (x[PO_FLAGS] & 2u) != 0;
         p->team_call = (x[PO_FLAGS] & 4u) != 0;
         p->delegation = (x[PO_FLAGS] & 8u) != 0;
-        rlist(r, &p->usages, x[PO_FIRST], x[PO_COUNT], loc, i);
+        rlist(r, &p->usages, x[PO_FIRST], x[PO_COUNT], loc, i, 0, (uint32_t)r->cfg->nusages);
     }
 }
 
 static void read_routes(reader *r)
 {
-    for (size_t i = 0; i < nrecs(r, S_GATEWAYS) && !r->broken && !r->oom; i++) {
-        const uint32_t *x = recs(r, S_GATEWAYS) + i * sec_fields[S_GATEWAYS];
-        const char *name = rstr(r, x[GW_NAME], i);
+    for (size_t i = 0; i < ce_pi_nrecs(r, S_GATEWAYS) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = ce_pi_recs(r, S_GATEWAYS) + i * sec_fields[S_GATEWAYS];
+        const char *name = ce_pi_rstr(r, x[GW_NAME], i);
         cr_srcloc loc = rloc(r, x + GW_FILE, i);
         if (r->broken || !name || x[GW_PORTS] > (uint32_t)INT32_MAX) {
-            broken(r, "gateway", i);
+            ce_pi_broken(r, "gateway", i);
             return;
         }
         cr_gateway *g = cr_config_add_gateway(r->cfg, name, loc);
@@ -693,12 +641,12 @@ static void read_routes(reader *r)
         g->remove_plus = x[GW_FLAGS] & 1u;
         g->ports = (int)x[GW_PORTS];
     }
-    for (size_t i = 0; i < nrecs(r, S_ROUTES) && !r->broken && !r->oom; i++) {
-        const uint32_t *x = recs(r, S_ROUTES) + i * sec_fields[S_ROUTES];
-        const char *name = rstr(r, x[RO_NAME], i);
+    for (size_t i = 0; i < ce_pi_nrecs(r, S_ROUTES) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = ce_pi_recs(r, S_ROUTES) + i * sec_fields[S_ROUTES];
+        const char *name = ce_pi_rstr(r, x[RO_NAME], i);
         cr_srcloc loc = rloc(r, x + RO_FILE, i);
         if (r->broken || !name) {
-            broken(r, "route name", i);
+            ce_pi_broken(r, "route name", i);
             return;
         }
         cr_route *ro = cr_config_add_route(r->cfg, name, loc);
@@ -708,19 +656,19 @@ static void read_routes(reader *r)
         }
         ro->description = rdup(r, x[RO_DESC], i);
         ro->pattern = rdup(r, x[RO_PATTERN], i);
-        rlist(r, &ro->usages, x[RO_UFIRST], x[RO_UCOUNT], loc, i);
-        rlist(r, &ro->gateways, x[RO_GFIRST], x[RO_GCOUNT], loc, i);
+        rlist(r, &ro->usages, x[RO_UFIRST], x[RO_UCOUNT], loc, i, 1, (uint32_t)r->cfg->nusages);
+        rlist(r, &ro->gateways, x[RO_GFIRST], x[RO_GCOUNT], loc, i, 2, (uint32_t)r->cfg->ngateways);
     }
 }
 
 static void read_users(reader *r)
 {
-    for (size_t i = 0; i < nrecs(r, S_USERS) && !r->broken && !r->oom; i++) {
-        const uint32_t *x = recs(r, S_USERS) + i * sec_fields[S_USERS];
-        const char *uri = rstr(r, x[UR_URI], i);
+    for (size_t i = 0; i < ce_pi_nrecs(r, S_USERS) && !r->broken && !r->oom; i++) {
+        const uint32_t *x = ce_pi_recs(r, S_USERS) + i * sec_fields[S_USERS];
+        const char *uri = ce_pi_rstr(r, x[UR_URI], i);
         cr_srcloc loc = rloc(r, x + UR_FILE, i);
         if (r->broken || !uri || x[UR_FWD_AFTER] > 86400 || x[UR_TEAM_DELAY] > 86400) {
-            broken(r, "user", i);
+            ce_pi_broken(r, "user", i);
             return;
         }
         cr_user *u = cr_config_add_user(r->cfg, uri, loc);
@@ -739,8 +687,8 @@ static void read_users(reader *r)
         u->voicemail = rdup(r, x[UR_VOICEMAIL], i);
         u->enterprise_voice = x[UR_FLAGS] & 1u;
         u->pbx_integration = (x[UR_FLAGS] & 2u) != 0;
-        rlist(r, &u->team_call, x[UR_TFIRST], x[UR_TCOUNT], loc, i);
-        rlist(r, &u->delegates, x[UR_DFIRST], x[UR_DCOUNT], loc, i);
+        rlist(r, &u->team_call, x[UR_TFIRST], x[UR_TCOUNT], loc, i, 3, 0);
+        rlist(r, &u->delegates, x[UR_DFIRST], x[UR_DCOUNT], loc, i, 4, 0);
     }
 }
 
@@ -748,11 +696,11 @@ static void read_users(reader *r)
 static void read_sources(reader *r)
 {
     const char *blob = r->base + r->h->sec[S_BLOB].off;
-    const uint32_t *x = recs(r, S_SOURCES);
-    for (size_t i = 0; i < nrecs(r, S_SOURCES) && !r->oom; i++, x += sec_fields[S_SOURCES]) {
-        const char *file = rstr(r, x[SO_FILE], i);
+    const uint32_t *x = ce_pi_recs(r, S_SOURCES);
+    for (size_t i = 0; i < ce_pi_nrecs(r, S_SOURCES) && !r->oom; i++, x += sec_fields[S_SOURCES]) {
+        const char *file = ce_pi_rstr(r, x[SO_FILE], i);
         if (!file || (uint64_t)x[SO_OFF] + x[SO_LEN] > r->h->sec[S_BLOB].count) {
-            broken(r, "source", i);
+            ce_pi_broken(r, "source", i);
             return;
         }
         if (cr_config_add_source(r->cfg, file, blob + x[SO_OFF], x[SO_LEN]) != CR_OK)
@@ -766,9 +714,9 @@ static bool presize(reader *r)
 {
     cr_config *c = r->cfg;
 #define PRESIZE(arr, cap, s)                                                                       \
-    if (nrecs(r, s) && !(c->arr = calloc(nrecs(r, s), sizeof *c->arr)))                            \
+    if (ce_pi_nrecs(r, s) && !(c->arr = calloc(ce_pi_nrecs(r, s), sizeof *c->arr)))                \
         return false;                                                                              \
-    c->cap = nrecs(r, s);
+    c->cap = ce_pi_nrecs(r, s);
     PRESIZE(domains, capdomains, S_DOMAINS)
     PRESIZE(profiles, capprofiles, S_PROFILES)
     PRESIZE(usages, capusages, S_USAGES)
@@ -805,7 +753,7 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     reader r = {.base = buf, .h = buf};
     r.pool = r.base + r.h->sec[S_STR].off;
     r.npool = r.h->sec[S_STR].count;
-    r.files = calloc(nrecs(&r, S_FILES) + 1, sizeof *r.files);
+    r.files = calloc(ce_pi_nrecs(&r, S_FILES) + 1, sizeof *r.files);
     r.cfg = cr_config_new();
     if (!r.files || !r.cfg) {
         free(r.files);
@@ -820,11 +768,15 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
         return CR_ENOMEM;
     }
     cr_config_set_source_digest(r.cfg, r.h->digest);
+    r.adopt = (flags & CR_IMAGE_BORROW) && ce_pi_adoptable(&r);
+    r.cfg->lists_in_arena = r.adopt; /* lists are read final, into the arena */
     read_meta(&r);
     read_profiles(&r);
     read_policies(&r);
     read_routes(&r);
     read_users(&r);
+    if (r.adopt && !r.broken && !r.oom)
+        ce_pi_read_compiled(&r);
     if (!r.broken && !r.oom)
         read_sources(&r);
     free(r.files);

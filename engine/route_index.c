@@ -163,8 +163,10 @@ int ce_px_builder_finish(cr_px_builder *b, cr_px_trie *t)
 
 void ce_px_trie_free(cr_px_trie *t)
 {
-    free(t->nodes);
-    free(t->items);
+    if (!t->borrowed) {
+        free(t->nodes);
+        free(t->items);
+    }
     memset(t, 0, sizeof *t);
 }
 
@@ -304,6 +306,8 @@ struct cr_route_index {
     cr_rule_index **rules;
     size_t nrules;
     cr_index_stats stats;
+    uint8_t *kinds; /* [nroutes]: CR_RK_* of each route, for plan images */
+    bool kinds_borrowed;
 };
 
 void ce_route_index_free(cr_route_index *ix)
@@ -316,6 +320,8 @@ void ce_route_index_free(cr_route_index *ix)
     for (size_t i = 0; i < ix->nrules; i++)
         ce_rule_index_free(ix->rules[i]);
     free(ix->rules);
+    if (!ix->kinds_borrowed)
+        free(ix->kinds);
     free(ix);
 }
 
@@ -428,7 +434,11 @@ int ce_route_index_build(cr_config *cfg, cr_route_analysis *a)
             ix->stats.routes_never++;
         else
             ix->stats.routes_fallback++;
+        if (cfg->routes[r].pattern && a->kind[r] && !cfg->routes[r].re)
+            a->kind[r] |= CR_RK_EXACT; /* ce_route_analysis_add left it uncompiled */
     }
+    ix->kinds = a->kind; /* the analysis is freed after the build: the kinds stay here */
+    a->kind = NULL;
     for (size_t p = 0; p < cfg->nprofiles; p++) {
         if (ce_rule_index_build(&cfg->profiles[p], &ix->naive, a->an, &ix->stats) != CR_OK)
             goto oom;
@@ -486,4 +496,56 @@ void cr_config_index_stats(const cr_config *cfg, cr_index_stats *out)
     memset(out, 0, sizeof *out);
     if (cfg && cfg->route_index)
         *out = cfg->route_index->stats;
+}
+
+/* ---- plan images --------------------------------------------------------------------------- */
+
+uint8_t ce_route_index_kind(const cr_config *cfg, size_t route)
+{
+    const cr_route_index *ix = cfg->route_index;
+    return ix && ix->kinds && route < cfg->nroutes ? ix->kinds[route] : 0;
+}
+
+const cr_px_trie *ce_route_index_trie(const cr_config *cfg, size_t usage)
+{
+    const cr_route_index *ix = cfg->route_index;
+    return ix && usage < ix->nusages ? &ix->tries[usage] : NULL;
+}
+
+int ce_route_index_adopt(cr_config *cfg, const cr_px_trie *usage_tries,
+                         const cr_px_trie *rule_tries, const uint8_t *kinds,
+                         const cr_index_stats *stats)
+{
+    cfg->route_index = NULL;
+    cr_route_index *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return CR_ENOMEM;
+    ix->tries = calloc(cfg->nusages ? cfg->nusages : 1, sizeof *ix->tries);
+    ix->rules = calloc(cfg->nprofiles ? cfg->nprofiles : 1, sizeof *ix->rules);
+    if (!ix->tries || !ix->rules)
+        goto oom;
+    for (size_t u = 0; u < cfg->nusages; u++) {
+        ix->tries[u] = usage_tries[u];
+        ix->tries[u].borrowed = true;
+    }
+    ix->nusages = cfg->nusages;
+    ix->kinds = (uint8_t *)(uintptr_t)kinds;
+    ix->kinds_borrowed = true;
+    ix->stats = *stats;
+    for (size_t r = 0; r < cfg->nroutes; r++) /* as ce_route_index_build does */
+        if (cfg->routes[r].re &&
+            ((kinds[r] & CR_RK_KIND) == CR_PX_ANY + 1 || cfg->nroutes <= CR_JIT_ALL_ROUTES))
+            ce_re_jit(cfg->routes[r].re);
+    for (size_t p = 0; p < cfg->nprofiles; p++) {
+        if (ce_rule_index_adopt(&cfg->profiles[p], &ix->naive, &rule_tries[p]) != CR_OK)
+            goto oom;
+        ix->rules[ix->nrules++] = cfg->profiles[p].rule_index;
+    }
+    cfg->route_index = ix;
+    return CR_OK;
+oom:
+    for (size_t p = 0; p < cfg->nprofiles; p++)
+        cfg->profiles[p].rule_index = NULL;
+    ce_route_index_free(ix);
+    return CR_ENOMEM;
 }

@@ -99,7 +99,12 @@ typedef struct cr_px_trie {
     size_t nnodes;
     cr_px_item *items;
     size_t nitems;
+    bool borrowed; /* nodes and items live in a mapped plan image: not freed */
 } cr_px_trie;
+
+/* Plan images hold tries as they are in memory (plan_image.c borrows them in place). */
+_Static_assert(sizeof(cr_px_node) == 16 && offsetof(cr_px_node, mask) == 12, "trie node layout");
+_Static_assert(sizeof(cr_px_item) == 8 && offsetof(cr_px_item, tail) == 6, "trie item layout");
 
 #define CR_PX_MAX_RUNS (CR_PX_MAX_DEPTH + 2)
 
@@ -203,6 +208,27 @@ static inline bool ce_route_index_match(const cr_route_iter *it)
     return it->indexed && it->px.match;
 }
 
+/* ---- plan images (plan_image.c): the compiled index written out and adopted in place ---- */
+
+/* What ce_route_index_kind returns: the analysis (cr_px_kind + 1, 0 = not analysed) in the
+ * low bits, and whether the index decides the pattern exactly (its PCRE2 code is then only
+ * compiled when a naive scan asks). */
+#define CR_RK_KIND  0x0Fu
+#define CR_RK_EXACT 0x10u
+uint8_t ce_route_index_kind(const cr_config *cfg, size_t route);
+/* The trie of a usage / of a profile's rules, NULL when there is none. */
+const cr_px_trie *ce_route_index_trie(const cr_config *cfg, size_t usage);
+const cr_px_trie *ce_rule_index_trie(const cr_profile *p);
+/*
+ * Builds cfg->route_index and every profile's rule index over tries and route kinds that live
+ * in a mapped plan image (borrowed: read in place, never freed), JIT-compiling the patterns the
+ * full build would (ce_route_index_build). usage_tries[nusages], rule_tries[nprofiles],
+ * kinds[nroutes]. CR_OK or CR_ENOMEM (nothing left half-built).
+ */
+int ce_route_index_adopt(cr_config *cfg, const cr_px_trie *usage_tries,
+                         const cr_px_trie *rule_tries, const uint8_t *kinds,
+                         const cr_index_stats *stats);
+
 /* Switching the index off, and its statistics: cr_index.h. Whether it is off: */
 bool ce_config_naive(const cr_config *cfg);
 
@@ -216,6 +242,8 @@ typedef struct cr_rule_iter {
     cr_px_iter px;
 } cr_rule_iter;
 
+/* Builds p->rule_index over a trie borrowed from a plan image (not copied). */
+int ce_rule_index_adopt(cr_profile *p, const _Atomic bool *naive, const cr_px_trie *trie);
 /* Builds p->rule_index; `naive` is the config-wide switch it follows. */
 int ce_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_analyser *an,
                         cr_index_stats *stats);

@@ -52,6 +52,28 @@ oom:
     return CR_ENOMEM;
 }
 
+int ce_rule_index_adopt(cr_profile *p, const _Atomic bool *naive, const cr_px_trie *trie)
+{
+    p->rule_index = NULL;
+    cr_rule_index *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return CR_ENOMEM;
+    ix->naive = naive;
+    ix->trie = *trie;
+    ix->trie.borrowed = true;
+    for (size_t j = 0; j < p->nrules; j++) /* as ce_rule_index_build does */
+        if (p->rules[j].re && !ce_xlat_is_simple(p->rules[j].xlat))
+            ce_re_jit(p->rules[j].re);
+    p->rule_index = ix;
+    return CR_OK;
+}
+
+const cr_px_trie *ce_rule_index_trie(const cr_profile *p)
+{
+    const cr_rule_index *ix = p ? p->rule_index : NULL;
+    return ix ? &ix->trie : NULL;
+}
+
 void ce_rule_index_free(cr_rule_index *ix)
 {
     if (!ix)

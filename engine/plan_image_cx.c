@@ -1,0 +1,374 @@
+/*
+ * The compiled sections of a plan image (version 2): what compile built, written as it lies in
+ * memory, so that a process adopting the image reads it in place instead of analysing every
+ * pattern and indexing every user again.
+ *
+ * Written: the digit tries of every usage and of every profile's rules (nodes and items as
+ * they are), each route's pattern analysis (CR_RK_*), the routes of each usage, the user
+ * indexes (slots) with their key cells, the resolved index of every name of a resolved list,
+ * each user's line number, extension, policy and profile, the index statistics and the likely
+ * profile. A process reading the image with CR_IMAGE_BORROW points at these bytes: every
+ * process that maps the same image shares those pages.
+ *
+ * Nothing is trusted: every node, item, slot, cell, index and offset is checked against the
+ * configuration read so far before the configuration may point at it (a forged image with a
+ * valid checksum is refused, never followed). An image whose hash function differs from this
+ * build's (the slots would be in the wrong places) is read without its compiled sections and
+ * compiled again.
+ */
+#include "plan_image_int.h"
+#include "route_index.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CX_FLAG_COMPLETE = 1u };
+#define CX_FLAGS_FIELD CX_BYTES_HI + 1
+
+/* Changes when ce_hash does: the slots were placed with it. */
+static uint32_t hash_check(void)
+{
+    static const char probe[] = "callroute plan image: sip:alice@contoso.com +14255550100";
+    return (uint32_t)ce_hash(probe, sizeof probe - 1, false) ^
+           (uint32_t)(ce_hash(probe, sizeof probe - 1, true) >> 32);
+}
+
+/* ---- writing ----------------------------------------------------------------------------- */
+
+static void put_trie(builder *b, const cr_px_trie *t)
+{
+    ce_pi_put(b, S_TRIES, (uint32_t)b->nraw[S_NODES]);
+    ce_pi_put(b, S_TRIES, (uint32_t)t->nnodes);
+    ce_pi_put(b, S_TRIES, (uint32_t)b->nraw[S_ITEMS]);
+    ce_pi_put(b, S_TRIES, (uint32_t)t->nitems);
+    for (size_t i = 0; i < t->nnodes; i++) {
+        cr_px_node n;
+        memset(&n, 0, sizeof n); /* no stray padding bytes: images are byte for byte the same */
+        n.first_child = t->nodes[i].first_child;
+        n.items_off = t->nodes[i].items_off;
+        n.items_n = t->nodes[i].items_n;
+        n.mask = t->nodes[i].mask;
+        ce_pi_put_raw(b, S_NODES, &n, 1);
+    }
+    ce_pi_put_raw(b, S_ITEMS, t->items, t->nitems);
+}
+
+static void put_user_lines(builder *b)
+{
+    const cr_config *c = b->cfg;
+    for (size_t i = 0; i < c->nusers; i++) {
+        const cr_user *u = &c->users[i];
+        ce_pi_put(b, S_USERCX, ce_pi_str(b, u->line_number));
+        ce_pi_put(b, S_USERCX, ce_pi_str(b, u->line_ext));
+        ce_pi_put(b, S_USERCX, u->policy_idx < 0 ? NONE : (uint32_t)u->policy_idx);
+        ce_pi_put(b, S_USERCX, u->profile_idx < 0 ? NONE : (uint32_t)u->profile_idx);
+    }
+}
+
+/* Everything compile built is there (an index build that ran out of memory leaves none). */
+static bool complete(const cr_config *c)
+{
+    if (!c->route_index || !c->usage_routes || (c->nusers && (!c->user_keys || !c->user_lines)))
+        return false;
+    for (size_t p = 0; p < c->nprofiles; p++)
+        if (!ce_rule_index_trie(&c->profiles[p]))
+            return false;
+    return true;
+}
+
+static void put_meta(builder *b, bool full)
+{
+    const cr_config *c = b->cfg;
+    cr_index_stats st;
+    cr_config_index_stats(c, &st);
+    uint32_t m[CX_FIELDS] = {0};
+    m[CX_HASHCHECK] = hash_check();
+    m[CX_LIKELY] = c->likely_profile ? (uint32_t)(c->likely_profile - c->profiles) : NONE;
+    m[CX_RIX] = (uint32_t)st.routes_indexed;
+    m[CX_RFB] = (uint32_t)st.routes_fallback;
+    m[CX_RNV] = (uint32_t)st.routes_never;
+    m[CX_UIX] = (uint32_t)st.rules_indexed;
+    m[CX_UFB] = (uint32_t)st.rules_fallback;
+    m[CX_UNV] = (uint32_t)st.rules_never;
+    m[CX_BYTES_LO] = (uint32_t)st.bytes;
+    m[CX_BYTES_HI] = (uint32_t)((uint64_t)st.bytes >> 32);
+    m[CX_FLAGS_FIELD] = full ? CX_FLAG_COMPLETE : 0;
+    for (int i = 0; i < CX_FIELDS; i++)
+        ce_pi_put(b, S_CXMETA, m[i]);
+}
+
+void ce_pi_build_compiled(builder *b)
+{
+    const cr_config *c = b->cfg;
+    bool full = complete(c);
+    put_meta(b, full);
+    put_user_lines(b);
+    if (!full)
+        return;
+    for (size_t u = 0; u < c->nusages; u++)
+        put_trie(b, ce_route_index_trie(c, u));
+    for (size_t p = 0; p < c->nprofiles; p++)
+        put_trie(b, ce_rule_index_trie(&c->profiles[p]));
+    uint8_t *kinds = malloc(c->nroutes ? c->nroutes : 1);
+    if (!kinds) {
+        b->oom = true;
+        return;
+    }
+    for (size_t r = 0; r < c->nroutes; r++)
+        kinds[r] = ce_route_index_kind(c, r);
+    ce_pi_put_raw(b, S_KINDS, kinds, c->nroutes);
+    free(kinds);
+    for (size_t u = 0; u < c->nusages; u++) {
+        ce_pi_put(b, S_UHEAD, (uint32_t)b->sec[S_ROUTEIDS].n);
+        ce_pi_put(b, S_UHEAD, (uint32_t)c->usage_routes[u].count);
+        for (size_t k = 0; k < c->usage_routes[u].count; k++)
+            ce_pi_put(b, S_ROUTEIDS, c->usage_routes[u].routes[k]);
+    }
+    ce_pi_put_raw(b, S_UKEYS, c->user_keys, c->nusers);
+    ce_pi_put_raw(b, S_ULINES, c->user_lines, c->nusers);
+    ce_pi_put_raw(b, S_USLOTS, c->user_uri_ix.slots, c->user_uri_ix.cap);
+    ce_pi_put_raw(b, S_LSLOTS, c->user_line_ix.slots, c->user_line_ix.cap);
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+static const void *sec_base(const reader *r, int s)
+{
+    return r->base + r->h->sec[s].off;
+}
+
+bool ce_pi_adoptable(const reader *r)
+{
+    if (ce_pi_nrecs(r, S_CXMETA) != 1)
+        return false;
+    const uint32_t *m = ce_pi_recs(r, S_CXMETA);
+    return (m[CX_FLAGS_FIELD] & CX_FLAG_COMPLETE) && m[CX_HASHCHECK] == hash_check() &&
+           ce_pi_nrecs(r, S_NAMEIX) == ce_pi_nrecs(r, S_NAMES);
+}
+
+void ce_pi_list_final(reader *r, cr_namelist *l, uint32_t first, uint32_t count, int slot,
+                      uint32_t limit, size_t i)
+{
+    memset(l, 0, sizeof *l);
+    if (!count || r->broken || r->oom)
+        return;
+    if ((uint64_t)first + count > ce_pi_nrecs(r, S_NAMES)) {
+        ce_pi_broken(r, "name list", i);
+        return;
+    }
+    if (r->lcount[slot] == count && r->lfirst[slot] == first) { /* the same range: shared */
+        *l = r->last[slot];
+        return;
+    }
+    const uint32_t *names = ce_pi_recs(r, S_NAMES), *ix = ce_pi_recs(r, S_NAMEIX);
+    char **v = ce_arena_alloc(r->cfg, count * sizeof *v);
+    if (!v) {
+        r->oom = true;
+        return;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        const char *s = ce_pi_rstr(r, names[first + k], i);
+        if (!s || (limit && ix[first + k] >= limit)) {
+            ce_pi_broken(r, "name", i);
+            return;
+        }
+        v[k] = (char *)(uintptr_t)s;
+    }
+    l->names = v;
+    l->idx = limit ? (uint32_t *)(uintptr_t)(ix + first) : NULL;
+    l->count = l->cap = count;
+    r->lfirst[slot] = first;
+    r->lcount[slot] = count;
+    r->last[slot] = *l;
+}
+
+/* Bits set in a 16-bit mask. */
+static unsigned bits16(unsigned x)
+{
+    unsigned n = 0;
+    for (; x; x &= x - 1)
+        n++;
+    return n;
+}
+
+/* Trie `t` (record i of S_TRIES) lies inside the node and item sections, every child and item
+ * range of every node inside the trie, every item's id below `ids`. */
+static bool read_trie(reader *r, size_t i, uint32_t ids, cr_px_trie *t)
+{
+    const uint32_t *x = ce_pi_recs(r, S_TRIES) + i * sec_fields[S_TRIES];
+    if (x[TR_NNODES] == 0 || (uint64_t)x[TR_NODE] + x[TR_NNODES] > ce_pi_nrecs(r, S_NODES) ||
+        (uint64_t)x[TR_ITEM] + x[TR_NITEMS] > ce_pi_nrecs(r, S_ITEMS)) {
+        ce_pi_broken(r, "trie", i);
+        return false;
+    }
+    const cr_px_node *nodes = (const cr_px_node *)sec_base(r, S_NODES) + x[TR_NODE];
+    const cr_px_item *items = (const cr_px_item *)sec_base(r, S_ITEMS) + x[TR_ITEM];
+    for (size_t k = 0; k < x[TR_NNODES]; k++) {
+        const cr_px_node *n = &nodes[k];
+        if ((n->mask & ~CR_PX_SYMS) ||
+            (n->mask && (uint64_t)n->first_child + bits16(n->mask) > x[TR_NNODES]) ||
+            (uint64_t)n->items_off + n->items_n > x[TR_NITEMS]) {
+            ce_pi_broken(r, "trie node", i);
+            return false;
+        }
+    }
+    for (size_t k = 0; k < x[TR_NITEMS]; k++)
+        if (items[k].id >= ids) {
+            ce_pi_broken(r, "trie item", i);
+            return false;
+        }
+    *t = (cr_px_trie){(cr_px_node *)(uintptr_t)nodes, x[TR_NNODES], (cr_px_item *)(uintptr_t)items,
+                      x[TR_NITEMS], true};
+    return true;
+}
+
+/* Slots of a user index: a power of two of them, one empty at least (a probe ends), every
+ * value a user that has what the index compares with. */
+static bool read_slots(reader *r, int s, bool lines, cr_index_slot **out, size_t *cap)
+{
+    const cr_config *c = r->cfg;
+    size_t n = ce_pi_nrecs(r, s), used = 0;
+    const cr_index_slot *slots = sec_base(r, s);
+    if (n == 0 || (n & (n - 1))) {
+        ce_pi_broken(r, sec_names[s], n);
+        return false;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (!slots[k].val)
+            continue;
+        uint32_t u = (slots[k].val - 1) & CR_USER_IX_MASK;
+        if (u >= c->nusers || (lines && !c->users[u].line_number)) {
+            ce_pi_broken(r, sec_names[s], k);
+            return false;
+        }
+        used++;
+    }
+    if (used == n) {
+        ce_pi_broken(r, sec_names[s], n);
+        return false;
+    }
+    *out = (cr_index_slot *)(uintptr_t)slots;
+    *cap = n;
+    return true;
+}
+
+static bool read_cells(reader *r, int s, cr_key_cell **out)
+{
+    const cr_key_cell *cells = sec_base(r, s);
+    for (size_t k = 0; k < r->cfg->nusers; k++)
+        if (cells[k].len > sizeof cells[k].s && cells[k].len != CR_KEY_LONG) {
+            ce_pi_broken(r, sec_names[s], k);
+            return false;
+        }
+    *out = (cr_key_cell *)(uintptr_t)cells;
+    return true;
+}
+
+/* Each user's line number, extension, policy and profile as compile set them. */
+static bool read_user_lines(reader *r)
+{
+    cr_config *c = r->cfg;
+    const uint32_t *x = ce_pi_recs(r, S_USERCX);
+    for (size_t i = 0; i < c->nusers; i++, x += sec_fields[S_USERCX]) {
+        cr_user *u = &c->users[i];
+        u->line_number = (char *)(uintptr_t)ce_pi_rstr(r, x[UC_NUMBER], i);
+        u->line_ext = (char *)(uintptr_t)ce_pi_rstr(r, x[UC_EXT], i);
+        if (r->broken || !u->line_number != !u->line || (u->line_ext && !u->line_number) ||
+            (x[UC_POLICY] != NONE && x[UC_POLICY] >= c->npolicies) ||
+            (x[UC_PROFILE] != NONE && x[UC_PROFILE] >= c->nprofiles) ||
+            (x[UC_POLICY] != NONE) != (u->policy != NULL) ||
+            (x[UC_PROFILE] != NONE) != (u->profile != NULL)) {
+            ce_pi_broken(r, "user line", i);
+            return false;
+        }
+        u->policy_idx = x[UC_POLICY] == NONE ? -1 : (long)x[UC_POLICY];
+        u->profile_idx = x[UC_PROFILE] == NONE ? -1 : (long)x[UC_PROFILE];
+    }
+    return true;
+}
+
+/* The routes of each usage: ranges of S_ROUTEIDS, every id a route. */
+static bool read_usage_routes(reader *r, ce_image_cx *x)
+{
+    const cr_config *c = r->cfg;
+    const uint32_t *head = ce_pi_recs(r, S_UHEAD), *ids = ce_pi_recs(r, S_ROUTEIDS);
+    for (size_t u = 0; u < c->nusages; u++)
+        if ((uint64_t)head[2 * u] + head[2 * u + 1] > ce_pi_nrecs(r, S_ROUTEIDS)) {
+            ce_pi_broken(r, "usage routes", u);
+            return false;
+        }
+    for (size_t k = 0; k < ce_pi_nrecs(r, S_ROUTEIDS); k++)
+        if (ids[k] >= c->nroutes) {
+            ce_pi_broken(r, "usage route", k);
+            return false;
+        }
+    x->usage_head = head;
+    x->route_ids = ids;
+    return true;
+}
+
+static bool counts_match(const reader *r)
+{
+    const cr_config *c = r->cfg;
+    return ce_pi_nrecs(r, S_USERCX) == c->nusers && ce_pi_nrecs(r, S_UKEYS) == c->nusers &&
+           ce_pi_nrecs(r, S_ULINES) == c->nusers && ce_pi_nrecs(r, S_KINDS) == c->nroutes &&
+           ce_pi_nrecs(r, S_UHEAD) == c->nusages &&
+           ce_pi_nrecs(r, S_TRIES) == c->nusages + c->nprofiles;
+}
+
+static void read_stats(const uint32_t *m, ce_image_cx *x)
+{
+    x->stats = (cr_index_stats){m[CX_RIX],
+                                m[CX_RFB],
+                                m[CX_RNV],
+                                m[CX_UIX],
+                                m[CX_UFB],
+                                m[CX_UNV],
+                                (size_t)((uint64_t)m[CX_BYTES_HI] << 32 | m[CX_BYTES_LO])};
+    x->likely_profile = m[CX_LIKELY];
+}
+
+void ce_pi_read_compiled(reader *r)
+{
+    cr_config *c = r->cfg;
+    const uint32_t *m = ce_pi_recs(r, S_CXMETA);
+    if (!counts_match(r) || (m[CX_LIKELY] != NONE && m[CX_LIKELY] >= c->nprofiles)) {
+        ce_pi_broken(r, "compiled section", 0);
+        return;
+    }
+    ce_image_cx *x = calloc(1, sizeof *x);
+    if (!x) {
+        r->oom = true;
+        return;
+    }
+    c->cx = x; /* freed with the configuration from here on */
+    read_stats(m, x);
+    x->usage_tries = calloc(c->nusages + 1, sizeof *x->usage_tries);
+    x->rule_tries = calloc(c->nprofiles + 1, sizeof *x->rule_tries);
+    if (!x->usage_tries || !x->rule_tries) {
+        r->oom = true;
+        return;
+    }
+    for (size_t u = 0; u < c->nusages; u++)
+        if (!read_trie(r, u, (uint32_t)c->nroutes, &x->usage_tries[u]))
+            return;
+    for (size_t p = 0; p < c->nprofiles; p++)
+        if (!read_trie(r, c->nusages + p, (uint32_t)c->profiles[p].nrules, &x->rule_tries[p]))
+            return;
+    x->route_kinds = sec_base(r, S_KINDS);
+    if (!read_user_lines(r) || !read_usage_routes(r, x) ||
+        !read_slots(r, S_USLOTS, false, &x->uri_slots, &x->uri_cap) ||
+        !read_slots(r, S_LSLOTS, true, &x->line_slots, &x->line_cap) ||
+        !read_cells(r, S_UKEYS, &x->user_keys) || !read_cells(r, S_ULINES, &x->user_lines))
+        return;
+}
+
+void ce_image_cx_free(ce_image_cx *x)
+{
+    if (!x)
+        return;
+    free(x->usage_tries);
+    free(x->rule_tries);
+    free(x);
+}

@@ -1,0 +1,189 @@
+/* Inside plan images: the layout shared by plan_image.c (the model) and plan_image_cx.c (the
+ * compiled sections). Not for other layers. */
+#ifndef CR_PLAN_IMAGE_INT_H
+#define CR_PLAN_IMAGE_INT_H
+
+#include "plan_image.h"
+#include "model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NONE UINT32_MAX
+
+enum {
+    S_STR,
+    S_FILES,
+    S_DOMAINS,
+    S_PROFILES,
+    S_RULES,
+    S_USAGES,
+    S_POLICIES,
+    S_GATEWAYS,
+    S_ROUTES,
+    S_USERS,
+    S_NAMES,
+    S_META,
+    S_SOURCES,
+    S_BLOB,
+    /* compiled (version 2, plan_image_cx.c): read in place by the processes adopting a plan */
+    S_NAMEIX,   /* [names]: the resolved index of each name of a resolved list, NONE otherwise */
+    S_USERCX,   /* [users]: line number, extension, policy and profile indexes */
+    S_CXMETA,   /* one record: statistics, likely profile, table sizes, hash check */
+    S_TRIES,    /* [usages + profiles]: first node, nodes, first item, items */
+    S_NODES,    /* cr_px_node */
+    S_ITEMS,    /* cr_px_item */
+    S_KINDS,    /* [routes]: CR_RK_* bytes */
+    S_ROUTEIDS, /* the routes of each usage, in order */
+    S_UHEAD,    /* [usages]: first and count in S_ROUTEIDS */
+    S_UKEYS,    /* [users] cr_key_cell: URI keys */
+    S_ULINES,   /* [users] cr_key_cell: line numbers */
+    S_USLOTS,   /* cr_index_slot: the URI index */
+    S_LSLOTS,   /* cr_index_slot: the line index */
+    S_COUNT
+};
+
+/* uint32_t fields of each record section; 0 for the sections of bytes or of structs (their
+ * element size is sec_esize) */
+static const uint32_t sec_fields[S_COUNT] = {0, 1, 1,  7, 7, 3, 7, 7, 9, 17, 1, 10, 3, 0,
+                                             1, 4, 16, 4, 0, 0, 0, 1, 2, 0,  0, 0,  0};
+static const uint32_t sec_esize[S_COUNT] = {1, 4,  4,  28, 28, 12, 28, 28, 36, 68, 4,  40, 12, 1,
+                                            4, 16, 64, 16, 16, 8,  1,  4,  8,  32, 32, 8,  8};
+static const char *const sec_names[S_COUNT] = {
+    "strings",        "files",      "domains",      "profiles",     "rules",         "usages",
+    "policies",       "gateways",   "routes",       "users",        "names",         "meta",
+    "sources",        "blob",       "name indexes", "user lines",   "compiled meta", "tries",
+    "trie nodes",     "trie items", "route kinds",  "usage routes", "usage heads",   "user keys",
+    "user line keys", "URI index",  "line index"};
+
+typedef struct plan_section {
+    uint64_t off, count;
+    uint32_t esize, pad;
+} plan_section;
+
+typedef struct plan_header {
+    char magic[CR_PLAN_MAGIC_LEN];
+    uint64_t checksum; /* XXH64 of bytes [16, total_len) */
+    uint32_t version, arch;
+    uint64_t total_len, generation, digest;
+    uint32_t header_len, nsections;
+    plan_section sec[S_COUNT];
+} plan_header;
+
+_Static_assert(sizeof(plan_header) == 56 + 24 * S_COUNT, "plan header layout");
+
+/* record layouts (field indexes) */
+enum { PR_NAME, PR_DESC, PR_EAP, PR_FIRST, PR_COUNT, PR_FILE, PR_LINE };
+enum { RU_NAME, RU_DESC, RU_PATTERN, RU_XLAT, RU_FLAGS, RU_FILE, RU_LINE };
+enum { US_NAME, US_FILE, US_LINE };
+enum { PO_NAME, PO_DESC, PO_FLAGS, PO_FIRST, PO_COUNT, PO_FILE, PO_LINE };
+enum { GW_NAME, GW_ADDR, GW_PROFILE, GW_FLAGS, GW_PORTS, GW_FILE, GW_LINE };
+enum { RO_NAME, RO_DESC, RO_PATTERN, RO_UFIRST, RO_UCOUNT, RO_GFIRST, RO_GCOUNT, RO_FILE, RO_LINE };
+enum {
+    UR_URI,
+    UR_LINEURI,
+    UR_POLICY,
+    UR_PROFILE,
+    UR_SIMRING,
+    UR_FWD_IMM,
+    UR_FWD_AFTER,
+    UR_FWD_TARGET,
+    UR_TEAM_DELAY,
+    UR_TFIRST,
+    UR_TCOUNT,
+    UR_DFIRST,
+    UR_DCOUNT,
+    UR_VOICEMAIL,
+    UR_FLAGS,
+    UR_FILE,
+    UR_LINE
+};
+enum {
+    ME_DPROFILE,
+    ME_DPROFILE_FILE,
+    ME_DPROFILE_LINE,
+    ME_DPOLICY,
+    ME_DPOLICY_FILE,
+    ME_DPOLICY_LINE,
+    ME_DIR,
+    ME_DIR_FILE,
+    ME_DIR_LINE,
+    ME_FLAGS
+};
+enum { SO_FILE, SO_OFF, SO_LEN };
+enum { UC_NUMBER, UC_EXT, UC_POLICY, UC_PROFILE };
+enum {
+    CX_HASHCHECK,
+    CX_LIKELY,
+    CX_RIX, /* routes: indexed, fallback, never */
+    CX_RFB,
+    CX_RNV,
+    CX_UIX, /* rules: the same */
+    CX_UFB,
+    CX_UNV,
+    CX_BYTES_LO,
+    CX_BYTES_HI,
+    CX_FIELDS = 16
+};
+enum { TR_NODE, TR_NNODES, TR_ITEM, TR_NITEMS };
+
+typedef struct u32vec {
+    uint32_t *v;
+    size_t n, cap;
+} u32vec;
+
+typedef struct builder {
+    u32vec sec[S_COUNT];  /* records of each uint32_t section, bytes of the struct sections */
+    size_t nraw[S_COUNT]; /* elements of the struct sections (S_NODES...) */
+    uint32_t last_first[5], last_count[5]; /* the last list of each kind (put_list) */
+    char *pool, *blob;
+    size_t npool, cappool, nblob, capblob;
+    uint32_t *set; /* string pool offsets + 1, open addressing */
+    size_t setcap, setn;
+    const cr_config *cfg;
+    const char *last_file;
+    uint32_t last_file_ix;
+    bool oom;
+} builder;
+
+typedef struct reader {
+    const char *base;
+    const plan_header *h;
+    const char *pool;
+    uint64_t npool;
+    const char **files; /* interned in the new config */
+    size_t nfiles;
+    cr_config *cfg;
+    bool broken, oom;
+    bool adopt; /* lists final and compiled sections read in place (ce_pi_adoptable) */
+    uint32_t lfirst[5], lcount[5]; /* the last list of each kind, shared by equal ranges */
+    cr_namelist last[5];
+    char why[160];
+} reader;
+
+/* building (plan_image.c) */
+void ce_pi_put(builder *b, int s, uint32_t v);
+/* Appends n elements of struct section s (sec_esize[s] bytes each). */
+void ce_pi_put_raw(builder *b, int s, const void *p, size_t n);
+uint32_t ce_pi_str(builder *b, const char *s);
+/* The compiled sections of b->cfg (plan_image_cx.c). */
+void ce_pi_build_compiled(builder *b);
+
+/* reading (plan_image.c) */
+const uint32_t *ce_pi_recs(const reader *r, int s);
+size_t ce_pi_nrecs(const reader *r, int s);
+void ce_pi_broken(reader *r, const char *what, size_t i);
+const char *ce_pi_rstr(reader *r, uint32_t off, size_t i);
+/* True when the image holds its compiled sections and they can be read in place by this build
+ * (same hash function): lists are then read final, and ce_pi_read_compiled attaches the rest. */
+bool ce_pi_adoptable(const reader *r);
+/* A list of names read final (adopting): the names in the arena, the resolved indexes (when
+ * limit > 0, each below limit) read in place from S_NAMEIX; equal ranges share their arrays. */
+void ce_pi_list_final(reader *r, cr_namelist *l, uint32_t first, uint32_t count, int slot,
+                      uint32_t limit, size_t i);
+/* Checks the compiled sections against the configuration read so far and attaches them to it
+ * (cfg->cx), read in place; sets r->broken or r->oom (plan_image_cx.c). */
+void ce_pi_read_compiled(reader *r);
+
+#endif
