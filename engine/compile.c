@@ -615,7 +615,7 @@ static void compile_adopted(cr_config *c, cr_diag *d)
     if (d->errors == before &&
         ce_route_index_adopt(c, x->usage_tries, x->rule_tries, x->route_kinds, &x->stats) != CR_OK)
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
-    if (d->errors == before) /* `check` of an image says what `check` of its XML says */
+    if (d->errors == before && x->lint) /* `check` of an image says what `check` of its XML says */
         ce_lint(c, d);
 }
 

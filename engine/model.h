@@ -221,6 +221,7 @@ typedef struct ce_image_cx {
     const uint32_t *route_ids;           /* the routes of every usage, one after another */
     const uint32_t *usage_head;          /* [nusages][2]: first and count in route_ids */
     uint32_t likely_profile;             /* profile index, UINT32_MAX: none */
+    bool lint;                           /* run lint after adopting (CR_IMAGE_NOLINT not given) */
 } ce_image_cx;
 void ce_image_cx_free(ce_image_cx *x);
 

@@ -194,6 +194,12 @@ static void map_release(void *ud)
 
 int cr_image_load_owned(cr_image_map *m, const char *path, cr_config **out, cr_diag *diag)
 {
+    return cr_image_load_owned_ex(m, path, 0, out, diag);
+}
+
+int cr_image_load_owned_ex(cr_image_map *m, const char *path, unsigned flags, cr_config **out,
+                           cr_diag *diag)
+{
     *out = NULL;
     cr_image_map *keep = malloc(sizeof *keep);
     if (!keep) {
@@ -203,7 +209,8 @@ int cr_image_load_owned(cr_image_map *m, const char *path, cr_config **out, cr_d
     *keep = *m;
     m->base = NULL;
     cr_config *cfg = NULL;
-    int rc = cr_image_read_ex(keep->base, keep->len, path, CR_IMAGE_BORROW, &cfg, diag);
+    int rc = cr_image_read_ex(keep->base, keep->len, path,
+                              flags | CR_IMAGE_BORROW | CR_IMAGE_VERIFIED, &cfg, diag);
     if (rc != CR_OK) {
         map_release(keep);
         return rc;

@@ -68,6 +68,13 @@ int cr_image_read(const void *buf, size_t n, const char *name, cr_config **out, 
  * releases it). Every process deciding from the same mapped image shares those pages.
  */
 #define CR_IMAGE_BORROW 1u
+/* The bytes were accepted by cr_image_verify and cannot have changed since (a read-only
+ * mapping of a file nobody rewrites in place): the checksum is not computed again (the header
+ * and the section table are still checked). */
+#define CR_IMAGE_VERIFIED 2u
+/* With CR_IMAGE_BORROW: a configuration that adopts the image's compiled sections compiles
+ * without lint (the process that wrote the image ran it and reported its warnings). */
+#define CR_IMAGE_NOLINT 4u
 int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags, cr_config **out,
                      cr_diag *diag);
 /* Who releases the image a configuration read with CR_IMAGE_BORROW borrows from: release(ud)

@@ -719,7 +719,7 @@ static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, s
             cr_diag_init(&d);
             /* the plan keeps the image mapped and decides from its strings: every process
              * that adopted it shares those pages (unmapped when the plan is freed) */
-            rc = cr_image_load_owned(&m, path, out, &d);
+            rc = cr_image_load_owned_ex(&m, path, CR_IMAGE_NOLINT, out, &d);
             if (rc == CR_OK && h->db_path && crp_users_check(h->db_path, *out, &d) != CR_OK) {
                 cr_config_free(*out);
                 *out = NULL;

@@ -46,5 +46,10 @@ int cr_image_load_mapped(const cr_image_map *m, const char *path, cr_config **ou
  * freed, or at once on failure). Every process that loads the same published image file this
  * way shares its pages. */
 int cr_image_load_owned(cr_image_map *m, const char *path, cr_config **out, cr_diag *diag);
+/* The same with cr_image_read_ex's flags (CR_IMAGE_NOLINT: a process adopting a published plan
+ * repeats no lint). The mapping was verified when it was made: its checksum is not computed
+ * again. */
+int cr_image_load_owned_ex(cr_image_map *m, const char *path, unsigned flags, cr_config **out,
+                           cr_diag *diag);
 
 #endif

@@ -1,0 +1,206 @@
+/*
+ * plan_adopt — how long a process takes to start deciding with a published plan image
+ * (issue 14), in one run, side by side:
+ *
+ *   map+verify  cr_image_map_file: open, map read-only (MAP_POPULATE), check the header, the
+ *               section table and the checksum. What the issue calls "image load".
+ *   adopt       map+verify, then read the image in place as a Kamailio worker does when it
+ *               follows a reload (cr_image_load_owned_ex with CR_IMAGE_NOLINT): the model's
+ *               records and the compiled sections (tries, user indexes) are pointed at, not
+ *               rebuilt; per process only the record arrays, the name indexes, the PCRE2 code
+ *               of the rules and of the routes the index cannot decide, and the workflows.
+ *   recompile   the way before image version 2 (the baseline): map+verify, read the model out
+ *               of the image into private memory and compile it again (cr_image_load_mapped:
+ *               every pattern analysed, every index built).
+ *
+ * Rounds alternate (adopt, recompile, adopt, ...); each prints its milliseconds and, for
+ * adopt and recompile, the resident memory the configuration added. The decision of every
+ * number of --numbers is compared between the two (a difference exits 1). Nothing is
+ * asserted on time: this is a measuring program.
+ *
+ *   plan_adopt --image FILE [--numbers FILE] [--rounds N] [--json] [--adopt-only]
+ *
+ * --adopt-only leaves the recompile rounds out (for profiling the adoption alone).
+ */
+#include "cr_engine.h"
+#include "cr_image.h"
+
+#include <getopt.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_NUMBERS 5000
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Resident kB of this process (VmRSS). */
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+typedef struct numbers {
+    char (*from)[128], (*dialed)[64];
+    size_t n;
+} numbers;
+
+static void read_numbers(const char *path, numbers *nb)
+{
+    nb->from = calloc(MAX_NUMBERS, sizeof *nb->from);
+    nb->dialed = calloc(MAX_NUMBERS, sizeof *nb->dialed);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    char line[256];
+    while (f && nb->from && nb->dialed && nb->n < MAX_NUMBERS && fgets(line, sizeof line, f))
+        if (sscanf(line, "%127s %63s", nb->from[nb->n], nb->dialed[nb->n]) == 2)
+            nb->n++;
+    if (f)
+        fclose(f);
+}
+
+static cr_config *load(const char *image, bool adopt, double *ms, double *verify_ms, long *kb)
+{
+    malloc_trim(0);
+    long before = rss_kb();
+    double t0 = now_ms();
+    cr_image_map m;
+    char err[512];
+    if (cr_image_map_file(image, &m, err, sizeof err) != CR_OK) {
+        fprintf(stderr, "plan_adopt: %s\n", err);
+        exit(2);
+    }
+    *verify_ms = now_ms() - t0;
+    cr_config *cfg = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    int rc = adopt ? cr_image_load_owned_ex(&m, image, CR_IMAGE_NOLINT, &cfg, &d)
+                   : cr_image_load_mapped(&m, image, &cfg, &d);
+    if (!adopt)
+        cr_image_unmap(&m);
+    *ms = now_ms() - t0;
+    *kb = rss_kb() - before;
+    if (rc != CR_OK) {
+        char line[1600];
+        for (size_t i = 0; i < d.count; i++) {
+            cr_diag_format(&d, i, line, sizeof line);
+            fprintf(stderr, "%s\n", line);
+        }
+        exit(2);
+    }
+    cr_diag_free(&d);
+    return cfg;
+}
+
+/* Decides every number with both configurations: the same attempts, reason and kind. */
+static size_t compare(const cr_config *a, const cr_config *b, const numbers *nb)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < nb->n; i++) {
+        cr_decision x, y;
+        cr_route_decide(a, nb->from[i], nb->dialed[i], NULL, &x, NULL);
+        cr_route_decide(b, nb->from[i], nb->dialed[i], NULL, &y, NULL);
+        bool same = x.kind == y.kind && x.nattempts == y.nattempts &&
+                    strcmp(x.reason, y.reason) == 0 && strcmp(x.normalized, y.normalized) == 0;
+        for (size_t k = 0; same && k < x.nattempts; k++)
+            same = strcmp(x.attempts[k].uri, y.attempts[k].uri) == 0 &&
+                   strcmp(x.attempts[k].route->name, y.attempts[k].route->name) == 0;
+        if (!same && bad++ < 5)
+            fprintf(stderr, "plan_adopt: %s %s decided differently\n", nb->from[i],
+                    nb->dialed[i]);
+    }
+    return bad;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    const char *image = NULL, *numbers_path = NULL;
+    int rounds = 5;
+    bool json = false, adopt_only = false;
+    static const struct option opts[] = {{"image", required_argument, 0, 'i'},
+                                         {"numbers", required_argument, 0, 'n'},
+                                         {"rounds", required_argument, 0, 'r'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"adopt-only", no_argument, 0, 'a'},
+                                         {0, 0, 0, 0}};
+    for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+        if (c == 'i')
+            image = optarg;
+        else if (c == 'n')
+            numbers_path = optarg;
+        else if (c == 'r')
+            rounds = atoi(optarg);
+        else if (c == 'j')
+            json = true;
+        else if (c == 'a')
+            adopt_only = true;
+        else
+            return 2;
+    }
+    if (!image || rounds < 1 || rounds > 100) {
+        fprintf(stderr, "usage: plan_adopt --image FILE [--numbers FILE] [--rounds N] [--json]\n");
+        return 2;
+    }
+    numbers nb = {0};
+    read_numbers(numbers_path, &nb);
+    double verify[100], adopt[100], recompile[100];
+    long adopt_kb = 0, recompile_kb = 0;
+    size_t mismatches = 0;
+    for (int r = 0; r < rounds; r++) {
+        double v2;
+        cr_config *a = load(image, true, &adopt[r], &verify[r], &adopt_kb);
+        if (adopt_only) {
+            cr_config_free(a);
+            recompile[r] = 0;
+            continue;
+        }
+        cr_config *b = load(image, false, &recompile[r], &v2, &recompile_kb);
+        if (r == 0)
+            mismatches = compare(a, b, &nb);
+        cr_config_free(a);
+        cr_config_free(b);
+        if (!json)
+            printf("round %d: map+verify %.1f ms, adopt %.1f ms (+%ld kB), recompile %.1f ms "
+                   "(+%ld kB)\n",
+                   r + 1, verify[r], adopt[r], adopt_kb, recompile[r], recompile_kb);
+    }
+    qsort(verify, (size_t)rounds, sizeof *verify, cmp_double);
+    qsort(adopt, (size_t)rounds, sizeof *adopt, cmp_double);
+    qsort(recompile, (size_t)rounds, sizeof *recompile, cmp_double);
+    int mid = rounds / 2;
+    if (json)
+        printf("{\"rounds\": %d, \"verify_ms_median\": %.2f, \"adopt_ms_median\": %.2f, "
+               "\"adopt_ms_min\": %.2f, \"adopt_ms_max\": %.2f, \"recompile_ms_median\": %.2f, "
+               "\"ratio\": %.1f, \"adopt_kb\": %ld, \"recompile_kb\": %ld, \"compared\": %zu, "
+               "\"mismatches\": %zu}\n",
+               rounds, verify[mid], adopt[mid], adopt[0], adopt[rounds - 1], recompile[mid],
+               recompile[mid] / adopt[mid], adopt_kb, recompile_kb, nb.n, mismatches);
+    else
+        printf("median of %d: map+verify %.1f ms, adopt %.1f ms (min %.1f, max %.1f), recompile "
+               "%.1f ms: adopt is %.1fx faster; %zu numbers compared, %zu mismatches\n",
+               rounds, verify[mid], adopt[mid], adopt[0], adopt[rounds - 1], recompile[mid],
+               recompile[mid] / adopt[mid], nb.n, mismatches);
+    free(nb.from);
+    free(nb.dialed);
+    return mismatches ? 1 : 0;
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Seeds for fuzz_plan_image: damaged variants of valid plan images, aimed at the compiled
+sections that a process adopting an image reads in place (engine/plan_image_cx.c).
+
+fuzz_plan_image writes a valid header and checksum over every input before reading it, so
+each variant here reaches the section checks: a byte flipped, a count or index pushed out of
+range, a hash table with no empty slot, a key cell longer than its cell, a trie node whose
+children lie outside its trie. Deterministic (seeded), so the corpus is the same each time.
+
+  plan_image_seeds.py OUTDIR IMAGE...
+"""
+import hashlib
+import os
+import random
+import struct
+import sys
+
+HEADER = struct.Struct("<8sQIIQQQII")  # magic, checksum, version, arch, total, gen, digest, hlen, nsec
+SECTION = struct.Struct("<QQII")  # off, count, esize, pad
+# section numbers (engine/plan_image_int.h)
+S_NAMES, S_NAMEIX, S_USERCX, S_CXMETA, S_TRIES, S_NODES, S_ITEMS = 10, 14, 15, 16, 17, 18, 19
+S_KINDS, S_ROUTEIDS, S_UHEAD, S_UKEYS, S_ULINES, S_USLOTS, S_LSLOTS = 20, 21, 22, 23, 24, 25, 26
+
+
+def sections(img):
+    h = HEADER.unpack_from(img, 0)
+    out = []
+    for i in range(h[8]):
+        off, count, esize, _ = SECTION.unpack_from(img, HEADER.size + i * SECTION.size)
+        out.append((off, count, esize))
+    return out
+
+
+def put32(img, pos, v):
+    if 0 <= pos and pos + 4 <= len(img):
+        struct.pack_into("<I", img, pos, v & 0xFFFFFFFF)
+
+
+def variants(img, rng):
+    secs = sections(img)
+    for s in range(S_NAMEIX, len(secs)):
+        off, count, esize = secs[s]
+        size = count * esize
+        if size == 0:
+            continue
+        for _ in range(3):  # a flipped byte
+            v = bytearray(img)
+            v[off + rng.randrange(size)] ^= 1 << rng.randrange(8)
+            yield v
+        for val in (0xFFFFFFFF, 0x7FFFFFFF, count, count + 1, 0x80000000 | count):
+            v = bytearray(img)
+            put32(v, off + 4 * rng.randrange(max(1, size // 4)), val)
+            yield v
+        v = bytearray(img)  # the section one element shorter in the table
+        SECTION.pack_into(v, HEADER.size + s * SECTION.size, off, count - 1, esize, 0)
+        yield v
+    off, count, esize = secs[S_USLOTS]
+    v = bytearray(img)  # a URI index with no empty slot: a probe would never end
+    for k in range(count):
+        struct.pack_into("<II", v, off + 8 * k, k * 2654435761 & 0xFFFFFFFF, 1)
+    yield v
+    for s in (S_UKEYS, S_ULINES):  # a key longer than its cell
+        off, count, esize = secs[s]
+        if count:
+            v = bytearray(img)
+            v[off] = 31
+            yield v
+    off, count, esize = secs[S_NODES]
+    if count:
+        v = bytearray(img)  # the root's children past the trie
+        struct.pack_into("<IIIH", v, off, 0x7FFFFFF0, 0, 0, 0x1FFF)
+        yield v
+        v = bytearray(img)  # a symbol outside the alphabet
+        struct.pack_into("<H", v, off + 12, 0xE000)
+        yield v
+
+
+def main():
+    outdir, images = sys.argv[1], sys.argv[2:]
+    os.makedirs(outdir, exist_ok=True)
+    rng = random.Random(20261204)
+    n = 0
+    for path in images:
+        img = open(path, "rb").read()
+        for v in [bytearray(img)] + list(variants(img, rng)):
+            name = hashlib.sha1(bytes(v)).hexdigest()
+            with open(os.path.join(outdir, name), "wb") as f:
+                f.write(v)
+            n += 1
+    print("%d seeds in %s" % (n, outdir))
+
+
+if __name__ == "__main__":
+    main()
