@@ -53,6 +53,7 @@ int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void 
     size_t cap = 16;
     while (cap < n + n / 2 + 1)
         cap <<= 1;
+    ix->borrowed = false;
     ix->slots = calloc(cap, sizeof *ix->slots);
     if (!ix->slots)
         return CR_ENOMEM;
