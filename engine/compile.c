@@ -592,8 +592,10 @@ static void compile_adopted(cr_config *c, cr_diag *d)
     ce_index_free(&c->policy_ix);
     char obj[300];
     for (size_t i = 0; i < c->nroutes; i++) {
-        cr_route *r = &c->routes[i];
-        if (r->pattern && !(x->route_kinds[i] & CR_RK_EXACT))
+        if (x->route_kinds[i] & CR_RK_EXACT)
+            continue; /* compiled on first use, if ever (ce_route_re) */
+        cr_route *r = (cr_route *)(uintptr_t)ce_route(c, i);
+        if (r->pattern)
             r->re = compile_pattern(d, r->pattern, r->loc, OBJ(obj, "route", r->name));
     }
     c->user_uri_ix = (cr_index){x->uri_slots, x->uri_cap, false, true, user_uri_eq, c};
@@ -689,6 +691,8 @@ void ce_compiled_free(cr_config *c)
             ce_xlat_free(c->profiles[i].rules[j].xlat);
         }
     for (size_t i = 0; i < c->nroutes; i++) {
+        if (!ce_route_filled(c, i))
+            continue;
         ce_re_free(c->routes[i].re);
         c->routes[i].re = NULL;
     }

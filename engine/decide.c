@@ -302,7 +302,7 @@ static void route_attempts(const cr_config *c, const cr_policy *policy, const ch
         size_t ri;
         bool any = false;
         while ((ri = ce_route_index_next(&it)) != SIZE_MAX) {
-            const cr_route *r = &c->routes[ri];
+            const cr_route *r = ce_route(c, ri);
             int rc = 1;
             if (!ce_route_index_match(&it)) {
                 const void *re = ce_route_re(r);

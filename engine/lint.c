@@ -92,7 +92,7 @@ void ce_lint(const cr_config *c, cr_diag *d)
     if (c->ndomains == 0) {
         cr_srcloc loc = c->nprofiles ? c->profiles[0].loc
                         : c->nusers  ? c->users[0].loc
-                        : c->nroutes ? c->routes[0].loc
+                        : c->nroutes ? ce_route(c, 0)->loc
                                      : (cr_srcloc){c->ninterned ? c->interned[0] : "", 0};
         cr_diag_add(d, CR_DIAG_WARNING, loc, "domains",
                     "no <domains>: no call addressed to a SIP URI of this deployment can route");
@@ -118,7 +118,7 @@ void ce_lint(const cr_config *c, cr_diag *d)
         for (size_t k = 0; k < c->policies[i].usages.count; k++)
             in_policy[c->policies[i].usages.idx[k]] = true;
     for (size_t i = 0; i < c->nroutes; i++) {
-        const cr_route *r = &c->routes[i];
+        const cr_route *r = ce_route(c, i);
         bool reachable = false;
         for (size_t k = 0; k < r->usages.count; k++) {
             in_route[r->usages.idx[k]] = true;

@@ -407,7 +407,12 @@ void cr_config_free(cr_config *c)
     }
     free(c->policies);
     free(c->gateways);
-    free(c->routes);
+    if (c->routes_mapped)
+        munmap(c->routes, c->caproutes * sizeof *c->routes);
+    else
+        free(c->routes);
+    free((void *)c->route_state);
+    ce_route_src_free(c->route_src);
     free(c->users);
     free(c->default_profile_name);
     free(c->default_policy_name);
@@ -461,7 +466,7 @@ size_t cr_config_route_count(const cr_config *c)
 }
 const cr_route *cr_config_route_at(const cr_config *c, size_t i)
 {
-    return i < c->nroutes ? &c->routes[i] : NULL;
+    return i < c->nroutes ? ce_route(c, i) : NULL;
 }
 size_t cr_config_usage_count(const cr_config *c)
 {

@@ -7,6 +7,7 @@
 #include "cr_index.h"
 #include "cr_model.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -188,6 +189,12 @@ struct cr_config {
      * adopts it instead of building, then drops it */
     struct ce_image_cx *cx;
     bool cells_borrowed, usage_routes_borrowed; /* user_keys/lines, usage_routes[].routes */
+    /* Routes of a configuration adopted from a plan image are filled on first use (ce_route):
+     * route_state[i] is 0 not yet, 1 being filled, 2 filled; route_src says from what. NULL
+     * for a configuration built any other way (every route filled). */
+    _Atomic uint8_t *route_state;
+    struct ce_route_src *route_src;
+    bool routes_mapped; /* routes is an anonymous mapping of caproutes routes (munmap) */
     cr_workflow *workflows;                     /* call targets of response groups (workflow.c) */
     size_t nworkflows, capworkflows;
     cr_index workflow_uri_ix, workflow_line_ix; /* set by compile */
@@ -224,6 +231,22 @@ typedef struct ce_image_cx {
     bool lint;                           /* run lint after adopting (CR_IMAGE_NOLINT not given) */
 } ce_image_cx;
 void ce_image_cx_free(ce_image_cx *x);
+
+/* Route i of a configuration (filled from its plan image on first use, plan_image_cx.c). */
+const cr_route *ce_route_fill(const cr_config *c, size_t i);
+void ce_route_src_free(struct ce_route_src *s);
+static inline const cr_route *ce_route(const cr_config *c, size_t i)
+{
+    if (__builtin_expect(c->route_state != NULL, 0) &&
+        atomic_load_explicit(&c->route_state[i], memory_order_acquire) != 2)
+        return ce_route_fill(c, i);
+    return &c->routes[i];
+}
+/* Whether route i has been filled (nothing to free in one that was not). */
+static inline bool ce_route_filled(const cr_config *c, size_t i)
+{
+    return !c->route_state || atomic_load_explicit(&c->route_state[i], memory_order_acquire) == 2;
+}
 
 /* Frees what compile built (patterns, indexes). */
 void ce_compiled_free(cr_config *cfg);

@@ -8,6 +8,7 @@
  * damaged image is refused, never followed.
  */
 #include "plan_image_int.h"
+#include "cr_hash.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -151,30 +152,90 @@ static void put_loc(builder *b, int s, cr_srcloc loc)
     ce_pi_put(b, s, (uint32_t)loc.line);
 }
 
-/* A list as a range of S_NAMES, with each name's resolved index beside it in S_NAMEIX. A list
- * equal to the last one written in the same `slot` shares its range (the routes of a plan
- * mostly repeat their usages and gateways). */
-static void put_list(builder *b, int s, const cr_namelist *l, int slot)
+static uint64_t mix(uint64_t h, uint32_t v)
+{
+    return (h ^ v) * 0x100000001b3ull;
+}
+
+static uint64_t list_hash(builder *b, const cr_namelist *l, int kind)
+{
+    uint64_t h = CR_FNV_OFFSET ^ (uint64_t)kind;
+    for (uint32_t i = 0; i < l->count; i++)
+        h = mix(mix(h, ce_pi_str(b, l->names[i])), l->idx ? l->idx[i] : NONE);
+    return h ^ l->count;
+}
+
+/* The same hash of list record id, from what was written. */
+static uint64_t stored_hash(const builder *b, uint32_t id)
+{
+    const uint32_t *x = b->sec[S_LISTS].v + id * sec_fields[S_LISTS];
+    uint64_t h = CR_FNV_OFFSET ^ (uint64_t)x[LI_KIND];
+    for (uint32_t i = 0; i < x[LI_COUNT]; i++)
+        h = mix(mix(h, b->sec[S_NAMES].v[x[LI_FIRST] + i]), b->sec[S_NAMEIX].v[x[LI_FIRST] + i]);
+    return h ^ x[LI_COUNT];
+}
+
+/* True when list record id holds l's names and indexes. */
+static bool list_is(builder *b, uint32_t id, const cr_namelist *l, int kind)
+{
+    const uint32_t *x = b->sec[S_LISTS].v + id * sec_fields[S_LISTS];
+    if (x[LI_COUNT] != l->count || x[LI_KIND] != (uint32_t)kind)
+        return false;
+    for (uint32_t i = 0; i < l->count; i++)
+        if (b->sec[S_NAMES].v[x[LI_FIRST] + i] != ce_pi_str(b, l->names[i]) ||
+            b->sec[S_NAMEIX].v[x[LI_FIRST] + i] != (l->idx ? l->idx[i] : NONE))
+            return false;
+    return true;
+}
+
+static bool lists_grow(builder *b)
+{
+    size_t cap = b->listcap ? b->listcap * 2 : 256;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t)
+        return false;
+    for (uint32_t id = 0; id < b->nlists; id++) {
+        size_t j = stored_hash(b, id) & (cap - 1);
+        while (t[j])
+            j = (j + 1) & (cap - 1);
+        t[j] = id + 1;
+    }
+    free(b->lists);
+    b->lists = t;
+    b->listcap = cap;
+    return true;
+}
+
+/* A list as a range of S_NAMES, with each name's resolved index beside it in S_NAMEIX; every
+ * distinct list (names, indexes and kind) is written once, in S_LISTS too, and shared by every
+ * record that has it (the routes of a plan mostly repeat their usages and gateways). */
+static void put_list(builder *b, int s, const cr_namelist *l, int kind)
 {
     uint32_t first = (uint32_t)b->sec[S_NAMES].n;
-    if (l->count && l->count == b->last_count[slot] && !b->oom) {
-        uint32_t lf = b->last_first[slot];
-        bool same = true;
-        for (uint32_t i = 0; i < l->count && same; i++)
-            same = b->sec[S_NAMES].v[lf + i] == ce_pi_str(b, l->names[i]) &&
-                   b->sec[S_NAMEIX].v[lf + i] == (l->idx ? l->idx[i] : NONE);
-        if (same)
-            first = lf;
-    }
-    if (first == b->sec[S_NAMES].n)
-        for (uint32_t i = 0; i < l->count; i++) {
-            ce_pi_put(b, S_NAMES, ce_pi_str(b, l->names[i]));
-            ce_pi_put(b, S_NAMEIX, l->idx ? l->idx[i] : NONE);
+    if (l->count && !b->oom) {
+        if ((b->nlists + 1) * 2 > b->listcap && !lists_grow(b)) {
+            b->oom = true;
+            return;
         }
+        size_t j = list_hash(b, l, kind) & (b->listcap - 1);
+        for (; b->lists[j]; j = (j + 1) & (b->listcap - 1))
+            if (list_is(b, b->lists[j] - 1, l, kind))
+                break;
+        if (b->lists[j]) {
+            first = b->sec[S_LISTS].v[(b->lists[j] - 1) * sec_fields[S_LISTS] + LI_FIRST];
+        } else {
+            b->lists[j] = (uint32_t)++b->nlists;
+            ce_pi_put(b, S_LISTS, first);
+            ce_pi_put(b, S_LISTS, l->count);
+            ce_pi_put(b, S_LISTS, (uint32_t)kind);
+            for (uint32_t i = 0; i < l->count; i++) {
+                ce_pi_put(b, S_NAMES, ce_pi_str(b, l->names[i]));
+                ce_pi_put(b, S_NAMEIX, l->idx ? l->idx[i] : NONE);
+            }
+        }
+    }
     ce_pi_put(b, s, first);
     ce_pi_put(b, s, l->count);
-    b->last_first[slot] = first;
-    b->last_count[slot] = l->count;
 }
 
 static void build_profiles(builder *b)
@@ -215,7 +276,7 @@ static void build_routing(builder *b)
         ce_pi_put(b, S_POLICIES,
                   (p->simultaneous_ring ? 1u : 0u) | (p->call_forwarding ? 2u : 0u) |
                       (p->team_call ? 4u : 0u) | (p->delegation ? 8u : 0u));
-        put_list(b, S_POLICIES, &p->usages, 0);
+        put_list(b, S_POLICIES, &p->usages, LK_USAGES);
         put_loc(b, S_POLICIES, p->loc);
     }
     for (size_t i = 0; i < c->ngateways; i++) {
@@ -228,12 +289,12 @@ static void build_routing(builder *b)
         put_loc(b, S_GATEWAYS, g->loc);
     }
     for (size_t i = 0; i < c->nroutes; i++) {
-        const cr_route *r = &c->routes[i];
+        const cr_route *r = ce_route(c, i);
         ce_pi_put(b, S_ROUTES, ce_pi_str(b, r->name));
         ce_pi_put(b, S_ROUTES, ce_pi_str(b, r->description));
         ce_pi_put(b, S_ROUTES, ce_pi_str(b, r->pattern));
-        put_list(b, S_ROUTES, &r->usages, 1);
-        put_list(b, S_ROUTES, &r->gateways, 2);
+        put_list(b, S_ROUTES, &r->usages, LK_USAGES);
+        put_list(b, S_ROUTES, &r->gateways, LK_GATEWAYS);
         put_loc(b, S_ROUTES, r->loc);
     }
 }
@@ -252,8 +313,8 @@ static void build_users(builder *b)
         ce_pi_put(b, S_USERS, (uint32_t)u->forwarding.no_answer_after);
         ce_pi_put(b, S_USERS, ce_pi_str(b, u->forwarding.no_answer_target));
         ce_pi_put(b, S_USERS, (uint32_t)u->team_call_delay);
-        put_list(b, S_USERS, &u->team_call, 3);
-        put_list(b, S_USERS, &u->delegates, 4);
+        put_list(b, S_USERS, &u->team_call, LK_PLAIN);
+        put_list(b, S_USERS, &u->delegates, LK_PLAIN);
         ce_pi_put(b, S_USERS, ce_pi_str(b, u->voicemail));
         ce_pi_put(b, S_USERS, (u->enterprise_voice ? 1u : 0u) | (u->pbx_integration ? 2u : 0u));
         put_loc(b, S_USERS, u->loc);
@@ -366,6 +427,7 @@ int cr_image_build(const cr_config *cfg, uint64_t generation, void **out, size_t
     free(b.pool);
     free(b.blob);
     free(b.set);
+    free(b.lists);
     return rc;
 }
 
@@ -495,10 +557,10 @@ static cr_srcloc rloc(reader *r, const uint32_t *rec, size_t i)
 
 /* Adds names[first, first+count) to a list. */
 static void rlist(reader *r, cr_namelist *l, uint32_t first, uint32_t count, cr_srcloc loc,
-                  size_t i, int slot, uint32_t limit)
+                  size_t i, int kind)
 {
     if (r->adopt) {
-        ce_pi_list_final(r, l, first, count, slot, limit, i);
+        ce_pi_list_final(r, l, first, count, kind, i);
         return;
     }
     if ((uint64_t)first + count > ce_pi_nrecs(r, S_NAMES)) {
@@ -626,7 +688,7 @@ static void read_policies(reader *r)
         p->call_forwarding = (x[PO_FLAGS] & 2u) != 0;
         p->team_call = (x[PO_FLAGS] & 4u) != 0;
         p->delegation = (x[PO_FLAGS] & 8u) != 0;
-        rlist(r, &p->usages, x[PO_FIRST], x[PO_COUNT], loc, i, 0, (uint32_t)r->cfg->nusages);
+        rlist(r, &p->usages, x[PO_FIRST], x[PO_COUNT], loc, i, LK_USAGES);
     }
 }
 
@@ -650,6 +712,11 @@ static void read_routes(reader *r)
         g->remove_plus = x[GW_FLAGS] & 1u;
         g->ports = (int)x[GW_PORTS];
     }
+    if (r->adopt) {
+        if (!r->broken && !r->oom)
+            ce_pi_routes_lazy(r);
+        return;
+    }
     for (size_t i = 0; i < ce_pi_nrecs(r, S_ROUTES) && !r->broken && !r->oom; i++) {
         const uint32_t *x = ce_pi_recs(r, S_ROUTES) + i * sec_fields[S_ROUTES];
         const char *name = ce_pi_rstr(r, x[RO_NAME], i);
@@ -665,8 +732,8 @@ static void read_routes(reader *r)
         }
         ro->description = rdup(r, x[RO_DESC], i);
         ro->pattern = rdup(r, x[RO_PATTERN], i);
-        rlist(r, &ro->usages, x[RO_UFIRST], x[RO_UCOUNT], loc, i, 1, (uint32_t)r->cfg->nusages);
-        rlist(r, &ro->gateways, x[RO_GFIRST], x[RO_GCOUNT], loc, i, 2, (uint32_t)r->cfg->ngateways);
+        rlist(r, &ro->usages, x[RO_UFIRST], x[RO_UCOUNT], loc, i, LK_USAGES);
+        rlist(r, &ro->gateways, x[RO_GFIRST], x[RO_GCOUNT], loc, i, LK_GATEWAYS);
     }
 }
 
@@ -696,8 +763,8 @@ static void read_users(reader *r)
         u->voicemail = rdup(r, x[UR_VOICEMAIL], i);
         u->enterprise_voice = x[UR_FLAGS] & 1u;
         u->pbx_integration = (x[UR_FLAGS] & 2u) != 0;
-        rlist(r, &u->team_call, x[UR_TFIRST], x[UR_TCOUNT], loc, i, 3, 0);
-        rlist(r, &u->delegates, x[UR_DFIRST], x[UR_DCOUNT], loc, i, 4, 0);
+        rlist(r, &u->team_call, x[UR_TFIRST], x[UR_TCOUNT], loc, i, LK_PLAIN);
+        rlist(r, &u->delegates, x[UR_DFIRST], x[UR_DCOUNT], loc, i, LK_PLAIN);
     }
 }
 
@@ -731,7 +798,9 @@ static bool presize(reader *r)
     PRESIZE(usages, capusages, S_USAGES)
     PRESIZE(policies, cappolicies, S_POLICIES)
     PRESIZE(gateways, capgateways, S_GATEWAYS)
-    PRESIZE(routes, caproutes, S_ROUTES)
+    if (!r->adopt) { /* adopting, routes are filled on first use (ce_pi_routes_lazy) */
+        PRESIZE(routes, caproutes, S_ROUTES)
+    }
     PRESIZE(users, capusers, S_USERS)
 #undef PRESIZE
     return true;
@@ -771,14 +840,16 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     }
     if (flags & CR_IMAGE_BORROW)
         ce_config_borrow(r.cfg, buf, n, NULL, NULL);
+    r.adopt = (flags & CR_IMAGE_BORROW) && ce_pi_adoptable(&r);
     if (!presize(&r)) {
         free(r.files);
         cr_config_free(r.cfg);
         return CR_ENOMEM;
     }
     cr_config_set_source_digest(r.cfg, r.h->digest);
-    r.adopt = (flags & CR_IMAGE_BORROW) && ce_pi_adoptable(&r);
     r.cfg->lists_in_arena = r.adopt; /* lists are read final, into the arena */
+    if (r.adopt)
+        ce_pi_lists_build(&r);
     read_meta(&r);
     read_profiles(&r);
     read_policies(&r);

@@ -19,9 +19,11 @@
 #include "plan_image_int.h"
 #include "route_index.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 enum { CX_FLAG_COMPLETE = 1u };
 #define CX_FLAGS_FIELD CX_BYTES_HI + 1
@@ -147,40 +149,178 @@ bool ce_pi_adoptable(const reader *r)
            ce_pi_nrecs(r, S_NAMEIX) == ce_pi_nrecs(r, S_NAMES);
 }
 
-void ce_pi_list_final(reader *r, cr_namelist *l, uint32_t first, uint32_t count, int slot,
-                      uint32_t limit, size_t i)
+/* The distinct lists of an image, built final once (adopting). */
+typedef struct ce_list_table {
+    cr_namelist *lists; /* [n] */
+    uint8_t *kind;      /* [n] */
+    uint32_t *by_first; /* [names + 1]: list id + 1 of the list starting at each name */
+    size_t n;
+} ce_list_table;
+
+/* How a route adopted from an image is filled on first use (ce_route_fill). */
+typedef struct ce_route_src {
+    const uint32_t *recs; /* S_ROUTES */
+    const char *pool;
+    const char **files; /* [nfiles]: the configuration's interned file names */
+    size_t nfiles;
+    ce_list_table lists;
+} ce_route_src;
+
+void ce_route_src_free(ce_route_src *s)
 {
-    memset(l, 0, sizeof *l);
-    if (!count || r->broken || r->oom)
+    if (!s)
         return;
-    if ((uint64_t)first + count > ce_pi_nrecs(r, S_NAMES)) {
-        ce_pi_broken(r, "name list", i);
-        return;
-    }
-    if (r->lcount[slot] == count && r->lfirst[slot] == first) { /* the same range: shared */
-        *l = r->last[slot];
-        return;
-    }
-    const uint32_t *names = ce_pi_recs(r, S_NAMES), *ix = ce_pi_recs(r, S_NAMEIX);
-    char **v = ce_arena_alloc(r->cfg, count * sizeof *v);
-    if (!v) {
+    free(s->files);
+    free(s->lists.lists);
+    free(s->lists.kind);
+    free(s->lists.by_first);
+    free(s);
+}
+
+/* What each kind of list names, as counted by the image's sections. */
+static uint32_t kind_limit(const reader *r, uint32_t kind)
+{
+    return kind == LK_USAGES     ? (uint32_t)ce_pi_nrecs(r, S_USAGES)
+           : kind == LK_GATEWAYS ? (uint32_t)ce_pi_nrecs(r, S_GATEWAYS)
+                                 : 0;
+}
+
+void ce_pi_lists_build(reader *r)
+{
+    cr_config *c = r->cfg;
+    ce_route_src *src = calloc(1, sizeof *src);
+    size_t n = ce_pi_nrecs(r, S_LISTS), nnames = ce_pi_nrecs(r, S_NAMES);
+    if (!src) {
         r->oom = true;
         return;
     }
-    for (uint32_t k = 0; k < count; k++) {
-        const char *s = ce_pi_rstr(r, names[first + k], i);
-        if (!s || (limit && ix[first + k] >= limit)) {
-            ce_pi_broken(r, "name", i);
+    c->route_src = src; /* freed with the configuration from here on */
+    ce_list_table *t = &src->lists;
+    t->lists = calloc(n + 1, sizeof *t->lists);
+    t->kind = calloc(n + 1, 1);
+    t->by_first = calloc(nnames + 1, sizeof *t->by_first);
+    if (!t->lists || !t->kind || !t->by_first) {
+        r->oom = true;
+        return;
+    }
+    const uint32_t *x = ce_pi_recs(r, S_LISTS), *names = ce_pi_recs(r, S_NAMES),
+                   *ix = ce_pi_recs(r, S_NAMEIX);
+    for (size_t id = 0; id < n; id++, x += sec_fields[S_LISTS]) {
+        uint32_t first = x[LI_FIRST], count = x[LI_COUNT], kind = x[LI_KIND];
+        if (!count || kind >= LK_COUNT || (uint64_t)first + count > nnames ||
+            t->by_first[first]) {
+            ce_pi_broken(r, "list", id);
             return;
         }
-        v[k] = (char *)(uintptr_t)s;
+        uint32_t limit = kind_limit(r, kind);
+        char **v = ce_arena_alloc(c, count * sizeof *v);
+        if (!v) {
+            r->oom = true;
+            return;
+        }
+        for (uint32_t k = 0; k < count; k++) {
+            const char *s = ce_pi_rstr(r, names[first + k], id);
+            if (!s || (limit && ix[first + k] >= limit) || (!limit && kind != LK_PLAIN)) {
+                ce_pi_broken(r, "list name", id);
+                return;
+            }
+            v[k] = (char *)(uintptr_t)s;
+        }
+        t->lists[id] = (cr_namelist){v, limit ? (uint32_t *)(uintptr_t)(ix + first) : NULL, count,
+                                     count};
+        t->kind[id] = (uint8_t)kind;
+        t->by_first[first] = (uint32_t)id + 1;
     }
-    l->names = v;
-    l->idx = limit ? (uint32_t *)(uintptr_t)(ix + first) : NULL;
-    l->count = l->cap = count;
-    r->lfirst[slot] = first;
-    r->lcount[slot] = count;
-    r->last[slot] = *l;
+    t->n = n;
+}
+
+/* The list at names[first, first+count) of `kind`, or false. */
+static bool list_at(const ce_list_table *t, uint32_t first, uint32_t count, int kind,
+                    size_t nnames, cr_namelist *l)
+{
+    memset(l, 0, sizeof *l);
+    if (!count)
+        return true;
+    uint32_t id = first < nnames ? t->by_first[first] : 0;
+    if (!id || t->lists[id - 1].count != count || t->kind[id - 1] != kind)
+        return false;
+    *l = t->lists[id - 1];
+    return true;
+}
+
+void ce_pi_list_final(reader *r, cr_namelist *l, uint32_t first, uint32_t count, int kind,
+                      size_t i)
+{
+    if (r->broken || r->oom)
+        return;
+    if (!r->cfg->route_src ||
+        !list_at(&r->cfg->route_src->lists, first, count, kind, ce_pi_nrecs(r, S_NAMES), l))
+        ce_pi_broken(r, "name list", i);
+}
+
+void ce_pi_routes_lazy(reader *r)
+{
+    cr_config *c = r->cfg;
+    ce_route_src *src = c->route_src;
+    size_t n = ce_pi_nrecs(r, S_ROUTES), nnames = ce_pi_nrecs(r, S_NAMES);
+    const uint32_t *x = ce_pi_recs(r, S_ROUTES);
+    cr_namelist l;
+    for (size_t i = 0; i < n; i++, x += sec_fields[S_ROUTES]) /* every record checked now */
+        if (x[RO_NAME] >= r->npool || (x[RO_DESC] != NONE && x[RO_DESC] >= r->npool) ||
+            (x[RO_PATTERN] != NONE && x[RO_PATTERN] >= r->npool) ||
+            (x[RO_FILE] != NONE && x[RO_FILE] >= r->nfiles) || x[RO_LINE] > (uint32_t)INT32_MAX ||
+            !list_at(&src->lists, x[RO_UFIRST], x[RO_UCOUNT], LK_USAGES, nnames, &l) ||
+            !list_at(&src->lists, x[RO_GFIRST], x[RO_GCOUNT], LK_GATEWAYS, nnames, &l)) {
+            ce_pi_broken(r, "route", i);
+            return;
+        }
+    src->recs = ce_pi_recs(r, S_ROUTES);
+    src->pool = r->pool;
+    src->nfiles = r->nfiles;
+    src->files = calloc(r->nfiles + 1, sizeof *src->files);
+    c->route_state = calloc(n + 1, sizeof *c->route_state);
+    if (!src->files || !c->route_state) {
+        r->oom = true;
+        return;
+    }
+    memcpy(src->files, r->files, r->nfiles * sizeof *src->files);
+    if (n) {
+        /* mapped, not calloc'd: the pages are the kernel's zero page until a route is filled
+         * (calloc may hand back heap memory it has to clear, all of it, now) */
+        void *p = mmap(NULL, n * sizeof *c->routes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            r->oom = true;
+            return;
+        }
+        c->routes = p;
+        c->routes_mapped = true;
+    }
+    c->nroutes = c->caproutes = n;
+}
+
+const cr_route *ce_route_fill(const cr_config *c, size_t i)
+{
+    _Atomic uint8_t *st = &c->route_state[i];
+    cr_route *r = (cr_route *)(uintptr_t)&c->routes[i];
+    uint8_t expect = 0;
+    if (atomic_compare_exchange_strong_explicit(st, &expect, 1, memory_order_acquire,
+                                                memory_order_acquire)) {
+        const ce_route_src *s = c->route_src;
+        const uint32_t *x = s->recs + i * sec_fields[S_ROUTES];
+        size_t nnames = (size_t)-1; /* the records were checked when the image was read */
+        r->name = (char *)(uintptr_t)(s->pool + x[RO_NAME]);
+        r->description = x[RO_DESC] == NONE ? NULL : (char *)(uintptr_t)(s->pool + x[RO_DESC]);
+        r->pattern = x[RO_PATTERN] == NONE ? NULL : (char *)(uintptr_t)(s->pool + x[RO_PATTERN]);
+        list_at(&s->lists, x[RO_UFIRST], x[RO_UCOUNT], LK_USAGES, nnames, &r->usages);
+        list_at(&s->lists, x[RO_GFIRST], x[RO_GCOUNT], LK_GATEWAYS, nnames, &r->gateways);
+        r->loc = (cr_srcloc){x[RO_FILE] == NONE ? NULL : s->files[x[RO_FILE]], (int)x[RO_LINE]};
+        atomic_store_explicit(st, 2, memory_order_release);
+    } else {
+        while (atomic_load_explicit(st, memory_order_acquire) != 2)
+            sched_yield(); /* another thread fills it: a few hundred nanoseconds */
+    }
+    return r;
 }
 
 /* Bits set in a 16-bit mask. */

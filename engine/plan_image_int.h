@@ -41,15 +41,16 @@ enum {
     S_ULINES,   /* [users] cr_key_cell: line numbers */
     S_USLOTS,   /* cr_index_slot: the URI index */
     S_LSLOTS,   /* cr_index_slot: the line index */
+    S_LISTS,    /* every distinct list once: first and count in S_NAMES, kind (LK_*) */
     S_COUNT
 };
 
 /* uint32_t fields of each record section; 0 for the sections of bytes or of structs (their
  * element size is sec_esize) */
 static const uint32_t sec_fields[S_COUNT] = {0, 1, 1,  7, 7, 3, 7, 7, 9, 17, 1, 10, 3, 0,
-                                             1, 4, 16, 4, 0, 0, 0, 1, 2, 0,  0, 0,  0};
+                                             1, 4, 16, 4, 0, 0, 0, 1, 2, 0,  0, 0,  0, 3};
 static const uint32_t sec_esize[S_COUNT] = {1, 4,  4,  28, 28, 12, 28, 28, 36, 68, 4,  40, 12, 1,
-                                            4, 16, 64, 16, 16, 8,  1,  4,  8,  32, 32, 8,  8};
+                                            4, 16, 64, 16, 16, 8,  1,  4,  8,  32, 32, 8,  8, 12};
 static const char *const sec_names[S_COUNT] = {
     "strings",        "files",      "domains",      "profiles",     "rules",         "usages",
     "policies",       "gateways",   "routes",       "users",        "names",         "meta",
@@ -127,6 +128,9 @@ enum {
     CX_FIELDS = 16
 };
 enum { TR_NODE, TR_NNODES, TR_ITEM, TR_NITEMS };
+enum { LI_FIRST, LI_COUNT, LI_KIND };
+/* What a list's names name: phone usages, gateways, or nothing resolved (team, delegates). */
+enum { LK_USAGES, LK_GATEWAYS, LK_PLAIN, LK_COUNT };
 
 typedef struct u32vec {
     uint32_t *v;
@@ -136,7 +140,8 @@ typedef struct u32vec {
 typedef struct builder {
     u32vec sec[S_COUNT];  /* records of each uint32_t section, bytes of the struct sections */
     size_t nraw[S_COUNT]; /* elements of the struct sections (S_NODES...) */
-    uint32_t last_first[5], last_count[5]; /* the last list of each kind (put_list) */
+    uint32_t *lists; /* S_LISTS record + 1 of each distinct list, open addressing (put_list) */
+    size_t listcap, nlists;
     char *pool, *blob;
     size_t npool, cappool, nblob, capblob;
     uint32_t *set; /* string pool offsets + 1, open addressing */
@@ -157,8 +162,7 @@ typedef struct reader {
     cr_config *cfg;
     bool broken, oom;
     bool adopt; /* lists final and compiled sections read in place (ce_pi_adoptable) */
-    uint32_t lfirst[5], lcount[5]; /* the last list of each kind, shared by equal ranges */
-    cr_namelist last[5];
+    struct ce_list_table *lists; /* the distinct lists, built final (adopting) */
     char why[160];
 } reader;
 
@@ -178,10 +182,14 @@ const char *ce_pi_rstr(reader *r, uint32_t off, size_t i);
 /* True when the image holds its compiled sections and they can be read in place by this build
  * (same hash function): lists are then read final, and ce_pi_read_compiled attaches the rest. */
 bool ce_pi_adoptable(const reader *r);
-/* A list of names read final (adopting): the names in the arena, the resolved indexes (when
- * limit > 0, each below limit) read in place from S_NAMEIX; equal ranges share their arrays. */
-void ce_pi_list_final(reader *r, cr_namelist *l, uint32_t first, uint32_t count, int slot,
-                      uint32_t limit, size_t i);
+/* Builds every distinct list of S_LISTS final (adopting): the names in the arena, the resolved
+ * indexes read in place from S_NAMEIX, each checked against what its kind names. */
+void ce_pi_lists_build(reader *r);
+/* The list at names[first, first+count) of kind LK_*, read final (shared with every equal one). */
+void ce_pi_list_final(reader *r, cr_namelist *l, uint32_t first, uint32_t count, int kind,
+                      size_t i);
+/* Routes filled on first use (adopting, ce_route): every record is checked now. */
+void ce_pi_routes_lazy(reader *r);
 /* Checks the compiled sections against the configuration read so far and attaches them to it
  * (cfg->cx), read in place; sets r->broken or r->oom (plan_image_cx.c). */
 void ce_pi_read_compiled(reader *r);

@@ -533,9 +533,10 @@ int ce_route_index_adopt(cr_config *cfg, const cr_px_trie *usage_tries,
     ix->kinds_borrowed = true;
     ix->stats = *stats;
     for (size_t r = 0; r < cfg->nroutes; r++) /* as ce_route_index_build does */
-        if (cfg->routes[r].re &&
-            ((kinds[r] & CR_RK_KIND) == CR_PX_ANY + 1 || cfg->nroutes <= CR_JIT_ALL_ROUTES))
-            ce_re_jit(cfg->routes[r].re);
+        if (!(kinds[r] & CR_RK_EXACT) &&
+            ((kinds[r] & CR_RK_KIND) == CR_PX_ANY + 1 || cfg->nroutes <= CR_JIT_ALL_ROUTES) &&
+            ce_route(cfg, r)->re)
+            ce_re_jit(ce_route(cfg, r)->re);
     for (size_t p = 0; p < cfg->nprofiles; p++) {
         if (ce_rule_index_adopt(&cfg->profiles[p], &ix->naive, &rule_tries[p]) != CR_OK)
             goto oom;
