@@ -20,6 +20,7 @@ SECTION = struct.Struct("<QQII")  # off, count, esize, pad
 # section numbers (engine/plan_image_int.h)
 S_NAMES, S_NAMEIX, S_USERCX, S_CXMETA, S_TRIES, S_NODES, S_ITEMS = 10, 14, 15, 16, 17, 18, 19
 S_KINDS, S_ROUTEIDS, S_UHEAD, S_UKEYS, S_ULINES, S_USLOTS, S_LSLOTS = 20, 21, 22, 23, 24, 25, 26
+S_LISTS = 27
 
 
 def sections(img):

@@ -13,6 +13,8 @@
 
 #include "cr_rules.h"
 #include "cr_plan_image.h"
+#include "plan_image_int.h"
+#include "route_index.h"
 #include "testutil.h"
 
 /* Published XXH64 test vectors (seed 0). */
@@ -111,12 +113,150 @@ static void test_damage_refused(void **state)
     free(img);
 }
 
+/* Reads img the way a process adopting a published plan does (in place, compiled sections
+ * adopted); CR_OK or the diag's first error in why. */
+static int adopt(const void *img, size_t len, cr_config **cfg, char *why, size_t n)
+{
+    cr_diag d;
+    cr_diag_init(&d);
+    *cfg = NULL;
+    int rc = cr_image_read_ex(img, len, "x.plan", CR_IMAGE_BORROW, cfg, &d);
+    if (rc == CR_OK)
+        rc = cr_config_compile(*cfg, &d);
+    if (why && n)
+        why[0] = 0;
+    if (d.count && why)
+        cr_diag_format(&d, 0, why, n);
+    cr_diag_free(&d);
+    return rc;
+}
+
+static void rechecksum(unsigned char *img, size_t len)
+{
+    uint64_t sum = cr_image_hash64(img + 16, len - 16, 0);
+    memcpy(img + 8, &sum, 8);
+}
+
+static plan_section section(const unsigned char *img, int s)
+{
+    plan_section x;
+    memcpy(&x, img + offsetof(plan_header, sec) + s * sizeof x, sizeof x);
+    return x;
+}
+
+/* A configuration adopted in place (routes filled on first use, indexes read from the image)
+ * decides as the XML does and writes the very same image again. */
+static void test_adopted_round_trip(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    void *img = image_of("examples/contoso/contoso.xml", &len);
+    cr_config *cfg = NULL, *xml = NULL;
+    char why[512];
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(cr_test_src("examples/contoso/contoso.xml"), &xml, &d), CR_OK);
+    static const char *const calls[][2] = {
+        {"sip:alice@contoso.com", "2065550123"},  {"sip:alice@contoso.com", "+14255550100"},
+        {"sip:alice@contoso.com", "5550123"},     {"sip:bob@contoso.com", "011441234567890"},
+        {"sip:nobody@contoso.com", "2065550123"}, {"sip:alice@contoso.com", "911"}};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        cr_decision a, b;
+        cr_route_decide(cfg, calls[i][0], calls[i][1], NULL, &a, NULL);
+        cr_route_decide(xml, calls[i][0], calls[i][1], NULL, &b, NULL);
+        assert_int_equal(a.kind, b.kind);
+        assert_string_equal(a.reason, b.reason);
+        assert_int_equal(a.nattempts, b.nattempts);
+        for (size_t k = 0; k < a.nattempts; k++) {
+            assert_string_equal(a.attempts[k].uri, b.attempts[k].uri);
+            assert_string_equal(a.attempts[k].route->name, b.attempts[k].route->name);
+        }
+    }
+    void *again = NULL;
+    size_t n2 = 0;
+    assert_int_equal(cr_image_build(cfg, 42, &again, &n2), CR_OK);
+    assert_int_equal(n2, len);
+    assert_memory_equal(img, again, len);
+    free(again);
+    cr_config_free(cfg);
+    cr_config_free(xml);
+    cr_diag_free(&d);
+    free(img);
+}
+
+/* Damage behind a valid checksum in what a process reads in place is refused, naming it. */
+static void test_compiled_damage_refused(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    unsigned char *clean = image_of("examples/contoso/contoso.xml", &len);
+    unsigned char *img = malloc(len);
+    assert_non_null(img);
+    cr_config *cfg = NULL;
+    char why[512];
+    struct {
+        int sec;
+        size_t at; /* byte offset in the section's first element */
+        uint32_t value;
+        const char *says;
+    } cases[] = {
+        {S_NODES, offsetof(cr_px_node, first_child), 0x7FFFFFF0u, "trie node"},
+        {S_NODES, offsetof(cr_px_node, items_n), 0x10000u, "trie node"},
+        {S_ITEMS, offsetof(cr_px_item, id), 0xFFFFu, "trie item"},
+        {S_TRIES, 4 * TR_NNODES, 0xFFFFFFu, "trie"},
+        {S_ROUTEIDS, 0, 0xFFFFu, "usage route"},
+        {S_LISTS, 4 * LI_KIND, 7, "list"},
+        {S_NAMEIX, 0, 0xFFFFu, "list name"},
+        {S_USERCX, 4 * UC_POLICY, 999, "user line"},
+        {S_UKEYS, 0, 200, "user keys"},
+        {S_ROUTES, 4 * RO_NAME, 0xFFFFFFF0u, "route"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(img, clean, len);
+        plan_section x = section(img, cases[i].sec);
+        assert_true(x.count > 0);
+        if (cases[i].sec == S_UKEYS)
+            img[x.off] = (unsigned char)cases[i].value; /* a key longer than its cell */
+        else
+            memcpy(img + x.off + cases[i].at, &cases[i].value, 4);
+        rechecksum(img, len);
+        assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+        assert_null(cfg);
+        if (!strstr(why, "damaged") || !strstr(why, cases[i].says))
+            fail_msg("case %zu: '%s' does not say '%s'", i, why, cases[i].says);
+    }
+    /* a URI index with no empty slot: a lookup would never end */
+    memcpy(img, clean, len);
+    plan_section x = section(img, S_USLOTS);
+    for (size_t k = 0; k < x.count; k++) {
+        cr_index_slot sl = {(uint32_t)k, 1};
+        memcpy(img + x.off + k * sizeof sl, &sl, sizeof sl);
+    }
+    rechecksum(img, len);
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+    assert_non_null(strstr(why, "URI index"));
+    /* written with another hash function: read without its compiled sections, compiled again */
+    memcpy(img, clean, len);
+    x = section(img, S_CXMETA);
+    uint32_t other = 12345;
+    memcpy(img + x.off + 4 * CX_HASHCHECK, &other, 4);
+    rechecksum(img, len);
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    assert_non_null(cr_config_user_find(cfg, "sip:alice@contoso.com"));
+    cr_config_free(cfg);
+    free(img);
+    free(clean);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_is_xxh64),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_damage_refused),
+        cmocka_unit_test(test_adopted_round_trip),
+        cmocka_unit_test(test_compiled_damage_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
