@@ -195,7 +195,9 @@ struct cr_config {
     _Atomic uint8_t *route_state;
     struct ce_route_src *route_src;
     bool routes_mapped; /* routes is an anonymous mapping of caproutes routes (munmap) */
-    cr_workflow *workflows;                     /* call targets of response groups (workflow.c) */
+    bool image_whole;   /* adopted from the borrowed block, a plan image: writing an image of this
+                         * configuration is copying that one (cr_image_build) */
+    cr_workflow *workflows; /* call targets of response groups (workflow.c) */
     size_t nworkflows, capworkflows;
     cr_index workflow_uri_ix, workflow_line_ix; /* set by compile */
 };

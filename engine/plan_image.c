@@ -405,6 +405,23 @@ static int assemble(builder *b, uint64_t generation, void **out, size_t *len)
     return CR_OK;
 }
 
+/* The image a configuration was adopted from, with another generation: the same bytes, so
+ * nothing is serialized again (and no route is filled to be written). */
+static int copy_image(const cr_config *cfg, uint64_t generation, void **out, size_t *len)
+{
+    size_t n = (size_t)(cfg->borrow_hi - cfg->borrow_lo);
+    char *img = malloc(n);
+    if (!img)
+        return CR_ENOMEM;
+    memcpy(img, cfg->borrow_lo, n);
+    memcpy(img + offsetof(plan_header, generation), &generation, sizeof generation);
+    uint64_t sum = cr_image_hash64(img + 16, n - 16, 0);
+    memcpy(img + offsetof(plan_header, checksum), &sum, sizeof sum);
+    *out = img;
+    *len = n;
+    return CR_OK;
+}
+
 int cr_image_build(const cr_config *cfg, uint64_t generation, void **out, size_t *len)
 {
     if (!cfg || !out || !len)
@@ -413,6 +430,8 @@ int cr_image_build(const cr_config *cfg, uint64_t generation, void **out, size_t
     *len = 0;
     if (!cfg->compiled)
         return CR_ESTATE;
+    if (cfg->image_whole && cfg->borrow_lo)
+        return copy_image(cfg, generation, out, len);
     builder b = {.cfg = cfg};
     /* the pool's first string is empty: offsets of real strings are never 0 by accident */
     ce_pi_str(&b, "");
@@ -868,6 +887,7 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
         cr_config_free(r.cfg);
         return r.oom && !r.broken ? CR_ENOMEM : CR_ECONFIG;
     }
+    r.cfg->image_whole = r.adopt;
     *out = r.cfg;
     return CR_OK;
 }

@@ -207,8 +207,7 @@ void ce_pi_lists_build(reader *r)
                    *ix = ce_pi_recs(r, S_NAMEIX);
     for (size_t id = 0; id < n; id++, x += sec_fields[S_LISTS]) {
         uint32_t first = x[LI_FIRST], count = x[LI_COUNT], kind = x[LI_KIND];
-        if (!count || kind >= LK_COUNT || (uint64_t)first + count > nnames ||
-            t->by_first[first]) {
+        if (!count || kind >= LK_COUNT || (uint64_t)first + count > nnames || t->by_first[first]) {
             ce_pi_broken(r, "list", id);
             return;
         }
@@ -226,8 +225,8 @@ void ce_pi_lists_build(reader *r)
             }
             v[k] = (char *)(uintptr_t)s;
         }
-        t->lists[id] = (cr_namelist){v, limit ? (uint32_t *)(uintptr_t)(ix + first) : NULL, count,
-                                     count};
+        t->lists[id] =
+            (cr_namelist){v, limit ? (uint32_t *)(uintptr_t)(ix + first) : NULL, count, count};
         t->kind[id] = (uint8_t)kind;
         t->by_first[first] = (uint32_t)id + 1;
     }
@@ -235,8 +234,8 @@ void ce_pi_lists_build(reader *r)
 }
 
 /* The list at names[first, first+count) of `kind`, or false. */
-static bool list_at(const ce_list_table *t, uint32_t first, uint32_t count, int kind,
-                    size_t nnames, cr_namelist *l)
+static bool list_at(const ce_list_table *t, uint32_t first, uint32_t count, int kind, size_t nnames,
+                    cr_namelist *l)
 {
     memset(l, 0, sizeof *l);
     if (!count)
@@ -248,8 +247,7 @@ static bool list_at(const ce_list_table *t, uint32_t first, uint32_t count, int 
     return true;
 }
 
-void ce_pi_list_final(reader *r, cr_namelist *l, uint32_t first, uint32_t count, int kind,
-                      size_t i)
+void ce_pi_list_final(reader *r, cr_namelist *l, uint32_t first, uint32_t count, int kind, size_t i)
 {
     if (r->broken || r->oom)
         return;

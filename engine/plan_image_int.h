@@ -50,7 +50,7 @@ enum {
 static const uint32_t sec_fields[S_COUNT] = {0, 1, 1,  7, 7, 3, 7, 7, 9, 17, 1, 10, 3, 0,
                                              1, 4, 16, 4, 0, 0, 0, 1, 2, 0,  0, 0,  0, 3};
 static const uint32_t sec_esize[S_COUNT] = {1, 4,  4,  28, 28, 12, 28, 28, 36, 68, 4,  40, 12, 1,
-                                            4, 16, 64, 16, 16, 8,  1,  4,  8,  32, 32, 8,  8, 12};
+                                            4, 16, 64, 16, 16, 8,  1,  4,  8,  32, 32, 8,  8,  12};
 static const char *const sec_names[S_COUNT] = {
     "strings",        "files",      "domains",      "profiles",     "rules",         "usages",
     "policies",       "gateways",   "routes",       "users",        "names",         "meta",
@@ -140,7 +140,7 @@ typedef struct u32vec {
 typedef struct builder {
     u32vec sec[S_COUNT];  /* records of each uint32_t section, bytes of the struct sections */
     size_t nraw[S_COUNT]; /* elements of the struct sections (S_NODES...) */
-    uint32_t *lists; /* S_LISTS record + 1 of each distinct list, open addressing (put_list) */
+    uint32_t *lists;      /* S_LISTS record + 1 of each distinct list, open addressing (put_list) */
     size_t listcap, nlists;
     char *pool, *blob;
     size_t npool, cappool, nblob, capblob;

@@ -120,8 +120,7 @@ static size_t compare(const cr_config *a, const cr_config *b, const numbers *nb)
             same = strcmp(x.attempts[k].uri, y.attempts[k].uri) == 0 &&
                    strcmp(x.attempts[k].route->name, y.attempts[k].route->name) == 0;
         if (!same && bad++ < 5)
-            fprintf(stderr, "plan_adopt: %s %s decided differently\n", nb->from[i],
-                    nb->dialed[i]);
+            fprintf(stderr, "plan_adopt: %s %s decided differently\n", nb->from[i], nb->dialed[i]);
     }
     return bad;
 }
@@ -137,12 +136,10 @@ int main(int argc, char **argv)
     const char *image = NULL, *numbers_path = NULL;
     int rounds = 5;
     bool json = false, adopt_only = false;
-    static const struct option opts[] = {{"image", required_argument, 0, 'i'},
-                                         {"numbers", required_argument, 0, 'n'},
-                                         {"rounds", required_argument, 0, 'r'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"adopt-only", no_argument, 0, 'a'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"image", required_argument, 0, 'i'},  {"numbers", required_argument, 0, 'n'},
+        {"rounds", required_argument, 0, 'r'}, {"json", no_argument, 0, 'j'},
+        {"adopt-only", no_argument, 0, 'a'},   {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         if (c == 'i')
             image = optarg;

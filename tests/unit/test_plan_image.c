@@ -175,6 +175,11 @@ static void test_adopted_round_trip(void **state)
     }
     void *again = NULL;
     size_t n2 = 0;
+    assert_int_equal(cr_image_build(cfg, 42, &again, &n2), CR_OK); /* its image, copied */
+    assert_int_equal(n2, len);
+    assert_memory_equal(img, again, len);
+    free(again);
+    cfg->image_whole = false; /* written again from the adopted configuration itself */
     assert_int_equal(cr_image_build(cfg, 42, &again, &n2), CR_OK);
     assert_int_equal(n2, len);
     assert_memory_equal(img, again, len);
@@ -252,10 +257,8 @@ static void test_compiled_damage_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hash_is_xxh64),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_damage_refused),
-        cmocka_unit_test(test_adopted_round_trip),
+        cmocka_unit_test(test_hash_is_xxh64),           cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_damage_refused),          cmocka_unit_test(test_adopted_round_trip),
         cmocka_unit_test(test_compiled_damage_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
