@@ -284,12 +284,12 @@ static bool user_uri_eq(const void *ud, uint32_t v, const char *key, size_t n)
 {
     const cr_config *c = ud;
     uint32_t i = v & CR_USER_IX_MASK;
-    const cr_user *u = &c->users[i];
     /* the decision reads the user next: fetch it while the key is compared */
-    __builtin_prefetch(u);
-    __builtin_prefetch((const char *)u + offsetof(cr_user, profile_idx));
+    __builtin_prefetch(&c->users[i]);
+    __builtin_prefetch((const char *)&c->users[i] + offsetof(cr_user, profile_idx));
     if (c->user_keys && c->user_keys[i].len != CR_KEY_LONG)
         return c->user_keys[i].len == n && memcmp(c->user_keys[i].s, key, n) == 0;
+    const cr_user *u = ce_user(c, i);
     if (!(v & CR_USER_IX_FLAG))
         return strncmp(u->uri, key, n) == 0 && u->uri[n] == 0;
     char k[CR_URI_MAX];
@@ -313,15 +313,15 @@ static bool user_line_eq(const void *ud, uint32_t v, const char *key, size_t n)
             return false;
         ext = cell->flags & CR_KEY_EXT;
     } else {
-        const char *num = c->users[i].line_number;
+        const char *num = ce_user(c, i)->line_number;
         nl = strlen(num);
         if (nl > n || memcmp(num, key, nl) != 0)
             return false;
-        ext = c->users[i].line_ext != NULL;
+        ext = ce_user(c, i)->line_ext != NULL;
     }
     if ((v & CR_USER_IX_FLAG) || !ext)
         return nl == n;
-    const char *e = c->users[i].line_ext;
+    const char *e = ce_user(c, i)->line_ext;
     size_t el = strlen(e);
     return n == nl + 5 + el && memcmp(key + nl, ";ext=", 5) == 0 &&
            memcmp(key + nl + 5, e, el) == 0;

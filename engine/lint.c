@@ -65,7 +65,7 @@ static void lint_people(const cr_config *c, cr_diag *d)
 {
     char obj[CR_URI_MAX + 16];
     for (size_t i = 0; i < c->nusers; i++) {
-        const cr_user *u = &c->users[i];
+        const cr_user *u = ce_user(c, i);
         snprintf(obj, sizeof obj, "user '%s'", u->uri);
         if (!u->enterprise_voice && u->team_call.count)
             cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
@@ -91,7 +91,7 @@ void ce_lint(const cr_config *c, cr_diag *d)
 {
     if (c->ndomains == 0) {
         cr_srcloc loc = c->nprofiles ? c->profiles[0].loc
-                        : c->nusers  ? c->users[0].loc
+                        : c->nusers  ? ce_user(c, 0)->loc
                         : c->nroutes ? ce_route(c, 0)->loc
                                      : (cr_srcloc){c->ninterned ? c->interned[0] : "", 0};
         cr_diag_add(d, CR_DIAG_WARNING, loc, "domains",

@@ -413,7 +413,11 @@ void cr_config_free(cr_config *c)
         free(c->routes);
     free((void *)c->route_state);
     ce_route_src_free(c->route_src);
-    free(c->users);
+    if (c->users_mapped)
+        munmap(c->users, c->capusers * sizeof *c->users);
+    else
+        free(c->users);
+    free((void *)c->user_state);
     free(c->default_profile_name);
     free(c->default_policy_name);
     free(c->directory);

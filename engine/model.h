@@ -194,9 +194,11 @@ struct cr_config {
      * for a configuration built any other way (every route filled). */
     _Atomic uint8_t *route_state;
     struct ce_route_src *route_src;
-    bool routes_mapped; /* routes is an anonymous mapping of caproutes routes (munmap) */
-    bool image_whole;   /* adopted from the borrowed block, a plan image: writing an image of this
-                         * configuration is copying that one (cr_image_build) */
+    bool routes_mapped;          /* routes is an anonymous mapping of caproutes routes (munmap) */
+    _Atomic uint8_t *user_state; /* the same for users (ce_user) */
+    bool users_mapped;
+    bool image_whole; /* adopted from the borrowed block, a plan image: writing an image of this
+                       * configuration is copying that one (cr_image_build) */
     cr_workflow *workflows; /* call targets of response groups (workflow.c) */
     size_t nworkflows, capworkflows;
     cr_index workflow_uri_ix, workflow_line_ix; /* set by compile */
@@ -243,6 +245,15 @@ static inline const cr_route *ce_route(const cr_config *c, size_t i)
         atomic_load_explicit(&c->route_state[i], memory_order_acquire) != 2)
         return ce_route_fill(c, i);
     return &c->routes[i];
+}
+const cr_user *ce_user_fill(const cr_config *c, size_t i);
+/* User i of a configuration (filled from its plan image on first use). */
+static inline const cr_user *ce_user(const cr_config *c, size_t i)
+{
+    if (__builtin_expect(c->user_state != NULL, 0) &&
+        atomic_load_explicit(&c->user_state[i], memory_order_acquire) != 2)
+        return ce_user_fill(c, i);
+    return &c->users[i];
 }
 /* Whether route i has been filled (nothing to free in one that was not). */
 static inline bool ce_route_filled(const cr_config *c, size_t i)

@@ -303,7 +303,7 @@ static void build_users(builder *b)
 {
     const cr_config *c = b->cfg;
     for (size_t i = 0; i < c->nusers; i++) {
-        const cr_user *u = &c->users[i];
+        const cr_user *u = ce_user(c, i);
         ce_pi_put(b, S_USERS, ce_pi_str(b, u->uri));
         ce_pi_put(b, S_USERS, ce_pi_str(b, u->line));
         ce_pi_put(b, S_USERS, ce_pi_str(b, u->policy));
@@ -758,6 +758,11 @@ static void read_routes(reader *r)
 
 static void read_users(reader *r)
 {
+    if (r->adopt) {
+        if (!r->broken && !r->oom)
+            ce_pi_users_lazy(r);
+        return;
+    }
     for (size_t i = 0; i < ce_pi_nrecs(r, S_USERS) && !r->broken && !r->oom; i++) {
         const uint32_t *x = ce_pi_recs(r, S_USERS) + i * sec_fields[S_USERS];
         const char *uri = ce_pi_rstr(r, x[UR_URI], i);
@@ -817,10 +822,10 @@ static bool presize(reader *r)
     PRESIZE(usages, capusages, S_USAGES)
     PRESIZE(policies, cappolicies, S_POLICIES)
     PRESIZE(gateways, capgateways, S_GATEWAYS)
-    if (!r->adopt) { /* adopting, routes are filled on first use (ce_pi_routes_lazy) */
+    if (!r->adopt) { /* adopting, they are filled on first use (ce_pi_routes_lazy, users) */
         PRESIZE(routes, caproutes, S_ROUTES)
+        PRESIZE(users, capusers, S_USERS)
     }
-    PRESIZE(users, capusers, S_USERS)
 #undef PRESIZE
     return true;
 }

@@ -60,7 +60,7 @@ static void put_user_lines(builder *b)
 {
     const cr_config *c = b->cfg;
     for (size_t i = 0; i < c->nusers; i++) {
-        const cr_user *u = &c->users[i];
+        const cr_user *u = ce_user(c, i);
         ce_pi_put(b, S_USERCX, ce_pi_str(b, u->line_number));
         ce_pi_put(b, S_USERCX, ce_pi_str(b, u->line_ext));
         ce_pi_put(b, S_USERCX, u->policy_idx < 0 ? NONE : (uint32_t)u->policy_idx);
@@ -159,7 +159,9 @@ typedef struct ce_list_table {
 
 /* How a route adopted from an image is filled on first use (ce_route_fill). */
 typedef struct ce_route_src {
-    const uint32_t *recs; /* S_ROUTES */
+    const uint32_t *recs;  /* S_ROUTES */
+    const uint32_t *urecs; /* S_USERS */
+    const uint32_t *ucx;   /* S_USERCX */
     const char *pool;
     const char **files; /* [nfiles]: the configuration's interned file names */
     size_t nfiles;
@@ -256,6 +258,25 @@ void ce_pi_list_final(reader *r, cr_namelist *l, uint32_t first, uint32_t count,
         ce_pi_broken(r, "name list", i);
 }
 
+/* An anonymous mapping of n objects of `size` (zero pages until written), NULL on failure. */
+static void *zero_map(size_t n, size_t size)
+{
+    void *p = mmap(NULL, n * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Fills object i once, whichever thread comes first; the others wait for it. */
+static bool fill_claim(_Atomic uint8_t *st)
+{
+    uint8_t expect = 0;
+    if (atomic_compare_exchange_strong_explicit(st, &expect, 1, memory_order_acquire,
+                                                memory_order_acquire))
+        return true;
+    while (atomic_load_explicit(st, memory_order_acquire) != 2)
+        sched_yield(); /* another thread fills it: a few hundred nanoseconds */
+    return false;
+}
+
 void ce_pi_routes_lazy(reader *r)
 {
     cr_config *c = r->cfg;
@@ -282,18 +303,13 @@ void ce_pi_routes_lazy(reader *r)
         return;
     }
     memcpy(src->files, r->files, r->nfiles * sizeof *src->files);
-    if (n) {
-        /* mapped, not calloc'd: the pages are the kernel's zero page until a route is filled
-         * (calloc may hand back heap memory it has to clear, all of it, now) */
-        void *p = mmap(NULL, n * sizeof *c->routes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) {
-            r->oom = true;
-            return;
-        }
-        c->routes = p;
-        c->routes_mapped = true;
+    /* mapped, not calloc'd: the pages are the kernel's zero page until a route is filled
+     * (calloc may hand back heap memory it has to clear, all of it, now) */
+    if (n && !(c->routes = zero_map(n, sizeof *c->routes))) {
+        r->oom = true;
+        return;
     }
+    c->routes_mapped = n > 0;
     c->nroutes = c->caproutes = n;
 }
 
@@ -301,9 +317,7 @@ const cr_route *ce_route_fill(const cr_config *c, size_t i)
 {
     _Atomic uint8_t *st = &c->route_state[i];
     cr_route *r = (cr_route *)(uintptr_t)&c->routes[i];
-    uint8_t expect = 0;
-    if (atomic_compare_exchange_strong_explicit(st, &expect, 1, memory_order_acquire,
-                                                memory_order_acquire)) {
+    if (fill_claim(st)) {
         const ce_route_src *s = c->route_src;
         const uint32_t *x = s->recs + i * sec_fields[S_ROUTES];
         size_t nnames = (size_t)-1; /* the records were checked when the image was read */
@@ -314,11 +328,50 @@ const cr_route *ce_route_fill(const cr_config *c, size_t i)
         list_at(&s->lists, x[RO_GFIRST], x[RO_GCOUNT], LK_GATEWAYS, nnames, &r->gateways);
         r->loc = (cr_srcloc){x[RO_FILE] == NONE ? NULL : s->files[x[RO_FILE]], (int)x[RO_LINE]};
         atomic_store_explicit(st, 2, memory_order_release);
-    } else {
-        while (atomic_load_explicit(st, memory_order_acquire) != 2)
-            sched_yield(); /* another thread fills it: a few hundred nanoseconds */
     }
     return r;
+}
+
+/* The string at pool offset off, NULL for NONE (checked when the image was read). */
+static char *pstr(const ce_route_src *s, uint32_t off)
+{
+    return off == NONE ? NULL : (char *)(uintptr_t)(s->pool + off);
+}
+
+static void fill_user(const cr_config *c, const ce_route_src *s, size_t i, cr_user *u)
+{
+    const uint32_t *x = s->urecs + i * sec_fields[S_USERS], *y = s->ucx + i * sec_fields[S_USERCX];
+    size_t nnames = (size_t)-1; /* the records were checked when the image was read */
+    u->uri = pstr(s, x[UR_URI]);
+    u->line = pstr(s, x[UR_LINEURI]);
+    u->line_number = pstr(s, y[UC_NUMBER]);
+    u->line_ext = pstr(s, y[UC_EXT]);
+    u->enterprise_voice = x[UR_FLAGS] & 1u;
+    u->pbx_integration = (x[UR_FLAGS] & 2u) != 0;
+    u->policy = pstr(s, x[UR_POLICY]);
+    u->profile = pstr(s, x[UR_PROFILE]);
+    u->policy_idx = y[UC_POLICY] == NONE ? -1 : (long)y[UC_POLICY];
+    u->profile_idx = y[UC_PROFILE] == NONE ? -1 : (long)y[UC_PROFILE];
+    u->simultaneous_ring = pstr(s, x[UR_SIMRING]);
+    u->forwarding.immediate = pstr(s, x[UR_FWD_IMM]);
+    u->forwarding.no_answer_after = (int)x[UR_FWD_AFTER];
+    u->forwarding.no_answer_target = pstr(s, x[UR_FWD_TARGET]);
+    u->team_call_delay = (int)x[UR_TEAM_DELAY];
+    list_at(&s->lists, x[UR_TFIRST], x[UR_TCOUNT], LK_PLAIN, nnames, &u->team_call);
+    list_at(&s->lists, x[UR_DFIRST], x[UR_DCOUNT], LK_PLAIN, nnames, &u->delegates);
+    u->voicemail = pstr(s, x[UR_VOICEMAIL]);
+    u->loc = (cr_srcloc){x[UR_FILE] == NONE ? NULL : s->files[x[UR_FILE]], (int)x[UR_LINE]};
+    (void)c;
+}
+
+const cr_user *ce_user_fill(const cr_config *c, size_t i)
+{
+    cr_user *u = (cr_user *)(uintptr_t)&c->users[i];
+    if (fill_claim(&c->user_state[i])) {
+        fill_user(c, c->route_src, i, u);
+        atomic_store_explicit(&c->user_state[i], 2, memory_order_release);
+    }
+    return u;
 }
 
 /* Bits set in a 16-bit mask. */
@@ -376,7 +429,8 @@ static bool read_slots(reader *r, int s, bool lines, cr_index_slot **out, size_t
         if (!slots[k].val)
             continue;
         uint32_t u = (slots[k].val - 1) & CR_USER_IX_MASK;
-        if (u >= c->nusers || (lines && !c->users[u].line_number)) {
+        if (u >= c->nusers ||
+            (lines && ce_pi_recs(r, S_USERCX)[u * sec_fields[S_USERCX] + UC_NUMBER] == NONE)) {
             ce_pi_broken(r, sec_names[s], k);
             return false;
         }
@@ -403,27 +457,59 @@ static bool read_cells(reader *r, int s, cr_key_cell **out)
     return true;
 }
 
-/* Each user's line number, extension, policy and profile as compile set them. */
-static bool read_user_lines(reader *r)
+static bool str_ok(const reader *r, uint32_t off)
+{
+    return off == NONE || off < r->npool;
+}
+
+/* User record i and its compiled record are whole: strings in the pool, lists of the image,
+ * the line number there exactly when a line is, the policy and profile indexes exactly when
+ * they are named, and in range. */
+static bool user_ok(const reader *r, const uint32_t *x, const uint32_t *y)
+{
+    const ce_list_table *t = &r->cfg->route_src->lists;
+    size_t nnames = ce_pi_nrecs(r, S_NAMES);
+    cr_namelist l;
+    for (int f = UR_URI; f <= UR_FWD_IMM; f++)
+        if (!str_ok(r, x[f]))
+            return false;
+    return x[UR_URI] != NONE && str_ok(r, x[UR_FWD_TARGET]) && str_ok(r, x[UR_VOICEMAIL]) &&
+           x[UR_FWD_AFTER] <= 86400 && x[UR_TEAM_DELAY] <= 86400 &&
+           (x[UR_FILE] == NONE || x[UR_FILE] < r->nfiles) && x[UR_LINE] <= (uint32_t)INT32_MAX &&
+           list_at(t, x[UR_TFIRST], x[UR_TCOUNT], LK_PLAIN, nnames, &l) &&
+           list_at(t, x[UR_DFIRST], x[UR_DCOUNT], LK_PLAIN, nnames, &l) &&
+           str_ok(r, y[UC_NUMBER]) && str_ok(r, y[UC_EXT]) &&
+           (y[UC_NUMBER] == NONE) == (x[UR_LINEURI] == NONE) &&
+           (y[UC_EXT] == NONE || y[UC_NUMBER] != NONE) &&
+           (y[UC_POLICY] == NONE) == (x[UR_POLICY] == NONE) &&
+           (y[UC_PROFILE] == NONE) == (x[UR_PROFILE] == NONE) &&
+           (y[UC_POLICY] == NONE || y[UC_POLICY] < r->cfg->npolicies) &&
+           (y[UC_PROFILE] == NONE || y[UC_PROFILE] < r->cfg->nprofiles);
+}
+
+void ce_pi_users_lazy(reader *r)
 {
     cr_config *c = r->cfg;
-    const uint32_t *x = ce_pi_recs(r, S_USERCX);
-    for (size_t i = 0; i < c->nusers; i++, x += sec_fields[S_USERCX]) {
-        cr_user *u = &c->users[i];
-        u->line_number = (char *)(uintptr_t)ce_pi_rstr(r, x[UC_NUMBER], i);
-        u->line_ext = (char *)(uintptr_t)ce_pi_rstr(r, x[UC_EXT], i);
-        if (r->broken || !u->line_number != !u->line || (u->line_ext && !u->line_number) ||
-            (x[UC_POLICY] != NONE && x[UC_POLICY] >= c->npolicies) ||
-            (x[UC_PROFILE] != NONE && x[UC_PROFILE] >= c->nprofiles) ||
-            (x[UC_POLICY] != NONE) != (u->policy != NULL) ||
-            (x[UC_PROFILE] != NONE) != (u->profile != NULL)) {
-            ce_pi_broken(r, "user line", i);
-            return false;
-        }
-        u->policy_idx = x[UC_POLICY] == NONE ? -1 : (long)x[UC_POLICY];
-        u->profile_idx = x[UC_PROFILE] == NONE ? -1 : (long)x[UC_PROFILE];
+    size_t n = ce_pi_nrecs(r, S_USERS);
+    if (ce_pi_nrecs(r, S_USERCX) != n) {
+        ce_pi_broken(r, "user lines", n);
+        return;
     }
-    return true;
+    const uint32_t *x = ce_pi_recs(r, S_USERS), *y = ce_pi_recs(r, S_USERCX);
+    for (size_t i = 0; i < n; i++, x += sec_fields[S_USERS], y += sec_fields[S_USERCX])
+        if (!user_ok(r, x, y)) {
+            ce_pi_broken(r, "user", i);
+            return;
+        }
+    c->route_src->urecs = ce_pi_recs(r, S_USERS);
+    c->route_src->ucx = ce_pi_recs(r, S_USERCX);
+    c->user_state = calloc(n + 1, sizeof *c->user_state);
+    if (!c->user_state || (n && !(c->users = zero_map(n, sizeof *c->users)))) {
+        r->oom = true;
+        return;
+    }
+    c->users_mapped = n > 0;
+    c->nusers = c->capusers = n;
 }
 
 /* The routes of each usage: ranges of S_ROUTEIDS, every id a route. */
@@ -495,8 +581,7 @@ void ce_pi_read_compiled(reader *r)
         if (!read_trie(r, c->nusages + p, (uint32_t)c->profiles[p].nrules, &x->rule_tries[p]))
             return;
     x->route_kinds = sec_base(r, S_KINDS);
-    if (!read_user_lines(r) || !read_usage_routes(r, x) ||
-        !read_slots(r, S_USLOTS, false, &x->uri_slots, &x->uri_cap) ||
+    if (!read_usage_routes(r, x) || !read_slots(r, S_USLOTS, false, &x->uri_slots, &x->uri_cap) ||
         !read_slots(r, S_LSLOTS, true, &x->line_slots, &x->line_cap) ||
         !read_cells(r, S_UKEYS, &x->user_keys) || !read_cells(r, S_ULINES, &x->user_lines))
         return;

@@ -190,6 +190,8 @@ void ce_pi_list_final(reader *r, cr_namelist *l, uint32_t first, uint32_t count,
                       size_t i);
 /* Routes filled on first use (adopting, ce_route): every record is checked now. */
 void ce_pi_routes_lazy(reader *r);
+/* Users filled on first use (adopting, ce_user): every record is checked now. */
+void ce_pi_users_lazy(reader *r);
 /* Checks the compiled sections against the configuration read so far and attaches them to it
  * (cfg->cx), read in place; sets r->broken or r->oom (plan_image_cx.c). */
 void ce_pi_read_compiled(reader *r);

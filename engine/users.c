@@ -15,7 +15,7 @@ size_t cr_config_user_count(const cr_config *c)
 }
 const cr_user *cr_config_user_at(const cr_config *c, size_t i)
 {
-    return i < c->nusers ? &c->users[i] : NULL;
+    return i < c->nusers ? ce_user(c, i) : NULL;
 }
 
 bool cr_user_identity_only(const cr_user *u)
@@ -34,7 +34,7 @@ const cr_user *cr_config_user_find(const cr_config *c, const char *uri)
     if (!n)
         return NULL;
     uint32_t i = ce_index_get(&c->user_uri_ix, key, n);
-    return i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
+    return i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
 }
 
 void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
@@ -68,7 +68,7 @@ const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
     const cr_user *u = NULL;
     if (p->n) {
         uint32_t i = ce_index_get_hashed(&c->user_uri_ix, p->key, p->n, p->h);
-        u = i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
+        u = i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
     }
     if (!u && p->uri && rt && rt->users && rt->users->find)
         u = rt->users->find(rt->users->ud, p->uri);
@@ -102,7 +102,7 @@ const cr_user *cr_config_user_by_number(const cr_config *c, const char *number, 
     }
     if (i == CR_INDEX_NONE)
         i = ce_index_get(&c->user_line_ix, number, nl);
-    return i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
+    return i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
 }
 
 void ce_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
@@ -125,7 +125,7 @@ const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
         u = cr_config_user_by_number(c, p->number, p->ext);
     } else {
         uint32_t i = ce_index_get_hashed(&c->user_line_ix, p->number, p->n, p->h);
-        u = i == CR_INDEX_NONE ? NULL : &c->users[i & CR_USER_IX_MASK];
+        u = i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
     }
     if (!u && rt && rt->users && rt->users->by_number)
         u = rt->users->by_number(rt->users->ud, p->number, p->ext);

@@ -10,7 +10,10 @@
 # the start-up time (until the RPC answers), the sum of Pss over every Kamailio process
 # (/proc/PID/smaps_rollup, after SETTLE seconds), the number of processes, and how many of
 # them map a published plan image. Figures are printed, not asserted; the last lines give
-# min-max per setup and the plan's own size (the image file) for comparison.
+# min-max per setup and the plan's own size (the image file) for comparison. With RELOAD=1 (the
+# default) each run with callroute then calls callroute.reload (the RPC returns once every SIP
+# worker decides with the new plan) and measures the sum of Pss again: after a reload every
+# process adopts the published image in place, so the plan should still count about once.
 set -euo pipefail
 . "$(dirname "$0")/../e2e/lib.sh"
 
@@ -25,6 +28,7 @@ CHILDREN=${CHILDREN:-8}
 RUNS=${RUNS:-3}
 FORMAT=${FORMAT:-plan}
 SETTLE=${SETTLE:-3}
+RELOAD=${RELOAD:-1}
 
 e2e_init
 export CALLROUTE_RUNTIME_DIR=$E2E_TMP/run
@@ -47,18 +51,11 @@ kam_pids() {
     done
 }
 
-# measure LABEL [kamailio args...]: prints "LABEL start_s pss_kb processes with_plan"
-measure() {
-    local label=$1 t0 t1 port main pss=0 n=0 mapped=0 pid v
-    shift
-    port=$(e2e_ports 1)
-    t0=$(date +%s.%N)
-    E2E_CHILDREN=$CHILDREN E2E_SHM=256 e2e_start_kamailio "$port" "$config" "$@"
-    t1=$(date +%s.%N)
-    sleep "$SETTLE"
-    main=$(cat "$E2E_TMP/kamailio.pid")
-    [ "${VERBOSE:-0}" = 1 ] && e2e_kamcmd core.psx | paste - - - | awk '{print "  " $0}' >&2
-    for pid in $(kam_pids "$main"); do
+# pss_sum MAIN: sets pss (kB, summed), n (processes) and mapped (processes mapping a plan image)
+pss_sum() {
+    local pid v
+    pss=0 n=0 mapped=0
+    for pid in $(kam_pids "$1"); do
         v=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)
         pss=$((pss + ${v:-0}))
         [ "${VERBOSE:-0}" = 1 ] && echo "  $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-40) $(grep -E '^(Pss|Private_Dirty):' "/proc/$pid/smaps_rollup" | tr -s ' ' | tr '\n' ' ')" >&2
@@ -67,9 +64,34 @@ measure() {
             mapped=$((mapped + 1))
         fi
     done
+}
+
+# measure LABEL [kamailio args...]: prints "LABEL start_s pss_kb processes with_plan", and for
+# callroute with RELOAD=1 the reload's RPC time and the Pss sum after it
+measure() {
+    local label=$1 t0 t1 t2 t3 port main pss n mapped after=""
+    shift
+    port=$(e2e_ports 1)
+    t0=$(date +%s.%N)
+    E2E_CHILDREN=$CHILDREN E2E_SHM=256 e2e_start_kamailio "$port" "$config" "$@"
+    t1=$(date +%s.%N)
+    sleep "$SETTLE"
+    main=$(cat "$E2E_TMP/kamailio.pid")
+    [ "${VERBOSE:-0}" = 1 ] && e2e_kamcmd core.psx | paste - - - | awk '{print "  " $0}' >&2
+    pss_sum "$main"
+    local pss0=$pss n0=$n mapped0=$mapped
+    if [ "$label" = callroute ] && [ "$RELOAD" = 1 ]; then
+        t2=$(date +%s.%N)
+        e2e_kamcmd callroute.reload >/dev/null || e2e_fail "callroute.reload failed"
+        t3=$(date +%s.%N)
+        sleep "$SETTLE"
+        pss_sum "$main"
+        after=$(awk -v a="$t2" -v b="$t3" -v p="$pss" -v m="$mapped" \
+            'BEGIN {printf "  reload %5.2f s  pss after %8.1f MB  mapping %2d", b - a, p / 1024, m}')
+    fi
     e2e_stop_kamailio
-    awk -v l="$label" -v a="$t0" -v b="$t1" -v p="$pss" -v n="$n" -v m="$mapped" \
-        'BEGIN {printf "%-9s start %6.2f s  pss %8.1f MB  processes %2d  mapping the plan %2d\n", l, b - a, p / 1024, n, m}'
+    awk -v l="$label" -v a="$t0" -v b="$t1" -v p="$pss0" -v n="$n0" -v m="$mapped0" -v r="$after" \
+        'BEGIN {printf "%-9s start %6.2f s  pss %8.1f MB  processes %2d  mapping the plan %2d%s\n", l, b - a, p / 1024, n, m, r}'
 }
 
 echo "plan_memory: $ROUTES routes, $RULES rules, $USERS users ($FORMAT), $CHILDREN SIP workers; image $((image_kb / 1024)) MB"
@@ -83,3 +105,9 @@ for l in callroute baseline; do
         if (NR == 1 || p < pmin) pmin = p; if (p > pmax) pmax = p}
         END {printf "%-9s start %.2f-%.2f s, pss %.1f-%.1f MB\n", l, smin, smax, pmin, pmax}'
 done
+if [ "$RELOAD" = 1 ]; then
+    grep "^callroute .* reload " "$out" | awk '{for (i = 1; i <= NF; i++) {if ($i == "reload") r = $(i + 1);
+        if ($i == "after") p = $(i + 1)} if (NR == 1 || r < rmin) rmin = r; if (r > rmax) rmax = r;
+        if (NR == 1 || p < pmin) pmin = p; if (p > pmax) pmax = p}
+        END {printf "reload    rpc %.2f-%.2f s, pss after it %.1f-%.1f MB\n", rmin, rmax, pmin, pmax}'
+fi

@@ -213,7 +213,7 @@ static void test_compiled_damage_refused(void **state)
         {S_ROUTEIDS, 0, 0xFFFFu, "usage route"},
         {S_LISTS, 4 * LI_KIND, 7, "list"},
         {S_NAMEIX, 0, 0xFFFFu, "list name"},
-        {S_USERCX, 4 * UC_POLICY, 999, "user line"},
+        {S_USERCX, 4 * UC_POLICY, 999, "user"},
         {S_UKEYS, 0, 200, "user keys"},
         {S_ROUTES, 4 * RO_NAME, 0xFFFFFFF0u, "route"},
     };
