@@ -241,6 +241,26 @@ static int open_load(cr_handle *h, const char *path, cr_config **cfg, char *err,
 
 /* A multi-process host: adopt the plan another process published, or load path, validate it
  * and publish it for the others. */
+/* The plan this process just published, adopted in place instead of cfg (the configuration it
+ * validated, freed): every process then decides from the same mapped image, this one too, and
+ * the processes forked from it inherit a plan of a few pages rather than the compiled model.
+ * cfg itself when the image cannot be adopted (logged). */
+static cr_config *adopt_own(cr_handle *h, cr_config *cfg, uint64_t gen)
+{
+    char err[1024] = "";
+    cr_config *mine = NULL;
+    uint64_t g = 0;
+    int rc = plan_adopt(h, &mine, &g, err, sizeof err);
+    if (rc != CR_OK || g != gen) {
+        if (rc != CR_OK)
+            crp_log(CR_LOG_WARNING, "callroute: deciding with the plan as loaded: %s", err);
+        cr_config_free(mine);
+        return cfg;
+    }
+    cr_config_free(cfg);
+    return mine;
+}
+
 static int open_shared(cr_handle *h, const char *path, cr_config **cfg, uint64_t *gen, char *err,
                        size_t errlen)
 {
@@ -258,6 +278,8 @@ static int open_shared(cr_handle *h, const char *path, cr_config **cfg, uint64_t
         *gen = atomic_load(&h->shared->generation);
         if (err && errlen)
             err[0] = 0;
+    } else if (rc == CR_OK) {
+        *cfg = adopt_own(h, *cfg, *gen);
     }
     return rc;
 }
@@ -375,6 +397,7 @@ static int reload_locked(cr_handle *h, const char *path, char *err, size_t errle
             cr_config_free(cfg);
             return rc;
         }
+        cfg = adopt_own(h, cfg, gen);
     } else {
         gen = bump ? atomic_fetch_add(&h->shared->generation, 1) + 1
                    : atomic_load(&h->shared->generation);
