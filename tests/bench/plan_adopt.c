@@ -15,8 +15,10 @@
  *
  * Rounds alternate (adopt, recompile, adopt, ...); each prints its milliseconds and, for
  * adopt and recompile, the resident memory the configuration added. The decision of every
- * number of --numbers is compared between the two (a difference exits 1). Nothing is
- * asserted on time: this is a measuring program.
+ * number of --numbers is compared between the two (a difference exits 1), then both decide
+ * them again in alternating passes, each decision timed: p50 and p99 of each side by side
+ * (the adopted plan fills its routes and users on first use: the first pass pays for that).
+ * Nothing is asserted on time: this is a measuring program.
  *
  *   plan_adopt --image FILE [--numbers FILE] [--rounds N] [--json] [--adopt-only]
  *
@@ -131,6 +133,49 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+#define PASSES 5
+
+/* Times every decision of PASSES passes over the numbers with a and with b, alternated:
+ * p50/p99 (ns) of each into pa, pb. */
+static void time_decisions(const cr_config *a, const cr_config *b, const numbers *nb, double pa[2],
+                           double pb[2])
+{
+    size_t n = nb->n * PASSES;
+    double *ta = malloc((n + 1) * sizeof *ta), *tb = malloc((n + 1) * sizeof *tb);
+    if (!ta || !tb || !nb->n) {
+        pa[0] = pa[1] = pb[0] = pb[1] = 0;
+        free(ta);
+        free(tb);
+        return;
+    }
+    cr_decision d;
+    for (int pass = 0; pass < PASSES; pass++)
+        for (int side = 0; side < 2; side++) {
+            const cr_config *c = side ? b : a;
+            double *t = (side ? tb : ta) + (size_t)pass * nb->n;
+            for (size_t i = 0; i < nb->n; i++) {
+                double t0 = now_ns();
+                cr_route_decide(c, nb->from[i], nb->dialed[i], NULL, &d, NULL);
+                t[i] = now_ns() - t0;
+            }
+        }
+    qsort(ta, n, sizeof *ta, cmp_double);
+    qsort(tb, n, sizeof *tb, cmp_double);
+    pa[0] = ta[n / 2];
+    pa[1] = ta[n * 99 / 100];
+    pb[0] = tb[n / 2];
+    pb[1] = tb[n * 99 / 100];
+    free(ta);
+    free(tb);
+}
+
 int main(int argc, char **argv)
 {
     const char *image = NULL, *numbers_path = NULL;
@@ -162,6 +207,7 @@ int main(int argc, char **argv)
     read_numbers(numbers_path, &nb);
     double verify[100], adopt[100], recompile[100];
     long adopt_kb = 0, recompile_kb = 0;
+    double pa[2] = {0, 0}, pb[2] = {0, 0};
     size_t mismatches = 0;
     for (int r = 0; r < rounds; r++) {
         double v2;
@@ -172,8 +218,10 @@ int main(int argc, char **argv)
             continue;
         }
         cr_config *b = load(image, false, &recompile[r], &v2, &recompile_kb);
-        if (r == 0)
+        if (r == 0) {
             mismatches = compare(a, b, &nb);
+            time_decisions(a, b, &nb, pa, pb);
+        }
         cr_config_free(a);
         cr_config_free(b);
         if (!json)
@@ -189,14 +237,20 @@ int main(int argc, char **argv)
         printf("{\"rounds\": %d, \"verify_ms_median\": %.2f, \"adopt_ms_median\": %.2f, "
                "\"adopt_ms_min\": %.2f, \"adopt_ms_max\": %.2f, \"recompile_ms_median\": %.2f, "
                "\"ratio\": %.1f, \"adopt_kb\": %ld, \"recompile_kb\": %ld, \"compared\": %zu, "
-               "\"mismatches\": %zu}\n",
+               "\"mismatches\": %zu, \"adopted_p50_ns\": %.0f, \"adopted_p99_ns\": %.0f, "
+               "\"compiled_p50_ns\": %.0f, \"compiled_p99_ns\": %.0f}\n",
                rounds, verify[mid], adopt[mid], adopt[0], adopt[rounds - 1], recompile[mid],
-               recompile[mid] / adopt[mid], adopt_kb, recompile_kb, nb.n, mismatches);
+               recompile[mid] / adopt[mid], adopt_kb, recompile_kb, nb.n, mismatches, pa[0], pa[1],
+               pb[0], pb[1]);
     else
         printf("median of %d: map+verify %.1f ms, adopt %.1f ms (min %.1f, max %.1f), recompile "
                "%.1f ms: adopt is %.1fx faster; %zu numbers compared, %zu mismatches\n",
                rounds, verify[mid], adopt[mid], adopt[0], adopt[rounds - 1], recompile[mid],
                recompile[mid] / adopt[mid], nb.n, mismatches);
+    if (!json && !adopt_only)
+        printf("decisions (%d alternated passes over the numbers): adopted p50 %.0f ns, p99 %.0f "
+               "ns; compiled p50 %.0f ns, p99 %.0f ns\n",
+               PASSES, pa[0], pa[1], pb[0], pb[1]);
     free(nb.from);
     free(nb.dialed);
     return mismatches ? 1 : 0;
