@@ -2,14 +2,17 @@
  * The plan through the ABI as a host calls it: cr_plugin_entry once, one fixed configuration
  * (examples/contoso routing and users with the Lua IVRs of examples/workflows/ivr.xml), then
  * per input route_answer, route_ex, route, normalize, dial, inbound, user_plan,
- * gateway_failed and, when the first byte asks for it, a response-group engine fed events.
+ * gateway_failed, gateway_result_ex and, when the first byte asks for it, a response-group engine
+ * fed events.
  *
  * Input: one control byte, then fields separated by NUL bytes:
  *   from, dialed, gateway, events ('\n'-separated, simulate format without the time),
  *   then any number of names (down gateways, registered endpoints).
  * Control byte: bits 7 and 6 both set run the response-group engine (it loads the Lua
  * scripts: a quarter of the inputs keeps the decisions fast); bits 0-3 are the seconds
- * between events (times 2.5); bit 4 marks the gateway failed before the second decision.
+ * between events (times 2.5); bit 4 marks the gateway failed before the second decision;
+ * bit 5 (without bit 6) reports a final answer from it through gateway_result_ex, the code
+ * chosen by bits 0-3.
  *
  * Checked: no crash, leak or sanitizer report; every JSON result parses and is valid UTF-8;
  * every cr_route_answer string is terminated within its field; route_answer and route_ex
@@ -397,6 +400,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (gw && (ctl & 0x10))
         P->gateway_failed(H, gw);
+    if (gw && (ctl & 0x20) && !(ctl & 0x40)) { /* a final answer from the gateway (ABI 1.9) */
+        static const int codes[16] = {0,   200, 404, 408, 480, 486, 500, 503,
+                                      504, 600, 603, -1,  999, 99,  302, 181};
+        int code = codes[ctl & 0x0F], rc = P->gateway_result_ex(H, gw, code, from[0] - 64);
+        bool fails = code == 0 || code == 408 || (code >= 500 && code <= 599);
+        if (rc >= 0 && ((rc & ~(CR_GATEWAY_RESULT_FAILURE | CR_GATEWAY_RESULT_DOWN)) ||
+                        ((rc & CR_GATEWAY_RESULT_DOWN) && !(rc & CR_GATEWAY_RESULT_FAILURE)) ||
+                        ((rc & CR_GATEWAY_RESULT_FAILURE) && !fails)))
+            abort(); /* flags outside the contract, or a failure of an answer that is none */
+    }
     r = NULL;
     if (P->route(H, from, dialed, more, nmore, &r) == CR_ABI_OK)
         check_result(r);
