@@ -438,7 +438,7 @@ int cr_rules_load_ex(const char *path, const cr_load_options *opts, cr_config **
     if (!path || !diag)
         return CR_EINVAL;
     if (cr_image_file_is(path))
-        return cr_image_load(path, out, diag);
+        return cr_image_load_ex(path, opts && opts->image_no_lint ? CR_IMAGE_NOLINT : 0, out, diag);
     loader L = {.diag = diag};
     L.cfg = cr_config_new();
     if (!L.cfg)

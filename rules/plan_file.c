@@ -229,6 +229,11 @@ int cr_image_load_owned_ex(cr_image_map *m, const char *path, unsigned flags, cr
  * bytes are read into a private copy, which the configuration borrows from. */
 int cr_image_load(const char *path, cr_config **out, cr_diag *diag)
 {
+    return cr_image_load_ex(path, 0, out, diag);
+}
+
+int cr_image_load_ex(const char *path, unsigned flags, cr_config **out, cr_diag *diag)
+{
     if (!out)
         return CR_EINVAL;
     *out = NULL;
@@ -240,5 +245,5 @@ int cr_image_load(const char *path, cr_config **out, cr_diag *diag)
         cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
     }
-    return cr_image_load_owned(&m, path, out, diag);
+    return cr_image_load_owned_ex(&m, path, flags, out, diag);
 }

@@ -136,7 +136,8 @@ unsigned crp_rgs_max_wait(const cr_open_options *opts)
 cr_load_options crp_handle_load_options(const cr_handle *h)
 {
     return (cr_load_options){.include_dirs = (const char *const *)h->include_dirs,
-                             .rgs_max_wait_s = h->rgs_max_wait_s};
+                             .rgs_max_wait_s = h->rgs_max_wait_s,
+                             .image_no_lint = true};
 }
 
 /* A NULL-terminated copy of a list of strings; false when out of memory. */

@@ -36,6 +36,8 @@ int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, 
  * The file is read into a private read-only copy the configuration borrows its strings from
  * (cr_image_load_owned). Errors (damaged, foreign image) go to diag naming path. */
 int cr_image_load(const char *path, cr_config **out, cr_diag *diag);
+/* The same with cr_image_read_ex's flags (CR_IMAGE_NOLINT). */
+int cr_image_load_ex(const char *path, unsigned flags, cr_config **out, cr_diag *diag);
 
 /* cr_image_load from a mapped, verified image: the configuration copies what it needs (the
  * image may be unmapped at once). */

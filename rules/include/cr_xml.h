@@ -46,6 +46,9 @@ typedef struct cr_load_options {
     /* Not read by the loader: the checks that follow a load (plugin-api's crp_load_ex) warn
      * of queue timeouts longer than this many seconds (cr_rgs_check_wait); 0 = none. */
     unsigned rgs_max_wait_s;
+    /* A plan image is adopted without lint (CR_IMAGE_NOLINT): its warnings were reported when
+     * it was compiled. Set by the library's handles (open, reload), not by `check`. */
+    bool image_no_lint;
 } cr_load_options;
 
 /*
