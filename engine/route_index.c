@@ -373,18 +373,36 @@ int ce_route_analysis_add(cr_route_analysis *a, const cr_config *cfg, size_t r)
     return ce_pattern_exact(&a->info) ? 1 : 0;
 }
 
+/* An empty index with room for cfg's usages and profiles, or NULL. */
+static cr_route_index *index_new(const cr_config *cfg)
+{
+    cr_route_index *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return NULL;
+    ix->tries = calloc(cfg->nusages ? cfg->nusages : 1, sizeof *ix->tries);
+    ix->rules = calloc(cfg->nprofiles ? cfg->nprofiles : 1, sizeof *ix->rules);
+    if (!ix->tries || !ix->rules) {
+        ce_route_index_free(ix);
+        return NULL;
+    }
+    return ix;
+}
+
+/* Out of memory half-way: nothing is left half-built. */
+static int index_fail(cr_config *cfg, cr_route_index *ix)
+{
+    for (size_t p = 0; p < cfg->nprofiles; p++)
+        cfg->profiles[p].rule_index = NULL;
+    ce_route_index_free(ix);
+    return CR_ENOMEM;
+}
+
 int ce_route_index_build(cr_config *cfg, cr_route_analysis *a)
 {
     cfg->route_index = NULL;
-    if (!a)
-        return CR_ENOMEM;
-    cr_route_index *ix = calloc(1, sizeof *ix);
+    cr_route_index *ix = a ? index_new(cfg) : NULL;
     if (!ix)
         return CR_ENOMEM;
-    ix->tries = calloc(cfg->nusages ? cfg->nusages : 1, sizeof *ix->tries);
-    ix->rules = calloc(cfg->nprofiles ? cfg->nprofiles : 1, sizeof *ix->rules);
-    if (!ix->tries || !ix->rules)
-        goto oom;
     /* the next analysed route after each route, for the entry ranges */
     uint32_t *next = malloc((cfg->nroutes + 1) * sizeof *next);
     if (!next)
@@ -448,10 +466,7 @@ int ce_route_index_build(cr_config *cfg, cr_route_analysis *a)
     cfg->route_index = ix;
     return CR_OK;
 oom:
-    for (size_t p = 0; p < cfg->nprofiles; p++)
-        cfg->profiles[p].rule_index = NULL;
-    ce_route_index_free(ix);
-    return CR_ENOMEM;
+    return index_fail(cfg, ix);
 }
 
 void ce_route_index_begin(const cr_config *cfg, size_t usage, const char *number, size_t n,
@@ -517,13 +532,9 @@ int ce_route_index_adopt(cr_config *cfg, const cr_px_trie *usage_tries,
                          const cr_index_stats *stats)
 {
     cfg->route_index = NULL;
-    cr_route_index *ix = calloc(1, sizeof *ix);
+    cr_route_index *ix = index_new(cfg);
     if (!ix)
         return CR_ENOMEM;
-    ix->tries = calloc(cfg->nusages ? cfg->nusages : 1, sizeof *ix->tries);
-    ix->rules = calloc(cfg->nprofiles ? cfg->nprofiles : 1, sizeof *ix->rules);
-    if (!ix->tries || !ix->rules)
-        goto oom;
     for (size_t u = 0; u < cfg->nusages; u++) {
         ix->tries[u] = usage_tries[u];
         ix->tries[u].borrowed = true;
@@ -545,8 +556,5 @@ int ce_route_index_adopt(cr_config *cfg, const cr_px_trie *usage_tries,
     cfg->route_index = ix;
     return CR_OK;
 oom:
-    for (size_t p = 0; p < cfg->nprofiles; p++)
-        cfg->profiles[p].rule_index = NULL;
-    ce_route_index_free(ix);
-    return CR_ENOMEM;
+    return index_fail(cfg, ix);
 }
