@@ -201,7 +201,7 @@ static int child_init(int rank)
      * that do not route SIP (timers, ctl, the probe, user-plan and match-maker timers) hold
      * no plan: crl_handle() adopts one the first time such a process needs it (an RPC,
      * a timed-out leg), and one that never routes never maps it. */
-    if (rank < PROC_SIPINIT && rank != PROC_MAIN)
+    if (!crm_routes_sip(rank) && rank != PROC_MAIN)
         return 0;
     return crl_handle() == NULL ? -1 : 0;
 }

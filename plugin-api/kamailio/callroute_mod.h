@@ -29,6 +29,14 @@
 #define CRM_FIELD_MAX 256
 #define CRM_ERR_MAX   4096
 
+/* Whether a child process of this rank routes SIP (a UDP, TCP or SCTP worker): those open the
+ * plan and the response-group engine in child_init; the others (timers, ctl, the probe, the
+ * match maker) only when they first need them. The main process is neither (it forks). */
+static inline int crm_routes_sip(int rank)
+{
+    return rank >= PROC_SIPINIT;
+}
+
 /* tm's API, bound in mod_init (every file that works on transactions uses it). */
 extern struct tm_binds crm_tmb;
 

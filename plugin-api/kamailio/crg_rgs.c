@@ -821,7 +821,7 @@ int crg_child_init(int rank)
          * (a reload does not change a running engine; a broken file on disk must not
          * matter). Processes that do not route SIP (timers, ctl) hold no plan: they open
          * the engine, from the published plan, the first time they need it. */
-        if (rank >= PROC_SIPINIT)
+        if (crm_routes_sip(rank))
             crg_private_engine();
         return 0;
     }
