@@ -242,16 +242,18 @@ static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
     if (rc == 0)
         rc = mdb_dbi_open(txn, "meta", flags, &d->meta);
     MDB_val k = {6, "format"}, v;
-    if (rc == 0 && mdb_get(txn, d->meta, &k, &v) == 0 &&
-        (v.mv_size != 1 || memcmp(v.mv_data, CR_DIR_FORMAT, 1) != 0)) {
+    int found = rc == 0 ? mdb_get(txn, d->meta, &k, &v) : rc;
+    if (found == 0 && (v.mv_size != 1 || (memcmp(v.mv_data, CR_DIR_FORMAT, 1) != 0 &&
+                                          memcmp(v.mv_data, CR_DIR_FORMAT_OLD, 1) != 0))) {
         mdb_txn_abort(txn);
-        snprintf(err, errlen, "%s: directory format %.*s is not supported", d->path, (int)v.mv_size,
-                 (const char *)v.mv_data);
+        snprintf(err, errlen, "%s: directory format %.*s is not supported", d->path,
+                 (int)(v.mv_size > 16 ? 16 : v.mv_size), (const char *)v.mv_data);
         return CR_EIO;
     }
-    if (rc == 0 && create) {
+    if (rc == 0 && create && found == MDB_NOTFOUND) {
+        /* empty: an import writes format 2; until then older builds may read it too */
         v.mv_size = 1;
-        v.mv_data = CR_DIR_FORMAT;
+        v.mv_data = CR_DIR_FORMAT_OLD;
         rc = mdb_put(txn, d->meta, &k, &v, 0);
     }
     if (rc == 0)
@@ -360,17 +362,29 @@ const char *cr_directory_path(const cr_directory *d)
     return d ? d->path : NULL;
 }
 
+int dir_counts(cr_directory *d, MDB_txn *txn, size_t *users, size_t *lines)
+{
+    MDB_stat s;
+    const void *ix;
+    size_t len;
+    if (dir_index_get(txn, d, &ix, &len) && dir_index_counts(ix, len, users, lines))
+        return CR_OK;
+    if (mdb_stat(txn, d->users, &s) != 0) /* format 1: the trees */
+        return CR_EIO;
+    *users = s.ms_entries;
+    if (mdb_stat(txn, d->lines, &s) != 0)
+        return CR_EIO;
+    *lines = s.ms_entries;
+    return CR_OK;
+}
+
 int cr_directory_stat(cr_directory *d, cr_directory_stats *st)
 {
     memset(st, 0, sizeof *st);
     MDB_txn *txn;
     if (mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
         return CR_EIO;
-    MDB_stat s;
-    if (mdb_stat(txn, d->users, &s) == 0)
-        st->users = s.ms_entries;
-    if (mdb_stat(txn, d->lines, &s) == 0)
-        st->lines = s.ms_entries;
+    dir_counts(d, txn, &st->users, &st->lines);
     MDB_envinfo info;
     MDB_stat es;
     if (mdb_env_info(d->env, &info) == 0 && mdb_env_stat(d->env, &es) == 0)
@@ -459,8 +473,9 @@ int dir_encode(const cr_user *u, dir_buf *b)
     return CR_OK;
 }
 
-/* Reads one string at *off; false when the record ends early. */
-static bool get_str(const unsigned char *r, size_t len, size_t *off, char **out)
+/* Reads one string at *off; false when the record ends early. Inlined: a lookup decodes
+ * ten or more of them. */
+static inline __attribute__((always_inline)) bool get_str(const unsigned char *r, size_t len, size_t *off, char **out)
 {
     if (*off + 2 > len)
         return false;
@@ -549,70 +564,16 @@ int dir_line_key(const cr_user *u, char *out, size_t len)
     return n > 0 && (size_t)n < len ? n : 0;
 }
 
-static bool points_to(const MDB_val *v, const char *ukey, char kind)
+size_t dir_record_line(const void *rec, size_t rlen, bool bare, char *out, size_t len)
 {
-    size_t n = strlen(ukey);
-    const char *p = v->mv_data;
-    return v->mv_size == n + 1 && (!kind || p[0] == kind) && memcmp(p + 1, ukey, n) == 0;
-}
-
-int dir_unlink_lines(cr_directory *d, MDB_txn *txn, const MDB_val *old, const char *ukey)
-{
-    cr_user u;
-    char *names[CR_DIR_SLOT_NAMES], **heap;
-    if (!dir_decode(old->mv_data, old->mv_size, &u, names, CR_DIR_SLOT_NAMES, &heap))
-        return CR_EIO;
-    free(heap);
-    if (!u.line_number)
-        return CR_OK;
-    char key[CR_NUMBER_MAX + 48];
-    MDB_val k = {(size_t)dir_line_key(&u, key, sizeof key), key}, v;
-    if (k.mv_size && mdb_get(txn, d->lines, &k, &v) == 0 && points_to(&v, ukey, 0))
-        mdb_del(txn, d->lines, &k, NULL);
-    k.mv_data = u.line_number;
-    k.mv_size = strlen(u.line_number);
-    if (u.line_ext && mdb_get(txn, d->lines, &k, &v) == 0 && points_to(&v, ukey, DIR_LINE_ALIAS))
-        mdb_del(txn, d->lines, &k, NULL);
-    return CR_OK;
-}
-
-static int put_line(cr_directory *d, MDB_txn *txn, MDB_val *k, char kind, const char *ukey)
-{
-    char val[CR_URI_MAX + 1];
-    size_t n = strlen(ukey);
-    val[0] = kind;
-    memcpy(val + 1, ukey, n);
-    MDB_val v = {n + 1, val};
-    return mdb_put(txn, d->lines, k, &v, 0) == 0 ? CR_OK : CR_EIO;
-}
-
-int dir_link_lines(cr_directory *d, MDB_txn *txn, const cr_user *u, const char *ukey,
-                   const char **owner)
-{
-    *owner = NULL;
-    if (!u->line_number)
-        return CR_OK;
-    char key[CR_NUMBER_MAX + 48];
-    MDB_val k = {(size_t)dir_line_key(u, key, sizeof key), key}, v;
-    if (!k.mv_size)
-        return CR_EINVAL;
-    /* an exact line wins over another user's bare-number alias, never over a line */
-    if (mdb_get(txn, d->lines, &k, &v) == 0 && !points_to(&v, ukey, 0) &&
-        ((const char *)v.mv_data)[0] == DIR_LINE_EXACT) {
-        static __thread char who[CR_URI_MAX];
-        snprintf(who, sizeof who, "%.*s", (int)v.mv_size - 1, (const char *)v.mv_data + 1);
-        *owner = who;
-        return CR_ECONFIG;
-    }
-    if (put_line(d, txn, &k, DIR_LINE_EXACT, ukey) != CR_OK)
-        return CR_EIO;
-    if (!u->line_ext)
-        return CR_OK;
-    k.mv_data = u->line_number;
-    k.mv_size = strlen(u->line_number);
-    if (mdb_get(txn, d->lines, &k, &v) == 0)
-        return CR_OK; /* the first user with that number keeps the bare number */
-    return put_line(d, txn, &k, DIR_LINE_ALIAS, ukey);
+    const char *num, *ext;
+    size_t nn, en;
+    if (!dir_record_str(rec, rlen, DIR_STR_LINE_NUMBER, &num, &nn) || !num ||
+        !dir_record_str(rec, rlen, DIR_STR_LINE_EXT, &ext, &en) || (bare && !ext))
+        return 0;
+    int n =
+        bare || !ext ? snprintf(out, len, "%s", num) : snprintf(out, len, "%s;ext=%s", num, ext);
+    return n > 0 && (size_t)n < len ? (size_t)n : 0;
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */

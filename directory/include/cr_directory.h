@@ -2,12 +2,15 @@
  * The user directory: every SPEC §2 user field in an LMDB environment, for deployments with
  * hundreds of thousands of users.
  *
- * Layout (one environment, a directory holding data.mdb and lock.mdb):
- *   "users"  key the user's SIP URI in lookup form (cr_uri_key) → the user record;
- *   "lines"  key "+14255550100;ext=50100" or "5550100" (private) → the user's URI key; a line
- *            with an extension also answers for its bare number, unless another user's line
- *            is exactly that number (as with users listed in the XML);
- *   "meta"   "format" → "1".
+ * Layout (one environment, a directory holding data.mdb and lock.mdb), format 2:
+ *   "meta"   "format" → "2"; "index" → the lookup index (directory_index.c), which holds
+ *            every user's record once: found by SIP URI (cr_uri_key), by line
+ *            ("+14255550100;ext=50100" or "5550100", private), and walked in URI order. A
+ *            line with an extension also answers for its bare number, unless another user's
+ *            line is exactly that number (as with users listed in the XML);
+ *   "users", "lines"  empty. Format 1 (written before) kept the users there ("users": URI key
+ *            → record, "lines": line key → URI key); it is still read, and the next import
+ *            rewrites it as format 2, which older builds refuse to open.
  * Readers (any number of threads and processes) see a consistent snapshot while an import
  * writes (LMDB MVCC); an import is one write transaction: all of the file, or nothing.
  *
@@ -37,8 +40,8 @@ void cr_directory_close(cr_directory *d);
 const char *cr_directory_path(const cr_directory *d);
 
 typedef struct cr_directory_stats {
-    size_t users;        /* records in "users" */
-    size_t lines;        /* keys in "lines" (lines and bare-number aliases) */
+    size_t users;        /* users */
+    size_t lines;        /* line keys (lines and bare-number aliases) */
     uint64_t file_bytes; /* size of data.mdb on disk */
     uint64_t used_bytes; /* pages in use × page size */
 } cr_directory_stats;
