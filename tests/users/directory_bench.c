@@ -3,7 +3,8 @@
  * into a fresh LMDB directory, reports the import time and the file size, then the latency
  * of reverse number lookups and SIP URI lookups (p50 / p99 / max, in ns) on random users:
  * inside one read snapshot (what one decision pays per lookup) and with a snapshot per
- * lookup (begin + lookup + end); then the floor (two dependent random reads in the map) and
+ * lookup (begin + lookup + end), and reverse lookups of numbers drawn as traffic repeats them
+ * (Zipf, s = 1, over all users); then the floor (two dependent random reads in the map) and
  * each p50 as a multiple of it.
  *
  *   directory_bench [--users N] [--lookups M] [--dir DIR] [--xml] [--keep]
@@ -141,7 +142,54 @@ static int cmp_ll(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static long long p50s[3];
+static long long p50s[4];
+
+/*
+ * Lookups as traffic makes them: user k drawn with probability proportional to 1 / rank (Zipf,
+ * s = 1) over all n users, the ranks given to users in a random order (hot numbers are not
+ * neighbours). The uniform draw above is what a lookup costs when its number was not looked
+ * up lately (a miss into the map); this one, what a mix with repeated numbers costs.
+ */
+static void zipf_draw(size_t *out, size_t m, size_t n)
+{
+    double *cdf = malloc(n * sizeof *cdf), sum = 0;
+    size_t *perm = malloc(n * sizeof *perm);
+    if (!cdf || !perm) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    for (size_t i = 0; i < n; i++) {
+        sum += 1.0 / (double)(i + 1);
+        cdf[i] = sum;
+        perm[i] = i;
+    }
+    uint64_t x = 0x2545F4914F6CDD1DULL;
+    for (size_t i = n - 1; i > 0; i--) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t j = (size_t)(x % (i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (size_t i = 0; i < m; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double u = (double)(x >> 11) / 9007199254740992.0 * sum;
+        size_t lo = 0, hi = n - 1;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (cdf[mid] < u)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        out[i] = perm[lo];
+    }
+    free(cdf);
+    free(perm);
+}
 
 static void report(const char *what, long long *t, size_t m, int pass)
 {
@@ -231,17 +279,21 @@ int main(int argc, char **argv)
         misses += cr_dir_reader_by_number(&r, num, NULL) == NULL;
     }
     cr_dir_reader_end(&r);
-    for (int pass = 0; pass < 3; pass++) {
+    size_t *zipf = malloc(m * sizeof *zipf);
+    if (!zipf)
+        return 2;
+    zipf_draw(zipf, m, n);
+    for (int pass = 0; pass < 4; pass++) {
         cr_dir_reader_begin(d, NULL, &r);
         for (size_t i = 0; i < m; i++) {
-            size_t k = which[i];
+            size_t k = pass == 3 ? zipf[i] : which[i];
             if (pass == 1)
                 snprintf(uri, sizeof uri, "sip:u%zu@contoso.com", k);
             else
                 snprintf(num, sizeof num, "+1425%07zu", k);
             long long a = now_ns();
             const cr_user *u;
-            if (pass == 0) {
+            if (pass == 0 || pass == 3) {
                 u = cr_dir_reader_by_number(&r, num, NULL);
             } else if (pass == 1) {
                 u = cr_dir_reader_find(&r, uri);
@@ -252,7 +304,7 @@ int main(int argc, char **argv)
             }
             t[i] = now_ns() - a;
             misses += u == NULL;
-            if (pass < 2 && r.used >= CR_DIR_SLOTS) { /* keep to the fixed slots */
+            if (pass != 2 && r.used >= CR_DIR_SLOTS) { /* keep to the fixed slots */
                 cr_dir_reader_end(&r);
                 cr_dir_reader_begin(d, NULL, &r);
             }
@@ -260,7 +312,8 @@ int main(int argc, char **argv)
         cr_dir_reader_end(&r);
         report(pass == 0   ? "reverse number lookup (snapshot)"
                : pass == 1 ? "SIP URI lookup (snapshot)"
-                           : "reverse lookup, snapshot per call",
+               : pass == 2 ? "reverse lookup, snapshot per call"
+                           : "reverse lookup, Zipf s=1 (snapshot)",
                t, m, pass);
     }
     long long fl = floor_p50(dir, t, m);
@@ -275,6 +328,7 @@ int main(int argc, char **argv)
     cr_directory_close(d);
     free(t);
     free(which);
+    free(zipf);
     if (!keep) {
         char cmd[700];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
