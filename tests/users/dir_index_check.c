@@ -7,7 +7,8 @@
  * every URI lookup and the export; then the same after merging imports (the directory's
  * users and the file's applied in file order), with `replace`, and for a directory an older
  * build wrote (format 1, tests/users/fixtures: its version 3 index, then its trees alone,
- * then merged into, which rewrites it as format 2).
+ * then merged into, which rewrites it as format 2); and that the cache of hot numbers never
+ * answers from another snapshot than the reader's.
  *
  *   CR_SOURCE_DIR=SRC dir_index_check [--users N]      exit status 0 when every answer is right
  */
@@ -390,6 +391,79 @@ static void older_directory(const char *base, const char *src)
           "after the merge: format %c, index %ld", dir_format(db), index_version(db, -1));
 }
 
+/* The voicemail of the user `number` reaches through reader r, looked up three times (found
+ * once, kept the second time, answered from the cache of hot numbers the third); "-" for no
+ * user, "?" when the three answers differ. */
+static const char *voicemail_of(cr_dir_reader *r, const char *number)
+{
+    static char out[3][64];
+    for (int i = 0; i < 3; i++) {
+        const cr_user *u = cr_dir_reader_by_number(r, number, NULL);
+        snprintf(out[i], sizeof out[i], "%s", !u ? "-" : u->voicemail ? u->voicemail : "(none)");
+    }
+    return strcmp(out[0], out[1]) || strcmp(out[1], out[2]) ? "?" : out[2];
+}
+
+static void import_text(cr_directory *d, const char *file, const char *text, bool replace)
+{
+    FILE *f = fopen(file, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    CHECK(f && import(d, file, replace) == CR_OK, "import of %s", text);
+}
+
+/* The cache of hot numbers never answers from another snapshot: a changed record, a number
+ * moved to another user, a number removed; a reader begun before an import keeps its own
+ * snapshot's answers, interleaved with one begun after. */
+static void cache_never_stale(const char *base)
+{
+    char db[512], file[512], err[256];
+    snprintf(db, sizeof db, "%s/hot", base);
+    snprintf(file, sizeof file, "%s/hot.csv", base);
+    cr_directory *d;
+    CHECK(cr_directory_open(db, true, &d, err, sizeof err) == CR_OK, "open: %s", err);
+    const char *n = "+14255550177";
+    import_text(
+        d, file,
+        "uri,line,enterpriseVoice,voicemail\nsip:a@x.com,tel:+14255550177,true,sip:v1@x.com\n",
+        true);
+    cr_dir_reader before, after;
+    CHECK(cr_dir_reader_begin(d, NULL, &before) == CR_OK, "snapshot");
+    CHECK(strcmp(voicemail_of(&before, n), "sip:v1@x.com") == 0, "first: %s",
+          voicemail_of(&before, n));
+    import_text(
+        d, file,
+        "uri,line,enterpriseVoice,voicemail\nsip:a@x.com,tel:+14255550177,true,sip:v2@x.com\n",
+        false);
+    for (int round = 0; round < 2; round++) {
+        CHECK(cr_dir_reader_begin(d, NULL, &after) == CR_OK, "snapshot");
+        CHECK(strcmp(voicemail_of(&after, n), "sip:v2@x.com") == 0, "after the import: %s",
+              voicemail_of(&after, n));
+        CHECK(strcmp(voicemail_of(&before, n), "sip:v1@x.com") == 0, "the older snapshot: %s",
+              voicemail_of(&before, n));
+        cr_dir_reader_end(&after);
+    }
+    cr_dir_reader_end(&before);
+    import_text(
+        d, file,
+        "uri,line,enterpriseVoice,voicemail\nsip:b@x.com,tel:+14255550177,true,sip:v3@x.com\n",
+        true);
+    CHECK(cr_dir_reader_begin(d, NULL, &after) == CR_OK, "snapshot");
+    CHECK(strcmp(voicemail_of(&after, n), "sip:v3@x.com") == 0, "moved: %s",
+          voicemail_of(&after, n));
+    cr_dir_reader_end(&after);
+    import_text(d, file, "uri,line,enterpriseVoice\nsip:c@x.com,tel:+14255550178,true\n", true);
+    CHECK(cr_dir_reader_begin(d, NULL, &after) == CR_OK, "snapshot");
+    CHECK(strcmp(voicemail_of(&after, n), "-") == 0, "removed: %s", voicemail_of(&after, n));
+    after.uncached = true;
+    CHECK(strcmp(voicemail_of(&after, "+14255550178"), "(none)") == 0, "uncached: %s",
+          voicemail_of(&after, "+14255550178"));
+    cr_dir_reader_end(&after);
+    cr_directory_close(d);
+}
+
 int main(int argc, char **argv)
 {
     size_t n = 20000;
@@ -418,6 +492,7 @@ int main(int argc, char **argv)
     CHECK(import(d, file, true) == CR_OK, "fresh import");
     nusers = first;
     verify(d, "fresh import");
+    verify(d, "fresh import, from the cache of hot numbers"); /* every number found before */
     verify_export(d, "fresh import");
     write_csv(file, first, all);
     CHECK(import(d, file, false) == CR_OK, "merging import");
@@ -436,6 +511,7 @@ int main(int argc, char **argv)
           dir_format(db));
 
     older_directory(base, src);
+    cache_never_stale(base);
 
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
