@@ -155,11 +155,20 @@ int dir_write_users(cr_directory *d, MDB_txn *txn, const dir_user_ref *u, size_t
         rc = mdb_put(txn, d->meta, &fk, &fv, 0);
     if (rc == 0)
         rc = dir_ix_reserve(d, txn, &ix);
+    if (rc == EFBIG) {
+        char why[256];
+        snprintf(why, sizeof why,
+                 "the lookup index would take %.2f GB, more than LMDB writes as one value (2 GB): "
+                 "about %.0f users of this size fit",
+                 (double)ix.bytes / 1e9, (double)n * (double)DIR_VALUE_MAX / (double)ix.bytes);
+        dir_fail(file, diag, errors, 0, NULL, 0, why);
+        dir_ix_plan_free(&ix);
+        return CR_EIO;
+    }
     if (rc != 0) {
         char why[256], msg[400];
         snprintf(msg, sizeof msg, "%s: cannot store the users: %s", d->path,
-                 rc == EFBIG ? "more than 30 GB of records"
-                             : dir_write_error(d, rc, why, sizeof why));
+                 dir_write_error(d, rc, why, sizeof why));
         dir_fail(file, diag, errors, 0, NULL, 0, msg);
         dir_ix_plan_free(&ix);
         return rc == ENOMEM ? CR_ENOMEM : CR_EIO;

@@ -420,7 +420,8 @@ int dir_ix_reserve(cr_directory *d, MDB_txn *txn, dir_ix_plan *p)
         all += u->size;
     }
     uint64_t nbuck = (uint64_t)((double)room / (IX_FILL * (IX_BUCKET - IX_BHEAD))) + 1;
-    if ((all + room) / 8 + nbuck * IX_BUCKET / 4 >= UINT32_MAX || entries >= (1ULL << 31))
+    p->bytes = all + room + nbuck * IX_BUCKET / 4;
+    if (p->bytes / 8 >= UINT32_MAX || entries >= (1ULL << 31))
         return EFBIG; /* about 30 GB of records */
     uint64_t tail, ntotal = place(p, nbuck, entries, &tail);
     p->nuri = pow2_at_least(p->users * 2);
@@ -432,6 +433,9 @@ int dir_ix_reserve(cr_directory *d, MDB_txn *txn, dir_ix_plan *p)
         return EFBIG;
     MDB_val key = {5, "index"},
             val = {IX_HEADER + p->nuri * 8 + order_bytes(p->users) + p->heap, NULL};
+    p->bytes = val.mv_size;
+    if (val.mv_size > DIR_VALUE_MAX)
+        return EFBIG;
     int rc = mdb_put(txn, d->meta, &key, &val, MDB_RESERVE);
     if (rc != 0)
         return rc;

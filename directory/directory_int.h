@@ -147,13 +147,18 @@ void dir_walk_end(dir_walk *w);
  * Building the index in three steps over the same users 0..n-1 (in URI-key order):
  * dir_ix_plan_init, then dir_ix_plan_user (its sizes) and dir_ix_plan_line (its line: number
  * and extension, elen 0 for none; `alias` when its bare number stands for it too) for every
- * user; dir_ix_reserve lays the index out and reserves it (0, or an LMDB or errno code);
+ * user; dir_ix_reserve lays the index out and reserves it (0, or an LMDB or errno code:
+ * EFBIG when it would be larger than DIR_VALUE_MAX);
  * dir_ix_fill copies user i in; dir_ix_plan_free at the end, whatever happened.
  */
+/* The largest value LMDB can write: it writes an overflow value with one write(), which
+ * Linux cuts at 0x7ffff000 bytes, and takes the short write for an I/O error at commit. */
+#define DIR_VALUE_MAX (0x7ffff000ULL - 16384)
+
 typedef struct dir_ix_plan {
     struct dir_ix_user *u;
     size_t n;
-    uint64_t nbuck, nuri, heap, users, lines;
+    uint64_t nbuck, nuri, heap, users, lines, bytes; /* bytes: the index's (EFBIG: too many) */
     unsigned char *base, *uri, *order, *heapp;
 } dir_ix_plan;
 int dir_ix_plan_init(dir_ix_plan *p, size_t users);
