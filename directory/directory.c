@@ -9,9 +9,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -44,10 +46,82 @@ static __thread struct {
 static long self_pid;
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 
+/*
+ * The cache of hot numbers (cr_dir_reader_by_number): one table per thread, direct-mapped by
+ * a hash of number and extension. An entry answers only a reader of the directory and the
+ * snapshot it was read from: an import commits a new snapshot, whose readers never see
+ * entries of the old one. Records are copied into the reader's slot on a hit, so a later
+ * miss may overwrite the entry while the user it returned is still in use.
+ */
+#define HOT_ENTRIES 16384 /* in sets of two */
+#define HOT_SEEN    32768 /* fingerprints of numbers found once (the doorkeeper) */
+#define HOT_NUMBER  24    /* number bytes kept (longer ones are not cached) */
+#define HOT_EXT     16
+
+typedef struct hot_entry {
+    uint64_t dir_id, snap; /* dir_id 0: empty */
+    uint16_t nlen, elen, rlen;
+    uint8_t used; /* answered since its set last chose a victim */
+    char number[HOT_NUMBER], ext[HOT_EXT];
+    unsigned char rec[CR_DIR_HOT_RECORD];
+} hot_entry; /* 256 bytes */
+
+/* The table: entries, then the doorkeeper. A number found is kept only when it was found
+ * before (its fingerprint is in `seen`): numbers looked up once, most of them in a long tail,
+ * do not push the hot ones out. */
+typedef struct hot_table_t {
+    hot_entry e[HOT_ENTRIES];
+    uint16_t seen[HOT_SEEN];
+} hot_table_t;
+
+static __thread hot_table_t *hot;
+static pthread_key_t hot_key;
+static pthread_once_t hot_once = PTHREAD_ONCE_INIT;
+
+#define HOT_HUGE  (2u << 20)
+#define HOT_BYTES ((sizeof(hot_table_t) + HOT_HUGE - 1) & ~(size_t)(HOT_HUGE - 1))
+
+static void hot_free(void *p)
+{
+    munmap(p, HOT_BYTES);
+}
+
+static void hot_init(void)
+{
+    pthread_key_create(&hot_key, hot_free);
+}
+
+/* The thread's table, made at its first use; NULL when there is no memory for it. */
+static hot_table_t *hot_table(void)
+{
+    if (hot)
+        return hot;
+    pthread_once(&hot_once, hot_init);
+    /* on 2 MB boundaries, as huge pages where the kernel allows them: a hit then costs no
+     * page walk (the map's lookups keep the TLB busy) */
+    unsigned char *m = mmap(NULL, HOT_BYTES + HOT_HUGE, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    size_t lead = (HOT_HUGE - (uintptr_t)m % HOT_HUGE) % HOT_HUGE;
+    if (lead)
+        munmap(m, lead);
+    munmap(m + lead + HOT_BYTES, HOT_HUGE - lead);
+    void *p = m + lead;
+    madvise(p, HOT_BYTES, MADV_HUGEPAGE);
+    if (pthread_setspecific(hot_key, p) != 0) {
+        munmap(p, HOT_BYTES);
+        return NULL;
+    }
+    return hot = p;
+}
+
 static void self_after_fork(void)
 {
     self_pid = (long)getpid();
     cached.txn = NULL; /* the parent's reader slot: never used here */
+    if (hot)           /* the parent's directories' ids may be reused here */
+        memset(hot, 0, HOT_ENTRIES * sizeof(hot_entry));
 }
 
 static void self_init(void)
@@ -242,16 +316,18 @@ static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
     if (rc == 0)
         rc = mdb_dbi_open(txn, "meta", flags, &d->meta);
     MDB_val k = {6, "format"}, v;
-    if (rc == 0 && mdb_get(txn, d->meta, &k, &v) == 0 &&
-        (v.mv_size != 1 || memcmp(v.mv_data, CR_DIR_FORMAT, 1) != 0)) {
+    int found = rc == 0 ? mdb_get(txn, d->meta, &k, &v) : rc;
+    if (found == 0 && (v.mv_size != 1 || (memcmp(v.mv_data, CR_DIR_FORMAT, 1) != 0 &&
+                                          memcmp(v.mv_data, CR_DIR_FORMAT_OLD, 1) != 0))) {
         mdb_txn_abort(txn);
-        snprintf(err, errlen, "%s: directory format %.*s is not supported", d->path, (int)v.mv_size,
-                 (const char *)v.mv_data);
+        snprintf(err, errlen, "%s: directory format %.*s is not supported", d->path,
+                 (int)(v.mv_size > 16 ? 16 : v.mv_size), (const char *)v.mv_data);
         return CR_EIO;
     }
-    if (rc == 0 && create) {
+    if (rc == 0 && create && found == MDB_NOTFOUND) {
+        /* empty: an import writes format 2; until then older builds may read it too */
         v.mv_size = 1;
-        v.mv_data = CR_DIR_FORMAT;
+        v.mv_data = CR_DIR_FORMAT_OLD;
         rc = mdb_put(txn, d->meta, &k, &v, 0);
     }
     if (rc == 0)
@@ -360,17 +436,29 @@ const char *cr_directory_path(const cr_directory *d)
     return d ? d->path : NULL;
 }
 
+int dir_counts(cr_directory *d, MDB_txn *txn, size_t *users, size_t *lines)
+{
+    MDB_stat s;
+    const void *ix;
+    size_t len;
+    if (dir_index_get(txn, d, &ix, &len) && dir_index_counts(ix, len, users, lines))
+        return CR_OK;
+    if (mdb_stat(txn, d->users, &s) != 0) /* format 1: the trees */
+        return CR_EIO;
+    *users = s.ms_entries;
+    if (mdb_stat(txn, d->lines, &s) != 0)
+        return CR_EIO;
+    *lines = s.ms_entries;
+    return CR_OK;
+}
+
 int cr_directory_stat(cr_directory *d, cr_directory_stats *st)
 {
     memset(st, 0, sizeof *st);
     MDB_txn *txn;
     if (mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
         return CR_EIO;
-    MDB_stat s;
-    if (mdb_stat(txn, d->users, &s) == 0)
-        st->users = s.ms_entries;
-    if (mdb_stat(txn, d->lines, &s) == 0)
-        st->lines = s.ms_entries;
+    dir_counts(d, txn, &st->users, &st->lines);
     MDB_envinfo info;
     MDB_stat es;
     if (mdb_env_info(d->env, &info) == 0 && mdb_env_stat(d->env, &es) == 0)
@@ -459,8 +547,10 @@ int dir_encode(const cr_user *u, dir_buf *b)
     return CR_OK;
 }
 
-/* Reads one string at *off; false when the record ends early. */
-static bool get_str(const unsigned char *r, size_t len, size_t *off, char **out)
+/* Reads one string at *off; false when the record ends early. Inlined: a lookup decodes
+ * ten or more of them. */
+static inline __attribute__((always_inline)) bool get_str(const unsigned char *r, size_t len,
+                                                          size_t *off, char **out)
 {
     if (*off + 2 > len)
         return false;
@@ -549,70 +639,16 @@ int dir_line_key(const cr_user *u, char *out, size_t len)
     return n > 0 && (size_t)n < len ? n : 0;
 }
 
-static bool points_to(const MDB_val *v, const char *ukey, char kind)
+size_t dir_record_line(const void *rec, size_t rlen, bool bare, char *out, size_t len)
 {
-    size_t n = strlen(ukey);
-    const char *p = v->mv_data;
-    return v->mv_size == n + 1 && (!kind || p[0] == kind) && memcmp(p + 1, ukey, n) == 0;
-}
-
-int dir_unlink_lines(cr_directory *d, MDB_txn *txn, const MDB_val *old, const char *ukey)
-{
-    cr_user u;
-    char *names[CR_DIR_SLOT_NAMES], **heap;
-    if (!dir_decode(old->mv_data, old->mv_size, &u, names, CR_DIR_SLOT_NAMES, &heap))
-        return CR_EIO;
-    free(heap);
-    if (!u.line_number)
-        return CR_OK;
-    char key[CR_NUMBER_MAX + 48];
-    MDB_val k = {(size_t)dir_line_key(&u, key, sizeof key), key}, v;
-    if (k.mv_size && mdb_get(txn, d->lines, &k, &v) == 0 && points_to(&v, ukey, 0))
-        mdb_del(txn, d->lines, &k, NULL);
-    k.mv_data = u.line_number;
-    k.mv_size = strlen(u.line_number);
-    if (u.line_ext && mdb_get(txn, d->lines, &k, &v) == 0 && points_to(&v, ukey, DIR_LINE_ALIAS))
-        mdb_del(txn, d->lines, &k, NULL);
-    return CR_OK;
-}
-
-static int put_line(cr_directory *d, MDB_txn *txn, MDB_val *k, char kind, const char *ukey)
-{
-    char val[CR_URI_MAX + 1];
-    size_t n = strlen(ukey);
-    val[0] = kind;
-    memcpy(val + 1, ukey, n);
-    MDB_val v = {n + 1, val};
-    return mdb_put(txn, d->lines, k, &v, 0) == 0 ? CR_OK : CR_EIO;
-}
-
-int dir_link_lines(cr_directory *d, MDB_txn *txn, const cr_user *u, const char *ukey,
-                   const char **owner)
-{
-    *owner = NULL;
-    if (!u->line_number)
-        return CR_OK;
-    char key[CR_NUMBER_MAX + 48];
-    MDB_val k = {(size_t)dir_line_key(u, key, sizeof key), key}, v;
-    if (!k.mv_size)
-        return CR_EINVAL;
-    /* an exact line wins over another user's bare-number alias, never over a line */
-    if (mdb_get(txn, d->lines, &k, &v) == 0 && !points_to(&v, ukey, 0) &&
-        ((const char *)v.mv_data)[0] == DIR_LINE_EXACT) {
-        static __thread char who[CR_URI_MAX];
-        snprintf(who, sizeof who, "%.*s", (int)v.mv_size - 1, (const char *)v.mv_data + 1);
-        *owner = who;
-        return CR_ECONFIG;
-    }
-    if (put_line(d, txn, &k, DIR_LINE_EXACT, ukey) != CR_OK)
-        return CR_EIO;
-    if (!u->line_ext)
-        return CR_OK;
-    k.mv_data = u->line_number;
-    k.mv_size = strlen(u->line_number);
-    if (mdb_get(txn, d->lines, &k, &v) == 0)
-        return CR_OK; /* the first user with that number keeps the bare number */
-    return put_line(d, txn, &k, DIR_LINE_ALIAS, ukey);
+    const char *num, *ext;
+    size_t nn, en;
+    if (!dir_record_str(rec, rlen, DIR_STR_LINE_NUMBER, &num, &nn) || !num ||
+        !dir_record_str(rec, rlen, DIR_STR_LINE_EXT, &ext, &en) || (bare && !ext))
+        return 0;
+    int n =
+        bare || !ext ? snprintf(out, len, "%s", num) : snprintf(out, len, "%s;ext=%s", num, ext);
+    return n > 0 && (size_t)n < len ? (size_t)n : 0;
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -643,6 +679,8 @@ int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
     r->source = (cr_user_source){r, src_find, src_by_number};
     r->index = NULL;
     r->index_len = 0;
+    r->snap = 0;
+    r->uncached = false;
     MDB_txn *txn = NULL;
     if (!d)
         return CR_EIO;
@@ -656,6 +694,7 @@ int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
     }
     if (txn && mdb_txn_id(txn) == cached.snap && cached.index) {
         r->txn = txn; /* the same snapshot as last time: the same index, found again for free */
+        r->snap = cached.snap;
         r->index = cached.index;
         r->index_len = cached.index_len;
         return CR_OK;
@@ -663,6 +702,7 @@ int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
     if (!txn && mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
         return CR_EIO;
     r->txn = txn;
+    r->snap = mdb_txn_id(txn);
     dir_index_get(txn, d, &r->index, &r->index_len);
     return CR_OK;
 }
@@ -696,11 +736,16 @@ static long resolve_policy(const cr_config *cfg, const char *name)
     return -1;
 }
 
-/* Decodes a record into a new slot of the reader. */
-static const cr_user *load_record(cr_dir_reader *r, const MDB_val *v)
+/* Decodes a record into a new slot of the reader (copied into the slot first when `copy`:
+ * a record from the cache of hot numbers, which a later lookup may overwrite). */
+static const cr_user *decode_record(cr_dir_reader *r, const void *rec, size_t len, bool copy)
 {
     cr_dir_slot *s = next_slot(r);
-    if (!s || !dir_decode(v->mv_data, v->mv_size, &s->user, s->names, CR_DIR_SLOT_NAMES, &s->heap))
+    if (!s || (copy && len > sizeof s->rec))
+        return NULL;
+    if (copy)
+        rec = memcpy(s->rec, rec, len);
+    if (!dir_decode(rec, len, &s->user, s->names, CR_DIR_SLOT_NAMES, &s->heap))
         return NULL;
     s->user.loc.file = r->dir->path;
     if (r->cfg) {
@@ -708,6 +753,11 @@ static const cr_user *load_record(cr_dir_reader *r, const MDB_val *v)
         s->user.profile_idx = resolve_profile(r->cfg, s->user.profile);
     }
     return &s->user;
+}
+
+static const cr_user *load_record(cr_dir_reader *r, const MDB_val *v)
+{
+    return decode_record(r, v->mv_data, v->mv_size, false);
 }
 
 static const cr_user *load_user(cr_dir_reader *r, const MDB_val *key)
@@ -733,10 +783,85 @@ const cr_user *cr_dir_reader_find(cr_dir_reader *r, const char *uri)
     return load_user(r, &k);
 }
 
-/* A line through the index: exact first, then the bare number. */
+static uint64_t hot_hash(const char *number, size_t nlen, const char *ext, size_t elen)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ nlen;
+    for (size_t i = 0; i < nlen; i++)
+        h = (h ^ (unsigned char)number[i]) * 0x100000001B3ULL;
+    for (size_t i = 0; i < elen; i++)
+        h = (h ^ (unsigned char)ext[i]) * 0x100000001B3ULL;
+    return h ^ (h >> 29);
+}
+
+/* The thread's set of two cache entries for a number and extension, or NULL (no cache, or a
+ * number or an extension too long to keep); *h its hash. */
+static hot_entry *hot_set(const char *number, size_t nlen, const char *ext, size_t elen,
+                          uint64_t *h)
+{
+    if (nlen >= HOT_NUMBER || elen >= HOT_EXT)
+        return NULL;
+    hot_table_t *t = hot_table();
+    *h = hot_hash(number, nlen, ext, elen);
+    return t ? &t->e[(*h & (HOT_ENTRIES / 2 - 1)) * 2] : NULL;
+}
+
+/* The entry of a set a new number replaces: one not answered since the last choice. */
+static hot_entry *hot_victim(hot_entry *set)
+{
+    if (!set[0].dir_id || !set[0].used)
+        return &set[0];
+    if (!set[1].dir_id || !set[1].used)
+        return &set[1];
+    set[0].used = set[1].used = 0;
+    return &set[0];
+}
+
+/* Whether a number found now was found before (and else remembers it). */
+static bool hot_admit(uint64_t h)
+{
+    uint16_t fp = (uint16_t)(h >> 48) | 1, *seen = &hot->seen[(h >> 20) & (HOT_SEEN - 1)];
+    if (*seen == fp)
+        return true;
+    *seen = fp;
+    return false;
+}
+
+static bool hot_holds(const hot_entry *h, const cr_dir_reader *r, const char *number, size_t nlen,
+                      const char *ext, size_t elen)
+{
+    return h->dir_id == r->dir->id && h->snap == r->snap && h->nlen == nlen && h->elen == elen &&
+           memcmp(h->number, number, nlen) == 0 && (!elen || memcmp(h->ext, ext, elen) == 0);
+}
+
+static void hot_keep(hot_entry *h, const cr_dir_reader *r, const char *number, size_t nlen,
+                     const char *ext, size_t elen, const MDB_val *v)
+{
+    if (v->mv_size > sizeof h->rec)
+        return;
+    h->dir_id = r->dir->id;
+    h->snap = r->snap;
+    h->nlen = (uint16_t)nlen;
+    h->elen = (uint16_t)elen;
+    h->rlen = (uint16_t)v->mv_size;
+    h->used = 0;
+    memcpy(h->number, number, nlen);
+    if (elen)
+        memcpy(h->ext, ext, elen);
+    memcpy(h->rec, v->mv_data, v->mv_size);
+}
+
+/* A line through the index: exact first, then the bare number; a number looked up before in
+ * this snapshot from the thread's cache. */
 static const cr_user *indexed_number(cr_dir_reader *r, const char *number, const char *ext)
 {
     size_t nlen = strlen(number), elen = ext ? strlen(ext) : 0;
+    uint64_t hh = 0;
+    hot_entry *h = r->uncached ? NULL : hot_set(number, nlen, ext, elen, &hh);
+    for (int way = 0; h && way < 2; way++)
+        if (hot_holds(&h[way], r, number, nlen, ext, elen)) {
+            h[way].used = 1;
+            return decode_record(r, h[way].rec, h[way].rlen, true);
+        }
     MDB_val v = {0, NULL};
     if (elen)
         v.mv_data =
@@ -744,7 +869,11 @@ static const cr_user *indexed_number(cr_dir_reader *r, const char *number, const
     if (!v.mv_data)
         v.mv_data =
             (void *)dir_index_line(r->index, r->index_len, number, nlen, NULL, 0, &v.mv_size);
-    return v.mv_data ? load_record(r, &v) : NULL;
+    if (!v.mv_data)
+        return NULL;
+    if (h && hot_admit(hh))
+        hot_keep(hot_victim(h), r, number, nlen, ext, elen, &v);
+    return load_record(r, &v);
 }
 
 const cr_user *cr_dir_reader_by_number(cr_dir_reader *r, const char *number, const char *ext)

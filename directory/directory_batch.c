@@ -2,11 +2,11 @@
  * Writing an import's users (directory_import.c reads them into a batch).
  *
  * Users are kept in memory (URI key and encoded record in one arena) and sorted in LMDB's key
- * order. Into an empty directory, or with `replace`, the trees are emptied and refilled with
- * MDB_APPEND: every page is written once, full, in order (random puts split and rewrite
- * pages, and a large transaction spills them to disk several times). An import that merges
- * into a non-empty directory writes user by user in file order, as the first to come keeps
- * a shared line there.
+ * order, then written once, as the lookup index (dir_write_users, directory_index.c). An
+ * import into an empty directory, or with `replace`, decides who holds each line from the
+ * batch alone; one that merges into a non-empty directory (directory_merge.c) applies its
+ * users one by one in file order to the directory's, as the first to come keeps a shared
+ * line there.
  */
 #include "directory_int.h"
 #include "cr_grow.h"
@@ -19,9 +19,8 @@
 
 #define BATCH_MAX_ERRORS 50
 
-/* An error at `line` of the file about the user `uri` (urilen bytes). */
-static void fail(const char *file, cr_diag *diag, size_t *errors, int line, const char *uri,
-                 size_t urilen, const char *msg)
+void dir_fail(const char *file, cr_diag *diag, size_t *errors, int line, const char *uri,
+              size_t urilen, const char *msg)
 {
     char obj[CR_URI_MAX + 16];
     if (uri)
@@ -125,12 +124,60 @@ size_t dir_batch_sort(dir_batch *b, const char *file, cr_diag *diag)
         char msg[PATH_MAX + 64];
         entry_uri(b, e, &uri, &n);
         snprintf(msg, sizeof msg, "listed twice (first at %s:%d)", file, f->line);
-        fail(file, diag, &errors, e->line, uri, n, msg);
+        dir_fail(file, diag, &errors, e->line, uri, n, msg);
     }
     return errors;
 }
 
-/* ---- into an empty tree ------------------------------------------------------------------- */
+/* ---- writing the directory anew ----------------------------------------------------------- */
+
+int dir_write_users(cr_directory *d, MDB_txn *txn, const dir_user_ref *u, size_t n,
+                    const char *file, cr_diag *diag, size_t *errors)
+{
+    dir_ix_plan ix;
+    if (dir_ix_plan_init(&ix, n) != CR_OK)
+        return CR_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *num, *ext;
+        size_t nn, en;
+        dir_ix_plan_user(&ix, i, u[i].klen, u[i].rlen);
+        if (dir_record_str(u[i].rec, u[i].rlen, DIR_STR_LINE_NUMBER, &num, &nn) && num &&
+            dir_record_str(u[i].rec, u[i].rlen, DIR_STR_LINE_EXT, &ext, &en))
+            dir_ix_plan_line(&ix, i, num, nn, ext, ext ? en : 0, u[i].alias);
+    }
+    /* the trees of format 1 go; the format is written before the index is reserved, as the
+     * reserved value is only valid until the next write */
+    MDB_val fk = {6, "format"}, fv = {1, CR_DIR_FORMAT};
+    int rc = mdb_drop(txn, d->users, 0);
+    if (rc == 0)
+        rc = mdb_drop(txn, d->lines, 0);
+    if (rc == 0)
+        rc = mdb_put(txn, d->meta, &fk, &fv, 0);
+    if (rc == 0)
+        rc = dir_ix_reserve(d, txn, &ix);
+    if (rc == EFBIG) {
+        char why[256];
+        snprintf(why, sizeof why,
+                 "the lookup index would take %.2f GB, more than LMDB writes as one value (2 GB): "
+                 "about %.0f users of this size fit",
+                 (double)ix.bytes / 1e9, (double)n * (double)DIR_VALUE_MAX / (double)ix.bytes);
+        dir_fail(file, diag, errors, 0, NULL, 0, why);
+        dir_ix_plan_free(&ix);
+        return CR_EIO;
+    }
+    if (rc != 0) {
+        char why[256], msg[400];
+        snprintf(msg, sizeof msg, "%s: cannot store the users: %s", d->path,
+                 dir_write_error(d, rc, why, sizeof why));
+        dir_fail(file, diag, errors, 0, NULL, 0, msg);
+        dir_ix_plan_free(&ix);
+        return rc == ENOMEM ? CR_ENOMEM : CR_EIO;
+    }
+    for (size_t i = 0; i < n; i++)
+        dir_ix_fill(&ix, i, u[i].key, u[i].klen, u[i].rec, u[i].rlen);
+    dir_ix_plan_free(&ix);
+    return CR_OK;
+}
 
 /* One line key of the file: a user's exact line, or the bare number of a line with ext. */
 typedef struct line_entry {
@@ -202,19 +249,15 @@ static line_entry *collect_lines(const dir_batch *b, size_t *count, char **keys)
     return l;
 }
 
-/* Writes the winning key of each group of equal line keys; an exact line given twice is an
- * error at the later user. The first exact line wins, else the first alias in the file.
- * The winners stay at the front of l (*n of them). */
-static int append_lines(cr_directory *d, MDB_txn *txn, const dir_batch *b, line_entry *l, size_t *n,
-                        const char *file, cr_diag *diag, size_t *errors)
+/* Who holds each line key: the first exact line, else the first alias in the file; an exact
+ * line given twice is an error at the later user. Sets alias[user] for the users whose bare
+ * number stands for them. */
+static void resolve_lines(const dir_batch *b, const line_entry *l, size_t n, bool *alias,
+                          const char *file, cr_diag *diag, size_t *errors)
 {
-    MDB_cursor *c = NULL;
-    int rc = mdb_cursor_open(txn, d->lines, &c);
-    char val[CR_URI_MAX + 1];
-    size_t won = 0;
-    for (size_t i = 0; i < *n && rc == 0 && *errors < BATCH_MAX_ERRORS;) {
+    for (size_t i = 0; i < n && *errors < BATCH_MAX_ERRORS;) {
         size_t j = i + 1;
-        for (; j < *n && l[j].klen == l[i].klen && memcmp(l[j].key, l[i].key, l[i].klen) == 0; j++)
+        for (; j < n && l[j].klen == l[i].klen && memcmp(l[j].key, l[i].key, l[i].klen) == 0; j++)
             if (l[j].kind == DIR_LINE_EXACT) {
                 const dir_entry *e = &b->e[l[j].user], *owner = &b->e[l[i].user];
                 const char *uri, *line;
@@ -225,70 +268,28 @@ static int append_lines(cr_directory *d, MDB_txn *txn, const dir_batch *b, line_
                     line = "?";
                 snprintf(msg, sizeof msg, "line '%.500s' is already the line of user '%s'", line,
                          (const char *)b->arena + owner->off);
-                fail(file, diag, errors, e->line, uri, un, msg);
+                dir_fail(file, diag, errors, e->line, uri, un, msg);
             }
-        const dir_entry *w = &b->e[l[i].user];
-        val[0] = l[i].kind;
-        memcpy(val + 1, b->arena + w->off, w->klen);
-        MDB_val k = {l[i].klen, (void *)l[i].key}, v = {w->klen + 1, val};
-        rc = mdb_cursor_put(c, &k, &v, MDB_APPEND);
-        l[won++] = l[i];
+        if (l[i].kind == DIR_LINE_ALIAS)
+            alias[l[i].user] = true;
         i = j;
     }
-    if (c)
-        mdb_cursor_close(c);
-    *n = won;
-    if (rc != 0) {
-        char why[256], msg[400];
-        snprintf(msg, sizeof msg, "%s: cannot store the lines: %s", d->path,
-                 dir_write_error(d, rc, why, sizeof why));
-        fail(file, diag, errors, 0, NULL, 0, msg);
-    }
-    return rc == 0 ? CR_OK : CR_EIO;
 }
 
-/* The lookup index from the batch (the trees just written hold the same): last, as the
- * reserved value is only valid until the next write. */
-static int build_index(cr_directory *d, MDB_txn *txn, const dir_batch *b, const line_entry *l,
-                       size_t nl, const char *file, cr_diag *diag, size_t *errors)
+/* How many users the snapshot holds, and how many of them the sorted batch names (a merge of
+ * two sorted lists). */
+static int count_existing(cr_directory *d, MDB_txn *txn, const dir_batch *b, size_t *existing,
+                          size_t *found)
 {
-    dir_ix_plan ix;
-    if (dir_ix_plan_init(&ix, b->n) != CR_OK)
-        return CR_ENOMEM;
-    for (size_t i = 0; i < b->n; i++)
-        if (!b->e[i].dup)
-            dir_ix_plan_user(&ix, i, b->e[i].klen, b->e[i].rlen);
-    for (size_t i = 0; i < nl; i++)
-        dir_ix_plan_line(&ix, l[i].user, l[i].key, l[i].klen, l[i].kind == DIR_LINE_ALIAS);
-    int rc = dir_ix_reserve(d, txn, &ix);
-    if (rc != 0) {
-        char why[256], msg[400];
-        snprintf(msg, sizeof msg, "%s: cannot store the lookup index: %s", d->path,
-                 dir_write_error(d, rc, why, sizeof why));
-        fail(file, diag, errors, 0, NULL, 0, msg);
-        dir_ix_plan_free(&ix);
-        return rc == ENOMEM ? CR_ENOMEM : CR_EIO;
-    }
-    for (size_t i = 0; i < b->n; i++)
-        if (!b->e[i].dup)
-            dir_ix_fill(&ix, i, b->arena + b->e[i].off, b->e[i].klen, rec_of(b, &b->e[i]),
-                        b->e[i].rlen);
-    dir_ix_plan_free(&ix);
-    return CR_OK;
-}
-
-/* How many users of the sorted batch the tree holds already (a merge of two sorted lists). */
-static int count_existing(cr_directory *d, MDB_txn *txn, const dir_batch *b, size_t *found)
-{
-    MDB_cursor *c;
+    dir_walk w;
     MDB_val k, v;
-    *found = 0;
-    if (mdb_cursor_open(txn, d->users, &c) != 0)
+    *existing = *found = 0;
+    if (dir_walk_begin(d, txn, &w) != CR_OK)
         return CR_EIO;
     size_t i = 0;
     int rc;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && i < b->n;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    while ((rc = dir_walk_next(&w, &k, &v, NULL)) == 1) {
+        (*existing)++;
         int cmp = -1;
         while (i < b->n &&
                (cmp = cmp_bytes(b->arena + b->e[i].off, b->e[i].klen, k.mv_data, k.mv_size)) < 0)
@@ -296,114 +297,40 @@ static int count_existing(cr_directory *d, MDB_txn *txn, const dir_batch *b, siz
         if (i < b->n && cmp == 0)
             (*found)++; /* a user listed twice is not in the batch twice: dup marks later ones */
     }
-    mdb_cursor_close(c);
-    return rc == 0 || rc == MDB_NOTFOUND ? CR_OK : CR_EIO;
+    dir_walk_end(&w);
+    return rc == 0 ? CR_OK : CR_EIO;
 }
 
 int dir_batch_write_fresh(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_import_report *rep,
                           const char *file, cr_diag *diag, size_t *errors)
 {
-    MDB_stat st;
-    size_t found = 0;
-    if (mdb_stat(txn, d->users, &st) != 0)
-        return CR_EIO;
-    if (st.ms_entries && count_existing(d, txn, b, &found) != CR_OK)
+    size_t existing, found;
+    if (count_existing(d, txn, b, &existing, &found) != CR_OK)
         return CR_EIO;
     size_t dups = 0;
     for (size_t i = 0; i < b->n; i++)
         dups += b->e[i].dup;
     rep->replaced = found;
     rep->added = b->n - dups - found;
-    rep->removed = st.ms_entries - found;
-    if (mdb_drop(txn, d->users, 0) != 0 || mdb_drop(txn, d->lines, 0) != 0)
-        return CR_EIO;
-    MDB_cursor *c;
-    if (mdb_cursor_open(txn, d->users, &c) != 0)
-        return CR_EIO;
-    int rc = 0;
-    for (size_t i = 0; i < b->n && rc == 0; i++) {
-        const dir_entry *e = &b->e[i];
-        if (e->dup)
-            continue;
-        MDB_val k = {e->klen, b->arena + e->off}, v = {e->rlen, (void *)rec_of(b, e)};
-        rc = mdb_cursor_put(c, &k, &v, MDB_APPEND);
-        if (rc != 0) {
-            const char *uri;
-            size_t n;
-            char msg[300], why[256];
-            entry_uri(b, e, &uri, &n);
-            snprintf(msg, sizeof msg, "cannot store: %s", dir_write_error(d, rc, why, sizeof why));
-            fail(file, diag, errors, e->line, uri, n, msg);
-        }
-    }
-    mdb_cursor_close(c);
-    if (rc != 0)
-        return CR_EIO;
-    size_t nl;
-    char *keys;
+    rep->removed = existing - found;
+    size_t nl = 0;
+    char *keys = NULL;
     line_entry *l = collect_lines(b, &nl, &keys);
-    if (!l)
-        return CR_ENOMEM;
-    rc = append_lines(d, txn, b, l, &nl, file, diag, errors);
-    if (rc == CR_OK && !*errors)
-        rc = build_index(d, txn, b, l, nl, file, diag, errors);
+    bool *alias = calloc(b->n ? b->n : 1, sizeof *alias);
+    dir_user_ref *u = malloc((b->n ? b->n : 1) * sizeof *u);
+    int rc = l && alias && u ? CR_OK : CR_ENOMEM;
+    if (rc == CR_OK)
+        resolve_lines(b, l, nl, alias, file, diag, errors);
     free(l);
     free(keys);
+    size_t n = 0;
+    for (size_t i = 0; rc == CR_OK && i < b->n; i++)
+        if (!b->e[i].dup)
+            u[n++] = (dir_user_ref){b->arena + b->e[i].off, rec_of(b, &b->e[i]), b->e[i].klen,
+                                    b->e[i].rlen, alias[i]};
+    if (rc == CR_OK && !*errors)
+        rc = dir_write_users(d, txn, u, n, file, diag, errors);
+    free(alias);
+    free(u);
     return rc;
-}
-
-/* ---- into a directory that keeps its other users ------------------------------------------ */
-
-int dir_batch_write_merge(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_import_report *rep,
-                          const char *file, cr_diag *diag, size_t *errors)
-{
-    uint32_t *order = malloc((b->n ? b->n : 1) * sizeof *order);
-    if (!order)
-        return CR_ENOMEM;
-    for (size_t i = 0; i < b->n; i++)
-        order[b->e[i].seq] = (uint32_t)i;
-    int status = CR_OK;
-    for (size_t s = 0; s < b->n && status == CR_OK && *errors < BATCH_MAX_ERRORS; s++) {
-        const dir_entry *e = &b->e[order[s]];
-        if (e->dup)
-            continue;
-        const char *key = (const char *)b->arena + e->off, *uri;
-        size_t un;
-        entry_uri(b, e, &uri, &un);
-        MDB_val k = {e->klen, (void *)key}, old, v = {e->rlen, (void *)rec_of(b, e)};
-        if (mdb_get(txn, d->users, &k, &old) == 0) {
-            rep->replaced++;
-            dir_unlink_lines(d, txn, &old, key);
-        } else {
-            rep->added++;
-        }
-        int rc = mdb_put(txn, d->users, &k, &v, 0);
-        char msg[CR_URI_MAX + 600];
-        if (rc != 0) {
-            snprintf(msg, sizeof msg, "cannot store: %s", mdb_strerror(rc));
-            fail(file, diag, errors, e->line, uri, un, msg);
-            status = CR_EIO;
-            break;
-        }
-        cr_user u;
-        char *names[CR_DIR_SLOT_NAMES], **heap;
-        if (!dir_decode(v.mv_data, v.mv_size, &u, names, CR_DIR_SLOT_NAMES, &heap)) {
-            status = CR_EIO;
-            break;
-        }
-        const char *owner = NULL;
-        rc = dir_link_lines(d, txn, &u, key, &owner);
-        if (rc == CR_ECONFIG) {
-            snprintf(msg, sizeof msg, "line '%.500s' is already the line of user '%s'", u.line,
-                     owner);
-            fail(file, diag, errors, e->line, uri, un, msg);
-        } else if (rc != CR_OK) {
-            fail(file, diag, errors, e->line, uri, un, "cannot store its line");
-        }
-        free(heap);
-    }
-    free(order);
-    if (status == CR_OK && !*errors && dir_index_build(d, txn) != CR_OK)
-        status = CR_EIO;
-    return status;
 }

@@ -20,17 +20,16 @@ static bool policy_known(const cr_config *cfg, const char *name)
 int cr_directory_check_names(cr_directory *d, const cr_config *cfg, cr_diag *diag)
 {
     MDB_txn *txn;
-    MDB_cursor *c;
+    dir_walk w;
     if (mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
         goto unreadable;
-    if (mdb_cursor_open(txn, d->users, &c) != 0) {
+    if (dir_walk_begin(d, txn, &w) != CR_OK) {
         mdb_txn_abort(txn);
         goto unreadable;
     }
     MDB_val k, v;
     size_t unknown = 0;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    while (dir_walk_next(&w, &k, &v, NULL) == 1) {
         cr_user u;
         char *names[CR_DIR_SLOT_NAMES], **heap;
         if (!dir_decode(v.mv_data, v.mv_size, &u, names, CR_DIR_SLOT_NAMES, &heap))
@@ -58,7 +57,7 @@ int cr_directory_check_names(cr_directory *d, const cr_config *cfg, cr_diag *dia
         cr_diag_add(diag, CR_DIAG_WARNING, (cr_srcloc){d->path, 0}, NULL,
                     "%zu more users with an undefined voice policy or location profile",
                     unknown - CHECK_NAMES_MAX);
-    mdb_cursor_close(c);
+    dir_walk_end(&w);
     mdb_txn_abort(txn);
     return CR_OK;
 unreadable:

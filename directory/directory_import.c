@@ -560,13 +560,13 @@ static int import_csv(importer *im, FILE *f)
 
 /* ---- the transaction ---------------------------------------------------------------------- */
 
-/* Writes the batch: all of it anew (MDB_APPEND) into an empty directory or with `replace`,
- * else user by user. */
+/* Writes the batch: the directory made of it alone when empty or with `replace`, else merged
+ * with the directory's users. */
 static void write_batch(importer *im)
 {
-    MDB_stat st;
-    int rc = mdb_stat(im->txn, im->d->users, &st);
-    if (rc == 0 && (im->replace || st.ms_entries == 0))
+    size_t users = 0, lines;
+    int rc = dir_counts(im->d, im->txn, &users, &lines);
+    if (rc == 0 && (im->replace || users == 0))
         rc = dir_batch_write_fresh(im->d, im->txn, &im->batch, im->rep, im->file, im->diag,
                                    &im->errors);
     else if (rc == 0)
@@ -774,15 +774,15 @@ static void export_csv_user(FILE *out, const cr_user *u)
 int cr_directory_export(cr_directory *d, FILE *out, cr_dir_format fmt, char *err, size_t errlen)
 {
     MDB_txn *txn;
-    MDB_cursor *c;
+    dir_walk w;
     int rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) {
         dir_err(err, errlen, d->path, rc);
         return CR_EIO;
     }
-    if ((rc = mdb_cursor_open(txn, d->users, &c)) != 0) {
+    if (dir_walk_begin(d, txn, &w) != CR_OK) {
         mdb_txn_abort(txn);
-        dir_err(err, errlen, d->path, rc);
+        snprintf(err, errlen, "%s: cannot read the users", d->path);
         return CR_EIO;
     }
     if (fmt == CR_DIR_XML)
@@ -792,8 +792,7 @@ int cr_directory_export(cr_directory *d, FILE *out, cr_dir_format fmt, char *err
         fprintf(out, "%s\n", CR_DIRECTORY_CSV_HEADER);
     MDB_val k, v;
     int status = CR_OK;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    while ((rc = dir_walk_next(&w, &k, &v, NULL)) == 1) {
         cr_user u;
         char *names[CR_DIR_SLOT_NAMES], **heap;
         if (!dir_decode(v.mv_data, v.mv_size, &u, names, CR_DIR_SLOT_NAMES, &heap)) {
@@ -808,9 +807,13 @@ int cr_directory_export(cr_directory *d, FILE *out, cr_dir_format fmt, char *err
             export_csv_user(out, &u);
         free(heap);
     }
+    if (rc < 0 && status == CR_OK) {
+        snprintf(err, errlen, "%s: damaged lookup index", d->path);
+        status = CR_EIO;
+    }
     if (fmt == CR_DIR_XML)
         fputs("</users>\n", out);
-    mdb_cursor_close(c);
+    dir_walk_end(&w);
     mdb_txn_abort(txn);
     if (status == CR_OK && (fflush(out) != 0 || ferror(out))) {
         snprintf(err, errlen, "write error: %s", strerror(errno));

@@ -1,22 +1,29 @@
 /*
  * The directory's lookup index: one LMDB value ("index" in "meta") holding every user's
- * record again, laid out so that a reverse number lookup reads one place of the map.
+ * record, laid out so that a reverse number lookup reads one place of the map. Since version
+ * 4 it is the directory's only copy of the records: the "users" and "lines" trees stay empty
+ * (directory format 2), and export, list and merging imports walk the index in URI order.
  *
  * Why: a lookup through the B-trees ("lines" then "users") walks two trees whose leaves are
  * cold at a million users. Version 2 of this index answered with two dependent cache-missing
  * reads (a hash slot, then the record it pointed to): two page walks and two memory reads,
- * the floor the bench prints. Version 3 keeps each record in the bucket of its line, and a
- * bucket's place is computed from the hash alone (buckets are 1 KB, filled to about 85 %):
+ * the floor the bench prints. Since version 3 each record sits in the bucket of its line, and
+ * a bucket's place is computed from the hash alone (buckets are 1 KB, filled to about 85 %):
  * the lookup prefetches the whole bucket at once (its lines arrive together) and compares
  * the packed number at the head of each entry, so the record it returns is already in the
  * cache: one miss into the map. The index stays a plain LMDB value, so readers in every
- * process get it through the same MVCC snapshot as the trees. Each import rebuilds it in its
- * own write transaction, before the commit.
+ * process get it through the same MVCC snapshot as the rest. Each import rebuilds it in its
+ * own write transaction, before the commit. Version 3 (format 1, beside full trees) held a
+ * second copy of the record for a bare number standing for a line with extension, and had
+ * the trees hold it twice more: what an import wrote, and paid for, per user.
  *
  * Layout (little-endian; the value need not be aligned):
  *   header: magic "CRIX", version, nbuck (buckets a line hashes to), ntotal (buckets, with
- *     those the last ones spill into), nuri (a power of two), heap length, entries
+ *     those the last ones spill into), nuri (a power of two), heap length, entries; version 4
+ *     adds users and line keys (counts)
  *   uri[nuri]: uint64 0 = empty, else tag (16 bits) | heap offset + 1
+ *   (version 4) order[users]: uint32, each user's own entry (heap offset / 8) in URI-key
+ *     order, padded to 8 bytes
  *   heap: ntotal buckets of IX_BUCKET bytes, then the tail.
  *     bucket: u16 bytes used (from its start, this header included), 6 bytes 0, entries
  *     entry (8-byte aligned, never across buckets):
@@ -28,12 +35,13 @@
  *   is full, in the next ones: a lookup scans from its home bucket until an entry of a later
  *   home or an empty bucket. A user with a line has its entry in its line's home (the hash of
  *   number and extension, flag LINE); the user whose bare number stands for lines with
- *   extensions has a second one in the bare number's home (flag BARE). A user without a line,
- *   or whose entry does not fit in a bucket, has its entry in the tail; the latter has a
- *   stub in the buckets (flag FAR, its record the tail offset). The URI table points to each
- *   user's own entry (its line's, else its tail entry).
- * Older versions are not read: a reader without an index it knows goes through the B-trees,
- * and the next import writes version 3.
+ *   extensions has a second one in the bare number's home (flag BARE): in version 4 a stub
+ *   (flag FAR, its record the heap offset of the user's own entry; that entry has flag
+ *   ALIAS), in version 3 a copy. A user without a line, or whose entry does not fit in a
+ *   bucket, has its entry in the tail; the latter has a stub in the buckets. The URI table
+ *   points to each user's own entry (its line's, else its tail entry).
+ * Versions 3 and 4 are read; a reader without an index it knows goes through the B-trees
+ * (format 1 directories written before version 3), and the next import writes version 4.
  */
 #include "cr_hash.h"
 #include "directory_int.h"
@@ -43,8 +51,9 @@
 #include <string.h>
 
 #define IX_MAGIC     0x58495243u /* "CRIX" */
-#define IX_VERSION   3u
-#define IX_HEADER    48
+#define IX_VERSION   4u
+#define IX_HEADER3   48 /* version 3's header */
+#define IX_HEADER    64
 #define IX_OFF_MASK  ((1ULL << 46) - 1)
 #define IX_TAG_SHIFT 48
 #define IX_ENTRY     21   /* an entry's fixed part */
@@ -57,6 +66,7 @@
 #define IX_VERIFY 4  /* the number key is a hash: compare the record's number */
 #define IX_FAR    8  /* a stub: the record is the heap offset of the entry in the tail */
 #define IX_HERE   16 /* (plan only) the user is in the index */
+#define IX_ALIAS  32 /* (own entry, version 4) the user holds its bare number: a BARE stub */
 
 static uint64_t hash_bytes(const char *s, size_t n)
 {
@@ -72,21 +82,25 @@ static uint64_t pow2_at_least(uint64_t n)
     return p;
 }
 
+/* A character's 4 bits in a packed number; 0: it cannot be packed. */
+static const uint8_t pack_digit[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
+    ['7'] = 8, ['8'] = 9, ['9'] = 10, ['+'] = 11, ['*'] = 12, ['#'] = 13,
+};
+
 /* A number as 4 bits a character; false (and a hash in *key) when it does not fit. */
 static bool pack_number(const char *s, size_t n, uint64_t *key)
 {
     uint64_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned c = (unsigned char)s[i], v;
-        if (c >= '0' && c <= '9')
-            v = c - '0' + 1;
-        else
-            v = c == '+' ? 11 : c == '*' ? 12 : c == '#' ? 13 : 0;
-        if (!v || i >= 16) {
-            *key = hash_bytes(s, n) | 1;
-            return false;
-        }
+    unsigned bad = n > 16;
+    for (size_t i = 0; i < n && !bad; i++) {
+        unsigned v = pack_digit[(unsigned char)s[i]];
+        bad |= v == 0;
         k = k << 4 | v;
+    }
+    if (bad) {
+        *key = hash_bytes(s, n) | 1;
+        return false;
     }
     *key = k;
     return n > 0;
@@ -140,28 +154,42 @@ static uint64_t home_of(uint64_t hash, uint64_t n)
 /* The value may sit unaligned in a leaf node (small directories): loads go through memcpy,
  * which compiles to plain loads where the CPU allows it. */
 typedef struct ix_view {
-    const unsigned char *uri, *heap;
-    uint64_t nbuck, ntotal, nuri, heaplen;
+    const unsigned char *uri, *order, *heap;
+    uint64_t nbuck, ntotal, nuri, heaplen, users, lines;
+    uint32_t version;
 } ix_view;
+
+static uint64_t order_bytes(uint64_t users)
+{
+    return (users * 4 + 7) & ~(uint64_t)7;
+}
 
 static bool view(const void *p, size_t len, ix_view *v)
 {
     uint32_t h32[2];
-    if (!p || len < IX_HEADER)
+    if (!p || len < IX_HEADER3)
         return false;
     memcpy(h32, p, 8);
-    if (h32[0] != IX_MAGIC || h32[1] != IX_VERSION)
+    if (h32[0] != IX_MAGIC || (h32[1] != 3 && h32[1] != IX_VERSION))
         return false;
+    uint64_t head = h32[1] == 3 ? IX_HEADER3 : IX_HEADER;
+    if (len < head)
+        return false;
+    v->version = h32[1];
     v->nbuck = ld64(p, 1);
     v->ntotal = ld64(p, 2);
     v->nuri = ld64(p, 3);
     v->heaplen = ld64(p, 4);
+    v->users = v->version == 3 ? 0 : ld64(p, 6);
+    v->lines = v->version == 3 ? 0 : ld64(p, 7);
     if (!v->nbuck || v->ntotal < v->nbuck || v->ntotal > len / IX_BUCKET || v->nuri > len / 8 ||
-        v->heaplen > len || IX_HEADER + v->nuri * 8 + v->heaplen != len ||
+        v->heaplen > len || v->users > len / 4 ||
+        head + v->nuri * 8 + order_bytes(v->users) + v->heaplen != len ||
         v->ntotal * IX_BUCKET > v->heaplen)
         return false;
-    v->uri = (const unsigned char *)p + IX_HEADER;
-    v->heap = v->uri + v->nuri * 8;
+    v->uri = (const unsigned char *)p + head;
+    v->order = v->uri + v->nuri * 8;
+    v->heap = v->order + order_bytes(v->users);
     return true;
 }
 
@@ -197,10 +225,10 @@ static bool entry(const ix_view *v, uint64_t off, uint64_t end, ix_entry *e)
 /* ---- building ----------------------------------------------------------------------------- */
 
 typedef struct dir_ix_user {
-    uint64_t key;   /* the number key of its line (or of its bare number) */
+    uint64_t key;   /* the number key of its line (and of its bare number) */
     uint64_t hash;  /* its line's (IX_LINE) */
     uint32_t size;  /* its entry's */
-    uint32_t at[3]; /* its entries, in 8-byte units: own, bare number, in the tail (FAR) */
+    uint32_t at[3]; /* its entries, in 8-byte units: line, bare-number stub, in the tail */
     uint16_t tag;   /* its extension's */
     uint8_t flags;  /* IX_* */
 } dir_ix_user;
@@ -223,69 +251,98 @@ void dir_ix_plan_user(dir_ix_plan *p, size_t i, size_t klen, size_t rlen)
 {
     p->u[i].size = (uint32_t)entry_size(klen, rlen);
     p->u[i].flags |= IX_HERE;
+    p->users++;
 }
 
-void dir_ix_plan_line(dir_ix_plan *p, size_t i, const char *lk, size_t n, bool bare)
+void dir_ix_plan_line(dir_ix_plan *p, size_t i, const char *num, size_t nlen, const char *ext,
+                      size_t elen, bool alias)
 {
     dir_ix_user *u = &p->u[i];
-    const char *semi = memchr(lk, ';', n);
-    size_t numlen = semi ? (size_t)(semi - lk) : n;
     uint64_t key;
-    bool packed = pack_number(lk, numlen, &key);
+    bool packed = pack_number(num, nlen, &key);
     if (!key)
         return; /* no number: nothing can look it up */
-    if (!(u->flags & (IX_LINE | IX_BARE))) {
-        u->key = key;
-        u->flags |= packed ? 0 : IX_VERIFY;
-    }
-    if (bare) {
-        u->flags |= IX_BARE;
-        return;
-    }
-    uint64_t exth = semi && n >= numlen + 5 ? ext_hash(semi + 5, n - numlen - 5) : 0;
+    uint64_t exth = ext_hash(ext, elen);
     u->key = key;
-    u->flags = (uint8_t)((u->flags & ~IX_VERIFY) | IX_LINE | (packed ? 0 : IX_VERIFY));
+    u->flags |= (uint8_t)(IX_LINE | (packed ? 0 : IX_VERIFY) | (alias && elen ? IX_BARE : 0));
     u->tag = ext_tag(exth);
     u->hash = line_hash(key, exth);
+    p->lines += alias && elen ? 2 : 1;
 }
 
-/* The size of user u's entries in the buckets: itself, or a stub when it does not fit. */
+/* The size of user u's line entry in the buckets: itself, or a stub when it does not fit. */
 static uint64_t bucket_size(const dir_ix_user *u)
 {
     return u->size <= IX_BUCKET - IX_BHEAD ? u->size : IX_STUB;
+}
+
+/* Where u's record is: in the tail (no line, or too large for a bucket), else at its bare
+ * number (1) when that stands for it, else at its line (0). */
+static int own_slot(const dir_ix_user *u)
+{
+    if (!(u->flags & IX_LINE) || bucket_size(u) != u->size)
+        return 2;
+    return u->flags & IX_BARE ? 1 : 0;
+}
+
+/* The size of u's entry `bare` (0 its line, 1 its bare number) in the buckets: a stub but
+ * where its record is. */
+static uint64_t slot_size(const dir_ix_user *u, int bare)
+{
+    return own_slot(u) == bare ? u->size : IX_STUB;
+}
+
+static uint64_t slot_home(const dir_ix_user *u, int bare, uint64_t nbuck)
+{
+    return home_of(bare ? line_hash(u->key, 0) : u->hash, nbuck);
+}
+
+static bool in_tail(const dir_ix_user *u)
+{
+    return own_slot(u) == 2;
+}
+
+/* Every bucket entry in the order of its home (a counting sort): user << 1 | bare. */
+static uint32_t *by_home(const dir_ix_plan *p, uint64_t nbuck, uint64_t entries)
+{
+    uint32_t *count = calloc(nbuck + 1, sizeof *count), *order = malloc((entries + 1) * 4);
+    if (!count || !order) {
+        free(count);
+        free(order);
+        return NULL;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < p->n; i++) {
+            const dir_ix_user *u = &p->u[i];
+            for (int bare = 0; bare < 2 && (u->flags & IX_HERE); bare++) {
+                if (!(u->flags & (bare ? IX_BARE : IX_LINE)))
+                    continue;
+                uint64_t h = slot_home(u, bare, nbuck);
+                if (pass == 0)
+                    count[h + 1]++;
+                else
+                    order[count[h]++] = (uint32_t)(i << 1 | (size_t)bare);
+            }
+        }
+        for (uint64_t b = 0; pass == 0 && b < nbuck; b++)
+            count[b + 1] += count[b];
+    }
+    free(count);
+    return order;
 }
 
 /* Places every entry (u->at), in the order of their home buckets: returns the buckets used
  * (*tail: the tail's size), 0 when out of memory. */
 static uint64_t place(dir_ix_plan *p, uint64_t nbuck, uint64_t entries, uint64_t *tail)
 {
-    uint32_t *count = calloc(nbuck + 1, sizeof *count), *order = malloc((entries + 1) * 4);
-    if (!count || !order) {
-        free(count);
-        free(order);
+    uint32_t *order = by_home(p, nbuck, entries);
+    if (!order)
         return 0;
-    }
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < p->n; i++) {
-            const dir_ix_user *u = &p->u[i];
-            for (int bare = 0; bare < 2 && (u->flags & IX_HERE); bare++) {
-                if (!(u->flags & (bare ? IX_BARE : IX_LINE)))
-                    continue;
-                uint64_t h = home_of(bare ? line_hash(u->key, 0) : u->hash, nbuck);
-                if (pass == 0)
-                    count[h + 1]++;
-                else
-                    order[count[h]++] = (uint32_t)(i << 1 | (size_t)bare);
-            }
-            if (pass == 0 && i + 1 == p->n)
-                for (uint64_t b = 0; b < nbuck; b++)
-                    count[b + 1] += count[b];
-        }
     uint64_t cb = 0, co = IX_BHEAD;
     for (uint64_t k = 0; k < entries; k++) {
         dir_ix_user *u = &p->u[order[k] >> 1];
         int bare = order[k] & 1;
-        uint64_t h = home_of(bare ? line_hash(u->key, 0) : u->hash, nbuck), s = bucket_size(u);
+        uint64_t h = slot_home(u, bare, nbuck), s = slot_size(u, bare);
         if (cb < h) {
             cb = h;
             co = IX_BHEAD;
@@ -297,12 +354,11 @@ static uint64_t place(dir_ix_plan *p, uint64_t nbuck, uint64_t entries, uint64_t
         u->at[bare] = (uint32_t)((cb * IX_BUCKET + co) / 8);
         co += s;
     }
-    free(count);
     free(order);
     uint64_t ntotal = cb + 1 > nbuck ? cb + 1 : nbuck, t = ntotal * IX_BUCKET;
     for (size_t i = 0; i < p->n; i++) {
         dir_ix_user *u = &p->u[i];
-        if ((u->flags & IX_HERE) && (!(u->flags & IX_LINE) || bucket_size(u) != u->size)) {
+        if ((u->flags & IX_HERE) && in_tail(u)) {
             u->at[2] = (uint32_t)(t / 8);
             t += u->size;
         }
@@ -311,60 +367,83 @@ static uint64_t place(dir_ix_plan *p, uint64_t nbuck, uint64_t entries, uint64_t
     return ntotal;
 }
 
-int dir_ix_reserve(cr_directory *d, MDB_txn *txn, dir_ix_plan *p)
+/* User u's own entry (the one with its record), in 8-byte units. */
+static uint32_t own_at(const dir_ix_user *u)
 {
-    uint64_t entries = 0, users = 0, room = 0, all = 0;
+    return u->at[own_slot(u)];
+}
+
+/* The header, the empty tables, each bucket's bytes used and the URI order. */
+static void lay_out(dir_ix_plan *p, uint64_t ntotal, uint64_t entries)
+{
+    uint32_t h32[2] = {IX_MAGIC, IX_VERSION};
+    uint64_t h64[7] = {p->nbuck, ntotal, p->nuri, p->heap, entries, p->users, p->lines};
+    memcpy(p->base, h32, 8);
+    memcpy(p->base + 8, h64, sizeof h64);
+    memset(p->uri, 0, p->nuri * 8 + order_bytes(p->users));
+    for (uint64_t b = 0; b < ntotal; b++) {
+        uint16_t used = IX_BHEAD;
+        memcpy(p->heapp + b * IX_BUCKET, &used, 2);
+        memset(p->heapp + b * IX_BUCKET + 2, 0, IX_BHEAD - 2);
+    }
+    uint64_t rank = 0;
     for (size_t i = 0; i < p->n; i++) {
         const dir_ix_user *u = &p->u[i];
         if (!(u->flags & IX_HERE))
             continue;
-        users++;
-        int in = ((u->flags & IX_LINE) != 0) + ((u->flags & IX_BARE) != 0);
-        entries += (uint64_t)in;
-        room += bucket_size(u) * (uint64_t)in;
-        all += u->size + bucket_size(u) * (uint64_t)in;
-    }
-    uint64_t nbuck = (uint64_t)((double)room / (IX_FILL * (IX_BUCKET - IX_BHEAD))) + 1;
-    if (all / 8 + nbuck * IX_BUCKET / 4 >= UINT32_MAX || entries >= (1ULL << 31))
-        return EFBIG; /* about 30 GB of records: readers go through the trees */
-    uint64_t tail, ntotal = place(p, nbuck, entries, &tail), nuri = pow2_at_least(users * 2);
-    if (!ntotal)
-        return ENOMEM;
-    uint64_t heap = ntotal * IX_BUCKET + tail;
-    if (heap / 8 >= UINT32_MAX)
-        return EFBIG;
-    MDB_val key = {5, "index"}, val = {IX_HEADER + nuri * 8 + heap, NULL};
-    int rc = mdb_put(txn, d->meta, &key, &val, MDB_RESERVE);
-    if (rc != 0)
-        return rc;
-    p->base = val.mv_data;
-    p->uri = p->base + IX_HEADER;
-    p->heapp = p->uri + nuri * 8;
-    p->nbuck = nbuck;
-    p->nuri = nuri;
-    p->heap = heap;
-    uint32_t h32[2] = {IX_MAGIC, IX_VERSION};
-    uint64_t h64[5] = {nbuck, ntotal, nuri, heap, entries};
-    memcpy(p->base, h32, 8);
-    memcpy(p->base + 8, h64, 40);
-    memset(p->uri, 0, nuri * 8 + ntotal * IX_BUCKET);
-    /* each bucket's bytes used: up to the end of its last entry */
-    for (uint64_t b = 0; b < ntotal; b++) {
-        uint16_t used = IX_BHEAD;
-        memcpy(p->heapp + b * IX_BUCKET, &used, 2);
-    }
-    for (size_t i = 0; i < p->n; i++) {
-        const dir_ix_user *u = &p->u[i];
-        for (int bare = 0; bare < 2 && (u->flags & IX_HERE); bare++) {
+        uint32_t own = own_at(u);
+        memcpy(p->order + rank++ * 4, &own, 4);
+        for (int bare = 0; bare < 2; bare++) {
             if (!(u->flags & (bare ? IX_BARE : IX_LINE)))
                 continue;
             uint64_t at = (uint64_t)u->at[bare] * 8, b = at / IX_BUCKET;
-            uint16_t used = (uint16_t)(at - b * IX_BUCKET + bucket_size(u)), was;
+            uint16_t used = (uint16_t)(at - b * IX_BUCKET + slot_size(u, bare)), was;
             memcpy(&was, p->heapp + b * IX_BUCKET, 2);
             if (used > was)
                 memcpy(p->heapp + b * IX_BUCKET, &used, 2);
         }
     }
+}
+
+int dir_ix_reserve(cr_directory *d, MDB_txn *txn, dir_ix_plan *p)
+{
+    uint64_t entries = 0, room = 0, all = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const dir_ix_user *u = &p->u[i];
+        if (!(u->flags & IX_HERE))
+            continue;
+        for (int bare = 0; bare < 2; bare++)
+            if (u->flags & (bare ? IX_BARE : IX_LINE)) {
+                entries++;
+                room += slot_size(u, bare);
+            }
+        all += u->size;
+    }
+    uint64_t nbuck = (uint64_t)((double)room / (IX_FILL * (IX_BUCKET - IX_BHEAD))) + 1;
+    p->bytes = all + room + nbuck * IX_BUCKET / 4;
+    if (p->bytes / 8 >= UINT32_MAX || entries >= (1ULL << 31))
+        return EFBIG; /* about 30 GB of records */
+    uint64_t tail, ntotal = place(p, nbuck, entries, &tail);
+    p->nuri = pow2_at_least(p->users * 2);
+    if (!ntotal)
+        return ENOMEM;
+    p->nbuck = nbuck;
+    p->heap = ntotal * IX_BUCKET + tail;
+    if (p->heap / 8 >= UINT32_MAX)
+        return EFBIG;
+    MDB_val key = {5, "index"},
+            val = {IX_HEADER + p->nuri * 8 + order_bytes(p->users) + p->heap, NULL};
+    p->bytes = val.mv_size;
+    if (val.mv_size > DIR_VALUE_MAX)
+        return EFBIG;
+    int rc = mdb_put(txn, d->meta, &key, &val, MDB_RESERVE);
+    if (rc != 0)
+        return rc;
+    p->base = val.mv_data;
+    p->uri = p->base + IX_HEADER;
+    p->order = p->uri + p->nuri * 8;
+    p->heapp = p->order + order_bytes(p->users);
+    lay_out(p, ntotal, entries);
     return 0;
 }
 
@@ -392,29 +471,24 @@ void dir_ix_fill(dir_ix_plan *p, size_t i, const void *key, size_t klen, const v
     const dir_ix_user *u = &p->u[i];
     if (!(u->flags & IX_HERE) || u->size != entry_size(klen, rlen))
         return;
-    uint8_t verify = u->flags & IX_VERIFY;
-    bool far = bucket_size(u) != u->size;
-    uint64_t own = 0;
+    uint8_t verify = u->flags & IX_VERIFY, alias = u->flags & IX_BARE ? IX_ALIAS : 0;
+    int mine = own_slot(u);
+    uint64_t own = (uint64_t)own_at(u) * 8;
     for (int bare = 0; bare < 2; bare++) {
         uint8_t role = bare ? IX_BARE : IX_LINE;
         if (!(u->flags & role))
             continue;
         uint64_t at = (uint64_t)u->at[bare] * 8;
-        uint32_t home = (uint32_t)home_of(bare ? line_hash(u->key, 0) : u->hash, p->nbuck);
+        uint32_t home = (uint32_t)slot_home(u, bare, p->nbuck);
         uint16_t tag = bare ? 0 : u->tag;
-        if (!bare)
-            own = at;
-        if (far) {
-            uint64_t to = (uint64_t)u->at[2] * 8;
-            put_entry(p->heapp + at, u->key, home, tag, role | verify | IX_FAR, "", 0, &to, 8);
-        } else {
-            put_entry(p->heapp + at, u->key, home, tag, role | verify, key, klen, rec, rlen);
-        }
+        if (mine == bare)
+            put_entry(p->heapp + at, u->key, home, tag, role | verify | alias, key, klen, rec,
+                      rlen);
+        else
+            put_entry(p->heapp + at, u->key, home, tag, role | verify | IX_FAR, "", 0, &own, 8);
     }
-    if (!(u->flags & IX_LINE) || far) {
-        own = (uint64_t)u->at[2] * 8;
-        put_entry(p->heapp + own, 0, 0, 0, 0, key, klen, rec, rlen);
-    }
+    if (mine == 2)
+        put_entry(p->heapp + own, 0, 0, 0, alias, key, klen, rec, rlen);
     uint64_t h = hash_bytes(key, klen), j = h & (p->nuri - 1), s;
     while (memcpy(&s, p->uri + j * 8, 8), s)
         j = (j + 1) & (p->nuri - 1);
@@ -422,80 +496,78 @@ void dir_ix_fill(dir_ix_plan *p, size_t i, const void *key, size_t klen, const v
     memcpy(p->uri + j * 8, &s, 8);
 }
 
-/* LMDB's default key order: bytes, then the shorter first. */
-static int cmp_key(const void *a, size_t an, const void *b, size_t bn)
+/* ---- walking ------------------------------------------------------------------------------ */
+
+int dir_walk_begin(cr_directory *d, MDB_txn *txn, dir_walk *w)
 {
-    int c = memcmp(a, b, an < bn ? an : bn);
-    return c ? c : (an > bn) - (an < bn);
+    memset(w, 0, sizeof *w);
+    w->d = d;
+    w->txn = txn;
+    const void *p;
+    size_t len;
+    ix_view ix;
+    if (dir_index_get(txn, d, &p, &len) && view(p, len, &ix) && ix.version >= 4) {
+        w->index = p;
+        w->len = len;
+        return CR_OK;
+    }
+    return mdb_cursor_open(txn, d->users, &w->c) == 0 ? CR_OK : CR_EIO;
 }
 
-/* The index from the trees (after a merge): users in key order, so a line's user is found
- * by binary search over the keys read in the first pass (no write happens until the reserve,
- * so they stay valid until then). */
-int dir_index_build(cr_directory *d, MDB_txn *txn)
+/* The next user from a format 1 directory's trees; its alias from the lines tree. */
+static int walk_trees(dir_walk *w, MDB_val *k, MDB_val *rec, bool *alias)
 {
-    MDB_stat su;
-    if (mdb_stat(txn, d->users, &su) != 0)
-        return CR_EIO;
-    size_t n = su.ms_entries;
-    MDB_val *keys = malloc((n ? n : 1) * sizeof *keys);
-    dir_ix_plan p;
-    if (!keys || dir_ix_plan_init(&p, n) != CR_OK) {
-        free(keys);
-        return CR_ENOMEM;
-    }
-    MDB_cursor *c = NULL;
-    MDB_val k, v;
-    int rc, status = CR_EIO;
-    size_t i = 0;
-    if (mdb_cursor_open(txn, d->users, &c) != 0)
-        goto out;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && i < n;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), i++) {
-        keys[i] = k;
-        dir_ix_plan_user(&p, i, k.mv_size, v.mv_size);
-    }
-    mdb_cursor_close(c);
-    if ((rc != MDB_NOTFOUND && rc != 0) || i != n || mdb_cursor_open(txn, d->lines, &c) != 0)
-        goto out;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        const char *lv = v.mv_data;
-        if (v.mv_size < 2)
-            continue;
-        size_t lo = 0, hi = n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (cmp_key(keys[mid].mv_data, keys[mid].mv_size, lv + 1, v.mv_size - 1) < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < n && cmp_key(keys[lo].mv_data, keys[lo].mv_size, lv + 1, v.mv_size - 1) == 0)
-            dir_ix_plan_line(&p, lo, k.mv_data, k.mv_size, lv[0] == DIR_LINE_ALIAS);
-    }
-    mdb_cursor_close(c);
-    if (rc != MDB_NOTFOUND)
-        goto out;
-    rc = dir_ix_reserve(d, txn, &p);
-    if (rc == ENOMEM) {
-        status = CR_ENOMEM;
-        goto out;
-    }
+    int rc = mdb_cursor_get(w->c, k, rec, w->next++ ? MDB_NEXT : MDB_FIRST);
+    if (rc == MDB_NOTFOUND)
+        return 0;
     if (rc != 0)
-        goto out;
-    if (mdb_cursor_open(txn, d->users, &c) != 0)
-        goto out;
-    i = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && i < n;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), i++)
-        dir_ix_fill(&p, i, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
-    mdb_cursor_close(c);
-    status = (rc == 0 || rc == MDB_NOTFOUND) && i == n ? CR_OK : CR_EIO;
-out:
-    free(keys);
-    dir_ix_plan_free(&p);
-    return status;
+        return -1;
+    if (!alias)
+        return 1;
+    char key[CR_NUMBER_MAX + 48];
+    MDB_val lk = {dir_record_line(rec->mv_data, rec->mv_size, true, key, sizeof key), key}, v;
+    *alias = lk.mv_size && mdb_get(w->txn, w->d->lines, &lk, &v) == 0 &&
+             v.mv_size == k->mv_size + 1 && ((const char *)v.mv_data)[0] == DIR_LINE_ALIAS &&
+             memcmp((const char *)v.mv_data + 1, k->mv_data, k->mv_size) == 0;
+    return 1;
+}
+
+int dir_walk_next(dir_walk *w, MDB_val *k, MDB_val *rec, bool *alias)
+{
+    if (w->c)
+        return walk_trees(w, k, rec, alias);
+    ix_view ix;
+    if (!w->index || !view(w->index, w->len, &ix))
+        return -1;
+    if (w->next >= ix.users)
+        return 0;
+    uint32_t at;
+    memcpy(&at, ix.order + w->next++ * 4, 4);
+    ix_entry e;
+    if (!entry(&ix, (uint64_t)at * 8, ix.heaplen, &e) || (e.flags & IX_FAR))
+        return -1;
+    *k = (MDB_val){e.klen, (void *)e.ukey};
+    *rec = (MDB_val){e.rlen, (void *)e.rec};
+    if (alias)
+        *alias = (e.flags & IX_ALIAS) != 0;
+    return 1;
+}
+
+void dir_walk_end(dir_walk *w)
+{
+    if (w->c)
+        mdb_cursor_close(w->c);
+    w->c = NULL;
+}
+
+bool dir_index_counts(const void *p, size_t len, size_t *users, size_t *lines)
+{
+    ix_view ix;
+    if (!view(p, len, &ix) || ix.version < 4)
+        return false;
+    *users = ix.users;
+    *lines = ix.lines;
+    return true;
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -563,7 +635,7 @@ static bool matches(const ix_view *ix, ix_entry e, uint64_t key, bool packed, co
         if (e.rlen != 8)
             return false;
         memcpy(&to, e.rec, 8);
-        if (to < ix->ntotal * IX_BUCKET || !entry(ix, to, ix->heaplen, &e))
+        if ((to & 7) || !entry(ix, to, ix->heaplen, &e) || (e.flags & IX_FAR))
             return false;
     }
     if ((verify || elen) && !record_has(e.rec, e.rlen, verify, number, nlen, ext, elen))
@@ -583,21 +655,45 @@ const void *dir_index_line(const void *p, size_t len, const char *number, size_t
     bool packed = pack_number(number, nlen, &key);
     uint16_t want = ext_tag(exth);
     uint64_t home = home_of(line_hash(key, exth), ix.nbuck);
+    if (elen && ix.version >= 4) {
+        /* a line with extension may be a stub to the record at its bare number's home:
+         * both buckets are fetched at once (one wait, not two) */
+        const unsigned char *bk = ix.heap + home_of(line_hash(key, 0), ix.nbuck) * IX_BUCKET;
+#pragma GCC unroll 16
+        for (unsigned at = 0; at < IX_BUCKET; at += 64)
+            __builtin_prefetch(bk + at);
+    }
     for (uint64_t b = home; b < ix.ntotal; b++) {
         const unsigned char *bk = ix.heap + b * IX_BUCKET;
+#pragma GCC unroll 16
         for (unsigned at = 0; at < IX_BUCKET; at += 64) /* all of it at once */
             __builtin_prefetch(bk + at);
         uint64_t used = ld16(bk);
         if (used < IX_BHEAD || used > IX_BUCKET)
             return NULL;
-        ix_entry e;
-        for (uint64_t off = IX_BHEAD; off < used; off += e.size) {
-            if (!entry(&ix, b * IX_BUCKET + off, b * IX_BUCKET + used, &e) || e.home > home)
+        for (uint64_t off = IX_BHEAD, size; off < used; off += size) {
+            /* the fixed part's key, lengths and home first: most entries end there */
+            const unsigned char *q = bk + off;
+            uint64_t ekey;
+            uint32_t erlen, ehome;
+            uint16_t eklen;
+            if (off + IX_ENTRY > used)
                 return NULL;
+            memcpy(&ekey, q, 8);
+            memcpy(&erlen, q + 8, 4);
+            memcpy(&ehome, q + 12, 4);
+            memcpy(&eklen, q + 16, 2);
+            size = entry_size(eklen, erlen);
+            if (ehome > home)
+                return NULL;
+            ix_entry e;
             const unsigned char *rec;
-            if (e.home == home &&
-                matches(&ix, e, key, packed, number, nlen, ext, elen, want, &rec, rlen))
-                return rec;
+            if (ehome == home && ekey == key) {
+                if (!entry(&ix, b * IX_BUCKET + off, b * IX_BUCKET + used, &e))
+                    return NULL;
+                if (matches(&ix, e, key, packed, number, nlen, ext, elen, want, &rec, rlen))
+                    return rec;
+            }
         }
         if (used == IX_BHEAD)
             return NULL;

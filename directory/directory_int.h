@@ -6,7 +6,11 @@
 
 #include <lmdb.h>
 
-#define CR_DIR_FORMAT "1"
+/* The directory's format ("format" in "meta"): 1 (users and lines trees, and a lookup index
+ * of version 3 or older beside them) is read; imports write 2 (the index of version 4 is the
+ * only copy of the users, the trees are empty), which older builds refuse to open. */
+#define CR_DIR_FORMAT     "2"
+#define CR_DIR_FORMAT_OLD "1"
 
 struct cr_directory {
     struct cr_directory *next; /* the process's list of open directories */
@@ -40,17 +44,14 @@ bool dir_record_str(const void *rec, size_t len, int idx, const char **s, size_t
 
 /* Line keys of a user: the exact key and, with an extension, the bare number. */
 int dir_line_key(const cr_user *u, char *out, size_t len);
+/* The same from a record: its exact line key, or with `bare` the number of its line with an
+ * extension; 0 when there is none (or it does not fit in len). */
+size_t dir_record_line(const void *rec, size_t rlen, bool bare, char *out, size_t len);
 
-/* Line value prefixes: an exact line, or a bare number standing for a line with ext. */
+/* Line value prefixes of a format 1 directory's lines tree: an exact line, or a bare
+ * number standing for a line with ext. */
 #define DIR_LINE_EXACT 'L'
 #define DIR_LINE_ALIAS 'A'
-
-/* Removes the line keys of the user whose record is `old` (when they point to `ukey`). */
-int dir_unlink_lines(cr_directory *d, MDB_txn *txn, const MDB_val *old, const char *ukey);
-/* Adds the line keys of u (URI key ukey). CR_ECONFIG with *owner set (the URI key holding
- * the line, pointing into the map) on a conflict. */
-int dir_link_lines(cr_directory *d, MDB_txn *txn, const cr_user *u, const char *ukey,
-                   const char **owner);
 
 /* getpid() without a system call (refreshed after fork() by an atfork handler). */
 long dir_self_pid(void);
@@ -86,20 +87,38 @@ void dir_batch_free(dir_batch *b);
 /* Sorts the users in LMDB's key order; a user listed twice is an error (into diag, naming
  * file:line) at each later place, which is then skipped. Returns the number of errors. */
 size_t dir_batch_sort(dir_batch *b, const char *file, cr_diag *diag);
-/* Writes a sorted batch in `txn`: _fresh replaces every user and line (MDB_APPEND), _merge
- * keeps the users the batch does not name; both rebuild the lookup index when there was no
- * error. Counts go into rep, errors into diag and *errors. Return CR_OK, CR_EIO or
- * CR_ENOMEM. */
+/* Writes a sorted batch in `txn`: _fresh replaces every user, _merge keeps the users the
+ * batch does not name (and the lines they hold). Counts go into rep, errors into diag and
+ * *errors. Return CR_OK, CR_EIO or CR_ENOMEM. */
 int dir_batch_write_fresh(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_import_report *rep,
                           const char *file, cr_diag *diag, size_t *errors);
 int dir_batch_write_merge(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_import_report *rep,
                           const char *file, cr_diag *diag, size_t *errors);
 
-/* The lookup index (directory_index.c): rebuilt by every import, in its transaction (from
- * the batch when the import rewrote the trees, else from the trees); read through the
- * snapshot of a reader. */
-int dir_index_build(cr_directory *d, MDB_txn *txn);
+/* A user of the directory an import writes: URI key and record, and whether the bare number
+ * of its line (with an extension) stands for it. */
+typedef struct dir_user_ref {
+    const unsigned char *key, *rec;
+    uint32_t klen, rlen;
+    bool alias;
+} dir_user_ref;
+/* Writes the directory anew in `txn`: the users u[0..n-1] (in URI-key order, each line
+ * exact key its user's alone) as the lookup index, the trees emptied, format 2. Errors go
+ * into diag and *errors. Returns CR_OK, CR_EIO or CR_ENOMEM. */
+int dir_write_users(cr_directory *d, MDB_txn *txn, const dir_user_ref *u, size_t n,
+                    const char *file, cr_diag *diag, size_t *errors);
+/* An error at `line` of the import's file about the user `uri` (urilen bytes). */
+void dir_fail(const char *file, cr_diag *diag, size_t *errors, int line, const char *uri,
+              size_t urilen, const char *msg);
+
+/* The lookup index (directory_index.c): rebuilt by every import, in its transaction; read
+ * through the snapshot of a reader. Versions 3 and 4 are read (dir_index_get). */
 bool dir_index_get(MDB_txn *txn, cr_directory *d, const void **p, size_t *len);
+/* The users and line keys of the snapshot (from the index of format 2, else the trees).
+ * Returns CR_OK or CR_EIO. */
+int dir_counts(cr_directory *d, MDB_txn *txn, size_t *users, size_t *lines);
+/* The counts of a version 4 index (false for another version). */
+bool dir_index_counts(const void *p, size_t len, size_t *users, size_t *lines);
 /* The record of the user with URI key `ukey` / line `number` (with `ext`, elen 0 for none:
  * an exact line without extension or a bare number standing for one; with an extension and
  * no such line, the bare number), or NULL. */
@@ -108,21 +127,44 @@ const void *dir_index_line(const void *p, size_t len, const char *number, size_t
                            const char *ext, size_t elen, size_t *rlen);
 
 /*
- * Building the index in three steps over the same users 0..n-1 (any order, the same each
- * time): dir_ix_plan_init, then dir_ix_plan_user (its sizes) and dir_ix_plan_line (each line
- * key the lines tree gives it: "+1425...;ext=E" or a number, `bare` for an alias) for every
- * user; dir_ix_reserve lays the index out and reserves it (0, or an LMDB or errno code);
+ * Every user of a snapshot in URI-key order: from the index of version 4 (format 2), else
+ * from the users tree (format 1). dir_walk_next returns 1 with the next user (key and record
+ * pointing into the map; *alias, when asked, whether its bare number stands for it), 0 at
+ * the end, -1 for a damaged directory. dir_walk_end whatever happened.
+ */
+typedef struct dir_walk {
+    cr_directory *d;
+    MDB_txn *txn;
+    MDB_cursor *c; /* the users tree, without an index of version 4 */
+    const void *index;
+    size_t len, next;
+} dir_walk;
+int dir_walk_begin(cr_directory *d, MDB_txn *txn, dir_walk *w);
+int dir_walk_next(dir_walk *w, MDB_val *key, MDB_val *rec, bool *alias);
+void dir_walk_end(dir_walk *w);
+
+/*
+ * Building the index in three steps over the same users 0..n-1 (in URI-key order):
+ * dir_ix_plan_init, then dir_ix_plan_user (its sizes) and dir_ix_plan_line (its line: number
+ * and extension, elen 0 for none; `alias` when its bare number stands for it too) for every
+ * user; dir_ix_reserve lays the index out and reserves it (0, or an LMDB or errno code:
+ * EFBIG when it would be larger than DIR_VALUE_MAX);
  * dir_ix_fill copies user i in; dir_ix_plan_free at the end, whatever happened.
  */
+/* The largest value LMDB can write: it writes an overflow value with one write(), which
+ * Linux cuts at 0x7ffff000 bytes, and takes the short write for an I/O error at commit. */
+#define DIR_VALUE_MAX (0x7ffff000ULL - 16384)
+
 typedef struct dir_ix_plan {
     struct dir_ix_user *u;
     size_t n;
-    uint64_t nbuck, nuri, heap;
-    unsigned char *base, *uri, *heapp;
+    uint64_t nbuck, nuri, heap, users, lines, bytes; /* bytes: the index's (EFBIG: too many) */
+    unsigned char *base, *uri, *order, *heapp;
 } dir_ix_plan;
 int dir_ix_plan_init(dir_ix_plan *p, size_t users);
 void dir_ix_plan_user(dir_ix_plan *p, size_t i, size_t klen, size_t rlen);
-void dir_ix_plan_line(dir_ix_plan *p, size_t i, const char *lk, size_t n, bool bare);
+void dir_ix_plan_line(dir_ix_plan *p, size_t i, const char *num, size_t nlen, const char *ext,
+                      size_t elen, bool alias);
 int dir_ix_reserve(cr_directory *d, MDB_txn *txn, dir_ix_plan *p);
 void dir_ix_fill(dir_ix_plan *p, size_t i, const void *key, size_t klen, const void *rec,
                  size_t rlen);

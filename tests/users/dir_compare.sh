@@ -21,7 +21,8 @@ for which in old new; do
                  v["import s"] = v["import s"] " " s }
     /^data.mdb:/ { v["bytes/user"] = v["bytes/user"] " " substr($(NF - 3), 2) }
     /^p50 as a multiple/ { v["reverse / floor"] = v["reverse / floor"] " " substr($9, 1, length($9) - 2) }
-    /lookup/ { split($0, a, "p50"); split(a[2], b, " "); k = a[1]; gsub(/ +$/, "", k); v[k " p50 ns"] = v[k " p50 ns"] " " b[1] }
+    /lookup/ { split($0, a, "p50"); split(a[2], b, " "); k = a[1]; gsub(/ +$/, "", k); v[k " p50 ns"] = v[k " p50 ns"] " " b[1]
+               split($0, c, "p99"); split(c[2], e, " "); v[k " p99 ns"] = v[k " p99 ns"] " " e[1] }
     END { for (k in v) { n = split(v[k], x, " "); lo = x[1]; hi = x[1];
             for (i = 2; i <= n; i++) { if (x[i] + 0 < lo + 0) lo = x[i]; if (x[i] + 0 > hi + 0) hi = x[i] }
             printf "%-4s %-40s %s–%s\n", w, k, lo, hi } }' "$out"/$which.*

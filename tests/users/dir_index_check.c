@@ -3,12 +3,14 @@
  * answer. Generates users whose lines collide on purpose (thousands of extensions on one
  * number, a number held exactly and as extensions, numbers too long to pack, stars and
  * hashes, users without a line, records larger than an index bucket), imports them, and
- * checks every reverse lookup (with the extension, the bare number, an unknown extension)
- * and every URI lookup; then the same after a merging import (the index rebuilt from the
- * trees), with the index replaced by one of the previous version (the B-trees answer), and
- * after the next import (which writes the current version again).
+ * checks every reverse lookup (with the extension, the bare number, an unknown extension),
+ * every URI lookup and the export; then the same after merging imports (the directory's
+ * users and the file's applied in file order), with `replace`, and for a directory an older
+ * build wrote (format 1, tests/users/fixtures: its version 3 index, then its trees alone,
+ * then merged into, which rewrites it as format 2); and that the cache of hot numbers never
+ * answers from another snapshot than the reader's.
  *
- *   dir_index_check [--users N]      exit status 0 when every answer is right
+ *   CR_SOURCE_DIR=SRC dir_index_check [--users N]      exit status 0 when every answer is right
  */
 #include "cr_directory.h"
 
@@ -24,6 +26,10 @@ typedef struct user {
 } user;
 
 static user *users;
+/* tests/users/fixtures/format1-index3.mdb.gz: `dir_index_check --make-fixture DIR 600` linked
+ * with main at 803e883 (directory format 1, index version 3), copied with mdb_copy -c */
+#define FIXTURE_SALT  3
+#define FIXTURE_USERS 600
 static size_t nusers;
 static int failures;
 
@@ -273,12 +279,200 @@ static long index_version(const char *path, long set)
     return version;
 }
 
+/* The fixture of an older build's directory: the model's users imported by the build this
+ * program is linked with (nine tenths fresh, the rest merged) into DIR/db. */
+static int make_fixture(const char *dir, size_t n)
+{
+    char db[512], file[512], err[256];
+    snprintf(db, sizeof db, "%s/db", dir);
+    snprintf(file, sizeof file, "%s/users.csv", dir);
+    generate(n, FIXTURE_SALT);
+    dedup();
+    size_t all = nusers, first = all - all / 10;
+    cr_directory *d;
+    if (cr_directory_open(db, true, &d, err, sizeof err) != CR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    write_csv(file, 0, first);
+    int rc = import(d, file, true);
+    write_csv(file, first, all);
+    if (rc == CR_OK)
+        rc = import(d, file, false);
+    cr_directory_close(d);
+    unlink(file);
+    free(users);
+    return rc == CR_OK ? 0 : 1;
+}
+
+/* The directory's format ("format" in "meta"): '1', '2', or '?' when unreadable. */
+static char dir_format(const char *path)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    MDB_val k = {6, "format"}, v;
+    char f = '?';
+    if (mdb_env_create(&env) != 0)
+        return f;
+    mdb_env_set_maxdbs(env, 4);
+    if (mdb_env_open(env, path, MDB_NOTLS | MDB_RDONLY, 0664) == 0 &&
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 &&
+            v.mv_size == 1)
+            f = *(const char *)v.mv_data;
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    return f;
+}
+
+/* The users export lists: one line each, none lost, in URI order (the CSV's lines). */
+static void verify_export(cr_directory *d, const char *when)
+{
+    char *buf = NULL;
+    size_t len = 0, lines = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CHECK(cr_directory_export(d, f, CR_DIR_CSV, NULL, 0) == CR_OK, "%s: export", when);
+    fclose(f);
+    const char *prev = NULL;
+    for (char *p = buf ? strchr(buf, '\n') : NULL; p && p[1]; p = strchr(p + 1, '\n')) {
+        lines++;
+        CHECK(!prev || strncmp(prev, p + 1, 24) <= 0, "%s: export out of order at %.40s", when,
+              p + 1);
+        prev = p + 1;
+    }
+    CHECK(lines == nusers, "%s: export lists %zu users, expected %zu", when, lines, nusers);
+    cr_directory_stats st;
+    CHECK(cr_directory_stat(d, &st) == CR_OK && st.users == nusers, "%s: stat says %zu users", when,
+          st.users);
+    free(buf);
+}
+
+/* An older build's directory (format 1: trees and a version 3 index) read as it is, then
+ * through its trees alone (an index of a version this build does not know), then merged
+ * into (format 2). */
+static void older_directory(const char *base, const char *src)
+{
+    char db[512], file[512], cmd[2200], err[256];
+    snprintf(db, sizeof db, "%s/old", base);
+    snprintf(file, sizeof file, "%s/more.csv", base);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && gzip -dc '%s/tests/users/fixtures/%s' > '%s/data.mdb'", db, src,
+             "format1-index3.mdb.gz", db);
+    if (system(cmd) != 0) {
+        CHECK(false, "cannot unpack the fixture: %s", cmd);
+        return;
+    }
+    free(users);
+    generate(FIXTURE_USERS, FIXTURE_SALT);
+    dedup();
+    size_t nfix = nusers;
+    CHECK(dir_format(db) == '1' && index_version(db, -1) == 3,
+          "the fixture is format %c, index %ld", dir_format(db), index_version(db, -1));
+    cr_directory *d;
+    CHECK(cr_directory_open(db, false, &d, err, sizeof err) == CR_OK, "open the fixture: %s", err);
+    verify(d, "format 1, index 3");
+    verify_export(d, "format 1, index 3");
+    cr_directory_close(d);
+    CHECK(index_version(db, 2) == 3, "index version");
+    CHECK(cr_directory_open(db, false, &d, err, sizeof err) == CR_OK, "reopen: %s", err);
+    verify(d, "format 1, trees");
+    verify_export(d, "format 1, trees");
+    free(users);
+    generate(FIXTURE_USERS + 200, FIXTURE_SALT); /* the same users first, then more */
+    dedup();
+    write_csv(file, nfix, nusers);
+    CHECK(import(d, file, false) == CR_OK, "merging import into format 1");
+    verify(d, "format 1 merged into");
+    verify_export(d, "format 1 merged into");
+    cr_directory_close(d);
+    CHECK(dir_format(db) == '2' && index_version(db, -1) == 4,
+          "after the merge: format %c, index %ld", dir_format(db), index_version(db, -1));
+}
+
+/* The voicemail of the user `number` reaches through reader r, looked up three times (found
+ * once, kept the second time, answered from the cache of hot numbers the third); "-" for no
+ * user, "?" when the three answers differ. */
+static const char *voicemail_of(cr_dir_reader *r, const char *number)
+{
+    static char out[3][64];
+    for (int i = 0; i < 3; i++) {
+        const cr_user *u = cr_dir_reader_by_number(r, number, NULL);
+        snprintf(out[i], sizeof out[i], "%s", !u ? "-" : u->voicemail ? u->voicemail : "(none)");
+    }
+    return strcmp(out[0], out[1]) || strcmp(out[1], out[2]) ? "?" : out[2];
+}
+
+static void import_text(cr_directory *d, const char *file, const char *text, bool replace)
+{
+    FILE *f = fopen(file, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    CHECK(f && import(d, file, replace) == CR_OK, "import of %s", text);
+}
+
+/* The cache of hot numbers never answers from another snapshot: a changed record, a number
+ * moved to another user, a number removed; a reader begun before an import keeps its own
+ * snapshot's answers, interleaved with one begun after. */
+static void cache_never_stale(const char *base)
+{
+    char db[512], file[512], err[256];
+    snprintf(db, sizeof db, "%s/hot", base);
+    snprintf(file, sizeof file, "%s/hot.csv", base);
+    cr_directory *d;
+    CHECK(cr_directory_open(db, true, &d, err, sizeof err) == CR_OK, "open: %s", err);
+    const char *n = "+14255550177";
+    import_text(
+        d, file,
+        "uri,line,enterpriseVoice,voicemail\nsip:a@x.com,tel:+14255550177,true,sip:v1@x.com\n",
+        true);
+    cr_dir_reader before, after;
+    CHECK(cr_dir_reader_begin(d, NULL, &before) == CR_OK, "snapshot");
+    CHECK(strcmp(voicemail_of(&before, n), "sip:v1@x.com") == 0, "first: %s",
+          voicemail_of(&before, n));
+    import_text(
+        d, file,
+        "uri,line,enterpriseVoice,voicemail\nsip:a@x.com,tel:+14255550177,true,sip:v2@x.com\n",
+        false);
+    for (int round = 0; round < 2; round++) {
+        CHECK(cr_dir_reader_begin(d, NULL, &after) == CR_OK, "snapshot");
+        CHECK(strcmp(voicemail_of(&after, n), "sip:v2@x.com") == 0, "after the import: %s",
+              voicemail_of(&after, n));
+        CHECK(strcmp(voicemail_of(&before, n), "sip:v1@x.com") == 0, "the older snapshot: %s",
+              voicemail_of(&before, n));
+        cr_dir_reader_end(&after);
+    }
+    cr_dir_reader_end(&before);
+    import_text(
+        d, file,
+        "uri,line,enterpriseVoice,voicemail\nsip:b@x.com,tel:+14255550177,true,sip:v3@x.com\n",
+        true);
+    CHECK(cr_dir_reader_begin(d, NULL, &after) == CR_OK, "snapshot");
+    CHECK(strcmp(voicemail_of(&after, n), "sip:v3@x.com") == 0, "moved: %s",
+          voicemail_of(&after, n));
+    cr_dir_reader_end(&after);
+    import_text(d, file, "uri,line,enterpriseVoice\nsip:c@x.com,tel:+14255550178,true\n", true);
+    CHECK(cr_dir_reader_begin(d, NULL, &after) == CR_OK, "snapshot");
+    CHECK(strcmp(voicemail_of(&after, n), "-") == 0, "removed: %s", voicemail_of(&after, n));
+    after.uncached = true;
+    CHECK(strcmp(voicemail_of(&after, "+14255550178"), "(none)") == 0, "uncached: %s",
+          voicemail_of(&after, "+14255550178"));
+    cr_dir_reader_end(&after);
+    cr_directory_close(d);
+}
+
 int main(int argc, char **argv)
 {
     size_t n = 20000;
+    const char *src = getenv("CR_SOURCE_DIR");
+    if (argc == 4 && strcmp(argv[1], "--make-fixture") == 0)
+        return make_fixture(argv[2], strtoul(argv[3], NULL, 10));
     if (argc == 3 && strcmp(argv[1], "--users") == 0)
         n = strtoul(argv[2], NULL, 10);
-    if (n < 100)
+    if (n < 100 || !src)
         return 2;
     char base[] = "/tmp/cr_dirindex_XXXXXX", db[64], file[64];
     if (!mkdtemp(base))
@@ -298,22 +492,26 @@ int main(int argc, char **argv)
     CHECK(import(d, file, true) == CR_OK, "fresh import");
     nusers = first;
     verify(d, "fresh import");
+    verify(d, "fresh import, from the cache of hot numbers"); /* every number found before */
+    verify_export(d, "fresh import");
     write_csv(file, first, all);
     CHECK(import(d, file, false) == CR_OK, "merging import");
     nusers = all;
     verify(d, "merged");
-    cr_directory_close(d);
-
-    long was = index_version(db, 2);
-    CHECK(was == 3, "index version %ld after an import, expected 3", was);
-    CHECK(cr_directory_open(db, false, &d, err, sizeof err) == CR_OK, "reopen: %s", err);
-    verify(d, "previous index version");
+    verify_export(d, "merged");
+    /* the same file again: every user replaced, the lines they held taken again */
+    CHECK(import(d, file, false) == CR_OK, "merging import again");
+    verify(d, "merged again");
     write_csv(file, 0, all);
-    CHECK(import(d, file, true) == CR_OK, "import over the previous version");
-    verify(d, "reimported");
+    CHECK(import(d, file, true) == CR_OK, "import with replace");
+    verify(d, "replaced");
     cr_directory_close(d);
-    was = index_version(db, -1);
-    CHECK(was == 3, "index version %ld after the next import, expected 3", was);
+    long was = index_version(db, -1);
+    CHECK(was == 4 && dir_format(db) == '2', "index version %ld, format %c after an import", was,
+          dir_format(db));
+
+    older_directory(base, src);
+    cache_never_stale(base);
 
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);

@@ -3,7 +3,9 @@
  * into a fresh LMDB directory, reports the import time and the file size, then the latency
  * of reverse number lookups and SIP URI lookups (p50 / p99 / max, in ns) on random users:
  * inside one read snapshot (what one decision pays per lookup) and with a snapshot per
- * lookup (begin + lookup + end); then the floor (two dependent random reads in the map) and
+ * lookup (begin + lookup + end), and reverse lookups of numbers drawn as traffic repeats them
+ * (Zipf, s = 1, over all users); these reverse lookups again through the cache of hot numbers
+ * (cr_dir_reader_by_number); then the floor (two dependent random reads in the map) and
  * each p50 as a multiple of it.
  *
  *   directory_bench [--users N] [--lookups M] [--dir DIR] [--xml] [--keep]
@@ -141,7 +143,85 @@ static int cmp_ll(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static long long p50s[3];
+/* The passes: uniform draws (a number not looked up lately: what a miss into the map
+ * costs), Zipf draws (numbers repeated as traffic repeats them); without the cache of hot
+ * numbers, then with it (a build whose directory has none runs the first four only). */
+static const struct {
+    const char *what;
+    bool zipf, cached;
+} passes[] = {
+    {"reverse number lookup (snapshot)", false, false},
+    {"SIP URI lookup (snapshot)", false, false},
+    {"reverse lookup, snapshot per call", false, false},
+    {"reverse lookup, Zipf s=1 (snapshot)", true, false},
+    {"reverse lookup, cached (snapshot)", false, true},
+    {"reverse lookup, Zipf s=1, cached", true, true},
+};
+#ifdef CR_DIR_HOT_RECORD
+#define NPASSES 6
+#else
+#define NPASSES 4
+#endif
+
+static long long p50s[NPASSES];
+
+/* A snapshot; lookups through the cache of hot numbers or not. */
+static void begin(cr_directory *d, cr_dir_reader *r, bool cached)
+{
+    cr_dir_reader_begin(d, NULL, r);
+#ifdef CR_DIR_HOT_RECORD
+    r->uncached = !cached;
+#else
+    (void)cached;
+#endif
+}
+
+/*
+ * Lookups as traffic makes them: user k drawn with probability proportional to 1 / rank (Zipf,
+ * s = 1) over all n users, the ranks given to users in a random order (hot numbers are not
+ * neighbours). The uniform draw above is what a lookup costs when its number was not looked
+ * up lately (a miss into the map); this one, what a mix with repeated numbers costs.
+ */
+static void zipf_draw(size_t *out, size_t m, size_t n)
+{
+    double *cdf = malloc(n * sizeof *cdf), sum = 0;
+    size_t *perm = malloc(n * sizeof *perm);
+    if (!cdf || !perm) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    for (size_t i = 0; i < n; i++) {
+        sum += 1.0 / (double)(i + 1);
+        cdf[i] = sum;
+        perm[i] = i;
+    }
+    uint64_t x = 0x2545F4914F6CDD1DULL;
+    for (size_t i = n - 1; i > 0; i--) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t j = (size_t)(x % (i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (size_t i = 0; i < m; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double u = (double)(x >> 11) / 9007199254740992.0 * sum;
+        size_t lo = 0, hi = n - 1;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (cdf[mid] < u)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        out[i] = perm[lo];
+    }
+    free(cdf);
+    free(perm);
+}
 
 static void report(const char *what, long long *t, size_t m, int pass)
 {
@@ -225,43 +305,45 @@ int main(int argc, char **argv)
     cr_dir_reader r;
     size_t misses = 0;
     /* warm the map: the figures are for a directory in the page cache, as in production */
-    cr_dir_reader_begin(d, NULL, &r);
+    begin(d, &r, false);
     for (size_t i = 0; i < n; i += 7) {
         snprintf(num, sizeof num, "+1425%07zu", i);
         misses += cr_dir_reader_by_number(&r, num, NULL) == NULL;
     }
     cr_dir_reader_end(&r);
-    for (int pass = 0; pass < 3; pass++) {
-        cr_dir_reader_begin(d, NULL, &r);
+    size_t *zipf = malloc(m * sizeof *zipf);
+    if (!zipf)
+        return 2;
+    zipf_draw(zipf, m, n);
+    for (int pass = 0; pass < NPASSES; pass++) {
+        bool cached = passes[pass].cached, per_call = pass == 2;
+        begin(d, &r, cached);
         for (size_t i = 0; i < m; i++) {
-            size_t k = which[i];
+            size_t k = passes[pass].zipf ? zipf[i] : which[i];
             if (pass == 1)
                 snprintf(uri, sizeof uri, "sip:u%zu@contoso.com", k);
             else
                 snprintf(num, sizeof num, "+1425%07zu", k);
             long long a = now_ns();
             const cr_user *u;
-            if (pass == 0) {
-                u = cr_dir_reader_by_number(&r, num, NULL);
-            } else if (pass == 1) {
+            if (pass == 1) {
                 u = cr_dir_reader_find(&r, uri);
             } else {
-                cr_dir_reader_end(&r);
-                cr_dir_reader_begin(d, NULL, &r);
+                if (per_call) {
+                    cr_dir_reader_end(&r);
+                    begin(d, &r, cached);
+                }
                 u = cr_dir_reader_by_number(&r, num, NULL);
             }
             t[i] = now_ns() - a;
             misses += u == NULL;
-            if (pass < 2 && r.used >= CR_DIR_SLOTS) { /* keep to the fixed slots */
+            if (!per_call && r.used >= CR_DIR_SLOTS) { /* keep to the fixed slots */
                 cr_dir_reader_end(&r);
-                cr_dir_reader_begin(d, NULL, &r);
+                begin(d, &r, cached);
             }
         }
         cr_dir_reader_end(&r);
-        report(pass == 0   ? "reverse number lookup (snapshot)"
-               : pass == 1 ? "SIP URI lookup (snapshot)"
-                           : "reverse lookup, snapshot per call",
-               t, m, pass);
+        report(passes[pass].what, t, m, pass);
     }
     long long fl = floor_p50(dir, t, m);
     if (fl > 0)
@@ -275,6 +357,7 @@ int main(int argc, char **argv)
     cr_directory_close(d);
     free(t);
     free(which);
+    free(zipf);
     if (!keep) {
         char cmd[700];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
