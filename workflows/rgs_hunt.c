@@ -154,16 +154,15 @@ void rgs_agent_sync(cr_rgs_engine *e, size_t a)
     ag->takes = st;
     for (size_t i = 0; i < ag->ngroups; i++) {
         const rgs_member *m = &ag->groups[i];
-        rgs_group *rg = &e->groups[m->group];
-        bool on = (!m->formal || rg->signed_in[m->pos]) &&
+        bool on = (!m->formal || m->signed_in) &&
                   (st & (m->attendant ? RGS_TAKES_ATTENDANT : RGS_TAKES_FREE));
-        uint64_t bit = 1ULL << (m->pos & 63), *w = &rg->avail[m->pos >> 6];
-        if (on != ((*w & bit) != 0)) {
-            *w ^= bit;
+        uint64_t bit = 1ULL << (m->pos & 63);
+        if (on != ((*m->avail & bit) != 0)) {
+            *m->avail ^= bit;
             if (on)
-                rg->navail++;
+                e->navail[m->group]++;
             else
-                rg->navail--;
+                e->navail[m->group]--;
         }
     }
 }
@@ -184,7 +183,7 @@ bool rgs_avail_consistent(const cr_rgs_engine *e)
                 return false;
             n += bit;
         }
-        if (n != e->groups[g].navail)
+        if (n != e->navail[g])
             return false;
     }
     return true;
@@ -266,7 +265,7 @@ static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_
     long p;
     if (e->naive)
         return select_naive(e, c, g, out);
-    if (!e->groups[g].navail)
+    if (!e->navail[g])
         return 0;
     switch (cg->routing) {
     case CR_RGS_SERIAL:
@@ -552,7 +551,7 @@ static bool staffed(const cr_rgs_engine *e, size_t q)
         for (size_t p = 0; p < cg->nagents && e->naive; p++)
             if (rgs_takes_calls(e, cq->groups[j], p, cg->agents[p]))
                 return true;
-        if (!e->naive && e->groups[cq->groups[j]].navail)
+        if (!e->naive && e->navail[cq->groups[j]])
             return true;
     }
     return false;
