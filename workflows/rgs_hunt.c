@@ -330,6 +330,8 @@ void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
     for (int pass = 0; pass < 2; pass++) {
         for (; c->gi < cq->ngroups; c->gi++) {
             size_t g = cq->groups[c->gi];
+            if (!e->naive && !e->navail[g])
+                continue; /* nobody to offer to (select_agents: 0), without reading the group */
             size_t n = e->cfg->groups[g].nagents;
             size_t stackpos[64], *pos = n <= 64 ? stackpos : malloc(n * sizeof *pos);
             if (!pos)
@@ -533,11 +535,9 @@ static bool offerable(const cr_rgs_engine *e, size_t a)
     for (size_t i = 0; i < ag->ngroups && e->naive; i++)
         if (rgs_takes_calls(e, ag->groups[i].group, ag->groups[i].pos, a))
             return true;
-    for (size_t i = 0; i < ag->ngroups && !e->naive; i++) {
-        size_t pos = ag->groups[i].pos;
-        if (e->groups[ag->groups[i].group].avail[pos >> 6] & (1ULL << (pos & 63)))
+    for (size_t i = 0; i < ag->ngroups && !e->naive; i++)
+        if (*ag->groups[i].avail & (1ULL << (ag->groups[i].pos & 63)))
             return true;
-    }
     return false;
 }
 
@@ -547,12 +547,15 @@ static bool staffed(const cr_rgs_engine *e, size_t q)
 {
     const cr_rgs_queue *cq = &e->cfg->queues[q];
     for (size_t j = 0; j < cq->ngroups; j++) {
+        if (!e->naive) {
+            if (e->navail[cq->groups[j]])
+                return true;
+            continue;
+        }
         const cr_rgs_group *cg = &e->cfg->groups[cq->groups[j]];
-        for (size_t p = 0; p < cg->nagents && e->naive; p++)
+        for (size_t p = 0; p < cg->nagents; p++)
             if (rgs_takes_calls(e, cq->groups[j], p, cg->agents[p]))
                 return true;
-        if (!e->naive && e->navail[cq->groups[j]])
-            return true;
     }
     return false;
 }
