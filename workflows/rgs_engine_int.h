@@ -117,10 +117,9 @@ typedef struct rgs_timer {
     int64_t when;
     size_t slot;
     uint64_t serial;
-    int kind;
     uint32_t tok;
-    uint32_t h; /* handle: hpos[h] is the timer's heap index */
-} rgs_timer;
+    int kind;
+} rgs_timer; /* 32 bytes: two a cache line */
 
 /* A timer heap entry: 16 bytes, so that a node's four children fill one cache line. */
 typedef struct rgs_hent {

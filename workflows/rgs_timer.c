@@ -93,18 +93,28 @@ static rgs_hent heap_remove(cr_rgs_engine *e, size_t k)
     return t;
 }
 
-/* Room for one more entry; false when out of memory. The array stays 64-byte aligned. */
+/* A 64-byte aligned copy of the first `used` bytes of p in `bytes` bytes (p is freed), or NULL
+ * (p kept) when out of memory. */
+static void *realloc_aligned(void *p, size_t used, size_t bytes)
+{
+    void *n = NULL;
+    if (posix_memalign(&n, 64, bytes) != 0)
+        return NULL;
+    if (p)
+        memcpy(n, p, used);
+    free(p);
+    return n;
+}
+
+/* Room for one more entry; false when out of memory. */
 static bool heap_reserve(cr_rgs_engine *e)
 {
     if (ROOT + e->nheap < e->capheap)
         return true;
     size_t ncap = e->capheap ? e->capheap * 2 : 64;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, ncap * sizeof *e->heap) != 0)
+    rgs_hent *p = realloc_aligned(e->heap, (ROOT + e->nheap) * sizeof *p, ncap * sizeof *p);
+    if (!p)
         return false;
-    if (e->heap)
-        memcpy(p, e->heap, (ROOT + e->nheap) * sizeof *e->heap);
-    free(e->heap);
     e->heap = p;
     e->capheap = ncap;
     return true;
@@ -125,7 +135,7 @@ static uint32_t handle_new(cr_rgs_engine *e)
         uint32_t *f = realloc(e->hfree, ncap * sizeof *f);
         if (f)
             e->hfree = f;
-        rgs_timer *t = realloc(e->tim, ncap * sizeof *t);
+        rgs_timer *t = realloc_aligned(e->tim, e->nh * sizeof *t, ncap * sizeof *t);
         if (t)
             e->tim = t;
         if (!p || !f || !t)
@@ -169,7 +179,7 @@ uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, ui
         return 0;
     if (e->timer_order == UINT32_MAX)
         rgs_timer_renumber(e);
-    e->tim[h] = (rgs_timer){when, slot, e->calls[slot].serial, kind, tok, h};
+    e->tim[h] = (rgs_timer){when, slot, e->calls[slot].serial, tok, kind};
     rgs_hent t = {when, e->timer_order++, h};
     e->nheap++;
     sift_up(e, ROOT + e->nheap - 1, t);
@@ -189,11 +199,11 @@ rgs_timer rgs_timer_pop(cr_rgs_engine *e)
     rgs_hent top = heap_remove(e, ROOT);
     rgs_timer t = e->tim[top.h];
     rgs_call *c = &e->calls[t.slot];
-    if (c->th_ring == t.h)
+    if (c->th_ring == top.h)
         c->th_ring = 0;
-    if (c->th_timeout == t.h)
+    if (c->th_timeout == top.h)
         c->th_timeout = 0;
-    if (c->th_ivr == t.h)
+    if (c->th_ivr == top.h)
         c->th_ivr = 0;
     return t;
 }

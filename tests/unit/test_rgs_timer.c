@@ -128,6 +128,7 @@ static void run(uint64_t seed, size_t ops, uint32_t range, uint32_t order0, size
     assert_int_equal(cr_rgs_engine_next_deadline(e), -1);
     /* the children of the root share one cache line */
     assert_int_equal((uintptr_t)&e->heap[RGS_HEAP_ROOT + 1] % 64, 0);
+    assert_int_equal((uintptr_t)e->tim % 64, 0);
     free(m.v);
     engine_free(e);
 }
