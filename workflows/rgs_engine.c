@@ -206,145 +206,11 @@ void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c)
         e->dirty_calls[e->ndirty_calls++] = id;
 }
 
-/*
- * Timers: a binary heap ordered by (when, insertion order). Each timer has a handle (its
- * position in the heap is hpos[handle]) so that a call's ring, queue-timeout and IVR timers
- * leave the heap as soon as they are superseded (rgs_timer_cancel): the heap then holds the
- * live timers only (plus grace timers, dropped when due), not every offer and queue entry of
- * the last timeout period, and stays small. A timer is still checked when it comes due
- * (rgs_timer_live), so a cancel that is missed costs memory, not behaviour.
- */
-
-static bool timer_less(const rgs_timer *a, const rgs_timer *b)
+void rgs_set_signed_in(cr_rgs_engine *e, size_t a, size_t i, bool in)
 {
-    return a->when < b->when || (a->when == b->when && a->order < b->order);
-}
-
-static void heap_put(cr_rgs_engine *e, size_t i, const rgs_timer *t)
-{
-    e->heap[i] = *t;
-    e->hpos[t->h] = (uint32_t)i;
-}
-
-static void sift_up(cr_rgs_engine *e, size_t i, rgs_timer t)
-{
-    while (i > 0 && timer_less(&t, &e->heap[(i - 1) / 2])) {
-        heap_put(e, i, &e->heap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    heap_put(e, i, &t);
-}
-
-static void sift_down(cr_rgs_engine *e, size_t i, rgs_timer t)
-{
-    for (;;) {
-        size_t l = 2 * i + 1;
-        if (l >= e->nheap)
-            break;
-        size_t m = (l + 1 < e->nheap && timer_less(&e->heap[l + 1], &e->heap[l])) ? l + 1 : l;
-        if (!timer_less(&e->heap[m], &t))
-            break;
-        heap_put(e, i, &e->heap[m]);
-        i = m;
-    }
-    heap_put(e, i, &t);
-}
-
-/* Takes the timer at heap position i out and frees its handle. */
-static rgs_timer heap_remove(cr_rgs_engine *e, size_t i)
-{
-    rgs_timer t = e->heap[i], last = e->heap[--e->nheap];
-    if (i < e->nheap) {
-        if (i > 0 && timer_less(&last, &e->heap[(i - 1) / 2]))
-            sift_up(e, i, last);
-        else
-            sift_down(e, i, last);
-    }
-    if (t.h && e->nhfree < e->caphfree)
-        e->hfree[e->nhfree++] = t.h;
-    return t;
-}
-
-/* A free handle, or 0 (untracked: hpos[0] is a sink) when out of memory. */
-static uint32_t handle_new(cr_rgs_engine *e)
-{
-    if (e->nhfree)
-        return e->hfree[--e->nhfree];
-    if (e->nh == e->caph) {
-        size_t ncap = e->caph ? e->caph * 2 : 64;
-        uint32_t *p = realloc(e->hpos, ncap * sizeof *p);
-        uint32_t *f = realloc(e->hfree, ncap * sizeof *f);
-        if (p)
-            e->hpos = p;
-        if (f)
-            e->hfree = f;
-        if (!p || !f)
-            return 0;
-        e->caph = e->caphfree = ncap;
-        if (e->nh == 0)
-            e->nh = 1; /* handle 0: the sink */
-    }
-    return e->nh++;
-}
-
-uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok)
-{
-    if (!CR_GROW(e->heap, e->nheap, e->capheap))
-        return 0;
-    uint32_t h = handle_new(e);
-    if (!e->hpos)
-        return 0;
-    rgs_timer t = {when, e->timer_order++, slot, e->calls[slot].serial, kind, tok, h};
-    e->nheap++;
-    sift_up(e, e->nheap - 1, t);
-    return h;
-}
-
-void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h)
-{
-    if (*h) {
-        heap_remove(e, e->hpos[*h]);
-        *h = 0;
-    }
-}
-
-/* Pops the earliest timer; the call no longer refers to it. */
-rgs_timer rgs_timer_pop(cr_rgs_engine *e)
-{
-    rgs_timer t = heap_remove(e, 0);
-    if (t.h) {
-        rgs_call *c = &e->calls[t.slot];
-        if (c->th_ring == t.h)
-            c->th_ring = 0;
-        if (c->th_timeout == t.h)
-            c->th_timeout = 0;
-        if (c->th_ivr == t.h)
-            c->th_ivr = 0;
-    }
-    return t;
-}
-
-/* A timer whose call is gone or whose token changed is dropped. */
-bool rgs_timer_live(const cr_rgs_engine *e, const rgs_timer *t)
-{
-    const rgs_call *c = &e->calls[t->slot];
-    if (c->state == CS_FREE || c->serial != t->serial)
-        return false;
-    switch (t->kind) {
-    case T_RING:
-        return c->state == CS_QUEUED && c->tok_ring == t->tok && c->ring.n > 0;
-    case T_TIMEOUT:
-        return c->state == CS_QUEUED && c->tok_timeout == t->tok;
-    case T_IVR:
-        return c->state == CS_IVR && c->tok_ivr == t->tok;
-    default:
-        return c->state == CS_QUEUED;
-    }
-}
-
-int64_t cr_rgs_engine_next_deadline(const cr_rgs_engine *e)
-{
-    return e->nheap ? e->heap[0].when : -1;
+    rgs_member *m = &e->agents[a].groups[i];
+    m->signed_in = in;
+    e->groups[m->group].signed_in[m->pos] = in;
 }
 
 /* ---- calls --------------------------------------------------------------------------------- */
@@ -636,13 +502,15 @@ static int build(cr_rgs_engine *e)
     e->agents = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->agents);
     e->groups = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->groups);
     e->queues = calloc(cfg->nqueues ? cfg->nqueues : 1, sizeof *e->queues);
+    e->navail = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->navail);
     e->wfstats = calloc(cfg->nworkflows ? cfg->nworkflows : 1, sizeof *e->wfstats);
     e->seen = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->seen);
     /* call slots pre-sized for a call per agent (pages are touched when first used), so that
      * the array is not copied doubling by doubling while calls come in */
     e->capcalls = cfg->nagents > 64 ? cfg->nagents : 64;
     e->calls = malloc(e->capcalls * sizeof *e->calls);
-    if (!e->agents || !e->groups || !e->queues || !e->wfstats || !e->seen || !e->calls)
+    if (!e->agents || !e->groups || !e->queues || !e->navail || !e->wfstats || !e->seen ||
+        !e->calls)
         return CR_ENOMEM;
     /* the call maps too: no rehash of every call in one event until there are more calls */
     if (rgs_map_reserve(&e->call_ids, e->capcalls) < 0 ||
@@ -666,8 +534,12 @@ static int build(cr_rgs_engine *e)
     for (size_t g = 0; g < cfg->ngroups; g++)
         for (size_t i = 0; i < cfg->groups[g].nagents; i++) {
             rgs_agent *ag = &e->agents[cfg->groups[g].agents[i]];
-            ag->groups[ag->ngroups++] = (rgs_member){g, i, cfg->groups[g].formal,
-                                                     cfg->groups[g].routing == CR_RGS_ATTENDANT};
+            ag->groups[ag->ngroups++] = (rgs_member){&e->groups[g].avail[i >> 6],
+                                                     (uint32_t)g,
+                                                     (uint32_t)i,
+                                                     cfg->groups[g].formal,
+                                                     cfg->groups[g].routing == CR_RGS_ATTENDANT,
+                                                     false};
             if (cfg->groups[g].routing == CR_RGS_ATTENDANT)
                 ag->attendant = true;
         }
@@ -752,8 +624,8 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
         free(e->dirty_calls[i]);
     free(e->dirty_calls), free(e->dirty_agents.v), free(e->dirty_groups.v);
     free(e->pending.v);
-    free(e->agents), free(e->groups), free(e->queues), free(e->calls), free(e->heap);
-    free(e->hpos), free(e->hfree);
+    free(e->agents), free(e->groups), free(e->queues), free(e->navail), free(e->calls);
+    rgs_timer_free(e);
     rgs_map_free(&e->call_ids);
     rgs_hmap_free(&e->call_handles);
     free(e->wfstats), free(e->seen);

@@ -8,8 +8,11 @@
 enum { P_AVAILABLE, P_BUSY, P_AWAY, P_DND, P_OFFLINE };
 
 typedef struct rgs_member {
-    size_t group, pos;      /* the agent is cfg->groups[group].agents[pos] */
-    bool formal, attendant; /* of the group (copied: rgs_agent_sync reads them often) */
+    /* what rgs_agent_sync reads, in the agent's own array (no read of the group's record) */
+    uint64_t *avail;        /* the word of the group's avail bits that holds his bit */
+    uint32_t group, pos;    /* the agent is cfg->groups[group].agents[pos] */
+    bool formal, attendant; /* of the group (copied) */
+    bool signed_in;         /* copy of groups[group].signed_in[pos] (rgs_set_signed_in) */
 } rgs_member;
 
 /* rgs_agent.takes: what rgs_agent_sync last saw of the agent. */
@@ -26,28 +29,28 @@ typedef struct rgs_vec {
 } rgs_vec;
 
 typedef struct rgs_agent {
+    /* First: what rgs_agent_sync reads (its first cache line for most agents). */
     int presence;
-    int64_t idle_since; /* engine ms: last call ended, signed in or became available */
-    int ncalls;         /* connected calls (attendants may take several) */
-    rgs_vec ringing;    /* call slots ringing this agent */
+    int ncalls;     /* connected calls (attendants may take several) */
+    uint8_t takes;  /* RGS_TAKES_* as last synced */
+    bool attendant; /* member of an attendant group */
+    bool dirty;
+    bool pending;       /* being dispatched (rgs_dispatch_pending) */
     rgs_member *groups; /* memberships */
     size_t ngroups;
-    size_t *queues; /* queues that reach this agent */
+    rgs_vec ringing;    /* call slots ringing this agent */
+    int64_t idle_since; /* engine ms: last call ended, signed in or became available */
+    size_t *queues;     /* queues that reach this agent */
     size_t nqueues;
     uint64_t answered; /* calls answered since open */
-    bool attendant;    /* member of an attendant group */
-    uint8_t takes;     /* RGS_TAKES_* as last synced */
-    bool dirty;
-    bool pending; /* being dispatched (rgs_dispatch_pending) */
 } rgs_agent;
 
 typedef struct rgs_group {
     bool *signed_in; /* per position (formal groups) */
     /* Bit per position: the agent there takes calls now (rgs_takes_calls), kept by
      * rgs_agent_sync at every change of what it depends on. Hunts visit these agents only. */
-    uint64_t *avail;
-    size_t navail; /* bits set */
-    long rr_last;  /* position offered last (round robin), -1 */
+    uint64_t *avail; /* (bits set: cr_rgs_engine.navail[group]) */
+    long rr_last;    /* position offered last (round robin), -1 */
     bool dirty;
 } rgs_group;
 
@@ -109,15 +112,24 @@ typedef struct rgs_call {
 
 enum { T_RING, T_TIMEOUT, T_GRACE, T_IVR };
 
+/* A timer, kept by handle in cr_rgs_engine.tim (rgs_timer.c). */
 typedef struct rgs_timer {
     int64_t when;
-    uint64_t order;
     size_t slot;
     uint64_t serial;
-    int kind;
     uint32_t tok;
-    uint32_t h; /* handle: hpos[h] is the timer's heap position (0 = untracked) */
-} rgs_timer;
+    int kind;
+} rgs_timer; /* 32 bytes: two a cache line */
+
+/* A timer heap entry: 16 bytes, so that a node's four children fill one cache line. */
+typedef struct rgs_hent {
+    int64_t when;
+    uint32_t order; /* insertion order, for equal deadlines */
+    uint32_t h;
+} rgs_hent;
+
+/* Heap index of the root (the entries before it are unused; see rgs_timer.c). */
+#define RGS_HEAP_ROOT 3
 
 typedef struct rgs_store rgs_store;
 
@@ -127,6 +139,7 @@ struct cr_rgs_engine {
     rgs_agent *agents;
     rgs_group *groups;
     rgs_queue *queues;
+    uint32_t *navail; /* per group: bits set in its avail (dense: hunts and syncs read it) */
     rgs_call *calls;
     size_t ncalls, capcalls;
     long free_calls;
@@ -135,11 +148,13 @@ struct cr_rgs_engine {
     uint64_t next_handle;           /* for calls the host gives no handle */
     cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow */
     uint32_t *seen, seen_gen;       /* per agent, for counting distinct agents */
-    rgs_timer *heap;
-    size_t nheap, capheap;
-    uint32_t *hpos, *hfree; /* heap position by timer handle; free handles */
-    size_t nh, caph, nhfree, caphfree;
-    uint64_t timer_order, next_seq, next_serial;
+    rgs_hent *heap;                 /* 64-byte aligned, root at RGS_HEAP_ROOT */
+    size_t nheap, capheap;          /* entries in the heap; capacity of the array */
+    rgs_timer *tim;                 /* timers by handle */
+    uint32_t *hpos, *hfree;         /* heap index by timer handle; free handles */
+    size_t nh, caph, nhfree;        /* handles used (0 is none); capacity of tim, hpos, hfree */
+    uint32_t timer_order;           /* renumbered before it wraps (rgs_timer.c) */
+    uint64_t next_seq, next_serial;
     int64_t now;
     cr_rgs_output_fn out;
     void *out_ud;
@@ -168,14 +183,6 @@ void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reas
             rgs_logf_((e), __VA_ARGS__);                                                           \
     } while (0)
 void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Adds a timer; returns its handle for rgs_timer_cancel (0 when it could not be tracked). */
-uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok);
-/* Takes the timer *h out of the heap (if any) and sets *h to 0. */
-void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h);
-/* Pops the earliest timer (the call no longer refers to it). */
-rgs_timer rgs_timer_pop(cr_rgs_engine *e);
-/* False for a timer whose call is gone or whose token changed. */
-bool rgs_timer_live(const cr_rgs_engine *e, const rgs_timer *t);
 /* Runs what follows a prompt (or the action itself when there is no prompt). */
 void rgs_finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *arg);
 /* Answers if needed and plays `prompt`; `k` (queue q, or arg) follows when it is done. */
@@ -200,6 +207,8 @@ bool rgs_takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a);
  * not change. */
 void rgs_agent_sync(cr_rgs_engine *e, size_t a);
 void rgs_mark_group(cr_rgs_engine *e, size_t g);
+/* Signs agent a in or out of his i-th group (the group's flag and the membership's copy). */
+void rgs_set_signed_in(cr_rgs_engine *e, size_t a, size_t i, bool in);
 void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c);
 /* Appends x; -1 when out of memory. The common case (room left) is inline: hot paths push
  * several times per event. */
@@ -235,6 +244,26 @@ int rgs_no_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t err
 void rgs_agent_free(cr_rgs_engine *e, size_t a);
 void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence);
 void rgs_resume(cr_rgs_engine *e);
+
+/* rgs_timer.c */
+/* Adds a timer; returns its handle for rgs_timer_cancel (0 when out of memory: no timer). */
+uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok);
+/* Takes the timer *h out of the heap (if any) and sets *h to 0. */
+void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h);
+/* Pops the earliest timer (the call no longer refers to it). */
+rgs_timer rgs_timer_pop(cr_rgs_engine *e);
+/* False for a timer whose call is gone or whose token changed. */
+bool rgs_timer_live(const cr_rgs_engine *e, const rgs_timer *t);
+/* Whether the earliest timer is due at `now`. */
+static inline bool rgs_timer_due(const cr_rgs_engine *e, int64_t now)
+{
+    return e->nheap && e->heap[RGS_HEAP_ROOT].when <= now;
+}
+/* Pops the timers at the top that are no longer live, so the next deadline is a real one. */
+void rgs_timer_drop_dead(cr_rgs_engine *e);
+/* Tests: gives the live timers orders by rank (done before the 32-bit order wraps). */
+void rgs_timer_renumber(cr_rgs_engine *e);
+void rgs_timer_free(cr_rgs_engine *e);
 
 /* rgs_input.c */
 void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c);

@@ -154,16 +154,15 @@ void rgs_agent_sync(cr_rgs_engine *e, size_t a)
     ag->takes = st;
     for (size_t i = 0; i < ag->ngroups; i++) {
         const rgs_member *m = &ag->groups[i];
-        rgs_group *rg = &e->groups[m->group];
-        bool on = (!m->formal || rg->signed_in[m->pos]) &&
+        bool on = (!m->formal || m->signed_in) &&
                   (st & (m->attendant ? RGS_TAKES_ATTENDANT : RGS_TAKES_FREE));
-        uint64_t bit = 1ULL << (m->pos & 63), *w = &rg->avail[m->pos >> 6];
-        if (on != ((*w & bit) != 0)) {
-            *w ^= bit;
+        uint64_t bit = 1ULL << (m->pos & 63);
+        if (on != ((*m->avail & bit) != 0)) {
+            *m->avail ^= bit;
             if (on)
-                rg->navail++;
+                e->navail[m->group]++;
             else
-                rg->navail--;
+                e->navail[m->group]--;
         }
     }
 }
@@ -184,7 +183,7 @@ bool rgs_avail_consistent(const cr_rgs_engine *e)
                 return false;
             n += bit;
         }
-        if (n != e->groups[g].navail)
+        if (n != e->navail[g])
             return false;
     }
     return true;
@@ -266,7 +265,7 @@ static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_
     long p;
     if (e->naive)
         return select_naive(e, c, g, out);
-    if (!e->groups[g].navail)
+    if (!e->navail[g])
         return 0;
     switch (cg->routing) {
     case CR_RGS_SERIAL:
@@ -331,6 +330,8 @@ void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
     for (int pass = 0; pass < 2; pass++) {
         for (; c->gi < cq->ngroups; c->gi++) {
             size_t g = cq->groups[c->gi];
+            if (!e->naive && !e->navail[g])
+                continue; /* nobody to offer to (select_agents: 0), without reading the group */
             size_t n = e->cfg->groups[g].nagents;
             size_t stackpos[64], *pos = n <= 64 ? stackpos : malloc(n * sizeof *pos);
             if (!pos)
@@ -534,11 +535,9 @@ static bool offerable(const cr_rgs_engine *e, size_t a)
     for (size_t i = 0; i < ag->ngroups && e->naive; i++)
         if (rgs_takes_calls(e, ag->groups[i].group, ag->groups[i].pos, a))
             return true;
-    for (size_t i = 0; i < ag->ngroups && !e->naive; i++) {
-        size_t pos = ag->groups[i].pos;
-        if (e->groups[ag->groups[i].group].avail[pos >> 6] & (1ULL << (pos & 63)))
+    for (size_t i = 0; i < ag->ngroups && !e->naive; i++)
+        if (*ag->groups[i].avail & (1ULL << (ag->groups[i].pos & 63)))
             return true;
-    }
     return false;
 }
 
@@ -548,12 +547,15 @@ static bool staffed(const cr_rgs_engine *e, size_t q)
 {
     const cr_rgs_queue *cq = &e->cfg->queues[q];
     for (size_t j = 0; j < cq->ngroups; j++) {
+        if (!e->naive) {
+            if (e->navail[cq->groups[j]])
+                return true;
+            continue;
+        }
         const cr_rgs_group *cg = &e->cfg->groups[cq->groups[j]];
-        for (size_t p = 0; p < cg->nagents && e->naive; p++)
+        for (size_t p = 0; p < cg->nagents; p++)
             if (rgs_takes_calls(e, cq->groups[j], p, cg->agents[p]))
                 return true;
-        if (!e->naive && e->groups[cq->groups[j]].navail)
-            return true;
     }
     return false;
 }

@@ -87,10 +87,9 @@ static int sign(cr_rgs_engine *e, size_t a, long g, bool in, char *err, size_t e
         if (g >= 0 && ag->groups[i].group != (size_t)g)
             continue;
         found = true;
-        bool *s = &e->groups[ag->groups[i].group].signed_in[ag->groups[i].pos];
-        if (!cg->formal || *s == in)
+        if (!cg->formal || ag->groups[i].signed_in == in)
             continue;
-        *s = in;
+        rgs_set_signed_in(e, a, i, in);
         changed = true;
         ag->takes = RGS_TAKES_UNKNOWN;
         rgs_agent_sync(e, a);
@@ -259,7 +258,7 @@ static void fire(cr_rgs_engine *e, const rgs_timer *t)
 
 static void run_timers(cr_rgs_engine *e, int64_t now_ms)
 {
-    while (e->nheap && e->heap[0].when <= now_ms) {
+    while (rgs_timer_due(e, now_ms)) {
         rgs_timer t = rgs_timer_pop(e);
         if (!rgs_timer_live(e, &t))
             continue;
@@ -283,8 +282,7 @@ int64_t cr_rgs_engine_run(cr_rgs_engine *e, int64_t now_ms, cr_rgs_output_fn out
     run_timers(e, now_ms);
     rgs_store_flush(e);
     /* drop dead timers at the top so the deadline is a real one */
-    while (e->nheap && !rgs_timer_live(e, &e->heap[0]))
-        rgs_timer_pop(e);
+    rgs_timer_drop_dead(e);
     e->out = NULL;
     return cr_rgs_engine_next_deadline(e);
 }
@@ -311,8 +309,7 @@ int cr_rgs_engine_input(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_input *in,
         snprintf(err, errlen, "could not write the state directory");
         rc = CR_EIO;
     }
-    while (e->nheap && !rgs_timer_live(e, &e->heap[0]))
-        rgs_timer_pop(e);
+    rgs_timer_drop_dead(e);
     e->out = NULL;
     return rc;
 }

@@ -72,8 +72,9 @@ static void load_agent(cr_rgs_engine *e, const char *uri, char *v)
     while ((line = strtok(NULL, "\n"))) {
         long g = cr_rgs_config_group_find(e->cfg, line);
         long pos = g < 0 ? -1 : find_pos(&e->cfg->groups[g], (size_t)a);
-        if (pos >= 0)
-            e->groups[g].signed_in[pos] = true;
+        for (size_t i = 0; pos >= 0 && i < ag->ngroups; i++)
+            if (ag->groups[i].group == (size_t)g && ag->groups[i].pos == (size_t)pos)
+                rgs_set_signed_in(e, (size_t)a, i, true);
     }
 }
 

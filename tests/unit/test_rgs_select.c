@@ -274,11 +274,11 @@ static void test_bits_after_restore(void **state)
     assert_int_equal(cr_rgs_engine_input(e, 0, &in, NULL, NULL, err, sizeof err), CR_OK);
     in = (cr_rgs_input){.type = CR_RGS_EV_PRESENCE, .agent = 3, .presence = CR_RGS_PRES_AWAY};
     assert_int_equal(cr_rgs_engine_input(e, 0, &in, NULL, NULL, err, sizeof err), CR_OK);
-    assert_int_equal(e->groups[0].navail, 1);
+    assert_int_equal(e->navail[0], 1);
     cr_rgs_engine_close(e);
     assert_int_equal(cr_rgs_engine_open(cfg, &opt, &e, err, sizeof err), CR_OK);
     assert_true(rgs_avail_consistent(e));
-    assert_int_equal(e->groups[0].navail, 1); /* b: signed in and available */
+    assert_int_equal(e->navail[0], 1); /* b: signed in and available */
     assert_int_equal(e->groups[0].avail[0], 2);
     cr_rgs_engine_close(e);
     cr_rgs_config_free(cfg);
