@@ -93,6 +93,17 @@ void cr_xml_fail(cr_xml_elem *e, const char *fmt, ...)
     va_end(ap);
 }
 
+static void fail_line(cr_xml_elem *e, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail_line(cr_xml_elem *e, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(e, line, fmt, ap);
+    va_end(ap);
+}
+
 void cr_xml_fail_at(cr_xml_elem *e, const void *node, const char *fmt, ...)
 {
     va_list ap;
@@ -149,6 +160,18 @@ void cr_xml_unknown_child(cr_xml_elem *e, const void *c)
         cr_xml_fail_at(e, n, "unknown element <%s> in <%s>", (const char *)n->name, pname);
 }
 
+void cr_xml_unexpected_text(cr_xml_elem *e, size_t slot, int line)
+{
+    cr_diag *d = e->diag;
+    size_t before = d ? d->count : 0;
+    fail_line(e, line, "unexpected text in <%s>", (const char *)((xmlNode *)e->node)->name);
+    if (!d || d->count != before + 1 || slot >= before)
+        return;
+    cr_diag_item it = d->items[before];
+    memmove(&d->items[slot + 1], &d->items[slot], (before - slot) * sizeof it);
+    d->items[slot] = it;
+}
+
 bool cr_xml_is(const void *node, const char *name)
 {
     const char *n = cr_xml_name(node);
@@ -159,26 +182,31 @@ char *cr_xml_text_of(const cr_xml_elem *parent, void *c, cr_srcloc *loc, bool *o
 {
     static const char *const no_attrs[] = {NULL};
     const xmlNode *n = c;
-    cr_xml_elem e = *parent;
-    if (!cr_xml_begin(&e, c, no_attrs, true))
+    /* what cr_xml_begin on a copy of the parent would do, without the copy (one per name) */
+    cr_srcloc at = {parent->loc.file, cr_xml_line(c)};
+    int bad = cr_xml_check(c, no_attrs, true, at.file, parent->object[0] ? parent->object : NULL,
+                           parent->diag);
+    count(parent, (size_t)bad);
+    if (bad)
         return NULL;
     if (loc)
-        *loc = e.loc;
+        *loc = at;
     const xmlNode *x = cr_xml_first_element(c);
-    if (x) {
-        cr_xml_fail(&e, "unexpected element <%s> in <%s>", (const char *)x->name,
-                    (const char *)n->name);
-        return NULL;
-    }
-    char *t = cr_xml_text(c);
-    if (!t) {
+    char *t = x ? NULL : cr_xml_text(c);
+    if (!x && !t) {
         *oom = true;
         return NULL;
     }
-    if (!t[0]) {
+    if (t && t[0])
+        return t;
+    free(t);
+    cr_xml_elem e = *parent;
+    e.node = c;
+    e.loc = at;
+    if (x)
+        cr_xml_fail(&e, "unexpected element <%s> in <%s>", (const char *)x->name,
+                    (const char *)n->name);
+    else
         cr_xml_fail(&e, "<%s> is empty", (const char *)n->name);
-        free(t);
-        return NULL;
-    }
-    return t;
+    return NULL;
 }
