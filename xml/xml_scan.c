@@ -174,12 +174,32 @@ static void step(xml_scan *s, char c)
     }
 }
 
+/* Text and attribute values (most of a file) end at one byte: skips to it (or to the end),
+ * counting the lines on the way, and returns its index. */
+static size_t skip_to(xml_scan *s, const char *p, size_t i, size_t n, char stop)
+{
+    const char *q = memchr(p + i, stop, n - i);
+    size_t end = q ? (size_t)(q - p) : n;
+    int lines = 0;
+    for (size_t k = i; k < end; k++)
+        lines += p[k] == '\n';
+    s->line += lines;
+    return end;
+}
+
 int xml_scan_feed(xml_scan *s, const char *p, size_t n)
 {
-    for (size_t i = 0; i < n && !s->failed; i++) {
+    size_t i = 0;
+    while (i < n && !s->failed) {
+        if (s->state == S_TEXT || s->state == S_QUOTE) {
+            i = skip_to(s, p, i, n, s->state == S_TEXT ? '<' : s->quote);
+            if (i == n)
+                break;
+        }
         if (p[i] == '\n')
             s->line++;
         step(s, p[i]);
+        i++;
     }
     return s->failed ? -1 : 0;
 }
