@@ -30,14 +30,31 @@ void cr_xml_elem_init(cr_xml_elem *e, const char *file, cr_diag *diag, size_t *e
     e->errors = errors;
 }
 
+/* Appends `s` to e->object at *o, truncated as snprintf would (once per object: no printf). */
+static void put(cr_xml_elem *e, size_t *o, const char *s)
+{
+    size_t room = sizeof e->object - 1 - *o, n = strlen(s);
+    if (n > room)
+        n = room;
+    memcpy(e->object + *o, s, n);
+    *o += n;
+    e->object[*o] = '\0';
+}
+
 void cr_xml_name_object(cr_xml_elem *e, const char *kind, const char *name, const char *owner)
 {
-    if (name && owner)
-        snprintf(e->object, sizeof e->object, "%s '%s' of %s", kind, name, owner);
-    else if (name)
-        snprintf(e->object, sizeof e->object, "%s '%s'", kind, name);
-    else
-        snprintf(e->object, sizeof e->object, "%s", kind);
+    size_t o = 0;
+    e->object[0] = '\0';
+    put(e, &o, kind);
+    if (!name)
+        return;
+    put(e, &o, " '");
+    put(e, &o, name);
+    put(e, &o, "'");
+    if (owner) {
+        put(e, &o, " of ");
+        put(e, &o, owner);
+    }
 }
 
 static void count(const cr_xml_elem *e, size_t n)

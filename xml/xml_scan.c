@@ -187,15 +187,37 @@ static size_t skip_to(xml_scan *s, const char *p, size_t i, size_t n, char stop)
     return end;
 }
 
+/* A byte of a start tag that only becomes the tag's last character (start_tag_char): not
+ * white space, a quote, '=' or '>'. */
+static bool plain_in_tag(char c)
+{
+    return !is_space(c) && c != '"' && c != '\'' && c != '=' && c != '>';
+}
+
+/* Skips the run of plain bytes of a start tag (attribute names) at i; returns where it ends. */
+static size_t skip_plain(xml_scan *s, const char *p, size_t i, size_t n)
+{
+    size_t k = i;
+    while (k < n && plain_in_tag(p[k]))
+        k++;
+    if (k > i)
+        s->prev = p[k - 1];
+    return k;
+}
+
 int xml_scan_feed(xml_scan *s, const char *p, size_t n)
 {
     size_t i = 0;
     while (i < n && !s->failed) {
-        if (s->state == S_TEXT || s->state == S_QUOTE) {
-            i = skip_to(s, p, i, n, s->state == S_TEXT ? '<' : s->quote);
-            if (i == n)
-                break;
-        }
+        if (s->state == S_TEXT || s->state == S_QUOTE || s->state == S_END)
+            i = skip_to(s, p, i, n,
+                        s->state == S_TEXT    ? '<'
+                        : s->state == S_QUOTE ? s->quote
+                                              : '>');
+        else if (s->state == S_TAG)
+            i = skip_plain(s, p, i, n);
+        if (i == n)
+            break;
         if (p[i] == '\n')
             s->line++;
         step(s, p[i]);
