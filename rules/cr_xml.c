@@ -697,8 +697,8 @@ static void stream_start(parse_state *st, xmlParserCtxtPtr ctxt)
         return;
     if (is_include(n))
         st->take = TAKE_INCLUDE;
-    else
-        st->rc = open_element(st->w, n, st->file, &st->take);
+    else if ((st->rc = open_element(st->w, n, st->file, &st->take)) != 0)
+        xmlStopParser(ctxt);
 }
 
 /* The root's end tag: text directly in it is an error, in its place among the diagnostics. */
