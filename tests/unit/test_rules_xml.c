@@ -10,6 +10,7 @@
 
 #include "cr_xml.h"
 #include "cr_xml_elem.h"
+#include "xml_scan.h"
 
 static char dir[64];
 
@@ -531,6 +532,40 @@ static void the_stream_hands_over_one_object_at_a_time(void **state)
     assert_int_equal(cr_xml_walk_stream(a, NULL, NULL, NULL, &d, NULL), CR_EINVAL);
 }
 
+/* The pre-scan counts lines once a chunk: a start tag over the limit is named at the line it
+ * begins on however the bytes are cut, also when the tag spans chunks. */
+static void the_scan_names_the_line_of_the_tag_in_any_chunking(void **state)
+{
+    size_t cap = 20000, o = 0;
+    char *doc = malloc(cap);
+    assert_non_null(doc);
+    o += (size_t)snprintf(doc + o, cap - o,
+                          "<callroute>\n<!-- a\ncomment -->\n<a b=\"x\ny\"/>\n"
+                          "<users>\n<user\n");
+    for (int i = 0; i < 300; i++)
+        o += (size_t)snprintf(doc + o, cap - o, " a%d=\"%s\"", i, i % 50 ? "v" : "v\n");
+    o += (size_t)snprintf(doc + o, cap - o, "/>\n</users></callroute>\n");
+    static const size_t chunks[] = {1, 2, 7, 64, 4096, 20000};
+    for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+        xml_scan s;
+        xml_scan_init(&s, 64);
+        int rc = 0;
+        for (size_t i = 0; i < o && rc == 0; i += chunks[c])
+            rc = xml_scan_feed(&s, doc + i, o - i < chunks[c] ? o - i : chunks[c]);
+        assert_int_equal(rc, -1);
+        assert_int_equal(s.err_line, 7);
+        assert_string_equal(s.err, "element <user> has more than 256 attributes");
+    }
+    /* a good document: every line counted, nothing refused */
+    xml_scan s;
+    xml_scan_init(&s, 64);
+    const char *ok = "<a>\n<b c=\"1\n2\"/>\n<!-- x\n-->\n</a>\n";
+    for (const char *p = ok; *p; p++)
+        assert_int_equal(xml_scan_feed(&s, p, 1), 0);
+    assert_int_equal(s.line, 7);
+    free(doc);
+}
+
 static void helpers_parse_strictly(void **state)
 {
     bool b = false;
@@ -572,6 +607,7 @@ int main(void)
         cmocka_unit_test(streamed_errors_keep_their_place_and_name_file_line_object),
         cmocka_unit_test(a_file_broken_after_objects_were_handed_over_is_refused_whole),
         cmocka_unit_test(the_stream_hands_over_one_object_at_a_time),
+        cmocka_unit_test(the_scan_names_the_line_of_the_tag_in_any_chunking),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
