@@ -24,10 +24,12 @@ void *cr_xml_first_element(const void *node)
 
 void cr_xml_elem_init(cr_xml_elem *e, const char *file, cr_diag *diag, size_t *errors)
 {
-    memset(e, 0, sizeof *e);
-    e->loc.file = file;
+    /* field by field: once per object, and the name buffer only needs its terminator */
+    e->node = NULL;
+    e->loc = (cr_srcloc){file, 0};
     e->diag = diag;
     e->errors = errors;
+    e->object[0] = '\0';
 }
 
 /* Appends `s` to e->object at *o, truncated as snprintf would (once per object: no printf). */
@@ -191,8 +193,11 @@ void cr_xml_unexpected_text(cr_xml_elem *e, size_t slot, int line)
 
 bool cr_xml_is(const void *node, const char *name)
 {
-    const char *n = cr_xml_name(node);
-    return n && strcmp(n, name) == 0;
+    /* the local name first: most calls are a mismatch, decided without the namespace */
+    const xmlNode *n = node;
+    if (!n || n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, name) != 0)
+        return false;
+    return cr_xml_name(node) != NULL;
 }
 
 char *cr_xml_text_of(const cr_xml_elem *parent, void *c, cr_srcloc *loc, bool *oom)
