@@ -2,6 +2,12 @@
  * The document walk shared by the configuration loaders: hardened libxml2 parsing, root
  * check, and <include href> expansion: confined to the allowed directories, each file read
  * once (cycles and repeated includes are errors), within a budget of files and bytes.
+ *
+ * A file is streamed (cr_xml_stream): libxml2's SAX2 handlers build the nodes as usual, but
+ * each top-level element (or, for a section taken object by object, each of its children) is
+ * handed over at its end tag and freed, so the document never holds more than one object.
+ * With check_doc (the schema needs the whole document), plan images and kept sources, a file
+ * is parsed whole first and handed over from the document the same way.
  */
 #include "cr_xml.h"
 #include "cr_grow.h"
@@ -21,8 +27,20 @@
 #include <libxml/SAX2.h>
 #include <libxml/tree.h>
 
+#include "cr_xml_elem.h"
 #include "xml_scan.h"
 #include "cr_image.h"
+
+typedef struct walk walk;
+
+/* What a parsed document's _private points to while it is walked (cr_xml_source). */
+typedef struct doc_source {
+    const char *text;
+    size_t len;
+} doc_source;
+
+/* <include>, taken by the walk itself (beside the cr_xml_take values). */
+#define TAKE_INCLUDE 3
 
 /* What one parse learned through its SAX hooks and error handler. */
 typedef struct parse_state {
@@ -31,7 +49,29 @@ typedef struct parse_state {
     bool have_err;
     int err_line;
     char err_msg[512];
+    /* Streaming (w not NULL): top-level elements are handed over as they end, then freed. */
+    walk *w;
+    const char *file;
+    doc_source *src;
+    int rc;           /* a hook's non-zero code: the walk stops with it */
+    bool refused;     /* the root was refused: nothing of the file is handed over */
+    int take;         /* how the top-level element being read is taken (cr_xml_take) */
+    int root_text;    /* line of the first text directly in the root, 0: none yet */
+    int sec_text;     /* the same in the section being streamed */
+    size_t root_slot; /* where an error about the root's text goes in the diagnostics */
 } parse_state;
+
+static void stream_start(parse_state *st, xmlParserCtxtPtr ctxt);
+static void stream_end(parse_state *st, xmlParserCtxtPtr ctxt, int depth);
+
+/* Whether an element at `depth` (or text directly in one at depth - 1) is built: not when
+ * streaming inside a refused root or a skipped section. */
+static bool built(const parse_state *st, int depth)
+{
+    if (!st->w)
+        return true;
+    return !(depth >= 2 && st->refused) && !(depth >= 3 && st->take == CR_XML_TAKE_SKIP);
+}
 
 static void set_error(parse_state *st, int line, const char *msg)
 {
@@ -100,19 +140,52 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         xmlStopParser(ctx);
         return;
     }
+    if (!built(st, st->depth))
+        return;
     xmlParserCtxtPtr ctxt = ctx;
     int line = start_line(ctxt);
     xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_ns, ns, nb_attr, nb_def, attrs);
     /* node->line saturates at 65535; _private (the application's) keeps the exact line. */
     if (ctxt->node && line > 0)
         ctxt->node->_private = (void *)(intptr_t)line;
+    if (st->w && st->depth <= 2)
+        stream_start(st, ctxt);
 }
 
 static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
 {
     parse_state *st = state_of(ctx);
-    st->depth--;
+    int depth = st->depth--;
+    if (!built(st, depth))
+        return;
     xmlSAX2EndElementNs(ctx, localname, prefix, uri);
+    if (st->w && depth <= 3)
+        stream_end(st, ctx, depth);
+}
+
+/* Text, comments and processing instructions: not kept where elements are not built. */
+static void on_chars(void *ctx, const xmlChar *ch, int len)
+{
+    if (built(state_of(ctx), state_of(ctx)->depth + 1))
+        xmlSAX2Characters(ctx, ch, len);
+}
+
+static void on_cdata(void *ctx, const xmlChar *ch, int len)
+{
+    if (built(state_of(ctx), state_of(ctx)->depth + 1))
+        xmlSAX2CDataBlock(ctx, ch, len);
+}
+
+static void on_comment(void *ctx, const xmlChar *value)
+{
+    if (built(state_of(ctx), state_of(ctx)->depth + 1))
+        xmlSAX2Comment(ctx, value);
+}
+
+static void on_pi(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+    if (built(state_of(ctx), state_of(ctx)->depth + 1))
+        xmlSAX2ProcessingInstruction(ctx, target, data);
 }
 
 /* A DOCTYPE is where entities would be declared: refuse it before any is. */
@@ -133,8 +206,8 @@ typedef struct seen_file {
     int from_line;
 } seen_file;
 
-typedef struct walk {
-    cr_xml_element_fn fn;
+struct walk {
+    const cr_xml_stream *s;
     void *ud;
     cr_diag *diag;
     seen_file *stack[CR_XML_INCLUDE_MAX + 1]; /* the files being walked, top first */
@@ -151,13 +224,14 @@ typedef struct walk {
     int errors;
     uint64_t digest; /* of every file's bytes, in walk order */
     bool image;      /* walking the sources a plan image holds: includes are expanded */
-} walk;
+};
 
-/* What a parsed document's _private points to while it is walked (cr_xml_source). */
-typedef struct doc_source {
-    const char *text;
-    size_t len;
-} doc_source;
+/* What the walk had before a file began: what a file refused as a whole rolls back to. */
+typedef struct walk_mark {
+    size_t diag, nseen;
+    int errors;
+    uint64_t bytes, digest;
+} walk_mark;
 
 static void add_error(walk *w, const char *file, int line, const char *object, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -327,46 +401,77 @@ static char *read_fd(walk *w, int fd, const struct stat *sb, const char *shown,
 }
 
 /*
- * Parses one file's bytes. On failure adds the error at `shown`:line and returns NULL.
- * The bytes are scanned first: libxml2 is never handed an element with more attributes or
- * deeper nesting than we accept (it would take quadratic time on the attributes).
+ * Scans one file's bytes before libxml2 sees them: libxml2 is never handed an element with
+ * more attributes or deeper nesting than we accept (it would take quadratic time on the
+ * attributes). False after an error at `shown`:line.
  */
-static xmlDocPtr parse_buffer(walk *w, const char *buf, size_t len, const char *shown)
+static bool scan_ok(walk *w, const char *buf, size_t len, const char *shown)
 {
     xml_scan scan;
     xml_scan_init(&scan, CR_XML_DEPTH_MAX);
     if (xml_scan_feed(&scan, buf, len) != 0) {
         add_error(w, shown, scan.err_line, NULL, "%s", scan.err);
-        return NULL;
+        return false;
     }
     if (len > INT_MAX) {
         add_error(w, shown, 0, NULL, "%s", strerror(EFBIG));
-        return NULL;
+        return false;
     }
+    return true;
+}
+
+/*
+ * Parses one file's bytes with our hooks (streaming when st->w is set). Returns the document
+ * (NULL when none) and sets *ok when the file is well-formed and within our limits; otherwise
+ * st->err_line and st->err_msg say why.
+ */
+static xmlDocPtr run_parser(const char *buf, size_t len, const char *shown, parse_state *st,
+                            bool *ok)
+{
+    *ok = false;
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
     if (!ctxt) {
-        add_error(w, shown, 0, NULL, "out of memory");
+        set_error(st, 0, "out of memory");
         return NULL;
     }
-    parse_state st = {0};
-    ctxt->_private = &st;
+    ctxt->_private = st;
     ctxt->sax->serror = on_error;
     ctxt->sax->startElementNs = on_start;
     ctxt->sax->endElementNs = on_end;
     ctxt->sax->internalSubset = on_doctype;
+    if (st->w) {
+        if (ctxt->sax->ignorableWhitespace == xmlSAX2Characters)
+            ctxt->sax->ignorableWhitespace = on_chars;
+        ctxt->sax->characters = on_chars;
+        ctxt->sax->cdataBlock = on_cdata;
+        ctxt->sax->comment = on_comment;
+        ctxt->sax->processingInstruction = on_pi;
+    }
     /* Deliberately not XML_PARSE_NOENT, DTDLOAD, HUGE or XINCLUDE. */
     int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES;
+    if (st->w) /* short text inside its node, not malloc'd: nobody edits a streamed node */
+        opts |= XML_PARSE_COMPACT;
     xmlDocPtr doc = xmlCtxtReadMemory(ctxt, buf, (int)len, shown, NULL, opts);
-    bool ok = doc && ctxt->wellFormed && !st.failed && !st.have_err;
+    *ok = doc && ctxt->wellFormed && !st->failed && !st->have_err;
+    if (!*ok)
+        set_error(st, ctxt_line(ctxt), "not well-formed XML");
+    xmlFreeParserCtxt(ctxt);
+    return doc;
+}
+
+/* Parses one file's bytes whole. On failure adds the error at `shown`:line and returns NULL. */
+static xmlDocPtr parse_buffer(walk *w, const char *buf, size_t len, const char *shown)
+{
+    if (!scan_ok(w, buf, len, shown))
+        return NULL;
+    parse_state st = {0};
+    bool ok;
+    xmlDocPtr doc = run_parser(buf, len, shown, &st, &ok);
     if (!ok) {
-        if (st.have_err)
-            add_error(w, shown, st.err_line, NULL, "%s", st.err_msg);
-        else
-            add_error(w, shown, ctxt_line(ctxt), NULL, "not well-formed XML");
+        add_error(w, shown, st.err_line, NULL, "%s", st.err_msg);
         xmlFreeDoc(doc);
         doc = NULL;
     }
-    xmlFreeParserCtxt(ctxt);
     return doc;
 }
 
@@ -428,38 +533,280 @@ static int walk_include(walk *w, xmlNodePtr node, const char *file)
     return rc;
 }
 
-static int walk_root(walk *w, xmlDocPtr doc, const char *file)
+/* Whether `root` is <callroute> in our namespace or none; adds the error otherwise. */
+static bool root_ok(walk *w, xmlNodePtr root, const char *file)
 {
-    static const char *const none[] = {NULL};
-    xmlNodePtr root = xmlDocGetRootElement(doc);
     if (!root || strcmp((const char *)root->name, "callroute") != 0) {
         add_error(w, file, root ? cr_xml_line(root) : 0, NULL,
                   "root element is <%s>, expected <callroute xmlns=\"%s\">",
                   root ? (const char *)root->name : "", CR_XML_NS);
-        return 0;
+        return false;
     }
     if (root->ns && strcmp((const char *)root->ns->href, CR_XML_NS) != 0) {
         add_error(w, file, cr_xml_line(root), NULL,
                   "root element <callroute> is in namespace '%s', expected '%s' (or none)",
                   (const char *)root->ns->href, CR_XML_NS);
-        return 0;
+        return false;
     }
+    return true;
+}
+
+static bool is_blank(const xmlChar *s)
+{
+    for (; s && *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            return false;
+    return true;
+}
+
+/* Notes in *line the line of `c`, a child of `parent`, when it is the first text other than
+ * white space (cr_xml_check's "unexpected text" names that line). */
+static void note_text(const xmlNode *parent, const xmlNode *c, int *line)
+{
+    if (*line || (c->type != XML_TEXT_NODE && c->type != XML_CDATA_SECTION_NODE) ||
+        is_blank(c->content))
+        return;
+    *line = cr_xml_line(c) ? cr_xml_line(c) : cr_xml_line(parent);
+}
+
+static bool is_include(const xmlNode *n)
+{
+    const char *name = cr_xml_name(n);
+    return name && strcmp(name, "include") == 0;
+}
+
+static int open_element(walk *w, xmlNodePtr n, const char *file, int *take)
+{
+    cr_xml_take t = CR_XML_TAKE_WHOLE;
+    int rc = w->s->open ? w->s->open(w->ud, n, file, w->diag, &t) : 0;
+    *take = t == CR_XML_TAKE_OBJECTS && !w->s->object ? CR_XML_TAKE_SKIP : (int)t;
+    return rc;
+}
+
+static int hand_whole(walk *w, xmlNodePtr n, const char *file)
+{
+    return w->s->whole ? w->s->whole(w->ud, n, file, w->diag) : 0;
+}
+
+static int hand_close(walk *w, xmlNodePtr n, int text_line, const char *file)
+{
+    return w->s->close ? w->s->close(w->ud, n, text_line, file, w->diag) : 0;
+}
+
+/* Hands over the top-level element `n` of a document parsed whole, as the stream would. */
+static int hand_element(walk *w, xmlNodePtr n, const char *file)
+{
+    int take, rc = open_element(w, n, file, &take);
+    if (rc != 0 || take == CR_XML_TAKE_SKIP)
+        return rc;
+    if (take == CR_XML_TAKE_WHOLE)
+        return hand_whole(w, n, file);
+    int text = 0;
+    for (xmlNodePtr c = n->children; c && rc == 0; c = c->next) {
+        note_text(n, c, &text);
+        if (c->type == XML_ELEMENT_NODE)
+            rc = w->s->object(w->ud, n, c, file, w->diag);
+    }
+    return rc == 0 ? hand_close(w, n, text, file) : rc;
+}
+
+static void file_begin(walk *w)
+{
+    if (w->s->file_begin)
+        w->s->file_begin(w->ud);
+}
+
+static void file_end(walk *w, bool kept)
+{
+    if (w->s->file_end)
+        w->s->file_end(w->ud, kept);
+}
+
+/* Walks a document parsed whole. */
+static int walk_root(walk *w, xmlDocPtr doc, const char *file)
+{
+    static const char *const none[] = {NULL};
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    if (!root_ok(w, root, file))
+        return 0;
     w->errors += cr_xml_check(root, none, false, file, NULL, w->diag);
     int bad = 0; /* the file's structure is wrong: its includes only */
     if (!w->image && w->opts && w->opts->check_doc)
         bad = w->opts->check_doc(w->opts->check_ud, doc, file, w->diag);
     w->errors += bad;
-    for (xmlNodePtr n = root->children; n; n = n->next) {
+    file_begin(w);
+    int rc = 0;
+    for (xmlNodePtr n = root->children; n && rc == 0; n = n->next) {
         if (n->type != XML_ELEMENT_NODE)
             continue;
-        const char *name = cr_xml_name(n);
-        bool include = name && strcmp(name, "include") == 0;
+        bool include = is_include(n);
         if ((include && w->image) || (bad && !include))
             continue; /* the image holds the included files themselves */
-        int rc = include ? walk_include(w, n, file) : w->fn(w->ud, n, file, w->diag);
-        if (rc != 0)
-            return rc;
+        rc = include ? walk_include(w, n, file) : hand_element(w, n, file);
     }
+    file_end(w, true);
+    return rc;
+}
+
+/* ---- streaming ------------------------------------------------------------------------ */
+
+static bool live(const parse_state *st)
+{
+    return !st->rc && !st->have_err && !st->failed && !st->refused;
+}
+
+/* Frees the children of `parent` before `upto` (all of them when NULL), noting text. */
+static void sweep(xmlNodePtr parent, xmlNodePtr upto, int *text)
+{
+    xmlNodePtr c = parent->children;
+    while (c && c != upto) {
+        xmlNodePtr next = c->next;
+        note_text(parent, c, text);
+        xmlUnlinkNode(c);
+        xmlFreeNode(c);
+        c = next;
+    }
+}
+
+/* The root's start tag: the checks walk_root makes, but for its text (known at its end). */
+static void stream_root(parse_state *st, xmlParserCtxtPtr ctxt, xmlNodePtr root)
+{
+    static const char *const none[] = {NULL};
+    if (ctxt->myDoc)
+        ctxt->myDoc->_private = st->src;
+    st->refused = !root_ok(st->w, root, st->file);
+    if (st->refused)
+        return;
+    st->w->errors += cr_xml_check(root, none, true, st->file, NULL, st->w->diag);
+    st->root_slot = st->w->diag->count;
+}
+
+/* A start tag at depth 1 or 2 (the root, a top-level element): how it will be taken. */
+static void stream_start(parse_state *st, xmlParserCtxtPtr ctxt)
+{
+    xmlNodePtr n = ctxt->node;
+    if (!n || st->rc)
+        return;
+    if (st->depth == 1) {
+        stream_root(st, ctxt, n);
+        return;
+    }
+    st->take = CR_XML_TAKE_SKIP;
+    st->sec_text = 0;
+    if (!live(st))
+        return;
+    if (is_include(n))
+        st->take = TAKE_INCLUDE;
+    else if ((st->rc = open_element(st->w, n, st->file, &st->take)) != 0)
+        xmlStopParser(ctxt);
+}
+
+/* The root's end tag: text directly in it is an error, in its place among the diagnostics. */
+static void stream_root_end(parse_state *st, xmlParserCtxtPtr ctxt)
+{
+    xmlNodePtr root = ctxt->myDoc ? xmlDocGetRootElement(ctxt->myDoc) : NULL;
+    if (!root)
+        return;
+    sweep(root, NULL, &st->root_text);
+    if (!st->root_text || !live(st))
+        return;
+    cr_xml_elem e;
+    cr_xml_elem_init(&e, st->file, st->w->diag, NULL);
+    e.node = root;
+    cr_xml_unexpected_text(&e, st->root_slot, st->root_text);
+    st->w->errors++;
+}
+
+/* A top-level element's end tag: it is handed over as it was opened. */
+static int stream_section_end(parse_state *st, xmlNodePtr n)
+{
+    switch (st->take) {
+    case TAKE_INCLUDE:
+        return walk_include(st->w, n, st->file);
+    case CR_XML_TAKE_WHOLE:
+        return hand_whole(st->w, n, st->file);
+    case CR_XML_TAKE_OBJECTS:
+        sweep(n, NULL, &st->sec_text);
+        return hand_close(st->w, n, st->sec_text, st->file);
+    }
+    return 0;
+}
+
+/*
+ * An end tag at depth 1 to 3. A top-level element (depth 2), or an object of a section taken
+ * object by object (depth 3), is handed over and freed with the text and comments before it:
+ * the document never holds more than the element being read.
+ */
+static void stream_end(parse_state *st, xmlParserCtxtPtr ctxt, int depth)
+{
+    if (depth == 1) {
+        stream_root_end(st, ctxt);
+        return;
+    }
+    xmlNodePtr parent = ctxt->node;
+    xmlNodePtr n = parent ? parent->last : NULL;
+    if (!n || n->type != XML_ELEMENT_NODE)
+        return;
+    if (depth == 2) {
+        sweep(parent, n, &st->root_text);
+        if (live(st))
+            st->rc = stream_section_end(st, n);
+        st->take = CR_XML_TAKE_SKIP;
+    } else if (st->take == CR_XML_TAKE_OBJECTS) {
+        sweep(parent, n, &st->sec_text);
+        if (live(st))
+            st->rc = st->w->s->object(st->w->ud, parent, n, st->file, st->w->diag);
+    } else {
+        return;
+    }
+    xmlUnlinkNode(n);
+    xmlFreeNode(n);
+    if (st->rc)
+        xmlStopParser(ctxt);
+}
+
+/* Drops the diagnostics added after the first `count`. */
+static void diag_truncate(cr_diag *d, size_t count)
+{
+    while (d->count > count) {
+        cr_diag_item *it = &d->items[--d->count];
+        if (it->level == CR_DIAG_ERROR)
+            d->errors--;
+        else
+            d->warnings--;
+        free(it->file);
+        free(it->object);
+        free(it->message);
+    }
+}
+
+/*
+ * Streams one file's bytes to the consumer. A file found broken after some of it was handed
+ * over is refused as a whole: what it added (diagnostics, included files, bytes) is rolled
+ * back and the consumer told (file_end) before the parse error is reported.
+ */
+static int stream_file(walk *w, const char *buf, size_t len, const char *file, doc_source *src)
+{
+    if (!scan_ok(w, buf, len, file))
+        return 0;
+    walk_mark m = {w->diag->count, w->nseen, w->errors, w->bytes, w->digest};
+    file_begin(w);
+    parse_state st = {.w = w, .file = file, .src = src, .take = CR_XML_TAKE_SKIP};
+    bool ok;
+    xmlDocPtr doc = run_parser(buf, len, file, &st, &ok);
+    xmlFreeDoc(doc);
+    if (st.rc)
+        return st.rc;
+    if (!ok) {
+        diag_truncate(w->diag, m.diag);
+        w->nseen = m.nseen;
+        w->errors = m.errors;
+        w->bytes = m.bytes;
+        w->digest = m.digest;
+    }
+    file_end(w, ok);
+    if (!ok)
+        add_error(w, file, st.err_line, NULL, "%s", st.err_msg);
     return 0;
 }
 
@@ -529,8 +876,10 @@ static int walk_file(walk *w, const char *path, const char *from_file, int from_
         return 0;
     seen_file *self = remember(w, &sb, file, from_file, from_line);
     w->digest = cr_image_hash64(buf, len, w->digest ^ (uint64_t)len);
-    xmlDocPtr doc = self ? parse_buffer(w, buf, len, file) : NULL;
-    if (!self || !doc) {
+    /* the schema check needs the whole document */
+    bool whole = w->opts && w->opts->check_doc;
+    xmlDocPtr doc = self && whole ? parse_buffer(w, buf, len, file) : NULL;
+    if (!self || (whole && !doc)) {
         free(buf);
         return self ? 0 : CR_ENOMEM;
     }
@@ -538,10 +887,15 @@ static int walk_file(walk *w, const char *path, const char *from_file, int from_
     seen_file me = *self;
     w->stack[w->depth++] = &me;
     doc_source src = {buf, len};
-    doc->_private = &src;
-    int rc = walk_root(w, doc, file);
+    int rc;
+    if (doc) {
+        doc->_private = &src;
+        rc = walk_root(w, doc, file);
+        xmlFreeDoc(doc);
+    } else {
+        rc = stream_file(w, buf, len, file, &src);
+    }
     w->depth--;
-    xmlFreeDoc(doc);
     free(buf);
     return rc;
 }
@@ -593,12 +947,13 @@ static void walk_free(walk *w)
     free(w->seen);
 }
 
-int cr_xml_walk_sources(const cr_config *cfg, cr_xml_element_fn fn, void *ud, cr_diag *diag)
+int cr_xml_walk_sources_stream(const cr_config *cfg, const cr_xml_stream *s, void *ud,
+                               cr_diag *diag)
 {
-    if (!cfg || !fn || !diag)
+    if (!cfg || !s || !diag)
         return CR_EINVAL;
     xmlInitParser();
-    walk w = {.fn = fn, .ud = ud, .diag = diag, .image = true};
+    walk w = {.s = s, .ud = ud, .diag = diag, .image = true};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < cr_config_source_count(cfg); i++) {
         const char *file, *text;
@@ -621,6 +976,12 @@ int cr_xml_walk_sources(const cr_config *cfg, cr_xml_element_fn fn, void *ud, cr
     return w.errors ? CR_ECONFIG : CR_OK;
 }
 
+int cr_xml_walk_sources(const cr_config *cfg, cr_xml_element_fn fn, void *ud, cr_diag *diag)
+{
+    cr_xml_stream s = {.whole = fn};
+    return fn ? cr_xml_walk_sources_stream(cfg, &s, ud, diag) : CR_EINVAL;
+}
+
 int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
                 cr_diag *diag)
 {
@@ -630,11 +991,18 @@ int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn
 int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
                    cr_diag *diag, uint64_t *digest)
 {
-    if (!path || !fn || !diag)
+    cr_xml_stream s = {.whole = fn};
+    return fn ? cr_xml_walk_stream(path, opts, &s, ud, diag, digest) : CR_EINVAL;
+}
+
+int cr_xml_walk_stream(const char *path, const cr_load_options *opts, const cr_xml_stream *s,
+                       void *ud, cr_diag *diag, uint64_t *digest)
+{
+    if (!path || !s || !diag)
         return CR_EINVAL;
     xmlInitParser();
     walk w = {
-        .fn = fn, .ud = ud, .diag = diag, .extra = opts ? opts->include_dirs : NULL, .opts = opts};
+        .s = s, .ud = ud, .diag = diag, .extra = opts ? opts->include_dirs : NULL, .opts = opts};
     w.image = cr_image_file_is(path);
     int rc = w.image ? walk_image(&w, path) : walk_file(&w, path, NULL, 0);
     if (digest)

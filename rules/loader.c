@@ -23,14 +23,29 @@
 #include "cr_image.h"
 #include "rgs_targets.h"
 
-typedef struct loader {
+typedef struct loader loader;
+typedef void (*load_fn)(loader *, xmlNodePtr);
+
+/* What one file's elements may declare once for the whole document (.file NULL: not yet):
+ * a file refused as a whole after some of it was loaded takes its declarations back. */
+typedef struct declared {
+    cr_srcloc default_profile, default_policy, directory;
+} declared;
+
+struct loader {
     cr_config *cfg;
     cr_diag *diag;
     const char *file; /* of the section being loaded, interned in cfg */
     size_t errors;
     bool oom;
-    cr_srcloc default_profile_at, default_policy_at; /* .file NULL until declared */
-} loader;
+    declared at;
+    declared saved[CR_XML_INCLUDE_MAX + 1]; /* at the start of each file being read */
+    int nsaved;
+    /* the section whose objects are being loaded one by one (on_open .. on_close) */
+    const char *child; /* the objects' element */
+    load_fn load;
+    size_t text_slot; /* where an error about the section's text goes (cr_xml_unexpected_text) */
+};
 
 /* An element being loaded: errors go to the loader's diagnostics and count as its errors. */
 static void start(cr_xml_elem *e, loader *L)
@@ -264,26 +279,24 @@ static void load_route(loader *L, xmlNodePtr node)
     }
 }
 
-/* One section of gateways or routes: <gateways><gateway .../>...</gateways>. */
-/* A section of `child` elements, each loaded by `load`. With `seen`, the section may name the
- * document's default (default="...", once per document: `what` in messages, `set` records it). */
-static void load_section(loader *L, xmlNodePtr node, const char *child,
-                         void (*load)(loader *, xmlNodePtr), cr_srcloc *seen, const char *what,
+/*
+ * A section of `child` elements, each loaded by `load` as the walk hands it over (on_object).
+ * With `seen`, the section may name the document's default (default="...", once per document:
+ * `what` in messages, `set` records it). Its text is checked at its end (on_close).
+ */
+static void open_section(loader *L, xmlNodePtr node, const char *child, load_fn load,
+                         cr_srcloc *seen, const char *what,
                          int (*set)(cr_config *, const char *, cr_srcloc))
 {
     static const char *const default_attrs[] = {"default", NULL};
     cr_xml_elem e;
     start(&e, L);
-    cr_xml_begin(&e, node, seen ? default_attrs : no_attrs, false);
+    cr_xml_begin(&e, node, seen ? default_attrs : no_attrs, true);
+    L->text_slot = L->diag->count;
+    L->child = child;
+    L->load = load;
     if (seen)
         set_default(L, &e, seen, what, set);
-    FOR_CHILDREN(c, &e)
-    {
-        if (cr_xml_is(c, child))
-            load(L, c);
-        else
-            cr_xml_unknown_child(&e, c);
-    }
 }
 
 static void load_user_child(loader *L, cr_xml_elem *e, xmlNodePtr c, cr_user *u, bool *seen)
@@ -357,8 +370,8 @@ static void load_directory(loader *L, xmlNodePtr node)
     cr_xml_name_object(&e, "directory", NULL, NULL);
     cr_xml_begin(&e, node, attrs, false);
     FOR_CHILDREN(c, &e) cr_xml_unknown_child(&e, c);
-    cr_srcloc prev;
-    if (cr_config_directory(L->cfg, &prev)) {
+    const cr_srcloc prev = L->at.directory;
+    if (prev.file) {
         cr_xml_fail(&e, "a user directory is already named at %s:%d", prev.file, prev.line);
         return;
     }
@@ -371,13 +384,76 @@ static void load_directory(loader *L, xmlNodePtr node)
     if (!full || (memcpy(full, L->file, dl), strcpy(full + dl, path),
                   cr_config_set_directory(L->cfg, full, e.loc) != CR_OK))
         L->oom = true;
+    else
+        L->at.directory = e.loc;
     free(full);
     free(path);
 }
 
 /* ---- the document ----------------------------------------------------------------------- */
 
-static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
+/* A section's start tag: the sections of many objects are loaded one object at a time. */
+static int on_open(void *ud, void *node, const char *file, cr_diag *diag, cr_xml_take *take)
+{
+    loader *L = ud;
+    L->file = cr_config_intern(L->cfg, file);
+    if (!L->file)
+        return CR_ENOMEM;
+    const char *name = cr_xml_name(node);
+    *take = CR_XML_TAKE_OBJECTS;
+    if (!name)
+        *take = CR_XML_TAKE_WHOLE;
+    else if (strcmp(name, "routes") == 0)
+        open_section(L, node, "route", load_route, NULL, NULL, NULL);
+    else if (strcmp(name, "users") == 0)
+        open_section(L, node, "user", load_user, NULL, NULL, NULL);
+    else if (strcmp(name, "gateways") == 0)
+        open_section(L, node, "gateway", load_gateway, NULL, NULL, NULL);
+    else if (strcmp(name, "locationProfiles") == 0)
+        open_section(L, node, "locationProfile", load_profile, &L->at.default_profile,
+                     "location profile", cr_config_set_default_profile);
+    else if (strcmp(name, "voicePolicies") == 0)
+        open_section(L, node, "voicePolicy", load_policy, &L->at.default_policy, "voice policy",
+                     cr_config_set_default_policy);
+    else
+        *take = CR_XML_TAKE_WHOLE;
+    return L->oom ? CR_ENOMEM : 0;
+}
+
+/* The section's element, as errors about it name it. */
+static void section_elem(cr_xml_elem *e, loader *L, xmlNodePtr section)
+{
+    start(e, L);
+    e->node = section;
+    e->loc.line = cr_xml_line(section);
+}
+
+static int on_object(void *ud, void *section, void *node, const char *file, cr_diag *diag)
+{
+    loader *L = ud;
+    if (cr_xml_is(node, L->child)) {
+        L->load(L, node);
+    } else {
+        cr_xml_elem e;
+        section_elem(&e, L, section);
+        cr_xml_unknown_child(&e, node);
+    }
+    return L->oom ? CR_ENOMEM : 0;
+}
+
+static int on_close(void *ud, void *section, int text_line, const char *file, cr_diag *diag)
+{
+    loader *L = ud;
+    if (text_line) {
+        cr_xml_elem e;
+        section_elem(&e, L, section);
+        cr_xml_unexpected_text(&e, L->text_slot, text_line);
+    }
+    return 0;
+}
+
+/* The other top-level elements, each whole at its end tag. */
+static int on_whole(void *ud, void *node, const char *file, cr_diag *diag)
 {
     loader *L = ud;
     xmlNodePtr n = node;
@@ -389,20 +465,8 @@ static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
         name = "";
     if (strcmp(name, "domains") == 0)
         load_domains(L, n);
-    else if (strcmp(name, "locationProfiles") == 0)
-        load_section(L, n, "locationProfile", load_profile, &L->default_profile_at,
-                     "location profile", cr_config_set_default_profile);
     else if (strcmp(name, "phoneUsages") == 0)
         load_usages(L, n);
-    else if (strcmp(name, "voicePolicies") == 0)
-        load_section(L, n, "voicePolicy", load_policy, &L->default_policy_at, "voice policy",
-                     cr_config_set_default_policy);
-    else if (strcmp(name, "gateways") == 0)
-        load_section(L, n, "gateway", load_gateway, NULL, NULL, NULL);
-    else if (strcmp(name, "routes") == 0)
-        load_section(L, n, "route", load_route, NULL, NULL, NULL);
-    else if (strcmp(name, "users") == 0)
-        load_section(L, n, "user", load_user, NULL, NULL, NULL);
     else if (strcmp(name, "directory") == 0)
         load_directory(L, n);
     else if (strcmp(name, "responseGroups") == 0) {
@@ -425,6 +489,28 @@ static int on_section(void *ud, void *node, const char *file, cr_diag *diag)
     return L->oom ? CR_ENOMEM : 0;
 }
 
+static void on_file_begin(void *ud)
+{
+    loader *L = ud;
+    if (L->nsaved <= CR_XML_INCLUDE_MAX)
+        L->saved[L->nsaved] = L->at;
+    L->nsaved++;
+}
+
+static void on_file_end(void *ud, bool kept)
+{
+    loader *L = ud;
+    if (--L->nsaved <= CR_XML_INCLUDE_MAX && !kept)
+        L->at = L->saved[L->nsaved];
+}
+
+static const cr_xml_stream loader_stream = {.open = on_open,
+                                            .whole = on_whole,
+                                            .object = on_object,
+                                            .close = on_close,
+                                            .file_begin = on_file_begin,
+                                            .file_end = on_file_end};
+
 int cr_rules_load(const char *path, cr_config **out, cr_diag *diag)
 {
     return cr_rules_load_ex(path, NULL, out, diag);
@@ -444,7 +530,7 @@ int cr_rules_load_ex(const char *path, const cr_load_options *opts, cr_config **
     if (!L.cfg)
         return CR_ENOMEM;
     uint64_t digest = 0;
-    int rc = cr_xml_walk_ex(path, opts, on_section, &L, diag, &digest);
+    int rc = cr_xml_walk_stream(path, opts, &loader_stream, &L, diag, &digest);
     cr_config_set_source_digest(L.cfg, digest);
     if (rc == CR_OK && (L.errors || L.oom))
         rc = L.oom ? CR_ENOMEM : CR_ECONFIG;

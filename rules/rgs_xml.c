@@ -455,6 +455,16 @@ static int on_element(void *ud, void *node, const char *file, cr_diag *diag)
     return 0;
 }
 
+/* Only <responseGroups> is read: the rest of the document is not even built. */
+static int on_open(void *ud, void *node, const char *file, cr_diag *diag, cr_xml_take *take)
+{
+    const char *name = cr_xml_name(node);
+    *take = name && strcmp(name, "responseGroups") == 0 ? CR_XML_TAKE_WHOLE : CR_XML_TAKE_SKIP;
+    return 0;
+}
+
+static const cr_xml_stream rgs_stream = {.open = on_open, .whole = on_element};
+
 /* Reads the response groups of the document at `path`, or of the sources `routing` kept, and
  * resolves their references. */
 static int load(const char *path, const cr_load_options *opts, const cr_config *routing,
@@ -465,8 +475,8 @@ static int load(const char *path, const cr_load_options *opts, const cr_config *
     if (!(L.cfg = cr_rgs_config_new()))
         return CR_ENOMEM;
     size_t errors0 = diag->errors;
-    int rc = routing ? cr_xml_walk_sources(routing, on_element, &L, diag)
-                     : cr_xml_walk(path, opts, on_element, &L, diag);
+    int rc = routing ? cr_xml_walk_sources_stream(routing, &rgs_stream, &L, diag)
+                     : cr_xml_walk_stream(path, opts, &rgs_stream, &L, diag, NULL);
     if (rc == CR_OK && diag->errors > errors0)
         rc = CR_ECONFIG;
     if (rc == CR_OK)

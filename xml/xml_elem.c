@@ -24,20 +24,39 @@ void *cr_xml_first_element(const void *node)
 
 void cr_xml_elem_init(cr_xml_elem *e, const char *file, cr_diag *diag, size_t *errors)
 {
-    memset(e, 0, sizeof *e);
-    e->loc.file = file;
+    /* field by field: once per object, and the name buffer only needs its terminator */
+    e->node = NULL;
+    e->loc = (cr_srcloc){file, 0};
     e->diag = diag;
     e->errors = errors;
+    e->object[0] = '\0';
+}
+
+/* Appends `s` to e->object at *o, truncated as snprintf would (once per object: no printf). */
+static void put(cr_xml_elem *e, size_t *o, const char *s)
+{
+    size_t room = sizeof e->object - 1 - *o, n = strlen(s);
+    if (n > room)
+        n = room;
+    memcpy(e->object + *o, s, n);
+    *o += n;
+    e->object[*o] = '\0';
 }
 
 void cr_xml_name_object(cr_xml_elem *e, const char *kind, const char *name, const char *owner)
 {
-    if (name && owner)
-        snprintf(e->object, sizeof e->object, "%s '%s' of %s", kind, name, owner);
-    else if (name)
-        snprintf(e->object, sizeof e->object, "%s '%s'", kind, name);
-    else
-        snprintf(e->object, sizeof e->object, "%s", kind);
+    size_t o = 0;
+    e->object[0] = '\0';
+    put(e, &o, kind);
+    if (!name)
+        return;
+    put(e, &o, " '");
+    put(e, &o, name);
+    put(e, &o, "'");
+    if (owner) {
+        put(e, &o, " of ");
+        put(e, &o, owner);
+    }
 }
 
 static void count(const cr_xml_elem *e, size_t n)
@@ -90,6 +109,17 @@ void cr_xml_fail(cr_xml_elem *e, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     vfail(e, e->loc.line, fmt, ap);
+    va_end(ap);
+}
+
+static void fail_line(cr_xml_elem *e, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail_line(cr_xml_elem *e, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(e, line, fmt, ap);
     va_end(ap);
 }
 
@@ -149,36 +179,56 @@ void cr_xml_unknown_child(cr_xml_elem *e, const void *c)
         cr_xml_fail_at(e, n, "unknown element <%s> in <%s>", (const char *)n->name, pname);
 }
 
+void cr_xml_unexpected_text(cr_xml_elem *e, size_t slot, int line)
+{
+    cr_diag *d = e->diag;
+    size_t before = d ? d->count : 0;
+    fail_line(e, line, "unexpected text in <%s>", (const char *)((xmlNode *)e->node)->name);
+    if (!d || d->count != before + 1 || slot >= before)
+        return;
+    cr_diag_item it = d->items[before];
+    memmove(&d->items[slot + 1], &d->items[slot], (before - slot) * sizeof it);
+    d->items[slot] = it;
+}
+
 bool cr_xml_is(const void *node, const char *name)
 {
-    const char *n = cr_xml_name(node);
-    return n && strcmp(n, name) == 0;
+    /* the local name first: most calls are a mismatch, decided without the namespace */
+    const xmlNode *n = node;
+    if (!n || n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, name) != 0)
+        return false;
+    return cr_xml_name(node) != NULL;
 }
 
 char *cr_xml_text_of(const cr_xml_elem *parent, void *c, cr_srcloc *loc, bool *oom)
 {
     static const char *const no_attrs[] = {NULL};
     const xmlNode *n = c;
-    cr_xml_elem e = *parent;
-    if (!cr_xml_begin(&e, c, no_attrs, true))
+    /* what cr_xml_begin on a copy of the parent would do, without the copy (one per name) */
+    cr_srcloc at = {parent->loc.file, cr_xml_line(c)};
+    int bad = cr_xml_check(c, no_attrs, true, at.file, parent->object[0] ? parent->object : NULL,
+                           parent->diag);
+    count(parent, (size_t)bad);
+    if (bad)
         return NULL;
     if (loc)
-        *loc = e.loc;
+        *loc = at;
     const xmlNode *x = cr_xml_first_element(c);
-    if (x) {
-        cr_xml_fail(&e, "unexpected element <%s> in <%s>", (const char *)x->name,
-                    (const char *)n->name);
-        return NULL;
-    }
-    char *t = cr_xml_text(c);
-    if (!t) {
+    char *t = x ? NULL : cr_xml_text(c);
+    if (!x && !t) {
         *oom = true;
         return NULL;
     }
-    if (!t[0]) {
+    if (t && t[0])
+        return t;
+    free(t);
+    cr_xml_elem e = *parent;
+    e.node = c;
+    e.loc = at;
+    if (x)
+        cr_xml_fail(&e, "unexpected element <%s> in <%s>", (const char *)x->name,
+                    (const char *)n->name);
+    else
         cr_xml_fail(&e, "<%s> is empty", (const char *)n->name);
-        free(t);
-        return NULL;
-    }
-    return t;
+    return NULL;
 }

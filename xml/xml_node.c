@@ -42,9 +42,33 @@ const char *cr_xml_name(const void *node)
     return (const char *)n->name;
 }
 
+/* The text of `n`'s children when it is one text node (an attribute's value, an element's
+ * text as the parser usually builds them), borrowed; NULL otherwise. */
+static const char *single_text(const xmlNode *n)
+{
+    const xmlNode *c = n->children;
+    if (c && !c->next && c->type == XML_TEXT_NODE)
+        return c->content ? (const char *)c->content : "";
+    return NULL;
+}
+
 char *cr_xml_attr(const void *node, const char *name)
 {
-    xmlChar *v = xmlGetNoNsProp((const xmlNode *)node, (const xmlChar *)name);
+    const xmlNode *n = node;
+    if (!n || n->type != XML_ELEMENT_NODE)
+        return NULL;
+    for (const xmlAttr *a = n->properties; a; a = a->next) {
+        if (a->ns || strcmp((const char *)a->name, name) != 0)
+            continue;
+        /* the common case without libxml2's copy of the value */
+        const char *t = single_text((const xmlNode *)a);
+        if (t)
+            return strdup(t);
+        if (!a->children)
+            return strdup("");
+        break;
+    }
+    xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
     if (!v)
         return NULL;
     char *s = strdup((const char *)v);
@@ -59,8 +83,10 @@ static bool is_space(int c)
 
 char *cr_xml_text(const void *node)
 {
-    xmlChar *v = xmlNodeGetContent((const xmlNode *)node);
-    const char *s = v ? (const char *)v : "";
+    const xmlNode *e = node;
+    const char *t = e && e->type == XML_ELEMENT_NODE ? single_text(e) : NULL;
+    xmlChar *v = t ? NULL : xmlNodeGetContent(e);
+    const char *s = t ? t : v ? (const char *)v : "";
     while (is_space((unsigned char)*s))
         s++;
     size_t n = strlen(s);

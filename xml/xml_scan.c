@@ -29,10 +29,19 @@ void xml_scan_init(xml_scan *s, int max_depth)
     s->line = 1;
 }
 
+/* The newlines among n bytes at p. */
+static int lines_in(const char *p, size_t n)
+{
+    int lines = 0;
+    for (const char *q = p, *end = p + n; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
+        lines++;
+    return lines;
+}
+
 static void fail(xml_scan *s, const char *what, int limit)
 {
     s->failed = true;
-    s->err_line = s->tag_line;
+    s->err_line = s->tag_here ? s->line + lines_in(s->chunk, s->tag_off) : s->tag_line;
     if (what)
         snprintf(s->err, sizeof s->err, "element <%s> has more than %d attributes", s->name, limit);
     else
@@ -111,7 +120,8 @@ static void step(xml_scan *s, char c)
     case S_TEXT:
         if (c == '<') {
             s->state = S_LT;
-            s->tag_line = s->line;
+            s->tag_off = s->pos;
+            s->tag_here = true;
         }
         break;
     case S_LT:
@@ -174,12 +184,74 @@ static void step(xml_scan *s, char c)
     }
 }
 
+/* Text, attribute values and end tags end at one byte: skips to it, or to the end. */
+static size_t skip_to(const char *p, size_t i, size_t n, char stop)
+{
+    const char *q = memchr(p + i, stop, n - i);
+    return q ? (size_t)(q - p) : n;
+}
+
+/* A byte of a start tag that only becomes the tag's last character (start_tag_char): not
+ * white space, a quote, '=' or '>'. */
+static bool plain_in_tag(char c)
+{
+    return !is_space(c) && c != '"' && c != '\'' && c != '=' && c != '>';
+}
+
+/* Skips the run of plain bytes of a start tag (attribute names) at i; returns where it ends. */
+static size_t skip_plain(xml_scan *s, const char *p, size_t i, size_t n)
+{
+    size_t k = i;
+    while (k < n && plain_in_tag(p[k]))
+        k++;
+    if (k > i)
+        s->prev = p[k - 1];
+    return k;
+}
+
+/* The name of a start tag: copied (as far as it fits) up to white space, '/' or '>'. */
+static size_t skip_name(xml_scan *s, const char *p, size_t i, size_t n)
+{
+    while (i < n && !is_space(p[i]) && p[i] != '/' && p[i] != '>') {
+        if (s->namelen + 1 < sizeof s->name)
+            s->name[s->namelen++] = p[i];
+        i++;
+    }
+    return i;
+}
+
 int xml_scan_feed(xml_scan *s, const char *p, size_t n)
 {
-    for (size_t i = 0; i < n && !s->failed; i++) {
-        if (p[i] == '\n')
-            s->line++;
+    size_t i = 0;
+    s->chunk = p;
+    while (i < n && !s->failed) {
+        switch (s->state) {
+        case S_TEXT:
+            i = skip_to(p, i, n, '<');
+            break;
+        case S_QUOTE:
+            i = skip_to(p, i, n, s->quote);
+            break;
+        case S_END:
+            i = skip_to(p, i, n, '>');
+            break;
+        case S_TAG:
+            i = skip_plain(s, p, i, n);
+            break;
+        case S_NAME:
+            i = skip_name(s, p, i, n);
+            break;
+        }
+        if (i == n)
+            break;
+        s->pos = i;
         step(s, p[i]);
+        i++;
     }
+    /* lines are counted here, once, not byte by byte: a limit's error counts them itself */
+    if (!s->failed && s->tag_here)
+        s->tag_line = s->line + lines_in(p, s->tag_off);
+    s->tag_here = false;
+    s->line += lines_in(p, n);
     return s->failed ? -1 : 0;
 }

@@ -55,9 +55,45 @@ typedef struct cr_load_options {
  * Called once for each child element of the <callroute> root (in document order, includes
  * expanded in place; an included file's root is also <callroute>). `node` is an xmlNodePtr
  * (libxml2), `file` the path of the file it came from (interned, valid for the walk). Return
- * 0 to continue, non-zero to stop the walk with that code.
+ * 0 to continue, non-zero to stop the walk with that code. The element is handed over at its
+ * end tag, before the rest of its file is read, and freed afterwards (cr_xml_stream).
  */
 typedef int (*cr_xml_element_fn)(void *ud, void *node, const char *file, cr_diag *diag);
+
+/*
+ * A consumer that takes the document as it is read (cr_xml_walk_stream), so that it is never
+ * built whole: each top-level element is announced at its start tag (open: the node has its
+ * attributes, no children yet) and then handed over as the consumer asked:
+ *   CR_XML_TAKE_WHOLE    at its end tag, with all it contains (whole, like cr_xml_element_fn);
+ *   CR_XML_TAKE_OBJECTS  each of its child elements at that child's end tag (object: `section`
+ *                        is the top-level element, attributes only), then the end of the
+ *                        section (close: `text_line` is the line of the first text other than
+ *                        white space directly in the section, 0 when there is none);
+ *   CR_XML_TAKE_SKIP     not at all (its content is not even built).
+ * A NULL open takes every element whole. <include> elements are the walk's own and never
+ * handed over. Each node is freed once it has been handed over: keep nothing of it.
+ *
+ * A file that turns out broken after some of its elements were handed over (not well-formed
+ * further on) is refused as a whole, as if nothing of it had been read: the diagnostics added
+ * since it began (its elements', its includes') are dropped for the parse error, the files it
+ * included are forgotten, and file_end(ud, false) tells the consumer to forget what it kept of
+ * the file that later files' errors would depend on (the walk then returns CR_ECONFIG).
+ * file_begin and file_end (either may be NULL) bracket each file, includes nested inside.
+ * Every hook returns 0 to continue or a non-zero code that stops the walk with it.
+ *
+ * With cr_load_options.check_doc, plan images and cr_xml_walk_sources, each file is parsed
+ * whole first and handed over the same way from the document.
+ */
+typedef enum { CR_XML_TAKE_WHOLE, CR_XML_TAKE_OBJECTS, CR_XML_TAKE_SKIP } cr_xml_take;
+
+typedef struct cr_xml_stream {
+    int (*open)(void *ud, void *node, const char *file, cr_diag *diag, cr_xml_take *take);
+    int (*whole)(void *ud, void *node, const char *file, cr_diag *diag);
+    int (*object)(void *ud, void *section, void *node, const char *file, cr_diag *diag);
+    int (*close)(void *ud, void *section, int text_line, const char *file, cr_diag *diag);
+    void (*file_begin)(void *ud);
+    void (*file_end)(void *ud, bool kept);
+} cr_xml_stream;
 
 /*
  * Parses `path` (no network, no external entities, no DTD loading, depth-limited), checks
@@ -83,9 +119,15 @@ int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn
 int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
                    cr_diag *diag, uint64_t *digest);
 
+/* cr_xml_walk_ex for a streaming consumer (cr_xml_stream, borrowed for the call). */
+int cr_xml_walk_stream(const char *path, const cr_load_options *opts, const cr_xml_stream *s,
+                       void *ud, cr_diag *diag, uint64_t *digest);
+
 /* The walk over the source files a configuration kept (cr_config_add_source: the files that
  * declare response groups, from the XML or from a plan image), parsed from memory. */
 int cr_xml_walk_sources(const cr_config *cfg, cr_xml_element_fn fn, void *ud, cr_diag *diag);
+int cr_xml_walk_sources_stream(const cr_config *cfg, const cr_xml_stream *s, void *ud,
+                               cr_diag *diag);
 
 /* The whole text of the file `node` was parsed from (valid during the walk). */
 bool cr_xml_source(const void *node, const char **text, size_t *len);

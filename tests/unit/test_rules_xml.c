@@ -6,7 +6,11 @@
 
 #include <time.h>
 
+#include <libxml/tree.h>
+
 #include "cr_xml.h"
+#include "cr_xml_elem.h"
+#include "xml_scan.h"
 
 static char dir[64];
 
@@ -320,6 +324,248 @@ static void a_configuration_with_many_elements_loads(void **state)
     unlink(p);
 }
 
+/* ---- streaming (issue 14) ------------------------------------------------------------ */
+
+/* The diagnostics of a routing load, one "file:line: error: object: message" a line, with
+ * file names stripped of their directory. */
+static char *load_diags(const char *path, int *rc)
+{
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_config *cfg = (cr_config *)1;
+    *rc = cr_rules_load(path, &cfg, &d);
+    assert_true(*rc == CR_OK ? cfg != NULL : cfg == NULL);
+    cr_config_free(*rc == CR_OK ? cfg : NULL);
+    static char out[8192];
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < d.count; i++) {
+        char b[2048];
+        cr_diag_format(&d, i, b, sizeof b);
+        const char *slash = strrchr(b, '/');
+        const char *colon = strchr(b, ':');
+        const char *t = slash && colon && slash < colon ? slash + 1 : b;
+        o += (size_t)snprintf(out + o, sizeof out - o, "%s\n", t);
+    }
+    cr_diag_free(&d);
+    return out;
+}
+
+/* Errors found while a section is streamed name file:line:object as before, and text found
+ * late in the root or a section is reported where the whole document's check put it. */
+static void streamed_errors_keep_their_place_and_name_file_line_object(void **state)
+{
+    const char *a = write_in(
+        dir, "order.xml",
+        "<callroute xmlns=\"urn:callroute:config:1\">\n<routes>\n"
+        "<route name=\"A\" pattern=\"^1$\"><usage>U</usage><gateway>G</gateway></route>\njunk\n"
+        "<route name=\"B\" pattern=\"^2$\" colour=\"red\"><usage>U</usage><gateway>G</gateway>"
+        "</route>\n<routeX/>\n<route name=\"C\"><usage>U</usage></route>\n</routes>\n"
+        "more junk\n<users><user uri=\"sip:a@x\" enterpriseVoice=\"maybe\"/></users>\n"
+        "<voicePolicies default=\"\">text<voicePolicy name=\"V\"><usage></usage></voicePolicy>"
+        "</voicePolicies>\n</callroute>\n");
+    int rc;
+    const char *got = load_diags(a, &rc);
+    assert_int_equal(rc, CR_ECONFIG);
+    assert_string_equal(
+        got, "order.xml:10: error: unexpected text in <callroute>\n"
+             "order.xml:5: error: unexpected text in <routes>\n"
+             "order.xml:5: error: route 'B': unknown attribute 'colour' on <route>\n"
+             "order.xml:6: error: unknown element <routeX> in <routes>\n"
+             "order.xml:7: error: route 'C': missing required attribute 'pattern'\n"
+             "order.xml:10: error: user 'sip:a@x': attribute 'enterpriseVoice' is 'maybe', "
+             "expected true, false, 1 or 0\n"
+             "order.xml:11: error: unexpected text in <voicePolicies>\n"
+             "order.xml:11: error: attribute 'default' is empty\n"
+             "order.xml:11: error: voice policy 'V': <usage> is empty\n");
+}
+
+/* A file found broken after objects of it were handed over is refused as a whole: only its
+ * parse error remains, and nothing it declared or included is kept (the top file's default,
+ * its directory and its include of c.xml are not "already" anything). */
+static void a_file_broken_after_objects_were_handed_over_is_refused_whole(void **state)
+{
+    const char *one = write_in(dir, "late.xml",
+                               "<callroute>\n<routes>\n<route name=\"x\"/>\n"
+                               "<route name=\"y\" pattern=\"1\" bad=\"1\"/>\n</routes>\n"
+                               "<users><user/></users>\n<routes>\n</callroute>\n");
+    int rc;
+    assert_string_equal(load_diags(one, &rc),
+                        "late.xml:8: error: Opening and ending tag mismatch: routes line 7 and "
+                        "callroute\n");
+    assert_int_equal(rc, CR_ECONFIG);
+
+    const char *a = write_in(dir, "ta.xml",
+                             "<callroute>\n<include href=\"tb.xml\"/>\n"
+                             "<locationProfiles default=\"P\"><locationProfile name=\"P\"/>"
+                             "</locationProfiles>\n<include href=\"tc.xml\"/>\n"
+                             "<directory path=\"d\"/>\n</callroute>\n");
+    write_in(dir, "tb.xml",
+             "<callroute>\n<locationProfiles default=\"X\"><locationProfile name=\"X\"/>"
+             "</locationProfiles>\n<directory path=\"e\"/>\n<include href=\"tc.xml\"/>\n"
+             "<routes><route name=\"bad\"/></routes>\n<routes>\n</callroute>\n");
+    write_in(dir, "tc.xml", "<callroute><gateways><gateway name=\"G\"/></gateways></callroute>\n");
+    assert_string_equal(load_diags(a, &rc),
+                        "tb.xml:7: error: Opening and ending tag mismatch: routes line 6 and "
+                        "callroute\n"
+                        "tc.xml:1: error: gateway 'G': missing required attribute 'address'\n");
+    assert_int_equal(rc, CR_ECONFIG);
+}
+
+/* Records what a streaming consumer is handed. */
+typedef struct stream_log {
+    char log[2048];
+    bool streamed; /* expect one object at a time in the document */
+    int stop_at;   /* object index to stop at with code 7, or -1 */
+    int objects, files;
+} stream_log;
+
+static void logf_(stream_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(stream_log *l, const char *fmt, ...)
+{
+    size_t o = strlen(l->log);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->log + o, sizeof l->log - o, fmt, ap);
+    va_end(ap);
+}
+
+static int s_open(void *ud, void *node, const char *file, cr_diag *diag, cr_xml_take *take)
+{
+    const char *name = cr_xml_name(node);
+    *take = strcmp(name, "skip") == 0    ? CR_XML_TAKE_SKIP
+            : strcmp(name, "whole") == 0 ? CR_XML_TAKE_WHOLE
+                                         : CR_XML_TAKE_OBJECTS;
+    logf_(ud, "open %s@%s:%d ", name, strrchr(file, '/') + 1, cr_xml_line(node));
+    return 0;
+}
+
+static int s_whole(void *ud, void *node, const char *file, cr_diag *diag)
+{
+    int n = 0;
+    CR_XML_FOR_ELEMENTS(c, node) n++;
+    logf_(ud, "whole %s(%d) ", cr_xml_name(node), n);
+    return 0;
+}
+
+static int s_object(void *ud, void *section, void *node, const char *file, cr_diag *diag)
+{
+    stream_log *l = ud;
+    xmlNodePtr n = node, s = section;
+    if (l->streamed) { /* the document holds this object and nothing else */
+        assert_ptr_equal(s->children, n);
+        assert_null(n->next);
+        assert_ptr_equal(cr_xml_first_element(s->parent), s);
+        assert_null(cr_xml_next_element(s));
+    }
+    char *id = cr_xml_attr(node, "id");
+    logf_(l, "%s:%s@%d ", cr_xml_name(node), id ? id : "", cr_xml_line(node));
+    free(id);
+    return l->objects++ == l->stop_at ? 7 : 0;
+}
+
+static int s_close(void *ud, void *section, int text_line, const char *file, cr_diag *diag)
+{
+    logf_(ud, "close %s text@%d ", cr_xml_name(section), text_line);
+    return 0;
+}
+
+static void s_begin(void *ud)
+{
+    logf_(ud, "[ ");
+}
+
+static void s_end(void *ud, bool kept)
+{
+    logf_(ud, kept ? "] " : "]x ");
+}
+
+static int no_schema_errors(void *ud, void *doc, const char *file, cr_diag *diag)
+{
+    return 0;
+}
+
+/* A consumer is handed sections whole, object by object or not at all, in document order
+ * with includes in place; streamed, the document holds one object at a time; parsed whole
+ * (check_doc) it is handed over the same things. A hook's code stops the walk. */
+static void the_stream_hands_over_one_object_at_a_time(void **state)
+{
+    const char *a = write_in(
+        dir, "sa.xml",
+        "<callroute>\n<list><o id=\"1\"/>\n<o id=\"2\"><x/></o>  text\n<p id=\"3\"/></list>\n"
+        "<skip><o id=\"no\"/></skip>\n<include href=\"sb.xml\"/>\n"
+        "<whole><o/><o/></whole>\n</callroute>\n");
+    write_in(dir, "sb.xml", "<callroute><list><o id=\"4\"/></list></callroute>");
+    static const cr_xml_stream s = {.open = s_open,
+                                    .whole = s_whole,
+                                    .object = s_object,
+                                    .close = s_close,
+                                    .file_begin = s_begin,
+                                    .file_end = s_end};
+    const char *want =
+        "[ open list@sa.xml:2 o:1@2 o:2@3 p:3@4 close list text@4 open skip@sa.xml:5 "
+        "[ open list@sb.xml:1 o:4@1 close list text@0 ] open whole@sa.xml:7 "
+        "whole whole(2) ] ";
+    cr_diag d;
+    cr_diag_init(&d);
+    stream_log l = {.streamed = true, .stop_at = -1};
+    assert_int_equal(cr_xml_walk_stream(a, NULL, &s, &l, &d, NULL), CR_OK);
+    assert_string_equal(l.log, want);
+    stream_log w = {.stop_at = -1};
+    cr_load_options opts = {.check_doc = no_schema_errors};
+    assert_int_equal(cr_xml_walk_stream(a, &opts, &s, &w, &d, NULL), CR_OK);
+    assert_string_equal(w.log, want);
+    assert_int_equal(d.count, 0);
+    stream_log stop = {.streamed = true, .stop_at = 1};
+    assert_int_equal(cr_xml_walk_stream(a, NULL, &s, &stop, &d, NULL), 7);
+    assert_int_equal(stop.objects, 2);
+    assert_null(strstr(stop.log, "close"));
+    /* broken after the objects: the consumer is told to forget the file */
+    write_in(dir, "sb.xml", "<callroute><list><o id=\"4\"/></list><list></callroute>");
+    stream_log broken = {.streamed = true, .stop_at = -1};
+    assert_int_equal(cr_xml_walk_stream(a, NULL, &s, &broken, &d, NULL), CR_ECONFIG);
+    assert_non_null(strstr(broken.log, "[ open list@sb.xml:1 o:4@1 close list text@0 open "
+                                       "list@sb.xml:1 ]x open whole"));
+    assert_int_equal(d.count, 1);
+    assert_non_null(strstr(d.items[0].file, "sb.xml"));
+    cr_diag_free(&d);
+    assert_int_equal(cr_xml_walk_stream(a, NULL, NULL, NULL, &d, NULL), CR_EINVAL);
+}
+
+/* The pre-scan counts lines once a chunk: a start tag over the limit is named at the line it
+ * begins on however the bytes are cut, also when the tag spans chunks. */
+static void the_scan_names_the_line_of_the_tag_in_any_chunking(void **state)
+{
+    size_t cap = 20000, o = 0;
+    char *doc = malloc(cap);
+    assert_non_null(doc);
+    o += (size_t)snprintf(doc + o, cap - o,
+                          "<callroute>\n<!-- a\ncomment -->\n<a b=\"x\ny\"/>\n"
+                          "<users>\n<user\n");
+    for (int i = 0; i < 300; i++)
+        o += (size_t)snprintf(doc + o, cap - o, " a%d=\"%s\"", i, i % 50 ? "v" : "v\n");
+    o += (size_t)snprintf(doc + o, cap - o, "/>\n</users></callroute>\n");
+    static const size_t chunks[] = {1, 2, 7, 64, 4096, 20000};
+    for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+        xml_scan s;
+        xml_scan_init(&s, 64);
+        int rc = 0;
+        for (size_t i = 0; i < o && rc == 0; i += chunks[c])
+            rc = xml_scan_feed(&s, doc + i, o - i < chunks[c] ? o - i : chunks[c]);
+        assert_int_equal(rc, -1);
+        assert_int_equal(s.err_line, 7);
+        assert_string_equal(s.err, "element <user> has more than 256 attributes");
+    }
+    /* a good document: every line counted, nothing refused */
+    xml_scan s;
+    xml_scan_init(&s, 64);
+    const char *ok = "<a>\n<b c=\"1\n2\"/>\n<!-- x\n-->\n</a>\n";
+    for (const char *p = ok; *p; p++)
+        assert_int_equal(xml_scan_feed(&s, p, 1), 0);
+    assert_int_equal(s.line, 7);
+    free(doc);
+}
+
 static void helpers_parse_strictly(void **state)
 {
     bool b = false;
@@ -358,6 +604,10 @@ int main(void)
         cmocka_unit_test(the_scan_counts_only_real_attributes_and_nesting),
         cmocka_unit_test(a_configuration_with_many_elements_loads),
         cmocka_unit_test(helpers_parse_strictly),
+        cmocka_unit_test(streamed_errors_keep_their_place_and_name_file_line_object),
+        cmocka_unit_test(a_file_broken_after_objects_were_handed_over_is_refused_whole),
+        cmocka_unit_test(the_stream_hands_over_one_object_at_a_time),
+        cmocka_unit_test(the_scan_names_the_line_of_the_tag_in_any_chunking),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

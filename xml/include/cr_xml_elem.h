@@ -77,6 +77,12 @@ bool cr_xml_get_int(cr_xml_elem *e, const char *attr, long min, long max, int *o
  * <parent>", or, for an element of a foreign namespace, that it is not allowed. */
 void cr_xml_unknown_child(cr_xml_elem *e, const void *c);
 
+/* cr_xml_check's "unexpected text in <element>" for text found at `line` in e's element after
+ * the element was begun with text allowed (cr_xml_begin with text_ok: a streamed section sees
+ * its text only at its end). The error is placed at index `slot` of the diagnostics (their
+ * count when the element was begun), where a check of the whole element would have put it. */
+void cr_xml_unexpected_text(cr_xml_elem *e, size_t slot, int line);
+
 /* True when `node` is the callroute element `name` (cr_xml_name). */
 bool cr_xml_is(const void *node, const char *name);
 

@@ -20,7 +20,12 @@ typedef struct xml_scan {
     int max_depth;
     int state, run; /* tokenizer state; length of a terminator ("-->", "]]>", "?>") seen */
     char quote, prev;
-    int line, tag_line, depth, attrs;
+    int line;     /* the line the current chunk starts on (lines are counted once a chunk) */
+    int tag_line; /* where the open start tag began, when it began in an earlier chunk */
+    int depth, attrs;
+    const char *chunk; /* the chunk being scanned, and where in it the open start tag began */
+    size_t pos, tag_off;
+    bool tag_here;
     char name[48];
     size_t namelen;
     bool failed;
