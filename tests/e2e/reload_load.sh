@@ -75,7 +75,7 @@ cp "$T/twinA.$FORMAT" "$LIVE"
 
 # The numbers: the generated calls' digits-only numbers that twin A routes outbound to
 # gateway A (twin B routes the same ones to B: only the addresses differ).
-awk -v n=$((NUMBERS * 3)) '$2 ~ /^\+?[0-9]+$/ && k++ < n {print $2}' "$T/plan.xml.numbers" >"$T/candidates.txt"
+awk -v n=$((NUMBERS * 3)) 'NF == 2 && $2 ~ /^\+?[0-9]+$/ && k++ < n {print $2}' "$T/plan.xml.numbers" >"$T/candidates.txt"
 "$CLI" route --config "$LIVE" --from "sip:$CALLER" --batch "$T/candidates.txt" >"$T/candidates.json" 2>&1 || true
 $E2E_PY - "$T/candidates.json" "$NUMBERS" "${CALLER%@*}" "127.0.0.1:$PORT_A" >"$T/numbers.csv" <<'EOF' \
     || e2e_fail "no outbound numbers to dial: $(head -c 300 "$T/candidates.json")"
@@ -111,6 +111,9 @@ e2e_kamcmd callroute.route "sip:$CALLER" "s:$first" >"$T/route.out" || e2e_fail 
 grep -q "127.0.0.1:$PORT_A" "$T/route.out" || e2e_fail "callroute.route does not route to gateway A: $(cat "$T/route.out")"
 e2e_kamcmd core.psx >"$T/psx.txt" || e2e_fail "core.psx: $(cat "$T/psx.txt")"
 
+# datagrams the kernel dropped for a full receive buffer (every UDP socket of the machine)
+rcvbuf_errors() { awk '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 } else print $c["RcvbufErrors"] }' /proc/net/snmp; }
+drops_start=$(rcvbuf_errors)
 (cd "$T" && exec "$SIPP" "127.0.0.1:$KPORT" -sf "$E2E_DIR/scenarios/reload_uac.xml" \
     -inf "$T/numbers.csv" -key domain example.com -r "$CPS" -l $((CPS * 3)) ${CALLS:+-m "$CALLS"} \
     -i 127.0.0.1 -p "$UPORT" -cp "$CPORT" -t u1 -nostdin -max_recv_loops 10000 -timeout 3600s \
@@ -158,14 +161,15 @@ kill -0 "$UAC" 2>/dev/null && e2e_fail "the caller did not end"
 wait "$UAC" 2>/dev/null || true
 sleep 1 # the gateways' last BYEs
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+drops=$(($(rcvbuf_errors) - drops_start))
 
 rc=0
 $E2E_PY "$E2E_DIR/reload_load_check.py" --uac "$T/uac.log" --gw "A=$T/gwA.log" --gw "B=$T/gwB.log" \
-    --reloads "$T/reloads.txt" --kamailio "$T/kamailio.log" --sipp "$T/uac.out" \
+    --reloads "$T/reloads.txt" --kamailio "$T/kamailio.log" --sipp "$T/uac.out" --sipp-errors "$T/uac.err" \
     --children "$CHILDREN" --psx "$T/psx.txt" --initial A --meta "routes=$ROUTES" --meta "rules=$RULES" \
     --meta "users=$USERS" --meta "format=$FORMAT" --meta "children=$CHILDREN" --meta "cps=$CPS" \
     --meta "numbers=$(($(wc -l <"$T/numbers.csv") - 1))" --meta "loadavg_start=$load_start" \
-    --meta "loadavg_end=$load_end" >"$T/summary.txt" || rc=$?
+    --meta "loadavg_end=$load_end" --meta "udp_rcvbuf_errors=$drops" >"$T/summary.txt" || rc=$?
 sed -e '$s/^/reload_load: /' "$T/summary.txt"
 if [ "$rc" != 0 ]; then
     echo "reload_load: FAIL (failed or mis-routed calls, or a reload refused)" >&2

@@ -3,7 +3,8 @@
 
     reload_load_check.py --uac UAC_LOG --gw A=GW_A_LOG --gw B=GW_B_LOG --reloads RELOADS
                          [--kamailio KAMAILIO_LOG] [--sipp SIPP_STDOUT] [--children N]
-                         [--psx PSX] [--initial A] [--meta KEY=VALUE]...
+                         [--sipp-errors SIPP_ERRORS] [--psx PSX] [--initial A]
+                         [--meta KEY=VALUE]...
 
 Inputs (every time is epoch seconds, CLOCK_REALTIME of the same machine):
   UAC_LOG   the caller's sipp log (scenarios/reload_uac.xml): "S CALL-ID SEC USEC" when an
@@ -15,6 +16,8 @@ Inputs (every time is epoch seconds, CLOCK_REALTIME of the same machine):
   KAMAILIO_LOG  for "callroute: pid P adopted generation G in X ms (at T_MS)" and
             "callroute: reloaded ... (generation G)";
   SIPP_STDOUT   the caller's final statistics (Successful call, Failed call, INVITE retrans);
+  SIPP_ERRORS   the caller's -error_file: why sipp failed each call it counts failed, as
+            "REASON: METHOD got STATUS" (a BYE answered 408 after an answered INVITE...);
   PSX       `kamcmd core.psx`: the SIP workers are the processes described "receiver child=";
             adoptions by other processes (the main process, timers) are reported apart.
 
@@ -124,6 +127,30 @@ def read_workers(path):
     return workers
 
 
+EVENT = re.compile(r"^'?\d{4}-\d\d-\d\d\t[\d:.]+\t[\d.]+: (.*?) for Call-Id '([^']+)'.*?"
+                   r"received '([^\n]*)")
+
+
+def read_sipp_errors(path):
+    """{call-id: "REASON: METHOD got FIRST-LINE"} of the events in sipp's error file."""
+    events, cur = {}, None
+    if not path:
+        return events
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = EVENT.match(line)
+            if m:
+                reason, cid, first = m.groups()
+                cur = cid
+                events[cid] = [reason, "?", first.strip()]
+                continue
+            m = re.match(r"CSeq:\s*\d+\s+(\w+)", line)
+            if m and cur is not None:
+                events[cur][1] = m.group(1)
+                cur = None
+    return {cid: "%s: %s got %s" % tuple(e) for cid, e in events.items()}
+
+
 def minmax(values):
     return {"min": round(min(values), 1), "max": round(max(values), 1)} if values else None
 
@@ -206,6 +233,7 @@ def main():
     ap.add_argument("--reloads", required=True)
     ap.add_argument("--kamailio")
     ap.add_argument("--sipp")
+    ap.add_argument("--sipp-errors")
     ap.add_argument("--children", type=int, default=0)
     ap.add_argument("--psx")
     ap.add_argument("--initial", default="A")
@@ -221,6 +249,7 @@ def main():
     reloads = read_reloads(a.reloads)
     adoptions, reloaded = read_kamailio(a.kamailio)
     sipp = read_sipp(a.sipp)
+    errors = read_sipp_errors(a.sipp_errors)
     plans = plan_intervals(reloads, a.initial)
     res, during = check_calls(sent, answered, got, plans, reloads)
     answer = res["answer_ms"]
@@ -242,6 +271,9 @@ def main():
     all_ms = [ms for _, ms in answer.values()]
     summary.update({
         "calls": len(sent), "answered": len(answered), "failed": failed,
+        "failed_after_answer": sum(1 for cid in errors if cid in answered),
+        "sipp_errors": {k: sum(1 for v in errors.values() if v == k)
+                        for k in sorted(set(errors.values()))},
         "unanswered": len(res["unanswered"]), "no_gateway": len(res["no_gateway"]),
         "several_gateways": len(res["several"]), "misrouted": len(res["misrouted"]),
         "per_gateway": {k: len(v) for k, v in got.items()},

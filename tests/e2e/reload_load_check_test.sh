@@ -40,6 +40,7 @@ psx='{
 }'
 printf '%s\n' "$kam" >"$dir/kam"
 printf '%s\n' "$psx" >"$dir/psx"
+: >"$dir/sipperr"
 
 # check RC NAME CALLS [KEY] [RELOADS] [SIPP_FAILED]: the checker's exit status on these
 # calls is RC and, when KEY is given, the summary's KEY is not 0 (what failed is that)
@@ -60,7 +61,7 @@ check() {
     printf '  Successful call        |        0                  |       %d\n  Failed call            |        0                  |       %d\n' \
         "$(grep -c '^A ' "$dir/uac" || true)" "$failed" >"$dir/sipp"
     $PY "$chk" --uac "$dir/uac" --gw "A=$dir/gwA" --gw "B=$dir/gwB" --reloads "$dir/reloads" \
-        --kamailio "$dir/kam" --psx "$dir/psx" --sipp "$dir/sipp" --children 2 \
+        --kamailio "$dir/kam" --psx "$dir/psx" --sipp "$dir/sipp" --sipp-errors "$dir/sipperr" --children 2 \
         >"$dir/out" 2>"$dir/err" || rc=$?
     if [ "$rc" != "$want" ]; then
         cat "$dir/out" "$dir/err"
@@ -110,3 +111,11 @@ c2 12.000 12.002 A 12.001" "" '1 B 10.0 11.0 1 - -'
 grep -q '"misrouted": 0' "$dir/out" || { echo "FAIL: a call after a refused reload counted mis-routed"; exit 1; }
 echo "ok: no mis-routed call after a refused reload"
 check 1 "no call at all" ""
+# why sipp failed a call whose INVITE was answered (its BYE timed out in Kamailio)
+printf '%s\n' "The following events occurred:" \
+    "2026-12-04	17:57:56.590367	1796407076.590367: Aborting call on unexpected message for Call-Id 'c4': while expecting '100' (index 8), received 'SIP/2.0 408 Request Timeout" \
+    "Call-ID: c4" "CSeq: 2 BYE" "Content-Length: 0" "" >"$dir/sipperr"
+check 1 "a call failed after its answer" "$good" failed_after_answer "$reloads" 1
+grep -q '"sipp_errors": {"Aborting call on unexpected message: BYE got SIP/2.0 408 Request Timeout": 1}' "$dir/out" \
+    || { cat "$dir/out"; echo "FAIL: the reason of a failed call"; exit 1; }
+echo "ok: the reason of a failed call"
