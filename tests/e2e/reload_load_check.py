@@ -289,7 +289,8 @@ def main():
         summary[k] = int(v) if v.isdigit() else v
     all_ms = [ms for _, ms in answer.values()]
     summary.update({
-        "calls": len(sent), "answered": len(answered),
+        "calls": len(sent), "answered": sum(1 for cid in sent if cid in answered),
+        "answers_without_invite": sum(1 for cid in answered if cid not in sent),
         "failed": len(res["unanswered"]) + len(res["no_gateway"]),
         "failed_after_answer": sum(1 for cid in errors if cid in answered),
         "sipp_failed": failed,
