@@ -146,8 +146,8 @@ def read_workers(path):
     return workers
 
 
-EVENT = re.compile(r"^'?\d{4}-\d\d-\d\d\t[\d:.]+\t[\d.]+: (.*?) for Call-Id '([^']+)'.*?"
-                   r"received '([^\n]*)")
+# the last "TIMESTAMP: REASON for Call-Id" of a line: sipp writes some warnings without an end
+EVENT = re.compile(r".*\t\d+\.\d+: (.*?) for Call-Id '([^']+)'.*?received '([^\n]*)")
 
 
 def read_sipp_errors(path):
