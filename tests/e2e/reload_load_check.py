@@ -304,6 +304,7 @@ def main():
         "answer_ms": {"p50": percentile(all_ms, 0.5), "p99": percentile(all_ms, 0.99),
                       "max": round(max(all_ms), 1) if all_ms else None,
                       "max_away_from_reloads": round(max(outside), 1) if outside else None},
+        "reloads_every_worker_within_100ms": sum(1 for r in reps if r["all_within_100ms"]),
         "reloads": reps,
         "result": "FAIL" if bad else "PASS",
     })
