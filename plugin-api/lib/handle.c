@@ -482,9 +482,14 @@ static void follow_now(cr_handle *h)
         char err[1024] = "";
         cr_config *cfg = NULL;
         uint64_t gen = 0;
+        int64_t t0 = crp_now_ms();
         int rc = plan_adopt(h, &cfg, &gen, err, sizeof err);
         if (rc == CR_OK)
             rc = install(h, cfg, gen);
+        if (rc == CR_OK) /* the time the adoption took, and when it ended (epoch ms) */
+            crp_log(CR_LOG_INFO, "callroute: pid %d adopted generation %llu in %lld ms (at %lld)",
+                    (int)my_pid(), (unsigned long long)gen, (long long)(crp_now_ms() - t0),
+                    (long long)crp_now_ms());
         if (rc != CR_OK) {
             /* the published image is gone or damaged: keep deciding with what runs */
             crp_log(CR_LOG_ERROR,

@@ -315,11 +315,11 @@ e2e_fixture() {
         -e "s/@PORT_D@/${PORT_D:-0}/g" "$1" > "$2"
 }
 
-# Runs one RPC through kamcmd; fails when the RPC answers with a fault (kamcmd itself
-# exits 0 and prints "error: CODE - message").
+# Runs one RPC through kamcmd (at most E2E_RPC_TIMEOUT, 10, seconds); fails when the RPC
+# answers with a fault (kamcmd itself exits 0 and prints "error: CODE - message").
 e2e_kamcmd() {
     local out rc=0
-    out=$(timeout 10 "$KAMCMD" -s "unix:$E2E_TMP/kamailio_ctl" "$@" 2>&1) || rc=$?
+    out=$(timeout "${E2E_RPC_TIMEOUT:-10}" "$KAMCMD" -s "unix:$E2E_TMP/kamailio_ctl" "$@" 2>&1) || rc=$?
     printf '%s\n' "$out"
     [ "$rc" = 0 ] && ! grep -q '^error: ' <<<"$out"
 }
@@ -339,7 +339,7 @@ e2e_stop_kamailio() {
 }
 
 # e2e_start_kamailio PORT XML [extra kamailio args...]: starts the example config on PORT
-# (from e2e_ports) and waits (at most 30 s) until its RPC answers.
+# (from e2e_ports) and waits (at most E2E_START_WAIT, 30, seconds) until its RPC answers.
 # No second try on another port: PORT is reserved for this test (e2e_reserve_ports), and
 # nothing that does not ask the reservation picks a port in its range between the check
 # there and Kamailio's bind: the kernel gives out ephemeral ports only (32768 and up), sipp
@@ -361,7 +361,7 @@ e2e_start_kamailio() {
         >>"$E2E_TMP/kamailio.log" 2>&1 &
     E2E_KAM_PID=$!
     E2E_PIDS+=("$E2E_KAM_PID")
-    for _ in $(seq 1 300); do
+    for _ in $(seq 1 $((${E2E_START_WAIT:-30} * 10))); do
         if ! kill -0 "$E2E_KAM_PID" 2>/dev/null; then
             tail -c +"$((at + 1))" "$E2E_TMP/kamailio.log" | grep -q "Address already in use" \
                 && e2e_fail "kamailio: its reserved port $port is taken: $(ss -H -lunp "sport = :$port")"
@@ -372,7 +372,7 @@ e2e_start_kamailio() {
         fi
         sleep 0.1
     done
-    e2e_fail "kamailio did not answer RPC within 30 s"
+    e2e_fail "kamailio did not answer RPC within ${E2E_START_WAIT:-30} s"
 }
 
 # e2e_gateway NAME PORT SCENARIO [sipp args...]: a sipp UAS on PORT that logs every
