@@ -189,6 +189,7 @@ static int load_or_say(const cr_handle *h, const char *path, cr_config **out, cr
 
 static void wait_followers(cr_handle *h, uint64_t gen);
 static void watcher_stop(cr_handle *h);
+static void watcher_start(cr_handle *h);
 static int32_t my_pid(void);
 static void plan_sweep_stale(void);
 static int plan_publish(cr_handle *h, const cr_config *cfg, bool bump, uint64_t *gen, char *err,
@@ -262,10 +263,11 @@ static cr_config *adopt_own(cr_handle *h, cr_config *cfg, uint64_t gen)
     return mine;
 }
 
-static int open_shared(cr_handle *h, const char *path, cr_config **cfg, uint64_t *gen, char *err,
-                       size_t errlen)
+static int open_shared(cr_handle *h, const char *path, cr_config **cfg, uint64_t *gen,
+                       bool *adopted, char *err, size_t errlen)
 {
     int rc = plan_adopt(h, cfg, gen, err, errlen);
+    *adopted = rc == CR_OK;
     if (rc == CR_OK)
         return CR_OK;
     if (rc != CR_ENOENT) /* published but not adoptable: decide with the file rather than not */
@@ -329,8 +331,9 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
     }
     cr_config *cfg = NULL;
     uint64_t gen = 0;
+    bool adopted = false;
     int rc = h->own_shared ? open_load(h, path, &cfg, err, errlen)
-                           : open_shared(h, path, &cfg, &gen, err, errlen);
+                           : open_shared(h, path, &cfg, &gen, &adopted, err, errlen);
     if (rc != CR_OK) {
         crp_handle_close(h);
         return rc;
@@ -347,6 +350,12 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
     atomic_store(&h->cur, s);
     if (!h->own_shared)
         inherit_note(h, cfg, gen);
+    /* A process that found the plan published (a worker forked by the process that published
+     * it) follows reloads from now on, not from its first decision: a reload then waits for it
+     * too, and its first call never waits for an adoption. The publisher itself (the host's
+     * main process, which forks and never decides) starts no thread. */
+    if (adopted)
+        watcher_start(h);
     *out = h;
     return CR_OK;
 }
