@@ -61,7 +61,9 @@ int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, 
     int rc = cr_rules_load_ex(path, opts, out, diag);
     if (rc == CR_OK && cr_config_has_response_groups(*out)) {
         cr_rgs_config *rgs = NULL;
-        rc = cr_rgs_xml_load_ex(path, opts, &rgs, diag);
+        /* from the files the routing load kept (those that declare response groups): no
+         * file is read a second time */
+        rc = cr_rgs_xml_load_config(*out, &rgs, diag);
         if (rc == CR_OK) /* agents, workflow URIs and lines against the users */
             rc = cr_rgs_check_against(*out, rgs, diag);
         if (rc == CR_OK && opts) /* queue timeouts the host would cut short */
