@@ -304,6 +304,7 @@ static bool user_line_eq(const void *ud, uint32_t v, const char *key, size_t n)
     const cr_key_cell *cell = c->user_lines ? &c->user_lines[i] : NULL;
     size_t nl;
     bool ext;
+    const cr_user *u = NULL; /* read (and filled) only when the cell cannot answer */
     if (cell && cell->len != CR_KEY_LONG) {
         /* a match names the callee by its URI key (cr_route_decide's reason) */
         if (c->user_keys)
@@ -313,15 +314,15 @@ static bool user_line_eq(const void *ud, uint32_t v, const char *key, size_t n)
             return false;
         ext = cell->flags & CR_KEY_EXT;
     } else {
-        const char *num = ce_user(c, i)->line_number;
-        nl = strlen(num);
-        if (nl > n || memcmp(num, key, nl) != 0)
+        u = ce_user(c, i);
+        nl = strlen(u->line_number);
+        if (nl > n || memcmp(u->line_number, key, nl) != 0)
             return false;
-        ext = ce_user(c, i)->line_ext != NULL;
+        ext = u->line_ext != NULL;
     }
     if ((v & CR_USER_IX_FLAG) || !ext)
         return nl == n;
-    const char *e = ce_user(c, i)->line_ext;
+    const char *e = (u ? u : ce_user(c, i))->line_ext;
     size_t el = strlen(e);
     return n == nl + 5 + el && memcmp(key + nl, ";ext=", 5) == 0 &&
            memcmp(key + nl + 5, e, el) == 0;

@@ -381,6 +381,15 @@ void ce_config_drop_sources(cr_config *cfg)
     cfg->nsources = cfg->capsources = 0;
 }
 
+/* An array of records: malloc'd, or an anonymous mapping of `bytes` (filled on first use). */
+static void free_records(void *p, size_t bytes, bool mapped)
+{
+    if (mapped)
+        munmap(p, bytes);
+    else
+        free(p);
+}
+
 void cr_config_free(cr_config *c)
 {
     if (!c)
@@ -407,16 +416,10 @@ void cr_config_free(cr_config *c)
     }
     free(c->policies);
     free(c->gateways);
-    if (c->routes_mapped)
-        munmap(c->routes, c->caproutes * sizeof *c->routes);
-    else
-        free(c->routes);
+    free_records(c->routes, c->caproutes * sizeof *c->routes, c->routes_mapped);
     free((void *)c->route_state);
     ce_route_src_free(c->route_src);
-    if (c->users_mapped)
-        munmap(c->users, c->capusers * sizeof *c->users);
-    else
-        free(c->users);
+    free_records(c->users, c->capusers * sizeof *c->users, c->users_mapped);
     free((void *)c->user_state);
     free(c->default_profile_name);
     free(c->default_policy_name);

@@ -29,7 +29,6 @@
 #include <sys/mman.h>
 
 enum { CX_FLAG_COMPLETE = 1u };
-#define CX_FLAGS_FIELD (CX_BYTES_HI + 1)
 
 /* Changes when ce_hash does: the slots were placed with it. */
 static uint32_t hash_check(void)
@@ -98,7 +97,7 @@ static void put_meta(builder *b, bool full)
     m[CX_UNV] = (uint32_t)st.rules_never;
     m[CX_BYTES_LO] = (uint32_t)st.bytes;
     m[CX_BYTES_HI] = (uint32_t)((uint64_t)st.bytes >> 32);
-    m[CX_FLAGS_FIELD] = full ? CX_FLAG_COMPLETE : 0;
+    m[CX_FLAGS] = full ? CX_FLAG_COMPLETE : 0;
     for (int i = 0; i < CX_FIELDS; i++)
         ce_pi_put(b, S_CXMETA, m[i]);
 }
@@ -148,7 +147,7 @@ bool ce_pi_adoptable(const reader *r)
     if (ce_pi_nrecs(r, S_CXMETA) != 1)
         return false;
     const uint32_t *m = ce_pi_recs(r, S_CXMETA);
-    return (m[CX_FLAGS_FIELD] & CX_FLAG_COMPLETE) && m[CX_HASHCHECK] == hash_check() &&
+    return (m[CX_FLAGS] & CX_FLAG_COMPLETE) && m[CX_HASHCHECK] == hash_check() &&
            ce_pi_nrecs(r, S_NAMEIX) == ce_pi_nrecs(r, S_NAMES);
 }
 

@@ -125,6 +125,7 @@ enum {
     CX_UNV,
     CX_BYTES_LO,
     CX_BYTES_HI,
+    CX_FLAGS, /* CX_FLAG_* */
     CX_FIELDS = 16
 };
 enum { TR_NODE, TR_NNODES, TR_ITEM, TR_NITEMS };

@@ -18,8 +18,6 @@ set -euo pipefail
 . "$(dirname "$0")/../e2e/lib.sh"
 
 build=$(cd "${1:-$E2E_TOP/build}" && pwd)
-export CR_MODULE=${CR_MODULE:-$build/plugin-api/kamailio/callroute.so}
-export CR_LIBRARY=${CR_LIBRARY:-$build/plugin-api/libcallroute.so.1}
 CLI=$build/plugin-api/callroute
 ROUTES=${ROUTES:-100000}
 RULES=${RULES:-1000}
@@ -30,7 +28,7 @@ FORMAT=${FORMAT:-plan}
 SETTLE=${SETTLE:-3}
 RELOAD=${RELOAD:-1}
 
-e2e_init
+e2e_load_setup "$build"
 export CALLROUTE_RUNTIME_DIR=$E2E_TMP/run
 mkdir -p "$CALLROUTE_RUNTIME_DIR"
 "$CLI" bench --generate "routes=$ROUTES,rules=$RULES,users=$USERS" --seconds 0.01 \
