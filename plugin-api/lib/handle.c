@@ -196,7 +196,8 @@ static int32_t my_pid(void);
 static void plan_sweep_stale(void);
 static int plan_publish(cr_handle *h, const cr_config *cfg, bool bump, uint64_t *gen, char *err,
                         size_t errlen);
-static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, size_t errlen);
+static int plan_adopt(cr_handle *h, bool users_checked, cr_config **out, uint64_t *gen, char *err,
+                      size_t errlen);
 static void plan_withdraw(cr_handle *h);
 
 static void inherit_note(cr_handle *h, cr_config *cfg, uint64_t gen);
@@ -243,8 +244,6 @@ static int open_load(cr_handle *h, const char *path, cr_config **cfg, char *err,
     return CR_OK;
 }
 
-/* A multi-process host: adopt the plan another process published, or load path, validate it
- * and publish it for the others. */
 /* The plan this process just published, adopted in place instead of cfg (the configuration it
  * validated, freed): every process then decides from the same mapped image, this one too, and
  * the processes forked from it inherit a plan of a few pages rather than the compiled model.
@@ -254,7 +253,7 @@ static cr_config *adopt_own(cr_handle *h, cr_config *cfg, uint64_t gen)
     char err[1024] = "";
     cr_config *mine = NULL;
     uint64_t g = 0;
-    int rc = plan_adopt(h, &mine, &g, err, sizeof err);
+    int rc = plan_adopt(h, true, &mine, &g, err, sizeof err); /* cfg passed that check */
     if (rc != CR_OK || g != gen) {
         if (rc != CR_OK)
             crp_log(CR_LOG_WARNING, "callroute: deciding with the plan as loaded: %s", err);
@@ -265,10 +264,12 @@ static cr_config *adopt_own(cr_handle *h, cr_config *cfg, uint64_t gen)
     return mine;
 }
 
+/* A multi-process host: adopt the plan another process published (*adopted), or load path,
+ * validate it and publish it for the others. */
 static int open_shared(cr_handle *h, const char *path, cr_config **cfg, uint64_t *gen,
                        bool *adopted, char *err, size_t errlen)
 {
-    int rc = plan_adopt(h, cfg, gen, err, errlen);
+    int rc = plan_adopt(h, false, cfg, gen, err, errlen);
     *adopted = rc == CR_OK;
     if (rc == CR_OK)
         return CR_OK;
@@ -494,13 +495,13 @@ static void follow_now(cr_handle *h)
         cr_config *cfg = NULL;
         uint64_t gen = 0;
         int64_t t0 = crp_now_ms();
-        int rc = plan_adopt(h, &cfg, &gen, err, sizeof err);
+        int rc = plan_adopt(h, false, &cfg, &gen, err, sizeof err);
         if (rc == CR_OK)
             rc = install(h, cfg, gen);
+        int64_t t1 = crp_now_ms();
         if (rc == CR_OK) /* the time the adoption took, and when it ended (epoch ms) */
             crp_log(CR_LOG_INFO, "callroute: pid %d adopted generation %llu in %lld ms (at %lld)",
-                    (int)my_pid(), (unsigned long long)gen, (long long)(crp_now_ms() - t0),
-                    (long long)crp_now_ms());
+                    (int)my_pid(), (unsigned long long)gen, (long long)(t1 - t0), (long long)t1);
         if (rc != CR_OK) {
             /* the published image is gone or damaged: keep deciding with what runs */
             crp_log(CR_LOG_ERROR,
@@ -727,8 +728,10 @@ static int plan_publish(cr_handle *h, const cr_config *cfg, bool bump, uint64_t 
     return rc;
 }
 
-/* Adopts the published plan: CR_ENOENT when none is published. */
-static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, size_t errlen)
+/* Adopts the published plan: CR_ENOENT when none is published. users_checked: the caller
+ * already checked the plan's users against the handle's directory (its publisher). */
+static int plan_adopt(cr_handle *h, bool users_checked, cr_config **out, uint64_t *gen, char *err,
+                      size_t errlen)
 {
     crp_shared *s = h->shared;
     *out = NULL;
@@ -760,7 +763,8 @@ static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, s
             /* the plan keeps the image mapped and decides from its strings: every process
              * that adopted it shares those pages (unmapped when the plan is freed) */
             rc = cr_image_load_owned_ex(&m, path, CR_IMAGE_NOLINT, out, &d);
-            if (rc == CR_OK && h->db_path && crp_users_check(h->db_path, *out, &d) != CR_OK) {
+            if (rc == CR_OK && h->db_path && !users_checked &&
+                crp_users_check(h->db_path, *out, &d) != CR_OK) {
                 cr_config_free(*out);
                 *out = NULL;
                 rc = CR_ECONFIG;
@@ -887,8 +891,9 @@ static int reader_enter(cr_handle *h)
 const crp_snapshot *crp_snapshot_acquire(cr_handle *h, int *token)
 {
     if (h->follow && atomic_load_explicit(&h->watcher_pid, memory_order_relaxed) != my_pid()) {
-        /* First decision in this process: catch up once inline if a reload happened since
-         * the handle was opened, then let the watcher follow from now on. */
+        /* First decision in a process with no watcher of its own (the one that published
+         * the plan at open, or one forked from a process that had opened): catch up once
+         * inline if a reload happened since, then let the watcher follow from now on. */
         if (atomic_load(&h->generation) != atomic_load(&h->shared->generation))
             follow_now(h);
         watcher_start(h);
