@@ -414,12 +414,19 @@ static int copy_image(const cr_config *cfg, uint64_t generation, void **out, siz
     if (!img)
         return CR_ENOMEM;
     memcpy(img, cfg->borrow_lo, n);
-    memcpy(img + offsetof(plan_header, generation), &generation, sizeof generation);
-    uint64_t sum = cr_image_hash64(img + 16, n - 16, 0);
-    memcpy(img + offsetof(plan_header, checksum), &sum, sizeof sum);
+    cr_image_restamp(img, n, generation);
     *out = img;
     *len = n;
     return CR_OK;
+}
+
+uint64_t cr_image_restamp(void *buf, size_t n, uint64_t generation)
+{
+    char *img = buf;
+    memcpy(img + offsetof(plan_header, generation), &generation, sizeof generation);
+    uint64_t sum = cr_image_hash64(img + 16, n - 16, 0);
+    memcpy(img + offsetof(plan_header, checksum), &sum, sizeof sum);
+    return sum;
 }
 
 int cr_image_build(const cr_config *cfg, uint64_t generation, void **out, size_t *len)
@@ -491,6 +498,11 @@ static int verify(const void *buf, size_t n, cr_image_info *info, char *err, siz
 int cr_image_verify(const void *buf, size_t n, cr_image_info *info, char *err, size_t errlen)
 {
     return verify(buf, n, info, err, errlen, true);
+}
+
+int cr_image_verify_header(const void *buf, size_t n, cr_image_info *info, char *err, size_t errlen)
+{
+    return verify(buf, n, info, err, errlen, false);
 }
 
 static int verify(const void *buf, size_t n, cr_image_info *info, char *err, size_t errlen,
@@ -848,11 +860,12 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     *out = NULL;
     char err[200];
     cr_srcloc where = {name, 0};
-    if (verify(buf, n, NULL, err, sizeof err, !(flags & CR_IMAGE_VERIFIED)) != CR_OK) {
+    if (verify(buf, n, NULL, err, sizeof err, !(flags & (CR_IMAGE_VERIFIED | CR_IMAGE_TRUSTED))) !=
+        CR_OK) {
         cr_diag_add(diag, CR_DIAG_ERROR, where, "plan image", "%s", err);
         return CR_ECONFIG;
     }
-    reader r = {.base = buf, .h = buf};
+    reader r = {.base = buf, .h = buf, .trusted = (flags & CR_IMAGE_TRUSTED) != 0};
     r.pool = r.base + r.h->sec[S_STR].off;
     r.npool = r.h->sec[S_STR].count;
     r.files = calloc(ce_pi_nrecs(&r, S_FILES) + 1, sizeof *r.files);

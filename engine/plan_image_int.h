@@ -162,7 +162,8 @@ typedef struct reader {
     size_t nfiles;
     cr_config *cfg;
     bool broken, oom;
-    bool adopt; /* lists final and compiled sections read in place (ce_pi_adoptable) */
+    bool adopt;   /* lists final and compiled sections read in place (ce_pi_adoptable) */
+    bool trusted; /* CR_IMAGE_TRUSTED: records and compiled sections are not checked again */
     struct ce_list_table *lists; /* the distinct lists, built final (adopting) */
     char why[160];
 } reader;

@@ -54,6 +54,14 @@ int cr_image_build(const cr_config *cfg, uint64_t generation, void **out, size_t
  */
 int cr_image_verify(const void *buf, size_t n, cr_image_info *info, char *err, size_t errlen);
 
+/* cr_image_verify without the checksum (an image CR_IMAGE_TRUSTED reads). */
+int cr_image_verify_header(const void *buf, size_t n, cr_image_info *info, char *err,
+                           size_t errlen);
+
+/* Rewrites the generation an image (n bytes, writable, verified) is published as and its
+ * checksum; returns the new checksum. */
+uint64_t cr_image_restamp(void *buf, size_t n, uint64_t generation);
+
 /*
  * Verifies an image (cr_image_verify) and rebuilds the configuration it holds, not compiled:
  * the caller compiles it (cr_config_compile). Errors go to diag naming `name` (the image's
@@ -75,6 +83,12 @@ int cr_image_read(const void *buf, size_t n, const char *name, cr_config **out, 
 /* With CR_IMAGE_BORROW: a configuration that adopts the image's compiled sections compiles
  * without lint (the process that wrote the image ran it and reported its warnings). */
 #define CR_IMAGE_NOLINT 4u
+/* The image was validated whole by the process of this host that published it (it built the
+ * image from a configuration it compiled, or verified and read it) and is mapped from a file
+ * nobody rewrites: neither the checksum nor the records are checked again, only the header and
+ * the section table. A process following that publisher then adopts in a few milliseconds
+ * whatever the plan's size. Never for a file an admin names (plugin-api/lib/handle.c). */
+#define CR_IMAGE_TRUSTED 8u
 int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags, cr_config **out,
                      cr_diag *diag);
 /* Who releases the image a configuration read with CR_IMAGE_BORROW borrows from: release(ud)

@@ -24,7 +24,17 @@ typedef struct cr_image_map {
 
 /* Maps and verifies the image at path; errors as "path: what is wrong" into err. */
 int cr_image_map_file(const char *path, cr_image_map *m, char *err, size_t errlen);
+/* The same with CR_IMAGE_TRUSTED: the checksum is not computed (the header is checked). */
+int cr_image_map_file_ex(const char *path, unsigned flags, cr_image_map *m, char *err,
+                         size_t errlen);
 void cr_image_unmap(cr_image_map *m);
+
+/* Copies the image at path into a new file `staged` (mode 0640; the kernel copies), maps the
+ * copy shared, verifies it and makes the mapping read-only: a copy the admin's later rewrites of
+ * path cannot touch, which a publisher reads in place and then publishes by renaming it
+ * (plugin-api/lib/handle.c). On failure nothing is left at `staged`. The mapping stays writable
+ * through mprotect for cr_image_restamp (the file was opened for writing). */
+int cr_image_stage(const char *path, const char *staged, cr_image_map *m, char *err, size_t errlen);
 
 /* Builds the image of a compiled configuration and writes it to path (a new file, then
  * renamed over path, mode 0640). The image's checksum goes to *checksum (may be

@@ -328,6 +328,113 @@ static void test_adopted_plan_decides_from_the_image(void **state)
     plan_env_close(&e);
 }
 
+static size_t files_named(const char *dir, const char *part)
+{
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strstr(e->d_name, part) != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Whether this process maps a file whose path contains `part`. */
+static bool maps_file(const char *part)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[1024];
+    bool found = false;
+    while (f && fgets(line, sizeof line, f))
+        found |= strstr(line, part) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void run(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * An admin's plan image as the configuration: the publisher copies it once into the runtime
+ * directory, decides from that copy and publishes it by renaming it (no second image is
+ * written, no private copy kept): its only image mapping is the published file, of generation
+ * 0 at the start and 1 after a reload. Rewriting the admin's file in place changes nothing
+ * until a reload; a damaged image at a reload is refused with the file named, and nothing
+ * staged is left behind.
+ */
+static void test_image_config_published_in_place(void **state)
+{
+    (void)state;
+    plan_env e;
+    plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
+    char admin[32] = "/tmp/cradminXXXXXX", img[64], b_img[64], msg[2048], gw[64], c;
+    assert_non_null(mkdtemp(admin));
+    snprintf(img, sizeof img, "%s/plan.img", admin);
+    snprintf(b_img, sizeof b_img, "%s/b.img", admin);
+    const char *cli = getenv("CR_CLI");
+    assert_non_null(cli);
+    run("%s compile --config %s -o %s >/dev/null", cli, e.path, img);
+    sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", e.path);
+    run("%s compile --config %s -o %s >/dev/null", cli, e.path, b_img);
+
+    cr_open_options o = {.size = sizeof o, .shared = e.shm, .shared_len = e.len};
+    cr_handle *hd = NULL;
+    assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
+    bool g0, g1;
+    assert_int_equal(files_named(e.dir, ".plan"), 1);
+    assert_int_equal(files_named(e.dir, ".stage"), 0);
+    assert_int_equal(plan_mappings(e.dir, 0, &g0), 1);
+    assert_true(g0);
+    assert_false(maps_file(img));
+    assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-A");
+
+    /* a worker forked now follows the reload below */
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t w = worker(e.shm, e.len, img, true, ready[1], go[0]);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+
+    /* the admin rewrites the file in place: nothing changes before a reload */
+    run("cat %s > %s", b_img, img);
+    assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-A");
+    assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    wait_ok(w);
+    assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
+    assert_int_equal(files_named(e.dir, ".plan"), 1);
+    assert_int_equal(files_named(e.dir, ".stage"), 0);
+    assert_int_equal(plan_mappings(e.dir, 1, &g1), 1);
+    assert_true(g1);
+    /* the published copy carries its generation and verifies: `callroute check` reads it */
+    run("%s check --config %s/callroute-*-1.plan >/dev/null", cli, e.dir);
+
+    /* a damaged image is refused, the running plan kept, nothing staged left */
+    run("printf 'XXXX' | dd of=%s bs=1 seek=1000 conv=notrunc 2>/dev/null", img);
+    msg[0] = 0;
+    assert_int_not_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
+    assert_non_null(strstr(msg, img));
+    if (!strstr(msg, "checksum"))
+        fprintf(stderr, "reload said: %s\n", msg);
+    assert_non_null(strstr(msg, "checksum"));
+    assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
+    assert_int_equal(files_named(e.dir, ".stage"), 0);
+    assert_int_equal(files_named(e.dir, ".plan"), 1);
+    p->close(hd);
+    assert_int_equal(files_named(e.dir, ".plan"), 0);
+    run("rm -rf %s", admin);
+    plan_env_close(&e);
+}
+
 /* Runs fn in a forked child; asserts it exited 0. */
 static void in_child(int (*fn)(const char *dir, const char *path, cr_open_options *o),
                      const char *dir, const char *path, cr_open_options *o)
@@ -446,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_response_groups_from_validated_plan),
         cmocka_unit_test(test_adopted_plan_decides_from_the_image),
         cmocka_unit_test(test_forked_process_inherits_the_plan),
+        cmocka_unit_test(test_image_config_published_in_place),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -7,7 +7,7 @@
 # RUNS (3) times, alternating: Kamailio with examples/kamailio/kamailio.cfg and CHILDREN (8)
 # SIP workers loading the plan (FORMAT plan: the image, or xml: the XML), and the same
 # configuration with CR_BASELINE defined (the module is not loaded). For each start it prints
-# the start-up time (until the RPC answers), the sum of Pss over every Kamailio process
+# the start-up time (until the RPC answers, asked every 10 ms), the sum of Pss over every Kamailio process
 # (/proc/PID/smaps_rollup, after SETTLE seconds), the number of processes, and how many of
 # them map a published plan image. Figures are printed, not asserted; the last lines give
 # min-max per setup and the plan's own size (the image file) for comparison. With RELOAD=1 (the
@@ -29,7 +29,14 @@ SETTLE=${SETTLE:-3}
 RELOAD=${RELOAD:-1}
 
 e2e_load_setup "$build"
-export CALLROUTE_RUNTIME_DIR=$E2E_TMP/run
+# published images where a host keeps them: in memory (tmpfs), not on /tmp's disk
+if [ -w /dev/shm ]; then
+    CALLROUTE_RUNTIME_DIR=$(mktemp -d /dev/shm/callroute-bench.XXXXXX)
+    trap 'rm -rf "$CALLROUTE_RUNTIME_DIR"; e2e_cleanup' EXIT
+else
+    CALLROUTE_RUNTIME_DIR=$E2E_TMP/run
+fi
+export CALLROUTE_RUNTIME_DIR
 mkdir -p "$CALLROUTE_RUNTIME_DIR"
 "$CLI" bench --generate "routes=$ROUTES,rules=$RULES,users=$USERS" --seconds 0.01 \
     --save "$E2E_TMP/plan.xml" >/dev/null
@@ -71,7 +78,7 @@ measure() {
     shift
     port=$(e2e_ports 1)
     t0=$(date +%s.%N)
-    E2E_CHILDREN=$CHILDREN E2E_SHM=256 e2e_start_kamailio "$port" "$config" "$@"
+    E2E_CHILDREN=$CHILDREN E2E_SHM=256 E2E_START_POLL=0.01 e2e_start_kamailio "$port" "$config" "$@"
     t1=$(date +%s.%N)
     sleep "$SETTLE"
     main=$(cat "$E2E_TMP/kamailio.pid")

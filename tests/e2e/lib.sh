@@ -339,7 +339,8 @@ e2e_stop_kamailio() {
 }
 
 # e2e_start_kamailio PORT XML [extra kamailio args...]: starts the example config on PORT
-# (from e2e_ports) and waits (at most E2E_START_WAIT, 30, seconds) until its RPC answers.
+# (from e2e_ports) and waits (at most E2E_START_WAIT, 30, seconds) until its RPC answers,
+# asking every E2E_START_POLL (0.1) seconds (start-up measurements ask more often).
 # No second try on another port: PORT is reserved for this test (e2e_reserve_ports), and
 # nothing that does not ask the reservation picks a port in its range between the check
 # there and Kamailio's bind: the kernel gives out ephemeral ports only (32768 and up), sipp
@@ -361,7 +362,9 @@ e2e_start_kamailio() {
         >>"$E2E_TMP/kamailio.log" 2>&1 &
     E2E_KAM_PID=$!
     E2E_PIDS+=("$E2E_KAM_PID")
-    for _ in $(seq 1 $((${E2E_START_WAIT:-30} * 10))); do
+    local polls
+    polls=$(awk -v w="${E2E_START_WAIT:-30}" -v p="${E2E_START_POLL:-0.1}" 'BEGIN {print int(w / p)}')
+    for _ in $(seq 1 "$polls"); do
         if ! kill -0 "$E2E_KAM_PID" 2>/dev/null; then
             tail -c +"$((at + 1))" "$E2E_TMP/kamailio.log" | grep -q "Address already in use" \
                 && e2e_fail "kamailio: its reserved port $port is taken: $(ss -H -lunp "sport = :$port")"
@@ -370,7 +373,7 @@ e2e_start_kamailio() {
         if [ -S "$E2E_TMP/kamailio_ctl" ] && e2e_kamcmd core.uptime >/dev/null 2>&1; then
             return 0
         fi
-        sleep 0.1
+        sleep "${E2E_START_POLL:-0.1}"
     done
     e2e_fail "kamailio did not answer RPC within ${E2E_START_WAIT:-30} s"
 }
