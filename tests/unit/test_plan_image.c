@@ -190,6 +190,66 @@ static void test_adopted_round_trip(void **state)
     free(img);
 }
 
+/* What a process following its host's publisher reads (CR_IMAGE_TRUSTED): the same plan as a
+ * verified read; the header is still checked (another version, a truncated image: refused),
+ * the checksum and the records are not (the publisher checked them). A restamped image (another
+ * generation) verifies. */
+static void test_trusted_read(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    unsigned char *img = image_of("examples/contoso/contoso.xml", &len);
+    cr_config *a = NULL, *b = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_image_read_ex(img, len, "x.plan", CR_IMAGE_BORROW, &a, &d), CR_OK);
+    assert_int_equal(cr_config_compile(a, &d), CR_OK);
+    assert_int_equal(
+        cr_image_read_ex(img, len, "x.plan", CR_IMAGE_BORROW | CR_IMAGE_TRUSTED, &b, &d), CR_OK);
+    assert_int_equal(cr_config_compile(b, &d), CR_OK);
+    static const char *const calls[][2] = {{"sip:alice@contoso.com", "2065550123"},
+                                           {"sip:bob@contoso.com", "011441234567890"},
+                                           {"sip:alice@contoso.com", "5550123"}};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        cr_decision x, y;
+        cr_route_decide(a, calls[i][0], calls[i][1], NULL, &x, NULL);
+        cr_route_decide(b, calls[i][0], calls[i][1], NULL, &y, NULL);
+        assert_int_equal(x.kind, y.kind);
+        assert_string_equal(x.reason, y.reason);
+        assert_int_equal(x.nattempts, y.nattempts);
+        for (size_t k = 0; k < x.nattempts; k++)
+            assert_string_equal(x.attempts[k].uri, y.attempts[k].uri);
+    }
+    cr_config_free(a);
+    cr_config_free(b);
+
+    unsigned char *bad = malloc(len);
+    assert_non_null(bad);
+    memcpy(bad, img, len);
+    bad[len - 1] ^= 0x5a; /* behind the checksum: a trusted read does not look */
+    char err[200];
+    assert_int_equal(cr_image_verify(bad, len, NULL, err, sizeof err), CR_EINVAL);
+    assert_int_equal(cr_image_verify_header(bad, len, NULL, err, sizeof err), CR_OK);
+    uint32_t version = 1; /* the header is checked */
+    memcpy(bad, img, len);
+    memcpy(bad + offsetof(plan_header, version), &version, sizeof version);
+    assert_int_equal(cr_image_verify_header(bad, len, NULL, err, sizeof err), CR_EVERSION);
+    assert_int_equal(
+        cr_image_read_ex(bad, len, "x.plan", CR_IMAGE_BORROW | CR_IMAGE_TRUSTED, &a, &d),
+        CR_ECONFIG);
+    assert_int_equal(cr_image_verify_header(img, len - 64, NULL, err, sizeof err), CR_EINVAL);
+
+    cr_image_info info;
+    memcpy(bad, img, len);
+    uint64_t sum = cr_image_restamp(bad, len, 7);
+    assert_int_equal(cr_image_verify(bad, len, &info, err, sizeof err), CR_OK);
+    assert_int_equal(info.generation, 7);
+    assert_int_equal(info.checksum, sum);
+    free(bad);
+    cr_diag_free(&d);
+    free(img);
+}
+
 /* Damage behind a valid checksum in what a process reads in place is refused, naming it. */
 static void test_compiled_damage_refused(void **state)
 {
@@ -259,7 +319,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_is_xxh64),           cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_damage_refused),          cmocka_unit_test(test_adopted_round_trip),
-        cmocka_unit_test(test_compiled_damage_refused),
+        cmocka_unit_test(test_compiled_damage_refused), cmocka_unit_test(test_trusted_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
