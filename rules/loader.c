@@ -45,6 +45,8 @@ struct loader {
     const char *child; /* the objects' element */
     load_fn load;
     size_t text_slot; /* where an error about the section's text goes (cr_xml_unexpected_text) */
+    cr_xml_element_fn also; /* given each <responseGroups> too (cr_rules_load_also), or NULL */
+    void *also_ud;
 };
 
 /* An element being loaded: errors go to the loader's diagnostics and count as its errors. */
@@ -480,6 +482,9 @@ static int on_whole(void *ud, void *node, const char *file, cr_diag *diag)
         /* workflows' URIs and lines are call targets of the routing model */
         if (cu_rgs_targets_add(L->cfg, n, L->file) != CR_OK)
             L->oom = true;
+        int rc = L->also ? L->also(L->also_ud, n, file, diag) : 0;
+        if (rc != 0)
+            return rc;
     } else {
         cr_xml_elem e;
         start(&e, L);
@@ -518,6 +523,12 @@ int cr_rules_load(const char *path, cr_config **out, cr_diag *diag)
 
 int cr_rules_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag)
 {
+    return cr_rules_load_also(path, opts, NULL, NULL, out, diag);
+}
+
+int cr_rules_load_also(const char *path, const cr_load_options *opts, cr_xml_element_fn also,
+                       void *also_ud, cr_config **out, cr_diag *diag)
+{
     if (!out)
         return CR_EINVAL;
     *out = NULL;
@@ -525,7 +536,7 @@ int cr_rules_load_ex(const char *path, const cr_load_options *opts, cr_config **
         return CR_EINVAL;
     if (cr_image_file_is(path))
         return cr_image_load_ex(path, opts && opts->image_no_lint ? CR_IMAGE_NOLINT : 0, out, diag);
-    loader L = {.diag = diag};
+    loader L = {.diag = diag, .also = also, .also_ud = also_ud};
     L.cfg = cr_config_new();
     if (!L.cfg)
         return CR_ENOMEM;

@@ -489,6 +489,61 @@ static int load(const char *path, const cr_load_options *opts, const cr_config *
     return CR_OK;
 }
 
+struct cr_rgs_xml_loader {
+    rloader L;
+    cr_diag diag; /* kept aside until finish */
+};
+
+cr_rgs_xml_loader *cr_rgs_xml_loader_new(void)
+{
+    cr_rgs_xml_loader *l = calloc(1, sizeof *l);
+    if (l && !(l->L.cfg = cr_rgs_config_new())) {
+        free(l);
+        return NULL;
+    }
+    if (l) {
+        cr_diag_init(&l->diag);
+        l->L.diag = &l->diag;
+    }
+    return l;
+}
+
+int cr_rgs_xml_loader_element(void *loader, void *node, const char *file, cr_diag *diag)
+{
+    (void)diag;
+    cr_rgs_xml_loader *l = loader;
+    int rc = on_element(&l->L, node, file, &l->diag);
+    return rc == 0 && l->L.oom ? CR_ENOMEM : rc;
+}
+
+void cr_rgs_xml_loader_free(cr_rgs_xml_loader *l)
+{
+    if (!l)
+        return;
+    cr_rgs_config_free(l->L.cfg);
+    cr_diag_free(&l->diag);
+    free(l);
+}
+
+int cr_rgs_xml_loader_finish(cr_rgs_xml_loader *l, cr_rgs_config **out, cr_diag *diag)
+{
+    *out = NULL;
+    for (size_t i = 0; i < l->diag.count; i++) {
+        const cr_diag_item *it = &l->diag.items[i];
+        cr_diag_add(diag, it->level, (cr_srcloc){it->file, it->line},
+                    it->object[0] ? it->object : NULL, "%s", it->message);
+    }
+    int rc = l->L.oom ? CR_ENOMEM : l->diag.errors ? CR_ECONFIG : CR_OK;
+    if (rc == CR_OK)
+        rc = cr_rgs_config_resolve(l->L.cfg, diag);
+    if (rc == CR_OK) {
+        *out = l->L.cfg;
+        l->L.cfg = NULL;
+    }
+    cr_rgs_xml_loader_free(l);
+    return rc;
+}
+
 int cr_rgs_xml_load(const char *path, cr_rgs_config **out, cr_diag *diag)
 {
     return cr_rgs_xml_load_ex(path, NULL, out, diag);

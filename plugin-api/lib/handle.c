@@ -58,32 +58,54 @@ int crp_load(const char *path, cr_config **out, cr_diag *diag)
 }
 
 /* What every load checks after the routing model is read (rc: how that went): the response
- * groups against the users. *out is freed and cleared when the load fails. */
-static int load_finish(const cr_load_options *opts, cr_config **out, cr_diag *diag, int rc)
+ * groups against the users, read by `rl` during the routing walk (freed here), or from the
+ * sources a plan image holds (rl NULL). *out is freed and cleared when the load fails. */
+static int load_finish(const cr_load_options *opts, cr_config **out, cr_diag *diag,
+                       cr_rgs_xml_loader *rl, int rc, cr_rgs_config **keep)
 {
     if (rc == CR_OK && cr_config_has_response_groups(*out)) {
         cr_rgs_config *rgs = NULL;
-        /* from the files the routing load kept (those that declare response groups): no
-         * file is read a second time */
-        rc = cr_rgs_xml_load_config(*out, &rgs, diag);
+        rc = rl ? cr_rgs_xml_loader_finish(rl, &rgs, diag)
+                : cr_rgs_xml_load_config(*out, &rgs, diag);
+        rl = NULL;
         if (rc == CR_OK) /* agents, workflow URIs and lines against the users */
             rc = cr_rgs_check_against(*out, rgs, diag);
         if (rc == CR_OK && opts) /* queue timeouts the host would cut short */
             cr_rgs_check_wait(rgs, opts->rgs_max_wait_s, diag);
-        cr_rgs_config_free(rgs);
+        if (keep && rc == CR_OK)
+            *keep = rgs;
+        else
+            cr_rgs_config_free(rgs);
         if (rc != CR_OK) {
             cr_config_free(*out);
             *out = NULL;
         }
     }
+    cr_rgs_xml_loader_free(rl);
     /* the parsers' freed nodes go back to the system, not into the resident set */
     malloc_trim(0);
     return rc;
 }
 
+/* One walk over the XML: the routing model and the response groups read from the same nodes
+ * (a plan image: its model, then the response-group sources it holds). */
+int crp_load_keep(const char *path, const cr_load_options *opts, cr_config **out,
+                  cr_rgs_config **rgs, cr_diag *diag)
+{
+    if (rgs)
+        *rgs = NULL;
+    if (cr_image_file_is(path))
+        return load_finish(opts, out, diag, NULL, cr_rules_load_ex(path, opts, out, diag), rgs);
+    cr_rgs_xml_loader *rl = cr_rgs_xml_loader_new();
+    if (!rl)
+        return CR_ENOMEM;
+    int rc = cr_rules_load_also(path, opts, cr_rgs_xml_loader_element, rl, out, diag);
+    return load_finish(opts, out, diag, rl, rc, rgs);
+}
+
 int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag)
 {
-    return load_finish(opts, out, diag, cr_rules_load_ex(path, opts, out, diag));
+    return crp_load_keep(path, opts, out, NULL, diag);
 }
 
 static int reader_enter(cr_handle *h);
@@ -99,8 +121,8 @@ int crp_handle_rgs_load(cr_handle *h, const cr_load_options *lo, struct cr_rgs_c
      * starts no watcher thread for it */
     int token = reader_enter(h);
     const crp_snapshot *s = atomic_load(&h->cur);
-    int rc = s ? cr_rgs_xml_load_config(s->cfg, out, diag)
-               : cr_rgs_xml_load_ex(h->path, lo, out, diag);
+    int rc =
+        s ? cr_rgs_xml_load_config(s->cfg, out, diag) : cr_rgs_xml_load_ex(h->path, lo, out, diag);
     crp_snapshot_release(h, token);
     return rc;
 }
@@ -225,7 +247,7 @@ static int load_staged(const char *path, const cr_load_options *lo, staged *st, 
     st->len = m.len;
     st->info = m.info;
     rc = cr_image_load_owned_ex(&m, path, lo->image_no_lint ? CR_IMAGE_NOLINT : 0, out, diag);
-    return load_finish(lo, out, diag, rc);
+    return load_finish(lo, out, diag, NULL, rc, NULL);
 }
 
 /* Loads path for the handle; st (NULL: never) stages a plan image for publishing. */

@@ -170,6 +170,11 @@ const char *crp_gw_state(const crp_gw_slot *g, const cr_gateway *gw, int64_t now
 int crp_load(const char *path, cr_config **out, cr_diag *diag);
 /* crp_load with load options (include directories); `opts` may be NULL. */
 int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag);
+/* crp_load_ex that also hands out the response groups it read and checked (*rgs: NULL when the
+ * plan declares none; the caller frees it), read in the same walk as the routing model. */
+struct cr_rgs_config;
+int crp_load_keep(const char *path, const cr_load_options *opts, cr_config **out,
+                  struct cr_rgs_config **rgs, cr_diag *diag);
 /* The load options of a handle (its include directories). */
 cr_load_options crp_handle_load_options(const cr_handle *h);
 /* The load options a host's cr_open_options carries (include_dirs; opts may be NULL or a

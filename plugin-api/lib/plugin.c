@@ -528,20 +528,16 @@ static void script_error(void *ud, int64_t now_ms, const char *line)
                 "cannot be loaded: %s", text);
 }
 
-static void check_scripts(const char *path, const cr_load_options *lo, cr_diag *d)
+/* The IVR scripts of the response groups the load read (rgs, may be NULL). */
+static void check_scripts(const cr_rgs_config *rgs, cr_diag *d)
 {
-    cr_rgs_config *rgs = NULL;
-    cr_diag ignore;
-    cr_diag_init(&ignore);
-    if (cr_rgs_xml_load_ex(path, lo, &rgs, &ignore) == CR_OK && rgs) {
-        cr_lua_options lo = {.log = script_error, .log_ud = d};
-        cr_lua_ivr *ivr = NULL;
-        char err[256];
-        if (cr_lua_ivr_open(rgs, &lo, &ivr, err, sizeof err) == CR_OK)
-            cr_lua_ivr_close(ivr);
-    }
-    cr_rgs_config_free(rgs);
-    cr_diag_free(&ignore);
+    if (!rgs)
+        return;
+    cr_lua_options lo = {.log = script_error, .log_ud = d};
+    cr_lua_ivr *ivr = NULL;
+    char err[256];
+    if (cr_lua_ivr_open(rgs, &lo, &ivr, err, sizeof err) == CR_OK)
+        cr_lua_ivr_close(ivr);
 }
 
 static int p_check_ex(const char *path, const cr_open_options *opts, cr_result **out)
@@ -558,7 +554,8 @@ static int p_check_ex(const char *path, const cr_open_options *opts, cr_result *
     cr_schema *schema = cr_schema_new();
     checked.check_doc = schema ? cr_schema_check_doc : NULL;
     checked.check_ud = schema;
-    int rc = crp_load_ex(path, &checked, &cfg, &d);
+    cr_rgs_config *rgs = NULL;
+    int rc = crp_load_keep(path, &checked, &cfg, &rgs, &d);
     cr_schema_free(schema);
     const char *db = opts && opts->size >= offsetof(cr_open_options, db_path) + sizeof(char *)
                          ? opts->db_path
@@ -568,7 +565,7 @@ static int p_check_ex(const char *path, const cr_open_options *opts, cr_result *
         rc = CR_ECONFIG;
     if (rc == CR_OK) {
         size_t before = d.errors;
-        check_scripts(path, &lo, &d);
+        check_scripts(rgs, &d);
         if (d.errors > before)
             rc = CR_ECONFIG;
     }
@@ -601,6 +598,7 @@ static int p_check_ex(const char *path, const cr_open_options *opts, cr_result *
         }
     }
     cr_config_free(cfg);
+    cr_rgs_config_free(rgs);
     cr_diag_free(&d);
     *out = r;
     if (!r)

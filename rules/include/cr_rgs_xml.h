@@ -46,4 +46,18 @@ int cr_rgs_xml_load_ex(const char *path, const cr_load_options *opts, cr_rgs_con
  * that declare them, from the XML or a plan image): no file is read. */
 int cr_rgs_xml_load_config(const cr_config *routing, cr_rgs_config **out, cr_diag *diag);
 
+/*
+ * The response groups read during the routing load's own walk (cr_rules_load_also): give
+ * cr_rgs_xml_loader_element and the loader as `also`; then cr_rgs_xml_loader_finish resolves
+ * them (as cr_rgs_xml_load does) and frees the loader. Their diagnostics are kept aside until
+ * then and added to finish's diag in document order, so a configuration whose routing is
+ * refused reports the routing errors only, as when the groups were read afterwards.
+ * cr_rgs_xml_loader_new returns NULL when out of memory; cr_rgs_xml_loader_free(NULL) is fine.
+ */
+typedef struct cr_rgs_xml_loader cr_rgs_xml_loader;
+cr_rgs_xml_loader *cr_rgs_xml_loader_new(void);
+int cr_rgs_xml_loader_element(void *loader, void *node, const char *file, cr_diag *diag);
+int cr_rgs_xml_loader_finish(cr_rgs_xml_loader *l, cr_rgs_config **out, cr_diag *diag);
+void cr_rgs_xml_loader_free(cr_rgs_xml_loader *l);
+
 #endif

@@ -29,4 +29,11 @@ int cr_rules_load(const char *path, cr_config **out, cr_diag *diag);
 /* cr_rules_load with options (include directories); `opts` may be NULL. */
 int cr_rules_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag);
 
+/* cr_rules_load_ex that also hands each <responseGroups> element, whole, to also(also_ud, node,
+ * file, diag) as the walk meets it (before it is freed): the response-group loader reads them
+ * in the same walk (cr_rgs_xml_loader), so no file is parsed twice. A non-zero return stops
+ * the load with that code. Plan images have no elements: `also` is never called for one. */
+int cr_rules_load_also(const char *path, const cr_load_options *opts, cr_xml_element_fn also,
+                       void *also_ud, cr_config **out, cr_diag *diag);
+
 #endif
