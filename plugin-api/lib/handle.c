@@ -108,8 +108,6 @@ int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, 
     return crp_load_keep(path, opts, out, NULL, diag);
 }
 
-static int reader_enter(cr_handle *h);
-
 /* The response groups of the plan the handle decides with now: the sources it kept (the image
  * this process adopted, or what it validated; none when no file of the plan declares response
  * groups: then there are none). The file is never read again: it may have changed since, and
@@ -117,10 +115,11 @@ static int reader_enter(cr_handle *h);
 int crp_handle_rgs_load(cr_handle *h, const cr_load_options *lo, struct cr_rgs_config **out,
                         cr_diag *diag)
 {
-    /* read as it is: a process that only opens its response groups (the host's main process)
-     * starts no watcher thread for it */
-    int token = reader_enter(h);
-    const crp_snapshot *s = atomic_load(&h->cur);
+    /* through the snapshot as a decision does: a process that opens its response groups (the
+     * host's main process too) follows reloads from then on, so the image it adopted at the
+     * start is let go once a reload has published the next one */
+    int token;
+    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
     int rc =
         s ? cr_rgs_xml_load_config(s->cfg, out, diag) : cr_rgs_xml_load_ex(h->path, lo, out, diag);
     crp_snapshot_release(h, token);
