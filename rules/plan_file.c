@@ -107,30 +107,44 @@ int cr_image_map_file_ex(const char *path, unsigned flags, cr_image_map *m, char
     return map_file(path, false, (flags & CR_IMAGE_TRUSTED) != 0, m, err, errlen);
 }
 
-static int write_all(int fd, const char *p, size_t n);
+#define STAGE_PIECE ((size_t)256 << 10) /* copied, then hashed while in the cache */
 
-/* Copies n bytes of in into out (both at offset 0): in the kernel when it can. */
-static int copy_fd(int in, int out, size_t n)
+/* Copies n bytes of `in` into `out` (empty, mapped shared at p, n bytes) a piece at a time,
+ * each hashed through the mapping just after the kernel wrote it (XXH64 of everything after
+ * the checksum field, as cr_image_verify computes it) into *sum. -1 with errno on failure. */
+static int copy_hashing(int in, int out, char *p, size_t n, uint64_t *sum)
 {
-    off_t off = 0;
-    while ((size_t)off < n) {
-        ssize_t w = sendfile(out, in, &off, n - (size_t)off);
-        if (w < 0 && errno == EINTR)
+    cr_hash64 h;
+    cr_hash64_init(&h, 0);
+    bool by_read = false;
+    for (size_t at = 0; at < n;) {
+        size_t piece = n - at < STAGE_PIECE ? n - at : STAGE_PIECE;
+        ssize_t got;
+        if (!by_read) {
+            off_t off = (off_t)at;
+            got = sendfile(out, in, &off, piece);
+            if (got < 0 && (errno == EINVAL || errno == ENOSYS) && at == 0) {
+                by_read = true; /* not between these files: read into the mapping */
+                if (ftruncate(out, (off_t)n) != 0)
+                    return -1;
+                continue;
+            }
+        } else {
+            got = pread(in, p + at, piece, (off_t)at);
+        }
+        if (got < 0 && errno == EINTR)
             continue;
-        if (w < 0 && (errno == EINVAL || errno == ENOSYS) && off == 0)
-            break; /* not between these files: read and write */
-        if (w <= 0)
-            return w == 0 ? (errno = EIO, -1) : -1;
+        if (got <= 0) {
+            if (got == 0)
+                errno = EIO;
+            return -1;
+        }
+        size_t skip = at < 16 ? 16 - at : 0; /* the magic and the checksum field */
+        if ((size_t)got > skip)
+            cr_hash64_update(&h, p + at + skip, (size_t)got - skip);
+        at += (size_t)got;
     }
-    char buf[1 << 16];
-    while ((size_t)off < n) {
-        ssize_t r = pread(in, buf, sizeof buf, off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0 || write_all(out, buf, (size_t)r) != 0)
-            return r == 0 ? (errno = EIO, -1) : -1;
-        off += r;
-    }
+    *sum = cr_hash64_final(&h);
     return 0;
 }
 
@@ -153,10 +167,13 @@ int cr_image_stage(const char *path, const char *staged, cr_image_map *m, char *
     size_t n = (size_t)sb.st_size;
     int out = open(staged, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0640);
     void *p = MAP_FAILED;
-    if (out < 0 || copy_fd(in, out, n) != 0 ||
-        (p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, out, 0)) ==
-            MAP_FAILED) {
+    uint64_t sum = 0;
+    /* mapped before the copy: each piece is hashed as soon as it is written */
+    if (out < 0 || (p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, out, 0)) == MAP_FAILED ||
+        copy_hashing(in, out, p, n, &sum) != 0) {
         snprintf(err, errlen, "%s: cannot copy to %s: %s", path, staged, strerror(errno));
+        if (p != MAP_FAILED)
+            munmap(p, n);
         close(in);
         if (out >= 0) {
             close(out);
@@ -167,7 +184,13 @@ int cr_image_stage(const char *path, const char *staged, cr_image_map *m, char *
     close(in);
     close(out);
     char why[240];
-    int rc = cr_image_verify(p, n, &m->info, why, sizeof why);
+    int rc = cr_image_verify_header(p, n, &m->info, why, sizeof why);
+    if (rc == CR_OK && sum != m->info.checksum) {
+        snprintf(why, sizeof why,
+                 "damaged: checksum mismatch (header says %016llx, contents give %016llx)",
+                 (unsigned long long)m->info.checksum, (unsigned long long)sum);
+        rc = CR_EINVAL;
+    }
     if (rc == CR_OK && mprotect(p, n, PROT_READ) != 0) {
         snprintf(why, sizeof why, "cannot make the copy read-only: %s", strerror(errno));
         rc = CR_EIO;

@@ -32,6 +32,17 @@
 /* XXH64 of p[0..n). */
 uint64_t cr_image_hash64(const void *p, size_t n, uint64_t seed);
 
+/* The same over bytes given in pieces (a copy hashed as it is made): init, update for each
+ * piece in order, final gives what cr_image_hash64 gives over them all. */
+typedef struct cr_hash64 {
+    uint64_t v[4], total, seed;
+    unsigned char buf[32];
+    unsigned nbuf;
+} cr_hash64;
+void cr_hash64_init(cr_hash64 *s, uint64_t seed);
+void cr_hash64_update(cr_hash64 *s, const void *p, size_t n);
+uint64_t cr_hash64_final(const cr_hash64 *s);
+
 /* True when buf starts with the image magic (n >= CR_PLAN_MAGIC_LEN). */
 bool cr_image_has_magic(const void *buf, size_t n);
 

@@ -27,6 +27,26 @@ static void test_hash_is_xxh64(void **state)
     assert_true(cr_image_hash64(s, strlen(s), 0) == 0xFBCEA83C8A378BF1ULL);
 }
 
+/* In pieces of every size (a copy hashed as it is made) it gives the one-shot hash. */
+static void test_hash_in_pieces(void **state)
+{
+    (void)state;
+    unsigned char data[1000];
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < sizeof data; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        data[i] = (unsigned char)x;
+    }
+    for (size_t n = 0; n <= sizeof data; n += n < 70 ? 1 : 37)
+        for (size_t piece = 1; piece <= 67; piece += 5) {
+            cr_hash64 h;
+            cr_hash64_init(&h, 7);
+            for (size_t at = 0; at < n; at += piece)
+                cr_hash64_update(&h, data + at, n - at < piece ? n - at : piece);
+            assert_true(cr_hash64_final(&h) == cr_image_hash64(data, n, 7));
+        }
+}
+
 static void *image_of(const char *rel, size_t *len)
 {
     cr_config *cfg = NULL;
@@ -317,9 +337,10 @@ static void test_compiled_damage_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hash_is_xxh64),           cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_damage_refused),          cmocka_unit_test(test_adopted_round_trip),
-        cmocka_unit_test(test_compiled_damage_refused), cmocka_unit_test(test_trusted_read),
+        cmocka_unit_test(test_hash_is_xxh64),      cmocka_unit_test(test_hash_in_pieces),
+        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_damage_refused),
+        cmocka_unit_test(test_adopted_round_trip), cmocka_unit_test(test_compiled_damage_refused),
+        cmocka_unit_test(test_trusted_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
