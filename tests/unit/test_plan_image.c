@@ -164,6 +164,27 @@ static plan_section section(const unsigned char *img, int s)
     return x;
 }
 
+/* Contoso's calls decide the same with both configurations (kind, reason, attempts). */
+static void expect_same_decisions(const cr_config *x, const cr_config *y)
+{
+    static const char *const calls[][2] = {
+        {"sip:alice@contoso.com", "2065550123"},  {"sip:alice@contoso.com", "+14255550100"},
+        {"sip:alice@contoso.com", "5550123"},     {"sip:bob@contoso.com", "011441234567890"},
+        {"sip:nobody@contoso.com", "2065550123"}, {"sip:alice@contoso.com", "911"}};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        cr_decision a, b;
+        cr_route_decide(x, calls[i][0], calls[i][1], NULL, &a, NULL);
+        cr_route_decide(y, calls[i][0], calls[i][1], NULL, &b, NULL);
+        assert_int_equal(a.kind, b.kind);
+        assert_string_equal(a.reason, b.reason);
+        assert_int_equal(a.nattempts, b.nattempts);
+        for (size_t k = 0; k < a.nattempts; k++) {
+            assert_string_equal(a.attempts[k].uri, b.attempts[k].uri);
+            assert_string_equal(a.attempts[k].route->name, b.attempts[k].route->name);
+        }
+    }
+}
+
 /* A configuration adopted in place (routes filled on first use, indexes read from the image)
  * decides as the XML does and writes the very same image again. */
 static void test_adopted_round_trip(void **state)
@@ -177,22 +198,7 @@ static void test_adopted_round_trip(void **state)
     cr_diag d;
     cr_diag_init(&d);
     assert_int_equal(cr_rules_load(cr_test_src("examples/contoso/contoso.xml"), &xml, &d), CR_OK);
-    static const char *const calls[][2] = {
-        {"sip:alice@contoso.com", "2065550123"},  {"sip:alice@contoso.com", "+14255550100"},
-        {"sip:alice@contoso.com", "5550123"},     {"sip:bob@contoso.com", "011441234567890"},
-        {"sip:nobody@contoso.com", "2065550123"}, {"sip:alice@contoso.com", "911"}};
-    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
-        cr_decision a, b;
-        cr_route_decide(cfg, calls[i][0], calls[i][1], NULL, &a, NULL);
-        cr_route_decide(xml, calls[i][0], calls[i][1], NULL, &b, NULL);
-        assert_int_equal(a.kind, b.kind);
-        assert_string_equal(a.reason, b.reason);
-        assert_int_equal(a.nattempts, b.nattempts);
-        for (size_t k = 0; k < a.nattempts; k++) {
-            assert_string_equal(a.attempts[k].uri, b.attempts[k].uri);
-            assert_string_equal(a.attempts[k].route->name, b.attempts[k].route->name);
-        }
-    }
+    expect_same_decisions(cfg, xml);
     void *again = NULL;
     size_t n2 = 0;
     assert_int_equal(cr_image_build(cfg, 42, &again, &n2), CR_OK); /* its image, copied */
@@ -227,19 +233,7 @@ static void test_trusted_read(void **state)
     assert_int_equal(
         cr_image_read_ex(img, len, "x.plan", CR_IMAGE_BORROW | CR_IMAGE_TRUSTED, &b, &d), CR_OK);
     assert_int_equal(cr_config_compile(b, &d), CR_OK);
-    static const char *const calls[][2] = {{"sip:alice@contoso.com", "2065550123"},
-                                           {"sip:bob@contoso.com", "011441234567890"},
-                                           {"sip:alice@contoso.com", "5550123"}};
-    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
-        cr_decision x, y;
-        cr_route_decide(a, calls[i][0], calls[i][1], NULL, &x, NULL);
-        cr_route_decide(b, calls[i][0], calls[i][1], NULL, &y, NULL);
-        assert_int_equal(x.kind, y.kind);
-        assert_string_equal(x.reason, y.reason);
-        assert_int_equal(x.nattempts, y.nattempts);
-        for (size_t k = 0; k < x.nattempts; k++)
-            assert_string_equal(x.attempts[k].uri, y.attempts[k].uri);
-    }
+    expect_same_decisions(a, b);
     cr_config_free(a);
     cr_config_free(b);
 
