@@ -199,10 +199,13 @@ static int child_init(int rank)
         return -1;
     /* SIP workers adopt the published plan now, so that no call waits for it. Processes
      * that do not route SIP (timers, ctl, the probe, user-plan and match-maker timers) hold
-     * no plan: crl_handle() adopts one the first time such a process needs it (an RPC,
-     * a timed-out leg), and one that never routes never maps it. */
-    if (!crm_routes_sip(rank) && rank != PROC_MAIN)
+     * no plan: the copy of the main process's they were forked with is closed (else its
+     * image stays mapped after every reload), and crl_handle() adopts the published one the
+     * first time such a process needs it (an RPC, a timed-out leg). */
+    if (!crm_routes_sip(rank) && rank != PROC_MAIN) {
+        crl_forget_inherited();
         return 0;
+    }
     return crl_handle() == NULL ? -1 : 0;
 }
 

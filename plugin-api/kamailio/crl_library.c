@@ -219,6 +219,14 @@ int crl_init(int gateway_holdoff_s, int rgs_max_wait_s)
     return 0;
 }
 
+void crl_forget_inherited(void)
+{
+    if (crl_plugin && crl_own && crl_own_pid != getpid())
+        crl_plugin->close(crl_own);
+    if (crl_own_pid != getpid())
+        crl_own = NULL;
+}
+
 void crl_close(void)
 {
     if (crl_plugin && crl_own && crl_own_pid == getpid())

@@ -36,6 +36,10 @@ cr_handle *crl_handle(void);
 
 /* Closes this process's handle if it opened one (mod_destroy). */
 void crl_close(void);
+/* In a process forked from the one that opened the handle (Kamailio's main process): closes
+ * this process's copy of that handle, its plan and the image it maps. For processes that do
+ * not route: they then hold no plan (one they need later is adopted by crl_handle()). */
+void crl_forget_inherited(void);
 
 /* Copies a Kamailio str into a NUL-terminated buffer; -1 when it does not fit. */
 int crl_cstr(const str *s, char *buf, size_t len);

@@ -1017,11 +1017,12 @@ static cr_config *inherit_take(cr_handle *h, uint64_t gen, uint64_t sum)
     return cfg;
 }
 
-/* Before this process frees cfg: a plan freed is no longer offered to later children. */
+/* Before this process frees cfg: a plan freed is no longer offered to later children, nor to
+ * a handle this process opens later (a process closing the handle it was forked with). */
 static void inherit_drop(const cr_config *cfg)
 {
     pthread_mutex_lock(&inherit.lock);
-    if (inherit.cfg == cfg && inherit.pid == my_pid())
+    if (inherit.cfg == cfg)
         inherit.cfg = NULL;
     pthread_mutex_unlock(&inherit.lock);
 }
