@@ -401,6 +401,17 @@ reload_changed)
         e2e_expect_invite gwC "^sip:1${n}@"
     done
     [ "$(e2e_count gwB)" = 1 ] || e2e_fail "GW-B still received calls after the reload"
+    # every process lets the previous plan image go (a process that does not route holds
+    # none): within 5 s no Kamailio process maps an image that was unlinked
+    main=$(cat "$E2E_TMP/kamailio.pid")
+    for _ in $(seq 1 50); do
+        stale=$(for p in "$main" $(pgrep -P "$main"); do
+            grep -l 'callroute-[0-9]*-[0-9]*\.plan (deleted)' "/proc/$p/maps" 2>/dev/null || true
+        done)
+        [ -z "$stale" ] && break
+        sleep 0.1
+    done
+    [ -z "$stale" ] || e2e_fail "processes still map the image replaced by the reload: $stale"
     ;;
 
 user_simring)
