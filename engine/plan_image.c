@@ -872,6 +872,7 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     r.cfg = cr_config_new();
     if (!r.files || !r.cfg) {
         free(r.files);
+        free(r.lined);
         cr_config_free(r.cfg);
         return CR_ENOMEM;
     }
@@ -880,6 +881,7 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     r.adopt = (flags & CR_IMAGE_BORROW) && ce_pi_adoptable(&r);
     if (!presize(&r)) {
         free(r.files);
+        free(r.lined);
         cr_config_free(r.cfg);
         return CR_ENOMEM;
     }
@@ -899,6 +901,7 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     if (!r.broken && !r.oom)
         read_sources(&r);
     free(r.files);
+    free(r.lined);
     if (r.broken || r.oom) {
         if (r.broken)
             cr_diag_add(diag, CR_DIAG_ERROR, where, "plan image", "%s", r.why);

@@ -430,8 +430,8 @@ static bool read_slots(reader *r, int s, bool lines, cr_index_slot **out, size_t
         if (!slots[k].val)
             continue;
         uint32_t u = (slots[k].val - 1) & CR_USER_IX_MASK;
-        if (u >= c->nusers ||
-            (lines && ce_pi_recs(r, S_USERCX)[u * sec_fields[S_USERCX] + UC_NUMBER] == NONE)) {
+        /* the users' bit set rather than their records: slots are in hash order */
+        if (u >= c->nusers || (lines && !(r->lined[u / 64] >> (u % 64) & 1))) {
             ce_pi_broken(r, sec_names[s], k);
             return false;
         }
@@ -497,12 +497,19 @@ void ce_pi_users_lazy(reader *r)
         return;
     }
     const uint32_t *x = ce_pi_recs(r, S_USERS), *y = ce_pi_recs(r, S_USERCX);
+    if (!r->trusted && !(r->lined = calloc(n / 64 + 1, sizeof *r->lined))) {
+        r->oom = true;
+        return;
+    }
     for (size_t i = 0; i < n && !r->trusted;
-         i++, x += sec_fields[S_USERS], y += sec_fields[S_USERCX])
+         i++, x += sec_fields[S_USERS], y += sec_fields[S_USERCX]) {
         if (!user_ok(r, x, y)) {
             ce_pi_broken(r, "user", i);
             return;
         }
+        if (y[UC_NUMBER] != NONE) /* read_slots checks the line index against it */
+            r->lined[i / 64] |= (uint64_t)1 << (i % 64);
+    }
     c->route_src->urecs = ce_pi_recs(r, S_USERS);
     c->route_src->ucx = ce_pi_recs(r, S_USERCX);
     c->user_state = calloc(n + 1, sizeof *c->user_state);

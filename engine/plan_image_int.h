@@ -162,8 +162,9 @@ typedef struct reader {
     size_t nfiles;
     cr_config *cfg;
     bool broken, oom;
-    bool adopt;   /* lists final and compiled sections read in place (ce_pi_adoptable) */
-    bool trusted; /* CR_IMAGE_TRUSTED: records and compiled sections are not checked again */
+    bool adopt;      /* lists final and compiled sections read in place (ce_pi_adoptable) */
+    bool trusted;    /* CR_IMAGE_TRUSTED: records and compiled sections are not checked again */
+    uint64_t *lined; /* users with a line number, a bit each (ce_pi_users_lazy, checking) */
     struct ce_list_table *lists; /* the distinct lists, built final (adopting) */
     char why[160];
 } reader;
