@@ -19,22 +19,32 @@ int rgs_vec_push_grow(rgs_vec *v, size_t x)
     return 0;
 }
 
-void rgs_vec_remove(rgs_vec *v, size_t x)
+int rgs_svec_push_grow(rgs_svec *v, uint32_t x)
 {
-    for (size_t i = 0; i < v->n; i++)
-        if (v->v[i] == x) {
-            memmove(v->v + i, v->v + i + 1, (v->n - i - 1) * sizeof *v->v);
-            v->n--;
-            return;
-        }
+    bool inl = v->cap <= RGS_SVEC_INLINE;
+    uint32_t cap = inl ? RGS_SVEC_INLINE : v->cap;
+    if (v->n < cap) {
+        rgs_svec_items(v)[v->n++] = x;
+        return 0;
+    }
+    if (cap > UINT32_MAX / 2)
+        return -1;
+    uint32_t *p = inl ? malloc(2 * cap * sizeof *p) : realloc(v->u.heap, 2 * cap * sizeof *p);
+    if (!p)
+        return -1;
+    if (inl)
+        memcpy(p, v->u.in, v->n * sizeof *p);
+    v->u.heap = p;
+    v->cap = 2 * cap;
+    p[v->n++] = x;
+    return 0;
 }
 
-bool rgs_vec_has(const rgs_vec *v, size_t x)
+void rgs_svec_free(rgs_svec *v)
 {
-    for (size_t i = 0; i < v->n; i++)
-        if (v->v[i] == x)
-            return true;
-    return false;
+    if (v->cap > RGS_SVEC_INLINE)
+        free(v->u.heap);
+    memset(v, 0, sizeof *v);
 }
 
 /* Appends s[0..n) at buf + o, within len - 1 bytes; returns the new offset. */
@@ -121,8 +131,8 @@ void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const ch
     out(e, c, &o);
 }
 
-void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const size_t *agents,
-                    size_t n)
+void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type,
+                    const uint32_t *agents, size_t n)
 {
     if (!e->out)
         return;
@@ -131,7 +141,7 @@ void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, c
     if (!h)
         return;
     for (size_t i = 0; i < n; i++)
-        h[i] = (uint32_t)agents[i] + 1;
+        h[i] = agents[i] + 1;
     cr_rgs_output o = {.type = type, .agents = h, .nagents = n};
     out(e, c, &o);
     if (h != stackbuf)
@@ -244,7 +254,8 @@ static bool calls_grow(cr_rgs_engine *e)
 {
     if (e->ncalls < e->capcalls)
         return true;
-    size_t ncap = e->capcalls * 2;
+    /* slots are 32-bit in the ringing lists (rgs_svec) */
+    size_t ncap = e->capcalls * 2 <= UINT32_MAX ? e->capcalls * 2 : UINT32_MAX;
     rgs_call *p = ncap > e->capcalls && ncap <= SIZE_MAX / sizeof *p
                       ? realloc(e->calls, ncap * sizeof *p)
                       : NULL;
@@ -283,7 +294,7 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     }
     rgs_call *c = &e->calls[s];
     /* the slot's buffers are reused: no allocation for a call in the steady state */
-    rgs_vec tried = c->tried, ring = c->ring;
+    rgs_svec tried = c->tried, ring = c->ring;
     rgs_decline_entry *dec = c->declines;
     size_t capdec = c->capdeclines, capstr = c->capstr;
     char *str = c->str;
@@ -609,11 +620,12 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
             ivr_end(e, c);
             free(c->cont_arg);
         }
-        free(c->str), free(c->tried.v), free(c->ring.v), free(c->declines);
+        free(c->str), free(c->declines);
+        rgs_svec_free(&c->tried), rgs_svec_free(&c->ring);
     }
     if (e->agents)
         for (size_t a = 0; a < e->cfg->nagents; a++) {
-            free(e->agents[a].ringing.v);
+            rgs_svec_free(&e->agents[a].ringing);
             free(e->agents[a].groups);
             free(e->agents[a].queues);
         }

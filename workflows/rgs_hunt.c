@@ -211,7 +211,8 @@ static long next_avail(const rgs_group *rg, size_t from, size_t limit)
  * ringing for it, not in the grace period of a decline of it. */
 static bool call_may_offer(const cr_rgs_engine *e, const rgs_call *c, size_t a)
 {
-    return !rgs_vec_has(&c->tried, a) && !rgs_vec_has(&c->ring, a) && !in_grace(e, c, a);
+    return !rgs_svec_has(&c->tried, (uint32_t)a) && !rgs_svec_has(&c->ring, (uint32_t)a) &&
+           !in_grace(e, c, a);
 }
 
 /* The first position in [from, limit) that may be offered call c, or -1. */
@@ -304,9 +305,9 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
     size_t slot = (size_t)(c - e->calls);
     for (size_t i = 0; i < n; i++) {
         size_t a = cg->agents[pos[i]];
-        rgs_vec_push(&c->ring, a);
-        rgs_vec_push(&c->tried, a);
-        rgs_vec_push(&e->agents[a].ringing, slot);
+        rgs_svec_push(&c->ring, (uint32_t)a);
+        rgs_svec_push(&c->tried, (uint32_t)a);
+        rgs_svec_push(&e->agents[a].ringing, (uint32_t)slot);
         rgs_agent_sync(e, a);
         rgs_logf(e, "offered call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
     }
@@ -318,7 +319,7 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
     c->round_offers++;
     rgs_timer_cancel(e, &c->th_ring);
     c->th_ring = rgs_timer_add(e, e->now + cg->alert_time_s * 1000LL, slot, T_RING, ++c->tok_ring);
-    rgs_out_agents(e, c, CR_RGS_OUT_RING, c->ring.v, c->ring.n);
+    rgs_out_agents(e, c, CR_RGS_OUT_RING, rgs_svec_items(&c->ring), c->ring.n);
 }
 
 /* Searches the queue's groups in order from the call's position in its round; a round that
@@ -355,13 +356,14 @@ void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
 {
     if (!c->ring.n)
         return;
+    const uint32_t *ring = rgs_svec_items(&c->ring);
     if (cancel)
-        rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, c->ring.v, c->ring.n);
-    size_t slot = (size_t)(c - e->calls);
+        rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, ring, c->ring.n);
+    uint32_t slot = (uint32_t)(c - e->calls);
     for (size_t i = 0; i < c->ring.n; i++) {
-        rgs_vec_remove(&e->agents[c->ring.v[i]].ringing, slot);
-        rgs_agent_sync(e, c->ring.v[i]);
-        rgs_vec_push(&e->pending, c->ring.v[i]);
+        rgs_svec_remove(&e->agents[ring[i]].ringing, slot);
+        rgs_agent_sync(e, ring[i]);
+        rgs_vec_push(&e->pending, ring[i]);
     }
     c->ring.n = 0;
     c->tok_ring++;
@@ -372,7 +374,7 @@ void rgs_on_ring_timeout(cr_rgs_engine *e, rgs_call *c)
 {
     for (size_t i = 0; i < c->ring.n; i++)
         rgs_logf(e, "no_answer call=%s queue=\"%s\" agent=%s", c->id, qname(e, c),
-                 agent_uri(e, c->ring.v[i]));
+                 agent_uri(e, rgs_svec_items(&c->ring)[i]));
     rgs_ring_release(e, c, true);
     rgs_hunt(e, c);
 }
@@ -404,14 +406,15 @@ void rgs_on_grace(cr_rgs_engine *e, rgs_call *c)
 
 int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
 {
-    if (c->state != CS_QUEUED || !rgs_vec_has(&c->ring, a)) {
+    if (c->state != CS_QUEUED || !rgs_svec_has(&c->ring, (uint32_t)a)) {
         snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
         return CR_ESTATE;
     }
-    rgs_vec_remove(&c->ring, a);
-    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_svec_remove(&c->ring, (uint32_t)a);
+    rgs_svec_remove(&e->agents[a].ringing, (uint32_t)(c - e->calls));
     rgs_ring_release(e, c, true); /* no hunt before his ncalls++ below and its sync */
-    rgs_out_agents(e, c, CR_RGS_OUT_BRIDGE, &a, 1);
+    uint32_t a32 = (uint32_t)a;
+    rgs_out_agents(e, c, CR_RGS_OUT_BRIDGE, &a32, 1);
     int64_t wait = e->now - c->enter_ms;
     rgs_logf(e, "connected call=%s queue=\"%s\" agent=%s wait=%.3f", c->id, qname(e, c),
              agent_uri(e, a), (double)wait / 1000.0);
@@ -439,8 +442,8 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
  * stays in the round's tried list: not offered this call again in the round. */
 static void leave_offer(cr_rgs_engine *e, rgs_call *c, size_t a)
 {
-    rgs_vec_remove(&c->ring, a);
-    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_svec_remove(&c->ring, (uint32_t)a);
+    rgs_svec_remove(&e->agents[a].ringing, (uint32_t)(c - e->calls));
     rgs_agent_sync(e, a);
     rgs_vec_push(&e->pending, a);
     if (c->ring.n == 0) {
@@ -452,7 +455,7 @@ static void leave_offer(cr_rgs_engine *e, rgs_call *c, size_t a)
 
 int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
 {
-    if (c->state != CS_QUEUED || !rgs_vec_has(&c->ring, a)) {
+    if (c->state != CS_QUEUED || !rgs_svec_has(&c->ring, (uint32_t)a)) {
         snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
         return CR_ESTATE;
     }
@@ -470,7 +473,8 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
 /* Stops agent a's offer for call c alone ("cancel <a>"). */
 static void withdraw(cr_rgs_engine *e, rgs_call *c, size_t a, const char *why)
 {
-    rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, &a, 1);
+    uint32_t a32 = (uint32_t)a;
+    rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, &a32, 1);
     rgs_logf(e, "withdrawn call=%s queue=\"%s\" agent=%s reason=%s", c->id, qname(e, c),
              agent_uri(e, a), why);
     leave_offer(e, c, a);
@@ -486,7 +490,7 @@ void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
 {
     rgs_agent *ag = &e->agents[a];
     for (size_t i = 0; i < ag->ringing.n;) {
-        rgs_call *c = &e->calls[ag->ringing.v[i]];
+        rgs_call *c = &e->calls[rgs_svec_items(&ag->ringing)[i]];
         size_t g = (size_t)c->ring_group;
         const cr_rgs_group *cg = &e->cfg->groups[g];
         bool out = false;
@@ -507,7 +511,7 @@ void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
  * leaves the offer without a cancel (the branch is gone) and without a decline grace. */
 int rgs_no_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
 {
-    if (c->state != CS_QUEUED || !rgs_vec_has(&c->ring, a)) {
+    if (c->state != CS_QUEUED || !rgs_svec_has(&c->ring, (uint32_t)a)) {
         snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
         return CR_ESTATE;
     }
