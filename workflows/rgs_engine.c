@@ -510,7 +510,13 @@ void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c)
 static int build(cr_rgs_engine *e)
 {
     const cr_rgs_config *cfg = e->cfg;
-    e->agents = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->agents);
+    /* agents 64-byte aligned: each record's first line is what a sync reads */
+    size_t na = cfg->nagents ? cfg->nagents : 1;
+    if (na > SIZE_MAX / sizeof *e->agents ||
+        posix_memalign((void **)&e->agents, 64, na * sizeof *e->agents) != 0)
+        e->agents = NULL;
+    else
+        memset(e->agents, 0, na * sizeof *e->agents);
     e->groups = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->groups);
     e->queues = calloc(cfg->nqueues ? cfg->nqueues : 1, sizeof *e->queues);
     e->navail = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->navail);
@@ -537,10 +543,11 @@ static int build(cr_rgs_engine *e)
             e->agents[cfg->groups[g].agents[i]].ngroups++;
     }
     for (size_t a = 0; a < cfg->nagents; a++) {
-        e->agents[a].groups = calloc(e->agents[a].ngroups + 1, sizeof(rgs_member));
-        if (!e->agents[a].groups)
+        rgs_agent *ag = &e->agents[a];
+        ag->groups = ag->ngroups <= 1 ? &ag->one : calloc(ag->ngroups, sizeof(rgs_member));
+        if (!ag->groups)
             return CR_ENOMEM;
-        e->agents[a].ngroups = 0;
+        ag->ngroups = 0;
     }
     for (size_t g = 0; g < cfg->ngroups; g++)
         for (size_t i = 0; i < cfg->groups[g].nagents; i++) {
@@ -565,10 +572,17 @@ static int build(cr_rgs_engine *e)
                 rgs_agent *ag = &e->agents[g->agents[i]];
                 if (ag->nqueues && ag->queues[ag->nqueues - 1] == q)
                     continue;
-                size_t *p = realloc(ag->queues, (ag->nqueues + 1) * sizeof *p);
-                if (!p)
-                    return CR_ENOMEM;
-                ag->queues = p;
+                if (!ag->nqueues) {
+                    ag->queues = &ag->one_queue;
+                } else {
+                    size_t *old = ag->queues == &ag->one_queue ? NULL : ag->queues;
+                    size_t *p = realloc(old, (ag->nqueues + 1) * sizeof *p);
+                    if (!p)
+                        return CR_ENOMEM;
+                    if (!old)
+                        p[0] = ag->one_queue;
+                    ag->queues = p;
+                }
                 ag->queues[ag->nqueues++] = q;
             }
         }
@@ -625,9 +639,12 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
     }
     if (e->agents)
         for (size_t a = 0; a < e->cfg->nagents; a++) {
-            rgs_svec_free(&e->agents[a].ringing);
-            free(e->agents[a].groups);
-            free(e->agents[a].queues);
+            rgs_agent *ag = &e->agents[a];
+            rgs_svec_free(&ag->ringing);
+            if (ag->groups != &ag->one)
+                free(ag->groups);
+            if (ag->queues != &ag->one_queue)
+                free(ag->queues);
         }
     if (e->groups)
         for (size_t g = 0; g < e->cfg->ngroups; g++)

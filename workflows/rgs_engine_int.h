@@ -51,20 +51,26 @@ static inline const uint32_t *rgs_svec_citems(const rgs_svec *v)
     return v->cap > RGS_SVEC_INLINE ? v->u.heap : v->u.in;
 }
 
+/* 128 bytes, 64-byte aligned. The first line holds what rgs_agent_sync and the checks of
+ * who takes calls read: his state, his memberships (the first one inside the record: most
+ * agents have one, and a separate array cost a miss at every sync) and how many calls ring
+ * him. The second: the rest of his ringing list, idle time and queues (the only one inside
+ * the record when he has one, as most do: dispatching him then reads no other array). */
 typedef struct rgs_agent {
-    /* First: what rgs_agent_sync reads (its first cache line for most agents). */
-    int presence;
+    _Alignas(64) int presence;
     int ncalls;     /* connected calls (attendants may take several) */
     uint8_t takes;  /* RGS_TAKES_* as last synced */
     bool attendant; /* member of an attendant group */
     bool dirty;
     bool pending;       /* being dispatched (rgs_dispatch_pending) */
-    rgs_member *groups; /* memberships */
-    size_t ngroups;
+    uint32_t ngroups;   /* memberships */
+    rgs_member *groups; /* &one when he has one */
+    rgs_member one;
     rgs_svec ringing;   /* call slots ringing this agent */
     int64_t idle_since; /* engine ms: last call ended, signed in or became available */
-    size_t *queues;     /* queues that reach this agent */
+    size_t *queues;     /* queues that reach this agent: &one_queue when one */
     size_t nqueues;
+    size_t one_queue;
     uint64_t answered; /* calls answered since open */
 } rgs_agent;
 
