@@ -517,7 +517,12 @@ static int build(cr_rgs_engine *e)
         e->agents = NULL;
     else
         memset(e->agents, 0, na * sizeof *e->agents);
-    e->groups = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->groups);
+    size_t ng = cfg->ngroups ? cfg->ngroups : 1;
+    if (ng > SIZE_MAX / sizeof *e->groups ||
+        posix_memalign((void **)&e->groups, 64, ng * sizeof *e->groups) != 0)
+        e->groups = NULL;
+    else
+        memset(e->groups, 0, ng * sizeof *e->groups);
     e->queues = calloc(cfg->nqueues ? cfg->nqueues : 1, sizeof *e->queues);
     e->navail = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->navail);
     e->wfstats = calloc(cfg->nworkflows ? cfg->nworkflows : 1, sizeof *e->wfstats);
@@ -535,9 +540,19 @@ static int build(cr_rgs_engine *e)
         return CR_ENOMEM;
     /* memberships: count, then fill */
     for (size_t g = 0; g < cfg->ngroups; g++) {
-        e->groups[g].rr_last = -1;
-        if (!(e->groups[g].signed_in = calloc(cfg->groups[g].nagents + 1, sizeof(bool))) ||
-            !(e->groups[g].avail = calloc(cfg->groups[g].nagents / 64 + 1, sizeof(uint64_t))))
+        rgs_group *rg = &e->groups[g];
+        const cr_rgs_group *cg = &cfg->groups[g];
+        if (cg->nagents > UINT32_MAX)
+            return CR_ENOMEM;
+        rg->rr_last = -1;
+        rg->agents = cg->agents;
+        rg->nagents = (uint32_t)cg->nagents;
+        rg->routing = (uint8_t)cg->routing;
+        rg->formal = cg->formal;
+        rg->alert_time_s = cg->alert_time_s;
+        rg->avail =
+            cg->nagents <= 64 ? &rg->one_word : calloc(cg->nagents / 64 + 1, sizeof(uint64_t));
+        if (!(rg->signed_in = calloc(cg->nagents + 1, sizeof(bool))) || !rg->avail)
             return CR_ENOMEM;
         for (size_t i = 0; i < cfg->groups[g].nagents; i++)
             e->agents[cfg->groups[g].agents[i]].ngroups++;
@@ -647,8 +662,11 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
                 free(ag->queues);
         }
     if (e->groups)
-        for (size_t g = 0; g < e->cfg->ngroups; g++)
-            free(e->groups[g].signed_in), free(e->groups[g].avail);
+        for (size_t g = 0; g < e->cfg->ngroups; g++) {
+            free(e->groups[g].signed_in);
+            if (e->groups[g].avail != &e->groups[g].one_word)
+                free(e->groups[g].avail);
+        }
     for (size_t i = 0; i < e->ndirty_calls; i++)
         free(e->dirty_calls[i]);
     free(e->dirty_calls), free(e->dirty_agents.v), free(e->dirty_groups.v);

@@ -3,6 +3,8 @@
 #define CR_RGS_ENGINE_INT_H
 
 #include "cr_rgs.h"
+
+#include <stddef.h>
 #include "rgs_map.h"
 
 enum { P_AVAILABLE, P_BUSY, P_AWAY, P_DND, P_OFFLINE };
@@ -40,6 +42,7 @@ typedef struct rgs_svec {
         uint32_t *heap;
     } u;
 } rgs_svec;
+_Static_assert(sizeof(rgs_svec) == 24, "rgs_svec: as large as rgs_vec");
 
 static inline uint32_t *rgs_svec_items(rgs_svec *v)
 {
@@ -73,15 +76,28 @@ typedef struct rgs_agent {
     size_t one_queue;
     uint64_t answered; /* calls answered since open */
 } rgs_agent;
+_Static_assert(sizeof(rgs_agent) == 128 && offsetof(rgs_agent, ringing) + 8 <= 64,
+               "an agent's record is two lines, what a sync reads in the first");
 
+/* One cache line (64-byte aligned): what a hunt reads of a group, copied from its
+ * configuration, with its avail bits inside when it has 64 members or fewer (most groups):
+ * a hunt then reads this line and the member list, and a sync the same line, where they read
+ * the configuration's record and a separate bitset before. */
 typedef struct rgs_group {
-    bool *signed_in; /* per position (formal groups) */
     /* Bit per position: the agent there takes calls now (rgs_takes_calls), kept by
      * rgs_agent_sync at every change of what it depends on. Hunts visit these agents only. */
-    uint64_t *avail; /* (bits set: cr_rgs_engine.navail[group]) */
-    long rr_last;    /* position offered last (round robin), -1 */
+    _Alignas(64) uint64_t *avail; /* &one_word, or an array (bits set: cr_rgs_engine.navail) */
+    uint64_t one_word;
+    const size_t *agents; /* cfg->groups[g].agents */
+    uint32_t nagents;     /* cfg->groups[g].nagents */
+    uint8_t routing;      /* cr_rgs_routing */
+    bool formal;
     bool dirty;
+    long rr_last;     /* position offered last (round robin), -1 */
+    bool *signed_in;  /* per position (formal groups) */
+    int alert_time_s; /* cfg->groups[g].alert_time_s */
 } rgs_group;
+_Static_assert(sizeof(rgs_group) == 64, "a group's hot record is one cache line");
 
 typedef struct rgs_queue {
     long head, tail; /* FIFO of call slots in the queue (waiting or ringing) */

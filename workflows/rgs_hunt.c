@@ -220,7 +220,7 @@ static long next_eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, s
                           size_t limit)
 {
     const rgs_group *rg = &e->groups[g];
-    const size_t *agents = e->cfg->groups[g].agents;
+    const size_t *agents = rg->agents;
     long p = next_avail(rg, from, limit);
     while (p >= 0 && !call_may_offer(e, c, agents[p]))
         p = next_avail(rg, (size_t)p + 1, limit);
@@ -261,19 +261,19 @@ static size_t select_naive(const cr_rgs_engine *e, const rgs_call *c, size_t g, 
  * method picks exactly as a scan of all members would. */
 static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
 {
-    const cr_rgs_group *cg = &e->cfg->groups[g];
-    size_t n = cg->nagents, k = 0;
+    const rgs_group *rg = &e->groups[g];
+    size_t n = rg->nagents, k = 0;
     long p;
     if (e->naive)
         return select_naive(e, c, g, out);
     if (!e->navail[g])
         return 0;
-    switch (cg->routing) {
+    switch (rg->routing) {
     case CR_RGS_SERIAL:
         p = next_eligible(e, c, g, 0, n);
         break;
     case CR_RGS_ROUND_ROBIN: {
-        size_t start = (size_t)(e->groups[g].rr_last + 1) % n;
+        size_t start = (size_t)(rg->rr_last + 1) % n;
         p = next_eligible(e, c, g, start, n);
         if (p < 0)
             p = next_eligible(e, c, g, 0, start);
@@ -283,7 +283,7 @@ static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_
         long best = -1;
         for (p = next_eligible(e, c, g, 0, n); p >= 0; p = next_eligible(e, c, g, (size_t)p + 1, n))
             if (best < 0 ||
-                e->agents[cg->agents[p]].idle_since < e->agents[cg->agents[best]].idle_since)
+                e->agents[rg->agents[p]].idle_since < e->agents[rg->agents[best]].idle_since)
                 best = p;
         p = best;
         break;
@@ -301,24 +301,24 @@ static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_
 
 static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, size_t n)
 {
-    const cr_rgs_group *cg = &e->cfg->groups[g];
+    rgs_group *rg = &e->groups[g];
     size_t slot = (size_t)(c - e->calls);
     for (size_t i = 0; i < n; i++) {
-        size_t a = cg->agents[pos[i]];
+        size_t a = rg->agents[pos[i]];
         rgs_svec_push(&c->ring, (uint32_t)a);
         rgs_svec_push(&c->tried, (uint32_t)a);
         rgs_svec_push(&e->agents[a].ringing, (uint32_t)slot);
         rgs_agent_sync(e, a);
         rgs_logf(e, "offered call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
     }
-    if (cg->routing == CR_RGS_ROUND_ROBIN) {
-        e->groups[g].rr_last = (long)pos[n - 1];
+    if (rg->routing == CR_RGS_ROUND_ROBIN) {
+        rg->rr_last = (long)pos[n - 1];
         rgs_mark_group(e, g);
     }
     c->ring_group = (long)g;
     c->round_offers++;
     rgs_timer_cancel(e, &c->th_ring);
-    c->th_ring = rgs_timer_add(e, e->now + cg->alert_time_s * 1000LL, slot, T_RING, ++c->tok_ring);
+    c->th_ring = rgs_timer_add(e, e->now + rg->alert_time_s * 1000LL, slot, T_RING, ++c->tok_ring);
     rgs_out_agents(e, c, CR_RGS_OUT_RING, rgs_svec_items(&c->ring), c->ring.n);
 }
 
@@ -333,7 +333,7 @@ void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
             size_t g = cq->groups[c->gi];
             if (!e->naive && !e->navail[g])
                 continue; /* nobody to offer to (select_agents: 0), without reading the group */
-            size_t n = e->cfg->groups[g].nagents;
+            size_t n = e->groups[g].nagents;
             size_t stackpos[64], *pos = n <= 64 ? stackpos : malloc(n * sizeof *pos);
             if (!pos)
                 return;
