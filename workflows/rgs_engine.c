@@ -523,7 +523,12 @@ static int build(cr_rgs_engine *e)
         e->groups = NULL;
     else
         memset(e->groups, 0, ng * sizeof *e->groups);
-    e->queues = calloc(cfg->nqueues ? cfg->nqueues : 1, sizeof *e->queues);
+    size_t nq = cfg->nqueues ? cfg->nqueues : 1;
+    if (nq > SIZE_MAX / sizeof *e->queues ||
+        posix_memalign((void **)&e->queues, 64, nq * sizeof *e->queues) != 0)
+        e->queues = NULL;
+    else
+        memset(e->queues, 0, nq * sizeof *e->queues);
     e->navail = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->navail);
     e->wfstats = calloc(cfg->nworkflows ? cfg->nworkflows : 1, sizeof *e->wfstats);
     e->seen = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->seen);
@@ -578,7 +583,18 @@ static int build(cr_rgs_engine *e)
         }
     /* queues reaching each agent (each queue once per agent, in queue order) */
     for (size_t q = 0; q < cfg->nqueues; q++) {
-        e->queues[q].head = e->queues[q].tail = -1;
+        rgs_queue *rq = &e->queues[q];
+        const cr_rgs_queue *cq = &cfg->queues[q];
+        if (cq->ngroups > UINT32_MAX)
+            return CR_ENOMEM;
+        rq->head = rq->tail = -1;
+        rq->ngroups = (uint32_t)cq->ngroups;
+        rq->groups = cq->groups;
+        for (size_t j = 0; j < cq->ngroups && j < RGS_QUEUE_INLINE_GROUPS; j++)
+            rq->g2[j] = (uint32_t)cq->groups[j]; /* (< ngroups, which is a size_t of groups) */
+        rq->timeout_s = cq->timeout_s;
+        rq->overflow_calls = cq->overflow_calls;
+        rq->overflow_oldest = cq->overflow_oldest;
         for (size_t j = 0; j < cfg->queues[q].ngroups; j++) {
             const cr_rgs_group *g = &cfg->groups[cfg->queues[q].groups[j]];
             if (g->nagents)

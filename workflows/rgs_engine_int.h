@@ -99,13 +99,33 @@ typedef struct rgs_group {
 } rgs_group;
 _Static_assert(sizeof(rgs_group) == 64, "a group's hot record is one cache line");
 
+/* 128 bytes, 64-byte aligned. The first line is what entering the queue, hunting its calls
+ * and dispatching to it read: its FIFO and, copied from the configuration, its groups (the
+ * first two inside the record), timeout and overflow limit; the second its counters. */
+#define RGS_QUEUE_INLINE_GROUPS 2
 typedef struct rgs_queue {
-    long head, tail; /* FIFO of call slots in the queue (waiting or ringing) */
+    _Alignas(64) long head; /* FIFO of call slots in the queue (waiting or ringing) */
+    long tail;
     size_t count;
+    uint32_t ngroups; /* cfg->queues[q].ngroups */
     bool has_agents;
-    uint64_t entered, answered, abandoned, timeouts, overflows;
+    bool overflow_oldest;                 /* cfg->queues[q].overflow_oldest */
+    int timeout_s;                        /* cfg->queues[q].timeout_s */
+    int overflow_calls;                   /* cfg->queues[q].overflow_calls */
+    uint32_t g2[RGS_QUEUE_INLINE_GROUPS]; /* its groups, when it has this many or fewer */
+    const size_t *groups;                 /* cfg->queues[q].groups (when it has more) */
+    uint64_t entered;
+    uint64_t answered, abandoned, timeouts, overflows;
     int64_t answered_wait, longest_wait;
 } rgs_queue;
+_Static_assert(sizeof(rgs_queue) == 128 && offsetof(rgs_queue, answered) == 64,
+               "a queue's hot fields fill its first line");
+
+/* The j-th group of queue q (in search order). */
+static inline size_t rgs_queue_group(const rgs_queue *q, size_t j)
+{
+    return q->ngroups <= RGS_QUEUE_INLINE_GROUPS ? q->g2[j] : q->groups[j];
+}
 
 typedef enum { CS_FREE, CS_PROMPT, CS_IVR, CS_QUEUED, CS_CONNECTED } rgs_call_state;
 /* What happens when the prompt being played is done. */

@@ -78,10 +78,9 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
         rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
         c->answered = true;
     }
-    const cr_rgs_queue *cq = &e->cfg->queues[qi];
     rgs_queue *q = &e->queues[qi];
     if (!q->has_agents) {
-        rgs_logf(e, "no_agents call=%s queue=\"%s\"", c->id, cq->name);
+        rgs_logf(e, "no_agents call=%s queue=\"%s\"", c->id, e->cfg->queues[qi].name);
         rgs_out_hangup_code(e, c, CR_RGS_HANGUP_NO_AGENTS);
         rgs_call_delete(e, c);
         return;
@@ -95,14 +94,15 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
     queue_append(e, c);
     q->entered++;
     rgs_mark_call(e, c);
-    rgs_logf(e, "enter call=%s queue=\"%s\"", c->id, cq->name);
-    if (cq->timeout_s > 0) {
+    rgs_logf(e, "enter call=%s queue=\"%s\"", c->id, e->cfg->queues[qi].name);
+    if (q->timeout_s > 0) {
         rgs_timer_cancel(e, &c->th_timeout);
-        c->th_timeout = rgs_timer_add(e, e->now + cq->timeout_s * 1000LL, (size_t)(c - e->calls),
+        c->th_timeout = rgs_timer_add(e, e->now + q->timeout_s * 1000LL, (size_t)(c - e->calls),
                                       T_TIMEOUT, ++c->tok_timeout);
     }
-    if (cq->overflow_calls >= 0 && q->count > (size_t)cq->overflow_calls) {
-        rgs_call *v = cq->overflow_oldest ? &e->calls[q->head] : c;
+    if (q->overflow_calls >= 0 && q->count > (size_t)q->overflow_calls) {
+        const cr_rgs_queue *cq = &e->cfg->queues[qi];
+        rgs_call *v = q->overflow_oldest ? &e->calls[q->head] : c;
         rgs_logf(e, "overflow call=%s queue=\"%s\"", v->id, cq->name);
         q->overflows++;
         e->wfstats[v->wf].overflowed++;
@@ -327,10 +327,10 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
  * waiting on hold until an agent becomes free. */
 void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
 {
-    const cr_rgs_queue *cq = &e->cfg->queues[c->queue];
+    const rgs_queue *q = &e->queues[c->queue];
     for (int pass = 0; pass < 2; pass++) {
-        for (; c->gi < cq->ngroups; c->gi++) {
-            size_t g = cq->groups[c->gi];
+        for (; c->gi < q->ngroups; c->gi++) {
+            size_t g = rgs_queue_group(q, c->gi);
             if (!e->naive && !e->navail[g])
                 continue; /* nobody to offer to (select_agents: 0), without reading the group */
             size_t n = e->groups[g].nagents;
@@ -550,9 +550,10 @@ static bool offerable(const cr_rgs_engine *e, size_t a)
 static bool staffed(const cr_rgs_engine *e, size_t q)
 {
     const cr_rgs_queue *cq = &e->cfg->queues[q];
-    for (size_t j = 0; j < cq->ngroups; j++) {
+    const rgs_queue *rq = &e->queues[q];
+    for (size_t j = 0; j < rq->ngroups; j++) {
         if (!e->naive) {
-            if (e->navail[cq->groups[j]])
+            if (e->navail[rgs_queue_group(rq, j)])
                 return true;
             continue;
         }
