@@ -530,14 +530,33 @@ static int build(cr_rgs_engine *e)
     else
         memset(e->queues, 0, nq * sizeof *e->queues);
     e->navail = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->navail);
-    e->wfstats = calloc(cfg->nworkflows ? cfg->nworkflows : 1, sizeof *e->wfstats);
+    size_t nw = cfg->nworkflows ? cfg->nworkflows : 1;
+    if (nw > SIZE_MAX / sizeof *e->wfstats ||
+        posix_memalign((void **)&e->wfstats, 64, nw * sizeof *e->wfstats) != 0)
+        e->wfstats = NULL;
+    else
+        memset(e->wfstats, 0, nw * sizeof *e->wfstats);
+    if (nw > SIZE_MAX / sizeof *e->wfs ||
+        posix_memalign((void **)&e->wfs, 64, nw * sizeof *e->wfs) != 0)
+        e->wfs = NULL;
+    for (size_t w = 0; e->wfs && w < cfg->nworkflows; w++) {
+        const cr_rgs_workflow *cw = &cfg->workflows[w];
+        e->wfs[w] = (rgs_wf){.welcome = cw->welcome,
+                             .moh = cw->moh,
+                             .queue = cw->queue,
+                             .hours = cw->hours,
+                             .holidays = cw->holidays,
+                             .tz = cw->tz,
+                             .type = (uint8_t)cw->type,
+                             .active = cw->active};
+    }
     e->seen = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->seen);
     /* call slots pre-sized for a call per agent (pages are touched when first used), so that
      * the array is not copied doubling by doubling while calls come in */
     e->capcalls = cfg->nagents > 64 ? cfg->nagents : 64;
     e->calls = malloc(e->capcalls * sizeof *e->calls);
-    if (!e->agents || !e->groups || !e->queues || !e->navail || !e->wfstats || !e->seen ||
-        !e->calls)
+    if (!e->agents || !e->groups || !e->queues || !e->navail || !e->wfstats || !e->wfs ||
+        !e->seen || !e->calls)
         return CR_ENOMEM;
     /* the call maps too: no rehash of every call in one event until there are more calls */
     if (rgs_map_reserve(&e->call_ids, e->capcalls) < 0 ||
@@ -691,7 +710,7 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
     rgs_timer_free(e);
     rgs_map_free(&e->call_ids);
     rgs_hmap_free(&e->call_handles);
-    free(e->wfstats), free(e->seen);
+    free(e->wfstats), free(e->wfs), free(e->seen);
     free(e);
 }
 

@@ -196,6 +196,17 @@ typedef struct rgs_hent {
 /* Heap index of the root (the entries before it are unused; see rgs_timer.c). */
 #define RGS_HEAP_ROOT 3
 
+/* What a call's arrival and its queue entry read of its workflow, copied from the
+ * configuration (whose record spans three cache lines) into one line beside its counters. */
+typedef struct rgs_wf {
+    _Alignas(64) const char *welcome; /* NULL when none */
+    const char *moh;                  /* NULL when none */
+    long queue, hours, holidays, tz;
+    uint8_t type; /* cr_rgs_workflow_type */
+    bool active;
+} rgs_wf;
+_Static_assert(sizeof(rgs_wf) == 64, "a workflow's hot record is one cache line");
+
 typedef struct rgs_store rgs_store;
 
 struct cr_rgs_engine {
@@ -211,7 +222,9 @@ struct cr_rgs_engine {
     rgs_map call_ids;
     rgs_hmap call_handles;
     uint64_t next_handle;           /* for calls the host gives no handle */
-    cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow */
+    cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow, each a
+                                       line (64-byte aligned) */
+    rgs_wf *wfs;                    /* per workflow */
     uint32_t *seen, seen_gen;       /* per agent, for counting distinct agents */
     rgs_hent *heap;                 /* 64-byte aligned, root at RGS_HEAP_ROOT */
     size_t nheap, capheap;          /* entries in the heap; capacity of the array */
@@ -359,6 +372,10 @@ void rgs_timer_drop_dead(cr_rgs_engine *e);
 /* Tests: gives the live timers orders by rank (done before the 32-bit order wraps). */
 void rgs_timer_renumber(cr_rgs_engine *e);
 void rgs_timer_free(cr_rgs_engine *e);
+
+/* rgs_tz.c: cr_rgs_workflow_state from the workflow's zone, holidays and hours indexes. */
+cr_rgs_open_state rgs_open_state(const cr_rgs_config *cfg, long tz, long holidays, long hours,
+                                 int64_t unix_ms);
 
 /* rgs_input.c */
 void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c);

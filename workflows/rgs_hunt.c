@@ -113,7 +113,7 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
             return;
     }
     if (!c->on_moh) {
-        const char *moh = e->cfg->workflows[c->wf].moh;
+        const char *moh = e->wfs[c->wf].moh;
         rgs_out(e, c, CR_RGS_OUT_MOH, moh ? moh : "default");
         c->on_moh = true;
     }
