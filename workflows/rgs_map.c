@@ -214,18 +214,12 @@ void rgs_map_del_hashed(rgs_map *m, const char *key, uint64_t h)
 
 /* ---- uint64 keys ---------------------------------------------------------------------------- */
 
-/* Every bit but the low four is mixed; those four are kept, so sixteen keys that differ only
- * there (handles a host numbers in sequence: the bench, or Kamailio's label within one
- * transaction bucket) share a block of four cache lines instead of one line each. The
- * calls alive at once then fill the lines they touch (a quarter of the table's bytes at its
- * usual load) rather than one line per call; keys that differ elsewhere scatter as before. */
 static uint64_t hash_u64(uint64_t k)
 {
-    uint64_t h = k >> 4;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return (h << 4) | (k & 15);
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return k;
 }
 
 void rgs_hmap_free(rgs_hmap *m)
