@@ -19,22 +19,32 @@ int rgs_vec_push_grow(rgs_vec *v, size_t x)
     return 0;
 }
 
-void rgs_vec_remove(rgs_vec *v, size_t x)
+int rgs_svec_push_grow(rgs_svec *v, uint32_t x)
 {
-    for (size_t i = 0; i < v->n; i++)
-        if (v->v[i] == x) {
-            memmove(v->v + i, v->v + i + 1, (v->n - i - 1) * sizeof *v->v);
-            v->n--;
-            return;
-        }
+    bool inl = v->cap <= RGS_SVEC_INLINE;
+    uint32_t cap = inl ? RGS_SVEC_INLINE : v->cap;
+    if (v->n < cap) {
+        rgs_svec_items(v)[v->n++] = x;
+        return 0;
+    }
+    if (cap > UINT32_MAX / 2)
+        return -1;
+    uint32_t *p = inl ? malloc(2 * cap * sizeof *p) : realloc(v->u.heap, 2 * cap * sizeof *p);
+    if (!p)
+        return -1;
+    if (inl)
+        memcpy(p, v->u.in, v->n * sizeof *p);
+    v->u.heap = p;
+    v->cap = 2 * cap;
+    p[v->n++] = x;
+    return 0;
 }
 
-bool rgs_vec_has(const rgs_vec *v, size_t x)
+void rgs_svec_free(rgs_svec *v)
 {
-    for (size_t i = 0; i < v->n; i++)
-        if (v->v[i] == x)
-            return true;
-    return false;
+    if (v->cap > RGS_SVEC_INLINE)
+        free(v->u.heap);
+    memset(v, 0, sizeof *v);
 }
 
 /* Appends s[0..n) at buf + o, within len - 1 bytes; returns the new offset. */
@@ -121,8 +131,8 @@ void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const ch
     out(e, c, &o);
 }
 
-void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const size_t *agents,
-                    size_t n)
+void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type,
+                    const uint32_t *agents, size_t n)
 {
     if (!e->out)
         return;
@@ -131,7 +141,7 @@ void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, c
     if (!h)
         return;
     for (size_t i = 0; i < n; i++)
-        h[i] = (uint32_t)agents[i] + 1;
+        h[i] = agents[i] + 1;
     cr_rgs_output o = {.type = type, .agents = h, .nagents = n};
     out(e, c, &o);
     if (h != stackbuf)
@@ -244,7 +254,8 @@ static bool calls_grow(cr_rgs_engine *e)
 {
     if (e->ncalls < e->capcalls)
         return true;
-    size_t ncap = e->capcalls * 2;
+    /* slots are 32-bit in the ringing lists (rgs_svec) */
+    size_t ncap = e->capcalls * 2 <= UINT32_MAX ? e->capcalls * 2 : UINT32_MAX;
     rgs_call *p = ncap > e->capcalls && ncap <= SIZE_MAX / sizeof *p
                       ? realloc(e->calls, ncap * sizeof *p)
                       : NULL;
@@ -283,7 +294,7 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     }
     rgs_call *c = &e->calls[s];
     /* the slot's buffers are reused: no allocation for a call in the steady state */
-    rgs_vec tried = c->tried, ring = c->ring;
+    rgs_svec tried = c->tried, ring = c->ring;
     rgs_decline_entry *dec = c->declines;
     size_t capdec = c->capdeclines, capstr = c->capstr;
     char *str = c->str;
@@ -499,18 +510,53 @@ void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c)
 static int build(cr_rgs_engine *e)
 {
     const cr_rgs_config *cfg = e->cfg;
-    e->agents = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->agents);
-    e->groups = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->groups);
-    e->queues = calloc(cfg->nqueues ? cfg->nqueues : 1, sizeof *e->queues);
+    /* agents 64-byte aligned: each record's first line is what a sync reads */
+    size_t na = cfg->nagents ? cfg->nagents : 1;
+    if (na > SIZE_MAX / sizeof *e->agents ||
+        posix_memalign((void **)&e->agents, 64, na * sizeof *e->agents) != 0)
+        e->agents = NULL;
+    else
+        memset(e->agents, 0, na * sizeof *e->agents);
+    size_t ng = cfg->ngroups ? cfg->ngroups : 1;
+    if (ng > SIZE_MAX / sizeof *e->groups ||
+        posix_memalign((void **)&e->groups, 64, ng * sizeof *e->groups) != 0)
+        e->groups = NULL;
+    else
+        memset(e->groups, 0, ng * sizeof *e->groups);
+    size_t nq = cfg->nqueues ? cfg->nqueues : 1;
+    if (nq > SIZE_MAX / sizeof *e->queues ||
+        posix_memalign((void **)&e->queues, 64, nq * sizeof *e->queues) != 0)
+        e->queues = NULL;
+    else
+        memset(e->queues, 0, nq * sizeof *e->queues);
     e->navail = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->navail);
-    e->wfstats = calloc(cfg->nworkflows ? cfg->nworkflows : 1, sizeof *e->wfstats);
+    size_t nw = cfg->nworkflows ? cfg->nworkflows : 1;
+    if (nw > SIZE_MAX / sizeof *e->wfstats ||
+        posix_memalign((void **)&e->wfstats, 64, nw * sizeof *e->wfstats) != 0)
+        e->wfstats = NULL;
+    else
+        memset(e->wfstats, 0, nw * sizeof *e->wfstats);
+    if (nw > SIZE_MAX / sizeof *e->wfs ||
+        posix_memalign((void **)&e->wfs, 64, nw * sizeof *e->wfs) != 0)
+        e->wfs = NULL;
+    for (size_t w = 0; e->wfs && w < cfg->nworkflows; w++) {
+        const cr_rgs_workflow *cw = &cfg->workflows[w];
+        e->wfs[w] = (rgs_wf){.welcome = cw->welcome,
+                             .moh = cw->moh,
+                             .queue = cw->queue,
+                             .hours = cw->hours,
+                             .holidays = cw->holidays,
+                             .tz = cw->tz,
+                             .type = (uint8_t)cw->type,
+                             .active = cw->active};
+    }
     e->seen = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->seen);
     /* call slots pre-sized for a call per agent (pages are touched when first used), so that
      * the array is not copied doubling by doubling while calls come in */
     e->capcalls = cfg->nagents > 64 ? cfg->nagents : 64;
     e->calls = malloc(e->capcalls * sizeof *e->calls);
-    if (!e->agents || !e->groups || !e->queues || !e->navail || !e->wfstats || !e->seen ||
-        !e->calls)
+    if (!e->agents || !e->groups || !e->queues || !e->navail || !e->wfstats || !e->wfs ||
+        !e->seen || !e->calls)
         return CR_ENOMEM;
     /* the call maps too: no rehash of every call in one event until there are more calls */
     if (rgs_map_reserve(&e->call_ids, e->capcalls) < 0 ||
@@ -518,18 +564,29 @@ static int build(cr_rgs_engine *e)
         return CR_ENOMEM;
     /* memberships: count, then fill */
     for (size_t g = 0; g < cfg->ngroups; g++) {
-        e->groups[g].rr_last = -1;
-        if (!(e->groups[g].signed_in = calloc(cfg->groups[g].nagents + 1, sizeof(bool))) ||
-            !(e->groups[g].avail = calloc(cfg->groups[g].nagents / 64 + 1, sizeof(uint64_t))))
+        rgs_group *rg = &e->groups[g];
+        const cr_rgs_group *cg = &cfg->groups[g];
+        if (cg->nagents > UINT32_MAX)
+            return CR_ENOMEM;
+        rg->rr_last = -1;
+        rg->agents = cg->agents;
+        rg->nagents = (uint32_t)cg->nagents;
+        rg->routing = (uint8_t)cg->routing;
+        rg->formal = cg->formal;
+        rg->alert_time_s = cg->alert_time_s;
+        rg->avail =
+            cg->nagents <= 64 ? &rg->one_word : calloc(cg->nagents / 64 + 1, sizeof(uint64_t));
+        if (!(rg->signed_in = calloc(cg->nagents + 1, sizeof(bool))) || !rg->avail)
             return CR_ENOMEM;
         for (size_t i = 0; i < cfg->groups[g].nagents; i++)
             e->agents[cfg->groups[g].agents[i]].ngroups++;
     }
     for (size_t a = 0; a < cfg->nagents; a++) {
-        e->agents[a].groups = calloc(e->agents[a].ngroups + 1, sizeof(rgs_member));
-        if (!e->agents[a].groups)
+        rgs_agent *ag = &e->agents[a];
+        ag->groups = ag->ngroups <= 1 ? &ag->one : calloc(ag->ngroups, sizeof(rgs_member));
+        if (!ag->groups)
             return CR_ENOMEM;
-        e->agents[a].ngroups = 0;
+        ag->ngroups = 0;
     }
     for (size_t g = 0; g < cfg->ngroups; g++)
         for (size_t i = 0; i < cfg->groups[g].nagents; i++) {
@@ -545,7 +602,18 @@ static int build(cr_rgs_engine *e)
         }
     /* queues reaching each agent (each queue once per agent, in queue order) */
     for (size_t q = 0; q < cfg->nqueues; q++) {
-        e->queues[q].head = e->queues[q].tail = -1;
+        rgs_queue *rq = &e->queues[q];
+        const cr_rgs_queue *cq = &cfg->queues[q];
+        if (cq->ngroups > UINT32_MAX)
+            return CR_ENOMEM;
+        rq->head = rq->tail = -1;
+        rq->ngroups = (uint32_t)cq->ngroups;
+        rq->groups = cq->groups;
+        for (size_t j = 0; j < cq->ngroups && j < RGS_QUEUE_INLINE_GROUPS; j++)
+            rq->g2[j] = (uint32_t)cq->groups[j]; /* (< ngroups, which is a size_t of groups) */
+        rq->timeout_s = cq->timeout_s;
+        rq->overflow_calls = cq->overflow_calls;
+        rq->overflow_oldest = cq->overflow_oldest;
         for (size_t j = 0; j < cfg->queues[q].ngroups; j++) {
             const cr_rgs_group *g = &cfg->groups[cfg->queues[q].groups[j]];
             if (g->nagents)
@@ -554,10 +622,17 @@ static int build(cr_rgs_engine *e)
                 rgs_agent *ag = &e->agents[g->agents[i]];
                 if (ag->nqueues && ag->queues[ag->nqueues - 1] == q)
                     continue;
-                size_t *p = realloc(ag->queues, (ag->nqueues + 1) * sizeof *p);
-                if (!p)
-                    return CR_ENOMEM;
-                ag->queues = p;
+                if (!ag->nqueues) {
+                    ag->queues = &ag->one_queue;
+                } else {
+                    size_t *old = ag->queues == &ag->one_queue ? NULL : ag->queues;
+                    size_t *p = realloc(old, (ag->nqueues + 1) * sizeof *p);
+                    if (!p)
+                        return CR_ENOMEM;
+                    if (!old)
+                        p[0] = ag->one_queue;
+                    ag->queues = p;
+                }
                 ag->queues[ag->nqueues++] = q;
             }
         }
@@ -609,17 +684,24 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
             ivr_end(e, c);
             free(c->cont_arg);
         }
-        free(c->str), free(c->tried.v), free(c->ring.v), free(c->declines);
+        free(c->str), free(c->declines);
+        rgs_svec_free(&c->tried), rgs_svec_free(&c->ring);
     }
     if (e->agents)
         for (size_t a = 0; a < e->cfg->nagents; a++) {
-            free(e->agents[a].ringing.v);
-            free(e->agents[a].groups);
-            free(e->agents[a].queues);
+            rgs_agent *ag = &e->agents[a];
+            rgs_svec_free(&ag->ringing);
+            if (ag->groups != &ag->one)
+                free(ag->groups);
+            if (ag->queues != &ag->one_queue)
+                free(ag->queues);
         }
     if (e->groups)
-        for (size_t g = 0; g < e->cfg->ngroups; g++)
-            free(e->groups[g].signed_in), free(e->groups[g].avail);
+        for (size_t g = 0; g < e->cfg->ngroups; g++) {
+            free(e->groups[g].signed_in);
+            if (e->groups[g].avail != &e->groups[g].one_word)
+                free(e->groups[g].avail);
+        }
     for (size_t i = 0; i < e->ndirty_calls; i++)
         free(e->dirty_calls[i]);
     free(e->dirty_calls), free(e->dirty_agents.v), free(e->dirty_groups.v);
@@ -628,7 +710,7 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
     rgs_timer_free(e);
     rgs_map_free(&e->call_ids);
     rgs_hmap_free(&e->call_handles);
-    free(e->wfstats), free(e->seen);
+    free(e->wfstats), free(e->wfs), free(e->seen);
     free(e);
 }
 

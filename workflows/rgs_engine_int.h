@@ -3,6 +3,8 @@
 #define CR_RGS_ENGINE_INT_H
 
 #include "cr_rgs.h"
+
+#include <stddef.h>
 #include "rgs_map.h"
 
 enum { P_AVAILABLE, P_BUSY, P_AWAY, P_DND, P_OFFLINE };
@@ -28,39 +30,102 @@ typedef struct rgs_vec {
     size_t n, cap;
 } rgs_vec;
 
+/* A short list of 32-bit indexes (agents ringing for a call, calls ringing an agent, agents
+ * tried in a round), kept inside the record that owns it while it holds RGS_SVEC_INLINE
+ * items or fewer: most hold 0 to 2, and reading them then costs no miss beyond the record's
+ * own line (as a separate allocation, every check and removal did). 24 bytes, as rgs_vec. */
+#define RGS_SVEC_INLINE 4
+typedef struct rgs_svec {
+    uint32_t n, cap; /* cap <= RGS_SVEC_INLINE: the items are in `in` */
+    union {
+        uint32_t in[RGS_SVEC_INLINE];
+        uint32_t *heap;
+    } u;
+} rgs_svec;
+_Static_assert(sizeof(rgs_svec) == 24, "rgs_svec: as large as rgs_vec");
+
+static inline uint32_t *rgs_svec_items(rgs_svec *v)
+{
+    return v->cap > RGS_SVEC_INLINE ? v->u.heap : v->u.in;
+}
+
+static inline const uint32_t *rgs_svec_citems(const rgs_svec *v)
+{
+    return v->cap > RGS_SVEC_INLINE ? v->u.heap : v->u.in;
+}
+
+/* 128 bytes, 64-byte aligned. The first line holds what rgs_agent_sync and the checks of
+ * who takes calls read: his state, his memberships (the first one inside the record: most
+ * agents have one, and a separate array cost a miss at every sync) and how many calls ring
+ * him. The second: the rest of his ringing list, idle time and queues (the only one inside
+ * the record when he has one, as most do: dispatching him then reads no other array). */
 typedef struct rgs_agent {
-    /* First: what rgs_agent_sync reads (its first cache line for most agents). */
-    int presence;
+    _Alignas(64) int presence;
     int ncalls;     /* connected calls (attendants may take several) */
     uint8_t takes;  /* RGS_TAKES_* as last synced */
     bool attendant; /* member of an attendant group */
     bool dirty;
     bool pending;       /* being dispatched (rgs_dispatch_pending) */
-    rgs_member *groups; /* memberships */
-    size_t ngroups;
-    rgs_vec ringing;    /* call slots ringing this agent */
+    uint32_t ngroups;   /* memberships */
+    rgs_member *groups; /* &one when he has one */
+    rgs_member one;
+    rgs_svec ringing;   /* call slots ringing this agent */
     int64_t idle_since; /* engine ms: last call ended, signed in or became available */
-    size_t *queues;     /* queues that reach this agent */
+    size_t *queues;     /* queues that reach this agent: &one_queue when one */
     size_t nqueues;
+    size_t one_queue;
     uint64_t answered; /* calls answered since open */
 } rgs_agent;
+_Static_assert(sizeof(rgs_agent) == 128 && offsetof(rgs_agent, ringing) + 8 <= 64,
+               "an agent's record is two lines, what a sync reads in the first");
 
+/* One cache line (64-byte aligned): what a hunt reads of a group, copied from its
+ * configuration, with its avail bits inside when it has 64 members or fewer (most groups):
+ * a hunt then reads this line and the member list, and a sync the same line, where they read
+ * the configuration's record and a separate bitset before. */
 typedef struct rgs_group {
-    bool *signed_in; /* per position (formal groups) */
     /* Bit per position: the agent there takes calls now (rgs_takes_calls), kept by
      * rgs_agent_sync at every change of what it depends on. Hunts visit these agents only. */
-    uint64_t *avail; /* (bits set: cr_rgs_engine.navail[group]) */
-    long rr_last;    /* position offered last (round robin), -1 */
+    _Alignas(64) uint64_t *avail; /* &one_word, or an array (bits set: cr_rgs_engine.navail) */
+    uint64_t one_word;
+    const size_t *agents; /* cfg->groups[g].agents */
+    uint32_t nagents;     /* cfg->groups[g].nagents */
+    uint8_t routing;      /* cr_rgs_routing */
+    bool formal;
     bool dirty;
+    long rr_last;     /* position offered last (round robin), -1 */
+    bool *signed_in;  /* per position (formal groups) */
+    int alert_time_s; /* cfg->groups[g].alert_time_s */
 } rgs_group;
+_Static_assert(sizeof(rgs_group) == 64, "a group's hot record is one cache line");
 
+/* 128 bytes, 64-byte aligned. The first line is what entering the queue, hunting its calls
+ * and dispatching to it read: its FIFO and, copied from the configuration, its groups (the
+ * first two inside the record), timeout and overflow limit; the second its counters. */
+#define RGS_QUEUE_INLINE_GROUPS 2
 typedef struct rgs_queue {
-    long head, tail; /* FIFO of call slots in the queue (waiting or ringing) */
+    _Alignas(64) long head; /* FIFO of call slots in the queue (waiting or ringing) */
+    long tail;
     size_t count;
+    uint32_t ngroups; /* cfg->queues[q].ngroups */
     bool has_agents;
-    uint64_t entered, answered, abandoned, timeouts, overflows;
+    bool overflow_oldest;                 /* cfg->queues[q].overflow_oldest */
+    int timeout_s;                        /* cfg->queues[q].timeout_s */
+    int overflow_calls;                   /* cfg->queues[q].overflow_calls */
+    uint32_t g2[RGS_QUEUE_INLINE_GROUPS]; /* its groups, when it has this many or fewer */
+    const size_t *groups;                 /* cfg->queues[q].groups (when it has more) */
+    uint64_t entered;
+    uint64_t answered, abandoned, timeouts, overflows;
     int64_t answered_wait, longest_wait;
 } rgs_queue;
+_Static_assert(sizeof(rgs_queue) == 128 && offsetof(rgs_queue, answered) == 64,
+               "a queue's hot fields fill its first line");
+
+/* The j-th group of queue q (in search order). */
+static inline size_t rgs_queue_group(const rgs_queue *q, size_t j)
+{
+    return q->ngroups <= RGS_QUEUE_INLINE_GROUPS ? q->g2[j] : q->groups[j];
+}
 
 typedef enum { CS_FREE, CS_PROMPT, CS_IVR, CS_QUEUED, CS_CONNECTED } rgs_call_state;
 /* What happens when the prompt being played is done. */
@@ -78,7 +143,7 @@ typedef struct rgs_call {
     uint64_t serial; /* incarnation of the slot, for timers */
     long qprev, qnext;
     uint64_t seq;
-    rgs_vec ring; /* agents ringing now */
+    rgs_svec ring; /* agents ringing now */
     uint32_t tok_ring, tok_timeout, tok_ivr;
     uint32_t th_ring, th_timeout, th_ivr; /* handles of those timers in the heap, 0 = none */
     uint64_t handle;                      /* the host's (or engine's) handle */
@@ -96,7 +161,7 @@ typedef struct rgs_call {
     int64_t enter_ms;
     size_t gi;        /* group of the queue being searched in this round */
     int round_offers; /* offers made in this round */
-    rgs_vec tried;    /* agents offered in this round */
+    rgs_svec tried;   /* agents offered in this round */
     long ring_group;
     rgs_decline_entry *declines;
     size_t ndeclines, capdeclines;
@@ -131,6 +196,17 @@ typedef struct rgs_hent {
 /* Heap index of the root (the entries before it are unused; see rgs_timer.c). */
 #define RGS_HEAP_ROOT 3
 
+/* What a call's arrival and its queue entry read of its workflow, copied from the
+ * configuration (whose record spans three cache lines) into one line beside its counters. */
+typedef struct rgs_wf {
+    _Alignas(64) const char *welcome; /* NULL when none */
+    const char *moh;                  /* NULL when none */
+    long queue, hours, holidays, tz;
+    uint8_t type; /* cr_rgs_workflow_type */
+    bool active;
+} rgs_wf;
+_Static_assert(sizeof(rgs_wf) == 64, "a workflow's hot record is one cache line");
+
 typedef struct rgs_store rgs_store;
 
 struct cr_rgs_engine {
@@ -146,7 +222,9 @@ struct cr_rgs_engine {
     rgs_map call_ids;
     rgs_hmap call_handles;
     uint64_t next_handle;           /* for calls the host gives no handle */
-    cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow */
+    cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow, each a
+                                       line (64-byte aligned) */
+    rgs_wf *wfs;                    /* per workflow */
     uint32_t *seen, seen_gen;       /* per agent, for counting distinct agents */
     rgs_hent *heap;                 /* 64-byte aligned, root at RGS_HEAP_ROOT */
     size_t nheap, capheap;          /* entries in the heap; capacity of the array */
@@ -170,8 +248,8 @@ struct cr_rgs_engine {
 /* rgs_engine.c */
 /* Actions: `arg` may be NULL (""); agents are indexes, passed as handles. */
 void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const char *arg);
-void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const size_t *agents,
-                    size_t n);
+void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type,
+                    const uint32_t *agents, size_t n);
 /* Hang-up with a reason given as text (mapped to its code; unknown text = IVR). */
 void rgs_out_hangup(cr_rgs_engine *e, const rgs_call *c, const char *reason);
 /* Hang-up with a reason code (not CR_RGS_HANGUP_IVR): its name is the text. */
@@ -221,8 +299,38 @@ static inline int rgs_vec_push(rgs_vec *v, size_t x)
     }
     return rgs_vec_push_grow(v, x);
 }
-void rgs_vec_remove(rgs_vec *v, size_t x);
-bool rgs_vec_has(const rgs_vec *v, size_t x);
+/* Appends x; -1 when out of memory. */
+int rgs_svec_push_grow(rgs_svec *v, uint32_t x);
+static inline int rgs_svec_push(rgs_svec *v, uint32_t x)
+{
+    if (v->n < (v->cap > RGS_SVEC_INLINE ? v->cap : RGS_SVEC_INLINE)) {
+        rgs_svec_items(v)[v->n++] = x;
+        return 0;
+    }
+    return rgs_svec_push_grow(v, x);
+}
+/* Removes the first x (order kept). */
+static inline void rgs_svec_remove(rgs_svec *v, uint32_t x)
+{
+    uint32_t *it = rgs_svec_items(v);
+    for (uint32_t i = 0; i < v->n; i++)
+        if (it[i] == x) {
+            for (uint32_t j = i + 1; j < v->n; j++)
+                it[j - 1] = it[j];
+            v->n--;
+            return;
+        }
+}
+static inline bool rgs_svec_has(const rgs_svec *v, uint32_t x)
+{
+    const uint32_t *it = rgs_svec_citems(v);
+    for (uint32_t i = 0; i < v->n; i++)
+        if (it[i] == x)
+            return true;
+    return false;
+}
+/* Frees a heap array (the list is then empty, inline). */
+void rgs_svec_free(rgs_svec *v);
 
 /* rgs_hunt.c */
 /* Tests: selection by scanning every member (as before the avail bits) when `naive`. */
@@ -264,6 +372,10 @@ void rgs_timer_drop_dead(cr_rgs_engine *e);
 /* Tests: gives the live timers orders by rank (done before the 32-bit order wraps). */
 void rgs_timer_renumber(cr_rgs_engine *e);
 void rgs_timer_free(cr_rgs_engine *e);
+
+/* rgs_tz.c: cr_rgs_workflow_state from the workflow's zone, holidays and hours indexes. */
+cr_rgs_open_state rgs_open_state(const cr_rgs_config *cfg, long tz, long holidays, long hours,
+                                 int64_t unix_ms);
 
 /* rgs_input.c */
 void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c);

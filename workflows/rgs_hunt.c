@@ -78,10 +78,9 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
         rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
         c->answered = true;
     }
-    const cr_rgs_queue *cq = &e->cfg->queues[qi];
     rgs_queue *q = &e->queues[qi];
     if (!q->has_agents) {
-        rgs_logf(e, "no_agents call=%s queue=\"%s\"", c->id, cq->name);
+        rgs_logf(e, "no_agents call=%s queue=\"%s\"", c->id, e->cfg->queues[qi].name);
         rgs_out_hangup_code(e, c, CR_RGS_HANGUP_NO_AGENTS);
         rgs_call_delete(e, c);
         return;
@@ -95,14 +94,15 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
     queue_append(e, c);
     q->entered++;
     rgs_mark_call(e, c);
-    rgs_logf(e, "enter call=%s queue=\"%s\"", c->id, cq->name);
-    if (cq->timeout_s > 0) {
+    rgs_logf(e, "enter call=%s queue=\"%s\"", c->id, e->cfg->queues[qi].name);
+    if (q->timeout_s > 0) {
         rgs_timer_cancel(e, &c->th_timeout);
-        c->th_timeout = rgs_timer_add(e, e->now + cq->timeout_s * 1000LL, (size_t)(c - e->calls),
+        c->th_timeout = rgs_timer_add(e, e->now + q->timeout_s * 1000LL, (size_t)(c - e->calls),
                                       T_TIMEOUT, ++c->tok_timeout);
     }
-    if (cq->overflow_calls >= 0 && q->count > (size_t)cq->overflow_calls) {
-        rgs_call *v = cq->overflow_oldest ? &e->calls[q->head] : c;
+    if (q->overflow_calls >= 0 && q->count > (size_t)q->overflow_calls) {
+        const cr_rgs_queue *cq = &e->cfg->queues[qi];
+        rgs_call *v = q->overflow_oldest ? &e->calls[q->head] : c;
         rgs_logf(e, "overflow call=%s queue=\"%s\"", v->id, cq->name);
         q->overflows++;
         e->wfstats[v->wf].overflowed++;
@@ -113,7 +113,7 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
             return;
     }
     if (!c->on_moh) {
-        const char *moh = e->cfg->workflows[c->wf].moh;
+        const char *moh = e->wfs[c->wf].moh;
         rgs_out(e, c, CR_RGS_OUT_MOH, moh ? moh : "default");
         c->on_moh = true;
     }
@@ -211,7 +211,8 @@ static long next_avail(const rgs_group *rg, size_t from, size_t limit)
  * ringing for it, not in the grace period of a decline of it. */
 static bool call_may_offer(const cr_rgs_engine *e, const rgs_call *c, size_t a)
 {
-    return !rgs_vec_has(&c->tried, a) && !rgs_vec_has(&c->ring, a) && !in_grace(e, c, a);
+    return !rgs_svec_has(&c->tried, (uint32_t)a) && !rgs_svec_has(&c->ring, (uint32_t)a) &&
+           !in_grace(e, c, a);
 }
 
 /* The first position in [from, limit) that may be offered call c, or -1. */
@@ -219,7 +220,7 @@ static long next_eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, s
                           size_t limit)
 {
     const rgs_group *rg = &e->groups[g];
-    const size_t *agents = e->cfg->groups[g].agents;
+    const size_t *agents = rg->agents;
     long p = next_avail(rg, from, limit);
     while (p >= 0 && !call_may_offer(e, c, agents[p]))
         p = next_avail(rg, (size_t)p + 1, limit);
@@ -260,19 +261,19 @@ static size_t select_naive(const cr_rgs_engine *e, const rgs_call *c, size_t g, 
  * method picks exactly as a scan of all members would. */
 static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
 {
-    const cr_rgs_group *cg = &e->cfg->groups[g];
-    size_t n = cg->nagents, k = 0;
+    const rgs_group *rg = &e->groups[g];
+    size_t n = rg->nagents, k = 0;
     long p;
     if (e->naive)
         return select_naive(e, c, g, out);
     if (!e->navail[g])
         return 0;
-    switch (cg->routing) {
+    switch (rg->routing) {
     case CR_RGS_SERIAL:
         p = next_eligible(e, c, g, 0, n);
         break;
     case CR_RGS_ROUND_ROBIN: {
-        size_t start = (size_t)(e->groups[g].rr_last + 1) % n;
+        size_t start = (size_t)(rg->rr_last + 1) % n;
         p = next_eligible(e, c, g, start, n);
         if (p < 0)
             p = next_eligible(e, c, g, 0, start);
@@ -282,7 +283,7 @@ static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_
         long best = -1;
         for (p = next_eligible(e, c, g, 0, n); p >= 0; p = next_eligible(e, c, g, (size_t)p + 1, n))
             if (best < 0 ||
-                e->agents[cg->agents[p]].idle_since < e->agents[cg->agents[best]].idle_since)
+                e->agents[rg->agents[p]].idle_since < e->agents[rg->agents[best]].idle_since)
                 best = p;
         p = best;
         break;
@@ -300,25 +301,25 @@ static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_
 
 static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, size_t n)
 {
-    const cr_rgs_group *cg = &e->cfg->groups[g];
+    rgs_group *rg = &e->groups[g];
     size_t slot = (size_t)(c - e->calls);
     for (size_t i = 0; i < n; i++) {
-        size_t a = cg->agents[pos[i]];
-        rgs_vec_push(&c->ring, a);
-        rgs_vec_push(&c->tried, a);
-        rgs_vec_push(&e->agents[a].ringing, slot);
+        size_t a = rg->agents[pos[i]];
+        rgs_svec_push(&c->ring, (uint32_t)a);
+        rgs_svec_push(&c->tried, (uint32_t)a);
+        rgs_svec_push(&e->agents[a].ringing, (uint32_t)slot);
         rgs_agent_sync(e, a);
         rgs_logf(e, "offered call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
     }
-    if (cg->routing == CR_RGS_ROUND_ROBIN) {
-        e->groups[g].rr_last = (long)pos[n - 1];
+    if (rg->routing == CR_RGS_ROUND_ROBIN) {
+        rg->rr_last = (long)pos[n - 1];
         rgs_mark_group(e, g);
     }
     c->ring_group = (long)g;
     c->round_offers++;
     rgs_timer_cancel(e, &c->th_ring);
-    c->th_ring = rgs_timer_add(e, e->now + cg->alert_time_s * 1000LL, slot, T_RING, ++c->tok_ring);
-    rgs_out_agents(e, c, CR_RGS_OUT_RING, c->ring.v, c->ring.n);
+    c->th_ring = rgs_timer_add(e, e->now + rg->alert_time_s * 1000LL, slot, T_RING, ++c->tok_ring);
+    rgs_out_agents(e, c, CR_RGS_OUT_RING, rgs_svec_items(&c->ring), c->ring.n);
 }
 
 /* Searches the queue's groups in order from the call's position in its round; a round that
@@ -326,13 +327,13 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
  * waiting on hold until an agent becomes free. */
 void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
 {
-    const cr_rgs_queue *cq = &e->cfg->queues[c->queue];
+    const rgs_queue *q = &e->queues[c->queue];
     for (int pass = 0; pass < 2; pass++) {
-        for (; c->gi < cq->ngroups; c->gi++) {
-            size_t g = cq->groups[c->gi];
+        for (; c->gi < q->ngroups; c->gi++) {
+            size_t g = rgs_queue_group(q, c->gi);
             if (!e->naive && !e->navail[g])
                 continue; /* nobody to offer to (select_agents: 0), without reading the group */
-            size_t n = e->cfg->groups[g].nagents;
+            size_t n = e->groups[g].nagents;
             size_t stackpos[64], *pos = n <= 64 ? stackpos : malloc(n * sizeof *pos);
             if (!pos)
                 return;
@@ -355,13 +356,14 @@ void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
 {
     if (!c->ring.n)
         return;
+    const uint32_t *ring = rgs_svec_items(&c->ring);
     if (cancel)
-        rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, c->ring.v, c->ring.n);
-    size_t slot = (size_t)(c - e->calls);
+        rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, ring, c->ring.n);
+    uint32_t slot = (uint32_t)(c - e->calls);
     for (size_t i = 0; i < c->ring.n; i++) {
-        rgs_vec_remove(&e->agents[c->ring.v[i]].ringing, slot);
-        rgs_agent_sync(e, c->ring.v[i]);
-        rgs_vec_push(&e->pending, c->ring.v[i]);
+        rgs_svec_remove(&e->agents[ring[i]].ringing, slot);
+        rgs_agent_sync(e, ring[i]);
+        rgs_vec_push(&e->pending, ring[i]);
     }
     c->ring.n = 0;
     c->tok_ring++;
@@ -372,7 +374,7 @@ void rgs_on_ring_timeout(cr_rgs_engine *e, rgs_call *c)
 {
     for (size_t i = 0; i < c->ring.n; i++)
         rgs_logf(e, "no_answer call=%s queue=\"%s\" agent=%s", c->id, qname(e, c),
-                 agent_uri(e, c->ring.v[i]));
+                 agent_uri(e, rgs_svec_items(&c->ring)[i]));
     rgs_ring_release(e, c, true);
     rgs_hunt(e, c);
 }
@@ -404,14 +406,15 @@ void rgs_on_grace(cr_rgs_engine *e, rgs_call *c)
 
 int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
 {
-    if (c->state != CS_QUEUED || !rgs_vec_has(&c->ring, a)) {
+    if (c->state != CS_QUEUED || !rgs_svec_has(&c->ring, (uint32_t)a)) {
         snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
         return CR_ESTATE;
     }
-    rgs_vec_remove(&c->ring, a);
-    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_svec_remove(&c->ring, (uint32_t)a);
+    rgs_svec_remove(&e->agents[a].ringing, (uint32_t)(c - e->calls));
     rgs_ring_release(e, c, true); /* no hunt before his ncalls++ below and its sync */
-    rgs_out_agents(e, c, CR_RGS_OUT_BRIDGE, &a, 1);
+    uint32_t a32 = (uint32_t)a;
+    rgs_out_agents(e, c, CR_RGS_OUT_BRIDGE, &a32, 1);
     int64_t wait = e->now - c->enter_ms;
     rgs_logf(e, "connected call=%s queue=\"%s\" agent=%s wait=%.3f", c->id, qname(e, c),
              agent_uri(e, a), (double)wait / 1000.0);
@@ -439,8 +442,8 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
  * stays in the round's tried list: not offered this call again in the round. */
 static void leave_offer(cr_rgs_engine *e, rgs_call *c, size_t a)
 {
-    rgs_vec_remove(&c->ring, a);
-    rgs_vec_remove(&e->agents[a].ringing, (size_t)(c - e->calls));
+    rgs_svec_remove(&c->ring, (uint32_t)a);
+    rgs_svec_remove(&e->agents[a].ringing, (uint32_t)(c - e->calls));
     rgs_agent_sync(e, a);
     rgs_vec_push(&e->pending, a);
     if (c->ring.n == 0) {
@@ -452,7 +455,7 @@ static void leave_offer(cr_rgs_engine *e, rgs_call *c, size_t a)
 
 int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
 {
-    if (c->state != CS_QUEUED || !rgs_vec_has(&c->ring, a)) {
+    if (c->state != CS_QUEUED || !rgs_svec_has(&c->ring, (uint32_t)a)) {
         snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
         return CR_ESTATE;
     }
@@ -470,7 +473,8 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
 /* Stops agent a's offer for call c alone ("cancel <a>"). */
 static void withdraw(cr_rgs_engine *e, rgs_call *c, size_t a, const char *why)
 {
-    rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, &a, 1);
+    uint32_t a32 = (uint32_t)a;
+    rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, &a32, 1);
     rgs_logf(e, "withdrawn call=%s queue=\"%s\" agent=%s reason=%s", c->id, qname(e, c),
              agent_uri(e, a), why);
     leave_offer(e, c, a);
@@ -486,7 +490,7 @@ void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
 {
     rgs_agent *ag = &e->agents[a];
     for (size_t i = 0; i < ag->ringing.n;) {
-        rgs_call *c = &e->calls[ag->ringing.v[i]];
+        rgs_call *c = &e->calls[rgs_svec_items(&ag->ringing)[i]];
         size_t g = (size_t)c->ring_group;
         const cr_rgs_group *cg = &e->cfg->groups[g];
         bool out = false;
@@ -507,7 +511,7 @@ void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
  * leaves the offer without a cancel (the branch is gone) and without a decline grace. */
 int rgs_no_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
 {
-    if (c->state != CS_QUEUED || !rgs_vec_has(&c->ring, a)) {
+    if (c->state != CS_QUEUED || !rgs_svec_has(&c->ring, (uint32_t)a)) {
         snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
         return CR_ESTATE;
     }
@@ -546,9 +550,10 @@ static bool offerable(const cr_rgs_engine *e, size_t a)
 static bool staffed(const cr_rgs_engine *e, size_t q)
 {
     const cr_rgs_queue *cq = &e->cfg->queues[q];
-    for (size_t j = 0; j < cq->ngroups; j++) {
+    const rgs_queue *rq = &e->queues[q];
+    for (size_t j = 0; j < rq->ngroups; j++) {
         if (!e->naive) {
-            if (e->navail[cq->groups[j]])
+            if (e->navail[rgs_queue_group(rq, j)])
                 return true;
             continue;
         }

@@ -8,7 +8,7 @@
 
 void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c)
 {
-    const cr_rgs_workflow *wf = &e->cfg->workflows[c->wf];
+    const rgs_wf *wf = &e->wfs[c->wf];
     cr_rgs_workflow_stats *st = &e->wfstats[c->wf];
     st->offered++;
     if (!wf->active) {
@@ -16,14 +16,15 @@ void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c)
         rgs_call_delete(e, c);
         return;
     }
-    switch (cr_rgs_workflow_state(e->cfg, wf, e->opt.start_unix_ms + e->now)) {
+    switch (
+        rgs_open_state(e->cfg, wf->tz, wf->holidays, wf->hours, e->opt.start_unix_ms + e->now)) {
     case CR_RGS_HOLIDAY:
         st->holiday++;
-        rgs_perform(e, c, &wf->holiday_action, "holiday");
+        rgs_perform(e, c, &e->cfg->workflows[c->wf].holiday_action, "holiday");
         return;
     case CR_RGS_AFTER_HOURS:
         st->after_hours++;
-        rgs_perform(e, c, &wf->after_hours, "after_hours");
+        rgs_perform(e, c, &e->cfg->workflows[c->wf].after_hours, "after_hours");
         return;
     default:
         break;

@@ -1,6 +1,7 @@
 /* Time zones from TZif images (RFC 8536), business hours and holidays. Pure: the loader
  * reads the files and passes their bytes. */
 #include "cr_rgs.h"
+#include "rgs_engine_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -138,19 +139,25 @@ static int64_t floor_div(int64_t a, int64_t b)
 cr_rgs_open_state cr_rgs_workflow_state(const cr_rgs_config *cfg, const cr_rgs_workflow *wf,
                                         int64_t unix_ms)
 {
-    const cr_rgs_tz *tz = wf->tz >= 0 ? &cfg->tzs[wf->tz] : NULL;
+    return rgs_open_state(cfg, wf->tz, wf->holidays, wf->hours, unix_ms);
+}
+
+cr_rgs_open_state rgs_open_state(const cr_rgs_config *cfg, long wtz, long holidays, long hours,
+                                 int64_t unix_ms)
+{
+    const cr_rgs_tz *tz = wtz >= 0 ? &cfg->tzs[wtz] : NULL;
     int64_t unix_s = floor_div(unix_ms, 1000);
     int64_t local = unix_s + cr_rgs_tz_offset(tz, unix_s);
-    if (wf->holidays >= 0) {
-        const cr_rgs_holidays *s = &cfg->holidays[wf->holidays];
+    if (holidays >= 0) {
+        const cr_rgs_holidays *s = &cfg->holidays[holidays];
         for (size_t i = 0; i < s->ndays; i++)
             if (local >= s->days[i].start_local && local < s->days[i].end_local)
                 return CR_RGS_HOLIDAY;
     }
-    if (wf->hours < 0)
+    if (hours < 0)
         return CR_RGS_OPEN;
-    const cr_rgs_hours *h = &cfg->hours[wf->hours];
-    if (h->tz != wf->tz) {
+    const cr_rgs_hours *h = &cfg->hours[hours];
+    if (h->tz != wtz) {
         tz = h->tz >= 0 ? &cfg->tzs[h->tz] : NULL;
         local = unix_s + cr_rgs_tz_offset(tz, unix_s);
     }

@@ -1,0 +1,227 @@
+/*
+ * The engine's compact records past their inline room (white-box): ringing lists longer
+ * than RGS_SVEC_INLINE (rgs_svec, against an array), a group of more than 64 members (its
+ * avail bits in an array, not inside its record), a queue over more than
+ * RGS_QUEUE_INLINE_GROUPS groups and an agent in several groups and queues (their arrays,
+ * not the record's own slot). Each step's actions are checked, equal to those of the naive
+ * engine (selection by scanning every member), and the avail bits against rgs_takes_calls.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cr_rgs.h"
+#include "cr_rgs_xml.h"
+#include "rgs_engine_int.h"
+#include "testutil.h"
+
+static uint64_t rnd(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Random pushes and removals (values repeat, so removals of absent and repeated values
+ * occur) against a plain array, growing well past the inline room and back. */
+static void svec_matches_an_array(void **state)
+{
+    (void)state;
+    enum { OPS = 20000, MAXN = 300 };
+    uint32_t model[MAXN];
+    size_t n = 0;
+    rgs_svec v = {0};
+    uint64_t rng = 17;
+    size_t spilled = 0;
+    for (int op = 0; op < OPS; op++) {
+        uint32_t x = (uint32_t)(rnd(&rng) % 40);
+        bool push = n == 0 || (n < MAXN && rnd(&rng) % (op < OPS / 2 ? 3 : 5) != 0);
+        if (push) {
+            assert_int_equal(rgs_svec_push(&v, x), 0);
+            model[n++] = x;
+        } else {
+            rgs_svec_remove(&v, x);
+            for (size_t i = 0; i < n; i++)
+                if (model[i] == x) {
+                    memmove(model + i, model + i + 1, (n - i - 1) * sizeof *model);
+                    n--;
+                    break;
+                }
+        }
+        spilled += v.cap > RGS_SVEC_INLINE;
+        assert_int_equal(v.n, n);
+        const uint32_t *it = rgs_svec_citems(&v);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(it[i], model[i]);
+        uint32_t probe = (uint32_t)(rnd(&rng) % 45);
+        bool has = false;
+        for (size_t i = 0; i < n; i++)
+            has |= model[i] == probe;
+        assert_int_equal(rgs_svec_has(&v, probe), has);
+    }
+    assert_true(spilled > 0);
+    rgs_svec_free(&v);
+    assert_int_equal(v.n, 0);
+    /* a list that never left its record */
+    assert_int_equal(rgs_svec_push(&v, 7), 0);
+    assert_int_equal(v.cap, 0);
+    assert_true(rgs_svec_has(&v, 7));
+    rgs_svec_free(&v);
+}
+
+typedef struct sink {
+    cr_test_out out;
+    cr_rgs_out_type last_type;
+    size_t last_nagents;
+    uint32_t last_first;
+} sink;
+
+static void on_out(void *ud, int64_t at, const cr_rgs_output *o)
+{
+    sink *k = ud;
+    char line[128];
+    snprintf(line, sizeof line, "%lld %d %llu r%d [%s]", (long long)at, (int)o->type,
+             (unsigned long long)o->call, (int)o->reason, o->arg);
+    cr_test_append(&k->out, line);
+    for (size_t i = 0; i < o->nagents; i++) {
+        snprintf(line, sizeof line, " %u", o->agents[i]);
+        cr_test_append(&k->out, line);
+    }
+    cr_test_append(&k->out, "\n");
+    k->last_type = o->type;
+    k->last_nagents = o->nagents;
+    k->last_first = o->nagents ? o->agents[0] : 0;
+}
+
+/* Big: parallel over a0..a99; S1: serial a100, a0; S2: serial a101, a0.
+ * Q: S1, S2, Big (three groups: past the queue's inline room); Q2: S1. Agent a0 is in all
+ * three groups and both queues. */
+static const char *wide_xml(cr_test_out *x)
+{
+    cr_test_append(x, "<callroute xmlns=\"urn:callroute:config:1\"><responseGroups>"
+                      "<agentGroup name=\"Big\" routingMethod=\"parallel\" alertTime=\"20\">");
+    for (int a = 0; a < 100; a++) {
+        char line[64];
+        snprintf(line, sizeof line, "<agent>sip:a%d@x</agent>", a);
+        cr_test_append(x, line);
+    }
+    cr_test_append(x, "</agentGroup>"
+                      "<agentGroup name=\"S1\" routingMethod=\"serial\" alertTime=\"20\">"
+                      "<agent>sip:a100@x</agent><agent>sip:a0@x</agent></agentGroup>"
+                      "<agentGroup name=\"S2\" routingMethod=\"serial\" alertTime=\"20\">"
+                      "<agent>sip:a101@x</agent><agent>sip:a0@x</agent></agentGroup>"
+                      "<queue name=\"Q\"><group>S1</group><group>S2</group><group>Big</group>"
+                      "</queue><queue name=\"Q2\"><group>S1</group></queue>"
+                      "<workflow name=\"W\" uri=\"sip:w@x\" queue=\"Q\"/>"
+                      "<workflow name=\"W2\" uri=\"sip:w2@x\" queue=\"Q2\"/>"
+                      "</responseGroups></callroute>");
+    return x->buf;
+}
+
+/* The same event to both engines: the same result and actions, and consistent bits. */
+static void both(cr_rgs_engine *e[2], sink k[2], const cr_rgs_input *in)
+{
+    char err[2][256];
+    int rc[2];
+    for (int i = 0; i < 2; i++) {
+        rc[i] = cr_rgs_engine_input(e[i], 1000, in, on_out, &k[i], err[i], sizeof err[i]);
+        assert_true(rgs_avail_consistent(e[i]));
+    }
+    assert_int_equal(rc[0], rc[1]);
+    assert_int_equal(rc[0], CR_OK);
+    assert_string_equal(k[0].out.buf ? k[0].out.buf : "", k[1].out.buf ? k[1].out.buf : "");
+}
+
+static uint32_t agent_h(const cr_rgs_engine *e, int a)
+{
+    char uri[32];
+    snprintf(uri, sizeof uri, "sip:a%d@x", a);
+    return cr_rgs_engine_agent_id(e, uri);
+}
+
+static void wide_groups_and_queues(void **state)
+{
+    (void)state;
+    cr_test_out x = {0};
+    cr_rgs_config *cfg = NULL;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
+    cr_diag_free(&diag);
+    free(x.buf);
+    cr_rgs_engine *e[2] = {NULL, NULL};
+    sink k[2];
+    memset(k, 0, sizeof k);
+    char err[256];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e[i], err, sizeof err), CR_OK);
+    rgs_engine_set_naive(e[1], true);
+    size_t big = (size_t)cr_rgs_config_group_find(cfg, "Big");
+    uint32_t a0 = agent_h(e[0], 0), a50 = agent_h(e[0], 50);
+    /* the records past their inline room: the layout under test */
+    assert_true(e[0]->groups[big].avail != &e[0]->groups[big].one_word);
+    assert_int_equal(e[0]->agents[a0 - 1].ngroups, 3);
+    assert_true(e[0]->agents[a0 - 1].groups != &e[0]->agents[a0 - 1].one);
+    assert_int_equal(e[0]->agents[a0 - 1].nqueues, 2);
+    assert_true(e[0]->agents[a0 - 1].queues != &e[0]->agents[a0 - 1].one_queue);
+    assert_int_equal(e[0]->navail[big], 100);
+
+    /* a100, a101 and a0 busy: call 1 passes S1 and S2 and rings Big's 99 others */
+    int busy[] = {100, 101, 0};
+    for (size_t i = 0; i < 3; i++) {
+        cr_rgs_input in = {.type = CR_RGS_EV_PRESENCE,
+                           .agent = agent_h(e[0], busy[i]),
+                           .presence = CR_RGS_PRES_BUSY};
+        both(e, k, &in);
+    }
+    cr_rgs_input call = {.type = CR_RGS_EV_CALL, .call = 1, .from = "sip:c@y", .to = "sip:w@x"};
+    both(e, k, &call);
+    assert_int_equal(k[0].last_type, CR_RGS_OUT_RING);
+    assert_int_equal(k[0].last_nagents, 99);
+    assert_int_equal(k[0].last_first, agent_h(e[0], 1));
+    assert_int_equal(e[0]->navail[big], 0);
+
+    /* a50 answers: bridged, the 98 others cancelled and free again */
+    cr_rgs_input ans = {.type = CR_RGS_EV_ANSWER, .call = 1, .agent = a50};
+    both(e, k, &ans);
+    assert_int_equal(e[0]->navail[big], 98);
+    assert_int_equal(e[0]->agents[a50 - 1].ncalls, 1);
+
+    /* a0 available again: in all three groups at once */
+    cr_rgs_input av = {.type = CR_RGS_EV_PRESENCE, .agent = a0, .presence = CR_RGS_PRES_AVAILABLE};
+    both(e, k, &av);
+    assert_int_equal(e[0]->navail[big], 99);
+
+    /* call 2 to Q2 (S1: a100 busy) rings a0; hanging up cancels him */
+    cr_rgs_input call2 = {.type = CR_RGS_EV_CALL, .call = 2, .from = "sip:d@y", .to = "sip:w2@x"};
+    both(e, k, &call2);
+    assert_int_equal(k[0].last_type, CR_RGS_OUT_RING);
+    assert_int_equal(k[0].last_nagents, 1);
+    assert_int_equal(k[0].last_first, a0);
+    assert_int_equal(e[0]->agents[a0 - 1].ringing.n, 1);
+    cr_rgs_input hang = {.type = CR_RGS_EV_HANGUP, .call = 2};
+    both(e, k, &hang);
+    assert_int_equal(k[0].last_type, CR_RGS_OUT_CANCEL);
+    assert_int_equal(e[0]->agents[a0 - 1].ringing.n, 0);
+    assert_int_equal(e[0]->navail[big], 99);
+
+    for (int i = 0; i < 2; i++) {
+        cr_rgs_engine_close(e[i]);
+        free(k[i].out.buf);
+    }
+    cr_rgs_config_free(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(svec_matches_an_array),
+        cmocka_unit_test(wide_groups_and_queues),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
