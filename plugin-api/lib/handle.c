@@ -226,22 +226,27 @@ static int load_staged(const char *path, const cr_load_options *lo, staged *st, 
                        cr_diag *diag)
 {
     static _Atomic unsigned seq;
-    char err[CRP_PLAN_PATH_MAX + 600];
-    int n = snprintf(st->path, sizeof st->path, "%s/callroute-%d-%u.stage", runtime_dir(),
-                     (int)my_pid(), atomic_fetch_add(&seq, 1));
-    if (n < 0 || (size_t)n >= sizeof st->path) {
-        st->path[0] = 0;
-        cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL,
-                    "runtime directory name too long: %s", runtime_dir());
-        return CR_ECONFIG;
-    }
+    char err[CRP_PLAN_PATH_MAX + 600], name[CRP_PLAN_PATH_MAX];
+    int n = snprintf(name, sizeof name, "%s/callroute-%d-%u.stage", runtime_dir(), (int)my_pid(),
+                     atomic_fetch_add(&seq, 1));
     cr_image_map m;
-    int rc = cr_image_stage(path, st->path, &m, err, sizeof err);
-    if (rc != CR_OK) {
-        st->path[0] = 0; /* cr_image_stage left nothing there */
+    int rc = CR_EIO;
+    if (n < 0 || (size_t)n >= sizeof name)
+        snprintf(err, sizeof err, "runtime directory name too long: %s", runtime_dir());
+    else
+        rc = cr_image_stage(path, name, &m, err, sizeof err);
+    if (rc == CR_EIO) {
+        /* no copy could be made (the runtime directory full or not writable, the file
+         * unreadable): the file is read as any process reads it, and publishing says what
+         * fails, if anything */
+        crp_log(CR_LOG_WARNING, "callroute: %s; reading the image into memory instead", err);
+        return crp_load_ex(path, lo, out, diag);
+    }
+    if (rc != CR_OK) { /* refused: the image itself is damaged or foreign */
         cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
     }
+    memcpy(st->path, name, sizeof name);
     st->base = (void *)(uintptr_t)m.base;
     st->len = m.len;
     st->info = m.info;

@@ -431,6 +431,15 @@ static void test_image_config_published_in_place(void **state)
     assert_int_equal(files_named(e.dir, ".plan"), 1);
     p->close(hd);
     assert_int_equal(files_named(e.dir, ".plan"), 0);
+
+    /* no runtime directory to copy it into: the image is read into memory and decides */
+    run("cp %s %s", b_img, img);
+    setenv("CALLROUTE_RUNTIME_DIR", "/nonexistent/callroute-runtime", 1);
+    memset(e.shm, 0, e.len);
+    assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
+    assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
+    p->close(hd);
+    setenv("CALLROUTE_RUNTIME_DIR", e.dir, 1);
     run("rm -rf %s", admin);
     plan_env_close(&e);
 }
