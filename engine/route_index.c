@@ -264,20 +264,24 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
     return ce_px_key_init(&k, number, n) && ce_px_trie_walk(t, &k, it);
 }
 
+/* Runs are never empty (ce_px_trie_walk keeps only nodes with items, and a run that ends is
+ * dropped here), so the smallest id is read without bounds checks and the later calls of a
+ * walk look only at the runs left. */
 uint32_t ce_px_next(cr_px_iter *it)
 {
     for (;;) {
-        uint32_t id = UINT32_MAX;
-        for (size_t r = 0; r < it->nruns; r++)
-            if (it->run[r] < it->end[r] && it->run[r]->id < id)
-                id = it->run[r]->id;
-        if (id == UINT32_MAX)
+        size_t nr = it->nruns, w = 0;
+        if (!nr)
             return UINT32_MAX;
+        uint32_t id = it->run[0]->id;
+        for (size_t r = 1; r < nr; r++)
+            if (it->run[r]->id < id)
+                id = it->run[r]->id;
         /* every occurrence of the id (one per prefix met): the best verdict wins */
         int verdict = 0; /* 0 cannot match, 1 the pattern decides, 2 matches */
-        for (size_t r = 0; r < it->nruns; r++)
-            for (; it->run[r] < it->end[r] && it->run[r]->id == id; it->run[r]++) {
-                const cr_px_item *item = it->run[r];
+        for (size_t r = 0; r < nr; r++) {
+            const cr_px_item *item = it->run[r], *end = it->end[r];
+            for (; item < end && item->id == id; item++) {
                 if (it->len < item->minlen || it->len > item->maxlen)
                     continue;
                 if (!(item->tail & CR_PX_EXACT))
@@ -285,6 +289,13 @@ uint32_t ce_px_next(cr_px_iter *it)
                 else if (tail_holds(it, r, item->tail))
                     verdict = 2;
             }
+            if (item < end) { /* kept (w <= r: run r was read before slot w is written) */
+                it->run[w] = item;
+                it->end[w] = end;
+                it->depth[w++] = it->depth[r];
+            }
+        }
+        it->nruns = w;
         if (verdict) {
             it->match = verdict == 2;
             return id;
