@@ -164,7 +164,7 @@ static plan_section section(const unsigned char *img, int s)
     return x;
 }
 
-/* Contoso's calls decide the same with both configurations (kind, reason, attempts). */
+/* Contoso's calls decide the same with both configurations (kind, reason, attempts, trace). */
 static void expect_same_decisions(const cr_config *x, const cr_config *y)
 {
     static const char *const calls[][2] = {
@@ -182,6 +182,17 @@ static void expect_same_decisions(const cr_config *x, const cr_config *y)
             assert_string_equal(a.attempts[k].uri, b.attempts[k].uri);
             assert_string_equal(a.attempts[k].route->name, b.attempts[k].route->name);
         }
+        /* the trace too (an adopted plan walks the image's merged tries) */
+        cr_trace ta, tb;
+        cr_trace_init(&ta);
+        cr_trace_init(&tb);
+        cr_route_decide(x, calls[i][0], calls[i][1], NULL, &a, &ta);
+        cr_route_decide(y, calls[i][0], calls[i][1], NULL, &b, &tb);
+        assert_non_null(ta.buf);
+        assert_non_null(tb.buf);
+        assert_string_equal(ta.buf, tb.buf);
+        cr_trace_free(&ta);
+        cr_trace_free(&tb);
     }
 }
 
