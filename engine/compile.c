@@ -616,7 +616,9 @@ static void compile_adopted(cr_config *c, cr_diag *d)
         c->usage_routes[u] = (cr_usage_routes){
             (uint32_t *)(uintptr_t)(x->route_ids + x->usage_head[2 * u]), x->usage_head[2 * u + 1]};
     if (d->errors == before &&
-        ce_route_index_adopt(c, x->usage_tries, x->rule_tries, x->route_kinds, &x->stats) != CR_OK)
+        (ce_route_index_adopt(c, x->usage_tries, x->rule_tries, x->route_kinds, &x->stats) !=
+             CR_OK ||
+         ce_route_index_adopt_walks(c, x->walks, x->nwalks, x->policy_walk) != CR_OK))
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
     if (d->errors == before && x->lint) /* `check` of an image says what `check` of its XML says */
         ce_lint(c, d);

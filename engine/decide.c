@@ -243,22 +243,24 @@ static void add_attempt(const cr_config *c, const cr_route *r, const cr_usage *u
  * route's order rotated so that the first one moves on from one decision using this route to
  * the next: the route's own counter (rt->route_spread), else the decision's (`spread`). The
  * rotation runs over the usable gateways only, so a down or full gateway's share is spread
- * evenly over the others rather than all landing on the next one in the list.
+ * evenly over the others rather than all landing on the next one in the list. The route's
+ * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones).
  */
-static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_usage *u,
-                               const char *number, size_t len, const cr_runtime *rt,
-                               uint32_t spread, cr_decision *out, cr_trace *trace)
+static void add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
+                               const cr_usage *u, const char *number, size_t len,
+                               const cr_runtime *rt, uint32_t spread, cr_decision *out,
+                               cr_trace *trace)
 {
-    size_t n = r->gateways.count, usable = 0;
+    size_t usable = 0;
     uint8_t why[SKIP_CACHE];
     for (size_t k = 0; k < n; k++) {
-        int w = gateway_skip(&c->gateways[r->gateways.idx[k]], rt, out);
+        int w = gateway_skip(&c->gateways[gw[k]], rt, out);
         if (k < SKIP_CACHE)
             why[k] = (uint8_t)w;
         if (w == GW_OK)
             usable++;
         else
-            trace_skip(trace, &c->gateways[r->gateways.idx[k]], w);
+            trace_skip(trace, &c->gateways[gw[k]], w);
     }
     if (!usable)
         return;
@@ -267,8 +269,8 @@ static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_u
     /* usable <= n fits 32 bits: a 32-bit division (no division at all for one gateway) */
     size_t first = usable > 1 ? (uint32_t)spread % (uint32_t)usable : 0, seen = 0, start = 0;
     for (size_t k = 0; k < n; k++) {
-        bool ok = k < SKIP_CACHE ? why[k] == GW_OK
-                                 : gateway_skip(&c->gateways[r->gateways.idx[k]], rt, out) == GW_OK;
+        bool ok =
+            k < SKIP_CACHE ? why[k] == GW_OK : gateway_skip(&c->gateways[gw[k]], rt, out) == GW_OK;
         if (ok && seen++ == first) {
             start = k;
             break;
@@ -276,53 +278,116 @@ static void add_route_gateways(const cr_config *c, const cr_route *r, const cr_u
     }
     size_t before = out->nattempts;
     for (size_t k = 0, p = start; k < n; k++, p = p + 1 == n ? 0 : p + 1) { /* (start+k) % n */
-        const cr_gateway *g = &c->gateways[r->gateways.idx[p]];
+        const cr_gateway *g = &c->gateways[gw[p]];
         bool ok = p < SKIP_CACHE ? why[p] == GW_OK : gateway_skip(g, rt, out) == GW_OK;
         /* attempts added by this loop are listed now: only the first pass's verdict counts */
         for (size_t i = before; ok && i < out->nattempts; i++)
             ok = out->attempts[i].gateway != g;
         if (ok)
-            add_attempt(c, r, u, r->gateways.idx[p], number, len, out, trace);
+            add_attempt(c, r, u, gw[p], number, len, out, trace);
     }
 }
 
-/* cr_route_attempts with the number already read into trie symbols (`key`, n characters). */
+/* One candidate route ri of usage u: its pattern decides unless the index did (`sure`); when
+ * it matches, its gateways (gw[0..ngw), NULL: the route's list) become attempts. True when
+ * it matched. */
+static bool try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *gw, size_t ngw,
+                      const cr_usage *u, const char *number, size_t n, const cr_runtime *rt,
+                      uint32_t spread, cr_decision *out, cr_trace *trace)
+{
+    const cr_route *r = ce_route(c, ri);
+    int rc = 1;
+    if (!sure) {
+        const void *re = ce_route_re(r);
+        rc = re ? ce_re_exec(re, number, n, 0, 0, NULL) : 0;
+    }
+    if (rc <= 0) {
+        if (trace)
+            cr_trace_add(trace, "  route '%s' (%s) %s", r->name, r->pattern,
+                         rc == CR_ELIMIT ? "hit the PCRE2 match limit: skipped" : "does not match");
+        return false;
+    }
+    out->routes_matched++;
+    if (trace)
+        cr_trace_add(trace, "  route '%s' (%s) matches", r->name, r->pattern);
+    if (!gw) {
+        gw = r->gateways.idx;
+        ngw = r->gateways.count;
+    }
+    add_route_gateways(c, r, gw, ngw, u, number, n, rt, spread, out, trace);
+    return true;
+}
+
+static void trace_usage(cr_trace *trace, const cr_config *c, const cr_policy *policy, size_t i)
+{
+    cr_trace_add(trace, "usage '%s' (%zu of %zu in policy '%s')",
+                 c->usages[policy->usages.idx[i]].name, i + 1, (size_t)policy->usages.count,
+                 policy->name);
+}
+
+static void trace_no_route(cr_trace *trace, const cr_config *c, const cr_policy *policy, size_t i,
+                           const char *number)
+{
+    cr_trace_add(trace, "  no route of usage '%s' matches %s",
+                 c->usages[policy->usages.idx[i]].name, number);
+}
+
+/* The policy's candidates in one walk of its merged trie (route_index.h): the same attempts,
+ * in the same order, and the same trace as a walk per usage. */
+static void walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it,
+                        const char *number, size_t n, const cr_runtime *rt, uint32_t spread,
+                        cr_decision *out, cr_trace *trace)
+{
+    size_t rank = 0; /* usages whose trace header is out */
+    bool any = false;
+    const cr_px_slot *s;
+    while ((s = ce_policy_walk_next(it)) != NULL) {
+        if (trace)
+            for (; rank <= s->rank; rank++, any = false) {
+                if (rank && !any)
+                    trace_no_route(trace, c, policy, rank - 1, number);
+                trace_usage(trace, c, policy, rank);
+            }
+        const uint32_t *gw = s->ngw == CR_SLOT_GW_ROUTE ? NULL : s->gw;
+        const cr_usage *u = &c->usages[policy->usages.idx[s->rank]];
+        any |=
+            try_route(c, s->route, it->px.match, gw, s->ngw, u, number, n, rt, spread, out, trace);
+    }
+    if (trace)
+        for (; rank <= policy->usages.count; rank++, any = false) {
+            if (rank && !any)
+                trace_no_route(trace, c, policy, rank - 1, number);
+            if (rank < policy->usages.count)
+                trace_usage(trace, c, policy, rank);
+        }
+}
+
+/* cr_route_attempts with the number already read into trie symbols (`key`, n characters):
+ * one walk of the policy's merged trie, else one walk per usage. */
 static void route_attempts(const cr_config *c, const cr_policy *policy, const char *number,
                            size_t n, const cr_px_key *key, const cr_runtime *rt, cr_decision *out,
                            cr_trace *trace)
 {
     uint32_t spread = rt && !rt->route_spread && rt->spread ? rt->spread(rt->ud) : 0;
+    cr_policy_iter pit;
+    bool own = c->npolicies && policy >= c->policies && policy < c->policies + c->npolicies;
+    if (own && ce_policy_walk_begin(c, (size_t)(policy - c->policies), key, &pit)) {
+        walk_merged(c, policy, &pit, number, n, rt, spread, out, trace);
+        return;
+    }
     for (size_t i = 0; i < policy->usages.count; i++) {
         const cr_usage *u = &c->usages[policy->usages.idx[i]];
         cr_route_iter it;
         ce_route_index_begin_key(c, policy->usages.idx[i], key, &it);
         if (trace)
-            cr_trace_add(trace, "usage '%s' (%zu of %zu in policy '%s')", u->name, i + 1,
-                         (size_t)policy->usages.count, policy->name);
+            trace_usage(trace, c, policy, i);
         size_t ri;
         bool any = false;
-        while ((ri = ce_route_index_next(&it)) != SIZE_MAX) {
-            const cr_route *r = ce_route(c, ri);
-            int rc = 1;
-            if (!ce_route_index_match(&it)) {
-                const void *re = ce_route_re(r);
-                rc = re ? ce_re_exec(re, number, n, 0, 0, NULL) : 0;
-            }
-            if (rc <= 0) {
-                if (trace)
-                    cr_trace_add(trace, "  route '%s' (%s) %s", r->name, r->pattern,
-                                 rc == CR_ELIMIT ? "hit the PCRE2 match limit: skipped"
-                                                 : "does not match");
-                continue;
-            }
-            any = true;
-            out->routes_matched++;
-            if (trace)
-                cr_trace_add(trace, "  route '%s' (%s) matches", r->name, r->pattern);
-            add_route_gateways(c, r, u, number, n, rt, spread, out, trace);
-        }
+        while ((ri = ce_route_index_next(&it)) != SIZE_MAX)
+            any |= try_route(c, ri, ce_route_index_match(&it), NULL, 0, u, number, n, rt, spread,
+                             out, trace);
         if (trace && !any)
-            cr_trace_add(trace, "  no route of usage '%s' matches %s", u->name, number);
+            trace_no_route(trace, c, policy, i, number);
     }
 }
 

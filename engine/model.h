@@ -233,6 +233,10 @@ typedef struct ce_image_cx {
     const uint32_t *usage_head;          /* [nusages][2]: first and count in route_ids */
     uint32_t likely_profile;             /* profile index, UINT32_MAX: none */
     bool lint;                           /* run lint after adopting (CR_IMAGE_NOLINT not given) */
+    /* the merged tries read in place: walks[nwalks], each policy's in policy_walk[npolicies] */
+    struct cr_px_walk *walks;
+    size_t nwalks;
+    const uint32_t *policy_walk;
 } ce_image_cx;
 void ce_image_cx_free(ce_image_cx *x);
 

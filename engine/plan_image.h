@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define CR_PLAN_MAGIC   "CRPLAN\x1a\n" /* 8 bytes, no NUL */
-#define CR_PLAN_VERSION 2u             /* 2: the compiled sections */
+#define CR_PLAN_VERSION 3u             /* 2: the compiled sections; 3: merged tries per policy */
 
 /* The architecture tag this build writes and accepts: pointer size, byte order, ABI. */
 uint32_t ce_image_arch(void);

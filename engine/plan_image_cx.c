@@ -40,12 +40,9 @@ static uint32_t hash_check(void)
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
-static void put_trie(builder *b, const cr_px_trie *t)
+/* A trie's nodes and items, appended to S_NODES and S_ITEMS. */
+static void put_trie_nodes(builder *b, const cr_px_trie *t)
 {
-    ce_pi_put(b, S_TRIES, (uint32_t)b->nraw[S_NODES]);
-    ce_pi_put(b, S_TRIES, (uint32_t)t->nnodes);
-    ce_pi_put(b, S_TRIES, (uint32_t)b->nraw[S_ITEMS]);
-    ce_pi_put(b, S_TRIES, (uint32_t)t->nitems);
     for (size_t i = 0; i < t->nnodes; i++) {
         cr_px_node n;
         memset(&n, 0, sizeof n); /* no stray padding bytes: images are byte for byte the same */
@@ -56,6 +53,38 @@ static void put_trie(builder *b, const cr_px_trie *t)
         ce_pi_put_raw(b, S_NODES, &n, 1);
     }
     ce_pi_put_raw(b, S_ITEMS, t->items, t->nitems);
+}
+
+static void put_trie(builder *b, const cr_px_trie *t)
+{
+    ce_pi_put(b, S_TRIES, (uint32_t)b->nraw[S_NODES]);
+    ce_pi_put(b, S_TRIES, (uint32_t)t->nnodes);
+    ce_pi_put(b, S_TRIES, (uint32_t)b->nraw[S_ITEMS]);
+    ce_pi_put(b, S_TRIES, (uint32_t)t->nitems);
+    put_trie_nodes(b, t);
+}
+
+/* The merged tries: nodes and items after the usage and profile tries, their slots, and each
+ * policy's walk. */
+static void put_walks(builder *b)
+{
+    const cr_config *c = b->cfg;
+    size_t n;
+    const cr_px_walk *w = ce_route_index_walks(c, &n);
+    for (size_t k = 0; k < n; k++) {
+        ce_pi_put(b, S_WALKS, (uint32_t)b->nraw[S_NODES]);
+        ce_pi_put(b, S_WALKS, (uint32_t)w[k].trie.nnodes);
+        ce_pi_put(b, S_WALKS, (uint32_t)b->nraw[S_ITEMS]);
+        ce_pi_put(b, S_WALKS, (uint32_t)w[k].trie.nitems);
+        ce_pi_put(b, S_WALKS, (uint32_t)b->nraw[S_SLOTS]);
+        ce_pi_put(b, S_WALKS, (uint32_t)w[k].nslots);
+        ce_pi_put(b, S_WALKS, w[k].policy);
+        put_trie_nodes(b, &w[k].trie);
+        ce_pi_put_raw(b, S_SLOTS, w[k].slots, w[k].nslots);
+    }
+    const uint32_t *pw = ce_route_index_policy_walks(c);
+    for (size_t p = 0; p < c->npolicies; p++)
+        ce_pi_put(b, S_POLWALK, pw[p]);
 }
 
 static void put_user_lines(builder *b)
@@ -73,7 +102,8 @@ static void put_user_lines(builder *b)
 /* Everything compile built is there (an index build that ran out of memory leaves none). */
 static bool complete(const cr_config *c)
 {
-    if (!c->route_index || !c->usage_routes || (c->nusers && (!c->user_keys || !c->user_lines)))
+    if (!c->route_index || !c->usage_routes || (c->nusers && (!c->user_keys || !c->user_lines)) ||
+        (c->npolicies && !ce_route_index_policy_walks(c)))
         return false;
     for (size_t p = 0; p < c->nprofiles; p++)
         if (!ce_rule_index_trie(&c->profiles[p]))
@@ -114,6 +144,7 @@ void ce_pi_build_compiled(builder *b)
         put_trie(b, ce_route_index_trie(c, u));
     for (size_t p = 0; p < c->nprofiles; p++)
         put_trie(b, ce_rule_index_trie(&c->profiles[p]));
+    put_walks(b);
     uint8_t *kinds = malloc(c->nroutes ? c->nroutes : 1);
     if (!kinds) {
         b->oom = true;
@@ -384,14 +415,15 @@ static unsigned bits16(unsigned x)
     return n;
 }
 
-/* Trie `t` (record i of S_TRIES) lies inside the node and item sections, every child and item
- * range of every node inside the trie, every item's id below `ids`. */
-static bool read_trie(reader *r, size_t i, uint32_t ids, cr_px_trie *t)
+/* A trie whose record x (first node, nodes, first item, items) is the i-th of section `what`
+ * lies inside the node and item sections, every child and item range of every node inside
+ * the trie, every item's id below `ids`. */
+static bool read_trie_at(reader *r, const uint32_t *x, const char *what, size_t i, uint32_t ids,
+                         cr_px_trie *t)
 {
-    const uint32_t *x = ce_pi_recs(r, S_TRIES) + i * sec_fields[S_TRIES];
     if (x[TR_NNODES] == 0 || (uint64_t)x[TR_NODE] + x[TR_NNODES] > ce_pi_nrecs(r, S_NODES) ||
         (uint64_t)x[TR_ITEM] + x[TR_NITEMS] > ce_pi_nrecs(r, S_ITEMS)) {
-        ce_pi_broken(r, "trie", i);
+        ce_pi_broken(r, what, i);
         return false;
     }
     const cr_px_node *nodes = (const cr_px_node *)sec_base(r, S_NODES) + x[TR_NODE];
@@ -413,6 +445,12 @@ static bool read_trie(reader *r, size_t i, uint32_t ids, cr_px_trie *t)
     *t = (cr_px_trie){(cr_px_node *)(uintptr_t)nodes, x[TR_NNODES], (cr_px_item *)(uintptr_t)items,
                       x[TR_NITEMS], true};
     return true;
+}
+
+/* Trie `t`, record i of S_TRIES. */
+static bool read_trie(reader *r, size_t i, uint32_t ids, cr_px_trie *t)
+{
+    return read_trie_at(r, ce_pi_recs(r, S_TRIES) + i * sec_fields[S_TRIES], "trie", i, ids, t);
 }
 
 /* Slots of a user index: a power of two of them, one empty at least (a probe ends), every
@@ -541,13 +579,100 @@ static bool read_usage_routes(reader *r, ce_image_cx *x)
     return true;
 }
 
+/* Slot s is candidate k of usage rank `rank`: route `route`, with its first gateways as the
+ * route's record lists them (or marked as more than a slot holds). */
+static bool slot_ok(const reader *r, const cr_px_slot *s, size_t rank, uint32_t route)
+{
+    const uint32_t *x = ce_pi_recs(r, S_ROUTES) + (size_t)route * sec_fields[S_ROUTES];
+    const uint32_t *ix = ce_pi_recs(r, S_NAMEIX);
+    uint32_t count = x[RO_GCOUNT];
+    if (s->route != route || s->rank != rank)
+        return false;
+    if (count > CR_SLOT_GW_INLINE)
+        return s->ngw == CR_SLOT_GW_ROUTE && s->gw[0] == 0 && s->gw[1] == 0;
+    if (s->ngw != count)
+        return false;
+    for (uint32_t k = 0; k < CR_SLOT_GW_INLINE; k++) /* the lists were checked: in range */
+        if (s->gw[k] != (k < count ? ix[x[RO_GFIRST] + k] : 0))
+            return false;
+    return true;
+}
+
+/* Walk w's slots are exactly the routes of its policy's usages, in order (the image's own
+ * routes of each usage, read by read_usage_routes). */
+static bool walk_slots_ok(const reader *r, const ce_image_cx *x, const cr_namelist *l,
+                          const cr_px_slot *slots, size_t nslots)
+{
+    size_t seq = 0;
+    for (size_t j = 0; j < l->count; j++) {
+        const uint32_t *head = x->usage_head + 2 * l->idx[j];
+        for (uint32_t k = 0; k < head[1]; k++, seq++)
+            if (seq >= nslots || !slot_ok(r, &slots[seq], j, x->route_ids[head[0] + k]))
+                return false;
+    }
+    return seq == nslots;
+}
+
+static bool same_usages(const cr_namelist *a, const cr_namelist *b)
+{
+    return a->count == b->count &&
+           (!a->count || !memcmp(a->idx, b->idx, a->count * sizeof *a->idx));
+}
+
+/* The merged tries (S_WALKS, S_SLOTS) and each policy's (S_POLWALK): every trie whole, every
+ * slot what the routes of its policy's usages say, every policy's walk one of a policy with
+ * the same usages. A trusted read (CR_IMAGE_TRUSTED) checks the walks' records only. */
+static bool read_walks(reader *r, ce_image_cx *x)
+{
+    const cr_config *c = r->cfg;
+    size_t n = ce_pi_nrecs(r, S_WALKS);
+    const uint32_t *rec = ce_pi_recs(r, S_WALKS), *pw = ce_pi_recs(r, S_POLWALK);
+    x->walks = calloc(n + 1, sizeof *x->walks);
+    if (!x->walks) {
+        r->oom = true;
+        return false;
+    }
+    for (size_t w = 0; w < n; w++, rec += sec_fields[S_WALKS]) {
+        cr_px_walk *k = &x->walks[w];
+        if ((uint64_t)rec[WK_SLOT] + rec[WK_NSLOTS] > ce_pi_nrecs(r, S_SLOTS) ||
+            rec[WK_POLICY] >= c->npolicies || pw[rec[WK_POLICY]] != w ||
+            !c->policies[rec[WK_POLICY]].usages.count ||
+            c->policies[rec[WK_POLICY]].usages.count > UINT16_MAX) {
+            ce_pi_broken(r, "merged trie", w);
+            return false;
+        }
+        if (!read_trie_at(r, rec, "merged trie", w, rec[WK_NSLOTS], &k->trie))
+            return false;
+        k->slots = (const cr_px_slot *)sec_base(r, S_SLOTS) + rec[WK_SLOT];
+        k->nslots = rec[WK_NSLOTS];
+        k->policy = rec[WK_POLICY];
+        if (!r->trusted &&
+            !walk_slots_ok(r, x, &c->policies[k->policy].usages, k->slots, k->nslots)) {
+            ce_pi_broken(r, "merged slots", w);
+            return false;
+        }
+    }
+    for (size_t p = 0; p < c->npolicies; p++)
+        if (pw[p] != NONE &&
+            (pw[p] >= n ||
+             (!r->trusted &&
+              !same_usages(&c->policies[p].usages, &c->policies[x->walks[pw[p]].policy].usages)))) {
+            ce_pi_broken(r, "policy walk", p);
+            return false;
+        }
+    x->nwalks = n;
+    x->policy_walk = pw;
+    return true;
+}
+
 static bool counts_match(const reader *r)
 {
     const cr_config *c = r->cfg;
     return ce_pi_nrecs(r, S_USERCX) == c->nusers && ce_pi_nrecs(r, S_UKEYS) == c->nusers &&
            ce_pi_nrecs(r, S_ULINES) == c->nusers && ce_pi_nrecs(r, S_KINDS) == c->nroutes &&
            ce_pi_nrecs(r, S_UHEAD) == c->nusages &&
-           ce_pi_nrecs(r, S_TRIES) == c->nusages + c->nprofiles;
+           ce_pi_nrecs(r, S_TRIES) == c->nusages + c->nprofiles &&
+           ce_pi_nrecs(r, S_POLWALK) == c->npolicies;
 }
 
 static void read_stats(const uint32_t *m, ce_image_cx *x)
@@ -590,7 +715,8 @@ void ce_pi_read_compiled(reader *r)
         if (!read_trie(r, c->nusages + p, (uint32_t)c->profiles[p].nrules, &x->rule_tries[p]))
             return;
     x->route_kinds = sec_base(r, S_KINDS);
-    if (!read_usage_routes(r, x) || !read_slots(r, S_USLOTS, false, &x->uri_slots, &x->uri_cap) ||
+    if (!read_usage_routes(r, x) || !read_walks(r, x) ||
+        !read_slots(r, S_USLOTS, false, &x->uri_slots, &x->uri_cap) ||
         !read_slots(r, S_LSLOTS, true, &x->line_slots, &x->line_cap) ||
         !read_cells(r, S_UKEYS, &x->user_keys) || !read_cells(r, S_ULINES, &x->user_lines))
         return;
@@ -602,5 +728,6 @@ void ce_image_cx_free(ce_image_cx *x)
         return;
     free(x->usage_tries);
     free(x->rule_tries);
+    free(x->walks);
     free(x);
 }

@@ -264,20 +264,24 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
     return ce_px_key_init(&k, number, n) && ce_px_trie_walk(t, &k, it);
 }
 
+/* Runs are never empty (ce_px_trie_walk keeps only nodes with items, and a run that ends is
+ * dropped here), so the smallest id is read without bounds checks and the later calls of a
+ * walk look only at the runs left. */
 uint32_t ce_px_next(cr_px_iter *it)
 {
     for (;;) {
-        uint32_t id = UINT32_MAX;
-        for (size_t r = 0; r < it->nruns; r++)
-            if (it->run[r] < it->end[r] && it->run[r]->id < id)
-                id = it->run[r]->id;
-        if (id == UINT32_MAX)
+        size_t nr = it->nruns, w = 0;
+        if (!nr)
             return UINT32_MAX;
+        uint32_t id = it->run[0]->id;
+        for (size_t r = 1; r < nr; r++)
+            if (it->run[r]->id < id)
+                id = it->run[r]->id;
         /* every occurrence of the id (one per prefix met): the best verdict wins */
         int verdict = 0; /* 0 cannot match, 1 the pattern decides, 2 matches */
-        for (size_t r = 0; r < it->nruns; r++)
-            for (; it->run[r] < it->end[r] && it->run[r]->id == id; it->run[r]++) {
-                const cr_px_item *item = it->run[r];
+        for (size_t r = 0; r < nr; r++) {
+            const cr_px_item *item = it->run[r], *end = it->end[r];
+            for (; item < end && item->id == id; item++) {
                 if (it->len < item->minlen || it->len > item->maxlen)
                     continue;
                 if (!(item->tail & CR_PX_EXACT))
@@ -285,6 +289,13 @@ uint32_t ce_px_next(cr_px_iter *it)
                 else if (tail_holds(it, r, item->tail))
                     verdict = 2;
             }
+            if (item < end) { /* kept (w <= r: run r was read before slot w is written) */
+                it->run[w] = item;
+                it->end[w] = end;
+                it->depth[w++] = it->depth[r];
+            }
+        }
+        it->nruns = w;
         if (verdict) {
             it->match = verdict == 2;
             return id;
@@ -301,6 +312,7 @@ uint32_t ce_px_next(cr_px_iter *it)
 
 struct cr_route_index {
     _Atomic bool naive;
+    _Atomic bool no_walks; /* ce_route_index_use_walks(cfg, false) */
     size_t nusages;
     cr_px_trie *tries; /* [nusages] */
     cr_rule_index **rules;
@@ -308,7 +320,26 @@ struct cr_route_index {
     cr_index_stats stats;
     uint8_t *kinds; /* [nroutes]: CR_RK_* of each route, for plan images */
     bool kinds_borrowed;
+    cr_px_walk *walks; /* [nwalks]: the merged tries (slots and tries borrowed when adopted) */
+    size_t nwalks;
+    const uint32_t *policy_walk; /* [npolicies]: each policy's walk, UINT32_MAX: per usage */
+    bool walks_borrowed;
 };
+
+static void walks_free(cr_route_index *ix)
+{
+    for (size_t w = 0; w < ix->nwalks; w++) {
+        ce_px_trie_free(&ix->walks[w].trie);
+        if (!ix->walks_borrowed)
+            free((void *)(uintptr_t)ix->walks[w].slots);
+    }
+    free(ix->walks);
+    if (!ix->walks_borrowed)
+        free((void *)(uintptr_t)ix->policy_walk);
+    ix->walks = NULL;
+    ix->policy_walk = NULL;
+    ix->nwalks = 0;
+}
 
 void ce_route_index_free(cr_route_index *ix)
 {
@@ -322,6 +353,7 @@ void ce_route_index_free(cr_route_index *ix)
     free(ix->rules);
     if (!ix->kinds_borrowed)
         free(ix->kinds);
+    walks_free(ix);
     free(ix);
 }
 
@@ -397,6 +429,194 @@ static int index_fail(cr_config *cfg, cr_route_index *ix)
     return CR_ENOMEM;
 }
 
+/* ---- merged walks ------------------------------------------------------------------------ */
+
+static bool same_list(const cr_namelist *x, const cr_namelist *y)
+{
+    return x->count == y->count &&
+           (!x->count || !memcmp(x->idx, y->idx, x->count * sizeof *x->idx));
+}
+
+static size_t list_hash(const cr_namelist *l)
+{
+    uint64_t h = 1469598103934665603u ^ l->count;
+    for (size_t k = 0; k < l->count; k++)
+        h = (h ^ l->idx[k]) * 1099511628211u;
+    return (size_t)(h ^ h >> 29);
+}
+
+/* Candidate slot of route r in rank `rank`: its first gateways inline when it has few. */
+static cr_px_slot make_slot(const cr_config *cfg, size_t r, size_t rank)
+{
+    const cr_namelist *g = &cfg->routes[r].gateways;
+    cr_px_slot s = {(uint32_t)r, (uint16_t)rank, CR_SLOT_GW_ROUTE, {0}};
+    if (g->count <= CR_SLOT_GW_INLINE) {
+        s.ngw = (uint16_t)g->count;
+        for (size_t k = 0; k < g->count; k++)
+            s.gw[k] = g->idx[k];
+    }
+    return s;
+}
+
+/* Builds the merged trie of usage list l into w: every route of every usage, as candidate seq
+ * (items' ids), with a copy of its analysed entries. CR_OK or CR_ENOMEM (w left empty). */
+static int build_walk(const cr_config *cfg, const cr_route_analysis *a, const uint32_t *next,
+                      const cr_namelist *l, cr_px_walk *w)
+{
+    size_t nslots = 0, total = 0;
+    for (size_t j = 0; j < l->count; j++) {
+        const cr_usage_routes *ur = &cfg->usage_routes[l->idx[j]];
+        nslots += ur->count;
+        for (size_t k = 0; k < ur->count; k++) {
+            size_t r = ur->routes[k];
+            total += a->kind[r] ? next[r + 1] - a->first[r] : 0;
+        }
+    }
+    cr_px_slot *slots = malloc((nslots ? nslots : 1) * sizeof *slots);
+    cr_px_builder b = {malloc((total ? total : 1) * sizeof *b.entries), 0, total ? total : 1};
+    if (!slots || !b.entries) {
+        free(slots);
+        free(b.entries);
+        return CR_ENOMEM;
+    }
+    uint32_t seq = 0;
+    for (size_t j = 0; j < l->count; j++) {
+        const cr_usage_routes *ur = &cfg->usage_routes[l->idx[j]];
+        for (size_t k = 0; k < ur->count; k++, seq++) {
+            size_t r = ur->routes[k];
+            slots[seq] = make_slot(cfg, r, j);
+            size_t n = a->kind[r] ? next[r + 1] - a->first[r] : 0;
+            for (size_t e = 0; e < n; e++) {
+                b.entries[b.n] = a->all.entries[a->first[r] + e];
+                b.entries[b.n++].id = seq;
+            }
+        }
+    }
+    if (ce_px_builder_finish(&b, &w->trie) != CR_OK) {
+        free(slots);
+        return CR_ENOMEM;
+    }
+    w->slots = slots;
+    w->nslots = nslots;
+    return CR_OK;
+}
+
+/* What list l's merged trie would hold (items and slots), or SIZE_MAX when it cannot be built
+ * (more ranks or candidates than a slot or an item can name). */
+static size_t walk_size(const cr_config *cfg, const cr_route_index *ix, const cr_namelist *l)
+{
+    if (l->count > UINT16_MAX)
+        return SIZE_MAX;
+    size_t n = 0, slots = 0;
+    for (size_t j = 0; j < l->count; j++) {
+        n += ix->tries[l->idx[j]].nitems + cfg->usage_routes[l->idx[j]].count;
+        slots += cfg->usage_routes[l->idx[j]].count;
+    }
+    return slots >= UINT32_MAX ? SIZE_MAX : n;
+}
+
+/*
+ * One merged trie per distinct usage list of the policies, in the order of their first
+ * policy, while their items and slots stay within CR_WALK_FACTOR times those of the usage
+ * tries (+ CR_WALK_SLACK): the policies of the lists past that keep the walk per usage.
+ */
+static int build_walks(const cr_config *cfg, const cr_route_analysis *a, const uint32_t *next,
+                       cr_route_index *ix)
+{
+    size_t np = cfg->npolicies, cap = 2;
+    while (cap < 2 * np)
+        cap *= 2;
+    uint32_t *pw = malloc((np ? np : 1) * sizeof *pw), *first = calloc(cap, sizeof *first);
+    ix->walks = calloc(np ? np : 1, sizeof *ix->walks);
+    ix->policy_walk = pw;
+    if (!pw || !first || !ix->walks) {
+        free(first);
+        return CR_ENOMEM;
+    }
+    size_t base = 0, used = 0;
+    for (size_t u = 0; u < cfg->nusages; u++)
+        base += ix->tries[u].nitems + cfg->usage_routes[u].count;
+    size_t budget = CR_WALK_FACTOR * base + CR_WALK_SLACK;
+    for (size_t p = 0; p < np; p++) {
+        const cr_namelist *l = &cfg->policies[p].usages;
+        size_t h = list_hash(l) & (cap - 1);
+        while (first[h] && !same_list(&cfg->policies[first[h] - 1].usages, l))
+            h = (h + 1) & (cap - 1);
+        if (first[h]) { /* an earlier policy has the same list */
+            pw[p] = pw[first[h] - 1];
+            continue;
+        }
+        first[h] = (uint32_t)p + 1;
+        pw[p] = UINT32_MAX;
+        size_t need = walk_size(cfg, ix, l);
+        if (!l->count || need == SIZE_MAX || need > budget - used)
+            continue;
+        cr_px_walk *w = &ix->walks[ix->nwalks];
+        if (build_walk(cfg, a, next, l, w) != CR_OK) {
+            free(first);
+            return CR_ENOMEM;
+        }
+        w->policy = (uint32_t)p;
+        used += need;
+        pw[p] = (uint32_t)ix->nwalks++;
+        ix->stats.bytes += ce_px_trie_bytes(&w->trie) + w->nslots * sizeof *w->slots;
+    }
+    free(first);
+    return CR_OK;
+}
+
+bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr_policy_iter *it)
+{
+    const cr_route_index *ix = cfg->route_index;
+    if (!ix || !ix->policy_walk || p >= cfg->npolicies ||
+        atomic_load_explicit(&ix->naive, memory_order_relaxed) ||
+        atomic_load_explicit(&ix->no_walks, memory_order_relaxed))
+        return false;
+    uint32_t w = ix->policy_walk[p];
+    if (w >= ix->nwalks || !ce_px_trie_walk(&ix->walks[w].trie, k, &it->px))
+        return false;
+    it->slots = ix->walks[w].slots;
+    return true;
+}
+
+void ce_route_index_use_walks(cr_config *cfg, bool on)
+{
+    if (cfg && cfg->route_index)
+        atomic_store(&cfg->route_index->no_walks, !on);
+}
+
+const cr_px_walk *ce_route_index_walks(const cr_config *cfg, size_t *n)
+{
+    const cr_route_index *ix = cfg->route_index;
+    *n = ix ? ix->nwalks : 0;
+    return ix ? ix->walks : NULL;
+}
+
+const uint32_t *ce_route_index_policy_walks(const cr_config *cfg)
+{
+    const cr_route_index *ix = cfg->route_index;
+    return ix ? ix->policy_walk : NULL;
+}
+
+int ce_route_index_adopt_walks(cr_config *cfg, const cr_px_walk *walks, size_t nwalks,
+                               const uint32_t *policy_walk)
+{
+    cr_route_index *ix = cfg->route_index;
+    if (!ix)
+        return CR_ENOMEM;
+    ix->walks = malloc((nwalks ? nwalks : 1) * sizeof *ix->walks);
+    if (!ix->walks)
+        return CR_ENOMEM;
+    for (size_t w = 0; w < nwalks; w++) {
+        ix->walks[w] = walks[w];
+        ix->walks[w].trie.borrowed = true;
+    }
+    ix->nwalks = nwalks;
+    ix->policy_walk = policy_walk;
+    ix->walks_borrowed = true;
+    return CR_OK;
+}
+
 int ce_route_index_build(cr_config *cfg, cr_route_analysis *a)
 {
     cfg->route_index = NULL;
@@ -439,7 +659,10 @@ int ce_route_index_build(cr_config *cfg, cr_route_analysis *a)
         ix->nusages = u + 1;
         ix->stats.bytes += ce_px_trie_bytes(&ix->tries[u]);
     }
+    int wrc = build_walks(cfg, a, next, ix);
     free(next);
+    if (wrc != CR_OK)
+        goto oom;
     for (size_t r = 0; r < cfg->nroutes; r++) {
         uint8_t kind = a->kind[r];
         /* patterns compiled up front run through JIT where it pays: routes the index cannot

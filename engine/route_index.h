@@ -208,6 +208,67 @@ static inline bool ce_route_index_match(const cr_route_iter *it)
     return it->indexed && it->px.match;
 }
 
+/* ---- merged walks: one trie per distinct usage list of the voice policies --------------- */
+
+/*
+ * A policy's candidates in one walk. For each distinct ordered usage list among the policies
+ * (policies with the same list share it) the compile builds one trie over every route of
+ * every usage of the list: candidate `seq` is the seq-th (usage rank, route) pair of the list,
+ * in usage order, then route order within the usage (a route of two usages is two candidates),
+ * so one walk yields the candidates in the order of one walk per usage. Each candidate carries
+ * what the decision reads next inline: the route, the usage's rank and the route's first
+ * gateways (the route's gateway list is only read for a route with more).
+ */
+#define CR_SLOT_GW_INLINE 2u      /* gateways kept in a slot */
+#define CR_SLOT_GW_ROUTE  0xFFFFu /* cr_px_slot.ngw: more than CR_SLOT_GW_INLINE, read the route */
+
+typedef struct cr_px_slot {
+    uint32_t route;
+    uint16_t rank; /* position of the usage in the list */
+    uint16_t ngw;  /* the route's gateways (0..CR_SLOT_GW_INLINE), or CR_SLOT_GW_ROUTE */
+    uint32_t gw[CR_SLOT_GW_INLINE]; /* their indexes (0 past ngw) */
+} cr_px_slot;
+
+_Static_assert(sizeof(cr_px_slot) == 16 && offsetof(cr_px_slot, gw) == 8, "slot layout");
+
+/* The merged trie of one usage list (items' ids index `slots`). */
+typedef struct cr_px_walk {
+    cr_px_trie trie;
+    const cr_px_slot *slots;
+    size_t nslots;
+    uint32_t policy; /* the first policy with this list (a plan image checks the others') */
+} cr_px_walk;
+
+typedef struct cr_policy_iter {
+    cr_px_iter px;
+    const cr_px_slot *slots;
+} cr_policy_iter;
+
+/* Starts the merged walk of policy p (an index into cfg->policies) for the number read as k;
+ * false when the policy has none (over the memory bound), the index is off, or the number is
+ * outside the alphabet: the caller then walks usage by usage (ce_route_index_begin_key). */
+bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr_policy_iter *it);
+
+/* The next candidate, NULL at the end; it->px.match tells that the index decided it matches. */
+static inline const cr_px_slot *ce_policy_walk_next(cr_policy_iter *it)
+{
+    uint32_t s = ce_px_next(&it->px);
+    return s == UINT32_MAX ? NULL : &it->slots[s];
+}
+
+/* Merged tries are bounded in all to this many times the items and routes of the usage tries
+ * (plus CR_WALK_SLACK): lists past the bound keep the walk per usage. */
+#define CR_WALK_FACTOR 4u
+#define CR_WALK_SLACK  4096u
+
+/* Whether decisions use the merged walks (on by default; tests compare them with the walk per
+ * usage, which must give the same attempts and the same trace). */
+void ce_route_index_use_walks(cr_config *cfg, bool on);
+
+/* The merged walks (plan images): *n of them, and each policy's (UINT32_MAX: none). */
+const cr_px_walk *ce_route_index_walks(const cr_config *cfg, size_t *n);
+const uint32_t *ce_route_index_policy_walks(const cr_config *cfg);
+
 /* ---- plan images (plan_image.c): the compiled index written out and adopted in place ---- */
 
 /* What ce_route_index_kind returns: the analysis (cr_px_kind + 1, 0 = not analysed) in the
@@ -228,6 +289,10 @@ const cr_px_trie *ce_rule_index_trie(const cr_profile *p);
 int ce_route_index_adopt(cr_config *cfg, const cr_px_trie *usage_tries,
                          const cr_px_trie *rule_tries, const uint8_t *kinds,
                          const cr_index_stats *stats);
+/* Attaches merged walks read in place from a plan image (after ce_route_index_adopt):
+ * walks[nwalks] (borrowed), policy_walk[npolicies]. CR_OK or CR_ENOMEM. */
+int ce_route_index_adopt_walks(cr_config *cfg, const cr_px_walk *walks, size_t nwalks,
+                               const uint32_t *policy_walk);
 
 /* Switching the index off, and its statistics: cr_index.h. Whether it is off: */
 bool ce_config_naive(const cr_config *cfg);

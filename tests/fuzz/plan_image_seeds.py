@@ -5,23 +5,34 @@ sections that a process adopting an image reads in place (engine/plan_image_cx.c
 fuzz_plan_image writes a valid header and checksum over every input before reading it, so
 each variant here reaches the section checks: a byte flipped, a count or index pushed out of
 range, a hash table with no empty slot, a key cell longer than its cell, a trie node whose
-children lie outside its trie. Deterministic (seeded), so the corpus is the same each time.
+children lie outside its trie, a merged trie's candidate naming another route. Section numbers
+are read from engine/plan_image_int.h. Deterministic (seeded), so the corpus is the same each time.
 
   plan_image_seeds.py OUTDIR IMAGE...
 """
 import hashlib
 import os
 import random
+import re
 import struct
 import sys
 
 HEADER = struct.Struct("<8sQIIQQQII")  # magic, checksum, version, arch, total, gen, digest, hlen, nsec
 SECTION = struct.Struct("<QQII")  # off, count, esize, pad
-# section numbers (engine/plan_image_int.h)
-S_NAMES, S_NAMEIX, S_USERCX, S_CXMETA, S_TRIES, S_NODES, S_ITEMS = 10, 14, 15, 16, 17, 18, 19
-S_KINDS, S_ROUTEIDS, S_UHEAD, S_UKEYS, S_ULINES, S_USLOTS, S_LSLOTS = 20, 21, 22, 23, 24, 25, 26
-S_LISTS = 27
+INT_H = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "engine",
+                     "plan_image_int.h")
 
+
+def section_numbers(path=INT_H):
+    """The section numbers, read from the enum in engine/plan_image_int.h (S_STR ... S_COUNT)."""
+    text = open(path).read()
+    body = text[text.index("S_STR,"):text.index("S_COUNT")]
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    names = [n.strip() for n in body.split(",") if n.strip()]
+    return {name: i for i, name in enumerate(names)}
+
+
+globals().update(section_numbers())
 
 def sections(img):
     h = HEADER.unpack_from(img, 0)
@@ -66,6 +77,14 @@ def variants(img, rng):
             v = bytearray(img)
             v[off] = 31
             yield v
+    off, count, esize = secs[S_SLOTS]
+    if count:  # a candidate naming a route past the routes, and a usage rank past the policy's
+        v = bytearray(img)
+        struct.pack_into("<I", v, off, 0x7FFFFFFF)
+        yield v
+        v = bytearray(img)
+        struct.pack_into("<H", v, off + 4, 0xFFFE)
+        yield v
     off, count, esize = secs[S_NODES]
     if count:
         v = bytearray(img)  # the root's children past the trie

@@ -168,7 +168,26 @@ static void number(gen *g, char *buf, size_t len)
 
 static const cr_srcloc here = {"random.xml", 1};
 
-static cr_config *random_config(gen *g, size_t nroutes, size_t nrules)
+/* Every ordering of the four usages as a policy of its own (24 distinct lists, for the bound
+ * on the merged tries' memory). */
+static void add_permutation_policies(cr_config *c)
+{
+    char name[64];
+    for (int k = 0; k < 24; k++) {
+        int left[4] = {0, 1, 2, 3}, n = 4, code = k;
+        snprintf(name, sizeof name, "Perm%d", k);
+        cr_policy *x = cr_config_add_policy(c, name, here);
+        for (int f = 3; f >= 0; f--) {
+            int fact = f == 3 ? 6 : f == 2 ? 2 : 1, pick = f ? code / fact : 0;
+            code = f ? code % fact : 0;
+            snprintf(name, sizeof name, "U%d", left[pick]);
+            cr_namelist_add(c, &x->usages, name, here);
+            memmove(&left[pick], &left[pick + 1], (size_t)(--n - pick) * sizeof *left);
+        }
+    }
+}
+
+static cr_config *random_config(gen *g, size_t nroutes, size_t nrules, bool perms)
 {
     cr_config *c = cr_config_new();
     char name[64], pat[512];
@@ -183,6 +202,18 @@ static cr_config *random_config(gen *g, size_t nroutes, size_t nrules)
         snprintf(name, sizeof name, "U%d", order[u]);
         cr_namelist_add(c, &pol->usages, name, here);
     }
+    /* more policies, for the merged walks: another list, the first list again (sharing its
+     * trie), a usage twice, a single usage */
+    static const char *const extra[][5] = {
+        {"U1", "U3"}, {"U2", "U0", "U3", "U1"}, {"U0", "U2", "U0"}, {"U3"}};
+    for (size_t e = 0; e < sizeof extra / sizeof extra[0]; e++) {
+        snprintf(name, sizeof name, "Extra%zu", e);
+        cr_policy *x = cr_config_add_policy(c, name, here);
+        for (size_t k = 0; k < 5 && extra[e][k]; k++)
+            cr_namelist_add(c, &x->usages, extra[e][k], here);
+    }
+    if (perms)
+        add_permutation_policies(c);
     for (int k = 0; k < 8; k++) {
         snprintf(name, sizeof name, "G%d", k);
         cr_gateway *gw = cr_config_add_gateway(c, name, here);
@@ -249,6 +280,30 @@ static void same_decision(const cr_decision *a, const cr_decision *b, const char
     }
 }
 
+/* Every policy's attempts and trace for `num` are the same with its merged walk as with one
+ * walk per usage (the merged walk is what decisions use). */
+static void merged_equals_per_usage(cr_config *c, const char *num)
+{
+    static cr_decision a, b;
+    for (size_t p = 0; p < c->npolicies; p++) {
+        cr_trace ta, tb;
+        cr_trace_init(&ta);
+        cr_trace_init(&tb);
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        ce_route_index_use_walks(c, false);
+        cr_route_attempts(c, &c->policies[p], num, NULL, &a, &ta);
+        ce_route_index_use_walks(c, true);
+        cr_route_attempts(c, &c->policies[p], num, NULL, &b, &tb);
+        same_decision(&a, &b, num);
+        if ((ta.buf || tb.buf) && (!ta.buf || !tb.buf || strcmp(ta.buf, tb.buf) != 0))
+            fail_msg("policy %zu, '%s': the traces differ:\n%s\n---\n%s", p, num,
+                     ta.buf ? ta.buf : "", tb.buf ? tb.buf : "");
+        cr_trace_free(&ta);
+        cr_trace_free(&tb);
+    }
+}
+
 /* Runs `numbers` random numbers through both evaluations; returns how many matched. */
 static size_t compare(gen *g, cr_config *c, size_t numbers)
 {
@@ -268,6 +323,8 @@ static size_t compare(gen *g, cr_config *c, size_t numbers)
         cr_route_attempts(c, pol, num, NULL, &b, NULL);
         same_decision(&a, &b, num);
         matched += a.routes_matched > 0;
+        if (i % 4 == 0)
+            merged_equals_per_usage(c, num);
         /* normalization alone */
         char n1[CR_NUMBER_MAX + 1], n2[CR_NUMBER_MAX + 1];
         const cr_rule *r1, *r2;
@@ -298,13 +355,50 @@ static void indexed_equals_naive_on_random_configs(void **state)
     size_t matched = 0, total = 0;
     for (size_t round = 0; round < rounds; round++) {
         gen g = {.r = {0x9e3779b97f4a7c15ull ^ (round * 0x100000001b3ull)}};
-        cr_config *c = random_config(&g, 20 + below(&g.r, 200), 5 + below(&g.r, 60));
+        cr_config *c = random_config(&g, 20 + below(&g.r, 200), 5 + below(&g.r, 60), false);
+        size_t nwalks;
+        ce_route_index_walks(c, &nwalks);
+        const uint32_t *pw = ce_route_index_policy_walks(c);
+        assert_int_equal(nwalks, 4); /* Extra1 shares All's list */
+        assert_int_equal(pw[0], pw[2]);
+        assert_int_equal(pw[4], 3);
         matched += compare(&g, c, 400);
         total += 800;
         cr_config_free(c);
     }
     /* the numbers must exercise matches, not only misses */
     assert_true(matched > total / 20);
+}
+
+/* Past the bound on their memory, policies keep the walk per usage, and decide the same. */
+static void merged_walks_bounded(void **state)
+{
+    (void)state;
+    static cr_decision a, b;
+    gen g = {.r = {0x51ed270b27c5a3f1ull}};
+    cr_config *c = random_config(&g, 1000, 20, true);
+    size_t nwalks, merged = 0;
+    ce_route_index_walks(c, &nwalks);
+    const uint32_t *pw = ce_route_index_policy_walks(c);
+    for (size_t p = 0; p < c->npolicies; p++)
+        merged += pw[p] != UINT32_MAX;
+    assert_true(nwalks > 1 && nwalks < 24); /* some lists within the bound, not all */
+    assert_true(merged > 1 && merged < c->npolicies);
+    char num[160];
+    for (size_t i = 0; i < 100; i++) {
+        number(&g, num, sizeof num);
+        merged_equals_per_usage(c, num);
+        for (size_t p = 0; p < c->npolicies; p++) {
+            memset(&a, 0, sizeof a);
+            memset(&b, 0, sizeof b);
+            cr_config_set_naive(c, true);
+            cr_route_attempts(c, &c->policies[p], num, NULL, &a, NULL);
+            cr_config_set_naive(c, false);
+            cr_route_attempts(c, &c->policies[p], num, NULL, &b, NULL);
+            same_decision(&a, &b, num);
+        }
+    }
+    cr_config_free(c);
 }
 
 static void analysis_examples(void **state)
@@ -364,6 +458,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(analysis_examples),
         cmocka_unit_test(indexed_equals_naive_on_random_configs),
+        cmocka_unit_test(merged_walks_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

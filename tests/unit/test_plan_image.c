@@ -164,7 +164,7 @@ static plan_section section(const unsigned char *img, int s)
     return x;
 }
 
-/* Contoso's calls decide the same with both configurations (kind, reason, attempts). */
+/* Contoso's calls decide the same with both configurations (kind, reason, attempts, trace). */
 static void expect_same_decisions(const cr_config *x, const cr_config *y)
 {
     static const char *const calls[][2] = {
@@ -182,6 +182,17 @@ static void expect_same_decisions(const cr_config *x, const cr_config *y)
             assert_string_equal(a.attempts[k].uri, b.attempts[k].uri);
             assert_string_equal(a.attempts[k].route->name, b.attempts[k].route->name);
         }
+        /* the trace too (an adopted plan walks the image's merged tries) */
+        cr_trace ta, tb;
+        cr_trace_init(&ta);
+        cr_trace_init(&tb);
+        cr_route_decide(x, calls[i][0], calls[i][1], NULL, &a, &ta);
+        cr_route_decide(y, calls[i][0], calls[i][1], NULL, &b, &tb);
+        assert_non_null(ta.buf);
+        assert_non_null(tb.buf);
+        assert_string_equal(ta.buf, tb.buf);
+        cr_trace_free(&ta);
+        cr_trace_free(&tb);
     }
 }
 
@@ -199,6 +210,15 @@ static void test_adopted_round_trip(void **state)
     cr_diag_init(&d);
     assert_int_equal(cr_rules_load(cr_test_src("examples/contoso/contoso.xml"), &xml, &d), CR_OK);
     expect_same_decisions(cfg, xml);
+    /* the merged tries are read in place: one per distinct usage list of the five policies */
+    size_t nwalks = 0;
+    const cr_px_walk *w = ce_route_index_walks(cfg, &nwalks);
+    assert_int_equal(nwalks, 5);
+    for (size_t k = 0; k < nwalks; k++) {
+        const char *lo = img, *hi = lo + len;
+        assert_true((const char *)w[k].trie.nodes >= lo && (const char *)w[k].trie.nodes < hi);
+        assert_true((const char *)w[k].slots >= lo && (const char *)w[k].slots < hi);
+    }
     void *again = NULL;
     size_t n2 = 0;
     assert_int_equal(cr_image_build(cfg, 42, &again, &n2), CR_OK); /* its image, copied */
@@ -290,6 +310,13 @@ static void test_compiled_damage_refused(void **state)
         {S_USERCX, 4 * UC_POLICY, 999, "user"},
         {S_UKEYS, 0, 200, "user keys"},
         {S_ROUTES, 4 * RO_NAME, 0xFFFFFFF0u, "route"},
+        {S_WALKS, 4 * WK_NSLOTS, 0xFFFFFFu, "merged trie"},
+        {S_WALKS, 4 * WK_POLICY, 999, "merged trie"},
+        {S_WALKS, 4 * WK_NNODES, 0, "merged trie"},
+        {S_SLOTS, offsetof(cr_px_slot, route), 0xFFFFu, "merged slots"},
+        {S_SLOTS, offsetof(cr_px_slot, rank), 0x00020001u, "merged slots"},
+        {S_SLOTS, offsetof(cr_px_slot, gw), 3, "merged slots"},
+        {S_POLWALK, 4, 77, "merged trie"}, /* every contoso policy owns its walk */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(img, clean, len);
@@ -305,6 +332,27 @@ static void test_compiled_damage_refused(void **state)
         if (!strstr(why, "damaged") || !strstr(why, cases[i].says))
             fail_msg("case %zu: '%s' does not say '%s'", i, why, cases[i].says);
     }
+    /* a merged trie's item naming no slot of its walk */
+    memcpy(img, clean, len);
+    plan_section wk = section(img, S_WALKS), items = section(img, S_ITEMS);
+    uint32_t first_item, nslots;
+    memcpy(&first_item, img + wk.off + 4 * WK_ITEM, 4);
+    memcpy(&nslots, img + wk.off + 4 * WK_NSLOTS, 4);
+    memcpy(img + items.off + first_item * sizeof(cr_px_item) + offsetof(cr_px_item, id), &nslots,
+           4);
+    rechecksum(img, len);
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+    assert_non_null(strstr(why, "trie item"));
+    /* a policy given the walk of a policy with other usages */
+    memcpy(img, clean, len);
+    plan_section pw = section(img, S_POLWALK);
+    uint32_t other_walk;
+    memcpy(&other_walk, img + pw.off, 4);
+    memcpy(img + pw.off + 4 * 2, &other_walk, 4);
+    rechecksum(img, len);
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+    assert_non_null(strstr(why, "merged trie") ? strstr(why, "merged trie")
+                                               : strstr(why, "policy walk"));
     /* a URI index with no empty slot: a lookup would never end */
     memcpy(img, clean, len);
     plan_section x = section(img, S_USLOTS);
