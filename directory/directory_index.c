@@ -27,7 +27,7 @@
  *   header: magic "CRIX", version, nbuck (buckets a line hashes to), ntotal (buckets, with
  *     those the last ones spill into), nuri (a power of two), heap length, entries; version 4
  *     adds users and line keys (counts); version 5 shift, parts, heap start, length (of the
- *     address space)
+ *     address space), pad (bytes of each part's value before its first: IX_PAD)
  *   uri[nuri]: uint64 0 = empty, else tag (16 bits) | heap offset + 1
  *   (version 4) order[users]: uint32, each user's own entry (heap offset / 8) in URI-key
  *     order, padded to 8 bytes (version 5: to 1 KB)
@@ -59,11 +59,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IX_MAGIC      0x58495243u /* "CRIX" */
-#define IX_VERSION    5u
-#define IX_HEADER3    48 /* version 3's header */
-#define IX_HEADER4    64
-#define IX_HEADER     96
+#define IX_MAGIC   0x58495243u /* "CRIX" */
+#define IX_VERSION 5u
+#define IX_HEADER3 48 /* version 3's header */
+#define IX_HEADER4 64
+#define IX_HEADER  104
+/* Bytes before a part's first: LMDB keeps a large value 16 bytes (its page header) after a
+ * page's start, so 1008 more put the index's offset 0 on a 1 KB boundary of the map and each
+ * bucket in one 4 KB page (16 cache lines, one page walk). */
+#define IX_PAD        1008
 #define IX_PART_SHIFT 28 /* parts of 256 MB */
 #define IX_PART_MIN   12
 #define IX_PART_MAX   30
@@ -169,9 +173,9 @@ static uint64_t home_of(uint64_t hash, uint64_t n)
  * loads go through memcpy, which compiles to plain loads where the CPU allows it. */
 struct dir_index {
     uint64_t nbuck, ntotal, nuri, heaplen, users, lines;
-    uint64_t order, heap, total; /* where the order and the heap start; the length */
-    uint64_t mask;               /* of an offset within its part */
-    uint32_t version, shift;
+    uint64_t order, heap, total;  /* where the order and the heap start; the length */
+    uint64_t mask;                /* of an offset within its part */
+    uint32_t version, shift, pad; /* pad: bytes before each part's first (version 5) */
     size_t nparts;
     const unsigned char *part[];
 };
@@ -237,6 +241,7 @@ static bool read_header(const void *p, size_t len, dir_index *v)
     v->order = v->nuri * 8;
     if (v->version < 5) { /* one value: the tables and the heap follow the header */
         v->shift = 63;
+        v->pad = 0;
         v->heap = v->order + order_bytes(v->users);
         v->total = v->heap + v->heaplen;
         return len == head[v->version] + v->total;
@@ -244,8 +249,9 @@ static bool read_header(const void *p, size_t len, dir_index *v)
     v->shift = (uint32_t)ld64(p, 8);
     v->heap = ld64(p, 10);
     v->total = ld64(p, 11);
-    return len == IX_HEADER && v->shift >= IX_PART_MIN && v->shift <= IX_PART_MAX &&
-           v->heap == align_bucket(v->order + order_bytes(v->users)) &&
+    v->pad = (uint32_t)ld64(p, 12);
+    return len == IX_HEADER && ld64(p, 12) < 4096 && v->shift >= IX_PART_MIN &&
+           v->shift <= IX_PART_MAX && v->heap == align_bucket(v->order + order_bytes(v->users)) &&
            v->total == v->heap + v->heaplen && ld64(p, 9) == parts_of(v->total, v->shift);
 }
 
@@ -272,12 +278,12 @@ static int find_parts(MDB_txn *txn, cr_directory *d, dir_index *ix, char *err, s
             dir_err(err, errlen, d->path, rc);
             return CR_EIO;
         }
-        if (rc == MDB_NOTFOUND || v.mv_size != want) {
+        if (rc == MDB_NOTFOUND || v.mv_size != want + ix->pad) {
             snprintf(what, sizeof what, "part %zu of %zu %s", k + 1, ix->nparts,
                      rc ? "is missing" : "has the wrong length");
             return index_damaged(d, err, errlen, what);
         }
-        ix->part[k] = v.mv_data;
+        ix->part[k] = (const unsigned char *)v.mv_data + ix->pad;
     }
     return CR_OK;
 }
@@ -623,11 +629,12 @@ int dir_ix_part_put(cr_directory *d, MDB_txn *txn, dir_ix_plan *p, uint64_t k)
     p->lo = k << p->shift;
     p->hi = p->lo + (1ULL << p->shift) < p->total ? p->lo + (1ULL << p->shift) : p->total;
     MDB_val key = {(size_t)snprintf(name, sizeof name, "index.%llu", (unsigned long long)k), name},
-            val = {p->hi - p->lo, NULL};
+            val = {IX_PAD + p->hi - p->lo, NULL};
     int rc = mdb_put(txn, d->meta, &key, &val, MDB_RESERVE);
     if (rc != 0)
         return rc;
-    p->part = val.mv_data;
+    memset(val.mv_data, 0, IX_PAD);
+    p->part = (unsigned char *)val.mv_data + IX_PAD;
     put_range(p, 0, p->uri, p->nuri * 8);
     put_range(p, p->nuri * 8, p->order, p->users * 4);
     put_range(p, p->nuri * 8 + p->users * 4, NULL, p->heapoff - p->nuri * 8 - p->users * 4);
@@ -645,8 +652,8 @@ int dir_ix_part_put(cr_directory *d, MDB_txn *txn, dir_ix_plan *p, uint64_t k)
 int dir_ix_finish(cr_directory *d, MDB_txn *txn, dir_ix_plan *p)
 {
     uint32_t h32[2] = {IX_MAGIC, IX_VERSION};
-    uint64_t h64[11] = {p->nbuck, p->ntotal, p->nuri,   p->heap,    p->entries, p->users,
-                        p->lines, p->shift,  p->nparts, p->heapoff, p->total};
+    uint64_t h64[12] = {p->nbuck, p->ntotal, p->nuri,   p->heap,    p->entries, p->users,
+                        p->lines, p->shift,  p->nparts, p->heapoff, p->total,   IX_PAD};
     unsigned char head[IX_HEADER];
     memcpy(head, h32, 8);
     memcpy(head + 8, h64, sizeof h64);

@@ -125,7 +125,7 @@ static uint64_t header_field(meta_edit *m, int i)
 {
     MDB_val k = {5, "index"}, v;
     assert_int_equal(mdb_get(m->txn, m->meta, &k, &v), 0);
-    assert_int_equal(v.mv_size, 96);
+    assert_int_equal(v.mv_size, 104);
     uint64_t f;
     memcpy(&f, (const char *)v.mv_data + 8 + 8 * i, 8);
     return f;
@@ -274,7 +274,7 @@ static void a_header_that_does_not_add_up_is_refused(void **state)
     edit_begin(&m);
     MDB_val k = {5, "index"}, v;
     assert_int_equal(mdb_get(m.txn, m.meta, &k, &v), 0);
-    unsigned char head[96];
+    unsigned char head[104];
     memcpy(head, v.mv_data, sizeof head);
     uint64_t heap = header_field(&m, H_HEAP) + 1024; /* the heap said to start a bucket later */
     memcpy(head + 8 + 8 * H_HEAP, &heap, 8);

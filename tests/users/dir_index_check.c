@@ -450,7 +450,7 @@ static long index_parts(const char *path)
         mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
         uint64_t n;
         if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 &&
-            v.mv_size == 96) {
+            v.mv_size == 104) {
             memcpy(&n, (const char *)v.mv_data + 8 + 8 * 8, 8);
             parts = (long)n;
             for (uint64_t i = 0; i <= n; i++) {
