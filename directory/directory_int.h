@@ -105,7 +105,7 @@ typedef struct dir_user_ref {
     bool alias;
 } dir_user_ref;
 /* Writes the directory anew in `txn`: the users u[0..n-1] (in URI-key order, each line
- * exact key its user's alone) as the lookup index, the trees emptied, format 2. Errors go
+ * exact key its user's alone) as the lookup index, the trees emptied, format 3. Errors go
  * into diag and *errors. Returns CR_OK, CR_EIO or CR_ENOMEM. */
 int dir_write_users(cr_directory *d, MDB_txn *txn, const dir_user_ref *u, size_t n,
                     const char *file, cr_diag *diag, size_t *errors);
