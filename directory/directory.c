@@ -33,9 +33,8 @@ static __thread struct {
     uint64_t dir_id;
     long pid; /* a slot inherited through fork() is the parent's: forgotten, never used */
     MDB_txn *txn;
-    size_t snap;       /* the snapshot the transaction last read: mdb_txn_id */
-    const void *index; /* that snapshot's lookup index (the map stays put), or NULL */
-    size_t index_len;
+    size_t snap;      /* the snapshot the transaction last read: mdb_txn_id */
+    dir_index *index; /* that snapshot's lookup index (the map stays put; owned), or NULL */
 } cached;
 
 /*
@@ -120,7 +119,9 @@ static void self_after_fork(void)
 {
     self_pid = (long)getpid();
     cached.txn = NULL; /* the parent's reader slot: never used here */
-    if (hot)           /* the parent's directories' ids may be reused here */
+    dir_index_free(cached.index);
+    cached.index = NULL;
+    if (hot) /* the parent's directories' ids may be reused here */
         memset(hot, 0, HOT_ENTRIES * sizeof(hot_entry));
 }
 
@@ -318,6 +319,7 @@ static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
     MDB_val k = {6, "format"}, v;
     int found = rc == 0 ? mdb_get(txn, d->meta, &k, &v) : rc;
     if (found == 0 && (v.mv_size != 1 || (memcmp(v.mv_data, CR_DIR_FORMAT, 1) != 0 &&
+                                          memcmp(v.mv_data, CR_DIR_FORMAT_2, 1) != 0 &&
                                           memcmp(v.mv_data, CR_DIR_FORMAT_OLD, 1) != 0))) {
         mdb_txn_abort(txn);
         snprintf(err, errlen, "%s: directory format %.*s is not supported", d->path,
@@ -330,6 +332,12 @@ static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
         v.mv_data = CR_DIR_FORMAT_OLD;
         rc = mdb_put(txn, d->meta, &k, &v, 0);
     }
+    dir_index *ix = NULL;
+    if (rc == 0 && dir_index_open(txn, d, &ix, err, errlen) != CR_OK) {
+        mdb_txn_abort(txn); /* a damaged index: refused at open, never read as empty */
+        return CR_EIO;
+    }
+    dir_index_free(ix);
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else
@@ -417,6 +425,8 @@ void cr_directory_close(cr_directory *d)
     if (d->refs == 1 && cached_here() && cached.dir_id == d->id) {
         mdb_txn_abort(cached.txn);
         cached.txn = NULL;
+        dir_index_free(cached.index);
+        cached.index = NULL;
     }
     if (--d->refs == 0) {
         for (cr_directory **p = &open_list; *p; p = &(*p)->next)
@@ -439,9 +449,12 @@ const char *cr_directory_path(const cr_directory *d)
 int dir_counts(cr_directory *d, MDB_txn *txn, size_t *users, size_t *lines)
 {
     MDB_stat s;
-    const void *ix;
-    size_t len;
-    if (dir_index_get(txn, d, &ix, &len) && dir_index_counts(ix, len, users, lines))
+    dir_index *ix;
+    if (dir_index_open(txn, d, &ix, NULL, 0) != CR_OK)
+        return CR_EIO;
+    bool counted = dir_index_counts(ix, users, lines);
+    dir_index_free(ix);
+    if (counted)
         return CR_OK;
     if (mdb_stat(txn, d->users, &s) != 0) /* format 1: the trees */
         return CR_EIO;
@@ -678,13 +691,14 @@ int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
     r->txn = NULL;
     r->source = (cr_user_source){r, src_find, src_by_number};
     r->index = NULL;
-    r->index_len = 0;
     r->snap = 0;
     r->uncached = false;
     MDB_txn *txn = NULL;
     if (!d)
         return CR_EIO;
+    bool taken = false;
     if (cached_here() && cached.dir_id == d->id && d->pid == dir_self_pid()) {
+        taken = true;
         txn = cached.txn;
         cached.txn = NULL;
         if (mdb_txn_renew(txn) != 0) {
@@ -696,14 +710,22 @@ int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
         r->txn = txn; /* the same snapshot as last time: the same index, found again for free */
         r->snap = cached.snap;
         r->index = cached.index;
-        r->index_len = cached.index_len;
+        cached.index = NULL;
         return CR_OK;
+    }
+    if (taken) { /* another snapshot's index */
+        dir_index_free(cached.index);
+        cached.index = NULL;
     }
     if (!txn && mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
         return CR_EIO;
     r->txn = txn;
     r->snap = mdb_txn_id(txn);
-    dir_index_get(txn, d, &r->index, &r->index_len);
+    if (dir_index_open(txn, d, &r->index, NULL, 0) != CR_OK) {
+        mdb_txn_abort(txn); /* damaged since the directory was opened */
+        r->txn = NULL;
+        return CR_EIO;
+    }
     return CR_OK;
 }
 
@@ -764,8 +786,7 @@ static const cr_user *load_user(cr_dir_reader *r, const MDB_val *key)
 {
     MDB_val v;
     if (r->index) {
-        v.mv_data =
-            (void *)dir_index_uri(r->index, r->index_len, key->mv_data, key->mv_size, &v.mv_size);
+        v.mv_data = (void *)dir_index_uri(r->index, key->mv_data, key->mv_size, &v.mv_size);
         return v.mv_data ? load_record(r, &v) : NULL;
     }
     if (!r->txn || mdb_get(r->txn, r->dir->users, (MDB_val *)key, &v) != 0)
@@ -864,11 +885,9 @@ static const cr_user *indexed_number(cr_dir_reader *r, const char *number, const
         }
     MDB_val v = {0, NULL};
     if (elen)
-        v.mv_data =
-            (void *)dir_index_line(r->index, r->index_len, number, nlen, ext, elen, &v.mv_size);
+        v.mv_data = (void *)dir_index_line(r->index, number, nlen, ext, elen, &v.mv_size);
     if (!v.mv_data)
-        v.mv_data =
-            (void *)dir_index_line(r->index, r->index_len, number, nlen, NULL, 0, &v.mv_size);
+        v.mv_data = (void *)dir_index_line(r->index, number, nlen, NULL, 0, &v.mv_size);
     if (!v.mv_data)
         return NULL;
     if (h && hot_admit(hh))
@@ -921,15 +940,17 @@ void cr_dir_reader_end(cr_dir_reader *r)
     cr_dir_reader_forget(r);
     if (r->txn && !cached_here() && r->dir->pid == dir_self_pid()) {
         cached.snap = mdb_txn_id(r->txn);
+        dir_index_free(cached.index);
         cached.index = r->index;
-        cached.index_len = r->index_len;
         mdb_txn_reset(r->txn);
         cached.txn = r->txn;
         cached.dir_id = r->dir->id;
         cached.pid = r->dir->pid;
     } else if (r->txn) {
         mdb_txn_abort(r->txn);
+        dir_index_free(r->index);
     }
+    r->index = NULL;
     r->txn = NULL;
     r->used = 0;
 }

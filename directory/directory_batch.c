@@ -131,6 +131,21 @@ size_t dir_batch_sort(dir_batch *b, const char *file, cr_diag *diag)
 
 /* ---- writing the directory anew ----------------------------------------------------------- */
 
+/* Writes the index's parts one after the other (a reserved value is valid until the next
+ * write), each from every user, then its header. Returns 0 or an LMDB or errno code. */
+static int write_index(cr_directory *d, MDB_txn *txn, dir_ix_plan *ix, const dir_user_ref *u,
+                       size_t n)
+{
+    for (uint64_t k = 0; k < ix->nparts; k++) {
+        int rc = dir_ix_part_put(d, txn, ix, k);
+        if (rc != 0)
+            return rc;
+        for (size_t i = 0; i < n; i++)
+            dir_ix_fill(ix, i, u[i].key, u[i].klen, u[i].rec, u[i].rlen);
+    }
+    return dir_ix_finish(d, txn, ix);
+}
+
 int dir_write_users(cr_directory *d, MDB_txn *txn, const dir_user_ref *u, size_t n,
                     const char *file, cr_diag *diag, size_t *errors)
 {
@@ -140,27 +155,35 @@ int dir_write_users(cr_directory *d, MDB_txn *txn, const dir_user_ref *u, size_t
     for (size_t i = 0; i < n; i++) {
         const char *num, *ext;
         size_t nn, en;
-        dir_ix_plan_user(&ix, i, u[i].klen, u[i].rlen);
+        dir_ix_plan_user(&ix, i, u[i].key, u[i].klen, u[i].rlen);
         if (dir_record_str(u[i].rec, u[i].rlen, DIR_STR_LINE_NUMBER, &num, &nn) && num &&
             dir_record_str(u[i].rec, u[i].rlen, DIR_STR_LINE_EXT, &ext, &en))
             dir_ix_plan_line(&ix, i, num, nn, ext, ext ? en : 0, u[i].alias);
     }
-    /* the trees of format 1 go; the format is written before the index is reserved, as the
-     * reserved value is only valid until the next write */
+    /* the trees of format 1 go */
     MDB_val fk = {6, "format"}, fv = {1, CR_DIR_FORMAT};
-    int rc = mdb_drop(txn, d->users, 0);
+    int rc = dir_ix_layout(&ix);
+    if (rc == 0)
+        rc = mdb_drop(txn, d->users, 0);
     if (rc == 0)
         rc = mdb_drop(txn, d->lines, 0);
     if (rc == 0)
         rc = mdb_put(txn, d->meta, &fk, &fv, 0);
     if (rc == 0)
-        rc = dir_ix_reserve(d, txn, &ix);
-    if (rc == EFBIG) {
+        rc = write_index(d, txn, &ix, u, n);
+    if (rc == EFBIG || rc == E2BIG) {
         char why[256];
-        snprintf(why, sizeof why,
-                 "the lookup index would take %.2f GB, more than LMDB writes as one value (2 GB): "
-                 "about %.0f users of this size fit",
-                 (double)ix.bytes / 1e9, (double)n * (double)DIR_VALUE_MAX / (double)ix.bytes);
+        double most = (double)UINT32_MAX * 8;
+        if (rc == EFBIG)
+            snprintf(why, sizeof why,
+                     "the lookup index would take %.2f GB, more than the %.1f GB its offsets "
+                     "reach: about %.0f users of this size fit",
+                     (double)ix.bytes / 1e9, most / 1e9, (double)n * most / (double)ix.bytes);
+        else
+            snprintf(why, sizeof why,
+                     "a user's record is larger than a part of the index (%llu "
+                     "bytes: CALLROUTE_DIR_PART)",
+                     1ULL << ix.shift);
         dir_fail(file, diag, errors, 0, NULL, 0, why);
         dir_ix_plan_free(&ix);
         return CR_EIO;
@@ -173,8 +196,6 @@ int dir_write_users(cr_directory *d, MDB_txn *txn, const dir_user_ref *u, size_t
         dir_ix_plan_free(&ix);
         return rc == ENOMEM ? CR_ENOMEM : CR_EIO;
     }
-    for (size_t i = 0; i < n; i++)
-        dir_ix_fill(&ix, i, u[i].key, u[i].klen, u[i].rec, u[i].rlen);
     dir_ix_plan_free(&ix);
     return CR_OK;
 }

@@ -1,29 +1,36 @@
 /*
- * The directory's lookup index: one LMDB value ("index" in "meta") holding every user's
- * record, laid out so that a reverse number lookup reads one place of the map. Since version
- * 4 it is the directory's only copy of the records: the "users" and "lines" trees stay empty
- * (directory format 2), and export, list and merging imports walk the index in URI order.
+ * The directory's lookup index: every user's record, laid out so that a reverse number lookup
+ * reads one place of the map. Since version 4 it is the directory's only copy of the records:
+ * the "users" and "lines" trees stay empty, and export, list and merging imports walk the
+ * index in URI order.
  *
  * Why: a lookup through the B-trees ("lines" then "users") walks two trees whose leaves are
- * cold at a million users. Version 2 of this index answered with two dependent cache-missing
- * reads (a hash slot, then the record it pointed to): two page walks and two memory reads,
- * the floor the bench prints. Since version 3 each record sits in the bucket of its line, and
- * a bucket's place is computed from the hash alone (buckets are 1 KB, filled to about 85 %):
- * the lookup prefetches the whole bucket at once (its lines arrive together) and compares
- * the packed number at the head of each entry, so the record it returns is already in the
- * cache: one miss into the map. The index stays a plain LMDB value, so readers in every
- * process get it through the same MVCC snapshot as the rest. Each import rebuilds it in its
- * own write transaction, before the commit. Version 3 (format 1, beside full trees) held a
- * second copy of the record for a bare number standing for a line with extension, and had
- * the trees hold it twice more: what an import wrote, and paid for, per user.
+ * cold at a million users. Each record sits in the bucket of its line, and a bucket's place
+ * is computed from the hash alone (buckets are 1 KB, filled to about 85 %): the lookup
+ * prefetches the whole bucket at once (its lines arrive together) and compares the packed
+ * number at the head of each entry, so the record it returns is already in the cache: one
+ * miss into the map. The index stays in LMDB values, so readers in every process get it
+ * through the same MVCC snapshot as the rest. Each import rebuilds it in its own write
+ * transaction, before the commit.
  *
- * Layout (little-endian; the value need not be aligned):
+ * Version 5 (directory format 3) splits the index over parts: LMDB writes a value with one
+ * write(), which Linux cuts at 2 GB (LMDB then fails the commit), so one value held at most
+ * about 7.7 million users. The index is now one address space cut into parts of 1 << shift
+ * bytes (256 MB), each its own value ("index.0", "index.1", ... in "meta"), and "index"
+ * holds the header alone. Nothing straddles two parts (tables of 8-byte slots, 1 KB buckets
+ * from a 1 KB boundary, tail entries moved to the next part), so a reader finds any byte
+ * from the parts' addresses, found once per snapshot (dir_index_open): a lookup still reads
+ * one place of the map. Versions 3 and 4 (formats 1 and 2: the whole index in "index") are
+ * read as they are: one part.
+ *
+ * Layout (little-endian; a value need not be aligned):
  *   header: magic "CRIX", version, nbuck (buckets a line hashes to), ntotal (buckets, with
  *     those the last ones spill into), nuri (a power of two), heap length, entries; version 4
- *     adds users and line keys (counts)
+ *     adds users and line keys (counts); version 5 shift, parts, heap start, length (of the
+ *     address space), pad (bytes of each part's value before its first: IX_PAD)
  *   uri[nuri]: uint64 0 = empty, else tag (16 bits) | heap offset + 1
  *   (version 4) order[users]: uint32, each user's own entry (heap offset / 8) in URI-key
- *     order, padded to 8 bytes
+ *     order, padded to 8 bytes (version 5: to 1 KB)
  *   heap: ntotal buckets of IX_BUCKET bytes, then the tail.
  *     bucket: u16 bytes used (from its start, this header included), 6 bytes 0, entries
  *     entry (8-byte aligned, never across buckets):
@@ -35,31 +42,41 @@
  *   is full, in the next ones: a lookup scans from its home bucket until an entry of a later
  *   home or an empty bucket. A user with a line has its entry in its line's home (the hash of
  *   number and extension, flag LINE); the user whose bare number stands for lines with
- *   extensions has a second one in the bare number's home (flag BARE): in version 4 a stub
- *   (flag FAR, its record the heap offset of the user's own entry; that entry has flag
+ *   extensions has a second one in the bare number's home (flag BARE): since version 4 a
+ *   stub (flag FAR, its record the heap offset of the user's own entry; that entry has flag
  *   ALIAS), in version 3 a copy. A user without a line, or whose entry does not fit in a
  *   bucket, has its entry in the tail; the latter has a stub in the buckets. The URI table
  *   points to each user's own entry (its line's, else its tail entry).
- * Versions 3 and 4 are read; a reader without an index it knows goes through the B-trees
- * (format 1 directories written before version 3), and the next import writes version 4.
+ * A reader without an index it knows goes through the B-trees (format 1 directories written
+ * before version 3); a directory of format 2 or 3 whose index is missing or damaged is
+ * refused (dir_index_open), never read as empty.
  */
 #include "cr_hash.h"
 #include "directory_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define IX_MAGIC     0x58495243u /* "CRIX" */
-#define IX_VERSION   4u
-#define IX_HEADER3   48 /* version 3's header */
-#define IX_HEADER    64
-#define IX_OFF_MASK  ((1ULL << 46) - 1)
-#define IX_TAG_SHIFT 48
-#define IX_ENTRY     21   /* an entry's fixed part */
-#define IX_BUCKET    1024 /* bytes */
-#define IX_BHEAD     8    /* a bucket's header */
-#define IX_FILL      0.85 /* of the buckets' room, on average */
+#define IX_MAGIC   0x58495243u /* "CRIX" */
+#define IX_VERSION 5u
+#define IX_HEADER3 48 /* version 3's header */
+#define IX_HEADER4 64
+#define IX_HEADER  104
+/* Bytes before a part's first: LMDB keeps a large value 16 bytes (its page header) after a
+ * page's start, so 1008 more put the index's offset 0 on a 1 KB boundary of the map and each
+ * bucket in one 4 KB page (16 cache lines, one page walk). */
+#define IX_PAD        1008
+#define IX_PART_SHIFT 28 /* parts of 256 MB */
+#define IX_PART_MIN   12
+#define IX_PART_MAX   30
+#define IX_OFF_MASK   ((1ULL << 46) - 1)
+#define IX_TAG_SHIFT  48
+#define IX_ENTRY      21   /* an entry's fixed part */
+#define IX_BUCKET     1024 /* bytes */
+#define IX_BHEAD      8    /* a bucket's header */
+#define IX_FILL       0.85 /* of the buckets' room, on average */
 
 #define IX_LINE   1  /* the entry of the user's own line */
 #define IX_BARE   2  /* a bare number standing for the user's line with extension */
@@ -151,29 +168,65 @@ static uint64_t home_of(uint64_t hash, uint64_t n)
     return (uint64_t)(((unsigned __int128)hash * n) >> 64);
 }
 
-/* The value may sit unaligned in a leaf node (small directories): loads go through memcpy,
- * which compiles to plain loads where the CPU allows it. */
-typedef struct ix_view {
-    const unsigned char *uri, *order, *heap;
+/* The index a reader reads: its header and where each part of it sits in the map. Versions 3
+ * and 4 are one part (shift 63). Values may sit unaligned in a leaf node (small directories):
+ * loads go through memcpy, which compiles to plain loads where the CPU allows it. */
+struct dir_index {
     uint64_t nbuck, ntotal, nuri, heaplen, users, lines;
-    uint32_t version;
-} ix_view;
+    uint64_t order, heap, total;  /* where the order and the heap start; the length */
+    uint64_t mask;                /* of an offset within its part */
+    uint32_t version, shift, pad; /* pad: bytes before each part's first (version 5) */
+    size_t nparts;
+    const unsigned char *part[];
+};
 
 static uint64_t order_bytes(uint64_t users)
 {
     return (users * 4 + 7) & ~(uint64_t)7;
 }
 
-static bool view(const void *p, size_t len, ix_view *v)
+static uint64_t align_bucket(uint64_t n)
+{
+    return (n + IX_BUCKET - 1) & ~(uint64_t)(IX_BUCKET - 1);
+}
+
+/* How many parts of 1 << shift bytes hold `total` bytes (at least one). */
+static uint64_t parts_of(uint64_t total, uint32_t shift)
+{
+    return total ? ((total - 1) >> shift) + 1 : 1;
+}
+
+/* The byte at `off` of the index (below ix->total). */
+static inline const unsigned char *ix_at(const dir_index *ix, uint64_t off)
+{
+    return ix->part[off >> ix->shift] + (off & ix->mask);
+}
+
+/* Whether [off, off + n) lies inside the index and inside one part. */
+static bool ix_span(const dir_index *ix, uint64_t off, uint64_t n)
+{
+    return n && off < ix->total && n <= ix->total - off &&
+           off >> ix->shift == (off + n - 1) >> ix->shift;
+}
+
+static uint64_t ix_slot(const dir_index *ix, uint64_t i)
+{
+    uint64_t v;
+    memcpy(&v, ix_at(ix, i * 8), 8);
+    return v;
+}
+
+/* The header's fields; false when it is not one this build reads. */
+static bool read_header(const void *p, size_t len, dir_index *v)
 {
     uint32_t h32[2];
     if (!p || len < IX_HEADER3)
         return false;
     memcpy(h32, p, 8);
-    if (h32[0] != IX_MAGIC || (h32[1] != 3 && h32[1] != IX_VERSION))
+    if (h32[0] != IX_MAGIC || h32[1] < 3 || h32[1] > IX_VERSION)
         return false;
-    uint64_t head = h32[1] == 3 ? IX_HEADER3 : IX_HEADER;
-    if (len < head)
+    static const uint64_t head[] = {[3] = IX_HEADER3, [4] = IX_HEADER4, [5] = IX_HEADER};
+    if (len < head[h32[1]])
         return false;
     v->version = h32[1];
     v->nbuck = ld64(p, 1);
@@ -182,18 +235,103 @@ static bool view(const void *p, size_t len, ix_view *v)
     v->heaplen = ld64(p, 4);
     v->users = v->version == 3 ? 0 : ld64(p, 6);
     v->lines = v->version == 3 ? 0 : ld64(p, 7);
-    if (!v->nbuck || v->ntotal < v->nbuck || v->ntotal > len / IX_BUCKET || v->nuri > len / 8 ||
-        v->heaplen > len || v->users > len / 4 ||
-        head + v->nuri * 8 + order_bytes(v->users) + v->heaplen != len ||
-        v->ntotal * IX_BUCKET > v->heaplen)
+    if (!v->nbuck || v->ntotal < v->nbuck || v->nuri & (v->nuri - 1) || v->nuri > (1ULL << 40) ||
+        v->users > (1ULL << 40) || v->heaplen > (1ULL << 50) || v->ntotal > v->heaplen / IX_BUCKET)
         return false;
-    v->uri = (const unsigned char *)p + head;
-    v->order = v->uri + v->nuri * 8;
-    v->heap = v->order + order_bytes(v->users);
-    return true;
+    v->order = v->nuri * 8;
+    if (v->version < 5) { /* one value: the tables and the heap follow the header */
+        v->shift = 63;
+        v->pad = 0;
+        v->heap = v->order + order_bytes(v->users);
+        v->total = v->heap + v->heaplen;
+        return len == head[v->version] + v->total;
+    }
+    v->shift = (uint32_t)ld64(p, 8);
+    v->heap = ld64(p, 10);
+    v->total = ld64(p, 11);
+    v->pad = (uint32_t)ld64(p, 12);
+    return len == IX_HEADER && ld64(p, 12) < 4096 && v->shift >= IX_PART_MIN &&
+           v->shift <= IX_PART_MAX && v->heap == align_bucket(v->order + order_bytes(v->users)) &&
+           v->total == v->heap + v->heaplen && ld64(p, 9) == parts_of(v->total, v->shift);
 }
 
-/* The entry at `off` of the heap, within `end`: its fields, or false when it is damaged. */
+static int index_damaged(cr_directory *d, char *err, size_t errlen, const char *what)
+{
+    if (err)
+        snprintf(err, errlen,
+                 "%s: the lookup index is damaged (%s): import the users again "
+                 "(callroute users import --replace --db DIR FILE)",
+                 d->path, what);
+    return CR_EIO;
+}
+
+/* Finds the parts of a version 5 index, each of the length the header gives. */
+static int find_parts(MDB_txn *txn, cr_directory *d, dir_index *ix, char *err, size_t errlen)
+{
+    uint64_t size = 1ULL << ix->shift;
+    for (size_t k = 0; k < ix->nparts; k++) {
+        char key[32], what[96];
+        MDB_val kv = {(size_t)snprintf(key, sizeof key, "index.%zu", k), key}, v;
+        uint64_t want = k + 1 < ix->nparts ? size : ix->total - k * size;
+        int rc = mdb_get(txn, d->meta, &kv, &v);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            dir_err(err, errlen, d->path, rc);
+            return CR_EIO;
+        }
+        if (rc == MDB_NOTFOUND || v.mv_size != want + ix->pad) {
+            snprintf(what, sizeof what, "part %zu of %zu %s", k + 1, ix->nparts,
+                     rc ? "is missing" : "has the wrong length");
+            return index_damaged(d, err, errlen, what);
+        }
+        ix->part[k] = (const unsigned char *)v.mv_data + ix->pad;
+    }
+    return CR_OK;
+}
+
+int dir_index_open(MDB_txn *txn, cr_directory *d, dir_index **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    MDB_val k = {5, "index"}, v, f = {6, "format"}, fv;
+    int rc = mdb_get(txn, d->meta, &k, &v);
+    bool indexed = mdb_get(txn, d->meta, &f, &fv) == 0 && fv.mv_size == 1 &&
+                   memcmp(fv.mv_data, CR_DIR_FORMAT_OLD, 1) != 0;
+    if (rc == MDB_NOTFOUND && !indexed)
+        return CR_OK; /* format 1 without an index: the trees */
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        dir_err(err, errlen, d->path, rc);
+        return CR_EIO;
+    }
+    dir_index h;
+    if (rc != 0 || !read_header(v.mv_data, v.mv_size, &h)) /* format 1: its trees */
+        return indexed ? index_damaged(d, err, errlen, rc ? "missing" : "its header") : CR_OK;
+    h.nparts = h.version < 5 ? 1 : (size_t)parts_of(h.total, h.shift);
+    if (h.nparts > 1 << 20)
+        return index_damaged(d, err, errlen, "its header");
+    dir_index *ix = malloc(sizeof *ix + h.nparts * sizeof ix->part[0]);
+    if (!ix) {
+        if (err)
+            snprintf(err, errlen, "%s: out of memory", d->path);
+        return CR_ENOMEM;
+    }
+    *ix = h;
+    ix->mask = h.version < 5 ? ~0ULL : (1ULL << h.shift) - 1;
+    if (h.version < 5)
+        ix->part[0] = (const unsigned char *)v.mv_data + (h.version == 3 ? IX_HEADER3 : IX_HEADER4);
+    else if ((rc = find_parts(txn, d, ix, err, errlen)) != CR_OK) {
+        free(ix);
+        return rc;
+    }
+    *out = ix;
+    return CR_OK;
+}
+
+void dir_index_free(dir_index *ix)
+{
+    free(ix);
+}
+
+/* The entry at heap offset `off`, within heap offset `end`: its fields, or false when it is
+ * damaged. */
 typedef struct ix_entry {
     uint64_t key, size;
     uint32_t rlen, home;
@@ -203,11 +341,12 @@ typedef struct ix_entry {
     const unsigned char *rec;
 } ix_entry;
 
-static bool entry(const ix_view *v, uint64_t off, uint64_t end, ix_entry *e)
+static bool entry(const dir_index *ix, uint64_t off, uint64_t end, ix_entry *e)
 {
-    if (end > v->heaplen || off + IX_ENTRY > end)
+    if (end > ix->heaplen || off > end || IX_ENTRY > end - off ||
+        !ix_span(ix, ix->heap + off, IX_ENTRY))
         return false;
-    const unsigned char *p = v->heap + off;
+    const unsigned char *p = ix_at(ix, ix->heap + off);
     memcpy(&e->key, p, 8);
     memcpy(&e->rlen, p + 8, 4);
     memcpy(&e->home, p + 12, 4);
@@ -215,28 +354,41 @@ static bool entry(const ix_view *v, uint64_t off, uint64_t end, ix_entry *e)
     memcpy(&e->tag, p + 18, 2);
     e->flags = p[20];
     e->size = entry_size(e->klen, e->rlen);
-    if (off + e->size > end)
+    if (e->size > end - off || !ix_span(ix, ix->heap + off, e->size))
         return false;
     e->ukey = (const char *)p + IX_ENTRY;
     e->rec = p + IX_ENTRY + e->klen + 1;
     return true;
 }
-
 /* ---- building ----------------------------------------------------------------------------- */
 
 typedef struct dir_ix_user {
     uint64_t key;   /* the number key of its line (and of its bare number) */
     uint64_t hash;  /* its line's (IX_LINE) */
+    uint64_t uhash; /* its URI key's */
     uint32_t size;  /* its entry's */
     uint32_t at[3]; /* its entries, in 8-byte units: line, bare-number stub, in the tail */
     uint16_t tag;   /* its extension's */
     uint8_t flags;  /* IX_* */
 } dir_ix_user;
 
+/* The parts' size: 256 MB, or CALLROUTE_DIR_PART (bytes, a power of two from 4 KB: for tests
+ * that need many parts from few users). */
+static uint32_t part_shift(void)
+{
+    const char *s = getenv("CALLROUTE_DIR_PART");
+    unsigned long long n = s ? strtoull(s, NULL, 10) : 0;
+    for (uint32_t shift = IX_PART_MIN; shift <= IX_PART_MAX; shift++)
+        if (n == 1ULL << shift)
+            return shift;
+    return IX_PART_SHIFT;
+}
+
 int dir_ix_plan_init(dir_ix_plan *p, size_t users)
 {
     memset(p, 0, sizeof *p);
     p->n = users;
+    p->shift = part_shift();
     p->u = calloc(users ? users : 1, sizeof *p->u);
     return p->u ? CR_OK : CR_ENOMEM;
 }
@@ -244,12 +396,16 @@ int dir_ix_plan_init(dir_ix_plan *p, size_t users)
 void dir_ix_plan_free(dir_ix_plan *p)
 {
     free(p->u);
+    free(p->uri);
+    free(p->order);
+    free(p->used);
     memset(p, 0, sizeof *p);
 }
 
-void dir_ix_plan_user(dir_ix_plan *p, size_t i, size_t klen, size_t rlen)
+void dir_ix_plan_user(dir_ix_plan *p, size_t i, const void *key, size_t klen, size_t rlen)
 {
     p->u[i].size = (uint32_t)entry_size(klen, rlen);
+    p->u[i].uhash = hash_bytes(key, klen);
     p->u[i].flags |= IX_HERE;
     p->users++;
 }
@@ -331,9 +487,29 @@ static uint32_t *by_home(const dir_ix_plan *p, uint64_t nbuck, uint64_t entries)
     return order;
 }
 
-/* Places every entry (u->at), in the order of their home buckets: returns the buckets used
- * (*tail: the tail's size), 0 when out of memory. */
-static uint64_t place(dir_ix_plan *p, uint64_t nbuck, uint64_t entries, uint64_t *tail)
+/* Places the tail entries after the buckets (u->at[2]), none across two parts: returns the
+ * tail's length, or UINT64_MAX when an entry is larger than a part. */
+static uint64_t place_tail(dir_ix_plan *p, uint64_t ntotal)
+{
+    uint64_t t = ntotal * IX_BUCKET, part = 1ULL << p->shift;
+    for (size_t i = 0; i < p->n; i++) {
+        dir_ix_user *u = &p->u[i];
+        if (!(u->flags & IX_HERE) || !in_tail(u))
+            continue;
+        uint64_t at = p->heapoff + t;
+        if (u->size > part)
+            return UINT64_MAX;
+        if (at >> p->shift != (at + u->size - 1) >> p->shift)
+            t += part - (at & (part - 1));
+        u->at[2] = (uint32_t)(t / 8);
+        t += u->size;
+    }
+    return t - ntotal * IX_BUCKET;
+}
+
+/* Places every bucket entry (u->at), in the order of their home buckets: returns the buckets
+ * used, 0 when out of memory. */
+static uint64_t place(dir_ix_plan *p, uint64_t nbuck, uint64_t entries)
 {
     uint32_t *order = by_home(p, nbuck, entries);
     if (!order)
@@ -355,16 +531,7 @@ static uint64_t place(dir_ix_plan *p, uint64_t nbuck, uint64_t entries, uint64_t
         co += s;
     }
     free(order);
-    uint64_t ntotal = cb + 1 > nbuck ? cb + 1 : nbuck, t = ntotal * IX_BUCKET;
-    for (size_t i = 0; i < p->n; i++) {
-        dir_ix_user *u = &p->u[i];
-        if ((u->flags & IX_HERE) && in_tail(u)) {
-            u->at[2] = (uint32_t)(t / 8);
-            t += u->size;
-        }
-    }
-    *tail = t - ntotal * IX_BUCKET;
-    return ntotal;
+    return cb + 1 > nbuck ? cb + 1 : nbuck;
 }
 
 /* User u's own entry (the one with its record), in 8-byte units. */
@@ -373,78 +540,133 @@ static uint32_t own_at(const dir_ix_user *u)
     return u->at[own_slot(u)];
 }
 
-/* The header, the empty tables, each bucket's bytes used and the URI order. */
-static void lay_out(dir_ix_plan *p, uint64_t ntotal, uint64_t entries)
+/* The tables built before the parts are written: the URI table, the URI order and each
+ * bucket's bytes used. Returns 0 or ENOMEM. */
+static int build_tables(dir_ix_plan *p)
 {
-    uint32_t h32[2] = {IX_MAGIC, IX_VERSION};
-    uint64_t h64[7] = {p->nbuck, ntotal, p->nuri, p->heap, entries, p->users, p->lines};
-    memcpy(p->base, h32, 8);
-    memcpy(p->base + 8, h64, sizeof h64);
-    memset(p->uri, 0, p->nuri * 8 + order_bytes(p->users));
-    for (uint64_t b = 0; b < ntotal; b++) {
-        uint16_t used = IX_BHEAD;
-        memcpy(p->heapp + b * IX_BUCKET, &used, 2);
-        memset(p->heapp + b * IX_BUCKET + 2, 0, IX_BHEAD - 2);
-    }
+    p->uri = calloc(p->nuri, 8);
+    p->order = malloc(p->users * 4 + 4);
+    p->used = malloc(p->ntotal * sizeof *p->used);
+    if (!p->uri || !p->order || !p->used)
+        return ENOMEM;
+    for (uint64_t b = 0; b < p->ntotal; b++)
+        p->used[b] = IX_BHEAD;
     uint64_t rank = 0;
     for (size_t i = 0; i < p->n; i++) {
         const dir_ix_user *u = &p->u[i];
         if (!(u->flags & IX_HERE))
             continue;
         uint32_t own = own_at(u);
-        memcpy(p->order + rank++ * 4, &own, 4);
+        p->order[rank++] = own;
         for (int bare = 0; bare < 2; bare++) {
             if (!(u->flags & (bare ? IX_BARE : IX_LINE)))
                 continue;
             uint64_t at = (uint64_t)u->at[bare] * 8, b = at / IX_BUCKET;
-            uint16_t used = (uint16_t)(at - b * IX_BUCKET + slot_size(u, bare)), was;
-            memcpy(&was, p->heapp + b * IX_BUCKET, 2);
-            if (used > was)
-                memcpy(p->heapp + b * IX_BUCKET, &used, 2);
+            uint16_t used = (uint16_t)(at - b * IX_BUCKET + slot_size(u, bare));
+            if (used > p->used[b])
+                p->used[b] = used;
         }
+        uint64_t j = u->uhash & (p->nuri - 1);
+        while (p->uri[j])
+            j = (j + 1) & (p->nuri - 1);
+        p->uri[j] = ((uint64_t)own * 8 + 1) | (u->uhash >> IX_TAG_SHIFT) << IX_TAG_SHIFT;
     }
+    return 0;
 }
 
-int dir_ix_reserve(cr_directory *d, MDB_txn *txn, dir_ix_plan *p)
+int dir_ix_layout(dir_ix_plan *p)
 {
-    uint64_t entries = 0, room = 0, all = 0;
+    uint64_t room = 0, all = 0;
+    p->entries = 0;
     for (size_t i = 0; i < p->n; i++) {
         const dir_ix_user *u = &p->u[i];
         if (!(u->flags & IX_HERE))
             continue;
         for (int bare = 0; bare < 2; bare++)
             if (u->flags & (bare ? IX_BARE : IX_LINE)) {
-                entries++;
+                p->entries++;
                 room += slot_size(u, bare);
             }
         all += u->size;
     }
-    uint64_t nbuck = (uint64_t)((double)room / (IX_FILL * (IX_BUCKET - IX_BHEAD))) + 1;
-    p->bytes = all + room + nbuck * IX_BUCKET / 4;
-    if (p->bytes / 8 >= UINT32_MAX || entries >= (1ULL << 31))
-        return EFBIG; /* about 30 GB of records */
-    uint64_t tail, ntotal = place(p, nbuck, entries, &tail);
+    p->nbuck = (uint64_t)((double)room / (IX_FILL * (IX_BUCKET - IX_BHEAD))) + 1;
+    p->bytes = all + room + p->nbuck * IX_BUCKET / 4;
+    if (p->bytes / 8 >= UINT32_MAX || p->entries >= (1ULL << 31))
+        return EFBIG; /* heap offsets are 32 bits of 8 bytes */
     p->nuri = pow2_at_least(p->users * 2);
-    if (!ntotal)
+    p->heapoff = align_bucket(p->nuri * 8 + order_bytes(p->users));
+    p->ntotal = place(p, p->nbuck, p->entries);
+    if (!p->ntotal)
         return ENOMEM;
-    p->nbuck = nbuck;
-    p->heap = ntotal * IX_BUCKET + tail;
+    uint64_t tail = place_tail(p, p->ntotal);
+    if (tail == UINT64_MAX)
+        return E2BIG; /* an entry larger than a part (CALLROUTE_DIR_PART) */
+    p->heap = p->ntotal * IX_BUCKET + tail;
+    p->total = p->heapoff + p->heap;
+    p->bytes = IX_HEADER + p->total;
+    p->nparts = parts_of(p->total, p->shift);
     if (p->heap / 8 >= UINT32_MAX)
         return EFBIG;
-    MDB_val key = {5, "index"},
-            val = {IX_HEADER + p->nuri * 8 + order_bytes(p->users) + p->heap, NULL};
-    p->bytes = val.mv_size;
-    if (val.mv_size > DIR_VALUE_MAX)
-        return EFBIG;
+    return build_tables(p);
+}
+
+/* Copies the part of [off, off + n) of the index that lies in the part being written (src
+ * NULL: zeroes). */
+static void put_range(dir_ix_plan *p, uint64_t off, const void *src, uint64_t n)
+{
+    uint64_t lo = off > p->lo ? off : p->lo, hi = off + n < p->hi ? off + n : p->hi;
+    if (lo >= hi)
+        return;
+    if (src)
+        memcpy(p->part + (lo - p->lo), (const unsigned char *)src + (lo - off), hi - lo);
+    else
+        memset(p->part + (lo - p->lo), 0, hi - lo);
+}
+
+int dir_ix_part_put(cr_directory *d, MDB_txn *txn, dir_ix_plan *p, uint64_t k)
+{
+    char name[32];
+    p->lo = k << p->shift;
+    p->hi = p->lo + (1ULL << p->shift) < p->total ? p->lo + (1ULL << p->shift) : p->total;
+    MDB_val key = {(size_t)snprintf(name, sizeof name, "index.%llu", (unsigned long long)k), name},
+            val = {IX_PAD + p->hi - p->lo, NULL};
     int rc = mdb_put(txn, d->meta, &key, &val, MDB_RESERVE);
     if (rc != 0)
         return rc;
-    p->base = val.mv_data;
-    p->uri = p->base + IX_HEADER;
-    p->order = p->uri + p->nuri * 8;
-    p->heapp = p->order + order_bytes(p->users);
-    lay_out(p, ntotal, entries);
+    memset(val.mv_data, 0, IX_PAD);
+    p->part = (unsigned char *)val.mv_data + IX_PAD;
+    put_range(p, 0, p->uri, p->nuri * 8);
+    put_range(p, p->nuri * 8, p->order, p->users * 4);
+    put_range(p, p->nuri * 8 + p->users * 4, NULL, p->heapoff - p->nuri * 8 - p->users * 4);
+    uint64_t first = p->lo > p->heapoff ? (p->lo - p->heapoff) / IX_BUCKET : 0;
+    for (uint64_t b = first; b < p->ntotal && p->heapoff + b * IX_BUCKET < p->hi; b++) {
+        unsigned char *bk = p->part + (p->heapoff + b * IX_BUCKET - p->lo);
+        memcpy(bk, &p->used[b], 2);
+        memset(bk + 2, 0, IX_BHEAD - 2);
+        memset(bk + p->used[b], 0, IX_BUCKET - p->used[b]);
+    }
+    put_range(p, p->heapoff + p->ntotal * IX_BUCKET, NULL, p->heap - p->ntotal * IX_BUCKET);
     return 0;
+}
+
+int dir_ix_finish(cr_directory *d, MDB_txn *txn, dir_ix_plan *p)
+{
+    uint32_t h32[2] = {IX_MAGIC, IX_VERSION};
+    uint64_t h64[12] = {p->nbuck, p->ntotal, p->nuri,   p->heap,    p->entries, p->users,
+                        p->lines, p->shift,  p->nparts, p->heapoff, p->total,   IX_PAD};
+    unsigned char head[IX_HEADER];
+    memcpy(head, h32, 8);
+    memcpy(head + 8, h64, sizeof h64);
+    p->part = NULL;
+    MDB_val key = {5, "index"}, val = {IX_HEADER, head};
+    int rc = mdb_put(txn, d->meta, &key, &val, 0);
+    for (uint64_t k = p->nparts; rc == 0; k++) { /* a larger index's parts, from before */
+        char name[32];
+        MDB_val stale = {(size_t)snprintf(name, sizeof name, "index.%llu", (unsigned long long)k),
+                         name};
+        rc = mdb_del(txn, d->meta, &stale, NULL);
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 static void put_entry(unsigned char *e, uint64_t key, uint32_t home, uint16_t tag, uint8_t flags,
@@ -465,35 +687,36 @@ static void put_entry(unsigned char *e, uint64_t key, uint32_t home, uint16_t ta
     memset(e + used, 0, (size_t)entry_size(klen, rlen) - used);
 }
 
+/* Where heap offset `at` is in the part being written, or NULL when in another. */
+static unsigned char *in_part(const dir_ix_plan *p, uint64_t at)
+{
+    at += p->heapoff;
+    return at >= p->lo && at < p->hi ? p->part + (at - p->lo) : NULL;
+}
+
 void dir_ix_fill(dir_ix_plan *p, size_t i, const void *key, size_t klen, const void *rec,
                  size_t rlen)
 {
     const dir_ix_user *u = &p->u[i];
-    if (!(u->flags & IX_HERE) || u->size != entry_size(klen, rlen))
+    if (!(u->flags & IX_HERE) || u->size != entry_size(klen, rlen) || !p->part)
         return;
     uint8_t verify = u->flags & IX_VERIFY, alias = u->flags & IX_BARE ? IX_ALIAS : 0;
     int mine = own_slot(u);
     uint64_t own = (uint64_t)own_at(u) * 8;
+    unsigned char *e;
     for (int bare = 0; bare < 2; bare++) {
         uint8_t role = bare ? IX_BARE : IX_LINE;
-        if (!(u->flags & role))
+        if (!(u->flags & role) || !(e = in_part(p, (uint64_t)u->at[bare] * 8)))
             continue;
-        uint64_t at = (uint64_t)u->at[bare] * 8;
         uint32_t home = (uint32_t)slot_home(u, bare, p->nbuck);
         uint16_t tag = bare ? 0 : u->tag;
         if (mine == bare)
-            put_entry(p->heapp + at, u->key, home, tag, role | verify | alias, key, klen, rec,
-                      rlen);
+            put_entry(e, u->key, home, tag, role | verify | alias, key, klen, rec, rlen);
         else
-            put_entry(p->heapp + at, u->key, home, tag, role | verify | IX_FAR, "", 0, &own, 8);
+            put_entry(e, u->key, home, tag, role | verify | IX_FAR, "", 0, &own, 8);
     }
-    if (mine == 2)
-        put_entry(p->heapp + own, 0, 0, 0, alias, key, klen, rec, rlen);
-    uint64_t h = hash_bytes(key, klen), j = h & (p->nuri - 1), s;
-    while (memcpy(&s, p->uri + j * 8, 8), s)
-        j = (j + 1) & (p->nuri - 1);
-    s = (own + 1) | (h >> IX_TAG_SHIFT) << IX_TAG_SHIFT;
-    memcpy(p->uri + j * 8, &s, 8);
+    if (mine == 2 && (e = in_part(p, own)))
+        put_entry(e, 0, 0, 0, alias, key, klen, rec, rlen);
 }
 
 /* ---- walking ------------------------------------------------------------------------------ */
@@ -503,14 +726,13 @@ int dir_walk_begin(cr_directory *d, MDB_txn *txn, dir_walk *w)
     memset(w, 0, sizeof *w);
     w->d = d;
     w->txn = txn;
-    const void *p;
-    size_t len;
-    ix_view ix;
-    if (dir_index_get(txn, d, &p, &len) && view(p, len, &ix) && ix.version >= 4) {
-        w->index = p;
-        w->len = len;
+    int rc = dir_index_open(txn, d, &w->index, NULL, 0);
+    if (rc != CR_OK)
+        return rc;
+    if (w->index && w->index->version >= 4)
         return CR_OK;
-    }
+    dir_index_free(w->index);
+    w->index = NULL;
     return mdb_cursor_open(txn, d->users, &w->c) == 0 ? CR_OK : CR_EIO;
 }
 
@@ -536,15 +758,15 @@ int dir_walk_next(dir_walk *w, MDB_val *k, MDB_val *rec, bool *alias)
 {
     if (w->c)
         return walk_trees(w, k, rec, alias);
-    ix_view ix;
-    if (!w->index || !view(w->index, w->len, &ix))
+    const dir_index *ix = w->index;
+    if (!ix)
         return -1;
-    if (w->next >= ix.users)
+    if (w->next >= ix->users)
         return 0;
     uint32_t at;
-    memcpy(&at, ix.order + w->next++ * 4, 4);
+    memcpy(&at, ix_at(ix, ix->order + w->next++ * 4), 4);
     ix_entry e;
-    if (!entry(&ix, (uint64_t)at * 8, ix.heaplen, &e) || (e.flags & IX_FAR))
+    if (!entry(ix, (uint64_t)at * 8, ix->heaplen, &e) || (e.flags & IX_FAR))
         return -1;
     *k = (MDB_val){e.klen, (void *)e.ukey};
     *rec = (MDB_val){e.rlen, (void *)e.rec};
@@ -558,44 +780,33 @@ void dir_walk_end(dir_walk *w)
     if (w->c)
         mdb_cursor_close(w->c);
     w->c = NULL;
+    dir_index_free(w->index);
+    w->index = NULL;
 }
 
-bool dir_index_counts(const void *p, size_t len, size_t *users, size_t *lines)
+bool dir_index_counts(const dir_index *ix, size_t *users, size_t *lines)
 {
-    ix_view ix;
-    if (!view(p, len, &ix) || ix.version < 4)
+    if (!ix || ix->version < 4)
         return false;
-    *users = ix.users;
-    *lines = ix.lines;
+    *users = ix->users;
+    *lines = ix->lines;
     return true;
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
-bool dir_index_get(MDB_txn *txn, cr_directory *d, const void **p, size_t *len)
+const void *dir_index_uri(const dir_index *ix, const char *ukey, size_t n, size_t *rlen)
 {
-    MDB_val k = {5, "index"}, v;
-    ix_view ix;
-    if (mdb_get(txn, d->meta, &k, &v) != 0 || !view(v.mv_data, v.mv_size, &ix))
-        return false;
-    *p = v.mv_data;
-    *len = v.mv_size;
-    return true;
-}
-
-const void *dir_index_uri(const void *p, size_t len, const char *ukey, size_t n, size_t *rlen)
-{
-    ix_view ix;
-    if (!view(p, len, &ix) || !ix.nuri)
+    if (!ix || !ix->nuri)
         return NULL;
     uint64_t h = hash_bytes(ukey, n), tag = h >> IX_TAG_SHIFT;
-    for (uint64_t i = h & (ix.nuri - 1), probes = 0; probes < ix.nuri;
-         i = (i + 1) & (ix.nuri - 1), probes++) {
-        uint64_t s = ld64(ix.uri, i);
+    for (uint64_t i = h & (ix->nuri - 1), probes = 0; probes < ix->nuri;
+         i = (i + 1) & (ix->nuri - 1), probes++) {
+        uint64_t s = ix_slot(ix, i);
         if (!s)
             return NULL;
         ix_entry e;
-        if (s >> IX_TAG_SHIFT == tag && entry(&ix, (s & IX_OFF_MASK) - 1, ix.heaplen, &e) &&
+        if (s >> IX_TAG_SHIFT == tag && entry(ix, (s & IX_OFF_MASK) - 1, ix->heaplen, &e) &&
             e.klen == n && memcmp(e.ukey, ukey, n) == 0) {
             *rlen = e.rlen;
             return e.rec;
@@ -620,7 +831,7 @@ static bool record_has(const unsigned char *rec, size_t rlen, bool check_number,
 }
 
 /* Whether entry e answers a lookup of key (packed or not) with extension `ext`. */
-static bool matches(const ix_view *ix, ix_entry e, uint64_t key, bool packed, const char *number,
+static bool matches(const dir_index *ix, ix_entry e, uint64_t key, bool packed, const char *number,
                     size_t nlen, const char *ext, size_t elen, uint16_t want,
                     const unsigned char **rec, size_t *rlen)
 {
@@ -645,26 +856,26 @@ static bool matches(const ix_view *ix, ix_entry e, uint64_t key, bool packed, co
     return true;
 }
 
-const void *dir_index_line(const void *p, size_t len, const char *number, size_t nlen,
-                           const char *ext, size_t elen, size_t *rlen)
+const void *dir_index_line(const dir_index *ix, const char *number, size_t nlen, const char *ext,
+                           size_t elen, size_t *rlen)
 {
-    ix_view ix;
-    if (!view(p, len, &ix) || !nlen)
+    if (!ix || !nlen)
         return NULL;
     uint64_t key, exth = ext_hash(ext, elen);
     bool packed = pack_number(number, nlen, &key);
     uint16_t want = ext_tag(exth);
-    uint64_t home = home_of(line_hash(key, exth), ix.nbuck);
-    if (elen && ix.version >= 4) {
+    uint64_t home = home_of(line_hash(key, exth), ix->nbuck);
+    if (elen && ix->version >= 4) {
         /* a line with extension may be a stub to the record at its bare number's home:
          * both buckets are fetched at once (one wait, not two) */
-        const unsigned char *bk = ix.heap + home_of(line_hash(key, 0), ix.nbuck) * IX_BUCKET;
+        const unsigned char *bk =
+            ix_at(ix, ix->heap + home_of(line_hash(key, 0), ix->nbuck) * IX_BUCKET);
 #pragma GCC unroll 16
         for (unsigned at = 0; at < IX_BUCKET; at += 64)
             __builtin_prefetch(bk + at);
     }
-    for (uint64_t b = home; b < ix.ntotal; b++) {
-        const unsigned char *bk = ix.heap + b * IX_BUCKET;
+    for (uint64_t b = home; b < ix->ntotal; b++) {
+        const unsigned char *bk = ix_at(ix, ix->heap + b * IX_BUCKET);
 #pragma GCC unroll 16
         for (unsigned at = 0; at < IX_BUCKET; at += 64) /* all of it at once */
             __builtin_prefetch(bk + at);
@@ -689,9 +900,9 @@ const void *dir_index_line(const void *p, size_t len, const char *number, size_t
             ix_entry e;
             const unsigned char *rec;
             if (ehome == home && ekey == key) {
-                if (!entry(&ix, b * IX_BUCKET + off, b * IX_BUCKET + used, &e))
+                if (!entry(ix, b * IX_BUCKET + off, b * IX_BUCKET + used, &e))
                     return NULL;
-                if (matches(&ix, e, key, packed, number, nlen, ext, elen, want, &rec, rlen))
+                if (matches(ix, e, key, packed, number, nlen, ext, elen, want, &rec, rlen))
                     return rec;
             }
         }

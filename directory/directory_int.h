@@ -7,9 +7,11 @@
 #include <lmdb.h>
 
 /* The directory's format ("format" in "meta"): 1 (users and lines trees, and a lookup index
- * of version 3 or older beside them) is read; imports write 2 (the index of version 4 is the
- * only copy of the users, the trees are empty), which older builds refuse to open. */
-#define CR_DIR_FORMAT     "2"
+ * of version 3 or older beside them) and 2 (the index of version 4, one LMDB value, is the
+ * only copy of the users, the trees are empty) are read; imports write 3 (the index of
+ * version 5, in parts), which older builds refuse to open. */
+#define CR_DIR_FORMAT     "3"
+#define CR_DIR_FORMAT_2   "2"
 #define CR_DIR_FORMAT_OLD "1"
 
 struct cr_directory {
@@ -103,7 +105,7 @@ typedef struct dir_user_ref {
     bool alias;
 } dir_user_ref;
 /* Writes the directory anew in `txn`: the users u[0..n-1] (in URI-key order, each line
- * exact key its user's alone) as the lookup index, the trees emptied, format 2. Errors go
+ * exact key its user's alone) as the lookup index, the trees emptied, format 3. Errors go
  * into diag and *errors. Returns CR_OK, CR_EIO or CR_ENOMEM. */
 int dir_write_users(cr_directory *d, MDB_txn *txn, const dir_user_ref *u, size_t n,
                     const char *file, cr_diag *diag, size_t *errors);
@@ -111,63 +113,79 @@ int dir_write_users(cr_directory *d, MDB_txn *txn, const dir_user_ref *u, size_t
 void dir_fail(const char *file, cr_diag *diag, size_t *errors, int line, const char *uri,
               size_t urilen, const char *msg);
 
-/* The lookup index (directory_index.c): rebuilt by every import, in its transaction; read
- * through the snapshot of a reader. Versions 3 and 4 are read (dir_index_get). */
-bool dir_index_get(MDB_txn *txn, cr_directory *d, const void **p, size_t *len);
-/* The users and line keys of the snapshot (from the index of format 2, else the trees).
+/* The lookup index of a snapshot (directory_index.c): rebuilt by every import, in its
+ * transaction; versions 3, 4 and 5 are read. */
+typedef struct dir_index dir_index;
+/* Finds the snapshot's index: *out (freed with dir_index_free, valid while `txn` reads this
+ * snapshot) or NULL when the directory has none (format 1: its trees). An index that is
+ * damaged, or missing from a directory of format 2 or 3, is CR_EIO with a message naming the
+ * directory and the damage in err (may be NULL). Returns CR_OK, CR_EIO or CR_ENOMEM. */
+int dir_index_open(MDB_txn *txn, cr_directory *d, dir_index **out, char *err, size_t errlen);
+void dir_index_free(dir_index *ix);
+/* The users and line keys of the snapshot (from the index of format 2 or 3, else the trees).
  * Returns CR_OK or CR_EIO. */
 int dir_counts(cr_directory *d, MDB_txn *txn, size_t *users, size_t *lines);
-/* The counts of a version 4 index (false for another version). */
-bool dir_index_counts(const void *p, size_t len, size_t *users, size_t *lines);
+/* The counts of an index of version 4 or later (false for another version). */
+bool dir_index_counts(const dir_index *ix, size_t *users, size_t *lines);
 /* The record of the user with URI key `ukey` / line `number` (with `ext`, elen 0 for none:
  * an exact line without extension or a bare number standing for one; with an extension and
- * no such line, the bare number), or NULL. */
-const void *dir_index_uri(const void *p, size_t len, const char *ukey, size_t n, size_t *rlen);
-const void *dir_index_line(const void *p, size_t len, const char *number, size_t nlen,
-                           const char *ext, size_t elen, size_t *rlen);
+ * no such line, the bare number), or NULL (a damaged bucket answers NULL). */
+const void *dir_index_uri(const dir_index *ix, const char *ukey, size_t n, size_t *rlen);
+const void *dir_index_line(const dir_index *ix, const char *number, size_t nlen, const char *ext,
+                           size_t elen, size_t *rlen);
 
 /*
- * Every user of a snapshot in URI-key order: from the index of version 4 (format 2), else
- * from the users tree (format 1). dir_walk_next returns 1 with the next user (key and record
+ * Every user of a snapshot in URI-key order: from the index of version 4 or later (format 2
+ * or 3), else from the users tree (format 1). dir_walk_begin returns CR_OK, or CR_EIO /
+ * CR_ENOMEM (a damaged index). dir_walk_next returns 1 with the next user (key and record
  * pointing into the map; *alias, when asked, whether its bare number stands for it), 0 at
  * the end, -1 for a damaged directory. dir_walk_end whatever happened.
  */
 typedef struct dir_walk {
     cr_directory *d;
     MDB_txn *txn;
-    MDB_cursor *c; /* the users tree, without an index of version 4 */
-    const void *index;
-    size_t len, next;
+    MDB_cursor *c;    /* the users tree, without an index of version 4 or later */
+    dir_index *index; /* owned */
+    size_t next;
 } dir_walk;
 int dir_walk_begin(cr_directory *d, MDB_txn *txn, dir_walk *w);
 int dir_walk_next(dir_walk *w, MDB_val *key, MDB_val *rec, bool *alias);
 void dir_walk_end(dir_walk *w);
 
 /*
- * Building the index in three steps over the same users 0..n-1 (in URI-key order):
- * dir_ix_plan_init, then dir_ix_plan_user (its sizes) and dir_ix_plan_line (its line: number
- * and extension, elen 0 for none; `alias` when its bare number stands for it too) for every
- * user; dir_ix_reserve lays the index out and reserves it (0, or an LMDB or errno code:
- * EFBIG when it would be larger than DIR_VALUE_MAX);
- * dir_ix_fill copies user i in; dir_ix_plan_free at the end, whatever happened.
+ * Building the index over the same users 0..n-1 (in URI-key order): dir_ix_plan_init, then
+ * dir_ix_plan_user (its key and sizes) and dir_ix_plan_line (its line: number and extension,
+ * elen 0 for none; `alias` when its bare number stands for it too) for every user;
+ * dir_ix_layout places every entry and builds the tables (0, ENOMEM, EFBIG when heap
+ * offsets would not fit in 32 bits of 8 bytes: 34 GB of records, E2BIG when an entry is
+ * larger than a part); then for each part
+ * k < nparts in turn, dir_ix_part_put reserves it (0 or an LMDB or errno code) and
+ * dir_ix_fill copies into it what of user i lies there (every i, every part: a reserved
+ * value is only valid until the next write); dir_ix_finish writes the header and removes
+ * the parts of a larger index before; dir_ix_plan_free at the end, whatever happened.
  */
-/* The largest value LMDB can write: it writes an overflow value with one write(), which
- * Linux cuts at 0x7ffff000 bytes, and takes the short write for an I/O error at commit. */
-#define DIR_VALUE_MAX (0x7ffff000ULL - 16384)
-
 typedef struct dir_ix_plan {
     struct dir_ix_user *u;
     size_t n;
-    uint64_t nbuck, nuri, heap, users, lines, bytes; /* bytes: the index's (EFBIG: too many) */
-    unsigned char *base, *uri, *order, *heapp;
+    uint64_t nbuck, ntotal, nuri, heap, entries, users, lines;
+    uint64_t bytes; /* the index's (after dir_ix_layout, or the estimate for EFBIG) */
+    uint32_t shift; /* parts of 1 << shift bytes */
+    uint64_t heapoff, total, nparts;
+    uint64_t *uri;
+    uint32_t *order;
+    uint16_t *used;      /* each bucket's bytes used */
+    unsigned char *part; /* the part being written: [lo, hi) of the index */
+    uint64_t lo, hi;
 } dir_ix_plan;
 int dir_ix_plan_init(dir_ix_plan *p, size_t users);
-void dir_ix_plan_user(dir_ix_plan *p, size_t i, size_t klen, size_t rlen);
+void dir_ix_plan_user(dir_ix_plan *p, size_t i, const void *key, size_t klen, size_t rlen);
 void dir_ix_plan_line(dir_ix_plan *p, size_t i, const char *num, size_t nlen, const char *ext,
                       size_t elen, bool alias);
-int dir_ix_reserve(cr_directory *d, MDB_txn *txn, dir_ix_plan *p);
+int dir_ix_layout(dir_ix_plan *p);
+int dir_ix_part_put(cr_directory *d, MDB_txn *txn, dir_ix_plan *p, uint64_t k);
 void dir_ix_fill(dir_ix_plan *p, size_t i, const void *key, size_t klen, const void *rec,
                  size_t rlen);
+int dir_ix_finish(cr_directory *d, MDB_txn *txn, dir_ix_plan *p);
 void dir_ix_plan_free(dir_ix_plan *p);
 
 #endif

@@ -127,10 +127,9 @@ typedef struct cr_dir_reader {
     cr_dir_slot slots[CR_DIR_SLOTS];
     struct cr_dir_more *more; /* further slots, allocated past CR_DIR_SLOTS */
     cr_user_source source;    /* the reader as the engine's user source */
-    const void *index;        /* the snapshot's lookup index, or NULL */
-    size_t index_len;
-    size_t snap;   /* the snapshot's id */
-    bool uncached; /* set after begin: reverse lookups skip the cache (below) */
+    struct dir_index *index;  /* the snapshot's lookup index (owned), or NULL */
+    size_t snap;              /* the snapshot's id */
+    bool uncached;            /* set after begin: reverse lookups skip the cache (below) */
 } cr_dir_reader;
 
 /* Starts a snapshot. Returns CR_OK or CR_EIO. */

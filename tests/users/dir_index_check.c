@@ -7,8 +7,9 @@
  * every URI lookup and the export; then the same after merging imports (the directory's
  * users and the file's applied in file order), with `replace`, and for a directory an older
  * build wrote (format 1, tests/users/fixtures: its version 3 index, then its trees alone,
- * then merged into, which rewrites it as format 2); and that the cache of hot numbers never
- * answers from another snapshot than the reader's.
+ * then merged into, which rewrites it as format 3; format 2, read, then merged into); and
+ * that the cache of hot numbers never answers from another snapshot than the reader's.
+ * With CALLROUTE_DIR_PART=4096 the index is written in parts of 4 KB (over a hundred).
  *
  *   CR_SOURCE_DIR=SRC dir_index_check [--users N]      exit status 0 when every answer is right
  */
@@ -349,25 +350,51 @@ static void verify_export(cr_directory *d, const char *when)
     free(buf);
 }
 
-/* An older build's directory (format 1: trees and a version 3 index) read as it is, then
- * through its trees alone (an index of a version this build does not know), then merged
- * into (format 2). */
-static void older_directory(const char *base, const char *src)
+/* An older build's directory, unpacked from tests/users/fixtures/NAME into BASE/DB. */
+static bool unpack(const char *base, const char *src, const char *name, char *db, size_t dblen)
 {
-    char db[512], file[512], cmd[2200], err[256];
-    snprintf(db, sizeof db, "%s/old", base);
-    snprintf(file, sizeof file, "%s/more.csv", base);
+    char cmd[2200];
+    snprintf(db, dblen, "%s/%.8s", base, name);
     snprintf(cmd, sizeof cmd,
              "mkdir -p '%s' && gzip -dc '%s/tests/users/fixtures/%s' > '%s/data.mdb'", db, src,
-             "format1-index3.mdb.gz", db);
+             name, db);
     if (system(cmd) != 0) {
         CHECK(false, "cannot unpack the fixture: %s", cmd);
-        return;
+        return false;
     }
     free(users);
     generate(FIXTURE_USERS, FIXTURE_SALT);
     dedup();
+    return true;
+}
+
+/* A merging import into an older build's directory rewrites it in this build's format. */
+static void merge_into_older(cr_directory *d, const char *db, const char *base, const char *when)
+{
+    char file[512], what[96];
+    snprintf(file, sizeof file, "%s/more.csv", base);
     size_t nfix = nusers;
+    free(users);
+    generate(FIXTURE_USERS + 200, FIXTURE_SALT); /* the same users first, then more */
+    dedup();
+    write_csv(file, nfix, nusers);
+    snprintf(what, sizeof what, "%s merged into", when);
+    CHECK(import(d, file, false) == CR_OK, "merging import into %s", when);
+    verify(d, what);
+    verify_export(d, what);
+    cr_directory_close(d);
+    CHECK(dir_format(db) == '3' && index_version(db, -1) == 5,
+          "after the merge: format %c, index %ld", dir_format(db), index_version(db, -1));
+}
+
+/* An older build's directory of format 1 (trees and a version 3 index) read as it is, then
+ * through its trees alone (an index of a version this build does not know), then merged
+ * into (format 3). */
+static void older_directory(const char *base, const char *src)
+{
+    char db[512], err[256];
+    if (!unpack(base, src, "format1-index3.mdb.gz", db, sizeof db))
+        return;
     CHECK(dir_format(db) == '1' && index_version(db, -1) == 3,
           "the fixture is format %c, index %ld", dir_format(db), index_version(db, -1));
     cr_directory *d;
@@ -379,16 +406,65 @@ static void older_directory(const char *base, const char *src)
     CHECK(cr_directory_open(db, false, &d, err, sizeof err) == CR_OK, "reopen: %s", err);
     verify(d, "format 1, trees");
     verify_export(d, "format 1, trees");
-    free(users);
-    generate(FIXTURE_USERS + 200, FIXTURE_SALT); /* the same users first, then more */
-    dedup();
-    write_csv(file, nfix, nusers);
-    CHECK(import(d, file, false) == CR_OK, "merging import into format 1");
-    verify(d, "format 1 merged into");
-    verify_export(d, "format 1 merged into");
-    cr_directory_close(d);
+    merge_into_older(d, db, base, "format 1");
+}
+
+/* A directory of format 2 (tests/users/fixtures/format2-index4.mdb.gz: `dir_index_check
+ * --make-fixture DIR 600` linked with main at 23ab698, copied with mdb_copy -c: the whole
+ * index in one value) read as it is, then merged into (format 3); with an index of a version
+ * this build does not know it is refused, naming the damage, never read as empty. */
+static void format2_directory(const char *base, const char *src)
+{
+    char db[512], err[256];
+    if (!unpack(base, src, "format2-index4.mdb.gz", db, sizeof db))
+        return;
     CHECK(dir_format(db) == '2' && index_version(db, -1) == 4,
-          "after the merge: format %c, index %ld", dir_format(db), index_version(db, -1));
+          "the fixture is format %c, index %ld", dir_format(db), index_version(db, -1));
+    cr_directory *d;
+    CHECK(cr_directory_open(db, false, &d, err, sizeof err) == CR_OK, "open the fixture: %s", err);
+    verify(d, "format 2, index 4");
+    verify_export(d, "format 2, index 4");
+    merge_into_older(d, db, base, "format 2");
+    if (!unpack(base, src, "format2-index4.mdb.gz", db, sizeof db))
+        return;
+    CHECK(index_version(db, 9) == 4, "index version");
+    err[0] = 0;
+    CHECK(cr_directory_open(db, false, &d, err, sizeof err) == CR_EIO &&
+              strstr(err, "the lookup index is damaged (its header)"),
+          "format 2 with an unknown index: %s", err);
+}
+
+/* The parts of the directory's index: the header's count, and -1 unless "index.0" .. up
+ * to that count are there and no more. */
+static long index_parts(const char *path)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    MDB_val k = {5, "index"}, v;
+    long parts = -1;
+    if (mdb_env_create(&env) != 0)
+        return -1;
+    mdb_env_set_maxdbs(env, 4);
+    if (mdb_env_open(env, path, MDB_NOTLS | MDB_RDONLY, 0664) == 0 &&
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+        uint64_t n;
+        if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 &&
+            v.mv_size == 104) {
+            memcpy(&n, (const char *)v.mv_data + 8 + 8 * 8, 8);
+            parts = (long)n;
+            for (uint64_t i = 0; i <= n; i++) {
+                char key[32];
+                MDB_val pk = {
+                    (size_t)snprintf(key, sizeof key, "index.%llu", (unsigned long long)i), key};
+                if ((mdb_get(txn, meta, &pk, &v) == 0) != (i < n))
+                    parts = -1;
+            }
+        }
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    return parts;
 }
 
 /* The voicemail of the user `number` reaches through reader r, looked up three times (found
@@ -505,12 +581,25 @@ int main(int argc, char **argv)
     write_csv(file, 0, all);
     CHECK(import(d, file, true) == CR_OK, "import with replace");
     verify(d, "replaced");
+    long parts = index_parts(db);
+    /* fewer users: the larger index's last parts go */
+    write_csv(file, 0, all / 2);
+    CHECK(import(d, file, true) == CR_OK, "import with replace, half");
+    long half = index_parts(db);
+    CHECK(half > 0 && (half < parts || parts == 1), "parts: %ld, then %ld", parts, half);
+    write_csv(file, 0, all);
+    CHECK(import(d, file, true) == CR_OK, "import with replace, all");
+    verify(d, "replaced after half");
+    const char *part = getenv("CALLROUTE_DIR_PART");
+    CHECK(!part || !*part || index_parts(db) > 100, "%ld parts of %s bytes", index_parts(db), part);
+    printf("%ld parts\n", index_parts(db));
     cr_directory_close(d);
     long was = index_version(db, -1);
-    CHECK(was == 4 && dir_format(db) == '2', "index version %ld, format %c after an import", was,
+    CHECK(was == 5 && dir_format(db) == '3', "index version %ld, format %c after an import", was,
           dir_format(db));
 
     older_directory(base, src);
+    format2_directory(base, src);
     cache_never_stale(base);
 
     char cmd[128];
