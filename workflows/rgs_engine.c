@@ -265,6 +265,45 @@ static bool calls_grow(cr_rgs_engine *e)
     return true;
 }
 
+/* The empty slot where a new handle goes in call_handles (room made first), -2 when a call
+ * has that handle, -1 when out of memory: one probe checks and places it. */
+static long handle_probe(cr_rgs_engine *e, uint64_t handle, uint32_t tag)
+{
+    if (rgs_imap_room(&e->call_handles) < 0)
+        return -1;
+    const rgs_imap *m = &e->call_handles;
+    size_t j = rgs_imap_home(m, tag);
+    for (; m->slots[j].ref; j = rgs_imap_next(m, j))
+        if (m->slots[j].tag == tag && e->calls[m->slots[j].ref - 1].handle == handle)
+            return -2;
+    return (long)j;
+}
+
+/* The same for a new call id in call_ids. */
+static long id_probe(cr_rgs_engine *e, const char *id, uint32_t tag)
+{
+    if (rgs_imap_room(&e->call_ids) < 0)
+        return -1;
+    const rgs_imap *m = &e->call_ids;
+    size_t j = rgs_imap_home(m, tag);
+    for (; m->slots[j].ref; j = rgs_imap_next(m, j))
+        if (m->slots[j].tag == tag && strcmp(e->calls[m->slots[j].ref - 1].id, id) == 0)
+            return -2;
+    return (long)j;
+}
+
+long rgs_call_by_id(const cr_rgs_engine *e, const char *id)
+{
+    const rgs_imap *m = &e->call_ids;
+    if (!m->cap)
+        return -1;
+    uint32_t tag = rgs_imap_tag_str(rgs_map_hash(id));
+    for (size_t j = rgs_imap_home(m, tag); m->slots[j].ref; j = rgs_imap_next(m, j))
+        if (m->slots[j].tag == tag && strcmp(e->calls[m->slots[j].ref - 1].id, id) == 0)
+            return (long)m->slots[j].ref - 1;
+    return -1;
+}
+
 long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char *from,
                   const char *to, long wf)
 {
@@ -272,16 +311,18 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     if (!handle)
         do
             handle = ++e->next_handle;
-        while (rgs_hmap_get(&e->call_handles, handle) >= 0);
+        while (rgs_call_by_handle(e, handle) >= 0);
     /* a slot: the free list's head, or a new one at the end */
     long s = e->free_calls;
     if (s < 0 && !calls_grow(e))
-        return rgs_hmap_get(&e->call_handles, handle) >= 0 ? -2 : -1;
+        return rgs_call_by_handle(e, handle) >= 0 ? -2 : -1;
     /* the handle's uniqueness is checked as it is added (one probe); the slot is taken only
      * once it is */
-    int hadded = rgs_hmap_add(&e->call_handles, handle, s >= 0 ? s : (long)e->ncalls);
-    if (hadded != 0)
-        return hadded == 1 ? -2 : -1;
+    uint32_t htag = rgs_imap_tag_u64(handle);
+    long hj = handle_probe(e, handle, htag);
+    if (hj < 0)
+        return hj;
+    rgs_imap_set_at(&e->call_handles, (size_t)hj, htag, (uint32_t)(s >= 0 ? s : (long)e->ncalls));
     if (s >= 0) {
         e->free_calls = e->calls[s].next_free;
     } else {
@@ -305,16 +346,16 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     c->serial = ++e->next_serial;
     c->handle = handle;
     /* (the name's uniqueness is checked when it is added to call_ids: one probe) */
-    int added = -1;
+    long ij = -1;
     if (call_strings(c, id, from, to) < 0 ||
-        (added = rgs_map_add_hashed(&e->call_ids, c->id, c->idhash = rgs_map_hash(c->id), s)) !=
-            0) {
-        rgs_hmap_del(&e->call_handles, handle);
+        (ij = id_probe(e, c->id, rgs_imap_tag_str(c->idhash = rgs_map_hash(c->id)))) < 0) {
+        rgs_imap_del(&e->call_handles, htag, (uint32_t)s);
         c->id = c->from = c->to = NULL;
         c->next_free = e->free_calls;
         e->free_calls = s;
-        return added == 1 ? -2 : -1;
+        return ij == -2 ? -2 : -1;
     }
+    rgs_imap_set_at(&e->call_ids, (size_t)ij, rgs_imap_tag_str(c->idhash), (uint32_t)s);
     c->state = CS_PROMPT;
     c->wf = wf;
     c->queue = c->ring_group = c->agent = c->cont_queue = -1;
@@ -333,8 +374,8 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
 {
     ivr_end(e, c);
     rgs_mark_call(e, c);
-    rgs_map_del_hashed(&e->call_ids, c->id, c->idhash);
-    rgs_hmap_del(&e->call_handles, c->handle);
+    rgs_imap_del(&e->call_ids, rgs_imap_tag_str(c->idhash), (uint32_t)(c - e->calls));
+    rgs_imap_del(&e->call_handles, rgs_imap_tag_u64(c->handle), (uint32_t)(c - e->calls));
     rgs_timer_cancel(e, &c->th_ring);
     rgs_timer_cancel(e, &c->th_timeout);
     rgs_timer_cancel(e, &c->th_ivr);
@@ -559,8 +600,8 @@ static int build(cr_rgs_engine *e)
         !e->seen || !e->calls)
         return CR_ENOMEM;
     /* the call maps too: no rehash of every call in one event until there are more calls */
-    if (rgs_map_reserve(&e->call_ids, e->capcalls) < 0 ||
-        rgs_hmap_reserve(&e->call_handles, e->capcalls) < 0)
+    if (rgs_imap_reserve(&e->call_ids, e->capcalls) < 0 ||
+        rgs_imap_reserve(&e->call_handles, e->capcalls) < 0)
         return CR_ENOMEM;
     /* memberships: count, then fill */
     for (size_t g = 0; g < cfg->ngroups; g++) {
@@ -708,8 +749,8 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
     free(e->pending.v);
     free(e->agents), free(e->groups), free(e->queues), free(e->navail), free(e->calls);
     rgs_timer_free(e);
-    rgs_map_free(&e->call_ids);
-    rgs_hmap_free(&e->call_handles);
+    rgs_imap_free(&e->call_ids);
+    rgs_imap_free(&e->call_handles);
     free(e->wfstats), free(e->wfs), free(e->seen);
     free(e);
 }

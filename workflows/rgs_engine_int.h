@@ -219,8 +219,8 @@ struct cr_rgs_engine {
     rgs_call *calls;
     size_t ncalls, capcalls;
     long free_calls;
-    rgs_map call_ids;
-    rgs_hmap call_handles;
+    rgs_imap call_ids;              /* call slot by id (tag rgs_imap_tag_str of idhash) */
+    rgs_imap call_handles;          /* call slot by handle (tag rgs_imap_tag_u64) */
     uint64_t next_handle;           /* for calls the host gives no handle */
     cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow, each a
                                        line (64-byte aligned) */
@@ -244,6 +244,22 @@ struct cr_rgs_engine {
     char **dirty_calls;
     size_t ndirty_calls, capdirty_calls;
 };
+
+/* The call slot of a handle, or -1: the key is compared against the call it names. */
+static inline long rgs_call_by_handle(const cr_rgs_engine *e, uint64_t handle)
+{
+    const rgs_imap *m = &e->call_handles;
+    if (!m->cap || !handle)
+        return -1;
+    uint32_t tag = rgs_imap_tag_u64(handle);
+    for (size_t j = rgs_imap_home(m, tag); m->slots[j].ref; j = rgs_imap_next(m, j))
+        if (m->slots[j].tag == tag && e->calls[m->slots[j].ref - 1].handle == handle)
+            return (long)m->slots[j].ref - 1;
+    return -1;
+}
+
+/* The call slot of a call id, or -1. */
+long rgs_call_by_id(const cr_rgs_engine *e, const char *id);
 
 /* rgs_engine.c */
 /* Actions: `arg` may be NULL (""); agents are indexes, passed as handles. */

@@ -310,3 +310,62 @@ void rgs_hmap_del(rgs_hmap *m, uint64_t key)
     remove_at(m->slots, m->cap, (size_t)f, &u64_ops);
     m->count--;
 }
+
+/* ---- index maps: the keys live in the caller's records -------------------------------------- */
+
+static bool idx_used(const void *slot)
+{
+    return ((const rgs_islot *)slot)->ref != 0;
+}
+
+static uint64_t idx_hash(const void *slot)
+{
+    return ((const rgs_islot *)slot)->tag;
+}
+
+static const slot_ops idx_ops = {sizeof(rgs_islot), idx_used, idx_hash};
+
+void rgs_imap_free(rgs_imap *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->count = 0;
+}
+
+int rgs_imap_reserve(rgs_imap *m, size_t n)
+{
+    /* the tag is the home: a table past 2^32 slots would leave its upper half unused */
+    if (n > ((size_t)UINT32_MAX / 4) * 3)
+        return -1;
+    return reserve_table((void **)&m->slots, &m->cap, n, &idx_ops);
+}
+
+int rgs_imap_room(rgs_imap *m)
+{
+    if (!full(m->count, m->cap))
+        return 0;
+    if (m->cap > UINT32_MAX / 2)
+        return -1;
+    rgs_islot *ns = grow_table(m->slots, &m->cap, &idx_ops);
+    if (!ns)
+        return -1;
+    m->slots = ns;
+    return 0;
+}
+
+void rgs_imap_del(rgs_imap *m, uint32_t tag, uint32_t value)
+{
+    if (!m->cap)
+        return;
+    for (size_t j = rgs_imap_home(m, tag); m->slots[j].ref; j = rgs_imap_next(m, j))
+        if (m->slots[j].ref == value + 1) {
+            remove_at(m->slots, m->cap, j, &idx_ops);
+            m->count--;
+            return;
+        }
+}
+
+uint32_t rgs_imap_tag_u64(uint64_t key)
+{
+    return (uint32_t)hash_u64(key);
+}
