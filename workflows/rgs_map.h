@@ -56,6 +56,31 @@ int rgs_hmap_add(rgs_hmap *m, uint64_t key, long value);
 long rgs_hmap_get(const rgs_hmap *m, uint64_t key);
 void rgs_hmap_del(rgs_hmap *m, uint64_t key);
 
+/* A string map with the keys inside its slots: a slot is one aligned cache line (hash, value,
+ * length and a key of up to RGS_KMAP_INLINE - 1 bytes; longer keys are borrowed and pointed
+ * to), so a lookup reads one line where rgs_map reads its slot and then the key stored
+ * elsewhere. No deletion: the workflows' URIs and lines, set once. */
+#define RGS_KMAP_INLINE 48
+typedef struct rgs_kmap_slot {
+    _Alignas(64) uint64_t hash;
+    uint32_t ref; /* value + 1; 0 = empty */
+    uint32_t len;
+    char key[RGS_KMAP_INLINE]; /* the key and its NUL, or (len >= RGS_KMAP_INLINE) a pointer */
+} rgs_kmap_slot;
+
+typedef struct rgs_kmap {
+    rgs_kmap_slot *slots;
+    size_t cap, count; /* cap is a power of two or 0 */
+} rgs_kmap;
+
+void rgs_kmap_free(rgs_kmap *m);
+/* Inserts unless the key is there: 0 (inserted), 1 (present: nothing changed) or -1 (out of
+ * memory, or a value of UINT32_MAX or more). A long key must outlive the map. */
+int rgs_kmap_add(rgs_kmap *m, const char *key, long value);
+/* The value, or -1 when absent; the key's first n bytes (n: its length, or less). */
+long rgs_kmap_get_n(const rgs_kmap *m, const char *key, size_t n);
+long rgs_kmap_get(const rgs_kmap *m, const char *key);
+
 /* An index map: slots of 8 bytes (a 32-bit tag, the key's hash, and the value + 1), the keys
  * themselves kept by the caller in the records the values index (call ids and handles in the
  * call slots), so the table is a third of a string map's and a half of rgs_hmap's and a

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rgs_map.h"
 
@@ -144,6 +145,59 @@ static void index_map_run(int mode)
     assert_int_equal(imap_find(&m, rec, rec[0], 0), -1);
 }
 
+/* The map with keys inside its slots (the workflows' URIs): keys short enough to be inline
+ * and long ones pointed to, around the inline limit, lookups by a key's prefix (a URI before
+ * its parameters), duplicates refused, every slot one aligned line. */
+static void inline_key_map_matches_an_array(void **state)
+{
+    (void)state;
+    enum { K = 3000 };
+    static char keys[K][128];
+    rgs_kmap m = {0};
+    for (int i = 0; i < K; i++) {
+        /* lengths 8 to ~100: about half inline (under RGS_KMAP_INLINE), half pointed to */
+        int pad = (int)(next() % 90);
+        snprintf(keys[i], sizeof keys[i], "sip:%d@%.*s", i, pad,
+                 "contoso.example.com.with.a.long.domain.name.that.goes.on.and.on.for.many.bytes.");
+        if (i % 2) /* keys that differ only past the inline part */
+            snprintf(keys[i], sizeof keys[i], "%s", keys[i - 1]), keys[i][strlen(keys[i]) - 1]++;
+    }
+    for (int i = 0; i < K; i++) {
+        int rc = rgs_kmap_add(&m, keys[i], i);
+        long first = -1;
+        for (int j = 0; j < i && first < 0; j++)
+            if (strcmp(keys[j], keys[i]) == 0)
+                first = j;
+        assert_int_equal(rc, first < 0 ? 0 : 1);
+        assert_int_equal(rgs_kmap_get(&m, keys[i]), first < 0 ? i : first);
+    }
+    assert_int_equal((uintptr_t)m.slots % 64, 0);
+    assert_true(m.count * 4 <= m.cap * 3);
+    char probe[160];
+    for (int i = 0; i < K; i++) {
+        long want = rgs_kmap_get(&m, keys[i]);
+        assert_true(want >= 0 && strcmp(keys[want], keys[i]) == 0);
+        /* the same key with parameters: found by its prefix only */
+        size_t n = strlen(keys[i]);
+        memcpy(probe, keys[i], n);
+        memcpy(probe + n, ";user=phone", sizeof ";user=phone");
+        assert_int_equal(rgs_kmap_get(&m, probe), -1);
+        assert_int_equal(rgs_kmap_get_n(&m, probe, strlen(keys[i])), want);
+        /* one byte shorter or changed: absent unless another key is that */
+        probe[strlen(keys[i]) - 1] ^= 0x20;
+        probe[strlen(keys[i])] = 0;
+        long other = -1;
+        for (int j = 0; j < K && other < 0; j++)
+            if (strcmp(keys[j], probe) == 0)
+                other = j;
+        if (other < 0)
+            assert_int_equal(rgs_kmap_get(&m, probe), -1);
+    }
+    assert_int_equal(rgs_kmap_add(&m, "x", -1), -1);
+    rgs_kmap_free(&m);
+    assert_int_equal(rgs_kmap_get(&m, keys[0]), -1);
+}
+
 static void index_map_matches_an_array(void **state)
 {
     (void)state;
@@ -171,6 +225,7 @@ int main(void)
         cmocka_unit_test(string_map_matches_an_array),
         cmocka_unit_test(handle_map_matches_an_array),
         cmocka_unit_test(index_map_matches_an_array),
+        cmocka_unit_test(inline_key_map_matches_an_array),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
