@@ -160,7 +160,7 @@ static void inline_key_map_matches_an_array(void **state)
         snprintf(keys[i], sizeof keys[i], "sip:%d@%.*s", i, pad,
                  "contoso.example.com.with.a.long.domain.name.that.goes.on.and.on.for.many.bytes.");
         if (i % 2) /* keys that differ only past the inline part */
-            snprintf(keys[i], sizeof keys[i], "%s", keys[i - 1]), keys[i][strlen(keys[i]) - 1]++;
+            memcpy(keys[i], keys[i - 1], sizeof keys[i]), keys[i][strlen(keys[i]) - 1]++;
     }
     for (int i = 0; i < K; i++) {
         int rc = rgs_kmap_add(&m, keys[i], i);
