@@ -159,7 +159,7 @@ static void inline_key_map_matches_an_array(void **state)
         int pad = (int)(next() % 90);
         snprintf(keys[i], sizeof keys[i], "sip:%d@%.*s", i, pad,
                  "contoso.example.com.with.a.long.domain.name.that.goes.on.and.on.for.many.bytes.");
-        if (i % 2) /* keys that differ only past the inline part */
+        if (i % 2) /* keys that differ from the one before in their last byte only */
             memcpy(keys[i], keys[i - 1], sizeof keys[i]), keys[i][strlen(keys[i]) - 1]++;
     }
     for (int i = 0; i < K; i++) {
