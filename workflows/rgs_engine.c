@@ -250,17 +250,25 @@ static int call_strings(rgs_call *c, const char *id, const char *from, const cha
 /* Room for slot ncalls: the slot array doubles, its new slots left as they are (a slot is
  * zeroed when it is first used; zeroing them all here would touch every new page at once,
  * tens of MB in one event for a large deployment). */
+/* Call slots, 64-byte aligned so that each call's first line is one cache line (realloc would
+ * not keep the alignment): NULL when out of memory. */
+static rgs_call *calls_alloc(size_t n)
+{
+    void *p = NULL;
+    return posix_memalign(&p, 64, n * sizeof(rgs_call)) == 0 ? p : NULL;
+}
+
 static bool calls_grow(cr_rgs_engine *e)
 {
     if (e->ncalls < e->capcalls)
         return true;
     /* slots are 32-bit in the ringing lists (rgs_svec) */
     size_t ncap = e->capcalls * 2 <= UINT32_MAX ? e->capcalls * 2 : UINT32_MAX;
-    rgs_call *p = ncap > e->capcalls && ncap <= SIZE_MAX / sizeof *p
-                      ? realloc(e->calls, ncap * sizeof *p)
-                      : NULL;
+    rgs_call *p = ncap > e->capcalls && ncap <= SIZE_MAX / sizeof *p ? calls_alloc(ncap) : NULL;
     if (!p)
         return false;
+    memcpy(p, e->calls, e->ncalls * sizeof *p);
+    free(e->calls);
     e->calls = p, e->capcalls = ncap;
     return true;
 }
@@ -595,7 +603,7 @@ static int build(cr_rgs_engine *e)
     /* call slots pre-sized for a call per agent (pages are touched when first used), so that
      * the array is not copied doubling by doubling while calls come in */
     e->capcalls = cfg->nagents > 64 ? cfg->nagents : 64;
-    e->calls = malloc(e->capcalls * sizeof *e->calls);
+    e->calls = calls_alloc(e->capcalls);
     if (!e->agents || !e->groups || !e->queues || !e->navail || !e->wfstats || !e->wfs ||
         !e->seen || !e->calls)
         return CR_ENOMEM;

@@ -137,19 +137,20 @@ typedef struct rgs_decline_entry {
 } rgs_decline_entry;
 
 typedef struct rgs_call {
-    /* First (first cache line): what walks along a queue and timer checks read. */
-    rgs_call_state state;
-    int hops;        /* queue entries, to stop action loops */
-    uint64_t serial; /* incarnation of the slot, for timers */
+    /* First (first cache line): what walks along a queue and timer checks read, and the
+     * handle, which a lookup in call_handles compares (rgs_call_by_handle). */
+    _Alignas(64) rgs_call_state state; /* (the slots are 64-byte aligned: rgs_engine.c) */
+    int hops;                          /* queue entries, to stop action loops */
+    uint64_t handle;                   /* the host's (or engine's) handle */
     long qprev, qnext;
     uint64_t seq;
     rgs_svec ring; /* agents ringing now */
     uint32_t tok_ring, tok_timeout, tok_ivr;
     uint32_t th_ring, th_timeout, th_ivr; /* handles of those timers in the heap, 0 = none */
-    uint64_t handle;                      /* the host's (or engine's) handle */
-    char *id, *from, *to;                 /* point into str */
-    uint64_t idhash; /* rgs_map_hash(id), to leave call_ids without hashing it again */
-    char *str;       /* "id\0from\0to\0": kept with the slot when it is freed */
+    uint64_t serial;      /* incarnation of the slot, for timers (which read this line's tokens) */
+    char *id, *from, *to; /* point into str */
+    uint64_t idhash;      /* rgs_map_hash(id), to leave call_ids without hashing it again */
+    char *str;            /* "id\0from\0to\0": kept with the slot when it is freed */
     size_t capstr;
     long wf;
     bool answered, on_moh;
@@ -174,6 +175,8 @@ typedef struct rgs_call {
     int64_t ivr_after_prompt; /* COLLECT: timer to start when its prompt is done */
     long next_free;
 } rgs_call;
+_Static_assert(offsetof(rgs_call, handle) < 64 && offsetof(rgs_call, ring) + sizeof(rgs_svec) <= 64,
+               "a call's handle and what queue walks read are in its first line");
 
 enum { T_RING, T_TIMEOUT, T_GRACE, T_IVR };
 
