@@ -220,9 +220,9 @@ static void wide_groups_and_queues(void **state)
 
 /* The call maps (index maps whose keys are the calls' own handle and id): calls added and
  * deleted at random, past the slots reserved at open (the call array and both maps grow),
- * some with handles the engine numbers; every live call found by handle and by id, the dead
- * ones not, a live call's handle or id refused to a new call, the maps' counts the live
- * calls'. */
+ * some with handles the engine numbers, the slots 64-byte aligned after growing; every live call
+ * found by handle and by id, the dead ones not, a live call's handle or id refused to a new call,
+ * the maps' counts the live calls'. */
 static void call_maps_follow_the_calls(void **state)
 {
     (void)state;
@@ -283,6 +283,10 @@ static void call_maps_follow_the_calls(void **state)
     assert_int_equal(rgs_call_by_id(e, "nobody@x"), -1);
     assert_true(peak > cap0 * 3 / 4); /* the maps grew while calls were live */
     assert_true(e->call_handles.cap > cap0);
+    /* the call slots grew by copy and stayed aligned: each call's first line is one line */
+    assert_true(e->capcalls > 102);
+    assert_int_equal((uintptr_t)e->calls % 64, 0);
+    assert_int_equal(sizeof(rgs_call) % 64, 0);
     cr_rgs_engine_close(e);
     cr_rgs_config_free(cfg);
 }
