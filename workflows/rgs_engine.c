@@ -250,12 +250,26 @@ static int call_strings(rgs_call *c, const char *id, const char *from, const cha
 /* Room for slot ncalls: the slot array doubles, its new slots left as they are (a slot is
  * zeroed when it is first used; zeroing them all here would touch every new page at once,
  * tens of MB in one event for a large deployment). */
-/* Call slots, 64-byte aligned so that each call's first line is one cache line (realloc would
- * not keep the alignment): NULL when out of memory. */
-static rgs_call *calls_alloc(size_t n)
+/* Call slots, 64-byte aligned so that each call's first line is one cache line: the block
+ * (calls_mem) has 64 bytes more, and calls starts at its first aligned byte. It grows by
+ * realloc, which for a large block remaps its pages rather than copying them (32 MB at
+ * 100,000 agents, inside one event); the slots are moved only if the new block's alignment
+ * differs (never for remapped pages, whose offset in a page is kept). */
+static bool calls_realloc(cr_rgs_engine *e, size_t n)
 {
-    void *p = NULL;
-    return posix_memalign(&p, 64, n * sizeof(rgs_call)) == 0 ? p : NULL;
+    size_t off = e->calls_mem ? (size_t)((char *)e->calls - (char *)e->calls_mem) : 0;
+    if (n > (SIZE_MAX - 64) / sizeof(rgs_call))
+        return false;
+    char *p = realloc(e->calls_mem, n * sizeof(rgs_call) + 64);
+    if (!p)
+        return false;
+    size_t noff = (64 - (uintptr_t)p % 64) % 64;
+    if (e->calls_mem && noff != off)
+        memmove(p + noff, p + off, e->ncalls * sizeof(rgs_call));
+    e->calls_mem = p;
+    e->calls = (rgs_call *)(void *)(p + noff);
+    e->capcalls = n;
+    return true;
 }
 
 static bool calls_grow(cr_rgs_engine *e)
@@ -264,13 +278,7 @@ static bool calls_grow(cr_rgs_engine *e)
         return true;
     /* slots are 32-bit in the ringing lists (rgs_svec) */
     size_t ncap = e->capcalls * 2 <= UINT32_MAX ? e->capcalls * 2 : UINT32_MAX;
-    rgs_call *p = ncap > e->capcalls && ncap <= SIZE_MAX / sizeof *p ? calls_alloc(ncap) : NULL;
-    if (!p)
-        return false;
-    memcpy(p, e->calls, e->ncalls * sizeof *p);
-    free(e->calls);
-    e->calls = p, e->capcalls = ncap;
-    return true;
+    return ncap > e->capcalls && calls_realloc(e, ncap);
 }
 
 /* The empty slot where a new handle goes in call_handles (room made first), -2 when a call
@@ -602,8 +610,8 @@ static int build(cr_rgs_engine *e)
     e->seen = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->seen);
     /* call slots pre-sized for a call per agent (pages are touched when first used), so that
      * the array is not copied doubling by doubling while calls come in */
-    e->capcalls = cfg->nagents > 64 ? cfg->nagents : 64;
-    e->calls = calls_alloc(e->capcalls);
+    if (!calls_realloc(e, cfg->nagents > 64 ? cfg->nagents : 64))
+        return CR_ENOMEM;
     if (!e->agents || !e->groups || !e->queues || !e->navail || !e->wfstats || !e->wfs ||
         !e->seen || !e->calls)
         return CR_ENOMEM;
@@ -755,7 +763,7 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
         free(e->dirty_calls[i]);
     free(e->dirty_calls), free(e->dirty_agents.v), free(e->dirty_groups.v);
     free(e->pending.v);
-    free(e->agents), free(e->groups), free(e->queues), free(e->navail), free(e->calls);
+    free(e->agents), free(e->groups), free(e->queues), free(e->navail), free(e->calls_mem);
     rgs_timer_free(e);
     rgs_imap_free(&e->call_ids);
     rgs_imap_free(&e->call_handles);
