@@ -8,7 +8,8 @@
 #include <string.h>
 
 typedef struct rgs_index {
-    rgs_map groups, queues, agents, workflows, hours, holidays, tzs;
+    rgs_map groups, queues, agents, hours, holidays, tzs;
+    rgs_kmap workflows; /* by uri and by line: the keys inside the table (one line a lookup) */
 } rgs_index;
 
 static rgs_index *idx_of(const cr_rgs_config *cfg)
@@ -89,7 +90,7 @@ void cr_rgs_config_free(cr_rgs_config *cfg)
     rgs_index *x = idx_of(cfg);
     if (x) {
         rgs_map_free(&x->groups), rgs_map_free(&x->queues), rgs_map_free(&x->agents);
-        rgs_map_free(&x->workflows), rgs_map_free(&x->hours), rgs_map_free(&x->holidays);
+        rgs_kmap_free(&x->workflows), rgs_map_free(&x->hours), rgs_map_free(&x->holidays);
         rgs_map_free(&x->tzs);
         free(x);
     }
@@ -383,17 +384,19 @@ static int resolve_workflows(cr_rgs_config *cfg, cr_diag *diag)
         if (!w->uri) {
             cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "missing uri");
         } else {
-            if (rgs_map_get(&x->workflows, w->uri) >= 0)
+            int rc = rgs_kmap_add(&x->workflows, w->uri, (long)i);
+            if (rc == 1)
                 cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "uri %s used by another workflow",
                             w->uri);
-            else if (rgs_map_put(&x->workflows, w->uri, (long)i) < 0)
+            else if (rc < 0)
                 return CR_ENOMEM;
         }
         if (w->line) {
-            if (rgs_map_get(&x->workflows, w->line) >= 0)
+            int rc = rgs_kmap_add(&x->workflows, w->line, (long)i);
+            if (rc == 1)
                 cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "line %s used by another workflow",
                             w->line);
-            else if (rgs_map_put(&x->workflows, w->line, (long)i) < 0)
+            else if (rc < 0)
                 return CR_ENOMEM;
         }
         if (w->queue_name) {
@@ -466,18 +469,15 @@ long cr_rgs_config_agent_find(const cr_rgs_config *cfg, const char *uri)
 
 long cr_rgs_config_workflow_find(const cr_rgs_config *cfg, const char *to)
 {
-    long w = rgs_map_get(&idx_of(cfg)->workflows, to);
+    long w = rgs_kmap_get(&idx_of(cfg)->workflows, to);
     if (w >= 0)
         return w;
+    /* without its parameters (what precedes the first ';', under 1024 bytes) */
     const char *semi = strchr(to, ';');
     if (!semi || semi - to >= 1024)
         return -1;
-    char buf[1024];
-    memcpy(buf, to, (size_t)(semi - to));
-    buf[semi - to] = 0;
-    return rgs_map_get(&idx_of(cfg)->workflows, buf);
+    return rgs_kmap_get_n(&idx_of(cfg)->workflows, to, (size_t)(semi - to));
 }
-
 /* Registers a parsed zone in the index (called by rgs_tz.c). */
 int rgs_config_index_tz(cr_rgs_config *cfg, size_t i)
 {

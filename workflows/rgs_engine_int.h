@@ -137,19 +137,20 @@ typedef struct rgs_decline_entry {
 } rgs_decline_entry;
 
 typedef struct rgs_call {
-    /* First (first cache line): what walks along a queue and timer checks read. */
-    rgs_call_state state;
-    int hops;        /* queue entries, to stop action loops */
-    uint64_t serial; /* incarnation of the slot, for timers */
+    /* First (first cache line): what walks along a queue and timer checks read, and the
+     * handle, which a lookup in call_handles compares (rgs_call_by_handle). */
+    _Alignas(64) rgs_call_state state; /* (the slots are 64-byte aligned: rgs_engine.c) */
+    int hops;                          /* queue entries, to stop action loops */
+    uint64_t handle;                   /* the host's (or engine's) handle */
     long qprev, qnext;
     uint64_t seq;
     rgs_svec ring; /* agents ringing now */
     uint32_t tok_ring, tok_timeout, tok_ivr;
     uint32_t th_ring, th_timeout, th_ivr; /* handles of those timers in the heap, 0 = none */
-    uint64_t handle;                      /* the host's (or engine's) handle */
-    char *id, *from, *to;                 /* point into str */
-    uint64_t idhash; /* rgs_map_hash(id), to leave call_ids without hashing it again */
-    char *str;       /* "id\0from\0to\0": kept with the slot when it is freed */
+    uint64_t serial;      /* incarnation of the slot, for timers (which read this line's tokens) */
+    char *id, *from, *to; /* point into str */
+    uint64_t idhash;      /* rgs_map_hash(id), to leave call_ids without hashing it again */
+    char *str;            /* "id\0from\0to\0": kept with the slot when it is freed */
     size_t capstr;
     long wf;
     bool answered, on_moh;
@@ -174,6 +175,8 @@ typedef struct rgs_call {
     int64_t ivr_after_prompt; /* COLLECT: timer to start when its prompt is done */
     long next_free;
 } rgs_call;
+_Static_assert(offsetof(rgs_call, handle) < 64 && offsetof(rgs_call, ring) + sizeof(rgs_svec) <= 64,
+               "a call's handle and what queue walks read are in its first line");
 
 enum { T_RING, T_TIMEOUT, T_GRACE, T_IVR };
 
@@ -216,11 +219,12 @@ struct cr_rgs_engine {
     rgs_group *groups;
     rgs_queue *queues;
     uint32_t *navail; /* per group: bits set in its avail (dense: hunts and syncs read it) */
-    rgs_call *calls;
+    rgs_call *calls;  /* 64-byte aligned, inside calls_mem (rgs_engine.c) */
+    void *calls_mem;
     size_t ncalls, capcalls;
     long free_calls;
-    rgs_map call_ids;
-    rgs_hmap call_handles;
+    rgs_imap call_ids;              /* call slot by id (tag rgs_imap_tag_str of idhash) */
+    rgs_imap call_handles;          /* call slot by handle (tag rgs_imap_tag_u64) */
     uint64_t next_handle;           /* for calls the host gives no handle */
     cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow, each a
                                        line (64-byte aligned) */
@@ -244,6 +248,22 @@ struct cr_rgs_engine {
     char **dirty_calls;
     size_t ndirty_calls, capdirty_calls;
 };
+
+/* The call slot of a handle, or -1: the key is compared against the call it names. */
+static inline long rgs_call_by_handle(const cr_rgs_engine *e, uint64_t handle)
+{
+    const rgs_imap *m = &e->call_handles;
+    if (!m->cap || !handle)
+        return -1;
+    uint32_t tag = rgs_imap_tag_u64(handle);
+    for (size_t j = rgs_imap_home(m, tag); m->slots[j].ref; j = rgs_imap_next(m, j))
+        if (m->slots[j].tag == tag && e->calls[m->slots[j].ref - 1].handle == handle)
+            return (long)m->slots[j].ref - 1;
+    return -1;
+}
+
+/* The call slot of a call id, or -1. */
+long rgs_call_by_id(const cr_rgs_engine *e, const char *id);
 
 /* rgs_engine.c */
 /* Actions: `arg` may be NULL (""); agents are indexes, passed as handles. */

@@ -168,7 +168,7 @@ static int prompt_done(cr_rgs_engine *e, rgs_call *c)
 /* Events about one call. */
 static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t errlen)
 {
-    long s = rgs_hmap_get(&e->call_handles, in->call);
+    long s = rgs_call_by_handle(e, in->call);
     if (s < 0) {
         snprintf(err, errlen, "unknown call handle %llu", (unsigned long long)in->call);
         return CR_ENOENT;

@@ -6,9 +6,8 @@
 
 /* Eight bytes at a time (URIs and call ids are 10-40 bytes; byte-wise FNV cost 4
  * instructions a byte), then a final mix. In-memory only: byte order does not matter. */
-static uint64_t hash_str(const char *s)
+static uint64_t hash_mem(const char *s, size_t n)
 {
-    size_t n = strlen(s);
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
     for (; n >= 8; n -= 8, s += 8) {
         memcpy(&w, s, 8);
@@ -22,6 +21,11 @@ static uint64_t hash_str(const char *s)
     h *= 0xc4ceb9fe1a85ec53ULL;
     h ^= h >> 32;
     return h ? h : 1;
+}
+
+static uint64_t hash_str(const char *s)
+{
+    return hash_mem(s, strlen(s));
 }
 
 /* ---- the table both maps are: slots of `size` bytes, all zero when empty ------------------ */
@@ -309,4 +313,151 @@ void rgs_hmap_del(rgs_hmap *m, uint64_t key)
         return;
     remove_at(m->slots, m->cap, (size_t)f, &u64_ops);
     m->count--;
+}
+
+/* ---- index maps: the keys live in the caller's records -------------------------------------- */
+
+static bool idx_used(const void *slot)
+{
+    return ((const rgs_islot *)slot)->ref != 0;
+}
+
+static uint64_t idx_hash(const void *slot)
+{
+    return ((const rgs_islot *)slot)->tag;
+}
+
+static const slot_ops idx_ops = {sizeof(rgs_islot), idx_used, idx_hash};
+
+void rgs_imap_free(rgs_imap *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->count = 0;
+}
+
+int rgs_imap_reserve(rgs_imap *m, size_t n)
+{
+    /* the tag is the home: a table past 2^32 slots would leave its upper half unused */
+    if (n > ((size_t)UINT32_MAX / 4) * 3)
+        return -1;
+    return reserve_table((void **)&m->slots, &m->cap, n, &idx_ops);
+}
+
+int rgs_imap_room(rgs_imap *m)
+{
+    if (!full(m->count, m->cap))
+        return 0;
+    if (m->cap > UINT32_MAX / 2)
+        return -1;
+    rgs_islot *ns = grow_table(m->slots, &m->cap, &idx_ops);
+    if (!ns)
+        return -1;
+    m->slots = ns;
+    return 0;
+}
+
+void rgs_imap_del(rgs_imap *m, uint32_t tag, uint32_t value)
+{
+    if (!m->cap)
+        return;
+    for (size_t j = rgs_imap_home(m, tag); m->slots[j].ref; j = rgs_imap_next(m, j))
+        if (m->slots[j].ref == value + 1) {
+            remove_at(m->slots, m->cap, j, &idx_ops);
+            m->count--;
+            return;
+        }
+}
+
+uint32_t rgs_imap_tag_u64(uint64_t key)
+{
+    return (uint32_t)hash_u64(key);
+}
+
+/* ---- string keys inside the slots ----------------------------------------------------------- */
+
+void rgs_kmap_free(rgs_kmap *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->count = 0;
+}
+
+static const char *kslot_key(const rgs_kmap_slot *s)
+{
+    const char *p;
+    if (s->len < RGS_KMAP_INLINE)
+        return s->key;
+    memcpy(&p, s->key, sizeof p);
+    return p;
+}
+
+/* The slot of key (n bytes, hash h), or the empty slot where it would go. */
+static size_t kfind(const rgs_kmap *m, const char *key, size_t n, uint64_t h)
+{
+    size_t j = h & (m->cap - 1);
+    for (; m->slots[j].ref; j = (j + 1) & (m->cap - 1)) {
+        const rgs_kmap_slot *s = &m->slots[j];
+        if (s->hash == h && s->len == n && memcmp(kslot_key(s), key, n) == 0)
+            break;
+    }
+    return j;
+}
+
+/* The table doubled (8 slots when it has none), one aligned line a slot: 0, or -1. */
+static int kgrow(rgs_kmap *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 8;
+    rgs_kmap_slot *ns = NULL;
+    if (ncap > SIZE_MAX / sizeof *ns || posix_memalign((void **)&ns, 64, ncap * sizeof *ns) != 0)
+        return -1;
+    memset(ns, 0, ncap * sizeof *ns);
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].ref)
+            continue;
+        size_t j = m->slots[i].hash & (ncap - 1);
+        while (ns[j].ref)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = m->slots[i];
+    }
+    free(m->slots);
+    m->slots = ns;
+    m->cap = ncap;
+    return 0;
+}
+
+int rgs_kmap_add(rgs_kmap *m, const char *key, long value)
+{
+    size_t n = strlen(key);
+    if (value < 0 || (unsigned long)value >= UINT32_MAX || n >= UINT32_MAX)
+        return -1;
+    if (full(m->count, m->cap) && kgrow(m) < 0)
+        return -1;
+    uint64_t h = hash_mem(key, n);
+    size_t j = kfind(m, key, n, h);
+    rgs_kmap_slot *s = &m->slots[j];
+    if (s->ref)
+        return 1;
+    s->hash = h;
+    s->ref = (uint32_t)value + 1;
+    s->len = (uint32_t)n;
+    if (n < RGS_KMAP_INLINE)
+        memcpy(s->key, key, n + 1);
+    else
+        memcpy(s->key, &key, sizeof key);
+    m->count++;
+    return 0;
+}
+
+long rgs_kmap_get_n(const rgs_kmap *m, const char *key, size_t n)
+{
+    if (!m->cap)
+        return -1;
+    const rgs_kmap_slot *s = &m->slots[kfind(m, key, n, hash_mem(key, n))];
+    return s->ref ? (long)s->ref - 1 : -1;
+}
+
+long rgs_kmap_get(const rgs_kmap *m, const char *key)
+{
+    return rgs_kmap_get_n(m, key, strlen(key));
 }

@@ -56,4 +56,78 @@ int rgs_hmap_add(rgs_hmap *m, uint64_t key, long value);
 long rgs_hmap_get(const rgs_hmap *m, uint64_t key);
 void rgs_hmap_del(rgs_hmap *m, uint64_t key);
 
+/* A string map with the keys inside its slots: a slot is one aligned cache line (hash, value,
+ * length and a key of up to RGS_KMAP_INLINE - 1 bytes; longer keys are borrowed and pointed
+ * to), so a lookup reads one line where rgs_map reads its slot and then the key stored
+ * elsewhere. No deletion: the workflows' URIs and lines, set once. */
+#define RGS_KMAP_INLINE 48
+typedef struct rgs_kmap_slot {
+    _Alignas(64) uint64_t hash;
+    uint32_t ref; /* value + 1; 0 = empty */
+    uint32_t len;
+    char key[RGS_KMAP_INLINE]; /* the key and its NUL, or (len >= RGS_KMAP_INLINE) a pointer */
+} rgs_kmap_slot;
+
+typedef struct rgs_kmap {
+    rgs_kmap_slot *slots;
+    size_t cap, count; /* cap is a power of two or 0 */
+} rgs_kmap;
+
+void rgs_kmap_free(rgs_kmap *m);
+/* Inserts unless the key is there: 0 (inserted), 1 (present: nothing changed) or -1 (out of
+ * memory, or a value of UINT32_MAX or more). A long key must outlive the map. */
+int rgs_kmap_add(rgs_kmap *m, const char *key, long value);
+/* The value, or -1 when absent; the key's first n bytes (n: its length, or less). */
+long rgs_kmap_get_n(const rgs_kmap *m, const char *key, size_t n);
+long rgs_kmap_get(const rgs_kmap *m, const char *key);
+
+/* An index map: slots of 8 bytes (a 32-bit tag, the key's hash, and the value + 1), the keys
+ * themselves kept by the caller in the records the values index (call ids and handles in the
+ * call slots), so the table is a third of a string map's and a half of rgs_hmap's and a
+ * lookup compares against the record it returns. The tag is the key's home too (tag & (cap -
+ * 1)), so the table grows without reading a record; values are below UINT32_MAX. Removal is
+ * by value (the slot holding it along the tag's run): no key compared. Callers probe with
+ * rgs_imap_home / rgs_imap_next (see rgs_call_by_handle). */
+typedef struct rgs_islot {
+    uint32_t tag;
+    uint32_t ref; /* value + 1; 0 = empty */
+} rgs_islot;
+
+typedef struct rgs_imap {
+    rgs_islot *slots;
+    size_t cap, count; /* cap is a power of two or 0 */
+} rgs_imap;
+
+void rgs_imap_free(rgs_imap *m);
+/* Room for n entries without a rehash. 0, or -1 when out of memory. */
+int rgs_imap_reserve(rgs_imap *m, size_t n);
+/* Room for one more entry (call before rgs_imap_set_at on a probe's empty slot, or before a
+ * probe that ends in one). 0, or -1 when out of memory. */
+int rgs_imap_room(rgs_imap *m);
+/* Adds (tag, value) at `slot`, an empty slot its probe reached. */
+static inline void rgs_imap_set_at(rgs_imap *m, size_t slot, uint32_t tag, uint32_t value)
+{
+    m->slots[slot] = (rgs_islot){tag, value + 1};
+    m->count++;
+}
+/* Removes the entry of that tag and value, if present. */
+void rgs_imap_del(rgs_imap *m, uint32_t tag, uint32_t value);
+
+/* The first slot of tag's probe run (cap > 0), and the slot after j. */
+static inline size_t rgs_imap_home(const rgs_imap *m, uint32_t tag)
+{
+    return tag & (m->cap - 1);
+}
+static inline size_t rgs_imap_next(const rgs_imap *m, size_t j)
+{
+    return (j + 1) & (m->cap - 1);
+}
+
+/* The 32-bit tag of a call handle and of a string key. */
+uint32_t rgs_imap_tag_u64(uint64_t key);
+static inline uint32_t rgs_imap_tag_str(uint64_t hash)
+{
+    return (uint32_t)hash; /* rgs_map_hash(key) */
+}
+
 #endif

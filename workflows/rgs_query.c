@@ -28,13 +28,13 @@ const char *cr_rgs_engine_group_name(const cr_rgs_engine *e, uint32_t group)
 
 uint64_t cr_rgs_engine_call_handle(const cr_rgs_engine *e, const char *call_id)
 {
-    long s = call_id ? rgs_map_get(&e->call_ids, call_id) : -1;
+    long s = call_id ? rgs_call_by_id(e, call_id) : -1;
     return s < 0 ? 0 : e->calls[s].handle;
 }
 
 const char *cr_rgs_engine_call_id(const cr_rgs_engine *e, uint64_t call)
 {
-    long s = rgs_hmap_get(&e->call_handles, call);
+    long s = rgs_call_by_handle(e, call);
     return s < 0 ? NULL : e->calls[s].id;
 }
 

@@ -122,7 +122,7 @@ static void load_call(cr_rgs_engine *e, const char *id, char *v)
     if (n != 10 && n != 11)
         return;
     long wf = workflow_by_name(e->cfg, f[7]);
-    if (wf < 0 || rgs_map_get(&e->call_ids, id) >= 0)
+    if (wf < 0 || rgs_call_by_id(e, id) >= 0)
         return;
     long q = cr_rgs_config_queue_find(e->cfg, f[5]);
     long a = cr_rgs_config_agent_find(e->cfg, f[6]);
@@ -292,7 +292,7 @@ static int put_agent(cr_rgs_engine *e, MDB_txn *t, size_t a)
 
 static int put_call(cr_rgs_engine *e, MDB_txn *t, const char *id)
 {
-    long s = rgs_map_get(&e->call_ids, id);
+    long s = rgs_call_by_id(e, id);
     const rgs_call *c = s >= 0 ? &e->calls[s] : NULL;
     if (!c || (c->state != CS_QUEUED && c->state != CS_CONNECTED))
         return del(t, e->store->calls, id);

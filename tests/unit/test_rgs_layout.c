@@ -5,6 +5,7 @@
  * RGS_QUEUE_INLINE_GROUPS groups and an agent in several groups and queues (their arrays,
  * not the record's own slot). Each step's actions are checked, equal to those of the naive
  * engine (selection by scanning every member), and the avail bits against rgs_takes_calls.
+ * The call maps, whose keys are the calls' own handle and id, against a model of live calls.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -217,11 +218,85 @@ static void wide_groups_and_queues(void **state)
     cr_rgs_config_free(cfg);
 }
 
+/* The call maps (index maps whose keys are the calls' own handle and id): calls added and
+ * deleted at random, past the slots reserved at open (the call array and both maps grow),
+ * some with handles the engine numbers, the slots 64-byte aligned after growing; every live call
+ * found by handle and by id, the dead ones not, a live call's handle or id refused to a new call,
+ * the maps' counts the live calls'. */
+static void call_maps_follow_the_calls(void **state)
+{
+    (void)state;
+    enum { N = 700 };
+    cr_test_out x = {0};
+    cr_rgs_config *cfg = NULL;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
+    cr_diag_free(&diag);
+    free(x.buf);
+    cr_rgs_engine *e = NULL;
+    char err[256], id[32];
+    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    size_t cap0 = e->call_handles.cap;
+    static long slot[N]; /* call k's slot, -1 when dead */
+    static uint64_t handle[N];
+    size_t nlive = 0, peak = 0;
+    uint64_t rng = 5;
+    for (int k = 0; k < N; k++)
+        slot[k] = -1;
+    for (int step = 0; step < 20000; step++) {
+        int k = (int)(rnd(&rng) % N);
+        snprintf(id, sizeof id, "call-%d@host", k);
+        /* mostly adds in the first half (up to ~600 live), mostly deletes in the second */
+        bool add = rnd(&rng) % 4 < (step < 10000 ? 3u : 1u);
+        if (add && slot[k] < 0) {
+            uint64_t h = k % 5 ? (uint64_t)k * 1000003 + 11 : 0; /* 0: the engine numbers it */
+            long s = rgs_call_new(e, h, id, "sip:c@y", "sip:w@x", 0);
+            assert_true(s >= 0);
+            slot[k] = s, handle[k] = e->calls[s].handle, nlive++;
+            assert_true(handle[k] != 0);
+        } else if (add) {
+            /* its id, then its handle, taken by a live call: refused, nothing changed */
+            assert_int_equal(rgs_call_new(e, 999999999999ULL, id, "f", "t", 0), -2);
+            assert_int_equal(rgs_call_new(e, handle[k], "fresh@x", "f", "t", 0), -2);
+        } else if (slot[k] >= 0) {
+            rgs_call_delete(e, &e->calls[slot[k]]);
+            slot[k] = -1, nlive--;
+        }
+        peak = nlive > peak ? nlive : peak;
+        assert_int_equal(rgs_call_by_id(e, id), slot[k]);
+        if (handle[k])
+            assert_int_equal(rgs_call_by_handle(e, handle[k]), slot[k]);
+        assert_int_equal(e->call_ids.count, nlive);
+        assert_int_equal(e->call_handles.count, nlive);
+    }
+    for (int k = 0; k < N; k++) {
+        snprintf(id, sizeof id, "call-%d@host", k);
+        assert_int_equal(rgs_call_by_id(e, id), slot[k]);
+        if (slot[k] >= 0) {
+            assert_int_equal(rgs_call_by_handle(e, handle[k]), slot[k]);
+            assert_int_equal(cr_rgs_engine_call_handle(e, id), handle[k]);
+            assert_string_equal(cr_rgs_engine_call_id(e, handle[k]), id);
+        }
+    }
+    assert_int_equal(rgs_call_by_handle(e, 0), -1);
+    assert_int_equal(rgs_call_by_id(e, "nobody@x"), -1);
+    assert_true(peak > cap0 * 3 / 4); /* the maps grew while calls were live */
+    assert_true(e->call_handles.cap > cap0);
+    /* the call slots grew by copy and stayed aligned: each call's first line is one line */
+    assert_true(e->capcalls > 102);
+    assert_int_equal((uintptr_t)e->calls % 64, 0);
+    assert_int_equal(sizeof(rgs_call) % 64, 0);
+    cr_rgs_engine_close(e);
+    cr_rgs_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(svec_matches_an_array),
         cmocka_unit_test(wide_groups_and_queues),
+        cmocka_unit_test(call_maps_follow_the_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

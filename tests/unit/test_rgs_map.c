@@ -1,14 +1,18 @@
-/* The response-group engine's two hash maps (workflows/rgs_map.h), against a plain array:
+/* The response-group engine's hash maps (workflows/rgs_map.h), against a plain array:
  * inserts, replaces, lookups and deletions in a random order keep every key findable, through
- * growth and the backward shifts of deletion. */
+ * growth and the backward shifts of deletion. The index map (keys kept by the caller, as the
+ * call maps keep them in the call slots) is probed the way the engine probes it, with tags
+ * that collide often (long runs, the key compare deciding) and with the engine's own tags. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rgs_map.h"
 
@@ -89,11 +93,139 @@ static void handle_map_matches_an_array(void **state)
     rgs_hmap_free(&m);
 }
 
+/* The engine's probe (rgs_call_by_handle): the value whose record holds key, or -1. */
+static long imap_find(const rgs_imap *m, const uint64_t *rec, uint64_t key, uint32_t tag)
+{
+    if (!m->cap)
+        return -1;
+    for (size_t j = rgs_imap_home(m, tag); m->slots[j].ref; j = rgs_imap_next(m, j))
+        if (m->slots[j].tag == tag && rec[m->slots[j].ref - 1] == key)
+            return (long)m->slots[j].ref - 1;
+    return -1;
+}
+
+/* Records r hold keys; a key is in the map while its record is live. Tags: few distinct
+ * values (mode 0: runs of hundreds, tags shared by many keys) or the engine's (mode 1). */
+static void index_map_run(int mode)
+{
+    static uint64_t rec[NKEYS];
+    static bool live[NKEYS];
+    rgs_imap m = {0};
+    for (int i = 0; i < NKEYS; i++)
+        rec[i] = ((uint64_t)(i + 1) << 24) | 7, live[i] = false;
+    size_t nlive = 0, longest = 0;
+    for (int step = 0; step < 60000; step++) {
+        uint32_t r = next() % NKEYS;
+        uint32_t tag = mode ? rgs_imap_tag_u64(rec[r]) : (uint32_t)(rec[r] >> 24) % 61 * 977;
+        if (next() % 3 && !live[r]) {
+            assert_int_equal(rgs_imap_room(&m), 0);
+            size_t j = rgs_imap_home(&m, tag), run = 0;
+            for (; m.slots[j].ref; j = rgs_imap_next(&m, j), run++)
+                assert_false(m.slots[j].tag == tag && rec[m.slots[j].ref - 1] == rec[r]);
+            longest = run > longest ? run : longest;
+            rgs_imap_set_at(&m, j, tag, r);
+            live[r] = true, nlive++;
+        } else if (live[r]) {
+            rgs_imap_del(&m, tag, r);
+            live[r] = false, nlive--;
+        }
+        assert_int_equal(imap_find(&m, rec, rec[r], tag), live[r] ? (long)r : -1);
+        assert_int_equal(m.count, nlive);
+        assert_true(m.count * 4 <= m.cap * 3);
+    }
+    for (int i = 0; i < NKEYS; i++) {
+        uint32_t tag = mode ? rgs_imap_tag_u64(rec[i]) : (uint32_t)(rec[i] >> 24) % 61 * 977;
+        assert_int_equal(imap_find(&m, rec, rec[i], tag), live[i] ? (long)i : -1);
+        rgs_imap_del(&m, tag, (uint32_t)i); /* absent values: nothing changes */
+    }
+    assert_int_equal(m.count, 0);
+    if (mode == 0)
+        assert_true(longest > 40); /* the collisions the mode is for */
+    rgs_imap_free(&m);
+    assert_int_equal(imap_find(&m, rec, rec[0], 0), -1);
+}
+
+/* The map with keys inside its slots (the workflows' URIs): keys short enough to be inline
+ * and long ones pointed to, around the inline limit, lookups by a key's prefix (a URI before
+ * its parameters), duplicates refused, every slot one aligned line. */
+static void inline_key_map_matches_an_array(void **state)
+{
+    (void)state;
+    enum { K = 3000 };
+    static char keys[K][128];
+    rgs_kmap m = {0};
+    for (int i = 0; i < K; i++) {
+        /* lengths 8 to ~100: about half inline (under RGS_KMAP_INLINE), half pointed to */
+        int pad = (int)(next() % 90);
+        snprintf(keys[i], sizeof keys[i], "sip:%d@%.*s", i, pad,
+                 "contoso.example.com.with.a.long.domain.name.that.goes.on.and.on.for.many.bytes.");
+        if (i % 2) /* keys that differ from the one before in their last byte only */
+            memcpy(keys[i], keys[i - 1], sizeof keys[i]), keys[i][strlen(keys[i]) - 1]++;
+    }
+    for (int i = 0; i < K; i++) {
+        int rc = rgs_kmap_add(&m, keys[i], i);
+        long first = -1;
+        for (int j = 0; j < i && first < 0; j++)
+            if (strcmp(keys[j], keys[i]) == 0)
+                first = j;
+        assert_int_equal(rc, first < 0 ? 0 : 1);
+        assert_int_equal(rgs_kmap_get(&m, keys[i]), first < 0 ? i : first);
+    }
+    assert_int_equal((uintptr_t)m.slots % 64, 0);
+    assert_true(m.count * 4 <= m.cap * 3);
+    char probe[160];
+    for (int i = 0; i < K; i++) {
+        long want = rgs_kmap_get(&m, keys[i]);
+        assert_true(want >= 0 && strcmp(keys[want], keys[i]) == 0);
+        /* the same key with parameters: found by its prefix only */
+        size_t n = strlen(keys[i]);
+        memcpy(probe, keys[i], n);
+        memcpy(probe + n, ";user=phone", sizeof ";user=phone");
+        assert_int_equal(rgs_kmap_get(&m, probe), -1);
+        assert_int_equal(rgs_kmap_get_n(&m, probe, strlen(keys[i])), want);
+        /* one byte shorter or changed: absent unless another key is that */
+        probe[strlen(keys[i]) - 1] ^= 0x20;
+        probe[strlen(keys[i])] = 0;
+        long other = -1;
+        for (int j = 0; j < K && other < 0; j++)
+            if (strcmp(keys[j], probe) == 0)
+                other = j;
+        if (other < 0)
+            assert_int_equal(rgs_kmap_get(&m, probe), -1);
+    }
+    assert_int_equal(rgs_kmap_add(&m, "x", -1), -1);
+    rgs_kmap_free(&m);
+    assert_int_equal(rgs_kmap_get(&m, keys[0]), -1);
+}
+
+static void index_map_matches_an_array(void **state)
+{
+    (void)state;
+    index_map_run(0);
+    index_map_run(1);
+    /* a reservation gives room without growth */
+    rgs_imap m = {0};
+    assert_int_equal(rgs_imap_reserve(&m, 1000), 0);
+    size_t cap = m.cap;
+    assert_true(cap * 3 >= 1000 * 4);
+    for (uint32_t i = 0; i < 1000; i++) {
+        assert_int_equal(rgs_imap_room(&m), 0);
+        size_t j = rgs_imap_home(&m, i * 2654435761u);
+        while (m.slots[j].ref)
+            j = rgs_imap_next(&m, j);
+        rgs_imap_set_at(&m, j, i * 2654435761u, i);
+    }
+    assert_int_equal(m.cap, cap);
+    rgs_imap_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(string_map_matches_an_array),
         cmocka_unit_test(handle_map_matches_an_array),
+        cmocka_unit_test(index_map_matches_an_array),
+        cmocka_unit_test(inline_key_map_matches_an_array),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
