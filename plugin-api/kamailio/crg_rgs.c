@@ -181,6 +181,7 @@ static void crg_insert(crg_call *c)
     crg_sh->by_handle[c->handle % CRG_BUCKETS] = c;
     c->next_c = crg_sh->by_callid[hc];
     crg_sh->by_callid[hc] = c;
+    crg_sh->ncalls++;
     lock_release(&crg_sh->lock);
 }
 
@@ -288,6 +289,7 @@ void crg_sweep(int64_t now_ms)
                 if (c->fwd)
                     shm_free(c->fwd);
                 shm_free(c);
+                crg_sh->ncalls--;
                 continue;
             }
             pp = &c->next_h;
@@ -506,6 +508,11 @@ static int crg_bye_cb(struct sip_msg *msg, unsigned int flags, void *param)
     char callid[CRG_CALLID], mtag[CRG_TAG];
 
     if (msg->first_line.type != SIP_REQUEST || msg->REQ_METHOD != METHOD_BYE || crg_sh == NULL)
+        return 1;
+    /* No response-group call at all (most BYEs of a proxy that also routes plain calls):
+     * nothing to parse or look up. Read without the lock: a record is inserted when its call
+     * is offered, long before any BYE of it. */
+    if (crg_sh->ncalls == 0)
         return 1;
     if (parse_headers(msg, HDR_CALLID_F | HDR_FROM_F, 0) < 0 || msg->callid == NULL ||
         parse_from_header(msg) < 0)

@@ -92,6 +92,7 @@ typedef struct crg_shared {
     gen_lock_t lock; /* the call table */
     crg_call *by_handle[CRG_BUCKETS];
     crg_call *by_callid[CRG_BUCKETS];
+    volatile int ncalls; /* records in the table (a BYE with none skips the table) */
     /* snapshot exchange with RPC processes (one request at a time: snap_lock) */
     gen_lock_t snap_lock;
     volatile uint32_t snap_req, snap_done;
