@@ -492,21 +492,29 @@ static int check_sections(const plan_header *h, char *err, size_t errlen)
     return CR_OK;
 }
 
+/* sum: the checksum of the contents when the caller computed it (an image hashed as it was
+ * copied), NULL to compute it (sum_too) or to take the header's word for it. */
 static int verify(const void *buf, size_t n, cr_image_info *info, char *err, size_t errlen,
-                  bool sum_too);
+                  bool sum_too, const uint64_t *sum);
 
 int cr_image_verify(const void *buf, size_t n, cr_image_info *info, char *err, size_t errlen)
 {
-    return verify(buf, n, info, err, errlen, true);
+    return verify(buf, n, info, err, errlen, true, NULL);
 }
 
 int cr_image_verify_header(const void *buf, size_t n, cr_image_info *info, char *err, size_t errlen)
 {
-    return verify(buf, n, info, err, errlen, false);
+    return verify(buf, n, info, err, errlen, false, NULL);
+}
+
+int cr_image_verify_sum(const void *buf, size_t n, uint64_t sum, cr_image_info *info, char *err,
+                        size_t errlen)
+{
+    return verify(buf, n, info, err, errlen, false, &sum);
 }
 
 static int verify(const void *buf, size_t n, cr_image_info *info, char *err, size_t errlen,
-                  bool sum_too)
+                  bool sum_too, const uint64_t *known)
 {
     if (info)
         memset(info, 0, sizeof *info);
@@ -536,7 +544,9 @@ static int verify(const void *buf, size_t n, cr_image_info *info, char *err, siz
     if (h.header_len != sizeof h || h.nsections != S_COUNT)
         return bad(err, errlen, CR_EINVAL, "damaged: header length %u, %u sections", h.header_len,
                    h.nsections);
-    uint64_t sum = sum_too ? cr_image_hash64((const char *)buf + 16, n - 16, 0) : h.checksum;
+    uint64_t sum = known     ? *known
+                   : sum_too ? cr_image_hash64((const char *)buf + 16, n - 16, 0)
+                             : h.checksum;
     if (sum != h.checksum)
         return bad(err, errlen, CR_EINVAL,
                    "damaged: checksum mismatch (header says %016llx, contents give %016llx)",
@@ -860,8 +870,8 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     *out = NULL;
     char err[200];
     cr_srcloc where = {name, 0};
-    if (verify(buf, n, NULL, err, sizeof err, !(flags & (CR_IMAGE_VERIFIED | CR_IMAGE_TRUSTED))) !=
-        CR_OK) {
+    if (verify(buf, n, NULL, err, sizeof err, !(flags & (CR_IMAGE_VERIFIED | CR_IMAGE_TRUSTED)),
+               NULL) != CR_OK) {
         cr_diag_add(diag, CR_DIAG_ERROR, where, "plan image", "%s", err);
         return CR_ECONFIG;
     }

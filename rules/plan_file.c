@@ -184,13 +184,7 @@ int cr_image_stage(const char *path, const char *staged, cr_image_map *m, char *
     close(in);
     close(out);
     char why[240];
-    int rc = cr_image_verify_header(p, n, &m->info, why, sizeof why);
-    if (rc == CR_OK && sum != m->info.checksum) {
-        snprintf(why, sizeof why,
-                 "damaged: checksum mismatch (header says %016llx, contents give %016llx)",
-                 (unsigned long long)m->info.checksum, (unsigned long long)sum);
-        rc = CR_EINVAL;
-    }
+    int rc = cr_image_verify_sum(p, n, sum, &m->info, why, sizeof why);
     if (rc == CR_OK && mprotect(p, n, PROT_READ) != 0) {
         snprintf(why, sizeof why, "cannot make the copy read-only: %s", strerror(errno));
         rc = CR_EIO;

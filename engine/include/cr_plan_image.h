@@ -69,6 +69,11 @@ int cr_image_verify(const void *buf, size_t n, cr_image_info *info, char *err, s
 int cr_image_verify_header(const void *buf, size_t n, cr_image_info *info, char *err,
                            size_t errlen);
 
+/* cr_image_verify with the checksum of everything after the checksum field computed by the
+ * caller (cr_hash64 over a copy as it was made): compared with the header's, not computed. */
+int cr_image_verify_sum(const void *buf, size_t n, uint64_t sum, cr_image_info *info, char *err,
+                        size_t errlen);
+
 /* Rewrites the generation an image (n bytes, writable, verified) is published as and its
  * checksum; returns the new checksum. */
 uint64_t cr_image_restamp(void *buf, size_t n, uint64_t generation);
