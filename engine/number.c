@@ -144,6 +144,10 @@ int cr_number_parse(const char *in, cr_number *out)
             while (hend < in + len && *hend != ';' && *hend != ':' && *hend != '?' && *hend != '>')
                 hend++;
             size_t hl = (size_t)(hend - h);
+            if (hl == 0) {
+                out->invalid = "a SIP URI with '@' and no host";
+                return CR_EINVAL;
+            }
             if (hl >= sizeof out->host)
                 return CR_EINVAL;
             memcpy(out->host, h, hl);

@@ -143,6 +143,26 @@ static void test_duplicate_ext_or_phone_context_is_an_error(void **state)
     assert_string_equal(n.context, "Redmond");
 }
 
+/* "sip:+14255550100@" names no host: not a supported domain's URI, and not alice's line */
+static void test_sip_uri_with_empty_host_is_an_error(void **state)
+{
+    (void)state;
+    static const char *bad[] = {"sip:+14255550100@", "sip:+14255550100@;user=phone",
+                                "sips:5550100@:5061", "sip:+14255550100@>"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_number n;
+        assert_int_equal(cr_number_parse(bad[i], &n), CR_EINVAL);
+        assert_non_null(strstr(n.invalid, "no host"));
+        const cr_decision *d = decide(bad[i]);
+        assert_int_equal(d->kind, CR_NOT_APPLICABLE);
+        assert_non_null(strstr(d->reason, "no host"));
+        assert_int_equal(d->nattempts, 0);
+    }
+    cr_number n;
+    assert_int_equal(cr_number_parse("sip:+14255550100@contoso.com", &n), CR_OK);
+    assert_string_equal(n.host, "contoso.com");
+}
+
 static void test_overlong_parameter_is_an_error_not_truncated(void **state)
 {
     (void)state;
@@ -161,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_phone_context_names_the_profile),
         cmocka_unit_test(test_phone_context_percent_or_control_is_not_applicable),
         cmocka_unit_test(test_duplicate_ext_or_phone_context_is_an_error),
+        cmocka_unit_test(test_sip_uri_with_empty_host_is_an_error),
         cmocka_unit_test(test_overlong_parameter_is_an_error_not_truncated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
