@@ -98,16 +98,23 @@ int crh_retry_after(const char *buf, int len)
 }
 
 /* A final reply went to the caller: >= 300 ends the call's hold on its port; 2xx: the
- * gateway answered (its failures in a row start again). */
+ * gateway answered (its failures in a row start again). The Call-ID is the transaction's own
+ * request's (tm's copy in shared memory, its Call-ID parsed before the transaction was
+ * made), so nothing is copied per call when the callback is registered. */
 static void crh_reply_out(struct cell *t, int type, struct tmcb_params *ps)
 {
     cr_handle *h = crl_handle();
-    const char *cid = ps->param ? *ps->param : NULL;
+    struct sip_msg *req = t ? t->uas.request : NULL;
+    char cid[CRH_CALLID_MAX];
 
-    if (ps->code < 200 || h == NULL || cid == NULL)
+    (void)type;
+    if (ps->code < 200 || h == NULL)
         return;
     if (ps->code >= 300) {
-        crl_plugin->gateway_call_end(h, cid);
+        /* never parse here: the request is tm's shared copy */
+        if (req != NULL && req->callid != NULL &&
+            crl_cstr(&req->callid->body, cid, sizeof(cid)) == 0)
+            crl_plugin->gateway_call_end(h, cid);
         return;
     }
     {
@@ -117,35 +124,20 @@ static void crh_reply_out(struct cell *t, int type, struct tmcb_params *ps)
     }
 }
 
-static void crh_free_param(void *p)
-{
-    shm_free(p);
-}
-
 static void crh_request_in(struct cell *t, int type, struct tmcb_params *ps)
 {
     struct sip_msg *msg = ps->req;
-    char cid[CRH_CALLID_MAX];
-    cr_handle *h;
-    char *copy;
-    size_t n;
 
+    (void)type;
     /* (BYEs: crh_pre_script sees every one, however the script relays it) */
     if (msg == NULL || msg->first_line.type != SIP_REQUEST || msg->REQ_METHOD != METHOD_INVITE ||
         !crh_has() || !cro_has_outbound_decision())
         return;
-    if (crh_callid(msg, cid, sizeof(cid)) < 0 || (h = crl_handle()) == NULL)
-        return;
-    n = strlen(cid) + 1;
-    copy = shm_malloc(n);
-    if (copy == NULL)
-        return;
-    memcpy(copy, cid, n);
-    if (crm_tmb.register_tmcb(msg, t, TMCB_RESPONSE_OUT, crh_reply_out, copy, crh_free_param) <=
-        0) {
-        LM_WARN("cannot follow call %s: its gateway port is freed by its BYE only\n", cid);
-        shm_free(copy);
-    }
+    /* (tm copies the request into the transaction after this callback: the reply's
+     * callback reads the Call-ID from that copy) */
+    if (crm_tmb.register_tmcb(msg, t, TMCB_RESPONSE_OUT, crh_reply_out, NULL, NULL) <= 0)
+        LM_WARN("cannot follow call %.*s: its gateway port is freed by its BYE only\n",
+                msg->callid ? msg->callid->body.len : 0, msg->callid ? msg->callid->body.s : "");
 }
 
 /* Every request, before the script: a BYE ends its call's hold on a gateway port however the

@@ -7,7 +7,7 @@
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn
 #        user_unregistered user_busy user_caller_cancel user_simring_race user_pbx_fork user_pbx_from_pbx;
 #        gateway health:
-#        gw_manual_state gw_full gw_full_stateless_bye gw_probe; stats (counters and log lines).
+#        gw_manual_state gw_full gw_full_stateless_bye gw_full_refused gw_probe; stats (counters and log lines).
 #        E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -766,6 +766,22 @@ gw_full | gw_full_stateless_bye)
     e2e_call alice 5550125 || e2e_fail "third call not answered"
     [ "$(pygw_count gwA)" = 2 ] || e2e_fail "GW-A did not take the third call"
     e2e_log "ok: GW-A full skipped (not down); its port comes back with the BYE"
+    ;;
+
+gw_full_refused)
+    # GW-A has one port and refuses calls with 486 Busy Here (a final answer: no failover).
+    # No BYE ever comes for such a call: the 486 going back to the caller frees the port, so
+    # the next call tries GW-A again instead of taking it as full and going to GW-B.
+    sed -i 's|<gateway name="GW-A" address="[^"]*"|& ports="1"|' "$XML"
+    GW_A_FAIL=486 GW_A_REASON="Busy Here"
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    e2e_call alice 5550123 486 || e2e_fail "caller did not get GW-A's 486"
+    gw_state_is GW-A 'state: up[^}]*calls: 0[^}]*ports: 1' || e2e_fail "GW-A's port not freed by the 486"
+    e2e_call alice 5550124 486 || e2e_fail "second call: caller did not get GW-A's 486"
+    [ "$(e2e_count gwA)" = 2 ] || e2e_fail "GW-A got $(e2e_count gwA) calls, not 2 (its port still held?)"
+    [ "$(e2e_count gwB)" = 0 ] || e2e_fail "GW-B got a call: GW-A was taken as full"
+    e2e_log "ok: a refused call gave GW-A's port back (no BYE): the next call went to GW-A"
     ;;
 
 gw_probe)
