@@ -72,7 +72,8 @@ typedef struct hot_table_t {
         uint16_t gen;
     } recent[HOT_RECENT];
     unsigned last; /* recent[] entry of the last lookup */
-    uint32_t next; /* the next generation to give (1 .. 65535) */
+    uint32_t next; /* the next generation to give (1 .. gens) */
+    uint32_t gens; /* generations given before the table is emptied: 65,535 */
 } hot_table_t;
 
 static __thread hot_table_t *hot;
@@ -110,20 +111,30 @@ static hot_table_t *hot_table(void)
         munmap(m, lead);
     munmap(m + lead + HOT_BYTES, HOT_HUGE - lead);
     hot_table_t *t = (void *)(m + lead);
-    madvise(t, HOT_BYTES, MADV_HUGEPAGE);
+    madvise(t, sizeof t->w, MADV_HUGEPAGE); /* the ways; the doorkeeper in small pages */
     if (pthread_setspecific(hot_key, t) != 0) {
         munmap(t, HOT_BYTES);
         return NULL;
     }
     t->next = 1;
+    t->gens = UINT16_MAX;
+    /* CALLROUTE_DIR_HOT_GENS: fewer generations (from 2), for tests of their running out */
+    const char *g = getenv("CALLROUTE_DIR_HOT_GENS");
+    if (g && *g) {
+        unsigned long n = strtoul(g, NULL, 10);
+        if (n >= 2 && n < UINT16_MAX)
+            t->gens = (uint32_t)n;
+    }
     return hot = t;
 }
 
 void dir_hot_reset(void)
 {
     if (hot) { /* the parent's directories' ids may be reused here */
+        uint32_t gens = hot->gens;
         memset(hot, 0, sizeof *hot);
         hot->next = 1;
+        hot->gens = gens;
     }
 }
 
@@ -181,7 +192,7 @@ static uint16_t hot_gen(hot_table_t *t, const cr_dir_reader *r)
             t->last = i;
             return t->recent[i].gen;
         }
-    if (t->next > UINT16_MAX) { /* every generation given: no entry may outlive this */
+    if (t->next > t->gens) { /* every generation given: no entry may outlive this */
         memset(t->w, 0, sizeof t->w);
         memset(t->recent, 0, sizeof t->recent);
         t->next = 1;

@@ -18,6 +18,7 @@
 #include "cr_directory.h"
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -670,9 +671,24 @@ static void cache_exact(const char *base)
 }
 
 /* Readers of more snapshots than the cache remembers generations for, interleaved: each
- * answers from its own snapshot. */
+ * answers from its own snapshot; then again in a thread of its own whose cache runs out of
+ * generations every five snapshots (CALLROUTE_DIR_HOT_GENS, read when a thread's cache is
+ * made: the table is emptied and they start again). */
+static void *many_snapshots(void *arg);
+
 static void cache_many_snapshots(const char *base)
 {
+    many_snapshots((void *)base);
+    setenv("CALLROUTE_DIR_HOT_GENS", "5", 1);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, many_snapshots, (void *)base) == 0, "thread");
+    pthread_join(th, NULL);
+    unsetenv("CALLROUTE_DIR_HOT_GENS");
+}
+
+static void *many_snapshots(void *arg)
+{
+    const char *base = arg;
     char db[512], file[512], err[256], text[256];
     snprintf(db, sizeof db, "%s/snaps", base);
     snprintf(file, sizeof file, "%s/snaps.csv", base);
@@ -700,6 +716,7 @@ static void cache_many_snapshots(const char *base)
     for (int i = 0; i < SNAPS; i++)
         cr_dir_reader_end(&r[i]);
     cr_directory_close(d);
+    return NULL;
 }
 
 int main(int argc, char **argv)
