@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -45,84 +44,13 @@ static __thread struct {
 static long self_pid;
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 
-/*
- * The cache of hot numbers (cr_dir_reader_by_number): one table per thread, direct-mapped by
- * a hash of number and extension. An entry answers only a reader of the directory and the
- * snapshot it was read from: an import commits a new snapshot, whose readers never see
- * entries of the old one. Records are copied into the reader's slot on a hit, so a later
- * miss may overwrite the entry while the user it returned is still in use.
- */
-#define HOT_ENTRIES 16384 /* in sets of two */
-#define HOT_SEEN    32768 /* fingerprints of numbers found once (the doorkeeper) */
-#define HOT_NUMBER  24    /* number bytes kept (longer ones are not cached) */
-#define HOT_EXT     16
-
-typedef struct hot_entry {
-    uint64_t dir_id, snap; /* dir_id 0: empty */
-    uint16_t nlen, elen, rlen;
-    uint8_t used; /* answered since its set last chose a victim */
-    char number[HOT_NUMBER], ext[HOT_EXT];
-    unsigned char rec[CR_DIR_HOT_RECORD];
-} hot_entry; /* 256 bytes */
-
-/* The table: entries, then the doorkeeper. A number found is kept only when it was found
- * before (its fingerprint is in `seen`): numbers looked up once, most of them in a long tail,
- * do not push the hot ones out. */
-typedef struct hot_table_t {
-    hot_entry e[HOT_ENTRIES];
-    uint16_t seen[HOT_SEEN];
-} hot_table_t;
-
-static __thread hot_table_t *hot;
-static pthread_key_t hot_key;
-static pthread_once_t hot_once = PTHREAD_ONCE_INIT;
-
-#define HOT_HUGE  (2u << 20)
-#define HOT_BYTES ((sizeof(hot_table_t) + HOT_HUGE - 1) & ~(size_t)(HOT_HUGE - 1))
-
-static void hot_free(void *p)
-{
-    munmap(p, HOT_BYTES);
-}
-
-static void hot_init(void)
-{
-    pthread_key_create(&hot_key, hot_free);
-}
-
-/* The thread's table, made at its first use; NULL when there is no memory for it. */
-static hot_table_t *hot_table(void)
-{
-    if (hot)
-        return hot;
-    pthread_once(&hot_once, hot_init);
-    /* on 2 MB boundaries, as huge pages where the kernel allows them: a hit then costs no
-     * page walk (the map's lookups keep the TLB busy) */
-    unsigned char *m = mmap(NULL, HOT_BYTES + HOT_HUGE, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL;
-    size_t lead = (HOT_HUGE - (uintptr_t)m % HOT_HUGE) % HOT_HUGE;
-    if (lead)
-        munmap(m, lead);
-    munmap(m + lead + HOT_BYTES, HOT_HUGE - lead);
-    void *p = m + lead;
-    madvise(p, HOT_BYTES, MADV_HUGEPAGE);
-    if (pthread_setspecific(hot_key, p) != 0) {
-        munmap(p, HOT_BYTES);
-        return NULL;
-    }
-    return hot = p;
-}
-
 static void self_after_fork(void)
 {
     self_pid = (long)getpid();
     cached.txn = NULL; /* the parent's reader slot: never used here */
     dir_index_free(cached.index);
     cached.index = NULL;
-    if (hot) /* the parent's directories' ids may be reused here */
-        memset(hot, 0, HOT_ENTRIES * sizeof(hot_entry));
+    dir_hot_reset(); /* the parent's directories' ids may be reused here */
 }
 
 static void self_init(void)
@@ -758,17 +686,9 @@ static long resolve_policy(const cr_config *cfg, const char *name)
     return -1;
 }
 
-/* Decodes a record into a new slot of the reader (copied into the slot first when `copy`:
- * a record from the cache of hot numbers, which a later lookup may overwrite). */
-static const cr_user *decode_record(cr_dir_reader *r, const void *rec, size_t len, bool copy)
+/* A user decoded into slot s: where it comes from, its policy and profile resolved. */
+static const cr_user *finish_user(cr_dir_reader *r, cr_dir_slot *s)
 {
-    cr_dir_slot *s = next_slot(r);
-    if (!s || (copy && len > sizeof s->rec))
-        return NULL;
-    if (copy)
-        rec = memcpy(s->rec, rec, len);
-    if (!dir_decode(rec, len, &s->user, s->names, CR_DIR_SLOT_NAMES, &s->heap))
-        return NULL;
     s->user.loc.file = r->dir->path;
     if (r->cfg) {
         s->user.policy_idx = resolve_policy(r->cfg, s->user.policy);
@@ -779,7 +699,10 @@ static const cr_user *decode_record(cr_dir_reader *r, const void *rec, size_t le
 
 static const cr_user *load_record(cr_dir_reader *r, const MDB_val *v)
 {
-    return decode_record(r, v->mv_data, v->mv_size, false);
+    cr_dir_slot *s = next_slot(r);
+    if (!s || !dir_decode(v->mv_data, v->mv_size, &s->user, s->names, CR_DIR_SLOT_NAMES, &s->heap))
+        return NULL;
+    return finish_user(r, s);
 }
 
 static const cr_user *load_user(cr_dir_reader *r, const MDB_val *key)
@@ -804,85 +727,22 @@ const cr_user *cr_dir_reader_find(cr_dir_reader *r, const char *uri)
     return load_user(r, &k);
 }
 
-static uint64_t hot_hash(const char *number, size_t nlen, const char *ext, size_t elen)
-{
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ nlen;
-    for (size_t i = 0; i < nlen; i++)
-        h = (h ^ (unsigned char)number[i]) * 0x100000001B3ULL;
-    for (size_t i = 0; i < elen; i++)
-        h = (h ^ (unsigned char)ext[i]) * 0x100000001B3ULL;
-    return h ^ (h >> 29);
-}
-
-/* The thread's set of two cache entries for a number and extension, or NULL (no cache, or a
- * number or an extension too long to keep); *h its hash. */
-static hot_entry *hot_set(const char *number, size_t nlen, const char *ext, size_t elen,
-                          uint64_t *h)
-{
-    if (nlen >= HOT_NUMBER || elen >= HOT_EXT)
-        return NULL;
-    hot_table_t *t = hot_table();
-    *h = hot_hash(number, nlen, ext, elen);
-    return t ? &t->e[(*h & (HOT_ENTRIES / 2 - 1)) * 2] : NULL;
-}
-
-/* The entry of a set a new number replaces: one not answered since the last choice. */
-static hot_entry *hot_victim(hot_entry *set)
-{
-    if (!set[0].dir_id || !set[0].used)
-        return &set[0];
-    if (!set[1].dir_id || !set[1].used)
-        return &set[1];
-    set[0].used = set[1].used = 0;
-    return &set[0];
-}
-
-/* Whether a number found now was found before (and else remembers it). */
-static bool hot_admit(uint64_t h)
-{
-    uint16_t fp = (uint16_t)(h >> 48) | 1, *seen = &hot->seen[(h >> 20) & (HOT_SEEN - 1)];
-    if (*seen == fp)
-        return true;
-    *seen = fp;
-    return false;
-}
-
-static bool hot_holds(const hot_entry *h, const cr_dir_reader *r, const char *number, size_t nlen,
-                      const char *ext, size_t elen)
-{
-    return h->dir_id == r->dir->id && h->snap == r->snap && h->nlen == nlen && h->elen == elen &&
-           memcmp(h->number, number, nlen) == 0 && (!elen || memcmp(h->ext, ext, elen) == 0);
-}
-
-static void hot_keep(hot_entry *h, const cr_dir_reader *r, const char *number, size_t nlen,
-                     const char *ext, size_t elen, const MDB_val *v)
-{
-    if (v->mv_size > sizeof h->rec)
-        return;
-    h->dir_id = r->dir->id;
-    h->snap = r->snap;
-    h->nlen = (uint16_t)nlen;
-    h->elen = (uint16_t)elen;
-    h->rlen = (uint16_t)v->mv_size;
-    h->used = 0;
-    memcpy(h->number, number, nlen);
-    if (elen)
-        memcpy(h->ext, ext, elen);
-    memcpy(h->rec, v->mv_data, v->mv_size);
-}
-
 /* A line through the index: exact first, then the bare number; a number looked up before in
- * this snapshot from the thread's cache. */
+ * this snapshot from the thread's cache (directory_hot.c), its record expanded and copied
+ * into a slot of the reader. */
 static const cr_user *indexed_number(cr_dir_reader *r, const char *number, const char *ext)
 {
     size_t nlen = strlen(number), elen = ext ? strlen(ext) : 0;
-    uint64_t hh = 0;
-    hot_entry *h = r->uncached ? NULL : hot_set(number, nlen, ext, elen, &hh);
-    for (int way = 0; h && way < 2; way++)
-        if (hot_holds(&h[way], r, number, nlen, ext, elen)) {
-            h[way].used = 1;
-            return decode_record(r, h[way].rec, h[way].rlen, true);
-        }
+    dir_hot_key k;
+    bool hot = !r->uncached && dir_hot_key_of(number, nlen, ext, elen, &k);
+    const void *e = hot ? dir_hot_find(r, &k) : NULL;
+    if (e) { /* a slot whose decoding fails (never expected: checked when kept) stays unused */
+        cr_dir_slot *s = next_slot(r);
+        if (!s)
+            return NULL;
+        if (dir_hot_decode(e, number, nlen, ext, elen, s))
+            return finish_user(r, s);
+    }
     MDB_val v = {0, NULL};
     if (elen)
         v.mv_data = (void *)dir_index_line(r->index, number, nlen, ext, elen, &v.mv_size);
@@ -890,8 +750,8 @@ static const cr_user *indexed_number(cr_dir_reader *r, const char *number, const
         v.mv_data = (void *)dir_index_line(r->index, number, nlen, NULL, 0, &v.mv_size);
     if (!v.mv_data)
         return NULL;
-    if (h && hot_admit(hh))
-        hot_keep(hot_victim(h), r, number, nlen, ext, elen, &v);
+    if (hot)
+        dir_hot_keep(r, &k, number, nlen, ext, elen, v.mv_data, v.mv_size);
     return load_record(r, &v);
 }
 

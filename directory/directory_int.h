@@ -113,6 +113,25 @@ int dir_write_users(cr_directory *d, MDB_txn *txn, const dir_user_ref *u, size_t
 void dir_fail(const char *file, cr_diag *diag, size_t *errors, int line, const char *uri,
               size_t urilen, const char *msg);
 
+/* The cache of hot numbers (directory_hot.c): a number and extension's exact key, or false
+ * when they are not cached (a number of more than 16 characters, an extension of more than 8,
+ * a character other than 0-9 + * #). */
+typedef struct dir_hot_key {
+    uint64_t num, hash;
+    uint32_t ext;
+} dir_hot_key;
+bool dir_hot_key_of(const char *number, size_t nlen, const char *ext, size_t elen, dir_hot_key *k);
+/* The entry kept for the key in the reader's snapshot, or NULL; dir_hot_decode decodes it
+ * into a slot of the reader (false: damaged), before the thread's next lookup. */
+const void *dir_hot_find(const cr_dir_reader *r, const dir_hot_key *k);
+bool dir_hot_decode(const void *entry, const char *number, size_t nlen, const char *ext,
+                    size_t elen, cr_dir_slot *s);
+/* Offers the record the index gave for the key (kept the second time it is offered). */
+void dir_hot_keep(const cr_dir_reader *r, const dir_hot_key *k, const char *number, size_t nlen,
+                  const char *ext, size_t elen, const void *rec, size_t rlen);
+/* Empties the thread's table (after fork(): directory ids may be reused). */
+void dir_hot_reset(void);
+
 /* The lookup index of a snapshot (directory_index.c): rebuilt by every import, in its
  * transaction; versions 3, 4 and 5 are read. */
 typedef struct dir_index dir_index;

@@ -137,13 +137,23 @@ int cr_dir_reader_begin(cr_directory *d, const cr_config *cfg, cr_dir_reader *r)
 /* A user by SIP URI (any form cr_uri_key accepts), or NULL. */
 const cr_user *cr_dir_reader_find(cr_dir_reader *r, const char *sip_uri);
 /* A user by line number ("+14255550100", "5550100"), with an extension or NULL.
- * Repeated numbers are answered from a cache of the thread's (16,384 entries in sets of two,
- * 4.3 MB of anonymous memory in three 2 MB pages, made at its first lookup): a copy of the
- * record found for the number and extension, kept for the snapshot it was read from; another
- * snapshot (an import committed since) never sees it. A number is kept when it is found the
- * second time (one looked up once does not push a hot one out). Numbers not found, records
- * larger than CR_DIR_HOT_RECORD and directories without a lookup index are not cached. */
+ * Repeated numbers are answered from a cache of the thread's (32,768 ways of 128 bytes in
+ * sets of four, 4 MB of anonymous memory in two 2 MB pages, and a 64 KB doorkeeper, made at
+ * its first lookup): a compact copy of the record found for the number and extension (one
+ * way, or two for a larger record), kept for the snapshot it was read from; another snapshot
+ * (an import committed since) never sees it. A number is kept when it is found the second
+ * time (one looked up once does not push a hot one out). Numbers not found, records larger
+ * than CR_DIR_HOT_RECORD, numbers of more than 16 characters or extensions of more than 8 (or
+ * with characters other than 0-9 + * #) and directories without a lookup index are not
+ * cached. */
 const cr_user *cr_dir_reader_by_number(cr_dir_reader *r, const char *number, const char *ext);
+/* The calling thread's lookups that went through the cache of hot numbers so far, and those
+ * it answered (for benchmarks and tests). */
+#define CR_DIR_HOT_COUNT 1
+typedef struct cr_dir_hot_stats {
+    size_t lookups, hits;
+} cr_dir_hot_stats;
+cr_dir_hot_stats cr_dir_hot_count(void);
 /* Frees the users decoded so far (every one the reader returned becomes invalid) and keeps
  * the snapshot: for walks that look at one user at a time. */
 void cr_dir_reader_forget(cr_dir_reader *r);

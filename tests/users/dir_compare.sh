@@ -12,7 +12,7 @@ for i in $(seq "$runs"); do
   for which in old new; do
     bin=$old n=$users; [ "$which" = new ] && bin=$new n=$new_users
     /usr/bin/time -f "rss: %M KB, process %e s wall" "$bin" --users "$n" --lookups "$lookups" > "$out/$which.$i" 2>&1
-    echo "== $which run $i"; grep -E "^import|^data.mdb|lookup|^floor|^p50 as|^misses|^rss" "$out/$which.$i"
+    echo "== $which run $i"; grep -E "^import|^data.mdb|lookup|^  answered|^  not in|^floor|^p50 as|^misses|^rss" "$out/$which.$i"
   done
 done
 echo "== min–max over $runs runs, $users users (new: $new_users), $lookups lookups"
@@ -26,7 +26,9 @@ for which in old new; do
     /^floor/ { split($0, a, "p50"); split(a[2], b, " "); k = a[1]; gsub(/ +$/, "", k); v[k " p50 ns"] = v[k " p50 ns"] " " b[1] }
     /^rss/ { v["max RSS MB"] = v["max RSS MB"] " " int($2 / 1024) }
     /lookup/ { split($0, a, "p50"); split(a[2], b, " "); k = a[1]; gsub(/ +$/, "", k); v[k " p50 ns"] = v[k " p50 ns"] " " b[1]
-               split($0, c, "p99"); split(c[2], e, " "); v[k " p99 ns"] = v[k " p99 ns"] " " e[1] }
+               split($0, c, "p99"); split(c[2], e, " "); v[k " p99 ns"] = v[k " p99 ns"] " " e[1]; last = k }
+    /^  (answered|not in)/ { split($0, a, "p50"); split(a[2], b, " "); h = a[1]; gsub(/^ +| +$/, "", h); h = last ", " h
+               v[h " p50 ns"] = v[h " p50 ns"] " " b[1]; split($0, c, "[(]"); split(c[2], e, " "); v[h " %"] = v[h " %"] " " e[1] }
     END { for (k in v) { n = split(v[k], x, " "); lo = x[1]; hi = x[1];
             for (i = 2; i <= n; i++) { if (x[i] + 0 < lo + 0) lo = x[i]; if (x[i] + 0 > hi + 0) hi = x[i] }
             printf "%-4s %-40s %s–%s\n", w, k, lo, hi } }' "$out"/$which.*

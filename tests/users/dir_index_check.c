@@ -8,7 +8,9 @@
  * users and the file's applied in file order), with `replace`, and for a directory an older
  * build wrote (format 1, tests/users/fixtures: its version 3 index, then its trees alone,
  * then merged into, which rewrites it as format 3; format 2, read, then merged into); and
- * that the cache of hot numbers never answers from another snapshot than the reader's.
+ * that the cache of hot numbers never answers from another snapshot than the reader's (more
+ * snapshots than it remembers generations for, too) and answers every field as the map holds
+ * it (each kind of record it copies compactly, and those it does not keep).
  * With CALLROUTE_DIR_PART=4096 the index is written in parts of 4 KB (over a hundred).
  *
  *   CR_SOURCE_DIR=SRC dir_index_check [--users N]      exit status 0 when every answer is right
@@ -16,6 +18,7 @@
 #include "cr_directory.h"
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,6 +543,182 @@ static void cache_never_stale(const char *base)
     cr_directory_close(d);
 }
 
+/* Whether two users are the same in every field a lookup returns. */
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_names(const cr_namelist *a, const cr_namelist *b)
+{
+    if (a->count != b->count)
+        return false;
+    for (uint32_t i = 0; i < a->count; i++)
+        if (!same_str(a->names[i], b->names[i]))
+            return false;
+    return true;
+}
+
+static bool same_user(const cr_user *a, const cr_user *b)
+{
+    if (!a || !b)
+        return a == b;
+    return same_str(a->uri, b->uri) && same_str(a->line, b->line) &&
+           same_str(a->line_number, b->line_number) && same_str(a->line_ext, b->line_ext) &&
+           a->enterprise_voice == b->enterprise_voice && same_str(a->policy, b->policy) &&
+           same_str(a->profile, b->profile) && a->policy_idx == b->policy_idx &&
+           a->profile_idx == b->profile_idx &&
+           same_str(a->simultaneous_ring, b->simultaneous_ring) &&
+           same_str(a->forwarding.immediate, b->forwarding.immediate) &&
+           a->forwarding.no_answer_after == b->forwarding.no_answer_after &&
+           same_str(a->forwarding.no_answer_target, b->forwarding.no_answer_target) &&
+           a->team_call_delay == b->team_call_delay && same_names(&a->team_call, &b->team_call) &&
+           same_names(&a->delegates, &b->delegates) && same_str(a->voicemail, b->voicemail) &&
+           same_str(a->loc.file, b->loc.file) && a->pbx_integration == b->pbx_integration;
+}
+
+/* The users of cache_exact: every field set and none, lines with and without an extension
+ * (the cache copies a record without its line, number and extension when the key says them),
+ * two users with an extension on one number (the bare number answers the first), and what the
+ * cache does not keep: an extension or a number too long to pack, a record larger than
+ * CR_DIR_HOT_RECORD, more team members than a reader's slot holds. */
+static const struct {
+    const char *number, *ext;
+    bool kept; /* answered from the cache the third time */
+} exact_lookups[] = {
+    {"+14255550101", NULL, true},
+    {"+14255550102", "7", true},
+    {"+14255550102", NULL, true},
+    {"+14255550102", "8", true},
+    {"+14255550103", "123456789", false},
+    {"+14255550103", NULL, true},
+    {"+142555501041234567", NULL, false},
+    {"+14255550105", NULL, false},
+    {"+14255550106", NULL, false},
+    {"5550107", NULL, true},
+    {"+14255550108", "1", true},
+    {"+14255550108", "2", true},
+    {"+14255550108", NULL, true},
+    {"+14255550108", "3", true},
+    {"*88#", NULL, true},
+    {"+14255550109", NULL, true},
+};
+
+static void write_exact_users(const char *file)
+{
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL, "%s", file);
+    if (!f)
+        return;
+    fputs("uri,line,enterpriseVoice,voicePolicy,locationProfile,voicemail,simultaneousRing,"
+          "forwardImmediate,noAnswerAfter,noAnswerTarget,teamCallDelay,teamCall,delegates,"
+          "pbxIntegration\n",
+          f);
+    fputs("sip:all@x,tel:+14255550101,true,PA,PB,sip:v@x,+12065550101,sip:f@x,25,sip:n@x,9,"
+          "sip:t1@x sip:t2@x,sip:d1@x,true\n",
+          f); /* every field, in one way of the cache */
+    fputs("sip:none@x.com,tel:+14255550102;ext=7,false,,,,,,,,,,,\n", f);
+    fputs("sip:longext@x.com,tel:+14255550103;ext=123456789,true,,,,,,,,,,,\n", f);
+    fputs("sip:longnum@x.com,tel:+142555501041234567,true,,,,,,,,,,,\n", f);
+    fprintf(f, "sip:big@x.com,tel:+14255550105,true,,,sip:%0200d@x.com,,,,,,,,\n", 5);
+    fputs("sip:team@x.com,tel:+14255550106,true,,,,,,,,10,", f);
+    for (int i = 0; i < 20; i++)
+        fprintf(f, "%ssip:m%d@x.com", i ? " " : "", i);
+    fputs(",,\n", f);
+    fputs("sip:private@x.com,tel:5550107,true,Policy A,,,,,,,,,,\n", f);
+    fputs("sip:ext1@x.com,tel:+14255550108;ext=1,true,,,sip:e1-vm@x.com,,,,,,,,\n", f);
+    fputs("sip:ext2@x.com,tel:+14255550108;ext=2,true,,,sip:e2-vm@x.com,,,,,,,,\n", f);
+    fputs("sip:star@x.com,tel:*88#,true,,,,,,,,,,,\n", f);
+    fputs("sip:wide@x.com,tel:+14255550109,true,A policy with a long name,,sip:wide-vm@x.com,"
+          "+12065550109,,,,5,sip:member-one@x.com sip:member-two@x.com,,\n",
+          f); /* in two ways */
+    fclose(f);
+}
+
+/* Every field of what the cache answers is what the map holds: each lookup of
+ * exact_lookups three times through the cache (found, kept, answered) against a reader
+ * without it, and the cache's count of answers says which were kept. */
+static void cache_exact(const char *base)
+{
+    char db[512], file[512], err[256];
+    snprintf(db, sizeof db, "%s/exact", base);
+    snprintf(file, sizeof file, "%s/exact.csv", base);
+    cr_directory *d;
+    CHECK(cr_directory_open(db, true, &d, err, sizeof err) == CR_OK, "open: %s", err);
+    write_exact_users(file);
+    CHECK(import(d, file, true) == CR_OK, "import of the users for cache_exact");
+    cr_dir_reader plain, hot;
+    CHECK(cr_dir_reader_begin(d, NULL, &plain) == CR_OK, "snapshot");
+    plain.uncached = true;
+    for (size_t i = 0; i < sizeof exact_lookups / sizeof exact_lookups[0]; i++) {
+        const char *num = exact_lookups[i].number, *ext = exact_lookups[i].ext;
+        const cr_user *want = cr_dir_reader_by_number(&plain, num, ext);
+        CHECK(want != NULL, "%s;ext=%s: no user", num, ext ? ext : "");
+        CHECK(cr_dir_reader_begin(d, NULL, &hot) == CR_OK, "snapshot");
+        size_t hits = cr_dir_hot_count().hits;
+        for (int round = 0; round < 3; round++) {
+            const cr_user *got = cr_dir_reader_by_number(&hot, num, ext);
+            CHECK(same_user(got, want), "%s;ext=%s, lookup %d: %s differs from %s", num,
+                  ext ? ext : "", round + 1, uri_of(got), uri_of(want));
+        }
+        size_t answered = cr_dir_hot_count().hits - hits;
+        CHECK(answered == (exact_lookups[i].kept ? 1u : 0u),
+              "%s;ext=%s: %zu answers from the cache", num, ext ? ext : "", answered);
+        cr_dir_reader_end(&hot);
+    }
+    cr_dir_reader_end(&plain);
+    cr_directory_close(d);
+}
+
+/* Readers of more snapshots than the cache remembers generations for, interleaved: each
+ * answers from its own snapshot; then again in a thread of its own whose cache runs out of
+ * generations every five snapshots (CALLROUTE_DIR_HOT_GENS, read when a thread's cache is
+ * made: the table is emptied and they start again). */
+static void *many_snapshots(void *arg);
+
+static void cache_many_snapshots(const char *base)
+{
+    many_snapshots((void *)base);
+    setenv("CALLROUTE_DIR_HOT_GENS", "5", 1);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, many_snapshots, (void *)base) == 0, "thread");
+    pthread_join(th, NULL);
+    unsetenv("CALLROUTE_DIR_HOT_GENS");
+}
+
+static void *many_snapshots(void *arg)
+{
+    const char *base = arg;
+    char db[512], file[512], err[256], text[256];
+    snprintf(db, sizeof db, "%s/snaps", base);
+    snprintf(file, sizeof file, "%s/snaps.csv", base);
+    cr_directory *d;
+    CHECK(cr_directory_open(db, true, &d, err, sizeof err) == CR_OK, "open: %s", err);
+    enum { SNAPS = 12 };
+    cr_dir_reader r[SNAPS];
+    for (int i = 0; i < SNAPS; i++) {
+        snprintf(text, sizeof text,
+                 "uri,line,enterpriseVoice,voicemail\nsip:a@x.com,tel:+14255550177,true,"
+                 "sip:v%d@x.com\n",
+                 i);
+        import_text(d, file, text, true);
+        CHECK(cr_dir_reader_begin(d, NULL, &r[i]) == CR_OK, "snapshot %d", i);
+    }
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < SNAPS; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "sip:v%d@x.com", (i * 5 + round) % SNAPS);
+            int k = (i * 5 + round) % SNAPS;
+            CHECK(strcmp(voicemail_of(&r[k], "+14255550177"), want) == 0,
+                  "snapshot %d of %d, round %d: %s", k, SNAPS, round,
+                  voicemail_of(&r[k], "+14255550177"));
+        }
+    for (int i = 0; i < SNAPS; i++)
+        cr_dir_reader_end(&r[i]);
+    cr_directory_close(d);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     size_t n = 20000;
@@ -601,6 +780,8 @@ int main(int argc, char **argv)
     older_directory(base, src);
     format2_directory(base, src);
     cache_never_stale(base);
+    cache_exact(base);
+    cache_many_snapshots(base);
 
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);

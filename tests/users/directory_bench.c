@@ -173,6 +173,13 @@ static const struct {
 
 static long long p50s[NPASSES];
 
+/* The thread's lookups answered by the cache so far (0 in a build without the count). */
+#ifdef CR_DIR_HOT_COUNT
+#define HOT_HITS() cr_dir_hot_count().hits
+#else
+#define HOT_HITS() (size_t)0
+#endif
+
 /* A snapshot; lookups through the cache of hot numbers or not. */
 static void begin(cr_directory *d, cr_dir_reader *r, bool cached)
 {
@@ -229,6 +236,31 @@ static void zipf_draw(size_t *out, size_t m, size_t n)
     }
     free(cdf);
     free(perm);
+}
+
+/* The share of a cached pass's lookups the cache answered, and the p50 / p99 of those and of
+ * the others (hit[i]: whether lookup i was answered from it). */
+static void report_hits(const long long *t, const unsigned char *hit, size_t m, char *out,
+                        size_t cap)
+{
+    *out = 0;
+    long long *a = malloc((m + 1) * sizeof *a);
+    if (!a)
+        return;
+    for (int want = 1; want >= 0; want--) {
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++)
+            if (hit[i] == want)
+                a[k++] = t[i];
+        if (!k)
+            continue;
+        qsort(a, k, sizeof *a, cmp_ll);
+        size_t at = strlen(out);
+        snprintf(out + at, cap - at, "  %-32s p50 %5lld ns  p99 %6lld ns  (%.1f %% of them)\n",
+                 want ? "answered by the cache" : "not in the cache", a[k / 2], a[k * 99 / 100],
+                 100.0 * (double)k / (double)m);
+    }
+    free(a);
 }
 
 static void report(const char *what, long long *t, size_t m, int pass)
@@ -320,12 +352,14 @@ int main(int argc, char **argv)
     }
     cr_dir_reader_end(&r);
     size_t *zipf = malloc(m * sizeof *zipf);
-    if (!zipf)
+    unsigned char *hit = malloc(m);
+    if (!zipf || !hit)
         return 2;
     zipf_draw(zipf, m, n);
     for (int pass = 0; pass < NPASSES; pass++) {
         bool cached = passes[pass].cached, per_call = pass == 2;
         begin(d, &r, cached);
+        size_t seen = HOT_HITS();
         for (size_t i = 0; i < m; i++) {
             size_t k = passes[pass].zipf ? zipf[i] : which[i];
             if (pass == 1)
@@ -344,6 +378,9 @@ int main(int argc, char **argv)
                 u = cr_dir_reader_by_number(&r, num, NULL);
             }
             t[i] = now_ns() - a;
+            size_t now_hits = HOT_HITS();
+            hit[i] = now_hits != seen;
+            seen = now_hits;
             misses += u == NULL;
             if (!per_call && r.used >= CR_DIR_SLOTS) { /* keep to the fixed slots */
                 cr_dir_reader_end(&r);
@@ -351,7 +388,11 @@ int main(int argc, char **argv)
             }
         }
         cr_dir_reader_end(&r);
+        char split[256] = "";
+        if (cached)
+            report_hits(t, hit, m, split, sizeof split); /* before report() sorts t */
         report(passes[pass].what, t, m, pass);
+        fputs(split, stdout);
     }
     long long fl = 0, one = floor_p50(dir, t, m, &fl);
     if (fl > 0)
@@ -369,6 +410,7 @@ int main(int argc, char **argv)
     free(t);
     free(which);
     free(zipf);
+    free(hit);
     if (!keep) {
         char cmd[700];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
