@@ -340,7 +340,7 @@ static void walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_i
 {
     size_t rank = 0; /* usages whose trace header is out */
     bool any = false;
-    const cr_px_slot *s;
+    const cr_px_witem *s;
     while ((s = ce_policy_walk_next(it)) != NULL) {
         if (trace)
             for (; rank <= s->rank; rank++, any = false) {
