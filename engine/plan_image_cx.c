@@ -124,6 +124,7 @@ static void put_meta(builder *b, bool full)
     uint32_t m[CX_FIELDS] = {0};
     m[CX_HASHCHECK] = hash_check();
     m[CX_LIKELY] = c->likely_profile ? (uint32_t)(c->likely_profile - c->profiles) : NONE;
+    m[CX_LIKELY_POLICY] = c->likely_policy ? (uint32_t)(c->likely_policy - c->policies) : NONE;
     m[CX_RIX] = (uint32_t)st.routes_indexed;
     m[CX_RFB] = (uint32_t)st.routes_fallback;
     m[CX_RNV] = (uint32_t)st.routes_never;
@@ -755,13 +756,15 @@ static void read_stats(const uint32_t *m, ce_image_cx *x)
                                 m[CX_UNV],
                                 (size_t)((uint64_t)m[CX_BYTES_HI] << 32 | m[CX_BYTES_LO])};
     x->likely_profile = m[CX_LIKELY];
+    x->likely_policy = m[CX_LIKELY_POLICY];
 }
 
 void ce_pi_read_compiled(reader *r)
 {
     cr_config *c = r->cfg;
     const uint32_t *m = ce_pi_recs(r, S_CXMETA);
-    if (!counts_match(r) || (m[CX_LIKELY] != NONE && m[CX_LIKELY] >= c->nprofiles)) {
+    if (!counts_match(r) || (m[CX_LIKELY] != NONE && m[CX_LIKELY] >= c->nprofiles) ||
+        (m[CX_LIKELY_POLICY] != NONE && m[CX_LIKELY_POLICY] >= c->npolicies)) {
         ce_pi_broken(r, "compiled section", 0);
         return;
     }

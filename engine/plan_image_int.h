@@ -133,7 +133,8 @@ enum {
     CX_UNV,
     CX_BYTES_LO,
     CX_BYTES_HI,
-    CX_FLAGS, /* CX_FLAG_* */
+    CX_FLAGS,         /* CX_FLAG_* */
+    CX_LIKELY_POLICY, /* the voice policy most users get, NONE: none (format 4) */
     CX_FIELDS = 16
 };
 enum { TR_NODE, TR_NNODES, TR_ITEM, TR_NITEMS };

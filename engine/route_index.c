@@ -627,7 +627,11 @@ bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr
     if (w >= ix->nwalks)
         return false;
     const cr_px_walk *x = &ix->walks[w];
-    return px_walk(x->nodes, (const char *)x->items, sizeof *x->items, k, &it->px);
+    if (!px_walk(x->nodes, (const char *)x->items, sizeof *x->items, k, &it->px))
+        return false;
+    for (size_t r = 0; r < it->px.nruns; r++) /* the first items, read by the first next */
+        __builtin_prefetch(it->px.run[r]);
+    return true;
 }
 
 void ce_route_index_use_walks(cr_config *cfg, bool on)

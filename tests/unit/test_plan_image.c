@@ -320,6 +320,7 @@ static void test_compiled_damage_refused(void **state)
         {S_WITEMS, offsetof(cr_px_witem, rank), 0x00020001u, "merged items"},
         {S_WITEMS, offsetof(cr_px_witem, gw), 3, "merged items"},
         {S_POLWALK, 4, 77, "merged trie"}, /* every contoso policy owns its walk */
+        {S_CXMETA, 4 * CX_LIKELY_POLICY, 5, "compiled section"}, /* contoso has 5 policies */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(img, clean, len);
