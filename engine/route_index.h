@@ -221,9 +221,10 @@ static inline bool ce_route_index_match(const cr_route_iter *it)
  * route with more). A candidate with several prefixes has one item per prefix, each with the
  * same inline data; no separate slot is read after the item.
  */
-#define CR_SLOT_GW_INLINE 2u      /* gateways kept in an item */
-#define CR_SLOT_GW_ROUTE  0xFFFFu /* cr_px_witem.ngw: more than CR_SLOT_GW_INLINE, read the route  \
-                                   */
+#define CR_SLOT_GW_INLINE 2u /* gateways kept in an item */
+#define CR_SLOT_GW_ROUTE                                                                           \
+    0xFFFFu /* cr_px_witem.ngw: more than CR_SLOT_GW_INLINE, read the route                        \
+             */
 
 typedef struct cr_px_witem {
     cr_px_item px; /* id: the candidate's seq (ascending in each node's list), length, tail */
