@@ -352,6 +352,29 @@ static const cr_profile *likely_profile(const cr_config *c)
     return prof;
 }
 
+/* The voice policy at least half of the users get (their own, else the default: as
+ * ce_user_policy), or NULL (cr_route_decide walks its merged trie while it looks the caller
+ * up). Users of a directory are not counted. */
+static const cr_policy *likely_policy(const cr_config *c)
+{
+    if (!c->nusers || !c->npolicies)
+        return NULL;
+    size_t *count = calloc(c->npolicies, sizeof *count), best = 0;
+    if (!count)
+        return NULL;
+    for (size_t i = 0; i < c->nusers; i++) {
+        const cr_policy *p = ce_user_policy(c, &c->users[i]);
+        if (p)
+            count[p - c->policies]++;
+    }
+    for (size_t p = 1; p < c->npolicies; p++)
+        if (count[p] > count[best])
+            best = p;
+    const cr_policy *pol = count[best] * 2 >= c->nusers ? &c->policies[best] : NULL;
+    free(count);
+    return pol;
+}
+
 static void compile_users(cr_config *c, cr_diag *d)
 {
     char obj[600], key[CR_URI_MAX];
@@ -433,6 +456,7 @@ static void compile_users(cr_config *c, cr_diag *d)
             cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "delays must not be negative");
     }
     c->likely_profile = likely_profile(c);
+    c->likely_policy = likely_policy(c);
 }
 
 static void compile_defaults(cr_config *c, cr_diag *d)
@@ -605,6 +629,7 @@ static void compile_adopted(cr_config *c, cr_diag *d)
     c->user_lines = x->user_lines;
     c->cells_borrowed = true;
     c->likely_profile = x->likely_profile < c->nprofiles ? &c->profiles[x->likely_profile] : NULL;
+    c->likely_policy = x->likely_policy < c->npolicies ? &c->policies[x->likely_policy] : NULL;
     ce_workflows_compile(c, d);
     c->usage_routes = calloc(c->nusages ? c->nusages : 1, sizeof *c->usage_routes);
     c->usage_routes_borrowed = true;

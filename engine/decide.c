@@ -340,7 +340,7 @@ static void walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_i
 {
     size_t rank = 0; /* usages whose trace header is out */
     bool any = false;
-    const cr_px_slot *s;
+    const cr_px_witem *s;
     while ((s = ce_policy_walk_next(it)) != NULL) {
         if (trace)
             for (; rank <= s->rank; rank++, any = false) {
@@ -363,12 +363,17 @@ static void walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_i
 }
 
 /* cr_route_attempts with the number already read into trie symbols (`key`, n characters):
- * one walk of the policy's merged trie, else one walk per usage. */
+ * one walk of the policy's merged trie (`ahead`: already begun for this policy and key, or
+ * NULL), else one walk per usage. */
 static void route_attempts(const cr_config *c, const cr_policy *policy, const char *number,
-                           size_t n, const cr_px_key *key, const cr_runtime *rt, cr_decision *out,
-                           cr_trace *trace)
+                           size_t n, const cr_px_key *key, cr_policy_iter *ahead,
+                           const cr_runtime *rt, cr_decision *out, cr_trace *trace)
 {
     uint32_t spread = rt && !rt->route_spread && rt->spread ? rt->spread(rt->ud) : 0;
+    if (ahead) {
+        walk_merged(c, policy, ahead, number, n, rt, spread, out, trace);
+        return;
+    }
     cr_policy_iter pit;
     bool own = c->npolicies && policy >= c->policies && policy < c->policies + c->npolicies;
     if (own && ce_policy_walk_begin(c, (size_t)(policy - c->policies), key, &pit)) {
@@ -399,7 +404,7 @@ void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *
     size_t n = strlen(number);
     cr_px_key key; /* the number read once for every usage's trie */
     ce_px_key_init(&key, number, n);
-    route_attempts(c, policy, number, n, &key, rt, out, trace);
+    route_attempts(c, policy, number, n, &key, NULL, rt, out, trace);
 }
 
 /* A directory user naming a policy this configuration lacks has none (calls are blocked),
@@ -501,9 +506,11 @@ static void set_internal_workflow(const cr_workflow *w, cr_decision *out, cr_tra
 
 /* Steps 4 and 5 of cr_route_decide for caller u and out->normalized (nlen characters, read
  * into trie symbols as `key`): the attempts of the caller's usages, or blocked. */
+/* `ahead`: the merged walk of the likely policy begun for `key` while the caller was looked up,
+ * or NULL. */
 static int decide_routes(const cr_config *c, const cr_user *u, bool secure, size_t nlen,
-                         const cr_px_key *key, const cr_runtime *rt, cr_decision *out,
-                         cr_trace *trace)
+                         const cr_px_key *key, cr_policy_iter *ahead, const cr_runtime *rt,
+                         cr_decision *out, cr_trace *trace)
 {
     /* 4. usages top to bottom, routes in order */
     const cr_policy *pol = ce_user_policy(c, u);
@@ -520,7 +527,8 @@ static int decide_routes(const cr_config *c, const cr_user *u, bool secure, size
             set_reason(out, "caller has no voice policy and there is no default policy");
         return CR_OK;
     }
-    route_attempts(c, pol, out->normalized, nlen, key, rt, out, trace);
+    route_attempts(c, pol, out->normalized, nlen, key, pol == c->likely_policy ? ahead : NULL, rt,
+                   out, trace);
     if (secure)
         secure_attempts(out, trace);
     /* 5. nothing → blocked */
@@ -610,10 +618,12 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
         refuse(out, trace, "domain '%s' is not a supported domain", num.host);
         return CR_OK;
     }
-    /* Steps 2 and 3 started ahead with the profile most callers have (when no phone-context
-     * can name another), while the caller's slot and key come from memory; kept when the
-     * caller turns out to have that profile. Not with a trace, which tells the steps in
-     * order. */
+    /* Steps 2, 3 and 4 started ahead with the profile most callers have (when no phone-context
+     * can name another), while the caller's slot and key come from memory: normalization, the
+     * reverse lookup's slot, and the walk down the merged trie of the policy most callers
+     * have (its nodes and first items then come from memory while the caller's do); kept when
+     * the caller turns out to have that profile (and that policy, for the walk). Not with a
+     * trace, which tells the steps in order. */
     struct {
         const cr_profile *profile; /* NULL: not started */
         int rc;
@@ -621,9 +631,12 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
         size_t n;
         cr_line_probe line;
         cr_px_key key;
+        bool walking; /* `walk` begun for c->likely_policy */
+        cr_policy_iter walk;
         char normalized[CR_NUMBER_MAX + 1];
     } ahead;
     ahead.profile = NULL;
+    ahead.walking = false;
     if (!trace && num.dialable && !num.context[0] && c->likely_profile) {
         ahead.profile = c->likely_profile;
         ahead.rc = cr_profile_normalize(ahead.profile, num.digits, ahead.normalized,
@@ -633,6 +646,9 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
             ahead.n = strlen(ahead.normalized);
             ce_line_probe_start(c, ahead.normalized, ahead.n, num.ext, &ahead.line);
             ce_px_key_init(&ahead.key, ahead.normalized, ahead.n);
+            ahead.walking = c->likely_policy &&
+                            ce_policy_walk_begin(c, (size_t)(c->likely_policy - c->policies),
+                                                 &ahead.key, &ahead.walk);
         }
     }
     const cr_user *u = ce_user_probe_finish(c, rt, &caller);
@@ -696,7 +712,8 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     if (trace)
         cr_trace_add(trace, "reverse number lookup: %s is no user's or workflow's line",
                      out->normalized);
-    return decide_routes(c, u, num.secure, nlen, key, rt, out, trace);
+    return decide_routes(c, u, num.secure, nlen, key, kept && ahead.walking ? &ahead.walk : NULL,
+                         rt, out, trace);
 }
 
 /* ---- inbound from a gateway --------------------------------------------------------------- */

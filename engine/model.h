@@ -180,6 +180,7 @@ struct cr_config {
     cr_index user_uri_ix, user_line_ix;
     cr_key_cell *user_keys, *user_lines;    /* [nusers]: URI keys and line numbers (cr_key_cell) */
     const cr_profile *likely_profile;       /* most users' profile, NULL when no half have one */
+    const cr_policy *likely_policy;         /* most users' voice policy, NULL when no half */
     cr_index usage_ix, policy_ix, route_ix; /* while compiling only */
     struct cr_route_analysis *analysis;     /* while compiling only (route_index.c) */
     cr_usage_routes *usage_routes;          /* [nusages] */
@@ -232,6 +233,7 @@ typedef struct ce_image_cx {
     const uint32_t *route_ids;           /* the routes of every usage, one after another */
     const uint32_t *usage_head;          /* [nusages][2]: first and count in route_ids */
     uint32_t likely_profile;             /* profile index, UINT32_MAX: none */
+    uint32_t likely_policy;              /* policy index, UINT32_MAX: none */
     bool lint;                           /* run lint after adopting (CR_IMAGE_NOLINT not given) */
     /* the merged tries read in place: walks[nwalks], each policy's in policy_walk[npolicies] */
     struct cr_px_walk *walks;

@@ -40,18 +40,24 @@ static uint32_t hash_check(void)
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
+/* Trie nodes, appended to S_NODES. */
+static void put_nodes(builder *b, const cr_px_node *nodes, size_t nnodes)
+{
+    for (size_t i = 0; i < nnodes; i++) {
+        cr_px_node n;
+        memset(&n, 0, sizeof n); /* no stray padding bytes: images are byte for byte the same */
+        n.first_child = nodes[i].first_child;
+        n.items_off = nodes[i].items_off;
+        n.items_n = nodes[i].items_n;
+        n.mask = nodes[i].mask;
+        ce_pi_put_raw(b, S_NODES, &n, 1);
+    }
+}
+
 /* A trie's nodes and items, appended to S_NODES and S_ITEMS. */
 static void put_trie_nodes(builder *b, const cr_px_trie *t)
 {
-    for (size_t i = 0; i < t->nnodes; i++) {
-        cr_px_node n;
-        memset(&n, 0, sizeof n); /* no stray padding bytes: images are byte for byte the same */
-        n.first_child = t->nodes[i].first_child;
-        n.items_off = t->nodes[i].items_off;
-        n.items_n = t->nodes[i].items_n;
-        n.mask = t->nodes[i].mask;
-        ce_pi_put_raw(b, S_NODES, &n, 1);
-    }
+    put_nodes(b, t->nodes, t->nnodes);
     ce_pi_put_raw(b, S_ITEMS, t->items, t->nitems);
 }
 
@@ -64,8 +70,8 @@ static void put_trie(builder *b, const cr_px_trie *t)
     put_trie_nodes(b, t);
 }
 
-/* The merged tries: nodes and items after the usage and profile tries, their slots, and each
- * policy's walk. */
+/* The merged tries: nodes after the usage and profile tries, items (their candidates inline) in
+ * their own section, and each policy's walk. */
 static void put_walks(builder *b)
 {
     const cr_config *c = b->cfg;
@@ -73,14 +79,13 @@ static void put_walks(builder *b)
     const cr_px_walk *w = ce_route_index_walks(c, &n);
     for (size_t k = 0; k < n; k++) {
         ce_pi_put(b, S_WALKS, (uint32_t)b->nraw[S_NODES]);
-        ce_pi_put(b, S_WALKS, (uint32_t)w[k].trie.nnodes);
-        ce_pi_put(b, S_WALKS, (uint32_t)b->nraw[S_ITEMS]);
-        ce_pi_put(b, S_WALKS, (uint32_t)w[k].trie.nitems);
-        ce_pi_put(b, S_WALKS, (uint32_t)b->nraw[S_SLOTS]);
-        ce_pi_put(b, S_WALKS, (uint32_t)w[k].nslots);
+        ce_pi_put(b, S_WALKS, (uint32_t)w[k].nnodes);
+        ce_pi_put(b, S_WALKS, (uint32_t)b->nraw[S_WITEMS]);
+        ce_pi_put(b, S_WALKS, (uint32_t)w[k].nitems);
+        ce_pi_put(b, S_WALKS, (uint32_t)w[k].ncands);
         ce_pi_put(b, S_WALKS, w[k].policy);
-        put_trie_nodes(b, &w[k].trie);
-        ce_pi_put_raw(b, S_SLOTS, w[k].slots, w[k].nslots);
+        put_nodes(b, w[k].nodes, w[k].nnodes);
+        ce_pi_put_raw(b, S_WITEMS, w[k].items, w[k].nitems);
     }
     const uint32_t *pw = ce_route_index_policy_walks(c);
     for (size_t p = 0; p < c->npolicies; p++)
@@ -119,6 +124,7 @@ static void put_meta(builder *b, bool full)
     uint32_t m[CX_FIELDS] = {0};
     m[CX_HASHCHECK] = hash_check();
     m[CX_LIKELY] = c->likely_profile ? (uint32_t)(c->likely_profile - c->profiles) : NONE;
+    m[CX_LIKELY_POLICY] = c->likely_policy ? (uint32_t)(c->likely_policy - c->policies) : NONE;
     m[CX_RIX] = (uint32_t)st.routes_indexed;
     m[CX_RFB] = (uint32_t)st.routes_fallback;
     m[CX_RNV] = (uint32_t)st.routes_never;
@@ -415,19 +421,17 @@ static unsigned bits16(unsigned x)
     return n;
 }
 
-/* A trie whose record x (first node, nodes, first item, items) is the i-th of section `what`
- * lies inside the node and item sections, every child and item range of every node inside
- * the trie, every item's id below `ids`. */
-static bool read_trie_at(reader *r, const uint32_t *x, const char *what, size_t i, uint32_t ids,
-                         cr_px_trie *t)
+/* The nodes of a trie whose record x (first node, nodes, first item, items; i-th of `what`)
+ * lie inside S_NODES, its items inside section `items`, every child and item range of every
+ * node inside the trie. */
+static bool nodes_ok(reader *r, const uint32_t *x, int items, const char *what, size_t i)
 {
     if (x[TR_NNODES] == 0 || (uint64_t)x[TR_NODE] + x[TR_NNODES] > ce_pi_nrecs(r, S_NODES) ||
-        (uint64_t)x[TR_ITEM] + x[TR_NITEMS] > ce_pi_nrecs(r, S_ITEMS)) {
+        (uint64_t)x[TR_ITEM] + x[TR_NITEMS] > ce_pi_nrecs(r, items)) {
         ce_pi_broken(r, what, i);
         return false;
     }
     const cr_px_node *nodes = (const cr_px_node *)sec_base(r, S_NODES) + x[TR_NODE];
-    const cr_px_item *items = (const cr_px_item *)sec_base(r, S_ITEMS) + x[TR_ITEM];
     for (size_t k = 0; k < x[TR_NNODES] && !r->trusted; k++) {
         const cr_px_node *n = &nodes[k];
         if ((n->mask & ~CR_PX_SYMS) ||
@@ -437,6 +441,19 @@ static bool read_trie_at(reader *r, const uint32_t *x, const char *what, size_t 
             return false;
         }
     }
+    return true;
+}
+
+/* A trie whose record x (first node, nodes, first item, items) is the i-th of section `what`
+ * lies inside the node and item sections, every child and item range of every node inside
+ * the trie, every item's id below `ids`. */
+static bool read_trie_at(reader *r, const uint32_t *x, const char *what, size_t i, uint32_t ids,
+                         cr_px_trie *t)
+{
+    if (!nodes_ok(r, x, S_ITEMS, what, i))
+        return false;
+    const cr_px_node *nodes = (const cr_px_node *)sec_base(r, S_NODES) + x[TR_NODE];
+    const cr_px_item *items = (const cr_px_item *)sec_base(r, S_ITEMS) + x[TR_ITEM];
     for (size_t k = 0; k < x[TR_NITEMS] && !r->trusted; k++)
         if (items[k].id >= ids) {
             ce_pi_broken(r, "trie item", i);
@@ -579,38 +596,78 @@ static bool read_usage_routes(reader *r, ce_image_cx *x)
     return true;
 }
 
-/* Slot s is candidate k of usage rank `rank`: route `route`, with its first gateways as the
- * route's record lists them (or marked as more than a slot holds). */
-static bool slot_ok(const reader *r, const cr_px_slot *s, size_t rank, uint32_t route)
+/* How many candidates the usages of list l hold (the image's own routes of each usage, read
+ * by read_usage_routes). */
+static uint64_t count_cands(const ce_image_cx *x, const cr_namelist *l)
 {
-    const uint32_t *x = ce_pi_recs(r, S_ROUTES) + (size_t)route * sec_fields[S_ROUTES];
-    const uint32_t *ix = ce_pi_recs(r, S_NAMEIX);
-    uint32_t count = x[RO_GCOUNT];
-    if (s->route != route || s->rank != rank)
-        return false;
-    if (count > CR_SLOT_GW_INLINE)
-        return s->ngw == CR_SLOT_GW_ROUTE && s->gw[0] == 0 && s->gw[1] == 0;
-    if (s->ngw != count)
-        return false;
-    for (uint32_t k = 0; k < CR_SLOT_GW_INLINE; k++) /* the lists were checked: in range */
-        if (s->gw[k] != (k < count ? ix[x[RO_GFIRST] + k] : 0))
-            return false;
-    return true;
+    uint64_t n = 0;
+    for (size_t j = 0; j < l->count; j++)
+        n += x->usage_head[2 * l->idx[j] + 1];
+    return n;
 }
 
-/* Walk w's slots are exactly the routes of its policy's usages, in order (the image's own
- * routes of each usage, read by read_usage_routes). */
-static bool walk_slots_ok(const reader *r, const ce_image_cx *x, const cr_namelist *l,
-                          const cr_px_slot *slots, size_t nslots)
+/* What a merged item carries after its cr_px_item: its candidate's data. */
+typedef struct cand_data {
+    uint32_t route;
+    uint16_t rank, ngw;
+    uint32_t gw[CR_SLOT_GW_INLINE];
+} cand_data;
+
+_Static_assert(sizeof(cand_data) == sizeof(cr_px_witem) - offsetof(cr_px_witem, route) &&
+                   offsetof(cand_data, gw) ==
+                       offsetof(cr_px_witem, gw) - offsetof(cr_px_witem, route),
+               "a merged item's candidate data");
+
+/* The candidates of list l in order, cands[ncands], each what the decision must read inline:
+ * the route, the usage's rank and the route's first gateways as its record lists them (or
+ * marked as more than an item holds). ncands is count_cands' (the lists were checked: every
+ * gateway index in range). */
+static void expected_cands(const reader *r, const ce_image_cx *x, const cr_namelist *l,
+                           cand_data *cands)
 {
+    const uint32_t *ix = ce_pi_recs(r, S_NAMEIX);
     size_t seq = 0;
     for (size_t j = 0; j < l->count; j++) {
         const uint32_t *head = x->usage_head + 2 * l->idx[j];
-        for (uint32_t k = 0; k < head[1]; k++, seq++)
-            if (seq >= nslots || !slot_ok(r, &slots[seq], j, x->route_ids[head[0] + k]))
-                return false;
+        for (uint32_t k = 0; k < head[1]; k++) {
+            uint32_t route = x->route_ids[head[0] + k];
+            const uint32_t *rec = ce_pi_recs(r, S_ROUTES) + (size_t)route * sec_fields[S_ROUTES];
+            cand_data *c = &cands[seq++];
+            memset(c, 0, sizeof *c);
+            c->route = route;
+            c->rank = (uint16_t)j;
+            c->ngw = CR_SLOT_GW_ROUTE;
+            if (rec[RO_GCOUNT] <= CR_SLOT_GW_INLINE) {
+                c->ngw = (uint16_t)rec[RO_GCOUNT];
+                for (uint32_t g = 0; g < rec[RO_GCOUNT]; g++)
+                    c->gw[g] = ix[rec[RO_GFIRST] + g];
+            }
+        }
     }
-    return seq == nslots;
+}
+
+/* Every item of merged trie w names one of its candidates and carries exactly that candidate's
+ * inline data (every item of a candidate with several prefixes the same). The expected data
+ * (16 bytes a candidate, 6 MB at 400,000) is mapped for the check and unmapped after it, so
+ * that the adopting process does not keep it in its heap. */
+static bool walk_items_ok(reader *r, const ce_image_cx *x, const cr_namelist *l,
+                          const cr_px_walk *w)
+{
+    size_t n = w->ncands ? w->ncands : 1;
+    cand_data *cands = zero_map(n, sizeof *cands);
+    if (!cands) {
+        r->oom = true;
+        return false;
+    }
+    expected_cands(r, x, l, cands);
+    bool ok = true;
+    for (size_t k = 0; k < w->nitems && ok; k++) {
+        const cr_px_witem *it = &w->items[k];
+        ok = it->px.id < w->ncands &&
+             !memcmp(&it->route, &cands[it->px.id], sizeof cands[it->px.id]);
+    }
+    munmap(cands, n * sizeof *cands);
+    return ok;
 }
 
 static bool same_usages(const cr_namelist *a, const cr_namelist *b)
@@ -619,8 +676,39 @@ static bool same_usages(const cr_namelist *a, const cr_namelist *b)
            (!a->count || !memcmp(a->idx, b->idx, a->count * sizeof *a->idx));
 }
 
-/* The merged tries (S_WALKS, S_SLOTS) and each policy's (S_POLWALK): every trie whole, every
- * slot what the routes of its policy's usages say, every policy's walk one of a policy with
+/* Merged trie w from its record rec: nodes whole, as many candidates as its policy's usages
+ * hold, every item one of them with its data (a trusted read checks the record only). */
+static bool read_walk(reader *r, const ce_image_cx *x, const uint32_t *rec, size_t w, cr_px_walk *k)
+{
+    const cr_config *c = r->cfg;
+    const uint32_t *pw = ce_pi_recs(r, S_POLWALK);
+    if (rec[WK_POLICY] >= c->npolicies || pw[rec[WK_POLICY]] != w ||
+        !c->policies[rec[WK_POLICY]].usages.count ||
+        c->policies[rec[WK_POLICY]].usages.count > UINT16_MAX ||
+        count_cands(x, &c->policies[rec[WK_POLICY]].usages) != rec[WK_NCANDS] ||
+        !nodes_ok(r, rec, S_WITEMS, "merged trie", w)) {
+        if (!r->broken)
+            ce_pi_broken(r, "merged trie", w);
+        return false;
+    }
+    k->nodes = (cr_px_node *)(uintptr_t)((const cr_px_node *)sec_base(r, S_NODES) + rec[WK_NODE]);
+    k->nnodes = rec[WK_NNODES];
+    k->items =
+        (cr_px_witem *)(uintptr_t)((const cr_px_witem *)sec_base(r, S_WITEMS) + rec[WK_ITEM]);
+    k->nitems = rec[WK_NITEMS];
+    k->ncands = rec[WK_NCANDS];
+    k->policy = rec[WK_POLICY];
+    k->borrowed = true;
+    if (!r->trusted && !walk_items_ok(r, x, &c->policies[k->policy].usages, k)) {
+        if (!r->oom)
+            ce_pi_broken(r, "merged items", w);
+        return false;
+    }
+    return true;
+}
+
+/* The merged tries (S_WALKS, S_WITEMS) and each policy's (S_POLWALK): every trie whole, every
+ * item the candidate of its policy's usages it names, every policy's walk one of a policy with
  * the same usages. A trusted read (CR_IMAGE_TRUSTED) checks the walks' records only. */
 static bool read_walks(reader *r, ce_image_cx *x)
 {
@@ -632,26 +720,9 @@ static bool read_walks(reader *r, ce_image_cx *x)
         r->oom = true;
         return false;
     }
-    for (size_t w = 0; w < n; w++, rec += sec_fields[S_WALKS]) {
-        cr_px_walk *k = &x->walks[w];
-        if ((uint64_t)rec[WK_SLOT] + rec[WK_NSLOTS] > ce_pi_nrecs(r, S_SLOTS) ||
-            rec[WK_POLICY] >= c->npolicies || pw[rec[WK_POLICY]] != w ||
-            !c->policies[rec[WK_POLICY]].usages.count ||
-            c->policies[rec[WK_POLICY]].usages.count > UINT16_MAX) {
-            ce_pi_broken(r, "merged trie", w);
+    for (size_t w = 0; w < n; w++, rec += sec_fields[S_WALKS])
+        if (!read_walk(r, x, rec, w, &x->walks[w]))
             return false;
-        }
-        if (!read_trie_at(r, rec, "merged trie", w, rec[WK_NSLOTS], &k->trie))
-            return false;
-        k->slots = (const cr_px_slot *)sec_base(r, S_SLOTS) + rec[WK_SLOT];
-        k->nslots = rec[WK_NSLOTS];
-        k->policy = rec[WK_POLICY];
-        if (!r->trusted &&
-            !walk_slots_ok(r, x, &c->policies[k->policy].usages, k->slots, k->nslots)) {
-            ce_pi_broken(r, "merged slots", w);
-            return false;
-        }
-    }
     for (size_t p = 0; p < c->npolicies; p++)
         if (pw[p] != NONE &&
             (pw[p] >= n ||
@@ -685,13 +756,15 @@ static void read_stats(const uint32_t *m, ce_image_cx *x)
                                 m[CX_UNV],
                                 (size_t)((uint64_t)m[CX_BYTES_HI] << 32 | m[CX_BYTES_LO])};
     x->likely_profile = m[CX_LIKELY];
+    x->likely_policy = m[CX_LIKELY_POLICY];
 }
 
 void ce_pi_read_compiled(reader *r)
 {
     cr_config *c = r->cfg;
     const uint32_t *m = ce_pi_recs(r, S_CXMETA);
-    if (!counts_match(r) || (m[CX_LIKELY] != NONE && m[CX_LIKELY] >= c->nprofiles)) {
+    if (!counts_match(r) || (m[CX_LIKELY] != NONE && m[CX_LIKELY] >= c->nprofiles) ||
+        (m[CX_LIKELY_POLICY] != NONE && m[CX_LIKELY_POLICY] >= c->npolicies)) {
         ce_pi_broken(r, "compiled section", 0);
         return;
     }

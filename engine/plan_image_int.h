@@ -42,10 +42,11 @@ enum {
     S_USLOTS,   /* cr_index_slot: the URI index */
     S_LSLOTS,   /* cr_index_slot: the line index */
     S_LISTS,    /* every distinct list once: first and count in S_NAMES, kind (LK_*) */
-    /* version 3: one merged trie per distinct usage list of the policies (route_index.h) */
-    S_WALKS,   /* [walks]: first node, nodes, first item, items (in S_NODES, S_ITEMS), first
-                  slot, slots, first policy */
-    S_SLOTS,   /* cr_px_slot: each walk's candidates */
+    /* version 3: one merged trie per distinct usage list of the policies (route_index.h);
+       version 4: the candidates inline in the merged tries' items (no slots) */
+    S_WALKS,   /* [walks]: first node, nodes (in S_NODES), first item, items (in S_WITEMS),
+                  candidates, first policy */
+    S_WITEMS,  /* cr_px_witem: each walk's items, its candidate inline */
     S_POLWALK, /* [policies]: the policy's walk, NONE: one walk per usage */
     S_COUNT
 };
@@ -53,16 +54,16 @@ enum {
 /* uint32_t fields of each record section; 0 for the sections of bytes or of structs (their
  * element size is sec_esize) */
 static const uint32_t sec_fields[S_COUNT] = {0,  1, 1, 7, 7, 3, 7, 7, 9, 17, 1, 10, 3, 0, 1, 4,
-                                             16, 4, 0, 0, 0, 1, 2, 0, 0, 0,  0, 3,  7, 0, 1};
+                                             16, 4, 0, 0, 0, 1, 2, 0, 0, 0,  0, 3,  6, 0, 1};
 static const uint32_t sec_esize[S_COUNT] = {1,  4,  4,  28, 28, 12, 28, 28, 36, 68, 4,
                                             40, 12, 1,  4,  16, 64, 16, 16, 8,  1,  4,
-                                            8,  32, 32, 8,  8,  12, 28, 16, 4};
+                                            8,  32, 32, 8,  8,  12, 24, 24, 4};
 static const char *const sec_names[S_COUNT] = {
     "strings",        "files",      "domains",      "profiles",     "rules",         "usages",
     "policies",       "gateways",   "routes",       "users",        "names",         "meta",
     "sources",        "blob",       "name indexes", "user lines",   "compiled meta", "tries",
     "trie nodes",     "trie items", "route kinds",  "usage routes", "usage heads",   "user keys",
-    "user line keys", "URI index",  "line index",   "lists",        "merged tries",  "merged slots",
+    "user line keys", "URI index",  "line index",   "lists",        "merged tries",  "merged items",
     "policy walks"};
 
 typedef struct plan_section {
@@ -132,11 +133,12 @@ enum {
     CX_UNV,
     CX_BYTES_LO,
     CX_BYTES_HI,
-    CX_FLAGS, /* CX_FLAG_* */
+    CX_FLAGS,         /* CX_FLAG_* */
+    CX_LIKELY_POLICY, /* the voice policy most users get, NONE: none (format 4) */
     CX_FIELDS = 16
 };
 enum { TR_NODE, TR_NNODES, TR_ITEM, TR_NITEMS };
-enum { WK_NODE, WK_NNODES, WK_ITEM, WK_NITEMS, WK_SLOT, WK_NSLOTS, WK_POLICY };
+enum { WK_NODE, WK_NNODES, WK_ITEM, WK_NITEMS, WK_NCANDS, WK_POLICY };
 enum { LI_FIRST, LI_COUNT, LI_KIND };
 /* What a list's names name: phone usages, gateways, or nothing resolved (team, delegates). */
 enum { LK_USAGES, LK_GATEWAYS, LK_PLAIN, LK_COUNT };

@@ -211,7 +211,11 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
     return true;
 }
 
-bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
+/* Walks k down nodes[], collecting the item lists met (items of `stride` bytes, each starting
+ * with a cr_px_item): the one walk of plain and merged tries. */
+static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *nodes,
+                                                          const char *items, size_t stride,
+                                                          const cr_px_key *k, cr_px_iter *it)
 {
     if (!k->ok)
         return false;
@@ -220,11 +224,12 @@ bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
     it->number = k->number;
     it->digits_from = k->digits_from;
     it->match = false;
-    const cr_px_node *node = t->nodes;
+    const cr_px_node *node = nodes;
     for (size_t depth = 0;; depth++) {
         if (node->items_n) {
-            it->run[nruns] = t->items + node->items_off;
-            it->end[nruns] = t->items + node->items_off + node->items_n;
+            it->run[nruns] = (const cr_px_item *)(items + (size_t)node->items_off * stride);
+            it->end[nruns] =
+                (const cr_px_item *)(items + ((size_t)node->items_off + node->items_n) * stride);
             it->depth[nruns++] = (uint8_t)depth;
         }
         if (depth == n)
@@ -232,10 +237,15 @@ bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
         unsigned bit = 1u << k->sym[depth];
         if (!(node->mask & bit))
             break;
-        node = t->nodes + node->first_child + popcount16(node->mask & (bit - 1u));
+        node = nodes + node->first_child + popcount16(node->mask & (bit - 1u));
     }
     it->nruns = nruns;
     return true;
+}
+
+bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
+{
+    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it);
 }
 
 /* Every symbol of number[d..n) is one of `tail`'s, read character by character. */
@@ -266,22 +276,26 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
 
 /* Runs are never empty (ce_px_trie_walk keeps only nodes with items, and a run that ends is
  * dropped here), so the smallest id is read without bounds checks and the later calls of a
- * walk look only at the runs left. */
-uint32_t ce_px_next(cr_px_iter *it)
+ * walk look only at the runs left. Items are `stride` bytes apart (each starts with a
+ * cr_px_item); returns the first item of the next id met, NULL at the end. */
+static inline __attribute__((always_inline)) const cr_px_item *px_next(cr_px_iter *it,
+                                                                       size_t stride)
 {
     for (;;) {
         size_t nr = it->nruns, w = 0;
         if (!nr)
-            return UINT32_MAX;
-        uint32_t id = it->run[0]->id;
+            return NULL;
+        const cr_px_item *best = it->run[0];
         for (size_t r = 1; r < nr; r++)
-            if (it->run[r]->id < id)
-                id = it->run[r]->id;
+            if (it->run[r]->id < best->id)
+                best = it->run[r];
+        uint32_t id = best->id;
         /* every occurrence of the id (one per prefix met): the best verdict wins */
         int verdict = 0; /* 0 cannot match, 1 the pattern decides, 2 matches */
         for (size_t r = 0; r < nr; r++) {
             const cr_px_item *item = it->run[r], *end = it->end[r];
-            for (; item < end && item->id == id; item++) {
+            for (; item < end && item->id == id;
+                 item = (const cr_px_item *)((const char *)item + stride)) {
                 if (it->len < item->minlen || it->len > item->maxlen)
                     continue;
                 if (!(item->tail & CR_PX_EXACT))
@@ -298,9 +312,21 @@ uint32_t ce_px_next(cr_px_iter *it)
         it->nruns = w;
         if (verdict) {
             it->match = verdict == 2;
-            return id;
+            return best;
         }
     }
+}
+
+uint32_t ce_px_next(cr_px_iter *it)
+{
+    const cr_px_item *item = px_next(it, sizeof(cr_px_item));
+    return item ? item->id : UINT32_MAX;
+}
+
+const cr_px_witem *ce_policy_walk_next(cr_policy_iter *it)
+{
+    /* px is the witem's first member: the item found is its witem */
+    return (const cr_px_witem *)px_next(&it->px, sizeof(cr_px_witem));
 }
 
 /* ---- routes per usage ------------------------------------------------------------------------ */
@@ -328,10 +354,9 @@ struct cr_route_index {
 
 static void walks_free(cr_route_index *ix)
 {
-    for (size_t w = 0; w < ix->nwalks; w++) {
-        ce_px_trie_free(&ix->walks[w].trie);
-        if (!ix->walks_borrowed)
-            free((void *)(uintptr_t)ix->walks[w].slots);
+    for (size_t w = 0; w < ix->nwalks && !ix->walks_borrowed; w++) {
+        free(ix->walks[w].nodes);
+        free(ix->walks[w].items);
     }
     free(ix->walks);
     if (!ix->walks_borrowed)
@@ -445,17 +470,41 @@ static size_t list_hash(const cr_namelist *l)
     return (size_t)(h ^ h >> 29);
 }
 
-/* Candidate slot of route r in rank `rank`: its first gateways inline when it has few. */
-static cr_px_slot make_slot(const cr_config *cfg, size_t r, size_t rank)
+/* Candidate (route r in rank `rank`) inline in merged item `it`: its first gateways when it
+ * has few. */
+static void set_cand(const cr_config *cfg, size_t r, size_t rank, cr_px_witem *it)
 {
     const cr_namelist *g = &cfg->routes[r].gateways;
-    cr_px_slot s = {(uint32_t)r, (uint16_t)rank, CR_SLOT_GW_ROUTE, {0}};
+    it->route = (uint32_t)r;
+    it->rank = (uint16_t)rank;
+    it->ngw = CR_SLOT_GW_ROUTE;
+    memset(it->gw, 0, sizeof it->gw);
     if (g->count <= CR_SLOT_GW_INLINE) {
-        s.ngw = (uint16_t)g->count;
+        it->ngw = (uint16_t)g->count;
         for (size_t k = 0; k < g->count; k++)
-            s.gw[k] = g->idx[k];
+            it->gw[k] = g->idx[k];
     }
-    return s;
+}
+
+/* The merged trie t (items' ids: candidate seqs) with each item's candidate inline, into w;
+ * cands[seq] holds each candidate's inline data. Frees t. CR_OK or CR_ENOMEM. */
+static int inline_cands(cr_px_trie *t, const cr_px_witem *cands, cr_px_walk *w)
+{
+    cr_px_witem *items = malloc((t->nitems ? t->nitems : 1) * sizeof *items);
+    if (!items) {
+        ce_px_trie_free(t);
+        return CR_ENOMEM;
+    }
+    for (size_t k = 0; k < t->nitems; k++) {
+        items[k] = cands[t->items[k].id];
+        items[k].px = t->items[k];
+    }
+    w->nodes = t->nodes;
+    w->nnodes = t->nnodes;
+    w->items = items;
+    w->nitems = t->nitems;
+    free(t->items);
+    return CR_OK;
 }
 
 /* Builds the merged trie of usage list l into w: every route of every usage, as candidate seq
@@ -463,19 +512,19 @@ static cr_px_slot make_slot(const cr_config *cfg, size_t r, size_t rank)
 static int build_walk(const cr_config *cfg, const cr_route_analysis *a, const uint32_t *next,
                       const cr_namelist *l, cr_px_walk *w)
 {
-    size_t nslots = 0, total = 0;
+    size_t ncands = 0, total = 0;
     for (size_t j = 0; j < l->count; j++) {
         const cr_usage_routes *ur = &cfg->usage_routes[l->idx[j]];
-        nslots += ur->count;
+        ncands += ur->count;
         for (size_t k = 0; k < ur->count; k++) {
             size_t r = ur->routes[k];
             total += a->kind[r] ? next[r + 1] - a->first[r] : 0;
         }
     }
-    cr_px_slot *slots = malloc((nslots ? nslots : 1) * sizeof *slots);
+    cr_px_witem *cands = malloc((ncands ? ncands : 1) * sizeof *cands);
     cr_px_builder b = {malloc((total ? total : 1) * sizeof *b.entries), 0, total ? total : 1};
-    if (!slots || !b.entries) {
-        free(slots);
+    if (!cands || !b.entries) {
+        free(cands);
         free(b.entries);
         return CR_ENOMEM;
     }
@@ -484,7 +533,7 @@ static int build_walk(const cr_config *cfg, const cr_route_analysis *a, const ui
         const cr_usage_routes *ur = &cfg->usage_routes[l->idx[j]];
         for (size_t k = 0; k < ur->count; k++, seq++) {
             size_t r = ur->routes[k];
-            slots[seq] = make_slot(cfg, r, j);
+            set_cand(cfg, r, j, &cands[seq]);
             size_t n = a->kind[r] ? next[r + 1] - a->first[r] : 0;
             for (size_t e = 0; e < n; e++) {
                 b.entries[b.n] = a->all.entries[a->first[r] + e];
@@ -492,12 +541,14 @@ static int build_walk(const cr_config *cfg, const cr_route_analysis *a, const ui
             }
         }
     }
-    if (ce_px_builder_finish(&b, &w->trie) != CR_OK) {
-        free(slots);
-        return CR_ENOMEM;
-    }
-    w->slots = slots;
-    w->nslots = nslots;
+    cr_px_trie t;
+    int rc = ce_px_builder_finish(&b, &t);
+    if (rc == CR_OK)
+        rc = inline_cands(&t, cands, w);
+    free(cands);
+    if (rc != CR_OK)
+        return rc;
+    w->ncands = ncands;
     return CR_OK;
 }
 
@@ -559,7 +610,7 @@ static int build_walks(const cr_config *cfg, const cr_route_analysis *a, const u
         w->policy = (uint32_t)p;
         used += need;
         pw[p] = (uint32_t)ix->nwalks++;
-        ix->stats.bytes += ce_px_trie_bytes(&w->trie) + w->nslots * sizeof *w->slots;
+        ix->stats.bytes += w->nnodes * sizeof *w->nodes + w->nitems * sizeof *w->items;
     }
     free(first);
     return CR_OK;
@@ -573,9 +624,13 @@ bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr
         atomic_load_explicit(&ix->no_walks, memory_order_relaxed))
         return false;
     uint32_t w = ix->policy_walk[p];
-    if (w >= ix->nwalks || !ce_px_trie_walk(&ix->walks[w].trie, k, &it->px))
+    if (w >= ix->nwalks)
         return false;
-    it->slots = ix->walks[w].slots;
+    const cr_px_walk *x = &ix->walks[w];
+    if (!px_walk(x->nodes, (const char *)x->items, sizeof *x->items, k, &it->px))
+        return false;
+    for (size_t r = 0; r < it->px.nruns; r++) /* the first items, read by the first next */
+        __builtin_prefetch(it->px.run[r]);
     return true;
 }
 
@@ -609,7 +664,7 @@ int ce_route_index_adopt_walks(cr_config *cfg, const cr_px_walk *walks, size_t n
         return CR_ENOMEM;
     for (size_t w = 0; w < nwalks; w++) {
         ix->walks[w] = walks[w];
-        ix->walks[w].trie.borrowed = true;
+        ix->walks[w].borrowed = true;
     }
     ix->nwalks = nwalks;
     ix->policy_walk = policy_walk;

@@ -215,33 +215,42 @@ static inline bool ce_route_index_match(const cr_route_iter *it)
  * (policies with the same list share it) the compile builds one trie over every route of
  * every usage of the list: candidate `seq` is the seq-th (usage rank, route) pair of the list,
  * in usage order, then route order within the usage (a route of two usages is two candidates),
- * so one walk yields the candidates in the order of one walk per usage. Each candidate carries
- * what the decision reads next inline: the route, the usage's rank and the route's first
- * gateways (the route's gateway list is only read for a route with more).
+ * so one walk yields the candidates in the order of one walk per usage. Each item of the trie
+ * carries what the decision reads next inline, beside the candidate's seq: the route, the
+ * usage's rank and the route's first gateways (the route's gateway list is only read for a
+ * route with more). A candidate with several prefixes has one item per prefix, each with the
+ * same inline data; no separate slot is read after the item.
  */
-#define CR_SLOT_GW_INLINE 2u      /* gateways kept in a slot */
-#define CR_SLOT_GW_ROUTE  0xFFFFu /* cr_px_slot.ngw: more than CR_SLOT_GW_INLINE, read the route */
+#define CR_SLOT_GW_INLINE 2u /* gateways kept in an item */
+#define CR_SLOT_GW_ROUTE                                                                           \
+    0xFFFFu /* cr_px_witem.ngw: more than CR_SLOT_GW_INLINE, read the route                        \
+             */
 
-typedef struct cr_px_slot {
+typedef struct cr_px_witem {
+    cr_px_item px; /* id: the candidate's seq (ascending in each node's list), length, tail */
     uint32_t route;
     uint16_t rank; /* position of the usage in the list */
     uint16_t ngw;  /* the route's gateways (0..CR_SLOT_GW_INLINE), or CR_SLOT_GW_ROUTE */
     uint32_t gw[CR_SLOT_GW_INLINE]; /* their indexes (0 past ngw) */
-} cr_px_slot;
+} cr_px_witem;
 
-_Static_assert(sizeof(cr_px_slot) == 16 && offsetof(cr_px_slot, gw) == 8, "slot layout");
+_Static_assert(sizeof(cr_px_witem) == 24 && offsetof(cr_px_witem, route) == 8 &&
+                   offsetof(cr_px_witem, gw) == 16,
+               "merged item layout");
 
-/* The merged trie of one usage list (items' ids index `slots`). */
+/* The merged trie of one usage list: nodes as in cr_px_trie, items with their candidates. */
 typedef struct cr_px_walk {
-    cr_px_trie trie;
-    const cr_px_slot *slots;
-    size_t nslots;
+    cr_px_node *nodes;
+    size_t nnodes;
+    cr_px_witem *items;
+    size_t nitems;
+    size_t ncands;   /* candidates (items' ids are below) */
     uint32_t policy; /* the first policy with this list (a plan image checks the others') */
+    bool borrowed;   /* nodes and items live in a mapped plan image: not freed */
 } cr_px_walk;
 
 typedef struct cr_policy_iter {
     cr_px_iter px;
-    const cr_px_slot *slots;
 } cr_policy_iter;
 
 /* Starts the merged walk of policy p (an index into cfg->policies) for the number read as k;
@@ -250,11 +259,7 @@ typedef struct cr_policy_iter {
 bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr_policy_iter *it);
 
 /* The next candidate, NULL at the end; it->px.match tells that the index decided it matches. */
-static inline const cr_px_slot *ce_policy_walk_next(cr_policy_iter *it)
-{
-    uint32_t s = ce_px_next(&it->px);
-    return s == UINT32_MAX ? NULL : &it->slots[s];
-}
+const cr_px_witem *ce_policy_walk_next(cr_policy_iter *it);
 
 /* Merged tries are bounded in all to this many times the items and routes of the usage tries
  * (plus CR_WALK_SLACK): lists past the bound keep the walk per usage. */

@@ -5,7 +5,7 @@ sections that a process adopting an image reads in place (engine/plan_image_cx.c
 fuzz_plan_image writes a valid header and checksum over every input before reading it, so
 each variant here reaches the section checks: a byte flipped, a count or index pushed out of
 range, a hash table with no empty slot, a key cell longer than its cell, a trie node whose
-children lie outside its trie, a merged trie's candidate naming another route. Section numbers
+children lie outside its trie, a merged trie's item naming another route or candidate. Section numbers
 are read from engine/plan_image_int.h. Deterministic (seeded), so the corpus is the same each time.
 
   plan_image_seeds.py OUTDIR IMAGE...
@@ -77,14 +77,17 @@ def variants(img, rng):
             v = bytearray(img)
             v[off] = 31
             yield v
-    off, count, esize = secs[S_SLOTS]
-    if count:  # a candidate naming a route past the routes, and a usage rank past the policy's
-        v = bytearray(img)
-        struct.pack_into("<I", v, off, 0x7FFFFFFF)
-        yield v
-        v = bytearray(img)
-        struct.pack_into("<H", v, off + 4, 0xFFFE)
-        yield v
+    off, count, esize = secs[S_WITEMS]
+    if count:  # a merged item naming a candidate past its walk's, a route past the routes, a
+        # usage rank past the policy's, and another candidate's data under its own id
+        for pos, fmt, val in ((0, "<I", 0x7FFFFFFF), (8, "<I", 0x7FFFFFFF), (12, "<H", 0xFFFE)):
+            v = bytearray(img)
+            struct.pack_into(fmt, v, off + pos, val)
+            yield v
+        if count > 1:
+            v = bytearray(img)
+            v[off + 8:off + 24] = img[off + esize + 8:off + esize + 24]
+            yield v
     off, count, esize = secs[S_NODES]
     if count:
         v = bytearray(img)  # the root's children past the trie

@@ -247,6 +247,13 @@ static cr_config *random_config(gen *g, size_t nroutes, size_t nrules, bool perm
     }
     cr_user *u = cr_config_add_user(c, "sip:alice@example.com", here);
     u->enterprise_voice = true;
+    /* two of three callers have the default policy (the likely one, whose merged walk a
+     * decision begins while it looks the caller up), bob another (that walk is dropped) */
+    u = cr_config_add_user(c, "sip:carol@example.com", here);
+    u->enterprise_voice = true;
+    u = cr_config_add_user(c, "sip:bob@example.com", here);
+    u->enterprise_voice = true;
+    u->policy = cr_config_strdup(c, "Extra0");
     cr_diag d;
     cr_diag_init(&d);
     int rc = cr_config_compile(c, &d);
@@ -343,6 +350,12 @@ static size_t compare(gen *g, cr_config *c, size_t numbers)
         cr_config_set_naive(c, false);
         cr_route_decide(c, "sip:alice@example.com", num, NULL, &b, NULL);
         same_decision(&a, &b, num);
+        /* a caller of another policy than the likely one */
+        cr_config_set_naive(c, true);
+        cr_route_decide(c, "sip:bob@example.com", num, NULL, &a, NULL);
+        cr_config_set_naive(c, false);
+        cr_route_decide(c, "sip:bob@example.com", num, NULL, &b, NULL);
+        same_decision(&a, &b, num);
     }
     return matched;
 }
@@ -362,6 +375,7 @@ static void indexed_equals_naive_on_random_configs(void **state)
         assert_int_equal(nwalks, 4); /* Extra1 shares All's list */
         assert_int_equal(pw[0], pw[2]);
         assert_int_equal(pw[4], 3);
+        assert_ptr_equal(c->likely_policy, cr_config_default_policy(c));
         matched += compare(&g, c, 400);
         total += 800;
         cr_config_free(c);

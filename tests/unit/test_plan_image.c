@@ -216,8 +216,8 @@ static void test_adopted_round_trip(void **state)
     assert_int_equal(nwalks, 5);
     for (size_t k = 0; k < nwalks; k++) {
         const char *lo = img, *hi = lo + len;
-        assert_true((const char *)w[k].trie.nodes >= lo && (const char *)w[k].trie.nodes < hi);
-        assert_true((const char *)w[k].slots >= lo && (const char *)w[k].slots < hi);
+        assert_true((const char *)w[k].nodes >= lo && (const char *)w[k].nodes < hi);
+        assert_true((const char *)w[k].items >= lo && (const char *)w[k].items < hi);
     }
     void *again = NULL;
     size_t n2 = 0;
@@ -310,13 +310,17 @@ static void test_compiled_damage_refused(void **state)
         {S_USERCX, 4 * UC_POLICY, 999, "user"},
         {S_UKEYS, 0, 200, "user keys"},
         {S_ROUTES, 4 * RO_NAME, 0xFFFFFFF0u, "route"},
-        {S_WALKS, 4 * WK_NSLOTS, 0xFFFFFFu, "merged trie"},
+        {S_WALKS, 4 * WK_NCANDS, 0xFFFFFFu, "merged trie"},
+        {S_WALKS, 4 * WK_NCANDS, 1, "merged trie"}, /* fewer than its usages hold */
         {S_WALKS, 4 * WK_POLICY, 999, "merged trie"},
         {S_WALKS, 4 * WK_NNODES, 0, "merged trie"},
-        {S_SLOTS, offsetof(cr_px_slot, route), 0xFFFFu, "merged slots"},
-        {S_SLOTS, offsetof(cr_px_slot, rank), 0x00020001u, "merged slots"},
-        {S_SLOTS, offsetof(cr_px_slot, gw), 3, "merged slots"},
+        {S_WALKS, 4 * WK_NITEMS, 0xFFFFFFu, "merged trie"},
+        {S_WITEMS, offsetof(cr_px_witem, px.id), 0xFFFFu, "merged items"},
+        {S_WITEMS, offsetof(cr_px_witem, route), 0xFFFFu, "merged items"},
+        {S_WITEMS, offsetof(cr_px_witem, rank), 0x00020001u, "merged items"},
+        {S_WITEMS, offsetof(cr_px_witem, gw), 3, "merged items"},
         {S_POLWALK, 4, 77, "merged trie"}, /* every contoso policy owns its walk */
+        {S_CXMETA, 4 * CX_LIKELY_POLICY, 5, "compiled section"}, /* contoso has 5 policies */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(img, clean, len);
@@ -332,17 +336,35 @@ static void test_compiled_damage_refused(void **state)
         if (!strstr(why, "damaged") || !strstr(why, cases[i].says))
             fail_msg("case %zu: '%s' does not say '%s'", i, why, cases[i].says);
     }
-    /* a merged trie's item naming no slot of its walk */
+    /* a merged trie's item naming no candidate of its walk (one past the last) */
     memcpy(img, clean, len);
-    plan_section wk = section(img, S_WALKS), items = section(img, S_ITEMS);
-    uint32_t first_item, nslots;
+    plan_section wk = section(img, S_WALKS), items = section(img, S_WITEMS);
+    uint32_t first_item, nitems, ncands;
     memcpy(&first_item, img + wk.off + 4 * WK_ITEM, 4);
-    memcpy(&nslots, img + wk.off + 4 * WK_NSLOTS, 4);
-    memcpy(img + items.off + first_item * sizeof(cr_px_item) + offsetof(cr_px_item, id), &nslots,
-           4);
+    memcpy(&nitems, img + wk.off + 4 * WK_NITEMS, 4);
+    memcpy(&ncands, img + wk.off + 4 * WK_NCANDS, 4);
+    unsigned char *witems = img + items.off + first_item * sizeof(cr_px_witem);
+    memcpy(witems + offsetof(cr_px_witem, px.id), &ncands, 4);
     rechecksum(img, len);
     assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
-    assert_non_null(strstr(why, "trie item"));
+    assert_non_null(strstr(why, "merged items"));
+    /* an item carrying another candidate's data under its own id (the items of one walk that
+     * name different routes: the first item's data replaced by a later one's) */
+    memcpy(img, clean, len);
+    cr_px_witem a, b;
+    memcpy(&a, witems, sizeof a);
+    size_t later = 1;
+    for (; later < nitems; later++) {
+        memcpy(&b, witems + later * sizeof b, sizeof b);
+        if (b.route != a.route)
+            break;
+    }
+    assert_true(later < nitems);
+    b.px = a.px;
+    memcpy(witems, &b, sizeof b);
+    rechecksum(img, len);
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+    assert_non_null(strstr(why, "merged items"));
     /* a policy given the walk of a policy with other usages */
     memcpy(img, clean, len);
     plan_section pw = section(img, S_POLWALK);
