@@ -138,6 +138,21 @@ static void put_meta(builder *b, bool full)
         ce_pi_put(b, S_CXMETA, m[i]);
 }
 
+/* Which usages' own tries a decision can walk: those of a policy without a merged walk (a
+ * list past the walks' memory bound). The others are left out of the image (a record of no
+ * nodes): every policy listing them walks its merged trie. NULL when out of memory. */
+static bool *usage_tries_needed(const cr_config *c)
+{
+    bool *needed = calloc(c->nusages + 1, sizeof *needed);
+    const uint32_t *pw = ce_route_index_policy_walks(c);
+    for (size_t p = 0; needed && p < c->npolicies; p++)
+        if (!pw || pw[p] == NONE)
+            for (size_t i = 0; i < c->policies[p].usages.count; i++)
+                if (c->policies[p].usages.idx[i] < c->nusages)
+                    needed[c->policies[p].usages.idx[i]] = true;
+    return needed;
+}
+
 void ce_pi_build_compiled(builder *b)
 {
     const cr_config *c = b->cfg;
@@ -146,8 +161,14 @@ void ce_pi_build_compiled(builder *b)
     put_user_lines(b);
     if (!full)
         return;
+    bool *needed = usage_tries_needed(c);
+    if (!needed) {
+        b->oom = true;
+        return;
+    }
     for (size_t u = 0; u < c->nusages; u++)
-        put_trie(b, ce_route_index_trie(c, u));
+        put_trie(b, needed[u] ? ce_route_index_trie(c, u) : &(cr_px_trie){0});
+    free(needed);
     for (size_t p = 0; p < c->nprofiles; p++)
         put_trie(b, ce_rule_index_trie(&c->profiles[p]));
     put_walks(b);
@@ -461,6 +482,32 @@ static bool read_trie_at(reader *r, const uint32_t *x, const char *what, size_t 
         }
     *t = (cr_px_trie){(cr_px_node *)(uintptr_t)nodes, x[TR_NNODES], (cr_px_item *)(uintptr_t)items,
                       x[TR_NITEMS], true};
+    return true;
+}
+
+/* Usage u's trie was left out of the image (no nodes, no items: a real trie has its root):
+ * it stays empty, and walkless_usages_have_tries checks that no decision needs it. */
+static bool usage_trie_absent(reader *r, size_t u)
+{
+    const uint32_t *x = ce_pi_recs(r, S_TRIES) + u * sec_fields[S_TRIES];
+    return x[TR_NNODES] == 0 && x[TR_NITEMS] == 0;
+}
+
+/* Every usage of a policy without a merged walk has its own trie (the image leaves out only
+ * the tries of usages every policy listing them walks merged). */
+static bool walkless_usages_have_tries(reader *r, const ce_image_cx *x)
+{
+    const cr_config *c = r->cfg;
+    for (size_t p = 0; p < c->npolicies; p++) {
+        if (x->policy_walk[p] != NONE)
+            continue;
+        const cr_namelist *l = &c->policies[p].usages;
+        for (size_t i = 0; i < l->count; i++)
+            if (l->idx[i] < c->nusages && x->usage_tries[l->idx[i]].nnodes == 0) {
+                ce_pi_broken(r, "usage trie (a policy without a merged walk needs it)", l->idx[i]);
+                return false;
+            }
+    }
     return true;
 }
 
@@ -782,13 +829,13 @@ void ce_pi_read_compiled(reader *r)
         return;
     }
     for (size_t u = 0; u < c->nusages; u++)
-        if (!read_trie(r, u, (uint32_t)c->nroutes, &x->usage_tries[u]))
+        if (!usage_trie_absent(r, u) && !read_trie(r, u, (uint32_t)c->nroutes, &x->usage_tries[u]))
             return;
     for (size_t p = 0; p < c->nprofiles; p++)
         if (!read_trie(r, c->nusages + p, (uint32_t)c->profiles[p].nrules, &x->rule_tries[p]))
             return;
     x->route_kinds = sec_base(r, S_KINDS);
-    if (!read_usage_routes(r, x) || !read_walks(r, x) ||
+    if (!read_usage_routes(r, x) || !read_walks(r, x) || !walkless_usages_have_tries(r, x) ||
         !read_slots(r, S_USLOTS, false, &x->uri_slots, &x->uri_cap) ||
         !read_slots(r, S_LSLOTS, true, &x->line_slots, &x->line_cap) ||
         !read_cells(r, S_UKEYS, &x->user_keys) || !read_cells(r, S_ULINES, &x->user_lines))

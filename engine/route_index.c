@@ -245,6 +245,8 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
 
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
 {
+    if (t->nnodes == 0)
+        return false; /* a usage trie a plan image left out: the caller scans the routes */
     return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it);
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -375,6 +376,13 @@ static void test_compiled_damage_refused(void **state)
     assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
     assert_non_null(strstr(why, "merged trie") ? strstr(why, "merged trie")
                                                : strstr(why, "policy walk"));
+    /* every contoso policy walks its merged trie: the usages' own tries are left out */
+    {
+        plan_section tr = section(clean, S_TRIES);
+        uint32_t nn;
+        memcpy(&nn, clean + tr.off + 4 * TR_NNODES, 4);
+        assert_int_equal(nn, 0);
+    }
     /* a URI index with no empty slot: a lookup would never end */
     memcpy(img, clean, len);
     plan_section x = section(img, S_USLOTS);
@@ -398,13 +406,81 @@ static void test_compiled_damage_refused(void **state)
     free(clean);
 }
 
+/* Usages whose every policy walks a merged trie keep no trie of their own in the image; a
+ * policy that lost its walk would need them: such an image is refused, not read as one whose
+ * usages match nothing. Policies B and C share A's usages, hence A's walk. */
+static void test_usage_tries_left_out(void **state)
+{
+    (void)state;
+    static const char xml[] =
+        "<callroute xmlns=\"urn:callroute:config:1\">\n"
+        "<domains><domain>example.com</domain></domains>\n"
+        "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/></locationProfiles>\n"
+        "<phoneUsages><usage name=\"Local\"/><usage name=\"Intl\"/></phoneUsages>\n"
+        "<voicePolicies default=\"A\">\n"
+        "<voicePolicy name=\"A\"><usage>Local</usage><usage>Intl</usage></voicePolicy>\n"
+        "<voicePolicy name=\"B\"><usage>Local</usage><usage>Intl</usage></voicePolicy>\n"
+        "<voicePolicy name=\"C\"><usage>Local</usage><usage>Intl</usage></voicePolicy>\n"
+        "</voicePolicies>\n"
+        "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n"
+        "<routes><route name=\"local\" pattern=\"^\\+1425\\d{7}$\"><usage>Local</usage>"
+        "<gateway>gw</gateway></route>\n"
+        "<route name=\"intl\" pattern=\"^\\+44\\d+$\"><usage>Intl</usage>"
+        "<gateway>gw</gateway></route></routes>\n"
+        "<users><user uri=\"sip:b@example.com\" line=\"tel:+14255550100\" "
+        "enterpriseVoice=\"true\" voicePolicy=\"B\"/></users>\n"
+        "</callroute>\n";
+    char path[] = "/tmp/cr_usage_tries_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, xml, sizeof xml - 1), (ssize_t)(sizeof xml - 1));
+    close(fd);
+    cr_config *src = NULL, *cfg = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(path, &src, &d), CR_OK);
+    unlink(path);
+    void *vimg = NULL;
+    size_t len = 0;
+    assert_int_equal(cr_image_build(src, 42, &vimg, &len), CR_OK);
+    unsigned char *img = vimg;
+    plan_section tr = section(img, S_TRIES), pws = section(img, S_POLWALK);
+    for (size_t u = 0; u < 2; u++) {
+        uint32_t nn;
+        memcpy(&nn, img + tr.off + (u * sec_fields[S_TRIES] + TR_NNODES) * 4, 4);
+        assert_int_equal(nn, 0);
+    }
+    char why[512];
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    static cr_decision a, b;
+    cr_route_decide(src, "sip:b@example.com", "+14255550199", NULL, &a, NULL);
+    cr_route_decide(cfg, "sip:b@example.com", "+14255550199", NULL, &b, NULL);
+    assert_int_equal(a.kind, CR_OUTBOUND);
+    assert_int_equal(b.kind, CR_OUTBOUND);
+    assert_string_equal(a.attempts[0].route->name, "local");
+    assert_string_equal(b.attempts[0].route->name, "local");
+    cr_config_free(cfg);
+    cfg = NULL;
+    /* B (sharing A's walk) told to walk per usage: its usages' tries are not there */
+    uint32_t none = NONE;
+    memcpy(img + pws.off + 4, &none, 4);
+    rechecksum(img, len);
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+    assert_null(cfg);
+    if (!strstr(why, "damaged") || !strstr(why, "usage trie"))
+        fail_msg("a walkless policy without its usages' tries: '%s'", why);
+    free(img);
+    cr_config_free(src);
+    cr_diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_is_xxh64),      cmocka_unit_test(test_hash_in_pieces),
         cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_damage_refused),
         cmocka_unit_test(test_adopted_round_trip), cmocka_unit_test(test_compiled_damage_refused),
-        cmocka_unit_test(test_trusted_read),
+        cmocka_unit_test(test_trusted_read),       cmocka_unit_test(test_usage_tries_left_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
