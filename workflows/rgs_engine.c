@@ -328,6 +328,20 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
         do
             handle = ++e->next_handle;
         while (rgs_call_by_handle(e, handle) >= 0);
+    if (!id) {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
+        id = num;
+    }
+    return rgs_call_new_h(e, handle, id, rgs_map_hash(id), from, to, wf);
+}
+
+long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t idhash,
+                    const char *from, const char *to, long wf)
+{
+    if (!handle)
+        do
+            handle = ++e->next_handle;
+        while (rgs_call_by_handle(e, handle) >= 0);
     /* a slot: the free list's head, or a new one at the end */
     long s = e->free_calls;
     if (s < 0 && !calls_grow(e))
@@ -345,10 +359,6 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
         s = (long)e->ncalls++;
         memset(&e->calls[s], 0, sizeof e->calls[s]);
     }
-    if (!id) {
-        snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
-        id = num;
-    }
     rgs_call *c = &e->calls[s];
     /* the slot's buffers are reused: no allocation for a call in the steady state */
     rgs_svec tried = c->tried, ring = c->ring;
@@ -364,7 +374,7 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     /* (the name's uniqueness is checked when it is added to call_ids: one probe) */
     long ij = -1;
     if (call_strings(c, id, from, to) < 0 ||
-        (ij = id_probe(e, c->id, rgs_imap_tag_str(c->idhash = rgs_map_hash(c->id)))) < 0) {
+        (ij = id_probe(e, c->id, rgs_imap_tag_str(c->idhash = idhash))) < 0) {
         rgs_imap_del(&e->call_handles, htag, (uint32_t)s);
         c->id = c->from = c->to = NULL;
         c->next_free = e->free_calls;

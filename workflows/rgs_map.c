@@ -449,12 +449,22 @@ int rgs_kmap_add(rgs_kmap *m, const char *key, long value)
     return 0;
 }
 
-long rgs_kmap_get_n(const rgs_kmap *m, const char *key, size_t n)
+uint64_t rgs_kmap_hash(const char *key, size_t n)
+{
+    return hash_mem(key, n);
+}
+
+long rgs_kmap_get_h(const rgs_kmap *m, const char *key, size_t n, uint64_t h)
 {
     if (!m->cap)
         return -1;
-    const rgs_kmap_slot *s = &m->slots[kfind(m, key, n, hash_mem(key, n))];
+    const rgs_kmap_slot *s = &m->slots[kfind(m, key, n, h)];
     return s->ref ? (long)s->ref - 1 : -1;
+}
+
+long rgs_kmap_get_n(const rgs_kmap *m, const char *key, size_t n)
+{
+    return rgs_kmap_get_h(m, key, n, hash_mem(key, n));
 }
 
 long rgs_kmap_get(const rgs_kmap *m, const char *key)

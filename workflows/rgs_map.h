@@ -80,6 +80,15 @@ int rgs_kmap_add(rgs_kmap *m, const char *key, long value);
 /* The value, or -1 when absent; the key's first n bytes (n: its length, or less). */
 long rgs_kmap_get_n(const rgs_kmap *m, const char *key, size_t n);
 long rgs_kmap_get(const rgs_kmap *m, const char *key);
+/* The hash of a key's first n bytes, and the lookup with it: a caller that hashes first can
+ * start loading the key's home slot (rgs_kmap_prefetch) while it does other work. */
+uint64_t rgs_kmap_hash(const char *key, size_t n);
+long rgs_kmap_get_h(const rgs_kmap *m, const char *key, size_t n, uint64_t h);
+static inline void rgs_kmap_prefetch(const rgs_kmap *m, uint64_t h)
+{
+    if (m->cap)
+        __builtin_prefetch(&m->slots[h & (m->cap - 1)]);
+}
 
 /* An index map: slots of 8 bytes (a 32-bit tag, the key's hash, and the value + 1), the keys
  * themselves kept by the caller in the records the values index (call ids and handles in the
@@ -121,6 +130,12 @@ static inline size_t rgs_imap_home(const rgs_imap *m, uint32_t tag)
 static inline size_t rgs_imap_next(const rgs_imap *m, size_t j)
 {
     return (j + 1) & (m->cap - 1);
+}
+/* Starts loading tag's home slot (a lookup or an add of it follows). */
+static inline void rgs_imap_prefetch(const rgs_imap *m, uint32_t tag)
+{
+    if (m->cap)
+        __builtin_prefetch(&m->slots[rgs_imap_home(m, tag)]);
 }
 
 /* The 32-bit tag of a call handle and of a string key. */
