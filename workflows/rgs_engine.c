@@ -250,24 +250,17 @@ static int call_strings(rgs_call *c, const char *id, const char *from, const cha
 /* Room for slot ncalls: the slot array doubles, its new slots left as they are (a slot is
  * zeroed when it is first used; zeroing them all here would touch every new page at once,
  * tens of MB in one event for a large deployment). */
-/* Call slots, 64-byte aligned so that each call's first line is one cache line: the block
- * (calls_mem) has 64 bytes more, and calls starts at its first aligned byte. It grows by
- * realloc, which for a large block remaps its pages rather than copying them (32 MB at
- * 100,000 agents, inside one event); the slots are moved only if the new block's alignment
- * differs (never for remapped pages, whose offset in a page is kept). */
+/* Call slots, 64-byte aligned so that each call's first line is one cache line, in a large
+ * table (rgs_big_alloc: huge pages from 2 MB on). It grows with its pages moved, not copied
+ * (32 MB at 100,000 agents, inside one event); slots not yet used are not touched. */
 static bool calls_realloc(cr_rgs_engine *e, size_t n)
 {
-    size_t off = e->calls_mem ? (size_t)((char *)e->calls - (char *)e->calls_mem) : 0;
-    if (n > (SIZE_MAX - 64) / sizeof(rgs_call))
+    if (n > SIZE_MAX / sizeof(rgs_call))
         return false;
-    char *p = realloc(e->calls_mem, n * sizeof(rgs_call) + 64);
+    rgs_call *p = rgs_big_grow(e->calls, e->capcalls * sizeof(rgs_call), n * sizeof(rgs_call));
     if (!p)
         return false;
-    size_t noff = (64 - (uintptr_t)p % 64) % 64;
-    if (e->calls_mem && noff != off)
-        memmove(p + noff, p + off, e->ncalls * sizeof(rgs_call));
-    e->calls_mem = p;
-    e->calls = (rgs_call *)(void *)(p + noff);
+    e->calls = p;
     e->capcalls = n;
     return true;
 }
@@ -579,11 +572,7 @@ static int build(cr_rgs_engine *e)
     const cr_rgs_config *cfg = e->cfg;
     /* agents 64-byte aligned: each record's first line is what a sync reads */
     size_t na = cfg->nagents ? cfg->nagents : 1;
-    if (na > SIZE_MAX / sizeof *e->agents ||
-        posix_memalign((void **)&e->agents, 64, na * sizeof *e->agents) != 0)
-        e->agents = NULL;
-    else
-        memset(e->agents, 0, na * sizeof *e->agents);
+    e->agents = na <= SIZE_MAX / sizeof *e->agents ? rgs_big_alloc(na * sizeof *e->agents) : NULL;
     size_t ng = cfg->ngroups ? cfg->ngroups : 1;
     if (ng > SIZE_MAX / sizeof *e->groups ||
         posix_memalign((void **)&e->groups, 64, ng * sizeof *e->groups) != 0)
@@ -773,7 +762,9 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
         free(e->dirty_calls[i]);
     free(e->dirty_calls), free(e->dirty_agents.v), free(e->dirty_groups.v);
     free(e->pending.v);
-    free(e->agents), free(e->groups), free(e->queues), free(e->navail), free(e->calls_mem);
+    rgs_big_free(e->agents, (e->cfg->nagents ? e->cfg->nagents : 1) * sizeof *e->agents);
+    free(e->groups), free(e->queues), free(e->navail);
+    rgs_big_free(e->calls, e->capcalls * sizeof(rgs_call));
     rgs_timer_free(e);
     rgs_imap_free(&e->call_ids);
     rgs_imap_free(&e->call_handles);
