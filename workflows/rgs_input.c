@@ -205,6 +205,19 @@ static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_
         __builtin_prefetch(&e->hpos[c->th_timeout]);
     if (in->type == CR_RGS_EV_HANGUP || in->type == CR_RGS_EV_AGENT_HANGUP)
         rgs_imap_prefetch(&e->call_ids, rgs_imap_tag_str(c->idhash));
+    /* and what its state leads to: a queued call's queue (both lines: its counters), its
+     * workflow's counters and its neighbours in the queue (an answer or a hang-up takes it
+     * out); the queue a prompt continues to */
+    if (c->state == CS_QUEUED) {
+        rgs_prefetch_lines(&e->queues[c->queue], 2);
+        __builtin_prefetch(&e->wfstats[c->wf], 1);
+        if (c->qprev >= 0)
+            __builtin_prefetch(&e->calls[c->qprev], 1);
+        if (c->qnext >= 0)
+            __builtin_prefetch(&e->calls[c->qnext], 1);
+    } else if (c->state == CS_PROMPT && c->cont == K_QUEUE && c->cont_queue >= 0) {
+        __builtin_prefetch(&e->queues[c->cont_queue], 1);
+    }
     size_t a = 0;
     int rc;
     switch (in->type) {
