@@ -407,6 +407,7 @@ long rgs_workflow_find_h(const cr_rgs_config *cfg, const char *to, size_t n, uin
 /* Starts loading the n cache lines from p (what an event is about to read or write). */
 static inline void rgs_prefetch_lines(const void *p, size_t n)
 {
+#pragma GCC unroll 8
     for (size_t i = 0; i < n; i++)
         __builtin_prefetch((const char *)p + 64 * i, 1);
 }
