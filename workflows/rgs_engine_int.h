@@ -219,7 +219,10 @@ struct cr_rgs_engine {
     rgs_group *groups;
     rgs_queue *queues;
     uint32_t *navail; /* per group: bits set in its avail (dense: hunts and syncs read it) */
-    rgs_call *calls;  /* 64-byte aligned, from rgs_big_alloc (capcalls slots) */
+    size_t *members;  /* every group's member list (rgs_group.agents points into it) */
+    void *hot;        /* groups, queues, wfs, wfstats, navail and members: one large table */
+    size_t hot_bytes;
+    rgs_call *calls; /* 64-byte aligned, from rgs_big_alloc (capcalls slots) */
     size_t ncalls, capcalls;
     long free_calls;
     rgs_imap call_ids;              /* call slot by id (tag rgs_imap_tag_str of idhash) */
