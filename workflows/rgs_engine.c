@@ -650,7 +650,8 @@ static int build(cr_rgs_engine *e)
         if (cg->nagents > UINT32_MAX)
             return CR_ENOMEM;
         rg->rr_last = -1;
-        memcpy(e->members + nm, cg->agents, cg->nagents * sizeof *cg->agents);
+        if (cg->nagents) /* (a group without agents has no list) */
+            memcpy(e->members + nm, cg->agents, cg->nagents * sizeof *cg->agents);
         rg->agents = e->members + nm;
         nm += cg->nagents;
         rg->nagents = (uint32_t)cg->nagents;
