@@ -222,9 +222,13 @@ static void index_map_matches_an_array(void **state)
 }
 
 /* Whether the mapping holding p is advised for huge pages ("hg" in its VmFlags); -1 when
- * /proc/self/smaps cannot tell. */
+ * /proc/self/smaps cannot tell or the kernel has no transparent huge pages to advise. */
 static int advised_huge(const void *p)
 {
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!thp)
+        return -1;
+    fclose(thp);
     FILE *f = fopen("/proc/self/smaps", "r");
     if (!f)
         return -1;
