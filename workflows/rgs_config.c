@@ -1,6 +1,7 @@
 /* Building, resolving and looking up a response-group configuration. */
 #include "cr_grow.h"
 #include "cr_rgs.h"
+#include "rgs_engine_int.h"
 #include "rgs_map.h"
 
 #include <stdio.h>
@@ -467,16 +468,27 @@ long cr_rgs_config_agent_find(const cr_rgs_config *cfg, const char *uri)
     return rgs_map_get(&idx_of(cfg)->agents, uri);
 }
 
-long cr_rgs_config_workflow_find(const cr_rgs_config *cfg, const char *to)
+void rgs_workflow_prefetch(const cr_rgs_config *cfg, uint64_t h)
 {
-    long w = rgs_kmap_get(&idx_of(cfg)->workflows, to);
+    rgs_kmap_prefetch(&idx_of(cfg)->workflows, h);
+}
+
+long rgs_workflow_find_h(const cr_rgs_config *cfg, const char *to, size_t n, uint64_t h)
+{
+    long w = rgs_kmap_get_h(&idx_of(cfg)->workflows, to, n, h);
     if (w >= 0)
         return w;
     /* without its parameters (what precedes the first ';', under 1024 bytes) */
-    const char *semi = strchr(to, ';');
+    const char *semi = memchr(to, ';', n);
     if (!semi || semi - to >= 1024)
         return -1;
     return rgs_kmap_get_n(&idx_of(cfg)->workflows, to, (size_t)(semi - to));
+}
+
+long cr_rgs_config_workflow_find(const cr_rgs_config *cfg, const char *to)
+{
+    size_t n = strlen(to);
+    return rgs_workflow_find_h(cfg, to, n, rgs_kmap_hash(to, n));
 }
 /* Registers a parsed zone in the index (called by rgs_tz.c). */
 int rgs_config_index_tz(cr_rgs_config *cfg, size_t i)

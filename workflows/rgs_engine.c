@@ -250,24 +250,17 @@ static int call_strings(rgs_call *c, const char *id, const char *from, const cha
 /* Room for slot ncalls: the slot array doubles, its new slots left as they are (a slot is
  * zeroed when it is first used; zeroing them all here would touch every new page at once,
  * tens of MB in one event for a large deployment). */
-/* Call slots, 64-byte aligned so that each call's first line is one cache line: the block
- * (calls_mem) has 64 bytes more, and calls starts at its first aligned byte. It grows by
- * realloc, which for a large block remaps its pages rather than copying them (32 MB at
- * 100,000 agents, inside one event); the slots are moved only if the new block's alignment
- * differs (never for remapped pages, whose offset in a page is kept). */
+/* Call slots, 64-byte aligned so that each call's first line is one cache line, in a large
+ * table (rgs_big_alloc: huge pages from 2 MB on). It grows with its pages moved, not copied
+ * (32 MB at 100,000 agents, inside one event); slots not yet used are not touched. */
 static bool calls_realloc(cr_rgs_engine *e, size_t n)
 {
-    size_t off = e->calls_mem ? (size_t)((char *)e->calls - (char *)e->calls_mem) : 0;
-    if (n > (SIZE_MAX - 64) / sizeof(rgs_call))
+    if (n > SIZE_MAX / sizeof(rgs_call))
         return false;
-    char *p = realloc(e->calls_mem, n * sizeof(rgs_call) + 64);
+    rgs_call *p = rgs_big_grow(e->calls, e->capcalls * sizeof(rgs_call), n * sizeof(rgs_call));
     if (!p)
         return false;
-    size_t noff = (64 - (uintptr_t)p % 64) % 64;
-    if (e->calls_mem && noff != off)
-        memmove(p + noff, p + off, e->ncalls * sizeof(rgs_call));
-    e->calls_mem = p;
-    e->calls = (rgs_call *)(void *)(p + noff);
+    e->calls = p;
     e->capcalls = n;
     return true;
 }
@@ -328,6 +321,20 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
         do
             handle = ++e->next_handle;
         while (rgs_call_by_handle(e, handle) >= 0);
+    if (!id) {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
+        id = num;
+    }
+    return rgs_call_new_h(e, handle, id, rgs_map_hash(id), from, to, wf);
+}
+
+long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t idhash,
+                    const char *from, const char *to, long wf)
+{
+    if (!handle)
+        do
+            handle = ++e->next_handle;
+        while (rgs_call_by_handle(e, handle) >= 0);
     /* a slot: the free list's head, or a new one at the end */
     long s = e->free_calls;
     if (s < 0 && !calls_grow(e))
@@ -345,10 +352,6 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
         s = (long)e->ncalls++;
         memset(&e->calls[s], 0, sizeof e->calls[s]);
     }
-    if (!id) {
-        snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
-        id = num;
-    }
     rgs_call *c = &e->calls[s];
     /* the slot's buffers are reused: no allocation for a call in the steady state */
     rgs_svec tried = c->tried, ring = c->ring;
@@ -364,7 +367,7 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     /* (the name's uniqueness is checked when it is added to call_ids: one probe) */
     long ij = -1;
     if (call_strings(c, id, from, to) < 0 ||
-        (ij = id_probe(e, c->id, rgs_imap_tag_str(c->idhash = rgs_map_hash(c->id)))) < 0) {
+        (ij = id_probe(e, c->id, rgs_imap_tag_str(c->idhash = idhash))) < 0) {
         rgs_imap_del(&e->call_handles, htag, (uint32_t)s);
         c->id = c->from = c->to = NULL;
         c->next_free = e->free_calls;
@@ -564,38 +567,58 @@ void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c)
 
 /* ---- open / close / stats --------------------------------------------------------------- */
 
+/* Room for n items of z bytes at *off (64-byte aligned), *off moved past them; false when the
+ * total overflows. */
+static bool table_at(size_t *off, size_t n, size_t z, size_t *at)
+{
+    size_t o = (*off + 63) & ~(size_t)63;
+    if (o < *off || (z && n > (SIZE_MAX - o) / z))
+        return false;
+    *at = o;
+    *off = o + n * z;
+    return true;
+}
+
+/* What hunts, dispatches, queue entries and arrivals read besides calls and agents (groups,
+ * queues, workflows, their counters, the counts of avail bits, every group's member list, a
+ * copy of the configuration's): one large table (rgs_map.h), so that its pages are huge pages
+ * too, and the member lists one block where each was an allocation of its own. */
+static bool hot_tables(cr_rgs_engine *e)
+{
+    const cr_rgs_config *cfg = e->cfg;
+    size_t ng = cfg->ngroups ? cfg->ngroups : 1, nq = cfg->nqueues ? cfg->nqueues : 1,
+           nw = cfg->nworkflows ? cfg->nworkflows : 1, nm = 0, off = 0;
+    size_t og, oq, ow, os, on, om;
+    for (size_t g = 0; g < cfg->ngroups; g++)
+        if ((nm += cfg->groups[g].nagents) < cfg->groups[g].nagents)
+            return false;
+    if (!table_at(&off, ng, sizeof *e->groups, &og) ||
+        !table_at(&off, nq, sizeof *e->queues, &oq) || !table_at(&off, nw, sizeof *e->wfs, &ow) ||
+        !table_at(&off, nw, sizeof *e->wfstats, &os) ||
+        !table_at(&off, ng, sizeof *e->navail, &on) ||
+        !table_at(&off, nm ? nm : 1, sizeof *e->members, &om))
+        return false;
+    char *t = rgs_big_alloc(off);
+    if (!t)
+        return false;
+    e->hot = t, e->hot_bytes = off;
+    e->groups = (rgs_group *)(void *)(t + og);
+    e->queues = (rgs_queue *)(void *)(t + oq);
+    e->wfs = (rgs_wf *)(void *)(t + ow);
+    e->wfstats = (cr_rgs_workflow_stats *)(void *)(t + os);
+    e->navail = (uint32_t *)(void *)(t + on);
+    e->members = (size_t *)(void *)(t + om);
+    return true;
+}
+
 static int build(cr_rgs_engine *e)
 {
     const cr_rgs_config *cfg = e->cfg;
     /* agents 64-byte aligned: each record's first line is what a sync reads */
     size_t na = cfg->nagents ? cfg->nagents : 1;
-    if (na > SIZE_MAX / sizeof *e->agents ||
-        posix_memalign((void **)&e->agents, 64, na * sizeof *e->agents) != 0)
-        e->agents = NULL;
-    else
-        memset(e->agents, 0, na * sizeof *e->agents);
-    size_t ng = cfg->ngroups ? cfg->ngroups : 1;
-    if (ng > SIZE_MAX / sizeof *e->groups ||
-        posix_memalign((void **)&e->groups, 64, ng * sizeof *e->groups) != 0)
-        e->groups = NULL;
-    else
-        memset(e->groups, 0, ng * sizeof *e->groups);
-    size_t nq = cfg->nqueues ? cfg->nqueues : 1;
-    if (nq > SIZE_MAX / sizeof *e->queues ||
-        posix_memalign((void **)&e->queues, 64, nq * sizeof *e->queues) != 0)
-        e->queues = NULL;
-    else
-        memset(e->queues, 0, nq * sizeof *e->queues);
-    e->navail = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *e->navail);
-    size_t nw = cfg->nworkflows ? cfg->nworkflows : 1;
-    if (nw > SIZE_MAX / sizeof *e->wfstats ||
-        posix_memalign((void **)&e->wfstats, 64, nw * sizeof *e->wfstats) != 0)
-        e->wfstats = NULL;
-    else
-        memset(e->wfstats, 0, nw * sizeof *e->wfstats);
-    if (nw > SIZE_MAX / sizeof *e->wfs ||
-        posix_memalign((void **)&e->wfs, 64, nw * sizeof *e->wfs) != 0)
-        e->wfs = NULL;
+    e->agents = na <= SIZE_MAX / sizeof *e->agents ? rgs_big_alloc(na * sizeof *e->agents) : NULL;
+    if (!hot_tables(e))
+        return CR_ENOMEM;
     for (size_t w = 0; e->wfs && w < cfg->nworkflows; w++) {
         const cr_rgs_workflow *cw = &cfg->workflows[w];
         e->wfs[w] = (rgs_wf){.welcome = cw->welcome,
@@ -620,13 +643,17 @@ static int build(cr_rgs_engine *e)
         rgs_imap_reserve(&e->call_handles, e->capcalls) < 0)
         return CR_ENOMEM;
     /* memberships: count, then fill */
+    size_t nm = 0;
     for (size_t g = 0; g < cfg->ngroups; g++) {
         rgs_group *rg = &e->groups[g];
         const cr_rgs_group *cg = &cfg->groups[g];
         if (cg->nagents > UINT32_MAX)
             return CR_ENOMEM;
         rg->rr_last = -1;
-        rg->agents = cg->agents;
+        if (cg->nagents) /* (a group without agents has no list) */
+            memcpy(e->members + nm, cg->agents, cg->nagents * sizeof *cg->agents);
+        rg->agents = e->members + nm;
+        nm += cg->nagents;
         rg->nagents = (uint32_t)cg->nagents;
         rg->routing = (uint8_t)cg->routing;
         rg->formal = cg->formal;
@@ -763,11 +790,13 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
         free(e->dirty_calls[i]);
     free(e->dirty_calls), free(e->dirty_agents.v), free(e->dirty_groups.v);
     free(e->pending.v);
-    free(e->agents), free(e->groups), free(e->queues), free(e->navail), free(e->calls_mem);
+    rgs_big_free(e->agents, (e->cfg->nagents ? e->cfg->nagents : 1) * sizeof *e->agents);
+    rgs_big_free(e->hot, e->hot_bytes);
+    rgs_big_free(e->calls, e->capcalls * sizeof(rgs_call));
     rgs_timer_free(e);
     rgs_imap_free(&e->call_ids);
     rgs_imap_free(&e->call_handles);
-    free(e->wfstats), free(e->wfs), free(e->seen);
+    free(e->seen);
     free(e);
 }
 

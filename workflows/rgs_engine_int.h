@@ -219,8 +219,10 @@ struct cr_rgs_engine {
     rgs_group *groups;
     rgs_queue *queues;
     uint32_t *navail; /* per group: bits set in its avail (dense: hunts and syncs read it) */
-    rgs_call *calls;  /* 64-byte aligned, inside calls_mem (rgs_engine.c) */
-    void *calls_mem;
+    size_t *members;  /* every group's member list (rgs_group.agents points into it) */
+    void *hot;        /* groups, queues, wfs, wfstats, navail and members: one large table */
+    size_t hot_bytes;
+    rgs_call *calls; /* 64-byte aligned, from rgs_big_alloc (capcalls slots) */
     size_t ncalls, capcalls;
     long free_calls;
     rgs_imap call_ids;              /* call slot by id (tag rgs_imap_tag_str of idhash) */
@@ -293,6 +295,9 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c);
  * decimal. Returns the slot, -1 when out of memory, -2 when the handle or id is in use. */
 long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char *from,
                   const char *to, long wf);
+/* The same with the id given (not NULL) and its rgs_map_hash computed by the caller. */
+long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t idhash,
+                    const char *from, const char *to, long wf);
 void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason);
 void rgs_mark_agent(cr_rgs_engine *e, size_t a);
 /* Whether the agent at `pos` of group g (agent a) may be offered a call now, the call's own
@@ -396,6 +401,19 @@ void rgs_timer_free(cr_rgs_engine *e);
 /* rgs_tz.c: cr_rgs_workflow_state from the workflow's zone, holidays and hours indexes. */
 cr_rgs_open_state rgs_open_state(const cr_rgs_config *cfg, long tz, long holidays, long hours,
                                  int64_t unix_ms);
+
+/* rgs_config.c: cr_rgs_config_workflow_find with the hash of `to` (its n bytes) computed by
+ * the caller (rgs_kmap_hash), which may start loading its slot first. */
+void rgs_workflow_prefetch(const cr_rgs_config *cfg, uint64_t h);
+long rgs_workflow_find_h(const cr_rgs_config *cfg, const char *to, size_t n, uint64_t h);
+
+/* Starts loading the n cache lines from p (what an event is about to read or write). */
+static inline void rgs_prefetch_lines(const void *p, size_t n)
+{
+#pragma GCC unroll 8
+    for (size_t i = 0; i < n; i++)
+        __builtin_prefetch((const char *)p + 64 * i, 1);
+}
 
 /* rgs_input.c */
 void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c);

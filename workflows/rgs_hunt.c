@@ -85,6 +85,13 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
         rgs_call_delete(e, c);
         return;
     }
+    /* the tail's line (linked below) and the first group's count and line (the hunt) */
+    if (q->tail >= 0)
+        __builtin_prefetch(&e->calls[q->tail], 1);
+    if (q->ngroups) {
+        __builtin_prefetch(&e->navail[rgs_queue_group(q, 0)]);
+        __builtin_prefetch(&e->groups[rgs_queue_group(q, 0)], 1);
+    }
     c->state = CS_QUEUED;
     c->queue = qi;
     c->enter_ms = e->now;
@@ -224,6 +231,8 @@ static long next_eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, s
     long p = next_avail(rg, from, limit);
     while (p >= 0 && !call_may_offer(e, c, agents[p]))
         p = next_avail(rg, (size_t)p + 1, limit);
+    if (p >= 0) /* an offer or a longest-idle comparison reads his record next */
+        rgs_prefetch_lines(&e->agents[agents[p]], sizeof(rgs_agent) / 64);
     return p;
 }
 
@@ -357,6 +366,8 @@ void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
     if (!c->ring.n)
         return;
     const uint32_t *ring = rgs_svec_items(&c->ring);
+    for (size_t i = 0; i < c->ring.n; i++) /* each one's record, all loading at once */
+        rgs_prefetch_lines(&e->agents[ring[i]], sizeof(rgs_agent) / 64);
     if (cancel)
         rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, ring, c->ring.n);
     uint32_t slot = (uint32_t)(c - e->calls);
@@ -527,6 +538,9 @@ void rgs_agent_free(cr_rgs_engine *e, size_t a)
         ag->ncalls--;
     if (ag->ncalls == 0)
         ag->idle_since = e->now;
+    /* his queues' lines, read when he is dispatched at the end of the step */
+    for (size_t i = 0; i < ag->nqueues && i < 2; i++)
+        __builtin_prefetch(&e->queues[ag->queues[i]]);
     rgs_agent_sync(e, a);
     rgs_mark_agent(e, a);
     rgs_vec_push(&e->pending, a);
@@ -603,8 +617,14 @@ static void dispatch_agent(cr_rgs_engine *e, size_t a)
     }
     uint64_t hunts = 1;
     for (size_t i = 0; i < ag->nqueues; i++) {
-        cursor[i] = e->queues[ag->queues[i]].head;
+        const rgs_queue *q = &e->queues[ag->queues[i]];
+        cursor[i] = q->head;
         checked[i] = 0;
+        /* what staffed() and the hunt read, loading while the walk below reads calls */
+        for (size_t j = 0; j < q->ngroups && j < 2; j++) {
+            __builtin_prefetch(&e->navail[rgs_queue_group(q, j)]);
+            __builtin_prefetch(&e->groups[rgs_queue_group(q, j)]);
+        }
     }
     while (offerable(e, a)) {
         long best = -1;

@@ -33,6 +33,8 @@ void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c)
         rgs_ivr_start(e, c);
         return;
     }
+    if (!wf->welcome && wf->queue >= 0) /* read by the queue entry, after the host's callback */
+        __builtin_prefetch(&e->queues[wf->queue], 1);
     rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
     c->answered = true;
     if (wf->welcome)
@@ -47,8 +49,25 @@ static int new_call(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t 
         snprintf(err, errlen, "call: no called URI");
         return CR_EINVAL;
     }
-    long wf = cr_rgs_config_workflow_find(e->cfg, in->to);
-    long s = rgs_call_new(e, in->call, in->call_id, in->from, in->to, wf);
+    /* The workflow's slot, the handle's and the id's in the call maps and the free slot
+     * the call will take are found in four independent reads: each is started here, so
+     * their misses overlap instead of following one another. */
+    size_t nto = strlen(in->to);
+    uint64_t wfh = rgs_kmap_hash(in->to, nto), idh = 0;
+    rgs_workflow_prefetch(e->cfg, wfh);
+    if (in->call)
+        rgs_imap_prefetch(&e->call_handles, rgs_imap_tag_u64(in->call));
+    if (in->call_id)
+        rgs_imap_prefetch(&e->call_ids, rgs_imap_tag_str(idh = rgs_map_hash(in->call_id)));
+    if (e->free_calls >= 0)
+        rgs_prefetch_lines(&e->calls[e->free_calls], sizeof(rgs_call) / 64);
+    long wf = rgs_workflow_find_h(e->cfg, in->to, nto, wfh);
+    if (wf >= 0) {
+        __builtin_prefetch(&e->wfs[wf]);
+        __builtin_prefetch(&e->wfstats[wf], 1);
+    }
+    long s = in->call_id ? rgs_call_new_h(e, in->call, in->call_id, idh, in->from, in->to, wf)
+                         : rgs_call_new(e, in->call, NULL, in->from, in->to, wf);
     if (s == -2) {
         if (in->call_id)
             snprintf(err, errlen, "call '%s' already exists", in->call_id);
@@ -174,6 +193,31 @@ static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_
         return CR_ENOENT;
     }
     rgs_call *c = &e->calls[s];
+    /* the event reads its first line now and most of the others later: all start loading */
+    rgs_prefetch_lines(c, sizeof(rgs_call) / 64);
+    if (c->state == CS_CONNECTED)
+        rgs_prefetch_lines(&e->agents[c->agent], sizeof(rgs_agent) / 64);
+    /* then what its second line leads to: the timers an answer or a hang-up cancels, the
+     * id's slot in call_ids (a hang-up deletes the call) */
+    if (c->th_ring)
+        __builtin_prefetch(&e->hpos[c->th_ring]);
+    if (c->th_timeout)
+        __builtin_prefetch(&e->hpos[c->th_timeout]);
+    if (in->type == CR_RGS_EV_HANGUP || in->type == CR_RGS_EV_AGENT_HANGUP)
+        rgs_imap_prefetch(&e->call_ids, rgs_imap_tag_str(c->idhash));
+    /* and what its state leads to: a queued call's queue (both lines: its counters), its
+     * workflow's counters and its neighbours in the queue (an answer or a hang-up takes it
+     * out); the queue a prompt continues to */
+    if (c->state == CS_QUEUED) {
+        rgs_prefetch_lines(&e->queues[c->queue], 2);
+        __builtin_prefetch(&e->wfstats[c->wf], 1);
+        if (c->qprev >= 0)
+            __builtin_prefetch(&e->calls[c->qprev], 1);
+        if (c->qnext >= 0)
+            __builtin_prefetch(&e->calls[c->qnext], 1);
+    } else if (c->state == CS_PROMPT && c->cont == K_QUEUE && c->cont_queue >= 0) {
+        __builtin_prefetch(&e->queues[c->cont_queue], 1);
+    }
     size_t a = 0;
     int rc;
     switch (in->type) {
@@ -302,6 +346,12 @@ int cr_rgs_engine_input(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_input *in,
         snprintf(err, errlen, "call handle 0");
         return CR_EINVAL;
     }
+    /* what the event reads first, independent of each other: the call's slot in the handle
+     * map, the agent's record */
+    if (in->call)
+        rgs_imap_prefetch(&e->call_handles, rgs_imap_tag_u64(in->call));
+    if (in->agent && in->agent <= e->cfg->nagents)
+        rgs_prefetch_lines(&e->agents[in->agent - 1], sizeof(rgs_agent) / 64);
     e->out = out, e->out_ud = ud;
     run_timers(e, at_ms);
     int rc = handle(e, in, err, errlen);

@@ -1,8 +1,80 @@
+#define _GNU_SOURCE /* mremap */
 #include "rgs_map.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* A mapping's length: whole huge pages. */
+static size_t big_len(size_t bytes)
+{
+    return (bytes + RGS_HUGE - 1) & ~(RGS_HUGE - 1);
+}
+
+/* A fresh anonymous mapping of len bytes (a multiple of RGS_HUGE) at an RGS_HUGE-aligned
+ * address, advised for huge pages; NULL when none. */
+static void *big_map(size_t len)
+{
+    if (len > SIZE_MAX - RGS_HUGE)
+        return NULL;
+    char *m =
+        mmap(NULL, len + RGS_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    size_t head = (RGS_HUGE - (uintptr_t)m % RGS_HUGE) % RGS_HUGE;
+    if (head)
+        munmap(m, head);
+    munmap(m + head + len, RGS_HUGE - head);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(m + head, len, MADV_HUGEPAGE); /* advice: a refusal changes nothing */
+#endif
+    return m + head;
+}
+
+void *rgs_big_alloc(size_t bytes)
+{
+    if (bytes >= RGS_HUGE)
+        return big_map(big_len(bytes)); /* zero: fresh pages */
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 1) != 0)
+        return NULL;
+    memset(p, 0, bytes);
+    return p;
+}
+
+void rgs_big_free(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (bytes >= RGS_HUGE)
+        munmap(p, big_len(bytes));
+    else
+        free(p);
+}
+
+void *rgs_big_grow(void *p, size_t old, size_t bytes)
+{
+    if (!p)
+        return rgs_big_alloc(bytes);
+    if (bytes <= old)
+        return p;
+    if (old >= RGS_HUGE && big_len(bytes) == big_len(old))
+        return p; /* the mapping has the room, zero */
+    char *n = rgs_big_alloc(bytes);
+    if (!n)
+        return NULL;
+#ifdef MREMAP_FIXED
+    /* the old pages moved to the start of the new mapping: huge pages stay whole (both ends
+     * are RGS_HUGE-aligned), nothing is copied */
+    if (old >= RGS_HUGE &&
+        mremap(p, big_len(old), big_len(old), MREMAP_MAYMOVE | MREMAP_FIXED, n) != MAP_FAILED)
+        return n;
+#endif
+    memcpy(n, p, old);
+    rgs_big_free(p, old);
+    return n;
+}
 
 /* Eight bytes at a time (URIs and call ids are 10-40 bytes; byte-wise FNV cost 4
  * instructions a byte), then a final mix. In-memory only: byte order does not matter. */
@@ -41,7 +113,7 @@ typedef struct slot_ops {
 static void *grow_table(void *slots, size_t *cap, const slot_ops *ops)
 {
     size_t ncap = *cap ? *cap * 2 : 16, z = ops->size;
-    char *ns = calloc(ncap, z), *old = slots;
+    char *ns = ncap <= SIZE_MAX / z ? rgs_big_alloc(ncap * z) : NULL, *old = slots;
     if (!ns)
         return NULL;
     for (size_t i = 0; i < *cap; i++) {
@@ -53,7 +125,7 @@ static void *grow_table(void *slots, size_t *cap, const slot_ops *ops)
             j = (j + 1) & (ncap - 1);
         memcpy(ns + j * z, s, z);
     }
-    free(old);
+    rgs_big_free(old, *cap * z);
     *cap = ncap;
     return ns;
 }
@@ -122,7 +194,7 @@ static int make_room(rgs_map *m)
 
 void rgs_map_free(rgs_map *m)
 {
-    free(m->slots);
+    rgs_big_free(m->slots, m->cap * sizeof *m->slots);
     m->slots = NULL;
     m->cap = m->count = 0;
 }
@@ -228,7 +300,7 @@ static uint64_t hash_u64(uint64_t k)
 
 void rgs_hmap_free(rgs_hmap *m)
 {
-    free(m->slots);
+    rgs_big_free(m->slots, m->cap * sizeof *m->slots);
     m->slots = NULL;
     m->cap = m->count = 0;
 }
@@ -331,7 +403,7 @@ static const slot_ops idx_ops = {sizeof(rgs_islot), idx_used, idx_hash};
 
 void rgs_imap_free(rgs_imap *m)
 {
-    free(m->slots);
+    rgs_big_free(m->slots, m->cap * sizeof *m->slots);
     m->slots = NULL;
     m->cap = m->count = 0;
 }
@@ -378,7 +450,7 @@ uint32_t rgs_imap_tag_u64(uint64_t key)
 
 void rgs_kmap_free(rgs_kmap *m)
 {
-    free(m->slots);
+    rgs_big_free(m->slots, m->cap * sizeof *m->slots);
     m->slots = NULL;
     m->cap = m->count = 0;
 }
@@ -408,10 +480,9 @@ static size_t kfind(const rgs_kmap *m, const char *key, size_t n, uint64_t h)
 static int kgrow(rgs_kmap *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 8;
-    rgs_kmap_slot *ns = NULL;
-    if (ncap > SIZE_MAX / sizeof *ns || posix_memalign((void **)&ns, 64, ncap * sizeof *ns) != 0)
+    rgs_kmap_slot *ns = ncap <= SIZE_MAX / sizeof *ns ? rgs_big_alloc(ncap * sizeof *ns) : NULL;
+    if (!ns)
         return -1;
-    memset(ns, 0, ncap * sizeof *ns);
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->slots[i].ref)
             continue;
@@ -420,7 +491,7 @@ static int kgrow(rgs_kmap *m)
             j = (j + 1) & (ncap - 1);
         ns[j] = m->slots[i];
     }
-    free(m->slots);
+    rgs_big_free(m->slots, m->cap * sizeof *m->slots);
     m->slots = ns;
     m->cap = ncap;
     return 0;
@@ -449,12 +520,22 @@ int rgs_kmap_add(rgs_kmap *m, const char *key, long value)
     return 0;
 }
 
-long rgs_kmap_get_n(const rgs_kmap *m, const char *key, size_t n)
+uint64_t rgs_kmap_hash(const char *key, size_t n)
+{
+    return hash_mem(key, n);
+}
+
+long rgs_kmap_get_h(const rgs_kmap *m, const char *key, size_t n, uint64_t h)
 {
     if (!m->cap)
         return -1;
-    const rgs_kmap_slot *s = &m->slots[kfind(m, key, n, hash_mem(key, n))];
+    const rgs_kmap_slot *s = &m->slots[kfind(m, key, n, h)];
     return s->ref ? (long)s->ref - 1 : -1;
+}
+
+long rgs_kmap_get_n(const rgs_kmap *m, const char *key, size_t n)
+{
+    return rgs_kmap_get_h(m, key, n, hash_mem(key, n));
 }
 
 long rgs_kmap_get(const rgs_kmap *m, const char *key)

@@ -6,6 +6,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Large tables (the call maps, the call slots, the agents, the workflow table): zeroed,
+ * 64-byte aligned memory of `bytes` bytes. From RGS_HUGE bytes on, a mapping of its own,
+ * aligned to RGS_HUGE and advised for transparent huge pages (MADV_HUGEPAGE) before anything
+ * touches it: reads at random across tens of MB then do not each need a page walk (one per
+ * 4 KB page read, a chain of misses of its own, two-level under a hypervisor). Memory from
+ * malloc could not have that: the heap's pages are reused already touched. Below it, from
+ * malloc. Freed by rgs_big_free with the same size; NULL when out of memory. */
+#define RGS_HUGE ((size_t)2 << 20)
+void *rgs_big_alloc(size_t bytes);
+void rgs_big_free(void *p, size_t bytes);
+/* Grows p (of old bytes, from rgs_big_alloc or rgs_big_grow) to `bytes`, contents kept, the
+ * rest zeroed; NULL (p kept) when out of memory. A mapping's pages are moved, not copied. */
+void *rgs_big_grow(void *p, size_t old, size_t bytes);
+
 typedef struct rgs_map_slot {
     const char *key; /* NULL = empty */
     uint64_t hash;
@@ -80,6 +94,15 @@ int rgs_kmap_add(rgs_kmap *m, const char *key, long value);
 /* The value, or -1 when absent; the key's first n bytes (n: its length, or less). */
 long rgs_kmap_get_n(const rgs_kmap *m, const char *key, size_t n);
 long rgs_kmap_get(const rgs_kmap *m, const char *key);
+/* The hash of a key's first n bytes, and the lookup with it: a caller that hashes first can
+ * start loading the key's home slot (rgs_kmap_prefetch) while it does other work. */
+uint64_t rgs_kmap_hash(const char *key, size_t n);
+long rgs_kmap_get_h(const rgs_kmap *m, const char *key, size_t n, uint64_t h);
+static inline void rgs_kmap_prefetch(const rgs_kmap *m, uint64_t h)
+{
+    if (m->cap)
+        __builtin_prefetch(&m->slots[h & (m->cap - 1)]);
+}
 
 /* An index map: slots of 8 bytes (a 32-bit tag, the key's hash, and the value + 1), the keys
  * themselves kept by the caller in the records the values index (call ids and handles in the
@@ -121,6 +144,12 @@ static inline size_t rgs_imap_home(const rgs_imap *m, uint32_t tag)
 static inline size_t rgs_imap_next(const rgs_imap *m, size_t j)
 {
     return (j + 1) & (m->cap - 1);
+}
+/* Starts loading tag's home slot (a lookup or an add of it follows). */
+static inline void rgs_imap_prefetch(const rgs_imap *m, uint32_t tag)
+{
+    if (m->cap)
+        __builtin_prefetch(&m->slots[rgs_imap_home(m, tag)]);
 }
 
 /* The 32-bit tag of a call handle and of a string key. */

@@ -93,26 +93,14 @@ static rgs_hent heap_remove(cr_rgs_engine *e, size_t k)
     return t;
 }
 
-/* A 64-byte aligned copy of the first `used` bytes of p in `bytes` bytes (p is freed), or NULL
- * (p kept) when out of memory. */
-static void *realloc_aligned(void *p, size_t used, size_t bytes)
-{
-    void *n = NULL;
-    if (posix_memalign(&n, 64, bytes) != 0)
-        return NULL;
-    if (p)
-        memcpy(n, p, used);
-    free(p);
-    return n;
-}
-
 /* Room for one more entry; false when out of memory. */
 static bool heap_reserve(cr_rgs_engine *e)
 {
     if (ROOT + e->nheap < e->capheap)
         return true;
     size_t ncap = e->capheap ? e->capheap * 2 : 64;
-    rgs_hent *p = realloc_aligned(e->heap, (ROOT + e->nheap) * sizeof *p, ncap * sizeof *p);
+    /* a large table (rgs_map.h): 64-byte aligned, huge pages from 2 MB on */
+    rgs_hent *p = rgs_big_grow(e->heap, e->capheap * sizeof *p, ncap * sizeof *p);
     if (!p)
         return false;
     e->heap = p;
@@ -135,11 +123,13 @@ static uint32_t handle_new(cr_rgs_engine *e)
         uint32_t *f = realloc(e->hfree, ncap * sizeof *f);
         if (f)
             e->hfree = f;
-        rgs_timer *t = realloc_aligned(e->tim, e->nh * sizeof *t, ncap * sizeof *t);
-        if (t)
-            e->tim = t;
-        if (!p || !f || !t)
+        if (!p || !f) /* (either may be larger than caph says: realloc needs no size) */
             return 0;
+        /* last: a large table, whose size caph must say */
+        rgs_timer *t = rgs_big_grow(e->tim, e->caph * sizeof *t, ncap * sizeof *t);
+        if (!t)
+            return 0;
+        e->tim = t;
         e->caph = ncap;
         if (e->nh == 0)
             e->nh = 1; /* handle 0: none */
@@ -233,7 +223,9 @@ void rgs_timer_drop_dead(cr_rgs_engine *e)
 
 void rgs_timer_free(cr_rgs_engine *e)
 {
-    free(e->heap), free(e->tim), free(e->hpos), free(e->hfree);
+    rgs_big_free(e->heap, e->capheap * sizeof *e->heap);
+    rgs_big_free(e->tim, e->caph * sizeof *e->tim);
+    free(e->hpos), free(e->hfree);
     e->heap = NULL, e->tim = NULL, e->hpos = e->hfree = NULL;
     e->nheap = e->capheap = e->nh = e->caph = e->nhfree = 0;
 }

@@ -283,10 +283,73 @@ static void call_maps_follow_the_calls(void **state)
     assert_int_equal(rgs_call_by_id(e, "nobody@x"), -1);
     assert_true(peak > cap0 * 3 / 4); /* the maps grew while calls were live */
     assert_true(e->call_handles.cap > cap0);
-    /* the call slots grew by copy and stayed aligned: each call's first line is one line */
+    /* the call slots grew and stayed aligned: each call's first line is one line */
     assert_true(e->capcalls > 102);
     assert_int_equal((uintptr_t)e->calls % 64, 0);
     assert_int_equal(sizeof(rgs_call) % 64, 0);
+    cr_rgs_engine_close(e);
+    cr_rgs_config_free(cfg);
+}
+
+/* One of the hot table's arrays: inside the table, 64-byte aligned. */
+typedef struct span {
+    const char *lo, *hi;
+} span;
+
+static span in_hot(const cr_rgs_engine *e, const void *p, size_t bytes)
+{
+    const char *t = e->hot, *c = p;
+    assert_true(c >= t && c + bytes <= t + e->hot_bytes);
+    assert_int_equal((uintptr_t)c % 64, 0);
+    return (span){c, c + bytes};
+}
+
+static int by_lo(const void *x, const void *y)
+{
+    const span *a = x, *b = y;
+    return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* Groups, queues, workflows, their counters, the avail counts and the member lists share one
+ * large table without overlapping; each group's members are a copy of its configuration's. */
+static void hot_tables_hold_the_records(void **state)
+{
+    (void)state;
+    cr_test_out x = {0};
+    cr_rgs_config *cfg = NULL;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
+    cr_diag_free(&diag);
+    free(x.buf);
+    cr_rgs_engine *e = NULL;
+    char err[256];
+    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    size_t nm = 0;
+    for (size_t g = 0; g < cfg->ngroups; g++)
+        nm += cfg->groups[g].nagents;
+    span s[6] = {
+        in_hot(e, e->groups, cfg->ngroups * sizeof *e->groups),
+        in_hot(e, e->queues, cfg->nqueues * sizeof *e->queues),
+        in_hot(e, e->wfs, cfg->nworkflows * sizeof *e->wfs),
+        in_hot(e, e->wfstats, cfg->nworkflows * sizeof *e->wfstats),
+        in_hot(e, e->navail, cfg->ngroups * sizeof *e->navail),
+        in_hot(e, e->members, nm * sizeof *e->members),
+    };
+    qsort(s, 6, sizeof *s, by_lo);
+    for (int i = 0; i + 1 < 6; i++)
+        assert_true(s[i].hi <= s[i + 1].lo);
+    for (size_t g = 0; g < cfg->ngroups; g++) {
+        const rgs_group *rg = &e->groups[g];
+        assert_int_equal(rg->nagents, cfg->groups[g].nagents);
+        assert_true(rg->agents >= e->members && rg->agents + rg->nagents <= e->members + nm);
+        for (size_t i = 0; i < rg->nagents; i++)
+            assert_int_equal(rg->agents[i], cfg->groups[g].agents[i]);
+    }
+    for (size_t q = 0; q < cfg->nqueues; q++)
+        assert_int_equal(e->queues[q].head, -1);
+    for (size_t w = 0; w < cfg->nworkflows; w++)
+        assert_int_equal(e->wfs[w].queue, cfg->workflows[w].queue);
     cr_rgs_engine_close(e);
     cr_rgs_config_free(cfg);
 }
@@ -297,6 +360,7 @@ int main(void)
         cmocka_unit_test(svec_matches_an_array),
         cmocka_unit_test(wide_groups_and_queues),
         cmocka_unit_test(call_maps_follow_the_calls),
+        cmocka_unit_test(hot_tables_hold_the_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * inserts, replaces, lookups and deletions in a random order keep every key findable, through
  * growth and the backward shifts of deletion. The index map (keys kept by the caller, as the
  * call maps keep them in the call slots) is probed the way the engine probes it, with tags
- * that collide often (long runs, the key compare deciding) and with the engine's own tags. */
+ * that collide often (long runs, the key compare deciding) and with the engine's own tags.
+ * The large tables the maps and the engine's records live in (rgs_big_alloc) are zeroed,
+ * aligned, advised for huge pages from 2 MB on, and keep their contents as they grow. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -219,6 +221,89 @@ static void index_map_matches_an_array(void **state)
     rgs_imap_free(&m);
 }
 
+/* Whether the mapping holding p is advised for huge pages ("hg" in its VmFlags); -1 when
+ * /proc/self/smaps cannot tell or the kernel has no transparent huge pages to advise. */
+static int advised_huge(const void *p)
+{
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!thp)
+        return -1;
+    fclose(thp);
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    bool in = false;
+    int r = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            r = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return r;
+}
+
+/* Every byte of [p, p + n) is (i * 7 + k) % 251 + 1 for its index i, or zero (k = -1). */
+static void fill(unsigned char *p, size_t n, int k)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)((i * 7 + (size_t)k) % 251 + 1);
+}
+static bool holds(const unsigned char *p, size_t from, size_t n, int k)
+{
+    for (size_t i = from; i < n; i++)
+        if (p[i] != (k < 0 ? 0 : (unsigned char)((i * 7 + (size_t)k) % 251 + 1)))
+            return false;
+    return true;
+}
+
+static void check_big(const unsigned char *p, size_t n)
+{
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % 64, 0);
+    if (n >= RGS_HUGE) {
+        assert_int_equal((uintptr_t)p % RGS_HUGE, 0);
+        int hg = advised_huge(p);
+        if (hg >= 0)
+            assert_int_equal(hg, 1);
+    }
+}
+
+static void large_tables_zeroed_aligned_grown(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1000,     1536 << 10,   RGS_HUGE - 1,
+                                   RGS_HUGE, RGS_HUGE + 1, RGS_HUGE + 100,
+                                   9 << 20,  20 << 20,     (20 << 20) + 3};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        unsigned char *p = rgs_big_alloc(sizes[i]);
+        check_big(p, sizes[i]);
+        assert_true(holds(p, 0, sizes[i], -1));
+        rgs_big_free(p, sizes[i]);
+    }
+    /* one table grown through every case: heap to heap, heap to mapping, within the
+     * mapping's last huge page, mapping to a larger mapping (pages moved) */
+    unsigned char *p = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        p = rgs_big_grow(p, n, sizes[i]);
+        check_big(p, sizes[i]);
+        assert_true(holds(p, 0, n, (int)i - 1));
+        assert_true(holds(p, n, sizes[i], -1));
+        fill(p, sizes[i], (int)i);
+        n = sizes[i];
+    }
+    assert_ptr_equal(rgs_big_grow(p, n, n - 1), p); /* never shrinks */
+    assert_true(holds(p, 0, n, (int)(sizeof sizes / sizeof *sizes) - 1));
+    rgs_big_free(p, n);
+    rgs_big_free(NULL, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +311,7 @@ int main(void)
         cmocka_unit_test(handle_map_matches_an_array),
         cmocka_unit_test(index_map_matches_an_array),
         cmocka_unit_test(inline_key_map_matches_an_array),
+        cmocka_unit_test(large_tables_zeroed_aligned_grown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
