@@ -345,7 +345,8 @@ static void build_meta(builder *b)
         ce_pi_put(b, S_SOURCES, ce_pi_str(b, s->file));
         ce_pi_put(b, S_SOURCES, (uint32_t)b->nblob);
         ce_pi_put(b, S_SOURCES, (uint32_t)s->len);
-        memcpy(b->blob + b->nblob, s->text, s->len);
+        if (s->len) /* an empty source: no blob may exist yet (no pointer arithmetic on NULL) */
+            memcpy(b->blob + b->nblob, s->text, s->len);
         b->nblob += s->len;
     }
 }
