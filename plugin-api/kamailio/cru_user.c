@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/dprint.h"
 #include "core/dset.h"
@@ -53,6 +54,11 @@ enum cru_kind { CRU_K_ENDPOINT, CRU_K_USER, CRU_K_SIP, CRU_K_PSTN, CRU_K_VOICEMA
 #define CRU_MAX_ROWS      256
 #define CRU_MAX_ENDPOINTS 32
 #define CRU_MAX_DUE       256 /* calls handled per timer tick (the rest next tick) */
+
+/* For tests (e2e user_timer_race, CALLROUTE_TEST_USER_PAUSE_MS): a worker waits this long
+ * after a call enters the table, longer than a timer tick, so that the timer process always
+ * looks at the call before the worker starts its first step. */
+static int cru_test_pause_ms;
 
 typedef struct cru_row {
     int at_ms;
@@ -470,7 +476,7 @@ int cru_user(struct sip_msg *msg)
     struct cell *t;
     str table, scallee;
     unsigned int i, neps = 0;
-    int rc, len, b;
+    int rc, len, b, n;
 
     if (h == NULL)
         return CRM_ERROR;
@@ -563,13 +569,25 @@ int cru_user(struct sip_msg *msg)
         LM_ERR("cannot watch the replies of the call to %s: a branch may ring on after the "
                "answer\n",
                callee);
+    /* The first step is claimed before the call enters the table. The timer process starts
+     * what is due of every call in the table; with the rows still pending it could start
+     * them itself between the insertion and this worker's claim, and the worker, finding
+     * nothing left to start, refused the call (480) while the timer's branches rang. */
     lock_get(&cru_tab->lock);
+    n = cru_claim_now(c);
+    if (n == 0)
+        c->finished = 1;
     c->next = cru_tab->bucket[c->hash_index % CRU_BUCKETS];
     cru_tab->bucket[c->hash_index % CRU_BUCKETS] = c;
     lock_release(&cru_tab->lock);
+    if (cru_test_pause_ms > 0)
+        usleep((useconds_t)cru_test_pause_ms * 1000);
 
-    b = cru_start_now(msg, c);
+    b = n > 0 ? cru_fill(msg, c) : 0;
+    if (b == 0 && n > 0) /* those rows gave no branch: their alternatives, the next step */
+        b = cru_start_now(msg, c);
     if (b == 0) {
+        clear_branches();
         LM_INFO("user %s: nobody to ring\n", callee);
         return CRM_NOTHING_TO_RING;
     }
@@ -725,6 +743,9 @@ static int cru_location_register(void)
 int cru_mod_init(void)
 {
     bind_registrar_f bind;
+    const char *pause = getenv("CALLROUTE_TEST_USER_PAUSE_MS");
+
+    cru_test_pause_ms = pause ? atoi(pause) : 0;
 
     if (!CR_HAS(cr_plugin, crl_plugin, user_plan) || crl_plugin->user_plan == NULL) {
         LM_INFO("%s has no user plans: callroute_user() is unavailable\n", crl_path);

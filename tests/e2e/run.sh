@@ -5,7 +5,7 @@
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
 #        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn
-#        user_unregistered user_busy user_caller_cancel user_simring_race user_pbx_fork user_pbx_from_pbx;
+#        user_unregistered user_busy user_caller_cancel user_simring_race user_timer_race user_pbx_fork user_pbx_from_pbx;
 #        gateway health:
 #        gw_manual_state gw_full gw_full_stateless_bye gw_full_refused gw_probe; stats (counters and log lines).
 #        E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
@@ -431,6 +431,26 @@ user_simring)
     e2e_got sam CANCEL || e2e_fail "sam's phone was not cancelled when GW-A answered"
     [ "$(e2e_count gwB)" = 0 ] || e2e_fail "GW-B got the simultaneous-ring leg while GW-A was up"
     e2e_log "ok: sam's phone and GW-A rang $d s apart; the phone was cancelled"
+    ;;
+
+user_timer_race)
+    # The user-plan timer process starts what is due of every call in the module's table. A
+    # worker that put a new call there and had not yet claimed its first step (a preemption on
+    # a loaded machine; here CALLROUTE_TEST_USER_PAUSE_MS holds it there for three timer
+    # ticks) used to find the timer had started it, take the call as having nobody to ring
+    # and refuse it with 480 while the timer's branches rang. The worker now claims the first
+    # step before the call enters the table: every call is answered, each target rings once.
+    use_users_fixture
+    start_gateways
+    CALLROUTE_TEST_USER_PAUSE_MS=300 e2e_start_kamailio "$KPORT" "$XML"
+    start_phone sam uas_ring.xml
+    for n in 1 2 3; do
+        e2e_call alice 50110 || e2e_fail "call $n to sam not answered"
+    done
+    [ "$(e2e_count sam)" = 3 ] || e2e_fail "sam's phone rang $(e2e_count sam) times for 3 calls"
+    [ "$(e2e_count gwA)" = 3 ] || e2e_fail "GW-A got $(e2e_count gwA) INVITEs for 3 calls"
+    grep -q "nobody to ring" "$E2E_TMP/kamailio.log" && e2e_fail "a call was taken as having nobody to ring"
+    e2e_log "ok: 3 calls with the worker held past the timer's ticks: each answered, each target rang once"
     ;;
 
 user_simring_race)
