@@ -161,8 +161,10 @@ media_welcome)
     ;;
 
 media_mid_prompt_hangup)
-    # The caller hangs up 1 s into an 8 s welcome prompt: the rtpengine session goes, the
-    # music stops, no agent ever rings.
+    # The caller hangs up 3 s into an 8 s welcome prompt: the rtpengine session goes, the
+    # music stops, no agent ever rings. (3 s, not 1: the match maker starts the prompt after
+    # the 183, and on a loaded machine that once took over a second: 0 packets before the
+    # CANCEL.)
     start_rtpengine
     start_kam_media
     start_agent mp1 media_agent.xml
