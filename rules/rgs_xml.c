@@ -133,21 +133,29 @@ static void load_queue(rloader *L, xmlNodePtr node)
         cr_xml_made(name, name ? cr_rgs_config_add_queue(L->cfg, name, e.loc) : NULL, &L->oom);
     if (!q)
         return;
+    bool seen_timeout = false, seen_overflow = false;
     FOR_CHILDREN(c, node)
     {
         cr_xml_elem ce;
+        if ((cr_xml_is(c, "timeout") && seen_timeout) ||
+            (cr_xml_is(c, "overflow") && seen_overflow)) {
+            cr_xml_fail_at(&e, c, "<%s> given twice", cr_xml_name(c));
+            continue;
+        }
         if (cr_xml_is(c, "group")) {
             char *g = cr_xml_text(c);
             if (g && g[0] && cr_rgs_queue_add_group(q, g) < 0)
                 L->oom = true;
             free(g);
         } else if (cr_xml_is(c, "timeout")) {
+            seen_timeout = true;
             begin_part(&ce, &e, L, c, "timeout", tattrs);
             char *s = cr_xml_need(&ce, "seconds");
             free(s);
             cr_xml_get_int(&ce, "seconds", 1, 86400, &q->timeout_s);
             load_action(&ce, &q->timeout_action);
         } else if (cr_xml_is(c, "overflow")) {
+            seen_overflow = true;
             begin_part(&ce, &e, L, c, "overflow", oattrs);
             char *s = cr_xml_need(&ce, "calls");
             free(s);

@@ -98,6 +98,21 @@ static void test_actions_need_targets(void **s)
                  "candidate 'middle'");
 }
 
+/* A queue's <timeout> or <overflow> given twice is refused (found by fuzz_rgs_xml: the second
+ * one's strings replaced the first's, which leaked). */
+static void test_queue_action_given_twice(void **s)
+{
+    expect_error("<agentGroup name=\"G\"/><queue name=\"Q\"><group>G</group>"
+                 "<timeout seconds=\"300\" action=\"voicemail\" target=\"sip:vm@contoso.com\"/>"
+                 "<timeout seconds=\"60\" action=\"forward\" target=\"tel:+12145550100\"/>"
+                 "</queue>",
+                 "<timeout> given twice");
+    expect_error("<agentGroup name=\"G\"/><queue name=\"Q\"><group>G</group>"
+                 "<overflow calls=\"3\" action=\"disconnect\" prompt=\"a.wav\"/>"
+                 "<overflow calls=\"5\" action=\"disconnect\" prompt=\"b.wav\"/></queue>",
+                 "<overflow> given twice");
+}
+
 static void test_loads_model(void **s)
 {
     cr_rgs_config *cfg = NULL;
@@ -163,6 +178,7 @@ int main(void)
         cmocka_unit_test(test_error_names_file_and_line),
         cmocka_unit_test(test_hours_rules),
         cmocka_unit_test(test_actions_need_targets),
+        cmocka_unit_test(test_queue_action_given_twice),
         cmocka_unit_test(test_loads_model),
         cmocka_unit_test(test_element_reader),
     };
