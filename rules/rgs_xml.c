@@ -407,21 +407,24 @@ static void load_workflow(rloader *L, xmlNodePtr node)
         w->script = resolve_path(L->file, script);
         free(script);
     }
+    bool seen[2] = {false, false}; /* afterHours, holidayAction */
     FOR_CHILDREN(c, node)
     {
         const char *cn = cr_xml_name(c);
         cr_rgs_action *a = NULL;
-        if (cr_xml_is(c, "afterHours"))
-            a = &w->after_hours;
-        else if (cr_xml_is(c, "holidayAction"))
-            a = &w->holiday_action;
-        if (!a) {
+        int k = cr_xml_is(c, "afterHours") ? 0 : cr_xml_is(c, "holidayAction") ? 1 : -1;
+        if (k < 0) {
             unknown_child(&e, c);
             continue;
         }
+        if (seen[k]) {
+            cr_xml_fail_at(&e, c, "<%s> given twice", cn);
+            continue;
+        }
+        seen[k] = true;
+        a = k == 0 ? &w->after_hours : &w->holiday_action;
         cr_xml_elem ae;
         begin_part(&ae, &e, L, c, cn, aattrs);
-        free(a->target), free(a->prompt);
         load_action(&ae, a);
     }
 }

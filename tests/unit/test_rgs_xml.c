@@ -111,6 +111,11 @@ static void test_queue_action_given_twice(void **s)
                  "<overflow calls=\"3\" action=\"disconnect\" prompt=\"a.wav\"/>"
                  "<overflow calls=\"5\" action=\"disconnect\" prompt=\"b.wav\"/></queue>",
                  "<overflow> given twice");
+    /* and a workflow's (the second used to replace the first silently) */
+    expect_error("<workflow name=\"W\" uri=\"sip:w@x\">"
+                 "<afterHours action=\"disconnect\" prompt=\"closed.wav\"/>"
+                 "<afterHours action=\"disconnect\" prompt=\"closed2.wav\"/></workflow>",
+                 "<afterHours> given twice");
 }
 
 static void test_loads_model(void **s)
