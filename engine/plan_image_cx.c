@@ -138,13 +138,13 @@ static void put_meta(builder *b, bool full)
         ce_pi_put(b, S_CXMETA, m[i]);
 }
 
-/* Which usages' own tries a decision can walk: those of a policy without a merged walk (a
- * list past the walks' memory bound). The others are left out of the image (a record of no
- * nodes): every policy listing them walks its merged trie. NULL when out of memory. */
-static bool *usage_tries_needed(const cr_config *c)
+/* Which usages' own tries a decision can walk, given each policy's merged walk (pw, NULL:
+ * none): those of a policy without one (a list past the walks' memory bound). The image
+ * leaves the others out (a record of no nodes); its reader checks the same rule. NULL when
+ * out of memory. */
+static bool *usage_tries_needed(const cr_config *c, const uint32_t *pw)
 {
     bool *needed = calloc(c->nusages + 1, sizeof *needed);
-    const uint32_t *pw = ce_route_index_policy_walks(c);
     for (size_t p = 0; needed && p < c->npolicies; p++)
         if (!pw || pw[p] == NONE)
             for (size_t i = 0; i < c->policies[p].usages.count; i++)
@@ -161,7 +161,7 @@ void ce_pi_build_compiled(builder *b)
     put_user_lines(b);
     if (!full)
         return;
-    bool *needed = usage_tries_needed(c);
+    bool *needed = usage_tries_needed(c, ce_route_index_policy_walks(c));
     if (!needed) {
         b->oom = true;
         return;
@@ -498,15 +498,18 @@ static bool usage_trie_absent(reader *r, size_t u)
 static bool walkless_usages_have_tries(reader *r, const ce_image_cx *x)
 {
     const cr_config *c = r->cfg;
-    for (size_t p = 0; p < c->npolicies; p++) {
-        if (x->policy_walk[p] != NONE)
-            continue;
-        const cr_namelist *l = &c->policies[p].usages;
-        for (size_t i = 0; i < l->count; i++)
-            if (l->idx[i] < c->nusages && x->usage_tries[l->idx[i]].nnodes == 0) {
-                ce_pi_broken(r, "usage trie (a policy without a merged walk needs it)", l->idx[i]);
-                return false;
-            }
+    bool *needed = usage_tries_needed(c, x->policy_walk);
+    if (!needed) {
+        r->oom = true;
+        return false;
+    }
+    size_t u = 0;
+    while (u < c->nusages && !(needed[u] && x->usage_tries[u].nnodes == 0))
+        u++;
+    free(needed);
+    if (u < c->nusages) {
+        ce_pi_broken(r, "usage trie (a policy without a merged walk needs it)", u);
+        return false;
     }
     return true;
 }

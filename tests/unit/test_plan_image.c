@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -430,16 +429,8 @@ static void test_usage_tries_left_out(void **state)
         "<users><user uri=\"sip:b@example.com\" line=\"tel:+14255550100\" "
         "enterpriseVoice=\"true\" voicePolicy=\"B\"/></users>\n"
         "</callroute>\n";
-    char path[] = "/tmp/cr_usage_tries_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, xml, sizeof xml - 1), (ssize_t)(sizeof xml - 1));
-    close(fd);
-    cr_config *src = NULL, *cfg = NULL;
-    cr_diag d;
-    cr_diag_init(&d);
-    assert_int_equal(cr_rules_load(path, &src, &d), CR_OK);
-    unlink(path);
+    cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
+    assert_non_null(src);
     void *vimg = NULL;
     size_t len = 0;
     assert_int_equal(cr_image_build(src, 42, &vimg, &len), CR_OK);
@@ -471,7 +462,6 @@ static void test_usage_tries_left_out(void **state)
         fail_msg("a walkless policy without its usages' tries: '%s'", why);
     free(img);
     cr_config_free(src);
-    cr_diag_free(&d);
 }
 
 int main(void)
