@@ -595,12 +595,25 @@ static bool step(const nfa *N, const uint64_t *cl, uint16_t mask, uint64_t *out)
 
 /* ---- analysis ------------------------------------------------------------------------------ */
 
+typedef struct memo_slot memo_slot;
+
 typedef struct scratch {
     nfa N;
     parser P;
+    memo_slot *memo; /* MEMO_SLOTS analyses of literal runs' shapes (NULL: none kept) */
     int stack[4 * MAX_STATES];
     uint64_t pool[]; /* state sets, POOL_SETS of MAX_STATES bits */
 } scratch;
+
+#define MEMO_SLOTS    64
+#define MEMO_REST_MAX 120
+
+struct memo_slot {
+    bool used;
+    uint8_t n; /* symbols in the run */
+    char rest[MEMO_REST_MAX + 1];
+    cr_pattern_info info; /* of "^" 0...0 rest */
+};
 
 #define POOL_SETS (2 * CR_PX_MAX_PREFIXES + SYM_COUNT + 8 + 4) /* 4 for tail_exact */
 
@@ -829,11 +842,16 @@ static void dedupe(cr_pattern_info *out)
 
 cr_pattern_analyser *ce_pattern_analyser_new(void)
 {
-    return malloc(sizeof(scratch) + POOL_SETS * (MAX_STATES / 64) * sizeof(uint64_t));
+    scratch *X = malloc(sizeof(scratch) + POOL_SETS * (MAX_STATES / 64) * sizeof(uint64_t));
+    if (X)
+        X->memo = calloc(MEMO_SLOTS, sizeof *X->memo); /* NULL: every pattern analysed whole */
+    return (cr_pattern_analyser *)X;
 }
 
 void ce_pattern_analyser_free(cr_pattern_analyser *a)
 {
+    if (a)
+        free(((scratch *)a)->memo);
     free(a);
 }
 
@@ -860,14 +878,14 @@ void cr_pattern_prefixes_of(const char *pattern, cr_pattern_prefixes *out)
     free(info);
 }
 
-void ce_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out)
+/* The analysis itself (no memo). */
+static void analyse(scratch *X, const char *pattern, cr_pattern_info *out)
 {
     memset(out, 0, offsetof(cr_pattern_info, plen));
     out->kind = CR_PX_ANY;
     out->strict = false;
     out->minlen = 0;
     out->maxlen = CR_PX_LEN_INF;
-    scratch *X = (scratch *)a;
     if (!pattern || !X)
         return;
     parser *P = &X->P;
@@ -907,6 +925,118 @@ void ce_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pat
     out->kind = out->nprefixes ? CR_PX_SET : CR_PX_NEVER;
 done:
     return;
+}
+
+/* ---- literal runs: one analysis per shape -------------------------------------------------- */
+
+/*
+ * A dial plan's patterns mostly differ only in a run of literal symbols after the ^ (the
+ * NPA-NXX of "^\+1425555(\d{4})$", the country and city code of an international route).
+ * Every match reads such a run first, one symbol after the other, and nothing in the
+ * analysis depends on which symbols they are: the NFA is a chain through them (one live
+ * symbol a step, so the prefixes all go through it), the length bounds and the tails after
+ * it are those of what follows, and the prefixes differ only after it. So the analysis of
+ * "^" L R is the analysis of "^" 0...0 R (as many zeros as L has symbols) with L written
+ * over the first symbols of every prefix; it is kept per (|L|, R) and reused. The run stops
+ * before a quantified symbol ("^91?..." keeps "9") and short of the prefix depth bound, and
+ * a pattern with a '|' outside every group (where the ^ and the run belong to the first
+ * branch only), a comment or an option setting is analysed whole. test_index_property checks memo =
+ * whole analysis.
+ */
+
+/* The literal run after a leading ^ (digits, \+ \* \#, none quantified) into lit, its
+ * length returned and *rest after it; 0 when there is none or the pattern may not read it
+ * first (a '|' outside every group, \Q quoting, a rest too long to keep). */
+static size_t literal_run(const char *p, char lit[CR_PX_MAX_DEPTH], const char **rest)
+{
+    if (p[0] != '^')
+        return 0;
+    const char *q = p + 1;
+    size_t n = 0;
+    while (n < CR_PX_MAX_DEPTH - 1) {
+        const char *atom = q;
+        char c;
+        if (*q >= '0' && *q <= '9')
+            c = *q++;
+        else if (q[0] == '\\' && (q[1] == '+' || q[1] == '*' || q[1] == '#'))
+            c = q[1], q += 2;
+        else
+            break;
+        if (*q == '?' || *q == '*' || *q == '+' || *q == '{') {
+            q = atom; /* quantified: left to what follows */
+            break;
+        }
+        lit[n++] = c;
+    }
+    if (!n || strlen(q) > MEMO_REST_MAX)
+        return 0;
+    int depth = 0;
+    bool in_class = false;
+    for (const char *r = q; *r; r++) {
+        if (*r == '\\') {
+            if (r[1] == 'Q' || r[1] == 'E' || !r[1])
+                return 0;
+            r++;
+        } else if (in_class) {
+            in_class = *r != ']';
+        } else if (*r == '[') {
+            in_class = true;
+            if (r[1] == '^')
+                r++;
+            if (r[1] == ']')
+                r++; /* a ']' first in a class is a member */
+        } else if (*r == '(') {
+            /* groups and lookarounds; other "(?" forms (comments, options) are not followed */
+            if (r[1] == '?' && (!r[2] || !strchr(":=!<>", r[2])))
+                return 0;
+            depth++;
+        } else if (*r == ')') {
+            depth--;
+        } else if (*r == '|' && depth <= 0) {
+            return 0;
+        }
+    }
+    *rest = q;
+    return n;
+}
+
+void ce_pattern_analyse_whole(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out)
+{
+    analyse((scratch *)a, pattern, out);
+}
+
+void ce_pattern_analyse_with(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out)
+{
+    scratch *X = (scratch *)a;
+    char lit[CR_PX_MAX_DEPTH];
+    const char *rest = NULL;
+    size_t n = X && X->memo && pattern ? literal_run(pattern, lit, &rest) : 0;
+    if (!n) {
+        analyse(X, pattern, out);
+        return;
+    }
+    uint64_t h = ce_hash(rest, strlen(rest), false) ^ (uint64_t)n * 0x9E3779B97F4A7C15ull;
+    memo_slot *m = &X->memo[h % MEMO_SLOTS];
+    if (!m->used || m->n != n || strcmp(m->rest, rest) != 0) {
+        char shape[1 + CR_PX_MAX_DEPTH + MEMO_REST_MAX + 1];
+        shape[0] = '^';
+        memset(shape + 1, '0', n);
+        strcpy(shape + 1 + n, rest);
+        analyse(X, shape, &m->info);
+        m->used = true;
+        m->n = (uint8_t)n;
+        strcpy(m->rest, rest);
+    }
+    size_t np = m->info.nprefixes;
+    memcpy(out, &m->info, offsetof(cr_pattern_info, plen));
+    memcpy(out->plen, m->info.plen, np * sizeof out->plen[0]);
+    memcpy(out->tail, m->info.tail, np * sizeof out->tail[0]);
+    memcpy(out->tmin, m->info.tmin, np * sizeof out->tmin[0]);
+    memcpy(out->tmax, m->info.tmax, np * sizeof out->tmax[0]);
+    for (size_t i = 0; i < np; i++) {
+        memcpy(out->prefixes[i], m->info.prefixes[i], (size_t)m->info.plen[i] + 1);
+        memcpy(out->prefixes[i], lit, n < m->info.plen[i] ? n : m->info.plen[i]);
+    }
 }
 
 int ce_pat_parse(parser *P, const char *pattern)

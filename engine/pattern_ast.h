@@ -51,4 +51,7 @@ typedef struct parser {
  * subset, P->inexact when the tree only over-approximates it. */
 int ce_pat_parse(parser *P, const char *pattern);
 
+/* ce_pattern_analyse_with without the memo of literal runs' shapes (tests compare them). */
+void ce_pattern_analyse_whole(cr_pattern_analyser *a, const char *pattern, cr_pattern_info *out);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "cr_engine.h"
 #include "cr_model.h"
+#include "pattern_ast.h"
 #include "route_index.h"
 
 #include <stdio.h>
@@ -415,6 +416,83 @@ static void merged_walks_bounded(void **state)
     cr_config_free(c);
 }
 
+/* The analysis of "^" + a literal run + the rest is kept per shape and reused
+ * (ce_pattern_analyse_with): it must equal the whole analysis of every pattern, whatever run
+ * and rest, with the memo reused across patterns. */
+static void analysis_memo_equals_whole(void **state)
+{
+    (void)state;
+    static const char *const atoms[] = {"0", "1", "4", "9", "\\+", "\\*", "\\#", "#", "5"};
+    static const char *const quant[] = {"", "", "", "", "?", "{2}", "*", "+", "{1,3}"};
+    static const char *const rests[] = {"",
+                                        "$",
+                                        "(\\d{4})$",
+                                        "(\\d{4})",
+                                        "(\\d{6,8})$",
+                                        "(\\d*)$",
+                                        "(\\d+)",
+                                        "(425|206)(\\d{7})$",
+                                        "|911",
+                                        "|^911$",
+                                        "(?:1|2)\\d$",
+                                        "[2-9]\\d{6}$",
+                                        "[|]\\d$",
+                                        "[]|]\\d$",
+                                        "[^]|]\\d$",
+                                        "(?#x|y)|5",
+                                        "(?#()|5",
+                                        "(?x)1|2",
+                                        "\\d{3}|\\d{4}",
+                                        "5?(\\d{2})$",
+                                        "(?!1900)\\d{4}$",
+                                        "(?<=12)3$",
+                                        "[0-9*#]{2,5}$",
+                                        "1{3}2$",
+                                        "\\Q12|3\\E$",
+                                        "(\\d{2}))$",
+                                        "a\\d$",
+                                        "\\+?\\d{10}$",
+                                        "#\\d$",
+                                        "(\\d{4})$|^1",
+                                        "(\\d{4}$",
+                                        "\\",
+                                        "(?",
+                                        "{2}3",
+                                        "(1|2|3|4|5|6|7|8|9)(0|1|2|3|4|5|6|7|8|9)\\d$",
+                                        "(\\d{20})$",
+                                        "\\d{3,}$"};
+    cr_pattern_analyser *memo = ce_pattern_analyser_new(), *whole = ce_pattern_analyser_new();
+    assert_non_null(memo);
+    assert_non_null(whole);
+    rng r = {0x2545F491u};
+    size_t natoms = sizeof atoms / sizeof *atoms, nrests = sizeof rests / sizeof *rests;
+    for (int i = 0; i < 20000; i++) {
+        char pat[256] = "^";
+        size_t run = below(&r, 30);
+        for (size_t k = 0; k < run; k++)
+            strcat(pat, atoms[below(&r, (uint32_t)natoms)]);
+        strcat(pat, quant[below(&r, (uint32_t)(sizeof quant / sizeof *quant))]);
+        strcat(pat, rests[below(&r, (uint32_t)nrests)]);
+        cr_pattern_info a, b;
+        ce_pattern_analyse_with(memo, pat, &a);
+        ce_pattern_analyse_whole(whole, pat, &b);
+        if (a.kind != b.kind || a.strict != b.strict || a.minlen != b.minlen ||
+            a.maxlen != b.maxlen || a.nprefixes != b.nprefixes)
+            fail_msg("'%s': kind %d/%d strict %d/%d len %u-%u/%u-%u prefixes %zu/%zu", pat, a.kind,
+                     b.kind, a.strict, b.strict, a.minlen, a.maxlen, b.minlen, b.maxlen,
+                     a.nprefixes, b.nprefixes);
+        for (size_t k = 0; k < a.nprefixes; k++) {
+            if (a.plen[k] != b.plen[k] || a.tail[k] != b.tail[k] ||
+                strcmp(a.prefixes[k], b.prefixes[k]) != 0 ||
+                ((a.tail[k] & CR_PX_EXACT) && (a.tmin[k] != b.tmin[k] || a.tmax[k] != b.tmax[k])))
+                fail_msg("'%s': prefix %zu '%s'/'%s' tail %x/%x", pat, k, a.prefixes[k],
+                         b.prefixes[k], a.tail[k], b.tail[k]);
+        }
+    }
+    ce_pattern_analyser_free(memo);
+    ce_pattern_analyser_free(whole);
+}
+
 static void analysis_examples(void **state)
 {
     (void)state;
@@ -471,6 +549,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(analysis_examples),
+        cmocka_unit_test(analysis_memo_equals_whole),
         cmocka_unit_test(indexed_equals_naive_on_random_configs),
         cmocka_unit_test(merged_walks_bounded),
     };
