@@ -157,11 +157,12 @@ static uint64_t mix(uint64_t h, uint32_t v)
     return (h ^ v) * 0x100000001b3ull;
 }
 
-static uint64_t list_hash(builder *b, const cr_namelist *l, int kind)
+/* names[i]: the pool offset of l's name i (interned once by put_list). */
+static uint64_t list_hash(const cr_namelist *l, const uint32_t *names, int kind)
 {
     uint64_t h = CR_FNV_OFFSET ^ (uint64_t)kind;
     for (uint32_t i = 0; i < l->count; i++)
-        h = mix(mix(h, ce_pi_str(b, l->names[i])), l->idx ? l->idx[i] : NONE);
+        h = mix(mix(h, names[i]), l->idx ? l->idx[i] : NONE);
     return h ^ l->count;
 }
 
@@ -176,13 +177,14 @@ static uint64_t stored_hash(const builder *b, uint32_t id)
 }
 
 /* True when list record id holds l's names and indexes. */
-static bool list_is(builder *b, uint32_t id, const cr_namelist *l, int kind)
+static bool list_is(const builder *b, uint32_t id, const cr_namelist *l, const uint32_t *names,
+                    int kind)
 {
     const uint32_t *x = b->sec[S_LISTS].v + id * sec_fields[S_LISTS];
     if (x[LI_COUNT] != l->count || x[LI_KIND] != (uint32_t)kind)
         return false;
     for (uint32_t i = 0; i < l->count; i++)
-        if (b->sec[S_NAMES].v[x[LI_FIRST] + i] != ce_pi_str(b, l->names[i]) ||
+        if (b->sec[S_NAMES].v[x[LI_FIRST] + i] != names[i] ||
             b->sec[S_NAMEIX].v[x[LI_FIRST] + i] != (l->idx ? l->idx[i] : NONE))
             return false;
     return true;
@@ -212,14 +214,19 @@ static bool lists_grow(builder *b)
 static void put_list(builder *b, int s, const cr_namelist *l, int kind)
 {
     uint32_t first = (uint32_t)b->sec[S_NAMES].n;
+    uint32_t few[8], *names = l->count <= 8 ? few : malloc(l->count * sizeof *names);
+    if (!names)
+        b->oom = true;
     if (l->count && !b->oom) {
         if ((b->nlists + 1) * 2 > b->listcap && !lists_grow(b)) {
             b->oom = true;
-            return;
+            goto out;
         }
-        size_t j = list_hash(b, l, kind) & (b->listcap - 1);
+        for (uint32_t i = 0; i < l->count; i++)
+            names[i] = ce_pi_str(b, l->names[i]);
+        size_t j = list_hash(l, names, kind) & (b->listcap - 1);
         for (; b->lists[j]; j = (j + 1) & (b->listcap - 1))
-            if (list_is(b, b->lists[j] - 1, l, kind))
+            if (list_is(b, b->lists[j] - 1, l, names, kind))
                 break;
         if (b->lists[j]) {
             first = b->sec[S_LISTS].v[(b->lists[j] - 1) * sec_fields[S_LISTS] + LI_FIRST];
@@ -229,13 +236,16 @@ static void put_list(builder *b, int s, const cr_namelist *l, int kind)
             ce_pi_put(b, S_LISTS, l->count);
             ce_pi_put(b, S_LISTS, (uint32_t)kind);
             for (uint32_t i = 0; i < l->count; i++) {
-                ce_pi_put(b, S_NAMES, ce_pi_str(b, l->names[i]));
+                ce_pi_put(b, S_NAMES, names[i]);
                 ce_pi_put(b, S_NAMEIX, l->idx ? l->idx[i] : NONE);
             }
         }
     }
     ce_pi_put(b, s, first);
     ce_pi_put(b, s, l->count);
+out:
+    if (names != few)
+        free(names);
 }
 
 static void build_profiles(builder *b)
