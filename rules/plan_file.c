@@ -368,6 +368,58 @@ static const char *lease_why(int e)
     }
 }
 
+static void *lease_summer(void *arg)
+{
+    cr_image_leased *l = arg;
+    l->sum = cr_image_hash64((const char *)l->sum_base + 16, l->sum_len - 16, 0);
+    return NULL;
+}
+
+/* Starts the checksum on a thread, over a second mapping of the file (the caller's may be
+ * unmapped meanwhile, when the records are refused); computed at once when that fails. */
+static void lease_sum_start(cr_image_leased *l)
+{
+    size_t n = l->map.len;
+    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, l->fd, 0);
+    l->sum_base = p;
+    l->sum_len = n;
+    if (p != MAP_FAILED) {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        l->summing = pthread_create(&l->summer, NULL, lease_summer, l) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (l->summing)
+            return;
+        munmap(p, n);
+    }
+    l->sum_base = NULL;
+    l->sum = cr_image_hash64((const char *)l->map.base + 16, n - 16, 0);
+}
+
+static void lease_sum_join(cr_image_leased *l)
+{
+    if (!l->summing)
+        return;
+    pthread_join(l->summer, NULL);
+    munmap((void *)(uintptr_t)l->sum_base, l->sum_len);
+    l->summing = false;
+    l->sum_base = NULL;
+}
+
+int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t errlen)
+{
+    if (l->stamped)
+        return CR_OK; /* verified by cr_image_lease */
+    lease_sum_join(l);
+    if (l->sum == l->map.info.checksum)
+        return CR_OK;
+    snprintf(err, errlen,
+             "%s: plan image refused: checksum mismatch (%016llx, header says %016llx)", path,
+             (unsigned long long)l->sum, (unsigned long long)l->map.info.checksum);
+    return CR_EINVAL;
+}
+
 int cr_image_lease(const char *path, const char *stamp_dir, cr_image_leased *l, char *err,
                    size_t errlen)
 {
@@ -401,26 +453,33 @@ int cr_image_lease(const char *path, const char *stamp_dir, cr_image_leased *l, 
         return CR_EIO;
     }
     char why[240];
-    int rc = cr_image_verify(p, n, &l->map.info, why, sizeof why);
+    int rc = cr_image_verify_header(p, n, &l->map.info, why, sizeof why);
+    cr_image_stamp want;
+    l->stamped = rc == CR_OK && stamp_dir && stamp_of(&sb, &l->map.info, &want) &&
+                 stamp_matches(stamp_dir, path, &want);
+    if (rc == CR_OK && l->stamped) /* read trusted next: the checksum first */
+        rc = cr_image_verify(p, n, &l->map.info, why, sizeof why);
     if (rc != CR_OK) {
         snprintf(err, errlen, "%s: plan image refused: %s", path, why);
         munmap(p, n);
         cr_image_lease_release(l);
         l->fallback = false;
+        l->stamped = false;
         return rc;
     }
     l->map.base = p;
     l->map.len = n;
     l->dev = (uint64_t)sb.st_dev;
     l->ino = (uint64_t)sb.st_ino;
-    cr_image_stamp want;
-    l->stamped =
-        stamp_dir && stamp_of(&sb, &l->map.info, &want) && stamp_matches(stamp_dir, path, &want);
+    if (!l->stamped)
+        lease_sum_start(l);
     return CR_OK;
 }
 
 void cr_image_lease_release(cr_image_leased *l)
 {
+    if (l)
+        lease_sum_join(l);
     if (!l || l->fd < 0)
         return;
     fcntl(l->fd, F_SETLEASE, F_UNLCK);

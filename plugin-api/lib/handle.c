@@ -317,7 +317,15 @@ static int load_leased(const char *path, const cr_load_options *lo, staged *st, 
     st->info = m.info;
     l->map.base = NULL; /* the configuration owns the mapping now */
     unsigned flags = (lo->image_no_lint ? CR_IMAGE_NOLINT : 0) | (stamped ? CR_IMAGE_TRUSTED : 0);
+    /* not stamped: the records are checked while another core computes the checksum */
     rc = cr_image_load_owned_ex(&m, path, flags, out, diag);
+    int sum = cr_image_lease_sum(l, path, err, sizeof err);
+    if (rc == CR_OK && sum != CR_OK) {
+        cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
+        cr_config_free(*out);
+        *out = NULL;
+        rc = CR_ECONFIG;
+    }
     rc = load_finish(lo, out, diag, NULL, rc, NULL);
     if (rc != CR_OK) {
         cr_image_lease_release(l);

@@ -8,6 +8,7 @@
 #include "cr_model.h"
 #include "cr_plan_image.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -60,13 +61,27 @@ typedef struct cr_image_leased {
     /* on failure: true when the lease could not be taken or the file not mapped (the caller
      * copies it instead, as today), false when the image itself is refused */
     bool fallback;
+    /* Not stamped: the checksum is being computed by a thread over a mapping of its own while
+     * the caller checks the records (on another core); cr_image_lease_sum waits for it. */
+    bool summing;
+    pthread_t summer;
+    const void *sum_base;
+    size_t sum_len;
+    uint64_t sum;
 } cr_image_leased;
 
-/* Opens path, takes the read lease, maps the file and verifies it (the checksum computed);
- * looks for its stamp in stamp_dir (NULL: none). Errors as "path: what" into err. */
+/* Opens path, takes the read lease, maps the file and checks its header and section table;
+ * looks for its stamp in stamp_dir (NULL: none). Stamped, the checksum is verified before it
+ * returns (the records are then read trusted: nothing may be read before); otherwise it is
+ * computed meanwhile and cr_image_lease_sum must accept it before the image is used (the
+ * records' full check is safe on any bytes). Errors as "path: what" into err. */
 int cr_image_lease(const char *path, const char *stamp_dir, cr_image_leased *l, char *err,
                    size_t errlen);
-/* Releases the lease and closes the file (the mapping, l->map, is left alone). */
+/* Waits for the checksum cr_image_lease computes and verifies it (CR_OK at once when it was
+ * verified already); errors as cr_image_lease's. */
+int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t errlen);
+/* Releases the lease and closes the file (the mapping, l->map, is left alone); waits for a
+ * checksum still being computed. */
 void cr_image_lease_release(cr_image_leased *l);
 
 /*

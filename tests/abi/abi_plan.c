@@ -563,6 +563,48 @@ static void test_image_without_lease_is_copied(void **state)
     plan_env_close(&e);
 }
 
+/* A damaged admin's image is refused at the start, naming the file: with the stamp of its
+ * first start left in place (the write changed the file, so the stamp no longer matches it;
+ * test_image_lease refuses a flipped byte under a stamp forged to match) and without it. The
+ * checksum is computed while the records are checked; nothing is left published or staged and
+ * the file is not left mapped. */
+static void test_damaged_image_refused_at_start(void **state)
+{
+    (void)state;
+    plan_env e;
+    plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
+    char admin[32] = "/tmp/cradminXXXXXX", img[64], msg[2048];
+    assert_non_null(mkdtemp(admin));
+    snprintf(img, sizeof img, "%s/plan.img", admin);
+    run("%s compile --config %s -o %s >/dev/null", getenv("CR_CLI"), e.path, img);
+    cr_open_options o = {.size = sizeof o, .shared = e.shm, .shared_len = e.len};
+    cr_handle *hd = NULL;
+    /* a first start stamps it */
+    assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
+    p->close(hd);
+    assert_int_equal(files_named(e.dir, "callroute-stamp-"), 1);
+    for (int stamped = 1; stamped >= 0; stamped--) {
+        if (!stamped)
+            run("rm -f %s/callroute-stamp-*", e.dir);
+        run("printf '\\x%02x' | dd of=%s bs=1 seek=%d conv=notrunc 2>/dev/null", 0x55 + stamped,
+            img, 1000 + stamped);
+        memset(e.shm, 0, e.len);
+        msg[0] = 0;
+        hd = NULL;
+        assert_int_not_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
+        assert_null(hd);
+        if (!strstr(msg, "checksum") || !strstr(msg, img))
+            fprintf(stderr, "open said: %s\n", msg);
+        assert_non_null(strstr(msg, "checksum"));
+        assert_non_null(strstr(msg, img));
+        assert_int_equal(files_named(e.dir, ".plan"), 0);
+        assert_int_equal(files_named(e.dir, ".stage"), 0);
+        assert_false(maps_file(img));
+    }
+    run("rm -rf %s", admin);
+    plan_env_close(&e);
+}
+
 /* Runs fn in a forked child; asserts it exited 0. */
 static void in_child(int (*fn)(const char *dir, const char *path, cr_open_options *o),
                      const char *dir, const char *path, cr_open_options *o)
@@ -684,6 +726,7 @@ int main(void)
         cmocka_unit_test(test_image_config_published_in_place),
         cmocka_unit_test(test_image_rewritten_under_lease),
         cmocka_unit_test(test_image_without_lease_is_copied),
+        cmocka_unit_test(test_damaged_image_refused_at_start),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

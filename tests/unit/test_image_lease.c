@@ -57,6 +57,8 @@ static int lease(lease_env *e, bool *stamped, bool write_stamp)
     cr_image_leased l;
     char err[1024];
     int rc = cr_image_lease(e->img, e->dir, &l, err, sizeof err);
+    if (rc == CR_OK && !l.stamped) /* computed meanwhile: accepted before anything trusts it */
+        assert_int_equal(cr_image_lease_sum(&l, e->img, err, sizeof err), CR_OK);
     *stamped = rc == CR_OK && l.stamped;
     if (rc == CR_OK && write_stamp)
         assert_int_equal(cr_image_stamp_write(e->dir, e->img, &l), CR_OK);
@@ -197,6 +199,32 @@ static void test_flipped_byte_refused_despite_stamp(void **state)
     env_close(&e);
 }
 
+/* Without a stamp the checksum is computed while the records are checked: a flipped byte is
+ * refused by cr_image_lease_sum, naming the file and the checksum. */
+static void test_flipped_byte_refused_without_stamp(void **state)
+{
+    (void)state;
+    lease_env e;
+    env_open(&e);
+    int fd = open(e.img, O_RDWR);
+    assert_true(fd >= 0);
+    char c;
+    assert_int_equal(pread(fd, &c, 1, 4000), 1);
+    c ^= 0x20;
+    assert_int_equal(pwrite(fd, &c, 1, 4000), 1);
+    close(fd);
+    cr_image_leased l;
+    char err[1024];
+    assert_int_equal(cr_image_lease(e.img, e.dir, &l, err, sizeof err), CR_OK);
+    assert_false(l.stamped);
+    assert_int_not_equal(cr_image_lease_sum(&l, e.img, err, sizeof err), CR_OK);
+    assert_non_null(strstr(err, "checksum"));
+    assert_non_null(strstr(err, e.img));
+    cr_image_unmap(&l.map);
+    cr_image_lease_release(&l);
+    env_close(&e);
+}
+
 /* A stamp of another format version (or another build, architecture, checksum) is ignored. */
 static void test_other_version_stamp_ignored(void **state)
 {
@@ -252,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_changed_file_ignores_stamp),
         cmocka_unit_test(test_foreign_or_writable_stamp_ignored),
         cmocka_unit_test(test_flipped_byte_refused_despite_stamp),
+        cmocka_unit_test(test_flipped_byte_refused_without_stamp),
         cmocka_unit_test(test_other_version_stamp_ignored),
         cmocka_unit_test(test_no_lease_while_open_for_writing),
     };
