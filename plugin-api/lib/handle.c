@@ -1240,6 +1240,7 @@ static struct {
     cr_image_leased lease;
     char admin[CRP_PLAN_PATH_MAX];
     crp_shared *mover_shared;
+    cr_handle *mover_h; /* the publisher's handle (the mover is stopped before it is closed) */
     int32_t mover_pid;
     pthread_t mover;
     _Atomic bool stop;
@@ -1402,6 +1403,11 @@ static void mover_wait_moved(crp_shared *s, uint64_t mv)
     int32_t me = my_pid();
     struct timespec ts = {0, 5 * 1000000L};
     for (int waited = 0; waited < CRP_FOLLOW_WAIT_MS && !atomic_load(&inplace.stop); waited += 5) {
+        /* a reload published before the copy: the publisher lets the admin's file go by
+         * following it (it may have no watcher of its own) */
+        if (!inplace_move(s) &&
+            atomic_load(&inplace.mover_h->generation) != atomic_load(&s->generation))
+            follow_now(inplace.mover_h);
         bool behind = !inplace_move(s);
         for (size_t i = 0; i < CRP_PROC_SLOTS && !behind; i++) {
             crp_proc_slot *sl = &s->procs[i];
@@ -1471,6 +1477,7 @@ static void mover_start(cr_handle *h, staged *st)
     st->leased = false;
     memcpy(inplace.admin, st->admin, sizeof inplace.admin);
     inplace.mover_shared = h->shared;
+    inplace.mover_h = h;
     atomic_store(&inplace.stop, false);
     sigset_t all, old;
     sigfillset(&all);

@@ -538,6 +538,48 @@ static void test_image_rewritten_under_lease(void **state)
     plan_env_close(&e);
 }
 
+/* A reload done by another process before the publisher copied the admin's image: the reload
+ * publishes its own copy, the publisher (which decides nothing and has no watcher) follows it
+ * to let the admin's file go, and releases the lease: a writer then is not kept waiting. */
+static void test_reload_before_the_copy(void **state)
+{
+    (void)state;
+    plan_env e;
+    plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
+    char admin[32] = "/tmp/cradminXXXXXX", img[64], msg[2048];
+    assert_non_null(mkdtemp(admin));
+    snprintf(img, sizeof img, "%s/plan.img", admin);
+    run("%s compile --config %s -o %s >/dev/null", getenv("CR_CLI"), e.path, img);
+    cr_open_options o = {.size = sizeof o, .shared = e.shm, .shared_len = e.len};
+    cr_handle *hd = NULL;
+    assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
+    assert_true(maps_file(img));
+    pid_t r = fork();
+    if (r == 0) {
+        cr_handle *rh = NULL;
+        char m2[1024];
+        int ok =
+            p->open(img, &o, &rh, m2, sizeof m2) == 0 && p->reload(rh, NULL, m2, sizeof m2) == 0;
+        p->close(rh);
+        _exit(ok ? 0 : 10);
+    }
+    wait_ok(r);
+    for (int i = 0; i < 500 && maps_file(img); i++)
+        usleep(10000);
+    assert_false(maps_file(img));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* opened for writing (its own bytes written back): no lease left to wait for */
+    run("dd if=%s of=%s conv=notrunc status=none", img, img);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 5);
+    char gw[64];
+    assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-A");
+    p->close(hd);
+    run("rm -rf %s", admin);
+    plan_env_close(&e);
+}
+
 /* No lease when the admin's image is open for writing elsewhere: it is copied at start as
  * before (the published copy in the runtime directory at once, the admin's file not mapped). */
 static void test_image_without_lease_is_copied(void **state)
@@ -726,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_image_config_published_in_place),
         cmocka_unit_test(test_image_rewritten_under_lease),
         cmocka_unit_test(test_image_without_lease_is_copied),
+        cmocka_unit_test(test_reload_before_the_copy),
         cmocka_unit_test(test_damaged_image_refused_at_start),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
