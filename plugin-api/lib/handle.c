@@ -319,8 +319,8 @@ static int load_leased(const char *path, const cr_load_options *lo, staged *st, 
     unsigned flags = (lo->image_no_lint ? CR_IMAGE_NOLINT : 0) | (stamped ? CR_IMAGE_TRUSTED : 0);
     /* not stamped: the records are checked while another core computes the checksum */
     rc = cr_image_load_owned_ex(&m, path, flags, out, diag);
-    int sum = cr_image_lease_sum(l, path, err, sizeof err);
-    if (rc == CR_OK && sum != CR_OK) {
+    if (cr_image_lease_sum(l, path, err, sizeof err) != CR_OK) {
+        /* damaged bytes: said so even when a record was refused first */
         cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
         cr_config_free(*out);
         *out = NULL;
