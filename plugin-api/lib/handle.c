@@ -293,6 +293,8 @@ static int load_leased(const char *path, const cr_load_options *lo, staged *st, 
     int rc = CR_EIO;
     if (strlen(path) >= sizeof st->admin)
         snprintf(err, sizeof err, "%s: name too long to publish", path);
+    else if (access(runtime_dir(), W_OK) != 0) /* no copy could be made before a writer comes */
+        snprintf(err, sizeof err, "runtime directory %s: %s", runtime_dir(), strerror(errno));
     else
         rc = cr_image_lease(path, runtime_dir(), l, err, sizeof err);
     if (rc == CR_OK && l->map.info.generation != st->want_gen) {
@@ -1374,7 +1376,10 @@ static bool mover_publish(crp_shared *s, uint64_t *mv)
         }
         cr_image_unmap(&m);
         if (rc != CR_OK) {
-            crp_log(CR_LOG_ERROR, "callroute: the image read in place is not copied yet: %s", err);
+            static atomic_bool said; /* tried again every second: said once */
+            if (!atomic_exchange(&said, true))
+                crp_log(CR_LOG_ERROR, "callroute: the image read in place is not copied yet: %s",
+                        err);
             return false;
         }
     }

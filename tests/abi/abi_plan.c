@@ -459,12 +459,13 @@ static void test_image_config_published_in_place(void **state)
     p->close(hd);
     assert_int_equal(files_named(e.dir, ".plan"), 0);
 
-    /* no runtime directory to copy it into (the lease is taken, the copy cannot be made):
-     * the image is read in place and decides */
+    /* no runtime directory to copy it into (no lease taken then: no copy could be made when a
+     * writer comes): the image is read into memory and decides */
     run("cp %s %s", b_img, img);
     setenv("CALLROUTE_RUNTIME_DIR", "/nonexistent/callroute-runtime", 1);
     memset(e.shm, 0, e.len);
     assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
+    assert_false(maps_file(img)); /* a private copy, not the admin's file */
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
     p->close(hd);
     setenv("CALLROUTE_RUNTIME_DIR", e.dir, 1);
