@@ -205,7 +205,9 @@ static bool copy_list(const char *const *in, char ***out)
  * (by the kernel) into a new file of the runtime directory, which is verified and read in
  * place. Publishing it is then a rename (plan_commit): no second copy, checksum or reading,
  * and the publisher decides from the very pages every other process maps. The admin's file
- * may be rewritten afterwards: the copy is the plan's own.
+ * may be rewritten afterwards: the copy is the plan's own. At the host's start the copy is made
+ * later instead, off the start-up path, while a read lease keeps the file from being rewritten
+ * (load_leased, and "an admin's image in place" at the end of this file).
  */
 typedef struct staged {
     char path[CRP_PLAN_PATH_MAX]; /* "" when nothing is staged (an XML configuration) */
