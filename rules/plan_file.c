@@ -1,11 +1,17 @@
 /*
  * Plan image files: the I/O around engine/plan_image.c.
  */
+#define _GNU_SOURCE 1 /* F_SETLEASE, F_SETSIG, dl_iterate_phdr */
 #include "cr_image.h"
 #include "cr_directory.h"
 #include "rgs_targets.h"
 
+#include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <limits.h>
+#include <link.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +113,20 @@ int cr_image_map_file_ex(const char *path, unsigned flags, cr_image_map *m, char
     return map_file(path, false, (flags & CR_IMAGE_TRUSTED) != 0, m, err, errlen);
 }
 
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 #define STAGE_PIECE ((size_t)256 << 10) /* copied, then hashed while in the cache */
 
 /* Copies n bytes of `in` into `out` (empty, mapped shared at p, n bytes) a piece at a time,
@@ -152,16 +172,26 @@ int cr_image_stage(const char *path, const char *staged, cr_image_map *m, char *
 {
     memset(m, 0, sizeof *m);
     int in = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-    struct stat sb;
-    if (in < 0 || fstat(in, &sb) != 0) {
+    if (in < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        if (in >= 0)
-            close(in);
+        return CR_EIO;
+    }
+    int rc = cr_image_stage_fd(in, path, staged, m, err, errlen);
+    close(in);
+    return rc;
+}
+
+int cr_image_stage_fd(int in, const char *path, const char *staged, cr_image_map *m, char *err,
+                      size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    struct stat sb;
+    if (fstat(in, &sb) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return CR_EIO;
     }
     if (!S_ISREG(sb.st_mode) || sb.st_size <= 0 || (uint64_t)sb.st_size > CR_PLAN_MAX) {
         snprintf(err, errlen, "%s: not a regular file of a plan image's size", path);
-        close(in);
         return CR_EIO;
     }
     size_t n = (size_t)sb.st_size;
@@ -174,14 +204,12 @@ int cr_image_stage(const char *path, const char *staged, cr_image_map *m, char *
         snprintf(err, errlen, "%s: cannot copy to %s: %s", path, staged, strerror(errno));
         if (p != MAP_FAILED)
             munmap(p, n);
-        close(in);
         if (out >= 0) {
             close(out);
             unlink(staged);
         }
         return CR_EIO;
     }
-    close(in);
     close(out);
     char why[240];
     int rc = cr_image_verify_sum(p, n, sum, &m->info, why, sizeof why);
@@ -200,26 +228,271 @@ int cr_image_stage(const char *path, const char *staged, cr_image_map *m, char *
     return CR_OK;
 }
 
+/* ---- an admin's image in place, under a read lease ---------------------------------------- */
+
+/* The GNU build id of the object this code is linked into (the library, or a program linking
+ * the static libraries), found once through its program headers. */
+static struct {
+    pthread_once_t once;
+    unsigned char id[64];
+    size_t len;
+} build = {.once = PTHREAD_ONCE_INIT};
+
+static int build_note(struct dl_phdr_info *info, size_t size, void *ud)
+{
+    (void)size;
+    uintptr_t me = (uintptr_t)ud;
+    bool mine = false;
+    for (int i = 0; i < info->dlpi_phnum && !mine; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t at = info->dlpi_addr + ph->p_vaddr;
+        mine = ph->p_type == PT_LOAD && me >= at && me - at < ph->p_memsz;
+    }
+    if (!mine)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
+            size_t name = (nh->n_namesz + 3) & ~(size_t)3, desc = (nh->n_descsz + 3) & ~(size_t)3;
+            const char *d = p + sizeof *nh + name;
+            if (d + desc > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+                memcmp(p + sizeof *nh, "GNU", 4) == 0 && nh->n_descsz <= sizeof build.id) {
+                memcpy(build.id, d, nh->n_descsz);
+                build.len = nh->n_descsz;
+                return 1;
+            }
+            p = d + desc;
+        }
+    }
+    return 1;
+}
+
+static void build_find(void)
+{
+    dl_iterate_phdr(build_note, (void *)(uintptr_t)&build_find);
+}
+
+bool cr_image_stamp_path(const char *dir, const char *path, char *out, size_t cap)
+{
+    if (!dir || !*dir)
+        return false;
+    int n = snprintf(out, cap, "%s/callroute-stamp-%u-%016llx", dir, (unsigned)geteuid(),
+                     (unsigned long long)cr_image_hash64(path, strlen(path), 0));
+    return n > 0 && (size_t)n < cap;
+}
+
+/* The stamp the leased image (identity in sb, verified header in info) would have. False when
+ * this build has no id: then no stamp is trusted or written. */
+static bool stamp_of(const struct stat *sb, const cr_image_info *info, cr_image_stamp *r)
+{
+    pthread_once(&build.once, build_find);
+    if (!build.len)
+        return false;
+    memset(r, 0, sizeof *r); /* padding too: stamps are compared whole */
+    memcpy(r->magic, "CRSTAMP1", 8);
+    r->dev = (uint64_t)sb->st_dev;
+    r->ino = (uint64_t)sb->st_ino;
+    r->size = (uint64_t)sb->st_size;
+    r->mtime_s = (int64_t)sb->st_mtim.tv_sec;
+    r->mtime_ns = (int64_t)sb->st_mtim.tv_nsec;
+    r->ctime_s = (int64_t)sb->st_ctim.tv_sec;
+    r->ctime_ns = (int64_t)sb->st_ctim.tv_nsec;
+    r->checksum = info->checksum;
+    r->version = info->version;
+    r->arch = info->arch;
+    r->build_len = (uint32_t)build.len;
+    memcpy(r->build, build.id, build.len);
+    return true;
+}
+
+/* Whether the stamp for path records exactly `want`: its own regular file (a link is not
+ * followed), owned by the effective user, writable by nobody else. */
+static bool stamp_matches(const char *dir, const char *path, const cr_image_stamp *want)
+{
+    char sp[PATH_MAX];
+    if (!cr_image_stamp_path(dir, path, sp, sizeof sp))
+        return false;
+    int fd = open(sp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat sb;
+    cr_image_stamp got;
+    bool ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() &&
+              !(sb.st_mode & (S_IWGRP | S_IWOTH)) && sb.st_size == (off_t)sizeof got &&
+              pread(fd, &got, sizeof got, 0) == (ssize_t)sizeof got &&
+              memcmp(&got, want, sizeof got) == 0;
+    close(fd);
+    return ok;
+}
+
+int cr_image_stamp_write(const char *dir, const char *path, const cr_image_leased *l)
+{
+    struct stat sb;
+    cr_image_stamp r;
+    char sp[PATH_MAX], tmp[PATH_MAX + 16];
+    if (fstat(l->fd, &sb) != 0)
+        return CR_EIO;
+    if (!stamp_of(&sb, &l->map.info, &r) || !cr_image_stamp_path(dir, path, sp, sizeof sp))
+        return CR_ENOENT;
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", sp);
+    int fd = mkstemp(tmp); /* O_EXCL, mode 0600 */
+    if (fd < 0)
+        return CR_EIO;
+    int rc =
+        fchmod(fd, 0600) == 0 && write_all(fd, (const char *)&r, sizeof r) == 0 ? CR_OK : CR_EIO;
+    if (close(fd) != 0 || (rc == CR_OK && rename(tmp, sp) != 0))
+        rc = CR_EIO;
+    if (rc != CR_OK)
+        unlink(tmp);
+    return rc;
+}
+
+/* Why a read lease could not be taken, for the log. */
+static const char *lease_why(int e)
+{
+    switch (e) {
+    case EAGAIN:
+        return "the file is open for writing";
+    case EACCES:
+        return "not the file's owner (leases need CAP_LEASE then)";
+    case EINVAL:
+        return "leases not supported there";
+    default:
+        return strerror(e);
+    }
+}
+
+static void *lease_summer(void *arg)
+{
+    cr_image_leased *l = arg;
+    l->sum = cr_image_hash64((const char *)l->sum_base + 16, l->sum_len - 16, 0);
+    return NULL;
+}
+
+/* Starts the checksum on a thread, over a second mapping of the file (the caller's may be
+ * unmapped meanwhile, when the records are refused); computed at once when that fails. */
+static void lease_sum_start(cr_image_leased *l)
+{
+    size_t n = l->map.len;
+    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, l->fd, 0);
+    l->sum_base = p;
+    l->sum_len = n;
+    if (p != MAP_FAILED) {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        l->summing = pthread_create(&l->summer, NULL, lease_summer, l) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (l->summing)
+            return;
+        munmap(p, n);
+    }
+    l->sum_base = NULL;
+    l->sum = cr_image_hash64((const char *)l->map.base + 16, n - 16, 0);
+}
+
+static void lease_sum_join(cr_image_leased *l)
+{
+    if (!l->summing)
+        return;
+    pthread_join(l->summer, NULL);
+    munmap((void *)(uintptr_t)l->sum_base, l->sum_len);
+    l->summing = false;
+    l->sum_base = NULL;
+}
+
+int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t errlen)
+{
+    if (l->stamped)
+        return CR_OK; /* verified by cr_image_lease */
+    lease_sum_join(l);
+    if (l->sum == l->map.info.checksum)
+        return CR_OK;
+    snprintf(err, errlen,
+             "%s: plan image refused: checksum mismatch (%016llx, header says %016llx)", path,
+             (unsigned long long)l->sum, (unsigned long long)l->map.info.checksum);
+    return CR_EINVAL;
+}
+
+int cr_image_lease(const char *path, const char *stamp_dir, cr_image_leased *l, char *err,
+                   size_t errlen)
+{
+    memset(l, 0, sizeof *l);
+    l->fd = -1;
+    l->fallback = true;
+    int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return CR_EIO;
+    }
+    /* the signal first: the lease makes this process the one told when a writer comes */
+    if (fcntl(fd, F_SETSIG, CR_IMAGE_LEASE_SIGNAL) != 0 || fcntl(fd, F_SETLEASE, F_RDLCK) != 0) {
+        snprintf(err, errlen, "%s: no read lease: %s", path, lease_why(errno));
+        close(fd);
+        return CR_EIO;
+    }
+    l->fd = fd;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
+        (uint64_t)sb.st_size > CR_PLAN_MAX) {
+        snprintf(err, errlen, "%s: not a regular file of a plan image's size", path);
+        cr_image_lease_release(l);
+        return CR_EIO;
+    }
+    size_t n = (size_t)sb.st_size;
+    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+        cr_image_lease_release(l);
+        return CR_EIO;
+    }
+    char why[240];
+    int rc = cr_image_verify_header(p, n, &l->map.info, why, sizeof why);
+    cr_image_stamp want;
+    l->stamped = rc == CR_OK && stamp_dir && stamp_of(&sb, &l->map.info, &want) &&
+                 stamp_matches(stamp_dir, path, &want);
+    if (rc == CR_OK && l->stamped) /* read trusted next: the checksum first */
+        rc = cr_image_verify(p, n, &l->map.info, why, sizeof why);
+    if (rc != CR_OK) {
+        snprintf(err, errlen, "%s: plan image refused: %s", path, why);
+        munmap(p, n);
+        cr_image_lease_release(l);
+        l->fallback = false;
+        l->stamped = false;
+        return rc;
+    }
+    l->map.base = p;
+    l->map.len = n;
+    l->dev = (uint64_t)sb.st_dev;
+    l->ino = (uint64_t)sb.st_ino;
+    if (!l->stamped)
+        lease_sum_start(l);
+    return CR_OK;
+}
+
+void cr_image_lease_release(cr_image_leased *l)
+{
+    if (l)
+        lease_sum_join(l);
+    if (!l || l->fd < 0)
+        return;
+    fcntl(l->fd, F_SETLEASE, F_UNLCK);
+    close(l->fd);
+    l->fd = -1;
+}
+
 void cr_image_unmap(cr_image_map *m)
 {
     if (m && m->base)
         munmap((void *)m->base, m->len);
     if (m)
         m->base = NULL;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, uint64_t *checksum,

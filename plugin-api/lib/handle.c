@@ -9,6 +9,7 @@
  * A reader that loaded the old pointer incremented the old counter before that load, so it
  * is waited for; one that raced the flip loads the new pointer. (All atomics are seq_cst.)
  */
+#define _GNU_SOURCE 1 /* F_SETOWN_EX, F_GETLEASE, mremap */
 #include "cr_rgs_check.h"
 #include "handle.h"
 #include "cr_rgs_xml.h"
@@ -20,6 +21,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <sched.h>
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 void crp_diag_to_text(const cr_diag *d, char *err, size_t errlen, bool errors_only)
@@ -202,13 +205,22 @@ static bool copy_list(const char *const *in, char ***out)
  * (by the kernel) into a new file of the runtime directory, which is verified and read in
  * place. Publishing it is then a rename (plan_commit): no second copy, checksum or reading,
  * and the publisher decides from the very pages every other process maps. The admin's file
- * may be rewritten afterwards: the copy is the plan's own.
+ * may be rewritten afterwards: the copy is the plan's own. At the host's start the copy is made
+ * later instead, off the start-up path, while a read lease keeps the file from being rewritten
+ * (load_leased, and "an admin's image in place" at the end of this file).
  */
 typedef struct staged {
     char path[CRP_PLAN_PATH_MAX]; /* "" when nothing is staged (an XML configuration) */
     void *base;                   /* the copy, mapped shared, read-only */
     size_t len;
     cr_image_info info;
+    /* A publisher's first open (the host starting): the admin's file is read in place under a
+     * read lease instead of being copied (load_leased), and copied off the start-up path. */
+    bool may_lease;
+    uint64_t want_gen; /* the generation it is published as */
+    bool leased;       /* base..len is the admin's file itself, the lease held */
+    cr_image_leased lease;
+    char admin[CRP_PLAN_PATH_MAX];
 } staged;
 
 static const char *runtime_dir(void);
@@ -218,17 +230,22 @@ static void staged_drop(staged *st)
 {
     if (st && st->path[0])
         unlink(st->path);
-    if (st)
+    if (st && st->leased)
+        cr_image_lease_release(&st->lease);
+    if (st) {
         st->path[0] = 0;
+        st->leased = false;
+    }
 }
+
+static _Atomic unsigned stage_seq; /* staged copies' names: one name, one copy */
 
 static int load_staged(const char *path, const cr_load_options *lo, staged *st, cr_config **out,
                        cr_diag *diag)
 {
-    static _Atomic unsigned seq;
     char err[CRP_PLAN_PATH_MAX + 600], name[CRP_PLAN_PATH_MAX];
     int n = snprintf(name, sizeof name, "%s/callroute-%d-%u.stage", runtime_dir(), (int)my_pid(),
-                     atomic_fetch_add(&seq, 1));
+                     atomic_fetch_add(&stage_seq, 1));
     cr_image_map m;
     int rc = CR_EIO;
     if (n < 0 || (size_t)n >= sizeof name)
@@ -254,13 +271,87 @@ static int load_staged(const char *path, const cr_load_options *lo, staged *st, 
     return load_finish(lo, out, diag, NULL, rc, NULL);
 }
 
+/* Said once per process: why the admin's image is copied at start rather than read in place. */
+static void lease_note_once(const char *why)
+{
+    static atomic_bool said;
+    if (!atomic_exchange(&said, true))
+        crp_log(CR_LOG_WARNING, "callroute: %s; copying the image at start instead", why);
+}
+
+/*
+ * The publisher's first open of an admin's image (the host starting): the file is mapped in
+ * place under a read lease (cr_image_lease: nobody can rewrite it while the lease is held), its
+ * checksum verified, its records checked unless its stamp says this very file passed that check
+ * before (then it is read as a published image is, CR_IMAGE_TRUSTED). It is copied into the
+ * runtime directory later, off the start-up path (the mover thread, "an admin's image in
+ * place" below). Without a lease, today's staged copy.
+ */
+static int load_leased(const char *path, const cr_load_options *lo, staged *st, cr_config **out,
+                       cr_diag *diag)
+{
+    char err[CRP_PLAN_PATH_MAX + 600];
+    cr_image_leased *l = &st->lease;
+    int rc = CR_EIO;
+    if (strlen(path) >= sizeof st->admin)
+        snprintf(err, sizeof err, "%s: name too long to publish", path);
+    else if (access(runtime_dir(), W_OK) != 0) /* no copy could be made before a writer comes */
+        snprintf(err, sizeof err, "runtime directory %s: %s", runtime_dir(), strerror(errno));
+    else
+        rc = cr_image_lease(path, runtime_dir(), l, err, sizeof err);
+    if (rc == CR_OK && l->map.info.generation != st->want_gen) {
+        snprintf(err, sizeof err, "%s: carries generation %llu, not %llu", path,
+                 (unsigned long long)l->map.info.generation, (unsigned long long)st->want_gen);
+        cr_image_unmap(&l->map);
+        cr_image_lease_release(l);
+        rc = CR_EIO;
+    }
+    if (rc != CR_OK && (l->fallback || rc == CR_EIO)) {
+        lease_note_once(err);
+        return load_staged(path, lo, st, out, diag);
+    }
+    if (rc != CR_OK) { /* refused: damaged or foreign */
+        cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
+        return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
+    }
+    bool stamped = l->stamped;
+    cr_image_map m = l->map;
+    st->base = (void *)(uintptr_t)m.base;
+    st->len = m.len;
+    st->info = m.info;
+    l->map.base = NULL; /* the configuration owns the mapping now */
+    unsigned flags = (lo->image_no_lint ? CR_IMAGE_NOLINT : 0) | (stamped ? CR_IMAGE_TRUSTED : 0);
+    /* not stamped: the records are checked while another core computes the checksum */
+    rc = cr_image_load_owned_ex(&m, path, flags, out, diag);
+    if (cr_image_lease_sum(l, path, err, sizeof err) != CR_OK) {
+        /* damaged bytes: said so even when a record was refused first */
+        cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
+        cr_config_free(*out);
+        *out = NULL;
+        rc = CR_ECONFIG;
+    }
+    rc = load_finish(lo, out, diag, NULL, rc, NULL);
+    if (rc != CR_OK) {
+        cr_image_lease_release(l);
+        return rc;
+    }
+    if (!stamped) /* checked whole: the next start with this very file need not */
+        cr_image_stamp_write(runtime_dir(), path, l);
+    crp_log(CR_LOG_INFO, "callroute: %s read in place under a lease (%s)", path,
+            stamped ? "stamp matched: records not checked again" : "checked whole, stamped");
+    memcpy(st->admin, path, strlen(path) + 1);
+    st->leased = true;
+    return CR_OK;
+}
+
 /* Loads path for the handle; st (NULL: never) stages a plan image for publishing. */
 static int load_for(const cr_handle *h, const char *path, cr_config **out, cr_diag *diag,
                     staged *st)
 {
     cr_load_options lo = crp_handle_load_options(h);
-    int rc = st && cr_image_file_is(path) ? load_staged(path, &lo, st, out, diag)
-                                          : crp_load_ex(path, &lo, out, diag);
+    int rc = !st || !cr_image_file_is(path) ? crp_load_ex(path, &lo, out, diag)
+             : st->may_lease                ? load_leased(path, &lo, st, out, diag)
+                                            : load_staged(path, &lo, st, out, diag);
     if (rc == CR_OK && h->db_path && crp_users_check(h->db_path, *out, diag) != CR_OK) {
         cr_config_free(*out);
         *out = NULL;
@@ -291,21 +382,34 @@ static void watcher_start(cr_handle *h);
 static void plan_sweep_stale(void);
 static int plan_publish(cr_handle *h, const cr_config *cfg, bool bump, uint64_t *gen, char *err,
                         size_t errlen);
-static int plan_commit(cr_handle *h, staged *st, bool bump, uint64_t *gen, bool *mine, char *err,
-                       size_t errlen);
+static int plan_commit(cr_handle *h, staged *st, cr_config *cfg, bool bump, uint64_t *gen,
+                       bool *mine, char *err, size_t errlen);
 static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, size_t errlen);
 static void plan_withdraw(cr_handle *h);
 
 static void inherit_note(cr_handle *h, cr_config *cfg, uint64_t gen);
 static cr_config *inherit_take(cr_handle *h, uint64_t gen, uint64_t sum);
 static void inherit_drop(const cr_config *cfg);
+static void inplace_forget(const cr_config *cfg);
+static void inplace_note(crp_shared *s, const cr_config *cfg, void *base, size_t len, uint64_t gen,
+                         uint64_t sum);
+static bool inplace_move(crp_shared *s);
+static void mover_start(cr_handle *h, staged *st);
+static void mover_stop(void);
+
+/* Frees a plan this process decided with (or could have). */
+static void plan_free(cr_config *cfg)
+{
+    inplace_forget(cfg);
+    cr_config_free(cfg);
+}
 
 static void snapshot_free(crp_snapshot *s)
 {
     if (!s)
         return;
     inherit_drop(s->cfg);
-    cr_config_free(s->cfg);
+    plan_free(s->cfg);
     free(s);
 }
 
@@ -354,10 +458,10 @@ static cr_config *adopt_own(cr_handle *h, cr_config *cfg, uint64_t gen)
     if (rc != CR_OK || g != gen) {
         if (rc != CR_OK)
             crp_log(CR_LOG_WARNING, "callroute: deciding with the plan as loaded: %s", err);
-        cr_config_free(mine);
+        plan_free(mine);
         return cfg;
     }
-    cr_config_free(cfg);
+    plan_free(cfg);
     return mine;
 }
 
@@ -367,8 +471,8 @@ static int publish_loaded(cr_handle *h, cr_config **cfg, staged *st, bool bump, 
                           char *err, size_t errlen)
 {
     bool mine = false; /* *cfg reads the published image already */
-    int rc = st->path[0] ? plan_commit(h, st, bump, gen, &mine, err, errlen)
-                         : plan_publish(h, *cfg, bump, gen, err, errlen);
+    int rc = st->path[0] || st->leased ? plan_commit(h, st, *cfg, bump, gen, &mine, err, errlen)
+                                       : plan_publish(h, *cfg, bump, gen, err, errlen);
     if (rc == CR_OK && !mine)
         *cfg = adopt_own(h, *cfg, *gen);
     return rc;
@@ -387,7 +491,7 @@ static int open_shared(cr_handle *h, const char *path, cr_config **cfg, uint64_t
         crp_log(CR_LOG_WARNING, "callroute: %s; loading %s instead", err, path);
     if (err && errlen)
         err[0] = 0;
-    staged st = {0};
+    staged st = {.may_lease = true, .want_gen = atomic_load(&h->shared->generation)};
     rc = open_load(h, path, cfg, &st, err, errlen);
     if (rc == CR_OK && publish_loaded(h, cfg, &st, false, gen, err, errlen) != CR_OK) {
         crp_log(CR_LOG_WARNING, "callroute: plan not published (%s): other processes load %s", err,
@@ -452,7 +556,7 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
     }
     crp_snapshot *s = calloc(1, sizeof *s);
     if (!s) {
-        cr_config_free(cfg);
+        plan_free(cfg);
         crp_handle_close(h);
         return CR_ENOMEM;
     }
@@ -486,7 +590,7 @@ static int install(cr_handle *h, cr_config *cfg, uint64_t gen)
 {
     crp_snapshot *s = calloc(1, sizeof *s);
     if (!s) {
-        cr_config_free(cfg);
+        plan_free(cfg);
         return CR_ENOMEM;
     }
     s->cfg = cfg;
@@ -562,8 +666,10 @@ void crp_handle_close(cr_handle *h)
     if (!h)
         return;
     watcher_stop(h);
-    if (!h->own_shared && h->shared)
+    if (!h->own_shared && h->shared) {
+        mover_stop();
         plan_withdraw(h);
+    }
     snapshot_free(atomic_load(&h->cur));
     if (h->own_shared)
         free(h->shared);
@@ -632,6 +738,11 @@ static void *watcher_main(void *arg)
     while (!atomic_load(&h->stop)) {
         if (atomic_load(&h->generation) != atomic_load(&h->shared->generation))
             follow_now(h);
+        uint64_t mv = atomic_load(&h->shared->plan_move);
+        /* acknowledged once this process no longer maps the admin's image (a reload it has
+         * yet to follow may be what lets it go) */
+        if (h->slot && atomic_load(&h->slot->moved) != mv && inplace_move(h->shared))
+            atomic_store(&h->slot->moved, mv);
         nanosleep(&ts, NULL);
     }
     return NULL;
@@ -680,8 +791,10 @@ static void watcher_start(cr_handle *h)
             ((cur == 0 || !pid_alive(cur)) && atomic_compare_exchange_strong(&sl->pid, &cur, me)))
             h->slot = sl;
     }
-    if (h->slot)
+    if (h->slot) {
         atomic_store(&h->slot->generation, atomic_load(&h->generation));
+        atomic_store(&h->slot->moved, 0); /* the watcher acknowledges any move since */
+    }
     atomic_store(&h->stop, false);
     /* the watcher takes no signal: the host's signal handling stays with its own threads */
     sigset_t all, old;
@@ -823,8 +936,9 @@ static void plan_record(crp_shared *s, const char *path, uint64_t g, uint64_t su
     atomic_store(&s->plan_checksum, sum);
     atomic_store(&s->plan_gen, g);
     atomic_store(&s->generation, g);
-    if (old[0] && strcmp(old, path) != 0)
-        unlink(old);
+    if (old[0] && strcmp(old, path) != 0 && !atomic_load(&s->plan_borrowed))
+        unlink(old); /* never the admin's own file */
+    atomic_store(&s->plan_borrowed, 0);
 }
 
 /* Writes the image of cfg and records it as the published plan (generation bumped when
@@ -855,8 +969,8 @@ static int plan_publish(cr_handle *h, const cr_config *cfg, bool bump, uint64_t 
 /* Publishes a staged image (load_staged) as generation *gen: its header rewritten when it
  * carries another generation, then renamed into place. *mine: the staged copy is now the
  * published image (false when another process had published first, on the first open). */
-static int plan_commit(cr_handle *h, staged *st, bool bump, uint64_t *gen, bool *mine, char *err,
-                       size_t errlen)
+static int plan_commit(cr_handle *h, staged *st, cr_config *cfg, bool bump, uint64_t *gen,
+                       bool *mine, char *err, size_t errlen)
 {
     crp_shared *s = h->shared;
     *mine = false;
@@ -867,6 +981,23 @@ static int plan_commit(cr_handle *h, staged *st, bool bump, uint64_t *gen, bool 
     char path[CRP_PLAN_PATH_MAX];
     if (!bump && s->plan_path[0])
         goto out;
+    if (st->leased) {
+        /* the admin's file itself is published, in place, until the mover copies it */
+        if (st->info.generation != g) {
+            snprintf(err, errlen, "%s: carries generation %llu, not %llu", st->admin,
+                     (unsigned long long)st->info.generation, (unsigned long long)g);
+            rc = CR_ESTATE;
+            goto out;
+        }
+        plan_record(s, st->admin, g, sum);
+        atomic_store(&s->plan_borrowed, 1);
+        plan_unlock(s);
+        inplace_note(s, cfg, st->base, st->len, g, sum);
+        *mine = true;
+        mover_start(h, st); /* takes the lease */
+        staged_drop(st);
+        return CR_OK;
+    }
     if (plan_name(s, g, path, err, errlen) != CR_OK) {
         rc = CR_ERANGE;
         goto out;
@@ -916,6 +1047,7 @@ static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, s
         plan_lock(s);
         memcpy(path, s->plan_path, sizeof path);
         uint64_t g = atomic_load(&s->plan_gen), sum = atomic_load(&s->plan_checksum);
+        bool borrowed = atomic_load(&s->plan_borrowed) != 0;
         plan_unlock(s);
         if (!path[0])
             return CR_ENOENT;
@@ -934,11 +1066,15 @@ static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, s
         if (rc == CR_OK) {
             cr_diag d;
             cr_diag_init(&d);
+            void *base = (void *)(uintptr_t)m.base;
+            size_t len = m.len;
             /* the plan keeps the image mapped and decides from its strings: every process
              * that adopted it shares those pages (unmapped when the plan is freed) */
             rc = cr_image_load_owned_ex(&m, path, CR_IMAGE_NOLINT | CR_IMAGE_TRUSTED, out, &d);
             crp_diag_to_text(&d, err, errlen, true);
             cr_diag_free(&d);
+            if (rc == CR_OK && borrowed) /* the admin's file: moved to its copy later */
+                inplace_note(s, *out, base, len, g, sum);
         }
         if (rc == CR_OK) {
             /* compile frees the lists read out of the image and its own scratch (a third of
@@ -1040,9 +1176,10 @@ static void plan_withdraw(cr_handle *h)
     if (atomic_load(&s->plan_owner) != my_pid())
         return;
     plan_lock(s);
-    if (s->plan_path[0])
+    if (s->plan_path[0] && !atomic_load(&s->plan_borrowed))
         unlink(s->plan_path);
     s->plan_path[0] = 0;
+    atomic_store(&s->plan_borrowed, 0);
     plan_unlock(s);
 }
 
@@ -1074,4 +1211,311 @@ const crp_snapshot *crp_snapshot_acquire(cr_handle *h, int *token)
 void crp_snapshot_release(cr_handle *h, int token)
 {
     atomic_fetch_sub(&h->readers[token], 1);
+}
+
+/* ---- an admin's image in place ------------------------------------------------------------ */
+
+/*
+ * At start the publisher maps the admin's image in place under a read lease (load_leased) and
+ * publishes that very file: the workers it forks inherit the plan, and nothing is copied on the
+ * start-up path. The lease keeps writers out only while it is held (a writer waits at most
+ * /proc/sys/fs/lease-break-time for it), so the publisher's mover thread then copies the file
+ * into the runtime directory from the leased descriptor (the copy hashed as it is made and
+ * compared with the checksum verified at start), publishes the copy under the same generation
+ * and checksum, and bumps plan_move. Each process that maps the admin's file replaces that
+ * mapping by one of the copy at the same address (mremap): the same bytes, so no decision sees
+ * a change and no plan is rebuilt. Once every following process has acknowledged the move, the
+ * lease is released. The mover does this CRP_MOVE_DELAY_MS after the start (the host has
+ * forked its workers by then), or at once when a writer comes (the kernel signals the lease
+ * break to the mover's thread; it is also polled with F_GETLEASE).
+ */
+#define CRP_MOVE_DELAY_MS 1000
+
+static struct {
+    pthread_mutex_t lock;
+    /* this process's plan reading the admin's file in place (cfg NULL: none) */
+    const crp_shared *shared;
+    const cr_config *cfg;
+    void *base;
+    size_t len;
+    uint64_t gen, sum;
+    /* the publisher's lease and its mover thread */
+    bool leased;
+    cr_image_leased lease;
+    char admin[CRP_PLAN_PATH_MAX];
+    crp_shared *mover_shared;
+    cr_handle *mover_h; /* the publisher's handle (the mover is stopped before it is closed) */
+    int32_t mover_pid;
+    pthread_t mover;
+    _Atomic bool stop;
+} inplace = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t inplace_once = PTHREAD_ONCE_INIT;
+
+static void inplace_prepare(void)
+{
+    pthread_mutex_lock(&inplace.lock);
+}
+
+static void inplace_parent(void)
+{
+    pthread_mutex_unlock(&inplace.lock);
+}
+
+/* The lease is the publisher's: a forked process does not keep the admin's file open (its
+ * copy of the mapping is moved like the publisher's, by its watcher, or freed). */
+static void inplace_child(void)
+{
+    if (inplace.leased)
+        close(inplace.lease.fd);
+    inplace.leased = false;
+    pthread_mutex_unlock(&inplace.lock);
+}
+
+static void inplace_init(void)
+{
+    pthread_atfork(inplace_prepare, inplace_parent, inplace_child);
+}
+
+/* cfg decides from the admin's image mapped at base..len (published as gen, sum). */
+static void inplace_note(crp_shared *s, const cr_config *cfg, void *base, size_t len, uint64_t gen,
+                         uint64_t sum)
+{
+    pthread_once(&inplace_once, inplace_init);
+    pthread_mutex_lock(&inplace.lock);
+    inplace.shared = s;
+    inplace.cfg = cfg;
+    inplace.base = base;
+    inplace.len = len;
+    inplace.gen = gen;
+    inplace.sum = sum;
+    pthread_mutex_unlock(&inplace.lock);
+}
+
+/* Before cfg is freed (its mapping goes with it: nothing may be mapped over it afterwards). */
+static void inplace_forget(const cr_config *cfg)
+{
+    if (!cfg)
+        return;
+    pthread_once(&inplace_once, inplace_init);
+    pthread_mutex_lock(&inplace.lock);
+    if (inplace.cfg == cfg)
+        inplace.cfg = NULL;
+    pthread_mutex_unlock(&inplace.lock);
+}
+
+/*
+ * Moves this process's mapping of the admin's image onto the published copy, at the same
+ * address, when the copy is published (same generation, checksum and length). True when this
+ * process no longer maps the admin's file (moved now, before, or never did).
+ */
+static bool inplace_move(crp_shared *s)
+{
+    pthread_once(&inplace_once, inplace_init);
+    pthread_mutex_lock(&inplace.lock);
+    bool done = !inplace.cfg || inplace.shared != s, borrowed = true;
+    char path[CRP_PLAN_PATH_MAX] = "", err[CRP_PLAN_PATH_MAX + 400];
+    uint64_t g = 0, sum = 0;
+    if (!done) {
+        plan_lock(s);
+        memcpy(path, s->plan_path, sizeof path);
+        g = atomic_load(&s->plan_gen);
+        sum = atomic_load(&s->plan_checksum);
+        borrowed = atomic_load(&s->plan_borrowed) != 0;
+        plan_unlock(s);
+    }
+    if (!done && !borrowed && path[0] && g == inplace.gen && sum == inplace.sum) {
+        cr_image_map m;
+        int rc = cr_image_map_file_ex(path, CR_IMAGE_TRUSTED, &m, err, sizeof err);
+        if (rc == CR_OK &&
+            (m.len != inplace.len || m.info.generation != g || m.info.checksum != sum)) {
+            snprintf(err, sizeof err, "%s: not the copy of the image published", path);
+            cr_image_unmap(&m);
+            rc = CR_ECONFIG;
+        }
+        /* the copy's mapping replaces the original's in one step: a decision reading it
+         * meanwhile sees the same bytes either way */
+        if (rc == CR_OK && mremap((void *)(uintptr_t)m.base, m.len, m.len,
+                                  MREMAP_MAYMOVE | MREMAP_FIXED, inplace.base) == MAP_FAILED) {
+            snprintf(err, sizeof err, "%s: cannot map in place: %s", path, strerror(errno));
+            cr_image_unmap(&m);
+            rc = CR_EIO;
+        }
+        if (rc == CR_OK) {
+            inplace.cfg = NULL;
+            done = true;
+        } else {
+            crp_log(CR_LOG_ERROR, "callroute: pid %d still maps the admin's image: %s",
+                    (int)my_pid(), err);
+        }
+    }
+    pthread_mutex_unlock(&inplace.lock);
+    return done;
+}
+
+/* Copies the admin's file (the leased descriptor) into the runtime directory and publishes the
+ * copy in its place (when the admin's file is still what is published: a reload may have
+ * replaced it), then bumps plan_move into *mv. False (logged) when no copy could be made. */
+static bool mover_publish(crp_shared *s, uint64_t *mv)
+{
+    plan_lock(s);
+    bool borrowed = atomic_load(&s->plan_borrowed) != 0;
+    uint64_t g = atomic_load(&s->plan_gen), sum = atomic_load(&s->plan_checksum);
+    plan_unlock(s);
+    char stage[CRP_PLAN_PATH_MAX], path[CRP_PLAN_PATH_MAX], err[2 * CRP_PLAN_PATH_MAX + 400];
+    int rc = CR_OK;
+    if (borrowed) {
+        int n = snprintf(stage, sizeof stage, "%s/callroute-%d-%u.stage", runtime_dir(),
+                         (int)my_pid(), atomic_fetch_add(&stage_seq, 1));
+        cr_image_map m = {0};
+        rc = n > 0 && (size_t)n < sizeof stage ? plan_name(s, g, path, err, sizeof err) : CR_ERANGE;
+        if (rc == CR_OK)
+            rc = cr_image_stage_fd(inplace.lease.fd, inplace.admin, stage, &m, err, sizeof err);
+        if (rc == CR_OK && (m.info.checksum != sum || m.info.generation != g)) {
+            snprintf(err, sizeof err, "%s: changed since it was verified (checksum %016llx)",
+                     inplace.admin, (unsigned long long)m.info.checksum);
+            unlink(stage);
+            rc = CR_ECONFIG;
+        }
+        cr_image_unmap(&m);
+        if (rc != CR_OK) {
+            static atomic_bool said; /* tried again every second: said once */
+            if (!atomic_exchange(&said, true))
+                crp_log(CR_LOG_ERROR, "callroute: the image read in place is not copied yet: %s",
+                        err);
+            return false;
+        }
+    }
+    plan_lock(s);
+    if (borrowed && atomic_load(&s->plan_borrowed) && atomic_load(&s->plan_gen) == g) {
+        if (rename(stage, path) == 0)
+            plan_record(s, path, g, sum); /* leaves the admin's file alone */
+        else
+            rc = CR_EIO;
+    } else if (borrowed) {
+        unlink(stage); /* a reload published another image meanwhile */
+    }
+    *mv = atomic_fetch_add(&s->plan_move, 1) + 1;
+    plan_unlock(s);
+    if (rc != CR_OK) {
+        crp_log(CR_LOG_ERROR, "callroute: %s: cannot rename into place: %s", path, strerror(errno));
+        unlink(stage);
+        return false;
+    }
+    return true;
+}
+
+/* Waits (bounded) until this process and every following one no longer map the admin's file. */
+static void mover_wait_moved(crp_shared *s, uint64_t mv)
+{
+    int32_t me = my_pid();
+    struct timespec ts = {0, 5 * 1000000L};
+    for (int waited = 0; waited < CRP_FOLLOW_WAIT_MS && !atomic_load(&inplace.stop); waited += 5) {
+        /* a reload published before the copy: the publisher lets the admin's file go by
+         * following it (it may have no watcher of its own) */
+        if (!inplace_move(s) &&
+            atomic_load(&inplace.mover_h->generation) != atomic_load(&s->generation))
+            follow_now(inplace.mover_h);
+        bool behind = !inplace_move(s);
+        for (size_t i = 0; i < CRP_PROC_SLOTS && !behind; i++) {
+            crp_proc_slot *sl = &s->procs[i];
+            int32_t pid = atomic_load(&sl->pid);
+            behind = pid && pid != me && atomic_load(&sl->moved) < mv && pid_alive(pid);
+        }
+        if (!behind)
+            return;
+        nanosleep(&ts, NULL);
+    }
+    if (!atomic_load(&inplace.stop))
+        crp_log(CR_LOG_WARNING, "callroute: processes still mapped %s after %d s; lease released",
+                inplace.admin, CRP_FOLLOW_WAIT_MS / 1000);
+}
+
+/* Waits up to ms for a writer (the lease break) or a stop; true when a writer waits. */
+static bool mover_sleep(int ms)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, CR_IMAGE_LEASE_SIGNAL);
+    int64_t until = crp_now_ms() + ms;
+    while (!atomic_load(&inplace.stop) && crp_now_ms() < until) {
+        struct timespec ts = {0, 10 * 1000000L};
+        if (sigtimedwait(&set, NULL, &ts) == CR_IMAGE_LEASE_SIGNAL ||
+            fcntl(inplace.lease.fd, F_GETLEASE) == F_UNLCK)
+            return true;
+    }
+    return false;
+}
+
+static void *mover_main(void *arg)
+{
+    (void)arg;
+    crp_shared *s = inplace.mover_shared;
+    /* the lease break is told to this thread, which waits for it (all signals blocked) */
+    struct f_owner_ex own = {F_OWNER_TID, (pid_t)syscall(SYS_gettid)};
+    fcntl(inplace.lease.fd, F_SETOWN_EX, &own);
+    uint64_t mv = 0;
+    bool writer = mover_sleep(CRP_MOVE_DELAY_MS), published = false;
+    while (!atomic_load(&inplace.stop) && !(published = mover_publish(s, &mv)))
+        writer = mover_sleep(1000); /* the runtime directory full, say: tried again */
+    if (published) {
+        mover_wait_moved(s, mv);
+        crp_log(CR_LOG_INFO, "callroute: %s copied into the runtime directory%s; lease released",
+                inplace.admin, writer ? " (a writer was waiting)" : "");
+    }
+    pthread_mutex_lock(&inplace.lock);
+    if (inplace.leased)
+        cr_image_lease_release(&inplace.lease);
+    inplace.leased = false;
+    pthread_mutex_unlock(&inplace.lock);
+    return NULL;
+}
+
+/* Takes the lease of st (the publisher's first open) and starts the mover. */
+static void mover_start(cr_handle *h, staged *st)
+{
+    pthread_once(&inplace_once, inplace_init);
+    pthread_mutex_lock(&inplace.lock);
+    if (inplace.leased || inplace.mover_pid == my_pid()) { /* one per process */
+        pthread_mutex_unlock(&inplace.lock);
+        return; /* st keeps its lease: released by staged_drop */
+    }
+    inplace.lease = st->lease;
+    inplace.leased = true;
+    st->leased = false;
+    memcpy(inplace.admin, st->admin, sizeof inplace.admin);
+    inplace.mover_shared = h->shared;
+    inplace.mover_h = h;
+    atomic_store(&inplace.stop, false);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&inplace.mover, NULL, mover_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0)
+        inplace.mover_pid = my_pid();
+    pthread_mutex_unlock(&inplace.lock);
+    if (rc != 0) { /* no thread: copied now, on the start-up path */
+        crp_log(CR_LOG_WARNING, "callroute: no mover thread: the image is copied at start");
+        uint64_t mv;
+        atomic_store(&inplace.stop, false);
+        if (mover_publish(h->shared, &mv))
+            inplace_move(h->shared);
+        pthread_mutex_lock(&inplace.lock);
+        cr_image_lease_release(&inplace.lease);
+        inplace.leased = false;
+        pthread_mutex_unlock(&inplace.lock);
+    }
+}
+
+static void mover_stop(void)
+{
+    pthread_once(&inplace_once, inplace_init);
+    pthread_mutex_lock(&inplace.lock);
+    bool mine = inplace.mover_pid && inplace.mover_pid == my_pid();
+    pthread_mutex_unlock(&inplace.lock);
+    if (!mine)
+        return;
+    atomic_store(&inplace.stop, true);
+    pthread_join(inplace.mover, NULL);
+    inplace.mover_pid = 0;
 }

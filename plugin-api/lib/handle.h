@@ -62,6 +62,7 @@ typedef struct crp_call_slot {
 typedef struct crp_proc_slot {
     _Atomic int32_t pid; /* 0 = free */
     _Atomic uint64_t generation;
+    _Atomic uint64_t moved; /* the last crp_shared.plan_move it acknowledged */
 } crp_proc_slot;
 
 /* Lives in memory the host may share between processes: plain data and atomics only. */
@@ -81,6 +82,10 @@ typedef struct crp_shared {
     _Atomic int32_t plan_owner; /* pid in the image files' names: the block's first opener */
     _Atomic uint64_t plan_gen;  /* generation of the published image; plan_path "" = none */
     _Atomic uint64_t plan_checksum;
+    /* plan_path is the admin's own image, read in place under the publisher's lease: never
+     * unlinked; plan_move is bumped when the processes must move to its copy (handle.c) */
+    _Atomic uint32_t plan_borrowed;
+    _Atomic uint64_t plan_move;
     char plan_path[CRP_PLAN_PATH_MAX];
 } crp_shared;
 

@@ -8,6 +8,8 @@
 #include "cr_model.h"
 #include "cr_plan_image.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +37,77 @@ void cr_image_unmap(cr_image_map *m);
  * (plugin-api/lib/handle.c). On failure nothing is left at `staged`. The mapping stays writable
  * through mprotect for cr_image_restamp (the file was opened for writing). */
 int cr_image_stage(const char *path, const char *staged, cr_image_map *m, char *err, size_t errlen);
+/* The same from an open file (in, read from offset 0 with pread/sendfile; not closed): a
+ * publisher holding a lease on the admin's file copies exactly that file, whatever its name
+ * names by now. `name` is for the messages. */
+int cr_image_stage_fd(int in, const char *name, const char *staged, cr_image_map *m, char *err,
+                      size_t errlen);
+
+/*
+ * An admin's image read in place, under a read lease (fcntl F_SETLEASE, F_RDLCK): while the
+ * lease is held nobody can open the file for writing or truncate it (the kernel makes such an
+ * open wait, up to /proc/sys/fs/lease-break-time, and tells the holder with
+ * CR_IMAGE_LEASE_SIGNAL, a signal ignored by default, so a host that does not wait for it is
+ * not killed by it), so its bytes cannot change under a process that maps them.
+ */
+#define CR_IMAGE_LEASE_SIGNAL SIGURG
+typedef struct cr_image_leased {
+    int fd;           /* O_RDONLY, the lease held on it */
+    cr_image_map map; /* the file mapped shared, read-only, its checksum verified */
+    uint64_t dev, ino;
+    /* a stamp in the stamp directory recorded that this very file (same identity, size,
+     * times, checksum, format and library build) passed the full check of its records */
+    bool stamped;
+    /* on failure: true when the lease could not be taken or the file not mapped (the caller
+     * copies it instead, as today), false when the image itself is refused */
+    bool fallback;
+    /* Not stamped: the checksum is being computed by a thread over a mapping of its own while
+     * the caller checks the records (on another core); cr_image_lease_sum waits for it. */
+    bool summing;
+    pthread_t summer;
+    const void *sum_base;
+    size_t sum_len;
+    uint64_t sum;
+} cr_image_leased;
+
+/* Opens path, takes the read lease, maps the file and checks its header and section table;
+ * looks for its stamp in stamp_dir (NULL: none). Stamped, the checksum is verified before it
+ * returns (the records are then read trusted: nothing may be read before); otherwise it is
+ * computed meanwhile and cr_image_lease_sum must accept it before the image is used (the
+ * records' full check is safe on any bytes). Errors as "path: what" into err. */
+int cr_image_lease(const char *path, const char *stamp_dir, cr_image_leased *l, char *err,
+                   size_t errlen);
+/* Waits for the checksum cr_image_lease computes and verifies it (CR_OK at once when it was
+ * verified already); errors as cr_image_lease's. */
+int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t errlen);
+/* Releases the lease and closes the file (the mapping, l->map, is left alone); waits for a
+ * checksum still being computed. */
+void cr_image_lease_release(cr_image_leased *l);
+
+/*
+ * The stamp of an image whose records passed the full check: a file of its own in stamp_dir
+ * (callroute-stamp-<euid>-<hash of path>, mode 0600) recording the file's device, inode, size,
+ * modification and change times (ns), its checksum, format version and architecture and the
+ * build id of the library that checked it. A later cr_image_lease of the same path trusts it
+ * only when it is a regular file (not followed when a link) owned by the effective user, not
+ * writable by group or others, and every field matches: any write to the file changes its
+ * change time. The checksum is still computed on every start.
+ */
+typedef struct cr_image_stamp {
+    char magic[8]; /* "CRSTAMP1" */
+    uint64_t dev, ino, size;
+    int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
+    uint64_t checksum;
+    uint32_t version, arch;
+    uint32_t build_len;
+    unsigned char build[64];
+} cr_image_stamp;
+
+/* Writes the stamp of a leased, fully checked image (l). CR_ENOENT when this library has no
+ * build id (stamps are then never written nor trusted). */
+int cr_image_stamp_write(const char *stamp_dir, const char *path, const cr_image_leased *l);
+/* The stamp's file name for path (false when it does not fit). */
+bool cr_image_stamp_path(const char *stamp_dir, const char *path, char *out, size_t cap);
 
 /* Builds the image of a compiled configuration and writes it to path (a new file, then
  * renamed over path, mode 0640). The image's checksum goes to *checksum (may be

@@ -3,7 +3,7 @@
 # the callroute module, sipp phones and sipp gateways on reserved loopback ports (tests/e2e/lib.sh e2e_ports).
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
-#        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed; calls to users (callroute_user, fixtures/users.xml):
+#        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed image_rewritten; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn
 #        user_unregistered user_busy user_caller_cancel user_simring_race user_timer_race user_pbx_fork user_pbx_from_pbx;
 #        gateway health:
@@ -412,6 +412,53 @@ reload_changed)
         sleep 0.1
     done
     [ -z "$stale" ] || e2e_fail "processes still map the image replaced by the reload: $stale"
+    ;;
+
+image_rewritten)
+    # Kamailio starts on a plan image: the main process reads the admin's file in place under
+    # a read lease (nothing copied at start), then copies it into the runtime directory and
+    # moves every process onto the copy. The admin overwrites the file in place right after
+    # the start (cp other.plan routes.plan, as an admin would): the writer may wait for the
+    # lease, calls placed meanwhile and after are routed by the original plan (GW-B), nothing
+    # crashes, no Kamailio process maps the admin's file once the writer is through, and a
+    # callroute.reload afterwards picks up the new file (GW-C).
+    CLI=${CR_CLI:-$(dirname "$CR_LIBRARY")/callroute}
+    start_gateways
+    export CALLROUTE_RUNTIME_DIR=$E2E_TMP/run
+    mkdir -p "$CALLROUTE_RUNTIME_DIR"
+    "$CLI" compile --config "$XML" -o "$E2E_TMP/routes.plan" >/dev/null || e2e_fail "compile"
+    sed 's|<usage>Long-Distance</usage><gateway>GW-B</gateway>|<usage>Long-Distance</usage><gateway>GW-C</gateway>|' \
+        "$XML" >"$E2E_TMP/other.xml"
+    "$CLI" compile --config "$E2E_TMP/other.xml" -o "$E2E_TMP/other.plan" >/dev/null || e2e_fail "compile other"
+    e2e_start_kamailio "$KPORT" "$E2E_TMP/routes.plan"
+    main=$(cat "$E2E_TMP/kamailio.pid")
+    procs=$(pgrep -P "$main" | wc -l)
+    t0=$(date +%s.%N)
+    ( cp "$E2E_TMP/other.plan" "$E2E_TMP/routes.plan" && date +%s.%N >"$E2E_TMP/cp.done" ) &
+    cp_pid=$!
+    for n in 2065550123 2065550124; do
+        e2e_call alice "$n" || e2e_fail "call $n while the image is rewritten not answered"
+        e2e_expect_invite gwB "^sip:\+1${n}@"
+    done
+    wait "$cp_pid" || e2e_fail "the admin's cp failed"
+    waited=$(awk -v a="$t0" -v b="$(cat "$E2E_TMP/cp.done")" 'BEGIN {printf "%.2f", b - a}')
+    cmp -s "$E2E_TMP/other.plan" "$E2E_TMP/routes.plan" || e2e_fail "the admin's file was not rewritten"
+    mapping=$(for p in "$main" $(pgrep -P "$main"); do
+        grep -l "$E2E_TMP/routes.plan" "/proc/$p/maps" 2>/dev/null || true
+    done)
+    [ -z "$mapping" ] || e2e_fail "processes still map the admin's file after the writer: $mapping"
+    ls "$CALLROUTE_RUNTIME_DIR"/callroute-*.plan >/dev/null 2>&1 || e2e_fail "no copy published"
+    e2e_call alice 2065550125 || e2e_fail "call after the rewrite not answered"
+    e2e_expect_invite gwB "^sip:\+12065550125@"
+    kill -0 "$main" 2>/dev/null || e2e_fail "kamailio died"
+    [ "$(pgrep -P "$main" | wc -l)" = "$procs" ] || e2e_fail "a Kamailio process died"
+    out=$(e2e_kamcmd callroute.reload 2>&1) || { echo "$out" >&2; e2e_fail "reload of the new image failed"; }
+    for n in 2065550126 2065550127; do
+        e2e_call alice "$n" || e2e_fail "call $n after reload not answered"
+        e2e_expect_invite gwC "^sip:1${n}@"
+    done
+    [ "$(e2e_count gwB)" = 3 ] || e2e_fail "GW-B got $(e2e_count gwB) calls, not 3"
+    e2e_log "ok: the writer waited $waited s; calls stayed on the original plan until the reload"
     ;;
 
 user_simring)

@@ -1,0 +1,288 @@
+/*
+ * An admin's plan image read in place under a read lease (rules/plan_file.c, cr_image_lease),
+ * and the stamp that lets a later start skip the check of its records: trusted only for the
+ * very file it was written for (identity, size, times, checksum, format, library build),
+ * written by the effective user and writable by nobody else. The checksum is computed on every
+ * lease, so damaged bytes are refused whatever the stamp says.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cr_image.h"
+#include "cr_rules.h"
+#include "testutil.h"
+
+typedef struct lease_env {
+    char dir[32]; /* the runtime directory: the stamps */
+    char img[96]; /* the admin's image */
+    char stamp[512];
+} lease_env;
+
+static void env_open(lease_env *e)
+{
+    snprintf(e->dir, sizeof e->dir, "/tmp/crleaseXXXXXX");
+    assert_non_null(mkdtemp(e->dir));
+    snprintf(e->img, sizeof e->img, "%s/contoso.plan", e->dir);
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_config *cfg = NULL;
+    assert_int_equal(cr_rules_load(cr_test_src("examples/contoso/contoso.xml"), &cfg, &d), CR_OK);
+    char err[512];
+    assert_int_equal(cr_image_write(e->img, cfg, 0, NULL, err, sizeof err), CR_OK);
+    cr_config_free(cfg);
+    cr_diag_free(&d);
+    assert_true(cr_image_stamp_path(e->dir, e->img, e->stamp, sizeof e->stamp));
+}
+
+static void env_close(lease_env *e)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Leases e->img; returns the code, *stamped whether the stamp was trusted. */
+static int lease(lease_env *e, bool *stamped, bool write_stamp)
+{
+    cr_image_leased l;
+    char err[1024];
+    int rc = cr_image_lease(e->img, e->dir, &l, err, sizeof err);
+    if (rc == CR_OK && !l.stamped) /* computed meanwhile: accepted before anything trusts it */
+        assert_int_equal(cr_image_lease_sum(&l, e->img, err, sizeof err), CR_OK);
+    *stamped = rc == CR_OK && l.stamped;
+    if (rc == CR_OK && write_stamp)
+        assert_int_equal(cr_image_stamp_write(e->dir, e->img, &l), CR_OK);
+    if (rc != CR_OK)
+        assert_false(l.fallback); /* the image refused, not the lease */
+    cr_image_unmap(&l.map);
+    cr_image_lease_release(&l);
+    return rc;
+}
+
+static void read_stamp(const lease_env *e, cr_image_stamp *s)
+{
+    FILE *f = fopen(e->stamp, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(s, sizeof *s, 1, f), 1);
+    fclose(f);
+}
+
+static void write_stamp(const lease_env *e, const cr_image_stamp *s)
+{
+    unlink(e->stamp);
+    int fd = open(e->stamp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, s, sizeof *s), (ssize_t)sizeof *s);
+    close(fd);
+}
+
+/* The first lease checks everything and finds no stamp; once stamped, the same file is
+ * trusted; a stamp written as a link is not followed. */
+static void test_stamp_trusted_for_the_same_file(void **state)
+{
+    (void)state;
+    lease_env e;
+    env_open(&e);
+    bool stamped;
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_false(stamped);
+    assert_int_equal(lease(&e, &stamped, true), CR_OK);
+    assert_false(stamped);
+    struct stat sb;
+    assert_int_equal(stat(e.stamp, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_true(stamped);
+    /* a link to a good stamp is not followed */
+    char real[600];
+    snprintf(real, sizeof real, "%s.real", e.stamp);
+    assert_int_equal(rename(e.stamp, real), 0);
+    assert_int_equal(symlink(real, e.stamp), 0);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_false(stamped);
+    env_close(&e);
+}
+
+/* Any write to the file changes its change time: the stamp no longer matches, even when the
+ * bytes written are the same. */
+static void test_changed_file_ignores_stamp(void **state)
+{
+    (void)state;
+    lease_env e;
+    env_open(&e);
+    bool stamped;
+    assert_int_equal(lease(&e, &stamped, true), CR_OK);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_true(stamped);
+    struct timespec ts = {0, 20 * 1000000L};
+    nanosleep(&ts, NULL);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp %s %s.x && cat %s.x > %s", e.img, e.img, e.img, e.img);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_false(stamped);
+    /* a chmod changes the change time too */
+    assert_int_equal(lease(&e, &stamped, true), CR_OK);
+    nanosleep(&ts, NULL);
+    assert_int_equal(chmod(e.img, 0640), 0);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_false(stamped);
+    env_close(&e);
+}
+
+/* A stamp owned by someone else, or writable by group or others, is not trusted. */
+static void test_foreign_or_writable_stamp_ignored(void **state)
+{
+    (void)state;
+    lease_env e;
+    env_open(&e);
+    bool stamped;
+    assert_int_equal(lease(&e, &stamped, true), CR_OK);
+    assert_int_equal(chmod(e.stamp, 0620), 0);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_false(stamped);
+    assert_int_equal(chmod(e.stamp, 0602), 0);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_false(stamped);
+    assert_int_equal(chmod(e.stamp, 0600), 0);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_true(stamped);
+    if (geteuid() == 0) { /* only root can give a file away */
+        assert_int_equal(chown(e.stamp, 65534, 65534), 0);
+        assert_int_equal(lease(&e, &stamped, false), CR_OK);
+        assert_false(stamped);
+    }
+    env_close(&e);
+}
+
+/* A flipped byte whose stamp was made to match the file's new identity and times is refused by
+ * the checksum, which every lease computes. */
+static void test_flipped_byte_refused_despite_stamp(void **state)
+{
+    (void)state;
+    lease_env e;
+    env_open(&e);
+    bool stamped;
+    assert_int_equal(lease(&e, &stamped, true), CR_OK);
+    cr_image_stamp s;
+    read_stamp(&e, &s);
+    int fd = open(e.img, O_RDWR);
+    assert_true(fd >= 0);
+    char c;
+    assert_int_equal(pread(fd, &c, 1, 4000), 1);
+    c ^= 0x20;
+    assert_int_equal(pwrite(fd, &c, 1, 4000), 1);
+    close(fd);
+    struct stat sb;
+    assert_int_equal(stat(e.img, &sb), 0);
+    s.mtime_s = sb.st_mtim.tv_sec;
+    s.mtime_ns = sb.st_mtim.tv_nsec;
+    s.ctime_s = sb.st_ctim.tv_sec;
+    s.ctime_ns = sb.st_ctim.tv_nsec;
+    write_stamp(&e, &s);
+    cr_image_leased l;
+    char err[1024];
+    assert_int_not_equal(cr_image_lease(e.img, e.dir, &l, err, sizeof err), CR_OK);
+    assert_false(l.fallback);
+    assert_non_null(strstr(err, "checksum"));
+    assert_non_null(strstr(err, e.img));
+    env_close(&e);
+}
+
+/* Without a stamp the checksum is computed while the records are checked: a flipped byte is
+ * refused by cr_image_lease_sum, naming the file and the checksum. */
+static void test_flipped_byte_refused_without_stamp(void **state)
+{
+    (void)state;
+    lease_env e;
+    env_open(&e);
+    int fd = open(e.img, O_RDWR);
+    assert_true(fd >= 0);
+    char c;
+    assert_int_equal(pread(fd, &c, 1, 4000), 1);
+    c ^= 0x20;
+    assert_int_equal(pwrite(fd, &c, 1, 4000), 1);
+    close(fd);
+    cr_image_leased l;
+    char err[1024];
+    assert_int_equal(cr_image_lease(e.img, e.dir, &l, err, sizeof err), CR_OK);
+    assert_false(l.stamped);
+    assert_int_not_equal(cr_image_lease_sum(&l, e.img, err, sizeof err), CR_OK);
+    assert_non_null(strstr(err, "checksum"));
+    assert_non_null(strstr(err, e.img));
+    cr_image_unmap(&l.map);
+    cr_image_lease_release(&l);
+    env_close(&e);
+}
+
+/* A stamp of another format version (or another build, architecture, checksum) is ignored. */
+static void test_other_version_stamp_ignored(void **state)
+{
+    (void)state;
+    lease_env e;
+    env_open(&e);
+    bool stamped;
+    assert_int_equal(lease(&e, &stamped, true), CR_OK);
+    cr_image_stamp s, good;
+    read_stamp(&e, &good);
+    s = good;
+    s.version += 1;
+    write_stamp(&e, &s);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_false(stamped);
+    s = good;
+    s.build[0] ^= 1;
+    write_stamp(&e, &s);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_false(stamped);
+    s = good;
+    s.checksum ^= 1;
+    write_stamp(&e, &s);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_false(stamped);
+    write_stamp(&e, &good);
+    assert_int_equal(lease(&e, &stamped, false), CR_OK);
+    assert_true(stamped);
+    env_close(&e);
+}
+
+/* No lease while the file is open for writing: the caller falls back to a copy. */
+static void test_no_lease_while_open_for_writing(void **state)
+{
+    (void)state;
+    lease_env e;
+    env_open(&e);
+    int w = open(e.img, O_WRONLY);
+    assert_true(w >= 0);
+    cr_image_leased l;
+    char err[1024];
+    assert_int_equal(cr_image_lease(e.img, e.dir, &l, err, sizeof err), CR_EIO);
+    assert_true(l.fallback);
+    assert_non_null(strstr(err, "open for writing"));
+    close(w);
+    env_close(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stamp_trusted_for_the_same_file),
+        cmocka_unit_test(test_changed_file_ignores_stamp),
+        cmocka_unit_test(test_foreign_or_writable_stamp_ignored),
+        cmocka_unit_test(test_flipped_byte_refused_despite_stamp),
+        cmocka_unit_test(test_flipped_byte_refused_without_stamp),
+        cmocka_unit_test(test_other_version_stamp_ignored),
+        cmocka_unit_test(test_no_lease_while_open_for_writing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
