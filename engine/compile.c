@@ -277,26 +277,9 @@ static void compile_routing(cr_config *c, cr_diag *d)
     }
 }
 
-/* User keys are not stored: the URI index compares with the user's URI (flagged when it is
- * not already in key form), the line index with the line number and extension (flagged for
- * the bare number of a line with an extension). */
-static bool user_uri_eq(const void *ud, uint32_t v, const char *key, size_t n)
-{
-    const cr_config *c = ud;
-    uint32_t i = v & CR_USER_IX_MASK;
-    /* the decision reads the user next: fetch it while the key is compared */
-    __builtin_prefetch(&c->users[i]);
-    __builtin_prefetch((const char *)&c->users[i] + offsetof(cr_user, profile_idx));
-    if (c->user_keys && c->user_keys[i].len != CR_KEY_LONG)
-        return c->user_keys[i].len == n && memcmp(c->user_keys[i].s, key, n) == 0;
-    const cr_user *u = ce_user(c, i);
-    if (!(v & CR_USER_IX_FLAG))
-        return strncmp(u->uri, key, n) == 0 && u->uri[n] == 0;
-    char k[CR_URI_MAX];
-    size_t kn = cr_uri_key(u->uri, k, sizeof k);
-    return kn == n && memcmp(k, key, n) == 0;
-}
-
+/* User keys are not stored in the line index: it compares with the line number and extension
+ * (flagged for the bare number of a line with an extension). The URI index is the caller table
+ * (users.c). */
 static bool user_line_eq(const void *ud, uint32_t v, const char *key, size_t n)
 {
     const cr_config *c = ud;
@@ -386,7 +369,7 @@ static void compile_users(cr_config *c, cr_diag *d)
     c->user_keys = aligned_alloc(64, cells ? cells : 64);
     c->user_lines = aligned_alloc(64, cells ? cells : 64);
     if (!c->user_keys || !c->user_lines ||
-        ce_index_init(&c->user_uri_ix, c->nusers, false, user_uri_eq, c) != CR_OK ||
+        ce_user_table_init(&c->user_uri_tab, c->nusers) != CR_OK ||
         ce_index_init(&c->user_line_ix, lines, false, user_line_eq, c) != CR_OK) {
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
         return;
@@ -403,7 +386,7 @@ static void compile_users(cr_config *c, cr_diag *d)
             bool same = strcmp(key, u->uri) == 0;
             uint32_t v = (uint32_t)i | (same ? 0 : CR_USER_IX_FLAG);
             ce_key_cell_set(&c->user_keys[i], key, kn, same ? CR_KEY_SAME : 0);
-            uint32_t prev = ce_index_put(&c->user_uri_ix, key, kn, v);
+            uint32_t prev = ce_user_table_put(c, key, kn, v);
             if (prev != CR_INDEX_NONE) {
                 prev &= CR_USER_IX_MASK;
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "duplicate user (first at %s:%d)",
@@ -455,6 +438,7 @@ static void compile_users(cr_config *c, cr_diag *d)
         if (u->forwarding.no_answer_after < 0 || u->team_call_delay < 0)
             cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "delays must not be negative");
     }
+    ce_user_table_set_hot(c);
     c->likely_profile = likely_profile(c);
     c->likely_policy = likely_policy(c);
 }
@@ -623,7 +607,7 @@ static void compile_adopted(cr_config *c, cr_diag *d)
         if (r->pattern)
             r->re = compile_pattern(d, r->pattern, r->loc, OBJ(obj, "route", r->name));
     }
-    c->user_uri_ix = (cr_index){x->uri_slots, x->uri_cap, false, true, user_uri_eq, c};
+    c->user_uri_tab = (cr_user_table){x->uri_cells, x->uri_cap, true};
     c->user_line_ix = (cr_index){x->line_slots, x->line_cap, false, true, user_line_eq, c};
     c->user_keys = x->user_keys;
     c->user_lines = x->user_lines;
@@ -732,7 +716,7 @@ void ce_compiled_free(cr_config *c)
     ce_index_free(&c->route_ix);
     ce_route_analysis_free(c->analysis);
     c->analysis = NULL;
-    ce_index_free(&c->user_uri_ix);
+    ce_user_table_free(&c->user_uri_tab);
     ce_index_free(&c->user_line_ix);
     if (!c->cells_borrowed) {
         free(c->user_keys);

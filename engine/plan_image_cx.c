@@ -189,7 +189,7 @@ void ce_pi_build_compiled(builder *b)
     }
     ce_pi_put_raw(b, S_UKEYS, c->user_keys, c->nusers);
     ce_pi_put_raw(b, S_ULINES, c->user_lines, c->nusers);
-    ce_pi_put_raw(b, S_USLOTS, c->user_uri_ix.slots, c->user_uri_ix.cap);
+    ce_pi_put_raw(b, S_USLOTS, c->user_uri_tab.cells, c->user_uri_tab.cap);
     ce_pi_put_raw(b, S_LSLOTS, c->user_line_ix.slots, c->user_line_ix.cap);
 }
 
@@ -520,9 +520,9 @@ static bool read_trie(reader *r, size_t i, uint32_t ids, cr_px_trie *t)
     return read_trie_at(r, ce_pi_recs(r, S_TRIES) + i * sec_fields[S_TRIES], "trie", i, ids, t);
 }
 
-/* Slots of a user index: a power of two of them, one empty at least (a probe ends), every
- * value a user that has what the index compares with. */
-static bool read_slots(reader *r, int s, bool lines, cr_index_slot **out, size_t *cap)
+/* Slots of the line index: a power of two of them, one empty at least (a probe ends), every
+ * value a user with a line. */
+static bool read_slots(reader *r, int s, cr_index_slot **out, size_t *cap)
 {
     const cr_config *c = r->cfg;
     size_t n = ce_pi_nrecs(r, s), used = 0;
@@ -536,7 +536,7 @@ static bool read_slots(reader *r, int s, bool lines, cr_index_slot **out, size_t
             continue;
         uint32_t u = (slots[k].val - 1) & CR_USER_IX_MASK;
         /* the users' bit set rather than their records: slots are in hash order */
-        if (u >= c->nusers || (lines && !(r->lined[u / 64] >> (u % 64) & 1))) {
+        if (u >= c->nusers || !(r->lined[u / 64] >> (u % 64) & 1)) {
             ce_pi_broken(r, sec_names[s], k);
             return false;
         }
@@ -548,6 +548,57 @@ static bool read_slots(reader *r, int s, bool lines, cr_index_slot **out, size_t
     }
     *out = (cr_index_slot *)(uintptr_t)slots;
     *cap = n;
+    return true;
+}
+
+/* The hot fields the caller table's cell of user u holds, from the user's records (the users
+ * themselves are filled on first use). */
+static void expected_hot(const reader *r, uint32_t u, cr_user_cell *e)
+{
+    const uint32_t *x = ce_pi_recs(r, S_USERS) + (size_t)u * sec_fields[S_USERS];
+    const uint32_t *y = ce_pi_recs(r, S_USERCX) + (size_t)u * sec_fields[S_USERCX];
+    cr_user user = {0};
+    user.enterprise_voice = x[UR_FLAGS] & 1u;
+    user.policy_idx = y[UC_POLICY] == NONE ? -1 : (long)y[UC_POLICY];
+    user.profile_idx = y[UC_PROFILE] == NONE ? -1 : (long)y[UC_PROFILE];
+    ce_user_cell_hot(r->cfg, &user, e);
+}
+
+/* The caller table: a power of two of cells, one empty at least (a probe ends), an empty cell
+ * all zero, every other naming a user with exactly that user's hot fields. */
+static bool read_uri_cells(reader *r, ce_image_cx *x)
+{
+    size_t n = ce_pi_nrecs(r, S_USLOTS), used = 0;
+    const cr_user_cell *cells = sec_base(r, S_USLOTS);
+    if (n == 0 || (n & (n - 1))) {
+        ce_pi_broken(r, sec_names[S_USLOTS], n);
+        return false;
+    }
+    for (size_t k = 0; k < n && !r->trusted; k++) {
+        const cr_user_cell *s = &cells[k];
+        cr_user_cell e = {0};
+        if (s->val) {
+            uint32_t u = (s->val - 1) & CR_USER_IX_MASK;
+            if (u >= r->cfg->nusers) {
+                ce_pi_broken(r, sec_names[S_USLOTS], k);
+                return false;
+            }
+            expected_hot(r, u, &e);
+            e.tag = s->tag;
+            e.val = s->val;
+            used++;
+        }
+        if (memcmp(s, &e, sizeof e) != 0) {
+            ce_pi_broken(r, sec_names[S_USLOTS], k);
+            return false;
+        }
+    }
+    if (used == n && !r->trusted) {
+        ce_pi_broken(r, sec_names[S_USLOTS], n);
+        return false;
+    }
+    x->uri_cells = (cr_user_cell *)(uintptr_t)cells;
+    x->uri_cap = n;
     return true;
 }
 
@@ -839,8 +890,7 @@ void ce_pi_read_compiled(reader *r)
             return;
     x->route_kinds = sec_base(r, S_KINDS);
     if (!read_usage_routes(r, x) || !read_walks(r, x) || !walkless_usages_have_tries(r, x) ||
-        !read_slots(r, S_USLOTS, false, &x->uri_slots, &x->uri_cap) ||
-        !read_slots(r, S_LSLOTS, true, &x->line_slots, &x->line_cap) ||
+        !read_uri_cells(r, x) || !read_slots(r, S_LSLOTS, &x->line_slots, &x->line_cap) ||
         !read_cells(r, S_UKEYS, &x->user_keys) || !read_cells(r, S_ULINES, &x->user_lines))
         return;
 }

@@ -285,6 +285,45 @@ static void test_trusted_read(void **state)
 }
 
 /* Damage behind a valid checksum in what a process reads in place is refused, naming it. */
+/* Cells of the caller table whose user or hot fields are not the user's, or an empty cell
+ * that is not all zero: refused. */
+static void damage_caller_cells(const unsigned char *clean, unsigned char *img, size_t len)
+{
+    cr_config *cfg = NULL;
+    char why[512];
+    plan_section x = section(clean, S_USLOTS);
+    size_t used = 0, empty = 0;
+    cr_user_cell cell;
+    while (used < x.count &&
+           (memcpy(&cell, clean + x.off + used * sizeof cell, sizeof cell), !cell.val))
+        used++;
+    while (empty < x.count &&
+           (memcpy(&cell, clean + x.off + empty * sizeof cell, sizeof cell), cell.val))
+        empty++;
+    assert_true(used < x.count && empty < x.count);
+    memcpy(&cell, clean + x.off + used * sizeof cell, sizeof cell);
+    assert_true(cell.hot & CR_CELL_HOT);
+    cr_user_cell bad[] = {cell, cell, cell, cell, cell, cell};
+    bad[0].policy = (uint16_t)(cell.policy == 0 ? 1 : 0);   /* another policy */
+    bad[1].profile = (uint16_t)(cell.profile == 0 ? 1 : 0); /* another profile */
+    bad[2].hot ^= CR_CELL_EV;                               /* Enterprise Voice flipped */
+    bad[3].hot = 0;                                         /* hot fields said not to be */
+    bad[4].pad[1] = 1;
+    bad[5].val = 0x7FFFFFF0u; /* a user past the users */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0] + 1; i++) {
+        memcpy(img, clean, len);
+        if (i < sizeof bad / sizeof bad[0]) {
+            memcpy(img + x.off + used * sizeof cell, &bad[i], sizeof cell);
+        } else { /* an empty cell with a tag */
+            cr_user_cell e = {.tag = 7};
+            memcpy(img + x.off + empty * sizeof e, &e, sizeof e);
+        }
+        rechecksum(img, len);
+        assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+        assert_non_null(strstr(why, "caller table"));
+    }
+}
+
 static void test_compiled_damage_refused(void **state)
 {
     (void)state;
@@ -382,16 +421,22 @@ static void test_compiled_damage_refused(void **state)
         memcpy(&nn, clean + tr.off + 4 * TR_NNODES, 4);
         assert_int_equal(nn, 0);
     }
-    /* a URI index with no empty slot: a lookup would never end */
+    /* a caller table with no empty cell (every cell a copy of a used one, under another tag): a
+     * lookup would never end */
     memcpy(img, clean, len);
     plan_section x = section(img, S_USLOTS);
+    cr_user_cell used = {0};
+    for (size_t k = 0; k < x.count && !used.val; k++)
+        memcpy(&used, img + x.off + k * sizeof used, sizeof used);
+    assert_true(used.val != 0);
     for (size_t k = 0; k < x.count; k++) {
-        cr_index_slot sl = {(uint32_t)k, 1};
-        memcpy(img + x.off + k * sizeof sl, &sl, sizeof sl);
+        used.tag = (uint32_t)k;
+        memcpy(img + x.off + k * sizeof used, &used, sizeof used);
     }
     rechecksum(img, len);
     assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
-    assert_non_null(strstr(why, "URI index"));
+    assert_non_null(strstr(why, "caller table"));
+    damage_caller_cells(clean, img, len);
     /* written with another hash function: read without its compiled sections, compiled again */
     memcpy(img, clean, len);
     x = section(img, S_CXMETA);
