@@ -106,7 +106,7 @@ static const cr_key_cell *user_key(const cr_config *c, const cr_user *u)
     uintptr_t p = (uintptr_t)u, first = (uintptr_t)c->users;
     if (!c->user_keys || p < first || p >= first + c->nusers * sizeof *u)
         return NULL;
-    const cr_key_cell *k = &c->user_keys[(p - first) / sizeof *u];
+    const cr_key_cell *k = &c->user_keys[(p - first) / sizeof *u].uri;
     return k->len == CR_KEY_LONG ? NULL : k;
 }
 

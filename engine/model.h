@@ -153,6 +153,13 @@ typedef struct cr_key_cell {
     char s[CR_KEY_CELL - 2];
 } cr_key_cell;
 
+/* A user's two key cells side by side, one cache line: a line lookup that finds the user
+ * compares the number and names the user by its URI key from that one line. */
+typedef struct cr_user_keys {
+    cr_key_cell uri;  /* the URI key */
+    cr_key_cell line; /* the line number (flags: CR_KEY_EXT) */
+} cr_user_keys;
+
 /* Fills a cell with key[0..n). */
 void ce_key_cell_set(cr_key_cell *cell, const char *key, size_t n, unsigned flags);
 
@@ -229,9 +236,9 @@ struct cr_config {
     cr_index profile_ix, profile_fold_ix, gateway_ix;
     cr_user_table user_uri_tab; /* the caller table */
     cr_index user_line_ix;
-    cr_key_cell *user_keys, *user_lines;    /* [nusers]: URI keys and line numbers (cr_key_cell) */
-    const cr_profile *likely_profile;       /* most users' profile, NULL when no half have one */
-    const cr_policy *likely_policy;         /* most users' voice policy, NULL when no half */
+    cr_user_keys *user_keys;          /* [nusers]: URI keys and line numbers, 64-byte aligned */
+    const cr_profile *likely_profile; /* most users' profile, NULL when no half have one */
+    const cr_policy *likely_policy;   /* most users' voice policy, NULL when no half */
     cr_index usage_ix, policy_ix, route_ix; /* while compiling only */
     struct cr_route_analysis *analysis;     /* while compiling only (route_index.c) */
     cr_usage_routes *usage_routes;          /* [nusages] */
@@ -240,7 +247,7 @@ struct cr_config {
     /* what a plan image read in place holds compiled (plan_image_cx.c): cr_config_compile
      * adopts it instead of building, then drops it */
     struct ce_image_cx *cx;
-    bool cells_borrowed, usage_routes_borrowed; /* user_keys/lines, usage_routes[].routes */
+    bool cells_borrowed, usage_routes_borrowed; /* user_keys, usage_routes[].routes */
     /* Routes of a configuration adopted from a plan image are filled on first use (ce_route):
      * route_state[i] is 0 not yet, 1 being filled, 2 filled; route_src says from what. NULL
      * for a configuration built any other way (every route filled). */
@@ -281,12 +288,12 @@ typedef struct ce_image_cx {
     cr_user_cell *uri_cells;
     cr_index_slot *line_slots;
     size_t uri_cap, line_cap;
-    cr_key_cell *user_keys, *user_lines; /* [nusers] */
-    const uint32_t *route_ids;           /* the routes of every usage, one after another */
-    const uint32_t *usage_head;          /* [nusages][2]: first and count in route_ids */
-    uint32_t likely_profile;             /* profile index, UINT32_MAX: none */
-    uint32_t likely_policy;              /* policy index, UINT32_MAX: none */
-    bool lint;                           /* run lint after adopting (CR_IMAGE_NOLINT not given) */
+    cr_user_keys *user_keys;    /* [nusers] */
+    const uint32_t *route_ids;  /* the routes of every usage, one after another */
+    const uint32_t *usage_head; /* [nusages][2]: first and count in route_ids */
+    uint32_t likely_profile;    /* profile index, UINT32_MAX: none */
+    uint32_t likely_policy;     /* policy index, UINT32_MAX: none */
+    bool lint;                  /* run lint after adopting (CR_IMAGE_NOLINT not given) */
     /* the merged tries read in place: walks[nwalks], each policy's in policy_walk[npolicies] */
     struct cr_px_walk *walks;
     size_t nwalks;

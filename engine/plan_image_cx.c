@@ -107,7 +107,7 @@ static void put_user_lines(builder *b)
 /* Everything compile built is there (an index build that ran out of memory leaves none). */
 static bool complete(const cr_config *c)
 {
-    if (!c->route_index || !c->usage_routes || (c->nusers && (!c->user_keys || !c->user_lines)) ||
+    if (!c->route_index || !c->usage_routes || (c->nusers && !c->user_keys) ||
         (c->npolicies && !ce_route_index_policy_walks(c)))
         return false;
     for (size_t p = 0; p < c->nprofiles; p++)
@@ -187,8 +187,7 @@ void ce_pi_build_compiled(builder *b)
         for (size_t k = 0; k < c->usage_routes[u].count; k++)
             ce_pi_put(b, S_ROUTEIDS, c->usage_routes[u].routes[k]);
     }
-    ce_pi_put_raw(b, S_UKEYS, c->user_keys, c->nusers);
-    ce_pi_put_raw(b, S_ULINES, c->user_lines, c->nusers);
+    ce_pi_put_raw(b, S_UKEYS, c->user_keys, c->nusers); /* S_ULINES: none since version 5 */
     ce_pi_put_raw(b, S_USLOTS, c->user_uri_tab.cells, c->user_uri_tab.cap);
     ce_pi_put_raw(b, S_LSLOTS, c->user_line_ix.slots, c->user_line_ix.cap);
 }
@@ -602,15 +601,17 @@ static bool read_uri_cells(reader *r, ce_image_cx *x)
     return true;
 }
 
-static bool read_cells(reader *r, int s, cr_key_cell **out)
+/* Every user's two key cells: each a key that fits or none (CR_KEY_LONG). */
+static bool read_cells(reader *r, cr_user_keys **out)
 {
-    const cr_key_cell *cells = sec_base(r, s);
+    const cr_user_keys *cells = sec_base(r, S_UKEYS);
     for (size_t k = 0; k < r->cfg->nusers && !r->trusted; k++)
-        if (cells[k].len > sizeof cells[k].s && cells[k].len != CR_KEY_LONG) {
-            ce_pi_broken(r, sec_names[s], k);
+        if ((cells[k].uri.len > sizeof cells[k].uri.s && cells[k].uri.len != CR_KEY_LONG) ||
+            (cells[k].line.len > sizeof cells[k].line.s && cells[k].line.len != CR_KEY_LONG)) {
+            ce_pi_broken(r, sec_names[S_UKEYS], k);
             return false;
         }
-    *out = (cr_key_cell *)(uintptr_t)cells;
+    *out = (cr_user_keys *)(uintptr_t)cells;
     return true;
 }
 
@@ -841,7 +842,7 @@ static bool counts_match(const reader *r)
 {
     const cr_config *c = r->cfg;
     return ce_pi_nrecs(r, S_USERCX) == c->nusers && ce_pi_nrecs(r, S_UKEYS) == c->nusers &&
-           ce_pi_nrecs(r, S_ULINES) == c->nusers && ce_pi_nrecs(r, S_KINDS) == c->nroutes &&
+           ce_pi_nrecs(r, S_ULINES) == 0 && ce_pi_nrecs(r, S_KINDS) == c->nroutes &&
            ce_pi_nrecs(r, S_UHEAD) == c->nusages &&
            ce_pi_nrecs(r, S_TRIES) == c->nusages + c->nprofiles &&
            ce_pi_nrecs(r, S_POLWALK) == c->npolicies;
@@ -891,7 +892,7 @@ void ce_pi_read_compiled(reader *r)
     x->route_kinds = sec_base(r, S_KINDS);
     if (!read_usage_routes(r, x) || !read_walks(r, x) || !walkless_usages_have_tries(r, x) ||
         !read_uri_cells(r, x) || !read_slots(r, S_LSLOTS, &x->line_slots, &x->line_cap) ||
-        !read_cells(r, S_UKEYS, &x->user_keys) || !read_cells(r, S_ULINES, &x->user_lines))
+        !read_cells(r, &x->user_keys))
         return;
 }
 

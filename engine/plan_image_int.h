@@ -37,8 +37,8 @@ enum {
     S_KINDS,    /* [routes]: CR_RK_* bytes */
     S_ROUTEIDS, /* the routes of each usage, in order */
     S_UHEAD,    /* [usages]: first and count in S_ROUTEIDS */
-    S_UKEYS,    /* [users] cr_key_cell: URI keys */
-    S_ULINES,   /* [users] cr_key_cell: line numbers */
+    S_UKEYS,    /* [users] cr_user_keys: URI keys and line numbers (version 5; URI keys before) */
+    S_ULINES,   /* empty (version 5: in S_UKEYS; line numbers before) */
     S_USLOTS,   /* cr_user_cell: the caller table (version 5; cr_index_slot before) */
     S_LSLOTS,   /* cr_index_slot: the line index */
     S_LISTS,    /* every distinct list once: first and count in S_NAMES, kind (LK_*) */
@@ -57,7 +57,7 @@ static const uint32_t sec_fields[S_COUNT] = {0,  1, 1, 7, 7, 3, 7, 7, 9, 17, 1, 
                                              16, 4, 0, 0, 0, 1, 2, 0, 0, 0,  0, 3,  6, 0, 1};
 static const uint32_t sec_esize[S_COUNT] = {1,  4,  4,  28, 28, 12, 28, 28, 36, 68, 4,
                                             40, 12, 1,  4,  16, 64, 16, 16, 8,  1,  4,
-                                            8,  32, 32, 16, 8,  12, 24, 24, 4};
+                                            8,  64, 32, 16, 8,  12, 24, 24, 4};
 static const char *const sec_names[S_COUNT] = {
     "strings",      "files",         "domains",     "profiles",     "rules",
     "usages",       "policies",      "gateways",    "routes",       "users",

@@ -66,8 +66,8 @@ void ce_user_table_free(cr_user_table *t)
 static bool uri_key_eq(const cr_config *c, uint32_t v, const char *key, size_t n)
 {
     uint32_t i = v & CR_USER_IX_MASK;
-    if (c->user_keys && c->user_keys[i].len != CR_KEY_LONG)
-        return c->user_keys[i].len == n && memcmp(c->user_keys[i].s, key, n) == 0;
+    if (c->user_keys && c->user_keys[i].uri.len != CR_KEY_LONG)
+        return c->user_keys[i].uri.len == n && memcmp(c->user_keys[i].uri.s, key, n) == 0;
     const cr_user *u = ce_user(c, i);
     if (!(v & CR_USER_IX_FLAG))
         return strncmp(u->uri, key, n) == 0 && u->uri[n] == 0;

@@ -347,7 +347,8 @@ static void test_compiled_damage_refused(void **state)
         {S_LISTS, 4 * LI_KIND, 7, "list"},
         {S_NAMEIX, 0, 0xFFFFu, "list name"},
         {S_USERCX, 4 * UC_POLICY, 999, "user"},
-        {S_UKEYS, 0, 200, "user keys"},
+        {S_UKEYS, offsetof(cr_user_keys, uri), 200, "user keys"},
+        {S_UKEYS, offsetof(cr_user_keys, line), 200, "user keys"}, /* the line's cell */
         {S_ROUTES, 4 * RO_NAME, 0xFFFFFFF0u, "route"},
         {S_WALKS, 4 * WK_NCANDS, 0xFFFFFFu, "merged trie"},
         {S_WALKS, 4 * WK_NCANDS, 1, "merged trie"}, /* fewer than its usages hold */
@@ -366,7 +367,7 @@ static void test_compiled_damage_refused(void **state)
         plan_section x = section(img, cases[i].sec);
         assert_true(x.count > 0);
         if (cases[i].sec == S_UKEYS)
-            img[x.off] = (unsigned char)cases[i].value; /* a key longer than its cell */
+            img[x.off + cases[i].at] = (unsigned char)cases[i].value; /* longer than its cell */
         else
             memcpy(img + x.off + cases[i].at, &cases[i].value, 4);
         rechecksum(img, len);
