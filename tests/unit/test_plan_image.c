@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -510,13 +511,74 @@ static void test_usage_tries_left_out(void **state)
     cr_config_free(src);
 }
 
+/* A caller whose cell's tag is another key's (a 32-bit tag collision, made here by writing a
+ * copy of alice's cell under another URI's hash): the decision that went on from the cell is
+ * dropped once the key is compared, and that URI is no user; alice is still alice. */
+static void test_caller_tag_collision(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    unsigned char *img = image_of("examples/contoso/contoso.xml", &len);
+    plan_section x = section(img, S_USLOTS);
+    const char *alice = "sip:alice@contoso.com";
+    uint64_t ha = ce_uri_hash(alice, strlen(alice));
+    cr_user_cell cell;
+    size_t k = ha & (x.count - 1);
+    for (;; k = (k + 1) & (x.count - 1)) {
+        memcpy(&cell, img + x.off + k * sizeof cell, sizeof cell);
+        assert_true(cell.val != 0);
+        if (cell.tag == (uint32_t)(ha >> 32))
+            break;
+    }
+    char other[64];
+    uint64_t ho = 0;
+    size_t m = 0;
+    for (int i = 0;; i++) { /* a URI whose home cell is empty */
+        snprintf(other, sizeof other, "sip:mallory%d@contoso.com", i);
+        ho = ce_uri_hash(other, strlen(other));
+        m = ho & (x.count - 1);
+        cr_user_cell e;
+        memcpy(&e, img + x.off + m * sizeof e, sizeof e);
+        if (!e.val)
+            break;
+    }
+    cell.tag = (uint32_t)(ho >> 32);
+    memcpy(img + x.off + m * sizeof cell, &cell, sizeof cell);
+    rechecksum(img, len);
+    cr_config *cfg = NULL;
+    char why[512];
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    cr_user_probe p;
+    ce_user_probe_start(cfg, other, &p);
+    ce_user_probe_peek(cfg, &p);
+    assert_non_null(p.cell); /* the tag matches: a decision would go on from alice's cell */
+    assert_false(ce_user_probe_confirm(cfg, &p));
+    ce_user_probe_start(cfg, alice, &p);
+    ce_user_probe_peek(cfg, &p);
+    assert_non_null(p.cell);
+    assert_true(ce_user_probe_confirm(cfg, &p));
+    cr_decision d;
+    assert_int_equal(cr_route_decide(cfg, other, "+14255550123", NULL, &d, NULL), CR_OK);
+    assert_null(d.caller);
+    assert_int_equal(d.kind, CR_NOT_APPLICABLE);
+    assert_non_null(strstr(d.reason, "is not a known user"));
+    assert_null(cr_config_user_find(cfg, other));
+    assert_int_equal(cr_route_decide(cfg, alice, "+14255550123", NULL, &d, NULL), CR_OK);
+    assert_non_null(d.caller);
+    assert_string_equal(d.caller->uri, alice);
+    assert_int_equal(d.kind, CR_OUTBOUND);
+    cr_config_free(cfg);
+    free(img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hash_is_xxh64),      cmocka_unit_test(test_hash_in_pieces),
-        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_damage_refused),
-        cmocka_unit_test(test_adopted_round_trip), cmocka_unit_test(test_compiled_damage_refused),
-        cmocka_unit_test(test_trusted_read),       cmocka_unit_test(test_usage_tries_left_out),
+        cmocka_unit_test(test_hash_is_xxh64),        cmocka_unit_test(test_hash_in_pieces),
+        cmocka_unit_test(test_round_trip),           cmocka_unit_test(test_damage_refused),
+        cmocka_unit_test(test_adopted_round_trip),   cmocka_unit_test(test_compiled_damage_refused),
+        cmocka_unit_test(test_trusted_read),         cmocka_unit_test(test_usage_tries_left_out),
+        cmocka_unit_test(test_caller_tag_collision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
