@@ -550,18 +550,23 @@ static bool read_slots(reader *r, int s, cr_index_slot **out, size_t *cap)
     return true;
 }
 
-/* The hot fields the caller table's cell of user u holds, from the user's records (the users
- * themselves are filled on first use). */
-static void expected_hot(const reader *r, uint32_t u, cr_user_cell *e)
+/* The hot fields the caller table's cell of the user of records x and y holds: the cell's last
+ * 8 bytes (the users themselves are filled on first use). */
+static uint64_t expected_hot(const reader *r, const uint32_t *x, const uint32_t *y)
 {
-    const uint32_t *x = ce_pi_recs(r, S_USERS) + (size_t)u * sec_fields[S_USERS];
-    const uint32_t *y = ce_pi_recs(r, S_USERCX) + (size_t)u * sec_fields[S_USERCX];
     cr_user user = {0};
     user.enterprise_voice = x[UR_FLAGS] & 1u;
     user.policy_idx = y[UC_POLICY] == NONE ? -1 : (long)y[UC_POLICY];
     user.profile_idx = y[UC_PROFILE] == NONE ? -1 : (long)y[UC_PROFILE];
-    ce_user_cell_hot(r->cfg, &user, e);
+    cr_user_cell e = {0};
+    ce_user_cell_hot(r->cfg, &user, &e);
+    uint64_t hot;
+    memcpy(&hot, (const char *)&e + 8, 8);
+    return hot;
 }
+
+_Static_assert(offsetof(cr_user_cell, policy) == 8 && sizeof(cr_user_cell) == 16,
+               "a cell's hot fields: its last 8 bytes");
 
 /* The caller table: a power of two of cells, one empty at least (a probe ends), an empty cell
  * all zero, every other naming a user with exactly that user's hot fields. */
@@ -582,7 +587,7 @@ static bool read_uri_cells(reader *r, ce_image_cx *x)
                 ce_pi_broken(r, sec_names[S_USLOTS], k);
                 return false;
             }
-            expected_hot(r, u, &e);
+            memcpy((char *)&e + 8, &r->hot[u], 8); /* ce_pi_users_lazy */
             e.tag = s->tag;
             e.val = s->val;
             used++;
@@ -654,7 +659,8 @@ void ce_pi_users_lazy(reader *r)
         return;
     }
     const uint32_t *x = ce_pi_recs(r, S_USERS), *y = ce_pi_recs(r, S_USERCX);
-    if (!r->trusted && !(r->lined = calloc(n / 64 + 1, sizeof *r->lined))) {
+    if (!r->trusted && (!(r->lined = calloc(n / 64 + 1, sizeof *r->lined)) ||
+                        !(r->hot = malloc((n + 1) * sizeof *r->hot)))) {
         r->oom = true;
         return;
     }
@@ -666,6 +672,7 @@ void ce_pi_users_lazy(reader *r)
         }
         if (y[UC_NUMBER] != NONE) /* read_slots checks the line index against it */
             r->lined[i / 64] |= (uint64_t)1 << (i % 64);
+        r->hot[i] = expected_hot(r, x, y); /* read_uri_cells checks the cells against it */
     }
     c->route_src->urecs = ce_pi_recs(r, S_USERS);
     c->route_src->ucx = ce_pi_recs(r, S_USERCX);

@@ -176,6 +176,8 @@ typedef struct reader {
     bool adopt;      /* lists final and compiled sections read in place (ce_pi_adoptable) */
     bool trusted;    /* CR_IMAGE_TRUSTED: records and compiled sections are not checked again */
     uint64_t *lined; /* users with a line number, a bit each (ce_pi_users_lazy, checking) */
+    uint64_t *hot;   /* [users]: the caller table's hot fields each user's cell must hold (the
+                      * cell's last 8 bytes, ce_pi_users_lazy, checking) */
     struct ce_list_table *lists; /* the distinct lists, built final (adopting) */
     char why[160];
 } reader;
