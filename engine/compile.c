@@ -277,38 +277,19 @@ static void compile_routing(cr_config *c, cr_diag *d)
     }
 }
 
-/* User keys are not stored: the URI index compares with the user's URI (flagged when it is
- * not already in key form), the line index with the line number and extension (flagged for
- * the bare number of a line with an extension). */
-static bool user_uri_eq(const void *ud, uint32_t v, const char *key, size_t n)
-{
-    const cr_config *c = ud;
-    uint32_t i = v & CR_USER_IX_MASK;
-    /* the decision reads the user next: fetch it while the key is compared */
-    __builtin_prefetch(&c->users[i]);
-    __builtin_prefetch((const char *)&c->users[i] + offsetof(cr_user, profile_idx));
-    if (c->user_keys && c->user_keys[i].len != CR_KEY_LONG)
-        return c->user_keys[i].len == n && memcmp(c->user_keys[i].s, key, n) == 0;
-    const cr_user *u = ce_user(c, i);
-    if (!(v & CR_USER_IX_FLAG))
-        return strncmp(u->uri, key, n) == 0 && u->uri[n] == 0;
-    char k[CR_URI_MAX];
-    size_t kn = cr_uri_key(u->uri, k, sizeof k);
-    return kn == n && memcmp(k, key, n) == 0;
-}
-
+/* User keys are not stored in the line index: it compares with the line number and extension
+ * (flagged for the bare number of a line with an extension). The URI index is the caller table
+ * (users.c). */
 static bool user_line_eq(const void *ud, uint32_t v, const char *key, size_t n)
 {
     const cr_config *c = ud;
     uint32_t i = v & CR_USER_IX_MASK;
-    const cr_key_cell *cell = c->user_lines ? &c->user_lines[i] : NULL;
+    const cr_key_cell *cell = c->user_keys ? &c->user_keys[i].line : NULL;
     size_t nl;
     bool ext;
     const cr_user *u = NULL; /* read (and filled) only when the cell cannot answer */
     if (cell && cell->len != CR_KEY_LONG) {
-        /* a match names the callee by its URI key (cr_route_decide's reason) */
-        if (c->user_keys)
-            __builtin_prefetch(&c->user_keys[i]);
+        /* a match names the callee by its URI key (cr_route_decide's reason): on this line */
         nl = cell->len;
         if (nl > n || memcmp(cell->s, key, nl) != 0)
             return false;
@@ -382,17 +363,15 @@ static void compile_users(cr_config *c, cr_diag *d)
     for (size_t i = 0; i < c->nusers; i++) /* a line with an extension has two keys */
         lines += c->users[i].line ? 1 + (strchr(c->users[i].line, ';') != NULL) : 0;
     /* cells on cache-line boundaries: a key is one line */
-    size_t cells = (c->nusers * sizeof(cr_key_cell) + 63) / 64 * 64;
+    size_t cells = (c->nusers * sizeof(cr_user_keys) + 63) / 64 * 64;
     c->user_keys = aligned_alloc(64, cells ? cells : 64);
-    c->user_lines = aligned_alloc(64, cells ? cells : 64);
-    if (!c->user_keys || !c->user_lines ||
-        ce_index_init(&c->user_uri_ix, c->nusers, false, user_uri_eq, c) != CR_OK ||
+    if (!c->user_keys || ce_user_table_init(&c->user_uri_tab, c->nusers) != CR_OK ||
         ce_index_init(&c->user_line_ix, lines, false, user_line_eq, c) != CR_OK) {
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
         return;
     }
     for (size_t i = 0; i < c->nusers; i++) /* no key: compared with the user's strings */
-        c->user_keys[i] = c->user_lines[i] = (cr_key_cell){CR_KEY_LONG, 0, {0}};
+        c->user_keys[i].uri = c->user_keys[i].line = (cr_key_cell){CR_KEY_LONG, 0, {0}};
     for (size_t i = 0; i < c->nusers; i++) {
         cr_user *u = &c->users[i];
         OBJ(obj, "user", u->uri);
@@ -402,8 +381,8 @@ static void compile_users(cr_config *c, cr_diag *d)
         } else {
             bool same = strcmp(key, u->uri) == 0;
             uint32_t v = (uint32_t)i | (same ? 0 : CR_USER_IX_FLAG);
-            ce_key_cell_set(&c->user_keys[i], key, kn, same ? CR_KEY_SAME : 0);
-            uint32_t prev = ce_index_put(&c->user_uri_ix, key, kn, v);
+            ce_key_cell_set(&c->user_keys[i].uri, key, kn, same ? CR_KEY_SAME : 0);
+            uint32_t prev = ce_user_table_put(c, key, kn, v);
             if (prev != CR_INDEX_NONE) {
                 prev &= CR_USER_IX_MASK;
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "duplicate user (first at %s:%d)",
@@ -415,7 +394,7 @@ static void compile_users(cr_config *c, cr_diag *d)
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj,
                             "line '%s' is not a tel: URI with a phone number", u->line);
             } else {
-                ce_key_cell_set(&c->user_lines[i], u->line_number, strlen(u->line_number),
+                ce_key_cell_set(&c->user_keys[i].line, u->line_number, strlen(u->line_number),
                                 u->line_ext ? CR_KEY_EXT : 0);
                 char lk[CR_NUMBER_MAX + 40];
                 int kl;
@@ -455,6 +434,7 @@ static void compile_users(cr_config *c, cr_diag *d)
         if (u->forwarding.no_answer_after < 0 || u->team_call_delay < 0)
             cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj, "delays must not be negative");
     }
+    ce_user_table_set_hot(c);
     c->likely_profile = likely_profile(c);
     c->likely_policy = likely_policy(c);
 }
@@ -623,10 +603,9 @@ static void compile_adopted(cr_config *c, cr_diag *d)
         if (r->pattern)
             r->re = compile_pattern(d, r->pattern, r->loc, OBJ(obj, "route", r->name));
     }
-    c->user_uri_ix = (cr_index){x->uri_slots, x->uri_cap, false, true, user_uri_eq, c};
+    c->user_uri_tab = (cr_user_table){x->uri_cells, x->uri_cap, true};
     c->user_line_ix = (cr_index){x->line_slots, x->line_cap, false, true, user_line_eq, c};
     c->user_keys = x->user_keys;
-    c->user_lines = x->user_lines;
     c->cells_borrowed = true;
     c->likely_profile = x->likely_profile < c->nprofiles ? &c->profiles[x->likely_profile] : NULL;
     c->likely_policy = x->likely_policy < c->npolicies ? &c->policies[x->likely_policy] : NULL;
@@ -732,13 +711,12 @@ void ce_compiled_free(cr_config *c)
     ce_index_free(&c->route_ix);
     ce_route_analysis_free(c->analysis);
     c->analysis = NULL;
-    ce_index_free(&c->user_uri_ix);
+    ce_user_table_free(&c->user_uri_tab);
     ce_index_free(&c->user_line_ix);
     if (!c->cells_borrowed) {
         free(c->user_keys);
-        free(c->user_lines);
     }
-    c->user_keys = c->user_lines = NULL;
+    c->user_keys = NULL;
     if (c->usage_routes && !c->usage_routes_borrowed)
         for (size_t u = 0; u < c->nusages; u++)
             free(c->usage_routes[u].routes);

@@ -106,7 +106,7 @@ static const cr_key_cell *user_key(const cr_config *c, const cr_user *u)
     uintptr_t p = (uintptr_t)u, first = (uintptr_t)c->users;
     if (!c->user_keys || p < first || p >= first + c->nusers * sizeof *u)
         return NULL;
-    const cr_key_cell *k = &c->user_keys[(p - first) / sizeof *u];
+    const cr_key_cell *k = &c->user_keys[(p - first) / sizeof *u].uri;
     return k->len == CR_KEY_LONG ? NULL : k;
 }
 
@@ -443,8 +443,8 @@ const cr_profile *cr_user_profile(const cr_config *c, const cr_user *u)
 }
 
 /* Profile for a dialed number: its phone-context when that names a profile, else the
- * user's, else the default (SPEC §2 step 2). */
-static const cr_profile *pick_profile(const cr_config *c, const cr_user *u, const cr_number *num,
+ * caller's (profile index profile_idx, -1: none), else the default (SPEC §2 step 2). */
+static const cr_profile *pick_profile(const cr_config *c, long profile_idx, const cr_number *num,
                                       cr_trace *trace)
 {
     if (num->context[0] && strcasecmp(num->context, "user-default") != 0) {
@@ -457,11 +457,11 @@ static const cr_profile *pick_profile(const cr_config *c, const cr_user *u, cons
         if (trace)
             cr_trace_add(trace, "phone-context '%s' names no location profile", num->context);
     }
-    const cr_profile *p = cr_user_profile(c, u);
+    const cr_profile *p = profile_idx >= 0 ? &c->profiles[profile_idx] : c->default_profile;
     if (trace)
         cr_trace_add(trace, "profile '%s' (%s)", p ? p->name : "(none)",
-                     u && u->profile_idx >= 0 ? "the caller's location profile"
-                                              : "the default location profile");
+                     profile_idx >= 0 ? "the caller's location profile"
+                                      : "the default location profile");
     return p;
 }
 
@@ -508,13 +508,13 @@ static void set_internal_workflow(const cr_workflow *w, cr_decision *out, cr_tra
  * into trie symbols as `key`): the attempts of the caller's usages, or blocked. */
 /* `ahead`: the merged walk of the likely policy begun for `key` while the caller was looked up,
  * or NULL. */
-static int decide_routes(const cr_config *c, const cr_user *u, bool secure, size_t nlen,
-                         const cr_px_key *key, cr_policy_iter *ahead, const cr_runtime *rt,
-                         cr_decision *out, cr_trace *trace)
+/* `pol`: the caller's voice policy (ce_user_policy). */
+static int decide_routes(const cr_config *c, const cr_user *u, const cr_policy *pol, bool secure,
+                         size_t nlen, const cr_px_key *key, cr_policy_iter *ahead,
+                         const cr_runtime *rt, cr_decision *out, cr_trace *trace)
 {
     /* 4. usages top to bottom, routes in order */
-    const cr_policy *pol = ce_user_policy(c, u);
-    if (pol && u->policy && u->policy_idx < 0 && trace)
+    if (trace && pol && u->policy && u->policy_idx < 0)
         cr_trace_add(trace,
                      "caller's voice policy '%s' is not configured: the default policy '%s' "
                      "applies",
@@ -586,25 +586,97 @@ static bool direct_target(const cr_config *c, const cr_runtime *rt, const char *
     return true;
 }
 
-int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
-                    cr_decision *out, cr_trace *trace)
+/* What a decision reads of its caller: from the caller table's cell while the caller's key is
+ * still on its way (cr_route_decide compares it before the answer is final), or from the user
+ * once found. */
+typedef struct caller_hot {
+    long policy_idx, profile_idx; /* -1: none */
+    bool ev;
+} caller_hot;
+
+static caller_hot cell_hot(const cr_user_cell *s)
 {
-    out->kind = CR_NOT_APPLICABLE;
-    out->caller = out->callee = NULL;
-    out->workflow = NULL;
-    out->profile = NULL;
-    out->rule = NULL;
-    out->normalized[0] = 0;
-    out->nattempts = 0;
-    out->routes_matched = 0;
-    out->reason[0] = 0;
-    if (!c || !from || !dialed) {
-        set_reason(out, "missing caller or dialed number");
-        return CR_EINVAL;
+    return (caller_hot){s->policy == CR_CELL_NONE ? -1 : (long)s->policy,
+                        s->profile == CR_CELL_NONE ? -1 : (long)s->profile,
+                        (s->hot & CR_CELL_EV) != 0};
+}
+
+/* Steps 2, 3 and 4 started ahead with the profile most callers have (when no phone-context can
+ * name another), while the caller's cell and key come from memory: normalization, the reverse
+ * lookup's slot, and the walk down the merged trie of the policy most callers have (its nodes
+ * and first items then come from memory while the caller's do); kept when the caller turns out
+ * to have that profile (and that policy, for the walk). Not with a trace, which tells the
+ * steps in order. */
+typedef struct decide_ahead {
+    const cr_profile *profile; /* NULL: not started */
+    int rc;
+    const cr_rule *rule;
+    size_t n;
+    cr_line_probe line;
+    cr_px_key key;
+    bool walking; /* `walk` begun for c->likely_policy */
+    cr_policy_iter walk;
+    char normalized[CR_NUMBER_MAX + 1];
+} decide_ahead;
+
+/* `caller`: the caller's probe, peeked at once normalized (its cell has come by then), or NULL. */
+static void start_ahead(const cr_config *c, const cr_number *num, cr_user_probe *caller,
+                        decide_ahead *a)
+{
+    a->profile = c->likely_profile;
+    a->rc = cr_profile_normalize(a->profile, num->digits, a->normalized, sizeof a->normalized,
+                                 &a->rule, NULL);
+    if (caller)
+        ce_user_probe_peek(c, caller);
+    if (a->rc != CR_OK)
+        return;
+    a->n = strlen(a->normalized);
+    ce_line_probe_start(c, a->normalized, a->n, num->ext, &a->line);
+    ce_px_key_init(&a->key, a->normalized, a->n);
+    a->walking =
+        c->likely_policy &&
+        ce_policy_walk_begin(c, (size_t)(c->likely_policy - c->policies), &a->key, &a->walk);
+}
+
+/* Step 1's caller: from its cell (`tentative`, no trace: the key is compared later), else
+ * looked up. Refuses (returns NULL) an unknown caller or one not enabled for Enterprise Voice. */
+static const cr_user *find_caller(const cr_config *c, const cr_runtime *rt, cr_user_probe *p,
+                                  bool tentative, caller_hot *hot, cr_decision *out,
+                                  cr_trace *trace)
+{
+    if (!tentative || trace)
+        p->cell = NULL;
+    else if (!p->peeked)
+        ce_user_probe_peek(c, p);
+    const cr_user *u;
+    if (p->cell) {
+        u = ce_user(c, (p->cell->val - 1) & CR_USER_IX_MASK);
+        *hot = cell_hot(p->cell);
+    } else {
+        u = ce_user_probe_finish(c, rt, p);
+        if (u)
+            *hot = (caller_hot){u->policy_idx, u->profile_idx, u->enterprise_voice};
     }
-    /* the caller's index slot is fetched while the number is parsed */
-    cr_user_probe caller;
-    ce_user_probe_start(c, from, &caller);
+    out->caller = u;
+    if (!u) {
+        refuse(out, trace, "caller '%.200s' is not a known user", p->uri);
+        return NULL;
+    }
+    if (!hot->ev) {
+        refuse(out, trace, "caller '%.200s' is not enabled for Enterprise Voice", u->uri);
+        return NULL;
+    }
+    if (trace)
+        cr_trace_add(trace, "caller '%s' (voice policy '%s')", u->uri,
+                     ce_user_policy(c, u) ? ce_user_policy(c, u)->name : "(none)");
+    return u;
+}
+
+/* cr_route_decide after the caller's probe started: `tentative` lets the caller come from its
+ * cell, its key not yet compared (the caller then compares it: caller->cell set). */
+static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
+                  cr_user_probe *caller, bool tentative, cr_decision *out, cr_trace *trace)
+{
     cr_number num;
     if (cr_number_parse(dialed, &num) != CR_OK) {
         if (num.invalid)
@@ -618,52 +690,15 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
         refuse(out, trace, "domain '%s' is not a supported domain", num.host);
         return CR_OK;
     }
-    /* Steps 2, 3 and 4 started ahead with the profile most callers have (when no phone-context
-     * can name another), while the caller's slot and key come from memory: normalization, the
-     * reverse lookup's slot, and the walk down the merged trie of the policy most callers
-     * have (its nodes and first items then come from memory while the caller's do); kept when
-     * the caller turns out to have that profile (and that policy, for the walk). Not with a
-     * trace, which tells the steps in order. */
-    struct {
-        const cr_profile *profile; /* NULL: not started */
-        int rc;
-        const cr_rule *rule;
-        size_t n;
-        cr_line_probe line;
-        cr_px_key key;
-        bool walking; /* `walk` begun for c->likely_policy */
-        cr_policy_iter walk;
-        char normalized[CR_NUMBER_MAX + 1];
-    } ahead;
+    decide_ahead ahead;
     ahead.profile = NULL;
     ahead.walking = false;
-    if (!trace && num.dialable && !num.context[0] && c->likely_profile) {
-        ahead.profile = c->likely_profile;
-        ahead.rc = cr_profile_normalize(ahead.profile, num.digits, ahead.normalized,
-                                        sizeof ahead.normalized, &ahead.rule, NULL);
-        ce_user_probe_peek(c, &caller);
-        if (ahead.rc == CR_OK) {
-            ahead.n = strlen(ahead.normalized);
-            ce_line_probe_start(c, ahead.normalized, ahead.n, num.ext, &ahead.line);
-            ce_px_key_init(&ahead.key, ahead.normalized, ahead.n);
-            ahead.walking = c->likely_policy &&
-                            ce_policy_walk_begin(c, (size_t)(c->likely_policy - c->policies),
-                                                 &ahead.key, &ahead.walk);
-        }
-    }
-    const cr_user *u = ce_user_probe_finish(c, rt, &caller);
-    out->caller = u;
-    if (!u) {
-        refuse(out, trace, "caller '%.200s' is not a known user", from);
+    if (!trace && num.dialable && !num.context[0] && c->likely_profile)
+        start_ahead(c, &num, tentative ? caller : NULL, &ahead);
+    caller_hot hot;
+    const cr_user *u = find_caller(c, rt, caller, tentative, &hot, out, trace);
+    if (!u)
         return CR_OK;
-    }
-    if (!u->enterprise_voice) {
-        refuse(out, trace, "caller '%.200s' is not enabled for Enterprise Voice", u->uri);
-        return CR_OK;
-    }
-    if (trace)
-        cr_trace_add(trace, "caller '%s' (voice policy '%s')", u->uri,
-                     ce_user_policy(c, u) ? ce_user_policy(c, u)->name : "(none)");
     /* a SIP URI naming a user or a workflow directly is an internal call */
     if (num.is_sip && !num.dialable && direct_target(c, rt, dialed, out, trace))
         return CR_OK;
@@ -672,7 +707,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
         return CR_OK;
     }
     /* 2. profile and normalization */
-    out->profile = pick_profile(c, u, &num, trace);
+    out->profile = pick_profile(c, hot.profile_idx, &num, trace);
     bool kept = ahead.profile && ahead.profile == out->profile;
     int nrc;
     if (kept) {
@@ -712,8 +747,43 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     if (trace)
         cr_trace_add(trace, "reverse number lookup: %s is no user's or workflow's line",
                      out->normalized);
-    return decide_routes(c, u, num.secure, nlen, key, kept && ahead.walking ? &ahead.walk : NULL,
-                         rt, out, trace);
+    const cr_policy *pol = hot.policy_idx >= 0 ? &c->policies[hot.policy_idx] : c->default_policy;
+    return decide_routes(c, u, pol, num.secure, nlen, key,
+                         kept && ahead.walking ? &ahead.walk : NULL, rt, out, trace);
+}
+
+static void decision_reset(cr_decision *out)
+{
+    out->kind = CR_NOT_APPLICABLE;
+    out->caller = out->callee = NULL;
+    out->workflow = NULL;
+    out->profile = NULL;
+    out->rule = NULL;
+    out->normalized[0] = 0;
+    out->nattempts = 0;
+    out->routes_matched = 0;
+    out->reason[0] = 0;
+}
+
+int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
+                    cr_decision *out, cr_trace *trace)
+{
+    decision_reset(out);
+    if (!c || !from || !dialed) {
+        set_reason(out, "missing caller or dialed number");
+        return CR_EINVAL;
+    }
+    /* the caller's cell is fetched while the number is parsed */
+    cr_user_probe caller;
+    ce_user_probe_start(c, from, &caller);
+    int rc = decide(c, dialed, rt, &caller, true, out, trace);
+    /* a decision that went on from the caller's cell is final once the caller's key is
+     * compared; a cell of another key with the same tag: decided again, the caller looked up */
+    if (caller.cell && !ce_user_probe_confirm(c, &caller)) {
+        decision_reset(out);
+        rc = decide(c, dialed, rt, &caller, false, out, trace);
+    }
+    return rc;
 }
 
 /* ---- inbound from a gateway --------------------------------------------------------------- */

@@ -53,6 +53,8 @@ static inline void ce_index_prefetch(const cr_index *ix, uint64_t h)
         __builtin_prefetch(&ix->slots[h & (ix->cap - 1)]);
 }
 
+uint64_t ce_hash(const char *s, size_t n, bool fold);
+
 /* A reverse number lookup in the same two steps (cr_user_by_number). */
 typedef struct cr_line_probe {
     const char *number, *ext;
@@ -64,23 +66,71 @@ void ce_line_probe_start(const cr_config *c, const char *number, size_t n, const
 const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
                                     const cr_line_probe *p);
 
-/* A caller lookup in two steps (cr_route_decide): the key, its hash and the prefetch of its
- * slot first, other work while the slot comes, then the probe. */
+/*
+ * The caller table: users by URI key, open addressing over 16-byte cells (four a cache line).
+ * A cell holds the upper half of the key's hash, the user (index + 1, flagged as the values of
+ * cr_index: CR_USER_IX_FLAG when the user's uri is not its key) and what an outbound decision
+ * reads of its caller (voice policy and location profile indexes, Enterprise Voice), so that
+ * a decision goes on from the cell while the key, in user_keys, is still on its way; the key
+ * is compared before the decision's answer is final (cr_route_decide).
+ */
+#define CR_CELL_NONE 0xFFFFu /* policy or profile: none (index -1) */
+#define CR_CELL_HOT  1u      /* hot: policy, profile and CR_CELL_EV are the user's */
+#define CR_CELL_EV   2u      /* hot: the user is enabled for Enterprise Voice */
+typedef struct cr_user_cell {
+    uint32_t tag;     /* (uint32_t)(hash >> 32) */
+    uint32_t val;     /* user index + 1 (flagged), 0: empty */
+    uint16_t policy;  /* the user's policy_idx, CR_CELL_NONE: -1 */
+    uint16_t profile; /* the user's profile_idx, CR_CELL_NONE: -1 */
+    uint8_t hot;      /* CR_CELL_*; 0 when an index does not fit (the user is read instead) */
+    uint8_t pad[3];   /* 0 */
+} cr_user_cell;
+
+typedef struct cr_user_table {
+    cr_user_cell *cells; /* [cap], cap a power of two, 64-byte aligned */
+    size_t cap;
+    bool borrowed; /* cells live in a mapped plan image: not freed */
+} cr_user_table;
+
+/* Room for n users (load at most 2/3). */
+int ce_user_table_init(cr_user_table *t, size_t n);
+void ce_user_table_free(cr_user_table *t);
+/* Inserts key -> val (a user index, flagged); returns the value already there (and does not
+ * replace it), or CR_INDEX_NONE when inserted. The users' key cells must be set. */
+uint32_t ce_user_table_put(cr_config *c, const char *key, size_t n, uint32_t val);
+/* Sets every cell's hot fields from its user (after compile resolved policies and profiles). */
+void ce_user_table_set_hot(cr_config *c);
+/* The hot fields a cell of user u holds. */
+void ce_user_cell_hot(const cr_config *c, const cr_user *u, cr_user_cell *cell);
+/* The value of key (n characters, hash h: ce_uri_hash), CR_INDEX_NONE when none. */
+uint32_t ce_user_table_get(const cr_config *c, const char *key, size_t n, uint64_t h);
+/* The hash of a URI key in the caller table. */
+static inline uint64_t ce_uri_hash(const char *key, size_t n)
+{
+    return ce_hash(key, n, false);
+}
+
+/* A caller lookup in steps (cr_route_decide): the key, its hash and the prefetch of its cell
+ * first, other work while the cell comes, then the peek at the cell, then the probe or the
+ * confirmation of the cell's user. */
 typedef struct cr_user_probe {
     const char *uri;
     size_t n; /* 0: not a SIP URI */
     uint64_t h;
+    const cr_user_cell *cell; /* ce_user_probe_peek: the probe's first cell of its tag, or NULL */
+    bool peeked;
     char key[CR_URI_MAX];
 } cr_user_probe;
 void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p);
-/* Reads the probe's first slot (once it has come) and prefetches the key and user it names,
- * ahead of ce_user_probe_finish. Changes nothing. */
-void ce_user_probe_peek(const cr_config *c, const cr_user_probe *p);
+/* Reads the probe's cache line of cells (once it has come): sets p->cell to the first cell of
+ * the probe's tag when it lies there, with hot fields, and prefetches that user's key (the
+ * user is not read). NULL when the lookup needs more (ce_user_probe_finish). */
+void ce_user_probe_peek(const cr_config *c, cr_user_probe *p);
+/* Whether p->cell's user is the one the probe finds: its key compared with the probe's. */
+bool ce_user_probe_confirm(const cr_config *c, const cr_user_probe *p);
 /* The user cr_user_find would return (configuration, then rt->users). */
 const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
                                     const cr_user_probe *p);
-uint64_t ce_hash(const char *s, size_t n, bool fold);
-
 /* Routes of one usage, in configuration order (pre-selection by usage). */
 typedef struct cr_usage_routes {
     uint32_t *routes;
@@ -102,6 +152,13 @@ typedef struct cr_key_cell {
     uint8_t flags;
     char s[CR_KEY_CELL - 2];
 } cr_key_cell;
+
+/* A user's two key cells side by side, one cache line: a line lookup that finds the user
+ * compares the number and names the user by its URI key from that one line. */
+typedef struct cr_user_keys {
+    cr_key_cell uri;  /* the URI key */
+    cr_key_cell line; /* the line number (flags: CR_KEY_EXT) */
+} cr_user_keys;
 
 /* Fills a cell with key[0..n). */
 void ce_key_cell_set(cr_key_cell *cell, const char *key, size_t n, unsigned flags);
@@ -177,10 +234,11 @@ struct cr_config {
     const cr_profile *default_profile;
     const cr_policy *default_policy;
     cr_index profile_ix, profile_fold_ix, gateway_ix;
-    cr_index user_uri_ix, user_line_ix;
-    cr_key_cell *user_keys, *user_lines;    /* [nusers]: URI keys and line numbers (cr_key_cell) */
-    const cr_profile *likely_profile;       /* most users' profile, NULL when no half have one */
-    const cr_policy *likely_policy;         /* most users' voice policy, NULL when no half */
+    cr_user_table user_uri_tab; /* the caller table */
+    cr_index user_line_ix;
+    cr_user_keys *user_keys;          /* [nusers]: URI keys and line numbers, 64-byte aligned */
+    const cr_profile *likely_profile; /* most users' profile, NULL when no half have one */
+    const cr_policy *likely_policy;   /* most users' voice policy, NULL when no half */
     cr_index usage_ix, policy_ix, route_ix; /* while compiling only */
     struct cr_route_analysis *analysis;     /* while compiling only (route_index.c) */
     cr_usage_routes *usage_routes;          /* [nusages] */
@@ -189,7 +247,7 @@ struct cr_config {
     /* what a plan image read in place holds compiled (plan_image_cx.c): cr_config_compile
      * adopts it instead of building, then drops it */
     struct ce_image_cx *cx;
-    bool cells_borrowed, usage_routes_borrowed; /* user_keys/lines, usage_routes[].routes */
+    bool cells_borrowed, usage_routes_borrowed; /* user_keys, usage_routes[].routes */
     /* Routes of a configuration adopted from a plan image are filled on first use (ce_route):
      * route_state[i] is 0 not yet, 1 being filled, 2 filled; route_src says from what. NULL
      * for a configuration built any other way (every route filled). */
@@ -227,14 +285,15 @@ typedef struct ce_image_cx {
     struct cr_px_trie *rule_tries;  /* [nprofiles] */
     const uint8_t *route_kinds;     /* [nroutes], CR_RK_* */
     cr_index_stats stats;
-    cr_index_slot *uri_slots, *line_slots;
+    cr_user_cell *uri_cells;
+    cr_index_slot *line_slots;
     size_t uri_cap, line_cap;
-    cr_key_cell *user_keys, *user_lines; /* [nusers] */
-    const uint32_t *route_ids;           /* the routes of every usage, one after another */
-    const uint32_t *usage_head;          /* [nusages][2]: first and count in route_ids */
-    uint32_t likely_profile;             /* profile index, UINT32_MAX: none */
-    uint32_t likely_policy;              /* policy index, UINT32_MAX: none */
-    bool lint;                           /* run lint after adopting (CR_IMAGE_NOLINT not given) */
+    cr_user_keys *user_keys;    /* [nusers] */
+    const uint32_t *route_ids;  /* the routes of every usage, one after another */
+    const uint32_t *usage_head; /* [nusages][2]: first and count in route_ids */
+    uint32_t likely_profile;    /* profile index, UINT32_MAX: none */
+    uint32_t likely_policy;     /* policy index, UINT32_MAX: none */
+    bool lint;                  /* run lint after adopting (CR_IMAGE_NOLINT not given) */
     /* the merged tries read in place: walks[nwalks], each policy's in policy_walk[npolicies] */
     struct cr_px_walk *walks;
     size_t nwalks;

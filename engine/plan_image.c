@@ -894,6 +894,7 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     if (!r.files || !r.cfg) {
         free(r.files);
         free(r.lined);
+        free(r.hot);
         cr_config_free(r.cfg);
         return CR_ENOMEM;
     }
@@ -903,6 +904,7 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     if (!presize(&r)) {
         free(r.files);
         free(r.lined);
+        free(r.hot);
         cr_config_free(r.cfg);
         return CR_ENOMEM;
     }
@@ -923,6 +925,7 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
         read_sources(&r);
     free(r.files);
     free(r.lined);
+    free(r.hot);
     if (r.broken || r.oom) {
         if (r.broken)
             cr_diag_add(diag, CR_DIAG_ERROR, where, "plan image", "%s", r.why);

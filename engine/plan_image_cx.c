@@ -107,7 +107,7 @@ static void put_user_lines(builder *b)
 /* Everything compile built is there (an index build that ran out of memory leaves none). */
 static bool complete(const cr_config *c)
 {
-    if (!c->route_index || !c->usage_routes || (c->nusers && (!c->user_keys || !c->user_lines)) ||
+    if (!c->route_index || !c->usage_routes || (c->nusers && !c->user_keys) ||
         (c->npolicies && !ce_route_index_policy_walks(c)))
         return false;
     for (size_t p = 0; p < c->nprofiles; p++)
@@ -187,9 +187,8 @@ void ce_pi_build_compiled(builder *b)
         for (size_t k = 0; k < c->usage_routes[u].count; k++)
             ce_pi_put(b, S_ROUTEIDS, c->usage_routes[u].routes[k]);
     }
-    ce_pi_put_raw(b, S_UKEYS, c->user_keys, c->nusers);
-    ce_pi_put_raw(b, S_ULINES, c->user_lines, c->nusers);
-    ce_pi_put_raw(b, S_USLOTS, c->user_uri_ix.slots, c->user_uri_ix.cap);
+    ce_pi_put_raw(b, S_UKEYS, c->user_keys, c->nusers); /* S_ULINES: none since version 5 */
+    ce_pi_put_raw(b, S_USLOTS, c->user_uri_tab.cells, c->user_uri_tab.cap);
     ce_pi_put_raw(b, S_LSLOTS, c->user_line_ix.slots, c->user_line_ix.cap);
 }
 
@@ -520,9 +519,9 @@ static bool read_trie(reader *r, size_t i, uint32_t ids, cr_px_trie *t)
     return read_trie_at(r, ce_pi_recs(r, S_TRIES) + i * sec_fields[S_TRIES], "trie", i, ids, t);
 }
 
-/* Slots of a user index: a power of two of them, one empty at least (a probe ends), every
- * value a user that has what the index compares with. */
-static bool read_slots(reader *r, int s, bool lines, cr_index_slot **out, size_t *cap)
+/* Slots of the line index: a power of two of them, one empty at least (a probe ends), every
+ * value a user with a line. */
+static bool read_slots(reader *r, int s, cr_index_slot **out, size_t *cap)
 {
     const cr_config *c = r->cfg;
     size_t n = ce_pi_nrecs(r, s), used = 0;
@@ -536,7 +535,7 @@ static bool read_slots(reader *r, int s, bool lines, cr_index_slot **out, size_t
             continue;
         uint32_t u = (slots[k].val - 1) & CR_USER_IX_MASK;
         /* the users' bit set rather than their records: slots are in hash order */
-        if (u >= c->nusers || (lines && !(r->lined[u / 64] >> (u % 64) & 1))) {
+        if (u >= c->nusers || !(r->lined[u / 64] >> (u % 64) & 1)) {
             ce_pi_broken(r, sec_names[s], k);
             return false;
         }
@@ -551,15 +550,73 @@ static bool read_slots(reader *r, int s, bool lines, cr_index_slot **out, size_t
     return true;
 }
 
-static bool read_cells(reader *r, int s, cr_key_cell **out)
+/* The hot fields the caller table's cell of the user of records x and y holds: the cell's last
+ * 8 bytes (the users themselves are filled on first use). */
+static uint64_t expected_hot(const reader *r, const uint32_t *x, const uint32_t *y)
 {
-    const cr_key_cell *cells = sec_base(r, s);
-    for (size_t k = 0; k < r->cfg->nusers && !r->trusted; k++)
-        if (cells[k].len > sizeof cells[k].s && cells[k].len != CR_KEY_LONG) {
-            ce_pi_broken(r, sec_names[s], k);
+    cr_user user = {0};
+    user.enterprise_voice = x[UR_FLAGS] & 1u;
+    user.policy_idx = y[UC_POLICY] == NONE ? -1 : (long)y[UC_POLICY];
+    user.profile_idx = y[UC_PROFILE] == NONE ? -1 : (long)y[UC_PROFILE];
+    cr_user_cell e = {0};
+    ce_user_cell_hot(r->cfg, &user, &e);
+    uint64_t hot;
+    memcpy(&hot, (const char *)&e + 8, 8);
+    return hot;
+}
+
+_Static_assert(offsetof(cr_user_cell, policy) == 8 && sizeof(cr_user_cell) == 16,
+               "a cell's hot fields: its last 8 bytes");
+
+/* The caller table: a power of two of cells, one empty at least (a probe ends), an empty cell
+ * all zero, every other naming a user with exactly that user's hot fields. */
+static bool read_uri_cells(reader *r, ce_image_cx *x)
+{
+    size_t n = ce_pi_nrecs(r, S_USLOTS), used = 0;
+    const cr_user_cell *cells = sec_base(r, S_USLOTS);
+    if (n == 0 || (n & (n - 1))) {
+        ce_pi_broken(r, sec_names[S_USLOTS], n);
+        return false;
+    }
+    for (size_t k = 0; k < n && !r->trusted; k++) {
+        const cr_user_cell *s = &cells[k];
+        cr_user_cell e = {0};
+        if (s->val) {
+            uint32_t u = (s->val - 1) & CR_USER_IX_MASK;
+            if (u >= r->cfg->nusers) {
+                ce_pi_broken(r, sec_names[S_USLOTS], k);
+                return false;
+            }
+            memcpy((char *)&e + 8, &r->hot[u], 8); /* ce_pi_users_lazy */
+            e.tag = s->tag;
+            e.val = s->val;
+            used++;
+        }
+        if (memcmp(s, &e, sizeof e) != 0) {
+            ce_pi_broken(r, sec_names[S_USLOTS], k);
             return false;
         }
-    *out = (cr_key_cell *)(uintptr_t)cells;
+    }
+    if (used == n && !r->trusted) {
+        ce_pi_broken(r, sec_names[S_USLOTS], n);
+        return false;
+    }
+    x->uri_cells = (cr_user_cell *)(uintptr_t)cells;
+    x->uri_cap = n;
+    return true;
+}
+
+/* Every user's two key cells: each a key that fits or none (CR_KEY_LONG). */
+static bool read_cells(reader *r, cr_user_keys **out)
+{
+    const cr_user_keys *cells = sec_base(r, S_UKEYS);
+    for (size_t k = 0; k < r->cfg->nusers && !r->trusted; k++)
+        if ((cells[k].uri.len > sizeof cells[k].uri.s && cells[k].uri.len != CR_KEY_LONG) ||
+            (cells[k].line.len > sizeof cells[k].line.s && cells[k].line.len != CR_KEY_LONG)) {
+            ce_pi_broken(r, sec_names[S_UKEYS], k);
+            return false;
+        }
+    *out = (cr_user_keys *)(uintptr_t)cells;
     return true;
 }
 
@@ -602,7 +659,8 @@ void ce_pi_users_lazy(reader *r)
         return;
     }
     const uint32_t *x = ce_pi_recs(r, S_USERS), *y = ce_pi_recs(r, S_USERCX);
-    if (!r->trusted && !(r->lined = calloc(n / 64 + 1, sizeof *r->lined))) {
+    if (!r->trusted && (!(r->lined = calloc(n / 64 + 1, sizeof *r->lined)) ||
+                        !(r->hot = malloc((n + 1) * sizeof *r->hot)))) {
         r->oom = true;
         return;
     }
@@ -614,6 +672,7 @@ void ce_pi_users_lazy(reader *r)
         }
         if (y[UC_NUMBER] != NONE) /* read_slots checks the line index against it */
             r->lined[i / 64] |= (uint64_t)1 << (i % 64);
+        r->hot[i] = expected_hot(r, x, y); /* read_uri_cells checks the cells against it */
     }
     c->route_src->urecs = ce_pi_recs(r, S_USERS);
     c->route_src->ucx = ce_pi_recs(r, S_USERCX);
@@ -790,7 +849,7 @@ static bool counts_match(const reader *r)
 {
     const cr_config *c = r->cfg;
     return ce_pi_nrecs(r, S_USERCX) == c->nusers && ce_pi_nrecs(r, S_UKEYS) == c->nusers &&
-           ce_pi_nrecs(r, S_ULINES) == c->nusers && ce_pi_nrecs(r, S_KINDS) == c->nroutes &&
+           ce_pi_nrecs(r, S_ULINES) == 0 && ce_pi_nrecs(r, S_KINDS) == c->nroutes &&
            ce_pi_nrecs(r, S_UHEAD) == c->nusages &&
            ce_pi_nrecs(r, S_TRIES) == c->nusages + c->nprofiles &&
            ce_pi_nrecs(r, S_POLWALK) == c->npolicies;
@@ -839,9 +898,8 @@ void ce_pi_read_compiled(reader *r)
             return;
     x->route_kinds = sec_base(r, S_KINDS);
     if (!read_usage_routes(r, x) || !read_walks(r, x) || !walkless_usages_have_tries(r, x) ||
-        !read_slots(r, S_USLOTS, false, &x->uri_slots, &x->uri_cap) ||
-        !read_slots(r, S_LSLOTS, true, &x->line_slots, &x->line_cap) ||
-        !read_cells(r, S_UKEYS, &x->user_keys) || !read_cells(r, S_ULINES, &x->user_lines))
+        !read_uri_cells(r, x) || !read_slots(r, S_LSLOTS, &x->line_slots, &x->line_cap) ||
+        !read_cells(r, &x->user_keys))
         return;
 }
 

@@ -37,9 +37,9 @@ enum {
     S_KINDS,    /* [routes]: CR_RK_* bytes */
     S_ROUTEIDS, /* the routes of each usage, in order */
     S_UHEAD,    /* [usages]: first and count in S_ROUTEIDS */
-    S_UKEYS,    /* [users] cr_key_cell: URI keys */
-    S_ULINES,   /* [users] cr_key_cell: line numbers */
-    S_USLOTS,   /* cr_index_slot: the URI index */
+    S_UKEYS,    /* [users] cr_user_keys: URI keys and line numbers (version 5; URI keys before) */
+    S_ULINES,   /* empty (version 5: in S_UKEYS; line numbers before) */
+    S_USLOTS,   /* cr_user_cell: the caller table (version 5; cr_index_slot before) */
     S_LSLOTS,   /* cr_index_slot: the line index */
     S_LISTS,    /* every distinct list once: first and count in S_NAMES, kind (LK_*) */
     /* version 3: one merged trie per distinct usage list of the policies (route_index.h);
@@ -57,13 +57,14 @@ static const uint32_t sec_fields[S_COUNT] = {0,  1, 1, 7, 7, 3, 7, 7, 9, 17, 1, 
                                              16, 4, 0, 0, 0, 1, 2, 0, 0, 0,  0, 3,  6, 0, 1};
 static const uint32_t sec_esize[S_COUNT] = {1,  4,  4,  28, 28, 12, 28, 28, 36, 68, 4,
                                             40, 12, 1,  4,  16, 64, 16, 16, 8,  1,  4,
-                                            8,  32, 32, 8,  8,  12, 24, 24, 4};
+                                            8,  64, 32, 16, 8,  12, 24, 24, 4};
 static const char *const sec_names[S_COUNT] = {
-    "strings",        "files",      "domains",      "profiles",     "rules",         "usages",
-    "policies",       "gateways",   "routes",       "users",        "names",         "meta",
-    "sources",        "blob",       "name indexes", "user lines",   "compiled meta", "tries",
-    "trie nodes",     "trie items", "route kinds",  "usage routes", "usage heads",   "user keys",
-    "user line keys", "URI index",  "line index",   "lists",        "merged tries",  "merged items",
+    "strings",      "files",         "domains",     "profiles",     "rules",
+    "usages",       "policies",      "gateways",    "routes",       "users",
+    "names",        "meta",          "sources",     "blob",         "name indexes",
+    "user lines",   "compiled meta", "tries",       "trie nodes",   "trie items",
+    "route kinds",  "usage routes",  "usage heads", "user keys",    "user line keys",
+    "caller table", "line index",    "lists",       "merged tries", "merged items",
     "policy walks"};
 
 typedef struct plan_section {
@@ -175,6 +176,8 @@ typedef struct reader {
     bool adopt;      /* lists final and compiled sections read in place (ce_pi_adoptable) */
     bool trusted;    /* CR_IMAGE_TRUSTED: records and compiled sections are not checked again */
     uint64_t *lined; /* users with a line number, a bit each (ce_pi_users_lazy, checking) */
+    uint64_t *hot;   /* [users]: the caller table's hot fields each user's cell must hold (the
+                      * cell's last 8 bytes, ce_pi_users_lazy, checking) */
     struct ce_list_table *lists; /* the distinct lists, built final (adopting) */
     char why[160];
 } reader;

@@ -33,33 +33,146 @@ const cr_user *cr_config_user_find(const cr_config *c, const char *uri)
     size_t n = cr_uri_key(uri, key, sizeof key);
     if (!n)
         return NULL;
-    uint32_t i = ce_index_get(&c->user_uri_ix, key, n);
+    uint32_t i = ce_user_table_get(c, key, n, ce_uri_hash(key, n));
     return i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
+}
+
+/* ---- the caller table -------------------------------------------------------------------- */
+
+_Static_assert(sizeof(cr_user_cell) == 16, "four cells a cache line");
+
+int ce_user_table_init(cr_user_table *t, size_t n)
+{
+    size_t cap = 16;
+    while (cap < n + n / 2 + 1)
+        cap <<= 1;
+    t->borrowed = false;
+    t->cells = aligned_alloc(64, cap * sizeof *t->cells);
+    if (!t->cells)
+        return CR_ENOMEM;
+    memset(t->cells, 0, cap * sizeof *t->cells);
+    t->cap = cap;
+    return CR_OK;
+}
+
+void ce_user_table_free(cr_user_table *t)
+{
+    if (!t->borrowed)
+        free(t->cells);
+    memset(t, 0, sizeof *t);
+}
+
+/* Whether user value v (flagged) has URI key key[0..n): its key cell, else its uri. */
+static bool uri_key_eq(const cr_config *c, uint32_t v, const char *key, size_t n)
+{
+    uint32_t i = v & CR_USER_IX_MASK;
+    if (c->user_keys && c->user_keys[i].uri.len != CR_KEY_LONG)
+        return c->user_keys[i].uri.len == n && memcmp(c->user_keys[i].uri.s, key, n) == 0;
+    const cr_user *u = ce_user(c, i);
+    if (!(v & CR_USER_IX_FLAG))
+        return strncmp(u->uri, key, n) == 0 && u->uri[n] == 0;
+    char k[CR_URI_MAX];
+    size_t kn = cr_uri_key(u->uri, k, sizeof k);
+    return kn == n && memcmp(k, key, n) == 0;
+}
+
+uint32_t ce_user_table_put(cr_config *c, const char *key, size_t n, uint32_t val)
+{
+    cr_user_table *t = &c->user_uri_tab;
+    uint64_t h = ce_uri_hash(key, n);
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        cr_user_cell *s = &t->cells[i];
+        if (!s->val) {
+            *s = (cr_user_cell){.tag = tag, .val = val + 1};
+            return CR_INDEX_NONE;
+        }
+        if (s->tag == tag && uri_key_eq(c, s->val - 1, key, n))
+            return s->val - 1;
+    }
+}
+
+void ce_user_cell_hot(const cr_config *c, const cr_user *u, cr_user_cell *cell)
+{
+    cell->policy = cell->profile = CR_CELL_NONE;
+    cell->hot = 0;
+    memset(cell->pad, 0, sizeof cell->pad);
+    if (c->npolicies >= CR_CELL_NONE || c->nprofiles >= CR_CELL_NONE)
+        return; /* an index may not fit: the decision reads the user */
+    if (u->policy_idx >= 0)
+        cell->policy = (uint16_t)u->policy_idx;
+    if (u->profile_idx >= 0)
+        cell->profile = (uint16_t)u->profile_idx;
+    cell->hot = CR_CELL_HOT | (u->enterprise_voice ? CR_CELL_EV : 0);
+}
+
+void ce_user_table_set_hot(cr_config *c)
+{
+    cr_user_table *t = &c->user_uri_tab;
+    for (size_t i = 0; t->cells && i < t->cap; i++)
+        if (t->cells[i].val)
+            ce_user_cell_hot(c, &c->users[(t->cells[i].val - 1) & CR_USER_IX_MASK], &t->cells[i]);
+}
+
+uint32_t ce_user_table_get(const cr_config *c, const char *key, size_t n, uint64_t h)
+{
+    const cr_user_table *t = &c->user_uri_tab;
+    if (!t->cap)
+        return CR_INDEX_NONE;
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        const cr_user_cell *s = &t->cells[i];
+        if (!s->val)
+            return CR_INDEX_NONE;
+        if (s->tag == tag && uri_key_eq(c, s->val - 1, key, n))
+            return s->val - 1;
+    }
 }
 
 void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
 {
     p->uri = uri;
+    p->cell = NULL;
+    p->peeked = false;
     p->n = uri ? cr_uri_key(uri, p->key, sizeof p->key) : 0;
     if (!p->n)
         return;
-    p->h = ce_hash(p->key, p->n, c->user_uri_ix.fold);
-    ce_index_prefetch(&c->user_uri_ix, p->h);
+    p->h = ce_uri_hash(p->key, p->n);
+    if (c->user_uri_tab.cap)
+        __builtin_prefetch(&c->user_uri_tab.cells[p->h & (c->user_uri_tab.cap - 1)]);
 }
 
-void ce_user_probe_peek(const cr_config *c, const cr_user_probe *p)
+/* Cells per cache line: a peek reads no further than the line its probe starts in. */
+#define CELLS_PER_LINE (64 / sizeof(cr_user_cell))
+
+void ce_user_probe_peek(const cr_config *c, cr_user_probe *p)
 {
-    const cr_index *ix = &c->user_uri_ix;
-    if (!p->n || !ix->cap)
+    const cr_user_table *t = &c->user_uri_tab;
+    p->cell = NULL;
+    p->peeked = true;
+    if (!p->n || !t->cap)
         return;
-    const cr_index_slot *s = &ix->slots[p->h & (ix->cap - 1)];
-    if (s->val && s->hash == (uint32_t)(p->h >> 32)) {
-        uint32_t i = (s->val - 1) & CR_USER_IX_MASK;
-        if (c->user_keys)
-            __builtin_prefetch(&c->user_keys[i]);
-        __builtin_prefetch(&c->users[i]);
-        __builtin_prefetch((const char *)&c->users[i] + offsetof(cr_user, profile_idx));
+    uint32_t tag = (uint32_t)(p->h >> 32);
+    size_t i = p->h & (t->cap - 1), end = (i | (CELLS_PER_LINE - 1)) + 1;
+    for (; i < end; i++) {
+        const cr_user_cell *s = &t->cells[i];
+        if (!s->val)
+            return; /* no such key here: ce_user_probe_finish says so (or asks rt->users) */
+        if (s->tag == tag) {
+            if (!(s->hot & CR_CELL_HOT))
+                return;
+            uint32_t u = (s->val - 1) & CR_USER_IX_MASK;
+            if (c->user_keys)
+                __builtin_prefetch(&c->user_keys[u]);
+            p->cell = s;
+            return;
+        }
     }
+}
+
+bool ce_user_probe_confirm(const cr_config *c, const cr_user_probe *p)
+{
+    return p->cell && uri_key_eq(c, p->cell->val - 1, p->key, p->n);
 }
 
 const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
@@ -67,7 +180,7 @@ const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
 {
     const cr_user *u = NULL;
     if (p->n) {
-        uint32_t i = ce_index_get_hashed(&c->user_uri_ix, p->key, p->n, p->h);
+        uint32_t i = ce_user_table_get(c, p->key, p->n, p->h);
         u = i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
     }
     if (!u && p->uri && rt && rt->users && rt->users->find)

@@ -4,7 +4,8 @@ sections that a process adopting an image reads in place (engine/plan_image_cx.c
 
 fuzz_plan_image writes a valid header and checksum over every input before reading it, so
 each variant here reaches the section checks: a byte flipped, a count or index pushed out of
-range, a hash table with no empty slot, a key cell longer than its cell, a trie node whose
+range, a hash table with no empty slot, a caller table's cell whose hot fields are not its user's,
+a key cell longer than its cell, a trie node whose
 children lie outside its trie, a merged trie's item naming another route or candidate. Section numbers
 are read from engine/plan_image_int.h. Deterministic (seeded), so the corpus is the same each time.
 
@@ -67,15 +68,26 @@ def variants(img, rng):
         SECTION.pack_into(v, HEADER.size + s * SECTION.size, off, count - 1, esize, 0)
         yield v
     off, count, esize = secs[S_USLOTS]
-    v = bytearray(img)  # a URI index with no empty slot: a probe would never end
-    for k in range(count):
-        struct.pack_into("<II", v, off + 8 * k, k * 2654435761 & 0xFFFFFFFF, 1)
-    yield v
-    for s in (S_UKEYS, S_ULINES):  # a key longer than its cell
-        off, count, esize = secs[s]
+    used = next((k for k in range(count)
+                 if struct.unpack_from("<I", img, off + esize * k + 4)[0]), None)
+    if used is not None:
+        # a caller table with no empty cell (every cell a used one's copy under another tag):
+        # a probe would never end
+        v = bytearray(img)
+        cell = img[off + esize * used:off + esize * (used + 1)]
+        for k in range(count):
+            v[off + esize * k:off + esize * (k + 1)] = cell
+            struct.pack_into("<I", v, off + esize * k, k * 2654435761 & 0xFFFFFFFF)
+        yield v
+        for pos, fmt, val in ((8, "<H", 0xFFFE), (10, "<H", 0xFFFE), (12, "<B", 0), (13, "<B", 1)):
+            v = bytearray(img)  # a used cell's policy, profile, hot flags or padding damaged
+            struct.pack_into(fmt, v, off + esize * used + pos, val)
+            yield v
+    off, count, esize = secs[S_UKEYS]
+    for pos in (0, 32):  # a URI key or a line number longer than its cell
         if count:
             v = bytearray(img)
-            v[off] = 31
+            v[off + pos] = 31
             yield v
     off, count, esize = secs[S_WITEMS]
     if count:  # a merged item naming a candidate past its walk's, a route past the routes, a

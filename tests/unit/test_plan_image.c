@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,6 +286,45 @@ static void test_trusted_read(void **state)
 }
 
 /* Damage behind a valid checksum in what a process reads in place is refused, naming it. */
+/* Cells of the caller table whose user or hot fields are not the user's, or an empty cell
+ * that is not all zero: refused. */
+static void damage_caller_cells(const unsigned char *clean, unsigned char *img, size_t len)
+{
+    cr_config *cfg = NULL;
+    char why[512];
+    plan_section x = section(clean, S_USLOTS);
+    size_t used = 0, empty = 0;
+    cr_user_cell cell;
+    while (used < x.count &&
+           (memcpy(&cell, clean + x.off + used * sizeof cell, sizeof cell), !cell.val))
+        used++;
+    while (empty < x.count &&
+           (memcpy(&cell, clean + x.off + empty * sizeof cell, sizeof cell), cell.val))
+        empty++;
+    assert_true(used < x.count && empty < x.count);
+    memcpy(&cell, clean + x.off + used * sizeof cell, sizeof cell);
+    assert_true(cell.hot & CR_CELL_HOT);
+    cr_user_cell bad[] = {cell, cell, cell, cell, cell, cell};
+    bad[0].policy = (uint16_t)(cell.policy == 0 ? 1 : 0);   /* another policy */
+    bad[1].profile = (uint16_t)(cell.profile == 0 ? 1 : 0); /* another profile */
+    bad[2].hot ^= CR_CELL_EV;                               /* Enterprise Voice flipped */
+    bad[3].hot = 0;                                         /* hot fields said not to be */
+    bad[4].pad[1] = 1;
+    bad[5].val = 0x7FFFFFF0u; /* a user past the users */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0] + 1; i++) {
+        memcpy(img, clean, len);
+        if (i < sizeof bad / sizeof bad[0]) {
+            memcpy(img + x.off + used * sizeof cell, &bad[i], sizeof cell);
+        } else { /* an empty cell with a tag */
+            cr_user_cell e = {.tag = 7};
+            memcpy(img + x.off + empty * sizeof e, &e, sizeof e);
+        }
+        rechecksum(img, len);
+        assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+        assert_non_null(strstr(why, "caller table"));
+    }
+}
+
 static void test_compiled_damage_refused(void **state)
 {
     (void)state;
@@ -308,7 +348,8 @@ static void test_compiled_damage_refused(void **state)
         {S_LISTS, 4 * LI_KIND, 7, "list"},
         {S_NAMEIX, 0, 0xFFFFu, "list name"},
         {S_USERCX, 4 * UC_POLICY, 999, "user"},
-        {S_UKEYS, 0, 200, "user keys"},
+        {S_UKEYS, offsetof(cr_user_keys, uri), 200, "user keys"},
+        {S_UKEYS, offsetof(cr_user_keys, line), 200, "user keys"}, /* the line's cell */
         {S_ROUTES, 4 * RO_NAME, 0xFFFFFFF0u, "route"},
         {S_WALKS, 4 * WK_NCANDS, 0xFFFFFFu, "merged trie"},
         {S_WALKS, 4 * WK_NCANDS, 1, "merged trie"}, /* fewer than its usages hold */
@@ -327,7 +368,7 @@ static void test_compiled_damage_refused(void **state)
         plan_section x = section(img, cases[i].sec);
         assert_true(x.count > 0);
         if (cases[i].sec == S_UKEYS)
-            img[x.off] = (unsigned char)cases[i].value; /* a key longer than its cell */
+            img[x.off + cases[i].at] = (unsigned char)cases[i].value; /* longer than its cell */
         else
             memcpy(img + x.off + cases[i].at, &cases[i].value, 4);
         rechecksum(img, len);
@@ -382,16 +423,22 @@ static void test_compiled_damage_refused(void **state)
         memcpy(&nn, clean + tr.off + 4 * TR_NNODES, 4);
         assert_int_equal(nn, 0);
     }
-    /* a URI index with no empty slot: a lookup would never end */
+    /* a caller table with no empty cell (every cell a copy of a used one, under another tag): a
+     * lookup would never end */
     memcpy(img, clean, len);
     plan_section x = section(img, S_USLOTS);
+    cr_user_cell used = {0};
+    for (size_t k = 0; k < x.count && !used.val; k++)
+        memcpy(&used, img + x.off + k * sizeof used, sizeof used);
+    assert_true(used.val != 0);
     for (size_t k = 0; k < x.count; k++) {
-        cr_index_slot sl = {(uint32_t)k, 1};
-        memcpy(img + x.off + k * sizeof sl, &sl, sizeof sl);
+        used.tag = (uint32_t)k;
+        memcpy(img + x.off + k * sizeof used, &used, sizeof used);
     }
     rechecksum(img, len);
     assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
-    assert_non_null(strstr(why, "URI index"));
+    assert_non_null(strstr(why, "caller table"));
+    damage_caller_cells(clean, img, len);
     /* written with another hash function: read without its compiled sections, compiled again */
     memcpy(img, clean, len);
     x = section(img, S_CXMETA);
@@ -464,13 +511,74 @@ static void test_usage_tries_left_out(void **state)
     cr_config_free(src);
 }
 
+/* A caller whose cell's tag is another key's (a 32-bit tag collision, made here by writing a
+ * copy of alice's cell under another URI's hash): the decision that went on from the cell is
+ * dropped once the key is compared, and that URI is no user; alice is still alice. */
+static void test_caller_tag_collision(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    unsigned char *img = image_of("examples/contoso/contoso.xml", &len);
+    plan_section x = section(img, S_USLOTS);
+    const char *alice = "sip:alice@contoso.com";
+    uint64_t ha = ce_uri_hash(alice, strlen(alice));
+    cr_user_cell cell;
+    size_t k = ha & (x.count - 1);
+    for (;; k = (k + 1) & (x.count - 1)) {
+        memcpy(&cell, img + x.off + k * sizeof cell, sizeof cell);
+        assert_true(cell.val != 0);
+        if (cell.tag == (uint32_t)(ha >> 32))
+            break;
+    }
+    char other[64];
+    uint64_t ho = 0;
+    size_t m = 0;
+    for (int i = 0;; i++) { /* a URI whose home cell is empty */
+        snprintf(other, sizeof other, "sip:mallory%d@contoso.com", i);
+        ho = ce_uri_hash(other, strlen(other));
+        m = ho & (x.count - 1);
+        cr_user_cell e;
+        memcpy(&e, img + x.off + m * sizeof e, sizeof e);
+        if (!e.val)
+            break;
+    }
+    cell.tag = (uint32_t)(ho >> 32);
+    memcpy(img + x.off + m * sizeof cell, &cell, sizeof cell);
+    rechecksum(img, len);
+    cr_config *cfg = NULL;
+    char why[512];
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    cr_user_probe p;
+    ce_user_probe_start(cfg, other, &p);
+    ce_user_probe_peek(cfg, &p);
+    assert_non_null(p.cell); /* the tag matches: a decision would go on from alice's cell */
+    assert_false(ce_user_probe_confirm(cfg, &p));
+    ce_user_probe_start(cfg, alice, &p);
+    ce_user_probe_peek(cfg, &p);
+    assert_non_null(p.cell);
+    assert_true(ce_user_probe_confirm(cfg, &p));
+    cr_decision d;
+    assert_int_equal(cr_route_decide(cfg, other, "+14255550123", NULL, &d, NULL), CR_OK);
+    assert_null(d.caller);
+    assert_int_equal(d.kind, CR_NOT_APPLICABLE);
+    assert_non_null(strstr(d.reason, "is not a known user"));
+    assert_null(cr_config_user_find(cfg, other));
+    assert_int_equal(cr_route_decide(cfg, alice, "+14255550123", NULL, &d, NULL), CR_OK);
+    assert_non_null(d.caller);
+    assert_string_equal(d.caller->uri, alice);
+    assert_int_equal(d.kind, CR_OUTBOUND);
+    cr_config_free(cfg);
+    free(img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hash_is_xxh64),      cmocka_unit_test(test_hash_in_pieces),
-        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_damage_refused),
-        cmocka_unit_test(test_adopted_round_trip), cmocka_unit_test(test_compiled_damage_refused),
-        cmocka_unit_test(test_trusted_read),       cmocka_unit_test(test_usage_tries_left_out),
+        cmocka_unit_test(test_hash_is_xxh64),        cmocka_unit_test(test_hash_in_pieces),
+        cmocka_unit_test(test_round_trip),           cmocka_unit_test(test_damage_refused),
+        cmocka_unit_test(test_adopted_round_trip),   cmocka_unit_test(test_compiled_damage_refused),
+        cmocka_unit_test(test_trusted_read),         cmocka_unit_test(test_usage_tries_left_out),
+        cmocka_unit_test(test_caller_tag_collision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
