@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "cr_rules.h"
 #include "cr_plan_image.h"
@@ -511,6 +513,78 @@ static void test_usage_tries_left_out(void **state)
     cr_config_free(src);
 }
 
+/* JIT code size of the named route's pattern (0: interpreted or not compiled). */
+static size_t route_jit_size(const cr_config *c, const char *name)
+{
+    for (size_t r = 0; r < c->nroutes; r++) {
+        const cr_route *rt = ce_route(c, r);
+        if (strcmp(rt->name, name) != 0)
+            continue;
+        const pcre2_code *re = ce_route_re(rt);
+        size_t n = 0;
+        if (re && pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &n) != 0)
+            n = 0;
+        return n;
+    }
+    fail_msg("no route '%s'", name);
+    return 0;
+}
+
+/* Past CR_JIT_ALL_ROUTES routes, a pattern the index does not decide and that is a candidate
+ * near a trie's root (here the planning guide's Universal Route, prefix "") runs on most
+ * decisions: it is JIT-compiled, compiled and adopted from an image alike; one met deep in
+ * the trie is not (it runs on few decisions). */
+static void test_broad_routes_jit(void **state)
+{
+    (void)state;
+    size_t cap = (CR_JIT_ALL_ROUTES + 16) * 160, n = 0;
+    char *xml = malloc(cap);
+    assert_non_null(xml);
+    n +=
+        (size_t)snprintf(xml + n, cap - n,
+                         "<callroute xmlns=\"urn:callroute:config:1\">\n"
+                         "<domains><domain>example.com</domain></domains>\n"
+                         "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/>"
+                         "</locationProfiles>\n"
+                         "<phoneUsages><usage name=\"Local\"/></phoneUsages>\n"
+                         "<voicePolicies default=\"A\"><voicePolicy name=\"A\"><usage>Local</usage>"
+                         "</voicePolicy></voicePolicies>\n"
+                         "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n"
+                         "<routes>\n");
+    for (unsigned i = 0; i <= CR_JIT_ALL_ROUTES; i++)
+        n += (size_t)snprintf(
+            xml + n, cap - n,
+            "<route name=\"r%u\" pattern=\"^\\+1%07u(\\d{3})$\"><usage>Local</usage>"
+            "<gateway>gw</gateway></route>\n",
+            i, 2000000 + i);
+    n += (size_t)snprintf(xml + n, cap - n,
+                          "<route name=\"universal\" pattern=\"^\\+?(?!(1900|1411))(\\d*)$\">"
+                          "<usage>Local</usage><gateway>gw</gateway></route>\n"
+                          "<route name=\"deep\" pattern=\"^\\+12000005(?!0)(\\d{3})$\">"
+                          "<usage>Local</usage><gateway>gw</gateway></route>\n"
+                          "</routes>\n</callroute>\n");
+    assert_true(n < cap);
+    cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
+    free(xml);
+    assert_non_null(src);
+    assert_true(src->nroutes > CR_JIT_ALL_ROUTES);
+    assert_true(route_jit_size(src, "universal") > 0);
+    assert_int_equal(route_jit_size(src, "deep"), 0);
+    void *img = NULL;
+    size_t len = 0;
+    assert_int_equal(cr_image_build(src, 7, &img, &len), CR_OK);
+    char why[512];
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    assert_true(route_jit_size(cfg, "universal") > 0);
+    static cr_decision a, b;
+    cr_route_decide(src, "sip:x@example.com", "+19995550100", NULL, &a, NULL);
+    cr_route_decide(cfg, "sip:x@example.com", "+19995550100", NULL, &b, NULL);
+    assert_int_equal(a.kind, b.kind);
+    cr_config_free(cfg);
+    free(img);
+    cr_config_free(src);
+}
+
 /* A caller whose cell's tag is another key's (a 32-bit tag collision, made here by writing a
  * copy of alice's cell under another URI's hash): the decision that went on from the cell is
  * dropped once the key is compared, and that URI is no user; alice is still alice. */
@@ -574,11 +648,11 @@ static void test_caller_tag_collision(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hash_is_xxh64),        cmocka_unit_test(test_hash_in_pieces),
-        cmocka_unit_test(test_round_trip),           cmocka_unit_test(test_damage_refused),
-        cmocka_unit_test(test_adopted_round_trip),   cmocka_unit_test(test_compiled_damage_refused),
-        cmocka_unit_test(test_trusted_read),         cmocka_unit_test(test_usage_tries_left_out),
-        cmocka_unit_test(test_caller_tag_collision),
+        cmocka_unit_test(test_hash_is_xxh64),      cmocka_unit_test(test_hash_in_pieces),
+        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_damage_refused),
+        cmocka_unit_test(test_adopted_round_trip), cmocka_unit_test(test_compiled_damage_refused),
+        cmocka_unit_test(test_trusted_read),       cmocka_unit_test(test_usage_tries_left_out),
+        cmocka_unit_test(test_broad_routes_jit),   cmocka_unit_test(test_caller_tag_collision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
