@@ -585,6 +585,85 @@ static void test_broad_routes_jit(void **state)
     cr_config_free(src);
 }
 
+/* With CR_CELL_NONE (65,535) voice policies or more, a policy index may not fit a caller
+ * table's cell: no cell is hot, and decisions read the caller's record, compiled and adopted
+ * from an image alike, the same as with a trace (which never goes on from a cell). */
+static void test_caller_cells_without_hot_fields(void **state)
+{
+    (void)state;
+    size_t npol = CR_CELL_NONE + 1, cap = npol * 80 + 4096, n = 0;
+    char *xml = malloc(cap);
+    assert_non_null(xml);
+    n += (size_t)snprintf(
+        xml + n, cap - n,
+        "<callroute xmlns=\"urn:callroute:config:1\">\n"
+        "<domains><domain>example.com</domain></domains>\n"
+        "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/>"
+        "</locationProfiles>\n"
+        "<phoneUsages><usage name=\"Local\"/><usage name=\"Intl\"/></phoneUsages>\n"
+        "<voicePolicies default=\"P0\">\n");
+    for (size_t i = 0; i < npol; i++)
+        n += (size_t)snprintf(xml + n, cap - n,
+                              "<voicePolicy name=\"P%zu\"><usage>%s</usage></voicePolicy>\n", i,
+                              i + 1 == npol ? "Intl" : "Local");
+    n += (size_t)snprintf(
+        xml + n, cap - n,
+        "</voicePolicies>\n"
+        "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n"
+        "<routes><route name=\"local\" pattern=\"^\\+1425\\d{7}$\"><usage>Local</usage>"
+        "<gateway>gw</gateway></route>\n"
+        "<route name=\"intl\" pattern=\"^\\+\\d+$\"><usage>Intl</usage>"
+        "<gateway>gw</gateway></route></routes>\n"
+        "<users><user uri=\"sip:last@example.com\" line=\"tel:+14255550100\" "
+        "enterpriseVoice=\"true\" voicePolicy=\"P%zu\"/>\n"
+        "<user uri=\"sip:first@example.com\" line=\"tel:+14255550101\" enterpriseVoice=\"true\" "
+        "voicePolicy=\"P0\"/>\n"
+        "<user uri=\"sip:off@example.com\" line=\"tel:+14255550102\"/></users>\n"
+        "</callroute>\n",
+        npol - 1);
+    assert_true(n < cap);
+    cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
+    free(xml);
+    assert_non_null(src);
+    assert_int_equal(src->npolicies, npol);
+    void *img = NULL;
+    size_t len = 0;
+    assert_int_equal(cr_image_build(src, 9, &img, &len), CR_OK);
+    char why[512];
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    const cr_config *both[2] = {src, cfg};
+    for (int k = 0; k < 2; k++) {
+        const cr_config *c = both[k];
+        const cr_user_table *t = &c->user_uri_tab;
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->cells[i].val)
+                assert_int_equal(t->cells[i].hot, 0);
+        static cr_decision d, traced;
+        cr_trace trace, *tr = &trace;
+        cr_trace_init(tr);
+        /* the last policy lists Intl only: its caller reaches +44 through "intl" */
+        cr_route_decide(c, "sip:last@example.com", "+442071234567", NULL, &d, NULL);
+        cr_route_decide(c, "sip:last@example.com", "+442071234567", NULL, &traced, tr);
+        assert_int_equal(d.kind, CR_OUTBOUND);
+        assert_string_equal(d.attempts[0].route->name, "intl");
+        assert_int_equal(traced.kind, CR_OUTBOUND);
+        assert_string_equal(traced.attempts[0].route->name, "intl");
+        /* P0 lists Local only: no route for +44 */
+        cr_route_decide(c, "sip:first@example.com", "+442071234567", NULL, &d, NULL);
+        assert_int_not_equal(d.kind, CR_OUTBOUND);
+        cr_route_decide(c, "sip:first@example.com", "+14255550199", NULL, &d, NULL);
+        assert_int_equal(d.kind, CR_OUTBOUND);
+        assert_string_equal(d.attempts[0].route->name, "local");
+        /* not enabled for Enterprise Voice: refused, from the record */
+        cr_route_decide(c, "sip:off@example.com", "+14255550199", NULL, &d, NULL);
+        assert_int_not_equal(d.kind, CR_OUTBOUND);
+        cr_trace_free(tr);
+    }
+    cr_config_free(cfg);
+    free(img);
+    cr_config_free(src);
+}
+
 /* A caller whose cell's tag is another key's (a 32-bit tag collision, made here by writing a
  * copy of alice's cell under another URI's hash): the decision that went on from the cell is
  * dropped once the key is compared, and that URI is no user; alice is still alice. */
@@ -648,11 +727,17 @@ static void test_caller_tag_collision(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hash_is_xxh64),      cmocka_unit_test(test_hash_in_pieces),
-        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_damage_refused),
-        cmocka_unit_test(test_adopted_round_trip), cmocka_unit_test(test_compiled_damage_refused),
-        cmocka_unit_test(test_trusted_read),       cmocka_unit_test(test_usage_tries_left_out),
-        cmocka_unit_test(test_broad_routes_jit),   cmocka_unit_test(test_caller_tag_collision),
+        cmocka_unit_test(test_hash_is_xxh64),
+        cmocka_unit_test(test_hash_in_pieces),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_damage_refused),
+        cmocka_unit_test(test_adopted_round_trip),
+        cmocka_unit_test(test_compiled_damage_refused),
+        cmocka_unit_test(test_trusted_read),
+        cmocka_unit_test(test_usage_tries_left_out),
+        cmocka_unit_test(test_broad_routes_jit),
+        cmocka_unit_test(test_caller_cells_without_hot_fields),
+        cmocka_unit_test(test_caller_tag_collision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
