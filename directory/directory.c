@@ -466,18 +466,10 @@ int dir_encode(const cr_user *u, dir_buf *b)
     put16(h + 8, (unsigned)u->team_call.count);
     put16(h + 10, (unsigned)u->delegates.count);
     b->len = REC_HEADER;
-    const char *s[] = {u->uri,
-                       u->line,
-                       u->line_number,
-                       u->line_ext,
-                       u->policy,
-                       u->profile,
-                       u->voicemail,
-                       u->simultaneous_ring,
-                       u->forwarding.immediate,
-                       u->forwarding.no_answer_target};
-    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
-        if (!put_str(b, s[i]))
+    char **s[DIR_USER_STRINGS];
+    dir_user_strings((cr_user *)u, s);
+    for (size_t i = 0; i < DIR_USER_STRINGS; i++)
+        if (!put_str(b, *s[i]))
             return CR_ENOMEM;
     for (size_t i = 0; i < u->team_call.count; i++)
         if (!put_str(b, u->team_call.names[i]))
@@ -539,17 +531,9 @@ bool dir_decode(const void *rec, size_t len, cr_user *u, char **names, size_t n,
     u->team_call_delay = (int)get16(r + 6);
     size_t nteam = get16(r + 8), ndel = get16(r + 10);
     size_t off = REC_HEADER;
-    char **s[] = {&u->uri,
-                  &u->line,
-                  &u->line_number,
-                  &u->line_ext,
-                  &u->policy,
-                  &u->profile,
-                  &u->voicemail,
-                  &u->simultaneous_ring,
-                  &u->forwarding.immediate,
-                  &u->forwarding.no_answer_target};
-    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+    char **s[DIR_USER_STRINGS];
+    dir_user_strings(u, s);
+    for (size_t i = 0; i < DIR_USER_STRINGS; i++)
         if (!get_str(r, len, &off, s[i]))
             return false;
     if (!u->uri)

@@ -26,6 +26,7 @@
  * victim is a way not answered since the set last chose one.
  */
 #include "directory_int.h"
+#include "cr_grow.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -102,15 +103,9 @@ static hot_table_t *hot_table(void)
     pthread_once(&hot_once, hot_init);
     /* on 2 MB boundaries, as huge pages where the kernel allows them: a hit then costs no
      * page walk (the map's lookups keep the TLB busy) */
-    unsigned char *m = mmap(NULL, HOT_BYTES + HOT_HUGE, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
+    hot_table_t *t = cr_map_aligned(HOT_BYTES, HOT_HUGE);
+    if (!t)
         return NULL;
-    size_t lead = (HOT_HUGE - (uintptr_t)m % HOT_HUGE) % HOT_HUGE;
-    if (lead)
-        munmap(m, lead);
-    munmap(m + lead + HOT_BYTES, HOT_HUGE - lead);
-    hot_table_t *t = (void *)(m + lead);
     madvise(t, sizeof t->w, MADV_HUGEPAGE); /* the ways; the doorkeeper in small pages */
     if (pthread_setspecific(hot_key, t) != 0) {
         munmap(t, HOT_BYTES);
@@ -209,8 +204,8 @@ static uint16_t hot_gen(hot_table_t *t, const cr_dir_reader *r)
 
 #define REC_HEADER 12
 #define REC_NULL   0xFFFFu
-#define HOT_STRS   (10 + CR_DIR_SLOT_NAMES) /* a record's strings: 10 fields, then names */
-#define HOT_C_NULL 255                      /* a string's code in a copy: absent */
+#define HOT_STRS   (DIR_USER_STRINGS + CR_DIR_SLOT_NAMES) /* a record's strings, then names */
+#define HOT_C_NULL 255                                    /* a string's code in a copy: absent */
 #define HOT_C_KEY  254 /* the line derived, or the number or extension the key's */
 #define HOT_C_MAX  253 /* longest string kept */
 
@@ -225,7 +220,8 @@ static size_t rec_strings(const unsigned char *r, size_t len, hot_str *v)
 {
     if (len < REC_HEADER || r[0] != 'U' || r[1] != 1)
         return 0;
-    size_t count = 10 + ((size_t)r[8] | (size_t)r[9] << 8) + ((size_t)r[10] | (size_t)r[11] << 8);
+    size_t count = DIR_USER_STRINGS + ((size_t)r[8] | (size_t)r[9] << 8) +
+                   ((size_t)r[10] | (size_t)r[11] << 8);
     if (count > HOT_STRS)
         return 0;
     size_t off = REC_HEADER;
@@ -330,17 +326,9 @@ static bool hot_decode(const unsigned char *c, size_t clen, const char *number, 
     u->pbx_integration = (buf[0] & 2) != 0;
     u->forwarding.no_answer_after = (int)((unsigned)buf[1] | (unsigned)buf[2] << 8);
     u->team_call_delay = (int)((unsigned)buf[3] | (unsigned)buf[4] << 8);
-    char **f[] = {&u->uri,
-                  &u->line,
-                  &u->line_number,
-                  &u->line_ext,
-                  &u->policy,
-                  &u->profile,
-                  &u->voicemail,
-                  &u->simultaneous_ring,
-                  &u->forwarding.immediate,
-                  &u->forwarding.no_answer_target};
-    size_t at = 9, w = clen, count = 10 + nteam + ndel;
+    char **f[DIR_USER_STRINGS];
+    dir_user_strings(u, f);
+    size_t at = 9, w = clen, count = DIR_USER_STRINGS + nteam + ndel;
     bool derived = false;
     for (size_t i = 0; i < count; i++) {
         if (at >= clen)
@@ -360,9 +348,9 @@ static bool hot_decode(const unsigned char *c, size_t clen, const char *number, 
             p = (char *)buf + at;
             at += code + 1;
         }
-        if (i < 10)
+        if (i < DIR_USER_STRINGS)
             *f[i] = p;
-        else if (!(names[i - 10] = p))
+        else if (!(names[i - DIR_USER_STRINGS] = p))
             return false;
     }
     if (at != clen || !u->uri)
@@ -403,14 +391,14 @@ static bool same_user(const cr_user *a, const cr_user *b)
     if (a->enterprise_voice != b->enterprise_voice || a->pbx_integration != b->pbx_integration ||
         a->forwarding.no_answer_after != b->forwarding.no_answer_after ||
         a->team_call_delay != b->team_call_delay || a->team_call.count != b->team_call.count ||
-        a->delegates.count != b->delegates.count || !same_str(a->uri, b->uri) ||
-        !same_str(a->line, b->line) || !same_str(a->line_number, b->line_number) ||
-        !same_str(a->line_ext, b->line_ext) || !same_str(a->policy, b->policy) ||
-        !same_str(a->profile, b->profile) || !same_str(a->voicemail, b->voicemail) ||
-        !same_str(a->simultaneous_ring, b->simultaneous_ring) ||
-        !same_str(a->forwarding.immediate, b->forwarding.immediate) ||
-        !same_str(a->forwarding.no_answer_target, b->forwarding.no_answer_target))
+        a->delegates.count != b->delegates.count)
         return false;
+    char **fa[DIR_USER_STRINGS], **fb[DIR_USER_STRINGS];
+    dir_user_strings((cr_user *)a, fa);
+    dir_user_strings((cr_user *)b, fb);
+    for (size_t i = 0; i < DIR_USER_STRINGS; i++)
+        if (!same_str(*fa[i], *fb[i]))
+            return false;
     for (uint32_t i = 0; i < a->team_call.count; i++)
         if (!same_str(a->team_call.names[i], b->team_call.names[i]))
             return false;

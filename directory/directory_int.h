@@ -207,4 +207,21 @@ void dir_ix_fill(dir_ix_plan *p, size_t i, const void *key, size_t klen, const v
 int dir_ix_finish(cr_directory *d, MDB_txn *txn, dir_ix_plan *p);
 void dir_ix_plan_free(dir_ix_plan *p);
 
+/* A user's ten strings in the order a record holds them (the writer, the reader and the hot
+ * cache's copy all follow it): their fields' addresses into f. */
+#define DIR_USER_STRINGS 10
+static inline void dir_user_strings(cr_user *u, char **f[DIR_USER_STRINGS])
+{
+    f[0] = &u->uri;
+    f[1] = &u->line;
+    f[2] = &u->line_number;
+    f[3] = &u->line_ext;
+    f[4] = &u->policy;
+    f[5] = &u->profile;
+    f[6] = &u->voicemail;
+    f[7] = &u->simultaneous_ring;
+    f[8] = &u->forwarding.immediate;
+    f[9] = &u->forwarding.no_answer_target;
+}
+
 #endif

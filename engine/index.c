@@ -48,11 +48,17 @@ uint64_t ce_hash(const char *s, size_t n, bool fold)
     return h ^ (h >> 32);
 }
 
-int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void *ud)
+size_t ce_index_cap(size_t n)
 {
     size_t cap = 16;
     while (cap < n + n / 2 + 1)
         cap <<= 1;
+    return cap;
+}
+
+int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void *ud)
+{
+    size_t cap = ce_index_cap(n);
     ix->borrowed = false;
     ix->slots = calloc(cap, sizeof *ix->slots);
     if (!ix->slots)

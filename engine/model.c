@@ -184,6 +184,20 @@ bool cr_grow_bytes(unsigned char **buf, size_t len, size_t need, size_t *cap, si
     return true;
 }
 
+void *cr_map_aligned(size_t len, size_t align)
+{
+    if (len > SIZE_MAX - align)
+        return NULL;
+    char *m = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    size_t head = (align - (uintptr_t)m % align) % align;
+    if (head)
+        munmap(m, head);
+    munmap(m + head + len, align - head);
+    return m + head;
+}
+
 int cr_config_add_domain(cr_config *cfg, const char *domain, cr_srcloc loc)
 {
     (void)loc;

@@ -39,6 +39,9 @@ typedef struct cr_index {
 #define CR_USER_IX_MASK 0x7FFFFFFFu
 
 int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void *ud);
+/* Slots of an open-addressing table of n keys: a power of two, at least 16, under 2/3 full
+ * (every hash table of a plan: the indexes and the caller table). */
+size_t ce_index_cap(size_t n);
 void ce_index_free(cr_index *ix);
 /* Inserts key -> val; returns the existing value (and does not replace) when present, or
  * CR_INDEX_NONE when inserted. */

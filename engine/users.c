@@ -43,9 +43,7 @@ _Static_assert(sizeof(cr_user_cell) == 16, "four cells a cache line");
 
 int ce_user_table_init(cr_user_table *t, size_t n)
 {
-    size_t cap = 16;
-    while (cap < n + n / 2 + 1)
-        cap <<= 1;
+    size_t cap = ce_index_cap(n);
     t->borrowed = false;
     t->cells = aligned_alloc(64, cap * sizeof *t->cells);
     if (!t->cells)

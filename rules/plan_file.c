@@ -66,6 +66,21 @@ static void *read_private(int fd, size_t n)
     return p;
 }
 
+/* The status of the image file open as fd in *sb: CR_OK when it is a regular file of a size a
+ * plan image can have, else CR_EIO with err said. */
+static int image_stat(int fd, const char *path, struct stat *sb, char *err, size_t errlen)
+{
+    if (fstat(fd, sb) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return CR_EIO;
+    }
+    if (!S_ISREG(sb->st_mode) || sb->st_size <= 0 || (uint64_t)sb->st_size > CR_PLAN_MAX) {
+        snprintf(err, errlen, "%s: not a regular file of a plan image's size", path);
+        return CR_EIO;
+    }
+    return CR_OK;
+}
+
 static int map_file(const char *path, bool copy, bool trusted, cr_image_map *m, char *err,
                     size_t errlen)
 {
@@ -76,9 +91,7 @@ static int map_file(const char *path, bool copy, bool trusted, cr_image_map *m, 
         return CR_EIO;
     }
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
-        (uint64_t)sb.st_size > CR_PLAN_MAX) {
-        snprintf(err, errlen, "%s: not a regular file of a plan image's size", path);
+    if (image_stat(fd, path, &sb, err, errlen) != CR_OK) {
         close(fd);
         return CR_EIO;
     }
@@ -186,14 +199,8 @@ int cr_image_stage_fd(int in, const char *path, const char *staged, cr_image_map
 {
     memset(m, 0, sizeof *m);
     struct stat sb;
-    if (fstat(in, &sb) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (image_stat(in, path, &sb, err, errlen) != CR_OK)
         return CR_EIO;
-    }
-    if (!S_ISREG(sb.st_mode) || sb.st_size <= 0 || (uint64_t)sb.st_size > CR_PLAN_MAX) {
-        snprintf(err, errlen, "%s: not a regular file of a plan image's size", path);
-        return CR_EIO;
-    }
     size_t n = (size_t)sb.st_size;
     int out = open(staged, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0640);
     void *p = MAP_FAILED;
@@ -439,9 +446,7 @@ int cr_image_lease(const char *path, const char *stamp_dir, cr_image_leased *l, 
     }
     l->fd = fd;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
-        (uint64_t)sb.st_size > CR_PLAN_MAX) {
-        snprintf(err, errlen, "%s: not a regular file of a plan image's size", path);
+    if (image_stat(fd, path, &sb, err, errlen) != CR_OK) {
         cr_image_lease_release(l);
         return CR_EIO;
     }

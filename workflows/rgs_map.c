@@ -1,6 +1,8 @@
 #define _GNU_SOURCE /* mremap */
 #include "rgs_map.h"
 
+#include "cr_grow.h"
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,20 +18,12 @@ static size_t big_len(size_t bytes)
  * address, advised for huge pages; NULL when none. */
 static void *big_map(size_t len)
 {
-    if (len > SIZE_MAX - RGS_HUGE)
-        return NULL;
-    char *m =
-        mmap(NULL, len + RGS_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL;
-    size_t head = (RGS_HUGE - (uintptr_t)m % RGS_HUGE) % RGS_HUGE;
-    if (head)
-        munmap(m, head);
-    munmap(m + head + len, RGS_HUGE - head);
+    void *m = cr_map_aligned(len, RGS_HUGE);
 #ifdef MADV_HUGEPAGE
-    (void)madvise(m + head, len, MADV_HUGEPAGE); /* advice: a refusal changes nothing */
+    if (m)
+        (void)madvise(m, len, MADV_HUGEPAGE); /* advice: a refusal changes nothing */
 #endif
-    return m + head;
+    return m;
 }
 
 void *rgs_big_alloc(size_t bytes)

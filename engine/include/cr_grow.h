@@ -19,4 +19,9 @@ bool cr_grow(void **arr, size_t n, size_t *cap, size_t size);
  * zeroed. False when out of memory or the size overflows (the buffer is then unchanged). */
 bool cr_grow_bytes(unsigned char **buf, size_t len, size_t need, size_t *cap, size_t first);
 
+/* A fresh anonymous private mapping of len bytes (zero) at an address aligned to `align`, a
+ * power of two: the tables kept on huge pages (the caller advises MADV_HUGEPAGE on the part it
+ * wants there). NULL when none. Freed with munmap(p, len). */
+void *cr_map_aligned(size_t len, size_t align);
+
 #endif
