@@ -1,0 +1,138 @@
+/*
+ * Two parts of the module's start-up measured apart (issue 14), printed as one JSON line a run:
+ *   dlopen_ms   loading LIB (RTLD_NOW | RTLD_LOCAL, as the module does) in a fresh child process;
+ *   hash1_ms    mapping FILE (MAP_POPULATE) and XXH64 over it on one thread, after EVICT_MB of
+ *               other memory was touched so that FILE's bytes come from memory, not the cache;
+ *   hash2_ms    the same over its two halves on two threads (what a chunked checksum allows).
+ * A measuring program: nothing is asserted on time.
+ *
+ *   start_parts --lib LIB --file FILE [--runs N] [--evict-mb MB]
+ */
+#include "cr_plan_image.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* dlopen of lib in a child (a library already loaded here would cost nothing); -1 on error. */
+static double dlopen_ms(const char *lib)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        double t0 = now_ms();
+        void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+        double ms = h ? now_ms() - t0 : -1;
+        _exit(write(fd[1], &ms, sizeof ms) == (ssize_t)sizeof ms ? 0 : 1);
+    }
+    close(fd[1]);
+    double ms = -1;
+    if (pid < 0 || read(fd[0], &ms, sizeof ms) != (ssize_t)sizeof ms)
+        ms = -1;
+    close(fd[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    return ms;
+}
+
+typedef struct part {
+    const char *p;
+    size_t n;
+    uint64_t h;
+} part;
+
+static void *hash_part(void *arg)
+{
+    part *j = arg;
+    j->h = cr_image_hash64(j->p, j->n, 0);
+    return NULL;
+}
+
+/* Map and hash fd's n bytes on `threads` (1 or 2) threads, the caches emptied of them first. */
+static double hash_ms(int fd, size_t n, int threads, unsigned char *evict, size_t evict_len)
+{
+    volatile unsigned char sink = 0;
+    for (size_t i = 0; i < evict_len; i += 64)
+        sink = (unsigned char)(sink + ++evict[i]);
+    double t0 = now_ms();
+    const char *p = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    part a = {p, threads == 2 ? n / 2 : n, 0}, b = {p + n / 2, n - n / 2, 0};
+    pthread_t t;
+    bool two = threads == 2 && pthread_create(&t, NULL, hash_part, &b) == 0;
+    hash_part(&a);
+    if (two)
+        pthread_join(t, NULL);
+    double ms = now_ms() - t0;
+    munmap((void *)(uintptr_t)p, n);
+    return threads == 2 && !two ? -1 : ms;
+}
+
+int main(int argc, char **argv)
+{
+    const char *lib = NULL, *file = NULL;
+    int runs = 3;
+    size_t evict_mb = 800;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--lib") == 0)
+            lib = argv[i + 1];
+        else if (strcmp(argv[i], "--file") == 0)
+            file = argv[i + 1];
+        else if (strcmp(argv[i], "--runs") == 0)
+            runs = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--evict-mb") == 0)
+            evict_mb = (size_t)strtoul(argv[i + 1], NULL, 10);
+    }
+    if (!lib || !file || runs < 1) {
+        fprintf(stderr, "usage: start_parts --lib LIB --file FILE [--runs N] [--evict-mb MB]\n");
+        return 2;
+    }
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || sb.st_size <= 0) {
+        fprintf(stderr, "start_parts: cannot read %s\n", file);
+        return 1;
+    }
+    size_t evict_len = evict_mb << 20;
+    unsigned char *evict = evict_len ? malloc(evict_len) : NULL;
+    if (evict_len && !evict) {
+        fprintf(stderr, "start_parts: no memory for %zu MB\n", evict_mb);
+        return 1;
+    }
+    if (evict)
+        memset(evict, 1, evict_len);
+    int rc = 0;
+    for (int r = 0; r < runs; r++) {
+        double d = dlopen_ms(lib), h1 = hash_ms(fd, (size_t)sb.st_size, 1, evict, evict_len),
+               h2 = hash_ms(fd, (size_t)sb.st_size, 2, evict, evict_len);
+        if (d < 0 || h1 < 0 || h2 < 0)
+            rc = 1;
+        printf(
+            "{\"file_bytes\": %lld, \"dlopen_ms\": %.3f, \"hash1_ms\": %.3f, \"hash2_ms\": %.3f}\n",
+            (long long)sb.st_size, d, h1, h2);
+    }
+    free(evict);
+    close(fd);
+    return rc;
+}
