@@ -7,10 +7,12 @@
 # RUNS (3) times, alternating: Kamailio with examples/kamailio/kamailio.cfg and CHILDREN (8)
 # SIP workers loading the plan (FORMAT plan: the image, or xml: the XML), and the same
 # configuration with CR_BASELINE defined (the module is not loaded). For each start it prints
-# the start-up time (until the RPC answers, asked every 10 ms), the sum of Pss over every Kamailio process
-# (/proc/PID/smaps_rollup, after SETTLE seconds), the number of processes, and how many of
-# them map a published plan image. Figures are printed, not asserted; the last lines give
-# min-max per setup and the plan's own size (the image file) for comparison. With RELOAD=1 (the
+# the start-up time (until the RPC answers: PROBE=rpc_ready, the default, asks every 0.1 ms from
+# tests/bench/rpc_ready; PROBE=shell asks with kamcmd every 10 ms, in steps of about 11 ms), the
+# sum of Pss over every Kamailio process (/proc/PID/smaps_rollup, after SETTLE seconds), the
+# number of processes, and how many of them map a published plan image. Figures are printed,
+# not asserted; the last lines give min-max per setup and the plan's own size (the image file)
+# for comparison. With RELOAD=1 (the
 # default) each run with callroute then calls callroute.reload (the RPC returns once every SIP
 # worker decides with the new plan) and measures the sum of Pss again: after a reload every
 # process adopts the published image in place, so the plan should still count about once.
@@ -33,6 +35,7 @@ FORMAT=${FORMAT:-plan}
 SETTLE=${SETTLE:-3}
 RELOAD=${RELOAD:-1}
 STAMP=${STAMP:-1}
+PROBE=${PROBE:-rpc_ready}
 
 e2e_load_setup "$build"
 # published images where a host keeps them: in memory (tmpfs), not on /tmp's disk
@@ -85,8 +88,14 @@ measure() {
     port=$(e2e_ports 1)
     [ "$STAMP" = 1 ] || rm -f "$CALLROUTE_RUNTIME_DIR"/callroute-stamp-*
     t0=$(date +%s.%N)
-    E2E_CHILDREN=$CHILDREN E2E_SHM=256 E2E_START_POLL=0.01 e2e_start_kamailio "$port" "$config" "$@"
-    t1=$(date +%s.%N)
+    if [ "$PROBE" = rpc_ready ]; then
+        E2E_READY_PROBE=$build/tests/bench/rpc_ready E2E_CHILDREN=$CHILDREN E2E_SHM=256 \
+            e2e_start_kamailio "$port" "$config" "$@"
+        t1=$E2E_READY_AT
+    else
+        E2E_CHILDREN=$CHILDREN E2E_SHM=256 E2E_START_POLL=0.01 e2e_start_kamailio "$port" "$config" "$@"
+        t1=$(date +%s.%N)
+    fi
     sleep "$SETTLE"
     main=$(cat "$E2E_TMP/kamailio.pid")
     [ "${VERBOSE:-0}" = 1 ] && e2e_kamcmd core.psx | paste - - - | awk '{print "  " $0}' >&2
@@ -106,7 +115,7 @@ measure() {
         'BEGIN {printf "%-9s start %6.1f ms  pss %8.1f MB  processes %2d  mapping the plan %2d%s\n", l, (b - a) * 1000, p / 1024, n, m, r}'
 }
 
-echo "plan_memory: $ROUTES routes, $RULES rules, $USERS users ($FORMAT), $CHILDREN SIP workers; image $((image_kb / 1024)) MB; STAMP=$STAMP"
+echo "plan_memory: $ROUTES routes, $RULES rules, $USERS users ($FORMAT), $CHILDREN SIP workers; image $((image_kb / 1024)) MB; STAMP=$STAMP PROBE=$PROBE"
 out=$E2E_TMP/runs.txt
 if [ "$STAMP" = 1 ] && [ "$FORMAT" = plan ]; then
     SETTLE=0 measure warmup >/dev/null

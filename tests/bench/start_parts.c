@@ -3,11 +3,19 @@
  *   dlopen_ms   loading LIB (RTLD_NOW | RTLD_LOCAL, as the module does) in a fresh child process;
  *   hash1_ms    mapping FILE (MAP_POPULATE) and XXH64 over it on one thread, after EVICT_MB of
  *               other memory was touched so that FILE's bytes come from memory, not the cache;
- *   hash2_ms    the same over its two halves on two threads (what a chunked checksum allows).
+ *   hash2_ms    the same over its two halves on two threads (what a chunked checksum allows);
+ *   trusted_ms  reading FILE's records from its mapping as a restart does when its stamp matched
+ *               (CR_IMAGE_TRUSTED: the configuration a process decides with, built);
+ *   checked_ms  the same with every record checked, as a first start does;
+ *   free_ms     freeing that configuration in the process that built it;
+ *   cow_free_ms freeing it in a child forked after it was built, as a process that never routes
+ *               lets go of the plan it inherited (its pages copied on write as free() touches
+ *               them).
  * A measuring program: nothing is asserted on time.
  *
  *   start_parts --lib LIB --file FILE [--runs N] [--evict-mb MB]
  */
+#include "cr_image.h"
 #include "cr_plan_image.h"
 
 #include <dlfcn.h>
@@ -89,6 +97,51 @@ static double hash_ms(int fd, size_t n, int threads, unsigned char *evict, size_
     return threads == 2 && !two ? -1 : ms;
 }
 
+/* Reads the image at fd (mapped shared, as a publisher reads the admin's file) into a
+ * configuration; NULL on error. *ms: the time it took. */
+static cr_config *load(int fd, size_t n, unsigned flags, double *ms)
+{
+    double t0 = now_ms();
+    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    cr_image_map m = {.base = p, .len = n};
+    cr_diag d;
+    cr_diag_init(&d);
+    char why[240];
+    cr_config *cfg = NULL;
+    if (cr_image_verify_header(p, n, &m.info, why, sizeof why) != CR_OK ||
+        cr_image_load_owned_ex(&m, "start_parts", flags | CR_IMAGE_NOLINT, &cfg, &d) != CR_OK)
+        cfg = NULL;
+    *ms = now_ms() - t0;
+    cr_diag_free(&d);
+    return cfg;
+}
+
+/* Frees cfg in a forked child; the child's time, -1 on error. */
+static double cow_free_ms(cr_config *cfg)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        double t0 = now_ms();
+        cr_config_free(cfg);
+        double ms = now_ms() - t0;
+        _exit(write(fd[1], &ms, sizeof ms) == (ssize_t)sizeof ms ? 0 : 1);
+    }
+    close(fd[1]);
+    double ms = -1;
+    if (pid < 0 || read(fd[0], &ms, sizeof ms) != (ssize_t)sizeof ms)
+        ms = -1;
+    close(fd[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    return ms;
+}
+
 int main(int argc, char **argv)
 {
     const char *lib = NULL, *file = NULL;
@@ -126,11 +179,24 @@ int main(int argc, char **argv)
     for (int r = 0; r < runs; r++) {
         double d = dlopen_ms(lib), h1 = hash_ms(fd, (size_t)sb.st_size, 1, evict, evict_len),
                h2 = hash_ms(fd, (size_t)sb.st_size, 2, evict, evict_len);
-        if (d < 0 || h1 < 0 || h2 < 0)
+        double tr = -1, ck = -1, fr = -1, cf = -1;
+        cr_config *cfg = load(fd, (size_t)sb.st_size, CR_IMAGE_TRUSTED, &tr);
+        if (cfg) {
+            cf = cow_free_ms(cfg);
+            double t0 = now_ms();
+            cr_config_free(cfg);
+            fr = now_ms() - t0;
+        }
+        cfg = load(fd, (size_t)sb.st_size, 0, &ck);
+        if (!cfg)
+            ck = -1;
+        cr_config_free(cfg);
+        if (d < 0 || h1 < 0 || h2 < 0 || tr < 0 || ck < 0 || fr < 0 || cf < 0)
             rc = 1;
-        printf(
-            "{\"file_bytes\": %lld, \"dlopen_ms\": %.3f, \"hash1_ms\": %.3f, \"hash2_ms\": %.3f}\n",
-            (long long)sb.st_size, d, h1, h2);
+        printf("{\"file_bytes\": %lld, \"dlopen_ms\": %.3f, \"hash1_ms\": %.3f, \"hash2_ms\": "
+               "%.3f, \"trusted_ms\": %.3f, \"checked_ms\": %.3f, \"free_ms\": %.3f, "
+               "\"cow_free_ms\": %.3f}\n",
+               (long long)sb.st_size, d, h1, h2, tr, ck, fr, cf);
     }
     free(evict);
     close(fd);

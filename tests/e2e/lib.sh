@@ -340,7 +340,8 @@ e2e_stop_kamailio() {
 
 # e2e_start_kamailio PORT XML [extra kamailio args...]: starts the example config on PORT
 # (from e2e_ports) and waits (at most E2E_START_WAIT, 30, seconds) until its RPC answers,
-# asking every E2E_START_POLL (0.1) seconds (start-up measurements ask more often).
+# asking every E2E_START_POLL (0.1) seconds; with E2E_READY_PROBE (tests/bench/rpc_ready) it
+# asks that program instead, which sets E2E_READY_AT to the time of the first answer.
 # No second try on another port: PORT is reserved for this test (e2e_reserve_ports), and
 # nothing that does not ask the reservation picks a port in its range between the check
 # there and Kamailio's bind: the kernel gives out ephemeral ports only (32768 and up), sipp
@@ -362,6 +363,12 @@ e2e_start_kamailio() {
         >>"$E2E_TMP/kamailio.log" 2>&1 &
     E2E_KAM_PID=$!
     E2E_PIDS+=("$E2E_KAM_PID")
+    if [ -n "${E2E_READY_PROBE:-}" ]; then
+        # a start-up measurement: the time of the first RPC answer, to the tenth of a ms
+        E2E_READY_AT=$("$E2E_READY_PROBE" "$E2E_TMP/kamailio_ctl" "$E2E_KAM_PID" \
+            "${E2E_START_WAIT:-30}") || e2e_fail "kamailio did not answer RPC (rpc_ready)"
+        return 0
+    fi
     local polls
     polls=$(awk -v w="${E2E_START_WAIT:-30}" -v p="${E2E_START_POLL:-0.1}" 'BEGIN {print int(w / p)}')
     for _ in $(seq 1 "$polls"); do
