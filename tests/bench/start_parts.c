@@ -1,6 +1,7 @@
 /*
- * Two parts of the module's start-up measured apart (issue 14), printed as one JSON line a run:
- *   dlopen_ms   loading LIB (RTLD_NOW | RTLD_LOCAL, as the module does) in a fresh child process;
+ * The parts of the module's start-up measured apart (issue 14), printed as one JSON line a run:
+ *   dlopen_ms   loading LIB (RTLD_NOW | RTLD_LOCAL, as the module does) in a fresh process
+ *               (start_dlopen, which has none of LIB's libraries loaded yet);
  *   hash1_ms    mapping FILE (MAP_POPULATE) and XXH64 over it on one thread, after EVICT_MB of
  *               other memory was touched so that FILE's bytes come from memory, not the cache;
  *   hash2_ms    the same over its two halves on two threads (what a chunked checksum allows);
@@ -22,6 +23,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,28 +43,39 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-/* dlopen of lib in a child (a library already loaded here would cost nothing); -1 on error. */
-static double dlopen_ms(const char *lib)
+/* dlopen of lib in a fresh process: start_dlopen, beside this program, linked with nothing but
+ * libc (a child of this process would find libxml2 and the others loaded already); -1 on
+ * error. */
+static double dlopen_ms(const char *self, const char *lib)
 {
+    char helper[PATH_MAX];
+    const char *slash = strrchr(self, '/');
+    int n = slash ? snprintf(helper, sizeof helper, "%.*s/start_dlopen", (int)(slash - self), self)
+                  : snprintf(helper, sizeof helper, "start_dlopen");
+    if (n < 0 || (size_t)n >= sizeof helper)
+        return -1;
     int fd[2];
     if (pipe(fd) != 0)
         return -1;
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        double t0 = now_ms();
-        void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-        double ms = h ? now_ms() - t0 : -1;
-        _exit(write(fd[1], &ms, sizeof ms) == (ssize_t)sizeof ms ? 0 : 1);
+        if (dup2(fd[1], 1) < 0)
+            _exit(1);
+        execl(helper, helper, lib, (char *)NULL);
+        _exit(1);
     }
     close(fd[1]);
-    double ms = -1;
-    if (pid < 0 || read(fd[0], &ms, sizeof ms) != (ssize_t)sizeof ms)
-        ms = -1;
+    char out[64] = "";
+    ssize_t got = pid < 0 ? -1 : read(fd[0], out, sizeof out - 1);
     close(fd[0]);
+    int status = 1;
     if (pid > 0)
-        waitpid(pid, NULL, 0);
-    return ms;
+        waitpid(pid, &status, 0);
+    if (got <= 0 || status != 0)
+        return -1;
+    out[got] = 0;
+    return strtod(out, NULL);
 }
 
 typedef struct part {
@@ -198,7 +211,8 @@ int main(int argc, char **argv)
         memset(evict, 1, evict_len);
     int rc = 0;
     for (int r = 0; r < runs; r++) {
-        double d = dlopen_ms(lib), h1 = hash_ms(fd, (size_t)sb.st_size, 1, evict, evict_len),
+        double d = dlopen_ms(argv[0], lib),
+               h1 = hash_ms(fd, (size_t)sb.st_size, 1, evict, evict_len),
                h2 = hash_ms(fd, (size_t)sb.st_size, 2, evict, evict_len);
         double tr = -1, ck = -1, fr = -1, cf = -1, f0 = fork_ms(), f1 = -1;
         cr_config *cfg = load(fd, (size_t)sb.st_size, CR_IMAGE_TRUSTED, &tr);
