@@ -751,23 +751,18 @@ static void *watcher_main(void *arg)
 /* getpid() is a system call: the deciding process's pid is cached and forgotten in a forked
  * child. */
 static _Atomic int32_t cached_pid;
-static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+static void fork_handlers(void);
 
 static void pid_forget(void)
 {
     atomic_store(&cached_pid, 0);
 }
 
-static void pid_init(void)
-{
-    pthread_atfork(NULL, NULL, pid_forget);
-}
-
 static int32_t my_pid(void)
 {
     int32_t p = atomic_load_explicit(&cached_pid, memory_order_relaxed);
     if (!p) {
-        pthread_once(&pid_once, pid_init);
+        fork_handlers();
         p = (int32_t)getpid();
         atomic_store(&cached_pid, p);
     }
@@ -1109,27 +1104,11 @@ static struct {
     uint64_t gen, sum;
     int32_t pid;
 } inherit = {.lock = PTHREAD_MUTEX_INITIALIZER};
-static pthread_once_t inherit_once = PTHREAD_ONCE_INIT;
-
-static void inherit_prepare(void)
-{
-    pthread_mutex_lock(&inherit.lock);
-}
-
-static void inherit_release(void)
-{
-    pthread_mutex_unlock(&inherit.lock);
-}
-
-static void inherit_init(void)
-{
-    pthread_atfork(inherit_prepare, inherit_release, inherit_release);
-}
 
 static void inherit_note(cr_handle *h, cr_config *cfg, uint64_t gen)
 {
     crp_shared *s = h->shared;
-    pthread_once(&inherit_once, inherit_init);
+    fork_handlers();
     plan_lock(s);
     bool published = s->plan_path[0] && atomic_load(&s->plan_gen) == gen;
     uint64_t sum = atomic_load(&s->plan_checksum);
@@ -1249,38 +1228,53 @@ static struct {
     pthread_t mover;
     _Atomic bool stop;
 } inplace = {.lock = PTHREAD_MUTEX_INITIALIZER};
-static pthread_once_t inplace_once = PTHREAD_ONCE_INIT;
 
-static void inplace_prepare(void)
+/*
+ * What fork() must not cut in half: the records of the plan a child may inherit and of the
+ * admin's image in place are each written under their lock, and both locks are held across
+ * fork(), always in this order (no code holds one while it takes the other). The child then
+ * forgets its parent's pid and lease: the lease is the publisher's, and a forked process does
+ * not keep the admin's file open (its copy of the mapping is moved like the publisher's, by
+ * its watcher, or freed). One set of handlers, registered before any of them is needed.
+ */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
 {
+    pthread_mutex_lock(&inherit.lock);
     pthread_mutex_lock(&inplace.lock);
 }
 
-static void inplace_parent(void)
+static void fork_parent(void)
 {
     pthread_mutex_unlock(&inplace.lock);
+    pthread_mutex_unlock(&inherit.lock);
 }
 
-/* The lease is the publisher's: a forked process does not keep the admin's file open (its
- * copy of the mapping is moved like the publisher's, by its watcher, or freed). */
-static void inplace_child(void)
+static void fork_child(void)
 {
+    pid_forget();
     if (inplace.leased)
         close(inplace.lease.fd);
     inplace.leased = false;
-    pthread_mutex_unlock(&inplace.lock);
+    fork_parent();
 }
 
-static void inplace_init(void)
+static void fork_register(void)
 {
-    pthread_atfork(inplace_prepare, inplace_parent, inplace_child);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void fork_handlers(void)
+{
+    pthread_once(&fork_once, fork_register);
 }
 
 /* cfg decides from the admin's image mapped at base..len (published as gen, sum). */
 static void inplace_note(crp_shared *s, const cr_config *cfg, void *base, size_t len, uint64_t gen,
                          uint64_t sum)
 {
-    pthread_once(&inplace_once, inplace_init);
+    fork_handlers();
     pthread_mutex_lock(&inplace.lock);
     inplace.shared = s;
     inplace.cfg = cfg;
@@ -1296,7 +1290,7 @@ static void inplace_forget(const cr_config *cfg)
 {
     if (!cfg)
         return;
-    pthread_once(&inplace_once, inplace_init);
+    fork_handlers();
     pthread_mutex_lock(&inplace.lock);
     if (inplace.cfg == cfg)
         inplace.cfg = NULL;
@@ -1310,7 +1304,7 @@ static void inplace_forget(const cr_config *cfg)
  */
 static bool inplace_move(crp_shared *s)
 {
-    pthread_once(&inplace_once, inplace_init);
+    fork_handlers();
     pthread_mutex_lock(&inplace.lock);
     bool done = !inplace.cfg || inplace.shared != s, borrowed = true;
     char path[CRP_PLAN_PATH_MAX] = "", err[CRP_PLAN_PATH_MAX + 400];
@@ -1473,7 +1467,7 @@ static void *mover_main(void *arg)
 /* Takes the lease of st (the publisher's first open) and starts the mover. */
 static void mover_start(cr_handle *h, staged *st)
 {
-    pthread_once(&inplace_once, inplace_init);
+    fork_handlers();
     pthread_mutex_lock(&inplace.lock);
     if (inplace.leased || inplace.mover_pid == my_pid()) { /* one per process */
         pthread_mutex_unlock(&inplace.lock);
@@ -1509,7 +1503,7 @@ static void mover_start(cr_handle *h, staged *st)
 
 static void mover_stop(void)
 {
-    pthread_once(&inplace_once, inplace_init);
+    fork_handlers();
     pthread_mutex_lock(&inplace.lock);
     bool mine = inplace.mover_pid && inplace.mover_pid == my_pid();
     pthread_mutex_unlock(&inplace.lock);
