@@ -449,6 +449,12 @@ void cr_config_free(cr_config *c)
     free(c);
 }
 
+void cr_config_abandon(cr_config *c)
+{
+    if (c && c->borrow_release)
+        c->borrow_release(c->borrow_ud);
+}
+
 /* ---- reading ------------------------------------------------------------------------------- */
 
 size_t cr_config_profile_count(const cr_config *c)

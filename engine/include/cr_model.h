@@ -183,6 +183,11 @@ typedef struct cr_config cr_config;
 /* A new, empty configuration, or NULL when out of memory. Free with cr_config_free. */
 cr_config *cr_config_new(void);
 void cr_config_free(cr_config *cfg);
+/* A configuration a forked process inherited and lets go of without freeing it: its memory is
+ * the parent's pages shared copy-on-write, which freeing would copy (and the parent keeps
+ * them), so only what it borrows is released (a plan image it maps is unmapped). Nothing of
+ * cfg may be used afterwards. */
+void cr_config_abandon(cr_config *cfg);
 
 /* Interns a string in the config (file names for cr_srcloc). Never NULL unless OOM. */
 const char *cr_config_intern(cr_config *cfg, const char *s);

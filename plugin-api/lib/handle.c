@@ -516,6 +516,7 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
         return CR_ENOMEM;
     pthread_mutex_init(&h->reload_lock, NULL);
     h->path = strdup(path);
+    h->opener = my_pid();
     h->holdoff_s = 30;
     h->fail_threshold = crp_gw_threshold(opts);
     h->rgs_max_wait_s = crp_rgs_max_wait(opts);
@@ -661,10 +662,37 @@ int crp_handle_reload(cr_handle *h, const char *path, char *err, size_t errlen)
     return rc;
 }
 
+/* A handle inherited through fork(), let go of by a process that does not route (Kamailio's
+ * timers, ctl): its plan's memory is the parent's pages, shared copy-on-write, which freeing
+ * would copy into this process for nothing; only the image it maps is unmapped, so that the
+ * process holds no plan (the parent's own handle is untouched). */
+static void handle_abandon(cr_handle *h)
+{
+    crp_snapshot *s = atomic_load(&h->cur);
+    if (s) {
+        inherit_drop(s->cfg);
+        inplace_forget(s->cfg);
+        cr_config_abandon(s->cfg);
+        free(s);
+    }
+    if (h->own_shared)
+        free(h->shared);
+    free(h->path);
+    free(h->db_path);
+    for (size_t i = 0; h->include_dirs && h->include_dirs[i]; i++)
+        free(h->include_dirs[i]);
+    free(h->include_dirs);
+    free(h);
+}
+
 void crp_handle_close(cr_handle *h)
 {
     if (!h)
         return;
+    if (h->opener && h->opener != my_pid()) {
+        handle_abandon(h);
+        return;
+    }
     watcher_stop(h);
     if (!h->own_shared && h->shared) {
         mover_stop();

@@ -116,6 +116,7 @@ struct cr_handle {
     pthread_t watcher;
     _Atomic bool stop;
     crp_proc_slot *slot;
+    int32_t opener; /* the process that opened it (a forked child inherits the handle) */
 };
 
 /* cr_open_options.rgs_max_wait_s of `opts` (0 when absent, negative or an older host). */
