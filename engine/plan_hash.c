@@ -142,3 +142,81 @@ uint64_t cr_hash64_final(const cr_hash64 *s)
     uint64_t h = s->total >= 32 ? converge(s->v) : s->seed + P5;
     return finish(h + s->total, s->buf, s->buf + s->nbuf);
 }
+
+/* ---- the image checksum (format 6): the XXH64 of each 1 MiB chunk, then of those sums ---- */
+
+static void put_le64(cr_hash64 *outer, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    cr_hash64_update(outer, b, sizeof b);
+}
+
+uint64_t cr_image_sum_combine(const uint64_t *sums, size_t count, uint64_t n)
+{
+    cr_hash64 outer;
+    cr_hash64_init(&outer, 0);
+    for (size_t i = 0; i < count; i++)
+        put_le64(&outer, sums[i]);
+    put_le64(&outer, n);
+    return cr_hash64_final(&outer);
+}
+
+void cr_image_sum_chunks(const void *p, size_t n, size_t first, size_t count, uint64_t *sums)
+{
+    const unsigned char *b = p;
+    for (size_t i = first; i < first + count; i++) {
+        size_t at = i * CR_IMAGE_SUM_CHUNK;
+        size_t len = n - at < CR_IMAGE_SUM_CHUNK ? n - at : CR_IMAGE_SUM_CHUNK;
+        sums[i] = cr_image_hash64(b + at, len, 0);
+    }
+}
+
+uint64_t cr_image_checksum(const void *p, size_t n)
+{
+    cr_image_sum s;
+    cr_image_sum_init(&s);
+    cr_image_sum_update(&s, p, n);
+    return cr_image_sum_final(&s);
+}
+
+void cr_image_sum_init(cr_image_sum *s)
+{
+    cr_hash64_init(&s->chunk, 0);
+    cr_hash64_init(&s->outer, 0);
+    s->in_chunk = 0;
+    s->total = 0;
+}
+
+void cr_image_sum_update(cr_image_sum *s, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    while (n) {
+        size_t take = CR_IMAGE_SUM_CHUNK - s->in_chunk;
+        if (take > n)
+            take = n;
+        /* a whole chunk at once: the one-shot hash (no copy through the state's buffer) */
+        uint64_t whole = take == CR_IMAGE_SUM_CHUNK ? cr_image_hash64(p, take, 0) : 0;
+        if (take != CR_IMAGE_SUM_CHUNK)
+            cr_hash64_update(&s->chunk, p, take);
+        s->in_chunk += take;
+        s->total += take;
+        p += take;
+        n -= take;
+        if (s->in_chunk == CR_IMAGE_SUM_CHUNK) {
+            put_le64(&s->outer, take == CR_IMAGE_SUM_CHUNK ? whole : cr_hash64_final(&s->chunk));
+            cr_hash64_init(&s->chunk, 0);
+            s->in_chunk = 0;
+        }
+    }
+}
+
+uint64_t cr_image_sum_final(const cr_image_sum *s)
+{
+    cr_hash64 outer = s->outer;
+    if (s->in_chunk)
+        put_le64(&outer, cr_hash64_final(&s->chunk));
+    put_le64(&outer, s->total);
+    return cr_hash64_final(&outer);
+}

@@ -409,7 +409,7 @@ static int assemble(builder *b, uint64_t generation, void **out, size_t *len)
             memcpy(img + h.sec[s].off, src, bytes);
     }
     memcpy(img, &h, sizeof h);
-    h.checksum = cr_image_hash64(img + 16, off - 16, 0);
+    h.checksum = cr_image_checksum(img + 16, off - 16);
     memcpy(img + 8, &h.checksum, 8);
     *out = img;
     *len = off;
@@ -435,7 +435,7 @@ uint64_t cr_image_restamp(void *buf, size_t n, uint64_t generation)
 {
     char *img = buf;
     memcpy(img + offsetof(plan_header, generation), &generation, sizeof generation);
-    uint64_t sum = cr_image_hash64(img + 16, n - 16, 0);
+    uint64_t sum = cr_image_checksum(img + 16, n - 16);
     memcpy(img + offsetof(plan_header, checksum), &sum, sizeof sum);
     return sum;
 }
@@ -556,7 +556,7 @@ static int verify(const void *buf, size_t n, cr_image_info *info, char *err, siz
         return bad(err, errlen, CR_EINVAL, "damaged: header length %u, %u sections", h.header_len,
                    h.nsections);
     uint64_t sum = known     ? *known
-                   : sum_too ? cr_image_hash64((const char *)buf + 16, n - 16, 0)
+                   : sum_too ? cr_image_checksum((const char *)buf + 16, n - 16)
                              : h.checksum;
     if (sum != h.checksum)
         return bad(err, errlen, CR_EINVAL,

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,48 @@ static int image_stat(int fd, const char *path, struct stat *sb, char *err, size
     return CR_OK;
 }
 
+/* Half of an image's chunks summed on a thread of its own (cr_image_checksum_mt). */
+typedef struct sum_job {
+    const void *p;
+    size_t n, first, count;
+    uint64_t *sums;
+} sum_job;
+
+static void *sum_half(void *arg)
+{
+    sum_job *j = arg;
+    cr_image_sum_chunks(j->p, j->n, j->first, j->count, j->sums);
+    return NULL;
+}
+
+uint64_t cr_image_checksum_mt(const void *p, size_t n)
+{
+    size_t chunks = (n + CR_IMAGE_SUM_CHUNK - 1) / CR_IMAGE_SUM_CHUNK;
+    uint64_t *sums = chunks >= 4 ? malloc(chunks * sizeof *sums) : NULL;
+    if (!sums)
+        return cr_image_checksum(p, n);
+    sum_job half = {p, n, chunks / 2, chunks - chunks / 2, sums};
+    pthread_t t;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread takes no signal meant for the host */
+    bool two = pthread_create(&t, NULL, sum_half, &half) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    cr_image_sum_chunks(p, n, 0, two ? chunks / 2 : chunks, sums);
+    if (two)
+        pthread_join(t, NULL);
+    uint64_t sum = cr_image_sum_combine(sums, chunks, n);
+    free(sums);
+    return sum;
+}
+
+/* cr_image_verify with the checksum computed on two cores. */
+static int verify_mt(const void *p, size_t n, cr_image_info *info, char *err, size_t errlen)
+{
+    uint64_t sum = n > 16 ? cr_image_checksum_mt((const char *)p + 16, n - 16) : 0;
+    return cr_image_verify_sum(p, n, sum, info, err, errlen);
+}
+
 static int map_file(const char *path, bool copy, bool trusted, cr_image_map *m, char *err,
                     size_t errlen)
 {
@@ -104,7 +147,7 @@ static int map_file(const char *path, bool copy, bool trusted, cr_image_map *m, 
     }
     char why[240];
     int rc = trusted ? cr_image_verify_header(p, (size_t)sb.st_size, &m->info, why, sizeof why)
-                     : cr_image_verify(p, (size_t)sb.st_size, &m->info, why, sizeof why);
+                     : verify_mt(p, (size_t)sb.st_size, &m->info, why, sizeof why);
     if (rc != CR_OK) {
         snprintf(err, errlen, "%s: plan image refused: %s", path, why);
         munmap(p, (size_t)sb.st_size);
@@ -143,12 +186,12 @@ static int write_all(int fd, const char *p, size_t n)
 #define STAGE_PIECE ((size_t)256 << 10) /* copied, then hashed while in the cache */
 
 /* Copies n bytes of `in` into `out` (empty, mapped shared at p, n bytes) a piece at a time,
- * each hashed through the mapping just after the kernel wrote it (XXH64 of everything after
- * the checksum field, as cr_image_verify computes it) into *sum. -1 with errno on failure. */
+ * each hashed through the mapping just after the kernel wrote it (the checksum of everything
+ * after the checksum field, as cr_image_verify computes it) into *sum. -1 with errno on failure. */
 static int copy_hashing(int in, int out, char *p, size_t n, uint64_t *sum)
 {
-    cr_hash64 h;
-    cr_hash64_init(&h, 0);
+    cr_image_sum h;
+    cr_image_sum_init(&h);
     bool by_read = false;
     for (size_t at = 0; at < n;) {
         size_t piece = n - at < STAGE_PIECE ? n - at : STAGE_PIECE;
@@ -174,10 +217,10 @@ static int copy_hashing(int in, int out, char *p, size_t n, uint64_t *sum)
         }
         size_t skip = at < 16 ? 16 - at : 0; /* the magic and the checksum field */
         if ((size_t)got > skip)
-            cr_hash64_update(&h, p + at + skip, (size_t)got - skip);
+            cr_image_sum_update(&h, p + at + skip, (size_t)got - skip);
         at += (size_t)got;
     }
-    *sum = cr_hash64_final(&h);
+    *sum = cr_image_sum_final(&h);
     return 0;
 }
 
@@ -378,7 +421,7 @@ static const char *lease_why(int e)
 static void *lease_summer(void *arg)
 {
     cr_image_leased *l = arg;
-    l->sum = cr_image_hash64((const char *)l->sum_base + 16, l->sum_len - 16, 0);
+    l->sum = cr_image_checksum((const char *)l->sum_base + 16, l->sum_len - 16);
     return NULL;
 }
 
@@ -401,7 +444,7 @@ static void lease_sum_start(cr_image_leased *l)
         munmap(p, n);
     }
     l->sum_base = NULL;
-    l->sum = cr_image_hash64((const char *)l->map.base + 16, n - 16, 0);
+    l->sum = cr_image_checksum((const char *)l->map.base + 16, n - 16);
 }
 
 static void lease_sum_join(cr_image_leased *l)
@@ -463,7 +506,7 @@ int cr_image_lease(const char *path, const char *stamp_dir, cr_image_leased *l, 
     l->stamped = rc == CR_OK && stamp_dir && stamp_of(&sb, &l->map.info, &want) &&
                  stamp_matches(stamp_dir, path, &want);
     if (rc == CR_OK && l->stamped) /* read trusted next: the checksum first */
-        rc = cr_image_verify(p, n, &l->map.info, why, sizeof why);
+        rc = verify_mt(p, n, &l->map.info, why, sizeof why);
     if (rc != CR_OK) {
         snprintf(err, errlen, "%s: plan image refused: %s", path, why);
         munmap(p, n);

@@ -16,6 +16,7 @@
 
 #include "cr_rules.h"
 #include "cr_plan_image.h"
+#include "cr_image.h"
 #include "plan_image_int.h"
 #include "route_index.h"
 #include "testutil.h"
@@ -48,6 +49,54 @@ static void test_hash_in_pieces(void **state)
                 cr_hash64_update(&h, data + at, n - at < piece ? n - at : piece);
             assert_true(cr_hash64_final(&h) == cr_image_hash64(data, n, 7));
         }
+}
+
+/* An image's checksum is the XXH64 of its 1 MiB chunks' XXH64s and its length, each as 8
+ * little-endian bytes; in pieces of any size, chunk by chunk and on two threads it is the
+ * same. */
+static void test_checksum_in_chunks(void **state)
+{
+    (void)state;
+    const size_t C = CR_IMAGE_SUM_CHUNK, max = 5 * C + 17;
+    unsigned char *data = malloc(max);
+    assert_non_null(data);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < max; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        data[i] = (unsigned char)x;
+    }
+    /* the definition, spelled out for two chunks, the second short */
+    unsigned char words[24];
+    uint64_t w[3] = {cr_image_hash64(data, C, 0), cr_image_hash64(data + C, 5, 0), C + 5};
+    for (int k = 0; k < 3; k++)
+        for (int b = 0; b < 8; b++)
+            words[8 * k + b] = (unsigned char)(w[k] >> (8 * b));
+    assert_true(cr_image_checksum(data, C + 5) == cr_image_hash64(words, sizeof words, 0));
+    const size_t sizes[] = {0, 1, 31, 32, C - 1, C, C + 1, 4 * C, max};
+    const size_t pieces[] = {1, 4099, 300000, C, C + 7};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        size_t n = sizes[i];
+        uint64_t want = cr_image_checksum(data, n);
+        assert_true(cr_image_checksum_mt(data, n) == want);
+        size_t chunks = (n + C - 1) / C;
+        uint64_t sums[8];
+        cr_image_sum_chunks(data, n, 0, chunks, sums);
+        assert_true(cr_image_sum_combine(sums, chunks, n) == want);
+        for (size_t j = 0; j < sizeof pieces / sizeof *pieces; j++) {
+            if (pieces[j] == 1 && n > 4096)
+                continue;
+            cr_image_sum h;
+            cr_image_sum_init(&h);
+            for (size_t at = 0; at < n; at += pieces[j])
+                cr_image_sum_update(&h, data + at, n - at < pieces[j] ? n - at : pieces[j]);
+            assert_true(cr_image_sum_final(&h) == want);
+        }
+    }
+    uint64_t whole = cr_image_checksum(data, max);
+    data[3 * C + 1] ^= 1; /* one bit in a later chunk changes it, on one thread or two */
+    assert_true(cr_image_checksum(data, max) != whole);
+    assert_true(cr_image_checksum_mt(data, max) == cr_image_checksum(data, max));
+    free(data);
 }
 
 static void *image_of(const char *rel, size_t *len)
@@ -130,7 +179,7 @@ static void test_damage_refused(void **state)
     /* a section table pointing outside, with a checksum that matches it */
     uint64_t off = len + 8;
     memcpy(img + 56 + 24 * 3, &off, 8);
-    uint64_t sum = cr_image_hash64(img + 16, len - 16, 0);
+    uint64_t sum = cr_image_checksum(img + 16, len - 16);
     memcpy(img + 8, &sum, 8);
     expect_refused(img, len, CR_EINVAL, "out of bounds");
     free(img);
@@ -156,7 +205,7 @@ static int adopt(const void *img, size_t len, cr_config **cfg, char *why, size_t
 
 static void rechecksum(unsigned char *img, size_t len)
 {
-    uint64_t sum = cr_image_hash64(img + 16, len - 16, 0);
+    uint64_t sum = cr_image_checksum(img + 16, len - 16);
     memcpy(img + 8, &sum, 8);
 }
 
@@ -729,6 +778,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_is_xxh64),
         cmocka_unit_test(test_hash_in_pieces),
+        cmocka_unit_test(test_checksum_in_chunks),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_damage_refused),
         cmocka_unit_test(test_adopted_round_trip),
