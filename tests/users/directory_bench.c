@@ -97,6 +97,9 @@ static double cpu_now(void)
            ru.ru_stime.tv_usec / 1e6;
 }
 
+/* What the timed reads go to, so that none is optimised away. */
+static volatile unsigned sink;
+
 /*
  * The floors of a lookup on this machine, read at random places of data.mdb mapped as LMDB
  * maps it and timed as the lookups are: one read (what a lookup that computes where its
@@ -116,7 +119,6 @@ static long long floor_p50(const char *dir, long long *t, size_t m, long long *t
     close(fd);
     if (p == MAP_FAILED)
         return 0;
-    volatile unsigned sink = 0;
     for (size_t i = 0; i < n; i += 4096)
         sink += p[i];
     long long p50[2];
