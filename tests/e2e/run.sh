@@ -430,7 +430,13 @@ image_rewritten)
     sed 's|<usage>Long-Distance</usage><gateway>GW-B</gateway>|<usage>Long-Distance</usage><gateway>GW-C</gateway>|' \
         "$XML" >"$E2E_TMP/other.xml"
     "$CLI" compile --config "$E2E_TMP/other.xml" -o "$E2E_TMP/other.plan" >/dev/null || e2e_fail "compile other"
-    e2e_start_kamailio "$KPORT" "$E2E_TMP/routes.plan"
+    # waited for with tests/bench/rpc_ready when given (what start-up measurements use)
+    t_start=$(date +%s.%N)
+    E2E_READY_PROBE=${CR_RPC_READY:-} e2e_start_kamailio "$KPORT" "$E2E_TMP/routes.plan"
+    if [ -n "${CR_RPC_READY:-}" ]; then
+        [[ "${E2E_READY_AT:-}" =~ ^[0-9]+\.[0-9]{9}$ ]] || e2e_fail "rpc_ready gave no time: '${E2E_READY_AT:-}'"
+        e2e_log "kamailio answered RPC $(awk -v a="$t_start" -v b="$E2E_READY_AT" 'BEGIN {printf "%.1f", (b - a) * 1000}') ms after it was started"
+    fi
     main=$(cat "$E2E_TMP/kamailio.pid")
     procs=$(pgrep -P "$main" | wc -l)
     t0=$(date +%s.%N)
