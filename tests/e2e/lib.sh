@@ -365,9 +365,16 @@ e2e_start_kamailio() {
     E2E_PIDS+=("$E2E_KAM_PID")
     if [ -n "${E2E_READY_PROBE:-}" ]; then
         # a start-up measurement: the time of the first RPC answer, to the tenth of a ms
-        E2E_READY_AT=$("$E2E_READY_PROBE" "$E2E_TMP/kamailio_ctl" "$E2E_KAM_PID" \
-            "${E2E_START_WAIT:-30}") || e2e_fail "kamailio did not answer RPC (rpc_ready)"
-        return 0
+        if E2E_READY_AT=$("$E2E_READY_PROBE" "$E2E_TMP/kamailio_ctl" "$E2E_KAM_PID" \
+            "${E2E_START_WAIT:-30}"); then
+            return 0
+        fi
+        if ! kill -0 "$E2E_KAM_PID" 2>/dev/null; then
+            tail -c +"$((at + 1))" "$E2E_TMP/kamailio.log" | grep -q "Address already in use" \
+                && e2e_fail "kamailio: its reserved port $port is taken: $(ss -H -lunp "sport = :$port")"
+            e2e_fail "kamailio exited at startup"
+        fi
+        e2e_fail "kamailio did not answer RPC within ${E2E_START_WAIT:-30} s"
     fi
     local polls
     polls=$(awk -v w="${E2E_START_WAIT:-30}" -v p="${E2E_START_POLL:-0.1}" 'BEGIN {print int(w / p)}')
