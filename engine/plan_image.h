@@ -10,8 +10,9 @@
 #define CR_PLAN_MAGIC "CRPLAN\x1a\n" /* 8 bytes, no NUL */
 /* 2: the compiled sections; 3: merged tries per policy; 4: their candidates inline in the items;
  * 5: the caller table's cells (S_USLOTS) carry the caller's hot fields, and each user's URI key
- * and line number share a cache line (S_UKEYS; S_ULINES empty); 6: the checksum over 1 MiB
- * chunks (cr_image_checksum), which a start computes on two cores */
+ * and line number share a cache line (S_UKEYS; the section of line numbers left empty); 6: the
+ * checksum over 1 MiB chunks (cr_image_checksum), which a start computes on two cores, and the
+ * empty section gone */
 #define CR_PLAN_VERSION 6u
 
 /* The architecture tag this build writes and accepts: pointer size, byte order, ABI. */

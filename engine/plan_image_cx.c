@@ -187,7 +187,7 @@ void ce_pi_build_compiled(builder *b)
         for (size_t k = 0; k < c->usage_routes[u].count; k++)
             ce_pi_put(b, S_ROUTEIDS, c->usage_routes[u].routes[k]);
     }
-    ce_pi_put_raw(b, S_UKEYS, c->user_keys, c->nusers); /* S_ULINES: none since version 5 */
+    ce_pi_put_raw(b, S_UKEYS, c->user_keys, c->nusers);
     ce_pi_put_raw(b, S_USLOTS, c->user_uri_tab.cells, c->user_uri_tab.cap);
     ce_pi_put_raw(b, S_LSLOTS, c->user_line_ix.slots, c->user_line_ix.cap);
 }
@@ -849,8 +849,7 @@ static bool counts_match(const reader *r)
 {
     const cr_config *c = r->cfg;
     return ce_pi_nrecs(r, S_USERCX) == c->nusers && ce_pi_nrecs(r, S_UKEYS) == c->nusers &&
-           ce_pi_nrecs(r, S_ULINES) == 0 && ce_pi_nrecs(r, S_KINDS) == c->nroutes &&
-           ce_pi_nrecs(r, S_UHEAD) == c->nusages &&
+           ce_pi_nrecs(r, S_KINDS) == c->nroutes && ce_pi_nrecs(r, S_UHEAD) == c->nusages &&
            ce_pi_nrecs(r, S_TRIES) == c->nusages + c->nprofiles &&
            ce_pi_nrecs(r, S_POLWALK) == c->npolicies;
 }

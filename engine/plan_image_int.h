@@ -37,8 +37,8 @@ enum {
     S_KINDS,    /* [routes]: CR_RK_* bytes */
     S_ROUTEIDS, /* the routes of each usage, in order */
     S_UHEAD,    /* [usages]: first and count in S_ROUTEIDS */
-    S_UKEYS,    /* [users] cr_user_keys: URI keys and line numbers (version 5; URI keys before) */
-    S_ULINES,   /* empty (version 5: in S_UKEYS; line numbers before) */
+    S_UKEYS,    /* [users] cr_user_keys: URI keys and line numbers (version 5; URI keys before,
+                   the line numbers in a section of their own, gone in version 6) */
     S_USLOTS,   /* cr_user_cell: the caller table (version 5; cr_index_slot before) */
     S_LSLOTS,   /* cr_index_slot: the line index */
     S_LISTS,    /* every distinct list once: first and count in S_NAMES, kind (LK_*) */
@@ -53,19 +53,17 @@ enum {
 
 /* uint32_t fields of each record section; 0 for the sections of bytes or of structs (their
  * element size is sec_esize) */
-static const uint32_t sec_fields[S_COUNT] = {0,  1, 1, 7, 7, 3, 7, 7, 9, 17, 1, 10, 3, 0, 1, 4,
-                                             16, 4, 0, 0, 0, 1, 2, 0, 0, 0,  0, 3,  6, 0, 1};
-static const uint32_t sec_esize[S_COUNT] = {1,  4,  4,  28, 28, 12, 28, 28, 36, 68, 4,
-                                            40, 12, 1,  4,  16, 64, 16, 16, 8,  1,  4,
-                                            8,  64, 32, 16, 8,  12, 24, 24, 4};
+static const uint32_t sec_fields[S_COUNT] = {0, 1,  1, 7, 7, 3, 7, 7, 9, 17, 1, 10, 3, 0, 1,
+                                             4, 16, 4, 0, 0, 0, 1, 2, 0, 0,  0, 3,  6, 0, 1};
+static const uint32_t sec_esize[S_COUNT] = {1, 4,  4,  28, 28, 12, 28, 28, 36, 68,
+                                            4, 40, 12, 1,  4,  16, 64, 16, 16, 8,
+                                            1, 4,  8,  64, 16, 8,  12, 24, 24, 4};
 static const char *const sec_names[S_COUNT] = {
-    "strings",      "files",         "domains",     "profiles",     "rules",
-    "usages",       "policies",      "gateways",    "routes",       "users",
-    "names",        "meta",          "sources",     "blob",         "name indexes",
-    "user lines",   "compiled meta", "tries",       "trie nodes",   "trie items",
-    "route kinds",  "usage routes",  "usage heads", "user keys",    "user line keys",
-    "caller table", "line index",    "lists",       "merged tries", "merged items",
-    "policy walks"};
+    "strings",      "files",      "domains",      "profiles",     "rules",         "usages",
+    "policies",     "gateways",   "routes",       "users",        "names",         "meta",
+    "sources",      "blob",       "name indexes", "user lines",   "compiled meta", "tries",
+    "trie nodes",   "trie items", "route kinds",  "usage routes", "usage heads",   "user keys",
+    "caller table", "line index", "lists",        "merged tries", "merged items",  "policy walks"};
 
 typedef struct plan_section {
     uint64_t off, count;
