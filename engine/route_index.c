@@ -374,8 +374,8 @@ struct cr_route_index {
 static void walks_free(cr_route_index *ix)
 {
     for (size_t w = 0; w < ix->nwalks && !ix->walks_borrowed; w++) {
-        free(ix->walks[w].nodes);
-        free(ix->walks[w].items);
+        ce_table_free(ix->walks[w].nodes, ix->walks[w].nnodes * sizeof *ix->walks[w].nodes);
+        ce_table_free(ix->walks[w].items, ix->walks[w].nitems * sizeof *ix->walks[w].items);
     }
     free(ix->walks);
     if (!ix->walks_borrowed)
@@ -509,8 +509,12 @@ static void set_cand(const cr_config *cfg, size_t r, size_t rank, cr_px_witem *i
  * cands[seq] holds each candidate's inline data. Frees t. CR_OK or CR_ENOMEM. */
 static int inline_cands(cr_px_trie *t, const cr_px_witem *cands, cr_px_walk *w)
 {
-    cr_px_witem *items = malloc((t->nitems ? t->nitems : 1) * sizeof *items);
-    if (!items) {
+    /* a decision walks these at random: large ones on huge pages (ce_table_alloc) */
+    size_t nbytes = t->nnodes * sizeof *t->nodes;
+    cr_px_witem *items = ce_table_alloc(t->nitems * sizeof *items);
+    cr_px_node *nodes = nbytes >= CE_TABLE_HUGE ? ce_table_alloc(nbytes) : t->nodes;
+    if (!items || (!nodes && t->nnodes)) {
+        ce_table_free(items, t->nitems * sizeof *items);
         ce_px_trie_free(t);
         return CR_ENOMEM;
     }
@@ -518,7 +522,11 @@ static int inline_cands(cr_px_trie *t, const cr_px_witem *cands, cr_px_walk *w)
         items[k] = cands[t->items[k].id];
         items[k].px = t->items[k];
     }
-    w->nodes = t->nodes;
+    if (nodes != t->nodes) {
+        memcpy(nodes, t->nodes, nbytes);
+        free(t->nodes);
+    }
+    w->nodes = nodes;
     w->nnodes = t->nnodes;
     w->items = items;
     w->nitems = t->nitems;
