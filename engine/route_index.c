@@ -175,13 +175,21 @@ size_t ce_px_trie_bytes(const cr_px_trie *t)
     return t->nnodes * sizeof *t->nodes + t->nitems * sizeof *t->items;
 }
 
-/* Bits set in a 16-bit mask (no popcnt instruction is assumed). */
+/* Bits set in each byte value. */
+#define B2(n) n, n + 1, n + 1, n + 2
+#define B4(n) B2(n), B2(n + 1), B2(n + 1), B2(n + 2)
+#define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
+static const uint8_t bits_in[256] = {B6(0), B6(1), B6(1), B6(2)};
+#undef B2
+#undef B4
+#undef B6
+
+/* Bits set in a 16-bit mask (no popcnt instruction is assumed): two lookups in a 256-byte
+ * table that stays in L1, fewer instructions and a shorter dependency than the bit-parallel sum
+ * on the walk's chain from one node to the next. */
 static inline unsigned popcount16(unsigned x)
 {
-    x = x - ((x >> 1) & 0x5555u);
-    x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
-    x = (x + (x >> 4)) & 0x0F0Fu;
-    return (x + (x >> 8)) & 0x1Fu;
+    return (unsigned)bits_in[x & 0xFFu] + bits_in[(x >> 8) & 0xFFu];
 }
 
 /* Trie symbol + 1 of each byte, 0 outside the alphabet. */
