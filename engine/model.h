@@ -251,6 +251,7 @@ struct cr_config {
     cr_user_table user_uri_tab; /* the caller table */
     cr_index user_line_ix;
     cr_user_keys *user_keys;          /* [nusers]: URI keys and line numbers, 64-byte aligned */
+    size_t user_keys_bytes;           /* what ce_table_alloc gave user_keys (compile) */
     const cr_profile *likely_profile; /* most users' profile, NULL when no half have one */
     const cr_policy *likely_policy;   /* most users' voice policy, NULL when no half */
     cr_index usage_ix, policy_ix, route_ix; /* while compiling only */
