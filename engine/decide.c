@@ -308,6 +308,8 @@ static bool try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *
         return false;
     }
     out->routes_matched++;
+    if (!out->nattempts) /* the reason names the first attempt's route: its name on its way */
+        __builtin_prefetch(r->name);
     if (trace)
         cr_trace_add(trace, "  route '%s' (%s) matches", r->name, r->pattern);
     if (!gw) {
@@ -484,7 +486,13 @@ static void set_internal(const cr_config *c, const cr_user *callee, cr_decision 
     put(out->reason, sizeof out->reason, &o, out->normalized);
     put(out->reason, sizeof out->reason, &o, " is the line of user '");
     const cr_key_cell *k = user_key(c, callee);
-    if (k && (k->flags & CR_KEY_SAME)) /* the URI as written, without reading the user */
+    if (k && (k->flags & CR_KEY_SAME) && o + sizeof k->s < sizeof out->reason) {
+        /* the URI as written, without reading the user: the whole cell copied (a fixed size,
+         * two vector moves, where a copy of k->len bytes was a slow `rep movs`) */
+        memcpy(out->reason + o, k->s, sizeof k->s);
+        o += k->len;
+        out->reason[o] = 0;
+    } else if (k && (k->flags & CR_KEY_SAME))
         put_n(out->reason, sizeof out->reason, &o, k->s, k->len);
     else
         put(out->reason, sizeof out->reason, &o, callee->uri);
@@ -619,23 +627,24 @@ typedef struct decide_ahead {
     char normalized[CR_NUMBER_MAX + 1];
 } decide_ahead;
 
-/* `caller`: the caller's probe, peeked at once normalized (its cell has come by then), or NULL. */
+/* `caller`: the caller's probe, or NULL; peeked last, once the line's slot and the walk's nodes
+ * are asked for (its cell, fetched before the number was parsed, has come by then). */
 static void start_ahead(const cr_config *c, const cr_number *num, cr_user_probe *caller,
                         decide_ahead *a)
 {
     a->profile = c->likely_profile;
     a->rc = cr_profile_normalize(a->profile, num->digits, a->normalized, sizeof a->normalized,
                                  &a->rule, NULL);
-    if (caller)
+    if (a->rc == CR_OK) {
+        a->n = strlen(a->normalized);
+        ce_line_probe_start(c, a->normalized, a->n, num->ext, &a->line);
+        ce_px_key_init(&a->key, a->normalized, a->n);
+        a->walking =
+            c->likely_policy &&
+            ce_policy_walk_begin(c, (size_t)(c->likely_policy - c->policies), &a->key, &a->walk);
+    }
+    if (caller) /* last: the line's slot and the walk's nodes are on their way meanwhile */
         ce_user_probe_peek(c, caller);
-    if (a->rc != CR_OK)
-        return;
-    a->n = strlen(a->normalized);
-    ce_line_probe_start(c, a->normalized, a->n, num->ext, &a->line);
-    ce_px_key_init(&a->key, a->normalized, a->n);
-    a->walking =
-        c->likely_policy &&
-        ce_policy_walk_begin(c, (size_t)(c->likely_policy - c->policies), &a->key, &a->walk);
 }
 
 /* Step 1's caller: from its cell (`tentative`, no trace: the key is compared later), else
@@ -733,6 +742,8 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
     }
     size_t nlen = ahead.n;
     const cr_px_key *key = &ahead.key;
+    if (kept && ahead.walking) /* while the line's slot and cell come */
+        ce_policy_walk_prefetch_route(c, &ahead.walk);
     const cr_user *callee = ce_line_probe_finish(c, rt, &ahead.line);
     if (callee) {
         set_internal(c, callee, out, trace);

@@ -198,6 +198,41 @@ void *cr_map_aligned(size_t len, size_t align)
     return m + head;
 }
 
+static size_t table_len(size_t bytes)
+{
+    return (bytes + CE_TABLE_HUGE - 1) & ~(CE_TABLE_HUGE - 1);
+}
+
+void *ce_table_alloc(size_t bytes)
+{
+    if (bytes >= CE_TABLE_HUGE) {
+        if (bytes > SIZE_MAX - CE_TABLE_HUGE)
+            return NULL;
+        size_t len = table_len(bytes);
+        void *m = cr_map_aligned(len, CE_TABLE_HUGE); /* zero: fresh pages */
+#ifdef MADV_HUGEPAGE
+        if (m)
+            (void)madvise(m, len, MADV_HUGEPAGE); /* advice: a refusal changes nothing */
+#endif
+        return m;
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 1) != 0)
+        return NULL;
+    memset(p, 0, bytes);
+    return p;
+}
+
+void ce_table_free(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (bytes >= CE_TABLE_HUGE)
+        munmap(p, table_len(bytes));
+    else
+        free(p);
+}
+
 int cr_config_add_domain(cr_config *cfg, const char *domain, cr_srcloc loc)
 {
     (void)loc;

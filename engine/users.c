@@ -45,10 +45,9 @@ int ce_user_table_init(cr_user_table *t, size_t n)
 {
     size_t cap = ce_index_cap(n);
     t->borrowed = false;
-    t->cells = aligned_alloc(64, cap * sizeof *t->cells);
+    t->cells = ce_table_alloc(cap * sizeof *t->cells); /* zeroed */
     if (!t->cells)
         return CR_ENOMEM;
-    memset(t->cells, 0, cap * sizeof *t->cells);
     t->cap = cap;
     return CR_OK;
 }
@@ -56,7 +55,7 @@ int ce_user_table_init(cr_user_table *t, size_t n)
 void ce_user_table_free(cr_user_table *t)
 {
     if (!t->borrowed)
-        free(t->cells);
+        ce_table_free(t->cells, t->cap * sizeof *t->cells);
     memset(t, 0, sizeof *t);
 }
 

@@ -4,6 +4,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -773,6 +774,122 @@ static void test_caller_tag_collision(void **state)
     free(img);
 }
 
+/* Whether the mapping holding p is advised for huge pages ("hg" in its VmFlags); -1 when
+ * /proc/self/smaps cannot tell or the kernel has no transparent huge pages to advise. */
+static int advised_huge(const void *p)
+{
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!thp)
+        return -1;
+    fclose(thp);
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    bool in = false;
+    int r = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            r = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return r;
+}
+
+/* A table of n bytes from ce_table_alloc: 64-byte aligned, and from CE_TABLE_HUGE bytes on
+ * 2 MB-aligned and advised for huge pages; `zero`: every byte zero. */
+static void check_table(const void *p, size_t n, bool zero)
+{
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % 64, 0);
+    if (n >= CE_TABLE_HUGE) {
+        assert_int_equal((uintptr_t)p % CE_TABLE_HUGE, 0);
+        int hg = advised_huge(p);
+        if (hg >= 0)
+            assert_int_equal(hg, 1);
+    } else if (n) {
+        assert_int_equal(advised_huge(p) == 1, 0);
+    }
+    for (size_t i = 0; zero && i < n; i++)
+        if (((const unsigned char *)p)[i])
+            fail_msg("byte %zu of a fresh %zu-byte table is not zero", i, n);
+}
+
+/* The tables a decision reads at random: zeroed, aligned, on huge pages from 2 MB on (every
+ * byte writable, freed by size); a compiled plan with 40,000 users has its key cells (2.5 MB)
+ * there and its caller table (1 MB) on the heap, and decides the same compiled and adopted
+ * (an adopted plan reads the image's pages in place). */
+static void test_large_tables_on_huge_pages(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {
+        0, 1000, CE_TABLE_HUGE - 1, CE_TABLE_HUGE, CE_TABLE_HUGE + 1, (5 << 20) + 3};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        unsigned char *p = ce_table_alloc(sizes[i]);
+        check_table(p, sizes[i], true);
+        memset(p, 0xA5, sizes[i]);
+        ce_table_free(p, sizes[i]);
+    }
+    assert_null(ce_table_alloc(SIZE_MAX - 1));
+    ce_table_free(NULL, CE_TABLE_HUGE);
+
+    size_t nusers = 40000, cap = nusers * 140 + 4096, n = 0;
+    char *xml = malloc(cap);
+    assert_non_null(xml);
+    n += (size_t)snprintf(
+        xml + n, cap - n,
+        "<callroute xmlns=\"urn:callroute:config:1\">\n"
+        "<domains><domain>example.com</domain></domains>\n"
+        "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/></locationProfiles>\n"
+        "<phoneUsages><usage name=\"Local\"/></phoneUsages>\n"
+        "<voicePolicies default=\"A\"><voicePolicy name=\"A\"><usage>Local</usage>"
+        "</voicePolicy></voicePolicies>\n"
+        "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n"
+        "<routes><route name=\"local\" pattern=\"^\\+1425\\d{7}$\"><usage>Local</usage>"
+        "<gateway>gw</gateway></route></routes>\n<users>\n");
+    for (size_t i = 0; i < nusers; i++)
+        n += (size_t)snprintf(xml + n, cap - n,
+                              "<user uri=\"sip:u%zu@example.com\" line=\"tel:+1425%07zu\" "
+                              "enterpriseVoice=\"true\"/>\n",
+                              i, i);
+    n += (size_t)snprintf(xml + n, cap - n, "</users>\n</callroute>\n");
+    assert_true(n < cap);
+    cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
+    free(xml);
+    assert_non_null(src);
+    assert_int_equal(src->nusers, nusers);
+    check_table(src->user_keys, nusers * sizeof *src->user_keys, false);
+    assert_true(nusers * sizeof *src->user_keys >= CE_TABLE_HUGE);
+    check_table(src->user_uri_tab.cells, src->user_uri_tab.cap * sizeof(cr_user_cell), false);
+    assert_true(src->user_uri_tab.cap * sizeof(cr_user_cell) < CE_TABLE_HUGE);
+    void *img = NULL;
+    size_t len = 0;
+    assert_int_equal(cr_image_build(src, 11, &img, &len), CR_OK);
+    char why[512];
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    assert_true((const char *)cfg->user_keys >= (const char *)img &&
+                (const char *)cfg->user_keys < (const char *)img + len);
+    const cr_config *both[2] = {src, cfg};
+    for (int k = 0; k < 2; k++) {
+        static cr_decision d;
+        cr_route_decide(both[k], "sip:u39999@example.com", "+14250000007", NULL, &d, NULL);
+        assert_int_equal(d.kind, CR_INTERNAL);
+        assert_string_equal(d.callee->uri, "sip:u7@example.com");
+        assert_string_equal(d.reason, "+14250000007 is the line of user 'sip:u7@example.com'");
+        cr_route_decide(both[k], "sip:u7@example.com", "+14259999999", NULL, &d, NULL);
+        assert_int_equal(d.kind, CR_OUTBOUND);
+        assert_string_equal(d.reason, "route 'local', usage 'Local'");
+    }
+    cr_config_free(cfg);
+    free(img);
+    cr_config_free(src);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -788,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_broad_routes_jit),
         cmocka_unit_test(test_caller_cells_without_hot_fields),
         cmocka_unit_test(test_caller_tag_collision),
+        cmocka_unit_test(test_large_tables_on_huge_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
