@@ -281,6 +281,51 @@ static void load_route(loader *L, xmlNodePtr node)
     }
 }
 
+/* The attribute `name` of a flat object, or NULL. */
+static const char *flat_attr(const cr_xml_flat *o, const char *name)
+{
+    for (size_t i = 0; i < o->nattrs; i++)
+        if (strcmp(o->attr[i], name) == 0)
+            return o->value[i];
+    return NULL;
+}
+
+/* Whether load_route would load route `o` without a message: then load_flat_route does what
+ * it does (the usual shape of a dial plan's 400,000 routes, read without building nodes). */
+static bool flat_route_ok(const cr_xml_flat *o)
+{
+    for (size_t i = 0; i < o->nattrs; i++)
+        if (strcmp(o->attr[i], "name") != 0 && strcmp(o->attr[i], "pattern") != 0 &&
+            strcmp(o->attr[i], "description") != 0)
+            return false;
+    const char *name = flat_attr(o, "name"), *pattern = flat_attr(o, "pattern");
+    if (!name || !name[0] || !pattern || !pattern[0])
+        return false;
+    for (size_t i = 0; i < o->nkids; i++)
+        if ((strcmp(o->kid[i].name, "usage") != 0 && strcmp(o->kid[i].name, "gateway") != 0) ||
+            !o->kid[i].text[0])
+            return false;
+    return true;
+}
+
+static void load_flat_route(loader *L, const cr_xml_flat *o)
+{
+    cr_srcloc loc = {L->file, o->line};
+    cr_route *r = cr_config_add_route(L->cfg, flat_attr(o, "name"), loc);
+    const char *description = flat_attr(o, "description");
+    if (!r || !(r->pattern = cr_config_strdup(L->cfg, flat_attr(o, "pattern"))) ||
+        (description && !(r->description = cr_config_strdup(L->cfg, description)))) {
+        L->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < o->nkids; i++) {
+        cr_namelist *l = o->kid[i].name[0] == 'u' ? &r->usages : &r->gateways;
+        if (cr_namelist_add(L->cfg, l, o->kid[i].text, (cr_srcloc){L->file, o->kid[i].line}) !=
+            CR_OK)
+            L->oom = true;
+    }
+}
+
 /*
  * A section of `child` elements, each loaded by `load` as the walk hands it over (on_object).
  * With `seen`, the section may name the document's default (default="...", once per document:
@@ -443,6 +488,18 @@ static int on_object(void *ud, void *section, void *node, const char *file, cr_d
     return L->oom ? CR_ENOMEM : 0;
 }
 
+/* An object offered without nodes (cr_xml_flat): taken only when it loads without a message,
+ * exactly as on_object would load its nodes. */
+static int on_flat(void *ud, void *section, const cr_xml_flat *o, const char *file, cr_diag *diag,
+                   bool *taken)
+{
+    loader *L = ud;
+    *taken = L->load == load_route && strcmp(o->name, L->child) == 0 && flat_route_ok(o);
+    if (*taken)
+        load_flat_route(L, o);
+    return L->oom ? CR_ENOMEM : 0;
+}
+
 static int on_close(void *ud, void *section, int text_line, const char *file, cr_diag *diag)
 {
     loader *L = ud;
@@ -514,7 +571,8 @@ static const cr_xml_stream loader_stream = {.open = on_open,
                                             .object = on_object,
                                             .close = on_close,
                                             .file_begin = on_file_begin,
-                                            .file_end = on_file_end};
+                                            .file_end = on_file_end,
+                                            .flat = on_flat};
 
 int cr_rules_load(const char *path, cr_config **out, cr_diag *diag)
 {

@@ -86,6 +86,29 @@ typedef int (*cr_xml_element_fn)(void *ud, void *node, const char *file, cr_diag
  */
 typedef enum { CR_XML_TAKE_WHOLE, CR_XML_TAKE_OBJECTS, CR_XML_TAKE_SKIP } cr_xml_take;
 
+/*
+ * An object of a CR_XML_TAKE_OBJECTS section read without building its nodes (the `flat`
+ * hook): only an element in the callroute namespace (or none) whose attributes carry no
+ * namespace and no entity or character reference, whose children are elements without
+ * attributes holding only text, and with no text other than white space, comment, processing
+ * instruction or CDATA anywhere in it. Strings are borrowed for the call; values are as
+ * cr_xml_attr gives them, texts as cr_xml_text does (white space trimmed). Lines are those
+ * cr_xml_line gives for the nodes.
+ */
+#define CR_XML_FLAT_ATTRS 8
+#define CR_XML_FLAT_KIDS  16
+typedef struct cr_xml_flat {
+    const char *name;
+    int line;
+    size_t nattrs;
+    const char *attr[CR_XML_FLAT_ATTRS], *value[CR_XML_FLAT_ATTRS];
+    size_t nkids;
+    struct {
+        const char *name, *text;
+        int line;
+    } kid[CR_XML_FLAT_KIDS];
+} cr_xml_flat;
+
 typedef struct cr_xml_stream {
     int (*open)(void *ud, void *node, const char *file, cr_diag *diag, cr_xml_take *take);
     int (*whole)(void *ud, void *node, const char *file, cr_diag *diag);
@@ -93,6 +116,12 @@ typedef struct cr_xml_stream {
     int (*close)(void *ud, void *section, int text_line, const char *file, cr_diag *diag);
     void (*file_begin)(void *ud);
     void (*file_end)(void *ud, bool kept);
+    /* Optional, beside `object`: an object of a section taken object by object, offered
+     * without nodes when it has the shape cr_xml_flat describes. Sets *taken and loads it
+     * exactly as `object` would load its nodes, or leaves *taken false having done nothing:
+     * the walk then builds the nodes and hands them to `object`. */
+    int (*flat)(void *ud, void *section, const cr_xml_flat *obj, const char *file, cr_diag *diag,
+                bool *taken);
 } cr_xml_stream;
 
 /*
