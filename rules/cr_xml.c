@@ -90,6 +90,7 @@ typedef struct parse_state {
     int sec_text;     /* the same in the section being streamed */
     size_t root_slot; /* where an error about the root's text goes in the diagnostics */
     capture *cap;     /* the object read without nodes, when the consumer has a flat hook */
+    bool flat;        /* the section being streamed is taken flat (CR_XML_TAKE_FLAT) */
 } parse_state;
 
 static void stream_start(parse_state *st, xmlParserCtxtPtr ctxt);
@@ -244,7 +245,7 @@ static bool capture_start(parse_state *st, xmlParserCtxtPtr ctxt, int line,
 {
     capture *c = st->cap;
     if (!c->on) {
-        if (st->depth != 3 || st->take != CR_XML_TAKE_OBJECTS || !live(st))
+        if (st->depth != 3 || st->take != CR_XML_TAKE_OBJECTS || !st->flat || !live(st))
             return false;
         c->nev = c->nkids = c->nattrs = c->used = 0;
         c->depth = 0;
@@ -837,10 +838,15 @@ static bool is_include(const xmlNode *n)
     return name && strcmp(name, "include") == 0;
 }
 
-static int open_element(walk *w, xmlNodePtr n, const char *file, int *take)
+/* How a top-level element is taken; *flat: its objects are offered flat first (may be NULL). */
+static int open_element(walk *w, xmlNodePtr n, const char *file, int *take, bool *flat)
 {
     cr_xml_take t = CR_XML_TAKE_WHOLE;
     int rc = w->s->open ? w->s->open(w->ud, n, file, w->diag, &t) : 0;
+    if (flat)
+        *flat = t == CR_XML_TAKE_FLAT && w->s->flat;
+    if (t == CR_XML_TAKE_FLAT)
+        t = CR_XML_TAKE_OBJECTS;
     *take = t == CR_XML_TAKE_OBJECTS && !w->s->object ? CR_XML_TAKE_SKIP : (int)t;
     return rc;
 }
@@ -863,7 +869,7 @@ static int hand_close(walk *w, xmlNodePtr n, int text_line, const char *file)
 /* Hands over the top-level element `n` of a document parsed whole, as the stream would. */
 static int hand_element(walk *w, xmlNodePtr n, const char *file)
 {
-    int take, rc = open_element(w, n, file, &take);
+    int take, rc = open_element(w, n, file, &take, NULL);
     if (rc != 0 || take == CR_XML_TAKE_SKIP)
         return rc;
     if (take == CR_XML_TAKE_WHOLE)
@@ -964,7 +970,7 @@ static void stream_start(parse_state *st, xmlParserCtxtPtr ctxt)
         return;
     if (is_include(n))
         st->take = TAKE_INCLUDE;
-    else if ((st->rc = open_element(st->w, n, st->file, &st->take)) != 0)
+    else if ((st->rc = open_element(st->w, n, st->file, &st->take, &st->flat)) != 0)
         xmlStopParser(ctxt);
 }
 

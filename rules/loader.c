@@ -450,9 +450,10 @@ static int on_open(void *ud, void *node, const char *file, cr_diag *diag, cr_xml
     *take = CR_XML_TAKE_OBJECTS;
     if (!name)
         *take = CR_XML_TAKE_WHOLE;
-    else if (strcmp(name, "routes") == 0)
+    else if (strcmp(name, "routes") == 0) {
         open_section(L, node, "route", load_route, NULL, NULL, NULL);
-    else if (strcmp(name, "users") == 0)
+        *take = CR_XML_TAKE_FLAT;
+    } else if (strcmp(name, "users") == 0)
         open_section(L, node, "user", load_user, NULL, NULL, NULL);
     else if (strcmp(name, "gateways") == 0)
         open_section(L, node, "gateway", load_gateway, NULL, NULL, NULL);

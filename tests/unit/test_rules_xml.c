@@ -560,6 +560,7 @@ static int s_open(void *ud, void *node, const char *file, cr_diag *diag, cr_xml_
     const char *name = cr_xml_name(node);
     *take = strcmp(name, "skip") == 0    ? CR_XML_TAKE_SKIP
             : strcmp(name, "whole") == 0 ? CR_XML_TAKE_WHOLE
+            : strcmp(name, "flat") == 0  ? CR_XML_TAKE_FLAT
                                          : CR_XML_TAKE_OBJECTS;
     logf_(ud, "open %s@%s:%d ", name, strrchr(file, '/') + 1, cr_xml_line(node));
     return 0;
@@ -633,10 +634,11 @@ static int s_flat(void *ud, void *section, const cr_xml_flat *o, const char *fil
 static void objects_of_the_usual_shape_are_offered_flat(void **state)
 {
     const char *a = write_in(dir, "fa.xml",
-                             "<callroute>\n<list><o id=\"t1\"/>\n<o id=\"t2\"><k>a</k>\n<k> b "
+                             "<callroute>\n<flat><o id=\"t1\"/>\n<o id=\"t2\"><k>a</k>\n<k> b "
                              "</k></o>  text\n<o id=\"n3\"><k>c</k></o>\n<o id=\"t4\"><k x=\"1\">"
-                             "d</k></o>\n<o\nid=\"t5\"><k>e<!--c--></k></o>\n<o id=\"tstop\"/>"
-                             "<o id=\"t7\"/></list>\n</callroute>\n");
+                             "d</k></o>\n<o\nid=\"t5\"><k>e<!--c--></k></o>\n</flat>\n"
+                             "<list><o id=\"t6\"/></list>\n<flat><o id=\"tstop\"/>"
+                             "<o id=\"t7\"/></flat>\n</callroute>\n");
     static const cr_xml_stream s = {.open = s_open,
                                     .whole = s_whole,
                                     .object = s_object,
@@ -648,8 +650,9 @@ static void objects_of_the_usual_shape_are_offered_flat(void **state)
     cr_diag_init(&d);
     stream_log l = {.streamed = true, .stop_at = -1};
     assert_int_equal(cr_xml_walk_stream(a, NULL, &s, &l, &d, NULL), 9);
-    assert_string_equal(l.log, "[ open list@fa.xml:2 flat o:t1@2() flat o:t2@3(k=a@3,k=b@4,) "
-                               "o:n3@5 o:t4@6 o:t5@7 flat o:tstop@9() ");
+    assert_string_equal(l.log, "[ open flat@fa.xml:2 flat o:t1@2() flat o:t2@3(k=a@3,k=b@4,) "
+                               "o:n3@5 o:t4@6 o:t5@7 close flat text@5 open list@fa.xml:10 o:t6@10 "
+                               "close list text@0 open flat@fa.xml:11 flat o:tstop@11() ");
     assert_int_equal(d.count, 0);
     cr_diag_free(&d);
 }
