@@ -64,6 +64,10 @@ typedef struct capture {
     bool on;
     int depth; /* 0: directly in the object, 1: in one of its children */
     size_t nev, nkids, nattrs, used;
+    /* white space directly in the section, not built (yet): defer_blank */
+    size_t blank_len;
+    int blank_line;
+    char blank[256];
     cap_event ev[CAP_EVENTS];
     struct {
         const xmlChar *localname;
@@ -361,10 +365,18 @@ static bool capture_end(parse_state *st, xmlParserCtxtPtr ctxt)
     return true;
 }
 
+/* Anything but text ends a run of text: white space kept from it (defer_blank) is dropped. */
+static void end_run(parse_state *st)
+{
+    if (st->cap)
+        st->cap->blank_len = 0;
+}
+
 static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
                      int nb_ns, const xmlChar **ns, int nb_attr, int nb_def, const xmlChar **attrs)
 {
     parse_state *st = state_of(ctx);
+    end_run(st);
     if (++st->depth > CR_XML_DEPTH_MAX) {
         char msg[128];
         snprintf(msg, sizeof msg, "elements nested deeper than %d levels", CR_XML_DEPTH_MAX);
@@ -391,6 +403,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
 {
     parse_state *st = state_of(ctx);
+    end_run(st);
     int depth = st->depth--;
     if (!built(st, depth))
         return;
@@ -405,6 +418,44 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
 }
 
 /* Text, comments and processing instructions: not kept where elements are not built. */
+/*
+ * White space directly in a section taken object by object (the indentation before each of
+ * 400,000 routes) is not built while it may stay white space: nobody reads it (sweep notes only
+ * other text) and it cost a node each. It is dropped when the run of text ends, or built after
+ * all, with its line, as soon as other text follows in the same run.
+ */
+static bool defer_blank(parse_state *st, xmlParserCtxtPtr ctxt, const xmlChar *ch, int len)
+{
+    capture *c = st->cap;
+    xmlNodePtr last = ctxt->node ? ctxt->node->last : NULL;
+    if (st->depth != 2 || st->take != CR_XML_TAKE_OBJECTS || len <= 0 ||
+        c->blank_len + (size_t)len > sizeof c->blank || !is_blank_n(ch, len) ||
+        (!c->blank_len && last && last->type == XML_TEXT_NODE))
+        return false;
+    if (!c->blank_len)
+        c->blank_line = ctxt->input ? ctxt->input->line : 0;
+    memcpy(c->blank + c->blank_len, ch, (size_t)len);
+    c->blank_len += (size_t)len;
+    return true;
+}
+
+/* Builds the white space defer_blank kept, as the parser would have built it. */
+static void flush_blank(parse_state *st, xmlParserCtxtPtr ctxt)
+{
+    capture *c = st->cap;
+    if (!c->blank_len)
+        return;
+    xmlParserInputPtr in = ctxt->input;
+    int saved = in ? in->line : 0;
+    if (in)
+        in->line = c->blank_line;
+    int n = (int)c->blank_len;
+    c->blank_len = 0;
+    xmlSAX2Characters(ctxt, (const xmlChar *)c->blank, n);
+    if (in)
+        in->line = saved;
+}
+
 static void on_chars(void *ctx, const xmlChar *ch, int len)
 {
     parse_state *st = state_of(ctx);
@@ -412,6 +463,11 @@ static void on_chars(void *ctx, const xmlChar *ch, int len)
         return;
     if (st->cap && st->cap->on && capture_text(st, ctx, ch, len))
         return;
+    if (st->cap && !st->cap->on) {
+        if (defer_blank(st, ctx, ch, len))
+            return;
+        flush_blank(st, ctx);
+    }
     xmlSAX2Characters(ctx, ch, len);
 }
 
@@ -419,6 +475,7 @@ static void on_chars(void *ctx, const xmlChar *ch, int len)
 static bool built_now(void *ctx)
 {
     parse_state *st = state_of(ctx);
+    end_run(st);
     if (!built(st, st->depth + 1))
         return false;
     if (st->cap && st->cap->on)

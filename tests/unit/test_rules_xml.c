@@ -484,6 +484,14 @@ static void routes_read_without_nodes_load_as_the_document(void **state)
         "<user uri=\"sip:a@x\"/>",
         "<route name=\"A\" pattern=\"^1$\"><usage>U</usage><gateway>G</gateway></route>\n"
         "<route name=\"A\" pattern=\"^2$\"><usage>U</usage><gateway>G</gateway></route>",
+        /* text in the section after white space in the same run: named at the run's line */
+        "  \n\n  &amp;x\n",
+        "<!-- c -->\n  \n&#120;",
+        "\n                                                                                "
+        "                                                                                "
+        "                                                                                "
+        "                                                                                "
+        "\n x",
     };
     /* 20 children (more than a flat object holds) and values longer than its buffer */
     char many[4096], big[12000];
