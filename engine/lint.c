@@ -87,7 +87,18 @@ static void lint_people(const cr_config *c, cr_diag *d)
     }
 }
 
+void ce_lint_rules(const cr_config *c, cr_diag *d)
+{
+    for (size_t i = 0; i < c->nprofiles; i++)
+        lint_shadowed(&c->profiles[i], d);
+}
+
 void ce_lint(const cr_config *c, cr_diag *d)
+{
+    ce_lint_with(c, d, NULL);
+}
+
+void ce_lint_with(const cr_config *c, cr_diag *d, const cr_diag *rules)
 {
     if (c->ndomains == 0) {
         cr_srcloc loc = c->nprofiles ? c->profiles[0].loc
@@ -99,8 +110,12 @@ void ce_lint(const cr_config *c, cr_diag *d)
     }
     lint_people(c, d);
     char obj[300];
-    for (size_t i = 0; i < c->nprofiles; i++)
-        lint_shadowed(&c->profiles[i], d);
+    if (!rules)
+        ce_lint_rules(c, d);
+    for (size_t i = 0; rules && i < rules->count; i++) {
+        const cr_diag_item *it = &rules->items[i];
+        cr_diag_add(d, it->level, (cr_srcloc){it->file, it->line}, it->object, "%s", it->message);
+    }
     if (!c->default_profile_name && c->nprofiles > 1)
         cr_diag_add(d, CR_DIAG_WARNING, c->profiles[0].loc, "locationProfiles",
                     "no default location profile named; '%s' (the first) is used",

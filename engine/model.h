@@ -420,5 +420,10 @@ void ce_config_drop_sources(cr_config *cfg);
 const cr_usage *ce_config_usage_at(const cr_config *cfg, size_t i);
 /* Warnings about a compiled configuration (lint.c), run by cr_config_compile. */
 void ce_lint(const cr_config *cfg, cr_diag *diag);
+/* The part of ce_lint that reads only the compiled rules of the location profiles (the
+ * shadowed rules): compile runs it on a second thread while it compiles the routes, then
+ * ce_lint_with places its findings (`rules`, NULL: found there) where ce_lint puts them. */
+void ce_lint_rules(const cr_config *cfg, cr_diag *diag);
+void ce_lint_with(const cr_config *cfg, cr_diag *diag, const cr_diag *rules);
 
 #endif

@@ -208,12 +208,52 @@ static bool lists_grow(builder *b)
     return true;
 }
 
+/* What put_list learned of the lists already written, by address: list names are interned in
+ * the config, so while the image is built a name's address stands for its text, and a list
+ * whose names and indexes are those of the last list of its kind is the same list. The image
+ * is the same with or without it; 400,000 routes hash their gateway names once, not each. */
+#define STR_MEMO 1024
+typedef struct list_memo {
+    const char *key[STR_MEMO];
+    uint32_t off[STR_MEMO];
+    const cr_namelist *last[LK_COUNT];
+    uint32_t last_first[LK_COUNT];
+} list_memo;
+
+static uint32_t memo_str(builder *b, list_memo *m, const char *s)
+{
+    size_t slot = (size_t)(((uintptr_t)s * 0x9E3779B97F4A7C15u) >> 54) % STR_MEMO;
+    if (m && s && m->key[slot] == s)
+        return m->off[slot];
+    uint32_t off = ce_pi_str(b, s);
+    if (m && off != NONE) {
+        m->key[slot] = s;
+        m->off[slot] = off;
+    }
+    return off;
+}
+
+/* Whether `l` has the names (by address) and indexes of `last`. */
+static bool same_list(const cr_namelist *l, const cr_namelist *last)
+{
+    return last && last->count == l->count &&
+           memcmp(last->names, l->names, l->count * sizeof *l->names) == 0 &&
+           (last->idx == l->idx ||
+            (last->idx && l->idx && memcmp(last->idx, l->idx, l->count * sizeof *l->idx) == 0));
+}
+
 /* A list as a range of S_NAMES, with each name's resolved index beside it in S_NAMEIX; every
  * distinct list (names, indexes and kind) is written once, in S_LISTS too, and shared by every
- * record that has it (the routes of a plan mostly repeat their usages and gateways). */
-static void put_list(builder *b, int s, const cr_namelist *l, int kind)
+ * record that has it (the routes of a plan mostly repeat their usages and gateways). `m` may
+ * be NULL. */
+static void put_list(builder *b, int s, const cr_namelist *l, int kind, list_memo *m)
 {
     uint32_t first = (uint32_t)b->sec[S_NAMES].n;
+    if (m && l->count && same_list(l, m->last[kind])) {
+        ce_pi_put(b, s, m->last_first[kind]);
+        ce_pi_put(b, s, l->count);
+        return;
+    }
     uint32_t few[8], *names = l->count <= 8 ? few : malloc(l->count * sizeof *names);
     if (!names)
         b->oom = true;
@@ -223,7 +263,7 @@ static void put_list(builder *b, int s, const cr_namelist *l, int kind)
             goto out;
         }
         for (uint32_t i = 0; i < l->count; i++)
-            names[i] = ce_pi_str(b, l->names[i]);
+            names[i] = memo_str(b, m, l->names[i]);
         size_t j = list_hash(l, names, kind) & (b->listcap - 1);
         for (; b->lists[j]; j = (j + 1) & (b->listcap - 1))
             if (list_is(b, b->lists[j] - 1, l, names, kind))
@@ -243,6 +283,10 @@ static void put_list(builder *b, int s, const cr_namelist *l, int kind)
     }
     ce_pi_put(b, s, first);
     ce_pi_put(b, s, l->count);
+    if (m && l->count) {
+        m->last[kind] = l;
+        m->last_first[kind] = first;
+    }
 out:
     if (names != few)
         free(names);
@@ -286,7 +330,7 @@ static void build_routing(builder *b)
         ce_pi_put(b, S_POLICIES,
                   (p->simultaneous_ring ? 1u : 0u) | (p->call_forwarding ? 2u : 0u) |
                       (p->team_call ? 4u : 0u) | (p->delegation ? 8u : 0u));
-        put_list(b, S_POLICIES, &p->usages, LK_USAGES);
+        put_list(b, S_POLICIES, &p->usages, LK_USAGES, NULL);
         put_loc(b, S_POLICIES, p->loc);
     }
     for (size_t i = 0; i < c->ngateways; i++) {
@@ -298,15 +342,17 @@ static void build_routing(builder *b)
         ce_pi_put(b, S_GATEWAYS, (uint32_t)g->ports);
         put_loc(b, S_GATEWAYS, g->loc);
     }
+    list_memo *m = calloc(1, sizeof *m); /* none: every list written the long way */
     for (size_t i = 0; i < c->nroutes; i++) {
         const cr_route *r = ce_route(c, i);
         ce_pi_put(b, S_ROUTES, ce_pi_str(b, r->name));
         ce_pi_put(b, S_ROUTES, ce_pi_str(b, r->description));
         ce_pi_put(b, S_ROUTES, ce_pi_str(b, r->pattern));
-        put_list(b, S_ROUTES, &r->usages, LK_USAGES);
-        put_list(b, S_ROUTES, &r->gateways, LK_GATEWAYS);
+        put_list(b, S_ROUTES, &r->usages, LK_USAGES, m);
+        put_list(b, S_ROUTES, &r->gateways, LK_GATEWAYS, m);
         put_loc(b, S_ROUTES, r->loc);
     }
+    free(m);
 }
 
 static void build_users(builder *b)
@@ -323,8 +369,8 @@ static void build_users(builder *b)
         ce_pi_put(b, S_USERS, (uint32_t)u->forwarding.no_answer_after);
         ce_pi_put(b, S_USERS, ce_pi_str(b, u->forwarding.no_answer_target));
         ce_pi_put(b, S_USERS, (uint32_t)u->team_call_delay);
-        put_list(b, S_USERS, &u->team_call, LK_PLAIN);
-        put_list(b, S_USERS, &u->delegates, LK_PLAIN);
+        put_list(b, S_USERS, &u->team_call, LK_PLAIN, NULL);
+        put_list(b, S_USERS, &u->delegates, LK_PLAIN, NULL);
         ce_pi_put(b, S_USERS, ce_pi_str(b, u->voicemail));
         ce_pi_put(b, S_USERS, (u->enterprise_voice ? 1u : 0u) | (u->pbx_integration ? 2u : 0u));
         put_loc(b, S_USERS, u->loc);

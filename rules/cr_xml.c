@@ -9,6 +9,7 @@
  * With check_doc (the schema needs the whole document), plan images and kept sources, a file
  * is parsed whole first and handed over from the document the same way.
  */
+#define _GNU_SOURCE /* memrchr */
 #include "cr_xml.h"
 #include "cr_grow.h"
 
@@ -42,6 +43,39 @@ typedef struct doc_source {
 /* <include>, taken by the walk itself (beside the cr_xml_take values). */
 #define TAKE_INCLUDE 3
 
+/*
+ * An object being read without its nodes (cr_xml_flat): the SAX events it has had so far,
+ * kept so that the nodes can be built after all, exactly as they would have been (replay),
+ * when something it holds is not for the flat hook.
+ */
+enum { EV_START, EV_TEXT, EV_END };
+#define CAP_EVENTS (4 * CR_XML_FLAT_KIDS + 8)
+#define CAP_BYTES  4096
+typedef struct cap_event {
+    int type;
+    const xmlChar *localname, *prefix, *uri; /* the parser's dictionary strings */
+    int line_at;                             /* the parser's line then (node->line) */
+    int start_line;                          /* of a start tag: start_line() */
+    int nattrs, attr0;                       /* of a start tag: its attributes in cap.attrs */
+    size_t off, len;                         /* of text: in cap.bytes */
+} cap_event;
+
+typedef struct capture {
+    bool on;
+    int depth; /* 0: directly in the object, 1: in one of its children */
+    size_t nev, nkids, nattrs, used;
+    /* white space directly in the section, not built (yet): defer_blank */
+    size_t blank_len;
+    int blank_line;
+    char blank[256];
+    cap_event ev[CAP_EVENTS];
+    struct {
+        const xmlChar *localname;
+        size_t off, len; /* the value, in bytes */
+    } attrs[CR_XML_FLAT_ATTRS];
+    char bytes[CAP_BYTES];
+} capture;
+
 /* What one parse learned through its SAX hooks and error handler. */
 typedef struct parse_state {
     int depth;
@@ -59,6 +93,8 @@ typedef struct parse_state {
     int root_text;    /* line of the first text directly in the root, 0: none yet */
     int sec_text;     /* the same in the section being streamed */
     size_t root_slot; /* where an error about the root's text goes in the diagnostics */
+    capture *cap;     /* the object read without nodes, when the consumer has a flat hook */
+    bool flat;        /* the section being streamed is taken flat (CR_XML_TAKE_FLAT) */
 } parse_state;
 
 static void stream_start(parse_state *st, xmlParserCtxtPtr ctxt);
@@ -115,23 +151,232 @@ static void on_error(void *ctx, xmlErrorPtr err)
 static int start_line(xmlParserCtxtPtr ctxt)
 {
     xmlParserInputPtr in = ctxt->input;
-    if (!in || !in->cur || !in->base)
+    if (!in || !in->cur || !in->base || in->cur <= in->base)
+        return 0;
+    const char *base = (const char *)in->base, *cur = (const char *)in->cur;
+    const char *lt = memrchr(base, '<', (size_t)(cur - base));
+    if (!lt)
         return 0;
     int nl = 0;
-    for (const xmlChar *p = in->cur; p > in->base;) {
-        p--;
-        if (*p == '<')
-            return in->line - nl;
-        if (*p == '\n')
-            nl++;
+    for (const char *p = lt; (p = memchr(p, '\n', (size_t)(cur - p))) != NULL; p++)
+        nl++;
+    return in->line - nl;
+}
+
+/* ---- objects read without nodes (cr_xml_flat) ------------------------------------------ */
+
+static bool live(const parse_state *st);
+static int hand_flat(walk *w, void *section, const cr_xml_flat *f, const char *file, bool *taken);
+
+/* Builds the nodes of the events captured so far, as the parser would have (same lines), and
+ * stops capturing: the object's remaining events are built as they come. */
+static void replay(parse_state *st, xmlParserCtxtPtr ctxt)
+{
+    capture *c = st->cap;
+    c->on = false;
+    xmlParserInputPtr in = ctxt->input;
+    int saved = in ? in->line : 0;
+    for (size_t i = 0; i < c->nev; i++) {
+        const cap_event *e = &c->ev[i];
+        if (in)
+            in->line = e->line_at;
+        if (e->type == EV_START) {
+            const xmlChar *a[5 * CR_XML_FLAT_ATTRS];
+            for (int k = 0; k < e->nattrs; k++) {
+                const char *v = c->bytes + c->attrs[e->attr0 + k].off;
+                a[5 * k] = c->attrs[e->attr0 + k].localname;
+                a[5 * k + 1] = a[5 * k + 2] = NULL;
+                a[5 * k + 3] = (const xmlChar *)v;
+                a[5 * k + 4] = (const xmlChar *)v + c->attrs[e->attr0 + k].len;
+            }
+            xmlSAX2StartElementNs(ctxt, e->localname, e->prefix, e->uri, 0, NULL, e->nattrs, 0, a);
+            if (ctxt->node && e->start_line > 0)
+                ctxt->node->_private = (void *)(intptr_t)e->start_line;
+        } else if (e->type == EV_TEXT) {
+            xmlSAX2Characters(ctxt, (const xmlChar *)c->bytes + e->off, (int)e->len);
+        } else {
+            xmlSAX2EndElementNs(ctxt, e->localname, e->prefix, e->uri);
+        }
     }
-    return 0;
+    if (in)
+        in->line = saved;
+}
+
+static bool cap_room(const capture *c, size_t bytes)
+{
+    return c->nev < CAP_EVENTS && c->used + bytes + 1 <= CAP_BYTES;
+}
+
+/* Records a start tag with at most `max_attrs` attributes; false (nothing recorded) when it
+ * has what cr_xml_flat leaves out. */
+static bool cap_start(capture *c, xmlParserCtxtPtr ctxt, int line, const xmlChar *const *tag,
+                      int nb_ns, int nb_attr, int nb_def, const xmlChar **attrs, int max_attrs)
+{
+    const xmlChar *uri = tag[2];
+    if (line <= 0 || nb_ns || nb_def || nb_attr > max_attrs || !cap_room(c, 0) ||
+        (uri && strcmp((const char *)uri, CR_XML_NS) != 0))
+        return false;
+    size_t used = c->used, first = c->nattrs;
+    for (int i = 0; i < nb_attr; i++) {
+        const xmlChar **a = attrs + 5 * i;
+        size_t n = (size_t)(a[4] - a[3]);
+        if (a[1] || a[2] || memchr(a[3], '&', n) || used + n + 1 > CAP_BYTES)
+            return false;
+        memcpy(c->bytes + used, a[3], n);
+        c->bytes[used + n] = '\0';
+        c->attrs[first + (size_t)i].localname = a[0];
+        c->attrs[first + (size_t)i].off = used;
+        c->attrs[first + (size_t)i].len = n;
+        used += n + 1;
+    }
+    c->ev[c->nev++] = (cap_event){.type = EV_START,
+                                  .localname = tag[0],
+                                  .prefix = tag[1],
+                                  .uri = uri,
+                                  .line_at = ctxt->input ? ctxt->input->line : 0,
+                                  .start_line = line,
+                                  .nattrs = nb_attr,
+                                  .attr0 = (int)first};
+    c->nattrs = first + (size_t)nb_attr;
+    c->used = used;
+    return true;
+}
+
+/* A start tag while objects may be captured: true when captured (no node built). */
+static bool capture_start(parse_state *st, xmlParserCtxtPtr ctxt, int line,
+                          const xmlChar *const *tag, int nb_ns, int nb_attr, int nb_def,
+                          const xmlChar **attrs)
+{
+    capture *c = st->cap;
+    if (!c->on) {
+        if (st->depth != 3 || st->take != CR_XML_TAKE_OBJECTS || !st->flat || !live(st))
+            return false;
+        c->nev = c->nkids = c->nattrs = c->used = 0;
+        c->depth = 0;
+        c->on = cap_start(c, ctxt, line, tag, nb_ns, nb_attr, nb_def, attrs, CR_XML_FLAT_ATTRS);
+        return c->on;
+    }
+    if (c->depth == 0 && c->nkids < CR_XML_FLAT_KIDS &&
+        cap_start(c, ctxt, line, tag, nb_ns, nb_attr, nb_def, attrs, 0)) {
+        c->depth = 1;
+        c->nkids++;
+        return true;
+    }
+    replay(st, ctxt);
+    return false;
+}
+
+static bool is_blank_n(const xmlChar *s, int len)
+{
+    for (int i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            return false;
+    return true;
+}
+
+/* Text while capturing: true when captured. */
+static bool capture_text(parse_state *st, xmlParserCtxtPtr ctxt, const xmlChar *ch, int len)
+{
+    capture *c = st->cap;
+    if ((c->depth == 0 && !is_blank_n(ch, len)) || len < 0 || !cap_room(c, (size_t)len)) {
+        replay(st, ctxt);
+        return false;
+    }
+    int line = ctxt->input ? ctxt->input->line : 0;
+    memcpy(c->bytes + c->used, ch, (size_t)len);
+    c->ev[c->nev++] =
+        (cap_event){.type = EV_TEXT, .line_at = line, .off = c->used, .len = (size_t)len};
+    c->used += (size_t)len;
+    return true;
+}
+
+/* The end tag of a child of the object: its text, trimmed as cr_xml_text trims it, is kept
+ * after the bytes the replay reads. True when captured. */
+static bool capture_kid_end(parse_state *st, xmlParserCtxtPtr ctxt, const xmlChar *const *tag)
+{
+    capture *c = st->cap;
+    size_t k = c->nev;
+    while (k > 0 && c->ev[k - 1].type == EV_TEXT)
+        k--;
+    size_t from = k < c->nev ? c->ev[k].off : c->used, to = c->used;
+    while (from < to && strchr(" \t\n\r", c->bytes[from]))
+        from++;
+    while (to > from && strchr(" \t\n\r", c->bytes[to - 1]))
+        to--;
+    if (!cap_room(c, to - from)) {
+        replay(st, ctxt);
+        return false;
+    }
+    memmove(c->bytes + c->used, c->bytes + from, to - from);
+    c->bytes[c->used + (to - from)] = '\0';
+    c->ev[c->nev++] = (cap_event){.type = EV_END,
+                                  .localname = tag[0],
+                                  .prefix = tag[1],
+                                  .uri = tag[2],
+                                  .off = c->used,
+                                  .len = to - from};
+    c->used += to - from + 1;
+    c->depth = 0;
+    return true;
+}
+
+static void flat_of(const capture *c, cr_xml_flat *f)
+{
+    const cap_event *o = &c->ev[0];
+    f->name = (const char *)o->localname;
+    f->line = o->start_line;
+    f->nattrs = (size_t)o->nattrs;
+    for (size_t k = 0; k < f->nattrs; k++) {
+        f->attr[k] = (const char *)c->attrs[k].localname;
+        f->value[k] = c->bytes + c->attrs[k].off;
+    }
+    f->nkids = 0;
+    for (size_t i = 1; i < c->nev; i++) {
+        if (c->ev[i].type == EV_START) {
+            f->kid[f->nkids].name = (const char *)c->ev[i].localname;
+            f->kid[f->nkids].line = c->ev[i].start_line;
+        } else if (c->ev[i].type == EV_END) {
+            f->kid[f->nkids++].text = c->bytes + c->ev[i].off;
+        }
+    }
+}
+
+static void sweep(xmlNodePtr parent, xmlNodePtr upto, int *text);
+
+/* The object's end tag: offered to the flat hook; true when it took it (or nothing would
+ * have been handed over), false when its nodes were built for the object hook instead. */
+static bool capture_end(parse_state *st, xmlParserCtxtPtr ctxt)
+{
+    bool taken = false;
+    if (live(st)) {
+        cr_xml_flat f;
+        flat_of(st->cap, &f);
+        st->rc = hand_flat(st->w, ctxt->node, &f, st->file, &taken);
+        if (!taken && !st->rc) {
+            replay(st, ctxt);
+            return false;
+        }
+    }
+    st->cap->on = false;
+    /* what stream_end does around an object handed over: its text before it, then stop */
+    sweep(ctxt->node, NULL, &st->sec_text);
+    if (st->rc)
+        xmlStopParser(ctxt);
+    return true;
+}
+
+/* Anything but text ends a run of text: white space kept from it (defer_blank) is dropped. */
+static void end_run(parse_state *st)
+{
+    if (st->cap)
+        st->cap->blank_len = 0;
 }
 
 static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
                      int nb_ns, const xmlChar **ns, int nb_attr, int nb_def, const xmlChar **attrs)
 {
     parse_state *st = state_of(ctx);
+    end_run(st);
     if (++st->depth > CR_XML_DEPTH_MAX) {
         char msg[128];
         snprintf(msg, sizeof msg, "elements nested deeper than %d levels", CR_XML_DEPTH_MAX);
@@ -144,6 +389,9 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         return;
     xmlParserCtxtPtr ctxt = ctx;
     int line = start_line(ctxt);
+    const xmlChar *tag[3] = {localname, prefix, uri};
+    if (st->cap && capture_start(st, ctxt, line, tag, nb_ns, nb_attr, nb_def, attrs))
+        return;
     xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_ns, ns, nb_attr, nb_def, attrs);
     /* node->line saturates at 65535; _private (the application's) keeps the exact line. */
     if (ctxt->node && line > 0)
@@ -155,37 +403,108 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
 {
     parse_state *st = state_of(ctx);
+    end_run(st);
     int depth = st->depth--;
     if (!built(st, depth))
         return;
+    if (st->cap && st->cap->on) {
+        const xmlChar *tag[3] = {localname, prefix, uri};
+        if (depth == 4 ? capture_kid_end(st, ctx, tag) : capture_end(st, ctx))
+            return;
+    }
     xmlSAX2EndElementNs(ctx, localname, prefix, uri);
     if (st->w && depth <= 3)
         stream_end(st, ctx, depth);
 }
 
 /* Text, comments and processing instructions: not kept where elements are not built. */
+/*
+ * White space directly in a section taken object by object (the indentation before each of
+ * 400,000 routes) is not built while it may stay white space: nobody reads it (sweep notes only
+ * other text) and it cost a node each. It is dropped when the run of text ends, or built after
+ * all, with its line, as soon as other text follows in the same run.
+ */
+static bool defer_blank(parse_state *st, xmlParserCtxtPtr ctxt, const xmlChar *ch, int len)
+{
+    capture *c = st->cap;
+    xmlNodePtr last = ctxt->node ? ctxt->node->last : NULL;
+    if (st->depth != 2 || st->take != CR_XML_TAKE_OBJECTS || len <= 0 ||
+        c->blank_len + (size_t)len > sizeof c->blank || !is_blank_n(ch, len) ||
+        (!c->blank_len && last && last->type == XML_TEXT_NODE))
+        return false;
+    if (!c->blank_len)
+        c->blank_line = ctxt->input ? ctxt->input->line : 0;
+    memcpy(c->blank + c->blank_len, ch, (size_t)len);
+    c->blank_len += (size_t)len;
+    return true;
+}
+
+/* Builds the white space defer_blank kept, as the parser would have built it. */
+static void flush_blank(parse_state *st, xmlParserCtxtPtr ctxt)
+{
+    capture *c = st->cap;
+    if (!c->blank_len)
+        return;
+    xmlParserInputPtr in = ctxt->input;
+    int saved = in ? in->line : 0;
+    if (in)
+        in->line = c->blank_line;
+    int n = (int)c->blank_len;
+    c->blank_len = 0;
+    xmlSAX2Characters(ctxt, (const xmlChar *)c->blank, n);
+    if (in)
+        in->line = saved;
+}
+
 static void on_chars(void *ctx, const xmlChar *ch, int len)
 {
-    if (built(state_of(ctx), state_of(ctx)->depth + 1))
-        xmlSAX2Characters(ctx, ch, len);
+    parse_state *st = state_of(ctx);
+    if (!built(st, st->depth + 1))
+        return;
+    if (st->cap && st->cap->on && capture_text(st, ctx, ch, len))
+        return;
+    if (st->cap && !st->cap->on) {
+        if (defer_blank(st, ctx, ch, len))
+            return;
+        flush_blank(st, ctx);
+    }
+    xmlSAX2Characters(ctx, ch, len);
+}
+
+/* Anything but text and simple elements in an object being captured: its nodes are built. */
+static bool built_now(void *ctx)
+{
+    parse_state *st = state_of(ctx);
+    end_run(st);
+    if (!built(st, st->depth + 1))
+        return false;
+    if (st->cap && st->cap->on)
+        replay(st, ctx);
+    return true;
 }
 
 static void on_cdata(void *ctx, const xmlChar *ch, int len)
 {
-    if (built(state_of(ctx), state_of(ctx)->depth + 1))
+    if (built_now(ctx))
         xmlSAX2CDataBlock(ctx, ch, len);
 }
 
 static void on_comment(void *ctx, const xmlChar *value)
 {
-    if (built(state_of(ctx), state_of(ctx)->depth + 1))
+    if (built_now(ctx))
         xmlSAX2Comment(ctx, value);
 }
 
 static void on_pi(void *ctx, const xmlChar *target, const xmlChar *data)
 {
-    if (built(state_of(ctx), state_of(ctx)->depth + 1))
+    if (built_now(ctx))
         xmlSAX2ProcessingInstruction(ctx, target, data);
+}
+
+static void on_reference(void *ctx, const xmlChar *name)
+{
+    built_now(ctx); /* as before: the reference is libxml2's to place, built or not */
+    xmlSAX2Reference(ctx, name);
 }
 
 /* A DOCTYPE is where entities would be declared: refuse it before any is. */
@@ -446,6 +765,7 @@ static xmlDocPtr run_parser(const char *buf, size_t len, const char *shown, pars
         ctxt->sax->cdataBlock = on_cdata;
         ctxt->sax->comment = on_comment;
         ctxt->sax->processingInstruction = on_pi;
+        ctxt->sax->reference = on_reference;
     }
     /* Deliberately not XML_PARSE_NOENT, DTDLOAD, HUGE or XINCLUDE. */
     int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES;
@@ -575,10 +895,15 @@ static bool is_include(const xmlNode *n)
     return name && strcmp(name, "include") == 0;
 }
 
-static int open_element(walk *w, xmlNodePtr n, const char *file, int *take)
+/* How a top-level element is taken; *flat: its objects are offered flat first (may be NULL). */
+static int open_element(walk *w, xmlNodePtr n, const char *file, int *take, bool *flat)
 {
     cr_xml_take t = CR_XML_TAKE_WHOLE;
     int rc = w->s->open ? w->s->open(w->ud, n, file, w->diag, &t) : 0;
+    if (flat)
+        *flat = t == CR_XML_TAKE_FLAT && w->s->flat;
+    if (t == CR_XML_TAKE_FLAT)
+        t = CR_XML_TAKE_OBJECTS;
     *take = t == CR_XML_TAKE_OBJECTS && !w->s->object ? CR_XML_TAKE_SKIP : (int)t;
     return rc;
 }
@@ -586,6 +911,11 @@ static int open_element(walk *w, xmlNodePtr n, const char *file, int *take)
 static int hand_whole(walk *w, xmlNodePtr n, const char *file)
 {
     return w->s->whole ? w->s->whole(w->ud, n, file, w->diag) : 0;
+}
+
+static int hand_flat(walk *w, void *section, const cr_xml_flat *f, const char *file, bool *taken)
+{
+    return w->s->flat(w->ud, section, f, file, w->diag, taken);
 }
 
 static int hand_close(walk *w, xmlNodePtr n, int text_line, const char *file)
@@ -596,7 +926,7 @@ static int hand_close(walk *w, xmlNodePtr n, int text_line, const char *file)
 /* Hands over the top-level element `n` of a document parsed whole, as the stream would. */
 static int hand_element(walk *w, xmlNodePtr n, const char *file)
 {
-    int take, rc = open_element(w, n, file, &take);
+    int take, rc = open_element(w, n, file, &take, NULL);
     if (rc != 0 || take == CR_XML_TAKE_SKIP)
         return rc;
     if (take == CR_XML_TAKE_WHOLE)
@@ -697,7 +1027,7 @@ static void stream_start(parse_state *st, xmlParserCtxtPtr ctxt)
         return;
     if (is_include(n))
         st->take = TAKE_INCLUDE;
-    else if ((st->rc = open_element(st->w, n, st->file, &st->take)) != 0)
+    else if ((st->rc = open_element(st->w, n, st->file, &st->take, &st->flat)) != 0)
         xmlStopParser(ctxt);
 }
 
@@ -789,12 +1119,15 @@ static int stream_file(walk *w, const char *buf, size_t len, const char *file, d
 {
     if (!scan_ok(w, buf, len, file))
         return 0;
+    parse_state st = {.w = w, .file = file, .src = src, .take = CR_XML_TAKE_SKIP};
+    if (w->s->flat && w->s->object && !(st.cap = calloc(1, sizeof *st.cap)))
+        return CR_ENOMEM;
     walk_mark m = {w->diag->count, w->nseen, w->errors, w->bytes, w->digest};
     file_begin(w);
-    parse_state st = {.w = w, .file = file, .src = src, .take = CR_XML_TAKE_SKIP};
     bool ok;
     xmlDocPtr doc = run_parser(buf, len, file, &st, &ok);
     xmlFreeDoc(doc);
+    free(st.cap);
     if (st.rc)
         return st.rc;
     if (!ok) {

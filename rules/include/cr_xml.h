@@ -69,7 +69,9 @@ typedef int (*cr_xml_element_fn)(void *ud, void *node, const char *file, cr_diag
  *                        is the top-level element, attributes only), then the end of the
  *                        section (close: `text_line` is the line of the first text other than
  *                        white space directly in the section, 0 when there is none);
- *   CR_XML_TAKE_SKIP     not at all (its content is not even built).
+ *   CR_XML_TAKE_SKIP     not at all (its content is not even built);
+ *   CR_XML_TAKE_FLAT     as CR_XML_TAKE_OBJECTS, each object first offered to the flat hook
+ *                        without its nodes when it has the shape cr_xml_flat describes.
  * A NULL open takes every element whole. <include> elements are the walk's own and never
  * handed over. Each node is freed once it has been handed over: keep nothing of it.
  *
@@ -82,9 +84,37 @@ typedef int (*cr_xml_element_fn)(void *ud, void *node, const char *file, cr_diag
  * Every hook returns 0 to continue or a non-zero code that stops the walk with it.
  *
  * With cr_load_options.check_doc, plan images and cr_xml_walk_sources, each file is parsed
- * whole first and handed over the same way from the document.
+ * whole first and handed over the same way from the document (never flat).
  */
-typedef enum { CR_XML_TAKE_WHOLE, CR_XML_TAKE_OBJECTS, CR_XML_TAKE_SKIP } cr_xml_take;
+typedef enum {
+    CR_XML_TAKE_WHOLE,
+    CR_XML_TAKE_OBJECTS,
+    CR_XML_TAKE_SKIP,
+    CR_XML_TAKE_FLAT
+} cr_xml_take;
+
+/*
+ * An object of a CR_XML_TAKE_FLAT section read without building its nodes (the `flat`
+ * hook): only an element in the callroute namespace (or none) whose attributes carry no
+ * namespace and no entity or character reference, whose children are elements without
+ * attributes holding only text, and with no text other than white space, comment, processing
+ * instruction or CDATA anywhere in it. Strings are borrowed for the call; values are as
+ * cr_xml_attr gives them, texts as cr_xml_text does (white space trimmed). Lines are those
+ * cr_xml_line gives for the nodes.
+ */
+#define CR_XML_FLAT_ATTRS 8
+#define CR_XML_FLAT_KIDS  16
+typedef struct cr_xml_flat {
+    const char *name;
+    int line;
+    size_t nattrs;
+    const char *attr[CR_XML_FLAT_ATTRS], *value[CR_XML_FLAT_ATTRS];
+    size_t nkids;
+    struct {
+        const char *name, *text;
+        int line;
+    } kid[CR_XML_FLAT_KIDS];
+} cr_xml_flat;
 
 typedef struct cr_xml_stream {
     int (*open)(void *ud, void *node, const char *file, cr_diag *diag, cr_xml_take *take);
@@ -93,6 +123,12 @@ typedef struct cr_xml_stream {
     int (*close)(void *ud, void *section, int text_line, const char *file, cr_diag *diag);
     void (*file_begin)(void *ud);
     void (*file_end)(void *ud, bool kept);
+    /* Optional, beside `object`: an object of a section taken object by object, offered
+     * without nodes when it has the shape cr_xml_flat describes. Sets *taken and loads it
+     * exactly as `object` would load its nodes, or leaves *taken false having done nothing:
+     * the walk then builds the nodes and hands them to `object`. */
+    int (*flat)(void *ud, void *section, const cr_xml_flat *obj, const char *file, cr_diag *diag,
+                bool *taken);
 } cr_xml_stream;
 
 /*

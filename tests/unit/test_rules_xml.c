@@ -8,6 +8,7 @@
 
 #include <libxml/tree.h>
 
+#include "cr_plan_image.h"
 #include "cr_xml.h"
 #include "cr_xml_elem.h"
 #include "xml_scan.h"
@@ -412,6 +413,138 @@ static void a_file_broken_after_objects_were_handed_over_is_refused_whole(void *
     assert_int_equal(rc, CR_ECONFIG);
 }
 
+static int no_schema_errors(void *ud, void *doc, const char *file, cr_diag *diag);
+
+/* A routing load's diagnostics and, when it loads, its plan image: what a load gives. */
+static char *load_result(const char *path, bool whole, void **image, size_t *len)
+{
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_config *cfg = NULL;
+    cr_load_options opts = {.check_doc = no_schema_errors};
+    int rc = cr_rules_load_ex(path, whole ? &opts : NULL, &cfg, &d);
+    *image = NULL;
+    *len = 0;
+    if (rc == CR_OK)
+        assert_int_equal(cr_image_build(cfg, 1, image, len), CR_OK);
+    cr_config_free(cfg);
+    size_t cap = 1 << 16, o = 0;
+    char *out = calloc(1, cap);
+    assert_non_null(out);
+    o += (size_t)snprintf(out, cap, "rc %d\n", rc);
+    for (size_t i = 0; i < d.count && o < cap; i++) {
+        char b[2048];
+        cr_diag_format(&d, i, b, sizeof b);
+        o += (size_t)snprintf(out + o, cap - o, "%s\n", b);
+    }
+    cr_diag_free(&d);
+    return out;
+}
+
+/* Routes are read without building their nodes when they have the usual shape (cr_xml_flat):
+ * whatever a route holds, the load gives the same messages (file, line, object) and the same
+ * plan as the document parsed whole, the nodes being built after all (replayed, same lines)
+ * as soon as a route holds anything else, wherever that comes in it. */
+static void routes_read_without_nodes_load_as_the_document(void **state)
+{
+    static const char *const routes[] = {
+        "<route name=\"A\" pattern=\"^1$\"><usage>U</usage><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\" description=\"d e\">\n <usage> U </usage>\n"
+        " <gateway>\nG\n</gateway>\n</route>",
+        "<route name=\"A\"\n pattern=\"^1$\"\n><usage>U</usage><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\" colour=\"red\"><usage>U</usage><gateway>G</gateway>"
+        "</route>",
+        "<route name=\"A\"><usage>U</usage><gateway>G</gateway></route>",
+        "<route pattern=\"^1$\"><usage>U</usage><gateway>G</gateway></route>",
+        "<route name=\"\" pattern=\"^1$\"><usage>U</usage><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage>U</usage>\ntext<gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage>U</usage><gateway>G</gateway>\nlate</route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage>U</usage><!-- c --><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage>U<!-- c --></usage><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage><![CDATA[U]]></usage><gateway>G</gateway>"
+        "</route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage>U</usage><?pi x?><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage>&#85;</usage><gateway>&#71;</gateway></route>",
+        "<route name=\"A&amp;B\" pattern=\"^1$\"><usage>U</usage><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage x=\"1\">U</usage><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage><b>U</b></usage><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage></usage><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage/><gateway> </gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage>U</usage><colour>G</colour></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage>U</usage></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage>Nope</usage><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^(1$\"><usage>U</usage><gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\" xmlns:o=\"urn:other\" o:x=\"1\"><usage>U</usage>"
+        "<gateway>G</gateway></route>",
+        "<route name=\"A\" pattern=\"^1$\"><o:usage xmlns:o=\"urn:other\">U</o:usage>"
+        "<gateway>G</gateway></route>",
+        "<o:route xmlns:o=\"urn:other\" name=\"A\" pattern=\"^1$\"><usage>U</usage></o:route>",
+        "<route name=\"A\" pattern=\"^1$\" name=\"B\"><usage>U</usage></route>",
+        "<route name=\"A\" pattern=\"^1$\"><usage>U</usage><gateway>G</gateway>",
+        "<user uri=\"sip:a@x\"/>",
+        "<route name=\"A\" pattern=\"^1$\"><usage>U</usage><gateway>G</gateway></route>\n"
+        "<route name=\"A\" pattern=\"^2$\"><usage>U</usage><gateway>G</gateway></route>",
+        /* text in the section after white space in the same run: named at the run's line */
+        "  \n\n  &amp;x\n",
+        "<!-- c -->\n  \n&#120;",
+        "\n                                                                                "
+        "                                                                                "
+        "                                                                                "
+        "                                                                                "
+        "\n x",
+    };
+    /* 20 children (more than a flat object holds) and values longer than its buffer */
+    char many[4096], big[12000];
+    int o = snprintf(many, sizeof many, "<route name=\"M\" pattern=\"^1$\">");
+    for (int i = 0; i < 20; i++)
+        o += snprintf(many + o, sizeof many - (size_t)o, "<gateway>G</gateway><usage>U</usage>");
+    snprintf(many + o, sizeof many - (size_t)o, "</route>");
+    o = snprintf(big, sizeof big, "<route name=\"");
+    for (int i = 0; i < 5000; i++)
+        big[o++] = 'n';
+    o += snprintf(big + o, sizeof big - (size_t)o, "\" pattern=\"^1$\"><usage>");
+    for (int i = 0; i < 5000; i++)
+        big[o++] = 'u';
+    snprintf(big + o, sizeof big - (size_t)o, "</usage><gateway>G</gateway></route>");
+    size_t n = sizeof routes / sizeof *routes;
+    const char *valid = "abcjklmnox"; /* of routes[], 'a' + index: those that load */
+    for (size_t i = 0; i < n + 2; i++) {
+        const char *r = i < n ? routes[i] : i == n ? many : big;
+        size_t cap = strlen(r) + 1024;
+        char *doc = malloc(cap);
+        assert_non_null(doc);
+        snprintf(doc, cap,
+                 "<callroute xmlns=\"urn:callroute:config:1\">\n"
+                 "<phoneUsages><usage name=\"U\"/></phoneUsages>\n"
+                 "<gateways><gateway name=\"G\" address=\"sip:10.0.0.1\"/></gateways>\n"
+                 "<voicePolicies><voicePolicy name=\"V\"><usage>U</usage></voicePolicy>"
+                 "</voicePolicies>\n<routes>\n"
+                 "<route name=\"before\" pattern=\"^9$\"><usage>U</usage><gateway>G</gateway>"
+                 "</route>\n%s\n"
+                 "<route name=\"after\" pattern=\"^8$\"><usage>U</usage><gateway>G</gateway>"
+                 "</route>\n</routes>\n</callroute>\n",
+                 r);
+        const char *path = write_in(dir, "flat.xml", doc);
+        void *a, *b;
+        size_t alen, blen;
+        char *streamed = load_result(path, false, &a, &alen);
+        char *whole = load_result(path, true, &b, &blen);
+        if (strcmp(streamed, whole) != 0)
+            fail_msg("route %zu: streamed\n%s\nwhole\n%s", i, streamed, whole);
+        assert_int_equal(alen, blen);
+        assert_true(alen == 0 || memcmp(a, b, alen) == 0);
+        /* the usual shape loads; the others are refused */
+        bool loads = strncmp(streamed, "rc 0\n", 5) == 0;
+        if (i < n && loads != (strchr(valid, (int)('a' + i)) != NULL))
+            fail_msg("route %zu: %s", i, streamed);
+        free(streamed);
+        free(whole);
+        free(a);
+        free(b);
+        free(doc);
+    }
+}
+
 /* Records what a streaming consumer is handed. */
 typedef struct stream_log {
     char log[2048];
@@ -435,6 +568,7 @@ static int s_open(void *ud, void *node, const char *file, cr_diag *diag, cr_xml_
     const char *name = cr_xml_name(node);
     *take = strcmp(name, "skip") == 0    ? CR_XML_TAKE_SKIP
             : strcmp(name, "whole") == 0 ? CR_XML_TAKE_WHOLE
+            : strcmp(name, "flat") == 0  ? CR_XML_TAKE_FLAT
                                          : CR_XML_TAKE_OBJECTS;
     logf_(ud, "open %s@%s:%d ", name, strrchr(file, '/') + 1, cr_xml_line(node));
     return 0;
@@ -483,6 +617,52 @@ static void s_end(void *ud, bool kept)
 static int no_schema_errors(void *ud, void *doc, const char *file, cr_diag *diag)
 {
     return 0;
+}
+
+static int s_flat(void *ud, void *section, const cr_xml_flat *o, const char *file, cr_diag *diag,
+                  bool *taken)
+{
+    const char *id = "";
+    for (size_t i = 0; i < o->nattrs; i++)
+        if (strcmp(o->attr[i], "id") == 0)
+            id = o->value[i];
+    *taken = id[0] == 't';
+    if (!*taken)
+        return 0;
+    logf_(ud, "flat %s:%s@%d(", o->name, id, o->line);
+    for (size_t i = 0; i < o->nkids; i++)
+        logf_(ud, "%s=%s@%d,", o->kid[i].name, o->kid[i].text, o->kid[i].line);
+    logf_(ud, ") ");
+    return strcmp(id, "tstop") == 0 ? 9 : 0;
+}
+
+/* With a flat hook, an object of the usual shape is offered without nodes (its attributes,
+ * its children's trimmed text, the lines of each); one the hook declines, or that holds
+ * anything else (a child's attribute, a comment), is handed over as nodes as before. */
+static void objects_of_the_usual_shape_are_offered_flat(void **state)
+{
+    const char *a = write_in(dir, "fa.xml",
+                             "<callroute>\n<flat><o id=\"t1\"/>\n<o id=\"t2\"><k>a</k>\n<k> b "
+                             "</k></o>  text\n<o id=\"n3\"><k>c</k></o>\n<o id=\"t4\"><k x=\"1\">"
+                             "d</k></o>\n<o\nid=\"t5\"><k>e<!--c--></k></o>\n</flat>\n"
+                             "<list><o id=\"t6\"/></list>\n<flat><o id=\"tstop\"/>"
+                             "<o id=\"t7\"/></flat>\n</callroute>\n");
+    static const cr_xml_stream s = {.open = s_open,
+                                    .whole = s_whole,
+                                    .object = s_object,
+                                    .close = s_close,
+                                    .file_begin = s_begin,
+                                    .file_end = s_end,
+                                    .flat = s_flat};
+    cr_diag d;
+    cr_diag_init(&d);
+    stream_log l = {.streamed = true, .stop_at = -1};
+    assert_int_equal(cr_xml_walk_stream(a, NULL, &s, &l, &d, NULL), 9);
+    assert_string_equal(l.log, "[ open flat@fa.xml:2 flat o:t1@2() flat o:t2@3(k=a@3,k=b@4,) "
+                               "o:n3@5 o:t4@6 o:t5@7 close flat text@5 open list@fa.xml:10 o:t6@10 "
+                               "close list text@0 open flat@fa.xml:11 flat o:tstop@11() ");
+    assert_int_equal(d.count, 0);
+    cr_diag_free(&d);
 }
 
 /* A consumer is handed sections whole, object by object or not at all, in document order
@@ -607,6 +787,8 @@ int main(void)
         cmocka_unit_test(streamed_errors_keep_their_place_and_name_file_line_object),
         cmocka_unit_test(a_file_broken_after_objects_were_handed_over_is_refused_whole),
         cmocka_unit_test(the_stream_hands_over_one_object_at_a_time),
+        cmocka_unit_test(routes_read_without_nodes_load_as_the_document),
+        cmocka_unit_test(objects_of_the_usual_shape_are_offered_flat),
         cmocka_unit_test(the_scan_names_the_line_of_the_tag_in_any_chunking),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
