@@ -662,6 +662,19 @@ int crp_handle_reload(cr_handle *h, const char *path, char *err, size_t errlen)
     return rc;
 }
 
+/* The handle's own fields and the handle (its plan is let go of first). */
+static void handle_free(cr_handle *h)
+{
+    if (h->own_shared)
+        free(h->shared);
+    free(h->path);
+    free(h->db_path);
+    for (size_t i = 0; h->include_dirs && h->include_dirs[i]; i++)
+        free(h->include_dirs[i]);
+    free(h->include_dirs);
+    free(h);
+}
+
 /* A handle inherited through fork(), let go of by a process that does not route (Kamailio's
  * timers, ctl): its plan's memory is the parent's pages, shared copy-on-write, which freeing
  * would copy into this process for nothing; only the image it maps is unmapped, so that the
@@ -675,14 +688,7 @@ static void handle_abandon(cr_handle *h)
         cr_config_abandon(s->cfg);
         free(s);
     }
-    if (h->own_shared)
-        free(h->shared);
-    free(h->path);
-    free(h->db_path);
-    for (size_t i = 0; h->include_dirs && h->include_dirs[i]; i++)
-        free(h->include_dirs[i]);
-    free(h->include_dirs);
-    free(h);
+    handle_free(h);
 }
 
 void crp_handle_close(cr_handle *h)
@@ -699,15 +705,8 @@ void crp_handle_close(cr_handle *h)
         plan_withdraw(h);
     }
     snapshot_free(atomic_load(&h->cur));
-    if (h->own_shared)
-        free(h->shared);
     pthread_mutex_destroy(&h->reload_lock);
-    free(h->path);
-    free(h->db_path);
-    for (size_t i = 0; h->include_dirs && h->include_dirs[i]; i++)
-        free(h->include_dirs[i]);
-    free(h->include_dirs);
-    free(h);
+    handle_free(h);
 }
 
 const char *crp_handle_path(const cr_handle *h)

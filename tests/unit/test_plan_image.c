@@ -774,33 +774,6 @@ static void test_caller_tag_collision(void **state)
     free(img);
 }
 
-/* Whether the mapping holding p is advised for huge pages ("hg" in its VmFlags); -1 when
- * /proc/self/smaps cannot tell or the kernel has no transparent huge pages to advise. */
-static int advised_huge(const void *p)
-{
-    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (!thp)
-        return -1;
-    fclose(thp);
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (!f)
-        return -1;
-    char line[512];
-    bool in = false;
-    int r = -1;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
-            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-        else if (in && strncmp(line, "VmFlags:", 8) == 0) {
-            r = strstr(line, " hg") != NULL;
-            break;
-        }
-    }
-    fclose(f);
-    return r;
-}
-
 /* A table of n bytes from ce_table_alloc: 64-byte aligned, and from CE_TABLE_HUGE bytes on
  * 2 MB-aligned and advised for huge pages; `zero`: every byte zero. */
 static void check_table(const void *p, size_t n, bool zero)
@@ -809,11 +782,11 @@ static void check_table(const void *p, size_t n, bool zero)
     assert_int_equal((uintptr_t)p % 64, 0);
     if (n >= CE_TABLE_HUGE) {
         assert_int_equal((uintptr_t)p % CE_TABLE_HUGE, 0);
-        int hg = advised_huge(p);
+        int hg = cr_test_advised_huge(p);
         if (hg >= 0)
             assert_int_equal(hg, 1);
     } else if (n) {
-        assert_int_equal(advised_huge(p) == 1, 0);
+        assert_int_equal(cr_test_advised_huge(p) == 1, 0);
     }
     for (size_t i = 0; zero && i < n; i++)
         if (((const unsigned char *)p)[i])

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "rgs_map.h"
+#include "testutil.h"
 
 #define NKEYS 2000
 
@@ -221,33 +222,6 @@ static void index_map_matches_an_array(void **state)
     rgs_imap_free(&m);
 }
 
-/* Whether the mapping holding p is advised for huge pages ("hg" in its VmFlags); -1 when
- * /proc/self/smaps cannot tell or the kernel has no transparent huge pages to advise. */
-static int advised_huge(const void *p)
-{
-    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (!thp)
-        return -1;
-    fclose(thp);
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (!f)
-        return -1;
-    char line[512];
-    bool in = false;
-    int r = -1;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
-            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-        else if (in && strncmp(line, "VmFlags:", 8) == 0) {
-            r = strstr(line, " hg") != NULL;
-            break;
-        }
-    }
-    fclose(f);
-    return r;
-}
-
 /* Every byte of [p, p + n) is (i * 7 + k) % 251 + 1 for its index i, or zero (k = -1). */
 static void fill(unsigned char *p, size_t n, int k)
 {
@@ -268,7 +242,7 @@ static void check_big(const unsigned char *p, size_t n)
     assert_int_equal((uintptr_t)p % 64, 0);
     if (n >= RGS_HUGE) {
         assert_int_equal((uintptr_t)p % RGS_HUGE, 0);
-        int hg = advised_huge(p);
+        int hg = cr_test_advised_huge(p);
         if (hg >= 0)
             assert_int_equal(hg, 1);
     }

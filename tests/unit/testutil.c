@@ -1,6 +1,7 @@
 #include "testutil.h"
 #include "cr_rules.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,4 +118,29 @@ int cr_test_list_events(const char *dir_rel, char (*names)[CR_TEST_NAME_MAX], si
     closedir(d);
     qsort(names, n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
     return (int)n;
+}
+
+int cr_test_advised_huge(const void *p)
+{
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!thp)
+        return -1;
+    fclose(thp);
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    bool in = false;
+    int r = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            r = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return r;
 }

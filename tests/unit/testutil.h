@@ -30,4 +30,7 @@ char *cr_test_slurp(const char *path);
 #define CR_TEST_NAME_MAX 128
 int cr_test_list_events(const char *dir_rel, char (*names)[CR_TEST_NAME_MAX], size_t max,
                         const char *only);
+/* Whether the mapping holding p is advised for huge pages ("hg" in its VmFlags); -1 when
+ * /proc/self/smaps cannot tell or the kernel has no transparent huge pages to advise. */
+int cr_test_advised_huge(const void *p);
 #endif
