@@ -389,7 +389,7 @@ static void compile_users(cr_config *c, cr_diag *d)
         lines += c->users[i].line ? 1 + (strchr(c->users[i].line, ';') != NULL) : 0;
     /* cells on cache-line boundaries: a key is one line */
     size_t cells = (c->nusers * sizeof(cr_user_keys) + 63) / 64 * 64;
-    c->user_keys = ce_table_alloc(cells);
+    c->user_keys = cr_table_alloc(cells);
     c->user_keys_bytes = cells;
     if (!c->user_keys || ce_user_table_init(&c->user_uri_tab, c->nusers) != CR_OK ||
         ce_index_init(&c->user_line_ix, lines, false, user_line_eq, c) != CR_OK) {
@@ -775,7 +775,7 @@ void ce_compiled_free(cr_config *c)
     ce_user_table_free(&c->user_uri_tab);
     ce_index_free(&c->user_line_ix);
     if (!c->cells_borrowed) {
-        ce_table_free(c->user_keys, c->user_keys_bytes);
+        cr_table_free(c->user_keys, c->user_keys_bytes);
     }
     c->user_keys = NULL;
     if (c->usage_routes && !c->usage_routes_borrowed)

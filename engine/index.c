@@ -60,7 +60,7 @@ int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void 
 {
     size_t cap = ce_index_cap(n);
     ix->borrowed = false;
-    ix->slots = cap > SIZE_MAX / sizeof *ix->slots ? NULL : ce_table_alloc(cap * sizeof *ix->slots);
+    ix->slots = cap > SIZE_MAX / sizeof *ix->slots ? NULL : cr_table_alloc(cap * sizeof *ix->slots);
     if (!ix->slots)
         return CR_ENOMEM;
     ix->cap = cap;
@@ -73,7 +73,7 @@ int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void 
 void ce_index_free(cr_index *ix)
 {
     if (!ix->borrowed)
-        ce_table_free(ix->slots, ix->cap * sizeof *ix->slots);
+        cr_table_free(ix->slots, ix->cap * sizeof *ix->slots);
     memset(ix, 0, sizeof *ix);
 }
 

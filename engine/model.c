@@ -198,18 +198,18 @@ void *cr_map_aligned(size_t len, size_t align)
     return m + head;
 }
 
-static size_t table_len(size_t bytes)
+size_t cr_table_len(size_t bytes)
 {
-    return (bytes + CE_TABLE_HUGE - 1) & ~(CE_TABLE_HUGE - 1);
+    return (bytes + CR_TABLE_HUGE - 1) & ~(CR_TABLE_HUGE - 1);
 }
 
-void *ce_table_alloc(size_t bytes)
+void *cr_table_alloc(size_t bytes)
 {
-    if (bytes >= CE_TABLE_HUGE) {
-        if (bytes > SIZE_MAX - CE_TABLE_HUGE)
+    if (bytes >= CR_TABLE_HUGE) {
+        if (bytes > SIZE_MAX - CR_TABLE_HUGE)
             return NULL;
-        size_t len = table_len(bytes);
-        void *m = cr_map_aligned(len, CE_TABLE_HUGE); /* zero: fresh pages */
+        size_t len = cr_table_len(bytes);
+        void *m = cr_map_aligned(len, CR_TABLE_HUGE); /* zero: fresh pages */
 #ifdef MADV_HUGEPAGE
         if (m)
             (void)madvise(m, len, MADV_HUGEPAGE); /* advice: a refusal changes nothing */
@@ -223,12 +223,12 @@ void *ce_table_alloc(size_t bytes)
     return p;
 }
 
-void ce_table_free(void *p, size_t bytes)
+void cr_table_free(void *p, size_t bytes)
 {
     if (!p)
         return;
-    if (bytes >= CE_TABLE_HUGE)
-        munmap(p, table_len(bytes));
+    if (bytes >= CR_TABLE_HUGE)
+        munmap(p, cr_table_len(bytes));
     else
         free(p);
 }

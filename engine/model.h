@@ -182,17 +182,6 @@ typedef struct cr_arena_chunk {
 
 void *ce_arena_alloc(cr_config *cfg, size_t n);
 
-/* A large table a decision reads at random (the caller table, the line index, the users' key
- * cells, the merged tries), zeroed: from CE_TABLE_HUGE bytes on, an anonymous mapping of whole
- * 2 MB pages at a 2 MB-aligned address advised MADV_HUGEPAGE, so that it takes a few TLB
- * entries rather than one per 4 KB page (a decision's prefetches of its cells otherwise wait
- * for page walks); below, 64-byte aligned from the heap. NULL when out of memory. Freed with
- * ce_table_free and the same size. Tables read in place from a plan image are not copied:
- * they keep the image's (shared) pages. */
-#define CE_TABLE_HUGE ((size_t)2 << 20)
-void *ce_table_alloc(size_t bytes);
-void ce_table_free(void *p, size_t bytes);
-
 /* Where each name of a list built by cr_namelist_add was given: after the names, until
  * compile moves the list into the arena. */
 static inline cr_srcloc *ce_namelist_locs(const cr_namelist *l)
@@ -251,7 +240,7 @@ struct cr_config {
     cr_user_table user_uri_tab; /* the caller table */
     cr_index user_line_ix;
     cr_user_keys *user_keys;          /* [nusers]: URI keys and line numbers, 64-byte aligned */
-    size_t user_keys_bytes;           /* what ce_table_alloc gave user_keys (compile) */
+    size_t user_keys_bytes;           /* what cr_table_alloc gave user_keys (compile) */
     const cr_profile *likely_profile; /* most users' profile, NULL when no half have one */
     const cr_policy *likely_policy;   /* most users' voice policy, NULL when no half */
     cr_index usage_ix, policy_ix, route_ix; /* while compiling only */

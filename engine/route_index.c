@@ -382,8 +382,8 @@ struct cr_route_index {
 static void walks_free(cr_route_index *ix)
 {
     for (size_t w = 0; w < ix->nwalks && !ix->walks_borrowed; w++) {
-        ce_table_free(ix->walks[w].nodes, ix->walks[w].nnodes * sizeof *ix->walks[w].nodes);
-        ce_table_free(ix->walks[w].items, ix->walks[w].nitems * sizeof *ix->walks[w].items);
+        cr_table_free(ix->walks[w].nodes, ix->walks[w].nnodes * sizeof *ix->walks[w].nodes);
+        cr_table_free(ix->walks[w].items, ix->walks[w].nitems * sizeof *ix->walks[w].items);
     }
     free(ix->walks);
     if (!ix->walks_borrowed)
@@ -517,12 +517,12 @@ static void set_cand(const cr_config *cfg, size_t r, size_t rank, cr_px_witem *i
  * cands[seq] holds each candidate's inline data. Frees t. CR_OK or CR_ENOMEM. */
 static int inline_cands(cr_px_trie *t, const cr_px_witem *cands, cr_px_walk *w)
 {
-    /* a decision walks these at random: large ones on huge pages (ce_table_alloc) */
+    /* a decision walks these at random: large ones on huge pages (cr_table_alloc) */
     size_t nbytes = t->nnodes * sizeof *t->nodes;
-    cr_px_witem *items = ce_table_alloc(t->nitems * sizeof *items);
-    cr_px_node *nodes = nbytes >= CE_TABLE_HUGE ? ce_table_alloc(nbytes) : t->nodes;
+    cr_px_witem *items = cr_table_alloc(t->nitems * sizeof *items);
+    cr_px_node *nodes = nbytes >= CR_TABLE_HUGE ? cr_table_alloc(nbytes) : t->nodes;
     if (!items || (!nodes && t->nnodes)) {
-        ce_table_free(items, t->nitems * sizeof *items);
+        cr_table_free(items, t->nitems * sizeof *items);
         ce_px_trie_free(t);
         return CR_ENOMEM;
     }

@@ -45,7 +45,7 @@ int ce_user_table_init(cr_user_table *t, size_t n)
 {
     size_t cap = ce_index_cap(n);
     t->borrowed = false;
-    t->cells = ce_table_alloc(cap * sizeof *t->cells); /* zeroed */
+    t->cells = cr_table_alloc(cap * sizeof *t->cells); /* zeroed */
     if (!t->cells)
         return CR_ENOMEM;
     t->cap = cap;
@@ -55,7 +55,7 @@ int ce_user_table_init(cr_user_table *t, size_t n)
 void ce_user_table_free(cr_user_table *t)
 {
     if (!t->borrowed)
-        ce_table_free(t->cells, t->cap * sizeof *t->cells);
+        cr_table_free(t->cells, t->cap * sizeof *t->cells);
     memset(t, 0, sizeof *t);
 }
 

@@ -8,43 +8,14 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* A mapping's length: whole huge pages. */
-static size_t big_len(size_t bytes)
-{
-    return (bytes + RGS_HUGE - 1) & ~(RGS_HUGE - 1);
-}
-
-/* A fresh anonymous mapping of len bytes (a multiple of RGS_HUGE) at an RGS_HUGE-aligned
- * address, advised for huge pages; NULL when none. */
-static void *big_map(size_t len)
-{
-    void *m = cr_map_aligned(len, RGS_HUGE);
-#ifdef MADV_HUGEPAGE
-    if (m)
-        (void)madvise(m, len, MADV_HUGEPAGE); /* advice: a refusal changes nothing */
-#endif
-    return m;
-}
-
 void *rgs_big_alloc(size_t bytes)
 {
-    if (bytes >= RGS_HUGE)
-        return big_map(big_len(bytes)); /* zero: fresh pages */
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 1) != 0)
-        return NULL;
-    memset(p, 0, bytes);
-    return p;
+    return cr_table_alloc(bytes);
 }
 
 void rgs_big_free(void *p, size_t bytes)
 {
-    if (!p)
-        return;
-    if (bytes >= RGS_HUGE)
-        munmap(p, big_len(bytes));
-    else
-        free(p);
+    cr_table_free(p, bytes);
 }
 
 void *rgs_big_grow(void *p, size_t old, size_t bytes)
@@ -53,7 +24,7 @@ void *rgs_big_grow(void *p, size_t old, size_t bytes)
         return rgs_big_alloc(bytes);
     if (bytes <= old)
         return p;
-    if (old >= RGS_HUGE && big_len(bytes) == big_len(old))
+    if (old >= RGS_HUGE && cr_table_len(bytes) == cr_table_len(old))
         return p; /* the mapping has the room, zero */
     char *n = rgs_big_alloc(bytes);
     if (!n)
@@ -61,8 +32,8 @@ void *rgs_big_grow(void *p, size_t old, size_t bytes)
 #ifdef MREMAP_FIXED
     /* the old pages moved to the start of the new mapping: huge pages stay whole (both ends
      * are RGS_HUGE-aligned), nothing is copied */
-    if (old >= RGS_HUGE &&
-        mremap(p, big_len(old), big_len(old), MREMAP_MAYMOVE | MREMAP_FIXED, n) != MAP_FAILED)
+    if (old >= RGS_HUGE && mremap(p, cr_table_len(old), cr_table_len(old),
+                                  MREMAP_MAYMOVE | MREMAP_FIXED, n) != MAP_FAILED)
         return n;
 #endif
     memcpy(n, p, old);

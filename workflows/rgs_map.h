@@ -3,17 +3,16 @@
 #ifndef CR_RGS_MAP_H
 #define CR_RGS_MAP_H
 
+#include "cr_grow.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-/* Large tables (the call maps, the call slots, the agents, the workflow table): zeroed,
- * 64-byte aligned memory of `bytes` bytes. From RGS_HUGE bytes on, a mapping of its own,
- * aligned to RGS_HUGE and advised for transparent huge pages (MADV_HUGEPAGE) before anything
- * touches it: reads at random across tens of MB then do not each need a page walk (one per
- * 4 KB page read, a chain of misses of its own, two-level under a hypervisor). Memory from
- * malloc could not have that: the heap's pages are reused already touched. Below it, from
- * malloc. Freed by rgs_big_free with the same size; NULL when out of memory. */
-#define RGS_HUGE ((size_t)2 << 20)
+/* Large tables (the call maps, the call slots, the agents, the workflow table): the engine's
+ * table allocator (cr_table_alloc in cr_grow.h: zeroed, 64-byte aligned, from RGS_HUGE bytes
+ * on a mapping of whole huge pages advised MADV_HUGEPAGE). Freed by rgs_big_free with the
+ * same size; NULL when out of memory. */
+#define RGS_HUGE CR_TABLE_HUGE
 void *rgs_big_alloc(size_t bytes);
 void rgs_big_free(void *p, size_t bytes);
 /* Grows p (of old bytes, from rgs_big_alloc or rgs_big_grow) to `bytes`, contents kept, the

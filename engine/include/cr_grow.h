@@ -24,4 +24,18 @@ bool cr_grow_bytes(unsigned char **buf, size_t len, size_t need, size_t *cap, si
  * wants there). NULL when none. Freed with munmap(p, len). */
 void *cr_map_aligned(size_t len, size_t align);
 
+/* A large table read at random (a decision's caller table, line index, key cells and merged
+ * tries; the response groups' call maps, call slots and agents), zeroed and 64-byte aligned:
+ * from CR_TABLE_HUGE bytes on, an anonymous mapping of whole 2 MB pages (cr_table_len) at a
+ * 2 MB-aligned address advised MADV_HUGEPAGE before anything touches it, so that it takes a
+ * few TLB entries rather than one per 4 KB page (reads at random otherwise each wait for a
+ * page walk); below, from the heap. NULL when out of memory. Freed with cr_table_free and the
+ * same size. Tables read in place from a plan image are not copied: they keep the image's
+ * (shared) pages. */
+#define CR_TABLE_HUGE ((size_t)2 << 20)
+void *cr_table_alloc(size_t bytes);
+void cr_table_free(void *p, size_t bytes);
+/* The length of the mapping a table of `bytes` (>= CR_TABLE_HUGE) gets: whole huge pages. */
+size_t cr_table_len(size_t bytes);
+
 #endif

@@ -774,14 +774,14 @@ static void test_caller_tag_collision(void **state)
     free(img);
 }
 
-/* A table of n bytes from ce_table_alloc: 64-byte aligned, and from CE_TABLE_HUGE bytes on
+/* A table of n bytes from cr_table_alloc: 64-byte aligned, and from CR_TABLE_HUGE bytes on
  * 2 MB-aligned and advised for huge pages; `zero`: every byte zero. */
 static void check_table(const void *p, size_t n, bool zero)
 {
     assert_non_null(p);
     assert_int_equal((uintptr_t)p % 64, 0);
-    if (n >= CE_TABLE_HUGE) {
-        assert_int_equal((uintptr_t)p % CE_TABLE_HUGE, 0);
+    if (n >= CR_TABLE_HUGE) {
+        assert_int_equal((uintptr_t)p % CR_TABLE_HUGE, 0);
         int hg = cr_test_advised_huge(p);
         if (hg >= 0)
             assert_int_equal(hg, 1);
@@ -801,15 +801,15 @@ static void test_large_tables_on_huge_pages(void **state)
 {
     (void)state;
     static const size_t sizes[] = {
-        0, 1000, CE_TABLE_HUGE - 1, CE_TABLE_HUGE, CE_TABLE_HUGE + 1, (5 << 20) + 3};
+        0, 1000, CR_TABLE_HUGE - 1, CR_TABLE_HUGE, CR_TABLE_HUGE + 1, (5 << 20) + 3};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-        unsigned char *p = ce_table_alloc(sizes[i]);
+        unsigned char *p = cr_table_alloc(sizes[i]);
         check_table(p, sizes[i], true);
         memset(p, 0xA5, sizes[i]);
-        ce_table_free(p, sizes[i]);
+        cr_table_free(p, sizes[i]);
     }
-    assert_null(ce_table_alloc(SIZE_MAX - 1));
-    ce_table_free(NULL, CE_TABLE_HUGE);
+    assert_null(cr_table_alloc(SIZE_MAX - 1));
+    cr_table_free(NULL, CR_TABLE_HUGE);
 
     size_t nusers = 40000, cap = nusers * 140 + 4096, n = 0;
     char *xml = malloc(cap);
@@ -837,9 +837,9 @@ static void test_large_tables_on_huge_pages(void **state)
     assert_non_null(src);
     assert_int_equal(src->nusers, nusers);
     check_table(src->user_keys, nusers * sizeof *src->user_keys, false);
-    assert_true(nusers * sizeof *src->user_keys >= CE_TABLE_HUGE);
+    assert_true(nusers * sizeof *src->user_keys >= CR_TABLE_HUGE);
     check_table(src->user_uri_tab.cells, src->user_uri_tab.cap * sizeof(cr_user_cell), false);
-    assert_true(src->user_uri_tab.cap * sizeof(cr_user_cell) < CE_TABLE_HUGE);
+    assert_true(src->user_uri_tab.cap * sizeof(cr_user_cell) < CR_TABLE_HUGE);
     void *img = NULL;
     size_t len = 0;
     assert_int_equal(cr_image_build(src, 11, &img, &len), CR_OK);
