@@ -82,6 +82,16 @@ static int image_stat(int fd, const char *path, struct stat *sb, char *err, size
     return CR_OK;
 }
 
+int cr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(t, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 /* Half of an image's chunks summed on a thread of its own (cr_image_checksum_mt). */
 typedef struct sum_job {
     const void *p;
@@ -104,11 +114,7 @@ uint64_t cr_image_checksum_mt(const void *p, size_t n)
         return cr_image_checksum(p, n);
     sum_job half = {p, n, chunks / 2, chunks - chunks / 2, sums};
     pthread_t t;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread takes no signal meant for the host */
-    bool two = pthread_create(&t, NULL, sum_half, &half) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    bool two = cr_thread_start(&t, sum_half, &half) == 0;
     cr_image_sum_chunks(p, n, 0, two ? chunks / 2 : chunks, sums);
     if (two)
         pthread_join(t, NULL);
@@ -434,11 +440,7 @@ static void lease_sum_start(cr_image_leased *l)
     l->sum_base = p;
     l->sum_len = n;
     if (p != MAP_FAILED) {
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        l->summing = pthread_create(&l->summer, NULL, lease_summer, l) == 0;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        l->summing = cr_thread_start(&l->summer, lease_summer, l) == 0;
         if (l->summing)
             return;
         munmap(p, n);

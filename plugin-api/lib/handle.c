@@ -819,11 +819,7 @@ static void watcher_start(cr_handle *h)
     }
     atomic_store(&h->stop, false);
     /* the watcher takes no signal: the host's signal handling stays with its own threads */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&h->watcher, NULL, watcher_main, h);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = cr_thread_start(&h->watcher, watcher_main, h);
     if (rc != 0) {
         crp_log(CR_LOG_WARNING, "callroute: no watcher thread: reloads are followed inline");
         h->follow = false;
@@ -1507,11 +1503,7 @@ static void mover_start(cr_handle *h, staged *st)
     inplace.mover_shared = h->shared;
     inplace.mover_h = h;
     atomic_store(&inplace.stop, false);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&inplace.mover, NULL, mover_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = cr_thread_start(&inplace.mover, mover_main, NULL);
     if (rc == 0)
         inplace.mover_pid = my_pid();
     pthread_mutex_unlock(&inplace.lock);

@@ -44,26 +44,18 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-/* dlopen of lib in a fresh process: start_dlopen, beside this program, linked with nothing but
- * libc (a child of this process would find libxml2 and the others loaded already); -1 on
+/* Runs `child` (it gets its output descriptor, prints milliseconds as text to it, and its
+ * exit status says whether it did) in a forked child and returns what it printed; -1 on
  * error. */
-static double dlopen_ms(const char *self, const char *lib)
+static double in_child_ms(void (*child)(int out, const void *arg), const void *arg)
 {
-    char helper[PATH_MAX];
-    const char *slash = strrchr(self, '/');
-    int n = slash ? snprintf(helper, sizeof helper, "%.*s/start_dlopen", (int)(slash - self), self)
-                  : snprintf(helper, sizeof helper, "start_dlopen");
-    if (n < 0 || (size_t)n >= sizeof helper)
-        return -1;
     int fd[2];
     if (pipe(fd) != 0)
         return -1;
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        if (dup2(fd[1], 1) < 0)
-            _exit(1);
-        execl(helper, helper, lib, (char *)NULL);
+        child(fd[1], arg);
         _exit(1);
     }
     close(fd[1]);
@@ -77,6 +69,33 @@ static double dlopen_ms(const char *self, const char *lib)
         return -1;
     out[got] = 0;
     return strtod(out, NULL);
+}
+
+typedef struct dlopen_job {
+    const char *helper, *lib;
+} dlopen_job;
+
+static void dlopen_child(int out, const void *arg)
+{
+    const dlopen_job *j = arg;
+    if (dup2(out, 1) < 0)
+        _exit(1);
+    execl(j->helper, j->helper, j->lib, (char *)NULL);
+}
+
+/* dlopen of lib in a fresh process: start_dlopen, beside this program, linked with nothing but
+ * libc (a child of this process would find libxml2 and the others loaded already); -1 on
+ * error. */
+static double dlopen_ms(const char *self, const char *lib)
+{
+    char helper[PATH_MAX];
+    const char *slash = strrchr(self, '/');
+    int n = slash ? snprintf(helper, sizeof helper, "%.*s/start_dlopen", (int)(slash - self), self)
+                  : snprintf(helper, sizeof helper, "start_dlopen");
+    if (n < 0 || (size_t)n >= sizeof helper)
+        return -1;
+    dlopen_job j = {helper, lib};
+    return in_child_ms(dlopen_child, &j);
 }
 
 /* Map fd's n bytes and compute the image checksum over them (as a start verifies an image) on
@@ -138,28 +157,17 @@ static double fork_ms(void)
     return best;
 }
 
+static void free_child(int out, const void *arg)
+{
+    double t0 = now_ms();
+    cr_config_free((cr_config *)(uintptr_t)arg);
+    _exit(dprintf(out, "%.6f\n", now_ms() - t0) > 0 ? 0 : 1);
+}
+
 /* Frees cfg in a forked child; the child's time, -1 on error. */
 static double cow_free_ms(cr_config *cfg)
 {
-    int fd[2];
-    if (pipe(fd) != 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fd[0]);
-        double t0 = now_ms();
-        cr_config_free(cfg);
-        double ms = now_ms() - t0;
-        _exit(write(fd[1], &ms, sizeof ms) == (ssize_t)sizeof ms ? 0 : 1);
-    }
-    close(fd[1]);
-    double ms = -1;
-    if (pid < 0 || read(fd[0], &ms, sizeof ms) != (ssize_t)sizeof ms)
-        ms = -1;
-    close(fd[0]);
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
-    return ms;
+    return in_child_ms(free_child, cfg);
 }
 
 int main(int argc, char **argv)
