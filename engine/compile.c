@@ -675,7 +675,7 @@ static void lint_start(lint_job *j, const cr_config *c)
 {
     j->c = c;
     cr_diag_init(&j->rules);
-    j->started = c->nprofiles && pthread_create(&j->thread, NULL, lint_run, j) == 0;
+    j->started = c->nprofiles && cr_thread_start(&j->thread, lint_run, j) == 0;
 }
 
 static void lint_join(lint_job *j)

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE 1 /* F_SETLEASE, F_SETSIG, dl_iterate_phdr */
 #include "cr_image.h"
+#include "cr_grow.h"
 #include "cr_directory.h"
 #include "rgs_targets.h"
 
@@ -80,16 +81,6 @@ static int image_stat(int fd, const char *path, struct stat *sb, char *err, size
         return CR_EIO;
     }
     return CR_OK;
-}
-
-int cr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(t, NULL, fn, arg);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
 }
 
 /* Half of an image's chunks summed on a thread of its own (cr_image_checksum_mt). */

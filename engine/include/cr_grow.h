@@ -6,6 +6,7 @@
 #define CR_GROW_H
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stddef.h>
 
 /* Makes room for element n of *arr, an array of *cap elements of `size` bytes: when n has
@@ -37,5 +38,10 @@ void *cr_table_alloc(size_t bytes);
 void cr_table_free(void *p, size_t bytes);
 /* The length of the mapping a table of `bytes` (>= CR_TABLE_HUGE) gets: whole huge pages. */
 size_t cr_table_len(size_t bytes);
+
+/* pthread_create of a thread that takes no signal (every signal blocked while it is created,
+ * so it inherits that mask): a host's signal handling (Kamailio's) stays with its own threads.
+ * Every thread the library starts is started so. */
+int cr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 #endif

@@ -15,6 +15,7 @@
 #include "cr_rgs_xml.h"
 #include "cr_rules.h"
 #include "cr_image.h"
+#include "cr_grow.h"
 #if __has_include("users_abi.h")
 #include "users_abi.h"
 #endif

@@ -43,10 +43,6 @@ int cr_image_stage(const char *path, const char *staged, cr_image_map *m, char *
 int cr_image_stage_fd(int in, const char *name, const char *staged, cr_image_map *m, char *err,
                       size_t errlen);
 
-/* pthread_create of a thread that takes no signal (every signal blocked while it is created,
- * so it inherits that mask): a host's signal handling stays with its own threads. */
-int cr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
-
 /* An image's checksum (cr_image_checksum) computed on two cores: half its chunks on a thread. */
 uint64_t cr_image_checksum_mt(const void *p, size_t n);
 
