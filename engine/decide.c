@@ -100,6 +100,19 @@ static bool put_n(char *out, size_t len, size_t *o, const char *s, size_t n)
     return fits;
 }
 
+/* put_n() for a key cell's text: the whole cell copied when it fits (a fixed size, two vector
+ * moves, where a copy of k->len bytes was a slow `rep movs`), its length counted. */
+static void put_cell(char *out, size_t len, size_t *o, const cr_key_cell *k)
+{
+    if (*o + sizeof k->s >= len) {
+        put_n(out, len, o, k->s, k->len);
+        return;
+    }
+    memcpy(out + *o, k->s, sizeof k->s);
+    *o += k->len;
+    out[*o] = 0;
+}
+
 /* The URI key cell of a user of the configuration (not of rt->users), or NULL. */
 static const cr_key_cell *user_key(const cr_config *c, const cr_user *u)
 {
@@ -486,14 +499,8 @@ static void set_internal(const cr_config *c, const cr_user *callee, cr_decision 
     put(out->reason, sizeof out->reason, &o, out->normalized);
     put(out->reason, sizeof out->reason, &o, " is the line of user '");
     const cr_key_cell *k = user_key(c, callee);
-    if (k && (k->flags & CR_KEY_SAME) && o + sizeof k->s < sizeof out->reason) {
-        /* the URI as written, without reading the user: the whole cell copied (a fixed size,
-         * two vector moves, where a copy of k->len bytes was a slow `rep movs`) */
-        memcpy(out->reason + o, k->s, sizeof k->s);
-        o += k->len;
-        out->reason[o] = 0;
-    } else if (k && (k->flags & CR_KEY_SAME))
-        put_n(out->reason, sizeof out->reason, &o, k->s, k->len);
+    if (k && (k->flags & CR_KEY_SAME)) /* the URI as written, without reading the user */
+        put_cell(out->reason, sizeof out->reason, &o, k);
     else
         put(out->reason, sizeof out->reason, &o, callee->uri);
     put(out->reason, sizeof out->reason, &o, "'");
