@@ -705,6 +705,7 @@ int cr_config_compile(cr_config *c, cr_diag *d)
         return rc;
     }
     SHRINK(c->routes, c->nroutes, c->caproutes);
+    ce_routes_to_table(c);
     SHRINK(c->users, c->nusers, c->capusers);
     index_names(d, &c->profile_ix, "location profile", c->nprofiles, profile_eq, profile_name,
                 profile_loc, c);

@@ -18,8 +18,10 @@ cr_config *cr_config_new(void)
     return c;
 }
 
-/* Arena chunks grow with the configuration (64 KB to 1 MB): a 400,000-route plan holds tens of
- * megabytes of strings, which would otherwise cost a malloc header and rounding each. */
+/* Arena chunks grow with the configuration (64 KB to 1 MB, then 2 MB huge pages): a
+ * 400,000-route plan holds tens of megabytes of strings, which would otherwise cost a malloc
+ * header and rounding each. */
+#define ARENA_SMALL_MAX ((size_t)1024 * 1024)
 void *ce_arena_alloc(cr_config *cfg, size_t n)
 {
     const size_t align = sizeof(max_align_t);
@@ -35,16 +37,25 @@ void *ce_arena_alloc(cr_config *cfg, size_t n)
     /* a large block gets a chunk of its own, behind the one being filled */
     bool own = n > 16 * 1024 && k;
     size_t cap = own ? n : (k ? k->cap * 2 : 64 * 1024);
-    if (cap > 1024 * 1024 && !own)
-        cap = 1024 * 1024;
+    /* past 1 MB, chunks are whole huge pages (cr_table_alloc, header included): decisions read
+     * route names and user URIs from here at random, which on 4 KB pages spread over thousands
+     * of TLB entries at 400,000 routes */
+    bool huge = !own && cap > ARENA_SMALL_MAX;
+    if (huge)
+        cap = CR_TABLE_HUGE - sizeof *k;
     if (cap < n)
-        cap = n;
+        cap = n, huge = false;
     /* chunks are mapped, not taken from the heap: interleaved with a parsed document's nodes,
      * they would keep the pages of the freed document resident */
-    cr_arena_chunk *nk =
-        mmap(NULL, sizeof *nk + cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (nk == MAP_FAILED)
-        return NULL;
+    cr_arena_chunk *nk = NULL;
+    if (huge)
+        nk = cr_table_alloc(CR_TABLE_HUGE);
+    if (!nk) {
+        nk = mmap(NULL, sizeof *nk + cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                  0);
+        if (nk == MAP_FAILED)
+            return NULL;
+    }
     nk->cap = cap;
     nk->used = n;
     if (own) {
@@ -313,6 +324,8 @@ cr_gateway *cr_config_add_gateway(cr_config *cfg, const char *name, cr_srcloc lo
 
 cr_route *cr_config_add_route(cr_config *cfg, const char *name, cr_srcloc loc)
 {
+    if (cfg->routes_table || cfg->routes_mapped) /* compiled or adopted: not grown in place */
+        return NULL;
     ADD_NAMED(cfg->routes, cfg->nroutes, cfg->caproutes, name, name, loc);
 }
 
@@ -441,6 +454,25 @@ void ce_config_drop_sources(cr_config *cfg)
     cfg->nsources = cfg->capsources = 0;
 }
 
+/* A compiled configuration's routes move into a table (cr_table_alloc: whole huge pages from
+ * CR_TABLE_HUGE bytes on): a decision reads the record of the route it names at random, one
+ * TLB miss a decision on 4 KB pages past a few thousand routes. Left on the heap when smaller
+ * or when the table cannot be had. */
+void ce_routes_to_table(cr_config *c)
+{
+    size_t bytes = c->nroutes * sizeof *c->routes;
+    if (c->routes_mapped || c->routes_table || bytes < CR_TABLE_HUGE)
+        return;
+    cr_route *t = cr_table_alloc(bytes);
+    if (!t)
+        return;
+    memcpy(t, c->routes, bytes);
+    free(c->routes);
+    c->routes = t;
+    c->caproutes = c->nroutes;
+    c->routes_table = true;
+}
+
 /* An array of records: malloc'd, or an anonymous mapping of `bytes` (filled on first use). */
 static void free_records(void *p, size_t bytes, bool mapped)
 {
@@ -476,7 +508,10 @@ void cr_config_free(cr_config *c)
     }
     free(c->policies);
     free(c->gateways);
-    free_records(c->routes, c->caproutes * sizeof *c->routes, c->routes_mapped);
+    if (c->routes_table)
+        cr_table_free(c->routes, c->caproutes * sizeof *c->routes);
+    else
+        free_records(c->routes, c->caproutes * sizeof *c->routes, c->routes_mapped);
     free((void *)c->route_state);
     ce_route_src_free(c->route_src);
     free_records(c->users, c->capusers * sizeof *c->users, c->users_mapped);

@@ -181,6 +181,8 @@ typedef struct cr_arena_chunk {
 } cr_arena_chunk;
 
 void *ce_arena_alloc(cr_config *cfg, size_t n);
+/* Moves a compiled configuration's routes into a table on huge pages when large (model.c). */
+void ce_routes_to_table(cr_config *c);
 
 /* Where each name of a list built by cr_namelist_add was given: after the names, until
  * compile moves the list into the arena. */
@@ -257,7 +259,8 @@ struct cr_config {
      * for a configuration built any other way (every route filled). */
     _Atomic uint8_t *route_state;
     struct ce_route_src *route_src;
-    bool routes_mapped;          /* routes is an anonymous mapping of caproutes routes (munmap) */
+    bool routes_mapped; /* routes is an anonymous mapping of caproutes routes (munmap) */
+    bool routes_table;  /* routes is a cr_table_alloc table of caproutes routes (compile) */
     _Atomic uint8_t *user_state; /* the same for users (ce_user) */
     bool users_mapped;
     bool image_whole; /* adopted from the borrowed block, a plan image: writing an image of this

@@ -863,6 +863,74 @@ static void test_large_tables_on_huge_pages(void **state)
     cr_config_free(src);
 }
 
+/* A compiled plan's route records (25,000 routes, 2.4 MB) and, once its strings pass the small
+ * chunks (2 MB in all), its strings' arena chunks are on huge pages like the tables; a route cannot
+ * be added to the compiled plan (its array is not grown in place); decisions name the same route,
+ * compiled and adopted. */
+static void test_routes_and_strings_on_huge_pages(void **state)
+{
+    (void)state;
+    size_t nroutes = 25000, nusers = 60000, cap = nroutes * 160 + nusers * 120 + 4096, n = 0;
+    char *xml = malloc(cap);
+    assert_non_null(xml);
+    n += (size_t)snprintf(
+        xml + n, cap - n,
+        "<callroute xmlns=\"urn:callroute:config:1\">\n"
+        "<domains><domain>example.com</domain></domains>\n"
+        "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/></locationProfiles>\n"
+        "<phoneUsages><usage name=\"Local\"/></phoneUsages>\n"
+        "<voicePolicies default=\"A\"><voicePolicy name=\"A\"><usage>Local</usage>"
+        "</voicePolicy></voicePolicies>\n"
+        "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n<routes>\n");
+    for (size_t i = 0; i < nroutes; i++)
+        n += (size_t)snprintf(xml + n, cap - n,
+                              "<route name=\"route-%05zu\" pattern=\"^\\+1206%05zu\\d{2}$\">"
+                              "<usage>Local</usage><gateway>gw</gateway></route>\n",
+                              i, i);
+    n += (size_t)snprintf(xml + n, cap - n, "</routes>\n<users>\n");
+    for (size_t i = 0; i < nusers; i++)
+        n += (size_t)snprintf(xml + n, cap - n,
+                              "<user uri=\"sip:u%zu@example.com\" line=\"tel:+1425%07zu\" "
+                              "enterpriseVoice=\"true\"/>\n",
+                              i, i);
+    n += (size_t)snprintf(xml + n, cap - n, "</users>\n</callroute>\n");
+    assert_true(n < cap);
+    cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
+    free(xml);
+    assert_non_null(src);
+    assert_int_equal(src->nroutes, nroutes);
+    assert_true(nroutes * sizeof *src->routes >= CR_TABLE_HUGE);
+    assert_true(src->routes_table);
+    check_table(src->routes, nroutes * sizeof *src->routes, false);
+    int hg = cr_test_advised_huge(src->routes[0].name); /* in the first, small chunk */
+    if (hg >= 0)
+        assert_int_equal(hg, 0);
+    hg = cr_test_advised_huge(src->users[nusers - 1].uri); /* past the small chunks */
+    if (hg >= 0)
+        assert_int_equal(hg, 1);
+    assert_null(cr_config_add_route(src, "late", (cr_srcloc){0}));
+    assert_int_equal(src->nroutes, nroutes);
+    void *img = NULL;
+    size_t len = 0;
+    assert_int_equal(cr_image_build(src, 11, &img, &len), CR_OK);
+    char why[512];
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    assert_false(cfg->routes_table);
+    const cr_config *both[2] = {src, cfg};
+    for (int k = 0; k < 2; k++) {
+        static cr_decision d;
+        cr_route_decide(both[k], "sip:u7@example.com", "+12062499917", NULL, &d, NULL);
+        assert_int_equal(d.kind, CR_OUTBOUND);
+        assert_string_equal(d.reason, "route 'route-24999', usage 'Local'");
+        assert_string_equal(d.attempts[0].uri, "sip:+12062499917@10.0.0.1;user=phone");
+        cr_route_decide(both[k], "sip:u7@example.com", "+12060000099", NULL, &d, NULL);
+        assert_string_equal(d.reason, "route 'route-00000', usage 'Local'");
+    }
+    cr_config_free(cfg);
+    free(img);
+    cr_config_free(src);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -879,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_caller_cells_without_hot_fields),
         cmocka_unit_test(test_caller_tag_collision),
         cmocka_unit_test(test_large_tables_on_huge_pages),
+        cmocka_unit_test(test_routes_and_strings_on_huge_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
