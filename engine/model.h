@@ -396,6 +396,8 @@ bool ce_xlat_is_simple(const void *x);
  * made of the alphabet, without PCRE2: 1 match (out written), 0 no match, CR_ERANGE result
  * too long, -1 when the rule is not of that shape. */
 int ce_rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen);
+/* The same for a rule's compiled translation (its `xlat`), without reading the rule. */
+int ce_xlat_apply_simple(const void *x, const char *in, size_t n, char *out, size_t outlen);
 
 /* ---- engine-internal helpers that no other layer calls --------------------------------- */
 

@@ -22,8 +22,8 @@ int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, siz
      * what rules of the simple shape need to be decided without PCRE2 */
     size_t n = it.indexed ? strlen(digits) : 0;
     for (size_t i; (i = ce_rule_index_next(&it)) != SIZE_MAX;) {
-        const cr_rule *r = &p->rules[i];
-        int rc = n ? ce_rule_apply_simple(r, digits, n, out, outlen) : -1;
+        const cr_rule *r = &p->rules[i]; /* its record is read only when not of the simple shape */
+        int rc = n ? ce_xlat_apply_simple(it.xlat[i], digits, n, out, outlen) : -1;
         if (rc == -1)
             rc = cr_rule_apply(r, digits, out, outlen);
         if (rc == 1) {

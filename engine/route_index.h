@@ -315,6 +315,7 @@ typedef struct cr_rule_index cr_rule_index;
 typedef struct cr_rule_iter {
     size_t nrules, pos; /* naive mode: 0..nrules */
     bool indexed;
+    const void *const *xlat; /* indexed: each rule's compiled translation (its `xlat`) */
     cr_px_iter px;
 } cr_rule_iter;
 

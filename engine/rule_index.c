@@ -12,7 +12,24 @@
 struct cr_rule_index {
     cr_px_trie trie;
     const _Atomic bool *naive; /* the config-wide switch (cr_config_set_naive) */
+    /* [nrules]: each rule's compiled translation, which a normalization reads first: from
+     * this array (a few lines every decision reads) rather than through the rule's record, a
+     * dependent miss fewer at the start of every decision */
+    const void **xlat;
+    size_t nrules;
 };
+
+/* Fills ix->xlat from p's rules; false when out of memory. */
+static bool index_xlats(cr_rule_index *ix, const cr_profile *p)
+{
+    ix->xlat = malloc((p->nrules ? p->nrules : 1) * sizeof *ix->xlat);
+    if (!ix->xlat)
+        return false;
+    for (size_t j = 0; j < p->nrules; j++)
+        ix->xlat[j] = p->rules[j].xlat;
+    ix->nrules = p->nrules;
+    return true;
+}
 
 int ce_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_analyser *an,
                         cr_index_stats *stats)
@@ -40,6 +57,8 @@ int ce_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_ana
         if (ce_px_builder_add(&b, info, (uint32_t)j) != CR_OK)
             goto oom;
     }
+    if (!index_xlats(ix, p))
+        goto oom;
     if (ce_px_builder_finish(&b, &ix->trie) != CR_OK)
         goto oom;
     free(info);
@@ -48,6 +67,8 @@ int ce_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_ana
 oom:
     free(b.entries);
     free(info);
+    if (ix)
+        free(ix->xlat);
     free(ix);
     return CR_ENOMEM;
 }
@@ -56,8 +77,10 @@ int ce_rule_index_adopt(cr_profile *p, const _Atomic bool *naive, const cr_px_tr
 {
     p->rule_index = NULL;
     cr_rule_index *ix = calloc(1, sizeof *ix);
-    if (!ix)
+    if (!ix || !index_xlats(ix, p)) {
+        free(ix);
         return CR_ENOMEM;
+    }
     ix->naive = naive;
     ix->trie = *trie;
     ix->trie.borrowed = true;
@@ -79,12 +102,13 @@ void ce_rule_index_free(cr_rule_index *ix)
     if (!ix)
         return;
     ce_px_trie_free(&ix->trie);
+    free(ix->xlat);
     free(ix);
 }
 
 size_t ce_rule_index_bytes(const cr_rule_index *ix)
 {
-    return ix ? sizeof *ix + ce_px_trie_bytes(&ix->trie) : 0;
+    return ix ? sizeof *ix + ce_px_trie_bytes(&ix->trie) + ix->nrules * sizeof *ix->xlat : 0;
 }
 
 void ce_rule_index_begin(const cr_profile *p, const char *digits, cr_rule_iter *it)
@@ -92,8 +116,11 @@ void ce_rule_index_begin(const cr_profile *p, const char *digits, cr_rule_iter *
     it->nrules = p ? p->nrules : 0;
     it->pos = 0;
     it->indexed = false;
+    it->xlat = NULL;
     const cr_rule_index *ix = p ? p->rule_index : NULL;
     if (ix && !atomic_load_explicit(ix->naive, memory_order_relaxed) &&
-        ce_px_trie_begin(&ix->trie, digits, strlen(digits), &it->px))
+        ce_px_trie_begin(&ix->trie, digits, strlen(digits), &it->px)) {
         it->indexed = true;
+        it->xlat = ix->xlat;
+    }
 }

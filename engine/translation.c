@@ -48,6 +48,7 @@ typedef struct xlat {
     size_t ntoks;
     int last_group; /* PCRE2 number of .NET's last group ($+), 0 if none */
     bool anchored;  /* the pattern can only match at the start of the subject */
+    bool packed;    /* toks and text live in the same block, after the xlat (pack) */
     shape sh;
 } xlat;
 
@@ -241,6 +242,26 @@ static bool anchored_at_start(const char *p)
     return true;
 }
 
+/* x, its tokens and its text moved into one block (x freed): a normalization reads all three,
+ * which would otherwise be three allocations, two dependent misses apart. x itself when the
+ * block cannot be had. */
+static xlat *pack(xlat *x)
+{
+    size_t toks = x->ntoks * sizeof *x->toks, text = strlen(x->text) + 1;
+    xlat *b = malloc(sizeof *b + toks + text);
+    if (!b)
+        return x;
+    *b = *x;
+    b->toks = (xtok *)(b + 1);
+    if (toks)
+        memcpy(b->toks, x->toks, toks);
+    b->text = (char *)b->toks + toks;
+    memcpy(b->text, x->text, text);
+    b->packed = true;
+    ce_xlat_free(x);
+    return b;
+}
+
 void *ce_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
                       size_t errlen)
 {
@@ -348,7 +369,7 @@ void *ce_xlat_compile(const char *translation, const char *pattern, const void *
     if (x->sh.simple && gm.count != (x->sh.group ? 2 : 1))
         x->sh.simple = false;
     groupmap_free(&gm);
-    return x;
+    return pack(x);
 oom:
     snprintf(err, errlen, "out of memory");
 fail:
@@ -362,8 +383,10 @@ void ce_xlat_free(void *p)
     xlat *x = p;
     if (!x)
         return;
-    free(x->text);
-    free(x->toks);
+    if (!x->packed) {
+        free(x->text);
+        free(x->toks);
+    }
     free(x);
 }
 
@@ -464,7 +487,12 @@ bool ce_xlat_is_simple(const void *p)
  * made of the alphabet, without PCRE2; -1 when the rule is not of that shape. */
 int ce_rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen)
 {
-    const xlat *x = r->xlat;
+    return ce_xlat_apply_simple(r->xlat, in, n, out, outlen);
+}
+
+int ce_xlat_apply_simple(const void *xv, const char *in, size_t n, char *out, size_t outlen)
+{
+    const xlat *x = xv;
     if (!x || !x->sh.simple || !outlen)
         return -1;
     const shape *sh = &x->sh;
