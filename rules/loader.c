@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/tree.h>
+#include "cr_libxml.h"
 
 #include "cr_directory.h"
 #include "cr_xml.h"
