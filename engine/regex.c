@@ -215,6 +215,24 @@ const void *ce_route_re(const cr_route *r)
     return fresh;
 }
 
+const void *ce_rule_re(const cr_rule *r)
+{
+    void **slot = (void **)&((cr_rule *)r)->re; /* a cache, as in ce_route_re */
+    void *re = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (re || !r->pattern)
+        return re;
+    char err[8];
+    size_t off;
+    void *fresh = ce_re_compile(r->pattern, err, sizeof err, &off);
+    if (!fresh)
+        return NULL;
+    if (!__atomic_compare_exchange_n(slot, &re, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        ce_re_free(fresh);
+        return re;
+    }
+    return fresh;
+}
+
 void ce_re_free(void *re)
 {
     pcre2_code_free(re);
@@ -281,6 +299,8 @@ __attribute__((destructor)) static void regex_unload(void)
 int ce_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned flags,
                const size_t **ov)
 {
+    if (!re) /* a pattern compiled on first use that could not be (out of memory) */
+        return CR_ENOMEM;
     pthread_once(&match_ctx_once, match_ctx_init);
     /* a yes/no question needs no ovector: any match data does */
     uint32_t need = ov ? ce_re_capture_count(re) + 1 : 1;
