@@ -217,8 +217,9 @@ static bool rule_eq(const void *ud, uint32_t v, const char *key, size_t n)
     return strncmp(name, key, n) == 0 && name[n] == 0;
 }
 
-/* With `lazy` (a plan image read trusted), a rule whose translation is decided without PCRE2
- * gets its code on first use (ce_rule_re): PCRE2's compile was 40 % of reading an image. */
+/* With `lazy` (a plan image, whose patterns its writer compiled), a rule whose translation is
+ * decided without PCRE2 gets its code on first use (ce_rule_re): PCRE2's compile was 40 % of
+ * a restart's read of an image. */
 static void compile_profiles(cr_config *c, cr_diag *d, bool lazy)
 {
     char obj[300], msg[512];
@@ -646,7 +647,7 @@ static void compile_adopted(cr_config *c, cr_diag *d)
     index_names(d, &c->gateway_ix, "gateway", c->ngateways, gateway_eq, gateway_name, gateway_loc,
                 c);
     compile_defaults(c, d);
-    compile_profiles(c, d, x->lazy_rules);
+    compile_profiles(c, d, true);
     compile_gateways(c, d);
     ce_index_free(&c->policy_ix);
     for (size_t i = 0; i < c->nroutes; i++) {

@@ -298,7 +298,6 @@ typedef struct ce_image_cx {
     uint32_t likely_profile;    /* profile index, UINT32_MAX: none */
     uint32_t likely_policy;     /* policy index, UINT32_MAX: none */
     bool lint;                  /* run lint after adopting (CR_IMAGE_NOLINT not given) */
-    bool lazy_rules;            /* CR_IMAGE_TRUSTED: rules of the simple shape compiled on use */
     /* the merged tries read in place: walks[nwalks], each policy's in policy_walk[npolicies] */
     struct cr_px_walk *walks;
     size_t nwalks;

@@ -965,10 +965,8 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     read_users(&r);
     if (r.adopt && !r.broken && !r.oom)
         ce_pi_read_compiled(&r);
-    if (r.cfg->cx) {
+    if (r.cfg->cx)
         r.cfg->cx->lint = !(flags & CR_IMAGE_NOLINT);
-        r.cfg->cx->lazy_rules = (flags & CR_IMAGE_TRUSTED) != 0;
-    }
     if (!r.broken && !r.oom)
         read_sources(&r);
     free(r.files);
