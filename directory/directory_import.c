@@ -12,8 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libxml/tree.h>
-#include <libxml/xmlreader.h>
+#include "cr_libxml.h"
 
 #define IMPORT_MAX_ERRORS 50
 
@@ -252,26 +251,32 @@ static int xml_close(void *ud)
 static int import_xml(importer *im, FILE *f)
 {
     im->rep->format = "xml";
+    const char *why;
+    if (cr_libxml_load(&why) < 0) {
+        fail(im, 0, NULL, "%s", why);
+        return CR_EIO;
+    }
     im->xml = f;
     xml_scan_init(&im->scan, CR_XML_DEPTH_MAX);
-    xmlTextReaderPtr rd = xmlReaderForIO(xml_read, xml_close, im, im->file, NULL,
-                                         XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA |
-                                             XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlTextReaderPtr rd =
+        sym_xmlReaderForIO(xml_read, xml_close, im, im->file, NULL,
+                           XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA |
+                               XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!rd) {
         fail(im, 0, NULL, "cannot read: %s", strerror(errno));
         return CR_EIO;
     }
-    xmlTextReaderSetStructuredErrorHandler(rd, xml_error, im);
+    sym_xmlTextReaderSetStructuredErrorHandler(rd, xml_error, im);
     rec r = {0};
     int root = 0;
-    int rc = xmlTextReaderRead(rd);
+    int rc = sym_xmlTextReaderRead(rd);
     while (rc == 1 && im->errors < IMPORT_MAX_ERRORS && !im->oom) {
-        int type = xmlTextReaderNodeType(rd);
+        int type = sym_xmlTextReaderNodeType(rd);
         if (type == XML_READER_TYPE_DOCUMENT_TYPE) {
-            fail(im, xmlTextReaderGetParserLineNumber(rd), NULL, "a DOCTYPE is not accepted");
+            fail(im, sym_xmlTextReaderGetParserLineNumber(rd), NULL, "a DOCTYPE is not accepted");
             break;
         }
-        xmlNodePtr n = type == XML_READER_TYPE_ELEMENT ? xmlTextReaderCurrentNode(rd) : NULL;
+        xmlNodePtr n = type == XML_READER_TYPE_ELEMENT ? sym_xmlTextReaderCurrentNode(rd) : NULL;
         const char *name = n ? cr_xml_name(n) : NULL;
         if (n && !root++ && (!name || (strcmp(name, "users") && strcmp(name, "callroute")))) {
             fail(im, cr_xml_line(n), NULL,
@@ -281,21 +286,21 @@ static int import_xml(importer *im, FILE *f)
         }
         const char *parent = n && n->parent ? cr_xml_name(n->parent) : NULL;
         if (name && parent && strcmp(name, "user") == 0 && strcmp(parent, "users") == 0) {
-            if ((n = xmlTextReaderExpand(rd)))
+            if ((n = sym_xmlTextReaderExpand(rd)))
                 xml_user(im, &r, n);
-            rc = xmlTextReaderNext(rd); /* past the user's subtree */
+            rc = sym_xmlTextReaderNext(rd); /* past the user's subtree */
             continue;
         }
-        rc = xmlTextReaderRead(rd);
+        rc = sym_xmlTextReaderRead(rd);
     }
     if (rc < 0 && im->errors == 0 && im->scan.failed)
         fail(im, im->scan.err_line, NULL, "%s", im->scan.err);
     if (rc < 0 && im->errors == 0)
-        fail(im, xmlTextReaderGetParserLineNumber(rd), NULL, "not well-formed XML");
+        fail(im, sym_xmlTextReaderGetParserLineNumber(rd), NULL, "not well-formed XML");
     if (!root && im->errors == 0)
         fail(im, 0, NULL, "no XML element");
     rec_free(&r);
-    xmlFreeTextReader(rd);
+    sym_xmlFreeTextReader(rd);
     return CR_OK;
 }
 

@@ -25,7 +25,7 @@ static size_t sample_rule(const cr_rule *r, char (*out)[CR_NUMBER_MAX + 1], size
     for (size_t attempt = 0; attempt < want * 4 && got < want; attempt++) {
         size_t n;
         if (ce_pattern_sample(s, &rng, out[got], CR_NUMBER_MAX + 1) && (n = strlen(out[got])) &&
-            ce_re_exec(r->re, out[got], n, 0, 0, NULL) > 0)
+            ce_re_exec(ce_rule_re(r), out[got], n, 0, 0, NULL) > 0)
             got++;
     }
     ce_pattern_sampler_free(s);
@@ -44,7 +44,8 @@ static void lint_shadowed(const cr_profile *p, cr_diag *d)
         for (size_t i = 0; i < j; i++) {
             const cr_rule *ri = &p->rules[i];
             size_t k = 0;
-            while (k < n && ce_re_exec(ri->re, samples[k], strlen(samples[k]), 0, 0, NULL) > 0)
+            while (k < n &&
+                   ce_re_exec(ce_rule_re(ri), samples[k], strlen(samples[k]), 0, 0, NULL) > 0)
                 k++;
             if (k == n || strcmp(ri->pattern, rj->pattern) == 0) {
                 char obj[600];

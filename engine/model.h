@@ -359,6 +359,10 @@ void ce_re_jit(void *re);
  * where the interpreter is faster than JIT code spread over thousands of pages. NULL when
  * out of memory. */
 const void *ce_route_re(const cr_route *r);
+/* The compiled pattern of a normalization rule, compiled on first use when compile left it
+ * out (a rule of a plan image whose translation is decided without PCRE2:
+ * ce_xlat_compile_shape); published like ce_route_re's. NULL when out of memory. */
+const void *ce_rule_re(const cr_rule *r);
 /* Up to this many routes every route pattern gets JIT code (route_index.c). */
 #define CR_JIT_ALL_ROUTES 20000
 void ce_re_free(void *re);
@@ -388,6 +392,10 @@ int ce_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned f
  * with a message in err (a group the pattern lacks). */
 void *ce_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
                       size_t errlen);
+/* The same without the compiled pattern, for a pattern of the simple shape whose translation
+ * names no group by name: the groups are read from the shape. NULL with err empty when the
+ * pattern needs its code (then use ce_xlat_compile), NULL with a message when out of memory. */
+void *ce_xlat_compile_shape(const char *translation, const char *pattern, char *err, size_t errlen);
 void ce_xlat_free(void *x);
 /* True when the rule's pattern has the simple shape that normalization decides and
  * translates without PCRE2 (PCRE2 then only serves device dialing and naive scans). */

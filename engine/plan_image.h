@@ -13,7 +13,7 @@
  * and line number share a cache line (S_UKEYS; the section of line numbers left empty); 6: the
  * checksum over 1 MiB chunks (cr_image_checksum), which a start computes on two cores, and the
  * empty section gone */
-#define CR_PLAN_VERSION 6u
+#define CR_PLAN_VERSION 7u
 
 /* The architecture tag this build writes and accepts: pointer size, byte order, ABI. */
 uint32_t ce_image_arch(void);

@@ -72,7 +72,7 @@ typedef struct plan_section {
 
 typedef struct plan_header {
     char magic[CR_PLAN_MAGIC_LEN];
-    uint64_t checksum; /* XXH64 of bytes [16, total_len) */
+    uint64_t checksum; /* cr_image_checksum of bytes [16, total_len) */
     uint32_t version, arch;
     uint64_t total_len, generation, digest;
     uint32_t header_len, nsections;

@@ -197,15 +197,16 @@ void ce_re_jit(void *re)
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
 }
 
-const void *ce_route_re(const cr_route *r)
+/* The code in *slot, compiled from `pattern` the first time it is asked for and published with
+ * a compare-and-swap: decisions on many threads may race here, and the loser's copy is freed. */
+static const void *re_on_use(void **slot, const char *pattern)
 {
-    void **slot = (void **)&((cr_route *)r)->re; /* a cache: the route is otherwise read-only */
     void *re = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (re || !r->pattern)
+    if (re || !pattern)
         return re;
     char err[8];
     size_t off;
-    void *fresh = ce_re_compile(r->pattern, err, sizeof err, &off);
+    void *fresh = ce_re_compile(pattern, err, sizeof err, &off);
     if (!fresh)
         return NULL;
     if (!__atomic_compare_exchange_n(slot, &re, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -213,6 +214,17 @@ const void *ce_route_re(const cr_route *r)
         return re;
     }
     return fresh;
+}
+
+const void *ce_route_re(const cr_route *r)
+{
+    return re_on_use((void **)&((cr_route *)r)->re,
+                     r->pattern); /* the route is otherwise read-only */
+}
+
+const void *ce_rule_re(const cr_rule *r)
+{
+    return re_on_use((void **)&((cr_rule *)r)->re, r->pattern);
 }
 
 void ce_re_free(void *re)
@@ -281,6 +293,8 @@ __attribute__((destructor)) static void regex_unload(void)
 int ce_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned flags,
                const size_t **ov)
 {
+    if (!re) /* a pattern compiled on first use that could not be (out of memory) */
+        return CR_ENOMEM;
     pthread_once(&match_ctx_once, match_ctx_init);
     /* a yes/no question needs no ovector: any match data does */
     uint32_t need = ov ? ce_re_capture_count(re) + 1 : 1;

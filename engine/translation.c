@@ -262,15 +262,40 @@ static xlat *pack(xlat *x)
     return b;
 }
 
-void *ce_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
-                      size_t errlen)
+/* The groups of a pattern of the simple shape, from the shape: none, or the tail as group 1
+ * (compile checked, against PCRE2's count, that the shape's groups are the pattern's). */
+static bool groupmap_of_shape(const shape *sh, groupmap *m)
+{
+    m->count = sh->group ? 2 : 1;
+    m->net2pcre = calloc(2, sizeof *m->net2pcre);
+    m->named = calloc(2, sizeof *m->named);
+    if (!m->net2pcre || !m->named)
+        return false;
+    m->net2pcre[1] = 1;
+    return true;
+}
+
+/* ce_xlat_compile; with re NULL, only for a pattern of the simple shape whose translation
+ * names no group by name (*lazy_ok false otherwise, and NULL returned without a message). */
+static void *xlat_compile(const char *translation, const char *pattern, const void *re,
+                          bool *lazy_ok, char *err, size_t errlen)
 {
     xlat *x = calloc(1, sizeof *x);
     groupmap gm = {0};
     size_t cap = 0;
     if (errlen)
         err[0] = 0; /* set on success too: a warning (a group the pattern lacks) */
-    if (!x || !(x->text = strdup(translation ? translation : "")) || !groupmap_build(re, &gm)) {
+    if (!re) {
+        if (x)
+            shape_read(pattern, &x->sh);
+        *lazy_ok = x && x->sh.simple && !strstr(translation ? translation : "", "${");
+        if (!*lazy_ok) {
+            ce_xlat_free(x);
+            return NULL;
+        }
+    }
+    if (!x || !(x->text = strdup(translation ? translation : "")) ||
+        !(re ? groupmap_build(re, &gm) : groupmap_of_shape(&x->sh, &gm))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -364,10 +389,12 @@ void *ce_xlat_compile(const char *translation, const char *pattern, const void *
         i += adv;
     }
     x->anchored = anchored_at_start(pattern);
-    shape_read(pattern, &x->sh);
-    /* the shape's groups must be the pattern's (one when it has a group, none otherwise) */
-    if (x->sh.simple && gm.count != (x->sh.group ? 2 : 1))
-        x->sh.simple = false;
+    if (re) {
+        shape_read(pattern, &x->sh);
+        /* the shape's groups must be the pattern's (one when it has a group, none otherwise) */
+        if (x->sh.simple && gm.count != (x->sh.group ? 2 : 1))
+            x->sh.simple = false;
+    }
     groupmap_free(&gm);
     return pack(x);
 oom:
@@ -376,6 +403,26 @@ fail:
     groupmap_free(&gm);
     ce_xlat_free(x);
     return NULL;
+}
+
+void *ce_xlat_compile(const char *translation, const char *pattern, const void *re, char *err,
+                      size_t errlen)
+{
+    bool unused;
+    if (!re) {
+        snprintf(err, errlen, "no compiled pattern");
+        return NULL;
+    }
+    return xlat_compile(translation, pattern, re, &unused, err, errlen);
+}
+
+void *ce_xlat_compile_shape(const char *translation, const char *pattern, char *err, size_t errlen)
+{
+    bool lazy_ok = false;
+    void *x = xlat_compile(translation, pattern, NULL, &lazy_ok, err, errlen);
+    if (!x && !lazy_ok && errlen)
+        err[0] = 0;
+    return x;
 }
 
 void ce_xlat_free(void *p)
@@ -450,7 +497,7 @@ int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen)
      * next attempt starts one character further (.NET's "bump"). */
     while (pos <= n) {
         const size_t *ov;
-        int rc = ce_re_exec(r->re, in, n, pos, 0, &ov);
+        int rc = ce_re_exec(ce_rule_re(r), in, n, pos, 0, &ov);
         if (rc < 0)
             return rc == CR_RE_PARTIAL_MATCH ? 0 : rc;
         if (rc == 0)

@@ -24,9 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libxml/parser.h>
-#include <libxml/SAX2.h>
-#include <libxml/tree.h>
+#include "cr_libxml.h"
 
 #include "cr_xml_elem.h"
 #include "xml_scan.h"
@@ -189,13 +187,14 @@ static void replay(parse_state *st, xmlParserCtxtPtr ctxt)
                 a[5 * k + 3] = (const xmlChar *)v;
                 a[5 * k + 4] = (const xmlChar *)v + c->attrs[e->attr0 + k].len;
             }
-            xmlSAX2StartElementNs(ctxt, e->localname, e->prefix, e->uri, 0, NULL, e->nattrs, 0, a);
+            sym_xmlSAX2StartElementNs(ctxt, e->localname, e->prefix, e->uri, 0, NULL, e->nattrs, 0,
+                                      a);
             if (ctxt->node && e->start_line > 0)
                 ctxt->node->_private = (void *)(intptr_t)e->start_line;
         } else if (e->type == EV_TEXT) {
-            xmlSAX2Characters(ctxt, (const xmlChar *)c->bytes + e->off, (int)e->len);
+            sym_xmlSAX2Characters(ctxt, (const xmlChar *)c->bytes + e->off, (int)e->len);
         } else {
-            xmlSAX2EndElementNs(ctxt, e->localname, e->prefix, e->uri);
+            sym_xmlSAX2EndElementNs(ctxt, e->localname, e->prefix, e->uri);
         }
     }
     if (in)
@@ -361,7 +360,7 @@ static bool capture_end(parse_state *st, xmlParserCtxtPtr ctxt)
     /* what stream_end does around an object handed over: its text before it, then stop */
     sweep(ctxt->node, NULL, &st->sec_text);
     if (st->rc)
-        xmlStopParser(ctxt);
+        sym_xmlStopParser(ctxt);
     return true;
 }
 
@@ -382,7 +381,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         snprintf(msg, sizeof msg, "elements nested deeper than %d levels", CR_XML_DEPTH_MAX);
         set_error(st, ctxt_line(ctx), msg);
         st->failed = true;
-        xmlStopParser(ctx);
+        sym_xmlStopParser(ctx);
         return;
     }
     if (!built(st, st->depth))
@@ -392,7 +391,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     const xmlChar *tag[3] = {localname, prefix, uri};
     if (st->cap && capture_start(st, ctxt, line, tag, nb_ns, nb_attr, nb_def, attrs))
         return;
-    xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_ns, ns, nb_attr, nb_def, attrs);
+    sym_xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_ns, ns, nb_attr, nb_def, attrs);
     /* node->line saturates at 65535; _private (the application's) keeps the exact line. */
     if (ctxt->node && line > 0)
         ctxt->node->_private = (void *)(intptr_t)line;
@@ -412,7 +411,7 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
         if (depth == 4 ? capture_kid_end(st, ctx, tag) : capture_end(st, ctx))
             return;
     }
-    xmlSAX2EndElementNs(ctx, localname, prefix, uri);
+    sym_xmlSAX2EndElementNs(ctx, localname, prefix, uri);
     if (st->w && depth <= 3)
         stream_end(st, ctx, depth);
 }
@@ -451,7 +450,7 @@ static void flush_blank(parse_state *st, xmlParserCtxtPtr ctxt)
         in->line = c->blank_line;
     int n = (int)c->blank_len;
     c->blank_len = 0;
-    xmlSAX2Characters(ctxt, (const xmlChar *)c->blank, n);
+    sym_xmlSAX2Characters(ctxt, (const xmlChar *)c->blank, n);
     if (in)
         in->line = saved;
 }
@@ -468,7 +467,7 @@ static void on_chars(void *ctx, const xmlChar *ch, int len)
             return;
         flush_blank(st, ctx);
     }
-    xmlSAX2Characters(ctx, ch, len);
+    sym_xmlSAX2Characters(ctx, ch, len);
 }
 
 /* Anything but text and simple elements in an object being captured: its nodes are built. */
@@ -486,25 +485,25 @@ static bool built_now(void *ctx)
 static void on_cdata(void *ctx, const xmlChar *ch, int len)
 {
     if (built_now(ctx))
-        xmlSAX2CDataBlock(ctx, ch, len);
+        sym_xmlSAX2CDataBlock(ctx, ch, len);
 }
 
 static void on_comment(void *ctx, const xmlChar *value)
 {
     if (built_now(ctx))
-        xmlSAX2Comment(ctx, value);
+        sym_xmlSAX2Comment(ctx, value);
 }
 
 static void on_pi(void *ctx, const xmlChar *target, const xmlChar *data)
 {
     if (built_now(ctx))
-        xmlSAX2ProcessingInstruction(ctx, target, data);
+        sym_xmlSAX2ProcessingInstruction(ctx, target, data);
 }
 
 static void on_reference(void *ctx, const xmlChar *name)
 {
     built_now(ctx); /* as before: the reference is libxml2's to place, built or not */
-    xmlSAX2Reference(ctx, name);
+    sym_xmlSAX2Reference(ctx, name);
 }
 
 /* A DOCTYPE is where entities would be declared: refuse it before any is. */
@@ -513,7 +512,7 @@ static void on_doctype(void *ctx, const xmlChar *name, const xmlChar *ext_id, co
     parse_state *st = state_of(ctx);
     set_error(st, ctxt_line(ctx), "DOCTYPE declarations are not allowed in a configuration");
     st->failed = true;
-    xmlStopParser(ctx);
+    sym_xmlStopParser(ctx);
 }
 
 /* A file the walk has opened: its identity, and where it was included from (NULL: the top). */
@@ -748,7 +747,7 @@ static xmlDocPtr run_parser(const char *buf, size_t len, const char *shown, pars
                             bool *ok)
 {
     *ok = false;
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    xmlParserCtxtPtr ctxt = sym_xmlNewParserCtxt();
     if (!ctxt) {
         set_error(st, 0, "out of memory");
         return NULL;
@@ -759,7 +758,7 @@ static xmlDocPtr run_parser(const char *buf, size_t len, const char *shown, pars
     ctxt->sax->endElementNs = on_end;
     ctxt->sax->internalSubset = on_doctype;
     if (st->w) {
-        if (ctxt->sax->ignorableWhitespace == xmlSAX2Characters)
+        if (ctxt->sax->ignorableWhitespace == sym_xmlSAX2Characters)
             ctxt->sax->ignorableWhitespace = on_chars;
         ctxt->sax->characters = on_chars;
         ctxt->sax->cdataBlock = on_cdata;
@@ -771,11 +770,11 @@ static xmlDocPtr run_parser(const char *buf, size_t len, const char *shown, pars
     int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES;
     if (st->w) /* short text inside its node, not malloc'd: nobody edits a streamed node */
         opts |= XML_PARSE_COMPACT;
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, buf, (int)len, shown, NULL, opts);
+    xmlDocPtr doc = sym_xmlCtxtReadMemory(ctxt, buf, (int)len, shown, NULL, opts);
     *ok = doc && ctxt->wellFormed && !st->failed && !st->have_err;
     if (!*ok)
         set_error(st, ctxt_line(ctxt), "not well-formed XML");
-    xmlFreeParserCtxt(ctxt);
+    sym_xmlFreeParserCtxt(ctxt);
     return doc;
 }
 
@@ -789,7 +788,7 @@ static xmlDocPtr parse_buffer(walk *w, const char *buf, size_t len, const char *
     xmlDocPtr doc = run_parser(buf, len, shown, &st, &ok);
     if (!ok) {
         add_error(w, shown, st.err_line, NULL, "%s", st.err_msg);
-        xmlFreeDoc(doc);
+        sym_xmlFreeDoc(doc);
         doc = NULL;
     }
     return doc;
@@ -956,7 +955,7 @@ static void file_end(walk *w, bool kept)
 static int walk_root(walk *w, xmlDocPtr doc, const char *file)
 {
     static const char *const none[] = {NULL};
-    xmlNodePtr root = xmlDocGetRootElement(doc);
+    xmlNodePtr root = sym_xmlDocGetRootElement(doc);
     if (!root_ok(w, root, file))
         return 0;
     w->errors += cr_xml_check(root, none, false, file, NULL, w->diag);
@@ -992,8 +991,8 @@ static void sweep(xmlNodePtr parent, xmlNodePtr upto, int *text)
     while (c && c != upto) {
         xmlNodePtr next = c->next;
         note_text(parent, c, text);
-        xmlUnlinkNode(c);
-        xmlFreeNode(c);
+        sym_xmlUnlinkNode(c);
+        sym_xmlFreeNode(c);
         c = next;
     }
 }
@@ -1028,13 +1027,13 @@ static void stream_start(parse_state *st, xmlParserCtxtPtr ctxt)
     if (is_include(n))
         st->take = TAKE_INCLUDE;
     else if ((st->rc = open_element(st->w, n, st->file, &st->take, &st->flat)) != 0)
-        xmlStopParser(ctxt);
+        sym_xmlStopParser(ctxt);
 }
 
 /* The root's end tag: text directly in it is an error, in its place among the diagnostics. */
 static void stream_root_end(parse_state *st, xmlParserCtxtPtr ctxt)
 {
-    xmlNodePtr root = ctxt->myDoc ? xmlDocGetRootElement(ctxt->myDoc) : NULL;
+    xmlNodePtr root = ctxt->myDoc ? sym_xmlDocGetRootElement(ctxt->myDoc) : NULL;
     if (!root)
         return;
     sweep(root, NULL, &st->root_text);
@@ -1089,10 +1088,10 @@ static void stream_end(parse_state *st, xmlParserCtxtPtr ctxt, int depth)
     } else {
         return;
     }
-    xmlUnlinkNode(n);
-    xmlFreeNode(n);
+    sym_xmlUnlinkNode(n);
+    sym_xmlFreeNode(n);
     if (st->rc)
-        xmlStopParser(ctxt);
+        sym_xmlStopParser(ctxt);
 }
 
 /* Drops the diagnostics added after the first `count`. */
@@ -1126,7 +1125,7 @@ static int stream_file(walk *w, const char *buf, size_t len, const char *file, d
     file_begin(w);
     bool ok;
     xmlDocPtr doc = run_parser(buf, len, file, &st, &ok);
-    xmlFreeDoc(doc);
+    sym_xmlFreeDoc(doc);
     free(st.cap);
     if (st.rc)
         return st.rc;
@@ -1224,7 +1223,7 @@ static int walk_file(walk *w, const char *path, const char *from_file, int from_
     if (doc) {
         doc->_private = &src;
         rc = walk_root(w, doc, file);
-        xmlFreeDoc(doc);
+        sym_xmlFreeDoc(doc);
     } else {
         rc = stream_file(w, buf, len, file, &src);
     }
@@ -1263,7 +1262,7 @@ static int walk_image(walk *w, const char *path)
         doc_source src = {text, len};
         doc->_private = &src;
         rc = walk_root(w, doc, shown);
-        xmlFreeDoc(doc);
+        sym_xmlFreeDoc(doc);
     }
     cr_image_unmap(&m);
     return rc;
@@ -1280,12 +1279,23 @@ static void walk_free(walk *w)
     free(w->seen);
 }
 
+/* libxml2, loaded the first time XML is read (cr_libxml.h); an error naming `file` if not. */
+static bool xml_loaded(cr_diag *diag, const char *file)
+{
+    const char *why;
+    if (cr_libxml_load(&why) == 0)
+        return true;
+    cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){.file = file}, NULL, "%s", why);
+    return false;
+}
+
 int cr_xml_walk_sources_stream(const cr_config *cfg, const cr_xml_stream *s, void *ud,
                                cr_diag *diag)
 {
     if (!cfg || !s || !diag)
         return CR_EINVAL;
-    xmlInitParser();
+    if (!xml_loaded(diag, NULL))
+        return CR_EIO;
     walk w = {.s = s, .ud = ud, .diag = diag, .image = true};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < cr_config_source_count(cfg); i++) {
@@ -1301,7 +1311,7 @@ int cr_xml_walk_sources_stream(const cr_config *cfg, const cr_xml_stream *s, voi
         doc_source src = {text, len};
         doc->_private = &src;
         rc = walk_root(&w, doc, shown);
-        xmlFreeDoc(doc);
+        sym_xmlFreeDoc(doc);
     }
     walk_free(&w);
     if (rc != 0)
@@ -1333,7 +1343,8 @@ int cr_xml_walk_stream(const char *path, const cr_load_options *opts, const cr_x
 {
     if (!path || !s || !diag)
         return CR_EINVAL;
-    xmlInitParser();
+    if (!xml_loaded(diag, path))
+        return CR_EIO;
     walk w = {
         .s = s, .ud = ud, .diag = diag, .extra = opts ? opts->include_dirs : NULL, .opts = opts};
     w.image = cr_image_file_is(path);

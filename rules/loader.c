@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/tree.h>
+#include "cr_libxml.h"
 
 #include "cr_directory.h"
 #include "cr_xml.h"
@@ -250,6 +250,17 @@ static void load_gateway(loader *L, xmlNodePtr node)
     free(address);
 }
 
+/* The route `name` with its pattern (load_route and load_flat_route); NULL when out of memory. */
+static cr_route *add_route(loader *L, const char *name, const char *pattern, cr_srcloc loc)
+{
+    cr_route *r = cr_config_add_route(L->cfg, name, loc);
+    if (!r || !(r->pattern = cr_config_strdup(L->cfg, pattern))) {
+        L->oom = true;
+        return NULL;
+    }
+    return r;
+}
+
 static void load_route(loader *L, xmlNodePtr node)
 {
     static const char *const attrs[] = {"name", "description", "pattern", NULL};
@@ -258,16 +269,9 @@ static void load_route(loader *L, xmlNodePtr node)
     cr_xml_begin_object(&e, node, "route", "name", NULL, attrs);
     char *name = cr_xml_need(&e, "name");
     char *pattern = cr_xml_need(&e, "pattern");
-    cr_route *r = NULL;
-    if (name && pattern) {
-        r = cr_config_add_route(L->cfg, name, e.loc);
-        if (!r || !(r->pattern = cr_config_strdup(L->cfg, pattern))) {
-            L->oom = true;
-            r = NULL;
-        } else {
-            set_str(L, &e, &r->description, "description");
-        }
-    }
+    cr_route *r = name && pattern ? add_route(L, name, pattern, e.loc) : NULL;
+    if (r)
+        set_str(L, &e, &r->description, "description");
     free(name);
     free(pattern);
     FOR_CHILDREN(c, &e)
@@ -313,10 +317,10 @@ static bool flat_route_ok(const cr_xml_flat *o, flat_route *r)
 
 static void load_flat_route(loader *L, const cr_xml_flat *o, const flat_route *f)
 {
-    cr_srcloc loc = {L->file, o->line};
-    cr_route *r = cr_config_add_route(L->cfg, f->name, loc);
-    if (!r || !(r->pattern = cr_config_strdup(L->cfg, f->pattern)) ||
-        (f->description && !(r->description = cr_config_strdup(L->cfg, f->description)))) {
+    cr_route *r = add_route(L, f->name, f->pattern, (cr_srcloc){L->file, o->line});
+    if (!r)
+        return;
+    if (f->description && !(r->description = cr_config_strdup(L->cfg, f->description))) {
         L->oom = true;
         return;
     }

@@ -3,7 +3,7 @@
 
 #include "cr_xml.h"
 
-#include <libxml/tree.h>
+#include "cr_libxml.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/tree.h>
+#include "cr_libxml.h"
 
 #include "cr_xml.h"
 #include "cr_xml_elem.h"

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/relaxng.h>
-#include <libxml/tree.h>
+#include "cr_libxml.h"
 
 #include "cr_xml.h"
 
@@ -31,13 +30,16 @@ const char *cr_schema_text(size_t *len)
 
 cr_schema *cr_schema_new(void)
 {
+    if (cr_libxml_load(NULL) < 0)
+        return NULL;
     cr_schema *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    xmlRelaxNGParserCtxtPtr pc = xmlRelaxNGNewMemParserCtxt(cu_schema_rng, (int)cu_schema_rng_len);
+    xmlRelaxNGParserCtxtPtr pc =
+        sym_xmlRelaxNGNewMemParserCtxt(cu_schema_rng, (int)cu_schema_rng_len);
     if (pc) {
-        s->rng = xmlRelaxNGParse(pc);
-        xmlRelaxNGFreeParserCtxt(pc);
+        s->rng = sym_xmlRelaxNGParse(pc);
+        sym_xmlRelaxNGFreeParserCtxt(pc);
     }
     if (!s->rng) {
         free(s);
@@ -50,7 +52,7 @@ void cr_schema_free(cr_schema *s)
 {
     if (!s)
         return;
-    xmlRelaxNGFree(s->rng);
+    sym_xmlRelaxNGFree(s->rng);
     free(s);
 }
 
@@ -118,16 +120,16 @@ int cr_schema_check_doc(void *ud, void *doc_, const char *file, cr_diag *diag)
 {
     cr_schema *s = ud;
     xmlDocPtr doc = doc_, copy = NULL;
-    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlNodePtr root = doc ? sym_xmlDocGetRootElement(doc) : NULL;
     if (!s || !root)
         return 0;
     if (!root->ns) {
         /* validated as if it were in the namespace: a copy (the loader walks the original) */
-        copy = xmlCopyDoc(doc, 1);
-        xmlNodePtr croot = copy ? xmlDocGetRootElement(copy) : NULL;
-        xmlNsPtr ns = croot ? xmlNewNs(croot, (const xmlChar *)CR_XML_NS, NULL) : NULL;
+        copy = sym_xmlCopyDoc(doc, 1);
+        xmlNodePtr croot = copy ? sym_xmlDocGetRootElement(copy) : NULL;
+        xmlNsPtr ns = croot ? sym_xmlNewNs(croot, (const xmlChar *)CR_XML_NS, NULL) : NULL;
         if (!ns) {
-            xmlFreeDoc(copy);
+            sym_xmlFreeDoc(copy);
             cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){file, 0}, "schema", "out of memory");
             return 1;
         }
@@ -135,14 +137,14 @@ int cr_schema_check_doc(void *ud, void *doc_, const char *file, cr_diag *diag)
         doc = copy;
     }
     collect c = {.diag = diag, .file = file};
-    xmlRelaxNGValidCtxtPtr vc = xmlRelaxNGNewValidCtxt(s->rng);
+    xmlRelaxNGValidCtxtPtr vc = sym_xmlRelaxNGNewValidCtxt(s->rng);
     int rc = -1;
     if (vc) {
-        xmlRelaxNGSetValidStructuredErrors(vc, on_error_compat, &c);
-        rc = xmlRelaxNGValidateDoc(vc, doc);
-        xmlRelaxNGFreeValidCtxt(vc);
+        sym_xmlRelaxNGSetValidStructuredErrors(vc, on_error_compat, &c);
+        rc = sym_xmlRelaxNGValidateDoc(vc, doc);
+        sym_xmlRelaxNGFreeValidCtxt(vc);
     }
-    xmlFreeDoc(copy);
+    sym_xmlFreeDoc(copy);
     if (rc != 0 && c.errors == 0) {
         cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){file, cr_xml_line(root)}, "schema", "%s",
                     rc < 0           ? "cannot validate against the schema (out of memory)"

@@ -68,7 +68,8 @@ control() { # PKG SECTION DESCRIPTION EXTRA-DEPENDS
         echo "Description: $3"
     } > "$work/$pkg/DEBIAN/control"
 }
-control libcallroute1 libs "call-routing and response-group policy engine (library)" ""
+# libxml2 is loaded when XML is first read (xml/cr_libxml.h): dpkg-shlibdeps does not see it
+control libcallroute1 libs "call-routing and response-group policy engine (library)" "libxml2 (>= 2.9)"
 echo "activate-noawait ldconfig" > "$work/libcallroute1/DEBIAN/triggers"
 control libcallroute-dev libdevel "call-routing policy engine (plugin ABI header)" "libcallroute1 (= $version)"
 control callroute net "call-routing policy engine: the callroute command line" "libcallroute1 (= $version)"

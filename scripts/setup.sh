@@ -9,7 +9,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 shift || true
 
-packages=(build-essential cmake pkg-config git libpcre2-dev libxml2-dev liblmdb-dev lmdb-utils
+packages=(build-essential cmake pkg-config git libpcre2-dev libxml2-dev libxxhash-dev liblmdb-dev lmdb-utils
           liblua5.4-dev lua5.4 lua-check libcmocka-dev kamailio kamailio-extra-modules sip-tester
           dpkg-dev valgrind clang libclang-rt-14-dev python3 procps iproute2 rtpengine-daemon)
 missing=()

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/tree.h>
+#include "cr_libxml.h"
 
 void *cr_xml_next_element(const void *node)
 {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/tree.h>
+#include "cr_libxml.h"
 
 const char *const cr_xml_user_attrs[] = {"uri",
                                          "line",
@@ -28,7 +28,7 @@ int cr_xml_line(const void *node)
     const xmlNode *n = node;
     if (n && n->type == XML_ELEMENT_NODE && n->_private)
         return (int)(intptr_t)n->_private;
-    long line = node ? xmlGetLineNo((xmlNodePtr)node) : 0;
+    long line = node ? sym_xmlGetLineNo((xmlNodePtr)node) : 0;
     return line > 0 && line <= INT_MAX ? (int)line : 0;
 }
 
@@ -68,11 +68,11 @@ char *cr_xml_attr(const void *node, const char *name)
             return strdup("");
         break;
     }
-    xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
+    xmlChar *v = sym_xmlGetNoNsProp(n, (const xmlChar *)name);
     if (!v)
         return NULL;
     char *s = strdup((const char *)v);
-    xmlFree(v);
+    cr_libxml_free(v);
     return s;
 }
 
@@ -85,7 +85,7 @@ char *cr_xml_text(const void *node)
 {
     const xmlNode *e = node;
     const char *t = e && e->type == XML_ELEMENT_NODE ? single_text(e) : NULL;
-    xmlChar *v = t ? NULL : xmlNodeGetContent(e);
+    xmlChar *v = t ? NULL : sym_xmlNodeGetContent(e);
     const char *s = t ? t : v ? (const char *)v : "";
     while (is_space((unsigned char)*s))
         s++;
@@ -93,7 +93,7 @@ char *cr_xml_text(const void *node)
     while (n > 0 && is_space((unsigned char)s[n - 1]))
         n--;
     char *out = strndup(s, n);
-    xmlFree(v);
+    cr_libxml_free(v);
     return out;
 }
 

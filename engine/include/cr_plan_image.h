@@ -44,11 +44,11 @@ void cr_hash64_update(cr_hash64 *s, const void *p, size_t n);
 uint64_t cr_hash64_final(const cr_hash64 *s);
 
 /*
- * An image's checksum (format 6 on): the XXH64 of each CR_IMAGE_SUM_CHUNK piece of the bytes
- * in order (the last one shorter), then the XXH64 of those sums followed by the byte count,
- * each written as 8 little-endian bytes. Its pieces can be hashed on several cores
- * (cr_image_sum_chunks, then cr_image_sum_combine): a start verifies an image in about half the
- * time on two (rules/plan_file.c cr_image_checksum_mt).
+ * An image's checksum (format 7 on): the XXH3-64 of each CR_IMAGE_SUM_CHUNK piece of the bytes
+ * in order (the last one shorter), then the XXH3-64 of those sums followed by the byte count,
+ * each written as 8 little-endian bytes (format 6 used XXH64 in the same shape). Its pieces can
+ * be hashed on several cores (cr_image_sum_chunks, then cr_image_sum_combine): a start verifies
+ * an image on two (rules/plan_file.c cr_image_checksum_mt).
  */
 #define CR_IMAGE_SUM_CHUNK ((size_t)1 << 20)
 uint64_t cr_image_checksum(const void *p, size_t n);
@@ -56,9 +56,10 @@ uint64_t cr_image_checksum(const void *p, size_t n);
 void cr_image_sum_chunks(const void *p, size_t n, size_t first, size_t count, uint64_t *sums);
 /* The checksum of n bytes from the sums of its chunks (count of them). */
 uint64_t cr_image_sum_combine(const uint64_t *sums, size_t count, uint64_t n);
-/* The same over bytes given in pieces of any size (a copy hashed as it is made). */
+/* The same over bytes given in pieces of any size (a copy hashed as it is made). The two
+ * XXH3 states live in the struct (no allocation); plan_sum.c checks that they fit. */
 typedef struct cr_image_sum {
-    cr_hash64 chunk, outer;
+    _Alignas(64) unsigned char chunk[640], outer[640];
     size_t in_chunk;
     uint64_t total;
 } cr_image_sum;

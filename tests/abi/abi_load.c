@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void *dl;
 
@@ -30,4 +31,20 @@ void abi_unload(void)
     if (dl)
         dlclose(dl);
     dl = NULL;
+}
+
+bool abi_maps_file(int pid, const char *part)
+{
+    char name[64], line[1024];
+    if (pid)
+        snprintf(name, sizeof name, "/proc/%d/maps", pid);
+    else
+        snprintf(name, sizeof name, "/proc/self/maps");
+    FILE *f = fopen(name, "r");
+    bool found = false;
+    while (f && fgets(line, sizeof line, f))
+        found |= strstr(line, part) != NULL;
+    if (f)
+        fclose(f);
+    return found;
 }

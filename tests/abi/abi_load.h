@@ -5,6 +5,8 @@
 #ifndef CR_ABI_LOAD_H
 #define CR_ABI_LOAD_H
 
+#include <stdbool.h>
+
 #include "callroute.h"
 
 /* The plugin table for a host with `log` (NULL: the library logs to stderr), or NULL when the
@@ -12,5 +14,7 @@
 const cr_plugin *abi_load(void (*log)(void *ud, int level, const char *message));
 /* dlclose of what abi_load opened (nothing when it opened nothing). */
 void abi_unload(void);
+/* Whether process pid (0: this one) maps a file whose path contains `part` (/proc/PID/maps). */
+bool abi_maps_file(int pid, const char *part);
 
 #endif

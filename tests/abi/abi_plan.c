@@ -341,19 +341,6 @@ static size_t files_named(const char *dir, const char *part)
     return n;
 }
 
-/* Whether this process maps a file whose path contains `part`. */
-static bool maps_file(const char *part)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    char line[1024];
-    bool found = false;
-    while (f && fgets(line, sizeof line, f))
-        found |= strstr(line, part) != NULL;
-    if (f)
-        fclose(f);
-    return found;
-}
-
 static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void run(const char *fmt, ...)
 {
@@ -365,28 +352,14 @@ static void run(const char *fmt, ...)
     assert_int_equal(system(cmd), 0);
 }
 
-/* Whether process pid maps a file whose path contains `part`. */
-static bool pid_maps_file(pid_t pid, const char *part)
-{
-    char name[64], line[1024];
-    snprintf(name, sizeof name, "/proc/%d/maps", (int)pid);
-    FILE *f = fopen(name, "r");
-    bool found = false;
-    while (f && fgets(line, sizeof line, f))
-        found |= strstr(line, part) != NULL;
-    if (f)
-        fclose(f);
-    return found;
-}
-
 /* Waits (up to 10 s) until the publisher has copied the admin's image into dir and this
  * process no longer maps the admin's file. */
 static void wait_moved(const char *dir, const char *admin)
 {
-    for (int i = 0; i < 1000 && (files_named(dir, ".plan") != 1 || maps_file(admin)); i++)
+    for (int i = 0; i < 1000 && (files_named(dir, ".plan") != 1 || abi_maps_file(0, admin)); i++)
         usleep(10000);
     assert_int_equal(files_named(dir, ".plan"), 1);
-    assert_false(maps_file(admin));
+    assert_false(abi_maps_file(0, admin));
 }
 
 /*
@@ -465,7 +438,7 @@ static void test_image_config_published_in_place(void **state)
     setenv("CALLROUTE_RUNTIME_DIR", "/nonexistent/callroute-runtime", 1);
     memset(e.shm, 0, e.len);
     assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
-    assert_false(maps_file(img)); /* a private copy, not the admin's file */
+    assert_false(abi_maps_file(0, img)); /* a private copy, not the admin's file */
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
     p->close(hd);
     setenv("CALLROUTE_RUNTIME_DIR", e.dir, 1);
@@ -497,7 +470,7 @@ static void test_image_rewritten_under_lease(void **state)
     cr_open_options o = {.size = sizeof o, .shared = e.shm, .shared_len = e.len};
     cr_handle *hd = NULL;
     assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
-    assert_true(maps_file(img));
+    assert_true(abi_maps_file(0, img));
     assert_int_equal(files_named(e.dir, ".plan"), 0);
     /* a worker forked now inherits the plan read in place (it maps the admin's file) */
     int ready[2], go[2];
@@ -517,7 +490,7 @@ static void test_image_rewritten_under_lease(void **state)
         _exit(ok ? 0 : 11);
     }
     assert_int_equal(read(ready[0], &c, 1), 1);
-    assert_true(pid_maps_file(w, img));
+    assert_true(abi_maps_file(w, img));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     run("cp %s %s", b_img, img); /* waits for the lease */
@@ -525,8 +498,8 @@ static void test_image_rewritten_under_lease(void **state)
     double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     /* the writer waited for the copy, not for the kernel's lease-break time (45 s) */
     assert_true(waited < 10.0);
-    assert_false(maps_file(img));
-    assert_false(pid_maps_file(w, img));
+    assert_false(abi_maps_file(0, img));
+    assert_false(abi_maps_file(w, img));
     assert_int_equal(files_named(e.dir, ".plan"), 1);
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-A");
     assert_int_equal(write(go[1], "g", 1), 1);
@@ -554,7 +527,7 @@ static void test_reload_before_the_copy(void **state)
     cr_open_options o = {.size = sizeof o, .shared = e.shm, .shared_len = e.len};
     cr_handle *hd = NULL;
     assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
-    assert_true(maps_file(img));
+    assert_true(abi_maps_file(0, img));
     pid_t r = fork();
     if (r == 0) {
         cr_handle *rh = NULL;
@@ -565,9 +538,9 @@ static void test_reload_before_the_copy(void **state)
         _exit(ok ? 0 : 10);
     }
     wait_ok(r);
-    for (int i = 0; i < 500 && maps_file(img); i++)
+    for (int i = 0; i < 500 && abi_maps_file(0, img); i++)
         usleep(10000);
-    assert_false(maps_file(img));
+    assert_false(abi_maps_file(0, img));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* opened for writing (its own bytes written back): no lease left to wait for */
@@ -598,7 +571,7 @@ static void test_image_without_lease_is_copied(void **state)
     cr_handle *hd = NULL;
     assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
     assert_int_equal(files_named(e.dir, ".plan"), 1);
-    assert_false(maps_file(img));
+    assert_false(abi_maps_file(0, img));
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-A");
     close(wfd);
     p->close(hd);
@@ -642,7 +615,7 @@ static void test_damaged_image_refused_at_start(void **state)
         assert_non_null(strstr(msg, img));
         assert_int_equal(files_named(e.dir, ".plan"), 0);
         assert_int_equal(files_named(e.dir, ".stage"), 0);
-        assert_false(maps_file(img));
+        assert_false(abi_maps_file(0, img));
     }
     run("rm -rf %s", admin);
     plan_env_close(&e);

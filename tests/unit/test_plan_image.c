@@ -1,5 +1,6 @@
 /*
- * Plan images (engine/plan_image.h): the checksum is XXH64, an image reads back into the same
+ * Plan images (engine/plan_image.h): the checksum is XXH3 over XXH3s of 1 MiB chunks (XXH64
+ * remains the hash of sources and names), an image reads back into the same
  * configuration, and every kind of damage is refused with a message saying what is wrong.
  */
 #include <setjmp.h>
@@ -12,6 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -52,9 +55,10 @@ static void test_hash_in_pieces(void **state)
         }
 }
 
-/* An image's checksum is the XXH64 of its 1 MiB chunks' XXH64s and its length, each as 8
- * little-endian bytes; in pieces of any size, chunk by chunk and on two threads it is the
- * same. */
+/* An image's checksum is the XXH3-64 of its 1 MiB chunks' XXH3-64s and its length, each as 8
+ * little-endian bytes (computed here by xxhash.h built for this file, without AVX2: the
+ * library's AVX2 chunks must agree); in pieces of any size, chunk by chunk and on two threads
+ * it is the same. */
 static void test_checksum_in_chunks(void **state)
 {
     (void)state;
@@ -68,11 +72,12 @@ static void test_checksum_in_chunks(void **state)
     }
     /* the definition, spelled out for two chunks, the second short */
     unsigned char words[24];
-    uint64_t w[3] = {cr_image_hash64(data, C, 0), cr_image_hash64(data + C, 5, 0), C + 5};
+    assert_true(XXH3_64bits("", 0) == 0x2D06800538D394C2ULL); /* XXH3's published value */
+    uint64_t w[3] = {XXH3_64bits(data, C), XXH3_64bits(data + C, 5), C + 5};
     for (int k = 0; k < 3; k++)
         for (int b = 0; b < 8; b++)
             words[8 * k + b] = (unsigned char)(w[k] >> (8 * b));
-    assert_true(cr_image_checksum(data, C + 5) == cr_image_hash64(words, sizeof words, 0));
+    assert_true(cr_image_checksum(data, C + 5) == XXH3_64bits(words, sizeof words));
     const size_t sizes[] = {0, 1, 31, 32, C - 1, C, C + 1, 4 * C, max};
     const size_t pieces[] = {1, 4099, 300000, C, C + 7};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
@@ -333,6 +338,65 @@ static void test_trusted_read(void **state)
     assert_int_equal(info.generation, 7);
     assert_int_equal(info.checksum, sum);
     free(bad);
+    cr_diag_free(&d);
+    free(img);
+}
+
+/* A configuration read from an image leaves out PCRE2's code of the rules whose translation is
+ * decided without it; they get it the first time it is asked for (device dialing here), with
+ * the same answers as the XML's, which compiled them all. (Lint, which Kamailio's processes
+ * leave out, samples every rule and compiles them.) */
+static void test_image_rules_compiled_on_use(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    unsigned char *img = image_of("examples/contoso/contoso.xml", &len);
+    cr_config *a = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(cr_test_src("examples/contoso/contoso.xml"), &a, &d), CR_OK);
+    const unsigned reads[] = {CR_IMAGE_NOLINT, CR_IMAGE_TRUSTED | CR_IMAGE_NOLINT};
+    for (size_t v = 0; v < 2; v++) {
+        cr_config *b = NULL;
+        assert_int_equal(cr_image_read_ex(img, len, "x.plan", CR_IMAGE_BORROW | reads[v], &b, &d),
+                         CR_OK);
+        assert_int_equal(cr_config_compile(b, &d), CR_OK);
+        assert_int_equal(a->nprofiles, b->nprofiles);
+        size_t lazy = 0, eager = 0;
+        for (size_t i = 0; i < b->nprofiles; i++)
+            for (size_t j = 0; j < b->profiles[i].nrules; j++) {
+                const cr_rule *ra = &a->profiles[i].rules[j], *rb = &b->profiles[i].rules[j];
+                assert_non_null(ra->re); /* the XML's compile compiles every rule */
+                assert_int_equal(ce_xlat_is_simple(ra->xlat), ce_xlat_is_simple(rb->xlat));
+                if (ce_xlat_is_simple(rb->xlat))
+                    lazy += rb->re == NULL;
+                else
+                    eager += rb->re != NULL;
+            }
+        assert_true(lazy > 0);
+        assert_true(eager > 0); /* contoso has rules PCRE2 decides, compiled at once */
+        expect_same_decisions(a, b);
+        static const char *const dialed[] = {"5550123",         "2065550123", "911",
+                                             "011441234567890", "9",          "55501",
+                                             "+14255550100",    "61234"};
+        for (size_t i = 0; i < a->nprofiles; i++)
+            for (size_t k = 0; k < sizeof dialed / sizeof *dialed; k++) {
+                const cr_rule *rule_a, *rule_b;
+                char na[64], nb[64];
+                cr_dial_answer da =
+                    cr_profile_dial(&a->profiles[i], dialed[k], &rule_a, na, sizeof na, NULL);
+                cr_dial_answer db =
+                    cr_profile_dial(&b->profiles[i], dialed[k], &rule_b, nb, sizeof nb, NULL);
+                assert_int_equal(da, db);
+                assert_string_equal(na, nb);
+                assert_true((rule_a == NULL) == (rule_b == NULL));
+            }
+        for (size_t i = 0; i < b->nprofiles; i++) /* dialing ran every rule: all compiled now */
+            for (size_t j = 0; j < b->profiles[i].nrules; j++)
+                assert_non_null(b->profiles[i].rules[j].re);
+        cr_config_free(b);
+    }
+    cr_config_free(a);
     cr_diag_free(&d);
     free(img);
 }
@@ -942,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_adopted_round_trip),
         cmocka_unit_test(test_compiled_damage_refused),
         cmocka_unit_test(test_trusted_read),
+        cmocka_unit_test(test_image_rules_compiled_on_use),
         cmocka_unit_test(test_usage_tries_left_out),
         cmocka_unit_test(test_broad_routes_jit),
         cmocka_unit_test(test_caller_cells_without_hot_fields),
