@@ -20,8 +20,10 @@
  * compiled again.
  */
 #include "plan_image_int.h"
+#include "cr_grow.h"
 #include "route_index.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,6 +319,44 @@ void ce_pi_list_final(reader *r, cr_namelist *l, uint32_t first, uint32_t count,
         ce_pi_broken(r, "name list", i);
 }
 
+/*
+ * A check of records [from, to): the first index it refuses, SIZE_MAX when none. check_split
+ * runs one over [0, n) on two threads when n is large: a first start checks every record while
+ * the checksum takes the other core for a fraction of that time. The answer is the one a single
+ * pass in order gives. The split falls on a multiple of 64 (a bit set of the records, one word
+ * per 64, is written by one thread only).
+ */
+typedef size_t (*range_check)(const reader *r, size_t from, size_t to);
+enum { SPLIT_MIN = 16384 };
+
+typedef struct split_job {
+    const reader *r;
+    range_check fn;
+    size_t from, to, bad;
+} split_job;
+
+static void *split_run(void *arg)
+{
+    split_job *j = arg;
+    j->bad = j->fn(j->r, j->from, j->to);
+    return NULL;
+}
+
+static size_t check_split(const reader *r, size_t n, range_check fn)
+{
+    size_t mid = n < SPLIT_MIN ? n : (n / 2) & ~(size_t)63;
+    split_job j = {r, fn, mid, n, SIZE_MAX};
+    pthread_t t;
+    bool two = mid < n && cr_thread_start(&t, split_run, &j) == 0;
+    size_t bad = fn(r, 0, two ? mid : n);
+    if (two) {
+        pthread_join(t, NULL);
+        if (bad == SIZE_MAX)
+            bad = j.bad;
+    }
+    return bad;
+}
+
 /* An anonymous mapping of n objects of `size` (zero pages until written), NULL on failure. */
 static void *zero_map(size_t n, size_t size)
 {
@@ -336,22 +376,33 @@ static bool fill_claim(_Atomic uint8_t *st)
     return false;
 }
 
-void ce_pi_routes_lazy(reader *r)
+/* Route records [from, to) (check_split): strings, file, line and name lists in range. */
+static size_t routes_ok(const reader *r, size_t from, size_t to)
 {
-    cr_config *c = r->cfg;
-    ce_route_src *src = c->route_src;
-    size_t n = ce_pi_nrecs(r, S_ROUTES), nnames = ce_pi_nrecs(r, S_NAMES);
-    const uint32_t *x = ce_pi_recs(r, S_ROUTES);
+    const ce_route_src *src = r->cfg->route_src;
+    size_t nnames = ce_pi_nrecs(r, S_NAMES);
+    const uint32_t *x = ce_pi_recs(r, S_ROUTES) + from * sec_fields[S_ROUTES];
     cr_namelist l;
-    for (size_t i = 0; i < n && !r->trusted; i++, x += sec_fields[S_ROUTES]) /* checked now */
+    for (size_t i = from; i < to; i++, x += sec_fields[S_ROUTES])
         if (x[RO_NAME] >= r->npool || (x[RO_DESC] != NONE && x[RO_DESC] >= r->npool) ||
             (x[RO_PATTERN] != NONE && x[RO_PATTERN] >= r->npool) ||
             (x[RO_FILE] != NONE && x[RO_FILE] >= r->nfiles) || x[RO_LINE] > (uint32_t)INT32_MAX ||
             !list_at(&src->lists, x[RO_UFIRST], x[RO_UCOUNT], LK_USAGES, nnames, &l) ||
-            !list_at(&src->lists, x[RO_GFIRST], x[RO_GCOUNT], LK_GATEWAYS, nnames, &l)) {
-            ce_pi_broken(r, "route", i);
-            return;
-        }
+            !list_at(&src->lists, x[RO_GFIRST], x[RO_GCOUNT], LK_GATEWAYS, nnames, &l))
+            return i;
+    return SIZE_MAX;
+}
+
+void ce_pi_routes_lazy(reader *r)
+{
+    cr_config *c = r->cfg;
+    ce_route_src *src = c->route_src;
+    size_t n = ce_pi_nrecs(r, S_ROUTES);
+    size_t bad = r->trusted ? SIZE_MAX : check_split(r, n, routes_ok); /* checked now */
+    if (bad != SIZE_MAX) {
+        ce_pi_broken(r, "route", bad);
+        return;
+    }
     src->recs = ce_pi_recs(r, S_ROUTES);
     src->pool = r->pool;
     src->nfiles = r->nfiles;
@@ -650,6 +701,22 @@ static bool user_ok(const reader *r, const uint32_t *x, const uint32_t *y)
            (y[UC_PROFILE] == NONE || y[UC_PROFILE] < r->cfg->nprofiles);
 }
 
+/* User records [from, to) (check_split), each with the line bit and the cell's hot fields it
+ * must have. */
+static size_t users_ok(const reader *r, size_t from, size_t to)
+{
+    const uint32_t *x = ce_pi_recs(r, S_USERS) + from * sec_fields[S_USERS];
+    const uint32_t *y = ce_pi_recs(r, S_USERCX) + from * sec_fields[S_USERCX];
+    for (size_t i = from; i < to; i++, x += sec_fields[S_USERS], y += sec_fields[S_USERCX]) {
+        if (!user_ok(r, x, y))
+            return i;
+        if (y[UC_NUMBER] != NONE) /* read_slots checks the line index against it */
+            r->lined[i / 64] |= (uint64_t)1 << (i % 64);
+        r->hot[i] = expected_hot(r, x, y); /* read_uri_cells checks the cells against it */
+    }
+    return SIZE_MAX;
+}
+
 void ce_pi_users_lazy(reader *r)
 {
     cr_config *c = r->cfg;
@@ -658,21 +725,15 @@ void ce_pi_users_lazy(reader *r)
         ce_pi_broken(r, "user lines", n);
         return;
     }
-    const uint32_t *x = ce_pi_recs(r, S_USERS), *y = ce_pi_recs(r, S_USERCX);
     if (!r->trusted && (!(r->lined = calloc(n / 64 + 1, sizeof *r->lined)) ||
                         !(r->hot = malloc((n + 1) * sizeof *r->hot)))) {
         r->oom = true;
         return;
     }
-    for (size_t i = 0; i < n && !r->trusted;
-         i++, x += sec_fields[S_USERS], y += sec_fields[S_USERCX]) {
-        if (!user_ok(r, x, y)) {
-            ce_pi_broken(r, "user", i);
-            return;
-        }
-        if (y[UC_NUMBER] != NONE) /* read_slots checks the line index against it */
-            r->lined[i / 64] |= (uint64_t)1 << (i % 64);
-        r->hot[i] = expected_hot(r, x, y); /* read_uri_cells checks the cells against it */
+    size_t bad = r->trusted ? SIZE_MAX : check_split(r, n, users_ok);
+    if (bad != SIZE_MAX) {
+        ce_pi_broken(r, "user", bad);
+        return;
     }
     c->route_src->urecs = ce_pi_recs(r, S_USERS);
     c->route_src->ucx = ce_pi_recs(r, S_USERCX);
@@ -867,6 +928,26 @@ static void read_stats(const uint32_t *m, ce_image_cx *x)
     x->likely_policy = m[CX_LIKELY_POLICY];
 }
 
+/* The caller table, the line index and the key cells (read_compiled's last three). */
+static bool read_user_tables(reader *r, ce_image_cx *x)
+{
+    return read_uri_cells(r, x) && read_slots(r, S_LSLOTS, &x->line_slots, &x->line_cap) &&
+           read_cells(r, &x->user_keys);
+}
+
+typedef struct walks_job {
+    reader r; /* a copy: its errors are the job's */
+    ce_image_cx *x;
+    bool ok;
+} walks_job;
+
+static void *walks_run(void *arg)
+{
+    walks_job *j = arg;
+    j->ok = read_walks(&j->r, j->x);
+    return NULL;
+}
+
 void ce_pi_read_compiled(reader *r)
 {
     cr_config *c = r->cfg;
@@ -896,10 +977,33 @@ void ce_pi_read_compiled(reader *r)
         if (!read_trie(r, c->nusages + p, (uint32_t)c->profiles[p].nrules, &x->rule_tries[p]))
             return;
     x->route_kinds = sec_base(r, S_KINDS);
-    if (!read_usage_routes(r, x) || !read_walks(r, x) || !walkless_usages_have_tries(r, x) ||
-        !read_uri_cells(r, x) || !read_slots(r, S_LSLOTS, &x->line_slots, &x->line_cap) ||
-        !read_cells(r, &x->user_keys))
+    if (!read_usage_routes(r, x))
         return;
+    if (r->trusted || c->nusers < SPLIT_MIN) {
+        (void)(read_walks(r, x) && walkless_usages_have_tries(r, x) && read_user_tables(r, x));
+        return;
+    }
+    /* a first start: the merged walks checked on a second core while the user tables are
+     * checked here, each on a copy of the reader; the first error in the order above wins */
+    walks_job w = {*r, x, false};
+    reader u = *r;
+    pthread_t t;
+    bool two = cr_thread_start(&t, walks_run, &w) == 0;
+    if (!two)
+        walks_run(&w);
+    bool users = read_user_tables(&u, x);
+    if (two)
+        pthread_join(t, NULL);
+    r->oom |= w.r.oom || u.oom;
+    const reader *failed = !w.ok ? &w.r : NULL;
+    if (!failed && !walkless_usages_have_tries(r, x))
+        return;
+    if (!failed && !users)
+        failed = &u;
+    if (failed && failed->broken && !r->broken) {
+        r->broken = true;
+        memcpy(r->why, failed->why, sizeof r->why);
+    }
 }
 
 void ce_image_cx_free(ce_image_cx *x)

@@ -857,6 +857,96 @@ static void check_table(const void *p, size_t n, bool zero)
             fail_msg("byte %zu of a fresh %zu-byte table is not zero", i, n);
 }
 
+/* A plan of 20,000 routes and 20,000 users: a checked read checks their records on two threads
+ * (plan_image_cx.c check_split) and says what one pass in order says: the first damaged record,
+ * in either half or both. */
+static void test_large_image_checked_in_two_halves(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    size_t cap = (size_t)N * 260 + 4096, n = 0;
+    char *xml = malloc(cap);
+    assert_non_null(xml);
+    n += (size_t)snprintf(
+        xml + n, cap - n,
+        "<callroute xmlns=\"urn:callroute:config:1\">\n"
+        "<domains><domain>example.com</domain></domains>\n"
+        "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/></locationProfiles>\n"
+        "<phoneUsages><usage name=\"Local\"/></phoneUsages>\n"
+        "<voicePolicies default=\"A\"><voicePolicy name=\"A\"><usage>Local</usage>"
+        "</voicePolicy></voicePolicies>\n"
+        "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n<routes>\n");
+    for (size_t i = 0; i < N; i++)
+        n += (size_t)snprintf(xml + n, cap - n,
+                              "<route name=\"r%zu\" pattern=\"^\\+1206%05zu\\d{2}$\">"
+                              "<usage>Local</usage><gateway>gw</gateway></route>\n",
+                              i, i);
+    n += (size_t)snprintf(xml + n, cap - n, "</routes>\n<users>\n");
+    for (size_t i = 0; i < N; i++)
+        n += (size_t)snprintf(xml + n, cap - n,
+                              "<user uri=\"sip:u%zu@example.com\" line=\"tel:+1425%07zu\" "
+                              "enterpriseVoice=\"true\"/>\n",
+                              i, i);
+    n += (size_t)snprintf(xml + n, cap - n, "</users>\n</callroute>\n");
+    assert_true(n < cap);
+    cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
+    free(xml);
+    assert_non_null(src);
+    size_t len = 0;
+    unsigned char *clean = NULL, *img;
+    assert_int_equal(cr_image_build(src, 1, (void **)&clean, &len), CR_OK);
+    cr_config_free(src);
+    char why[512];
+    assert_int_equal(adopt(clean, len, &cfg, why, sizeof why), CR_OK);
+    assert_int_equal(cfg->nroutes, N);
+    assert_int_equal(cfg->nusers, N);
+    cr_config_free(cfg);
+    assert_non_null(img = malloc(len));
+    struct {
+        int sec, field;
+        size_t at[2]; /* damaged records (SIZE_MAX: none) */
+        const char *says;
+    } cases[] = {
+        {S_ROUTES, RO_NAME, {N - 7, SIZE_MAX}, "route of record 19993 "},
+        {S_ROUTES, RO_NAME, {N - 7, 12}, "route of record 12 "},
+        {S_USERS, UR_URI, {15000, SIZE_MAX}, "user of record 15000 "},
+        {S_USERS, UR_URI, {15000, 9}, "user of record 9 "},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        memcpy(img, clean, len);
+        plan_section x = section(img, cases[c].sec);
+        assert_int_equal(x.count, N);
+        uint32_t bad = 0xFFFFFFF0u;
+        for (int k = 0; k < 2; k++)
+            if (cases[c].at[k] != SIZE_MAX)
+                memcpy(img + x.off +
+                           4 * (cases[c].at[k] * sec_fields[cases[c].sec] + (size_t)cases[c].field),
+                       &bad, 4);
+        rechecksum(img, len);
+        assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+        assert_null(cfg);
+        if (!strstr(why, cases[c].says))
+            fail_msg("case %zu: '%s' does not say '%s'", c, why, cases[c].says);
+    }
+    /* the merged walks are checked beside the user tables: a damaged walk item and a damaged
+     * key cell name the walk, as one pass does; the cell alone names the cell */
+    plan_section wi = section(clean, S_WITEMS), uk = section(clean, S_UKEYS);
+    uint32_t route = 0xFFFFu;
+    for (int both = 1; both >= 0; both--) {
+        memcpy(img, clean, len);
+        if (both)
+            memcpy(img + wi.off + offsetof(cr_px_witem, route), &route, 4);
+        img[uk.off + 19000 * sizeof(cr_user_keys) + offsetof(cr_user_keys, uri)] = 200;
+        rechecksum(img, len);
+        assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+        const char *says = both ? "merged items" : "user keys";
+        if (!strstr(why, says))
+            fail_msg("'%s' does not say '%s'", why, says);
+    }
+    free(img);
+    free(clean);
+}
+
 /* The tables a decision reads at random: zeroed, aligned, on huge pages from 2 MB on (every
  * byte writable, freed by size); a compiled plan with 40,000 users has its key cells (2.5 MB)
  * there and its caller table (1 MB) on the heap, and decides the same compiled and adopted
@@ -1012,6 +1102,7 @@ int main(void)
         cmocka_unit_test(test_caller_cells_without_hot_fields),
         cmocka_unit_test(test_caller_tag_collision),
         cmocka_unit_test(test_large_tables_on_huge_pages),
+        cmocka_unit_test(test_large_image_checked_in_two_halves),
         cmocka_unit_test(test_routes_and_strings_on_huge_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
