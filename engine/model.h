@@ -351,6 +351,9 @@ void ce_workflows_free(cr_config *cfg);
 void *ce_re_compile(const char *pattern, char *err, size_t errlen, size_t *erroffset);
 /* Offset + 1 of a .NET character-class subtraction ("-[" inside a class), 0 when none. */
 size_t ce_re_class_subtraction(const char *pattern);
+/* The capture groups of `pattern` read from its syntax (PCRE2's count: named or not), without
+ * compiling it; -1 when there are more than two. */
+int ce_re_group_count(const char *pattern);
 /* JIT-compiles a compiled pattern (before the config is shared between threads). */
 void ce_re_jit(void *re);
 /* The compiled pattern of a route, compiled on first use when compile left it out (patterns

@@ -97,6 +97,8 @@ cr_dial_answer cr_profile_dial(const cr_profile *p, const char *digits, const cr
         if (r->do_not_dial_from_device || (external && r->internal_extension))
             continue;
         int rc = ce_re_exec(ce_rule_re(r), d, n, 0, 0, NULL);
+        if (rc == CR_ENOMEM)
+            return CR_DIAL_ERROR_;
         if (rc > 0) {
             *rule = r;
             if (normalized && cr_rule_apply(r, d, normalized, len) < 0 && len)
@@ -110,7 +112,10 @@ cr_dial_answer cr_profile_dial(const cr_profile *p, const char *digits, const cr
         const cr_rule *r = &p->rules[i];
         if (r->do_not_dial_from_device || (external && r->internal_extension))
             continue;
-        if (ce_re_exec(ce_rule_re(r), d, n, 0, CR_RE_PARTIAL, NULL) == CR_RE_PARTIAL_MATCH) {
+        int rc = ce_re_exec(ce_rule_re(r), d, n, 0, CR_RE_PARTIAL, NULL);
+        if (rc == CR_ENOMEM)
+            return CR_DIAL_ERROR_;
+        if (rc == CR_RE_PARTIAL_MATCH) {
             more = true;
             if (trace)
                 cr_trace_add(trace, "rule '%s' can still match with more digits", r->name);

@@ -103,6 +103,12 @@ static int scan_groups(const char *p, bool *named, int max)
     return n;
 }
 
+int ce_re_group_count(const char *pattern)
+{
+    bool named[2];
+    return pattern ? scan_groups(pattern, named, 2) : -1;
+}
+
 /* The length of a numeric back-reference at p (an RE_ESCAPE: \N, \k<N> or \k'N', N from 1
  * to ng), with N in *num; 0 when it is not one. */
 static size_t backref_at(const char *p, int ng, int *num)

@@ -288,7 +288,10 @@ static void *xlat_compile(const char *translation, const char *pattern, const vo
     if (!re) {
         if (x)
             shape_read(pattern, &x->sh);
-        *lazy_ok = x && x->sh.simple && !strstr(translation ? translation : "", "${");
+        /* the shape's groups must be the pattern's, as compile checks against PCRE2's count
+         * (the shape reads "()" and "((...))" as fewer groups than PCRE2 numbers) */
+        *lazy_ok = x && x->sh.simple && !strstr(translation ? translation : "", "${") &&
+                   ce_re_group_count(pattern) == (x->sh.group ? 1 : 0);
         if (!*lazy_ok) {
             ce_xlat_free(x);
             return NULL;

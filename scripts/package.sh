@@ -68,8 +68,14 @@ control() { # PKG SECTION DESCRIPTION EXTRA-DEPENDS
         echo "Description: $3"
     } > "$work/$pkg/DEBIAN/control"
 }
-# libxml2 is loaded when XML is first read (xml/cr_libxml.h): dpkg-shlibdeps does not see it
-control libcallroute1 libs "call-routing and response-group policy engine (library)" "libxml2 (>= 2.9)"
+# libxml2 is loaded when XML is first read (xml/cr_libxml.h): dpkg-shlibdeps does not see it.
+# The package that holds the SONAME the build loads, at least the version built against.
+xml_soname=$(cat "$build/libxml2-soname")
+xml_pkg=$(dpkg -S "*/$xml_soname" 2>/dev/null | head -1 | cut -d: -f1)
+[ -n "$xml_pkg" ] || { echo "package: no package holds $xml_soname" >&2; exit 1; }
+xml_ver=$(dpkg-query -W -f='${Version}' "$xml_pkg" | sed 's/[-+~].*//')
+control libcallroute1 libs "call-routing and response-group policy engine (library)" \
+    "$xml_pkg (>= $xml_ver)"
 echo "activate-noawait ldconfig" > "$work/libcallroute1/DEBIAN/triggers"
 control libcallroute-dev libdevel "call-routing policy engine (plugin ABI header)" "libcallroute1 (= $version)"
 control callroute net "call-routing policy engine: the callroute command line" "libcallroute1 (= $version)"

@@ -177,6 +177,7 @@ int cr_inbound_decide_ex(const cr_config *cfg, const cr_gateway *gw, const char 
 const cr_gateway *cr_config_gateway_match(const cr_config *cfg, const char *name_or_hostport);
 
 typedef enum {
+    CR_DIAL_ERROR_ = -2, /* out of memory compiling a rule's pattern on first use */
     CR_DIAL_NO_MATCH_ = -1,
     CR_DIAL_NEED_MORE_ = 0,
     CR_DIAL_COMPLETE_ = 1

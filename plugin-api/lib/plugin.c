@@ -393,7 +393,9 @@ static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_resu
         int kind = a == CR_DIAL_COMPLETE_    ? CR_DIAL_COMPLETE
                    : a == CR_DIAL_NEED_MORE_ ? CR_DIAL_NEED_MORE
                                              : CR_DIAL_NO_MATCH;
-        if ((*out = crp_result_new("dial", kind))) {
+        if (a == CR_DIAL_ERROR_)
+            rc = CR_ENOMEM;
+        else if ((*out = crp_result_new("dial", kind))) {
             crp_set_str(*out, NULL, "input", digits);
             crp_set_str(*out, NULL, "profile", p->name);
             crp_set_str(*out, NULL, "answer",

@@ -857,6 +857,51 @@ static void check_table(const void *p, size_t n, bool zero)
             fail_msg("byte %zu of a fresh %zu-byte table is not zero", i, n);
 }
 
+/* Patterns whose groups the shape reads differently from PCRE2 ("()" has none to the shape,
+ * "((...))" one) keep their code at once: an image translates as the XML does (found in review:
+ * "^12()(\d+)$" -> "+$1" gave "+345" from the image, "+" from the XML). */
+static void test_image_rules_with_odd_groups(void **state)
+{
+    (void)state;
+    static const char xml[] =
+        "<callroute xmlns=\"urn:callroute:config:1\">\n"
+        "<domains><domain>example.com</domain></domains>\n"
+        "<locationProfiles default=\"P\"><locationProfile name=\"P\">\n"
+        "<rule name=\"empty\" pattern=\"^12()(\\d+)$\" translation=\"+$1\"/>\n"
+        "<rule name=\"nested\" pattern=\"^9((\\d{4}))$\" translation=\"+$2\"/>\n"
+        "<rule name=\"plain\" pattern=\"^8(\\d{4})$\" translation=\"+1425$1\"/>\n"
+        "</locationProfile></locationProfiles>\n"
+        "</callroute>\n";
+    cr_config *a = cr_test_load_xml(xml), *b = NULL;
+    assert_non_null(a);
+    void *img = NULL;
+    size_t len = 0;
+    assert_int_equal(cr_image_build(a, 1, &img, &len), CR_OK);
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(
+        cr_image_read_ex(img, len, "x.plan", CR_IMAGE_BORROW | CR_IMAGE_NOLINT, &b, &d), CR_OK);
+    assert_int_equal(cr_config_compile(b, &d), CR_OK);
+    assert_int_equal(d.count, 0); /* no warning either: the translations name groups that exist */
+    cr_diag_free(&d);
+    assert_non_null(b->profiles[0].rules[0].re); /* compiled at once */
+    assert_non_null(b->profiles[0].rules[1].re);
+    assert_null(b->profiles[0].rules[2].re); /* of the simple shape: on first use */
+    static const char *const numbers[] = {"12345", "91234", "81234", "7"};
+    for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++) {
+        char na[64], nb[64];
+        const cr_rule *ra = NULL, *rb = NULL;
+        int rca = cr_profile_normalize(&a->profiles[0], numbers[i], na, sizeof na, &ra, NULL);
+        int rcb = cr_profile_normalize(&b->profiles[0], numbers[i], nb, sizeof nb, &rb, NULL);
+        assert_int_equal(rca, rcb);
+        if (rca >= 0 && ra)
+            assert_string_equal(na, nb);
+    }
+    cr_config_free(a);
+    cr_config_free(b);
+    free(img);
+}
+
 /* A plan of 20,000 routes and 20,000 users: a checked read checks their records on two threads
  * (plan_image_cx.c check_split) and says what one pass in order says: the first damaged record,
  * in either half or both. */
@@ -1097,6 +1142,7 @@ int main(void)
         cmocka_unit_test(test_compiled_damage_refused),
         cmocka_unit_test(test_trusted_read),
         cmocka_unit_test(test_image_rules_compiled_on_use),
+        cmocka_unit_test(test_image_rules_with_odd_groups),
         cmocka_unit_test(test_usage_tries_left_out),
         cmocka_unit_test(test_broad_routes_jit),
         cmocka_unit_test(test_caller_cells_without_hot_fields),
