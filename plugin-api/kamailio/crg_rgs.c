@@ -792,12 +792,10 @@ int crg_mod_init(void)
         LM_ERR("rgs_max_wait must be >= 10 seconds\n");
         return -1;
     }
-    crg_sh = shm_malloc(sizeof(*crg_sh));
-    if (crg_sh == NULL) {
-        LM_ERR("no shared memory for response groups\n");
+    /* zeroed, its pages untouched until used (the snapshot buffer alone is 256 kB) */
+    crg_sh = crl_shared_zalloc(sizeof(*crg_sh), "response groups");
+    if (crg_sh == NULL)
         return -1;
-    }
-    memset(crg_sh, 0, sizeof(*crg_sh));
     if (lock_init(&crg_sh->lock) == NULL || lock_init(&crg_sh->snap_lock) == NULL)
         return -1;
     if (pipe(crg_pipe) < 0) {
