@@ -546,6 +546,7 @@ static int crg_bye_cb(struct sip_msg *msg, unsigned int flags, void *param)
 
 static cr_rgs *crg_pe;
 static pid_t crg_pe_pid;
+int crg_no_rgs;
 
 cr_rgs *crg_private_engine(void)
 {
@@ -592,11 +593,14 @@ static void crg_probe_emit(void *ud, int64_t at_ms, const cr_rgs_typed_action *a
 static int crg_classify(const char *from, const char *to)
 {
     static uint64_t probe_no;
-    cr_rgs *pe = crg_private_engine();
+    cr_rgs *pe;
     cr_rgs_typed_event ev;
     crg_probe p;
     char err[256];
 
+    if (crg_no_rgs)
+        return CR_RGS_REASON_NOT_FOUND; /* what the engine would say: no workflow at all */
+    pe = crg_private_engine();
     if (pe == NULL)
         return CR_RGS_REASON_NOT_FOUND; /* logged when it failed to open */
     memset(&ev, 0, sizeof(ev));
@@ -810,6 +814,9 @@ int crg_mod_init(void)
         return -1;
     if (crg_rpc_init() < 0 || crg_counters_init() < 0)
         return -1;
+    crg_no_rgs = crg_pe != NULL && crg_sh->nwf == 0 &&
+                 crl_plugin->rgs_agent_uri(crg_pe, 1) == NULL &&
+                 crl_plugin->rgs_group_name(crg_pe, 1) == NULL;
     register_procs(1);
     cfg_register_child(1);
     return 0;
@@ -826,7 +833,7 @@ int crg_child_init(int rank)
          * (a reload does not change a running engine; a broken file on disk must not
          * matter). Processes that do not route SIP (timers, ctl) hold no plan: they open
          * the engine, from the published plan, the first time they need it. */
-        if (crm_routes_sip(rank))
+        if (crm_routes_sip(rank) && !crg_no_rgs)
             crg_private_engine();
         return 0;
     }

@@ -190,10 +190,10 @@ int crg_presence_from_pidf(const char *doc, int len)
 int crg_presence(struct sip_msg *msg, str *agent, str *state)
 {
     char a[CRG_URI];
-    cr_rgs *pe = crg_private_engine();
+    cr_rgs *pe = crg_no_rgs ? NULL : crg_private_engine();
     int p, rc;
 
-    if (pe == NULL || crg_sh == NULL) {
+    if ((pe == NULL && !crg_no_rgs) || crg_sh == NULL) {
         LM_ERR("callroute_rgs_presence(): response groups are not running\n");
         return CRM_ERROR;
     }
@@ -215,7 +215,7 @@ int crg_presence(struct sip_msg *msg, str *agent, str *state)
                 a);
         return -1;
     }
-    rc = crg_presence_send(pe, a, p);
+    rc = crg_no_rgs ? -2 : crg_presence_send(pe, a, p);
     if (rc == -2) {
         LM_DBG("callroute_rgs_presence(): %s is not an agent\n", a);
         return -1;
