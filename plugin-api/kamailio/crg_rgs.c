@@ -695,7 +695,7 @@ int crg_rgs(struct sip_msg *msg)
     ticks_t eol;
     int rc;
 
-    if (crg_sh == NULL || crg_pipe[1] < 0) {
+    if (crg_sh == NULL || (crg_pipe[1] < 0 && !crg_no_rgs)) {
         LM_ERR("callroute_rgs(): the library has no typed response groups (ABI 1.5)\n");
         return CRM_ERROR;
     }
@@ -802,13 +802,6 @@ int crg_mod_init(void)
         return -1;
     if (lock_init(&crg_sh->lock) == NULL || lock_init(&crg_sh->snap_lock) == NULL)
         return -1;
-    if (pipe(crg_pipe) < 0) {
-        LM_ERR("response groups: pipe: %s\n", strerror(errno));
-        return -1;
-    }
-    fcntl(crg_pipe[1], F_SETPIPE_SZ, 1 << 20);
-    fl = fcntl(crg_pipe[1], F_GETFL);
-    fcntl(crg_pipe[1], F_SETFL, fl | O_NONBLOCK);
     crg_mm_bind();
     if (register_script_cb(crg_bye_cb, PRE_SCRIPT_CB | REQUEST_CB, 0) < 0)
         return -1;
@@ -817,6 +810,21 @@ int crg_mod_init(void)
     crg_no_rgs = crg_pe != NULL && crg_sh->nwf == 0 &&
                  crl_plugin->rgs_agent_uri(crg_pe, 1) == NULL &&
                  crl_plugin->rgs_group_name(crg_pe, 1) == NULL;
+    if (crg_no_rgs) {
+        /* nothing for a match maker to do until Kamailio restarts: none is forked, and
+         * nothing is handed over (crg_send fails: no pipe) */
+        LM_INFO("response groups: %s declares none: no match maker (a reload does not add "
+                "response groups: restart for that)\n",
+                crl_config);
+        return 0;
+    }
+    if (pipe(crg_pipe) < 0) {
+        LM_ERR("response groups: pipe: %s\n", strerror(errno));
+        return -1;
+    }
+    fcntl(crg_pipe[1], F_SETPIPE_SZ, 1 << 20);
+    fl = fcntl(crg_pipe[1], F_GETFL);
+    fcntl(crg_pipe[1], F_SETFL, fl | O_NONBLOCK);
     register_procs(1);
     cfg_register_child(1);
     return 0;
@@ -837,6 +845,8 @@ int crg_child_init(int rank)
             crg_private_engine();
         return 0;
     }
+    if (crg_no_rgs)
+        return 0;
     pid = fork_process(PROC_NOCHLDINIT, "callroute rgs match maker", 1);
     if (pid < 0)
         return -1;

@@ -320,6 +320,8 @@ static void crg_rpc_queues(rpc_t *rpc, void *ctx)
     void *qs, *arr, *cs;
     int n, i, j;
 
+    if (crg_no_rgs)
+        return; /* none: the plan Kamailio started with declares none, and has no match maker */
     if (crg_sh == NULL || crg_fetch(&buf, &items, &n) < 0) {
         rpc->fault(ctx, 500, "the match maker did not answer");
         return;
@@ -353,6 +355,8 @@ static void crg_rpc_agents(rpc_t *rpc, void *ctx)
     void *as, *arr, *ms;
     int n, i, j;
 
+    if (crg_no_rgs)
+        return; /* none: the plan Kamailio started with declares none, and has no match maker */
     if (crg_sh == NULL || crg_fetch(&buf, &items, &n) < 0) {
         rpc->fault(ctx, 500, "the match maker did not answer");
         return;
@@ -424,6 +428,10 @@ static void crg_rpc_bench(rpc_t *rpc, void *ctx)
     crg_msg m;
     void *st;
 
+    if (crg_no_rgs) {
+        rpc->fault(ctx, 500, "response groups are not running: the plan declares none");
+        return;
+    }
     if (crg_sh == NULL || rpc->scan(ctx, "dd", &rate, &seconds) < 2 || rate <= 0 || rate > 200000 ||
         seconds <= 0 || seconds > 30) {
         rpc->fault(ctx, 400, "usage: callroute.rgs.bench RATE(1..200000) SECONDS(1..30)");
