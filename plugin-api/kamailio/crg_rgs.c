@@ -546,6 +546,7 @@ static int crg_bye_cb(struct sip_msg *msg, unsigned int flags, void *param)
 
 static cr_rgs *crg_pe;
 static pid_t crg_pe_pid;
+int crg_no_rgs;
 
 cr_rgs *crg_private_engine(void)
 {
@@ -592,11 +593,14 @@ static void crg_probe_emit(void *ud, int64_t at_ms, const cr_rgs_typed_action *a
 static int crg_classify(const char *from, const char *to)
 {
     static uint64_t probe_no;
-    cr_rgs *pe = crg_private_engine();
+    cr_rgs *pe;
     cr_rgs_typed_event ev;
     crg_probe p;
     char err[256];
 
+    if (crg_no_rgs)
+        return CR_RGS_REASON_NOT_FOUND; /* what the engine would say: no workflow at all */
+    pe = crg_private_engine();
     if (pe == NULL)
         return CR_RGS_REASON_NOT_FOUND; /* logged when it failed to open */
     memset(&ev, 0, sizeof(ev));
@@ -691,7 +695,7 @@ int crg_rgs(struct sip_msg *msg)
     ticks_t eol;
     int rc;
 
-    if (crg_sh == NULL || crg_pipe[1] < 0) {
+    if (crg_sh == NULL || (crg_pipe[1] < 0 && !crg_no_rgs)) {
         LM_ERR("callroute_rgs(): the library has no typed response groups (ABI 1.5)\n");
         return CRM_ERROR;
     }
@@ -792,14 +796,28 @@ int crg_mod_init(void)
         LM_ERR("rgs_max_wait must be >= 10 seconds\n");
         return -1;
     }
-    crg_sh = shm_malloc(sizeof(*crg_sh));
-    if (crg_sh == NULL) {
-        LM_ERR("no shared memory for response groups\n");
+    /* zeroed, its pages untouched until used (the snapshot buffer alone is 256 kB) */
+    crg_sh = crl_shared_zalloc(sizeof(*crg_sh), "response groups");
+    if (crg_sh == NULL)
         return -1;
-    }
-    memset(crg_sh, 0, sizeof(*crg_sh));
     if (lock_init(&crg_sh->lock) == NULL || lock_init(&crg_sh->snap_lock) == NULL)
         return -1;
+    crg_mm_bind();
+    if (register_script_cb(crg_bye_cb, PRE_SCRIPT_CB | REQUEST_CB, 0) < 0)
+        return -1;
+    if (crg_rpc_init() < 0 || crg_counters_init() < 0)
+        return -1;
+    crg_no_rgs = crg_pe != NULL && crg_sh->nwf == 0 &&
+                 crl_plugin->rgs_agent_uri(crg_pe, 1) == NULL &&
+                 crl_plugin->rgs_group_name(crg_pe, 1) == NULL;
+    if (crg_no_rgs) {
+        /* nothing for a match maker to do until Kamailio restarts: none is forked, and
+         * nothing is handed over (crg_send fails: no pipe) */
+        LM_INFO("response groups: %s declares none: no match maker (a reload does not add "
+                "response groups: restart for that)\n",
+                crl_config);
+        return 0;
+    }
     if (pipe(crg_pipe) < 0) {
         LM_ERR("response groups: pipe: %s\n", strerror(errno));
         return -1;
@@ -807,11 +825,6 @@ int crg_mod_init(void)
     fcntl(crg_pipe[1], F_SETPIPE_SZ, 1 << 20);
     fl = fcntl(crg_pipe[1], F_GETFL);
     fcntl(crg_pipe[1], F_SETFL, fl | O_NONBLOCK);
-    crg_mm_bind();
-    if (register_script_cb(crg_bye_cb, PRE_SCRIPT_CB | REQUEST_CB, 0) < 0)
-        return -1;
-    if (crg_rpc_init() < 0 || crg_counters_init() < 0)
-        return -1;
     register_procs(1);
     cfg_register_child(1);
     return 0;
@@ -828,10 +841,12 @@ int crg_child_init(int rank)
          * (a reload does not change a running engine; a broken file on disk must not
          * matter). Processes that do not route SIP (timers, ctl) hold no plan: they open
          * the engine, from the published plan, the first time they need it. */
-        if (crm_routes_sip(rank))
+        if (crm_routes_sip(rank) && !crg_no_rgs)
             crg_private_engine();
         return 0;
     }
+    if (crg_no_rgs)
+        return 0;
     pid = fork_process(PROC_NOCHLDINIT, "callroute rgs match maker", 1);
     if (pid < 0)
         return -1;

@@ -140,6 +140,14 @@ int64_t crg_mono_ns(void);
 /* A private engine of this process, over its own handle, for what the configuration alone
  * answers (is a URI a workflow, agent and group handles); NULL when unavailable. */
 cr_rgs *crg_private_engine(void);
+/* Set in mod_init when the plan Kamailio starts with declares no response groups (the main
+ * process's engine has no workflow, agent or agent group). A reload does not change response
+ * groups (restart for that), so until Kamailio stops no call is a workflow's and nobody is an
+ * agent: callroute_rgs() and callroute_rgs_presence() answer so without an engine, the SIP
+ * workers open none in child_init (RPC processes still open theirs when asked), no match
+ * maker is forked and nothing is handed over (crg_send fails); callroute.rgs.queues and
+ * .agents answer empty lists. */
+extern int crg_no_rgs;
 
 /* Life cycle and script function (callroute_mod.c). */
 int crg_mod_init(void);

@@ -190,10 +190,10 @@ int crg_presence_from_pidf(const char *doc, int len)
 int crg_presence(struct sip_msg *msg, str *agent, str *state)
 {
     char a[CRG_URI];
-    cr_rgs *pe = crg_private_engine();
+    cr_rgs *pe = crg_no_rgs ? NULL : crg_private_engine();
     int p, rc;
 
-    if (pe == NULL || crg_sh == NULL) {
+    if ((pe == NULL && !crg_no_rgs) || crg_sh == NULL) {
         LM_ERR("callroute_rgs_presence(): response groups are not running\n");
         return CRM_ERROR;
     }
@@ -215,7 +215,7 @@ int crg_presence(struct sip_msg *msg, str *agent, str *state)
                 a);
         return -1;
     }
-    rc = crg_presence_send(pe, a, p);
+    rc = crg_no_rgs ? -2 : crg_presence_send(pe, a, p);
     if (rc == -2) {
         LM_DBG("callroute_rgs_presence(): %s is not an agent\n", a);
         return -1;
@@ -320,6 +320,8 @@ static void crg_rpc_queues(rpc_t *rpc, void *ctx)
     void *qs, *arr, *cs;
     int n, i, j;
 
+    if (crg_no_rgs)
+        return; /* none: the plan Kamailio started with declares none, and has no match maker */
     if (crg_sh == NULL || crg_fetch(&buf, &items, &n) < 0) {
         rpc->fault(ctx, 500, "the match maker did not answer");
         return;
@@ -353,6 +355,8 @@ static void crg_rpc_agents(rpc_t *rpc, void *ctx)
     void *as, *arr, *ms;
     int n, i, j;
 
+    if (crg_no_rgs)
+        return; /* none: the plan Kamailio started with declares none, and has no match maker */
     if (crg_sh == NULL || crg_fetch(&buf, &items, &n) < 0) {
         rpc->fault(ctx, 500, "the match maker did not answer");
         return;
@@ -424,6 +428,10 @@ static void crg_rpc_bench(rpc_t *rpc, void *ctx)
     crg_msg m;
     void *st;
 
+    if (crg_no_rgs) {
+        rpc->fault(ctx, 500, "response groups are not running: the plan declares none");
+        return;
+    }
     if (crg_sh == NULL || rpc->scan(ctx, "dd", &rate, &seconds) < 2 || rate <= 0 || rate > 200000 ||
         seconds <= 0 || seconds > 30) {
         rpc->fault(ctx, 400, "usage: callroute.rgs.bench RATE(1..200000) SECONDS(1..30)");

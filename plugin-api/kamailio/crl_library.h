@@ -24,8 +24,12 @@ extern cr_open_options crl_opts;
 /* modparam "gateway_fail_threshold": failures in a row that hold a gateway down. */
 extern int crl_fail_threshold;
 
-/* Main process, before fork: loads the library, allocates its shared block in Kamailio's
- * shared memory and opens the configuration once (a broken file stops startup). Logs and
+/* Zeroed shared memory for a block set up before fork and kept for Kamailio's life (an
+ * anonymous shared mapping: no page is touched until used). NULL, logged, on failure. */
+void *crl_shared_zalloc(size_t len, const char *what);
+
+/* Main process, before fork: loads the library, maps its shared block (crl_shared_zalloc)
+ * and opens the configuration once (a broken file stops startup). Logs and
  * returns -1 on failure. rgs_max_wait_s (modparam rgs_max_wait) lets the library warn of
  * queue timeouts longer than a caller may wait. */
 int crl_init(int gateway_holdoff_s, int rgs_max_wait_s);

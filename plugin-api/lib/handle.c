@@ -122,10 +122,22 @@ int crp_handle_rgs_load(cr_handle *h, const cr_load_options *lo, struct cr_rgs_c
     /* through the snapshot as a decision does: a process that opens its response groups (the
      * host's main process too) follows reloads from then on, so the image it adopted at the
      * start is let go once a reload has published the next one */
-    int token;
+    int token, rc;
     const crp_snapshot *s = crp_snapshot_acquire(h, &token);
-    int rc =
-        s ? cr_rgs_xml_load_config(s->cfg, out, diag) : cr_rgs_xml_load_ex(h->path, lo, out, diag);
+    if (s && cr_config_source_count(s->cfg) == 0) {
+        /* no file of the plan declares response groups: the (empty) configuration is made
+         * here, and libxml2, loaded only to read XML, is not loaded to read none (a Kamailio
+         * start on an image: its main process opens the response groups in mod_init) */
+        *out = cr_rgs_config_new();
+        rc = *out ? cr_rgs_config_resolve(*out, diag) : CR_ENOMEM;
+        if (rc != CR_OK) {
+            cr_rgs_config_free(*out);
+            *out = NULL;
+        }
+    } else {
+        rc = s ? cr_rgs_xml_load_config(s->cfg, out, diag)
+               : cr_rgs_xml_load_ex(h->path, lo, out, diag);
+    }
     crp_snapshot_release(h, token);
     return rc;
 }

@@ -2,8 +2,9 @@
  * libxml2 is loaded the first time the library reads XML, not with the library (xml/cr_libxml.h):
  * a host that opens a compiled plan image never maps libxml2 (nor ICU and libstdc++ that come
  * with it), and decides as from the XML it was compiled from. Its own process: every other
- * test has read XML by the time it could run. (A plan with response groups still reads their
- * XML, which its image keeps, for their workflows.)
+ * test has read XML by the time it could run. Nor does opening the response groups of a plan
+ * that declares none. (A plan with response groups still reads their XML, which its image
+ * keeps, for their workflows.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,6 +96,17 @@ static void test_image_opened_without_libxml2(void **state)
     for (size_t i = 0; i < CALLS; i++)
         answer_of(hi, i, from_image[i], sizeof from_image[i]);
     assert_false(abi_maps_file(0, "libxml2")); /* nor opening an image and deciding from it */
+    /* nor opening its response groups, which it declares none of (Kamailio's main process
+     * does in mod_init): an engine with no workflow, agent or group */
+    cr_rgs *r = NULL;
+    char err[256];
+    assert_int_equal(p->rgs_open_ex(hi, NULL, &r, err, sizeof err), CR_ABI_OK);
+    cr_rgs_stats st = {.size = sizeof st};
+    assert_true(p->rgs_stats(r, 0, 0, &st) < 0);
+    assert_null(p->rgs_agent_uri(r, 1));
+    assert_null(p->rgs_group_name(r, 1));
+    p->rgs_close(r);
+    assert_false(abi_maps_file(0, "libxml2"));
 
     cr_handle *hx = open_config(xml);
     assert_true(abi_maps_file(0, "libxml2")); /* reading XML did */

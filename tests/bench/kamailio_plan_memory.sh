@@ -10,7 +10,9 @@
 # the start-up time (until the RPC answers: PROBE=rpc_ready, the default, asks every 0.1 ms from
 # tests/bench/rpc_ready; PROBE=shell asks with kamcmd every 10 ms, in steps of about 11 ms), the
 # sum of Pss over every Kamailio process (/proc/PID/smaps_rollup, after SETTLE seconds), the
-# number of processes, and how many of them map a published plan image. Figures are printed,
+# number of processes, how many of them map a published plan image, and the CPU time all of
+# Kamailio's processes and threads had used when the RPC first answered (from schedstat: a
+# figure other load on the machine does not stretch, unlike the start-up time). Figures are printed,
 # not asserted; the last lines give min-max per setup and the plan's own size (the image file)
 # for comparison. With RELOAD=1 (the
 # default) each run with callroute then calls callroute.reload (the RPC returns once every SIP
@@ -80,6 +82,17 @@ pss_sum() {
     done
 }
 
+# cpu_sum MAIN: sets cpu (ms): the CPU time every Kamailio process and thread has used so far
+# (/proc/PID/task/TID/schedstat, nanoseconds), whatever else the machine runs meanwhile
+cpu_sum() {
+    local pid ns=0 v
+    for pid in $(kam_pids "$1"); do
+        v=$(cat /proc/"$pid"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}')
+        ns=$((ns + ${v:-0}))
+    done
+    cpu=$(awk -v n="$ns" 'BEGIN {printf "%.1f", n / 1e6}')
+}
+
 # measure LABEL [kamailio args...]: prints "LABEL start_s pss_kb processes with_plan", and for
 # callroute with RELOAD=1 the reload's RPC time and the Pss sum after it
 measure() {
@@ -96,8 +109,10 @@ measure() {
         E2E_CHILDREN=$CHILDREN E2E_SHM=256 E2E_START_POLL=0.01 e2e_start_kamailio "$port" "$config" "$@"
         t1=$(date +%s.%N)
     fi
-    sleep "$SETTLE"
     main=$(cat "$E2E_TMP/kamailio.pid")
+    cpu_sum "$main"
+    local cpu0=$cpu
+    sleep "$SETTLE"
     [ "${VERBOSE:-0}" = 1 ] && e2e_kamcmd core.psx | paste - - - | awk '{print "  " $0}' >&2
     pss_sum "$main"
     local pss0=$pss n0=$n mapped0=$mapped
@@ -111,8 +126,8 @@ measure() {
             'BEGIN {printf "  reload %5.2f s  pss after %8.1f MB  mapping %2d", b - a, p / 1024, m}')
     fi
     e2e_stop_kamailio
-    awk -v l="$label" -v a="$t0" -v b="$t1" -v p="$pss0" -v n="$n0" -v m="$mapped0" -v r="$after" \
-        'BEGIN {printf "%-9s start %6.1f ms  pss %8.1f MB  processes %2d  mapping the plan %2d%s\n", l, (b - a) * 1000, p / 1024, n, m, r}'
+    awk -v l="$label" -v a="$t0" -v b="$t1" -v p="$pss0" -v n="$n0" -v m="$mapped0" -v r="$after" -v c="$cpu0" \
+        'BEGIN {printf "%-9s start %6.1f ms  pss %8.1f MB  processes %2d  mapping the plan %2d  cpu %6.1f ms%s\n", l, (b - a) * 1000, p / 1024, n, m, c, r}'
 }
 
 echo "plan_memory: $ROUTES routes, $RULES rules, $USERS users ($FORMAT), $CHILDREN SIP workers; image $((image_kb / 1024)) MB; STAMP=$STAMP PROBE=$PROBE"
@@ -125,9 +140,9 @@ for r in $(seq 1 "$RUNS"); do
     measure baseline -A 'CR_BASELINE="sip:127.0.0.1:9"' | tee -a "$out"
 done
 for l in callroute baseline; do
-    grep "^$l " "$out" | awk -v l="$l" '{s=$3; p=$6; if (NR == 1 || s < smin) smin = s; if (s > smax) smax = s;
-        if (NR == 1 || p < pmin) pmin = p; if (p > pmax) pmax = p}
-        END {printf "%-9s start %.1f-%.1f ms, pss %.1f-%.1f MB\n", l, smin, smax, pmin, pmax}'
+    grep "^$l " "$out" | awk -v l="$l" '{s=$3; p=$6; c=$15; if (NR == 1 || s < smin) smin = s; if (s > smax) smax = s;
+        if (NR == 1 || p < pmin) pmin = p; if (p > pmax) pmax = p; if (NR == 1 || c < cmin) cmin = c; if (c > cmax) cmax = c}
+        END {printf "%-9s start %.1f-%.1f ms, pss %.1f-%.1f MB, cpu until ready %.1f-%.1f ms\n", l, smin, smax, pmin, pmax, cmin, cmax}'
 done
 # start-up with callroute over the baseline started right after it, per run
 paste -d' ' <(grep '^callroute ' "$out" | awk '{print $3}') <(grep '^baseline ' "$out" | awk '{print $3}') |

@@ -219,6 +219,34 @@ internal)
     [ "$total" = 0 ] || e2e_fail "an internal call reached a gateway"
     ;;
 
+no_rgs)
+    # The fixture declares no response groups: no match maker is forked (a reload does not add
+    # response groups), the SIP workers open no response-group engine at start, and
+    # callroute_rgs() still hands every call on (bob's extension rings his phone); the rgs RPCs
+    # answer empty lists, and nothing is an error.
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_bob
+    grep -q "declares none: no match maker" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no 'declares none: no match maker' in the log"
+    psx=$(e2e_kamcmd core.psx) || e2e_fail "core.psx failed"
+    grep -q "rgs match maker" <<<"$psx" && e2e_fail "a match maker was forked"
+    grep -q "callroute user timer" <<<"$psx" || e2e_fail "no user timer"
+    e2e_call alice 50101 || e2e_fail "internal call to 50101 not answered"
+    e2e_expect_invite bob "^sip:bob@127\.0\.0\.1:$PORT_U"
+    for m in queues agents; do
+        out=$(e2e_kamcmd "callroute.rgs.$m" 2>&1) || { echo "$out" >&2; e2e_fail "callroute.rgs.$m failed"; }
+        [ -z "$(tr -d '[:space:]' <<<"$out")" ] || { echo "$out" >&2; e2e_fail "callroute.rgs.$m not empty"; }
+    done
+    if out=$(e2e_kamcmd callroute.rgs.bench 10 1 2>&1); then
+        echo "$out" >&2; e2e_fail "callroute.rgs.bench ran without a match maker"
+    fi
+    grep -q "declares none" <<<"$out" || { echo "$out" >&2; e2e_fail "the bench's refusal does not say why"; }
+    if grep -a " ERROR: " "$E2E_TMP/kamailio.log" >&2; then
+        e2e_fail "Kamailio logged an ERROR"
+    fi
+    e2e_log "ok: no match maker, the call rang bob, empty rgs lists, no ERROR logged"
+    ;;
+
 inbound)
     # GW-A calls in from its own address (the sipp phone uses GW-A's port) to bob's number.
     e2e_gateway gwB "$PORT_B" gw_ok.xml
