@@ -40,7 +40,7 @@ void *ce_arena_alloc(cr_config *cfg, size_t n)
     /* past 1 MB, chunks are whole huge pages (cr_table_alloc, header included): decisions read
      * route names and user URIs from here at random, which on 4 KB pages spread over thousands
      * of TLB entries at 400,000 routes */
-    bool huge = !own && cap > ARENA_SMALL_MAX;
+    bool huge = !own && cap > ARENA_SMALL_MAX && !cfg->small_pages;
     if (huge)
         cap = CR_TABLE_HUGE - sizeof *k;
     if (cap < n)
@@ -458,10 +458,16 @@ void ce_config_drop_sources(cr_config *cfg)
  * CR_TABLE_HUGE bytes on): a decision reads the record of the route it names at random, one
  * TLB miss a decision on 4 KB pages past a few thousand routes. Left on the heap when smaller
  * or when the table cannot be had. */
+void cr_config_set_image_only(cr_config *cfg)
+{
+    if (cfg)
+        cfg->small_pages = true;
+}
+
 void ce_routes_to_table(cr_config *c)
 {
     size_t bytes = c->nroutes * sizeof *c->routes;
-    if (c->routes_mapped || c->routes_table || bytes < CR_TABLE_HUGE)
+    if (c->routes_mapped || c->routes_table || c->small_pages || bytes < CR_TABLE_HUGE)
         return;
     cr_route *t = cr_table_alloc(bytes);
     if (!t)

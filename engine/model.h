@@ -261,6 +261,7 @@ struct cr_config {
     struct ce_route_src *route_src;
     bool routes_mapped; /* routes is an anonymous mapping of caproutes routes (munmap) */
     bool routes_table;  /* routes is a cr_table_alloc table of caproutes routes (compile) */
+    bool small_pages;   /* cr_config_set_image_only: no huge pages for strings and routes */
     _Atomic uint8_t *user_state; /* the same for users (ce_user) */
     bool users_mapped;
     bool image_whole; /* adopted from the borrowed block, a plan image: writing an image of this

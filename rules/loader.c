@@ -606,6 +606,8 @@ int cr_rules_load_also(const char *path, const cr_load_options *opts, cr_xml_ele
     L.cfg = cr_config_new();
     if (!L.cfg)
         return CR_ENOMEM;
+    if (opts && opts->image_only)
+        cr_config_set_image_only(L.cfg);
     uint64_t digest = 0;
     int rc = cr_xml_walk_stream(path, opts, &loader_stream, &L, diag, &digest);
     cr_config_set_source_digest(L.cfg, digest);

@@ -150,6 +150,7 @@ int crp_compile(const char *config, const cr_open_options *opts, const char *out
     if (!config || !out_path)
         return CR_EINVAL;
     cr_load_options lo = crp_open_load_options(opts);
+    lo.image_only = true; /* written, not decided from */
     cr_diag d;
     cr_diag_init(&d);
     cr_config *cfg = NULL;
@@ -362,6 +363,7 @@ static int load_for(const cr_handle *h, const char *path, cr_config **out, cr_di
                     staged *st)
 {
     cr_load_options lo = crp_handle_load_options(h);
+    lo.image_only = st != NULL; /* published, then decided from the image (adopt_own) */
     int rc = !st || !cr_image_file_is(path) ? crp_load_ex(path, &lo, out, diag)
              : st->may_lease                ? load_leased(path, &lo, st, out, diag)
                                             : load_staged(path, &lo, st, out, diag);

@@ -49,6 +49,9 @@ typedef struct cr_load_options {
     /* A plan image is adopted without lint (CR_IMAGE_NOLINT): its warnings were reported when
      * it was compiled. Set by the library's handles (open, reload), not by `check`. */
     bool image_no_lint;
+    /* The configuration is loaded to be written as a plan image (cr_config_set_image_only):
+     * `callroute compile`, a Kamailio process publishing the plan it validated. */
+    bool image_only;
 } cr_load_options;
 
 /*

@@ -1094,9 +1094,32 @@ static void test_routes_and_strings_on_huge_pages(void **state)
                               i, i);
     n += (size_t)snprintf(xml + n, cap - n, "</users>\n</callroute>\n");
     assert_true(n < cap);
-    cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
+    /* loaded to be written as an image (`callroute compile`): strings and routes on small
+     * pages, the same image */
+    const char *path = cr_test_tmpfile(xml, ".xml");
+    assert_non_null(path);
+    cr_load_options lo = {.image_only = true};
+    cr_config *src = NULL, *small = NULL, *cfg = NULL;
+    cr_diag dg;
+    cr_diag_init(&dg);
+    assert_int_equal(cr_rules_load_ex(path, NULL, &src, &dg), CR_OK);
+    assert_int_equal(cr_rules_load_ex(path, &lo, &small, &dg), CR_OK);
+    cr_diag_free(&dg);
     free(xml);
     assert_non_null(src);
+    assert_false(small->routes_table);
+    int hs = cr_test_advised_huge(small->users[nusers - 1].uri);
+    if (hs >= 0)
+        assert_int_equal(hs, 0);
+    void *img_a = NULL, *img_b = NULL;
+    size_t len_a = 0, len_b = 0;
+    assert_int_equal(cr_image_build(src, 5, &img_a, &len_a), CR_OK);
+    assert_int_equal(cr_image_build(small, 5, &img_b, &len_b), CR_OK);
+    assert_int_equal(len_a, len_b);
+    assert_memory_equal(img_a, img_b, len_a);
+    free(img_a);
+    free(img_b);
+    cr_config_free(small);
     assert_int_equal(src->nroutes, nroutes);
     assert_true(nroutes * sizeof *src->routes >= CR_TABLE_HUGE);
     assert_true(src->routes_table);
