@@ -902,14 +902,12 @@ static void test_image_rules_with_odd_groups(void **state)
     free(img);
 }
 
-/* A plan of 20,000 routes and 20,000 users: a checked read checks their records on two threads
- * (plan_image_cx.c check_split) and says what one pass in order says: the first damaged record,
- * in either half or both. */
-static void test_large_image_checked_in_two_halves(void **state)
+/* A plan of one profile, usage, policy and gateway, with `nroutes` routes (route-NNNNN, each
+ * +1206 and its own five digits, then two more), or with nroutes 0 one route "local" for every
+ * +1425 number, and `nusers` users, each with a line. Free with free(). */
+static char *plan_xml(size_t nroutes, size_t nusers)
 {
-    (void)state;
-    enum { N = 20000 };
-    size_t cap = (size_t)N * 260 + 4096, n = 0;
+    size_t cap = nroutes * 160 + nusers * 140 + 4096, n = 0;
     char *xml = malloc(cap);
     assert_non_null(xml);
     n += (size_t)snprintf(
@@ -921,19 +919,35 @@ static void test_large_image_checked_in_two_halves(void **state)
         "<voicePolicies default=\"A\"><voicePolicy name=\"A\"><usage>Local</usage>"
         "</voicePolicy></voicePolicies>\n"
         "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n<routes>\n");
-    for (size_t i = 0; i < N; i++)
+    if (!nroutes)
+        n += (size_t)snprintf(
+            xml + n, cap - n,
+            "<route name=\"local\" pattern=\"^\\+1425\\d{7}$\"><usage>Local</usage>"
+            "<gateway>gw</gateway></route>\n");
+    for (size_t i = 0; i < nroutes; i++)
         n += (size_t)snprintf(xml + n, cap - n,
-                              "<route name=\"r%zu\" pattern=\"^\\+1206%05zu\\d{2}$\">"
+                              "<route name=\"route-%05zu\" pattern=\"^\\+1206%05zu\\d{2}$\">"
                               "<usage>Local</usage><gateway>gw</gateway></route>\n",
                               i, i);
     n += (size_t)snprintf(xml + n, cap - n, "</routes>\n<users>\n");
-    for (size_t i = 0; i < N; i++)
+    for (size_t i = 0; i < nusers; i++)
         n += (size_t)snprintf(xml + n, cap - n,
                               "<user uri=\"sip:u%zu@example.com\" line=\"tel:+1425%07zu\" "
                               "enterpriseVoice=\"true\"/>\n",
                               i, i);
     n += (size_t)snprintf(xml + n, cap - n, "</users>\n</callroute>\n");
     assert_true(n < cap);
+    return xml;
+}
+
+/* A plan of 20,000 routes and 20,000 users: a checked read checks their records on two threads
+ * (plan_image_cx.c check_split) and says what one pass in order says: the first damaged record,
+ * in either half or both. */
+static void test_large_image_checked_in_two_halves(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    char *xml = plan_xml(N, N);
     cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
     free(xml);
     assert_non_null(src);
@@ -1010,27 +1024,8 @@ static void test_large_tables_on_huge_pages(void **state)
     assert_null(cr_table_alloc(SIZE_MAX - 1));
     cr_table_free(NULL, CR_TABLE_HUGE);
 
-    size_t nusers = 40000, cap = nusers * 140 + 4096, n = 0;
-    char *xml = malloc(cap);
-    assert_non_null(xml);
-    n += (size_t)snprintf(
-        xml + n, cap - n,
-        "<callroute xmlns=\"urn:callroute:config:1\">\n"
-        "<domains><domain>example.com</domain></domains>\n"
-        "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/></locationProfiles>\n"
-        "<phoneUsages><usage name=\"Local\"/></phoneUsages>\n"
-        "<voicePolicies default=\"A\"><voicePolicy name=\"A\"><usage>Local</usage>"
-        "</voicePolicy></voicePolicies>\n"
-        "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n"
-        "<routes><route name=\"local\" pattern=\"^\\+1425\\d{7}$\"><usage>Local</usage>"
-        "<gateway>gw</gateway></route></routes>\n<users>\n");
-    for (size_t i = 0; i < nusers; i++)
-        n += (size_t)snprintf(xml + n, cap - n,
-                              "<user uri=\"sip:u%zu@example.com\" line=\"tel:+1425%07zu\" "
-                              "enterpriseVoice=\"true\"/>\n",
-                              i, i);
-    n += (size_t)snprintf(xml + n, cap - n, "</users>\n</callroute>\n");
-    assert_true(n < cap);
+    size_t nusers = 40000;
+    char *xml = plan_xml(0, nusers);
     cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
     free(xml);
     assert_non_null(src);
@@ -1069,31 +1064,8 @@ static void test_large_tables_on_huge_pages(void **state)
 static void test_routes_and_strings_on_huge_pages(void **state)
 {
     (void)state;
-    size_t nroutes = 25000, nusers = 60000, cap = nroutes * 160 + nusers * 120 + 4096, n = 0;
-    char *xml = malloc(cap);
-    assert_non_null(xml);
-    n += (size_t)snprintf(
-        xml + n, cap - n,
-        "<callroute xmlns=\"urn:callroute:config:1\">\n"
-        "<domains><domain>example.com</domain></domains>\n"
-        "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/></locationProfiles>\n"
-        "<phoneUsages><usage name=\"Local\"/></phoneUsages>\n"
-        "<voicePolicies default=\"A\"><voicePolicy name=\"A\"><usage>Local</usage>"
-        "</voicePolicy></voicePolicies>\n"
-        "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n<routes>\n");
-    for (size_t i = 0; i < nroutes; i++)
-        n += (size_t)snprintf(xml + n, cap - n,
-                              "<route name=\"route-%05zu\" pattern=\"^\\+1206%05zu\\d{2}$\">"
-                              "<usage>Local</usage><gateway>gw</gateway></route>\n",
-                              i, i);
-    n += (size_t)snprintf(xml + n, cap - n, "</routes>\n<users>\n");
-    for (size_t i = 0; i < nusers; i++)
-        n += (size_t)snprintf(xml + n, cap - n,
-                              "<user uri=\"sip:u%zu@example.com\" line=\"tel:+1425%07zu\" "
-                              "enterpriseVoice=\"true\"/>\n",
-                              i, i);
-    n += (size_t)snprintf(xml + n, cap - n, "</users>\n</callroute>\n");
-    assert_true(n < cap);
+    size_t nroutes = 25000, nusers = 60000;
+    char *xml = plan_xml(nroutes, nusers);
     /* loaded to be written as an image (`callroute compile`): strings and routes on small
      * pages, the same image */
     const char *path = cr_test_tmpfile(xml, ".xml");
