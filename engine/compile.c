@@ -243,23 +243,21 @@ static void compile_profiles(cr_config *c, cr_diag *d, bool lazy)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj_of(&on),
                             "duplicate name (first defined at %s:%d)", p->rules[prev].loc.file,
                             p->rules[prev].loc.line);
-            if (lazy && r->pattern && r->translation &&
+            /* the translation from the pattern's shape (its code on first use), or compiled */
+            bool shaped =
+                lazy && r->pattern && r->translation &&
                 ((r->xlat = ce_xlat_compile_shape(r->translation, r->pattern, msg, sizeof msg)) ||
-                 msg[0])) {
-                if (!r->xlat)
-                    cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj_of(&on), "%s", msg);
-                else if (msg[0])
-                    cr_diag_add(d, CR_DIAG_WARNING, r->loc, obj_of(&on), "%s", msg);
-                continue;
+                 msg[0]);
+            if (!shaped) {
+                r->re = compile_pattern(d, r->pattern, r->loc, &on);
+                if (!r->re)
+                    continue;
+                if (!r->translation) {
+                    cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj_of(&on), "has no translation");
+                    continue;
+                }
+                r->xlat = ce_xlat_compile(r->translation, r->pattern, r->re, msg, sizeof msg);
             }
-            r->re = compile_pattern(d, r->pattern, r->loc, &on);
-            if (!r->re)
-                continue;
-            if (!r->translation) {
-                cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj_of(&on), "has no translation");
-                continue;
-            }
-            r->xlat = ce_xlat_compile(r->translation, r->pattern, r->re, msg, sizeof msg);
             if (!r->xlat)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj_of(&on), "%s", msg);
             else if (msg[0]) /* a group the pattern lacks: literal text, as in .NET */
