@@ -3,6 +3,7 @@
  * remains the hash of sources and names), an image reads back into the same
  * configuration, and every kind of damage is refused with a message saying what is wrong.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -396,6 +397,111 @@ static void test_image_rules_compiled_on_use(void **state)
                 assert_non_null(b->profiles[i].rules[j].re);
         cr_config_free(b);
     }
+    cr_config_free(a);
+    cr_diag_free(&d);
+    free(img);
+}
+
+/* What test_trusted_read_translations_on_use runs on each of its threads: every number
+ * normalized and dialed with every profile of cfg, the answers written to out. */
+enum { XT_NUMBERS = 10, XT_THREADS = 4 };
+static const char *const xt_numbers[XT_NUMBERS] = {
+    "5550123", "2065550123",   "911",   "011441234567890", "9",
+    "55501",   "+14255550100", "61234", "4255550100",      "0"};
+
+typedef struct xt_answer {
+    int rc;
+    long rule; /* the rule's index in its profile, -1: none */
+    char out[64];
+} xt_answer;
+
+typedef struct xt_job {
+    const cr_config *cfg;
+    xt_answer *out; /* [nprofiles * XT_NUMBERS * 2] */
+} xt_job;
+
+static void *xt_run(void *arg)
+{
+    xt_job *j = arg;
+    for (size_t i = 0; i < j->cfg->nprofiles; i++)
+        for (size_t k = 0; k < XT_NUMBERS; k++) {
+            const cr_profile *p = &j->cfg->profiles[i];
+            const cr_rule *rule;
+            xt_answer *o = &j->out[(i * XT_NUMBERS + k) * 2];
+            o->rc = cr_profile_normalize(p, xt_numbers[k], o->out, sizeof o->out, &rule, NULL);
+            o->rule = rule ? (long)(rule - p->rules) : -1;
+            o++;
+            o->rc = (int)cr_profile_dial(p, xt_numbers[k], &rule, o->out, sizeof o->out, NULL);
+            o->rule = rule ? (long)(rule - p->rules) : -1;
+        }
+    return NULL;
+}
+
+/*
+ * A trusted read (a restart whose stamp matched, a worker adopting a published image) leaves
+ * every rule's translation to be compiled the first time it is used, in place; a checked read
+ * compiles them as it reads. Threads that use the same fresh translations at once all get the
+ * XML's answers, and the translations end filled, the PCRE2 code of the rules not of the
+ * simple shape with them.
+ */
+static void test_trusted_read_translations_on_use(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    unsigned char *img = image_of("examples/contoso/contoso.xml", &len);
+    cr_config *a = NULL, *b = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(cr_test_src("examples/contoso/contoso.xml"), &a, &d), CR_OK);
+    size_t cells = a->nprofiles * XT_NUMBERS * 2;
+    xt_answer *want = calloc(cells, sizeof *want), *got = calloc(cells * XT_THREADS, sizeof *got);
+    assert_non_null(want);
+    assert_non_null(got);
+    xt_job ja = {a, want};
+    xt_run(&ja);
+    for (int trusted = 0; trusted <= 1; trusted++) {
+        unsigned flags = CR_IMAGE_BORROW | CR_IMAGE_NOLINT | (trusted ? CR_IMAGE_TRUSTED : 0);
+        assert_int_equal(cr_image_read_ex(img, len, "x.plan", flags, &b, &d), CR_OK);
+        assert_int_equal(cr_config_compile(b, &d), CR_OK);
+        size_t rules = 0, filled = 0;
+        for (size_t i = 0; i < b->nprofiles; i++)
+            for (size_t j = 0; j < b->profiles[i].nrules; j++, rules++)
+                filled += ce_xlat_lazy_filled(b->profiles[i].rules[j].xlat);
+        assert_true(rules > 0);
+        assert_int_equal(filled, trusted ? 0 : rules);
+        pthread_t t[XT_THREADS];
+        xt_job jobs[XT_THREADS];
+        for (size_t k = 0; k < XT_THREADS; k++) {
+            jobs[k] = (xt_job){b, got + k * cells};
+            assert_int_equal(pthread_create(&t[k], NULL, xt_run, &jobs[k]), 0);
+        }
+        for (size_t k = 0; k < XT_THREADS; k++)
+            assert_int_equal(pthread_join(t[k], NULL), 0);
+        for (size_t k = 0; k < XT_THREADS; k++)
+            for (size_t c = 0; c < cells; c++) {
+                assert_int_equal(got[k * cells + c].rc, want[c].rc);
+                assert_int_equal(got[k * cells + c].rule, want[c].rule);
+                assert_string_equal(got[k * cells + c].out, want[c].out);
+            }
+        size_t used = 0; /* the rules normalization reached, up to the first that matched */
+        for (size_t i = 0; i < b->nprofiles; i++)
+            for (size_t j = 0; j < b->profiles[i].nrules; j++)
+                used += ce_xlat_lazy_filled(b->profiles[i].rules[j].xlat);
+        assert_true(used > 0);
+        for (size_t i = 0; i < b->nprofiles; i++)
+            for (size_t j = 0; j < b->profiles[i].nrules; j++) {
+                const cr_rule *r = &b->profiles[i].rules[j];
+                assert_int_equal(ce_xlat_is_simple(r->xlat), /* filled by asking */
+                                 ce_xlat_is_simple(a->profiles[i].rules[j].xlat));
+                assert_true(ce_xlat_lazy_filled(r->xlat));
+                assert_non_null(r->re); /* dialing ran every rule's code */
+            }
+        expect_same_decisions(a, b);
+        cr_config_free(b);
+        b = NULL;
+    }
+    free(want);
+    free(got);
     cr_config_free(a);
     cr_diag_free(&d);
     free(img);
@@ -1185,6 +1291,7 @@ int main(void)
         cmocka_unit_test(test_compiled_damage_refused),
         cmocka_unit_test(test_trusted_read),
         cmocka_unit_test(test_image_rules_compiled_on_use),
+        cmocka_unit_test(test_trusted_read_translations_on_use),
         cmocka_unit_test(test_image_rules_with_odd_groups),
         cmocka_unit_test(test_usage_tries_left_out),
         cmocka_unit_test(test_broad_routes_jit),
