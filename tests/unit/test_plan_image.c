@@ -547,6 +547,53 @@ static void damage_caller_cells(const unsigned char *clean, unsigned char *img, 
     }
 }
 
+/* A merged trie's node that holds its children as items (CR_PX_LEAVES) refused when it also
+ * names child nodes, has no children's symbols, has its leaves past its trie's items, or has a
+ * mask bit that means nothing (image format 8). */
+static void damage_leaves(const unsigned char *clean, unsigned char *img, size_t len)
+{
+    plan_section nodes = section(clean, S_NODES), wk = section(clean, S_WALKS);
+    size_t nwalks = wk.count, at = SIZE_MAX;
+    uint32_t rec[6], nitems = 0;
+    cr_px_node n;
+    for (size_t w = 0; w < nwalks && at == SIZE_MAX; w++) {
+        memcpy(rec, clean + wk.off + w * 4 * sec_fields[S_WALKS], sizeof rec);
+        for (size_t k = 0; k < rec[WK_NNODES] && at == SIZE_MAX; k++) {
+            memcpy(&n, clean + nodes.off + (rec[WK_NODE] + k) * sizeof n, sizeof n);
+            if (n.mask & CR_PX_LEAVES) {
+                at = nodes.off + (rec[WK_NODE] + k) * sizeof n;
+                nitems = rec[WK_NITEMS];
+            }
+        }
+    }
+    assert_true(at != SIZE_MAX); /* contoso's merged tries have such nodes */
+    memcpy(&n, clean + at, sizeof n);
+    unsigned kids = 0;
+    for (unsigned m = n.mask & CR_PX_SYMS; m; m &= m - 1)
+        kids++;
+    cr_px_node bad[] = {n, n, n, n, n};
+    bad[0].first_child = 1;                           /* child nodes as well */
+    bad[1].mask = CR_PX_LEAVES;                       /* no children */
+    bad[2].items_off = nitems - n.items_n - kids + 1; /* the last leaf past the items */
+    bad[3].mask = (uint16_t)(n.mask | 0x4000u);       /* a bit that means nothing */
+    bad[4].mask = (uint16_t)(n.mask & ~CR_PX_LEAVES); /* its leaves read as child nodes */
+    bad[4].first_child = 0x7FFFFFF0u;
+    cr_config *cfg = NULL;
+    char why[512];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(img, clean, len);
+        memcpy(img + at, &bad[i], sizeof bad[i]);
+        rechecksum(img, len);
+        assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+        assert_null(cfg);
+        if (!strstr(why, "damaged") || !strstr(why, "trie node"))
+            fail_msg("leaves case %zu: '%s'", i, why);
+    }
+    memcpy(img, clean, len); /* the node as written: adopted */
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    cr_config_free(cfg);
+}
+
 static void test_compiled_damage_refused(void **state)
 {
     (void)state;
@@ -661,6 +708,7 @@ static void test_compiled_damage_refused(void **state)
     assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
     assert_non_null(strstr(why, "caller table"));
     damage_caller_cells(clean, img, len);
+    damage_leaves(clean, img, len);
     /* written with another hash function: read without its compiled sections, compiled again */
     memcpy(img, clean, len);
     x = section(img, S_CXMETA);
