@@ -286,18 +286,11 @@ static void add_attempt(const cr_config *c, const cr_route *r, const cr_usage *u
 
 #define SKIP_CACHE 256
 
-/*
- * Adds one route's usable gateways (not yet listed, not down, not full) as attempts, in the
- * route's order rotated so that the first one moves on from one decision using this route to
- * the next: the route's own counter (rt->route_spread), else the decision's (`spread`). The
- * rotation runs over the usable gateways only, so a down or full gateway's share is spread
- * evenly over the others rather than all landing on the next one in the list. The route's
- * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones).
- */
-static void add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
-                               const cr_usage *u, const char *number, size_t len,
-                               const cr_runtime *rt, uint32_t spread, cr_decision *out,
-                               cr_trace *trace)
+/* add_route_gateways for a list longer than SKIP_CACHE: the verdicts past it asked again. */
+static void add_long_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw,
+                                    size_t n, const cr_usage *u, const char *number, size_t len,
+                                    const cr_runtime *rt, uint32_t spread, cr_decision *out,
+                                    cr_trace *trace)
 {
     size_t usable = 0;
     uint8_t why[SKIP_CACHE];
@@ -333,6 +326,48 @@ static void add_route_gateways(const cr_config *c, const cr_route *r, const uint
             ok = out->attempts[i].gateway != g;
         if (ok)
             add_attempt(c, r, u, gw[p], number, len, out, trace);
+    }
+}
+
+/*
+ * Adds one route's usable gateways (not yet listed, not down, not full) as attempts, in the
+ * route's order rotated so that the first one moves on from one decision using this route to
+ * the next: the route's own counter (rt->route_spread), else the decision's (`spread`). The
+ * rotation runs over the usable gateways only, so a down or full gateway's share is spread
+ * evenly over the others rather than all landing on the next one in the list. The route's
+ * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones).
+ */
+static void add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
+                               const cr_usage *u, const char *number, size_t len,
+                               const cr_runtime *rt, uint32_t spread, cr_decision *out,
+                               cr_trace *trace)
+{
+    if (n > SKIP_CACHE) {
+        add_long_route_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace);
+        return;
+    }
+    uint8_t okpos[SKIP_CACHE]; /* the usable gateways' positions in gw, in order */
+    size_t usable = 0;
+    for (size_t k = 0; k < n; k++) {
+        int w = gateway_skip(&c->gateways[gw[k]], rt, out);
+        if (w == GW_OK)
+            okpos[usable++] = (uint8_t)k;
+        else
+            trace_skip(trace, &c->gateways[gw[k]], w);
+    }
+    if (!usable)
+        return;
+    if (usable > 1 && rt && rt->route_spread)
+        spread = rt->route_spread(rt->ud, r);
+    /* usable <= n fits 32 bits: a 32-bit division (no division at all for one gateway) */
+    size_t first = usable > 1 ? (uint32_t)spread % (uint32_t)usable : 0, before = out->nattempts;
+    for (size_t j = 0, q = first; j < usable; j++, q = q + 1 == usable ? 0 : q + 1) {
+        const cr_gateway *g = &c->gateways[gw[okpos[q]]];
+        bool ok = true; /* a gateway listed twice in the route: added once */
+        for (size_t i = before; ok && i < out->nattempts; i++)
+            ok = out->attempts[i].gateway != g;
+        if (ok)
+            add_attempt(c, r, u, gw[okpos[q]], number, len, out, trace);
     }
 }
 
