@@ -225,7 +225,7 @@ static void secure_attempts(const cr_config *c, cr_decision *out, cr_trace *trac
 enum { GW_OK, GW_LISTED, GW_DOWN, GW_FULL };
 
 /* Whether gateway g can be a new attempt of this decision (GW_OK) or why not. */
-static int gateway_skip(const cr_gateway *g, const cr_runtime *rt, const cr_decision *out)
+static inline int gateway_skip(const cr_gateway *g, const cr_runtime *rt, const cr_decision *out)
 {
     if (attempt_has_gateway(out, g))
         return GW_LISTED;
@@ -249,39 +249,50 @@ static void trace_skip(cr_trace *trace, const cr_gateway *g, int why)
                      g->ports == 1 ? "" : "s");
 }
 
-/* Appends gateway gi as an attempt of route r, when the list has room and its URI fits. */
-static void add_attempt(const cr_config *c, const cr_route *r, const cr_usage *u, size_t gi,
-                        const char *number, size_t len, cr_decision *out, cr_trace *trace)
+enum { ADD_FULL, ADD_LONG, ADD_DONE };
+
+/* The trace line of add_attempt's outcome for gateway g (out of the hot path). */
+static void __attribute__((noinline, cold))
+trace_attempt(cr_trace *trace, const cr_config *c, const cr_gateway *g, int what,
+              const char *number, size_t len, const cr_decision *out)
 {
-    const cr_gateway *g = &c->gateways[gi];
-    if (out->nattempts == CR_MAX_ATTEMPTS) {
-        if (trace)
-            cr_trace_add(trace, "  gateway '%s' not added: %d attempts at most", g->name,
-                         CR_MAX_ATTEMPTS);
-        return;
-    }
-    /* the URI is written when asked for (cr_attempt_uri): here only whether it fits */
-    size_t hlen;
-    const char *host = c->gateway_hosts ? NULL : gateway_host(c, g, &hlen);
-    if (!host)
-        hlen = c->gateway_hosts[gi].len;
-    if (uri_len(g, number, len, hlen) >= CR_URI_SHORT) {
-        if (trace)
-            cr_trace_add(trace, "  gateway '%s': Request-URI too long: skipped", g->name);
-        return;
-    }
-    cr_attempt *a = &out->attempts[out->nattempts];
-    a->gateway = g;
-    a->route = r;
-    a->usage = u;
-    out->nattempts++;
-    if (trace) {
+    if (what == ADD_FULL) {
+        cr_trace_add(trace, "  gateway '%s' not added: %d attempts at most", g->name,
+                     CR_MAX_ATTEMPTS);
+    } else if (what == ADD_LONG) {
+        cr_trace_add(trace, "  gateway '%s': Request-URI too long: skipped", g->name);
+    } else {
         char uri[CR_URI_SHORT];
-        host = gateway_host(c, g, &hlen);
+        size_t hlen;
+        const char *host = gateway_host(c, g, &hlen);
         uri_write(g, host, hlen, number, len, false, uri, sizeof uri);
         cr_trace_add(trace, "  gateway '%s' added as attempt %zu: %s", g->name, out->nattempts,
                      uri);
     }
+}
+
+/* Appends gateway gi as an attempt of route r, when the list has room and its URI fits (the
+ * URI is written when asked for, cr_attempt_uri: here only its length is checked). */
+static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_usage *u, size_t gi,
+                               const char *number, size_t len, cr_decision *out, cr_trace *trace)
+{
+    const cr_gateway *g = &c->gateways[gi];
+    size_t hlen;
+    if (c->gateway_hosts)
+        hlen = c->gateway_hosts[gi].len;
+    else
+        gateway_host(c, g, &hlen);
+    int what = out->nattempts == CR_MAX_ATTEMPTS               ? ADD_FULL
+               : uri_len(g, number, len, hlen) >= CR_URI_SHORT ? ADD_LONG
+                                                               : ADD_DONE;
+    if (what == ADD_DONE) {
+        cr_attempt *a = &out->attempts[out->nattempts++];
+        a->gateway = g;
+        a->route = r;
+        a->usage = u;
+    }
+    if (trace)
+        trace_attempt(trace, c, g, what, number, len, out);
 }
 
 #define SKIP_CACHE 256
