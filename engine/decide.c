@@ -194,7 +194,25 @@ size_t cr_attempt_uri(const cr_config *c, const cr_decision *d, size_t i, char *
     const cr_gateway *g = d->attempts[i].gateway;
     size_t hlen;
     const char *host = gateway_host(c, g, &hlen);
-    return uri_write(g, host, hlen, d->normalized, strlen(d->normalized), d->secure, buf, cap);
+    const char *num = d->normalized;
+    size_t n = strlen(num), skip = g->remove_plus && num[0] == '+';
+    size_t total = (d->secure ? 5 : 4) + n - skip + 1 + hlen + sizeof user_phone - 1;
+    if (total + 16 > cap) /* cut to fit, or too close to the end for the blocks below */
+        return uri_write(g, host, hlen, num, n, d->secure, buf, cap);
+    char *o = buf;
+    if (d->secure)
+        memcpy(o, "sips:", 5), o += 5;
+    else
+        memcpy(o, "sip:", 4), o += 4;
+    /* the number in 16-byte blocks: read inside d->normalized (n <= CR_NUMBER_MAX), written
+     * inside buf (total + 16 <= cap), what they write past the number written over below */
+    for (size_t k = skip; k < n; k += 16)
+        memcpy(o + k - skip, num + k, 16);
+    o += n - skip;
+    *o++ = '@';
+    memcpy(o, host, hlen);
+    memcpy(o + hlen, user_phone, sizeof user_phone);
+    return total;
 }
 
 /* A sips: Request-URI asks for TLS on every hop: its gateway attempts keep sips: rather than
