@@ -131,7 +131,7 @@ static bool attempt_has_gateway(const cr_decision *d, const cr_gateway *g)
 
 /* The host of gateway g's Request-URIs (its address after "sip:" and any "user@"): found at
  * compile for a gateway of c, else read from the address. */
-static const char *gateway_host(const cr_config *c, const cr_gateway *g, size_t *hlen)
+static inline const char *gateway_host(const cr_config *c, const cr_gateway *g, size_t *hlen)
 {
     uintptr_t p = (uintptr_t)g, first = (uintptr_t)c->gateways;
     if (c->gateway_hosts && p >= first && p < first + c->ngateways * sizeof *g) {
@@ -868,11 +868,41 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
                          kept && ahead.walking ? &ahead.walk : NULL, rt, out, trace);
 }
 
+/* "A" + lit + "B'" into buf when it fits in len (lit of litn characters); false when not. */
+static bool reason_quoted(char *buf, size_t len, const char *a, const char *lit, size_t litn,
+                          const char *b)
+{
+    size_t an = strlen(a), bn = strlen(b);
+    if (an + litn + bn + 1 >= len)
+        return false;
+    memcpy(buf, a, an);
+    memcpy(buf + an, lit, litn);
+    memcpy(buf + an + litn, b, bn);
+    memcpy(buf + an + litn + bn, "'", 2);
+    return true;
+}
+
 const char *cr_decision_reason(const cr_decision *d, char *buf, size_t cap)
 {
     if (!cap)
         return "";
     size_t len = cap < CR_REASON_MAX ? cap : CR_REASON_MAX, o = 0;
+    /* the two reasons of nearly every decision, copied whole when they fit (else cut below) */
+    if (d->reason_code == CR_REASON_ROUTE && d->nattempts) {
+        static const char lit[] = "', usage '";
+        const char *route = d->attempts[0].route->name;
+        size_t rn = strlen(route);
+        if (rn + 7 < len) {
+            memcpy(buf, "route '", 7);
+            if (reason_quoted(buf + 7, len - 7, route, lit, sizeof lit - 1,
+                              d->attempts[0].usage->name))
+                return buf;
+        }
+    } else if (d->reason_code == CR_REASON_LINE_USER && d->callee) {
+        static const char lit[] = " is the line of user '";
+        if (reason_quoted(buf, len, d->normalized, lit, sizeof lit - 1, d->callee->uri))
+            return buf;
+    }
     buf[0] = 0;
     switch (d->reason_code) {
     case CR_REASON_TEXT:

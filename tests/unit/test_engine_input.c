@@ -257,6 +257,15 @@ static void test_request_uris_and_reasons_on_demand(void **state)
     assert_string_equal(cr_test_uri(c, &d, 0), "sips:14255550199@192.0.2.10:5060;user=phone");
     expect_cut_like_snprintf(c, &d, 0);
     cr_config_free(c);
+    /* short reasons (copied whole when they fit), cut the same way */
+    const cr_decision *s = decide("+12065550100");
+    assert_string_equal(cr_test_reason(s), "route 'Any', usage 'Local'");
+    expect_cut_like_snprintf(cfg, s, 0);
+    s = decide("+14255550100");
+    assert_int_equal(s->kind, CR_INTERNAL);
+    assert_string_equal(cr_test_reason(s),
+                        "+14255550100 is the line of user 'sip:alice@contoso.com'");
+    expect_cut_like_snprintf(cfg, s, 0);
 }
 
 int main(void)
