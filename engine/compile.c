@@ -217,11 +217,20 @@ static bool rule_eq(const void *ud, uint32_t v, const char *key, size_t n)
     return strncmp(name, key, n) == 0 && name[n] == 0;
 }
 
-/* With `lazy` (a plan image, whose patterns its writer compiled), a rule whose translation is
- * decided without PCRE2 gets its code on first use (ce_rule_re): PCRE2's compile was 40 % of
- * a restart's read of an image. */
-static void compile_profiles(cr_config *c, cr_diag *d, bool lazy)
+/* How compile_profiles compiles each rule's translation. */
+typedef enum {
+    XL_NOW,   /* the XML: pattern and translation compiled, errors said */
+    XL_SHAPE, /* a plan image, whose patterns its writer compiled: a rule whose translation is
+               * decided without PCRE2 gets its code on first use (ce_rule_re): PCRE2's compile
+               * was 40 % of a restart's read of an image */
+    XL_USE,   /* a trusted read of an image (its records checked whole by this very build
+               * before): each translation compiled on first use (ce_xlat_lazy), the pattern's
+               * shape read then too: reading 1,000 shapes was two thirds of that read */
+} xlat_when;
+
+static void compile_profiles(cr_config *c, cr_diag *d, xlat_when when)
 {
+    bool lazy = when != XL_NOW;
     char obj[300], msg[512];
     for (size_t i = 0; i < c->nprofiles; i++) {
         cr_profile *p = &c->profiles[i];
@@ -243,6 +252,11 @@ static void compile_profiles(cr_config *c, cr_diag *d, bool lazy)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj_of(&on),
                             "duplicate name (first defined at %s:%d)", p->rules[prev].loc.file,
                             p->rules[prev].loc.line);
+            if (when == XL_USE && r->pattern && r->translation) {
+                if (!(r->xlat = ce_xlat_lazy(r)))
+                    cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj_of(&on), "out of memory");
+                continue;
+            }
             /* the translation from the pattern's shape (its code on first use), or compiled */
             bool shaped =
                 lazy && r->pattern && r->translation &&
@@ -645,7 +659,7 @@ static void compile_adopted(cr_config *c, cr_diag *d)
     index_names(d, &c->gateway_ix, "gateway", c->ngateways, gateway_eq, gateway_name, gateway_loc,
                 c);
     compile_defaults(c, d);
-    compile_profiles(c, d, true);
+    compile_profiles(c, d, x->trusted ? XL_USE : XL_SHAPE);
     compile_gateways(c, d);
     ce_index_free(&c->policy_ix);
     for (size_t i = 0; i < c->nroutes; i++) {
@@ -748,7 +762,7 @@ int cr_config_compile(cr_config *c, cr_diag *d)
     if (!c->analysis)
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
     compile_defaults(c, d);
-    compile_profiles(c, d, false);
+    compile_profiles(c, d, XL_NOW);
     lint_job lint = {0};
     if (d->errors == before)
         lint_start(&lint, c);

@@ -210,12 +210,66 @@ void *cr_map_aligned(size_t len, size_t align)
     return m + head;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define CR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CR_ASAN 1
+#endif
+#endif
+
+#ifdef CR_ASAN
+#include <semaphore.h>
+
+/*
+ * Under AddressSanitizer a start returns once the new thread runs. The allocator of the
+ * AddressSanitizer of GCC 12 and LLVM 14-17 is not fork-safe (LLVM added its fork handlers in
+ * 18: llvm/llvm-project#75290): a thread still setting itself up (the runtime allocates and
+ * frees for it before it runs fn) when another thread forks can leave an allocator lock held
+ * in the child for ever, and the child hangs at its next allocation of that size
+ * (llvm/llvm-project#63224; seen here once in 65 runs of abi_plan, which forks right after
+ * opening a plan starts the lease's mover thread). glibc's malloc is fork-safe: builds without
+ * AddressSanitizer do not wait.
+ */
+typedef struct thread_start {
+    void *(*fn)(void *);
+    void *arg;
+    sem_t running;
+} thread_start;
+
+static void *thread_trampoline(void *p)
+{
+    thread_start *ts = p;
+    void *(*fn)(void *) = ts->fn;
+    void *arg = ts->arg;
+    sem_post(&ts->running); /* ts is the starter's: not touched after this */
+    return fn(arg);
+}
+
+static int thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    thread_start ts = {.fn = fn, .arg = arg};
+    if (sem_init(&ts.running, 0, 0) != 0)
+        return pthread_create(t, NULL, fn, arg);
+    int rc = pthread_create(t, NULL, thread_trampoline, &ts);
+    while (rc == 0 && sem_wait(&ts.running) != 0)
+        ; /* EINTR */
+    sem_destroy(&ts.running);
+    return rc;
+}
+#else
+static int thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    return pthread_create(t, NULL, fn, arg);
+}
+#endif
+
 int cr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(t, NULL, fn, arg);
+    int rc = thread_create(t, fn, arg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }

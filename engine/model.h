@@ -302,6 +302,7 @@ typedef struct ce_image_cx {
     uint32_t likely_profile;    /* profile index, UINT32_MAX: none */
     uint32_t likely_policy;     /* policy index, UINT32_MAX: none */
     bool lint;                  /* run lint after adopting (CR_IMAGE_NOLINT not given) */
+    bool trusted;               /* read with CR_IMAGE_TRUSTED: translations compiled on use */
     /* the merged tries read in place: walks[nwalks], each policy's in policy_walk[npolicies] */
     struct cr_px_walk *walks;
     size_t nwalks;
@@ -367,6 +368,9 @@ const void *ce_route_re(const cr_route *r);
  * out (a rule of a plan image whose translation is decided without PCRE2:
  * ce_xlat_compile_shape); published like ce_route_re's. NULL when out of memory. */
 const void *ce_rule_re(const cr_rule *r);
+/* The same with JIT code, as an index gives the rules it runs through PCRE2 (a lazy
+ * translation of a rule not of the simple shape, ce_xlat_lazy). */
+const void *ce_rule_re_jit(const cr_rule *r);
 /* Up to this many routes every route pattern gets JIT code (route_index.c). */
 #define CR_JIT_ALL_ROUTES 20000
 void ce_re_free(void *re);
@@ -401,6 +405,12 @@ void *ce_xlat_compile(const char *translation, const char *pattern, const void *
  * pattern needs its code (then use ce_xlat_compile), NULL with a message when out of memory. */
 void *ce_xlat_compile_shape(const char *translation, const char *pattern, char *err, size_t errlen);
 void ce_xlat_free(void *x);
+/* A rule's translation compiled on first use, in place (a trusted read of a plan image,
+ * whose writer compiled every translation: compile_profiles). Every function below, and
+ * cr_rule_apply, fills it when it is used first. NULL when out of memory. */
+void *ce_xlat_lazy(const cr_rule *r);
+/* False while a lazy translation has not been used yet (tests). */
+bool ce_xlat_lazy_filled(const void *x);
 /* True when the rule's pattern has the simple shape that normalization decides and
  * translates without PCRE2 (PCRE2 then only serves device dialing and naive scans). */
 bool ce_xlat_is_simple(const void *x);

@@ -967,6 +967,8 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
         ce_pi_read_compiled(&r);
     if (r.cfg->cx)
         r.cfg->cx->lint = !(flags & CR_IMAGE_NOLINT);
+    if (r.cfg->cx)
+        r.cfg->cx->trusted = r.trusted;
     if (!r.broken && !r.oom)
         read_sources(&r);
     free(r.files);

@@ -12,8 +12,9 @@
  * 5: the caller table's cells (S_USLOTS) carry the caller's hot fields, and each user's URI key
  * and line number share a cache line (S_UKEYS; the section of line numbers left empty); 6: the
  * checksum over 1 MiB chunks (cr_image_checksum), which a start computes on two cores, and the
- * empty section gone */
-#define CR_PLAN_VERSION 7u
+ * empty section gone; 8: a trie node whose children are all leaves with one item each holds them as
+ * items, after its own (CR_PX_LEAVES in its mask), and the leaves are no nodes */
+#define CR_PLAN_VERSION 8u
 
 /* The architecture tag this build writes and accepts: pointer size, byte order, ABI. */
 uint32_t ce_image_arch(void);

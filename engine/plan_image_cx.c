@@ -492,6 +492,18 @@ static unsigned bits16(unsigned x)
     return n;
 }
 
+/* A node's children are inside the trie: nodes, or with CR_PX_LEAVES one item each after the
+ * node's own (and first_child 0: images are byte for byte the same). */
+static bool node_ok(const cr_px_node *n, uint32_t nnodes, uint32_t nitems)
+{
+    unsigned syms = n->mask & CR_PX_SYMS, kids = bits16(syms);
+    if ((n->mask & ~(CR_PX_SYMS | CR_PX_LEAVES)) || (uint64_t)n->items_off + n->items_n > nitems)
+        return false;
+    if (n->mask & CR_PX_LEAVES)
+        return syms && n->first_child == 0 && (uint64_t)n->items_off + n->items_n + kids <= nitems;
+    return !syms || (uint64_t)n->first_child + kids <= nnodes;
+}
+
 /* The nodes of a trie whose record x (first node, nodes, first item, items; i-th of `what`)
  * lie inside S_NODES, its items inside section `items`, every child and item range of every
  * node inside the trie. */
@@ -504,10 +516,7 @@ static bool nodes_ok(reader *r, const uint32_t *x, int items, const char *what, 
     }
     const cr_px_node *nodes = (const cr_px_node *)sec_base(r, S_NODES) + x[TR_NODE];
     for (size_t k = 0; k < x[TR_NNODES] && !r->trusted; k++) {
-        const cr_px_node *n = &nodes[k];
-        if ((n->mask & ~CR_PX_SYMS) ||
-            (n->mask && (uint64_t)n->first_child + bits16(n->mask) > x[TR_NNODES]) ||
-            (uint64_t)n->items_off + n->items_n > x[TR_NITEMS]) {
+        if (!node_ok(&nodes[k], x[TR_NNODES], x[TR_NITEMS])) {
             ce_pi_broken(r, "trie node", i);
             return false;
         }

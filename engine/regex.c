@@ -205,7 +205,7 @@ void ce_re_jit(void *re)
 
 /* The code in *slot, compiled from `pattern` the first time it is asked for and published with
  * a compare-and-swap: decisions on many threads may race here, and the loser's copy is freed. */
-static const void *re_on_use(void **slot, const char *pattern)
+static const void *re_on_use(void **slot, const char *pattern, bool jit)
 {
     void *re = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (re || !pattern)
@@ -215,6 +215,9 @@ static const void *re_on_use(void **slot, const char *pattern)
     void *fresh = ce_re_compile(pattern, err, sizeof err, &off);
     if (!fresh)
         return NULL;
+    if (jit) /* before it is published: JIT compiling code another thread matches with is not safe
+              */
+        ce_re_jit(fresh);
     if (!__atomic_compare_exchange_n(slot, &re, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         ce_re_free(fresh); /* another thread was first: use its */
         return re;
@@ -224,13 +227,18 @@ static const void *re_on_use(void **slot, const char *pattern)
 
 const void *ce_route_re(const cr_route *r)
 {
-    return re_on_use((void **)&((cr_route *)r)->re,
-                     r->pattern); /* the route is otherwise read-only */
+    return re_on_use((void **)&((cr_route *)r)->re, r->pattern,
+                     false); /* the route is otherwise read-only */
 }
 
 const void *ce_rule_re(const cr_rule *r)
 {
-    return re_on_use((void **)&((cr_rule *)r)->re, r->pattern);
+    return re_on_use((void **)&((cr_rule *)r)->re, r->pattern, false);
+}
+
+const void *ce_rule_re_jit(const cr_rule *r)
+{
+    return re_on_use((void **)&((cr_rule *)r)->re, r->pattern, true);
 }
 
 void ce_re_free(void *re)

@@ -107,14 +107,26 @@ static int build_node(build *B, uint32_t at, size_t lo, size_t hi, size_t depth)
             (cr_px_item){B->e[i].id, B->e[i].minlen, B->e[i].maxlen, B->e[i].tail};
     uint16_t mask = 0;
     size_t nkids = 0;
+    bool leaves = true; /* every child one entry ending there: a leaf with one item */
     for (size_t i = k; i < hi; i++) {
         uint16_t bit = (uint16_t)(1u << B->e[i].syms[depth]);
         if (!(mask & bit))
             nkids++;
+        else
+            leaves = false; /* a second entry under the same child */
+        if (B->e[i].len != depth + 1)
+            leaves = false;
         mask |= bit;
     }
     if (!nkids)
         return CR_OK;
+    if (leaves) { /* the children are their items, right after the node's own */
+        t->nodes[at].mask = (uint16_t)(mask | CR_PX_LEAVES);
+        for (size_t i = k; i < hi; i++)
+            t->items[t->nitems++] =
+                (cr_px_item){B->e[i].id, B->e[i].minlen, B->e[i].maxlen, B->e[i].tail};
+        return CR_OK;
+    }
     uint32_t first;
     if (new_nodes(B, nkids, &first) != CR_OK)
         return CR_ENOMEM;
@@ -242,10 +254,18 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
         }
         if (depth == n)
             break;
-        unsigned bit = 1u << k->sym[depth];
-        if (!(node->mask & bit))
+        unsigned bit = 1u << k->sym[depth], mask = node->mask;
+        if (!(mask & bit))
             break;
-        node = nodes + node->first_child + popcount16(node->mask & (bit - 1u));
+        unsigned child = popcount16(mask & (bit - 1u));
+        if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
+            const char *leaf = items + ((size_t)node->items_off + node->items_n + child) * stride;
+            it->run[nruns] = (const cr_px_item *)leaf;
+            it->end[nruns] = (const cr_px_item *)(leaf + stride);
+            it->depth[nruns++] = (uint8_t)(depth + 1);
+            break;
+        }
+        node = nodes + node->first_child + child;
     }
     it->nruns = nruns;
     return true;
@@ -704,7 +724,10 @@ static void jit_node_items(const cr_config *cfg, const cr_route_index *ix, const
                            size_t at, unsigned depth, uint8_t *done)
 {
     const cr_px_node *n = &nodes[at];
-    for (size_t k = 0; k < n->items_n; k++) {
+    unsigned nkids = popcount16(n->mask & CR_PX_SYMS);
+    bool leaves = (n->mask & CR_PX_LEAVES) && depth < CR_JIT_BROAD_DEPTH;
+    /* the node's own items, and its leaves' (its children's, one item each) when it has them */
+    for (size_t k = 0; k < n->items_n + (leaves ? nkids : 0); k++) {
         const char *item = items + ((size_t)n->items_off + k) * stride;
         uint32_t r;
         memcpy(&r, item + route_off, sizeof r);
@@ -717,9 +740,8 @@ static void jit_node_items(const cr_config *cfg, const cr_route_index *ix, const
         if (re)
             ce_re_jit((void *)(uintptr_t)re);
     }
-    if (depth == CR_JIT_BROAD_DEPTH)
+    if (depth == CR_JIT_BROAD_DEPTH || (n->mask & CR_PX_LEAVES))
         return;
-    unsigned nkids = popcount16(n->mask);
     for (unsigned c = 0; c < nkids && (size_t)n->first_child + c < nnodes; c++)
         jit_node_items(cfg, ix, nodes, nnodes, items, stride, route_off, n->first_child + c,
                        depth + 1, done);

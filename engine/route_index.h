@@ -87,10 +87,20 @@ typedef struct cr_px_item {
     uint16_t tail; /* CR_PX_EXACT | tail symbols, or 0 */
 } cr_px_item;
 
+/*
+ * A node's children are contiguous nodes, in symbol order (child i: first_child + i), unless
+ * the node has CR_PX_LEAVES in its mask: every child is then a leaf (no children) with exactly
+ * one item, and is not a node at all: child i is item items_off + items_n + i (its items follow
+ * the node's own) and first_child is 0. A walk then goes from the node straight to the item,
+ * one dependent load fewer at the bottom of a trie, and the trie's nodes are the ones with
+ * children only (at 400,000 routes about 60,000 nodes instead of 445,000 in a policy's trie).
+ */
+#define CR_PX_LEAVES 0x8000u /* in cr_px_node.mask */
+
 typedef struct cr_px_node {
-    uint32_t first_child; /* children are contiguous, in symbol order */
+    uint32_t first_child; /* children are contiguous, in symbol order (0 with CR_PX_LEAVES) */
     uint32_t items_off, items_n;
-    uint16_t mask; /* which symbols have a child */
+    uint16_t mask; /* which symbols have a child (CR_PX_SYMS), and CR_PX_LEAVES */
 } cr_px_node;
 
 /* A compiled trie over a set of items (ids ascending in every node's list). */

@@ -42,6 +42,10 @@ typedef struct shape {
     char lit[SHAPE_LIT_MAX];
 } shape;
 
+/* A lazy translation's state (ce_xlat_lazy), read and written atomically; an xlat compiled
+ * at once is XS_READY from the start. */
+enum { XS_READY = 0, XS_EMPTY = 1, XS_FILLING = 2 };
+
 typedef struct xlat {
     char *text;
     xtok *toks;
@@ -49,7 +53,12 @@ typedef struct xlat {
     int last_group; /* PCRE2 number of .NET's last group ($+), 0 if none */
     bool anchored;  /* the pattern can only match at the start of the subject */
     bool packed;    /* toks and text live in the same block, after the xlat (pack) */
+    uint8_t state;  /* XS_*: a lazy translation is filled in place on first use */
     shape sh;
+    /* a lazy translation: the rule it is compiled for, and the room after it for the tokens
+     * (a translation of n characters has at most n) and the text */
+    const cr_rule *rule;
+    size_t room_toks;
 } xlat;
 
 /*
@@ -440,6 +449,94 @@ void ce_xlat_free(void *p)
     free(x);
 }
 
+void *ce_xlat_lazy(const cr_rule *r)
+{
+    size_t n = strlen(r->translation), toks = n ? n : 1;
+    xlat *x = malloc(sizeof *x + toks * sizeof(xtok) + n + 1);
+    if (!x)
+        return NULL;
+    memset(x, 0, sizeof *x);
+    x->packed = true; /* one block, freed as one */
+    x->state = XS_EMPTY;
+    x->rule = r;
+    x->room_toks = toks;
+    x->toks = (xtok *)(x + 1);
+    x->text = (char *)(x->toks + toks);
+    x->text[0] = 0;
+    return x;
+}
+
+/* The translation of rule r compiled now, as compile_profiles does it (from the pattern's
+ * shape, else with the pattern's code, compiled with JIT as an index adopting it would). NULL
+ * when out of memory. */
+static xlat *xlat_build(const cr_rule *r)
+{
+    bool lazy_ok = false;
+    char err[8];
+    xlat *c = xlat_compile(r->translation, r->pattern, NULL, &lazy_ok, err, sizeof err);
+    if (c || lazy_ok)
+        return c;
+    const void *re = ce_rule_re_jit(r);
+    return re ? xlat_compile(r->translation, r->pattern, re, &lazy_ok, err, sizeof err) : NULL;
+}
+
+/*
+ * A lazy translation (ce_xlat_lazy), filled in place the first time it is used: the rule index
+ * and the profile hold its address, so it cannot be replaced. The thread that moves it from
+ * XS_EMPTY to XS_FILLING fills it and publishes it with XS_READY; one that finds it being
+ * filled builds a private copy for its call (*tmp, freed by the caller) rather than wait, so no
+ * thread ever spins on another (nor a process forked while one was filling). NULL when out of
+ * memory (the translation stays unfilled: tried again on its next use).
+ */
+static __attribute__((noinline)) const xlat *xlat_fill(const xlat *cx, xlat **tmp)
+{
+    xlat *x = (xlat *)(uintptr_t)cx; /* the lazy cell is this translation's own memory */
+    uint8_t expect = XS_EMPTY;
+    bool mine = __atomic_compare_exchange_n(&x->state, &expect, XS_FILLING, false, __ATOMIC_ACQUIRE,
+                                            __ATOMIC_ACQUIRE);
+    if (!mine && expect == XS_READY)
+        return x;
+    xlat *c = xlat_build(x->rule);
+    size_t text = c ? strlen(c->text) + 1 : 0;
+    if (c && (!mine || c->ntoks > x->room_toks || text > strlen(x->rule->translation) + 1)) {
+        if (mine) /* cannot happen (a token per character at most): used once, as a copy */
+            __atomic_store_n(&x->state, XS_EMPTY, __ATOMIC_RELEASE);
+        *tmp = c;
+        return c;
+    }
+    if (!c) {
+        if (mine)
+            __atomic_store_n(&x->state, XS_EMPTY, __ATOMIC_RELEASE);
+        return NULL;
+    }
+    if (c->ntoks)
+        memcpy(x->toks, c->toks, c->ntoks * sizeof *c->toks);
+    memcpy(x->text, c->text, text);
+    x->ntoks = c->ntoks;
+    x->last_group = c->last_group;
+    x->anchored = c->anchored;
+    x->sh = c->sh;
+    ce_xlat_free(c);
+    __atomic_store_n(&x->state, XS_READY, __ATOMIC_RELEASE);
+    return x;
+}
+
+/* x ready to read: itself, filled now if it was a lazy translation never used, or a private
+ * copy (*tmp) while another thread fills it. NULL when out of memory. */
+static inline const xlat *xlat_ready(const xlat *x, xlat **tmp)
+{
+    *tmp = NULL;
+    if (!x || __atomic_load_n(&x->state, __ATOMIC_ACQUIRE) == XS_READY)
+        return x;
+    return xlat_fill(x, tmp);
+}
+
+bool ce_xlat_lazy_filled(const void *p)
+{
+    const xlat *x = p;
+    return x && __atomic_load_n(&x->state, __ATOMIC_ACQUIRE) == XS_READY;
+}
+
 static bool emit(char *out, size_t outlen, size_t *o, const char *s, size_t n)
 {
     if (*o + n >= outlen)
@@ -489,9 +586,21 @@ static bool emit_translation(const xlat *x, const char *in, size_t n, const size
     return true;
 }
 
+static int rule_apply(const cr_rule *r, const xlat *x, const char *in, char *out, size_t outlen);
+
 int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen)
 {
-    const xlat *x = r->xlat;
+    xlat *tmp;
+    const xlat *x = xlat_ready(r->xlat, &tmp);
+    if (r->xlat && !x)
+        return CR_ENOMEM;
+    int rc = rule_apply(r, x, in, out, outlen);
+    ce_xlat_free(tmp);
+    return rc;
+}
+
+static int rule_apply(const cr_rule *r, const xlat *x, const char *in, char *out, size_t outlen)
+{
     size_t n = strlen(in), o = 0, pos = 0, copied = 0;
     int matched = 0;
     if (!x || !outlen)
@@ -529,8 +638,11 @@ int cr_rule_apply(const cr_rule *r, const char *in, char *out, size_t outlen)
 
 bool ce_xlat_is_simple(const void *p)
 {
-    const xlat *x = p;
-    return x && x->sh.simple;
+    xlat *tmp;
+    const xlat *x = xlat_ready(p, &tmp);
+    bool simple = x && x->sh.simple;
+    ce_xlat_free(tmp);
+    return simple;
 }
 
 /* cr_rule_apply for a rule of the simple shape and `in` (n characters, 1 to CR_NUMBER_MAX)
@@ -540,9 +652,31 @@ int ce_rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, 
     return ce_xlat_apply_simple(r->xlat, in, n, out, outlen);
 }
 
+static inline __attribute__((always_inline)) int apply_simple(const xlat *x, const char *in,
+                                                              size_t n, char *out, size_t outlen);
+
+/* ce_xlat_apply_simple of a lazy translation not filled yet. */
+static __attribute__((noinline)) int apply_simple_lazy(const xlat *lazy, const char *in, size_t n,
+                                                       char *out, size_t outlen)
+{
+    xlat *tmp;
+    const xlat *x = xlat_ready(lazy, &tmp);
+    int rc = x ? apply_simple(x, in, n, out, outlen) : -1; /* -1: cr_rule_apply says why */
+    ce_xlat_free(tmp);
+    return rc;
+}
+
 int ce_xlat_apply_simple(const void *xv, const char *in, size_t n, char *out, size_t outlen)
 {
     const xlat *x = xv;
+    if (x && __atomic_load_n(&x->state, __ATOMIC_ACQUIRE) != XS_READY)
+        return apply_simple_lazy(x, in, n, out, outlen);
+    return apply_simple(x, in, n, out, outlen);
+}
+
+static inline __attribute__((always_inline)) int apply_simple(const xlat *x, const char *in,
+                                                              size_t n, char *out, size_t outlen)
+{
     if (!x || !x->sh.simple || !outlen)
         return -1;
     const shape *sh = &x->sh;

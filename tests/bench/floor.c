@@ -14,7 +14,8 @@
  *   json_line       one decision written as a JSON line into a reused buffer (no printf)
  * With --bench-lib (libcallroute-bench.so), the decision figures are measured in the same
  * run through the bench plugin (10,000 routes / 1,000 rules / 100,000 users, then 100 and
- * --max-routes routes) and printed as multiples of the decision floor.
+ * --max-routes routes) and printed as multiples of the decision floor, p50 then p99, and the
+ * growth: the p50 at --max-routes routes divided by the p50 at 100 (issue 17's goal: <= 1.2).
  *
  *   floor [--bench-lib PATH] [--seconds S] [--max-routes N] [--json]
  *
@@ -450,7 +451,9 @@ static void json_lines(void *ctx, size_t n)
 /* ---- the figures, through the bench plugin ----------------------------------------------------
  */
 
-static double bench_p50(const cr_plugin *b, size_t routes, size_t users, double seconds)
+/* The bench's p50 (and into *p99 its p99), -1 when it cannot run. */
+static double bench_p50(const cr_plugin *b, size_t routes, size_t users, double seconds,
+                        double *p99)
 {
     char gen[96], secs[32];
     snprintf(gen, sizeof gen, "generate=routes=%zu,rules=1000,users=%zu", routes, users);
@@ -462,9 +465,12 @@ static double bench_p50(const cr_plugin *b, size_t routes, size_t users, double 
         fprintf(stderr, "floor: bench %s: %s\n", gen, err);
         return -1;
     }
-    const char *v = b->result_get(r, "p50_ns");
+    const char *v = b->result_get(r, "p50_ns"), *w = b->result_get(r, "p99_ns");
     double p50 = v ? strtod(v, NULL) : -1;
+    *p99 = w ? strtod(w, NULL) : -1;
     b->result_free(r);
+    if (*p99 < 0)
+        p50 = -1;
     return p50;
 }
 
@@ -489,7 +495,7 @@ static const cr_plugin *bench_open(const char *path)
 
 typedef struct {
     const char *name;
-    double ns, floor_ns; /* floor_ns 0: the row is a floor itself */
+    double ns, floor_ns; /* floor_ns 0: the row is a floor itself; < 0: ns is a ratio */
     const char *what;
 } row;
 
@@ -498,6 +504,10 @@ static void print_rows(const row *rows, size_t n, int json)
     if (json) {
         printf("{");
         for (size_t i = 0; i < n; i++) {
+            if (rows[i].floor_ns < 0) {
+                printf("%s\"%s\":{\"ratio\":%.2f}", i ? "," : "", rows[i].name, rows[i].ns);
+                continue;
+            }
             printf("%s\"%s\":{\"ns\":%.1f", i ? "," : "", rows[i].name, rows[i].ns);
             if (rows[i].floor_ns > 0)
                 printf(",\"floor_ns\":%.1f,\"multiple\":%.2f", rows[i].floor_ns,
@@ -509,7 +519,9 @@ static void print_rows(const row *rows, size_t n, int json)
     }
     printf("%-28s %10s %10s %9s  %s\n", "row", "ns", "floor ns", "multiple", "what");
     for (size_t i = 0; i < n; i++) {
-        if (rows[i].floor_ns > 0)
+        if (rows[i].floor_ns < 0)
+            printf("%-28s %9.2fx %10s %9s  %s\n", rows[i].name, rows[i].ns, "-", "-", rows[i].what);
+        else if (rows[i].floor_ns > 0)
             printf("%-28s %10.1f %10.1f %8.2fx  %s\n", rows[i].name, rows[i].ns, rows[i].floor_ns,
                    rows[i].ns / rows[i].floor_ns, rows[i].what);
         else
@@ -631,7 +643,7 @@ int main(int argc, char **argv)
     floor_opts o;
     if (parse_opts(argc, argv, &o) != 0)
         return 2;
-    row rows[16];
+    row rows[24];
     int n = measure_floors(rows);
     if (n < 0)
         return 1;
@@ -641,19 +653,27 @@ int main(int argc, char **argv)
         if (!b)
             return 1;
         static const char *names[] = {"decision_p50_10k", "decision_p50_100", "decision_p50_max"};
+        static const char *names99[] = {"decision_p99_10k", "decision_p99_100", "decision_p99_max"};
         size_t routes[] = {10000, 100, o.max_routes};
         size_t users[] = {100000, 100000, 100000};
+        double p50[3], p99[3];
         for (int i = 0; i < 3; i++) {
-            double p50 = bench_p50(b, routes[i], users[i], o.seconds);
-            if (p50 < 0)
+            p50[i] = bench_p50(b, routes[i], users[i], o.seconds, &p99[i]);
+            if (p50[i] < 0)
                 return 1;
             static char what[3][96];
             snprintf(what[i], sizeof what[i],
                      "callroute bench p50, %zu routes / 1,000 rules / "
                      "100,000 users",
                      routes[i]);
-            rows[n++] = (row){names[i], p50, decision_floor, what[i]};
+            rows[n++] = (row){names[i], p50[i], decision_floor, what[i]};
         }
+        for (int i = 0; i < 3; i++)
+            rows[n++] = (row){names99[i], p99[i], decision_floor, "the same runs' p99"};
+        static char growth[96];
+        snprintf(growth, sizeof growth, "decision_p50_max / decision_p50_100 (%zu / 100 routes)",
+                 o.max_routes);
+        rows[n++] = (row){"growth", p50[1] > 0 ? p50[2] / p50[1] : 0, -1, growth};
     }
     print_rows(rows, (size_t)n, o.json);
     return 0;

@@ -6,7 +6,7 @@ fuzz_plan_image writes a valid header and checksum over every input before readi
 each variant here reaches the section checks: a byte flipped, a count or index pushed out of
 range, a hash table with no empty slot, a caller table's cell whose hot fields are not its user's,
 a key cell longer than its cell, a trie node whose
-children lie outside its trie, a merged trie's item naming another route or candidate. Section numbers
+children lie outside its trie (child nodes, or leaves held as items), a merged trie's item naming another route or candidate. Section numbers
 are read from engine/plan_image_int.h. Deterministic (seeded), so the corpus is the same each time.
 
   plan_image_seeds.py OUTDIR IMAGE...
@@ -108,6 +108,16 @@ def variants(img, rng):
         v = bytearray(img)  # a symbol outside the alphabet
         struct.pack_into("<H", v, off + 12, 0xE000)
         yield v
+        leaves = next((k for k in range(count)
+                       if struct.unpack_from("<H", img, off + esize * k + 12)[0] & 0x8000), None)
+        if leaves is not None:
+            # a node holding its children as items (CR_PX_LEAVES, format 8) that also names
+            # child nodes, has no children's symbols, or has its leaves past the items
+            at = off + esize * leaves
+            for pos, fmt, val in ((0, "<I", 1), (12, "<H", 0x8000), (4, "<I", 0x7FFFFFF0)):
+                v = bytearray(img)
+                struct.pack_into(fmt, v, at + pos, val)
+                yield v
 
 
 def main():

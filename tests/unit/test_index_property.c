@@ -367,12 +367,25 @@ static size_t compare(gen *g, cr_config *c, size_t numbers)
     return matched;
 }
 
+/* Nodes of the merged tries that hold their children as items (CR_PX_LEAVES), and all nodes. */
+static size_t leaves_nodes(const cr_config *c, size_t *nodes)
+{
+    size_t nwalks, n = 0;
+    const cr_px_walk *w = ce_route_index_walks(c, &nwalks);
+    for (size_t k = 0; k < nwalks; k++)
+        for (size_t i = 0; i < w[k].nnodes; i++) {
+            n += (w[k].nodes[i].mask & CR_PX_LEAVES) != 0;
+            (*nodes)++;
+        }
+    return n;
+}
+
 static void indexed_equals_naive_on_random_configs(void **state)
 {
     (void)state;
     const char *env = getenv("CR_PROPERTY_ROUNDS");
     size_t rounds = env ? strtoul(env, NULL, 10) : 150;
-    size_t matched = 0, total = 0;
+    size_t matched = 0, total = 0, leaves = 0, nodes = 0;
     for (size_t round = 0; round < rounds; round++) {
         gen g = {.r = {0x9e3779b97f4a7c15ull ^ (round * 0x100000001b3ull)}};
         cr_config *c = random_config(&g, 20 + below(&g.r, 200), 5 + below(&g.r, 60), false);
@@ -385,10 +398,96 @@ static void indexed_equals_naive_on_random_configs(void **state)
         assert_ptr_equal(c->likely_policy, cr_config_default_policy(c));
         matched += compare(&g, c, 400);
         total += 800;
+        leaves += leaves_nodes(c, &nodes);
         cr_config_free(c);
     }
     /* the numbers must exercise matches, not only misses */
     assert_true(matched > total / 20);
+    /* and the walks must go through nodes whose children are items, not only through nodes */
+    if (rounds >= 20 && leaves < 20)
+        fail_msg("%zu of %zu nodes hold their children as items", leaves, nodes);
+}
+
+/* The ids a walk of t for `number` yields, in order, into ids[] (at most cap); their count. */
+static size_t walk_ids(const cr_px_trie *t, const char *number, uint32_t *ids, size_t cap)
+{
+    cr_px_iter it;
+    size_t n = 0;
+    if (!ce_px_trie_begin(t, number, strlen(number), &it))
+        return SIZE_MAX;
+    for (uint32_t id; (id = ce_px_next(&it)) != UINT32_MAX && n < cap;)
+        ids[n++] = id;
+    return n;
+}
+
+/* A node whose children are all leaves with one item each holds them as items, after its own
+ * (CR_PX_LEAVES; the leaves are no nodes), and a walk through it yields what a walk through the
+ * leaves did: the ids in order, an exact tail decided at the leaf's depth. A leaf with two items,
+ * or a child with children, keeps its node. */
+static void leaf_children_are_items(void **state)
+{
+    (void)state;
+    static const char *const pats[] = {
+        "^\\+1425555(\\d{4})$", /* 0, 1: two leaves under +142555 */
+        "^\\+1425556(\\d{4})$",
+        "^\\+1425(\\d{7})$",    /* 2: an item on the way */
+        "^\\+1206555(\\d{4})$", /* 3, 4: one leaf with two items: +120655 keeps its child */
+        "^\\+1206555(\\d{3,4})$",
+        "^\\+?(\\d*)$", /* 5: at the root, every length */
+        "^9(1|2)1$",    /* 6: leaves 911 and 921 under 9 (one pattern) */
+    };
+    cr_px_builder b = {0};
+    cr_pattern_info info;
+    for (uint32_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
+        ce_pattern_analyse(pats[i], &info);
+        assert_int_equal(info.kind, CR_PX_SET);
+        assert_int_equal(ce_px_builder_add(&b, &info, i), CR_OK);
+    }
+    cr_px_trie t;
+    assert_int_equal(ce_px_builder_finish(&b, &t), CR_OK);
+    /* root, +, +1, +14, +142, +1425, +14255, +142555 (leaves), +12, +120, +1206, +12065,
+     * +120655, +1206555 (two items), 9, 91, 92 (9's children are not leaves: 911 and 921 are) */
+    assert_int_equal(t.nnodes, 17);
+    assert_int_equal(t.nitems, 8);
+    size_t leaves = 0;
+    for (size_t i = 0; i < t.nnodes; i++)
+        if (t.nodes[i].mask & CR_PX_LEAVES) {
+            leaves++;
+            assert_int_equal(t.nodes[i].first_child, 0);
+        }
+    assert_int_equal(leaves, 3); /* +142555, 91, 92 */
+    static const struct {
+        const char *number;
+        size_t n;
+        uint32_t ids[4];
+        bool first_matches;
+    } walks[] = {
+        {"+14255551234", 3, {0, 2, 5}, true},
+        {"+14255561234", 3, {1, 2, 5}, true},
+        {"+14255571234", 2, {2, 5}, true},
+        {"+1425555123", 1, {5}, false},
+        {"+142555", 1, {5}, false},
+        {"+142555512a4", SIZE_MAX, {0}, false},
+        {"+12065551234", 3, {3, 4, 5}, true},
+        {"+1206555123", 2, {4, 5}, true},
+        {"911", 2, {5, 6}, false},
+        {"921", 2, {5, 6}, false},
+        {"931", 1, {5}, false},
+        {"91", 1, {5}, false},
+    };
+    for (size_t w = 0; w < sizeof walks / sizeof walks[0]; w++) {
+        uint32_t ids[8];
+        size_t n = walk_ids(&t, walks[w].number, ids, 8);
+        if (n != walks[w].n || (n != SIZE_MAX && memcmp(ids, walks[w].ids, n * sizeof *ids)))
+            fail_msg("'%s': %zu ids, %zu expected", walks[w].number, n, walks[w].n);
+        cr_px_iter it;
+        if (n && n != SIZE_MAX) {
+            assert_true(ce_px_trie_begin(&t, walks[w].number, strlen(walks[w].number), &it));
+            assert_int_equal(ce_px_next(&it), walks[w].ids[0]);
+            assert_int_equal(it.match, walks[w].first_matches);
+        }
+    }
+    ce_px_trie_free(&t);
 }
 
 /* Past the bound on their memory, policies keep the walk per usage, and decide the same. */
@@ -558,6 +657,7 @@ int main(void)
         cmocka_unit_test(analysis_memo_equals_whole),
         cmocka_unit_test(indexed_equals_naive_on_random_configs),
         cmocka_unit_test(merged_walks_bounded),
+        cmocka_unit_test(leaf_children_are_items),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

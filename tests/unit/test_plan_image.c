@@ -3,6 +3,7 @@
  * remains the hash of sources and names), an image reads back into the same
  * configuration, and every kind of damage is refused with a message saying what is wrong.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -401,6 +402,111 @@ static void test_image_rules_compiled_on_use(void **state)
     free(img);
 }
 
+/* What test_trusted_read_translations_on_use runs on each of its threads: every number
+ * normalized and dialed with every profile of cfg, the answers written to out. */
+enum { XT_NUMBERS = 10, XT_THREADS = 4 };
+static const char *const xt_numbers[XT_NUMBERS] = {
+    "5550123", "2065550123",   "911",   "011441234567890", "9",
+    "55501",   "+14255550100", "61234", "4255550100",      "0"};
+
+typedef struct xt_answer {
+    int rc;
+    long rule; /* the rule's index in its profile, -1: none */
+    char out[64];
+} xt_answer;
+
+typedef struct xt_job {
+    const cr_config *cfg;
+    xt_answer *out; /* [nprofiles * XT_NUMBERS * 2] */
+} xt_job;
+
+static void *xt_run(void *arg)
+{
+    xt_job *j = arg;
+    for (size_t i = 0; i < j->cfg->nprofiles; i++)
+        for (size_t k = 0; k < XT_NUMBERS; k++) {
+            const cr_profile *p = &j->cfg->profiles[i];
+            const cr_rule *rule;
+            xt_answer *o = &j->out[(i * XT_NUMBERS + k) * 2];
+            o->rc = cr_profile_normalize(p, xt_numbers[k], o->out, sizeof o->out, &rule, NULL);
+            o->rule = rule ? (long)(rule - p->rules) : -1;
+            o++;
+            o->rc = (int)cr_profile_dial(p, xt_numbers[k], &rule, o->out, sizeof o->out, NULL);
+            o->rule = rule ? (long)(rule - p->rules) : -1;
+        }
+    return NULL;
+}
+
+/*
+ * A trusted read (a restart whose stamp matched, a worker adopting a published image) leaves
+ * every rule's translation to be compiled the first time it is used, in place; a checked read
+ * compiles them as it reads. Threads that use the same fresh translations at once all get the
+ * XML's answers, and the translations end filled, the PCRE2 code of the rules not of the
+ * simple shape with them.
+ */
+static void test_trusted_read_translations_on_use(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    unsigned char *img = image_of("examples/contoso/contoso.xml", &len);
+    cr_config *a = NULL, *b = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(cr_test_src("examples/contoso/contoso.xml"), &a, &d), CR_OK);
+    size_t cells = a->nprofiles * XT_NUMBERS * 2;
+    xt_answer *want = calloc(cells, sizeof *want), *got = calloc(cells * XT_THREADS, sizeof *got);
+    assert_non_null(want);
+    assert_non_null(got);
+    xt_job ja = {a, want};
+    xt_run(&ja);
+    for (int trusted = 0; trusted <= 1; trusted++) {
+        unsigned flags = CR_IMAGE_BORROW | CR_IMAGE_NOLINT | (trusted ? CR_IMAGE_TRUSTED : 0);
+        assert_int_equal(cr_image_read_ex(img, len, "x.plan", flags, &b, &d), CR_OK);
+        assert_int_equal(cr_config_compile(b, &d), CR_OK);
+        size_t rules = 0, filled = 0;
+        for (size_t i = 0; i < b->nprofiles; i++)
+            for (size_t j = 0; j < b->profiles[i].nrules; j++, rules++)
+                filled += ce_xlat_lazy_filled(b->profiles[i].rules[j].xlat);
+        assert_true(rules > 0);
+        assert_int_equal(filled, trusted ? 0 : rules);
+        pthread_t t[XT_THREADS];
+        xt_job jobs[XT_THREADS];
+        for (size_t k = 0; k < XT_THREADS; k++) {
+            jobs[k] = (xt_job){b, got + k * cells};
+            assert_int_equal(pthread_create(&t[k], NULL, xt_run, &jobs[k]), 0);
+        }
+        for (size_t k = 0; k < XT_THREADS; k++)
+            assert_int_equal(pthread_join(t[k], NULL), 0);
+        for (size_t k = 0; k < XT_THREADS; k++)
+            for (size_t c = 0; c < cells; c++) {
+                assert_int_equal(got[k * cells + c].rc, want[c].rc);
+                assert_int_equal(got[k * cells + c].rule, want[c].rule);
+                assert_string_equal(got[k * cells + c].out, want[c].out);
+            }
+        size_t used = 0; /* the rules normalization reached, up to the first that matched */
+        for (size_t i = 0; i < b->nprofiles; i++)
+            for (size_t j = 0; j < b->profiles[i].nrules; j++)
+                used += ce_xlat_lazy_filled(b->profiles[i].rules[j].xlat);
+        assert_true(used > 0);
+        for (size_t i = 0; i < b->nprofiles; i++)
+            for (size_t j = 0; j < b->profiles[i].nrules; j++) {
+                const cr_rule *r = &b->profiles[i].rules[j];
+                assert_int_equal(ce_xlat_is_simple(r->xlat), /* filled by asking */
+                                 ce_xlat_is_simple(a->profiles[i].rules[j].xlat));
+                assert_true(ce_xlat_lazy_filled(r->xlat));
+                assert_non_null(r->re); /* dialing ran every rule's code */
+            }
+        expect_same_decisions(a, b);
+        cr_config_free(b);
+        b = NULL;
+    }
+    free(want);
+    free(got);
+    cr_config_free(a);
+    cr_diag_free(&d);
+    free(img);
+}
+
 /* Damage behind a valid checksum in what a process reads in place is refused, naming it. */
 /* Cells of the caller table whose user or hot fields are not the user's, or an empty cell
  * that is not all zero: refused. */
@@ -439,6 +545,53 @@ static void damage_caller_cells(const unsigned char *clean, unsigned char *img, 
         assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
         assert_non_null(strstr(why, "caller table"));
     }
+}
+
+/* A merged trie's node that holds its children as items (CR_PX_LEAVES) refused when it also
+ * names child nodes, has no children's symbols, has its leaves past its trie's items, or has a
+ * mask bit that means nothing (image format 8). */
+static void damage_leaves(const unsigned char *clean, unsigned char *img, size_t len)
+{
+    plan_section nodes = section(clean, S_NODES), wk = section(clean, S_WALKS);
+    size_t nwalks = wk.count, at = SIZE_MAX;
+    uint32_t rec[6], nitems = 0;
+    cr_px_node n;
+    for (size_t w = 0; w < nwalks && at == SIZE_MAX; w++) {
+        memcpy(rec, clean + wk.off + w * 4 * sec_fields[S_WALKS], sizeof rec);
+        for (size_t k = 0; k < rec[WK_NNODES] && at == SIZE_MAX; k++) {
+            memcpy(&n, clean + nodes.off + (rec[WK_NODE] + k) * sizeof n, sizeof n);
+            if (n.mask & CR_PX_LEAVES) {
+                at = nodes.off + (rec[WK_NODE] + k) * sizeof n;
+                nitems = rec[WK_NITEMS];
+            }
+        }
+    }
+    assert_true(at != SIZE_MAX); /* contoso's merged tries have such nodes */
+    memcpy(&n, clean + at, sizeof n);
+    unsigned kids = 0;
+    for (unsigned m = n.mask & CR_PX_SYMS; m; m &= m - 1)
+        kids++;
+    cr_px_node bad[] = {n, n, n, n, n};
+    bad[0].first_child = 1;                           /* child nodes as well */
+    bad[1].mask = CR_PX_LEAVES;                       /* no children */
+    bad[2].items_off = nitems - n.items_n - kids + 1; /* the last leaf past the items */
+    bad[3].mask = (uint16_t)(n.mask | 0x4000u);       /* a bit that means nothing */
+    bad[4].mask = (uint16_t)(n.mask & ~CR_PX_LEAVES); /* its leaves read as child nodes */
+    bad[4].first_child = 0x7FFFFFF0u;
+    cr_config *cfg = NULL;
+    char why[512];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(img, clean, len);
+        memcpy(img + at, &bad[i], sizeof bad[i]);
+        rechecksum(img, len);
+        assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+        assert_null(cfg);
+        if (!strstr(why, "damaged") || !strstr(why, "trie node"))
+            fail_msg("leaves case %zu: '%s'", i, why);
+    }
+    memcpy(img, clean, len); /* the node as written: adopted */
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    cr_config_free(cfg);
 }
 
 static void test_compiled_damage_refused(void **state)
@@ -555,6 +708,7 @@ static void test_compiled_damage_refused(void **state)
     assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
     assert_non_null(strstr(why, "caller table"));
     damage_caller_cells(clean, img, len);
+    damage_leaves(clean, img, len);
     /* written with another hash function: read without its compiled sections, compiled again */
     memcpy(img, clean, len);
     x = section(img, S_CXMETA);
@@ -1138,6 +1292,7 @@ int main(void)
         cmocka_unit_test(test_compiled_damage_refused),
         cmocka_unit_test(test_trusted_read),
         cmocka_unit_test(test_image_rules_compiled_on_use),
+        cmocka_unit_test(test_trusted_read_translations_on_use),
         cmocka_unit_test(test_image_rules_with_odd_groups),
         cmocka_unit_test(test_usage_tries_left_out),
         cmocka_unit_test(test_broad_routes_jit),
