@@ -100,29 +100,6 @@ static bool put_n(char *out, size_t len, size_t *o, const char *s, size_t n)
     return fits;
 }
 
-/* put_n() for a key cell's text: the whole cell copied when it fits (a fixed size, two vector
- * moves, where a copy of k->len bytes was a slow `rep movs`), its length counted. */
-static void put_cell(char *out, size_t len, size_t *o, const cr_key_cell *k)
-{
-    if (*o + sizeof k->s >= len) {
-        put_n(out, len, o, k->s, k->len);
-        return;
-    }
-    memcpy(out + *o, k->s, sizeof k->s);
-    *o += k->len;
-    out[*o] = 0;
-}
-
-/* The URI key cell of a user of the configuration (not of rt->users), or NULL. */
-static const cr_key_cell *user_key(const cr_config *c, const cr_user *u)
-{
-    uintptr_t p = (uintptr_t)u, first = (uintptr_t)c->users;
-    if (!c->user_keys || p < first || p >= first + c->nusers * sizeof *u)
-        return NULL;
-    const cr_key_cell *k = &c->user_keys[(p - first) / sizeof *u].uri;
-    return k->len == CR_KEY_LONG ? NULL : k;
-}
-
 int ce_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len)
 {
     const char *host = gw->address + 4; /* after "sip:" (checked at compile) */
@@ -152,43 +129,110 @@ static bool attempt_has_gateway(const cr_decision *d, const cr_gateway *g)
     return false;
 }
 
-/* The Request-URI of gateway gi for number[0..n) (ce_gateway_uri with the host found at
- * compile and the number's length known). */
-static int attempt_uri(const cr_config *c, const cr_gateway *g, size_t gi, const char *number,
-                       size_t n, char *out, size_t len)
+/* The host of gateway g's Request-URIs (its address after "sip:" and any "user@"): found at
+ * compile for a gateway of c, else read from the address. */
+static inline const char *gateway_host(const cr_config *c, const cr_gateway *g, size_t *hlen)
 {
-    static const char user_phone[] = ";user=phone";
-    const cr_gateway_host *h = c->gateway_hosts ? &c->gateway_hosts[gi] : NULL;
-    if (!h || 4 + n + 1 + h->len + sizeof user_phone > len)
-        return ce_gateway_uri(g, number, out, len); /* truncated like snprintf */
-    if (g->remove_plus && number[0] == '+')
+    uintptr_t p = (uintptr_t)g, first = (uintptr_t)c->gateways;
+    if (c->gateway_hosts && p >= first && p < first + c->ngateways * sizeof *g) {
+        const cr_gateway_host *h = &c->gateway_hosts[(p - first) / sizeof *g];
+        *hlen = h->len;
+        return h->host;
+    }
+    const char *host = g->address + 4; /* after "sip:" (checked at compile) */
+    const char *at = strchr(host, '@');
+    if (at)
+        host = at + 1;
+    *hlen = strlen(host);
+    return host;
+}
+
+static const char user_phone[] = ";user=phone";
+
+/* The length of the Request-URI "sip:NUMBER@HOST;user=phone" for number[0..n) (without a
+ * leading '+' for a gateway that removes it), hlen the host's length. */
+static size_t uri_len(const cr_gateway *g, const char *number, size_t n, size_t hlen)
+{
+    if (g->remove_plus && n && number[0] == '+')
+        n--;
+    return 4 + n + 1 + hlen + sizeof user_phone - 1;
+}
+
+/* Writes gateway g's Request-URI for number[0..n) (sips: when `secure`) into out[0..cap), cut
+ * and terminated like snprintf; returns its full length. ce_gateway_uri's text. */
+static size_t uri_write(const cr_gateway *g, const char *host, size_t hlen, const char *number,
+                        size_t n, bool secure, char *out, size_t cap)
+{
+    if (g->remove_plus && n && number[0] == '+')
         number++, n--;
-    memcpy(out, "sip:", 4);
-    memcpy(out + 4, number, n);
-    out[4 + n] = '@';
-    memcpy(out + 5 + n, h->host, h->len);
-    memcpy(out + 5 + n + h->len, user_phone, sizeof user_phone);
-    return CR_OK;
+    size_t s = secure ? 5 : 4, total = s + n + 1 + hlen + sizeof user_phone - 1;
+    if (total < cap) {
+        memcpy(out, secure ? "sips:" : "sip:", s);
+        memcpy(out + s, number, n);
+        out[s + n] = '@';
+        memcpy(out + s + 1 + n, host, hlen);
+        memcpy(out + s + 1 + n + hlen, user_phone, sizeof user_phone);
+    } else if (cap) {
+        size_t o = 0;
+        out[0] = 0;
+        put(out, cap, &o, secure ? "sips:" : "sip:");
+        put_n(out, cap, &o, number, n);
+        put(out, cap, &o, "@");
+        put_n(out, cap, &o, host, hlen);
+        put(out, cap, &o, user_phone);
+    }
+    return total;
+}
+
+size_t cr_attempt_uri(const cr_config *c, const cr_decision *d, size_t i, char *buf, size_t cap)
+{
+    if (!c || !d || i >= d->nattempts) {
+        if (cap)
+            buf[0] = 0;
+        return 0;
+    }
+    const cr_gateway *g = d->attempts[i].gateway;
+    size_t hlen;
+    const char *host = gateway_host(c, g, &hlen);
+    const char *num = d->normalized;
+    size_t n = strlen(num), skip = g->remove_plus && num[0] == '+';
+    size_t total = (d->secure ? 5 : 4) + n - skip + 1 + hlen + sizeof user_phone - 1;
+    if (total + 16 > cap) /* cut to fit, or too close to the end for the blocks below */
+        return uri_write(g, host, hlen, num, n, d->secure, buf, cap);
+    char *o = buf;
+    if (d->secure)
+        memcpy(o, "sips:", 5), o += 5;
+    else
+        memcpy(o, "sip:", 4), o += 4;
+    /* the number in 16-byte blocks: read inside d->normalized (n <= CR_NUMBER_MAX), written
+     * inside buf (total + 16 <= cap), what they write past the number written over below */
+    for (size_t k = skip; k < n; k += 16)
+        memcpy(o + k - skip, num + k, 16);
+    o += n - skip;
+    *o++ = '@';
+    memcpy(o, host, hlen);
+    memcpy(o + hlen, user_phone, sizeof user_phone);
+    return total;
 }
 
 /* A sips: Request-URI asks for TLS on every hop: its gateway attempts keep sips: rather than
  * being downgraded to sip: (an attempt whose URI then no longer fits is dropped). */
-static void secure_attempts(cr_decision *out, cr_trace *trace)
+static void secure_attempts(const cr_config *c, cr_decision *out, cr_trace *trace)
 {
     if (trace && out->nattempts)
         cr_trace_add(trace, "sips: Request-URI: the gateway attempts keep sips:");
-    size_t w = 0;
+    out->secure = true;
+    size_t w = 0, n = strlen(out->normalized);
     for (size_t i = 0; i < out->nattempts; i++) {
         cr_attempt *a = &out->attempts[i];
-        size_t n = strlen(a->uri);
-        if (n + 2 > sizeof a->uri) {
+        size_t hlen;
+        gateway_host(c, a->gateway, &hlen);
+        if (uri_len(a->gateway, out->normalized, n, hlen) + 2 > CR_URI_SHORT) {
             if (trace)
                 cr_trace_add(trace, "  gateway '%s': sips: Request-URI too long: skipped",
                              a->gateway->name);
             continue;
         }
-        memmove(a->uri + 4, a->uri + 3, n - 2); /* "sip:..." -> "sips:...", NUL included */
-        a->uri[3] = 's';
         if (w != i)
             out->attempts[w] = *a;
         w++;
@@ -199,7 +243,7 @@ static void secure_attempts(cr_decision *out, cr_trace *trace)
 enum { GW_OK, GW_LISTED, GW_DOWN, GW_FULL };
 
 /* Whether gateway g can be a new attempt of this decision (GW_OK) or why not. */
-static int gateway_skip(const cr_gateway *g, const cr_runtime *rt, const cr_decision *out)
+static inline int gateway_skip(const cr_gateway *g, const cr_runtime *rt, const cr_decision *out)
 {
     if (attempt_has_gateway(out, g))
         return GW_LISTED;
@@ -223,46 +267,59 @@ static void trace_skip(cr_trace *trace, const cr_gateway *g, int why)
                      g->ports == 1 ? "" : "s");
 }
 
-/* Appends gateway gi as an attempt of route r, when the list has room and its URI fits. */
-static void add_attempt(const cr_config *c, const cr_route *r, const cr_usage *u, size_t gi,
-                        const char *number, size_t len, cr_decision *out, cr_trace *trace)
+enum { ADD_FULL, ADD_LONG, ADD_DONE };
+
+/* The trace line of add_attempt's outcome for gateway g (out of the hot path). */
+static void __attribute__((noinline, cold))
+trace_attempt(cr_trace *trace, const cr_config *c, const cr_gateway *g, int what,
+              const char *number, size_t len, const cr_decision *out)
+{
+    if (what == ADD_FULL) {
+        cr_trace_add(trace, "  gateway '%s' not added: %d attempts at most", g->name,
+                     CR_MAX_ATTEMPTS);
+    } else if (what == ADD_LONG) {
+        cr_trace_add(trace, "  gateway '%s': Request-URI too long: skipped", g->name);
+    } else {
+        char uri[CR_URI_SHORT];
+        size_t hlen;
+        const char *host = gateway_host(c, g, &hlen);
+        uri_write(g, host, hlen, number, len, false, uri, sizeof uri);
+        cr_trace_add(trace, "  gateway '%s' added as attempt %zu: %s", g->name, out->nattempts,
+                     uri);
+    }
+}
+
+/* Appends gateway gi as an attempt of route r, when the list has room and its URI fits (the
+ * URI is written when asked for, cr_attempt_uri: here only its length is checked). */
+static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_usage *u, size_t gi,
+                               const char *number, size_t len, cr_decision *out, cr_trace *trace)
 {
     const cr_gateway *g = &c->gateways[gi];
-    if (out->nattempts == CR_MAX_ATTEMPTS) {
-        if (trace)
-            cr_trace_add(trace, "  gateway '%s' not added: %d attempts at most", g->name,
-                         CR_MAX_ATTEMPTS);
-        return;
+    size_t hlen;
+    if (c->gateway_hosts)
+        hlen = c->gateway_hosts[gi].len;
+    else
+        gateway_host(c, g, &hlen);
+    int what = out->nattempts == CR_MAX_ATTEMPTS               ? ADD_FULL
+               : uri_len(g, number, len, hlen) >= CR_URI_SHORT ? ADD_LONG
+                                                               : ADD_DONE;
+    if (what == ADD_DONE) {
+        cr_attempt *a = &out->attempts[out->nattempts++];
+        a->gateway = g;
+        a->route = r;
+        a->usage = u;
     }
-    cr_attempt *a = &out->attempts[out->nattempts];
-    if (attempt_uri(c, g, gi, number, len, a->uri, sizeof a->uri) != CR_OK) {
-        if (trace)
-            cr_trace_add(trace, "  gateway '%s': Request-URI too long: skipped", g->name);
-        return;
-    }
-    a->gateway = g;
-    a->route = r;
-    a->usage = u;
-    out->nattempts++;
     if (trace)
-        cr_trace_add(trace, "  gateway '%s' added as attempt %zu: %s", g->name, out->nattempts,
-                     a->uri);
+        trace_attempt(trace, c, g, what, number, len, out);
 }
 
 #define SKIP_CACHE 256
 
-/*
- * Adds one route's usable gateways (not yet listed, not down, not full) as attempts, in the
- * route's order rotated so that the first one moves on from one decision using this route to
- * the next: the route's own counter (rt->route_spread), else the decision's (`spread`). The
- * rotation runs over the usable gateways only, so a down or full gateway's share is spread
- * evenly over the others rather than all landing on the next one in the list. The route's
- * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones).
- */
-static void add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
-                               const cr_usage *u, const char *number, size_t len,
-                               const cr_runtime *rt, uint32_t spread, cr_decision *out,
-                               cr_trace *trace)
+/* add_route_gateways for a list longer than SKIP_CACHE: the verdicts past it asked again. */
+static void add_long_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw,
+                                    size_t n, const cr_usage *u, const char *number, size_t len,
+                                    const cr_runtime *rt, uint32_t spread, cr_decision *out,
+                                    cr_trace *trace)
 {
     size_t usable = 0;
     uint8_t why[SKIP_CACHE];
@@ -301,6 +358,48 @@ static void add_route_gateways(const cr_config *c, const cr_route *r, const uint
     }
 }
 
+/*
+ * Adds one route's usable gateways (not yet listed, not down, not full) as attempts, in the
+ * route's order rotated so that the first one moves on from one decision using this route to
+ * the next: the route's own counter (rt->route_spread), else the decision's (`spread`). The
+ * rotation runs over the usable gateways only, so a down or full gateway's share is spread
+ * evenly over the others rather than all landing on the next one in the list. The route's
+ * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones).
+ */
+static void add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
+                               const cr_usage *u, const char *number, size_t len,
+                               const cr_runtime *rt, uint32_t spread, cr_decision *out,
+                               cr_trace *trace)
+{
+    if (n > SKIP_CACHE) {
+        add_long_route_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace);
+        return;
+    }
+    uint8_t okpos[SKIP_CACHE]; /* the usable gateways' positions in gw, in order */
+    size_t usable = 0;
+    for (size_t k = 0; k < n; k++) {
+        int w = gateway_skip(&c->gateways[gw[k]], rt, out);
+        if (w == GW_OK)
+            okpos[usable++] = (uint8_t)k;
+        else
+            trace_skip(trace, &c->gateways[gw[k]], w);
+    }
+    if (!usable)
+        return;
+    if (usable > 1 && rt && rt->route_spread)
+        spread = rt->route_spread(rt->ud, r);
+    /* usable <= n fits 32 bits: a 32-bit division (no division at all for one gateway) */
+    size_t first = usable > 1 ? (uint32_t)spread % (uint32_t)usable : 0, before = out->nattempts;
+    for (size_t j = 0, q = first; j < usable; j++, q = q + 1 == usable ? 0 : q + 1) {
+        const cr_gateway *g = &c->gateways[gw[okpos[q]]];
+        bool ok = true; /* a gateway listed twice in the route: added once */
+        for (size_t i = before; ok && i < out->nattempts; i++)
+            ok = out->attempts[i].gateway != g;
+        if (ok)
+            add_attempt(c, r, u, gw[okpos[q]], number, len, out, trace);
+    }
+}
+
 /* One candidate route ri of usage u: its pattern decides unless the index did (`sure`); when
  * it matches, its gateways (gw[0..ngw), NULL: the route's list) become attempts. True when
  * it matched. */
@@ -321,8 +420,6 @@ static bool try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *
         return false;
     }
     out->routes_matched++;
-    if (!out->nattempts) /* the reason names the first attempt's route: its name on its way */
-        __builtin_prefetch(r->name);
     if (trace)
         cr_trace_add(trace, "  route '%s' (%s) matches", r->name, r->pattern);
     if (!gw) {
@@ -417,9 +514,16 @@ void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *
     if (!policy)
         return;
     size_t n = strlen(number);
+    if (n > CR_NUMBER_MAX) { /* no normalized number is longer: none of its URIs is kept */
+        if (trace)
+            cr_trace_add(trace, "number too long to route: %.40s...", number);
+        return;
+    }
+    if (number != out->normalized) /* the attempts' URIs are built from out->normalized */
+        memmove(out->normalized, number, n + 1);
     cr_px_key key; /* the number read once for every usage's trie */
-    ce_px_key_init(&key, number, n);
-    route_attempts(c, policy, number, n, &key, NULL, rt, out, trace);
+    ce_px_key_init(&key, out->normalized, n);
+    route_attempts(c, policy, out->normalized, n, &key, NULL, rt, out, trace);
 }
 
 /* A directory user naming a policy this configuration lacks has none (calls are blocked),
@@ -485,27 +589,28 @@ static void set_reason(cr_decision *d, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(d->reason, sizeof d->reason, fmt, ap);
+    vsnprintf(d->text, sizeof d->text, fmt, ap);
     va_end(ap);
+    d->reason_code = CR_REASON_TEXT;
+}
+
+/* A reason recorded by its code (its text written when asked for), traced after `prefix`. */
+static void set_reason_code(cr_decision *d, cr_reason_code code, cr_trace *trace,
+                            const char *prefix)
+{
+    d->reason_code = code;
+    if (trace) {
+        char why[CR_REASON_MAX];
+        cr_trace_add(trace, "%s%s", prefix, cr_decision_reason(d, why, sizeof why));
+    }
 }
 
 /* Step 3 found the number to be callee's line: an internal call. */
-static void set_internal(const cr_config *c, const cr_user *callee, cr_decision *out,
-                         cr_trace *trace)
+static void set_internal(const cr_user *callee, cr_decision *out, cr_trace *trace)
 {
     out->kind = CR_INTERNAL;
     out->callee = callee;
-    size_t o = 0; /* "%s is the line of user '%s'" */
-    put(out->reason, sizeof out->reason, &o, out->normalized);
-    put(out->reason, sizeof out->reason, &o, " is the line of user '");
-    const cr_key_cell *k = user_key(c, callee);
-    if (k && (k->flags & CR_KEY_SAME)) /* the URI as written, without reading the user */
-        put_cell(out->reason, sizeof out->reason, &o, k);
-    else
-        put(out->reason, sizeof out->reason, &o, callee->uri);
-    put(out->reason, sizeof out->reason, &o, "'");
-    if (trace)
-        cr_trace_add(trace, "reverse number lookup: %s", out->reason);
+    set_reason_code(out, CR_REASON_LINE_USER, trace, "reverse number lookup: ");
 }
 
 /* Step 3 found the number to be a workflow's line (no user's): an internal call to the
@@ -514,9 +619,12 @@ static void set_internal_workflow(const cr_workflow *w, cr_decision *out, cr_tra
 {
     out->kind = CR_INTERNAL;
     out->workflow = w;
-    set_reason(out, "%s is the line of workflow '%.100s'", out->normalized, w->name);
-    if (trace)
-        cr_trace_add(trace, "reverse number lookup: %s (%s)", out->reason, w->uri);
+    out->reason_code = CR_REASON_LINE_WORKFLOW;
+    if (trace) {
+        char why[CR_REASON_MAX];
+        cr_trace_add(trace, "reverse number lookup: %s (%s)",
+                     cr_decision_reason(out, why, sizeof why), w->uri);
+    }
 }
 
 /* Steps 4 and 5 of cr_route_decide for caller u and out->normalized (nlen characters, read
@@ -545,28 +653,17 @@ static int decide_routes(const cr_config *c, const cr_user *u, const cr_policy *
     route_attempts(c, pol, out->normalized, nlen, key, pol == c->likely_policy ? ahead : NULL, rt,
                    out, trace);
     if (secure)
-        secure_attempts(out, trace);
+        secure_attempts(c, out, trace);
     /* 5. nothing → blocked */
     if (out->nattempts == 0) {
         out->kind = CR_BLOCKED;
-        if (out->routes_matched) {
-            set_reason(out, "every gateway of the routes matching %s is down", out->normalized);
-            if (trace)
-                cr_trace_add(trace, "blocked: %s", out->reason);
-            return CR_OK;
-        }
-        set_reason(out, "no route of voice policy '%s' matches %s", pol->name, out->normalized);
-        if (trace)
-            cr_trace_add(trace, "blocked: %s", out->reason);
+        out->policy = pol;
+        set_reason_code(out, out->routes_matched ? CR_REASON_GATEWAYS_DOWN : CR_REASON_NO_ROUTE,
+                        trace, "blocked: ");
         return CR_OK;
     }
     out->kind = CR_OUTBOUND;
-    size_t o = 0; /* "route '%s', usage '%s'" */
-    put(out->reason, sizeof out->reason, &o, "route '");
-    put(out->reason, sizeof out->reason, &o, out->attempts[0].route->name);
-    put(out->reason, sizeof out->reason, &o, "', usage '");
-    put(out->reason, sizeof out->reason, &o, out->attempts[0].usage->name);
-    put(out->reason, sizeof out->reason, &o, "'");
+    out->reason_code = CR_REASON_ROUTE; /* "route '%s', usage '%s'": attempts[0]'s */
     return CR_OK;
 }
 
@@ -577,10 +674,11 @@ static void refuse(cr_decision *d, cr_trace *trace, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(d->reason, sizeof d->reason, fmt, ap);
+    vsnprintf(d->text, sizeof d->text, fmt, ap);
     va_end(ap);
+    d->reason_code = CR_REASON_TEXT;
     if (trace)
-        cr_trace_add(trace, "%s", d->reason);
+        cr_trace_add(trace, "%s", d->text);
 }
 
 /* A SIP URI naming a user (or, failing that, a workflow) directly: an internal call. */
@@ -753,7 +851,7 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
         ce_policy_walk_prefetch_route(c, &ahead.walk);
     const cr_user *callee = ce_line_probe_finish(c, rt, &ahead.line);
     if (callee) {
-        set_internal(c, callee, out, trace);
+        set_internal(callee, out, trace);
         return CR_OK;
     }
     const cr_workflow *w =
@@ -770,17 +868,99 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
                          kept && ahead.walking ? &ahead.walk : NULL, rt, out, trace);
 }
 
+/* "A" + lit + "B'" into buf when it fits in len (lit of litn characters); false when not. */
+static bool reason_quoted(char *buf, size_t len, const char *a, const char *lit, size_t litn,
+                          const char *b)
+{
+    size_t an = strlen(a), bn = strlen(b);
+    if (an + litn + bn + 1 >= len)
+        return false;
+    memcpy(buf, a, an);
+    memcpy(buf + an, lit, litn);
+    memcpy(buf + an + litn, b, bn);
+    memcpy(buf + an + litn + bn, "'", 2);
+    return true;
+}
+
+const char *cr_decision_reason(const cr_decision *d, char *buf, size_t cap)
+{
+    if (!cap)
+        return "";
+    size_t len = cap < CR_REASON_MAX ? cap : CR_REASON_MAX, o = 0;
+    /* the two reasons of nearly every decision, copied whole when they fit (else cut below) */
+    if (d->reason_code == CR_REASON_ROUTE && d->nattempts) {
+        static const char lit[] = "', usage '";
+        const char *route = d->attempts[0].route->name;
+        size_t rn = strlen(route);
+        if (rn + 7 < len) {
+            memcpy(buf, "route '", 7);
+            if (reason_quoted(buf + 7, len - 7, route, lit, sizeof lit - 1,
+                              d->attempts[0].usage->name))
+                return buf;
+        }
+    } else if (d->reason_code == CR_REASON_LINE_USER && d->callee) {
+        static const char lit[] = " is the line of user '";
+        if (reason_quoted(buf, len, d->normalized, lit, sizeof lit - 1, d->callee->uri))
+            return buf;
+    }
+    buf[0] = 0;
+    switch (d->reason_code) {
+    case CR_REASON_TEXT:
+        put(buf, len, &o, d->text);
+        break;
+    case CR_REASON_ROUTE:
+        if (!d->nattempts)
+            break;
+        put(buf, len, &o, "route '");
+        put(buf, len, &o, d->attempts[0].route->name);
+        put(buf, len, &o, "', usage '");
+        put(buf, len, &o, d->attempts[0].usage->name);
+        put(buf, len, &o, "'");
+        break;
+    case CR_REASON_LINE_USER:
+        put(buf, len, &o, d->normalized);
+        put(buf, len, &o, " is the line of user '");
+        put(buf, len, &o, d->callee ? d->callee->uri : "");
+        put(buf, len, &o, "'");
+        break;
+    case CR_REASON_LINE_WORKFLOW: {
+        const char *name = d->workflow ? d->workflow->name : "";
+        put(buf, len, &o, d->normalized);
+        put(buf, len, &o, " is the line of workflow '");
+        put_n(buf, len, &o, name, strnlen(name, 100));
+        put(buf, len, &o, "'");
+        break;
+    }
+    case CR_REASON_NO_ROUTE:
+        put(buf, len, &o, "no route of voice policy '");
+        put(buf, len, &o, d->policy ? d->policy->name : "");
+        put(buf, len, &o, "' matches ");
+        put(buf, len, &o, d->normalized);
+        break;
+    case CR_REASON_GATEWAYS_DOWN:
+        put(buf, len, &o, "every gateway of the routes matching ");
+        put(buf, len, &o, d->normalized);
+        put(buf, len, &o, " is down");
+        break;
+    default:
+        break;
+    }
+    return buf;
+}
+
 static void decision_reset(cr_decision *out)
 {
     out->kind = CR_NOT_APPLICABLE;
+    out->reason_code = CR_REASON_NONE;
+    out->secure = false;
     out->caller = out->callee = NULL;
     out->workflow = NULL;
     out->profile = NULL;
     out->rule = NULL;
+    out->policy = NULL;
     out->normalized[0] = 0;
     out->nattempts = 0;
     out->routes_matched = 0;
-    out->reason[0] = 0;
 }
 
 int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,

@@ -77,25 +77,36 @@ static bool parse_params(const char *p, const char *end, cr_number *out)
     return true;
 }
 
+/* What parse_plain does with a character: keep it (the alphabet; '+' only first), skip it (a
+ * visual separator; a space only before another character), stop (the NUL), or give up. */
+enum { P_OTHER = 0, P_KEEP, P_PLUS, P_SEP, P_SPACE, P_END };
+static const uint8_t plain_class[256] = {
+    [0] = P_END,   ['0' ... '9'] = P_KEEP, ['*'] = P_KEEP, ['#'] = P_KEEP, ['+'] = P_PLUS,
+    ['-'] = P_SEP, ['.'] = P_SEP,          ['('] = P_SEP,  [')'] = P_SEP,  [' '] = P_SPACE,
+};
+
 /* A bare number of the alphabet with visual separators only ("+1 (425) 555-0100", "911"):
  * one pass, no parameters. False when `in` needs the general parse (which then gives the
- * same answer from the start). */
+ * same answer from the start): parameters, a trailing space or '>', anything else, more than
+ * CR_NUMBER_MAX characters kept, or 1,024 characters or more before the NUL (checked where a
+ * position can reach it: at a separator and at the end, CR_NUMBER_MAX < 1,024 being kept). */
 static bool parse_plain(const char *in, cr_number *out)
 {
     size_t o = 0;
     for (const char *p = in;; p++) {
-        char c = *p;
-        if (p - in >= 1024)
-            return false;
-        if ((c >= '0' && c <= '9') || c == '*' || c == '#' || (c == '+' && o == 0)) {
+        unsigned k = plain_class[(unsigned char)*p];
+        if (k == P_KEEP || (k == P_PLUS && o == 0)) {
             if (o >= CR_NUMBER_MAX)
                 return false;
-            out->digits[o++] = c;
-        } else if (c == 0) {
-            break;
-        } else if (c != '-' && c != '.' && c != '(' && c != ')' && !(c == ' ' && p[1])) {
-            return false; /* parameters, a trailing space or '>', anything else */
+            out->digits[o++] = *p;
+            continue;
         }
+        if (p - in >= 1024)
+            return false;
+        if (k == P_END)
+            break;
+        if (k != P_SEP && !(k == P_SPACE && p[1]))
+            return false;
     }
     if (o == 0)
         return false;

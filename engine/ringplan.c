@@ -145,16 +145,16 @@ static const cr_plan_leg *pstn_leg(planner *P, const char *dialed, const char *n
     cr_route_attempts(P->cfg, p->policy, normalized, P->rt, d, P->trace);
     if (d->nattempts == 0) {
         d->kind = CR_BLOCKED;
-        snprintf(d->reason, sizeof d->reason, "no route of voice policy '%.80s' matches %s",
+        snprintf(d->text, sizeof d->text, "no route of voice policy '%.80s' matches %s",
                  p->policy->name, normalized);
+        d->reason_code = CR_REASON_TEXT;
         note(P, "%s %s: skipped, %s under voice policy '%s'", what, normalized,
              d->routes_matched ? "every gateway of its routes is down" : "no route matches it",
              p->policy->name);
         return NULL;
     }
     d->kind = CR_OUTBOUND;
-    snprintf(d->reason, sizeof d->reason, "route '%s', usage '%s'", d->attempts[0].route->name,
-             d->attempts[0].usage->name);
+    d->reason_code = CR_REASON_ROUTE; /* "route '%s', usage '%s'" (cr_decision_reason) */
     p->nlegs++;
     return leg;
 }

@@ -118,22 +118,53 @@ typedef struct cr_attempt {
     const cr_gateway *gateway;
     const cr_route *route;
     const cr_usage *usage;
-    char uri[CR_URI_SHORT]; /* Request-URI for the gateway */
+    /* the Request-URI for the gateway: cr_attempt_uri (built on demand) */
 } cr_attempt;
 
+/* What a decision's reason says (cr_decision_reason writes it out on demand). */
+typedef enum {
+    CR_REASON_NONE = 0,      /* "" */
+    CR_REASON_TEXT,          /* d->text, written when decided (refusals and rare cases) */
+    CR_REASON_ROUTE,         /* "route '<attempts[0].route>', usage '<attempts[0].usage>'" */
+    CR_REASON_LINE_USER,     /* "<normalized> is the line of user '<callee's URI>'" */
+    CR_REASON_LINE_WORKFLOW, /* "<normalized> is the line of workflow '<workflow's name>'" */
+    CR_REASON_NO_ROUTE,      /* "no route of voice policy '<policy>' matches <normalized>" */
+    CR_REASON_GATEWAYS_DOWN, /* "every gateway of the routes matching <normalized> is down" */
+} cr_reason_code;
+
+/* A decision records what it found; the texts (the reason, each attempt's Request-URI) are
+ * written out by cr_decision_reason and cr_attempt_uri, only for a caller that reads them.
+ * They read the configuration's objects and the callee the decision names, so they are valid
+ * as long as those are (as `caller` and `callee` themselves). Only the fields a decision sets
+ * are written: text[] only for CR_REASON_TEXT, attempts[0..nattempts) only. */
 typedef struct cr_decision {
     cr_decision_kind kind;
+    cr_reason_code reason_code;
+    bool secure; /* attempts keep sips: (a sips: Request-URI was dialed) */
     const cr_user *caller;
-    const cr_profile *profile; /* profile used to normalize, or NULL */
-    const cr_rule *rule;       /* winning rule, or NULL */
-    char normalized[CR_NUMBER_MAX + 1];
+    const cr_profile *profile;   /* profile used to normalize, or NULL */
+    const cr_rule *rule;         /* winning rule, or NULL */
+    const cr_policy *policy;     /* CR_REASON_NO_ROUTE: the voice policy routed with */
     const cr_user *callee;       /* internal: reverse lookup result (NULL for a workflow) */
     const cr_workflow *workflow; /* internal: the workflow whose line or URI it is, or NULL */
     size_t routes_matched;       /* routes whose pattern matched (with or without gateways up) */
     size_t nattempts;
+    char normalized[CR_NUMBER_MAX + 1]; /* the attempts' Request-URIs carry this number */
     cr_attempt attempts[CR_MAX_ATTEMPTS];
-    char reason[256];
+    char text[256]; /* CR_REASON_TEXT's reason */
 } cr_decision;
+
+#define CR_REASON_MAX 256 /* bytes a reason takes at most, with the NUL */
+
+/* The decision's reason (SPEC §2) into buf[0..cap), cut to fit and terminated like snprintf
+ * (cap 0: nothing written); at most CR_REASON_MAX - 1 characters, as it always was. Returns
+ * buf ("" for an empty cap). */
+const char *cr_decision_reason(const cr_decision *d, char *buf, size_t cap);
+
+/* Attempt i's Request-URI (i < d->nattempts) for gateway attempts[i].gateway of configuration
+ * cfg (the one decided on) into buf[0..cap), cut and terminated like snprintf. Returns its full
+ * length (below CR_URI_SHORT: a longer one is never an attempt). */
+size_t cr_attempt_uri(const cr_config *cfg, const cr_decision *d, size_t i, char *buf, size_t cap);
 
 /*
  * The outbound decision of SPEC §2 for a call from `from` (SIP URI) to `dialed`.
@@ -144,7 +175,8 @@ int cr_route_decide(const cr_config *cfg, const char *from, const char *dialed,
                     const cr_runtime *rt, cr_decision *out, cr_trace *trace);
 
 /* The same walk over routes for an already normalized number and a given policy, appending
- * to out->attempts (used for PSTN legs of forwarding / simultaneous ring too). */
+ * to out->attempts (used for PSTN legs of forwarding / simultaneous ring too). out->normalized
+ * becomes `normalized` (the attempts' Request-URIs are built from it). */
 void cr_route_attempts(const cr_config *cfg, const cr_policy *policy, const char *normalized,
                        const cr_runtime *rt, cr_decision *out, cr_trace *trace);
 

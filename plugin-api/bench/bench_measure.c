@@ -12,17 +12,24 @@ static uint32_t spread_counter(void *ud)
     return (*(uint32_t *)ud)++;
 }
 
-/* Two decisions say the same thing (kind, rule, number, attempts). */
-static bool same(const cr_decision *a, const cr_decision *b)
+/* Two decisions of configuration c say the same thing (kind, rule, number, attempts and their
+ * Request-URIs, reason). */
+static bool same(const cr_config *c, const cr_decision *a, const cr_decision *b)
 {
     if (a->kind != b->kind || a->rule != b->rule || a->callee != b->callee ||
         strcmp(a->normalized, b->normalized) != 0 || a->nattempts != b->nattempts)
         return false;
-    for (size_t i = 0; i < a->nattempts; i++)
+    char ta[CR_URI_SHORT > CR_REASON_MAX ? CR_URI_SHORT : CR_REASON_MAX], tb[sizeof ta];
+    for (size_t i = 0; i < a->nattempts; i++) {
         if (a->attempts[i].route != b->attempts[i].route ||
             a->attempts[i].gateway != b->attempts[i].gateway)
             return false;
-    return true;
+        cr_attempt_uri(c, a, i, ta, sizeof ta);
+        cr_attempt_uri(c, b, i, tb, sizeof tb);
+        if (strcmp(ta, tb) != 0)
+            return false;
+    }
+    return strcmp(cr_decision_reason(a, ta, sizeof ta), cr_decision_reason(b, tb, sizeof tb)) == 0;
 }
 
 void crb_measure(cr_config *cfg, const crb_calls *cl, double seconds, crb_phase1 *ph)
@@ -39,7 +46,7 @@ void crb_measure(cr_config *cfg, const crb_calls *cl, double seconds, crb_phase1
         cr_config_set_naive(cfg, true);
         cr_route_decide(cfg, cl->v[i].from, cl->v[i].dialed, &rt2, &b, NULL);
         ph->verified++;
-        ph->mismatches += !same(&a, &b);
+        ph->mismatches += !same(cfg, &a, &b);
         if (a.kind == CR_OUTBOUND)
             ph->outbound++;
         else if (a.kind == CR_INTERNAL)

@@ -73,9 +73,10 @@ static const char *decision_target(const cr_decision *d)
     return d->workflow ? d->workflow->uri : NULL;
 }
 
-/* The JSON shape of SPEC §5 "route". */
-cr_result *crp_decision_result(const cr_decision *d, const cr_trace *t)
+/* The JSON shape of SPEC §5 "route" for decision d over configuration c. */
+cr_result *crp_decision_result(const cr_config *c, const cr_decision *d, const cr_trace *t)
 {
+    char text[CR_URI_SHORT > CR_REASON_MAX ? CR_URI_SHORT : CR_REASON_MAX];
     cr_result *r = crp_result_new("route", (int)d->kind);
     if (!r)
         return NULL;
@@ -93,9 +94,10 @@ cr_result *crp_decision_result(const cr_decision *d, const cr_trace *t)
         crp_set_str(r, it, "gateway", d->attempts[i].gateway->name);
         crp_set_str(r, it, "route", d->attempts[i].route->name);
         crp_set_str(r, it, "usage", d->attempts[i].usage->name);
-        crp_set_str(r, it, "uri", d->attempts[i].uri);
+        cr_attempt_uri(c, d, i, text, sizeof text);
+        crp_set_str(r, it, "uri", text);
     }
-    crp_set_str(r, NULL, "reason", d->reason);
+    crp_set_str(r, NULL, "reason", cr_decision_reason(d, text, sizeof text));
     if (t)
         crp_result_trace(r, t);
     return r;
@@ -111,12 +113,12 @@ static void put(char *dst, size_t len, const char *s)
     dst[n] = 0;
 }
 
-static void answer_fill(cr_route_answer *a, const cr_decision *d)
+static void answer_fill(cr_route_answer *a, const cr_config *c, const cr_decision *d)
 {
     a->kind = (int)d->kind;
     put(a->normalized, sizeof a->normalized, d->normalized);
     put(a->target, sizeof a->target, d->kind == CR_INTERNAL ? decision_target(d) : NULL);
-    put(a->reason, sizeof a->reason, d->reason);
+    cr_decision_reason(d, a->reason, sizeof a->reason);
     put(a->profile, sizeof a->profile, d->profile ? d->profile->name : NULL);
     put(a->rule, sizeof a->rule, d->rule ? d->rule->name : NULL);
     a->total_attempts = (uint32_t)d->nattempts;
@@ -128,7 +130,7 @@ static void answer_fill(cr_route_answer *a, const cr_decision *d)
         put(o->gateway, sizeof o->gateway, at->gateway->name);
         put(o->route, sizeof o->route, at->route->name);
         put(o->usage, sizeof o->usage, at->usage->name);
-        put(o->uri, sizeof o->uri, at->uri);
+        cr_attempt_uri(c, d, i, o->uri, sizeof o->uri);
         put(o->address, sizeof o->address, at->gateway->address);
         o->remove_plus = at->gateway->remove_plus;
     }
@@ -144,7 +146,9 @@ static __thread cr_decision tls_decision;
  */
 static void route_pinned(cr_handle *h, const char *from, const char *dialed,
                          const char *const *down, size_t ndown, bool fresh, cr_trace *t,
-                         void (*fill)(void *ud, const cr_decision *d, const cr_trace *t), void *ud)
+                         void (*fill)(void *ud, const cr_config *c, const cr_decision *d,
+                                      const cr_trace *t),
+                         void *ud)
 {
     crp_runtime_ud rud; /* not zeroed whole: fresh_routes is read only below nfresh */
     rud.h = h;
@@ -160,14 +164,14 @@ static void route_pinned(cr_handle *h, const char *from, const char *dialed,
     crp_users_scope us; /* callers and callees in the user directory */
     crp_users_attach(h, s->cfg, &rt, &us);
     cr_route_decide(s->cfg, from, dialed, &rt, &tls_decision, t);
-    fill(ud, &tls_decision, t);
+    fill(ud, s->cfg, &tls_decision, t);
     crp_users_detach(&us);
     crp_snapshot_release(h, token);
 }
 
-static void fill_result(void *ud, const cr_decision *d, const cr_trace *t)
+static void fill_result(void *ud, const cr_config *c, const cr_decision *d, const cr_trace *t)
 {
-    *(cr_result **)ud = crp_decision_result(d, t);
+    *(cr_result **)ud = crp_decision_result(c, d, t);
 }
 
 static int p_route_ex(cr_handle *h, const char *from, const char *dialed, const char *const *down,
@@ -184,18 +188,18 @@ static int p_route_ex(cr_handle *h, const char *from, const char *dialed, const 
     return *out ? CR_OK : CR_ENOMEM;
 }
 
-static void fill_answer(void *ud, const cr_decision *d, const cr_trace *t)
+static void fill_answer(void *ud, const cr_config *c, const cr_decision *d, const cr_trace *t)
 {
     (void)t;
     cr_route_answer *out = ud;
     if (out->size >= sizeof(cr_route_answer)) {
-        answer_fill(out, d);
+        answer_fill(out, c, d);
         return;
     }
     /* an older host knows a shorter struct: fill a full one, hand over what fits */
     static __thread cr_route_answer full;
     uint32_t size = out->size;
-    answer_fill(&full, d);
+    answer_fill(&full, c, d);
     memcpy((char *)out + sizeof size, (char *)&full + sizeof size, size - sizeof size);
     if (size < offsetof(cr_route_answer, attempts) + sizeof(cr_route_attempt) * full.nattempts)
         out->nattempts =
@@ -267,9 +271,10 @@ static inline void jl_field(jline *b, const char *sep_key, size_t n, const char 
 
 #define JL_FIELD(b, sep_key, v) jl_field(b, sep_key, sizeof sep_key - 1, v)
 
-/* The bytes result_json gives for crp_decision_result(d, ...): same fields, same order. */
-static void decision_json(jline *b, const cr_decision *d)
+/* The bytes result_json gives for crp_decision_result(c, d, ...): same fields, same order. */
+static void decision_json(jline *b, const cr_config *c, const cr_decision *d)
 {
+    char text[CR_URI_SHORT > CR_REASON_MAX ? CR_URI_SHORT : CR_REASON_MAX];
     JL_FIELD(b, "{\"decision\": ", kind_name(d->kind));
     JL_FIELD(b, ", \"profile\": ", d->profile ? d->profile->name : NULL);
     JL_FIELD(b, ", \"rule\": ", d->rule ? d->rule->name : NULL);
@@ -284,10 +289,11 @@ static void decision_json(jline *b, const cr_decision *d)
         JL_FIELD(b, "{\"gateway\": ", a->gateway->name);
         JL_FIELD(b, ", \"route\": ", a->route->name);
         JL_FIELD(b, ", \"usage\": ", a->usage->name);
-        JL_FIELD(b, ", \"uri\": ", a->uri);
+        cr_attempt_uri(c, d, i, text, sizeof text);
+        JL_FIELD(b, ", \"uri\": ", text);
         JL_LIT(b, "}");
     }
-    JL_FIELD(b, "], \"reason\": ", d->reason);
+    JL_FIELD(b, "], \"reason\": ", cr_decision_reason(d, text, sizeof text));
     JL_LIT(b, "}");
 }
 
@@ -298,13 +304,13 @@ typedef struct json_out {
     int rc;
 } json_out;
 
-static void fill_json(void *ud, const cr_decision *d, const cr_trace *t)
+static void fill_json(void *ud, const cr_config *c, const cr_decision *d, const cr_trace *t)
 {
     (void)t;
     json_out *o = ud;
     char stack[8192];
     jline b = {stack, 0, sizeof stack, NULL, false};
-    decision_json(&b, d);
+    decision_json(&b, c, d);
     o->kind = (int)d->kind;
     if (b.failed)
         o->rc = CR_ENOMEM;

@@ -181,9 +181,10 @@ static void jb_reset(jbuf *b)
 }
 
 /* Attempts of a PSTN target as a JSON array (the shape of the route command's). */
-static void jb_attempts(jbuf *b, const cr_plan_target *t, bool with_target)
+static void jb_attempts(jbuf *b, const cr_config *c, const cr_plan_target *t, bool with_target)
 {
     const cr_decision *d = t->leg ? &t->leg->route : NULL;
+    char uri[CR_URI_SHORT];
     for (size_t i = 0; d && i < d->nattempts; i++) {
         const cr_attempt *a = &d->attempts[i];
         if (b->len > 1)
@@ -201,7 +202,8 @@ static void jb_attempts(jbuf *b, const cr_plan_target *t, bool with_target)
         jb_raw(b, ", \"usage\": ");
         jb_str(b, a->usage->name);
         jb_raw(b, ", \"uri\": ");
-        jb_str(b, a->uri);
+        cr_attempt_uri(c, d, i, uri, sizeof uri);
+        jb_str(b, uri);
         jb_raw(b, ", \"address\": ");
         jb_str(b, a->gateway->address);
         jb_raw(b, "}");
@@ -221,9 +223,11 @@ static void jb_targets(jbuf *b, const cr_plan_branch *br)
 
 /* One row per thing the host rings: a PSTN target has one row per attempt (alt 0, 1, ...:
  * failover order, tried one after the other). */
-static void ring_rows(cr_result *r, int at, const char *branch, const cr_plan_target *t)
+static void ring_rows(cr_result *r, const cr_config *c, int at, const char *branch,
+                      const cr_plan_target *t)
 {
     const cr_decision *d = t->leg ? &t->leg->route : NULL;
+    char uri[CR_URI_SHORT];
     size_t n = d ? d->nattempts : 1;
     for (size_t i = 0; i < n; i++) {
         ritem *it = crp_add_item(r, "ring");
@@ -234,7 +238,9 @@ static void ring_rows(cr_result *r, int at, const char *branch, const cr_plan_ta
         crp_set_str(r, it, "kind", cr_target_kind_name(t->kind));
         crp_set_str(r, it, "target", t->uri);
         crp_set_num(r, it, "alt", (double)i);
-        crp_set_str(r, it, "uri", d ? d->attempts[i].uri : t->uri);
+        if (d)
+            cr_attempt_uri(c, d, i, uri, sizeof uri);
+        crp_set_str(r, it, "uri", d ? uri : t->uri);
         crp_set_str(r, it, "gateway", d ? d->attempts[i].gateway->name : NULL);
         crp_set_str(r, it, "address", d ? d->attempts[i].gateway->address : NULL);
         crp_set_str(r, it, "workflow", t->workflow ? t->workflow->name : NULL);
@@ -246,7 +252,7 @@ static void ring_rows(cr_result *r, int at, const char *branch, const cr_plan_ta
     }
 }
 
-static void render_plan(cr_result *r, const cr_plan *p)
+static void render_plan(cr_result *r, const cr_config *c, const cr_plan *p)
 {
     jbuf b = {0}, a = {0};
     jb_raw(&b, "[");
@@ -260,7 +266,7 @@ static void render_plan(cr_result *r, const cr_plan *p)
         jb_reset(&a);
         jb_raw(&a, "[");
         for (size_t k = 0; k < br->ntargets; k++)
-            jb_attempts(&a, &br->targets[k], true);
+            jb_attempts(&a, c, &br->targets[k], true);
         jb_raw(&a, "]");
         if (a.len > 2) {
             jb_raw(&b, ", \"attempts\": ");
@@ -278,7 +284,7 @@ static void render_plan(cr_result *r, const cr_plan *p)
         jb_str(&b, p->no_answer.uri);
         jb_reset(&a);
         jb_raw(&a, "[");
-        jb_attempts(&a, &p->no_answer, false);
+        jb_attempts(&a, c, &p->no_answer, false);
         jb_raw(&a, "]");
         jb_raw(&b, ", \"attempts\": ");
         jb_raw(&b, a.s);
@@ -325,15 +331,15 @@ static void render_plan(cr_result *r, const cr_plan *p)
 }
 
 /* The flat timeline for hosts reading results field by field (result_item). */
-static void render_ring(cr_result *r, const cr_plan *p)
+static void render_ring(cr_result *r, const cr_config *c, const cr_plan *p)
 {
     crp_list(r, "ring");
     for (size_t i = 0; p && i < p->nbranches; i++)
         for (size_t k = 0; k < p->branches[i].ntargets; k++)
-            ring_rows(r, p->branches[i].at, cr_branch_kind_name(p->branches[i].kind),
+            ring_rows(r, c, p->branches[i].at, cr_branch_kind_name(p->branches[i].kind),
                       &p->branches[i].targets[k]);
     if (p && p->has_no_answer)
-        ring_rows(r, p->no_answer_after, "no_answer", &p->no_answer);
+        ring_rows(r, c, p->no_answer_after, "no_answer", &p->no_answer);
 }
 
 /* ---- the plan ----------------------------------------------------------------------------- */
@@ -418,9 +424,9 @@ int crp_user_plan_ex(cr_handle *h, const char *from, const char *to, const char 
         crp_set_str(r, NULL, "callee", callee ? callee->uri : NULL);
         if (callee) {
             cr_plan_build_ex(s->cfg, from, gw, callee, endpoints, nendpoints, &rt, plan, &t);
-            render_plan(r, plan);
+            render_plan(r, s->cfg, plan);
             crp_set_str(r, NULL, "reason", plan->reason);
-            render_ring(r, plan);
+            render_ring(r, s->cfg, plan);
         } else {
             crp_set_json(r, NULL, "branches", "[]");
             crp_set_json(r, NULL, "no_answer", NULL);
@@ -429,7 +435,7 @@ int crp_user_plan_ex(cr_handle *h, const char *from, const char *to, const char 
             char reason[CR_URI_MAX + 32];
             snprintf(reason, sizeof reason, "'%.400s' is not a user", to);
             crp_set_str(r, NULL, "reason", reason);
-            render_ring(r, NULL);
+            render_ring(r, s->cfg, NULL);
         }
         crp_result_trace(r, &t);
     }

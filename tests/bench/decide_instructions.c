@@ -7,9 +7,10 @@
  *
  * Loads PLAN.xml, reads the first N (10,000) lines of PLAN.xml.numbers ("FROM NUMBER"),
  * decides each twice (the first pass warms the caches and PCRE2's JIT stacks), and prints a
- * digest of every decision's kind, reason, number and attempt URIs: two builds that print the
- * same digest decided the same. Instructions per decision: decide_all's inclusive count
- * divided by 2 N.
+ * digest of every decision's kind, reason, number and attempt URIs (the texts written out by
+ * cr_decision_reason and cr_attempt_uri): two builds that print the same digest decided the
+ * same. Instructions per decision: cr_route_decide's inclusive count divided by 2 N (the
+ * texts the digest reads: cr_decision_reason's and cr_attempt_uri's).
  *
  *   perf record -e cpu-clock decide_instructions PLAN.xml N SECONDS
  *
@@ -47,9 +48,12 @@ __attribute__((noinline)) static uint64_t decide_all(const cr_config *c, char **
     for (size_t i = 0; i < n; i++) {
         cr_route_decide(c, from[i], dialed[i], &rt, &d, NULL);
         h = (h ^ (uint64_t)(d.kind + 8)) * 1099511628211ULL;
-        h = fold(fold(h, d.reason), d.normalized);
-        for (size_t a = 0; a < d.nattempts; a++)
-            h = fold(h, d.attempts[a].uri);
+        char text[CR_URI_SHORT > CR_REASON_MAX ? CR_URI_SHORT : CR_REASON_MAX];
+        h = fold(fold(h, cr_decision_reason(&d, text, sizeof text)), d.normalized);
+        for (size_t a = 0; a < d.nattempts; a++) {
+            cr_attempt_uri(c, &d, a, text, sizeof text);
+            h = fold(h, text);
+        }
     }
     return h;
 }

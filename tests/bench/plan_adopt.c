@@ -123,11 +123,17 @@ static size_t compare(const cr_config *a, const cr_config *b, const numbers *nb)
         cr_decision x, y;
         cr_route_decide(a, nb->from[i], nb->dialed[i], NULL, &x, NULL);
         cr_route_decide(b, nb->from[i], nb->dialed[i], NULL, &y, NULL);
+        char rx[CR_REASON_MAX], ry[CR_REASON_MAX], ux[CR_URI_SHORT], uy[CR_URI_SHORT];
         bool same = x.kind == y.kind && x.nattempts == y.nattempts &&
-                    strcmp(x.reason, y.reason) == 0 && strcmp(x.normalized, y.normalized) == 0;
-        for (size_t k = 0; same && k < x.nattempts; k++)
-            same = strcmp(x.attempts[k].uri, y.attempts[k].uri) == 0 &&
+                    strcmp(cr_decision_reason(&x, rx, sizeof rx),
+                           cr_decision_reason(&y, ry, sizeof ry)) == 0 &&
+                    strcmp(x.normalized, y.normalized) == 0;
+        for (size_t k = 0; same && k < x.nattempts; k++) {
+            cr_attempt_uri(a, &x, k, ux, sizeof ux);
+            cr_attempt_uri(b, &y, k, uy, sizeof uy);
+            same = strcmp(ux, uy) == 0 &&
                    strcmp(x.attempts[k].route->name, y.attempts[k].route->name) == 0;
+        }
         if (!same && bad++ < 5)
             fprintf(stderr, "plan_adopt: %s %s decided differently\n", nb->from[i], nb->dialed[i]);
     }

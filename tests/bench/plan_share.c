@@ -99,19 +99,21 @@ static memfig read_rollup(void)
 }
 
 /* One decision written out: what a consumer of cr_decision reads. */
-static size_t decision_text(const cr_decision *d, char *out, size_t len)
+static size_t decision_text(const cr_config *c, const cr_decision *d, char *out, size_t len)
 {
+    char text[CR_URI_SHORT > CR_REASON_MAX ? CR_URI_SHORT : CR_REASON_MAX];
     size_t o = (size_t)snprintf(out, len, "%d|%s|%s|%s|%s|%zu|%s", (int)d->kind,
                                 d->caller ? d->caller->uri : "-",
                                 d->profile ? d->profile->name : "-", d->rule ? d->rule->name : "-",
                                 d->normalized, d->routes_matched, d->callee ? d->callee->uri : "-");
-    for (size_t i = 0; i < d->nattempts && o < len; i++)
+    for (size_t i = 0; i < d->nattempts && o < len; i++) {
+        cr_attempt_uri(c, d, i, text, sizeof text);
         o += (size_t)snprintf(out + o, len - o, "|%s,%s,%s,%s", d->attempts[i].gateway->name,
                               d->attempts[i].route ? d->attempts[i].route->name : "-",
-                              d->attempts[i].usage ? d->attempts[i].usage->name : "-",
-                              d->attempts[i].uri);
+                              d->attempts[i].usage ? d->attempts[i].usage->name : "-", text);
+    }
     if (o < len)
-        o += (size_t)snprintf(out + o, len - o, "|%s", d->reason);
+        o += (size_t)snprintf(out + o, len - o, "|%s", cr_decision_reason(d, text, sizeof text));
     return o < len ? o : len - 1;
 }
 
@@ -236,8 +238,8 @@ static size_t compare_speed(const cr_config *a, const cr_config *b, double secon
     for (size_t i = 0; i < ncalls; i++) {
         cr_route_decide(a, calls[i].from, calls[i].dialed, &rt, &da, NULL);
         cr_route_decide(b, calls[i].from, calls[i].dialed, &rt, &db, NULL);
-        decision_text(&da, ta, sizeof ta);
-        decision_text(&db, tb, sizeof tb);
+        decision_text(a, &da, ta, sizeof ta);
+        decision_text(b, &db, tb, sizeof tb);
         if (strcmp(ta, tb) != 0 && mismatches++ < 3)
             fprintf(stderr, "plan_share: %s -> %s differs:\n  model %s\n  image %s\n",
                     calls[i].from, calls[i].dialed, ta, tb);

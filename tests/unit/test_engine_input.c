@@ -83,13 +83,13 @@ static void test_sips_request_uri_keeps_sips_on_gateway_attempts(void **state)
     const cr_decision *d = decide("sips:+12065550100@contoso.com;user=phone");
     assert_int_equal(d->kind, CR_OUTBOUND);
     assert_int_equal(d->nattempts, 1);
-    assert_string_equal(d->attempts[0].uri, "sips:+12065550100@192.0.2.10:5060;user=phone");
+    assert_string_equal(cr_test_uri(cfg, d, 0), "sips:+12065550100@192.0.2.10:5060;user=phone");
     d = decide("SIPS:+12065550100@contoso.com;user=phone");
-    assert_string_equal(d->attempts[0].uri, "sips:+12065550100@192.0.2.10:5060;user=phone");
+    assert_string_equal(cr_test_uri(cfg, d, 0), "sips:+12065550100@192.0.2.10:5060;user=phone");
     d = decide("sip:+12065550100@contoso.com;user=phone");
-    assert_string_equal(d->attempts[0].uri, "sip:+12065550100@192.0.2.10:5060;user=phone");
+    assert_string_equal(cr_test_uri(cfg, d, 0), "sip:+12065550100@192.0.2.10:5060;user=phone");
     d = decide("+12065550100");
-    assert_string_equal(d->attempts[0].uri, "sip:+12065550100@192.0.2.10:5060;user=phone");
+    assert_string_equal(cr_test_uri(cfg, d, 0), "sip:+12065550100@192.0.2.10:5060;user=phone");
 }
 
 static void test_phone_context_names_the_profile(void **state)
@@ -112,7 +112,7 @@ static void test_phone_context_percent_or_control_is_not_applicable(void **state
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         const cr_decision *d = decide(bad[i]);
         assert_int_equal(d->kind, CR_NOT_APPLICABLE);
-        assert_non_null(strstr(d->reason, "phone-context= value has a control or percent"));
+        assert_non_null(strstr(cr_test_reason(d), "phone-context= value has a control or percent"));
         assert_int_equal(d->nattempts, 0);
     }
     cr_number n;
@@ -134,7 +134,7 @@ static void test_duplicate_ext_or_phone_context_is_an_error(void **state)
     const cr_decision *d = decide("sip:5550100;phone-context=Dallas;phone-context=Redmond"
                                   "@contoso.com;user=phone");
     assert_int_equal(d->kind, CR_NOT_APPLICABLE);
-    assert_non_null(strstr(d->reason, "duplicate ;phone-context= parameter"));
+    assert_non_null(strstr(cr_test_reason(d), "duplicate ;phone-context= parameter"));
     /* one of each is fine */
     assert_int_equal(cr_number_parse("tel:+14255550100;ext=50100;phone-context=Redmond", &n),
                      CR_OK);
@@ -155,7 +155,7 @@ static void test_sip_uri_with_empty_host_is_an_error(void **state)
         assert_non_null(strstr(n.invalid, "no host"));
         const cr_decision *d = decide(bad[i]);
         assert_int_equal(d->kind, CR_NOT_APPLICABLE);
-        assert_non_null(strstr(d->reason, "no host"));
+        assert_non_null(strstr(cr_test_reason(d), "no host"));
         assert_int_equal(d->nattempts, 0);
     }
     cr_number n;
@@ -173,6 +173,101 @@ static void test_overlong_parameter_is_an_error_not_truncated(void **state)
     assert_non_null(strstr(n.invalid, "too long"));
 }
 
+/* Checks that cr_attempt_uri cuts attempt i's URI like snprintf for every buffer size, and
+ * that cr_decision_reason does the same with its reason. */
+static void expect_cut_like_snprintf(const cr_config *c, const cr_decision *d, size_t i)
+{
+    char full[CR_URI_SHORT], buf[CR_URI_SHORT + 32];
+    size_t n = cr_attempt_uri(c, d, i, full, sizeof full);
+    assert_int_equal(n, strlen(full));
+    for (size_t cap = 0; cap <= n + 20 && cap <= sizeof buf; cap++) {
+        memset(buf, 'Z', sizeof buf);
+        assert_int_equal(cr_attempt_uri(c, d, i, buf, cap), n);
+        if (!cap) {
+            assert_int_equal(buf[0], 'Z');
+            continue;
+        }
+        size_t k = n < cap - 1 ? n : cap - 1;
+        assert_memory_equal(buf, full, k);
+        assert_int_equal(buf[k], 0);
+    }
+    char why[CR_REASON_MAX];
+    cr_decision_reason(d, why, sizeof why);
+    size_t rn = strlen(why);
+    for (size_t cap = 1; cap <= rn + 2 && cap <= sizeof buf; cap++) {
+        const char *r = cr_decision_reason(d, buf, cap);
+        size_t k = rn < cap - 1 ? rn : cap - 1;
+        assert_ptr_equal(r, buf);
+        assert_memory_equal(buf, why, k);
+        assert_int_equal(buf[k], 0);
+    }
+    assert_string_equal(cr_decision_reason(d, buf, 0), "");
+}
+
+/* Attempts keep no URI: cr_attempt_uri writes it when asked, and a gateway whose URI would not
+ * fit in CR_URI_SHORT bytes (255 characters) is no attempt, sip: or sips: (where the 's'
+ * makes it one longer). The reason, cut at 255 characters, is written on demand too. */
+static void test_request_uris_and_reasons_on_demand(void **state)
+{
+    (void)state;
+    char host227[228], host228[229], name[251], xml[4096];
+    memset(host227, 'h', 227);
+    host227[227] = 0;
+    memset(host228, 'h', 228);
+    host228[228] = 0;
+    memset(name, 'R', 250);
+    name[250] = 0;
+    snprintf(xml, sizeof xml,
+             "<callroute xmlns='urn:callroute:config:1'><domains><domain>contoso.com</domain>"
+             "</domains><locationProfiles default='Redmond'><locationProfile name='Redmond'/>"
+             "</locationProfiles><phoneUsages><usage name='Local'/></phoneUsages>"
+             "<voicePolicies default='P'><voicePolicy name='P'><usage>Local</usage>"
+             "</voicePolicy></voicePolicies><gateways>"
+             "<gateway name='GW1' address='sip:192.0.2.10:5060' removePlus='true'/>"
+             "<gateway name='GWL' address='sip:%s'/><gateway name='GWX' address='sip:%s'/>"
+             "</gateways><routes><route name='%s' pattern='^\\+\\d+$'><usage>Local</usage>"
+             "<gateway>GW1</gateway><gateway>GWL</gateway><gateway>GWX</gateway></route>"
+             "</routes>" DOC_TAIL,
+             host227, host228, name);
+    cr_config *c = cr_test_load_xml(xml);
+    assert_non_null(c);
+    static cr_decision d;
+    assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", "+14255550199", NULL, &d, NULL),
+                     CR_OK);
+    assert_int_equal(d.kind, CR_OUTBOUND);
+    assert_int_equal(d.nattempts, 2); /* GWX's URI would be 256 characters */
+    assert_string_equal(d.attempts[1].gateway->name, "GWL");
+    char want[CR_URI_SHORT + 8];
+    snprintf(want, sizeof want, "sip:+14255550199@%s;user=phone", host227);
+    assert_int_equal(strlen(want), 255);
+    assert_string_equal(cr_test_uri(c, &d, 1), want);
+    assert_string_equal(cr_test_uri(c, &d, 0), "sip:14255550199@192.0.2.10:5060;user=phone");
+    assert_string_equal(cr_test_uri(c, &d, 2), ""); /* past the attempts */
+    char why[512];
+    snprintf(why, sizeof why, "route '%s', usage 'Local'", name);
+    why[CR_REASON_MAX - 1] = 0;
+    assert_string_equal(cr_test_reason(&d), why);
+    expect_cut_like_snprintf(c, &d, 0);
+    expect_cut_like_snprintf(c, &d, 1);
+    /* sips: GWL's would be 256 characters */
+    assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com",
+                                     "sips:+14255550199@contoso.com;user=phone", NULL, &d, NULL),
+                     CR_OK);
+    assert_int_equal(d.nattempts, 1);
+    assert_string_equal(cr_test_uri(c, &d, 0), "sips:14255550199@192.0.2.10:5060;user=phone");
+    expect_cut_like_snprintf(c, &d, 0);
+    cr_config_free(c);
+    /* short reasons (copied whole when they fit), cut the same way */
+    const cr_decision *s = decide("+12065550100");
+    assert_string_equal(cr_test_reason(s), "route 'Any', usage 'Local'");
+    expect_cut_like_snprintf(cfg, s, 0);
+    s = decide("+14255550100");
+    assert_int_equal(s->kind, CR_INTERNAL);
+    assert_string_equal(cr_test_reason(s),
+                        "+14255550100 is the line of user 'sip:alice@contoso.com'");
+    expect_cut_like_snprintf(cfg, s, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_ext_or_phone_context_is_an_error),
         cmocka_unit_test(test_sip_uri_with_empty_host_is_an_error),
         cmocka_unit_test(test_overlong_parameter_is_an_error_not_truncated),
+        cmocka_unit_test(test_request_uris_and_reasons_on_demand),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -270,8 +270,12 @@ static cr_config *random_config(gen *g, size_t nroutes, size_t nrules, bool perm
     return c;
 }
 
-static void same_decision(const cr_decision *a, const cr_decision *b, const char *num)
+static void same_decision(const cr_config *c, const cr_decision *a, const cr_decision *b,
+                          const char *num)
 {
+    char ra[CR_REASON_MAX], rb[CR_REASON_MAX], ua[CR_URI_SHORT], ub[CR_URI_SHORT];
+    if (strcmp(cr_decision_reason(a, ra, sizeof ra), cr_decision_reason(b, rb, sizeof rb)) != 0)
+        fail_msg("decision for '%s' differs: reason '%s' / '%s'", num, ra, rb);
     if (a->kind != b->kind || a->rule != b->rule || strcmp(a->normalized, b->normalized) != 0 ||
         a->nattempts != b->nattempts || a->routes_matched != b->routes_matched)
         fail_msg("decision for '%s' differs: kind %d/%d rule %s/%s normalized %s/%s attempts "
@@ -281,8 +285,10 @@ static void same_decision(const cr_decision *a, const cr_decision *b, const char
                  b->nattempts);
     for (size_t i = 0; i < a->nattempts; i++) {
         const cr_attempt *x = &a->attempts[i], *y = &b->attempts[i];
-        if (x->gateway != y->gateway || x->route != y->route || x->usage != y->usage ||
-            strcmp(x->uri, y->uri) != 0)
+        size_t la = cr_attempt_uri(c, a, i, ua, sizeof ua),
+               lb = cr_attempt_uri(c, b, i, ub, sizeof ub);
+        if (x->gateway != y->gateway || x->route != y->route || x->usage != y->usage || !la ||
+            la != lb || strcmp(ua, ub) != 0)
             fail_msg("attempt %zu for '%s' differs: route %s/%s", i, num, x->route->name,
                      y->route->name);
     }
@@ -303,7 +309,7 @@ static void merged_equals_per_usage(cr_config *c, const char *num)
         cr_route_attempts(c, &c->policies[p], num, NULL, &a, &ta);
         ce_route_index_use_walks(c, true);
         cr_route_attempts(c, &c->policies[p], num, NULL, &b, &tb);
-        same_decision(&a, &b, num);
+        same_decision(c, &a, &b, num);
         if ((ta.buf || tb.buf) && (!ta.buf || !tb.buf || strcmp(ta.buf, tb.buf) != 0))
             fail_msg("policy %zu, '%s': the traces differ:\n%s\n---\n%s", p, num,
                      ta.buf ? ta.buf : "", tb.buf ? tb.buf : "");
@@ -329,7 +335,7 @@ static size_t compare(gen *g, cr_config *c, size_t numbers)
         cr_route_attempts(c, pol, num, NULL, &a, NULL);
         cr_config_set_naive(c, false);
         cr_route_attempts(c, pol, num, NULL, &b, NULL);
-        same_decision(&a, &b, num);
+        same_decision(c, &a, &b, num);
         matched += a.routes_matched > 0;
         if (i % 4 == 0)
             merged_equals_per_usage(c, num);
@@ -350,13 +356,13 @@ static size_t compare(gen *g, cr_config *c, size_t numbers)
         cr_route_decide(c, "sip:alice@example.com", num, NULL, &a, NULL);
         cr_config_set_naive(c, false);
         cr_route_decide(c, "sip:alice@example.com", num, NULL, &b, NULL);
-        same_decision(&a, &b, num);
+        same_decision(c, &a, &b, num);
         /* a caller of another policy than the likely one */
         cr_config_set_naive(c, true);
         cr_route_decide(c, "sip:bob@example.com", num, NULL, &a, NULL);
         cr_config_set_naive(c, false);
         cr_route_decide(c, "sip:bob@example.com", num, NULL, &b, NULL);
-        same_decision(&a, &b, num);
+        same_decision(c, &a, &b, num);
     }
     return matched;
 }
@@ -509,7 +515,7 @@ static void merged_walks_bounded(void **state)
             cr_route_attempts(c, &c->policies[p], num, NULL, &a, NULL);
             cr_config_set_naive(c, false);
             cr_route_attempts(c, &c->policies[p], num, NULL, &b, NULL);
-            same_decision(&a, &b, num);
+            same_decision(c, &a, &b, num);
         }
     }
     cr_config_free(c);

@@ -89,8 +89,8 @@ static void jstr(jbuf *b, const char *key, const char *v)
     jput(b, "\", ");
 }
 
-static void decision_json(jbuf *b, const char *from, const char *dialed, int rc,
-                          const cr_decision *d)
+static void decision_json(jbuf *b, const cr_config *cfg, const char *from, const char *dialed,
+                          int rc, const cr_decision *d)
 {
     jput(b, "{");
     jstr(b, "from", from);
@@ -108,11 +108,14 @@ static void decision_json(jbuf *b, const char *from, const char *dialed, int rc,
         jstr(b, "gateway", a->gateway->name);
         jstr(b, "route", a->route ? a->route->name : NULL);
         jstr(b, "usage", a->usage ? a->usage->name : NULL);
-        jstr(b, "uri", a->uri);
+        char uri[CR_URI_SHORT];
+        cr_attempt_uri(cfg, d, i, uri, sizeof uri);
+        jstr(b, "uri", uri);
         jput(b, "}, ");
     }
     jput(b, "], ");
-    jstr(b, "reason", d->reason);
+    char reason[CR_REASON_MAX];
+    jstr(b, "reason", cr_decision_reason(d, reason, sizeof reason));
     jput(b, "}\n");
 }
 
@@ -158,7 +161,7 @@ static char *decide_corpus(const cr_config *cfg, const cr_config *corpus_of)
         for (size_t k = 0; k < nn; k++) {
             cr_decision d;
             int rc = cr_route_decide(cfg, froms[f], numbers[k], &rt, &d, NULL);
-            decision_json(&b, froms[f], numbers[k], rc, &d);
+            decision_json(&b, cfg, froms[f], numbers[k], rc, &d);
         }
     for (size_t g = 0; g <= cr_config_gateway_count(cfg); g++) {
         const cr_gateway *gw = g ? cr_config_gateway_at(cfg, g - 1) : NULL;

@@ -84,7 +84,7 @@ static void workflow_e164_line_dialed_is_internal(void **state)
     assert_string_equal(d.workflow->uri, "sip:helpdesk@contoso.com");
     assert_string_equal(d.normalized, "+14255550110");
     assert_int_equal(d.nattempts, 0);
-    assert_non_null(strstr(d.reason, "workflow 'Helpdesk'"));
+    assert_non_null(strstr(cr_test_reason(&d), "workflow 'Helpdesk'"));
     /* a tel: URI and a sip: URI with user=phone are the same number */
     decide(cfg, "sip:alice@contoso.com", "tel:+14255550110", &d);
     assert_true(d.kind == CR_INTERNAL && d.workflow && !strcmp(d.workflow->name, "Helpdesk"));

@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "cr_engine.h"
 #include "cr_rules.h"
 
 #include <stdbool.h>
@@ -143,4 +144,23 @@ int cr_test_advised_huge(const void *p)
     }
     fclose(f);
     return r;
+}
+
+static char *text_slot(void)
+{
+    static char slots[8][CR_URI_SHORT > CR_REASON_MAX ? CR_URI_SHORT : CR_REASON_MAX];
+    static unsigned next;
+    return slots[next++ % 8];
+}
+
+const char *cr_test_reason(const cr_decision *d)
+{
+    return cr_decision_reason(d, text_slot(), CR_REASON_MAX);
+}
+
+const char *cr_test_uri(const cr_config *c, const cr_decision *d, size_t i)
+{
+    char *s = text_slot();
+    cr_attempt_uri(c, d, i, s, CR_URI_SHORT);
+    return s;
 }
