@@ -100,25 +100,6 @@ static bool put_n(char *out, size_t len, size_t *o, const char *s, size_t n)
     return fits;
 }
 
-int ce_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len)
-{
-    const char *host = gw->address + 4; /* after "sip:" (checked at compile) */
-    const char *at = strchr(host, '@');
-    if (at)
-        host = at + 1;
-    if (gw->remove_plus && number[0] == '+')
-        number++;
-    if (!len)
-        return CR_ERANGE;
-    size_t o = 0;
-    bool ok = put(out, len, &o, "sip:");
-    ok &= put(out, len, &o, number);
-    ok &= put(out, len, &o, "@");
-    ok &= put(out, len, &o, host);
-    ok &= put(out, len, &o, ";user=phone");
-    return ok ? CR_OK : CR_ERANGE;
-}
-
 /* ---- outbound ----------------------------------------------------------------------------- */
 
 static bool attempt_has_gateway(const cr_decision *d, const cr_gateway *g)
@@ -159,7 +140,7 @@ static size_t uri_len(const cr_gateway *g, const char *number, size_t n, size_t 
 }
 
 /* Writes gateway g's Request-URI for number[0..n) (sips: when `secure`) into out[0..cap), cut
- * and terminated like snprintf; returns its full length. ce_gateway_uri's text. */
+ * and terminated like snprintf; returns its full length. */
 static size_t uri_write(const cr_gateway *g, const char *host, size_t hlen, const char *number,
                         size_t n, bool secure, char *out, size_t cap)
 {
@@ -835,7 +816,9 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
     }
     if (nrc != CR_OK) {
         out->kind = CR_BLOCKED;
-        set_reason(out, "normalized number is too long");
+        set_reason(out, "%s",
+                   nrc == CR_ENOMEM ? "a normalization rule could not be compiled on its first use"
+                                    : "normalized number is too long");
         return CR_OK;
     }
     /* 3. reverse number lookup; its index slot is fetched while the number is read into

@@ -229,7 +229,10 @@ void *cr_map_aligned(size_t len, size_t align)
  * in the child for ever, and the child hangs at its next allocation of that size
  * (llvm/llvm-project#63224; seen here once in 65 runs of abi_plan, which forks right after
  * opening a plan starts the lease's mover thread). glibc's malloc is fork-safe: builds without
- * AddressSanitizer do not wait.
+ * AddressSanitizer do not wait. This closes the window of a thread's start only: a thread of
+ * the library that allocates later (the mover copying the image a second after the start, a
+ * watcher following a reload) while its host forks can still hang the child under such an
+ * AddressSanitizer, more rarely.
  */
 typedef struct thread_start {
     void *(*fn)(void *);

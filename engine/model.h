@@ -427,8 +427,6 @@ int ce_xlat_apply_simple(const void *x, const char *in, size_t n, char *out, siz
 bool ce_is_e164(const char *s);
 /* The voice policy that applies to a user (the default when unset). */
 const cr_policy *ce_user_policy(const cr_config *cfg, const cr_user *u);
-/* Builds the Request-URI of `number` for gateway gw (removePlus honoured). */
-int ce_gateway_uri(const cr_gateway *gw, const char *number, char *out, size_t len);
 /* The source digest the loader set (cr_config_set_source_digest), for the plan image. */
 uint64_t ce_config_source_digest(const cr_config *cfg);
 /* Frees the kept sources (once an image carries them). */

@@ -43,6 +43,13 @@ int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, siz
                              "the number cannot be normalized",
                              r->name, digits, CR_NUMBER_MAX);
             return CR_ERANGE;
+        } else if (rc == CR_ENOMEM) {
+            /* the rule's translation could not be compiled on first use (a trusted read of an
+             * image, ce_xlat_lazy): skipping it could route the call as a later rule says */
+            *rule = r;
+            if (trace)
+                cr_trace_add(trace, "rule '%s' could not be compiled on its first use", r->name);
+            return CR_ENOMEM;
         } else if (rc == CR_ELIMIT) {
             if (trace)
                 cr_trace_add(trace, "rule '%s' hit the PCRE2 match limit: skipped", r->name);

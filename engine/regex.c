@@ -233,6 +233,10 @@ const void *ce_route_re(const cr_route *r)
 
 const void *ce_rule_re(const cr_rule *r)
 {
+    /* a lazy translation is filled first: a rule PCRE2 decides then gets its code with JIT
+     * there (ce_rule_re_jit), as adoption gives it, whichever use comes first (dialing, lint) */
+    if (r->xlat && !__atomic_load_n(&r->re, __ATOMIC_ACQUIRE) && !ce_xlat_lazy_filled(r->xlat))
+        (void)ce_xlat_is_simple(r->xlat);
     return re_on_use((void **)&((cr_rule *)r)->re, r->pattern, false);
 }
 

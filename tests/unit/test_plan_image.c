@@ -507,6 +507,93 @@ static void test_trusted_read_translations_on_use(void **state)
     free(img);
 }
 
+/* Dialing before any normalization on a trusted read: the rules PCRE2 decides get their code
+ * with JIT all the same (ce_rule_re fills the lazy translation first), as adoption gives it. */
+static void test_trusted_read_dial_first_keeps_jit(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    unsigned char *img = image_of("examples/contoso/contoso.xml", &len);
+    cr_config *a = NULL, *b = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(cr_test_src("examples/contoso/contoso.xml"), &a, &d), CR_OK);
+    assert_int_equal(cr_image_read_ex(img, len, "x.plan",
+                                      CR_IMAGE_BORROW | CR_IMAGE_NOLINT | CR_IMAGE_TRUSTED, &b, &d),
+                     CR_OK);
+    assert_int_equal(cr_config_compile(b, &d), CR_OK);
+    for (size_t i = 0; i < b->nprofiles; i++)
+        for (size_t k = 0; k < XT_NUMBERS; k++) {
+            const cr_rule *rule;
+            char out[64];
+            cr_profile_dial(&b->profiles[i], xt_numbers[k], &rule, out, sizeof out, NULL);
+        }
+    size_t pcre_decided = 0;
+    for (size_t i = 0; i < b->nprofiles; i++)
+        for (size_t j = 0; j < b->profiles[i].nrules; j++) {
+            const cr_rule *r = &b->profiles[i].rules[j];
+            if (!r->re || ce_xlat_is_simple(a->profiles[i].rules[j].xlat))
+                continue; /* not reached by dialing, or decided without PCRE2 */
+            size_t jit = 0;
+            assert_int_equal(pcre2_pattern_info(r->re, PCRE2_INFO_JITSIZE, &jit), 0);
+            assert_true(jit > 0);
+            pcre_decided++;
+        }
+    assert_true(pcre_decided > 0);
+    cr_config_free(b);
+    cr_config_free(a);
+    cr_diag_free(&d);
+    free(img);
+}
+
+/* A translation that cannot be compiled on its first use (out of memory; here a pattern this
+ * PCRE2 refuses, the image's bytes changed behind a trusted read) fails the normalization and
+ * blocks the call, as a result too long does: skipping the rule could route the call as a
+ * later rule says. */
+static void test_lazy_translation_failure_is_visible(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    unsigned char *img = image_of("examples/contoso/contoso.xml", &len);
+    static const char good[] = "^(\\d{10})$", bad[] = "^(\\d{10}($";
+    unsigned char *at = NULL;
+    for (size_t i = 0; !at && i + sizeof good <= len; i++)
+        if (memcmp(img + i, good, sizeof good) == 0)
+            at = img + i;
+    assert_non_null(at);
+    memcpy(at, bad, sizeof bad);
+    cr_config *b = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_image_read_ex(img, len, "x.plan",
+                                      CR_IMAGE_BORROW | CR_IMAGE_NOLINT | CR_IMAGE_TRUSTED, &b, &d),
+                     CR_OK);
+    assert_int_equal(cr_config_compile(b, &d), CR_OK);
+    size_t broken = 0;
+    for (size_t i = 0; i < b->nprofiles; i++)
+        for (size_t j = 0; j < b->profiles[i].nrules; j++) {
+            const cr_rule *r = &b->profiles[i].rules[j], *rule = NULL;
+            if (strcmp(r->pattern, bad) != 0)
+                continue;
+            char out[64];
+            assert_int_equal(
+                cr_profile_normalize(&b->profiles[i], "2065550123", out, sizeof out, &rule, NULL),
+                CR_ENOMEM);
+            assert_ptr_equal(rule, r);
+            broken++;
+        }
+    assert_true(broken > 0);
+    cr_decision dec;
+    char why[CR_REASON_MAX];
+    assert_int_equal(cr_route_decide(b, "sip:alice@contoso.com", "2065550123", NULL, &dec, NULL),
+                     CR_OK);
+    assert_int_equal(dec.kind, CR_BLOCKED);
+    assert_non_null(strstr(cr_decision_reason(&dec, why, sizeof why), "could not be compiled"));
+    cr_config_free(b);
+    cr_diag_free(&d);
+    free(img);
+}
+
 /* Damage behind a valid checksum in what a process reads in place is refused, naming it. */
 /* Cells of the caller table whose user or hot fields are not the user's, or an empty cell
  * that is not all zero: refused. */
@@ -1293,6 +1380,8 @@ int main(void)
         cmocka_unit_test(test_trusted_read),
         cmocka_unit_test(test_image_rules_compiled_on_use),
         cmocka_unit_test(test_trusted_read_translations_on_use),
+        cmocka_unit_test(test_trusted_read_dial_first_keeps_jit),
+        cmocka_unit_test(test_lazy_translation_failure_is_visible),
         cmocka_unit_test(test_image_rules_with_odd_groups),
         cmocka_unit_test(test_usage_tries_left_out),
         cmocka_unit_test(test_broad_routes_jit),
