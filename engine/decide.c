@@ -719,10 +719,9 @@ static void start_ahead(const cr_config *c, const cr_number *num, cr_user_probe 
                         decide_ahead *a)
 {
     a->profile = c->likely_profile;
-    a->rc = cr_profile_normalize(a->profile, num->digits, a->normalized, sizeof a->normalized,
-                                 &a->rule, NULL);
+    a->rc = ce_profile_normalize_n(a->profile, num->digits, strlen(num->digits), a->normalized,
+                                   sizeof a->normalized, &a->n, &a->rule, NULL);
     if (a->rc == CR_OK) {
-        a->n = strlen(a->normalized);
         ce_line_probe_start(c, a->normalized, a->n, num->ext, &a->line);
         ce_px_key_init(&a->key, a->normalized, a->n);
         a->walking =
