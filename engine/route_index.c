@@ -210,6 +210,23 @@ static const uint8_t sym_of[256] = {
     ['7'] = 8, ['8'] = 9, ['9'] = 10, ['+'] = 11, ['*'] = 12, ['#'] = 13,
 };
 
+/* Eight characters that are all digits, read as one word: their symbols (the digit values,
+ * one a byte in the characters' order) in *sym. False when any of them is not a digit (the
+ * caller then reads them one by one). A byte b is a digit when b ^ '0' is 0-9: no bit in its
+ * high nibble, and no carry into it when 6 is added; a carry out of a byte comes only from a
+ * byte already refused, so it can refuse a good neighbour (read one by one) but never pass a
+ * bad one. */
+static inline bool eight_digits(const char *s, uint64_t *sym)
+{
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    uint64_t t = w ^ 0x3030303030303030ull;
+    uint64_t bad =
+        (t & 0xF0F0F0F0F0F0F0F0ull) | ((t + 0x0606060606060606ull) & 0x1010101010101010ull);
+    *sym = t;
+    return bad == 0;
+}
+
 bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
 {
     k->n = n;
@@ -217,14 +234,26 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
     k->number = number;
     if (n > CR_NUMBER_MAX)
         return false;
-    size_t digits_from = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t digits_from = 0, i = 0;
+    /* numbers are mostly digits: eight at a time where they are (their symbols are their
+     * values; the last block overlaps the one before, "+1425" + "5550100" reads as '+' and two
+     * blocks), a character that is not a digit, and the start of a number shorter than 8, one
+     * by one */
+    while (i < n) {
+        size_t at = i + 8 <= n ? i : n >= 8 ? n - 8 : SIZE_MAX;
+        uint64_t sym;
+        if (at != SIZE_MAX && eight_digits(number + at, &sym)) {
+            memcpy(k->sym + at, &sym, sizeof sym);
+            i = at + 8;
+            continue;
+        }
         unsigned s = sym_of[(unsigned char)number[i]];
         if (!s)
             return false;
         k->sym[i] = (uint8_t)(s - 1);
         if (s > 10) /* + * # */
             digits_from = i + 1;
+        i++;
     }
     k->digits_from = (uint8_t)digits_from;
     k->ok = true;
