@@ -327,10 +327,76 @@ static inline bool tail_holds(const cr_px_iter *it, size_t r, uint16_t tail)
     return tail_holds_slow(it->number, d, it->len, tail);
 }
 
+/* number[i..n) is made of the alphabet; *digits_from moved past its last symbol that is not
+ * a digit. Eight digits at a time where they are, as ce_px_key_init reads them. */
+static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digits_from)
+{
+    while (i < n) {
+        uint64_t sym;
+        if (i + 8 <= n && eight_digits(number + i, &sym)) {
+            i += 8;
+            continue;
+        }
+        unsigned s = sym_of[(unsigned char)number[i]];
+        if (!s)
+            return false;
+        if (s > 10) /* + * # */
+            *digits_from = i + 1;
+        i++;
+    }
+    return true;
+}
+
+/*
+ * ce_px_trie_walk of ce_px_key_init's key without the key: the walk reads each character's
+ * symbol as it goes down (a normalization's one walk of a profile's rule trie reads the
+ * number once), then the characters below the node it stopped at are only checked (the
+ * alphabet, and digits_from). The same runs as px_walk, node for node.
+ */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
 {
-    cr_px_key k;
-    return ce_px_key_init(&k, number, n) && ce_px_trie_walk(t, &k, it);
+    if (t->nnodes == 0 || n > CR_NUMBER_MAX)
+        return false;
+    const cr_px_node *nodes = t->nodes;
+    const char *items = (const char *)t->items;
+    const size_t stride = sizeof *t->items;
+    size_t nruns = 0, digits_from = 0, depth = 0;
+    const cr_px_node *node = nodes;
+    for (;; depth++) {
+        if (node->items_n) {
+            it->run[nruns] = (const cr_px_item *)(items + (size_t)node->items_off * stride);
+            it->end[nruns] =
+                (const cr_px_item *)(items + ((size_t)node->items_off + node->items_n) * stride);
+            it->depth[nruns++] = (uint8_t)depth;
+        }
+        if (depth == n)
+            break;
+        unsigned s = sym_of[(unsigned char)number[depth]];
+        if (!s)
+            return false;
+        if (s > 10) /* + * # */
+            digits_from = depth + 1;
+        unsigned bit = 1u << (s - 1), mask = node->mask;
+        if (!(mask & bit))
+            break; /* number[depth] is read: the check below starts after it */
+        unsigned child = popcount16(mask & (bit - 1u));
+        if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
+            const char *leaf = items + ((size_t)node->items_off + node->items_n + child) * stride;
+            it->run[nruns] = (const cr_px_item *)leaf;
+            it->end[nruns] = (const cr_px_item *)(leaf + stride);
+            it->depth[nruns++] = (uint8_t)(depth + 1);
+            break;
+        }
+        node = nodes + node->first_child + child;
+    }
+    if (depth < n && !px_rest(number, depth + 1, n, &digits_from))
+        return false;
+    it->nruns = nruns;
+    it->len = n;
+    it->number = number;
+    it->digits_from = (uint8_t)digits_from;
+    it->match = false;
+    return true;
 }
 
 /* Runs are never empty (ce_px_trie_walk keeps only nodes with items, and a run that ends is
