@@ -810,8 +810,8 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
         if (nrc == CR_OK)
             memcpy(out->normalized, ahead.normalized, ahead.n + 1);
     } else {
-        nrc = cr_profile_normalize(out->profile, num.digits, out->normalized,
-                                   sizeof out->normalized, &out->rule, trace);
+        nrc = ce_profile_normalize_n(out->profile, num.digits, strlen(num.digits), out->normalized,
+                                     sizeof out->normalized, &ahead.n, &out->rule, trace);
     }
     if (nrc != CR_OK) {
         out->kind = CR_BLOCKED;
@@ -823,7 +823,6 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
     /* 3. reverse number lookup; its index slot is fetched while the number is read into
      * trie symbols for step 4 */
     if (!kept) {
-        ahead.n = strlen(out->normalized);
         ce_line_probe_start(c, out->normalized, ahead.n, num.ext, &ahead.line);
         ce_px_key_init(&ahead.key, out->normalized, ahead.n);
     }

@@ -46,26 +46,32 @@ typedef struct shape {
  * at once is XS_READY from the start. */
 enum { XS_READY = 0, XS_EMPTY = 1, XS_FILLING = 2 };
 
+#define FAST_LIT_INLINE 16 /* a fast form's literal up to this long is kept in the xlat itself */
+
 typedef struct xlat {
+    /* first, what a normalization reads when the rule index decided the rule (the state, then
+     * the fast form): the bytes below, without the shape, the tokens or the text. On a number
+     * the simple shape matches, the translation as one literal then one tail of the number
+     * (the usual "+1425555$1", "+$&", "$1"): fast_len characters of text from fast_off (also
+     * in fast_lit when at most FAST_LIT_INLINE), then in[fast_from..n) (nothing of the number
+     * with FAST_NO_TAIL). Set by fast_form when the tokens reduce to that (fast, which implies
+     * sh.simple); apply_simple then writes two copies. */
+    uint8_t state; /* XS_*: a lazy translation is filled in place on first use */
+    bool fast;
+    uint8_t fast_from;
+    bool anchored; /* the pattern can only match at the start of the subject */
+    bool packed;   /* toks and text live in the same block, after the xlat (pack) */
+    uint32_t fast_off, fast_len;
+    char fast_lit[FAST_LIT_INLINE];
     char *text;
     xtok *toks;
     size_t ntoks;
     int last_group; /* PCRE2 number of .NET's last group ($+), 0 if none */
-    bool anchored;  /* the pattern can only match at the start of the subject */
-    bool packed;    /* toks and text live in the same block, after the xlat (pack) */
-    uint8_t state;  /* XS_*: a lazy translation is filled in place on first use */
     shape sh;
     /* a lazy translation: the rule it is compiled for, and the room after it for the tokens
      * (a translation of n characters has at most n) and the text */
     const cr_rule *rule;
     size_t room_toks;
-    /* On a number the simple shape matches, the translation as one literal then one tail of
-     * the number (the usual "+1425555$1", "+$&", "$1"): fast_len characters of text from
-     * fast_off, then in[fast_from..n) (nothing of the number with FAST_NO_TAIL). Set by
-     * fast_form when the tokens reduce to that (fast); apply_simple then writes two copies. */
-    bool fast;
-    uint8_t fast_from;
-    uint32_t fast_off, fast_len;
 } xlat;
 
 #define FAST_NO_TAIL 255u
@@ -325,6 +331,8 @@ static void fast_form(xlat *x)
         return;
     x->fast_off = (uint32_t)off;
     x->fast_len = (uint32_t)len;
+    if (len <= FAST_LIT_INLINE)
+        memcpy(x->fast_lit, x->text + off, len);
     x->fast_from = (uint8_t)from;
     x->fast = true;
 }
@@ -599,6 +607,7 @@ static __attribute__((noinline)) const xlat *xlat_fill(const xlat *cx, xlat **tm
     x->fast_from = c->fast_from;
     x->fast_off = c->fast_off;
     x->fast_len = c->fast_len;
+    memcpy(x->fast_lit, c->fast_lit, sizeof x->fast_lit);
     ce_xlat_free(c);
     __atomic_store_n(&x->state, XS_READY, __ATOMIC_RELEASE);
     return x;
@@ -780,7 +789,7 @@ static inline __attribute__((always_inline)) int apply_simple(const xlat *x, con
                                                               size_t n, bool sure, char *out,
                                                               size_t outlen, size_t *outn)
 {
-    if (!x || !x->sh.simple || !outlen)
+    if (!x || !outlen || !(x->fast || x->sh.simple)) /* fast: simple, the shape not read */
         return -1;
     const shape *sh = &x->sh;
     if (!sure && !shape_matches(sh, in, n))
@@ -789,7 +798,8 @@ static inline __attribute__((always_inline)) int apply_simple(const xlat *x, con
         size_t from = x->fast_from == FAST_NO_TAIL ? n : x->fast_from, o = x->fast_len + n - from;
         if (o >= outlen)
             return CR_ERANGE;
-        memcpy(out, x->text + x->fast_off, x->fast_len);
+        memcpy(out, x->fast_len <= FAST_LIT_INLINE ? x->fast_lit : x->text + x->fast_off,
+               x->fast_len);
         memcpy(out + x->fast_len, in + from, n - from);
         out[o] = 0;
         *outn = o;
