@@ -719,10 +719,9 @@ static void start_ahead(const cr_config *c, const cr_number *num, cr_user_probe 
                         decide_ahead *a)
 {
     a->profile = c->likely_profile;
-    a->rc = cr_profile_normalize(a->profile, num->digits, a->normalized, sizeof a->normalized,
-                                 &a->rule, NULL);
+    a->rc = ce_profile_normalize_n(a->profile, num->digits, strlen(num->digits), a->normalized,
+                                   sizeof a->normalized, &a->n, &a->rule, NULL);
     if (a->rc == CR_OK) {
-        a->n = strlen(a->normalized);
         ce_line_probe_start(c, a->normalized, a->n, num->ext, &a->line);
         ce_px_key_init(&a->key, a->normalized, a->n);
         a->walking =
@@ -811,8 +810,8 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
         if (nrc == CR_OK)
             memcpy(out->normalized, ahead.normalized, ahead.n + 1);
     } else {
-        nrc = cr_profile_normalize(out->profile, num.digits, out->normalized,
-                                   sizeof out->normalized, &out->rule, trace);
+        nrc = ce_profile_normalize_n(out->profile, num.digits, strlen(num.digits), out->normalized,
+                                     sizeof out->normalized, &ahead.n, &out->rule, trace);
     }
     if (nrc != CR_OK) {
         out->kind = CR_BLOCKED;
@@ -824,7 +823,6 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
     /* 3. reverse number lookup; its index slot is fetched while the number is read into
      * trie symbols for step 4 */
     if (!kept) {
-        ahead.n = strlen(out->normalized);
         ce_line_probe_start(c, out->normalized, ahead.n, num.ext, &ahead.line);
         ce_px_key_init(&ahead.key, out->normalized, ahead.n);
     }

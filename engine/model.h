@@ -418,13 +418,20 @@ bool ce_xlat_is_simple(const void *x);
  * made of the alphabet, without PCRE2: 1 match (out written), 0 no match, CR_ERANGE result
  * too long, -1 when the rule is not of that shape. */
 int ce_rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen);
-/* The same for a rule's compiled translation (its `xlat`), without reading the rule. */
-int ce_xlat_apply_simple(const void *x, const char *in, size_t n, char *out, size_t outlen);
+/* The same for a rule's compiled translation (its `xlat`), without reading the rule; with
+ * `sure`, the caller knows the pattern matches `in` (the rule index decided it: an exact
+ * prefix), which is then not checked again. *outn: the length written, on a match. */
+int ce_xlat_apply_simple(const void *x, const char *in, size_t n, bool sure, char *out,
+                         size_t outlen, size_t *outn);
 
 /* ---- engine-internal helpers that no other layer calls --------------------------------- */
 
 /* True for "+" followed by 1-15 digits. */
 bool ce_is_e164(const char *s);
+/* cr_profile_normalize of `digits` (n characters, n == strlen(digits)), which also gives the
+ * normalized number's length (*outn, on CR_OK): a decision reads neither length again. */
+int ce_profile_normalize_n(const cr_profile *p, const char *digits, size_t n, char *out,
+                           size_t outlen, size_t *outn, const cr_rule **rule, cr_trace *trace);
 /* The voice policy that applies to a user (the default when unset). */
 const cr_policy *ce_user_policy(const cr_config *cfg, const cr_user *u);
 /* The source digest the loader set (cr_config_set_source_digest), for the plan image. */

@@ -14,18 +14,27 @@
 int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, size_t outlen,
                          const cr_rule **rule, cr_trace *trace)
 {
+    size_t outn;
+    return ce_profile_normalize_n(p, digits, strlen(digits), out, outlen, &outn, rule, trace);
+}
+
+int ce_profile_normalize_n(const cr_profile *p, const char *digits, size_t n, char *out,
+                           size_t outlen, size_t *outn, const cr_rule **rule, cr_trace *trace)
+{
     *rule = NULL;
     /* Candidate rules only, in order (rule_index.c): the first match is the same. */
     cr_rule_iter it;
-    ce_rule_index_begin(p, digits, &it);
+    ce_rule_index_begin(p, digits, n, &it);
     /* the index walked the number: it is made of the alphabet and not too long, which is
-     * what rules of the simple shape need to be decided without PCRE2 */
-    size_t n = it.indexed ? strlen(digits) : 0;
+     * what rules of the simple shape need to be decided without PCRE2 (and a rule the index
+     * decided, it.px.match, is not checked again) */
     for (size_t i; (i = ce_rule_index_next(&it)) != SIZE_MAX;) {
         const cr_rule *r = &p->rules[i]; /* its record is read only when not of the simple shape */
-        int rc = n ? ce_xlat_apply_simple(it.xlat[i], digits, n, out, outlen) : -1;
-        if (rc == -1)
-            rc = cr_rule_apply(r, digits, out, outlen);
+        int rc = it.indexed && n
+                     ? ce_xlat_apply_simple(it.xlat[i], digits, n, it.px.match, out, outlen, outn)
+                     : -1;
+        if (rc == -1 && (rc = cr_rule_apply(r, digits, out, outlen)) == 1)
+            *outn = strlen(out);
         if (rc == 1) {
             *rule = r;
             if (trace)
@@ -57,10 +66,10 @@ int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, siz
             cr_trace_add(trace, "rule '%s' (%s) does not match", r->name, r->pattern);
         }
     }
-    n = strlen(digits);
     if (n >= outlen)
         return CR_ERANGE;
     memcpy(out, digits, n + 1);
+    *outn = n;
     if (trace)
         cr_trace_add(trace, "no rule of profile '%s' matches: %s continues unchanged",
                      p ? p->name : "(none)", digits);

@@ -210,6 +210,23 @@ static const uint8_t sym_of[256] = {
     ['7'] = 8, ['8'] = 9, ['9'] = 10, ['+'] = 11, ['*'] = 12, ['#'] = 13,
 };
 
+/* Eight characters that are all digits, read as one word: their symbols (the digit values,
+ * one a byte in the characters' order) in *sym. False when any of them is not a digit (the
+ * caller then reads them one by one). A byte b is a digit when b ^ '0' is 0-9: no bit in its
+ * high nibble, and no carry into it when 6 is added; a carry out of a byte comes only from a
+ * byte already refused, so it can refuse a good neighbour (read one by one) but never pass a
+ * bad one. */
+static inline bool eight_digits(const char *s, uint64_t *sym)
+{
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    uint64_t t = w ^ 0x3030303030303030ull;
+    uint64_t bad =
+        (t & 0xF0F0F0F0F0F0F0F0ull) | ((t + 0x0606060606060606ull) & 0x1010101010101010ull);
+    *sym = t;
+    return bad == 0;
+}
+
 bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
 {
     k->n = n;
@@ -217,14 +234,26 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
     k->number = number;
     if (n > CR_NUMBER_MAX)
         return false;
-    size_t digits_from = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t digits_from = 0, i = 0;
+    /* numbers are mostly digits: eight at a time where they are (their symbols are their
+     * values; the last block overlaps the one before, "+1425" + "5550100" reads as '+' and two
+     * blocks), a character that is not a digit, and the start of a number shorter than 8, one
+     * by one */
+    while (i < n) {
+        size_t at = i + 8 <= n ? i : n >= 8 ? n - 8 : SIZE_MAX;
+        uint64_t sym;
+        if (at != SIZE_MAX && eight_digits(number + at, &sym)) {
+            memcpy(k->sym + at, &sym, sizeof sym);
+            i = at + 8;
+            continue;
+        }
         unsigned s = sym_of[(unsigned char)number[i]];
         if (!s)
             return false;
         k->sym[i] = (uint8_t)(s - 1);
         if (s > 10) /* + * # */
             digits_from = i + 1;
+        i++;
     }
     k->digits_from = (uint8_t)digits_from;
     k->ok = true;
@@ -298,10 +327,76 @@ static inline bool tail_holds(const cr_px_iter *it, size_t r, uint16_t tail)
     return tail_holds_slow(it->number, d, it->len, tail);
 }
 
+/* number[i..n) is made of the alphabet; *digits_from moved past its last symbol that is not
+ * a digit. Eight digits at a time where they are, as ce_px_key_init reads them. */
+static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digits_from)
+{
+    while (i < n) {
+        uint64_t sym;
+        if (i + 8 <= n && eight_digits(number + i, &sym)) {
+            i += 8;
+            continue;
+        }
+        unsigned s = sym_of[(unsigned char)number[i]];
+        if (!s)
+            return false;
+        if (s > 10) /* + * # */
+            *digits_from = i + 1;
+        i++;
+    }
+    return true;
+}
+
+/*
+ * ce_px_trie_walk of ce_px_key_init's key without the key: the walk reads each character's
+ * symbol as it goes down (a normalization's one walk of a profile's rule trie reads the
+ * number once), then the characters below the node it stopped at are only checked (the
+ * alphabet, and digits_from). The same runs as px_walk, node for node.
+ */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
 {
-    cr_px_key k;
-    return ce_px_key_init(&k, number, n) && ce_px_trie_walk(t, &k, it);
+    if (t->nnodes == 0 || n > CR_NUMBER_MAX)
+        return false;
+    const cr_px_node *nodes = t->nodes;
+    const char *items = (const char *)t->items;
+    const size_t stride = sizeof *t->items;
+    size_t nruns = 0, digits_from = 0, depth = 0;
+    const cr_px_node *node = nodes;
+    for (;; depth++) {
+        if (node->items_n) {
+            it->run[nruns] = (const cr_px_item *)(items + (size_t)node->items_off * stride);
+            it->end[nruns] =
+                (const cr_px_item *)(items + ((size_t)node->items_off + node->items_n) * stride);
+            it->depth[nruns++] = (uint8_t)depth;
+        }
+        if (depth == n)
+            break;
+        unsigned s = sym_of[(unsigned char)number[depth]];
+        if (!s)
+            return false;
+        if (s > 10) /* + * # */
+            digits_from = depth + 1;
+        unsigned bit = 1u << (s - 1), mask = node->mask;
+        if (!(mask & bit))
+            break; /* number[depth] is read: the check below starts after it */
+        unsigned child = popcount16(mask & (bit - 1u));
+        if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
+            const char *leaf = items + ((size_t)node->items_off + node->items_n + child) * stride;
+            it->run[nruns] = (const cr_px_item *)leaf;
+            it->end[nruns] = (const cr_px_item *)(leaf + stride);
+            it->depth[nruns++] = (uint8_t)(depth + 1);
+            break;
+        }
+        node = nodes + node->first_child + child;
+    }
+    if (depth < n && !px_rest(number, depth + 1, n, &digits_from))
+        return false;
+    it->nruns = nruns;
+    it->len = n;
+    it->number = number;
+    it->digits_from = (uint8_t)digits_from;
+    it->match = false;
+    return true;
 }
 
 /* Runs are never empty (ce_px_trie_walk keeps only nodes with items, and a run that ends is

@@ -337,9 +337,9 @@ int ce_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_ana
 void ce_rule_index_free(cr_rule_index *ix);
 size_t ce_rule_index_bytes(const cr_rule_index *ix);
 
-/* Candidate rules of p for `digits`, ascending: the first that matches is the first in the
- * profile's order that matches. Works on a profile without an index (every rule). */
-void ce_rule_index_begin(const cr_profile *p, const char *digits, cr_rule_iter *it);
+/* Candidate rules of p for `digits` (n characters), ascending: the first that matches is the first
+ * in the profile's order that matches. Works on a profile without an index (every rule). */
+void ce_rule_index_begin(const cr_profile *p, const char *digits, size_t n, cr_rule_iter *it);
 
 static inline size_t ce_rule_index_next(cr_rule_iter *it)
 {

@@ -111,7 +111,7 @@ size_t ce_rule_index_bytes(const cr_rule_index *ix)
     return ix ? sizeof *ix + ce_px_trie_bytes(&ix->trie) + ix->nrules * sizeof *ix->xlat : 0;
 }
 
-void ce_rule_index_begin(const cr_profile *p, const char *digits, cr_rule_iter *it)
+void ce_rule_index_begin(const cr_profile *p, const char *digits, size_t n, cr_rule_iter *it)
 {
     it->nrules = p ? p->nrules : 0;
     it->pos = 0;
@@ -119,7 +119,7 @@ void ce_rule_index_begin(const cr_profile *p, const char *digits, cr_rule_iter *
     it->xlat = NULL;
     const cr_rule_index *ix = p ? p->rule_index : NULL;
     if (ix && !atomic_load_explicit(ix->naive, memory_order_relaxed) &&
-        ce_px_trie_begin(&ix->trie, digits, strlen(digits), &it->px)) {
+        ce_px_trie_begin(&ix->trie, digits, n, &it->px)) {
         it->indexed = true;
         it->xlat = ix->xlat;
     }

@@ -46,20 +46,35 @@ typedef struct shape {
  * at once is XS_READY from the start. */
 enum { XS_READY = 0, XS_EMPTY = 1, XS_FILLING = 2 };
 
+#define FAST_LIT_INLINE 16 /* a fast form's literal up to this long is kept in the xlat itself */
+
 typedef struct xlat {
+    /* first, what a normalization reads when the rule index decided the rule (the state, then
+     * the fast form): the bytes below, without the shape, the tokens or the text. On a number
+     * the simple shape matches, the translation as one literal then one tail of the number
+     * (the usual "+1425555$1", "+$&", "$1"): fast_len characters of text from fast_off (also
+     * in fast_lit when at most FAST_LIT_INLINE), then in[fast_from..n) (nothing of the number
+     * with FAST_NO_TAIL). Set by fast_form when the tokens reduce to that (fast, which implies
+     * sh.simple); apply_simple then writes two copies. */
+    uint8_t state; /* XS_*: a lazy translation is filled in place on first use */
+    bool fast;
+    uint8_t fast_from;
+    bool anchored; /* the pattern can only match at the start of the subject */
+    bool packed;   /* toks and text live in the same block, after the xlat (pack) */
+    uint32_t fast_off, fast_len;
+    char fast_lit[FAST_LIT_INLINE];
     char *text;
     xtok *toks;
     size_t ntoks;
     int last_group; /* PCRE2 number of .NET's last group ($+), 0 if none */
-    bool anchored;  /* the pattern can only match at the start of the subject */
-    bool packed;    /* toks and text live in the same block, after the xlat (pack) */
-    uint8_t state;  /* XS_*: a lazy translation is filled in place on first use */
     shape sh;
     /* a lazy translation: the rule it is compiled for, and the room after it for the tokens
      * (a translation of n characters has at most n) and the text */
     const cr_rule *rule;
     size_t room_toks;
 } xlat;
+
+#define FAST_NO_TAIL 255u
 
 /*
  * .NET numbers unnamed groups first, left to right, then named groups in order of first
@@ -122,11 +137,17 @@ static bool is_word(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
+/* Trie symbol bit of each byte (0-9 + * #), 0 outside the alphabet: a simple shape's tail
+ * check is one load and a test a character. */
+static const uint16_t sym_bits[256] = {
+    ['0'] = 1u << 0,  ['1'] = 1u << 1,  ['2'] = 1u << 2,  ['3'] = 1u << 3, ['4'] = 1u << 4,
+    ['5'] = 1u << 5,  ['6'] = 1u << 6,  ['7'] = 1u << 7,  ['8'] = 1u << 8, ['9'] = 1u << 9,
+    ['+'] = 1u << 10, ['*'] = 1u << 11, ['#'] = 1u << 12,
+};
+
 static uint16_t sym_bit(char c)
 {
-    if (c >= '0' && c <= '9')
-        return (uint16_t)(1u << (c - '0'));
-    return c == '+' ? 1u << 10 : c == '*' ? 1u << 11 : c == '#' ? 1u << 12 : 0;
+    return sym_bits[(unsigned char)c];
 }
 
 /* The leaves of the tree under k, in order, through concatenations and non-capturing groups;
@@ -249,6 +270,71 @@ static bool anchored_at_start(const char *p)
         }
     }
     return true;
+}
+
+/* One piece of the translation on a number of the simple shape (the match is the whole
+ * number, group 1 its tail when the shape has the group): literal text (*lit), a tail of the
+ * number from *from, or nothing. As emit_translation reads the token with ov = {0, n, plen, n}
+ * and rc = 2 with the group, 1 without. */
+enum { PIECE_NONE, PIECE_LIT, PIECE_TAIL };
+static int piece_of(const xlat *x, const xtok *t, unsigned *from)
+{
+    int rc = x->sh.group ? 2 : 1;
+    switch (t->type) {
+    case X_LIT:
+        return PIECE_LIT;
+    case X_GROUP:
+    case X_LAST: {
+        int g = t->type == X_GROUP ? t->group : x->last_group;
+        if (g < 0 || g >= rc)
+            return PIECE_NONE;
+        *from = g == 0 ? 0 : x->sh.plen;
+        return PIECE_TAIL;
+    }
+    case X_WHOLE:
+    case X_INPUT:
+        *from = 0;
+        return PIECE_TAIL;
+    case X_LEFT:  /* the match starts at 0 */
+    case X_RIGHT: /* and ends at n */
+        break;
+    }
+    return PIECE_NONE;
+}
+
+/* Sets x->fast when, on a number of the simple shape, the tokens reduce to one literal (one
+ * run of the text) followed by one tail of the number, either possibly empty. */
+static void fast_form(xlat *x)
+{
+    x->fast = false;
+    if (!x->sh.simple)
+        return;
+    size_t off = 0, len = 0;
+    unsigned from = FAST_NO_TAIL;
+    for (size_t k = 0; k < x->ntoks; k++) {
+        const xtok *t = &x->toks[k];
+        unsigned f = 0;
+        int kind = piece_of(x, t, &f);
+        if (kind == PIECE_LIT) {
+            if (from != FAST_NO_TAIL || (len && off + len != t->off))
+                return; /* text after the tail, or two runs of the text */
+            if (!len)
+                off = t->off;
+            len += t->len;
+        } else if (kind == PIECE_TAIL) {
+            if (from != FAST_NO_TAIL)
+                return; /* two tails */
+            from = f;
+        }
+    }
+    if (len > UINT32_MAX)
+        return;
+    x->fast_off = (uint32_t)off;
+    x->fast_len = (uint32_t)len;
+    if (len <= FAST_LIT_INLINE)
+        memcpy(x->fast_lit, x->text + off, len);
+    x->fast_from = (uint8_t)from;
+    x->fast = true;
 }
 
 /* x, its tokens and its text moved into one block (x freed): a normalization reads all three,
@@ -407,6 +493,7 @@ static void *xlat_compile(const char *translation, const char *pattern, const vo
         if (x->sh.simple && gm.count != (x->sh.group ? 2 : 1))
             x->sh.simple = false;
     }
+    fast_form(x);
     groupmap_free(&gm);
     return pack(x);
 oom:
@@ -516,6 +603,11 @@ static __attribute__((noinline)) const xlat *xlat_fill(const xlat *cx, xlat **tm
     x->last_group = c->last_group;
     x->anchored = c->anchored;
     x->sh = c->sh;
+    x->fast = c->fast;
+    x->fast_from = c->fast_from;
+    x->fast_off = c->fast_off;
+    x->fast_len = c->fast_len;
+    memcpy(x->fast_lit, c->fast_lit, sizeof x->fast_lit);
     ce_xlat_free(c);
     __atomic_store_n(&x->state, XS_READY, __ATOMIC_RELEASE);
     return x;
@@ -649,48 +741,74 @@ bool ce_xlat_is_simple(const void *p)
  * made of the alphabet, without PCRE2; -1 when the rule is not of that shape. */
 int ce_rule_apply_simple(const cr_rule *r, const char *in, size_t n, char *out, size_t outlen)
 {
-    return ce_xlat_apply_simple(r->xlat, in, n, out, outlen);
+    size_t o;
+    return ce_xlat_apply_simple(r->xlat, in, n, false, out, outlen, &o);
 }
 
 static inline __attribute__((always_inline)) int apply_simple(const xlat *x, const char *in,
-                                                              size_t n, char *out, size_t outlen);
+                                                              size_t n, bool sure, char *out,
+                                                              size_t outlen, size_t *outn);
 
 /* ce_xlat_apply_simple of a lazy translation not filled yet. */
 static __attribute__((noinline)) int apply_simple_lazy(const xlat *lazy, const char *in, size_t n,
-                                                       char *out, size_t outlen)
+                                                       bool sure, char *out, size_t outlen,
+                                                       size_t *outn)
 {
     xlat *tmp;
     const xlat *x = xlat_ready(lazy, &tmp);
-    int rc = x ? apply_simple(x, in, n, out, outlen) : -1; /* -1: cr_rule_apply says why */
+    /* -1: cr_rule_apply says why */
+    int rc = x ? apply_simple(x, in, n, sure, out, outlen, outn) : -1;
     ce_xlat_free(tmp);
     return rc;
 }
 
-int ce_xlat_apply_simple(const void *xv, const char *in, size_t n, char *out, size_t outlen)
+int ce_xlat_apply_simple(const void *xv, const char *in, size_t n, bool sure, char *out,
+                         size_t outlen, size_t *outn)
 {
     const xlat *x = xv;
     if (x && __atomic_load_n(&x->state, __ATOMIC_ACQUIRE) != XS_READY)
-        return apply_simple_lazy(x, in, n, out, outlen);
-    return apply_simple(x, in, n, out, outlen);
+        return apply_simple_lazy(x, in, n, sure, out, outlen, outn);
+    return apply_simple(x, in, n, sure, out, outlen, outn);
+}
+
+/* Whether the simple shape matches `in` (n characters of the alphabet). */
+static inline bool shape_matches(const shape *sh, const char *in, size_t n)
+{
+    if (n < sh->plen || memcmp(in, sh->lit, sh->plen) != 0)
+        return false;
+    size_t tail = n - sh->plen;
+    if (tail < sh->tmin || tail > sh->tmax)
+        return false;
+    for (size_t i = sh->plen; i < n; i++)
+        if (!(sym_bit(in[i]) & sh->tmask))
+            return false;
+    return true;
 }
 
 static inline __attribute__((always_inline)) int apply_simple(const xlat *x, const char *in,
-                                                              size_t n, char *out, size_t outlen)
+                                                              size_t n, bool sure, char *out,
+                                                              size_t outlen, size_t *outn)
 {
-    if (!x || !x->sh.simple || !outlen)
+    if (!x || !outlen || !(x->fast || x->sh.simple)) /* fast: simple, the shape not read */
         return -1;
     const shape *sh = &x->sh;
-    if (n < sh->plen || memcmp(in, sh->lit, sh->plen) != 0)
+    if (!sure && !shape_matches(sh, in, n))
         return 0;
-    size_t tail = n - sh->plen;
-    if (tail < sh->tmin || tail > sh->tmax)
-        return 0;
-    for (size_t i = sh->plen; i < n; i++)
-        if (!(sym_bit(in[i]) & sh->tmask))
-            return 0;
+    if (x->fast) { /* a literal, then a tail of the number: as emit_translation writes it */
+        size_t from = x->fast_from == FAST_NO_TAIL ? n : x->fast_from, o = x->fast_len + n - from;
+        if (o >= outlen)
+            return CR_ERANGE;
+        memcpy(out, x->fast_len <= FAST_LIT_INLINE ? x->fast_lit : x->text + x->fast_off,
+               x->fast_len);
+        memcpy(out + x->fast_len, in + from, n - from);
+        out[o] = 0;
+        *outn = o;
+        return 1;
+    }
     size_t ov[4] = {0, n, sh->plen, n}, o = 0;
     if (!emit_translation(x, in, n, ov, sh->group ? 2 : 1, out, outlen, &o))
         return CR_ERANGE;
     out[o] = 0;
+    *outn = o;
     return 1;
 }
