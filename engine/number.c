@@ -125,17 +125,27 @@ static inline uint64_t not_digits(uint64_t w)
     return ((~(x + (0x80 - '0') * ones) | (x + (0x7F - '9') * ones)) | w) & highs;
 }
 
-/* A number of 8 to CR_NUMBER_MAX decimal digits after an optional '+' ("+14255550100",
- * "14255550100"), eight bytes a step (the last word overlaps the one before it): what
- * parse_plain makes of it. False for anything else (parse_plain then reads it). */
+/* A number of 4 to CR_NUMBER_MAX decimal digits after an optional '+' ("+14255550100",
+ * "5550100"), eight bytes a step (the last word overlaps the one before it; under 8 bytes, two
+ * words of four): what parse_plain makes of it. False for anything else (parse_plain then
+ * reads it). */
 static bool parse_digits(const char *in, cr_number *out)
 {
     size_t n = strlen(in);
-    if (n < 8 || n > CR_NUMBER_MAX)
+    if (n < 4 || n > CR_NUMBER_MAX)
         return false;
     uint64_t w, bad;
-    memcpy(&w, in, 8);
-    memcpy(out->digits, &w, 8);
+    if (n < 8) {
+        uint32_t lo, hi;
+        memcpy(&lo, in, 4);
+        memcpy(&hi, in + n - 4, 4);
+        memcpy(out->digits, &lo, 4);
+        memcpy(out->digits + n - 4, &hi, 4);
+        w = lo | (uint64_t)hi << 32;
+    } else {
+        memcpy(&w, in, 8);
+        memcpy(out->digits, &w, 8);
+    }
     bad = not_digits(in[0] == '+' ? (w & ~0xFFull) | '0' : w);
     size_t i = 8;
     for (; i + 8 <= n; i += 8) {
