@@ -8,27 +8,23 @@
 #include <string.h>
 #include <strings.h>
 
-/* 64-bit hash, eight bytes a step (a multiply-xorshift mix); `fold` lower-cases ASCII. The
- * last bytes form a word as if read little-endian (on such machines, one load). */
+/* 64-bit hash, eight bytes a step (a multiply-xorshift mix, ce_hash_step); `fold` lower-cases
+ * ASCII. The last bytes form a word as if read little-endian (on such machines, one load). */
 uint64_t ce_hash(const char *s, size_t n, bool fold)
 {
-    const uint64_t m = 0x9E3779B97F4A7C15ull;
-    uint64_t h = n * m;
+    uint64_t h = ce_hash_start(n);
     size_t i = 0;
     if (!fold) {
         for (; i + 8 <= n; i += 8) {
             uint64_t w;
             memcpy(&w, s + i, 8);
-            h = (h ^ w) * m;
-            h ^= h >> 29;
+            h = ce_hash_step(h, w);
         }
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         if (i < n && n >= 8) { /* the last 8 bytes, shifted down to the ones left */
             uint64_t w;
             memcpy(&w, s + n - 8, 8);
-            w >>= 8 * (8 - (n - i));
-            h = (h ^ w) * m;
-            h ^= h >> 29;
+            h = ce_hash_step(h, w >> 8 * (8 - (n - i)));
             i = n;
         }
 #endif
@@ -41,11 +37,9 @@ uint64_t ce_hash(const char *s, size_t n, bool fold)
                 ch = (unsigned char)(ch - 'A' + 'a');
             w |= (uint64_t)ch << (8 * k);
         }
-        h = (h ^ w) * m;
-        h ^= h >> 29;
+        h = ce_hash_step(h, w);
     }
-    h *= m;
-    return h ^ (h >> 32);
+    return ce_hash_end(h);
 }
 
 size_t ce_index_cap(size_t n)

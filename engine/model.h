@@ -57,6 +57,44 @@ static inline void ce_index_prefetch(const cr_index *ix, uint64_t h)
 }
 
 uint64_t ce_hash(const char *s, size_t n, bool fold);
+/* ce_hash in parts, for a caller that hashes words it reads anyway (cr_uri_key): the start
+ * for n bytes, one 8-byte word (little-endian; the last one shifted down to the bytes left),
+ * the end. The tables of a plan image are placed with these: they do not change. */
+#define CE_HASH_M 0x9E3779B97F4A7C15ull
+static inline uint64_t ce_hash_start(size_t n)
+{
+    return n * CE_HASH_M;
+}
+static inline uint64_t ce_hash_step(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * CE_HASH_M;
+    return h ^ (h >> 29);
+}
+static inline uint64_t ce_hash_end(uint64_t h)
+{
+    h *= CE_HASH_M;
+    return h ^ (h >> 32);
+}
+/* ce_hash(s, n, false), inline: eight bytes a step from 8 bytes on (little-endian). */
+static inline uint64_t ce_hash_bytes(const char *s, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n >= 8) {
+        uint64_t h = ce_hash_start(n), w;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            __builtin_memcpy(&w, s + i, 8);
+            h = ce_hash_step(h, w);
+        }
+        if (i < n) {
+            __builtin_memcpy(&w, s + n - 8, 8);
+            h = ce_hash_step(h, w >> 8 * (8 - (n - i)));
+        }
+        return ce_hash_end(h);
+    }
+#endif
+    return ce_hash(s, n, false);
+}
 
 /* A reverse number lookup in the same two steps (cr_user_by_number). */
 typedef struct cr_line_probe {
@@ -112,6 +150,8 @@ static inline uint64_t ce_uri_hash(const char *key, size_t n)
 {
     return ce_hash(key, n, false);
 }
+/* cr_uri_key, and the key's ce_uri_hash in *h (from the same pass when it can). */
+size_t ce_uri_key_hash(const char *uri, char *out, size_t len, uint64_t *h);
 
 /* A caller lookup in steps (cr_route_decide): the key, its hash and the prefetch of its cell
  * first, other work while the cell comes, then the peek at the cell, then the probe or the

@@ -30,10 +30,11 @@ const cr_user *cr_config_user_find(const cr_config *c, const char *uri)
     if (!uri)
         return NULL;
     char key[CR_URI_MAX];
-    size_t n = cr_uri_key(uri, key, sizeof key);
+    uint64_t h;
+    size_t n = ce_uri_key_hash(uri, key, sizeof key, &h);
     if (!n)
         return NULL;
-    uint32_t i = ce_user_table_get(c, key, n, ce_uri_hash(key, n));
+    uint32_t i = ce_user_table_get(c, key, n, h);
     return i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
 }
 
@@ -59,18 +60,43 @@ void ce_user_table_free(cr_user_table *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Whether user value v (flagged) has URI key key[0..n): its key cell, else its uri. */
-static bool uri_key_eq(const cr_config *c, uint32_t v, const char *key, size_t n)
+/* Whether a[0..n) equals b[0..n): eight bytes a step from 8 bytes on (the last word overlaps
+ * the one before it), for keys of a key cell and the like. */
+static inline bool key_bytes_eq(const char *a, const char *b, size_t n)
 {
-    uint32_t i = v & CR_USER_IX_MASK;
-    if (c->user_keys && c->user_keys[i].uri.len != CR_KEY_LONG)
-        return c->user_keys[i].uri.len == n && memcmp(c->user_keys[i].uri.s, key, n) == 0;
-    const cr_user *u = ce_user(c, i);
+    if (n < 8)
+        return memcmp(a, b, n) == 0;
+    uint64_t x, y, d;
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    d = x ^ y;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        d |= x ^ y;
+    }
+    return d == 0;
+}
+
+/* uri_key_eq for a user whose key is not in a cell: compared with its uri. */
+static __attribute__((noinline)) bool uri_key_eq_user(const cr_config *c, uint32_t v,
+                                                      const char *key, size_t n)
+{
+    const cr_user *u = ce_user(c, v & CR_USER_IX_MASK);
     if (!(v & CR_USER_IX_FLAG))
         return strncmp(u->uri, key, n) == 0 && u->uri[n] == 0;
     char k[CR_URI_MAX];
     size_t kn = cr_uri_key(u->uri, k, sizeof k);
     return kn == n && memcmp(k, key, n) == 0;
+}
+
+/* Whether user value v (flagged) has URI key key[0..n): its key cell, else its uri. */
+static inline bool uri_key_eq(const cr_config *c, uint32_t v, const char *key, size_t n)
+{
+    uint32_t i = v & CR_USER_IX_MASK;
+    if (c->user_keys && c->user_keys[i].uri.len != CR_KEY_LONG)
+        return c->user_keys[i].uri.len == n && key_bytes_eq(c->user_keys[i].uri.s, key, n);
+    return uri_key_eq_user(c, v, key, n);
 }
 
 uint32_t ce_user_table_put(cr_config *c, const char *key, size_t n, uint32_t val)
@@ -131,10 +157,9 @@ void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
     p->uri = uri;
     p->cell = NULL;
     p->peeked = false;
-    p->n = uri ? cr_uri_key(uri, p->key, sizeof p->key) : 0;
+    p->n = uri ? ce_uri_key_hash(uri, p->key, sizeof p->key, &p->h) : 0;
     if (!p->n)
         return;
-    p->h = ce_uri_hash(p->key, p->n);
     if (c->user_uri_tab.cap)
         __builtin_prefetch(&c->user_uri_tab.cells[p->h & (c->user_uri_tab.cap - 1)]);
 }
@@ -223,8 +248,36 @@ void ce_line_probe_start(const cr_config *c, const char *number, size_t n, const
     p->n = n;
     if (ext && *ext) /* the probe starts with "number;ext=...": cr_config_user_by_number */
         return;
-    p->h = ce_hash(number, n, c->user_line_ix.fold);
+    p->h = c->user_line_ix.fold ? ce_hash(number, n, true) : ce_hash_bytes(number, n);
     ce_index_prefetch(&c->user_line_ix, p->h);
+}
+
+/* ce_index_get_hashed on the line index (n characters, hash h), the key cells of a line
+ * without extension and of the bare number of one with compared here: the answer of
+ * user_line_eq (compile.c) for them, which the others still get. */
+static uint32_t line_get(const cr_config *c, const char *key, size_t n, uint64_t h)
+{
+    const cr_index *ix = &c->user_line_ix;
+    if (!ix->cap)
+        return CR_INDEX_NONE;
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
+        const cr_index_slot *s = &ix->slots[i];
+        if (!s->val)
+            return CR_INDEX_NONE;
+        if (s->hash != tag)
+            continue;
+        uint32_t v = s->val - 1;
+        const cr_key_cell *cell = c->user_keys ? &c->user_keys[v & CR_USER_IX_MASK].line : NULL;
+        bool eq;
+        if (cell && cell->len != CR_KEY_LONG &&
+            ((v & CR_USER_IX_FLAG) || !(cell->flags & CR_KEY_EXT)))
+            eq = cell->len == n && key_bytes_eq(cell->s, key, n);
+        else
+            eq = ix->eq(ix->ud, v, key, n);
+        if (eq)
+            return v;
+    }
 }
 
 const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
@@ -234,7 +287,7 @@ const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
     if (p->ext && *p->ext) {
         u = cr_config_user_by_number(c, p->number, p->ext);
     } else {
-        uint32_t i = ce_index_get_hashed(&c->user_line_ix, p->number, p->n, p->h);
+        uint32_t i = line_get(c, p->number, p->n, p->h);
         u = i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
     }
     if (!u && rt && rt->users && rt->users->by_number)
@@ -269,7 +322,8 @@ static const uint8_t uri_class[256] = {
     ['A' ... 'Z'] = U_UPPER,
 };
 
-size_t cr_uri_key(const char *uri, char *out, size_t len)
+/* cr_uri_key of any URI, a byte at a time. */
+static size_t uri_key_bytes(const char *uri, char *out, size_t len)
 {
     const char *lt = strchr(uri, '<');
     if (lt)
@@ -308,4 +362,105 @@ size_t cr_uri_key(const char *uri, char *out, size_t len)
                 *c = (char)(*c - 'A' + 'a');
     out[o] = 0;
     return o;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* The top bit of each byte of w that lies in [lo, hi] (ASCII, 0 < lo <= hi < 0x80): no byte's
+ * sum carries into the next one, and a byte of 0x80 or more is in no range. */
+static inline uint64_t bytes_in(uint64_t w, unsigned lo, unsigned hi)
+{
+    uint64_t x = w & ~HIGHS;
+    return (x + (0x80 - lo) * ONES) & ~(x + (0x7F - hi) * ONES) & ~w & HIGHS;
+}
+
+/* What uri_key_words has seen of the bytes it stops at: an '@', an upper-case letter before it. */
+typedef struct uri_seen {
+    bool at, upper;
+} uri_seen;
+
+/* Whether the bytes of w flagged in f (those in [':', 'Z']) keep the URI its own key: an '@'
+ * (one at most), or an upper-case letter of the user part (before the '@'). */
+static bool uri_flagged_ok(uint64_t w, uint64_t f, uri_seen *s)
+{
+    do {
+        unsigned ch = (unsigned)(w >> (__builtin_ctzll(f) - 7)) & 0xFF;
+        if (s->at || ch < '@')
+            return false; /* after the '@' (a second one, the host's upper case) or a separator */
+        s->at = ch == '@';
+        s->upper |= ch != '@';
+        f &= f - 1;
+    } while (f);
+    return true;
+}
+
+/*
+ * cr_uri_key of a URI that is its own key, eight bytes a step, copied and hashed (ce_hash's
+ * words, the same value) as it is read: "sip:" in lower case, one '@' at most, none of
+ * ":;<=>?" after the scheme (a port, parameters, headers, an angle bracket; '=' only because
+ * it shares their range) and no upper-case letter after the '@' (or at all, without one).
+ * n = strlen(uri), 8 <= n < the room at out. Returns n, or 0 when the URI is not such a URI
+ * (cr_uri_key then takes it a byte at a time; out may have been written).
+ */
+static inline __attribute__((always_inline)) size_t uri_key_words(const char *uri, size_t n,
+                                                                  char *out, uint64_t *hash)
+{
+    uint64_t h = ce_hash_start(n), w, f;
+    uri_seen seen = {false, false};
+    memcpy(&w, uri, 8);
+    memcpy(out, &w, 8);
+    f = bytes_in(w, ':', 'Z') & ~(0x80ull << 24); /* not the scheme's ':' */
+    if (f && !uri_flagged_ok(w, f, &seen))
+        return 0;
+    h = ce_hash_step(h, w);
+    size_t i = 8;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, uri + i, 8);
+        memcpy(out + i, &w, 8);
+        f = bytes_in(w, ':', 'Z');
+        if (f && !uri_flagged_ok(w, f, &seen))
+            return 0;
+        h = ce_hash_step(h, w);
+    }
+    if (i < n) { /* the last 8 bytes: the ones not read yet are the top n - i */
+        unsigned sh = 8 * (unsigned)(8 - (n - i));
+        memcpy(&w, uri + n - 8, 8);
+        memcpy(out + n - 8, &w, 8);
+        f = bytes_in(w, ':', 'Z') & (~0ull << sh);
+        if (f && !uri_flagged_ok(w, f, &seen))
+            return 0;
+        h = ce_hash_step(h, w >> sh);
+    }
+    if (seen.upper && !seen.at) /* no user part: those letters were the host's */
+        return 0;
+    out[n] = 0;
+    *hash = ce_hash_end(h);
+    return n;
+}
+#endif
+
+/* cr_uri_key, and the key's ce_uri_hash in *h. */
+size_t ce_uri_key_hash(const char *uri, char *out, size_t len, uint64_t *h)
+{
+#ifdef HIGHS
+    size_t n = strlen(uri);
+    if (n >= 8 && n < len && memcmp(uri, "sip:", 4) == 0 && uri_key_words(uri, n, out, h))
+        return n;
+#endif
+    size_t kn = uri_key_bytes(uri, out, len);
+    *h = kn ? ce_uri_hash(out, kn) : 0;
+    return kn;
+}
+
+size_t cr_uri_key(const char *uri, char *out, size_t len)
+{
+#ifdef HIGHS
+    size_t n = strlen(uri);
+    uint64_t h;
+    if (n >= 8 && n < len && memcmp(uri, "sip:", 4) == 0 && uri_key_words(uri, n, out, &h))
+        return n;
+#endif
+    return uri_key_bytes(uri, out, len);
 }

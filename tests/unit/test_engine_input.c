@@ -268,6 +268,187 @@ static void test_request_uris_and_reasons_on_demand(void **state)
     expect_cut_like_snprintf(cfg, s, 0);
 }
 
+/* cr_uri_key as it was before keys were read eight bytes a step (session 14): the reference
+ * the fast path must agree with, byte for byte. */
+static size_t uri_key_ref(const char *uri, char *out, size_t len)
+{
+    const char *lt = strchr(uri, '<');
+    if (lt)
+        uri = lt + 1;
+    while (*uri == ' ')
+        uri++;
+    if ((uri[0] | 0x20) != 's' || (uri[1] | 0x20) != 'i' || (uri[2] | 0x20) != 'p')
+        return 0;
+    const char *p;
+    if (uri[3] == ':')
+        p = uri + 4;
+    else if ((uri[3] | 0x20) == 's' && uri[4] == ':')
+        p = uri + 5;
+    else
+        return 0;
+    if (len < 8)
+        return 0;
+    const char *q = p;
+    while (*q && *q != '>' && *q != ';' && *q != '?' && *q != '@')
+        q++;
+    size_t ul = *q == '@' ? (size_t)(q - p) + 1 : 0, o = 0;
+    if (4 + ul >= len && ul)
+        return 0;
+    memcpy(out, "sip:", 4);
+    memcpy(out + 4, p, ul);
+    o = 4 + ul;
+    for (const char *h = p + ul; *h && !strchr(">;?:", *h); h++) {
+        if (o + 1 >= len)
+            return 0;
+        out[o++] = (char)(*h >= 'A' && *h <= 'Z' ? *h - 'A' + 'a' : *h);
+    }
+    out[o] = 0;
+    return o;
+}
+
+/* Random URIs over the bytes cr_uri_key stops or changes at (and their neighbours, '=' and
+ * bytes over 0x7F) give the reference's key, for every length from 0 to 80 and every room
+ * for the key from 1 to 100 bytes; the keys of the configuration's users find them. */
+static void test_uri_key_words_agree_with_bytes(void **state)
+{
+    (void)state;
+    static const char alpha[] = "sipSIP:@@@;<>?=9aZzAe.-_ %\x7f\x80\xc3\xbaX";
+    static const char *heads[] = {"sip:",       "sips:", "SIP:",  "sip:u@",
+                                  "sip:alice@", "<sip:", " sip:", ""};
+    char uri[128], got[128], want[128];
+    uint32_t r = 12345;
+    for (int k = 0; k < 400000; k++) {
+        r = r * 1103515245u + 12345u;
+        const char *head = heads[(r >> 8) % 8];
+        size_t hl = strlen(head), n = hl + (r >> 16) % 60;
+        memcpy(uri, head, hl);
+        for (size_t i = hl; i < n; i++) {
+            r = r * 1103515245u + 12345u;
+            /* mostly letters and digits, so that keys of several words occur */
+            uri[i] = (r >> 24) % 4 ? "abcdefghij0123456789"[(r >> 16) % 20]
+                                   : alpha[(r >> 16) % (sizeof alpha - 1)];
+        }
+        uri[n] = 0;
+        size_t room = 1 + (r >> 4) % 100;
+        memset(got, 'x', sizeof got);
+        memset(want, 'y', sizeof want);
+        size_t gn = cr_uri_key(uri, got, room), wn = uri_key_ref(uri, want, room);
+        if (gn != wn || (gn && strcmp(got, want) != 0))
+            fail_msg("cr_uri_key(\"%s\", %zu): %zu \"%s\", want %zu \"%s\"", uri, room, gn,
+                     gn ? got : "", wn, wn ? want : "");
+    }
+    static const char *cases[][2] = {
+        {"sip:alice@contoso.com", "sip:alice@contoso.com"},
+        {"sip:Alice@Contoso.COM", "sip:Alice@contoso.com"},
+        {"SIPS:alice@contoso.com:5061;transport=tls", "sip:alice@contoso.com"},
+        {"\"Alice\" <sip:alice@contoso.com;user=phone>;tag=1", "sip:alice@contoso.com"},
+        {"sip:+14255550100;phone-context=x@contoso.com", "sip:+14255550100"},
+        {"sip:al%40ice@contoso.com?subject=x", "sip:al%40ice@contoso.com"},
+        {"sip:contoso.com", "sip:contoso.com"},
+        {"sip:CONTOSO.COM", "sip:contoso.com"},
+        {"sip:a:pw@contoso.com", "sip:a:pw@contoso.com"},
+        {"sip:a@b@Contoso.com", "sip:a@b@contoso.com"},
+        {"sip:a=b@contoso.com", "sip:a=b@contoso.com"},
+        {"sip:alice@contoso.com ", "sip:alice@contoso.com "},
+        {"sip:very.long.user.name.of.forty.chars@sub.contoso.com",
+         "sip:very.long.user.name.of.forty.chars@sub.contoso.com"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(cr_uri_key(cases[i][0], got, sizeof got), strlen(cases[i][1]));
+        assert_string_equal(got, cases[i][1]);
+    }
+    assert_int_equal(cr_uri_key("sip:alice@contoso.com", got, 21), 0); /* no room for the NUL */
+    assert_int_equal(cr_uri_key("sip:alice@contoso.com", got, 22), 21);
+    assert_int_equal(cr_uri_key("tel:+14255550100", got, sizeof got), 0);
+}
+
+/* Users whose URIs are 7 to 60 characters long, in upper and lower case: the caller table (its
+ * hashes computed in the key's one pass) finds each by its URI and by other forms of it. */
+static void test_users_found_by_uri_of_every_length(void **state)
+{
+    (void)state;
+    char doc[32768], *o = doc, uri[128];
+    o += sprintf(o, "%s", DOC_HEAD "<routes/><users>");
+    for (int len = 1; len <= 50; len++) {
+        memset(uri, 0, sizeof uri);
+        for (int i = 0; i < len; i++)
+            uri[i] = (char)((i % 3 == 1 ? 'A' : 'a') + (len + i) % 26);
+        o += sprintf(o, "<user uri='sip:%s@c.com' line='tel:+1425555%04d' enterpriseVoice='true'/>",
+                     uri, len);
+    }
+    sprintf(o, "</users></callroute>");
+    cr_config *c = cr_test_load_xml(doc);
+    assert_non_null(c);
+    for (int len = 1; len <= 50; len++) {
+        char user[64] = {0}, want[128], form[160], number[32];
+        for (int i = 0; i < len; i++)
+            user[i] = (char)((i % 3 == 1 ? 'A' : 'a') + (len + i) % 26);
+        snprintf(want, sizeof want, "sip:%s@c.com", user);
+        static const char *forms[] = {"sip:%s@c.com", "sip:%s@C.COM", "<sip:%s@c.com>",
+                                      "sips:%s@c.com;transport=tls", "sip:%s@c.com:5060"};
+        for (size_t f = 0; f < 5; f++) {
+            snprintf(form, sizeof form, forms[f], user);
+            const cr_user *u = cr_config_user_find(c, form);
+            if (!u || strcmp(u->uri, want) != 0)
+                fail_msg("'%s' found %s, want %s", form, u ? u->uri : "no user", want);
+        }
+        want[4 + len] = 'X'; /* another user part of the same length: no one's */
+        assert_null(cr_config_user_find(c, want));
+        snprintf(number, sizeof number, "+1425555%04d", len);
+        const cr_user *u = cr_user_by_number(c, NULL, number, NULL);
+        assert_non_null(u);
+        assert_true(strstr(u->uri, user) != NULL);
+        number[5] = '9';
+        assert_null(cr_user_by_number(c, NULL, number, NULL));
+    }
+    cr_config_free(c);
+}
+
+/* Digits only, after an optional '+', from 0 to 140 of them: read by words from 4 up to
+ * CR_NUMBER_MAX, refused past it; any other byte at any place leaves the number as the
+ * general parse reads it (not dialable, or without its separators). */
+static void test_number_digits_by_words(void **state)
+{
+    (void)state;
+    char in[160], want[160];
+    cr_number num;
+    for (int plus = 0; plus < 2; plus++)
+        for (size_t n = 0; n <= 140; n++) {
+            size_t len = 0;
+            if (plus)
+                in[len++] = '+';
+            for (size_t i = 0; i < n; i++)
+                in[len++] = (char)('0' + (i * 7 + n) % 10);
+            in[len] = 0;
+            int rc = cr_number_parse(in, &num);
+            if (len == 0 || len > CR_NUMBER_MAX) {
+                assert_int_equal(rc, CR_EINVAL);
+                continue;
+            }
+            assert_int_equal(rc, CR_OK);
+            assert_string_equal(num.digits, in);
+            assert_int_equal(num.dialable, n > 0);
+        }
+    static const unsigned char odd[] = {'/', ':', 'A', 'a', 0x7f, 0x80, 0xb0, 0xb9, 0xff, '+'};
+    for (size_t n = 4; n <= 40; n++)
+        for (size_t at = 1; at < n; at++)
+            for (size_t k = 0; k < sizeof odd; k++) {
+                for (size_t i = 0; i < n; i++)
+                    in[i] = (char)('0' + i % 10);
+                in[at] = (char)odd[k];
+                in[n] = 0;
+                assert_int_equal(cr_number_parse(in, &num), CR_OK);
+                assert_string_equal(num.digits, in);
+                assert_false(num.dialable);
+                in[at] = '-'; /* a separator: dropped */
+                memcpy(want, in, at);
+                memcpy(want + at, in + at + 1, n - at);
+                assert_int_equal(cr_number_parse(in, &num), CR_OK);
+                assert_string_equal(num.digits, want);
+                assert_true(num.dialable);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +460,9 @@ int main(void)
         cmocka_unit_test(test_sip_uri_with_empty_host_is_an_error),
         cmocka_unit_test(test_overlong_parameter_is_an_error_not_truncated),
         cmocka_unit_test(test_request_uris_and_reasons_on_demand),
+        cmocka_unit_test(test_uri_key_words_agree_with_bytes),
+        cmocka_unit_test(test_users_found_by_uri_of_every_length),
+        cmocka_unit_test(test_number_digits_by_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
