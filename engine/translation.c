@@ -68,10 +68,10 @@ typedef struct xlat {
     size_t ntoks;
     int last_group; /* PCRE2 number of .NET's last group ($+), 0 if none */
     shape sh;
-    /* a lazy translation: the rule it is compiled for, and the room after it for the tokens
-     * (a translation of n characters has at most n) and the text */
+    /* a lazy translation: the rule it is compiled for, and once filled the compiled block its
+     * tokens and text are in (freed with it) */
     const cr_rule *rule;
-    size_t room_toks;
+    struct xlat *block;
 } xlat;
 
 #define FAST_NO_TAIL 255u
@@ -533,23 +533,19 @@ void ce_xlat_free(void *p)
         free(x->text);
         free(x->toks);
     }
+    ce_xlat_free(x->block); /* a lazy translation's compiled block, once filled */
     free(x);
 }
 
 void *ce_xlat_lazy(const cr_rule *r)
 {
-    size_t n = strlen(r->translation), toks = n ? n : 1;
-    xlat *x = malloc(sizeof *x + toks * sizeof(xtok) + n + 1);
+    /* the header alone until it is used: what a process never uses costs no tokens or text */
+    xlat *x = calloc(1, sizeof *x);
     if (!x)
         return NULL;
-    memset(x, 0, sizeof *x);
-    x->packed = true; /* one block, freed as one */
+    x->packed = true; /* its tokens and text are in `block` once filled */
     x->state = XS_EMPTY;
     x->rule = r;
-    x->room_toks = toks;
-    x->toks = (xtok *)(x + 1);
-    x->text = (char *)(x->toks + toks);
-    x->text[0] = 0;
     return x;
 }
 
@@ -584,11 +580,8 @@ static __attribute__((noinline)) const xlat *xlat_fill(const xlat *cx, xlat **tm
     if (!mine && expect == XS_READY)
         return x;
     xlat *c = xlat_build(x->rule);
-    size_t text = c ? strlen(c->text) + 1 : 0;
-    if (c && (!mine || c->ntoks > x->room_toks || text > strlen(x->rule->translation) + 1)) {
-        if (mine) /* cannot happen (a token per character at most): used once, as a copy */
-            __atomic_store_n(&x->state, XS_EMPTY, __ATOMIC_RELEASE);
-        *tmp = c;
+    if (c && !mine) {
+        *tmp = c; /* another thread fills it: this call uses its own copy */
         return c;
     }
     if (!c) {
@@ -596,9 +589,10 @@ static __attribute__((noinline)) const xlat *xlat_fill(const xlat *cx, xlat **tm
             __atomic_store_n(&x->state, XS_EMPTY, __ATOMIC_RELEASE);
         return NULL;
     }
-    if (c->ntoks)
-        memcpy(x->toks, c->toks, c->ntoks * sizeof *c->toks);
-    memcpy(x->text, c->text, text);
+    /* the header's fields copied, the tokens and text read where c holds them */
+    x->block = c;
+    x->toks = c->toks;
+    x->text = c->text;
     x->ntoks = c->ntoks;
     x->last_group = c->last_group;
     x->anchored = c->anchored;
@@ -608,7 +602,6 @@ static __attribute__((noinline)) const xlat *xlat_fill(const xlat *cx, xlat **tm
     x->fast_off = c->fast_off;
     x->fast_len = c->fast_len;
     memcpy(x->fast_lit, c->fast_lit, sizeof x->fast_lit);
-    ce_xlat_free(c);
     __atomic_store_n(&x->state, XS_READY, __ATOMIC_RELEASE);
     return x;
 }
