@@ -262,6 +262,18 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
 
 /* Walks k down nodes[], collecting the item lists met (items of `stride` bytes, each starting
  * with a cr_px_item): the one walk of plain and merged tries. */
+/* Records node's item list as the iterator's next run (met at `depth`); the runs counted. */
+static inline __attribute__((always_inline)) size_t px_run(cr_px_iter *it, size_t nruns,
+                                                           const char *items, size_t stride,
+                                                           const cr_px_node *node, size_t depth)
+{
+    it->run[nruns] = (const cr_px_item *)(items + (size_t)node->items_off * stride);
+    it->end[nruns] =
+        (const cr_px_item *)(items + ((size_t)node->items_off + node->items_n) * stride);
+    it->depth[nruns] = (uint8_t)depth;
+    return nruns + 1;
+}
+
 static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *nodes,
                                                           const char *items, size_t stride,
                                                           const cr_px_key *k, cr_px_iter *it)
@@ -275,12 +287,8 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
     it->match = false;
     const cr_px_node *node = nodes;
     for (size_t depth = 0;; depth++) {
-        if (node->items_n) {
-            it->run[nruns] = (const cr_px_item *)(items + (size_t)node->items_off * stride);
-            it->end[nruns] =
-                (const cr_px_item *)(items + ((size_t)node->items_off + node->items_n) * stride);
-            it->depth[nruns++] = (uint8_t)depth;
-        }
+        if (node->items_n)
+            nruns = px_run(it, nruns, items, stride, node, depth);
         if (depth == n)
             break;
         unsigned bit = 1u << k->sym[depth], mask = node->mask;
@@ -363,12 +371,8 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
     size_t nruns = 0, digits_from = 0, depth = 0;
     const cr_px_node *node = nodes;
     for (;; depth++) {
-        if (node->items_n) {
-            it->run[nruns] = (const cr_px_item *)(items + (size_t)node->items_off * stride);
-            it->end[nruns] =
-                (const cr_px_item *)(items + ((size_t)node->items_off + node->items_n) * stride);
-            it->depth[nruns++] = (uint8_t)depth;
-        }
+        if (node->items_n)
+            nruns = px_run(it, nruns, items, stride, node, depth);
         if (depth == n)
             break;
         unsigned s = sym_of[(unsigned char)number[depth]];
