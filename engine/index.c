@@ -96,14 +96,5 @@ uint32_t ce_index_get(const cr_index *ix, const char *key, size_t n)
 
 uint32_t ce_index_get_hashed(const cr_index *ix, const char *key, size_t n, uint64_t h)
 {
-    if (!ix->cap)
-        return CR_INDEX_NONE;
-    uint32_t tag = (uint32_t)(h >> 32);
-    for (size_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
-        const cr_index_slot *s = &ix->slots[i];
-        if (!s->val)
-            return CR_INDEX_NONE;
-        if (s->hash == tag && ix->eq(ix->ud, s->val - 1, key, n))
-            return s->val - 1;
-    }
+    return ce_index_probe(ix, key, n, h, ix->eq, ix->ud);
 }

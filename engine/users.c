@@ -252,32 +252,23 @@ void ce_line_probe_start(const cr_config *c, const char *number, size_t n, const
     ce_index_prefetch(&c->user_line_ix, p->h);
 }
 
+/* The line index's compare (ud: the configuration): a line's key cell compared in place. */
+static inline __attribute__((always_inline)) bool line_cell_eq(const void *ud, uint32_t v,
+                                                               const char *key, size_t n)
+{
+    const cr_config *c = ud;
+    const cr_key_cell *cell = c->user_keys ? &c->user_keys[v & CR_USER_IX_MASK].line : NULL;
+    if (cell && cell->len != CR_KEY_LONG && ((v & CR_USER_IX_FLAG) || !(cell->flags & CR_KEY_EXT)))
+        return cell->len == n && key_bytes_eq(cell->s, key, n);
+    return c->user_line_ix.eq(c->user_line_ix.ud, v, key, n);
+}
+
 /* ce_index_get_hashed on the line index (n characters, hash h), the key cells of a line
  * without extension and of the bare number of one with compared here: the answer of
  * user_line_eq (compile.c) for them, which the others still get. */
 static uint32_t line_get(const cr_config *c, const char *key, size_t n, uint64_t h)
 {
-    const cr_index *ix = &c->user_line_ix;
-    if (!ix->cap)
-        return CR_INDEX_NONE;
-    uint32_t tag = (uint32_t)(h >> 32);
-    for (size_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
-        const cr_index_slot *s = &ix->slots[i];
-        if (!s->val)
-            return CR_INDEX_NONE;
-        if (s->hash != tag)
-            continue;
-        uint32_t v = s->val - 1;
-        const cr_key_cell *cell = c->user_keys ? &c->user_keys[v & CR_USER_IX_MASK].line : NULL;
-        bool eq;
-        if (cell && cell->len != CR_KEY_LONG &&
-            ((v & CR_USER_IX_FLAG) || !(cell->flags & CR_KEY_EXT)))
-            eq = cell->len == n && key_bytes_eq(cell->s, key, n);
-        else
-            eq = ix->eq(ix->ud, v, key, n);
-        if (eq)
-            return v;
-    }
+    return ce_index_probe(&c->user_line_ix, key, n, h, line_cell_eq, c);
 }
 
 const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
