@@ -14,6 +14,8 @@
 #include "callroute.h"
 
 #include <dlfcn.h>
+#include "bench_numbers.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,28 +71,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "answer_instructions: %s\n", why);
         return 1;
     }
-    char path[4096], line[1024];
-    snprintf(path, sizeof path, "%s.numbers", argv[2]);
-    FILE *f = fopen(path, "r");
-    char **from = calloc(want ? want : 1, sizeof *from),
-         **dialed = calloc(want ? want : 1, sizeof *dialed);
-    if (!f || !from || !dialed) {
-        fprintf(stderr, "answer_instructions: cannot read %s\n", path);
+    char **from, **dialed;
+    n = bench_numbers_read("answer_instructions", argv[2], want, &from, &dialed);
+    if (n == (size_t)-1)
         return 1;
-    }
-    while (n < want && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
-        char *sp = strchr(line, ' ');
-        if (!sp)
-            continue; /* "FROM NUMBER" lines only (the generator writes those) */
-        *sp = 0;
-        from[n] = strdup(line);
-        dialed[n] = strdup(sp + 1);
-        if (!from[n] || !dialed[n])
-            return 1;
-        n++;
-    }
-    fclose(f);
     answer_all(p, h, from, dialed, n);
     uint64_t d = answer_all(p, h, from, dialed, n);
     printf("%zu numbers, 2 passes, digest %016llx\n", n, (unsigned long long)d);

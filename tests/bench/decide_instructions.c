@@ -21,6 +21,8 @@
 #include "cr_engine.h"
 #include "cr_rules.h"
 
+#include "bench_numbers.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,28 +112,10 @@ int main(int argc, char **argv)
         return 1;
     }
     cr_diag_free(&diag);
-    char path[4096], line[1024];
-    snprintf(path, sizeof path, "%s.numbers", argv[1]);
-    FILE *f = fopen(path, "r");
-    char **from = calloc(want ? want : 1, sizeof *from),
-         **dialed = calloc(want ? want : 1, sizeof *dialed);
-    if (!f || !from || !dialed) {
-        fprintf(stderr, "decide_instructions: cannot read %s\n", path);
+    char **from, **dialed;
+    n = bench_numbers_read("decide_instructions", argv[1], want, &from, &dialed);
+    if (n == (size_t)-1)
         return 1;
-    }
-    while (n < want && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
-        char *sp = strchr(line, ' ');
-        if (!sp)
-            continue; /* "FROM NUMBER" lines only (the generator writes those) */
-        *sp = 0;
-        from[n] = strdup(line);
-        dialed[n] = strdup(sp + 1);
-        if (!from[n] || !dialed[n])
-            return 1;
-        n++;
-    }
-    fclose(f);
     decide_all(c, from, dialed, n);
     uint64_t h = decide_all(c, from, dialed, n);
     printf("%zu numbers, 2 passes, digest %016llx\n", n, (unsigned long long)h);
