@@ -134,7 +134,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 9
+#define CR_ABI_MINOR 10
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -671,6 +671,24 @@ typedef struct cr_plugin {
      * the gateway is now held down; 0 for any other answer (its failures in a row reset).
      * Or CR_ABI_EINVAL, CR_ABI_ENOMEM (no free gateway slot) as gateway_result. */
     int (*gateway_result_ex)(cr_handle *h, const char *gateway, int code, int retry_after_s);
+
+    /* ---- since ABI 1.10: reading a plan image ahead of open ---- */
+    /* Reads the plan image at `path` in the calling thread, as the first open() of it in a
+     * process sharing memory with others reads it (under a read lease, checksum verified,
+     * records checked unless the image's stamp matches), and keeps the result for the next
+     * open() of the same path in this process or in a process forked from it once preload
+     * returned. Nothing is published and nothing is logged: the open that takes the result
+     * does that. A host calls it from a thread of its own while it is busy with other work
+     * before it can open (Kamailio: from the "config" parameter to mod_init), and must not
+     * fork while it runs. Only rgs_max_wait_s of `opts` is read (may be NULL); an open whose
+     * options differ reads the file again.
+     * @return 0; CR_ABI_EINVAL when `path` is not a plan image (nothing to read ahead); or the
+     *         error the open would meet (then nothing is kept, and the open reads the file
+     *         again, and reports it). */
+    int (*preload)(const char *path, const cr_open_options *opts, char *err, size_t errlen);
+    /* Drops what preload kept and open did not take (the lease released, the mapping freed).
+     * A host calls it once its first open() returned, whatever it returned. */
+    void (*preload_drop)(void);
 } cr_plugin;
 
 /* gateway_result_ex flags (ABI 1.9) */

@@ -333,7 +333,7 @@ static cmd_export_t cmds[] = {
 
 static param_export_t params[] = {
     {"library", PARAM_STRING, &crl_path},
-    {"config", PARAM_STRING, &crl_config},
+    {"config", PARAM_STRING | PARAM_USE_FUNC, (void *)crl_config_param},
     {"gateway_holdoff", PARAM_INT, &crm_gateway_holdoff},
     {"log_level", PARAM_STRING, &crm_log_level},
     {"gateway_fail_threshold", PARAM_INT, &crl_fail_threshold},

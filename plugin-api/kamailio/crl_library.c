@@ -14,15 +14,23 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "core/dprint.h"
 
 #include "callroute_mod.h"
+#include "crg_rgs.h"
 #include "crl_library.h"
 
 char *crl_path = NULL;
@@ -64,8 +72,30 @@ static pid_t crl_own_pid;
 
 /* ---- host callbacks given to the library ---- */
 
+/* Set in the thread that reads the plan ahead (below): its log lines are kept, and logged by
+ * the main process in mod_init, in order, rather than from a second thread while Kamailio is
+ * still reading its configuration. */
+static __thread int crl_in_ahead;
+#define CRL_AHEAD_LOGS 16
+static struct {
+    int level;
+    char text[512];
+} crl_ahead_log[CRL_AHEAD_LOGS];
+static int crl_ahead_nlog, crl_ahead_lost;
+
 static void crl_log(void *ud, int level, const char *message)
 {
+    if (crl_in_ahead) {
+        if (crl_ahead_nlog < CRL_AHEAD_LOGS) {
+            crl_ahead_log[crl_ahead_nlog].level = level;
+            snprintf(crl_ahead_log[crl_ahead_nlog].text, sizeof crl_ahead_log[0].text, "%s",
+                     message);
+            crl_ahead_nlog++;
+        } else {
+            crl_ahead_lost++;
+        }
+        return;
+    }
     switch (level) {
     case CR_LOG_ERROR:
         LM_ERR("%s\n", message);
@@ -97,35 +127,53 @@ int crl_cstr(const str *s, char *buf, size_t len)
     return 0;
 }
 
-static int crl_load(void)
+/* Logs through crl_log (kept while reading ahead). */
+static void crl_say(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void crl_say(int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    crl_log(NULL, level, line);
+}
+
+/* Loads the library (`want`, or the first of the default paths when NULL or empty) into
+ * crl_dl / crl_plugin, crl_loaded naming it. Logs and returns -1 on failure. */
+static const char *crl_loaded;
+
+static int crl_load_from(const char *want)
 {
     const char *err = NULL;
     cr_plugin_entry_fn entry;
     size_t i;
 
-    if (crl_path && *crl_path) {
-        crl_dl = dlopen(crl_path, RTLD_NOW | RTLD_LOCAL);
+    if (want && *want) {
+        crl_dl = dlopen(want, RTLD_NOW | RTLD_LOCAL);
         if (crl_dl == NULL) {
-            LM_ERR("cannot load library %s: %s\n", crl_path, dlerror());
+            crl_say(CR_LOG_ERROR, "cannot load library %s: %s", want, dlerror());
             return -1;
         }
+        crl_loaded = want;
     } else {
         for (i = 0; i < sizeof(crl_default_paths) / sizeof(crl_default_paths[0]); i++) {
             crl_dl = dlopen(crl_default_paths[i], RTLD_NOW | RTLD_LOCAL);
             if (crl_dl) {
-                crl_path = (char *)crl_default_paths[i];
+                crl_loaded = crl_default_paths[i];
                 break;
             }
         }
         if (crl_dl == NULL) {
-            LM_ERR("libcallroute.so.1 not found; set modparam(\"callroute\", \"library\", "
-                   "PATH)\n");
+            crl_say(CR_LOG_ERROR, "libcallroute.so.1 not found; set modparam(\"callroute\", "
+                                  "\"library\", PATH)");
             return -1;
         }
     }
     entry = (cr_plugin_entry_fn)dlsym(crl_dl, CR_PLUGIN_ENTRY_SYMBOL);
     if (entry == NULL) {
-        LM_ERR("%s has no %s: %s\n", crl_path, CR_PLUGIN_ENTRY_SYMBOL, dlerror());
+        crl_say(CR_LOG_ERROR, "%s has no %s: %s", crl_loaded, CR_PLUGIN_ENTRY_SYMBOL, dlerror());
         return -1;
     }
 
@@ -136,21 +184,231 @@ static int crl_load(void)
     crl_host.now_ms = crl_now_ms;
     crl_plugin = entry(&crl_host, &err);
     if (crl_plugin == NULL) {
-        LM_ERR("%s refused ABI %d: %s\n", crl_path, CR_ABI_MAJOR, err ? err : "?");
+        crl_say(CR_LOG_ERROR, "%s refused ABI %d: %s", crl_loaded, CR_ABI_MAJOR, err ? err : "?");
         return -1;
     }
     if (crl_plugin->abi_major != CR_ABI_MAJOR || !CR_HAS(cr_plugin, crl_plugin, gateways) ||
         !crl_plugin->open || !crl_plugin->route || !crl_plugin->reload || !crl_plugin->result_get ||
         !crl_plugin->result_item) {
-        LM_ERR("%s: plugin table (ABI %u, %u bytes) lacks what this module needs\n", crl_path,
-               crl_plugin->abi_major, crl_plugin->size);
+        crl_say(CR_LOG_ERROR, "%s: plugin table (ABI %u, %u bytes) lacks what this module needs",
+                crl_loaded, crl_plugin->abi_major, crl_plugin->size);
         crl_plugin = NULL;
         return -1;
     }
-    LM_INFO("loaded %s (callroute %s, ABI %u.%u)\n", crl_path,
+    crl_say(CR_LOG_INFO, "loaded %s (callroute %s, ABI %u.%u)", crl_loaded,
             crl_plugin->version ? crl_plugin->version : "?", crl_plugin->abi_major,
             crl_plugin->abi_minor);
     return 0;
+}
+
+static int crl_load(void)
+{
+    if (crl_load_from(crl_path) < 0)
+        return -1;
+    crl_path = (char *)crl_loaded;
+    return 0;
+}
+
+/*
+ * Reading the plan ahead. Kamailio sets the module's parameters while it reads its
+ * configuration; then daemonize() closes every descriptor from 3 to 31 (even in the foreground,
+ * -DD), and Kamailio initialises every module loaded before this one (tm, sl, usrloc, ...)
+ * before it calls mod_init: milliseconds in which the second core is idle. From the moment the
+ * "config" parameter is set, a thread is ready to load the library and have it read the plan
+ * image (ABI 1.10 preload: the lease, the checksum, the read); mod_init waits for it, and the
+ * library's open takes what was read instead of reading the file again. Nothing is published,
+ * and nothing logged, before mod_init.
+ *
+ * The thread touches no descriptor until daemonize() has closed them: it waits on a pipe whose
+ * write end is descriptor 31, the last one daemonize() closes (its read end is above 31, which
+ * daemonize() leaves alone), so the end of file it reads says the closing is over and nothing
+ * it opens afterwards can be closed under it. Kamailio daemonizing (no -DD) forks before that
+ * close: the thread stays waiting in the parent, which exits, and the daemon loads in mod_init
+ * as before. Without daemonize() at all (-D, or another host), mod_init closes descriptor 31
+ * itself. What was read ahead is used only when the library, the file and rgs_max_wait are the
+ * same at mod_init (set "config" after "library" and "rgs_max_wait"); else it is dropped.
+ */
+#define CRL_AHEAD_FD 31 /* daemonize()'s last: it closes 3 .. MAX_FD - 1, MAX_FD 32 */
+static pthread_t crl_ahead_thread;
+static pid_t crl_ahead_pid;         /* the process the thread runs in; 0: none started */
+static int crl_ahead_rfd = -1;      /* the pipe's read end, above CRL_AHEAD_FD */
+static ino_t crl_ahead_ino;         /* the pipe's */
+static _Atomic int crl_ahead_state; /* 0 waiting, 1 reading, 2 done */
+static char crl_ahead_lib[4096];
+static char crl_ahead_config[4096];
+static int crl_ahead_max_wait;
+static int crl_ahead_loaded; /* the thread loaded crl_ahead_lib (crl_dl, crl_plugin) */
+/* microseconds: the thread began, ended; mod_init began waiting, ended */
+static int64_t crl_ahead_t[4];
+
+static int64_t crl_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* fd is still the ahead pipe's end (its number not reused since). */
+static int crl_ahead_is_pipe(int fd)
+{
+    struct stat sb;
+
+    return fd >= 0 && fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode) && sb.st_ino == crl_ahead_ino;
+}
+
+static void *crl_ahead_main(void *arg)
+{
+    char err[1024], c;
+    cr_open_options o;
+    ssize_t n;
+
+    while ((n = read(crl_ahead_rfd, &c, 1)) != 0)
+        if (n < 0 && errno != EINTR)
+            return NULL; /* cannot happen: the read end is this thread's alone */
+    close(crl_ahead_rfd);
+    crl_ahead_t[0] = crl_mono_us();
+    atomic_store(&crl_ahead_state, 1);
+    crl_in_ahead = 1;
+    if (crl_load_from(crl_ahead_lib) == 0) {
+        crl_ahead_loaded = 1;
+        if (CR_HAS(cr_plugin, crl_plugin, preload_drop) && crl_plugin->preload) {
+            memset(&o, 0, sizeof(o));
+            o.size = sizeof(o);
+            o.rgs_max_wait_s = crl_ahead_max_wait;
+            /* a failure keeps nothing: mod_init's open meets it again and reports it */
+            crl_plugin->preload(crl_ahead_config, &o, err, sizeof(err));
+        }
+    }
+    crl_ahead_t[1] = crl_mono_us();
+    atomic_store(&crl_ahead_state, 2);
+    return NULL;
+}
+
+/* At exit before mod_init (a configuration error): a thread reading is waited for; one still
+ * waiting on its pipe touches nothing and ends with the process. */
+static void crl_ahead_at_exit(void)
+{
+    if (crl_ahead_pid == getpid() && atomic_load(&crl_ahead_state) != 0) {
+        pthread_join(crl_ahead_thread, NULL);
+        crl_ahead_pid = 0;
+    }
+}
+
+/* Starts the thread, waiting on its pipe; nothing when descriptor 31 is taken. */
+static void crl_ahead_start(void)
+{
+    pthread_attr_t attr;
+    sigset_t all, old;
+    struct stat sb;
+    int p[2], w = -1, r = -1;
+
+    if (pipe(p) != 0)
+        return;
+    w = fcntl(p[1], F_DUPFD_CLOEXEC, CRL_AHEAD_FD);
+    r = fcntl(p[0], F_DUPFD_CLOEXEC, CRL_AHEAD_FD + 1);
+    close(p[0]);
+    close(p[1]);
+    if (w != CRL_AHEAD_FD || r < 0 || fstat(r, &sb) != 0) {
+        if (w >= 0)
+            close(w);
+        if (r >= 0)
+            close(r);
+        return;
+    }
+    crl_ahead_ino = sb.st_ino;
+    crl_ahead_rfd = r;
+    atomic_store(&crl_ahead_state, 0);
+    /* no signal of Kamailio's is taken by this thread */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    if (pthread_create(&crl_ahead_thread, &attr, crl_ahead_main, NULL) == 0) {
+        crl_ahead_pid = getpid();
+        atexit(crl_ahead_at_exit);
+    } else {
+        close(w);
+        close(r);
+        crl_ahead_rfd = -1;
+    }
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int crl_config_param(modparam_t type, void *val)
+{
+    crl_config = (char *)val;
+    if (crl_config == NULL || *crl_config == '\0' || crl_ahead_pid != 0 || crl_plugin)
+        return 0; /* mod_init says what is wrong; a second "config" is not read ahead */
+    if (snprintf(crl_ahead_config, sizeof(crl_ahead_config), "%s", crl_config) >=
+            (int)sizeof(crl_ahead_config) ||
+        snprintf(crl_ahead_lib, sizeof(crl_ahead_lib), "%s", crl_path ? crl_path : "") >=
+            (int)sizeof(crl_ahead_lib))
+        return 0;
+    crl_ahead_max_wait = crg_max_wait;
+    crl_ahead_start();
+    return 0;
+}
+
+/* mod_init: the thread's work, if it runs in this process. False when there is none. */
+static int crl_ahead_join(void)
+{
+    if (crl_ahead_pid == 0)
+        return 0;
+    if (crl_ahead_pid != getpid()) {
+        /* the daemon Kamailio forked: the thread stayed in the parent; its read end, above
+         * 31, was inherited */
+        if (crl_ahead_is_pipe(crl_ahead_rfd))
+            close(crl_ahead_rfd);
+        crl_ahead_pid = 0;
+        return 0;
+    }
+    /* no daemonize() closed the write end: closed here, and the thread reads now */
+    crl_ahead_t[2] = crl_mono_us();
+    if (atomic_load(&crl_ahead_state) == 0 && crl_ahead_is_pipe(CRL_AHEAD_FD))
+        close(CRL_AHEAD_FD);
+    pthread_join(crl_ahead_thread, NULL);
+    crl_ahead_t[3] = crl_mono_us();
+    crl_ahead_pid = 0;
+    return 1;
+}
+
+/* mod_init: waits for the thread, logs what it said, and keeps the library it loaded if it is
+ * the one to use; else unloads it (and what it read ahead). */
+static void crl_ahead_finish(void)
+{
+    int i;
+
+    if (!crl_ahead_join())
+        return;
+    if (!crl_ahead_loaded) { /* mod_init loads it, and says why it cannot */
+        if (crl_dl)
+            dlclose(crl_dl);
+        crl_dl = NULL;
+        crl_plugin = NULL;
+        crl_ahead_nlog = crl_ahead_lost = 0;
+        return;
+    }
+    for (i = 0; i < crl_ahead_nlog; i++)
+        crl_log(NULL, crl_ahead_log[i].level, crl_ahead_log[i].text);
+    LM_INFO("library loaded and plan read ahead in %.1f ms, from %.1f ms before mod_init; "
+            "mod_init waited %.1f ms for it\n",
+            (crl_ahead_t[1] - crl_ahead_t[0]) / 1000.0, (crl_ahead_t[2] - crl_ahead_t[0]) / 1000.0,
+            (crl_ahead_t[3] - crl_ahead_t[2]) / 1000.0);
+    if (crl_ahead_lost)
+        LM_WARN("%d more lines of the library's were not kept while the plan was read ahead\n",
+                crl_ahead_lost);
+    crl_ahead_nlog = crl_ahead_lost = 0;
+    crl_ahead_loaded = 0;
+    if (crl_plugin && strcmp(crl_ahead_lib, crl_path ? crl_path : "") == 0) {
+        crl_path = (char *)crl_loaded;
+        return;
+    }
+    if (crl_plugin && CR_HAS(cr_plugin, crl_plugin, preload_drop) && crl_plugin->preload_drop)
+        crl_plugin->preload_drop();
+    crl_plugin = NULL;
+    if (crl_dl)
+        dlclose(crl_dl);
+    crl_dl = NULL;
 }
 
 /* Opens a handle for this process; logs and returns -1 on failure. */
@@ -212,7 +470,8 @@ int crl_init(int gateway_holdoff_s, int rgs_max_wait_s)
     size_t shared_len;
     void *shared = NULL;
 
-    if (crl_load() < 0)
+    crl_ahead_finish();
+    if (crl_plugin == NULL && crl_load() < 0)
         return -1;
     shared_len = crl_plugin->shared_size ? crl_plugin->shared_size() : 0;
     if (shared_len > 0 && (shared = crl_shared_zalloc(shared_len, "gateway state")) == NULL)
@@ -227,8 +486,12 @@ int crl_init(int gateway_holdoff_s, int rgs_max_wait_s)
     /* the library warns of queue timeouts the proxy would cut short */
     crl_opts.rgs_max_wait_s = rgs_max_wait_s;
 
-    /* Refuse to start on a broken configuration; the handle serves the main process. */
-    if (crl_open() < 0)
+    /* Refuse to start on a broken configuration; the handle serves the main process. It
+     * takes the plan read ahead, if it is this one; anything else read ahead goes. */
+    int rc = crl_open();
+    if (CR_HAS(cr_plugin, crl_plugin, preload_drop) && crl_plugin->preload_drop)
+        crl_plugin->preload_drop();
+    if (rc < 0)
         return -1;
     LM_INFO("routing with %s (gateway hold-off %d s, %zu bytes shared)\n", crl_config,
             crl_opts.gateway_holdoff_s, shared_len);

@@ -14,6 +14,8 @@
 
 extern char *crl_path;   /* modparam "library"; NULL = the default paths */
 extern char *crl_config; /* modparam "config" */
+/* modparam "config": sets crl_config and starts reading the plan ahead of mod_init. */
+int crl_config_param(modparam_t type, void *val);
 /* modparam "include_dir" (repeatable): a directory <include href> may reach. */
 int crl_include_dir_param(modparam_t type, void *val);
 

@@ -235,6 +235,10 @@ typedef struct staged {
     bool leased;       /* base..len is the admin's file itself, the lease held */
     cr_image_leased lease;
     char admin[CRP_PLAN_PATH_MAX];
+    /* Read ahead of the open (crp_handle_preload): no copy made instead of the lease, nothing
+     * logged; stamped tells the open that takes it what to say. */
+    bool ahead;
+    bool stamped;
 } staged;
 
 static const char *runtime_dir(void);
@@ -293,6 +297,12 @@ static void lease_note_once(const char *why)
         crp_log(CR_LOG_WARNING, "callroute: %s; copying the image at start instead", why);
 }
 
+static void lease_said(const char *path, bool stamped, const char *when)
+{
+    crp_log(CR_LOG_INFO, "callroute: %s read in place under a lease (%s%s)", path,
+            stamped ? "stamp matched: records not checked again" : "checked whole, stamped", when);
+}
+
 /*
  * The publisher's first open of an admin's image (the host starting): the file is mapped in
  * place under a read lease (cr_image_lease: nobody can rewrite it while the lease is held), its
@@ -321,6 +331,8 @@ static int load_leased(const char *path, const cr_load_options *lo, staged *st, 
         rc = CR_EIO;
     }
     if (rc != CR_OK && (l->fallback || rc == CR_EIO)) {
+        if (st->ahead) /* the open copies it, and says why */
+            return rc;
         lease_note_once(err);
         return load_staged(path, lo, st, out, diag);
     }
@@ -351,11 +363,114 @@ static int load_leased(const char *path, const cr_load_options *lo, staged *st, 
     }
     if (!stamped) /* checked whole: the next start with this very file need not */
         cr_image_stamp_write(runtime_dir(), path, l);
-    crp_log(CR_LOG_INFO, "callroute: %s read in place under a lease (%s)", path,
-            stamped ? "stamp matched: records not checked again" : "checked whole, stamped");
+    st->stamped = stamped;
+    if (!st->ahead)
+        lease_said(path, stamped, "");
     memcpy(st->admin, path, strlen(path) + 1);
     st->leased = true;
     return CR_OK;
+}
+
+/*
+ * Reading ahead (ABI 1.10 preload). A host that knows the image it will open long before it can
+ * open it (Kamailio sets the module's parameters, then initialises every module loaded before
+ * this one) reads it meanwhile in a thread of its own: the lease, the mapping, the checksum and
+ * the read, as load_leased does them for the first open, nothing published or logged. The
+ * first open of that path in this process, or in a process forked from it after the read
+ * ended (a daemonizing host), takes the result instead of reading the file again. A read that
+ * fails, or cannot lease the file, keeps nothing: the open then reads the file as it always
+ * did and reports what it always reported.
+ */
+static struct {
+    pthread_mutex_t lock;
+    bool held;
+    char path[CRP_PLAN_PATH_MAX];
+    unsigned rgs_max_wait_s;
+    cr_config *cfg;
+    staged st;
+    cr_diag diag; /* the read's warnings, for the open to log */
+} ahead = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void ahead_drop_locked(void)
+{
+    if (!ahead.held)
+        return;
+    cr_config_free(ahead.cfg); /* it owns the mapping */
+    ahead.cfg = NULL;
+    staged_drop(&ahead.st); /* the lease */
+    cr_diag_free(&ahead.diag);
+    ahead.held = false;
+}
+
+void crp_handle_preload_drop(void)
+{
+    pthread_mutex_lock(&ahead.lock);
+    ahead_drop_locked();
+    pthread_mutex_unlock(&ahead.lock);
+}
+
+int crp_handle_preload(const char *path, const cr_open_options *opts, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    crp_handle_preload_drop();
+    if (!path || strlen(path) >= sizeof ahead.path || !cr_image_file_is(path)) {
+        snprintf(err, errlen, "%s: not a plan image: nothing to read ahead", path ? path : "");
+        return CR_EINVAL;
+    }
+    cr_load_options lo = {
+        .rgs_max_wait_s = crp_rgs_max_wait(opts), .image_no_lint = true, .image_only = true};
+    staged st = {.may_lease = true, .want_gen = 0, .ahead = true};
+    cr_config *cfg = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    int rc = load_leased(path, &lo, &st, &cfg, &d);
+    if (rc != CR_OK) {
+        staged_drop(&st);
+        crp_diag_to_text(&d, err, errlen, true);
+        if (err && errlen && !err[0])
+            snprintf(err, errlen, "%s: %s", path, cr_strerror(rc));
+        cr_diag_free(&d);
+        return rc;
+    }
+    pthread_mutex_lock(&ahead.lock);
+    ahead_drop_locked();
+    memcpy(ahead.path, path, strlen(path) + 1);
+    ahead.rgs_max_wait_s = lo.rgs_max_wait_s;
+    ahead.cfg = cfg;
+    ahead.st = st;
+    ahead.diag = d;
+    ahead.held = true;
+    pthread_mutex_unlock(&ahead.lock);
+    return CR_OK;
+}
+
+/* The image read ahead for this very load, when there is one: *out, st and diag as
+ * load_leased would have left them. Anything read ahead for another load is dropped. */
+static bool ahead_take(const char *path, const cr_load_options *lo, staged *st, cr_config **out,
+                       cr_diag *diag)
+{
+    pthread_mutex_lock(&ahead.lock);
+    bool same = ahead.held && strcmp(ahead.path, path) == 0 &&
+                ahead.rgs_max_wait_s == lo->rgs_max_wait_s && st->want_gen == ahead.st.want_gen &&
+                !diag->count;
+    if (!same) {
+        ahead_drop_locked();
+        pthread_mutex_unlock(&ahead.lock);
+        return false;
+    }
+    *out = ahead.cfg;
+    bool may_lease = st->may_lease;
+    *st = ahead.st;
+    st->may_lease = may_lease;
+    st->ahead = false;
+    cr_diag_free(diag);
+    *diag = ahead.diag;
+    ahead.cfg = NULL;
+    ahead.held = false;
+    pthread_mutex_unlock(&ahead.lock);
+    lease_said(path, st->stamped, "; read while the host started");
+    return true;
 }
 
 /* Loads path for the handle; st (NULL: never) stages a plan image for publishing. */
@@ -364,9 +479,10 @@ static int load_for(const cr_handle *h, const char *path, cr_config **out, cr_di
 {
     cr_load_options lo = crp_handle_load_options(h);
     lo.image_only = st != NULL; /* published, then decided from the image (adopt_own) */
-    int rc = !st || !cr_image_file_is(path) ? crp_load_ex(path, &lo, out, diag)
-             : st->may_lease                ? load_leased(path, &lo, st, out, diag)
-                                            : load_staged(path, &lo, st, out, diag);
+    int rc = !st || !cr_image_file_is(path)         ? crp_load_ex(path, &lo, out, diag)
+             : !st->may_lease                       ? load_staged(path, &lo, st, out, diag)
+             : ahead_take(path, &lo, st, out, diag) ? CR_OK
+                                                    : load_leased(path, &lo, st, out, diag);
     if (rc == CR_OK && h->db_path && crp_users_check(h->db_path, *out, diag) != CR_OK) {
         cr_config_free(*out);
         *out = NULL;

@@ -130,6 +130,9 @@ void crp_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **out, char *err,
                     size_t errlen);
 int crp_handle_reload(cr_handle *h, const char *path, char *err, size_t errlen);
+/* ABI 1.10 preload / preload_drop: the plan image read ahead of the first open (handle.c). */
+int crp_handle_preload(const char *path, const cr_open_options *opts, char *err, size_t errlen);
+void crp_handle_preload_drop(void);
 void crp_handle_close(cr_handle *h);
 const char *crp_handle_path(const cr_handle *h);
 

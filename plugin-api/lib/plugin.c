@@ -719,6 +719,8 @@ static const cr_plugin plugin = {
     .user_plan_ex = crp_user_plan_ex,
     .route_json = p_route_json,
     .gateway_result_ex = crp_gateway_result_ex,
+    .preload = crp_handle_preload,
+    .preload_drop = crp_handle_preload_drop,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */
