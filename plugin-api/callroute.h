@@ -673,21 +673,25 @@ typedef struct cr_plugin {
     int (*gateway_result_ex)(cr_handle *h, const char *gateway, int code, int retry_after_s);
 
     /* ---- since ABI 1.10: reading a plan image ahead of open ---- */
-    /* Reads the plan image at `path` in the calling thread, as the first open() of it in a
-     * process sharing memory with others reads it (under a read lease, checksum verified,
-     * records checked unless the image's stamp matches), and keeps the result for the next
-     * open() of the same path in this process or in a process forked from it once preload
-     * returned. Nothing is published and nothing is logged: the open that takes the result
-     * does that. A host calls it from a thread of its own while it is busy with other work
-     * before it can open (Kamailio: from the "config" parameter to mod_init), and must not
-     * fork while it runs. Only rgs_max_wait_s of `opts` is read (may be NULL); an open whose
-     * options differ reads the file again.
-     * @return 0; CR_ABI_EINVAL when `path` is not a plan image (nothing to read ahead); or the
-     *         error the open would meet (then nothing is kept, and the open reads the file
-     *         again, and reports it). */
+    /* Starts reading the plan image at `path` as the first open() of it in a process sharing
+     * memory with others reads it (a read lease, the checksum, the records checked unless the
+     * image's stamp matches), and keeps the result for the next open() of the same path in
+     * this process or in a process forked from it. What opens or closes a descriptor is done
+     * before preload returns, in the calling thread, the lease held on a descriptor numbered
+     * 32 or above (a host may close 3 to 31 afterwards, as Kamailio's daemonize() does); the
+     * checksum and the records, memory only, are read on a thread of the library's meanwhile.
+     * The library waits for that thread before any fork() (pthread_atfork) and at exit.
+     * Nothing is published or logged: the open that takes the result does that. Only
+     * rgs_max_wait_s of `opts` is read (may be NULL); an open with other options, of another
+     * path, or after the read failed reads the file again (and reports what it finds).
+     * Kamailio's module calls it from its "config" parameter, before mod_init.
+     * @return 0 (reading); CR_ABI_EINVAL when `path` is not a plan image (nothing to read
+     *         ahead); CR_ABI_EIO when no lease can be taken there (the open copies the image
+     *         instead, as always); CR_ABI_ECONFIG for an image refused by its header. */
     int (*preload)(const char *path, const cr_open_options *opts, char *err, size_t errlen);
-    /* Drops what preload kept and open did not take (the lease released, the mapping freed).
-     * A host calls it once its first open() returned, whatever it returned. */
+    /* Drops what preload kept and no open took (the lease released, the mapping freed),
+     * waiting for its thread. A host calls it once its first open() returned, whatever that
+     * returned. */
     void (*preload_drop)(void);
 } cr_plugin;
 

@@ -452,6 +452,16 @@ static void lease_sum_join(cr_image_leased *l)
 
 int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t errlen)
 {
+    if (l->stamped && l->sum_deferred) {
+        char why[240];
+        int rc = verify_mt(l->map.base, l->map.len, &l->map.info, why, sizeof why);
+        if (rc != CR_OK) {
+            snprintf(err, errlen, "%s: plan image refused: %s", path, why);
+            return rc;
+        }
+        l->sum_deferred = false;
+        return CR_OK;
+    }
     if (l->stamped)
         return CR_OK; /* verified by cr_image_lease */
     lease_sum_join(l);
@@ -466,10 +476,21 @@ int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t e
 int cr_image_lease(const char *path, const char *stamp_dir, cr_image_leased *l, char *err,
                    size_t errlen)
 {
+    return cr_image_lease_ex(path, stamp_dir, 0, l, err, errlen);
+}
+
+int cr_image_lease_ex(const char *path, const char *stamp_dir, unsigned flags, cr_image_leased *l,
+                      char *err, size_t errlen)
+{
     memset(l, 0, sizeof *l);
     l->fd = -1;
     l->fallback = true;
     int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0 && (flags & CR_LEASE_FD_HIGH) && fd < CR_LEASE_FD_MIN) {
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, CR_LEASE_FD_MIN);
+        close(fd);
+        fd = high;
+    }
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return CR_EIO;
@@ -498,14 +519,15 @@ int cr_image_lease(const char *path, const char *stamp_dir, cr_image_leased *l, 
     cr_image_stamp want;
     l->stamped = rc == CR_OK && stamp_dir && stamp_of(&sb, &l->map.info, &want) &&
                  stamp_matches(stamp_dir, path, &want);
-    if (rc == CR_OK && l->stamped) /* read trusted next: the checksum first */
+    l->sum_deferred = l->stamped && (flags & CR_LEASE_DEFER_SUM);
+    if (rc == CR_OK && l->stamped && !l->sum_deferred) /* read trusted next: the checksum first */
         rc = verify_mt(p, n, &l->map.info, why, sizeof why);
     if (rc != CR_OK) {
         snprintf(err, errlen, "%s: plan image refused: %s", path, why);
         munmap(p, n);
         cr_image_lease_release(l);
         l->fallback = false;
-        l->stamped = false;
+        l->stamped = l->sum_deferred = false;
         return rc;
     }
     l->map.base = p;
@@ -578,7 +600,7 @@ int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, 
 
 /* What a configuration read from an image needs before it decides: the workflows of the
  * response-group sources it holds, its compiled indexes, the directory's names checked. */
-static int image_finish(cr_config *cfg, cr_diag *diag)
+int cr_image_finish(cr_config *cfg, cr_diag *diag)
 {
     int rc = cu_rgs_targets_from_sources(cfg, diag);
     if (rc == CR_OK)
@@ -593,7 +615,7 @@ int cr_image_load_mapped(const cr_image_map *m, const char *path, cr_config **ou
     cr_config *cfg = NULL;
     int rc = cr_image_read(m->base, m->len, path, &cfg, diag);
     if (rc == CR_OK)
-        rc = image_finish(cfg, diag);
+        rc = cr_image_finish(cfg, diag);
     if (rc != CR_OK) {
         cr_config_free(cfg);
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
@@ -626,13 +648,15 @@ int cr_image_load_owned_ex(cr_image_map *m, const char *path, unsigned flags, cr
     m->base = NULL;
     cr_config *cfg = NULL;
     int rc = cr_image_read_ex(keep->base, keep->len, path,
-                              flags | CR_IMAGE_BORROW | CR_IMAGE_VERIFIED, &cfg, diag);
+                              (flags & ~CR_IMAGE_NO_FINISH) | CR_IMAGE_BORROW | CR_IMAGE_VERIFIED,
+                              &cfg, diag);
     if (rc != CR_OK) {
         map_release(keep);
         return rc;
     }
     cr_image_config_release(cfg, map_release, keep);
-    rc = image_finish(cfg, diag);
+    if (!(flags & CR_IMAGE_NO_FINISH))
+        rc = cr_image_finish(cfg, diag);
     if (rc != CR_OK) {
         cr_config_free(cfg); /* unmaps */
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;

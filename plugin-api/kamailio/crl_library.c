@@ -14,18 +14,13 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
-#include <stdatomic.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 
 #include "core/dprint.h"
 
@@ -72,10 +67,10 @@ static pid_t crl_own_pid;
 
 /* ---- host callbacks given to the library ---- */
 
-/* Set in the thread that reads the plan ahead (below): its log lines are kept, and logged by
- * the main process in mod_init, in order, rather than from a second thread while Kamailio is
- * still reading its configuration. */
-static __thread int crl_in_ahead;
+/* Set while the "config" parameter loads the library and reads the plan ahead (below): the
+ * log lines are kept and logged in mod_init, in order, where the load is completed (a failed
+ * load is tried again there and says why once). */
+static int crl_in_ahead;
 #define CRL_AHEAD_LOGS 16
 static struct {
     int level;
@@ -211,176 +206,56 @@ static int crl_load(void)
 
 /*
  * Reading the plan ahead. Kamailio sets the module's parameters while it reads its
- * configuration; then daemonize() closes every descriptor from 3 to 31 (even in the foreground,
- * -DD), and Kamailio initialises every module loaded before this one (tm, sl, usrloc, ...)
- * before it calls mod_init: milliseconds in which the second core is idle. From the moment the
- * "config" parameter is set, a thread is ready to load the library and have it read the plan
- * image (ABI 1.10 preload: the lease, the checksum, the read); mod_init waits for it, and the
- * library's open takes what was read instead of reading the file again. Nothing is published,
- * and nothing logged, before mod_init.
- *
- * The thread touches no descriptor until daemonize() has closed them: it waits on a pipe whose
- * write end is descriptor 31, the last one daemonize() closes (its read end is above 31, which
- * daemonize() leaves alone), so the end of file it reads says the closing is over and nothing
- * it opens afterwards can be closed under it. Kamailio daemonizing (no -DD) forks before that
- * close: the thread stays waiting in the parent, which exits, and the daemon loads in mod_init
- * as before. Without daemonize() at all (-D, or another host), mod_init closes descriptor 31
- * itself. What was read ahead is used only when the library, the file and rgs_max_wait are the
- * same at mod_init (set "config" after "library" and "rgs_max_wait"); else it is dropped.
+ * configuration, then daemonizes (which closes descriptors 3 to 31, even in the foreground,
+ * and forks unless -DD) and initialises every module loaded before this one (tm, sl, usrloc,
+ * ...) before it calls mod_init: milliseconds in which the second core is idle. When the
+ * "config" parameter is set, the module loads the library and asks it to read the plan image
+ * ahead (ABI 1.10 preload): the library takes the lease and maps the file there and then, its
+ * descriptor numbered from 32, and verifies the checksum and reads the records on a thread of
+ * its own while Kamailio goes on; mod_init's open takes the result instead of reading the file
+ * again (the library waits for its thread before any fork, and at exit). Nothing is published
+ * before mod_init. What was read ahead is used only when the library, the file and
+ * rgs_max_wait are the same at mod_init (set "config" after "library" and "rgs_max_wait");
+ * otherwise it is dropped and mod_init loads as before. Log lines of the library's until
+ * mod_init are kept and logged there, in order.
  */
-#define CRL_AHEAD_FD 31 /* daemonize()'s last: it closes 3 .. MAX_FD - 1, MAX_FD 32 */
-static pthread_t crl_ahead_thread;
-static pid_t crl_ahead_pid;         /* the process the thread runs in; 0: none started */
-static int crl_ahead_rfd = -1;      /* the pipe's read end, above CRL_AHEAD_FD */
-static ino_t crl_ahead_ino;         /* the pipe's */
-static _Atomic int crl_ahead_state; /* 0 waiting, 1 reading, 2 done */
 static char crl_ahead_lib[4096];
-static char crl_ahead_config[4096];
-static int crl_ahead_max_wait;
-static int crl_ahead_loaded; /* the thread loaded crl_ahead_lib (crl_dl, crl_plugin) */
-/* microseconds: the thread began, ended; mod_init began waiting, ended */
-static int64_t crl_ahead_t[4];
+static int crl_ahead_loaded; /* the library was loaded from crl_ahead_lib (crl_dl, crl_plugin) */
 
-static int64_t crl_mono_us(void)
+int crl_config_param(modparam_t type, void *val)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* fd is still the ahead pipe's end (its number not reused since). */
-static int crl_ahead_is_pipe(int fd)
-{
-    struct stat sb;
-
-    return fd >= 0 && fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode) && sb.st_ino == crl_ahead_ino;
-}
-
-static void *crl_ahead_main(void *arg)
-{
-    char err[1024], c;
+    char err[1024];
     cr_open_options o;
-    ssize_t n;
 
-    while ((n = read(crl_ahead_rfd, &c, 1)) != 0)
-        if (n < 0 && errno != EINTR)
-            return NULL; /* cannot happen: the read end is this thread's alone */
-    close(crl_ahead_rfd);
-    crl_ahead_t[0] = crl_mono_us();
-    atomic_store(&crl_ahead_state, 1);
+    crl_config = (char *)val;
+    if (crl_config == NULL || *crl_config == '\0' || crl_plugin)
+        return 0; /* mod_init says what is wrong; a second "config" is not read ahead */
+    if (snprintf(crl_ahead_lib, sizeof(crl_ahead_lib), "%s", crl_path ? crl_path : "") >=
+        (int)sizeof(crl_ahead_lib))
+        return 0;
     crl_in_ahead = 1;
     if (crl_load_from(crl_ahead_lib) == 0) {
         crl_ahead_loaded = 1;
         if (CR_HAS(cr_plugin, crl_plugin, preload_drop) && crl_plugin->preload) {
             memset(&o, 0, sizeof(o));
             o.size = sizeof(o);
-            o.rgs_max_wait_s = crl_ahead_max_wait;
+            o.rgs_max_wait_s = crg_max_wait;
             /* a failure keeps nothing: mod_init's open meets it again and reports it */
-            crl_plugin->preload(crl_ahead_config, &o, err, sizeof(err));
+            crl_plugin->preload(crl_config, &o, err, sizeof(err));
         }
     }
-    crl_ahead_t[1] = crl_mono_us();
-    atomic_store(&crl_ahead_state, 2);
-    return NULL;
-}
-
-/* At exit before mod_init (a configuration error): a thread reading is waited for; one still
- * waiting on its pipe touches nothing and ends with the process. */
-static void crl_ahead_at_exit(void)
-{
-    if (crl_ahead_pid == getpid() && atomic_load(&crl_ahead_state) != 0) {
-        pthread_join(crl_ahead_thread, NULL);
-        crl_ahead_pid = 0;
-    }
-}
-
-/* Starts the thread, waiting on its pipe; nothing when descriptor 31 is taken. */
-static void crl_ahead_start(void)
-{
-    pthread_attr_t attr;
-    sigset_t all, old;
-    struct stat sb;
-    int p[2], w = -1, r = -1;
-
-    if (pipe(p) != 0)
-        return;
-    w = fcntl(p[1], F_DUPFD_CLOEXEC, CRL_AHEAD_FD);
-    r = fcntl(p[0], F_DUPFD_CLOEXEC, CRL_AHEAD_FD + 1);
-    close(p[0]);
-    close(p[1]);
-    if (w != CRL_AHEAD_FD || r < 0 || fstat(r, &sb) != 0) {
-        if (w >= 0)
-            close(w);
-        if (r >= 0)
-            close(r);
-        return;
-    }
-    crl_ahead_ino = sb.st_ino;
-    crl_ahead_rfd = r;
-    atomic_store(&crl_ahead_state, 0);
-    /* no signal of Kamailio's is taken by this thread */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_init(&attr);
-    if (pthread_create(&crl_ahead_thread, &attr, crl_ahead_main, NULL) == 0) {
-        crl_ahead_pid = getpid();
-        atexit(crl_ahead_at_exit);
-    } else {
-        close(w);
-        close(r);
-        crl_ahead_rfd = -1;
-    }
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-int crl_config_param(modparam_t type, void *val)
-{
-    crl_config = (char *)val;
-    if (crl_config == NULL || *crl_config == '\0' || crl_ahead_pid != 0 || crl_plugin)
-        return 0; /* mod_init says what is wrong; a second "config" is not read ahead */
-    if (snprintf(crl_ahead_config, sizeof(crl_ahead_config), "%s", crl_config) >=
-            (int)sizeof(crl_ahead_config) ||
-        snprintf(crl_ahead_lib, sizeof(crl_ahead_lib), "%s", crl_path ? crl_path : "") >=
-            (int)sizeof(crl_ahead_lib))
-        return 0;
-    crl_ahead_max_wait = crg_max_wait;
-    crl_ahead_start();
+    crl_in_ahead = 0;
     return 0;
 }
 
-/* mod_init: the thread's work, if it runs in this process. False when there is none. */
-static int crl_ahead_join(void)
-{
-    if (crl_ahead_pid == 0)
-        return 0;
-    if (crl_ahead_pid != getpid()) {
-        /* the daemon Kamailio forked: the thread stayed in the parent; its read end, above
-         * 31, was inherited */
-        if (crl_ahead_is_pipe(crl_ahead_rfd))
-            close(crl_ahead_rfd);
-        crl_ahead_pid = 0;
-        return 0;
-    }
-    /* no daemonize() closed the write end: closed here, and the thread reads now */
-    crl_ahead_t[2] = crl_mono_us();
-    if (atomic_load(&crl_ahead_state) == 0 && crl_ahead_is_pipe(CRL_AHEAD_FD))
-        close(CRL_AHEAD_FD);
-    pthread_join(crl_ahead_thread, NULL);
-    crl_ahead_t[3] = crl_mono_us();
-    crl_ahead_pid = 0;
-    return 1;
-}
-
-/* mod_init: waits for the thread, logs what it said, and keeps the library it loaded if it is
- * the one to use; else unloads it (and what it read ahead). */
+/* mod_init: logs what the library said while the plan was read ahead, and keeps the library
+ * loaded then if it is the one to use; else unloads it (and what it read ahead). */
 static void crl_ahead_finish(void)
 {
-    int i;
+    int i, loaded = crl_ahead_loaded;
 
-    if (!crl_ahead_join())
-        return;
-    if (!crl_ahead_loaded) { /* mod_init loads it, and says why it cannot */
+    crl_ahead_loaded = 0;
+    if (!loaded) { /* mod_init loads it, and says why it cannot */
         if (crl_dl)
             dlclose(crl_dl);
         crl_dl = NULL;
@@ -390,15 +265,10 @@ static void crl_ahead_finish(void)
     }
     for (i = 0; i < crl_ahead_nlog; i++)
         crl_log(NULL, crl_ahead_log[i].level, crl_ahead_log[i].text);
-    LM_INFO("library loaded and plan read ahead in %.1f ms, from %.1f ms before mod_init; "
-            "mod_init waited %.1f ms for it\n",
-            (crl_ahead_t[1] - crl_ahead_t[0]) / 1000.0, (crl_ahead_t[2] - crl_ahead_t[0]) / 1000.0,
-            (crl_ahead_t[3] - crl_ahead_t[2]) / 1000.0);
     if (crl_ahead_lost)
         LM_WARN("%d more lines of the library's were not kept while the plan was read ahead\n",
                 crl_ahead_lost);
     crl_ahead_nlog = crl_ahead_lost = 0;
-    crl_ahead_loaded = 0;
     if (crl_plugin && strcmp(crl_ahead_lib, crl_path ? crl_path : "") == 0) {
         crl_path = (char *)crl_loaded;
         return;

@@ -235,14 +235,11 @@ typedef struct staged {
     bool leased;       /* base..len is the admin's file itself, the lease held */
     cr_image_leased lease;
     char admin[CRP_PLAN_PATH_MAX];
-    /* Read ahead of the open (crp_handle_preload): no copy made instead of the lease, nothing
-     * logged; stamped tells the open that takes it what to say. */
-    bool ahead;
-    bool stamped;
 } staged;
 
 static const char *runtime_dir(void);
 static int32_t my_pid(void);
+static void fork_handlers(void);
 
 static void staged_drop(staged *st)
 {
@@ -297,58 +294,60 @@ static void lease_note_once(const char *why)
         crp_log(CR_LOG_WARNING, "callroute: %s; copying the image at start instead", why);
 }
 
-static void lease_said(const char *path, bool stamped, const char *when)
-{
-    crp_log(CR_LOG_INFO, "callroute: %s read in place under a lease (%s%s)", path,
-            stamped ? "stamp matched: records not checked again" : "checked whole, stamped", when);
-}
-
 /*
  * The publisher's first open of an admin's image (the host starting): the file is mapped in
  * place under a read lease (cr_image_lease: nobody can rewrite it while the lease is held), its
  * checksum verified, its records checked unless its stamp says this very file passed that check
  * before (then it is read as a published image is, CR_IMAGE_TRUSTED). It is copied into the
  * runtime directory later, off the start-up path (the mover thread, "an admin's image in
- * place" below). Without a lease, today's staged copy.
+ * place" below). Without a lease, today's staged copy. In three steps, so that a host may have
+ * the middle one (memory only) done ahead on a thread of its own (crp_handle_preload).
  */
-static int load_leased(const char *path, const cr_load_options *lo, staged *st, cr_config **out,
-                       cr_diag *diag)
+
+/* The lease taken and the file mapped (lflags: cr_image_lease_ex's); *err says why not. CR_OK,
+ * or an error with st->lease.fallback (copy it instead) or without (refused). */
+static int leased_begin(const char *path, staged *st, unsigned lflags, char *err, size_t errlen)
 {
-    char err[CRP_PLAN_PATH_MAX + 600];
     cr_image_leased *l = &st->lease;
     int rc = CR_EIO;
     if (strlen(path) >= sizeof st->admin)
-        snprintf(err, sizeof err, "%s: name too long to publish", path);
+        snprintf(err, errlen, "%s: name too long to publish", path);
     else if (access(runtime_dir(), W_OK) != 0) /* no copy could be made before a writer comes */
-        snprintf(err, sizeof err, "runtime directory %s: %s", runtime_dir(), strerror(errno));
+        snprintf(err, errlen, "runtime directory %s: %s", runtime_dir(), strerror(errno));
     else
-        rc = cr_image_lease(path, runtime_dir(), l, err, sizeof err);
+        rc = cr_image_lease_ex(path, runtime_dir(), lflags, l, err, errlen);
     if (rc == CR_OK && l->map.info.generation != st->want_gen) {
-        snprintf(err, sizeof err, "%s: carries generation %llu, not %llu", path,
+        snprintf(err, errlen, "%s: carries generation %llu, not %llu", path,
                  (unsigned long long)l->map.info.generation, (unsigned long long)st->want_gen);
         cr_image_unmap(&l->map);
         cr_image_lease_release(l);
         rc = CR_EIO;
     }
-    if (rc != CR_OK && (l->fallback || rc == CR_EIO)) {
-        if (st->ahead) /* the open copies it, and says why */
-            return rc;
-        lease_note_once(err);
-        return load_staged(path, lo, st, out, diag);
-    }
-    if (rc != CR_OK) { /* refused: damaged or foreign */
+    return rc;
+}
+
+/* The checksum (before anything is read when the records are read trusted) and the records
+ * read, nothing else: no descriptor opened or closed, nothing logged. *out is not finished
+ * (cr_image_finish). */
+static int leased_read(const char *path, const cr_load_options *lo, staged *st, cr_config **out,
+                       cr_diag *diag)
+{
+    char err[CRP_PLAN_PATH_MAX + 600];
+    cr_image_leased *l = &st->lease;
+    st->base = (void *)(uintptr_t)l->map.base;
+    st->len = l->map.len;
+    st->info = l->map.info;
+    if (l->stamped && cr_image_lease_sum(l, path, err, sizeof err) != CR_OK) {
         cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
-        return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
+        cr_image_unmap(&l->map);
+        return CR_ECONFIG;
     }
-    bool stamped = l->stamped;
     cr_image_map m = l->map;
-    st->base = (void *)(uintptr_t)m.base;
-    st->len = m.len;
-    st->info = m.info;
     l->map.base = NULL; /* the configuration owns the mapping now */
-    unsigned flags = (lo->image_no_lint ? CR_IMAGE_NOLINT : 0) | (stamped ? CR_IMAGE_TRUSTED : 0);
+    unsigned flags = (lo->image_no_lint ? CR_IMAGE_NOLINT : 0) |
+                     (l->stamped ? CR_IMAGE_TRUSTED : 0) | CR_IMAGE_NO_FINISH;
     /* not stamped: the records are checked while another core computes the checksum */
-    rc = cr_image_load_owned_ex(&m, path, flags, out, diag);
+    int rc = cr_image_load_owned_ex(&m, path, flags, out, diag);
     if (cr_image_lease_sum(l, path, err, sizeof err) != CR_OK) {
         /* damaged bytes: said so even when a record was refused first */
         cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
@@ -356,48 +355,118 @@ static int load_leased(const char *path, const cr_load_options *lo, staged *st, 
         *out = NULL;
         rc = CR_ECONFIG;
     }
+    return rc;
+}
+
+static void lease_said(const char *path, bool stamped, const char *when)
+{
+    crp_log(CR_LOG_INFO, "callroute: %s read in place under a lease (%s%s)", path,
+            stamped ? "stamp matched: records not checked again" : "checked whole, stamped", when);
+}
+
+/* What the configuration read (rc: how that went) needs before it decides, its response groups
+ * checked, its stamp written when it was checked whole; the lease kept in st. */
+static int leased_finish(const char *path, const cr_load_options *lo, staged *st, int rc,
+                         cr_config **out, cr_diag *diag, const char *when)
+{
+    cr_image_leased *l = &st->lease;
+    if (rc == CR_OK && (rc = cr_image_finish(*out, diag)) != CR_OK) {
+        cr_config_free(*out);
+        *out = NULL;
+        rc = rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
+    }
     rc = load_finish(lo, out, diag, NULL, rc, NULL);
     if (rc != CR_OK) {
         cr_image_lease_release(l);
         return rc;
     }
-    if (!stamped) /* checked whole: the next start with this very file need not */
+    if (!l->stamped) /* checked whole: the next start with this very file need not */
         cr_image_stamp_write(runtime_dir(), path, l);
-    st->stamped = stamped;
-    if (!st->ahead)
-        lease_said(path, stamped, "");
+    lease_said(path, l->stamped, when);
     memcpy(st->admin, path, strlen(path) + 1);
     st->leased = true;
     return CR_OK;
 }
 
+static int load_leased(const char *path, const cr_load_options *lo, staged *st, cr_config **out,
+                       cr_diag *diag)
+{
+    char err[CRP_PLAN_PATH_MAX + 600];
+    int rc = leased_begin(path, st, 0, err, sizeof err);
+    if (rc != CR_OK && (st->lease.fallback || rc == CR_EIO)) {
+        lease_note_once(err);
+        return load_staged(path, lo, st, out, diag);
+    }
+    if (rc != CR_OK) { /* refused: damaged or foreign */
+        cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
+        return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
+    }
+    rc = leased_read(path, lo, st, out, diag);
+    return leased_finish(path, lo, st, rc, out, diag, "");
+}
+
 /*
  * Reading ahead (ABI 1.10 preload). A host that knows the image it will open long before it can
  * open it (Kamailio sets the module's parameters, then initialises every module loaded before
- * this one) reads it meanwhile in a thread of its own: the lease, the mapping, the checksum and
- * the read, as load_leased does them for the first open, nothing published or logged. The
- * first open of that path in this process, or in a process forked from it after the read
- * ended (a daemonizing host), takes the result instead of reading the file again. A read that
- * fails, or cannot lease the file, keeps nothing: the open then reads the file as it always
+ * this one) has it read meanwhile. What opens or closes a descriptor is done in the caller's
+ * thread before preload returns (the lease, the mapping, the stamp), the lease held on a
+ * descriptor numbered from CR_LEASE_FD_MIN (Kamailio's daemonize() closes 3 to 31 after the
+ * parameters are set); the checksum and the read of the records, memory only, on a thread of
+ * the library's. The first open of that path in this process, or in a process forked from it (a
+ * daemonizing host: every fork waits for the thread first), takes the result, finishes it
+ * (cr_image_finish, the response groups' checks, the stamp) and publishes it as always. A read
+ * that fails or cannot lease the file keeps nothing: the open then reads the file as it always
  * did and reports what it always reported.
  */
 static struct {
     pthread_mutex_t lock;
-    bool held;
+    bool held;    /* begun, not taken or dropped */
+    bool running; /* its thread not joined yet */
+    pthread_t thread;
+    pid_t pid; /* the process the thread runs in */
     char path[CRP_PLAN_PATH_MAX];
-    unsigned rgs_max_wait_s;
-    cr_config *cfg;
+    cr_load_options lo;
     staged st;
-    cr_diag diag; /* the read's warnings, for the open to log */
+    int rc;
+    cr_config *cfg;
+    cr_diag diag;
+    int64_t t_begun, t_read; /* ns: preload returned, the read ended */
 } ahead = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *ahead_run(void *arg)
+{
+    (void)arg;
+    ahead.rc = leased_read(ahead.path, &ahead.lo, &ahead.st, &ahead.cfg, &ahead.diag);
+    ahead.t_read = mono_ns();
+    return NULL;
+}
+
+/* Waits for the read, if its thread runs in this process (before a fork, at exit, at the
+ * open). Not under ahead.lock when called from the fork handler: the thread never takes it. */
+static void ahead_join(void)
+{
+    if (ahead.running && ahead.pid == getpid()) {
+        pthread_join(ahead.thread, NULL);
+        ahead.running = false;
+    }
+}
 
 static void ahead_drop_locked(void)
 {
+    ahead_join();
     if (!ahead.held)
         return;
-    cr_config_free(ahead.cfg); /* it owns the mapping */
+    cr_config_free(ahead.cfg); /* it owns the mapping once read */
     ahead.cfg = NULL;
-    staged_drop(&ahead.st); /* the lease */
+    cr_image_unmap(&ahead.st.lease.map); /* when the read never took it */
+    cr_image_lease_release(&ahead.st.lease);
     cr_diag_free(&ahead.diag);
     ahead.held = false;
 }
@@ -409,8 +478,20 @@ void crp_handle_preload_drop(void)
     pthread_mutex_unlock(&ahead.lock);
 }
 
+static void ahead_at_exit(void)
+{
+    ahead_join();
+}
+
+static void ahead_at_exit_register(void)
+{
+    atexit(ahead_at_exit);
+}
+
 int crp_handle_preload(const char *path, const cr_open_options *opts, char *err, size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    char why[CRP_PLAN_PATH_MAX + 600];
     if (err && errlen)
         err[0] = 0;
     crp_handle_preload_drop();
@@ -418,59 +499,73 @@ int crp_handle_preload(const char *path, const cr_open_options *opts, char *err,
         snprintf(err, errlen, "%s: not a plan image: nothing to read ahead", path ? path : "");
         return CR_EINVAL;
     }
-    cr_load_options lo = {
-        .rgs_max_wait_s = crp_rgs_max_wait(opts), .image_no_lint = true, .image_only = true};
-    staged st = {.may_lease = true, .want_gen = 0, .ahead = true};
-    cr_config *cfg = NULL;
-    cr_diag d;
-    cr_diag_init(&d);
-    int rc = load_leased(path, &lo, &st, &cfg, &d);
+    fork_handlers(); /* before any fork, the read is waited for */
+    pthread_mutex_lock(&ahead.lock);
+    memset(&ahead.st, 0, sizeof ahead.st);
+    ahead.st.may_lease = true;
+    ahead.st.want_gen = 0;
+    int rc = leased_begin(path, &ahead.st, CR_LEASE_DEFER_SUM | CR_LEASE_FD_HIGH, why, sizeof why);
     if (rc != CR_OK) {
-        staged_drop(&st);
-        crp_diag_to_text(&d, err, errlen, true);
-        if (err && errlen && !err[0])
-            snprintf(err, errlen, "%s: %s", path, cr_strerror(rc));
-        cr_diag_free(&d);
+        pthread_mutex_unlock(&ahead.lock);
+        snprintf(err, errlen, "%s", why);
         return rc;
     }
-    pthread_mutex_lock(&ahead.lock);
-    ahead_drop_locked();
     memcpy(ahead.path, path, strlen(path) + 1);
-    ahead.rgs_max_wait_s = lo.rgs_max_wait_s;
-    ahead.cfg = cfg;
-    ahead.st = st;
-    ahead.diag = d;
+    ahead.lo = (cr_load_options){
+        .rgs_max_wait_s = crp_rgs_max_wait(opts), .image_no_lint = true, .image_only = true};
+    ahead.cfg = NULL;
+    cr_diag_init(&ahead.diag);
     ahead.held = true;
+    ahead.pid = getpid();
+    ahead.t_begun = mono_ns();
+    ahead.running = cr_thread_start(&ahead.thread, ahead_run, NULL) == 0;
+    if (ahead.running)
+        pthread_once(&once, ahead_at_exit_register);
+    else
+        ahead_run(NULL);
     pthread_mutex_unlock(&ahead.lock);
     return CR_OK;
 }
 
-/* The image read ahead for this very load, when there is one: *out, st and diag as
- * load_leased would have left them. Anything read ahead for another load is dropped. */
-static bool ahead_take(const char *path, const cr_load_options *lo, staged *st, cr_config **out,
-                       cr_diag *diag)
+/* The image read ahead for this very load, when there is one (*taken): finished and kept in
+ * *out and st as load_leased leaves them; its rc. Anything read ahead for another load, or
+ * whose read failed (the caller reads the file again and reports), is dropped. */
+static int ahead_take(const char *path, const cr_load_options *lo, staged *st, cr_config **out,
+                      cr_diag *diag, bool *taken)
 {
     pthread_mutex_lock(&ahead.lock);
     bool same = ahead.held && strcmp(ahead.path, path) == 0 &&
-                ahead.rgs_max_wait_s == lo->rgs_max_wait_s && st->want_gen == ahead.st.want_gen &&
-                !diag->count;
-    if (!same) {
+                ahead.lo.rgs_max_wait_s == lo->rgs_max_wait_s &&
+                st->want_gen == ahead.st.want_gen && !diag->count;
+    int64_t t_open = mono_ns();
+    if (same)
+        ahead_join();
+    int64_t t_joined = mono_ns();
+    *taken = same && ahead.rc == CR_OK;
+    if (!*taken) {
         ahead_drop_locked();
         pthread_mutex_unlock(&ahead.lock);
-        return false;
+        return CR_OK;
     }
     *out = ahead.cfg;
+    ahead.cfg = NULL;
     bool may_lease = st->may_lease;
     *st = ahead.st;
     st->may_lease = may_lease;
-    st->ahead = false;
+    memset(&ahead.st, 0, sizeof ahead.st);
+    ahead.st.lease.fd = -1;
     cr_diag_free(diag);
     *diag = ahead.diag;
-    ahead.cfg = NULL;
+    cr_diag_init(&ahead.diag);
     ahead.held = false;
+    char when[160];
+    snprintf(when, sizeof when,
+             "; read while the host started: checksum and records in %.1f ms, from %.1f ms "
+             "before this open, which waited %.1f ms",
+             (ahead.t_read - ahead.t_begun) / 1e6, (t_open - ahead.t_begun) / 1e6,
+             (t_joined - t_open) / 1e6);
     pthread_mutex_unlock(&ahead.lock);
-    lease_said(path, st->stamped, "; read while the host started");
-    return true;
+    return leased_finish(path, lo, st, CR_OK, out, diag, when);
 }
 
 /* Loads path for the handle; st (NULL: never) stages a plan image for publishing. */
@@ -479,10 +574,12 @@ static int load_for(const cr_handle *h, const char *path, cr_config **out, cr_di
 {
     cr_load_options lo = crp_handle_load_options(h);
     lo.image_only = st != NULL; /* published, then decided from the image (adopt_own) */
-    int rc = !st || !cr_image_file_is(path)         ? crp_load_ex(path, &lo, out, diag)
-             : !st->may_lease                       ? load_staged(path, &lo, st, out, diag)
-             : ahead_take(path, &lo, st, out, diag) ? CR_OK
-                                                    : load_leased(path, &lo, st, out, diag);
+    bool taken = false;
+    int rc = !st || !cr_image_file_is(path) ? crp_load_ex(path, &lo, out, diag)
+             : !st->may_lease               ? load_staged(path, &lo, st, out, diag)
+                                            : ahead_take(path, &lo, st, out, diag, &taken);
+    if (st && st->may_lease && cr_image_file_is(path) && !taken)
+        rc = load_leased(path, &lo, st, out, diag);
     if (rc == CR_OK && h->db_path && crp_users_check(h->db_path, *out, diag) != CR_OK) {
         cr_config_free(*out);
         *out = NULL;
@@ -1393,8 +1490,11 @@ static struct {
  */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
+static void ahead_join(void);
+
 static void fork_prepare(void)
 {
+    ahead_join(); /* a read ahead (crp_handle_preload) is not cut in half either */
     pthread_mutex_lock(&inherit.lock);
     pthread_mutex_lock(&inplace.lock);
 }

@@ -71,7 +71,18 @@ typedef struct cr_image_leased {
     const void *sum_base;
     size_t sum_len;
     uint64_t sum;
+    /* stamped, CR_LEASE_DEFER_SUM: the checksum not verified yet (cr_image_lease_sum does) */
+    bool sum_deferred;
 } cr_image_leased;
+
+/* cr_image_lease_ex flags. DEFER_SUM: a stamped image's checksum is left to cr_image_lease_sum
+ * (memory only: it may run on another thread), which must accept it before any record is read.
+ * FD_HIGH: the descriptor the lease is held on is numbered CR_LEASE_FD_MIN or above (a host
+ * that closes every lower descriptor between this call and its use, as Kamailio's daemonize()
+ * closes 3 to 31, leaves it alone). */
+#define CR_LEASE_DEFER_SUM 1u
+#define CR_LEASE_FD_HIGH   2u
+#define CR_LEASE_FD_MIN    32
 
 /* Opens path, takes the read lease, maps the file and checks its header and section table;
  * looks for its stamp in stamp_dir (NULL: none). Stamped, the checksum is verified before it
@@ -80,8 +91,10 @@ typedef struct cr_image_leased {
  * records' full check is safe on any bytes). Errors as "path: what" into err. */
 int cr_image_lease(const char *path, const char *stamp_dir, cr_image_leased *l, char *err,
                    size_t errlen);
+int cr_image_lease_ex(const char *path, const char *stamp_dir, unsigned flags, cr_image_leased *l,
+                      char *err, size_t errlen);
 /* Waits for the checksum cr_image_lease computes and verifies it (CR_OK at once when it was
- * verified already); errors as cr_image_lease's. */
+ * verified already; computed here when deferred); errors as cr_image_lease's. */
 int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t errlen);
 /* Releases the lease and closes the file (the mapping, l->map, is left alone); waits for a
  * checksum still being computed. */
@@ -134,6 +147,13 @@ int cr_image_load_mapped(const cr_image_map *m, const char *path, cr_config **ou
  * freed, or at once on failure). Every process that loads the same published image file this
  * way shares its pages. */
 int cr_image_load_owned(cr_image_map *m, const char *path, cr_config **out, cr_diag *diag);
+/* A cr_image_load_owned_ex flag: the records are read (memory only: another thread may) and
+ * cr_image_finish is left to the caller, before the configuration decides. */
+#define CR_IMAGE_NO_FINISH (1u << 16)
+/* What a configuration read from an image needs before it decides: the workflows of the
+ * response-group sources it holds, its compiled indexes, the user directory's names checked
+ * (may load libxml2, open the directory). */
+int cr_image_finish(cr_config *cfg, cr_diag *diag);
 /* The same with cr_image_read_ex's flags (CR_IMAGE_NOLINT: a process adopting a published plan
  * repeats no lint). The mapping was verified when it was made: its checksum is not computed
  * again. */

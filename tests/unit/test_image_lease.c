@@ -5,6 +5,7 @@
  * written by the effective user and writable by nobody else. The checksum is computed on every
  * lease, so damaged bytes are refused whatever the stamp says.
  */
+#define _GNU_SOURCE /* F_GETLEASE */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -257,6 +258,61 @@ static void test_other_version_stamp_ignored(void **state)
 }
 
 /* No lease while the file is open for writing: the caller falls back to a copy. */
+/* A read ahead (CR_LEASE_DEFER_SUM | CR_LEASE_FD_HIGH): the lease is held on a descriptor
+ * numbered from CR_LEASE_FD_MIN, so closing every lower one (Kamailio's daemonize()) leaves it;
+ * a stamped image's checksum is left to cr_image_lease_sum, which refuses a flipped byte under
+ * a stamp forged to match as the lease itself does, and accepts the image as it is. */
+static void test_deferred_sum_and_high_descriptor(void **state)
+{
+    (void)state;
+    lease_env e;
+    env_open(&e);
+    bool stamped;
+    assert_int_equal(lease(&e, &stamped, true), CR_OK);
+    cr_image_leased l;
+    char err[1024];
+    unsigned f = CR_LEASE_DEFER_SUM | CR_LEASE_FD_HIGH;
+    assert_int_equal(cr_image_lease_ex(e.img, e.dir, f, &l, err, sizeof err), CR_OK);
+    assert_true(l.stamped && l.sum_deferred);
+    assert_true(l.fd >= CR_LEASE_FD_MIN);
+    for (int fd = 3; fd < CR_LEASE_FD_MIN; fd++)
+        close(fd);
+    assert_int_equal(fcntl(l.fd, F_GETLEASE), F_RDLCK);
+    int w = open(e.img, O_WRONLY | O_NONBLOCK);
+    assert_int_equal(w, -1); /* a writer would wait for the lease */
+    assert_int_equal(cr_image_lease_sum(&l, e.img, err, sizeof err), CR_OK);
+    assert_false(l.sum_deferred);
+    cr_image_unmap(&l.map);
+    cr_image_lease_release(&l);
+
+    /* a flipped byte under a forged stamp: refused when the deferred sum is computed */
+    cr_image_stamp s;
+    read_stamp(&e, &s);
+    int fd = open(e.img, O_RDWR);
+    assert_true(fd >= 0);
+    char c;
+    assert_int_equal(pread(fd, &c, 1, 4000), 1);
+    c ^= 0x20;
+    assert_int_equal(pwrite(fd, &c, 1, 4000), 1);
+    close(fd);
+    struct stat sb;
+    assert_int_equal(stat(e.img, &sb), 0);
+    s.mtime_s = sb.st_mtim.tv_sec;
+    s.mtime_ns = sb.st_mtim.tv_nsec;
+    s.ctime_s = sb.st_ctim.tv_sec;
+    s.ctime_ns = sb.st_ctim.tv_nsec;
+    write_stamp(&e, &s);
+    assert_int_equal(cr_image_lease_ex(e.img, e.dir, f, &l, err, sizeof err), CR_OK);
+    assert_true(l.stamped && l.sum_deferred);
+    err[0] = 0;
+    assert_int_not_equal(cr_image_lease_sum(&l, e.img, err, sizeof err), CR_OK);
+    assert_non_null(strstr(err, "checksum"));
+    assert_non_null(strstr(err, e.img));
+    cr_image_unmap(&l.map);
+    cr_image_lease_release(&l);
+    env_close(&e);
+}
+
 static void test_no_lease_while_open_for_writing(void **state)
 {
     (void)state;
@@ -283,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_flipped_byte_refused_without_stamp),
         cmocka_unit_test(test_other_version_stamp_ignored),
         cmocka_unit_test(test_no_lease_while_open_for_writing),
+        cmocka_unit_test(test_deferred_sum_and_high_descriptor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
