@@ -492,6 +492,11 @@ size_t cr_config_source_count(const cr_config *cfg)
     return cfg->nsources;
 }
 
+bool cr_config_is_compiled(const cr_config *cfg)
+{
+    return cfg->compiled;
+}
+
 void cr_config_source_at(const cr_config *cfg, size_t i, const char **file, const char **text,
                          size_t *len)
 {

@@ -603,7 +603,7 @@ int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, 
 int cr_image_finish(cr_config *cfg, cr_diag *diag)
 {
     int rc = cu_rgs_targets_from_sources(cfg, diag);
-    if (rc == CR_OK)
+    if (rc == CR_OK && !cr_config_is_compiled(cfg)) /* compiled ahead (crp_handle_preload) */
         rc = cr_config_compile(cfg, diag);
     if (rc == CR_OK && cr_config_directory(cfg, NULL))
         rc = cr_directory_check_named(cfg, diag);

@@ -232,6 +232,8 @@ const char *cr_config_directory(const cr_config *cfg, cr_srcloc *loc);
  * was found (the config must then only be freed).
  */
 int cr_config_compile(cr_config *cfg, cr_diag *diag);
+/* Whether cr_config_compile was called (it may be once only). */
+bool cr_config_is_compiled(const cr_config *cfg);
 
 /* The loader saw a <responseGroups> section (so the document also needs the response-group
  * loader); a flag only, the engine does nothing with it. */
