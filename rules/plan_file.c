@@ -424,10 +424,10 @@ static void *lease_summer(void *arg)
 
 /* Starts the checksum on a thread, over a second mapping of the file (the caller's may be
  * unmapped meanwhile, when the records are refused); computed at once when that fails. */
-static void lease_sum_start(cr_image_leased *l)
+static void lease_sum_start(cr_image_leased *l, int populate)
 {
     size_t n = l->map.len;
-    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, l->fd, 0);
+    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | populate, l->fd, 0);
     l->sum_base = p;
     l->sum_len = n;
     if (p != MAP_FAILED) {
@@ -508,7 +508,10 @@ int cr_image_lease_ex(const char *path, const char *stamp_dir, unsigned flags, c
         return CR_EIO;
     }
     size_t n = (size_t)sb.st_size;
-    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    /* read ahead (DEFER_SUM): the pages are faulted in by the threads that read them, not
+     * here, in the caller's thread */
+    int populate = (flags & CR_LEASE_DEFER_SUM) ? 0 : MAP_POPULATE;
+    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | populate, fd, 0);
     if (p == MAP_FAILED) {
         snprintf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
         cr_image_lease_release(l);
@@ -535,7 +538,7 @@ int cr_image_lease_ex(const char *path, const char *stamp_dir, unsigned flags, c
     l->dev = (uint64_t)sb.st_dev;
     l->ino = (uint64_t)sb.st_ino;
     if (!l->stamped)
-        lease_sum_start(l);
+        lease_sum_start(l, populate);
     return CR_OK;
 }
 
