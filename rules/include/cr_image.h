@@ -76,7 +76,8 @@ typedef struct cr_image_leased {
 } cr_image_leased;
 
 /* cr_image_lease_ex flags. DEFER_SUM: a stamped image's checksum is left to cr_image_lease_sum
- * (memory only: it may run on another thread), which must accept it before any record is read.
+ * (memory only: it may run on another thread; on that thread alone), which must accept it
+ * before any record is read; the file is mapped without populating its pages.
  * FD_HIGH: the descriptor the lease is held on is numbered CR_LEASE_FD_MIN or above (a host
  * that closes every lower descriptor between this call and its use, as Kamailio's daemonize()
  * closes 3 to 31, leaves it alone). */
