@@ -7,7 +7,7 @@
  * length (NONE: NULL) then its bytes; a source location a u32 file index (NONE: no file) and
  * a u32 line. Every count, length and index is checked against what is left before use.
  */
-#include "cr_rgs_image.h"
+#include "rgs_image.h"
 #include "cr_image.h"
 #include "cr_grow.h"
 
@@ -236,7 +236,7 @@ static void list_files(wbuf *w, const cr_rgs_config *c)
 #undef FILE_OF
 }
 
-int cr_rgs_image_encode(const cr_rgs_config *rgs, void **out, size_t *len)
+int cu_rgs_image_encode(const cr_rgs_config *rgs, void **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
@@ -264,7 +264,7 @@ int cr_rgs_image_attach(cr_config *routing, const cr_rgs_config *rgs)
 {
     void *p;
     size_t n;
-    int rc = cr_rgs_image_encode(rgs, &p, &n);
+    int rc = cu_rgs_image_encode(rgs, &p, &n);
     if (rc == CR_OK)
         rc = cr_config_attach(routing, CR_RGS_IMAGE_NAME, p, n);
     free(p);
@@ -583,7 +583,7 @@ static void get_list(rbuf *r, const char *kind, size_t min, void (*get)(rbuf *))
     }
 }
 
-int cr_rgs_image_decode(const void *bytes, size_t len, const char *name, cr_rgs_config **out,
+int cu_rgs_image_decode(const void *bytes, size_t len, const char *name, cr_rgs_config **out,
                         cr_diag *diag)
 {
     *out = NULL;
@@ -620,7 +620,7 @@ int cr_rgs_image_decode(const void *bytes, size_t len, const char *name, cr_rgs_
 static int load_bytes(const void *bytes, size_t len, const char *name, cr_rgs_config **out,
                       cr_diag *diag)
 {
-    int rc = cr_rgs_image_decode(bytes, len, name, out, diag);
+    int rc = cu_rgs_image_decode(bytes, len, name, out, diag);
     if (rc == CR_OK && (rc = cr_rgs_config_resolve(*out, diag)) != CR_OK) {
         cr_rgs_config_free(*out);
         *out = NULL;
@@ -657,7 +657,7 @@ int cr_rgs_image_load_config(const cr_config *routing, const char *name, cr_rgs_
     return CR_ECONFIG;
 }
 
-int cr_rgs_image_load_file(const char *path, cr_rgs_config **out, cr_diag *diag)
+int cu_rgs_image_load_file(const char *path, cr_rgs_config **out, cr_diag *diag)
 {
     if (!out || !path || !diag)
         return CR_EINVAL;

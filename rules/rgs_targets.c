@@ -1,7 +1,7 @@
 /* Workflow call targets from <responseGroups> (rgs_targets.h). */
 #include "rgs_targets.h"
 
-#include "cr_rgs_image.h"
+#include "rgs_image.h"
 #include "cr_xml.h"
 
 #include "cr_libxml.h"
@@ -37,7 +37,7 @@ int cu_rgs_targets_from_image(cr_config *cfg, const char *name, cr_diag *diag)
     if (!bytes)
         return CR_OK;
     cr_rgs_config *rgs = NULL;
-    int rc = cr_rgs_image_decode(bytes, len, name, &rgs, diag);
+    int rc = cu_rgs_image_decode(bytes, len, name, &rgs, diag);
     for (size_t i = 0; rc == CR_OK && i < rgs->nworkflows; i++) {
         const cr_rgs_workflow *rw = &rgs->workflows[i];
         cr_srcloc loc = {rw->loc.file ? cr_config_intern(cfg, rw->loc.file) : NULL, rw->loc.line};

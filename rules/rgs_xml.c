@@ -8,7 +8,7 @@
 #include "cr_libxml.h"
 
 #include "cr_image.h"
-#include "cr_rgs_image.h"
+#include "rgs_image.h"
 #include "cr_xml.h"
 #include "cr_xml_elem.h"
 
@@ -565,6 +565,6 @@ int cr_rgs_xml_load_ex(const char *path, const cr_load_options *opts, cr_rgs_con
     if (!out || !path || !diag)
         return CR_EINVAL;
     if (cr_image_file_is(path)) /* compiled: read back without XML (issue 14) */
-        return cr_rgs_image_load_file(path, out, diag);
+        return cu_rgs_image_load_file(path, out, diag);
     return load(path, opts, out, diag);
 }

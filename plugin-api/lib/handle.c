@@ -96,7 +96,7 @@ static int load_finish(const cr_load_options *opts, cr_config **out, cr_diag *di
 }
 
 /* One walk over the XML: the routing model and the response groups read from the same nodes
- * (a plan image: its model, then the response-group sources it holds). */
+ * (a plan image: its model, then the response groups compiled into it). */
 int crp_load_keep(const char *path, const cr_load_options *opts, cr_config **out,
                   cr_rgs_config **rgs, cr_diag *diag)
 {

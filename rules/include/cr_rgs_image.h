@@ -15,20 +15,8 @@
 
 #define CR_RGS_IMAGE_NAME "response groups"
 
-/* The records of `rgs` (resolved or not: only what the loader set is written) in *out (malloc'ed,
- * *len bytes). CR_OK or CR_ENOMEM. */
-int cr_rgs_image_encode(const cr_rgs_config *rgs, void **out, size_t *len);
-
 /* Attaches the records of `rgs` to the routing configuration, for its plan image. */
 int cr_rgs_image_attach(cr_config *routing, const cr_rgs_config *rgs);
-
-/*
- * Reads records back into a new, unresolved configuration (*out, NULL on failure). Bytes that
- * are damaged or cut short are refused: CR_ECONFIG with an error naming `name` (the image) and
- * the record ("workflow 2: string out of bounds"); else CR_OK or CR_ENOMEM.
- */
-int cr_rgs_image_decode(const void *bytes, size_t len, const char *name, cr_rgs_config **out,
-                        cr_diag *diag);
 
 /*
  * The response groups of a loaded routing configuration (from the XML or a plan image), decoded
@@ -38,8 +26,5 @@ int cr_rgs_image_decode(const void *bytes, size_t len, const char *name, cr_rgs_
  */
 int cr_rgs_image_load_config(const cr_config *routing, const char *name, cr_rgs_config **out,
                              cr_diag *diag);
-
-/* The same from a plan image file (`callroute check` and hosts that name an image). */
-int cr_rgs_image_load_file(const char *path, cr_rgs_config **out, cr_diag *diag);
 
 #endif

@@ -39,7 +39,7 @@
 int cr_rgs_xml_load(const char *path, cr_rgs_config **out, cr_diag *diag);
 
 /* cr_rgs_xml_load with options (include directories); `opts` may be NULL. A plan image at
- * `path` gives the response groups compiled into it (cr_rgs_image_load_file): no XML. */
+ * `path` gives the response groups compiled into it (rules/rgs_image.c): no XML. */
 int cr_rgs_xml_load_ex(const char *path, const cr_load_options *opts, cr_rgs_config **out,
                        cr_diag *diag);
 

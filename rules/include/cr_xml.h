@@ -151,9 +151,8 @@ int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn
 
 /*
  * cr_xml_walk that also gives a digest of the bytes of every file read (*digest, may be NULL).
- * A plan image (engine/plan_image.h) is walked too: the files of the response-group sources it
- * holds, each with its original name and lines (includes are already expanded); the digest is
- * then the image's.
+ * A plan image (engine/plan_image.h) holds no XML (its response groups are compiled,
+ * cr_rgs_image.h): it is checked and nothing is walked; the digest is then the image's.
  */
 int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
                    cr_diag *diag, uint64_t *digest);

@@ -16,7 +16,7 @@
 
 #include "cr_image.h"
 #include "cr_rgs.h"
-#include "cr_rgs_image.h"
+#include "rgs_image.h"
 #include "cr_rgs_xml.h"
 #include "cr_rules.h"
 #include "testutil.h"
@@ -260,11 +260,11 @@ static void test_examples_same_as_xml(void **state)
         /* in memory */
         void *bytes;
         size_t len;
-        assert_int_equal(cr_rgs_image_encode(xml, &bytes, &len), CR_OK);
+        assert_int_equal(cu_rgs_image_encode(xml, &bytes, &len), CR_OK);
         cr_diag d;
         cr_diag_init(&d);
         cr_rgs_config *back = NULL;
-        assert_int_equal(cr_rgs_image_decode(bytes, len, "x.plan", &back, &d), CR_OK);
+        assert_int_equal(cu_rgs_image_decode(bytes, len, "x.plan", &back, &d), CR_OK);
         assert_false(back->resolved);
         assert_int_equal(cr_rgs_config_resolve(back, &d), CR_OK);
         same_config(xml, back);
@@ -283,7 +283,7 @@ static void test_cut_short_refused(void **state)
     cr_rgs_config *xml = from_xml(cr_test_src("tests/rgs/hours.xml"));
     void *bytes;
     size_t len;
-    assert_int_equal(cr_rgs_image_encode(xml, &bytes, &len), CR_OK);
+    assert_int_equal(cu_rgs_image_encode(xml, &bytes, &len), CR_OK);
     cr_rgs_config_free(xml);
     for (size_t n = 0; n < len; n++) {
         void *copy = malloc(n ? n : 1);
@@ -291,7 +291,7 @@ static void test_cut_short_refused(void **state)
         cr_diag d;
         cr_diag_init(&d);
         cr_rgs_config *back = (cr_rgs_config *)1;
-        assert_int_equal(cr_rgs_image_decode(copy, n, "cut.plan", &back, &d), CR_ECONFIG);
+        assert_int_equal(cu_rgs_image_decode(copy, n, "cut.plan", &back, &d), CR_ECONFIG);
         assert_null(back);
         assert_int_equal(d.errors, 1);
         assert_string_equal(d.items[0].file, "cut.plan");
@@ -307,7 +307,7 @@ static void test_cut_short_refused(void **state)
     cr_diag d;
     cr_diag_init(&d);
     cr_rgs_config *back = NULL;
-    assert_int_equal(cr_rgs_image_decode(more, len + 1, "x.plan", &back, &d), CR_ECONFIG);
+    assert_int_equal(cu_rgs_image_decode(more, len + 1, "x.plan", &back, &d), CR_ECONFIG);
     assert_non_null(strstr(d.items[0].message, "end 0: trailing bytes"));
     cr_diag_free(&d);
     free(more);
@@ -323,11 +323,11 @@ static void test_damage_names_record(void **state)
     xml->workflows[1].type = (cr_rgs_workflow_type)7;
     void *bytes;
     size_t len;
-    assert_int_equal(cr_rgs_image_encode(xml, &bytes, &len), CR_OK);
+    assert_int_equal(cu_rgs_image_encode(xml, &bytes, &len), CR_OK);
     cr_diag d;
     cr_diag_init(&d);
     cr_rgs_config *back = NULL;
-    assert_int_equal(cr_rgs_image_decode(bytes, len, "bad.plan", &back, &d), CR_ECONFIG);
+    assert_int_equal(cu_rgs_image_decode(bytes, len, "bad.plan", &back, &d), CR_ECONFIG);
     assert_string_equal(d.items[0].file, "bad.plan");
     assert_non_null(strstr(d.items[0].message, "workflow 1: type out of range"));
     cr_diag_free(&d);
@@ -337,9 +337,9 @@ static void test_damage_names_record(void **state)
         xml->tzs[0].rule.valid = xml->tzs[0].rule.dst = true;
         xml->tzs[0].rule.start.kind = 'M';
         xml->tzs[0].rule.start.m = 13;
-        assert_int_equal(cr_rgs_image_encode(xml, &bytes, &len), CR_OK);
+        assert_int_equal(cu_rgs_image_encode(xml, &bytes, &len), CR_OK);
         cr_diag_init(&d);
-        assert_int_equal(cr_rgs_image_decode(bytes, len, "bad.plan", &back, &d), CR_ECONFIG);
+        assert_int_equal(cu_rgs_image_decode(bytes, len, "bad.plan", &back, &d), CR_ECONFIG);
         assert_non_null(strstr(d.items[0].message, "time zone 0: time zone out of range"));
         cr_diag_free(&d);
         free(bytes);
@@ -354,7 +354,7 @@ static void test_flipped_bytes(void **state)
     cr_rgs_config *xml = from_xml(cr_test_src("tests/rgs/hours.xml"));
     void *bytes;
     size_t len;
-    assert_int_equal(cr_rgs_image_encode(xml, &bytes, &len), CR_OK);
+    assert_int_equal(cu_rgs_image_encode(xml, &bytes, &len), CR_OK);
     cr_rgs_config_free(xml);
     unsigned char *p = bytes;
     for (size_t at = 0; at < len; at++) {
@@ -363,7 +363,7 @@ static void test_flipped_bytes(void **state)
             cr_diag d;
             cr_diag_init(&d);
             cr_rgs_config *back = NULL;
-            int rc = cr_rgs_image_decode(bytes, len, "x.plan", &back, &d);
+            int rc = cu_rgs_image_decode(bytes, len, "x.plan", &back, &d);
             if (rc == CR_OK)
                 rc = cr_rgs_config_resolve(back, &d);
             assert_true(rc == CR_OK || (rc == CR_ECONFIG && d.errors > 0));
