@@ -466,30 +466,43 @@ uint64_t ce_config_source_digest(const cr_config *cfg)
     return cfg->source_digest;
 }
 
-int cr_config_add_source(cr_config *cfg, const char *file, const char *text, size_t len)
+int cr_config_attach(cr_config *cfg, const char *name, const void *bytes, size_t len)
 {
-    for (size_t i = 0; i < cfg->nsources; i++)
-        if (strcmp(cfg->sources[i].file, file) == 0)
-            return CR_OK;
-    if (!CR_GROW(cfg->sources, cfg->nsources, cfg->capsources))
+    cr_attachment *a = NULL;
+    for (size_t i = 0; i < cfg->nattached && !a; i++)
+        if (strcmp(cfg->attached[i].name, name) == 0)
+            a = &cfg->attached[i];
+    void *copy = malloc(len ? len : 1);
+    if (!copy)
         return CR_ENOMEM;
-    cr_source *s = &cfg->sources[cfg->nsources];
-    s->file = strdup(file);
-    s->text = malloc(len ? len : 1);
-    if (!s->file || !s->text) {
-        free(s->file);
-        free(s->text);
-        return CR_ENOMEM;
+    if (len)
+        memcpy(copy, bytes, len);
+    if (!a) {
+        char *n = strdup(name);
+        if (!n || !CR_GROW(cfg->attached, cfg->nattached, cfg->capattached)) {
+            free(n);
+            free(copy);
+            return CR_ENOMEM;
+        }
+        a = &cfg->attached[cfg->nattached++];
+        a->name = n;
+        a->bytes = NULL;
     }
-    memcpy(s->text, text, len);
-    s->len = len;
-    cfg->nsources++;
+    free(a->bytes);
+    a->bytes = copy;
+    a->len = len;
     return CR_OK;
 }
 
-size_t cr_config_source_count(const cr_config *cfg)
+const void *cr_config_attached(const cr_config *cfg, const char *name, size_t *len)
 {
-    return cfg->nsources;
+    for (size_t i = 0; cfg && i < cfg->nattached; i++)
+        if (strcmp(cfg->attached[i].name, name) == 0) {
+            *len = cfg->attached[i].len;
+            return cfg->attached[i].bytes;
+        }
+    *len = 0;
+    return NULL;
 }
 
 bool cr_config_is_compiled(const cr_config *cfg)
@@ -497,23 +510,15 @@ bool cr_config_is_compiled(const cr_config *cfg)
     return cfg->compiled;
 }
 
-void cr_config_source_at(const cr_config *cfg, size_t i, const char **file, const char **text,
-                         size_t *len)
+void ce_config_drop_attached(cr_config *cfg)
 {
-    *file = cfg->sources[i].file;
-    *text = cfg->sources[i].text;
-    *len = cfg->sources[i].len;
-}
-
-void ce_config_drop_sources(cr_config *cfg)
-{
-    for (size_t i = 0; i < cfg->nsources; i++) {
-        free(cfg->sources[i].file);
-        free(cfg->sources[i].text);
+    for (size_t i = 0; i < cfg->nattached; i++) {
+        free(cfg->attached[i].name);
+        free(cfg->attached[i].bytes);
     }
-    free(cfg->sources);
-    cfg->sources = NULL;
-    cfg->nsources = cfg->capsources = 0;
+    free(cfg->attached);
+    cfg->attached = NULL;
+    cfg->nattached = cfg->capattached = 0;
 }
 
 /* A compiled configuration's routes move into a table (cr_table_alloc: whole huge pages from
@@ -554,7 +559,7 @@ void cr_config_free(cr_config *c)
 {
     if (!c)
         return;
-    ce_config_drop_sources(c);
+    ce_config_drop_attached(c);
     ce_compiled_free(c);
     ce_workflows_free(c);
     free(c->domains);

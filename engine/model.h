@@ -249,11 +249,12 @@ static inline cr_srcloc *ce_namelist_locs(const cr_namelist *l)
     return (cr_srcloc *)(void *)(l->names + l->cap);
 }
 
-/* A source file kept for plan images (cr_config_add_source). */
-typedef struct cr_source {
-    char *file, *text;
+/* Bytes another layer compiled into the plan image under a name (cr_config_attach). */
+typedef struct cr_attachment {
+    char *name;
+    void *bytes;
     size_t len;
-} cr_source;
+} cr_attachment;
 
 struct cr_config {
     bool has_response_groups;
@@ -283,9 +284,9 @@ struct cr_config {
     cr_srcloc default_profile_loc, default_policy_loc;
     char *directory; /* <directory path>, resolved; NULL when none */
     cr_srcloc directory_loc;
-    uint64_t source_digest;    /* of the source files (plan images) */
-    struct cr_source *sources; /* files declaring response groups, kept for plan images */
-    size_t nsources, capsources;
+    uint64_t source_digest;         /* of the source files (plan images) */
+    struct cr_attachment *attached; /* carried by plan images (the response groups) */
+    size_t nattached, capattached;
     /* A read-only block the configuration's strings may point into instead of being copied
      * (a mapped plan image: ce_config_borrow), released by cr_config_free. */
     const char *borrow_lo, *borrow_hi;
@@ -494,8 +495,8 @@ int ce_profile_normalize_n(const cr_profile *p, const char *digits, size_t n, ch
 const cr_policy *ce_user_policy(const cr_config *cfg, const cr_user *u);
 /* The source digest the loader set (cr_config_set_source_digest), for the plan image. */
 uint64_t ce_config_source_digest(const cr_config *cfg);
-/* Frees the kept sources (once an image carries them). */
-void ce_config_drop_sources(cr_config *cfg);
+/* Frees the attachments (cr_config_attach). */
+void ce_config_drop_attached(cr_config *cfg);
 const cr_usage *ce_config_usage_at(const cr_config *cfg, size_t i);
 /* Warnings about a compiled configuration (lint.c), run by cr_config_compile. */
 void ce_lint(const cr_config *cfg, cr_diag *diag);

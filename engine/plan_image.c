@@ -391,19 +391,19 @@ static void build_meta(builder *b)
     ce_pi_put(b, S_META, ce_pi_str(b, c->directory));
     put_loc(b, S_META, c->directory_loc);
     ce_pi_put(b, S_META, c->has_response_groups ? 1u : 0u);
-    for (size_t i = 0; i < c->nsources; i++) {
-        const cr_source *s = &c->sources[i];
-        if (b->nblob + s->len >= CR_PLAN_MAX ||
-            !bytes_grow(&b->blob, &b->capblob, b->nblob + s->len)) {
+    for (size_t i = 0; i < c->nattached; i++) {
+        const cr_attachment *a = &c->attached[i];
+        if (b->nblob + a->len >= CR_PLAN_MAX ||
+            !bytes_grow(&b->blob, &b->capblob, b->nblob + a->len)) {
             b->oom = true;
             return;
         }
-        ce_pi_put(b, S_SOURCES, ce_pi_str(b, s->file));
-        ce_pi_put(b, S_SOURCES, (uint32_t)b->nblob);
-        ce_pi_put(b, S_SOURCES, (uint32_t)s->len);
-        if (s->len) /* an empty source: no blob may exist yet (no pointer arithmetic on NULL) */
-            memcpy(b->blob + b->nblob, s->text, s->len);
-        b->nblob += s->len;
+        ce_pi_put(b, S_ATTACHED, ce_pi_str(b, a->name));
+        ce_pi_put(b, S_ATTACHED, (uint32_t)b->nblob);
+        ce_pi_put(b, S_ATTACHED, (uint32_t)a->len);
+        if (a->len) /* empty: no blob may exist yet (no pointer arithmetic on NULL) */
+            memcpy(b->blob + b->nblob, a->bytes, a->len);
+        b->nblob += a->len;
     }
 }
 
@@ -871,18 +871,20 @@ static void read_users(reader *r)
     }
 }
 
-/* The response-group sources, kept in the config so that it can be written as an image again. */
-static void read_sources(reader *r)
+/* The attachments (the response groups compiled), held by the config again: read by the layer
+ * that wrote them, and written into its image again. */
+static void read_attached(reader *r)
 {
     const char *blob = r->base + r->h->sec[S_BLOB].off;
-    const uint32_t *x = ce_pi_recs(r, S_SOURCES);
-    for (size_t i = 0; i < ce_pi_nrecs(r, S_SOURCES) && !r->oom; i++, x += sec_fields[S_SOURCES]) {
-        const char *file = ce_pi_rstr(r, x[SO_FILE], i);
-        if (!file || (uint64_t)x[SO_OFF] + x[SO_LEN] > r->h->sec[S_BLOB].count) {
-            ce_pi_broken(r, "source", i);
+    const uint32_t *x = ce_pi_recs(r, S_ATTACHED);
+    for (size_t i = 0; i < ce_pi_nrecs(r, S_ATTACHED) && !r->oom;
+         i++, x += sec_fields[S_ATTACHED]) {
+        const char *name = ce_pi_rstr(r, x[AT_NAME], i);
+        if (!name || (uint64_t)x[AT_OFF] + x[AT_LEN] > r->h->sec[S_BLOB].count) {
+            ce_pi_broken(r, "attachment", i);
             return;
         }
-        if (cr_config_add_source(r->cfg, file, blob + x[SO_OFF], x[SO_LEN]) != CR_OK)
+        if (cr_config_attach(r->cfg, name, blob + x[AT_OFF], x[AT_LEN]) != CR_OK)
             r->oom = true;
     }
 }
@@ -970,7 +972,7 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     if (r.cfg->cx)
         r.cfg->cx->trusted = r.trusted;
     if (!r.broken && !r.oom)
-        read_sources(&r);
+        read_attached(&r);
     free(r.files);
     free(r.lined);
     free(r.hot);
@@ -985,23 +987,21 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
     return CR_OK;
 }
 
-size_t cr_image_source_count(const void *buf)
+bool cr_image_attachment(const void *buf, const char *name, const void **bytes, size_t *len)
 {
     const plan_header *h = buf;
-    return (size_t)h->sec[S_SOURCES].count;
-}
-
-bool cr_image_source_at(const void *buf, size_t i, const char **file, const char **text,
-                        size_t *len)
-{
-    const plan_header *h = buf;
+    const char *pool = (const char *)buf + h->sec[S_STR].off;
     const uint32_t *x =
-        (const uint32_t *)(const void *)((const char *)buf + h->sec[S_SOURCES].off) + i * 3;
-    if (i >= h->sec[S_SOURCES].count || x[SO_FILE] >= h->sec[S_STR].count ||
-        (uint64_t)x[SO_OFF] + x[SO_LEN] > h->sec[S_BLOB].count)
-        return false;
-    *file = (const char *)buf + h->sec[S_STR].off + x[SO_FILE];
-    *text = (const char *)buf + h->sec[S_BLOB].off + x[SO_OFF];
-    *len = x[SO_LEN];
-    return true;
+        (const uint32_t *)(const void *)((const char *)buf + h->sec[S_ATTACHED].off);
+    for (size_t i = 0; i < h->sec[S_ATTACHED].count; i++, x += sec_fields[S_ATTACHED]) {
+        if (x[AT_NAME] >= h->sec[S_STR].count ||
+            (uint64_t)x[AT_OFF] + x[AT_LEN] > h->sec[S_BLOB].count)
+            return false;
+        if (strcmp(pool + x[AT_NAME], name) == 0) {
+            *bytes = (const char *)buf + h->sec[S_BLOB].off + x[AT_OFF];
+            *len = x[AT_LEN];
+            return true;
+        }
+    }
+    return false;
 }

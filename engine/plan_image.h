@@ -13,8 +13,9 @@
  * and line number share a cache line (S_UKEYS; the section of line numbers left empty); 6: the
  * checksum over 1 MiB chunks (cr_image_checksum), which a start computes on two cores, and the
  * empty section gone; 8: a trie node whose children are all leaves with one item each holds them as
- * items, after its own (CR_PX_LEAVES in its mask), and the leaves are no nodes */
-#define CR_PLAN_VERSION 8u
+ * items, after its own (CR_PX_LEAVES in its mask), and the leaves are no nodes; 9: the response
+ * groups compiled (an attachment, S_ATTACHED), no longer the XML of the files declaring them */
+#define CR_PLAN_VERSION 9u
 
 /* The architecture tag this build writes and accepts: pointer size, byte order, ABI. */
 uint32_t ce_image_arch(void);

@@ -25,7 +25,8 @@ enum {
     S_USERS,
     S_NAMES,
     S_META,
-    S_SOURCES,
+    S_ATTACHED, /* [attachments]: name, offset and length of its bytes in S_BLOB (version 9;
+                   the XML text of the files declaring response groups before) */
     S_BLOB,
     /* compiled (version 2, plan_image_cx.c): read in place by the processes adopting a plan */
     S_NAMEIX,   /* [names]: the resolved index of each name of a resolved list, NONE otherwise */
@@ -61,7 +62,7 @@ static const uint32_t sec_esize[S_COUNT] = {1, 4,  4,  28, 28, 12, 28, 28, 36, 6
 static const char *const sec_names[S_COUNT] = {
     "strings",      "files",      "domains",      "profiles",     "rules",         "usages",
     "policies",     "gateways",   "routes",       "users",        "names",         "meta",
-    "sources",      "blob",       "name indexes", "user lines",   "compiled meta", "tries",
+    "attachments",  "blob",       "name indexes", "user lines",   "compiled meta", "tries",
     "trie nodes",   "trie items", "route kinds",  "usage routes", "usage heads",   "user keys",
     "caller table", "line index", "lists",        "merged tries", "merged items",  "policy walks"};
 
@@ -119,7 +120,7 @@ enum {
     ME_DIR_LINE,
     ME_FLAGS
 };
-enum { SO_FILE, SO_OFF, SO_LEN };
+enum { AT_NAME, AT_OFF, AT_LEN };
 enum { UC_NUMBER, UC_EXT, UC_POLICY, UC_PROFILE };
 enum {
     CX_HASHCHECK,

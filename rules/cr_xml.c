@@ -1232,8 +1232,9 @@ static int walk_file(walk *w, const char *path, const char *from_file, int from_
     return rc;
 }
 
-/* The walk over a plan image: the response-group sources it holds, each parsed on its own.
- * (Only those: the routing model is read from the image itself, cr_image_load.) */
+/* The walk over a plan image: nothing to parse (its routing model is read from the image itself,
+ * cr_image_load, and its response groups are compiled into it, cr_rgs_image.h); the image is
+ * checked and its digest taken. */
 static int walk_image(walk *w, const char *path)
 {
     cr_image_map m;
@@ -1243,29 +1244,8 @@ static int walk_image(walk *w, const char *path)
         return 0;
     }
     w->digest = m.info.digest;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < cr_image_source_count(m.base); i++) {
-        const char *file, *text;
-        size_t len;
-        if (!cr_image_source_at(m.base, i, &file, &text, &len)) {
-            add_error(w, path, 0, "plan image", "damaged: source %zu out of bounds", i);
-            break;
-        }
-        const char *shown = intern_file(w, file);
-        if (!shown) {
-            rc = CR_ENOMEM;
-            break;
-        }
-        xmlDocPtr doc = parse_buffer(w, text, len, shown);
-        if (!doc)
-            continue;
-        doc_source src = {text, len};
-        doc->_private = &src;
-        rc = walk_root(w, doc, shown);
-        sym_xmlFreeDoc(doc);
-    }
     cr_image_unmap(&m);
-    return rc;
+    return 0;
 }
 
 static void walk_free(walk *w)
@@ -1287,44 +1267,6 @@ static bool xml_loaded(cr_diag *diag, const char *file)
         return true;
     cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){.file = file}, NULL, "%s", why);
     return false;
-}
-
-int cr_xml_walk_sources_stream(const cr_config *cfg, const cr_xml_stream *s, void *ud,
-                               cr_diag *diag)
-{
-    if (!cfg || !s || !diag)
-        return CR_EINVAL;
-    if (cr_config_source_count(cfg) == 0)
-        return CR_OK; /* nothing to read: libxml2 is not loaded for it */
-    if (!xml_loaded(diag, NULL))
-        return CR_EIO;
-    walk w = {.s = s, .ud = ud, .diag = diag, .image = true};
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < cr_config_source_count(cfg); i++) {
-        const char *file, *text;
-        size_t len;
-        cr_config_source_at(cfg, i, &file, &text, &len);
-        const char *shown = intern_file(&w, file);
-        xmlDocPtr doc = shown ? parse_buffer(&w, text, len, shown) : NULL;
-        if (!shown)
-            rc = CR_ENOMEM;
-        if (!doc)
-            continue;
-        doc_source src = {text, len};
-        doc->_private = &src;
-        rc = walk_root(&w, doc, shown);
-        sym_xmlFreeDoc(doc);
-    }
-    walk_free(&w);
-    if (rc != 0)
-        return rc;
-    return w.errors ? CR_ECONFIG : CR_OK;
-}
-
-int cr_xml_walk_sources(const cr_config *cfg, cr_xml_element_fn fn, void *ud, cr_diag *diag)
-{
-    cr_xml_stream s = {.whole = fn};
-    return fn ? cr_xml_walk_sources_stream(cfg, &s, ud, diag) : CR_EINVAL;
 }
 
 int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,

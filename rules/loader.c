@@ -22,6 +22,8 @@
 #include "cr_xml_elem.h"
 #include "cr_image.h"
 #include "rgs_targets.h"
+#include "cr_rgs_image.h"
+#include "cr_rgs_xml.h"
 
 typedef struct loader loader;
 typedef void (*load_fn)(loader *, xmlNodePtr);
@@ -538,12 +540,6 @@ static int on_whole(void *ud, void *node, const char *file, cr_diag *diag)
         load_directory(L, n);
     else if (strcmp(name, "responseGroups") == 0) {
         cr_config_mark_response_groups(L->cfg);
-        /* plan images carry the files that declare response groups as they are */
-        const char *text;
-        size_t len;
-        if (cr_xml_source(n, &text, &len) &&
-            cr_config_add_source(L->cfg, L->file, text, len) != CR_OK)
-            L->oom = true;
         /* workflows' URIs and lines are call targets of the routing model */
         if (cu_rgs_targets_add(L->cfg, n, L->file) != CR_OK)
             L->oom = true;
@@ -587,9 +583,36 @@ int cr_rules_load(const char *path, cr_config **out, cr_diag *diag)
     return cr_rules_load_ex(path, NULL, out, diag);
 }
 
+/* The routing configuration with its response groups compiled in (cr_rgs_image.h), for its plan
+ * image: read during the same walk. Response groups that do not load are not compiled, and
+ * their errors are not this load's to report (crp_load_ex refuses such a document; an image of
+ * it is refused by cr_image_write). */
 int cr_rules_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag)
 {
-    return cr_rules_load_also(path, opts, NULL, NULL, out, diag);
+    if (cr_image_file_is(path))
+        return cr_rules_load_also(path, opts, NULL, NULL, out, diag);
+    cr_rgs_xml_loader *rl = cr_rgs_xml_loader_new();
+    if (!rl)
+        return CR_ENOMEM;
+    int rc = cr_rules_load_also(path, opts, cr_rgs_xml_loader_element, rl, out, diag);
+    if (rc != CR_OK || !cr_config_has_response_groups(*out)) {
+        cr_rgs_xml_loader_free(rl);
+        return rc;
+    }
+    cr_diag aside;
+    cr_diag_init(&aside);
+    cr_rgs_config *rgs = NULL;
+    rc = cr_rgs_xml_loader_finish(rl, &rgs, &aside);
+    cr_diag_free(&aside);
+    if (rc == CR_OK)
+        rc = cr_rgs_image_attach(*out, rgs);
+    cr_rgs_config_free(rgs);
+    if (rc == CR_ENOMEM) {
+        cr_config_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    return CR_OK;
 }
 
 int cr_rules_load_also(const char *path, const cr_load_options *opts, cr_xml_element_fn also,

@@ -6,6 +6,7 @@
 #include "cr_grow.h"
 #include "cr_directory.h"
 #include "rgs_targets.h"
+#include "cr_rgs_image.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -571,6 +572,13 @@ int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, 
 {
     void *img = NULL;
     size_t len = 0;
+    size_t rgs_len;
+    if (cr_config_has_response_groups(cfg) &&
+        !cr_config_attached(cfg, CR_RGS_IMAGE_NAME, &rgs_len)) {
+        /* loaded without the response-group loader: its image would lose them */
+        snprintf(err, errlen, "%s: the configuration's response groups were not compiled", path);
+        return CR_EINVAL;
+    }
     int rc = cr_image_build(cfg, generation, &img, &len);
     if (rc != CR_OK) {
         snprintf(err, errlen, "%s: cannot build the image: %s", path, cr_strerror(rc));
@@ -607,12 +615,20 @@ int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, 
 }
 
 /* What a configuration read from an image needs before it decides: the workflows of the
- * response-group sources it holds, its compiled indexes, the directory's names checked. */
-int cr_image_finish(cr_config *cfg, cr_diag *diag)
+ * response groups compiled into it, its compiled indexes, the directory's names checked. */
+int cr_image_finish_memory(cr_config *cfg, const char *path, cr_diag *diag)
 {
-    int rc = cu_rgs_targets_from_sources(cfg, diag);
-    if (rc == CR_OK && !cr_config_is_compiled(cfg)) /* compiled ahead (crp_handle_preload) */
+    if (cr_config_is_compiled(cfg)) /* done ahead (crp_handle_preload) */
+        return CR_OK;
+    int rc = cu_rgs_targets_from_image(cfg, path, diag);
+    if (rc == CR_OK)
         rc = cr_config_compile(cfg, diag);
+    return rc;
+}
+
+int cr_image_finish(cr_config *cfg, const char *path, cr_diag *diag)
+{
+    int rc = cr_image_finish_memory(cfg, path, diag);
     if (rc == CR_OK && cr_config_directory(cfg, NULL))
         rc = cr_directory_check_named(cfg, diag);
     return rc;
@@ -623,7 +639,7 @@ int cr_image_load_mapped(const cr_image_map *m, const char *path, cr_config **ou
     cr_config *cfg = NULL;
     int rc = cr_image_read(m->base, m->len, path, &cfg, diag);
     if (rc == CR_OK)
-        rc = cr_image_finish(cfg, diag);
+        rc = cr_image_finish(cfg, path, diag);
     if (rc != CR_OK) {
         cr_config_free(cfg);
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
@@ -664,7 +680,7 @@ int cr_image_load_owned_ex(cr_image_map *m, const char *path, unsigned flags, cr
     }
     cr_image_config_release(cfg, map_release, keep);
     if (!(flags & CR_IMAGE_NO_FINISH))
-        rc = cr_image_finish(cfg, diag);
+        rc = cr_image_finish(cfg, path, diag);
     if (rc != CR_OK) {
         cr_config_free(cfg); /* unmaps */
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;

@@ -1,6 +1,7 @@
 /* Workflow call targets from <responseGroups> (rgs_targets.h). */
 #include "rgs_targets.h"
 
+#include "rgs_image.h"
 #include "cr_xml.h"
 
 #include "cr_libxml.h"
@@ -29,27 +30,23 @@ int cu_rgs_targets_add(cr_config *cfg, const void *response_groups, const char *
     return CR_OK;
 }
 
-typedef struct walk_ud {
-    cr_config *cfg;
-} walk_ud;
-
-static int on_element(void *ud, void *node, const char *file, cr_diag *diag)
+int cu_rgs_targets_from_image(cr_config *cfg, const char *name, cr_diag *diag)
 {
-    (void)diag;
-    walk_ud *w = ud;
-    const char *name = cr_xml_name(node);
-    if (!name || strcmp(name, "responseGroups") != 0)
-        return 0;
-    const char *f = cr_config_intern(w->cfg, file);
-    if (!f)
-        return CR_ENOMEM;
-    return cu_rgs_targets_add(w->cfg, node, f);
-}
-
-int cu_rgs_targets_from_sources(cr_config *cfg, cr_diag *diag)
-{
-    if (!cfg || cr_config_source_count(cfg) == 0)
+    size_t len;
+    const void *bytes = cfg ? cr_config_attached(cfg, CR_RGS_IMAGE_NAME, &len) : NULL;
+    if (!bytes)
         return CR_OK;
-    walk_ud w = {cfg};
-    return cr_xml_walk_sources(cfg, on_element, &w, diag);
+    cr_rgs_config *rgs = NULL;
+    int rc = cu_rgs_image_decode(bytes, len, name, &rgs, diag);
+    for (size_t i = 0; rc == CR_OK && i < rgs->nworkflows; i++) {
+        const cr_rgs_workflow *rw = &rgs->workflows[i];
+        cr_srcloc loc = {rw->loc.file ? cr_config_intern(cfg, rw->loc.file) : NULL, rw->loc.line};
+        cr_workflow *w =
+            (rw->loc.file && !loc.file) ? NULL : cr_config_add_workflow(cfg, rw->name, loc);
+        if (!w || (rw->uri && !(w->uri = cr_config_strdup(cfg, rw->uri))) ||
+            (rw->line && !(w->line = cr_config_strdup(cfg, rw->line))))
+            rc = CR_ENOMEM;
+    }
+    cr_rgs_config_free(rgs);
+    return rc;
 }

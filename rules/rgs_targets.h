@@ -1,5 +1,6 @@
 /* Workflows as call targets of the routing model (engine/workflow.c), read from the
- * <responseGroups> of the document the routing configuration is loaded from. Internal to
+ * <responseGroups> of the document the routing configuration is loaded from, or from the
+ * response groups compiled into its plan image. Internal to
  * rules/: the XML loader and the plan image loader call these before they compile. */
 #ifndef CR_RGS_TARGETS_H
 #define CR_RGS_TARGETS_H
@@ -11,8 +12,9 @@
  * response-group loader's to report. Returns CR_OK or CR_ENOMEM. */
 int cu_rgs_targets_add(cr_config *cfg, const void *response_groups, const char *file);
 
-/* The same for the sources cfg kept (a configuration read from a plan image). Returns CR_OK,
- * CR_ENOMEM, or CR_ECONFIG when a source does not parse (errors in diag). */
-int cu_rgs_targets_from_sources(cr_config *cfg, cr_diag *diag);
+/* The same for the response groups compiled into the plan image cfg was read from (its
+ * attachment, cr_rgs_image.h): no XML is parsed. Returns CR_OK (also when there are none),
+ * CR_ENOMEM, or CR_ECONFIG when the records are damaged (the error names `name`, the image). */
+int cu_rgs_targets_from_image(cr_config *cfg, const char *name, cr_diag *diag);
 
 #endif

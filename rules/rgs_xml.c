@@ -7,6 +7,8 @@
 
 #include "cr_libxml.h"
 
+#include "cr_image.h"
+#include "rgs_image.h"
 #include "cr_xml.h"
 #include "cr_xml_elem.h"
 
@@ -476,18 +478,15 @@ static int on_open(void *ud, void *node, const char *file, cr_diag *diag, cr_xml
 
 static const cr_xml_stream rgs_stream = {.open = on_open, .whole = on_element};
 
-/* Reads the response groups of the document at `path`, or of the sources `routing` kept, and
- * resolves their references. */
-static int load(const char *path, const cr_load_options *opts, const cr_config *routing,
-                cr_rgs_config **out, cr_diag *diag)
+/* Reads the response groups of the document at `path` and resolves their references. */
+static int load(const char *path, const cr_load_options *opts, cr_rgs_config **out, cr_diag *diag)
 {
     *out = NULL;
     rloader L = {.diag = diag};
     if (!(L.cfg = cr_rgs_config_new()))
         return CR_ENOMEM;
     size_t errors0 = diag->errors;
-    int rc = routing ? cr_xml_walk_sources_stream(routing, &rgs_stream, &L, diag)
-                     : cr_xml_walk_stream(path, opts, &rgs_stream, &L, diag, NULL);
+    int rc = cr_xml_walk_stream(path, opts, &rgs_stream, &L, diag, NULL);
     if (rc == CR_OK && diag->errors > errors0)
         rc = CR_ECONFIG;
     if (rc == CR_OK)
@@ -565,13 +564,7 @@ int cr_rgs_xml_load_ex(const char *path, const cr_load_options *opts, cr_rgs_con
 {
     if (!out || !path || !diag)
         return CR_EINVAL;
-    return load(path, opts, NULL, out, diag);
-}
-
-/* The response groups of the sources a routing configuration kept (plan images, issue 14). */
-int cr_rgs_xml_load_config(const cr_config *routing, cr_rgs_config **out, cr_diag *diag)
-{
-    if (!out || !routing || !diag)
-        return CR_EINVAL;
-    return load(NULL, NULL, routing, out, diag);
+    if (cr_image_file_is(path)) /* compiled: read back without XML (issue 14) */
+        return cu_rgs_image_load_file(path, out, diag);
+    return load(path, opts, out, diag);
 }

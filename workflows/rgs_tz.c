@@ -108,6 +108,58 @@ int cr_rgs_config_add_tz(cr_rgs_config *cfg, const char *name, const void *tzif,
     return rgs_config_index_tz(cfg, cfg->ntzs - 1);
 }
 
+/* Whether a rule holds only what cr_rgs_tzrule_parse can give. */
+static bool date_ok(const cr_rgs_tzdate *d)
+{
+    bool day = d->kind == 'J'   ? d->n >= 1 && d->n <= 365
+               : d->kind == 'D' ? d->n >= 0 && d->n <= 365
+               : d->kind == 'M'
+                   ? d->m >= 1 && d->m <= 12 && d->w >= 1 && d->w <= 5 && d->d >= 0 && d->d <= 6
+                   : false;
+    return day && d->secs >= -(167 * 3600 + 3599) && d->secs <= 167 * 3600 + 3599;
+}
+
+static bool rule_ok(const cr_rgs_tzrule *r)
+{
+    const int32_t max = 24 * 3600 + 3599;
+    if (!r->valid)
+        return true;
+    return r->std_off >= -max && r->std_off <= max && r->dst_off >= -max &&
+           r->dst_off <= max + 3600 && (!r->dst || (date_ok(&r->start) && date_ok(&r->end)));
+}
+
+int cr_rgs_config_add_tz_table(cr_rgs_config *cfg, const char *name, const int64_t *at,
+                               const int32_t *off, size_t n, int32_t off0,
+                               const cr_rgs_tzrule *rule)
+{
+    if (cr_rgs_config_has_tz(cfg, name))
+        return CR_OK;
+    if (n > 100000 || !rule_ok(rule))
+        return CR_EINVAL;
+    for (size_t i = 1; i < n; i++)
+        if (at[i] < at[i - 1])
+            return CR_EINVAL;
+    cr_rgs_tz *z = rgs_config_new_tz(cfg);
+    if (!z)
+        return CR_ENOMEM;
+    z->name = strdup(name);
+    z->at = calloc(n ? n : 1, sizeof *z->at);
+    z->off = calloc(n ? n : 1, sizeof *z->off);
+    if (!z->name || !z->at || !z->off) {
+        free(z->name), free(z->at), free(z->off);
+        return CR_ENOMEM;
+    }
+    if (n) {
+        memcpy(z->at, at, n * sizeof *at);
+        memcpy(z->off, off, n * sizeof *off);
+    }
+    z->n = n;
+    z->off0 = off0;
+    z->rule = *rule;
+    cfg->ntzs++;
+    return rgs_config_index_tz(cfg, cfg->ntzs - 1);
+}
+
 /* Beyond the last transition the footer's POSIX rule applies (RFC 8536 §3.3): Debian's "fat"
  * TZif files list transitions up to 2037, "slim" ones almost none. Without a rule the last
  * offset stays in force. */

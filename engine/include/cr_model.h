@@ -250,12 +250,13 @@ void cr_config_set_source_digest(cr_config *cfg, uint64_t digest);
  * decision TLB misses, but the kernel clears each whole when it is first touched: 4-17 % of
  * a compile at 400,000 routes. It may still be decided from (from small pages). */
 void cr_config_set_image_only(cr_config *cfg);
-/* Keeps (copies) the text of a source file that declares response groups, so that a plan
- * image carries the response-group configuration; a file already kept is not added twice. */
-int cr_config_add_source(cr_config *cfg, const char *file, const char *text, size_t len);
-size_t cr_config_source_count(const cr_config *cfg);
-void cr_config_source_at(const cr_config *cfg, size_t i, const char **file, const char **text,
-                         size_t *len);
+/* Attaches (copies) `len` bytes under `name`: a section another layer compiles (the response
+ * groups, rules/rgs_image.c), opaque to the engine, which plan images carry and checksum and
+ * a configuration read from an image holds again. A name attached again is replaced. Returns
+ * CR_OK or CR_ENOMEM. */
+int cr_config_attach(cr_config *cfg, const char *name, const void *bytes, size_t len);
+/* The bytes attached under `name` (*len set), or NULL when none. */
+const void *cr_config_attached(const cr_config *cfg, const char *name, size_t *len);
 
 /* ---- reading a compiled config --------------------------------------------------------- */
 

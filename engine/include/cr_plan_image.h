@@ -10,7 +10,7 @@
  *
  * The image holds the whole routing model (domains, location profiles and rules, usages,
  * policies, gateways, routes, users and their call management, defaults, the user directory's
- * path) and the response-group configuration as the source text of the files that declare it.
+ * path) and the response-group configuration compiled (an attachment: cr_config_attach).
  * cr_image_read turns an image back into a cr_config to compile: no XML is parsed.
  *
  * No I/O here: rules/plan_file.c maps files and writes them. The format's magic, version and
@@ -136,11 +136,9 @@ int cr_image_read_ex(const void *buf, size_t n, const char *name, unsigned flags
  * is called when the configuration is freed. */
 void cr_image_config_release(cr_config *cfg, void (*release)(void *ud), void *ud);
 
-/* The response-group sources an image holds (an image cr_image_verify accepted): count, then
- * each file name and text (borrowed from buf, text not NUL-terminated); false when the record
- * is out of bounds. */
-size_t cr_image_source_count(const void *buf);
-bool cr_image_source_at(const void *buf, size_t i, const char **file, const char **text,
-                        size_t *len);
+/* The bytes an image (one cr_image_verify accepted) carries under `name` (cr_config_attach),
+ * borrowed from buf: false when it holds none, or when a record of its attachments is out of
+ * bounds. */
+bool cr_image_attachment(const void *buf, const char *name, const void **bytes, size_t *len);
 
 #endif

@@ -13,6 +13,7 @@
 #include "cr_rgs_check.h"
 #include "handle.h"
 #include "cr_rgs_xml.h"
+#include "cr_rgs_image.h"
 #include "cr_rules.h"
 #include "cr_image.h"
 #include "cr_grow.h"
@@ -69,9 +70,12 @@ static int load_finish(const cr_load_options *opts, cr_config **out, cr_diag *di
 {
     if (rc == CR_OK && cr_config_has_response_groups(*out)) {
         cr_rgs_config *rgs = NULL;
+        bool from_xml = rl != NULL; /* compiled into the plan, for its image (issue 14) */
         rc = rl ? cr_rgs_xml_loader_finish(rl, &rgs, diag)
-                : cr_rgs_xml_load_config(*out, &rgs, diag);
+                : cr_rgs_image_load_config(*out, NULL, &rgs, diag);
         rl = NULL;
+        if (rc == CR_OK && from_xml)
+            rc = cr_rgs_image_attach(*out, rgs);
         if (rc == CR_OK) /* agents, workflow URIs and lines against the users */
             rc = cr_rgs_check_against(*out, rgs, diag);
         if (rc == CR_OK && opts) /* queue timeouts the host would cut short */
@@ -92,7 +96,7 @@ static int load_finish(const cr_load_options *opts, cr_config **out, cr_diag *di
 }
 
 /* One walk over the XML: the routing model and the response groups read from the same nodes
- * (a plan image: its model, then the response-group sources it holds). */
+ * (a plan image: its model, then the response groups compiled into it). */
 int crp_load_keep(const char *path, const cr_load_options *opts, cr_config **out,
                   cr_rgs_config **rgs, cr_diag *diag)
 {
@@ -112,10 +116,10 @@ int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, 
     return crp_load_keep(path, opts, out, NULL, diag);
 }
 
-/* The response groups of the plan the handle decides with now: the sources it kept (the image
- * this process adopted, or what it validated; none when no file of the plan declares response
- * groups: then there are none). The file is never read again: it may have changed since, and
- * an image would be checked whole once more in every process. */
+/* The response groups of the plan the handle decides with now: those compiled into it (the
+ * image this process adopted, or what it validated; none when the plan declares none). The file is
+ * never read again: it may have changed since, and an image would be checked whole once more in
+ * every process. */
 int crp_handle_rgs_load(cr_handle *h, const cr_load_options *lo, struct cr_rgs_config **out,
                         cr_diag *diag)
 {
@@ -124,20 +128,9 @@ int crp_handle_rgs_load(cr_handle *h, const cr_load_options *lo, struct cr_rgs_c
      * start is let go once a reload has published the next one */
     int token, rc;
     const crp_snapshot *s = crp_snapshot_acquire(h, &token);
-    if (s && cr_config_source_count(s->cfg) == 0) {
-        /* no file of the plan declares response groups: the (empty) configuration is made
-         * here, and libxml2, loaded only to read XML, is not loaded to read none (a Kamailio
-         * start on an image: its main process opens the response groups in mod_init) */
-        *out = cr_rgs_config_new();
-        rc = *out ? cr_rgs_config_resolve(*out, diag) : CR_ENOMEM;
-        if (rc != CR_OK) {
-            cr_rgs_config_free(*out);
-            *out = NULL;
-        }
-    } else {
-        rc = s ? cr_rgs_xml_load_config(s->cfg, out, diag)
-               : cr_rgs_xml_load_ex(h->path, lo, out, diag);
-    }
+    /* compiled into the plan (none when it declares none): no XML, libxml2 not loaded */
+    rc = s ? cr_rgs_image_load_config(s->cfg, NULL, out, diag)
+           : cr_rgs_xml_load_ex(h->path, lo, out, diag);
     crp_snapshot_release(h, token);
     return rc;
 }
@@ -370,7 +363,7 @@ static int leased_finish(const char *path, const cr_load_options *lo, staged *st
                          cr_config **out, cr_diag *diag, const char *when)
 {
     cr_image_leased *l = &st->lease;
-    if (rc == CR_OK && (rc = cr_image_finish(*out, diag)) != CR_OK) {
+    if (rc == CR_OK && (rc = cr_image_finish(*out, path, diag)) != CR_OK) {
         cr_config_free(*out);
         *out = NULL;
         rc = rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
@@ -444,10 +437,10 @@ static void *ahead_run(void *arg)
 {
     (void)arg;
     ahead.rc = leased_read(ahead.path, &ahead.lo, &ahead.st, &ahead.cfg, &ahead.diag);
-    /* its indexes too, memory only, unless response-group sources must be walked first (with
-     * libxml2, loaded then: that is left to the open, cr_image_finish) */
-    if (ahead.rc == CR_OK && cr_config_source_count(ahead.cfg) == 0)
-        ahead.rc = cr_config_compile(ahead.cfg, &ahead.diag);
+    /* its response groups' targets and its indexes too (memory only); the user directory's
+     * check, which opens files, is left to the open (cr_image_finish) */
+    if (ahead.rc == CR_OK)
+        ahead.rc = cr_image_finish_memory(ahead.cfg, ahead.path, &ahead.diag);
     ahead.t_read = mono_ns();
     return NULL;
 }

@@ -151,10 +151,12 @@ int cr_image_load_owned(cr_image_map *m, const char *path, cr_config **out, cr_d
 /* A cr_image_load_owned_ex flag: the records are read (memory only: another thread may) and
  * cr_image_finish is left to the caller, before the configuration decides. */
 #define CR_IMAGE_NO_FINISH (1u << 16)
-/* What a configuration read from an image needs before it decides: the workflows of the
- * response-group sources it holds, its compiled indexes, the user directory's names checked
- * (may load libxml2, open the directory). */
-int cr_image_finish(cr_config *cfg, cr_diag *diag);
+/* What a configuration read from an image (path: for messages) needs before it decides: the
+ * workflows of the response groups compiled into it, its compiled indexes (these two read
+ * memory only: cr_image_finish_memory, which another thread may do first), the user
+ * directory's names checked (opens the directory). */
+int cr_image_finish(cr_config *cfg, const char *path, cr_diag *diag);
+int cr_image_finish_memory(cr_config *cfg, const char *path, cr_diag *diag);
 /* The same with cr_image_read_ex's flags (CR_IMAGE_NOLINT: a process adopting a published plan
  * repeats no lint). The mapping was verified when it was made: its checksum is not computed
  * again. */

@@ -38,13 +38,10 @@
  */
 int cr_rgs_xml_load(const char *path, cr_rgs_config **out, cr_diag *diag);
 
-/* cr_rgs_xml_load with options (include directories); `opts` may be NULL. */
+/* cr_rgs_xml_load with options (include directories); `opts` may be NULL. A plan image at
+ * `path` gives the response groups compiled into it (rules/rgs_image.c): no XML. */
 int cr_rgs_xml_load_ex(const char *path, const cr_load_options *opts, cr_rgs_config **out,
                        cr_diag *diag);
-
-/* The response groups of the source files a loaded routing configuration kept (the files
- * that declare them, from the XML or a plan image): no file is read. */
-int cr_rgs_xml_load_config(const cr_config *routing, cr_rgs_config **out, cr_diag *diag);
 
 /*
  * The response groups read during the routing load's own walk (cr_rules_load_also): give

@@ -86,7 +86,7 @@ typedef int (*cr_xml_element_fn)(void *ud, void *node, const char *file, cr_diag
  * file_begin and file_end (either may be NULL) bracket each file, includes nested inside.
  * Every hook returns 0 to continue or a non-zero code that stops the walk with it.
  *
- * With cr_load_options.check_doc, plan images and cr_xml_walk_sources, each file is parsed
+ * With cr_load_options.check_doc, each file is parsed
  * whole first and handed over the same way from the document (never flat).
  */
 typedef enum {
@@ -151,9 +151,8 @@ int cr_xml_walk(const char *path, const cr_load_options *opts, cr_xml_element_fn
 
 /*
  * cr_xml_walk that also gives a digest of the bytes of every file read (*digest, may be NULL).
- * A plan image (engine/plan_image.h) is walked too: the files of the response-group sources it
- * holds, each with its original name and lines (includes are already expanded); the digest is
- * then the image's.
+ * A plan image (engine/plan_image.h) holds no XML (its response groups are compiled,
+ * cr_rgs_image.h): it is checked and nothing is walked; the digest is then the image's.
  */
 int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element_fn fn, void *ud,
                    cr_diag *diag, uint64_t *digest);
@@ -161,12 +160,6 @@ int cr_xml_walk_ex(const char *path, const cr_load_options *opts, cr_xml_element
 /* cr_xml_walk_ex for a streaming consumer (cr_xml_stream, borrowed for the call). */
 int cr_xml_walk_stream(const char *path, const cr_load_options *opts, const cr_xml_stream *s,
                        void *ud, cr_diag *diag, uint64_t *digest);
-
-/* The walk over the source files a configuration kept (cr_config_add_source: the files that
- * declare response groups, from the XML or from a plan image), parsed from memory. */
-int cr_xml_walk_sources(const cr_config *cfg, cr_xml_element_fn fn, void *ud, cr_diag *diag);
-int cr_xml_walk_sources_stream(const cr_config *cfg, const cr_xml_stream *s, void *ud,
-                               cr_diag *diag);
 
 /* The whole text of the file `node` was parsed from (valid during the walk). */
 bool cr_xml_source(const void *node, const char **text, size_t *len);

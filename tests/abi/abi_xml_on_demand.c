@@ -3,8 +3,8 @@
  * a host that opens a compiled plan image never maps libxml2 (nor ICU and libstdc++ that come
  * with it), and decides as from the XML it was compiled from. Its own process: every other
  * test has read XML by the time it could run. Nor does opening the response groups of a plan
- * that declares none. (A plan with response groups still reads their XML, which its image
- * keeps, for their workflows.)
+ * that declares none, nor those of a plan that declares some: they are compiled into its image
+ * (rules/rgs_image.c, issue 14) and read back without XML.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,8 +108,38 @@ static void test_image_opened_without_libxml2(void **state)
     p->rgs_close(r);
     assert_false(abi_maps_file(0, "libxml2"));
 
+    /* a plan with response groups (Kamailio's hunt groups), compiled: opening it and its
+     * response groups reads no XML either; they are the XML's, as a host sees them */
+    char rgs_xml[512], rgs_img[64];
+    snprintf(rgs_xml, sizeof rgs_xml, "%s/examples/workflows/kamailio-huntgroups.xml",
+             getenv("CR_SRC"));
+    snprintf(rgs_img, sizeof rgs_img, "%s/hunt.plan", dir);
+    char compile[1400];
+    snprintf(compile, sizeof compile, "%s compile --config %s -o %s >/dev/null", getenv("CR_CLI"),
+             rgs_xml, rgs_img);
+    assert_int_equal(system(compile), 0);
+    cr_handle *hr = open_config(rgs_img);
+    cr_rgs *ri = NULL;
+    assert_int_equal(p->rgs_open_ex(hr, NULL, &ri, err, sizeof err), CR_ABI_OK);
+    assert_true(p->rgs_stats(ri, 0, 0, &st) >= 0);
+    assert_false(abi_maps_file(0, "libxml2"));
+
     cr_handle *hx = open_config(xml);
     assert_true(abi_maps_file(0, "libxml2")); /* reading XML did */
+    cr_handle *hrx = open_config(rgs_xml);
+    cr_rgs *rx = NULL;
+    assert_int_equal(p->rgs_open_ex(hrx, NULL, &rx, err, sizeof err), CR_ABI_OK);
+    size_t agents = 0;
+    for (uint32_t a = 1; p->rgs_agent_uri(rx, a); a++, agents++)
+        assert_string_equal(p->rgs_agent_uri(ri, a), p->rgs_agent_uri(rx, a));
+    assert_null(p->rgs_agent_uri(ri, (uint32_t)agents + 1));
+    assert_int_equal(agents, 3);
+    for (uint32_t g = 1; p->rgs_group_name(rx, g); g++)
+        assert_string_equal(p->rgs_group_name(ri, g), p->rgs_group_name(rx, g));
+    p->rgs_close(rx);
+    p->rgs_close(ri);
+    p->close(hrx);
+    p->close(hr);
     for (size_t i = 0; i < CALLS; i++) {
         answer_of(hx, i, from_xml, sizeof from_xml);
         assert_string_equal(from_image[i], from_xml);

@@ -44,8 +44,33 @@ while IFS= read -r xml; do
     # an image compiles again to the same image
     "$cli" compile --config "$img" -o "$img.2" > /dev/null && cmp -s "$img" "$img.2" ||
         fail "recompiling the image of $xml changed it"
-done < <(find "$src/examples" -name '*.xml' | sort)
-[ $n -ge 4 ] || fail "only $n example configurations compiled"
+done < <(find "$src/examples" -name '*.xml' | sort
+          # the response-group fixtures: their response groups are compiled into the image
+          ls "$src"/tests/rgs/*.xml "$src/tests/lua/lua.xml" "$src/tests/cli/semantics/rgs.xml" \
+             "$src/tests/cli/workflow/lines.xml")
+[ $n -ge 9 ] || fail "only $n example configurations compiled"
+
+# response groups (issue 14): every scenario simulates the same from the image, which carries
+# them compiled (no XML read back)
+sims=0
+for ev in "$src"/tests/rgs/*.events; do
+    conf=$(sed -n 's/^#! config //p' "$ev")
+    start=$(sed -n 's/^#! start //p' "$ev")
+    [ -n "$conf" ] || continue
+    img="$tmp/sim-${conf%.xml}.plan"
+    [ -e "$img" ] || "$cli" compile --config "$src/tests/rgs/$conf" -o "$img" > /dev/null ||
+        { fail "compile $conf"; continue; }
+    args=(); [ -n "$start" ] && args=(--start "$start")
+    # the actions and figures (stderr: the XML's lint warnings, which an image does not repeat)
+    "$cli" simulate --config "$src/tests/rgs/$conf" "${args[@]}" --stats "$ev" > "$tmp/a" 2> /dev/null
+    ra=$?
+    "$cli" simulate --config "$img" "${args[@]}" --stats "$ev" > "$tmp/b" 2> /dev/null
+    rb=$?
+    [ $ra = $rb ] && [ -s "$tmp/a" ] && cmp -s "$tmp/a" "$tmp/b" ||
+        { fail "simulate $(basename "$ev") differs"; diff "$tmp/a" "$tmp/b" | head -4; }
+    sims=$((sims + 1))
+done
+[ $sims -ge 10 ] || fail "only $sims scenarios simulated from images"
 
 # user plans: PBX coexistence (pbxIntegration) answers the same from the image
 pbx=$src/tests/cli/semantics/pbx.xml
@@ -103,5 +128,5 @@ refused "$tmp/trail.plan" "trailing"
     fail "compile accepted a damaged image"
 [ -e "$tmp/x.plan" ] && fail "compile wrote an image of a damaged one"
 
-[ $fails = 0 ] && echo "ok: $n examples and a generated plan answer the same from their images"
+[ $fails = 0 ] && echo "ok: $n configurations, $sims scenarios and a generated plan answer the same from their images"
 exit $((fails > 0))

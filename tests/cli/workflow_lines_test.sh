@@ -59,7 +59,7 @@ json_is "inbound workflow json" "j['workflow']=='Helpdesk' and j['target']=='sip
 # a number that is nobody's still exits 1
 expect 1 "$cr" inbound --config "$x" --gateway Red-GW1 --from 2065550123 50999
 
-# a plan image carries the workflows (from its response-group sources)
+# a plan image carries the workflows (from its response groups, compiled)
 expect 0 "$cr" compile --config "$x" -o "$tmp/lines.plan"
 expect 0 "$cr" route --config "$tmp/lines.plan" --from sip:alice@contoso.com 50110 --json
 json_is "image route" "j['decision']=='internal' and j['target']=='sip:helpdesk@contoso.com'"

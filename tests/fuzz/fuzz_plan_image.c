@@ -3,13 +3,15 @@
  * configuration, never a crash, a hang or a leak. Each input is tried as it is (the header
  * and checksum checks), then with a valid header and checksum written over it, so that
  * mutations reach the section table and the records behind the checksum; that one is read
- * both ways: copied, and borrowed (CR_IMAGE_BORROW, how processes adopt a published plan).
+ * both ways: copied, and borrowed (CR_IMAGE_BORROW, how processes adopt a published plan), and
+ * the response groups compiled into it are read back (rules/rgs_image.c).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cr_model.h"
+#include "cr_rgs_image.h"
 #include "plan_image.h"
 
 #define HEADER_MIN 48 /* magic, checksum, version, arch, total_len, generation, digest */
@@ -22,12 +24,15 @@ static void read_back(const uint8_t *img, size_t size, unsigned flags)
     if (cr_image_read_ex(img, size, "fuzz.plan", flags, &cfg, &d) == CR_OK) {
         if (!cfg)
             abort();
-        for (size_t i = 0; i < cr_image_source_count(img); i++) {
-            const char *file, *text;
-            size_t len;
-            if (!cr_image_source_at(img, i, &file, &text, &len))
-                abort(); /* cr_image_read accepted them */
-        }
+        /* the response groups compiled into it: decoded and resolved, or refused */
+        const void *bytes;
+        size_t len;
+        if (cr_config_attached(cfg, CR_RGS_IMAGE_NAME, &len) &&
+            !cr_image_attachment(img, CR_RGS_IMAGE_NAME, &bytes, &len))
+            abort(); /* cr_image_read accepted them */
+        cr_rgs_config *rgs = NULL;
+        cr_rgs_image_load_config(cfg, "fuzz.plan", &rgs, &d);
+        cr_rgs_config_free(rgs);
         if (cr_config_compile(cfg, &d) == CR_OK) {
             void *again = NULL;
             size_t n = 0;

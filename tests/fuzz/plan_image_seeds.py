@@ -6,7 +6,8 @@ fuzz_plan_image writes a valid header and checksum over every input before readi
 each variant here reaches the section checks: a byte flipped, a count or index pushed out of
 range, a hash table with no empty slot, a caller table's cell whose hot fields are not its user's,
 a key cell longer than its cell, a trie node whose
-children lie outside its trie (child nodes, or leaves held as items), a merged trie's item naming another route or candidate. Section numbers
+children lie outside its trie (child nodes, or leaves held as items), a merged trie's item naming another route or candidate, the response groups compiled into the
+image (format 9) cut short or damaged. Section numbers
 are read from engine/plan_image_int.h. Deterministic (seeded), so the corpus is the same each time.
 
   plan_image_seeds.py OUTDIR IMAGE...
@@ -67,6 +68,25 @@ def variants(img, rng):
         v = bytearray(img)  # the section one element shorter in the table
         SECTION.pack_into(v, HEADER.size + s * SECTION.size, off, count - 1, esize, 0)
         yield v
+    off, count, esize = secs[S_ATTACHED]
+    boff, bcount, _ = secs[S_BLOB]
+    if count and bcount:
+        # the response groups compiled (format 9, rules/rgs_image.c): an attachment past the blob,
+        # cut short, or its records damaged (counts, string lengths, file indexes, kinds)
+        _, aoff, alen = struct.unpack_from("<III", img, off)
+        for val in (alen + 1, alen - 1, alen // 2, 0):
+            v = bytearray(img)
+            put32(v, off + 8, val)
+            yield v
+        for _ in range(12):
+            v = bytearray(img)
+            v[boff + aoff + 8 + rng.randrange(max(1, alen - 8))] ^= 1 << rng.randrange(8)
+            yield v
+        for _ in range(6):
+            v = bytearray(img)
+            put32(v, boff + aoff + 8 + 4 * rng.randrange(max(1, (alen - 8) // 4)),
+                  rng.choice((0xFFFFFFFF, 0x7FFFFFFF, 0x10000, 7)))
+            yield v
     off, count, esize = secs[S_USLOTS]
     used = next((k for k in range(count)
                  if struct.unpack_from("<I", img, off + esize * k + 4)[0]), None)

@@ -22,6 +22,7 @@
 #include "cr_rules.h"
 #include "cr_plan_image.h"
 #include "cr_image.h"
+#include "cr_rgs_image.h"
 #include "plan_image_int.h"
 #include "route_index.h"
 #include "testutil.h"
@@ -221,6 +222,59 @@ static plan_section section(const unsigned char *img, int s)
     plan_section x;
     memcpy(&x, img + offsetof(plan_header, sec) + s * sizeof x, sizeof x);
     return x;
+}
+
+/* The response groups an image carries (S_ATTACHED): an attachment record out of the blob is
+ * refused by the image reader; records cut short inside it by the load, which reads them for the
+ * workflows' lines; each error names the image and the record. */
+static void test_rgs_section_damage_refused(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    unsigned char *img = image_of("examples/workflows/kamailio-huntgroups.xml", &len);
+    plan_section at = section(img, S_ATTACHED), blob = section(img, S_BLOB);
+    assert_int_equal(at.count, 1); /* one attachment: name, offset, length */
+    assert_true(blob.count > 100);
+    uint32_t rec[3];
+    memcpy(rec, img + at.off, sizeof rec);
+    assert_int_equal(rec[AT_LEN], blob.count);
+    const void *bytes;
+    size_t n;
+    assert_true(cr_image_attachment(img, CR_RGS_IMAGE_NAME, &bytes, &n));
+    assert_int_equal(n, blob.count);
+
+    /* one byte past the blob */
+    uint32_t bad = rec[AT_LEN] + 1;
+    memcpy(img + at.off + 4 * AT_LEN, &bad, 4);
+    rechecksum(img, len);
+    assert_false(cr_image_attachment(img, CR_RGS_IMAGE_NAME, &bytes, &n));
+    cr_config *cfg = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_image_read(img, len, "bad.plan", &cfg, &d), CR_ECONFIG);
+    assert_null(cfg);
+    assert_string_equal(d.items[0].file, "bad.plan");
+    assert_non_null(strstr(d.items[0].message, "damaged: attachment of record 0 out of range"));
+    cr_diag_free(&d);
+
+    /* cut short by 9 bytes: the image reads, its response groups are refused at load */
+    bad = rec[AT_LEN] - 9;
+    memcpy(img + at.off + 4 * AT_LEN, &bad, 4);
+    rechecksum(img, len);
+    const char *path = cr_test_tmpfile("", ".plan");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(img, 1, len, f), len);
+    fclose(f);
+    cr_diag_init(&d);
+    assert_int_equal(cr_image_load(path, &cfg, &d), CR_ECONFIG);
+    assert_null(cfg);
+    assert_string_equal(d.items[0].file, path);
+    assert_non_null(strstr(d.items[0].message, "damaged response groups: workflow "));
+    assert_non_null(strstr(d.items[0].message, "cut short"));
+    cr_diag_free(&d);
+    remove(path);
+    free(img);
 }
 
 /* Contoso's calls decide the same with both configurations (kind, reason, attempts, trace). */
@@ -1375,6 +1429,7 @@ int main(void)
         cmocka_unit_test(test_checksum_in_chunks),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_damage_refused),
+        cmocka_unit_test(test_rgs_section_damage_refused),
         cmocka_unit_test(test_adopted_round_trip),
         cmocka_unit_test(test_compiled_damage_refused),
         cmocka_unit_test(test_trusted_read),

@@ -8,6 +8,9 @@
  *   #! split SECONDS     also run the timeline in two engines sharing an LMDB state
  *                        directory (events before SECONDS, then the rest), which must print
  *                        exactly the same actions
+ *
+ * Each scenario runs twice: on the response groups read from the XML, and on those read back
+ * from the plan image the configuration compiles to (rules/rgs_image.c, issue 14).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +24,9 @@
 #include <unistd.h>
 
 #include "cr_rgs.h"
+#include "cr_image.h"
 #include "cr_rgs_xml.h"
+#include "cr_rules.h"
 #include "testutil.h"
 
 typedef struct ev {
@@ -102,7 +107,33 @@ static void run(const cr_rgs_config *cfg, const scenario *sc, const char *state,
     cr_rgs_engine_close(e);
 }
 
+/* The response groups of `xml` as a host reading its compiled plan image gets them. */
+static cr_rgs_config *from_image(const char *xml)
+{
+    cr_diag diag;
+    cr_diag_init(&diag);
+    cr_config *routing = NULL;
+    assert_int_equal(cr_rules_load(xml, &routing, &diag), CR_OK);
+    const char *img = cr_test_tmpfile("", ".plan");
+    char err[512];
+    assert_int_equal(cr_image_write(img, routing, 1, NULL, err, sizeof err), CR_OK);
+    cr_config_free(routing);
+    cr_rgs_config *cfg = NULL;
+    assert_int_equal(cr_rgs_xml_load_ex(img, NULL, &cfg, &diag), CR_OK);
+    cr_diag_free(&diag);
+    remove(img);
+    return cfg;
+}
+
+static void check_scenario_with(const char *name, bool image);
+
 static void check_scenario(const char *name)
+{
+    check_scenario_with(name, false);
+    check_scenario_with(name, true);
+}
+
+static void check_scenario_with(const char *name, bool image)
 {
     char path[1024], rel[600];
     snprintf(rel, sizeof rel, "tests/rgs/%s.events", name);
@@ -121,6 +152,10 @@ static void check_scenario(const char *name)
     }
     cr_diag_free(&diag);
     assert_int_equal(rc, CR_OK);
+    if (image) {
+        cr_rgs_config_free(cfg);
+        cfg = from_image(cr_test_src(rel));
+    }
 
     snprintf(rel, sizeof rel, "tests/rgs/%s.expected", name);
     char *expected = cr_test_slurp(cr_test_src(rel));
@@ -129,7 +164,8 @@ static void check_scenario(const char *name)
     cr_test_append(&whole, "");
     run(cfg, &sc, NULL, 0, sc.n, true, &whole);
     if (strcmp(whole.buf, expected) != 0)
-        print_error("scenario %s:\n--- expected\n%s--- got\n%s", name, expected, whole.buf);
+        print_error("scenario %s (%s):\n--- expected\n%s--- got\n%s", name, image ? "image" : "xml",
+                    expected, whole.buf);
     assert_string_equal(whole.buf, expected);
 
     if (sc.split >= 0) {

@@ -17,6 +17,7 @@
 #include "cr_image.h"
 #include "cr_ringplan.h"
 #include "cr_rgs_check.h"
+#include "cr_rgs_image.h"
 #include "cr_rgs_xml.h"
 #include "cr_rules.h"
 #include "testutil.h"
@@ -177,27 +178,47 @@ static void gateway_call_to_workflow_line(void **state)
     cr_config_free(cfg);
 }
 
-/* A plan image holds the response groups as source text: the workflows come back from it. */
+/* A plan image holds the response groups compiled: the workflows come back from it, with no
+ * XML parsed. */
 static void plan_image_keeps_workflow_lines(void **state)
 {
     (void)state;
-    cr_config *cfg = load_ok();
-    const char *img = cr_test_tmpfile("", ".plan");
-    char err[512];
-    assert_int_equal(cr_image_write(img, cfg, 1, NULL, err, sizeof err), CR_OK);
-    cr_config_free(cfg);
+    const char *xml = cr_test_tmpfile(xml_ok, ".xml");
     cr_diag diag;
     cr_diag_init(&diag);
+    cr_config *cfg = NULL;
+    const char *img = cr_test_tmpfile("", ".plan");
+    char err[512];
+    /* loaded without the response-group loader: no image is written, it would lose them */
+    assert_int_equal(cr_rules_load_also(xml, NULL, NULL, NULL, &cfg, &diag), CR_OK);
+    assert_int_equal(cr_image_write(img, cfg, 1, NULL, err, sizeof err), CR_EINVAL);
+    assert_non_null(strstr(err, "response groups were not compiled"));
+    cr_rgs_config *rgs = NULL;
+    assert_int_equal(cr_rgs_xml_load(xml, &rgs, &diag), CR_OK);
+    assert_int_equal(cr_rgs_image_attach(cfg, rgs), CR_OK);
+    cr_rgs_config_free(rgs);
+    assert_int_equal(cr_image_write(img, cfg, 1, NULL, err, sizeof err), CR_OK);
+    cr_config_free(cfg);
+    /* cr_rules_load compiles them itself: the same image */
+    const char *img2 = cr_test_tmpfile("", ".plan");
+    assert_int_equal(cr_rules_load(xml, &cfg, &diag), CR_OK);
+    assert_int_equal(cr_image_write(img2, cfg, 1, NULL, err, sizeof err), CR_OK);
+    cr_config_free(cfg);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cmp -s %s %s", img, img2);
+    assert_int_equal(system(cmd), 0);
+    remove(img2);
     assert_int_equal(cr_image_load(img, &cfg, &diag), CR_OK);
     cr_diag_free(&diag);
     assert_int_equal(cr_config_workflow_count(cfg), 3);
     cr_decision d;
     decide(cfg, "sip:alice@contoso.com", "50110", &d);
     assert_true(d.kind == CR_INTERNAL && d.workflow && !strcmp(d.workflow->name, "Helpdesk"));
-    assert_non_null(d.workflow->loc.file);
-    assert_true(d.workflow->loc.line > 0);
+    assert_string_equal(d.workflow->loc.file, xml);
+    assert_int_equal(d.workflow->loc.line, 1);
     cr_config_free(cfg);
     remove(img);
+    remove(xml);
 }
 
 /* Errors of `check` for xml: the routing configuration's, then the response groups against

@@ -235,6 +235,13 @@ cr_rgs_workflow *cr_rgs_config_add_workflow(cr_rgs_config *cfg, const char *name
  * CR_ENOMEM. The bytes are borrowed.
  */
 int cr_rgs_config_add_tz(cr_rgs_config *cfg, const char *name, const void *tzif, size_t len);
+/* Adds zone `name` as cr_rgs_config_add_tz parsed it (a plan image's copy, rules/rgs_image.c):
+ * n transitions at[] (ascending) with offsets off[], off0 before them, the footer's rule;
+ * the arrays are copied. A zone already added is kept. CR_OK, CR_EINVAL (at[] not ascending,
+ * n too large) or CR_ENOMEM. */
+int cr_rgs_config_add_tz_table(cr_rgs_config *cfg, const char *name, const int64_t *at,
+                               const int32_t *off, size_t n, int32_t off0,
+                               const cr_rgs_tzrule *rule);
 /* True when a zone of that name was added. */
 bool cr_rgs_config_has_tz(const cr_rgs_config *cfg, const char *name);
 
