@@ -276,14 +276,19 @@ static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_u
                                const char *number, size_t len, cr_decision *out, cr_trace *trace)
 {
     const cr_gateway *g = &c->gateways[gi];
-    size_t hlen;
-    if (c->gateway_hosts)
-        hlen = c->gateway_hosts[gi].len;
-    else
+    size_t ulen;
+    if (c->gateway_hosts) { /* the host's entry alone: the gateway's record is not read */
+        const cr_gateway_host *h = &c->gateway_hosts[gi];
+        ulen = 4 + len - (h->remove_plus && len && number[0] == '+') + 1 + h->len +
+               sizeof user_phone - 1; /* uri_len's */
+    } else {
+        size_t hlen;
         gateway_host(c, g, &hlen);
-    int what = out->nattempts == CR_MAX_ATTEMPTS               ? ADD_FULL
-               : uri_len(g, number, len, hlen) >= CR_URI_SHORT ? ADD_LONG
-                                                               : ADD_DONE;
+        ulen = uri_len(g, number, len, hlen);
+    }
+    int what = out->nattempts == CR_MAX_ATTEMPTS ? ADD_FULL
+               : ulen >= CR_URI_SHORT            ? ADD_LONG
+                                                 : ADD_DONE;
     if (what == ADD_DONE) {
         cr_attempt *a = &out->attempts[out->nattempts++];
         a->gateway = g;
