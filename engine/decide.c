@@ -308,18 +308,14 @@ static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_u
  * rotation runs over the usable gateways only, so a down or full gateway's share is spread
  * evenly over the others rather than all landing on the next one in the list. The route's
  * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones). Each gateway's
- * verdict is asked once (the host's callbacks once per gateway and decision) and its position
- * kept in a list sized to the route: on the stack up to SKIP_CACHE gateways, on the heap past
- * it. CR_OK, or CR_ENOMEM (nothing added) when a longer list cannot be allocated.
+ * verdict is asked once (the host's callbacks once per gateway and decision); the usable ones'
+ * positions go to okpos[0..n), a list sized to the route (add_route_gateways).
  */
-static int add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
-                              const cr_usage *u, const char *number, size_t len,
-                              const cr_runtime *rt, uint32_t spread, cr_decision *out,
-                              cr_trace *trace)
+static inline __attribute__((always_inline)) void
+add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
+                    const cr_usage *u, const char *number, size_t len, const cr_runtime *rt,
+                    uint32_t spread, cr_decision *out, cr_trace *trace, uint32_t *okpos)
 {
-    uint32_t okstack[SKIP_CACHE], *okpos = okstack; /* the usable gateways' positions in gw */
-    if (n > SKIP_CACHE && !(okpos = malloc(n * sizeof *okpos)))
-        return CR_ENOMEM;
     size_t usable = 0;
     for (size_t k = 0; k < n; k++) {
         int w = gateway_skip(&c->gateways[gw[k]], rt, out);
@@ -328,6 +324,8 @@ static int add_route_gateways(const cr_config *c, const cr_route *r, const uint3
         else
             trace_skip(trace, &c->gateways[gw[k]], w);
     }
+    if (!usable)
+        return;
     if (usable > 1 && rt && rt->route_spread)
         spread = rt->route_spread(rt->ud, r);
     /* usable <= n fits 32 bits: a 32-bit division (no division at all for one gateway) */
@@ -340,8 +338,35 @@ static int add_route_gateways(const cr_config *c, const cr_route *r, const uint3
         if (ok)
             add_attempt(c, r, u, gw[okpos[q]], number, len, out, trace);
     }
-    if (okpos != okstack)
-        free(okpos);
+}
+
+#define SKIP_CACHE 256 /* usable positions kept on the stack; a longer list's on the heap */
+
+/* add_usable_gateways with its list on the heap (a route of more than SKIP_CACHE gateways). */
+static int __attribute__((noinline, cold))
+add_many_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
+                  const cr_usage *u, const char *number, size_t len, const cr_runtime *rt,
+                  uint32_t spread, cr_decision *out, cr_trace *trace)
+{
+    uint32_t *okpos = malloc(n * sizeof *okpos);
+    if (!okpos)
+        return CR_ENOMEM;
+    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace, okpos);
+    free(okpos);
+    return CR_OK;
+}
+
+/* add_usable_gateways: CR_OK, or CR_ENOMEM (nothing added) when a list past SKIP_CACHE cannot
+ * be allocated. */
+static int add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
+                              const cr_usage *u, const char *number, size_t len,
+                              const cr_runtime *rt, uint32_t spread, cr_decision *out,
+                              cr_trace *trace)
+{
+    if (__builtin_expect(n > SKIP_CACHE, 0))
+        return add_many_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace);
+    uint32_t okpos[SKIP_CACHE];
+    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace, okpos);
     return CR_OK;
 }
 

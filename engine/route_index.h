@@ -274,7 +274,7 @@ const cr_px_witem *ce_policy_walk_next(cr_policy_iter *it);
 /* Fetches ahead (prefetches, nothing read but the runs' first items) what the decision reads
  * next of the walk's likely first candidate, the first item of lowest id whose length bounds
  * hold: its route's record when the decision reads it (the route's pattern runs, or its
- * gateways are not inline), else the entries of its inline gateways (cfg->gateway_hosts). An
+ * gateways are not inline), else its first gateway's entry (cfg->gateway_hosts). An
  * exact item with its gateways inline decides without the record, which only the texts read
  * (cr_decision_reason names the route), after the decision. */
 void ce_policy_walk_prefetch_route(const cr_config *cfg, const cr_policy_iter *it);
