@@ -286,8 +286,9 @@ typedef struct {
 static void chase_setup(chase_ctx *c, size_t bytes, bool huge)
 {
     c->n = bytes / sizeof(uint32_t);
-    c->next =
-        huge ? aligned_alloc(2u << 20, c->n * sizeof *c->next) : malloc(c->n * sizeof *c->next);
+    void *p = NULL; /* posix_memalign: any size (aligned_alloc wants a multiple of 2 MB) */
+    c->next = huge ? (posix_memalign(&p, 2u << 20, c->n * sizeof *c->next) == 0 ? p : NULL)
+                   : malloc(c->n * sizeof *c->next);
     if (!c->next)
         abort();
     if (huge)
