@@ -299,8 +299,6 @@ static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_u
         trace_attempt(trace, c, g, what, number, len, out);
 }
 
-#define SKIP_CACHE 256 /* usable positions kept on the stack; a longer list's on the heap */
-
 /*
  * Adds one route's usable gateways (not yet listed, not down, not full) as attempts, in the
  * route's order rotated so that the first one moves on from one decision using this route to
