@@ -310,7 +310,9 @@ static void compile_gateways(cr_config *c, cr_diag *d)
         const char *at = strchr(h, '@');
         if (at)
             h = at + 1;
-        c->gateway_hosts[i] = (cr_gateway_host){h, strlen(h)};
+        size_t hl = strlen(h);
+        c->gateway_hosts[i] = (cr_gateway_host){h, hl > UINT32_MAX ? UINT32_MAX : (uint32_t)hl,
+                                                c->gateways[i].remove_plus};
     }
 }
 

@@ -276,14 +276,19 @@ static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_u
                                const char *number, size_t len, cr_decision *out, cr_trace *trace)
 {
     const cr_gateway *g = &c->gateways[gi];
-    size_t hlen;
-    if (c->gateway_hosts)
-        hlen = c->gateway_hosts[gi].len;
-    else
+    size_t ulen;
+    if (c->gateway_hosts) { /* the host's entry alone: the gateway's record is not read */
+        const cr_gateway_host *h = &c->gateway_hosts[gi];
+        ulen = 4 + len - (h->remove_plus && len && number[0] == '+') + 1 + h->len +
+               sizeof user_phone - 1; /* uri_len's */
+    } else {
+        size_t hlen;
         gateway_host(c, g, &hlen);
-    int what = out->nattempts == CR_MAX_ATTEMPTS               ? ADD_FULL
-               : uri_len(g, number, len, hlen) >= CR_URI_SHORT ? ADD_LONG
-                                                               : ADD_DONE;
+        ulen = uri_len(g, number, len, hlen);
+    }
+    int what = out->nattempts == CR_MAX_ATTEMPTS ? ADD_FULL
+               : ulen >= CR_URI_SHORT            ? ADD_LONG
+                                                 : ADD_DONE;
     if (what == ADD_DONE) {
         cr_attempt *a = &out->attempts[out->nattempts++];
         a->gateway = g;
@@ -294,74 +299,26 @@ static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_u
         trace_attempt(trace, c, g, what, number, len, out);
 }
 
-#define SKIP_CACHE 256
-
-/* add_route_gateways for a list longer than SKIP_CACHE: the verdicts past it asked again. */
-static void add_long_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw,
-                                    size_t n, const cr_usage *u, const char *number, size_t len,
-                                    const cr_runtime *rt, uint32_t spread, cr_decision *out,
-                                    cr_trace *trace)
-{
-    size_t usable = 0;
-    uint8_t why[SKIP_CACHE];
-    for (size_t k = 0; k < n; k++) {
-        int w = gateway_skip(&c->gateways[gw[k]], rt, out);
-        if (k < SKIP_CACHE)
-            why[k] = (uint8_t)w;
-        if (w == GW_OK)
-            usable++;
-        else
-            trace_skip(trace, &c->gateways[gw[k]], w);
-    }
-    if (!usable)
-        return;
-    if (usable > 1 && rt && rt->route_spread)
-        spread = rt->route_spread(rt->ud, r);
-    /* usable <= n fits 32 bits: a 32-bit division (no division at all for one gateway) */
-    size_t first = usable > 1 ? (uint32_t)spread % (uint32_t)usable : 0, seen = 0, start = 0;
-    for (size_t k = 0; k < n; k++) {
-        bool ok =
-            k < SKIP_CACHE ? why[k] == GW_OK : gateway_skip(&c->gateways[gw[k]], rt, out) == GW_OK;
-        if (ok && seen++ == first) {
-            start = k;
-            break;
-        }
-    }
-    size_t before = out->nattempts;
-    for (size_t k = 0, p = start; k < n; k++, p = p + 1 == n ? 0 : p + 1) { /* (start+k) % n */
-        const cr_gateway *g = &c->gateways[gw[p]];
-        bool ok = p < SKIP_CACHE ? why[p] == GW_OK : gateway_skip(g, rt, out) == GW_OK;
-        /* attempts added by this loop are listed now: only the first pass's verdict counts */
-        for (size_t i = before; ok && i < out->nattempts; i++)
-            ok = out->attempts[i].gateway != g;
-        if (ok)
-            add_attempt(c, r, u, gw[p], number, len, out, trace);
-    }
-}
-
 /*
  * Adds one route's usable gateways (not yet listed, not down, not full) as attempts, in the
  * route's order rotated so that the first one moves on from one decision using this route to
  * the next: the route's own counter (rt->route_spread), else the decision's (`spread`). The
  * rotation runs over the usable gateways only, so a down or full gateway's share is spread
  * evenly over the others rather than all landing on the next one in the list. The route's
- * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones).
+ * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones). Each gateway's
+ * verdict is asked once (the host's callbacks once per gateway and decision); the usable ones'
+ * positions go to okpos[0..n), a list sized to the route (add_route_gateways).
  */
-static void add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
-                               const cr_usage *u, const char *number, size_t len,
-                               const cr_runtime *rt, uint32_t spread, cr_decision *out,
-                               cr_trace *trace)
+static inline __attribute__((always_inline)) void
+add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
+                    const cr_usage *u, const char *number, size_t len, const cr_runtime *rt,
+                    uint32_t spread, cr_decision *out, cr_trace *trace, uint32_t *okpos)
 {
-    if (n > SKIP_CACHE) {
-        add_long_route_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace);
-        return;
-    }
-    uint8_t okpos[SKIP_CACHE]; /* the usable gateways' positions in gw, in order */
     size_t usable = 0;
     for (size_t k = 0; k < n; k++) {
         int w = gateway_skip(&c->gateways[gw[k]], rt, out);
         if (w == GW_OK)
-            okpos[usable++] = (uint8_t)k;
+            okpos[usable++] = (uint32_t)k;
         else
             trace_skip(trace, &c->gateways[gw[k]], w);
     }
@@ -381,12 +338,42 @@ static void add_route_gateways(const cr_config *c, const cr_route *r, const uint
     }
 }
 
+#define SKIP_CACHE 256 /* usable positions kept on the stack; a longer list's on the heap */
+
+/* add_usable_gateways with its list on the heap (a route of more than SKIP_CACHE gateways). */
+static int __attribute__((noinline, cold))
+add_many_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
+                  const cr_usage *u, const char *number, size_t len, const cr_runtime *rt,
+                  uint32_t spread, cr_decision *out, cr_trace *trace)
+{
+    uint32_t *okpos = malloc(n * sizeof *okpos);
+    if (!okpos)
+        return CR_ENOMEM;
+    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace, okpos);
+    free(okpos);
+    return CR_OK;
+}
+
+/* add_usable_gateways: CR_OK, or CR_ENOMEM (nothing added) when a list past SKIP_CACHE cannot
+ * be allocated. */
+static int add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
+                              const cr_usage *u, const char *number, size_t len,
+                              const cr_runtime *rt, uint32_t spread, cr_decision *out,
+                              cr_trace *trace)
+{
+    if (__builtin_expect(n > SKIP_CACHE, 0))
+        return add_many_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace);
+    uint32_t okpos[SKIP_CACHE];
+    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace, okpos);
+    return CR_OK;
+}
+
 /* One candidate route ri of usage u: its pattern decides unless the index did (`sure`); when
- * it matches, its gateways (gw[0..ngw), NULL: the route's list) become attempts. True when
- * it matched. */
-static bool try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *gw, size_t ngw,
-                      const cr_usage *u, const char *number, size_t n, const cr_runtime *rt,
-                      uint32_t spread, cr_decision *out, cr_trace *trace)
+ * it matches, its gateways (gw[0..ngw), NULL: the route's list) become attempts. 1 when it
+ * matched, 0 when not, CR_ENOMEM (add_route_gateways). */
+static int try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *gw, size_t ngw,
+                     const cr_usage *u, const char *number, size_t n, const cr_runtime *rt,
+                     uint32_t spread, cr_decision *out, cr_trace *trace)
 {
     const cr_route *r = ce_route(c, ri);
     int rc = 1;
@@ -398,7 +385,7 @@ static bool try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *
         if (trace)
             cr_trace_add(trace, "  route '%s' (%s) %s", r->name, r->pattern,
                          rc == CR_ELIMIT ? "hit the PCRE2 match limit: skipped" : "does not match");
-        return false;
+        return 0;
     }
     out->routes_matched++;
     if (trace)
@@ -407,8 +394,9 @@ static bool try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *
         gw = r->gateways.idx;
         ngw = r->gateways.count;
     }
-    add_route_gateways(c, r, gw, ngw, u, number, n, rt, spread, out, trace);
-    return true;
+    return add_route_gateways(c, r, gw, ngw, u, number, n, rt, spread, out, trace) == CR_OK
+               ? 1
+               : CR_ENOMEM;
 }
 
 static void trace_usage(cr_trace *trace, const cr_config *c, const cr_policy *policy, size_t i)
@@ -426,10 +414,10 @@ static void trace_no_route(cr_trace *trace, const cr_config *c, const cr_policy 
 }
 
 /* The policy's candidates in one walk of its merged trie (route_index.h): the same attempts,
- * in the same order, and the same trace as a walk per usage. */
-static void walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it,
-                        const char *number, size_t n, const cr_runtime *rt, uint32_t spread,
-                        cr_decision *out, cr_trace *trace)
+ * in the same order, and the same trace as a walk per usage. CR_OK or CR_ENOMEM. */
+static int walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it,
+                       const char *number, size_t n, const cr_runtime *rt, uint32_t spread,
+                       cr_decision *out, cr_trace *trace)
 {
     size_t rank = 0; /* usages whose trace header is out */
     bool any = false;
@@ -443,8 +431,11 @@ static void walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_i
             }
         const uint32_t *gw = s->ngw == CR_SLOT_GW_ROUTE ? NULL : s->gw;
         const cr_usage *u = &c->usages[policy->usages.idx[s->rank]];
-        any |=
+        int m =
             try_route(c, s->route, it->px.match, gw, s->ngw, u, number, n, rt, spread, out, trace);
+        if (m < 0)
+            return m;
+        any |= m != 0;
     }
     if (trace)
         for (; rank <= policy->usages.count; rank++, any = false) {
@@ -453,25 +444,28 @@ static void walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_i
             if (rank < policy->usages.count)
                 trace_usage(trace, c, policy, rank);
         }
+    return CR_OK;
 }
 
 /* cr_route_attempts with the number already read into trie symbols (`key`, n characters):
  * one walk of the policy's merged trie (`ahead`: already begun for this policy and key, or
- * NULL), else one walk per usage. */
-static void route_attempts(const cr_config *c, const cr_policy *policy, const char *number,
-                           size_t n, const cr_px_key *key, cr_policy_iter *ahead,
-                           const cr_runtime *rt, cr_decision *out, cr_trace *trace)
+ * NULL), else one walk per usage. CR_OK, or CR_ENOMEM: a route's gateway list past SKIP_CACHE
+ * could not be read (the attempts are then dropped). */
+static int route_attempts(const cr_config *c, const cr_policy *policy, const char *number, size_t n,
+                          const cr_px_key *key, cr_policy_iter *ahead, const cr_runtime *rt,
+                          cr_decision *out, cr_trace *trace)
 {
     uint32_t spread = rt && !rt->route_spread && rt->spread ? rt->spread(rt->ud) : 0;
+    int rc = CR_OK;
     if (ahead) {
-        walk_merged(c, policy, ahead, number, n, rt, spread, out, trace);
-        return;
+        rc = walk_merged(c, policy, ahead, number, n, rt, spread, out, trace);
+        goto done;
     }
     cr_policy_iter pit;
     bool own = c->npolicies && policy >= c->policies && policy < c->policies + c->npolicies;
     if (own && ce_policy_walk_begin(c, (size_t)(policy - c->policies), key, &pit)) {
-        walk_merged(c, policy, &pit, number, n, rt, spread, out, trace);
-        return;
+        rc = walk_merged(c, policy, &pit, number, n, rt, spread, out, trace);
+        goto done;
     }
     for (size_t i = 0; i < policy->usages.count; i++) {
         const cr_usage *u = &c->usages[policy->usages.idx[i]];
@@ -481,12 +475,24 @@ static void route_attempts(const cr_config *c, const cr_policy *policy, const ch
             trace_usage(trace, c, policy, i);
         size_t ri;
         bool any = false;
-        while ((ri = ce_route_index_next(&it)) != SIZE_MAX)
-            any |= try_route(c, ri, ce_route_index_match(&it), NULL, 0, u, number, n, rt, spread,
-                             out, trace);
+        while (rc == CR_OK && (ri = ce_route_index_next(&it)) != SIZE_MAX) {
+            int m = try_route(c, ri, ce_route_index_match(&it), NULL, 0, u, number, n, rt, spread,
+                              out, trace);
+            rc = m < 0 ? m : rc;
+            any |= m > 0;
+        }
+        if (rc != CR_OK)
+            break;
         if (trace && !any)
             trace_no_route(trace, c, policy, i, number);
     }
+done:
+    if (rc != CR_OK) {
+        out->nattempts = 0;
+        if (trace)
+            cr_trace_add(trace, "out of memory reading a route's gateways: no attempts");
+    }
+    return rc;
 }
 
 void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *number,
@@ -504,7 +510,7 @@ void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *
         memmove(out->normalized, number, n + 1);
     cr_px_key key; /* the number read once for every usage's trie */
     ce_px_key_init(&key, out->normalized, n);
-    route_attempts(c, policy, out->normalized, n, &key, NULL, rt, out, trace);
+    (void)route_attempts(c, policy, out->normalized, n, &key, NULL, rt, out, trace);
 }
 
 /* A directory user naming a policy this configuration lacks has none (calls are blocked),
@@ -631,8 +637,13 @@ static int decide_routes(const cr_config *c, const cr_user *u, const cr_policy *
             set_reason(out, "caller has no voice policy and there is no default policy");
         return CR_OK;
     }
-    route_attempts(c, pol, out->normalized, nlen, key, pol == c->likely_policy ? ahead : NULL, rt,
-                   out, trace);
+    if (route_attempts(c, pol, out->normalized, nlen, key, pol == c->likely_policy ? ahead : NULL,
+                       rt, out, trace) != CR_OK) {
+        out->kind = CR_BLOCKED;
+        set_reason(out, "out of memory reading the gateways of a route of policy '%.100s'",
+                   pol->name);
+        return CR_OK;
+    }
     if (secure)
         secure_attempts(c, out, trace);
     /* 5. nothing → blocked */

@@ -225,11 +225,15 @@ typedef struct cr_user_keys {
 void ce_key_cell_set(cr_key_cell *cell, const char *key, size_t n, unsigned flags);
 
 /* What follows the user part in a gateway's Request-URIs: the host of its address (after
- * "sip:" and any "user@"), set by compile so that decisions need not search for it. */
+ * "sip:" and any "user@"), set by compile so that decisions need not search for it; with the
+ * gateway's remove_plus, all a decision reads of a gateway it adds (16 bytes: four to a cache
+ * line, where the gateway's record is 72 bytes). */
 typedef struct cr_gateway_host {
     const char *host;
-    size_t len;
+    uint32_t len;     /* hosts are shorter than CR_URI_SHORT in any attempt */
+    bool remove_plus; /* the gateway's */
 } cr_gateway_host;
+_Static_assert(sizeof(cr_gateway_host) == 16, "gateway host layout");
 
 /* Memory the configuration's strings and compiled name lists live in: one free at the end. */
 typedef struct cr_arena_chunk {

@@ -469,6 +469,13 @@ void ce_policy_walk_prefetch_route(const cr_config *cfg, const cr_policy_iter *i
     }
     if (!best || best->route >= cfg->nroutes)
         return;
+    /* an exact item with its gateways inline decides the route alone: its record is not read,
+     * its first gateway's entry is (add_attempt), fetched now */
+    if ((best->px.tail & CR_PX_EXACT) && best->ngw != CR_SLOT_GW_ROUTE) {
+        if (best->ngw && cfg->gateway_hosts && best->gw[0] < cfg->ngateways)
+            __builtin_prefetch(&cfg->gateway_hosts[best->gw[0]]);
+        return;
+    }
     /* a plan image's route is filled on first use: only one already filled is fetched */
     if (!cfg->route_state ||
         atomic_load_explicit(&cfg->route_state[best->route], memory_order_relaxed) == 2)

@@ -296,6 +296,144 @@ static void test_load_spread_across_route_gateways(void **state)
     assert_int_equal(first[1], 5);
 }
 
+/* ---- a route of 300 gateways: the verdicts past the first 256 kept like the others --------- */
+
+enum { LONG_GWS = 300 };
+
+typedef struct long_rt {
+    unsigned down_asked[LONG_GWS], full_asked[LONG_GWS], spread_asked;
+    uint32_t spread;
+} long_rt;
+
+static unsigned long_gw_index(const cr_gateway *g)
+{
+    return (unsigned)strtoul(g->name + 2, NULL, 10); /* "gwN" */
+}
+
+static bool long_down(void *ud, const cr_gateway *g)
+{
+    unsigned i = long_gw_index(g);
+    ((long_rt *)ud)->down_asked[i]++;
+    return i % 7 == 3;
+}
+
+static bool long_full(void *ud, const cr_gateway *g)
+{
+    unsigned i = long_gw_index(g);
+    ((long_rt *)ud)->full_asked[i]++;
+    return i % 11 == 5;
+}
+
+static uint32_t long_spread(void *ud, const cr_route *r)
+{
+    (void)r;
+    ((long_rt *)ud)->spread_asked++;
+    return ((long_rt *)ud)->spread;
+}
+
+static cr_config *long_route_config(void)
+{
+    size_t cap = 64 * 1024, o = 0;
+    char *xml = malloc(cap);
+    assert_non_null(xml);
+    o += (size_t)snprintf(xml + o, cap - o,
+                          "<callroute xmlns='urn:callroute:config:1'>"
+                          "<domains><domain>contoso.com</domain></domains>"
+                          "<locationProfiles default='P'><locationProfile name='P'/>"
+                          "</locationProfiles><phoneUsages><usage name='U'/></phoneUsages>"
+                          "<voicePolicies default='V'><voicePolicy name='V'><usage>U</usage>"
+                          "</voicePolicy></voicePolicies><gateways>");
+    for (int i = 0; i < LONG_GWS; i++)
+        o += (size_t)snprintf(xml + o, cap - o,
+                              "<gateway name='gw%d' address='sip:192.0.2.%d:%d' ports='2'/>", i,
+                              i % 250 + 1, 5060 + i);
+    o += (size_t)snprintf(xml + o, cap - o,
+                          "</gateways><routes><route name='Long' pattern='^\\+1555(\\d{7})$'>"
+                          "<usage>U</usage>");
+    for (int i = 0; i < LONG_GWS; i++)
+        o += (size_t)snprintf(xml + o, cap - o, "<gateway>gw%d</gateway>", i);
+    o += (size_t)snprintf(xml + o, cap - o,
+                          "</route></routes><users><user uri='sip:ann@contoso.com' "
+                          "enterpriseVoice='true'/></users></callroute>");
+    assert_true(o < cap);
+    cr_config *c = cr_test_load_xml(xml);
+    free(xml);
+    assert_non_null(c);
+    return c;
+}
+
+/* Trace lines containing `what`. */
+static size_t trace_count(const cr_trace *t, const char *what)
+{
+    char line[512];
+    size_t n = 0;
+    for (size_t i = 0; cr_trace_line(t, i, line, sizeof line); i++)
+        n += strstr(line, what) != NULL;
+    return n;
+}
+
+/*
+ * A route of 300 gateways (past the 256 whose usable positions are kept on the stack), some
+ * down and some full: the attempts are the usable gateways in the route's order rotated by
+ * the route's counter, 32 of them, and the host is asked once per gateway and decision
+ * whether it is down, once whether it is full (when not down), and once for the counter;
+ * with a trace, the same attempts and one line per gateway.
+ */
+static void test_route_of_300_gateways(void **state)
+{
+    (void)state;
+    cr_config *c = long_route_config();
+    unsigned usable[LONG_GWS], nusable = 0, ndown = 0, nfull = 0;
+    for (unsigned i = 0; i < LONG_GWS; i++) {
+        if (i % 7 == 3)
+            ndown++;
+        else if (i % 11 == 5)
+            nfull++;
+        else
+            usable[nusable++] = i;
+    }
+    /* rotations starting in the first gateways, past position 256, and wrapping around */
+    const uint32_t spreads[] = {0, 1, 230, nusable - 3, nusable + 7, 1000003};
+    for (size_t t = 0; t < sizeof spreads / sizeof spreads[0]; t++)
+        for (int traced = 0; traced < 2; traced++) {
+            long_rt lr;
+            memset(&lr, 0, sizeof lr);
+            lr.spread = spreads[t];
+            cr_runtime rt = {.ud = &lr,
+                             .gateway_down = long_down,
+                             .gateway_full = long_full,
+                             .route_spread = long_spread};
+            cr_trace tr;
+            cr_trace_init(&tr);
+            cr_decision d;
+            assert_int_equal(cr_route_decide(c, "sip:ann@contoso.com", "+15551234567", &rt, &d,
+                                             traced ? &tr : NULL),
+                             CR_OK);
+            assert_int_equal(d.kind, CR_OUTBOUND);
+            assert_int_equal(d.nattempts, CR_MAX_ATTEMPTS);
+            unsigned first = spreads[t] % nusable;
+            for (size_t j = 0; j < d.nattempts; j++) {
+                char want[16];
+                snprintf(want, sizeof want, "gw%u", usable[(first + j) % nusable]);
+                assert_string_equal(d.attempts[j].gateway->name, want);
+                assert_string_equal(d.attempts[j].route->name, "Long");
+            }
+            for (unsigned i = 0; i < LONG_GWS; i++) {
+                assert_int_equal(lr.down_asked[i], 1);
+                assert_int_equal(lr.full_asked[i], i % 7 == 3 ? 0 : 1);
+            }
+            assert_int_equal(lr.spread_asked, 1);
+            if (traced) {
+                assert_int_equal(trace_count(&tr, "is down: skipped"), ndown);
+                assert_int_equal(trace_count(&tr, "is full (2 ports in use): skipped"), nfull);
+                assert_int_equal(trace_count(&tr, "added as attempt"), CR_MAX_ATTEMPTS);
+                assert_int_equal(trace_count(&tr, "attempts at most"), nusable - CR_MAX_ATTEMPTS);
+            }
+            cr_trace_free(&tr);
+        }
+    cr_config_free(c);
+}
+
 static void test_internal_and_not_applicable(void **state)
 {
     (void)state;
@@ -329,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_new_york_gateway),
         cmocka_unit_test(test_blocking_1900_and_1411),
         cmocka_unit_test(test_load_spread_across_route_gateways),
+        cmocka_unit_test(test_route_of_300_gateways),
         cmocka_unit_test(test_internal_and_not_applicable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
