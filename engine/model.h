@@ -119,11 +119,25 @@ typedef struct cr_line_probe {
     const char *number, *ext;
     size_t n;
     uint64_t h; /* of the bare number, when there is no extension */
+    /* the slot the probe starts at (asked for from memory), NULL with an extension or an
+     * empty index */
+    const cr_index_slot *slot;
 } cr_line_probe;
+/* The lookup's first step: the number's hash and its slot asked for from memory. */
 void ce_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
                          cr_line_probe *p);
-const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
-                                    const cr_line_probe *p);
+/* ce_line_probe_finish's every case but an empty first slot. */
+const cr_user *ce_line_probe_finish_slow(const cr_config *c, const cr_runtime *rt,
+                                         const cr_line_probe *p);
+/* The user cr_user_by_number finds (configuration, then rt->users). An empty first slot (a
+ * number that is no line, most often) answers NULL here, when no host source is asked. */
+static inline const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
+                                                  const cr_line_probe *p)
+{
+    if (p->slot && !p->slot->val && !(rt && rt->users && rt->users->by_number))
+        return NULL;
+    return ce_line_probe_finish_slow(c, rt, p);
+}
 
 /*
  * The caller table: users by URI key, open addressing over 16-byte cells (four a cache line).

@@ -246,10 +246,15 @@ void ce_line_probe_start(const cr_config *c, const char *number, size_t n, const
     p->number = number;
     p->ext = ext;
     p->n = n;
+    p->slot = NULL;
     if (ext && *ext) /* the probe starts with "number;ext=...": cr_config_user_by_number */
         return;
-    p->h = c->user_line_ix.fold ? ce_hash(number, n, true) : ce_hash_bytes(number, n);
-    ce_index_prefetch(&c->user_line_ix, p->h);
+    const cr_index *ix = &c->user_line_ix;
+    p->h = ix->fold ? ce_hash(number, n, true) : ce_hash_bytes(number, n);
+    if (ix->cap) {
+        p->slot = &ix->slots[p->h & (ix->cap - 1)];
+        __builtin_prefetch(p->slot);
+    }
 }
 
 /* The line index's compare (ud: the configuration): a line's key cell compared in place. */
@@ -271,8 +276,8 @@ static uint32_t line_get(const cr_config *c, const char *key, size_t n, uint64_t
     return ce_index_probe(&c->user_line_ix, key, n, h, line_cell_eq, c);
 }
 
-const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
-                                    const cr_line_probe *p)
+const cr_user *ce_line_probe_finish_slow(const cr_config *c, const cr_runtime *rt,
+                                         const cr_line_probe *p)
 {
     const cr_user *u;
     if (p->ext && *p->ext) {
