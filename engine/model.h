@@ -190,7 +190,8 @@ size_t ce_uri_key_hash(const char *uri, char *out, size_t len, uint64_t *h);
  * confirmation of the cell's user. */
 typedef struct cr_user_probe {
     const char *uri;
-    size_t n; /* 0: not a SIP URI */
+    const char *k; /* the key (n characters): `uri` itself when it is its own key, else `key` */
+    size_t n;      /* 0: not a SIP URI */
     uint64_t h;
     const cr_user_cell *cell; /* ce_user_probe_peek: the probe's first cell of its tag, or NULL */
     bool peeked;

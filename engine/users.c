@@ -152,12 +152,23 @@ uint32_t ce_user_table_get(const cr_config *c, const char *key, size_t n, uint64
     }
 }
 
+static size_t uri_key_in_place(const char *uri, size_t room, uint64_t *h);
+
 void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
 {
     p->uri = uri;
+    p->k = p->key;
     p->cell = NULL;
     p->peeked = false;
-    p->n = uri ? ce_uri_key_hash(uri, p->key, sizeof p->key, &p->h) : 0;
+    p->n = 0;
+    if (!uri)
+        return;
+    /* a URI that is its own key (nearly every caller): read in place, not copied */
+    p->n = uri_key_in_place(uri, sizeof p->key, &p->h);
+    if (p->n)
+        p->k = uri;
+    else
+        p->n = ce_uri_key_hash(uri, p->key, sizeof p->key, &p->h);
     if (!p->n)
         return;
     if (c->user_uri_tab.cap)
@@ -194,7 +205,7 @@ void ce_user_probe_peek(const cr_config *c, cr_user_probe *p)
 
 bool ce_user_probe_confirm(const cr_config *c, const cr_user_probe *p)
 {
-    return p->cell && uri_key_eq(c, p->cell->val - 1, p->key, p->n);
+    return p->cell && uri_key_eq(c, p->cell->val - 1, p->k, p->n);
 }
 
 const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
@@ -202,7 +213,7 @@ const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
 {
     const cr_user *u = NULL;
     if (p->n) {
-        uint32_t i = ce_user_table_get(c, p->key, p->n, p->h);
+        uint32_t i = ce_user_table_get(c, p->k, p->n, p->h);
         u = i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
     }
     if (!u && p->uri && rt && rt->users && rt->users->find)
@@ -406,7 +417,8 @@ static inline __attribute__((always_inline)) size_t uri_key_words(const char *ur
     uint64_t h = ce_hash_start(n), w, f;
     uri_seen seen = {false, false};
     memcpy(&w, uri, 8);
-    memcpy(out, &w, 8);
+    if (out) /* NULL: the key is not copied (the caller reads it at uri) */
+        memcpy(out, &w, 8);
     f = bytes_in(w, ':', 'Z') & ~(0x80ull << 24); /* not the scheme's ':' */
     if (f && !uri_flagged_ok(w, f, &seen))
         return 0;
@@ -414,7 +426,8 @@ static inline __attribute__((always_inline)) size_t uri_key_words(const char *ur
     size_t i = 8;
     for (; i + 8 <= n; i += 8) {
         memcpy(&w, uri + i, 8);
-        memcpy(out + i, &w, 8);
+        if (out)
+            memcpy(out + i, &w, 8);
         f = bytes_in(w, ':', 'Z');
         if (f && !uri_flagged_ok(w, f, &seen))
             return 0;
@@ -423,7 +436,8 @@ static inline __attribute__((always_inline)) size_t uri_key_words(const char *ur
     if (i < n) { /* the last 8 bytes: the ones not read yet are the top n - i */
         unsigned sh = 8 * (unsigned)(8 - (n - i));
         memcpy(&w, uri + n - 8, 8);
-        memcpy(out + n - 8, &w, 8);
+        if (out)
+            memcpy(out + n - 8, &w, 8);
         f = bytes_in(w, ':', 'Z') & (~0ull << sh);
         if (f && !uri_flagged_ok(w, f, &seen))
             return 0;
@@ -431,11 +445,26 @@ static inline __attribute__((always_inline)) size_t uri_key_words(const char *ur
     }
     if (seen.upper && !seen.at) /* no user part: those letters were the host's */
         return 0;
-    out[n] = 0;
+    if (out)
+        out[n] = 0;
     *hash = ce_hash_end(h);
     return n;
 }
 #endif
+
+/* The length of `uri` (its hash in *h) when it is its own URI key, under `room` characters and
+ * read by words (uri_key_words); 0 otherwise (cr_uri_key then tells its key). */
+static size_t uri_key_in_place(const char *uri, size_t room, uint64_t *h)
+{
+#ifdef HIGHS
+    size_t n = strlen(uri);
+    if (n >= 8 && n < room && memcmp(uri, "sip:", 4) == 0 && uri_key_words(uri, n, NULL, h))
+        return n;
+#else
+    (void)uri, (void)room, (void)h;
+#endif
+    return 0;
+}
 
 /* cr_uri_key, and the key's ce_uri_hash in *h. */
 size_t ce_uri_key_hash(const char *uri, char *out, size_t len, uint64_t *h)
