@@ -251,23 +251,6 @@ const cr_user *cr_config_user_by_number(const cr_config *c, const char *number, 
     return i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
 }
 
-void ce_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
-                         cr_line_probe *p)
-{
-    p->number = number;
-    p->ext = ext;
-    p->n = n;
-    p->slot = NULL;
-    if (ext && *ext) /* the probe starts with "number;ext=...": cr_config_user_by_number */
-        return;
-    const cr_index *ix = &c->user_line_ix;
-    p->h = ix->fold ? ce_hash(number, n, true) : ce_hash_bytes(number, n);
-    if (ix->cap) {
-        p->slot = &ix->slots[p->h & (ix->cap - 1)];
-        __builtin_prefetch(p->slot);
-    }
-}
-
 /* The line index's compare (ud: the configuration): a line's key cell compared in place. */
 static inline __attribute__((always_inline)) bool line_cell_eq(const void *ud, uint32_t v,
                                                                const char *key, size_t n)
