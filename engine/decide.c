@@ -830,8 +830,6 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
     }
     size_t nlen = ahead.n;
     const cr_px_key *key = &ahead.key;
-    if (kept && ahead.walking) /* while the line's slot and cell come */
-        ce_policy_walk_prefetch_route(c, &ahead.walk);
     const cr_user *callee = ce_line_probe_finish(c, rt, &ahead.line);
     if (callee) {
         set_internal(callee, out, trace);
