@@ -127,18 +127,14 @@ typedef struct cr_line_probe {
  * call fewer in a decision). */
 static inline void ce_line_probe_start(const cr_config *c, const char *number, size_t n,
                                        const char *ext, cr_line_probe *p);
-/* ce_line_probe_finish's every case but an empty first slot. */
+/* ce_line_probe_finish when a slot of the number's tag is met first, or a host source is asked. */
 const cr_user *ce_line_probe_finish_slow(const cr_config *c, const cr_runtime *rt,
                                          const cr_line_probe *p);
-/* The user cr_user_by_number finds (configuration, then rt->users). An empty first slot (a
- * number that is no line, most often) answers NULL here, when no host source is asked. */
+/* The user cr_user_by_number finds (configuration, then rt->users). A number whose probe
+ * meets an empty slot before any slot of its tag (a number that is no line, most often) is
+ * answered NULL here, when no host source is asked. */
 static inline const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
-                                                  const cr_line_probe *p)
-{
-    if (p->slot && !p->slot->val && !(rt && rt->users && rt->users->by_number))
-        return NULL;
-    return ce_line_probe_finish_slow(c, rt, p);
-}
+                                                  const cr_line_probe *p);
 
 /*
  * The caller table: users by URI key, open addressing over 16-byte cells (four a cache line).
@@ -360,6 +356,22 @@ static inline void ce_line_probe_start(const cr_config *c, const char *number, s
         p->slot = &ix->slots[p->h & (ix->cap - 1)];
         __builtin_prefetch(p->slot);
     }
+}
+
+static inline const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
+                                                  const cr_line_probe *p)
+{
+    if (p->slot && !(rt && rt->users && rt->users->by_number)) {
+        const cr_index_slot *slots = p->slot - (p->h & (c->user_line_ix.cap - 1));
+        uint32_t tag = (uint32_t)(p->h >> 32);
+        for (size_t i = (size_t)(p->slot - slots);; i = (i + 1) & (c->user_line_ix.cap - 1)) {
+            if (!slots[i].val)
+                return NULL;
+            if (slots[i].hash == tag)
+                break; /* the key compared there */
+        }
+    }
+    return ce_line_probe_finish_slow(c, rt, p);
 }
 
 /*
