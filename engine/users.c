@@ -154,6 +154,15 @@ uint32_t ce_user_table_get(const cr_config *c, const char *key, size_t n, uint64
 
 static size_t uri_key_in_place(const char *uri, size_t room, uint64_t *h);
 
+/* Cells per cache line: a peek reads the line its probe starts in, and the next one when it
+ * starts in the second half of its line (a key placed a few cells on by linear probing is
+ * then still found from its cell, not by ce_user_probe_finish and the user's record). */
+#define CELLS_PER_LINE (64 / sizeof(cr_user_cell))
+static inline bool peek_two_lines(const cr_user_table *t, size_t i)
+{
+    return (i & (CELLS_PER_LINE - 1)) >= CELLS_PER_LINE / 2 && t->cap > CELLS_PER_LINE;
+}
+
 void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
 {
     p->uri = uri;
@@ -171,12 +180,12 @@ void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
         p->n = ce_uri_key_hash(uri, p->key, sizeof p->key, &p->h);
     if (!p->n)
         return;
-    if (c->user_uri_tab.cap)
-        __builtin_prefetch(&c->user_uri_tab.cells[p->h & (c->user_uri_tab.cap - 1)]);
+    const cr_user_table *t = &c->user_uri_tab;
+    if (!t->cap)
+        return;
+    size_t i = p->h & (t->cap - 1);
+    __builtin_prefetch(&t->cells[i]);
 }
-
-/* Cells per cache line: a peek reads no further than the line its probe starts in. */
-#define CELLS_PER_LINE (64 / sizeof(cr_user_cell))
 
 void ce_user_probe_peek(const cr_config *c, cr_user_probe *p)
 {
@@ -186,8 +195,11 @@ void ce_user_probe_peek(const cr_config *c, cr_user_probe *p)
     if (!p->n || !t->cap)
         return;
     uint32_t tag = (uint32_t)(p->h >> 32);
-    size_t i = p->h & (t->cap - 1), end = (i | (CELLS_PER_LINE - 1)) + 1;
-    for (; i < end; i++) {
+    size_t i = p->h & (t->cap - 1);
+    size_t k = CELLS_PER_LINE - (i & (CELLS_PER_LINE - 1)); /* cells to the end of the line */
+    if (peek_two_lines(t, i))
+        k += CELLS_PER_LINE;
+    for (; k; k--, i = (i + 1) & (t->cap - 1)) {
         const cr_user_cell *s = &t->cells[i];
         if (!s->val)
             return; /* no such key here: ce_user_probe_finish says so (or asks rt->users) */

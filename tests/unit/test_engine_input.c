@@ -482,6 +482,41 @@ static void test_callers_and_lines_through_decisions(void **state)
     cr_config_free(c);
 }
 
+/* 3,000 callers in a caller table of 8,192 cells, each deciding a call: whichever cell its probe
+ * starts at (the second half of a line, whose peek reads on into the next line, the table's
+ * last line, whose next is its first), the caller found is the one whose URI it is. */
+static void test_every_caller_of_a_full_table_found(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    size_t cap = 64 + (size_t)N * 100;
+    char *doc = malloc(cap), *o = doc;
+    assert_non_null(doc);
+    o += sprintf(o, "%s",
+                 DOC_HEAD "<routes><route name='Any' pattern='^\\+\\d+$'>"
+                          "<usage>Local</usage><gateway>GW1</gateway></route></routes>"
+                          "<users>");
+    for (int i = 0; i < N; i++)
+        o += sprintf(o, "<user uri='sip:caller%d@contoso.com' enterpriseVoice='true'/>", i);
+    sprintf(o, "</users></callroute>");
+    cr_config *c = cr_test_load_xml(doc);
+    free(doc);
+    assert_non_null(c);
+    cr_decision d;
+    for (int i = 0; i < N; i++) {
+        char from[64];
+        snprintf(from, sizeof from, "sip:caller%d@contoso.com", i);
+        assert_int_equal(cr_route_decide(c, from, "+14255550100", NULL, &d, NULL), CR_OK);
+        if (!d.caller || strcmp(d.caller->uri, from) != 0)
+            fail_msg("caller %s found %s", from, d.caller ? d.caller->uri : "none");
+        assert_int_equal(d.kind, CR_OUTBOUND);
+        snprintf(from, sizeof from, "sip:caller%d@contoso.com", N + i); /* no one */
+        assert_int_equal(cr_route_decide(c, from, "+14255550100", NULL, &d, NULL), CR_OK);
+        assert_null(d.caller);
+    }
+    cr_config_free(c);
+}
+
 /* Digits only, after an optional '+', from 0 to 140 of them: read by words from 4 up to
  * CR_NUMBER_MAX, refused past it; any other byte at any place leaves the number as the
  * general parse reads it (not dialable, or without its separators). */
@@ -545,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_users_found_by_uri_of_every_length),
         cmocka_unit_test(test_number_digits_by_words),
         cmocka_unit_test(test_callers_and_lines_through_decisions),
+        cmocka_unit_test(test_every_caller_of_a_full_table_found),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
