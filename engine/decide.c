@@ -721,20 +721,19 @@ typedef struct decide_ahead {
     cr_px_key key;
     bool walking; /* `walk` begun for c->likely_policy */
     cr_policy_iter walk;
-    char normalized[CR_NUMBER_MAX + 1];
 } decide_ahead;
 
 /* `caller`: the caller's probe, or NULL; peeked last, once the line's slot and the walk's nodes
  * are asked for (its cell, fetched before the number was parsed, has come by then). */
 static void start_ahead(const cr_config *c, const cr_number *num, cr_user_probe *caller,
-                        decide_ahead *a)
+                        decide_ahead *a, cr_decision *out)
 {
     a->profile = c->likely_profile;
-    a->rc = ce_profile_normalize_n(a->profile, num->digits, strlen(num->digits), a->normalized,
-                                   sizeof a->normalized, &a->n, &a->rule, NULL);
+    a->rc = ce_profile_normalize_n(a->profile, num->digits, num->ndigits, out->normalized,
+                                   sizeof out->normalized, &a->n, &a->rule, NULL);
     if (a->rc == CR_OK) {
-        ce_line_probe_start(c, a->normalized, a->n, num->ext, &a->line);
-        ce_px_key_init(&a->key, a->normalized, a->n);
+        ce_line_probe_start(c, out->normalized, a->n, num->ext, &a->line);
+        ce_px_key_init(&a->key, out->normalized, a->n);
         a->walking =
             c->likely_policy &&
             ce_policy_walk_begin(c, (size_t)(c->likely_policy - c->policies), &a->key, &a->walk);
@@ -799,11 +798,13 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
     ahead.profile = NULL;
     ahead.walking = false;
     if (!trace && num.dialable && !num.context[0] && c->likely_profile)
-        start_ahead(c, &num, tentative ? caller : NULL, &ahead);
+        start_ahead(c, &num, tentative ? caller : NULL, &ahead, out);
     caller_hot hot;
     const cr_user *u = find_caller(c, rt, caller, tentative, &hot, out, trace);
-    if (!u)
+    if (!u) {
+        out->normalized[0] = 0; /* start_ahead's: a refusal has none */
         return CR_OK;
+    }
     /* a SIP URI naming a user or a workflow directly is an internal call */
     if (num.is_sip && !num.dialable && direct_target(c, rt, dialed, out, trace))
         return CR_OK;
@@ -815,13 +816,14 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
     out->profile = pick_profile(c, hot.profile_idx, &num, trace);
     bool kept = ahead.profile && ahead.profile == out->profile;
     int nrc;
-    if (kept) {
+    if (kept) { /* start_ahead normalized into out->normalized */
         nrc = ahead.rc;
         out->rule = ahead.rule;
-        if (nrc == CR_OK)
-            memcpy(out->normalized, ahead.normalized, ahead.n + 1);
+        if (nrc != CR_OK)
+            out->normalized[0] = 0; /* none, as before the normalization ahead */
     } else {
-        nrc = ce_profile_normalize_n(out->profile, num.digits, strlen(num.digits), out->normalized,
+        out->normalized[0] = 0; /* start_ahead's, if any: not this profile's */
+        nrc = ce_profile_normalize_n(out->profile, num.digits, num.ndigits, out->normalized,
                                      sizeof out->normalized, &ahead.n, &out->rule, trace);
     }
     if (nrc != CR_OK) {
@@ -839,8 +841,6 @@ static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
     }
     size_t nlen = ahead.n;
     const cr_px_key *key = &ahead.key;
-    if (kept && ahead.walking) /* while the line's slot and cell come */
-        ce_policy_walk_prefetch_route(c, &ahead.walk);
     const cr_user *callee = ce_line_probe_finish(c, rt, &ahead.line);
     if (callee) {
         set_internal(callee, out, trace);

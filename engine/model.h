@@ -119,11 +119,22 @@ typedef struct cr_line_probe {
     const char *number, *ext;
     size_t n;
     uint64_t h; /* of the bare number, when there is no extension */
+    /* the slot the probe starts at (asked for from memory), NULL with an extension or an
+     * empty index */
+    const cr_index_slot *slot;
 } cr_line_probe;
-void ce_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
-                         cr_line_probe *p);
-const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
-                                    const cr_line_probe *p);
+/* The lookup's first step: the number's hash and its slot asked for from memory (inline: one
+ * call fewer in a decision). */
+static inline void ce_line_probe_start(const cr_config *c, const char *number, size_t n,
+                                       const char *ext, cr_line_probe *p);
+/* ce_line_probe_finish when a slot of the number's tag is met first, or a host source is asked. */
+const cr_user *ce_line_probe_finish_slow(const cr_config *c, const cr_runtime *rt,
+                                         const cr_line_probe *p);
+/* The user cr_user_by_number finds (configuration, then rt->users). A number whose probe
+ * meets an empty slot before any slot of its tag (a number that is no line, most often) is
+ * answered NULL here, when no host source is asked. */
+static inline const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
+                                                  const cr_line_probe *p);
 
 /*
  * The caller table: users by URI key, open addressing over 16-byte cells (four a cache line).
@@ -176,7 +187,8 @@ size_t ce_uri_key_hash(const char *uri, char *out, size_t len, uint64_t *h);
  * confirmation of the cell's user. */
 typedef struct cr_user_probe {
     const char *uri;
-    size_t n; /* 0: not a SIP URI */
+    const char *k; /* the key (n characters): `uri` itself when it is its own key, else `key` */
+    size_t n;      /* 0: not a SIP URI */
     uint64_t h;
     const cr_user_cell *cell; /* ce_user_probe_peek: the probe's first cell of its tag, or NULL */
     bool peeked;
@@ -333,6 +345,39 @@ struct cr_config {
     size_t nworkflows, capworkflows;
     cr_index workflow_uri_ix, workflow_line_ix; /* set by compile */
 };
+
+static inline void ce_line_probe_start(const cr_config *c, const char *number, size_t n,
+                                       const char *ext, cr_line_probe *p)
+{
+    p->number = number;
+    p->ext = ext;
+    p->n = n;
+    p->slot = NULL;
+    if (ext && *ext) /* the probe starts with "number;ext=...": cr_config_user_by_number */
+        return;
+    const cr_index *ix = &c->user_line_ix;
+    p->h = ix->fold ? ce_hash(number, n, true) : ce_hash_bytes(number, n);
+    if (ix->cap) {
+        p->slot = &ix->slots[p->h & (ix->cap - 1)];
+        __builtin_prefetch(p->slot);
+    }
+}
+
+static inline const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
+                                                  const cr_line_probe *p)
+{
+    if (p->slot && !(rt && rt->users && rt->users->by_number)) {
+        const cr_index_slot *slots = p->slot - (p->h & (c->user_line_ix.cap - 1));
+        uint32_t tag = (uint32_t)(p->h >> 32);
+        for (size_t i = (size_t)(p->slot - slots);; i = (i + 1) & (c->user_line_ix.cap - 1)) {
+            if (!slots[i].val)
+                return NULL;
+            if (slots[i].hash == tag)
+                break; /* the key compared there */
+        }
+    }
+    return ce_line_probe_finish_slow(c, rt, p);
+}
 
 /*
  * Strings given to the cr_config_add_* functions (and cr_config_strdup, cr_config_intern) that

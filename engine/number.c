@@ -111,6 +111,7 @@ static bool parse_plain(const char *in, cr_number *out)
     if (o == 0)
         return false;
     out->digits[o] = 0;
+    out->ndigits = o;
     out->dialable = !(o == 1 && out->digits[0] == '+');
     return true;
 }
@@ -161,6 +162,7 @@ static bool parse_digits(const char *in, cr_number *out)
     if (bad)
         return false;
     out->digits[n] = 0;
+    out->ndigits = n;
     out->dialable = true;
     return true;
 }
@@ -170,6 +172,7 @@ int cr_number_parse(const char *in, cr_number *out)
 {
     /* the strings are read up to their NUL: no need to clear all of them */
     out->digits[0] = out->context[0] = out->ext[0] = out->host[0] = 0;
+    out->ndigits = 0;
     out->is_sip = out->secure = out->dialable = false;
     out->invalid = NULL;
     if (!in)
@@ -244,11 +247,13 @@ int cr_number_parse(const char *in, cr_number *out)
             continue;
         if (o >= CR_NUMBER_MAX) {
             out->digits[o] = 0;
+            out->ndigits = o;
             return CR_EINVAL;
         }
         out->digits[o++] = *p;
     }
     out->digits[o] = 0;
+    out->ndigits = o;
     if (o == 0)
         return CR_EINVAL;
     bool ok = true;

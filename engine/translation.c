@@ -778,6 +778,30 @@ static inline bool shape_matches(const shape *sh, const char *in, size_t n)
     return true;
 }
 
+/* memcpy(dst, src, n) for the short copies of a fast form: up to 16 bytes as two words (or
+ * halves) that overlap, reading and writing no byte outside [0, n); longer ones by memcpy. */
+static inline __attribute__((always_inline)) void copy_short(char *dst, const char *src, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = src[i];
+    } else {
+        memcpy(dst, src, n);
+    }
+}
+
 static inline __attribute__((always_inline)) int apply_simple(const xlat *x, const char *in,
                                                               size_t n, bool sure, char *out,
                                                               size_t outlen, size_t *outn)
@@ -791,9 +815,9 @@ static inline __attribute__((always_inline)) int apply_simple(const xlat *x, con
         size_t from = x->fast_from == FAST_NO_TAIL ? n : x->fast_from, o = x->fast_len + n - from;
         if (o >= outlen)
             return CR_ERANGE;
-        memcpy(out, x->fast_len <= FAST_LIT_INLINE ? x->fast_lit : x->text + x->fast_off,
-               x->fast_len);
-        memcpy(out + x->fast_len, in + from, n - from);
+        copy_short(out, x->fast_len <= FAST_LIT_INLINE ? x->fast_lit : x->text + x->fast_off,
+                   x->fast_len);
+        copy_short(out + x->fast_len, in + from, n - from);
         out[o] = 0;
         *outn = o;
         return 1;

@@ -152,20 +152,40 @@ uint32_t ce_user_table_get(const cr_config *c, const char *key, size_t n, uint64
     }
 }
 
+static size_t uri_key_in_place(const char *uri, size_t room, uint64_t *h);
+
+/* Cells per cache line: a peek reads the line its probe starts in, and the next one when it
+ * starts in the second half of its line (a key placed a few cells on by linear probing is
+ * then still found from its cell, not by ce_user_probe_finish and the user's record). */
+#define CELLS_PER_LINE (64 / sizeof(cr_user_cell))
+static inline bool peek_two_lines(const cr_user_table *t, size_t i)
+{
+    return (i & (CELLS_PER_LINE - 1)) >= CELLS_PER_LINE / 2 && t->cap > CELLS_PER_LINE;
+}
+
 void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
 {
     p->uri = uri;
+    p->k = p->key;
     p->cell = NULL;
     p->peeked = false;
-    p->n = uri ? ce_uri_key_hash(uri, p->key, sizeof p->key, &p->h) : 0;
+    p->n = 0;
+    if (!uri)
+        return;
+    /* a URI that is its own key (nearly every caller): read in place, not copied */
+    p->n = uri_key_in_place(uri, sizeof p->key, &p->h);
+    if (p->n)
+        p->k = uri;
+    else
+        p->n = ce_uri_key_hash(uri, p->key, sizeof p->key, &p->h);
     if (!p->n)
         return;
-    if (c->user_uri_tab.cap)
-        __builtin_prefetch(&c->user_uri_tab.cells[p->h & (c->user_uri_tab.cap - 1)]);
+    const cr_user_table *t = &c->user_uri_tab;
+    if (!t->cap)
+        return;
+    size_t i = p->h & (t->cap - 1);
+    __builtin_prefetch(&t->cells[i]);
 }
-
-/* Cells per cache line: a peek reads no further than the line its probe starts in. */
-#define CELLS_PER_LINE (64 / sizeof(cr_user_cell))
 
 void ce_user_probe_peek(const cr_config *c, cr_user_probe *p)
 {
@@ -175,8 +195,11 @@ void ce_user_probe_peek(const cr_config *c, cr_user_probe *p)
     if (!p->n || !t->cap)
         return;
     uint32_t tag = (uint32_t)(p->h >> 32);
-    size_t i = p->h & (t->cap - 1), end = (i | (CELLS_PER_LINE - 1)) + 1;
-    for (; i < end; i++) {
+    size_t i = p->h & (t->cap - 1);
+    size_t k = CELLS_PER_LINE - (i & (CELLS_PER_LINE - 1)); /* cells to the end of the line */
+    if (peek_two_lines(t, i))
+        k += CELLS_PER_LINE;
+    for (; k; k--, i = (i + 1) & (t->cap - 1)) {
         const cr_user_cell *s = &t->cells[i];
         if (!s->val)
             return; /* no such key here: ce_user_probe_finish says so (or asks rt->users) */
@@ -194,7 +217,7 @@ void ce_user_probe_peek(const cr_config *c, cr_user_probe *p)
 
 bool ce_user_probe_confirm(const cr_config *c, const cr_user_probe *p)
 {
-    return p->cell && uri_key_eq(c, p->cell->val - 1, p->key, p->n);
+    return p->cell && uri_key_eq(c, p->cell->val - 1, p->k, p->n);
 }
 
 const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
@@ -202,7 +225,7 @@ const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
 {
     const cr_user *u = NULL;
     if (p->n) {
-        uint32_t i = ce_user_table_get(c, p->key, p->n, p->h);
+        uint32_t i = ce_user_table_get(c, p->k, p->n, p->h);
         u = i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
     }
     if (!u && p->uri && rt && rt->users && rt->users->find)
@@ -240,18 +263,6 @@ const cr_user *cr_config_user_by_number(const cr_config *c, const char *number, 
     return i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
 }
 
-void ce_line_probe_start(const cr_config *c, const char *number, size_t n, const char *ext,
-                         cr_line_probe *p)
-{
-    p->number = number;
-    p->ext = ext;
-    p->n = n;
-    if (ext && *ext) /* the probe starts with "number;ext=...": cr_config_user_by_number */
-        return;
-    p->h = c->user_line_ix.fold ? ce_hash(number, n, true) : ce_hash_bytes(number, n);
-    ce_index_prefetch(&c->user_line_ix, p->h);
-}
-
 /* The line index's compare (ud: the configuration): a line's key cell compared in place. */
 static inline __attribute__((always_inline)) bool line_cell_eq(const void *ud, uint32_t v,
                                                                const char *key, size_t n)
@@ -271,8 +282,8 @@ static uint32_t line_get(const cr_config *c, const char *key, size_t n, uint64_t
     return ce_index_probe(&c->user_line_ix, key, n, h, line_cell_eq, c);
 }
 
-const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
-                                    const cr_line_probe *p)
+const cr_user *ce_line_probe_finish_slow(const cr_config *c, const cr_runtime *rt,
+                                         const cr_line_probe *p)
 {
     const cr_user *u;
     if (p->ext && *p->ext) {
@@ -401,7 +412,8 @@ static inline __attribute__((always_inline)) size_t uri_key_words(const char *ur
     uint64_t h = ce_hash_start(n), w, f;
     uri_seen seen = {false, false};
     memcpy(&w, uri, 8);
-    memcpy(out, &w, 8);
+    if (out) /* NULL: the key is not copied (the caller reads it at uri) */
+        memcpy(out, &w, 8);
     f = bytes_in(w, ':', 'Z') & ~(0x80ull << 24); /* not the scheme's ':' */
     if (f && !uri_flagged_ok(w, f, &seen))
         return 0;
@@ -409,7 +421,8 @@ static inline __attribute__((always_inline)) size_t uri_key_words(const char *ur
     size_t i = 8;
     for (; i + 8 <= n; i += 8) {
         memcpy(&w, uri + i, 8);
-        memcpy(out + i, &w, 8);
+        if (out)
+            memcpy(out + i, &w, 8);
         f = bytes_in(w, ':', 'Z');
         if (f && !uri_flagged_ok(w, f, &seen))
             return 0;
@@ -418,7 +431,8 @@ static inline __attribute__((always_inline)) size_t uri_key_words(const char *ur
     if (i < n) { /* the last 8 bytes: the ones not read yet are the top n - i */
         unsigned sh = 8 * (unsigned)(8 - (n - i));
         memcpy(&w, uri + n - 8, 8);
-        memcpy(out + n - 8, &w, 8);
+        if (out)
+            memcpy(out + n - 8, &w, 8);
         f = bytes_in(w, ':', 'Z') & (~0ull << sh);
         if (f && !uri_flagged_ok(w, f, &seen))
             return 0;
@@ -426,11 +440,26 @@ static inline __attribute__((always_inline)) size_t uri_key_words(const char *ur
     }
     if (seen.upper && !seen.at) /* no user part: those letters were the host's */
         return 0;
-    out[n] = 0;
+    if (out)
+        out[n] = 0;
     *hash = ce_hash_end(h);
     return n;
 }
 #endif
+
+/* The length of `uri` (its hash in *h) when it is its own URI key, under `room` characters and
+ * read by words (uri_key_words); 0 otherwise (cr_uri_key then tells its key). */
+static size_t uri_key_in_place(const char *uri, size_t room, uint64_t *h)
+{
+#ifdef HIGHS
+    size_t n = strlen(uri);
+    if (n >= 8 && n < room && memcmp(uri, "sip:", 4) == 0 && uri_key_words(uri, n, NULL, h))
+        return n;
+#else
+    (void)uri, (void)room, (void)h;
+#endif
+    return 0;
+}
 
 /* cr_uri_key, and the key's ce_uri_hash in *h. */
 size_t ce_uri_key_hash(const char *uri, char *out, size_t len, uint64_t *h)

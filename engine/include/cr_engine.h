@@ -37,6 +37,7 @@ bool cr_trace_line(const cr_trace *t, size_t i, char *buf, size_t len);
  */
 typedef struct cr_number {
     char digits[CR_NUMBER_MAX + 1]; /* visual separators removed */
+    size_t ndigits;                 /* strlen(digits) */
     char context[128];              /* phone-context parameter, or "" */
     char ext[32];                   /* ;ext= parameter, or "" */
     char host[128];                 /* domain of a sip: URI, or "" */

@@ -404,6 +404,119 @@ static void test_users_found_by_uri_of_every_length(void **state)
     cr_config_free(c);
 }
 
+static const cr_user *host_line_user;
+static const cr_user *host_by_number(void *ud, const char *number, const char *ext)
+{
+    (void)ud, (void)ext;
+    return strcmp(number, "+14259990000") == 0 ? host_line_user : NULL;
+}
+
+/* The decision's caller and line lookups: callers whose URI is its own key (read in place) and
+ * in other forms (copied into a key), of 50 lengths, each calling every fifth user's line; a
+ * caller or number one character off is no one's; a number that is no line of the
+ * configuration is still asked of the host's source, whose answer makes the call internal. */
+static void test_callers_and_lines_through_decisions(void **state)
+{
+    (void)state;
+    char doc[32768], *o = doc;
+    o += sprintf(o, "%s",
+                 DOC_HEAD "<routes><route name='Any' pattern='^\\+\\d+$'>"
+                          "<usage>Local</usage><gateway>GW1</gateway></route></routes>"
+                          "<users>");
+    for (int len = 1; len <= 50; len++) {
+        char user[64] = {0};
+        for (int i = 0; i < len; i++)
+            user[i] = (char)((i % 3 == 1 ? 'A' : 'a') + (len + i) % 26);
+        o += sprintf(o,
+                     "<user uri='sip:%s@contoso.com' line='tel:+1425555%04d' "
+                     "enterpriseVoice='true'/>",
+                     user, len);
+    }
+    sprintf(o, "</users></callroute>");
+    cr_config *c = cr_test_load_xml(doc);
+    assert_non_null(c);
+    static const char *forms[] = {"sip:%s@contoso.com", "sip:%s@CONTOSO.com",
+                                  "<sip:%s@contoso.com>", "sips:%s@contoso.com;transport=tls",
+                                  "\"A\" <sip:%s@contoso.com:5060>"};
+    cr_decision d;
+    for (int len = 1; len <= 50; len++) {
+        char user[64] = {0}, want[128], from[160], number[32];
+        for (int i = 0; i < len; i++)
+            user[i] = (char)((i % 3 == 1 ? 'A' : 'a') + (len + i) % 26);
+        snprintf(want, sizeof want, "sip:%s@contoso.com", user);
+        int callee = (len * 5) % 50 + 1;
+        snprintf(number, sizeof number, "+1425555%04d", callee);
+        for (size_t f = 0; f < 5; f++) {
+            snprintf(from, sizeof from, forms[f], user);
+            assert_int_equal(cr_route_decide(c, from, number, NULL, &d, NULL), CR_OK);
+            if (!d.caller || strcmp(d.caller->uri, want) != 0)
+                fail_msg("caller '%s' found %s, want %s", from, d.caller ? d.caller->uri : "none",
+                         want);
+            assert_int_equal(d.kind, CR_INTERNAL);
+            assert_non_null(d.callee);
+            char line[48];
+            snprintf(line, sizeof line, "tel:%s", number);
+            assert_string_equal(d.callee->line, line);
+            number[4] = '9'; /* +1429...: no one's line, outbound */
+            assert_int_equal(cr_route_decide(c, from, number, NULL, &d, NULL), CR_OK);
+            assert_int_equal(d.kind, CR_OUTBOUND);
+            assert_null(d.callee);
+            snprintf(number, sizeof number, "+1425555%04d", callee);
+        }
+        want[4 + len - 1] ^= 0x01; /* another user part of the same length: no one's */
+        assert_int_equal(cr_route_decide(c, want, number, NULL, &d, NULL), CR_OK);
+        assert_null(d.caller);
+        char why[CR_REASON_MAX];
+        assert_non_null(strstr(cr_decision_reason(&d, why, sizeof why), "not a known user"));
+    }
+    /* a number that is no line of the configuration, which the host's source knows */
+    host_line_user = cr_config_user_at(c, 7);
+    cr_user_source src = {.by_number = host_by_number};
+    cr_runtime rt = {.users = &src};
+    const char *from = cr_config_user_at(c, 0)->uri;
+    assert_int_equal(cr_route_decide(c, from, "+14259990000", &rt, &d, NULL), CR_OK);
+    assert_int_equal(d.kind, CR_INTERNAL);
+    assert_ptr_equal(d.callee, host_line_user);
+    assert_int_equal(cr_route_decide(c, from, "+14259990000", NULL, &d, NULL), CR_OK);
+    assert_int_equal(d.kind, CR_OUTBOUND);
+    cr_config_free(c);
+}
+
+/* 3,000 callers in a caller table of 8,192 cells, each deciding a call: whichever cell its probe
+ * starts at (the second half of a line, whose peek reads on into the next line, the table's
+ * last line, whose next is its first), the caller found is the one whose URI it is. */
+static void test_every_caller_of_a_full_table_found(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    size_t cap = 64 + (size_t)N * 100;
+    char *doc = malloc(cap), *o = doc;
+    assert_non_null(doc);
+    o += sprintf(o, "%s",
+                 DOC_HEAD "<routes><route name='Any' pattern='^\\+\\d+$'>"
+                          "<usage>Local</usage><gateway>GW1</gateway></route></routes>"
+                          "<users>");
+    for (int i = 0; i < N; i++)
+        o += sprintf(o, "<user uri='sip:caller%d@contoso.com' enterpriseVoice='true'/>", i);
+    sprintf(o, "</users></callroute>");
+    cr_config *c = cr_test_load_xml(doc);
+    free(doc);
+    assert_non_null(c);
+    cr_decision d;
+    for (int i = 0; i < N; i++) {
+        char from[64];
+        snprintf(from, sizeof from, "sip:caller%d@contoso.com", i);
+        assert_int_equal(cr_route_decide(c, from, "+14255550100", NULL, &d, NULL), CR_OK);
+        if (!d.caller || strcmp(d.caller->uri, from) != 0)
+            fail_msg("caller %s found %s", from, d.caller ? d.caller->uri : "none");
+        assert_int_equal(d.kind, CR_OUTBOUND);
+        snprintf(from, sizeof from, "sip:caller%d@contoso.com", N + i); /* no one */
+        assert_int_equal(cr_route_decide(c, from, "+14255550100", NULL, &d, NULL), CR_OK);
+        assert_null(d.caller);
+    }
+    cr_config_free(c);
+}
+
 /* Digits only, after an optional '+', from 0 to 140 of them: read by words from 4 up to
  * CR_NUMBER_MAX, refused past it; any other byte at any place leaves the number as the
  * general parse reads it (not dialable, or without its separators). */
@@ -427,6 +540,7 @@ static void test_number_digits_by_words(void **state)
             }
             assert_int_equal(rc, CR_OK);
             assert_string_equal(num.digits, in);
+            assert_int_equal(num.ndigits, len);
             assert_int_equal(num.dialable, n > 0);
         }
     static const unsigned char odd[] = {'/', ':', 'A', 'a', 0x7f, 0x80, 0xb0, 0xb9, 0xff, '+'};
@@ -439,12 +553,14 @@ static void test_number_digits_by_words(void **state)
                 in[n] = 0;
                 assert_int_equal(cr_number_parse(in, &num), CR_OK);
                 assert_string_equal(num.digits, in);
+                assert_int_equal(num.ndigits, n);
                 assert_false(num.dialable);
                 in[at] = '-'; /* a separator: dropped */
                 memcpy(want, in, at);
                 memcpy(want + at, in + at + 1, n - at);
                 assert_int_equal(cr_number_parse(in, &num), CR_OK);
                 assert_string_equal(num.digits, want);
+                assert_int_equal(num.ndigits, n - 1);
                 assert_true(num.dialable);
             }
 }
@@ -463,6 +579,8 @@ int main(void)
         cmocka_unit_test(test_uri_key_words_agree_with_bytes),
         cmocka_unit_test(test_users_found_by_uri_of_every_length),
         cmocka_unit_test(test_number_digits_by_words),
+        cmocka_unit_test(test_callers_and_lines_through_decisions),
+        cmocka_unit_test(test_every_caller_of_a_full_table_found),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
