@@ -413,8 +413,8 @@ static int load_leased(const char *path, const cr_load_options *lo, staged *st, 
  */
 static struct {
     pthread_mutex_t lock;
-    bool held;    /* begun, not taken or dropped */
-    bool running; /* its thread not joined yet */
+    bool held;            /* begun, not taken or dropped */
+    _Atomic bool running; /* its thread not joined yet: one joiner takes it */
     pthread_t thread;
     pid_t pid; /* the process the thread runs in */
     char path[CRP_PLAN_PATH_MAX];
@@ -449,10 +449,8 @@ static void *ahead_run(void *arg)
  * open). Not under ahead.lock when called from the fork handler: the thread never takes it. */
 static void ahead_join(void)
 {
-    if (ahead.running && ahead.pid == getpid()) {
+    if (ahead.pid == getpid() && atomic_exchange(&ahead.running, false))
         pthread_join(ahead.thread, NULL);
-        ahead.running = false;
-    }
 }
 
 static void ahead_drop_locked(void)
@@ -515,8 +513,9 @@ int crp_handle_preload(const char *path, const cr_open_options *opts, char *err,
     ahead.held = true;
     ahead.pid = getpid();
     ahead.t_begun = mono_ns();
-    ahead.running = cr_thread_start(&ahead.thread, ahead_run, NULL) == 0;
-    if (ahead.running)
+    bool started = cr_thread_start(&ahead.thread, ahead_run, NULL) == 0;
+    atomic_store(&ahead.running, started);
+    if (started)
         pthread_once(&once, ahead_at_exit_register);
     else
         ahead_run(NULL);
