@@ -232,6 +232,36 @@ static void test_forked_process_takes_it(void **state)
     env_close(&e);
 }
 
+/* The open takes what was read ahead only when its path names that very file: a host may change
+ * its directory (Kamailio's daemonize() does chdir to its working directory, "/" by default, and
+ * chroot with -t) between the "config" parameter and mod_init, and an admin may rename a new image
+ * over the old one meanwhile (a read lease keeps writers out, not renames). Either way the open
+ * reads the file its path names now, as without a read ahead. */
+static void test_path_naming_another_file_reads_that_file(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e);
+    char err[1024], cwd[4096], other[160];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(other, sizeof other, "%s/other", e.dir);
+    run("mkdir %s && cp %s %s/a.img", other, e.b, other);
+    /* a relative path, the directory changed before the open */
+    assert_int_equal(chdir(e.dir), 0);
+    assert_int_equal(p->preload("a.img", &e.o, err, sizeof err), 0);
+    assert_int_equal(chdir(other), 0);
+    bool took = open_took_it(&e, "a.img", "GW-B");
+    assert_int_equal(chdir(cwd), 0);
+    assert_false(took);
+    assert_false(abi_maps_file(0, e.a));
+    assert_true(writable_now(e.a));
+    /* the same path, another file renamed over it */
+    assert_int_equal(p->preload(e.a, &e.o, err, sizeof err), 0);
+    run("cp %s %s.new && mv %s.new %s", e.b, e.a, e.a, e.a);
+    assert_false(open_took_it(&e, e.a, "GW-B"));
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_other_image_drops_what_was_read),
         cmocka_unit_test(test_damaged_image_read_ahead_keeps_nothing),
         cmocka_unit_test(test_forked_process_takes_it),
+        cmocka_unit_test(test_path_naming_another_file_reads_that_file),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
