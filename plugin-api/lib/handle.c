@@ -525,15 +525,19 @@ int crp_handle_preload(const char *path, const cr_open_options *opts, char *err,
     return CR_OK;
 }
 
-/* Whether `path` names the very file read ahead now. The same string may not: a host may change
- * its directory or root between preload and open (Kamailio's daemonize() does chdir to its
- * working directory, "/" by default, and chroot with -t), and a new image may have been renamed
- * over the old one (a read lease keeps writers out, not renames). */
+/* Whether `path` names the very file read ahead now, its lease unbroken. The same string may not
+ * name it: a host may change its directory or root between preload and open (Kamailio's
+ * daemonize() does chdir to its working directory, "/" by default, and chroot with -t), and a
+ * new image may have been renamed over the old one (a read lease keeps writers out, not
+ * renames). A writer that came meanwhile broke the lease (F_GETLEASE says F_UNLCK as soon as
+ * the break starts): the kernel lets it in lease-break-time later, and the bytes verified once
+ * may change under the mapping. */
 static bool ahead_same_file(const char *path)
 {
     struct stat sb;
     return strcmp(ahead.path, path) == 0 && stat(path, &sb) == 0 &&
-           (uint64_t)sb.st_dev == ahead.st.lease.dev && (uint64_t)sb.st_ino == ahead.st.lease.ino;
+           (uint64_t)sb.st_dev == ahead.st.lease.dev && (uint64_t)sb.st_ino == ahead.st.lease.ino &&
+           fcntl(ahead.st.lease.fd, F_GETLEASE) == F_RDLCK;
 }
 
 /* The image read ahead for this very load, when there is one (*taken): finished and kept in
