@@ -683,7 +683,9 @@ typedef struct cr_plugin {
      * The library waits for that thread before any fork() (pthread_atfork) and at exit.
      * Nothing is published or logged: the open that takes the result does that. Only
      * rgs_max_wait_s of `opts` is read (may be NULL); an open with other options, of another
-     * path, or after the read failed reads the file again (and reports what it finds).
+     * path or of one naming another file by then (the host changed its directory or root, a new
+     * image was renamed over it), after a writer broke the lease, or after the read failed reads
+     * the file again (and reports what it finds).
      * Kamailio's module calls it from its "config" parameter, before mod_init.
      * @return 0 (reading); CR_ABI_EINVAL when `path` is not a plan image (nothing to read
      *         ahead); CR_ABI_EIO when no lease can be taken there (the open copies the image

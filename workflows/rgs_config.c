@@ -103,6 +103,11 @@ const char *cr_rgs_config_intern(cr_rgs_config *cfg, const char *s)
     for (size_t i = 0; i < cfg->nstrings; i++)
         if (strcmp(cfg->strings[i], s) == 0)
             return cfg->strings[i];
+    return cr_rgs_config_keep(cfg, s);
+}
+
+const char *cr_rgs_config_keep(cr_rgs_config *cfg, const char *s)
+{
     if (!CR_GROW(cfg->strings, cfg->nstrings, cfg->capstrings))
         return NULL;
     char *c = strdup(s);

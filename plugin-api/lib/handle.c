@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -523,6 +524,21 @@ int crp_handle_preload(const char *path, const cr_open_options *opts, char *err,
     return CR_OK;
 }
 
+/* Whether `path` names the very file read ahead now, its lease unbroken. The same string may not
+ * name it: a host may change its directory or root between preload and open (Kamailio's
+ * daemonize() does chdir to its working directory, "/" by default, and chroot with -t), and a
+ * new image may have been renamed over the old one (a read lease keeps writers out, not
+ * renames). A writer that came meanwhile broke the lease (F_GETLEASE says F_UNLCK as soon as
+ * the break starts): the kernel lets it in lease-break-time later, and the bytes verified once
+ * may change under the mapping. */
+static bool ahead_same_file(const char *path)
+{
+    struct stat sb;
+    return strcmp(ahead.path, path) == 0 && stat(path, &sb) == 0 &&
+           (uint64_t)sb.st_dev == ahead.st.lease.dev && (uint64_t)sb.st_ino == ahead.st.lease.ino &&
+           fcntl(ahead.st.lease.fd, F_GETLEASE) == F_RDLCK;
+}
+
 /* The image read ahead for this very load, when there is one (*taken): finished and kept in
  * *out and st as load_leased leaves them; its rc. Anything read ahead for another load, or
  * whose read failed (the caller reads the file again and reports), is dropped. */
@@ -530,7 +546,7 @@ static int ahead_take(const char *path, const cr_load_options *lo, staged *st, c
                       cr_diag *diag, bool *taken)
 {
     pthread_mutex_lock(&ahead.lock);
-    bool same = ahead.held && strcmp(ahead.path, path) == 0 &&
+    bool same = ahead.held && ahead_same_file(path) &&
                 ahead.lo.rgs_max_wait_s == lo->rgs_max_wait_s &&
                 st->want_gen == ahead.st.want_gen && !diag->count;
     int64_t t_open = mono_ns();

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,6 +113,24 @@ static bool writable_now(const char *path)
     return false;
 }
 
+/* Whether a read lease is held on path now, as /proc/locks lists it (writable_now, an open for
+ * writing, would start breaking it). */
+static bool leased_now(const char *path)
+{
+    struct stat sb;
+    char line[256], ino[32];
+    bool found = false;
+    assert_int_equal(stat(path, &sb), 0);
+    snprintf(ino, sizeof ino, ":%llu ", (unsigned long long)sb.st_ino);
+    FILE *f = fopen("/proc/locks", "r");
+    assert_non_null(f);
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, "LEASE") && strstr(line, "ACTIVE") && strstr(line, "READ") &&
+                strstr(line, ino);
+    fclose(f);
+    return found;
+}
+
 /* Opens path (the host's first open), asserts the decision, and reports whether the open took
  * the image read ahead (its log line says so). */
 static bool open_took_it(env *e, const char *path, const char *want)
@@ -141,7 +160,7 @@ static void test_open_takes_the_image_read_ahead(void **state)
         logged[0] = 0;
         assert_int_equal(p->preload(e.a, &e.o, err, sizeof err), 0);
         assert_true(abi_maps_file(0, e.a));
-        assert_false(writable_now(e.a));
+        assert_true(leased_now(e.a));
         assert_string_equal(logged, ""); /* nothing said before the open */
         assert_true(open_took_it(&e, e.a, "GW-A"));
         assert_non_null(strstr(logged, start ? "stamp matched" : "checked whole, stamped"));
@@ -221,7 +240,7 @@ static void test_forked_process_takes_it(void **state)
     if (pid == 0) {
         for (int fd = 3; fd < 32; fd++)
             close(fd);
-        bool still_leased = !writable_now(e.a);
+        bool still_leased = leased_now(e.a);
         bool took = still_leased && open_took_it(&e, e.a, "GW-A");
         _exit(took ? 0 : 1);
     }
@@ -232,6 +251,52 @@ static void test_forked_process_takes_it(void **state)
     env_close(&e);
 }
 
+/* The open takes what was read ahead only when its path names that very file: a host may change
+ * its directory (Kamailio's daemonize() does chdir to its working directory, "/" by default, and
+ * chroot with -t) between the "config" parameter and mod_init, and an admin may rename a new image
+ * over the old one meanwhile (a read lease keeps writers out, not renames). Either way the open
+ * reads the file its path names now, as without a read ahead. */
+static void test_path_naming_another_file_reads_that_file(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e);
+    char err[1024], cwd[4096], other[160];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(other, sizeof other, "%s/other", e.dir);
+    run("mkdir %s && cp %s %s/a.img", other, e.b, other);
+    /* a relative path, the directory changed before the open */
+    assert_int_equal(chdir(e.dir), 0);
+    assert_int_equal(p->preload("a.img", &e.o, err, sizeof err), 0);
+    assert_int_equal(chdir(other), 0);
+    bool took = open_took_it(&e, "a.img", "GW-B");
+    assert_int_equal(chdir(cwd), 0);
+    assert_false(took);
+    assert_false(abi_maps_file(0, e.a));
+    assert_true(writable_now(e.a));
+    /* the same path, another file renamed over it */
+    assert_int_equal(p->preload(e.a, &e.o, err, sizeof err), 0);
+    run("cp %s %s.new && mv %s.new %s", e.b, e.a, e.a, e.a);
+    assert_false(open_took_it(&e, e.a, "GW-B"));
+    env_close(&e);
+}
+
+/* A writer came between preload and open (the lease broken, or being broken: the kernel lets the
+ * writer in lease-break-time later, and the file may then change under a mapping whose checksum
+ * was verified once): the open does not take what was read, it reads the file again. */
+static void test_writer_since_preload_reads_again(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e);
+    char err[1024];
+    assert_int_equal(p->preload(e.a, &e.o, err, sizeof err), 0);
+    assert_false(writable_now(e.a)); /* a writer's open: refused now, the lease breaking */
+    assert_false(open_took_it(&e, e.a, "GW-A"));
+    assert_false(abi_maps_file(0, e.a));
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +304,8 @@ int main(void)
         cmocka_unit_test(test_other_image_drops_what_was_read),
         cmocka_unit_test(test_damaged_image_read_ahead_keeps_nothing),
         cmocka_unit_test(test_forked_process_takes_it),
+        cmocka_unit_test(test_path_naming_another_file_reads_that_file),
+        cmocka_unit_test(test_writer_since_preload_reads_again),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

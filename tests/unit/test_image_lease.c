@@ -257,7 +257,6 @@ static void test_other_version_stamp_ignored(void **state)
     env_close(&e);
 }
 
-/* No lease while the file is open for writing: the caller falls back to a copy. */
 /* A read ahead (CR_LEASE_DEFER_SUM | CR_LEASE_FD_HIGH): the lease is held on a descriptor
  * numbered from CR_LEASE_FD_MIN, so closing every lower one (Kamailio's daemonize()) leaves it;
  * a stamped image's checksum is left to cr_image_lease_sum, which refuses a flipped byte under
@@ -313,6 +312,7 @@ static void test_deferred_sum_and_high_descriptor(void **state)
     env_close(&e);
 }
 
+/* No lease while the file is open for writing: the caller falls back to a copy. */
 static void test_no_lease_while_open_for_writing(void **state)
 {
     (void)state;

@@ -211,6 +211,9 @@ void cr_rgs_config_free(cr_rgs_config *cfg);
 /* A copy of `s` owned by the config (for cr_srcloc.file), equal strings shared; NULL when
  * out of memory. */
 const char *cr_rgs_config_intern(cr_rgs_config *cfg, const char *s);
+/* The same without looking for an equal string first (constant time: a plan image's list of
+ * file names, distinct when its writer wrote it, rules/rgs_image.c). */
+const char *cr_rgs_config_keep(cr_rgs_config *cfg, const char *s);
 
 /*
  * Adders copy `name` and return the new object with defaults applied (alertTime 20, grace
