@@ -270,10 +270,40 @@ static int resolve_action(cr_rgs_config *cfg, cr_rgs_action *a, const char *obj,
     return 0;
 }
 
+/* Group i's agent j: its index among all agents (added on first sight); an error when the group
+ * listed it before (seen[agent] == i + 1). */
+static int resolve_agent(cr_rgs_config *cfg, rgs_index *x, cr_rgs_group *g, size_t i, size_t j,
+                         size_t *seen, const char *ob, cr_diag *diag)
+{
+    const char *uri = g->agent_uris[j];
+    long a = rgs_map_get(&x->agents, uri);
+    if (a < 0) {
+        if (!CR_GROW(cfg->agents, cfg->nagents, cfg->capagents))
+            return CR_ENOMEM;
+        if (!(cfg->agents[cfg->nagents].uri = strdup(uri)))
+            return CR_ENOMEM;
+        a = (long)cfg->nagents++;
+    }
+    if (seen[a] == i + 1)
+        cr_diag_add(diag, CR_DIAG_ERROR, g->loc, ob, "agent %s listed twice", uri);
+    seen[a] = i + 1;
+    g->agents[j] = (size_t)a;
+    return rgs_map_put(&x->agents, cfg->agents[a].uri, a) < 0 ? CR_ENOMEM : CR_OK;
+}
+
 static int resolve_groups(cr_rgs_config *cfg, cr_diag *diag)
 {
     rgs_index *x = idx_of(cfg);
-    for (size_t i = 0; i < cfg->ngroups; i++) {
+    /* an agent's index -> the last group (1-based) that listed it: a repeat found in one step,
+     * however long the group (a forged image may list tens of thousands) */
+    size_t total = cfg->nagents;
+    for (size_t i = 0; i < cfg->ngroups; i++)
+        total += cfg->groups[i].nagents;
+    size_t *seen = total ? calloc(total, sizeof *seen) : NULL;
+    if (total && !seen)
+        return CR_ENOMEM;
+    int rc = CR_OK;
+    for (size_t i = 0; i < cfg->ngroups && rc == CR_OK; i++) {
         cr_rgs_group *g = &cfg->groups[i];
         char ob[300];
         object(ob, sizeof ob, "agentGroup", g->name);
@@ -283,26 +313,12 @@ static int resolve_groups(cr_rgs_config *cfg, cr_diag *diag)
         if (g->decline_grace_s < 0)
             cr_diag_add(diag, CR_DIAG_ERROR, g->loc, ob, "declineGrace must not be negative");
         if (g->nagents && !(g->agents = calloc(g->nagents, sizeof *g->agents)))
-            return CR_ENOMEM;
-        for (size_t j = 0; j < g->nagents; j++) {
-            const char *uri = g->agent_uris[j];
-            for (size_t k = 0; k < j; k++)
-                if (strcmp(g->agent_uris[k], uri) == 0)
-                    cr_diag_add(diag, CR_DIAG_ERROR, g->loc, ob, "agent %s listed twice", uri);
-            long a = rgs_map_get(&x->agents, uri);
-            if (a < 0) {
-                if (!CR_GROW(cfg->agents, cfg->nagents, cfg->capagents))
-                    return CR_ENOMEM;
-                if (!(cfg->agents[cfg->nagents].uri = strdup(uri)))
-                    return CR_ENOMEM;
-                a = (long)cfg->nagents++;
-            }
-            g->agents[j] = (size_t)a;
-            if (rgs_map_put(&x->agents, cfg->agents[a].uri, a) < 0)
-                return CR_ENOMEM;
-        }
+            rc = CR_ENOMEM;
+        for (size_t j = 0; j < g->nagents && rc == CR_OK; j++)
+            rc = resolve_agent(cfg, x, g, i, j, seen, ob, diag);
     }
-    return CR_OK;
+    free(seen);
+    return rc;
 }
 
 static int resolve_queues(cr_rgs_config *cfg, cr_diag *diag)
@@ -329,6 +345,8 @@ static int resolve_queues(cr_rgs_config *cfg, cr_diag *diag)
     return CR_OK;
 }
 
+#define CR_RGS_OVERLAP_CHECKED 8
+
 static int check_hours(cr_rgs_config *cfg, cr_diag *diag)
 {
     rgs_index *x = idx_of(cfg);
@@ -353,7 +371,10 @@ static int check_hours(cr_rgs_config *cfg, cr_diag *diag)
                 cr_rgs_range *a = &h->ranges[r];
                 if (!(a->days & (1u << d)))
                     continue;
-                n++;
+                /* past a few ranges on a day (two are allowed: refused below) the pairs are
+                 * not compared: a forged image may hold thousands */
+                if (++n > CR_RGS_OVERLAP_CHECKED)
+                    continue;
                 for (size_t s = r + 1; s < h->nranges; s++) {
                     cr_rgs_range *b = &h->ranges[s];
                     if ((b->days & (1u << d)) && a->open_min < b->close_min &&

@@ -88,6 +88,53 @@ static void test_hours_rules(void **s)
                  "days 'funday'");
 }
 
+/* The count of diagnostics whose message contains needle. */
+static size_t count_msgs(const cr_diag *d, const char *needle)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->count; i++)
+        n += strstr(d->items[i].message, needle) != NULL;
+    return n;
+}
+
+/* A group's repeated agents are found in one pass however long the group is (a forged image
+ * may list tens of thousands: the check compared every pair), one error per repeat; a day's
+ * ranges past the first few are not compared pair by pair (only two are allowed). */
+static void test_long_groups_and_hours_checked_in_linear_time(void **s)
+{
+    cr_rgs_config *cfg = cr_rgs_config_new();
+    assert_non_null(cfg);
+    cr_rgs_group *g = cr_rgs_config_add_group(cfg, "Big", (cr_srcloc){"big.xml", 3});
+    assert_non_null(g);
+    char uri[64];
+    for (int i = 0; i < 30000; i++) {
+        snprintf(uri, sizeof uri, "sip:agent%d@example.com", i);
+        assert_int_equal(cr_rgs_group_add_agent(g, uri), 0);
+    }
+    assert_int_equal(cr_rgs_group_add_agent(g, "sip:agent17@example.com"), 0);
+    assert_int_equal(cr_rgs_group_add_agent(g, "sip:agent17@example.com"), 0);
+    assert_int_equal(cr_rgs_group_add_agent(g, "sip:agent29999@example.com"), 0);
+    cr_rgs_group *other = cr_rgs_config_add_group(cfg, "Other", (cr_srcloc){"big.xml", 9});
+    assert_int_equal(cr_rgs_group_add_agent(other, "sip:agent17@example.com"), 0);
+    cr_rgs_hours *h = cr_rgs_config_add_hours(cfg, "H", (cr_srcloc){"big.xml", 12});
+    assert_non_null(h);
+    for (int i = 0; i < 20000; i++)
+        assert_int_equal(
+            cr_rgs_hours_add_range(h, 1u << 1, 60 + i % 60, 180, (cr_srcloc){"big.xml", 13}), 0);
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rgs_config_resolve(cfg, &d), CR_ECONFIG);
+    /* agent17 three times in Big (two repeats), agent29999 twice; once in Other is no repeat */
+    assert_int_equal(count_msgs(&d, "listed twice"), 3);
+    assert_int_equal(count_msgs(&d, "agent sip:agent17@example.com listed twice"), 2);
+    assert_int_equal(count_msgs(&d, "agent sip:agent29999@example.com listed twice"), 1);
+    assert_int_equal(count_msgs(&d, "more than two ranges on mon"), 1);
+    assert_true(count_msgs(&d, "ranges overlap") > 0);
+    assert_int_equal(cfg->nagents, 30000);
+    cr_diag_free(&d);
+    cr_rgs_config_free(cfg);
+}
+
 static void test_actions_need_targets(void **s)
 {
     expect_error("<agentGroup name=\"G\"/><queue name=\"Q\"><group>G</group>"
@@ -186,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_queue_action_given_twice),
         cmocka_unit_test(test_loads_model),
         cmocka_unit_test(test_element_reader),
+        cmocka_unit_test(test_long_groups_and_hours_checked_in_linear_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
