@@ -233,6 +233,10 @@ int crl_config_param(modparam_t type, void *val)
     if (snprintf(crl_ahead_lib, sizeof(crl_ahead_lib), "%s", crl_path ? crl_path : "") >=
         (int)sizeof(crl_ahead_lib))
         return 0;
+    if (crl_dl) { /* a load of an earlier "config" that failed half-way */
+        dlclose(crl_dl);
+        crl_dl = NULL;
+    }
     crl_in_ahead = 1;
     if (crl_load_from(crl_ahead_lib) == 0) {
         crl_ahead_loaded = 1;
