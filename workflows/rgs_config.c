@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The bounds the XML reader (rules/rgs_xml.c) puts on these, checked again here for what comes
+ * from elsewhere (a plan image's records) */
+#define CR_RGS_SECONDS_MAX  86400
+#define CR_RGS_OVERFLOW_MAX 1000000
+
 typedef struct rgs_index {
     rgs_map groups, queues, agents, hours, holidays, tzs;
     rgs_kmap workflows; /* by uri and by line: the keys inside the table (one line a lookup) */
@@ -312,6 +317,9 @@ static int resolve_groups(cr_rgs_config *cfg, cr_diag *diag)
                         g->alert_time_s, CR_RGS_ALERT_MIN, CR_RGS_ALERT_MAX);
         if (g->decline_grace_s < 0)
             cr_diag_add(diag, CR_DIAG_ERROR, g->loc, ob, "declineGrace must not be negative");
+        else if (g->decline_grace_s > CR_RGS_SECONDS_MAX) /* what the XML reader allows */
+            cr_diag_add(diag, CR_DIAG_ERROR, g->loc, ob, "declineGrace %d is over %d seconds",
+                        g->decline_grace_s, CR_RGS_SECONDS_MAX);
         if (g->nagents && !(g->agents = calloc(g->nagents, sizeof *g->agents)))
             rc = CR_ENOMEM;
         for (size_t j = 0; j < g->nagents && rc == CR_OK; j++)
@@ -339,6 +347,12 @@ static int resolve_queues(cr_rgs_config *cfg, cr_diag *diag)
         }
         if (q->timeout_s < 0)
             cr_diag_add(diag, CR_DIAG_ERROR, q->loc, ob, "timeout must not be negative");
+        else if (q->timeout_s > CR_RGS_SECONDS_MAX)
+            cr_diag_add(diag, CR_DIAG_ERROR, q->loc, ob, "timeout %d is over %d seconds",
+                        q->timeout_s, CR_RGS_SECONDS_MAX);
+        if (q->overflow_calls < -1 || q->overflow_calls > CR_RGS_OVERFLOW_MAX)
+            cr_diag_add(diag, CR_DIAG_ERROR, q->loc, ob, "overflow calls %d is outside 0-%d",
+                        q->overflow_calls, CR_RGS_OVERFLOW_MAX);
         resolve_action(cfg, &q->timeout_action, ob, diag);
         resolve_action(cfg, &q->overflow_action, ob, diag);
     }

@@ -135,6 +135,28 @@ static void test_long_groups_and_hours_checked_in_linear_time(void **s)
     cr_rgs_config_free(cfg);
 }
 
+/* Values the XML reader refuses are refused by resolve too, whatever built the configuration
+ * (a plan image's records): the image and the XML accept the same configurations. */
+static void test_resolve_bounds_what_xml_bounds(void **s)
+{
+    cr_rgs_config *cfg = cr_rgs_config_new();
+    assert_non_null(cfg);
+    cr_rgs_group *g = cr_rgs_config_add_group(cfg, "G", (cr_srcloc){"img", 1});
+    g->decline_grace_s = 86401;
+    cr_rgs_queue *q = cr_rgs_config_add_queue(cfg, "Q", (cr_srcloc){"img", 2});
+    assert_int_equal(cr_rgs_queue_add_group(q, "G"), 0);
+    q->timeout_s = 86401;
+    q->overflow_calls = -2;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rgs_config_resolve(cfg, &d), CR_ECONFIG);
+    assert_int_equal(count_msgs(&d, "declineGrace 86401 is over 86400 seconds"), 1);
+    assert_int_equal(count_msgs(&d, "timeout 86401 is over 86400 seconds"), 1);
+    assert_int_equal(count_msgs(&d, "overflow calls -2 is outside 0-1000000"), 1);
+    cr_diag_free(&d);
+    cr_rgs_config_free(cfg);
+}
+
 static void test_actions_need_targets(void **s)
 {
     expect_error("<agentGroup name=\"G\"/><queue name=\"Q\"><group>G</group>"
@@ -234,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_loads_model),
         cmocka_unit_test(test_element_reader),
         cmocka_unit_test(test_long_groups_and_hours_checked_in_linear_time),
+        cmocka_unit_test(test_resolve_bounds_what_xml_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
