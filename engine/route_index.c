@@ -458,30 +458,6 @@ const cr_px_witem *ce_policy_walk_next(cr_policy_iter *it)
     return (const cr_px_witem *)px_next(&it->px, sizeof(cr_px_witem));
 }
 
-void ce_policy_walk_prefetch_route(const cr_config *cfg, const cr_policy_iter *it)
-{
-    const cr_px_witem *best = NULL;
-    for (size_t r = 0; r < it->px.nruns; r++) {
-        const cr_px_witem *s = (const cr_px_witem *)it->px.run[r];
-        if (it->px.len >= s->px.minlen && it->px.len <= s->px.maxlen &&
-            (!best || s->px.id < best->px.id))
-            best = s;
-    }
-    if (!best || best->route >= cfg->nroutes)
-        return;
-    /* an exact item with its gateways inline decides the route alone: its record is not read,
-     * its first gateway's entry is (add_attempt), fetched now */
-    if ((best->px.tail & CR_PX_EXACT) && best->ngw != CR_SLOT_GW_ROUTE) {
-        if (best->ngw && cfg->gateway_hosts && best->gw[0] < cfg->ngateways)
-            __builtin_prefetch(&cfg->gateway_hosts[best->gw[0]]);
-        return;
-    }
-    /* a plan image's route is filled on first use: only one already filled is fetched */
-    if (!cfg->route_state ||
-        atomic_load_explicit(&cfg->route_state[best->route], memory_order_relaxed) == 2)
-        __builtin_prefetch(&cfg->routes[best->route]);
-}
-
 /* ---- routes per usage ------------------------------------------------------------------------ */
 
 /* Up to this many routes every route pattern compiled up front is JIT-compiled; beyond, only

@@ -271,14 +271,6 @@ bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr
 /* The next candidate, NULL at the end; it->px.match tells that the index decided it matches. */
 const cr_px_witem *ce_policy_walk_next(cr_policy_iter *it);
 
-/* Fetches ahead (prefetches, nothing read but the runs' first items) what the decision reads
- * next of the walk's likely first candidate, the first item of lowest id whose length bounds
- * hold: its route's record when the decision reads it (the route's pattern runs, or its
- * gateways are not inline), else its first gateway's entry (cfg->gateway_hosts). An
- * exact item with its gateways inline decides without the record, which only the texts read
- * (cr_decision_reason names the route), after the decision. */
-void ce_policy_walk_prefetch_route(const cr_config *cfg, const cr_policy_iter *it);
-
 /* Merged tries are bounded in all to this many times the items and routes of the usage tries
  * (plus CR_WALK_SLACK): lists past the bound keep the walk per usage. */
 #define CR_WALK_FACTOR 4u
