@@ -13,7 +13,7 @@
 #include <assert.h>
 #include <string.h>
 
-uint64_t cr_xxh3_avx2(const void *p, size_t n); /* plan_sum_avx2.c */
+uint64_t ce_xxh3_avx2(const void *p, size_t n); /* plan_sum_avx2.c */
 
 static_assert(sizeof(XXH3_state_t) <= sizeof(((cr_image_sum *)0)->chunk), "XXH3 state size");
 static_assert(_Alignof(XXH3_state_t) <= _Alignof(cr_image_sum), "XXH3 state alignment");
@@ -22,7 +22,7 @@ static uint64_t chunk_sum(const void *p, size_t n)
 {
 #if defined(__x86_64__) && defined(CR_HAVE_AVX2_TU)
     if (__builtin_cpu_supports("avx2"))
-        return cr_xxh3_avx2(p, n);
+        return ce_xxh3_avx2(p, n);
 #endif
     return XXH3_64bits(p, n);
 }

@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-uint64_t cr_xxh3_avx2(const void *p, size_t n);
+uint64_t ce_xxh3_avx2(const void *p, size_t n);
 
-uint64_t cr_xxh3_avx2(const void *p, size_t n)
+uint64_t ce_xxh3_avx2(const void *p, size_t n)
 {
     return XXH3_64bits(p, n);
 }
