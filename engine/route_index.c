@@ -274,6 +274,20 @@ static inline __attribute__((always_inline)) size_t px_run(cr_px_iter *it, size_
     return nruns + 1;
 }
 
+/* The same for the child'th leaf of a CR_PX_LEAVES node: its one item, held after the node's own
+ * (format 8), at depth. */
+static inline __attribute__((always_inline)) size_t px_leaf_run(cr_px_iter *it, size_t nruns,
+                                                                const char *items, size_t stride,
+                                                                const cr_px_node *node,
+                                                                unsigned child, size_t depth)
+{
+    const char *leaf = items + ((size_t)node->items_off + node->items_n + child) * stride;
+    it->run[nruns] = (const cr_px_item *)leaf;
+    it->end[nruns] = (const cr_px_item *)(leaf + stride);
+    it->depth[nruns] = (uint8_t)depth;
+    return nruns + 1;
+}
+
 static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *nodes,
                                                           const char *items, size_t stride,
                                                           const cr_px_key *k, cr_px_iter *it)
@@ -296,10 +310,7 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
             break;
         unsigned child = popcount16(mask & (bit - 1u));
         if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            const char *leaf = items + ((size_t)node->items_off + node->items_n + child) * stride;
-            it->run[nruns] = (const cr_px_item *)leaf;
-            it->end[nruns] = (const cr_px_item *)(leaf + stride);
-            it->depth[nruns++] = (uint8_t)(depth + 1);
+            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
             break;
         }
         node = nodes + node->first_child + child;
@@ -385,10 +396,7 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
             break; /* number[depth] is read: the check below starts after it */
         unsigned child = popcount16(mask & (bit - 1u));
         if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            const char *leaf = items + ((size_t)node->items_off + node->items_n + child) * stride;
-            it->run[nruns] = (const cr_px_item *)leaf;
-            it->end[nruns] = (const cr_px_item *)(leaf + stride);
-            it->depth[nruns++] = (uint8_t)(depth + 1);
+            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
             break;
         }
         node = nodes + node->first_child + child;
