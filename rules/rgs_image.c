@@ -457,16 +457,23 @@ static void get_tz(rbuf *r)
     free(name), free(at), free(off);
 }
 
+/* What a record's adder returned (its name freed): false when nothing was added, the bytes having
+ * failed or, when they had not, the adder having run out of memory (noted). */
+static bool added(rbuf *r, const void *obj, char *name)
+{
+    free(name);
+    if (!obj)
+        r->oom = r->oom || !failed(r);
+    return obj != NULL;
+}
+
 static void get_group(rbuf *r)
 {
     char *name = needstr(r);
     cr_srcloc loc = getloc(r);
     cr_rgs_group *g = failed(r) ? NULL : cr_rgs_config_add_group(r->cfg, name, loc);
-    free(name);
-    if (!g) {
-        r->oom = r->oom || !failed(r); /* the adder ran out of memory */
+    if (!added(r, g, name))
         return;
-    }
     uint32_t routing = get32(r);
     if (routing > CR_RGS_ATTENDANT)
         fault(r, "routing method out of range");
@@ -488,11 +495,8 @@ static void get_queue(rbuf *r)
     char *name = needstr(r);
     cr_srcloc loc = getloc(r);
     cr_rgs_queue *q = failed(r) ? NULL : cr_rgs_config_add_queue(r->cfg, name, loc);
-    free(name);
-    if (!q) {
-        r->oom = r->oom || !failed(r); /* the adder ran out of memory */
+    if (!added(r, q, name))
         return;
-    }
     size_t n = getcount(r, 4);
     for (size_t k = 0; k < n && !failed(r); k++) {
         char *g = needstr(r);
@@ -512,11 +516,8 @@ static void get_hours(rbuf *r)
     char *name = needstr(r);
     cr_srcloc loc = getloc(r);
     cr_rgs_hours *h = failed(r) ? NULL : cr_rgs_config_add_hours(r->cfg, name, loc);
-    free(name);
-    if (!h) {
-        r->oom = r->oom || !failed(r); /* the adder ran out of memory */
+    if (!added(r, h, name))
         return;
-    }
     h->tz_name = getstr(r);
     size_t n = getcount(r, 20);
     for (size_t k = 0; k < n && !failed(r); k++) {
@@ -535,11 +536,8 @@ static void get_holidays(rbuf *r)
     char *name = needstr(r);
     cr_srcloc loc = getloc(r);
     cr_rgs_holidays *s = failed(r) ? NULL : cr_rgs_config_add_holidays(r->cfg, name, loc);
-    free(name);
-    if (!s) {
-        r->oom = r->oom || !failed(r); /* the adder ran out of memory */
+    if (!added(r, s, name))
         return;
-    }
     size_t n = getcount(r, 28);
     for (size_t k = 0; k < n && !failed(r); k++) {
         char *dn = getstr(r);
@@ -556,11 +554,8 @@ static void get_workflow(rbuf *r)
     char *name = needstr(r);
     cr_srcloc loc = getloc(r);
     cr_rgs_workflow *w = failed(r) ? NULL : cr_rgs_config_add_workflow(r->cfg, name, loc);
-    free(name);
-    if (!w) {
-        r->oom = r->oom || !failed(r); /* the adder ran out of memory */
+    if (!added(r, w, name))
         return;
-    }
     w->uri = getstr(r), w->line = getstr(r);
     uint32_t type = get32(r);
     if (type > CR_RGS_IVR)
