@@ -87,6 +87,28 @@ static void write_stamp(const lease_env *e, const cr_image_stamp *s)
     close(fd);
 }
 
+/* Flips a byte of the stamped image and forges its stamp to match the file's new times: only
+ * the checksum can then refuse it. */
+static void flip_byte_under_forged_stamp(const lease_env *e)
+{
+    cr_image_stamp s;
+    read_stamp(e, &s);
+    int fd = open(e->img, O_RDWR);
+    assert_true(fd >= 0);
+    char c;
+    assert_int_equal(pread(fd, &c, 1, 4000), 1);
+    c ^= 0x20;
+    assert_int_equal(pwrite(fd, &c, 1, 4000), 1);
+    close(fd);
+    struct stat sb;
+    assert_int_equal(stat(e->img, &sb), 0);
+    s.mtime_s = sb.st_mtim.tv_sec;
+    s.mtime_ns = sb.st_mtim.tv_nsec;
+    s.ctime_s = sb.st_ctim.tv_sec;
+    s.ctime_ns = sb.st_ctim.tv_nsec;
+    write_stamp(e, &s);
+}
+
 /* The first lease checks everything and finds no stamp; once stamped, the same file is
  * trusted; a stamp written as a link is not followed. */
 static void test_stamp_trusted_for_the_same_file(void **state)
@@ -175,22 +197,7 @@ static void test_flipped_byte_refused_despite_stamp(void **state)
     env_open(&e);
     bool stamped;
     assert_int_equal(lease(&e, &stamped, true), CR_OK);
-    cr_image_stamp s;
-    read_stamp(&e, &s);
-    int fd = open(e.img, O_RDWR);
-    assert_true(fd >= 0);
-    char c;
-    assert_int_equal(pread(fd, &c, 1, 4000), 1);
-    c ^= 0x20;
-    assert_int_equal(pwrite(fd, &c, 1, 4000), 1);
-    close(fd);
-    struct stat sb;
-    assert_int_equal(stat(e.img, &sb), 0);
-    s.mtime_s = sb.st_mtim.tv_sec;
-    s.mtime_ns = sb.st_mtim.tv_nsec;
-    s.ctime_s = sb.st_ctim.tv_sec;
-    s.ctime_ns = sb.st_ctim.tv_nsec;
-    write_stamp(&e, &s);
+    flip_byte_under_forged_stamp(&e);
     cr_image_leased l;
     char err[1024];
     assert_int_not_equal(cr_image_lease(e.img, e.dir, &l, err, sizeof err), CR_OK);
@@ -285,22 +292,7 @@ static void test_deferred_sum_and_high_descriptor(void **state)
     cr_image_lease_release(&l);
 
     /* a flipped byte under a forged stamp: refused when the deferred sum is computed */
-    cr_image_stamp s;
-    read_stamp(&e, &s);
-    int fd = open(e.img, O_RDWR);
-    assert_true(fd >= 0);
-    char c;
-    assert_int_equal(pread(fd, &c, 1, 4000), 1);
-    c ^= 0x20;
-    assert_int_equal(pwrite(fd, &c, 1, 4000), 1);
-    close(fd);
-    struct stat sb;
-    assert_int_equal(stat(e.img, &sb), 0);
-    s.mtime_s = sb.st_mtim.tv_sec;
-    s.mtime_ns = sb.st_mtim.tv_nsec;
-    s.ctime_s = sb.st_ctim.tv_sec;
-    s.ctime_ns = sb.st_ctim.tv_nsec;
-    write_stamp(&e, &s);
+    flip_byte_under_forged_stamp(&e);
     assert_int_equal(cr_image_lease_ex(e.img, e.dir, f, &l, err, sizeof err), CR_OK);
     assert_true(l.stamped && l.sum_deferred);
     err[0] = 0;
