@@ -48,3 +48,13 @@ bool abi_maps_file(int pid, const char *part)
         fclose(f);
     return found;
 }
+
+const char *abi_first_gateway(const cr_plugin *p, cr_handle *hd, char *buf, size_t len)
+{
+    cr_result *r = NULL;
+    p->route(hd, "sip:alice@contoso.com", "+12065550100", NULL, 0, &r);
+    const char *g = r ? p->result_item(r, "attempts", 0, "gateway") : NULL;
+    snprintf(buf, len, "%s", g ? g : "");
+    p->result_free(r);
+    return buf;
+}

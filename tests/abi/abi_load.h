@@ -14,6 +14,9 @@
 const cr_plugin *abi_load(void (*log)(void *ud, int level, const char *message));
 /* dlclose of what abi_load opened (nothing when it opened nothing). */
 void abi_unload(void);
+/* The first gateway of the route p's handle hd picks for alice@contoso.com calling
+ * +12065550100 (the fixtures' 10-digit call), into buf; "" when there is no decision. */
+const char *abi_first_gateway(const cr_plugin *p, cr_handle *hd, char *buf, size_t len);
 /* Whether process pid (0: this one) maps a file whose path contains `part` (/proc/PID/maps). */
 bool abi_maps_file(int pid, const char *part);
 

@@ -89,15 +89,9 @@ static void env_close(env *e)
     munmap(e->shm, e->len);
 }
 
-/* The first gateway for a call to a 10-digit number, "" when no decision. */
 static const char *first_gateway(cr_handle *hd, char *buf, size_t len)
 {
-    cr_result *r = NULL;
-    p->route(hd, "sip:alice@contoso.com", "+12065550100", NULL, 0, &r);
-    const char *g = r ? p->result_item(r, "attempts", 0, "gateway") : NULL;
-    snprintf(buf, len, "%s", g ? g : "");
-    p->result_free(r);
-    return buf;
+    return abi_first_gateway(p, hd, buf, len);
 }
 
 /* Whether a writer may open path now: no read lease held on it (a lease makes such an open
