@@ -7,8 +7,8 @@
 # RUNS (3) times, alternating: Kamailio with examples/kamailio/kamailio.cfg and CHILDREN (8)
 # SIP workers loading the plan (FORMAT plan: the image, or xml: the XML), and the same
 # configuration with CR_BASELINE defined (the module is not loaded). For each start it prints
-# the start-up time (until the RPC answers: PROBE=rpc_ready, the default, asks every 0.1 ms from
-# tests/bench/rpc_ready; PROBE=shell asks with kamcmd every 10 ms, in steps of about 11 ms), the
+# the start-up time (until the RPC answers: PROBE=rpc_ready, the default, waits for the ctl socket
+# to be created, then asks every 0.1 ms from tests/bench/rpc_ready; PROBE=shell asks with kamcmd every 10 ms, in steps of about 11 ms), the
 # sum of Pss over every Kamailio process (/proc/PID/smaps_rollup, after SETTLE seconds), the
 # number of processes, how many of them map a published plan image, and the CPU time all of
 # Kamailio's processes and threads had used when the RPC first answered (from schedstat: a
