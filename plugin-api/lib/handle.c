@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <malloc.h>
 #include <sched.h>
 #include <signal.h>
@@ -636,6 +637,7 @@ static void inplace_note(crp_shared *s, const cr_config *cfg, void *base, size_t
 static bool inplace_move(crp_shared *s);
 static void mover_start(cr_handle *h, staged *st);
 static void mover_stop(void);
+static void shared_wake(crp_shared *s);
 
 /* Frees a plan this process decided with (or could have). */
 static void plan_free(cr_config *cfg)
@@ -868,6 +870,8 @@ static int reload_locked(cr_handle *h, const char *path, char *err, size_t errle
     } else {
         gen = bump ? atomic_fetch_add(&h->shared->generation, 1) + 1
                    : atomic_load(&h->shared->generation);
+        if (bump)
+            shared_wake(h->shared);
     }
     rc = install(h, cfg, gen);
     if (rc != CR_OK)
@@ -968,6 +972,24 @@ const char *crp_handle_path(const cr_handle *h)
  * returns, the next call in any process uses the new configuration. */
 #define CRP_FOLLOW_MS      20
 #define CRP_FOLLOW_WAIT_MS 30000
+#define CRP_WATCH_IDLE_MS  1000 /* a watcher's sleep when nothing wakes it (a safety net) */
+
+/* The watchers sleep on the shared block's wake word instead of polling: every change they
+ * follow (a published generation, a move, a stop) bumps it and wakes them, so a worker
+ * follows a reload at once and costs nothing while nothing changes. FUTEX_WAIT without
+ * FUTEX_PRIVATE_FLAG: the word is in memory every process of the host shares. */
+static void shared_wake(crp_shared *s)
+{
+    atomic_fetch_add(&s->wake, 1);
+    syscall(SYS_futex, (void *)&s->wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Until woken, ms passed, or the word no longer holds seen (then at once). */
+static void shared_sleep(crp_shared *s, uint32_t seen, int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    syscall(SYS_futex, (void *)&s->wake, FUTEX_WAIT, seen, &ts, NULL, 0);
+}
 
 static void follow_now(cr_handle *h)
 {
@@ -1001,16 +1023,23 @@ static void follow_now(cr_handle *h)
 static void *watcher_main(void *arg)
 {
     cr_handle *h = arg;
-    struct timespec ts = {0, CRP_FOLLOW_MS * 1000000L};
     while (!atomic_load(&h->stop)) {
+        uint32_t seen = atomic_load(&h->shared->wake); /* before looking: no change is missed */
         if (atomic_load(&h->generation) != atomic_load(&h->shared->generation))
             follow_now(h);
         uint64_t mv = atomic_load(&h->shared->plan_move);
         /* acknowledged once this process no longer maps the admin's image (a reload it has
-         * yet to follow may be what lets it go) */
-        if (h->slot && atomic_load(&h->slot->moved) != mv && inplace_move(h->shared))
-            atomic_store(&h->slot->moved, mv);
-        nanosleep(&ts, NULL);
+         * yet to follow may be what lets it go: tried again soon) */
+        bool pending = false;
+        if (h->slot && atomic_load(&h->slot->moved) != mv) {
+            if (inplace_move(h->shared))
+                atomic_store(&h->slot->moved, mv);
+            else
+                pending = true;
+        }
+        if (atomic_load(&h->stop))
+            break;
+        shared_sleep(h->shared, seen, pending ? CRP_FOLLOW_MS : CRP_WATCH_IDLE_MS);
     }
     return NULL;
 }
@@ -1073,6 +1102,7 @@ static void watcher_stop(cr_handle *h)
     if (atomic_load(&h->watcher_pid) != my_pid())
         return; /* none, or it belongs to the process this handle was copied from */
     atomic_store(&h->stop, true);
+    shared_wake(h->shared); /* the other processes' watchers look, find nothing, sleep again */
     pthread_join(h->watcher, NULL);
     atomic_store(&h->watcher_pid, 0);
     if (h->slot)
@@ -1194,6 +1224,7 @@ static void plan_record(crp_shared *s, const char *path, uint64_t g, uint64_t su
     atomic_store(&s->plan_checksum, sum);
     atomic_store(&s->plan_gen, g);
     atomic_store(&s->generation, g);
+    shared_wake(s);
     if (old[0] && strcmp(old, path) != 0 && !atomic_load(&s->plan_borrowed))
         unlink(old); /* never the admin's own file */
     atomic_store(&s->plan_borrowed, 0);
@@ -1655,6 +1686,7 @@ static bool mover_publish(crp_shared *s, uint64_t *mv)
         unlink(stage); /* a reload published another image meanwhile */
     }
     *mv = atomic_fetch_add(&s->plan_move, 1) + 1;
+    shared_wake(s);
     plan_unlock(s);
     if (rc != CR_OK) {
         crp_log(CR_LOG_ERROR, "callroute: %s: cannot rename into place: %s", path, strerror(errno));
@@ -1698,9 +1730,12 @@ static bool mover_sleep(int ms)
     sigaddset(&set, CR_IMAGE_LEASE_SIGNAL);
     int64_t until = crp_now_ms() + ms;
     while (!atomic_load(&inplace.stop) && crp_now_ms() < until) {
-        struct timespec ts = {0, 10 * 1000000L};
-        if (sigtimedwait(&set, NULL, &ts) == CR_IMAGE_LEASE_SIGNAL ||
-            fcntl(inplace.lease.fd, F_GETLEASE) == F_UNLCK)
+        /* the break is signalled to this thread; the lease itself is looked at too, for a
+         * break that came before this thread was its owner (then signalled to nobody) */
+        if (fcntl(inplace.lease.fd, F_GETLEASE) == F_UNLCK)
+            return true;
+        struct timespec ts = {0, 50 * 1000000L};
+        if (sigtimedwait(&set, NULL, &ts) == CR_IMAGE_LEASE_SIGNAL)
             return true;
     }
     return false;

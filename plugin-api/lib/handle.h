@@ -86,6 +86,9 @@ typedef struct crp_shared {
      * unlinked; plan_move is bumped when the processes must move to its copy (handle.c) */
     _Atomic uint32_t plan_borrowed;
     _Atomic uint64_t plan_move;
+    /* bumped, and its sleepers woken (a futex every process shares), whenever generation or
+     * plan_move changes or a watcher is stopped: the watchers sleep on it (handle.c) */
+    _Atomic uint32_t wake;
     char plan_path[CRP_PLAN_PATH_MAX];
 } crp_shared;
 
