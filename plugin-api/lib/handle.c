@@ -67,14 +67,14 @@ int crp_load(const char *path, cr_config **out, cr_diag *diag)
 /* What every load checks after the routing model is read (rc: how that went): the response
  * groups against the users, read by `rl` during the routing walk (freed here), or from the
  * sources a plan image holds (rl NULL). *out is freed and cleared when the load fails. */
-static int load_finish(const cr_load_options *opts, cr_config **out, cr_diag *diag,
-                       cr_rgs_xml_loader *rl, int rc, cr_rgs_config **keep)
+static int load_finish(const cr_load_options *opts, const char *path, cr_config **out,
+                       cr_diag *diag, cr_rgs_xml_loader *rl, int rc, cr_rgs_config **keep)
 {
     if (rc == CR_OK && cr_config_has_response_groups(*out)) {
         cr_rgs_config *rgs = NULL;
         bool from_xml = rl != NULL; /* compiled into the plan, for its image (issue 14) */
         rc = rl ? cr_rgs_xml_loader_finish(rl, &rgs, diag)
-                : cr_rgs_image_load_config(*out, NULL, &rgs, diag);
+                : cr_rgs_image_load_config(*out, path, &rgs, diag);
         rl = NULL;
         if (rc == CR_OK && from_xml)
             rc = cr_rgs_image_attach(*out, rgs);
@@ -105,12 +105,13 @@ int crp_load_keep(const char *path, const cr_load_options *opts, cr_config **out
     if (rgs)
         *rgs = NULL;
     if (cr_image_file_is(path))
-        return load_finish(opts, out, diag, NULL, cr_rules_load_ex(path, opts, out, diag), rgs);
+        return load_finish(opts, path, out, diag, NULL, cr_rules_load_ex(path, opts, out, diag),
+                           rgs);
     cr_rgs_xml_loader *rl = cr_rgs_xml_loader_new();
     if (!rl)
         return CR_ENOMEM;
     int rc = cr_rules_load_also(path, opts, cr_rgs_xml_loader_element, rl, out, diag);
-    return load_finish(opts, out, diag, rl, rc, rgs);
+    return load_finish(opts, path, out, diag, rl, rc, rgs);
 }
 
 int crp_load_ex(const char *path, const cr_load_options *opts, cr_config **out, cr_diag *diag)
@@ -131,7 +132,7 @@ int crp_handle_rgs_load(cr_handle *h, const cr_load_options *lo, struct cr_rgs_c
     int token, rc;
     const crp_snapshot *s = crp_snapshot_acquire(h, &token);
     /* compiled into the plan (none when it declares none): no XML, libxml2 not loaded */
-    rc = s ? cr_rgs_image_load_config(s->cfg, NULL, out, diag)
+    rc = s ? cr_rgs_image_load_config(s->cfg, h->path, out, diag)
            : cr_rgs_xml_load_ex(h->path, lo, out, diag);
     crp_snapshot_release(h, token);
     return rc;
@@ -278,7 +279,7 @@ static int load_staged(const char *path, const cr_load_options *lo, staged *st, 
     st->len = m.len;
     st->info = m.info;
     rc = cr_image_load_owned_ex(&m, path, lo->image_no_lint ? CR_IMAGE_NOLINT : 0, out, diag);
-    return load_finish(lo, out, diag, NULL, rc, NULL);
+    return load_finish(lo, path, out, diag, NULL, rc, NULL);
 }
 
 /* Said once per process: why the admin's image is copied at start rather than read in place. */
@@ -370,7 +371,7 @@ static int leased_finish(const char *path, const cr_load_options *lo, staged *st
         *out = NULL;
         rc = rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
     }
-    rc = load_finish(lo, out, diag, NULL, rc, NULL);
+    rc = load_finish(lo, path, out, diag, NULL, rc, NULL);
     if (rc != CR_OK) {
         cr_image_lease_release(l);
         return rc;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #define XXH_INLINE_ALL
@@ -1421,6 +1422,48 @@ static void test_routes_and_strings_on_huge_pages(void **state)
     cr_config_free(src);
 }
 
+/* An image whose header says it has response groups but which holds none compiled (forged: no
+ * compile writes one) is refused by the library's load, and the error names the file. */
+static void test_forged_response_groups_named(void **state)
+{
+    (void)state;
+    const char *bin = getenv("CR_BIN");
+    assert_non_null(bin);
+    cr_config *cfg = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(cr_test_src("tests/abi/follow.xml"), &cfg, &d), CR_OK);
+    size_t n = 0;
+    assert_null(cr_config_attached(cfg, CR_RGS_IMAGE_NAME, &n)); /* no response groups */
+    cr_config_mark_response_groups(cfg);
+    void *img = NULL;
+    size_t len = 0;
+    assert_int_equal(cr_image_build(cfg, 3, &img, &len), CR_OK);
+    char dir[] = "/tmp/cr-forged-XXXXXX", path[64], cmd[512], out[4096] = "";
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/forged.plan", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(img, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    snprintf(cmd, sizeof cmd, "%s/plugin-api/callroute check --config %s 2>&1", bin, path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    assert_int_not_equal(st, 0);
+    assert_non_null(strstr(out, "holds none compiled"));
+    char named[80];
+    snprintf(named, sizeof named, "%s:", path); /* the file, as a location */
+    assert_non_null(strstr(out, named));
+    unlink(path);
+    rmdir(dir);
+    free(img);
+    cr_config_free(cfg);
+    cr_diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1445,6 +1488,7 @@ int main(void)
         cmocka_unit_test(test_large_tables_on_huge_pages),
         cmocka_unit_test(test_large_image_checked_in_two_halves),
         cmocka_unit_test(test_routes_and_strings_on_huge_pages),
+        cmocka_unit_test(test_forged_response_groups_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
