@@ -186,6 +186,11 @@ static bool immutable(void)
  */
 static int env_open_flags(cr_directory *d, bool create, char *err, size_t errlen)
 {
+    const char *why = NULL;
+    if (cr_lmdb_load(&why) != 0) {
+        snprintf(err, errlen, "%s: %s", d->path, why);
+        return CR_EIO;
+    }
     bool ro = !create && immutable();
     int rc = env_try(d, MDB_NOTLS | (ro ? MDB_RDONLY | MDB_NOLOCK : 0));
     if (rc == EACCES || rc == EROFS) {

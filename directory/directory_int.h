@@ -4,7 +4,7 @@
 
 #include "cr_directory.h"
 
-#include <lmdb.h>
+#include "cr_lmdb.h" /* lmdb.h; liblmdb loaded on first use */
 
 /* The directory's format ("format" in "meta"): 1 (users and lines trees, and a lookup index
  * of version 3 or older beside them) and 2 (the index of version 4, one LMDB value, is the

@@ -384,6 +384,12 @@ int cr_lua_ivr_open(const cr_rgs_config *cfg, const cr_lua_options *opt, cr_lua_
     if (!v->opt.time_limit_ms)
         v->opt.time_limit_ms = CR_LUA_TIME_DEFAULT_MS;
     v->drv = (cr_rgs_ivr_driver){v, drv_start, drv_input, drv_end};
+    const char *why = NULL;
+    if (cr_lua_dl_load(&why) != 0) {
+        cr_lua_ivr_close(v);
+        snprintf(err, errlen, "Lua: %s", why);
+        return CR_EIO;
+    }
     if (!(v->L = lua_newstate(livr_alloc, v))) {
         cr_lua_ivr_close(v);
         snprintf(err, errlen, "out of memory");

@@ -74,8 +74,15 @@ xml_soname=$(cat "$build/libxml2-soname")
 xml_pkg=$(dpkg -S "*/$xml_soname" 2>/dev/null | head -1 | cut -d: -f1)
 [ -n "$xml_pkg" ] || { echo "package: no package holds $xml_soname" >&2; exit 1; }
 xml_ver=$(dpkg-query -W -f='${Version}' "$xml_pkg" | sed 's/[-+~].*//')
-control libcallroute1 libs "call-routing and response-group policy engine (library)" \
-    "$xml_pkg (>= $xml_ver)"
+# liblua and liblmdb likewise (lua/cr_lua_dl.h, directory/lmdb/cr_lmdb.h)
+deps="$xml_pkg (>= $xml_ver)"
+for f in liblua-soname liblmdb-soname; do
+    so=$(cat "$build/$f")
+    p=$(dpkg -S "*/$so" 2>/dev/null | head -1 | cut -d: -f1)
+    [ -n "$p" ] || { echo "package: no package holds $so" >&2; exit 1; }
+    deps="$deps, $p (>= $(dpkg-query -W -f='${Version}' "$p" | sed 's/[-+~].*//'))"
+done
+control libcallroute1 libs "call-routing and response-group policy engine (library)" "$deps"
 echo "activate-noawait ldconfig" > "$work/libcallroute1/DEBIAN/triggers"
 control libcallroute-dev libdevel "call-routing policy engine (plugin ABI header)" "libcallroute1 (= $version)"
 control callroute net "call-routing policy engine: the callroute command line" "libcallroute1 (= $version)"

@@ -10,7 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <lmdb.h>
+#include "cr_lmdb.h" /* lmdb.h; liblmdb loaded on first use */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +221,11 @@ int rgs_store_open(cr_rgs_engine *e, const char *dir, char *err, size_t errlen)
 {
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return CR_EIO;
+    }
+    const char *why = NULL;
+    if (cr_lmdb_load(&why) != 0) {
+        snprintf(err, errlen, "%s: %s", dir, why);
         return CR_EIO;
     }
     rgs_store *st = calloc(1, sizeof *st);
