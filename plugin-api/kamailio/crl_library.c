@@ -83,8 +83,9 @@ static void crl_log(void *ud, int level, const char *message)
     if (crl_in_ahead) {
         if (crl_ahead_nlog < CRL_AHEAD_LOGS) {
             crl_ahead_log[crl_ahead_nlog].level = level;
-            snprintf(crl_ahead_log[crl_ahead_nlog].text, sizeof crl_ahead_log[0].text, "%s",
-                     message);
+            /* a longer line is kept cut (the precision says so to the compiler too) */
+            snprintf(crl_ahead_log[crl_ahead_nlog].text, sizeof crl_ahead_log[0].text, "%.*s",
+                     (int)sizeof crl_ahead_log[0].text - 1, message);
             crl_ahead_nlog++;
         } else {
             crl_ahead_lost++;
