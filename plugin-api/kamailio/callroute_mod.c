@@ -167,6 +167,7 @@ static char *crm_log_level = "debug";
 
 static int mod_init(void)
 {
+    crl_ahead_finish(); /* the library's lines from the "config" parameter, whatever fails next */
     if (crl_config == NULL || *crl_config == '\0') {
         LM_ERR("modparam(\"callroute\", \"config\", PATH) is required\n");
         return -1;

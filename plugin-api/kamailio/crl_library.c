@@ -253,12 +253,17 @@ int crl_config_param(modparam_t type, void *val)
     return 0;
 }
 
-/* mod_init: logs what the library said while the plan was read ahead, and keeps the library
- * loaded then if it is the one to use; else unloads it (and what it read ahead). */
-static void crl_ahead_finish(void)
+/* mod_init, first thing (and crl_init, which finds it done): logs what the library said while
+ * the plan was read ahead, even when mod_init then fails on another parameter, and keeps the
+ * library loaded if it is the one to use; else unloads it (and what it read ahead). Once. */
+void crl_ahead_finish(void)
 {
+    static int finished;
     int i, loaded = crl_ahead_loaded;
 
+    if (finished)
+        return;
+    finished = 1;
     crl_ahead_loaded = 0;
     if (!loaded) { /* mod_init loads it, and says why it cannot */
         if (crl_dl)

@@ -102,6 +102,21 @@ config_check)
     "$KAMAILIO" -c -f "$E2E_CFG" -A "CR_BASELINE=\"sip:127.0.0.1:$PORT_A\"" >/dev/null 2>&1 \
         || e2e_fail "kamailio -c refused the CR_BASELINE variant"
     e2e_log "ok: kamailio -c accepts the example config with the module"
+    # mod_init refusing a parameter still logs what the library said while the "config"
+    # parameter loaded it and read the image ahead (kept until mod_init), then the refusal
+    "${CR_CLI:-$(dirname "$CR_LIBRARY")/callroute}" compile --config "$XML" \
+        -o "$E2E_TMP/routes.plan" >/dev/null || e2e_fail "compile"
+    rc=0
+    out=$(timeout 30 "$KAMAILIO" -DD -E -f "$E2E_CFG" -Y "$E2E_TMP" -w "$E2E_TMP" -m 64 -M 8 \
+        -A "LISTEN=udp:127.0.0.1:$KPORT" -A "CR_MODULE=\"$CR_MODULE\"" \
+        -A "CR_LIBRARY=\"$CR_LIBRARY\"" -A "CR_CONFIG=\"$E2E_TMP/routes.plan\"" \
+        -A "CTL_SOCKET=\"unix:$E2E_TMP/kamailio_ctl\"" -A 'CR_LOG_LEVEL="loud"' 2>&1) || rc=$?
+    [ "$rc" != 0 ] && [ "$rc" != 124 ] || { echo "$out" >&2; e2e_fail "kamailio started with log_level \"loud\" (rc $rc)"; }
+    grep -q 'log_level must be debug, info or notice (not "loud")' <<<"$out" \
+        || { echo "$out" >&2; e2e_fail "no log_level refusal"; }
+    grep -q "loaded .*libcallroute.so.1 (callroute .*, ABI " <<<"$out" \
+        || { echo "$out" >&2; e2e_fail "the library's lines from the config parameter were lost"; }
+    e2e_log "ok: a refused parameter still logs the library's lines from the config parameter"
     ;;
 
 module_symbols)
