@@ -451,6 +451,36 @@ static void lease_sum_join(cr_image_leased *l)
     l->sum_base = NULL;
 }
 
+/* The checksum of the leased file's n bytes, read with pread into a buffer that stays in the
+ * cache rather than through the mapping: the kernel copies from the page cache through its own
+ * mapping of memory, where the first pass through a fresh mapping of the file costs the process
+ * a page-table fill per page. On session 16's virtual machine (every page's first touch an exit
+ * of the guest) that pass took 25 ms for 36 MB, read this way 8 ms; elsewhere it is a copy more,
+ * on the read-ahead thread. The mapping when the buffer cannot be had or a read fails (the same
+ * bytes: the lease keeps writers out). */
+static uint64_t lease_sum_read(const cr_image_leased *l, size_t n)
+{
+    enum { BUF = 256 << 10 };
+    if (n <= 16)
+        return 0;
+    unsigned char *buf = malloc(BUF);
+    cr_image_sum h;
+    cr_image_sum_init(&h);
+    size_t off = 16;
+    while (buf && off < n) {
+        size_t want = n - off < BUF ? n - off : BUF;
+        ssize_t got = pread(l->fd, buf, want, (off_t)off);
+        if (got <= 0)
+            break;
+        cr_image_sum_update(&h, buf, (size_t)got);
+        off += (size_t)got;
+    }
+    free(buf);
+    if (off == n)
+        return cr_image_sum_final(&h);
+    return cr_image_checksum((const char *)l->map.base + 16, n - 16);
+}
+
 int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t errlen)
 {
     if (l->stamped && l->sum_deferred) {
@@ -459,7 +489,7 @@ int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t e
         char why[240];
         const char *p = l->map.base;
         size_t n = l->map.len;
-        uint64_t sum = n > 16 ? cr_image_checksum(p + 16, n - 16) : 0;
+        uint64_t sum = lease_sum_read(l, n);
         int rc = cr_image_verify_sum(p, n, sum, &l->map.info, why, sizeof why);
         if (rc != CR_OK) {
             snprintf(err, errlen, "%s: plan image refused: %s", path, why);
