@@ -223,14 +223,46 @@ static void secure_attempts(const cr_config *c, cr_decision *out, cr_trace *trac
 
 enum { GW_OK, GW_LISTED, GW_DOWN, GW_FULL };
 
-/* Whether gateway g can be a new attempt of this decision (GW_OK) or why not. */
-static inline int gateway_skip(const cr_gateway *g, const cr_runtime *rt, const cr_decision *out)
+/* What adding gateways reads for every gateway of one decision, set once (adder_init). */
+typedef struct adder {
+    uint64_t listed; /* bit gi % 64 of each gateway gi among the attempts: a clear bit, not one */
+    size_t ulen;     /* an attempt's Request-URI length without its host (uri_len's) */
+    bool plus;       /* the number starts with '+' (a gateway that removes it: one less) */
+    bool ask;        /* the runtime can say a gateway is down or full */
+} adder;
+
+/* Gateway g's bit in adder.listed (every bit for a gateway not of c: the list is then read). */
+static inline uint64_t listed_bit(const cr_config *c, const cr_gateway *g)
 {
-    if (attempt_has_gateway(out, g))
+    uintptr_t p = (uintptr_t)g, first = (uintptr_t)c->gateways;
+    if (p < first || p >= first + c->ngateways * sizeof *g)
+        return ~(uint64_t)0;
+    return (uint64_t)1 << (((p - first) / sizeof *g) & 63);
+}
+
+static void adder_init(adder *x, const cr_config *c, const char *number, size_t len,
+                       const cr_runtime *rt, const cr_decision *out)
+{
+    x->listed = 0;
+    for (size_t i = 0; i < out->nattempts; i++)
+        x->listed |= listed_bit(c, out->attempts[i].gateway);
+    x->ulen = 4 + len + 1 + sizeof user_phone - 1;
+    x->plus = len && number[0] == '+';
+    x->ask = rt && (rt->gateway_down || rt->gateway_full);
+}
+
+/* Whether gateway g can be a new attempt of this decision (GW_OK) or why not; `bit`: its bit
+ * in x->listed. */
+static inline int gateway_skip(const cr_gateway *g, uint64_t bit, const adder *x,
+                               const cr_runtime *rt, const cr_decision *out)
+{
+    if ((x->listed & bit) && attempt_has_gateway(out, g))
         return GW_LISTED;
-    if (rt && rt->gateway_down && rt->gateway_down(rt->ud, g))
+    if (!x->ask)
+        return GW_OK;
+    if (rt->gateway_down && rt->gateway_down(rt->ud, g))
         return GW_DOWN;
-    if (rt && rt->gateway_full && g->ports > 0 && rt->gateway_full(rt->ud, g))
+    if (rt->gateway_full && g->ports > 0 && rt->gateway_full(rt->ud, g))
         return GW_FULL;
     return GW_OK;
 }
@@ -273,14 +305,14 @@ trace_attempt(cr_trace *trace, const cr_config *c, const cr_gateway *g, int what
 /* Appends gateway gi as an attempt of route r, when the list has room and its URI fits (the
  * URI is written when asked for, cr_attempt_uri: here only its length is checked). */
 static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_usage *u, size_t gi,
-                               const char *number, size_t len, cr_decision *out, cr_trace *trace)
+                               uint64_t bit, const char *number, size_t len, adder *x,
+                               cr_decision *out, cr_trace *trace)
 {
     const cr_gateway *g = &c->gateways[gi];
     size_t ulen;
     if (c->gateway_hosts) { /* the host's entry alone: the gateway's record is not read */
         const cr_gateway_host *h = &c->gateway_hosts[gi];
-        ulen = 4 + len - (h->remove_plus && len && number[0] == '+') + 1 + h->len +
-               sizeof user_phone - 1; /* uri_len's */
+        ulen = x->ulen - (h->remove_plus && x->plus) + h->len; /* uri_len's */
     } else {
         size_t hlen;
         gateway_host(c, g, &hlen);
@@ -294,8 +326,9 @@ static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_u
         a->gateway = g;
         a->route = r;
         a->usage = u;
+        x->listed |= bit;
     }
-    if (trace)
+    if (__builtin_expect(trace != NULL, 0))
         trace_attempt(trace, c, g, what, number, len, out);
 }
 
@@ -312,15 +345,16 @@ static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_u
 static inline __attribute__((always_inline)) void
 add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
                     const cr_usage *u, const char *number, size_t len, const cr_runtime *rt,
-                    uint32_t spread, cr_decision *out, cr_trace *trace, uint32_t *okpos)
+                    uint32_t spread, adder *x, cr_decision *out, cr_trace *trace, uint32_t *okpos)
 {
     size_t usable = 0;
     for (size_t k = 0; k < n; k++) {
-        int w = gateway_skip(&c->gateways[gw[k]], rt, out);
+        const cr_gateway *g = &c->gateways[gw[k]];
+        int w = gateway_skip(g, (uint64_t)1 << (gw[k] & 63), x, rt, out);
         if (w == GW_OK)
             okpos[usable++] = (uint32_t)k;
         else
-            trace_skip(trace, &c->gateways[gw[k]], w);
+            trace_skip(trace, g, w);
     }
     if (!usable)
         return;
@@ -329,12 +363,15 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
     /* usable <= n fits 32 bits: a 32-bit division (no division at all for one gateway) */
     size_t first = usable > 1 ? (uint32_t)spread % (uint32_t)usable : 0, before = out->nattempts;
     for (size_t j = 0, q = first; j < usable; j++, q = q + 1 == usable ? 0 : q + 1) {
-        const cr_gateway *g = &c->gateways[gw[okpos[q]]];
+        uint32_t gi = gw[okpos[q]];
+        uint64_t bit = (uint64_t)1 << (gi & 63);
+        const cr_gateway *g = &c->gateways[gi];
         bool ok = true; /* a gateway listed twice in the route: added once */
-        for (size_t i = before; ok && i < out->nattempts; i++)
-            ok = out->attempts[i].gateway != g;
+        if (x->listed & bit)
+            for (size_t i = before; ok && i < out->nattempts; i++)
+                ok = out->attempts[i].gateway != g;
         if (ok)
-            add_attempt(c, r, u, gw[okpos[q]], number, len, out, trace);
+            add_attempt(c, r, u, gi, bit, number, len, x, out, trace);
     }
 }
 
@@ -344,36 +381,37 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
 static int __attribute__((noinline, cold))
 add_many_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
                   const cr_usage *u, const char *number, size_t len, const cr_runtime *rt,
-                  uint32_t spread, cr_decision *out, cr_trace *trace)
+                  uint32_t spread, adder *x, cr_decision *out, cr_trace *trace)
 {
     uint32_t *okpos = malloc(n * sizeof *okpos);
     if (!okpos)
         return CR_ENOMEM;
-    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace, okpos);
+    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace, okpos);
     free(okpos);
     return CR_OK;
 }
 
 /* add_usable_gateways: CR_OK, or CR_ENOMEM (nothing added) when a list past SKIP_CACHE cannot
  * be allocated. */
-static int add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
-                              const cr_usage *u, const char *number, size_t len,
-                              const cr_runtime *rt, uint32_t spread, cr_decision *out,
-                              cr_trace *trace)
+static inline __attribute__((always_inline)) int
+add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
+                   const cr_usage *u, const char *number, size_t len, const cr_runtime *rt,
+                   uint32_t spread, adder *x, cr_decision *out, cr_trace *trace)
 {
     if (__builtin_expect(n > SKIP_CACHE, 0))
-        return add_many_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace);
+        return add_many_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace);
     uint32_t okpos[SKIP_CACHE];
-    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, out, trace, okpos);
+    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace, okpos);
     return CR_OK;
 }
 
 /* One candidate route ri of usage u: its pattern decides unless the index did (`sure`); when
  * it matches, its gateways (gw[0..ngw), NULL: the route's list) become attempts. 1 when it
  * matched, 0 when not, CR_ENOMEM (add_route_gateways). */
-static int try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *gw, size_t ngw,
-                     const cr_usage *u, const char *number, size_t n, const cr_runtime *rt,
-                     uint32_t spread, cr_decision *out, cr_trace *trace)
+static inline __attribute__((always_inline)) int
+try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *gw, size_t ngw,
+          const cr_usage *u, const char *number, size_t n, const cr_runtime *rt, uint32_t spread,
+          adder *x, cr_decision *out, cr_trace *trace)
 {
     const cr_route *r = ce_route(c, ri);
     int rc = 1;
@@ -394,7 +432,7 @@ static int try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *g
         gw = r->gateways.idx;
         ngw = r->gateways.count;
     }
-    return add_route_gateways(c, r, gw, ngw, u, number, n, rt, spread, out, trace) == CR_OK
+    return add_route_gateways(c, r, gw, ngw, u, number, n, rt, spread, x, out, trace) == CR_OK
                ? 1
                : CR_ENOMEM;
 }
@@ -417,7 +455,7 @@ static void trace_no_route(cr_trace *trace, const cr_config *c, const cr_policy 
  * in the same order, and the same trace as a walk per usage. CR_OK or CR_ENOMEM. */
 static int walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it,
                        const char *number, size_t n, const cr_runtime *rt, uint32_t spread,
-                       cr_decision *out, cr_trace *trace)
+                       adder *x, cr_decision *out, cr_trace *trace)
 {
     size_t rank = 0; /* usages whose trace header is out */
     bool any = false;
@@ -431,8 +469,8 @@ static int walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_it
             }
         const uint32_t *gw = s->ngw == CR_SLOT_GW_ROUTE ? NULL : s->gw;
         const cr_usage *u = &c->usages[policy->usages.idx[s->rank]];
-        int m =
-            try_route(c, s->route, it->px.match, gw, s->ngw, u, number, n, rt, spread, out, trace);
+        int m = try_route(c, s->route, it->px.match, gw, s->ngw, u, number, n, rt, spread, x, out,
+                          trace);
         if (m < 0)
             return m;
         any |= m != 0;
@@ -457,14 +495,16 @@ static int route_attempts(const cr_config *c, const cr_policy *policy, const cha
 {
     uint32_t spread = rt && !rt->route_spread && rt->spread ? rt->spread(rt->ud) : 0;
     int rc = CR_OK;
+    adder x;
+    adder_init(&x, c, number, n, rt, out);
     if (ahead) {
-        rc = walk_merged(c, policy, ahead, number, n, rt, spread, out, trace);
+        rc = walk_merged(c, policy, ahead, number, n, rt, spread, &x, out, trace);
         goto done;
     }
     cr_policy_iter pit;
     bool own = c->npolicies && policy >= c->policies && policy < c->policies + c->npolicies;
     if (own && ce_policy_walk_begin(c, (size_t)(policy - c->policies), key, &pit)) {
-        rc = walk_merged(c, policy, &pit, number, n, rt, spread, out, trace);
+        rc = walk_merged(c, policy, &pit, number, n, rt, spread, &x, out, trace);
         goto done;
     }
     for (size_t i = 0; i < policy->usages.count; i++) {
@@ -477,7 +517,7 @@ static int route_attempts(const cr_config *c, const cr_policy *policy, const cha
         bool any = false;
         while (rc == CR_OK && (ri = ce_route_index_next(&it)) != SIZE_MAX) {
             int m = try_route(c, ri, ce_route_index_match(&it), NULL, 0, u, number, n, rt, spread,
-                              out, trace);
+                              &x, out, trace);
             rc = m < 0 ? m : rc;
             any |= m > 0;
         }

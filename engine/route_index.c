@@ -326,24 +326,12 @@ bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
     return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it);
 }
 
-/* Every symbol of number[d..n) is one of `tail`'s, read character by character. */
-static __attribute__((noinline)) bool tail_holds_slow(const char *number, size_t d, size_t n,
-                                                      uint16_t tail)
+bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail)
 {
     for (size_t i = d; i < n; i++)
         if (!(tail & (1u << (sym_of[(unsigned char)number[i]] - 1))))
             return false;
     return true;
-}
-
-/* Every symbol of the number after run r's node is one of `tail`'s: at once for a tail of
- * every digit over digits only (the usual exact tail, \d{n}), else read from the number. */
-static inline bool tail_holds(const cr_px_iter *it, size_t r, uint16_t tail)
-{
-    size_t d = it->depth[r];
-    if ((tail & 0x3FFu) == 0x3FFu && d >= it->digits_from)
-        return true;
-    return tail_holds_slow(it->number, d, it->len, tail);
 }
 
 /* number[i..n) is made of the alphabet; *digits_from moved past its last symbol that is not
@@ -411,59 +399,10 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
     return true;
 }
 
-/* Runs are never empty (ce_px_trie_walk keeps only nodes with items, and a run that ends is
- * dropped here), so the smallest id is read without bounds checks and the later calls of a
- * walk look only at the runs left. Items are `stride` bytes apart (each starts with a
- * cr_px_item); returns the first item of the next id met, NULL at the end. */
-static inline __attribute__((always_inline)) const cr_px_item *px_next(cr_px_iter *it,
-                                                                       size_t stride)
-{
-    for (;;) {
-        size_t nr = it->nruns, w = 0;
-        if (!nr)
-            return NULL;
-        const cr_px_item *best = it->run[0];
-        for (size_t r = 1; r < nr; r++)
-            if (it->run[r]->id < best->id)
-                best = it->run[r];
-        uint32_t id = best->id;
-        /* every occurrence of the id (one per prefix met): the best verdict wins */
-        int verdict = 0; /* 0 cannot match, 1 the pattern decides, 2 matches */
-        for (size_t r = 0; r < nr; r++) {
-            const cr_px_item *item = it->run[r], *end = it->end[r];
-            for (; item < end && item->id == id;
-                 item = (const cr_px_item *)((const char *)item + stride)) {
-                if (it->len < item->minlen || it->len > item->maxlen)
-                    continue;
-                if (!(item->tail & CR_PX_EXACT))
-                    verdict = verdict > 1 ? verdict : 1;
-                else if (tail_holds(it, r, item->tail))
-                    verdict = 2;
-            }
-            if (item < end) { /* kept (w <= r: run r was read before slot w is written) */
-                it->run[w] = item;
-                it->end[w] = end;
-                it->depth[w++] = it->depth[r];
-            }
-        }
-        it->nruns = w;
-        if (verdict) {
-            it->match = verdict == 2;
-            return best;
-        }
-    }
-}
-
 uint32_t ce_px_next(cr_px_iter *it)
 {
-    const cr_px_item *item = px_next(it, sizeof(cr_px_item));
+    const cr_px_item *item = ce_px_next_item(it, sizeof(cr_px_item));
     return item ? item->id : UINT32_MAX;
-}
-
-const cr_px_witem *ce_policy_walk_next(cr_policy_iter *it)
-{
-    /* px is the witem's first member: the item found is its witem */
-    return (const cr_px_witem *)px_next(&it->px, sizeof(cr_px_witem));
 }
 
 /* ---- routes per usage ------------------------------------------------------------------------ */

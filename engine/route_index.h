@@ -263,13 +263,74 @@ typedef struct cr_policy_iter {
     cr_px_iter px;
 } cr_policy_iter;
 
+/* Every symbol of number[d..n) is one of `tail`'s, read character by character. */
+bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail);
+
+/* Every symbol of the number after run r's node is one of `tail`'s: at once for a tail of
+ * every digit over digits only (the usual exact tail, \d{n}), else read from the number. */
+static inline bool ce_px_tail_holds(const cr_px_iter *it, size_t r, uint16_t tail)
+{
+    size_t d = it->depth[r];
+    if ((tail & 0x3FFu) == 0x3FFu && d >= it->digits_from)
+        return true;
+    return ce_px_tail_holds_slow(it->number, d, it->len, tail);
+}
+
+/* The walk's next item (ce_px_next's, inline for the decision's loop). Runs are never empty
+ * (ce_px_trie_walk keeps only nodes with items, and a run that ends is
+ * dropped here), so the smallest id is read without bounds checks and the later calls of a
+ * walk look only at the runs left. Items are `stride` bytes apart (each starts with a
+ * cr_px_item); returns the first item of the next id met, NULL at the end. */
+static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(cr_px_iter *it,
+                                                                               size_t stride)
+{
+    for (;;) {
+        size_t nr = it->nruns, w = 0;
+        if (!nr)
+            return NULL;
+        const cr_px_item *best = it->run[0];
+        for (size_t r = 1; r < nr; r++)
+            if (it->run[r]->id < best->id)
+                best = it->run[r];
+        uint32_t id = best->id;
+        /* every occurrence of the id (one per prefix met): the best verdict wins */
+        int verdict = 0; /* 0 cannot match, 1 the pattern decides, 2 matches */
+        for (size_t r = 0; r < nr; r++) {
+            const cr_px_item *item = it->run[r], *end = it->end[r];
+            for (; item < end && item->id == id;
+                 item = (const cr_px_item *)((const char *)item + stride)) {
+                if (it->len < item->minlen || it->len > item->maxlen)
+                    continue;
+                if (!(item->tail & CR_PX_EXACT))
+                    verdict = verdict > 1 ? verdict : 1;
+                else if (ce_px_tail_holds(it, r, item->tail))
+                    verdict = 2;
+            }
+            if (item < end) { /* kept (w <= r: run r was read before slot w is written) */
+                it->run[w] = item;
+                it->end[w] = end;
+                it->depth[w++] = it->depth[r];
+            }
+        }
+        it->nruns = w;
+        if (verdict) {
+            it->match = verdict == 2;
+            return best;
+        }
+    }
+}
+
 /* Starts the merged walk of policy p (an index into cfg->policies) for the number read as k;
  * false when the policy has none (over the memory bound), the index is off, or the number is
  * outside the alphabet: the caller then walks usage by usage (ce_route_index_begin_key). */
 bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr_policy_iter *it);
 
 /* The next candidate, NULL at the end; it->px.match tells that the index decided it matches. */
-const cr_px_witem *ce_policy_walk_next(cr_policy_iter *it);
+static inline const cr_px_witem *ce_policy_walk_next(cr_policy_iter *it)
+{
+    /* px is the witem's first member: the item found is its witem */
+    return (const cr_px_witem *)ce_px_next_item(&it->px, sizeof(cr_px_witem));
+}
 
 /* Merged tries are bounded in all to this many times the items and routes of the usage tries
  * (plus CR_WALK_SLACK): lists past the bound keep the walk per usage. */
