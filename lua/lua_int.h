@@ -2,7 +2,7 @@
 #ifndef CR_LUA_INT_H
 #define CR_LUA_INT_H
 
-#include "cr_lua_dl.h" /* Lua's headers; liblua loaded on first use */
+#include "lua_dl.h" /* Lua's headers; liblua loaded on first use */
 #include <sys/types.h>
 
 #include "cr_lua.h"

@@ -385,7 +385,7 @@ int cr_lua_ivr_open(const cr_rgs_config *cfg, const cr_lua_options *opt, cr_lua_
         v->opt.time_limit_ms = CR_LUA_TIME_DEFAULT_MS;
     v->drv = (cr_rgs_ivr_driver){v, drv_start, drv_input, drv_end};
     const char *why = NULL;
-    if (cr_lua_dl_load(&why) != 0) {
+    if (cl_lua_load(&why) != 0) {
         cr_lua_ivr_close(v);
         snprintf(err, errlen, "Lua: %s", why);
         return CR_EIO;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libcallroute.so exports exactly one symbol of ours: cr_plugin_entry. It needs none of the
-# libraries it loads on first use (libxml2, liblua, liblmdb: xml/cr_libxml.h, lua/cr_lua_dl.h,
+# libraries it loads on first use (libxml2, liblua, liblmdb: xml/cr_libxml.h, lua/lua_dl.h,
 # directory/lmdb/cr_lmdb.h), and none of their functions is left for the dynamic linker: each is
 # reached through a pointer filled when that library is loaded.
 set -u

@@ -1,6 +1,6 @@
-/* Lua 5.4 loaded on first use (cr_lua_dl.h). */
+/* Lua 5.4 loaded on first use (lua_dl.h). */
 #define CR_LUA_NO_REDIRECT
-#include "cr_lua_dl.h"
+#include "lua_dl.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -33,7 +33,7 @@ static void load(void)
     load_rc = 0; /* the library stays loaded for the life of the process */
 }
 
-int cr_lua_dl_load(const char **why)
+int cl_lua_load(const char **why)
 {
     pthread_once(&once, load);
     if (load_rc < 0 && why)

@@ -1,5 +1,5 @@
 /*
- * Lua 5.4, loaded the first time a process creates a Lua state (cr_lua_dl_load), not when
+ * Lua 5.4, loaded the first time a process creates a Lua state (cl_lua_load), not when
  * libcallroute is loaded: a host that never runs an IVR (a Kamailio restart that only maps a
  * compiled plan) does not map liblua at start. Every Lua function callroute calls is reached
  * through a pointer named sym_<function> (systemd's dlopen pattern, as cr_libxml.h does for
@@ -127,7 +127,7 @@ CR_LUA_FUNCTIONS(CR_LUA_DECLARE)
 /* Loads liblua and finds every function above, once per process (thread-safe). Returns 0, or
  * -1 with *why (when not NULL) set to a static message naming the library and what failed; a
  * later call returns the same answer. */
-int cr_lua_dl_load(const char **why);
+int cl_lua_load(const char **why);
 
 #ifndef CR_LUA_NO_REDIRECT /* (the loader itself names the functions) */
 /* From here on every Lua name above is its pointer. */
