@@ -22,9 +22,9 @@ static void load(void)
         return;
     }
     /* dlsym of a function gives a data pointer: C leaves the conversion to POSIX */
-#define CR_LMDB_FIND(name)                                                                        \
+#define CR_LMDB_FIND(name)                                                                         \
     if (!(*(void **)&sym_##name = dlsym(lib, #name))) {                                            \
-        snprintf(load_why, sizeof load_why, "%s has no function %s", CR_LMDB_SONAME, #name);             \
+        snprintf(load_why, sizeof load_why, "%s has no function %s", CR_LMDB_SONAME, #name);       \
         dlclose(lib);                                                                              \
         return;                                                                                    \
     }

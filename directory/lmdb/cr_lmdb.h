@@ -54,32 +54,32 @@ int cr_lmdb_load(const char **why);
 
 #ifndef CR_LMDB_NO_REDIRECT /* (the loader itself names the functions) */
 /* From here on every LMDB name above is its pointer. */
-#define mdb_cursor_close sym_mdb_cursor_close
-#define mdb_cursor_get sym_mdb_cursor_get
-#define mdb_cursor_open sym_mdb_cursor_open
-#define mdb_dbi_open sym_mdb_dbi_open
-#define mdb_del sym_mdb_del
-#define mdb_drop sym_mdb_drop
-#define mdb_env_close sym_mdb_env_close
-#define mdb_env_create sym_mdb_env_create
-#define mdb_env_get_fd sym_mdb_env_get_fd
-#define mdb_env_get_flags sym_mdb_env_get_flags
-#define mdb_env_info sym_mdb_env_info
-#define mdb_env_open sym_mdb_env_open
-#define mdb_env_set_mapsize sym_mdb_env_set_mapsize
-#define mdb_env_set_maxdbs sym_mdb_env_set_maxdbs
+#define mdb_cursor_close       sym_mdb_cursor_close
+#define mdb_cursor_get         sym_mdb_cursor_get
+#define mdb_cursor_open        sym_mdb_cursor_open
+#define mdb_dbi_open           sym_mdb_dbi_open
+#define mdb_del                sym_mdb_del
+#define mdb_drop               sym_mdb_drop
+#define mdb_env_close          sym_mdb_env_close
+#define mdb_env_create         sym_mdb_env_create
+#define mdb_env_get_fd         sym_mdb_env_get_fd
+#define mdb_env_get_flags      sym_mdb_env_get_flags
+#define mdb_env_info           sym_mdb_env_info
+#define mdb_env_open           sym_mdb_env_open
+#define mdb_env_set_mapsize    sym_mdb_env_set_mapsize
+#define mdb_env_set_maxdbs     sym_mdb_env_set_maxdbs
 #define mdb_env_set_maxreaders sym_mdb_env_set_maxreaders
-#define mdb_env_stat sym_mdb_env_stat
-#define mdb_get sym_mdb_get
-#define mdb_put sym_mdb_put
-#define mdb_stat sym_mdb_stat
-#define mdb_strerror sym_mdb_strerror
-#define mdb_txn_abort sym_mdb_txn_abort
-#define mdb_txn_begin sym_mdb_txn_begin
-#define mdb_txn_commit sym_mdb_txn_commit
-#define mdb_txn_id sym_mdb_txn_id
-#define mdb_txn_renew sym_mdb_txn_renew
-#define mdb_txn_reset sym_mdb_txn_reset
+#define mdb_env_stat           sym_mdb_env_stat
+#define mdb_get                sym_mdb_get
+#define mdb_put                sym_mdb_put
+#define mdb_stat               sym_mdb_stat
+#define mdb_strerror           sym_mdb_strerror
+#define mdb_txn_abort          sym_mdb_txn_abort
+#define mdb_txn_begin          sym_mdb_txn_begin
+#define mdb_txn_commit         sym_mdb_txn_commit
+#define mdb_txn_id             sym_mdb_txn_id
+#define mdb_txn_renew          sym_mdb_txn_renew
+#define mdb_txn_reset          sym_mdb_txn_reset
 #endif
 
 #endif
