@@ -416,19 +416,57 @@ static const char *lease_why(int e)
     }
 }
 
+/* The checksum of the leased file's n bytes after the checksum field, read with pread a piece
+ * at a time into a buffer that stays in the cache rather than through a mapping: the kernel
+ * copies from the page cache through its own mapping of memory, where the first pass through a
+ * fresh mapping of the file costs the process a page-table fill per page. On session 16's
+ * virtual machine (every page's first touch an exit of the guest) that pass took 25 ms for
+ * 36 MB, read this way 8 ms; elsewhere it is a copy more, on a thread beside the host's start.
+ * False when the buffer cannot be had or a read fails: the caller hashes a mapping instead (the
+ * same bytes: the lease keeps writers out). */
+static bool lease_sum_read(int fd, size_t n, uint64_t *sum)
+{
+    if (n <= 16) {
+        *sum = 0;
+        return true;
+    }
+    unsigned char *buf = malloc(STAGE_PIECE);
+    if (!buf)
+        return false;
+    cr_image_sum h;
+    cr_image_sum_init(&h);
+    size_t at = 16; /* after the magic and the checksum field */
+    while (at < n) {
+        size_t piece = n - at < STAGE_PIECE ? n - at : STAGE_PIECE;
+        ssize_t got = pread(fd, buf, piece, (off_t)at);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        cr_image_sum_update(&h, buf, (size_t)got);
+        at += (size_t)got;
+    }
+    free(buf);
+    *sum = cr_image_sum_final(&h);
+    return at == n;
+}
+
 static void *lease_summer(void *arg)
 {
     cr_image_leased *l = arg;
-    l->sum = cr_image_checksum((const char *)l->sum_base + 16, l->sum_len - 16);
+    if (!lease_sum_read(l->fd, l->sum_len, &l->sum))
+        l->sum = cr_image_checksum((const char *)l->sum_base + 16, l->sum_len - 16);
     return NULL;
 }
 
-/* Starts the checksum on a thread, over a second mapping of the file (the caller's may be
- * unmapped meanwhile, when the records are refused); computed at once when that fails. */
-static void lease_sum_start(cr_image_leased *l, int populate)
+/* Starts the checksum on a thread, reading the leased file (its descriptor stays open until the
+ * thread is joined: cr_image_lease_release joins first), with a second mapping of the file for
+ * a read that fails (the caller's may be unmapped meanwhile, when the records are refused);
+ * computed at once when no thread can be had. */
+static void lease_sum_start(cr_image_leased *l)
 {
     size_t n = l->map.len;
-    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | populate, l->fd, 0);
+    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED, l->fd, 0);
     l->sum_base = p;
     l->sum_len = n;
     if (p != MAP_FAILED) {
@@ -451,36 +489,6 @@ static void lease_sum_join(cr_image_leased *l)
     l->sum_base = NULL;
 }
 
-/* The checksum of the leased file's n bytes, read with pread into a buffer that stays in the
- * cache rather than through the mapping: the kernel copies from the page cache through its own
- * mapping of memory, where the first pass through a fresh mapping of the file costs the process
- * a page-table fill per page. On session 16's virtual machine (every page's first touch an exit
- * of the guest) that pass took 25 ms for 36 MB, read this way 8 ms; elsewhere it is a copy more,
- * on the read-ahead thread. The mapping when the buffer cannot be had or a read fails (the same
- * bytes: the lease keeps writers out). */
-static uint64_t lease_sum_read(const cr_image_leased *l, size_t n)
-{
-    enum { BUF = 256 << 10 };
-    if (n <= 16)
-        return 0;
-    unsigned char *buf = malloc(BUF);
-    cr_image_sum h;
-    cr_image_sum_init(&h);
-    size_t off = 16;
-    while (buf && off < n) {
-        size_t want = n - off < BUF ? n - off : BUF;
-        ssize_t got = pread(l->fd, buf, want, (off_t)off);
-        if (got <= 0)
-            break;
-        cr_image_sum_update(&h, buf, (size_t)got);
-        off += (size_t)got;
-    }
-    free(buf);
-    if (off == n)
-        return cr_image_sum_final(&h);
-    return cr_image_checksum((const char *)l->map.base + 16, n - 16);
-}
-
 int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t errlen)
 {
     if (l->stamped && l->sum_deferred) {
@@ -489,7 +497,9 @@ int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t e
         char why[240];
         const char *p = l->map.base;
         size_t n = l->map.len;
-        uint64_t sum = lease_sum_read(l, n);
+        uint64_t sum;
+        if (!lease_sum_read(l->fd, n, &sum))
+            sum = cr_image_checksum(p + 16, n - 16);
         int rc = cr_image_verify_sum(p, n, sum, &l->map.info, why, sizeof why);
         if (rc != CR_OK) {
             snprintf(err, errlen, "%s: plan image refused: %s", path, why);
@@ -574,7 +584,7 @@ int cr_image_lease_ex(const char *path, const char *stamp_dir, unsigned flags, c
     l->dev = (uint64_t)sb.st_dev;
     l->ino = (uint64_t)sb.st_ino;
     if (!l->stamped)
-        lease_sum_start(l, populate);
+        lease_sum_start(l);
     return CR_OK;
 }
 

@@ -87,19 +87,25 @@ static void write_stamp(const lease_env *e, const cr_image_stamp *s)
     close(fd);
 }
 
-/* Flips a byte of the stamped image and forges its stamp to match the file's new times: only
- * the checksum can then refuse it. */
-static void flip_byte_under_forged_stamp(const lease_env *e)
+/* Flips one byte of the image at path (in a record, past the header). */
+static void flip_byte(const char *path)
 {
-    cr_image_stamp s;
-    read_stamp(e, &s);
-    int fd = open(e->img, O_RDWR);
+    int fd = open(path, O_RDWR);
     assert_true(fd >= 0);
     char c;
     assert_int_equal(pread(fd, &c, 1, 4000), 1);
     c ^= 0x20;
     assert_int_equal(pwrite(fd, &c, 1, 4000), 1);
     close(fd);
+}
+
+/* Flips a byte of the stamped image and forges its stamp to match the file's new times: only
+ * the checksum can then refuse it. */
+static void flip_byte_under_forged_stamp(const lease_env *e)
+{
+    cr_image_stamp s;
+    read_stamp(e, &s);
+    flip_byte(e->img);
     struct stat sb;
     assert_int_equal(stat(e->img, &sb), 0);
     s.mtime_s = sb.st_mtim.tv_sec;
@@ -214,13 +220,7 @@ static void test_flipped_byte_refused_without_stamp(void **state)
     (void)state;
     lease_env e;
     env_open(&e);
-    int fd = open(e.img, O_RDWR);
-    assert_true(fd >= 0);
-    char c;
-    assert_int_equal(pread(fd, &c, 1, 4000), 1);
-    c ^= 0x20;
-    assert_int_equal(pwrite(fd, &c, 1, 4000), 1);
-    close(fd);
+    flip_byte(e.img);
     cr_image_leased l;
     char err[1024];
     assert_int_equal(cr_image_lease(e.img, e.dir, &l, err, sizeof err), CR_OK);
