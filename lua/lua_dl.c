@@ -2,41 +2,19 @@
 #define CR_LUA_NO_REDIRECT
 #include "lua_dl.h"
 
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
+#include "cr_dl.h"
 
 #define CR_LUA_DEFINE(name) __typeof__(name) *sym_##name;
 CR_LUA_FUNCTIONS(CR_LUA_DEFINE)
 #undef CR_LUA_DEFINE
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int load_rc = -1;
-static char load_why[512];
+#define CR_LUA_SYMBOL(name) {#name, (void **)&sym_##name},
+static const cr_dl_symbol symbols[] = {CR_LUA_FUNCTIONS(CR_LUA_SYMBOL)};
+#undef CR_LUA_SYMBOL
 
-static void load(void)
-{
-    void *lib = dlopen(CR_LUA_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(load_why, sizeof load_why, "cannot load %s: %s", CR_LUA_SONAME, dlerror());
-        return;
-    }
-    /* dlsym of a function gives a data pointer: C leaves the conversion to POSIX */
-#define CR_LUA_FIND(name)                                                                          \
-    if (!(*(void **)&sym_##name = dlsym(lib, #name))) {                                            \
-        snprintf(load_why, sizeof load_why, "%s has no function %s", CR_LUA_SONAME, #name);        \
-        dlclose(lib);                                                                              \
-        return;                                                                                    \
-    }
-    CR_LUA_FUNCTIONS(CR_LUA_FIND)
-#undef CR_LUA_FIND
-    load_rc = 0; /* the library stays loaded for the life of the process */
-}
+static cr_dl_library liblua = CR_DL_LIBRARY(CR_LUA_SONAME, symbols, NULL);
 
 int cl_lua_load(const char **why)
 {
-    pthread_once(&once, load);
-    if (load_rc < 0 && why)
-        *why = load_why;
-    return load_rc;
+    return cr_dl_load(&liblua, why);
 }

@@ -3,7 +3,7 @@
 # libcr_xml.a, ...) defines is called by another layer (the other static libraries or
 # plugin-api's objects), or declared in the library's public headers (its include/, the
 # interface the unit tests exercise); a library's own functions have its internal prefix:
-# ce_ engine, cx_ xml, cd_ directory, cu_ rules, cw_ workflows, cl_ lua. Lists what breaks
+# cdl_ dl, ce_ engine, cx_ xml, cd_ directory, cu_ rules, cw_ workflows, cl_ lua. Lists what breaks
 # the rule and exits 1 then.
 #   scripts/engine-prefix.sh [BUILD_DIR]
 set -eu
@@ -12,7 +12,7 @@ build=${1:-$top/build}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bad=0
-for pair in engine:ce_ xml:cx_ directory:cd_ rules:cu_ workflows:cw_ lua:cl_; do
+for pair in dl:cdl_ engine:ce_ xml:cx_ directory:cd_ rules:cu_ workflows:cw_ lua:cl_; do
   name=${pair%%:*}
   own=${pair#*:}
   lib=$build/$name/libcr_$name.a

@@ -2,41 +2,19 @@
 #define CR_LMDB_NO_REDIRECT
 #include "cr_lmdb.h"
 
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
+#include "cr_dl.h"
 
 #define CR_LMDB_DEFINE(name) __typeof__(name) *sym_##name;
 CR_LMDB_FUNCTIONS(CR_LMDB_DEFINE)
 #undef CR_LMDB_DEFINE
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int load_rc = -1;
-static char load_why[512];
+#define CR_LMDB_SYMBOL(name) {#name, (void **)&sym_##name},
+static const cr_dl_symbol symbols[] = {CR_LMDB_FUNCTIONS(CR_LMDB_SYMBOL)};
+#undef CR_LMDB_SYMBOL
 
-static void load(void)
-{
-    void *lib = dlopen(CR_LMDB_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(load_why, sizeof load_why, "cannot load %s: %s", CR_LMDB_SONAME, dlerror());
-        return;
-    }
-    /* dlsym of a function gives a data pointer: C leaves the conversion to POSIX */
-#define CR_LMDB_FIND(name)                                                                         \
-    if (!(*(void **)&sym_##name = dlsym(lib, #name))) {                                            \
-        snprintf(load_why, sizeof load_why, "%s has no function %s", CR_LMDB_SONAME, #name);       \
-        dlclose(lib);                                                                              \
-        return;                                                                                    \
-    }
-    CR_LMDB_FUNCTIONS(CR_LMDB_FIND)
-#undef CR_LMDB_FIND
-    load_rc = 0; /* the library stays loaded for the life of the process */
-}
+static cr_dl_library liblmdb = CR_DL_LIBRARY(CR_LMDB_SONAME, symbols, NULL);
 
 int cr_lmdb_load(const char **why)
 {
-    pthread_once(&once, load);
-    if (load_rc < 0 && why)
-        *why = load_why;
-    return load_rc;
+    return cr_dl_load(&liblmdb, why);
 }
