@@ -253,17 +253,13 @@ int crl_config_param(modparam_t type, void *val)
     return 0;
 }
 
-/* mod_init, first thing (and crl_init, which finds it done): logs what the library said while
- * the plan was read ahead, even when mod_init then fails on another parameter, and keeps the
- * library loaded if it is the one to use; else unloads it (and what it read ahead). Once. */
+/* mod_init, first thing (before crl_init): logs what the library said while the plan was read
+ * ahead, even when mod_init then fails on another parameter, and keeps the library loaded if it
+ * is the one to use; else unloads it (and what it read ahead). */
 void crl_ahead_finish(void)
 {
-    static int finished;
     int i, loaded = crl_ahead_loaded;
 
-    if (finished)
-        return;
-    finished = 1;
     crl_ahead_loaded = 0;
     if (!loaded) { /* mod_init loads it, and says why it cannot */
         if (crl_dl)
@@ -350,8 +346,7 @@ int crl_init(int gateway_holdoff_s, int rgs_max_wait_s)
     size_t shared_len;
     void *shared = NULL;
 
-    crl_ahead_finish();
-    if (crl_plugin == NULL && crl_load() < 0)
+    if (crl_plugin == NULL && crl_load() < 0) /* (crl_ahead_finish kept it, or dropped it) */
         return -1;
     shared_len = crl_plugin->shared_size ? crl_plugin->shared_size() : 0;
     if (shared_len > 0 && (shared = crl_shared_zalloc(shared_len, "gateway state")) == NULL)

@@ -19,8 +19,9 @@ int crl_config_param(modparam_t type, void *val);
 /* modparam "include_dir" (repeatable): a directory <include href> may reach. */
 int crl_include_dir_param(modparam_t type, void *val);
 
-/* mod_init, before anything can fail: logs the library's lines from reading the plan ahead (the
- * "config" parameter), and keeps or unloads what was loaded then. Once; crl_init calls it too. */
+/* mod_init, before anything can fail and before crl_init: logs the library's lines from reading
+ * the plan ahead (the "config" parameter), and keeps or unloads what was loaded then. Called
+ * once. */
 void crl_ahead_finish(void);
 
 /* The library's table once crl_init() succeeded, else NULL. */
