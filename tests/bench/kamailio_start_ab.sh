@@ -10,7 +10,9 @@
 # (VAR=VALUE settings exported for that start only), then once without the module (CR_BASELINE):
 # the start-up is until the RPC answers (tests/bench/rpc_ready of the first build). Each LABEL has
 # its own runtime directory, started once unmeasured first, so every measured start is a restart
-# (its stamp written by that first start, as on a host). Prints each round, then per LABEL the
+# (its stamp written by that first start, as on a host). A LABEL's VAR=VALUE may name its own
+# PLAN (the same plan elsewhere, e.g. on a tmpfs mounted with huge=within_size) and its own
+# CALLROUTE_RUNTIME_DIR. Prints each round, then per LABEL the
 # min, quartiles, median and max of the start-up and of its ratio to the same round's baseline.
 # A measuring program: nothing is asserted.
 set -euo pipefail
@@ -38,8 +40,9 @@ start() {
     mkdir -p "$root/$label"
     port=$(e2e_ports 1)
     (
-        for kv in $vars; do export "${kv?}"; done
         export CALLROUTE_RUNTIME_DIR=$root/$label
+        for kv in $vars; do export "${kv?}"; done # (PLAN and CALLROUTE_RUNTIME_DIR may be set)
+        mkdir -p "$CALLROUTE_RUNTIME_DIR"
         export CR_MODULE=$build/plugin-api/kamailio/callroute.so
         export CR_LIBRARY=$build/plugin-api/libcallroute.so.1
         t0=$(date +%s.%N)
