@@ -819,8 +819,11 @@ bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr
     if (w >= ix->nwalks)
         return false;
     const cr_px_walk *x = &ix->walks[w];
-    if (!px_walk(x->nodes, (const char *)x->items, sizeof *x->items, k, &it->px, x->dense,
-                 x->ndense, x->dense_node))
+    const char *items = (const char *)x->items;
+    bool ok = x->ndense ? px_walk(x->nodes, items, sizeof *x->items, k, &it->px, x->dense,
+                                  x->ndense, x->dense_node)
+                        : px_walk(x->nodes, items, sizeof *x->items, k, &it->px, NULL, 0, 0);
+    if (!ok)
         return false;
     for (size_t r = 0; r < it->px.nruns; r++) /* the first items, read by the first next */
         __builtin_prefetch(it->px.run[r]);
