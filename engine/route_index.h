@@ -291,7 +291,9 @@ typedef struct cr_px_walk {
  * caches, where the leaf's item comes from DRAM; at 400,000 routes 9.6 MB of items, 12.4 MB of
  * blocks). ce_route_index_dense_min sets another bound for the builds that follow in this
  * process (tests: 0 gives every trie with leaves its blocks); it returns the previous one. */
+#ifndef CR_WALK_DENSE_MIN
 #define CR_WALK_DENSE_MIN ((size_t)4 << 20)
+#endif
 size_t ce_route_index_dense_min(size_t bytes);
 
 typedef struct cr_policy_iter {
