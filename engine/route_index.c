@@ -628,23 +628,25 @@ static bool walk_bfs(cr_px_walk *w, uint8_t *depth)
         cr_table_free(nodes, bytes);
         return false;
     }
-    size_t tail = 1;
+    size_t tail = 1, at = 0;
     order[0] = 0;
     depth[0] = 0;
-    for (size_t at = 0; at < tail; at++) {
+    for (; at < tail; at++) {
         cr_px_node x = w->nodes[order[at]];
         unsigned kids = popcount16(x.mask & CR_PX_SYMS);
         if (!(x.mask & CR_PX_LEAVES) && kids) {
-            for (unsigned c = 0; c < kids && tail < n; c++) {
-                order[tail] = x.first_child + c;
+            if (tail + kids > n)
+                break;
+            x.first_child = (uint32_t)tail;
+            for (unsigned c = 0; c < kids; c++) {
+                order[tail] = w->nodes[order[at]].first_child + c;
                 depth[tail++] = (uint8_t)(depth[at] + 1);
             }
-            x.first_child = (uint32_t)(tail - kids);
         }
         nodes[at] = x;
     }
     free(order);
-    if (tail != n) { /* not a tree from the root: never built so; keep the order */
+    if (at != n || tail != n) { /* not a tree from the root: never built so; keep the order */
         cr_table_free(nodes, bytes);
         return false;
     }
