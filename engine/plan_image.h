@@ -14,8 +14,10 @@
  * checksum over 1 MiB chunks (cr_image_checksum), which a start computes on two cores, and the
  * empty section gone; 8: a trie node whose children are all leaves with one item each holds them as
  * items, after its own (CR_PX_LEAVES in its mask), and the leaves are no nodes; 9: the response
- * groups compiled (an attachment, S_ATTACHED), no longer the XML of the files declaring them */
-#define CR_PLAN_VERSION 9u
+ * groups compiled (an attachment, S_ATTACHED), no longer the XML of the files declaring them;
+ * 10: a large merged trie's nodes in breadth-first order and its leaves' items also in dense
+ * blocks (S_DENSE, route_index.h) */
+#define CR_PLAN_VERSION 10u
 
 /* The architecture tag this build writes and accepts: pointer size, byte order, ABI. */
 uint32_t ce_image_arch(void);

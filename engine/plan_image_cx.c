@@ -86,8 +86,12 @@ static void put_walks(builder *b)
         ce_pi_put(b, S_WALKS, (uint32_t)w[k].nitems);
         ce_pi_put(b, S_WALKS, (uint32_t)w[k].ncands);
         ce_pi_put(b, S_WALKS, w[k].policy);
+        ce_pi_put(b, S_WALKS, w[k].ndense ? w[k].dense_node : 0);
+        ce_pi_put(b, S_WALKS, w[k].ndense ? (uint32_t)b->nraw[S_DENSE] : 0);
+        ce_pi_put(b, S_WALKS, (uint32_t)w[k].ndense);
         put_nodes(b, w[k].nodes, w[k].nnodes);
         ce_pi_put_raw(b, S_WITEMS, w[k].items, w[k].nitems);
+        ce_pi_put_raw(b, S_DENSE, w[k].dense, w[k].ndense);
     }
     const uint32_t *pw = ce_route_index_policy_walks(c);
     for (size_t p = 0; p < c->npolicies; p++)
@@ -849,6 +853,41 @@ static bool walk_items_ok(reader *r, const ce_image_cx *x, const cr_namelist *l,
     return ok;
 }
 
+/* Merged trie w's dense leaf blocks from its record rec lie inside S_DENSE, each for one of its
+ * nodes, and mirror them: a node holding its leaves as items has in the slot of each of its
+ * digits a copy of that leaf's item, every other slot is all zero (so is the padding), and so
+ * is every slot of a node that holds no leaves (a trusted read checks the bounds only). Run
+ * after nodes_ok: every node's leaves are inside the trie's items. */
+static bool dense_ok(reader *r, const uint32_t *rec, cr_px_walk *w)
+{
+    uint32_t node = rec[WK_DNODE], first = rec[WK_DENSE], n = rec[WK_NDENSE];
+    if (!n)
+        return node == 0 && first == 0;
+    if ((uint64_t)first + n > ce_pi_nrecs(r, S_DENSE) || (uint64_t)node + n > w->nnodes)
+        return false;
+    w->dense = (cr_px_dblock *)(uintptr_t)((const cr_px_dblock *)sec_base(r, S_DENSE) + first);
+    w->ndense = n;
+    w->dense_node = node;
+    static const cr_px_dslot zero;
+    for (size_t b = 0; b < n && !r->trusted; b++) {
+        const cr_px_node *x = &w->nodes[node + b];
+        const cr_px_dslot *slot = w->dense[b].slot;
+        for (unsigned s = 0; s < CR_PX_DENSE_SLOTS; s++) {
+            const cr_px_dslot *want = &zero;
+            cr_px_dslot leaf;
+            if ((x->mask & CR_PX_LEAVES) && (x->mask & (1u << s))) {
+                memset(&leaf, 0, sizeof leaf);
+                leaf.item =
+                    w->items[x->items_off + x->items_n + bits16(x->mask & ((1u << s) - 1u))];
+                want = &leaf;
+            }
+            if (memcmp(&slot[s], want, sizeof *want))
+                return false;
+        }
+    }
+    return true;
+}
+
 static bool same_usages(const cr_namelist *a, const cr_namelist *b)
 {
     return a->count == b->count &&
@@ -881,6 +920,10 @@ static bool read_walk(reader *r, const ce_image_cx *x, const uint32_t *rec, size
     if (!r->trusted && !walk_items_ok(r, x, &c->policies[k->policy].usages, k)) {
         if (!r->oom)
             ce_pi_broken(r, "merged items", w);
+        return false;
+    }
+    if (!dense_ok(r, rec, k)) {
+        ce_pi_broken(r, "dense leaf blocks", w);
         return false;
     }
     return true;

@@ -49,22 +49,24 @@ enum {
                   candidates, first policy */
     S_WITEMS,  /* cr_px_witem: each walk's items, its candidate inline */
     S_POLWALK, /* [policies]: the policy's walk, NONE: one walk per usage */
+    S_DENSE,   /* cr_px_dblock: the merged tries' dense leaf blocks (version 10) */
     S_COUNT
 };
 
 /* uint32_t fields of each record section; 0 for the sections of bytes or of structs (their
  * element size is sec_esize) */
-static const uint32_t sec_fields[S_COUNT] = {0, 1,  1, 7, 7, 3, 7, 7, 9, 17, 1, 10, 3, 0, 1,
-                                             4, 16, 4, 0, 0, 0, 1, 2, 0, 0,  0, 3,  6, 0, 1};
-static const uint32_t sec_esize[S_COUNT] = {1, 4,  4,  28, 28, 12, 28, 28, 36, 68,
-                                            4, 40, 12, 1,  4,  16, 64, 16, 16, 8,
-                                            1, 4,  8,  64, 16, 8,  12, 24, 24, 4};
+static const uint32_t sec_fields[S_COUNT] = {0,  1, 1, 7, 7, 3, 7, 7, 9, 17, 1, 10, 3, 0, 1, 4,
+                                             16, 4, 0, 0, 0, 1, 2, 0, 0, 0,  3, 9,  0, 1, 0};
+static const uint32_t sec_esize[S_COUNT] = {1,  4,  4,  28, 28, 12, 28, 28, 36, 68, 4,
+                                            40, 12, 1,  4,  16, 64, 16, 16, 8,  1,  4,
+                                            8,  64, 16, 8,  12, 36, 24, 4,  320};
 static const char *const sec_names[S_COUNT] = {
     "strings",      "files",      "domains",      "profiles",     "rules",         "usages",
     "policies",     "gateways",   "routes",       "users",        "names",         "meta",
     "attachments",  "blob",       "name indexes", "user lines",   "compiled meta", "tries",
     "trie nodes",   "trie items", "route kinds",  "usage routes", "usage heads",   "user keys",
-    "caller table", "line index", "lists",        "merged tries", "merged items",  "policy walks"};
+    "caller table", "line index", "lists",        "merged tries", "merged items",  "policy walks",
+    "dense blocks"};
 
 typedef struct plan_section {
     uint64_t off, count;
@@ -138,7 +140,19 @@ enum {
     CX_FIELDS = 16
 };
 enum { TR_NODE, TR_NNODES, TR_ITEM, TR_NITEMS };
-enum { WK_NODE, WK_NNODES, WK_ITEM, WK_NITEMS, WK_NCANDS, WK_POLICY };
+/* WK_DNODE, WK_DENSE, WK_NDENSE (version 10): the walk's dense leaf blocks, blocks
+ * [WK_DENSE, +WK_NDENSE) of S_DENSE for its nodes WK_DNODE.. (all 0: none) */
+enum {
+    WK_NODE,
+    WK_NNODES,
+    WK_ITEM,
+    WK_NITEMS,
+    WK_NCANDS,
+    WK_POLICY,
+    WK_DNODE,
+    WK_DENSE,
+    WK_NDENSE
+};
 enum { LI_FIRST, LI_COUNT, LI_KIND };
 /* What a list's names name: phone usages, gateways, or nothing resolved (team, delegates). */
 enum { LK_USAGES, LK_GATEWAYS, LK_PLAIN, LK_COUNT };

@@ -288,9 +288,13 @@ static inline __attribute__((always_inline)) size_t px_leaf_run(cr_px_iter *it, 
     return nruns + 1;
 }
 
-static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *nodes,
-                                                          const char *items, size_t stride,
-                                                          const cr_px_key *k, cr_px_iter *it)
+/* The walk: with dense leaf blocks (a merged trie's dense[ndense] for nodes dense_node..,
+ * route_index.h), the slot of the next node's leaf for the number's next digit is asked for
+ * with the node, and read instead of the node's leaf item (the same bytes). Plain tries pass
+ * none (ndense 0). */
+static inline __attribute__((always_inline)) bool
+px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_key *k,
+        cr_px_iter *it, const cr_px_dblock *dense, size_t ndense, uint32_t dense_node)
 {
     if (!k->ok)
         return false;
@@ -300,6 +304,7 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
     it->digits_from = k->digits_from;
     it->match = false;
     const cr_px_node *node = nodes;
+    const cr_px_dslot *slot = NULL; /* node's leaf for k->sym[depth], when node has a block */
     for (size_t depth = 0;; depth++) {
         if (node->items_n)
             nruns = px_run(it, nruns, items, stride, node, depth);
@@ -310,10 +315,22 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
             break;
         unsigned child = popcount16(mask & (bit - 1u));
         if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
+            if (slot) {
+                it->run[nruns] = &slot->item.px;
+                it->end[nruns] = (const cr_px_item *)((const char *)slot + stride);
+                it->depth[nruns++] = (uint8_t)(depth + 1);
+            } else {
+                nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
+            }
             break;
         }
-        node = nodes + node->first_child + child;
+        size_t next = (size_t)node->first_child + child;
+        slot = NULL;
+        if (next - dense_node < ndense && depth + 1 < n && k->sym[depth + 1] < CR_PX_DENSE_SLOTS) {
+            slot = &dense[next - dense_node].slot[k->sym[depth + 1]];
+            __builtin_prefetch(slot); /* with the node, not after it */
+        }
+        node = nodes + next;
     }
     it->nruns = nruns;
     return true;
@@ -323,7 +340,7 @@ bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
 {
     if (t->nnodes == 0)
         return false; /* a usage trie a plan image left out: the caller scans the routes */
-    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it);
+    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0);
 }
 
 bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail)
@@ -433,6 +450,7 @@ static void walks_free(cr_route_index *ix)
     for (size_t w = 0; w < ix->nwalks && !ix->walks_borrowed; w++) {
         cr_table_free(ix->walks[w].nodes, ix->walks[w].nnodes * sizeof *ix->walks[w].nodes);
         cr_table_free(ix->walks[w].items, ix->walks[w].nitems * sizeof *ix->walks[w].items);
+        cr_table_free(ix->walks[w].dense, ix->walks[w].ndense * sizeof *ix->walks[w].dense);
     }
     free(ix->walks);
     if (!ix->walks_borrowed)
@@ -591,6 +609,95 @@ static int inline_cands(cr_px_trie *t, const cr_px_witem *cands, cr_px_walk *w)
     return CR_OK;
 }
 
+static _Atomic size_t dense_min = CR_WALK_DENSE_MIN;
+
+size_t ce_route_index_dense_min(size_t bytes)
+{
+    return atomic_exchange(&dense_min, bytes);
+}
+
+/* w's nodes in breadth-first order (children still contiguous, in symbol order), with the depth
+ * of each into depth[nnodes]. False, w unchanged, when out of memory. */
+static bool walk_bfs(cr_px_walk *w, uint8_t *depth)
+{
+    size_t n = w->nnodes, bytes = n * sizeof *w->nodes;
+    uint32_t *order = malloc(n * sizeof *order); /* new index -> old */
+    cr_px_node *nodes = cr_table_alloc(bytes);
+    if (!order || !nodes) {
+        free(order);
+        cr_table_free(nodes, bytes);
+        return false;
+    }
+    size_t tail = 1, at = 0;
+    order[0] = 0;
+    depth[0] = 0;
+    for (; at < tail; at++) {
+        cr_px_node x = w->nodes[order[at]];
+        unsigned kids = popcount16(x.mask & CR_PX_SYMS);
+        if (!(x.mask & CR_PX_LEAVES) && kids) {
+            if (tail + kids > n)
+                break;
+            x.first_child = (uint32_t)tail;
+            for (unsigned c = 0; c < kids; c++) {
+                order[tail] = w->nodes[order[at]].first_child + c;
+                depth[tail++] = (uint8_t)(depth[at] + 1);
+            }
+        }
+        nodes[at] = x;
+    }
+    free(order);
+    if (at != n || tail != n) { /* not a tree from the root: never built so; keep the order */
+        cr_table_free(nodes, bytes);
+        return false;
+    }
+    cr_table_free(w->nodes, bytes);
+    w->nodes = nodes;
+    return true;
+}
+
+/* Dense leaf blocks (route_index.h) for the depth of w whose nodes most often hold their leaves
+ * as items: w's nodes put in breadth-first order, then one block per node of that depth from the
+ * first such node to the last. Out of memory, w is left without blocks. */
+static void walk_dense(cr_px_walk *w)
+{
+    uint8_t *depth = malloc(w->nnodes ? w->nnodes : 1);
+    if (!depth || w->nnodes < 2 || !walk_bfs(w, depth)) {
+        free(depth);
+        return;
+    }
+    size_t holders[256] = {0}, best = 0;
+    for (size_t i = 0; i < w->nnodes; i++)
+        if (w->nodes[i].mask & CR_PX_LEAVES)
+            holders[depth[i]]++;
+    for (size_t d = 1; d < 256; d++)
+        if (holders[d] > holders[best])
+            best = d;
+    size_t lo = SIZE_MAX, hi = 0;
+    for (size_t i = 0; i < w->nnodes; i++)
+        if ((w->nodes[i].mask & CR_PX_LEAVES) && depth[i] == best) {
+            lo = lo < i ? lo : i;
+            hi = i + 1;
+        }
+    free(depth);
+    if (!holders[best])
+        return;
+    cr_px_dblock *dense = cr_table_alloc((hi - lo) * sizeof *dense); /* zero */
+    if (!dense)
+        return;
+    for (size_t b = 0; b < hi - lo; b++) {
+        const cr_px_node *x = &w->nodes[lo + b];
+        if (!(x->mask & CR_PX_LEAVES))
+            continue;
+        for (unsigned s = 0; s < CR_PX_DENSE_SLOTS; s++)
+            if (x->mask & (1u << s))
+                dense[b].slot[s].item =
+                    w->items[x->items_off + x->items_n + popcount16(x->mask & ((1u << s) - 1u))];
+    }
+    w->dense = dense;
+    w->ndense = hi - lo;
+    w->dense_node = (uint32_t)lo;
+}
+
 /* Builds the merged trie of usage list l into w: every route of every usage, as candidate seq
  * (items' ids), with a copy of its analysed entries. CR_OK or CR_ENOMEM (w left empty). */
 static int build_walk(const cr_config *cfg, const cr_route_analysis *a, const uint32_t *next,
@@ -633,6 +740,8 @@ static int build_walk(const cr_config *cfg, const cr_route_analysis *a, const ui
     if (rc != CR_OK)
         return rc;
     w->ncands = ncands;
+    if (w->nitems * sizeof *w->items >= atomic_load(&dense_min))
+        walk_dense(w); /* an optimisation: out of memory, the walk has no blocks */
     return CR_OK;
 }
 
@@ -694,7 +803,8 @@ static int build_walks(const cr_config *cfg, const cr_route_analysis *a, const u
         w->policy = (uint32_t)p;
         used += need;
         pw[p] = (uint32_t)ix->nwalks++;
-        ix->stats.bytes += w->nnodes * sizeof *w->nodes + w->nitems * sizeof *w->items;
+        ix->stats.bytes += w->nnodes * sizeof *w->nodes + w->nitems * sizeof *w->items +
+                           w->ndense * sizeof *w->dense;
     }
     free(first);
     return CR_OK;
@@ -711,7 +821,11 @@ bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr
     if (w >= ix->nwalks)
         return false;
     const cr_px_walk *x = &ix->walks[w];
-    if (!px_walk(x->nodes, (const char *)x->items, sizeof *x->items, k, &it->px))
+    const char *items = (const char *)x->items;
+    bool ok = x->ndense ? px_walk(x->nodes, items, sizeof *x->items, k, &it->px, x->dense,
+                                  x->ndense, x->dense_node)
+                        : px_walk(x->nodes, items, sizeof *x->items, k, &it->px, NULL, 0, 0);
+    if (!ok)
         return false;
     for (size_t r = 0; r < it->px.nruns; r++) /* the first items, read by the first next */
         __builtin_prefetch(it->px.run[r]);

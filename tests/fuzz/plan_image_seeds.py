@@ -7,7 +7,11 @@ each variant here reaches the section checks: a byte flipped, a count or index p
 range, a hash table with no empty slot, a caller table's cell whose hot fields are not its user's,
 a key cell longer than its cell, a trie node whose
 children lie outside its trie (child nodes, or leaves held as items), a merged trie's item naming another route or candidate, the response groups compiled into the
-image (format 9) cut short or damaged. Section numbers
+image (format 9) cut short or damaged, a merged trie's dense leaf blocks (format 10) outside their
+section or nodes, or not mirroring them. The images: `callroute compile` of
+examples/contoso/contoso.xml and examples/workflows/kamailio-huntgroups.xml, and the contoso image
+with dense blocks in every merged trie (`CR_DENSE_IMAGE_OUT=PATH test_plan_image`, which compiles
+it with ce_route_index_dense_min(0)). Section numbers
 are read from engine/plan_image_int.h. Deterministic (seeded), so the corpus is the same each time.
 
   plan_image_seeds.py OUTDIR IMAGE...
@@ -138,6 +142,32 @@ def variants(img, rng):
                 v = bytearray(img)
                 struct.pack_into(fmt, v, at + pos, val)
                 yield v
+    off, count, esize = secs[S_DENSE]
+    woff, wcount, wesize = secs[S_WALKS]
+    walk = next((w for w in range(wcount)
+                 if struct.unpack_from("<9I", img, woff + w * wesize)[8]), None)
+    if count and walk is not None:
+        # dense leaf blocks (format 10): a walk's blocks past the section or its nodes, its first
+        # node moved (the blocks then mirror other nodes), none named with a first block left; a
+        # slot's leaf or padding damaged, a slot of a digit the node has not filled
+        at = woff + walk * wesize
+        rec = struct.unpack_from("<9I", img, at)
+        for field, val in ((6, rec[1]), (6, rec[6] + 1), (7, count), (8, count + 1), (8, 0)):
+            v = bytearray(img)
+            put32(v, at + 4 * field, val)
+            yield v
+        slots = [off + 32 * k for k in range(count * esize // 32)]
+        used = next((p for p in slots if any(img[p:p + 32])), None)
+        unused = next((p for p in slots if not any(img[p:p + 32])), None)
+        if used is not None:
+            for pos, val in ((8, 0x7FFFFFFF), (0, 0x7FFFFFFF), (16, 3), (24, 1)):
+                v = bytearray(img)
+                put32(v, used + pos, val)
+                yield v
+        if unused is not None:
+            v = bytearray(img)
+            put32(v, unused + 8, 1)
+            yield v
 
 
 def main():

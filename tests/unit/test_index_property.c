@@ -408,6 +408,125 @@ static void indexed_equals_naive_on_random_configs(void **state)
         fail_msg("%zu of %zu nodes hold their children as items", leaves, nodes);
 }
 
+/* The number (NUL-terminated) that walks from the root of w to node `at`, in out[cap]. */
+static void path_to(const cr_px_walk *w, size_t at, char *out, size_t cap)
+{
+    static const char chars[] = "0123456789+*#";
+    char rev[CR_NUMBER_MAX];
+    size_t n = 0;
+    while (at != 0 && n < sizeof rev) {
+        size_t parent = SIZE_MAX;
+        unsigned sym = 0;
+        for (size_t i = 0; i < w->nnodes && parent == SIZE_MAX; i++) {
+            const cr_px_node *x = &w->nodes[i];
+            if ((x->mask & CR_PX_LEAVES) || at < x->first_child)
+                continue;
+            unsigned c = 0;
+            for (unsigned b = 0; b < 13; b++)
+                if (x->mask & (1u << b)) {
+                    if (x->first_child + c == at) {
+                        parent = i;
+                        sym = b;
+                    }
+                    c++;
+                }
+        }
+        assert_true(parent != SIZE_MAX);
+        rev[n++] = chars[sym];
+        at = parent;
+    }
+    assert_true(n < cap);
+    for (size_t i = 0; i < n; i++)
+        out[i] = rev[n - 1 - i];
+    out[n] = 0;
+}
+
+/* Up to `most` leaves held in w's dense blocks, each walked to: the walk's last run is the
+ * leaf's slot, and the whole decision is the naive scan's. */
+static void walk_to_slots(cr_config *c, size_t walk, const cr_px_walk *w, size_t most)
+{
+    const uint32_t *pw = ce_route_index_policy_walks(c);
+    size_t p = 0;
+    while (p < c->npolicies && pw[p] != walk)
+        p++;
+    assert_true(p < c->npolicies);
+    static cr_decision a, b;
+    for (size_t bl = 0; bl < w->ndense && most; bl++) {
+        const cr_px_node *x = &w->nodes[w->dense_node + bl];
+        if (!(x->mask & CR_PX_LEAVES))
+            continue;
+        char num[CR_NUMBER_MAX + 8];
+        path_to(w, w->dense_node + bl, num, sizeof num - 2);
+        size_t n = strlen(num);
+        for (unsigned s = 0; s < CR_PX_DENSE_SLOTS && most; s++) {
+            if (!(x->mask & (1u << s)))
+                continue;
+            most--;
+            num[n] = (char)('0' + s);
+            num[n + 1] = 0;
+            cr_px_key k;
+            cr_policy_iter it;
+            assert_true(ce_px_key_init(&k, num, n + 1));
+            assert_true(ce_policy_walk_begin(c, p, &k, &it));
+            assert_true(it.px.nruns > 0);
+            assert_ptr_equal(it.px.run[it.px.nruns - 1], &w->dense[bl].slot[s].item.px);
+            memset(&a, 0, sizeof a);
+            memset(&b, 0, sizeof b);
+            cr_config_set_naive(c, true);
+            cr_route_attempts(c, &c->policies[p], num, NULL, &a, NULL);
+            cr_config_set_naive(c, false);
+            cr_route_attempts(c, &c->policies[p], num, NULL, &b, NULL);
+            same_decision(c, &a, &b, num);
+            merged_equals_per_usage(c, num);
+        }
+    }
+}
+
+/* Dense leaf blocks of the merged tries (plan image format 10), built here for every trie with
+ * leaves (ce_route_index_dense_min(0)): the walks read the leaves' items from the blocks and
+ * decide as the naive scan and as one walk per usage, and every block mirrors its node. */
+static void dense_blocks_equal_naive(void **state)
+{
+    (void)state;
+    const char *env = getenv("CR_PROPERTY_ROUNDS");
+    size_t rounds = env ? strtoul(env, NULL, 10) / 5 : 30;
+    size_t before = ce_route_index_dense_min(0), blocks = 0, matched = 0;
+    for (size_t round = 0; round < rounds; round++) {
+        gen g = {.r = {0xd1b54a32d192ed03ull ^ (round * 0x100000001b3ull)}};
+        cr_config *c = random_config(&g, 20 + below(&g.r, 400), 5 + below(&g.r, 60), false);
+        size_t nwalks;
+        const cr_px_walk *w = ce_route_index_walks(c, &nwalks);
+        for (size_t k = 0; k < nwalks; k++) {
+            blocks += w[k].ndense;
+            for (size_t b = 0; b < w[k].ndense; b++) {
+                const cr_px_node *x = &w[k].nodes[w[k].dense_node + b];
+                for (unsigned s = 0; s < CR_PX_DENSE_SLOTS; s++) {
+                    const cr_px_dslot *slot = &w[k].dense[b].slot[s];
+                    if (!(x->mask & CR_PX_LEAVES) || !(x->mask & (1u << s))) {
+                        static const cr_px_dslot zero;
+                        assert_memory_equal(slot, &zero, sizeof zero);
+                        continue;
+                    }
+                    unsigned before_s = 0;
+                    for (unsigned m = x->mask & ((1u << s) - 1u); m; m &= m - 1)
+                        before_s++;
+                    assert_memory_equal(&slot->item,
+                                        &w[k].items[x->items_off + x->items_n + before_s],
+                                        sizeof slot->item);
+                }
+            }
+        }
+        for (size_t k = 0; k < nwalks; k++)
+            walk_to_slots(c, k, &w[k], 20);
+        matched += compare(&g, c, 300);
+        cr_config_free(c);
+    }
+    ce_route_index_dense_min(before);
+    assert_true(matched > 0);
+    if (rounds >= 10 && blocks < 10)
+        fail_msg("%zu dense blocks in %zu configurations", blocks, rounds);
+}
+
 /* The ids a walk of t for `number` yields, in order, into ids[] (at most cap); their count. */
 static size_t walk_ids(const cr_px_trie *t, const char *number, uint32_t *ids, size_t cap)
 {
@@ -658,6 +777,7 @@ int main(void)
         cmocka_unit_test(indexed_equals_naive_on_random_configs),
         cmocka_unit_test(merged_walks_bounded),
         cmocka_unit_test(leaf_children_are_items),
+        cmocka_unit_test(dense_blocks_equal_naive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

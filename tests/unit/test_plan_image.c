@@ -864,6 +864,114 @@ static void test_compiled_damage_refused(void **state)
     free(clean);
 }
 
+/* The dense leaf blocks of an image (format 10) whose merged tries all have them (compiled with
+ * ce_route_index_dense_min(0); CR_DENSE_IMAGE_OUT=PATH saves it, for the fuzz seeds): adopted
+ * in place, deciding as the XML, and refused when a block is damaged or does not mirror its
+ * node, or when a walk's record puts its blocks outside the section or its nodes. */
+static void test_dense_blocks(void **state)
+{
+    (void)state;
+    size_t before = ce_route_index_dense_min(0), len = 0;
+    unsigned char *clean = image_of("examples/contoso/contoso.xml", &len);
+    cr_config *xml = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_rules_load(cr_test_src("examples/contoso/contoso.xml"), &xml, &d), CR_OK);
+    ce_route_index_dense_min(before);
+    const char *out = getenv("CR_DENSE_IMAGE_OUT");
+    if (out) {
+        FILE *f = fopen(out, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(clean, 1, len, f), len);
+        fclose(f);
+    }
+    plan_section ds = section(clean, S_DENSE), wk = section(clean, S_WALKS);
+    assert_true(ds.count > 0);
+    cr_config *cfg = NULL, *plain = NULL;
+    char why[512];
+    assert_int_equal(adopt(clean, len, &cfg, why, sizeof why), CR_OK);
+    expect_same_decisions(cfg, xml);
+    assert_int_equal(cr_rules_load(cr_test_src("examples/contoso/contoso.xml"), &plain, &d),
+                     CR_OK); /* the default bound: contoso's tries are far below it */
+    expect_same_decisions(cfg, plain);
+    size_t nwalks = 0, blocks = 0;
+    const cr_px_walk *w = ce_route_index_walks(cfg, &nwalks);
+    for (size_t k = 0; k < nwalks; k++) {
+        blocks += w[k].ndense;
+        if (w[k].ndense)
+            assert_true((const unsigned char *)w[k].dense >= clean + ds.off &&
+                        (const unsigned char *)(w[k].dense + w[k].ndense) <=
+                            clean + ds.off + ds.count * sizeof(cr_px_dblock));
+    }
+    assert_int_equal(blocks, ds.count);
+    cr_config_free(cfg);
+    assert_int_equal(ce_route_index_walks(plain, &nwalks)[0].ndense, 0);
+    /* a walk with blocks, one of its nodes holding leaves, a digit it has and one it has not */
+    size_t walk = 0, block = SIZE_MAX;
+    uint32_t rec[9];
+    cr_px_node n = {0};
+    plan_section nodes = section(clean, S_NODES);
+    for (; walk < wk.count && block == SIZE_MAX; walk++) {
+        memcpy(rec, clean + wk.off + walk * 4 * sec_fields[S_WALKS], sizeof rec);
+        for (size_t b = 0; b < rec[WK_NDENSE] && block == SIZE_MAX; b++) {
+            memcpy(&n, clean + nodes.off + (rec[WK_NODE] + rec[WK_DNODE] + b) * sizeof n, sizeof n);
+            if ((n.mask & CR_PX_LEAVES) && (n.mask & 0x3FFu) != 0x3FFu)
+                block = rec[WK_DENSE] + b;
+        }
+    }
+    assert_true(block != SIZE_MAX);
+    walk--;
+    unsigned has = 0, hasnt = 0;
+    while (!(n.mask & (1u << has)))
+        has++;
+    while (n.mask & (1u << hasnt))
+        hasnt++;
+    size_t slot_at = ds.off + block * sizeof(cr_px_dblock), rec_at = wk.off + walk * 4 * 9;
+    unsigned char *img = malloc(len);
+    assert_non_null(img);
+    struct {
+        size_t at;
+        uint32_t value;
+    } cases[] = {
+        {slot_at + has * 32 + offsetof(cr_px_witem, route), 0},           /* another route */
+        {slot_at + has * 32 + offsetof(cr_px_witem, px.id), 0x7FFFFFF0u}, /* no candidate */
+        {slot_at + has * 32 + offsetof(cr_px_witem, gw), 3},              /* another gateway */
+        {slot_at + has * 32 + 24, 1},                                     /* padding */
+        {slot_at + hasnt * 32 + offsetof(cr_px_witem, route), 1},         /* a leaf it has not */
+        {rec_at + 4 * WK_NDENSE, (uint32_t)ds.count + 1},                 /* past the section */
+        {rec_at + 4 * WK_DENSE, (uint32_t)ds.count},
+        {rec_at + 4 * WK_DNODE, rec[WK_NNODES]}, /* past the walk's nodes */
+        {rec_at + 4 * WK_DNODE, 0},              /* blocks of other nodes */
+        {rec_at + 4 * WK_NDENSE, 0},             /* none, with a first node and block */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(img, clean, len);
+        uint32_t old;
+        memcpy(&old, img + cases[i].at, 4);
+        if (old == cases[i].value) /* already so: one more */
+            cases[i].value = old + 1;
+        memcpy(img + cases[i].at, &cases[i].value, 4);
+        rechecksum(img, len);
+        assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+        assert_null(cfg);
+        if (!strstr(why, "damaged") ||
+            (!strstr(why, "dense leaf blocks") && !strstr(why, "merged trie")))
+            fail_msg("dense case %zu: '%s'", i, why);
+    }
+    /* the same image trusted (a publisher checked it): the records only */
+    memcpy(img, clean, len);
+    assert_int_equal(
+        cr_image_read_ex(img, len, "x.plan", CR_IMAGE_BORROW | CR_IMAGE_TRUSTED, &cfg, &d), CR_OK);
+    assert_int_equal(cr_config_compile(cfg, &d), CR_OK);
+    expect_same_decisions(cfg, xml);
+    cr_config_free(cfg);
+    cr_config_free(plain);
+    cr_config_free(xml);
+    cr_diag_free(&d);
+    free(img);
+    free(clean);
+}
+
 /* Usages whose every policy walks a merged trie keep no trie of their own in the image; a
  * policy that lost its walk would need them: such an image is refused, not read as one whose
  * usages match nothing. Policies B and C share A's usages, hence A's walk. */
@@ -1475,6 +1583,7 @@ int main(void)
         cmocka_unit_test(test_rgs_section_damage_refused),
         cmocka_unit_test(test_adopted_round_trip),
         cmocka_unit_test(test_compiled_damage_refused),
+        cmocka_unit_test(test_dense_blocks),
         cmocka_unit_test(test_trusted_read),
         cmocka_unit_test(test_image_rules_compiled_on_use),
         cmocka_unit_test(test_trusted_read_translations_on_use),
