@@ -294,6 +294,21 @@ static void same_decision(const cr_config *c, const cr_decision *a, const cr_dec
     }
 }
 
+/* The route walk of policy pol over `num`, naive then indexed: the same attempts. Returns the
+ * routes the naive walk matched. */
+static size_t same_attempts(cr_config *c, const cr_policy *pol, const char *num)
+{
+    static cr_decision a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    cr_config_set_naive(c, true);
+    cr_route_attempts(c, pol, num, NULL, &a, NULL);
+    cr_config_set_naive(c, false);
+    cr_route_attempts(c, pol, num, NULL, &b, NULL);
+    same_decision(c, &a, &b, num);
+    return a.routes_matched;
+}
+
 /* Every policy's attempts and trace for `num` are the same with its merged walk as with one
  * walk per usage (the merged walk is what decisions use). */
 static void merged_equals_per_usage(cr_config *c, const char *num)
@@ -329,14 +344,7 @@ static size_t compare(gen *g, cr_config *c, size_t numbers)
     for (size_t i = 0; i < numbers; i++) {
         number(g, num, sizeof num);
         /* the route walk on the raw number */
-        memset(&a, 0, sizeof a);
-        memset(&b, 0, sizeof b);
-        cr_config_set_naive(c, true);
-        cr_route_attempts(c, pol, num, NULL, &a, NULL);
-        cr_config_set_naive(c, false);
-        cr_route_attempts(c, pol, num, NULL, &b, NULL);
-        same_decision(c, &a, &b, num);
-        matched += a.routes_matched > 0;
+        matched += same_attempts(c, pol, num) > 0;
         if (i % 4 == 0)
             merged_equals_per_usage(c, num);
         /* normalization alone */
@@ -450,7 +458,6 @@ static void walk_to_slots(cr_config *c, size_t walk, const cr_px_walk *w, size_t
     while (p < c->npolicies && pw[p] != walk)
         p++;
     assert_true(p < c->npolicies);
-    static cr_decision a, b;
     for (size_t bl = 0; bl < w->ndense && most; bl++) {
         const cr_px_node *x = &w->nodes[w->dense_node + bl];
         if (!(x->mask & CR_PX_LEAVES))
@@ -470,13 +477,7 @@ static void walk_to_slots(cr_config *c, size_t walk, const cr_px_walk *w, size_t
             assert_true(ce_policy_walk_begin(c, p, &k, &it));
             assert_true(it.px.nruns > 0);
             assert_ptr_equal(it.px.run[it.px.nruns - 1], &w->dense[bl].slot[s].item.px);
-            memset(&a, 0, sizeof a);
-            memset(&b, 0, sizeof b);
-            cr_config_set_naive(c, true);
-            cr_route_attempts(c, &c->policies[p], num, NULL, &a, NULL);
-            cr_config_set_naive(c, false);
-            cr_route_attempts(c, &c->policies[p], num, NULL, &b, NULL);
-            same_decision(c, &a, &b, num);
+            same_attempts(c, &c->policies[p], num);
             merged_equals_per_usage(c, num);
         }
     }
@@ -613,7 +614,6 @@ static void leaf_children_are_items(void **state)
 static void merged_walks_bounded(void **state)
 {
     (void)state;
-    static cr_decision a, b;
     gen g = {.r = {0x51ed270b27c5a3f1ull}};
     cr_config *c = random_config(&g, 1000, 20, true);
     size_t nwalks, merged = 0;
@@ -628,13 +628,7 @@ static void merged_walks_bounded(void **state)
         number(&g, num, sizeof num);
         merged_equals_per_usage(c, num);
         for (size_t p = 0; p < c->npolicies; p++) {
-            memset(&a, 0, sizeof a);
-            memset(&b, 0, sizeof b);
-            cr_config_set_naive(c, true);
-            cr_route_attempts(c, &c->policies[p], num, NULL, &a, NULL);
-            cr_config_set_naive(c, false);
-            cr_route_attempts(c, &c->policies[p], num, NULL, &b, NULL);
-            same_decision(c, &a, &b, num);
+            same_attempts(c, &c->policies[p], num);
         }
     }
     cr_config_free(c);
