@@ -4,13 +4,9 @@
 
 #include "cr_dl.h"
 
-#define CR_LUA_DEFINE(name) __typeof__(name) *sym_##name;
-CR_LUA_FUNCTIONS(CR_LUA_DEFINE)
-#undef CR_LUA_DEFINE
+CR_LUA_FUNCTIONS(CR_DL_POINTER)
 
-#define CR_LUA_SYMBOL(name) {#name, (void **)&sym_##name},
-static const cr_dl_symbol symbols[] = {CR_LUA_FUNCTIONS(CR_LUA_SYMBOL)};
-#undef CR_LUA_SYMBOL
+static const cr_dl_symbol symbols[] = {CR_LUA_FUNCTIONS(CR_DL_SYMBOL)};
 
 static cr_dl_library liblua = CR_DL_LIBRARY(CR_LUA_SONAME, symbols, NULL);
 

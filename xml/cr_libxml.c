@@ -3,17 +3,13 @@
 
 #include "cr_dl.h"
 
-#define CR_LIBXML_DEFINE(name) __typeof__(name) *sym_##name;
-CR_LIBXML_FUNCTIONS(CR_LIBXML_DEFINE)
-#undef CR_LIBXML_DEFINE
+CR_LIBXML_FUNCTIONS(CR_DL_POINTER)
 
 static xmlFreeFunc *free_fn; /* libxml2's variable xmlFree */
 
-#define CR_LIBXML_SYMBOL(name) {#name, (void **)&sym_##name},
 static const cr_dl_symbol symbols[] = {
-    CR_LIBXML_FUNCTIONS(CR_LIBXML_SYMBOL){"xmlFree", (void **)&free_fn},
+    CR_LIBXML_FUNCTIONS(CR_DL_SYMBOL){"xmlFree", (void **)&free_fn},
 };
-#undef CR_LIBXML_SYMBOL
 
 static void init_parser(void)
 {

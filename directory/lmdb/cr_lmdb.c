@@ -4,13 +4,9 @@
 
 #include "cr_dl.h"
 
-#define CR_LMDB_DEFINE(name) __typeof__(name) *sym_##name;
-CR_LMDB_FUNCTIONS(CR_LMDB_DEFINE)
-#undef CR_LMDB_DEFINE
+CR_LMDB_FUNCTIONS(CR_DL_POINTER)
 
-#define CR_LMDB_SYMBOL(name) {#name, (void **)&sym_##name},
-static const cr_dl_symbol symbols[] = {CR_LMDB_FUNCTIONS(CR_LMDB_SYMBOL)};
-#undef CR_LMDB_SYMBOL
+static const cr_dl_symbol symbols[] = {CR_LMDB_FUNCTIONS(CR_DL_SYMBOL)};
 
 static cr_dl_library liblmdb = CR_DL_LIBRARY(CR_LMDB_SONAME, symbols, NULL);
 

@@ -36,6 +36,11 @@ typedef struct cr_dl_library {
         .lock = PTHREAD_MUTEX_INITIALIZER                                                          \
     }
 
+/* For a loader's list of functions, X(name) each (e.g. CR_LMDB_FUNCTIONS): CR_DL_POINTER defines
+ * the pointer sym_<name> a header declared, CR_DL_SYMBOL makes its entry of the symbol table. */
+#define CR_DL_POINTER(name) __typeof__(name) *sym_##name;
+#define CR_DL_SYMBOL(name)  {#name, (void **)&sym_##name},
+
 /* Loads the library and finds every one of its symbols, once per process (thread-safe): returns
  * 0, or -1 with *why (when not NULL) set to a message naming the library and what failed
  * ("cannot load SONAME: ...", "SONAME has no symbol NAME"). Later calls give the same answer
