@@ -609,6 +609,15 @@ void cr_config_abandon(cr_config *c)
         c->borrow_release(c->borrow_ud);
 }
 
+bool cr_config_borrowed_span(const cr_config *c, const void **base, size_t *len)
+{
+    if (!c || !c->borrow_lo || c->borrow_hi <= c->borrow_lo)
+        return false;
+    *base = c->borrow_lo;
+    *len = (size_t)(c->borrow_hi - c->borrow_lo);
+    return true;
+}
+
 /* ---- reading ------------------------------------------------------------------------------- */
 
 size_t cr_config_profile_count(const cr_config *c)

@@ -134,7 +134,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 10
+#define CR_ABI_MINOR 11
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -695,6 +695,19 @@ typedef struct cr_plugin {
      * waiting for its thread. A host calls it once its first open() returned, whatever that
      * returned. */
     void (*preload_drop)(void);
+
+    /* ---- since ABI 1.11: a forked process that decides later ---- */
+    /* In a process forked from one that opened a handle with shared memory (a host's SIP
+     * worker, before its first call): the plan it inherited stops mapping its image (the
+     * mapping is replaced by an inaccessible reservation of the same addresses; the plan's
+     * memory, the parent's pages shared copy-on-write, is kept), so that until it decides the
+     * process holds no image, no thread and no process slot, and follows no reload or move.
+     * Its first open() then takes the plan back without reading it (the published image mapped
+     * at the same addresses) when it is still the published plan, else adopts the one
+     * published, and starts its watcher. The inherited handle itself must not be used in this
+     * process afterwards: open one. Nothing to park (nothing inherited, or taken here
+     * already): does nothing. */
+    void (*park)(void);
 } cr_plugin;
 
 /* gateway_result_ex flags (ABI 1.9) */

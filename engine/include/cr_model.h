@@ -188,6 +188,9 @@ void cr_config_free(cr_config *cfg);
  * them), so only what it borrows is released (a plan image it maps is unmapped). Nothing of
  * cfg may be used afterwards. */
 void cr_config_abandon(cr_config *cfg);
+/* The bytes cfg reads in place and does not own (a mapped plan image: [*base, *base + *len)),
+ * or false when it borrows none. */
+bool cr_config_borrowed_span(const cr_config *cfg, const void **base, size_t *len);
 
 /* Interns a string in the config (file names for cr_srcloc). Never NULL unless OOM. */
 const char *cr_config_intern(cr_config *cfg, const char *s);

@@ -198,15 +198,20 @@ static int child_init(int rank)
         return 0;
     if (cru_child_init(rank) < 0 || crg_child_init(rank) < 0 || crh_child_init(rank) < 0)
         return -1;
-    /* SIP workers adopt the published plan now, so that no call waits for it. Processes
-     * that do not route SIP (timers, ctl, the probe, user-plan and match-maker timers) hold
-     * no plan: the copy of the main process's they were forked with is closed (else its
-     * image stays mapped after every reload), and crl_handle() adopts the published one the
-     * first time such a process needs it (an RPC, a timed-out leg). */
+    /* Processes that do not route SIP (timers, ctl, the probe, user-plan and match-maker
+     * timers) hold no plan: the copy of the main process's they were forked with is closed
+     * (else its image stays mapped after every reload), and crl_handle() adopts the published
+     * one the first time such a process needs it (an RPC, a timed-out leg). SIP workers park
+     * the plan they inherited: until their first call they map no image and start no thread
+     * (each worker's share of Kamailio's start-up), and that call's crl_handle() takes the
+     * plan back in well under a millisecond, mapping the published image where it was
+     * (reading and compiling nothing), or adopts the one published since. */
     if (!crm_routes_sip(rank) && rank != PROC_MAIN) {
         crl_forget_inherited();
         return 0;
     }
+    if (rank != PROC_MAIN && crl_park())
+        return 0;
     return crl_handle() == NULL ? -1 : 0;
 }
 

@@ -373,6 +373,14 @@ int crl_init(int gateway_holdoff_s, int rgs_max_wait_s)
     return 0;
 }
 
+int crl_park(void)
+{
+    if (crl_plugin == NULL || !CR_HAS(cr_plugin, crl_plugin, park) || crl_plugin->park == NULL)
+        return 0;
+    crl_plugin->park();
+    return 1;
+}
+
 void crl_forget_inherited(void)
 {
     if (crl_plugin && crl_own && crl_own_pid != getpid())

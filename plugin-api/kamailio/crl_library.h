@@ -50,6 +50,10 @@ void crl_close(void);
 /* In a process forked from the one that opened the handle (Kamailio's main process): closes
  * this process's copy of that handle, its plan and the image it maps. For processes that do
  * not route: they then hold no plan (one they need later is adopted by crl_handle()). */
+/* A SIP worker before its first call: the plan inherited from the main process is parked (no
+ * image mapped, no thread of the library's, until crl_handle() opens at its first need). 0 when
+ * the library cannot (ABI < 1.11): the worker then opens now. */
+int crl_park(void);
 void crl_forget_inherited(void);
 
 /* Copies a Kamailio str into a NUL-terminated buffer; -1 when it does not fit. */

@@ -630,7 +630,9 @@ static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, s
 static void plan_withdraw(cr_handle *h);
 
 static void inherit_note(cr_handle *h, cr_config *cfg, uint64_t gen);
-static cr_config *inherit_take(cr_handle *h, uint64_t gen, uint64_t sum);
+static cr_config *inherit_take(cr_handle *h, uint64_t gen, uint64_t sum, bool *parked);
+static int unpark(crp_shared *s, const cr_config *cfg, const char *path, uint64_t g, uint64_t sum,
+                  bool borrowed, char *err, size_t errlen);
 static void inherit_drop(const cr_config *cfg);
 static void inplace_forget(const cr_config *cfg);
 static void inplace_note(crp_shared *s, const cr_config *cfg, void *base, size_t len, uint64_t gen,
@@ -811,9 +813,10 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
     if (!h->own_shared)
         inherit_note(h, cfg, gen);
     /* A process that found the plan published (a worker forked by the process that published
-     * it) follows reloads from now on, not from its first decision: a reload then waits for it
-     * too, and its first call never waits for an adoption. The publisher itself (the host's
-     * main process, which forks and never decides) starts no thread. */
+     * it) follows reloads from its open on: a reload then waits for it too. A host opens in a
+     * worker at its first call (Kamailio's SIP workers park the plan they inherited until then:
+     * crp_handle_park), or at start to have it ready. The publisher itself (the host's main
+     * process, which forks and never decides) starts no thread. */
     if (adopted)
         watcher_start(h);
     *out = h;
@@ -1341,7 +1344,17 @@ static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, s
         plan_unlock(s);
         if (!path[0])
             return CR_ENOENT;
-        *out = inherit_take(h, g, sum);
+        bool parked;
+        *out = inherit_take(h, g, sum, &parked);
+        if (*out && parked && (rc = unpark(s, *out, path, g, sum, borrowed, err, errlen)) != CR_OK) {
+            crp_log(CR_LOG_WARNING, "callroute: pid %d: the plan inherited cannot be taken back "
+                    "(%s): reading the published image", (int)my_pid(), err);
+            inherit_drop(*out);
+            cr_config_abandon(*out);
+            *out = NULL;
+            if (err && errlen)
+                err[0] = 0;
+        }
         if (*out) {
             *gen = g;
             return CR_OK;
@@ -1398,6 +1411,10 @@ static struct {
     cr_config *cfg;
     uint64_t gen, sum;
     int32_t pid;
+    /* in this process (and the ones it forks), cfg's image is not mapped: an inaccessible
+     * reservation holds its address until plan_adopt maps the published image there again
+     * (crp_handle_park) */
+    bool parked;
 } inherit = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void inherit_note(cr_handle *h, cr_config *cfg, uint64_t gen)
@@ -1415,21 +1432,115 @@ static void inherit_note(cr_handle *h, cr_config *cfg, uint64_t gen)
         inherit.gen = gen;
         inherit.sum = sum;
         inherit.pid = my_pid();
+        inherit.parked = false;
     }
     pthread_mutex_unlock(&inherit.lock);
 }
 
-static cr_config *inherit_take(cr_handle *h, uint64_t gen, uint64_t sum)
+static cr_config *inherit_take(cr_handle *h, uint64_t gen, uint64_t sum, bool *parked)
 {
     cr_config *cfg = NULL;
+    *parked = false;
     pthread_mutex_lock(&inherit.lock);
     if (inherit.cfg && inherit.shared == h->shared && inherit.pid != my_pid() &&
         inherit.gen == gen && inherit.sum == sum) {
         cfg = inherit.cfg;
+        *parked = inherit.parked;
         inherit.pid = my_pid();
+        inherit.parked = false;
+    } else if (inherit.cfg && inherit.parked && inherit.pid != my_pid()) {
+        /* parked, and no longer the published plan: its reservation goes (its memory is the
+         * parent's pages, left alone) */
+        cr_config_abandon(inherit.cfg);
+        inherit.cfg = NULL;
+        inherit.parked = false;
     }
     pthread_mutex_unlock(&inherit.lock);
     return cfg;
+}
+
+/*
+ * A process forked from the one that published the plan, which will decide later (Kamailio's
+ * SIP workers, until their first call): the plan it inherited stops mapping the image, its
+ * mapping replaced by an inaccessible reservation of the same addresses (no file, no page), so
+ * that until this process decides it holds no image however many reloads and moves happen,
+ * and neither a thread nor a process slot of its own; its memory stays the parent's pages,
+ * shared copy-on-write. The first open() then takes it back without reading the image
+ * (plan_adopt: the published image mapped at the same addresses, when it is still the one
+ * inherited) and starts the process's watcher. Nothing to park (no plan inherited, one already
+ * taken here, or a plan that maps no image): nothing done.
+ */
+void crp_handle_park(void)
+{
+    fork_handlers();
+    pthread_mutex_lock(&inherit.lock);
+    const void *base = NULL;
+    size_t len = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    bool park = inherit.cfg && !inherit.parked && inherit.pid != my_pid() &&
+                cr_config_borrowed_span(inherit.cfg, &base, &len) && page > 0 &&
+                (uintptr_t)base % (uintptr_t)page == 0;
+    if (park) {
+        /* in one step: the range is never free for another mapping to take meanwhile */
+        void *r = mmap((void *)(uintptr_t)base, len, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+        if (r == MAP_FAILED) /* the old mapping may be gone: never read without plan_adopt */
+            crp_log(CR_LOG_WARNING, "callroute: pid %d: cannot park the plan inherited: %s",
+                    (int)my_pid(), strerror(errno));
+        inherit.parked = true;
+    }
+    const cr_config *cfg = inherit.cfg;
+    pthread_mutex_unlock(&inherit.lock);
+    if (park) /* this process no longer maps the admin's file: nothing of it to move */
+        inplace_forget(cfg);
+}
+
+/* Maps the published image at path (generation g, checksum sum) over the reservation of the
+ * parked plan cfg, which then reads it as it read the inherited mapping: the same bytes (the
+ * same generation and checksum, the same length). The pages come as decisions touch them, as
+ * they would have through the inherited mapping. */
+static int unpark(crp_shared *s, const cr_config *cfg, const char *path, uint64_t g, uint64_t sum,
+                  bool borrowed, char *err, size_t errlen)
+{
+    const void *base = NULL;
+    size_t len = 0;
+    if (!cr_config_borrowed_span(cfg, &base, &len)) {
+        snprintf(err, errlen, "the plan inherited maps no image");
+        return CR_EINVAL;
+    }
+    int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return CR_EIO;
+    }
+    if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != len) {
+        snprintf(err, errlen, "%s: not the length of the image inherited", path);
+        close(fd);
+        return CR_ECONFIG;
+    }
+    void *p = mmap((void *)(uintptr_t)base, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+    int e = errno;
+    close(fd);
+    char why[240];
+    cr_image_info info;
+    int rc = p == MAP_FAILED ? CR_EIO
+             : cr_image_verify_header(p, len, &info, why, sizeof why) != CR_OK ? CR_ECONFIG
+             : info.generation != g || info.checksum != sum                   ? CR_ECONFIG
+                                                                               : CR_OK;
+    if (rc != CR_OK) {
+        snprintf(err, errlen, "%s: %s", path,
+                 p == MAP_FAILED ? strerror(e) : "not the image inherited (generation, checksum)");
+        /* parked again: nothing of the file stays mapped */
+        mmap((void *)(uintptr_t)base, len, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+        return rc;
+    }
+    if (borrowed) /* the admin's file: moved to its copy later, like any mapping of it */
+        inplace_note(s, cfg, (void *)(uintptr_t)base, len, g, sum);
+    return CR_OK;
 }
 
 /* Before this process frees cfg: a plan freed is no longer offered to later children, nor to

@@ -136,6 +136,8 @@ int crp_handle_reload(cr_handle *h, const char *path, char *err, size_t errlen);
 /* ABI 1.10 preload / preload_drop: the plan image read ahead of the first open (handle.c). */
 int crp_handle_preload(const char *path, const cr_open_options *opts, char *err, size_t errlen);
 void crp_handle_preload_drop(void);
+/* The plan this process inherited stops mapping its image until open() takes it back. */
+void crp_handle_park(void);
 void crp_handle_close(cr_handle *h);
 const char *crp_handle_path(const cr_handle *h);
 

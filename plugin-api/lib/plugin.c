@@ -721,6 +721,7 @@ static const cr_plugin plugin = {
     .gateway_result_ex = crp_gateway_result_ex,
     .preload = crp_handle_preload,
     .preload_drop = crp_handle_preload_drop,
+    .park = crp_handle_park,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */
