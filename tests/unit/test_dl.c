@@ -73,7 +73,8 @@ static void missing_library_is_named(void **state)
     const char *why = NULL;
     assert_int_equal(cr_dl_load(&lib, &why), -1);
     assert_non_null(why);
-    assert_true(strncmp(why, "cannot load libcallroute-no-such.so.0: ", 39) == 0);
+    static const char want[] = "cannot load libcallroute-no-such.so.0: ";
+    assert_true(strncmp(why, want, sizeof want - 1) == 0);
     assert_non_null(strstr(why, "libcallroute-no-such.so.0: cannot open shared object file"));
 }
 
