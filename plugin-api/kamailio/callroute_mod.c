@@ -204,8 +204,9 @@ static int child_init(int rank)
      * one the first time such a process needs it (an RPC, a timed-out leg). SIP workers park
      * the plan they inherited: until their first call they map no image and start no thread
      * (each worker's share of Kamailio's start-up), and that call's crl_handle() takes the
-     * plan back in well under a millisecond, mapping the published image where it was
-     * (reading and compiling nothing), or adopts the one published since. */
+     * plan back, mapping the published image where it was (reading and compiling nothing;
+     * the open costs what it cost here, tests/bench/plan_park), or adopts the one published
+     * since. */
     if (!crm_routes_sip(rank) && rank != PROC_MAIN) {
         crl_forget_inherited();
         return 0;
