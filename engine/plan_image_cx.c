@@ -854,10 +854,11 @@ static bool walk_items_ok(reader *r, const ce_image_cx *x, const cr_namelist *l,
 }
 
 /* Merged trie w's dense leaf blocks from its record rec lie inside S_DENSE, each for one of its
- * nodes, and mirror them: a node holding its leaves as items has in the slot of each of its
- * digits a copy of that leaf's item, every other slot is all zero (so is the padding), and so
- * is every slot of a node that holds no leaves (a trusted read checks the bounds only). Run
- * after nodes_ok: every node's leaves are inside the trie's items. */
+ * nodes, and mirror them: each slot is byte for byte what ce_px_dense_slot makes of its node (for
+ * digits a and b, when the node's child for a holds its leaves as items and has one for b, a copy
+ * of that leaf's item and the child's own item range, held; all zero otherwise, also every slot of
+ * a node without such a child). A trusted read checks the bounds only. Run after nodes_ok: every
+ * node's children lie inside the trie and their leaves inside its items. */
 static bool dense_ok(reader *r, const uint32_t *rec, cr_px_walk *w)
 {
     uint32_t node = rec[WK_DNODE], first = rec[WK_DENSE], n = rec[WK_NDENSE];
@@ -868,20 +869,12 @@ static bool dense_ok(reader *r, const uint32_t *rec, cr_px_walk *w)
     w->dense = (cr_px_dblock *)(uintptr_t)((const cr_px_dblock *)sec_base(r, S_DENSE) + first);
     w->ndense = n;
     w->dense_node = node;
-    static const cr_px_dslot zero;
     for (size_t b = 0; b < n && !r->trusted; b++) {
-        const cr_px_node *x = &w->nodes[node + b];
         const cr_px_dslot *slot = w->dense[b].slot;
         for (unsigned s = 0; s < CR_PX_DENSE_SLOTS; s++) {
-            const cr_px_dslot *want = &zero;
-            cr_px_dslot leaf;
-            if ((x->mask & CR_PX_LEAVES) && (x->mask & (1u << s))) {
-                memset(&leaf, 0, sizeof leaf);
-                leaf.item =
-                    w->items[x->items_off + x->items_n + bits16(x->mask & ((1u << s) - 1u))];
-                want = &leaf;
-            }
-            if (memcmp(&slot[s], want, sizeof *want))
+            cr_px_dslot want;
+            ce_px_dense_slot(w->nodes, w->items, &w->nodes[node + b], s, &want);
+            if (memcmp(&slot[s], &want, sizeof want))
                 return false;
         }
     }

@@ -289,9 +289,10 @@ static inline __attribute__((always_inline)) size_t px_leaf_run(cr_px_iter *it, 
 }
 
 /* The walk: with dense leaf blocks (a merged trie's dense[ndense] for nodes dense_node..,
- * route_index.h), the slot of the next node's leaf for the number's next digit is asked for
- * with the node, and read instead of the node's leaf item (the same bytes). Plain tries pass
- * none (ndense 0). */
+ * route_index.h), the slot of the next node's child and leaf for the number's next two digits is
+ * asked for with the node; when it holds the leaf, the child's run and the leaf's are read from
+ * it instead of from the child (the same bytes: the child's own items, then a copy of its leaf's
+ * item). Plain tries pass none (ndense 0). */
 static inline __attribute__((always_inline)) bool
 px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_key *k,
         cr_px_iter *it, const cr_px_dblock *dense, size_t ndense, uint32_t dense_node)
@@ -304,7 +305,9 @@ px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_k
     it->digits_from = k->digits_from;
     it->match = false;
     const cr_px_node *node = nodes;
-    const cr_px_dslot *slot = NULL; /* node's leaf for k->sym[depth], when node has a block */
+    /* when node has a block: its child for k->sym[depth] and that child's leaf for
+     * k->sym[depth + 1] */
+    const cr_px_dslot *slot = NULL;
     for (size_t depth = 0;; depth++) {
         if (node->items_n)
             nruns = px_run(it, nruns, items, stride, node, depth);
@@ -315,19 +318,27 @@ px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_k
             break;
         unsigned child = popcount16(mask & (bit - 1u));
         if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            if (slot) {
-                it->run[nruns] = &slot->item.px;
-                it->end[nruns] = (const cr_px_item *)((const char *)slot + stride);
+            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
+            break;
+        }
+        if (slot && slot->held) { /* the child holds its leaves as items, and has this one */
+            if (slot->items_n) {
+                it->run[nruns] = (const cr_px_item *)(items + (size_t)slot->items_off * stride);
+                it->end[nruns] = (const cr_px_item *)(items + ((size_t)slot->items_off +
+                                                               slot->items_n) *
+                                                                  stride);
                 it->depth[nruns++] = (uint8_t)(depth + 1);
-            } else {
-                nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
             }
+            it->run[nruns] = &slot->item.px;
+            it->end[nruns] = (const cr_px_item *)((const char *)slot + stride);
+            it->depth[nruns++] = (uint8_t)(depth + 2);
             break;
         }
         size_t next = (size_t)node->first_child + child;
         slot = NULL;
-        if (next - dense_node < ndense && depth + 1 < n && k->sym[depth + 1] < CR_PX_DENSE_SLOTS) {
-            slot = &dense[next - dense_node].slot[k->sym[depth + 1]];
+        if (next - dense_node < ndense && depth + 2 < n && k->sym[depth + 1] < 10 &&
+            k->sym[depth + 2] < 10) {
+            slot = &dense[next - dense_node].slot[k->sym[depth + 1] * 10u + k->sym[depth + 2]];
             __builtin_prefetch(slot); /* with the node, not after it */
         }
         node = nodes + next;
@@ -655,10 +666,28 @@ static bool walk_bfs(cr_px_walk *w, uint8_t *depth)
     return true;
 }
 
-/* Dense leaf blocks (route_index.h) for the depth of w whose nodes most often hold their leaves
- * as items: w's nodes put in breadth-first order, then one block per node of that depth from the
- * first such node to the last. Out of memory, w is left without blocks. */
-static void walk_dense(cr_px_walk *w)
+void ce_px_dense_slot(const cr_px_node *nodes, const cr_px_witem *items, const cr_px_node *x,
+                      unsigned s, cr_px_dslot *out)
+{
+    memset(out, 0, sizeof *out);
+    unsigned a = s / 10u, b = s % 10u, abit = 1u << a, bbit = 1u << b;
+    if ((x->mask & CR_PX_LEAVES) || !(x->mask & abit))
+        return;
+    const cr_px_node *c = &nodes[x->first_child + popcount16(x->mask & (abit - 1u))];
+    if (!(c->mask & CR_PX_LEAVES) || !(c->mask & bbit) || c->items_n > UINT16_MAX)
+        return; /* the walk reads the child */
+    out->item = items[c->items_off + c->items_n + popcount16(c->mask & (bbit - 1u))];
+    out->items_off = c->items_off;
+    out->items_n = (uint16_t)c->items_n;
+    out->held = 1;
+}
+
+/* Dense leaf blocks (route_index.h) for the parents of the depth of w whose nodes most often hold
+ * their leaves as items: w's nodes put in breadth-first order, then one block per node of the
+ * depth above from the first such parent to the last. Out of memory, or when the blocks would take
+ * more than CR_WALK_DENSE_FACTOR times the items' bytes (and the bound is not 0), w is left
+ * without blocks. */
+static void walk_dense(cr_px_walk *w, size_t min)
 {
     uint8_t *depth = malloc(w->nnodes ? w->nnodes : 1);
     if (!depth || w->nnodes < 2 || !walk_bfs(w, depth)) {
@@ -672,27 +701,32 @@ static void walk_dense(cr_px_walk *w)
     for (size_t d = 1; d < 256; d++)
         if (holders[d] > holders[best])
             best = d;
+    /* the parents: the walk asks for a node's slot at the node's parent, so not the root */
     size_t lo = SIZE_MAX, hi = 0;
-    for (size_t i = 0; i < w->nnodes; i++)
-        if ((w->nodes[i].mask & CR_PX_LEAVES) && depth[i] == best) {
+    for (size_t i = 1; i < w->nnodes && best >= 2; i++) {
+        const cr_px_node *x = &w->nodes[i];
+        if (depth[i] != best - 1 || (x->mask & CR_PX_LEAVES))
+            continue;
+        bool parent = false;
+        for (unsigned c = 0; c < popcount16(x->mask & CR_PX_SYMS) && !parent; c++)
+            parent = (w->nodes[x->first_child + c].mask & CR_PX_LEAVES) != 0;
+        if (parent) {
             lo = lo < i ? lo : i;
             hi = i + 1;
         }
+    }
     free(depth);
-    if (!holders[best])
+    if (lo == SIZE_MAX)
         return;
-    cr_px_dblock *dense = cr_table_alloc((hi - lo) * sizeof *dense); /* zero */
+    size_t bytes = (hi - lo) * sizeof(cr_px_dblock);
+    if (min && bytes / CR_WALK_DENSE_FACTOR > w->nitems * sizeof *w->items)
+        return;
+    cr_px_dblock *dense = cr_table_alloc(bytes); /* zero */
     if (!dense)
         return;
-    for (size_t b = 0; b < hi - lo; b++) {
-        const cr_px_node *x = &w->nodes[lo + b];
-        if (!(x->mask & CR_PX_LEAVES))
-            continue;
+    for (size_t b = 0; b < hi - lo; b++)
         for (unsigned s = 0; s < CR_PX_DENSE_SLOTS; s++)
-            if (x->mask & (1u << s))
-                dense[b].slot[s].item =
-                    w->items[x->items_off + x->items_n + popcount16(x->mask & ((1u << s) - 1u))];
-    }
+            ce_px_dense_slot(w->nodes, w->items, &w->nodes[lo + b], s, &dense[b].slot[s]);
     w->dense = dense;
     w->ndense = hi - lo;
     w->dense_node = (uint32_t)lo;
@@ -740,8 +774,9 @@ static int build_walk(const cr_config *cfg, const cr_route_analysis *a, const ui
     if (rc != CR_OK)
         return rc;
     w->ncands = ncands;
-    if (w->nitems * sizeof *w->items >= atomic_load(&dense_min))
-        walk_dense(w); /* an optimisation: out of memory, the walk has no blocks */
+    size_t min = atomic_load(&dense_min);
+    if (w->nitems * sizeof *w->items >= min)
+        walk_dense(w, min); /* an optimisation: out of memory, the walk has no blocks */
     return CR_OK;
 }
 

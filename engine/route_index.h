@@ -249,29 +249,39 @@ _Static_assert(sizeof(cr_px_witem) == 24 && offsetof(cr_px_witem, route) == 8 &&
                "merged item layout");
 
 /*
- * Dense leaf blocks (plan image format 10). In a large merged trie the walk's last two steps
- * are dependent misses: the deepest node, then the leaf's item, found from the node's
- * items_off. For the nodes of one depth that hold their leaves as items (CR_PX_LEAVES, the
- * depth with most of them), each leaf's item is also copied into a block of one 32-byte slot a
- * digit, block b for node dense_node + b: the walk knows the node's index at its parent, so it
- * asks for the node and for the slot of the number's next digit together, and reads the leaf
- * from the slot. A slot whose digit is not among the node's leaves, and every slot of a node
- * of the range that holds no leaves, is all zero; a slot never straddles two cache lines. The
- * nodes of a trie with blocks are in breadth-first order (each depth contiguous, children
- * still contiguous in symbol order), so that the range holds that depth's nodes only.
+ * Dense leaf blocks (plan image format 11). In a large merged trie the walk's last steps are
+ * dependent misses: a node, its child, then the leaf's item under that child. Take the nodes
+ * that hold their leaves as items (CR_PX_LEAVES) of the depth with most of them, and their
+ * parents, one depth up: each parent gets a block of one 32-byte slot for every two digits,
+ * slot 10 a + b holding, when the parent's child for digit a holds its leaves as items and has
+ * one for digit b, a copy of that leaf's item and the child's own item range (its items_off and
+ * items_n). Block i is for node dense_node + i: the walk knows a node's index at the node's
+ * parent, so it asks for the node and for the slot of the number's next two digits together,
+ * and a slot that holds a leaf gives what the child would (its run, then the leaf's): the
+ * child is not read. Every other slot is all zero (held 0), also every slot of a node of the
+ * range with no such child, and the walk reads the nodes there; a slot never straddles two
+ * cache lines. The nodes of a trie with blocks are in breadth-first order (each depth
+ * contiguous, children still contiguous in symbol order), so that the range holds one depth's
+ * nodes. (Format 10's blocks, one slot a digit for the nodes holding leaves, saved the leaf's
+ * miss but not the child's: its chain ended parent -> {child, slot}; it is now grandparent ->
+ * {parent, slot}.)
  */
-#define CR_PX_DENSE_SLOTS 10u /* digits 0-9: the symbols after a number's first */
+#define CR_PX_DENSE_SLOTS 100u /* two digits: the child's, then its leaf's */
 
 typedef struct cr_px_dslot {
-    cr_px_witem item; /* a copy of the leaf's item, or all zero */
-    uint32_t zero[2]; /* padding to 32 bytes, zero */
+    cr_px_witem item;   /* a copy of the leaf's item, or all zero */
+    uint32_t items_off; /* the child's own items (its node's items_off and items_n) */
+    uint16_t items_n;
+    uint16_t held; /* 1: the slot holds the leaf; 0: the slot is all zero */
 } cr_px_dslot;
 
 typedef struct cr_px_dblock {
     cr_px_dslot slot[CR_PX_DENSE_SLOTS];
 } cr_px_dblock;
 
-_Static_assert(sizeof(cr_px_dslot) == 32 && sizeof(cr_px_dblock) == 320, "dense block layout");
+_Static_assert(sizeof(cr_px_dslot) == 32 && sizeof(cr_px_dblock) == 3200 &&
+                   offsetof(cr_px_dslot, items_off) == 24 && offsetof(cr_px_dslot, held) == 30,
+               "dense block layout");
 
 /* The merged trie of one usage list: nodes as in cr_px_trie, items with their candidates. */
 typedef struct cr_px_walk {
@@ -288,14 +298,23 @@ typedef struct cr_px_walk {
 } cr_px_walk;
 
 /* Merged tries whose items take at least this many bytes get dense leaf blocks (past the L2,
- * where the leaf's item comes from the L3 or DRAM: at 100,000 routes 2.4 MB of items, 3.1 MB of
- * blocks; at 400,000 routes 9.6 MB and 12.5 MB; at 10,000 routes, 0.25 MB of items, none).
+ * where the leaf's item comes from the L3 or DRAM: at 100,000 routes 2.4 MB of items, 3.9 MB of
+ * blocks; at 400,000 routes 9.6 MB and 15.3 MB; at 10,000 routes, 0.25 MB of items, none), when
+ * the blocks take at most CR_WALK_DENSE_FACTOR times the items' bytes (a trie whose parents have
+ * few children holding leaves would fill few of their slots).
  * ce_route_index_dense_min sets another bound for the builds that follow in this process (tests:
- * 0 gives every trie with leaves its blocks); it returns the previous one. */
+ * 0 gives every trie with leaves its blocks, whatever their size); it returns the previous one. */
 #ifndef CR_WALK_DENSE_MIN
 #define CR_WALK_DENSE_MIN ((size_t)1 << 20)
 #endif
+#define CR_WALK_DENSE_FACTOR 2u
 size_t ce_route_index_dense_min(size_t bytes);
+
+/* Slot s of the dense block of node x (route_index.h) of the trie nodes[], items[], into *out:
+ * the leaf it holds, or all zero. x's children and their leaves must lie inside the trie (as
+ * the walk's build makes them, and a plan image's check of the nodes proves them). */
+void ce_px_dense_slot(const cr_px_node *nodes, const cr_px_witem *items, const cr_px_node *x,
+                      unsigned s, cr_px_dslot *out);
 
 typedef struct cr_policy_iter {
     cr_px_iter px;
