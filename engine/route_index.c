@@ -324,9 +324,9 @@ px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_k
         if (slot && slot->held) { /* the child holds its leaves as items, and has this one */
             if (slot->items_n) {
                 it->run[nruns] = (const cr_px_item *)(items + (size_t)slot->items_off * stride);
-                it->end[nruns] = (const cr_px_item *)(items + ((size_t)slot->items_off +
-                                                               slot->items_n) *
-                                                                  stride);
+                it->end[nruns] =
+                    (const cr_px_item *)(items +
+                                         ((size_t)slot->items_off + slot->items_n) * stride);
                 it->depth[nruns++] = (uint8_t)(depth + 1);
             }
             it->run[nruns] = &slot->item.px;

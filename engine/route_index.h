@@ -299,7 +299,7 @@ typedef struct cr_px_walk {
 
 /* Merged tries whose items take at least this many bytes get dense leaf blocks (past the L2,
  * where the leaf's item comes from the L3 or DRAM: at 100,000 routes 2.4 MB of items, 3.9 MB of
- * blocks; at 400,000 routes 9.6 MB and 15.3 MB; at 10,000 routes, 0.25 MB of items, none), when
+ * blocks; at 400,000 routes 9.6 MB and 15.2 MB; at 10,000 routes, 0.25 MB of items, none), when
  * the blocks take at most CR_WALK_DENSE_FACTOR times the items' bytes (a trie whose parents have
  * few children holding leaves would fill few of their slots).
  * ce_route_index_dense_min sets another bound for the builds that follow in this process (tests:

@@ -936,15 +936,15 @@ static void test_dense_blocks(void **state)
         size_t at;
         uint32_t value;
     } cases[] = {
-        {slot_at + has * 32 + offsetof(cr_px_witem, route), 0},           /* another route */
-        {slot_at + has * 32 + offsetof(cr_px_witem, px.id), 0x7FFFFFF0u}, /* no candidate */
-        {slot_at + has * 32 + offsetof(cr_px_witem, gw), 3},              /* another gateway */
+        {slot_at + has * 32 + offsetof(cr_px_witem, route), 0},               /* another route */
+        {slot_at + has * 32 + offsetof(cr_px_witem, px.id), 0x7FFFFFF0u},     /* no candidate */
+        {slot_at + has * 32 + offsetof(cr_px_witem, gw), 3},                  /* another gateway */
         {slot_at + has * 32 + offsetof(cr_px_dslot, items_off), 0x7FFFFFF0u}, /* the child's */
-        {held_at, 0x00010000u | 0xFFFFu},                /* the child's item count */
-        {held_at, 0},                                    /* not held, the leaf's copy kept */
+        {held_at, 0x00010000u | 0xFFFFu}, /* the child's item count */
+        {held_at, 0},                     /* not held, the leaf's copy kept */
         {slot_at + hasnt * 32 + offsetof(cr_px_witem, route), 1}, /* a leaf it has not */
         {slot_at + hasnt * 32 + offsetof(cr_px_dslot, held) - 2, 0x00010000u}, /* held, empty */
-        {rec_at + 4 * WK_NDENSE, (uint32_t)ds.count + 1},                 /* past the section */
+        {rec_at + 4 * WK_NDENSE, (uint32_t)ds.count + 1}, /* past the section */
         {rec_at + 4 * WK_DENSE, (uint32_t)ds.count},
         {rec_at + 4 * WK_DNODE, rec[WK_NNODES]}, /* past the walk's nodes */
         {rec_at + 4 * WK_DNODE, 0},              /* blocks of other nodes */
