@@ -290,9 +290,11 @@ static inline __attribute__((always_inline)) size_t px_leaf_run(cr_px_iter *it, 
 
 /* The walk: with dense leaf blocks (a merged trie's dense[ndense] for nodes dense_node..,
  * route_index.h), the slot of the next node's child and leaf for the number's next two digits is
- * asked for with the node; when it holds the leaf, the child's run and the leaf's are read from
- * it instead of from the child (the same bytes: the child's own items, then a copy of its leaf's
- * item). Plain tries pass none (ndense 0). */
+ * asked for with the node, and taken as the leaf's run when the node's dense_kids has the
+ * child's bit, instead of reading the child (the same bytes: the child has no items of its own,
+ * and the slot is a copy of its leaf's item, or an item that matches nothing where it has no such
+ * leaf). The slot is not read here: the walk waits for the nodes only. Plain tries pass none
+ * (ndense 0). */
 static inline __attribute__((always_inline)) bool
 px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_key *k,
         cr_px_iter *it, const cr_px_dblock *dense, size_t ndense, uint32_t dense_node)
@@ -321,14 +323,7 @@ px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_k
             nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
             break;
         }
-        if (slot && slot->held) { /* the child holds its leaves as items, and has this one */
-            if (slot->items_n) {
-                it->run[nruns] = (const cr_px_item *)(items + (size_t)slot->items_off * stride);
-                it->end[nruns] =
-                    (const cr_px_item *)(items +
-                                         ((size_t)slot->items_off + slot->items_n) * stride);
-                it->depth[nruns++] = (uint8_t)(depth + 1);
-            }
+        if (slot && (node->dense_kids & bit)) { /* the child's leaf for the next digit */
             it->run[nruns] = &slot->item.px;
             it->end[nruns] = (const cr_px_item *)((const char *)slot + stride);
             it->depth[nruns++] = (uint8_t)(depth + 2);
@@ -666,20 +661,31 @@ static bool walk_bfs(cr_px_walk *w, uint8_t *depth)
     return true;
 }
 
+uint16_t ce_px_dense_kids(const cr_px_node *nodes, const cr_px_node *x)
+{
+    uint16_t kids = 0;
+    if (x->mask & CR_PX_LEAVES)
+        return 0;
+    for (unsigned a = 0, c = 0; a < 10; a++) {
+        if (!(x->mask & (1u << a)))
+            continue;
+        const cr_px_node *k = &nodes[x->first_child + c++];
+        if ((k->mask & CR_PX_LEAVES) && !k->items_n)
+            kids |= (uint16_t)(1u << a);
+    }
+    return kids;
+}
+
 void ce_px_dense_slot(const cr_px_node *nodes, const cr_px_witem *items, const cr_px_node *x,
                       unsigned s, cr_px_dslot *out)
 {
     memset(out, 0, sizeof *out);
-    unsigned a = s / 10u, b = s % 10u, abit = 1u << a, bbit = 1u << b;
-    if ((x->mask & CR_PX_LEAVES) || !(x->mask & abit))
+    unsigned a = s / 10u, b = s % 10u, bbit = 1u << b;
+    if (!(ce_px_dense_kids(nodes, x) & (1u << a)))
         return;
-    const cr_px_node *c = &nodes[x->first_child + popcount16(x->mask & (abit - 1u))];
-    if (!(c->mask & CR_PX_LEAVES) || !(c->mask & bbit) || c->items_n > UINT16_MAX)
-        return; /* the walk reads the child */
-    out->item = items[c->items_off + c->items_n + popcount16(c->mask & (bbit - 1u))];
-    out->items_off = c->items_off;
-    out->items_n = (uint16_t)c->items_n;
-    out->held = 1;
+    const cr_px_node *c = &nodes[x->first_child + popcount16(x->mask & ((1u << a) - 1u))];
+    if (c->mask & bbit)
+        out->item = items[c->items_off + c->items_n + popcount16(c->mask & (bbit - 1u))];
 }
 
 /* Dense leaf blocks (route_index.h) for the parents of the depth of w whose nodes most often hold
@@ -703,18 +709,11 @@ static void walk_dense(cr_px_walk *w, size_t min)
             best = d;
     /* the parents: the walk asks for a node's slot at the node's parent, so not the root */
     size_t lo = SIZE_MAX, hi = 0;
-    for (size_t i = 1; i < w->nnodes && best >= 2; i++) {
-        const cr_px_node *x = &w->nodes[i];
-        if (depth[i] != best - 1 || (x->mask & CR_PX_LEAVES))
-            continue;
-        bool parent = false;
-        for (unsigned c = 0; c < popcount16(x->mask & CR_PX_SYMS) && !parent; c++)
-            parent = (w->nodes[x->first_child + c].mask & CR_PX_LEAVES) != 0;
-        if (parent) {
+    for (size_t i = 1; i < w->nnodes && best >= 2; i++)
+        if (depth[i] == best - 1 && ce_px_dense_kids(w->nodes, &w->nodes[i])) {
             lo = lo < i ? lo : i;
             hi = i + 1;
         }
-    }
     free(depth);
     if (lo == SIZE_MAX)
         return;
@@ -727,6 +726,8 @@ static void walk_dense(cr_px_walk *w, size_t min)
     for (size_t b = 0; b < hi - lo; b++)
         for (unsigned s = 0; s < CR_PX_DENSE_SLOTS; s++)
             ce_px_dense_slot(w->nodes, w->items, &w->nodes[lo + b], s, &dense[b].slot[s]);
+    for (size_t b = 0; b < hi - lo; b++)
+        w->nodes[lo + b].dense_kids = ce_px_dense_kids(w->nodes, &w->nodes[lo + b]);
     w->dense = dense;
     w->ndense = hi - lo;
     w->dense_node = (uint32_t)lo;

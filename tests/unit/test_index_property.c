@@ -449,34 +449,47 @@ static void path_to(const cr_px_walk *w, size_t at, char *out, size_t cap)
     out[n] = 0;
 }
 
-/* Slot s of the block of node x of w as it must be (route_index.h), worked out here from the
- * nodes: for digits a and b, when x's child for a holds its leaves as items and has one for b,
- * a copy of that leaf's item and the child's own item range, held; all zero otherwise. */
+/* Which children of node x of w the walk may take from x's dense block (route_index.h), worked
+ * out here from the nodes: bit a when x's child for digit a holds its leaves as items and has
+ * none of its own. */
+static uint16_t want_kids(const cr_px_walk *w, const cr_px_node *x)
+{
+    uint16_t kids = 0;
+    unsigned c = 0;
+    for (unsigned a = 0; a < 13; a++) {
+        if (!(x->mask & (1u << a)) || (x->mask & CR_PX_LEAVES))
+            continue;
+        const cr_px_node *k = &w->nodes[x->first_child + c++];
+        if (a < 10 && (k->mask & CR_PX_LEAVES) && k->items_n == 0)
+            kids |= (uint16_t)(1u << a);
+    }
+    return kids;
+}
+
+/* Slot s of the block of node x of w as it must be: for digits a and b, a copy of the item of
+ * leaf b of the child for a when want_kids has a and the child has leaf b; all zero otherwise. */
 static void want_slot(const cr_px_walk *w, const cr_px_node *x, unsigned s, cr_px_dslot *out)
 {
     memset(out, 0, sizeof *out);
     unsigned a = s / 10, b = s % 10;
-    if ((x->mask & CR_PX_LEAVES) || !(x->mask & (1u << a)))
+    if (!(want_kids(w, x) & (1u << a)))
         return;
     unsigned rank = 0;
     for (unsigned m = x->mask & ((1u << a) - 1u); m; m &= m - 1)
         rank++;
     const cr_px_node *c = &w->nodes[x->first_child + rank];
-    if (!(c->mask & CR_PX_LEAVES) || !(c->mask & (1u << b)) || c->items_n > UINT16_MAX)
+    if (!(c->mask & (1u << b)))
         return;
     rank = 0;
     for (unsigned m = c->mask & ((1u << b) - 1u); m; m &= m - 1)
         rank++;
-    out->item = w->items[c->items_off + c->items_n + rank];
-    out->items_off = c->items_off;
-    out->items_n = (uint16_t)c->items_n;
-    out->held = 1;
+    out->item = w->items[c->items_off + rank];
 }
 
-/* Up to `most` leaves held in w's dense blocks, each walked to: the walk's last run is the
- * leaf's slot, the one before it the child's own items when it has some, and the whole decision
- * is the naive scan's; so is it for the number one digit shorter (the walk then reads the child)
- * and one digit longer. */
+/* Up to `most` (child, leaf) digit pairs of w's dense blocks whose child is taken from the
+ * block, each walked to: the walk's last run is the pair's slot (the leaf's item, or one that
+ * matches nothing where the child has no such leaf), and the whole decision is the naive scan's;
+ * so is it for the number one digit shorter (the walk then reads the child) and one longer. */
 static void walk_to_slots(cr_config *c, size_t walk, const cr_px_walk *w, size_t most)
 {
     const uint32_t *pw = ce_route_index_policy_walks(c);
@@ -485,14 +498,15 @@ static void walk_to_slots(cr_config *c, size_t walk, const cr_px_walk *w, size_t
         p++;
     assert_true(p < c->npolicies);
     for (size_t bl = 0; bl < w->ndense && most; bl++) {
+        const cr_px_node *x = &w->nodes[w->dense_node + bl];
         char num[CR_NUMBER_MAX + 8];
         path_to(w, w->dense_node + bl, num, sizeof num - 4);
         size_t n = strlen(num);
         for (unsigned s = 0; s < CR_PX_DENSE_SLOTS && most; s++) {
-            const cr_px_dslot *slot = &w->dense[bl].slot[s];
-            if (!slot->held)
+            if (!(x->dense_kids & (1u << (s / 10))))
                 continue;
             most--;
+            const cr_px_dslot *slot = &w->dense[bl].slot[s];
             num[n] = (char)('0' + s / 10);
             num[n + 1] = (char)('0' + s % 10);
             num[n + 2] = 0;
@@ -503,11 +517,6 @@ static void walk_to_slots(cr_config *c, size_t walk, const cr_px_walk *w, size_t
             assert_true(it.px.nruns > 0);
             assert_ptr_equal(it.px.run[it.px.nruns - 1], &slot->item.px);
             assert_int_equal(it.px.depth[it.px.nruns - 1], n + 2);
-            if (slot->items_n) {
-                assert_true(it.px.nruns > 1);
-                assert_ptr_equal(it.px.run[it.px.nruns - 2], &w->items[slot->items_off].px);
-                assert_int_equal(it.px.depth[it.px.nruns - 2], n + 1);
-            }
             same_attempts(c, &c->policies[p], num);
             merged_equals_per_usage(c, num);
             num[n + 2] = (char)('0' + s % 7);
@@ -522,9 +531,9 @@ static void walk_to_slots(cr_config *c, size_t walk, const cr_px_walk *w, size_t
 }
 
 /* Dense leaf blocks of the merged tries (plan image format 11), built here for every trie with
- * leaves under a parent (ce_route_index_dense_min(0)): the walks read the leaves' items and
- * their parents' item ranges from the blocks and decide as the naive scan and as one walk per
- * usage, and every block mirrors its node's children. */
+ * leaves under a parent (ce_route_index_dense_min(0)): the walks take the leaves' items from the
+ * blocks and decide as the naive scan and as one walk per usage; every block mirrors its node's
+ * children, and only the blocks' nodes have dense_kids. */
 static void dense_blocks_equal_naive(void **state)
 {
     (void)state;
@@ -538,13 +547,19 @@ static void dense_blocks_equal_naive(void **state)
         const cr_px_walk *w = ce_route_index_walks(c, &nwalks);
         for (size_t k = 0; k < nwalks; k++) {
             blocks += w[k].ndense;
-            for (size_t b = 0; b < w[k].ndense; b++) {
-                const cr_px_node *x = &w[k].nodes[w[k].dense_node + b];
+            for (size_t i = 0; i < w[k].nnodes; i++) {
+                const cr_px_node *x = &w[k].nodes[i];
+                if (i - w[k].dense_node >= w[k].ndense) {
+                    assert_int_equal(x->dense_kids, 0);
+                    continue;
+                }
+                assert_int_equal(x->dense_kids, want_kids(&w[k], x));
                 for (unsigned s = 0; s < CR_PX_DENSE_SLOTS; s++) {
                     cr_px_dslot want;
                     want_slot(&w[k], x, s, &want);
-                    assert_memory_equal(&w[k].dense[b].slot[s], &want, sizeof want);
-                    held += want.held;
+                    assert_memory_equal(&w[k].dense[i - w[k].dense_node].slot[s], &want,
+                                        sizeof want);
+                    held += want.item.px.maxlen != 0;
                 }
             }
         }
