@@ -16,8 +16,9 @@
  * items, after its own (CR_PX_LEAVES in its mask), and the leaves are no nodes; 9: the response
  * groups compiled (an attachment, S_ATTACHED), no longer the XML of the files declaring them;
  * 10: a large merged trie's nodes in breadth-first order and its leaves' items also in dense
- * blocks (S_DENSE, route_index.h) */
-#define CR_PLAN_VERSION 10u
+ * blocks (S_DENSE, route_index.h); 11: the dense blocks one level up, for the parents of the nodes
+ * holding leaves, one slot for every two digits (the child's own item range and the leaf's item) */
+#define CR_PLAN_VERSION 11u
 
 /* The architecture tag this build writes and accepts: pointer size, byte order, ABI. */
 uint32_t ce_image_arch(void);

@@ -52,6 +52,7 @@ static void put_nodes(builder *b, const cr_px_node *nodes, size_t nnodes)
         n.items_off = nodes[i].items_off;
         n.items_n = nodes[i].items_n;
         n.mask = nodes[i].mask;
+        n.dense_kids = nodes[i].dense_kids; /* format 11: 0 but in the nodes with dense blocks */
         ce_pi_put_raw(b, S_NODES, &n, 1);
     }
 }
@@ -520,7 +521,9 @@ static bool nodes_ok(reader *r, const uint32_t *x, int items, const char *what, 
     }
     const cr_px_node *nodes = (const cr_px_node *)sec_base(r, S_NODES) + x[TR_NODE];
     for (size_t k = 0; k < x[TR_NNODES] && !r->trusted; k++) {
-        if (!node_ok(&nodes[k], x[TR_NNODES], x[TR_NITEMS])) {
+        /* dense_kids only in a merged trie's nodes with blocks (dense_ok) */
+        if (!node_ok(&nodes[k], x[TR_NNODES], x[TR_NITEMS]) ||
+            (items != S_WITEMS && nodes[k].dense_kids)) {
             ce_pi_broken(r, "trie node", i);
             return false;
         }
@@ -854,34 +857,37 @@ static bool walk_items_ok(reader *r, const ce_image_cx *x, const cr_namelist *l,
 }
 
 /* Merged trie w's dense leaf blocks from its record rec lie inside S_DENSE, each for one of its
- * nodes, and mirror them: a node holding its leaves as items has in the slot of each of its
- * digits a copy of that leaf's item, every other slot is all zero (so is the padding), and so
- * is every slot of a node that holds no leaves (a trusted read checks the bounds only). Run
- * after nodes_ok: every node's leaves are inside the trie's items. */
+ * nodes, and mirror them: each node's dense_kids is what ce_px_dense_kids makes of it in the
+ * blocks' range (which children hold their leaves as items and have none of their own) and 0
+ * outside it, and each slot is byte for byte what ce_px_dense_slot makes of its node (a copy of
+ * the leaf's item, or all zero). A trusted read checks the bounds only. Run after nodes_ok:
+ * every node's children lie inside the trie and their leaves inside its items. */
 static bool dense_ok(reader *r, const uint32_t *rec, cr_px_walk *w)
 {
     uint32_t node = rec[WK_DNODE], first = rec[WK_DENSE], n = rec[WK_NDENSE];
-    if (!n)
-        return node == 0 && first == 0;
+    if (!n && (node || first))
+        return false;
     if ((uint64_t)first + n > ce_pi_nrecs(r, S_DENSE) || (uint64_t)node + n > w->nnodes)
         return false;
-    w->dense = (cr_px_dblock *)(uintptr_t)((const cr_px_dblock *)sec_base(r, S_DENSE) + first);
-    w->ndense = n;
-    w->dense_node = node;
-    static const cr_px_dslot zero;
-    for (size_t b = 0; b < n && !r->trusted; b++) {
-        const cr_px_node *x = &w->nodes[node + b];
-        const cr_px_dslot *slot = w->dense[b].slot;
+    if (n) {
+        w->dense = (cr_px_dblock *)(uintptr_t)((const cr_px_dblock *)sec_base(r, S_DENSE) + first);
+        w->ndense = n;
+        w->dense_node = node;
+    }
+    for (size_t k = 0; k < w->nnodes && !r->trusted; k++) {
+        const cr_px_node *x = &w->nodes[k];
+        if (k - node >= n) {
+            if (x->dense_kids)
+                return false;
+            continue;
+        }
+        if (x->dense_kids != ce_px_dense_kids(w->nodes, x))
+            return false;
+        const cr_px_dslot *slot = w->dense[k - node].slot;
         for (unsigned s = 0; s < CR_PX_DENSE_SLOTS; s++) {
-            const cr_px_dslot *want = &zero;
-            cr_px_dslot leaf;
-            if ((x->mask & CR_PX_LEAVES) && (x->mask & (1u << s))) {
-                memset(&leaf, 0, sizeof leaf);
-                leaf.item =
-                    w->items[x->items_off + x->items_n + bits16(x->mask & ((1u << s) - 1u))];
-                want = &leaf;
-            }
-            if (memcmp(&slot[s], want, sizeof *want))
+            cr_px_dslot want;
+            ce_px_dense_slot(w->nodes, w->items, x, s, &want);
+            if (memcmp(&slot[s], &want, sizeof want))
                 return false;
         }
     }

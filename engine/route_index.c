@@ -289,9 +289,12 @@ static inline __attribute__((always_inline)) size_t px_leaf_run(cr_px_iter *it, 
 }
 
 /* The walk: with dense leaf blocks (a merged trie's dense[ndense] for nodes dense_node..,
- * route_index.h), the slot of the next node's leaf for the number's next digit is asked for
- * with the node, and read instead of the node's leaf item (the same bytes). Plain tries pass
- * none (ndense 0). */
+ * route_index.h), the slot of the next node's child and leaf for the number's next two digits is
+ * asked for with the node, and taken as the leaf's run when the node's dense_kids has the
+ * child's bit, instead of reading the child (the same bytes: the child has no items of its own,
+ * and the slot is a copy of its leaf's item, or an item that matches nothing where it has no such
+ * leaf). The slot is not read here: the walk waits for the nodes only. Plain tries pass none
+ * (ndense 0). */
 static inline __attribute__((always_inline)) bool
 px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_key *k,
         cr_px_iter *it, const cr_px_dblock *dense, size_t ndense, uint32_t dense_node)
@@ -304,7 +307,9 @@ px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_k
     it->digits_from = k->digits_from;
     it->match = false;
     const cr_px_node *node = nodes;
-    const cr_px_dslot *slot = NULL; /* node's leaf for k->sym[depth], when node has a block */
+    /* when node has a block: its child for k->sym[depth] and that child's leaf for
+     * k->sym[depth + 1] */
+    const cr_px_dslot *slot = NULL;
     for (size_t depth = 0;; depth++) {
         if (node->items_n)
             nruns = px_run(it, nruns, items, stride, node, depth);
@@ -315,19 +320,20 @@ px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_k
             break;
         unsigned child = popcount16(mask & (bit - 1u));
         if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            if (slot) {
-                it->run[nruns] = &slot->item.px;
-                it->end[nruns] = (const cr_px_item *)((const char *)slot + stride);
-                it->depth[nruns++] = (uint8_t)(depth + 1);
-            } else {
-                nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
-            }
+            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
+            break;
+        }
+        if (slot && (node->dense_kids & bit)) { /* the child's leaf for the next digit */
+            it->run[nruns] = &slot->item.px;
+            it->end[nruns] = (const cr_px_item *)((const char *)slot + stride);
+            it->depth[nruns++] = (uint8_t)(depth + 2);
             break;
         }
         size_t next = (size_t)node->first_child + child;
         slot = NULL;
-        if (next - dense_node < ndense && depth + 1 < n && k->sym[depth + 1] < CR_PX_DENSE_SLOTS) {
-            slot = &dense[next - dense_node].slot[k->sym[depth + 1]];
+        if (next - dense_node < ndense && depth + 2 < n && k->sym[depth + 1] < 10 &&
+            k->sym[depth + 2] < 10) {
+            slot = &dense[next - dense_node].slot[k->sym[depth + 1] * 10u + k->sym[depth + 2]];
             __builtin_prefetch(slot); /* with the node, not after it */
         }
         node = nodes + next;
@@ -655,10 +661,39 @@ static bool walk_bfs(cr_px_walk *w, uint8_t *depth)
     return true;
 }
 
-/* Dense leaf blocks (route_index.h) for the depth of w whose nodes most often hold their leaves
- * as items: w's nodes put in breadth-first order, then one block per node of that depth from the
- * first such node to the last. Out of memory, w is left without blocks. */
-static void walk_dense(cr_px_walk *w)
+uint16_t ce_px_dense_kids(const cr_px_node *nodes, const cr_px_node *x)
+{
+    uint16_t kids = 0;
+    if (x->mask & CR_PX_LEAVES)
+        return 0;
+    for (unsigned a = 0, c = 0; a < 10; a++) {
+        if (!(x->mask & (1u << a)))
+            continue;
+        const cr_px_node *k = &nodes[x->first_child + c++];
+        if ((k->mask & CR_PX_LEAVES) && !k->items_n)
+            kids |= (uint16_t)(1u << a);
+    }
+    return kids;
+}
+
+void ce_px_dense_slot(const cr_px_node *nodes, const cr_px_witem *items, const cr_px_node *x,
+                      unsigned s, cr_px_dslot *out)
+{
+    memset(out, 0, sizeof *out);
+    unsigned a = s / 10u, b = s % 10u, bbit = 1u << b;
+    if (!(ce_px_dense_kids(nodes, x) & (1u << a)))
+        return;
+    const cr_px_node *c = &nodes[x->first_child + popcount16(x->mask & ((1u << a) - 1u))];
+    if (c->mask & bbit)
+        out->item = items[c->items_off + c->items_n + popcount16(c->mask & (bbit - 1u))];
+}
+
+/* Dense leaf blocks (route_index.h) for the parents of the depth of w whose nodes most often hold
+ * their leaves as items: w's nodes put in breadth-first order, then one block per node of the
+ * depth above from the first such parent to the last. Out of memory, or when the blocks would take
+ * more than CR_WALK_DENSE_FACTOR times the items' bytes (and the bound is not 0), w is left
+ * without blocks. */
+static void walk_dense(cr_px_walk *w, size_t min)
 {
     uint8_t *depth = malloc(w->nnodes ? w->nnodes : 1);
     if (!depth || w->nnodes < 2 || !walk_bfs(w, depth)) {
@@ -672,27 +707,27 @@ static void walk_dense(cr_px_walk *w)
     for (size_t d = 1; d < 256; d++)
         if (holders[d] > holders[best])
             best = d;
+    /* the parents: the walk asks for a node's slot at the node's parent, so not the root */
     size_t lo = SIZE_MAX, hi = 0;
-    for (size_t i = 0; i < w->nnodes; i++)
-        if ((w->nodes[i].mask & CR_PX_LEAVES) && depth[i] == best) {
+    for (size_t i = 1; i < w->nnodes && best >= 2; i++)
+        if (depth[i] == best - 1 && ce_px_dense_kids(w->nodes, &w->nodes[i])) {
             lo = lo < i ? lo : i;
             hi = i + 1;
         }
     free(depth);
-    if (!holders[best])
+    if (lo == SIZE_MAX)
         return;
-    cr_px_dblock *dense = cr_table_alloc((hi - lo) * sizeof *dense); /* zero */
+    size_t bytes = (hi - lo) * sizeof(cr_px_dblock);
+    if (min && bytes / CR_WALK_DENSE_FACTOR > w->nitems * sizeof *w->items)
+        return;
+    cr_px_dblock *dense = cr_table_alloc(bytes); /* zero */
     if (!dense)
         return;
-    for (size_t b = 0; b < hi - lo; b++) {
-        const cr_px_node *x = &w->nodes[lo + b];
-        if (!(x->mask & CR_PX_LEAVES))
-            continue;
+    for (size_t b = 0; b < hi - lo; b++)
         for (unsigned s = 0; s < CR_PX_DENSE_SLOTS; s++)
-            if (x->mask & (1u << s))
-                dense[b].slot[s].item =
-                    w->items[x->items_off + x->items_n + popcount16(x->mask & ((1u << s) - 1u))];
-    }
+            ce_px_dense_slot(w->nodes, w->items, &w->nodes[lo + b], s, &dense[b].slot[s]);
+    for (size_t b = 0; b < hi - lo; b++)
+        w->nodes[lo + b].dense_kids = ce_px_dense_kids(w->nodes, &w->nodes[lo + b]);
     w->dense = dense;
     w->ndense = hi - lo;
     w->dense_node = (uint32_t)lo;
@@ -740,8 +775,9 @@ static int build_walk(const cr_config *cfg, const cr_route_analysis *a, const ui
     if (rc != CR_OK)
         return rc;
     w->ncands = ncands;
-    if (w->nitems * sizeof *w->items >= atomic_load(&dense_min))
-        walk_dense(w); /* an optimisation: out of memory, the walk has no blocks */
+    size_t min = atomic_load(&dense_min);
+    if (w->nitems * sizeof *w->items >= min)
+        walk_dense(w, min); /* an optimisation: out of memory, the walk has no blocks */
     return CR_OK;
 }
 

@@ -101,6 +101,10 @@ typedef struct cr_px_node {
     uint32_t first_child; /* children are contiguous, in symbol order (0 with CR_PX_LEAVES) */
     uint32_t items_off, items_n;
     uint16_t mask; /* which symbols have a child (CR_PX_SYMS), and CR_PX_LEAVES */
+    /* in a node with a dense block (cr_px_walk): bit a set when the child for digit a holds its
+     * leaves as items and has no items of its own, so that the walk takes the leaf from the
+     * block instead of reading the child; 0 in every other node */
+    uint16_t dense_kids;
 } cr_px_node;
 
 /* A compiled trie over a set of items (ids ascending in every node's list). */
@@ -113,7 +117,9 @@ typedef struct cr_px_trie {
 } cr_px_trie;
 
 /* Plan images hold tries as they are in memory (plan_image.c borrows them in place). */
-_Static_assert(sizeof(cr_px_node) == 16 && offsetof(cr_px_node, mask) == 12, "trie node layout");
+_Static_assert(sizeof(cr_px_node) == 16 && offsetof(cr_px_node, mask) == 12 &&
+                   offsetof(cr_px_node, dense_kids) == 14,
+               "trie node layout");
 _Static_assert(sizeof(cr_px_item) == 8 && offsetof(cr_px_item, tail) == 6, "trie item layout");
 
 #define CR_PX_MAX_RUNS (CR_PX_MAX_DEPTH + 2)
@@ -249,18 +255,25 @@ _Static_assert(sizeof(cr_px_witem) == 24 && offsetof(cr_px_witem, route) == 8 &&
                "merged item layout");
 
 /*
- * Dense leaf blocks (plan image format 10). In a large merged trie the walk's last two steps
- * are dependent misses: the deepest node, then the leaf's item, found from the node's
- * items_off. For the nodes of one depth that hold their leaves as items (CR_PX_LEAVES, the
- * depth with most of them), each leaf's item is also copied into a block of one 32-byte slot a
- * digit, block b for node dense_node + b: the walk knows the node's index at its parent, so it
- * asks for the node and for the slot of the number's next digit together, and reads the leaf
- * from the slot. A slot whose digit is not among the node's leaves, and every slot of a node
- * of the range that holds no leaves, is all zero; a slot never straddles two cache lines. The
- * nodes of a trie with blocks are in breadth-first order (each depth contiguous, children
- * still contiguous in symbol order), so that the range holds that depth's nodes only.
+ * Dense leaf blocks (plan image format 11). In a large merged trie the walk's last steps are
+ * dependent misses: a node, its child, then the leaf's item under that child. Take the nodes
+ * that hold their leaves as items (CR_PX_LEAVES) of the depth with most of them, and their
+ * parents, one depth up: each parent gets a block of one 32-byte slot for every two digits, slot
+ * 10 a + b a copy of the item of leaf b of the parent's child for digit a, when that child holds
+ * its leaves as items and has no items of its own (bit a of the parent's dense_kids), all zero
+ * otherwise. Block i is for node dense_node + i: the walk knows a node's index at the node's
+ * parent, so it asks for the node and for the slot of the number's next two digits together
+ * (a prefetch, never waited for in the walk), and when the node's dense_kids has the child's bit
+ * it takes the slot as the leaf's run without reading the child. An all-zero slot (the child
+ * has no leaf b) is a run whose one item can match no number (its length bounds are 0, and a
+ * number reaching the slot has at least two digits): a walk through it yields what a walk that
+ * stopped at the child would. A slot never straddles two cache lines. The nodes of a trie with
+ * blocks are in breadth-first order (each depth contiguous, children still contiguous in symbol
+ * order), so that the range holds one depth's nodes. (Format 10's blocks, one slot a digit for
+ * the nodes holding leaves, saved the leaf's miss but not the child's: its chain ended parent ->
+ * {child, slot}; it is now grandparent -> {parent, slot}.)
  */
-#define CR_PX_DENSE_SLOTS 10u /* digits 0-9: the symbols after a number's first */
+#define CR_PX_DENSE_SLOTS 100u /* two digits: the child's, then its leaf's */
 
 typedef struct cr_px_dslot {
     cr_px_witem item; /* a copy of the leaf's item, or all zero */
@@ -271,7 +284,7 @@ typedef struct cr_px_dblock {
     cr_px_dslot slot[CR_PX_DENSE_SLOTS];
 } cr_px_dblock;
 
-_Static_assert(sizeof(cr_px_dslot) == 32 && sizeof(cr_px_dblock) == 320, "dense block layout");
+_Static_assert(sizeof(cr_px_dslot) == 32 && sizeof(cr_px_dblock) == 3200, "dense block layout");
 
 /* The merged trie of one usage list: nodes as in cr_px_trie, items with their candidates. */
 typedef struct cr_px_walk {
@@ -288,14 +301,25 @@ typedef struct cr_px_walk {
 } cr_px_walk;
 
 /* Merged tries whose items take at least this many bytes get dense leaf blocks (past the L2,
- * where the leaf's item comes from the L3 or DRAM: at 100,000 routes 2.4 MB of items, 3.1 MB of
- * blocks; at 400,000 routes 9.6 MB and 12.5 MB; at 10,000 routes, 0.25 MB of items, none).
+ * where the leaf's item comes from the L3 or DRAM: at 100,000 routes 2.4 MB of items, 3.9 MB of
+ * blocks; at 400,000 routes 9.6 MB and 15.2 MB; at 10,000 routes, 0.25 MB of items, none), when
+ * the blocks take at most CR_WALK_DENSE_FACTOR times the items' bytes (a trie whose parents have
+ * few children holding leaves would fill few of their slots).
  * ce_route_index_dense_min sets another bound for the builds that follow in this process (tests:
- * 0 gives every trie with leaves its blocks); it returns the previous one. */
+ * 0 gives every trie with leaves its blocks, whatever their size); it returns the previous one. */
 #ifndef CR_WALK_DENSE_MIN
 #define CR_WALK_DENSE_MIN ((size_t)1 << 20)
 #endif
+#define CR_WALK_DENSE_FACTOR 2u
 size_t ce_route_index_dense_min(size_t bytes);
+
+/* What the dense block of node x (route_index.h) of the trie nodes[], items[] holds: x's
+ * dense_kids (ce_px_dense_kids), and slot s (ce_px_dense_slot, into *out: the leaf's item or all
+ * zero). x's children and their leaves must lie inside the trie (as the walk's build makes them,
+ * and a plan image's check of the nodes proves them). */
+uint16_t ce_px_dense_kids(const cr_px_node *nodes, const cr_px_node *x);
+void ce_px_dense_slot(const cr_px_node *nodes, const cr_px_witem *items, const cr_px_node *x,
+                      unsigned s, cr_px_dslot *out);
 
 typedef struct cr_policy_iter {
     cr_px_iter px;

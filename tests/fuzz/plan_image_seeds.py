@@ -7,8 +7,9 @@ each variant here reaches the section checks: a byte flipped, a count or index p
 range, a hash table with no empty slot, a caller table's cell whose hot fields are not its user's,
 a key cell longer than its cell, a trie node whose
 children lie outside its trie (child nodes, or leaves held as items), a merged trie's item naming another route or candidate, the response groups compiled into the
-image (format 9) cut short or damaged, a merged trie's dense leaf blocks (format 10) outside their
-section or nodes, or not mirroring them. The images: `callroute compile` of
+image (format 9) cut short or damaged, a merged trie's dense leaf blocks (format 11: one block of
+100 slots for each parent of the nodes holding leaves, and the children each parent takes from its
+block in its dense_kids) outside their section or nodes, or not mirroring them. The images: `callroute compile` of
 examples/contoso/contoso.xml and examples/workflows/kamailio-huntgroups.xml, and the contoso image
 with dense blocks in every merged trie (`CR_DENSE_IMAGE_OUT=PATH test_plan_image`, which compiles
 it with ce_route_index_dense_min(0)). Section numbers
@@ -147,9 +148,10 @@ def variants(img, rng):
     walk = next((w for w in range(wcount)
                  if struct.unpack_from("<9I", img, woff + w * wesize)[8]), None)
     if count and walk is not None:
-        # dense leaf blocks (format 10): a walk's blocks past the section or its nodes, its first
+        # dense leaf blocks (format 11): a walk's blocks past the section or its nodes, its first
         # node moved (the blocks then mirror other nodes), none named with a first block left; a
-        # slot's leaf or padding damaged, a slot of a digit the node has not filled
+        # slot's leaf or padding damaged, an empty slot filled (or made to match); a block node's
+        # dense_kids naming other children, none, or set on the root (outside the blocks)
         at = woff + walk * wesize
         rec = struct.unpack_from("<9I", img, at)
         for field, val in ((6, rec[1]), (6, rec[6] + 1), (7, count), (8, count + 1), (8, 0)):
@@ -165,8 +167,16 @@ def variants(img, rng):
                 put32(v, used + pos, val)
                 yield v
         if unused is not None:
+            for pos, val in ((8, 1), (4, 0x0C00)):
+                v = bytearray(img)
+                put32(v, unused + pos, val)
+                yield v
+        noff, _, nesize = secs[S_NODES]
+        block_node = noff + (rec[0] + rec[6]) * nesize
+        kids = struct.unpack_from("<H", img, block_node + 14)[0]
+        for node, val in ((block_node, kids ^ 0x3FF), (block_node, 0), (noff + rec[0] * nesize, 1)):
             v = bytearray(img)
-            put32(v, unused + 8, 1)
+            struct.pack_into("<H", v, node + 14, val)
             yield v
 
 

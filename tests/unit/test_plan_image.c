@@ -864,10 +864,10 @@ static void test_compiled_damage_refused(void **state)
     free(clean);
 }
 
-/* The dense leaf blocks of an image (format 10) whose merged tries all have them (compiled with
+/* The dense leaf blocks of an image (format 11) whose merged tries all have them (compiled with
  * ce_route_index_dense_min(0); CR_DENSE_IMAGE_OUT=PATH saves it, for the fuzz seeds): adopted
  * in place, deciding as the XML, and refused when a block is damaged or does not mirror its
- * node, or when a walk's record puts its blocks outside the section or its nodes. */
+ * node's children, or when a walk's record puts its blocks outside the section or its nodes. */
 static void test_dense_blocks(void **state)
 {
     (void)state;
@@ -906,39 +906,55 @@ static void test_dense_blocks(void **state)
     assert_int_equal(blocks, ds.count);
     cr_config_free(cfg);
     assert_int_equal(ce_route_index_walks(plain, &nwalks)[0].ndense, 0);
-    /* a walk with blocks, one of its nodes holding leaves, a digit it has and one it has not */
-    size_t walk = 0, block = SIZE_MAX;
+    /* a walk with blocks, one of its blocks holding a leaf in one slot and none in another */
+    size_t walk = 0, block = SIZE_MAX, node_at = 0;
+    unsigned has = 0, hasnt = 0;
     uint32_t rec[9];
-    cr_px_node n = {0};
+    cr_px_node x = {0};
     plan_section nodes = section(clean, S_NODES);
     for (; walk < wk.count && block == SIZE_MAX; walk++) {
         memcpy(rec, clean + wk.off + walk * 4 * sec_fields[S_WALKS], sizeof rec);
         for (size_t b = 0; b < rec[WK_NDENSE] && block == SIZE_MAX; b++) {
-            memcpy(&n, clean + nodes.off + (rec[WK_NODE] + rec[WK_DNODE] + b) * sizeof n, sizeof n);
-            if ((n.mask & CR_PX_LEAVES) && (n.mask & 0x3FFu) != 0x3FFu)
+            cr_px_dblock blk;
+            memcpy(&blk, clean + ds.off + (rec[WK_DENSE] + b) * sizeof blk, sizeof blk);
+            node_at = nodes.off + (rec[WK_NODE] + rec[WK_DNODE] + b) * sizeof x;
+            memcpy(&x, clean + node_at, sizeof x);
+            has = hasnt = CR_PX_DENSE_SLOTS;
+            for (unsigned s = 0; s < CR_PX_DENSE_SLOTS; s++) {
+                bool full = blk.slot[s].item.px.maxlen != 0;
+                if (full && has == CR_PX_DENSE_SLOTS)
+                    has = s;
+                if (!full && hasnt == CR_PX_DENSE_SLOTS)
+                    hasnt = s;
+            }
+            if (has < CR_PX_DENSE_SLOTS && hasnt < CR_PX_DENSE_SLOTS)
                 block = rec[WK_DENSE] + b;
         }
     }
     assert_true(block != SIZE_MAX);
     walk--;
-    unsigned has = 0, hasnt = 0;
-    while (!(n.mask & (1u << has)))
-        has++;
-    while (n.mask & (1u << hasnt))
-        hasnt++;
+    assert_true(x.dense_kids != 0);
     size_t slot_at = ds.off + block * sizeof(cr_px_dblock), rec_at = wk.off + walk * 4 * 9;
+    size_t kids_at = node_at + offsetof(cr_px_node, mask); /* mask, dense_kids */
+    size_t root_at = nodes.off + rec[WK_NODE] * sizeof x + offsetof(cr_px_node, mask);
+    uint32_t root_mask;
+    memcpy(&root_mask, clean + root_at, 4);
     unsigned char *img = malloc(len);
     assert_non_null(img);
     struct {
         size_t at;
         uint32_t value;
     } cases[] = {
-        {slot_at + has * 32 + offsetof(cr_px_witem, route), 0},           /* another route */
-        {slot_at + has * 32 + offsetof(cr_px_witem, px.id), 0x7FFFFFF0u}, /* no candidate */
-        {slot_at + has * 32 + offsetof(cr_px_witem, gw), 3},              /* another gateway */
-        {slot_at + has * 32 + 24, 1},                                     /* padding */
-        {slot_at + hasnt * 32 + offsetof(cr_px_witem, route), 1},         /* a leaf it has not */
-        {rec_at + 4 * WK_NDENSE, (uint32_t)ds.count + 1},                 /* past the section */
+        {slot_at + has * 32 + offsetof(cr_px_witem, route), 0},            /* another route */
+        {slot_at + has * 32 + offsetof(cr_px_witem, px.id), 0x7FFFFFF0u},  /* no candidate */
+        {slot_at + has * 32 + offsetof(cr_px_witem, gw), 3},               /* another gateway */
+        {slot_at + has * 32 + 24, 1},                                      /* padding */
+        {slot_at + hasnt * 32 + offsetof(cr_px_witem, route), 1},          /* a leaf it has not */
+        {slot_at + hasnt * 32 + offsetof(cr_px_witem, px.minlen), 0x0C00}, /* one that matches */
+        {kids_at, x.mask | (uint32_t)(x.dense_kids ^ 0x3FFu) << 16}, /* other children taken */
+        {kids_at, x.mask},                                           /* none taken */
+        {root_at, root_mask | 1u << 16}, /* a child taken outside the blocks' nodes */
+        {rec_at + 4 * WK_NDENSE, (uint32_t)ds.count + 1}, /* past the section */
         {rec_at + 4 * WK_DENSE, (uint32_t)ds.count},
         {rec_at + 4 * WK_DNODE, rec[WK_NNODES]}, /* past the walk's nodes */
         {rec_at + 4 * WK_DNODE, 0},              /* blocks of other nodes */
