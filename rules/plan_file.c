@@ -122,9 +122,11 @@ static int verify_mt(const void *p, size_t n, cr_image_info *info, char *err, si
     return cr_image_verify_sum(p, n, sum, info, err, errlen);
 }
 
-static int map_file(const char *path, bool copy, bool trusted, cr_image_map *m, char *err,
+static int map_file(const char *path, bool copy, unsigned flags, cr_image_map *m, char *err,
                     size_t errlen)
 {
+    bool trusted = (flags & CR_IMAGE_TRUSTED) != 0;
+    int populate = flags & CR_IMAGE_LAZY_PAGES ? 0 : MAP_POPULATE;
     memset(m, 0, sizeof *m);
     int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
@@ -137,7 +139,7 @@ static int map_file(const char *path, bool copy, bool trusted, cr_image_map *m, 
         return CR_EIO;
     }
     void *p = copy ? read_private(fd, (size_t)sb.st_size)
-                   : mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+                   : mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED | populate, fd, 0);
     close(fd);
     if (p == MAP_FAILED) {
         snprintf(err, errlen, "%s: cannot %s: %s", path, copy ? "read" : "map", strerror(errno));
@@ -158,13 +160,13 @@ static int map_file(const char *path, bool copy, bool trusted, cr_image_map *m, 
 
 int cr_image_map_file(const char *path, cr_image_map *m, char *err, size_t errlen)
 {
-    return map_file(path, false, false, m, err, errlen);
+    return map_file(path, false, 0, m, err, errlen);
 }
 
 int cr_image_map_file_ex(const char *path, unsigned flags, cr_image_map *m, char *err,
                          size_t errlen)
 {
-    return map_file(path, false, (flags & CR_IMAGE_TRUSTED) != 0, m, err, errlen);
+    return map_file(path, false, flags, m, err, errlen);
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -429,7 +431,8 @@ static unsigned char *sum_buffer(size_t *len)
     unsigned char *m = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return NULL;
-    unsigned char *b = (unsigned char *)(((uintptr_t)m + SUM_ALIGN - 1) & ~(uintptr_t)(SUM_ALIGN - 1));
+    unsigned char *b =
+        (unsigned char *)(((uintptr_t)m + SUM_ALIGN - 1) & ~(uintptr_t)(SUM_ALIGN - 1));
     if (b > m)
         munmap(m, (size_t)(b - m));
     munmap(b + SUM_ALIGN, (size_t)(m + want - (b + SUM_ALIGN)));
@@ -768,7 +771,7 @@ int cr_image_load_ex(const char *path, unsigned flags, cr_config **out, cr_diag 
     *out = NULL;
     cr_image_map m;
     char err[400];
-    int rc = map_file(path, true, false, &m, err, sizeof err);
+    int rc = map_file(path, true, 0, &m, err, sizeof err);
     if (rc != CR_OK) {
         /* err names the file already */
         cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);

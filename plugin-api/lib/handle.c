@@ -633,6 +633,8 @@ static void inherit_note(cr_handle *h, cr_config *cfg, uint64_t gen);
 static cr_config *inherit_take(cr_handle *h, uint64_t gen, uint64_t sum, bool *parked);
 static int unpark(crp_shared *s, const cr_config *cfg, const char *path, uint64_t g, uint64_t sum,
                   bool borrowed, char *err, size_t errlen);
+static int map_published_at(const char *path, void *base, size_t len, uint64_t g, uint64_t sum,
+                            unsigned flags, const char *what, char *err, size_t errlen);
 static void inherit_drop(const cr_config *cfg);
 static void inplace_forget(const cr_config *cfg);
 static void inplace_note(crp_shared *s, const cr_config *cfg, void *base, size_t len, uint64_t gen,
@@ -1346,9 +1348,12 @@ static int plan_adopt(cr_handle *h, cr_config **out, uint64_t *gen, char *err, s
             return CR_ENOENT;
         bool parked;
         *out = inherit_take(h, g, sum, &parked);
-        if (*out && parked && (rc = unpark(s, *out, path, g, sum, borrowed, err, errlen)) != CR_OK) {
-            crp_log(CR_LOG_WARNING, "callroute: pid %d: the plan inherited cannot be taken back "
-                    "(%s): reading the published image", (int)my_pid(), err);
+        if (*out && parked &&
+            (rc = unpark(s, *out, path, g, sum, borrowed, err, errlen)) != CR_OK) {
+            crp_log(CR_LOG_WARNING,
+                    "callroute: pid %d: the plan inherited cannot be taken back "
+                    "(%s): reading the published image",
+                    (int)my_pid(), err);
             inherit_drop(*out);
             cr_config_abandon(*out);
             *out = NULL;
@@ -1495,10 +1500,33 @@ void crp_handle_park(void)
         inplace_forget(cfg);
 }
 
+/* Maps the published image at path over [base, base + len), replacing what is mapped there in
+ * one step, when it is the one recorded: generation g, checksum sum, length len (the header
+ * checked, CR_IMAGE_TRUSTED; `flags` more of cr_image_map_file_ex's). Nothing changes at base
+ * on failure; err says why ("path: not `what`"). */
+static int map_published_at(const char *path, void *base, size_t len, uint64_t g, uint64_t sum,
+                            unsigned flags, const char *what, char *err, size_t errlen)
+{
+    cr_image_map m;
+    int rc = cr_image_map_file_ex(path, CR_IMAGE_TRUSTED | flags, &m, err, errlen);
+    if (rc == CR_OK && (m.len != len || m.info.generation != g || m.info.checksum != sum)) {
+        snprintf(err, errlen, "%s: not %s", path, what);
+        cr_image_unmap(&m);
+        rc = CR_ECONFIG;
+    }
+    if (rc == CR_OK && mremap((void *)(uintptr_t)m.base, m.len, m.len,
+                              MREMAP_MAYMOVE | MREMAP_FIXED, base) == MAP_FAILED) {
+        snprintf(err, errlen, "%s: cannot map in place: %s", path, strerror(errno));
+        cr_image_unmap(&m);
+        rc = CR_EIO;
+    }
+    return rc;
+}
+
 /* Maps the published image at path (generation g, checksum sum) over the reservation of the
  * parked plan cfg, which then reads it as it read the inherited mapping: the same bytes (the
  * same generation and checksum, the same length). The pages come as decisions touch them, as
- * they would have through the inherited mapping. */
+ * they would have through the inherited mapping. On failure the reservation stays. */
 static int unpark(crp_shared *s, const cr_config *cfg, const char *path, uint64_t g, uint64_t sum,
                   bool borrowed, char *err, size_t errlen)
 {
@@ -1508,39 +1536,12 @@ static int unpark(crp_shared *s, const cr_config *cfg, const char *path, uint64_
         snprintf(err, errlen, "the plan inherited maps no image");
         return CR_EINVAL;
     }
-    int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return CR_EIO;
-    }
-    if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != len) {
-        snprintf(err, errlen, "%s: not the length of the image inherited", path);
-        close(fd);
-        return CR_ECONFIG;
-    }
-    void *p = mmap((void *)(uintptr_t)base, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
-    int e = errno;
-    close(fd);
-    char why[240];
-    cr_image_info info;
-    int rc = p == MAP_FAILED ? CR_EIO
-             : cr_image_verify_header(p, len, &info, why, sizeof why) != CR_OK ? CR_ECONFIG
-             : info.generation != g || info.checksum != sum                   ? CR_ECONFIG
-                                                                               : CR_OK;
-    if (rc != CR_OK) {
-        snprintf(err, errlen, "%s: %s", path,
-                 p == MAP_FAILED ? strerror(e) : "not the image inherited (generation, checksum)");
-        /* parked again: nothing of the file stays mapped */
-        mmap((void *)(uintptr_t)base, len, PROT_NONE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-        return rc;
-    }
-    if (borrowed) /* the admin's file: moved to its copy later, like any mapping of it */
+    int rc = map_published_at(path, (void *)(uintptr_t)base, len, g, sum, CR_IMAGE_LAZY_PAGES,
+                              "the image inherited", err, errlen);
+    /* the admin's file: moved to its copy later, like any mapping of it */
+    if (rc == CR_OK && borrowed)
         inplace_note(s, cfg, (void *)(uintptr_t)base, len, g, sum);
-    return CR_OK;
+    return rc;
 }
 
 /* Before this process frees cfg: a plan freed is no longer offered to later children, nor to
@@ -1727,22 +1728,10 @@ static bool inplace_move(crp_shared *s)
         plan_unlock(s);
     }
     if (!done && !borrowed && path[0] && g == inplace.gen && sum == inplace.sum) {
-        cr_image_map m;
-        int rc = cr_image_map_file_ex(path, CR_IMAGE_TRUSTED, &m, err, sizeof err);
-        if (rc == CR_OK &&
-            (m.len != inplace.len || m.info.generation != g || m.info.checksum != sum)) {
-            snprintf(err, sizeof err, "%s: not the copy of the image published", path);
-            cr_image_unmap(&m);
-            rc = CR_ECONFIG;
-        }
         /* the copy's mapping replaces the original's in one step: a decision reading it
          * meanwhile sees the same bytes either way */
-        if (rc == CR_OK && mremap((void *)(uintptr_t)m.base, m.len, m.len,
-                                  MREMAP_MAYMOVE | MREMAP_FIXED, inplace.base) == MAP_FAILED) {
-            snprintf(err, sizeof err, "%s: cannot map in place: %s", path, strerror(errno));
-            cr_image_unmap(&m);
-            rc = CR_EIO;
-        }
+        int rc = map_published_at(path, inplace.base, inplace.len, g, sum, 0,
+                                  "the copy of the image published", err, sizeof err);
         if (rc == CR_OK) {
             inplace.cfg = NULL;
             done = true;

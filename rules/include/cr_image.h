@@ -29,6 +29,9 @@ int cr_image_map_file(const char *path, cr_image_map *m, char *err, size_t errle
 /* The same with CR_IMAGE_TRUSTED: the checksum is not computed (the header is checked). */
 int cr_image_map_file_ex(const char *path, unsigned flags, cr_image_map *m, char *err,
                          size_t errlen);
+/* A cr_image_map_file_ex flag: the mapping is not populated; its pages come as they are read
+ * (a process taking back the plan it parked reads few of them at a time). */
+#define CR_IMAGE_LAZY_PAGES (1u << 17)
 void cr_image_unmap(cr_image_map *m);
 
 /* Copies the image at path into a new file `staged` (mode 0640; the kernel copies), maps the

@@ -851,10 +851,10 @@ static int parks_then_takes_back(const char *dir, const char *path, cr_open_opti
      * reading the image again writes about 500 kB (the 2,000 rules' records) */
     long grew = private_dirty_kb() - before;
     int rc = strcmp(first_gateway(w, gw, sizeof gw), "GW-A") != 0 ? 33
-             : plan_mappings(dir, 0, &g) != 1                      ? 34
-             : image_address(dir) != parent_at                     ? 35
-             : before < 0 || grew > 256                            ? 36
-                                                                   : 0;
+             : plan_mappings(dir, 0, &g) != 1                     ? 34
+             : image_address(dir) != parent_at                    ? 35
+             : before < 0 || grew > 256                           ? 36
+                                                                  : 0;
     fprintf(stderr, "parked process took the plan back: %ld kB written\n", grew);
     if (rc)
         fprintf(stderr, "parked process: %s, %d mappings, at %lx (the parent's at %lx)\n", gw,

@@ -111,7 +111,10 @@ int main(int argc, char **argv)
     p = entry ? entry(&host, &why) : NULL;
     if (!p || !CR_HAS(cr_plugin, p, park)) {
         fprintf(stderr, "plan_park: %s: %s\n", argv[1],
-                !p ? (why ? why : dl ? "no entry point" : dlerror()) : "no park (ABI < 1.11)");
+                !p ? (why  ? why
+                      : dl ? "no entry point"
+                           : dlerror())
+                   : "no park (ABI < 1.11)");
         return 2;
     }
     size_t len = p->shared_size();
