@@ -23,6 +23,8 @@ E2E_PY=python3
 e2e_log() { echo "e2e: $*" >&2; }
 e2e_fail() {
     echo "e2e: FAIL: $*" >&2
+    # E2E_KEEP_FAILED=1 (the repeated-run loops) keeps the scratch directory of a failed case.
+    [ "${E2E_KEEP_FAILED:-0}" != 1 ] || E2E_KEEP=1
     if [ -n "${E2E_TMP:-}" ] && [ -f "$E2E_TMP/kamailio.log" ]; then
         echo "---- last lines of $E2E_TMP/kamailio.log" >&2
         tail -n 25 "$E2E_TMP/kamailio.log" >&2
@@ -440,12 +442,16 @@ e2e_call() {
     else
         scen=$E2E_DIR/scenarios/uac.xml
     fi
+    local t0=$SECONDS rc=0
     timeout 30 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$scen" -s "$number" -key caller "$caller" \
         -key domain "${E2E_DOMAIN:-contoso.com}" \
         -m 1 -i 127.0.0.1 -p "${E2E_UAC_PORT:-$port}" -t u1 -nostdin -timeout 20s -timeout_error \
         -trace_err -error_file "$E2E_TMP/uac.err" -trace_msg -message_file "$E2E_TMP/uac.msg" \
         "${E2E_UAC_ARGS[@]}" \
-        >"$E2E_TMP/uac.out" 2>&1 </dev/null
+        >"$E2E_TMP/uac.out" 2>&1 </dev/null || rc=$?
+    # A failure says how sipp ended (124: killed by timeout) and when.
+    [ "$rc" = 0 ] || echo "e2e: sipp (port ${E2E_UAC_PORT:-$port}) exited $rc after $((SECONDS - t0)) s" >>"$E2E_TMP/uac.out"
+    return "$rc"
 }
 
 # Request-URIs of the INVITEs gateway NAME received, one per line: one per INVITE
