@@ -67,7 +67,11 @@ e2e_init() {
     [ -n "${CR_LIBRARY:-}" ] && [ -f "$CR_LIBRARY" ] || e2e_fail "CR_LIBRARY (libcallroute.so.1) not set or missing"
     command -v "$SIPP" >/dev/null || e2e_fail "sipp not installed (apt-get install sip-tester)"
     [ -x "$KAMAILIO" ] || e2e_fail "$KAMAILIO not installed"
-    E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/callroute-e2e.XXXXXX")
+    # The scratch directory (logs, sipp traces, plans) in memory when it can be: a write to the
+    # root disk can wait on its journal for seconds while a loaded machine writes elsewhere.
+    local scratch=${TMPDIR:-/dev/shm}
+    [ -d "$scratch" ] && [ -w "$scratch" ] || scratch=/tmp
+    E2E_TMP=$(mktemp -d "$scratch/callroute-e2e.XXXXXX")
     trap e2e_cleanup EXIT
     trap 'exit 130' INT TERM
 }
