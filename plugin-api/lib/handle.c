@@ -819,8 +819,13 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
      * worker at its first call (Kamailio's SIP workers park the plan they inherited until then:
      * crp_handle_park), or at start to have it ready. The publisher itself (the host's main
      * process, which forks and never decides) starts no thread. */
-    if (adopted)
+    if (adopted) {
+        /* when this process began to decide with the published plan (a SIP worker: at its
+         * first call), for whoever reads the log against reloads */
+        crp_log(CR_LOG_INFO, "callroute: pid %d opened generation %llu (at %lld)", (int)my_pid(),
+                (unsigned long long)gen, (long long)crp_now_ms());
         watcher_start(h);
+    }
     *out = h;
     return CR_OK;
 }
@@ -834,8 +839,9 @@ static void wait_readers(cr_handle *h)
 }
 
 /* Swaps a new snapshot of cfg (generation gen) in and frees the old one once no reader
- * holds it. Takes cfg (freed on failure). */
-static int install(cr_handle *h, cr_config *cfg, uint64_t gen)
+ * holds it. Takes cfg (freed on failure). *swapped (may be NULL): when the swap was made
+ * (crp_now_ms), from which every decision of this handle is the new plan's. */
+static int install(cr_handle *h, cr_config *cfg, uint64_t gen, int64_t *swapped)
 {
     crp_snapshot *s = calloc(1, sizeof *s);
     if (!s) {
@@ -849,6 +855,8 @@ static int install(cr_handle *h, cr_config *cfg, uint64_t gen)
     atomic_store(&h->generation, gen);
     if (h->slot)
         atomic_store(&h->slot->generation, gen);
+    if (swapped)
+        *swapped = crp_now_ms();
     wait_readers(h);
     snapshot_free(old);
     return CR_OK;
@@ -879,7 +887,7 @@ static int reload_locked(cr_handle *h, const char *path, char *err, size_t errle
         if (bump)
             shared_wake(h->shared);
     }
-    rc = install(h, cfg, gen);
+    rc = install(h, cfg, gen, NULL);
     if (rc != CR_OK)
         return rc;
     if (path != h->path && strcmp(path, h->path) != 0) {
@@ -1004,14 +1012,19 @@ static void follow_now(cr_handle *h)
         char err[1024] = "";
         cr_config *cfg = NULL;
         uint64_t gen = 0;
-        int64_t t0 = crp_now_ms();
+        int64_t t0 = crp_now_ms(), ts = 0;
         int rc = plan_adopt(h, &cfg, &gen, err, sizeof err);
         if (rc == CR_OK)
-            rc = install(h, cfg, gen);
+            rc = install(h, cfg, gen, &ts);
         int64_t t1 = crp_now_ms();
-        if (rc == CR_OK) /* the time the adoption took, and when it ended (epoch ms) */
-            crp_log(CR_LOG_INFO, "callroute: pid %d adopted generation %llu in %lld ms (at %lld)",
-                    (int)my_pid(), (unsigned long long)gen, (long long)(t1 - t0), (long long)t1);
+        /* the time until the new plan decides and when that was (epoch ms), then what freeing
+         * the plan before took (its image unmapped, its memory returned) */
+        if (rc == CR_OK)
+            crp_log(CR_LOG_INFO,
+                    "callroute: pid %d adopted generation %llu in %lld ms (at %lld), the plan "
+                    "before freed in %lld ms",
+                    (int)my_pid(), (unsigned long long)gen, (long long)(ts - t0), (long long)ts,
+                    (long long)(t1 - ts));
         if (rc != CR_OK) {
             /* the published image is gone or damaged: keep deciding with what runs */
             crp_log(CR_LOG_ERROR,

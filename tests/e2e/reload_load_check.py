@@ -13,8 +13,10 @@ Inputs (every time is epoch seconds, CLOCK_REALTIME of the same machine):
   RELOADS   one line per callroute.reload: "N PLAN T0 T1 RC GENERATION PUBLISHED", PLAN the
             gateway label of the file swapped in, T0/T1 when the RPC was sent / had returned,
             RC 0 when it was accepted, GENERATION and PUBLISHED (the image's ctime) or "-";
-  KAMAILIO_LOG  for "callroute: pid P adopted generation G in X ms (at T_MS)",
-            "callroute: reloaded ... (generation G)", the example configuration's line for a
+  KAMAILIO_LOG  for "callroute: pid P adopted generation G in X ms (at T_MS)", "callroute:
+            pid P opened generation G (at T_MS)" (a SIP worker's first open: one that had
+            not opened when a plan was published is not waited for), "callroute: reloaded
+            ... (generation G)", the example configuration's line for a
             call it refused ("dialed N: blocked|not applicable ... (REASON)": counted by
             REASON, digits as 9) and the library's "gateway G failed (CODE): marked down";
   SIPP_STDOUT   the caller's final statistics (Successful call, Failed call, INVITE retrans);
@@ -43,6 +45,7 @@ import re
 import sys
 
 ADOPTED = re.compile(r"callroute: pid (\d+) adopted generation (\d+) in (\d+) ms \(at (\d+)\)")
+OPENED = re.compile(r"callroute: pid (\d+) opened generation (\d+) \(at (\d+)\)")
 RELOADED = re.compile(r"callroute: reloaded .*\(generation (\d+)\)")
 REFUSED = re.compile(r"dialed \S+: (blocked|not applicable)\b.*?\((.*)\)\s*$")
 MARKED_DOWN = re.compile(r"callroute: gateway \S+ failed \((\d+)\): marked down")
@@ -87,11 +90,12 @@ def read_reloads(path):
 
 
 def read_kamailio(path):
-    """The adoptions by generation, the reloads' generations in order, and the calls
-    Kamailio refused and the gateways it marked down, counted by reason."""
-    adoptions, reloaded, refused = {}, [], {}
+    """The adoptions by generation, the reloads' generations in order, the calls Kamailio
+    refused and the gateways it marked down, counted by reason, and when each process first
+    opened the plan ({pid: seconds}: a SIP worker opens at its first call)."""
+    adoptions, reloaded, refused, opened = {}, [], {}, {}
     if not path:
-        return adoptions, reloaded, refused
+        return adoptions, reloaded, refused, opened
     with open(path, errors="replace") as f:
         for line in f:
             m = REFUSED.search(line) or MARKED_DOWN.search(line)
@@ -106,10 +110,15 @@ def read_kamailio(path):
                 pid, gen, work, at = (int(x) for x in m.groups())
                 adoptions.setdefault(gen, []).append({"pid": pid, "work_ms": work, "at": at / 1000.0})
                 continue
+            m = OPENED.search(line)
+            if m:
+                pid, at = int(m.group(1)), int(m.group(3)) / 1000.0
+                opened[pid] = min(opened.get(pid, INF), at)
+                continue
             m = RELOADED.search(line)
             if m:
                 reloaded.append(int(m.group(1)))
-    return adoptions, reloaded, refused
+    return adoptions, reloaded, refused, opened
 
 
 def read_sipp(path):
@@ -219,7 +228,7 @@ def check_calls(sent, answered, got, plans, reloads):
     return res, per_reload
 
 
-def reload_report(i, rl, adoptions, reloaded, answer, children, workers):
+def reload_report(i, rl, adoptions, reloaded, answer, children, workers, opened):
     gen = rl["generation"]
     if gen is None and i < len(reloaded):
         gen = reloaded[i]
@@ -229,6 +238,16 @@ def reload_report(i, rl, adoptions, reloaded, answer, children, workers):
     lat = {str(a["pid"]): round((a["at"] - base) * 1000.0, 1) for a in ad}
     others = {str(a["pid"]): round((a["at"] - base) * 1000.0, 1) for a in every if a not in ad}
     around = [ms for s, ms in answer.values() if rl["t0"] - 1.0 <= s <= rl["t1"] + 1.0]
+    # A SIP worker that had not opened the plan when the new one was published (parked until
+    # its first call) held no plan to leave: it opens the new one. When the library logs the
+    # opens, the workers that must adopt are those that had opened before the publication.
+    idle = []
+    if opened and workers is not None:
+        idle = sorted(w for w in workers if opened.get(w, INF) >= base)
+        held = set(workers) - set(idle)
+        every_one = bool(ad) and held <= {a["pid"] for a in ad}
+    else:
+        every_one = bool(ad) and len(ad) >= children
     return {
         "n": rl["n"], "to": rl["plan"], "accepted": rl["rc"] == 0, "generation": gen,
         "rpc_ms": round((rl["t1"] - rl["t0"]) * 1000.0, 1),
@@ -239,7 +258,8 @@ def reload_report(i, rl, adoptions, reloaded, answer, children, workers):
         "adoption_work_ms": minmax([a["work_ms"] for a in ad]),
         "per_worker_ms": lat,
         "other_processes_ms": others,
-        "all_within_100ms": bool(ad) and len(ad) >= children and max(lat.values()) <= 100.0,
+        "held_no_plan": idle,
+        "all_within_100ms": every_one and max(lat.values()) <= 100.0,
         "answer_max_ms": round(max(around), 1) if around else None,
         "calls_around": len(around),
     }
@@ -266,7 +286,7 @@ def main():
         label, _, path = spec.partition("=")
         got[label] = read_times(path, False)
     reloads = read_reloads(a.reloads)
-    adoptions, reloaded, refused = read_kamailio(a.kamailio)
+    adoptions, reloaded, refused, opened = read_kamailio(a.kamailio)
     sipp = read_sipp(a.sipp)
     errors = read_sipp_errors(a.sipp_errors)
     plans = plan_intervals(reloads, a.initial)
@@ -275,7 +295,7 @@ def main():
     windows = [(r["t0"] - 1.0, r["t1"] + 1.0) for r in reloads]
     outside = [ms for s, ms in answer.values() if not any(lo <= s <= hi for lo, hi in windows)]
     workers = read_workers(a.psx)
-    reps = [reload_report(i, rl, adoptions, reloaded, answer, a.children, workers)
+    reps = [reload_report(i, rl, adoptions, reloaded, answer, a.children, workers, opened)
             for i, rl in enumerate(reloads)]
     for rep, fl in zip(reps, during):
         rep["during_reload"] = fl
@@ -322,11 +342,13 @@ def main():
     for rep in reps:
         ad = rep["adoption_after_publication_ms"]
         print("reload_load: reload %d to %s: rpc %.0f ms, %d workers adopted %s ms after "
-              "publication (work %s ms), answers around it at most %s ms"
+              "publication (work %s ms)%s, answers around it at most %s ms"
               % (rep["n"], rep["to"], rep["rpc_ms"], rep["adopted"],
                  "%.0f-%.0f" % (ad["min"], ad["max"]) if ad else "?",
                  "%.0f-%.0f" % (rep["adoption_work_ms"]["min"], rep["adoption_work_ms"]["max"])
-                 if rep["adoption_work_ms"] else "?", rep["answer_max_ms"]))
+                 if rep["adoption_work_ms"] else "?",
+                 "; %d had not opened the plan yet" % len(rep["held_no_plan"])
+                 if rep["held_no_plan"] else "", rep["answer_max_ms"]))
     print(json.dumps(summary, sort_keys=False))
     return 1 if bad else 0
 

@@ -96,6 +96,30 @@ assert abs(r["answer_max_ms"] - 400.0) < 0.01 and abs(d["answer_ms"]["max_away_f
 assert d["reloads_every_worker_within_100ms"] == 0 and d["result"] == "PASS", d
 ' || { echo "FAIL: the summary"; cat "$dir/out"; exit 1; }
 echo "ok: the summary"
+# a SIP worker that had not opened the plan when the new one was published (it opens at its
+# first call) is not waited for; one that had opened and did not adopt is
+opened_late=' 1(101) INFO: callroute: pid 101 opened generation 1 (at 5000)
+ 2(102) INFO: callroute: pid 102 opened generation 2 (at 10800)
+ 1(101) INFO: callroute: pid 101 adopted generation 2 in 40 ms (at 10550), the plan before freed in 3 ms
+ 9(109) INFO: callroute: reloaded /x/live.plan (generation 2)'
+for case in late early; do
+    if [ $case = late ]; then
+        printf '%s\n' "$opened_late" >"$dir/kam"
+    else
+        printf '%s\n' "${opened_late/(at 10800)/(at 9000)}" >"$dir/kam"
+    fi
+    check 0 "worker 102 opened $case" "$good"
+    tail -n 1 "$dir/out" | $PY -c '
+import json, sys
+r = json.load(sys.stdin)["reloads"][0]
+late = sys.argv[1] == "late"
+assert r["per_worker_ms"] == {"101": 50.0}, r
+assert r["held_no_plan"] == ([102] if late else []), r
+assert r["all_within_100ms"] == late, r
+' $case || { echo "FAIL: worker 102 opened $case"; cat "$dir/out"; exit 1; }
+done
+printf '%s\n' "$kam" >"$dir/kam"
+echo "ok: a worker that had not opened the plan is not waited for"
 check 1 "sent after the reload returned, at the old plan's gateway" "$good
 c6 11.100 11.105 A 11.104" misrouted
 check 1 "at the new plan's gateway before the reload began" "$good
