@@ -302,36 +302,6 @@ trace_attempt(cr_trace *trace, const cr_config *c, const cr_gateway *g, int what
     }
 }
 
-/* Appends gateway gi as an attempt of route r, when the list has room and its URI fits (the
- * URI is written when asked for, cr_attempt_uri: here only its length is checked). */
-static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_usage *u, size_t gi,
-                               uint64_t bit, const char *number, size_t len, adder *x,
-                               cr_decision *out, cr_trace *trace)
-{
-    const cr_gateway *g = &c->gateways[gi];
-    size_t ulen;
-    if (c->gateway_hosts) { /* the host's entry alone: the gateway's record is not read */
-        const cr_gateway_host *h = &c->gateway_hosts[gi];
-        ulen = x->ulen - (h->remove_plus && x->plus) + h->len; /* uri_len's */
-    } else {
-        size_t hlen;
-        gateway_host(c, g, &hlen);
-        ulen = uri_len(g, number, len, hlen);
-    }
-    int what = out->nattempts == CR_MAX_ATTEMPTS ? ADD_FULL
-               : ulen >= CR_URI_SHORT            ? ADD_LONG
-                                                 : ADD_DONE;
-    if (what == ADD_DONE) {
-        cr_attempt *a = &out->attempts[out->nattempts++];
-        a->gateway = g;
-        a->route = r;
-        a->usage = u;
-        x->listed |= bit;
-    }
-    if (__builtin_expect(trace != NULL, 0))
-        trace_attempt(trace, c, g, what, number, len, out);
-}
-
 /*
  * Adds one route's usable gateways (not yet listed, not down, not full) as attempts, in the
  * route's order rotated so that the first one moves on from one decision using this route to
@@ -339,43 +309,80 @@ static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_u
  * rotation runs over the usable gateways only, so a down or full gateway's share is spread
  * evenly over the others rather than all landing on the next one in the list. The route's
  * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones). Each gateway's
- * verdict is asked once (the host's callbacks once per gateway and decision); the usable ones'
- * positions go to okpos[0..n), a list sized to the route (add_route_gateways).
+ * verdict is asked once (the host's callbacks once per gateway and decision); the usable ones
+ * go to okgw[0..n), a list sized to the route (add_route_gateways), unless every gateway is
+ * usable (none of them listed yet and no verdict to ask, the usual case): the route's own list
+ * is then rotated. An attempt is added when the list has room and its Request-URI fits (the URI
+ * is written when asked for, cr_attempt_uri: here only its length is checked).
  */
 static inline __attribute__((always_inline)) void
 add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
                     const cr_usage *u, const char *number, size_t len, const cr_runtime *rt,
-                    uint32_t spread, adder *x, cr_decision *out, cr_trace *trace, uint32_t *okpos)
+                    uint32_t spread, adder *x, cr_decision *out, cr_trace *trace, uint32_t *okgw)
 {
-    size_t usable = 0;
-    for (size_t k = 0; k < n; k++) {
-        const cr_gateway *g = &c->gateways[gw[k]];
-        int w = gateway_skip(g, (uint64_t)1 << (gw[k] & 63), x, rt, out);
-        if (w == GW_OK)
-            okpos[usable++] = (uint32_t)k;
-        else
-            trace_skip(trace, g, w);
+    uint64_t bits = 0;
+    for (size_t k = 0; k < n; k++)
+        bits |= (uint64_t)1 << (gw[k] & 63);
+    const uint32_t *list = gw;
+    size_t usable = n;
+    if ((x->listed & bits) || x->ask) {
+        usable = 0;
+        for (size_t k = 0; k < n; k++) {
+            const cr_gateway *g = &c->gateways[gw[k]];
+            int w = gateway_skip(g, (uint64_t)1 << (gw[k] & 63), x, rt, out);
+            if (w == GW_OK)
+                okgw[usable++] = gw[k];
+            else
+                trace_skip(trace, g, w);
+        }
+        list = okgw;
     }
     if (!usable)
         return;
     if (usable > 1 && rt && rt->route_spread)
         spread = rt->route_spread(rt->ud, r);
     /* usable <= n fits 32 bits: a 32-bit division (no division at all for one gateway) */
-    size_t first = usable > 1 ? (uint32_t)spread % (uint32_t)usable : 0, before = out->nattempts;
+    size_t first = usable > 1 ? (uint32_t)spread % (uint32_t)usable : 0;
+    size_t before = out->nattempts, na = before;
+    uint64_t listed = x->listed;
+    const cr_gateway_host *hosts = c->gateway_hosts;
     for (size_t j = 0, q = first; j < usable; j++, q = q + 1 == usable ? 0 : q + 1) {
-        uint32_t gi = gw[okpos[q]];
+        uint32_t gi = list[q];
         uint64_t bit = (uint64_t)1 << (gi & 63);
         const cr_gateway *g = &c->gateways[gi];
-        bool ok = true; /* a gateway listed twice in the route: added once */
-        if (x->listed & bit)
-            for (size_t i = before; ok && i < out->nattempts; i++)
-                ok = out->attempts[i].gateway != g;
-        if (ok)
-            add_attempt(c, r, u, gi, bit, number, len, x, out, trace);
+        if (__builtin_expect((listed & bit) != 0, 0)) { /* listed twice in the route: once */
+            bool dup = false;
+            for (size_t i = before; !dup && i < na; i++)
+                dup = out->attempts[i].gateway == g;
+            if (dup)
+                continue;
+        }
+        size_t ulen;
+        if (__builtin_expect(hosts != NULL, 1)) /* the host's entry alone, not the gateway */
+            ulen = x->ulen - (hosts[gi].remove_plus && x->plus) + hosts[gi].len; /* uri_len's */
+        else {
+            size_t hlen;
+            gateway_host(c, g, &hlen);
+            ulen = uri_len(g, number, len, hlen);
+        }
+        int what = na == CR_MAX_ATTEMPTS ? ADD_FULL : ulen >= CR_URI_SHORT ? ADD_LONG : ADD_DONE;
+        if (what == ADD_DONE) {
+            cr_attempt *a = &out->attempts[na++];
+            a->gateway = g;
+            a->route = r;
+            a->usage = u;
+            listed |= bit;
+        }
+        if (__builtin_expect(trace != NULL, 0)) {
+            out->nattempts = na;
+            trace_attempt(trace, c, g, what, number, len, out);
+        }
     }
+    out->nattempts = na;
+    x->listed = listed;
 }
 
-#define SKIP_CACHE 256 /* usable positions kept on the stack; a longer list's on the heap */
+#define SKIP_CACHE 256 /* usable gateways kept on the stack; a longer list's on the heap */
 
 /* add_usable_gateways with its list on the heap (a route of more than SKIP_CACHE gateways). */
 static int __attribute__((noinline, cold))
@@ -383,11 +390,11 @@ add_many_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, siz
                   const cr_usage *u, const char *number, size_t len, const cr_runtime *rt,
                   uint32_t spread, adder *x, cr_decision *out, cr_trace *trace)
 {
-    uint32_t *okpos = malloc(n * sizeof *okpos);
-    if (!okpos)
+    uint32_t *okgw = malloc(n * sizeof *okgw);
+    if (!okgw)
         return CR_ENOMEM;
-    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace, okpos);
-    free(okpos);
+    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace, okgw);
+    free(okgw);
     return CR_OK;
 }
 
@@ -400,8 +407,8 @@ add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, si
 {
     if (__builtin_expect(n > SKIP_CACHE, 0))
         return add_many_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace);
-    uint32_t okpos[SKIP_CACHE];
-    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace, okpos);
+    uint32_t okgw[SKIP_CACHE];
+    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace, okgw);
     return CR_OK;
 }
 
