@@ -348,6 +348,28 @@ static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(c
 {
     for (;;) {
         size_t nr = it->nruns, w = 0;
+        if (nr == 1) { /* one run left (the usual end of a walk): its items in order */
+            const cr_px_item *item = it->run[0], *end = it->end[0], *best;
+            int verdict = 0;
+            do {
+                best = item;
+                for (uint32_t id = item->id; item < end && item->id == id;
+                     item = (const cr_px_item *)((const char *)item + stride)) {
+                    if (it->len < item->minlen || it->len > item->maxlen)
+                        continue;
+                    if (!(item->tail & CR_PX_EXACT))
+                        verdict = verdict > 1 ? verdict : 1;
+                    else if (ce_px_tail_holds(it, 0, item->tail))
+                        verdict = 2;
+                }
+            } while (!verdict && item < end);
+            it->run[0] = item;
+            it->nruns = item < end;
+            if (!verdict)
+                return NULL;
+            it->match = verdict == 2;
+            return best;
+        }
         if (!nr)
             return NULL;
         const cr_px_item *best = it->run[0];
@@ -370,8 +392,11 @@ static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(c
             }
             if (item < end) { /* kept (w <= r: run r was read before slot w is written) */
                 it->run[w] = item;
-                it->end[w] = end;
-                it->depth[w++] = it->depth[r];
+                if (w != r) {
+                    it->end[w] = end;
+                    it->depth[w] = it->depth[r];
+                }
+                w++;
             }
         }
         it->nruns = w;
