@@ -283,7 +283,7 @@ static void trace_skip(cr_trace *trace, const cr_gateway *g, int why)
 enum { ADD_FULL, ADD_LONG, ADD_DONE };
 
 /* The trace line of add_attempt's outcome for gateway g (out of the hot path). */
-static void __attribute__((noinline, cold))
+static void __attribute__((noinline))
 trace_attempt(cr_trace *trace, const cr_config *c, const cr_gateway *g, int what,
               const char *number, size_t len, const cr_decision *out)
 {
@@ -325,7 +325,7 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
         bits |= (uint64_t)1 << (gw[k] & 63);
     const uint32_t *list = gw;
     size_t usable = n;
-    if ((x->listed & bits) || x->ask) {
+    if (__builtin_expect((x->listed & bits) != 0 || x->ask, 0)) {
         usable = 0;
         for (size_t k = 0; k < n; k++) {
             const cr_gateway *g = &c->gateways[gw[k]];
@@ -346,11 +346,13 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
     size_t before = out->nattempts, na = before;
     uint64_t listed = x->listed;
     const cr_gateway_host *hosts = c->gateway_hosts;
+    /* uri_len's for a gateway that keeps the number's '+' and for one that removes it */
+    size_t ulen_keep = x->ulen, ulen_drop = x->ulen - x->plus;
     for (size_t j = 0, q = first; j < usable; j++, q = q + 1 == usable ? 0 : q + 1) {
         uint32_t gi = list[q];
         uint64_t bit = (uint64_t)1 << (gi & 63);
         const cr_gateway *g = &c->gateways[gi];
-        if (__builtin_expect((listed & bit) != 0, 0)) { /* listed twice in the route: once */
+        if (listed & bit) { /* a gateway listed twice in the route: added once */
             bool dup = false;
             for (size_t i = before; !dup && i < na; i++)
                 dup = out->attempts[i].gateway == g;
@@ -358,15 +360,15 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
                 continue;
         }
         size_t ulen;
-        if (__builtin_expect(hosts != NULL, 1)) /* the host's entry alone, not the gateway */
-            ulen = x->ulen - (hosts[gi].remove_plus && x->plus) + hosts[gi].len; /* uri_len's */
+        if (__builtin_expect(hosts != NULL, 1)) /* the host's entry, not the gateway's record */
+            ulen = (hosts[gi].remove_plus ? ulen_drop : ulen_keep) + hosts[gi].len;
         else {
             size_t hlen;
             gateway_host(c, g, &hlen);
             ulen = uri_len(g, number, len, hlen);
         }
         int what = na == CR_MAX_ATTEMPTS ? ADD_FULL : ulen >= CR_URI_SHORT ? ADD_LONG : ADD_DONE;
-        if (what == ADD_DONE) {
+        if (__builtin_expect(what == ADD_DONE, 1)) {
             cr_attempt *a = &out->attempts[na++];
             a->gateway = g;
             a->route = r;
