@@ -425,8 +425,8 @@ try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *gw, size_t n
     const cr_route *r = ce_route(c, ri);
     int rc = 1;
     if (!sure) {
-        const void *re = ce_route_re(r);
-        rc = re ? ce_re_exec(re, number, n, 0, 0, NULL) : 0;
+        const void *re = ce_route_re_now(r);
+        rc = re ? ce_re_test(re, number, n) : 0;
     }
     if (rc <= 0) {
         if (trace)
