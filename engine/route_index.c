@@ -387,14 +387,19 @@ bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail
 }
 
 /* number[i..n) is made of the alphabet; *digits_from moved past its last symbol that is not
- * a digit. Eight digits at a time where they are, as ce_px_key_init reads them. */
+ * a digit. Eight digits at a time where they are, as ce_px_key_init reads them: fewer than eight
+ * left, the number's last eight (the ones before i already read) answer for them at once. */
 static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digits_from)
 {
     while (i < n) {
         uint64_t sym;
-        if (i + 8 <= n && eight_digits(number + i, &sym)) {
-            i += 8;
-            continue;
+        if (i + 8 <= n) {
+            if (eight_digits(number + i, &sym)) {
+                i += 8;
+                continue;
+            }
+        } else if (n >= 8 && eight_digits(number + n - 8, &sym)) {
+            return true; /* number[i..n) is digits: digits_from stays */
         }
         unsigned s = sym_of[(unsigned char)number[i]];
         if (!s)
