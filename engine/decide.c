@@ -826,9 +826,12 @@ static const cr_user *find_caller(const cr_config *c, const cr_runtime *rt, cr_u
 }
 
 /* cr_route_decide after the caller's probe started: `tentative` lets the caller come from its
- * cell, its key not yet compared (the caller then compares it: caller->cell set). */
-static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
-                  cr_user_probe *caller, bool tentative, cr_decision *out, cr_trace *trace)
+ * cell, its key not yet compared (the caller then compares it: caller->cell set). Inline in
+ * cr_route_decide; decide_again is the rare second time. */
+static inline __attribute__((always_inline)) int decide(const cr_config *c, const char *dialed,
+                                                        const cr_runtime *rt, cr_user_probe *caller,
+                                                        bool tentative, cr_decision *out,
+                                                        cr_trace *trace)
 {
     cr_number num;
     if (cr_number_parse(dialed, &num) != CR_OK) {
@@ -1004,6 +1007,15 @@ static void decision_reset(cr_decision *out)
     out->routes_matched = 0;
 }
 
+/* decide without the caller's cell (its key was another's with the same tag). */
+static int __attribute__((noinline, cold))
+decide_again(const cr_config *c, const char *dialed, const cr_runtime *rt, cr_user_probe *caller,
+             cr_decision *out, cr_trace *trace)
+{
+    decision_reset(out);
+    return decide(c, dialed, rt, caller, false, out, trace);
+}
+
 int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
                     cr_decision *out, cr_trace *trace)
 {
@@ -1018,10 +1030,8 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     int rc = decide(c, dialed, rt, &caller, true, out, trace);
     /* a decision that went on from the caller's cell is final once the caller's key is
      * compared; a cell of another key with the same tag: decided again, the caller looked up */
-    if (caller.cell && !ce_user_probe_confirm(c, &caller)) {
-        decision_reset(out);
-        rc = decide(c, dialed, rt, &caller, false, out, trace);
-    }
+    if (caller.cell && !ce_user_probe_confirm(c, &caller))
+        rc = decide_again(c, dialed, rt, &caller, out, trace);
     return rc;
 }
 
