@@ -284,12 +284,16 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
 
 /* Walks k down nodes[], collecting the item lists met (items of `stride` bytes, each starting
  * with a cr_px_item): the one walk of plain and merged tries. */
-/* Records node's item list as the iterator's next run (met at `depth`); the runs counted. */
+/* Records node's item list as the iterator's next run (met at `depth`); the runs counted. With
+ * `pf`, its first item is asked for (a merged walk's: read by the first next). */
 static inline __attribute__((always_inline)) size_t px_run(cr_px_iter *it, size_t nruns,
                                                            const char *items, size_t stride,
-                                                           const cr_px_node *node, size_t depth)
+                                                           const cr_px_node *node, size_t depth,
+                                                           bool pf)
 {
     it->run[nruns] = (const cr_px_item *)(items + (size_t)node->items_off * stride);
+    if (pf)
+        __builtin_prefetch(it->run[nruns]);
     it->end[nruns] =
         (const cr_px_item *)(items + ((size_t)node->items_off + node->items_n) * stride);
     it->depth[nruns] = (uint8_t)depth;
@@ -298,12 +302,13 @@ static inline __attribute__((always_inline)) size_t px_run(cr_px_iter *it, size_
 
 /* The same for the child'th leaf of a CR_PX_LEAVES node: its one item, held after the node's own
  * (format 8), at depth. */
-static inline __attribute__((always_inline)) size_t px_leaf_run(cr_px_iter *it, size_t nruns,
-                                                                const char *items, size_t stride,
-                                                                const cr_px_node *node,
-                                                                unsigned child, size_t depth)
+static inline __attribute__((always_inline)) size_t
+px_leaf_run(cr_px_iter *it, size_t nruns, const char *items, size_t stride, const cr_px_node *node,
+            unsigned child, size_t depth, bool pf)
 {
     const char *leaf = items + ((size_t)node->items_off + node->items_n + child) * stride;
+    if (pf)
+        __builtin_prefetch(leaf);
     it->run[nruns] = (const cr_px_item *)leaf;
     it->end[nruns] = (const cr_px_item *)(leaf + stride);
     it->depth[nruns] = (uint8_t)depth;
@@ -317,9 +322,11 @@ static inline __attribute__((always_inline)) size_t px_leaf_run(cr_px_iter *it, 
  * and the slot is a copy of its leaf's item, or an item that matches nothing where it has no such
  * leaf). The slot is not read here: the walk waits for the nodes only. Plain tries pass none
  * (ndense 0). */
-static inline __attribute__((always_inline)) bool
-px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_key *k,
-        cr_px_iter *it, const cr_px_dblock *dense, size_t ndense, uint32_t dense_node, bool hw)
+static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *nodes,
+                                                          const char *items, size_t stride,
+                                                          const cr_px_key *k, cr_px_iter *it,
+                                                          const cr_px_dblock *dense, size_t ndense,
+                                                          uint32_t dense_node, bool hw, bool pf)
 {
     if (!k->ok)
         return false;
@@ -334,7 +341,7 @@ px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_k
     const cr_px_dslot *slot = NULL;
     for (size_t depth = 0;; depth++) {
         if (node->items_n)
-            nruns = px_run(it, nruns, items, stride, node, depth);
+            nruns = px_run(it, nruns, items, stride, node, depth, pf);
         if (depth == n)
             break;
         unsigned bit = 1u << k->sym[depth], mask = node->mask;
@@ -342,10 +349,10 @@ px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_k
             break;
         unsigned child = walk_popcount(mask & (bit - 1u), hw);
         if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
+            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1, pf);
             break;
         }
-        if (slot && (node->dense_kids & bit)) { /* the child's leaf for the next digit */
+        if (slot && (node->dense_kids & bit)) { /* the child's leaf (asked for already) */
             it->run[nruns] = &slot->item.px;
             it->end[nruns] = (const cr_px_item *)((const char *)slot + stride);
             it->depth[nruns++] = (uint8_t)(depth + 2);
@@ -366,7 +373,8 @@ px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_k
 
 static WALK_POPCNT bool trie_walk_popcnt(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
 {
-    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, true);
+    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, true,
+                   false);
 }
 
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
@@ -375,7 +383,8 @@ bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
         return false; /* a usage trie a plan image left out: the caller scans the routes */
     if (have_popcnt())
         return trie_walk_popcnt(t, k, it);
-    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, false);
+    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, false,
+                   false);
 }
 
 bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail)
@@ -427,7 +436,7 @@ px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it,
     const cr_px_node *node = nodes;
     for (;; depth++) {
         if (node->items_n)
-            nruns = px_run(it, nruns, items, stride, node, depth);
+            nruns = px_run(it, nruns, items, stride, node, depth, false);
         if (depth == n)
             break;
         unsigned s = sym_of[(unsigned char)number[depth]];
@@ -440,7 +449,7 @@ px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it,
             break; /* number[depth] is read: the check below starts after it */
         unsigned child = walk_popcount(mask & (bit - 1u), hw);
         if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
+            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1, false);
             break;
         }
         node = nodes + node->first_child + child;
@@ -892,14 +901,10 @@ static inline __attribute__((always_inline)) bool
 merged_walk(const cr_px_walk *x, const cr_px_key *k, cr_policy_iter *it, bool hw)
 {
     const char *items = (const char *)x->items;
-    bool ok = x->ndense ? px_walk(x->nodes, items, sizeof *x->items, k, &it->px, x->dense,
-                                  x->ndense, x->dense_node, hw)
-                        : px_walk(x->nodes, items, sizeof *x->items, k, &it->px, NULL, 0, 0, hw);
-    if (!ok)
-        return false;
-    for (size_t r = 0; r < it->px.nruns; r++) /* the first items, read by the first next */
-        __builtin_prefetch(it->px.run[r]);
-    return true;
+    /* the runs' first items asked for as they are met (read by the first next) */
+    return x->ndense ? px_walk(x->nodes, items, sizeof *x->items, k, &it->px, x->dense, x->ndense,
+                               x->dense_node, hw, true)
+                     : px_walk(x->nodes, items, sizeof *x->items, k, &it->px, NULL, 0, 0, hw, true);
 }
 
 static WALK_POPCNT bool merged_walk_popcnt(const cr_px_walk *x, const cr_px_key *k,
