@@ -260,7 +260,11 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
     /* numbers are mostly digits: eight at a time where they are (their symbols are their
      * values; the last block overlaps the one before, "+1425" + "5550100" reads as '+' and two
      * blocks), a character that is not a digit, and the start of a number shorter than 8, one
-     * by one */
+     * by one; the leading '+' of an E.164 number is taken before the blocks */
+    if (n && number[0] == '+') {
+        k->sym[0] = (uint8_t)(sym_of['+'] - 1);
+        digits_from = i = 1;
+    }
     while (i < n) {
         size_t at = i + 8 <= n ? i : n >= 8 ? n - 8 : SIZE_MAX;
         uint64_t sym;
