@@ -599,8 +599,8 @@ const cr_profile *cr_user_profile(const cr_config *c, const cr_user *u)
 
 /* Profile for a dialed number: its phone-context when that names a profile, else the
  * caller's (profile index profile_idx, -1: none), else the default (SPEC §2 step 2). */
-static const cr_profile *pick_profile(const cr_config *c, long profile_idx, const cr_number *num,
-                                      cr_trace *trace)
+static inline __attribute__((always_inline)) const cr_profile *
+pick_profile(const cr_config *c, long profile_idx, const cr_number *num, cr_trace *trace)
 {
     if (num->context[0] && strcasecmp(num->context, "user-default") != 0) {
         uint32_t v = ce_index_get(&c->profile_fold_ix, num->context, strlen(num->context));
@@ -668,9 +668,10 @@ static void set_internal_workflow(const cr_workflow *w, cr_decision *out, cr_tra
 /* `ahead`: the merged walk of the likely policy begun for `key` while the caller was looked up,
  * or NULL. */
 /* `pol`: the caller's voice policy (ce_user_policy). */
-static int decide_routes(const cr_config *c, const cr_user *u, const cr_policy *pol, bool secure,
-                         size_t nlen, const cr_px_key *key, cr_policy_iter *ahead,
-                         const cr_runtime *rt, cr_decision *out, cr_trace *trace)
+static inline __attribute__((always_inline)) int
+decide_routes(const cr_config *c, const cr_user *u, const cr_policy *pol, bool secure, size_t nlen,
+              const cr_px_key *key, cr_policy_iter *ahead, const cr_runtime *rt, cr_decision *out,
+              cr_trace *trace)
 {
     /* 4. usages top to bottom, routes in order */
     if (trace && pol && u->policy && u->policy_idx < 0)
@@ -774,8 +775,10 @@ typedef struct decide_ahead {
 
 /* `caller`: the caller's probe, or NULL; peeked last, once the line's slot and the walk's nodes
  * are asked for (its cell, fetched before the number was parsed, has come by then). */
-static void start_ahead(const cr_config *c, const cr_number *num, cr_user_probe *caller,
-                        decide_ahead *a, cr_decision *out)
+static inline __attribute__((always_inline)) void start_ahead(const cr_config *c,
+                                                              const cr_number *num,
+                                                              cr_user_probe *caller,
+                                                              decide_ahead *a, cr_decision *out)
 {
     a->profile = c->likely_profile;
     a->rc = ce_profile_normalize_n(a->profile, num->digits, num->ndigits, out->normalized,
@@ -793,9 +796,9 @@ static void start_ahead(const cr_config *c, const cr_number *num, cr_user_probe 
 
 /* Step 1's caller: from its cell (`tentative`, no trace: the key is compared later), else
  * looked up. Refuses (returns NULL) an unknown caller or one not enabled for Enterprise Voice. */
-static const cr_user *find_caller(const cr_config *c, const cr_runtime *rt, cr_user_probe *p,
-                                  bool tentative, caller_hot *hot, cr_decision *out,
-                                  cr_trace *trace)
+static inline __attribute__((always_inline)) const cr_user *
+find_caller(const cr_config *c, const cr_runtime *rt, cr_user_probe *p, bool tentative,
+            caller_hot *hot, cr_decision *out, cr_trace *trace)
 {
     if (!tentative || trace)
         p->cell = NULL;
