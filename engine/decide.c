@@ -283,7 +283,7 @@ static void trace_skip(cr_trace *trace, const cr_gateway *g, int why)
 enum { ADD_FULL, ADD_LONG, ADD_DONE };
 
 /* The trace line of add_attempt's outcome for gateway g (out of the hot path). */
-static void __attribute__((noinline, cold))
+static void __attribute__((noinline))
 trace_attempt(cr_trace *trace, const cr_config *c, const cr_gateway *g, int what,
               const char *number, size_t len, const cr_decision *out)
 {
@@ -302,36 +302,6 @@ trace_attempt(cr_trace *trace, const cr_config *c, const cr_gateway *g, int what
     }
 }
 
-/* Appends gateway gi as an attempt of route r, when the list has room and its URI fits (the
- * URI is written when asked for, cr_attempt_uri: here only its length is checked). */
-static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_usage *u, size_t gi,
-                               uint64_t bit, const char *number, size_t len, adder *x,
-                               cr_decision *out, cr_trace *trace)
-{
-    const cr_gateway *g = &c->gateways[gi];
-    size_t ulen;
-    if (c->gateway_hosts) { /* the host's entry alone: the gateway's record is not read */
-        const cr_gateway_host *h = &c->gateway_hosts[gi];
-        ulen = x->ulen - (h->remove_plus && x->plus) + h->len; /* uri_len's */
-    } else {
-        size_t hlen;
-        gateway_host(c, g, &hlen);
-        ulen = uri_len(g, number, len, hlen);
-    }
-    int what = out->nattempts == CR_MAX_ATTEMPTS ? ADD_FULL
-               : ulen >= CR_URI_SHORT            ? ADD_LONG
-                                                 : ADD_DONE;
-    if (what == ADD_DONE) {
-        cr_attempt *a = &out->attempts[out->nattempts++];
-        a->gateway = g;
-        a->route = r;
-        a->usage = u;
-        x->listed |= bit;
-    }
-    if (__builtin_expect(trace != NULL, 0))
-        trace_attempt(trace, c, g, what, number, len, out);
-}
-
 /*
  * Adds one route's usable gateways (not yet listed, not down, not full) as attempts, in the
  * route's order rotated so that the first one moves on from one decision using this route to
@@ -339,43 +309,82 @@ static inline void add_attempt(const cr_config *c, const cr_route *r, const cr_u
  * rotation runs over the usable gateways only, so a down or full gateway's share is spread
  * evenly over the others rather than all landing on the next one in the list. The route's
  * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones). Each gateway's
- * verdict is asked once (the host's callbacks once per gateway and decision); the usable ones'
- * positions go to okpos[0..n), a list sized to the route (add_route_gateways).
+ * verdict is asked once (the host's callbacks once per gateway and decision); the usable ones
+ * go to okgw[0..n), a list sized to the route (add_route_gateways), unless every gateway is
+ * usable (none of them listed yet and no verdict to ask, the usual case): the route's own list
+ * is then rotated. An attempt is added when the list has room and its Request-URI fits (the URI
+ * is written when asked for, cr_attempt_uri: here only its length is checked).
  */
 static inline __attribute__((always_inline)) void
 add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, size_t n,
                     const cr_usage *u, const char *number, size_t len, const cr_runtime *rt,
-                    uint32_t spread, adder *x, cr_decision *out, cr_trace *trace, uint32_t *okpos)
+                    uint32_t spread, adder *x, cr_decision *out, cr_trace *trace, uint32_t *okgw)
 {
-    size_t usable = 0;
-    for (size_t k = 0; k < n; k++) {
-        const cr_gateway *g = &c->gateways[gw[k]];
-        int w = gateway_skip(g, (uint64_t)1 << (gw[k] & 63), x, rt, out);
-        if (w == GW_OK)
-            okpos[usable++] = (uint32_t)k;
-        else
-            trace_skip(trace, g, w);
+    uint64_t bits = 0;
+    for (size_t k = 0; k < n; k++)
+        bits |= (uint64_t)1 << (gw[k] & 63);
+    const uint32_t *list = gw;
+    size_t usable = n;
+    if (__builtin_expect((x->listed & bits) != 0 || x->ask, 0)) {
+        usable = 0;
+        for (size_t k = 0; k < n; k++) {
+            const cr_gateway *g = &c->gateways[gw[k]];
+            int w = gateway_skip(g, (uint64_t)1 << (gw[k] & 63), x, rt, out);
+            if (w == GW_OK)
+                okgw[usable++] = gw[k];
+            else
+                trace_skip(trace, g, w);
+        }
+        list = okgw;
     }
     if (!usable)
         return;
     if (usable > 1 && rt && rt->route_spread)
         spread = rt->route_spread(rt->ud, r);
     /* usable <= n fits 32 bits: a 32-bit division (no division at all for one gateway) */
-    size_t first = usable > 1 ? (uint32_t)spread % (uint32_t)usable : 0, before = out->nattempts;
+    size_t first = usable > 1 ? (uint32_t)spread % (uint32_t)usable : 0;
+    size_t before = out->nattempts, na = before;
+    uint64_t listed = x->listed;
+    const cr_gateway_host *hosts = c->gateway_hosts;
+    /* uri_len's for a gateway that keeps the number's '+' and for one that removes it */
+    size_t ulen_keep = x->ulen, ulen_drop = x->ulen - x->plus;
     for (size_t j = 0, q = first; j < usable; j++, q = q + 1 == usable ? 0 : q + 1) {
-        uint32_t gi = gw[okpos[q]];
+        uint32_t gi = list[q];
         uint64_t bit = (uint64_t)1 << (gi & 63);
         const cr_gateway *g = &c->gateways[gi];
-        bool ok = true; /* a gateway listed twice in the route: added once */
-        if (x->listed & bit)
-            for (size_t i = before; ok && i < out->nattempts; i++)
-                ok = out->attempts[i].gateway != g;
-        if (ok)
-            add_attempt(c, r, u, gi, bit, number, len, x, out, trace);
+        if (listed & bit) { /* a gateway listed twice in the route: added once */
+            bool dup = false;
+            for (size_t i = before; !dup && i < na; i++)
+                dup = out->attempts[i].gateway == g;
+            if (dup)
+                continue;
+        }
+        size_t ulen;
+        if (__builtin_expect(hosts != NULL, 1)) /* the host's entry, not the gateway's record */
+            ulen = (hosts[gi].remove_plus ? ulen_drop : ulen_keep) + hosts[gi].len;
+        else {
+            size_t hlen;
+            gateway_host(c, g, &hlen);
+            ulen = uri_len(g, number, len, hlen);
+        }
+        int what = na == CR_MAX_ATTEMPTS ? ADD_FULL : ulen >= CR_URI_SHORT ? ADD_LONG : ADD_DONE;
+        if (__builtin_expect(what == ADD_DONE, 1)) {
+            cr_attempt *a = &out->attempts[na++];
+            a->gateway = g;
+            a->route = r;
+            a->usage = u;
+            listed |= bit;
+        }
+        if (__builtin_expect(trace != NULL, 0)) {
+            out->nattempts = na;
+            trace_attempt(trace, c, g, what, number, len, out);
+        }
     }
+    out->nattempts = na;
+    x->listed = listed;
 }
 
-#define SKIP_CACHE 256 /* usable positions kept on the stack; a longer list's on the heap */
+#define SKIP_CACHE 256 /* usable gateways kept on the stack; a longer list's on the heap */
 
 /* add_usable_gateways with its list on the heap (a route of more than SKIP_CACHE gateways). */
 static int __attribute__((noinline, cold))
@@ -383,11 +392,11 @@ add_many_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, siz
                   const cr_usage *u, const char *number, size_t len, const cr_runtime *rt,
                   uint32_t spread, adder *x, cr_decision *out, cr_trace *trace)
 {
-    uint32_t *okpos = malloc(n * sizeof *okpos);
-    if (!okpos)
+    uint32_t *okgw = malloc(n * sizeof *okgw);
+    if (!okgw)
         return CR_ENOMEM;
-    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace, okpos);
-    free(okpos);
+    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace, okgw);
+    free(okgw);
     return CR_OK;
 }
 
@@ -400,8 +409,8 @@ add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, si
 {
     if (__builtin_expect(n > SKIP_CACHE, 0))
         return add_many_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace);
-    uint32_t okpos[SKIP_CACHE];
-    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace, okpos);
+    uint32_t okgw[SKIP_CACHE];
+    add_usable_gateways(c, r, gw, n, u, number, len, rt, spread, x, out, trace, okgw);
     return CR_OK;
 }
 
@@ -416,8 +425,8 @@ try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *gw, size_t n
     const cr_route *r = ce_route(c, ri);
     int rc = 1;
     if (!sure) {
-        const void *re = ce_route_re(r);
-        rc = re ? ce_re_exec(re, number, n, 0, 0, NULL) : 0;
+        const void *re = ce_route_re_now(r);
+        rc = re ? ce_re_test(re, number, n) : 0;
     }
     if (rc <= 0) {
         if (trace)
@@ -590,8 +599,8 @@ const cr_profile *cr_user_profile(const cr_config *c, const cr_user *u)
 
 /* Profile for a dialed number: its phone-context when that names a profile, else the
  * caller's (profile index profile_idx, -1: none), else the default (SPEC §2 step 2). */
-static const cr_profile *pick_profile(const cr_config *c, long profile_idx, const cr_number *num,
-                                      cr_trace *trace)
+static inline __attribute__((always_inline)) const cr_profile *
+pick_profile(const cr_config *c, long profile_idx, const cr_number *num, cr_trace *trace)
 {
     if (num->context[0] && strcasecmp(num->context, "user-default") != 0) {
         uint32_t v = ce_index_get(&c->profile_fold_ix, num->context, strlen(num->context));
@@ -659,9 +668,10 @@ static void set_internal_workflow(const cr_workflow *w, cr_decision *out, cr_tra
 /* `ahead`: the merged walk of the likely policy begun for `key` while the caller was looked up,
  * or NULL. */
 /* `pol`: the caller's voice policy (ce_user_policy). */
-static int decide_routes(const cr_config *c, const cr_user *u, const cr_policy *pol, bool secure,
-                         size_t nlen, const cr_px_key *key, cr_policy_iter *ahead,
-                         const cr_runtime *rt, cr_decision *out, cr_trace *trace)
+static inline __attribute__((always_inline)) int
+decide_routes(const cr_config *c, const cr_user *u, const cr_policy *pol, bool secure, size_t nlen,
+              const cr_px_key *key, cr_policy_iter *ahead, const cr_runtime *rt, cr_decision *out,
+              cr_trace *trace)
 {
     /* 4. usages top to bottom, routes in order */
     if (trace && pol && u->policy && u->policy_idx < 0)
@@ -765,8 +775,10 @@ typedef struct decide_ahead {
 
 /* `caller`: the caller's probe, or NULL; peeked last, once the line's slot and the walk's nodes
  * are asked for (its cell, fetched before the number was parsed, has come by then). */
-static void start_ahead(const cr_config *c, const cr_number *num, cr_user_probe *caller,
-                        decide_ahead *a, cr_decision *out)
+static inline __attribute__((always_inline)) void start_ahead(const cr_config *c,
+                                                              const cr_number *num,
+                                                              cr_user_probe *caller,
+                                                              decide_ahead *a, cr_decision *out)
 {
     a->profile = c->likely_profile;
     a->rc = ce_profile_normalize_n(a->profile, num->digits, num->ndigits, out->normalized,
@@ -784,9 +796,9 @@ static void start_ahead(const cr_config *c, const cr_number *num, cr_user_probe 
 
 /* Step 1's caller: from its cell (`tentative`, no trace: the key is compared later), else
  * looked up. Refuses (returns NULL) an unknown caller or one not enabled for Enterprise Voice. */
-static const cr_user *find_caller(const cr_config *c, const cr_runtime *rt, cr_user_probe *p,
-                                  bool tentative, caller_hot *hot, cr_decision *out,
-                                  cr_trace *trace)
+static inline __attribute__((always_inline)) const cr_user *
+find_caller(const cr_config *c, const cr_runtime *rt, cr_user_probe *p, bool tentative,
+            caller_hot *hot, cr_decision *out, cr_trace *trace)
 {
     if (!tentative || trace)
         p->cell = NULL;
@@ -817,9 +829,12 @@ static const cr_user *find_caller(const cr_config *c, const cr_runtime *rt, cr_u
 }
 
 /* cr_route_decide after the caller's probe started: `tentative` lets the caller come from its
- * cell, its key not yet compared (the caller then compares it: caller->cell set). */
-static int decide(const cr_config *c, const char *dialed, const cr_runtime *rt,
-                  cr_user_probe *caller, bool tentative, cr_decision *out, cr_trace *trace)
+ * cell, its key not yet compared (the caller then compares it: caller->cell set). Inline in
+ * cr_route_decide; decide_again is the rare second time. */
+static inline __attribute__((always_inline)) int decide(const cr_config *c, const char *dialed,
+                                                        const cr_runtime *rt, cr_user_probe *caller,
+                                                        bool tentative, cr_decision *out,
+                                                        cr_trace *trace)
 {
     cr_number num;
     if (cr_number_parse(dialed, &num) != CR_OK) {
@@ -995,6 +1010,15 @@ static void decision_reset(cr_decision *out)
     out->routes_matched = 0;
 }
 
+/* decide without the caller's cell (its key was another's with the same tag). */
+static int __attribute__((noinline, cold))
+decide_again(const cr_config *c, const char *dialed, const cr_runtime *rt, cr_user_probe *caller,
+             cr_decision *out, cr_trace *trace)
+{
+    decision_reset(out);
+    return decide(c, dialed, rt, caller, false, out, trace);
+}
+
 int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
                     cr_decision *out, cr_trace *trace)
 {
@@ -1009,10 +1033,8 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     int rc = decide(c, dialed, rt, &caller, true, out, trace);
     /* a decision that went on from the caller's cell is final once the caller's key is
      * compared; a cell of another key with the same tag: decided again, the caller looked up */
-    if (caller.cell && !ce_user_probe_confirm(c, &caller)) {
-        decision_reset(out);
-        rc = decide(c, dialed, rt, &caller, false, out, trace);
-    }
+    if (caller.cell && !ce_user_probe_confirm(c, &caller))
+        rc = decide_again(c, dialed, rt, &caller, out, trace);
     return rc;
 }
 

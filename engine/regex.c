@@ -365,6 +365,21 @@ int ce_re_exec(const void *re, const char *s, size_t n, size_t start, unsigned f
     return (int)need;
 }
 
+int ce_re_test(const void *re, const char *s, size_t n)
+{
+    /* match data on this thread: ce_re_exec made it, after the shared match context */
+    if (__builtin_expect(re != NULL && md != NULL, 1)) {
+        int rc = pcre2_jit_match(re, (PCRE2_SPTR)s, n, 0, 0, md, match_ctx);
+        if (rc >= 0)
+            return 1;
+        if (rc == PCRE2_ERROR_NOMATCH)
+            return 0;
+    }
+    /* the first match on this thread, no JIT code, a limit: ce_re_exec's own way (a match
+     * asked again gives the same answer) */
+    return ce_re_exec(re, s, n, 0, 0, NULL);
+}
+
 /* Offset + 1 of the "-[" of a .NET character-class subtraction ([a-z-[aeiou]]), 0 when the
  * pattern has none. PCRE2 would read "[2-9-[5]]" as the class [2-9-[5] then a literal ']'
  * and never match what the admin meant. */

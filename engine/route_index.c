@@ -204,6 +204,28 @@ static inline unsigned popcount16(unsigned x)
     return (unsigned)bits_in[x & 0xFFu] + bits_in[(x >> 8) & 0xFFu];
 }
 
+/* The same in a walk: with `hw`, the popcnt instruction (the walk is then compiled for it,
+ * WALK_POPCNT, and runs where the processor has it: have_popcnt), one instruction for the
+ * table's five on every step down a trie. */
+static inline __attribute__((always_inline)) unsigned walk_popcount(unsigned x, bool hw)
+{
+    return hw ? (unsigned)__builtin_popcount(x) : popcount16(x);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define WALK_POPCNT __attribute__((target("popcnt")))
+static inline bool have_popcnt(void)
+{
+    return __builtin_cpu_supports("popcnt");
+}
+#else /* elsewhere popcount is the compiler's own (an instruction, or the same table) */
+#define WALK_POPCNT
+static inline bool have_popcnt(void)
+{
+    return false;
+}
+#endif
+
 /* Trie symbol + 1 of each byte, 0 outside the alphabet. */
 static const uint8_t sym_of[256] = {
     ['0'] = 1, ['1'] = 2, ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
@@ -238,7 +260,11 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
     /* numbers are mostly digits: eight at a time where they are (their symbols are their
      * values; the last block overlaps the one before, "+1425" + "5550100" reads as '+' and two
      * blocks), a character that is not a digit, and the start of a number shorter than 8, one
-     * by one */
+     * by one; the leading '+' of an E.164 number is taken before the blocks */
+    if (n && number[0] == '+') {
+        k->sym[0] = (uint8_t)(sym_of['+'] - 1);
+        digits_from = i = 1;
+    }
     while (i < n) {
         size_t at = i + 8 <= n ? i : n >= 8 ? n - 8 : SIZE_MAX;
         uint64_t sym;
@@ -262,12 +288,16 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
 
 /* Walks k down nodes[], collecting the item lists met (items of `stride` bytes, each starting
  * with a cr_px_item): the one walk of plain and merged tries. */
-/* Records node's item list as the iterator's next run (met at `depth`); the runs counted. */
+/* Records node's item list as the iterator's next run (met at `depth`); the runs counted. With
+ * `pf`, its first item is asked for (a merged walk's: read by the first next). */
 static inline __attribute__((always_inline)) size_t px_run(cr_px_iter *it, size_t nruns,
                                                            const char *items, size_t stride,
-                                                           const cr_px_node *node, size_t depth)
+                                                           const cr_px_node *node, size_t depth,
+                                                           bool pf)
 {
     it->run[nruns] = (const cr_px_item *)(items + (size_t)node->items_off * stride);
+    if (pf)
+        __builtin_prefetch(it->run[nruns]);
     it->end[nruns] =
         (const cr_px_item *)(items + ((size_t)node->items_off + node->items_n) * stride);
     it->depth[nruns] = (uint8_t)depth;
@@ -276,12 +306,13 @@ static inline __attribute__((always_inline)) size_t px_run(cr_px_iter *it, size_
 
 /* The same for the child'th leaf of a CR_PX_LEAVES node: its one item, held after the node's own
  * (format 8), at depth. */
-static inline __attribute__((always_inline)) size_t px_leaf_run(cr_px_iter *it, size_t nruns,
-                                                                const char *items, size_t stride,
-                                                                const cr_px_node *node,
-                                                                unsigned child, size_t depth)
+static inline __attribute__((always_inline)) size_t
+px_leaf_run(cr_px_iter *it, size_t nruns, const char *items, size_t stride, const cr_px_node *node,
+            unsigned child, size_t depth, bool pf)
 {
     const char *leaf = items + ((size_t)node->items_off + node->items_n + child) * stride;
+    if (pf)
+        __builtin_prefetch(leaf);
     it->run[nruns] = (const cr_px_item *)leaf;
     it->end[nruns] = (const cr_px_item *)(leaf + stride);
     it->depth[nruns] = (uint8_t)depth;
@@ -295,9 +326,11 @@ static inline __attribute__((always_inline)) size_t px_leaf_run(cr_px_iter *it, 
  * and the slot is a copy of its leaf's item, or an item that matches nothing where it has no such
  * leaf). The slot is not read here: the walk waits for the nodes only. Plain tries pass none
  * (ndense 0). */
-static inline __attribute__((always_inline)) bool
-px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_key *k,
-        cr_px_iter *it, const cr_px_dblock *dense, size_t ndense, uint32_t dense_node)
+static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *nodes,
+                                                          const char *items, size_t stride,
+                                                          const cr_px_key *k, cr_px_iter *it,
+                                                          const cr_px_dblock *dense, size_t ndense,
+                                                          uint32_t dense_node, bool hw, bool pf)
 {
     if (!k->ok)
         return false;
@@ -312,18 +345,18 @@ px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_k
     const cr_px_dslot *slot = NULL;
     for (size_t depth = 0;; depth++) {
         if (node->items_n)
-            nruns = px_run(it, nruns, items, stride, node, depth);
+            nruns = px_run(it, nruns, items, stride, node, depth, pf);
         if (depth == n)
             break;
         unsigned bit = 1u << k->sym[depth], mask = node->mask;
         if (!(mask & bit))
             break;
-        unsigned child = popcount16(mask & (bit - 1u));
+        unsigned child = walk_popcount(mask & (bit - 1u), hw);
         if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
+            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1, pf);
             break;
         }
-        if (slot && (node->dense_kids & bit)) { /* the child's leaf for the next digit */
+        if (slot && (node->dense_kids & bit)) { /* the child's leaf (asked for already) */
             it->run[nruns] = &slot->item.px;
             it->end[nruns] = (const cr_px_item *)((const char *)slot + stride);
             it->depth[nruns++] = (uint8_t)(depth + 2);
@@ -342,11 +375,20 @@ px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_k
     return true;
 }
 
+static WALK_POPCNT bool trie_walk_popcnt(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
+{
+    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, true,
+                   false);
+}
+
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
 {
     if (t->nnodes == 0)
         return false; /* a usage trie a plan image left out: the caller scans the routes */
-    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0);
+    if (have_popcnt())
+        return trie_walk_popcnt(t, k, it);
+    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, false,
+                   false);
 }
 
 bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail)
@@ -358,14 +400,19 @@ bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail
 }
 
 /* number[i..n) is made of the alphabet; *digits_from moved past its last symbol that is not
- * a digit. Eight digits at a time where they are, as ce_px_key_init reads them. */
+ * a digit. Eight digits at a time where they are, as ce_px_key_init reads them: fewer than eight
+ * left, the number's last eight (the ones before i already read) answer for them at once. */
 static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digits_from)
 {
     while (i < n) {
         uint64_t sym;
-        if (i + 8 <= n && eight_digits(number + i, &sym)) {
-            i += 8;
-            continue;
+        if (i + 8 <= n) {
+            if (eight_digits(number + i, &sym)) {
+                i += 8;
+                continue;
+            }
+        } else if (n >= 8 && eight_digits(number + n - 8, &sym)) {
+            return true; /* number[i..n) is digits: digits_from stays */
         }
         unsigned s = sym_of[(unsigned char)number[i]];
         if (!s)
@@ -383,10 +430,9 @@ static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digit
  * number once), then the characters below the node it stopped at are only checked (the
  * alphabet, and digits_from). The same runs as px_walk, node for node.
  */
-bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
+static inline __attribute__((always_inline)) bool
+px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it, bool hw)
 {
-    if (t->nnodes == 0 || n > CR_NUMBER_MAX)
-        return false;
     const cr_px_node *nodes = t->nodes;
     const char *items = (const char *)t->items;
     const size_t stride = sizeof *t->items;
@@ -394,7 +440,7 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
     const cr_px_node *node = nodes;
     for (;; depth++) {
         if (node->items_n)
-            nruns = px_run(it, nruns, items, stride, node, depth);
+            nruns = px_run(it, nruns, items, stride, node, depth, false);
         if (depth == n)
             break;
         unsigned s = sym_of[(unsigned char)number[depth]];
@@ -405,9 +451,9 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
         unsigned bit = 1u << (s - 1), mask = node->mask;
         if (!(mask & bit))
             break; /* number[depth] is read: the check below starts after it */
-        unsigned child = popcount16(mask & (bit - 1u));
+        unsigned child = walk_popcount(mask & (bit - 1u), hw);
         if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1);
+            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1, false);
             break;
         }
         node = nodes + node->first_child + child;
@@ -420,6 +466,14 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
     it->digits_from = (uint8_t)digits_from;
     it->match = false;
     return true;
+}
+
+/* (A rule trie is a few nodes deep: popcnt would not pay for the call that picks it.) */
+bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
+{
+    if (t->nnodes == 0 || n > CR_NUMBER_MAX)
+        return false;
+    return px_trie_begin(t, number, n, it, false);
 }
 
 uint32_t ce_px_next(cr_px_iter *it)
@@ -846,6 +900,23 @@ static int build_walks(const cr_config *cfg, const cr_route_analysis *a, const u
     return CR_OK;
 }
 
+/* The merged walk x for k (ce_policy_walk_begin), with the popcnt instruction or not (hw). */
+static inline __attribute__((always_inline)) bool
+merged_walk(const cr_px_walk *x, const cr_px_key *k, cr_policy_iter *it, bool hw)
+{
+    const char *items = (const char *)x->items;
+    /* the runs' first items asked for as they are met (read by the first next) */
+    return x->ndense ? px_walk(x->nodes, items, sizeof *x->items, k, &it->px, x->dense, x->ndense,
+                               x->dense_node, hw, true)
+                     : px_walk(x->nodes, items, sizeof *x->items, k, &it->px, NULL, 0, 0, hw, true);
+}
+
+static WALK_POPCNT bool merged_walk_popcnt(const cr_px_walk *x, const cr_px_key *k,
+                                           cr_policy_iter *it)
+{
+    return merged_walk(x, k, it, true);
+}
+
 bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr_policy_iter *it)
 {
     const cr_route_index *ix = cfg->route_index;
@@ -856,16 +927,9 @@ bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr
     uint32_t w = ix->policy_walk[p];
     if (w >= ix->nwalks)
         return false;
-    const cr_px_walk *x = &ix->walks[w];
-    const char *items = (const char *)x->items;
-    bool ok = x->ndense ? px_walk(x->nodes, items, sizeof *x->items, k, &it->px, x->dense,
-                                  x->ndense, x->dense_node)
-                        : px_walk(x->nodes, items, sizeof *x->items, k, &it->px, NULL, 0, 0);
-    if (!ok)
-        return false;
-    for (size_t r = 0; r < it->px.nruns; r++) /* the first items, read by the first next */
-        __builtin_prefetch(it->px.run[r]);
-    return true;
+    if (have_popcnt())
+        return merged_walk_popcnt(&ix->walks[w], k, it);
+    return merged_walk(&ix->walks[w], k, it, false);
 }
 
 void ce_route_index_use_walks(cr_config *cfg, bool on)

@@ -338,16 +338,73 @@ static inline bool ce_px_tail_holds(const cr_px_iter *it, size_t r, uint16_t tai
     return ce_px_tail_holds_slow(it->number, d, it->len, tail);
 }
 
+/* Reads run r's items from `item` (to end) that have id `id` into *verdict (0 cannot match, 1
+ * the pattern decides, 2 matches: the best one met); returns the first item past them. */
+static inline __attribute__((always_inline)) const cr_px_item *
+ce_px_scan(const cr_px_iter *it, size_t r, const cr_px_item *item, const cr_px_item *end,
+           uint32_t id, size_t stride, int *verdict)
+{
+    for (; item < end && item->id == id; item = (const cr_px_item *)((const char *)item + stride)) {
+        if (it->len < item->minlen || it->len > item->maxlen)
+            continue;
+        if (!(item->tail & CR_PX_EXACT))
+            *verdict = *verdict > 1 ? *verdict : 1;
+        else if (ce_px_tail_holds(it, r, item->tail))
+            *verdict = 2;
+    }
+    return item;
+}
+
 /* The walk's next item (ce_px_next's, inline for the decision's loop). Runs are never empty
  * (ce_px_trie_walk keeps only nodes with items, and a run that ends is
  * dropped here), so the smallest id is read without bounds checks and the later calls of a
  * walk look only at the runs left. Items are `stride` bytes apart (each starts with a
- * cr_px_item); returns the first item of the next id met, NULL at the end. */
+ * cr_px_item); returns the first item of the next id met, NULL at the end. Every occurrence of
+ * the id (one per prefix met) is read: the best verdict wins. One run and two runs left (most
+ * of a walk's calls) are read without the loops over the runs. */
 static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(cr_px_iter *it,
                                                                                size_t stride)
 {
     for (;;) {
         size_t nr = it->nruns, w = 0;
+        int verdict = 0;
+        if (nr == 1) { /* its items in order */
+            const cr_px_item *item = it->run[0], *end = it->end[0], *best;
+            do {
+                best = item;
+                item = ce_px_scan(it, 0, item, end, item->id, stride, &verdict);
+            } while (!verdict && item < end);
+            it->run[0] = item;
+            it->nruns = item < end;
+            if (!verdict)
+                return NULL;
+            it->match = verdict == 2;
+            return best;
+        }
+        if (nr == 2) {
+            const cr_px_item *a = it->run[0], *b = it->run[1], *ea = it->end[0], *eb = it->end[1];
+            const cr_px_item *best = b->id < a->id ? b : a;
+            uint32_t id = best->id;
+            a = ce_px_scan(it, 0, a, ea, id, stride, &verdict);
+            b = ce_px_scan(it, 1, b, eb, id, stride, &verdict);
+            if (a < ea) {
+                it->run[0] = a;
+                it->run[1] = b;
+                it->nruns = 1 + (b < eb);
+            } else if (b < eb) {
+                it->run[0] = b;
+                it->end[0] = eb;
+                it->depth[0] = it->depth[1];
+                it->nruns = 1;
+            } else {
+                it->nruns = 0;
+            }
+            if (verdict) {
+                it->match = verdict == 2;
+                return best;
+            }
+            continue;
+        }
         if (!nr)
             return NULL;
         const cr_px_item *best = it->run[0];
@@ -355,23 +412,16 @@ static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(c
             if (it->run[r]->id < best->id)
                 best = it->run[r];
         uint32_t id = best->id;
-        /* every occurrence of the id (one per prefix met): the best verdict wins */
-        int verdict = 0; /* 0 cannot match, 1 the pattern decides, 2 matches */
         for (size_t r = 0; r < nr; r++) {
-            const cr_px_item *item = it->run[r], *end = it->end[r];
-            for (; item < end && item->id == id;
-                 item = (const cr_px_item *)((const char *)item + stride)) {
-                if (it->len < item->minlen || it->len > item->maxlen)
-                    continue;
-                if (!(item->tail & CR_PX_EXACT))
-                    verdict = verdict > 1 ? verdict : 1;
-                else if (ce_px_tail_holds(it, r, item->tail))
-                    verdict = 2;
-            }
+            const cr_px_item *end = it->end[r];
+            const cr_px_item *item = ce_px_scan(it, r, it->run[r], end, id, stride, &verdict);
             if (item < end) { /* kept (w <= r: run r was read before slot w is written) */
                 it->run[w] = item;
-                it->end[w] = end;
-                it->depth[w++] = it->depth[r];
+                if (w != r) {
+                    it->end[w] = end;
+                    it->depth[w] = it->depth[r];
+                }
+                w++;
             }
         }
         it->nruns = w;

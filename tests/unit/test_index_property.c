@@ -13,6 +13,7 @@
 #include "pattern_ast.h"
 #include "route_index.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -809,6 +810,96 @@ static void analysis_examples(void **state)
     assert_int_equal(in.kind, CR_PX_NEVER);
 }
 
+/* A walk that stops early checks the rest of the number (the last eight characters at once when
+ * fewer than eight are left): refused when a character is outside the alphabet, and the
+ * digits start after the last '+', '*' or '#' wherever it is. */
+static void walk_checks_the_rest_of_the_number(void **state)
+{
+    (void)state;
+    cr_px_builder b = {0};
+    cr_pattern_info info;
+    ce_pattern_analyse("^1(\\d+)$", &info);
+    assert_int_equal(ce_px_builder_add(&b, &info, 0), CR_OK);
+    cr_px_trie t;
+    assert_int_equal(ce_px_builder_finish(&b, &t), CR_OK);
+    static const char syms[] = "01234567890123456789+*#a";
+    rng r = {0x9e3779b97f4a7c15ull};
+    for (int round = 0; round < 20000; round++) {
+        char num[CR_NUMBER_MAX + 2];
+        size_t n = 1 + (size_t)(below(&r, 20));
+        num[0] = below(&r, 4) ? '1' : syms[below(&r, sizeof syms - 1)];
+        for (size_t i = 1; i < n; i++)
+            num[i] = below(&r, 3) ? (char)('0' + below(&r, 10)) : syms[below(&r, sizeof syms - 1)];
+        num[n] = 0;
+        bool ok = true;
+        size_t from = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!strchr("0123456789+*#", num[i]))
+                ok = false;
+            else if (num[i] < '0' || num[i] > '9')
+                from = i + 1;
+        }
+        cr_px_iter it;
+        if (ce_px_trie_begin(&t, num, n, &it) != ok)
+            fail_msg("'%s': walk %s", num, ok ? "refused" : "accepted");
+        if (ok && it.digits_from != from)
+            fail_msg("'%s': digits from %u, %zu expected", num, it.digits_from, from);
+    }
+    ce_px_trie_free(&t);
+}
+
+typedef struct re_case {
+    const void *re[2]; /* without JIT code, with it */
+    bool same;
+} re_case;
+
+static const char *const re_subjects[] = {"",         "1",   "+14255550100", "19001234",
+                                          "+1900555", "*72", "14115550100",  "+44207946000"};
+
+/* ce_re_test answers as ce_re_exec does, with JIT code or without, on a thread's first match
+ * (no match data yet) and after it. */
+static void *re_test_compare(void *arg)
+{
+    re_case *rc = arg;
+    rc->same = true;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t k = 0; k < 2; k++)
+            for (size_t i = 0; i < sizeof re_subjects / sizeof re_subjects[0]; i++) {
+                const char *s = re_subjects[i];
+                int t = ce_re_test(rc->re[k], s, strlen(s));
+                int e = ce_re_exec(rc->re[k], s, strlen(s), 0, 0, NULL);
+                rc->same &= t == e;
+            }
+    return NULL;
+}
+
+static void re_test_agrees_with_re_exec(void **state)
+{
+    (void)state;
+    static const char *const pats[] = {"^\\+?(?!(1900|1411))(\\d*)$", "^\\+1(\\d{10})$",
+                                       "^\\*(\\d\\d)$", "^(\\d)\\1"};
+    for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++) {
+        char err[64];
+        size_t off;
+        re_case rc;
+        void *plain = ce_re_compile(pats[p], err, sizeof err, &off);
+        void *jit = ce_re_compile(pats[p], err, sizeof err, &off);
+        assert_non_null(plain);
+        assert_non_null(jit);
+        ce_re_jit(jit);
+        rc.re[0] = plain;
+        rc.re[1] = jit;
+        pthread_t th; /* a thread's first match: no match data yet */
+        assert_int_equal(pthread_create(&th, NULL, re_test_compare, &rc), 0);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_true(rc.same);
+        re_test_compare(&rc);
+        assert_true(rc.same);
+        ce_re_free(plain);
+        ce_re_free(jit);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -818,6 +909,8 @@ int main(void)
         cmocka_unit_test(merged_walks_bounded),
         cmocka_unit_test(leaf_children_are_items),
         cmocka_unit_test(dense_blocks_equal_naive),
+        cmocka_unit_test(walk_checks_the_rest_of_the_number),
+        cmocka_unit_test(re_test_agrees_with_re_exec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
