@@ -20,7 +20,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdatomic.h>
+#include <syslog.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "core/dprint.h"
 
@@ -78,8 +81,54 @@ static struct {
 } crl_ahead_log[CRL_AHEAD_LOGS];
 static int crl_ahead_nlog, crl_ahead_lost;
 
+/*
+ * Kamailio's LM_* are for the process's own thread only: they guard against re-entry (a signal
+ * handler logging) with a per-process counter, dprint_crit, that is neither atomic nor per
+ * thread. A line the library logs from one of its threads (a worker's watcher adopting a
+ * reload, the main process's mover) while the process's own thread logs was dropped (seen: one
+ * worker's "adopted generation" missing from Kamailio's log in about one reload of twenty at
+ * 500 calls/s, its calls on the new plan), and the two updating the counter at once can leave it
+ * non-zero, which silences that process's log for good. Such a line is written here instead,
+ * in Kamailio's shape, to stderr or to syslog (both thread-safe) as Kamailio logs; the level is
+ * the one the process's own thread last saw (crl_log_level_refresh).
+ */
+static _Atomic int crl_log_level = L_INFO;
+
+static void crl_log_level_refresh(void)
+{
+    atomic_store_explicit(&crl_log_level, get_debug_level(LOG_MNAME, LOG_MNAME_LEN),
+                          memory_order_relaxed);
+}
+
+static void crl_log_thread(int level, const char *message)
+{
+    static const struct {
+        int klevel, prio;
+        const char *name;
+    } lv[] = {{L_ERR, LOG_ERR, "ERROR"},
+              {L_WARN, LOG_WARNING, "WARNING"},
+              {L_INFO, LOG_INFO, "INFO"},
+              {L_DBG, LOG_DEBUG, "DEBUG"}};
+    int i = level == CR_LOG_ERROR     ? 0
+            : level == CR_LOG_WARNING ? 1
+            : level == CR_LOG_INFO    ? 2
+                                      : 3;
+    if (atomic_load_explicit(&crl_log_level, memory_order_relaxed) < lv[i].klevel)
+        return;
+    if (log_stderr)
+        fprintf(stderr, "%2d(%d) %s: callroute [thread]: %s\n", process_no, (int)getpid(),
+                lv[i].name, message);
+    else
+        syslog(lv[i].prio, "%s: callroute [thread]: %s", lv[i].name, message);
+}
+
 static void crl_log(void *ud, int level, const char *message)
 {
+    if ((pid_t)syscall(SYS_gettid) != getpid()) { /* not the process's own thread */
+        crl_log_thread(level, message);
+        return;
+    }
+    crl_log_level_refresh();
     if (crl_in_ahead) {
         if (crl_ahead_nlog < CRL_AHEAD_LOGS) {
             crl_ahead_log[crl_ahead_nlog].level = level;
@@ -312,8 +361,10 @@ cr_handle *crl_handle(void)
 {
     if (crl_plugin == NULL)
         return NULL;
-    if (crl_own && crl_own_pid == getpid())
+    if (crl_own && crl_own_pid == getpid()) {
+        crl_log_level_refresh(); /* for the lines of the library's threads (crl_log) */
         return crl_own;
+    }
     crl_own = NULL;
     if (crl_open() < 0)
         return NULL;
