@@ -109,10 +109,7 @@ static void crl_log_thread(int level, const char *message)
               {L_WARN, LOG_WARNING, "WARNING"},
               {L_INFO, LOG_INFO, "INFO"},
               {L_DBG, LOG_DEBUG, "DEBUG"}};
-    int i = level == CR_LOG_ERROR     ? 0
-            : level == CR_LOG_WARNING ? 1
-            : level == CR_LOG_INFO    ? 2
-                                      : 3;
+    int i = level == CR_LOG_ERROR ? 0 : level == CR_LOG_WARNING ? 1 : level == CR_LOG_INFO ? 2 : 3;
     if (atomic_load_explicit(&crl_log_level, memory_order_relaxed) < lv[i].klevel)
         return;
     if (log_stderr)
