@@ -186,12 +186,17 @@ static int write_all(int fd, const char *p, size_t n)
 #define STAGE_PIECE ((size_t)256 << 10) /* copied, then hashed while in the cache */
 
 /* Copies n bytes of `in` into `out` (empty, mapped shared at p, n bytes) a piece at a time,
- * each hashed through the mapping just after the kernel wrote it (the checksum of everything
- * after the checksum field, as cr_image_verify computes it) into *sum. -1 with errno on failure. */
+ * hashed through the mapping soon after the kernel wrote it (the checksum of everything after
+ * the checksum field, as cr_image_verify computes it) into *sum: each whole checksum chunk
+ * (counted from that field's end) as soon as the copy holds it, so that it takes the one-shot
+ * hash (AVX2 where the processor has it) and not the streaming one, which hashing each piece
+ * as it came (a quarter of a chunk, 16 bytes off its boundaries) did: half of a 400,000-route
+ * reload's time. -1 with errno on failure. */
 static int copy_hashing(int in, int out, char *p, size_t n, uint64_t *sum)
 {
     cr_image_sum h;
     cr_image_sum_init(&h);
+    size_t hashed = 16; /* after the magic and the checksum field */
     bool by_read = false;
     for (size_t at = 0; at < n;) {
         size_t piece = n - at < STAGE_PIECE ? n - at : STAGE_PIECE;
@@ -215,11 +220,12 @@ static int copy_hashing(int in, int out, char *p, size_t n, uint64_t *sum)
                 errno = EIO;
             return -1;
         }
-        size_t skip = at < 16 ? 16 - at : 0; /* the magic and the checksum field */
-        if ((size_t)got > skip)
-            cr_image_sum_update(&h, p + at + skip, (size_t)got - skip);
         at += (size_t)got;
+        for (; at > hashed && at - hashed >= CR_IMAGE_SUM_CHUNK; hashed += CR_IMAGE_SUM_CHUNK)
+            cr_image_sum_update(&h, p + hashed, CR_IMAGE_SUM_CHUNK);
     }
+    if (n > hashed)
+        cr_image_sum_update(&h, p + hashed, n - hashed);
     *sum = cr_image_sum_final(&h);
     return 0;
 }
