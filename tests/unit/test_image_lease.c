@@ -304,6 +304,86 @@ static void test_deferred_sum_and_high_descriptor(void **state)
     env_close(&e);
 }
 
+/* Flips the byte at `at` of the file at path. */
+static void flip_byte_at(const char *path, off_t at)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    char c;
+    assert_int_equal(pread(fd, &c, 1, at), 1);
+    c ^= 0x20;
+    assert_int_equal(pwrite(fd, &c, 1, at), 1);
+    close(fd);
+}
+
+/* A staged copy (a reload's, the mover's) is hashed a whole checksum chunk at a time as the copy
+ * holds it, the tail apart: an image of two whole chunks and a part (30,000 routes, 2.7 MB) is
+ * copied byte for byte and accepted, and a byte flipped in the second chunk or in the tail is
+ * refused, naming the file and the checksum. */
+static void test_stage_hashes_whole_chunks(void **state)
+{
+    (void)state;
+    lease_env e;
+    env_open(&e);
+    char xml[128], img[128], staged[128], err[1024];
+    snprintf(xml, sizeof xml, "%s/big.xml", e.dir);
+    snprintf(img, sizeof img, "%s/big.plan", e.dir);
+    snprintf(staged, sizeof staged, "%s/big.stage", e.dir);
+    FILE *f = fopen(xml, "w");
+    assert_non_null(f);
+    fputs("<callroute xmlns=\"urn:callroute:config:1\"><domains><domain>example.com</domain>"
+          "</domains><phoneUsages><usage name=\"U\"/></phoneUsages><voicePolicies default=\"P\">"
+          "<voicePolicy name=\"P\"><usage>U</usage></voicePolicy></voicePolicies><gateways>"
+          "<gateway name=\"G\" address=\"sip:127.0.0.1:5071\"/></gateways><routes>",
+          f);
+    for (int i = 0; i < 30000; i++)
+        fprintf(f,
+                "<route name=\"r%d\" pattern=\"^\\+1555%07d$\"><usage>U</usage>"
+                "<gateway>G</gateway></route>",
+                i, i);
+    fputs("</routes></callroute>", f);
+    assert_int_equal(fclose(f), 0);
+    cr_diag d;
+    cr_diag_init(&d);
+    cr_config *cfg = NULL;
+    assert_int_equal(cr_rules_load(xml, &cfg, &d), CR_OK);
+    assert_int_equal(cr_image_write(img, cfg, 0, NULL, err, sizeof err), CR_OK);
+    cr_config_free(cfg);
+    cr_diag_free(&d);
+    struct stat sb;
+    assert_int_equal(stat(img, &sb), 0);
+    size_t n = (size_t)sb.st_size;
+    assert_true(n > 16 + 2 * (size_t)CR_IMAGE_SUM_CHUNK && n < 16 + 3 * (size_t)CR_IMAGE_SUM_CHUNK);
+
+    cr_image_map m;
+    assert_int_equal(cr_image_stage(img, staged, &m, err, sizeof err), CR_OK);
+    assert_int_equal(m.len, n);
+    char *orig = malloc(n);
+    assert_non_null(orig);
+    int fd = open(img, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, orig, n, 0), (ssize_t)n);
+    close(fd);
+    assert_memory_equal(m.base, orig, n);
+    free(orig);
+    cr_image_unmap(&m);
+    assert_int_equal(unlink(staged), 0);
+
+    const off_t where[] = {16 + CR_IMAGE_SUM_CHUNK + 4096, (off_t)n - 100};
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+        flip_byte_at(img, where[i]);
+        err[0] = 0;
+        assert_int_not_equal(cr_image_stage(img, staged, &m, err, sizeof err), CR_OK);
+        assert_non_null(strstr(err, "checksum"));
+        assert_non_null(strstr(err, img));
+        assert_int_equal(access(staged, F_OK), -1); /* nothing left at staged */
+        flip_byte_at(img, where[i]);                /* whole again */
+    }
+    assert_int_equal(cr_image_stage(img, staged, &m, err, sizeof err), CR_OK);
+    cr_image_unmap(&m);
+    env_close(&e);
+}
+
 /* No lease while the file is open for writing: the caller falls back to a copy. */
 static void test_no_lease_while_open_for_writing(void **state)
 {
@@ -332,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_other_version_stamp_ignored),
         cmocka_unit_test(test_no_lease_while_open_for_writing),
         cmocka_unit_test(test_deferred_sum_and_high_descriptor),
+        cmocka_unit_test(test_stage_hashes_whole_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
