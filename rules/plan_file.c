@@ -183,20 +183,19 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-#define STAGE_PIECE ((size_t)256 << 10) /* copied, then hashed while in the cache */
+#define STAGE_PIECE ((size_t)8 << 20) /* copied a piece at a time */
 
-/* Copies n bytes of `in` into `out` (empty, mapped shared at p, n bytes) a piece at a time,
- * hashed through the mapping soon after the kernel wrote it (the checksum of everything after
- * the checksum field, as cr_image_verify computes it) into *sum: each whole checksum chunk
- * (counted from that field's end) as soon as the copy holds it, so that it takes the one-shot
- * hash (AVX2 where the processor has it) and not the streaming one, which hashing each piece
- * as it came (a quarter of a chunk, 16 bytes off its boundaries) did: half of a 400,000-route
- * reload's time. -1 with errno on failure. */
+static bool lease_sum_read(int fd, size_t n, uint64_t *sum);
+
+/* Copies n bytes of `in` into `out` (empty, mapped shared at p, n bytes: a copy sendfile cannot
+ * make is read into the mapping), then computes the copy's checksum (of everything after the
+ * checksum field, as cr_image_verify computes it) into *sum by reading the copy back a
+ * checksum chunk at a time into a buffer (lease_sum_read), not through p: where every first
+ * touch of a page of a fresh mapping is a guest exit (this project's virtual machines), hashing
+ * through the mapping as the copy was made took about a third of a 400,000-route reload. When
+ * no buffer can be had, hashed through p. -1 with errno on failure. */
 static int copy_hashing(int in, int out, char *p, size_t n, uint64_t *sum)
 {
-    cr_image_sum h;
-    cr_image_sum_init(&h);
-    size_t hashed = 16; /* after the magic and the checksum field */
     bool by_read = false;
     for (size_t at = 0; at < n;) {
         size_t piece = n - at < STAGE_PIECE ? n - at : STAGE_PIECE;
@@ -221,12 +220,9 @@ static int copy_hashing(int in, int out, char *p, size_t n, uint64_t *sum)
             return -1;
         }
         at += (size_t)got;
-        for (; at > hashed && at - hashed >= CR_IMAGE_SUM_CHUNK; hashed += CR_IMAGE_SUM_CHUNK)
-            cr_image_sum_update(&h, p + hashed, CR_IMAGE_SUM_CHUNK);
     }
-    if (n > hashed)
-        cr_image_sum_update(&h, p + hashed, n - hashed);
-    *sum = cr_image_sum_final(&h);
+    if (!lease_sum_read(out, n, sum))
+        *sum = n > 16 ? cr_image_checksum(p + 16, n - 16) : 0;
     return 0;
 }
 
@@ -254,7 +250,7 @@ int cr_image_stage_fd(int in, const char *path, const char *staged, cr_image_map
     int out = open(staged, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0640);
     void *p = MAP_FAILED;
     uint64_t sum = 0;
-    /* mapped before the copy: each piece is hashed as soon as it is written */
+    /* mapped before the copy (a copy sendfile cannot make is read into it) */
     if (out < 0 || (p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, out, 0)) == MAP_FAILED ||
         copy_hashing(in, out, p, n, &sum) != 0) {
         snprintf(err, errlen, "%s: cannot copy to %s: %s", path, staged, strerror(errno));
