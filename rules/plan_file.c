@@ -194,7 +194,7 @@ static bool lease_sum_read(int fd, size_t n, uint64_t *sum);
  * touch of a page of a fresh mapping is a guest exit (this project's virtual machines), hashing
  * through the mapping as the copy was made took about a third of a 400,000-route reload. When
  * no buffer can be had, hashed through p. -1 with errno on failure. */
-static int copy_hashing(int in, int out, char *p, size_t n, uint64_t *sum)
+static int copy_then_sum(int in, int out, char *p, size_t n, uint64_t *sum)
 {
     bool by_read = false;
     for (size_t at = 0; at < n;) {
@@ -252,7 +252,7 @@ int cr_image_stage_fd(int in, const char *path, const char *staged, cr_image_map
     uint64_t sum = 0;
     /* mapped before the copy (a copy sendfile cannot make is read into it) */
     if (out < 0 || (p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, out, 0)) == MAP_FAILED ||
-        copy_hashing(in, out, p, n, &sum) != 0) {
+        copy_then_sum(in, out, p, n, &sum) != 0) {
         snprintf(err, errlen, "%s: cannot copy to %s: %s", path, staged, strerror(errno));
         if (p != MAP_FAILED)
             munmap(p, n);
