@@ -618,7 +618,6 @@ static int load_or_say(const cr_handle *h, const char *path, cr_config **out, cr
     return rc;
 }
 
-static void wait_followers(cr_handle *h, uint64_t gen);
 static void watcher_stop(cr_handle *h);
 static void watcher_start(cr_handle *h);
 static void plan_sweep_stale(void);
@@ -909,8 +908,9 @@ int crp_handle_reload(cr_handle *h, const char *path, char *err, size_t errlen)
     pthread_mutex_lock(&h->reload_lock);
     int rc = reload_locked(h, path ? path : h->path, err, errlen, true);
     pthread_mutex_unlock(&h->reload_lock);
-    if (rc == CR_OK && h->follow)
-        wait_followers(h, atomic_load(&h->generation));
+    /* Returns once published: every process's next decision uses the new plan (its watcher
+     * follows at once, woken by the publication; a decision that comes first waits for the
+     * swap: crp_snapshot_acquire). */
     if (rc == CR_OK)
         crp_log(CR_LOG_INFO, "callroute: reloaded %s (generation %llu)", h->path,
                 (unsigned long long)atomic_load(&h->shared->generation));
@@ -982,8 +982,9 @@ const char *crp_handle_path(const cr_handle *h)
  * process that reloads bumps the shared generation; every other deciding process has a
  * watcher thread that notices within CRP_FOLLOW_MS, rebuilds its snapshot off the decision
  * path and reports the generation it now decides with in its slot. The reloading process
- * waits (bounded) until every live follower reports the new generation, so when a reload
- * returns, the next call in any process uses the new configuration. */
+ * returns once the plan is published: a decision that begins in a process whose watcher has
+ * not swapped the new plan in yet waits for that swap (catch_up), so when a reload returns,
+ * the next call in any process uses the new configuration, whatever the number of processes. */
 #define CRP_FOLLOW_MS      20
 #define CRP_FOLLOW_WAIT_MS 30000
 #define CRP_WATCH_IDLE_MS  1000 /* a watcher's sleep when nothing wakes it (a safety net) */
@@ -1005,9 +1006,9 @@ static void shared_sleep(crp_shared *s, uint32_t seen, int ms)
     syscall(SYS_futex, (void *)&s->wake, FUTEX_WAIT, seen, &ts, NULL, 0);
 }
 
-static void follow_now(cr_handle *h)
+/* Follows the published generation if this handle is behind it; h->reload_lock held. */
+static void follow_locked(cr_handle *h)
 {
-    pthread_mutex_lock(&h->reload_lock);
     if (atomic_load(&h->generation) != atomic_load(&h->shared->generation)) {
         char err[1024] = "";
         cr_config *cfg = NULL;
@@ -1036,7 +1037,32 @@ static void follow_now(cr_handle *h)
                 atomic_store(&h->slot->generation, gen);
         }
     }
+}
+
+static void follow_now(cr_handle *h)
+{
+    pthread_mutex_lock(&h->reload_lock);
+    follow_locked(h);
     pthread_mutex_unlock(&h->reload_lock);
+}
+
+/* A decision about to begin in a process behind the published generation: its watcher was
+ * woken at the publication and is following it, or is about to. The decision waits for the
+ * swap, not for the old plan to be freed: it follows itself when nothing else does, and
+ * otherwise waits only until whoever holds the lock has swapped the new plan in (install
+ * stores the generation right after the swap). So no decision begun after a publication uses
+ * the plan before, and the reload need not wait for the other processes. */
+static void catch_up(cr_handle *h)
+{
+    struct timespec ts = {0, 50000};
+    while (atomic_load(&h->generation) != atomic_load(&h->shared->generation)) {
+        if (pthread_mutex_trylock(&h->reload_lock) == 0) {
+            follow_locked(h);
+            pthread_mutex_unlock(&h->reload_lock);
+            return;
+        }
+        nanosleep(&ts, NULL);
+    }
 }
 
 static void *watcher_main(void *arg)
@@ -1126,27 +1152,6 @@ static void watcher_stop(cr_handle *h)
     atomic_store(&h->watcher_pid, 0);
     if (h->slot)
         atomic_store(&h->slot->pid, 0);
-}
-
-/* Waits until every live follower decides with generation `gen` (bounded). */
-static void wait_followers(cr_handle *h, uint64_t gen)
-{
-    int32_t me = my_pid();
-    struct timespec ts = {0, 5 * 1000000L};
-    for (int waited = 0; waited < CRP_FOLLOW_WAIT_MS; waited += 5) {
-        size_t behind = 0;
-        for (size_t i = 0; i < CRP_PROC_SLOTS; i++) {
-            crp_proc_slot *sl = &h->shared->procs[i];
-            int32_t pid = atomic_load(&sl->pid);
-            if (pid && pid != me && atomic_load(&sl->generation) < gen && pid_alive(pid))
-                behind++;
-        }
-        if (!behind)
-            return;
-        nanosleep(&ts, NULL);
-    }
-    crp_log(CR_LOG_WARNING, "callroute: some processes had not followed reload %llu after %d s",
-            (unsigned long long)gen, CRP_FOLLOW_WAIT_MS / 1000);
 }
 
 /* ---- publishing plans ---------------------------------------------------------------------- */
@@ -1593,16 +1598,26 @@ static int reader_enter(cr_handle *h)
     }
 }
 
+/* Snapshots this thread holds: a nested acquire (a host's callback asking the handle during a
+ * decision) keeps the plan of the decision around it, and must not wait for a swap, which
+ * waits for this very thread's reader to leave. */
+static __thread int held;
+
 const crp_snapshot *crp_snapshot_acquire(cr_handle *h, int *token)
 {
-    if (h->follow && atomic_load_explicit(&h->watcher_pid, memory_order_relaxed) != my_pid()) {
-        /* First decision in a process with no watcher of its own (the one that published
-         * the plan at open, or one forked from a process that had opened): catch up once
-         * inline if a reload happened since, then let the watcher follow from now on. */
-        if (atomic_load(&h->generation) != atomic_load(&h->shared->generation))
-            follow_now(h);
-        watcher_start(h);
+    if (h->follow && !held) {
+        if (atomic_load_explicit(&h->watcher_pid, memory_order_relaxed) != my_pid()) {
+            /* First decision in a process with no watcher of its own (the one that published
+             * the plan at open, or one forked from a process that had opened): catch up
+             * inline if a reload happened since, then let the watcher follow from now on. */
+            if (atomic_load(&h->generation) != atomic_load(&h->shared->generation))
+                follow_now(h);
+            watcher_start(h);
+        } else if (atomic_load(&h->generation) != atomic_load(&h->shared->generation)) {
+            catch_up(h);
+        }
     }
+    held++;
     *token = reader_enter(h);
     return atomic_load(&h->cur);
 }
@@ -1610,6 +1625,7 @@ const crp_snapshot *crp_snapshot_acquire(cr_handle *h, int *token)
 void crp_snapshot_release(cr_handle *h, int token)
 {
     atomic_fetch_sub(&h->readers[token], 1);
+    held--;
 }
 
 /* ---- an admin's image in place ------------------------------------------------------------ */

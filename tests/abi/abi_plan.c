@@ -26,6 +26,8 @@
 #include "abi_load.h"
 
 static const cr_plugin *p;
+static int arm_watchdog(void **state);
+static void on_hang(int sig);
 
 static int setup(void **state)
 {
@@ -98,8 +100,8 @@ static void wait_ok(pid_t pid)
 
 /*
  * A worker that opens and waits (exit 0 when its decision after the go is on GW-B). `eager`
- * decides once before (it then follows reloads in the background, and the reload waits for
- * it); a lazy one catches up on its first decision, after the file changed again.
+ * decides once before (it then follows reloads in the background, and its next decision after a
+ * reload is the new plan's); a lazy one catches up on its first decision, after the file changed again.
  */
 static pid_t worker(void *shm, size_t len, const char *path, bool eager, int ready, int go)
 {
@@ -160,6 +162,62 @@ static void test_file_swapped_after_validation(void **state)
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
     p->close(hd);
     assert_int_equal(plan_files(dir), 0);
+    plan_env_close(&e);
+}
+
+/* Stops the reload below if it blocks (old code waited up to 30 s for every follower), and
+ * the stopped process with it (it would hold the test's output open). */
+static pid_t stopped_worker;
+static void on_blocked_reload(int sig)
+{
+    (void)sig;
+    static const char m[] = "the reload waited for a stopped process\n";
+    kill(stopped_worker, SIGKILL);
+    if (write(2, m, sizeof m - 1) < 0)
+        _exit(3);
+    _exit(3);
+}
+
+/* The reload returns once the plan is published, whatever the other processes do: one that is
+ * stopped (SIGSTOP: alive, its watcher unable to follow) does not hold it up. When it runs
+ * again, its next decision is the new plan's: the decision waits for the swap if the watcher
+ * has not made it yet ('go' is written before the process continues, so both race). */
+static void test_reload_does_not_wait_for_a_stopped_process(void **state)
+{
+    (void)state;
+    plan_env e;
+    plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
+    cr_open_options o = {.size = sizeof o, .shared = e.shm, .shared_len = e.len};
+    char msg[2048], c, gw[64];
+    cr_handle *hd = NULL;
+    assert_int_equal(p->open(e.path, &o, &hd, msg, sizeof msg), 0);
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t w = worker(e.shm, e.len, e.path, true, ready[1], go[0]);
+    close(ready[1]);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    stopped_worker = w;
+    assert_int_equal(kill(w, SIGSTOP), 0);
+    int st = 0;
+    assert_int_equal(waitpid(w, &st, WUNTRACED), w);
+    assert_true(WIFSTOPPED(st));
+
+    sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", e.path);
+    /* a liveness bound, not a timing: the reload must not wait for the stopped process */
+    signal(SIGALRM, on_blocked_reload);
+    alarm(10);
+    int rc = p->reload(hd, NULL, msg, sizeof msg);
+    alarm(0);
+    signal(SIGALRM, on_hang);
+    arm_watchdog(NULL);
+    assert_int_equal(rc, 0);
+    assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
+
+    assert_int_equal(write(go[1], "g", 1), 1);
+    assert_int_equal(kill(w, SIGCONT), 0);
+    wait_ok(w);
+    p->close(hd);
     plan_env_close(&e);
 }
 
@@ -979,6 +1037,7 @@ int main(void)
     pthread_atfork(NULL, NULL, arm_child_watchdog);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_file_swapped_after_validation, arm_watchdog),
+        cmocka_unit_test_setup(test_reload_does_not_wait_for_a_stopped_process, arm_watchdog),
         cmocka_unit_test_setup(test_damaged_published_image, arm_watchdog),
         cmocka_unit_test_setup(test_response_groups_from_validated_plan, arm_watchdog),
         cmocka_unit_test_setup(test_adopted_plan_decides_from_the_image, arm_watchdog),
