@@ -486,6 +486,23 @@ uint64_t cr_image_restamp(void *buf, size_t n, uint64_t generation)
     return sum;
 }
 
+/* The generation lies in the first checksum chunk: restamping changes that chunk's sum alone. */
+_Static_assert(offsetof(plan_header, generation) + sizeof(uint64_t) <= 16 + CR_IMAGE_SUM_CHUNK,
+               "the generation is in the first checksum chunk");
+
+uint64_t cr_image_restamp_sums(void *buf, size_t n, uint64_t generation, uint64_t *sums,
+                               size_t chunks)
+{
+    if (n <= 16 || chunks != (n - 16 + CR_IMAGE_SUM_CHUNK - 1) / CR_IMAGE_SUM_CHUNK)
+        return cr_image_restamp(buf, n, generation);
+    char *img = buf;
+    memcpy(img + offsetof(plan_header, generation), &generation, sizeof generation);
+    cr_image_sum_chunks(img + 16, n - 16, 0, 1, sums);
+    uint64_t sum = cr_image_sum_combine(sums, chunks, n - 16);
+    memcpy(img + offsetof(plan_header, checksum), &sum, sizeof sum);
+    return sum;
+}
+
 int cr_image_build(const cr_config *cfg, uint64_t generation, void **out, size_t *len)
 {
     if (!cfg || !out || !len)

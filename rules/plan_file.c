@@ -185,16 +185,18 @@ static int write_all(int fd, const char *p, size_t n)
 
 #define STAGE_PIECE ((size_t)8 << 20) /* copied a piece at a time */
 
-static bool lease_sum_read(int fd, size_t n, uint64_t *sum);
+static bool lease_sum_read(int fd, size_t n, uint64_t *sum, uint64_t **sums, size_t *chunks);
 
 /* Copies n bytes of `in` into `out` (empty, mapped shared at p, n bytes: a copy sendfile cannot
  * make is read into the mapping), then computes the copy's checksum (of everything after the
  * checksum field, as cr_image_verify computes it) into *sum by reading the copy back a
  * checksum chunk at a time into a buffer (lease_sum_read), not through p: where every first
  * touch of a page of a fresh mapping is a guest exit (this project's virtual machines), hashing
- * through the mapping as the copy was made took about a third of a 400,000-route reload. When
- * no buffer can be had, hashed through p. -1 with errno on failure. */
-static int copy_then_sum(int in, int out, char *p, size_t n, uint64_t *sum)
+ * through the mapping as the copy was made took about a third of a 400,000-route reload. Each
+ * chunk's sum is kept in *sums (*chunks of them) for a restamp (NULL when not). When no buffer
+ * can be had, hashed through p. -1 with errno on failure. */
+static int copy_then_sum(int in, int out, char *p, size_t n, uint64_t *sum, uint64_t **sums,
+                         size_t *chunks)
 {
     bool by_read = false;
     for (size_t at = 0; at < n;) {
@@ -221,7 +223,7 @@ static int copy_then_sum(int in, int out, char *p, size_t n, uint64_t *sum)
         }
         at += (size_t)got;
     }
-    if (!lease_sum_read(out, n, sum))
+    if (!lease_sum_read(out, n, sum, sums, chunks))
         *sum = n > 16 ? cr_image_checksum(p + 16, n - 16) : 0;
     return 0;
 }
@@ -252,7 +254,7 @@ int cr_image_stage_fd(int in, const char *path, const char *staged, cr_image_map
     uint64_t sum = 0;
     /* mapped before the copy (a copy sendfile cannot make is read into it) */
     if (out < 0 || (p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, out, 0)) == MAP_FAILED ||
-        copy_then_sum(in, out, p, n, &sum) != 0) {
+        copy_then_sum(in, out, p, n, &sum, &m->chunk_sums, &m->chunks) != 0) {
         snprintf(err, errlen, "%s: cannot copy to %s: %s", path, staged, strerror(errno));
         if (p != MAP_FAILED)
             munmap(p, n);
@@ -273,6 +275,8 @@ int cr_image_stage_fd(int in, const char *path, const char *staged, cr_image_map
         snprintf(err, errlen, "%s: plan image refused: %s", path, why);
         munmap(p, n);
         unlink(staged);
+        free(m->chunk_sums);
+        m->chunk_sums = NULL;
         return rc;
     }
     m->base = p;
@@ -453,38 +457,57 @@ static unsigned char *sum_buffer(size_t *len)
  * 36 MB, read this way 8 ms; elsewhere it is a copy more, on a thread beside the host's start.
  * False when the buffer cannot be had or a read fails: the caller hashes a mapping instead (the
  * same bytes: the lease keeps writers out). */
-static bool lease_sum_read(int fd, size_t n, uint64_t *sum)
+static bool lease_sum_read(int fd, size_t n, uint64_t *sum, uint64_t **sums, size_t *chunks)
 {
+    if (sums)
+        *sums = NULL;
     if (n <= 16) {
         *sum = 0;
         return true;
     }
-    size_t buflen = 0;
-    unsigned char *buf = sum_buffer(&buflen);
-    if (!buf)
+    size_t buflen = 0, count = (n - 16 + CR_IMAGE_SUM_CHUNK - 1) / CR_IMAGE_SUM_CHUNK;
+    uint64_t *each = malloc(count * sizeof *each);
+    unsigned char *buf = each ? sum_buffer(&buflen) : NULL;
+    if (!buf) {
+        free(each);
         return false;
-    cr_image_sum h;
-    cr_image_sum_init(&h);
-    size_t at = 16; /* after the magic and the checksum field */
+    }
+    /* a chunk a read (SUM_PIECE is the chunk), each hashed whole, then combined */
+    size_t at = 16, i = 0; /* after the magic and the checksum field */
     while (at < n) {
-        size_t piece = n - at < SUM_PIECE ? n - at : SUM_PIECE;
-        ssize_t got = pread(fd, buf, piece, (off_t)at);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
+        size_t piece = n - at < SUM_PIECE ? n - at : SUM_PIECE, got = 0;
+        while (got < piece) {
+            ssize_t r = pread(fd, buf + got, piece - got, (off_t)(at + got));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        if (got < piece)
             break;
-        cr_image_sum_update(&h, buf, (size_t)got);
-        at += (size_t)got;
+        cr_image_sum_chunks(buf, piece, 0, 1, &each[i++]);
+        at += piece;
     }
     munmap(buf, buflen);
-    *sum = cr_image_sum_final(&h);
-    return at == n;
+    if (at != n) {
+        free(each);
+        return false;
+    }
+    *sum = cr_image_sum_combine(each, count, n - 16);
+    if (sums) {
+        *sums = each;
+        *chunks = count;
+    } else {
+        free(each);
+    }
+    return true;
 }
 
 static void *lease_summer(void *arg)
 {
     cr_image_leased *l = arg;
-    if (!lease_sum_read(l->fd, l->sum_len, &l->sum))
+    if (!lease_sum_read(l->fd, l->sum_len, &l->sum, NULL, NULL))
         l->sum = cr_image_checksum((const char *)l->sum_base + 16, l->sum_len - 16);
     return NULL;
 }
@@ -528,7 +551,7 @@ int cr_image_lease_sum(cr_image_leased *l, const char *path, char *err, size_t e
         const char *p = l->map.base;
         size_t n = l->map.len;
         uint64_t sum;
-        if (!lease_sum_read(l->fd, n, &sum))
+        if (!lease_sum_read(l->fd, n, &sum, NULL, NULL))
             sum = cr_image_checksum(p + 16, n - 16);
         int rc = cr_image_verify_sum(p, n, sum, &l->map.info, why, sizeof why);
         if (rc != CR_OK) {
@@ -633,8 +656,11 @@ void cr_image_unmap(cr_image_map *m)
 {
     if (m && m->base)
         munmap((void *)m->base, m->len);
-    if (m)
+    if (m) {
         m->base = NULL;
+        free(m->chunk_sums);
+        m->chunk_sums = NULL;
+    }
 }
 
 int cr_image_write(const char *path, const cr_config *cfg, uint64_t generation, uint64_t *checksum,
@@ -738,6 +764,8 @@ int cr_image_load_owned_ex(cr_image_map *m, const char *path, unsigned flags, cr
         cr_image_unmap(m);
         return CR_ENOMEM;
     }
+    free(m->chunk_sums); /* a restamp's, not the configuration's */
+    m->chunk_sums = NULL;
     *keep = *m;
     m->base = NULL;
     cr_config *cfg = NULL;

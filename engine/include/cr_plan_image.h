@@ -102,6 +102,11 @@ int cr_image_verify_sum(const void *buf, size_t n, uint64_t sum, cr_image_info *
 /* Rewrites the generation an image (n bytes, writable, verified) is published as and its
  * checksum; returns the new checksum. */
 uint64_t cr_image_restamp(void *buf, size_t n, uint64_t generation);
+/* The same given the sum of each of its checksum chunks (cr_image_sum_chunks over the bytes
+ * after the checksum field: `chunks` of them, updated): only the first chunk, which holds the
+ * generation, is hashed again. A count that does not fit n: cr_image_restamp. */
+uint64_t cr_image_restamp_sums(void *buf, size_t n, uint64_t generation, uint64_t *sums,
+                               size_t chunks);
 
 /*
  * Verifies an image (cr_image_verify) and rebuilds the configuration it holds, not compiled:

@@ -224,6 +224,8 @@ typedef struct staged {
     void *base;                   /* the copy, mapped shared, read-only */
     size_t len;
     cr_image_info info;
+    uint64_t *sums; /* its checksum chunks' sums (a restamp hashes the first alone), or NULL */
+    size_t chunks;
     /* A publisher's first open (the host starting): the admin's file is read in place under a
      * read lease instead of being copied (load_leased), and copied off the start-up path. */
     bool may_lease;
@@ -246,6 +248,8 @@ static void staged_drop(staged *st)
     if (st) {
         st->path[0] = 0;
         st->leased = false;
+        free(st->sums);
+        st->sums = NULL;
     }
 }
 
@@ -278,6 +282,9 @@ static int load_staged(const char *path, const cr_load_options *lo, staged *st, 
     st->base = (void *)(uintptr_t)m.base;
     st->len = m.len;
     st->info = m.info;
+    st->sums = m.chunk_sums; /* for the restamp at publishing */
+    st->chunks = m.chunks;
+    m.chunk_sums = NULL;
     rc = cr_image_load_owned_ex(&m, path, lo->image_no_lint ? CR_IMAGE_NOLINT : 0, out, diag);
     return load_finish(lo, path, out, diag, NULL, rc, NULL);
 }
@@ -1321,7 +1328,8 @@ static int plan_commit(cr_handle *h, staged *st, cr_config *cfg, bool bump, uint
             rc = CR_EIO;
             goto out;
         }
-        sum = cr_image_restamp(st->base, st->len, g);
+        sum = st->sums ? cr_image_restamp_sums(st->base, st->len, g, st->sums, st->chunks)
+                       : cr_image_restamp(st->base, st->len, g);
         mprotect(st->base, st->len, PROT_READ);
     }
     if (rename(st->path, path) != 0) {

@@ -22,6 +22,11 @@ typedef struct cr_image_map {
     const void *base;
     size_t len;
     cr_image_info info;
+    /* cr_image_stage only: the sum of each of the copy's checksum chunks (chunks of them), with
+     * which cr_image_restamp_sums restamps the copy hashing its first chunk alone; NULL
+     * otherwise. cr_image_unmap frees it; a caller may take it (and set it NULL). */
+    uint64_t *chunk_sums;
+    size_t chunks;
 } cr_image_map;
 
 /* Maps and verifies the image at path; errors as "path: what is wrong" into err. */
@@ -38,7 +43,8 @@ void cr_image_unmap(cr_image_map *m);
  * copy shared, verifies it and makes the mapping read-only: a copy the admin's later rewrites of
  * path cannot touch, which a publisher reads in place and then publishes by renaming it
  * (plugin-api/lib/handle.c). On failure nothing is left at `staged`. The mapping stays writable
- * through mprotect for cr_image_restamp (the file was opened for writing). */
+ * through mprotect for cr_image_restamp_sums (the file was opened for writing; m->chunk_sums
+ * holds the copy's chunk sums when they could be kept). */
 int cr_image_stage(const char *path, const char *staged, cr_image_map *m, char *err, size_t errlen);
 /* The same from an open file (in, read from offset 0 with pread/sendfile; not closed): a
  * publisher holding a lease on the admin's file copies exactly that file, whatever its name

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -366,7 +367,21 @@ static void test_stage_hashes_whole_chunks(void **state)
     close(fd);
     assert_memory_equal(m.base, orig, n);
     free(orig);
+    /* restamped from its chunk sums (the first chunk hashed again, not the image): the same
+     * checksum as hashing the restamped image whole, and it verifies */
+    assert_non_null(m.chunk_sums);
+    assert_int_equal(m.chunks, 3);
+    assert_int_equal(mprotect((void *)m.base, n, PROT_READ | PROT_WRITE), 0);
+    uint64_t sum = cr_image_restamp_sums((void *)m.base, n, 7, m.chunk_sums, m.chunks);
+    assert_true(sum == cr_image_checksum((const char *)m.base + 16, n - 16));
+    cr_image_info info;
+    assert_int_equal(cr_image_verify(m.base, n, &info, err, sizeof err), CR_OK);
+    assert_true(info.generation == 7 && info.checksum == sum);
+    /* a count that does not fit the image: restamped whole */
+    sum = cr_image_restamp_sums((void *)m.base, n, 8, m.chunk_sums, 2);
+    assert_true(sum == cr_image_checksum((const char *)m.base + 16, n - 16));
     cr_image_unmap(&m);
+    assert_null(m.chunk_sums);
     assert_int_equal(unlink(staged), 0);
 
     const off_t where[] = {16 + CR_IMAGE_SUM_CHUNK + 4096, (off_t)n - 100};
