@@ -16,7 +16,8 @@ Inputs (every time is epoch seconds, CLOCK_REALTIME of the same machine):
   KAMAILIO_LOG  for "callroute: pid P adopted generation G in X ms (at T_MS)", "callroute:
             pid P opened generation G (at T_MS)" (a SIP worker's first open: one that had
             not opened when a plan was published is not waited for), "callroute: reloaded
-            ... (generation G)", the example configuration's line for a
+            ... (generation G) in X ms" (the reload in the library, without kamcmd's own
+            start and connection: `library_ms`), the example configuration's line for a
             call it refused ("dialed N: blocked|not applicable ... (REASON)": counted by
             REASON, digits as 9) and the library's "gateway G failed (CODE): marked down";
   SIPP_STDOUT   the caller's final statistics (Successful call, Failed call, INVITE retrans);
@@ -46,7 +47,7 @@ import sys
 
 ADOPTED = re.compile(r"callroute: pid (\d+) adopted generation (\d+) in (\d+) ms \(at (\d+)\)")
 OPENED = re.compile(r"callroute: pid (\d+) opened generation (\d+) \(at (\d+)\)")
-RELOADED = re.compile(r"callroute: reloaded .*\(generation (\d+)\)")
+RELOADED = re.compile(r"callroute: reloaded .*\(generation (\d+)\)(?: in ([\d.]+) ms)?")
 REFUSED = re.compile(r"dialed \S+: (blocked|not applicable)\b.*?\((.*)\)\s*$")
 MARKED_DOWN = re.compile(r"callroute: gateway \S+ failed \((\d+)\): marked down")
 INF = float("inf")
@@ -117,7 +118,8 @@ def read_kamailio(path):
                 continue
             m = RELOADED.search(line)
             if m:
-                reloaded.append(int(m.group(1)))
+                reloaded.append((int(m.group(1)),
+                                 float(m.group(2)) if m.group(2) is not None else None))
     return adoptions, reloaded, refused, opened
 
 
@@ -231,7 +233,8 @@ def check_calls(sent, answered, got, plans, reloads):
 def reload_report(i, rl, adoptions, reloaded, answer, children, workers, opened):
     gen = rl["generation"]
     if gen is None and i < len(reloaded):
-        gen = reloaded[i]
+        gen = reloaded[i][0]
+    library_ms = next((ms for g, ms in reloaded if g == gen), None) if gen is not None else None
     every = adoptions.get(gen, []) if gen is not None else []
     ad = [a for a in every if workers is None or a["pid"] in workers]
     base = rl["published"] if rl["published"] is not None else rl["t0"]
@@ -251,6 +254,7 @@ def reload_report(i, rl, adoptions, reloaded, answer, children, workers, opened)
     return {
         "n": rl["n"], "to": rl["plan"], "accepted": rl["rc"] == 0, "generation": gen,
         "rpc_ms": round((rl["t1"] - rl["t0"]) * 1000.0, 1),
+        "library_ms": library_ms,
         "published_after_ms": (round((rl["published"] - rl["t0"]) * 1000.0, 1)
                                if rl["published"] is not None else None),
         "adopted": len(ad),
@@ -341,9 +345,11 @@ def main():
              summary["sipp_errors"] or "-", refused or "-"))
     for rep in reps:
         ad = rep["adoption_after_publication_ms"]
-        print("reload_load: reload %d to %s: rpc %.0f ms, %d workers adopted %s ms after "
-              "publication (work %s ms)%s, answers around it at most %s ms"
-              % (rep["n"], rep["to"], rep["rpc_ms"], rep["adopted"],
+        print("reload_load: reload %d to %s: rpc %.0f ms (%s in the library), %d workers adopted "
+              "%s ms after publication (work %s ms)%s, answers around it at most %s ms"
+              % (rep["n"], rep["to"], rep["rpc_ms"],
+                 "%.0f ms" % rep["library_ms"] if rep["library_ms"] is not None else "?",
+                 rep["adopted"],
                  "%.0f-%.0f" % (ad["min"], ad["max"]) if ad else "?",
                  "%.0f-%.0f" % (rep["adoption_work_ms"]["min"], rep["adoption_work_ms"]["max"])
                  if rep["adoption_work_ms"] else "?",

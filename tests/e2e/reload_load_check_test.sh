@@ -88,6 +88,7 @@ r = d["reloads"][0]
 assert d["calls"] == 5 and d["answered"] == 5 and d["misrouted"] == 0, d
 assert d["per_gateway"] == {"A": 3, "B": 2}, d["per_gateway"]
 assert r["generation"] == 2 and r["adopted"] == 2 and r["rpc_ms"] == 1000.0, r
+assert r["library_ms"] is None, r  # a log line without the time
 assert r["per_worker_ms"] == {"101": 100.0, "102": 150.0}, r["per_worker_ms"]
 assert r["other_processes_ms"] == {"100": 200.0}, r
 assert r["adoption_work_ms"] == {"min": 840, "max": 850} and not r["all_within_100ms"], r
@@ -101,7 +102,7 @@ echo "ok: the summary"
 opened_late=' 1(101) INFO: callroute: pid 101 opened generation 1 (at 5000)
  2(102) INFO: callroute: pid 102 opened generation 2 (at 10800)
  1(101) INFO: callroute: pid 101 adopted generation 2 in 40 ms (at 10550), the plan before freed in 3 ms
- 9(109) INFO: callroute: reloaded /x/live.plan (generation 2)'
+ 9(109) INFO: callroute: reloaded /x/live.plan (generation 2) in 96.5 ms: published and adopted here after 90.2 ms, installed here (the plan before freed) in 6.0 ms'
 for case in late early; do
     if [ $case = late ]; then
         printf '%s\n' "$opened_late" >"$dir/kam"
@@ -116,6 +117,7 @@ late = sys.argv[1] == "late"
 assert r["per_worker_ms"] == {"101": 50.0}, r
 assert r["held_no_plan"] == ([102] if late else []), r
 assert r["all_within_100ms"] == late, r
+assert r["library_ms"] == 96.5, r
 ' $case || { echo "FAIL: worker 102 opened $case"; cat "$dir/out"; exit 1; }
 done
 printf '%s\n' "$kam" >"$dir/kam"
