@@ -609,7 +609,7 @@ int cr_image_lease_ex(const char *path, const char *stamp_dir, unsigned flags, c
     size_t n = (size_t)sb.st_size;
     /* read ahead (DEFER_SUM): the pages are faulted in by the threads that read them, not
      * here, in the caller's thread */
-    int populate = (flags & CR_LEASE_DEFER_SUM) ? 0 : MAP_POPULATE;
+    int populate = (flags & (CR_LEASE_DEFER_SUM | CR_LEASE_NO_SUM)) ? 0 : MAP_POPULATE;
     void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | populate, fd, 0);
     if (p == MAP_FAILED) {
         snprintf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
@@ -619,8 +619,8 @@ int cr_image_lease_ex(const char *path, const char *stamp_dir, unsigned flags, c
     char why[240];
     int rc = cr_image_verify_header(p, n, &l->map.info, why, sizeof why);
     cr_image_stamp want;
-    l->stamped = rc == CR_OK && stamp_dir && stamp_of(&sb, &l->map.info, &want) &&
-                 stamp_matches(stamp_dir, path, &want);
+    l->stamped = rc == CR_OK && stamp_dir && !(flags & CR_LEASE_NO_SUM) &&
+                 stamp_of(&sb, &l->map.info, &want) && stamp_matches(stamp_dir, path, &want);
     l->sum_deferred = l->stamped && (flags & CR_LEASE_DEFER_SUM);
     if (rc == CR_OK && l->stamped && !l->sum_deferred) /* read trusted next: the checksum first */
         rc = verify_mt(p, n, &l->map.info, why, sizeof why);
@@ -636,7 +636,7 @@ int cr_image_lease_ex(const char *path, const char *stamp_dir, unsigned flags, c
     l->map.len = n;
     l->dev = (uint64_t)sb.st_dev;
     l->ino = (uint64_t)sb.st_ino;
-    if (!l->stamped)
+    if (!l->stamped && !(flags & CR_LEASE_NO_SUM))
         lease_sum_start(l);
     return CR_OK;
 }

@@ -289,6 +289,108 @@ static int load_staged(const char *path, const cr_load_options *lo, staged *st, 
     return load_finish(lo, path, out, diag, NULL, rc, NULL);
 }
 
+/* A reload's copy of the admin's image, made on a thread of its own from the leased descriptor. */
+typedef struct copy_job {
+    int fd;
+    const char *path;
+    char name[CRP_PLAN_PATH_MAX];
+    cr_image_map m;
+    int rc;
+    char err[CRP_PLAN_PATH_MAX + 600];
+} copy_job;
+
+static void *copy_run(void *arg)
+{
+    copy_job *j = arg;
+    j->rc = cr_image_stage_fd(j->fd, j->path, j->name, &j->m, j->err, sizeof j->err);
+    return NULL;
+}
+
+/*
+ * A reload of an admin's image (load_staged's work, two cores at it): under a read lease, so that
+ * nobody rewrites the file meanwhile, its records are checked in place on this thread while
+ * another copies the file into the runtime directory and sums the copy. The two are the same
+ * bytes (the lease), so the copy, whose checksum matched, holds records that were checked: it is
+ * then read trusted, as a published image is, and staged for publishing as load_staged stages
+ * it. Without a lease or a thread, load_staged.
+ */
+static int load_staged_leased(const char *path, const cr_load_options *lo, staged *st,
+                              cr_config **out, cr_diag *diag)
+{
+    char err[CRP_PLAN_PATH_MAX + 600];
+    cr_image_leased l;
+    copy_job *j = calloc(1, sizeof *j);
+    int n = j ? snprintf(j->name, sizeof j->name, "%s/callroute-%d-%u.stage", runtime_dir(),
+                         (int)my_pid(), atomic_fetch_add(&stage_seq, 1))
+              : -1;
+    if (n < 0 || (size_t)n >= sizeof j->name) {
+        free(j);
+        return load_staged(path, lo, st, out, diag);
+    }
+    int rc = cr_image_lease_ex(path, NULL, CR_LEASE_NO_SUM, &l, err, sizeof err);
+    if (rc != CR_OK && !l.fallback) { /* refused: damaged or foreign (its header) */
+        free(j);
+        cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
+        return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
+    }
+    pthread_t t;
+    j->fd = l.fd;
+    j->path = path;
+    if (rc != CR_OK || cr_thread_start(&t, copy_run, j) != 0) {
+        if (rc == CR_OK) {
+            cr_image_unmap(&l.map);
+            cr_image_lease_release(&l);
+        }
+        free(j);
+        return load_staged(path, lo, st, out, diag);
+    }
+    cr_image_map m = l.map;
+    l.map.base = NULL;
+    unsigned nolint = lo->image_no_lint ? CR_IMAGE_NOLINT : 0;
+    cr_config *checked = NULL;
+    rc = cr_image_load_owned_ex(&m, path, nolint | CR_IMAGE_NO_FINISH, &checked, diag);
+    pthread_join(t, NULL);
+    cr_config_free(checked); /* its mapping of the admin's file with it */
+    cr_image_lease_release(&l);
+    if (j->rc == CR_OK && (j->m.info.checksum != l.map.info.checksum || j->m.len != m.len)) {
+        snprintf(j->err, sizeof j->err, "%s: changed while it was read", path); /* no lease? */
+        j->rc = CR_ECONFIG;
+    }
+    if (j->rc != CR_OK) {
+        cr_image_unmap(&j->m);
+        unlink(j->name);
+        if (j->rc == CR_EIO && rc == CR_OK) { /* no copy could be made: as load_staged does */
+            crp_log(CR_LOG_WARNING, "callroute: %s; reading the image into memory instead",
+                    j->err);
+            free(j);
+            cr_diag_free(diag);
+            cr_diag_init(diag);
+            return crp_load_ex(path, lo, out, diag);
+        }
+        /* damaged bytes: said so even when a record was refused first */
+        cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", j->err);
+        rc = j->rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
+        free(j);
+        return rc;
+    }
+    if (rc != CR_OK) {
+        cr_image_unmap(&j->m);
+        unlink(j->name);
+        free(j);
+        return rc;
+    }
+    memcpy(st->path, j->name, sizeof j->name);
+    st->base = (void *)(uintptr_t)j->m.base;
+    st->len = j->m.len;
+    st->info = j->m.info;
+    st->sums = j->m.chunk_sums; /* for the restamp at publishing */
+    st->chunks = j->m.chunks;
+    j->m.chunk_sums = NULL;
+    rc = cr_image_load_owned_ex(&j->m, path, nolint | CR_IMAGE_TRUSTED, out, diag);
+    free(j);
+    return load_finish(lo, path, out, diag, NULL, rc, NULL);
+}
+
 /* Said once per process: why the admin's image is copied at start rather than read in place. */
 static void lease_note_once(const char *why)
 {
@@ -597,7 +699,7 @@ static int load_for(const cr_handle *h, const char *path, cr_config **out, cr_di
     lo.image_only = st != NULL; /* published, then decided from the image (adopt_own) */
     bool taken = false;
     int rc = !st || !cr_image_file_is(path) ? crp_load_ex(path, &lo, out, diag)
-             : !st->may_lease               ? load_staged(path, &lo, st, out, diag)
+             : !st->may_lease               ? load_staged_leased(path, &lo, st, out, diag)
                                             : ahead_take(path, &lo, st, out, diag, &taken);
     if (st && st->may_lease && cr_image_file_is(path) && !taken)
         rc = load_leased(path, &lo, st, out, diag);

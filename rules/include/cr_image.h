@@ -92,6 +92,10 @@ typedef struct cr_image_leased {
  * closes 3 to 31, leaves it alone). */
 #define CR_LEASE_DEFER_SUM 1u
 #define CR_LEASE_FD_HIGH   2u
+/* NO_SUM: no checksum is computed (nor a stamp looked for): the caller verifies these very bytes
+ * another way while it holds the lease (a reload sums its copy of them: cr_image_stage_fd from
+ * l->fd), and cr_image_lease_sum must not be called. The file is mapped without populating. */
+#define CR_LEASE_NO_SUM    4u
 #define CR_LEASE_FD_MIN    32
 
 /* Opens path, takes the read lease, maps the file and checks its header and section table;

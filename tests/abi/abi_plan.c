@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <errno.h>
 #include <execinfo.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -470,6 +471,14 @@ static void test_image_config_published_in_place(void **state)
     assert_int_equal(files_named(e.dir, ".stage"), 0);
     assert_int_equal(plan_mappings(e.dir, 1, &g1), 1);
     assert_true(g1);
+    /* the reload checked the admin's file in place under a read lease while it copied it:
+     * neither the mapping nor the lease is kept (a writer opens the file at once) */
+    assert_false(abi_maps_file(0, img));
+    int wfd = open(img, O_WRONLY | O_NONBLOCK);
+    if (wfd < 0)
+        fprintf(stderr, "open for writing after the reload: %s\n", strerror(errno));
+    assert_true(wfd >= 0);
+    close(wfd);
     /* the published copy carries its generation and verifies: `callroute check` reads it */
     run("%s check --config %s/callroute-*-1.plan >/dev/null", cli, e.dir);
 
