@@ -503,7 +503,17 @@ struct cr_route_index {
     size_t nwalks;
     const uint32_t *policy_walk; /* [npolicies]: each policy's walk, UINT32_MAX: per usage */
     bool walks_borrowed;
+    cr_route_dfa *dfas; /* [dfa_mask + 1]: the broad routes' automata (broad_routes), or NULL */
+    uint32_t dfa_mask;
 };
+
+static void dfas_free(cr_route_index *ix)
+{
+    for (uint32_t i = 0; ix->dfas && i <= ix->dfa_mask; i++)
+        free((void *)(uintptr_t)ix->dfas[i].dfa);
+    free(ix->dfas);
+    ix->dfas = NULL;
+}
 
 static void walks_free(cr_route_index *ix)
 {
@@ -533,6 +543,7 @@ void ce_route_index_free(cr_route_index *ix)
     if (!ix->kinds_borrowed)
         free(ix->kinds);
     walks_free(ix);
+    dfas_free(ix);
     free(ix);
 }
 
@@ -602,6 +613,8 @@ static cr_route_index *index_new(const cr_config *cfg)
 /* Out of memory half-way: nothing is left half-built. */
 static int index_fail(cr_config *cfg, cr_route_index *ix)
 {
+    cfg->route_dfa = NULL;
+    cfg->route_dfa_mask = 0;
     for (size_t p = 0; p < cfg->nprofiles; p++)
         cfg->profiles[p].rule_index = NULL;
     ce_route_index_free(ix);
@@ -954,17 +967,20 @@ const uint32_t *ce_route_index_policy_walks(const cr_config *cfg)
 /*
  * Routes that are candidates for most numbers run on most decisions: a pattern the index does
  * not decide (it is compiled) met at a trie node of depth CR_JIT_BROAD_DEPTH or less, in a
- * usage trie or a merged walk, is JIT-compiled whatever the plan's size (beyond
- * CR_JIT_ALL_ROUTES routes only the unanalysable ones were: the planning guide's Universal
- * Route, `^\+?(?!(1900|1411))(\d*)$`, has the prefix "" and ran through PCRE2's interpreter on
- * most decisions of a 400,000-route plan, ~1,700 instructions instead of ~430). JIT is an
- * optimisation: out of memory, nothing more is compiled.
+ * usage trie or a merged walk, is "broad". Its pattern is JIT-compiled whatever the plan's size
+ * (beyond CR_JIT_ALL_ROUTES routes only the unanalysable ones were: the planning guide's
+ * Universal Route, `^\+?(?!(1900|1411))(\d*)$`, has the prefix "" and ran through PCRE2's
+ * interpreter on most decisions of a 400,000-route plan, ~1,700 instructions instead of ~430),
+ * and when the analysis reads it exactly it gets an automaton (ce_pattern_dfa_new), which a
+ * merged walk runs instead of PCRE2 (~60 instructions for a 12-digit number instead of ~390
+ * through the JIT code). Both are optimisations: out of memory, nothing more is built.
  */
 #define CR_JIT_BROAD_DEPTH 2u
 
-static void jit_node_items(const cr_config *cfg, const cr_route_index *ix, const cr_px_node *nodes,
-                           size_t nnodes, const char *items, size_t stride, size_t route_off,
-                           size_t at, unsigned depth, uint8_t *done)
+static void broad_node_items(const cr_config *cfg, const cr_route_index *ix,
+                             const cr_px_node *nodes, size_t nnodes, const char *items,
+                             size_t stride, size_t route_off, size_t at, unsigned depth,
+                             uint8_t *done)
 {
     const cr_px_node *n = &nodes[at];
     unsigned nkids = popcount16(n->mask & CR_PX_SYMS);
@@ -977,39 +993,94 @@ static void jit_node_items(const cr_config *cfg, const cr_route_index *ix, const
         if (r >= cfg->nroutes || done[r])
             continue;
         done[r] = 1;
-        if (!ix->kinds || (ix->kinds[r] & CR_RK_EXACT) || !ix->kinds[r])
-            continue; /* the index decides it: its pattern never runs in an indexed walk */
-        const void *re = ce_route_re(ce_route(cfg, r)); /* an image's routes compile lazily */
-        if (re)
-            ce_re_jit((void *)(uintptr_t)re);
+        if (ix->kinds && !(ix->kinds[r] & CR_RK_EXACT) && ix->kinds[r])
+            done[r] = 2; /* the index does not decide it: its pattern runs in an indexed walk */
     }
     if (depth == CR_JIT_BROAD_DEPTH || (n->mask & CR_PX_LEAVES))
         return;
     for (unsigned c = 0; c < nkids && (size_t)n->first_child + c < nnodes; c++)
-        jit_node_items(cfg, ix, nodes, nnodes, items, stride, route_off, n->first_child + c,
-                       depth + 1, done);
+        broad_node_items(cfg, ix, nodes, nnodes, items, stride, route_off, n->first_child + c,
+                         depth + 1, done);
 }
 
-static void jit_broad_routes(const cr_config *cfg, const cr_route_index *ix)
+/* The automata of the broad routes `broad[0..n)` into ix's table and cfg's view of it. */
+static void broad_dfas(cr_config *cfg, cr_route_index *ix, const uint32_t *broad, size_t n)
 {
-    if (cfg->nroutes <= CR_JIT_ALL_ROUTES)
-        return; /* every compiled route pattern is JIT-compiled already */
-    uint8_t *done = calloc(cfg->nroutes, 1);
+    dfas_free(ix);
+    cfg->route_dfa = NULL;
+    cfg->route_dfa_mask = 0;
+    if (!n)
+        return;
+    uint32_t size = 2;
+    while (size < 2 * n)
+        size *= 2;
+    cr_pattern_analyser *an = ce_pattern_analyser_new();
+    cr_route_dfa *t = malloc(size * sizeof *t);
+    if (!an || !t) {
+        ce_pattern_analyser_free(an);
+        free(t);
+        return;
+    }
+    for (uint32_t i = 0; i < size; i++)
+        t[i] = (cr_route_dfa){UINT32_MAX, 0, NULL};
+    size_t made = 0;
+    for (size_t k = 0; k < n; k++) {
+        cr_px_dfa *d = ce_pattern_dfa_new(an, ce_route(cfg, broad[k])->pattern);
+        if (!d)
+            continue;
+        uint32_t i = ce_route_dfa_slot(broad[k], size - 1);
+        while (t[i].route != UINT32_MAX)
+            i = (i + 1) & (size - 1);
+        t[i] = (cr_route_dfa){broad[k], 0, d};
+        made++;
+    }
+    ce_pattern_analyser_free(an);
+    if (!made) {
+        free(t);
+        return;
+    }
+    ix->dfas = t;
+    ix->dfa_mask = size - 1;
+    cfg->route_dfa = t;
+    cfg->route_dfa_mask = size - 1;
+}
+
+static void broad_routes(cr_config *cfg, cr_route_index *ix)
+{
+    uint8_t *done = calloc(cfg->nroutes ? cfg->nroutes : 1, 1);
     if (!done)
         return;
     for (size_t u = 0; u < ix->nusages; u++) {
         const cr_px_trie *t = &ix->tries[u];
         if (t->nnodes)
-            jit_node_items(cfg, ix, t->nodes, t->nnodes, (const char *)t->items, sizeof *t->items,
-                           offsetof(cr_px_item, id), 0, 0, done);
+            broad_node_items(cfg, ix, t->nodes, t->nnodes, (const char *)t->items, sizeof *t->items,
+                             offsetof(cr_px_item, id), 0, 0, done);
     }
     for (size_t w = 0; w < ix->nwalks; w++) {
         const cr_px_walk *x = &ix->walks[w];
         if (x->nnodes)
-            jit_node_items(cfg, ix, x->nodes, x->nnodes, (const char *)x->items, sizeof *x->items,
-                           offsetof(cr_px_witem, route), 0, 0, done);
+            broad_node_items(cfg, ix, x->nodes, x->nnodes, (const char *)x->items, sizeof *x->items,
+                             offsetof(cr_px_witem, route), 0, 0, done);
+    }
+    size_t n = 0;
+    for (size_t r = 0; r < cfg->nroutes; r++)
+        n += done[r] == 2;
+    uint32_t *broad = malloc((n ? n : 1) * sizeof *broad);
+    n = 0;
+    for (size_t r = 0; broad && r < cfg->nroutes; r++) {
+        if (done[r] != 2)
+            continue;
+        broad[n++] = (uint32_t)r;
+        if (cfg->nroutes > CR_JIT_ALL_ROUTES) { /* below, every compiled pattern has JIT code */
+            const void *re = ce_route_re(ce_route(cfg, r)); /* an image's routes compile lazily */
+            if (re)
+                ce_re_jit((void *)(uintptr_t)re);
+        }
     }
     free(done);
+    if (broad)
+        broad_dfas(cfg, ix, broad, n);
+    free(broad);
 }
 
 int ce_route_index_adopt_walks(cr_config *cfg, const cr_px_walk *walks, size_t nwalks,
@@ -1028,7 +1099,7 @@ int ce_route_index_adopt_walks(cr_config *cfg, const cr_px_walk *walks, size_t n
     ix->nwalks = nwalks;
     ix->policy_walk = policy_walk;
     ix->walks_borrowed = true;
-    jit_broad_routes(cfg, ix);
+    broad_routes(cfg, ix);
     return CR_OK;
 }
 
@@ -1101,7 +1172,7 @@ int ce_route_index_build(cr_config *cfg, cr_route_analysis *a)
         ix->rules[ix->nrules++] = cfg->profiles[p].rule_index;
         ix->stats.bytes += ce_rule_index_bytes(cfg->profiles[p].rule_index);
     }
-    jit_broad_routes(cfg, ix);
+    broad_routes(cfg, ix);
     cfg->route_index = ix;
     return CR_OK;
 oom:

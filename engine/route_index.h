@@ -79,6 +79,46 @@ cr_pattern_sampler *ce_pattern_sampler_new(const char *pattern);
 bool ce_pattern_sample(const cr_pattern_sampler *s, uint32_t *rng, char *out, size_t cap);
 void ce_pattern_sampler_free(cr_pattern_sampler *s);
 
+/*
+ * A pattern the analysis reads exactly (cr_pattern_info.strict, negative lookaheads included)
+ * as a deterministic automaton over the 13 symbols: for a number of the alphabet it answers
+ * as PCRE2 does, in one table read a symbol. tr[s][sym] is the state after symbol sym in state
+ * s (0: no match whatever follows; 1: the start); tr[s][CR_PX_DFA_ACCEPT] is 1 when a number
+ * ending in state s matches.
+ */
+#define CR_PX_DFA_STATES 64
+#define CR_PX_DFA_ACCEPT 13
+
+typedef struct cr_px_dfa {
+    uint8_t tr[CR_PX_DFA_STATES][16];
+} cr_px_dfa;
+
+/* The automaton of `pattern` (malloc'd: free() it), NULL when the analysis does not read it
+ * exactly, it is not anchored at the start, it needs more than CR_PX_DFA_STATES states, or
+ * out of memory. */
+cr_px_dfa *ce_pattern_dfa_new(cr_pattern_analyser *a, const char *pattern);
+
+/* Whether the number whose symbols are sym[0..n) (ce_px_key_init's) matches. */
+static inline bool ce_px_dfa_match(const cr_px_dfa *d, const uint8_t *sym, size_t n)
+{
+    unsigned s = 1;
+    for (size_t i = 0; i < n; i++)
+        s = d->tr[s][sym[i]];
+    return d->tr[s][CR_PX_DFA_ACCEPT];
+}
+
+/* The automaton of a broad route (route_index.c), in an open-addressed table of cr_config
+ * (route_dfa, route_dfa_mask + 1 slots; an empty slot's route is UINT32_MAX). */
+typedef struct cr_route_dfa {
+    uint32_t route, unused;
+    const cr_px_dfa *dfa;
+} cr_route_dfa;
+
+static inline uint32_t ce_route_dfa_slot(uint32_t route, uint32_t mask)
+{
+    return (route * 0x9E3779B1u >> 16) & mask;
+}
+
 /* ---- the trie ------------------------------------------------------------------------ */
 
 typedef struct cr_px_item {
@@ -429,6 +469,22 @@ static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(c
             it->match = verdict == 2;
             return best;
         }
+    }
+}
+
+/* Route r's automaton, NULL when it has none (it is no broad route, or the analysis does not
+ * read it exactly). */
+static inline const cr_px_dfa *ce_route_dfa(const cr_config *cfg, uint32_t r)
+{
+    const cr_route_dfa *t = cfg->route_dfa;
+    if (!t)
+        return NULL;
+    uint32_t mask = cfg->route_dfa_mask;
+    for (uint32_t i = ce_route_dfa_slot(r, mask);; i = (i + 1) & mask) {
+        if (t[i].route == r)
+            return t[i].dfa;
+        if (t[i].route == UINT32_MAX)
+            return NULL;
     }
 }
 
