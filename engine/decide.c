@@ -415,21 +415,21 @@ add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, si
 }
 
 /* One candidate route ri of usage u: its pattern decides unless the index did (`sure`); when
- * it matches, its gateways (gw[0..ngw), NULL: the route's list) become attempts. With `sym`
- * (the number's symbols, ce_px_key_init's: it is in the alphabet), a route with an automaton
+ * it matches, its gateways (gw[0..ngw), NULL: the route's list) become attempts. With `key`
+ * (the number read by ce_px_key_init, in the alphabet), a route with an automaton
  * (ce_route_dfa) is decided by it, not by PCRE2. 1 when it matched, 0 when not, CR_ENOMEM
  * (add_route_gateways). */
 static inline __attribute__((always_inline)) int
-try_route(const cr_config *c, size_t ri, bool sure, const uint8_t *sym, const uint32_t *gw,
+try_route(const cr_config *c, size_t ri, bool sure, const cr_px_key *key, const uint32_t *gw,
           size_t ngw, const cr_usage *u, const char *number, size_t n, const cr_runtime *rt,
           uint32_t spread, adder *x, cr_decision *out, cr_trace *trace)
 {
     const cr_route *r = ce_route(c, ri);
     int rc = 1;
     if (!sure) {
-        const cr_px_dfa *d = sym ? ce_route_dfa(c, (uint32_t)ri) : NULL;
+        const cr_px_dfa *d = key ? ce_route_dfa(c, (uint32_t)ri) : NULL;
         if (d) {
-            rc = ce_px_dfa_match(d, sym, n);
+            rc = ce_px_dfa_match(d, key);
         } else {
             const void *re = ce_route_re_now(r);
             rc = re ? ce_re_test(re, number, n) : 0;
@@ -470,7 +470,7 @@ static void trace_no_route(cr_trace *trace, const cr_config *c, const cr_policy 
 /* The policy's candidates in one walk of its merged trie (route_index.h): the same attempts,
  * in the same order, and the same trace as a walk per usage. CR_OK or CR_ENOMEM. */
 static int walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it,
-                       const char *number, size_t n, const uint8_t *sym, const cr_runtime *rt,
+                       const char *number, size_t n, const cr_px_key *key, const cr_runtime *rt,
                        uint32_t spread, adder *x, cr_decision *out, cr_trace *trace)
 {
     size_t rank = 0; /* usages whose trace header is out */
@@ -485,7 +485,7 @@ static int walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_it
             }
         const uint32_t *gw = s->ngw == CR_SLOT_GW_ROUTE ? NULL : s->gw;
         const cr_usage *u = &c->usages[policy->usages.idx[s->rank]];
-        int m = try_route(c, s->route, it->px.match, sym, gw, s->ngw, u, number, n, rt, spread, x,
+        int m = try_route(c, s->route, it->px.match, key, gw, s->ngw, u, number, n, rt, spread, x,
                           out, trace);
         if (m < 0)
             return m;
@@ -514,13 +514,13 @@ static int route_attempts(const cr_config *c, const cr_policy *policy, const cha
     adder x;
     adder_init(&x, c, number, n, rt, out);
     if (ahead) {
-        rc = walk_merged(c, policy, ahead, number, n, key->sym, rt, spread, &x, out, trace);
+        rc = walk_merged(c, policy, ahead, number, n, key, rt, spread, &x, out, trace);
         goto done;
     }
     cr_policy_iter pit;
     bool own = c->npolicies && policy >= c->policies && policy < c->policies + c->npolicies;
     if (own && ce_policy_walk_begin(c, (size_t)(policy - c->policies), key, &pit)) {
-        rc = walk_merged(c, policy, &pit, number, n, key->sym, rt, spread, &x, out, trace);
+        rc = walk_merged(c, policy, &pit, number, n, key, rt, spread, &x, out, trace);
         goto done;
     }
     for (size_t i = 0; i < policy->usages.count; i++) {

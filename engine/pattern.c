@@ -1235,6 +1235,7 @@ cr_px_dfa *ce_pattern_dfa_new(cr_pattern_analyser *a, const char *pattern)
             continue;
         }
         d->tr[k][CR_PX_DFA_ACCEPT] = c.end_accept;
+        bool digits = c.end_accept; /* stays k on every digit, dies on the rest */
         for (int sym = 0; sym < SYM_COUNT; sym++) {
             if (!step(N, cl, (uint16_t)(1u << sym), nxt))
                 continue;
@@ -1248,6 +1249,9 @@ cr_px_dfa *ce_pattern_dfa_new(cr_pattern_analyser *a, const char *pattern)
             }
             d->tr[k][sym] = (uint8_t)j;
         }
+        for (int sym = 0; sym < SYM_COUNT; sym++)
+            digits &= d->tr[k][sym] == (sym < 10 ? k : 0);
+        d->tr[k][CR_PX_DFA_DIGITS] = digits;
     }
     free(sets);
     return d;

@@ -84,10 +84,13 @@ void ce_pattern_sampler_free(cr_pattern_sampler *s);
  * as a deterministic automaton over the 13 symbols: for a number of the alphabet it answers
  * as PCRE2 does, in one table read a symbol. tr[s][sym] is the state after symbol sym in state
  * s (0: no match whatever follows; 1: the start); tr[s][CR_PX_DFA_ACCEPT] is 1 when a number
- * ending in state s matches.
+ * ending in state s matches; tr[s][CR_PX_DFA_DIGITS] is 1 when s accepts, stays s on every
+ * digit and goes to 0 on every other symbol: the rest of the number then decides alone, digits
+ * only or not (the key's digits_from), without reading it (the tail of `(\d*)$`).
  */
 #define CR_PX_DFA_STATES 64
 #define CR_PX_DFA_ACCEPT 13
+#define CR_PX_DFA_DIGITS 14
 
 typedef struct cr_px_dfa {
     uint8_t tr[CR_PX_DFA_STATES][16];
@@ -97,15 +100,6 @@ typedef struct cr_px_dfa {
  * exactly, it is not anchored at the start, it needs more than CR_PX_DFA_STATES states, or
  * out of memory. */
 cr_px_dfa *ce_pattern_dfa_new(cr_pattern_analyser *a, const char *pattern);
-
-/* Whether the number whose symbols are sym[0..n) (ce_px_key_init's) matches. */
-static inline bool ce_px_dfa_match(const cr_px_dfa *d, const uint8_t *sym, size_t n)
-{
-    unsigned s = 1;
-    for (size_t i = 0; i < n; i++)
-        s = d->tr[s][sym[i]];
-    return d->tr[s][CR_PX_DFA_ACCEPT];
-}
 
 /* The automaton of a broad route (route_index.c), in an open-addressed table of cr_config
  * (route_dfa, route_dfa_mask + 1 slots; an empty slot's route is UINT32_MAX). */
@@ -193,6 +187,18 @@ typedef struct cr_px_key {
 /* Reads number[0..n) into k; false (k->ok) when it is outside the alphabet or too long. The
  * number must outlive k and the iterators walked with it. */
 bool ce_px_key_init(cr_px_key *k, const char *number, size_t n);
+
+/* Whether the number read as k (ce_px_key_init, k->ok) matches. */
+static inline bool ce_px_dfa_match(const cr_px_dfa *d, const cr_px_key *k)
+{
+    const uint8_t *row = d->tr[1];
+    for (size_t i = 0; i < k->n; i++) {
+        if (row[CR_PX_DFA_DIGITS])
+            return i >= k->digits_from;
+        row = d->tr[row[k->sym[i]]];
+    }
+    return row[CR_PX_DFA_ACCEPT];
+}
 
 /* Collects analysed patterns, then builds the trie. Items may be added in any order. */
 typedef struct cr_px_builder {

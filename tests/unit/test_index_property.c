@@ -955,9 +955,9 @@ static void dfa_equals_pcre2(void **state)
                 continue; /* outside the alphabet: PCRE2 decides */
             int want = ce_re_exec(re, num, strlen(num), 0, 0, NULL);
             assert_true(want >= 0);
-            if ((want > 0) != ce_px_dfa_match(d, k.sym, k.n))
+            if ((want > 0) != ce_px_dfa_match(d, &k))
                 fail_msg("'%s' on '%s': PCRE2 %d, automaton %d", pat, num, want,
-                         ce_px_dfa_match(d, k.sym, k.n));
+                         ce_px_dfa_match(d, &k));
             checked++;
         }
         ce_pattern_sampler_free(sp);
