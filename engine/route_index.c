@@ -339,6 +339,7 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
     it->number = k->number;
     it->digits_from = k->digits_from;
     it->match = false;
+    it->sorted = false;
     const cr_px_node *node = nodes;
     /* when node has a block: its child for k->sym[depth] and that child's leaf for
      * k->sym[depth + 1] */
@@ -465,6 +466,7 @@ px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it,
     it->number = number;
     it->digits_from = (uint8_t)digits_from;
     it->match = false;
+    it->sorted = false;
     return true;
 }
 

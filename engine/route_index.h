@@ -167,6 +167,9 @@ typedef struct cr_px_iter {
     const char *number;  /* the number walked (read again for exact tails, on demand) */
     uint8_t digits_from; /* number[digits_from..len) is digits only */
     bool match;          /* the last id returned matches for sure (exact prefix) */
+    /* every run is one item: run[pos..nruns) sorted by id (ce_px_next_item, from three runs) */
+    bool sorted;
+    uint8_t pos;
 } cr_px_iter;
 
 /* Maps a character to its trie symbol, or -1 outside the alphabet. */
@@ -408,9 +411,63 @@ ce_px_scan(const cr_px_iter *it, size_t r, const cr_px_item *item, const cr_px_i
  * cr_px_item); returns the first item of the next id met, NULL at the end. Every occurrence of
  * the id (one per prefix met) is read: the best verdict wins. One run and two runs left (most
  * of a walk's calls) are read without the loops over the runs. */
+/* ce_px_next_item once the runs are single items sorted by id (ce_px_sort_single). */
+static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_sorted(cr_px_iter *it)
+{
+    size_t p = it->pos, nr = it->nruns;
+    while (p < nr) {
+        const cr_px_item *best = it->run[p];
+        uint32_t id = best->id;
+        int verdict = 0;
+        do { /* every occurrence of the id (one per prefix met): the best verdict wins */
+            const cr_px_item *item = it->run[p];
+            if (it->len >= item->minlen && it->len <= item->maxlen) {
+                if (!(item->tail & CR_PX_EXACT))
+                    verdict = verdict > 1 ? verdict : 1;
+                else if (ce_px_tail_holds(it, p, item->tail))
+                    verdict = 2;
+            }
+            p++;
+        } while (p < nr && it->run[p]->id == id);
+        if (verdict) {
+            it->pos = (uint8_t)p;
+            it->match = verdict == 2;
+            return best;
+        }
+    }
+    it->pos = (uint8_t)p;
+    return NULL;
+}
+
+/* True when each of the nr runs is one item (of `stride` bytes); they are then sorted by id,
+ * with their depths (insertion: a walk meets a few). */
+static inline __attribute__((always_inline)) bool ce_px_sort_single(cr_px_iter *it, size_t nr,
+                                                                    size_t stride)
+{
+    for (size_t r = 0; r < nr; r++)
+        if ((const char *)it->end[r] - (const char *)it->run[r] != (ptrdiff_t)stride)
+            return false;
+    for (size_t r = 1; r < nr; r++) {
+        const cr_px_item *x = it->run[r];
+        uint8_t d = it->depth[r];
+        size_t q = r;
+        for (; q > 0 && it->run[q - 1]->id > x->id; q--) {
+            it->run[q] = it->run[q - 1];
+            it->depth[q] = it->depth[q - 1];
+        }
+        it->run[q] = x;
+        it->depth[q] = d;
+    }
+    it->sorted = true;
+    it->pos = 0;
+    return true;
+}
+
 static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(cr_px_iter *it,
                                                                                size_t stride)
 {
+    if (it->sorted)
+        return ce_px_next_sorted(it);
     for (;;) {
         size_t nr = it->nruns, w = 0;
         int verdict = 0;
@@ -453,6 +510,8 @@ static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(c
         }
         if (!nr)
             return NULL;
+        if (ce_px_sort_single(it, nr, stride)) /* three runs or more of one item each */
+            return ce_px_next_sorted(it);
         const cr_px_item *best = it->run[0];
         for (size_t r = 1; r < nr; r++)
             if (it->run[r]->id < best->id)
