@@ -281,6 +281,7 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
             digits_from = i + 1;
         i++;
     }
+    k->sym[n] = CR_PX_SYM_END;
     k->digits_from = (uint8_t)digits_from;
     k->ok = true;
     return true;
@@ -347,8 +348,7 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
     for (size_t depth = 0;; depth++) {
         if (node->items_n)
             nruns = px_run(it, nruns, items, stride, node, depth, pf);
-        if (depth == n)
-            break;
+        /* at depth n, CR_PX_SYM_END: no node has that child */
         unsigned bit = 1u << k->sym[depth], mask = node->mask;
         if (!(mask & bit))
             break;
@@ -442,11 +442,12 @@ px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it,
     for (;; depth++) {
         if (node->items_n)
             nruns = px_run(it, nruns, items, stride, node, depth, false);
-        if (depth == n)
-            break;
         unsigned s = sym_of[(unsigned char)number[depth]];
-        if (!s)
+        if (!s) {
+            if (depth == n) /* the NUL after the number (n <= CR_NUMBER_MAX, checked) */
+                break;
             return false;
+        }
         if (s > 10) /* + * # */
             digits_from = depth + 1;
         unsigned bit = 1u << (s - 1), mask = node->mask;

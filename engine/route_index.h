@@ -172,6 +172,9 @@ typedef struct cr_px_iter {
     uint8_t pos;
 } cr_px_iter;
 
+/* The symbol after the last of a key's (cr_px_key.sym): no bit of CR_PX_SYMS nor CR_PX_LEAVES. */
+#define CR_PX_SYM_END 13
+
 /* Maps a character to its trie symbol, or -1 outside the alphabet. */
 int ce_px_symbol(unsigned char c);
 
@@ -181,10 +184,12 @@ int ce_px_symbol(unsigned char c);
  * an exact tail needs them (digits_from answers the common case, a tail of every digit). */
 typedef struct cr_px_key {
     size_t n;
-    bool ok;                    /* in the alphabet and at most CR_NUMBER_MAX long */
-    uint8_t digits_from;        /* number[digits_from..n) is digits only */
-    const char *number;         /* the number read: must outlive the walks */
-    uint8_t sym[CR_NUMBER_MAX]; /* symbol of each character */
+    bool ok;             /* in the alphabet and at most CR_NUMBER_MAX long */
+    uint8_t digits_from; /* number[digits_from..n) is digits only */
+    const char *number;  /* the number read: must outlive the walks */
+    /* symbol of each character, then CR_PX_SYM_END at sym[n]: no node has a child for it, so a
+     * walk stops at the end of the number without counting */
+    uint8_t sym[CR_NUMBER_MAX + 1];
 } cr_px_key;
 
 /* Reads number[0..n) into k; false (k->ok) when it is outside the alphabet or too long. The
@@ -216,9 +221,9 @@ int ce_px_builder_finish(cr_px_builder *b, cr_px_trie *t);
 void ce_px_trie_free(cr_px_trie *t);
 /* Memory held by the trie, in bytes. */
 size_t ce_px_trie_bytes(const cr_px_trie *t);
-/* Starts a walk for `number` (n characters, kept until the walk ends). Returns false, leaving `it`
- * unusable, when the number has a character outside the alphabet or is longer than CR_NUMBER_MAX.
- */
+/* Starts a walk for `number` (n characters and a NUL after them, kept until the walk ends).
+ * Returns false, leaving `it` unusable, when the number has a character outside the alphabet or
+ * is longer than CR_NUMBER_MAX. */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
 /* The same for a number read by ce_px_key_init; false when !k->ok. */
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it);
@@ -252,6 +257,7 @@ int ce_route_index_build(cr_config *cfg, cr_route_analysis *a);
 /* Frees the route index and the rule indexes of the profiles it built. NULL is fine. */
 void ce_route_index_free(cr_route_index *ix);
 
+/* Candidate routes of a usage for `number` (n characters, NUL-terminated), ascending. */
 void ce_route_index_begin(const cr_config *cfg, size_t usage, const char *number, size_t n,
                           cr_route_iter *it);
 /* The same with the number already read (ce_px_key_init), for the usages of one decision. */
@@ -625,8 +631,9 @@ int ce_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_ana
 void ce_rule_index_free(cr_rule_index *ix);
 size_t ce_rule_index_bytes(const cr_rule_index *ix);
 
-/* Candidate rules of p for `digits` (n characters), ascending: the first that matches is the first
- * in the profile's order that matches. Works on a profile without an index (every rule). */
+/* Candidate rules of p for `digits` (n characters, NUL-terminated), ascending: the first that
+ * matches is the first in the profile's order that matches. Works on a profile without an index
+ * (every rule). */
 void ce_rule_index_begin(const cr_profile *p, const char *digits, size_t n, cr_rule_iter *it);
 
 static inline size_t ce_rule_index_next(cr_rule_iter *it)
