@@ -167,7 +167,8 @@ typedef struct cr_px_iter {
     const char *number;  /* the number walked (read again for exact tails, on demand) */
     uint8_t digits_from; /* number[digits_from..len) is digits only */
     bool match;          /* the last id returned matches for sure (exact prefix) */
-    /* every run is one item: run[pos..nruns) sorted by id (ce_px_next_item, from three runs) */
+    /* every run is one item: run[0..pos) sorted by id, the smallest last (ce_px_next_item, from
+     * three runs) */
     bool sorted;
     uint8_t pos;
 } cr_px_iter;
@@ -417,36 +418,39 @@ ce_px_scan(const cr_px_iter *it, size_t r, const cr_px_item *item, const cr_px_i
  * cr_px_item); returns the first item of the next id met, NULL at the end. Every occurrence of
  * the id (one per prefix met) is read: the best verdict wins. One run and two runs left (most
  * of a walk's calls) are read without the loops over the runs. */
-/* ce_px_next_item once the runs are single items sorted by id (ce_px_sort_single). */
+/* ce_px_next_item once the runs are single items sorted by id, the smallest last
+ * (ce_px_sort_single): run[0..pos) are left. */
 static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_sorted(cr_px_iter *it)
 {
-    size_t p = it->pos, nr = it->nruns;
-    while (p < nr) {
-        const cr_px_item *best = it->run[p];
-        uint32_t id = best->id;
+    size_t p = it->pos;
+    while (p > 0) {
+        const cr_px_item *best;
+        uint32_t id = it->run[p - 1]->id;
         int verdict = 0;
-        do { /* every occurrence of the id (one per prefix met): the best verdict wins */
-            const cr_px_item *item = it->run[p];
+        do { /* every occurrence of the id (one per prefix met): the best verdict wins, and the
+              * item returned is the one of the shallowest run, as the merge's */
+            const cr_px_item *item = best = it->run[--p];
             if (it->len >= item->minlen && it->len <= item->maxlen) {
                 if (!(item->tail & CR_PX_EXACT))
                     verdict = verdict > 1 ? verdict : 1;
                 else if (ce_px_tail_holds(it, p, item->tail))
                     verdict = 2;
             }
-            p++;
-        } while (p < nr && it->run[p]->id == id);
+        } while (p > 0 && it->run[p - 1]->id == id);
         if (verdict) {
             it->pos = (uint8_t)p;
             it->match = verdict == 2;
             return best;
         }
     }
-    it->pos = (uint8_t)p;
+    it->pos = 0;
     return NULL;
 }
 
 /* True when each of the nr runs is one item (of `stride` bytes); they are then sorted by id,
- * with their depths (insertion: a walk meets a few). */
+ * the largest first, with their depths, runs of one id in their order (insertion: a walk meets
+ * a few, most often from the root down in descending ids: the usages' routes, the last usage's
+ * broadest). */
 static inline __attribute__((always_inline)) bool ce_px_sort_single(cr_px_iter *it, size_t nr,
                                                                     size_t stride)
 {
@@ -457,7 +461,7 @@ static inline __attribute__((always_inline)) bool ce_px_sort_single(cr_px_iter *
         const cr_px_item *x = it->run[r];
         uint8_t d = it->depth[r];
         size_t q = r;
-        for (; q > 0 && it->run[q - 1]->id > x->id; q--) {
+        for (; q > 0 && it->run[q - 1]->id < x->id; q--) {
             it->run[q] = it->run[q - 1];
             it->depth[q] = it->depth[q - 1];
         }
@@ -465,7 +469,7 @@ static inline __attribute__((always_inline)) bool ce_px_sort_single(cr_px_iter *
         it->depth[q] = d;
     }
     it->sorted = true;
-    it->pos = 0;
+    it->pos = (uint8_t)nr;
     return true;
 }
 
