@@ -379,7 +379,7 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
             it->depth[nruns++] = (uint8_t)(depth + 2);
             break;
         }
-        size_t next = (size_t)node->first_child + child;
+        size_t next = (uint32_t)(node->first_child + child); /* 32 bits: no widening */
         slot = NULL;
         if (next - dense_node < ndense && depth + 2 < n && k->sym[depth + 1] < 10 &&
             k->sym[depth + 2] < 10) {
