@@ -321,8 +321,11 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
                     uint32_t spread, adder *x, cr_decision *out, cr_trace *trace, uint32_t *okgw)
 {
     uint64_t bits = 0;
-    for (size_t k = 0; k < n; k++)
-        bits |= (uint64_t)1 << (gw[k] & 63);
+    if (n == 2) /* the usual route, its two gateways inline in the merged item */
+        bits = (uint64_t)1 << (gw[0] & 63) | (uint64_t)1 << (gw[1] & 63);
+    else
+        for (size_t k = 0; k < n; k++)
+            bits |= (uint64_t)1 << (gw[k] & 63);
     const uint32_t *list = gw;
     size_t usable = n;
     if (__builtin_expect((x->listed & bits) != 0 || x->ask, 0)) {
