@@ -1222,24 +1222,28 @@ cr_px_dfa *ce_pattern_dfa_new(cr_pattern_analyser *a, const char *pattern)
     if (!d || !sets)
         goto fail;
     uint64_t *cl = X->pool, *tmp = cl + w, *nxt = tmp + w;
-    /* state 0: no match whatever follows; 1: the start (where ^ holds); the others by their
-     * NFA state sets, made as they are met */
+    /* state 0: no match whatever follows; 1: the start (where ^ holds); 2: matched; the others
+     * by their NFA state sets, made as they are met */
+    _Static_assert(CR_PX_SYM_END == SYM_COUNT && CR_PX_DFA_STOP > CR_PX_SYM_END, "DFA columns");
+    d->tr[0][CR_PX_DFA_STOP] = CR_PX_DFA_NO;
+    d->tr[2][CR_PX_DFA_STOP] = CR_PX_DFA_YES;
     memset(sets + w, 0, w * sizeof *sets);
     set_add(sets + w, start);
-    size_t n = 2;
+    size_t n = 3;
     for (size_t k = 1; k < n; k++) {
+        if (k == 2)
+            continue;
         closure c = do_closure(N, sets + k * w, k == 1, cl, tmp, X->stack);
         if (c.accept) { /* a match whatever follows */
-            memset(d->tr[k], (int)k, SYM_COUNT);
-            d->tr[k][CR_PX_DFA_ACCEPT] = 1;
+            d->tr[k][CR_PX_DFA_STOP] = CR_PX_DFA_YES;
             continue;
         }
-        d->tr[k][CR_PX_DFA_ACCEPT] = c.end_accept;
+        d->tr[k][CR_PX_SYM_END] = c.end_accept ? 2 : 0;
         bool digits = c.end_accept; /* stays k on every digit, dies on the rest */
         for (int sym = 0; sym < SYM_COUNT; sym++) {
             if (!step(N, cl, (uint16_t)(1u << sym), nxt))
                 continue;
-            size_t j = 2;
+            size_t j = 3;
             while (j < n && memcmp(sets + j * w, nxt, w * sizeof *sets) != 0)
                 j++;
             if (j == n) {
@@ -1251,7 +1255,8 @@ cr_px_dfa *ce_pattern_dfa_new(cr_pattern_analyser *a, const char *pattern)
         }
         for (int sym = 0; sym < SYM_COUNT; sym++)
             digits &= d->tr[k][sym] == (sym < 10 ? k : 0);
-        d->tr[k][CR_PX_DFA_DIGITS] = digits;
+        if (digits)
+            d->tr[k][CR_PX_DFA_STOP] = CR_PX_DFA_DIGITS;
     }
     free(sets);
     return d;

@@ -83,14 +83,19 @@ void ce_pattern_sampler_free(cr_pattern_sampler *s);
  * A pattern the analysis reads exactly (cr_pattern_info.strict, negative lookaheads included)
  * as a deterministic automaton over the 13 symbols: for a number of the alphabet it answers
  * as PCRE2 does, in one table read a symbol. tr[s][sym] is the state after symbol sym in state
- * s (0: no match whatever follows; 1: the start); tr[s][CR_PX_DFA_ACCEPT] is 1 when a number
- * ending in state s matches; tr[s][CR_PX_DFA_DIGITS] is 1 when s accepts, stays s on every
- * digit and goes to 0 on every other symbol: the rest of the number then decides alone, digits
- * only or not (the key's digits_from), without reading it (the tail of `(\d*)$`).
+ * s (0: no match whatever follows; 1: the start; 2: matched), and tr[s][CR_PX_SYM_END] after
+ * the number's end (2 when a number ending in state s matches, else 0). tr[s][CR_PX_DFA_STOP]
+ * is 0 in a state the number's next symbol decides, else the answer: CR_PX_DFA_NO (state 0),
+ * CR_PX_DFA_YES (state 2, and a state that matches whatever follows), or CR_PX_DFA_DIGITS (a
+ * state that matches, stays on every digit and goes to 0 on every other symbol: the rest of
+ * the number decides alone, digits only or not, the key's digits_from, without reading it: the
+ * tail of `(\d*)$`).
  */
 #define CR_PX_DFA_STATES 64
-#define CR_PX_DFA_ACCEPT 13
-#define CR_PX_DFA_DIGITS 14
+#define CR_PX_DFA_STOP   14
+#define CR_PX_DFA_NO     1
+#define CR_PX_DFA_YES    2
+#define CR_PX_DFA_DIGITS 3
 
 typedef struct cr_px_dfa {
     uint8_t tr[CR_PX_DFA_STATES][16];
@@ -197,16 +202,16 @@ typedef struct cr_px_key {
  * number must outlive k and the iterators walked with it. */
 bool ce_px_key_init(cr_px_key *k, const char *number, size_t n);
 
-/* Whether the number read as k (ce_px_key_init, k->ok) matches. */
+/* Whether the number read as k (ce_px_key_init, k->ok) matches: its symbols up to the end's
+ * (CR_PX_SYM_END), unless a state answers before. */
 static inline bool ce_px_dfa_match(const cr_px_dfa *d, const cr_px_key *k)
 {
     const uint8_t *row = d->tr[1];
-    for (size_t i = 0; i < k->n; i++) {
-        if (row[CR_PX_DFA_DIGITS])
-            return i >= k->digits_from;
-        row = d->tr[row[k->sym[i]]];
-    }
-    return row[CR_PX_DFA_ACCEPT];
+    size_t i = 0;
+    unsigned stop;
+    while (!(stop = row[CR_PX_DFA_STOP]))
+        row = d->tr[row[k->sym[i++]]];
+    return stop == CR_PX_DFA_YES || (stop == CR_PX_DFA_DIGITS && i >= k->digits_from);
 }
 
 /* Collects analysed patterns, then builds the trie. Items may be added in any order. */
