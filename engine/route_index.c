@@ -634,6 +634,8 @@ static int index_fail(cr_config *cfg, cr_route_index *ix)
 {
     cfg->route_dfa = NULL;
     cfg->route_dfa_mask = 0;
+    cfg->route_dfa1_route = 0;
+    cfg->route_dfa1 = NULL;
     for (size_t p = 0; p < cfg->nprofiles; p++)
         cfg->profiles[p].rule_index = NULL;
     ce_route_index_free(ix);
@@ -1028,6 +1030,8 @@ static void broad_dfas(cr_config *cfg, cr_route_index *ix, const uint32_t *broad
     dfas_free(ix);
     cfg->route_dfa = NULL;
     cfg->route_dfa_mask = 0;
+    cfg->route_dfa1_route = 0;
+    cfg->route_dfa1 = NULL;
     if (!n)
         return;
     uint32_t size = 2;
@@ -1060,8 +1064,16 @@ static void broad_dfas(cr_config *cfg, cr_route_index *ix, const uint32_t *broad
     }
     ix->dfas = t;
     ix->dfa_mask = size - 1;
-    cfg->route_dfa = t;
-    cfg->route_dfa_mask = size - 1;
+    for (uint32_t i = 0; i < size; i++)
+        if (t[i].dfa) { /* the table's first, answered without it */
+            cfg->route_dfa1_route = t[i].route;
+            cfg->route_dfa1 = t[i].dfa;
+            break;
+        }
+    if (made > 1) {
+        cfg->route_dfa = t;
+        cfg->route_dfa_mask = size - 1;
+    }
 }
 
 static void broad_routes(cr_config *cfg, cr_route_index *ix)

@@ -107,7 +107,8 @@ typedef struct cr_px_dfa {
 cr_px_dfa *ce_pattern_dfa_new(cr_pattern_analyser *a, const char *pattern);
 
 /* The automaton of a broad route (route_index.c), in an open-addressed table of cr_config
- * (route_dfa, route_dfa_mask + 1 slots; an empty slot's route is UINT32_MAX). */
+ * (route_dfa, route_dfa_mask + 1 slots; an empty slot's route is UINT32_MAX), the table's first
+ * also in cr_config (route_dfa1): the table is kept only for more than one. */
 typedef struct cr_route_dfa {
     uint32_t route, unused;
     const cr_px_dfa *dfa;
@@ -556,6 +557,8 @@ static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(c
  * read it exactly). */
 static inline const cr_px_dfa *ce_route_dfa(const cr_config *cfg, uint32_t r)
 {
+    if (r == cfg->route_dfa1_route) /* most plans have one broad route of their own */
+        return cfg->route_dfa1;
     const cr_route_dfa *t = cfg->route_dfa;
     if (!t)
         return NULL;
