@@ -490,7 +490,7 @@ px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it,
 /* (A rule trie is a few nodes deep: popcnt would not pay for the call that picks it.) */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
 {
-    if (t->nnodes == 0 || n > CR_NUMBER_MAX)
+    if (__builtin_expect(t->nnodes == 0 || n > CR_NUMBER_MAX, 0))
         return false;
     return px_trie_begin(t, number, n, it, false);
 }
