@@ -829,6 +829,10 @@ void ce_compiled_free(cr_config *c)
     c->usage_routes = NULL;
     ce_route_index_free(c->route_index);
     c->route_index = NULL;
+    c->route_dfa = NULL;
+    c->route_dfa_mask = 0;
+    c->route_dfa1_route = 0;
+    c->route_dfa1 = NULL;
     ce_image_cx_free(c->cx);
     c->cx = NULL;
 }

@@ -321,8 +321,11 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
                     uint32_t spread, adder *x, cr_decision *out, cr_trace *trace, uint32_t *okgw)
 {
     uint64_t bits = 0;
-    for (size_t k = 0; k < n; k++)
-        bits |= (uint64_t)1 << (gw[k] & 63);
+    if (n == 2) /* the usual route, its two gateways inline in the merged item */
+        bits = (uint64_t)1 << (gw[0] & 63) | (uint64_t)1 << (gw[1] & 63);
+    else
+        for (size_t k = 0; k < n; k++)
+            bits |= (uint64_t)1 << (gw[k] & 63);
     const uint32_t *list = gw;
     size_t usable = n;
     if (__builtin_expect((x->listed & bits) != 0 || x->ask, 0)) {
@@ -415,18 +418,25 @@ add_route_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, si
 }
 
 /* One candidate route ri of usage u: its pattern decides unless the index did (`sure`); when
- * it matches, its gateways (gw[0..ngw), NULL: the route's list) become attempts. 1 when it
- * matched, 0 when not, CR_ENOMEM (add_route_gateways). */
+ * it matches, its gateways (gw[0..ngw), NULL: the route's list) become attempts. With `key`
+ * (the number read by ce_px_key_init, in the alphabet), a route with an automaton
+ * (ce_route_dfa) is decided by it, not by PCRE2. 1 when it matched, 0 when not, CR_ENOMEM
+ * (add_route_gateways). */
 static inline __attribute__((always_inline)) int
-try_route(const cr_config *c, size_t ri, bool sure, const uint32_t *gw, size_t ngw,
-          const cr_usage *u, const char *number, size_t n, const cr_runtime *rt, uint32_t spread,
-          adder *x, cr_decision *out, cr_trace *trace)
+try_route(const cr_config *c, size_t ri, bool sure, const cr_px_key *key, const uint32_t *gw,
+          size_t ngw, const cr_usage *u, const char *number, size_t n, const cr_runtime *rt,
+          uint32_t spread, adder *x, cr_decision *out, cr_trace *trace)
 {
     const cr_route *r = ce_route(c, ri);
     int rc = 1;
     if (!sure) {
-        const void *re = ce_route_re_now(r);
-        rc = re ? ce_re_test(re, number, n) : 0;
+        const cr_px_dfa *d = key ? ce_route_dfa(c, (uint32_t)ri) : NULL;
+        if (d) {
+            rc = ce_px_dfa_match(d, key);
+        } else {
+            const void *re = ce_route_re_now(r);
+            rc = re ? ce_re_test(re, number, n) : 0;
+        }
     }
     if (rc <= 0) {
         if (trace)
@@ -463,8 +473,8 @@ static void trace_no_route(cr_trace *trace, const cr_config *c, const cr_policy 
 /* The policy's candidates in one walk of its merged trie (route_index.h): the same attempts,
  * in the same order, and the same trace as a walk per usage. CR_OK or CR_ENOMEM. */
 static int walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it,
-                       const char *number, size_t n, const cr_runtime *rt, uint32_t spread,
-                       adder *x, cr_decision *out, cr_trace *trace)
+                       const char *number, size_t n, const cr_px_key *key, const cr_runtime *rt,
+                       uint32_t spread, adder *x, cr_decision *out, cr_trace *trace)
 {
     size_t rank = 0; /* usages whose trace header is out */
     bool any = false;
@@ -478,8 +488,8 @@ static int walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_it
             }
         const uint32_t *gw = s->ngw == CR_SLOT_GW_ROUTE ? NULL : s->gw;
         const cr_usage *u = &c->usages[policy->usages.idx[s->rank]];
-        int m = try_route(c, s->route, it->px.match, gw, s->ngw, u, number, n, rt, spread, x, out,
-                          trace);
+        int m = try_route(c, s->route, it->px.match, key, gw, s->ngw, u, number, n, rt, spread, x,
+                          out, trace);
         if (m < 0)
             return m;
         any |= m != 0;
@@ -507,13 +517,13 @@ static int route_attempts(const cr_config *c, const cr_policy *policy, const cha
     adder x;
     adder_init(&x, c, number, n, rt, out);
     if (ahead) {
-        rc = walk_merged(c, policy, ahead, number, n, rt, spread, &x, out, trace);
+        rc = walk_merged(c, policy, ahead, number, n, key, rt, spread, &x, out, trace);
         goto done;
     }
     cr_policy_iter pit;
     bool own = c->npolicies && policy >= c->policies && policy < c->policies + c->npolicies;
     if (own && ce_policy_walk_begin(c, (size_t)(policy - c->policies), key, &pit)) {
-        rc = walk_merged(c, policy, &pit, number, n, rt, spread, &x, out, trace);
+        rc = walk_merged(c, policy, &pit, number, n, key, rt, spread, &x, out, trace);
         goto done;
     }
     for (size_t i = 0; i < policy->usages.count; i++) {
@@ -525,8 +535,8 @@ static int route_attempts(const cr_config *c, const cr_policy *policy, const cha
         size_t ri;
         bool any = false;
         while (rc == CR_OK && (ri = ce_route_index_next(&it)) != SIZE_MAX) {
-            int m = try_route(c, ri, ce_route_index_match(&it), NULL, 0, u, number, n, rt, spread,
-                              &x, out, trace);
+            int m = try_route(c, ri, ce_route_index_match(&it), NULL, NULL, 0, u, number, n, rt,
+                              spread, &x, out, trace);
             rc = m < 0 ? m : rc;
             any |= m > 0;
         }

@@ -325,6 +325,11 @@ struct cr_config {
     cr_usage_routes *usage_routes;          /* [nusages] */
     cr_gateway_host *gateway_hosts;         /* [ngateways], in the arena */
     struct cr_route_index *route_index;
+    /* the broad routes' automata (route_index.h, ce_route_dfa), owned by route_index */
+    const struct cr_route_dfa *route_dfa; /* NULL when there is one at most: */
+    uint32_t route_dfa_mask;
+    uint32_t route_dfa1_route; /* that route's (0 with route_dfa1 NULL: none) */
+    const struct cr_px_dfa *route_dfa1;
     /* what a plan image read in place holds compiled (plan_image_cx.c): cr_config_compile
      * adopts it instead of building, then drops it */
     struct ce_image_cx *cx;

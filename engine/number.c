@@ -130,7 +130,7 @@ static inline uint64_t not_digits(uint64_t w)
  * "5550100"), eight bytes a step (the last word overlaps the one before it; under 8 bytes, two
  * words of four): what parse_plain makes of it. False for anything else (parse_plain then
  * reads it). */
-static bool parse_digits(const char *in, cr_number *out)
+static inline __attribute__((always_inline)) bool parse_digits(const char *in, cr_number *out)
 {
     size_t n = strlen(in);
     if (n < 4 || n > CR_NUMBER_MAX)
@@ -168,6 +168,8 @@ static bool parse_digits(const char *in, cr_number *out)
 }
 #endif
 
+static int parse_any(const char *in, cr_number *out, bool tried);
+
 int cr_number_parse(const char *in, cr_number *out)
 {
     /* the strings are read up to their NUL: no need to clear all of them */
@@ -177,11 +179,27 @@ int cr_number_parse(const char *in, cr_number *out)
     out->invalid = NULL;
     if (!in)
         return CR_EINVAL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the usual dialed number, digits after an optional '+', in a frame of its own (what
+     * parse_any reads would have it save registers on every call) */
+    bool digits = (*in >= '0' && *in <= '9') || *in == '+';
+    if (digits && parse_digits(in, out))
+        return CR_OK;
+    return parse_any(in, out, digits);
+#else
+    return parse_any(in, out, false);
+#endif
+}
+
+/* cr_number_parse of anything else (its start already cleared; parse_digits `tried` on `in`
+ * already). */
+static __attribute__((noinline)) int parse_any(const char *in, cr_number *out, bool tried)
+{
     while (*in == ' ' || *in == '<')
         in++;
     if ((*in >= '0' && *in <= '9') || *in == '+' || *in == '*' || *in == '#') {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (parse_digits(in, out))
+        if (!tried && parse_digits(in, out))
             return CR_OK;
 #endif
         if (parse_plain(in, out))

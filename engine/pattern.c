@@ -5,7 +5,8 @@
  * A pattern is parsed (the subset of PCRE2 syntax a dial plan uses) into a small NFA over
  * the 13 symbols a number can hold (0-9 + * #). Anything outside that subset (back
  * references, recursion, \Q, inline options, ...) makes the pattern "not analysable" and a
- * candidate for every number. Zero-width assertions other than ^ and $ (lookarounds, \b,
+ * candidate for every number. A negative lookahead "(?!...)" whose content is read exactly
+ * is modelled (nla_product); other zero-width assertions (lookbehinds, positive lookaheads, \b,
  * \G, \K) are taken as always true, and atomic groups and possessive quantifiers as plain
  * ones: both only widen what the NFA accepts, so the analysis stays an over-approximation
  * of what PCRE2 can match. Characters outside the alphabet match nothing here, which is
@@ -38,6 +39,14 @@ static uint16_t char_mask(unsigned char c)
 }
 
 /* ---- parsing into a syntax tree --------------------------------------------------------- */
+
+/* The tree over-approximates the pattern. */
+static void widen(parser *P)
+{
+    P->inexact = true;
+    P->widened = true;
+    P->widenings++;
+}
 
 static int new_node(parser *P, int kind)
 {
@@ -139,7 +148,7 @@ static int parse_escape(parser *P)
     case 'B':
     case 'G':
     case 'K':
-        P->inexact = true;
+        widen(P);
         return new_node(P, A_EMPTY);
     }
     if (e == 0 || (e >= '0' && e <= '9') || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) {
@@ -239,6 +248,20 @@ static int parse_class(parser *P)
 
 static int parse_alt(parser *P);
 
+/* True when node k can be the content of an A_NLA: no anchors and no lookaheads of its own
+ * (what is widened inside is refused where it is parsed: a widened content would narrow what
+ * the pattern matches, and the analysis must only ever widen). */
+static bool nla_body(const parser *P, int k)
+{
+    const anode *a = &P->n[k];
+    if (a->kind == A_BEGIN || a->kind == A_END || a->kind == A_NLA)
+        return false;
+    for (int c = a->child; c >= 0; c = P->n[c].next)
+        if (!nla_body(P, c))
+            return false;
+    return true;
+}
+
 /* "(...)" in its forms; lookarounds and comments become an empty (always true) node. */
 static int parse_group(parser *P)
 {
@@ -253,8 +276,8 @@ static int parse_group(parser *P)
     if (s[j] == '?') {
         j++;
         char c = s[j];
-        if (c != ':')
-            P->inexact = true; /* only "(?:" is read exactly */
+        if (c != ':' && c != '!')
+            widen(P); /* only "(?:" is read exactly, and "(?!" where it becomes an A_NLA */
         if (c == ':' || c == '|' || c == '>') {
             j++;
         } else if (c == '=' || c == '!') {
@@ -285,6 +308,7 @@ static int parse_group(parser *P)
         }
     }
     P->i = j;
+    int widenings = P->widenings;
     if (++P->depth > MAX_DEPTH) {
         P->bail = true;
         return -1;
@@ -296,8 +320,19 @@ static int parse_group(parser *P)
         return -1;
     }
     P->i++;
-    if (zero_width)
+    if (zero_width && s[old_i + 2] == '!' && P->widenings == widenings && nla_body(P, inner)) {
+        int k = new_node(P, A_NLA);
+        if (k >= 0)
+            append_child(P, k, inner);
+        P->inexact = true; /* for every reader but the analysis */
+        P->nla = true;
+        return k;
+    }
+    if (zero_width) {
+        if (s[old_i + 2] == '!')
+            widen(P);
         return new_node(P, A_EMPTY);
+    }
     if (s[old_i + 1] != '?') /* "(...)", not "(?:...)" nor a named group */
         P->n[inner].capture = true;
     return inner;
@@ -351,6 +386,16 @@ static bool repeatable(const parser *P, int k)
     return true;
 }
 
+static bool has_nla(const parser *P, int k)
+{
+    if (P->n[k].kind == A_NLA)
+        return true;
+    for (int c = P->n[k].child; c >= 0; c = P->n[c].next)
+        if (has_nla(P, c))
+            return true;
+    return false;
+}
+
 static int parse_seq(parser *P)
 {
     int cat = new_node(P, A_CAT);
@@ -378,19 +423,19 @@ static int parse_seq(parser *P)
             P->i += (size_t)k;
         }
         if (min != -2) {
-            if (min > REP_MAX) {
+            if (min > REP_MAX || has_nla(P, atom)) { /* PCRE2 may skip a repeated assertion */
                 P->bail = true;
                 return -1;
             }
             if (max > REP_MAX) {
                 max = REP_INF;
-                P->inexact = true;
+                widen(P);
             }
             c = P->s[P->i];
             if (c == '?' || c == '+') /* lazy, possessive: same language or less */
                 P->i++;
             if (c == '+' || !repeatable(P, atom))
-                P->inexact = true;
+                widen(P);
             int rep = new_node(P, A_REP);
             if (rep < 0)
                 return -1;
@@ -425,9 +470,12 @@ static int parse_alt(parser *P)
 
 /* ---- the NFA ----------------------------------------------------------------------------- */
 
-enum { N_SYM, N_SPLIT, N_BEGIN, N_END, N_MATCH };
+/* N_NLA: a negative lookahead, its content from out1 to an N_LAOK (the content matched), the
+ * pattern going on at out. Both are gone once nla_product has run. */
+enum { N_SYM, N_SPLIT, N_BEGIN, N_END, N_MATCH, N_NLA, N_LAOK };
 
 #define MAX_STATES 1024
+#define MAX_BODY   64 /* states of every lookahead's content together: one 64-bit set */
 
 typedef struct nstate {
     uint8_t kind;
@@ -439,7 +487,13 @@ typedef struct nfa {
     nstate st[MAX_STATES];
     int count;
     bool bail;
-    size_t words; /* 64-bit words of a state set */
+    size_t words;   /* 64-bit words of a state set */
+    bool nla_empty; /* emit A_NLA as always true (what the tree did before lookaheads) */
+    bool widened;   /* nla_product met a match with a lookahead still open */
+    int nbody;      /* lookahead content states, numbered 0.. in loc[] */
+    uint64_t laok;  /* their N_LAOK states */
+    int8_t loc[MAX_STATES];
+    int16_t glob[MAX_BODY];
 } nfa;
 
 static int add_state(nfa *N, int kind, uint16_t mask, int out, int out1)
@@ -449,6 +503,7 @@ static int add_state(nfa *N, int kind, uint16_t mask, int out, int out1)
         return out;
     }
     N->st[N->count] = (nstate){(uint8_t)kind, mask, out, out1};
+    N->loc[N->count] = -1;
     return N->count++;
 }
 
@@ -466,6 +521,23 @@ static int emit(nfa *N, const parser *P, int k, int next, int depth)
         return add_state(N, N_SYM, a->mask, next, -1);
     case A_EMPTY:
         return next;
+    case A_NLA: {
+        if (N->nla_empty)
+            return next;
+        int first = N->count;
+        int ok = add_state(N, N_LAOK, 0, -1, -1);
+        int body = emit(N, P, a->child, ok, depth + 1);
+        if (N->bail || N->nbody + (N->count - first) > MAX_BODY) {
+            N->bail = true;
+            return next;
+        }
+        for (int k = first; k < N->count; k++) {
+            N->glob[N->nbody] = (int16_t)k;
+            N->loc[k] = (int8_t)N->nbody++;
+        }
+        N->laok |= 1ull << N->loc[ok];
+        return add_state(N, N_NLA, 0, next, body);
+    }
     case A_BEGIN:
         return add_state(N, N_BEGIN, 0, next, -1);
     case A_END:
@@ -597,9 +669,22 @@ static bool step(const nfa *N, const uint64_t *cl, uint16_t mask, uint64_t *out)
 
 typedef struct memo_slot memo_slot;
 
+/* A state of the product of the NFA and the open lookaheads' contents (nla_product). */
+typedef struct prod {
+    int q;      /* the NFA's state */
+    uint64_t L; /* the lookahead content states alive (closed), none at an N_LAOK */
+    int id;     /* its state in the product */
+} prod;
+
+#define PROD_SLOTS 4096 /* > 2 * MAX_STATES, a power of two */
+
 typedef struct scratch {
     nfa N;
     parser P;
+    nfa M; /* nla_product's output */
+    prod pr[MAX_STATES];
+    int npr;
+    int16_t ph[PROD_SLOTS];
     memo_slot *memo; /* MEMO_SLOTS analyses of literal runs' shapes (NULL: none kept) */
     int stack[4 * MAX_STATES];
     uint64_t pool[]; /* state sets, POOL_SETS of MAX_STATES bits */
@@ -878,6 +963,32 @@ void cr_pattern_prefixes_of(const char *pattern, cr_pattern_prefixes *out)
     free(info);
 }
 
+static int build_nfa(scratch *X, const parser *P, int root, bool *exact);
+
+/* True when the NFA from `start` can match nothing that begins anywhere but at the start (a
+ * pattern PCRE2 only matches anchored). */
+static bool anchored(scratch *X, int start)
+{
+    nfa *N = &X->N;
+    uint64_t *s0 = X->pool, *cl = s0 + N->words, *tmp = cl + N->words;
+    memset(s0, 0, N->words * sizeof *s0);
+    set_add(s0, start);
+    closure c = do_closure(N, s0, false, cl, tmp, X->stack);
+    for (int k = 0; k < N->count; k++)
+        if (set_has(cl, k) && N->st[k].kind == N_SYM && N->st[k].mask)
+            return false;
+    return !c.accept && !c.end_accept;
+}
+
+/* Groups in a pattern, at most: ovectors hold 255 (regex.c), more is not read exactly. */
+static size_t group_bound(const char *pattern)
+{
+    size_t groups = 0;
+    for (const char *q = pattern; *q; q++)
+        groups += *q == '(';
+    return groups;
+}
+
 /* The analysis itself (no memo). */
 static void analyse(scratch *X, const char *pattern, cr_pattern_info *out)
 {
@@ -892,29 +1003,13 @@ static void analyse(scratch *X, const char *pattern, cr_pattern_info *out)
     int root = ce_pat_parse(P, pattern);
     if (P->bail || root < 0 || pattern[P->i] != 0)
         goto done;
-    /* ovectors hold 255 groups (regex.c): more is not read exactly */
-    size_t groups = 0;
-    for (const char *q = pattern; *q; q++)
-        groups += *q == '(';
-    out->strict = !P->inexact && groups < 200;
-    nfa *N = &X->N;
-    N->count = 0;
-    N->bail = false;
-    int match = add_state(N, N_MATCH, 0, -1, -1);
-    int start = emit(N, P, root, match, 0);
-    if (N->bail)
+    bool exact;
+    int start = build_nfa(X, P, root, &exact);
+    if (start < 0)
         goto done;
-    N->words = ((size_t)N->count + 63) / 64;
+    out->strict = !P->widened && exact && group_bound(pattern) < 200;
     /* Anchored: with ^ failing (any start but the first), nothing can be matched. */
-    uint64_t *s0 = X->pool, *cl = s0 + N->words, *tmp = cl + N->words;
-    memset(s0, 0, N->words * sizeof *s0);
-    set_add(s0, start);
-    closure c = do_closure(N, s0, false, cl, tmp, X->stack);
-    bool consumes = false;
-    for (int k = 0; k < N->count; k++)
-        if (set_has(cl, k) && N->st[k].kind == N_SYM && N->st[k].mask)
-            consumes = true;
-    if (c.accept || c.end_accept || consumes)
+    if (!anchored(X, start))
         goto done;
     if (!length_bounds(X, start, out)) {
         out->kind = CR_PX_NEVER;
@@ -925,6 +1020,250 @@ static void analyse(scratch *X, const char *pattern, cr_pattern_info *out)
     out->kind = out->nprefixes ? CR_PX_SET : CR_PX_NEVER;
 done:
     return;
+}
+
+/* ---- negative lookaheads ------------------------------------------------------------------- */
+
+/*
+ * A negative lookahead holds when its content matches no start of what follows. The NFA runs
+ * its content beside the pattern: a state of the product is an NFA state and the set L of the
+ * content states alive (each open lookahead's threads, begun where it was met), and a symbol
+ * that brings any of them to its end (N_LAOK: the content matched) goes nowhere. The end of the
+ * number closes every lookahead (a content matches nothing empty: it would have been refused
+ * where it opened). A match with a lookahead still open depends on what follows unread: it is
+ * taken as a match (the analysis only widens) and the product is no exact model (`widened`).
+ */
+
+static uint64_t body_close(const nfa *N, uint64_t set)
+{
+    uint64_t out = 0;
+    while (set) {
+        int b = __builtin_ctzll(set);
+        set &= set - 1;
+        if (out >> b & 1)
+            continue;
+        out |= 1ull << b;
+        const nstate *st = &N->st[N->glob[b]];
+        if (st->kind == N_SPLIT) {
+            set |= 1ull << N->loc[st->out];
+            if (st->out1 >= 0)
+                set |= 1ull << N->loc[st->out1];
+        }
+    }
+    return out;
+}
+
+static uint64_t body_step(const nfa *N, uint64_t L, int sym)
+{
+    uint64_t out = 0;
+    for (uint64_t b = L; b; b &= b - 1) {
+        const nstate *st = &N->st[N->glob[__builtin_ctzll(b)]];
+        if (st->kind == N_SYM && (st->mask >> sym & 1))
+            out |= 1ull << N->loc[st->out];
+    }
+    return out ? body_close(N, out) : 0;
+}
+
+/* The product's state for (q, L), made on first use (-1 for q < 0, and when out of room). */
+static int prod_id(scratch *X, int q, uint64_t L)
+{
+    if (q < 0)
+        return -1;
+    uint64_t h = (uint64_t)q * 0x9E3779B97F4A7C15ull ^ L * 0xC2B2AE3D27D4EB4Full;
+    size_t i = (size_t)(h ^ h >> 29) & (PROD_SLOTS - 1);
+    for (; X->ph[i] >= 0; i = (i + 1) & (PROD_SLOTS - 1))
+        if (X->pr[X->ph[i]].q == q && X->pr[X->ph[i]].L == L)
+            return X->pr[X->ph[i]].id;
+    if (X->npr == MAX_STATES || X->M.count == MAX_STATES) {
+        X->M.bail = true;
+        return -1;
+    }
+    X->ph[i] = (int16_t)X->npr;
+    X->pr[X->npr] = (prod){q, L, add_state(&X->M, N_SPLIT, 0, -1, -1)};
+    return X->pr[X->npr++].id;
+}
+
+/* Replaces X->N (with N_NLA states) by its product; *start is the new start. False when the
+ * product does not fit (X->N is then unchanged). */
+static bool nla_product(scratch *X, int *start)
+{
+    const nfa *N = &X->N;
+    nfa *M = &X->M;
+    M->count = 0;
+    M->bail = false;
+    M->widened = false;
+    X->npr = 0;
+    memset(X->ph, 0xFF, sizeof X->ph);
+    int s0 = prod_id(X, *start, 0);
+    for (int i = 0; i < X->npr && !M->bail; i++) {
+        const nstate *st = &N->st[X->pr[i].q];
+        uint64_t L = X->pr[i].L;
+        int id = X->pr[i].id;
+        nstate o = {N_SPLIT, 0, -1, -1};
+        switch (st->kind) {
+        case N_SPLIT:
+            o.out = prod_id(X, st->out, L);
+            o.out1 = prod_id(X, st->out1, L);
+            break;
+        case N_BEGIN:
+            o = (nstate){N_BEGIN, 0, prod_id(X, st->out, L), -1};
+            break;
+        case N_END: /* the number ends here: no lookahead content can match any more */
+            o = (nstate){N_END, 0, prod_id(X, st->out, 0), -1};
+            break;
+        case N_MATCH:
+            o.kind = N_MATCH;
+            M->widened |= L != 0;
+            break;
+        case N_NLA: {
+            uint64_t L2 = L | body_close(N, 1ull << N->loc[st->out1]);
+            if (L2 & N->laok)
+                o = (nstate){N_SYM, 0, -1, -1}; /* the content matches here: never holds */
+            else
+                o.out = prod_id(X, st->out, L2);
+            break;
+        }
+        case N_SYM: {
+            uint64_t gl[SYM_COUNT];
+            uint16_t gm[SYM_COUNT];
+            int ng = 0;
+            for (int sym = 0; sym < SYM_COUNT; sym++) {
+                if (!(st->mask >> sym & 1))
+                    continue;
+                uint64_t Ls = L ? body_step(N, L, sym) : 0;
+                if (Ls & N->laok)
+                    continue;
+                int g = 0;
+                while (g < ng && gl[g] != Ls)
+                    g++;
+                if (g == ng) {
+                    gl[ng] = Ls;
+                    gm[ng++] = 0;
+                }
+                gm[g] |= (uint16_t)(1u << sym);
+            }
+            if (ng == 0) {
+                o = (nstate){N_SYM, 0, -1, -1};
+            } else if (ng == 1) {
+                o = (nstate){N_SYM, gm[0], prod_id(X, st->out, gl[0]), -1};
+            } else {
+                int chain = -1;
+                for (int g = ng; g-- > 0;) {
+                    int to = prod_id(X, st->out, gl[g]);
+                    int sy = add_state(M, N_SYM, gm[g], to, -1);
+                    chain = chain < 0 ? sy : add_state(M, N_SPLIT, 0, sy, chain);
+                }
+                o.out = chain;
+            }
+            break;
+        }
+        default: /* N_LAOK: content states are never states of the pattern */
+            M->bail = true;
+            break;
+        }
+        if (!M->bail)
+            M->st[id] = o;
+    }
+    if (M->bail)
+        return false;
+    memcpy(X->N.st, M->st, (size_t)M->count * sizeof M->st[0]);
+    X->N.count = M->count;
+    X->N.widened = M->widened;
+    *start = s0;
+    return true;
+}
+
+/* The NFA of the tree at root into X->N; its start, -1 when it does not fit. *exact is false
+ * when the NFA only over-approximates the tree (a lookahead taken as always true). */
+static int build_nfa(scratch *X, const parser *P, int root, bool *exact)
+{
+    nfa *N = &X->N;
+    *exact = true;
+    for (int pass = 0; pass < 2; pass++) {
+        N->count = 0;
+        N->bail = false;
+        N->nla_empty = pass == 1;
+        N->widened = false;
+        N->nbody = 0;
+        N->laok = 0;
+        int match = add_state(N, N_MATCH, 0, -1, -1);
+        int start = emit(N, P, root, match, 0);
+        if (!N->bail && (!P->nla || N->nla_empty || nla_product(X, &start))) {
+            *exact = !N->nla_empty && !N->widened;
+            N->words = ((size_t)N->count + 63) / 64;
+            return start;
+        }
+        if (!P->nla)
+            break;
+    }
+    *exact = false;
+    return -1;
+}
+
+/* ---- automata ------------------------------------------------------------------------------ */
+
+cr_px_dfa *ce_pattern_dfa_new(cr_pattern_analyser *a, const char *pattern)
+{
+    scratch *X = (scratch *)a;
+    if (!X || !pattern)
+        return NULL;
+    parser *P = &X->P;
+    int root = ce_pat_parse(P, pattern);
+    if (P->bail || root < 0 || pattern[P->i] != 0 || P->widened || group_bound(pattern) >= 200)
+        return NULL;
+    bool exact;
+    int start = build_nfa(X, P, root, &exact);
+    if (start < 0 || !exact || !anchored(X, start))
+        return NULL;
+    nfa *N = &X->N;
+    size_t w = N->words;
+    cr_px_dfa *d = calloc(1, sizeof *d);
+    uint64_t *sets = malloc(CR_PX_DFA_STATES * w * sizeof *sets);
+    if (!d || !sets)
+        goto fail;
+    uint64_t *cl = X->pool, *tmp = cl + w, *nxt = tmp + w;
+    /* state 0: no match whatever follows; 1: the start (where ^ holds); 2: matched; the others
+     * by their NFA state sets, made as they are met */
+    _Static_assert(CR_PX_SYM_END == SYM_COUNT && CR_PX_DFA_STOP > CR_PX_SYM_END, "DFA columns");
+    d->tr[0][CR_PX_DFA_STOP] = CR_PX_DFA_NO;
+    d->tr[2][CR_PX_DFA_STOP] = CR_PX_DFA_YES;
+    memset(sets + w, 0, w * sizeof *sets);
+    set_add(sets + w, start);
+    size_t n = 3;
+    for (size_t k = 1; k < n; k++) {
+        if (k == 2)
+            continue;
+        closure c = do_closure(N, sets + k * w, k == 1, cl, tmp, X->stack);
+        if (c.accept) { /* a match whatever follows */
+            d->tr[k][CR_PX_DFA_STOP] = CR_PX_DFA_YES;
+            continue;
+        }
+        d->tr[k][CR_PX_SYM_END] = c.end_accept ? 2 : 0;
+        bool digits = c.end_accept; /* stays k on every digit, dies on the rest */
+        for (int sym = 0; sym < SYM_COUNT; sym++) {
+            if (!step(N, cl, (uint16_t)(1u << sym), nxt))
+                continue;
+            size_t j = 3;
+            while (j < n && memcmp(sets + j * w, nxt, w * sizeof *sets) != 0)
+                j++;
+            if (j == n) {
+                if (n == CR_PX_DFA_STATES)
+                    goto fail;
+                memcpy(sets + n++ * w, nxt, w * sizeof *sets);
+            }
+            d->tr[k][sym] = (uint8_t)j;
+        }
+        for (int sym = 0; sym < SYM_COUNT; sym++)
+            digits &= d->tr[k][sym] == (sym < 10 ? k : 0);
+        if (digits)
+            d->tr[k][CR_PX_DFA_STOP] = CR_PX_DFA_DIGITS;
+    }
+    free(sets);
+    return d;
+fail:
+    free(sets);
+    free(d);
+    return NULL;
 }
 
 /* ---- literal runs: one analysis per shape -------------------------------------------------- */
@@ -1047,5 +1386,8 @@ int ce_pat_parse(parser *P, const char *pattern)
     P->depth = 0;
     P->bail = false;
     P->inexact = false;
+    P->widened = false;
+    P->widenings = 0;
+    P->nla = false;
     return parse_alt(P);
 }

@@ -20,7 +20,9 @@
 /* the symbols in ce_px_symbol order */
 extern const char ce_pat_sym_char[SYM_COUNT];
 
-enum { A_SET, A_EMPTY, A_CAT, A_ALT, A_REP, A_BEGIN, A_END };
+/* A_NLA: a negative lookahead "(?!...)" whose content (child) has no anchors nor lookarounds
+ * of its own; only the analysis models it (pattern.c), with inexact set for every other reader */
+enum { A_SET, A_EMPTY, A_CAT, A_ALT, A_REP, A_BEGIN, A_END, A_NLA };
 
 #define MAX_AST   1024
 #define MAX_DEPTH 64
@@ -45,6 +47,10 @@ typedef struct parser {
      * quantifier as a plain one, a large bound as none) or might not compile as the analysis
      * reads it: the analysis is then no exact model of PCRE2 */
     bool inexact;
+    /* inexact for a reason other than an A_NLA node: the analysis's exactness (pattern.c) */
+    bool widened;
+    int widenings;
+    bool nla; /* the tree holds A_NLA nodes */
 } parser;
 
 /* Parses `pattern` into P: the root node, or -1; P->bail when the pattern is outside the

@@ -257,6 +257,22 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
     if (n > CR_NUMBER_MAX)
         return false;
     size_t digits_from = 0, i = 0;
+    /* the usual normalized number, 8 to 16 digits after an optional '+': two words that
+     * overlap, without the loop */
+    size_t d = n && number[0] == '+';
+    if (n >= d + 8 && n <= d + 16) {
+        uint64_t a, b;
+        bool ok = eight_digits(number + d, &a);
+        if (eight_digits(number + n - 8, &b) && ok) {
+            k->sym[0] = (uint8_t)(sym_of['+'] - 1); /* overwritten when there is no '+' */
+            memcpy(k->sym + d, &a, sizeof a);
+            memcpy(k->sym + n - 8, &b, sizeof b);
+            k->sym[n] = CR_PX_SYM_END;
+            k->digits_from = (uint8_t)d;
+            k->ok = true;
+            return true;
+        }
+    }
     /* numbers are mostly digits: eight at a time where they are (their symbols are their
      * values; the last block overlaps the one before, "+1425" + "5550100" reads as '+' and two
      * blocks), a character that is not a digit, and the start of a number shorter than 8, one
@@ -281,6 +297,7 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
             digits_from = i + 1;
         i++;
     }
+    k->sym[n] = CR_PX_SYM_END;
     k->digits_from = (uint8_t)digits_from;
     k->ok = true;
     return true;
@@ -339,6 +356,7 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
     it->number = k->number;
     it->digits_from = k->digits_from;
     it->match = false;
+    it->sorted = false;
     const cr_px_node *node = nodes;
     /* when node has a block: its child for k->sym[depth] and that child's leaf for
      * k->sym[depth + 1] */
@@ -346,8 +364,7 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
     for (size_t depth = 0;; depth++) {
         if (node->items_n)
             nruns = px_run(it, nruns, items, stride, node, depth, pf);
-        if (depth == n)
-            break;
+        /* at depth n, CR_PX_SYM_END: no node has that child */
         unsigned bit = 1u << k->sym[depth], mask = node->mask;
         if (!(mask & bit))
             break;
@@ -362,7 +379,7 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
             it->depth[nruns++] = (uint8_t)(depth + 2);
             break;
         }
-        size_t next = (size_t)node->first_child + child;
+        size_t next = (uint32_t)(node->first_child + child); /* 32 bits: no widening */
         slot = NULL;
         if (next - dense_node < ndense && depth + 2 < n && k->sym[depth + 1] < 10 &&
             k->sym[depth + 2] < 10) {
@@ -441,11 +458,12 @@ px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it,
     for (;; depth++) {
         if (node->items_n)
             nruns = px_run(it, nruns, items, stride, node, depth, false);
-        if (depth == n)
-            break;
         unsigned s = sym_of[(unsigned char)number[depth]];
-        if (!s)
+        if (!s) {
+            if (depth == n) /* the NUL after the number (n <= CR_NUMBER_MAX, checked) */
+                break;
             return false;
+        }
         if (s > 10) /* + * # */
             digits_from = depth + 1;
         unsigned bit = 1u << (s - 1), mask = node->mask;
@@ -465,13 +483,14 @@ px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it,
     it->number = number;
     it->digits_from = (uint8_t)digits_from;
     it->match = false;
+    it->sorted = false;
     return true;
 }
 
 /* (A rule trie is a few nodes deep: popcnt would not pay for the call that picks it.) */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
 {
-    if (t->nnodes == 0 || n > CR_NUMBER_MAX)
+    if (__builtin_expect(t->nnodes == 0 || n > CR_NUMBER_MAX, 0))
         return false;
     return px_trie_begin(t, number, n, it, false);
 }
@@ -503,7 +522,17 @@ struct cr_route_index {
     size_t nwalks;
     const uint32_t *policy_walk; /* [npolicies]: each policy's walk, UINT32_MAX: per usage */
     bool walks_borrowed;
+    cr_route_dfa *dfas; /* [dfa_mask + 1]: the broad routes' automata (broad_routes), or NULL */
+    uint32_t dfa_mask;
 };
+
+static void dfas_free(cr_route_index *ix)
+{
+    for (uint32_t i = 0; ix->dfas && i <= ix->dfa_mask; i++)
+        free((void *)(uintptr_t)ix->dfas[i].dfa);
+    free(ix->dfas);
+    ix->dfas = NULL;
+}
 
 static void walks_free(cr_route_index *ix)
 {
@@ -533,6 +562,7 @@ void ce_route_index_free(cr_route_index *ix)
     if (!ix->kinds_borrowed)
         free(ix->kinds);
     walks_free(ix);
+    dfas_free(ix);
     free(ix);
 }
 
@@ -602,6 +632,10 @@ static cr_route_index *index_new(const cr_config *cfg)
 /* Out of memory half-way: nothing is left half-built. */
 static int index_fail(cr_config *cfg, cr_route_index *ix)
 {
+    cfg->route_dfa = NULL;
+    cfg->route_dfa_mask = 0;
+    cfg->route_dfa1_route = 0;
+    cfg->route_dfa1 = NULL;
     for (size_t p = 0; p < cfg->nprofiles; p++)
         cfg->profiles[p].rule_index = NULL;
     ce_route_index_free(ix);
@@ -954,17 +988,20 @@ const uint32_t *ce_route_index_policy_walks(const cr_config *cfg)
 /*
  * Routes that are candidates for most numbers run on most decisions: a pattern the index does
  * not decide (it is compiled) met at a trie node of depth CR_JIT_BROAD_DEPTH or less, in a
- * usage trie or a merged walk, is JIT-compiled whatever the plan's size (beyond
- * CR_JIT_ALL_ROUTES routes only the unanalysable ones were: the planning guide's Universal
- * Route, `^\+?(?!(1900|1411))(\d*)$`, has the prefix "" and ran through PCRE2's interpreter on
- * most decisions of a 400,000-route plan, ~1,700 instructions instead of ~430). JIT is an
- * optimisation: out of memory, nothing more is compiled.
+ * usage trie or a merged walk, is "broad". Its pattern is JIT-compiled whatever the plan's size
+ * (beyond CR_JIT_ALL_ROUTES routes only the unanalysable ones were: the planning guide's
+ * Universal Route, `^\+?(?!(1900|1411))(\d*)$`, has the prefix "" and ran through PCRE2's
+ * interpreter on most decisions of a 400,000-route plan, ~1,700 instructions instead of ~430),
+ * and when the analysis reads it exactly it gets an automaton (ce_pattern_dfa_new), which a
+ * merged walk runs instead of PCRE2 (~60 instructions for a 12-digit number instead of ~390
+ * through the JIT code). Both are optimisations: out of memory, nothing more is built.
  */
 #define CR_JIT_BROAD_DEPTH 2u
 
-static void jit_node_items(const cr_config *cfg, const cr_route_index *ix, const cr_px_node *nodes,
-                           size_t nnodes, const char *items, size_t stride, size_t route_off,
-                           size_t at, unsigned depth, uint8_t *done)
+static void broad_node_items(const cr_config *cfg, const cr_route_index *ix,
+                             const cr_px_node *nodes, size_t nnodes, const char *items,
+                             size_t stride, size_t route_off, size_t at, unsigned depth,
+                             uint8_t *done)
 {
     const cr_px_node *n = &nodes[at];
     unsigned nkids = popcount16(n->mask & CR_PX_SYMS);
@@ -977,39 +1014,104 @@ static void jit_node_items(const cr_config *cfg, const cr_route_index *ix, const
         if (r >= cfg->nroutes || done[r])
             continue;
         done[r] = 1;
-        if (!ix->kinds || (ix->kinds[r] & CR_RK_EXACT) || !ix->kinds[r])
-            continue; /* the index decides it: its pattern never runs in an indexed walk */
-        const void *re = ce_route_re(ce_route(cfg, r)); /* an image's routes compile lazily */
-        if (re)
-            ce_re_jit((void *)(uintptr_t)re);
+        if (ix->kinds && !(ix->kinds[r] & CR_RK_EXACT) && ix->kinds[r])
+            done[r] = 2; /* the index does not decide it: its pattern runs in an indexed walk */
     }
     if (depth == CR_JIT_BROAD_DEPTH || (n->mask & CR_PX_LEAVES))
         return;
     for (unsigned c = 0; c < nkids && (size_t)n->first_child + c < nnodes; c++)
-        jit_node_items(cfg, ix, nodes, nnodes, items, stride, route_off, n->first_child + c,
-                       depth + 1, done);
+        broad_node_items(cfg, ix, nodes, nnodes, items, stride, route_off, n->first_child + c,
+                         depth + 1, done);
 }
 
-static void jit_broad_routes(const cr_config *cfg, const cr_route_index *ix)
+/* The automata of the broad routes `broad[0..n)` into ix's table and cfg's view of it. */
+static void broad_dfas(cr_config *cfg, cr_route_index *ix, const uint32_t *broad, size_t n)
 {
-    if (cfg->nroutes <= CR_JIT_ALL_ROUTES)
-        return; /* every compiled route pattern is JIT-compiled already */
-    uint8_t *done = calloc(cfg->nroutes, 1);
+    dfas_free(ix);
+    cfg->route_dfa = NULL;
+    cfg->route_dfa_mask = 0;
+    cfg->route_dfa1_route = 0;
+    cfg->route_dfa1 = NULL;
+    if (!n)
+        return;
+    uint32_t size = 2;
+    while (size < 2 * n)
+        size *= 2;
+    cr_pattern_analyser *an = ce_pattern_analyser_new();
+    cr_route_dfa *t = malloc(size * sizeof *t);
+    if (!an || !t) {
+        ce_pattern_analyser_free(an);
+        free(t);
+        return;
+    }
+    for (uint32_t i = 0; i < size; i++)
+        t[i] = (cr_route_dfa){UINT32_MAX, 0, NULL};
+    size_t made = 0;
+    for (size_t k = 0; k < n; k++) {
+        cr_px_dfa *d = ce_pattern_dfa_new(an, ce_route(cfg, broad[k])->pattern);
+        if (!d)
+            continue;
+        uint32_t i = ce_route_dfa_slot(broad[k], size - 1);
+        while (t[i].route != UINT32_MAX)
+            i = (i + 1) & (size - 1);
+        t[i] = (cr_route_dfa){broad[k], 0, d};
+        made++;
+    }
+    ce_pattern_analyser_free(an);
+    if (!made) {
+        free(t);
+        return;
+    }
+    ix->dfas = t;
+    ix->dfa_mask = size - 1;
+    for (uint32_t i = 0; i < size; i++)
+        if (t[i].dfa) { /* the table's first, answered without it */
+            cfg->route_dfa1_route = t[i].route;
+            cfg->route_dfa1 = t[i].dfa;
+            break;
+        }
+    if (made > 1) {
+        cfg->route_dfa = t;
+        cfg->route_dfa_mask = size - 1;
+    }
+}
+
+static void broad_routes(cr_config *cfg, cr_route_index *ix)
+{
+    uint8_t *done = calloc(cfg->nroutes ? cfg->nroutes : 1, 1);
     if (!done)
         return;
     for (size_t u = 0; u < ix->nusages; u++) {
         const cr_px_trie *t = &ix->tries[u];
         if (t->nnodes)
-            jit_node_items(cfg, ix, t->nodes, t->nnodes, (const char *)t->items, sizeof *t->items,
-                           offsetof(cr_px_item, id), 0, 0, done);
+            broad_node_items(cfg, ix, t->nodes, t->nnodes, (const char *)t->items, sizeof *t->items,
+                             offsetof(cr_px_item, id), 0, 0, done);
     }
     for (size_t w = 0; w < ix->nwalks; w++) {
         const cr_px_walk *x = &ix->walks[w];
         if (x->nnodes)
-            jit_node_items(cfg, ix, x->nodes, x->nnodes, (const char *)x->items, sizeof *x->items,
-                           offsetof(cr_px_witem, route), 0, 0, done);
+            broad_node_items(cfg, ix, x->nodes, x->nnodes, (const char *)x->items, sizeof *x->items,
+                             offsetof(cr_px_witem, route), 0, 0, done);
+    }
+    size_t n = 0;
+    for (size_t r = 0; r < cfg->nroutes; r++)
+        n += done[r] == 2;
+    uint32_t *broad = malloc((n ? n : 1) * sizeof *broad);
+    n = 0;
+    for (size_t r = 0; broad && r < cfg->nroutes; r++) {
+        if (done[r] != 2)
+            continue;
+        broad[n++] = (uint32_t)r;
+        if (cfg->nroutes > CR_JIT_ALL_ROUTES) { /* below, every compiled pattern has JIT code */
+            const void *re = ce_route_re(ce_route(cfg, r)); /* an image's routes compile lazily */
+            if (re)
+                ce_re_jit((void *)(uintptr_t)re);
+        }
     }
     free(done);
+    if (broad)
+        broad_dfas(cfg, ix, broad, n);
+    free(broad);
 }
 
 int ce_route_index_adopt_walks(cr_config *cfg, const cr_px_walk *walks, size_t nwalks,
@@ -1028,7 +1130,7 @@ int ce_route_index_adopt_walks(cr_config *cfg, const cr_px_walk *walks, size_t n
     ix->nwalks = nwalks;
     ix->policy_walk = policy_walk;
     ix->walks_borrowed = true;
-    jit_broad_routes(cfg, ix);
+    broad_routes(cfg, ix);
     return CR_OK;
 }
 
@@ -1101,7 +1203,7 @@ int ce_route_index_build(cr_config *cfg, cr_route_analysis *a)
         ix->rules[ix->nrules++] = cfg->profiles[p].rule_index;
         ix->stats.bytes += ce_rule_index_bytes(cfg->profiles[p].rule_index);
     }
-    jit_broad_routes(cfg, ix);
+    broad_routes(cfg, ix);
     cfg->route_index = ix;
     return CR_OK;
 oom:

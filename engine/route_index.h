@@ -79,6 +79,46 @@ cr_pattern_sampler *ce_pattern_sampler_new(const char *pattern);
 bool ce_pattern_sample(const cr_pattern_sampler *s, uint32_t *rng, char *out, size_t cap);
 void ce_pattern_sampler_free(cr_pattern_sampler *s);
 
+/*
+ * A pattern the analysis reads exactly (cr_pattern_info.strict, negative lookaheads included)
+ * as a deterministic automaton over the 13 symbols: for a number of the alphabet it answers
+ * as PCRE2 does, in one table read a symbol. tr[s][sym] is the state after symbol sym in state
+ * s (0: no match whatever follows; 1: the start; 2: matched), and tr[s][CR_PX_SYM_END] after
+ * the number's end (2 when a number ending in state s matches, else 0). tr[s][CR_PX_DFA_STOP]
+ * is 0 in a state the number's next symbol decides, else the answer: CR_PX_DFA_NO (state 0),
+ * CR_PX_DFA_YES (state 2, and a state that matches whatever follows), or CR_PX_DFA_DIGITS (a
+ * state that matches, stays on every digit and goes to 0 on every other symbol: the rest of
+ * the number decides alone, digits only or not, the key's digits_from, without reading it: the
+ * tail of `(\d*)$`).
+ */
+#define CR_PX_DFA_STATES 64
+#define CR_PX_DFA_STOP   14
+#define CR_PX_DFA_NO     1
+#define CR_PX_DFA_YES    2
+#define CR_PX_DFA_DIGITS 3
+
+typedef struct cr_px_dfa {
+    uint8_t tr[CR_PX_DFA_STATES][16];
+} cr_px_dfa;
+
+/* The automaton of `pattern` (malloc'd: free() it), NULL when the analysis does not read it
+ * exactly, it is not anchored at the start, it needs more than CR_PX_DFA_STATES states, or
+ * out of memory. */
+cr_px_dfa *ce_pattern_dfa_new(cr_pattern_analyser *a, const char *pattern);
+
+/* The automaton of a broad route (route_index.c), in an open-addressed table of cr_config
+ * (route_dfa, route_dfa_mask + 1 slots; an empty slot's route is UINT32_MAX), the table's first
+ * also in cr_config (route_dfa1): the table is kept only for more than one. */
+typedef struct cr_route_dfa {
+    uint32_t route, unused;
+    const cr_px_dfa *dfa;
+} cr_route_dfa;
+
+static inline uint32_t ce_route_dfa_slot(uint32_t route, uint32_t mask)
+{
+    return (route * 0x9E3779B1u >> 16) & mask;
+}
+
 /* ---- the trie ------------------------------------------------------------------------ */
 
 typedef struct cr_px_item {
@@ -133,7 +173,14 @@ typedef struct cr_px_iter {
     const char *number;  /* the number walked (read again for exact tails, on demand) */
     uint8_t digits_from; /* number[digits_from..len) is digits only */
     bool match;          /* the last id returned matches for sure (exact prefix) */
+    /* every run is one item: run[0..pos) sorted by id, the smallest last (ce_px_next_item, from
+     * three runs) */
+    bool sorted;
+    uint8_t pos;
 } cr_px_iter;
+
+/* The symbol after the last of a key's (cr_px_key.sym): no bit of CR_PX_SYMS nor CR_PX_LEAVES. */
+#define CR_PX_SYM_END 13
 
 /* Maps a character to its trie symbol, or -1 outside the alphabet. */
 int ce_px_symbol(unsigned char c);
@@ -144,15 +191,29 @@ int ce_px_symbol(unsigned char c);
  * an exact tail needs them (digits_from answers the common case, a tail of every digit). */
 typedef struct cr_px_key {
     size_t n;
-    bool ok;                    /* in the alphabet and at most CR_NUMBER_MAX long */
-    uint8_t digits_from;        /* number[digits_from..n) is digits only */
-    const char *number;         /* the number read: must outlive the walks */
-    uint8_t sym[CR_NUMBER_MAX]; /* symbol of each character */
+    bool ok;             /* in the alphabet and at most CR_NUMBER_MAX long */
+    uint8_t digits_from; /* number[digits_from..n) is digits only */
+    const char *number;  /* the number read: must outlive the walks */
+    /* symbol of each character, then CR_PX_SYM_END at sym[n]: no node has a child for it, so a
+     * walk stops at the end of the number without counting */
+    uint8_t sym[CR_NUMBER_MAX + 1];
 } cr_px_key;
 
 /* Reads number[0..n) into k; false (k->ok) when it is outside the alphabet or too long. The
  * number must outlive k and the iterators walked with it. */
 bool ce_px_key_init(cr_px_key *k, const char *number, size_t n);
+
+/* Whether the number read as k (ce_px_key_init, k->ok) matches: its symbols up to the end's
+ * (CR_PX_SYM_END), unless a state answers before. */
+static inline bool ce_px_dfa_match(const cr_px_dfa *d, const cr_px_key *k)
+{
+    const uint8_t *row = d->tr[1];
+    size_t i = 0;
+    unsigned stop;
+    while (!(stop = row[CR_PX_DFA_STOP]))
+        row = d->tr[row[k->sym[i++]]];
+    return stop == CR_PX_DFA_YES || (stop == CR_PX_DFA_DIGITS && i >= k->digits_from);
+}
 
 /* Collects analysed patterns, then builds the trie. Items may be added in any order. */
 typedef struct cr_px_builder {
@@ -167,9 +228,9 @@ int ce_px_builder_finish(cr_px_builder *b, cr_px_trie *t);
 void ce_px_trie_free(cr_px_trie *t);
 /* Memory held by the trie, in bytes. */
 size_t ce_px_trie_bytes(const cr_px_trie *t);
-/* Starts a walk for `number` (n characters, kept until the walk ends). Returns false, leaving `it`
- * unusable, when the number has a character outside the alphabet or is longer than CR_NUMBER_MAX.
- */
+/* Starts a walk for `number` (n characters and a NUL after them, kept until the walk ends).
+ * Returns false, leaving `it` unusable, when the number has a character outside the alphabet or
+ * is longer than CR_NUMBER_MAX. */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
 /* The same for a number read by ce_px_key_init; false when !k->ok. */
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it);
@@ -203,6 +264,7 @@ int ce_route_index_build(cr_config *cfg, cr_route_analysis *a);
 /* Frees the route index and the rule indexes of the profiles it built. NULL is fine. */
 void ce_route_index_free(cr_route_index *ix);
 
+/* Candidate routes of a usage for `number` (n characters, NUL-terminated), ascending. */
 void ce_route_index_begin(const cr_config *cfg, size_t usage, const char *number, size_t n,
                           cr_route_iter *it);
 /* The same with the number already read (ce_px_key_init), for the usages of one decision. */
@@ -362,9 +424,66 @@ ce_px_scan(const cr_px_iter *it, size_t r, const cr_px_item *item, const cr_px_i
  * cr_px_item); returns the first item of the next id met, NULL at the end. Every occurrence of
  * the id (one per prefix met) is read: the best verdict wins. One run and two runs left (most
  * of a walk's calls) are read without the loops over the runs. */
+/* ce_px_next_item once the runs are single items sorted by id, the smallest last
+ * (ce_px_sort_single): run[0..pos) are left. */
+static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_sorted(cr_px_iter *it)
+{
+    size_t p = it->pos;
+    while (p > 0) {
+        const cr_px_item *best;
+        uint32_t id = it->run[p - 1]->id;
+        int verdict = 0;
+        do { /* every occurrence of the id (one per prefix met): the best verdict wins, and the
+              * item returned is the one of the shallowest run, as the merge's */
+            const cr_px_item *item = best = it->run[--p];
+            if (it->len >= item->minlen && it->len <= item->maxlen) {
+                if (!(item->tail & CR_PX_EXACT))
+                    verdict = verdict > 1 ? verdict : 1;
+                else if (ce_px_tail_holds(it, p, item->tail))
+                    verdict = 2;
+            }
+        } while (p > 0 && it->run[p - 1]->id == id);
+        if (verdict) {
+            it->pos = (uint8_t)p;
+            it->match = verdict == 2;
+            return best;
+        }
+    }
+    it->pos = 0;
+    return NULL;
+}
+
+/* True when each of the nr runs is one item (of `stride` bytes); they are then sorted by id,
+ * the largest first, with their depths, runs of one id in their order (insertion: a walk meets
+ * a few, most often from the root down in descending ids: the usages' routes, the last usage's
+ * broadest). */
+static inline __attribute__((always_inline)) bool ce_px_sort_single(cr_px_iter *it, size_t nr,
+                                                                    size_t stride)
+{
+    for (size_t r = 0; r < nr; r++)
+        if ((const char *)it->end[r] - (const char *)it->run[r] != (ptrdiff_t)stride)
+            return false;
+    for (size_t r = 1; r < nr; r++) {
+        const cr_px_item *x = it->run[r];
+        uint8_t d = it->depth[r];
+        size_t q = r;
+        for (; q > 0 && it->run[q - 1]->id < x->id; q--) {
+            it->run[q] = it->run[q - 1];
+            it->depth[q] = it->depth[q - 1];
+        }
+        it->run[q] = x;
+        it->depth[q] = d;
+    }
+    it->sorted = true;
+    it->pos = (uint8_t)nr;
+    return true;
+}
+
 static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(cr_px_iter *it,
                                                                                size_t stride)
 {
+    if (it->sorted)
+        return ce_px_next_sorted(it);
     for (;;) {
         size_t nr = it->nruns, w = 0;
         int verdict = 0;
@@ -407,6 +526,8 @@ static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(c
         }
         if (!nr)
             return NULL;
+        if (ce_px_sort_single(it, nr, stride)) /* three runs or more of one item each */
+            return ce_px_next_sorted(it);
         const cr_px_item *best = it->run[0];
         for (size_t r = 1; r < nr; r++)
             if (it->run[r]->id < best->id)
@@ -429,6 +550,24 @@ static inline __attribute__((always_inline)) const cr_px_item *ce_px_next_item(c
             it->match = verdict == 2;
             return best;
         }
+    }
+}
+
+/* Route r's automaton, NULL when it has none (it is no broad route, or the analysis does not
+ * read it exactly). */
+static inline const cr_px_dfa *ce_route_dfa(const cr_config *cfg, uint32_t r)
+{
+    if (r == cfg->route_dfa1_route) /* most plans have one broad route of their own */
+        return cfg->route_dfa1;
+    const cr_route_dfa *t = cfg->route_dfa;
+    if (!t)
+        return NULL;
+    uint32_t mask = cfg->route_dfa_mask;
+    for (uint32_t i = ce_route_dfa_slot(r, mask);; i = (i + 1) & mask) {
+        if (t[i].route == r)
+            return t[i].dfa;
+        if (t[i].route == UINT32_MAX)
+            return NULL;
     }
 }
 
@@ -489,6 +628,16 @@ bool ce_config_naive(const cr_config *cfg);
 
 typedef struct cr_rule_index cr_rule_index;
 
+struct cr_rule_index {
+    cr_px_trie trie;
+    const _Atomic bool *naive; /* the config-wide switch (cr_config_set_naive) */
+    /* [nrules]: each rule's compiled translation, which a normalization reads first: from
+     * this array (a few lines every decision reads) rather than through the rule's record, a
+     * dependent miss fewer at the start of every decision */
+    const void **xlat;
+    size_t nrules;
+};
+
 typedef struct cr_rule_iter {
     size_t nrules, pos; /* naive mode: 0..nrules */
     bool indexed;
@@ -504,9 +653,23 @@ int ce_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_ana
 void ce_rule_index_free(cr_rule_index *ix);
 size_t ce_rule_index_bytes(const cr_rule_index *ix);
 
-/* Candidate rules of p for `digits` (n characters), ascending: the first that matches is the first
- * in the profile's order that matches. Works on a profile without an index (every rule). */
-void ce_rule_index_begin(const cr_profile *p, const char *digits, size_t n, cr_rule_iter *it);
+/* Candidate rules of p for `digits` (n characters, NUL-terminated), ascending: the first that
+ * matches is the first in the profile's order that matches. Works on a profile without an index
+ * (every rule). */
+static inline void ce_rule_index_begin(const cr_profile *p, const char *digits, size_t n,
+                                       cr_rule_iter *it)
+{
+    it->nrules = p ? p->nrules : 0;
+    it->pos = 0;
+    it->indexed = false;
+    it->xlat = NULL;
+    const cr_rule_index *ix = p ? p->rule_index : NULL;
+    if (ix && !atomic_load_explicit(ix->naive, memory_order_relaxed) &&
+        ce_px_trie_begin(&ix->trie, digits, n, &it->px)) {
+        it->indexed = true;
+        it->xlat = ix->xlat;
+    }
+}
 
 static inline size_t ce_rule_index_next(cr_rule_iter *it)
 {

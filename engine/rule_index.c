@@ -9,16 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cr_rule_index {
-    cr_px_trie trie;
-    const _Atomic bool *naive; /* the config-wide switch (cr_config_set_naive) */
-    /* [nrules]: each rule's compiled translation, which a normalization reads first: from
-     * this array (a few lines every decision reads) rather than through the rule's record, a
-     * dependent miss fewer at the start of every decision */
-    const void **xlat;
-    size_t nrules;
-};
-
 /* Fills ix->xlat from p's rules; false when out of memory. */
 static bool index_xlats(cr_rule_index *ix, const cr_profile *p)
 {
@@ -109,18 +99,4 @@ void ce_rule_index_free(cr_rule_index *ix)
 size_t ce_rule_index_bytes(const cr_rule_index *ix)
 {
     return ix ? sizeof *ix + ce_px_trie_bytes(&ix->trie) + ix->nrules * sizeof *ix->xlat : 0;
-}
-
-void ce_rule_index_begin(const cr_profile *p, const char *digits, size_t n, cr_rule_iter *it)
-{
-    it->nrules = p ? p->nrules : 0;
-    it->pos = 0;
-    it->indexed = false;
-    it->xlat = NULL;
-    const cr_rule_index *ix = p ? p->rule_index : NULL;
-    if (ix && !atomic_load_explicit(ix->naive, memory_order_relaxed) &&
-        ce_px_trie_begin(&ix->trie, digits, n, &it->px)) {
-        it->indexed = true;
-        it->xlat = ix->xlat;
-    }
 }

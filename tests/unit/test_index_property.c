@@ -394,7 +394,7 @@ static void indexed_equals_naive_on_random_configs(void **state)
     (void)state;
     const char *env = getenv("CR_PROPERTY_ROUNDS");
     size_t rounds = env ? strtoul(env, NULL, 10) : 150;
-    size_t matched = 0, total = 0, leaves = 0, nodes = 0;
+    size_t matched = 0, total = 0, leaves = 0, nodes = 0, dfas = 0;
     for (size_t round = 0; round < rounds; round++) {
         gen g = {.r = {0x9e3779b97f4a7c15ull ^ (round * 0x100000001b3ull)}};
         cr_config *c = random_config(&g, 20 + below(&g.r, 200), 5 + below(&g.r, 60), false);
@@ -405,11 +405,16 @@ static void indexed_equals_naive_on_random_configs(void **state)
         assert_int_equal(pw[0], pw[2]);
         assert_int_equal(pw[4], 3);
         assert_ptr_equal(c->likely_policy, cr_config_default_policy(c));
+        dfas += c->route_dfa1 && c->route_dfa; /* broad routes decided by automata */
         matched += compare(&g, c, 400);
         total += 800;
         leaves += leaves_nodes(c, &nodes);
         cr_config_free(c);
     }
+    /* the broad routes' automata took part (several a configuration: the first one found
+     * without the table, the others in it) */
+    if (rounds >= 20 && dfas < rounds / 2)
+        fail_msg("%zu of %zu configurations with automata", dfas, rounds);
     /* the numbers must exercise matches, not only misses */
     assert_true(matched > total / 20);
     /* and the walks must go through nodes whose children are items, not only through nodes */
@@ -793,7 +798,8 @@ static void analysis_examples(void **state)
     assert_int_equal(in.nprefixes, 2);
     assert_int_equal(in.maxlen, CR_PX_LEN_INF);
 
-    /* lookaheads are ignored (the regex still decides) */
+    /* a negative lookahead is read, but its prefix stays "1": what follows it is no one set of
+     * symbols (the regex, or the route's automaton, decides) */
     ce_pattern_analyse("^(?!1900)1(\\d{3})$", &in);
     assert_int_equal(in.kind, CR_PX_SET);
     assert_string_equal(in.prefixes[0], "1");
@@ -900,6 +906,85 @@ static void re_test_agrees_with_re_exec(void **state)
     }
 }
 
+/* A pattern's automaton (ce_pattern_dfa_new) answers as PCRE2 does on every number of the
+ * alphabet: random patterns (lookaheads among them), random numbers and the numbers drawn from
+ * the patterns themselves. Patterns with an open lookahead at a match, or widened, get none. */
+static void dfa_equals_pcre2(void **state)
+{
+    (void)state;
+    static const char *const fixed[] = {"^\\+?(?!(1900|1411))(\\d*)$",
+                                        "^(?!1900)1(\\d{3})$",
+                                        "^(?!)\\d*$",
+                                        "^(?!1?)\\d*$",
+                                        "^(?!(|1))\\d*$",
+                                        "^1(?!2)",
+                                        "^(?!12)1(?!23)\\d{2,4}$",
+                                        "^(?:(?!19)\\d\\d)+$",
+                                        "^(?!(?!1)2)\\d*$",
+                                        "^(?!1\\b)\\d*$",
+                                        "^(?!1)?\\d*$",
+                                        "^\\+?(?![2-9]\\d{2}555)\\d+$"};
+    gen g = {.r = {0x5eed17}};
+    cr_pattern_analyser *an = ce_pattern_analyser_new();
+    assert_non_null(an);
+    size_t with = 0, with_nla = 0, checked = 0;
+    for (size_t p = 0; p < 4000 + sizeof fixed / sizeof fixed[0]; p++) {
+        char pat[256], num[64], err[64];
+        size_t off;
+        if (p < sizeof fixed / sizeof fixed[0])
+            snprintf(pat, sizeof pat, "%s", fixed[p]);
+        else
+            pattern(&g, pat, sizeof pat);
+        void *re = ce_re_compile(pat, err, sizeof err, &off);
+        if (!re)
+            continue;
+        cr_px_dfa *d = ce_pattern_dfa_new(an, pat);
+        cr_pattern_info info;
+        ce_pattern_analyse_with(an, pat, &info);
+        if (d) { /* only for a pattern the analysis reads exactly */
+            assert_true(info.strict);
+            with++;
+            with_nla += strstr(pat, "(?!") != NULL;
+        }
+        cr_pattern_sampler *sp = ce_pattern_sampler_new(pat);
+        uint32_t srng = 0x9e3779b9u + (uint32_t)p;
+        for (size_t i = 0; d && i < 300; i++) {
+            if (i % 3 == 0 && sp) {
+                if (!ce_pattern_sample(sp, &srng, num, sizeof num))
+                    continue;
+            } else {
+                number(&g, num, sizeof num);
+            }
+            cr_px_key k;
+            if (!ce_px_key_init(&k, num, strlen(num)))
+                continue; /* outside the alphabet: PCRE2 decides */
+            int want = ce_re_exec(re, num, strlen(num), 0, 0, NULL);
+            assert_true(want >= 0);
+            if ((want > 0) != ce_px_dfa_match(d, &k))
+                fail_msg("'%s' on '%s': PCRE2 %d, automaton %d", pat, num, want,
+                         ce_px_dfa_match(d, &k));
+            checked++;
+        }
+        ce_pattern_sampler_free(sp);
+        free(d);
+        ce_re_free(re);
+    }
+    ce_pattern_analyser_free(an);
+    assert_true(with > 1000);
+    assert_true(with_nla > 50);
+    assert_true(checked > 100000);
+    /* the Universal Route: read exactly, lookahead and all */
+    cr_pattern_analyser *a2 = ce_pattern_analyser_new();
+    cr_px_dfa *u = ce_pattern_dfa_new(a2, "^\\+?(?!(1900|1411))(\\d*)$");
+    assert_non_null(u);
+    free(u);
+    /* a lookahead still open at a match, a widened content, a repeated lookahead: none */
+    assert_null(ce_pattern_dfa_new(a2, "^1(?!2)"));
+    assert_null(ce_pattern_dfa_new(a2, "^(?!1\\b)\\d*$"));
+    assert_null(ce_pattern_dfa_new(a2, "^(?!1)?\\d*$"));
+    ce_pattern_analyser_free(a2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -911,6 +996,7 @@ int main(void)
         cmocka_unit_test(dense_blocks_equal_naive),
         cmocka_unit_test(walk_checks_the_rest_of_the_number),
         cmocka_unit_test(re_test_agrees_with_re_exec),
+        cmocka_unit_test(dfa_equals_pcre2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
