@@ -422,6 +422,81 @@ static void indexed_equals_naive_on_random_configs(void **state)
         fail_msg("%zu of %zu nodes hold their children as items", leaves, nodes);
 }
 
+/* A plan with one broad route only (the usual case, the Universal Route of the bench's plans):
+ * its automaton is found by comparing the route, without the table (route_dfa NULL,
+ * route_dfa1 set), and every decision is the naive scan's, numbers near its lookahead's
+ * literals (1900, 1411) included. */
+static void one_broad_automaton_equals_naive(void **state)
+{
+    (void)state;
+    static const char *const narrow[] = {"^\\+1425\\d{7}$", "^\\+44\\d{9,10}$",
+                                         "^\\+1900\\d{7}$", "^\\+33\\d{9}$",
+                                         "^\\+14115\\d{6}$"};
+    cr_config *c = cr_config_new();
+    char name[64];
+    cr_config_add_domain(c, "example.com", here);
+    for (int u = 0; u < 2; u++) {
+        snprintf(name, sizeof name, "U%d", u);
+        cr_config_add_usage(c, name, here);
+    }
+    cr_policy *pol = cr_config_add_policy(c, "All", here);
+    cr_namelist_add(c, &pol->usages, "U0", here);
+    cr_namelist_add(c, &pol->usages, "U1", here);
+    cr_policy *x = cr_config_add_policy(c, "Extra0", here);
+    cr_namelist_add(c, &x->usages, "U1", here);
+    for (int k = 0; k < 3; k++) {
+        snprintf(name, sizeof name, "G%d", k);
+        cr_gateway *gw = cr_config_add_gateway(c, name, here);
+        snprintf(name, sizeof name, "sip:192.0.2.%d:5060", k + 1);
+        gw->address = cr_config_strdup(c, name);
+    }
+    for (size_t i = 0; i <= sizeof narrow / sizeof narrow[0]; i++) {
+        snprintf(name, sizeof name, "R%zu", i);
+        cr_route *r = cr_config_add_route(c, name, here);
+        /* the last: broad, its lookahead the kind the index cannot decide */
+        r->pattern = cr_config_strdup(c, i < sizeof narrow / sizeof narrow[0]
+                                             ? narrow[i]
+                                             : "^\\+?(?!(1900|1411))(\\d*)$");
+        cr_namelist_add(c, &r->usages, i % 2 ? "U1" : "U0", here);
+        snprintf(name, sizeof name, "G%zu", i % 3);
+        cr_namelist_add(c, &r->gateways, name, here);
+    }
+    cr_profile *p = cr_config_add_profile(c, "P", here);
+    cr_rule *rl = cr_profile_add_rule(c, p, "N0", here);
+    rl->pattern = cr_config_strdup(c, "^(\\d{10})$");
+    rl->translation = cr_config_strdup(c, "+1$1");
+    cr_user *u = cr_config_add_user(c, "sip:alice@example.com", here);
+    u->enterprise_voice = true;
+    u = cr_config_add_user(c, "sip:bob@example.com", here);
+    u->enterprise_voice = true;
+    u->policy = cr_config_strdup(c, "Extra0");
+    cr_diag d;
+    cr_diag_init(&d);
+    assert_int_equal(cr_config_compile(c, &d), CR_OK);
+    cr_diag_free(&d);
+    assert_null(c->route_dfa);
+    assert_non_null(c->route_dfa1);
+    gen g = {.r = {0x5eed5eedull}};
+    static const char *const lit[] = {"1900", "1411", "1425", "44", "1", "19", "141", "33"};
+    for (size_t i = 0; i < sizeof lit / sizeof lit[0]; i++)
+        strcpy(g.pool[g.npool++], lit[i]);
+    static const char *const fixed[] = {"+14255550100", "+19005550100", "+14115550100",
+                                        "+1411",        "+1900",        "+190",
+                                        "19001234567",  "4255550100",   "+",
+                                        "",             "+1",           "+4420794600000",
+                                        "+1411x",       "1411"};
+    static cr_decision a, b;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        cr_config_set_naive(c, true);
+        cr_route_decide(c, "sip:alice@example.com", fixed[i], NULL, &a, NULL);
+        cr_config_set_naive(c, false);
+        cr_route_decide(c, "sip:alice@example.com", fixed[i], NULL, &b, NULL);
+        same_decision(c, &a, &b, fixed[i]);
+    }
+    assert_true(compare(&g, c, 20000) > 1000);
+    cr_config_free(c);
+}
+
 /* The number (NUL-terminated) that walks from the root of w to node `at`, in out[cap]. */
 static void path_to(const cr_px_walk *w, size_t at, char *out, size_t cap)
 {
@@ -997,6 +1072,7 @@ int main(void)
         cmocka_unit_test(walk_checks_the_rest_of_the_number),
         cmocka_unit_test(re_test_agrees_with_re_exec),
         cmocka_unit_test(dfa_equals_pcre2),
+        cmocka_unit_test(one_broad_automaton_equals_naive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
