@@ -255,36 +255,53 @@ static void staged_drop(staged *st)
 
 static _Atomic unsigned stage_seq; /* staged copies' names: one name, one copy */
 
+/* A new staged copy's name in the runtime directory; false when it does not fit. */
+static bool stage_name(char name[CRP_PLAN_PATH_MAX])
+{
+    int n = snprintf(name, CRP_PLAN_PATH_MAX, "%s/callroute-%d-%u.stage", runtime_dir(),
+                     (int)my_pid(), atomic_fetch_add(&stage_seq, 1));
+    return n > 0 && n < CRP_PLAN_PATH_MAX;
+}
+
+/* st records the copy staged at name (m: cr_image_stage's), kept for publishing; its chunk sums
+ * taken from m for the restamp. */
+static void stage_keep(staged *st, const char *name, cr_image_map *m)
+{
+    snprintf(st->path, sizeof st->path, "%s", name);
+    st->base = (void *)(uintptr_t)m->base;
+    st->len = m->len;
+    st->info = m->info;
+    st->sums = m->chunk_sums;
+    st->chunks = m->chunks;
+    m->chunk_sums = NULL;
+}
+
+/* No copy could be made (the runtime directory full or not writable, the file unreadable, err
+ * says): the file is read as any process reads it, and publishing says what fails, if anything. */
+static int load_uncopied(const char *path, const cr_load_options *lo, const char *err,
+                         cr_config **out, cr_diag *diag)
+{
+    crp_log(CR_LOG_WARNING, "callroute: %s; reading the image into memory instead", err);
+    return crp_load_ex(path, lo, out, diag);
+}
+
 static int load_staged(const char *path, const cr_load_options *lo, staged *st, cr_config **out,
                        cr_diag *diag)
 {
     char err[CRP_PLAN_PATH_MAX + 600], name[CRP_PLAN_PATH_MAX];
-    int n = snprintf(name, sizeof name, "%s/callroute-%d-%u.stage", runtime_dir(), (int)my_pid(),
-                     atomic_fetch_add(&stage_seq, 1));
     cr_image_map m;
     int rc = CR_EIO;
-    if (n < 0 || (size_t)n >= sizeof name)
+    if (!stage_name(name))
         snprintf(err, sizeof err, "runtime directory name too long: %s", runtime_dir());
     else
         rc = cr_image_stage(path, name, &m, err, sizeof err);
-    if (rc == CR_EIO) {
-        /* no copy could be made (the runtime directory full or not writable, the file
-         * unreadable): the file is read as any process reads it, and publishing says what
-         * fails, if anything */
-        crp_log(CR_LOG_WARNING, "callroute: %s; reading the image into memory instead", err);
-        return crp_load_ex(path, lo, out, diag);
-    }
+    if (rc == CR_EIO)
+        return load_uncopied(path, lo, err, out, diag);
     if (rc != CR_OK) { /* refused: the image itself is damaged or foreign */
         cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", err);
         return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECONFIG;
     }
-    memcpy(st->path, name, sizeof name);
-    st->base = (void *)(uintptr_t)m.base;
-    st->len = m.len;
-    st->info = m.info;
-    st->sums = m.chunk_sums; /* for the restamp at publishing */
-    st->chunks = m.chunks;
-    m.chunk_sums = NULL;
+    stage_keep(st, name, &m);
     rc = cr_image_load_owned_ex(&m, path, lo->image_no_lint ? CR_IMAGE_NOLINT : 0, out, diag);
     return load_finish(lo, path, out, diag, NULL, rc, NULL);
 }
@@ -320,10 +337,7 @@ static int load_staged_leased(const char *path, const cr_load_options *lo, stage
     char err[CRP_PLAN_PATH_MAX + 600];
     cr_image_leased l;
     copy_job *j = calloc(1, sizeof *j);
-    int n = j ? snprintf(j->name, sizeof j->name, "%s/callroute-%d-%u.stage", runtime_dir(),
-                         (int)my_pid(), atomic_fetch_add(&stage_seq, 1))
-              : -1;
-    if (n < 0 || (size_t)n >= sizeof j->name) {
+    if (!j || !stage_name(j->name)) {
         free(j);
         return load_staged(path, lo, st, out, diag);
     }
@@ -360,12 +374,11 @@ static int load_staged_leased(const char *path, const cr_load_options *lo, stage
         cr_image_unmap(&j->m);
         unlink(j->name);
         if (j->rc == CR_EIO && rc == CR_OK) { /* no copy could be made: as load_staged does */
-            crp_log(CR_LOG_WARNING, "callroute: %s; reading the image into memory instead",
-                    j->err);
-            free(j);
             cr_diag_free(diag);
             cr_diag_init(diag);
-            return crp_load_ex(path, lo, out, diag);
+            rc = load_uncopied(path, lo, j->err, out, diag);
+            free(j);
+            return rc;
         }
         /* damaged bytes: said so even when a record was refused first */
         cr_diag_add(diag, CR_DIAG_ERROR, (cr_srcloc){NULL, 0}, NULL, "%s", j->err);
@@ -379,13 +392,7 @@ static int load_staged_leased(const char *path, const cr_load_options *lo, stage
         free(j);
         return rc;
     }
-    memcpy(st->path, j->name, sizeof j->name);
-    st->base = (void *)(uintptr_t)j->m.base;
-    st->len = j->m.len;
-    st->info = j->m.info;
-    st->sums = j->m.chunk_sums; /* for the restamp at publishing */
-    st->chunks = j->m.chunks;
-    j->m.chunk_sums = NULL;
+    stage_keep(st, j->name, &j->m);
     rc = cr_image_load_owned_ex(&j->m, path, nolint | CR_IMAGE_TRUSTED, out, diag);
     free(j);
     return load_finish(lo, path, out, diag, NULL, rc, NULL);
@@ -1914,10 +1921,8 @@ static bool mover_publish(crp_shared *s, uint64_t *mv)
     char stage[CRP_PLAN_PATH_MAX], path[CRP_PLAN_PATH_MAX], err[2 * CRP_PLAN_PATH_MAX + 400];
     int rc = CR_OK;
     if (borrowed) {
-        int n = snprintf(stage, sizeof stage, "%s/callroute-%d-%u.stage", runtime_dir(),
-                         (int)my_pid(), atomic_fetch_add(&stage_seq, 1));
         cr_image_map m = {0};
-        rc = n > 0 && (size_t)n < sizeof stage ? plan_name(s, g, path, err, sizeof err) : CR_ERANGE;
+        rc = stage_name(stage) ? plan_name(s, g, path, err, sizeof err) : CR_ERANGE;
         if (rc == CR_OK)
             rc = cr_image_stage_fd(inplace.lease.fd, inplace.admin, stage, &m, err, sizeof err);
         if (rc == CR_OK && (m.info.checksum != sum || m.info.generation != g)) {

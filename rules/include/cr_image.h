@@ -95,8 +95,8 @@ typedef struct cr_image_leased {
 /* NO_SUM: no checksum is computed (nor a stamp looked for): the caller verifies these very bytes
  * another way while it holds the lease (a reload sums its copy of them: cr_image_stage_fd from
  * l->fd), and cr_image_lease_sum must not be called. The file is mapped without populating. */
-#define CR_LEASE_NO_SUM    4u
-#define CR_LEASE_FD_MIN    32
+#define CR_LEASE_NO_SUM 4u
+#define CR_LEASE_FD_MIN 32
 
 /* Opens path, takes the read lease, maps the file and checks its header and section table;
  * looks for its stamp in stamp_dir (NULL: none). Stamped, the checksum is verified before it

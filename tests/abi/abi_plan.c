@@ -102,7 +102,8 @@ static void wait_ok(pid_t pid)
 /*
  * A worker that opens and waits (exit 0 when its decision after the go is on GW-B). `eager`
  * decides once before (it then follows reloads in the background, and its next decision after a
- * reload is the new plan's); a lazy one catches up on its first decision, after the file changed again.
+ * reload is the new plan's); a lazy one catches up on its first decision, after the file changed
+ * again.
  */
 static pid_t worker(void *shm, size_t len, const char *path, bool eager, int ready, int go)
 {

@@ -18,7 +18,6 @@
  *
  * CALLROUTE_RUNTIME_DIR names where the plan is published (default /dev/shm).
  */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "callroute.h"
+#include "bench_plugin.h"
 
 static const cr_plugin *p;
 static const char *from = "sip:u1@example.com", *dialed = "+12065550100";
@@ -104,17 +103,11 @@ int main(int argc, char **argv)
         from = argv[4];
         dialed = argv[5];
     }
-    void *dl = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    cr_plugin_entry_fn entry = dl ? (cr_plugin_entry_fn)dlsym(dl, CR_PLUGIN_ENTRY_SYMBOL) : NULL;
-    cr_host host = {CR_ABI_MAJOR, sizeof host, NULL, NULL, NULL, NULL, NULL};
-    const char *why = NULL;
-    p = entry ? entry(&host, &why) : NULL;
-    if (!p || !CR_HAS(cr_plugin, p, park)) {
-        fprintf(stderr, "plan_park: %s: %s\n", argv[1],
-                !p ? (why  ? why
-                      : dl ? "no entry point"
-                           : dlerror())
-                   : "no park (ABI < 1.11)");
+    p = bench_plugin_open("plan_park", argv[1]);
+    if (!p)
+        return 2;
+    if (!CR_HAS(cr_plugin, p, park)) {
+        fprintf(stderr, "plan_park: %s: no park (ABI < 1.11)\n", argv[1]);
         return 2;
     }
     size_t len = p->shared_size();

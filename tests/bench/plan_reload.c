@@ -10,13 +10,12 @@
  *
  * CALLROUTE_RUNTIME_DIR names where the plan is published (default /dev/shm).
  */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
 
-#include "callroute.h"
+#include "bench_plugin.h"
 
 static double now_ms(void)
 {
@@ -34,18 +33,9 @@ int main(int argc, char **argv)
     int rounds = argc > 3 ? atoi(argv[3]) : 5;
     if (rounds < 1 || rounds > 1000)
         rounds = 5;
-    void *dl = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    cr_plugin_entry_fn entry = dl ? (cr_plugin_entry_fn)dlsym(dl, CR_PLUGIN_ENTRY_SYMBOL) : NULL;
-    cr_host host = {CR_ABI_MAJOR, sizeof host, NULL, NULL, NULL, NULL, NULL};
-    const char *why = NULL;
-    const cr_plugin *p = entry ? entry(&host, &why) : NULL;
-    if (!p) {
-        fprintf(stderr, "plan_reload: %s: %s\n", argv[1],
-                why  ? why
-                : dl ? "no entry point"
-                     : dlerror());
+    const cr_plugin *p = bench_plugin_open("plan_reload", argv[1]);
+    if (!p)
         return 2;
-    }
     size_t len = p->shared_size();
     void *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shm == MAP_FAILED)

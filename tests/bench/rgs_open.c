@@ -7,14 +7,13 @@
  *
  *   rgs_open LIB PLAN [RUNS]
  */
-#include <dlfcn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "callroute.h"
+#include "bench_plugin.h"
 
 static double now_ms(void)
 {
@@ -42,15 +41,9 @@ int main(int argc, char **argv)
         return 2;
     }
     int runs = argc > 3 ? atoi(argv[3]) : 20;
-    void *dl = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    cr_plugin_entry_fn entry = dl ? (cr_plugin_entry_fn)dlsym(dl, CR_PLUGIN_ENTRY_SYMBOL) : NULL;
-    cr_host host = {CR_ABI_MAJOR, sizeof host, NULL, NULL, NULL, NULL, NULL};
-    const char *why = NULL;
-    const cr_plugin *p = entry ? entry(&host, &why) : NULL;
-    if (!p) {
-        fprintf(stderr, "rgs_open: %s: %s\n", argv[1], dl ? (why ? why : "no entry") : dlerror());
+    const cr_plugin *p = bench_plugin_open("rgs_open", argv[1]);
+    if (!p)
         return 1;
-    }
     cr_open_options o = {0};
     o.size = sizeof o;
     char err[1024];

@@ -189,6 +189,23 @@ static void add_permutation_policies(cr_config *c)
     }
 }
 
+/* Compiles c, its errors printed when it fails (the test then fails). */
+static void compile_ok(cr_config *c)
+{
+    cr_diag d;
+    cr_diag_init(&d);
+    int rc = cr_config_compile(c, &d);
+    if (rc != CR_OK)
+        for (size_t i = 0; i < d.count; i++) {
+            char line[2048];
+            cr_diag_format(&d, i, line, sizeof line);
+            if (d.items[i].level == CR_DIAG_ERROR)
+                fprintf(stderr, "%s\n", line);
+        }
+    cr_diag_free(&d);
+    assert_int_equal(rc, CR_OK);
+}
+
 static cr_config *random_config(gen *g, size_t nroutes, size_t nrules, bool perms)
 {
     cr_config *c = cr_config_new();
@@ -256,18 +273,7 @@ static cr_config *random_config(gen *g, size_t nroutes, size_t nrules, bool perm
     u = cr_config_add_user(c, "sip:bob@example.com", here);
     u->enterprise_voice = true;
     u->policy = cr_config_strdup(c, "Extra0");
-    cr_diag d;
-    cr_diag_init(&d);
-    int rc = cr_config_compile(c, &d);
-    if (rc != CR_OK)
-        for (size_t i = 0; i < d.count; i++) {
-            char line[2048];
-            cr_diag_format(&d, i, line, sizeof line);
-            if (d.items[i].level == CR_DIAG_ERROR)
-                fprintf(stderr, "%s\n", line);
-        }
-    cr_diag_free(&d);
-    assert_int_equal(rc, CR_OK);
+    compile_ok(c);
     return c;
 }
 
@@ -429,9 +435,8 @@ static void indexed_equals_naive_on_random_configs(void **state)
 static void one_broad_automaton_equals_naive(void **state)
 {
     (void)state;
-    static const char *const narrow[] = {"^\\+1425\\d{7}$", "^\\+44\\d{9,10}$",
-                                         "^\\+1900\\d{7}$", "^\\+33\\d{9}$",
-                                         "^\\+14115\\d{6}$"};
+    static const char *const narrow[] = {"^\\+1425\\d{7}$", "^\\+44\\d{9,10}$", "^\\+1900\\d{7}$",
+                                         "^\\+33\\d{9}$", "^\\+14115\\d{6}$"};
     cr_config *c = cr_config_new();
     char name[64];
     cr_config_add_domain(c, "example.com", here);
@@ -454,9 +459,8 @@ static void one_broad_automaton_equals_naive(void **state)
         snprintf(name, sizeof name, "R%zu", i);
         cr_route *r = cr_config_add_route(c, name, here);
         /* the last: broad, its lookahead the kind the index cannot decide */
-        r->pattern = cr_config_strdup(c, i < sizeof narrow / sizeof narrow[0]
-                                             ? narrow[i]
-                                             : "^\\+?(?!(1900|1411))(\\d*)$");
+        r->pattern = cr_config_strdup(
+            c, i < sizeof narrow / sizeof narrow[0] ? narrow[i] : "^\\+?(?!(1900|1411))(\\d*)$");
         cr_namelist_add(c, &r->usages, i % 2 ? "U1" : "U0", here);
         snprintf(name, sizeof name, "G%zu", i % 3);
         cr_namelist_add(c, &r->gateways, name, here);
@@ -470,21 +474,17 @@ static void one_broad_automaton_equals_naive(void **state)
     u = cr_config_add_user(c, "sip:bob@example.com", here);
     u->enterprise_voice = true;
     u->policy = cr_config_strdup(c, "Extra0");
-    cr_diag d;
-    cr_diag_init(&d);
-    assert_int_equal(cr_config_compile(c, &d), CR_OK);
-    cr_diag_free(&d);
+    compile_ok(c);
     assert_null(c->route_dfa);
     assert_non_null(c->route_dfa1);
     gen g = {.r = {0x5eed5eedull}};
     static const char *const lit[] = {"1900", "1411", "1425", "44", "1", "19", "141", "33"};
     for (size_t i = 0; i < sizeof lit / sizeof lit[0]; i++)
         strcpy(g.pool[g.npool++], lit[i]);
-    static const char *const fixed[] = {"+14255550100", "+19005550100", "+14115550100",
-                                        "+1411",        "+1900",        "+190",
-                                        "19001234567",  "4255550100",   "+",
-                                        "",             "+1",           "+4420794600000",
-                                        "+1411x",       "1411"};
+    static const char *const fixed[] = {
+        "+14255550100", "+19005550100",   "+14115550100", "+1411", "+1900",
+        "+190",         "19001234567",    "4255550100",   "+",     "",
+        "+1",           "+4420794600000", "+1411x",       "1411"};
     static cr_decision a, b;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         cr_config_set_naive(c, true);
