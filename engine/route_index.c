@@ -998,10 +998,17 @@ const uint32_t *ce_route_index_policy_walks(const cr_config *cfg)
  */
 #define CR_JIT_BROAD_DEPTH 2u
 
-static void broad_node_items(const cr_config *cfg, const cr_route_index *ix,
+/* The routes met at a node of depth CR_JIT_BROAD_DEPTH or less that the index does not decide,
+ * appended to *out (duplicates kept: broad_routes sorts them out). False when out of memory. */
+typedef struct {
+    uint32_t *v;
+    size_t n, cap;
+} broad_set;
+
+static bool broad_node_items(const cr_config *cfg, const cr_route_index *ix,
                              const cr_px_node *nodes, size_t nnodes, const char *items,
                              size_t stride, size_t route_off, size_t at, unsigned depth,
-                             uint8_t *done)
+                             broad_set *out)
 {
     const cr_px_node *n = &nodes[at];
     unsigned nkids = popcount16(n->mask & CR_PX_SYMS);
@@ -1011,17 +1018,26 @@ static void broad_node_items(const cr_config *cfg, const cr_route_index *ix,
         const char *item = items + ((size_t)n->items_off + k) * stride;
         uint32_t r;
         memcpy(&r, item + route_off, sizeof r);
-        if (r >= cfg->nroutes || done[r])
+        /* the index does not decide it: its pattern runs in an indexed walk */
+        if (r >= cfg->nroutes || !ix->kinds || (ix->kinds[r] & CR_RK_EXACT) || !ix->kinds[r])
             continue;
-        done[r] = 1;
-        if (ix->kinds && !(ix->kinds[r] & CR_RK_EXACT) && ix->kinds[r])
-            done[r] = 2; /* the index does not decide it: its pattern runs in an indexed walk */
+        if (!CR_GROW(out->v, out->n, out->cap))
+            return false;
+        out->v[out->n++] = r;
     }
     if (depth == CR_JIT_BROAD_DEPTH || (n->mask & CR_PX_LEAVES))
-        return;
+        return true;
     for (unsigned c = 0; c < nkids && (size_t)n->first_child + c < nnodes; c++)
-        broad_node_items(cfg, ix, nodes, nnodes, items, stride, route_off, n->first_child + c,
-                         depth + 1, done);
+        if (!broad_node_items(cfg, ix, nodes, nnodes, items, stride, route_off, n->first_child + c,
+                              depth + 1, out))
+            return false;
+    return true;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
 }
 
 /* The automata of the broad routes `broad[0..n)` into ix's table and cfg's view of it. */
@@ -1076,42 +1092,40 @@ static void broad_dfas(cr_config *cfg, cr_route_index *ix, const uint32_t *broad
     }
 }
 
+/* Only the nodes near the tries' roots are read (no pass over every route: a worker adopting a
+ * 400,000-route image spent 41 % of its read on two such passes and their zeroed array). */
 static void broad_routes(cr_config *cfg, cr_route_index *ix)
 {
-    uint8_t *done = calloc(cfg->nroutes ? cfg->nroutes : 1, 1);
-    if (!done)
-        return;
-    for (size_t u = 0; u < ix->nusages; u++) {
+    broad_set set = {0};
+    bool ok = true;
+    for (size_t u = 0; ok && u < ix->nusages; u++) {
         const cr_px_trie *t = &ix->tries[u];
         if (t->nnodes)
-            broad_node_items(cfg, ix, t->nodes, t->nnodes, (const char *)t->items, sizeof *t->items,
-                             offsetof(cr_px_item, id), 0, 0, done);
+            ok = broad_node_items(cfg, ix, t->nodes, t->nnodes, (const char *)t->items,
+                                  sizeof *t->items, offsetof(cr_px_item, id), 0, 0, &set);
     }
-    for (size_t w = 0; w < ix->nwalks; w++) {
+    for (size_t w = 0; ok && w < ix->nwalks; w++) {
         const cr_px_walk *x = &ix->walks[w];
         if (x->nnodes)
-            broad_node_items(cfg, ix, x->nodes, x->nnodes, (const char *)x->items, sizeof *x->items,
-                             offsetof(cr_px_witem, route), 0, 0, done);
+            ok = broad_node_items(cfg, ix, x->nodes, x->nnodes, (const char *)x->items,
+                                  sizeof *x->items, offsetof(cr_px_witem, route), 0, 0, &set);
     }
     size_t n = 0;
-    for (size_t r = 0; r < cfg->nroutes; r++)
-        n += done[r] == 2;
-    uint32_t *broad = malloc((n ? n : 1) * sizeof *broad);
-    n = 0;
-    for (size_t r = 0; broad && r < cfg->nroutes; r++) {
-        if (done[r] != 2)
-            continue;
-        broad[n++] = (uint32_t)r;
-        if (cfg->nroutes > CR_JIT_ALL_ROUTES) { /* below, every compiled pattern has JIT code */
-            const void *re = ce_route_re(ce_route(cfg, r)); /* an image's routes compile lazily */
-            if (re)
-                ce_re_jit((void *)(uintptr_t)re);
-        }
+    if (ok && set.n) { /* in route order, each once */
+        qsort(set.v, set.n, sizeof *set.v, cmp_u32);
+        for (size_t k = 0; k < set.n; k++)
+            if (!n || set.v[n - 1] != set.v[k])
+                set.v[n++] = set.v[k];
     }
-    free(done);
-    if (broad)
-        broad_dfas(cfg, ix, broad, n);
-    free(broad);
+    for (size_t k = 0; cfg->nroutes > CR_JIT_ALL_ROUTES && k < n; k++) {
+        /* below, every compiled pattern has JIT code */
+        const void *re =
+            ce_route_re(ce_route(cfg, set.v[k])); /* an image's routes compile lazily */
+        if (re)
+            ce_re_jit((void *)(uintptr_t)re);
+    }
+    broad_dfas(cfg, ix, set.v, n); /* out of memory: none */
+    free(set.v);
 }
 
 int ce_route_index_adopt_walks(cr_config *cfg, const cr_px_walk *walks, size_t nwalks,
@@ -1284,10 +1298,12 @@ int ce_route_index_adopt(cr_config *cfg, const cr_px_trie *usage_tries,
     ix->kinds = (uint8_t *)(uintptr_t)kinds;
     ix->kinds_borrowed = true;
     ix->stats = *stats;
-    for (size_t r = 0; r < cfg->nroutes; r++) /* as ce_route_index_build does */
-        if (!(kinds[r] & CR_RK_EXACT) &&
-            ((kinds[r] & CR_RK_KIND) == CR_PX_ANY + 1 || cfg->nroutes <= CR_JIT_ALL_ROUTES) &&
-            ce_route(cfg, r)->re)
+    /* as ce_route_index_build does; beyond CR_JIT_ALL_ROUTES only the unanalysable routes get
+     * JIT code there, and those are candidates at the tries' roots: broad_routes (adopting the
+     * walks, next) gives it to them without a pass over every route's kind, which read the whole
+     * kind array (400 KB of the image at 400,000 routes) in every process adopting it */
+    for (size_t r = 0; cfg->nroutes <= CR_JIT_ALL_ROUTES && r < cfg->nroutes; r++)
+        if (!(kinds[r] & CR_RK_EXACT) && ce_route(cfg, r)->re)
             ce_re_jit(ce_route(cfg, r)->re);
     for (size_t p = 0; p < cfg->nprofiles; p++) {
         if (ce_rule_index_adopt(&cfg->profiles[p], &ix->naive, &rule_tries[p]) != CR_OK)
