@@ -640,6 +640,22 @@ static bool settle_lists(cr_config *c)
     return ok;
 }
 
+/* The first route from i on whose kind byte lacks CR_RK_EXACT (n when none): an image's routes
+ * are mostly exact, so their kinds are skipped 32 at a time. */
+static size_t next_inexact(const uint8_t *kinds, size_t i, size_t n)
+{
+    const uint64_t exact = 0x0101010101010101u * CR_RK_EXACT;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t w[4];
+        memcpy(w, kinds + i, sizeof w);
+        if ((w[0] & w[1] & w[2] & w[3] & exact) != exact)
+            break;
+    }
+    while (i < n && (kinds[i] & CR_RK_EXACT))
+        i++;
+    return i;
+}
+
 /*
  * A configuration read in place from a plan image (c->cx): the image was validated and
  * compiled by the process that wrote it, so what it holds compiled is adopted as it is (the
@@ -664,9 +680,9 @@ static void compile_adopted(cr_config *c, cr_diag *d)
     compile_profiles(c, d, x->trusted ? XL_USE : XL_SHAPE);
     compile_gateways(c, d);
     ce_index_free(&c->policy_ix);
-    for (size_t i = 0; i < c->nroutes; i++) {
-        if (x->route_kinds[i] & CR_RK_EXACT)
-            continue; /* compiled on first use, if ever (ce_route_re) */
+    /* the others are compiled on first use, if ever (ce_route_re) */
+    for (size_t i = next_inexact(x->route_kinds, 0, c->nroutes); i < c->nroutes;
+         i = next_inexact(x->route_kinds, i + 1, c->nroutes)) {
         cr_route *r = (cr_route *)(uintptr_t)ce_route(c, i);
         if (r->pattern)
             r->re = compile_pattern(d, r->pattern, r->loc,

@@ -1104,6 +1104,11 @@ static void test_broad_routes_jit(void **state)
                           "<route name=\"deep\" pattern=\"^\\+12000005(?!0)(\\d{3})$\">"
                           "<usage>Local</usage><gateway>gw</gateway></route>\n");
     n += (size_t)snprintf(xml + n, cap - n, any_route, 99999u);
+    /* a prefix the index selects by, with a lookahead it does not read (not broad: deep in the
+     * trie) */
+    n += (size_t)snprintf(xml + n, cap - n,
+                          "<route name=\"inexact\" pattern=\"^\\+1555(?=\\d)(\\d*)$\">"
+                          "<usage>Local</usage><gateway>gw</gateway></route>\n");
     n += (size_t)snprintf(xml + n, cap - n, "</routes>\n</callroute>\n");
     assert_true(n < cap);
     cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
@@ -1118,6 +1123,19 @@ static void test_broad_routes_jit(void **state)
     char why[512];
     assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
     assert_true(route_jit_size(cfg, "universal") > 0);
+    /* every route the index does not decide exactly has its code once read (the kinds skipped
+     * 32 at a time) */
+    size_t inexact = 0;
+    for (size_t r = 0; r < cfg->nroutes; r++)
+        if (!(ce_route_index_kind(cfg, r) & CR_RK_EXACT) && ce_route(cfg, r)->pattern) {
+            inexact++;
+            if (!ce_route(cfg, r)->re)
+                fail_msg("route %s (%zu) has no code once read", ce_route(cfg, r)->name, r);
+        }
+    assert_true(inexact >= 7);
+    size_t deep = cfg->nroutes - 1;
+    assert_string_equal(ce_route(cfg, deep)->name, "inexact");
+    assert_int_equal(ce_route_index_kind(cfg, deep) & (CR_RK_KIND | CR_RK_EXACT), CR_PX_SET + 1);
     static const char *const anys[] = {"any0", "any30", "any31", "any32", "any100", "any99999"};
     for (size_t k = 0; k < sizeof anys / sizeof *anys; k++) {
         size_t r = 0;
