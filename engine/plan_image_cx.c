@@ -363,9 +363,16 @@ static size_t check_split(const reader *r, size_t n, range_check fn)
 }
 
 /* An anonymous mapping of n objects of `size` (zero pages until written), NULL on failure. */
+static void *zero_map_ex(size_t n, size_t size, int flags)
+{
+    void *p =
+        mmap(NULL, n * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 static void *zero_map(size_t n, size_t size)
 {
-    void *p = mmap(NULL, n * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = zero_map_ex(n, size, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -840,7 +847,7 @@ static bool walk_items_ok(reader *r, const ce_image_cx *x, const cr_namelist *l,
                           const cr_px_walk *w)
 {
     size_t n = w->ncands ? w->ncands : 1;
-    cand_data *cands = zero_map(n, sizeof *cands);
+    cand_data *cands = zero_map_ex(n, sizeof *cands, MAP_POPULATE); /* all written next */
     if (!cands) {
         r->oom = true;
         return false;
