@@ -630,16 +630,6 @@ static int verify(const void *buf, size_t n, cr_image_info *info, char *err, siz
 
 /* ---- reading ------------------------------------------------------------------------------- */
 
-const uint32_t *ce_pi_recs(const reader *r, int s)
-{
-    return (const uint32_t *)(const void *)(r->base + r->h->sec[s].off);
-}
-
-size_t ce_pi_nrecs(const reader *r, int s)
-{
-    return (size_t)r->h->sec[s].count;
-}
-
 void ce_pi_broken(reader *r, const char *what, size_t i)
 {
     if (!r->broken)

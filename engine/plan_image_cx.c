@@ -302,14 +302,29 @@ void ce_pi_lists_build(reader *r)
 }
 
 /* The list at names[first, first+count) of `kind`, or false. */
+/* The distinct list of that kind that starts at `first` with `count` names: its 1-based id, 0
+ * when there is none (count 0: the empty list, id 0 too; the checks ask list_ok). */
+static inline uint32_t list_id(const ce_list_table *t, uint32_t first, uint32_t count, int kind,
+                               size_t nnames)
+{
+    uint32_t id = count && first < nnames ? t->by_first[first] : 0;
+    return id && t->lists[id - 1].count == count && t->kind[id - 1] == kind ? id : 0;
+}
+
+static inline bool list_ok(const ce_list_table *t, uint32_t first, uint32_t count, int kind,
+                           size_t nnames)
+{
+    return !count || list_id(t, first, count, kind, nnames);
+}
+
 static bool list_at(const ce_list_table *t, uint32_t first, uint32_t count, int kind, size_t nnames,
                     cr_namelist *l)
 {
     memset(l, 0, sizeof *l);
     if (!count)
         return true;
-    uint32_t id = first < nnames ? t->by_first[first] : 0;
-    if (!id || t->lists[id - 1].count != count || t->kind[id - 1] != kind)
+    uint32_t id = list_id(t, first, count, kind, nnames);
+    if (!id)
         return false;
     *l = t->lists[id - 1];
     return true;
@@ -394,13 +409,12 @@ static size_t routes_ok(const reader *r, size_t from, size_t to)
     const ce_route_src *src = r->cfg->route_src;
     size_t nnames = ce_pi_nrecs(r, S_NAMES);
     const uint32_t *x = ce_pi_recs(r, S_ROUTES) + from * sec_fields[S_ROUTES];
-    cr_namelist l;
     for (size_t i = from; i < to; i++, x += sec_fields[S_ROUTES])
         if (x[RO_NAME] >= r->npool || (x[RO_DESC] != NONE && x[RO_DESC] >= r->npool) ||
             (x[RO_PATTERN] != NONE && x[RO_PATTERN] >= r->npool) ||
             (x[RO_FILE] != NONE && x[RO_FILE] >= r->nfiles) || x[RO_LINE] > (uint32_t)INT32_MAX ||
-            !list_at(&src->lists, x[RO_UFIRST], x[RO_UCOUNT], LK_USAGES, nnames, &l) ||
-            !list_at(&src->lists, x[RO_GFIRST], x[RO_GCOUNT], LK_GATEWAYS, nnames, &l))
+            !list_ok(&src->lists, x[RO_UFIRST], x[RO_UCOUNT], LK_USAGES, nnames) ||
+            !list_ok(&src->lists, x[RO_GFIRST], x[RO_GCOUNT], LK_GATEWAYS, nnames))
             return i;
     return SIZE_MAX;
 }
@@ -706,17 +720,15 @@ static bool user_ok(const reader *r, const uint32_t *x, const uint32_t *y)
 {
     const ce_list_table *t = &r->cfg->route_src->lists;
     size_t nnames = ce_pi_nrecs(r, S_NAMES);
-    cr_namelist l;
     for (int f = UR_URI; f <= UR_FWD_IMM; f++)
         if (!str_ok(r, x[f]))
             return false;
     return x[UR_URI] != NONE && str_ok(r, x[UR_FWD_TARGET]) && str_ok(r, x[UR_VOICEMAIL]) &&
            x[UR_FWD_AFTER] <= 86400 && x[UR_TEAM_DELAY] <= 86400 &&
            (x[UR_FILE] == NONE || x[UR_FILE] < r->nfiles) && x[UR_LINE] <= (uint32_t)INT32_MAX &&
-           list_at(t, x[UR_TFIRST], x[UR_TCOUNT], LK_PLAIN, nnames, &l) &&
-           list_at(t, x[UR_DFIRST], x[UR_DCOUNT], LK_PLAIN, nnames, &l) &&
-           str_ok(r, y[UC_NUMBER]) && str_ok(r, y[UC_EXT]) &&
-           (y[UC_NUMBER] == NONE) == (x[UR_LINEURI] == NONE) &&
+           list_ok(t, x[UR_TFIRST], x[UR_TCOUNT], LK_PLAIN, nnames) &&
+           list_ok(t, x[UR_DFIRST], x[UR_DCOUNT], LK_PLAIN, nnames) && str_ok(r, y[UC_NUMBER]) &&
+           str_ok(r, y[UC_EXT]) && (y[UC_NUMBER] == NONE) == (x[UR_LINEURI] == NONE) &&
            (y[UC_EXT] == NONE || y[UC_NUMBER] != NONE) &&
            (y[UC_POLICY] == NONE) == (x[UR_POLICY] == NONE) &&
            (y[UC_PROFILE] == NONE) == (x[UR_PROFILE] == NONE) &&

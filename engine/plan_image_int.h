@@ -205,8 +205,15 @@ uint32_t ce_pi_str(builder *b, const char *s);
 void ce_pi_build_compiled(builder *b);
 
 /* reading (plan_image.c) */
-const uint32_t *ce_pi_recs(const reader *r, int s);
-size_t ce_pi_nrecs(const reader *r, int s);
+/* Section s's records and their count (inline: the checks call them per record). */
+static inline const uint32_t *ce_pi_recs(const reader *r, int s)
+{
+    return (const uint32_t *)(const void *)(r->base + r->h->sec[s].off);
+}
+static inline size_t ce_pi_nrecs(const reader *r, int s)
+{
+    return (size_t)r->h->sec[s].count;
+}
 void ce_pi_broken(reader *r, const char *what, size_t i);
 const char *ce_pi_rstr(reader *r, uint32_t off, size_t i);
 /* True when the image holds its compiled sections and they can be read in place by this build

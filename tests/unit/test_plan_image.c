@@ -762,6 +762,9 @@ static void test_compiled_damage_refused(void **state)
         {S_UKEYS, offsetof(cr_user_keys, uri), 200, "user keys"},
         {S_UKEYS, offsetof(cr_user_keys, line), 200, "user keys"}, /* the line's cell */
         {S_ROUTES, 4 * RO_NAME, 0xFFFFFFF0u, "route"},
+        {S_ROUTES, 4 * RO_UCOUNT, 0xFFFFu, "route"},     /* no list of that many usages */
+        {S_ROUTES, 4 * RO_GFIRST, 0xFFFFFFF0u, "route"}, /* its gateways' list out of range */
+        {S_USERS, 4 * UR_DCOUNT, 0xFFFFu, "user"},       /* no list of that many delegates */
         {S_WALKS, 4 * WK_NCANDS, 0xFFFFFFu, "merged trie"},
         {S_WALKS, 4 * WK_NCANDS, 1, "merged trie"}, /* fewer than its usages hold */
         {S_WALKS, 4 * WK_POLICY, 999, "merged trie"},
