@@ -823,8 +823,11 @@ _Static_assert(sizeof(cand_data) == sizeof(cr_px_witem) - offsetof(cr_px_witem, 
                        offsetof(cr_px_witem, gw) - offsetof(cr_px_witem, route),
                "a merged item's candidate data");
 
-/* The candidates of list l in order, cands[ncands], each what the decision must read inline:
- * the route, the usage's rank and the route's first gateways as its record lists them (or
+/* How many records ahead a check asks for one it will read in no order. */
+enum { PREFETCH_AHEAD = 16 };
+
+/* The candidates of list l in order, into cands[ncands] (zero), each what the decision must read
+ * inline: the route, the usage's rank and the route's first gateways as its record lists them (or
  * marked as more than an item holds). ncands is count_cands' (the lists were checked: every
  * gateway index in range). */
 static void expected_cands(const reader *r, const ce_image_cx *x, const cr_namelist *l,
@@ -837,8 +840,12 @@ static void expected_cands(const reader *r, const ce_image_cx *x, const cr_namel
         for (uint32_t k = 0; k < head[1]; k++) {
             uint32_t route = x->route_ids[head[0] + k];
             const uint32_t *rec = ce_pi_recs(r, S_ROUTES) + (size_t)route * sec_fields[S_ROUTES];
-            cand_data *c = &cands[seq++];
-            memset(c, 0, sizeof *c);
+            if (k + PREFETCH_AHEAD < head[1]) /* the records are read in no order: ask early */
+                __builtin_prefetch(ce_pi_recs(r, S_ROUTES) +
+                                   (size_t)x->route_ids[head[0] + k + PREFETCH_AHEAD] *
+                                       sec_fields[S_ROUTES] +
+                                   RO_GCOUNT);
+            cand_data *c = &cands[seq++]; /* zero: freshly mapped */
             c->route = route;
             c->rank = (uint16_t)j;
             c->ngw = CR_SLOT_GW_ROUTE;
@@ -868,6 +875,8 @@ static bool walk_items_ok(reader *r, const ce_image_cx *x, const cr_namelist *l,
     bool ok = true;
     for (size_t k = 0; k < w->nitems && ok; k++) {
         const cr_px_witem *it = &w->items[k];
+        if (k + PREFETCH_AHEAD < w->nitems && it[PREFETCH_AHEAD].px.id < w->ncands)
+            __builtin_prefetch(&cands[it[PREFETCH_AHEAD].px.id]);
         ok = it->px.id < w->ncands &&
              !memcmp(&it->route, &cands[it->px.id], sizeof cands[it->px.id]);
     }
