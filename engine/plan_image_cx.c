@@ -301,7 +301,6 @@ void ce_pi_lists_build(reader *r)
     t->n = n;
 }
 
-/* The list at names[first, first+count) of `kind`, or false. */
 /* The distinct list of that kind that starts at `first` with `count` names: its 1-based id, 0
  * when there is none (count 0: the empty list, id 0 too; the checks ask list_ok). */
 static inline uint32_t list_id(const ce_list_table *t, uint32_t first, uint32_t count, int kind,
@@ -317,6 +316,7 @@ static inline bool list_ok(const ce_list_table *t, uint32_t first, uint32_t coun
     return !count || list_id(t, first, count, kind, nnames);
 }
 
+/* The list at names[first, first+count) of `kind` into *l, or false. */
 static bool list_at(const ce_list_table *t, uint32_t first, uint32_t count, int kind, size_t nnames,
                     cr_namelist *l)
 {
@@ -377,7 +377,8 @@ static size_t check_split(const reader *r, size_t n, range_check fn)
     return bad;
 }
 
-/* An anonymous mapping of n objects of `size` (zero pages until written), NULL on failure. */
+/* An anonymous mapping of n objects of `size`, NULL on failure; `flags` adds to mmap's (e.g.
+ * MAP_POPULATE for memory written whole at once). */
 static void *zero_map_ex(size_t n, size_t size, int flags)
 {
     void *p =
@@ -385,10 +386,10 @@ static void *zero_map_ex(size_t n, size_t size, int flags)
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* The same, its pages the kernel's zero page until written. */
 static void *zero_map(size_t n, size_t size)
 {
-    void *p = zero_map_ex(n, size, 0);
-    return p == MAP_FAILED ? NULL : p;
+    return zero_map_ex(n, size, 0);
 }
 
 /* Fills object i once, whichever thread comes first; the others wait for it. */
