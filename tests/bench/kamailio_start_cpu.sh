@@ -23,7 +23,7 @@ first=${1#*=}
 first=$(cd "${first%%:*}" && pwd)
 e2e_load_setup "$first"
 root=$(mktemp -d /dev/shm/callroute-start-cpu.XXXXXX)
-trap 'pkill -9 -f "$E2E_TMP" 2>/dev/null; rm -rf "$root"; e2e_cleanup' EXIT
+trap 'pkill -9 -f "$E2E_TMP" 2>/dev/null || true; rm -rf "$root"; e2e_cleanup' EXIT
 if [ -z "${PLAN:-}" ]; then
     "$first/plugin-api/callroute" bench --generate \
         "routes=${ROUTES:-100000},rules=${RULES:-1000},users=${USERS:-100000}" --seconds 0.01 \
