@@ -15,22 +15,8 @@
 # median other process (ms), the main process's minor faults and threads. A measuring program:
 # nothing is asserted.
 set -euo pipefail
-ROUNDS=${1:?usage: kamailio_start_cpu.sh ROUNDS LABEL=BUILD[:VAR=VALUE...] ...}
-shift
-[ $# -gt 0 ] || { echo "usage: kamailio_start_cpu.sh ROUNDS LABEL=BUILD[:VAR=VALUE...] ..." >&2; exit 2; }
-. "$(dirname "$0")/../e2e/lib.sh"
-first=${1#*=}
-first=$(cd "${first%%:*}" && pwd)
-e2e_load_setup "$first"
-root=$(mktemp -d /dev/shm/callroute-start-cpu.XXXXXX)
-trap 'pkill -9 -f "$E2E_TMP" 2>/dev/null || true; rm -rf "$root"; e2e_cleanup' EXIT
-if [ -z "${PLAN:-}" ]; then
-    "$first/plugin-api/callroute" bench --generate \
-        "routes=${ROUTES:-100000},rules=${RULES:-1000},users=${USERS:-100000}" --seconds 0.01 \
-        --save "$E2E_TMP/plan.xml" >/dev/null
-    "$first/plugin-api/callroute" compile --config "$E2E_TMP/plan.xml" -o "$E2E_TMP/plan.plan" >/dev/null
-    PLAN=$E2E_TMP/plan.plan
-fi
+. "$(dirname "$0")/kamailio_start_lib.sh"
+start_bench_setup start_cpu "$@"
 out=$E2E_TMP/cpu.txt
 
 # start LABEL BUILD VARS [kamailio args]: one start; its line appended to $out unless LABEL is "-"
@@ -78,14 +64,6 @@ PY
     )
 }
 
-labels=() builds=() varss=()
-for v in "$@"; do
-    spec=${v#*=} vars=""
-    [[ $spec == *:* ]] && vars=$(tr ':' ' ' <<<"${spec#*:}")
-    labels+=("${v%%=*}")
-    builds+=("$(cd "${spec%%:*}" && pwd)")
-    varss+=("$vars")
-done
 for i in "${!labels[@]}"; do # the stamps: every measured start is a restart
     start "-${labels[$i]}" "${builds[$i]}" "${varss[$i]}"
 done
