@@ -968,8 +968,6 @@ static int install(cr_handle *h, cr_config *cfg, uint64_t gen, int64_t *swapped)
         inherit_note(h, cfg, gen);
     crp_snapshot *old = atomic_exchange(&h->cur, s);
     atomic_store(&h->generation, gen);
-    if (h->slot)
-        atomic_store(&h->slot->generation, gen);
     if (swapped)
         *swapped = crp_now_ms();
     wait_readers(h);
@@ -1115,8 +1113,8 @@ const char *crp_handle_path(const cr_handle *h)
 /*
  * In a multi-process host each process has its own handle over the same shared block. The
  * process that reloads bumps the shared generation; every other deciding process has a
- * watcher thread that notices within CRP_FOLLOW_MS, rebuilds its snapshot off the decision
- * path and reports the generation it now decides with in its slot. The reloading process
+ * watcher thread that notices within CRP_FOLLOW_MS and rebuilds its snapshot off the decision
+ * path (its slot says which move of the admin's image it acknowledged). The reloading process
  * returns once the plan is published: a decision that begins in a process whose watcher has
  * not swapped the new plan in yet waits for that swap (catch_up), so when a reload returns,
  * the next call in any process uses the new configuration, whatever the number of processes. */
@@ -1166,10 +1164,7 @@ static void follow_locked(cr_handle *h)
             crp_log(CR_LOG_ERROR,
                     "callroute: following a reload failed, running configuration kept: %s",
                     err[0] ? err : cr_strerror(rc));
-            gen = atomic_load(&h->shared->generation);
-            atomic_store(&h->generation, gen);
-            if (h->slot)
-                atomic_store(&h->slot->generation, gen);
+            atomic_store(&h->generation, atomic_load(&h->shared->generation));
         }
     }
 }
@@ -1262,10 +1257,8 @@ static void watcher_start(cr_handle *h)
             ((cur == 0 || !pid_alive(cur)) && atomic_compare_exchange_strong(&sl->pid, &cur, me)))
             h->slot = sl;
     }
-    if (h->slot) {
-        atomic_store(&h->slot->generation, atomic_load(&h->generation));
+    if (h->slot)
         atomic_store(&h->slot->moved, 0); /* the watcher acknowledges any move since */
-    }
     atomic_store(&h->stop, false);
     /* the watcher takes no signal: the host's signal handling stays with its own threads */
     int rc = cr_thread_start(&h->watcher, watcher_main, h);

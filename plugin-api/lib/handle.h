@@ -58,10 +58,9 @@ typedef struct crp_call_slot {
 #define CRP_PROC_SLOTS    512
 #define CRP_PLAN_PATH_MAX 256
 
-/* A process following reloads: which configuration generation it decides with now. */
+/* A process following reloads: which move of the admin's image (inplace_move) it acknowledged. */
 typedef struct crp_proc_slot {
-    _Atomic int32_t pid; /* 0 = free */
-    _Atomic uint64_t generation;
+    _Atomic int32_t pid;    /* 0 = free */
     _Atomic uint64_t moved; /* the last crp_shared.plan_move it acknowledged */
 } crp_proc_slot;
 
