@@ -366,8 +366,9 @@ static int load_staged_leased(const char *path, const cr_load_options *lo, stage
     pthread_join(t, NULL);
     cr_config_free(checked); /* its mapping of the admin's file with it */
     cr_image_lease_release(&l);
+    /* the copy is not the bytes checked: a writer the lease did not stop */
     if (j->rc == CR_OK && (j->m.info.checksum != l.map.info.checksum || j->m.len != m.len)) {
-        snprintf(j->err, sizeof j->err, "%s: changed while it was read", path); /* no lease? */
+        snprintf(j->err, sizeof j->err, "%s: changed while it was read", path);
         j->rc = CR_ECONFIG;
     }
     if (j->rc != CR_OK) {
