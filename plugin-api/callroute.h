@@ -33,6 +33,8 @@
  *   with shared memory (cr_open_options.shared): the reload watcher. It sleeps on a short
  *   poll, follows reloads made by other processes off the decision path, and is joined by
  *   close(). It blocks all signals and calls no host callback other than cr_host.log.
+ *   A host that forks after open can keep it from starting until its last fork
+ *   (hold_threads, since 1.12).
  *
  * Processes and fork()
  * --------------------
@@ -134,7 +136,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 11
+#define CR_ABI_MINOR 12
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -708,6 +710,18 @@ typedef struct cr_plugin {
      * process afterwards: open one. Nothing to park (nothing inherited, or taken here
      * already): does nothing. */
     void (*park)(void);
+
+    /* ---- since ABI 1.12: a host that forks after open ---- */
+    /* hold_threads(1): from now until hold_threads(0), the library starts no thread of its own
+     * in the calling process (a handle's reload watcher, the mover that copies an admin's plan
+     * image into the runtime directory); what they would start waits. hold_threads(0) starts
+     * them. For a host that opens in one process and then forks many (Kamailio: mod_init, then
+     * every worker): a fork of a process with threads costs more (glibc's fork handling, the
+     * threads' stacks copied), and none of those threads is wanted in the children anyway.
+     * Meanwhile a handle with no watcher follows a reload made elsewhere inline at its next
+     * decision, and the admin's image stays leased. A process forked while held is not held.
+     * Not counted: one hold_threads(0) ends any number of hold_threads(1). */
+    void (*hold_threads)(int hold);
 } cr_plugin;
 
 /* gateway_result_ex flags (ABI 1.9) */

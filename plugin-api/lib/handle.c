@@ -1246,8 +1246,13 @@ static bool pid_alive(int32_t pid)
     return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH);
 }
 
+static bool hold_watcher(cr_handle *h);
+static void hold_forget(cr_handle *h);
+
 static void watcher_start(cr_handle *h)
 {
+    if (hold_watcher(h))
+        return; /* started by hold_threads(0) */
     int32_t me = my_pid();
     /* claim a slot: a free one, or one whose process is gone */
     h->slot = NULL;
@@ -1273,6 +1278,7 @@ static void watcher_start(cr_handle *h)
 
 static void watcher_stop(cr_handle *h)
 {
+    hold_forget(h);
     if (atomic_load(&h->watcher_pid) != my_pid())
         return; /* none, or it belongs to the process this handle was copied from */
     atomic_store(&h->stop, true);
@@ -1805,6 +1811,28 @@ static struct {
  */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
+/*
+ * Threads held (ABI 1.12 hold_threads): the process that holds starts none of its threads
+ * until it lets them go; the handles whose watcher waits and the mover (its lease taken, in
+ * inplace) are recorded here. Under inplace.lock, but for the pid, which is read without it
+ * first (a process that holds nothing pays one load).
+ */
+#define CRP_HELD_MAX 16
+static struct {
+    _Atomic int32_t pid;
+    cr_handle *watch[CRP_HELD_MAX];
+    size_t nwatch;
+    bool mover;
+} hold;
+
+/* A child holds nothing: its parent's handles start their threads in the parent. */
+static void hold_child(void)
+{
+    atomic_store(&hold.pid, 0);
+    hold.nwatch = 0;
+    hold.mover = false;
+}
+
 static void ahead_join(void);
 
 static void fork_prepare(void)
@@ -1826,6 +1854,7 @@ static void fork_child(void)
     if (inplace.leased)
         close(inplace.lease.fd);
     inplace.leased = false;
+    hold_child();
     fork_parent();
 }
 
@@ -2024,6 +2053,9 @@ static void *mover_main(void *arg)
 }
 
 /* Takes the lease of st (the publisher's first open) and starts the mover. */
+static int mover_thread_locked(void);
+static void mover_inline(void);
+
 static void mover_start(cr_handle *h, staged *st)
 {
     fork_handlers();
@@ -2039,21 +2071,34 @@ static void mover_start(cr_handle *h, staged *st)
     inplace.mover_shared = h->shared;
     inplace.mover_h = h;
     atomic_store(&inplace.stop, false);
+    hold.mover = atomic_load(&hold.pid) == my_pid(); /* started by hold_threads(0) */
+    int rc = hold.mover ? 0 : mover_thread_locked();
+    pthread_mutex_unlock(&inplace.lock);
+    if (rc != 0)
+        mover_inline();
+}
+
+/* Under inplace.lock, the lease taken: the mover's thread. */
+static int mover_thread_locked(void)
+{
     int rc = cr_thread_start(&inplace.mover, mover_main, NULL);
     if (rc == 0)
         inplace.mover_pid = my_pid();
+    return rc;
+}
+
+/* No thread: the image is copied now, on the start-up path. */
+static void mover_inline(void)
+{
+    crp_log(CR_LOG_WARNING, "callroute: no mover thread: the image is copied at start");
+    uint64_t mv;
+    atomic_store(&inplace.stop, false);
+    if (mover_publish(inplace.mover_shared, &mv))
+        inplace_move(inplace.mover_shared);
+    pthread_mutex_lock(&inplace.lock);
+    cr_image_lease_release(&inplace.lease);
+    inplace.leased = false;
     pthread_mutex_unlock(&inplace.lock);
-    if (rc != 0) { /* no thread: copied now, on the start-up path */
-        crp_log(CR_LOG_WARNING, "callroute: no mover thread: the image is copied at start");
-        uint64_t mv;
-        atomic_store(&inplace.stop, false);
-        if (mover_publish(h->shared, &mv))
-            inplace_move(h->shared);
-        pthread_mutex_lock(&inplace.lock);
-        cr_image_lease_release(&inplace.lease);
-        inplace.leased = false;
-        pthread_mutex_unlock(&inplace.lock);
-    }
 }
 
 static void mover_stop(void)
@@ -2061,10 +2106,78 @@ static void mover_stop(void)
     fork_handlers();
     pthread_mutex_lock(&inplace.lock);
     bool mine = inplace.mover_pid && inplace.mover_pid == my_pid();
+    if (hold.mover && atomic_load(&hold.pid) == my_pid()) { /* never started: the lease goes */
+        hold.mover = false;
+        if (inplace.leased)
+            cr_image_lease_release(&inplace.lease);
+        inplace.leased = false;
+    }
     pthread_mutex_unlock(&inplace.lock);
     if (!mine)
         return;
     atomic_store(&inplace.stop, true);
     pthread_join(inplace.mover, NULL);
     inplace.mover_pid = 0;
+}
+
+/* ---- holding the threads (ABI 1.12) -------------------------------------------------------- */
+
+/* True when h's watcher waits for hold_threads(0) (recorded now, once). */
+static bool hold_watcher(cr_handle *h)
+{
+    if (atomic_load(&hold.pid) != my_pid())
+        return false;
+    fork_handlers();
+    pthread_mutex_lock(&inplace.lock);
+    bool kept = atomic_load(&hold.pid) == my_pid(), known = false;
+    for (size_t i = 0; kept && i < hold.nwatch; i++)
+        known = known || hold.watch[i] == h;
+    kept = kept && (known || hold.nwatch < CRP_HELD_MAX); /* else started now */
+    if (kept && !known)
+        hold.watch[hold.nwatch++] = h;
+    pthread_mutex_unlock(&inplace.lock);
+    return kept;
+}
+
+/* h is closed: its watcher no longer waits. */
+static void hold_forget(cr_handle *h)
+{
+    if (atomic_load(&hold.pid) != my_pid())
+        return;
+    fork_handlers();
+    pthread_mutex_lock(&inplace.lock);
+    for (size_t i = 0; i < hold.nwatch; i++)
+        if (hold.watch[i] == h)
+            hold.watch[i--] = hold.watch[--hold.nwatch];
+    pthread_mutex_unlock(&inplace.lock);
+}
+
+void crp_handle_hold_threads(int on)
+{
+    int32_t me = my_pid();
+    fork_handlers();
+    pthread_mutex_lock(&inplace.lock);
+    if (on) {
+        atomic_store(&hold.pid, me);
+        pthread_mutex_unlock(&inplace.lock);
+        return;
+    }
+    if (atomic_load(&hold.pid) != me) {
+        pthread_mutex_unlock(&inplace.lock);
+        return;
+    }
+    atomic_store(&hold.pid, 0);
+    cr_handle *watch[CRP_HELD_MAX];
+    size_t n = hold.nwatch;
+    memcpy(watch, hold.watch, n * sizeof watch[0]);
+    hold.nwatch = 0;
+    bool mover = hold.mover && inplace.leased;
+    hold.mover = false;
+    int rc = mover ? mover_thread_locked() : 0;
+    pthread_mutex_unlock(&inplace.lock);
+    if (rc != 0)
+        mover_inline();
+    for (size_t i = 0; i < n; i++)
+        if (atomic_load(&watch[i]->watcher_pid) != me)
+            watcher_start(watch[i]);
 }

@@ -137,6 +137,8 @@ int crp_handle_preload(const char *path, const cr_open_options *opts, char *err,
 void crp_handle_preload_drop(void);
 /* The plan this process inherited stops mapping its image until open() takes it back. */
 void crp_handle_park(void);
+/* ABI 1.12 hold_threads: no thread of the library's starts in this process until 0. */
+void crp_handle_hold_threads(int on);
 void crp_handle_close(cr_handle *h);
 const char *crp_handle_path(const cr_handle *h);
 

@@ -722,6 +722,7 @@ static const cr_plugin plugin = {
     .preload = crp_handle_preload,
     .preload_drop = crp_handle_preload_drop,
     .park = crp_handle_park,
+    .hold_threads = crp_handle_hold_threads,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */

@@ -511,6 +511,113 @@ static void test_image_config_published_in_place(void **state)
     plan_env_close(&e);
 }
 
+/* Threads of this process now (/proc/self/task). */
+static int threads_now(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Whether a writer may open path now (up to 10 s: a read lease is let go). */
+static bool writable_within_10s(const char *path)
+{
+    for (int i = 0; i < 1000; i++) {
+        int fd = open(path, O_WRONLY | O_NONBLOCK);
+        if (fd >= 0) {
+            close(fd);
+            return true;
+        }
+        usleep(10000);
+    }
+    return false;
+}
+
+/*
+ * Issue 14, start-up: a host that forks after open (Kamailio: mod_init, then every process)
+ * holds the library's threads (ABI 1.12 hold_threads) so that none is alive at its forks. While
+ * held, the process that opened an admin's image in place and decided starts no thread: no
+ * mover (the image is still mapped in place, nothing copied after the move delay) and no
+ * watcher (a reload made by another process is followed inline at its next decision). A
+ * process forked meanwhile is not held: its open starts its watcher. hold_threads(0) starts
+ * both: the watcher stays, the mover lets the admin's file go.
+ */
+static void test_held_threads_start_when_let_go(void **state)
+{
+    (void)state;
+    plan_env e;
+    plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
+    char admin[32] = "/tmp/cradminXXXXXX", img[64], b_img[64], msg[2048], gw[64];
+    assert_non_null(mkdtemp(admin));
+    snprintf(img, sizeof img, "%s/plan.img", admin);
+    snprintf(b_img, sizeof b_img, "%s/b.img", admin);
+    const char *cli = getenv("CR_CLI");
+    assert_non_null(cli);
+    run("%s compile --config %s -o %s >/dev/null", cli, e.path, img);
+    sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", e.path);
+    run("%s compile --config %s -o %s >/dev/null", cli, e.path, b_img);
+    assert_true(CR_HAS(cr_plugin, p, hold_threads) && p->hold_threads);
+
+    int t0 = threads_now();
+    p->hold_threads(1);
+    cr_open_options o = {.size = sizeof o, .shared = e.shm, .shared_len = e.len};
+    cr_handle *hd = NULL;
+    assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
+    assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-A");
+    usleep(1500 * 1000); /* past the mover's delay (1 s) */
+    assert_int_equal(threads_now(), t0);
+    assert_true(abi_maps_file(0, img));
+    assert_int_equal(files_named(e.dir, ".plan"), 0);
+
+    /* a process forked now is not held: it opens, starts its watcher, reloads from b.img */
+    pid_t pid = fork();
+    if (pid == 0) {
+        cr_handle *ch = NULL;
+        int before = threads_now(), rc = 20;
+        if (p->open(img, &o, &ch, msg, sizeof msg) != 0)
+            _exit(21);
+        if (strcmp(first_gateway(ch, gw, sizeof gw), "GW-A") == 0 && threads_now() > before &&
+            p->reload(ch, b_img, msg, sizeof msg) == 0 &&
+            strcmp(first_gateway(ch, gw, sizeof gw), "GW-B") == 0)
+            rc = 0;
+        p->close(ch);
+        _exit(rc);
+    }
+    wait_ok(pid);
+    assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B"); /* followed inline */
+    assert_int_equal(threads_now(), t0);
+
+    p->hold_threads(0);
+    assert_true(threads_now() > t0); /* the watcher, and the mover while it works */
+    assert_true(writable_within_10s(img));
+    assert_false(abi_maps_file(0, img));
+    assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
+    p->close(hd);
+    assert_int_equal(threads_now(), t0);
+
+    /* closed while held: the mover never started, its lease goes with the handle; nothing is
+     * left to start */
+    memset(e.shm, 0, e.len);
+    p->hold_threads(1);
+    assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
+    assert_true(abi_maps_file(0, img));
+    p->close(hd);
+    assert_false(abi_maps_file(0, img));
+    int wfd = open(img, O_WRONLY | O_NONBLOCK);
+    if (wfd < 0)
+        fprintf(stderr, "open for writing after a close while held: %s\n", strerror(errno));
+    assert_true(wfd >= 0);
+    close(wfd);
+    p->hold_threads(0);
+    assert_int_equal(threads_now(), t0);
+    run("rm -rf %s", admin);
+    plan_env_close(&e);
+}
+
 /*
  * The admin rewrites the image in place while the host runs on it, before the publisher has
  * copied it (`cp other.plan admin.plan` at once): the writer waits for the lease, the publisher
@@ -1058,6 +1165,7 @@ int main(void)
         cmocka_unit_test_setup(test_image_rewritten_under_lease, arm_watchdog),
         cmocka_unit_test_setup(test_image_without_lease_is_copied, arm_watchdog),
         cmocka_unit_test_setup(test_reload_before_the_copy, arm_watchdog),
+        cmocka_unit_test_setup(test_held_threads_start_when_let_go, arm_watchdog),
         cmocka_unit_test_setup(test_damaged_image_refused_at_start, arm_watchdog),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
