@@ -185,6 +185,7 @@ static int mod_init(void)
         LM_ERR("cannot bind to tm (loadmodule \"tm.so\" is needed for failover)\n");
         return -1;
     }
+    ksr_module_set_flag(KSRMOD_FLAG_POSTCHILDINIT); /* child_init(PROC_POSTCHILDINIT) */
     if (crl_init(crm_gateway_holdoff, crg_max_wait) < 0)
         return -1;
     if (crs_mod_init() < 0 || cru_mod_init() < 0 || crh_mod_init() < 0 || crm_media_init() < 0)
@@ -194,9 +195,13 @@ static int mod_init(void)
 
 static int child_init(int rank)
 {
+    if (rank == PROC_POSTCHILDINIT) { /* the main process, every child forked */
+        crl_release_threads();
+        return 0;
+    }
     if (rank == PROC_INIT || rank == PROC_TCP_MAIN)
         return 0;
-    if (cru_child_init(rank) < 0 || crg_child_init(rank) < 0 || crh_child_init(rank) < 0)
+    if (crg_child_init(rank) < 0 || crh_child_init(rank) < 0)
         return -1;
     /* Processes that do not route SIP (timers, ctl, the probe, user-plan and match-maker
      * timers) hold no plan: the copy of the main process's they were forked with is closed

@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 
 #include "core/dprint.h"
+#include "core/pt.h"
 
 #include "callroute_mod.h"
 #include "crg_rgs.h"
@@ -358,7 +359,8 @@ cr_handle *crl_handle(void)
 {
     if (crl_plugin == NULL)
         return NULL;
-    if (crl_own && crl_own_pid == getpid()) {
+    /* Kamailio's my_pid(): the process table's entry, no system call on every call */
+    if (crl_own && crl_own_pid == my_pid()) {
         crl_log_level_refresh(); /* for the lines of the library's threads (crl_log) */
         return crl_own;
     }
@@ -396,6 +398,11 @@ int crl_init(int gateway_holdoff_s, int rgs_max_wait_s)
 
     if (crl_plugin == NULL && crl_load() < 0) /* (crl_ahead_finish kept it, or dropped it) */
         return -1;
+    /* No thread of the library's in this process while Kamailio forks its children (each fork
+     * of a multi-threaded process costs more): they start at PROC_POSTCHILDINIT
+     * (crl_release_threads). After daemonize(), which forks. */
+    if (CR_HAS(cr_plugin, crl_plugin, hold_threads) && crl_plugin->hold_threads)
+        crl_plugin->hold_threads(1);
     shared_len = crl_plugin->shared_size ? crl_plugin->shared_size() : 0;
     if (shared_len > 0 && (shared = crl_shared_zalloc(shared_len, "gateway state")) == NULL)
         return -1;
@@ -419,6 +426,12 @@ int crl_init(int gateway_holdoff_s, int rgs_max_wait_s)
     LM_INFO("routing with %s (gateway hold-off %d s, %zu bytes shared)\n", crl_config,
             crl_opts.gateway_holdoff_s, shared_len);
     return 0;
+}
+
+void crl_release_threads(void)
+{
+    if (crl_plugin && CR_HAS(cr_plugin, crl_plugin, hold_threads) && crl_plugin->hold_threads)
+        crl_plugin->hold_threads(0);
 }
 
 int crl_park(void)

@@ -54,6 +54,9 @@ void crl_close(void);
  * image mapped, no thread of the library's, until crl_handle() opens at its first need). 0 when
  * the library cannot (ABI < 1.11): the worker then opens now. */
 int crl_park(void);
+/* Main process, after Kamailio's last fork (PROC_POSTCHILDINIT): the library's threads, held
+ * since crl_init (its watcher, its mover), start. */
+void crl_release_threads(void);
 void crl_forget_inherited(void);
 
 /* Copies a Kamailio str into a NUL-terminated buffer; -1 when it does not fit. */

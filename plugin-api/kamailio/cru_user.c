@@ -9,9 +9,10 @@
  *   - at 0 s (callroute_user(), request route): the rows due at once become the destination
  *     set; the script relays it with t_relay().
  *   - later rows (a team call after its delay) and the no-answer step are started by the
- *     module's timer process (every CRU_TICK_MS): it finds the transaction again
- *     (t_lookup_ident) and adds branches to it with tm's t_append_branches(), the branches
- *     already ringing go on ringing. The no-answer step adds its target, then cancels every
+ *     module's timer (cru_timer: every tick, 62.5 ms, of Kamailio's slow timer process, "the
+ *     timer process" below): it finds the transaction again (t_lookup_ident) and adds
+ *     branches to it with tm's t_append_branches(), the branches already ringing go on
+ *     ringing. The no-answer step adds its target, then cancels every
  *     other branch (prepare_to_cancel + cancel_uacs).
  *   - a PSTN row that fails with 503, 504 or 408 (tm's branch-failure callback) marks its
  *     gateway down and asks for the next alternative of the same target (alt + 1): the timer
@@ -36,7 +37,8 @@
 #include "core/parser/parse_from.h"
 #include "core/parser/parse_cseq.h"
 #include "core/sr_module.h"
-#include "core/timer_proc.h"
+#include "core/timer.h"
+#include "core/timer_ticks.h"
 #include "modules/registrar/api.h"
 #include "modules/usrloc/usrloc.h"
 #include "modules/tm/tm_load.h"
@@ -50,7 +52,7 @@ enum cru_state { CRU_PENDING, CRU_WANTED, CRU_CLAIMED, CRU_SENT, CRU_FAILED, CRU
 enum cru_kind { CRU_K_ENDPOINT, CRU_K_USER, CRU_K_SIP, CRU_K_PSTN, CRU_K_VOICEMAIL };
 
 #define CRU_BUCKETS       256
-#define CRU_TICK_MS       100
+#define CRU_TICKS         1 /* Kamailio's timer ticks (62.5 ms) between two looks */
 #define CRU_MAX_ROWS      256
 #define CRU_MAX_ENDPOINTS 32
 #define CRU_MAX_DUE       256 /* calls handled per timer tick (the rest next tick) */
@@ -90,6 +92,7 @@ typedef struct cru_table {
 } cru_table;
 
 static cru_table *cru_tab;
+static struct timer_ln *cru_tl; /* cru_timer's, on Kamailio's slow timer */
 static registrar_api_t cru_reg;
 static int cru_reg_loaded;
 char *cru_location_table = "location";
@@ -682,8 +685,9 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
     crm_tmb.t_sett(orig, T_BR_UNDEFINED);
 }
 
-/* The timer process: frees the blocks of freed transactions, runs the steps that are due. */
-static void cru_timer(unsigned int ticks, void *param)
+/* Kamailio's slow timer process, every tick: frees the blocks of freed transactions, runs
+ * the steps that are due. */
+static ticks_t cru_timer(ticks_t ticks, struct timer_ln *tl, void *param)
 {
     static struct {
         unsigned int hi, lb;
@@ -722,6 +726,7 @@ static void cru_timer(unsigned int ticks, void *param)
     lock_release(&cru_tab->lock);
     for (i = 0; i < ndue; i++)
         cru_run_due(due[i].hi, due[i].lb, now);
+    return (ticks_t)-1; /* again in CRU_TICKS */
 }
 
 /* usrloc creates a table when a script function names it at startup (the native script's
@@ -771,19 +776,18 @@ int cru_mod_init(void)
         LM_ERR("cannot init the lock of calls to users\n");
         return -1;
     }
-    register_basic_timers(1); /* counts utimer processes too (the header's
-                               * register_basic_utimers is a self-referencing macro) */
-    return 0;
-}
-
-int cru_child_init(int rank)
-{
-    if (rank != PROC_MAIN || cru_tab == NULL)
-        return 0;
-    /* fork_basic_utimer() takes its interval in microseconds */
-    if (fork_basic_utimer(PROC_TIMER, "callroute user timer", 1, cru_timer, NULL,
-                          CRU_TICK_MS * 1000) < 0) {
-        LM_ERR("cannot start the timer process of calls to users\n");
+    /* On Kamailio's slow timer (no F_TIMER_FAST: not the process that retransmits), where
+     * tm's final-response timers run too: no process of the module's own to fork at start.
+     * A tick finds nothing due in microseconds; one that is due adds branches as tm's own
+     * timers do. */
+    cru_tl = timer_alloc();
+    if (cru_tl == NULL) {
+        LM_ERR("no shared memory for the timer of calls to users\n");
+        return -1;
+    }
+    timer_init(cru_tl, cru_timer, NULL, 0);
+    if (timer_add(cru_tl, CRU_TICKS) < 0) {
+        LM_ERR("cannot start the timer of calls to users\n");
         return -1;
     }
     return 0;

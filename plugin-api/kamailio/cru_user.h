@@ -11,11 +11,9 @@
 extern char *cru_location_table;
 
 /* mod_init: binds registrar, allocates the table of running plans (shared memory) and
- * registers the timer process. 0 also when the library has no user plans (the functions
- * then fail with an error); -1 on failure. */
+ * adds its timer to Kamailio's slow timer. 0 also when the library has no user plans (the
+ * functions then fail with an error); -1 on failure. */
 int cru_mod_init(void);
-/* child_init: the main process forks the timer process ("callroute user timer"). */
-int cru_child_init(int rank);
 
 /* callroute_user(): an INVITE whose Request-URI is a user's SIP URI. Creates the transaction
  * and fills the destination set with what rings at once. Returns 1 (relay it), 0 (a
