@@ -720,7 +720,8 @@ typedef struct cr_plugin {
      * threads' stacks copied), and none of those threads is wanted in the children anyway.
      * Meanwhile a handle with no watcher follows a reload made elsewhere inline at its next
      * decision, and the admin's image stays leased. A process forked while held is not held.
-     * Not counted: one hold_threads(0) ends any number of hold_threads(1). */
+     * Not counted: one hold_threads(0) ends any number of hold_threads(1). No close() may run
+     * concurrently with hold_threads(0) in the same process (it starts the handles' watchers). */
     void (*hold_threads)(int hold);
 } cr_plugin;
 

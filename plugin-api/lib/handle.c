@@ -2052,10 +2052,11 @@ static void *mover_main(void *arg)
     return NULL;
 }
 
-/* Takes the lease of st (the publisher's first open) and starts the mover. */
 static int mover_thread_locked(void);
 static void mover_inline(void);
 
+/* Takes the lease of st (the publisher's first open) and starts the mover (while this process
+ * holds its threads: hold_threads(0) does). */
 static void mover_start(cr_handle *h, staged *st)
 {
     fork_handlers();
