@@ -175,8 +175,8 @@ static void on_blocked_reload(int sig)
     (void)sig;
     static const char m[] = "the reload waited for a stopped process\n";
     kill(stopped_worker, SIGKILL);
-    if (write(2, m, sizeof m - 1) < 0)
-        _exit(3);
+    ssize_t said = write(2, m, sizeof m - 1); /* the test fails whether or not it was said */
+    (void)said;
     _exit(3);
 }
 
