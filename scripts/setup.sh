@@ -11,7 +11,7 @@ shift || true
 
 packages=(build-essential cmake pkg-config git libpcre2-dev libxml2-dev libxxhash-dev liblmdb-dev lmdb-utils
           liblua5.4-dev lua5.4 lua-check libcmocka-dev kamailio kamailio-extra-modules sip-tester
-          dpkg-dev valgrind clang libclang-rt-14-dev python3 procps iproute2 rtpengine-daemon)
+          dpkg-dev valgrind clang libclang-rt-14-dev python3 procps iproute2 rtpengine-daemon strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
