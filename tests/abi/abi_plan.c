@@ -409,6 +409,23 @@ static void run(const char *fmt, ...)
     assert_int_equal(system(cmd), 0);
 }
 
+/* An admin's directory (admin: 32 bytes) holding the fixture compiled twice, img (plan.img) on
+ * GW-A and b_img (b.img, 64 bytes each) on GW-B; e's configuration is left on GW-B. Returns the
+ * command line's path. */
+static const char *admin_images(plan_env *e, char *admin, char *img, char *b_img)
+{
+    snprintf(admin, 32, "/tmp/cradminXXXXXX");
+    assert_non_null(mkdtemp(admin));
+    snprintf(img, 64, "%s/plan.img", admin);
+    snprintf(b_img, 64, "%s/b.img", admin);
+    const char *cli = getenv("CR_CLI");
+    assert_non_null(cli);
+    run("%s compile --config %s -o %s >/dev/null", cli, e->path, img);
+    sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", e->path);
+    run("%s compile --config %s -o %s >/dev/null", cli, e->path, b_img);
+    return cli;
+}
+
 /* Waits (up to 10 s) until the publisher has copied the admin's image into dir and this
  * process no longer maps the admin's file. */
 static void wait_moved(const char *dir, const char *admin)
@@ -433,15 +450,8 @@ static void test_image_config_published_in_place(void **state)
     (void)state;
     plan_env e;
     plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
-    char admin[32] = "/tmp/cradminXXXXXX", img[64], b_img[64], msg[2048], gw[64], c;
-    assert_non_null(mkdtemp(admin));
-    snprintf(img, sizeof img, "%s/plan.img", admin);
-    snprintf(b_img, sizeof b_img, "%s/b.img", admin);
-    const char *cli = getenv("CR_CLI");
-    assert_non_null(cli);
-    run("%s compile --config %s -o %s >/dev/null", cli, e.path, img);
-    sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", e.path);
-    run("%s compile --config %s -o %s >/dev/null", cli, e.path, b_img);
+    char admin[32], img[64], b_img[64], msg[2048], gw[64], c;
+    const char *cli = admin_images(&e, admin, img, b_img);
 
     cr_open_options o = {.size = sizeof o, .shared = e.shm, .shared_len = e.len};
     cr_handle *hd = NULL;
@@ -551,15 +561,8 @@ static void test_held_threads_start_when_let_go(void **state)
     (void)state;
     plan_env e;
     plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
-    char admin[32] = "/tmp/cradminXXXXXX", img[64], b_img[64], msg[2048], gw[64];
-    assert_non_null(mkdtemp(admin));
-    snprintf(img, sizeof img, "%s/plan.img", admin);
-    snprintf(b_img, sizeof b_img, "%s/b.img", admin);
-    const char *cli = getenv("CR_CLI");
-    assert_non_null(cli);
-    run("%s compile --config %s -o %s >/dev/null", cli, e.path, img);
-    sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", e.path);
-    run("%s compile --config %s -o %s >/dev/null", cli, e.path, b_img);
+    char admin[32], img[64], b_img[64], msg[2048], gw[64];
+    admin_images(&e, admin, img, b_img);
     assert_true(CR_HAS(cr_plugin, p, hold_threads) && p->hold_threads);
 
     int t0 = threads_now();
@@ -630,14 +633,8 @@ static void test_image_rewritten_under_lease(void **state)
     (void)state;
     plan_env e;
     plan_env_open(&e, "CR_FOLLOW_FIXTURE", "config.xml");
-    char admin[32] = "/tmp/cradminXXXXXX", img[64], b_img[64], msg[2048], gw[64], c;
-    assert_non_null(mkdtemp(admin));
-    snprintf(img, sizeof img, "%s/plan.img", admin);
-    snprintf(b_img, sizeof b_img, "%s/b.img", admin);
-    const char *cli = getenv("CR_CLI");
-    run("%s compile --config %s -o %s >/dev/null", cli, e.path, img);
-    sed("s#<gateway>GW-A</gateway>#<gateway>GW-B</gateway>#", e.path);
-    run("%s compile --config %s -o %s >/dev/null", cli, e.path, b_img);
+    char admin[32], img[64], b_img[64], msg[2048], gw[64], c;
+    admin_images(&e, admin, img, b_img);
 
     cr_open_options o = {.size = sizeof o, .shared = e.shm, .shared_len = e.len};
     cr_handle *hd = NULL;

@@ -4,13 +4,7 @@
 # the environment already names that tunable; no other command does; --library before the
 # command is kept; the image is the same byte for byte either way. Traced with strace.
 #   huge_pages_test.sh CALLROUTE SOURCE_DIR
-set -u
-cli=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "$0")/script_lib.sh"
 command -v strace >/dev/null || { echo "FAIL: strace is needed (scripts/setup.sh installs it)"; exit 1; }
 xml=$src/examples/contoso/contoso.xml
 lib=$(dirname "$cli")/libcallroute.so.1

@@ -3,13 +3,7 @@
 # compiled image, on every example configuration and on a generated plan; damaged or foreign
 # images are refused with an error naming the file and what is wrong.
 #   plan_image_test.sh CALLROUTE SOURCE_DIR
-set -u
-cli=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "$0")/script_lib.sh"
 
 numbers="911 5550100 50100 4255550100 14255550100 +14255550100 +12065550100 2065550100
 912065550100 011442071234567 +442071234567 18005551212 +18005551212 123 0 +1 9911 *72 #"
