@@ -203,8 +203,8 @@ static int child_init(int rank)
         return 0;
     if (crg_child_init(rank) < 0 || crh_child_init(rank) < 0)
         return -1;
-    /* Processes that do not route SIP (timers, ctl, the probe, user-plan and match-maker
-     * timers) hold no plan: the copy of the main process's they were forked with is closed
+    /* Processes that do not route SIP (timers, ctl, the probe, the match maker) hold no
+     * plan: the copy of the main process's they were forked with is closed
      * (else its image stays mapped after every reload), and crl_handle() adopts the published
      * one the first time such a process needs it (an RPC, a timed-out leg). SIP workers park
      * the plan they inherited: until their first call they map no image and start no thread

@@ -931,10 +931,11 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
     if (!h->own_shared)
         inherit_note(h, cfg, gen);
     /* A process that found the plan published (a worker forked by the process that published
-     * it) follows reloads from its open on: a reload then waits for it too. A host opens in a
-     * worker at its first call (Kamailio's SIP workers park the plan they inherited until then:
+     * it) follows reloads from its open on, with its watcher. A host opens in a worker at its
+     * first call (Kamailio's SIP workers park the plan they inherited until then:
      * crp_handle_park), or at start to have it ready. The publisher itself (the host's main
-     * process, which forks and never decides) starts no thread. */
+     * process) starts no watcher here: its first decision does (crp_snapshot_acquire), after
+     * hold_threads(0) in a host that holds its threads until its last fork. */
     if (adopted) {
         /* when this process began to decide with the published plan (a SIP worker: at its
          * first call), for whoever reads the log against reloads */
