@@ -183,17 +183,6 @@ int main(int argc, char **argv)
         {"inbound", cr_cmd_inbound}, {"users", cr_cmd_users},         {"test", cr_cmd_test},
         {"diff", cr_cmd_diff},       {"compile", cr_cmd_compile},
     };
-    for (int i = 1; i < argc; i++) { /* the command: the first word but --library's */
-        if (strcmp(argv[i], "--library") == 0) {
-            i++;
-            continue;
-        }
-        if (strncmp(argv[i], "--library=", 10) == 0)
-            continue;
-        if (strcmp(argv[i], "compile") == 0 || strcmp(argv[i], "check") == 0)
-            exec_with_huge_pages(argv);
-        break;
-    }
     const char *library = NULL;
     /* --library may appear anywhere; take it out before the subcommand parses argv */
     int w = 1;
@@ -206,6 +195,9 @@ int main(int argc, char **argv)
             library = argv[i] + 10;
             continue;
         }
+        /* the first word kept is the command; argv is still as given, for the exec */
+        if (w == 1 && (strcmp(argv[i], "compile") == 0 || strcmp(argv[i], "check") == 0))
+            exec_with_huge_pages(argv);
         argv[w++] = argv[i];
     }
     argc = w;
