@@ -92,7 +92,6 @@ typedef struct cru_table {
 } cru_table;
 
 static cru_table *cru_tab;
-static struct timer_ln *cru_tl; /* cru_timer's, on Kamailio's slow timer */
 static registrar_api_t cru_reg;
 static int cru_reg_loaded;
 char *cru_location_table = "location";
@@ -779,14 +778,14 @@ int cru_mod_init(void)
     /* On Kamailio's slow timer (no F_TIMER_FAST: not the process that retransmits), where
      * tm's final-response timers run too: no process of the module's own to fork at start.
      * A tick finds nothing due in microseconds; one that is due adds branches as tm's own
-     * timers do. */
-    cru_tl = timer_alloc();
-    if (cru_tl == NULL) {
+     * timers do. The timer keeps its shared-memory record; nothing else needs it. */
+    struct timer_ln *tl = timer_alloc();
+    if (tl == NULL) {
         LM_ERR("no shared memory for the timer of calls to users\n");
         return -1;
     }
-    timer_init(cru_tl, cru_timer, NULL, 0);
-    if (timer_add(cru_tl, CRU_TICKS) < 0) {
+    timer_init(tl, cru_timer, NULL, 0);
+    if (timer_add(tl, CRU_TICKS) < 0) {
         LM_ERR("cannot start the timer of calls to users\n");
         return -1;
     }
