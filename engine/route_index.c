@@ -456,8 +456,16 @@ px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it,
     size_t nruns = 0, digits_from = 0, depth = 0;
     const cr_px_node *node = nodes;
     for (;; depth++) {
-        if (node->items_n)
-            nruns = px_run(it, nruns, items, stride, node, depth, false);
+        if (node->items_n) { /* items of other lengths dropped (ce_px_next would skip them) */
+            const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
+            while (a < e && (n < a->minlen || n > a->maxlen))
+                a++;
+            if (a < e) {
+                it->run[nruns] = a;
+                it->end[nruns] = e;
+                it->depth[nruns++] = (uint8_t)depth;
+            }
+        }
         unsigned s = sym_of[(unsigned char)number[depth]];
         if (!s) {
             if (depth == n) /* the NUL after the number (n <= CR_NUMBER_MAX, checked) */
@@ -471,7 +479,9 @@ px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it,
             break; /* number[depth] is read: the check below starts after it */
         unsigned child = walk_popcount(mask & (bit - 1u), hw);
         if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1, false);
+            const cr_px_item *a = t->items + node->items_off + node->items_n + child;
+            if (n >= a->minlen && n <= a->maxlen)
+                nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1, false);
             break;
         }
         node = nodes + node->first_child + child;
