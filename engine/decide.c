@@ -778,6 +778,7 @@ typedef struct decide_ahead {
     const cr_rule *rule;
     size_t n;
     cr_line_probe line;
+    bool keyed; /* `key` read from the normalized number */
     cr_px_key key;
     bool walking; /* `walk` begun for c->likely_policy */
     cr_policy_iter walk;
@@ -795,10 +796,16 @@ static inline __attribute__((always_inline)) void start_ahead(const cr_config *c
                                    sizeof out->normalized, &a->n, &a->rule, NULL);
     if (a->rc == CR_OK) {
         ce_line_probe_start(c, out->normalized, a->n, num->ext, &a->line);
-        ce_px_key_init(&a->key, out->normalized, a->n);
-        a->walking =
-            c->likely_policy &&
-            ce_policy_walk_begin(c, (size_t)(c->likely_policy - c->policies), &a->key, &a->walk);
+        /* a number an internal extension's rule translated is most likely a user's line: no
+         * key and no walk for it yet (decide reads the key when it is no one's line, and the
+         * attempts then walk the trie) */
+        a->keyed = !(a->rule && a->rule->internal_extension);
+        if (a->keyed) {
+            ce_px_key_init(&a->key, out->normalized, a->n);
+            a->walking = c->likely_policy &&
+                         ce_policy_walk_begin(c, (size_t)(c->likely_policy - c->policies), &a->key,
+                                              &a->walk);
+        }
     }
     if (caller) /* last: the line's slot and the walk's nodes are on their way meanwhile */
         ce_user_probe_peek(c, caller);
@@ -903,6 +910,7 @@ static inline __attribute__((always_inline)) int decide(const cr_config *c, cons
     if (!kept) {
         ce_line_probe_start(c, out->normalized, ahead.n, num.ext, &ahead.line);
         ce_px_key_init(&ahead.key, out->normalized, ahead.n);
+        ahead.keyed = true;
     }
     size_t nlen = ahead.n;
     const cr_px_key *key = &ahead.key;
@@ -920,6 +928,8 @@ static inline __attribute__((always_inline)) int decide(const cr_config *c, cons
     if (trace)
         cr_trace_add(trace, "reverse number lookup: %s is no user's or workflow's line",
                      out->normalized);
+    if (!ahead.keyed)
+        ce_px_key_init(&ahead.key, out->normalized, nlen);
     const cr_policy *pol = hot.policy_idx >= 0 ? &c->policies[hot.policy_idx] : c->default_policy;
     return decide_routes(c, u, pol, num.secure, nlen, key,
                          kept && ahead.walking ? &ahead.walk : NULL, rt, out, trace);
