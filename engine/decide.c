@@ -229,6 +229,9 @@ typedef struct adder {
     size_t ulen;     /* an attempt's Request-URI length without its host (uri_len's) */
     bool plus;       /* the number starts with '+' (a gateway that removes it: one less) */
     bool ask;        /* the runtime can say a gateway is down or full */
+    /* no verdict to ask, no route's own counter, the gateways' host entries, no trace: a
+     * route's two gateways are added by add_two_gateways */
+    bool plain;
 } adder;
 
 /* Gateway g's bit in adder.listed (every bit for a gateway not of c: the list is then read). */
@@ -241,7 +244,7 @@ static inline uint64_t listed_bit(const cr_config *c, const cr_gateway *g)
 }
 
 static void adder_init(adder *x, const cr_config *c, const char *number, size_t len,
-                       const cr_runtime *rt, const cr_decision *out)
+                       const cr_runtime *rt, const cr_decision *out, const cr_trace *trace)
 {
     x->listed = 0;
     for (size_t i = 0; i < out->nattempts; i++)
@@ -249,6 +252,33 @@ static void adder_init(adder *x, const cr_config *c, const char *number, size_t 
     x->ulen = 4 + len + 1 + sizeof user_phone - 1;
     x->plus = len && number[0] == '+';
     x->ask = rt && (rt->gateway_down || rt->gateway_full);
+    x->plain = !x->ask && !(rt && rt->route_spread) && c->gateway_hosts && !trace;
+}
+
+/* add_usable_gateways for a route of two gateways gw[0..2) when x->plain, neither of them
+ * listed yet, their bits apart and room for both: the same attempts in the same order without
+ * the rotation's loop (the first is gw[spread % 2]). False (nothing added) otherwise. */
+static inline __attribute__((always_inline)) bool
+add_two_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, const cr_usage *u,
+                 uint32_t spread, adder *x, cr_decision *out)
+{
+    uint32_t g0 = gw[spread & 1], g1 = gw[~spread & 1];
+    uint64_t b0 = (uint64_t)1 << (g0 & 63), b1 = (uint64_t)1 << (g1 & 63);
+    size_t na = out->nattempts;
+    if (((b0 | b1) & x->listed) || b0 == b1 || na + 2 > CR_MAX_ATTEMPTS)
+        return false;
+    const cr_gateway_host *hosts = c->gateway_hosts;
+    size_t keep = x->ulen, drop = x->ulen - x->plus;
+    if ((hosts[g0].remove_plus ? drop : keep) + hosts[g0].len < CR_URI_SHORT) {
+        out->attempts[na++] = (cr_attempt){&c->gateways[g0], r, u};
+        x->listed |= b0;
+    }
+    if ((hosts[g1].remove_plus ? drop : keep) + hosts[g1].len < CR_URI_SHORT) {
+        out->attempts[na++] = (cr_attempt){&c->gateways[g1], r, u};
+        x->listed |= b1;
+    }
+    out->nattempts = na;
+    return true;
 }
 
 /* Whether gateway g can be a new attempt of this decision (GW_OK) or why not; `bit`: its bit
@@ -451,6 +481,8 @@ try_route(const cr_config *c, size_t ri, bool sure, const cr_px_key *key, const 
         gw = r->gateways.idx;
         ngw = r->gateways.count;
     }
+    if (ngw == 2 && x->plain && add_two_gateways(c, r, gw, u, spread, x, out))
+        return 1;
     return add_route_gateways(c, r, gw, ngw, u, number, n, rt, spread, x, out, trace) == CR_OK
                ? 1
                : CR_ENOMEM;
@@ -515,7 +547,7 @@ static int route_attempts(const cr_config *c, const cr_policy *policy, const cha
     uint32_t spread = rt && !rt->route_spread && rt->spread ? rt->spread(rt->ud) : 0;
     int rc = CR_OK;
     adder x;
-    adder_init(&x, c, number, n, rt, out);
+    adder_init(&x, c, number, n, rt, out, trace);
     if (ahead) {
         rc = walk_merged(c, policy, ahead, number, n, key, rt, spread, &x, out, trace);
         goto done;
