@@ -674,6 +674,19 @@ static inline void ce_rule_index_begin(const cr_profile *p, const char *digits, 
 static inline size_t ce_rule_index_next(cr_rule_iter *it)
 {
     if (it->indexed) {
+        cr_px_iter *px = &it->px;
+        /* one run of one item (most walks of a rule trie, once ce_px_trie_begin dropped the
+         * items of other lengths): ce_px_next's answer read here */
+        if (px->nruns == 1 && !px->sorted && px->end[0] - px->run[0] == 1) {
+            const cr_px_item *item = px->run[0];
+            px->nruns = 0;
+            if (px->len < item->minlen || px->len > item->maxlen)
+                return SIZE_MAX;
+            px->match = (item->tail & CR_PX_EXACT) != 0;
+            if (px->match && !ce_px_tail_holds(px, 0, item->tail))
+                return SIZE_MAX;
+            return item->id;
+        }
         uint32_t id = ce_px_next(&it->px);
         return id == UINT32_MAX ? SIZE_MAX : id;
     }
