@@ -819,12 +819,12 @@ typedef struct decide_ahead {
 /* `caller`: the caller's probe, or NULL; peeked last, once the line's slot and the walk's nodes
  * are asked for (its cell, fetched before the number was parsed, has come by then). */
 static inline __attribute__((always_inline)) void start_ahead(const cr_config *c,
-                                                              const cr_number *num,
+                                                              const cr_number *num, bool plain,
                                                               cr_user_probe *caller,
                                                               decide_ahead *a, cr_decision *out)
 {
     a->profile = c->likely_profile;
-    a->rc = ce_profile_normalize_n(a->profile, num->digits, num->ndigits, out->normalized,
+    a->rc = ce_profile_normalize_n(a->profile, num->digits, num->ndigits, plain, out->normalized,
                                    sizeof out->normalized, &a->n, &a->rule, NULL);
     if (a->rc == CR_OK) {
         ce_line_probe_start(c, out->normalized, a->n, num->ext, &a->line);
@@ -886,7 +886,8 @@ static inline __attribute__((always_inline)) int decide(const cr_config *c, cons
                                                         cr_trace *trace)
 {
     cr_number num;
-    if (cr_number_parse(dialed, &num) != CR_OK) {
+    bool plain; /* num.digits: decimal digits after an optional '+' */
+    if (ce_number_parse(dialed, &num, &plain) != CR_OK) {
         if (num.invalid)
             refuse(out, trace, "'%.100s': %s", dialed, num.invalid);
         else
@@ -902,7 +903,7 @@ static inline __attribute__((always_inline)) int decide(const cr_config *c, cons
     ahead.profile = NULL;
     ahead.walking = false;
     if (!trace && num.dialable && !num.context[0] && c->likely_profile)
-        start_ahead(c, &num, tentative ? caller : NULL, &ahead, out);
+        start_ahead(c, &num, plain, tentative ? caller : NULL, &ahead, out);
     caller_hot hot;
     const cr_user *u = find_caller(c, rt, caller, tentative, &hot, out, trace);
     if (!u) {
@@ -927,7 +928,7 @@ static inline __attribute__((always_inline)) int decide(const cr_config *c, cons
             out->normalized[0] = 0; /* none, as before the normalization ahead */
     } else {
         out->normalized[0] = 0; /* start_ahead's, if any: not this profile's */
-        nrc = ce_profile_normalize_n(out->profile, num.digits, num.ndigits, out->normalized,
+        nrc = ce_profile_normalize_n(out->profile, num.digits, num.ndigits, plain, out->normalized,
                                      sizeof out->normalized, &ahead.n, &out->rule, trace);
     }
     if (nrc != CR_OK) {

@@ -550,9 +550,14 @@ int ce_xlat_apply_simple(const void *x, const char *in, size_t n, bool sure, cha
 
 /* True for "+" followed by 1-15 digits. */
 bool ce_is_e164(const char *s);
+/* cr_number_parse, and whether out->digits is decimal digits after an optional '+' (*plain:
+ * the usual dialed number, read by words; false does not say it is not). */
+int ce_number_parse(const char *in, cr_number *out, bool *plain);
 /* cr_profile_normalize of `digits` (n characters, n == strlen(digits)), which also gives the
- * normalized number's length (*outn, on CR_OK): a decision reads neither length again. */
-int ce_profile_normalize_n(const cr_profile *p, const char *digits, size_t n, char *out,
+ * normalized number's length (*outn, on CR_OK): a decision reads neither length again. With
+ * `plain`, digits is known to be decimal digits after an optional '+' (ce_number_parse's), not
+ * checked again. */
+int ce_profile_normalize_n(const cr_profile *p, const char *digits, size_t n, bool plain, char *out,
                            size_t outlen, size_t *outn, const cr_rule **rule, cr_trace *trace);
 /* The voice policy that applies to a user (the default when unset). */
 const cr_policy *ce_user_policy(const cr_config *cfg, const cr_user *u);

@@ -15,16 +15,17 @@ int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, siz
                          const cr_rule **rule, cr_trace *trace)
 {
     size_t outn;
-    return ce_profile_normalize_n(p, digits, strlen(digits), out, outlen, &outn, rule, trace);
+    return ce_profile_normalize_n(p, digits, strlen(digits), false, out, outlen, &outn, rule,
+                                  trace);
 }
 
-int ce_profile_normalize_n(const cr_profile *p, const char *digits, size_t n, char *out,
+int ce_profile_normalize_n(const cr_profile *p, const char *digits, size_t n, bool plain, char *out,
                            size_t outlen, size_t *outn, const cr_rule **rule, cr_trace *trace)
 {
     *rule = NULL;
     /* Candidate rules only, in order (rule_index.c): the first match is the same. */
     cr_rule_iter it;
-    ce_rule_index_begin(p, digits, n, &it);
+    ce_rule_index_begin(p, digits, n, plain, &it);
     /* the index walked the number: it is made of the alphabet and not too long, which is
      * what rules of the simple shape need to be decided without PCRE2 (and a rule the index
      * decided, it.px.match, is not checked again) */

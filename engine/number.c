@@ -172,6 +172,13 @@ static int parse_any(const char *in, cr_number *out, bool tried);
 
 int cr_number_parse(const char *in, cr_number *out)
 {
+    bool plain;
+    return ce_number_parse(in, out, &plain);
+}
+
+int ce_number_parse(const char *in, cr_number *out, bool *plain)
+{
+    *plain = false;
     /* the strings are read up to their NUL: no need to clear all of them */
     out->digits[0] = out->context[0] = out->ext[0] = out->host[0] = 0;
     out->ndigits = 0;
@@ -183,8 +190,10 @@ int cr_number_parse(const char *in, cr_number *out)
     /* the usual dialed number, digits after an optional '+', in a frame of its own (what
      * parse_any reads would have it save registers on every call) */
     bool digits = (*in >= '0' && *in <= '9') || *in == '+';
-    if (digits && parse_digits(in, out))
+    if (digits && parse_digits(in, out)) {
+        *plain = true;
         return CR_OK;
+    }
     return parse_any(in, out, digits);
 #else
     return parse_any(in, out, false);

@@ -447,8 +447,9 @@ static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digit
  * number once), then the characters below the node it stopped at are only checked (the
  * alphabet, and digits_from). The same runs as px_walk, node for node.
  */
-static inline __attribute__((always_inline)) bool
-px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it, bool hw)
+static inline __attribute__((always_inline)) bool px_trie_begin(const cr_px_trie *t,
+                                                                const char *number, size_t n,
+                                                                cr_px_iter *it, bool hw, bool plain)
 {
     const cr_px_node *nodes = t->nodes;
     const char *items = (const char *)t->items;
@@ -468,7 +469,7 @@ px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it,
         }
         unsigned s = sym_of[(unsigned char)number[depth]];
         if (!s) {
-            if (depth == n) /* the NUL after the number (n <= CR_NUMBER_MAX, checked) */
+            if (plain || depth == n) /* the NUL after the number (n <= CR_NUMBER_MAX, checked) */
                 break;
             return false;
         }
@@ -486,7 +487,9 @@ px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it,
         }
         node = nodes + node->first_child + child;
     }
-    if (depth < n && !px_rest(number, depth + 1, n, &digits_from))
+    if (plain) /* digits after an optional '+' */
+        digits_from = n && number[0] == '+';
+    else if (depth < n && !px_rest(number, depth + 1, n, &digits_from))
         return false;
     it->nruns = nruns;
     it->len = n;
@@ -502,7 +505,14 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
 {
     if (__builtin_expect(t->nnodes == 0 || n > CR_NUMBER_MAX, 0))
         return false;
-    return px_trie_begin(t, number, n, it, false);
+    return px_trie_begin(t, number, n, it, false, false);
+}
+
+bool ce_px_trie_begin_digits(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
+{
+    if (__builtin_expect(t->nnodes == 0 || n > CR_NUMBER_MAX, 0))
+        return false;
+    return px_trie_begin(t, number, n, it, false, true);
 }
 
 uint32_t ce_px_next(cr_px_iter *it)

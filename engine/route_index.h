@@ -232,6 +232,8 @@ size_t ce_px_trie_bytes(const cr_px_trie *t);
  * Returns false, leaving `it` unusable, when the number has a character outside the alphabet or
  * is longer than CR_NUMBER_MAX. */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
+/* The same for a number known to be decimal digits after an optional '+' (not checked). */
+bool ce_px_trie_begin_digits(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
 /* The same for a number read by ce_px_key_init; false when !k->ok. */
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it);
 /* Next candidate id in ascending order, or UINT32_MAX at the end; it->match tells that the
@@ -655,9 +657,9 @@ size_t ce_rule_index_bytes(const cr_rule_index *ix);
 
 /* Candidate rules of p for `digits` (n characters, NUL-terminated), ascending: the first that
  * matches is the first in the profile's order that matches. Works on a profile without an index
- * (every rule). */
+ * (every rule). `plain`: digits is decimal digits after an optional '+' (ce_number_parse's). */
 static inline void ce_rule_index_begin(const cr_profile *p, const char *digits, size_t n,
-                                       cr_rule_iter *it)
+                                       bool plain, cr_rule_iter *it)
 {
     it->nrules = p ? p->nrules : 0;
     it->pos = 0;
@@ -665,7 +667,8 @@ static inline void ce_rule_index_begin(const cr_profile *p, const char *digits, 
     it->xlat = NULL;
     const cr_rule_index *ix = p ? p->rule_index : NULL;
     if (ix && !atomic_load_explicit(ix->naive, memory_order_relaxed) &&
-        ce_px_trie_begin(&ix->trie, digits, n, &it->px)) {
+        (plain ? ce_px_trie_begin_digits(&ix->trie, digits, n, &it->px)
+               : ce_px_trie_begin(&ix->trie, digits, n, &it->px))) {
         it->indexed = true;
         it->xlat = ix->xlat;
     }
