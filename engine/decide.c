@@ -255,6 +255,8 @@ static void adder_init(adder *x, const cr_config *c, const char *number, size_t 
     x->plain = !x->ask && !(rt && rt->route_spread) && c->gateway_hosts && !trace;
 }
 
+_Static_assert((CR_URI_SHORT & (CR_URI_SHORT - 1)) == 0, "add_two_gateways ORs two lengths");
+
 /* add_usable_gateways for a route of two gateways gw[0..2) when x->plain, neither of them
  * listed yet, their bits apart and room for both: the same attempts in the same order without
  * the rotation's loop (the first is gw[spread % 2]). False (nothing added) otherwise. */
@@ -269,15 +271,25 @@ add_two_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, cons
         return false;
     const cr_gateway_host *hosts = c->gateway_hosts;
     size_t keep = x->ulen, drop = x->ulen - x->plus;
-    if ((hosts[g0].remove_plus ? drop : keep) + hosts[g0].len < CR_URI_SHORT) {
-        out->attempts[na++] = (cr_attempt){&c->gateways[g0], r, u};
+    size_t l0 = (hosts[g0].remove_plus ? drop : keep) + hosts[g0].len;
+    size_t l1 = (hosts[g1].remove_plus ? drop : keep) + hosts[g1].len;
+    cr_attempt *a = &out->attempts[na];
+    if (__builtin_expect((l0 | l1) < CR_URI_SHORT, 1)) { /* both fit (CR_URI_SHORT: 2^8) */
+        a[0] = (cr_attempt){&c->gateways[g0], r, u};
+        a[1] = (cr_attempt){&c->gateways[g1], r, u};
+        x->listed |= b0 | b1;
+        out->nattempts = na + 2;
+        return true;
+    }
+    if (l0 < CR_URI_SHORT) {
+        *a++ = (cr_attempt){&c->gateways[g0], r, u};
         x->listed |= b0;
     }
-    if ((hosts[g1].remove_plus ? drop : keep) + hosts[g1].len < CR_URI_SHORT) {
-        out->attempts[na++] = (cr_attempt){&c->gateways[g1], r, u};
+    if (l1 < CR_URI_SHORT) {
+        *a++ = (cr_attempt){&c->gateways[g1], r, u};
         x->listed |= b1;
     }
-    out->nattempts = na;
+    out->nattempts = (size_t)(a - out->attempts);
     return true;
 }
 
