@@ -127,9 +127,12 @@ typedef struct cr_line_probe {
  * call fewer in a decision). */
 static inline void ce_line_probe_start(const cr_config *c, const char *number, size_t n,
                                        const char *ext, cr_line_probe *p);
-/* ce_line_probe_finish when a slot of the number's tag is met first, or a host source is asked. */
+/* ce_line_probe_finish when a host source is asked, or the probe has no slot. */
 const cr_user *ce_line_probe_finish_slow(const cr_config *c, const cr_runtime *rt,
                                          const cr_line_probe *p);
+/* ce_line_probe_finish of a probe with a slot, no host source asked, once slot i (the first
+ * slot of the number's tag from the probe's) is met: the lookup goes on from slot i. */
+const cr_user *ce_line_probe_finish_at(const cr_config *c, const cr_line_probe *p, size_t i);
 /* The user cr_user_by_number finds (configuration, then rt->users). A number whose probe
  * meets an empty slot before any slot of its tag (a number that is no line, most often) is
  * answered NULL here, when no host source is asked. */
@@ -377,8 +380,8 @@ static inline const cr_user *ce_line_probe_finish(const cr_config *c, const cr_r
         for (size_t i = (size_t)(p->slot - slots);; i = (i + 1) & (c->user_line_ix.cap - 1)) {
             if (!slots[i].val)
                 return NULL;
-            if (slots[i].hash == tag)
-                break; /* the key compared there */
+            if (slots[i].hash == tag) /* the key compared there, the probe going on from it */
+                return ce_line_probe_finish_at(c, p, i);
         }
     }
     return ce_line_probe_finish_slow(c, rt, p);
