@@ -454,6 +454,79 @@ static void test_internal_and_not_applicable(void **state)
     assert_int_equal(d->kind, CR_NOT_APPLICABLE);
 }
 
+static bool never_down(void *ud, const cr_gateway *g)
+{
+    (void)g;
+    (void)ud;
+    return false;
+}
+
+/* A route of two gateways is added without the rotation's loop when nothing can refuse a
+ * gateway (no verdicts to ask, no trace): the same attempts, in the same order, as the loop
+ * adds with a verdict to ask or a trace kept, whatever the spread: a gateway already listed by
+ * an earlier route, a Request-URI too long for one of the two, a gateway removing the '+'. */
+static void test_two_gateway_routes_as_the_loop_adds_them(void **state)
+{
+    (void)state;
+    char host[241];
+    memset(host, 'h', sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    char xml[8192];
+    snprintf(xml, sizeof xml,
+             "<callroute xmlns='urn:callroute:config:1'>"
+             "<domains><domain>contoso.com</domain></domains>"
+             "<locationProfiles default='P'><locationProfile name='P'/></locationProfiles>"
+             "<phoneUsages><usage name='U1'/><usage name='U2'/><usage name='U3'/>"
+             "<usage name='U4'/></phoneUsages>"
+             "<voicePolicies default='V'><voicePolicy name='V'><usage>U1</usage>"
+             "<usage>U2</usage><usage>U3</usage><usage>U4</usage></voicePolicy></voicePolicies>"
+             "<gateways><gateway name='A' address='sip:192.0.2.1'/>"
+             "<gateway name='B' address='sip:192.0.2.2'/>"
+             "<gateway name='C' address='sip:192.0.2.3' removePlus='true'/>"
+             "<gateway name='L' address='sip:%s'/></gateways>"
+             "<routes>"
+             "<route name='R1' pattern='^\\+1425555(\\d{4})$'><usage>U1</usage>"
+             "<gateway>L</gateway><gateway>A</gateway></route>"
+             "<route name='R2' pattern='^\\+1425(\\d{7})$'><usage>U2</usage>"
+             "<gateway>A</gateway><gateway>B</gateway></route>"
+             "<route name='R3' pattern='^\\+1206(\\d{7})$'><usage>U3</usage>"
+             "<gateway>C</gateway><gateway>B</gateway></route>"
+             "<route name='R4' pattern='^\\+?(\\d*)$'><usage>U4</usage>"
+             "<gateway>B</gateway><gateway>C</gateway></route>"
+             "</routes>"
+             "<users><user uri='sip:alice@contoso.com' line='tel:+14255550100' "
+             "enterpriseVoice='true'/></users></callroute>",
+             host);
+    cr_config *c = cr_test_load_xml(xml);
+    assert_non_null(c);
+    static const char *const numbers[] = {"+14255550199", "+14256660100", "+12065550100",
+                                          "+33155550100", "5550100",      "14255550100"};
+    size_t outbound = 0;
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
+        for (uint32_t from = 0; from < 4; from++) {
+            static cr_decision d[3];
+            char got[3][2048];
+            for (int how = 0; how < 3; how++) {
+                rtstate st = {NULL, from};
+                cr_runtime rt = {.ud = &st, .spread = spread};
+                if (how == 1)
+                    rt.gateway_down = never_down;
+                cr_trace trace;
+                cr_trace_init(&trace);
+                assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", numbers[i], &rt,
+                                                 &d[how], how == 2 ? &trace : NULL),
+                                 CR_OK);
+                cr_trace_free(&trace);
+                snprintf(got[how], sizeof got[how], "%d %s", (int)d[how].kind, attempts(&d[how]));
+            }
+            assert_string_equal(got[0], got[1]);
+            assert_string_equal(got[0], got[2]);
+            outbound += d[0].kind == CR_OUTBOUND;
+        }
+    assert_int_equal(outbound, 4 * 6); /* R4 takes every number of digits */
+    cr_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_load_spread_across_route_gateways),
         cmocka_unit_test(test_route_of_300_gateways),
         cmocka_unit_test(test_internal_and_not_applicable),
+        cmocka_unit_test(test_two_gateway_routes_as_the_loop_adds_them),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
