@@ -445,7 +445,9 @@ static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digit
  * ce_px_trie_walk of ce_px_key_init's key without the key: the walk reads each character's
  * symbol as it goes down (a normalization's one walk of a profile's rule trie reads the
  * number once), then the characters below the node it stopped at are only checked (the
- * alphabet, and digits_from). The same runs as px_walk, node for node.
+ * alphabet, and digits_from; with `plain`, a number of digits after an optional '+', not at
+ * all). The same runs as px_walk, node for node, less the items whose length bounds leave the
+ * number out (each run starts at its first item that fits, a run none fits is dropped).
  */
 static inline __attribute__((always_inline)) bool px_trie_begin(const cr_px_trie *t,
                                                                 const char *number, size_t n,
