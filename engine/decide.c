@@ -229,8 +229,8 @@ typedef struct adder {
     size_t ulen;     /* an attempt's Request-URI length without its host (uri_len's) */
     bool plus;       /* the number starts with '+' (a gateway that removes it: one less) */
     bool ask;        /* the runtime can say a gateway is down or full */
-    /* no verdict to ask, no route's own counter, the gateways' host entries, no trace: a
-     * route's two gateways are added by add_two_gateways */
+    /* the gateways' host entries and no trace: a route's two gateways are added by
+     * add_two_gateways */
     bool plain;
 } adder;
 
@@ -252,23 +252,70 @@ static void adder_init(adder *x, const cr_config *c, const char *number, size_t 
     x->ulen = 4 + len + 1 + sizeof user_phone - 1;
     x->plus = len && number[0] == '+';
     x->ask = rt && (rt->gateway_down || rt->gateway_full);
-    x->plain = !x->ask && !(rt && rt->route_spread) && c->gateway_hosts && !trace;
+    x->plain = c->gateway_hosts && !trace;
 }
 
 _Static_assert((CR_URI_SHORT & (CR_URI_SHORT - 1)) == 0, "add_two_gateways ORs two lengths");
 
+/* Whether gateway g can be a new attempt of this decision (GW_OK) or why not; `bit`: its bit
+ * in x->listed. */
+static inline int gateway_skip(const cr_gateway *g, uint64_t bit, const adder *x,
+                               const cr_runtime *rt, const cr_decision *out)
+{
+    if ((x->listed & bit) && attempt_has_gateway(out, g))
+        return GW_LISTED;
+    if (!x->ask)
+        return GW_OK;
+    if (rt->gateway_down && rt->gateway_down(rt->ud, g))
+        return GW_DOWN;
+    if (rt->gateway_full && g->ports > 0 && rt->gateway_full(rt->ud, g))
+        return GW_FULL;
+    return GW_OK;
+}
+
+/* A route's gateway g (its bit `bit`) as a new attempt when its Request-URI fits (hosts: the
+ * gateways' host entries). */
+static inline __attribute__((always_inline)) void add_one_gateway(const cr_config *c,
+                                                                  const cr_route *r, uint32_t g,
+                                                                  uint64_t bit, const cr_usage *u,
+                                                                  adder *x, cr_decision *out)
+{
+    const cr_gateway_host *h = &c->gateway_hosts[g];
+    if ((h->remove_plus ? x->ulen - x->plus : x->ulen) + h->len >= CR_URI_SHORT)
+        return;
+    out->attempts[out->nattempts++] = (cr_attempt){&c->gateways[g], r, u};
+    x->listed |= bit;
+}
+
 /* add_usable_gateways for a route of two gateways gw[0..2) when x->plain, neither of them
- * listed yet, their bits apart and room for both: the same attempts in the same order without
- * the rotation's loop (the first is gw[spread % 2]). False (nothing added) otherwise. */
+ * listed yet, their bits apart and room for both: the same attempts in the same order, the same
+ * questions to the runtime in the same order, without the rotation's loop. Each gateway's
+ * verdict is asked once, in the route's order; with both usable, the route's counter (or
+ * `spread`) picks the first, gw[spread % 2]; with one, it is added alone. False (nothing added,
+ * nothing asked) otherwise. */
 static inline __attribute__((always_inline)) bool
 add_two_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, const cr_usage *u,
-                 uint32_t spread, adder *x, cr_decision *out)
+                 const cr_runtime *rt, uint32_t spread, adder *x, cr_decision *out)
 {
+    uint64_t bw0 = (uint64_t)1 << (gw[0] & 63), bw1 = (uint64_t)1 << (gw[1] & 63);
+    size_t na = out->nattempts;
+    if (((bw0 | bw1) & x->listed) || bw0 == bw1 || na + 2 > CR_MAX_ATTEMPTS)
+        return false;
+    if (__builtin_expect(x->ask, 0)) {
+        bool ok0 = gateway_skip(&c->gateways[gw[0]], bw0, x, rt, out) == GW_OK;
+        bool ok1 = gateway_skip(&c->gateways[gw[1]], bw1, x, rt, out) == GW_OK;
+        if (!ok0 || !ok1) { /* one usable at most: no rotation, no counter */
+            if (ok0)
+                add_one_gateway(c, r, gw[0], bw0, u, x, out);
+            else if (ok1)
+                add_one_gateway(c, r, gw[1], bw1, u, x, out);
+            return true;
+        }
+    }
+    if (rt && rt->route_spread)
+        spread = rt->route_spread(rt->ud, r);
     uint32_t g0 = gw[spread & 1], g1 = gw[~spread & 1];
     uint64_t b0 = (uint64_t)1 << (g0 & 63), b1 = (uint64_t)1 << (g1 & 63);
-    size_t na = out->nattempts;
-    if (((b0 | b1) & x->listed) || b0 == b1 || na + 2 > CR_MAX_ATTEMPTS)
-        return false;
     const cr_gateway_host *hosts = c->gateway_hosts;
     size_t keep = x->ulen, drop = x->ulen - x->plus;
     size_t l0 = (hosts[g0].remove_plus ? drop : keep) + hosts[g0].len;
@@ -291,22 +338,6 @@ add_two_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, cons
     }
     out->nattempts = (size_t)(a - out->attempts);
     return true;
-}
-
-/* Whether gateway g can be a new attempt of this decision (GW_OK) or why not; `bit`: its bit
- * in x->listed. */
-static inline int gateway_skip(const cr_gateway *g, uint64_t bit, const adder *x,
-                               const cr_runtime *rt, const cr_decision *out)
-{
-    if ((x->listed & bit) && attempt_has_gateway(out, g))
-        return GW_LISTED;
-    if (!x->ask)
-        return GW_OK;
-    if (rt->gateway_down && rt->gateway_down(rt->ud, g))
-        return GW_DOWN;
-    if (rt->gateway_full && g->ports > 0 && rt->gateway_full(rt->ud, g))
-        return GW_FULL;
-    return GW_OK;
 }
 
 static void trace_skip(cr_trace *trace, const cr_gateway *g, int why)
@@ -493,7 +524,7 @@ try_route(const cr_config *c, size_t ri, bool sure, const cr_px_key *key, const 
         gw = r->gateways.idx;
         ngw = r->gateways.count;
     }
-    if (ngw == 2 && x->plain && add_two_gateways(c, r, gw, u, spread, x, out))
+    if (ngw == 2 && x->plain && add_two_gateways(c, r, gw, u, rt, spread, x, out))
         return 1;
     return add_route_gateways(c, r, gw, ngw, u, number, n, rt, spread, x, out, trace) == CR_OK
                ? 1

@@ -461,10 +461,46 @@ static bool never_down(void *ud, const cr_gateway *g)
     return false;
 }
 
-/* A route of two gateways is added without the rotation's loop when nothing can refuse a
- * gateway (no verdicts to ask, no trace): the same attempts, in the same order, as the loop
- * adds with a verdict to ask or a trace kept, whatever the spread: a gateway already listed by
- * an earlier route, a Request-URI too long for one of the two, a gateway removing the '+'. */
+/* Verdicts that count their questions: the gateways named in `down` are down, those in `full`
+ * full; route_spread counts per route. */
+typedef struct asking_rt {
+    const char *down, *full;
+    unsigned down_asked[8], full_asked[8], route_asked;
+    uint32_t route_counter;
+} asking_rt;
+
+static bool named_in(const char *list, const cr_gateway *g)
+{
+    return list && strchr(list, g->name[0]) != NULL; /* one-letter gateway names */
+}
+
+static bool asking_down(void *ud, const cr_gateway *g)
+{
+    asking_rt *a = ud;
+    a->down_asked[(g->name[0] - 'A') & 7]++;
+    return named_in(a->down, g);
+}
+
+static bool asking_full(void *ud, const cr_gateway *g)
+{
+    asking_rt *a = ud;
+    a->full_asked[(g->name[0] - 'A') & 7]++;
+    return named_in(a->full, g);
+}
+
+static uint32_t asking_route_spread(void *ud, const cr_route *r)
+{
+    (void)r;
+    asking_rt *a = ud;
+    a->route_asked++;
+    return a->route_counter++;
+}
+
+/* A route of two gateways is added without the rotation's loop unless a trace is kept: the
+ * same attempts, in the same order, as the loop adds with a trace kept, whatever the spread:
+ * a gateway already listed by an earlier route, a Request-URI too long for one of the two, a
+ * gateway removing the '+'; and with verdicts to ask (one gateway down, or full, or both
+ * gateways refused) and a route's own counter, the same questions asked as often. */
 static void test_two_gateway_routes_as_the_loop_adds_them(void **state)
 {
     (void)state;
@@ -482,7 +518,7 @@ static void test_two_gateway_routes_as_the_loop_adds_them(void **state)
              "<usage>U2</usage><usage>U3</usage><usage>U4</usage></voicePolicy></voicePolicies>"
              "<gateways><gateway name='A' address='sip:192.0.2.1'/>"
              "<gateway name='B' address='sip:192.0.2.2'/>"
-             "<gateway name='C' address='sip:192.0.2.3' removePlus='true'/>"
+             "<gateway name='C' address='sip:192.0.2.3' removePlus='true' ports='4'/>"
              "<gateway name='L' address='sip:%s'/></gateways>"
              "<routes>"
              "<route name='R1' pattern='^\\+1425555(\\d{4})$'><usage>U1</usage>"
@@ -524,6 +560,39 @@ static void test_two_gateway_routes_as_the_loop_adds_them(void **state)
             outbound += d[0].kind == CR_OUTBOUND;
         }
     assert_int_equal(outbound, 4 * 6); /* R4 takes every number of digits */
+    /* verdicts asked: without a trace (the two-gateway path) and with one (the loop) */
+    static const char *const refused[][2] = {{NULL, NULL}, {"B", NULL}, {"A", NULL},
+                                             {NULL, "C"},  {"B", "C"},  {"AB", NULL}};
+    size_t some_refused = 0;
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
+        for (size_t v = 0; v < sizeof refused / sizeof refused[0]; v++)
+            for (uint32_t from = 0; from < 4; from++) {
+                static cr_decision d[2];
+                char got[2][2048];
+                asking_rt ar[2];
+                for (int traced = 0; traced < 2; traced++) {
+                    ar[traced] = (asking_rt){
+                        .down = refused[v][0], .full = refused[v][1], .route_counter = from};
+                    cr_runtime rt = {.ud = &ar[traced],
+                                     .gateway_down = asking_down,
+                                     .gateway_full = asking_full,
+                                     .route_spread = asking_route_spread};
+                    cr_trace trace;
+                    cr_trace_init(&trace);
+                    assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", numbers[i], &rt,
+                                                     &d[traced], traced ? &trace : NULL),
+                                     CR_OK);
+                    cr_trace_free(&trace);
+                    snprintf(got[traced], sizeof got[traced], "%d %s", (int)d[traced].kind,
+                             attempts(&d[traced]));
+                }
+                assert_string_equal(got[0], got[1]);
+                assert_memory_equal(ar[0].down_asked, ar[1].down_asked, sizeof ar[0].down_asked);
+                assert_memory_equal(ar[0].full_asked, ar[1].full_asked, sizeof ar[0].full_asked);
+                assert_int_equal(ar[0].route_asked, ar[1].route_asked);
+                some_refused += d[0].kind == CR_OUTBOUND && d[0].nattempts == 1;
+            }
+    assert_true(some_refused > 0); /* a route of two gateways gave one attempt */
     cr_config_free(c);
 }
 
