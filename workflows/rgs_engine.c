@@ -233,17 +233,15 @@ static int call_strings(rgs_call *c, const char *id, const char *from, const cha
     size_t li = strlen(id) + 1, lf = strlen(from) + 1, lt = strlen(to) + 1;
     if (li + lf + lt > c->capstr) {
         size_t ncap = li + lf + lt < 96 ? 96 : li + lf + lt;
-        char *p = realloc(c->str, ncap);
+        char *p = ncap <= UINT32_MAX ? realloc(c->str, ncap) : NULL;
         if (!p)
             return -1;
-        c->str = p, c->capstr = ncap;
+        c->str = p, c->capstr = (uint32_t)ncap;
     }
-    c->id = c->str;
-    c->from = c->id + li;
-    c->to = c->from + lf;
-    memcpy(c->id, id, li);
-    memcpy(c->from, from, lf);
-    memcpy(c->to, to, lt);
+    c->id = c->str; /* from and to follow it (rgs_call_from, rgs_call_to) */
+    memcpy(c->str, id, li);
+    memcpy(c->str + li, from, lf);
+    memcpy(c->str + li + lf, to, lt);
     return 0;
 }
 
@@ -269,8 +267,8 @@ static bool calls_grow(cr_rgs_engine *e)
 {
     if (e->ncalls < e->capcalls)
         return true;
-    /* slots are 32-bit in the ringing lists (rgs_svec) */
-    size_t ncap = e->capcalls * 2 <= UINT32_MAX ? e->capcalls * 2 : UINT32_MAX;
+    /* slots are 32-bit in the ringing lists (rgs_svec) and the queue links (int32_t) */
+    size_t ncap = e->capcalls * 2 <= INT32_MAX ? e->capcalls * 2 : INT32_MAX;
     return ncap > e->capcalls && calls_realloc(e, ncap);
 }
 
@@ -356,9 +354,10 @@ long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t 
     /* the slot's buffers are reused: no allocation for a call in the steady state */
     rgs_svec tried = c->tried, ring = c->ring;
     rgs_decline_entry *dec = c->declines;
-    size_t capdec = c->capdeclines, capstr = c->capstr;
+    uint32_t capdec = c->capdeclines, capstr = c->capstr;
     char *str = c->str;
-    memset(c, 0, sizeof *c);
+    /* not the IVR line: rgs_ivr_start zeroes it, and a call without an IVR never reads it */
+    memset(c, 0, offsetof(rgs_call, th_ivr));
     tried.n = ring.n = 0;
     c->tried = tried, c->ring = ring, c->declines = dec, c->capdeclines = capdec;
     c->str = str, c->capstr = capstr;
@@ -367,16 +366,16 @@ long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t 
     /* (the name's uniqueness is checked when it is added to call_ids: one probe) */
     long ij = -1;
     if (call_strings(c, id, from, to) < 0 ||
-        (ij = id_probe(e, c->id, rgs_imap_tag_str(c->idhash = idhash))) < 0) {
+        (ij = id_probe(e, c->id, c->idtag = rgs_imap_tag_str(idhash))) < 0) {
         rgs_imap_del(&e->call_handles, htag, (uint32_t)s);
-        c->id = c->from = c->to = NULL;
-        c->next_free = e->free_calls;
+        c->id = NULL;
+        c->next_free = (int32_t)e->free_calls;
         e->free_calls = s;
         return ij == -2 ? -2 : -1;
     }
-    rgs_imap_set_at(&e->call_ids, (size_t)ij, rgs_imap_tag_str(c->idhash), (uint32_t)s);
+    rgs_imap_set_at(&e->call_ids, (size_t)ij, c->idtag, (uint32_t)s);
     c->state = CS_PROMPT;
-    c->wf = wf;
+    c->wf = (int32_t)wf;
     c->queue = c->ring_group = c->agent = c->cont_queue = -1;
     c->qprev = c->qnext = -1;
     return s;
@@ -393,17 +392,18 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
 {
     ivr_end(e, c);
     rgs_mark_call(e, c);
-    rgs_imap_del(&e->call_ids, rgs_imap_tag_str(c->idhash), (uint32_t)(c - e->calls));
+    rgs_imap_del(&e->call_ids, c->idtag, (uint32_t)(c - e->calls));
     rgs_imap_del(&e->call_handles, rgs_imap_tag_u64(c->handle), (uint32_t)(c - e->calls));
     rgs_timer_cancel(e, &c->th_ring);
     rgs_timer_cancel(e, &c->th_timeout);
-    rgs_timer_cancel(e, &c->th_ivr);
+    if (c->ivr_seen)
+        rgs_timer_cancel(e, &c->th_ivr);
     free(c->cont_arg);
-    c->id = c->from = c->to = c->cont_arg = NULL;
+    c->id = c->cont_arg = NULL;
     c->state = CS_FREE;
     c->serial = ++e->next_serial;
     long s = c - e->calls;
-    c->next_free = e->free_calls;
+    c->next_free = (int32_t)e->free_calls;
     e->free_calls = s;
 }
 
@@ -417,8 +417,8 @@ void rgs_play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, lon
     rgs_out(e, c, CR_RGS_OUT_PLAY, prompt);
     c->on_moh = false;
     c->state = CS_PROMPT;
-    c->cont = k;
-    c->cont_queue = q;
+    c->cont = (uint8_t)k;
+    c->cont_queue = (int32_t)q;
     free(c->cont_arg);
     c->cont_arg = arg ? strdup(arg) : NULL;
 }
@@ -480,7 +480,7 @@ static void ivr_apply(cr_rgs_engine *e, rgs_call *c, int rc, const cr_rgs_ivr_st
     }
     c->tok_ivr++;
     rgs_timer_cancel(e, &c->th_ivr);
-    c->ivr_op = st->op;
+    c->ivr_op = (uint8_t)st->op;
     c->ivr_after_prompt = 0;
     size_t slot = (size_t)(c - e->calls);
     switch (st->op) {
@@ -551,9 +551,15 @@ void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c)
     rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
     c->answered = true;
     c->state = CS_IVR;
+    if (!c->ivr_seen) {
+        c->ivr_seen = true;
+        c->th_ivr = c->tok_ivr = 0;
+        c->ivr_state = NULL;
+        c->ivr_after_prompt = 0;
+    }
     cr_rgs_ivr_call info = {c->id,
-                            c->from,
-                            c->to,
+                            rgs_call_from(c),
+                            rgs_call_to(c),
                             e->cfg,
                             &e->cfg->workflows[c->wf],
                             e->now,

@@ -136,47 +136,66 @@ typedef struct rgs_decline_entry {
     int64_t until;
 } rgs_decline_entry;
 
+/* 256 bytes, 64-byte aligned, laid out by what events read (callgrind: each line an event
+ * touches is a miss at scale). Line 0: the handle (a lookup in call_handles compares it), what
+ * walks along a queue read (state, ringing, next, seq) and the timers an event cancels. Line
+ * 1: the rest of what an answer, a hang-up, a prompt's end and the outputs read (id, tokens,
+ * queue, workflow, agent). Line 2: the hunt's round (tried, declines, group) and the buffers
+ * kept with a free slot. Line 3: the IVR's state, read only once the call has started one
+ * (ivr_seen), and zeroed then, so that other calls never touch it. An answer or a hang-up
+ * reads lines 0 and 1 only. */
 typedef struct rgs_call {
-    /* First (first cache line): what walks along a queue and timer checks read, and the
-     * handle, which a lookup in call_handles compares (rgs_call_by_handle). */
-    _Alignas(64) rgs_call_state state; /* (the slots are 64-byte aligned: rgs_engine.c) */
-    int hops;                          /* queue entries, to stop action loops */
-    uint64_t handle;                   /* the host's (or engine's) handle */
-    long qprev, qnext;
+    _Alignas(64) uint8_t state; /* rgs_call_state (the slots are 64-byte aligned: rgs_engine.c) */
+    uint8_t hops;               /* queue entries, to stop action loops */
+    uint8_t cont;               /* rgs_cont */
+    uint8_t ivr_op;             /* cr_rgs_ivr_op */
+    bool answered, on_moh, ivr_live;
+    bool ivr_seen;   /* the IVR fields (line 3) are in use: rgs_ivr_start zeroed them */
+    uint64_t handle; /* the host's (or engine's) handle */
+    int32_t qprev, qnext;
     uint64_t seq;
-    rgs_svec ring; /* agents ringing now */
-    uint32_t tok_ring, tok_timeout, tok_ivr;
-    uint32_t th_ring, th_timeout, th_ivr; /* handles of those timers in the heap, 0 = none */
-    uint64_t serial;      /* incarnation of the slot, for timers (which read this line's tokens) */
-    char *id, *from, *to; /* point into str */
-    uint64_t idhash;      /* rgs_map_hash(id), to leave call_ids without hashing it again */
-    char *str;            /* "id\0from\0to\0": kept with the slot when it is freed */
-    size_t capstr;
-    long wf;
-    bool answered, on_moh;
-    rgs_cont cont;
-    long cont_queue;
-    char *cont_arg;
-    /* in a queue */
-    long queue;
+    rgs_svec ring;                /* agents ringing now */
+    uint32_t th_ring, th_timeout; /* handles of those timers in the heap, 0 = none */
+    /* line 1 */
+    char *id;        /* points into str while the call lives */
+    uint64_t serial; /* incarnation of the slot, for timers (which read the tokens beside it) */
     int64_t enter_ms;
-    size_t gi;        /* group of the queue being searched in this round */
-    int round_offers; /* offers made in this round */
-    rgs_svec tried;   /* agents offered in this round */
-    long ring_group;
+    char *cont_arg;
+    uint32_t tok_ring, tok_timeout;
+    uint32_t idtag; /* rgs_imap_tag_str(rgs_map_hash(id)): to leave call_ids without hashing */
+    int32_t wf;
+    int32_t queue; /* in a queue */
+    int32_t agent; /* connected */
+    int32_t next_free;
+    uint32_t capstr;
+    /* line 2 */
+    rgs_svec tried; /* agents offered in this round */
     rgs_decline_entry *declines;
-    size_t ndeclines, capdeclines;
-    /* connected */
-    long agent;
-    /* IVR */
+    char *str; /* "id\0from\0to\0": kept with the slot when it is freed */
+    uint32_t ndeclines, capdeclines;
+    uint32_t gi;      /* group of the queue being searched in this round */
+    int round_offers; /* offers made in this round */
+    int32_t ring_group;
+    int32_t cont_queue;
+    /* line 3: IVR (valid while ivr_seen) */
+    uint32_t th_ivr, tok_ivr;
     void *ivr_state;
-    bool ivr_live;
-    cr_rgs_ivr_op ivr_op;
     int64_t ivr_after_prompt; /* COLLECT: timer to start when its prompt is done */
-    long next_free;
 } rgs_call;
-_Static_assert(offsetof(rgs_call, handle) < 64 && offsetof(rgs_call, ring) + sizeof(rgs_svec) <= 64,
-               "a call's handle and what queue walks read are in its first line");
+_Static_assert(sizeof(rgs_call) == 256 && offsetof(rgs_call, id) == 64 &&
+                   offsetof(rgs_call, tried) == 128 && offsetof(rgs_call, th_ivr) == 192,
+               "a call's lines hold what their comment says");
+
+/* The caller's and the called URI of a live call (after its id in its buffer). */
+static inline const char *rgs_call_from(const rgs_call *c)
+{
+    return c->id + __builtin_strlen(c->id) + 1;
+}
+static inline const char *rgs_call_to(const rgs_call *c)
+{
+    const char *f = rgs_call_from(c);
+    return f + __builtin_strlen(f) + 1;
+}
 
 enum { T_RING, T_TIMEOUT, T_GRACE, T_IVR };
 

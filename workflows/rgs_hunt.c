@@ -471,8 +471,10 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
         return CR_ESTATE;
     }
     int grace = e->cfg->groups[c->ring_group].decline_grace_s;
-    if (!CR_GROW(c->declines, c->ndeclines, c->capdeclines))
+    size_t capdec = c->capdeclines;
+    if (c->ndeclines == UINT32_MAX || !CR_GROW(c->declines, c->ndeclines, capdec))
         return CR_ENOMEM;
+    c->capdeclines = capdec < UINT32_MAX ? (uint32_t)capdec : UINT32_MAX;
     c->declines[c->ndeclines++] = (rgs_decline_entry){a, e->now + grace * 1000LL};
     if (grace > 0)
         rgs_timer_add(e, e->now + grace * 1000LL, (size_t)(c - e->calls), T_GRACE, 0);

@@ -204,7 +204,7 @@ static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_
     if (c->th_timeout)
         __builtin_prefetch(&e->hpos[c->th_timeout]);
     if (in->type == CR_RGS_EV_HANGUP || in->type == CR_RGS_EV_AGENT_HANGUP)
-        rgs_imap_prefetch(&e->call_ids, rgs_imap_tag_str(c->idhash));
+        rgs_imap_prefetch(&e->call_ids, c->idtag);
     /* and what its state leads to: a queued call's queue (both lines: its counters), its
      * workflow's counters and its neighbours in the queue (an answer or a hang-up takes it
      * out); the queue a prompt continues to */

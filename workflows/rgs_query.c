@@ -89,7 +89,7 @@ static void call_info(const cr_rgs_engine *e, const rgs_call *c, int64_t now_ms,
 {
     memset(out, 0, sizeof *out);
     out->call = c->handle;
-    out->call_id = c->id, out->from = c->from, out->to = c->to;
+    out->call_id = c->id, out->from = rgs_call_from(c), out->to = rgs_call_to(c);
     out->workflow = c->wf;
     out->queue = c->state == CS_QUEUED ? c->queue : -1;
     out->nringing = c->ring.n;

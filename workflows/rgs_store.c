@@ -307,7 +307,7 @@ static int put_call(cr_rgs_engine *e, MDB_txn *t, const char *id)
                      c->state == CS_QUEUED ? 'Q' : 'C', c->seq, c->enter_ms + e->opt.start_unix_ms,
                      c->answered, c->on_moh, c->queue >= 0 ? e->cfg->queues[c->queue].name : "",
                      c->agent >= 0 ? e->cfg->agents[c->agent].uri : "",
-                     e->cfg->workflows[c->wf].name, c->from, c->to, c->handle);
+                     e->cfg->workflows[c->wf].name, rgs_call_from(c), rgs_call_to(c), c->handle);
     if (n < 0 || (size_t)n >= sizeof buf)
         return EINVAL;
     return put(t, e->store->calls, id, buf, (size_t)n);

@@ -189,12 +189,17 @@ rgs_timer rgs_timer_pop(cr_rgs_engine *e)
     rgs_hent top = heap_remove(e, ROOT);
     rgs_timer t = e->tim[top.h];
     rgs_call *c = &e->calls[t.slot];
-    if (c->th_ring == top.h)
-        c->th_ring = 0;
-    if (c->th_timeout == top.h)
-        c->th_timeout = 0;
-    if (c->th_ivr == top.h)
-        c->th_ivr = 0;
+    /* (a timer's handle is only ever kept in the field of its kind: the IVR's, in the call's
+     * IVR line, is read only for an IVR timer) */
+    if (t.kind == T_IVR) {
+        if (c->th_ivr == top.h)
+            c->th_ivr = 0;
+    } else {
+        if (c->th_ring == top.h)
+            c->th_ring = 0;
+        if (c->th_timeout == top.h)
+            c->th_timeout = 0;
+    }
     return t;
 }
 
