@@ -573,6 +573,18 @@ void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c)
 
 /* ---- open / close / stats --------------------------------------------------------------- */
 
+/* Copies the prompt name *p into the workflow's line when it fits (at *used), and points *p
+ * at the copy. */
+static void wf_name(rgs_wf *wf, const char **p, size_t *used)
+{
+    size_t n = *p ? strlen(*p) + 1 : 0;
+    if (!n || n > sizeof wf->names - *used)
+        return;
+    memcpy(wf->names + *used, *p, n);
+    *p = wf->names + *used;
+    *used += n;
+}
+
 /* Room for n items of z bytes at *off (64-byte aligned), *off moved past them; false when the
  * total overflows. */
 static bool table_at(size_t *off, size_t n, size_t z, size_t *at)
@@ -613,28 +625,35 @@ static bool hot_tables(cr_rgs_engine *e)
     e->wfs = (rgs_wf *)(void *)(t + ow);
     e->wfstats = (cr_rgs_workflow_stats *)(void *)(t + os);
     e->navail = (uint32_t *)(void *)(t + on);
-    e->members = (size_t *)(void *)(t + om);
+    e->members = (uint32_t *)(void *)(t + om);
     return true;
 }
 
 static int build(cr_rgs_engine *e)
 {
     const cr_rgs_config *cfg = e->cfg;
-    /* agents 64-byte aligned: each record's first line is what a sync reads */
+    /* agents 64-byte aligned: each record's first line is what a sync reads; their indexes
+     * are 32-bit in member lists (as their handles are) */
     size_t na = cfg->nagents ? cfg->nagents : 1;
+    if (cfg->nagents >= UINT32_MAX)
+        return CR_ENOMEM;
     e->agents = na <= SIZE_MAX / sizeof *e->agents ? rgs_big_alloc(na * sizeof *e->agents) : NULL;
     if (!hot_tables(e))
         return CR_ENOMEM;
     for (size_t w = 0; e->wfs && w < cfg->nworkflows; w++) {
         const cr_rgs_workflow *cw = &cfg->workflows[w];
-        e->wfs[w] = (rgs_wf){.welcome = cw->welcome,
-                             .moh = cw->moh,
-                             .queue = cw->queue,
-                             .hours = cw->hours,
-                             .holidays = cw->holidays,
-                             .tz = cw->tz,
-                             .type = (uint8_t)cw->type,
-                             .active = cw->active};
+        rgs_wf *wf = &e->wfs[w];
+        *wf = (rgs_wf){.welcome = cw->welcome,
+                       .moh = cw->moh,
+                       .queue = (int32_t)cw->queue,
+                       .hours = (int32_t)cw->hours,
+                       .holidays = (int32_t)cw->holidays,
+                       .tz = (int32_t)cw->tz,
+                       .type = (uint8_t)cw->type,
+                       .active = cw->active};
+        size_t used = 0;
+        wf_name(wf, &wf->welcome, &used);
+        wf_name(wf, &wf->moh, &used);
     }
     e->seen = calloc(cfg->nagents ? cfg->nagents : 1, sizeof *e->seen);
     /* call slots pre-sized for a call per agent (pages are touched when first used), so that
@@ -656,8 +675,8 @@ static int build(cr_rgs_engine *e)
         if (cg->nagents > UINT32_MAX)
             return CR_ENOMEM;
         rg->rr_last = -1;
-        if (cg->nagents) /* (a group without agents has no list) */
-            memcpy(e->members + nm, cg->agents, cg->nagents * sizeof *cg->agents);
+        for (size_t i = 0; i < cg->nagents; i++) /* (< nagents, checked above) */
+            e->members[nm + i] = (uint32_t)cg->agents[i];
         rg->agents = e->members + nm;
         nm += cg->nagents;
         rg->nagents = (uint32_t)cg->nagents;

@@ -88,9 +88,9 @@ typedef struct rgs_group {
      * rgs_agent_sync at every change of what it depends on. Hunts visit these agents only. */
     _Alignas(64) uint64_t *avail; /* &one_word, or an array (bits set: cr_rgs_engine.navail) */
     uint64_t one_word;
-    const size_t *agents; /* cfg->groups[g].agents */
-    uint32_t nagents;     /* cfg->groups[g].nagents */
-    uint8_t routing;      /* cr_rgs_routing */
+    const uint32_t *agents; /* cfg->groups[g].agents (32-bit: a 16-member list is a line) */
+    uint32_t nagents;       /* cfg->groups[g].nagents */
+    uint8_t routing;        /* cr_rgs_routing */
     bool formal;
     bool dirty;
     long rr_last;     /* position offered last (round robin), -1 */
@@ -219,13 +219,18 @@ typedef struct rgs_hent {
 #define RGS_HEAP_ROOT 3
 
 /* What a call's arrival and its queue entry read of its workflow, copied from the
- * configuration (whose record spans three cache lines) into one line beside its counters. */
+ * configuration (whose record spans three cache lines) into one line beside its counters.
+ * The prompts' names are copied into the line too when they fit (as most file names do):
+ * the host reads the name of each prompt it is told to play right after the engine read this
+ * line, where the configuration's copy was a line of its own, cold, for every call. */
+#define RGS_WF_NAMES 30
 typedef struct rgs_wf {
-    _Alignas(64) const char *welcome; /* NULL when none */
-    const char *moh;                  /* NULL when none */
-    long queue, hours, holidays, tz;
+    _Alignas(64) const char *welcome; /* NULL when none; into names or the configuration */
+    const char *moh;                  /* the same */
+    int32_t queue, hours, holidays, tz;
     uint8_t type; /* cr_rgs_workflow_type */
     bool active;
+    char names[RGS_WF_NAMES]; /* the welcome's and the music's names (NUL ended), if they fit */
 } rgs_wf;
 _Static_assert(sizeof(rgs_wf) == 64, "a workflow's hot record is one cache line");
 
@@ -237,9 +242,9 @@ struct cr_rgs_engine {
     rgs_agent *agents;
     rgs_group *groups;
     rgs_queue *queues;
-    uint32_t *navail; /* per group: bits set in its avail (dense: hunts and syncs read it) */
-    size_t *members;  /* every group's member list (rgs_group.agents points into it) */
-    void *hot;        /* groups, queues, wfs, wfstats, navail and members: one large table */
+    uint32_t *navail;  /* per group: bits set in its avail (dense: hunts and syncs read it) */
+    uint32_t *members; /* every group's member list (rgs_group.agents points into it) */
+    void *hot;         /* groups, queues, wfs, wfstats, navail and members: one large table */
     size_t hot_bytes;
     rgs_call *calls; /* 64-byte aligned, from rgs_big_alloc (capcalls slots) */
     size_t ncalls, capcalls;

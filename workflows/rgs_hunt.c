@@ -227,7 +227,7 @@ static long next_eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, s
                           size_t limit)
 {
     const rgs_group *rg = &e->groups[g];
-    const size_t *agents = rg->agents;
+    const uint32_t *agents = rg->agents;
     long p = next_avail(rg, from, limit);
     while (p >= 0 && !call_may_offer(e, c, agents[p]))
         p = next_avail(rg, (size_t)p + 1, limit);
