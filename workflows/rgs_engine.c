@@ -233,15 +233,15 @@ static int call_strings(rgs_call *c, const char *id, const char *from, const cha
     size_t li = strlen(id) + 1, lf = strlen(from) + 1, lt = strlen(to) + 1;
     if (li + lf + lt > c->capstr) {
         size_t ncap = li + lf + lt < 96 ? 96 : li + lf + lt;
-        char *p = ncap <= UINT32_MAX ? realloc(c->str, ncap) : NULL;
+        char *p = ncap <= UINT32_MAX ? realloc(c->id, ncap) : NULL;
         if (!p)
             return -1;
-        c->str = p, c->capstr = (uint32_t)ncap;
+        c->id = p, c->capstr = (uint32_t)ncap;
     }
-    c->id = c->str; /* from and to follow it (rgs_call_from, rgs_call_to) */
-    memcpy(c->str, id, li);
-    memcpy(c->str + li, from, lf);
-    memcpy(c->str + li + lf, to, lt);
+    /* from and to follow the id (rgs_call_from, rgs_call_to) */
+    memcpy(c->id, id, li);
+    memcpy(c->id + li, from, lf);
+    memcpy(c->id + li + lf, to, lt);
     return 0;
 }
 
@@ -351,16 +351,16 @@ long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t 
         memset(&e->calls[s], 0, sizeof e->calls[s]);
     }
     rgs_call *c = &e->calls[s];
-    /* the slot's buffers are reused: no allocation for a call in the steady state */
-    rgs_svec tried = c->tried, ring = c->ring;
-    rgs_decline_entry *dec = c->declines;
-    uint32_t capdec = c->capdeclines, capstr = c->capstr;
-    char *str = c->str;
-    /* not the IVR line: rgs_ivr_start zeroes it, and a call without an IVR never reads it */
-    memset(c, 0, offsetof(rgs_call, th_ivr));
-    tried.n = ring.n = 0;
-    c->tried = tried, c->ring = ring, c->declines = dec, c->capdeclines = capdec;
-    c->str = str, c->capstr = capstr;
+    /* the slot's buffers are reused: no allocation for a call in the steady state. Lines 0
+     * and 1 only: the hunt's line and the IVR's are set when the call first uses them
+     * (round_set, ivr_seen), a call without a queue or an IVR never touches them. */
+    rgs_svec ring = c->ring;
+    uint32_t capstr = c->capstr;
+    char *str = c->id;
+    memset(c, 0, offsetof(rgs_call, tried));
+    ring.n = 0;
+    c->ring = ring;
+    c->id = str, c->capstr = capstr;
     c->serial = ++e->next_serial;
     c->handle = handle;
     /* (the name's uniqueness is checked when it is added to call_ids: one probe) */
@@ -368,7 +368,6 @@ long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t 
     if (call_strings(c, id, from, to) < 0 ||
         (ij = id_probe(e, c->id, c->idtag = rgs_imap_tag_str(idhash))) < 0) {
         rgs_imap_del(&e->call_handles, htag, (uint32_t)s);
-        c->id = NULL;
         c->next_free = (int32_t)e->free_calls;
         e->free_calls = s;
         return ij == -2 ? -2 : -1;
@@ -376,7 +375,7 @@ long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t 
     rgs_imap_set_at(&e->call_ids, (size_t)ij, c->idtag, (uint32_t)s);
     c->state = CS_PROMPT;
     c->wf = (int32_t)wf;
-    c->queue = c->ring_group = c->agent = c->cont_queue = -1;
+    c->queue = c->agent = c->cont_queue = -1;
     c->qprev = c->qnext = -1;
     return s;
 }
@@ -399,7 +398,7 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
     if (c->ivr_seen)
         rgs_timer_cancel(e, &c->th_ivr);
     free(c->cont_arg);
-    c->id = c->cont_arg = NULL;
+    c->cont_arg = NULL;
     c->state = CS_FREE;
     c->serial = ++e->next_serial;
     long s = c - e->calls;
@@ -556,6 +555,7 @@ void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c)
         c->th_ivr = c->tok_ivr = 0;
         c->ivr_state = NULL;
         c->ivr_after_prompt = 0;
+        c->ivr_op = 0;
     }
     cr_rgs_ivr_call info = {c->id,
                             rgs_call_from(c),
@@ -793,7 +793,7 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
             ivr_end(e, c);
             free(c->cont_arg);
         }
-        free(c->str), free(c->declines);
+        free(c->id), free(c->declines);
         rgs_svec_free(&c->tried), rgs_svec_free(&c->ring);
     }
     if (e->agents)

@@ -139,25 +139,27 @@ typedef struct rgs_decline_entry {
 /* 256 bytes, 64-byte aligned, laid out by what events read (callgrind: each line an event
  * touches is a miss at scale). Line 0: the handle (a lookup in call_handles compares it), what
  * walks along a queue read (state, ringing, next, seq) and the timers an event cancels. Line
- * 1: the rest of what an answer, a hang-up, a prompt's end and the outputs read (id, tokens,
- * queue, workflow, agent). Line 2: the hunt's round (tried, declines, group) and the buffers
- * kept with a free slot. Line 3: the IVR's state, read only once the call has started one
- * (ivr_seen), and zeroed then, so that other calls never touch it. An answer or a hang-up
- * reads lines 0 and 1 only. */
+ * 1: the rest of what a new call, an answer, a hang-up, a prompt's end and the outputs read
+ * (id, tokens, queue, workflow, agent). Line 2: the hunt's round (tried, declines, group),
+ * set when the call first enters a queue (round_set: rgs_call_round_init). Line 3: the IVR's
+ * state, set when the call starts one (ivr_seen). Each is left as it is until then, so a call
+ * never touches the lines it does not use: a new call, an answer or a hang-up reads and writes
+ * lines 0 and 1 only. */
 typedef struct rgs_call {
     _Alignas(64) uint8_t state; /* rgs_call_state (the slots are 64-byte aligned: rgs_engine.c) */
     uint8_t hops;               /* queue entries, to stop action loops */
     uint8_t cont;               /* rgs_cont */
-    uint8_t ivr_op;             /* cr_rgs_ivr_op */
-    bool answered, on_moh, ivr_live;
-    bool ivr_seen;   /* the IVR fields (line 3) are in use: rgs_ivr_start zeroed them */
+    bool answered : 1, on_moh : 1, ivr_live : 1;
+    bool ivr_seen : 1;  /* the IVR fields (line 3) are in use: rgs_ivr_start zeroed them */
+    bool round_set : 1; /* the hunt's fields (line 2) are: rgs_call_round_init */
+    int32_t cont_queue;
     uint64_t handle; /* the host's (or engine's) handle */
     int32_t qprev, qnext;
     uint64_t seq;
     rgs_svec ring;                /* agents ringing now */
     uint32_t th_ring, th_timeout; /* handles of those timers in the heap, 0 = none */
     /* line 1 */
-    char *id;        /* points into str while the call lives */
+    char *id;        /* "id\0from\0to\0", capstr bytes: kept with the slot when it is freed */
     uint64_t serial; /* incarnation of the slot, for timers (which read the tokens beside it) */
     int64_t enter_ms;
     char *cont_arg;
@@ -168,23 +170,35 @@ typedef struct rgs_call {
     int32_t agent; /* connected */
     int32_t next_free;
     uint32_t capstr;
-    /* line 2 */
-    rgs_svec tried; /* agents offered in this round */
-    rgs_decline_entry *declines;
-    char *str; /* "id\0from\0to\0": kept with the slot when it is freed */
+    /* line 2 (valid while round_set) */
+    rgs_svec tried;              /* agents offered in this round */
+    rgs_decline_entry *declines; /* (its buffer kept with the slot) */
     uint32_t ndeclines, capdeclines;
     uint32_t gi;      /* group of the queue being searched in this round */
     int round_offers; /* offers made in this round */
     int32_t ring_group;
-    int32_t cont_queue;
     /* line 3: IVR (valid while ivr_seen) */
-    uint32_t th_ivr, tok_ivr;
+    _Alignas(64) uint32_t th_ivr;
+    uint32_t tok_ivr;
     void *ivr_state;
     int64_t ivr_after_prompt; /* COLLECT: timer to start when its prompt is done */
+    uint8_t ivr_op;           /* cr_rgs_ivr_op */
 } rgs_call;
 _Static_assert(sizeof(rgs_call) == 256 && offsetof(rgs_call, id) == 64 &&
                    offsetof(rgs_call, tried) == 128 && offsetof(rgs_call, th_ivr) == 192,
                "a call's lines hold what their comment says");
+
+/* Sets the hunt's fields of a call that enters a queue (or is restored to one) for the
+ * first time; they keep their values through later queue entries. */
+static inline void rgs_call_round_init(rgs_call *c)
+{
+    if (c->round_set)
+        return;
+    c->round_set = true;
+    c->tried.n = c->ndeclines = c->gi = 0;
+    c->round_offers = 0;
+    c->ring_group = -1;
+}
 
 /* The caller's and the called URI of a live call (after its id in its buffer). */
 static inline const char *rgs_call_from(const rgs_call *c)

@@ -97,6 +97,7 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
     c->enter_ms = e->now;
     c->seq = e->next_seq++;
     c->ring.n = 0;
+    rgs_call_round_init(c);
     rgs_new_round(c);
     queue_append(e, c);
     q->entered++;

@@ -148,6 +148,7 @@ static void load_call(cr_rgs_engine *e, const char *id, char *v)
     }
     c->state = CS_QUEUED;
     c->hops = 1;
+    rgs_call_round_init(c);
     e->resume_pending = true;
     int timeout = e->cfg->queues[q].timeout_s;
     if (timeout > 0)
