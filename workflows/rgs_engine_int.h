@@ -237,14 +237,16 @@ typedef struct rgs_hent {
  * The prompts' names are copied into the line too when they fit (as most file names do):
  * the host reads the name of each prompt it is told to play right after the engine read this
  * line, where the configuration's copy was a line of its own, cold, for every call. */
-#define RGS_WF_NAMES 30
+#define RGS_WF_NAMES 26
 typedef struct rgs_wf {
-    _Alignas(64) const char *welcome; /* NULL when none; into names or the configuration */
-    const char *moh;                  /* the same */
-    int32_t queue, hours, holidays, tz;
+    /* the welcome's and the music's names (NUL ended), if they fit: first in the line, so that
+     * a 32-byte load from either (a vector strlen's) stays inside it */
+    _Alignas(64) char names[RGS_WF_NAMES];
     uint8_t type; /* cr_rgs_workflow_type */
     bool active;
-    char names[RGS_WF_NAMES]; /* the welcome's and the music's names (NUL ended), if they fit */
+    const char *welcome; /* NULL when none; into names or the configuration */
+    const char *moh;     /* the same */
+    int32_t queue, hours, holidays, tz;
 } rgs_wf;
 _Static_assert(sizeof(rgs_wf) == 64, "a workflow's hot record is one cache line");
 
