@@ -287,6 +287,25 @@ static inline __attribute__((always_inline)) void add_one_gateway(const cr_confi
     x->listed |= bit;
 }
 
+/* add_two_gateways' questions to a runtime that can refuse a gateway: each gateway's verdict
+ * asked once, in the route's order. True when both are usable; otherwise the usable one, if
+ * any, is added (no rotation, no counter asked). Out of line: the loop it spares is in line. */
+static bool __attribute__((noinline))
+two_usable(const cr_config *c, const cr_route *r, const uint32_t *gw, const cr_usage *u,
+           const cr_runtime *rt, adder *x, cr_decision *out)
+{
+    uint64_t bw0 = (uint64_t)1 << (gw[0] & 63), bw1 = (uint64_t)1 << (gw[1] & 63);
+    bool ok0 = gateway_skip(&c->gateways[gw[0]], bw0, x, rt, out) == GW_OK;
+    bool ok1 = gateway_skip(&c->gateways[gw[1]], bw1, x, rt, out) == GW_OK;
+    if (ok0 && ok1)
+        return true;
+    if (ok0)
+        add_one_gateway(c, r, gw[0], bw0, u, x, out);
+    else if (ok1)
+        add_one_gateway(c, r, gw[1], bw1, u, x, out);
+    return false;
+}
+
 /* add_usable_gateways for a route of two gateways gw[0..2) when x->plain, neither of them
  * listed yet, their bits apart and room for both: the same attempts in the same order, the same
  * questions to the runtime in the same order, without the rotation's loop. Each gateway's
@@ -301,17 +320,8 @@ add_two_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, cons
     size_t na = out->nattempts;
     if (((bw0 | bw1) & x->listed) || bw0 == bw1 || na + 2 > CR_MAX_ATTEMPTS)
         return false;
-    if (__builtin_expect(x->ask, 0)) {
-        bool ok0 = gateway_skip(&c->gateways[gw[0]], bw0, x, rt, out) == GW_OK;
-        bool ok1 = gateway_skip(&c->gateways[gw[1]], bw1, x, rt, out) == GW_OK;
-        if (!ok0 || !ok1) { /* one usable at most: no rotation, no counter */
-            if (ok0)
-                add_one_gateway(c, r, gw[0], bw0, u, x, out);
-            else if (ok1)
-                add_one_gateway(c, r, gw[1], bw1, u, x, out);
-            return true;
-        }
-    }
+    if (x->ask && !two_usable(c, r, gw, u, rt, x, out))
+        return true;
     if (rt && rt->route_spread)
         spread = rt->route_spread(rt->ud, r);
     uint32_t g0 = gw[spread & 1], g1 = gw[~spread & 1];
