@@ -56,6 +56,7 @@ static const struct {
      "usage: callroute inbound --config FILE [--db DIR] --from URI TO [--endpoint URI]...\n"
      "                         [--gateway GW] [--json]\n"},
     {"bench", "usage: callroute bench (--config FILE | --generate routes=N,rules=M,users=U)\n"
+              "                       [--baseline OLD/libcallroute-bench.so [--runs N]]\n"
               "       callroute bench --rgs [--agents N --groups G --waiting W | --model NAME]\n"
               "                             [--text] [--baseline LIB [--runs N]]\n"},
     {"test",

@@ -105,6 +105,35 @@ errors)
   has "usage: callroute bench" "stderr" "$err"
   [ -z "$(ls -A "$TMPDIR")" ] && ok || bad "left in TMPDIR: $(ls -A "$TMPDIR")"
   ;;
+baseline)
+  # --baseline: an older bench library and this one on one plan, alternated, with ratios
+  lib=$(dirname "$cr")/libcallroute-bench.so
+  expect 0 "$cr" bench "${small[@]}" --baseline "$lib" --runs 2 --json
+  json "list(j) == ['baseline', 'runs', 'before_p50_ns', 'after_p50_ns', 'before_p99_ns',
+    'after_p99_ns', 'p50_ratio', 'p99_ratio', 'mismatches']"
+  json "j['runs'] == 2 and j['mismatches'] == 0 and j['baseline'] == '$lib'"
+  json "0 < j['before_p50_ns'][0] <= j['before_p50_ns'][1] and 0 < j['after_p50_ns'][0]"
+  json "0 < j['p50_ratio'][0] <= j['p50_ratio'][1] and 0 < j['p99_ratio'][0]"
+  expect 0 "$cr" bench "${small[@]}" --baseline "$lib" --runs 1
+  has "before/after, 1 run each, alternated (before = $lib):" "stdout" "$out"
+  has "  run 1  before p50 " "stdout" "$out"
+  has "ratio        p50 x" "stdout" "$out"
+  has "index        = naive scan in every run" "stdout" "$out"
+  has "run 1 of 1: before p50 " "stderr" "$err"
+  expect 0 "$cr" bench "${small[@]}" --baseline "$lib" --runs 1 --save "$tmp/ab.xml"
+  [ -s "$tmp/ab.xml" ] && [ -s "$tmp/ab.xml.numbers" ] && ok || bad "--save with --baseline: no plan"
+  expect 2 "$cr" bench "${small[@]}" --baseline "$tmp/none.so"
+  has "--baseline $tmp/none.so" "stderr" "$err"
+  expect 2 "$cr" bench "${small[@]}" --baseline "$(dirname "$cr")/libcallroute.so.1"
+  has "not a libcallroute-bench.so" "stderr" "$err"
+  expect 2 "$cr" bench "${small[@]}" --runs 2
+  has "--runs goes with --baseline" "stderr" "$err"
+  expect 2 "$cr" bench "${small[@]}" --baseline "$lib" --runs 0
+  has "--runs: 1 to 100" "stderr" "$err"
+  expect 2 "$cr" bench "${small[@]}" --baseline "$lib" --reloads 2
+  has "--baseline compares decisions, not reloads" "stderr" "$err"
+  [ -z "$(ls -A "$TMPDIR")" ] && ok || bad "left in TMPDIR: $(ls -A "$TMPDIR")"
+  ;;
 batch)
   # Time per decision = (CPU time of a batch - CPU time of the same command on an empty
   # batch) / lines: the load (a compiled plan image, each binary its own) is left out.

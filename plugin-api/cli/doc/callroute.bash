@@ -30,7 +30,7 @@ _callroute()
         test) opts="--config --db --verbose" ;;
         diff) opts="--config --from --numbers --generate" ;;
         users) opts="import export --db --replace --owner --format --json" ;;
-        bench) opts="--config --generate --numbers --seconds --reload-ms --reloads --threads --save --seed --json --rgs" ;;
+        bench) opts="--config --generate --numbers --seconds --reload-ms --reloads --threads --save --seed --json --baseline --runs --rgs" ;;
     esac
     if [[ $cur == -* || ${words[1]} == users ]]; then
         COMPREPLY=($(compgen -W "$opts --help --library" -- "$cur"))
