@@ -140,15 +140,24 @@ typedef struct run_fig {
     double p50, p99, dps, mismatches;
 } run_fig;
 
-static int bench_run(const cr_plugin *p, const char *const *args, size_t n, run_fig *f)
+/* p's bench on args[0..n): its result, or NULL after printing why not. */
+static cr_result *run_bench(const cr_plugin *p, const char *const *args, size_t n)
 {
     char err[4096] = "";
     cr_result *r = NULL;
     int rc = p->bench(args, n, &r, err, sizeof err);
     if (rc != 0 || !r) {
         fprintf(stderr, "callroute bench: %s\n", err[0] ? err : p->strerror(rc));
-        return 2;
+        return NULL;
     }
+    return r;
+}
+
+static int bench_run(const cr_plugin *p, const char *const *args, size_t n, run_fig *f)
+{
+    cr_result *r = run_bench(p, args, n);
+    if (!r)
+        return 2;
     *f = (run_fig){num(p, r, "p50_ns"), num(p, r, "p99_ns"), num(p, r, "decisions_per_sec"),
                    num(p, r, "mismatches")};
     p->result_free(r);
@@ -346,13 +355,9 @@ int cr_cmd_bench(const cr_plugin *loaded, int argc, char **argv)
         fprintf(stderr, "callroute bench: --runs goes with --baseline\n");
         return 2;
     }
-    char err[4096] = "";
-    cr_result *r = NULL;
-    int rc = p->bench(args, n, &r, err, sizeof err);
-    if (rc != 0 || !r) {
-        fprintf(stderr, "callroute bench: %s\n", err[0] ? err : p->strerror(rc));
+    cr_result *r = run_bench(p, args, n);
+    if (!r)
         return 2;
-    }
     if (cr_flag(&o, "json"))
         cr_cli_print(p, r, 1);
     else
