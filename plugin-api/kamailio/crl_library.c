@@ -349,7 +349,10 @@ static int crl_open(void)
         return -1;
     }
     crl_own = h;
-    crl_own_pid = getpid();
+    /* my_pid() is getpid() here too: at mod_init Kamailio has no process table yet (my_pid()
+     * falls back to getpid()); fork_process() sets a child's entry before its child_init;
+     * mod_destroy runs before the table is freed. One function for every owner check. */
+    crl_own_pid = my_pid();
     return 0;
 }
 
@@ -444,15 +447,15 @@ int crl_park(void)
 
 void crl_forget_inherited(void)
 {
-    if (crl_plugin && crl_own && crl_own_pid != getpid())
+    if (crl_plugin && crl_own && crl_own_pid != my_pid())
         crl_plugin->close(crl_own);
-    if (crl_own_pid != getpid())
+    if (crl_own_pid != my_pid())
         crl_own = NULL;
 }
 
 void crl_close(void)
 {
-    if (crl_plugin && crl_own && crl_own_pid == getpid())
+    if (crl_plugin && crl_own && crl_own_pid == my_pid())
         crl_plugin->close(crl_own);
     crl_own = NULL;
     /* The shared block stays mapped until the process exits; the library stays mapped
