@@ -131,7 +131,8 @@ static int run(const crb_opts *o, const plan_files *pf, cr_handle *h, const crb_
     memset(&ph1, 0, sizeof ph1);
     signed char *kinds = NULL;
     cr_result *res = NULL;
-    if (!crb_samples_init(&ph1.idx, 1u << 21, 1) || !crb_samples_init(&ph1.naive, 1u << 20, 2))
+    if (!crb_samples_init(&ph1.idx, 1u << 21, 1) || !crb_samples_init(&ph1.naive, 1u << 20, 2) ||
+        !crb_samples_init(&ph1.timer, 1u << 16, 3))
         goto release;
     crb_measure(cfg, cl, o->seconds, &ph1);
     kinds = kinds_of(cfg, cl);
@@ -157,6 +158,7 @@ release:
     free(kinds);
     free(ph1.idx.v);
     free(ph1.naive.v);
+    free(ph1.timer.v);
     return rc;
 }
 

@@ -110,6 +110,7 @@ int crb_opts_parse(const char *const *args, size_t nargs, crb_opts *o, crb_plan 
 
 typedef struct crb_phase1 {
     crb_samples idx, naive;
+    crb_samples timer; /* the clock's own pair of reads around nothing, in the same slices */
     uint64_t idx_ns, naive_ns; /* wall time of each kind of block */
     size_t verified, mismatches;
     size_t outbound, internal, blocked, other;

@@ -45,6 +45,7 @@ static void report_decisions(cr_result *res, const crb_phase1 *ph)
     crp_set_num(res, NULL, "outbound", (double)ph->outbound);
     crp_set_num(res, NULL, "internal", (double)ph->internal);
     crp_set_num(res, NULL, "blocked", (double)ph->blocked);
+    crp_set_num(res, NULL, "timer_p50_ns", crb_samples_pct(&ph->timer, 50));
 }
 
 static void report_index_and_memory(cr_result *res, const cr_config *cfg, const crb_load *ld)
@@ -68,6 +69,7 @@ cr_result *crb_report_new(const char *config, const cr_config *cfg, size_t ncall
 {
     crb_samples_sort(&ph->idx);
     crb_samples_sort(&ph->naive);
+    crb_samples_sort(&ph->timer);
     cr_result *res = crp_result_new("bench", 0);
     if (!res)
         return NULL;

@@ -33,6 +33,7 @@ small=(--generate routes=60,rules=12,users=300 --seconds 0.2)
 fields='["config", "routes", "rules", "users", "numbers", "load_ms", "load_cpu_ms",
   "decisions_per_sec", "p50_ns", "p99_ns", "naive_p50_ns", "naive_p99_ns", "speedup",
   "decisions", "naive_decisions", "verified", "mismatches", "outbound", "internal", "blocked",
+  "timer_p50_ns",
   "routes_indexed", "routes_fallback", "rules_indexed", "rules_fallback", "index_bytes",
   "rss_before_load_bytes", "rss_bytes", "heap_bytes", "heap_free_bytes", "peak_rss_bytes"]'
 reload_fields='["reload_threads", "baseline_decisions", "baseline_max_ns",
