@@ -353,7 +353,8 @@ long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t 
     rgs_call *c = &e->calls[s];
     /* the slot's buffers are reused: no allocation for a call in the steady state. Lines 0
      * and 1 only: the hunt's line and the IVR's are set when the call first uses them
-     * (round_set, ivr_seen), a call without a queue or an IVR never touches them. */
+     * (rgs_call_round_init, rgs_call_ivr_init), a call without a queue or an IVR never
+     * touches them. */
     rgs_svec ring = c->ring;
     uint32_t capstr = c->capstr;
     char *str = c->id;
@@ -550,13 +551,7 @@ void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c)
     rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
     c->answered = true;
     c->state = CS_IVR;
-    if (!c->ivr_seen) {
-        c->ivr_seen = true;
-        c->th_ivr = c->tok_ivr = 0;
-        c->ivr_state = NULL;
-        c->ivr_after_prompt = 0;
-        c->ivr_op = 0;
-    }
+    rgs_call_ivr_init(c);
     cr_rgs_ivr_call info = {c->id,
                             rgs_call_from(c),
                             rgs_call_to(c),
