@@ -95,8 +95,11 @@ static void *grow_table(void *slots, size_t *cap, const slot_ops *ops)
     return ns;
 }
 
-/* Empties slot `i` and moves later entries of its probe run back (backward-shift deletion). */
-static void remove_at(void *slots, size_t cap, size_t i, const slot_ops *ops)
+/* Empties slot `i` and moves later entries of its probe run back (backward-shift deletion).
+ * Inlined where it is called, with the ops a constant: the call maps delete an entry per
+ * call, and through the function pointers each slot of the run cost two indirect calls. */
+static inline __attribute__((always_inline)) void remove_at(void *slots, size_t cap, size_t i,
+                                                            const slot_ops *ops)
 {
     char *t = slots;
     size_t mask = cap - 1, j = i, z = ops->size;
@@ -255,14 +258,6 @@ void rgs_map_del_hashed(rgs_map *m, const char *key, uint64_t h)
 
 /* ---- uint64 keys ---------------------------------------------------------------------------- */
 
-static uint64_t hash_u64(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return k;
-}
-
 void rgs_hmap_free(rgs_hmap *m)
 {
     rgs_big_free(m->slots, m->cap * sizeof *m->slots);
@@ -277,7 +272,7 @@ static bool u64_used(const void *slot)
 
 static uint64_t u64_hash(const void *slot)
 {
-    return hash_u64(((const rgs_hmap_slot *)slot)->key);
+    return rgs_hash_u64(((const rgs_hmap_slot *)slot)->key);
 }
 
 static const slot_ops u64_ops = {sizeof(rgs_hmap_slot), u64_used, u64_hash};
@@ -295,7 +290,7 @@ int rgs_hmap_put(rgs_hmap *m, uint64_t key, long value)
 {
     if (!key || hmake_room(m) < 0)
         return -1;
-    size_t j = hash_u64(key) & (m->cap - 1);
+    size_t j = rgs_hash_u64(key) & (m->cap - 1);
     while (m->slots[j].key && m->slots[j].key != key)
         j = (j + 1) & (m->cap - 1);
     if (!m->slots[j].key)
@@ -313,7 +308,7 @@ int rgs_hmap_add(rgs_hmap *m, uint64_t key, long value)
 {
     if (!key || hmake_room(m) < 0)
         return -1;
-    size_t j = hash_u64(key) & (m->cap - 1);
+    size_t j = rgs_hash_u64(key) & (m->cap - 1);
     while (m->slots[j].key) {
         if (m->slots[j].key == key)
             return 1;
@@ -328,7 +323,7 @@ static long hfind(const rgs_hmap *m, uint64_t key)
 {
     if (!m->cap || !key)
         return -1;
-    size_t j = hash_u64(key) & (m->cap - 1);
+    size_t j = rgs_hash_u64(key) & (m->cap - 1);
     while (m->slots[j].key) {
         if (m->slots[j].key == key)
             return (long)j;
@@ -404,11 +399,6 @@ void rgs_imap_del(rgs_imap *m, uint32_t tag, uint32_t value)
             m->count--;
             return;
         }
-}
-
-uint32_t rgs_imap_tag_u64(uint64_t key)
-{
-    return (uint32_t)hash_u64(key);
 }
 
 /* ---- string keys inside the slots ----------------------------------------------------------- */
