@@ -291,6 +291,9 @@ struct cr_rgs_engine {
     uint32_t *hpos, *hfree;         /* heap index by timer handle; free handles */
     size_t nh, caph, nhfree;        /* handles used (0 is none); capacity of tim, hpos, hfree */
     uint32_t timer_order;           /* renumbered before it wraps (rgs_timer.c) */
+    /* rgs_timer_drop_dead found the earliest timer live, and no event, timer or heap change
+     * came since: a deadline poll that runs nothing need not check it again (rgs_input.c) */
+    bool top_live;
     uint64_t next_seq, next_serial;
     int64_t now;
     cr_rgs_output_fn out;
@@ -445,7 +448,8 @@ static inline bool rgs_timer_due(const cr_rgs_engine *e, int64_t now)
 {
     return e->nheap && e->heap[RGS_HEAP_ROOT].when <= now;
 }
-/* Pops the timers at the top that are no longer live, so the next deadline is a real one. */
+/* Pops the timers at the top that are no longer live, so the next deadline is a real one;
+ * sets top_live. */
 void rgs_timer_drop_dead(cr_rgs_engine *e);
 /* Tests: gives the live timers orders by rank (done before the 32-bit order wraps). */
 void rgs_timer_renumber(cr_rgs_engine *e);

@@ -83,6 +83,7 @@ static void sift_down(cr_rgs_engine *e, size_t k, rgs_hent t)
 static rgs_hent heap_remove(cr_rgs_engine *e, size_t k)
 {
     rgs_hent t = e->heap[k], last = e->heap[ROOT + --e->nheap];
+    e->top_live = false;
     if (k < ROOT + e->nheap) {
         if (k > ROOT && hless(&last, &e->heap[parent(k)]))
             sift_up(e, k, last);
@@ -172,6 +173,7 @@ uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, ui
     e->tim[h] = (rgs_timer){when, slot, e->calls[slot].serial, tok, kind};
     rgs_hent t = {when, e->timer_order++, h};
     e->nheap++;
+    e->top_live = false;
     sift_up(e, ROOT + e->nheap - 1, t);
     return h;
 }
@@ -224,6 +226,7 @@ void rgs_timer_drop_dead(cr_rgs_engine *e)
 {
     while (e->nheap && !rgs_timer_live(e, &e->tim[e->heap[ROOT].h]))
         rgs_timer_pop(e);
+    e->top_live = true;
 }
 
 void rgs_timer_free(cr_rgs_engine *e)
