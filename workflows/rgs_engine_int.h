@@ -441,8 +441,25 @@ uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, ui
 void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h);
 /* Pops the earliest timer (the call no longer refers to it). */
 rgs_timer rgs_timer_pop(cr_rgs_engine *e);
-/* False for a timer whose call is gone or whose token changed. */
-bool rgs_timer_live(const cr_rgs_engine *e, const rgs_timer *t);
+/* False for a timer whose call is gone or whose token changed (inline: checked after every
+ * event, at the top of the heap). */
+static inline bool rgs_timer_live(const cr_rgs_engine *e, const rgs_timer *t)
+{
+    const rgs_call *c = &e->calls[t->slot];
+    if (c->state == CS_FREE || c->serial != t->serial)
+        return false;
+    switch (t->kind) {
+    case T_RING:
+        return c->state == CS_QUEUED && c->tok_ring == t->tok && c->ring.n > 0;
+    case T_TIMEOUT:
+        return c->state == CS_QUEUED && c->tok_timeout == t->tok;
+    case T_IVR:
+        return c->state == CS_IVR && c->tok_ivr == t->tok;
+    default:
+        return c->state == CS_QUEUED;
+    }
+}
+
 /* Whether the earliest timer is due at `now`. */
 static inline bool rgs_timer_due(const cr_rgs_engine *e, int64_t now)
 {

@@ -205,23 +205,6 @@ rgs_timer rgs_timer_pop(cr_rgs_engine *e)
     return t;
 }
 
-bool rgs_timer_live(const cr_rgs_engine *e, const rgs_timer *t)
-{
-    const rgs_call *c = &e->calls[t->slot];
-    if (c->state == CS_FREE || c->serial != t->serial)
-        return false;
-    switch (t->kind) {
-    case T_RING:
-        return c->state == CS_QUEUED && c->tok_ring == t->tok && c->ring.n > 0;
-    case T_TIMEOUT:
-        return c->state == CS_QUEUED && c->tok_timeout == t->tok;
-    case T_IVR:
-        return c->state == CS_IVR && c->tok_ivr == t->tok;
-    default:
-        return c->state == CS_QUEUED;
-    }
-}
-
 void rgs_timer_drop_dead(cr_rgs_engine *e)
 {
     while (e->nheap && !rgs_timer_live(e, &e->tim[e->heap[ROOT].h]))
