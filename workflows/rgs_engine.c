@@ -245,8 +245,8 @@ static int call_strings(rgs_call *c, const char *id, const char *from, const cha
     return 0;
 }
 
-/* Room for slot ncalls: the slot array doubles, its new slots left as they are (a slot is
- * zeroed when it is first used; zeroing them all here would touch every new page at once,
+/* Room for slot ncalls: the slot array doubles, its new slots left as they are (zero, as the
+ * table allocator gives them; zeroing them again here would touch every new page at once,
  * tens of MB in one event for a large deployment). */
 /* Call slots, 64-byte aligned so that each call's first line is one cache line, in a large
  * table (rgs_big_alloc: huge pages from 2 MB on). It grows with its pages moved, not copied
@@ -344,19 +344,23 @@ long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t 
     if (hj < 0)
         return hj;
     rgs_imap_set_at(&e->call_handles, (size_t)hj, htag, (uint32_t)(s >= 0 ? s : (long)e->ncalls));
-    if (s >= 0) {
-        e->free_calls = e->calls[s].next_free;
-    } else {
-        s = (long)e->ncalls++;
-        memset(&e->calls[s], 0, sizeof e->calls[s]);
-    }
-    rgs_call *c = &e->calls[s];
     /* the slot's buffers are reused: no allocation for a call in the steady state. Lines 0
      * and 1 only: the hunt's line and the IVR's are set when the call first uses them
-     * (round_set, ivr_seen), a call without a queue or an IVR never touches them. */
-    rgs_svec ring = c->ring;
-    uint32_t capstr = c->capstr;
-    char *str = c->id;
+     * (rgs_call_round_init, rgs_call_ivr_init), a call without a queue or an IVR never
+     * touches them. A slot never used is zero (rgs_big_grow), buffers included: it is only
+     * written, its lines not read first. */
+    rgs_svec ring = {0};
+    uint32_t capstr = 0;
+    char *str = NULL;
+    if (s >= 0) {
+        e->free_calls = e->calls[s].next_free;
+        ring = e->calls[s].ring;
+        capstr = e->calls[s].capstr;
+        str = e->calls[s].id;
+    } else {
+        s = (long)e->ncalls++;
+    }
+    rgs_call *c = &e->calls[s];
     memset(c, 0, offsetof(rgs_call, tried));
     ring.n = 0;
     c->ring = ring;
@@ -550,13 +554,7 @@ void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c)
     rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
     c->answered = true;
     c->state = CS_IVR;
-    if (!c->ivr_seen) {
-        c->ivr_seen = true;
-        c->th_ivr = c->tok_ivr = 0;
-        c->ivr_state = NULL;
-        c->ivr_after_prompt = 0;
-        c->ivr_op = 0;
-    }
+    rgs_call_ivr_init(c);
     cr_rgs_ivr_call info = {c->id,
                             rgs_call_from(c),
                             rgs_call_to(c),

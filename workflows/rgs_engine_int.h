@@ -142,15 +142,15 @@ typedef struct rgs_decline_entry {
  * 1: the rest of what a new call, an answer, a hang-up, a prompt's end and the outputs read
  * (id, tokens, queue, workflow, agent). Line 2: the hunt's round (tried, declines, group),
  * set when the call first enters a queue (round_set: rgs_call_round_init). Line 3: the IVR's
- * state, set when the call starts one (ivr_seen). Each is left as it is until then, so a call
- * never touches the lines it does not use: a new call, an answer or a hang-up reads and writes
- * lines 0 and 1 only. */
+ * state, set when the call starts one (ivr_seen: rgs_call_ivr_init). Each is left as it is until
+ * then, so a call never touches the lines it does not use: a new call, an answer or a hang-up reads
+ * and writes lines 0 and 1 only. */
 typedef struct rgs_call {
     _Alignas(64) uint8_t state; /* rgs_call_state (the slots are 64-byte aligned: rgs_engine.c) */
     uint8_t hops;               /* queue entries, to stop action loops */
     uint8_t cont;               /* rgs_cont */
     bool answered : 1, on_moh : 1, ivr_live : 1;
-    bool ivr_seen : 1;  /* the IVR fields (line 3) are in use: rgs_ivr_start zeroed them */
+    bool ivr_seen : 1;  /* the IVR fields (line 3) are in use: rgs_call_ivr_init */
     bool round_set : 1; /* the hunt's fields (line 2) are: rgs_call_round_init */
     int32_t cont_queue;
     uint64_t handle; /* the host's (or engine's) handle */
@@ -198,6 +198,19 @@ static inline void rgs_call_round_init(rgs_call *c)
     c->tried.n = c->ndeclines = c->gi = 0;
     c->round_offers = 0;
     c->ring_group = -1;
+}
+
+/* Sets the IVR's fields of a call that starts an IVR for the first time (no timer, no
+ * state, no operation); they keep their values through later IVR starts. */
+static inline void rgs_call_ivr_init(rgs_call *c)
+{
+    if (c->ivr_seen)
+        return;
+    c->ivr_seen = true;
+    c->th_ivr = c->tok_ivr = 0;
+    c->ivr_state = NULL;
+    c->ivr_after_prompt = 0;
+    c->ivr_op = 0;
 }
 
 /* The caller's and the called URI of a live call (after its id in its buffer). */
@@ -278,6 +291,9 @@ struct cr_rgs_engine {
     uint32_t *hpos, *hfree;         /* heap index by timer handle; free handles */
     size_t nh, caph, nhfree;        /* handles used (0 is none); capacity of tim, hpos, hfree */
     uint32_t timer_order;           /* renumbered before it wraps (rgs_timer.c) */
+    /* rgs_timer_drop_dead found the earliest timer live, and no event, timer or heap change
+     * came since: a deadline poll that runs nothing need not check it again (rgs_input.c) */
+    bool top_live;
     uint64_t next_seq, next_serial;
     int64_t now;
     cr_rgs_output_fn out;
@@ -425,14 +441,32 @@ uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, ui
 void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h);
 /* Pops the earliest timer (the call no longer refers to it). */
 rgs_timer rgs_timer_pop(cr_rgs_engine *e);
-/* False for a timer whose call is gone or whose token changed. */
-bool rgs_timer_live(const cr_rgs_engine *e, const rgs_timer *t);
+/* False for a timer whose call is gone or whose token changed (inline: checked after every
+ * event, at the top of the heap). */
+static inline bool rgs_timer_live(const cr_rgs_engine *e, const rgs_timer *t)
+{
+    const rgs_call *c = &e->calls[t->slot];
+    if (c->state == CS_FREE || c->serial != t->serial)
+        return false;
+    switch (t->kind) {
+    case T_RING:
+        return c->state == CS_QUEUED && c->tok_ring == t->tok && c->ring.n > 0;
+    case T_TIMEOUT:
+        return c->state == CS_QUEUED && c->tok_timeout == t->tok;
+    case T_IVR:
+        return c->state == CS_IVR && c->tok_ivr == t->tok;
+    default:
+        return c->state == CS_QUEUED;
+    }
+}
+
 /* Whether the earliest timer is due at `now`. */
 static inline bool rgs_timer_due(const cr_rgs_engine *e, int64_t now)
 {
     return e->nheap && e->heap[RGS_HEAP_ROOT].when <= now;
 }
-/* Pops the timers at the top that are no longer live, so the next deadline is a real one. */
+/* Pops the timers at the top that are no longer live, so the next deadline is a real one;
+ * sets top_live. */
 void rgs_timer_drop_dead(cr_rgs_engine *e);
 /* Tests: gives the live timers orders by rank (done before the 32-bit order wraps). */
 void rgs_timer_renumber(cr_rgs_engine *e);

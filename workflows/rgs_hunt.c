@@ -604,7 +604,7 @@ static bool waiting(const rgs_call *c)
  * offers are made, so it is checked again only after a hunt. What remains in vain is bounded
  * by the grace periods of declines, not by the number of waiting calls.
  */
-static void dispatch_agent(cr_rgs_engine *e, size_t a)
+static __attribute__((noinline)) void dispatch_agent(cr_rgs_engine *e, size_t a)
 {
     rgs_agent *ag = &e->agents[a];
     if (!offerable(e, a)) /* (the loop below would stop at once: nothing to set up) */
@@ -662,6 +662,10 @@ static void dispatch_agent(cr_rgs_engine *e, size_t a)
 
 void rgs_dispatch_pending(cr_rgs_engine *e)
 {
+    /* (most events free nobody: called after each, this returns before any set-up, which is
+     * why dispatch_agent is not inlined here) */
+    if (!e->pending.n)
+        return;
     /* each agent once, in the order they were freed */
     for (size_t i = 0; i < e->pending.n; i++) {
         size_t a = e->pending.v[i];

@@ -304,6 +304,7 @@ static void fire(cr_rgs_engine *e, const rgs_timer *t)
 static void run_timers(cr_rgs_engine *e, int64_t now_ms)
 {
     while (rgs_timer_due(e, now_ms)) {
+        e->top_live = false;
         rgs_timer t = rgs_timer_pop(e);
         if (!rgs_timer_live(e, &t))
             continue;
@@ -315,6 +316,7 @@ static void run_timers(cr_rgs_engine *e, int64_t now_ms)
     if (now_ms > e->now)
         e->now = now_ms;
     if (e->resume_pending) {
+        e->top_live = false;
         e->resume_pending = false;
         rgs_resume(e);
         rgs_dispatch_pending(e);
@@ -326,8 +328,10 @@ int64_t cr_rgs_engine_run(cr_rgs_engine *e, int64_t now_ms, cr_rgs_output_fn out
     e->out = out, e->out_ud = ud;
     run_timers(e, now_ms);
     rgs_store_flush(e);
-    /* drop dead timers at the top so the deadline is a real one */
-    rgs_timer_drop_dead(e);
+    /* drop dead timers at the top so the deadline is a real one (unless nothing ran since
+     * the last drop: a host's poll right after an event, or at a deadline not yet due) */
+    if (!e->top_live)
+        rgs_timer_drop_dead(e);
     e->out = NULL;
     return cr_rgs_engine_next_deadline(e);
 }
@@ -353,6 +357,7 @@ int cr_rgs_engine_input(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_input *in,
     if (in->agent && in->agent <= e->cfg->nagents)
         rgs_prefetch_lines(&e->agents[in->agent - 1], sizeof(rgs_agent) / 64);
     e->out = out, e->out_ud = ud;
+    e->top_live = false; /* the event may change any call */
     run_timers(e, at_ms);
     int rc = handle(e, in, err, errlen);
     rgs_dispatch_pending(e);

@@ -41,6 +41,28 @@ void *rgs_big_grow(void *p, size_t old, size_t bytes)
     return n;
 }
 
+/* The last n < 8 bytes of a key as memcpy(&w, s, n) into a zeroed w reads them, in at most
+ * three loads (a variable-length copy was a byte loop, a third of a hash). */
+static inline uint64_t tail_word(const char *s, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const unsigned char *u = (const unsigned char *)s;
+    if (n >= 4) { /* two 4-byte loads that overlap on equal bytes */
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        return lo | (uint64_t)hi << (8 * (n - 4));
+    }
+    if (n)
+        return u[0] | (uint64_t)u[n / 2] << (8 * (n / 2)) | (uint64_t)u[n - 1] << (8 * (n - 1));
+    return 0;
+#else
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    return w;
+#endif
+}
+
 /* Eight bytes at a time (URIs and call ids are 10-40 bytes; byte-wise FNV cost 4
  * instructions a byte), then a final mix. In-memory only: byte order does not matter. */
 static uint64_t hash_mem(const char *s, size_t n)
@@ -51,8 +73,7 @@ static uint64_t hash_mem(const char *s, size_t n)
         h = (h ^ w) * 0xff51afd7ed558ccdULL;
         h ^= h >> 32;
     }
-    w = 0;
-    memcpy(&w, s, n);
+    w = tail_word(s, n);
     h = (h ^ w) * 0xff51afd7ed558ccdULL;
     h ^= h >> 29;
     h *= 0xc4ceb9fe1a85ec53ULL;
@@ -95,8 +116,11 @@ static void *grow_table(void *slots, size_t *cap, const slot_ops *ops)
     return ns;
 }
 
-/* Empties slot `i` and moves later entries of its probe run back (backward-shift deletion). */
-static void remove_at(void *slots, size_t cap, size_t i, const slot_ops *ops)
+/* Empties slot `i` and moves later entries of its probe run back (backward-shift deletion).
+ * Inlined where it is called, with the ops a constant: the call maps delete an entry per
+ * call, and through the function pointers each slot of the run cost two indirect calls. */
+static inline __attribute__((always_inline)) void remove_at(void *slots, size_t cap, size_t i,
+                                                            const slot_ops *ops)
 {
     char *t = slots;
     size_t mask = cap - 1, j = i, z = ops->size;
@@ -255,14 +279,6 @@ void rgs_map_del_hashed(rgs_map *m, const char *key, uint64_t h)
 
 /* ---- uint64 keys ---------------------------------------------------------------------------- */
 
-static uint64_t hash_u64(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return k;
-}
-
 void rgs_hmap_free(rgs_hmap *m)
 {
     rgs_big_free(m->slots, m->cap * sizeof *m->slots);
@@ -277,7 +293,7 @@ static bool u64_used(const void *slot)
 
 static uint64_t u64_hash(const void *slot)
 {
-    return hash_u64(((const rgs_hmap_slot *)slot)->key);
+    return rgs_hash_u64(((const rgs_hmap_slot *)slot)->key);
 }
 
 static const slot_ops u64_ops = {sizeof(rgs_hmap_slot), u64_used, u64_hash};
@@ -295,7 +311,7 @@ int rgs_hmap_put(rgs_hmap *m, uint64_t key, long value)
 {
     if (!key || hmake_room(m) < 0)
         return -1;
-    size_t j = hash_u64(key) & (m->cap - 1);
+    size_t j = rgs_hash_u64(key) & (m->cap - 1);
     while (m->slots[j].key && m->slots[j].key != key)
         j = (j + 1) & (m->cap - 1);
     if (!m->slots[j].key)
@@ -313,7 +329,7 @@ int rgs_hmap_add(rgs_hmap *m, uint64_t key, long value)
 {
     if (!key || hmake_room(m) < 0)
         return -1;
-    size_t j = hash_u64(key) & (m->cap - 1);
+    size_t j = rgs_hash_u64(key) & (m->cap - 1);
     while (m->slots[j].key) {
         if (m->slots[j].key == key)
             return 1;
@@ -328,7 +344,7 @@ static long hfind(const rgs_hmap *m, uint64_t key)
 {
     if (!m->cap || !key)
         return -1;
-    size_t j = hash_u64(key) & (m->cap - 1);
+    size_t j = rgs_hash_u64(key) & (m->cap - 1);
     while (m->slots[j].key) {
         if (m->slots[j].key == key)
             return (long)j;
@@ -404,11 +420,6 @@ void rgs_imap_del(rgs_imap *m, uint32_t tag, uint32_t value)
             m->count--;
             return;
         }
-}
-
-uint32_t rgs_imap_tag_u64(uint64_t key)
-{
-    return (uint32_t)hash_u64(key);
 }
 
 /* ---- string keys inside the slots ----------------------------------------------------------- */

@@ -151,8 +151,21 @@ static inline void rgs_imap_prefetch(const rgs_imap *m, uint32_t tag)
         __builtin_prefetch(&m->slots[rgs_imap_home(m, tag)]);
 }
 
+/* The mix of a uint64 key: rgs_hmap's hash, and the tag of a call handle (inline: every
+ * event about a call computes it). */
+static inline uint64_t rgs_hash_u64(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return k;
+}
+
 /* The 32-bit tag of a call handle and of a string key. */
-uint32_t rgs_imap_tag_u64(uint64_t key);
+static inline uint32_t rgs_imap_tag_u64(uint64_t key)
+{
+    return (uint32_t)rgs_hash_u64(key);
+}
 static inline uint32_t rgs_imap_tag_str(uint64_t hash)
 {
     return (uint32_t)hash; /* rgs_map_hash(key) */

@@ -83,6 +83,7 @@ static void sift_down(cr_rgs_engine *e, size_t k, rgs_hent t)
 static rgs_hent heap_remove(cr_rgs_engine *e, size_t k)
 {
     rgs_hent t = e->heap[k], last = e->heap[ROOT + --e->nheap];
+    e->top_live = false;
     if (k < ROOT + e->nheap) {
         if (k > ROOT && hless(&last, &e->heap[parent(k)]))
             sift_up(e, k, last);
@@ -172,6 +173,7 @@ uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, ui
     e->tim[h] = (rgs_timer){when, slot, e->calls[slot].serial, tok, kind};
     rgs_hent t = {when, e->timer_order++, h};
     e->nheap++;
+    e->top_live = false;
     sift_up(e, ROOT + e->nheap - 1, t);
     return h;
 }
@@ -203,27 +205,11 @@ rgs_timer rgs_timer_pop(cr_rgs_engine *e)
     return t;
 }
 
-bool rgs_timer_live(const cr_rgs_engine *e, const rgs_timer *t)
-{
-    const rgs_call *c = &e->calls[t->slot];
-    if (c->state == CS_FREE || c->serial != t->serial)
-        return false;
-    switch (t->kind) {
-    case T_RING:
-        return c->state == CS_QUEUED && c->tok_ring == t->tok && c->ring.n > 0;
-    case T_TIMEOUT:
-        return c->state == CS_QUEUED && c->tok_timeout == t->tok;
-    case T_IVR:
-        return c->state == CS_IVR && c->tok_ivr == t->tok;
-    default:
-        return c->state == CS_QUEUED;
-    }
-}
-
 void rgs_timer_drop_dead(cr_rgs_engine *e)
 {
     while (e->nheap && !rgs_timer_live(e, &e->tim[e->heap[ROOT].h]))
         rgs_timer_pop(e);
+    e->top_live = true;
 }
 
 void rgs_timer_free(cr_rgs_engine *e)

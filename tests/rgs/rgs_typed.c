@@ -576,6 +576,28 @@ static void test_deadline_and_no_answer(void **state)
     fx_close(f);
 }
 
+/* A host's poll right after an event (or before the deadline) returns the same deadline as
+ * the event did, a live one: the grace timer a decline leaves is dropped when its call ends. */
+static void test_poll_returns_the_live_deadline(void **state)
+{
+    (void)state;
+    fx *f = fx_open(NULL, 0);
+    assert_int_equal(ev(f, 0, CR_RGS_EVENT_CALL, 1, 0, "sip:decl@contoso.com"), 0);
+    assert_int_equal(P->rgs_advance_typed(f->e, 0, typed_emit, &f->o), 10000);
+    assert_int_equal(P->rgs_advance_typed(f->e, 1000, typed_emit, &f->o), 10000);
+    /* d1 declines: d2 rung until 12 s; d1's grace (30 s) is a timer of its own */
+    assert_int_equal(ev(f, 2, CR_RGS_EVENT_DECLINE, 1, agent(f, "d1"), NULL), 0);
+    assert_string_equal(f->o.buf, "2.000 1 ring sip:d2@contoso.com\n");
+    assert_int_equal(P->rgs_next_deadline(f->e), 12000);
+    assert_int_equal(P->rgs_advance_typed(f->e, 2000, typed_emit, &f->o), 12000);
+    /* the caller hangs up: the ring timer is cancelled, the grace timer is dead */
+    assert_int_equal(ev(f, 3, CR_RGS_EVENT_HANGUP, 1, 0, NULL), 0);
+    assert_int_equal(P->rgs_next_deadline(f->e), -1);
+    assert_int_equal(P->rgs_advance_typed(f->e, 3000, typed_emit, &f->o), -1);
+    assert_int_equal(P->rgs_advance_typed(f->e, 40000, typed_emit, &f->o), -1);
+    fx_close(f);
+}
+
 static void test_workflow_stats(void **state)
 {
     (void)state;
@@ -766,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_bad_events_change_nothing),
         cmocka_unit_test(test_withdrawn_agent_is_not_bridged),
         cmocka_unit_test(test_deadline_and_no_answer),
+        cmocka_unit_test(test_poll_returns_the_live_deadline),
         cmocka_unit_test(test_workflow_stats),
         cmocka_unit_test(test_after_hours_counted),
         cmocka_unit_test(test_snapshot),

@@ -4,7 +4,8 @@
  * call maps keep them in the call slots) is probed the way the engine probes it, with tags
  * that collide often (long runs, the key compare deciding) and with the engine's own tags.
  * The large tables the maps and the engine's records live in (rgs_big_alloc) are zeroed,
- * aligned, advised for huge pages from 2 MB on, and keep their contents as they grow. */
+ * aligned, advised for huge pages from 2 MB on, and keep their contents as they grow. The keys'
+ * hash equals the byte-wise one it was first written as, for every length. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -27,6 +28,39 @@ static uint32_t next(void)
 {
     rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
     return (uint32_t)(rng >> 33);
+}
+
+/* The keys' hash as it was first written (the tail copied byte by byte): the maps' slots,
+ * and so the engine's probes, depend on its values. */
+static uint64_t reference_hash(const char *s, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+    for (; n >= 8; n -= 8, s += 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    h ^= h >> 29;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 32;
+    return h ? h : 1;
+}
+
+static void hash_equals_the_bytewise_one(void **state)
+{
+    (void)state;
+    char key[64];
+    for (int round = 0; round < 200; round++)
+        for (size_t n = 0; n < sizeof key - 1; n++) {
+            for (size_t i = 0; i < n; i++)
+                key[i] = (char)(1 + next() % 255); /* (no NUL inside: rgs_map_hash reads to it) */
+            key[n] = 0;
+            assert_true(rgs_kmap_hash(key, n) == reference_hash(key, n));
+            assert_true(rgs_map_hash(key) == reference_hash(key, n));
+        }
 }
 
 static void string_map_matches_an_array(void **state)
@@ -281,6 +315,7 @@ static void large_tables_zeroed_aligned_grown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hash_equals_the_bytewise_one),
         cmocka_unit_test(string_map_matches_an_array),
         cmocka_unit_test(handle_map_matches_an_array),
         cmocka_unit_test(index_map_matches_an_array),
