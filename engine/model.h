@@ -49,6 +49,20 @@ uint32_t ce_index_put(cr_index *ix, const char *key, size_t n, uint32_t val);
 uint32_t ce_index_get(const cr_index *ix, const char *key, size_t n);
 /* The same with the key's hash already computed (ce_hash with the index's fold). */
 uint32_t ce_index_get_hashed(const cr_index *ix, const char *key, size_t n, uint64_t h);
+/* ce_index_probe from slot i on (i < ix->cap, ix->cap not 0), for a key whose hash has
+ * `tag` as its upper half: a lookup that has already read the slots before i. */
+static inline __attribute__((always_inline)) uint32_t
+ce_index_probe_at(const cr_index *ix, size_t i, uint32_t tag, const char *key, size_t n,
+                  cr_index_eq eq, const void *ud)
+{
+    for (;; i = (i + 1) & (ix->cap - 1)) {
+        const cr_index_slot *s = &ix->slots[i];
+        if (!s->val)
+            return CR_INDEX_NONE;
+        if (s->hash == tag && eq(ud, s->val - 1, key, n))
+            return s->val - 1;
+    }
+}
 /* ce_index_get_hashed's probe with the key compare given: inlined, a compare known where it is
  * called (a lookup's own fast compare of the key cells) is called directly, not through ix->eq. */
 static inline __attribute__((always_inline)) uint32_t ce_index_probe(const cr_index *ix,
@@ -58,14 +72,7 @@ static inline __attribute__((always_inline)) uint32_t ce_index_probe(const cr_in
 {
     if (!ix->cap)
         return CR_INDEX_NONE;
-    uint32_t tag = (uint32_t)(h >> 32);
-    for (size_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
-        const cr_index_slot *s = &ix->slots[i];
-        if (!s->val)
-            return CR_INDEX_NONE;
-        if (s->hash == tag && eq(ud, s->val - 1, key, n))
-            return s->val - 1;
-    }
+    return ce_index_probe_at(ix, h & (ix->cap - 1), (uint32_t)(h >> 32), key, n, eq, ud);
 }
 /* Asks the CPU for the slot a lookup of hash h starts at, ahead of the lookup. */
 static inline void ce_index_prefetch(const cr_index *ix, uint64_t h)

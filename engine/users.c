@@ -284,15 +284,9 @@ static uint32_t line_get(const cr_config *c, const char *key, size_t n, uint64_t
 
 const cr_user *ce_line_probe_finish_at(const cr_config *c, const cr_line_probe *p, size_t i)
 {
-    const cr_index *ix = &c->user_line_ix;
-    uint32_t tag = (uint32_t)(p->h >> 32);
-    for (;; i = (i + 1) & (ix->cap - 1)) {
-        const cr_index_slot *s = &ix->slots[i];
-        if (!s->val)
-            return NULL;
-        if (s->hash == tag && line_cell_eq(c, s->val - 1, p->number, p->n))
-            return ce_user(c, (s->val - 1) & CR_USER_IX_MASK);
-    }
+    uint32_t v = ce_index_probe_at(&c->user_line_ix, i, (uint32_t)(p->h >> 32), p->number, p->n,
+                                   line_cell_eq, c);
+    return v == CR_INDEX_NONE ? NULL : ce_user(c, v & CR_USER_IX_MASK);
 }
 
 const cr_user *ce_line_probe_finish_slow(const cr_config *c, const cr_runtime *rt,
