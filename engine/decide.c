@@ -257,6 +257,13 @@ static void adder_init(adder *x, const cr_config *c, const char *number, size_t 
 
 _Static_assert((CR_URI_SHORT & (CR_URI_SHORT - 1)) == 0, "add_two_gateways ORs two lengths");
 
+/* The length of an attempt's Request-URI through the gateway of host entry h: uri_len's, from
+ * `ulen` and `plus` (adder's: a gateway that removes the number's '+' has one less). */
+static inline size_t host_uri_len(const cr_gateway_host *h, size_t ulen, bool plus)
+{
+    return (h->remove_plus ? ulen - plus : ulen) + h->len;
+}
+
 /* Whether gateway g can be a new attempt of this decision (GW_OK) or why not; `bit`: its bit
  * in x->listed. */
 static inline int gateway_skip(const cr_gateway *g, uint64_t bit, const adder *x,
@@ -280,8 +287,7 @@ static inline __attribute__((always_inline)) void add_one_gateway(const cr_confi
                                                                   uint64_t bit, const cr_usage *u,
                                                                   adder *x, cr_decision *out)
 {
-    const cr_gateway_host *h = &c->gateway_hosts[g];
-    if ((h->remove_plus ? x->ulen - x->plus : x->ulen) + h->len >= CR_URI_SHORT)
+    if (host_uri_len(&c->gateway_hosts[g], x->ulen, x->plus) >= CR_URI_SHORT)
         return;
     out->attempts[out->nattempts++] = (cr_attempt){&c->gateways[g], r, u};
     x->listed |= bit;
@@ -326,10 +332,8 @@ add_two_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, cons
         spread = rt->route_spread(rt->ud, r);
     uint32_t g0 = gw[spread & 1], g1 = gw[~spread & 1];
     uint64_t b0 = (uint64_t)1 << (g0 & 63), b1 = (uint64_t)1 << (g1 & 63);
-    const cr_gateway_host *hosts = c->gateway_hosts;
-    size_t keep = x->ulen, drop = x->ulen - x->plus;
-    size_t l0 = (hosts[g0].remove_plus ? drop : keep) + hosts[g0].len;
-    size_t l1 = (hosts[g1].remove_plus ? drop : keep) + hosts[g1].len;
+    size_t l0 = host_uri_len(&c->gateway_hosts[g0], x->ulen, x->plus);
+    size_t l1 = host_uri_len(&c->gateway_hosts[g1], x->ulen, x->plus);
     cr_attempt *a = &out->attempts[na];
     if (__builtin_expect((l0 | l1) < CR_URI_SHORT, 1)) { /* both fit (CR_URI_SHORT: 2^8) */
         a[0] = (cr_attempt){&c->gateways[g0], r, u};
@@ -432,8 +436,8 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
     size_t before = out->nattempts, na = before;
     uint64_t listed = x->listed;
     const cr_gateway_host *hosts = c->gateway_hosts;
-    /* uri_len's for a gateway that keeps the number's '+' and for one that removes it */
-    size_t ulen_keep = x->ulen, ulen_drop = x->ulen - x->plus;
+    size_t ulen0 = x->ulen; /* read once: the attempts written below might be x, for all C knows */
+    bool plus = x->plus;
     for (size_t j = 0, q = first; j < usable; j++, q = q + 1 == usable ? 0 : q + 1) {
         uint32_t gi = list[q];
         uint64_t bit = (uint64_t)1 << (gi & 63);
@@ -447,7 +451,7 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
         }
         size_t ulen;
         if (__builtin_expect(hosts != NULL, 1)) /* the host's entry, not the gateway's record */
-            ulen = (hosts[gi].remove_plus ? ulen_drop : ulen_keep) + hosts[gi].len;
+            ulen = host_uri_len(&hosts[gi], ulen0, plus);
         else {
             size_t hlen;
             gateway_host(c, g, &hlen);
