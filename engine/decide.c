@@ -264,6 +264,16 @@ static inline size_t host_uri_len(const cr_gateway_host *h, size_t ulen, bool pl
     return (h->remove_plus ? ulen - plus : ulen) + h->len;
 }
 
+/* The runtime's verdict on gateway g (rt asks: adder.ask): GW_OK, GW_DOWN or GW_FULL. */
+static inline int gateway_verdict(const cr_gateway *g, const cr_runtime *rt)
+{
+    if (rt->gateway_down && rt->gateway_down(rt->ud, g))
+        return GW_DOWN;
+    if (rt->gateway_full && g->ports > 0 && rt->gateway_full(rt->ud, g))
+        return GW_FULL;
+    return GW_OK;
+}
+
 /* Whether gateway g can be a new attempt of this decision (GW_OK) or why not; `bit`: its bit
  * in x->listed. */
 static inline int gateway_skip(const cr_gateway *g, uint64_t bit, const adder *x,
@@ -273,11 +283,7 @@ static inline int gateway_skip(const cr_gateway *g, uint64_t bit, const adder *x
         return GW_LISTED;
     if (!x->ask)
         return GW_OK;
-    if (rt->gateway_down && rt->gateway_down(rt->ud, g))
-        return GW_DOWN;
-    if (rt->gateway_full && g->ports > 0 && rt->gateway_full(rt->ud, g))
-        return GW_FULL;
-    return GW_OK;
+    return gateway_verdict(g, rt);
 }
 
 /* A route's gateway g (its bit `bit`) as a new attempt when its Request-URI fits (hosts: the
@@ -293,16 +299,17 @@ static inline __attribute__((always_inline)) void add_one_gateway(const cr_confi
     x->listed |= bit;
 }
 
-/* add_two_gateways' questions to a runtime that can refuse a gateway: each gateway's verdict
- * asked once, in the route's order. True when both are usable; otherwise the usable one, if
- * any, is added (no rotation, no counter asked). Out of line: the loop it spares is in line. */
+/* add_two_gateways' questions to a runtime that can refuse a gateway (x->ask), neither
+ * gateway listed yet: each gateway's verdict asked once, in the route's order. True when both
+ * are usable; otherwise the usable one, if any, is added (no rotation, no counter asked). Out of
+ * line: the loop it spares is in line. */
 static bool __attribute__((noinline))
 two_usable(const cr_config *c, const cr_route *r, const uint32_t *gw, const cr_usage *u,
            const cr_runtime *rt, adder *x, cr_decision *out)
 {
     uint64_t bw0 = (uint64_t)1 << (gw[0] & 63), bw1 = (uint64_t)1 << (gw[1] & 63);
-    bool ok0 = gateway_skip(&c->gateways[gw[0]], bw0, x, rt, out) == GW_OK;
-    bool ok1 = gateway_skip(&c->gateways[gw[1]], bw1, x, rt, out) == GW_OK;
+    bool ok0 = gateway_verdict(&c->gateways[gw[0]], rt) == GW_OK;
+    bool ok1 = gateway_verdict(&c->gateways[gw[1]], rt) == GW_OK;
     if (ok0 && ok1)
         return true;
     if (ok0)
