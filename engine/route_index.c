@@ -306,28 +306,17 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
 /* Walks k down nodes[], collecting the item lists met (items of `stride` bytes, each starting
  * with a cr_px_item): the one walk of plain and merged tries. */
 /* Records node's item list as the iterator's next run (met at `depth`); the runs counted. With
- * `pf`, its first item is asked for (a merged walk's: read by the first next). With a length
- * `len` (not PX_ANY_LEN), the run starts at its first item whose length bounds take len, and a
- * run none of whose items does is not recorded (ce_px_next would skip them). */
-#define PX_ANY_LEN SIZE_MAX
+ * `pf`, its first item is asked for (a merged walk's: read by the first next). */
 static inline __attribute__((always_inline)) size_t px_run(cr_px_iter *it, size_t nruns,
                                                            const char *items, size_t stride,
                                                            const cr_px_node *node, size_t depth,
-                                                           bool pf, size_t len)
+                                                           bool pf)
 {
-    const char *a = items + (size_t)node->items_off * stride;
-    const char *e = items + ((size_t)node->items_off + node->items_n) * stride;
-    if (len != PX_ANY_LEN) {
-        const cr_px_item *x;
-        while (a < e && (x = (const cr_px_item *)a, len < x->minlen || len > x->maxlen))
-            a += stride;
-        if (a == e)
-            return nruns;
-    }
-    it->run[nruns] = (const cr_px_item *)a;
+    it->run[nruns] = (const cr_px_item *)(items + (size_t)node->items_off * stride);
     if (pf)
-        __builtin_prefetch(a);
-    it->end[nruns] = (const cr_px_item *)e;
+        __builtin_prefetch(it->run[nruns]);
+    it->end[nruns] =
+        (const cr_px_item *)(items + ((size_t)node->items_off + node->items_n) * stride);
     it->depth[nruns] = (uint8_t)depth;
     return nruns + 1;
 }
@@ -374,7 +363,7 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
     const cr_px_dslot *slot = NULL;
     for (size_t depth = 0;; depth++) {
         if (node->items_n)
-            nruns = px_run(it, nruns, items, stride, node, depth, pf, PX_ANY_LEN);
+            nruns = px_run(it, nruns, items, stride, node, depth, pf);
         /* at depth n, CR_PX_SYM_END: no node has that child */
         unsigned bit = 1u << k->sym[depth], mask = node->mask;
         if (!(mask & bit))
@@ -470,8 +459,16 @@ static inline __attribute__((always_inline)) bool px_trie_begin(const cr_px_trie
     size_t nruns = 0, digits_from = 0, depth = 0;
     const cr_px_node *node = nodes;
     for (;; depth++) {
-        if (node->items_n) /* items of other lengths dropped */
-            nruns = px_run(it, nruns, items, stride, node, depth, false, n);
+        if (node->items_n) { /* items of other lengths dropped (ce_px_next would skip them) */
+            const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
+            while (a < e && (n < a->minlen || n > a->maxlen))
+                a++;
+            if (a < e) {
+                it->run[nruns] = a;
+                it->end[nruns] = e;
+                it->depth[nruns++] = (uint8_t)depth;
+            }
+        }
         unsigned s = sym_of[(unsigned char)number[depth]];
         if (!s) {
             if (plain || depth == n) /* the NUL after the number (n <= CR_NUMBER_MAX, checked) */
