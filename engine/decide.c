@@ -258,10 +258,11 @@ static void adder_init(adder *x, const cr_config *c, const char *number, size_t 
 _Static_assert((CR_URI_SHORT & (CR_URI_SHORT - 1)) == 0, "add_two_gateways ORs two lengths");
 
 /* The length of an attempt's Request-URI through the gateway of host entry h: uri_len's, from
- * `ulen` and `plus` (adder's: a gateway that removes the number's '+' has one less). */
-static inline size_t host_uri_len(const cr_gateway_host *h, size_t ulen, bool plus)
+ * adder's lengths for a gateway that keeps the number's '+' (`keep`: x->ulen) and for one that
+ * removes it (`drop`: x->ulen - x->plus). */
+static inline size_t host_uri_len(const cr_gateway_host *h, size_t keep, size_t drop)
 {
-    return (h->remove_plus ? ulen - plus : ulen) + h->len;
+    return (h->remove_plus ? drop : keep) + h->len;
 }
 
 /* The runtime's verdict on gateway g (rt asks: adder.ask): GW_OK, GW_DOWN or GW_FULL. */
@@ -293,7 +294,7 @@ static inline __attribute__((always_inline)) void add_one_gateway(const cr_confi
                                                                   uint64_t bit, const cr_usage *u,
                                                                   adder *x, cr_decision *out)
 {
-    if (host_uri_len(&c->gateway_hosts[g], x->ulen, x->plus) >= CR_URI_SHORT)
+    if (host_uri_len(&c->gateway_hosts[g], x->ulen, x->ulen - x->plus) >= CR_URI_SHORT)
         return;
     out->attempts[out->nattempts++] = (cr_attempt){&c->gateways[g], r, u};
     x->listed |= bit;
@@ -339,8 +340,9 @@ add_two_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, cons
         spread = rt->route_spread(rt->ud, r);
     uint32_t g0 = gw[spread & 1], g1 = gw[~spread & 1];
     uint64_t b0 = (uint64_t)1 << (g0 & 63), b1 = (uint64_t)1 << (g1 & 63);
-    size_t l0 = host_uri_len(&c->gateway_hosts[g0], x->ulen, x->plus);
-    size_t l1 = host_uri_len(&c->gateway_hosts[g1], x->ulen, x->plus);
+    size_t keep = x->ulen, drop = x->ulen - x->plus;
+    size_t l0 = host_uri_len(&c->gateway_hosts[g0], keep, drop);
+    size_t l1 = host_uri_len(&c->gateway_hosts[g1], keep, drop);
     cr_attempt *a = &out->attempts[na];
     if (__builtin_expect((l0 | l1) < CR_URI_SHORT, 1)) { /* both fit (CR_URI_SHORT: 2^8) */
         a[0] = (cr_attempt){&c->gateways[g0], r, u};
@@ -443,8 +445,7 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
     size_t before = out->nattempts, na = before;
     uint64_t listed = x->listed;
     const cr_gateway_host *hosts = c->gateway_hosts;
-    size_t ulen0 = x->ulen; /* read once: the attempts written below might be x, for all C knows */
-    bool plus = x->plus;
+    size_t keep = x->ulen, drop = x->ulen - x->plus; /* read once: host_uri_len's */
     for (size_t j = 0, q = first; j < usable; j++, q = q + 1 == usable ? 0 : q + 1) {
         uint32_t gi = list[q];
         uint64_t bit = (uint64_t)1 << (gi & 63);
@@ -458,7 +459,7 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
         }
         size_t ulen;
         if (__builtin_expect(hosts != NULL, 1)) /* the host's entry, not the gateway's record */
-            ulen = host_uri_len(&hosts[gi], ulen0, plus);
+            ulen = host_uri_len(&hosts[gi], keep, drop);
         else {
             size_t hlen;
             gateway_host(c, g, &hlen);
