@@ -435,7 +435,7 @@ static void compile_users(cr_config *c, cr_diag *d)
     c->user_keys = cr_table_alloc(cells);
     c->user_keys_bytes = cells;
     if (!c->user_keys || ce_user_table_init(&c->user_uri_tab, c->nusers) != CR_OK ||
-        ce_index_init(&c->user_line_ix, lines, false, user_line_eq, c) != CR_OK) {
+        ce_line_table_init(&c->user_line_ix, lines, user_line_eq, c) != CR_OK) {
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
         return;
     }
@@ -473,7 +473,7 @@ static void compile_users(cr_config *c, cr_diag *d)
                     kl = snprintf(lk, sizeof lk, "%s", u->line_number);
                 if (kl < 0 || (size_t)kl >= sizeof lk)
                     kl = 0;
-                uint32_t prev = ce_index_put(&c->user_line_ix, lk, (size_t)kl, (uint32_t)i);
+                uint32_t prev = ce_line_table_put(&c->user_line_ix, lk, (size_t)kl, (uint32_t)i);
                 if (prev != CR_INDEX_NONE) {
                     prev &= CR_USER_IX_MASK;
                     cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj,
@@ -483,8 +483,8 @@ static void compile_users(cr_config *c, cr_diag *d)
                 }
                 /* the bare number also finds the first user with that number */
                 if (u->line_ext)
-                    ce_index_put(&c->user_line_ix, u->line_number, strlen(u->line_number),
-                                 (uint32_t)i | CR_USER_IX_FLAG);
+                    ce_line_table_put(&c->user_line_ix, u->line_number, strlen(u->line_number),
+                                      (uint32_t)i | CR_USER_IX_FLAG);
             }
         }
         if (u->policy) {
@@ -689,7 +689,7 @@ static void compile_adopted(cr_config *c, cr_diag *d)
                                     &(objname){"route", r->name, NULL, NULL, ""});
     }
     c->user_uri_tab = (cr_user_table){x->uri_cells, x->uri_cap, true};
-    c->user_line_ix = (cr_index){x->line_slots, x->line_cap, false, true, user_line_eq, c};
+    c->user_line_ix = (cr_line_table){x->line_slots, x->line_cap, true, user_line_eq, c};
     c->user_keys = x->user_keys;
     c->cells_borrowed = true;
     c->likely_profile = x->likely_profile < c->nprofiles ? &c->profiles[x->likely_profile] : NULL;
@@ -833,7 +833,7 @@ void ce_compiled_free(cr_config *c)
     ce_route_analysis_free(c->analysis);
     c->analysis = NULL;
     ce_user_table_free(&c->user_uri_tab);
-    ce_index_free(&c->user_line_ix);
+    ce_line_table_free(&c->user_line_ix);
     if (!c->cells_borrowed) {
         cr_table_free(c->user_keys, c->user_keys_bytes);
     }

@@ -257,6 +257,24 @@ static void adder_init(adder *x, const cr_config *c, const char *number, size_t 
 
 _Static_assert((CR_URI_SHORT & (CR_URI_SHORT - 1)) == 0, "add_two_gateways ORs two lengths");
 
+/* The length of an attempt's Request-URI through the gateway of host entry h: uri_len's, from
+ * adder's lengths for a gateway that keeps the number's '+' (`keep`: x->ulen) and for one that
+ * removes it (`drop`: x->ulen - x->plus). */
+static inline size_t host_uri_len(const cr_gateway_host *h, size_t keep, size_t drop)
+{
+    return (h->remove_plus ? drop : keep) + h->len;
+}
+
+/* The runtime's verdict on gateway g (rt asks: adder.ask): GW_OK, GW_DOWN or GW_FULL. */
+static inline int gateway_verdict(const cr_gateway *g, const cr_runtime *rt)
+{
+    if (rt->gateway_down && rt->gateway_down(rt->ud, g))
+        return GW_DOWN;
+    if (rt->gateway_full && g->ports > 0 && rt->gateway_full(rt->ud, g))
+        return GW_FULL;
+    return GW_OK;
+}
+
 /* Whether gateway g can be a new attempt of this decision (GW_OK) or why not; `bit`: its bit
  * in x->listed. */
 static inline int gateway_skip(const cr_gateway *g, uint64_t bit, const adder *x,
@@ -266,11 +284,7 @@ static inline int gateway_skip(const cr_gateway *g, uint64_t bit, const adder *x
         return GW_LISTED;
     if (!x->ask)
         return GW_OK;
-    if (rt->gateway_down && rt->gateway_down(rt->ud, g))
-        return GW_DOWN;
-    if (rt->gateway_full && g->ports > 0 && rt->gateway_full(rt->ud, g))
-        return GW_FULL;
-    return GW_OK;
+    return gateway_verdict(g, rt);
 }
 
 /* A route's gateway g (its bit `bit`) as a new attempt when its Request-URI fits (hosts: the
@@ -280,23 +294,23 @@ static inline __attribute__((always_inline)) void add_one_gateway(const cr_confi
                                                                   uint64_t bit, const cr_usage *u,
                                                                   adder *x, cr_decision *out)
 {
-    const cr_gateway_host *h = &c->gateway_hosts[g];
-    if ((h->remove_plus ? x->ulen - x->plus : x->ulen) + h->len >= CR_URI_SHORT)
+    if (host_uri_len(&c->gateway_hosts[g], x->ulen, x->ulen - x->plus) >= CR_URI_SHORT)
         return;
     out->attempts[out->nattempts++] = (cr_attempt){&c->gateways[g], r, u};
     x->listed |= bit;
 }
 
-/* add_two_gateways' questions to a runtime that can refuse a gateway: each gateway's verdict
- * asked once, in the route's order. True when both are usable; otherwise the usable one, if
- * any, is added (no rotation, no counter asked). Out of line: the loop it spares is in line. */
+/* add_two_gateways' questions to a runtime that can refuse a gateway (x->ask), neither
+ * gateway listed yet: each gateway's verdict asked once, in the route's order. True when both
+ * are usable; otherwise the usable one, if any, is added (no rotation, no counter asked). Out of
+ * line: the loop it spares is in line. */
 static bool __attribute__((noinline))
 two_usable(const cr_config *c, const cr_route *r, const uint32_t *gw, const cr_usage *u,
            const cr_runtime *rt, adder *x, cr_decision *out)
 {
     uint64_t bw0 = (uint64_t)1 << (gw[0] & 63), bw1 = (uint64_t)1 << (gw[1] & 63);
-    bool ok0 = gateway_skip(&c->gateways[gw[0]], bw0, x, rt, out) == GW_OK;
-    bool ok1 = gateway_skip(&c->gateways[gw[1]], bw1, x, rt, out) == GW_OK;
+    bool ok0 = gateway_verdict(&c->gateways[gw[0]], rt) == GW_OK;
+    bool ok1 = gateway_verdict(&c->gateways[gw[1]], rt) == GW_OK;
     if (ok0 && ok1)
         return true;
     if (ok0)
@@ -326,10 +340,9 @@ add_two_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, cons
         spread = rt->route_spread(rt->ud, r);
     uint32_t g0 = gw[spread & 1], g1 = gw[~spread & 1];
     uint64_t b0 = (uint64_t)1 << (g0 & 63), b1 = (uint64_t)1 << (g1 & 63);
-    const cr_gateway_host *hosts = c->gateway_hosts;
     size_t keep = x->ulen, drop = x->ulen - x->plus;
-    size_t l0 = (hosts[g0].remove_plus ? drop : keep) + hosts[g0].len;
-    size_t l1 = (hosts[g1].remove_plus ? drop : keep) + hosts[g1].len;
+    size_t l0 = host_uri_len(&c->gateway_hosts[g0], keep, drop);
+    size_t l1 = host_uri_len(&c->gateway_hosts[g1], keep, drop);
     cr_attempt *a = &out->attempts[na];
     if (__builtin_expect((l0 | l1) < CR_URI_SHORT, 1)) { /* both fit (CR_URI_SHORT: 2^8) */
         a[0] = (cr_attempt){&c->gateways[g0], r, u};
@@ -432,8 +445,7 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
     size_t before = out->nattempts, na = before;
     uint64_t listed = x->listed;
     const cr_gateway_host *hosts = c->gateway_hosts;
-    /* uri_len's for a gateway that keeps the number's '+' and for one that removes it */
-    size_t ulen_keep = x->ulen, ulen_drop = x->ulen - x->plus;
+    size_t keep = x->ulen, drop = x->ulen - x->plus; /* read once: host_uri_len's */
     for (size_t j = 0, q = first; j < usable; j++, q = q + 1 == usable ? 0 : q + 1) {
         uint32_t gi = list[q];
         uint64_t bit = (uint64_t)1 << (gi & 63);
@@ -447,7 +459,7 @@ add_usable_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, s
         }
         size_t ulen;
         if (__builtin_expect(hosts != NULL, 1)) /* the host's entry, not the gateway's record */
-            ulen = (hosts[gi].remove_plus ? ulen_drop : ulen_keep) + hosts[gi].len;
+            ulen = host_uri_len(&hosts[gi], keep, drop);
         else {
             size_t hlen;
             gateway_host(c, g, &hlen);

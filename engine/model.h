@@ -33,6 +33,27 @@ typedef struct cr_index {
     const void *ud;
 } cr_index;
 
+/*
+ * The reverse number lookup's table (user_line_ix): cr_index's open addressing over 16-byte
+ * slots, four a cache line. Besides the tag and the value a slot holds its key packed
+ * (ce_line_pack) when the key is a number of up to 16 digits and '+' (every E.164 line without
+ * an extension): the lookup that meets such a slot compares the number there, in the line it
+ * read to find the slot, not in the user's key cell (a second, dependent cache miss).
+ */
+typedef struct cr_line_slot {
+    uint32_t hash;
+    uint32_t val; /* value + 1, 0 = empty */
+    uint64_t num; /* ce_line_pack of the key, 0: compared by `eq` */
+} cr_line_slot;
+
+typedef struct cr_line_table {
+    cr_line_slot *slots;
+    size_t cap;
+    bool borrowed; /* slots live in a mapped plan image: not freed */
+    cr_index_eq eq;
+    const void *ud;
+} cr_line_table;
+
 #define CR_INDEX_NONE UINT32_MAX
 /* Values of the user indexes carry a flag in their top bit (compile.c). */
 #define CR_USER_IX_FLAG 0x80000000u
@@ -114,6 +135,19 @@ static inline uint64_t ce_hash_bytes(const char *s, size_t n)
     return ce_hash(s, n, false);
 }
 
+/* s[0..n) packed four bits a character (digits 1..10, '+' 12; character i < 8 in the low half of
+ * byte i, character 8 + i in its high half) when it is 1 to 16 digits and '+'; 0 otherwise. Two
+ * strings packed alike (not 0) are equal. */
+uint64_t ce_line_pack(const char *s, size_t n);
+
+/* Room for n keys (ce_index_cap slots), compared by eq(ud, ...) (cr_index's) where a slot holds
+ * none packed. CR_OK or CR_ENOMEM. */
+int ce_line_table_init(cr_line_table *t, size_t n, cr_index_eq eq, const void *ud);
+/* Frees the slots unless borrowed (a plan image's); t is left empty. */
+void ce_line_table_free(cr_line_table *t);
+/* ce_index_put on the line table (its slot's key packed). */
+uint32_t ce_line_table_put(cr_line_table *t, const char *key, size_t n, uint32_t val);
+
 /* A reverse number lookup in the same two steps (cr_user_by_number). */
 typedef struct cr_line_probe {
     const char *number, *ext;
@@ -121,7 +155,7 @@ typedef struct cr_line_probe {
     uint64_t h; /* of the bare number, when there is no extension */
     /* the slot the probe starts at (asked for from memory), NULL with an extension or an
      * empty index */
-    const cr_index_slot *slot;
+    const cr_line_slot *slot;
 } cr_line_probe;
 /* The lookup's first step: the number's hash and its slot asked for from memory (inline: one
  * call fewer in a decision). */
@@ -317,8 +351,8 @@ struct cr_config {
     const cr_profile *default_profile;
     const cr_policy *default_policy;
     cr_index profile_ix, profile_fold_ix, gateway_ix;
-    cr_user_table user_uri_tab; /* the caller table */
-    cr_index user_line_ix;
+    cr_user_table user_uri_tab;       /* the caller table */
+    cr_line_table user_line_ix;       /* the reverse number lookup */
     cr_user_keys *user_keys;          /* [nusers]: URI keys and line numbers, 64-byte aligned */
     size_t user_keys_bytes;           /* what cr_table_alloc gave user_keys (compile) */
     const cr_profile *likely_profile; /* most users' profile, NULL when no half have one */
@@ -363,8 +397,8 @@ static inline void ce_line_probe_start(const cr_config *c, const char *number, s
     p->slot = NULL;
     if (ext && *ext) /* the probe starts with "number;ext=...": cr_config_user_by_number */
         return;
-    const cr_index *ix = &c->user_line_ix;
-    p->h = ix->fold ? ce_hash(number, n, true) : ce_hash_bytes(number, n);
+    const cr_line_table *ix = &c->user_line_ix;
+    p->h = ce_hash_bytes(number, n);
     if (ix->cap) {
         p->slot = &ix->slots[p->h & (ix->cap - 1)];
         __builtin_prefetch(p->slot);
@@ -375,7 +409,7 @@ static inline const cr_user *ce_line_probe_finish(const cr_config *c, const cr_r
                                                   const cr_line_probe *p)
 {
     if (p->slot && !(rt && rt->users && rt->users->by_number)) {
-        const cr_index_slot *slots = p->slot - (p->h & (c->user_line_ix.cap - 1));
+        const cr_line_slot *slots = p->slot - (p->h & (c->user_line_ix.cap - 1));
         uint32_t tag = (uint32_t)(p->h >> 32);
         for (size_t i = (size_t)(p->slot - slots);; i = (i + 1) & (c->user_line_ix.cap - 1)) {
             if (!slots[i].val)
@@ -410,7 +444,7 @@ typedef struct ce_image_cx {
     const uint8_t *route_kinds;     /* [nroutes], CR_RK_* */
     cr_index_stats stats;
     cr_user_cell *uri_cells;
-    cr_index_slot *line_slots;
+    cr_line_slot *line_slots;
     size_t uri_cap, line_cap;
     cr_user_keys *user_keys;    /* [nusers] */
     const uint32_t *route_ids;  /* the routes of every usage, one after another */

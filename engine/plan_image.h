@@ -17,8 +17,9 @@
  * groups compiled (an attachment, S_ATTACHED), no longer the XML of the files declaring them;
  * 10: a large merged trie's nodes in breadth-first order and its leaves' items also in dense
  * blocks (S_DENSE, route_index.h); 11: the dense blocks one level up, for the parents of the nodes
- * holding leaves, one slot for every two digits (the child's own item range and the leaf's item) */
-#define CR_PLAN_VERSION 11u
+ * holding leaves, one slot for every two digits (the child's own item range and the leaf's item);
+ * 12: the line index's slots carry their number packed (cr_line_slot, 16 bytes) */
+#define CR_PLAN_VERSION 12u
 
 /* The architecture tag this build writes and accepts: pointer size, byte order, ABI. */
 uint32_t ce_image_arch(void);

@@ -609,32 +609,49 @@ static bool read_trie(reader *r, size_t i, uint32_t ids, cr_px_trie *t)
 }
 
 /* Slots of the line index: a power of two of them, one empty at least (a probe ends), every
- * value a user with a line. */
-static bool read_slots(reader *r, int s, cr_index_slot **out, size_t *cap)
+ * value a user with a line, every packed number the one of the key the user's key cell says
+ * the slot has (the compare it stands for: line_probe_at, users.c). */
+static bool read_line_slots(reader *r, cr_line_slot **out, size_t *cap)
 {
     const cr_config *c = r->cfg;
-    size_t n = ce_pi_nrecs(r, s), used = 0;
-    const cr_index_slot *slots = sec_base(r, s);
+    size_t n = ce_pi_nrecs(r, S_LSLOTS), used = 0;
+    const cr_line_slot *slots = sec_base(r, S_LSLOTS);
+    const cr_user_keys *keys = sec_base(r, S_UKEYS); /* [nusers]: counts_match */
     if (n == 0 || (n & (n - 1))) {
-        ce_pi_broken(r, sec_names[s], n);
+        ce_pi_broken(r, sec_names[S_LSLOTS], n);
         return false;
     }
     for (size_t k = 0; k < n && !r->trusted; k++) {
-        if (!slots[k].val)
+        if (!slots[k].val) {
+            if (slots[k].num) {
+                ce_pi_broken(r, sec_names[S_LSLOTS], k);
+                return false;
+            }
             continue;
-        uint32_t u = (slots[k].val - 1) & CR_USER_IX_MASK;
+        }
+        uint32_t v = slots[k].val - 1, u = v & CR_USER_IX_MASK;
         /* the users' bit set rather than their records: slots are in hash order */
         if (u >= c->nusers || !(r->lined[u / 64] >> (u % 64) & 1)) {
-            ce_pi_broken(r, sec_names[s], k);
+            ce_pi_broken(r, sec_names[S_LSLOTS], k);
+            return false;
+        }
+        /* the bare number (flagged, or a line without extension) in a cell: packed, or 0 */
+        const cr_key_cell *cell = &keys[u].line;
+        uint64_t num =
+            cell->len <= sizeof cell->s && ((v & CR_USER_IX_FLAG) || !(cell->flags & CR_KEY_EXT))
+                ? ce_line_pack(cell->s, cell->len)
+                : 0;
+        if (slots[k].num != num) {
+            ce_pi_broken(r, sec_names[S_LSLOTS], k);
             return false;
         }
         used++;
     }
     if (used == n && !r->trusted) {
-        ce_pi_broken(r, sec_names[s], n);
+        ce_pi_broken(r, sec_names[S_LSLOTS], n);
         return false;
     }
-    *out = (cr_index_slot *)(uintptr_t)slots;
+    *out = (cr_line_slot *)(uintptr_t)slots;
     *cap = n;
     return true;
 }
@@ -1018,8 +1035,8 @@ static void read_stats(const uint32_t *m, ce_image_cx *x)
 /* The caller table, the line index and the key cells (read_compiled's last three). */
 static bool read_user_tables(reader *r, ce_image_cx *x)
 {
-    return read_uri_cells(r, x) && read_slots(r, S_LSLOTS, &x->line_slots, &x->line_cap) &&
-           read_cells(r, &x->user_keys);
+    return read_uri_cells(r, x) && read_cells(r, &x->user_keys) &&
+           read_line_slots(r, &x->line_slots, &x->line_cap);
 }
 
 typedef struct walks_job {

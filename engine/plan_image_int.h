@@ -41,7 +41,7 @@ enum {
     S_UKEYS,    /* [users] cr_user_keys: URI keys and line numbers (version 5; URI keys before,
                    the line numbers in a section of their own, gone in version 6) */
     S_USLOTS,   /* cr_user_cell: the caller table (version 5; cr_index_slot before) */
-    S_LSLOTS,   /* cr_index_slot: the line index */
+    S_LSLOTS,   /* cr_line_slot: the line index (version 12; cr_index_slot before) */
     S_LISTS,    /* every distinct list once: first and count in S_NAMES, kind (LK_*) */
     /* version 3: one merged trie per distinct usage list of the policies (route_index.h);
        version 4: the candidates inline in the merged tries' items (no slots) */
@@ -60,7 +60,7 @@ static const uint32_t sec_fields[S_COUNT] = {0,  1, 1, 7, 7, 3, 7, 7, 9, 17, 1, 
                                              16, 4, 0, 0, 0, 1, 2, 0, 0, 0,  3, 9,  0, 1, 0};
 static const uint32_t sec_esize[S_COUNT] = {1,  4,  4,  28, 28, 12, 28, 28, 36,  68, 4,
                                             40, 12, 1,  4,  16, 64, 16, 16, 8,   1,  4,
-                                            8,  64, 16, 8,  12, 36, 24, 4,  3200};
+                                            8,  64, 16, 16, 12, 36, 24, 4,  3200};
 static const char *const sec_names[S_COUNT] = {
     "strings",      "files",      "domains",      "profiles",     "rules",         "usages",
     "policies",     "gateways",   "routes",       "users",        "names",         "meta",

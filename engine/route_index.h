@@ -679,7 +679,9 @@ static inline size_t ce_rule_index_next(cr_rule_iter *it)
     if (it->indexed) {
         cr_px_iter *px = &it->px;
         /* one run of one item (most walks of a rule trie, once ce_px_trie_begin dropped the
-         * items of other lengths): ce_px_next's answer read here */
+         * items of other lengths): ce_px_next's answer read here. Its length bounds are checked
+         * all the same: a run that ce_px_next has moved on (a walk's later call) may start at
+         * an item ce_px_trie_begin did not check (test_index_property fails without it). */
         if (px->nruns == 1 && !px->sorted && px->end[0] - px->run[0] == 1) {
             const cr_px_item *item = px->run[0];
             px->nruns = 0;

@@ -244,6 +244,83 @@ void ce_key_cell_set(cr_key_cell *cell, const char *key, size_t n, unsigned flag
     memcpy(cell->s, key, n);
 }
 
+/* ---- the line table ---------------------------------------------------------------------- */
+
+static inline uint64_t line_pack(const char *s, size_t n);
+
+_Static_assert(sizeof(cr_line_slot) == 16, "four slots a cache line");
+
+int ce_line_table_init(cr_line_table *t, size_t n, cr_index_eq eq, const void *ud)
+{
+    size_t cap = ce_index_cap(n);
+    t->borrowed = false;
+    t->slots = cr_table_alloc(cap * sizeof *t->slots); /* zeroed */
+    if (!t->slots)
+        return CR_ENOMEM;
+    t->cap = cap;
+    t->eq = eq;
+    t->ud = ud;
+    return CR_OK;
+}
+
+void ce_line_table_free(cr_line_table *t)
+{
+    if (!t->borrowed)
+        cr_table_free(t->slots, t->cap * sizeof *t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+uint32_t ce_line_table_put(cr_line_table *t, const char *key, size_t n, uint32_t val)
+{
+    uint64_t h = ce_hash(key, n, false), num = line_pack(key, n);
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        cr_line_slot *s = &t->slots[i];
+        if (!s->val) {
+            *s = (cr_line_slot){.hash = tag, .val = val + 1, .num = num};
+            return CR_INDEX_NONE;
+        }
+        if (s->hash == tag && t->eq(t->ud, s->val - 1, key, n))
+            return s->val - 1;
+    }
+}
+
+/* The line table's compare: a line's key cell compared in place. */
+static inline __attribute__((always_inline)) bool line_cell_eq(const cr_config *c, uint32_t v,
+                                                               const char *key, size_t n)
+{
+    const cr_key_cell *cell = c->user_keys ? &c->user_keys[v & CR_USER_IX_MASK].line : NULL;
+    if (cell && cell->len != CR_KEY_LONG && ((v & CR_USER_IX_FLAG) || !(cell->flags & CR_KEY_EXT)))
+        return cell->len == n && key_bytes_eq(cell->s, key, n);
+    return c->user_line_ix.eq(c->user_line_ix.ud, v, key, n);
+}
+
+/* The value of key[0..n) (its tag `tag`, packed `num`: ce_line_pack) in the line table, the probe
+ * going on from slot i; CR_INDEX_NONE when none. A slot holding its key packed is decided by it
+ * (equal packs, equal keys), any other by the key cell (line_cell_eq): the answer of user_line_eq
+ * (compile.c) for every slot. */
+static inline __attribute__((always_inline)) uint32_t
+line_probe_at(const cr_config *c, size_t i, uint32_t tag, uint64_t num, const char *key, size_t n)
+{
+    const cr_line_table *t = &c->user_line_ix;
+    for (;; i = (i + 1) & (t->cap - 1)) {
+        const cr_line_slot *s = &t->slots[i];
+        if (!s->val)
+            return CR_INDEX_NONE;
+        if (s->hash == tag && (s->num ? s->num == num : line_cell_eq(c, s->val - 1, key, n)))
+            return s->val - 1;
+    }
+}
+
+/* The value of key[0..n) (hash h) in the line table, CR_INDEX_NONE when none. */
+static uint32_t line_get(const cr_config *c, const char *key, size_t n, uint64_t h)
+{
+    const cr_line_table *t = &c->user_line_ix;
+    if (!t->cap)
+        return CR_INDEX_NONE;
+    return line_probe_at(c, h & (t->cap - 1), (uint32_t)(h >> 32), line_pack(key, n), key, n);
+}
+
 const cr_user *cr_config_user_by_number(const cr_config *c, const char *number, const char *ext)
 {
     char key[CR_NUMBER_MAX + 40];
@@ -255,44 +332,19 @@ const cr_user *cr_config_user_by_number(const cr_config *c, const char *number, 
             memcpy(key, number, nl);
             memcpy(key + nl, ";ext=", 5);
             memcpy(key + nl + 5, ext, el);
-            i = ce_index_get(&c->user_line_ix, key, nl + 5 + el);
+            i = line_get(c, key, nl + 5 + el, ce_hash(key, nl + 5 + el, false));
         }
     }
     if (i == CR_INDEX_NONE)
-        i = ce_index_get(&c->user_line_ix, number, nl);
+        i = line_get(c, number, nl, ce_hash(number, nl, false));
     return i == CR_INDEX_NONE ? NULL : ce_user(c, i & CR_USER_IX_MASK);
-}
-
-/* The line index's compare (ud: the configuration): a line's key cell compared in place. */
-static inline __attribute__((always_inline)) bool line_cell_eq(const void *ud, uint32_t v,
-                                                               const char *key, size_t n)
-{
-    const cr_config *c = ud;
-    const cr_key_cell *cell = c->user_keys ? &c->user_keys[v & CR_USER_IX_MASK].line : NULL;
-    if (cell && cell->len != CR_KEY_LONG && ((v & CR_USER_IX_FLAG) || !(cell->flags & CR_KEY_EXT)))
-        return cell->len == n && key_bytes_eq(cell->s, key, n);
-    return c->user_line_ix.eq(c->user_line_ix.ud, v, key, n);
-}
-
-/* ce_index_get_hashed on the line index (n characters, hash h), the key cells of a line
- * without extension and of the bare number of one with compared here: the answer of
- * user_line_eq (compile.c) for them, which the others still get. */
-static uint32_t line_get(const cr_config *c, const char *key, size_t n, uint64_t h)
-{
-    return ce_index_probe(&c->user_line_ix, key, n, h, line_cell_eq, c);
 }
 
 const cr_user *ce_line_probe_finish_at(const cr_config *c, const cr_line_probe *p, size_t i)
 {
-    const cr_index *ix = &c->user_line_ix;
-    uint32_t tag = (uint32_t)(p->h >> 32);
-    for (;; i = (i + 1) & (ix->cap - 1)) {
-        const cr_index_slot *s = &ix->slots[i];
-        if (!s->val)
-            return NULL;
-        if (s->hash == tag && line_cell_eq(c, s->val - 1, p->number, p->n))
-            return ce_user(c, (s->val - 1) & CR_USER_IX_MASK);
-    }
+    uint32_t v =
+        line_probe_at(c, i, (uint32_t)(p->h >> 32), ce_line_pack(p->number, p->n), p->number, p->n);
+    return v == CR_INDEX_NONE ? NULL : ce_user(c, v & CR_USER_IX_MASK);
 }
 
 const cr_user *ce_line_probe_finish_slow(const cr_config *c, const cr_runtime *rt,
@@ -459,6 +511,53 @@ static inline __attribute__((always_inline)) size_t uri_key_words(const char *ur
     return n;
 }
 #endif
+
+#ifdef HIGHS
+/* The top bit of each byte of w that is a digit or '+' ('+': a byte of w ^ '+'... that is 0). */
+static inline uint64_t line_chars(uint64_t w)
+{
+    uint64_t p = w ^ ('+' * ONES);
+    return bytes_in(w, '0', '9') | (~(((p & ~HIGHS) + ~HIGHS) | p) & HIGHS);
+}
+#endif
+
+/* ce_line_pack: character i < 8 in the low four bits of byte i, character 8 + i in its high four
+ * bits; read eight characters a step from 8 on (the last eight where they end). */
+static inline uint64_t line_pack(const char *s, size_t n)
+{
+    if (n - 1 >= 16) /* 0, or more than 16 */
+        return 0;
+#ifdef HIGHS
+    if (n >= 8) {
+        uint64_t w0, w1 = 0, m1 = 0; /* m1: the bytes of w1 that are characters 8.. */
+        memcpy(&w0, s, 8);
+        if (n > 8) {
+            unsigned sh = 8 * (unsigned)(16 - n);
+            memcpy(&w1, s + n - 8, 8);
+            w1 >>= sh;
+            m1 = ~0ull >> sh;
+        }
+        if ((~line_chars(w0) | (~line_chars(w1) & m1)) & HIGHS)
+            return 0;
+        uint64_t lo = (w0 & 0x0F0F0F0F0F0F0F0Full) + ONES;
+        uint64_t hi = ((w1 & 0x0F0F0F0F0F0F0F0Full) + ONES) & m1;
+        return lo | hi << 4;
+    }
+#endif
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned ch = (unsigned char)s[i];
+        if (ch - '0' > 9 && ch != '+')
+            return 0;
+        v |= (uint64_t)((ch & 15) + 1) << (i < 8 ? 8 * i : 8 * (i - 8) + 4);
+    }
+    return v;
+}
+
+uint64_t ce_line_pack(const char *s, size_t n)
+{
+    return line_pack(s, n);
+}
 
 /* The length of `uri` (its hash in *h) when it is its own URI key, under `room` characters and
  * read by words (uri_key_words); 0 otherwise (cr_uri_key then tells its key). */

@@ -404,6 +404,64 @@ static void test_users_found_by_uri_of_every_length(void **state)
     cr_config_free(c);
 }
 
+/* Lines of 1 to 24 digits, with and without '+' and extension, on both sides of the 16
+ * characters a line slot holds packed: each found by its number (and extension), a number one
+ * digit off, one digit shorter or longer, or with another extension is no one's. */
+static void test_lines_of_every_length(void **state)
+{
+    (void)state;
+    char doc[32768], *o = doc, num[40];
+    o += sprintf(o, "%s", DOC_HEAD "<routes/><users>");
+    for (int len = 1; len <= 24; len++)
+        for (int kind = 0; kind < 3; kind++) { /* "+digits", "digits", "+digits;ext=len" */
+            for (int i = 0; i < len; i++)
+                num[i] = (char)('0' + (len * 7 + i * 3 + kind) % 10);
+            num[len] = 0;
+            o += sprintf(o, "<user uri='sip:u%d_%d@c.com' line='tel:%s%s", len, kind,
+                         kind == 1 ? "" : "+", num);
+            if (kind == 2)
+                o += sprintf(o, ";ext=%d", len);
+            o += sprintf(o, "' enterpriseVoice='true'/>");
+        }
+    sprintf(o, "</users></callroute>");
+    cr_config *c = cr_test_load_xml(doc);
+    assert_non_null(c);
+    for (int len = 1; len <= 24; len++)
+        for (int kind = 0; kind < 3; kind++) {
+            char want[64], ext[8], number[48];
+            snprintf(want, sizeof want, "sip:u%d_%d@c.com", len, kind);
+            snprintf(ext, sizeof ext, "%d", len);
+            for (int i = 0; i < len; i++)
+                num[i] = (char)('0' + (len * 7 + i * 3 + kind) % 10);
+            num[len] = 0;
+            snprintf(number, sizeof number, "%s%s", kind == 1 ? "" : "+", num);
+            const cr_user *u = cr_user_by_number(c, NULL, number, kind == 2 ? ext : NULL);
+            if (!u || strcmp(u->uri, want) != 0)
+                fail_msg("%s (ext %s) found %s, want %s", number, kind == 2 ? ext : "none",
+                         u ? u->uri : "no user", want);
+            if (kind == 2) /* the bare number finds its first user too */
+                assert_ptr_equal(cr_user_by_number(c, NULL, number, NULL), u);
+            if (kind == 2) /* another extension: the bare number's user */
+                assert_ptr_equal(cr_user_by_number(c, NULL, number, "999"), u);
+            size_t n = strlen(number);
+            char off[48];
+            memcpy(off, number, n + 1);
+            off[n - 1] = off[n - 1] == '9' ? '0' : (char)(off[n - 1] + 1);
+            const cr_user *x = cr_user_by_number(c, NULL, off, NULL);
+            assert_true(x == NULL || strcmp(x->uri, want) != 0);
+            snprintf(off, sizeof off, "%s5", number);
+            x = cr_user_by_number(c, NULL, off, NULL);
+            assert_true(x == NULL || strcmp(x->uri, want) != 0);
+            if (n > 2) {
+                memcpy(off, number, n - 1);
+                off[n - 1] = 0;
+                x = cr_user_by_number(c, NULL, off, NULL);
+                assert_true(x == NULL || strcmp(x->uri, want) != 0);
+            }
+        }
+    cr_config_free(c);
+}
+
 static const cr_user *host_line_user;
 static const cr_user *host_by_number(void *ud, const char *number, const char *ext)
 {
@@ -579,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_uri_key_words_agree_with_bytes),
         cmocka_unit_test(test_users_found_by_uri_of_every_length),
         cmocka_unit_test(test_number_digits_by_words),
+        cmocka_unit_test(test_lines_of_every_length),
         cmocka_unit_test(test_callers_and_lines_through_decisions),
         cmocka_unit_test(test_every_caller_of_a_full_table_found),
     };

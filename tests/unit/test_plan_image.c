@@ -867,6 +867,68 @@ static void test_compiled_damage_refused(void **state)
     free(clean);
 }
 
+/* The line index's slots carry their numbers packed (format 12): read in place, every line of
+ * contoso (with and without extension, E.164 and private) is found by its number as from the XML;
+ * a slot whose packed number is not the one its user's line gives, or an empty slot with one, is
+ * refused. */
+static void test_line_slots_carry_their_numbers(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    unsigned char *clean = image_of("examples/contoso/contoso.xml", &len);
+    unsigned char *img = malloc(len);
+    assert_non_null(img);
+    cr_config *cfg = NULL;
+    char why[512];
+    assert_int_equal(adopt(clean, len, &cfg, why, sizeof why), CR_OK);
+    size_t lines = 0;
+    for (size_t i = 0; i < cr_config_user_count(cfg); i++) {
+        const cr_user *u = cr_config_user_at(cfg, i);
+        if (!u->line_number)
+            continue;
+        lines++;
+        assert_ptr_equal(cr_config_user_by_number(cfg, u->line_number, u->line_ext), u);
+        if (!u->line_ext)
+            assert_ptr_equal(cr_config_user_by_number(cfg, u->line_number, NULL), u);
+        char off[64];
+        snprintf(off, sizeof off, "%s1", u->line_number); /* one digit more: no one's */
+        assert_null(cr_config_user_by_number(cfg, off, NULL));
+    }
+    assert_true(lines >= 4);
+    cr_config_free(cfg);
+    plan_section x = section(clean, S_LSLOTS);
+    assert_int_equal(x.esize, sizeof(cr_line_slot));
+    size_t packed = SIZE_MAX, empty = SIZE_MAX;
+    for (size_t k = 0; k < x.count; k++) {
+        cr_line_slot s;
+        memcpy(&s, clean + x.off + k * sizeof s, sizeof s);
+        if (s.val && s.num && packed == SIZE_MAX)
+            packed = k;
+        if (!s.val && empty == SIZE_MAX)
+            empty = k;
+    }
+    assert_true(packed != SIZE_MAX && empty != SIZE_MAX);
+    struct {
+        size_t slot;
+        uint64_t flip; /* XORed into its num */
+    } cases[] = {{packed, 1}, {packed, 0xF0}, {empty, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(img, clean, len);
+        cr_line_slot s;
+        unsigned char *at = img + x.off + cases[i].slot * sizeof s;
+        memcpy(&s, at, sizeof s);
+        s.num ^= cases[i].flip;
+        memcpy(at, &s, sizeof s);
+        rechecksum(img, len);
+        assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_ECONFIG);
+        assert_null(cfg);
+        if (!strstr(why, "damaged") || !strstr(why, "line index"))
+            fail_msg("case %zu: '%s' does not say 'line index'", i, why);
+    }
+    free(img);
+    free(clean);
+}
+
 /* The dense leaf blocks of an image (format 11) whose merged tries all have them (compiled with
  * ce_route_index_dense_min(0); CR_DENSE_IMAGE_OUT=PATH saves it, for the fuzz seeds): adopted
  * in place, deciding as the XML, and refused when a block is damaged or does not mirror its
@@ -1639,6 +1701,7 @@ int main(void)
         cmocka_unit_test(test_rgs_section_damage_refused),
         cmocka_unit_test(test_adopted_round_trip),
         cmocka_unit_test(test_compiled_damage_refused),
+        cmocka_unit_test(test_line_slots_carry_their_numbers),
         cmocka_unit_test(test_dense_blocks),
         cmocka_unit_test(test_trusted_read),
         cmocka_unit_test(test_image_rules_compiled_on_use),
