@@ -9,7 +9,8 @@ a key cell longer than its cell, a trie node whose
 children lie outside its trie (child nodes, or leaves held as items), a merged trie's item naming another route or candidate, the response groups compiled into the
 image (format 9) cut short or damaged, a merged trie's dense leaf blocks (format 11: one block of
 100 slots for each parent of the nodes holding leaves, and the children each parent takes from its
-block in its dense_kids) outside their section or nodes, or not mirroring them. The images: `callroute compile` of
+block in its dense_kids) outside their section or nodes, or not mirroring them, a line slot's packed
+number (format 12) changed, made up or cleared. The images: `callroute compile` of
 examples/contoso/contoso.xml and examples/workflows/kamailio-huntgroups.xml, and the contoso image
 with dense blocks in every merged trie (`CR_DENSE_IMAGE_OUT=PATH test_plan_image`, which compiles
 it with ce_route_index_dense_min(0)). Section numbers
@@ -108,6 +109,17 @@ def variants(img, rng):
             v = bytearray(img)  # a used cell's policy, profile, hot flags or padding damaged
             struct.pack_into(fmt, v, off + esize * used + pos, val)
             yield v
+    off, count, esize = secs[S_LSLOTS]
+    packed = [k for k in range(count) if struct.unpack_from("<IIQ", img, off + esize * k)[1]]
+    for k in packed[:3]:
+        # a line slot (format 12: hash, value + 1, the number packed) whose packed number is
+        # another's (a nibble changed), made up for a key that does not pack, or cleared
+        _, _, num = struct.unpack_from("<IIQ", img, off + esize * k)
+        for new in (num ^ (1 << (4 * rng.randrange(16))), 0x0102030405060708, 0):
+            if new != num:
+                v = bytearray(img)
+                struct.pack_into("<Q", v, off + esize * k + 8, new)
+                yield v
     off, count, esize = secs[S_UKEYS]
     for pos in (0, 32):  # a URI key or a line number longer than its cell
         if count:
