@@ -392,6 +392,8 @@ static void cru_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
     int branch = crm_tmb.t_get_picked_branch();
     int code = ps->code, i, ra = 0, gw_failure = code == 503 || code == 504 || code == 408;
     char gw[CRM_FIELD_MAX];
+    const char *next = NULL; /* what became of the next alternative (logged) */
+    const cru_row *alt = NULL;
     str uri;
 
     if (c == NULL || branch < 0 || branch >= (int)t->nr_of_outgoings)
@@ -410,10 +412,19 @@ static void cru_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
         }
         if (!gw_failure)
             break;
-        if (i + 1 < c->nrows && c->rows[i + 1].group == r->group &&
-            c->rows[i + 1].state == CRU_PENDING && !(t->flags & T_CANCELED) &&
-            (r->no_answer || !c->no_answer_started) && !c->finished)
-            c->rows[i + 1].state = CRU_WANTED;
+        alt = i + 1 < c->nrows && c->rows[i + 1].group == r->group ? &c->rows[i + 1] : NULL;
+        if (alt == NULL)
+            next = "none left";
+        else if (alt->state != CRU_PENDING)
+            next = "already started";
+        else if (t->flags & T_CANCELED)
+            next = "not started: the call is cancelled";
+        else if (!r->no_answer && c->no_answer_started)
+            next = "not started: the no-answer step has begun";
+        else if (c->finished)
+            next = "not started: the call is over";
+        else
+            c->rows[i + 1].state = CRU_WANTED, next = "wanted";
         break;
     }
     lock_release(&cru_tab->lock);
@@ -421,6 +432,14 @@ static void cru_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
         ra = crh_retry_after(ps->rpl->buf, (int)ps->rpl->len);
     if (gw[0]) /* only a gateway failure (above) asks for the row's next alternative */
         crm_gateway_outcome("user plan", gw, code, ra);
+    /* the rows' strings do not change (cru_fill reads them unlocked too) */
+    if (next && alt)
+        LM_INFO("user %.*s: %.*s failed (%d) via %s: next alternative via %.*s %s\n", c->callee.len,
+                c->callee.s, uri.len, uri.s, code, gw[0] ? gw : "?", alt->gateway.len,
+                alt->gateway.s, next);
+    else if (next)
+        LM_INFO("user %.*s: %.*s failed (%d) via %s: next alternative %s\n", c->callee.len,
+                c->callee.s, uri.len, uri.s, code, gw[0] ? gw : "?", next);
 }
 
 static void cru_mark_finished(cru_call *c)

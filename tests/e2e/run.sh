@@ -643,6 +643,8 @@ user_simring_failover)
     grep -Eq 'GW-A[^}]*down' <<<"$state" && e2e_fail "GW-A held down after one 503 without Retry-After"
     grep -q "gateway GW-A failed (503): stays up (1 of 3 in a row)" "$E2E_TMP/kamailio.log" \
         || e2e_fail "no log line for GW-A's failure"
+    grep -q "failed (503) via GW-A: next alternative via GW-B wanted" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no log line for the leg's next alternative"
     e2e_log "ok: simultaneous-ring leg failed over from GW-A (503) to GW-B; GW-A stays up"
     ;;
 
