@@ -444,7 +444,7 @@ static void test_lines_of_every_length(void **state)
             if (kind == 2) /* another extension: the bare number's user */
                 assert_ptr_equal(cr_user_by_number(c, NULL, number, "999"), u);
             size_t n = strlen(number);
-            char off[48];
+            char off[sizeof number + 1]; /* the number and one more digit */
             memcpy(off, number, n + 1);
             off[n - 1] = off[n - 1] == '9' ? '0' : (char)(off[n - 1] + 1);
             const cr_user *x = cr_user_by_number(c, NULL, off, NULL);
