@@ -21,17 +21,13 @@
 #include "cr_engine.h"
 #include "cr_rules.h"
 
+#include "bench_decide.h"
 #include "bench_numbers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static uint32_t spread_counter(void *ud)
-{
-    return (*(uint32_t *)ud)++;
-}
 
 static uint64_t fold(uint64_t h, const char *s)
 {
@@ -45,7 +41,7 @@ __attribute__((noinline)) static uint64_t decide_all(const cr_config *c, char **
 {
     static cr_decision d; /* large: not on the stack */
     uint32_t counter = 0;
-    cr_runtime rt = {.ud = &counter, .spread = spread_counter};
+    cr_runtime rt = {.ud = &counter, .spread = bench_spread_counter};
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++) {
         cr_route_decide(c, from[i], dialed[i], &rt, &d, NULL);
@@ -60,13 +56,6 @@ __attribute__((noinline)) static uint64_t decide_all(const cr_config *c, char **
     return h;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* Decides the n calls over and over for `seconds`, each timed into 1-ns buckets (the last one
  * holds every decision of 4 us or more). */
 static void decide_for(const cr_config *c, char **from, char **dialed, size_t n, double seconds)
@@ -74,26 +63,20 @@ static void decide_for(const cr_config *c, char **from, char **dialed, size_t n,
     static uint64_t hist[4096];
     static cr_decision d;
     uint32_t counter = 0;
-    cr_runtime rt = {.ud = &counter, .spread = spread_counter};
-    uint64_t t0 = now_ns(), end = t0 + (uint64_t)(seconds * 1e9), count = 0;
-    while (n && now_ns() < end)
+    cr_runtime rt = {.ud = &counter, .spread = bench_spread_counter};
+    uint64_t t0 = bench_now_ns(), end = t0 + (uint64_t)(seconds * 1e9), count = 0;
+    while (n && bench_now_ns() < end)
         for (size_t i = 0; i < n; i++, count++) {
-            uint64_t s = now_ns();
+            uint64_t s = bench_now_ns();
             cr_route_decide(c, from[i], dialed[i], &rt, &d, NULL);
-            uint64_t dt = now_ns() - s;
+            uint64_t dt = bench_now_ns() - s;
             hist[dt < 4095 ? dt : 4095]++;
         }
-    uint64_t acc = 0, p50 = 0, p99 = 0;
-    for (size_t i = 0; i < 4096 && count; i++) {
-        if (acc * 2 < count && (acc + hist[i]) * 2 >= count)
-            p50 = i;
-        if (acc * 100 < count * 99 && (acc + hist[i]) * 100 >= count * 99)
-            p99 = i;
-        acc += hist[i];
-    }
+    uint64_t p50 = bench_hist_pct(hist, 4096, count, 1, 2);
+    uint64_t p99 = bench_hist_pct(hist, 4096, count, 99, 100);
     printf("%llu decisions in %.1f s: p50 %llu ns, p99 %llu ns, mean %.1f ns\n",
-           (unsigned long long)count, (double)(now_ns() - t0) / 1e9, (unsigned long long)p50,
-           (unsigned long long)p99, count ? (double)(now_ns() - t0) / (double)count : 0.0);
+           (unsigned long long)count, (double)(bench_now_ns() - t0) / 1e9, (unsigned long long)p50,
+           (unsigned long long)p99, count ? (double)(bench_now_ns() - t0) / (double)count : 0.0);
 }
 
 int main(int argc, char **argv)

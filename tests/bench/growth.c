@@ -19,6 +19,7 @@
 #include "cr_engine.h"
 #include "cr_rules.h"
 
+#include "bench_decide.h"
 #include "bench_numbers.h"
 
 #include <stdbool.h>
@@ -39,18 +40,6 @@ typedef struct plan {
     uint32_t counter;
     uint64_t hist[BUCKETS], count;
 } plan;
-
-static uint32_t spread_counter(void *ud)
-{
-    return (*(uint32_t *)ud)++;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 static int load(plan *p, size_t want)
 {
@@ -87,31 +76,25 @@ static void unload(plan *p)
 static void block(plan *p, uint64_t ns, bool timed)
 {
     static cr_decision d; /* large: not on the stack */
-    cr_runtime rt = {.ud = &p->counter, .spread = spread_counter};
-    uint64_t t0 = now_ns();
+    cr_runtime rt = {.ud = &p->counter, .spread = bench_spread_counter};
+    uint64_t t0 = bench_now_ns();
     do {
         for (size_t k = 0; k < 256; k++) {
             size_t i = p->next++ % p->n;
-            uint64_t s = now_ns();
+            uint64_t s = bench_now_ns();
             cr_route_decide(p->cfg, p->from[i], p->dialed[i], &rt, &d, NULL);
-            uint64_t dt = now_ns() - s;
+            uint64_t dt = bench_now_ns() - s;
             if (timed) {
                 p->hist[dt < BUCKETS - 1 ? dt : BUCKETS - 1]++;
                 p->count++;
             }
         }
-    } while (now_ns() - t0 < ns);
+    } while (bench_now_ns() - t0 < ns);
 }
 
 static uint64_t pct(const plan *p, uint64_t num, uint64_t den)
 {
-    uint64_t acc = 0;
-    for (size_t i = 0; i < BUCKETS; i++) {
-        acc += p->hist[i];
-        if (acc * den >= p->count * num)
-            return i;
-    }
-    return BUCKETS - 1;
+    return bench_hist_pct(p->hist, BUCKETS, p->count, num, den);
 }
 
 static void span(double *mm, double v, bool first)
@@ -177,8 +160,8 @@ int main(int argc, char **argv)
                 memset(pl[k].hist, 0, sizeof pl[k].hist);
                 pl[k].count = 0;
             }
-            uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
-            while (now_ns() < end) {
+            uint64_t end = bench_now_ns() + (uint64_t)(seconds * 1e9);
+            while (bench_now_ns() < end) {
                 block(&pl[0], BLOCK_NS, true);
                 block(&pl[1], BLOCK_NS, true);
             }
