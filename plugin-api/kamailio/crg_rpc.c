@@ -310,14 +310,19 @@ static void crg_add_fields(rpc_t *rpc, void *st, const crg_item *it, const char 
             rpc->struct_add(st, "s", *keys, v);
 }
 
-static const char *crg_queues_doc[] = {"Response-group queues and their calls", 0};
-static void crg_rpc_queues(rpc_t *rpc, void *ctx)
+/*
+ * One RPC answer from a snapshot: a struct of `outer_keys` for each item of list `outer`, each
+ * with an array `inner_name` of the items of list `inner` whose field `key` equals the outer
+ * item's (their `inner_keys`): queues with their calls, agents with their groups.
+ */
+static void crg_rpc_nested(rpc_t *rpc, void *ctx, const char *outer, const char *key,
+                           const char *const *outer_keys, const char *inner, const char *inner_name,
+                           const char *const *inner_keys)
 {
-    static const char *const qk[] = {"queue", "waiting", "ringing", "longest_wait_s", 0};
-    static const char *const ck[] = {"id", "caller", "waited_s", "state", 0};
     crg_item *items = NULL;
     char *buf = NULL;
-    void *qs, *arr, *cs;
+    void *os, *arr, *is;
+    const char *want;
     int n, i, j;
 
     if (crg_no_rgs)
@@ -327,22 +332,31 @@ static void crg_rpc_queues(rpc_t *rpc, void *ctx)
         return;
     }
     for (i = 0; i < n; i++) {
-        if (strcmp(items[i].list, "queues") != 0 || rpc->add(ctx, "{", &qs) < 0)
+        if (strcmp(items[i].list, outer) != 0 || rpc->add(ctx, "{", &os) < 0)
             continue;
-        crg_add_fields(rpc, qs, &items[i], qk);
-        if (rpc->struct_add(qs, "[", "calls", &arr) < 0)
+        crg_add_fields(rpc, os, &items[i], outer_keys);
+        if (rpc->struct_add(os, "[", inner_name, &arr) < 0 ||
+            (want = crg_get(&items[i], key)) == NULL)
             continue;
         for (j = 0; j < n; j++) {
-            const char *q = crg_get(&items[j], "queue");
-            if (strcmp(items[j].list, "calls") != 0 || q == NULL ||
-                strcmp(q, crg_get(&items[i], "queue")) != 0)
+            const char *v = crg_get(&items[j], key);
+            if (strcmp(items[j].list, inner) != 0 || v == NULL || strcmp(v, want) != 0)
                 continue;
-            if (rpc->array_add(arr, "{", &cs) == 0)
-                crg_add_fields(rpc, cs, &items[j], ck);
+            if (rpc->array_add(arr, "{", &is) == 0)
+                crg_add_fields(rpc, is, &items[j], inner_keys);
         }
     }
     free(items);
     free(buf);
+}
+
+static const char *crg_queues_doc[] = {"Response-group queues and their calls", 0};
+static void crg_rpc_queues(rpc_t *rpc, void *ctx)
+{
+    static const char *const qk[] = {"queue", "waiting", "ringing", "longest_wait_s", 0};
+    static const char *const ck[] = {"id", "caller", "waited_s", "state", 0};
+
+    crg_rpc_nested(rpc, ctx, "queues", "queue", qk, "calls", "calls", ck);
 }
 
 static const char *crg_agents_doc[] = {"Response-group agents: presence, state, groups", 0};
@@ -350,34 +364,8 @@ static void crg_rpc_agents(rpc_t *rpc, void *ctx)
 {
     static const char *const ak[] = {"agent", "presence", "state", "calls", "answered", 0};
     static const char *const mk[] = {"group", "formal", "signed_in", 0};
-    crg_item *items = NULL;
-    char *buf = NULL;
-    void *as, *arr, *ms;
-    int n, i, j;
 
-    if (crg_no_rgs)
-        return; /* none: the plan Kamailio started with declares none, and has no match maker */
-    if (crg_sh == NULL || crg_fetch(&buf, &items, &n) < 0) {
-        rpc->fault(ctx, 500, "the match maker did not answer");
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        if (strcmp(items[i].list, "agents") != 0 || rpc->add(ctx, "{", &as) < 0)
-            continue;
-        crg_add_fields(rpc, as, &items[i], ak);
-        if (rpc->struct_add(as, "[", "groups", &arr) < 0)
-            continue;
-        for (j = 0; j < n; j++) {
-            const char *a = crg_get(&items[j], "agent");
-            if (strcmp(items[j].list, "memberships") != 0 || a == NULL ||
-                strcmp(a, crg_get(&items[i], "agent")) != 0)
-                continue;
-            if (rpc->array_add(arr, "{", &ms) == 0)
-                crg_add_fields(rpc, ms, &items[j], mk);
-        }
-    }
-    free(items);
-    free(buf);
+    crg_rpc_nested(rpc, ctx, "agents", "agent", ak, "memberships", "groups", mk);
 }
 
 /* Percentiles of the hand-over histogram (crg_ho_bucket: 10 us steps up to 2 ms, 1 ms steps
