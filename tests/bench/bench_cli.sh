@@ -9,26 +9,9 @@
 # that many times per run), BATCH_RUNS (3). Each binary loads the libcallroute.so.1 beside it.
 set -u
 cr=$1 case=$2 old=${3:-}
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/../cli/check_lib.sh"
 export CALLROUTE_QUIET=1 TMPDIR=$tmp/t
 mkdir -p "$TMPDIR"
-pass=0 fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-# expect STATUS CMD... : runs CMD, checks its exit status; stdout in $out, stderr in $err
-expect() {
-  local want=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
-  if [ "$got" = "$want" ]; then ok; else bad "exit $got (want $want): $*"; echo "$err" | head -5; fi
-}
-has() { # has TEXT WHERE-LABEL HAYSTACK
-  case "$3" in *"$1"*) ok ;; *) bad "$2 lacks: $1"; printf '%s\n' "$3" | head -5 ;; esac
-}
-json() { # json EXPR: a Python expression over j = json.loads(out)
-  if python3 -c "import json,sys; j=json.loads(sys.stdin.read()); sys.exit(0 if ($1) else 1)" <<<"$out"; then ok
-  else bad "json: $1"; echo "$out" | head -3; fi
-}
 small=(--generate routes=60,rules=12,users=300 --seconds 0.2)
 fields='["config", "routes", "rules", "users", "numbers", "load_ms", "load_cpu_ms",
   "decisions_per_sec", "p50_ns", "p99_ns", "naive_p50_ns", "naive_p99_ns", "speedup",
@@ -197,5 +180,4 @@ PY
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
-echo "$case: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+check_done "$case"

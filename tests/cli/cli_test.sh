@@ -4,25 +4,7 @@
 set -u
 cr=$1 src=$2 case=$3
 contoso=$src/examples/contoso/contoso.xml
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-# expect STATUS CMD... : runs CMD, checks its exit status; stdout in $out, stderr in $err
-expect() {
-  local want=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
-  if [ "$got" = "$want" ]; then ok; else bad "exit $got (want $want): $*"; echo "$err" | head -5; fi
-}
-has() { # has TEXT WHERE-LABEL HAYSTACK
-  case "$3" in *"$1"*) ok ;; *) bad "$2 lacks: $1"; printf '%s\n' "$3" | head -5 ;; esac
-}
-# json EXPR: evaluates a Python expression over j = json.loads(out) (each line when batch)
-json() {
-  if python3 -c "import json,sys; j=json.loads(sys.stdin.read()); sys.exit(0 if ($1) else 1)" <<<"$out"; then ok
-  else bad "json: $1"; echo "$out" | head -3; fi
-}
+source "$(dirname "$0")/check_lib.sh"
 
 case $case in
 check)
@@ -511,5 +493,4 @@ users)
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+check_done

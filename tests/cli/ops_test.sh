@@ -8,18 +8,7 @@ set -u
 cr=$1 src=$2 case=$3
 rng=$src/schema/callroute.rng
 contoso=$src/examples/contoso/contoso.xml
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
-  if [ "$got" = "$want" ]; then ok; else bad "exit $got (want $want): $*"; echo "$err" | head -5; fi
-}
-has() { case "$3" in *"$1"*) ok ;; *) bad "$2 lacks: $1"; printf '%s\n' "$3" | head -5 ;; esac; }
-hasnt() { case "$3" in *"$1"*) bad "$2 has: $1"; printf '%s\n' "$3" | head -5 ;; *) ok ;; esac; }
+source "$(dirname "$0")/check_lib.sh"
 
 case $case in
 schema)
@@ -134,5 +123,4 @@ luacheck)
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
-echo "$case: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+check_done "$case"

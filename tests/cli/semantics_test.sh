@@ -6,18 +6,7 @@
 set -u
 cr=$1 src=$2
 x=$src/tests/cli/semantics/pbx.xml
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
-  if [ "$got" = "$want" ]; then ok; else bad "exit $got (want $want): $*"; head -5 "$tmp/err"; fi
-}
-has() { case "$3" in *"$1"*) ok ;; *) bad "$2 lacks: $1"; printf '%s\n' "$3" | head -8 ;; esac; }
-hasnt() { case "$3" in *"$1"*) bad "$2 has: $1"; printf '%s\n' "$3" | head -8 ;; *) ok ;; esac; }
+source "$(dirname "$0")/check_lib.sh"
 
 # PBX coexistence: a call from a SIP endpoint forks to the PBX through the route for the
 # user's own line; no no-answer step (the PBX keeps the voicemail).
@@ -92,5 +81,4 @@ sed -e 's/@PORT_[A-D]@/5060/g' "$src/tests/e2e/fixtures/rgs.xml" >"$tmp/rgs_iden
 expect 0 "$cr" check --config "$tmp/rgs_identity.xml"
 hasnt "is also user" "workflow calling identity" "$out$err"
 
-echo "semantics: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+check_done "semantics"

@@ -8,17 +8,7 @@
 set -u
 cr=$1 src=$2
 x=$src/tests/cli/workflow/lines.xml
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
-  if [ "$got" = "$want" ]; then ok; else bad "exit $got (want $want): $*"; head -5 "$tmp/err"; fi
-}
-has() { case "$3" in *"$1"*) ok ;; *) bad "$2 lacks: $1"; printf '%s\n' "$3" | head -8 ;; esac; }
+source "$(dirname "$0")/check_lib.sh"
 # json_is NAME EXPR: the JSON in $out satisfies the Python expression over j
 json_is() {
   if python3 -c "import json,sys; j=json.load(sys.stdin); sys.exit(0 if ($2) else 1)" <<<"$out"; then ok
@@ -71,5 +61,4 @@ has "collide.xml:33: error: workflow 'Helpdesk': its line tel:+14255550100 is al
 has "collide.xml:35: error: workflow 'Billing': its URI sip:dan@contoso.com is also user 'sip:dan@contoso.com' (" "check uri" "$out$err"
 expect 0 "$cr" check --config "$x"
 
-echo "workflow lines: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+check_done "workflow lines"

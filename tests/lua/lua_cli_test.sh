@@ -5,10 +5,7 @@
 #   lua_cli_test.sh CALLROUTE_BINARY SOURCE_DIR
 set -u
 cr=$1 src=$2
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+source "$(dirname "$0")/../cli/check_lib.sh"
 
 for ev in "$src"/tests/lua/*.events; do
   name=$(basename "$ev" .events)
@@ -53,5 +50,4 @@ case $(cat "$tmp/err") in
   *) bad "script error not on stderr"; cat "$tmp/err" ;;
 esac
 [ "$(cat "$tmp/out")" = $'0.000 r3 answer\n0.000 r3 hangup ivr_error' ] && ok || { bad "error run"; cat "$tmp/out"; }
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+check_done

@@ -7,17 +7,8 @@
 #   without it the error says why (skipped when not root or setpriv is missing).
 set -u
 cr=$1 src=$2
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1; shift
-  timeout 20 "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
-  if [ "$got" = "$want" ]; then ok; else bad "exit $got (want $want): $*"; echo "$err" | head -5; fi
-}
-has() { case "$3" in *"$1"*) ok ;; *) bad "$2 lacks: $1"; printf '%s\n' "$3" | head -5 ;; esac; }
+check_timeout=20 # a FIFO include must be refused, not wait
+source "$(dirname "$0")/../cli/check_lib.sh"
 
 mkdir -p "$tmp/conf" "$tmp/shared"
 cp "$src/tests/users/plan.xml" "$tmp/shared/plan.xml"
@@ -54,5 +45,4 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 else
   echo "not root or no setpriv: the read-only directory cases are skipped"
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+check_done
