@@ -44,19 +44,14 @@ _Static_assert(sizeof(cr_user_cell) == 16, "four cells a cache line");
 
 int ce_user_table_init(cr_user_table *t, size_t n)
 {
-    size_t cap = ce_index_cap(n);
     t->borrowed = false;
-    t->cells = cr_table_alloc(cap * sizeof *t->cells); /* zeroed */
-    if (!t->cells)
-        return CR_ENOMEM;
-    t->cap = cap;
-    return CR_OK;
+    t->cells = ce_index_table_new(n, sizeof *t->cells, &t->cap);
+    return t->cells ? CR_OK : CR_ENOMEM;
 }
 
 void ce_user_table_free(cr_user_table *t)
 {
-    if (!t->borrowed)
-        cr_table_free(t->cells, t->cap * sizeof *t->cells);
+    ce_index_table_free(t->cells, t->cap, sizeof *t->cells, t->borrowed);
     memset(t, 0, sizeof *t);
 }
 
@@ -252,12 +247,10 @@ _Static_assert(sizeof(cr_line_slot) == 16, "four slots a cache line");
 
 int ce_line_table_init(cr_line_table *t, size_t n, cr_index_eq eq, const void *ud)
 {
-    size_t cap = ce_index_cap(n);
     t->borrowed = false;
-    t->slots = cr_table_alloc(cap * sizeof *t->slots); /* zeroed */
+    t->slots = ce_index_table_new(n, sizeof *t->slots, &t->cap);
     if (!t->slots)
         return CR_ENOMEM;
-    t->cap = cap;
     t->eq = eq;
     t->ud = ud;
     return CR_OK;
@@ -265,8 +258,7 @@ int ce_line_table_init(cr_line_table *t, size_t n, cr_index_eq eq, const void *u
 
 void ce_line_table_free(cr_line_table *t)
 {
-    if (!t->borrowed)
-        cr_table_free(t->slots, t->cap * sizeof *t->slots);
+    ce_index_table_free(t->slots, t->cap, sizeof *t->slots, t->borrowed);
     memset(t, 0, sizeof *t);
 }
 
