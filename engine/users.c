@@ -262,21 +262,6 @@ void ce_line_table_free(cr_line_table *t)
     memset(t, 0, sizeof *t);
 }
 
-uint32_t ce_line_table_put(cr_line_table *t, const char *key, size_t n, uint32_t val)
-{
-    uint64_t h = ce_hash(key, n, false), num = line_pack(key, n);
-    uint32_t tag = (uint32_t)(h >> 32);
-    for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-        cr_line_slot *s = &t->slots[i];
-        if (!s->val) {
-            *s = (cr_line_slot){.hash = tag, .val = val + 1, .num = num};
-            return CR_INDEX_NONE;
-        }
-        if (s->hash == tag && t->eq(t->ud, s->val - 1, key, n))
-            return s->val - 1;
-    }
-}
-
 /* The line table's compare: a line's key cell compared in place. */
 static inline __attribute__((always_inline)) bool line_cell_eq(const cr_config *c, uint32_t v,
                                                                const char *key, size_t n)
@@ -287,21 +272,45 @@ static inline __attribute__((always_inline)) bool line_cell_eq(const cr_config *
     return c->user_line_ix.eq(c->user_line_ix.ud, v, key, n);
 }
 
+/* Where the probe of line table t for key[0..n) (its tag `tag`, packed `num`: ce_line_pack) from
+ * slot i stops: at the first empty slot, or the first slot of the tag holding the key. With
+ * `by_eq` (the build's put) a slot's key is compared by t->eq; otherwise a slot holding its key
+ * packed is decided by it (equal packs, equal keys), any other by the key cell (line_cell_eq, c's
+ * line table): the answer of user_line_eq (compile.c) for every slot. */
+static inline __attribute__((always_inline)) size_t
+line_probe_slot(const cr_config *c, const cr_line_table *t, size_t i, uint32_t tag, uint64_t num,
+                const char *key, size_t n, bool by_eq)
+{
+    for (;; i = (i + 1) & (t->cap - 1)) {
+        const cr_line_slot *s = &t->slots[i];
+        if (!s->val)
+            return i;
+        if (s->hash == tag && (by_eq    ? t->eq(t->ud, s->val - 1, key, n)
+                               : s->num ? s->num == num
+                                        : line_cell_eq(c, s->val - 1, key, n)))
+            return i;
+    }
+}
+
 /* The value of key[0..n) (its tag `tag`, packed `num`: ce_line_pack) in the line table, the probe
- * going on from slot i; CR_INDEX_NONE when none. A slot holding its key packed is decided by it
- * (equal packs, equal keys), any other by the key cell (line_cell_eq): the answer of user_line_eq
- * (compile.c) for every slot. */
+ * going on from slot i; CR_INDEX_NONE when none. */
 static inline __attribute__((always_inline)) uint32_t
 line_probe_at(const cr_config *c, size_t i, uint32_t tag, uint64_t num, const char *key, size_t n)
 {
     const cr_line_table *t = &c->user_line_ix;
-    for (;; i = (i + 1) & (t->cap - 1)) {
-        const cr_line_slot *s = &t->slots[i];
-        if (!s->val)
-            return CR_INDEX_NONE;
-        if (s->hash == tag && (s->num ? s->num == num : line_cell_eq(c, s->val - 1, key, n)))
-            return s->val - 1;
-    }
+    uint32_t val = t->slots[line_probe_slot(c, t, i, tag, num, key, n, false)].val;
+    return val ? val - 1 : CR_INDEX_NONE;
+}
+
+uint32_t ce_line_table_put(cr_line_table *t, const char *key, size_t n, uint32_t val)
+{
+    uint64_t h = ce_hash(key, n, false), num = line_pack(key, n);
+    uint32_t tag = (uint32_t)(h >> 32);
+    cr_line_slot *s = &t->slots[line_probe_slot(NULL, t, h & (t->cap - 1), tag, num, key, n, true)];
+    if (s->val)
+        return s->val - 1;
+    *s = (cr_line_slot){.hash = tag, .val = val + 1, .num = num};
+    return CR_INDEX_NONE;
 }
 
 /* The value of key[0..n) (hash h) in the line table, CR_INDEX_NONE when none. */
