@@ -50,14 +50,27 @@ size_t ce_index_cap(size_t n)
     return cap;
 }
 
+void *ce_index_table_new(size_t n, size_t size, size_t *cap)
+{
+    size_t c = ce_index_cap(n);
+    void *slots = c > SIZE_MAX / size ? NULL : cr_table_alloc(c * size); /* zeroed */
+    if (slots)
+        *cap = c;
+    return slots;
+}
+
+void ce_index_table_free(void *slots, size_t cap, size_t size, bool borrowed)
+{
+    if (!borrowed)
+        cr_table_free(slots, cap * size);
+}
+
 int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void *ud)
 {
-    size_t cap = ce_index_cap(n);
     ix->borrowed = false;
-    ix->slots = cap > SIZE_MAX / sizeof *ix->slots ? NULL : cr_table_alloc(cap * sizeof *ix->slots);
+    ix->slots = ce_index_table_new(n, sizeof *ix->slots, &ix->cap);
     if (!ix->slots)
         return CR_ENOMEM;
-    ix->cap = cap;
     ix->fold = fold;
     ix->eq = eq;
     ix->ud = ud;
@@ -66,8 +79,7 @@ int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void 
 
 void ce_index_free(cr_index *ix)
 {
-    if (!ix->borrowed)
-        cr_table_free(ix->slots, ix->cap * sizeof *ix->slots);
+    ce_index_table_free(ix->slots, ix->cap, sizeof *ix->slots, ix->borrowed);
     memset(ix, 0, sizeof *ix);
 }
 

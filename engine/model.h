@@ -63,6 +63,13 @@ int ce_index_init(cr_index *ix, size_t n, bool fold, cr_index_eq eq, const void 
 /* Slots of an open-addressing table of n keys: a power of two, at least 16, under 2/3 full
  * (every hash table of a plan: the indexes and the caller table). */
 size_t ce_index_cap(size_t n);
+/* The table of such a hash table: ce_index_cap(n) elements of `size` bytes, zeroed
+ * (cr_table_alloc), their count in *cap; NULL (*cap unchanged) when out of memory. The cr_index,
+ * the caller table and the line table each hold one, with a flag telling it borrowed from a plan
+ * image. */
+void *ce_index_table_new(size_t n, size_t size, size_t *cap);
+/* Frees a table of ce_index_table_new (cap elements of `size` bytes) unless it is borrowed. */
+void ce_index_table_free(void *slots, size_t cap, size_t size, bool borrowed);
 void ce_index_free(cr_index *ix);
 /* Inserts key -> val; returns the existing value (and does not replace) when present, or
  * CR_INDEX_NONE when inserted. */

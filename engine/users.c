@@ -44,19 +44,14 @@ _Static_assert(sizeof(cr_user_cell) == 16, "four cells a cache line");
 
 int ce_user_table_init(cr_user_table *t, size_t n)
 {
-    size_t cap = ce_index_cap(n);
     t->borrowed = false;
-    t->cells = cr_table_alloc(cap * sizeof *t->cells); /* zeroed */
-    if (!t->cells)
-        return CR_ENOMEM;
-    t->cap = cap;
-    return CR_OK;
+    t->cells = ce_index_table_new(n, sizeof *t->cells, &t->cap);
+    return t->cells ? CR_OK : CR_ENOMEM;
 }
 
 void ce_user_table_free(cr_user_table *t)
 {
-    if (!t->borrowed)
-        cr_table_free(t->cells, t->cap * sizeof *t->cells);
+    ce_index_table_free(t->cells, t->cap, sizeof *t->cells, t->borrowed);
     memset(t, 0, sizeof *t);
 }
 
@@ -252,12 +247,10 @@ _Static_assert(sizeof(cr_line_slot) == 16, "four slots a cache line");
 
 int ce_line_table_init(cr_line_table *t, size_t n, cr_index_eq eq, const void *ud)
 {
-    size_t cap = ce_index_cap(n);
     t->borrowed = false;
-    t->slots = cr_table_alloc(cap * sizeof *t->slots); /* zeroed */
+    t->slots = ce_index_table_new(n, sizeof *t->slots, &t->cap);
     if (!t->slots)
         return CR_ENOMEM;
-    t->cap = cap;
     t->eq = eq;
     t->ud = ud;
     return CR_OK;
@@ -265,24 +258,8 @@ int ce_line_table_init(cr_line_table *t, size_t n, cr_index_eq eq, const void *u
 
 void ce_line_table_free(cr_line_table *t)
 {
-    if (!t->borrowed)
-        cr_table_free(t->slots, t->cap * sizeof *t->slots);
+    ce_index_table_free(t->slots, t->cap, sizeof *t->slots, t->borrowed);
     memset(t, 0, sizeof *t);
-}
-
-uint32_t ce_line_table_put(cr_line_table *t, const char *key, size_t n, uint32_t val)
-{
-    uint64_t h = ce_hash(key, n, false), num = line_pack(key, n);
-    uint32_t tag = (uint32_t)(h >> 32);
-    for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-        cr_line_slot *s = &t->slots[i];
-        if (!s->val) {
-            *s = (cr_line_slot){.hash = tag, .val = val + 1, .num = num};
-            return CR_INDEX_NONE;
-        }
-        if (s->hash == tag && t->eq(t->ud, s->val - 1, key, n))
-            return s->val - 1;
-    }
 }
 
 /* The line table's compare: a line's key cell compared in place. */
@@ -295,21 +272,45 @@ static inline __attribute__((always_inline)) bool line_cell_eq(const cr_config *
     return c->user_line_ix.eq(c->user_line_ix.ud, v, key, n);
 }
 
+/* Where the probe of line table t for key[0..n) (its tag `tag`, packed `num`: ce_line_pack) from
+ * slot i stops: at the first empty slot, or the first slot of the tag holding the key. With
+ * `by_eq` (the build's put) a slot's key is compared by t->eq; otherwise a slot holding its key
+ * packed is decided by it (equal packs, equal keys), any other by the key cell (line_cell_eq, c's
+ * line table): the answer of user_line_eq (compile.c) for every slot. */
+static inline __attribute__((always_inline)) size_t
+line_probe_slot(const cr_config *c, const cr_line_table *t, size_t i, uint32_t tag, uint64_t num,
+                const char *key, size_t n, bool by_eq)
+{
+    for (;; i = (i + 1) & (t->cap - 1)) {
+        const cr_line_slot *s = &t->slots[i];
+        if (!s->val)
+            return i;
+        if (s->hash == tag && (by_eq    ? t->eq(t->ud, s->val - 1, key, n)
+                               : s->num ? s->num == num
+                                        : line_cell_eq(c, s->val - 1, key, n)))
+            return i;
+    }
+}
+
 /* The value of key[0..n) (its tag `tag`, packed `num`: ce_line_pack) in the line table, the probe
- * going on from slot i; CR_INDEX_NONE when none. A slot holding its key packed is decided by it
- * (equal packs, equal keys), any other by the key cell (line_cell_eq): the answer of user_line_eq
- * (compile.c) for every slot. */
+ * going on from slot i; CR_INDEX_NONE when none. */
 static inline __attribute__((always_inline)) uint32_t
 line_probe_at(const cr_config *c, size_t i, uint32_t tag, uint64_t num, const char *key, size_t n)
 {
     const cr_line_table *t = &c->user_line_ix;
-    for (;; i = (i + 1) & (t->cap - 1)) {
-        const cr_line_slot *s = &t->slots[i];
-        if (!s->val)
-            return CR_INDEX_NONE;
-        if (s->hash == tag && (s->num ? s->num == num : line_cell_eq(c, s->val - 1, key, n)))
-            return s->val - 1;
-    }
+    uint32_t val = t->slots[line_probe_slot(c, t, i, tag, num, key, n, false)].val;
+    return val ? val - 1 : CR_INDEX_NONE;
+}
+
+uint32_t ce_line_table_put(cr_line_table *t, const char *key, size_t n, uint32_t val)
+{
+    uint64_t h = ce_hash(key, n, false), num = line_pack(key, n);
+    uint32_t tag = (uint32_t)(h >> 32);
+    cr_line_slot *s = &t->slots[line_probe_slot(NULL, t, h & (t->cap - 1), tag, num, key, n, true)];
+    if (s->val)
+        return s->val - 1;
+    *s = (cr_line_slot){.hash = tag, .val = val + 1, .num = num};
+    return CR_INDEX_NONE;
 }
 
 /* The value of key[0..n) (hash h) in the line table, CR_INDEX_NONE when none. */
