@@ -257,11 +257,15 @@ typedef struct rgs_wf {
     _Alignas(64) char names[RGS_WF_NAMES];
     uint8_t type; /* cr_rgs_workflow_type */
     bool active;
+    /* calls that reached it, modulo 2^32 (each wrap adds 2^32 to its wfstats' offered): counted
+     * in the line every arrival reads, where the counters' line was a write miss per call */
+    uint32_t offered;
     const char *welcome; /* NULL when none; into names or the configuration */
     const char *moh;     /* the same */
     int32_t queue, hours, holidays, tz;
 } rgs_wf;
-_Static_assert(sizeof(rgs_wf) == 64, "a workflow's hot record is one cache line");
+_Static_assert(sizeof(rgs_wf) == 64 && offsetof(rgs_wf, welcome) == 32,
+               "a workflow's hot record is one cache line");
 
 typedef struct rgs_store rgs_store;
 
@@ -282,7 +286,7 @@ struct cr_rgs_engine {
     rgs_imap call_handles;          /* call slot by handle (tag rgs_imap_tag_u64) */
     uint64_t next_handle;           /* for calls the host gives no handle */
     cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow, each a
-                                       line (64-byte aligned) */
+                                       line (64-byte aligned); offered: rgs_wf.offered's wraps */
     rgs_wf *wfs;                    /* per workflow */
     uint32_t *seen, seen_gen;       /* per agent, for counting distinct agents */
     rgs_hent *heap;                 /* 64-byte aligned, root at RGS_HEAP_ROOT */

@@ -354,6 +354,41 @@ static void hot_tables_hold_the_records(void **state)
     cr_rgs_config_free(cfg);
 }
 
+/* A workflow's offered count is kept modulo 2^32 in its hot line (rgs_wf.offered), each wrap
+ * carried into its counters' line: the stats see every call, past the wrap too. */
+static void workflow_offered_carries_past_32_bits(void **state)
+{
+    (void)state;
+    cr_test_out x = {0};
+    cr_rgs_config *cfg = NULL;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
+    cr_diag_free(&diag);
+    free(x.buf);
+    cr_rgs_engine *e = NULL;
+    char err[256];
+    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    long w = cr_rgs_config_workflow_find(cfg, "sip:w@x"),
+         w2 = cr_rgs_config_workflow_find(cfg, "sip:w2@x");
+    assert_true(w >= 0 && w2 >= 0 && w != w2);
+    e->wfs[w].offered = UINT32_MAX - 1;
+    sink k = {0};
+    for (uint64_t h = 1; h <= 3; h++) {
+        cr_rgs_input call = {.type = CR_RGS_EV_CALL, .call = h, .from = "sip:c@y", .to = "sip:w@x"};
+        assert_int_equal(cr_rgs_engine_input(e, 1000, &call, on_out, &k, err, sizeof err), CR_OK);
+    }
+    assert_int_equal(e->wfs[w].offered, 1);
+    cr_rgs_workflow_stats st;
+    assert_int_equal(cr_rgs_engine_workflow_stats(e, (size_t)w, 1000, &st), CR_OK);
+    assert_true(st.offered == (1ULL << 32) + 1);
+    assert_int_equal(cr_rgs_engine_workflow_stats(e, (size_t)w2, 1000, &st), CR_OK);
+    assert_true(st.offered == 0);
+    free(k.out.buf);
+    cr_rgs_engine_close(e);
+    cr_rgs_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +396,7 @@ int main(void)
         cmocka_unit_test(wide_groups_and_queues),
         cmocka_unit_test(call_maps_follow_the_calls),
         cmocka_unit_test(hot_tables_hold_the_records),
+        cmocka_unit_test(workflow_offered_carries_past_32_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
