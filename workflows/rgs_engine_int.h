@@ -141,7 +141,8 @@ typedef struct rgs_decline_entry {
  * walks along a queue read (state, ringing, next, seq) and the timers an event cancels. Line
  * 1: the rest of what a new call, an answer, a hang-up, a prompt's end and the outputs read
  * (id, tokens, queue, workflow, agent). Line 2: the hunt's round (tried, declines, group),
- * set when the call first enters a queue (round_set: rgs_call_round_init). Line 3: the IVR's
+ * set when a hunt of the call first finds someone to offer it to (round_set:
+ * rgs_call_round_init; a call that waits touches it when an agent is free). Line 3: the IVR's
  * state, set when the call starts one (ivr_seen: rgs_call_ivr_init). Each is left as it is until
  * then, so a call never touches the lines it does not use: a new call, an answer or a hang-up reads
  * and writes lines 0 and 1 only. */
@@ -188,8 +189,9 @@ _Static_assert(sizeof(rgs_call) == 256 && offsetof(rgs_call, id) == 64 &&
                    offsetof(rgs_call, tried) == 128 && offsetof(rgs_call, th_ivr) == 192,
                "a call's lines hold what their comment says");
 
-/* Sets the hunt's fields of a call that enters a queue (or is restored to one) for the
- * first time; they keep their values through later queue entries. */
+/* Sets the hunt's fields of a call the first time a hunt of it finds someone to offer it to
+ * (or when it is restored to a queue); they keep their values through later queue entries.
+ * Until then the call's round is at its start (rgs_hunt, rgs_new_round). */
 static inline void rgs_call_round_init(rgs_call *c)
 {
     if (c->round_set)

@@ -62,6 +62,8 @@ static void queue_append(cr_rgs_engine *e, rgs_call *c)
 
 void rgs_new_round(rgs_call *c)
 {
+    if (!c->round_set)
+        return; /* at its start already (rgs_call_round_init) */
     c->gi = 0;
     c->round_offers = 0;
     c->tried.n = 0;
@@ -97,7 +99,6 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
     c->enter_ms = e->now;
     c->seq = e->next_seq++;
     c->ring.n = 0;
-    rgs_call_round_init(c);
     rgs_new_round(c);
     queue_append(e, c);
     q->entered++;
@@ -334,15 +335,20 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
 
 /* Searches the queue's groups in order from the call's position in its round; a round that
  * made offers and is exhausted starts over; a round that found nobody leaves the call
- * waiting on hold until an agent becomes free. */
+ * waiting on hold until an agent becomes free. The call's round (its line 2) is set up when
+ * a group has someone to offer it to: a call that waits from its arrival on, and is
+ * hunted in vain meanwhile, does not touch that line before an agent is free for it. */
 void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
 {
     const rgs_queue *q = &e->queues[c->queue];
     for (int pass = 0; pass < 2; pass++) {
-        for (; c->gi < q->ngroups; c->gi++) {
-            size_t g = rgs_queue_group(q, c->gi);
+        /* (a call whose round is not set has offered nobody: its round is at its start) */
+        for (uint32_t gi = c->round_set ? c->gi : 0; gi < q->ngroups; gi++) {
+            size_t g = rgs_queue_group(q, gi);
             if (!e->naive && !e->navail[g])
                 continue; /* nobody to offer to (select_agents: 0), without reading the group */
+            rgs_call_round_init(c);
+            c->gi = gi;
             size_t n = e->groups[g].nagents;
             size_t stackpos[64], *pos = n <= 64 ? stackpos : malloc(n * sizeof *pos);
             if (!pos)
@@ -355,6 +361,9 @@ void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
             if (k)
                 return;
         }
+        if (!c->round_set)
+            return;
+        c->gi = q->ngroups;
         if (c->round_offers == 0)
             return;
         rgs_new_round(c);

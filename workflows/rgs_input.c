@@ -10,9 +10,10 @@ void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c)
 {
     rgs_wf *wf = &e->wfs[c->wf];
     cr_rgs_workflow_stats *st = &e->wfstats[c->wf];
+    bool active = wf->active;
     if (++wf->offered == 0)
         st->offered += 1ULL << 32;
-    if (!wf->active) {
+    if (!active) {
         rgs_out_hangup_code(e, c, CR_RGS_HANGUP_INACTIVE);
         rgs_call_delete(e, c);
         return;
