@@ -341,11 +341,13 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
 void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
 {
     const rgs_queue *q = &e->queues[c->queue];
+    const uint32_t ng = q->ngroups;
+    const bool naive = e->naive;
     for (int pass = 0; pass < 2; pass++) {
         /* (a call whose round is not set has offered nobody: its round is at its start) */
-        for (uint32_t gi = c->round_set ? c->gi : 0; gi < q->ngroups; gi++) {
+        for (uint32_t gi = c->round_set ? c->gi : 0; gi < ng; gi++) {
             size_t g = rgs_queue_group(q, gi);
-            if (!e->naive && !e->navail[g])
+            if (!naive && !e->navail[g])
                 continue; /* nobody to offer to (select_agents: 0), without reading the group */
             rgs_call_round_init(c);
             c->gi = gi;
@@ -363,7 +365,7 @@ void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
         }
         if (!c->round_set)
             return;
-        c->gi = q->ngroups;
+        c->gi = ng;
         if (c->round_offers == 0)
             return;
         rgs_new_round(c);
