@@ -60,13 +60,16 @@ static inline const uint32_t *rgs_svec_citems(const rgs_svec *v)
  * him. The second: the rest of his ringing list, idle time and queues (the only one inside
  * the record when he has one, as most do: dispatching him then reads no other array). */
 typedef struct rgs_agent {
-    _Alignas(64) int presence;
-    int ncalls;     /* connected calls (attendants may take several) */
-    uint8_t takes;  /* RGS_TAKES_* as last synced */
-    bool attendant; /* member of an attendant group */
-    bool dirty;
-    bool pending;       /* being dispatched (rgs_dispatch_pending) */
+    _Alignas(64) int ncalls; /* connected calls (attendants may take several) */
+    uint8_t presence;        /* P_* */
+    uint8_t takes;           /* RGS_TAKES_* as last synced */
+    bool attendant : 1;      /* member of an attendant group */
+    bool dirty : 1;
+    bool pending : 1;   /* being dispatched (rgs_dispatch_pending) */
     uint32_t ngroups;   /* memberships */
+    uint32_t answers;   /* calls answered since open, modulo 2^32 (each wrap adds 2^32 to
+                         * `answered`): counted in the line an answer reads, where `answered`
+                         * in the second was a write miss per answer */
     rgs_member *groups; /* &one when he has one */
     rgs_member one;
     rgs_svec ringing;   /* call slots ringing this agent */
@@ -74,7 +77,7 @@ typedef struct rgs_agent {
     size_t *queues;     /* queues that reach this agent: &one_queue when one */
     size_t nqueues;
     size_t one_queue;
-    uint64_t answered; /* calls answered since open */
+    uint64_t answered; /* the wraps of `answers` */
 } rgs_agent;
 _Static_assert(sizeof(rgs_agent) == 128 && offsetof(rgs_agent, ringing) + 8 <= 64,
                "an agent's record is two lines, what a sync reads in the first");

@@ -444,7 +444,8 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     rgs_queue *q = &e->queues[c->queue];
     q->answered++;
     e->wfstats[c->wf].answered++;
-    e->agents[a].answered++;
+    if (++e->agents[a].answers == 0)
+        e->agents[a].answered += 1ULL << 32;
     q->answered_wait += wait;
     rgs_queue_leave(e, c);
     c->state = CS_CONNECTED;

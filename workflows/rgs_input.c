@@ -144,7 +144,7 @@ static int presence(cr_rgs_engine *e, size_t a, int p, char *err, size_t errlen)
         return CR_OK;
     if (p == P_AVAILABLE && ag->ncalls == 0)
         ag->idle_since = e->now;
-    ag->presence = p;
+    ag->presence = (uint8_t)p;
     rgs_agent_sync(e, a);
     if (p != P_AVAILABLE)
         rgs_withdraw(e, a, true);

@@ -142,7 +142,7 @@ int cr_rgs_engine_agent_info(const cr_rgs_engine *e, uint32_t agent, cr_rgs_agen
     out->presence = ag->presence;
     out->calls = ag->ncalls;
     out->ringing = ag->ringing.n;
-    out->answered = ag->answered;
+    out->answered = ag->answered + ag->answers;
     out->idle_since_ms = ag->idle_since;
     return CR_OK;
 }

@@ -458,6 +458,46 @@ static void waiting_call_sets_its_round_when_offered(void **state)
     cr_rgs_config_free(cfg);
 }
 
+/* An agent's answered count is kept modulo 2^32 in his first line (rgs_agent.answers), each
+ * wrap carried into `answered`: his info sees every answer, past the wrap too. */
+static void agent_answers_carry_past_32_bits(void **state)
+{
+    (void)state;
+    cr_test_out x = {0};
+    cr_rgs_config *cfg = NULL;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
+    cr_diag_free(&diag);
+    free(x.buf);
+    cr_rgs_engine *e = NULL;
+    char err[256];
+    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    uint32_t a100 = agent_h(e, 100);
+    e->agents[a100 - 1].answers = UINT32_MAX;
+    sink k = {0};
+    /* W2's queue rings a100 first (S1, serial): he answers, the call ends, twice */
+    for (uint64_t h = 1; h <= 2; h++) {
+        cr_rgs_input in[] = {
+            {.type = CR_RGS_EV_CALL, .call = h, .from = "sip:c@y", .to = "sip:w2@x"},
+            {.type = CR_RGS_EV_ANSWER, .call = h, .agent = a100},
+            {.type = CR_RGS_EV_AGENT_HANGUP, .call = h},
+        };
+        for (size_t i = 0; i < 3; i++)
+            assert_int_equal(cr_rgs_engine_input(e, 1000, &in[i], on_out, &k, err, sizeof err),
+                             CR_OK);
+    }
+    assert_int_equal(e->agents[a100 - 1].answers, 1);
+    cr_rgs_agent_info info;
+    assert_int_equal(cr_rgs_engine_agent_info(e, a100, &info), CR_OK);
+    assert_true(info.answered == (1ULL << 32) + 1);
+    assert_int_equal(cr_rgs_engine_agent_info(e, agent_h(e, 0), &info), CR_OK);
+    assert_true(info.answered == 0);
+    free(k.out.buf);
+    cr_rgs_engine_close(e);
+    cr_rgs_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +507,7 @@ int main(void)
         cmocka_unit_test(hot_tables_hold_the_records),
         cmocka_unit_test(workflow_offered_carries_past_32_bits),
         cmocka_unit_test(waiting_call_sets_its_round_when_offered),
+        cmocka_unit_test(agent_answers_carry_past_32_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
