@@ -60,13 +60,16 @@ static inline const uint32_t *rgs_svec_citems(const rgs_svec *v)
  * him. The second: the rest of his ringing list, idle time and queues (the only one inside
  * the record when he has one, as most do: dispatching him then reads no other array). */
 typedef struct rgs_agent {
-    _Alignas(64) int presence;
-    int ncalls;     /* connected calls (attendants may take several) */
-    uint8_t takes;  /* RGS_TAKES_* as last synced */
-    bool attendant; /* member of an attendant group */
-    bool dirty;
-    bool pending;       /* being dispatched (rgs_dispatch_pending) */
+    _Alignas(64) int ncalls; /* connected calls (attendants may take several) */
+    uint8_t presence;        /* P_* */
+    uint8_t takes;           /* RGS_TAKES_* as last synced */
+    bool attendant : 1;      /* member of an attendant group */
+    bool dirty : 1;
+    bool pending : 1;   /* being dispatched (rgs_dispatch_pending) */
     uint32_t ngroups;   /* memberships */
+    uint32_t answers;   /* calls answered since open, modulo 2^32 (each wrap adds 2^32 to
+                         * `answered`): counted in the line an answer reads, where `answered`
+                         * in the second was a write miss per answer */
     rgs_member *groups; /* &one when he has one */
     rgs_member one;
     rgs_svec ringing;   /* call slots ringing this agent */
@@ -74,7 +77,7 @@ typedef struct rgs_agent {
     size_t *queues;     /* queues that reach this agent: &one_queue when one */
     size_t nqueues;
     size_t one_queue;
-    uint64_t answered; /* calls answered since open */
+    uint64_t answered; /* the wraps of `answers` */
 } rgs_agent;
 _Static_assert(sizeof(rgs_agent) == 128 && offsetof(rgs_agent, ringing) + 8 <= 64,
                "an agent's record is two lines, what a sync reads in the first");
@@ -141,7 +144,8 @@ typedef struct rgs_decline_entry {
  * walks along a queue read (state, ringing, next, seq) and the timers an event cancels. Line
  * 1: the rest of what a new call, an answer, a hang-up, a prompt's end and the outputs read
  * (id, tokens, queue, workflow, agent). Line 2: the hunt's round (tried, declines, group),
- * set when the call first enters a queue (round_set: rgs_call_round_init). Line 3: the IVR's
+ * set when a hunt of the call first finds someone to offer it to (round_set:
+ * rgs_call_round_init; a call that waits touches it when an agent is free). Line 3: the IVR's
  * state, set when the call starts one (ivr_seen: rgs_call_ivr_init). Each is left as it is until
  * then, so a call never touches the lines it does not use: a new call, an answer or a hang-up reads
  * and writes lines 0 and 1 only. */
@@ -188,8 +192,9 @@ _Static_assert(sizeof(rgs_call) == 256 && offsetof(rgs_call, id) == 64 &&
                    offsetof(rgs_call, tried) == 128 && offsetof(rgs_call, th_ivr) == 192,
                "a call's lines hold what their comment says");
 
-/* Sets the hunt's fields of a call that enters a queue (or is restored to one) for the
- * first time; they keep their values through later queue entries. */
+/* Sets the hunt's fields of a call the first time a hunt of it finds someone to offer it to
+ * (or when it is restored to a queue); they keep their values through later queue entries.
+ * Until then the call's round is at its start (rgs_hunt, rgs_new_round). */
 static inline void rgs_call_round_init(rgs_call *c)
 {
     if (c->round_set)
@@ -257,11 +262,15 @@ typedef struct rgs_wf {
     _Alignas(64) char names[RGS_WF_NAMES];
     uint8_t type; /* cr_rgs_workflow_type */
     bool active;
+    /* calls that reached it, modulo 2^32 (each wrap adds 2^32 to its wfstats' offered): counted
+     * in the line every arrival reads, where the counters' line was a write miss per call */
+    uint32_t offered;
     const char *welcome; /* NULL when none; into names or the configuration */
     const char *moh;     /* the same */
     int32_t queue, hours, holidays, tz;
 } rgs_wf;
-_Static_assert(sizeof(rgs_wf) == 64, "a workflow's hot record is one cache line");
+_Static_assert(sizeof(rgs_wf) == 64 && offsetof(rgs_wf, welcome) == 32,
+               "a workflow's hot record is one cache line");
 
 typedef struct rgs_store rgs_store;
 
@@ -282,7 +291,7 @@ struct cr_rgs_engine {
     rgs_imap call_handles;          /* call slot by handle (tag rgs_imap_tag_u64) */
     uint64_t next_handle;           /* for calls the host gives no handle */
     cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow, each a
-                                       line (64-byte aligned) */
+                                       line (64-byte aligned); offered: rgs_wf.offered's wraps */
     rgs_wf *wfs;                    /* per workflow */
     uint32_t *seen, seen_gen;       /* per agent, for counting distinct agents */
     rgs_hent *heap;                 /* 64-byte aligned, root at RGS_HEAP_ROOT */

@@ -62,6 +62,8 @@ static void queue_append(cr_rgs_engine *e, rgs_call *c)
 
 void rgs_new_round(rgs_call *c)
 {
+    if (!c->round_set)
+        return; /* at its start already (rgs_call_round_init) */
     c->gi = 0;
     c->round_offers = 0;
     c->tried.n = 0;
@@ -97,7 +99,6 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
     c->enter_ms = e->now;
     c->seq = e->next_seq++;
     c->ring.n = 0;
-    rgs_call_round_init(c);
     rgs_new_round(c);
     queue_append(e, c);
     q->entered++;
@@ -334,15 +335,22 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
 
 /* Searches the queue's groups in order from the call's position in its round; a round that
  * made offers and is exhausted starts over; a round that found nobody leaves the call
- * waiting on hold until an agent becomes free. */
+ * waiting on hold until an agent becomes free. The call's round (its line 2) is set up when
+ * a group has someone to offer it to: a call that waits from its arrival on, and is
+ * hunted in vain meanwhile, does not touch that line before an agent is free for it. */
 void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
 {
     const rgs_queue *q = &e->queues[c->queue];
+    const uint32_t ng = q->ngroups;
+    const bool naive = e->naive;
     for (int pass = 0; pass < 2; pass++) {
-        for (; c->gi < q->ngroups; c->gi++) {
-            size_t g = rgs_queue_group(q, c->gi);
-            if (!e->naive && !e->navail[g])
+        /* (a call whose round is not set has offered nobody: its round is at its start) */
+        for (uint32_t gi = c->round_set ? c->gi : 0; gi < ng; gi++) {
+            size_t g = rgs_queue_group(q, gi);
+            if (!naive && !e->navail[g])
                 continue; /* nobody to offer to (select_agents: 0), without reading the group */
+            rgs_call_round_init(c);
+            c->gi = gi;
             size_t n = e->groups[g].nagents;
             size_t stackpos[64], *pos = n <= 64 ? stackpos : malloc(n * sizeof *pos);
             if (!pos)
@@ -355,6 +363,9 @@ void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
             if (k)
                 return;
         }
+        if (!c->round_set)
+            return;
+        c->gi = ng;
         if (c->round_offers == 0)
             return;
         rgs_new_round(c);
@@ -433,7 +444,8 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     rgs_queue *q = &e->queues[c->queue];
     q->answered++;
     e->wfstats[c->wf].answered++;
-    e->agents[a].answered++;
+    if (++e->agents[a].answers == 0)
+        e->agents[a].answered += 1ULL << 32;
     q->answered_wait += wait;
     rgs_queue_leave(e, c);
     c->state = CS_CONNECTED;

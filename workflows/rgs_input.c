@@ -8,10 +8,12 @@
 
 void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c)
 {
-    const rgs_wf *wf = &e->wfs[c->wf];
+    rgs_wf *wf = &e->wfs[c->wf];
     cr_rgs_workflow_stats *st = &e->wfstats[c->wf];
-    st->offered++;
-    if (!wf->active) {
+    bool active = wf->active;
+    if (++wf->offered == 0)
+        st->offered += 1ULL << 32;
+    if (!active) {
         rgs_out_hangup_code(e, c, CR_RGS_HANGUP_INACTIVE);
         rgs_call_delete(e, c);
         return;
@@ -62,10 +64,8 @@ static int new_call(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t 
     if (e->free_calls >= 0)
         rgs_prefetch_lines(&e->calls[e->free_calls], sizeof(rgs_call) / 64);
     long wf = rgs_workflow_find_h(e->cfg, in->to, nto, wfh);
-    if (wf >= 0) {
-        __builtin_prefetch(&e->wfs[wf]);
-        __builtin_prefetch(&e->wfstats[wf], 1);
-    }
+    if (wf >= 0)
+        __builtin_prefetch(&e->wfs[wf], 1);
     long s = in->call_id ? rgs_call_new_h(e, in->call, in->call_id, idh, in->from, in->to, wf)
                          : rgs_call_new(e, in->call, NULL, in->from, in->to, wf);
     if (s == -2) {
@@ -144,7 +144,7 @@ static int presence(cr_rgs_engine *e, size_t a, int p, char *err, size_t errlen)
         return CR_OK;
     if (p == P_AVAILABLE && ag->ncalls == 0)
         ag->idle_since = e->now;
-    ag->presence = p;
+    ag->presence = (uint8_t)p;
     rgs_agent_sync(e, a);
     if (p != P_AVAILABLE)
         rgs_withdraw(e, a, true);

@@ -51,6 +51,7 @@ int cr_rgs_engine_workflow_stats(cr_rgs_engine *e, size_t wf, int64_t now_ms,
     if (wf >= e->cfg->nworkflows)
         return CR_ENOENT;
     *out = e->wfstats[wf];
+    out->offered += e->wfs[wf].offered; /* (the wraps of the line's count are in wfstats) */
     out->waiting = 0;
     out->longest_wait_ms = 0;
     out->agents_signed_in = 0;
@@ -141,7 +142,7 @@ int cr_rgs_engine_agent_info(const cr_rgs_engine *e, uint32_t agent, cr_rgs_agen
     out->presence = ag->presence;
     out->calls = ag->ncalls;
     out->ringing = ag->ringing.n;
-    out->answered = ag->answered;
+    out->answered = ag->answered + ag->answers;
     out->idle_since_ms = ag->idle_since;
     return CR_OK;
 }

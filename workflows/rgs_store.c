@@ -67,7 +67,7 @@ static void load_agent(cr_rgs_engine *e, const char *uri, char *v)
     int p;
     if (!line || sscanf(line, "%d %" SCNd64, &p, &idle) != 2)
         return;
-    ag->presence = p >= P_AVAILABLE && p <= P_OFFLINE ? p : P_AVAILABLE;
+    ag->presence = (uint8_t)(p >= P_AVAILABLE && p <= P_OFFLINE ? p : P_AVAILABLE);
     ag->idle_since = idle - e->opt.start_unix_ms;
     while ((line = strtok(NULL, "\n"))) {
         long g = cr_rgs_config_group_find(e->cfg, line);

@@ -354,6 +354,150 @@ static void hot_tables_hold_the_records(void **state)
     cr_rgs_config_free(cfg);
 }
 
+/* A workflow's offered count is kept modulo 2^32 in its hot line (rgs_wf.offered), each wrap
+ * carried into its counters' line: the stats see every call, past the wrap too. */
+static void workflow_offered_carries_past_32_bits(void **state)
+{
+    (void)state;
+    cr_test_out x = {0};
+    cr_rgs_config *cfg = NULL;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
+    cr_diag_free(&diag);
+    free(x.buf);
+    cr_rgs_engine *e = NULL;
+    char err[256];
+    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    long w = cr_rgs_config_workflow_find(cfg, "sip:w@x"),
+         w2 = cr_rgs_config_workflow_find(cfg, "sip:w2@x");
+    assert_true(w >= 0 && w2 >= 0 && w != w2);
+    e->wfs[w].offered = UINT32_MAX - 1;
+    sink k = {0};
+    for (uint64_t h = 1; h <= 3; h++) {
+        cr_rgs_input call = {.type = CR_RGS_EV_CALL, .call = h, .from = "sip:c@y", .to = "sip:w@x"};
+        assert_int_equal(cr_rgs_engine_input(e, 1000, &call, on_out, &k, err, sizeof err), CR_OK);
+    }
+    assert_int_equal(e->wfs[w].offered, 1);
+    cr_rgs_workflow_stats st;
+    assert_int_equal(cr_rgs_engine_workflow_stats(e, (size_t)w, 1000, &st), CR_OK);
+    assert_true(st.offered == (1ULL << 32) + 1);
+    assert_int_equal(cr_rgs_engine_workflow_stats(e, (size_t)w2, 1000, &st), CR_OK);
+    assert_true(st.offered == 0);
+    free(k.out.buf);
+    cr_rgs_engine_close(e);
+    cr_rgs_config_free(cfg);
+}
+
+/* A call that waits from its arrival on leaves its line 2 (the hunt's round) as the slot's last
+ * call left it until an agent is free for it; then its round starts empty: the earlier call's
+ * tried list and declines (a100's, still in its grace) do not hold it back. */
+static void waiting_call_sets_its_round_when_offered(void **state)
+{
+    (void)state;
+    cr_test_out x = {0};
+    cr_rgs_config *cfg = NULL;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
+    cr_diag_free(&diag);
+    free(x.buf);
+    cr_rgs_engine *e[2] = {NULL, NULL};
+    sink k[2];
+    memset(k, 0, sizeof k);
+    char err[256];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e[i], err, sizeof err), CR_OK);
+    rgs_engine_set_naive(e[1], true);
+    uint32_t a0 = agent_h(e[0], 0), a100 = agent_h(e[0], 100);
+
+    /* call 1 to Q2 (S1: a100, a0): a100 declines, a0 rings; the caller hangs up */
+    cr_rgs_input call = {.type = CR_RGS_EV_CALL, .call = 1, .from = "sip:c@y", .to = "sip:w2@x"};
+    both(e, k, &call);
+    assert_int_equal(k[0].last_first, a100);
+    long s = rgs_call_by_handle(e[0], 1);
+    assert_true(s >= 0);
+    cr_rgs_input dec = {.type = CR_RGS_EV_DECLINE, .call = 1, .agent = a100};
+    both(e, k, &dec);
+    assert_int_equal(k[0].last_type, CR_RGS_OUT_RING);
+    assert_int_equal(k[0].last_first, a0);
+    cr_rgs_input hang = {.type = CR_RGS_EV_HANGUP, .call = 1};
+    both(e, k, &hang);
+
+    /* both busy: call 2 takes the slot and waits, its round not set */
+    uint32_t busy[] = {a100, a0};
+    for (size_t i = 0; i < 2; i++) {
+        cr_rgs_input in = {
+            .type = CR_RGS_EV_PRESENCE, .agent = busy[i], .presence = CR_RGS_PRES_BUSY};
+        both(e, k, &in);
+    }
+    cr_rgs_input call2 = {.type = CR_RGS_EV_CALL, .call = 2, .from = "sip:d@y", .to = "sip:w2@x"};
+    both(e, k, &call2);
+    assert_int_equal(k[0].last_type, CR_RGS_OUT_MOH);
+    assert_int_equal(rgs_call_by_handle(e[0], 2), s);
+    const rgs_call *c = &e[0]->calls[s];
+    assert_false(c->round_set);
+    assert_int_equal(c->ndeclines, 1); /* call 1's, untouched */
+    assert_int_equal(c->tried.n, 2);
+
+    /* a100 back: offered call 2 at once (call 1's decline of him is not call 2's) */
+    cr_rgs_input av = {
+        .type = CR_RGS_EV_PRESENCE, .agent = a100, .presence = CR_RGS_PRES_AVAILABLE};
+    both(e, k, &av);
+    assert_int_equal(k[0].last_type, CR_RGS_OUT_RING);
+    assert_int_equal(k[0].last_first, a100);
+    assert_true(c->round_set);
+    assert_int_equal(c->ndeclines, 0);
+    assert_int_equal(c->tried.n, 1);
+    assert_int_equal(c->ring_group, cr_rgs_config_group_find(cfg, "S1"));
+
+    for (int i = 0; i < 2; i++) {
+        cr_rgs_engine_close(e[i]);
+        free(k[i].out.buf);
+    }
+    cr_rgs_config_free(cfg);
+}
+
+/* An agent's answered count is kept modulo 2^32 in his first line (rgs_agent.answers), each
+ * wrap carried into `answered`: his info sees every answer, past the wrap too. */
+static void agent_answers_carry_past_32_bits(void **state)
+{
+    (void)state;
+    cr_test_out x = {0};
+    cr_rgs_config *cfg = NULL;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
+    cr_diag_free(&diag);
+    free(x.buf);
+    cr_rgs_engine *e = NULL;
+    char err[256];
+    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    uint32_t a100 = agent_h(e, 100);
+    e->agents[a100 - 1].answers = UINT32_MAX;
+    sink k = {0};
+    /* W2's queue rings a100 first (S1, serial): he answers, the call ends, twice */
+    for (uint64_t h = 1; h <= 2; h++) {
+        cr_rgs_input in[] = {
+            {.type = CR_RGS_EV_CALL, .call = h, .from = "sip:c@y", .to = "sip:w2@x"},
+            {.type = CR_RGS_EV_ANSWER, .call = h, .agent = a100},
+            {.type = CR_RGS_EV_AGENT_HANGUP, .call = h},
+        };
+        for (size_t i = 0; i < 3; i++)
+            assert_int_equal(cr_rgs_engine_input(e, 1000, &in[i], on_out, &k, err, sizeof err),
+                             CR_OK);
+    }
+    assert_int_equal(e->agents[a100 - 1].answers, 1);
+    cr_rgs_agent_info info;
+    assert_int_equal(cr_rgs_engine_agent_info(e, a100, &info), CR_OK);
+    assert_true(info.answered == (1ULL << 32) + 1);
+    assert_int_equal(cr_rgs_engine_agent_info(e, agent_h(e, 0), &info), CR_OK);
+    assert_true(info.answered == 0);
+    free(k.out.buf);
+    cr_rgs_engine_close(e);
+    cr_rgs_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +505,9 @@ int main(void)
         cmocka_unit_test(wide_groups_and_queues),
         cmocka_unit_test(call_maps_follow_the_calls),
         cmocka_unit_test(hot_tables_hold_the_records),
+        cmocka_unit_test(workflow_offered_carries_past_32_bits),
+        cmocka_unit_test(waiting_call_sets_its_round_when_offered),
+        cmocka_unit_test(agent_answers_carry_past_32_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
