@@ -124,6 +124,40 @@ static const char *wide_xml(cr_test_out *x)
     return x->buf;
 }
 
+/* The configuration of wide_xml, loaded. */
+static cr_rgs_config *wide_config(void)
+{
+    cr_test_out x = {0};
+    cr_rgs_config *cfg = NULL;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
+    cr_diag_free(&diag);
+    free(x.buf);
+    return cfg;
+}
+
+/* Two engines on cfg, e[0] indexed and e[1] naive, their sinks k[] empty (both, below). */
+static void open_pair(const cr_rgs_config *cfg, cr_rgs_engine *e[2], sink k[2])
+{
+    char err[256];
+    memset(k, 0, 2 * sizeof *k);
+    for (int i = 0; i < 2; i++) {
+        e[i] = NULL;
+        assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e[i], err, sizeof err), CR_OK);
+    }
+    rgs_engine_set_naive(e[1], true);
+}
+
+static void close_pair(cr_rgs_engine *e[2], sink k[2], cr_rgs_config *cfg)
+{
+    for (int i = 0; i < 2; i++) {
+        cr_rgs_engine_close(e[i]);
+        free(k[i].out.buf);
+    }
+    cr_rgs_config_free(cfg);
+}
+
 /* The same event to both engines: the same result and actions, and consistent bits. */
 static void both(cr_rgs_engine *e[2], sink k[2], const cr_rgs_input *in)
 {
@@ -148,20 +182,10 @@ static uint32_t agent_h(const cr_rgs_engine *e, int a)
 static void wide_groups_and_queues(void **state)
 {
     (void)state;
-    cr_test_out x = {0};
-    cr_rgs_config *cfg = NULL;
-    cr_diag diag;
-    cr_diag_init(&diag);
-    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
-    cr_diag_free(&diag);
-    free(x.buf);
-    cr_rgs_engine *e[2] = {NULL, NULL};
+    cr_rgs_config *cfg = wide_config();
+    cr_rgs_engine *e[2];
     sink k[2];
-    memset(k, 0, sizeof k);
-    char err[256];
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e[i], err, sizeof err), CR_OK);
-    rgs_engine_set_naive(e[1], true);
+    open_pair(cfg, e, k);
     size_t big = (size_t)cr_rgs_config_group_find(cfg, "Big");
     uint32_t a0 = agent_h(e[0], 0), a50 = agent_h(e[0], 50);
     /* the records past their inline room: the layout under test */
@@ -211,11 +235,7 @@ static void wide_groups_and_queues(void **state)
     assert_int_equal(e[0]->agents[a0 - 1].ringing.n, 0);
     assert_int_equal(e[0]->navail[big], 99);
 
-    for (int i = 0; i < 2; i++) {
-        cr_rgs_engine_close(e[i]);
-        free(k[i].out.buf);
-    }
-    cr_rgs_config_free(cfg);
+    close_pair(e, k, cfg);
 }
 
 /* The call maps (index maps whose keys are the calls' own handle and id): calls added and
@@ -227,13 +247,7 @@ static void call_maps_follow_the_calls(void **state)
 {
     (void)state;
     enum { N = 700 };
-    cr_test_out x = {0};
-    cr_rgs_config *cfg = NULL;
-    cr_diag diag;
-    cr_diag_init(&diag);
-    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
-    cr_diag_free(&diag);
-    free(x.buf);
+    cr_rgs_config *cfg = wide_config();
     cr_rgs_engine *e = NULL;
     char err[256], id[32];
     assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
@@ -315,13 +329,7 @@ static int by_lo(const void *x, const void *y)
 static void hot_tables_hold_the_records(void **state)
 {
     (void)state;
-    cr_test_out x = {0};
-    cr_rgs_config *cfg = NULL;
-    cr_diag diag;
-    cr_diag_init(&diag);
-    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
-    cr_diag_free(&diag);
-    free(x.buf);
+    cr_rgs_config *cfg = wide_config();
     cr_rgs_engine *e = NULL;
     char err[256];
     assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
@@ -359,13 +367,7 @@ static void hot_tables_hold_the_records(void **state)
 static void workflow_offered_carries_past_32_bits(void **state)
 {
     (void)state;
-    cr_test_out x = {0};
-    cr_rgs_config *cfg = NULL;
-    cr_diag diag;
-    cr_diag_init(&diag);
-    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
-    cr_diag_free(&diag);
-    free(x.buf);
+    cr_rgs_config *cfg = wide_config();
     cr_rgs_engine *e = NULL;
     char err[256];
     assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
@@ -395,20 +397,10 @@ static void workflow_offered_carries_past_32_bits(void **state)
 static void waiting_call_sets_its_round_when_offered(void **state)
 {
     (void)state;
-    cr_test_out x = {0};
-    cr_rgs_config *cfg = NULL;
-    cr_diag diag;
-    cr_diag_init(&diag);
-    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
-    cr_diag_free(&diag);
-    free(x.buf);
-    cr_rgs_engine *e[2] = {NULL, NULL};
+    cr_rgs_config *cfg = wide_config();
+    cr_rgs_engine *e[2];
     sink k[2];
-    memset(k, 0, sizeof k);
-    char err[256];
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e[i], err, sizeof err), CR_OK);
-    rgs_engine_set_naive(e[1], true);
+    open_pair(cfg, e, k);
     uint32_t a0 = agent_h(e[0], 0), a100 = agent_h(e[0], 100);
 
     /* call 1 to Q2 (S1: a100, a0): a100 declines, a0 rings; the caller hangs up */
@@ -451,11 +443,7 @@ static void waiting_call_sets_its_round_when_offered(void **state)
     assert_int_equal(c->tried.n, 1);
     assert_int_equal(c->ring_group, cr_rgs_config_group_find(cfg, "S1"));
 
-    for (int i = 0; i < 2; i++) {
-        cr_rgs_engine_close(e[i]);
-        free(k[i].out.buf);
-    }
-    cr_rgs_config_free(cfg);
+    close_pair(e, k, cfg);
 }
 
 /* An agent's answered count is kept modulo 2^32 in his first line (rgs_agent.answers), each
@@ -463,13 +451,7 @@ static void waiting_call_sets_its_round_when_offered(void **state)
 static void agent_answers_carry_past_32_bits(void **state)
 {
     (void)state;
-    cr_test_out x = {0};
-    cr_rgs_config *cfg = NULL;
-    cr_diag diag;
-    cr_diag_init(&diag);
-    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(wide_xml(&x), ".xml"), &cfg, &diag), CR_OK);
-    cr_diag_free(&diag);
-    free(x.buf);
+    cr_rgs_config *cfg = wide_config();
     cr_rgs_engine *e = NULL;
     char err[256];
     assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
