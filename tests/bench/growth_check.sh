@@ -3,9 +3,7 @@
 # both rounds printed, the JSON's fields, the route counts, the usage and load errors. No timing
 # is checked (the figures are whatever this machine gives).
 cr=$1 growth=$2
-tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
-fails=0
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "$0")/../cli/check_lib.sh"
 "$cr" bench --generate routes=60,rules=12,users=300 --seconds 0.05 --save "$tmp/a.xml" >/dev/null ||
   bad "generate a"
 "$cr" bench --generate routes=2000,rules=12,users=300 --seconds 0.05 --save "$tmp/b.xml" >/dev/null ||
@@ -34,5 +32,5 @@ assert lo <= hi and lo == min(r["growth"] for r in j["rounds"]), j["growth"]
 "$growth" "$tmp/a.xml" "$tmp/none.xml" >/dev/null 2>&1; [ $? = 1 ] || bad "missing plan: want exit 1"
 : >"$tmp/c.xml.numbers"; cp "$tmp/a.xml" "$tmp/c.xml"
 "$growth" "$tmp/a.xml" "$tmp/c.xml" >/dev/null 2>&1; [ $? = 1 ] || bad "no numbers: want exit 1"
-[ $fails = 0 ] && echo "growth_check: all passed"
-exit $((fails > 0))
+[ $fail = 0 ] && echo "growth_check: all passed"
+exit $((fail > 0))

@@ -44,5 +44,5 @@ cmp -s "$tmp/a.plan" "$tmp/c.plan" || fail "the image differs with --library"
 traced route env -u GLIBC_TUNABLES "$cli" route --config "$xml" --from sip:alice@contoso.com 911
 [ "$(execs route)" = 2 ] || fail "route: $(execs route) execve, not env + 1"
 
-[ $fails = 0 ] && echo "huge pages: compile and check run again once, other commands not" && exit 0
+[ $fail = 0 ] && echo "huge pages: compile and check run again once, other commands not" && exit 0
 exit 1

@@ -122,5 +122,5 @@ refused "$tmp/trail.plan" "trailing"
     fail "compile accepted a damaged image"
 [ -e "$tmp/x.plan" ] && fail "compile wrote an image of a damaged one"
 
-[ $fails = 0 ] && echo "ok: $n configurations, $sims scenarios and a generated plan answer the same from their images"
-exit $((fails > 0))
+[ $fail = 0 ] && echo "ok: $n configurations, $sims scenarios and a generated plan answer the same from their images"
+exit $((fail > 0))

@@ -1,9 +1,8 @@
 # Sourced by the command line's script tests called as `SCRIPT CALLROUTE SOURCE_DIR`: cli and
-# src from the arguments, a scratch directory $tmp removed at exit, fail() counting in $fails.
+# src from the arguments, then check_lib.sh (a scratch directory $tmp removed at exit, the
+# failures counted in $fail); fail() is its bad().
 set -u
 cli=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
+fail() { bad "$@"; }
