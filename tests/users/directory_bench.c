@@ -100,13 +100,64 @@ static double cpu_now(void)
 /* What the timed reads go to, so that none is optimised away. */
 static volatile unsigned sink;
 
+/* This process's anonymous memory in huge pages, in kB (smaps_rollup), or -1. */
+static long anon_huge_kb(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/*
+ * One random read in n bytes of private anonymous memory asked for in huge pages
+ * (MADV_HUGEPAGE), timed as the floors in the map are: whether the map's 4 KB pages, not the
+ * memory itself, are what one read in the map costs. Prints its p50 and how much of the
+ * buffer the kernel gave in huge pages; returns the p50.
+ */
+static long long anon_floor(size_t n, long long *t, size_t m)
+{
+    unsigned char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return 0;
+    long before = anon_huge_kb();
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, n, MADV_HUGEPAGE);
+#endif
+    memset(p, 1, n);
+    long huge = anon_huge_kb() - before;
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = 0; i < m; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t a = (size_t)(x % n);
+        long long t0 = now_ns();
+        unsigned y = p[a];
+        t[i] = now_ns() - t0;
+        sink += y;
+    }
+    qsort(t, m, sizeof *t, cmp_ll);
+    printf("%-34s p50 %5lld ns  p99 %6lld ns  (%ld of %zu MB in huge pages)\n",
+           "floor: 1 read in anonymous memory", t[m / 2], t[m * 99 / 100],
+           huge < 0 ? 0 : huge / 1024, n >> 20);
+    munmap(p, n);
+    return t[m / 2];
+}
+
 /*
  * The floors of a lookup on this machine, read at random places of data.mdb mapped as LMDB
  * maps it and timed as the lookups are: one read (what a lookup that computes where its
  * record is must at least do: the bucket), and two dependent reads (a slot, then the record
- * it points to). Prints their p50; returns the two-read p50 in *two.
+ * it points to), then one read in anonymous memory (anon_floor). Prints their p50; returns
+ * the one-read p50, the two-read p50 in *two and the anonymous one in *anon.
  */
-static long long floor_p50(const char *dir, long long *t, size_t m, long long *two)
+static long long floor_p50(const char *dir, long long *t, size_t m, long long *two, long long *anon)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/data.mdb", dir);
@@ -144,6 +195,7 @@ static long long floor_p50(const char *dir, long long *t, size_t m, long long *t
     }
     munmap((void *)p, n);
     *two = p50[1];
+    *anon = anon_floor(n, t, m);
     return p50[0];
 }
 
@@ -396,7 +448,7 @@ int main(int argc, char **argv)
         report(passes[pass].what, t, m, pass);
         fputs(split, stdout);
     }
-    long long fl = 0, one = floor_p50(dir, t, m, &fl);
+    long long fl = 0, anon = 0, one = floor_p50(dir, t, m, &fl, &anon);
     if (fl > 0)
         printf("p50 as a multiple of the floor: reverse %.2fx, SIP URI %.2fx, snapshot per call "
                "%.2fx\n",
@@ -404,6 +456,9 @@ int main(int argc, char **argv)
     if (one > 0)
         printf("p50 as a multiple of one read: reverse %.2fx, Zipf cached %.2fx\n",
                (double)p50s[0] / one, (double)p50s[NPASSES - 1] / one);
+    if (anon > 0)
+        printf("one read in the map as a multiple of one in anonymous memory: %.2fx\n",
+               (double)one / anon);
     long long a = now_ns();
     (void)now_ns();
     printf("clock overhead per measurement: %lld ns (included above)\n", (now_ns() - a) / 2);
