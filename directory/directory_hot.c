@@ -140,32 +140,10 @@ cr_dir_hot_stats cr_dir_hot_count(void)
 
 /* ---- keys --------------------------------------------------------------------------------- */
 
-static const uint8_t hot_digit[256] = {
-    ['0'] = 1, ['1'] = 2, ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
-    ['7'] = 8, ['8'] = 9, ['9'] = 10, ['+'] = 11, ['*'] = 12, ['#'] = 13,
-};
-
-/* s packed 4 bits a character (no character packs to 0, so the length is implied); false
- * when it has more than max characters or one that does not pack. */
-static bool hot_pack(const char *s, size_t n, size_t max, uint64_t *out)
-{
-    uint64_t k = 0;
-    if (n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = hot_digit[(unsigned char)s[i]];
-        if (!v)
-            return false;
-        k = k << 4 | v;
-    }
-    *out = k;
-    return true;
-}
-
 bool dir_hot_key_of(const char *number, size_t nlen, const char *ext, size_t elen, dir_hot_key *k)
 {
     uint64_t e = 0;
-    if (!nlen || !hot_pack(number, nlen, 16, &k->num) || !hot_pack(ext, elen, 8, &e))
+    if (!nlen || !dir_pack_number(number, nlen, 16, &k->num) || !dir_pack_number(ext, elen, 8, &e))
         return false;
     k->ext = (uint32_t)e;
     uint64_t h = (k->num ^ (e * 0xC2B2AE3D27D4EB4FULL)) * 0x9E3779B97F4A7C15ULL;

@@ -99,27 +99,14 @@ static uint64_t pow2_at_least(uint64_t n)
     return p;
 }
 
-/* A character's 4 bits in a packed number; 0: it cannot be packed. */
-static const uint8_t pack_digit[256] = {
-    ['0'] = 1, ['1'] = 2, ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
-    ['7'] = 8, ['8'] = 9, ['9'] = 10, ['+'] = 11, ['*'] = 12, ['#'] = 13,
-};
-
-/* A number as 4 bits a character; false (and a hash in *key) when it does not fit. */
+/* A number as 4 bits a character (dir_pack_number); false (and a hash in *key) when it does
+ * not fit. */
 static bool pack_number(const char *s, size_t n, uint64_t *key)
 {
-    uint64_t k = 0;
-    unsigned bad = n > 16;
-    for (size_t i = 0; i < n && !bad; i++) {
-        unsigned v = pack_digit[(unsigned char)s[i]];
-        bad |= v == 0;
-        k = k << 4 | v;
-    }
-    if (bad) {
+    if (!dir_pack_number(s, n, 16, key)) {
         *key = hash_bytes(s, n) | 1;
         return false;
     }
-    *key = k;
     return n > 0;
 }
 
