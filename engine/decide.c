@@ -889,8 +889,8 @@ static inline __attribute__((always_inline)) void start_ahead(const cr_config *c
                                                               decide_ahead *a, cr_decision *out)
 {
     a->profile = c->likely_profile;
-    a->rc = ce_profile_normalize_n(a->profile, num->digits, num->ndigits, plain, out->normalized,
-                                   sizeof out->normalized, &a->n, &a->rule, NULL);
+    a->rc = ce_normalize_in_line(a->profile, num->digits, num->ndigits, plain, out->normalized,
+                                 sizeof out->normalized, &a->n, &a->rule, NULL);
     if (a->rc == CR_OK) {
         ce_line_probe_start(c, out->normalized, a->n, num->ext, &a->line);
         /* a number an internal extension's rule translated is most likely a user's line: no
@@ -952,7 +952,7 @@ static inline __attribute__((always_inline)) int decide(const cr_config *c, cons
 {
     cr_number num;
     bool plain; /* num.digits: decimal digits after an optional '+' */
-    if (ce_number_parse(dialed, &num, &plain) != CR_OK) {
+    if (ce_number_parse_in_line(dialed, &num, &plain) != CR_OK) {
         if (num.invalid)
             refuse(out, trace, "'%.100s': %s", dialed, num.invalid);
         else

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * String -> index map, open addressing. A slot holds the upper half of the key's 64-bit hash
@@ -597,6 +598,88 @@ bool ce_is_e164(const char *s);
 /* cr_number_parse, and whether out->digits is decimal digits after an optional '+' (*plain:
  * the usual dialed number, read by words; false does not say it is not). */
 int ce_number_parse(const char *in, cr_number *out, bool *plain);
+/* cr_number_parse of anything but the usual dialed number (its start already cleared;
+ * `tried`: ce_parse_digits tried `in` already). */
+int ce_number_parse_any(const char *in, cr_number *out, bool tried);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The top bit of each byte of w that is not a decimal digit: a byte over 0x7F, or one whose
+ * sums with 0x50 and 0x46 (carrying into no other byte) say it is below '0' or above '9'. */
+static inline uint64_t ce_not_digits(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t x = w & ~highs;
+    return ((~(x + (0x80 - '0') * ones) | (x + (0x7F - '9') * ones)) | w) & highs;
+}
+
+/* A number of 4 to CR_NUMBER_MAX decimal digits after an optional '+' ("+14255550100",
+ * "5550100"), eight bytes a step (the last word overlaps the one before it; under 8 bytes, two
+ * words of four): what parse_plain makes of it. False for anything else (parse_plain then
+ * reads it). */
+static inline __attribute__((always_inline)) bool ce_parse_digits(const char *in, cr_number *out)
+{
+    size_t n = strlen(in);
+    if (n < 4 || n > CR_NUMBER_MAX)
+        return false;
+    uint64_t w, bad;
+    if (n < 8) {
+        uint32_t lo, hi;
+        memcpy(&lo, in, 4);
+        memcpy(&hi, in + n - 4, 4);
+        memcpy(out->digits, &lo, 4);
+        memcpy(out->digits + n - 4, &hi, 4);
+        w = lo | (uint64_t)hi << 32;
+    } else {
+        memcpy(&w, in, 8);
+        memcpy(out->digits, &w, 8);
+    }
+    bad = ce_not_digits(in[0] == '+' ? (w & ~0xFFull) | '0' : w);
+    size_t i = 8;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, in + i, 8);
+        memcpy(out->digits + i, &w, 8);
+        bad |= ce_not_digits(w);
+    }
+    if (i < n) {
+        memcpy(&w, in + n - 8, 8);
+        memcpy(out->digits + n - 8, &w, 8);
+        bad |= ce_not_digits(w);
+    }
+    if (bad)
+        return false;
+    out->digits[n] = 0;
+    out->ndigits = n;
+    out->dialable = true;
+    return true;
+}
+#endif
+
+/* ce_number_parse (number.c), in line for a decision: the usual dialed number read here,
+ * anything else by ce_number_parse_any. */
+static inline __attribute__((always_inline)) int
+ce_number_parse_in_line(const char *in, cr_number *out, bool *plain)
+{
+    *plain = false;
+    /* the strings are read up to their NUL: no need to clear all of them */
+    out->digits[0] = out->context[0] = out->ext[0] = out->host[0] = 0;
+    out->ndigits = 0;
+    out->is_sip = out->secure = out->dialable = false;
+    out->invalid = NULL;
+    if (!in)
+        return CR_EINVAL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the usual dialed number, digits after an optional '+', read here (in the caller's frame:
+     * what ce_number_parse_any reads would have it save registers on every call) */
+    bool digits = (*in >= '0' && *in <= '9') || *in == '+';
+    if (digits && ce_parse_digits(in, out)) {
+        *plain = true;
+        return CR_OK;
+    }
+    return ce_number_parse_any(in, out, digits);
+#else
+    return ce_number_parse_any(in, out, false);
+#endif
+}
+
 /* cr_profile_normalize of `digits` (n characters, n == strlen(digits)), which also gives the
  * normalized number's length (*outn, on CR_OK): a decision reads neither length again. With
  * `plain`, digits is known to be decimal digits after an optional '+' (ce_number_parse's), not
