@@ -569,9 +569,10 @@ static void trace_no_route(cr_trace *trace, const cr_config *c, const cr_policy 
 
 /* The policy's candidates in one walk of its merged trie (route_index.h): the same attempts,
  * in the same order, and the same trace as a walk per usage. CR_OK or CR_ENOMEM. */
-static int walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it,
-                       const char *number, size_t n, const cr_px_key *key, const cr_runtime *rt,
-                       uint32_t spread, adder *x, cr_decision *out, cr_trace *trace)
+static inline __attribute__((always_inline)) int
+walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it, const char *number,
+            size_t n, const cr_px_key *key, const cr_runtime *rt, uint32_t spread, adder *x,
+            cr_decision *out, cr_trace *trace)
 {
     size_t rank = 0; /* usages whose trace header is out */
     bool any = false;
@@ -613,14 +614,14 @@ static int route_attempts(const cr_config *c, const cr_policy *policy, const cha
     int rc = CR_OK;
     adder x;
     adder_init(&x, c, number, n, rt, out, trace);
-    if (ahead) {
-        rc = walk_merged(c, policy, ahead, number, n, key, rt, spread, &x, out, trace);
-        goto done;
-    }
     cr_policy_iter pit;
-    bool own = c->npolicies && policy >= c->policies && policy < c->policies + c->npolicies;
-    if (own && ce_policy_walk_begin(c, (size_t)(policy - c->policies), key, &pit)) {
-        rc = walk_merged(c, policy, &pit, number, n, key, rt, spread, &x, out, trace);
+    if (!ahead) {
+        bool own = c->npolicies && policy >= c->policies && policy < c->policies + c->npolicies;
+        if (own && ce_policy_walk_begin(c, (size_t)(policy - c->policies), key, &pit))
+            ahead = &pit;
+    }
+    if (ahead) { /* one call of walk_merged, in line */
+        rc = walk_merged(c, policy, ahead, number, n, key, rt, spread, &x, out, trace);
         goto done;
     }
     for (size_t i = 0; i < policy->usages.count; i++) {
