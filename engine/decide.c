@@ -906,7 +906,7 @@ static inline __attribute__((always_inline)) void start_ahead(const cr_config *c
         }
     }
     if (caller) /* last: the line's slot and the walk's nodes are on their way meanwhile */
-        ce_user_probe_peek(c, caller);
+        ce_user_probe_peek_in_line(c, caller);
 }
 
 /* Step 1's caller: from its cell (`tentative`, no trace: the key is compared later), else
@@ -918,7 +918,7 @@ find_caller(const cr_config *c, const cr_runtime *rt, cr_user_probe *p, bool ten
     if (!tentative || trace)
         p->cell = NULL;
     else if (!p->peeked)
-        ce_user_probe_peek(c, p);
+        ce_user_probe_peek_in_line(c, p);
     const cr_user *u;
     if (p->cell) {
         u = ce_user(c, (p->cell->val - 1) & CR_USER_IX_MASK);
@@ -1152,7 +1152,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     int rc = decide(c, dialed, rt, &caller, true, out, trace);
     /* a decision that went on from the caller's cell is final once the caller's key is
      * compared; a cell of another key with the same tag: decided again, the caller looked up */
-    if (caller.cell && !ce_user_probe_confirm(c, &caller))
+    if (caller.cell && !ce_user_probe_confirm_in_line(c, &caller))
         rc = decide_again(c, dialed, rt, &caller, out, trace);
     return rc;
 }

@@ -413,6 +413,82 @@ static inline void ce_line_probe_start(const cr_config *c, const char *number, s
     }
 }
 
+/* Cells per cache line: a peek reads the line its probe starts in, and the next one when it
+ * starts in the second half of its line (a key placed a few cells on by linear probing is
+ * then still found from its cell, not by ce_user_probe_finish and the user's record). */
+#define CE_CELLS_PER_LINE (64 / sizeof(cr_user_cell))
+static inline bool ce_peek_two_lines(const cr_user_table *t, size_t i)
+{
+    return (i & (CE_CELLS_PER_LINE - 1)) >= CE_CELLS_PER_LINE / 2 && t->cap > CE_CELLS_PER_LINE;
+}
+
+/* ce_user_probe_peek (users.c), in line for a decision. */
+static inline __attribute__((always_inline)) void ce_user_probe_peek_in_line(const cr_config *c,
+                                                                             cr_user_probe *p)
+{
+    const cr_user_table *t = &c->user_uri_tab;
+    p->cell = NULL;
+    p->peeked = true;
+    if (!p->n || !t->cap)
+        return;
+    uint32_t tag = (uint32_t)(p->h >> 32);
+    size_t i = p->h & (t->cap - 1);
+    size_t k = CE_CELLS_PER_LINE - (i & (CE_CELLS_PER_LINE - 1)); /* cells to the end of the line */
+    if (ce_peek_two_lines(t, i))
+        k += CE_CELLS_PER_LINE;
+    for (; k; k--, i = (i + 1) & (t->cap - 1)) {
+        const cr_user_cell *s = &t->cells[i];
+        if (!s->val)
+            return; /* no such key here: ce_user_probe_finish says so (or asks rt->users) */
+        if (s->tag == tag) {
+            if (!(s->hot & CR_CELL_HOT))
+                return;
+            uint32_t u = (s->val - 1) & CR_USER_IX_MASK;
+            if (c->user_keys)
+                __builtin_prefetch(&c->user_keys[u]);
+            p->cell = s;
+            return;
+        }
+    }
+}
+
+/* Whether a[0..n) equals b[0..n): eight bytes a step from 8 bytes on (the last word overlaps
+ * the one before it), for keys of a key cell and the like. */
+static inline bool ce_key_bytes_eq(const char *a, const char *b, size_t n)
+{
+    if (n < 8)
+        return memcmp(a, b, n) == 0;
+    uint64_t x, y, d;
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    d = x ^ y;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        d |= x ^ y;
+    }
+    return d == 0;
+}
+
+/* ce_uri_key_eq for a user whose key is not in a cell: compared with its uri (users.c). */
+bool ce_uri_key_eq_user(const cr_config *c, uint32_t v, const char *key, size_t n);
+
+/* Whether user value v (flagged) has URI key key[0..n): its key cell, else its uri. */
+static inline bool ce_uri_key_eq(const cr_config *c, uint32_t v, const char *key, size_t n)
+{
+    uint32_t i = v & CR_USER_IX_MASK;
+    if (c->user_keys && c->user_keys[i].uri.len != CR_KEY_LONG)
+        return c->user_keys[i].uri.len == n && ce_key_bytes_eq(c->user_keys[i].uri.s, key, n);
+    return ce_uri_key_eq_user(c, v, key, n);
+}
+
+/* ce_user_probe_confirm (users.c), in line for a decision. */
+static inline __attribute__((always_inline)) bool
+ce_user_probe_confirm_in_line(const cr_config *c, const cr_user_probe *p)
+{
+    return p->cell && ce_uri_key_eq(c, p->cell->val - 1, p->k, p->n);
+}
+
 static inline const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
                                                   const cr_line_probe *p)
 {
