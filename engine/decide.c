@@ -899,7 +899,7 @@ static inline __attribute__((always_inline)) void start_ahead(const cr_config *c
          * attempts then walk the trie) */
         a->keyed = !(a->rule && a->rule->internal_extension);
         if (a->keyed) {
-            ce_px_key_init(&a->key, out->normalized, a->n);
+            ce_px_key_init_in_line(&a->key, out->normalized, a->n);
             a->walking = c->likely_policy &&
                          ce_policy_walk_begin(c, (size_t)(c->likely_policy - c->policies), &a->key,
                                               &a->walk);
