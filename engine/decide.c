@@ -569,9 +569,10 @@ static void trace_no_route(cr_trace *trace, const cr_config *c, const cr_policy 
 
 /* The policy's candidates in one walk of its merged trie (route_index.h): the same attempts,
  * in the same order, and the same trace as a walk per usage. CR_OK or CR_ENOMEM. */
-static int walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it,
-                       const char *number, size_t n, const cr_px_key *key, const cr_runtime *rt,
-                       uint32_t spread, adder *x, cr_decision *out, cr_trace *trace)
+static inline __attribute__((always_inline)) int
+walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it, const char *number,
+            size_t n, const cr_px_key *key, const cr_runtime *rt, uint32_t spread, adder *x,
+            cr_decision *out, cr_trace *trace)
 {
     size_t rank = 0; /* usages whose trace header is out */
     bool any = false;
@@ -613,14 +614,14 @@ static int route_attempts(const cr_config *c, const cr_policy *policy, const cha
     int rc = CR_OK;
     adder x;
     adder_init(&x, c, number, n, rt, out, trace);
-    if (ahead) {
-        rc = walk_merged(c, policy, ahead, number, n, key, rt, spread, &x, out, trace);
-        goto done;
-    }
     cr_policy_iter pit;
-    bool own = c->npolicies && policy >= c->policies && policy < c->policies + c->npolicies;
-    if (own && ce_policy_walk_begin(c, (size_t)(policy - c->policies), key, &pit)) {
-        rc = walk_merged(c, policy, &pit, number, n, key, rt, spread, &x, out, trace);
+    if (!ahead) {
+        bool own = c->npolicies && policy >= c->policies && policy < c->policies + c->npolicies;
+        if (own && ce_policy_walk_begin(c, (size_t)(policy - c->policies), key, &pit))
+            ahead = &pit;
+    }
+    if (ahead) { /* one call of walk_merged, in line */
+        rc = walk_merged(c, policy, ahead, number, n, key, rt, spread, &x, out, trace);
         goto done;
     }
     for (size_t i = 0; i < policy->usages.count; i++) {
@@ -889,8 +890,8 @@ static inline __attribute__((always_inline)) void start_ahead(const cr_config *c
                                                               decide_ahead *a, cr_decision *out)
 {
     a->profile = c->likely_profile;
-    a->rc = ce_profile_normalize_n(a->profile, num->digits, num->ndigits, plain, out->normalized,
-                                   sizeof out->normalized, &a->n, &a->rule, NULL);
+    a->rc = ce_normalize_in_line(a->profile, num->digits, num->ndigits, plain, out->normalized,
+                                 sizeof out->normalized, &a->n, &a->rule, NULL);
     if (a->rc == CR_OK) {
         ce_line_probe_start(c, out->normalized, a->n, num->ext, &a->line);
         /* a number an internal extension's rule translated is most likely a user's line: no
@@ -898,14 +899,14 @@ static inline __attribute__((always_inline)) void start_ahead(const cr_config *c
          * attempts then walk the trie) */
         a->keyed = !(a->rule && a->rule->internal_extension);
         if (a->keyed) {
-            ce_px_key_init(&a->key, out->normalized, a->n);
+            ce_px_key_init_in_line(&a->key, out->normalized, a->n);
             a->walking = c->likely_policy &&
                          ce_policy_walk_begin(c, (size_t)(c->likely_policy - c->policies), &a->key,
                                               &a->walk);
         }
     }
     if (caller) /* last: the line's slot and the walk's nodes are on their way meanwhile */
-        ce_user_probe_peek(c, caller);
+        ce_user_probe_peek_in_line(c, caller);
 }
 
 /* Step 1's caller: from its cell (`tentative`, no trace: the key is compared later), else
@@ -917,7 +918,7 @@ find_caller(const cr_config *c, const cr_runtime *rt, cr_user_probe *p, bool ten
     if (!tentative || trace)
         p->cell = NULL;
     else if (!p->peeked)
-        ce_user_probe_peek(c, p);
+        ce_user_probe_peek_in_line(c, p);
     const cr_user *u;
     if (p->cell) {
         u = ce_user(c, (p->cell->val - 1) & CR_USER_IX_MASK);
@@ -952,7 +953,7 @@ static inline __attribute__((always_inline)) int decide(const cr_config *c, cons
 {
     cr_number num;
     bool plain; /* num.digits: decimal digits after an optional '+' */
-    if (ce_number_parse(dialed, &num, &plain) != CR_OK) {
+    if (ce_number_parse_in_line(dialed, &num, &plain) != CR_OK) {
         if (num.invalid)
             refuse(out, trace, "'%.100s': %s", dialed, num.invalid);
         else
@@ -1151,7 +1152,7 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     int rc = decide(c, dialed, rt, &caller, true, out, trace);
     /* a decision that went on from the caller's cell is final once the caller's key is
      * compared; a cell of another key with the same tag: decided again, the caller looked up */
-    if (caller.cell && !ce_user_probe_confirm(c, &caller))
+    if (caller.cell && !ce_user_probe_confirm_in_line(c, &caller))
         rc = decide_again(c, dialed, rt, &caller, out, trace);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * String -> index map, open addressing. A slot holds the upper half of the key's 64-bit hash
@@ -412,6 +413,82 @@ static inline void ce_line_probe_start(const cr_config *c, const char *number, s
     }
 }
 
+/* Cells per cache line: a peek reads the line its probe starts in, and the next one when it
+ * starts in the second half of its line (a key placed a few cells on by linear probing is
+ * then still found from its cell, not by ce_user_probe_finish and the user's record). */
+#define CE_CELLS_PER_LINE (64 / sizeof(cr_user_cell))
+static inline bool ce_peek_two_lines(const cr_user_table *t, size_t i)
+{
+    return (i & (CE_CELLS_PER_LINE - 1)) >= CE_CELLS_PER_LINE / 2 && t->cap > CE_CELLS_PER_LINE;
+}
+
+/* ce_user_probe_peek (users.c), in line for a decision. */
+static inline __attribute__((always_inline)) void ce_user_probe_peek_in_line(const cr_config *c,
+                                                                             cr_user_probe *p)
+{
+    const cr_user_table *t = &c->user_uri_tab;
+    p->cell = NULL;
+    p->peeked = true;
+    if (!p->n || !t->cap)
+        return;
+    uint32_t tag = (uint32_t)(p->h >> 32);
+    size_t i = p->h & (t->cap - 1);
+    size_t k = CE_CELLS_PER_LINE - (i & (CE_CELLS_PER_LINE - 1)); /* cells to the end of the line */
+    if (ce_peek_two_lines(t, i))
+        k += CE_CELLS_PER_LINE;
+    for (; k; k--, i = (i + 1) & (t->cap - 1)) {
+        const cr_user_cell *s = &t->cells[i];
+        if (!s->val)
+            return; /* no such key here: ce_user_probe_finish says so (or asks rt->users) */
+        if (s->tag == tag) {
+            if (!(s->hot & CR_CELL_HOT))
+                return;
+            uint32_t u = (s->val - 1) & CR_USER_IX_MASK;
+            if (c->user_keys)
+                __builtin_prefetch(&c->user_keys[u]);
+            p->cell = s;
+            return;
+        }
+    }
+}
+
+/* Whether a[0..n) equals b[0..n): eight bytes a step from 8 bytes on (the last word overlaps
+ * the one before it), for keys of a key cell and the like. */
+static inline bool ce_key_bytes_eq(const char *a, const char *b, size_t n)
+{
+    if (n < 8)
+        return memcmp(a, b, n) == 0;
+    uint64_t x, y, d;
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    d = x ^ y;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        d |= x ^ y;
+    }
+    return d == 0;
+}
+
+/* ce_uri_key_eq for a user whose key is not in a cell: compared with its uri (users.c). */
+bool ce_uri_key_eq_user(const cr_config *c, uint32_t v, const char *key, size_t n);
+
+/* Whether user value v (flagged) has URI key key[0..n): its key cell, else its uri. */
+static inline bool ce_uri_key_eq(const cr_config *c, uint32_t v, const char *key, size_t n)
+{
+    uint32_t i = v & CR_USER_IX_MASK;
+    if (c->user_keys && c->user_keys[i].uri.len != CR_KEY_LONG)
+        return c->user_keys[i].uri.len == n && ce_key_bytes_eq(c->user_keys[i].uri.s, key, n);
+    return ce_uri_key_eq_user(c, v, key, n);
+}
+
+/* ce_user_probe_confirm (users.c), in line for a decision. */
+static inline __attribute__((always_inline)) bool
+ce_user_probe_confirm_in_line(const cr_config *c, const cr_user_probe *p)
+{
+    return p->cell && ce_uri_key_eq(c, p->cell->val - 1, p->k, p->n);
+}
+
 static inline const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
                                                   const cr_line_probe *p)
 {
@@ -597,6 +674,88 @@ bool ce_is_e164(const char *s);
 /* cr_number_parse, and whether out->digits is decimal digits after an optional '+' (*plain:
  * the usual dialed number, read by words; false does not say it is not). */
 int ce_number_parse(const char *in, cr_number *out, bool *plain);
+/* cr_number_parse of anything but the usual dialed number (its start already cleared;
+ * `tried`: ce_parse_digits tried `in` already). */
+int ce_number_parse_any(const char *in, cr_number *out, bool tried);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The top bit of each byte of w that is not a decimal digit: a byte over 0x7F, or one whose
+ * sums with 0x50 and 0x46 (carrying into no other byte) say it is below '0' or above '9'. */
+static inline uint64_t ce_not_digits(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t x = w & ~highs;
+    return ((~(x + (0x80 - '0') * ones) | (x + (0x7F - '9') * ones)) | w) & highs;
+}
+
+/* A number of 4 to CR_NUMBER_MAX decimal digits after an optional '+' ("+14255550100",
+ * "5550100"), eight bytes a step (the last word overlaps the one before it; under 8 bytes, two
+ * words of four): what parse_plain makes of it. False for anything else (parse_plain then
+ * reads it). */
+static inline __attribute__((always_inline)) bool ce_parse_digits(const char *in, cr_number *out)
+{
+    size_t n = strlen(in);
+    if (n < 4 || n > CR_NUMBER_MAX)
+        return false;
+    uint64_t w, bad;
+    if (n < 8) {
+        uint32_t lo, hi;
+        memcpy(&lo, in, 4);
+        memcpy(&hi, in + n - 4, 4);
+        memcpy(out->digits, &lo, 4);
+        memcpy(out->digits + n - 4, &hi, 4);
+        w = lo | (uint64_t)hi << 32;
+    } else {
+        memcpy(&w, in, 8);
+        memcpy(out->digits, &w, 8);
+    }
+    bad = ce_not_digits(in[0] == '+' ? (w & ~0xFFull) | '0' : w);
+    size_t i = 8;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, in + i, 8);
+        memcpy(out->digits + i, &w, 8);
+        bad |= ce_not_digits(w);
+    }
+    if (i < n) {
+        memcpy(&w, in + n - 8, 8);
+        memcpy(out->digits + n - 8, &w, 8);
+        bad |= ce_not_digits(w);
+    }
+    if (bad)
+        return false;
+    out->digits[n] = 0;
+    out->ndigits = n;
+    out->dialable = true;
+    return true;
+}
+#endif
+
+/* ce_number_parse (number.c), in line for a decision: the usual dialed number read here,
+ * anything else by ce_number_parse_any. */
+static inline __attribute__((always_inline)) int
+ce_number_parse_in_line(const char *in, cr_number *out, bool *plain)
+{
+    *plain = false;
+    /* the strings are read up to their NUL: no need to clear all of them */
+    out->digits[0] = out->context[0] = out->ext[0] = out->host[0] = 0;
+    out->ndigits = 0;
+    out->is_sip = out->secure = out->dialable = false;
+    out->invalid = NULL;
+    if (!in)
+        return CR_EINVAL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the usual dialed number, digits after an optional '+', read here (in the caller's frame:
+     * what ce_number_parse_any reads would have it save registers on every call) */
+    bool digits = (*in >= '0' && *in <= '9') || *in == '+';
+    if (digits && ce_parse_digits(in, out)) {
+        *plain = true;
+        return CR_OK;
+    }
+    return ce_number_parse_any(in, out, digits);
+#else
+    return ce_number_parse_any(in, out, false);
+#endif
+}
+
 /* cr_profile_normalize of `digits` (n characters, n == strlen(digits)), which also gives the
  * normalized number's length (*outn, on CR_OK): a decision reads neither length again. With
  * `plain`, digits is known to be decimal digits after an optional '+' (ce_number_parse's), not

@@ -22,59 +22,7 @@ int cr_profile_normalize(const cr_profile *p, const char *digits, char *out, siz
 int ce_profile_normalize_n(const cr_profile *p, const char *digits, size_t n, bool plain, char *out,
                            size_t outlen, size_t *outn, const cr_rule **rule, cr_trace *trace)
 {
-    *rule = NULL;
-    /* Candidate rules only, in order (rule_index.c): the first match is the same. */
-    cr_rule_iter it;
-    ce_rule_index_begin(p, digits, n, plain, &it);
-    /* the index walked the number: it is made of the alphabet and not too long, which is
-     * what rules of the simple shape need to be decided without PCRE2 (and a rule the index
-     * decided, it.px.match, is not checked again) */
-    for (size_t i; (i = ce_rule_index_next(&it)) != SIZE_MAX;) {
-        const cr_rule *r = &p->rules[i]; /* its record is read only when not of the simple shape */
-        int rc = it.indexed && n
-                     ? ce_xlat_apply_simple(it.xlat[i], digits, n, it.px.match, out, outlen, outn)
-                     : -1;
-        if (rc == -1 && (rc = cr_rule_apply(r, digits, out, outlen)) == 1)
-            *outn = strlen(out);
-        if (rc == 1) {
-            *rule = r;
-            if (trace)
-                cr_trace_add(trace, "rule '%s' (%s) matched: %s -> %s", r->name, r->pattern, digits,
-                             out);
-            return CR_OK;
-        }
-        if (rc == CR_ERANGE) {
-            /* the number matched this rule: routing it raw (or by a later rule) would be a
-             * different call than the admin configured; the decision fails visibly */
-            *rule = r;
-            if (trace)
-                cr_trace_add(trace,
-                             "rule '%s' matched %s but its result is longer than %d characters: "
-                             "the number cannot be normalized",
-                             r->name, digits, CR_NUMBER_MAX);
-            return CR_ERANGE;
-        } else if (rc == CR_ENOMEM) {
-            /* the rule's translation could not be compiled on first use (a trusted read of an
-             * image, ce_xlat_lazy): skipping it could route the call as a later rule says */
-            *rule = r;
-            if (trace)
-                cr_trace_add(trace, "rule '%s' could not be compiled on its first use", r->name);
-            return CR_ENOMEM;
-        } else if (rc == CR_ELIMIT) {
-            if (trace)
-                cr_trace_add(trace, "rule '%s' hit the PCRE2 match limit: skipped", r->name);
-        } else if (trace) {
-            cr_trace_add(trace, "rule '%s' (%s) does not match", r->name, r->pattern);
-        }
-    }
-    if (n >= outlen)
-        return CR_ERANGE;
-    memcpy(out, digits, n + 1);
-    *outn = n;
-    if (trace)
-        cr_trace_add(trace, "no rule of profile '%s' matches: %s continues unchanged",
-                     p ? p->name : "(none)", digits);
-    return CR_OK;
+    return ce_normalize_in_line(p, digits, n, plain, out, outlen, outn, rule, trace);
 }
 
 /* ---- device dialing ------------------------------------------------------------------------ */

@@ -116,60 +116,6 @@ static bool parse_plain(const char *in, cr_number *out)
     return true;
 }
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* The top bit of each byte of w that is not a decimal digit: a byte over 0x7F, or one whose
- * sums with 0x50 and 0x46 (carrying into no other byte) say it is below '0' or above '9'. */
-static inline uint64_t not_digits(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t x = w & ~highs;
-    return ((~(x + (0x80 - '0') * ones) | (x + (0x7F - '9') * ones)) | w) & highs;
-}
-
-/* A number of 4 to CR_NUMBER_MAX decimal digits after an optional '+' ("+14255550100",
- * "5550100"), eight bytes a step (the last word overlaps the one before it; under 8 bytes, two
- * words of four): what parse_plain makes of it. False for anything else (parse_plain then
- * reads it). */
-static inline __attribute__((always_inline)) bool parse_digits(const char *in, cr_number *out)
-{
-    size_t n = strlen(in);
-    if (n < 4 || n > CR_NUMBER_MAX)
-        return false;
-    uint64_t w, bad;
-    if (n < 8) {
-        uint32_t lo, hi;
-        memcpy(&lo, in, 4);
-        memcpy(&hi, in + n - 4, 4);
-        memcpy(out->digits, &lo, 4);
-        memcpy(out->digits + n - 4, &hi, 4);
-        w = lo | (uint64_t)hi << 32;
-    } else {
-        memcpy(&w, in, 8);
-        memcpy(out->digits, &w, 8);
-    }
-    bad = not_digits(in[0] == '+' ? (w & ~0xFFull) | '0' : w);
-    size_t i = 8;
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&w, in + i, 8);
-        memcpy(out->digits + i, &w, 8);
-        bad |= not_digits(w);
-    }
-    if (i < n) {
-        memcpy(&w, in + n - 8, 8);
-        memcpy(out->digits + n - 8, &w, 8);
-        bad |= not_digits(w);
-    }
-    if (bad)
-        return false;
-    out->digits[n] = 0;
-    out->ndigits = n;
-    out->dialable = true;
-    return true;
-}
-#endif
-
-static int parse_any(const char *in, cr_number *out, bool tried);
-
 int cr_number_parse(const char *in, cr_number *out)
 {
     bool plain;
@@ -178,37 +124,18 @@ int cr_number_parse(const char *in, cr_number *out)
 
 int ce_number_parse(const char *in, cr_number *out, bool *plain)
 {
-    *plain = false;
-    /* the strings are read up to their NUL: no need to clear all of them */
-    out->digits[0] = out->context[0] = out->ext[0] = out->host[0] = 0;
-    out->ndigits = 0;
-    out->is_sip = out->secure = out->dialable = false;
-    out->invalid = NULL;
-    if (!in)
-        return CR_EINVAL;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* the usual dialed number, digits after an optional '+', in a frame of its own (what
-     * parse_any reads would have it save registers on every call) */
-    bool digits = (*in >= '0' && *in <= '9') || *in == '+';
-    if (digits && parse_digits(in, out)) {
-        *plain = true;
-        return CR_OK;
-    }
-    return parse_any(in, out, digits);
-#else
-    return parse_any(in, out, false);
-#endif
+    return ce_number_parse_in_line(in, out, plain);
 }
 
-/* cr_number_parse of anything else (its start already cleared; parse_digits `tried` on `in`
+/* cr_number_parse of anything else (its start already cleared; ce_parse_digits `tried` on `in`
  * already). */
-static __attribute__((noinline)) int parse_any(const char *in, cr_number *out, bool tried)
+__attribute__((noinline)) int ce_number_parse_any(const char *in, cr_number *out, bool tried)
 {
     while (*in == ' ' || *in == '<')
         in++;
     if ((*in >= '0' && *in <= '9') || *in == '+' || *in == '*' || *in == '#') {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (!tried && parse_digits(in, out))
+        if (!tried && ce_parse_digits(in, out))
             return CR_OK;
 #endif
         if (parse_plain(in, out))

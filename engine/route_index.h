@@ -20,6 +20,7 @@
 #include "model.h"
 
 #include <stdatomic.h>
+#include <string.h>
 
 /* ---- pattern analysis (shared by routes and rules) ---------------------------------- */
 
@@ -202,6 +203,38 @@ typedef struct cr_px_key {
 /* Reads number[0..n) into k; false (k->ok) when it is outside the alphabet or too long. The
  * number must outlive k and the iterators walked with it. */
 bool ce_px_key_init(cr_px_key *k, const char *number, size_t n);
+
+/* ce_px_key_init in line for the usual normalized number, 8 to 16 digits after an optional
+ * '+' (two words that overlap: eight digits a word, a byte b a digit when b ^ '0' is 0-9, no
+ * bit in its high nibble and no carry into it when 6 is added); any other number out of line.
+ * The same key. */
+static inline __attribute__((always_inline)) bool
+ce_px_key_init_in_line(cr_px_key *k, const char *number, size_t n)
+{
+    size_t d = n && number[0] == '+';
+    if (n >= d + 8 && n <= d + 16) {
+        uint64_t a, b;
+        memcpy(&a, number + d, 8);
+        memcpy(&b, number + n - 8, 8);
+        a ^= 0x3030303030303030ull;
+        b ^= 0x3030303030303030ull;
+        uint64_t bad =
+            ((a | b) & 0xF0F0F0F0F0F0F0F0ull) |
+            (((a + 0x0606060606060606ull) | (b + 0x0606060606060606ull)) & 0x1010101010101010ull);
+        if (!bad) {
+            k->n = n;
+            k->number = number;
+            k->sym[0] = 10; /* '+' (overwritten when there is none) */
+            memcpy(k->sym + d, &a, sizeof a);
+            memcpy(k->sym + n - 8, &b, sizeof b);
+            k->sym[n] = CR_PX_SYM_END;
+            k->digits_from = (uint8_t)d;
+            k->ok = true;
+            return true;
+        }
+    }
+    return ce_px_key_init(k, number, n);
+}
 
 /* Whether the number read as k (ce_px_key_init, k->ok) matches: its symbols up to the end's
  * (CR_PX_SYM_END), unless a state answers before. */
@@ -696,6 +729,67 @@ static inline size_t ce_rule_index_next(cr_rule_iter *it)
         return id == UINT32_MAX ? SIZE_MAX : id;
     }
     return it->pos < it->nrules ? it->pos++ : SIZE_MAX;
+}
+
+/* ce_profile_normalize_n (normalize.c), in line: a decision's normalization ahead calls it
+ * without a trace (its branches then compiled out), and without the call. */
+static inline __attribute__((always_inline)) int
+ce_normalize_in_line(const cr_profile *p, const char *digits, size_t n, bool plain, char *out,
+                     size_t outlen, size_t *outn, const cr_rule **rule, cr_trace *trace)
+{
+    *rule = NULL;
+    /* Candidate rules only, in order (rule_index.c): the first match is the same. */
+    cr_rule_iter it;
+    ce_rule_index_begin(p, digits, n, plain, &it);
+    /* the index walked the number: it is made of the alphabet and not too long, which is
+     * what rules of the simple shape need to be decided without PCRE2 (and a rule the index
+     * decided, it.px.match, is not checked again) */
+    for (size_t i; (i = ce_rule_index_next(&it)) != SIZE_MAX;) {
+        const cr_rule *r = &p->rules[i]; /* its record is read only when not of the simple shape */
+        int rc = it.indexed && n
+                     ? ce_xlat_apply_simple(it.xlat[i], digits, n, it.px.match, out, outlen, outn)
+                     : -1;
+        if (rc == -1 && (rc = cr_rule_apply(r, digits, out, outlen)) == 1)
+            *outn = strlen(out);
+        if (rc == 1) {
+            *rule = r;
+            if (trace)
+                cr_trace_add(trace, "rule '%s' (%s) matched: %s -> %s", r->name, r->pattern, digits,
+                             out);
+            return CR_OK;
+        }
+        if (rc == CR_ERANGE) {
+            /* the number matched this rule: routing it raw (or by a later rule) would be a
+             * different call than the admin configured; the decision fails visibly */
+            *rule = r;
+            if (trace)
+                cr_trace_add(trace,
+                             "rule '%s' matched %s but its result is longer than %d characters: "
+                             "the number cannot be normalized",
+                             r->name, digits, CR_NUMBER_MAX);
+            return CR_ERANGE;
+        } else if (rc == CR_ENOMEM) {
+            /* the rule's translation could not be compiled on first use (a trusted read of an
+             * image, ce_xlat_lazy): skipping it could route the call as a later rule says */
+            *rule = r;
+            if (trace)
+                cr_trace_add(trace, "rule '%s' could not be compiled on its first use", r->name);
+            return CR_ENOMEM;
+        } else if (rc == CR_ELIMIT) {
+            if (trace)
+                cr_trace_add(trace, "rule '%s' hit the PCRE2 match limit: skipped", r->name);
+        } else if (trace) {
+            cr_trace_add(trace, "rule '%s' (%s) does not match", r->name, r->pattern);
+        }
+    }
+    if (n >= outlen)
+        return CR_ERANGE;
+    memcpy(out, digits, n + 1);
+    *outn = n;
+    if (trace)
+        cr_trace_add(trace, "no rule of profile '%s' matches: %s continues unchanged",
+                     p ? p->name : "(none)", digits);
+    return CR_OK;
 }
 
 #endif

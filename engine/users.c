@@ -55,27 +55,9 @@ void ce_user_table_free(cr_user_table *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Whether a[0..n) equals b[0..n): eight bytes a step from 8 bytes on (the last word overlaps
- * the one before it), for keys of a key cell and the like. */
-static inline bool key_bytes_eq(const char *a, const char *b, size_t n)
-{
-    if (n < 8)
-        return memcmp(a, b, n) == 0;
-    uint64_t x, y, d;
-    memcpy(&x, a + n - 8, 8);
-    memcpy(&y, b + n - 8, 8);
-    d = x ^ y;
-    for (size_t i = 0; i + 8 < n; i += 8) {
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        d |= x ^ y;
-    }
-    return d == 0;
-}
-
-/* uri_key_eq for a user whose key is not in a cell: compared with its uri. */
-static __attribute__((noinline)) bool uri_key_eq_user(const cr_config *c, uint32_t v,
-                                                      const char *key, size_t n)
+/* ce_uri_key_eq for a user whose key is not in a cell: compared with its uri. */
+__attribute__((noinline)) bool ce_uri_key_eq_user(const cr_config *c, uint32_t v, const char *key,
+                                                  size_t n)
 {
     const cr_user *u = ce_user(c, v & CR_USER_IX_MASK);
     if (!(v & CR_USER_IX_FLAG))
@@ -83,15 +65,6 @@ static __attribute__((noinline)) bool uri_key_eq_user(const cr_config *c, uint32
     char k[CR_URI_MAX];
     size_t kn = cr_uri_key(u->uri, k, sizeof k);
     return kn == n && memcmp(k, key, n) == 0;
-}
-
-/* Whether user value v (flagged) has URI key key[0..n): its key cell, else its uri. */
-static inline bool uri_key_eq(const cr_config *c, uint32_t v, const char *key, size_t n)
-{
-    uint32_t i = v & CR_USER_IX_MASK;
-    if (c->user_keys && c->user_keys[i].uri.len != CR_KEY_LONG)
-        return c->user_keys[i].uri.len == n && key_bytes_eq(c->user_keys[i].uri.s, key, n);
-    return uri_key_eq_user(c, v, key, n);
 }
 
 uint32_t ce_user_table_put(cr_config *c, const char *key, size_t n, uint32_t val)
@@ -105,7 +78,7 @@ uint32_t ce_user_table_put(cr_config *c, const char *key, size_t n, uint32_t val
             *s = (cr_user_cell){.tag = tag, .val = val + 1};
             return CR_INDEX_NONE;
         }
-        if (s->tag == tag && uri_key_eq(c, s->val - 1, key, n))
+        if (s->tag == tag && ce_uri_key_eq(c, s->val - 1, key, n))
             return s->val - 1;
     }
 }
@@ -142,21 +115,12 @@ uint32_t ce_user_table_get(const cr_config *c, const char *key, size_t n, uint64
         const cr_user_cell *s = &t->cells[i];
         if (!s->val)
             return CR_INDEX_NONE;
-        if (s->tag == tag && uri_key_eq(c, s->val - 1, key, n))
+        if (s->tag == tag && ce_uri_key_eq(c, s->val - 1, key, n))
             return s->val - 1;
     }
 }
 
 static size_t uri_key_in_place(const char *uri, size_t room, uint64_t *h);
-
-/* Cells per cache line: a peek reads the line its probe starts in, and the next one when it
- * starts in the second half of its line (a key placed a few cells on by linear probing is
- * then still found from its cell, not by ce_user_probe_finish and the user's record). */
-#define CELLS_PER_LINE (64 / sizeof(cr_user_cell))
-static inline bool peek_two_lines(const cr_user_table *t, size_t i)
-{
-    return (i & (CELLS_PER_LINE - 1)) >= CELLS_PER_LINE / 2 && t->cap > CELLS_PER_LINE;
-}
 
 void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
 {
@@ -184,35 +148,12 @@ void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
 
 void ce_user_probe_peek(const cr_config *c, cr_user_probe *p)
 {
-    const cr_user_table *t = &c->user_uri_tab;
-    p->cell = NULL;
-    p->peeked = true;
-    if (!p->n || !t->cap)
-        return;
-    uint32_t tag = (uint32_t)(p->h >> 32);
-    size_t i = p->h & (t->cap - 1);
-    size_t k = CELLS_PER_LINE - (i & (CELLS_PER_LINE - 1)); /* cells to the end of the line */
-    if (peek_two_lines(t, i))
-        k += CELLS_PER_LINE;
-    for (; k; k--, i = (i + 1) & (t->cap - 1)) {
-        const cr_user_cell *s = &t->cells[i];
-        if (!s->val)
-            return; /* no such key here: ce_user_probe_finish says so (or asks rt->users) */
-        if (s->tag == tag) {
-            if (!(s->hot & CR_CELL_HOT))
-                return;
-            uint32_t u = (s->val - 1) & CR_USER_IX_MASK;
-            if (c->user_keys)
-                __builtin_prefetch(&c->user_keys[u]);
-            p->cell = s;
-            return;
-        }
-    }
+    ce_user_probe_peek_in_line(c, p);
 }
 
 bool ce_user_probe_confirm(const cr_config *c, const cr_user_probe *p)
 {
-    return p->cell && uri_key_eq(c, p->cell->val - 1, p->k, p->n);
+    return ce_user_probe_confirm_in_line(c, p);
 }
 
 const cr_user *ce_user_probe_finish(const cr_config *c, const cr_runtime *rt,
@@ -268,7 +209,7 @@ static inline __attribute__((always_inline)) bool line_cell_eq(const cr_config *
 {
     const cr_key_cell *cell = c->user_keys ? &c->user_keys[v & CR_USER_IX_MASK].line : NULL;
     if (cell && cell->len != CR_KEY_LONG && ((v & CR_USER_IX_FLAG) || !(cell->flags & CR_KEY_EXT)))
-        return cell->len == n && key_bytes_eq(cell->s, key, n);
+        return cell->len == n && ce_key_bytes_eq(cell->s, key, n);
     return c->user_line_ix.eq(c->user_line_ix.ud, v, key, n);
 }
 

@@ -1060,6 +1060,43 @@ static void dfa_equals_pcre2(void **state)
     ce_pattern_analyser_free(a2);
 }
 
+/* ce_px_key_init_in_line (a decision's key for the usual normalized number) reads every number
+ * as ce_px_key_init does: the same answer and, when read, the same key. Numbers of 0 to 20
+ * characters, mostly digits after an optional '+', with the bytes around the digits ('/', ':',
+ * 0x7F, 0xB0...) and the other symbols of the alphabet put in at random. */
+static void key_in_line_equals_key_init(void **state)
+{
+    (void)state;
+    static const char odd[] = {'/', ':', '*', '#', '+', 'a', ' ', 0x7F, (char)0xB0, (char)0xB9};
+    rng r = {7};
+    size_t read = 0;
+    for (int round = 0; round < 200000; round++) {
+        char num[24];
+        size_t n = below(&r, 21), i = 0;
+        if (n && below(&r, 2))
+            num[i++] = '+';
+        for (; i < n; i++)
+            num[i] = (char)('0' + below(&r, 10));
+        if (n && below(&r, 3) == 0)
+            num[below(&r, (uint32_t)n)] = odd[below(&r, sizeof odd)];
+        num[n] = 0;
+        cr_px_key a, b;
+        memset(&a, 0xAA, sizeof a);
+        memset(&b, 0x55, sizeof b);
+        bool ra = ce_px_key_init(&a, num, n), rb = ce_px_key_init_in_line(&b, num, n);
+        assert_int_equal(ra, rb);
+        assert_int_equal(a.ok, b.ok);
+        if (!ra)
+            continue;
+        read++;
+        assert_int_equal(a.n, b.n);
+        assert_ptr_equal(a.number, b.number);
+        assert_int_equal(a.digits_from, b.digits_from);
+        assert_memory_equal(a.sym, b.sym, n + 1);
+    }
+    assert_true(read > 100000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1073,6 +1110,7 @@ int main(void)
         cmocka_unit_test(re_test_agrees_with_re_exec),
         cmocka_unit_test(dfa_equals_pcre2),
         cmocka_unit_test(one_broad_automaton_equals_naive),
+        cmocka_unit_test(key_in_line_equals_key_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
