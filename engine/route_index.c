@@ -257,22 +257,8 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
     if (n > CR_NUMBER_MAX)
         return false;
     size_t digits_from = 0, i = 0;
-    /* the usual normalized number, 8 to 16 digits after an optional '+': two words that
-     * overlap, without the loop */
-    size_t d = n && number[0] == '+';
-    if (n >= d + 8 && n <= d + 16) {
-        uint64_t a, b;
-        bool ok = eight_digits(number + d, &a);
-        if (eight_digits(number + n - 8, &b) && ok) {
-            k->sym[0] = (uint8_t)(sym_of['+'] - 1); /* overwritten when there is no '+' */
-            memcpy(k->sym + d, &a, sizeof a);
-            memcpy(k->sym + n - 8, &b, sizeof b);
-            k->sym[n] = CR_PX_SYM_END;
-            k->digits_from = (uint8_t)d;
-            k->ok = true;
-            return true;
-        }
-    }
+    if (ce_px_key_words(k, number, n)) /* the usual normalized number */
+        return true;
     /* numbers are mostly digits: eight at a time where they are (their symbols are their
      * values; the last block overlaps the one before, "+1425" + "5550100" reads as '+' and two
      * blocks), a character that is not a digit, and the start of a number shorter than 8, one

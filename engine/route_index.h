@@ -204,12 +204,12 @@ typedef struct cr_px_key {
  * number must outlive k and the iterators walked with it. */
 bool ce_px_key_init(cr_px_key *k, const char *number, size_t n);
 
-/* ce_px_key_init in line for the usual normalized number, 8 to 16 digits after an optional
- * '+' (two words that overlap: eight digits a word, a byte b a digit when b ^ '0' is 0-9, no
- * bit in its high nibble and no carry into it when 6 is added); any other number out of line.
- * The same key. */
-static inline __attribute__((always_inline)) bool
-ce_px_key_init_in_line(cr_px_key *k, const char *number, size_t n)
+/* ce_px_key_init's key of the usual normalized number, 8 to 16 digits after an optional '+'
+ * (two words that overlap: eight digits a word, a byte b a digit when b ^ '0' is 0-9, no bit in
+ * its high nibble and no carry into it when 6 is added); false, k untouched, for any other
+ * number. */
+static inline __attribute__((always_inline)) bool ce_px_key_words(cr_px_key *k, const char *number,
+                                                                  size_t n)
 {
     size_t d = n && number[0] == '+';
     if (n >= d + 8 && n <= d + 16) {
@@ -233,7 +233,15 @@ ce_px_key_init_in_line(cr_px_key *k, const char *number, size_t n)
             return true;
         }
     }
-    return ce_px_key_init(k, number, n);
+    return false;
+}
+
+/* ce_px_key_init in line for the usual normalized number (ce_px_key_words); any other number
+ * out of line. The same key. */
+static inline __attribute__((always_inline)) bool
+ce_px_key_init_in_line(cr_px_key *k, const char *number, size_t n)
+{
+    return ce_px_key_words(k, number, n) || ce_px_key_init(k, number, n);
 }
 
 /* Whether the number read as k (ce_px_key_init, k->ok) matches: its symbols up to the end's

@@ -1060,16 +1060,37 @@ static void dfa_equals_pcre2(void **state)
     ce_pattern_analyser_free(a2);
 }
 
-/* ce_px_key_init_in_line (a decision's key for the usual normalized number) reads every number
- * as ce_px_key_init does: the same answer and, when read, the same key. Numbers of 0 to 20
- * characters, mostly digits after an optional '+', with the bytes around the digits ('/', ':',
- * 0x7F, 0xB0...) and the other symbols of the alphabet put in at random. */
+/* The usual normalized number's key spelled out: 8 to 16 decimal digits after an optional '+',
+ * each digit its value, '+' 10, CR_PX_SYM_END after; false for any other number. */
+static bool usual_key(const char *num, size_t n, uint8_t *sym, size_t *digits_from)
+{
+    size_t d = n && num[0] == '+';
+    if (n < d + 8 || n > d + 16)
+        return false;
+    for (size_t i = d; i < n; i++)
+        if (num[i] < '0' || num[i] > '9')
+            return false;
+    if (d)
+        sym[0] = 10;
+    for (size_t i = d; i < n; i++)
+        sym[i] = (uint8_t)(num[i] - '0');
+    sym[n] = CR_PX_SYM_END;
+    *digits_from = d;
+    return true;
+}
+
+/* ce_px_key_words (the words read of the usual normalized number, in line in a decision and
+ * first in ce_px_key_init) reads exactly the usual numbers, into the key spelled out above, and
+ * leaves every other number to the rest of ce_px_key_init; ce_px_key_init_in_line reads every
+ * number as ce_px_key_init does. Numbers of 0 to 20 characters, mostly digits after an optional
+ * '+', with the bytes around the digits ('/', ':', 0x7F, 0xB0...) and the other symbols of the
+ * alphabet put in at random. */
 static void key_in_line_equals_key_init(void **state)
 {
     (void)state;
     static const char odd[] = {'/', ':', '*', '#', '+', 'a', ' ', 0x7F, (char)0xB0, (char)0xB9};
     rng r = {7};
-    size_t read = 0;
+    size_t read = 0, usual = 0;
     for (int round = 0; round < 200000; round++) {
         char num[24];
         size_t n = below(&r, 21), i = 0;
@@ -1080,7 +1101,23 @@ static void key_in_line_equals_key_init(void **state)
         if (n && below(&r, 3) == 0)
             num[below(&r, (uint32_t)n)] = odd[below(&r, sizeof odd)];
         num[n] = 0;
-        cr_px_key a, b;
+        cr_px_key a, b, w, w0;
+        uint8_t want[CR_NUMBER_MAX + 1];
+        size_t from = 0;
+        memset(&w, 0x33, sizeof w);
+        memcpy(&w0, &w, sizeof w);
+        bool is_usual = usual_key(num, n, want, &from);
+        assert_int_equal(ce_px_key_words(&w, num, n), is_usual);
+        if (is_usual) {
+            usual++;
+            assert_true(w.ok);
+            assert_int_equal(w.n, n);
+            assert_ptr_equal(w.number, num);
+            assert_int_equal(w.digits_from, from);
+            assert_memory_equal(w.sym, want, n + 1);
+        } else {
+            assert_memory_equal(&w, &w0, sizeof w); /* untouched */
+        }
         memset(&a, 0xAA, sizeof a);
         memset(&b, 0x55, sizeof b);
         bool ra = ce_px_key_init(&a, num, n), rb = ce_px_key_init_in_line(&b, num, n);
@@ -1095,6 +1132,7 @@ static void key_in_line_equals_key_init(void **state)
         assert_memory_equal(a.sym, b.sym, n + 1);
     }
     assert_true(read > 100000);
+    assert_true(usual > 50000);
 }
 
 int main(void)
