@@ -830,11 +830,12 @@ int cr_rgs_engine_queue_stats(const cr_rgs_engine *e, size_t queue, int64_t now_
         return CR_ENOENT;
     const rgs_queue *q = &e->queues[queue];
     memset(out, 0, sizeof *out);
-    out->entered = q->entered, out->answered = q->answered, out->abandoned = q->abandoned;
-    out->timeouts = q->timeouts, out->overflows = q->overflows, out->waiting = q->count;
-    out->longest_wait_ms = q->longest_wait;
+    out->entered = rgs_queue_entered(q), out->answered = rgs_queue_answered(q);
+    out->abandoned = q->abandoned, out->timeouts = q->timeouts, out->overflows = q->overflows;
+    out->waiting = q->count;
+    out->longest_wait_ms = rgs_queue_longest_wait(q);
     if (q->head >= 0 && now_ms - e->calls[q->head].enter_ms > out->longest_wait_ms)
         out->longest_wait_ms = now_ms - e->calls[q->head].enter_ms;
-    out->average_wait_ms = q->answered ? q->answered_wait / (int64_t)q->answered : 0;
+    out->average_wait_ms = out->answered ? rgs_queue_answered_wait(q) / (int64_t)out->answered : 0;
     return CR_OK;
 }

@@ -102,14 +102,17 @@ typedef struct rgs_group {
 } rgs_group;
 _Static_assert(sizeof(rgs_group) == 64, "a group's hot record is one cache line");
 
-/* 128 bytes, 64-byte aligned. The first line is what entering the queue, hunting its calls
- * and dispatching to it read: its FIFO and, copied from the configuration, its groups (the
- * first two inside the record), timeout and overflow limit; the second its counters. */
+/* 128 bytes, 64-byte aligned. The first line is what entering the queue, hunting its calls,
+ * dispatching to it and answering its calls read and write: its FIFO, copied from the
+ * configuration its groups (the first two inside the record), timeout and overflow limit, and
+ * the counters an entry and an answer move, 32-bit (the second line holds what they carry past
+ * 32 bits, and the rarer counters): an answer, which left the queue's first line and wrote
+ * the second, writes the first only. */
 #define RGS_QUEUE_INLINE_GROUPS 2
 typedef struct rgs_queue {
-    _Alignas(64) long head; /* FIFO of call slots in the queue (waiting or ringing) */
-    long tail;
-    size_t count;
+    _Alignas(64) int32_t head; /* FIFO of call slots in the queue (waiting or ringing) */
+    int32_t tail;
+    uint32_t count;
     uint32_t ngroups; /* cfg->queues[q].ngroups */
     bool has_agents;
     bool overflow_oldest;                 /* cfg->queues[q].overflow_oldest */
@@ -117,12 +120,59 @@ typedef struct rgs_queue {
     int overflow_calls;                   /* cfg->queues[q].overflow_calls */
     uint32_t g2[RGS_QUEUE_INLINE_GROUPS]; /* its groups, when it has this many or fewer */
     const size_t *groups;                 /* cfg->queues[q].groups (when it has more) */
-    uint64_t entered;
-    uint64_t answered, abandoned, timeouts, overflows;
-    int64_t answered_wait, longest_wait;
+    uint32_t entered;                     /* modulo 2^32: each wrap adds 2^32 to entered_hi */
+    uint32_t answered;                    /* the same, into answered_hi */
+    uint32_t answered_wait; /* ms, modulo 2^32: what it carries is added to answered_wait_hi */
+    uint32_t longest_wait;  /* ms, up to UINT32_MAX - 1; UINT32_MAX: in longest_wait_hi */
+    /* line 2 */
+    uint64_t entered_hi, answered_hi; /* multiples of 2^32 */
+    uint64_t abandoned, timeouts, overflows;
+    int64_t answered_wait_hi; /* a multiple of 2^32 (the total: this + answered_wait) */
+    int64_t longest_wait_hi;  /* the longest wait of UINT32_MAX ms or more */
 } rgs_queue;
-_Static_assert(sizeof(rgs_queue) == 128 && offsetof(rgs_queue, answered) == 64,
+_Static_assert(sizeof(rgs_queue) == 128 && offsetof(rgs_queue, entered_hi) == 64,
                "a queue's hot fields fill its first line");
+
+/* A queue's counters as the stats report them (the hot line's and what they carried). */
+static inline uint64_t rgs_queue_entered(const rgs_queue *q)
+{
+    return q->entered_hi + q->entered;
+}
+static inline uint64_t rgs_queue_answered(const rgs_queue *q)
+{
+    return q->answered_hi + q->answered;
+}
+static inline int64_t rgs_queue_answered_wait(const rgs_queue *q)
+{
+    return q->answered_wait_hi + (int64_t)q->answered_wait;
+}
+static inline int64_t rgs_queue_longest_wait(const rgs_queue *q)
+{
+    return q->longest_wait < UINT32_MAX ? (int64_t)q->longest_wait : q->longest_wait_hi;
+}
+/* Counts a call that leaves the queue after waiting `wait` ms (>= 0). */
+static inline void rgs_queue_note_wait(rgs_queue *q, int64_t wait)
+{
+    if (wait <= (int64_t)q->longest_wait)
+        return;
+    if (wait < UINT32_MAX) {
+        q->longest_wait = (uint32_t)wait;
+    } else {
+        q->longest_wait = UINT32_MAX;
+        if (wait > q->longest_wait_hi)
+            q->longest_wait_hi = wait;
+    }
+}
+/* Counts an answer after `wait` ms. */
+static inline void rgs_queue_note_answer(rgs_queue *q, int64_t wait)
+{
+    if (++q->answered == 0)
+        q->answered_hi += 1ULL << 32;
+    int64_t sum = (int64_t)q->answered_wait + wait;
+    q->answered_wait = (uint32_t)sum;
+    if (sum != (int64_t)q->answered_wait) /* (carried, or below 0) */
+        q->answered_wait_hi += sum - (int64_t)q->answered_wait;
+}
 
 /* The j-th group of queue q (in search order). */
 static inline size_t rgs_queue_group(const rgs_queue *q, size_t j)

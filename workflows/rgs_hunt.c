@@ -25,9 +25,7 @@ static const char *qname(const cr_rgs_engine *e, const rgs_call *c)
 void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c)
 {
     rgs_queue *q = &e->queues[c->queue];
-    int64_t wait = e->now - c->enter_ms;
-    if (wait > q->longest_wait)
-        q->longest_wait = wait;
+    rgs_queue_note_wait(q, e->now - c->enter_ms);
     if (c->qprev >= 0)
         e->calls[c->qprev].qnext = c->qnext;
     else
@@ -49,7 +47,7 @@ void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c)
 static void queue_append(cr_rgs_engine *e, rgs_call *c)
 {
     rgs_queue *q = &e->queues[c->queue];
-    long s = c - e->calls;
+    int32_t s = (int32_t)(c - e->calls);
     c->qprev = q->tail;
     c->qnext = -1;
     if (q->tail >= 0)
@@ -101,7 +99,8 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
     c->ring.n = 0;
     rgs_new_round(c);
     queue_append(e, c);
-    q->entered++;
+    if (++q->entered == 0)
+        q->entered_hi += 1ULL << 32;
     rgs_mark_call(e, c);
     rgs_logf(e, "enter call=%s queue=\"%s\"", c->id, e->cfg->queues[qi].name);
     if (q->timeout_s > 0) {
@@ -109,7 +108,7 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
         c->th_timeout = rgs_timer_add(e, e->now + q->timeout_s * 1000LL, (size_t)(c - e->calls),
                                       T_TIMEOUT, ++c->tok_timeout);
     }
-    if (q->overflow_calls >= 0 && q->count > (size_t)q->overflow_calls) {
+    if (q->overflow_calls >= 0 && q->count > (uint32_t)q->overflow_calls) {
         const cr_rgs_queue *cq = &e->cfg->queues[qi];
         rgs_call *v = q->overflow_oldest ? &e->calls[q->head] : c;
         rgs_logf(e, "overflow call=%s queue=\"%s\"", v->id, cq->name);
@@ -441,12 +440,10 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     int64_t wait = e->now - c->enter_ms;
     rgs_logf(e, "connected call=%s queue=\"%s\" agent=%s wait=%.3f", c->id, qname(e, c),
              agent_uri(e, a), (double)wait / 1000.0);
-    rgs_queue *q = &e->queues[c->queue];
-    q->answered++;
+    rgs_queue_note_answer(&e->queues[c->queue], wait);
     e->wfstats[c->wf].answered++;
     if (++e->agents[a].answers == 0)
         e->agents[a].answered += 1ULL << 32;
-    q->answered_wait += wait;
     rgs_queue_leave(e, c);
     c->state = CS_CONNECTED;
     c->agent = (long)a;

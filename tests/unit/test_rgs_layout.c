@@ -480,6 +480,67 @@ static void agent_answers_carry_past_32_bits(void **state)
     cr_rgs_config_free(cfg);
 }
 
+/* A call of W2 (queue Q2, rung a100 first) arrives at `at`, is answered by a100 at `answer`
+ * (its entry time first set to `entered` when not 0) and ends. */
+static void q2_call(cr_rgs_engine *e, uint64_t h, int64_t at, int64_t entered, int64_t answer)
+{
+    char err[256];
+    sink k = {0};
+    uint32_t a100 = agent_h(e, 100);
+    cr_rgs_input call = {.type = CR_RGS_EV_CALL, .call = h, .from = "sip:c@y", .to = "sip:w2@x"};
+    assert_int_equal(cr_rgs_engine_input(e, at, &call, on_out, &k, err, sizeof err), CR_OK);
+    assert_int_equal(k.last_type, CR_RGS_OUT_RING);
+    assert_int_equal(k.last_first, a100);
+    if (entered)
+        e->calls[rgs_call_by_handle(e, h)].enter_ms = entered;
+    cr_rgs_input in[] = {{.type = CR_RGS_EV_ANSWER, .call = h, .agent = a100},
+                         {.type = CR_RGS_EV_AGENT_HANGUP, .call = h}};
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(cr_rgs_engine_input(e, answer, &in[i], on_out, &k, err, sizeof err),
+                         CR_OK);
+    free(k.out.buf);
+}
+
+/* A queue's entered and answered counts and its answered calls' total wait are kept modulo
+ * 2^32 in its first line, what they carry in its second; its longest wait in its first line
+ * up to 2^32 - 2 ms, beyond in its second: the stats see the exact figures past every wrap. */
+static void queue_counters_carry_past_32_bits(void **state)
+{
+    (void)state;
+    cr_rgs_config *cfg = wide_config();
+    cr_rgs_engine *e = NULL;
+    char err[256];
+    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    long qi = cr_rgs_config_queue_find(cfg, "Q2");
+    assert_true(qi >= 0);
+    rgs_queue *q = &e->queues[qi];
+    q->entered = UINT32_MAX;
+    q->answered = 3;
+    q->answered_wait = UINT32_MAX - 500;
+    q2_call(e, 1, 1000, 0, 3000); /* waits 2,000 ms */
+    cr_rgs_queue_stats st;
+    assert_int_equal(cr_rgs_engine_queue_stats(e, (size_t)qi, 3000, &st), CR_OK);
+    assert_true(st.entered == 1ULL << 32);
+    assert_int_equal(q->entered, 0);
+    assert_true(st.answered == 4);
+    assert_true(st.average_wait_ms == ((1LL << 32) + 1499) / 4);
+    assert_int_equal(st.longest_wait_ms, 2000);
+
+    /* a wait past 2^32 ms, then a shorter one: the longest is the first, exactly */
+    int64_t long_wait = (5LL << 32) + 7;
+    q2_call(e, 2, 4000, 5000 - long_wait, 5000);
+    assert_int_equal(q->longest_wait, UINT32_MAX);
+    q->answered = UINT32_MAX;
+    q2_call(e, 3, 6000, 0, 9000);
+    assert_int_equal(cr_rgs_engine_queue_stats(e, (size_t)qi, 9000, &st), CR_OK);
+    assert_true(st.longest_wait_ms == long_wait);
+    assert_true(st.answered == 1ULL << 32);
+    assert_true(st.entered == (1ULL << 32) + 2);
+    assert_true(rgs_queue_answered_wait(q) == (1LL << 32) + 1499 + long_wait + 3000);
+    cr_rgs_engine_close(e);
+    cr_rgs_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +551,7 @@ int main(void)
         cmocka_unit_test(workflow_offered_carries_past_32_bits),
         cmocka_unit_test(waiting_call_sets_its_round_when_offered),
         cmocka_unit_test(agent_answers_carry_past_32_bits),
+        cmocka_unit_test(queue_counters_carry_past_32_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
