@@ -707,7 +707,9 @@ static int build(cr_rgs_engine *e)
             if (cfg->groups[g].routing == CR_RGS_ATTENDANT)
                 ag->attendant = true;
         }
-    /* queues reaching each agent (each queue once per agent, in queue order) */
+    /* queues reaching each agent (each queue once per agent, in queue order; 32-bit) */
+    if (cfg->nqueues >= UINT32_MAX)
+        return CR_ENOMEM;
     for (size_t q = 0; q < cfg->nqueues; q++) {
         rgs_queue *rq = &e->queues[q];
         const cr_rgs_queue *cq = &cfg->queues[q];
@@ -729,18 +731,20 @@ static int build(cr_rgs_engine *e)
                 rgs_agent *ag = &e->agents[g->agents[i]];
                 if (ag->nqueues && ag->queues[ag->nqueues - 1] == q)
                     continue;
-                if (!ag->nqueues) {
-                    ag->queues = &ag->one_queue;
+                if (ag->nqueues == UINT32_MAX)
+                    return CR_ENOMEM;
+                if (ag->nqueues < RGS_AGENT_INLINE_QUEUES) {
+                    ag->queues = ag->in_queues;
                 } else {
-                    size_t *old = ag->queues == &ag->one_queue ? NULL : ag->queues;
-                    size_t *p = realloc(old, (ag->nqueues + 1) * sizeof *p);
+                    uint32_t *old = ag->queues == ag->in_queues ? NULL : ag->queues;
+                    uint32_t *p = realloc(old, (ag->nqueues + 1) * sizeof *p);
                     if (!p)
                         return CR_ENOMEM;
                     if (!old)
-                        p[0] = ag->one_queue;
+                        memcpy(p, ag->in_queues, sizeof ag->in_queues);
                     ag->queues = p;
                 }
-                ag->queues[ag->nqueues++] = q;
+                ag->queues[ag->nqueues++] = (uint32_t)q; /* (< nqueues, checked above) */
             }
         }
     }
@@ -800,7 +804,7 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
             rgs_svec_free(&ag->ringing);
             if (ag->groups != &ag->one)
                 free(ag->groups);
-            if (ag->queues != &ag->one_queue)
+            if (ag->queues != ag->in_queues)
                 free(ag->queues);
         }
     if (e->groups)

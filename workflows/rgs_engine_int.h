@@ -57,8 +57,11 @@ static inline const uint32_t *rgs_svec_citems(const rgs_svec *v)
 /* 128 bytes, 64-byte aligned. The first line holds what rgs_agent_sync and the checks of
  * who takes calls read: his state, his memberships (the first one inside the record: most
  * agents have one, and a separate array cost a miss at every sync) and how many calls ring
- * him. The second: the rest of his ringing list, idle time and queues (the only one inside
- * the record when he has one, as most do: dispatching him then reads no other array). */
+ * him. The second: the rest of his ringing list, idle time and queues (inside the record when
+ * he has RGS_AGENT_INLINE_QUEUES or fewer, as nearly all do: dispatching him then reads no
+ * other array; an agent in two groups of different queues had his list apart, a miss at
+ * every dispatch). */
+#define RGS_AGENT_INLINE_QUEUES 2
 typedef struct rgs_agent {
     _Alignas(64) int ncalls; /* connected calls (attendants may take several) */
     uint8_t presence;        /* P_* */
@@ -74,9 +77,9 @@ typedef struct rgs_agent {
     rgs_member one;
     rgs_svec ringing;   /* call slots ringing this agent */
     int64_t idle_since; /* engine ms: last call ended, signed in or became available */
-    size_t *queues;     /* queues that reach this agent: &one_queue when one */
-    size_t nqueues;
-    size_t one_queue;
+    uint32_t *queues;   /* queues that reach this agent: in_queues when they fit */
+    uint32_t nqueues;
+    uint32_t in_queues[RGS_AGENT_INLINE_QUEUES];
     uint64_t answered; /* the wraps of `answers` */
 } rgs_agent;
 _Static_assert(sizeof(rgs_agent) == 128 && offsetof(rgs_agent, ringing) + 8 <= 64,

@@ -100,8 +100,9 @@ static void on_out(void *ud, int64_t at, const cr_rgs_output *o)
 }
 
 /* Big: parallel over a0..a99; S1: serial a100, a0; S2: serial a101, a0.
- * Q: S1, S2, Big (three groups: past the queue's inline room); Q2: S1. Agent a0 is in all
- * three groups and both queues. */
+ * Q: S1, S2, Big (three groups: past the queue's inline room); Q2: S1; Q3: S2 (no workflow).
+ * Agent a0 is in all three groups and queues (past his inline room), a100 and a101 in two
+ * queues each (at it). */
 static const char *wide_xml(cr_test_out *x)
 {
     cr_test_append(x, "<callroute xmlns=\"urn:callroute:config:1\"><responseGroups>"
@@ -118,6 +119,7 @@ static const char *wide_xml(cr_test_out *x)
                       "<agent>sip:a101@x</agent><agent>sip:a0@x</agent></agentGroup>"
                       "<queue name=\"Q\"><group>S1</group><group>S2</group><group>Big</group>"
                       "</queue><queue name=\"Q2\"><group>S1</group></queue>"
+                      "<queue name=\"Q3\"><group>S2</group></queue>"
                       "<workflow name=\"W\" uri=\"sip:w@x\" queue=\"Q\"/>"
                       "<workflow name=\"W2\" uri=\"sip:w2@x\" queue=\"Q2\"/>"
                       "</responseGroups></callroute>");
@@ -192,8 +194,20 @@ static void wide_groups_and_queues(void **state)
     assert_true(e[0]->groups[big].avail != &e[0]->groups[big].one_word);
     assert_int_equal(e[0]->agents[a0 - 1].ngroups, 3);
     assert_true(e[0]->agents[a0 - 1].groups != &e[0]->agents[a0 - 1].one);
-    assert_int_equal(e[0]->agents[a0 - 1].nqueues, 2);
-    assert_true(e[0]->agents[a0 - 1].queues != &e[0]->agents[a0 - 1].one_queue);
+    assert_int_equal(e[0]->agents[a0 - 1].nqueues, 3);
+    assert_true(e[0]->agents[a0 - 1].queues != e[0]->agents[a0 - 1].in_queues);
+    /* his queues in queue order; a100's and a101's two in their records, a50's one */
+    long qq[3] = {cr_rgs_config_queue_find(cfg, "Q"), cr_rgs_config_queue_find(cfg, "Q2"),
+                  cr_rgs_config_queue_find(cfg, "Q3")};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(e[0]->agents[a0 - 1].queues[i], qq[i]);
+    const rgs_agent *a100r = &e[0]->agents[agent_h(e[0], 100) - 1],
+                    *a101r = &e[0]->agents[agent_h(e[0], 101) - 1], *a50r = &e[0]->agents[a50 - 1];
+    assert_true(a100r->nqueues == 2 && a100r->queues == a100r->in_queues);
+    assert_true(a100r->queues[0] == qq[0] && a100r->queues[1] == qq[1]);
+    assert_true(a101r->nqueues == 2 && a101r->queues == a101r->in_queues);
+    assert_true(a101r->queues[0] == qq[0] && a101r->queues[1] == qq[2]);
+    assert_true(a50r->nqueues == 1 && a50r->queues == a50r->in_queues && a50r->queues[0] == qq[0]);
     assert_int_equal(e[0]->navail[big], 100);
 
     /* a100, a101 and a0 busy: call 1 passes S1 and S2 and rings Big's 99 others */
