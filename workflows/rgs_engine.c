@@ -690,7 +690,9 @@ static int build(cr_rgs_engine *e)
     }
     for (size_t a = 0; a < cfg->nagents; a++) {
         rgs_agent *ag = &e->agents[a];
-        ag->groups = ag->ngroups <= 1 ? &ag->one : calloc(ag->ngroups, sizeof(rgs_member));
+        ag->groups = ag->ngroups <= RGS_AGENT_INLINE_GROUPS
+                         ? ag->in_groups
+                         : calloc(ag->ngroups, sizeof(rgs_member));
         if (!ag->groups)
             return CR_ENOMEM;
         ag->ngroups = 0;
@@ -698,12 +700,9 @@ static int build(cr_rgs_engine *e)
     for (size_t g = 0; g < cfg->ngroups; g++)
         for (size_t i = 0; i < cfg->groups[g].nagents; i++) {
             rgs_agent *ag = &e->agents[cfg->groups[g].agents[i]];
-            ag->groups[ag->ngroups++] = (rgs_member){&e->groups[g].avail[i >> 6],
-                                                     (uint32_t)g,
-                                                     (uint32_t)i,
-                                                     cfg->groups[g].formal,
-                                                     cfg->groups[g].routing == CR_RGS_ATTENDANT,
-                                                     false};
+            ag->groups[ag->ngroups++] =
+                (rgs_member){(uint32_t)g, (uint32_t)i, cfg->groups[g].formal,
+                             cfg->groups[g].routing == CR_RGS_ATTENDANT, false};
             if (cfg->groups[g].routing == CR_RGS_ATTENDANT)
                 ag->attendant = true;
         }
@@ -802,7 +801,7 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
         for (size_t a = 0; a < e->cfg->nagents; a++) {
             rgs_agent *ag = &e->agents[a];
             rgs_svec_free(&ag->ringing);
-            if (ag->groups != &ag->one)
+            if (ag->groups != ag->in_groups)
                 free(ag->groups);
             if (ag->queues != ag->in_queues)
                 free(ag->queues);

@@ -9,13 +9,16 @@
 
 enum { P_AVAILABLE, P_BUSY, P_AWAY, P_DND, P_OFFLINE };
 
+/* What rgs_agent_sync reads of a membership, in the agent's record when he has two or fewer
+ * (no read of the configuration); his bit is in the group's line (rgs_member_word). 12 bytes:
+ * two fit where one with a pointer to its avail word did, so that an agent in two groups
+ * (a fifth of the bench's) has no array apart, a miss at every sync. */
 typedef struct rgs_member {
-    /* what rgs_agent_sync reads, in the agent's own array (no read of the group's record) */
-    uint64_t *avail;        /* the word of the group's avail bits that holds his bit */
     uint32_t group, pos;    /* the agent is cfg->groups[group].agents[pos] */
     bool formal, attendant; /* of the group (copied) */
     bool signed_in;         /* copy of groups[group].signed_in[pos] (rgs_set_signed_in) */
 } rgs_member;
+_Static_assert(sizeof(rgs_member) == 12, "two memberships in 24 bytes");
 
 /* rgs_agent.takes: what rgs_agent_sync last saw of the agent. */
 enum {
@@ -55,13 +58,14 @@ static inline const uint32_t *rgs_svec_citems(const rgs_svec *v)
 }
 
 /* 128 bytes, 64-byte aligned. The first line holds what rgs_agent_sync and the checks of
- * who takes calls read: his state, his memberships (the first one inside the record: most
- * agents have one, and a separate array cost a miss at every sync) and how many calls ring
- * him. The second: the rest of his ringing list, idle time and queues (inside the record when
- * he has RGS_AGENT_INLINE_QUEUES or fewer, as nearly all do: dispatching him then reads no
- * other array; an agent in two groups of different queues had his list apart, a miss at
- * every dispatch). */
+ * who takes calls read: his state, his memberships (inside the record when he has
+ * RGS_AGENT_INLINE_GROUPS or fewer, as nearly all agents do: a separate array cost a miss
+ * at every sync) and how many calls ring him. The second: the rest of his ringing list, idle
+ * time and queues (inside the record when he has RGS_AGENT_INLINE_QUEUES or fewer, as nearly
+ * all do: dispatching him then reads no other array; an agent in two groups of different
+ * queues had his list apart, a miss at every dispatch). */
 #define RGS_AGENT_INLINE_QUEUES 2
+#define RGS_AGENT_INLINE_GROUPS 2
 typedef struct rgs_agent {
     _Alignas(64) int ncalls; /* connected calls (attendants may take several) */
     uint8_t presence;        /* P_* */
@@ -73,8 +77,8 @@ typedef struct rgs_agent {
     uint32_t answers;   /* calls answered since open, modulo 2^32 (each wrap adds 2^32 to
                          * `answered`): counted in the line an answer reads, where `answered`
                          * in the second was a write miss per answer */
-    rgs_member *groups; /* &one when he has one */
-    rgs_member one;
+    rgs_member *groups; /* in_groups when he has RGS_AGENT_INLINE_GROUPS or fewer */
+    rgs_member in_groups[RGS_AGENT_INLINE_GROUPS];
     rgs_svec ringing;   /* call slots ringing this agent */
     int64_t idle_since; /* engine ms: last call ended, signed in or became available */
     uint32_t *queues;   /* queues that reach this agent: in_queues when they fit */
@@ -368,6 +372,13 @@ struct cr_rgs_engine {
     char **dirty_calls;
     size_t ndirty_calls, capdirty_calls;
 };
+
+/* The word of the group's avail bits that holds membership m's bit (inside the group's line
+ * when it has 64 members or fewer). */
+static inline uint64_t *rgs_member_word(const cr_rgs_engine *e, const rgs_member *m)
+{
+    return &e->groups[m->group].avail[m->pos >> 6];
+}
 
 /* The call slot of a handle, or -1: the key is compared against the call it names. */
 static inline long rgs_call_by_handle(const cr_rgs_engine *e, uint64_t handle)

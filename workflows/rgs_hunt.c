@@ -164,9 +164,9 @@ void rgs_agent_sync(cr_rgs_engine *e, size_t a)
         const rgs_member *m = &ag->groups[i];
         bool on = (!m->formal || m->signed_in) &&
                   (st & (m->attendant ? RGS_TAKES_ATTENDANT : RGS_TAKES_FREE));
-        uint64_t bit = 1ULL << (m->pos & 63);
-        if (on != ((*m->avail & bit) != 0)) {
-            *m->avail ^= bit;
+        uint64_t bit = 1ULL << (m->pos & 63), *word = rgs_member_word(e, m);
+        if (on != ((*word & bit) != 0)) {
+            *word ^= bit;
             if (on)
                 e->navail[m->group]++;
             else
@@ -566,7 +566,7 @@ static bool offerable(const cr_rgs_engine *e, size_t a)
         if (rgs_takes_calls(e, ag->groups[i].group, ag->groups[i].pos, a))
             return true;
     for (size_t i = 0; i < ag->ngroups && !e->naive; i++)
-        if (*ag->groups[i].avail & (1ULL << (ag->groups[i].pos & 63)))
+        if (*rgs_member_word(e, &ag->groups[i]) & (1ULL << (ag->groups[i].pos & 63)))
             return true;
     return false;
 }

@@ -102,7 +102,8 @@ static void on_out(void *ud, int64_t at, const cr_rgs_output *o)
 /* Big: parallel over a0..a99; S1: serial a100, a0; S2: serial a101, a0.
  * Q: S1, S2, Big (three groups: past the queue's inline room); Q2: S1; Q3: S2 (no workflow).
  * Agent a0 is in all three groups and queues (past his inline room), a100 and a101 in two
- * queues each (at it). */
+ * queues each (at it). S3: serial a102, a103; S4: serial a103; Q4: S3, S4: a103 in two
+ * groups (at his inline room). */
 static const char *wide_xml(cr_test_out *x)
 {
     cr_test_append(x, "<callroute xmlns=\"urn:callroute:config:1\"><responseGroups>"
@@ -120,6 +121,12 @@ static const char *wide_xml(cr_test_out *x)
                       "<queue name=\"Q\"><group>S1</group><group>S2</group><group>Big</group>"
                       "</queue><queue name=\"Q2\"><group>S1</group></queue>"
                       "<queue name=\"Q3\"><group>S2</group></queue>"
+                      "<agentGroup name=\"S3\" routingMethod=\"serial\" alertTime=\"20\">"
+                      "<agent>sip:a102@x</agent><agent>sip:a103@x</agent></agentGroup>"
+                      "<agentGroup name=\"S4\" routingMethod=\"serial\" alertTime=\"20\">"
+                      "<agent>sip:a103@x</agent></agentGroup>"
+                      "<queue name=\"Q4\"><group>S3</group><group>S4</group></queue>"
+                      "<workflow name=\"W4\" uri=\"sip:w4@x\" queue=\"Q4\"/>"
                       "<workflow name=\"W\" uri=\"sip:w@x\" queue=\"Q\"/>"
                       "<workflow name=\"W2\" uri=\"sip:w2@x\" queue=\"Q2\"/>"
                       "</responseGroups></callroute>");
@@ -193,7 +200,7 @@ static void wide_groups_and_queues(void **state)
     /* the records past their inline room: the layout under test */
     assert_true(e[0]->groups[big].avail != &e[0]->groups[big].one_word);
     assert_int_equal(e[0]->agents[a0 - 1].ngroups, 3);
-    assert_true(e[0]->agents[a0 - 1].groups != &e[0]->agents[a0 - 1].one);
+    assert_true(e[0]->agents[a0 - 1].groups != e[0]->agents[a0 - 1].in_groups);
     assert_int_equal(e[0]->agents[a0 - 1].nqueues, 3);
     assert_true(e[0]->agents[a0 - 1].queues != e[0]->agents[a0 - 1].in_queues);
     /* his queues in queue order; a100's and a101's two in their records, a50's one */
@@ -248,6 +255,29 @@ static void wide_groups_and_queues(void **state)
     assert_int_equal(k[0].last_type, CR_RGS_OUT_CANCEL);
     assert_int_equal(e[0]->agents[a0 - 1].ringing.n, 0);
     assert_int_equal(e[0]->navail[big], 99);
+
+    /* a103, in S3 and S4, his memberships in his record: a102 busy, a call to Q4 rings him
+     * (S3), he answers and hangs up; his bits in both groups follow (both: consistent) */
+    uint32_t a102 = agent_h(e[0], 102), a103 = agent_h(e[0], 103);
+    const rgs_agent *r103 = &e[0]->agents[a103 - 1];
+    long s3 = cr_rgs_config_group_find(cfg, "S3"), s4 = cr_rgs_config_group_find(cfg, "S4");
+    assert_true(r103->ngroups == 2 && r103->groups == r103->in_groups);
+    assert_true(r103->groups[0].group == s3 && r103->groups[0].pos == 1);
+    assert_true(r103->groups[1].group == s4 && r103->groups[1].pos == 0);
+    assert_int_equal(e[0]->navail[s3], 2);
+    assert_int_equal(e[0]->navail[s4], 1);
+    cr_rgs_input b102 = {.type = CR_RGS_EV_PRESENCE, .agent = a102, .presence = CR_RGS_PRES_BUSY};
+    both(e, k, &b102);
+    cr_rgs_input call5 = {.type = CR_RGS_EV_CALL, .call = 5, .from = "sip:f@y", .to = "sip:w4@x"};
+    both(e, k, &call5);
+    assert_int_equal(k[0].last_type, CR_RGS_OUT_RING);
+    assert_int_equal(k[0].last_first, a103);
+    assert_true(e[0]->navail[s3] == 0 && e[0]->navail[s4] == 0);
+    cr_rgs_input ans5 = {.type = CR_RGS_EV_ANSWER, .call = 5, .agent = a103};
+    both(e, k, &ans5);
+    cr_rgs_input end5 = {.type = CR_RGS_EV_AGENT_HANGUP, .call = 5};
+    both(e, k, &end5);
+    assert_true(e[0]->navail[s3] == 1 && e[0]->navail[s4] == 1);
 
     close_pair(e, k, cfg);
 }
