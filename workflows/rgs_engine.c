@@ -681,6 +681,7 @@ static int build(cr_rgs_engine *e)
         rg->routing = (uint8_t)cg->routing;
         rg->formal = cg->formal;
         rg->alert_time_s = cg->alert_time_s;
+        rg->decline_grace_s = cg->decline_grace_s;
         rg->avail =
             cg->nagents <= 64 ? &rg->one_word : calloc(cg->nagents / 64 + 1, sizeof(uint64_t));
         if (!(rg->signed_in = calloc(cg->nagents + 1, sizeof(bool))) || !rg->avail)

@@ -106,6 +106,9 @@ typedef struct rgs_group {
     long rr_last;     /* position offered last (round robin), -1 */
     bool *signed_in;  /* per position (formal groups) */
     int alert_time_s; /* cfg->groups[g].alert_time_s */
+    /* cfg->groups[g].decline_grace_s: a decline reads it here, in the line the sync of the
+     * agent who declines reads, not in the configuration's record (a miss a decline) */
+    int decline_grace_s;
 } rgs_group;
 _Static_assert(sizeof(rgs_group) == 64, "a group's hot record is one cache line");
 

@@ -480,7 +480,7 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
         snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
         return CR_ESTATE;
     }
-    int grace = e->cfg->groups[c->ring_group].decline_grace_s;
+    int grace = e->groups[c->ring_group].decline_grace_s;
     size_t capdec = c->capdeclines;
     if (c->ndeclines == UINT32_MAX || !CR_GROW(c->declines, c->ndeclines, capdec))
         return CR_ENOMEM;
@@ -515,15 +515,15 @@ void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
     for (size_t i = 0; i < ag->ringing.n;) {
         rgs_call *c = &e->calls[rgs_svec_items(&ag->ringing)[i]];
         size_t g = (size_t)c->ring_group;
-        const cr_rgs_group *cg = &e->cfg->groups[g];
+        const rgs_group *rg = &e->groups[g]; /* (its line, not the configuration's record) */
         bool out = false;
-        if (cg->formal)
+        if (rg->formal)
             for (size_t k = 0; k < ag->ngroups; k++)
-                if (ag->groups[k].group == g && !e->groups[g].signed_in[ag->groups[k].pos])
+                if (ag->groups[k].group == g && !rg->signed_in[ag->groups[k].pos])
                     out = true;
         if (out)
             withdraw(e, c, a, "signout");
-        else if (presence && cg->routing != CR_RGS_ATTENDANT)
+        else if (presence && rg->routing != CR_RGS_ATTENDANT)
             withdraw(e, c, a, "presence");
         else
             i++;

@@ -394,6 +394,10 @@ static void hot_tables_hold_the_records(void **state)
     for (size_t g = 0; g < cfg->ngroups; g++) {
         const rgs_group *rg = &e->groups[g];
         assert_int_equal(rg->nagents, cfg->groups[g].nagents);
+        assert_int_equal(rg->routing, cfg->groups[g].routing);
+        assert_int_equal(rg->formal, cfg->groups[g].formal);
+        assert_int_equal(rg->alert_time_s, cfg->groups[g].alert_time_s);
+        assert_int_equal(rg->decline_grace_s, cfg->groups[g].decline_grace_s);
         assert_true(rg->agents >= e->members && rg->agents + rg->nagents <= e->members + nm);
         for (size_t i = 0; i < rg->nagents; i++)
             assert_int_equal(rg->agents[i], cfg->groups[g].agents[i]);
