@@ -681,6 +681,7 @@ static int build(cr_rgs_engine *e)
         rg->routing = (uint8_t)cg->routing;
         rg->formal = cg->formal;
         rg->alert_time_s = cg->alert_time_s;
+        rg->decline_grace_s = cg->decline_grace_s;
         rg->avail =
             cg->nagents <= 64 ? &rg->one_word : calloc(cg->nagents / 64 + 1, sizeof(uint64_t));
         if (!(rg->signed_in = calloc(cg->nagents + 1, sizeof(bool))) || !rg->avail)
@@ -690,7 +691,9 @@ static int build(cr_rgs_engine *e)
     }
     for (size_t a = 0; a < cfg->nagents; a++) {
         rgs_agent *ag = &e->agents[a];
-        ag->groups = ag->ngroups <= 1 ? &ag->one : calloc(ag->ngroups, sizeof(rgs_member));
+        ag->groups = ag->ngroups <= RGS_AGENT_INLINE_GROUPS
+                         ? ag->in_groups
+                         : calloc(ag->ngroups, sizeof(rgs_member));
         if (!ag->groups)
             return CR_ENOMEM;
         ag->ngroups = 0;
@@ -698,16 +701,15 @@ static int build(cr_rgs_engine *e)
     for (size_t g = 0; g < cfg->ngroups; g++)
         for (size_t i = 0; i < cfg->groups[g].nagents; i++) {
             rgs_agent *ag = &e->agents[cfg->groups[g].agents[i]];
-            ag->groups[ag->ngroups++] = (rgs_member){&e->groups[g].avail[i >> 6],
-                                                     (uint32_t)g,
-                                                     (uint32_t)i,
-                                                     cfg->groups[g].formal,
-                                                     cfg->groups[g].routing == CR_RGS_ATTENDANT,
-                                                     false};
+            ag->groups[ag->ngroups++] =
+                (rgs_member){(uint32_t)g, (uint32_t)i, cfg->groups[g].formal,
+                             cfg->groups[g].routing == CR_RGS_ATTENDANT, false};
             if (cfg->groups[g].routing == CR_RGS_ATTENDANT)
                 ag->attendant = true;
         }
-    /* queues reaching each agent (each queue once per agent, in queue order) */
+    /* queues reaching each agent (each queue once per agent, in queue order; 32-bit) */
+    if (cfg->nqueues >= UINT32_MAX)
+        return CR_ENOMEM;
     for (size_t q = 0; q < cfg->nqueues; q++) {
         rgs_queue *rq = &e->queues[q];
         const cr_rgs_queue *cq = &cfg->queues[q];
@@ -729,18 +731,20 @@ static int build(cr_rgs_engine *e)
                 rgs_agent *ag = &e->agents[g->agents[i]];
                 if (ag->nqueues && ag->queues[ag->nqueues - 1] == q)
                     continue;
-                if (!ag->nqueues) {
-                    ag->queues = &ag->one_queue;
+                if (ag->nqueues == UINT32_MAX)
+                    return CR_ENOMEM;
+                if (ag->nqueues < RGS_AGENT_INLINE_QUEUES) {
+                    ag->queues = ag->in_queues;
                 } else {
-                    size_t *old = ag->queues == &ag->one_queue ? NULL : ag->queues;
-                    size_t *p = realloc(old, (ag->nqueues + 1) * sizeof *p);
+                    uint32_t *old = ag->queues == ag->in_queues ? NULL : ag->queues;
+                    uint32_t *p = realloc(old, (ag->nqueues + 1) * sizeof *p);
                     if (!p)
                         return CR_ENOMEM;
                     if (!old)
-                        p[0] = ag->one_queue;
+                        memcpy(p, ag->in_queues, sizeof ag->in_queues);
                     ag->queues = p;
                 }
-                ag->queues[ag->nqueues++] = q;
+                ag->queues[ag->nqueues++] = (uint32_t)q; /* (< nqueues, checked above) */
             }
         }
     }
@@ -798,9 +802,9 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
         for (size_t a = 0; a < e->cfg->nagents; a++) {
             rgs_agent *ag = &e->agents[a];
             rgs_svec_free(&ag->ringing);
-            if (ag->groups != &ag->one)
+            if (ag->groups != ag->in_groups)
                 free(ag->groups);
-            if (ag->queues != &ag->one_queue)
+            if (ag->queues != ag->in_queues)
                 free(ag->queues);
         }
     if (e->groups)
@@ -830,11 +834,12 @@ int cr_rgs_engine_queue_stats(const cr_rgs_engine *e, size_t queue, int64_t now_
         return CR_ENOENT;
     const rgs_queue *q = &e->queues[queue];
     memset(out, 0, sizeof *out);
-    out->entered = q->entered, out->answered = q->answered, out->abandoned = q->abandoned;
-    out->timeouts = q->timeouts, out->overflows = q->overflows, out->waiting = q->count;
-    out->longest_wait_ms = q->longest_wait;
+    out->entered = rgs_queue_entered(q), out->answered = rgs_queue_answered(q);
+    out->abandoned = q->abandoned, out->timeouts = q->timeouts, out->overflows = q->overflows;
+    out->waiting = q->count;
+    out->longest_wait_ms = rgs_queue_longest_wait(q);
     if (q->head >= 0 && now_ms - e->calls[q->head].enter_ms > out->longest_wait_ms)
         out->longest_wait_ms = now_ms - e->calls[q->head].enter_ms;
-    out->average_wait_ms = q->answered ? q->answered_wait / (int64_t)q->answered : 0;
+    out->average_wait_ms = out->answered ? rgs_queue_answered_wait(q) / (int64_t)out->answered : 0;
     return CR_OK;
 }

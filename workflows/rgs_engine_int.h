@@ -9,13 +9,16 @@
 
 enum { P_AVAILABLE, P_BUSY, P_AWAY, P_DND, P_OFFLINE };
 
+/* What rgs_agent_sync reads of a membership, in the agent's record when he has two or fewer
+ * (no read of the configuration); his bit is in the group's line (rgs_member_word). 12 bytes:
+ * two fit where one with a pointer to its avail word did, so that an agent in two groups
+ * (a fifth of the bench's) has no array apart, a miss at every sync. */
 typedef struct rgs_member {
-    /* what rgs_agent_sync reads, in the agent's own array (no read of the group's record) */
-    uint64_t *avail;        /* the word of the group's avail bits that holds his bit */
     uint32_t group, pos;    /* the agent is cfg->groups[group].agents[pos] */
     bool formal, attendant; /* of the group (copied) */
     bool signed_in;         /* copy of groups[group].signed_in[pos] (rgs_set_signed_in) */
 } rgs_member;
+_Static_assert(sizeof(rgs_member) == 12, "two memberships in 24 bytes");
 
 /* rgs_agent.takes: what rgs_agent_sync last saw of the agent. */
 enum {
@@ -55,10 +58,14 @@ static inline const uint32_t *rgs_svec_citems(const rgs_svec *v)
 }
 
 /* 128 bytes, 64-byte aligned. The first line holds what rgs_agent_sync and the checks of
- * who takes calls read: his state, his memberships (the first one inside the record: most
- * agents have one, and a separate array cost a miss at every sync) and how many calls ring
- * him. The second: the rest of his ringing list, idle time and queues (the only one inside
- * the record when he has one, as most do: dispatching him then reads no other array). */
+ * who takes calls read: his state, his memberships (inside the record when he has
+ * RGS_AGENT_INLINE_GROUPS or fewer, as nearly all agents do: a separate array cost a miss
+ * at every sync) and how many calls ring him. The second: the rest of his ringing list, idle
+ * time and queues (inside the record when he has RGS_AGENT_INLINE_QUEUES or fewer, as nearly
+ * all do: dispatching him then reads no other array; an agent in two groups of different
+ * queues had his list apart, a miss at every dispatch). */
+#define RGS_AGENT_INLINE_QUEUES 2
+#define RGS_AGENT_INLINE_GROUPS 2
 typedef struct rgs_agent {
     _Alignas(64) int ncalls; /* connected calls (attendants may take several) */
     uint8_t presence;        /* P_* */
@@ -70,13 +77,13 @@ typedef struct rgs_agent {
     uint32_t answers;   /* calls answered since open, modulo 2^32 (each wrap adds 2^32 to
                          * `answered`): counted in the line an answer reads, where `answered`
                          * in the second was a write miss per answer */
-    rgs_member *groups; /* &one when he has one */
-    rgs_member one;
+    rgs_member *groups; /* in_groups when he has RGS_AGENT_INLINE_GROUPS or fewer */
+    rgs_member in_groups[RGS_AGENT_INLINE_GROUPS];
     rgs_svec ringing;   /* call slots ringing this agent */
     int64_t idle_since; /* engine ms: last call ended, signed in or became available */
-    size_t *queues;     /* queues that reach this agent: &one_queue when one */
-    size_t nqueues;
-    size_t one_queue;
+    uint32_t *queues;   /* queues that reach this agent: in_queues when they fit */
+    uint32_t nqueues;
+    uint32_t in_queues[RGS_AGENT_INLINE_QUEUES];
     uint64_t answered; /* the wraps of `answers` */
 } rgs_agent;
 _Static_assert(sizeof(rgs_agent) == 128 && offsetof(rgs_agent, ringing) + 8 <= 64,
@@ -99,17 +106,23 @@ typedef struct rgs_group {
     long rr_last;     /* position offered last (round robin), -1 */
     bool *signed_in;  /* per position (formal groups) */
     int alert_time_s; /* cfg->groups[g].alert_time_s */
+    /* cfg->groups[g].decline_grace_s: a decline reads it here, in the line the sync of the
+     * agent who declines reads, not in the configuration's record (a miss a decline) */
+    int decline_grace_s;
 } rgs_group;
 _Static_assert(sizeof(rgs_group) == 64, "a group's hot record is one cache line");
 
-/* 128 bytes, 64-byte aligned. The first line is what entering the queue, hunting its calls
- * and dispatching to it read: its FIFO and, copied from the configuration, its groups (the
- * first two inside the record), timeout and overflow limit; the second its counters. */
+/* 128 bytes, 64-byte aligned. The first line is what entering the queue, hunting its calls,
+ * dispatching to it and answering its calls read and write: its FIFO, copied from the
+ * configuration its groups (the first two inside the record), timeout and overflow limit, and
+ * the counters an entry and an answer move, 32-bit (the second line holds what they carry past
+ * 32 bits, and the rarer counters): an answer, which left the queue's first line and wrote
+ * the second, writes the first only. */
 #define RGS_QUEUE_INLINE_GROUPS 2
 typedef struct rgs_queue {
-    _Alignas(64) long head; /* FIFO of call slots in the queue (waiting or ringing) */
-    long tail;
-    size_t count;
+    _Alignas(64) int32_t head; /* FIFO of call slots in the queue (waiting or ringing) */
+    int32_t tail;
+    uint32_t count;
     uint32_t ngroups; /* cfg->queues[q].ngroups */
     bool has_agents;
     bool overflow_oldest;                 /* cfg->queues[q].overflow_oldest */
@@ -117,12 +130,59 @@ typedef struct rgs_queue {
     int overflow_calls;                   /* cfg->queues[q].overflow_calls */
     uint32_t g2[RGS_QUEUE_INLINE_GROUPS]; /* its groups, when it has this many or fewer */
     const size_t *groups;                 /* cfg->queues[q].groups (when it has more) */
-    uint64_t entered;
-    uint64_t answered, abandoned, timeouts, overflows;
-    int64_t answered_wait, longest_wait;
+    uint32_t entered;                     /* modulo 2^32: each wrap adds 2^32 to entered_hi */
+    uint32_t answered;                    /* the same, into answered_hi */
+    uint32_t answered_wait; /* ms, modulo 2^32: what it carries is added to answered_wait_hi */
+    uint32_t longest_wait;  /* ms, up to UINT32_MAX - 1; UINT32_MAX: in longest_wait_hi */
+    /* line 2 */
+    uint64_t entered_hi, answered_hi; /* multiples of 2^32 */
+    uint64_t abandoned, timeouts, overflows;
+    int64_t answered_wait_hi; /* a multiple of 2^32 (the total: this + answered_wait) */
+    int64_t longest_wait_hi;  /* the longest wait of UINT32_MAX ms or more */
 } rgs_queue;
-_Static_assert(sizeof(rgs_queue) == 128 && offsetof(rgs_queue, answered) == 64,
+_Static_assert(sizeof(rgs_queue) == 128 && offsetof(rgs_queue, entered_hi) == 64,
                "a queue's hot fields fill its first line");
+
+/* A queue's counters as the stats report them (the hot line's and what they carried). */
+static inline uint64_t rgs_queue_entered(const rgs_queue *q)
+{
+    return q->entered_hi + q->entered;
+}
+static inline uint64_t rgs_queue_answered(const rgs_queue *q)
+{
+    return q->answered_hi + q->answered;
+}
+static inline int64_t rgs_queue_answered_wait(const rgs_queue *q)
+{
+    return q->answered_wait_hi + (int64_t)q->answered_wait;
+}
+static inline int64_t rgs_queue_longest_wait(const rgs_queue *q)
+{
+    return q->longest_wait < UINT32_MAX ? (int64_t)q->longest_wait : q->longest_wait_hi;
+}
+/* Counts a call that leaves the queue after waiting `wait` ms (>= 0). */
+static inline void rgs_queue_note_wait(rgs_queue *q, int64_t wait)
+{
+    if (wait <= (int64_t)q->longest_wait)
+        return;
+    if (wait < UINT32_MAX) {
+        q->longest_wait = (uint32_t)wait;
+    } else {
+        q->longest_wait = UINT32_MAX;
+        if (wait > q->longest_wait_hi)
+            q->longest_wait_hi = wait;
+    }
+}
+/* Counts an answer after `wait` ms. */
+static inline void rgs_queue_note_answer(rgs_queue *q, int64_t wait)
+{
+    if (++q->answered == 0)
+        q->answered_hi += 1ULL << 32;
+    int64_t sum = (int64_t)q->answered_wait + wait;
+    q->answered_wait = (uint32_t)sum;
+    if (sum != (int64_t)q->answered_wait) /* (carried, or below 0) */
+        q->answered_wait_hi += sum - (int64_t)q->answered_wait;
+}
 
 /* The j-th group of queue q (in search order). */
 static inline size_t rgs_queue_group(const rgs_queue *q, size_t j)
@@ -315,6 +375,13 @@ struct cr_rgs_engine {
     char **dirty_calls;
     size_t ndirty_calls, capdirty_calls;
 };
+
+/* The word of the group's avail bits that holds membership m's bit (inside the group's line
+ * when it has 64 members or fewer). */
+static inline uint64_t *rgs_member_word(const cr_rgs_engine *e, const rgs_member *m)
+{
+    return &e->groups[m->group].avail[m->pos >> 6];
+}
 
 /* The call slot of a handle, or -1: the key is compared against the call it names. */
 static inline long rgs_call_by_handle(const cr_rgs_engine *e, uint64_t handle)

@@ -25,9 +25,7 @@ static const char *qname(const cr_rgs_engine *e, const rgs_call *c)
 void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c)
 {
     rgs_queue *q = &e->queues[c->queue];
-    int64_t wait = e->now - c->enter_ms;
-    if (wait > q->longest_wait)
-        q->longest_wait = wait;
+    rgs_queue_note_wait(q, e->now - c->enter_ms);
     if (c->qprev >= 0)
         e->calls[c->qprev].qnext = c->qnext;
     else
@@ -49,7 +47,7 @@ void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c)
 static void queue_append(cr_rgs_engine *e, rgs_call *c)
 {
     rgs_queue *q = &e->queues[c->queue];
-    long s = c - e->calls;
+    int32_t s = (int32_t)(c - e->calls);
     c->qprev = q->tail;
     c->qnext = -1;
     if (q->tail >= 0)
@@ -101,7 +99,8 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
     c->ring.n = 0;
     rgs_new_round(c);
     queue_append(e, c);
-    q->entered++;
+    if (++q->entered == 0)
+        q->entered_hi += 1ULL << 32;
     rgs_mark_call(e, c);
     rgs_logf(e, "enter call=%s queue=\"%s\"", c->id, e->cfg->queues[qi].name);
     if (q->timeout_s > 0) {
@@ -109,7 +108,7 @@ void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
         c->th_timeout = rgs_timer_add(e, e->now + q->timeout_s * 1000LL, (size_t)(c - e->calls),
                                       T_TIMEOUT, ++c->tok_timeout);
     }
-    if (q->overflow_calls >= 0 && q->count > (size_t)q->overflow_calls) {
+    if (q->overflow_calls >= 0 && q->count > (uint32_t)q->overflow_calls) {
         const cr_rgs_queue *cq = &e->cfg->queues[qi];
         rgs_call *v = q->overflow_oldest ? &e->calls[q->head] : c;
         rgs_logf(e, "overflow call=%s queue=\"%s\"", v->id, cq->name);
@@ -165,9 +164,9 @@ void rgs_agent_sync(cr_rgs_engine *e, size_t a)
         const rgs_member *m = &ag->groups[i];
         bool on = (!m->formal || m->signed_in) &&
                   (st & (m->attendant ? RGS_TAKES_ATTENDANT : RGS_TAKES_FREE));
-        uint64_t bit = 1ULL << (m->pos & 63);
-        if (on != ((*m->avail & bit) != 0)) {
-            *m->avail ^= bit;
+        uint64_t bit = 1ULL << (m->pos & 63), *word = rgs_member_word(e, m);
+        if (on != ((*word & bit) != 0)) {
+            *word ^= bit;
             if (on)
                 e->navail[m->group]++;
             else
@@ -441,12 +440,10 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
     int64_t wait = e->now - c->enter_ms;
     rgs_logf(e, "connected call=%s queue=\"%s\" agent=%s wait=%.3f", c->id, qname(e, c),
              agent_uri(e, a), (double)wait / 1000.0);
-    rgs_queue *q = &e->queues[c->queue];
-    q->answered++;
+    rgs_queue_note_answer(&e->queues[c->queue], wait);
     e->wfstats[c->wf].answered++;
     if (++e->agents[a].answers == 0)
         e->agents[a].answered += 1ULL << 32;
-    q->answered_wait += wait;
     rgs_queue_leave(e, c);
     c->state = CS_CONNECTED;
     c->agent = (long)a;
@@ -483,7 +480,7 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
         snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
         return CR_ESTATE;
     }
-    int grace = e->cfg->groups[c->ring_group].decline_grace_s;
+    int grace = e->groups[c->ring_group].decline_grace_s;
     size_t capdec = c->capdeclines;
     if (c->ndeclines == UINT32_MAX || !CR_GROW(c->declines, c->ndeclines, capdec))
         return CR_ENOMEM;
@@ -518,15 +515,15 @@ void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
     for (size_t i = 0; i < ag->ringing.n;) {
         rgs_call *c = &e->calls[rgs_svec_items(&ag->ringing)[i]];
         size_t g = (size_t)c->ring_group;
-        const cr_rgs_group *cg = &e->cfg->groups[g];
+        const rgs_group *rg = &e->groups[g]; /* (its line, not the configuration's record) */
         bool out = false;
-        if (cg->formal)
+        if (rg->formal)
             for (size_t k = 0; k < ag->ngroups; k++)
-                if (ag->groups[k].group == g && !e->groups[g].signed_in[ag->groups[k].pos])
+                if (ag->groups[k].group == g && !rg->signed_in[ag->groups[k].pos])
                     out = true;
         if (out)
             withdraw(e, c, a, "signout");
-        else if (presence && cg->routing != CR_RGS_ATTENDANT)
+        else if (presence && rg->routing != CR_RGS_ATTENDANT)
             withdraw(e, c, a, "presence");
         else
             i++;
@@ -569,7 +566,7 @@ static bool offerable(const cr_rgs_engine *e, size_t a)
         if (rgs_takes_calls(e, ag->groups[i].group, ag->groups[i].pos, a))
             return true;
     for (size_t i = 0; i < ag->ngroups && !e->naive; i++)
-        if (*ag->groups[i].avail & (1ULL << (ag->groups[i].pos & 63)))
+        if (*rgs_member_word(e, &ag->groups[i]) & (1ULL << (ag->groups[i].pos & 63)))
             return true;
     return false;
 }

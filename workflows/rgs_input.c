@@ -205,11 +205,11 @@ static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_
         __builtin_prefetch(&e->hpos[c->th_timeout]);
     if (in->type == CR_RGS_EV_HANGUP || in->type == CR_RGS_EV_AGENT_HANGUP)
         rgs_imap_prefetch(&e->call_ids, c->idtag);
-    /* and what its state leads to: a queued call's queue (both lines: its counters), its
-     * workflow's counters and its neighbours in the queue (an answer or a hang-up takes it
-     * out); the queue a prompt continues to */
+    /* and what its state leads to: a queued call's queue (its first line, and its second,
+     * where `abandoned` is, for a hang-up), its workflow's counters and its neighbours in the
+     * queue (an answer or a hang-up takes it out); the queue a prompt continues to */
     if (c->state == CS_QUEUED) {
-        rgs_prefetch_lines(&e->queues[c->queue], 2);
+        rgs_prefetch_lines(&e->queues[c->queue], in->type == CR_RGS_EV_HANGUP ? 2 : 1);
         __builtin_prefetch(&e->wfstats[c->wf], 1);
         if (c->qprev >= 0)
             __builtin_prefetch(&e->calls[c->qprev], 1);

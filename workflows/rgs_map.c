@@ -452,6 +452,15 @@ static size_t kfind(const rgs_kmap *m, const char *key, size_t n, uint64_t h)
     return j;
 }
 
+/* Room for one more entry at a load of 3/8 at most. A slot is a line: each slot a lookup
+ * passes is a miss, and a hit passes (1 + 1 / (1 - load)) / 2 slots on average with linear
+ * probing (1.3 at most here, where 3/4 allowed 2.5: 1.8 for the bench's 10,000 workflows).
+ * Twice the memory of 3/4, the lines in use unchanged. */
+static bool kfull(size_t count, size_t cap)
+{
+    return (count + 1) * 8 > cap * 3;
+}
+
 /* The table doubled (8 slots when it has none), one aligned line a slot: 0, or -1. */
 static int kgrow(rgs_kmap *m)
 {
@@ -478,7 +487,7 @@ int rgs_kmap_add(rgs_kmap *m, const char *key, long value)
     size_t n = strlen(key);
     if (value < 0 || (unsigned long)value >= UINT32_MAX || n >= UINT32_MAX)
         return -1;
-    if (full(m->count, m->cap) && kgrow(m) < 0)
+    if (kfull(m->count, m->cap) && kgrow(m) < 0)
         return -1;
     uint64_t h = hash_mem(key, n);
     size_t j = kfind(m, key, n, h);

@@ -72,7 +72,8 @@ void rgs_hmap_del(rgs_hmap *m, uint64_t key);
 /* A string map with the keys inside its slots: a slot is one aligned cache line (hash, value,
  * length and a key of up to RGS_KMAP_INLINE - 1 bytes; longer keys are borrowed and pointed
  * to), so a lookup reads one line where rgs_map reads its slot and then the key stored
- * elsewhere. No deletion: the workflows' URIs and lines, set once. */
+ * elsewhere; loaded to 3/8 at most (kfull in rgs_map.c), so that few lookups read two. No
+ * deletion: the workflows' URIs and lines, set once. */
 #define RGS_KMAP_INLINE 48
 typedef struct rgs_kmap_slot {
     _Alignas(64) uint64_t hash;

@@ -100,8 +100,10 @@ static void on_out(void *ud, int64_t at, const cr_rgs_output *o)
 }
 
 /* Big: parallel over a0..a99; S1: serial a100, a0; S2: serial a101, a0.
- * Q: S1, S2, Big (three groups: past the queue's inline room); Q2: S1. Agent a0 is in all
- * three groups and both queues. */
+ * Q: S1, S2, Big (three groups: past the queue's inline room); Q2: S1; Q3: S2 (no workflow).
+ * Agent a0 is in all three groups and queues (past his inline room), a100 and a101 in two
+ * queues each (at it). S3: serial a102, a103; S4: serial a103; Q4: S3, S4: a103 in two
+ * groups (at his inline room). */
 static const char *wide_xml(cr_test_out *x)
 {
     cr_test_append(x, "<callroute xmlns=\"urn:callroute:config:1\"><responseGroups>"
@@ -118,6 +120,13 @@ static const char *wide_xml(cr_test_out *x)
                       "<agent>sip:a101@x</agent><agent>sip:a0@x</agent></agentGroup>"
                       "<queue name=\"Q\"><group>S1</group><group>S2</group><group>Big</group>"
                       "</queue><queue name=\"Q2\"><group>S1</group></queue>"
+                      "<queue name=\"Q3\"><group>S2</group></queue>"
+                      "<agentGroup name=\"S3\" routingMethod=\"serial\" alertTime=\"20\">"
+                      "<agent>sip:a102@x</agent><agent>sip:a103@x</agent></agentGroup>"
+                      "<agentGroup name=\"S4\" routingMethod=\"serial\" alertTime=\"20\">"
+                      "<agent>sip:a103@x</agent></agentGroup>"
+                      "<queue name=\"Q4\"><group>S3</group><group>S4</group></queue>"
+                      "<workflow name=\"W4\" uri=\"sip:w4@x\" queue=\"Q4\"/>"
                       "<workflow name=\"W\" uri=\"sip:w@x\" queue=\"Q\"/>"
                       "<workflow name=\"W2\" uri=\"sip:w2@x\" queue=\"Q2\"/>"
                       "</responseGroups></callroute>");
@@ -191,9 +200,21 @@ static void wide_groups_and_queues(void **state)
     /* the records past their inline room: the layout under test */
     assert_true(e[0]->groups[big].avail != &e[0]->groups[big].one_word);
     assert_int_equal(e[0]->agents[a0 - 1].ngroups, 3);
-    assert_true(e[0]->agents[a0 - 1].groups != &e[0]->agents[a0 - 1].one);
-    assert_int_equal(e[0]->agents[a0 - 1].nqueues, 2);
-    assert_true(e[0]->agents[a0 - 1].queues != &e[0]->agents[a0 - 1].one_queue);
+    assert_true(e[0]->agents[a0 - 1].groups != e[0]->agents[a0 - 1].in_groups);
+    assert_int_equal(e[0]->agents[a0 - 1].nqueues, 3);
+    assert_true(e[0]->agents[a0 - 1].queues != e[0]->agents[a0 - 1].in_queues);
+    /* his queues in queue order; a100's and a101's two in their records, a50's one */
+    long qq[3] = {cr_rgs_config_queue_find(cfg, "Q"), cr_rgs_config_queue_find(cfg, "Q2"),
+                  cr_rgs_config_queue_find(cfg, "Q3")};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(e[0]->agents[a0 - 1].queues[i], qq[i]);
+    const rgs_agent *a100r = &e[0]->agents[agent_h(e[0], 100) - 1],
+                    *a101r = &e[0]->agents[agent_h(e[0], 101) - 1], *a50r = &e[0]->agents[a50 - 1];
+    assert_true(a100r->nqueues == 2 && a100r->queues == a100r->in_queues);
+    assert_true(a100r->queues[0] == qq[0] && a100r->queues[1] == qq[1]);
+    assert_true(a101r->nqueues == 2 && a101r->queues == a101r->in_queues);
+    assert_true(a101r->queues[0] == qq[0] && a101r->queues[1] == qq[2]);
+    assert_true(a50r->nqueues == 1 && a50r->queues == a50r->in_queues && a50r->queues[0] == qq[0]);
     assert_int_equal(e[0]->navail[big], 100);
 
     /* a100, a101 and a0 busy: call 1 passes S1 and S2 and rings Big's 99 others */
@@ -234,6 +255,29 @@ static void wide_groups_and_queues(void **state)
     assert_int_equal(k[0].last_type, CR_RGS_OUT_CANCEL);
     assert_int_equal(e[0]->agents[a0 - 1].ringing.n, 0);
     assert_int_equal(e[0]->navail[big], 99);
+
+    /* a103, in S3 and S4, his memberships in his record: a102 busy, a call to Q4 rings him
+     * (S3), he answers and hangs up; his bits in both groups follow (both: consistent) */
+    uint32_t a102 = agent_h(e[0], 102), a103 = agent_h(e[0], 103);
+    const rgs_agent *r103 = &e[0]->agents[a103 - 1];
+    long s3 = cr_rgs_config_group_find(cfg, "S3"), s4 = cr_rgs_config_group_find(cfg, "S4");
+    assert_true(r103->ngroups == 2 && r103->groups == r103->in_groups);
+    assert_true(r103->groups[0].group == s3 && r103->groups[0].pos == 1);
+    assert_true(r103->groups[1].group == s4 && r103->groups[1].pos == 0);
+    assert_int_equal(e[0]->navail[s3], 2);
+    assert_int_equal(e[0]->navail[s4], 1);
+    cr_rgs_input b102 = {.type = CR_RGS_EV_PRESENCE, .agent = a102, .presence = CR_RGS_PRES_BUSY};
+    both(e, k, &b102);
+    cr_rgs_input call5 = {.type = CR_RGS_EV_CALL, .call = 5, .from = "sip:f@y", .to = "sip:w4@x"};
+    both(e, k, &call5);
+    assert_int_equal(k[0].last_type, CR_RGS_OUT_RING);
+    assert_int_equal(k[0].last_first, a103);
+    assert_true(e[0]->navail[s3] == 0 && e[0]->navail[s4] == 0);
+    cr_rgs_input ans5 = {.type = CR_RGS_EV_ANSWER, .call = 5, .agent = a103};
+    both(e, k, &ans5);
+    cr_rgs_input end5 = {.type = CR_RGS_EV_AGENT_HANGUP, .call = 5};
+    both(e, k, &end5);
+    assert_true(e[0]->navail[s3] == 1 && e[0]->navail[s4] == 1);
 
     close_pair(e, k, cfg);
 }
@@ -350,6 +394,10 @@ static void hot_tables_hold_the_records(void **state)
     for (size_t g = 0; g < cfg->ngroups; g++) {
         const rgs_group *rg = &e->groups[g];
         assert_int_equal(rg->nagents, cfg->groups[g].nagents);
+        assert_int_equal(rg->routing, cfg->groups[g].routing);
+        assert_int_equal(rg->formal, cfg->groups[g].formal);
+        assert_int_equal(rg->alert_time_s, cfg->groups[g].alert_time_s);
+        assert_int_equal(rg->decline_grace_s, cfg->groups[g].decline_grace_s);
         assert_true(rg->agents >= e->members && rg->agents + rg->nagents <= e->members + nm);
         for (size_t i = 0; i < rg->nagents; i++)
             assert_int_equal(rg->agents[i], cfg->groups[g].agents[i]);
@@ -480,6 +528,67 @@ static void agent_answers_carry_past_32_bits(void **state)
     cr_rgs_config_free(cfg);
 }
 
+/* A call of W2 (queue Q2, rung a100 first) arrives at `at`, is answered by a100 at `answer`
+ * (its entry time first set to `entered` when not 0) and ends. */
+static void q2_call(cr_rgs_engine *e, uint64_t h, int64_t at, int64_t entered, int64_t answer)
+{
+    char err[256];
+    sink k = {0};
+    uint32_t a100 = agent_h(e, 100);
+    cr_rgs_input call = {.type = CR_RGS_EV_CALL, .call = h, .from = "sip:c@y", .to = "sip:w2@x"};
+    assert_int_equal(cr_rgs_engine_input(e, at, &call, on_out, &k, err, sizeof err), CR_OK);
+    assert_int_equal(k.last_type, CR_RGS_OUT_RING);
+    assert_int_equal(k.last_first, a100);
+    if (entered)
+        e->calls[rgs_call_by_handle(e, h)].enter_ms = entered;
+    cr_rgs_input in[] = {{.type = CR_RGS_EV_ANSWER, .call = h, .agent = a100},
+                         {.type = CR_RGS_EV_AGENT_HANGUP, .call = h}};
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(cr_rgs_engine_input(e, answer, &in[i], on_out, &k, err, sizeof err),
+                         CR_OK);
+    free(k.out.buf);
+}
+
+/* A queue's entered and answered counts and its answered calls' total wait are kept modulo
+ * 2^32 in its first line, what they carry in its second; its longest wait in its first line
+ * up to 2^32 - 2 ms, beyond in its second: the stats see the exact figures past every wrap. */
+static void queue_counters_carry_past_32_bits(void **state)
+{
+    (void)state;
+    cr_rgs_config *cfg = wide_config();
+    cr_rgs_engine *e = NULL;
+    char err[256];
+    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    long qi = cr_rgs_config_queue_find(cfg, "Q2");
+    assert_true(qi >= 0);
+    rgs_queue *q = &e->queues[qi];
+    q->entered = UINT32_MAX;
+    q->answered = 3;
+    q->answered_wait = UINT32_MAX - 500;
+    q2_call(e, 1, 1000, 0, 3000); /* waits 2,000 ms */
+    cr_rgs_queue_stats st;
+    assert_int_equal(cr_rgs_engine_queue_stats(e, (size_t)qi, 3000, &st), CR_OK);
+    assert_true(st.entered == 1ULL << 32);
+    assert_int_equal(q->entered, 0);
+    assert_true(st.answered == 4);
+    assert_true(st.average_wait_ms == ((1LL << 32) + 1499) / 4);
+    assert_int_equal(st.longest_wait_ms, 2000);
+
+    /* a wait past 2^32 ms, then a shorter one: the longest is the first, exactly */
+    int64_t long_wait = (5LL << 32) + 7;
+    q2_call(e, 2, 4000, 5000 - long_wait, 5000);
+    assert_int_equal(q->longest_wait, UINT32_MAX);
+    q->answered = UINT32_MAX;
+    q2_call(e, 3, 6000, 0, 9000);
+    assert_int_equal(cr_rgs_engine_queue_stats(e, (size_t)qi, 9000, &st), CR_OK);
+    assert_true(st.longest_wait_ms == long_wait);
+    assert_true(st.answered == 1ULL << 32);
+    assert_true(st.entered == (1ULL << 32) + 2);
+    assert_true(rgs_queue_answered_wait(q) == (1LL << 32) + 1499 + long_wait + 3000);
+    cr_rgs_engine_close(e);
+    cr_rgs_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +599,7 @@ int main(void)
         cmocka_unit_test(workflow_offered_carries_past_32_bits),
         cmocka_unit_test(waiting_call_sets_its_round_when_offered),
         cmocka_unit_test(agent_answers_carry_past_32_bits),
+        cmocka_unit_test(queue_counters_carry_past_32_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

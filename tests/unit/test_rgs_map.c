@@ -209,7 +209,8 @@ static void inline_key_map_matches_an_array(void **state)
         assert_int_equal(rgs_kmap_get(&m, keys[i]), first < 0 ? i : first);
     }
     assert_int_equal((uintptr_t)m.slots % 64, 0);
-    assert_true(m.count * 4 <= m.cap * 3);
+    /* a load of 3/8 at most: a lookup's probe (a line a slot) is short */
+    assert_true(m.count * 8 <= m.cap * 3);
     char probe[160];
     for (int i = 0; i < K; i++) {
         long want = rgs_kmap_get(&m, keys[i]);
