@@ -146,15 +146,21 @@ static cr_rgs_config *wide_config(void)
     return cfg;
 }
 
+/* An engine over cfg (opened or the test fails). */
+static cr_rgs_engine *open_one(const cr_rgs_config *cfg)
+{
+    cr_rgs_engine *e = NULL;
+    char err[256];
+    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    return e;
+}
+
 /* Two engines on cfg, e[0] indexed and e[1] naive, their sinks k[] empty (both, below). */
 static void open_pair(const cr_rgs_config *cfg, cr_rgs_engine *e[2], sink k[2])
 {
-    char err[256];
     memset(k, 0, 2 * sizeof *k);
-    for (int i = 0; i < 2; i++) {
-        e[i] = NULL;
-        assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e[i], err, sizeof err), CR_OK);
-    }
+    for (int i = 0; i < 2; i++)
+        e[i] = open_one(cfg);
     rgs_engine_set_naive(e[1], true);
 }
 
@@ -292,9 +298,8 @@ static void call_maps_follow_the_calls(void **state)
     (void)state;
     enum { N = 700 };
     cr_rgs_config *cfg = wide_config();
-    cr_rgs_engine *e = NULL;
-    char err[256], id[32];
-    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    cr_rgs_engine *e = open_one(cfg);
+    char id[32];
     size_t cap0 = e->call_handles.cap;
     static long slot[N]; /* call k's slot, -1 when dead */
     static uint64_t handle[N];
@@ -374,9 +379,7 @@ static void hot_tables_hold_the_records(void **state)
 {
     (void)state;
     cr_rgs_config *cfg = wide_config();
-    cr_rgs_engine *e = NULL;
-    char err[256];
-    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    cr_rgs_engine *e = open_one(cfg);
     size_t nm = 0;
     for (size_t g = 0; g < cfg->ngroups; g++)
         nm += cfg->groups[g].nagents;
@@ -416,9 +419,8 @@ static void workflow_offered_carries_past_32_bits(void **state)
 {
     (void)state;
     cr_rgs_config *cfg = wide_config();
-    cr_rgs_engine *e = NULL;
+    cr_rgs_engine *e = open_one(cfg);
     char err[256];
-    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
     long w = cr_rgs_config_workflow_find(cfg, "sip:w@x"),
          w2 = cr_rgs_config_workflow_find(cfg, "sip:w2@x");
     assert_true(w >= 0 && w2 >= 0 && w != w2);
@@ -500,9 +502,8 @@ static void agent_answers_carry_past_32_bits(void **state)
 {
     (void)state;
     cr_rgs_config *cfg = wide_config();
-    cr_rgs_engine *e = NULL;
+    cr_rgs_engine *e = open_one(cfg);
     char err[256];
-    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
     uint32_t a100 = agent_h(e, 100);
     e->agents[a100 - 1].answers = UINT32_MAX;
     sink k = {0};
@@ -556,9 +557,7 @@ static void queue_counters_carry_past_32_bits(void **state)
 {
     (void)state;
     cr_rgs_config *cfg = wide_config();
-    cr_rgs_engine *e = NULL;
-    char err[256];
-    assert_int_equal(cr_rgs_engine_open(cfg, NULL, &e, err, sizeof err), CR_OK);
+    cr_rgs_engine *e = open_one(cfg);
     long qi = cr_rgs_config_queue_find(cfg, "Q2");
     assert_true(qi >= 0);
     rgs_queue *q = &e->queues[qi];
