@@ -733,10 +733,11 @@ static const cr_user *indexed_number(cr_dir_reader *r, const char *number, const
             return finish_user(r, s);
     }
     MDB_val v = {0, NULL};
+    const uint64_t *packed = hot ? &k.num : NULL; /* packed once, for the cache and the index */
     if (elen)
-        v.mv_data = (void *)dir_index_line(r->index, number, nlen, ext, elen, &v.mv_size);
+        v.mv_data = (void *)dir_index_line(r->index, number, nlen, packed, ext, elen, &v.mv_size);
     if (!v.mv_data)
-        v.mv_data = (void *)dir_index_line(r->index, number, nlen, NULL, 0, &v.mv_size);
+        v.mv_data = (void *)dir_index_line(r->index, number, nlen, packed, NULL, 0, &v.mv_size);
     if (!v.mv_data)
         return NULL;
     if (hot)

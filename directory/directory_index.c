@@ -843,13 +843,14 @@ static bool matches(const dir_index *ix, ix_entry e, uint64_t key, bool packed, 
     return true;
 }
 
-const void *dir_index_line(const dir_index *ix, const char *number, size_t nlen, const char *ext,
-                           size_t elen, size_t *rlen)
+const void *dir_index_line(const dir_index *ix, const char *number, size_t nlen,
+                           const uint64_t *packed_number, const char *ext, size_t elen,
+                           size_t *rlen)
 {
     if (!ix || !nlen)
         return NULL;
     uint64_t key, exth = ext_hash(ext, elen);
-    bool packed = pack_number(number, nlen, &key);
+    bool packed = packed_number ? (key = *packed_number, true) : pack_number(number, nlen, &key);
     uint16_t want = ext_tag(exth);
     uint64_t home = home_of(line_hash(key, exth), ix->nbuck);
     if (elen && ix->version >= 4) {

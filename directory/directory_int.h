@@ -207,10 +207,13 @@ int dir_counts(cr_directory *d, MDB_txn *txn, size_t *users, size_t *lines);
 bool dir_index_counts(const dir_index *ix, size_t *users, size_t *lines);
 /* The record of the user with URI key `ukey` / line `number` (with `ext`, elen 0 for none:
  * an exact line without extension or a bare number standing for one; with an extension and
- * no such line, the bare number), or NULL (a damaged bucket answers NULL). */
+ * no such line, the bare number), or NULL (a damaged bucket answers NULL). `packed_number`
+ * is the number as dir_pack_number(number, nlen, 16) packed it when the caller has it (the
+ * hot cache's key), else NULL: the index packs it. */
 const void *dir_index_uri(const dir_index *ix, const char *ukey, size_t n, size_t *rlen);
-const void *dir_index_line(const dir_index *ix, const char *number, size_t nlen, const char *ext,
-                           size_t elen, size_t *rlen);
+const void *dir_index_line(const dir_index *ix, const char *number, size_t nlen,
+                           const uint64_t *packed_number, const char *ext, size_t elen,
+                           size_t *rlen);
 
 /*
  * Every user of a snapshot in URI-key order: from the index of version 4 or later (format 2
