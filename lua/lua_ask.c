@@ -33,6 +33,7 @@ static const size_t ask_lens[A_N] = {6, 7, 6, 7, 7, 7, 8};
 #define U_CALL_MT lua_upvalueindex(3) /* the call object's metatable */
 #define U_AHEAD   lua_upvalueindex(4) /* "ahead" and "speech": the private table's keys */
 #define U_SPOKEN  lua_upvalueindex(5)
+#define U_EMPTY   lua_upvalueindex(6) /* "": pushing it costs no string lookup */
 
 /* Stack of the C function, kept across its yields. */
 #define S_SELF   1
@@ -119,8 +120,7 @@ static bool check_prompt(lua_State *L, int a)
 {
     int i = S_ARG + a;
     if (lua_isnil(L, i)) {
-        lua_pushliteral(L, "");
-        lua_replace(L, i);
+        lua_copy(L, U_EMPTY, i);
         return true;
     }
     return lua_type(L, i) == LUA_TSTRING && lua_rawlen(L, i) > 0;
@@ -369,8 +369,9 @@ static void push_dtmf(lua_State *L, const char *prefix, size_t plen, const char 
 {
     size_t n = text ? strlen(text) : 0;
     livr_charge(L, 1 + (plen + n) / LIVR_BYTES_PER_UNIT);
+    char small[64]; /* the usual few keys: no buffer object on the Lua stack */
     luaL_Buffer b;
-    char *out = luaL_buffinitsize(L, &b, plen + n);
+    char *out = plen + n <= sizeof small ? small : luaL_buffinitsize(L, &b, plen + n);
     memcpy(out, prefix, plen);
     size_t k = plen;
     for (size_t i = 0; i < n; i++) {
@@ -380,7 +381,10 @@ static void push_dtmf(lua_State *L, const char *prefix, size_t plen, const char 
         else if (ch >= 'a' && ch <= 'd')
             out[k++] = (char)(ch - 'a' + 'A');
     }
-    luaL_pushresultsize(&b, k);
+    if (out == small)
+        lua_pushlstring(L, small, k);
+    else
+        luaL_pushresultsize(&b, k);
 }
 
 static const char *get_ahead(lua_State *L, size_t *len)
@@ -416,7 +420,10 @@ static void take_key(lua_State *L, int base)
     const char *a = get_ahead(L, &n);
     const char *keys = lua_tostring(L, S_KEYS);
     const char *at = n ? memchr(keys, a[0], lua_rawlen(L, S_KEYS)) : NULL;
-    lua_pushlstring(L, n ? a + 1 : "", n ? n - 1 : 0);
+    if (n > 1)
+        lua_pushlstring(L, a + 1, n - 1);
+    else
+        lua_pushvalue(L, U_EMPTY);
     set_ahead(L);
     lua_settop(L, base);
     if (at)
@@ -659,7 +666,7 @@ static int ask_run(lua_State *L, lua_Integer attempt, int phase)
         }
         if (!lua_isnil(L, -1))
             return 1;
-        lua_pushliteral(L, "");
+        lua_pushvalue(L, U_EMPTY);
         set_ahead(L);
         lua_settop(L, base);
         int say = kind[0] == 't' ? A_NOANSWER : A_INVALID;
@@ -704,6 +711,7 @@ void livr_ask_register(lua_State *L, int methods, int speech_fn)
     luaL_newmetatable(L, LIVR_CALL_MT); /* filled by livr_api_register */
     lua_pushliteral(L, "ahead");
     lua_pushliteral(L, "speech");
-    lua_pushcclosure(L, api_ask, 5);
+    lua_pushliteral(L, "");
+    lua_pushcclosure(L, api_ask, 6);
     lua_setfield(L, methods, "ask");
 }
