@@ -57,12 +57,42 @@ static inline bool plain16(const unsigned char *p)
 }
 #endif
 
+/* Copies the n bytes at p (1 to 15) to o when none needs escaping or a UTF-8 check: two
+ * overlapping loads of 8 or 4 bytes, or the first, middle and last of 1 to 3 bytes, read
+ * nothing outside p[0, n). False (nothing written) when one byte is not plain. */
+static inline bool short_plain_copy(char *o, const unsigned char *p, size_t n)
+{
+    if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, p, 8), memcpy(&b, p + n - 8, 8);
+        if (!plain8(a) || !plain8(b))
+            return false;
+        memcpy(o, &a, 8), memcpy(o + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4), memcpy(&b, p + n - 4, 4);
+        if (!plain8((uint64_t)a << 32 | b))
+            return false;
+        memcpy(o, &a, 4), memcpy(o + n - 4, &b, 4);
+    } else {
+        unsigned char a = p[0], m = p[n / 2], z = p[n - 1];
+        /* the five other bytes are spaces, which are plain */
+        if (!plain8(0x2020202020000000ull | (uint64_t)a << 16 | (uint64_t)m << 8 | z))
+            return false;
+        o[0] = (char)a, o[n / 2] = (char)m, o[n - 1] = (char)z;
+    }
+    return true;
+}
+
 /* The one escaping loop: the n bytes at s, without quotes, into o; returns the end of what
  * it wrote. No UTF-8 sequence may straddle s[n] (it may be read, up to the string's NUL). */
 static char *escape_body(char *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    /* most strings are short names, numbers and URIs with nothing to escape */
+    if (n > 0 && n < 16 && short_plain_copy(o, p, n))
+        return o + n;
     while (p < end) {
         uint64_t v;
 #ifdef __SSE2__
