@@ -315,17 +315,21 @@ static char *in_line(batch_in *in, batch_out *o, size_t *n)
     }
 }
 
-/* Writes the decision's JSON after "input": `{"input":"…",` then its fields. */
+/* Writes the decision's JSON after "input": `{"input":"…",` then its fields and the line's
+ * end, in one piece. */
 static void put_decision(void *ud, const char *json, size_t len)
 {
     batch_out *o = ud;
-    if (len > 1 && json[0] == '{' && json[1] != '}') {
-        out_put(o, ",", 1);
-        out_put(o, json + 1, len - 1);
-    } else {
-        out_put(o, "}", 1);
-    }
-    out_put(o, "\n", 1);
+    bool fields = len > 1 && json[0] == '{' && json[1] != '}';
+    size_t n = fields ? len : 1; /* ',' and the fields after the '{', or '}' */
+    if (!out_reserve(o, n + 1))
+        return;
+    char *w = o->buf + o->used;
+    if (fields)
+        memcpy(w + 1, json + 1, len - 1);
+    w[0] = fields ? ',' : '}';
+    w[n] = '\n';
+    o->used += n + 1;
 }
 
 /* One batch line: the decision's JSON with "input" (the line as read) first. */

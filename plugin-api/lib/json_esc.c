@@ -46,20 +46,63 @@ static inline bool plain8(uint64_t v)
 
 #ifdef __SSE2__
 /* plain8 for 16 bytes: a signed compare below 0x20 catches the control bytes and 0x80 up. */
-static inline bool plain16(const unsigned char *p)
+static inline bool plain16v(__m128i v)
 {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
                                             _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))),
                                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
                                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
     return _mm_movemask_epi8(bad) == 0;
 }
+
+static inline bool plain16(const unsigned char *p)
+{
+    return plain16v(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
 #endif
 
+/* Whether the two 8-byte words lo and hi are plain (one check of 16 bytes where SSE2 is). */
+static inline bool plain_pair(uint64_t lo, uint64_t hi)
+{
+#ifdef __SSE2__
+    return plain16v(_mm_set_epi64x((long long)hi, (long long)lo));
+#else
+    return plain8(lo) && plain8(hi);
+#endif
+}
+
+#define SPACES8 0x2020202020202020ull /* plain bytes to fill a word */
+
+/* Copies the n bytes at p (1 to 15) to o when none needs escaping or a UTF-8 check: two
+ * overlapping loads of 8 or 4 bytes, or the first, middle and last of 1 to 3 bytes, read
+ * nothing outside p[0, n). False (nothing written) when one byte is not plain. */
+static inline bool short_plain_copy(char *o, const unsigned char *p, size_t n)
+{
+    if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, p, 8), memcpy(&b, p + n - 8, 8);
+        if (!plain_pair(a, b))
+            return false;
+        memcpy(o, &a, 8), memcpy(o + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4), memcpy(&b, p + n - 4, 4);
+        if (!plain_pair((uint64_t)b << 32 | a, SPACES8))
+            return false;
+        memcpy(o, &a, 4), memcpy(o + n - 4, &b, 4);
+    } else {
+        unsigned char a = p[0], m = p[n / 2], z = p[n - 1];
+        if (!plain_pair(SPACES8 << 24 | (uint64_t)z << 16 | (uint64_t)m << 8 | a, SPACES8))
+            return false;
+        o[0] = (char)a, o[n / 2] = (char)m, o[n - 1] = (char)z;
+    }
+    return true;
+}
+
 /* The one escaping loop: the n bytes at s, without quotes, into o; returns the end of what
- * it wrote. No UTF-8 sequence may straddle s[n] (it may be read, up to the string's NUL). */
-static char *escape_body(char *o, const char *s, size_t n)
+ * it wrote. No UTF-8 sequence may straddle s[n] (it may be read, up to the string's NUL).
+ * Out of line: the common strings take crp_json_escape_n's plain paths and never come here. */
+static __attribute__((noinline)) char *escape_body(char *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
@@ -120,8 +163,32 @@ static char *escape_body(char *o, const char *s, size_t n)
 
 size_t crp_json_escape_n(char *dst, const char *s, size_t n)
 {
-    char *o = dst;
-    *o++ = '"';
+    const unsigned char *p = (const unsigned char *)s;
+    char *o = dst + 1;
+    dst[0] = '"';
+    if (n - 1 < 15) { /* 1 to 15 bytes: most names, numbers and short URIs */
+        if (short_plain_copy(o, p, n)) {
+            o[n] = '"';
+            return n + 2;
+        }
+    }
+#ifdef __SSE2__
+    else if (n >= 16) { /* 16 bytes at a time, the last 16 overlapping */
+        size_t i = 0;
+        for (; i + 16 <= n && plain16(p + i); i += 16)
+            _mm_storeu_si128((__m128i *)(void *)(o + i),
+                             _mm_loadu_si128((const __m128i *)(const void *)(p + i)));
+        if (i == n || (i + 16 > n && plain16(p + n - 16))) {
+            _mm_storeu_si128((__m128i *)(void *)(o + n - 16),
+                             _mm_loadu_si128((const __m128i *)(const void *)(p + n - 16)));
+            o[n] = '"';
+            return n + 2;
+        }
+        /* something to escape at or after s[i], which starts a character (every byte before
+         * it is plain ASCII): the loop from there */
+        o += i, s += i, n -= i;
+    }
+#endif
     o = escape_body(o, s, n);
     *o++ = '"';
     return (size_t)(o - dst);

@@ -257,10 +257,10 @@ static inline void jl_lit(jline *b, const char *s, size_t n)
 
 #define JL_LIT(b, s) jl_lit(b, s, sizeof s - 1)
 
-/* `"key": value` with the separator before it, the value a JSON string or null. */
-static inline void jl_field(jline *b, const char *sep_key, size_t n, const char *v)
+/* `"key": value` with the separator before it, the value the JSON string of the len bytes
+ * at v (v[len] its NUL), or null when v is NULL. */
+static inline void jl_field_n(jline *b, const char *sep_key, size_t n, const char *v, size_t len)
 {
-    size_t len = v ? strlen(v) : 0;
     if (!jl_reserve(b, n + CRP_JSON_ESCAPED_MAX(len)))
         return;
     memcpy(b->p + b->used, sep_key, n);
@@ -269,7 +269,14 @@ static inline void jl_field(jline *b, const char *sep_key, size_t n, const char 
         v ? crp_json_escape_n(b->p + b->used, v, len) : crp_json_escape_to(b->p + b->used, v);
 }
 
-#define JL_FIELD(b, sep_key, v) jl_field(b, sep_key, sizeof sep_key - 1, v)
+/* The same for a NUL-terminated value (or NULL). */
+static inline void jl_field(jline *b, const char *sep_key, size_t n, const char *v)
+{
+    jl_field_n(b, sep_key, n, v, v ? strlen(v) : 0);
+}
+
+#define JL_FIELD(b, sep_key, v)        jl_field(b, sep_key, sizeof sep_key - 1, v)
+#define JL_FIELD_N(b, sep_key, v, len) jl_field_n(b, sep_key, sizeof sep_key - 1, v, len)
 
 /* The bytes result_json gives for crp_decision_result(c, d, ...): same fields, same order. */
 static void decision_json(jline *b, const cr_config *c, const cr_decision *d)
@@ -289,8 +296,9 @@ static void decision_json(jline *b, const cr_config *c, const cr_decision *d)
         JL_FIELD(b, "{\"gateway\": ", a->gateway->name);
         JL_FIELD(b, ", \"route\": ", a->route->name);
         JL_FIELD(b, ", \"usage\": ", a->usage->name);
-        cr_attempt_uri(c, d, i, text, sizeof text);
-        JL_FIELD(b, ", \"uri\": ", text);
+        /* its full length, of which snprintf-like it wrote what fits */
+        size_t ulen = cr_attempt_uri(c, d, i, text, sizeof text);
+        JL_FIELD_N(b, ", \"uri\": ", text, ulen < sizeof text ? ulen : sizeof text - 1);
         JL_LIT(b, "}");
     }
     JL_FIELD(b, "], \"reason\": ", cr_decision_reason(d, text, sizeof text));

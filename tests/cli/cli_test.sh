@@ -139,6 +139,60 @@ assert big["input"] == "7" * 100000 and big["decision"] == "not_applicable", big
 assert lines[2] == ("callroute route: %s:3: the line holds a NUL byte: skipped" % sys.argv[2]).encode(), lines[2]
 assert json.loads(lines[3])["decision"] == "outbound"
 PY
+  # "input" escaped byte for byte as SPEC'd, checked against a plain reference: quotes,
+  # backslashes, control bytes, valid and broken UTF-8 at every place of short and long lines
+  python3 - "$tmp/tricky" <<'PY'
+import random, sys
+rnd = random.Random(17)
+pieces = [b'"', b"\\", b"\t", b"\r", b"\x01", b"\x1f", b"\x7f", b"\x80", b"\xff", b"\xc3\xa9",
+          b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xe2\x82", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"]
+lines = []
+for n in list(range(1, 41)) + [47, 63, 64, 65, 200, 5000]:
+    for at in sorted({0, n // 3, n // 2, n - 1}):
+        for p in pieces:
+            if at + len(p) <= n:
+                lines.append(b"5" * at + p + b"1" * (n - at - len(p)))
+    lines.append(b"+1425555" * (n // 8) + b"0123456789"[: n % 8])
+for _ in range(300):
+    lines.append(bytes(rnd.choice(b"0123456789+@sip:.;=" + b"".join(pieces)) for _ in range(rnd.randint(1, 70))))
+# the batch trims blanks at both ends and skips '#' lines: keep lines that start and end plain
+lines = [b"x" + l + b"x" for l in lines if 0 not in l and 10 not in l]
+open(sys.argv[1], "wb").write(b"\n".join(lines) + b"\n")
+PY
+  "$cr" route --config "$contoso" --from sip:alice@contoso.com --batch "$tmp/tricky" > "$tmp/tricky.out" 2>"$tmp/err"
+  python3 - "$tmp/tricky" "$tmp/tricky.out" <<'PY' && ok || bad "batch: \"input\" not escaped as the reference"
+import sys
+def utf8_len(b, i):  # well-formed UTF-8 sequence at b[i] (Unicode 15, table 3-7), or 0
+    rows = [(0xc2, 0xdf, 0x80, 0xbf, 2), (0xe0, 0xe0, 0xa0, 0xbf, 3), (0xe1, 0xec, 0x80, 0xbf, 3),
+            (0xed, 0xed, 0x80, 0x9f, 3), (0xee, 0xef, 0x80, 0xbf, 3), (0xf0, 0xf0, 0x90, 0xbf, 4),
+            (0xf1, 0xf3, 0x80, 0xbf, 4), (0xf4, 0xf4, 0x80, 0x8f, 4)]
+    for first, last, lo, hi, n in rows:
+        if first <= b[i] <= last:
+            if i + n > len(b) or not lo <= b[i + 1] <= hi:
+                return 0
+            return n if all(0x80 <= c <= 0xbf for c in b[i + 2 : i + n]) else 0
+    return 0
+def ref(b):
+    o, i = bytearray(b'"'), 0
+    while i < len(b):
+        c = b[i]
+        u = utf8_len(b, i) if c >= 0x80 else 0
+        if u:
+            o += b[i : i + u]; i += u; continue
+        if c >= 0x80: o += "\ufffd".encode()
+        elif c in b'"\\': o += b"\\" + bytes([c])
+        elif c in b"\n\t\r": o += {10: b"\\n", 9: b"\\t", 13: b"\\r"}[c]
+        elif c < 0x20 or c == 0x7f: o += b"\\u%04x" % c
+        else: o.append(c)
+        i += 1
+    return bytes(o + b'"')
+ins = open(sys.argv[1], "rb").read().split(b"\n")[:-1]
+outs = open(sys.argv[2], "rb").read().split(b"\n")[:-1]
+assert len(ins) == len(outs), (len(ins), len(outs))
+for a, b in zip(ins, outs):
+    want = b'{"input":' + ref(a) + b',"decision": '
+    assert b.startswith(want), (a[:80], b[:200], want[:200])
+PY
   # a program that feeds numbers through a pipe gets each answer before it sends the next
   python3 - "$cr" "$contoso" <<'PY' && ok || bad "batch through a pipe: an answer waits for more input"
 import json, select, subprocess, sys
