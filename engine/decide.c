@@ -341,7 +341,7 @@ add_two_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, cons
         return false;
     if (x->ask && !two_usable(c, r, gw, u, rt, x, out))
         return true;
-    if (x->route_spread)
+    if (__builtin_expect(x->route_spread != NULL, 0))
         spread = x->route_spread(rt->ud, r);
     uint32_t g0 = gw[spread & 1], g1 = gw[~spread & 1];
     cr_attempt *a = &out->attempts[na];
