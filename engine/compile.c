@@ -305,6 +305,7 @@ static void compile_gateways(cr_config *c, cr_diag *d)
         ce_arena_alloc(c, (c->ngateways ? c->ngateways : 1) * sizeof *c->gateway_hosts);
     if (!c->gateway_hosts)
         cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){0}, NULL, "out of memory");
+    c->gateway_host_max = 0;
     for (size_t i = 0; c->gateway_hosts && i < c->ngateways; i++) {
         const char *a = c->gateways[i].address, *h = a && strlen(a) >= 4 ? a + 4 : "";
         const char *at = strchr(h, '@');
@@ -313,6 +314,8 @@ static void compile_gateways(cr_config *c, cr_diag *d)
         size_t hl = strlen(h);
         c->gateway_hosts[i] = (cr_gateway_host){h, hl > UINT32_MAX ? UINT32_MAX : (uint32_t)hl,
                                                 c->gateways[i].remove_plus};
+        if (c->gateway_hosts[i].len > c->gateway_host_max)
+            c->gateway_host_max = c->gateway_hosts[i].len;
     }
 }
 

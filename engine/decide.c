@@ -232,6 +232,9 @@ typedef struct adder {
     /* the gateways' host entries and no trace: a route's two gateways are added by
      * add_two_gateways */
     bool plain;
+    bool fit; /* plain, and every gateway's Request-URI fits (its longest host's does) */
+    /* the runtime's counter of a route (rt->route_spread), NULL: the decision's `spread` */
+    uint32_t (*route_spread)(void *ud, const cr_route *r);
 } adder;
 
 /* Gateway g's bit in adder.listed (every bit for a gateway not of c: the list is then read). */
@@ -253,6 +256,8 @@ static void adder_init(adder *x, const cr_config *c, const char *number, size_t 
     x->plus = len && number[0] == '+';
     x->ask = rt && (rt->gateway_down || rt->gateway_full);
     x->plain = c->gateway_hosts && !trace;
+    x->fit = x->plain && x->ulen + c->gateway_host_max < CR_URI_SHORT;
+    x->route_spread = rt ? rt->route_spread : NULL;
 }
 
 _Static_assert((CR_URI_SHORT & (CR_URI_SHORT - 1)) == 0, "add_two_gateways ORs two lengths");
@@ -336,14 +341,21 @@ add_two_gateways(const cr_config *c, const cr_route *r, const uint32_t *gw, cons
         return false;
     if (x->ask && !two_usable(c, r, gw, u, rt, x, out))
         return true;
-    if (rt && rt->route_spread)
-        spread = rt->route_spread(rt->ud, r);
+    if (__builtin_expect(x->route_spread != NULL, 0))
+        spread = x->route_spread(rt->ud, r);
     uint32_t g0 = gw[spread & 1], g1 = gw[~spread & 1];
+    cr_attempt *a = &out->attempts[na];
+    if (x->fit) { /* every gateway's URI fits: none measured */
+        a[0] = (cr_attempt){&c->gateways[g0], r, u};
+        a[1] = (cr_attempt){&c->gateways[g1], r, u};
+        x->listed |= bw0 | bw1;
+        out->nattempts = na + 2;
+        return true;
+    }
     uint64_t b0 = (uint64_t)1 << (g0 & 63), b1 = (uint64_t)1 << (g1 & 63);
     size_t keep = x->ulen, drop = x->ulen - x->plus;
     size_t l0 = host_uri_len(&c->gateway_hosts[g0], keep, drop);
     size_t l1 = host_uri_len(&c->gateway_hosts[g1], keep, drop);
-    cr_attempt *a = &out->attempts[na];
     if (__builtin_expect((l0 | l1) < CR_URI_SHORT, 1)) { /* both fit (CR_URI_SHORT: 2^8) */
         a[0] = (cr_attempt){&c->gateways[g0], r, u};
         a[1] = (cr_attempt){&c->gateways[g1], r, u};
@@ -602,14 +614,16 @@ walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it, con
     return CR_OK;
 }
 
-/* cr_route_attempts with the number already read into trie symbols (`key`, n characters):
- * one walk of the policy's merged trie (`ahead`: already begun for this policy and key, or
- * NULL), else one walk per usage. CR_OK, or CR_ENOMEM: a route's gateway list past SKIP_CACHE
- * could not be read (the attempts are then dropped). */
-static int route_attempts(const cr_config *c, const cr_policy *policy, const char *number, size_t n,
-                          const cr_px_key *key, cr_policy_iter *ahead, const cr_runtime *rt,
-                          cr_decision *out, cr_trace *trace)
+/* cr_route_attempts for out->normalized, already read into trie symbols (`key`, of
+ * key->n characters): one walk of the policy's merged trie (`ahead`: already begun for this
+ * policy and key, or NULL), else one walk per usage. CR_OK, or CR_ENOMEM: a route's gateway list
+ * past SKIP_CACHE could not be read (the attempts are then dropped). */
+static int route_attempts(const cr_config *c, const cr_policy *policy, const cr_px_key *key,
+                          cr_policy_iter *ahead, const cr_runtime *rt, cr_decision *out,
+                          cr_trace *trace)
 {
+    const char *number = out->normalized;
+    size_t n = key->n;
     uint32_t spread = rt && !rt->route_spread && rt->spread ? rt->spread(rt->ud) : 0;
     int rc = CR_OK;
     adder x;
@@ -667,7 +681,7 @@ void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *
         memmove(out->normalized, number, n + 1);
     cr_px_key key; /* the number read once for every usage's trie */
     ce_px_key_init(&key, out->normalized, n);
-    (void)route_attempts(c, policy, out->normalized, n, &key, NULL, rt, out, trace);
+    (void)route_attempts(c, policy, &key, NULL, rt, out, trace);
 }
 
 /* A directory user naming a policy this configuration lacks has none (calls are blocked),
@@ -771,13 +785,13 @@ static void set_internal_workflow(const cr_workflow *w, cr_decision *out, cr_tra
     }
 }
 
-/* Steps 4 and 5 of cr_route_decide for caller u and out->normalized (nlen characters, read
+/* Steps 4 and 5 of cr_route_decide for caller u and out->normalized (key->n characters, read
  * into trie symbols as `key`): the attempts of the caller's usages, or blocked. */
 /* `ahead`: the merged walk of the likely policy begun for `key` while the caller was looked up,
  * or NULL. */
 /* `pol`: the caller's voice policy (ce_user_policy). */
 static inline __attribute__((always_inline)) int
-decide_routes(const cr_config *c, const cr_user *u, const cr_policy *pol, bool secure, size_t nlen,
+decide_routes(const cr_config *c, const cr_user *u, const cr_policy *pol, bool secure,
               const cr_px_key *key, cr_policy_iter *ahead, const cr_runtime *rt, cr_decision *out,
               cr_trace *trace)
 {
@@ -795,8 +809,8 @@ decide_routes(const cr_config *c, const cr_user *u, const cr_policy *pol, bool s
             set_reason(out, "caller has no voice policy and there is no default policy");
         return CR_OK;
     }
-    if (route_attempts(c, pol, out->normalized, nlen, key, pol == c->likely_policy ? ahead : NULL,
-                       rt, out, trace) != CR_OK) {
+    if (route_attempts(c, pol, key, pol == c->likely_policy ? ahead : NULL, rt, out, trace) !=
+        CR_OK) {
         out->kind = CR_BLOCKED;
         set_reason(out, "out of memory reading the gateways of a route of policy '%.100s'",
                    pol->name);
@@ -1030,8 +1044,8 @@ static inline __attribute__((always_inline)) int decide(const cr_config *c, cons
     if (!ahead.keyed)
         ce_px_key_init(&ahead.key, out->normalized, nlen);
     const cr_policy *pol = hot.policy_idx >= 0 ? &c->policies[hot.policy_idx] : c->default_policy;
-    return decide_routes(c, u, pol, num.secure, nlen, key,
-                         kept && ahead.walking ? &ahead.walk : NULL, rt, out, trace);
+    return decide_routes(c, u, pol, num.secure, key, kept && ahead.walking ? &ahead.walk : NULL, rt,
+                         out, trace);
 }
 
 /* "A" + lit + "B'" into buf when it fits in len (lit of litn characters); false when not. */

@@ -369,6 +369,7 @@ struct cr_config {
     struct cr_route_analysis *analysis;     /* while compiling only (route_index.c) */
     cr_usage_routes *usage_routes;          /* [nusages] */
     cr_gateway_host *gateway_hosts;         /* [ngateways], in the arena */
+    uint32_t gateway_host_max;              /* the longest of their hosts (0: none) */
     struct cr_route_index *route_index;
     /* the broad routes' automata (route_index.h, ce_route_dfa), owned by route_index */
     const struct cr_route_dfa *route_dfa; /* NULL when there is one at most: */

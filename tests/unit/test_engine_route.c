@@ -596,6 +596,73 @@ static void test_two_gateway_routes_as_the_loop_adds_them(void **state)
     cr_config_free(c);
 }
 
+/* A decision whose Request-URIs all fit under its longest gateway host adds a route's two
+ * gateways without measuring them; at the bound (a URI of 255 characters fits, one of 256 does
+ * not, a gateway removing the '+' one shorter) the same attempts as the loop that measures
+ * each gateway, with a trace kept. */
+static void test_two_gateway_routes_at_the_uri_bound(void **state)
+{
+    (void)state;
+    char hostl[229], hostm[228], xml[8192];
+    memset(hostl, 'l', sizeof hostl - 1);
+    hostl[sizeof hostl - 1] = 0;
+    memset(hostm, 'm', sizeof hostm - 1);
+    hostm[sizeof hostm - 1] = 0;
+    snprintf(xml, sizeof xml,
+             "<callroute xmlns='urn:callroute:config:1'>"
+             "<domains><domain>contoso.com</domain></domains>"
+             "<locationProfiles default='P'><locationProfile name='P'/></locationProfiles>"
+             "<phoneUsages><usage name='U1'/><usage name='U2'/></phoneUsages>"
+             "<voicePolicies default='V'><voicePolicy name='V'><usage>U1</usage>"
+             "<usage>U2</usage></voicePolicy></voicePolicies>"
+             "<gateways><gateway name='A' address='sip:192.0.2.1'/>"
+             "<gateway name='B' address='sip:192.0.2.2'/>"
+             "<gateway name='L' address='sip:%s'/>"
+             "<gateway name='M' address='sip:%s' removePlus='true'/></gateways>"
+             "<routes>"
+             "<route name='R1' pattern='^\\+?(\\d*)$'><usage>U1</usage>"
+             "<gateway>L</gateway><gateway>A</gateway></route>"
+             "<route name='R2' pattern='^\\+?(\\d*)$'><usage>U2</usage>"
+             "<gateway>M</gateway><gateway>B</gateway></route>"
+             "</routes>"
+             "<users><user uri='sip:alice@contoso.com' line='tel:+18005550100' "
+             "enterpriseVoice='true'/></users></callroute>",
+             hostl, hostm);
+    cr_config *c = cr_test_load_xml(xml);
+    assert_non_null(c);
+    /* "sip:" + number + "@" + host + ";user=phone": L's fits up to 11 characters, M's up to 12
+     * (13 with a '+' it removes) */
+    static const struct {
+        const char *number;
+        size_t nattempts;
+    } cases[] = {{"+1425555010", 4},    {"+14255550100", 3}, {"+142555501001", 3},
+                 {"+1425555010012", 2}, {"14255550100", 4},  {"142555501001", 3},
+                 {"1425555010012", 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (uint32_t from = 0; from < 2; from++) {
+            static cr_decision d[2];
+            char got[2][2048];
+            for (int traced = 0; traced < 2; traced++) {
+                rtstate st = {NULL, from};
+                cr_runtime rt = {.ud = &st, .spread = spread};
+                cr_trace trace;
+                cr_trace_init(&trace);
+                assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", cases[i].number, &rt,
+                                                 &d[traced], traced ? &trace : NULL),
+                                 CR_OK);
+                cr_trace_free(&trace);
+                snprintf(got[traced], sizeof got[traced], "%d %s", (int)d[traced].kind,
+                         attempts(&d[traced]));
+            }
+            assert_string_equal(got[0], got[1]);
+            assert_int_equal(d[0].kind, CR_OUTBOUND);
+            assert_int_equal(d[0].nattempts, cases[i].nattempts);
+            for (size_t a = 0; a < d[0].nattempts; a++)
+                assert_true(strlen(cr_test_uri(c, &d[0], a)) < CR_URI_SHORT);
+        }
+    cr_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_route_of_300_gateways),
         cmocka_unit_test(test_internal_and_not_applicable),
         cmocka_unit_test(test_two_gateway_routes_as_the_loop_adds_them),
+        cmocka_unit_test(test_two_gateway_routes_at_the_uri_bound),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
