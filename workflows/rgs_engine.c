@@ -123,7 +123,7 @@ static void out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_output *o)
     e->out(e->out_ud, e->now, o);
 }
 
-void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const char *arg)
+RGS_HOT void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const char *arg)
 {
     if (!e->out)
         return;
@@ -131,8 +131,8 @@ void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const ch
     out(e, c, &o);
 }
 
-void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type,
-                    const uint32_t *agents, size_t n)
+RGS_HOT void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type,
+                            const uint32_t *agents, size_t n)
 {
     if (!e->out)
         return;
@@ -148,7 +148,7 @@ void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type,
         free(h);
 }
 
-void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reason)
+RGS_HOT void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reason)
 {
     if (!e->out)
         return;
@@ -173,6 +173,15 @@ void cr_rgs_engine_set_log(cr_rgs_engine *e, cr_rgs_log_fn fn, void *ud)
     e->opt.log_ud = ud;
 }
 
+int rgs_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...)
 {
     char line[2048];
@@ -183,7 +192,7 @@ void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...)
     e->opt.log(e->opt.log_ud, e->now, line);
 }
 
-void rgs_mark_agent(cr_rgs_engine *e, size_t a)
+RGS_HOT void rgs_mark_agent(cr_rgs_engine *e, size_t a)
 {
     if (e->store && !e->agents[a].dirty) {
         e->agents[a].dirty = true;
@@ -191,7 +200,7 @@ void rgs_mark_agent(cr_rgs_engine *e, size_t a)
     }
 }
 
-void rgs_mark_group(cr_rgs_engine *e, size_t g)
+RGS_HOT void rgs_mark_group(cr_rgs_engine *e, size_t g)
 {
     if (e->store && !e->groups[g].dirty) {
         e->groups[g].dirty = true;
@@ -199,7 +208,7 @@ void rgs_mark_group(cr_rgs_engine *e, size_t g)
     }
 }
 
-void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c)
+RGS_HOT void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c)
 {
     if (!e->store)
         return;
@@ -216,7 +225,7 @@ void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c)
         e->dirty_calls[e->ndirty_calls++] = id;
 }
 
-void rgs_set_signed_in(cr_rgs_engine *e, size_t a, size_t i, bool in)
+RGS_HOT void rgs_set_signed_in(cr_rgs_engine *e, size_t a, size_t i, bool in)
 {
     rgs_member *m = &e->agents[a].groups[i];
     m->signed_in = in;
@@ -326,8 +335,8 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     return rgs_call_new_h(e, handle, id, rgs_map_hash(id), from, to, wf);
 }
 
-long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t idhash,
-                    const char *from, const char *to, long wf)
+RGS_HOT long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t idhash,
+                            const char *from, const char *to, long wf)
 {
     if (!handle)
         do
@@ -391,7 +400,7 @@ static void ivr_end(cr_rgs_engine *e, rgs_call *c)
     c->ivr_live = false;
 }
 
-void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
+RGS_HOT void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
 {
     ivr_end(e, c);
     rgs_mark_call(e, c);
@@ -410,8 +419,8 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
     e->free_calls = s;
 }
 
-void rgs_play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, long q,
-              const char *arg)
+RGS_HOT void rgs_play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, long q,
+                      const char *arg)
 {
     if (!c->answered) {
         rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
@@ -426,7 +435,7 @@ void rgs_play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, lon
     c->cont_arg = arg ? strdup(arg) : NULL;
 }
 
-void rgs_finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *arg)
+RGS_HOT void rgs_finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *arg)
 {
     switch (k) {
     case K_QUEUE:
@@ -447,7 +456,7 @@ void rgs_finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *a
 
 /* Carries out a configured action (timeout, overflow, after hours, holiday) on a call that
  * is in no queue. `reason` is the hang-up reason of a disconnect. */
-void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason)
+RGS_HOT void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason)
 {
     rgs_cont k;
     const char *arg = a->target;

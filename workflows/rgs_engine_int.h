@@ -414,7 +414,12 @@ void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reas
         if ((e)->opt.log)                                                                          \
             rgs_logf_((e), __VA_ARGS__);                                                           \
     } while (0)
-void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+RGS_COLD void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Formats an event's error into err (errlen bytes, truncated) and returns code: out of line
+ * and cold, so that the blocks reporting errors leave the event path's code. */
+RGS_COLD int rgs_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Runs what follows a prompt (or the action itself when there is no prompt). */
 void rgs_finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *arg);
 /* Answers if needed and plays `prompt`; `k` (queue q, or arg) follows when it is done. */
