@@ -410,8 +410,8 @@ RGS_HOT void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
     rgs_timer_cancel(e, &c->th_timeout);
     if (c->ivr_seen)
         rgs_timer_cancel(e, &c->th_ivr);
-    free(c->cont_arg);
-    c->cont_arg = NULL;
+    if (c->cont_arg) /* (rarely set: no call into the allocator for the usual call) */
+        free(c->cont_arg), c->cont_arg = NULL;
     c->state = CS_FREE;
     c->serial = ++e->next_serial;
     long s = c - e->calls;
@@ -431,7 +431,8 @@ RGS_HOT void rgs_play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_con
     c->state = CS_PROMPT;
     c->cont = (uint8_t)k;
     c->cont_queue = (int32_t)q;
-    free(c->cont_arg);
+    if (c->cont_arg)
+        free(c->cont_arg);
     c->cont_arg = arg ? strdup(arg) : NULL;
 }
 

@@ -320,7 +320,8 @@ RGS_HOT int64_t cr_rgs_engine_run(cr_rgs_engine *e, int64_t now_ms, cr_rgs_outpu
 {
     e->out = out, e->out_ud = ud;
     run_timers(e, now_ms);
-    rgs_store_flush(e);
+    if (e->store) /* (the flush is out of the hot code: an engine without a store skips it) */
+        rgs_store_flush(e);
     /* drop dead timers at the top so the deadline is a real one (unless nothing ran since
      * the last drop: a host's poll right after an event, or at a deadline not yet due) */
     if (!e->top_live)
@@ -353,7 +354,7 @@ RGS_HOT int cr_rgs_engine_input(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_in
     run_timers(e, at_ms);
     int rc = handle(e, in, err, errlen);
     rgs_dispatch_pending(e);
-    if (rgs_store_flush(e) < 0 && rc == CR_OK)
+    if (e->store && rgs_store_flush(e) < 0 && rc == CR_OK)
         rc = rgs_fail(err, errlen, CR_EIO, "could not write the state directory");
     rgs_timer_drop_dead(e);
     e->out = NULL;

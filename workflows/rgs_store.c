@@ -314,7 +314,7 @@ static int put_call(cr_rgs_engine *e, MDB_txn *t, const char *id)
     return put(t, e->store->calls, id, buf, (size_t)n);
 }
 
-RGS_HOT int rgs_store_flush(cr_rgs_engine *e)
+int rgs_store_flush(cr_rgs_engine *e)
 {
     if (!e->store)
         return CR_OK;
