@@ -234,17 +234,45 @@ RGS_HOT void rgs_set_signed_in(cr_rgs_engine *e, size_t a, size_t i, bool in)
 
 /* ---- calls --------------------------------------------------------------------------------- */
 
-/* Copies the call's id, from and to into its slot's buffer (grown when too small). */
-static int call_strings(rgs_call *c, const char *id, const char *from, const char *to)
+/* A new chunk of the string pool, its pieces all free; false when out of memory. */
+static RGS_COLD bool str_chunk_new(cr_rgs_engine *e)
+{
+    if (!CR_GROW(e->str_chunks, e->nstr_chunks, e->capstr_chunks))
+        return false;
+    char *k = malloc((size_t)RGS_STR_CHUNK * RGS_STR_PIECE);
+    if (!k)
+        return false;
+    e->str_chunks[e->nstr_chunks++] = k;
+    e->str_next = k;
+    e->str_left = RGS_STR_CHUNK;
+    return true;
+}
+
+/* Copies the call's id, from and to into its slot's buffer: a piece of the pool for a slot's
+ * first call when they fit in one, else an allocation of its own (grown when too small; a
+ * piece left for a larger buffer stays unused in its chunk). */
+static int call_strings(cr_rgs_engine *e, rgs_call *c, const char *id, const char *from,
+                        const char *to)
 {
     from = from ? from : "";
     to = to ? to : "";
     size_t li = strlen(id) + 1, lf = strlen(from) + 1, lt = strlen(to) + 1;
     if (li + lf + lt > c->capstr) {
-        size_t ncap = li + lf + lt < 96 ? 96 : li + lf + lt;
-        char *p = ncap <= UINT32_MAX ? realloc(c->id, ncap) : NULL;
-        if (!p)
-            return -1;
+        char *p;
+        size_t ncap;
+        bool piece = !c->capstr && li + lf + lt <= RGS_STR_PIECE;
+        if (piece) {
+            if (!e->str_left && !str_chunk_new(e))
+                return -1;
+            p = e->str_next, ncap = RGS_STR_PIECE;
+            e->str_next += RGS_STR_PIECE, e->str_left--;
+        } else {
+            ncap = li + lf + lt < RGS_STR_PIECE ? RGS_STR_PIECE : li + lf + lt;
+            p = ncap > UINT32_MAX ? NULL : c->str_pooled ? malloc(ncap) : realloc(c->id, ncap);
+            if (!p)
+                return -1;
+        }
+        c->str_pooled = piece;
         c->id = p, c->capstr = (uint32_t)ncap;
     }
     /* from and to follow the id (rgs_call_from, rgs_call_to) */
@@ -361,11 +389,13 @@ RGS_HOT long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, u
     rgs_svec ring = {0};
     uint32_t capstr = 0;
     char *str = NULL;
+    bool pooled = false;
     if (s >= 0) {
         e->free_calls = e->calls[s].next_free;
         ring = e->calls[s].ring;
         capstr = e->calls[s].capstr;
         str = e->calls[s].id;
+        pooled = e->calls[s].str_pooled;
     } else {
         s = (long)e->ncalls++;
     }
@@ -373,12 +403,12 @@ RGS_HOT long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, u
     memset(c, 0, offsetof(rgs_call, tried));
     ring.n = 0;
     c->ring = ring;
-    c->id = str, c->capstr = capstr;
+    c->id = str, c->capstr = capstr, c->str_pooled = pooled;
     c->serial = ++e->next_serial;
     c->handle = handle;
     /* (the name's uniqueness is checked when it is added to call_ids: one probe) */
     long ij = -1;
-    if (call_strings(c, id, from, to) < 0 ||
+    if (call_strings(e, c, id, from, to) < 0 ||
         (ij = id_probe(e, c->id, c->idtag = rgs_imap_tag_str(idhash))) < 0) {
         rgs_imap_del(&e->call_handles, htag, (uint32_t)s);
         c->next_free = (int32_t)e->free_calls;
@@ -805,7 +835,9 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
             ivr_end(e, c);
             free(c->cont_arg);
         }
-        free(c->id), free(c->declines);
+        if (!c->str_pooled)
+            free(c->id);
+        free(c->declines);
         rgs_svec_free(&c->tried), rgs_svec_free(&c->ring);
     }
     if (e->agents)
@@ -827,6 +859,9 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
         free(e->dirty_calls[i]);
     free(e->dirty_calls), free(e->dirty_agents.v), free(e->dirty_groups.v);
     free(e->pending.v);
+    for (size_t i = 0; i < e->nstr_chunks; i++)
+        free(e->str_chunks[i]);
+    free(e->str_chunks);
     rgs_big_free(e->agents, (e->cfg->nagents ? e->cfg->nagents : 1) * sizeof *e->agents);
     rgs_big_free(e->hot, e->hot_bytes);
     rgs_big_free(e->calls, e->capcalls * sizeof(rgs_call));
