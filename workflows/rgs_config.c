@@ -508,12 +508,12 @@ long cr_rgs_config_agent_find(const cr_rgs_config *cfg, const char *uri)
     return rgs_map_get(&idx_of(cfg)->agents, uri);
 }
 
-void rgs_workflow_prefetch(const cr_rgs_config *cfg, uint64_t h)
+RGS_HOT void rgs_workflow_prefetch(const cr_rgs_config *cfg, uint64_t h)
 {
     rgs_kmap_prefetch(&idx_of(cfg)->workflows, h);
 }
 
-long rgs_workflow_find_h(const cr_rgs_config *cfg, const char *to, size_t n, uint64_t h)
+RGS_HOT long rgs_workflow_find_h(const cr_rgs_config *cfg, const char *to, size_t n, uint64_t h)
 {
     long w = rgs_kmap_get_h(&idx_of(cfg)->workflows, to, n, h);
     if (w >= 0)

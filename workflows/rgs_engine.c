@@ -123,7 +123,7 @@ static void out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_output *o)
     e->out(e->out_ud, e->now, o);
 }
 
-void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const char *arg)
+RGS_HOT void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const char *arg)
 {
     if (!e->out)
         return;
@@ -131,8 +131,8 @@ void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, const ch
     out(e, c, &o);
 }
 
-void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type,
-                    const uint32_t *agents, size_t n)
+RGS_HOT void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type,
+                            const uint32_t *agents, size_t n)
 {
     if (!e->out)
         return;
@@ -148,7 +148,7 @@ void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type,
         free(h);
 }
 
-void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reason)
+RGS_HOT void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reason)
 {
     if (!e->out)
         return;
@@ -173,6 +173,15 @@ void cr_rgs_engine_set_log(cr_rgs_engine *e, cr_rgs_log_fn fn, void *ud)
     e->opt.log_ud = ud;
 }
 
+int rgs_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...)
 {
     char line[2048];
@@ -183,7 +192,7 @@ void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...)
     e->opt.log(e->opt.log_ud, e->now, line);
 }
 
-void rgs_mark_agent(cr_rgs_engine *e, size_t a)
+RGS_HOT void rgs_mark_agent(cr_rgs_engine *e, size_t a)
 {
     if (e->store && !e->agents[a].dirty) {
         e->agents[a].dirty = true;
@@ -191,7 +200,7 @@ void rgs_mark_agent(cr_rgs_engine *e, size_t a)
     }
 }
 
-void rgs_mark_group(cr_rgs_engine *e, size_t g)
+RGS_HOT void rgs_mark_group(cr_rgs_engine *e, size_t g)
 {
     if (e->store && !e->groups[g].dirty) {
         e->groups[g].dirty = true;
@@ -199,7 +208,7 @@ void rgs_mark_group(cr_rgs_engine *e, size_t g)
     }
 }
 
-void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c)
+RGS_HOT void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c)
 {
     if (!e->store)
         return;
@@ -216,7 +225,7 @@ void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c)
         e->dirty_calls[e->ndirty_calls++] = id;
 }
 
-void rgs_set_signed_in(cr_rgs_engine *e, size_t a, size_t i, bool in)
+RGS_HOT void rgs_set_signed_in(cr_rgs_engine *e, size_t a, size_t i, bool in)
 {
     rgs_member *m = &e->agents[a].groups[i];
     m->signed_in = in;
@@ -225,17 +234,45 @@ void rgs_set_signed_in(cr_rgs_engine *e, size_t a, size_t i, bool in)
 
 /* ---- calls --------------------------------------------------------------------------------- */
 
-/* Copies the call's id, from and to into its slot's buffer (grown when too small). */
-static int call_strings(rgs_call *c, const char *id, const char *from, const char *to)
+/* A new chunk of the string pool, its pieces all free; false when out of memory. */
+static RGS_COLD bool str_chunk_new(cr_rgs_engine *e)
+{
+    if (!CR_GROW(e->str_chunks, e->nstr_chunks, e->capstr_chunks))
+        return false;
+    char *k = malloc((size_t)RGS_STR_CHUNK * RGS_STR_PIECE);
+    if (!k)
+        return false;
+    e->str_chunks[e->nstr_chunks++] = k;
+    e->str_next = k;
+    e->str_left = RGS_STR_CHUNK;
+    return true;
+}
+
+/* Copies the call's id, from and to into its slot's buffer: a piece of the pool for a slot's
+ * first call when they fit in one, else an allocation of its own (grown when too small; a
+ * piece left for a larger buffer stays unused in its chunk). */
+static int call_strings(cr_rgs_engine *e, rgs_call *c, const char *id, const char *from,
+                        const char *to)
 {
     from = from ? from : "";
     to = to ? to : "";
     size_t li = strlen(id) + 1, lf = strlen(from) + 1, lt = strlen(to) + 1;
     if (li + lf + lt > c->capstr) {
-        size_t ncap = li + lf + lt < 96 ? 96 : li + lf + lt;
-        char *p = ncap <= UINT32_MAX ? realloc(c->id, ncap) : NULL;
-        if (!p)
-            return -1;
+        char *p;
+        size_t ncap;
+        bool piece = !c->capstr && li + lf + lt <= RGS_STR_PIECE;
+        if (piece) {
+            if (!e->str_left && !str_chunk_new(e))
+                return -1;
+            p = e->str_next, ncap = RGS_STR_PIECE;
+            e->str_next += RGS_STR_PIECE, e->str_left--;
+        } else {
+            ncap = li + lf + lt < RGS_STR_PIECE ? RGS_STR_PIECE : li + lf + lt;
+            p = ncap > UINT32_MAX ? NULL : c->str_pooled ? malloc(ncap) : realloc(c->id, ncap);
+            if (!p)
+                return -1;
+        }
+        c->str_pooled = piece;
         c->id = p, c->capstr = (uint32_t)ncap;
     }
     /* from and to follow the id (rgs_call_from, rgs_call_to) */
@@ -326,8 +363,8 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
     return rgs_call_new_h(e, handle, id, rgs_map_hash(id), from, to, wf);
 }
 
-long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t idhash,
-                    const char *from, const char *to, long wf)
+RGS_HOT long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t idhash,
+                            const char *from, const char *to, long wf)
 {
     if (!handle)
         do
@@ -352,11 +389,13 @@ long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t 
     rgs_svec ring = {0};
     uint32_t capstr = 0;
     char *str = NULL;
+    bool pooled = false;
     if (s >= 0) {
         e->free_calls = e->calls[s].next_free;
         ring = e->calls[s].ring;
         capstr = e->calls[s].capstr;
         str = e->calls[s].id;
+        pooled = e->calls[s].str_pooled;
     } else {
         s = (long)e->ncalls++;
     }
@@ -364,12 +403,12 @@ long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t 
     memset(c, 0, offsetof(rgs_call, tried));
     ring.n = 0;
     c->ring = ring;
-    c->id = str, c->capstr = capstr;
+    c->id = str, c->capstr = capstr, c->str_pooled = pooled;
     c->serial = ++e->next_serial;
     c->handle = handle;
     /* (the name's uniqueness is checked when it is added to call_ids: one probe) */
     long ij = -1;
-    if (call_strings(c, id, from, to) < 0 ||
+    if (call_strings(e, c, id, from, to) < 0 ||
         (ij = id_probe(e, c->id, c->idtag = rgs_imap_tag_str(idhash))) < 0) {
         rgs_imap_del(&e->call_handles, htag, (uint32_t)s);
         c->next_free = (int32_t)e->free_calls;
@@ -391,7 +430,7 @@ static void ivr_end(cr_rgs_engine *e, rgs_call *c)
     c->ivr_live = false;
 }
 
-void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
+RGS_HOT void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
 {
     ivr_end(e, c);
     rgs_mark_call(e, c);
@@ -401,8 +440,8 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
     rgs_timer_cancel(e, &c->th_timeout);
     if (c->ivr_seen)
         rgs_timer_cancel(e, &c->th_ivr);
-    free(c->cont_arg);
-    c->cont_arg = NULL;
+    if (c->cont_arg) /* (rarely set: no call into the allocator for the usual call) */
+        free(c->cont_arg), c->cont_arg = NULL;
     c->state = CS_FREE;
     c->serial = ++e->next_serial;
     long s = c - e->calls;
@@ -410,8 +449,8 @@ void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
     e->free_calls = s;
 }
 
-void rgs_play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, long q,
-              const char *arg)
+RGS_HOT void rgs_play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, long q,
+                      const char *arg)
 {
     if (!c->answered) {
         rgs_out(e, c, CR_RGS_OUT_ANSWER, NULL);
@@ -422,11 +461,12 @@ void rgs_play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, lon
     c->state = CS_PROMPT;
     c->cont = (uint8_t)k;
     c->cont_queue = (int32_t)q;
-    free(c->cont_arg);
+    if (c->cont_arg)
+        free(c->cont_arg);
     c->cont_arg = arg ? strdup(arg) : NULL;
 }
 
-void rgs_finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *arg)
+RGS_HOT void rgs_finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *arg)
 {
     switch (k) {
     case K_QUEUE:
@@ -447,7 +487,7 @@ void rgs_finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *a
 
 /* Carries out a configured action (timeout, overflow, after hours, holiday) on a call that
  * is in no queue. `reason` is the hang-up reason of a disconnect. */
-void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason)
+RGS_HOT void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason)
 {
     rgs_cont k;
     const char *arg = a->target;
@@ -795,7 +835,9 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
             ivr_end(e, c);
             free(c->cont_arg);
         }
-        free(c->id), free(c->declines);
+        if (!c->str_pooled)
+            free(c->id);
+        free(c->declines);
         rgs_svec_free(&c->tried), rgs_svec_free(&c->ring);
     }
     if (e->agents)
@@ -817,6 +859,9 @@ void cr_rgs_engine_close(cr_rgs_engine *e)
         free(e->dirty_calls[i]);
     free(e->dirty_calls), free(e->dirty_agents.v), free(e->dirty_groups.v);
     free(e->pending.v);
+    for (size_t i = 0; i < e->nstr_chunks; i++)
+        free(e->str_chunks[i]);
+    free(e->str_chunks);
     rgs_big_free(e->agents, (e->cfg->nagents ? e->cfg->nagents : 1) * sizeof *e->agents);
     rgs_big_free(e->hot, e->hot_bytes);
     rgs_big_free(e->calls, e->capcalls * sizeof(rgs_call));

@@ -199,6 +199,11 @@ typedef struct rgs_decline_entry {
     int64_t until;
 } rgs_decline_entry;
 
+/* A call slot's first string buffer: a piece of RGS_STR_PIECE bytes (most calls' id, from and
+ * to fit) from the engine's pool, whose chunks hold RGS_STR_CHUNK pieces each. */
+#define RGS_STR_PIECE 96
+#define RGS_STR_CHUNK 1024
+
 /* 256 bytes, 64-byte aligned, laid out by what events read (callgrind: each line an event
  * touches is a miss at scale). Line 0: the handle (a lookup in call_handles compares it), what
  * walks along a queue read (state, ringing, next, seq) and the timers an event cancels. Line
@@ -214,8 +219,9 @@ typedef struct rgs_call {
     uint8_t hops;               /* queue entries, to stop action loops */
     uint8_t cont;               /* rgs_cont */
     bool answered : 1, on_moh : 1, ivr_live : 1;
-    bool ivr_seen : 1;  /* the IVR fields (line 3) are in use: rgs_call_ivr_init */
-    bool round_set : 1; /* the hunt's fields (line 2) are: rgs_call_round_init */
+    bool ivr_seen : 1;   /* the IVR fields (line 3) are in use: rgs_call_ivr_init */
+    bool round_set : 1;  /* the hunt's fields (line 2) are: rgs_call_round_init */
+    bool str_pooled : 1; /* id is a piece of the engine's string pool (kept with the slot) */
     int32_t cont_queue;
     uint64_t handle; /* the host's (or engine's) handle */
     int32_t qprev, qnext;
@@ -347,6 +353,12 @@ struct cr_rgs_engine {
     rgs_call *calls; /* 64-byte aligned, from rgs_big_alloc (capcalls slots) */
     size_t ncalls, capcalls;
     long free_calls;
+    /* The strings of a call slot used for the first time: RGS_STR_PIECE bytes cut from a chunk
+     * of the pool, not one allocation each (a piece stays with its slot, as a buffer does). */
+    char *str_next; /* the next free piece, str_left of them */
+    size_t str_left;
+    char **str_chunks; /* the chunks, freed by cr_rgs_engine_close */
+    size_t nstr_chunks, capstr_chunks;
     rgs_imap call_ids;              /* call slot by id (tag rgs_imap_tag_str of idhash) */
     rgs_imap call_handles;          /* call slot by handle (tag rgs_imap_tag_u64) */
     uint64_t next_handle;           /* for calls the host gives no handle */
@@ -414,7 +426,12 @@ void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reas
         if ((e)->opt.log)                                                                          \
             rgs_logf_((e), __VA_ARGS__);                                                           \
     } while (0)
-void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+RGS_COLD void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Formats an event's error into err (errlen bytes, truncated) and returns code: out of line
+ * and cold, so that the blocks reporting errors leave the event path's code. */
+RGS_COLD int rgs_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Runs what follows a prompt (or the action itself when there is no prompt). */
 void rgs_finish(cr_rgs_engine *e, rgs_call *c, rgs_cont k, long q, const char *arg);
 /* Answers if needed and plays `prompt`; `k` (queue q, or arg) follows when it is done. */

@@ -22,7 +22,7 @@ static const char *qname(const cr_rgs_engine *e, const rgs_call *c)
 
 /* ---- queue membership ----------------------------------------------------------------------- */
 
-void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c)
+RGS_HOT void rgs_queue_leave(cr_rgs_engine *e, rgs_call *c)
 {
     rgs_queue *q = &e->queues[c->queue];
     rgs_queue_note_wait(q, e->now - c->enter_ms);
@@ -67,7 +67,7 @@ void rgs_new_round(rgs_call *c)
     c->tried.n = 0;
 }
 
-void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
+RGS_HOT void rgs_queue_enter(cr_rgs_engine *e, rgs_call *c, long qi)
 {
     if (++c->hops > 16) {
         rgs_out_hangup_code(e, c, CR_RGS_HANGUP_LOOP);
@@ -149,7 +149,7 @@ bool rgs_takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a)
     return ag->presence == P_AVAILABLE && ag->ncalls == 0 && ag->ringing.n == 0;
 }
 
-void rgs_agent_sync(cr_rgs_engine *e, size_t a)
+RGS_HOT void rgs_agent_sync(cr_rgs_engine *e, size_t a)
 {
     rgs_agent *ag = &e->agents[a];
     uint8_t st =
@@ -198,7 +198,7 @@ bool rgs_avail_consistent(const cr_rgs_engine *e)
 }
 
 /* The first position in [from, limit) whose agent takes calls, or -1. */
-static long next_avail(const rgs_group *rg, size_t from, size_t limit)
+static RGS_HOT long next_avail(const rgs_group *rg, size_t from, size_t limit)
 {
     if (from >= limit)
         return -1;
@@ -217,15 +217,15 @@ static long next_avail(const rgs_group *rg, size_t from, size_t limit)
 
 /* Whether this call may be offered to agent a (who takes calls): not yet in this round, not
  * ringing for it, not in the grace period of a decline of it. */
-static bool call_may_offer(const cr_rgs_engine *e, const rgs_call *c, size_t a)
+static RGS_HOT bool call_may_offer(const cr_rgs_engine *e, const rgs_call *c, size_t a)
 {
     return !rgs_svec_has(&c->tried, (uint32_t)a) && !rgs_svec_has(&c->ring, (uint32_t)a) &&
            !in_grace(e, c, a);
 }
 
 /* The first position in [from, limit) that may be offered call c, or -1. */
-static long next_eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t from,
-                          size_t limit)
+static RGS_HOT long next_eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t from,
+                                  size_t limit)
 {
     const rgs_group *rg = &e->groups[g];
     const uint32_t *agents = rg->agents;
@@ -337,7 +337,7 @@ static void offer(cr_rgs_engine *e, rgs_call *c, size_t g, const size_t *pos, si
  * waiting on hold until an agent becomes free. The call's round (its line 2) is set up when
  * a group has someone to offer it to: a call that waits from its arrival on, and is
  * hunted in vain meanwhile, does not touch that line before an agent is free for it. */
-void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
+RGS_HOT void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
 {
     const rgs_queue *q = &e->queues[c->queue];
     const uint32_t ng = q->ngroups;
@@ -372,7 +372,7 @@ void rgs_hunt(cr_rgs_engine *e, rgs_call *c)
 }
 
 /* Stops the call's ringing offers; freed agents are served at the end of the step. */
-void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
+RGS_HOT void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
 {
     if (!c->ring.n)
         return;
@@ -392,7 +392,7 @@ void rgs_ring_release(cr_rgs_engine *e, rgs_call *c, bool cancel)
     rgs_timer_cancel(e, &c->th_ring);
 }
 
-void rgs_on_ring_timeout(cr_rgs_engine *e, rgs_call *c)
+RGS_HOT void rgs_on_ring_timeout(cr_rgs_engine *e, rgs_call *c)
 {
     for (size_t i = 0; i < c->ring.n; i++)
         rgs_logf(e, "no_answer call=%s queue=\"%s\" agent=%s", c->id, qname(e, c),
@@ -413,7 +413,7 @@ void rgs_on_queue_timeout(cr_rgs_engine *e, rgs_call *c)
     rgs_perform(e, c, &cq->timeout_action, "timeout");
 }
 
-void rgs_on_grace(cr_rgs_engine *e, rgs_call *c)
+RGS_HOT void rgs_on_grace(cr_rgs_engine *e, rgs_call *c)
 {
     size_t k = 0;
     for (size_t i = 0; i < c->ndeclines; i++)
@@ -426,11 +426,11 @@ void rgs_on_grace(cr_rgs_engine *e, rgs_call *c)
     }
 }
 
-int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
+RGS_HOT int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
 {
     if (c->state != CS_QUEUED || !rgs_svec_has(&c->ring, (uint32_t)a)) {
-        snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
-        return CR_ESTATE;
+        return rgs_fail(err, errlen, CR_ESTATE, "agent '%s' is not ringing for call '%s'",
+                        agent_uri(e, a), c->id);
     }
     rgs_svec_remove(&c->ring, (uint32_t)a);
     rgs_svec_remove(&e->agents[a].ringing, (uint32_t)(c - e->calls));
@@ -461,7 +461,7 @@ int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen
 /* Agent a's offer of call c ends alone (declined, withdrawn, not answered): he is free for
  * other calls at the end of the step, and the call hunts on when nobody rings for it. He
  * stays in the round's tried list: not offered this call again in the round. */
-static void leave_offer(cr_rgs_engine *e, rgs_call *c, size_t a)
+static RGS_HOT void leave_offer(cr_rgs_engine *e, rgs_call *c, size_t a)
 {
     rgs_svec_remove(&c->ring, (uint32_t)a);
     rgs_svec_remove(&e->agents[a].ringing, (uint32_t)(c - e->calls));
@@ -474,11 +474,11 @@ static void leave_offer(cr_rgs_engine *e, rgs_call *c, size_t a)
     }
 }
 
-int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
+RGS_HOT int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
 {
     if (c->state != CS_QUEUED || !rgs_svec_has(&c->ring, (uint32_t)a)) {
-        snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
-        return CR_ESTATE;
+        return rgs_fail(err, errlen, CR_ESTATE, "agent '%s' is not ringing for call '%s'",
+                        agent_uri(e, a), c->id);
     }
     int grace = e->groups[c->ring_group].decline_grace_s;
     size_t capdec = c->capdeclines;
@@ -494,7 +494,7 @@ int rgs_decline(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errle
 }
 
 /* Stops agent a's offer for call c alone ("cancel <a>"). */
-static void withdraw(cr_rgs_engine *e, rgs_call *c, size_t a, const char *why)
+static RGS_HOT void withdraw(cr_rgs_engine *e, rgs_call *c, size_t a, const char *why)
 {
     uint32_t a32 = (uint32_t)a;
     rgs_out_agents(e, c, CR_RGS_OUT_CANCEL, &a32, 1);
@@ -509,7 +509,7 @@ static void withdraw(cr_rgs_engine *e, rgs_call *c, size_t a, const char *why)
  * offer but an attendant group's (attendants are rung whatever their presence, SPEC §4).
  * Without this the call would ring him until the alert time and bridge his answer.
  */
-void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
+RGS_HOT void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
 {
     rgs_agent *ag = &e->agents[a];
     for (size_t i = 0; i < ag->ringing.n;) {
@@ -535,15 +535,15 @@ void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
 int rgs_no_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_t errlen)
 {
     if (c->state != CS_QUEUED || !rgs_svec_has(&c->ring, (uint32_t)a)) {
-        snprintf(err, errlen, "agent '%s' is not ringing for call '%s'", agent_uri(e, a), c->id);
-        return CR_ESTATE;
+        return rgs_fail(err, errlen, CR_ESTATE, "agent '%s' is not ringing for call '%s'",
+                        agent_uri(e, a), c->id);
     }
     rgs_logf(e, "no_answer call=%s queue=\"%s\" agent=%s", c->id, qname(e, c), agent_uri(e, a));
     leave_offer(e, c, a);
     return CR_OK;
 }
 
-void rgs_agent_free(cr_rgs_engine *e, size_t a)
+RGS_HOT void rgs_agent_free(cr_rgs_engine *e, size_t a)
 {
     rgs_agent *ag = &e->agents[a];
     if (ag->ncalls > 0)
@@ -559,7 +559,7 @@ void rgs_agent_free(cr_rgs_engine *e, size_t a)
 }
 
 /* Whether some group would offer a call to this agent now (ignoring per-call state). */
-static bool offerable(const cr_rgs_engine *e, size_t a)
+static RGS_HOT bool offerable(const cr_rgs_engine *e, size_t a)
 {
     const rgs_agent *ag = &e->agents[a];
     for (size_t i = 0; i < ag->ngroups && e->naive; i++)
@@ -613,7 +613,7 @@ static bool waiting(const rgs_call *c)
  * offers are made, so it is checked again only after a hunt. What remains in vain is bounded
  * by the grace periods of declines, not by the number of waiting calls.
  */
-static __attribute__((noinline)) void dispatch_agent(cr_rgs_engine *e, size_t a)
+static RGS_HOT __attribute__((noinline)) void dispatch_agent(cr_rgs_engine *e, size_t a)
 {
     rgs_agent *ag = &e->agents[a];
     if (!offerable(e, a)) /* (the loop below would stop at once: nothing to set up) */
@@ -669,7 +669,7 @@ static __attribute__((noinline)) void dispatch_agent(cr_rgs_engine *e, size_t a)
         free(checked);
 }
 
-void rgs_dispatch_pending(cr_rgs_engine *e)
+RGS_HOT void rgs_dispatch_pending(cr_rgs_engine *e)
 {
     /* (most events free nobody: called after each, this returns before any set-up, which is
      * why dispatch_agent is not inlined here) */

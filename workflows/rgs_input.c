@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c)
+RGS_HOT void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c)
 {
     rgs_wf *wf = &e->wfs[c->wf];
     cr_rgs_workflow_stats *st = &e->wfstats[c->wf];
@@ -48,8 +48,7 @@ void rgs_call_arrives(cr_rgs_engine *e, rgs_call *c)
 static int new_call(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t errlen)
 {
     if (!in->to) {
-        snprintf(err, errlen, "call: no called URI");
-        return CR_EINVAL;
+        return rgs_fail(err, errlen, CR_EINVAL, "call: no called URI");
     }
     /* The workflow's slot, the handle's and the id's in the call maps and the free slot
      * the call will take are found in four independent reads: each is started here, so
@@ -70,10 +69,9 @@ static int new_call(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t 
                          : rgs_call_new(e, in->call, NULL, in->from, in->to, wf);
     if (s == -2) {
         if (in->call_id)
-            snprintf(err, errlen, "call '%s' already exists", in->call_id);
-        else
-            snprintf(err, errlen, "call handle %llu already exists", (unsigned long long)in->call);
-        return CR_ESTATE;
+            return rgs_fail(err, errlen, CR_ESTATE, "call '%s' already exists", in->call_id);
+        return rgs_fail(err, errlen, CR_ESTATE, "call handle %llu already exists",
+                        (unsigned long long)in->call);
     }
     if (s < 0)
         return CR_ENOMEM;
@@ -90,8 +88,7 @@ static int new_call(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t 
 static int find_agent(cr_rgs_engine *e, uint32_t agent, size_t *out, char *err, size_t errlen)
 {
     if (agent == 0 || agent > e->cfg->nagents) {
-        snprintf(err, errlen, "unknown agent handle %u", (unsigned)agent);
-        return CR_ENOENT;
+        return rgs_fail(err, errlen, CR_ENOENT, "unknown agent handle %u", (unsigned)agent);
     }
     *out = agent - 1;
     return CR_OK;
@@ -118,9 +115,8 @@ static int sign(cr_rgs_engine *e, size_t a, long g, bool in, char *err, size_t e
                  cg->name);
     }
     if (g >= 0 && !found) {
-        snprintf(err, errlen, "agent '%s' is not in group '%s'", e->cfg->agents[a].uri,
-                 e->cfg->groups[g].name);
-        return CR_ENOENT;
+        return rgs_fail(err, errlen, CR_ENOENT, "agent '%s' is not in group '%s'",
+                        e->cfg->agents[a].uri, e->cfg->groups[g].name);
     }
     if (changed && in && ag->ncalls == 0)
         ag->idle_since = e->now;
@@ -136,8 +132,7 @@ static int sign(cr_rgs_engine *e, size_t a, long g, bool in, char *err, size_t e
 static int presence(cr_rgs_engine *e, size_t a, int p, char *err, size_t errlen)
 {
     if (p < P_AVAILABLE || p > P_OFFLINE) {
-        snprintf(err, errlen, "unknown presence %d", p);
-        return CR_EINVAL;
+        return rgs_fail(err, errlen, CR_EINVAL, "unknown presence %d", p);
     }
     rgs_agent *ag = &e->agents[a];
     if (p == ag->presence)
@@ -189,8 +184,8 @@ static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_
 {
     long s = rgs_call_by_handle(e, in->call);
     if (s < 0) {
-        snprintf(err, errlen, "unknown call handle %llu", (unsigned long long)in->call);
-        return CR_ENOENT;
+        return rgs_fail(err, errlen, CR_ENOENT, "unknown call handle %llu",
+                        (unsigned long long)in->call);
     }
     rgs_call *c = &e->calls[s];
     /* the event reads its first line now and most of the others later: all start loading */
@@ -244,16 +239,15 @@ static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_
         return caller_hangup(e, c);
     case CR_RGS_EV_AGENT_HANGUP:
         if (c->state != CS_CONNECTED) {
-            snprintf(err, errlen, "call '%s' is not connected to an agent", c->id);
-            return CR_ESTATE;
+            return rgs_fail(err, errlen, CR_ESTATE, "call '%s' is not connected to an agent",
+                            c->id);
         }
         rgs_out_hangup_code(e, c, CR_RGS_HANGUP_AGENT);
         rgs_agent_free(e, (size_t)c->agent);
         rgs_call_delete(e, c);
         return CR_OK;
     default:
-        snprintf(err, errlen, "unknown event type %d", (int)in->type);
-        return CR_EINVAL;
+        return rgs_fail(err, errlen, CR_EINVAL, "unknown event type %d", (int)in->type);
     }
 }
 
@@ -273,8 +267,7 @@ static int handle(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t er
         if ((rc = find_agent(e, in->agent, &a, err, errlen)) < 0)
             return rc;
         if (in->group > e->cfg->ngroups) {
-            snprintf(err, errlen, "unknown group handle %u", (unsigned)in->group);
-            return CR_ENOENT;
+            return rgs_fail(err, errlen, CR_ENOENT, "unknown group handle %u", (unsigned)in->group);
         }
         return sign(e, a, (long)in->group - 1, in->type == CR_RGS_EV_SIGNIN, err, errlen);
     default:
@@ -301,7 +294,7 @@ static void fire(cr_rgs_engine *e, const rgs_timer *t)
     }
 }
 
-static void run_timers(cr_rgs_engine *e, int64_t now_ms)
+static RGS_HOT void run_timers(cr_rgs_engine *e, int64_t now_ms)
 {
     while (rgs_timer_due(e, now_ms)) {
         e->top_live = false;
@@ -323,11 +316,12 @@ static void run_timers(cr_rgs_engine *e, int64_t now_ms)
     }
 }
 
-int64_t cr_rgs_engine_run(cr_rgs_engine *e, int64_t now_ms, cr_rgs_output_fn out, void *ud)
+RGS_HOT int64_t cr_rgs_engine_run(cr_rgs_engine *e, int64_t now_ms, cr_rgs_output_fn out, void *ud)
 {
     e->out = out, e->out_ud = ud;
     run_timers(e, now_ms);
-    rgs_store_flush(e);
+    if (e->store) /* (the flush is out of the hot code: an engine without a store skips it) */
+        rgs_store_flush(e);
     /* drop dead timers at the top so the deadline is a real one (unless nothing ran since
      * the last drop: a host's poll right after an event, or at a deadline not yet due) */
     if (!e->top_live)
@@ -336,8 +330,8 @@ int64_t cr_rgs_engine_run(cr_rgs_engine *e, int64_t now_ms, cr_rgs_output_fn out
     return cr_rgs_engine_next_deadline(e);
 }
 
-int cr_rgs_engine_input(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_input *in,
-                        cr_rgs_output_fn out, void *ud, char *err, size_t errlen)
+RGS_HOT int cr_rgs_engine_input(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_input *in,
+                                cr_rgs_output_fn out, void *ud, char *err, size_t errlen)
 {
     char dummy[8];
     if (!err || !errlen)
@@ -347,8 +341,7 @@ int cr_rgs_engine_input(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_input *in,
         return CR_EINVAL;
     if (in->type != CR_RGS_EV_PRESENCE && in->type != CR_RGS_EV_SIGNIN &&
         in->type != CR_RGS_EV_SIGNOUT && in->type != CR_RGS_EV_CALL && in->call == 0) {
-        snprintf(err, errlen, "call handle 0");
-        return CR_EINVAL;
+        return rgs_fail(err, errlen, CR_EINVAL, "call handle 0");
     }
     /* what the event reads first, independent of each other: the call's slot in the handle
      * map, the agent's record */
@@ -361,10 +354,8 @@ int cr_rgs_engine_input(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_input *in,
     run_timers(e, at_ms);
     int rc = handle(e, in, err, errlen);
     rgs_dispatch_pending(e);
-    if (rgs_store_flush(e) < 0 && rc == CR_OK) {
-        snprintf(err, errlen, "could not write the state directory");
-        rc = CR_EIO;
-    }
+    if (e->store && rgs_store_flush(e) < 0 && rc == CR_OK)
+        rc = rgs_fail(err, errlen, CR_EIO, "could not write the state directory");
     rgs_timer_drop_dead(e);
     e->out = NULL;
     return rc;

@@ -65,7 +65,7 @@ static inline uint64_t tail_word(const char *s, size_t n)
 
 /* Eight bytes at a time (URIs and call ids are 10-40 bytes; byte-wise FNV cost 4
  * instructions a byte), then a final mix. In-memory only: byte order does not matter. */
-static uint64_t hash_mem(const char *s, size_t n)
+static RGS_HOT uint64_t hash_mem(const char *s, size_t n)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
     for (; n >= 8; n -= 8, s += 8) {
@@ -193,7 +193,7 @@ int rgs_map_reserve(rgs_map *m, size_t n)
     return reserve_table((void **)&m->slots, &m->cap, n, &str_ops);
 }
 
-uint64_t rgs_map_hash(const char *key)
+RGS_HOT uint64_t rgs_map_hash(const char *key)
 {
     return hash_str(key);
 }
@@ -397,7 +397,7 @@ int rgs_imap_reserve(rgs_imap *m, size_t n)
     return reserve_table((void **)&m->slots, &m->cap, n, &idx_ops);
 }
 
-int rgs_imap_room(rgs_imap *m)
+RGS_HOT int rgs_imap_room(rgs_imap *m)
 {
     if (!full(m->count, m->cap))
         return 0;
@@ -410,7 +410,7 @@ int rgs_imap_room(rgs_imap *m)
     return 0;
 }
 
-void rgs_imap_del(rgs_imap *m, uint32_t tag, uint32_t value)
+RGS_HOT void rgs_imap_del(rgs_imap *m, uint32_t tag, uint32_t value)
 {
     if (!m->cap)
         return;
@@ -441,7 +441,7 @@ static const char *kslot_key(const rgs_kmap_slot *s)
 }
 
 /* The slot of key (n bytes, hash h), or the empty slot where it would go. */
-static size_t kfind(const rgs_kmap *m, const char *key, size_t n, uint64_t h)
+static RGS_HOT size_t kfind(const rgs_kmap *m, const char *key, size_t n, uint64_t h)
 {
     size_t j = h & (m->cap - 1);
     for (; m->slots[j].ref; j = (j + 1) & (m->cap - 1)) {
@@ -505,12 +505,12 @@ int rgs_kmap_add(rgs_kmap *m, const char *key, long value)
     return 0;
 }
 
-uint64_t rgs_kmap_hash(const char *key, size_t n)
+RGS_HOT uint64_t rgs_kmap_hash(const char *key, size_t n)
 {
     return hash_mem(key, n);
 }
 
-long rgs_kmap_get_h(const rgs_kmap *m, const char *key, size_t n, uint64_t h)
+RGS_HOT long rgs_kmap_get_h(const rgs_kmap *m, const char *key, size_t n, uint64_t h)
 {
     if (!m->cap)
         return -1;

@@ -4,6 +4,7 @@
 #define CR_RGS_MAP_H
 
 #include "cr_grow.h"
+#include "rgs_hot.h"
 
 #include <stddef.h>
 #include <stdint.h>

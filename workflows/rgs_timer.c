@@ -48,7 +48,7 @@ static inline void put(cr_rgs_engine *e, size_t k, rgs_hent t)
     e->hpos[t.h] = (uint32_t)k;
 }
 
-static void sift_up(cr_rgs_engine *e, size_t k, rgs_hent t)
+static RGS_HOT void sift_up(cr_rgs_engine *e, size_t k, rgs_hent t)
 {
     while (k > ROOT) {
         size_t p = parent(k);
@@ -60,7 +60,7 @@ static void sift_up(cr_rgs_engine *e, size_t k, rgs_hent t)
     put(e, k, t);
 }
 
-static void sift_down(cr_rgs_engine *e, size_t k, rgs_hent t)
+static RGS_HOT void sift_down(cr_rgs_engine *e, size_t k, rgs_hent t)
 {
     size_t end = ROOT + e->nheap;
     for (;;) {
@@ -80,7 +80,7 @@ static void sift_down(cr_rgs_engine *e, size_t k, rgs_hent t)
 }
 
 /* Takes the entry at heap index k out and frees its handle. */
-static rgs_hent heap_remove(cr_rgs_engine *e, size_t k)
+static RGS_HOT rgs_hent heap_remove(cr_rgs_engine *e, size_t k)
 {
     rgs_hent t = e->heap[k], last = e->heap[ROOT + --e->nheap];
     e->top_live = false;
@@ -161,7 +161,7 @@ void rgs_timer_renumber(cr_rgs_engine *e)
     e->timer_order = (uint32_t)n;
 }
 
-uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok)
+RGS_HOT uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok)
 {
     if (!heap_reserve(e))
         return 0;
@@ -178,7 +178,7 @@ uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, ui
     return h;
 }
 
-void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h)
+RGS_HOT void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h)
 {
     if (*h) {
         heap_remove(e, e->hpos[*h]);
@@ -186,7 +186,7 @@ void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h)
     }
 }
 
-rgs_timer rgs_timer_pop(cr_rgs_engine *e)
+RGS_HOT rgs_timer rgs_timer_pop(cr_rgs_engine *e)
 {
     rgs_hent top = heap_remove(e, ROOT);
     rgs_timer t = e->tim[top.h];
@@ -205,7 +205,7 @@ rgs_timer rgs_timer_pop(cr_rgs_engine *e)
     return t;
 }
 
-void rgs_timer_drop_dead(cr_rgs_engine *e)
+RGS_HOT void rgs_timer_drop_dead(cr_rgs_engine *e)
 {
     while (e->nheap && !rgs_timer_live(e, &e->tim[e->heap[ROOT].h]))
         rgs_timer_pop(e);
@@ -221,7 +221,7 @@ void rgs_timer_free(cr_rgs_engine *e)
     e->nheap = e->capheap = e->nh = e->caph = e->nhfree = 0;
 }
 
-int64_t cr_rgs_engine_next_deadline(const cr_rgs_engine *e)
+RGS_HOT int64_t cr_rgs_engine_next_deadline(const cr_rgs_engine *e)
 {
     return e->nheap ? e->heap[ROOT].when : -1;
 }

@@ -163,7 +163,7 @@ int cr_rgs_config_add_tz_table(cr_rgs_config *cfg, const char *name, const int64
 /* Beyond the last transition the footer's POSIX rule applies (RFC 8536 §3.3): Debian's "fat"
  * TZif files list transitions up to 2037, "slim" ones almost none. Without a rule the last
  * offset stays in force. */
-int32_t cr_rgs_tz_offset(const cr_rgs_tz *tz, int64_t unix_s)
+RGS_HOT int32_t cr_rgs_tz_offset(const cr_rgs_tz *tz, int64_t unix_s)
 {
     if (!tz)
         return 0;
@@ -194,8 +194,8 @@ cr_rgs_open_state cr_rgs_workflow_state(const cr_rgs_config *cfg, const cr_rgs_w
     return rgs_open_state(cfg, wf->tz, wf->holidays, wf->hours, unix_ms);
 }
 
-cr_rgs_open_state rgs_open_state(const cr_rgs_config *cfg, long wtz, long holidays, long hours,
-                                 int64_t unix_ms)
+RGS_HOT cr_rgs_open_state rgs_open_state(const cr_rgs_config *cfg, long wtz, long holidays,
+                                         long hours, int64_t unix_ms)
 {
     const cr_rgs_tz *tz = wtz >= 0 ? &cfg->tzs[wtz] : NULL;
     int64_t unix_s = floor_div(unix_ms, 1000);

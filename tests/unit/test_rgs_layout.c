@@ -373,6 +373,67 @@ static int by_lo(const void *x, const void *y)
     return a->lo < b->lo ? -1 : a->lo > b->lo;
 }
 
+/* Every live call reads back its own id, from and to, fitting its buffer (a piece for calls
+ * of the first kind, whose strings fill most of one), and no two buffers overlap. */
+static void check_call_strings(const cr_rgs_engine *e, const long *slot, char (*from)[160], int n)
+{
+    static span bufs[2 * RGS_STR_CHUNK + 300];
+    char id[32];
+    size_t pooled = 0;
+    for (int k = 0; k < n; k++) {
+        const rgs_call *c = &e->calls[slot[k]];
+        bool piece = from[k][4] == 'c';
+        snprintf(id, sizeof id, piece ? "s-%d@h" : "l-%d@h", k);
+        assert_string_equal(c->id, id);
+        assert_string_equal(rgs_call_from(c), from[k]);
+        assert_string_equal(rgs_call_to(c), "sip:w@x");
+        assert_true(strlen(c->id) + strlen(from[k]) + strlen("sip:w@x") + 3 <= c->capstr);
+        assert_int_equal(c->str_pooled, piece);
+        if (piece)
+            assert_int_equal(c->capstr, RGS_STR_PIECE);
+        pooled += piece;
+        bufs[k] = (span){c->id, c->id + c->capstr};
+    }
+    assert_true(pooled > 0);
+    qsort(bufs, (size_t)n, sizeof *bufs, by_lo);
+    for (int k = 1; k < n; k++)
+        assert_true(bufs[k - 1].hi <= bufs[k].lo);
+}
+
+/* A call slot's strings: a piece of the pool for its first call (RGS_STR_PIECE bytes, cut
+ * from chunks of RGS_STR_CHUNK), an allocation of its own once they do not fit. Over more than
+ * two chunks' worth of slots, then with every other call deleted and its slot reused by longer
+ * strings, the strings stay whole (closing the engine frees the allocations, not the pieces: a
+ * piece freed would abort the test). */
+static void call_strings_from_the_pool(void **state)
+{
+    (void)state;
+    enum { N = 2 * RGS_STR_CHUNK + 300 };
+    cr_rgs_config *cfg = wide_config();
+    cr_rgs_engine *e = open_one(cfg);
+    static long slot[N];
+    static char from[N][160];
+    char id[32];
+    for (int k = 0; k < N; k++) {
+        snprintf(id, sizeof id, "s-%d@h", k);
+        snprintf(from[k], sizeof from[k], "sip:c%060d@y", k); /* a piece's 96 bytes, nearly */
+        slot[k] = rgs_call_new(e, (uint64_t)k + 1, id, from[k], "sip:w@x", 0);
+        assert_true(slot[k] >= 0);
+    }
+    check_call_strings(e, slot, from, N);
+    for (int k = 0; k < N; k += 2) {
+        rgs_call_delete(e, &e->calls[slot[k]]);
+        snprintf(id, sizeof id, "l-%d@h", k);
+        snprintf(from[k], sizeof from[k], "sip:l%0120d@y", k);
+        slot[k] = rgs_call_new(e, (uint64_t)k + 1 + N, id, from[k], "sip:w@x", 0);
+        assert_true(slot[k] >= 0);
+    }
+    assert_true(e->nstr_chunks >= 3);
+    check_call_strings(e, slot, from, N);
+    cr_rgs_engine_close(e);
+    cr_rgs_config_free(cfg);
+}
+
 /* Groups, queues, workflows, their counters, the avail counts and the member lists share one
  * large table without overlapping; each group's members are a copy of its configuration's. */
 static void hot_tables_hold_the_records(void **state)
@@ -594,6 +655,7 @@ int main(void)
         cmocka_unit_test(svec_matches_an_array),
         cmocka_unit_test(wide_groups_and_queues),
         cmocka_unit_test(call_maps_follow_the_calls),
+        cmocka_unit_test(call_strings_from_the_pool),
         cmocka_unit_test(hot_tables_hold_the_records),
         cmocka_unit_test(workflow_offered_carries_past_32_bits),
         cmocka_unit_test(waiting_call_sets_its_round_when_offered),

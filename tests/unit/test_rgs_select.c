@@ -287,11 +287,72 @@ static void test_bits_after_restore(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void collect_log(void *ud, int64_t at_ms, const char *line)
+{
+    (void)at_ms;
+    cr_test_append(ud, line);
+    cr_test_append(ud, "\n");
+}
+
+/* The log lines and error messages, formatted out of line in cold code (rgs_logf_, rgs_fail),
+ * reach the host as before: every line while a log is set, each message in full, truncated to
+ * a short buffer, with its code. */
+static void test_log_and_errors_from_cold_code(void **state)
+{
+    (void)state;
+    const char *xml =
+        "<callroute xmlns=\"urn:callroute:config:1\"><responseGroups>"
+        "<agentGroup name=\"F\" routingMethod=\"serial\" participation=\"formal\">"
+        "<agent>sip:a@x</agent><agent>sip:b@x</agent></agentGroup>"
+        "<queue name=\"Q\"><group>F</group></queue>"
+        "<workflow name=\"W\" uri=\"sip:w@x\" queue=\"Q\"/></responseGroups></callroute>";
+    cr_rgs_config *cfg = NULL;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(xml, ".xml"), &cfg, &diag), CR_OK);
+    cr_diag_free(&diag);
+    cr_test_out log = {0};
+    cr_rgs_engine *e = NULL;
+    char err[256], small[5];
+    cr_rgs_engine_options opt = {.log = collect_log, .log_ud = &log};
+    assert_int_equal(cr_rgs_engine_open(cfg, &opt, &e, err, sizeof err), CR_OK);
+    cr_rgs_input in = {.type = CR_RGS_EV_SIGNIN, .agent = 1};
+    assert_int_equal(cr_rgs_engine_input(e, 0, &in, NULL, NULL, err, sizeof err), CR_OK);
+    in = (cr_rgs_input){.type = CR_RGS_EV_CALL, .call = 7, .call_id = "c1", .to = "sip:w@x"};
+    assert_int_equal(cr_rgs_engine_input(e, 0, &in, NULL, NULL, err, sizeof err), CR_OK);
+    assert_non_null(log.buf);
+    assert_non_null(strstr(log.buf, "signin agent=sip:a@x group=\"F\"\n"));
+    assert_non_null(strstr(log.buf, "enter call=c1 queue=\"Q\"\n"));
+    assert_non_null(strstr(log.buf, "offered call=c1 queue=\"Q\" agent=sip:a@x\n"));
+    /* errors: code and message */
+    assert_int_equal(cr_rgs_engine_input(e, 0, &in, NULL, NULL, err, sizeof err), CR_ESTATE);
+    assert_string_equal(err, "call 'c1' already exists");
+    in = (cr_rgs_input){.type = CR_RGS_EV_ANSWER, .call = 7, .agent = 2};
+    assert_int_equal(cr_rgs_engine_input(e, 0, &in, NULL, NULL, err, sizeof err), CR_ESTATE);
+    assert_string_equal(err, "agent 'sip:b@x' is not ringing for call 'c1'");
+    in = (cr_rgs_input){.type = CR_RGS_EV_ANSWER, .call = 99, .agent = 1};
+    assert_int_equal(cr_rgs_engine_input(e, 0, &in, NULL, NULL, err, sizeof err), CR_ENOENT);
+    assert_string_equal(err, "unknown call handle 99");
+    in = (cr_rgs_input){.type = CR_RGS_EV_CALL, .call = 8};
+    assert_int_equal(cr_rgs_engine_input(e, 0, &in, NULL, NULL, small, sizeof small), CR_EINVAL);
+    assert_string_equal(small, "call");
+    /* no log set: nothing more is written, the event still runs */
+    cr_rgs_engine_set_log(e, NULL, NULL);
+    size_t len = log.len;
+    in = (cr_rgs_input){.type = CR_RGS_EV_ANSWER, .call = 7, .agent = 1};
+    assert_int_equal(cr_rgs_engine_input(e, 0, &in, NULL, NULL, err, sizeof err), CR_OK);
+    assert_int_equal(log.len, len);
+    cr_rgs_engine_close(e);
+    cr_rgs_config_free(cfg);
+    free(log.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_indexed_equals_naive),
         cmocka_unit_test(test_bits_after_restore),
+        cmocka_unit_test(test_log_and_errors_from_cold_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
