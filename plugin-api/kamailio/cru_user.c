@@ -61,6 +61,9 @@ enum cru_kind { CRU_K_ENDPOINT, CRU_K_USER, CRU_K_SIP, CRU_K_PSTN, CRU_K_VOICEMA
  * after a call enters the table, longer than a timer tick, so that the timer process always
  * looks at the call before the worker starts its first step. */
 static int cru_test_pause_ms;
+/* For tests (e2e user_failover_race, CALLROUTE_TEST_FAILOVER_PAUSE_MS): the timer process
+ * waits this long between filling a failover's branch and adding it to the transaction. */
+static int cru_test_failover_pause_ms;
 
 typedef struct cru_row {
     int at_ms;
@@ -303,14 +306,30 @@ static int cru_self_dst(struct sip_msg *msg, char *buf, int len, str *dst)
     return 0;
 }
 
+/* Under the lock: the rows cru_fill filled (result[i]: 1 a branch, 2 none) become SENT, or
+ * FAILED when they gave no branch (a user without registered contacts), unless another
+ * process took them meanwhile. */
+static void cru_mark_filled(cru_call *c, const unsigned char *result)
+{
+    int i;
+
+    lock_get(&cru_tab->lock);
+    for (i = 0; i < c->nrows; i++)
+        if (result[i] && c->rows[i].state == CRU_CLAIMED)
+            c->rows[i].state = result[i] == 1 ? CRU_SENT : CRU_FAILED;
+    lock_release(&cru_tab->lock);
+}
+
 /* The destination set for the CLAIMED rows of c (not under the lock: the rows' strings do
- * not change and the block outlives the transaction). Rows become SENT, or FAILED when they
- * give no branch (a user without registered contacts). Returns the number of branches. */
-static int cru_fill(struct sip_msg *msg, cru_call *c)
+ * not change and the block outlives the transaction), each row's outcome in result. The rows
+ * are marked (cru_mark_filled) here when `mark`; the timer process marks them only once its
+ * branches are in the transaction: until then they stay CLAIMED, and a failure_route that runs
+ * meanwhile (every branch failed) starts them itself instead of finding nothing left to ring.
+ * Returns the number of branches. */
+static int cru_fill(struct sip_msg *msg, cru_call *c, unsigned char *result, int mark)
 {
     str table;
     int i, before, endpoints_done = 0, ok, self_ok;
-    unsigned char result[CRU_MAX_ROWS];
     char self[128];
     str self_dst;
 
@@ -354,11 +373,8 @@ static int cru_fill(struct sip_msg *msg, cru_call *c)
                    : (r->kind == CRU_K_USER || r->kind == CRU_K_ENDPOINT ? " (not registered)"
                                                                          : " (error)"));
     }
-    lock_get(&cru_tab->lock);
-    for (i = 0; i < c->nrows; i++)
-        if (result[i] && c->rows[i].state == CRU_CLAIMED)
-            c->rows[i].state = result[i] == 1 ? CRU_SENT : CRU_FAILED;
-    lock_release(&cru_tab->lock);
+    if (mark)
+        cru_mark_filled(c, result);
     ruri_mark_consumed(); /* the destination set only */
     return (int)nr_branches;
 }
@@ -366,6 +382,7 @@ static int cru_fill(struct sip_msg *msg, cru_call *c)
 /* Starts what can start at once; returns the number of branches in the destination set. */
 static int cru_start_now(struct sip_msg *msg, cru_call *c)
 {
+    unsigned char result[CRU_MAX_ROWS];
     int n, b;
 
     for (;;) {
@@ -378,7 +395,7 @@ static int cru_start_now(struct sip_msg *msg, cru_call *c)
             clear_branches();
             return 0;
         }
-        b = cru_fill(msg, c);
+        b = cru_fill(msg, c, result, 1);
         if (b > 0)
             return b;
     }
@@ -490,6 +507,7 @@ int cru_user(struct sip_msg *msg)
 {
     char from[MAX_URI_SIZE], callee[MAX_URI_SIZE];
     char *eps[CRU_MAX_ENDPOINTS];
+    unsigned char result[CRU_MAX_ROWS];
     const char *reason;
     cr_handle *h = crl_handle();
     cr_result *r = NULL;
@@ -604,7 +622,7 @@ int cru_user(struct sip_msg *msg)
     if (cru_test_pause_ms > 0)
         usleep((useconds_t)cru_test_pause_ms * 1000);
 
-    b = n > 0 ? cru_fill(msg, c) : 0;
+    b = n > 0 ? cru_fill(msg, c, result, 1) : 0;
     if (b == 0 && n > 0) /* those rows gave no branch: their alternatives, the next step */
         b = cru_start_now(msg, c);
     if (b == 0) {
@@ -658,6 +676,7 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
     struct cell *t = NULL, *orig = crm_tmb.t_gett();
     str none = {NULL, 0};
     cru_call *c;
+    unsigned char result[CRU_MAX_ROWS];
     int n, cancel = 0, b, rc, old, i, over;
 
     if (crm_tmb.t_lookup_ident(&t, hash_index, label) < 0 || t == NULL) {
@@ -677,7 +696,13 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
     if (c && !over && c->sweeping) /* cancelled by the no-answer step, still open */
         c->sweeping = crm_cancel_wanted(t, c->want, c->rang, 0, "user plan") > 0;
     if (n > 0) {
-        b = cru_fill(t->uas.request, c);
+        b = cru_fill(t->uas.request, c, result, 0);
+        if (b > 0 && cru_test_failover_pause_ms > 0)
+            for (i = 0; i < c->nrows; i++)
+                if (result[i] && c->rows[i].alt) { /* a failover */
+                    usleep((useconds_t)cru_test_failover_pause_ms * 1000);
+                    break;
+                }
         if (b > 0) {
             old = t->nr_of_outgoings;
             crm_tmb.t_sett(t, T_BR_UNDEFINED);
@@ -697,6 +722,7 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
             LM_WARN("user %.*s: no-answer target unreachable: the call keeps ringing\n",
                     c->callee.len, c->callee.s);
         }
+        cru_mark_filled(c, result);
         clear_branches();
     }
     crm_tmb.unref_cell(t);
@@ -767,8 +793,10 @@ int cru_mod_init(void)
 {
     bind_registrar_f bind;
     const char *pause = getenv("CALLROUTE_TEST_USER_PAUSE_MS");
+    const char *failover_pause = getenv("CALLROUTE_TEST_FAILOVER_PAUSE_MS");
 
     cru_test_pause_ms = pause ? atoi(pause) : 0;
+    cru_test_failover_pause_ms = failover_pause ? atoi(failover_pause) : 0;
 
     if (!CR_HAS(cr_plugin, crl_plugin, user_plan) || crl_plugin->user_plan == NULL) {
         LM_INFO("%s has no user plans: callroute_user() is unavailable\n", crl_path);

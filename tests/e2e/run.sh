@@ -4,7 +4,7 @@
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
 #        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed image_rewritten; calls to users (callroute_user, fixtures/users.xml):
-#        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn
+#        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn user_failover_race
 #        user_unregistered user_busy user_caller_cancel user_simring_race user_timer_race user_pbx_fork user_pbx_from_pbx;
 #        gateway health:
 #        gw_manual_state gw_full gw_full_stateless_bye gw_full_refused gw_probe; stats (counters and log lines).
@@ -552,6 +552,29 @@ user_timer_race)
     [ "$(e2e_count gwA)" = 3 ] || e2e_fail "GW-A got $(e2e_count gwA) INVITEs for 3 calls"
     grep -q "nobody to ring" "$E2E_TMP/kamailio.log" && e2e_fail "a call was taken as having nobody to ring"
     e2e_log "ok: 3 calls with the worker held past the timer's ticks: each answered, each target rang once"
+    ;;
+
+user_failover_race)
+    # walt never answers; after 2 s the timer rings his no-answer number through GW-A and
+    # cancels his phone, which ends its ringing (487) 150 ms later. GW-A refuses at once
+    # (503) and asks for the number's next alternative, GW-B, which the timer fills and then
+    # (CALLROUTE_TEST_FAILOVER_PAUSE_MS) holds for 300 ms before adding it to the transaction.
+    # Meanwhile walt's 487 closes the last open branch and the failure_route runs: it used to
+    # find GW-B taken by the timer and nothing left to ring, so the caller got walt's 487 and
+    # GW-B's INVITE came after. The timer's rows now count as not started until its branches are
+    # in the transaction: the failure_route rings GW-B itself, the timer's copy is not added.
+    use_users_fixture
+    GW_A_FAIL=503 GW_A_REASON="Service Unavailable"
+    start_gateways
+    CALLROUTE_TEST_FAILOVER_PAUSE_MS=300 e2e_start_kamailio "$KPORT" "$XML"
+    start_phone walt uas_ring_slow_cancel.xml
+    e2e_call alice 50140 || e2e_fail "call to walt not answered by the forwarding number through GW-B"
+    e2e_expect_invite gwA "^sip:\+14255550177@127\.0\.0\.1:$PORT_A"
+    e2e_expect_invite gwB "^sip:\+14255550177@127\.0\.0\.1:$PORT_B"
+    [ "$(e2e_count gwB)" = 1 ] || e2e_fail "GW-B got $(e2e_count gwB) INVITEs for one call"
+    grep -Eq "user walt: [0-9]+ from every branch: next step" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "the failure_route did not start GW-B"
+    e2e_log "ok: a failover the timer held was started by the failure_route, GW-B rang once"
     ;;
 
 user_simring_race)
