@@ -190,18 +190,25 @@ static cr_rgs_engine *open_engine(const cr_rgs_config *cfg, bool naive)
     return e;
 }
 
+/* The response groups of the XML text, which must load. */
+static cr_rgs_config *load_config(const char *xml)
+{
+    cr_rgs_config *cfg = NULL;
+    cr_diag diag;
+    cr_diag_init(&diag);
+    int rc = cr_rgs_xml_load(cr_test_tmpfile(xml, ".xml"), &cfg, &diag);
+    cr_diag_free(&diag);
+    assert_int_equal(rc, CR_OK);
+    return cfg;
+}
+
 static void run_seed(uint64_t seed, int steps)
 {
     uint64_t rng = seed;
     cr_test_out xml = {0};
     make_config(&rng, &xml);
-    cr_rgs_config *cfg = NULL;
-    cr_diag diag;
-    cr_diag_init(&diag);
-    int rc = cr_rgs_xml_load(cr_test_tmpfile(xml.buf, ".xml"), &cfg, &diag);
-    cr_diag_free(&diag);
+    cr_rgs_config *cfg = load_config(xml.buf);
     free(xml.buf);
-    assert_int_equal(rc, CR_OK);
     cr_rgs_engine *fast = open_engine(cfg, false), *naive = open_engine(cfg, true);
     hcall calls[MAXCALLS] = {0};
     sink kf = {.calls = calls}, kn = {0};
@@ -258,11 +265,7 @@ static void test_bits_after_restore(void **state)
         "<agent>sip:a@x</agent><agent>sip:b@x</agent><agent>sip:c@x</agent></agentGroup>"
         "<queue name=\"Q\"><group>F</group></queue>"
         "<workflow name=\"W\" uri=\"sip:w@x\" queue=\"Q\"/></responseGroups></callroute>";
-    cr_rgs_config *cfg = NULL;
-    cr_diag diag;
-    cr_diag_init(&diag);
-    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(xml, ".xml"), &cfg, &diag), CR_OK);
-    cr_diag_free(&diag);
+    cr_rgs_config *cfg = load_config(xml);
     char dir[] = "/tmp/cr-rgs-select-XXXXXX", err[256];
     assert_non_null(mkdtemp(dir));
     cr_rgs_engine_options opt = {.state_dir = dir};
@@ -306,11 +309,7 @@ static void test_log_and_errors_from_cold_code(void **state)
         "<agent>sip:a@x</agent><agent>sip:b@x</agent></agentGroup>"
         "<queue name=\"Q\"><group>F</group></queue>"
         "<workflow name=\"W\" uri=\"sip:w@x\" queue=\"Q\"/></responseGroups></callroute>";
-    cr_rgs_config *cfg = NULL;
-    cr_diag diag;
-    cr_diag_init(&diag);
-    assert_int_equal(cr_rgs_xml_load(cr_test_tmpfile(xml, ".xml"), &cfg, &diag), CR_OK);
-    cr_diag_free(&diag);
+    cr_rgs_config *cfg = load_config(xml);
     cr_test_out log = {0};
     cr_rgs_engine *e = NULL;
     char err[256], small[5];
