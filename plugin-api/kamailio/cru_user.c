@@ -420,7 +420,9 @@ static void cru_branch_failure(struct cell *t, int type, struct tmcb_params *ps)
     lock_get(&cru_tab->lock);
     for (i = 0; i < c->nrows; i++) {
         cru_row *r = &c->rows[i];
-        if (r->kind != CRU_K_PSTN || r->state != CRU_SENT || !STR_EQ(r->uri, uri))
+        /* CLAIMED: a row of the timer's whose branch failed before the timer marked it sent */
+        if (r->kind != CRU_K_PSTN || (r->state != CRU_SENT && r->state != CRU_CLAIMED) ||
+            !STR_EQ(r->uri, uri))
             continue;
         r->state = CRU_FAILED;
         if (r->gateway.len > 0 && r->gateway.len < (int)sizeof(gw)) {
