@@ -496,6 +496,17 @@ static uint32_t asking_route_spread(void *ud, const cr_route *r)
     return a->route_counter++;
 }
 
+/* Alice's decision for `number` (traced or not, the trace freed) as "kind attempts" in got. */
+static void decide_text(const cr_config *c, const char *number, const cr_runtime *rt,
+                        cr_decision *d, bool traced, char *got, size_t len)
+{
+    cr_trace trace;
+    cr_trace_init(&trace);
+    assert_int_equal(
+        cr_route_decide(c, "sip:alice@contoso.com", number, rt, d, traced ? &trace : NULL), CR_OK);
+    cr_trace_free(&trace);
+    snprintf(got, len, "%d %s", (int)d->kind, attempts(d));
+}
 /* A route of two gateways is added without the rotation's loop unless a trace is kept: the
  * same attempts, in the same order, as the loop adds with a trace kept, whatever the spread:
  * a gateway already listed by an earlier route, a Request-URI too long for one of the two, a
@@ -547,13 +558,7 @@ static void test_two_gateway_routes_as_the_loop_adds_them(void **state)
                 cr_runtime rt = {.ud = &st, .spread = spread};
                 if (how == 1)
                     rt.gateway_down = never_down;
-                cr_trace trace;
-                cr_trace_init(&trace);
-                assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", numbers[i], &rt,
-                                                 &d[how], how == 2 ? &trace : NULL),
-                                 CR_OK);
-                cr_trace_free(&trace);
-                snprintf(got[how], sizeof got[how], "%d %s", (int)d[how].kind, attempts(&d[how]));
+                decide_text(c, numbers[i], &rt, &d[how], how == 2, got[how], sizeof got[how]);
             }
             assert_string_equal(got[0], got[1]);
             assert_string_equal(got[0], got[2]);
@@ -577,14 +582,8 @@ static void test_two_gateway_routes_as_the_loop_adds_them(void **state)
                                      .gateway_down = asking_down,
                                      .gateway_full = asking_full,
                                      .route_spread = asking_route_spread};
-                    cr_trace trace;
-                    cr_trace_init(&trace);
-                    assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", numbers[i], &rt,
-                                                     &d[traced], traced ? &trace : NULL),
-                                     CR_OK);
-                    cr_trace_free(&trace);
-                    snprintf(got[traced], sizeof got[traced], "%d %s", (int)d[traced].kind,
-                             attempts(&d[traced]));
+                    decide_text(c, numbers[i], &rt, &d[traced], traced, got[traced],
+                                sizeof got[traced]);
                 }
                 assert_string_equal(got[0], got[1]);
                 assert_memory_equal(ar[0].down_asked, ar[1].down_asked, sizeof ar[0].down_asked);
@@ -645,14 +644,8 @@ static void test_two_gateway_routes_at_the_uri_bound(void **state)
             for (int traced = 0; traced < 2; traced++) {
                 rtstate st = {NULL, from};
                 cr_runtime rt = {.ud = &st, .spread = spread};
-                cr_trace trace;
-                cr_trace_init(&trace);
-                assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", cases[i].number, &rt,
-                                                 &d[traced], traced ? &trace : NULL),
-                                 CR_OK);
-                cr_trace_free(&trace);
-                snprintf(got[traced], sizeof got[traced], "%d %s", (int)d[traced].kind,
-                         attempts(&d[traced]));
+                decide_text(c, cases[i].number, &rt, &d[traced], traced, got[traced],
+                            sizeof got[traced]);
             }
             assert_string_equal(got[0], got[1]);
             assert_int_equal(d[0].kind, CR_OUTBOUND);
