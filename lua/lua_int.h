@@ -17,6 +17,12 @@
  * stack): it bounds what one VM instruction can cost (comparing two strings, `next` over a
  * table's empty slots), which the count hook only sees as one instruction. */
 #define LIVR_OBJECT_MAX (1u << 20)
+/* Blocks of up to LIVR_SMALL_MAX bytes are allocated at their 16-byte class's size and, when
+ * freed, kept on a list per class (at most LIVR_SPARE_MAX bytes in all) for the next block of
+ * that class: a script's short-lived tables and strings cost no malloc or free. */
+#define LIVR_SMALL_MAX     256u
+#define LIVR_SMALL_CLASSES (LIVR_SMALL_MAX / 16)
+#define LIVR_SPARE_MAX     (256u << 10)
 /* The longest string a call may make. Comparing two strings (==, <) is one VM instruction
  * that reads both up to their first difference, and Lua's string comparison has no
  * metamethod to charge, so their length bounds what that instruction costs: at 16 KiB a
@@ -93,11 +99,16 @@ struct cr_lua_ivr {
     uint64_t steps, errors;
     uint64_t work;  /* budget units charged to calls: instructions and library work */
     int64_t now_ms; /* engine time of the last driver call, for log lines */
+    /* Freed small blocks kept for reuse, one list per 16-byte size class (livr_alloc). */
+    void *spare[LIVR_SMALL_CLASSES];
+    size_t spare_bytes;
 };
 
 /* lua_sandbox.c */
 int64_t livr_clock_ns(void);
 void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+/* Frees the small blocks kept for reuse (after lua_close). */
+void livr_spare_free(cr_lua_ivr *v);
 void livr_hook(lua_State *L, lua_Debug *ar);
 /* Charges `units` of work to the running call (none outside a call); raises "instruction
  * budget exceeded" once the call's budget is spent, before the work is done. */

@@ -455,6 +455,7 @@ void cr_lua_ivr_close(cr_lua_ivr *v)
         return;
     if (v->L)
         lua_close(v->L);
+    livr_spare_free(v);
     for (size_t i = 0; i < v->nscripts; i++)
         free(v->scripts[i].path), free(v->scripts[i].chunkname);
     free(v->scripts);

@@ -34,20 +34,86 @@ static void alloc_charge(cr_lua_ivr *v, lcall *c, uint64_t units)
     exhaust(v, c, v->running);
 }
 
+/* Small blocks. Every block is malloc's, of at least its class's size, so a list's block
+ * may be handed to realloc or free at any size of its class. Under AddressSanitizer nothing is
+ * kept, so a use after free is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SPARE_MAX 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPARE_MAX 0
+#endif
+#endif
+#ifndef SPARE_MAX
+#define SPARE_MAX LIVR_SPARE_MAX
+#endif
+
+static inline unsigned small_class(size_t n)
+{
+    return (unsigned)((n + 15) >> 4) - 1; /* 1..16 bytes: 0; 241..256: 15 */
+}
+
+static void *small_get(cr_lua_ivr *v, unsigned k)
+{
+    void *p = v->spare[k];
+    if (p) {
+        v->spare[k] = *(void **)p;
+        v->spare_bytes -= (k + 1) * 16;
+        return p;
+    }
+    return malloc((k + 1) * 16);
+}
+
+static void small_put(cr_lua_ivr *v, void *p, unsigned k)
+{
+    if (v->spare_bytes + (k + 1) * 16 > SPARE_MAX) {
+        free(p);
+        return;
+    }
+    *(void **)p = v->spare[k];
+    v->spare[k] = p;
+    v->spare_bytes += (k + 1) * 16;
+}
+
+void livr_spare_free(cr_lua_ivr *v)
+{
+    for (unsigned k = 0; k < LIVR_SMALL_CLASSES; k++)
+        while (v->spare[k]) {
+            void *p = v->spare[k];
+            v->spare[k] = *(void **)p;
+            free(p);
+        }
+    v->spare_bytes = 0;
+}
+
+/* Block (re)allocation by size: small sizes by class, larger ones by realloc. */
+static void *block_realloc(cr_lua_ivr *v, void *ptr, size_t old, size_t nsize)
+{
+    if (nsize > LIVR_SMALL_MAX)
+        return realloc(ptr, nsize);
+    unsigned k = small_class(nsize);
+    if (old && old <= LIVR_SMALL_MAX && small_class(old) == k)
+        return ptr; /* the block already has the class's size */
+    void *p = small_get(v, k);
+    if (p && ptr) {
+        memcpy(p, ptr, old < nsize ? old : nsize);
+        if (old <= LIVR_SMALL_MAX)
+            small_put(v, ptr, small_class(old));
+        else
+            free(ptr);
+    }
+    return p;
+}
+
 /* Refuses growth past the state's cap, and past the running call's growth limit, object
  * size or string length. Lua never asks for more memory when shrinking, and handles a NULL by
  * collecting garbage and retrying, then raising a memory error in the coroutine that asked. While a
  * call runs, every byte it allocates is charged to its budget (string building, `..`,
  * table growth), and so is each refusal: the full collection Lua runs then is O(heap). */
-void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+static __attribute__((noinline)) void *alloc_block(cr_lua_ivr *v, void *ptr, size_t osize,
+                                                   size_t nsize)
 {
-    cr_lua_ivr *v = ud;
     size_t old = ptr ? osize : 0;
-    if (nsize == 0) {
-        free(ptr);
-        v->mem -= old;
-        return NULL;
-    }
     if (nsize > old) {
         size_t grow = nsize - old;
         lcall *c = v->cur;
@@ -64,13 +130,28 @@ void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         if (c)
             alloc_charge(v, c, grow / LIVR_BYTES_PER_UNIT);
     }
-    void *p = realloc(ptr, nsize);
+    void *p = block_realloc(v, ptr, old, nsize);
     if (!p)
         return nsize <= old ? ptr : NULL;
     v->mem = v->mem - old + nsize;
     if (v->mem > v->peak)
         v->peak = v->mem;
     return p;
+}
+
+void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    cr_lua_ivr *v = ud;
+    if (nsize)
+        return alloc_block(v, ptr, osize, nsize);
+    if (ptr) { /* NULL: an empty array part, say */
+        if (osize <= LIVR_SMALL_MAX)
+            small_put(v, ptr, small_class(osize));
+        else
+            free(ptr);
+        v->mem -= osize;
+    }
+    return NULL;
 }
 
 int64_t livr_clock_ns(void)

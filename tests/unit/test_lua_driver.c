@@ -284,6 +284,60 @@ static void test_close_ends_waiting_calls(void **state)
     assert_int_equal(st.errors, 0);
 }
 
+/* Blocks that change size class (tables grown past and shrunk below the allocator's small
+ * blocks, strings of every small length) keep their contents. The script's sums are
+ * computed again here. */
+static void test_blocks_keep_contents_across_sizes(void **state)
+{
+    fixture *f = *state;
+    put(f, "a.lua",
+        "local sum = 0\n"
+        "for round = 1, 20 do\n"
+        "  local n = 13 * round\n"
+        "  local t = {}\n"
+        "  for i = 1, n do t[i] = i * 7; t['k' .. i] = string.rep('x', i % 300) .. i end\n"
+        "  for i = 1, n do sum = sum + t[i] + #t['k' .. i] end\n"
+        "  for i = 1, n do if i % 5 ~= 0 then t[i] = nil; t['k' .. i] = nil end end\n"
+        "  for j = 1, 50 do t['z' .. j] = j end\n"
+        "  for i = 5, n, 5 do sum = sum + t[i] + #t['k' .. i] end\n"
+        "  for j = 1, 50 do sum = sum + t['z' .. j] end\n"
+        "  call:play('r' .. round .. '.wav')\n"
+        "end\n"
+        "call:hangup('sum-' .. sum)\n");
+    long sum = 0;
+    for (long round = 1; round <= 20; round++) {
+        long n = 13 * round;
+        for (long i = 1; i <= n; i++)
+            sum += i * 7 + i % 300 + snprintf(NULL, 0, "%ld", i);
+        for (long i = 5; i <= n; i += 5)
+            sum += i * 7 + i % 300 + snprintf(NULL, 0, "%ld", i);
+        sum += 50 * 51 / 2;
+    }
+    char want[64];
+    open_all(f, NULL);
+    cr_lua_stats before, after;
+    cr_lua_ivr_stats(f->ivr, &before);
+    for (int c = 1; c <= 3; c++) {
+        char ev[64];
+        snprintf(ev, sizeof ev, "call c%d sip:x@test sip:a@test", c);
+        feed(f, 0, ev);
+    }
+    for (int s = 1; s <= 20; s++)
+        for (int c = 1; c <= 3; c++) {
+            char ev[64];
+            snprintf(ev, sizeof ev, "prompt_done c%d", c);
+            feed(f, s, ev);
+        }
+    for (int c = 1; c <= 3; c++) {
+        snprintf(want, sizeof want, "20 c%d hangup sum-%ld\n", c, sum);
+        assert_non_null(strstr(f->out, want));
+    }
+    cr_lua_ivr_stats(f->ivr, &after);
+    assert_int_equal(after.calls, 0);
+    assert_int_equal(after.errors, 0);
+    assert_true(after.memory_peak > before.memory + (64u << 10));
+}
+
 /* Coroutines of the script's own are fine as long as the call API stays outside them. */
 static void test_script_coroutines_work(void **state)
 {
@@ -478,6 +532,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory_bomb_is_contained, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_cap_refuses_new_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_ends_waiting_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocks_keep_contents_across_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_coroutines_work, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checked_functions_keep_lua_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrapped_coroutine_error_keeps_position, setup,
