@@ -34,6 +34,8 @@ static const size_t ask_lens[A_N] = {6, 7, 6, 7, 7, 7, 8};
 #define U_AHEAD   lua_upvalueindex(4) /* "ahead" and "speech": the private table's keys */
 #define U_SPOKEN  lua_upvalueindex(5)
 #define U_EMPTY   lua_upvalueindex(6) /* "": pushing it costs no string lookup */
+#define U_SPEC    lua_upvalueindex(7) /* the last question's spec and keys strings */
+#define U_KEYS    lua_upvalueindex(8)
 
 /* Stack of the C function, kept across its yields. */
 #define S_SELF   1
@@ -54,7 +56,8 @@ typedef struct phrase {
 
 typedef struct ask_plan {
     char keys[13];
-    bool key_int[12]; /* the choice's key is an integer (else a string) */
+    bool key_int[12];     /* the choice's key is an integer (else a string) */
+    unsigned char at[12]; /* where the key's value sits in the table's order (read_choices) */
     int nkeys;
     phrase shown[ASK_PHRASES_MAX];
     int nshown;
@@ -159,7 +162,8 @@ static bool check_numbers(lua_State *L)
 }
 
 /* The choices' keys: single DTMF keys (a one-character string or an integer 0-9), no two
- * alike, sorted in Lua's string order. */
+ * alike, sorted in Lua's string order. Their values are left on the stack above S_KEYS in
+ * the table's order (p->at: each sorted key's place there). */
 static bool read_choices(lua_State *L, ask_plan *p)
 {
     int ch = S_ARG + A_CHOICES;
@@ -169,7 +173,10 @@ static bool read_choices(lua_State *L, ask_plan *p)
         return false;
     lua_pushnil(L);
     while (lua_next(L, ch)) {
-        lua_pop(L, 1);
+        if (p->nkeys >= 8) /* more than a C function's LUA_MINSTACK: a waiting call's stack
+                              grows only for a big menu */
+            luaL_checkstack(L, 3, NULL);
+        lua_insert(L, -2); /* the value stays; the key goes on */
         char k = 0;
         bool is_int = lua_isinteger(L, -1);
         if (is_int) {
@@ -178,11 +185,10 @@ static bool read_choices(lua_State *L, ask_plan *p)
         } else if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 1) {
             k = lua_tostring(L, -1)[0];
         }
-        if (!k || !strchr("0123456789*#", k) || p->nkeys == 12 || memchr(p->keys, k, p->nkeys)) {
-            lua_pop(L, 1);
+        if (!k || !strchr("0123456789*#", k) || p->nkeys == 12 || memchr(p->keys, k, p->nkeys))
             return false;
-        }
         p->key_int[p->nkeys] = is_int;
+        p->at[p->nkeys] = (unsigned char)p->nkeys;
         p->keys[p->nkeys++] = k;
     }
     for (int i = 1; i < p->nkeys; i++) /* insertion sort: a dozen keys at most */
@@ -196,6 +202,8 @@ static bool read_choices(lua_State *L, ask_plan *p)
             p->keys[j - 1] = b[0], p->keys[j] = a[0];
             bool t = p->key_int[j - 1];
             p->key_int[j - 1] = p->key_int[j], p->key_int[j] = t;
+            unsigned char o = p->at[j - 1];
+            p->at[j - 1] = p->at[j], p->at[j] = o;
         }
     return true;
 }
@@ -292,7 +300,22 @@ static void spec_add(ask_plan *p, const char *s, size_t n)
     p->speclen += n;
 }
 
-/* Pushes the values of the keys (S_VALUES...) and the spec and keys strings. */
+/* Pushes `len` bytes at `s` as a string, the one in upvalue `u` when it has them (a
+ * question asked again costs no string lookup), which then keeps the new one. */
+static void push_kept(lua_State *L, int u, const char *s, size_t len)
+{
+    size_t n;
+    const char *k = lua_tolstring(L, u, &n);
+    if (k && n == len && memcmp(k, s, len) == 0) {
+        lua_pushvalue(L, u);
+        return;
+    }
+    lua_pushlstring(L, s, len);
+    lua_copy(L, -1, u);
+}
+
+/* Puts the spec and keys strings at S_SPEC and S_KEYS, the values of the keys, sorted, from
+ * S_VALUES on (read_choices left them from S_SPEC on, in the table's order). */
 static void push_plan(lua_State *L, ask_plan *p)
 {
     spec_add(p, "keys=", 5);
@@ -305,17 +328,21 @@ static void push_plan(lua_State *L, ask_plan *p)
         spec_add(p, i ? "|" : " speech=", i ? 1 : 8);
         spec_add(p, p->shown[i].s, p->shown[i].len);
     }
-    lua_pushlstring(L, p->spec, p->speclen);
-    lua_pushlstring(L, p->keys, (size_t)p->nkeys);
-    luaL_checkstack(L, p->nkeys + 8, NULL);
-    for (int i = 0; i < p->nkeys; i++) {
-        if (p->key_int[i])
-            lua_rawgeti(L, S_ARG + A_CHOICES, p->keys[i] - '0');
-        else {
-            lua_pushlstring(L, &p->keys[i], 1);
-            lua_rawget(L, S_ARG + A_CHOICES);
-        }
+    bool sorted = true;
+    for (int i = 0; i < p->nkeys; i++)
+        sorted &= p->at[i] == i;
+    if (!sorted) {
+        if (p->nkeys > 4)
+            luaL_checkstack(L, p->nkeys + 2, NULL);
+        for (int i = 0; i < p->nkeys; i++)
+            lua_pushvalue(L, S_SPEC + p->at[i]);
+        lua_rotate(L, S_SPEC, -p->nkeys);
+        lua_settop(L, S_SPEC + p->nkeys - 1);
     }
+    push_kept(L, U_SPEC, p->spec, p->speclen);
+    lua_insert(L, S_SPEC);
+    push_kept(L, U_KEYS, p->keys, (size_t)p->nkeys);
+    lua_insert(L, S_KEYS);
 }
 
 /* Checks the options as the Lua version does, without raising. True when the fast path
@@ -342,15 +369,9 @@ static bool ask_plan_build(lua_State *L)
     bool speech = !lua_isnil(L, S_ARG + A_SPEECH);
     for (int i = 0; speech && i < p.nkeys; i++) {
         /* a string value is a phrase too (shown only with a speech table) */
-        if (p.key_int[i])
-            lua_rawgeti(L, S_ARG + A_CHOICES, p.keys[i] - '0');
-        else {
-            lua_pushlstring(L, &p.keys[i], 1);
-            lua_rawget(L, S_ARG + A_CHOICES);
-        }
+        int vi = S_SPEC + p.at[i];
         size_t n = 0;
-        const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-        lua_pop(L, 1);
+        const char *s = lua_type(L, vi) == LUA_TSTRING ? lua_tolstring(L, vi, &n) : NULL;
         if (s && n > 0 && !show(&p, s, n))
             return false;
     }
@@ -712,6 +733,8 @@ void livr_ask_register(lua_State *L, int methods, int speech_fn)
     lua_pushliteral(L, "ahead");
     lua_pushliteral(L, "speech");
     lua_pushliteral(L, "");
-    lua_pushcclosure(L, api_ask, 6);
+    lua_pushliteral(L, "");
+    lua_pushliteral(L, "");
+    lua_pushcclosure(L, api_ask, 8);
     lua_setfield(L, methods, "ask");
 }

@@ -17,11 +17,13 @@
  * stack): it bounds what one VM instruction can cost (comparing two strings, `next` over a
  * table's empty slots), which the count hook only sees as one instruction. */
 #define LIVR_OBJECT_MAX (1u << 20)
-/* Blocks of up to LIVR_SMALL_MAX bytes are allocated at their 16-byte class's size and, when
- * freed, kept on a list per class (at most LIVR_SPARE_MAX bytes in all) for the next block of
- * that class: a script's short-lived tables and strings cost no malloc or free. */
-#define LIVR_SMALL_MAX     256u
-#define LIVR_SMALL_CLASSES (LIVR_SMALL_MAX / 16)
+/* Blocks of up to LIVR_SMALL_MAX bytes are allocated at their class's size (24, 40, 56, ...
+ * 248 bytes: what glibc's malloc gives a chunk of 32, 48, ... 256 bytes, so a class costs no
+ * more memory than malloc of the exact size) and, when freed, kept on a list per class (at
+ * most LIVR_SPARE_MAX bytes in all) for the next block of that class: a script's short-lived
+ * tables and strings cost no malloc or free. */
+#define LIVR_SMALL_MAX     248u
+#define LIVR_SMALL_CLASSES 15u
 #define LIVR_SPARE_MAX     (256u << 10)
 /* The longest string a call may make. Comparing two strings (==, <) is one VM instruction
  * that reads both up to their first difference, and Lua's string comparison has no
@@ -99,7 +101,7 @@ struct cr_lua_ivr {
     uint64_t steps, errors;
     uint64_t work;  /* budget units charged to calls: instructions and library work */
     int64_t now_ms; /* engine time of the last driver call, for log lines */
-    /* Freed small blocks kept for reuse, one list per 16-byte size class (livr_alloc). */
+    /* Freed small blocks kept for reuse, one list per size class (livr_alloc). */
     void *spare[LIVR_SMALL_CLASSES];
     size_t spare_bytes;
 };

@@ -50,7 +50,13 @@ static void alloc_charge(cr_lua_ivr *v, lcall *c, uint64_t units)
 
 static inline unsigned small_class(size_t n)
 {
-    return (unsigned)((n + 15) >> 4) - 1; /* 1..16 bytes: 0; 241..256: 15 */
+    unsigned k = (unsigned)((n + 7) >> 4); /* 1..24 bytes: class 0; 25..40: 1; 233..248: 14 */
+    return k ? k - 1 : 0;
+}
+
+static inline size_t class_size(unsigned k)
+{
+    return (k + 1) * 16 + 8;
 }
 
 static void *small_get(cr_lua_ivr *v, unsigned k)
@@ -58,21 +64,21 @@ static void *small_get(cr_lua_ivr *v, unsigned k)
     void *p = v->spare[k];
     if (p) {
         v->spare[k] = *(void **)p;
-        v->spare_bytes -= (k + 1) * 16;
+        v->spare_bytes -= class_size(k);
         return p;
     }
-    return malloc((k + 1) * 16);
+    return malloc(class_size(k));
 }
 
 static void small_put(cr_lua_ivr *v, void *p, unsigned k)
 {
-    if (v->spare_bytes + (k + 1) * 16 > SPARE_MAX) {
+    if (v->spare_bytes + class_size(k) > SPARE_MAX) {
         free(p);
         return;
     }
     *(void **)p = v->spare[k];
     v->spare[k] = p;
-    v->spare_bytes += (k + 1) * 16;
+    v->spare_bytes += class_size(k);
 }
 
 void livr_spare_free(cr_lua_ivr *v)
