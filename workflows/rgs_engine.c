@@ -239,7 +239,7 @@ static RGS_COLD bool str_chunk_new(cr_rgs_engine *e)
 {
     if (!CR_GROW(e->str_chunks, e->nstr_chunks, e->capstr_chunks))
         return false;
-    char *k = malloc((size_t)RGS_STR_CHUNK * RGS_STR_PIECE);
+    char *k = aligned_alloc(64, (size_t)RGS_STR_CHUNK * RGS_STR_PIECE);
     if (!k)
         return false;
     e->str_chunks[e->nstr_chunks++] = k;

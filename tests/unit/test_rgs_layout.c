@@ -389,8 +389,10 @@ static void check_call_strings(const cr_rgs_engine *e, const long *slot, char (*
         assert_string_equal(rgs_call_to(c), "sip:w@x");
         assert_true(strlen(c->id) + strlen(from[k]) + strlen("sip:w@x") + 3 <= c->capstr);
         assert_int_equal(c->str_pooled, piece);
-        if (piece)
+        if (piece) {
             assert_int_equal(c->capstr, RGS_STR_PIECE);
+            assert_int_equal((uintptr_t)c->id % 64, 0);
+        }
         pooled += piece;
         bufs[k] = (span){c->id, c->id + c->capstr};
     }
@@ -416,7 +418,7 @@ static void call_strings_from_the_pool(void **state)
     char id[32];
     for (int k = 0; k < N; k++) {
         snprintf(id, sizeof id, "s-%d@h", k);
-        snprintf(from[k], sizeof from[k], "sip:c%060d@y", k); /* a piece's 96 bytes, nearly */
+        snprintf(from[k], sizeof from[k], "sip:c%060d@y", k); /* most of a piece */
         slot[k] = rgs_call_new(e, (uint64_t)k + 1, id, from[k], "sip:w@x", 0);
         assert_true(slot[k] >= 0);
     }
