@@ -351,7 +351,7 @@ struct cr_rgs_engine {
     rgs_queue *queues;
     uint32_t *navail;  /* per group: bits set in its avail (dense: hunts and syncs read it) */
     uint32_t *members; /* every group's member list (rgs_group.agents points into it) */
-    void *hot;         /* groups, queues, wfs, wfstats, navail and members: one large table */
+    void *hot; /* groups, queues, wfs, wfstats, wfanswered, navail and members: one large table */
     size_t hot_bytes;
     rgs_call *calls; /* 64-byte aligned, from rgs_big_alloc (capcalls slots) */
     size_t ncalls, capcalls;
@@ -368,13 +368,18 @@ struct cr_rgs_engine {
     cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow, each a
                                        line (64-byte aligned); offered: rgs_wf.offered's wraps */
     rgs_wf *wfs;                    /* per workflow */
-    uint32_t *seen, seen_gen;       /* per agent, for counting distinct agents */
-    rgs_hent *heap;                 /* 64-byte aligned, root at RGS_HEAP_ROOT */
-    size_t nheap, capheap;          /* entries in the heap; capacity of the array */
-    rgs_timer *tim;                 /* timers by handle */
-    uint32_t *hpos, *hfree;         /* heap index by timer handle; free handles */
-    size_t nh, caph, nhfree;        /* handles used (0 is none); capacity of tim, hpos, hfree */
-    uint32_t timer_order;           /* renumbered before it wraps (rgs_timer.c) */
+    /* Per workflow, its calls answered modulo 2^32 (each wrap adds 2^32 to its wfstats'
+     * answered): 4 bytes each, a few hundred lines for 10,000 workflows, which the answers keep
+     * in the cache, where the counters' line of the call's workflow was a write miss at every
+     * answer. */
+    uint32_t *wfanswered;
+    uint32_t *seen, seen_gen; /* per agent, for counting distinct agents */
+    rgs_hent *heap;           /* 64-byte aligned, root at RGS_HEAP_ROOT */
+    size_t nheap, capheap;    /* entries in the heap; capacity of the array */
+    rgs_timer *tim;           /* timers by handle */
+    uint32_t *hpos, *hfree;   /* heap index by timer handle; free handles */
+    size_t nh, caph, nhfree;  /* handles used (0 is none); capacity of tim, hpos, hfree */
+    uint32_t timer_order;     /* renumbered before it wraps (rgs_timer.c) */
     /* rgs_timer_drop_dead found the earliest timer live, and no event, timer or heap change
      * came since: a deadline poll that runs nothing need not check it again (rgs_input.c) */
     bool top_live;

@@ -446,16 +446,17 @@ static void hot_tables_hold_the_records(void **state)
     size_t nm = 0;
     for (size_t g = 0; g < cfg->ngroups; g++)
         nm += cfg->groups[g].nagents;
-    span s[6] = {
+    span s[7] = {
         in_hot(e, e->groups, cfg->ngroups * sizeof *e->groups),
         in_hot(e, e->queues, cfg->nqueues * sizeof *e->queues),
         in_hot(e, e->wfs, cfg->nworkflows * sizeof *e->wfs),
         in_hot(e, e->wfstats, cfg->nworkflows * sizeof *e->wfstats),
+        in_hot(e, e->wfanswered, cfg->nworkflows * sizeof *e->wfanswered),
         in_hot(e, e->navail, cfg->ngroups * sizeof *e->navail),
         in_hot(e, e->members, nm * sizeof *e->members),
     };
-    qsort(s, 6, sizeof *s, by_lo);
-    for (int i = 0; i + 1 < 6; i++)
+    qsort(s, 7, sizeof *s, by_lo);
+    for (int i = 0; i + 1 < 7; i++)
         assert_true(s[i].hi <= s[i + 1].lo);
     for (size_t g = 0; g < cfg->ngroups; g++) {
         const rgs_group *rg = &e->groups[g];
