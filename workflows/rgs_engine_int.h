@@ -300,14 +300,19 @@ static inline const char *rgs_call_to(const rgs_call *c)
 
 enum { T_RING, T_TIMEOUT, T_GRACE, T_IVR };
 
-/* A timer, kept by handle in cr_rgs_engine.tim (rgs_timer.c). */
+/* A timer, kept by handle in cr_rgs_engine.tim (rgs_timer.c), with its heap index: a cancel
+ * reads the record, and the next timer added takes the handle it freed (the free handles are
+ * a stack), so that the add writes a line the cancel read, where the heap index kept apart
+ * (hpos) and the record were two lines, the record's a write miss at every add. */
 typedef struct rgs_timer {
     int64_t when;
-    size_t slot;
     uint64_t serial;
+    uint32_t slot; /* (call slots are 32-bit: calls_grow) */
     uint32_t tok;
+    uint32_t pos; /* heap index while in the heap */
     int kind;
-} rgs_timer; /* 32 bytes: two a cache line */
+} rgs_timer;
+_Static_assert(sizeof(rgs_timer) == 32, "two timers a cache line");
 
 /* A timer heap entry: 16 bytes, so that a node's four children fill one cache line. */
 typedef struct rgs_hent {
@@ -377,8 +382,8 @@ struct cr_rgs_engine {
     rgs_hent *heap;           /* 64-byte aligned, root at RGS_HEAP_ROOT */
     size_t nheap, capheap;    /* entries in the heap; capacity of the array */
     rgs_timer *tim;           /* timers by handle */
-    uint32_t *hpos, *hfree;   /* heap index by timer handle; free handles */
-    size_t nh, caph, nhfree;  /* handles used (0 is none); capacity of tim, hpos, hfree */
+    uint32_t *hfree;          /* free handles (a stack: the last freed is reused first) */
+    size_t nh, caph, nhfree;  /* handles used (0 is none); capacity of tim and hfree */
     uint32_t timer_order;     /* renumbered before it wraps (rgs_timer.c) */
     /* rgs_timer_drop_dead found the earliest timer live, and no event, timer or heap change
      * came since: a deadline poll that runs nothing need not check it again (rgs_input.c) */

@@ -195,9 +195,9 @@ static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_
     /* then what its second line leads to: the timers an answer or a hang-up cancels, the
      * id's slot in call_ids (a hang-up deletes the call) */
     if (c->th_ring)
-        __builtin_prefetch(&e->hpos[c->th_ring]);
+        __builtin_prefetch(&e->tim[c->th_ring]);
     if (c->th_timeout)
-        __builtin_prefetch(&e->hpos[c->th_timeout]);
+        __builtin_prefetch(&e->tim[c->th_timeout]);
     if (in->type == CR_RGS_EV_HANGUP || in->type == CR_RGS_EV_AGENT_HANGUP)
         rgs_imap_prefetch(&e->call_ids, c->idtag);
     /* and what its state leads to: a queued call's queue (its first line, and its second,
