@@ -1181,8 +1181,11 @@ decide_again(const cr_config *c, const char *dialed, const cr_runtime *rt, cr_us
     return decide(c, dialed, rt, caller, false, out, trace);
 }
 
-int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
-                    cr_decision *out, cr_trace *trace)
+/* cr_route_decide, in line in its two copies (route_decide_quiet and route_decide_traced). */
+static inline __attribute__((always_inline)) int route_decide(const cr_config *c, const char *from,
+                                                              const char *dialed,
+                                                              const cr_runtime *rt,
+                                                              cr_decision *out, cr_trace *trace)
 {
     decision_reset(out);
     if (!c || !from || !dialed) {
@@ -1198,6 +1201,31 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     if (caller.cell && !ce_user_probe_confirm_in_line(c, &caller))
         rc = decide_again(c, dialed, rt, &caller, out, trace);
     return rc;
+}
+
+/* route_decide without a trace, the usual decision: its trace lines compiled out. */
+static int __attribute__((noinline))
+route_decide_quiet(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
+                   cr_decision *out)
+{
+    return route_decide(c, from, dialed, rt, out, NULL);
+}
+
+/* route_decide with a trace (out of line: cr_route_decide is then a jump to one or the other,
+ * not a frame of its own). */
+static int __attribute__((noinline))
+route_decide_traced(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
+                    cr_decision *out, cr_trace *trace)
+{
+    return route_decide(c, from, dialed, rt, out, trace);
+}
+
+int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
+                    cr_decision *out, cr_trace *trace)
+{
+    if (!trace)
+        return route_decide_quiet(c, from, dialed, rt, out);
+    return route_decide_traced(c, from, dialed, rt, out, trace);
 }
 
 /* ---- inbound from a gateway --------------------------------------------------------------- */
