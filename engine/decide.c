@@ -246,8 +246,9 @@ static inline uint64_t listed_bit(const cr_config *c, const cr_gateway *g)
     return (uint64_t)1 << (((p - first) / sizeof *g) & 63);
 }
 
-static void adder_init(adder *x, const cr_config *c, const char *number, size_t len,
-                       const cr_runtime *rt, const cr_decision *out, const cr_trace *trace)
+static inline __attribute__((always_inline)) void
+adder_init(adder *x, const cr_config *c, const char *number, size_t len, const cr_runtime *rt,
+           const cr_decision *out, const cr_trace *trace)
 {
     x->listed = 0;
     for (size_t i = 0; i < out->nattempts; i++)
@@ -618,9 +619,9 @@ walk_merged(const cr_config *c, const cr_policy *policy, cr_policy_iter *it, con
  * key->n characters): one walk of the policy's merged trie (`ahead`: already begun for this
  * policy and key, or NULL), else one walk per usage. CR_OK, or CR_ENOMEM: a route's gateway list
  * past SKIP_CACHE could not be read (the attempts are then dropped). */
-static int route_attempts(const cr_config *c, const cr_policy *policy, const cr_px_key *key,
-                          cr_policy_iter *ahead, const cr_runtime *rt, cr_decision *out,
-                          cr_trace *trace)
+static inline __attribute__((always_inline)) int
+route_attempts_in(const cr_config *c, const cr_policy *policy, const cr_px_key *key,
+                  cr_policy_iter *ahead, const cr_runtime *rt, cr_decision *out, cr_trace *trace)
 {
     const char *number = out->normalized;
     size_t n = key->n;
@@ -664,6 +665,34 @@ done:
             cr_trace_add(trace, "out of memory reading a route's gateways: no attempts");
     }
     return rc;
+}
+
+/* route_attempts_in without a trace, the decisions' usual case (its trace lines compiled out,
+ * its arguments all in registers), and with one. Their parts are in line in both (adder_init,
+ * ce_policy_walk_next): with two copies, GCC left them out of line, for more instructions than
+ * the one copy with its trace tests had. */
+static int __attribute__((noinline))
+route_attempts_quiet(const cr_config *c, const cr_policy *policy, const cr_px_key *key,
+                     cr_policy_iter *ahead, const cr_runtime *rt, cr_decision *out)
+{
+    return route_attempts_in(c, policy, key, ahead, rt, out, NULL);
+}
+
+static int __attribute__((noinline))
+route_attempts_traced(const cr_config *c, const cr_policy *policy, const cr_px_key *key,
+                      cr_policy_iter *ahead, const cr_runtime *rt, cr_decision *out,
+                      cr_trace *trace)
+{
+    return route_attempts_in(c, policy, key, ahead, rt, out, trace);
+}
+
+static inline int route_attempts(const cr_config *c, const cr_policy *policy, const cr_px_key *key,
+                                 cr_policy_iter *ahead, const cr_runtime *rt, cr_decision *out,
+                                 cr_trace *trace)
+{
+    if (!trace)
+        return route_attempts_quiet(c, policy, key, ahead, rt, out);
+    return route_attempts_traced(c, policy, key, ahead, rt, out, trace);
 }
 
 void cr_route_attempts(const cr_config *c, const cr_policy *policy, const char *number,
@@ -1152,8 +1181,11 @@ decide_again(const cr_config *c, const char *dialed, const cr_runtime *rt, cr_us
     return decide(c, dialed, rt, caller, false, out, trace);
 }
 
-int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
-                    cr_decision *out, cr_trace *trace)
+/* cr_route_decide, in line in its two copies (route_decide_quiet and route_decide_traced). */
+static inline __attribute__((always_inline)) int route_decide(const cr_config *c, const char *from,
+                                                              const char *dialed,
+                                                              const cr_runtime *rt,
+                                                              cr_decision *out, cr_trace *trace)
 {
     decision_reset(out);
     if (!c || !from || !dialed) {
@@ -1169,6 +1201,31 @@ int cr_route_decide(const cr_config *c, const char *from, const char *dialed, co
     if (caller.cell && !ce_user_probe_confirm_in_line(c, &caller))
         rc = decide_again(c, dialed, rt, &caller, out, trace);
     return rc;
+}
+
+/* route_decide without a trace, the usual decision: its trace lines compiled out. */
+static int __attribute__((noinline))
+route_decide_quiet(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
+                   cr_decision *out)
+{
+    return route_decide(c, from, dialed, rt, out, NULL);
+}
+
+/* route_decide with a trace (out of line: cr_route_decide is then a jump to one or the other,
+ * not a frame of its own). */
+static int __attribute__((noinline))
+route_decide_traced(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
+                    cr_decision *out, cr_trace *trace)
+{
+    return route_decide(c, from, dialed, rt, out, trace);
+}
+
+int cr_route_decide(const cr_config *c, const char *from, const char *dialed, const cr_runtime *rt,
+                    cr_decision *out, cr_trace *trace)
+{
+    if (!trace)
+        return route_decide_quiet(c, from, dialed, rt, out);
+    return route_decide_traced(c, from, dialed, rt, out, trace);
 }
 
 /* ---- inbound from a gateway --------------------------------------------------------------- */

@@ -688,15 +688,28 @@ static inline uint64_t ce_not_digits(uint64_t w)
     return ((~(x + (0x80 - '0') * ones) | (x + (0x7F - '9') * ones)) | w) & highs;
 }
 
-/* A number of 4 to CR_NUMBER_MAX decimal digits after an optional '+' ("+14255550100",
- * "5550100"), eight bytes a step (the last word overlaps the one before it; under 8 bytes, two
- * words of four): what parse_plain makes of it. False for anything else (parse_plain then
- * reads it). */
+/* A number of 1 to CR_NUMBER_MAX decimal digits after an optional '+' ("+14255550100",
+ * "5550100", "911"), eight bytes a step (the last word overlaps the one before it; under 8
+ * bytes, two words of four; under 4, its first, middle and last characters): what parse_plain
+ * makes of it. False for anything else (parse_plain then reads it). */
 static inline __attribute__((always_inline)) bool ce_parse_digits(const char *in, cr_number *out)
 {
     size_t n = strlen(in);
-    if (n < 4 || n > CR_NUMBER_MAX)
-        return false;
+    if (n - 4 > CR_NUMBER_MAX - 4) { /* under 4 (a short code), or too long */
+        if (n - 1 >= 3)
+            return false;
+        unsigned a = (unsigned char)in[0], b = (unsigned char)in[n >> 1];
+        unsigned e = (unsigned char)in[n - 1];
+        if ((a - '0' > 9 && (a != '+' || n == 1)) || (n > 1 && (b - '0' > 9 || e - '0' > 9)))
+            return false;
+        out->digits[0] = (char)a;
+        out->digits[n >> 1] = (char)b;
+        out->digits[n - 1] = (char)e;
+        out->digits[n] = 0;
+        out->ndigits = n;
+        out->dialable = true;
+        return true;
+    }
     uint64_t w, bad;
     if (n < 8) {
         uint32_t lo, hi;

@@ -620,7 +620,8 @@ static inline const cr_px_dfa *ce_route_dfa(const cr_config *cfg, uint32_t r)
 bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr_policy_iter *it);
 
 /* The next candidate, NULL at the end; it->px.match tells that the index decided it matches. */
-static inline const cr_px_witem *ce_policy_walk_next(cr_policy_iter *it)
+static inline __attribute__((always_inline)) const cr_px_witem *
+ce_policy_walk_next(cr_policy_iter *it)
 {
     /* px is the witem's first member: the item found is its witem */
     return (const cr_px_witem *)ce_px_next_item(&it->px, sizeof(cr_px_witem));
