@@ -239,7 +239,7 @@ static RGS_COLD bool str_chunk_new(cr_rgs_engine *e)
 {
     if (!CR_GROW(e->str_chunks, e->nstr_chunks, e->capstr_chunks))
         return false;
-    char *k = aligned_alloc(64, (size_t)RGS_STR_CHUNK * RGS_STR_PIECE);
+    char *k = malloc((size_t)RGS_STR_CHUNK * RGS_STR_PIECE);
     if (!k)
         return false;
     e->str_chunks[e->nstr_chunks++] = k;
@@ -644,14 +644,13 @@ static bool hot_tables(cr_rgs_engine *e)
     const cr_rgs_config *cfg = e->cfg;
     size_t ng = cfg->ngroups ? cfg->ngroups : 1, nq = cfg->nqueues ? cfg->nqueues : 1,
            nw = cfg->nworkflows ? cfg->nworkflows : 1, nm = 0, off = 0;
-    size_t og, oq, ow, os, oa, on, om;
+    size_t og, oq, ow, os, on, om;
     for (size_t g = 0; g < cfg->ngroups; g++)
         if ((nm += cfg->groups[g].nagents) < cfg->groups[g].nagents)
             return false;
     if (!table_at(&off, ng, sizeof *e->groups, &og) ||
         !table_at(&off, nq, sizeof *e->queues, &oq) || !table_at(&off, nw, sizeof *e->wfs, &ow) ||
         !table_at(&off, nw, sizeof *e->wfstats, &os) ||
-        !table_at(&off, nw, sizeof *e->wfanswered, &oa) ||
         !table_at(&off, ng, sizeof *e->navail, &on) ||
         !table_at(&off, nm ? nm : 1, sizeof *e->members, &om))
         return false;
@@ -663,7 +662,6 @@ static bool hot_tables(cr_rgs_engine *e)
     e->queues = (rgs_queue *)(void *)(t + oq);
     e->wfs = (rgs_wf *)(void *)(t + ow);
     e->wfstats = (cr_rgs_workflow_stats *)(void *)(t + os);
-    e->wfanswered = (uint32_t *)(void *)(t + oa);
     e->navail = (uint32_t *)(void *)(t + on);
     e->members = (uint32_t *)(void *)(t + om);
     return true;
@@ -700,8 +698,8 @@ static int build(cr_rgs_engine *e)
      * the array is not copied doubling by doubling while calls come in */
     if (!calls_realloc(e, cfg->nagents > 64 ? cfg->nagents : 64))
         return CR_ENOMEM;
-    if (!e->agents || !e->groups || !e->queues || !e->navail || !e->wfstats || !e->wfanswered ||
-        !e->wfs || !e->seen || !e->calls)
+    if (!e->agents || !e->groups || !e->queues || !e->navail || !e->wfstats || !e->wfs ||
+        !e->seen || !e->calls)
         return CR_ENOMEM;
     /* the call maps too: no rehash of every call in one event until there are more calls */
     if (rgs_imap_reserve(&e->call_ids, e->capcalls) < 0 ||

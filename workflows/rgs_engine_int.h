@@ -200,11 +200,8 @@ typedef struct rgs_decline_entry {
 } rgs_decline_entry;
 
 /* A call slot's first string buffer: a piece of RGS_STR_PIECE bytes (most calls' id, from and
- * to fit) from the engine's pool, whose chunks hold RGS_STR_CHUNK pieces each. Pieces are
- * 64-byte aligned, so that strings of up to 64 bytes (the bench's: "call123456", a caller's
- * URI, a workflow's) are written to one cache line: pieces of 96 bytes put every other one
- * across two lines (callgrind: 1.75 write misses a new call, 1.0 aligned). */
-#define RGS_STR_PIECE 128
+ * to fit) from the engine's pool, whose chunks hold RGS_STR_CHUNK pieces each. */
+#define RGS_STR_PIECE 96
 #define RGS_STR_CHUNK 1024
 
 /* 256 bytes, 64-byte aligned, laid out by what events read (callgrind: each line an event
@@ -300,19 +297,14 @@ static inline const char *rgs_call_to(const rgs_call *c)
 
 enum { T_RING, T_TIMEOUT, T_GRACE, T_IVR };
 
-/* A timer, kept by handle in cr_rgs_engine.tim (rgs_timer.c), with its heap index: a cancel
- * reads the record, and the next timer added takes the handle it freed (the free handles are
- * a stack), so that the add writes a line the cancel read, where the heap index kept apart
- * (hpos) and the record were two lines, the record's a write miss at every add. */
+/* A timer, kept by handle in cr_rgs_engine.tim (rgs_timer.c). */
 typedef struct rgs_timer {
     int64_t when;
+    size_t slot;
     uint64_t serial;
-    uint32_t slot; /* (call slots are 32-bit: calls_grow) */
     uint32_t tok;
-    uint32_t pos; /* heap index while in the heap */
     int kind;
-} rgs_timer;
-_Static_assert(sizeof(rgs_timer) == 32, "two timers a cache line");
+} rgs_timer; /* 32 bytes: two a cache line */
 
 /* A timer heap entry: 16 bytes, so that a node's four children fill one cache line. */
 typedef struct rgs_hent {
@@ -356,7 +348,7 @@ struct cr_rgs_engine {
     rgs_queue *queues;
     uint32_t *navail;  /* per group: bits set in its avail (dense: hunts and syncs read it) */
     uint32_t *members; /* every group's member list (rgs_group.agents points into it) */
-    void *hot; /* groups, queues, wfs, wfstats, wfanswered, navail and members: one large table */
+    void *hot;         /* groups, queues, wfs, wfstats, navail and members: one large table */
     size_t hot_bytes;
     rgs_call *calls; /* 64-byte aligned, from rgs_big_alloc (capcalls slots) */
     size_t ncalls, capcalls;
@@ -373,18 +365,13 @@ struct cr_rgs_engine {
     cr_rgs_workflow_stats *wfstats; /* counters (waiting fields unused) per workflow, each a
                                        line (64-byte aligned); offered: rgs_wf.offered's wraps */
     rgs_wf *wfs;                    /* per workflow */
-    /* Per workflow, its calls answered modulo 2^32 (each wrap adds 2^32 to its wfstats'
-     * answered): 4 bytes each, a few hundred lines for 10,000 workflows, which the answers keep
-     * in the cache, where the counters' line of the call's workflow was a write miss at every
-     * answer. */
-    uint32_t *wfanswered;
-    uint32_t *seen, seen_gen; /* per agent, for counting distinct agents */
-    rgs_hent *heap;           /* 64-byte aligned, root at RGS_HEAP_ROOT */
-    size_t nheap, capheap;    /* entries in the heap; capacity of the array */
-    rgs_timer *tim;           /* timers by handle */
-    uint32_t *hfree;          /* free handles (a stack: the last freed is reused first) */
-    size_t nh, caph, nhfree;  /* handles used (0 is none); capacity of tim and hfree */
-    uint32_t timer_order;     /* renumbered before it wraps (rgs_timer.c) */
+    uint32_t *seen, seen_gen;       /* per agent, for counting distinct agents */
+    rgs_hent *heap;                 /* 64-byte aligned, root at RGS_HEAP_ROOT */
+    size_t nheap, capheap;          /* entries in the heap; capacity of the array */
+    rgs_timer *tim;                 /* timers by handle */
+    uint32_t *hpos, *hfree;         /* heap index by timer handle; free handles */
+    size_t nh, caph, nhfree;        /* handles used (0 is none); capacity of tim, hpos, hfree */
+    uint32_t timer_order;           /* renumbered before it wraps (rgs_timer.c) */
     /* rgs_timer_drop_dead found the earliest timer live, and no event, timer or heap change
      * came since: a deadline poll that runs nothing need not check it again (rgs_input.c) */
     bool top_live;

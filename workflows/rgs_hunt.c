@@ -441,8 +441,7 @@ RGS_HOT int rgs_answer(cr_rgs_engine *e, rgs_call *c, size_t a, char *err, size_
     rgs_logf(e, "connected call=%s queue=\"%s\" agent=%s wait=%.3f", c->id, qname(e, c),
              agent_uri(e, a), (double)wait / 1000.0);
     rgs_queue_note_answer(&e->queues[c->queue], wait);
-    if (++e->wfanswered[c->wf] == 0)
-        e->wfstats[c->wf].answered += 1ULL << 32;
+    e->wfstats[c->wf].answered++;
     if (++e->agents[a].answers == 0)
         e->agents[a].answered += 1ULL << 32;
     rgs_queue_leave(e, c);

@@ -195,9 +195,9 @@ static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_
     /* then what its second line leads to: the timers an answer or a hang-up cancels, the
      * id's slot in call_ids (a hang-up deletes the call) */
     if (c->th_ring)
-        __builtin_prefetch(&e->tim[c->th_ring]);
+        __builtin_prefetch(&e->hpos[c->th_ring]);
     if (c->th_timeout)
-        __builtin_prefetch(&e->tim[c->th_timeout]);
+        __builtin_prefetch(&e->hpos[c->th_timeout]);
     if (in->type == CR_RGS_EV_HANGUP || in->type == CR_RGS_EV_AGENT_HANGUP)
         rgs_imap_prefetch(&e->call_ids, c->idtag);
     /* and what its state leads to: a queued call's queue (its first line, and its second,
@@ -205,9 +205,7 @@ static int call_event(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_
      * queue (an answer or a hang-up takes it out); the queue a prompt continues to */
     if (c->state == CS_QUEUED) {
         rgs_prefetch_lines(&e->queues[c->queue], in->type == CR_RGS_EV_HANGUP ? 2 : 1);
-        __builtin_prefetch(in->type == CR_RGS_EV_HANGUP ? (const void *)&e->wfstats[c->wf]
-                                                        : (const void *)&e->wfanswered[c->wf],
-                           1);
+        __builtin_prefetch(&e->wfstats[c->wf], 1);
         if (c->qprev >= 0)
             __builtin_prefetch(&e->calls[c->qprev], 1);
         if (c->qnext >= 0)

@@ -51,9 +51,7 @@ int cr_rgs_engine_workflow_stats(cr_rgs_engine *e, size_t wf, int64_t now_ms,
     if (wf >= e->cfg->nworkflows)
         return CR_ENOENT;
     *out = e->wfstats[wf];
-    /* (the wraps of the line's and the dense counts are in wfstats) */
-    out->offered += e->wfs[wf].offered;
-    out->answered += e->wfanswered[wf];
+    out->offered += e->wfs[wf].offered; /* (the wraps of the line's count are in wfstats) */
     out->waiting = 0;
     out->longest_wait_ms = 0;
     out->agents_signed_in = 0;

@@ -1,7 +1,7 @@
 /*
  * The engine's timers: a 4-ary min-heap ordered by (deadline, insertion order).
  *
- * Each timer has a handle: tim[handle].pos is its heap index, so a call's ring, queue-timeout and
+ * Each timer has a handle: hpos[handle] is its heap index, so a call's ring, queue-timeout and
  * IVR timers leave the heap as soon as they are superseded (rgs_timer_cancel). The heap then
  * holds the live timers only (plus grace timers, dropped when due) and stays small. A timer
  * is still checked when it comes due (rgs_timer_live), so a cancel that is missed costs
@@ -10,8 +10,7 @@
  * Memory layout (issue 17: sifts were the engine's largest source of cache misses). A heap
  * entry is 16 bytes: the deadline, a 32-bit insertion order and the handle; the rest of a
  * timer (call slot, serial, kind, token) is kept by handle in `tim` and read only when the
- * timer is due or checked, never while sifting (a sift writes the heap index of the entries
- * it moves there). The array is 64-byte aligned and the root
+ * timer is due or checked, never while sifting. The array is 64-byte aligned and the root
  * sits at index RGS_HEAP_ROOT (3), which puts the four children of index k at 4k - 8 .. 4k - 5:
  * one cache line per level, and a 4-ary heap has half the levels of a binary one.
  *
@@ -46,7 +45,7 @@ static inline size_t first_child(size_t k)
 static inline void put(cr_rgs_engine *e, size_t k, rgs_hent t)
 {
     e->heap[k] = t;
-    e->tim[t.h].pos = (uint32_t)k;
+    e->hpos[t.h] = (uint32_t)k;
 }
 
 static RGS_HOT void sift_up(cr_rgs_engine *e, size_t k, rgs_hent t)
@@ -119,10 +118,14 @@ static uint32_t handle_new(cr_rgs_engine *e)
         if (e->caph >= UINT32_MAX / 2)
             return 0;
         size_t ncap = e->caph ? e->caph * 2 : 64;
+        uint32_t *p = realloc(e->hpos, ncap * sizeof *p);
+        if (p)
+            e->hpos = p;
         uint32_t *f = realloc(e->hfree, ncap * sizeof *f);
-        if (!f) /* (it may be larger than caph says: realloc needs no size) */
+        if (f)
+            e->hfree = f;
+        if (!p || !f) /* (either may be larger than caph says: realloc needs no size) */
             return 0;
-        e->hfree = f;
         /* last: a large table, whose size caph must say */
         rgs_timer *t = rgs_big_grow(e->tim, e->caph * sizeof *t, ncap * sizeof *t);
         if (!t)
@@ -153,7 +156,7 @@ void rgs_timer_renumber(cr_rgs_engine *e)
     }
     for (size_t i = 0; i < n; i++) {
         e->heap[ROOT + i].order = (uint32_t)i;
-        e->tim[e->heap[ROOT + i].h].pos = (uint32_t)(ROOT + i);
+        e->hpos[e->heap[ROOT + i].h] = (uint32_t)(ROOT + i);
     }
     e->timer_order = (uint32_t)n;
 }
@@ -167,11 +170,7 @@ RGS_HOT uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int 
         return 0;
     if (e->timer_order == UINT32_MAX)
         rgs_timer_renumber(e);
-    e->tim[h] = (rgs_timer){.when = when,
-                            .serial = e->calls[slot].serial,
-                            .slot = (uint32_t)slot,
-                            .tok = tok,
-                            .kind = kind};
+    e->tim[h] = (rgs_timer){when, slot, e->calls[slot].serial, tok, kind};
     rgs_hent t = {when, e->timer_order++, h};
     e->nheap++;
     e->top_live = false;
@@ -182,7 +181,7 @@ RGS_HOT uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int 
 RGS_HOT void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h)
 {
     if (*h) {
-        heap_remove(e, e->tim[*h].pos);
+        heap_remove(e, e->hpos[*h]);
         *h = 0;
     }
 }
@@ -217,8 +216,8 @@ void rgs_timer_free(cr_rgs_engine *e)
 {
     rgs_big_free(e->heap, e->capheap * sizeof *e->heap);
     rgs_big_free(e->tim, e->caph * sizeof *e->tim);
-    free(e->hfree);
-    e->heap = NULL, e->tim = NULL, e->hfree = NULL;
+    free(e->hpos), free(e->hfree);
+    e->heap = NULL, e->tim = NULL, e->hpos = e->hfree = NULL;
     e->nheap = e->capheap = e->nh = e->caph = e->nhfree = 0;
 }
 
