@@ -321,12 +321,12 @@ static void cru_mark_filled(cru_call *c, const unsigned char *result)
 }
 
 /* The destination set for the CLAIMED rows of c (not under the lock: the rows' strings do
- * not change and the block outlives the transaction), each row's outcome in result. The rows
- * are marked (cru_mark_filled) here when `mark`; the timer process marks them only once its
+ * not change and the block outlives the transaction), each row's outcome in result. The
+ * caller marks the rows (cru_mark_filled): a worker at once, the timer process only once its
  * branches are in the transaction: until then they stay CLAIMED, and a failure_route that runs
  * meanwhile (every branch failed) starts them itself instead of finding nothing left to ring.
  * Returns the number of branches. */
-static int cru_fill(struct sip_msg *msg, cru_call *c, unsigned char *result, int mark)
+static int cru_fill(struct sip_msg *msg, cru_call *c, unsigned char *result)
 {
     str table;
     int i, before, endpoints_done = 0, ok, self_ok;
@@ -373,8 +373,6 @@ static int cru_fill(struct sip_msg *msg, cru_call *c, unsigned char *result, int
                    : (r->kind == CRU_K_USER || r->kind == CRU_K_ENDPOINT ? " (not registered)"
                                                                          : " (error)"));
     }
-    if (mark)
-        cru_mark_filled(c, result);
     ruri_mark_consumed(); /* the destination set only */
     return (int)nr_branches;
 }
@@ -395,7 +393,8 @@ static int cru_start_now(struct sip_msg *msg, cru_call *c)
             clear_branches();
             return 0;
         }
-        b = cru_fill(msg, c, result, 1);
+        b = cru_fill(msg, c, result);
+        cru_mark_filled(c, result);
         if (b > 0)
             return b;
     }
@@ -624,7 +623,11 @@ int cru_user(struct sip_msg *msg)
     if (cru_test_pause_ms > 0)
         usleep((useconds_t)cru_test_pause_ms * 1000);
 
-    b = n > 0 ? cru_fill(msg, c, result, 1) : 0;
+    b = 0;
+    if (n > 0) {
+        b = cru_fill(msg, c, result);
+        cru_mark_filled(c, result);
+    }
     if (b == 0 && n > 0) /* those rows gave no branch: their alternatives, the next step */
         b = cru_start_now(msg, c);
     if (b == 0) {
@@ -698,7 +701,7 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
     if (c && !over && c->sweeping) /* cancelled by the no-answer step, still open */
         c->sweeping = crm_cancel_wanted(t, c->want, c->rang, 0, "user plan") > 0;
     if (n > 0) {
-        b = cru_fill(t->uas.request, c, result, 0);
+        b = cru_fill(t->uas.request, c, result);
         if (b > 0 && cru_test_failover_pause_ms > 0)
             for (i = 0; i < c->nrows; i++)
                 if (result[i] && c->rows[i].alt) { /* a failover */
