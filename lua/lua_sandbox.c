@@ -59,11 +59,19 @@ static inline size_t class_size(unsigned k)
     return (k + 1) * 16 + 8;
 }
 
-static void *small_get(cr_lua_ivr *v, unsigned k)
+/* The first block of class k's list, taken off it; NULL when the list is empty. */
+static inline void *spare_pop(cr_lua_ivr *v, unsigned k)
 {
     void *p = v->spare[k];
-    if (p) {
+    if (p)
         v->spare[k] = *(void **)p;
+    return p;
+}
+
+static void *small_get(cr_lua_ivr *v, unsigned k)
+{
+    void *p = spare_pop(v, k);
+    if (p) {
         v->spare_bytes -= class_size(k);
         return p;
     }
@@ -83,13 +91,20 @@ static void small_put(cr_lua_ivr *v, void *p, unsigned k)
 
 void livr_spare_free(cr_lua_ivr *v)
 {
+    void *p;
     for (unsigned k = 0; k < LIVR_SMALL_CLASSES; k++)
-        while (v->spare[k]) {
-            void *p = v->spare[k];
-            v->spare[k] = *(void **)p;
+        while ((p = spare_pop(v, k)) != NULL)
             free(p);
-        }
     v->spare_bytes = 0;
+}
+
+/* A block of `size` bytes given back: a small one to its class's list, others to free. */
+static inline void block_free(cr_lua_ivr *v, void *p, size_t size)
+{
+    if (size <= LIVR_SMALL_MAX)
+        small_put(v, p, small_class(size));
+    else
+        free(p);
 }
 
 /* Block (re)allocation by size: small sizes by class, larger ones by realloc. */
@@ -103,10 +118,7 @@ static void *block_realloc(cr_lua_ivr *v, void *ptr, size_t old, size_t nsize)
     void *p = small_get(v, k);
     if (p && ptr) {
         memcpy(p, ptr, old < nsize ? old : nsize);
-        if (old <= LIVR_SMALL_MAX)
-            small_put(v, ptr, small_class(old));
-        else
-            free(ptr);
+        block_free(v, ptr, old);
     }
     return p;
 }
@@ -151,10 +163,7 @@ void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize)
         return alloc_block(v, ptr, osize, nsize);
     if (ptr) { /* NULL: an empty array part, say */
-        if (osize <= LIVR_SMALL_MAX)
-            small_put(v, ptr, small_class(osize));
-        else
-            free(ptr);
+        block_free(v, ptr, osize);
         v->mem -= osize;
     }
     return NULL;
