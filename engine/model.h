@@ -688,10 +688,41 @@ static inline uint64_t ce_not_digits(uint64_t w)
     return ((~(x + (0x80 - '0') * ones) | (x + (0x7F - '9') * ones)) | w) & highs;
 }
 
+/* A number written "+C (AAA) BBB-CCCC" (17 characters; C, A, B decimal digits): what
+ * parse_plain makes of it ("+CAAABBBCCCC", its separators dropped), three words read. False for
+ * anything else, n not 17 included (parse_plain then reads it). */
+static inline __attribute__((always_inline)) bool ce_parse_nanp(const char *in, size_t n,
+                                                                cr_number *out)
+{
+    if (n != 17)
+        return false;
+    const uint64_t zeros = 0x3030303030303030ull;
+    /* in[0..8): '+', digit, ' ', '(', 3 digits, ')'; in[9..17): 3 digits, '-', 4 digits */
+    const uint64_t m0 = 0xFF000000FFFF00FFull, t0 = 0x2900000028200000ull | '+';
+    const uint64_t m2 = 0x00000000FF000000ull, t2 = 0x000000002D000000ull;
+    uint64_t w0, w2;
+    memcpy(&w0, in, 8);
+    memcpy(&w2, in + 9, 8);
+    uint64_t bad = ((w0 & m0) ^ t0) | ((w2 & m2) ^ t2) | (uint64_t)(in[8] ^ ' ') |
+                   ce_not_digits((w0 & ~m0) | (zeros & m0)) |
+                   ce_not_digits((w2 & ~m2) | (zeros & m2));
+    if (bad)
+        return false;
+    memcpy(out->digits, in, 2);         /* "+C" */
+    memcpy(out->digits + 2, in + 4, 4); /* "AAA)", its ')' written over next */
+    memcpy(out->digits + 5, in + 9, 4); /* "BBB-", its '-' written over next */
+    memcpy(out->digits + 8, in + 13, 4);
+    out->digits[12] = 0;
+    out->ndigits = 12;
+    out->dialable = true;
+    return true;
+}
+
 /* A number of 1 to CR_NUMBER_MAX decimal digits after an optional '+' ("+14255550100",
  * "5550100", "911"), eight bytes a step (the last word overlaps the one before it; under 8
  * bytes, two words of four; under 4, its first, middle and last characters): what parse_plain
- * makes of it. False for anything else (parse_plain then reads it). */
+ * makes of it, or of a number ce_parse_nanp reads. False for anything else (parse_plain then
+ * reads it). */
 static inline __attribute__((always_inline)) bool ce_parse_digits(const char *in, cr_number *out)
 {
     size_t n = strlen(in);
@@ -734,8 +765,8 @@ static inline __attribute__((always_inline)) bool ce_parse_digits(const char *in
         memcpy(out->digits + n - 8, &w, 8);
         bad |= ce_not_digits(w);
     }
-    if (bad)
-        return false;
+    if (bad) /* "+1 (425) 555-0100" read here too */
+        return ce_parse_nanp(in, n, out);
     out->digits[n] = 0;
     out->ndigits = n;
     out->dialable = true;

@@ -425,10 +425,88 @@ static void test_simple_translations_every_token_shape(void **state)
         }
 }
 
+/* ce_number_parse of "+C (AAA) BBB-CCCC" (ce_parse_nanp): read in line (plain: decimal digits
+ * after '+'), the digits parse_plain keeps. Every one-character change of it (each place given
+ * each of a set of bytes, one dropped or one added) parses as the general parse reads it
+ * (ce_number_parse_any, ce_parse_digits skipped). Fails when the formatted number leaves the
+ * fast path, or the fast path takes a string parse_plain reads otherwise. */
+static void check_parse_as_general(const char *in, bool want_plain)
+{
+    cr_number a, b;
+    bool plain;
+    memset(&a, 0x55, sizeof a);
+    memset(&b, 0x55, sizeof b);
+    int ra = ce_number_parse(in, &a, &plain);
+    b.digits[0] = b.context[0] = b.ext[0] = b.host[0] = 0;
+    b.ndigits = 0;
+    b.is_sip = b.secure = b.dialable = false;
+    b.invalid = NULL;
+    int rb = ce_number_parse_any(in, &b, true);
+    if (ra != rb || strcmp(a.digits, b.digits) != 0 || a.ndigits != b.ndigits ||
+        a.dialable != b.dialable || a.is_sip != b.is_sip || strcmp(a.ext, b.ext) != 0 ||
+        strcmp(a.context, b.context) != 0)
+        fail_msg("'%s': parsed '%s' (%d), the general parse '%s' (%d)", in, a.digits, ra, b.digits,
+                 rb);
+    if (want_plain && !plain)
+        fail_msg("'%s': not read in line", in);
+}
+
+static void test_formatted_number_in_line(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"+1 (425) 555-0100", "+4 (000) 999-9999",
+                                       "+9 (214) 917-5412"};
+    for (size_t g = 0; g < sizeof good / sizeof *good; g++) {
+        cr_number num;
+        bool plain = false;
+        assert_int_equal(ce_number_parse(good[g], &num, &plain), CR_OK);
+        assert_true(plain);
+        char want[16] = {good[g][0],
+                         good[g][1],
+                         good[g][4],
+                         good[g][5],
+                         good[g][6],
+                         good[g][9],
+                         good[g][10],
+                         good[g][11],
+                         good[g][13],
+                         good[g][14],
+                         good[g][15],
+                         good[g][16],
+                         0};
+        assert_string_equal(num.digits, want);
+        assert_int_equal(num.ndigits, 12);
+        assert_true(num.dialable);
+        check_parse_as_general(good[g], true);
+    }
+    static const char odd[] = {'0', '9', '+', ' ', '(', ')', '-',    '.',    '/',    ':',
+                               'a', '*', '#', ';', '<', '>', '\x7f', '\x80', '\xb0', '\xff'};
+    const char *base = good[0];
+    size_t n = strlen(base);
+    char in[32];
+    for (size_t at = 0; at < n; at++) {
+        for (size_t k = 0; k < sizeof odd; k++) {
+            memcpy(in, base, n + 1);
+            in[at] = odd[k];
+            check_parse_as_general(in, false);
+        }
+        memcpy(in, base, at); /* one dropped */
+        memcpy(in + at, base + at + 1, n - at);
+        check_parse_as_general(in, false);
+        for (size_t k = 0; k < sizeof odd; k++) { /* one added */
+            memcpy(in, base, at);
+            in[at] = odd[k];
+            memcpy(in + at + 1, base + at, n - at + 1);
+            check_parse_as_general(in, false);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_guide_table1_examples),
+        cmocka_unit_test(test_formatted_number_in_line),
         cmocka_unit_test(test_simple_translations_every_token_shape),
         cmocka_unit_test(test_guide_ldcallingus_row_is_wrong),
         cmocka_unit_test(test_unmatched_number_continues_unchanged),
