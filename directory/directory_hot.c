@@ -15,9 +15,10 @@
  *
  * The compact copy drops what the key already says: the record's line when it is
  * "tel:" number [";ext=" extension], its number and extension when they are the key's, the
- * magic and version bytes, and each string's second length byte (strings of up to 253 bytes;
- * the NUL stays, so a hit decodes the copy in place). A hit decodes it straight into the
- * reader's slot; a copy is kept only when decoding it gives the user decoding the record
+ * magic and version bytes; a string's two length bytes become one byte saying where it starts
+ * (copies of up to 255 bytes; the NUL stays). A hit copies it as it is into the reader's slot
+ * and points the user's strings into it, scanning none (only the line, when derived, is
+ * written out); a copy is kept only when decoding it gives the user decoding the record
  * gives, field by field (checked when it is kept), so a hit answers exactly what the map
  * holds.
  *
@@ -183,9 +184,9 @@ static uint16_t hot_gen(hot_table_t *t, const cr_dir_reader *r)
 #define REC_HEADER 12
 #define REC_NULL   0xFFFFu
 #define HOT_STRS   (DIR_USER_STRINGS + CR_DIR_SLOT_NAMES) /* a record's strings, then names */
-#define HOT_C_NULL 255                                    /* a string's code in a copy: absent */
-#define HOT_C_KEY  254 /* the line derived, or the number or extension the key's */
-#define HOT_C_MAX  253 /* longest string kept */
+#define HOT_FIXED  9 /* a copy's flags and four 16-bit fields */
+#define HOT_O_NULL 0 /* a string's place in a copy: absent */
+#define HOT_O_KEY  1 /* the line derived, or the number or extension the key's */
 
 typedef struct hot_str {
     const char *s; /* NULL: absent */
@@ -238,15 +239,17 @@ static bool line_derived(hot_str line, hot_str num, hot_str ext)
 
 /*
  * The compact copy of a record found for number / ext into c (cap bytes): its flags and four
- * 16-bit fields (9 bytes), then each string as a code (its length, HOT_C_NULL or HOT_C_KEY),
- * its bytes and a NUL. Returns its length, or 0 when it does not fit or the record is not one
- * this cache copies.
+ * 16-bit fields (HOT_FIXED bytes), then a byte a string saying where it is (its offset in the
+ * copy, past these bytes; HOT_O_NULL or HOT_O_KEY), then the strings, each with its NUL. A
+ * hit copies it as it is and points the user's strings into it: no string is scanned. Returns
+ * its length (at most 255), or 0 when it does not fit or the record is not one this cache
+ * copies.
  */
 static size_t hot_squeeze(const unsigned char *r, size_t len, const char *number, size_t nlen,
                           const char *ext, size_t elen, unsigned char *c, size_t cap)
 {
     hot_str v[HOT_STRS];
-    size_t count = rec_strings(r, len, v), at = 9;
+    size_t count = rec_strings(r, len, v), at = HOT_FIXED + count;
     if (!count || cap < at)
         return 0;
     c[0] = r[2];
@@ -256,18 +259,16 @@ static size_t hot_squeeze(const unsigned char *r, size_t len, const char *number
                    (i == 2 && str_is(v[2], number, nlen)) ||
                    (i == 3 && elen && str_is(v[3], ext, elen));
         if (key || !v[i].s) {
-            if (at + 1 > cap)
-                return 0;
-            c[at++] = key ? HOT_C_KEY : HOT_C_NULL;
+            c[HOT_FIXED + i] = key ? HOT_O_KEY : HOT_O_NULL;
             continue;
         }
-        if (v[i].n > HOT_C_MAX || at + 2 + v[i].n > cap)
+        if (at + v[i].n + 1 > cap || at > UINT8_MAX)
             return 0;
-        c[at++] = (unsigned char)v[i].n;
+        c[HOT_FIXED + i] = (unsigned char)at;
         memcpy(c + at, v[i].s, v[i].n + 1); /* with its NUL */
         at += v[i].n + 1;
     }
-    return at;
+    return at <= UINT8_MAX ? at : 0;
 }
 
 /* Puts s (n bytes) and a NUL at buf + *w (below cap); NULL when it does not fit. */
@@ -286,70 +287,99 @@ static char *put_str(unsigned char *buf, size_t cap, size_t *w, const char *s, s
  * Decodes a compact copy into u as dir_decode decodes the record it stands for: the copy goes
  * into buf (cap bytes; the user's strings point into it), the number and extension the key
  * stands for and a derived line after it; names into names[] (n slots). False when the copy
- * is damaged or does not fit.
+ * is damaged (a place past its end, a copy not ending in a NUL: no string then runs past it)
+ * or does not fit.
  */
 static bool hot_decode(const unsigned char *c, size_t clen, const char *number, size_t nlen,
                        const char *ext, size_t elen, unsigned char *buf, size_t cap, cr_user *u,
                        char **names, size_t n)
 {
-    if (clen < 9 || clen > cap)
+    if (clen <= HOT_FIXED + DIR_USER_STRINGS || clen > cap || c[clen - 1] != 0)
+        return false;
+    size_t nteam = (size_t)c[5] | (size_t)c[6] << 8, ndel = (size_t)c[7] | (size_t)c[8] << 8;
+    size_t count = DIR_USER_STRINGS + nteam + ndel, first = HOT_FIXED + count;
+    if (nteam + ndel > n || first >= clen)
         return false;
     memcpy(buf, c, clen);
-    size_t nteam = (size_t)buf[5] | (size_t)buf[6] << 8,
-           ndel = (size_t)buf[7] | (size_t)buf[8] << 8;
-    if (nteam + ndel > n)
+    char *p[HOT_STRS];
+    /* a place is absent, the key (for the line, number and extension), or inside the copy
+     * past the places; read from the entry, not from buf (no wait on the copy's stores) */
+    unsigned keys, bad, in;
+#if defined(__SSE2__)
+    { /* the ten of the user's strings at once; c has them all (clen > HOT_FIXED + 10) */
+        unsigned char o16[16] = {0};
+        memcpy(o16, c + HOT_FIXED, DIR_USER_STRINGS);
+        __m128i o = _mm_loadu_si128((const __m128i *)o16);
+        __m128i lo = _mm_set1_epi8((char)first), hi = _mm_set1_epi8((char)(clen - 1));
+        __m128i inside = _mm_and_si128(_mm_cmpeq_epi8(_mm_max_epu8(o, lo), o),
+                                       _mm_cmpeq_epi8(_mm_min_epu8(o, hi), o));
+        __m128i key = _mm_cmpeq_epi8(o, _mm_set1_epi8(HOT_O_KEY));
+        __m128i none = _mm_cmpeq_epi8(o, _mm_setzero_si128());
+        in = (unsigned)_mm_movemask_epi8(inside) & 0x3FF;
+        keys = (unsigned)_mm_movemask_epi8(key) & 0x3FF;
+        bad = ~(in | keys | ((unsigned)_mm_movemask_epi8(none) & 0x3FF)) & 0x3FF;
+    }
+#else
+    keys = bad = in = 0;
+    for (size_t i = 0; i < DIR_USER_STRINGS; i++) {
+        unsigned o = c[HOT_FIXED + i];
+        in |= (unsigned)(o - first < clen - first) << i;
+        keys |= (unsigned)(o == HOT_O_KEY) << i;
+        bad |= (unsigned)(o - first >= clen - first && o > HOT_O_KEY) << i;
+    }
+#endif
+#pragma GCC unroll 10
+    for (size_t i = 0; i < DIR_USER_STRINGS; i++)
+        p[i] = (in >> i & 1) ? (char *)buf + c[HOT_FIXED + i] : NULL;
+    for (size_t i = DIR_USER_STRINGS; i < count; i++) { /* names: never absent */
+        unsigned o = c[HOT_FIXED + i];
+        p[i] = (char *)buf + o;
+        bad |= o - first >= clen - first;
+    }
+    if (bad || (keys & ~14u))
+        return false;
+    size_t w = clen;
+    if ((keys & 4) && !(p[2] = put_str(buf, cap, &w, number, nlen)))
+        return false;
+    if ((keys & 8) && (!elen || !(p[3] = put_str(buf, cap, &w, ext, elen))))
+        return false;
+    if (keys & 2) { /* "tel:" number [";ext=" extension] */
+        if (!p[2])
+            return false;
+        size_t nn = (keys & 4) ? nlen : strlen(p[2]), en = 0;
+        if (p[3])
+            en = (keys & 8) ? elen : strlen(p[3]);
+        size_t need = 4 + nn + (p[3] ? 5 + en : 0);
+        if (need + 1 > cap - w)
+            return false;
+        char *l = (char *)buf + w;
+        memcpy(l, "tel:", 4);
+        memcpy(l + 4, p[2], nn);
+        if (p[3]) {
+            memcpy(l + 4 + nn, ";ext=", 5);
+            memcpy(l + 9 + nn, p[3], en);
+        }
+        l[need] = 0;
+        p[1] = l;
+    }
+    if (!p[0])
         return false;
     memset(u, 0, sizeof *u);
     u->enterprise_voice = buf[0] & 1;
     u->pbx_integration = (buf[0] & 2) != 0;
     u->forwarding.no_answer_after = (int)((unsigned)buf[1] | (unsigned)buf[2] << 8);
     u->team_call_delay = (int)((unsigned)buf[3] | (unsigned)buf[4] << 8);
-    char **f[DIR_USER_STRINGS];
-    dir_user_strings(u, f);
-    size_t at = 9, w = clen, count = DIR_USER_STRINGS + nteam + ndel;
-    bool derived = false;
-    for (size_t i = 0; i < count; i++) {
-        if (at >= clen)
-            return false;
-        unsigned code = buf[at++];
-        char *p = NULL;
-        if (code == HOT_C_KEY) {
-            if (i == 1)
-                derived = true;
-            else if (i == 2 || (i == 3 && elen))
-                p = i == 2 ? put_str(buf, cap, &w, number, nlen) : put_str(buf, cap, &w, ext, elen);
-            if (i != 1 && !p)
-                return false;
-        } else if (code != HOT_C_NULL) {
-            if (code >= clen - at || buf[at + code] != 0)
-                return false;
-            p = (char *)buf + at;
-            at += code + 1;
-        }
-        if (i < DIR_USER_STRINGS)
-            *f[i] = p;
-        else if (!(names[i - DIR_USER_STRINGS] = p))
-            return false;
-    }
-    if (at != clen || !u->uri)
-        return false;
-    if (derived) { /* "tel:" number [";ext=" extension] */
-        if (!u->line_number)
-            return false;
-        size_t nn = strlen(u->line_number), en = u->line_ext ? strlen(u->line_ext) : 0;
-        size_t need = 4 + nn + (u->line_ext ? 5 + en : 0);
-        if (need + 1 > cap - w)
-            return false;
-        char *p = (char *)buf + w;
-        memcpy(p, "tel:", 4);
-        memcpy(p + 4, u->line_number, nn);
-        if (u->line_ext) {
-            memcpy(p + 4 + nn, ";ext=", 5);
-            memcpy(p + 9 + nn, u->line_ext, en);
-        }
-        p[need] = 0;
-        u->line = p;
-    }
+    u->uri = p[0]; /* in dir_user_strings' order */
+    u->line = p[1];
+    u->line_number = p[2];
+    u->line_ext = p[3];
+    u->policy = p[4];
+    u->profile = p[5];
+    u->voicemail = p[6];
+    u->simultaneous_ring = p[7];
+    u->forwarding.immediate = p[8];
+    u->forwarding.no_answer_target = p[9];
+    memcpy(names, p + DIR_USER_STRINGS, (nteam + ndel) * sizeof *names);
     u->team_call.names = names;
     u->team_call.count = u->team_call.cap = (uint32_t)nteam;
     u->delegates.names = names + nteam;
