@@ -162,6 +162,26 @@ int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int fi
     }
     return open;
 }
+void crm_log_open_branches(struct cell *t, branch_bm_t want, branch_bm_t rang, long ms,
+                           const char *who)
+{
+    int i;
+
+    for (i = 0; i < (int)t->nr_of_outgoings && i < (int)(sizeof(branch_bm_t) * 8); i++) {
+        branch_bm_t bit = (branch_bm_t)1 << i;
+        if (!(want & bit) || t->uac[i].last_received >= 200 ||
+            t->uac[i].local_cancel.buffer_len > 0 || t->uac[i].request.buffer == NULL)
+            continue;
+        LM_WARN("%s: call [%u:%u] ended %ld ms ago and branch %d (%.*s) is still open: last "
+                "reply %d, provisional reply seen by the module %s, cancel %s, request flags "
+                "%x\n",
+                who, t->hash_index, t->label, ms, i, t->uac[i].uri.len, t->uac[i].uri.s,
+                t->uac[i].last_received, (rang & bit) ? "yes" : "no",
+                t->uac[i].local_cancel.buffer == BUSY_BUFFER ? "busy" : "none",
+                (unsigned)t->uac[i].request.flags);
+    }
+}
+
 static int crm_gateway_holdoff = 30;
 static char *crm_log_level = "debug";
 

@@ -68,4 +68,10 @@ void crm_note_ringing(volatile branch_bm_t *rang, int code);
 int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int first,
                       const char *who);
 
+/* One warning naming each branch in `want` still open `ms` after its call ended: its last
+ * reply, whether `rang` saw a provisional reply, tm's cancel state and request flags (what
+ * crm_cancel_wanted decides on), for the case where no CANCEL was ever sent. */
+void crm_log_open_branches(struct cell *t, branch_bm_t want, branch_bm_t rang, long ms,
+                           const char *who);
+
 #endif

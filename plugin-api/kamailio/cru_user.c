@@ -55,7 +55,8 @@ enum cru_kind { CRU_K_ENDPOINT, CRU_K_USER, CRU_K_SIP, CRU_K_PSTN, CRU_K_VOICEMA
 #define CRU_TICKS         1 /* Kamailio's timer ticks (62.5 ms) between two looks */
 #define CRU_MAX_ROWS      256
 #define CRU_MAX_ENDPOINTS 32
-#define CRU_MAX_DUE       256 /* calls handled per timer tick (the rest next tick) */
+#define CRU_OPEN_WARN_MS  1000 /* a branch still open this long after its call ended: said */
+#define CRU_MAX_DUE       256  /* calls handled per timer tick (the rest next tick) */
 
 /* For tests (e2e user_timer_race, CALLROUTE_TEST_USER_PAUSE_MS): a worker waits this long
  * after a call enters the table, longer than a timer tick, so that the timer process always
@@ -77,10 +78,12 @@ typedef struct cru_call {
     struct cru_call *next;
     unsigned int hash_index, label;
     int64_t start_ms;
-    int dead;     /* tm freed the transaction */
-    int finished; /* answered, cancelled or nothing left to start */
-    int settled;  /* finished, and no branch left ringing (see cru_settle) */
-    int sweeping; /* not finished, and a cancelled branch may still ring (timer only) */
+    int dead;             /* tm freed the transaction */
+    int finished;         /* answered, cancelled or nothing left to start */
+    int settled;          /* finished, and no branch left ringing (see cru_settle) */
+    int64_t unsettled_ms; /* when the timer first found it over with a branch open; 0 none */
+    int reported;         /* crm_log_open_branches said so (once a call) */
+    int sweeping;         /* not finished, and a cancelled branch may still ring (timer only) */
     volatile branch_bm_t rang; /* branches that sent a provisional reply (crm_note_ringing) */
     branch_bm_t want;          /* branches to cancel (the timer process only) */
     int no_answer_started;
@@ -696,8 +699,16 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
     n = c && !over ? cru_claim_due(c, now - c->start_ms, &cancel) : 0;
     lock_release(&cru_tab->lock);
     /* only this process frees blocks and writes `settled`, `sweeping` and `want` */
-    if (over && !c->settled && cru_settle(t, c, c->want != ~(branch_bm_t)0))
-        c->settled = 1;
+    if (over && !c->settled) {
+        if (cru_settle(t, c, c->want != ~(branch_bm_t)0))
+            c->settled = 1;
+        else if (c->unsettled_ms == 0)
+            c->unsettled_ms = now;
+        else if (now - c->unsettled_ms >= CRU_OPEN_WARN_MS && !c->reported) {
+            c->reported = 1;
+            crm_log_open_branches(t, c->want, c->rang, (long)(now - c->unsettled_ms), "user plan");
+        }
+    }
     if (c && !over && c->sweeping) /* cancelled by the no-answer step, still open */
         c->sweeping = crm_cancel_wanted(t, c->want, c->rang, 0, "user plan") > 0;
     if (n > 0) {
