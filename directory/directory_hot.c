@@ -385,16 +385,11 @@ static bool hot_decode(const unsigned char *c, size_t clen, const char *number, 
     u->pbx_integration = (buf[0] & 2) != 0;
     u->forwarding.no_answer_after = (int)((unsigned)buf[1] | (unsigned)buf[2] << 8);
     u->team_call_delay = (int)((unsigned)buf[3] | (unsigned)buf[4] << 8);
-    u->uri = p[0]; /* in dir_user_strings' order */
-    u->line = p[1];
-    u->line_number = p[2];
-    u->line_ext = p[3];
-    u->policy = p[4];
-    u->profile = p[5];
-    u->voicemail = p[6];
-    u->simultaneous_ring = p[7];
-    u->forwarding.immediate = p[8];
-    u->forwarding.no_answer_target = p[9];
+    char **f[DIR_USER_STRINGS];
+    dir_user_strings(u, f);
+#pragma GCC unroll 10
+    for (size_t i = 0; i < DIR_USER_STRINGS; i++)
+        *f[i] = p[i];
     memcpy(names, p + DIR_USER_STRINGS, (nteam + ndel) * sizeof *names);
     u->team_call.names = names;
     u->team_call.count = u->team_call.cap = (uint32_t)nteam;

@@ -114,6 +114,14 @@ void crm_note_ringing(volatile branch_bm_t *rang, int code)
         __atomic_fetch_or(rang, (branch_bm_t)1 << b, __ATOMIC_SEQ_CST);
 }
 
+/* Branch i is still to be cancelled: wanted, no final reply, no CANCEL out, and its request
+ * was sent. */
+static int crm_branch_open(struct cell *t, int i, branch_bm_t want)
+{
+    return (want & ((branch_bm_t)1 << i)) && t->uac[i].last_received < 200 &&
+           t->uac[i].local_cancel.buffer_len <= 0 && t->uac[i].request.buffer != NULL;
+}
+
 int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int first,
                       const char *who)
 {
@@ -131,8 +139,7 @@ int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int fi
                : t->uac[i].local_cancel.buffer == BUSY_BUFFER ? "busy"
                                                               : "none",
                (unsigned)t->uac[i].request.flags);
-        if (!(want & bit) || lr >= 200 || t->uac[i].local_cancel.buffer_len > 0 ||
-            t->uac[i].request.buffer == NULL) {
+        if (!crm_branch_open(t, i, want)) {
             skip |= bit; /* not wanted, over, its CANCEL is out, or nothing was sent */
             continue;
         }
@@ -169,8 +176,7 @@ void crm_log_open_branches(struct cell *t, branch_bm_t want, branch_bm_t rang, l
 
     for (i = 0; i < (int)t->nr_of_outgoings && i < (int)(sizeof(branch_bm_t) * 8); i++) {
         branch_bm_t bit = (branch_bm_t)1 << i;
-        if (!(want & bit) || t->uac[i].last_received >= 200 ||
-            t->uac[i].local_cancel.buffer_len > 0 || t->uac[i].request.buffer == NULL)
+        if (!crm_branch_open(t, i, want))
             continue;
         LM_WARN("%s: call [%u:%u] ended %ld ms ago and branch %d (%.*s) is still open: last "
                 "reply %d, provisional reply seen by the module %s, cancel %s, request flags "

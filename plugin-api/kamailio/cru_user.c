@@ -81,8 +81,8 @@ typedef struct cru_call {
     int dead;             /* tm freed the transaction */
     int finished;         /* answered, cancelled or nothing left to start */
     int settled;          /* finished, and no branch left ringing (see cru_settle) */
-    int64_t unsettled_ms; /* when the timer first found it over with a branch open; 0 none */
-    int reported;         /* crm_log_open_branches said so (once a call) */
+    int64_t unsettled_ms; /* when the timer first found it over with a branch open; 0 none,
+                           * -1 once crm_log_open_branches said so (once a call) */
     int sweeping;         /* not finished, and a cancelled branch may still ring (timer only) */
     volatile branch_bm_t rang; /* branches that sent a provisional reply (crm_note_ringing) */
     branch_bm_t want;          /* branches to cancel (the timer process only) */
@@ -704,9 +704,9 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
             c->settled = 1;
         else if (c->unsettled_ms == 0)
             c->unsettled_ms = now;
-        else if (now - c->unsettled_ms >= CRU_OPEN_WARN_MS && !c->reported) {
-            c->reported = 1;
+        else if (c->unsettled_ms > 0 && now - c->unsettled_ms >= CRU_OPEN_WARN_MS) {
             crm_log_open_branches(t, c->want, c->rang, (long)(now - c->unsettled_ms), "user plan");
+            c->unsettled_ms = -1;
         }
     }
     if (c && !over && c->sweeping) /* cancelled by the no-answer step, still open */
