@@ -7,9 +7,10 @@
 #
 # BUILD is a build directory (build/); OLD, when given, a directory holding an older build's
 # libcallroute-bench.so, libcallroute.so.1, callroute (beside its libcallroute.so.1) and
-# lua_bench: the decision and response-group figures then alternate both libraries in one
-# process (`callroute bench --baseline`), `route --batch` compares both binaries' outputs byte
-# for byte, and the Lua step runs OLD's lua_bench after each of BUILD's. OUT (a new temporary
+# lua_bench (and, when it has one, directory_bench): the decision and response-group figures
+# then alternate both libraries in one process (`callroute bench --baseline`), `route --batch`
+# compares both binaries' outputs byte for byte, and the Lua step and the directory run OLD's
+# lua_bench and directory_bench after each of BUILD's. OUT (a new temporary
 # directory) keeps every program's output, one file per run.
 #
 # On a VM the vCPUs need not be equally fast (on the one these figures come from, one was up
@@ -103,6 +104,10 @@ if [ -z "${GOALS_SUMMARY_ONLY:-}" ]; then
       for i in $(seq "$runs"); do
         "${pin[@]}" "$b/tests/users/directory_bench" --users 2000000 --lookups 1000000 \
           >"$d/directory_$i.txt" 2>&1
+        if [ -n "$old" ] && [ -x "$old/directory_bench" ]; then
+          "${pin[@]}" "$old/directory_bench" --users 2000000 --lookups 1000000 \
+            >"$d/directory_old_$i.txt" 2>&1
+        fi
       done
     fi
   done
@@ -185,17 +190,29 @@ for c in $cpus; do
       "$(range <<<"$f")" "-"
   fi
   if want directory; then
-    z=$(field '^reverse lookup, Zipf s=1, cached *p50 *\([0-9]*\) ns.*' "$d"/directory_*.txt)
-    u=$(field '^reverse number lookup (snapshot) *p50 *\([0-9]*\) ns.*' "$d"/directory_*.txt)
-    one=$(field '^floor: 1 read in anonymous memory *p50 *\([0-9]*\) ns.*' "$d"/directory_*.txt)
-    imp=$(field '^import: 2000000 users in \([0-9.]*\) s.*' "$d"/directory_*.txt)
+    zp='^reverse lookup, Zipf s=1, cached *p50 *\([0-9]*\) ns.*'
+    up='^reverse number lookup (snapshot) *p50 *\([0-9]*\) ns.*'
+    ip='^import: 2000000 users in \([0-9.]*\) s.*'
+    dn=("$d"/directory_[0-9]*.txt)
+    do=("$d"/directory_old_*.txt)
+    z=$(field "$zp" "${dn[@]}")
+    u=$(field "$up" "${dn[@]}")
+    one=$(field '^floor: 1 read in anonymous memory *p50 *\([0-9]*\) ns.*' "${dn[@]}")
+    imp=$(field "$ip" "${dn[@]}")
+    # OLD's directory_bench, when it ran (after each of BUILD's, on the same vCPU)
+    oz= ou= oi=
+    if [ -e "${do[0]}" ]; then
+      oz=$(field "$zp" "${do[@]}" | range)
+      ou=$(field "$up" "${do[@]}" | range)
+      oi=$(field "$ip" "${do[@]}" | range)
+    fi
     row "reverse lookup p50, Zipf s=1 through the cache (ns)" "< 300" "$(range <<<"$z")" \
-      "$(count_le 299 <<<"$z")"
+      "$(count_le 299 <<<"$z")" "$oz"
     row "reverse lookup p50, uniform over 2,000,000 users (ns)" "< 300" "$(range <<<"$u")" \
-      "$(count_le 299 <<<"$u"); one random read: $(range <<<"$one") ns"
+      "$(count_le 299 <<<"$u"); one random read: $(range <<<"$one") ns" "$ou"
     x=$(awk '{printf "%.0f\n", $1 * 5}' <<<"$imp")
     row "import of 2,000,000 users (s), × 5 for 10,000,000" "< 60 (× 5)" \
-      "$(range <<<"$imp") → $(range <<<"$x")" "$(count_le 59.99 <<<"$x")"
+      "$(range <<<"$imp") → $(range <<<"$x")" "$(count_le 59.99 <<<"$x")" "$oi"
   fi
 done
 if want memory; then
