@@ -169,23 +169,35 @@ int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int fi
     }
     return open;
 }
-void crm_log_open_branches(struct cell *t, branch_bm_t want, branch_bm_t rang, long ms,
-                           const char *who)
+int crm_cancel_open_branches(struct cell *t, branch_bm_t want, branch_bm_t rang, long ms,
+                             const char *who)
 {
+    struct cancel_info ci;
+    branch_bm_t force = 0, picked = 0;
     int i;
 
     for (i = 0; i < (int)t->nr_of_outgoings && i < (int)(sizeof(branch_bm_t) * 8); i++) {
         branch_bm_t bit = (branch_bm_t)1 << i;
         if (!crm_branch_open(t, i, want))
             continue;
+        if (t->uac[i].local_cancel.buffer == NULL)
+            force |= bit;
         LM_WARN("%s: call [%u:%u] ended %ld ms ago and branch %d (%.*s) is still open: last "
                 "reply %d, provisional reply seen by the module %s, cancel %s, request flags "
-                "%x\n",
+                "%x%s\n",
                 who, t->hash_index, t->label, ms, i, t->uac[i].uri.len, t->uac[i].uri.s,
                 t->uac[i].last_received, (rang & bit) ? "yes" : "no",
                 t->uac[i].local_cancel.buffer == BUSY_BUFFER ? "busy" : "none",
-                (unsigned)t->uac[i].request.flags);
+                (unsigned)t->uac[i].request.flags, (force & bit) ? ": sending its CANCEL now" : "");
     }
+    if (!force)
+        return 0;
+    crm_tmb.prepare_to_cancel(t, &picked, ~force);
+    init_cancel_info(&ci);
+    ci.cancel_bitmap = picked & force;
+    if (ci.cancel_bitmap)
+        crm_tmb.cancel_uacs(t, &ci, F_CANCEL_B_FORCE_C);
+    return __builtin_popcountll((unsigned long long)ci.cancel_bitmap);
 }
 
 static int crm_gateway_holdoff = 30;

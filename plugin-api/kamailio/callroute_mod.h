@@ -68,10 +68,15 @@ void crm_note_ringing(volatile branch_bm_t *rang, int code);
 int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int first,
                       const char *who);
 
-/* One warning naming each branch in `want` still open `ms` after its call ended: its last
- * reply, whether `rang` saw a provisional reply, tm's cancel state and request flags (what
- * crm_cancel_wanted decides on), for the case where no CANCEL was ever sent. */
-void crm_log_open_branches(struct cell *t, branch_bm_t want, branch_bm_t rang, long ms,
-                           const char *who);
+/* For a call that ended `ms` ago with branches in `want` still open (no final reply, no
+ * CANCEL out): one warning a branch (its last reply, whether `rang` saw a provisional reply,
+ * tm's cancel state, request flags), and a CANCEL, sent now whatever tm saw, to each such
+ * branch whose cancel buffer is free. Its INVITE went out before the call ended, so the
+ * CANCEL cannot overtake it (RFC 3261 9.1's reason to wait for a 1xx). This is for the
+ * provisional reply tm never matched or dropped: tm stopped the INVITE's retransmissions when
+ * the call was answered, so no later 1xx would come to trigger the CANCEL. Returns how many
+ * CANCELs were sent. */
+int crm_cancel_open_branches(struct cell *t, branch_bm_t want, branch_bm_t rang, long ms,
+                             const char *who);
 
 #endif

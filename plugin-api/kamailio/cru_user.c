@@ -55,8 +55,10 @@ enum cru_kind { CRU_K_ENDPOINT, CRU_K_USER, CRU_K_SIP, CRU_K_PSTN, CRU_K_VOICEMA
 #define CRU_TICKS         1 /* Kamailio's timer ticks (62.5 ms) between two looks */
 #define CRU_MAX_ROWS      256
 #define CRU_MAX_ENDPOINTS 32
-#define CRU_OPEN_WARN_MS  1000 /* a branch still open this long after its call ended: said */
-#define CRU_MAX_DUE       256  /* calls handled per timer tick (the rest next tick) */
+#define CRU_OPEN_WARN_MS                                                                           \
+    1000                /* a branch still open this long after its call ended: said and            \
+                         * cancelled (crm_cancel_open_branches) */
+#define CRU_MAX_DUE 256 /* calls handled per timer tick (the rest next tick) */
 
 /* For tests (e2e user_timer_race, CALLROUTE_TEST_USER_PAUSE_MS): a worker waits this long
  * after a call enters the table, longer than a timer tick, so that the timer process always
@@ -82,7 +84,7 @@ typedef struct cru_call {
     int finished;         /* answered, cancelled or nothing left to start */
     int settled;          /* finished, and no branch left ringing (see cru_settle) */
     int64_t unsettled_ms; /* when the timer first found it over with a branch open; 0 none,
-                           * -1 once crm_log_open_branches said so (once a call) */
+                           * -1 once crm_cancel_open_branches ran (once a call) */
     int sweeping;         /* not finished, and a cancelled branch may still ring (timer only) */
     volatile branch_bm_t rang; /* branches that sent a provisional reply (crm_note_ringing) */
     branch_bm_t want;          /* branches to cancel (the timer process only) */
@@ -705,7 +707,8 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
         else if (c->unsettled_ms == 0)
             c->unsettled_ms = now;
         else if (c->unsettled_ms > 0 && now - c->unsettled_ms >= CRU_OPEN_WARN_MS) {
-            crm_log_open_branches(t, c->want, c->rang, (long)(now - c->unsettled_ms), "user plan");
+            crm_cancel_open_branches(t, c->want, c->rang, (long)(now - c->unsettled_ms),
+                                     "user plan");
             c->unsettled_ms = -1;
         }
     }

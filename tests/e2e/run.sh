@@ -5,7 +5,8 @@
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
 #        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed image_rewritten; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn user_failover_race
-#        user_unregistered user_busy user_caller_cancel user_simring_race user_timer_race user_pbx_fork user_pbx_from_pbx;
+#        user_unregistered user_busy user_caller_cancel user_simring_race user_simring_silent user_timer_race
+#        user_pbx_fork user_pbx_from_pbx;
 #        gateway health:
 #        gw_manual_state gw_full gw_full_stateless_bye gw_full_refused gw_probe; stats (counters and log lines).
 #        E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
@@ -613,6 +614,26 @@ user_simring_race)
     [ -z "$missed" ] || e2e_fail "sam's phone was not cancelled on $(wc -l <<<"$missed") of $calls calls: $(head -3 <<<"$missed" | tr '\n' ' ')"
     forced=$(grep -c "which rang while the call ended" "$E2E_TMP/kamailio.log" || true)
     e2e_log "ok: $calls calls: the phone rang and was cancelled on each ($forced CANCELs only the module's record of the 180 made possible)"
+    ;;
+
+user_simring_silent)
+    # sam's phone's replies to the INVITE are lost (UDP may lose them, and tm 5.6 drops a 1xx
+    # that meets its own cancel of the branch before any callback sees it): GW-A answers, tm
+    # stops the INVITE's retransmissions, so no later 1xx will come to trigger a CANCEL. A
+    # second after the call ended the module warns and sends the CANCEL anyway (the INVITE
+    # went out before the call ended: the CANCEL cannot overtake it).
+    use_users_fixture
+    start_gateways
+    e2e_start_kamailio "$KPORT" "$XML"
+    start_phone sam uas_silent.xml
+    e2e_call alice 50110 || e2e_fail "call to sam not answered"
+    e2e_expect_invite sam "^sip:sam@127\.0\.0\.1:$PHONE_PORT_sam"
+    e2e_got sam CANCEL || e2e_fail "sam's silent phone was not cancelled after GW-A answered"
+    grep -q "is still open: last reply 0, provisional reply seen by the module no, .*: sending its CANCEL now" \
+        "$E2E_TMP/kamailio.log" || e2e_fail "no warning for the branch cancelled late"
+    # the phone answers the CANCEL with 200 and the INVITE with 487: tm must ACK the 487
+    e2e_got sam ACK || e2e_fail "sam's 487 was not acknowledged"
+    e2e_log "ok: sam's silent phone got its CANCEL after GW-A answered; the module said so"
     ;;
 
 user_pbx_fork)
