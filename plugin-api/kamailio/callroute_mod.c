@@ -182,10 +182,10 @@ int crm_cancel_open_branches(struct cell *t, branch_bm_t want, branch_bm_t rang,
             continue;
         if (t->uac[i].local_cancel.buffer == NULL)
             force |= bit;
-        LM_WARN("%s: call [%u:%u] ended %ld ms ago and branch %d (%.*s) is still open: last "
-                "reply %d, provisional reply seen by the module %s, cancel %s, request flags "
-                "%x%s\n",
-                who, t->hash_index, t->label, ms, i, t->uac[i].uri.len, t->uac[i].uri.s,
+        LM_WARN("%s: call [%u:%u]: branch %d (%.*s) is still open %ld ms after it was to be "
+                "cancelled: last reply %d, provisional reply seen by the module %s, cancel %s, "
+                "request flags %x%s\n",
+                who, t->hash_index, t->label, i, t->uac[i].uri.len, t->uac[i].uri.s, ms,
                 t->uac[i].last_received, (rang & bit) ? "yes" : "no",
                 t->uac[i].local_cancel.buffer == BUSY_BUFFER ? "busy" : "none",
                 (unsigned)t->uac[i].request.flags, (force & bit) ? ": sending its CANCEL now" : "");

@@ -68,14 +68,14 @@ void crm_note_ringing(volatile branch_bm_t *rang, int code);
 int crm_cancel_wanted(struct cell *t, branch_bm_t want, branch_bm_t rang, int first,
                       const char *who);
 
-/* For a call that ended `ms` ago with branches in `want` still open (no final reply, no
- * CANCEL out): one warning a branch (its last reply, whether `rang` saw a provisional reply,
- * tm's cancel state, request flags), and a CANCEL, sent now whatever tm saw, to each such
- * branch whose cancel buffer is free. Its INVITE went out before the call ended, so the
- * CANCEL cannot overtake it (RFC 3261 9.1's reason to wait for a 1xx). This is for the
- * provisional reply tm never matched or dropped: tm stopped the INVITE's retransmissions when
- * the call was answered, so no later 1xx would come to trigger the CANCEL. Returns how many
- * CANCELs were sent. */
+/* For a call with branches in `want` still open (no final reply, no CANCEL out) `ms` after
+ * they were to be cancelled (the call ended, another branch answered): one warning a branch
+ * (its last reply, whether `rang` saw a provisional reply, tm's cancel state, request flags),
+ * and a CANCEL, sent now whatever tm saw, to each such branch whose cancel buffer is free.
+ * Its INVITE went out before, so the CANCEL cannot overtake it (RFC 3261 9.1's reason to wait
+ * for a 1xx). This is for the provisional reply tm never matched (lost) or dropped: tm stops
+ * the INVITE's retransmissions when the call is answered or the branch cancelled, so no later
+ * 1xx would come to trigger the CANCEL. Returns how many CANCELs were sent. */
 int crm_cancel_open_branches(struct cell *t, branch_bm_t want, branch_bm_t rang, long ms,
                              const char *who);
 

@@ -137,11 +137,15 @@ static void crg_trans_done(struct cell *t, struct cell *orig)
     crm_tmb.t_sett(orig, T_BR_UNDEFINED);
 }
 
-/* Calls whose cancelled branches may still ring: swept on every loop turn (crg_sweeps). */
-#define CRG_SWEEPS 1024
+/* Calls whose cancelled branches may still ring: swept on every loop turn (crg_sweeps). A
+ * branch still open CRG_OPEN_CANCEL_MS after the last cancel was wanted gets its CANCEL
+ * whatever tm saw (crm_cancel_open_branches). */
+#define CRG_SWEEPS         1024
+#define CRG_OPEN_CANCEL_MS 1000
 static struct {
     uint64_t call;
     int64_t until;
+    int64_t late; /* when to cancel what is still open whatever tm saw; 0 = done */
 } crg_sw[CRG_SWEEPS];
 static int crg_nsw;
 
@@ -157,6 +161,7 @@ static void crg_sweep_add(uint64_t call)
     }
     crg_sw[i].call = call;
     crg_sw[i].until = crg_mono_ms() + 40000; /* past any fr_inv_timer */
+    crg_sw[i].late = crg_mono_ms() + CRG_OPEN_CANCEL_MS;
     if (i == crg_nsw)
         crg_nsw++;
 }
@@ -213,6 +218,12 @@ static void crg_sweeps(void)
             lock_release(&crg_sh->lock);
             if (c)
                 open = crm_cancel_wanted(t, want, rang, 0, "response groups");
+            if (open && crg_sw[i].late && now >= crg_sw[i].late) {
+                crm_cancel_open_branches(t, want, rang,
+                                         (long)(now - crg_sw[i].late + CRG_OPEN_CANCEL_MS),
+                                         "response groups");
+                crg_sw[i].late = 0;
+            }
             crg_trans_done(t, orig);
         }
         if (open)

@@ -3,7 +3,7 @@
 # Debian's Kamailio with examples/kamailio/kamailio.cfg, agents as sipp phones that REGISTER,
 # callers as sipp. Fixture: fixtures/rgs.xml.
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/rgs.sh CASE
-# Cases: rgs_serial rgs_parallel rgs_decline rgs_caller_cancel rgs_refused rgs_formal rgs_overflow
+# Cases: rgs_serial rgs_parallel rgs_parallel_silent rgs_decline rgs_caller_cancel rgs_refused rgs_formal rgs_overflow
 #        rgs_hours rgs_restart rgs_round_robin rgs_longest_idle rgs_attendant rgs_line
 #        rgs_timeout_number rgs_handover rgs_late_answer rgs_presence_publish rgs_line_dialed rgs_kemi rgs_user_forward
 #        rgs_line_inbound rgs_max_wait. E2E_KEEP=1 keeps the scratch directory (logs, sipp traces).
@@ -185,6 +185,24 @@ rgs_parallel)
     e2e_got p1 CANCEL || e2e_fail "p1 not cancelled when p3 answered"
     e2e_got p2 CANCEL || e2e_fail "p2 not cancelled when p3 answered"
     e2e_log "ok: parallel: p3 answered, p1 and p2 cancelled"
+    ;;
+
+rgs_parallel_silent)
+    # p1's replies to the INVITE are lost (it sends nothing until a CANCEL), p2 rings, p3
+    # answers: p2 is cancelled at once, p1 a second later whatever tm saw (tm stopped the
+    # INVITE's retransmissions, so no 1xx of p1's would ever trigger its CANCEL).
+    start_kam
+    start_agent p1 uas_silent.xml
+    start_agent p2 uas_ring.xml
+    start_agent p3 gw_ok.xml
+    e2e_call alice parallel || e2e_fail "the call to the parallel group was not answered"
+    for a in p1 p2 p3; do e2e_expect_invite $a "^sip:$a@127\.0\.0\.1"; done
+    e2e_got p2 CANCEL || e2e_fail "p2 not cancelled when p3 answered"
+    e2e_got p1 CANCEL || e2e_fail "silent p1 not cancelled after p3 answered"
+    grep -q "response groups: .*is still open [0-9]* ms after it was to be cancelled: last reply 0, .*: sending its CANCEL now" \
+        "$E2E_TMP/kamailio.log" || e2e_fail "no warning for the branch cancelled late"
+    e2e_got p1 ACK || e2e_fail "p1's 487 was not acknowledged"
+    e2e_log "ok: parallel: p3 answered, p2 cancelled, silent p1 cancelled a second later"
     ;;
 
 rgs_decline)
