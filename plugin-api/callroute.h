@@ -136,7 +136,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 12
+#define CR_ABI_MINOR 13
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -222,10 +222,12 @@ typedef struct cr_route_answer {
  * - Call: uint64, never 0, chosen by the host in its CALL event (e.g. a SIP transaction's
  *   hash index and label packed in 64 bits) and named by every later event and action of
  *   that call. A CALL with call == 0 lets the engine choose one; the host learns it from the
- *   call's first action. A handle is free again once the call's final action (BRIDGE is not
- *   final; HANGUP, TRANSFER, VOICEMAIL are) or the caller's HANGUP event has been handled.
- *   Each call also has a name (call_id): the host's, or the handle in decimal; it appears in
- *   the queue event log, IVR scripts and the text form.
+ *   call's first action. Since ABI 1.13, rgs_call_typed makes a call with a handle the
+ *   engine gives, returned at once, which later events find faster than a host's. A handle
+ *   is free again once the call's final action (BRIDGE is not final; HANGUP, TRANSFER,
+ *   VOICEMAIL are) or the caller's HANGUP event has been handled. Each call also has a name
+ *   (call_id): the host's, or the handle in decimal; it appears in the queue event log, IVR
+ *   scripts and the text form.
  */
 
 /* cr_rgs_typed_event.type: what happened. */
@@ -723,6 +725,30 @@ typedef struct cr_plugin {
      * Not counted: one hold_threads(0) ends any number of hold_threads(1). No close() may run
      * concurrently with hold_threads(0) in the same process (it starts the handles' watchers). */
     void (*hold_threads)(int hold);
+
+    /* ---- since ABI 1.13: call handles given by the engine ---- */
+    /* rgs_event_typed for a CALL event whose handle the engine gives: ev->type must be
+     * CR_RGS_EVENT_CALL and ev->call 0, `call` not NULL (else CR_ABI_EINVAL, nothing done).
+     * The handle names the call's place in the engine, so that every later event of the call
+     * (rgs_event_typed with ev->call set to it) finds the call with one memory read, where a
+     * handle the host chose is looked up in a table of handles first (a cache miss more per
+     * event on a busy engine). *call receives it before the first action is emitted (the
+     * call's actions carry it too, as always); it stays 0 when no call was made (an error).
+     * Otherwise as rgs_event_typed: the same actions, errors and name (ev->call_id; NULL =
+     * the handle in decimal). rgs_event_typed's own CALL with call 0 is unchanged (the engine
+     * numbers those calls 1, 2, ...).
+     * The handle is never 0 and has its top bit set: a host handle below 2^63 never equals
+     * one. Handles stay unique among live calls, whoever chose them: a CALL through
+     * rgs_event_typed naming a live call's handle, given by the engine or not, gets
+     * CR_ABI_ESTATE as before, and the engine gives no handle a live call has. Once the call
+     * has ended (its final action, or the caller's HANGUP event, handled), its handle names
+     * no call (CR_ABI_ENOENT), and the engine does not give it again before it has given
+     * 2^32 more handles naming the same place. Calls restored from a state directory keep
+     * their handles (any kind), and the engine gives no new call a handle equal to a restored
+     * call's (handles of calls that ended before the restart are not remembered). A host may
+     * use both kinds of handles in one engine. */
+    int (*rgs_call_typed)(cr_rgs *e, int64_t at_ms, const cr_rgs_typed_event *ev, uint64_t *call,
+                          cr_rgs_action_fn emit, void *ud, char *err, size_t errlen);
 } cr_plugin;
 
 /* gateway_result_ex flags (ABI 1.9) */

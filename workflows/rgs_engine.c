@@ -360,27 +360,43 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
         snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
         id = num;
     }
-    return rgs_call_new_h(e, handle, id, rgs_map_hash(id), from, to, wf);
+    return rgs_call_new_h(e, handle, false, id, rgs_map_hash(id), from, to, wf);
 }
 
-RGS_HOT long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t idhash,
-                            const char *from, const char *to, long wf)
+RGS_HOT long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, bool by_slot, const char *id,
+                            uint64_t idhash, const char *from, const char *to, long wf)
 {
-    if (!handle)
+    if (!handle && !by_slot)
         do
             handle = ++e->next_handle;
         while (rgs_call_by_handle(e, handle) >= 0);
     /* a slot: the free list's head, or a new one at the end */
     long s = e->free_calls;
     if (s < 0 && !calls_grow(e))
-        return rgs_call_by_handle(e, handle) >= 0 ? -2 : -1;
-    /* the handle's uniqueness is checked as it is added (one probe); the slot is taken only
-     * once it is */
+        return !by_slot && rgs_call_by_handle(e, handle) >= 0 ? -2 : -1;
+    size_t slot = s >= 0 ? (size_t)s : e->ncalls;
+    uint64_t serial = e->calls[slot].serial + 1;
+    if (by_slot) {
+        /* (a host's handle in call_handles may equal it: the next generation then) */
+        for (handle = rgs_slot_handle(e, slot, serial); rgs_call_by_mapped_handle(e, handle) >= 0;
+             handle = rgs_slot_handle(e, slot, serial))
+            serial += 2;
+    } else if (rgs_call_by_slot_handle(e, handle) >= 0) {
+        return -2; /* a live call's handle that names its slot (not in call_handles) */
+    }
+    /* a handle that names the slot stays out of call_handles (rgs_call_by_handle reads the
+     * slot), once none there has it; any other's uniqueness is checked as it is added (one
+     * probe). The slot is taken only once it is. */
+    bool mapped = !rgs_handle_names(handle, slot);
     uint32_t htag = rgs_imap_tag_u64(handle);
-    long hj = handle_probe(e, handle, htag);
-    if (hj < 0)
-        return hj;
-    rgs_imap_set_at(&e->call_handles, (size_t)hj, htag, (uint32_t)(s >= 0 ? s : (long)e->ncalls));
+    if (mapped) {
+        long hj = handle_probe(e, handle, htag);
+        if (hj < 0)
+            return hj;
+        rgs_imap_set_at(&e->call_handles, (size_t)hj, htag, (uint32_t)slot);
+    } else if (!by_slot && rgs_call_by_mapped_handle(e, handle) >= 0) {
+        return -2;
+    }
     /* the slot's buffers are reused: no allocation for a call in the steady state. Lines 0
      * and 1 only: the hunt's line and the IVR's are set when the call first uses them
      * (rgs_call_round_init, rgs_call_ivr_init), a call without a queue or an IVR never
@@ -404,13 +420,20 @@ RGS_HOT long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, u
     ring.n = 0;
     c->ring = ring;
     c->id = str, c->capstr = capstr, c->str_pooled = pooled;
-    c->serial = ++e->next_serial;
+    c->serial = serial;
     c->handle = handle;
+    char num[24];
+    if (!id) { /* (by_slot: the handle in decimal, now that it is known) */
+        snprintf(num, sizeof num, "%llu", (unsigned long long)handle);
+        id = num;
+        idhash = rgs_map_hash(num);
+    }
     /* (the name's uniqueness is checked when it is added to call_ids: one probe) */
     long ij = -1;
     if (call_strings(e, c, id, from, to) < 0 ||
         (ij = id_probe(e, c->id, c->idtag = rgs_imap_tag_str(idhash))) < 0) {
-        rgs_imap_del(&e->call_handles, htag, (uint32_t)s);
+        if (mapped)
+            rgs_imap_del(&e->call_handles, htag, (uint32_t)s);
         c->next_free = (int32_t)e->free_calls;
         e->free_calls = s;
         return ij == -2 ? -2 : -1;
@@ -435,7 +458,8 @@ RGS_HOT void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
     ivr_end(e, c);
     rgs_mark_call(e, c);
     rgs_imap_del(&e->call_ids, c->idtag, (uint32_t)(c - e->calls));
-    rgs_imap_del(&e->call_handles, rgs_imap_tag_u64(c->handle), (uint32_t)(c - e->calls));
+    if (!rgs_handle_names(c->handle, (size_t)(c - e->calls)))
+        rgs_imap_del(&e->call_handles, rgs_imap_tag_u64(c->handle), (uint32_t)(c - e->calls));
     rgs_timer_cancel(e, &c->th_ring);
     rgs_timer_cancel(e, &c->th_timeout);
     if (c->ivr_seen)
@@ -443,7 +467,7 @@ RGS_HOT void rgs_call_delete(cr_rgs_engine *e, rgs_call *c)
     if (c->cont_arg) /* (rarely set: no call into the allocator for the usual call) */
         free(c->cont_arg), c->cont_arg = NULL;
     c->state = CS_FREE;
-    c->serial = ++e->next_serial;
+    c->serial++;
     long s = c - e->calls;
     c->next_free = (int32_t)e->free_calls;
     e->free_calls = s;

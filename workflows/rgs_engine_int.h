@@ -205,7 +205,7 @@ typedef struct rgs_decline_entry {
 #define RGS_STR_CHUNK 1024
 
 /* 256 bytes, 64-byte aligned, laid out by what events read (callgrind: each line an event
- * touches is a miss at scale). Line 0: the handle (a lookup in call_handles compares it), what
+ * touches is a miss at scale). Line 0: the handle (a lookup compares it: rgs_call_by_handle), what
  * walks along a queue read (state, ringing, next, seq) and the timers an event cancels. Line
  * 1: the rest of what a new call, an answer, a hang-up, a prompt's end and the outputs read
  * (id, tokens, queue, workflow, agent). Line 2: the hunt's round (tried, declines, group),
@@ -230,7 +230,8 @@ typedef struct rgs_call {
     uint32_t th_ring, th_timeout; /* handles of those timers in the heap, 0 = none */
     /* line 1 */
     char *id;        /* "id\0from\0to\0", capstr bytes: kept with the slot when it is freed */
-    uint64_t serial; /* incarnation of the slot, for timers (which read the tokens beside it) */
+    uint64_t serial; /* the slot's incarnations (+1 as a call takes it, +1 as it leaves): for
+                      * timers (which read the tokens beside it) and slot handles */
     int64_t enter_ms;
     char *cont_arg;
     uint32_t tok_ring, tok_timeout;
@@ -375,7 +376,9 @@ struct cr_rgs_engine {
     /* rgs_timer_drop_dead found the earliest timer live, and no event, timer or heap change
      * came since: a deadline poll that runs nothing need not check it again (rgs_input.c) */
     bool top_live;
-    uint64_t next_seq, next_serial;
+    uint64_t next_seq;
+    uint32_t gen_base; /* added to the generation of slot handles (rgs_store.c: above every
+                        * restored call's) */
     int64_t now;
     cr_rgs_output_fn out;
     void *out_ud;
@@ -395,17 +398,54 @@ static inline uint64_t *rgs_member_word(const cr_rgs_engine *e, const rgs_member
     return &e->groups[m->group].avail[m->pos >> 6];
 }
 
-/* The call slot of a handle, or -1: the key is compared against the call it names. */
-static inline long rgs_call_by_handle(const cr_rgs_engine *e, uint64_t handle)
+/* Handles that name their call's slot (cr_rgs_input.slot_handle): the top bit set, a
+ * generation in bits 31-62, the slot (below INT32_MAX: calls_grow) in bits 0-30. A call whose
+ * handle names its own slot, whoever chose it, is not in call_handles: a lookup reads the
+ * slot's record and compares its handle (one read, of the record the event needs anyway);
+ * every other call is in call_handles, which a lookup reads when the record does not match.
+ * The generation is the slot's serial (which counts its calls) over two, plus gen_base: a
+ * handle of an ended call is not given again until its slot has had 2^32 more calls. */
+#define RGS_SLOT_BIT  (1ULL << 63)
+#define RGS_SLOT_MASK 0x7fffffffULL
+static inline uint64_t rgs_slot_handle(const cr_rgs_engine *e, size_t s, uint64_t serial)
+{
+    uint32_t gen = (uint32_t)(serial >> 1) + e->gen_base;
+    return RGS_SLOT_BIT | (uint64_t)gen << 31 | (uint64_t)s;
+}
+/* Whether handle h names slot s (so that the call in s with handle h is not in call_handles). */
+static inline bool rgs_handle_names(uint64_t h, size_t s)
+{
+    return (h & RGS_SLOT_BIT) && (h & RGS_SLOT_MASK) == s;
+}
+/* The live call whose handle names its own slot and is h, or -1. */
+static inline long rgs_call_by_slot_handle(const cr_rgs_engine *e, uint64_t h)
+{
+    size_t s = (size_t)(h & RGS_SLOT_MASK);
+    if ((h & RGS_SLOT_BIT) && s < e->ncalls && e->calls[s].handle == h &&
+        e->calls[s].state != CS_FREE)
+        return (long)s;
+    return -1;
+}
+
+/* The call slot of a handle in call_handles, or -1: the key is compared against the call it
+ * names. */
+static inline long rgs_call_by_mapped_handle(const cr_rgs_engine *e, uint64_t handle)
 {
     const rgs_imap *m = &e->call_handles;
-    if (!m->cap || !handle)
+    if (!m->count || !handle)
         return -1;
     uint32_t tag = rgs_imap_tag_u64(handle);
     for (size_t j = rgs_imap_home(m, tag); m->slots[j].ref; j = rgs_imap_next(m, j))
         if (m->slots[j].tag == tag && e->calls[m->slots[j].ref - 1].handle == handle)
             return (long)m->slots[j].ref - 1;
     return -1;
+}
+
+/* The call slot of a handle, or -1. */
+static inline long rgs_call_by_handle(const cr_rgs_engine *e, uint64_t handle)
+{
+    long s = rgs_call_by_slot_handle(e, handle);
+    return s >= 0 ? s : rgs_call_by_mapped_handle(e, handle);
 }
 
 /* The call slot of a call id, or -1. */
@@ -440,13 +480,15 @@ void rgs_play(cr_rgs_engine *e, rgs_call *c, const char *prompt, rgs_cont k, lon
 void rgs_ivr_start(cr_rgs_engine *e, rgs_call *c);
 void rgs_ivr_input(cr_rgs_engine *e, rgs_call *c, cr_rgs_ivr_input_kind kind, const char *text);
 void rgs_call_delete(cr_rgs_engine *e, rgs_call *c);
-/* A new call slot (state CS_PROMPT); handle 0 = the engine picks one, id NULL = the handle in
- * decimal. Returns the slot, -1 when out of memory, -2 when the handle or id is in use. */
+/* A new call slot (state CS_PROMPT); handle 0 = the engine picks one (the next number), id
+ * NULL = the handle in decimal. Returns the slot, -1 when out of memory, -2 when the handle or
+ * id is in use. */
 long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char *from,
                   const char *to, long wf);
-/* The same with the id given (not NULL) and its rgs_map_hash computed by the caller. */
-long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, const char *id, uint64_t idhash,
-                    const char *from, const char *to, long wf);
+/* The same with the id given and its rgs_map_hash computed by the caller; with by_slot (and
+ * handle 0) the handle is one that names the slot (rgs_slot_handle), and id may be NULL. */
+long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, bool by_slot, const char *id,
+                    uint64_t idhash, const char *from, const char *to, long wf);
 void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason);
 void rgs_mark_agent(cr_rgs_engine *e, size_t a);
 /* Whether the agent at `pos` of group g (agent a) may be offered a call now, the call's own

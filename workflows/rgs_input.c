@@ -56,7 +56,8 @@ static int new_call(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t 
     size_t nto = strlen(in->to);
     uint64_t wfh = rgs_kmap_hash(in->to, nto), idh = 0;
     rgs_workflow_prefetch(e->cfg, wfh);
-    if (in->call)
+    bool by_slot = in->slot_handle && !in->call;
+    if (in->call && e->call_handles.count)
         rgs_imap_prefetch(&e->call_handles, rgs_imap_tag_u64(in->call));
     if (in->call_id)
         rgs_imap_prefetch(&e->call_ids, rgs_imap_tag_str(idh = rgs_map_hash(in->call_id)));
@@ -65,8 +66,9 @@ static int new_call(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t 
     long wf = rgs_workflow_find_h(e->cfg, in->to, nto, wfh);
     if (wf >= 0)
         __builtin_prefetch(&e->wfs[wf], 1);
-    long s = in->call_id ? rgs_call_new_h(e, in->call, in->call_id, idh, in->from, in->to, wf)
-                         : rgs_call_new(e, in->call, NULL, in->from, in->to, wf);
+    long s = in->call_id || by_slot
+                 ? rgs_call_new_h(e, in->call, by_slot, in->call_id, idh, in->from, in->to, wf)
+                 : rgs_call_new(e, in->call, NULL, in->from, in->to, wf);
     if (s == -2) {
         if (in->call_id)
             return rgs_fail(err, errlen, CR_ESTATE, "call '%s' already exists", in->call_id);
@@ -76,6 +78,8 @@ static int new_call(cr_rgs_engine *e, const cr_rgs_input *in, char *err, size_t 
     if (s < 0)
         return CR_ENOMEM;
     rgs_call *c = &e->calls[s];
+    if (in->slot_handle)
+        *in->slot_handle = c->handle;
     if (wf < 0) {
         rgs_out_hangup_code(e, c, CR_RGS_HANGUP_NOT_FOUND);
         rgs_call_delete(e, c);
@@ -343,9 +347,11 @@ RGS_HOT int cr_rgs_engine_input(cr_rgs_engine *e, int64_t at_ms, const cr_rgs_in
         in->type != CR_RGS_EV_SIGNOUT && in->type != CR_RGS_EV_CALL && in->call == 0) {
         return rgs_fail(err, errlen, CR_EINVAL, "call handle 0");
     }
-    /* what the event reads first, independent of each other: the call's slot in the handle
-     * map, the agent's record */
-    if (in->call)
+    /* what the event reads first, independent of each other: the call's record when its
+     * handle names its slot, else its slot in the handle map; the agent's record */
+    if ((in->call & RGS_SLOT_BIT) && (in->call & RGS_SLOT_MASK) < e->ncalls)
+        rgs_prefetch_lines(&e->calls[in->call & RGS_SLOT_MASK], sizeof(rgs_call) / 64);
+    else if (in->call && e->call_handles.count)
         rgs_imap_prefetch(&e->call_handles, rgs_imap_tag_u64(in->call));
     if (in->agent && in->agent <= e->cfg->nagents)
         rgs_prefetch_lines(&e->agents[in->agent - 1], sizeof(rgs_agent) / 64);

@@ -129,6 +129,11 @@ static void load_call(cr_rgs_engine *e, const char *id, char *v)
     if ((f[0][0] == 'Q' && q < 0) || (f[0][0] == 'C' && a < 0))
         return;
     uint64_t handle = n == 11 ? strtoull(f[10], NULL, 10) : 0;
+    /* a slot handle keeps naming its call, whichever slot the call takes now (call_handles
+     * holds it when that is another); the slot handles this engine gives have later
+     * generations than every restored one's, so that none equals one of them */
+    if ((handle & RGS_SLOT_BIT) && (uint32_t)(handle >> 31) >= e->gen_base)
+        e->gen_base = (uint32_t)(handle >> 31) + 1;
     long s = rgs_call_new(e, handle, id, f[8], f[9], wf);
     if (s == -2) /* handle in use (a damaged store): a new one */
         s = rgs_call_new(e, 0, id, f[8], f[9], wf);

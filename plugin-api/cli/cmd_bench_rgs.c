@@ -33,7 +33,10 @@
  * the generated XML.
  *
  * Events go through the typed ABI (rgs_event_typed: handles, no text), as the Kamailio module
- * feeds them; --text feeds event lines (rgs_event) instead. --baseline LIB runs the same
+ * feeds them, each call's handle given by the engine (rgs_call_typed) when the library has ABI
+ * 1.13 or later, else by the bench (--host-handles: by the bench always); --text feeds event
+ * lines (rgs_event) instead. The actions, and so the digest, are the same either way (the
+ * digest names calls by the bench's numbers). --baseline LIB runs the same
  * workload on another libcallroute.so (e.g. a build of an earlier commit) and on this one,
  * alternated --runs times (default 3), and prints both side by side with the ratios: the
  * before/after of a change measured in one process on the same machine state.
@@ -74,12 +77,12 @@ static double ms_since(const struct timespec *t0)
     return (double)rgsb_ns_between(t0, &t1) / 1e6;
 }
 
-static const cr_optspec spec[] = {{"rgs", false},       {"agents", true},       {"groups", true},
-                                  {"waiting", true},    {"events", true},       {"model", true},
-                                  {"scale", true},      {"config-scale", true}, {"seed", true},
-                                  {"json", false},      {"keep", true},         {"warmup", true},
-                                  {"trace-slow", true}, {"text", false},        {"runs", true},
-                                  {"baseline", true},   {NULL, false}};
+static const cr_optspec spec[] = {{"rgs", false},       {"agents", true},        {"groups", true},
+                                  {"waiting", true},    {"events", true},        {"model", true},
+                                  {"scale", true},      {"config-scale", true},  {"seed", true},
+                                  {"json", false},      {"keep", true},          {"warmup", true},
+                                  {"trace-slow", true}, {"text", false},         {"runs", true},
+                                  {"baseline", true},   {"host-handles", false}, {NULL, false}};
 
 static bool opt_num(const cr_opts *o, const char *name, double lo, double hi, double *out)
 {
@@ -102,7 +105,7 @@ static bool opt_num(const cr_opts *o, const char *name, double lo, double hi, do
 typedef struct bench_opts {
     double agents, groups, waiting, events, scale, cscale, seed, warmup, slow, runs;
     const char *model, *keep, *baseline;
-    bool json, text;
+    bool json, text, host_handles;
 } bench_opts;
 
 /* false (after printing the usage) on a usage error. */
@@ -125,6 +128,7 @@ static bool parse(int argc, char **argv, bench_opts *b)
     b->keep = cr_opt(&o, "keep");
     b->json = cr_flag(&o, "json");
     b->text = cr_flag(&o, "text");
+    b->host_handles = cr_flag(&o, "host-handles");
     b->baseline = cr_opt(&o, "baseline");
     if (o.npos || !opt_num(&o, "agents", 1, 1e8, &b->agents) ||
         !opt_num(&o, "groups", 2, 1e7, &b->groups) ||
@@ -136,8 +140,8 @@ static bool parse(int argc, char **argv, bench_opts *b)
         (b->model && strcmp(b->model, "ocs2007r2") != 0)) {
         fprintf(stderr, "usage: callroute bench --rgs [--agents N --groups G --waiting W | --model "
                         "ocs2007r2 --scale K [--config-scale C]] [--events E] [--warmup SECONDS] "
-                        "[--seed S] [--keep FILE] [--trace-slow NS] [--text] [--baseline LIB "
-                        "[--runs N]] [--json]\n");
+                        "[--seed S] [--keep FILE] [--trace-slow NS] [--text] [--host-handles] "
+                        "[--baseline LIB [--runs N]] [--json]\n");
         return false;
     }
     if (b->model && b->cscale < 0)
@@ -329,6 +333,8 @@ static int run_once(const cr_plugin *p, const bench_opts *b, const rgsb_plan *pl
         fprintf(stderr, "callroute bench: out of memory\n");
         status = 2;
     }
+    if (s)
+        s->host_handles = b->host_handles;
     if (status == 0 && !b->text && rgsb_sim_typed(s) < 0) {
         fprintf(stderr, "callroute bench: the typed form is not available (library without "
                         "rgs_event_typed, or out of memory); try --text\n");

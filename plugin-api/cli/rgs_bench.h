@@ -74,6 +74,7 @@ typedef struct rgsb_call {
     uint8_t state;
     uint32_t ring_gen;
     int64_t queued_at;
+    uint64_t handle; /* the engine's (rgsb_sim.engine_handles), else unused (call number + 1) */
 } rgsb_call;
 
 /* Latencies of one kind of engine call (ns, all of them). */
@@ -107,7 +108,7 @@ typedef struct rgsb_in {
 
 /* A typed action as copied by the emit callback (strings and agents into the sim's buffers). */
 typedef struct rgsb_tact {
-    uint64_t call;
+    uint64_t call; /* the call's handle, as the action gave it */
     int type;
     uint32_t agents, nagents; /* offset into tagents */
     uint32_t arg;             /* offset into tstr */
@@ -116,6 +117,16 @@ typedef struct rgsb_tact {
 typedef struct rgsb_sim {
     const cr_plugin *p;
     bool typed; /* drive rgs_event_typed / rgs_advance_typed (else the text form) */
+    /* typed: CALL events through rgs_call_typed (ABI 1.13), the engine giving the handles
+     * (rgsb_call.handle); else the bench's, call number + 1. Set by rgsb_sim_typed when the
+     * library has it, unless host_handles. */
+    bool engine_handles, host_handles;
+    /* engine_handles: the bench's call number of each handle the engine gave (open
+     * addressing, key 0 empty; filled after the CALL returns, read as the bench reacts, both
+     * outside the timed calls) */
+    uint64_t *hkey;
+    uint32_t *hnum;
+    size_t hcap, hcount;
     uint32_t *agent_h, *group_h; /* typed: handles of the bench's agents and groups */
     rgsb_tact *tacts;
     size_t ntacts, captacts;
@@ -161,8 +172,9 @@ typedef struct rgsb_sim {
 rgsb_sim *rgsb_sim_new(const cr_plugin *p, cr_rgs *e, const rgsb_plan *pl, const rgsb_params *pr,
                        uint64_t seed, uint64_t slow_ns);
 /* Switches the simulation to the typed form (before the warm-up): resolves the handles of
- * every agent and group once. 0, or -1 (out of memory, or the library has no typed form or
- * does not know an agent). */
+ * every agent and group once; call handles are the engine's when the library has
+ * rgs_call_typed (ABI 1.13) and host_handles is not set. 0, or -1 (out of memory, or the
+ * library has no typed form or does not know an agent). */
 int rgsb_sim_typed(rgsb_sim *s);
 void rgsb_sim_free(rgsb_sim *s);
 /* The warm-up: formal agents sign in, callers arrive and the queues fill until the simulated

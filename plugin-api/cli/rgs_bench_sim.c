@@ -1,7 +1,8 @@
 /*
  * `callroute bench --rgs`: the simulated people around the engine, which the bench drives
  * through the ABI as a SIP host does: typed events (rgs_event_typed with agent and group
- * handles resolved once, call handles chosen by the bench, the call's name passed as a SIP
+ * handles resolved once, call handles given by the engine (rgs_call_typed, ABI 1.13) or, with
+ * an older library or --host-handles, chosen by the bench; the call's name passed as a SIP
  * host passes its Call-ID) and rgs_advance_typed at the engine's deadlines; or, with --text,
  * event lines (rgs_event, rgs_advance). Both forms feed the same events and see the same
  * actions (the digest hashes the actions in the text form either way).
@@ -164,7 +165,9 @@ static uint32_t tstr_put(rgsb_sim *s, const char *str)
 }
 
 /* The typed form's callback: copies the action (as on_emit does in the text form); the call
- * is its handle (the bench's call number + 1), as a SIP host keys its calls. */
+ * is its handle, which the bench turns into its call number as it reacts (handle - 1 when
+ * the bench chose it, else through hkey), as a SIP host keys its calls. Inside the timed
+ * call: it only copies. */
 static void on_action(void *ud, int64_t at_ms, const cr_rgs_typed_action *a)
 {
     (void)at_ms;
@@ -343,6 +346,52 @@ static const char *typed_args(rgsb_sim *s, const rgsb_tact *t, char **buf, size_
     return *buf;
 }
 
+static size_t hslot(const rgsb_sim *s, uint64_t h)
+{
+    size_t j = (size_t)((h * 0x9e3779b97f4a7c15ULL) >> 20) & (s->hcap - 1);
+    while (s->hkey[j] && s->hkey[j] != h)
+        j = (j + 1) & (s->hcap - 1);
+    return j;
+}
+
+/* Notes that the engine gave call n handle h (no entry is removed: the engine gives a handle
+ * again only to a later call, whose number then replaces the old one). */
+static void handle_note(rgsb_sim *s, uint64_t h, uint32_t n)
+{
+    if ((s->hcount + 1) * 2 > s->hcap) {
+        size_t ocap = s->hcap, ncap = ocap ? ocap * 2 : 65536;
+        uint64_t *ok = s->hkey;
+        uint32_t *on = s->hnum;
+        s->hkey = calloc(ncap, sizeof *s->hkey);
+        s->hnum = calloc(ncap, sizeof *s->hnum);
+        if (!s->hkey || !s->hnum) {
+            fprintf(stderr, "callroute bench: out of memory\n");
+            exit(2);
+        }
+        s->hcap = ncap;
+        for (size_t i = 0; i < ocap; i++)
+            if (ok[i]) {
+                size_t j = hslot(s, ok[i]);
+                s->hkey[j] = ok[i], s->hnum[j] = on[i];
+            }
+        free(ok), free(on);
+    }
+    size_t j = hslot(s, h);
+    s->hcount += !s->hkey[j];
+    s->hkey[j] = h, s->hnum[j] = n;
+}
+
+/* The bench's number of the call of handle h (as the text form names it "call<n>"). */
+static uint64_t call_of(const rgsb_sim *s, uint64_t h)
+{
+    if (!s->engine_handles)
+        return h - 1;
+    if (!h || !s->hcap)
+        return UINT64_MAX;
+    size_t j = hslot(s, h);
+    return s->hkey[j] ? s->hnum[j] : UINT64_MAX;
+}
+
 static void react(rgsb_sim *s)
 {
     if (s->typed) {
@@ -351,7 +400,7 @@ static void react(rgsb_sim *s)
         char call[32];
         for (size_t i = 0; i < s->ntacts; i++) {
             const rgsb_tact *t = &s->tacts[i];
-            snprintf(call, sizeof call, "call%llu", (unsigned long long)(t->call - 1));
+            snprintf(call, sizeof call, "call%llu", (unsigned long long)call_of(s, t->call));
             const char *name = (unsigned)t->type < sizeof action_names / sizeof *action_names
                                    ? action_names[t->type]
                                    : "?";
@@ -421,7 +470,11 @@ static void feed(rgsb_sim *s, int type, const rgsb_in *in)
     struct timespec t0, t1, t2;
     cr_rgs_typed_event ev = {.size = sizeof ev, .type = in->type};
     if (s->typed) {
-        ev.call = (uint64_t)in->call + 1;
+        bool about_call = in->type != CR_RGS_EVENT_PRESENCE && in->type != CR_RGS_EVENT_SIGNIN &&
+                          in->type != CR_RGS_EVENT_SIGNOUT;
+        ev.call = !s->engine_handles                            ? (uint64_t)in->call + 1
+                  : about_call && in->type != CR_RGS_EVENT_CALL ? s->calls[in->call].handle
+                                                                : 0;
         ev.agent = s->agent_h[in->agent];
         ev.group = in->group ? s->group_h[in->group - 1] : 0;
         ev.presence = in->presence;
@@ -435,10 +488,15 @@ static void feed(rgsb_sim *s, int type, const rgsb_in *in)
     }
     s->alen = s->nacts = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = s->typed ? s->p->rgs_event_typed(s->e, s->now, &ev, on_action, s, err, sizeof err)
-                      : s->p->rgs_event(s->e, s->now, text, on_emit, s, err, sizeof err);
+    int rc = !s->typed ? s->p->rgs_event(s->e, s->now, text, on_emit, s, err, sizeof err)
+             : s->engine_handles && in->type == CR_RGS_EVENT_CALL
+                 ? s->p->rgs_call_typed(s->e, s->now, &ev, &s->calls[in->call].handle, on_action, s,
+                                        err, sizeof err)
+                 : s->p->rgs_event_typed(s->e, s->now, &ev, on_action, s, err, sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     record(s, type, rgsb_ns_between(&t0, &t1));
+    if (s->engine_handles && in->type == CR_RGS_EVENT_CALL && s->calls[in->call].handle)
+        handle_note(s, s->calls[in->call].handle, in->call);
     if ((rc != 0 && s->errors == 0) ||
         (s->slow_ns && s->measuring && rgsb_ns_between(&t0, &t1) >= s->slow_ns))
         to_text(in, text, sizeof text);
@@ -496,7 +554,7 @@ static void arrive(rgsb_sim *s)
         s->calls = c, s->capcalls = ncap;
     }
     uint32_t n = (uint32_t)s->ncalls++;
-    s->calls[n] = (rgsb_call){C_ALIVE, 0, 0};
+    s->calls[n] = (rgsb_call){C_ALIVE, 0, 0, 0};
     s->alive++;
     s->arrived++;
     size_t wf = pl->nhot && rng_below(&s->rng, 100) < (size_t)pl->hot_pct
@@ -681,6 +739,7 @@ void rgsb_sim_free(rgsb_sim *s)
     free(s->heap), free(s->calls), free(s->away), free(s->signed_out), free(s->abuf);
     free(s->agent_h), free(s->group_h);
     free(s->tacts), free(s->tagents), free(s->tstr);
+    free(s->hkey), free(s->hnum);
     free(s);
 }
 
@@ -709,6 +768,8 @@ int rgsb_sim_typed(rgsb_sim *s)
             return -1;
     }
     s->typed = true;
+    s->engine_handles = !s->host_handles && p->abi_minor >= 13 &&
+                        CR_HAS(cr_plugin, p, rgs_call_typed) && p->rgs_call_typed;
     return 0;
 }
 

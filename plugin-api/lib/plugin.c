@@ -731,6 +731,7 @@ static const cr_plugin plugin = {
     .preload_drop = crp_handle_preload_drop,
     .park = crp_handle_park,
     .hold_threads = crp_handle_hold_threads,
+    .rgs_call_typed = crp_rgs_call_typed,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */

@@ -306,13 +306,11 @@ static void typed_out(void *ud, int64_t at_ms, const cr_rgs_output *o)
     t->act(t->ud, at_ms, &a);
 }
 
-int crp_rgs_event_typed(cr_rgs *r, int64_t at_ms, const cr_rgs_typed_event *ev,
-                        cr_rgs_action_fn emit, void *ud, char *err, size_t errlen)
+/* rgs_event_typed and rgs_call_typed (slot_handle: where the engine's handle goes). */
+static int event_typed(cr_rgs *r, int64_t at_ms, const cr_rgs_typed_event *ev,
+                       uint64_t *slot_handle, cr_rgs_action_fn emit, void *ud, char *err,
+                       size_t errlen)
 {
-    char dummy[4];
-    if (!err || !errlen)
-        err = dummy, errlen = sizeof dummy;
-    err[0] = 0;
     if (!r || !ev) {
         snprintf(err, errlen, "rgs_event_typed: NULL argument");
         return CR_ABI_EINVAL;
@@ -333,12 +331,41 @@ int crp_rgs_event_typed(cr_rgs *r, int64_t at_ms, const cr_rgs_typed_event *ev,
                        .agent = ev->agent,
                        .group = ev->group,
                        .presence = ev->presence,
-                       .text = ev->text};
+                       .text = ev->text,
+                       .slot_handle = slot_handle};
     typed_sink t = {emit, ud};
     r->act = emit, r->ud = ud;
     int rc = cr_rgs_engine_input(r->engine, at_ms, &in, typed_out, &t, err, errlen);
     r->act = NULL;
     return rc;
+}
+
+int crp_rgs_event_typed(cr_rgs *r, int64_t at_ms, const cr_rgs_typed_event *ev,
+                        cr_rgs_action_fn emit, void *ud, char *err, size_t errlen)
+{
+    char dummy[4];
+    if (!err || !errlen)
+        err = dummy, errlen = sizeof dummy;
+    err[0] = 0;
+    return event_typed(r, at_ms, ev, NULL, emit, ud, err, errlen);
+}
+
+int crp_rgs_call_typed(cr_rgs *r, int64_t at_ms, const cr_rgs_typed_event *ev, uint64_t *call,
+                       cr_rgs_action_fn emit, void *ud, char *err, size_t errlen)
+{
+    char dummy[4];
+    if (!err || !errlen)
+        err = dummy, errlen = sizeof dummy;
+    err[0] = 0;
+    if (call)
+        *call = 0;
+    if (!call || (ev && ev->size >= offsetof(cr_rgs_typed_event, call) + sizeof ev->call &&
+                  (ev->type != CR_RGS_EVENT_CALL || ev->call != 0))) {
+        snprintf(err, errlen, "rgs_call_typed: %s",
+                 !call ? "NULL argument" : "not a CALL event with call 0");
+        return CR_ABI_EINVAL;
+    }
+    return event_typed(r, at_ms, ev, call, emit, ud, err, errlen);
 }
 
 int64_t crp_rgs_advance_typed(cr_rgs *r, int64_t now_ms, cr_rgs_action_fn emit, void *ud)

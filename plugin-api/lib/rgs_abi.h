@@ -40,5 +40,8 @@ uint64_t crp_rgs_call_handle(cr_rgs *r, const char *call_id);
 size_t crp_rgs_call_id(cr_rgs *r, uint64_t call, char *buf, size_t len);
 int crp_rgs_stats(cr_rgs *r, int64_t at_ms, uint32_t workflow, cr_rgs_stats *out);
 int crp_rgs_snapshot(cr_rgs *r, int64_t at_ms, cr_result **out);
+/* ABI 1.13: a CALL event whose handle the engine gives (one that names the call's slot). */
+int crp_rgs_call_typed(cr_rgs *r, int64_t at_ms, const cr_rgs_typed_event *ev, uint64_t *call,
+                       cr_rgs_action_fn emit, void *ud, char *err, size_t errlen);
 
 #endif

@@ -494,6 +494,207 @@ static void test_call_handles(void **state)
     fx_close(f);
 }
 
+/* ---- handles given by the engine (ABI 1.13 rgs_call_typed) ---------------------------------- */
+
+static const uint64_t *expect_handle; /* what every action of the call in progress carries */
+
+static void handle_emit(void *ud, int64_t at, const cr_rgs_typed_action *a)
+{
+    /* *call is set before the first action: the host keys its call by it in its callback */
+    assert_true(a->call == *expect_handle);
+    typed_emit(ud, at, a);
+}
+
+/* A CALL through rgs_call_typed (call_id NULL = the handle in decimal). */
+static int ecall(fx *f, int64_t at_s, const char *to, const char *id, uint64_t *h)
+{
+    cr_rgs_typed_event e = {.size = sizeof e,
+                            .type = CR_RGS_EVENT_CALL,
+                            .from = "sip:caller@fabrikam.com",
+                            .to = to,
+                            .call_id = id};
+    char err[512];
+    f->o.len = 0;
+    f->o.buf[0] = 0;
+    *h = 0;
+    expect_handle = h;
+    return P->rgs_call_typed(f->e, at_s * 1000, &e, h, handle_emit, &f->o, err, sizeof err);
+}
+
+/* The slot a handle of the engine names (its low 31 bits: rgs_slot_handle). The tests below
+ * check with it that a slot was reused, which is what makes them meaningful. */
+static uint64_t slot_of(uint64_t h)
+{
+    return h & 0x7fffffffULL;
+}
+
+/* Engine handles: the top bit set, distinct, in every action of their call, and every later
+ * event goes to the call its handle names. */
+static void test_engine_handles_route_events(void **state)
+{
+    (void)state;
+    fx *f = fx_open(NULL, 0);
+    assert_true(P->abi_minor >= 13 && CR_HAS(cr_plugin, P, rgs_call_typed));
+    assert_non_null(P->rgs_call_typed);
+    uint64_t a, b, c;
+    assert_int_equal(ecall(f, 0, "sip:serial@contoso.com", "A", &a), 0);
+    assert_true(a >> 63);
+    assert_string_equal(f->o.buf, "0.000 A answer\n"
+                                  "0.000 A moh default\n"
+                                  "0.000 A ring sip:s1@contoso.com\n");
+    assert_int_equal(ecall(f, 1, "sip:serial@contoso.com", "B", &b), 0);
+    assert_true(b >> 63 && b != a);
+    assert_non_null(strstr(f->o.buf, "1.000 B ring sip:s2@contoso.com\n"));
+    char id[32];
+    assert_int_equal(P->rgs_call_id(f->e, a, id, sizeof id), 1);
+    assert_string_equal(id, "A");
+    assert_true(P->rgs_call_handle(f->e, "B") == b);
+    assert_int_equal(ev(f, 2, CR_RGS_EVENT_ANSWER, b, agent(f, "s2"), NULL), 0);
+    assert_string_equal(f->o.buf, "2.000 B bridge sip:s2@contoso.com\n");
+    assert_int_equal(ev(f, 3, CR_RGS_EVENT_ANSWER, a, agent(f, "s2"), NULL), CR_ABI_ESTATE);
+    assert_int_equal(ev(f, 3, CR_RGS_EVENT_HANGUP, a, 0, NULL), 0);
+    assert_string_equal(f->o.buf, "3.000 A cancel sip:s1@contoso.com\n");
+    assert_int_equal(ev(f, 4, CR_RGS_EVENT_AGENT_HANGUP, b, 0, NULL), 0);
+    assert_string_equal(f->o.buf, "4.000 B hangup agent\n");
+    /* no name: the handle in decimal; the call ends in the event, its handle with it */
+    assert_int_equal(ecall(f, 5, "sip:nowhere@contoso.com", NULL, &c), 0);
+    char want[64];
+    snprintf(want, sizeof want, "5.000 %llu hangup not_found\n", (unsigned long long)c);
+    assert_string_equal(f->o.buf, want);
+    assert_int_equal(ev(f, 6, CR_RGS_EVENT_HANGUP, c, 0, NULL), CR_ABI_ENOENT);
+    assert_int_equal(ev(f, 6, CR_RGS_EVENT_HANGUP, b, 0, NULL), CR_ABI_ENOENT);
+    /* the contract: a CALL with call 0, a place for the handle */
+    cr_rgs_typed_event e = {.size = sizeof e, .type = CR_RGS_EVENT_CALL, .call = 9, .to = "sip:x"};
+    uint64_t h = 1;
+    assert_int_equal(P->rgs_call_typed(f->e, 7000, &e, &h, typed_emit, &f->o, NULL, 0),
+                     CR_ABI_EINVAL);
+    assert_true(h == 0);
+    e.call = 0, e.type = CR_RGS_EVENT_HANGUP;
+    assert_int_equal(P->rgs_call_typed(f->e, 7000, &e, &h, typed_emit, &f->o, NULL, 0),
+                     CR_ABI_EINVAL);
+    e.type = CR_RGS_EVENT_CALL;
+    assert_int_equal(P->rgs_call_typed(f->e, 7000, &e, NULL, typed_emit, &f->o, NULL, 0),
+                     CR_ABI_EINVAL);
+    fx_close(f);
+}
+
+/* The handle of an ended call names no call once its slot holds another: not the new one. */
+static void test_stale_engine_handle(void **state)
+{
+    (void)state;
+    fx *f = fx_open(NULL, 0);
+    uint64_t a, b;
+    assert_int_equal(ecall(f, 0, "sip:serial@contoso.com", "A", &a), 0);
+    assert_int_equal(ev(f, 1, CR_RGS_EVENT_HANGUP, a, 0, NULL), 0);
+    assert_int_equal(ecall(f, 2, "sip:serial@contoso.com", "B", &b), 0);
+    assert_true(slot_of(b) == slot_of(a)); /* the slot A left */
+    assert_true(b != a);
+    assert_int_equal(ev(f, 3, CR_RGS_EVENT_HANGUP, a, 0, NULL), CR_ABI_ENOENT);
+    assert_string_equal(f->o.buf, "");
+    assert_int_equal(ev(f, 3, CR_RGS_EVENT_ANSWER, a, agent(f, "s1"), NULL), CR_ABI_ENOENT);
+    char id[32];
+    assert_int_equal(P->rgs_call_id(f->e, a, id, sizeof id), 0);
+    assert_int_equal(P->rgs_call_id(f->e, b, id, sizeof id), 1);
+    assert_int_equal(ev(f, 4, CR_RGS_EVENT_ANSWER, b, agent(f, "s1"), NULL), 0);
+    assert_string_equal(f->o.buf, "4.000 B bridge sip:s1@contoso.com\n");
+    fx_close(f);
+}
+
+/* Host handles and engine handles in one engine: each event goes to its own call; a host
+ * handle equal to a live engine handle is in use; the engine never gives a handle a host's
+ * call has, even the one it would have given next. */
+static void test_host_and_engine_handles_mixed(void **state)
+{
+    (void)state;
+    fx *f = fx_open(NULL, 0);
+    uint64_t e1, e2, e3;
+    char want[128];
+    assert_int_equal(ev(f, 0, CR_RGS_EVENT_CALL, 5, 0, "sip:serial@contoso.com"), 0);
+    assert_int_equal(ecall(f, 1, "sip:serial@contoso.com", "E1", &e1), 0);
+    assert_int_equal(ev(f, 2, CR_RGS_EVENT_CALL, e1, 0, "sip:serial@contoso.com"), CR_ABI_ESTATE);
+    assert_string_equal(f->o.buf, "");
+    /* a host handle naming E1's slot with another generation: the host's own call */
+    uint64_t x = e1 + (1ULL << 31);
+    assert_int_equal(ev(f, 3, CR_RGS_EVENT_CALL, x, 0, "sip:serial@contoso.com"), 0);
+    assert_int_equal(ev(f, 4, CR_RGS_EVENT_HANGUP, e1, 0, NULL), 0);
+    assert_string_equal(f->o.buf, "4.000 E1 cancel sip:s2@contoso.com\n");
+    assert_int_equal(ev(f, 5, CR_RGS_EVENT_HANGUP, 5, 0, NULL), 0);
+    assert_string_equal(f->o.buf, "5.000 5 cancel sip:s1@contoso.com\n");
+    snprintf(want, sizeof want, "6.000 %llu cancel sip:s3@contoso.com\n", (unsigned long long)x);
+    assert_int_equal(ev(f, 6, CR_RGS_EVENT_HANGUP, x, 0, NULL), 0);
+    assert_string_equal(f->o.buf, want);
+    /* E2 and E3 in two slots; E2 ends, then E3: E3's slot is taken next, then E2's. The host
+     * takes the handle the engine would give next in E2's slot, and its call E3's slot. */
+    assert_int_equal(ecall(f, 7, "sip:serial@contoso.com", "E2", &e2), 0);
+    assert_int_equal(ecall(f, 7, "sip:serial@contoso.com", "E3", &e3), 0);
+    assert_true(slot_of(e2) != slot_of(e3));
+    assert_int_equal(ev(f, 8, CR_RGS_EVENT_HANGUP, e2, 0, NULL), 0);
+    assert_int_equal(ev(f, 8, CR_RGS_EVENT_HANGUP, e3, 0, NULL), 0);
+    uint64_t h = e2 + (1ULL << 31), e4;
+    assert_int_equal(ev(f, 9, CR_RGS_EVENT_CALL, h, 0, "sip:serial@contoso.com"), 0);
+    assert_int_equal(ecall(f, 10, "sip:serial@contoso.com", "E4", &e4), 0);
+    assert_true(slot_of(e4) == slot_of(e2));
+    assert_true(e4 != h && e4 != e2);
+    assert_int_equal(ev(f, 11, CR_RGS_EVENT_HANGUP, e4, 0, NULL), 0);
+    assert_string_equal(f->o.buf, "11.000 E4 cancel sip:s2@contoso.com\n");
+    snprintf(want, sizeof want, "12.000 %llu cancel sip:s1@contoso.com\n", (unsigned long long)h);
+    assert_int_equal(ev(f, 12, CR_RGS_EVENT_HANGUP, h, 0, NULL), 0);
+    assert_string_equal(f->o.buf, want);
+    fx_close(f);
+}
+
+/* Calls restored from the state directory keep their handles, engine-given or not, in other
+ * slots than before; the handles given after the restart differ from every restored one,
+ * also once those calls ended. */
+static void test_restart_keeps_engine_handles(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/crrgstypedXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    fx *f = fx_open(dir, 0);
+    presence(f, 0, agent(f, "o1"), CR_RGS_PRESENCE_AWAY);
+    uint64_t t, z, a;
+    for (int i = 0; i < 3; i++) { /* slot 0 through three calls: Z has a later generation */
+        assert_int_equal(ecall(f, 1, "sip:timeout@contoso.com", "T", &t), 0);
+        assert_int_equal(ev(f, 1, CR_RGS_EVENT_HANGUP, t, 0, NULL), 0);
+    }
+    assert_int_equal(ecall(f, 2, "sip:timeout@contoso.com", "Z", &z), 0);
+    assert_int_equal(ecall(f, 2, "sip:timeout@contoso.com", "A", &a), 0);
+    assert_int_equal(ev(f, 2, CR_RGS_EVENT_CALL, 77, 0, "sip:timeout@contoso.com"), 0);
+    assert_true(slot_of(z) == slot_of(t) && slot_of(a) != slot_of(z));
+    fx_close(f);
+    /* restored in the order of their names: 77, A, Z, each in another slot than before */
+    f = fx_open(dir, 0);
+    char id[32];
+    assert_int_equal(P->rgs_call_id(f->e, z, id, sizeof id), 1);
+    assert_string_equal(id, "Z");
+    assert_int_equal(P->rgs_call_id(f->e, a, id, sizeof id), 1);
+    assert_string_equal(id, "A");
+    assert_int_equal(P->rgs_call_id(f->e, 77, id, sizeof id), 2);
+    assert_true(P->rgs_call_handle(f->e, "Z") == z);
+    /* every one takes events: o1 comes back and is rung for the first in the queue, Z */
+    assert_int_equal(presence(f, 3, agent(f, "o1"), CR_RGS_PRESENCE_AVAILABLE), 0);
+    assert_string_equal(f->o.buf, "3.000 Z ring sip:o1@contoso.com\n");
+    assert_int_equal(ev(f, 4, CR_RGS_EVENT_ANSWER, z, agent(f, "o1"), NULL), 0);
+    assert_string_equal(f->o.buf, "4.000 Z bridge sip:o1@contoso.com\n");
+    assert_int_equal(ev(f, 5, CR_RGS_EVENT_HANGUP, z, 0, NULL), 0);
+    assert_int_equal(ev(f, 5, CR_RGS_EVENT_HANGUP, a, 0, NULL), 0);
+    assert_int_equal(ev(f, 5, CR_RGS_EVENT_HANGUP, 77, 0, NULL), 0);
+    /* new calls through the slot 77 left, slot 0, which Z's handle names: never a restored
+     * handle (the slot's own count of calls restarted with the engine) */
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(ecall(f, 6, "sip:timeout@contoso.com", "N", &t), 0);
+        assert_true(t != z && t != a && t != 77);
+        assert_int_equal(ev(f, 6, CR_RGS_EVENT_HANGUP, z, 0, NULL), CR_ABI_ENOENT);
+        assert_int_equal(ev(f, 6, CR_RGS_EVENT_HANGUP, a, 0, NULL), CR_ABI_ENOENT);
+        assert_int_equal(ev(f, 6, CR_RGS_EVENT_HANGUP, t, 0, NULL), 0);
+    }
+    fx_close(f);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_bad_events_change_nothing(void **state)
 {
     (void)state;
@@ -785,6 +986,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_has_typed_members),
         cmocka_unit_test(test_call_handles),
+        cmocka_unit_test(test_engine_handles_route_events),
+        cmocka_unit_test(test_stale_engine_handle),
+        cmocka_unit_test(test_host_and_engine_handles_mixed),
+        cmocka_unit_test(test_restart_keeps_engine_handles),
         cmocka_unit_test(test_bad_events_change_nothing),
         cmocka_unit_test(test_withdrawn_agent_is_not_bridged),
         cmocka_unit_test(test_deadline_and_no_answer),

@@ -338,6 +338,11 @@ typedef struct cr_rgs_input {
     uint32_t group;        /* SIGNIN, SIGNOUT: the group; 0 = every group of the agent */
     int presence;          /* PRESENCE: CR_RGS_PRES_* */
     const char *text;      /* DTMF digits, SPEECH words */
+    /* CALL with call 0: when not NULL, the engine gives the call a handle that names its slot
+     * (rgs_slot_handle in rgs_engine_int.h: later events find the call with one read, not
+     * through the handle map) instead of the next number, and stores it here before the first
+     * action. */
+    uint64_t *slot_handle;
 } cr_rgs_input;
 
 typedef enum {
