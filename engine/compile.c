@@ -691,7 +691,7 @@ static void compile_adopted(cr_config *c, cr_diag *d)
             r->re = compile_pattern(d, r->pattern, r->loc,
                                     &(objname){"route", r->name, NULL, NULL, ""});
     }
-    c->user_uri_tab = (cr_user_table){x->uri_cells, x->uri_cap, true};
+    c->user_uri_tab = (cr_user_table){x->uri_cells, x->uri_keys, x->uri_cap, true};
     c->user_line_ix = (cr_line_table){x->line_slots, x->line_cap, true, user_line_eq, c};
     c->user_keys = x->user_keys;
     c->cells_borrowed = true;

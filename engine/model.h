@@ -186,8 +186,9 @@ static inline const cr_user *ce_line_probe_finish(const cr_config *c, const cr_r
  * A cell holds the upper half of the key's hash, the user (index + 1, flagged as the values of
  * cr_index: CR_USER_IX_FLAG when the user's uri is not its key) and what an outbound decision
  * reads of its caller (voice policy and location profile indexes, Enterprise Voice), so that
- * a decision goes on from the cell while the key, in user_keys, is still on its way; the key
- * is compared before the decision's answer is final (cr_route_decide).
+ * a decision goes on from the cell while the key, at the same slot of the table's keys (asked
+ * for with the cell), is still on its way; the key is compared before the decision's answer is
+ * final (cr_route_decide).
  */
 #define CR_CELL_NONE 0xFFFFu /* policy or profile: none (index -1) */
 #define CR_CELL_HOT  1u      /* hot: policy, profile and CR_CELL_EV are the user's */
@@ -201,10 +202,16 @@ typedef struct cr_user_cell {
     uint8_t pad[3];   /* 0 */
 } cr_user_cell;
 
+/* The table's keys by slot: keys[i] is the URI key of the user of cells[i] (its user's key
+ * cell, CR_KEY_LONG when the key does not fit: compared with the user), all zero for an empty
+ * cell. A lookup knows both addresses from the hash alone, so the cell and the key are fetched
+ * together rather than the key after the cell. */
+typedef struct cr_key_cell cr_key_cell;
 typedef struct cr_user_table {
     cr_user_cell *cells; /* [cap], cap a power of two, 64-byte aligned */
+    cr_key_cell *keys;   /* [cap], 64-byte aligned */
     size_t cap;
-    bool borrowed; /* cells live in a mapped plan image: not freed */
+    bool borrowed; /* cells and keys live in a mapped plan image: not freed */
 } cr_user_table;
 
 /* Room for n users (load at most 2/3). */
@@ -239,10 +246,12 @@ typedef struct cr_user_probe {
     bool peeked;
     char key[CR_URI_MAX];
 } cr_user_probe;
+/* Computes the key and its hash and asks for the cell at the hash's slot and the key at the
+ * same slot (cr_user_table.keys) together. */
 void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p);
 /* Reads the probe's cache line of cells (once it has come): sets p->cell to the first cell of
- * the probe's tag when it lies there, with hot fields, and prefetches that user's key (the
- * user is not read). NULL when the lookup needs more (ce_user_probe_finish). */
+ * the probe's tag when it lies there, with hot fields (the user is not read). NULL when the lookup
+ * needs more (ce_user_probe_finish). */
 void ce_user_probe_peek(const cr_config *c, cr_user_probe *p);
 /* Whether p->cell's user is the one the probe finds: its key compared with the probe's. */
 bool ce_user_probe_confirm(const cr_config *c, const cr_user_probe *p);
@@ -265,11 +274,11 @@ typedef struct cr_usage_routes {
 #define CR_KEY_LONG 0xFF /* len of a key that does not fit */
 #define CR_KEY_SAME 1u   /* flags: the URI key is the user's uri as written */
 #define CR_KEY_EXT  2u   /* flags: the line has an extension */
-typedef struct cr_key_cell {
+struct cr_key_cell {
     uint8_t len;
     uint8_t flags;
     char s[CR_KEY_CELL - 2];
-} cr_key_cell;
+};
 
 /* A user's two key cells side by side, one cache line: a line lookup that finds the user
  * compares the number and names the user by its URI key from that one line. */
@@ -444,9 +453,7 @@ static inline __attribute__((always_inline)) void ce_user_probe_peek_in_line(con
         if (s->tag == tag) {
             if (!(s->hot & CR_CELL_HOT))
                 return;
-            uint32_t u = (s->val - 1) & CR_USER_IX_MASK;
-            if (c->user_keys)
-                __builtin_prefetch(&c->user_keys[u]);
+            __builtin_prefetch(&t->keys[i]); /* asked for already at the home slot */
             p->cell = s;
             return;
         }
@@ -483,11 +490,22 @@ static inline bool ce_uri_key_eq(const cr_config *c, uint32_t v, const char *key
     return ce_uri_key_eq_user(c, v, key, n);
 }
 
+/* Whether the user of the caller table's slot i has URI key key[0..n): the key at that slot,
+ * else (a key that does not fit) the user's uri. */
+static inline __attribute__((always_inline)) bool ce_uri_slot_eq(const cr_config *c, size_t i,
+                                                                 const char *key, size_t n)
+{
+    const cr_key_cell *k = &c->user_uri_tab.keys[i];
+    if (k->len != CR_KEY_LONG)
+        return k->len == n && ce_key_bytes_eq(k->s, key, n);
+    return ce_uri_key_eq_user(c, c->user_uri_tab.cells[i].val - 1, key, n);
+}
+
 /* ce_user_probe_confirm (users.c), in line for a decision. */
 static inline __attribute__((always_inline)) bool
 ce_user_probe_confirm_in_line(const cr_config *c, const cr_user_probe *p)
 {
-    return p->cell && ce_uri_key_eq(c, p->cell->val - 1, p->k, p->n);
+    return p->cell && ce_uri_slot_eq(c, (size_t)(p->cell - c->user_uri_tab.cells), p->k, p->n);
 }
 
 static inline const cr_user *ce_line_probe_finish(const cr_config *c, const cr_runtime *rt,
@@ -529,6 +547,7 @@ typedef struct ce_image_cx {
     const uint8_t *route_kinds;     /* [nroutes], CR_RK_* */
     cr_index_stats stats;
     cr_user_cell *uri_cells;
+    cr_key_cell *uri_keys; /* [uri_cap] */
     cr_line_slot *line_slots;
     size_t uri_cap, line_cap;
     cr_user_keys *user_keys;    /* [nusers] */

@@ -19,7 +19,7 @@
  * blocks (S_DENSE, route_index.h); 11: the dense blocks one level up, for the parents of the nodes
  * holding leaves, one slot for every two digits (the child's own item range and the leaf's item);
  * 12: the line index's slots carry their number packed (cr_line_slot, 16 bytes) */
-#define CR_PLAN_VERSION 12u
+#define CR_PLAN_VERSION 13u
 
 /* The architecture tag this build writes and accepts: pointer size, byte order, ABI. */
 uint32_t ce_image_arch(void);

@@ -196,6 +196,7 @@ void ce_pi_build_compiled(builder *b)
     }
     ce_pi_put_raw(b, S_UKEYS, c->user_keys, c->nusers);
     ce_pi_put_raw(b, S_USLOTS, c->user_uri_tab.cells, c->user_uri_tab.cap);
+    ce_pi_put_raw(b, S_UKSLOTS, c->user_uri_tab.keys, c->user_uri_tab.cap);
     ce_pi_put_raw(b, S_LSLOTS, c->user_line_ix.slots, c->user_line_ix.cap);
 }
 
@@ -674,14 +675,36 @@ static uint64_t expected_hot(const reader *r, const uint32_t *x, const uint32_t 
 _Static_assert(offsetof(cr_user_cell, policy) == 8 && sizeof(cr_user_cell) == 16,
                "a cell's hot fields: its last 8 bytes");
 
+/* The key cell of user u (its record checked): the user's URI key, as compile_users sets it. */
+static cr_key_cell expected_key(const reader *r, size_t u)
+{
+    const uint32_t *x = ce_pi_recs(r, S_USERS) + u * sec_fields[S_USERS];
+    const char *uri = r->pool + x[UR_URI];
+    char key[CR_URI_MAX];
+    cr_key_cell e;
+    memset(&e, 0, sizeof e);
+    size_t kn = cr_uri_key(uri, key, sizeof key);
+    if (!kn)
+        return e; /* no key (compile refuses such a user): no cell is one */
+    ce_key_cell_set(&e, key, kn, strcmp(key, uri) == 0 ? CR_KEY_SAME : 0);
+    return e;
+}
+
 /* The caller table: a power of two of cells, one empty at least (a probe ends), an empty cell
- * all zero, every other naming a user with exactly that user's hot fields. */
+ * all zero, every other naming a user with exactly that user's hot fields; its keys by slot as
+ * many, an empty cell's all zero, every other exactly its user's key (a damaged key would
+ * give a caller another user's policies). */
 static bool read_uri_cells(reader *r, ce_image_cx *x)
 {
     size_t n = ce_pi_nrecs(r, S_USLOTS), used = 0;
     const cr_user_cell *cells = sec_base(r, S_USLOTS);
+    const cr_key_cell *keys = sec_base(r, S_UKSLOTS);
     if (n == 0 || (n & (n - 1))) {
         ce_pi_broken(r, sec_names[S_USLOTS], n);
+        return false;
+    }
+    if (ce_pi_nrecs(r, S_UKSLOTS) != n) {
+        ce_pi_broken(r, sec_names[S_UKSLOTS], ce_pi_nrecs(r, S_UKSLOTS));
         return false;
     }
     for (size_t k = 0; k < n && !r->trusted; k++) {
@@ -707,7 +730,18 @@ static bool read_uri_cells(reader *r, ce_image_cx *x)
         ce_pi_broken(r, sec_names[S_USLOTS], n);
         return false;
     }
+    for (size_t k = 0; k < n && !r->trusted; k++) {
+        cr_key_cell e;
+        memset(&e, 0, sizeof e);
+        if (cells[k].val)
+            e = expected_key(r, (cells[k].val - 1) & CR_USER_IX_MASK);
+        if (memcmp(&keys[k], &e, sizeof e) != 0) {
+            ce_pi_broken(r, sec_names[S_UKSLOTS], k);
+            return false;
+        }
+    }
     x->uri_cells = (cr_user_cell *)(uintptr_t)cells;
+    x->uri_keys = (cr_key_cell *)(uintptr_t)keys;
     x->uri_cap = n;
     return true;
 }

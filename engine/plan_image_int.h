@@ -51,23 +51,24 @@ enum {
     S_POLWALK, /* [policies]: the policy's walk, NONE: one walk per usage */
     S_DENSE,   /* cr_px_dblock: the merged tries' dense leaf blocks (version 10; 100 slots a block
                   for the parents of the leaf holders, version 11) */
+    S_UKSLOTS, /* cr_key_cell: the caller table's keys by slot, as many as its cells (version 13) */
     S_COUNT
 };
 
 /* uint32_t fields of each record section; 0 for the sections of bytes or of structs (their
  * element size is sec_esize) */
 static const uint32_t sec_fields[S_COUNT] = {0,  1, 1, 7, 7, 3, 7, 7, 9, 17, 1, 10, 3, 0, 1, 4,
-                                             16, 4, 0, 0, 0, 1, 2, 0, 0, 0,  3, 9,  0, 1, 0};
-static const uint32_t sec_esize[S_COUNT] = {1,  4,  4,  28, 28, 12, 28, 28, 36,  68, 4,
-                                            40, 12, 1,  4,  16, 64, 16, 16, 8,   1,  4,
-                                            8,  64, 16, 16, 12, 36, 24, 4,  3200};
+                                             16, 4, 0, 0, 0, 1, 2, 0, 0, 0,  3, 9,  0, 1, 0, 0};
+static const uint32_t sec_esize[S_COUNT] = {1,  4,  4,  28, 28, 12, 28, 28, 36,   68, 4,
+                                            40, 12, 1,  4,  16, 64, 16, 16, 8,    1,  4,
+                                            8,  64, 16, 16, 12, 36, 24, 4,  3200, 32};
 static const char *const sec_names[S_COUNT] = {
     "strings",      "files",      "domains",      "profiles",     "rules",         "usages",
     "policies",     "gateways",   "routes",       "users",        "names",         "meta",
     "attachments",  "blob",       "name indexes", "user lines",   "compiled meta", "tries",
     "trie nodes",   "trie items", "route kinds",  "usage routes", "usage heads",   "user keys",
     "caller table", "line index", "lists",        "merged tries", "merged items",  "policy walks",
-    "dense blocks"};
+    "dense blocks", "caller keys"};
 
 typedef struct plan_section {
     uint64_t off, count;

@@ -41,17 +41,24 @@ const cr_user *cr_config_user_find(const cr_config *c, const char *uri)
 /* ---- the caller table -------------------------------------------------------------------- */
 
 _Static_assert(sizeof(cr_user_cell) == 16, "four cells a cache line");
+_Static_assert(sizeof(cr_key_cell) == 32, "two keys a cache line");
 
 int ce_user_table_init(cr_user_table *t, size_t n)
 {
+    size_t kcap = 0;
     t->borrowed = false;
     t->cells = ce_index_table_new(n, sizeof *t->cells, &t->cap);
-    return t->cells ? CR_OK : CR_ENOMEM;
+    t->keys = t->cells ? ce_index_table_new(n, sizeof *t->keys, &kcap) : NULL;
+    if (t->keys && kcap == t->cap)
+        return CR_OK;
+    ce_user_table_free(t);
+    return CR_ENOMEM;
 }
 
 void ce_user_table_free(cr_user_table *t)
 {
     ce_index_table_free(t->cells, t->cap, sizeof *t->cells, t->borrowed);
+    ce_index_table_free(t->keys, t->cap, sizeof *t->keys, t->borrowed);
     memset(t, 0, sizeof *t);
 }
 
@@ -76,9 +83,10 @@ uint32_t ce_user_table_put(cr_config *c, const char *key, size_t n, uint32_t val
         cr_user_cell *s = &t->cells[i];
         if (!s->val) {
             *s = (cr_user_cell){.tag = tag, .val = val + 1};
+            t->keys[i] = c->user_keys[val & CR_USER_IX_MASK].uri;
             return CR_INDEX_NONE;
         }
-        if (s->tag == tag && ce_uri_key_eq(c, s->val - 1, key, n))
+        if (s->tag == tag && ce_uri_slot_eq(c, i, key, n))
             return s->val - 1;
     }
 }
@@ -115,7 +123,7 @@ uint32_t ce_user_table_get(const cr_config *c, const char *key, size_t n, uint64
         const cr_user_cell *s = &t->cells[i];
         if (!s->val)
             return CR_INDEX_NONE;
-        if (s->tag == tag && ce_uri_key_eq(c, s->val - 1, key, n))
+        if (s->tag == tag && ce_uri_slot_eq(c, i, key, n))
             return s->val - 1;
     }
 }
@@ -144,6 +152,7 @@ void ce_user_probe_start(const cr_config *c, const char *uri, cr_user_probe *p)
         return;
     size_t i = p->h & (t->cap - 1);
     __builtin_prefetch(&t->cells[i]);
+    __builtin_prefetch(&t->keys[i]); /* with the cell, not once the cell is read */
 }
 
 void ce_user_probe_peek(const cr_config *c, cr_user_probe *p)

@@ -1333,6 +1333,11 @@ static void test_caller_tag_collision(void **state)
     }
     cell.tag = (uint32_t)(ho >> 32);
     memcpy(img + x.off + m * sizeof cell, &cell, sizeof cell);
+    /* and alice's key at that slot (image format 13: keys by slot), as a checked read wants */
+    plan_section ks = section(img, S_UKSLOTS);
+    assert_int_equal(ks.count, x.count);
+    memcpy(img + ks.off + m * sizeof(cr_key_cell), img + ks.off + k * sizeof(cr_key_cell),
+           sizeof(cr_key_cell));
     rechecksum(img, len);
     cr_config *cfg = NULL;
     char why[512];
@@ -1358,6 +1363,156 @@ static void test_caller_tag_collision(void **state)
     assert_int_equal(d.kind, CR_OUTBOUND);
     cr_config_free(cfg);
     free(img);
+}
+
+/* Users of the keys-by-slot test: short keys, one whose uri is not its key (case), one too long
+ * for a key cell (compared with the user's uri). */
+static const char keys_by_slot_xml[] =
+    "<callroute xmlns=\"urn:callroute:config:1\">\n"
+    "<domains><domain>example.com</domain></domains>\n"
+    "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/></locationProfiles>\n"
+    "<phoneUsages><usage name=\"Local\"/></phoneUsages>\n"
+    "<voicePolicies default=\"P\"><voicePolicy name=\"P\"><usage>Local</usage></voicePolicy>"
+    "</voicePolicies>\n"
+    "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n"
+    "<routes><route name=\"local\" pattern=\"^\\+1425\\d{7}$\"><usage>Local</usage>"
+    "<gateway>gw</gateway></route></routes>\n"
+    "<users>"
+    "<user uri=\"sip:a@example.com\" enterpriseVoice=\"true\"/>\n"
+    "<user uri=\"sip:b@example.com\" enterpriseVoice=\"true\"/>\n"
+    "<user uri=\"sip:Carol@EXAMPLE.com\" enterpriseVoice=\"true\"/>\n"
+    "<user uri=\"sip:a.very.long.user.name.past.a.key.cell@example.com\" "
+    "enterpriseVoice=\"true\"/>\n"
+    "<user uri=\"sip:d@example.com\" line=\"tel:+14255550104\" enterpriseVoice=\"true\"/>\n"
+    "</users>\n"
+    "</callroute>\n";
+
+/* Every user of c found by its uri, the cell found at its slot holding the user's key at that
+ * slot (keys by slot, image format 13) and an empty slot's key all zero. */
+static void expect_keys_by_slot(const cr_config *c)
+{
+    const cr_user_table *t = &c->user_uri_tab;
+    assert_non_null(t->keys);
+    for (size_t i = 0; i < t->cap; i++) {
+        cr_key_cell zero;
+        memset(&zero, 0, sizeof zero);
+        if (!t->cells[i].val) {
+            assert_memory_equal(&t->keys[i], &zero, sizeof zero);
+            continue;
+        }
+        uint32_t u = (t->cells[i].val - 1) & CR_USER_IX_MASK;
+        assert_memory_equal(&t->keys[i], &c->user_keys[u].uri, sizeof zero);
+    }
+    for (size_t u = 0; u < c->nusers; u++) {
+        const cr_user *user = cr_config_user_at(c, u);
+        assert_ptr_equal(cr_config_user_find(c, user->uri), user);
+        cr_user_probe p;
+        ce_user_probe_start(c, user->uri, &p);
+        ce_user_probe_peek(c, &p);
+        if (p.cell) { /* a decision's lookup: the cell's key compared at the cell's slot */
+            assert_int_equal((p.cell->val - 1) & CR_USER_IX_MASK, u);
+            assert_true(ce_user_probe_confirm(c, &p));
+        }
+        assert_ptr_equal(ce_user_probe_finish(c, NULL, &p), user);
+    }
+}
+
+/* The caller table's keys by slot: every user found through them, compiled and from an image
+ * (a key too long for a cell compared with the user); a lookup compares the key at the slot (a
+ * compiled table's key changed in place: no one found, no decision goes on from the cell); a
+ * checked read refuses a key cell that is not its user's (another user's, a byte changed, a key
+ * at an empty slot), a trusted one does not look; an image of format 12 is refused. */
+static void test_caller_keys_by_slot(void **state)
+{
+    (void)state;
+    cr_config *src = cr_test_load_xml(keys_by_slot_xml), *cfg = NULL;
+    assert_non_null(src);
+    assert_int_equal(src->nusers, 5);
+    expect_keys_by_slot(src);
+    void *img = NULL;
+    size_t len = 0;
+    assert_int_equal(cr_image_build(src, 3, &img, &len), CR_OK);
+    char why[512];
+    assert_int_equal(adopt(img, len, &cfg, why, sizeof why), CR_OK);
+    assert_true(cfg->user_uri_tab.borrowed);
+    expect_keys_by_slot(cfg);
+    cr_config_free(cfg);
+
+    /* the lookup reads the key at the slot: b's changed there, b is no one */
+    const char *b = "sip:b@example.com";
+    cr_user_table *t = &src->user_uri_tab;
+    size_t sb = ce_uri_hash(b, strlen(b)) & (t->cap - 1);
+    while (t->keys[sb].len != strlen(b) || memcmp(t->keys[sb].s, b, strlen(b)) != 0)
+        sb = (sb + 1) & (t->cap - 1);
+    t->keys[sb].s[4] = 'x';
+    assert_null(cr_config_user_find(src, b));
+    cr_decision d;
+    assert_int_equal(cr_route_decide(src, b, "+14255550123", NULL, &d, NULL), CR_OK);
+    assert_null(d.caller);
+    assert_int_equal(d.kind, CR_NOT_APPLICABLE);
+    t->keys[sb].s[4] = 'b';
+    assert_non_null(cr_config_user_find(src, b));
+    assert_int_equal(cr_route_decide(src, b, "+14255550123", NULL, &d, NULL), CR_OK);
+    assert_non_null(d.caller);
+    assert_int_equal(d.kind, CR_OUTBOUND);
+
+    /* damaged key cells, refused by a checked read */
+    unsigned char *clean = img, *bad = malloc(len);
+    assert_non_null(bad);
+    plan_section ks = section(clean, S_UKSLOTS), cs = section(clean, S_USLOTS);
+    assert_int_equal(ks.count, cs.count);
+    assert_int_equal(ks.esize, sizeof(cr_key_cell));
+    size_t used[2], nused = 0, empty = SIZE_MAX;
+    for (size_t k = 0; k < cs.count; k++) {
+        cr_user_cell cell;
+        memcpy(&cell, clean + cs.off + k * sizeof cell, sizeof cell);
+        if (cell.val && nused < 2)
+            used[nused++] = k;
+        else if (!cell.val && empty == SIZE_MAX)
+            empty = k;
+    }
+    assert_int_equal(nused, 2);
+    assert_true(empty != SIZE_MAX);
+    for (int i = 0; i < 4; i++) {
+        memcpy(bad, clean, len);
+        unsigned char *k0 = bad + ks.off + used[0] * sizeof(cr_key_cell);
+        if (i == 0) /* another user's key: that user's policies for a caller with this key */
+            memcpy(k0, clean + ks.off + used[1] * sizeof(cr_key_cell), sizeof(cr_key_cell));
+        else if (i == 1)
+            k0[offsetof(cr_key_cell, s) + 5] ^= 1;
+        else if (i == 2)
+            k0[offsetof(cr_key_cell, len)] = CR_KEY_LONG; /* said not to fit: the user's uri */
+        else
+            bad[ks.off + empty * sizeof(cr_key_cell)] = 3;
+        rechecksum(bad, len);
+        cfg = NULL;
+        assert_int_equal(adopt(bad, len, &cfg, why, sizeof why), CR_ECONFIG);
+        assert_non_null(strstr(why, "damaged"));
+        assert_non_null(strstr(why, "caller keys"));
+        cr_config_free(cfg);
+    }
+    /* the same bytes read trusted: not looked at (the publisher checked them) */
+    cr_diag dg;
+    cr_diag_init(&dg);
+    cfg = NULL;
+    assert_int_equal(
+        cr_image_read_ex(bad, len, "x.plan", CR_IMAGE_BORROW | CR_IMAGE_TRUSTED, &cfg, &dg), CR_OK);
+    cr_config_free(cfg);
+    cr_diag_free(&dg);
+
+    /* an image of the format before keys by slot */
+    memcpy(bad, clean, len);
+    uint32_t version = 12;
+    assert_int_equal(CR_PLAN_VERSION, 13);
+    memcpy(bad + offsetof(plan_header, version), &version, sizeof version);
+    rechecksum(bad, len);
+    cfg = NULL;
+    assert_int_equal(adopt(bad, len, &cfg, why, sizeof why), CR_ECONFIG);
+    assert_non_null(strstr(why, "format version 12"));
+    cr_config_free(cfg);
+    free(bad);
+    free(img);
+    cr_config_free(src);
 }
 
 /* A table of n bytes from cr_table_alloc: 64-byte aligned, and from CR_TABLE_HUGE bytes on
@@ -1713,6 +1868,7 @@ int main(void)
         cmocka_unit_test(test_broad_routes_jit),
         cmocka_unit_test(test_caller_cells_without_hot_fields),
         cmocka_unit_test(test_caller_tag_collision),
+        cmocka_unit_test(test_caller_keys_by_slot),
         cmocka_unit_test(test_large_tables_on_huge_pages),
         cmocka_unit_test(test_large_image_checked_in_two_halves),
         cmocka_unit_test(test_routes_and_strings_on_huge_pages),
