@@ -56,8 +56,8 @@ enum cru_kind { CRU_K_ENDPOINT, CRU_K_USER, CRU_K_SIP, CRU_K_PSTN, CRU_K_VOICEMA
 #define CRU_MAX_ROWS      256
 #define CRU_MAX_ENDPOINTS 32
 #define CRU_OPEN_WARN_MS                                                                           \
-    1000                /* a branch still open this long after its call ended: said and            \
-                         * cancelled (crm_cancel_open_branches) */
+    1000 /* a branch still open this long after its call ended, or after the no-answer step        \
+          * cancelled it: said and cancelled (crm_cancel_open_branches) */
 #define CRU_MAX_DUE 256 /* calls handled per timer tick (the rest next tick) */
 
 /* For tests (e2e user_timer_race, CALLROUTE_TEST_USER_PAUSE_MS): a worker waits this long
@@ -86,6 +86,8 @@ typedef struct cru_call {
     int64_t unsettled_ms; /* when the timer first found it over with a branch open; 0 none,
                            * -1 once crm_cancel_open_branches ran (once a call) */
     int sweeping;         /* not finished, and a cancelled branch may still ring (timer only) */
+    int64_t swept_ms;     /* when the no-answer step last cancelled branches while the call
+                           * rings on; 0 none, or once crm_cancel_open_branches ran for them */
     volatile branch_bm_t rang; /* branches that sent a provisional reply (crm_note_ringing) */
     branch_bm_t want;          /* branches to cancel (the timer process only) */
     int no_answer_started;
@@ -712,8 +714,17 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
             c->unsettled_ms = -1;
         }
     }
-    if (c && !over && c->sweeping) /* cancelled by the no-answer step, still open */
+    if (c && !over && c->sweeping) { /* cancelled by the no-answer step, still open */
         c->sweeping = crm_cancel_wanted(t, c->want, c->rang, 0, "user plan") > 0;
+        /* the call rings on (voicemail, a forwarding number), but tm stopped the INVITE's
+         * retransmissions of the cancelled branches: one whose 1xx was lost rings until its
+         * final-response timer. A second later, its CANCEL goes out all the same. */
+        if (c->sweeping && c->swept_ms > 0 && now - c->swept_ms >= CRU_OPEN_WARN_MS) {
+            crm_cancel_open_branches(t, c->want, c->rang, (long)(now - c->swept_ms),
+                                     "user plan, no answer");
+            c->swept_ms = 0;
+        }
+    }
     if (n > 0) {
         b = cru_fill(t->uas.request, c, result);
         if (b > 0 && cru_test_failover_pause_ms > 0)
@@ -736,6 +747,7 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
                 LM_INFO("user %.*s: no answer: cancelling the other branches\n", c->callee.len,
                         c->callee.s);
                 c->sweeping = crm_cancel_wanted(t, c->want, c->rang, 1, "user plan") > 0;
+                c->swept_ms = now;
             }
         } else if (cancel) {
             LM_WARN("user %.*s: no-answer target unreachable: the call keeps ringing\n",

@@ -4,7 +4,8 @@
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
 #        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed image_rewritten; calls to users (callroute_user, fixtures/users.xml):
-#        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_pstn user_failover_race
+#        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_silent user_no_answer_pstn
+#        user_failover_race
 #        user_unregistered user_busy user_caller_cancel user_simring_race user_simring_silent user_timer_race
 #        user_pbx_fork user_pbx_from_pbx;
 #        gateway health:
@@ -727,6 +728,29 @@ user_no_answer)
         || e2e_fail "voicemail rang $d s after vic's phone (no answer after 3 s)"
     e2e_got vic CANCEL || e2e_fail "vic's phone was not cancelled"
     e2e_log "ok: unanswered call reached voicemail $d s after vic's phone rang"
+    ;;
+
+user_no_answer_silent)
+    # vic's phone's replies are lost (see user_simring_silent): after 3 s the no-answer step
+    # rings his voicemail, which rings 4 s before it answers, and cancels the phone's branch.
+    # With no 1xx, tm holds that CANCEL back (RFC 3261 9.1) and has stopped the INVITE's
+    # retransmissions, so no 1xx will come: a second later the module sends the CANCEL while
+    # the call still rings voicemail (logged as the no-answer step's), not after it ends.
+    # fr_timer 15 s: with the example's 5 s, tm would give the phone's branch up (a 408 of
+    # its own, no CANCEL) 5 s after its INVITE, too close to the 4 s this case looks for.
+    use_users_fixture
+    e2e_gateway vm "$PORT_D" gw_ring_answer_late.xml
+    e2e_wait_ports "$PORT_D"
+    e2e_start_kamailio "$KPORT" "$XML" -A "CR_FR_TIMER=15000"
+    start_phone vic uas_silent.xml
+    e2e_call alice 50130 || e2e_fail "call to vic not answered by voicemail"
+    e2e_expect_invite vic "^sip:vic@127\.0\.0\.1:$PHONE_PORT_vic"
+    e2e_expect_invite vm "^sip:vic-vm@127\.0\.0\.1:$PORT_D"
+    e2e_got vic CANCEL || e2e_fail "vic's silent phone was not cancelled"
+    grep -q "user plan, no answer: call \[[0-9:]*\]: branch 0 .* is still open [0-9]* ms after it was to be cancelled: last reply 0, provisional reply seen by the module no, .*: sending its CANCEL now" \
+        "$E2E_TMP/kamailio.log" || e2e_fail "no CANCEL from the no-answer step's late sweep"
+    e2e_got vic ACK || e2e_fail "vic's 487 was not acknowledged"
+    e2e_log "ok: vic's silent phone got its CANCEL while voicemail rang"
     ;;
 
 user_no_answer_pstn)
