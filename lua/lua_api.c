@@ -98,7 +98,8 @@ static int api_wait(lua_State *L)
 
 static int api_priv(lua_State *L)
 {
-    self_call(L, luaL_checkstring(L, 2));
+    lcall *c = self_call(L, luaL_checkstring(L, 2));
+    c->ahead_none = c->spoken_none = false; /* the Lua API may change them */
     lua_getiuservalue(L, 1, 1);
     return 1;
 }
@@ -251,6 +252,7 @@ void livr_call_push(lua_State *L, lcall *c)
     lua_pushliteral(L, "");
     lua_setfield(L, -2, "ahead");
     lua_setiuservalue(L, -2, 1);
+    c->ahead_none = c->spoken_none = true;
 }
 
 /* ---- rg ------------------------------------------------------------------------------------ */

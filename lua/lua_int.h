@@ -76,6 +76,9 @@ typedef struct lcall {
     bool timed_out;  /* the time limit ended it (the budget is spent too) */
     bool too_big;    /* the last refused allocation was one object over LIVR_OBJECT_MAX */
     bool too_long;   /* ... or a string over LIVR_STRING_MAX */
+    /* Known without a look at the call's private table (lua_ask.c): its `ahead` is "", its
+     * `speech` nil. Cleared when the Lua API takes the table (priv). */
+    bool ahead_none, spoken_none;
     int prints;
     cr_rgs_ivr_step *step; /* the engine's, during a resume */
     int64_t now_ms, unix_ms;
