@@ -200,14 +200,12 @@ static int api_set(lua_State *L)
     return 0;
 }
 
-static int call_index(lua_State *L)
+/* The call object's fields: the __index of its methods table (the object's __index), so a
+ * method costs a table look-up, not a C call. A call object is only reached by its own
+ * call's script (each call has its own environment), so the running call is its call. */
+static int call_field(lua_State *L)
 {
-    void **box = lua_touserdata(L, 1);
-    lcall *c = box ? *box : NULL;
-    lua_pushvalue(L, 2); /* methods first: the fields' names are none of theirs */
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-        return 1;
-    lua_pop(L, 1);
+    lcall *c = livr_of(L)->cur;
     const char *k = lua_tostring(L, 2);
     if (c && k && lua_type(L, 2) == LUA_TSTRING) {
         const char *s = NULL;
@@ -346,9 +344,12 @@ void livr_api_register(lua_State *L, int base)
     livr_ask_register(L, methods, lua_gettop(L));
     lua_pop(L, 2);
 
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, call_field);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, methods);
     luaL_newmetatable(L, CALL_MT);
     lua_pushvalue(L, methods);
-    lua_pushcclosure(L, call_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, call_newindex);
     lua_setfield(L, -2, "__newindex");
