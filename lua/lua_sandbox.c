@@ -160,13 +160,36 @@ static __attribute__((noinline)) void *alloc_block(cr_lua_ivr *v, void *ptr, siz
 void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     cr_lua_ivr *v = ud;
-    if (nsize)
-        return alloc_block(v, ptr, osize, nsize);
-    if (ptr) { /* NULL: an empty array part, say */
-        block_free(v, ptr, osize);
-        v->mem -= osize;
+    if (nsize == 0) {
+        if (ptr) { /* NULL: an empty array part, say */
+            block_free(v, ptr, osize);
+            v->mem -= osize;
+        }
+        return NULL;
     }
-    return NULL;
+    lcall *c = v->cur;
+    /* The usual case first: a new small object (a table, its parts, a short string) from
+     * its class's list, within every limit (alloc_block's checks, for a block that can be
+     * neither one object nor one string too many). */
+    if (!ptr && nsize <= LIVR_SMALL_MAX && v->mem + nsize <= v->limit &&
+        (!c || (v->mem + nsize <= v->mark + v->call_limit && !c->exhausted &&
+                nsize / LIVR_BYTES_PER_UNIT < c->budget))) {
+        unsigned k = small_class(nsize);
+        void *p = v->spare[k];
+        if (p) {
+            v->spare[k] = *(void **)p;
+            v->spare_bytes -= class_size(k);
+            if (c) {
+                c->budget -= nsize / LIVR_BYTES_PER_UNIT;
+                v->work += nsize / LIVR_BYTES_PER_UNIT;
+            }
+            v->mem += nsize;
+            if (v->mem > v->peak)
+                v->peak = v->mem;
+            return p;
+        }
+    }
+    return alloc_block(v, ptr, osize, nsize);
 }
 
 int64_t livr_clock_ns(void)
