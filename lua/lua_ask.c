@@ -18,6 +18,7 @@
 
 #define ASK_PHRASES_MAX 32 /* speech phrases the fast path shows; more go the Lua way */
 #define ASK_SPEC_MAX    255
+_Static_assert(ASK_SPEC_MAX < LIVR_ASK_KEPT_MAX, "a spec fits in its copy");
 
 bool livr_ask_lua_only;
 
@@ -26,6 +27,7 @@ enum { A_PROMPT, A_CHOICES, A_SPEECH, A_TIMEOUT, A_RETRIES, A_INVALID, A_NOANSWE
 static const char *const ask_names[A_N] = {"prompt",  "choices", "speech",  "timeout",
                                            "retries", "invalid", "noanswer"};
 static const size_t ask_lens[A_N] = {6, 7, 6, 7, 7, 7, 8};
+_Static_assert(A_N == sizeof((cr_lua_ivr *)0)->ask_name / sizeof(void *), "one per option");
 
 /* Upvalues of api_ask. */
 #define U_LUA_ASK lua_upvalueindex(1) /* the Lua version */
@@ -36,6 +38,7 @@ static const size_t ask_lens[A_N] = {6, 7, 6, 7, 7, 7, 8};
 #define U_EMPTY   lua_upvalueindex(6) /* "": pushing it costs no string lookup */
 #define U_SPEC    lua_upvalueindex(7) /* the last question's spec and keys strings */
 #define U_KEYS    lua_upvalueindex(8)
+/* 9..: the option names (ask_names), held for v->ask_name */
 
 /* Stack of the C function, kept across its yields. An option left out stays nil (a prompt
  * then reads as "", timeout and retries as their defaults). */
@@ -109,13 +112,16 @@ static bool plain_table(lua_State *L, int i)
 
 /* Reads the options into S_ARG + A_* (the stack is set to nil up to S_VALUES first); false
  * on an unknown or non-string key. */
-static bool read_options(lua_State *L, int *count)
+static bool read_options(lua_State *L, cr_lua_ivr *v, int *count)
 {
     lua_settop(L, S_VALUES - 1);
     lua_pushnil(L);
     while (lua_next(L, S_OPT)) {
-        int a = A_N;
-        if (lua_type(L, -2) == LUA_TSTRING) {
+        const void *kp = lua_topointer(L, -2); /* a name's interned string, usually */
+        int a = 0;
+        while (a < A_N && kp != v->ask_name[a])
+            a++;
+        if (a == A_N && lua_type(L, -2) == LUA_TSTRING) {
             size_t n;
             const char *k = lua_tolstring(L, -2, &n);
             for (a = 0; a < A_N; a++)
@@ -197,7 +203,8 @@ static bool read_choices(lua_State *L, ask_plan *p)
             const char *s = lua_tolstring(L, -1, &n);
             k = n == 1 ? s[0] : 0;
         }
-        if (!k || !strchr("0123456789*#", k) || p->nkeys == 12 || memchr(p->keys, k, p->nkeys))
+        bool dtmf = (k >= '0' && k <= '9') || k == '*' || k == '#';
+        if (!dtmf || p->nkeys == 12 || memchr(p->keys, k, p->nkeys))
             return false;
         p->key_int[p->nkeys] = is_int;
         p->at[p->nkeys] = (unsigned char)p->nkeys;
@@ -312,24 +319,26 @@ static void spec_add(ask_plan *p, const char *s, size_t n)
     p->speclen += n;
 }
 
-/* Puts `len` bytes at `s` as a string at stack index `i`: the one in upvalue `u` when it
- * has them (a question asked again costs no string lookup), which then keeps the new one. */
-static void put_kept(lua_State *L, int u, int i, const char *s, size_t len)
+/* Puts `len` bytes at `s` as a string at stack index `i`: the one kept in upvalue U_SPEC
+ * (u 0) or U_KEYS (u 1) when it has them (a question asked again costs no string lookup;
+ * v->ask_kept[u] is its copy), which then keeps the new one. */
+static void put_kept(lua_State *L, cr_lua_ivr *v, int u, int i, const char *s, size_t len)
 {
-    size_t n;
-    const char *k = lua_tolstring(L, u, &n);
-    if (k && n == len && memcmp(k, s, len) == 0) {
-        lua_copy(L, u, i);
+    int up = u ? U_KEYS : U_SPEC;
+    if (len == v->ask_kept_len[u] && memcmp(v->ask_kept[u], s, len) == 0) {
+        lua_copy(L, up, i);
         return;
     }
     lua_pushlstring(L, s, len);
-    lua_copy(L, -1, u);
+    lua_copy(L, -1, up);
     lua_replace(L, i);
+    memcpy(v->ask_kept[u], s, len);
+    v->ask_kept_len[u] = len;
 }
 
 /* Puts the spec at S_SPEC and the keys string at S_KEYS: the sorted keys, then the place of
  * each one's value after S_VALUES (read_choices left them in the table's order). */
-static void put_plan(lua_State *L, ask_plan *p)
+static void put_plan(lua_State *L, cr_lua_ivr *v, ask_plan *p)
 {
     spec_add(p, "keys=", 5);
     for (int i = 0; i < p->nkeys; i++) {
@@ -344,8 +353,8 @@ static void put_plan(lua_State *L, ask_plan *p)
     char keys[24];
     memcpy(keys, p->keys, (size_t)p->nkeys);
     memcpy(keys + p->nkeys, p->at, (size_t)p->nkeys);
-    put_kept(L, U_SPEC, S_SPEC, p->spec, p->speclen);
-    put_kept(L, U_KEYS, S_KEYS, keys, 2 * (size_t)p->nkeys);
+    put_kept(L, v, 0, S_SPEC, p->spec, p->speclen);
+    put_kept(L, v, 1, S_KEYS, keys, 2 * (size_t)p->nkeys);
 }
 
 /* Checks the options as the Lua version does, without raising. The question's context (the
@@ -365,8 +374,9 @@ static lua_KContext ask_plan_build(lua_State *L)
     ask_plan p;
     p.nkeys = p.nshown = p.nphrases = 0;
     p.speclen = 0;
-    if (!read_options(L, &noptions) || !check_prompt(L, A_PROMPT) || !check_prompt(L, A_INVALID) ||
-        !check_prompt(L, A_NOANSWER) || !check_numbers(L, &retries) || !read_choices(L, &p))
+    if (!read_options(L, v, &noptions) || !check_prompt(L, A_PROMPT) ||
+        !check_prompt(L, A_INVALID) || !check_prompt(L, A_NOANSWER) ||
+        !check_numbers(L, &retries) || !read_choices(L, &p))
         return -1;
     bool speech = !lua_isnil(L, S_ARG + A_SPEECH);
     for (int i = 0; speech && i < p.nkeys; i++) {
@@ -381,7 +391,7 @@ static lua_KContext ask_plan_build(lua_State *L)
         return -1;
     livr_charge(L, 4 + (uint64_t)(noptions + p.nkeys + p.nphrases + p.nshown) +
                        (p.speclen / LIVR_BYTES_PER_UNIT));
-    put_plan(L, &p);
+    put_plan(L, v, &p);
     return (lua_KContext)p.nkeys << 6 | (lua_KContext)retries << 10 |
            (lua_isnil(L, S_ARG + A_INVALID) ? 0 : Q_INVALID) |
            (lua_isnil(L, S_ARG + A_NOANSWER) ? 0 : Q_NOANSWER);
@@ -674,10 +684,7 @@ static int ask_yield(lua_State *L, lcall *c, lua_KContext q, cr_rgs_ivr_op op, i
     const char *arg = lua_tostring(L, S_ARG + a); /* NULL: no prompt */
     lua_Integer ms = 0;
     if (collect) {
-        int given;
-        ms = lua_tointegerx(L, S_ARG + A_TIMEOUT, &given);
-        if (!given)
-            ms = ASK_TIMEOUT_MS;
+        ms = lua_isnil(L, S_ARG + A_TIMEOUT) ? ASK_TIMEOUT_MS : lua_tointeger(L, S_ARG + A_TIMEOUT);
     }
     livr_step_wait(L, c, op, collect ? "collect" : "play", arg ? arg : "",
                    collect ? lua_tostring(L, S_SPEC) : "", ms);
@@ -794,6 +801,11 @@ void livr_ask_register(lua_State *L, int methods, int speech_fn)
     lua_pushliteral(L, "");
     lua_pushliteral(L, "");
     lua_pushliteral(L, "");
-    lua_pushcclosure(L, api_ask, 8);
+    cr_lua_ivr *v = livr_of(L);
+    for (int a = 0; a < A_N; a++) {
+        lua_pushstring(L, ask_names[a]);
+        v->ask_name[a] = lua_topointer(L, -1);
+    }
+    lua_pushcclosure(L, api_ask, 8 + A_N);
     lua_setfield(L, methods, "ask");
 }

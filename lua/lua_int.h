@@ -35,6 +35,9 @@
  * NUL. */
 #define LIVR_STRING_ALLOC (LIVR_STRING_MAX + 24u + 1u)
 
+/* The longest spec (or keys string) of a question call:ask compares without Lua. */
+#define LIVR_ASK_KEPT_MAX 256
+
 /* One script file. Its compiled chunk stays in the registry at `ref`; a reload replaces the
  * ref, and calls in progress keep the old chunk alive on their coroutine's stack. */
 typedef struct lscript {
@@ -107,6 +110,11 @@ struct cr_lua_ivr {
     /* Freed small blocks kept for reuse, one list per size class (livr_alloc). */
     void *spare[LIVR_SMALL_CLASSES];
     size_t spare_bytes;
+    /* call:ask (lua_ask.c): its option names (interned strings its closure holds), and a copy
+     * of the last question's spec and keys strings (its upvalues), compared without Lua. */
+    const void *ask_name[7];
+    char ask_kept[2][LIVR_ASK_KEPT_MAX];
+    size_t ask_kept_len[2];
 };
 
 /* lua_sandbox.c */
