@@ -105,8 +105,9 @@ struct cr_lua_ivr {
     long *wf_script; /* per workflow: index into scripts, or -1 */
     size_t calls;
     uint64_t steps, errors;
-    uint64_t work;  /* budget units charged to calls: instructions and library work */
-    int64_t now_ms; /* engine time of the last driver call, for log lines */
+    uint64_t work;   /* budget units charged to calls: instructions and library work */
+    int64_t now_ms;  /* engine time of the last driver call, for log lines */
+    clockid_t clock; /* of the time limit (livr_clock_pick) */
     /* Freed small blocks kept for reuse, one list per size class (livr_alloc). */
     void *spare[LIVR_SMALL_CLASSES];
     size_t spare_bytes;
@@ -118,7 +119,11 @@ struct cr_lua_ivr {
 };
 
 /* lua_sandbox.c */
-int64_t livr_clock_ns(void);
+/* The clock of the time limit, in ns: v->clock, which livr_clock_pick chooses when the
+ * driver opens: the coarse monotonic clock (no TSC read: a few ns, not ~25 on a VM) when its
+ * resolution is at most 1 % of the limit, else the monotonic clock. */
+int64_t livr_clock_ns(const cr_lua_ivr *v);
+void livr_clock_pick(cr_lua_ivr *v);
 void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 /* Frees the small blocks kept for reuse (after lua_close). */
 void livr_spare_free(cr_lua_ivr *v);
