@@ -340,12 +340,15 @@ static void put_kept(lua_State *L, cr_lua_ivr *v, int u, int i, const char *s, s
  * each one's value after S_VALUES (read_choices left them in the table's order). */
 static void put_plan(lua_State *L, cr_lua_ivr *v, ask_plan *p)
 {
-    spec_add(p, "keys=", 5);
+    char *o = p->spec; /* "keys=1,2": 29 bytes at most, the spec's first */
+    size_t k = 5;
+    memcpy(o, "keys=", 5);
     for (int i = 0; i < p->nkeys; i++) {
         if (i)
-            spec_add(p, ",", 1);
-        spec_add(p, &p->keys[i], 1);
+            o[k++] = ',';
+        o[k++] = p->keys[i];
     }
+    p->speclen = k;
     for (int i = 0; i < p->nshown; i++) {
         spec_add(p, i ? "|" : " speech=", i ? 1 : 8);
         spec_add(p, p->shown[i].s, p->shown[i].len);
