@@ -115,6 +115,7 @@ static bool plain_table(lua_State *L, int i)
 static bool read_options(lua_State *L, cr_lua_ivr *v, int *count)
 {
     lua_settop(L, S_VALUES - 1);
+    size_t slots = livr_table_slots(L, S_OPT);
     lua_pushnil(L);
     while (lua_next(L, S_OPT)) {
         const void *kp = lua_topointer(L, -2); /* a name's interned string, usually */
@@ -134,7 +135,10 @@ static bool read_options(lua_State *L, cr_lua_ivr *v, int *count)
         }
         lua_copy(L, -1, S_ARG + a);
         lua_pop(L, 1);
-        ++*count;
+        if ((size_t)++ * count == slots) { /* every slot read: lua_next would find no more */
+            lua_pop(L, 1);
+            break;
+        }
     }
     return true;
 }
@@ -186,6 +190,7 @@ static bool read_choices(lua_State *L, ask_plan *p)
         return true;
     if (!plain_table(L, ch))
         return false;
+    size_t slots = livr_table_slots(L, ch);
     lua_pushnil(L);
     while (lua_next(L, ch)) {
         if (p->nkeys >= 8) /* more than a C function's LUA_MINSTACK: a waiting call's stack
@@ -209,6 +214,10 @@ static bool read_choices(lua_State *L, ask_plan *p)
         p->key_int[p->nkeys] = is_int;
         p->at[p->nkeys] = (unsigned char)p->nkeys;
         p->keys[p->nkeys++] = k;
+        if ((size_t)p->nkeys == slots) { /* every slot read */
+            lua_pop(L, 1);
+            break;
+        }
     }
     for (int i = 1; i < p->nkeys; i++) /* insertion sort: a dozen keys at most */
         for (int j = i; j > 0; j--) {

@@ -143,6 +143,10 @@ void livr_env_new(lua_State *L);
  * instructions that call them (string, table, utf8, coroutine, tonumber), installed over the
  * tables at the given stack indices. */
 void livr_limits_install(lua_State *L, int base, int str, int tab, int utf, int co);
+/* The slots of the table at i (a table): its array part's real size (luaH_realasize) and
+ * its hash part's nodes, read from Lua 5.4's Table once its layout was checked; 0 when the
+ * layout is not known. */
+size_t livr_table_slots(lua_State *L, int i);
 
 /* A string position as the string library reads it (negative from the end), 1-based and
  * clamped to 1. */
