@@ -1,8 +1,9 @@
 /* call:ask in C. The Lua version (call_api.lua's M.ask) builds tables of keys, values and
  * phrases on every question and runs a few hundred VM instructions under the count hook;
  * this one checks the options and builds the step's spec without creating a Lua object but
- * the spec and keys strings, keeps what the answer loop needs on its own stack across the
- * yields (a continuation), and builds the speech phrase list only when speech comes.
+ * the spec and keys strings, keeps what the answer loop needs on its own stack and in its
+ * continuation's context across the yields, and builds the speech phrase list only when
+ * speech comes.
  *
  * It is a fast path: whatever it does not handle exactly as the Lua version does (any
  * error, a metatable on an options table, a speech table keyed by other than strings, more
