@@ -32,6 +32,18 @@ static lcall *self_call(lua_State *L, const char *api)
     return c;
 }
 
+/* Whether any of the 8 bytes of x is below 0x20, 0x7f, or (!spaces) a space: the word tests
+ * of "Bit Twiddling Hacks" (hasless, haszero), exact for "any". */
+static inline bool word_has_bad(uint64_t x, bool spaces)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t del = x ^ (ones * 0x7f), sp = x ^ (ones * ' ');
+    uint64_t bad = ((x - ones * 0x20) & ~x) | ((del - ones) & ~del);
+    if (!spaces)
+        bad |= (sp - ones) & ~sp;
+    return (bad & highs) != 0;
+}
+
 /* Copies a step argument; raises when it is empty (unless allowed), too long or holds
  * control characters or (when !spaces) white space. */
 static void step_text(lua_State *L, char *dst, size_t cap, const char *src, const char *api,
@@ -40,7 +52,13 @@ static void step_text(lua_State *L, char *dst, size_t cap, const char *src, cons
     size_t n = strlen(src);
     if (n >= cap)
         raise(L, "call:%s: %s is too long (%d bytes at most)", api, what, (int)cap - 1);
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (uint64_t w; i + 8 <= n; i += 8) {
+        memcpy(&w, src + i, 8);
+        if (word_has_bad(w, spaces))
+            break;
+    }
+    for (; i < n; i++) {
         unsigned char ch = (unsigned char)src[i];
         if (ch < 0x20 || ch == 0x7f || (!spaces && ch == ' '))
             raise(L, "call:%s: %s holds %s", api, what,
@@ -70,8 +88,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
 void livr_step_wait(lua_State *L, lcall *c, cr_rgs_ivr_op op, const char *api, const char *arg,
                     const char *choices, lua_Integer timer_ms)
 {
-    cr_rgs_ivr_step *st = c->step;
-    memset(st, 0, sizeof *st);
+    cr_rgs_ivr_step *st = c->step; /* the engine reads its texts up to their NUL */
     st->op = op;
     step_text(L, st->arg, sizeof st->arg, arg, api, "the prompt name", true);
     step_text(L, st->choices, sizeof st->choices, choices, api, "the choices", true);
@@ -98,7 +115,8 @@ static int api_wait(lua_State *L)
 
 static int api_priv(lua_State *L)
 {
-    self_call(L, luaL_checkstring(L, 2));
+    lcall *c = self_call(L, luaL_checkstring(L, 2));
+    c->ahead_none = c->spoken_none = false; /* the Lua API may change them */
     lua_getiuservalue(L, 1, 1);
     return 1;
 }
@@ -199,14 +217,12 @@ static int api_set(lua_State *L)
     return 0;
 }
 
-static int call_index(lua_State *L)
+/* The call object's fields: the __index of its methods table (the object's __index), so a
+ * method costs a table look-up, not a C call. A call object is only reached by its own
+ * call's script (each call has its own environment), so the running call is its call. */
+static int call_field(lua_State *L)
 {
-    void **box = lua_touserdata(L, 1);
-    lcall *c = box ? *box : NULL;
-    lua_pushvalue(L, 2); /* methods first: the fields' names are none of theirs */
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-        return 1;
-    lua_pop(L, 1);
+    lcall *c = livr_of(L)->cur;
     const char *k = lua_tostring(L, 2);
     if (c && k && lua_type(L, 2) == LUA_TSTRING) {
         const char *s = NULL;
@@ -251,6 +267,7 @@ void livr_call_push(lua_State *L, lcall *c)
     lua_pushliteral(L, "");
     lua_setfield(L, -2, "ahead");
     lua_setiuservalue(L, -2, 1);
+    c->ahead_none = c->spoken_none = true;
 }
 
 /* ---- rg ------------------------------------------------------------------------------------ */
@@ -344,9 +361,12 @@ void livr_api_register(lua_State *L, int base)
     livr_ask_register(L, methods, lua_gettop(L));
     lua_pop(L, 2);
 
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, call_field);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, methods);
     luaL_newmetatable(L, CALL_MT);
     lua_pushvalue(L, methods);
-    lua_pushcclosure(L, call_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, call_newindex);
     lua_setfield(L, -2, "__newindex");

@@ -1,8 +1,9 @@
 /* call:ask in C. The Lua version (call_api.lua's M.ask) builds tables of keys, values and
  * phrases on every question and runs a few hundred VM instructions under the count hook;
  * this one checks the options and builds the step's spec without creating a Lua object but
- * the spec and keys strings, keeps what the answer loop needs on its own stack across the
- * yields (a continuation), and builds the speech phrase list only when speech comes.
+ * the spec and keys strings, keeps what the answer loop needs on its own stack and in its
+ * continuation's context across the yields, and builds the speech phrase list only when
+ * speech comes.
  *
  * It is a fast path: whatever it does not handle exactly as the Lua version does (any
  * error, a metatable on an options table, a speech table keyed by other than strings, more
@@ -18,6 +19,7 @@
 
 #define ASK_PHRASES_MAX 32 /* speech phrases the fast path shows; more go the Lua way */
 #define ASK_SPEC_MAX    255
+_Static_assert(ASK_SPEC_MAX < LIVR_ASK_KEPT_MAX, "a spec fits in its copy");
 
 bool livr_ask_lua_only;
 
@@ -26,6 +28,7 @@ enum { A_PROMPT, A_CHOICES, A_SPEECH, A_TIMEOUT, A_RETRIES, A_INVALID, A_NOANSWE
 static const char *const ask_names[A_N] = {"prompt",  "choices", "speech",  "timeout",
                                            "retries", "invalid", "noanswer"};
 static const size_t ask_lens[A_N] = {6, 7, 6, 7, 7, 7, 8};
+_Static_assert(A_N == sizeof((cr_lua_ivr *)0)->ask_name / sizeof(void *), "one per option");
 
 /* Upvalues of api_ask. */
 #define U_LUA_ASK lua_upvalueindex(1) /* the Lua version */
@@ -36,18 +39,33 @@ static const size_t ask_lens[A_N] = {6, 7, 6, 7, 7, 7, 8};
 #define U_EMPTY   lua_upvalueindex(6) /* "": pushing it costs no string lookup */
 #define U_SPEC    lua_upvalueindex(7) /* the last question's spec and keys strings */
 #define U_KEYS    lua_upvalueindex(8)
+/* 9..: the option names (ask_names), held for v->ask_name */
 
-/* Stack of the C function, kept across its yields. */
+/* Stack of the C function, kept across its yields. An option left out stays nil (a prompt
+ * then reads as "", timeout and retries as their defaults). */
 #define S_SELF   1
 #define S_OPT    2
 #define S_PRIV   3
 #define S_ARG    4
 #define S_SPEC   (S_ARG + A_N) /* "keys=1,2 speech=..." */
-#define S_KEYS   (S_SPEC + 1)  /* the keys, sorted, one character each */
-#define S_VALUES (S_KEYS + 1)  /* their values, in the same order */
+#define S_KEYS   (S_SPEC + 1)  /* the keys, sorted, one character each, then each one's place */
+#define S_VALUES (S_KEYS + 1)  /* their values, in the choices table's order */
 
-/* The continuation's context: attempt << 2 | phase. */
+#define ASK_TIMEOUT_MS 5000 /* defaults of the options */
+#define ASK_RETRIES    2
+
+/* What the answer loop needs that is not on the stack, as the continuation's context: the
+ * phase it resumes in, the attempt, the number of keys and retries, and which of `invalid`
+ * and `noanswer` has a prompt. */
 enum { P_START, P_COLLECT, P_PLAY };
+#define Q_PHASE(q)   ((int)((q)&3))
+#define Q_ATTEMPT(q) ((int)(((q) >> 2) & 15))
+#define Q_NKEYS(q)   ((int)(((q) >> 6) & 15))
+#define Q_RETRIES(q) ((int)(((q) >> 10) & 15))
+#define Q_INVALID    (1 << 14)
+#define Q_NOANSWER   (1 << 15)
+#define Q_WITH(q, attempt, phase)                                                                  \
+    (((q) & ~(lua_KContext)63) | (lua_KContext)(attempt) << 2 | (phase))
 
 typedef struct phrase {
     const char *s; /* held by an options table, which outlives the question */
@@ -93,15 +111,19 @@ static bool plain_table(lua_State *L, int i)
     return false;
 }
 
-/* Reads the options into S_ARG + A_*; false on an unknown or non-string key. */
-static bool read_options(lua_State *L, int *count)
+/* Reads the options into S_ARG + A_* (the stack is set to nil up to S_VALUES first); false
+ * on an unknown or non-string key. */
+static bool read_options(lua_State *L, cr_lua_ivr *v, int *count)
 {
-    for (int a = 0; a < A_N; a++)
-        lua_pushnil(L);
+    lua_settop(L, S_VALUES - 1);
+    size_t slots = livr_table_slots(L, S_OPT);
     lua_pushnil(L);
     while (lua_next(L, S_OPT)) {
-        int a = A_N;
-        if (lua_type(L, -2) == LUA_TSTRING) {
+        const void *kp = lua_topointer(L, -2); /* a name's interned string, usually */
+        int a = 0;
+        while (a < A_N && kp != v->ask_name[a])
+            a++;
+        if (a == A_N && lua_type(L, -2) == LUA_TSTRING) {
             size_t n;
             const char *k = lua_tolstring(L, -2, &n);
             for (a = 0; a < A_N; a++)
@@ -112,31 +134,32 @@ static bool read_options(lua_State *L, int *count)
             lua_pop(L, 2);
             return false;
         }
-        lua_replace(L, S_ARG + a);
-        ++*count;
+        lua_copy(L, -1, S_ARG + a);
+        lua_pop(L, 1);
+        if ((size_t)++ * count == slots) { /* every slot read: lua_next would find no more */
+            lua_pop(L, 1);
+            break;
+        }
     }
     return true;
 }
 
-/* A prompt option: nil becomes "", a non-empty string stays; false otherwise. */
+/* A prompt option: nil (read as "") or a non-empty string. */
 static bool check_prompt(lua_State *L, int a)
 {
-    int i = S_ARG + a;
-    if (lua_isnil(L, i)) {
-        lua_copy(L, U_EMPTY, i);
-        return true;
-    }
-    return lua_type(L, i) == LUA_TSTRING && lua_rawlen(L, i) > 0;
+    int t = lua_type(L, S_ARG + a);
+    return t == LUA_TNIL || (t == LUA_TSTRING && lua_rawlen(L, S_ARG + a) > 0);
 }
 
-/* timeout (seconds, 0 < v <= 3600, default 5) and retries (0..10, default 2), replaced by
- * the integers the Lua version computes. */
-static bool check_numbers(lua_State *L)
+/* timeout (seconds, 0 < v <= 3600, default 5) and retries (0..10, default 2): when given,
+ * replaced by the integers the Lua version computes (ms, count); nil stays nil. */
+static bool check_numbers(lua_State *L, int *retries)
 {
     int t = S_ARG + A_TIMEOUT, r = S_ARG + A_RETRIES;
-    lua_Integer ms = 5000, retries = 2;
-    if (!lua_isnil(L, t)) {
-        if (lua_type(L, t) != LUA_TNUMBER)
+    *retries = ASK_RETRIES;
+    int tt = lua_type(L, t), rt = lua_type(L, r);
+    if (tt != LUA_TNIL) {
+        if (tt != LUA_TNUMBER)
             return false;
         lua_Number v = lua_tonumber(L, t);
         if (!(v > 0 && v <= 3600))
@@ -144,26 +167,23 @@ static bool check_numbers(lua_State *L)
         /* floor(v * 1000 + 0.5): an integer's product is exact, then the sum a float */
         lua_Number x =
             lua_isinteger(L, t) ? (lua_Number)(lua_tointeger(L, t) * 1000) + 0.5 : v * 1000 + 0.5;
-        ms = (lua_Integer)floor(x);
+        lua_pushinteger(L, (lua_Integer)floor(x));
+        lua_replace(L, t);
     }
-    if (!lua_isnil(L, r)) {
-        if (lua_type(L, r) != LUA_TNUMBER)
+    if (rt != LUA_TNIL) {
+        if (rt != LUA_TNUMBER)
             return false;
         lua_Number v = lua_tonumber(L, r);
         if (v != floor(v) || v < 0 || v > 10)
             return false;
-        retries = (lua_Integer)v;
+        *retries = (int)v;
     }
-    lua_pushinteger(L, ms);
-    lua_replace(L, t);
-    lua_pushinteger(L, retries);
-    lua_replace(L, r);
     return true;
 }
 
 /* The choices' keys: single DTMF keys (a one-character string or an integer 0-9), no two
- * alike, sorted in Lua's string order. Their values are left on the stack above S_KEYS in
- * the table's order (p->at: each sorted key's place there). */
+ * alike, sorted in Lua's string order. Their values are left on the stack from S_VALUES on
+ * in the table's order (p->at: each sorted key's place there). */
 static bool read_choices(lua_State *L, ask_plan *p)
 {
     int ch = S_ARG + A_CHOICES;
@@ -171,6 +191,7 @@ static bool read_choices(lua_State *L, ask_plan *p)
         return true;
     if (!plain_table(L, ch))
         return false;
+    size_t slots = livr_table_slots(L, ch);
     lua_pushnil(L);
     while (lua_next(L, ch)) {
         if (p->nkeys >= 8) /* more than a C function's LUA_MINSTACK: a waiting call's stack
@@ -178,18 +199,26 @@ static bool read_choices(lua_State *L, ask_plan *p)
             luaL_checkstack(L, 3, NULL);
         lua_insert(L, -2); /* the value stays; the key goes on */
         char k = 0;
-        bool is_int = lua_isinteger(L, -1);
+        int t = lua_type(L, -1);
+        bool is_int = t == LUA_TNUMBER && lua_isinteger(L, -1);
         if (is_int) {
             lua_Integer n = lua_tointeger(L, -1);
             k = n >= 0 && n <= 9 ? (char)('0' + n) : 0;
-        } else if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 1) {
-            k = lua_tostring(L, -1)[0];
+        } else if (t == LUA_TSTRING) {
+            size_t n;
+            const char *s = lua_tolstring(L, -1, &n);
+            k = n == 1 ? s[0] : 0;
         }
-        if (!k || !strchr("0123456789*#", k) || p->nkeys == 12 || memchr(p->keys, k, p->nkeys))
+        bool dtmf = (k >= '0' && k <= '9') || k == '*' || k == '#';
+        if (!dtmf || p->nkeys == 12 || memchr(p->keys, k, p->nkeys))
             return false;
         p->key_int[p->nkeys] = is_int;
         p->at[p->nkeys] = (unsigned char)p->nkeys;
         p->keys[p->nkeys++] = k;
+        if ((size_t)p->nkeys == slots) { /* every slot read */
+            lua_pop(L, 1);
+            break;
+        }
     }
     for (int i = 1; i < p->nkeys; i++) /* insertion sort: a dozen keys at most */
         for (int j = i; j > 0; j--) {
@@ -300,101 +329,98 @@ static void spec_add(ask_plan *p, const char *s, size_t n)
     p->speclen += n;
 }
 
-/* Pushes `len` bytes at `s` as a string, the one in upvalue `u` when it has them (a
- * question asked again costs no string lookup), which then keeps the new one. */
-static void push_kept(lua_State *L, int u, const char *s, size_t len)
+/* Puts `len` bytes at `s` as a string at stack index `i`: the one kept in upvalue U_SPEC
+ * (u 0) or U_KEYS (u 1) when it has them (a question asked again costs no string lookup;
+ * v->ask_kept[u] is its copy), which then keeps the new one. */
+static void put_kept(lua_State *L, cr_lua_ivr *v, int u, int i, const char *s, size_t len)
 {
-    size_t n;
-    const char *k = lua_tolstring(L, u, &n);
-    if (k && n == len && memcmp(k, s, len) == 0) {
-        lua_pushvalue(L, u);
+    int up = u ? U_KEYS : U_SPEC;
+    if (len == v->ask_kept_len[u] && memcmp(v->ask_kept[u], s, len) == 0) {
+        lua_copy(L, up, i);
         return;
     }
     lua_pushlstring(L, s, len);
-    lua_copy(L, -1, u);
+    lua_copy(L, -1, up);
+    lua_replace(L, i);
+    memcpy(v->ask_kept[u], s, len);
+    v->ask_kept_len[u] = len;
 }
 
-/* Puts the spec and keys strings at S_SPEC and S_KEYS, the values of the keys, sorted, from
- * S_VALUES on (read_choices left them from S_SPEC on, in the table's order). */
-static void push_plan(lua_State *L, ask_plan *p)
+/* Puts the spec at S_SPEC and the keys string at S_KEYS: the sorted keys, then the place of
+ * each one's value after S_VALUES (read_choices left them in the table's order). */
+static void put_plan(lua_State *L, cr_lua_ivr *v, ask_plan *p)
 {
-    spec_add(p, "keys=", 5);
+    char *o = p->spec; /* "keys=1,2": 29 bytes at most, the spec's first */
+    size_t k = 5;
+    memcpy(o, "keys=", 5);
     for (int i = 0; i < p->nkeys; i++) {
         if (i)
-            spec_add(p, ",", 1);
-        spec_add(p, &p->keys[i], 1);
+            o[k++] = ',';
+        o[k++] = p->keys[i];
     }
+    p->speclen = k;
     for (int i = 0; i < p->nshown; i++) {
         spec_add(p, i ? "|" : " speech=", i ? 1 : 8);
         spec_add(p, p->shown[i].s, p->shown[i].len);
     }
-    bool sorted = true;
-    for (int i = 0; i < p->nkeys; i++)
-        sorted &= p->at[i] == i;
-    if (!sorted) {
-        if (p->nkeys > 4)
-            luaL_checkstack(L, p->nkeys + 2, NULL);
-        for (int i = 0; i < p->nkeys; i++)
-            lua_pushvalue(L, S_SPEC + p->at[i]);
-        lua_rotate(L, S_SPEC, -p->nkeys);
-        lua_settop(L, S_SPEC + p->nkeys - 1);
-    }
-    push_kept(L, U_SPEC, p->spec, p->speclen);
-    lua_insert(L, S_SPEC);
-    push_kept(L, U_KEYS, p->keys, (size_t)p->nkeys);
-    lua_insert(L, S_KEYS);
+    char keys[24];
+    memcpy(keys, p->keys, (size_t)p->nkeys);
+    memcpy(keys + p->nkeys, p->at, (size_t)p->nkeys);
+    put_kept(L, v, 0, S_SPEC, p->spec, p->speclen);
+    put_kept(L, v, 1, S_KEYS, keys, 2 * (size_t)p->nkeys);
 }
 
-/* Checks the options as the Lua version does, without raising. True when the fast path
- * takes the question: the stack is then laid out as S_* say. */
-static bool ask_plan_build(lua_State *L)
+/* Checks the options as the Lua version does, without raising. The question's context (the
+ * continuation's, see Q_*) when the fast path takes it, the stack then laid out as S_* say;
+ * -1 when not. */
+static lua_KContext ask_plan_build(lua_State *L)
 {
     cr_lua_ivr *v = livr_of(L);
-    if (livr_ask_lua_only || !v->cur || L != v->cur->co || lua_type(L, S_SELF) != LUA_TUSERDATA ||
-        !lua_getmetatable(L, S_SELF))
-        return false;
-    bool ours = lua_rawequal(L, -1, U_CALL_MT);
-    lua_pop(L, 1);
-    void **box = lua_touserdata(L, S_SELF);
-    if (!ours || *box != v->cur || !plain_table(L, S_OPT))
-        return false;
+    lcall *c = v->cur;
+    /* the running call's own object: its userdata's address (a script makes no light
+     * userdata) */
+    if (livr_ask_lua_only || !c || L != c->co || lua_touserdata(L, S_SELF) != (void *)c->box ||
+        !plain_table(L, S_OPT))
+        return -1;
     lua_getiuservalue(L, S_SELF, 1);
-    int noptions = 0;
+    int noptions = 0, retries;
     ask_plan p;
     p.nkeys = p.nshown = p.nphrases = 0;
     p.speclen = 0;
-    if (!read_options(L, &noptions) || !check_prompt(L, A_PROMPT) || !check_prompt(L, A_INVALID) ||
-        !check_prompt(L, A_NOANSWER) || !check_numbers(L) || !read_choices(L, &p))
-        return false;
+    if (!read_options(L, v, &noptions) || !check_prompt(L, A_PROMPT) ||
+        !check_prompt(L, A_INVALID) || !check_prompt(L, A_NOANSWER) ||
+        !check_numbers(L, &retries) || !read_choices(L, &p))
+        return -1;
     bool speech = !lua_isnil(L, S_ARG + A_SPEECH);
     for (int i = 0; speech && i < p.nkeys; i++) {
         /* a string value is a phrase too (shown only with a speech table) */
-        int vi = S_SPEC + p.at[i];
+        int vi = S_VALUES + p.at[i];
         size_t n = 0;
         const char *s = lua_type(L, vi) == LUA_TSTRING ? lua_tolstring(L, vi, &n) : NULL;
         if (s && n > 0 && !show(&p, s, n))
-            return false;
+            return -1;
     }
     if ((speech && !read_speech(L, &p)) || (p.nkeys == 0 && p.nshown == 0))
-        return false;
+        return -1;
     livr_charge(L, 4 + (uint64_t)(noptions + p.nkeys + p.nphrases + p.nshown) +
                        (p.speclen / LIVR_BYTES_PER_UNIT));
-    push_plan(L, &p);
-    return true;
+    put_plan(L, v, &p);
+    return (lua_KContext)p.nkeys << 6 | (lua_KContext)retries << 10 |
+           (lua_isnil(L, S_ARG + A_INVALID) ? 0 : Q_INVALID) |
+           (lua_isnil(L, S_ARG + A_NOANSWER) ? 0 : Q_NOANSWER);
 }
 
 /* ---- the answer loop ---------------------------------------------------------------------- */
 
-/* Pushes the DTMF keys of `text` (anything else dropped, a-d upper-cased) after `prefix`. */
-static void push_dtmf(lua_State *L, const char *prefix, size_t plen, const char *text)
+/* The private table's `ahead` and `speech` are read and written here and by the Lua API
+ * (call_api.lua, through priv(), which clears what the call knows of them): c->ahead_none
+ * and c->spoken_none say that ahead is "" and speech nil without a look at the table. */
+
+/* The DTMF keys of `text` (n bytes: anything else dropped, a-d upper-cased) into `out`;
+ * their number. */
+static size_t dtmf_keys(const char *text, size_t n, char *out)
 {
-    size_t n = text ? strlen(text) : 0;
-    livr_charge(L, 1 + (plen + n) / LIVR_BYTES_PER_UNIT);
-    char small[64]; /* the usual few keys: no buffer object on the Lua stack */
-    luaL_Buffer b;
-    char *out = plen + n <= sizeof small ? small : luaL_buffinitsize(L, &b, plen + n);
-    memcpy(out, prefix, plen);
-    size_t k = plen;
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         char ch = text[i];
         if ((ch >= '0' && ch <= '9') || ch == '*' || ch == '#' || (ch >= 'A' && ch <= 'D'))
@@ -402,53 +428,100 @@ static void push_dtmf(lua_State *L, const char *prefix, size_t plen, const char 
         else if (ch >= 'a' && ch <= 'd')
             out[k++] = (char)(ch - 'a' + 'A');
     }
+    return k;
+}
+
+/* Pushes the DTMF keys of `text` after `prefix`; their number with the prefix. */
+static size_t push_dtmf(lua_State *L, const char *prefix, size_t plen, const char *text)
+{
+    size_t n = text ? strlen(text) : 0;
+    livr_charge(L, 1 + (plen + n) / LIVR_BYTES_PER_UNIT);
+    char small[64]; /* the usual few keys: no buffer object on the Lua stack */
+    luaL_Buffer b;
+    char *out = plen + n <= sizeof small ? small : luaL_buffinitsize(L, &b, plen + n);
+    memcpy(out, prefix, plen);
+    size_t k = plen + dtmf_keys(text, n, out + plen);
     if (out == small)
         lua_pushlstring(L, small, k);
     else
         luaL_pushresultsize(&b, k);
+    return k;
 }
 
-static const char *get_ahead(lua_State *L, size_t *len)
+/* The DTMF keys of an answer's text, charged as push_dtmf: in `small` (64 bytes) when they
+ * fit, else pushed as a string. */
+static const char *answer_keys(lua_State *L, const char *text, char *small, size_t *len)
+{
+    size_t n = text ? strlen(text) : 0;
+    if (n > 64) {
+        push_dtmf(L, "", 0, text);
+        return lua_tolstring(L, -1, len);
+    }
+    livr_charge(L, 1 + n / LIVR_BYTES_PER_UNIT);
+    *len = dtmf_keys(text, n, small);
+    return small;
+}
+
+/* Pushes p.ahead (a string). */
+static const char *get_ahead(lua_State *L, lcall *c, size_t *len)
 {
     lua_pushvalue(L, U_AHEAD);
     lua_rawget(L, S_PRIV);
     const char *s = lua_tolstring(L, -1, len);
     if (!s) /* never: ahead is always a string */
         s = "", *len = 0;
+    c->ahead_none = *len == 0;
     return s;
 }
 
-/* p.ahead = the value at the top (popped) */
-static void set_ahead(lua_State *L)
+/* p.ahead = the value at the top (popped), `empty` when it is "" */
+static void set_ahead(lua_State *L, lcall *c, bool empty)
 {
     lua_pushvalue(L, U_AHEAD);
     lua_insert(L, -2);
     lua_rawset(L, S_PRIV);
+    c->ahead_none = empty;
 }
 
-/* p.speech = the value at the top (popped) */
-static void set_spoken(lua_State *L)
+/* p.speech = the value at the top (popped), `none` when it is nil */
+static void set_spoken(lua_State *L, lcall *c, bool none)
 {
     lua_pushvalue(L, U_SPOKEN);
     lua_insert(L, -2);
     lua_rawset(L, S_PRIV);
+    c->spoken_none = none;
 }
 
-/* The value of the first type-ahead key (consumed), pushed; nil when it is none of ours. */
-static void take_key(lua_State *L, int base)
+/* p.speech when it is set: pushed, and p.speech = nil; false (nothing pushed) when not. */
+static bool take_spoken(lua_State *L, lcall *c)
 {
-    size_t n;
-    const char *a = get_ahead(L, &n);
+    lua_pushvalue(L, U_SPOKEN);
+    int t = lua_rawget(L, S_PRIV);
+    if (!lua_toboolean(L, -1)) {
+        c->spoken_none = t == LUA_TNIL;
+        lua_pop(L, 1);
+        return false;
+    }
+    lua_pushnil(L);
+    set_spoken(L, c, true);
+    return true;
+}
+
+/* Takes the first key of the type-ahead `a` (n bytes; p.ahead becomes the rest) and pushes
+ * its value, nil when it is none of ours. */
+static void take_key(lua_State *L, lcall *c, int nkeys, const char *a, size_t n)
+{
     const char *keys = lua_tostring(L, S_KEYS);
-    const char *at = n ? memchr(keys, a[0], lua_rawlen(L, S_KEYS)) : NULL;
-    if (n > 1)
+    const char *at = n ? memchr(keys, a[0], (size_t)nkeys) : NULL;
+    if (n > 1) {
         lua_pushlstring(L, a + 1, n - 1);
-    else
+        set_ahead(L, c, false);
+    } else if (!c->ahead_none) {
         lua_pushvalue(L, U_EMPTY);
-    set_ahead(L);
-    lua_settop(L, base);
+        set_ahead(L, c, true);
+    }
     if (at)
-        lua_pushvalue(L, S_VALUES + (int)(at - keys));
+        lua_pushvalue(L, S_VALUES + (unsigned char)keys[nkeys + (at - keys)]);
     else
         lua_pushnil(L);
 }
@@ -539,11 +612,10 @@ static void match_phrase(lua_State *L, speech_match *m, const char *ph, size_t l
  * of call_api.lua's phrases_of, in its order, matched as recognize() does, without building
  * a list or a string. False (nothing pushed) when it cannot tell exactly that way: a value
  * that is a table or userdata (`~=` may call __eq), a text or phrase too long. */
-static bool match_speech(lua_State *L, int text)
+static bool match_speech(lua_State *L, int text, int nkeys)
 {
     static const char *const say[12] = {"zero", "one",   "two",   "three", "four", "five",
                                         "six",  "seven", "eight", "nine",  "star", "pound"};
-    int nkeys = (int)lua_rawlen(L, S_KEYS);
     const char *keys = lua_tostring(L, S_KEYS);
     for (int i = 0; i < nkeys; i++) {
         int t = lua_type(L, S_VALUES + i);
@@ -559,7 +631,7 @@ static bool match_speech(lua_State *L, int text)
     int sp = S_ARG + A_SPEECH;
     bool speech = !lua_isnil(L, sp);
     for (int i = 0; i < nkeys; i++) {
-        int vi = S_VALUES + i;
+        int vi = S_VALUES + (unsigned char)keys[nkeys + i];
         const char *k = keys + i;
         match_phrase(L, &m, k, 1, vi, NULL, 0);
         const char *name = say[*k == '*' ? 10 : *k == '#' ? 11 : *k - '0'];
@@ -618,63 +690,66 @@ static bool match_speech(lua_State *L, int text)
 static int ask_k(lua_State *L, int status, lua_KContext ctx);
 
 /* Hands a step to the engine and yields; the continuation goes on with `phase`. */
-static int ask_yield(lua_State *L, lcall *c, cr_rgs_ivr_op op, int a, lua_Integer attempt,
+static int ask_yield(lua_State *L, lcall *c, lua_KContext q, cr_rgs_ivr_op op, int a, int attempt,
                      int phase)
 {
     bool collect = op == CR_RGS_IVR_COLLECT;
-    livr_step_wait(L, c, op, collect ? "collect" : "play", lua_tostring(L, S_ARG + a),
-                   collect ? lua_tostring(L, S_SPEC) : "",
-                   collect ? lua_tointeger(L, S_ARG + A_TIMEOUT) : 0);
-    return lua_yieldk(L, 0, (lua_KContext)(attempt << 2 | phase), ask_k);
+    const char *arg = lua_tostring(L, S_ARG + a); /* NULL: no prompt */
+    lua_Integer ms = 0;
+    if (collect) {
+        ms = lua_isnil(L, S_ARG + A_TIMEOUT) ? ASK_TIMEOUT_MS : lua_tointeger(L, S_ARG + A_TIMEOUT);
+    }
+    livr_step_wait(L, c, op, collect ? "collect" : "play", arg ? arg : "",
+                   collect ? lua_tostring(L, S_SPEC) : "", ms);
+    return lua_yieldk(L, 0, Q_WITH(q, attempt, phase), ask_k);
 }
 
-/* Runs the question from `attempt` on, resumed in `phase` (P_START: nothing to read). */
-static int ask_run(lua_State *L, lua_Integer attempt, int phase)
+/* Runs the question (context q) from its attempt on, resumed in its phase (P_START: nothing
+ * to read). */
+static int ask_run(lua_State *L, lua_KContext q)
 {
     lcall *c = livr_of(L)->cur;
-    int base = S_VALUES + (int)lua_rawlen(L, S_KEYS) - 1;
-    lua_Integer retries = lua_tointeger(L, S_ARG + A_RETRIES);
+    int nkeys = Q_NKEYS(q), attempt = Q_ATTEMPT(q), phase = Q_PHASE(q);
+    int base = S_VALUES + nkeys - 1;
     const char *kind = c->in_kind;
     lua_settop(L, base);
     if (phase == P_PLAY) { /* barge-in: kept for the next question */
         if (kind[0] == 'd') {
             size_t n;
-            const char *a = get_ahead(L, &n);
-            push_dtmf(L, a, n, c->in_text);
-            set_ahead(L);
+            const char *a = get_ahead(L, c, &n);
+            size_t k = push_dtmf(L, a, n, c->in_text);
+            set_ahead(L, c, k == 0);
         } else if (kind[0] == 's') {
             lua_pushstring(L, c->in_text);
-            set_spoken(L);
+            set_spoken(L, c, c->in_text == NULL);
         }
         lua_settop(L, base);
-        if (++attempt > retries)
+        if (++attempt > Q_RETRIES(q))
             return lua_pushnil(L), 1;
         phase = P_START;
     }
     for (;;) {
-        size_t n;
+        size_t n = 0;
+        const char *a = NULL;
+        char small[64];
         if (phase == P_COLLECT) {
-            if (kind[0] == 'd') {
-                push_dtmf(L, "", 0, c->in_text);
-                set_ahead(L);
-            } else {
+            if (kind[0] == 'd')
+                a = answer_keys(L, c->in_text, small, &n);
+            else
                 lua_pushstring(L, c->in_text); /* the speech text, or nil */
-            }
-        } else if (get_ahead(L, &n), lua_pop(L, 1), n > 0) {
+        } else if (!c->ahead_none && (a = get_ahead(L, c, &n), n > 0)) {
             kind = "dtmf";
-        } else if (lua_pushvalue(L, U_SPOKEN), lua_rawget(L, S_PRIV), lua_toboolean(L, -1)) {
+        } else if (lua_settop(L, base), !c->spoken_none && take_spoken(L, c)) {
             kind = "speech";
-            lua_pushnil(L);
-            set_spoken(L);
         } else {
-            return ask_yield(L, c, CR_RGS_IVR_COLLECT, A_PROMPT, attempt, P_COLLECT);
+            return ask_yield(L, c, q, CR_RGS_IVR_COLLECT, A_PROMPT, attempt, P_COLLECT);
         }
         phase = P_START;
         if (kind[0] == 'd') {
-            take_key(L, base);
+            take_key(L, c, nkeys, a, n);
         } else if (kind[0] == 's') {
             int text = lua_gettop(L);
-            if (match_speech(L, text))
+            if (match_speech(L, text, nkeys))
                 ;
             else { /* the Lua version's phrases and match */
                 lua_pushvalue(L, U_SPEECH);
@@ -687,13 +762,16 @@ static int ask_run(lua_State *L, lua_Integer attempt, int phase)
         }
         if (!lua_isnil(L, -1))
             return 1;
-        lua_pushvalue(L, U_EMPTY);
-        set_ahead(L);
+        if (!c->ahead_none) {
+            lua_pushvalue(L, U_EMPTY);
+            set_ahead(L, c, true);
+        }
         lua_settop(L, base);
-        int say = kind[0] == 't' ? A_NOANSWER : A_INVALID;
-        if (lua_rawlen(L, S_ARG + say) > 0)
-            return ask_yield(L, c, CR_RGS_IVR_PLAY, say, attempt, P_PLAY);
-        if (++attempt > retries)
+        bool noanswer = kind[0] == 't';
+        if (q & (noanswer ? Q_NOANSWER : Q_INVALID))
+            return ask_yield(L, c, q, CR_RGS_IVR_PLAY, noanswer ? A_NOANSWER : A_INVALID, attempt,
+                             P_PLAY);
+        if (++attempt > Q_RETRIES(q))
             return lua_pushnil(L), 1;
         kind = NULL;
     }
@@ -703,7 +781,7 @@ static int ask_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
     livr_charge(L, 1);
-    return ask_run(L, (lua_Integer)(ctx >> 2), (int)(ctx & 3));
+    return ask_run(L, ctx);
 }
 
 static int ask_lua_k(lua_State *L, int status, lua_KContext ctx)
@@ -716,8 +794,9 @@ static int ask_lua_k(lua_State *L, int status, lua_KContext ctx)
 static int api_ask(lua_State *L)
 {
     lua_settop(L, 2);
-    if (ask_plan_build(L))
-        return ask_run(L, 0, P_START);
+    lua_KContext q = ask_plan_build(L);
+    if (q >= 0)
+        return ask_run(L, q);
     lua_settop(L, 2);
     lua_pushvalue(L, U_LUA_ASK);
     lua_insert(L, 1);
@@ -735,6 +814,11 @@ void livr_ask_register(lua_State *L, int methods, int speech_fn)
     lua_pushliteral(L, "");
     lua_pushliteral(L, "");
     lua_pushliteral(L, "");
-    lua_pushcclosure(L, api_ask, 8);
+    cr_lua_ivr *v = livr_of(L);
+    for (int a = 0; a < A_N; a++) {
+        lua_pushstring(L, ask_names[a]);
+        v->ask_name[a] = lua_topointer(L, -1);
+    }
+    lua_pushcclosure(L, api_ask, 8 + A_N);
     lua_setfield(L, methods, "ask");
 }

@@ -35,6 +35,9 @@
  * NUL. */
 #define LIVR_STRING_ALLOC (LIVR_STRING_MAX + 24u + 1u)
 
+/* The longest spec (or keys string) of a question call:ask compares without Lua. */
+#define LIVR_ASK_KEPT_MAX 256
+
 /* One script file. Its compiled chunk stays in the registry at `ref`; a reload replaces the
  * ref, and calls in progress keep the old chunk alive on their coroutine's stack. */
 typedef struct lscript {
@@ -76,6 +79,9 @@ typedef struct lcall {
     bool timed_out;  /* the time limit ended it (the budget is spent too) */
     bool too_big;    /* the last refused allocation was one object over LIVR_OBJECT_MAX */
     bool too_long;   /* ... or a string over LIVR_STRING_MAX */
+    /* Known without a look at the call's private table (lua_ask.c): its `ahead` is "", its
+     * `speech` nil. Cleared when the Lua API takes the table (priv). */
+    bool ahead_none, spoken_none;
     int prints;
     cr_rgs_ivr_step *step; /* the engine's, during a resume */
     int64_t now_ms, unix_ms;
@@ -99,15 +105,25 @@ struct cr_lua_ivr {
     long *wf_script; /* per workflow: index into scripts, or -1 */
     size_t calls;
     uint64_t steps, errors;
-    uint64_t work;  /* budget units charged to calls: instructions and library work */
-    int64_t now_ms; /* engine time of the last driver call, for log lines */
+    uint64_t work;   /* budget units charged to calls: instructions and library work */
+    int64_t now_ms;  /* engine time of the last driver call, for log lines */
+    clockid_t clock; /* of the time limit (livr_clock_pick) */
     /* Freed small blocks kept for reuse, one list per size class (livr_alloc). */
     void *spare[LIVR_SMALL_CLASSES];
     size_t spare_bytes;
+    /* call:ask (lua_ask.c): its option names (interned strings its closure holds), and a copy
+     * of the last question's spec and keys strings (its upvalues), compared without Lua. */
+    const void *ask_name[7];
+    char ask_kept[2][LIVR_ASK_KEPT_MAX];
+    size_t ask_kept_len[2];
 };
 
 /* lua_sandbox.c */
-int64_t livr_clock_ns(void);
+/* The clock of the time limit, in ns: v->clock, which livr_clock_pick chooses when the
+ * driver opens: the coarse monotonic clock (no TSC read: a few ns, not ~25 on a VM) when its
+ * resolution is at most 1 % of the limit, else the monotonic clock. */
+int64_t livr_clock_ns(const cr_lua_ivr *v);
+void livr_clock_pick(cr_lua_ivr *v);
 void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 /* Frees the small blocks kept for reuse (after lua_close). */
 void livr_spare_free(cr_lua_ivr *v);
@@ -127,6 +143,10 @@ void livr_env_new(lua_State *L);
  * instructions that call them (string, table, utf8, coroutine, tonumber), installed over the
  * tables at the given stack indices. */
 void livr_limits_install(lua_State *L, int base, int str, int tab, int utf, int co);
+/* The slots of the table at i (a table): its array part's real size (luaH_realasize) and
+ * its hash part's nodes, read from Lua 5.4's Table once its layout was checked; 0 when the
+ * layout is not known. */
+size_t livr_table_slots(lua_State *L, int i);
 
 /* A string position as the string library reads it (negative from the end), 1-based and
  * clamped to 1. */

@@ -222,7 +222,7 @@ static int resume(cr_lua_ivr *v, lcall *c, int nargs)
     v->steps++;
     c->api_yield = false;
     int nres = 0;
-    c->resumed_ns = livr_clock_ns();
+    c->resumed_ns = livr_clock_ns(v);
     int st = lua_resume(co, v->L, nargs, &nres);
     v->cur = NULL;
     if (st == LUA_YIELD) {
@@ -383,6 +383,7 @@ int cr_lua_ivr_open(const cr_rgs_config *cfg, const cr_lua_options *opt, cr_lua_
         v->opt.budget = CR_LUA_BUDGET_DEFAULT;
     if (!v->opt.time_limit_ms)
         v->opt.time_limit_ms = CR_LUA_TIME_DEFAULT_MS;
+    livr_clock_pick(v);
     v->drv = (cr_rgs_ivr_driver){v, drv_start, drv_input, drv_end};
     const char *why = NULL;
     if (cl_lua_load(&why) != 0) {

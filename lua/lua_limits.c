@@ -428,9 +428,7 @@ typedef struct lua54_table {
 
 static int layout_ok = -1;
 
-/* The slots of the table at i: its array part's real size (luaH_realasize) and its
- * hash part's nodes; 0 when the layout is not known. */
-static size_t table_slots(lua_State *L, int i)
+size_t livr_table_slots(lua_State *L, int i)
 {
     if (layout_ok != 1)
         return 0;
@@ -496,7 +494,7 @@ static int l_next(lua_State *L)
         for (int i = 0; kt != LUA_TNIL && i < LIVR_NEXT_MARKS; i++)
             if (c->next_at[i].t == t && c->next_at[i].ktype == kt && c->next_at[i].key == id)
                 m = &c->next_at[i];
-        livr_charge(L, m ? 1 : 1 + table_slots(L, 1) / LIVR_BYTES_PER_UNIT);
+        livr_charge(L, m ? 1 : 1 + livr_table_slots(L, 1) / LIVR_BYTES_PER_UNIT);
         if (!m)
             m = &c->next_at[c->next_rr++ % LIVR_NEXT_MARKS];
         m->t = NULL;

@@ -160,20 +160,54 @@ static __attribute__((noinline)) void *alloc_block(cr_lua_ivr *v, void *ptr, siz
 void *livr_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     cr_lua_ivr *v = ud;
-    if (nsize)
-        return alloc_block(v, ptr, osize, nsize);
-    if (ptr) { /* NULL: an empty array part, say */
-        block_free(v, ptr, osize);
-        v->mem -= osize;
+    if (nsize == 0) {
+        if (ptr) { /* NULL: an empty array part, say */
+            block_free(v, ptr, osize);
+            v->mem -= osize;
+        }
+        return NULL;
     }
-    return NULL;
+    lcall *c = v->cur;
+    /* The usual case first: a new small object (a table, its parts, a short string) from
+     * its class's list, within every limit (alloc_block's checks, for a block that can be
+     * neither one object nor one string too many). */
+    if (!ptr && nsize <= LIVR_SMALL_MAX && v->mem + nsize <= v->limit &&
+        (!c || (v->mem + nsize <= v->mark + v->call_limit && !c->exhausted &&
+                nsize / LIVR_BYTES_PER_UNIT < c->budget))) {
+        unsigned k = small_class(nsize);
+        void *p = v->spare[k];
+        if (p) {
+            v->spare[k] = *(void **)p;
+            v->spare_bytes -= class_size(k);
+            if (c) {
+                c->budget -= nsize / LIVR_BYTES_PER_UNIT;
+                v->work += nsize / LIVR_BYTES_PER_UNIT;
+            }
+            v->mem += nsize;
+            if (v->mem > v->peak)
+                v->peak = v->mem;
+            return p;
+        }
+    }
+    return alloc_block(v, ptr, osize, nsize);
 }
 
-int64_t livr_clock_ns(void)
+int64_t livr_clock_ns(const cr_lua_ivr *v)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(v->clock, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void livr_clock_pick(cr_lua_ivr *v)
+{
+    struct timespec res;
+    v->clock = CLOCK_MONOTONIC;
+#ifdef CLOCK_MONOTONIC_COARSE
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 &&
+        (int64_t)res.tv_nsec * 100 <= (int64_t)v->opt.time_limit_ms * 1000000)
+        v->clock = CLOCK_MONOTONIC_COARSE;
+#endif
 }
 
 int livr_budget_error(lua_State *L)
@@ -190,7 +224,7 @@ int livr_budget_error(lua_State *L)
 /* The running resume's wall-clock time is past the limit. */
 static bool out_of_time(cr_lua_ivr *v, lcall *c)
 {
-    return livr_clock_ns() - c->resumed_ns > (int64_t)v->opt.time_limit_ms * 1000000;
+    return livr_clock_ns(v) - c->resumed_ns > (int64_t)v->opt.time_limit_ms * 1000000;
 }
 
 /* Every LIVR_HOOK_EVERY instructions of any coroutine of the state: charges the running
