@@ -80,14 +80,12 @@ typedef struct cru_call {
     struct cru_call *next;
     unsigned int hash_index, label;
     int64_t start_ms;
-    int dead;             /* tm freed the transaction */
-    int finished;         /* answered, cancelled or nothing left to start */
-    int settled;          /* finished, and no branch left ringing (see cru_settle) */
-    int64_t unsettled_ms; /* when the timer first found it over with a branch open; 0 none,
-                           * -1 once crm_cancel_open_branches ran (once a call) */
-    int sweeping;         /* not finished, and a cancelled branch may still ring (timer only) */
-    int64_t swept_ms;     /* when the no-answer step last cancelled branches while the call
-                           * rings on; 0 none, or once crm_cancel_open_branches ran for them */
+    int dead;          /* tm freed the transaction */
+    int finished;      /* answered, cancelled or nothing left to start */
+    int settled;       /* finished, and no branch left ringing (see cru_settle) */
+    int sweeping;      /* not finished, and a cancelled branch may still ring (timer only) */
+    int64_t wanted_ms; /* when a cancel was last wanted (the no-answer step, the call
+                        * over); 0 none, or once crm_cancel_open_branches ran for it */
     volatile branch_bm_t rang; /* branches that sent a provisional reply (crm_note_ringing) */
     branch_bm_t want;          /* branches to cancel (the timer process only) */
     int no_answer_started;
@@ -669,8 +667,10 @@ int cru_user_next(struct sip_msg *msg)
  * (t_append_branches checks the status before its lock) is not cancelled by tm at all. On a
  * finished transaction every branch is wanted cancelled; the timer calls this each tick
  * until none is left open. Returns 1 when none is. */
-static int cru_settle(struct cell *t, cru_call *c, int first)
+static int cru_settle(struct cell *t, cru_call *c, int first, int64_t now)
 {
+    if (first)
+        c->wanted_ms = now;
     c->want = ~(branch_bm_t)0;
     return crm_cancel_wanted(t, c->want, c->rang, first, "user plan") == 0;
 }
@@ -689,7 +689,7 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
     str none = {NULL, 0};
     cru_call *c;
     unsigned char result[CRU_MAX_ROWS];
-    int n, cancel = 0, b, rc, old, i, over;
+    int n, cancel = 0, b, rc, old, i, over, open = 0;
 
     if (crm_tmb.t_lookup_ident(&t, hash_index, label) < 0 || t == NULL) {
         crm_tmb.t_sett(orig, T_BR_UNDEFINED);
@@ -704,26 +704,21 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
     lock_release(&cru_tab->lock);
     /* only this process frees blocks and writes `settled`, `sweeping` and `want` */
     if (over && !c->settled) {
-        if (cru_settle(t, c, c->want != ~(branch_bm_t)0))
+        if (cru_settle(t, c, c->want != ~(branch_bm_t)0, now))
             c->settled = 1;
-        else if (c->unsettled_ms == 0)
-            c->unsettled_ms = now;
-        else if (c->unsettled_ms > 0 && now - c->unsettled_ms >= CRU_OPEN_WARN_MS) {
-            crm_cancel_open_branches(t, c->want, c->rang, (long)(now - c->unsettled_ms),
-                                     "user plan");
-            c->unsettled_ms = -1;
-        }
+        else
+            open = 1;
     }
-    if (c && !over && c->sweeping) { /* cancelled by the no-answer step, still open */
-        c->sweeping = crm_cancel_wanted(t, c->want, c->rang, 0, "user plan") > 0;
-        /* the call rings on (voicemail, a forwarding number), but tm stopped the INVITE's
-         * retransmissions of the cancelled branches: one whose 1xx was lost rings until its
-         * final-response timer. A second later, its CANCEL goes out all the same. */
-        if (c->sweeping && c->swept_ms > 0 && now - c->swept_ms >= CRU_OPEN_WARN_MS) {
-            crm_cancel_open_branches(t, c->want, c->rang, (long)(now - c->swept_ms),
-                                     "user plan, no answer");
-            c->swept_ms = 0;
-        }
+    if (c && !over && c->sweeping) /* cancelled by the no-answer step, still open */
+        open = c->sweeping = crm_cancel_wanted(t, c->want, c->rang, 0, "user plan") > 0;
+    /* tm holds the CANCEL of a branch with no 1xx back and stopped its INVITE's
+     * retransmissions (the call was answered, or the no-answer step cancelled it while the
+     * call rings on): one whose 1xx was lost would ring on. A second after the cancel was
+     * wanted, its CANCEL goes out all the same. */
+    if (open && c->wanted_ms > 0 && now - c->wanted_ms >= CRU_OPEN_WARN_MS) {
+        crm_cancel_open_branches(t, c->want, c->rang, (long)(now - c->wanted_ms),
+                                 over ? "user plan" : "user plan, no answer");
+        c->wanted_ms = 0;
     }
     if (n > 0) {
         b = cru_fill(t->uas.request, c, result);
@@ -740,14 +735,14 @@ static void cru_run_due(unsigned int hash_index, unsigned int label, int64_t now
             if (rc <= 0)
                 LM_INFO("user %.*s: no branch added (%d)\n", c->callee.len, c->callee.s, rc);
             if (rc > 0 && cru_over(t)) /* answered while the branches were added */
-                cru_settle(t, c, 1);
+                cru_settle(t, c, 1, now);
             if (rc > 0 && cancel) {
                 for (i = 0; i < old && i < (int)(sizeof(branch_bm_t) * 8); i++)
                     c->want |= (branch_bm_t)1 << i;
                 LM_INFO("user %.*s: no answer: cancelling the other branches\n", c->callee.len,
                         c->callee.s);
                 c->sweeping = crm_cancel_wanted(t, c->want, c->rang, 1, "user plan") > 0;
-                c->swept_ms = now;
+                c->wanted_ms = now;
             }
         } else if (cancel) {
             LM_WARN("user %.*s: no-answer target unreachable: the call keeps ringing\n",
