@@ -210,6 +210,16 @@ void *cr_map_aligned(size_t len, size_t align)
     return m + head;
 }
 
+void *cr_map_huge(size_t len)
+{
+    void *m = cr_map_aligned(len, CR_TABLE_HUGE);
+#ifdef MADV_HUGEPAGE
+    if (m)
+        (void)madvise(m, len, MADV_HUGEPAGE); /* advice: a refusal changes nothing */
+#endif
+    return m;
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 #define CR_ASAN 1
 #elif defined(__has_feature)
@@ -288,12 +298,7 @@ void *cr_table_alloc(size_t bytes)
         if (bytes > SIZE_MAX - CR_TABLE_HUGE)
             return NULL;
         size_t len = cr_table_len(bytes);
-        void *m = cr_map_aligned(len, CR_TABLE_HUGE); /* zero: fresh pages */
-#ifdef MADV_HUGEPAGE
-        if (m)
-            (void)madvise(m, len, MADV_HUGEPAGE); /* advice: a refusal changes nothing */
-#endif
-        return m;
+        return cr_map_huge(len); /* zero: fresh pages */
     }
     void *p = NULL;
     if (posix_memalign(&p, 64, bytes ? bytes : 1) != 0)

@@ -42,22 +42,16 @@ bool cr_image_file_is(const char *path)
 
 /* Reads fd's n bytes into a private, anonymous mapping made read-only: a copy nobody else can
  * change under the configuration that borrows from it. MAP_FAILED on failure (errno set). From
- * CR_TABLE_HUGE bytes on, the mapping starts on a 2 MB boundary and is advised MADV_HUGEPAGE
- * before it is read into, as the compiled plan's tables are (cr_table_alloc): a decision reads
- * the merged tries borrowed from it at random, and on 4 KB pages most of those reads wait for a
- * page walk first (at 400,000 routes a decision from the copy took 90-110 ns more than one from
- * the compiled plan). */
+ * CR_TABLE_HUGE bytes on, it is on huge pages where the kernel allows (cr_map_huge), as the
+ * compiled plan's tables are (cr_table_alloc): a decision reads the merged tries borrowed from
+ * it at random. */
 static void *read_private(int fd, size_t n)
 {
-    void *p = n >= CR_TABLE_HUGE ? cr_map_aligned(n, CR_TABLE_HUGE) : NULL;
+    void *p = n >= CR_TABLE_HUGE ? cr_map_huge(n) : NULL;
     if (!p)
         p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return p;
-#ifdef MADV_HUGEPAGE
-    if (n >= CR_TABLE_HUGE)
-        (void)madvise(p, n, MADV_HUGEPAGE); /* advice: a refusal changes nothing */
-#endif
     size_t got = 0;
     while (got < n) {
         ssize_t r = pread(fd, (char *)p + got, n - got, (off_t)got);

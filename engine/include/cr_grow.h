@@ -25,6 +25,10 @@ bool cr_grow_bytes(unsigned char **buf, size_t len, size_t need, size_t *cap, si
  * wants there). NULL when none. Freed with munmap(p, len). */
 void *cr_map_aligned(size_t len, size_t align);
 
+/* cr_map_aligned on a 2 MB boundary (CR_TABLE_HUGE), advised MADV_HUGEPAGE before anything
+ * touches it (advice: a refusal changes nothing). NULL when none. Freed with munmap(p, len). */
+void *cr_map_huge(size_t len);
+
 /* A large table read at random (a decision's caller table, line index, key cells and merged
  * tries; the response groups' call maps, call slots and agents), zeroed and 64-byte aligned:
  * from CR_TABLE_HUGE bytes on, an anonymous mapping of whole 2 MB pages (cr_table_len) at a
