@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1735,6 +1736,56 @@ static void test_large_tables_on_huge_pages(void **state)
     cr_config_free(src);
 }
 
+/* A plan image loaded from a file (cr_image_load) is read into a private copy that the plan
+ * borrows from: from CR_TABLE_HUGE bytes on the copy starts on a 2 MB boundary and is advised
+ * onto huge pages (read_private, rules/plan_file.c), as the compiled plan's tables are; a smaller
+ * image's copy is not; the copy is read-only; decisions are the compiled plan's. */
+static void test_image_copy_on_huge_pages(void **state)
+{
+    (void)state;
+    static const size_t users[] = {200, 40000};
+    for (size_t k = 0; k < sizeof users / sizeof *users; k++) {
+        char *xml = plan_xml(0, users[k]);
+        cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
+        free(xml);
+        assert_non_null(src);
+        const char *path = cr_test_tmpfile("", ".plan");
+        assert_non_null(path);
+        char err[400];
+        assert_int_equal(cr_image_write(path, src, 7, NULL, err, sizeof err), CR_OK);
+        struct stat sb;
+        assert_int_equal(stat(path, &sb), 0);
+        bool huge = (size_t)sb.st_size >= CR_TABLE_HUGE;
+        assert_int_equal(huge,
+                         k == 1); /* the small plan's image is under the bound, the large's over */
+        cr_diag d;
+        cr_diag_init(&d);
+        assert_int_equal(cr_image_load(path, &cfg, &d), CR_OK);
+        cr_diag_free(&d);
+        remove(path); /* the copy outlives the file */
+        const char *keys = (const char *)cfg->user_keys, *base = cfg->borrow_lo;
+        assert_true(keys != (const char *)src->user_keys);
+        assert_true(base && keys > base && keys < cfg->borrow_hi);
+        assert_int_equal(cfg->borrow_hi - base, sb.st_size);
+        assert_memory_equal(base, CR_PLAN_MAGIC, CR_PLAN_MAGIC_LEN);
+        int hg = cr_test_advised_huge(keys);
+        if (hg >= 0)
+            assert_int_equal(hg, huge);
+        if (huge)
+            assert_int_equal((uintptr_t)base % CR_TABLE_HUGE, 0);
+        assert_int_equal(cr_test_writable(keys), 0);
+        const cr_config *both[2] = {src, cfg};
+        for (int j = 0; j < 2; j++) {
+            static cr_decision dd;
+            cr_route_decide(both[j], "sip:u7@example.com", "+14250000099", NULL, &dd, NULL);
+            assert_int_equal(dd.kind, CR_INTERNAL);
+            assert_string_equal(dd.callee->uri, "sip:u99@example.com");
+        }
+        cr_config_free(cfg);
+        cr_config_free(src);
+    }
+}
+
 /* A compiled plan's route records (25,000 routes, 2.4 MB) and, once its strings pass the small
  * chunks (2 MB in all), its strings' arena chunks are on huge pages like the tables; a route cannot
  * be added to the compiled plan (its array is not grown in place); decisions name the same route,
@@ -1870,6 +1921,7 @@ int main(void)
         cmocka_unit_test(test_caller_tag_collision),
         cmocka_unit_test(test_caller_keys_by_slot),
         cmocka_unit_test(test_large_tables_on_huge_pages),
+        cmocka_unit_test(test_image_copy_on_huge_pages),
         cmocka_unit_test(test_large_image_checked_in_two_halves),
         cmocka_unit_test(test_routes_and_strings_on_huge_pages),
         cmocka_unit_test(test_forged_response_groups_named),

@@ -146,6 +146,23 @@ int cr_test_advised_huge(const void *p)
     return r;
 }
 
+int cr_test_writable(const void *p)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return -1;
+    char line[512], perms[8];
+    int r = -1;
+    while (r < 0 && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && (uintptr_t)p >= lo &&
+            (uintptr_t)p < hi)
+            r = perms[1] == 'w';
+    }
+    fclose(f);
+    return r;
+}
+
 static char *text_slot(void)
 {
     static char slots[8][CR_URI_SHORT > CR_REASON_MAX ? CR_URI_SHORT : CR_REASON_MAX];

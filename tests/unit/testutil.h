@@ -33,6 +33,9 @@ int cr_test_list_events(const char *dir_rel, char (*names)[CR_TEST_NAME_MAX], si
 /* Whether the mapping holding p is advised for huge pages ("hg" in its VmFlags); -1 when
  * /proc/self/smaps cannot tell or the kernel has no transparent huge pages to advise. */
 int cr_test_advised_huge(const void *p);
+/* 1 when the mapping holding p is writable, 0 when it is not, -1 when p is in none (or
+ * /proc/self/maps cannot be read). */
+int cr_test_writable(const void *p);
 
 /* A decision's reason and attempt i's Request-URI as text (cr_decision_reason, cr_attempt_uri
  * of configuration c), each in the next of 8 static buffers: up to 8 live at once. */
