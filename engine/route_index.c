@@ -329,11 +329,10 @@ px_leaf_run(cr_px_iter *it, size_t nruns, const char *items, size_t stride, cons
  * and the slot is a copy of its leaf's item, or an item that matches nothing where it has no such
  * leaf). The slot is not read here: the walk waits for the nodes only. Plain tries pass none
  * (ndense 0). */
-static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *nodes,
-                                                          const char *items, size_t stride,
-                                                          const cr_px_key *k, cr_px_iter *it,
-                                                          const cr_px_dblock *dense, size_t ndense,
-                                                          uint32_t dense_node, bool hw, bool pf)
+static inline __attribute__((always_inline)) bool
+px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_key *k,
+        cr_px_iter *it, const cr_px_dblock *dense, size_t ndense, uint32_t dense_node,
+        const uint32_t *skip, bool hw, bool pf)
 {
     if (!k->ok)
         return false;
@@ -347,7 +346,20 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
     /* when node has a block: its child for k->sym[depth] and that child's leaf for
      * k->sym[depth + 1] */
     const cr_px_dslot *slot = NULL;
-    for (size_t depth = 0;; depth++) {
+    size_t depth = 0;
+    uint32_t two; /* the node at depth 2, when the skip table has it (k->sym[n] ends the key) */
+    if (skip && n >= 1 && (two = skip[k->sym[0] * CR_PX_SKIP_SYMS + k->sym[1]]) != 0) {
+        if (node->items_n)
+            nruns = px_run(it, nruns, items, stride, node, 0, pf);
+        depth = 2;
+        /* the slot the step from depth 1 would have asked for */
+        if (two - dense_node < ndense && 3 < n && k->sym[2] < 10 && k->sym[3] < 10) {
+            slot = &dense[two - dense_node].slot[k->sym[2] * 10u + k->sym[3]];
+            __builtin_prefetch(slot);
+        }
+        node = nodes + two;
+    }
+    for (;; depth++) {
         if (node->items_n)
             nruns = px_run(it, nruns, items, stride, node, depth, pf);
         /* at depth n, CR_PX_SYM_END: no node has that child */
@@ -380,8 +392,8 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
 
 static WALK_POPCNT bool trie_walk_popcnt(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
 {
-    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, true,
-                   false);
+    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, NULL,
+                   true, false);
 }
 
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
@@ -390,8 +402,8 @@ bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
         return false; /* a usage trie a plan image left out: the caller scans the routes */
     if (have_popcnt())
         return trie_walk_popcnt(t, k, it);
-    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, false,
-                   false);
+    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, NULL,
+                   false, false);
 }
 
 bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail)
@@ -436,6 +448,7 @@ static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digit
  * number out (each run starts at its first item that fits, a run none fits is dropped).
  */
 static inline __attribute__((always_inline)) bool px_trie_begin(const cr_px_trie *t,
+                                                                const uint32_t *skip,
                                                                 const char *number, size_t n,
                                                                 cr_px_iter *it, bool hw, bool plain)
 {
@@ -444,6 +457,24 @@ static inline __attribute__((always_inline)) bool px_trie_begin(const cr_px_trie
     const size_t stride = sizeof *t->items;
     size_t nruns = 0, digits_from = 0, depth = 0;
     const cr_px_node *node = nodes;
+    uint32_t
+        two; /* the node at depth 2 (cr_px_walk's skip): plain, two symbols are in the alphabet */
+    if (plain && skip && n >= 2 &&
+        (two = skip[(sym_of[(unsigned char)number[0]] - 1u) * CR_PX_SKIP_SYMS +
+                    sym_of[(unsigned char)number[1]] - 1u]) != 0) {
+        if (node->items_n) { /* the root's, as below */
+            const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
+            while (a < e && (n < a->minlen || n > a->maxlen))
+                a++;
+            if (a < e) {
+                it->run[nruns] = a;
+                it->end[nruns] = e;
+                it->depth[nruns++] = 0;
+            }
+        }
+        node = nodes + two;
+        depth = 2;
+    }
     for (;; depth++) {
         if (node->items_n) { /* items of other lengths dropped (ce_px_next would skip them) */
             const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
@@ -493,14 +524,15 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
 {
     if (__builtin_expect(t->nnodes == 0 || n > CR_NUMBER_MAX, 0))
         return false;
-    return px_trie_begin(t, number, n, it, false, false);
+    return px_trie_begin(t, NULL, number, n, it, false, false);
 }
 
-bool ce_px_trie_begin_digits(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
+bool ce_px_trie_begin_digits(const cr_px_trie *t, const uint32_t *skip, const char *number,
+                             size_t n, cr_px_iter *it)
 {
     if (__builtin_expect(t->nnodes == 0 || n > CR_NUMBER_MAX, 0))
         return false;
-    return px_trie_begin(t, number, n, it, false, true);
+    return px_trie_begin(t, skip, number, n, it, false, true);
 }
 
 uint32_t ce_px_next(cr_px_iter *it)
@@ -896,6 +928,40 @@ static size_t walk_size(const cr_config *cfg, const cr_route_index *ix, const cr
  * policy, while their items and slots stay within CR_WALK_FACTOR times those of the usage
  * tries (+ CR_WALK_SLACK): the policies of the lists past that keep the walk per usage.
  */
+/* Fills skip[] (cr_px_walk's, route_index.h) from nodes[nnodes]: every index read is checked
+ * against nnodes, a plan image's nodes included. */
+void ce_px_skip_fill(const cr_px_node *nodes, size_t nnodes, uint32_t *skip)
+{
+    memset(skip, 0, CR_PX_SKIP_SYMS * CR_PX_SKIP_SYMS * sizeof *skip);
+    const cr_px_node *root = nodes;
+    if (!nnodes || (root->mask & CR_PX_LEAVES))
+        return;
+    for (unsigned a = 0; a < CR_PX_SYM_END; a++) {
+        unsigned bit = 1u << a;
+        if (!(root->mask & bit))
+            continue;
+        size_t m = (size_t)root->first_child + popcount16(root->mask & (bit - 1u));
+        if (m >= nnodes)
+            continue;
+        const cr_px_node *mid = nodes + m;
+        if (mid->items_n || (mid->mask & CR_PX_LEAVES))
+            continue;
+        for (unsigned b = 0; b < CR_PX_SYM_END; b++) {
+            unsigned bb = 1u << b;
+            if (!(mid->mask & bb) || (mid->dense_kids & bb))
+                continue;
+            size_t x = (size_t)mid->first_child + popcount16(mid->mask & (bb - 1u));
+            if (x && x < nnodes)
+                skip[a * CR_PX_SKIP_SYMS + b] = (uint32_t)x;
+        }
+    }
+}
+
+static void walk_skip(cr_px_walk *w)
+{
+    ce_px_skip_fill(w->nodes, w->nnodes, w->skip);
+}
+
 static int build_walks(const cr_config *cfg, const cr_route_analysis *a, const uint32_t *next,
                        cr_route_index *ix)
 {
@@ -933,6 +999,7 @@ static int build_walks(const cr_config *cfg, const cr_route_analysis *a, const u
             return CR_ENOMEM;
         }
         w->policy = (uint32_t)p;
+        walk_skip(w);
         used += need;
         pw[p] = (uint32_t)ix->nwalks++;
         ix->stats.bytes += w->nnodes * sizeof *w->nodes + w->nitems * sizeof *w->items +
@@ -949,8 +1016,9 @@ merged_walk(const cr_px_walk *x, const cr_px_key *k, cr_policy_iter *it, bool hw
     const char *items = (const char *)x->items;
     /* the runs' first items asked for as they are met (read by the first next) */
     return x->ndense ? px_walk(x->nodes, items, sizeof *x->items, k, &it->px, x->dense, x->ndense,
-                               x->dense_node, hw, true)
-                     : px_walk(x->nodes, items, sizeof *x->items, k, &it->px, NULL, 0, 0, hw, true);
+                               x->dense_node, x->skip, hw, true)
+                     : px_walk(x->nodes, items, sizeof *x->items, k, &it->px, NULL, 0, 0, x->skip,
+                               hw, true);
 }
 
 static WALK_POPCNT bool merged_walk_popcnt(const cr_px_walk *x, const cr_px_key *k,
@@ -1148,6 +1216,7 @@ int ce_route_index_adopt_walks(cr_config *cfg, const cr_px_walk *walks, size_t n
     for (size_t w = 0; w < nwalks; w++) {
         ix->walks[w] = walks[w];
         ix->walks[w].borrowed = true;
+        walk_skip(&ix->walks[w]);
     }
     ix->nwalks = nwalks;
     ix->policy_walk = policy_walk;

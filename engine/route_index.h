@@ -273,8 +273,10 @@ size_t ce_px_trie_bytes(const cr_px_trie *t);
  * Returns false, leaving `it` unusable, when the number has a character outside the alphabet or
  * is longer than CR_NUMBER_MAX. */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
-/* The same for a number known to be decimal digits after an optional '+' (not checked). */
-bool ce_px_trie_begin_digits(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
+/* The same for a number known to be decimal digits after an optional '+' (not checked), with
+ * the trie's skip table (cr_px_walk's, ce_px_skip_fill) or NULL. */
+bool ce_px_trie_begin_digits(const cr_px_trie *t, const uint32_t *skip, const char *number,
+                             size_t n, cr_px_iter *it);
 /* The same for a number read by ce_px_key_init; false when !k->ok. */
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it);
 /* Next candidate id in ascending order, or UINT32_MAX at the end; it->match tells that the
@@ -391,8 +393,21 @@ typedef struct cr_px_dblock {
 
 _Static_assert(sizeof(cr_px_dslot) == 32 && sizeof(cr_px_dblock) == 3200, "dense block layout");
 
+/* A walk's first two steps in one read: skip[a * CR_PX_SKIP_SYMS + b] is the node at depth 2
+ * for symbols a, b (CR_PX_SYM_END included, never with a node) when the walk would only pass
+ * through the node at depth 1 (no items, no leaves as items, no dense slot taken there), 0 (the
+ * root, never at depth 2) otherwise: the walk then steps down as usual. The top of a trie is the
+ * same few nodes for every number ('+', a country code), so two steps of ~16 instructions each,
+ * on the walk's chain of dependent loads, become one read of a table that stays in L1. Kept in
+ * memory only (ce_px_walk_skip), from the nodes, also for a plan image's walks. */
+#define CR_PX_SKIP_SYMS 14u
+
+/* Fills skip[CR_PX_SKIP_SYMS * CR_PX_SKIP_SYMS] for the trie nodes[nnodes] (a rule trie's too). */
+void ce_px_skip_fill(const cr_px_node *nodes, size_t nnodes, uint32_t *skip);
+
 /* The merged trie of one usage list: nodes as in cr_px_trie, items with their candidates. */
 typedef struct cr_px_walk {
+    uint32_t skip[CR_PX_SKIP_SYMS * CR_PX_SKIP_SYMS];
     cr_px_node *nodes;
     size_t nnodes;
     cr_px_witem *items;
@@ -674,6 +689,7 @@ typedef struct cr_rule_index cr_rule_index;
 
 struct cr_rule_index {
     cr_px_trie trie;
+    uint32_t skip[CR_PX_SKIP_SYMS * CR_PX_SKIP_SYMS]; /* the trie's first two steps (cr_px_walk) */
     const _Atomic bool *naive; /* the config-wide switch (cr_config_set_naive) */
     /* [nrules]: each rule's compiled translation, which a normalization reads first: from
      * this array (a few lines every decision reads) rather than through the rule's record, a
@@ -709,7 +725,7 @@ static inline void ce_rule_index_begin(const cr_profile *p, const char *digits, 
     it->xlat = NULL;
     const cr_rule_index *ix = p ? p->rule_index : NULL;
     if (ix && !atomic_load_explicit(ix->naive, memory_order_relaxed) &&
-        (plain ? ce_px_trie_begin_digits(&ix->trie, digits, n, &it->px)
+        (plain ? ce_px_trie_begin_digits(&ix->trie, ix->skip, digits, n, &it->px)
                : ce_px_trie_begin(&ix->trie, digits, n, &it->px))) {
         it->indexed = true;
         it->xlat = ix->xlat;
