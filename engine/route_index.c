@@ -191,7 +191,7 @@ size_t ce_px_trie_bytes(const cr_px_trie *t)
 #define B2(n) n, n + 1, n + 1, n + 2
 #define B4(n) B2(n), B2(n + 1), B2(n + 1), B2(n + 2)
 #define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
-static const uint8_t bits_in[256] = {B6(0), B6(1), B6(1), B6(2)};
+const uint8_t ce_px_bits_in[256] = {B6(0), B6(1), B6(1), B6(2)};
 #undef B2
 #undef B4
 #undef B6
@@ -201,7 +201,7 @@ static const uint8_t bits_in[256] = {B6(0), B6(1), B6(1), B6(2)};
  * on the walk's chain from one node to the next. */
 static inline unsigned popcount16(unsigned x)
 {
-    return (unsigned)bits_in[x & 0xFFu] + bits_in[(x >> 8) & 0xFFu];
+    return (unsigned)ce_px_bits_in[x & 0xFFu] + ce_px_bits_in[(x >> 8) & 0xFFu];
 }
 
 /* The same in a walk: with `hw`, the popcnt instruction (the walk is then compiled for it,
@@ -227,7 +227,7 @@ static inline bool have_popcnt(void)
 #endif
 
 /* Trie symbol + 1 of each byte, 0 outside the alphabet. */
-static const uint8_t sym_of[256] = {
+const uint8_t ce_px_sym_of[256] = {
     ['0'] = 1, ['1'] = 2, ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
     ['7'] = 8, ['8'] = 9, ['9'] = 10, ['+'] = 11, ['*'] = 12, ['#'] = 13,
 };
@@ -264,7 +264,7 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
      * blocks), a character that is not a digit, and the start of a number shorter than 8, one
      * by one; the leading '+' of an E.164 number is taken before the blocks */
     if (n && number[0] == '+') {
-        k->sym[0] = (uint8_t)(sym_of['+'] - 1);
+        k->sym[0] = (uint8_t)(ce_px_sym_of['+'] - 1);
         digits_from = i = 1;
     }
     while (i < n) {
@@ -275,7 +275,7 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
             i = at + 8;
             continue;
         }
-        unsigned s = sym_of[(unsigned char)number[i]];
+        unsigned s = ce_px_sym_of[(unsigned char)number[i]];
         if (!s)
             return false;
         k->sym[i] = (uint8_t)(s - 1);
@@ -409,7 +409,7 @@ bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
 bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail)
 {
     for (size_t i = d; i < n; i++)
-        if (!(tail & (1u << (sym_of[(unsigned char)number[i]] - 1))))
+        if (!(tail & (1u << (ce_px_sym_of[(unsigned char)number[i]] - 1))))
             return false;
     return true;
 }
@@ -417,7 +417,7 @@ bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail
 /* number[i..n) is made of the alphabet; *digits_from moved past its last symbol that is not
  * a digit. Eight digits at a time where they are, as ce_px_key_init reads them: fewer than eight
  * left, the number's last eight (the ones before i already read) answer for them at once. */
-static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digits_from)
+bool ce_px_rest(const char *number, size_t i, size_t n, size_t *digits_from)
 {
     while (i < n) {
         uint64_t sym;
@@ -429,7 +429,7 @@ static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digit
         } else if (n >= 8 && eight_digits(number + n - 8, &sym)) {
             return true; /* number[i..n) is digits: digits_from stays */
         }
-        unsigned s = sym_of[(unsigned char)number[i]];
+        unsigned s = ce_px_sym_of[(unsigned char)number[i]];
         if (!s)
             return false;
         if (s > 10) /* + * # */
@@ -439,92 +439,12 @@ static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digit
     return true;
 }
 
-/*
- * ce_px_trie_walk of ce_px_key_init's key without the key: the walk reads each character's
- * symbol as it goes down (a normalization's one walk of a profile's rule trie reads the
- * number once), then the characters below the node it stopped at are only checked (the
- * alphabet, and digits_from; with `plain`, a number of digits after an optional '+', not at
- * all). The same runs as px_walk, node for node, less the items whose length bounds leave the
- * number out (each run starts at its first item that fits, a run none fits is dropped).
- */
-static inline __attribute__((always_inline)) bool px_trie_begin(const cr_px_trie *t,
-                                                                const uint32_t *skip,
-                                                                const char *number, size_t n,
-                                                                cr_px_iter *it, bool hw, bool plain)
-{
-    const cr_px_node *nodes = t->nodes;
-    const char *items = (const char *)t->items;
-    const size_t stride = sizeof *t->items;
-    size_t nruns = 0, digits_from = 0, depth = 0;
-    const cr_px_node *node = nodes;
-    uint32_t
-        two; /* the node at depth 2 (cr_px_walk's skip): plain, two symbols are in the alphabet */
-    if (plain && skip && n >= 2 &&
-        (two = skip[(sym_of[(unsigned char)number[0]] - 1u) * CR_PX_SKIP_SYMS +
-                    sym_of[(unsigned char)number[1]] - 1u]) != 0) {
-        if (node->items_n) { /* the root's, as below */
-            const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
-            while (a < e && (n < a->minlen || n > a->maxlen))
-                a++;
-            if (a < e) {
-                it->run[nruns] = a;
-                it->end[nruns] = e;
-                it->depth[nruns++] = 0;
-            }
-        }
-        node = nodes + two;
-        depth = 2;
-    }
-    for (;; depth++) {
-        if (node->items_n) { /* items of other lengths dropped (ce_px_next would skip them) */
-            const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
-            while (a < e && (n < a->minlen || n > a->maxlen))
-                a++;
-            if (a < e) {
-                it->run[nruns] = a;
-                it->end[nruns] = e;
-                it->depth[nruns++] = (uint8_t)depth;
-            }
-        }
-        unsigned s = sym_of[(unsigned char)number[depth]];
-        if (!s) {
-            if (plain || depth == n) /* the NUL after the number (n <= CR_NUMBER_MAX, checked) */
-                break;
-            return false;
-        }
-        if (s > 10) /* + * # */
-            digits_from = depth + 1;
-        unsigned bit = 1u << (s - 1), mask = node->mask;
-        if (!(mask & bit))
-            break; /* number[depth] is read: the check below starts after it */
-        unsigned child = walk_popcount(mask & (bit - 1u), hw);
-        if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            const cr_px_item *a = t->items + node->items_off + node->items_n + child;
-            if (n >= a->minlen && n <= a->maxlen)
-                nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1, false);
-            break;
-        }
-        node = nodes + node->first_child + child;
-    }
-    if (plain) /* digits after an optional '+' */
-        digits_from = n && number[0] == '+';
-    else if (depth < n && !px_rest(number, depth + 1, n, &digits_from))
-        return false;
-    it->nruns = nruns;
-    it->len = n;
-    it->number = number;
-    it->digits_from = (uint8_t)digits_from;
-    it->match = false;
-    it->sorted = false;
-    return true;
-}
-
 /* (A rule trie is a few nodes deep: popcnt would not pay for the call that picks it.) */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
 {
     if (__builtin_expect(t->nnodes == 0 || n > CR_NUMBER_MAX, 0))
         return false;
-    return px_trie_begin(t, NULL, number, n, it, false, false);
+    return ce_px_trie_begin_in_line(t, NULL, number, n, it, false);
 }
 
 bool ce_px_trie_begin_digits(const cr_px_trie *t, const uint32_t *skip, const char *number,
@@ -532,7 +452,7 @@ bool ce_px_trie_begin_digits(const cr_px_trie *t, const uint32_t *skip, const ch
 {
     if (__builtin_expect(t->nnodes == 0 || n > CR_NUMBER_MAX, 0))
         return false;
-    return px_trie_begin(t, skip, number, n, it, false, true);
+    return ce_px_trie_begin_in_line(t, skip, number, n, it, true);
 }
 
 uint32_t ce_px_next(cr_px_iter *it)
