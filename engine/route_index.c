@@ -941,13 +941,16 @@ merged_walk(const cr_px_walk *x, const cr_px_key *k, cr_policy_iter *it, bool hw
                                hw, true);
 }
 
-static WALK_POPCNT bool merged_walk_popcnt(const cr_px_walk *x, const cr_px_key *k,
-                                           cr_policy_iter *it)
+/* merged_walk without the popcnt instruction, out of line: ce_policy_walk_begin is compiled for
+ * popcnt and takes merged_walk in line (one call fewer a decision), where the processor has it. */
+static __attribute__((noinline)) bool merged_walk_table(const cr_px_walk *x, const cr_px_key *k,
+                                                        cr_policy_iter *it)
 {
-    return merged_walk(x, k, it, true);
+    return merged_walk(x, k, it, false);
 }
 
-bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr_policy_iter *it)
+WALK_POPCNT bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k,
+                                      cr_policy_iter *it)
 {
     const cr_route_index *ix = cfg->route_index;
     if (!ix || !ix->policy_walk || p >= cfg->npolicies ||
@@ -957,9 +960,9 @@ bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr
     uint32_t w = ix->policy_walk[p];
     if (w >= ix->nwalks)
         return false;
-    if (have_popcnt())
-        return merged_walk_popcnt(&ix->walks[w], k, it);
-    return merged_walk(&ix->walks[w], k, it, false);
+    if (!have_popcnt())
+        return merged_walk_table(&ix->walks[w], k, it);
+    return merged_walk(&ix->walks[w], k, it, true);
 }
 
 void ce_route_index_use_walks(cr_config *cfg, bool on)
