@@ -315,8 +315,8 @@ ce_px_trie_begin_in_line(const cr_px_trie *t, const uint32_t *skip, const char *
     const cr_px_node *nodes = t->nodes;
     size_t nruns = 0, digits_from = 0, depth = 0;
     const cr_px_node *node = nodes;
-    uint32_t
-        two; /* the node at depth 2 (cr_px_walk's skip): plain, two symbols are in the alphabet */
+    /* the node at depth 2 (cr_px_walk's skip): plain, the first two characters are symbols */
+    uint32_t two;
     if (plain && skip && n >= 2 &&
         (two = skip[(ce_px_sym_of[(unsigned char)number[0]] - 1u) * CR_PX_SKIP_SYMS +
                     ce_px_sym_of[(unsigned char)number[1]] - 1u]) != 0) {
@@ -496,8 +496,8 @@ _Static_assert(sizeof(cr_px_dslot) == 32 && sizeof(cr_px_dblock) == 3200, "dense
  * root, never at depth 2) otherwise: the walk then steps down as usual. The top of a trie is the
  * same few nodes for every number ('+', a country code), so two steps of ~16 instructions each,
  * on the walk's chain of dependent loads, become one read of a table that stays in L1. Kept in
- * memory only (ce_px_skip_fill), from the nodes, also for a plan image's walks. */
-
+ * memory only (ce_px_skip_fill), from the nodes, also for a plan image's walks (and in a rule
+ * index, cr_rule_index.skip, for a plain number's walk). */
 /* Fills skip[CR_PX_SKIP_SYMS * CR_PX_SKIP_SYMS] for the trie nodes[nnodes] (a rule trie's too). */
 void ce_px_skip_fill(const cr_px_node *nodes, size_t nnodes, uint32_t *skip);
 
