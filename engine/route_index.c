@@ -191,7 +191,7 @@ size_t ce_px_trie_bytes(const cr_px_trie *t)
 #define B2(n) n, n + 1, n + 1, n + 2
 #define B4(n) B2(n), B2(n + 1), B2(n + 1), B2(n + 2)
 #define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
-static const uint8_t bits_in[256] = {B6(0), B6(1), B6(1), B6(2)};
+const uint8_t ce_px_bits_in[256] = {B6(0), B6(1), B6(1), B6(2)};
 #undef B2
 #undef B4
 #undef B6
@@ -201,7 +201,7 @@ static const uint8_t bits_in[256] = {B6(0), B6(1), B6(1), B6(2)};
  * on the walk's chain from one node to the next. */
 static inline unsigned popcount16(unsigned x)
 {
-    return (unsigned)bits_in[x & 0xFFu] + bits_in[(x >> 8) & 0xFFu];
+    return (unsigned)ce_px_bits_in[x & 0xFFu] + ce_px_bits_in[(x >> 8) & 0xFFu];
 }
 
 /* The same in a walk: with `hw`, the popcnt instruction (the walk is then compiled for it,
@@ -227,7 +227,7 @@ static inline bool have_popcnt(void)
 #endif
 
 /* Trie symbol + 1 of each byte, 0 outside the alphabet. */
-static const uint8_t sym_of[256] = {
+const uint8_t ce_px_sym_of[256] = {
     ['0'] = 1, ['1'] = 2, ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
     ['7'] = 8, ['8'] = 9, ['9'] = 10, ['+'] = 11, ['*'] = 12, ['#'] = 13,
 };
@@ -264,7 +264,7 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
      * blocks), a character that is not a digit, and the start of a number shorter than 8, one
      * by one; the leading '+' of an E.164 number is taken before the blocks */
     if (n && number[0] == '+') {
-        k->sym[0] = (uint8_t)(sym_of['+'] - 1);
+        k->sym[0] = (uint8_t)(ce_px_sym_of['+'] - 1);
         digits_from = i = 1;
     }
     while (i < n) {
@@ -275,7 +275,7 @@ bool ce_px_key_init(cr_px_key *k, const char *number, size_t n)
             i = at + 8;
             continue;
         }
-        unsigned s = sym_of[(unsigned char)number[i]];
+        unsigned s = ce_px_sym_of[(unsigned char)number[i]];
         if (!s)
             return false;
         k->sym[i] = (uint8_t)(s - 1);
@@ -329,11 +329,10 @@ px_leaf_run(cr_px_iter *it, size_t nruns, const char *items, size_t stride, cons
  * and the slot is a copy of its leaf's item, or an item that matches nothing where it has no such
  * leaf). The slot is not read here: the walk waits for the nodes only. Plain tries pass none
  * (ndense 0). */
-static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *nodes,
-                                                          const char *items, size_t stride,
-                                                          const cr_px_key *k, cr_px_iter *it,
-                                                          const cr_px_dblock *dense, size_t ndense,
-                                                          uint32_t dense_node, bool hw, bool pf)
+static inline __attribute__((always_inline)) bool
+px_walk(const cr_px_node *nodes, const char *items, size_t stride, const cr_px_key *k,
+        cr_px_iter *it, const cr_px_dblock *dense, size_t ndense, uint32_t dense_node,
+        const uint32_t *skip, bool hw, bool pf)
 {
     if (!k->ok)
         return false;
@@ -347,7 +346,20 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
     /* when node has a block: its child for k->sym[depth] and that child's leaf for
      * k->sym[depth + 1] */
     const cr_px_dslot *slot = NULL;
-    for (size_t depth = 0;; depth++) {
+    size_t depth = 0;
+    uint32_t two; /* the node at depth 2, when the skip table has it (k->sym[n] ends the key) */
+    if (skip && n >= 1 && (two = skip[k->sym[0] * CR_PX_SKIP_SYMS + k->sym[1]]) != 0) {
+        if (node->items_n)
+            nruns = px_run(it, nruns, items, stride, node, 0, pf);
+        depth = 2;
+        /* the slot the step from depth 1 would have asked for */
+        if (two - dense_node < ndense && 3 < n && k->sym[2] < 10 && k->sym[3] < 10) {
+            slot = &dense[two - dense_node].slot[k->sym[2] * 10u + k->sym[3]];
+            __builtin_prefetch(slot);
+        }
+        node = nodes + two;
+    }
+    for (;; depth++) {
         if (node->items_n)
             nruns = px_run(it, nruns, items, stride, node, depth, pf);
         /* at depth n, CR_PX_SYM_END: no node has that child */
@@ -380,8 +392,8 @@ static inline __attribute__((always_inline)) bool px_walk(const cr_px_node *node
 
 static WALK_POPCNT bool trie_walk_popcnt(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
 {
-    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, true,
-                   false);
+    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, NULL,
+                   true, false);
 }
 
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
@@ -390,14 +402,14 @@ bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it)
         return false; /* a usage trie a plan image left out: the caller scans the routes */
     if (have_popcnt())
         return trie_walk_popcnt(t, k, it);
-    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, false,
-                   false);
+    return px_walk(t->nodes, (const char *)t->items, sizeof *t->items, k, it, NULL, 0, 0, NULL,
+                   false, false);
 }
 
 bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail)
 {
     for (size_t i = d; i < n; i++)
-        if (!(tail & (1u << (sym_of[(unsigned char)number[i]] - 1))))
+        if (!(tail & (1u << (ce_px_sym_of[(unsigned char)number[i]] - 1))))
             return false;
     return true;
 }
@@ -405,7 +417,7 @@ bool ce_px_tail_holds_slow(const char *number, size_t d, size_t n, uint16_t tail
 /* number[i..n) is made of the alphabet; *digits_from moved past its last symbol that is not
  * a digit. Eight digits at a time where they are, as ce_px_key_init reads them: fewer than eight
  * left, the number's last eight (the ones before i already read) answer for them at once. */
-static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digits_from)
+bool ce_px_rest(const char *number, size_t i, size_t n, size_t *digits_from)
 {
     while (i < n) {
         uint64_t sym;
@@ -417,7 +429,7 @@ static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digit
         } else if (n >= 8 && eight_digits(number + n - 8, &sym)) {
             return true; /* number[i..n) is digits: digits_from stays */
         }
-        unsigned s = sym_of[(unsigned char)number[i]];
+        unsigned s = ce_px_sym_of[(unsigned char)number[i]];
         if (!s)
             return false;
         if (s > 10) /* + * # */
@@ -427,80 +439,20 @@ static inline bool px_rest(const char *number, size_t i, size_t n, size_t *digit
     return true;
 }
 
-/*
- * ce_px_trie_walk of ce_px_key_init's key without the key: the walk reads each character's
- * symbol as it goes down (a normalization's one walk of a profile's rule trie reads the
- * number once), then the characters below the node it stopped at are only checked (the
- * alphabet, and digits_from; with `plain`, a number of digits after an optional '+', not at
- * all). The same runs as px_walk, node for node, less the items whose length bounds leave the
- * number out (each run starts at its first item that fits, a run none fits is dropped).
- */
-static inline __attribute__((always_inline)) bool px_trie_begin(const cr_px_trie *t,
-                                                                const char *number, size_t n,
-                                                                cr_px_iter *it, bool hw, bool plain)
-{
-    const cr_px_node *nodes = t->nodes;
-    const char *items = (const char *)t->items;
-    const size_t stride = sizeof *t->items;
-    size_t nruns = 0, digits_from = 0, depth = 0;
-    const cr_px_node *node = nodes;
-    for (;; depth++) {
-        if (node->items_n) { /* items of other lengths dropped (ce_px_next would skip them) */
-            const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
-            while (a < e && (n < a->minlen || n > a->maxlen))
-                a++;
-            if (a < e) {
-                it->run[nruns] = a;
-                it->end[nruns] = e;
-                it->depth[nruns++] = (uint8_t)depth;
-            }
-        }
-        unsigned s = sym_of[(unsigned char)number[depth]];
-        if (!s) {
-            if (plain || depth == n) /* the NUL after the number (n <= CR_NUMBER_MAX, checked) */
-                break;
-            return false;
-        }
-        if (s > 10) /* + * # */
-            digits_from = depth + 1;
-        unsigned bit = 1u << (s - 1), mask = node->mask;
-        if (!(mask & bit))
-            break; /* number[depth] is read: the check below starts after it */
-        unsigned child = walk_popcount(mask & (bit - 1u), hw);
-        if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
-            const cr_px_item *a = t->items + node->items_off + node->items_n + child;
-            if (n >= a->minlen && n <= a->maxlen)
-                nruns = px_leaf_run(it, nruns, items, stride, node, child, depth + 1, false);
-            break;
-        }
-        node = nodes + node->first_child + child;
-    }
-    if (plain) /* digits after an optional '+' */
-        digits_from = n && number[0] == '+';
-    else if (depth < n && !px_rest(number, depth + 1, n, &digits_from))
-        return false;
-    it->nruns = nruns;
-    it->len = n;
-    it->number = number;
-    it->digits_from = (uint8_t)digits_from;
-    it->match = false;
-    it->sorted = false;
-    return true;
-}
-
 /* (A rule trie is a few nodes deep: popcnt would not pay for the call that picks it.) */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
 {
     if (__builtin_expect(t->nnodes == 0 || n > CR_NUMBER_MAX, 0))
         return false;
-    return px_trie_begin(t, number, n, it, false, false);
+    return ce_px_trie_begin_in_line(t, NULL, number, n, it, false);
 }
 
-bool ce_px_trie_begin_digits(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it)
+bool ce_px_trie_begin_digits(const cr_px_trie *t, const uint32_t *skip, const char *number,
+                             size_t n, cr_px_iter *it)
 {
     if (__builtin_expect(t->nnodes == 0 || n > CR_NUMBER_MAX, 0))
         return false;
-    return px_trie_begin(t, number, n, it, false, true);
+    return ce_px_trie_begin_in_line(t, skip, number, n, it, true);
 }
 
 uint32_t ce_px_next(cr_px_iter *it)
@@ -896,6 +848,40 @@ static size_t walk_size(const cr_config *cfg, const cr_route_index *ix, const cr
  * policy, while their items and slots stay within CR_WALK_FACTOR times those of the usage
  * tries (+ CR_WALK_SLACK): the policies of the lists past that keep the walk per usage.
  */
+/* Fills skip[] (cr_px_walk's, route_index.h) from nodes[nnodes]: every index read is checked
+ * against nnodes, a plan image's nodes included. */
+void ce_px_skip_fill(const cr_px_node *nodes, size_t nnodes, uint32_t *skip)
+{
+    memset(skip, 0, CR_PX_SKIP_SYMS * CR_PX_SKIP_SYMS * sizeof *skip);
+    const cr_px_node *root = nodes;
+    if (!nnodes || (root->mask & CR_PX_LEAVES))
+        return;
+    for (unsigned a = 0; a < CR_PX_SYM_END; a++) {
+        unsigned bit = 1u << a;
+        if (!(root->mask & bit))
+            continue;
+        size_t m = (size_t)root->first_child + popcount16(root->mask & (bit - 1u));
+        if (m >= nnodes)
+            continue;
+        const cr_px_node *mid = nodes + m;
+        if (mid->items_n || (mid->mask & CR_PX_LEAVES))
+            continue;
+        for (unsigned b = 0; b < CR_PX_SYM_END; b++) {
+            unsigned bb = 1u << b;
+            if (!(mid->mask & bb) || (mid->dense_kids & bb))
+                continue;
+            size_t x = (size_t)mid->first_child + popcount16(mid->mask & (bb - 1u));
+            if (x && x < nnodes)
+                skip[a * CR_PX_SKIP_SYMS + b] = (uint32_t)x;
+        }
+    }
+}
+
+static void walk_skip(cr_px_walk *w)
+{
+    ce_px_skip_fill(w->nodes, w->nnodes, w->skip);
+}
+
 static int build_walks(const cr_config *cfg, const cr_route_analysis *a, const uint32_t *next,
                        cr_route_index *ix)
 {
@@ -933,6 +919,7 @@ static int build_walks(const cr_config *cfg, const cr_route_analysis *a, const u
             return CR_ENOMEM;
         }
         w->policy = (uint32_t)p;
+        walk_skip(w);
         used += need;
         pw[p] = (uint32_t)ix->nwalks++;
         ix->stats.bytes += w->nnodes * sizeof *w->nodes + w->nitems * sizeof *w->items +
@@ -949,17 +936,21 @@ merged_walk(const cr_px_walk *x, const cr_px_key *k, cr_policy_iter *it, bool hw
     const char *items = (const char *)x->items;
     /* the runs' first items asked for as they are met (read by the first next) */
     return x->ndense ? px_walk(x->nodes, items, sizeof *x->items, k, &it->px, x->dense, x->ndense,
-                               x->dense_node, hw, true)
-                     : px_walk(x->nodes, items, sizeof *x->items, k, &it->px, NULL, 0, 0, hw, true);
+                               x->dense_node, x->skip, hw, true)
+                     : px_walk(x->nodes, items, sizeof *x->items, k, &it->px, NULL, 0, 0, x->skip,
+                               hw, true);
 }
 
-static WALK_POPCNT bool merged_walk_popcnt(const cr_px_walk *x, const cr_px_key *k,
-                                           cr_policy_iter *it)
+/* merged_walk without the popcnt instruction, out of line: ce_policy_walk_begin is compiled for
+ * popcnt and takes merged_walk in line (one call fewer a decision), where the processor has it. */
+static __attribute__((noinline)) bool merged_walk_table(const cr_px_walk *x, const cr_px_key *k,
+                                                        cr_policy_iter *it)
 {
-    return merged_walk(x, k, it, true);
+    return merged_walk(x, k, it, false);
 }
 
-bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr_policy_iter *it)
+WALK_POPCNT bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k,
+                                      cr_policy_iter *it)
 {
     const cr_route_index *ix = cfg->route_index;
     if (!ix || !ix->policy_walk || p >= cfg->npolicies ||
@@ -969,9 +960,9 @@ bool ce_policy_walk_begin(const cr_config *cfg, size_t p, const cr_px_key *k, cr
     uint32_t w = ix->policy_walk[p];
     if (w >= ix->nwalks)
         return false;
-    if (have_popcnt())
-        return merged_walk_popcnt(&ix->walks[w], k, it);
-    return merged_walk(&ix->walks[w], k, it, false);
+    if (!have_popcnt())
+        return merged_walk_table(&ix->walks[w], k, it);
+    return merged_walk(&ix->walks[w], k, it, true);
 }
 
 void ce_route_index_use_walks(cr_config *cfg, bool on)
@@ -1148,6 +1139,7 @@ int ce_route_index_adopt_walks(cr_config *cfg, const cr_px_walk *walks, size_t n
     for (size_t w = 0; w < nwalks; w++) {
         ix->walks[w] = walks[w];
         ix->walks[w].borrowed = true;
+        walk_skip(&ix->walks[w]);
     }
     ix->nwalks = nwalks;
     ix->policy_walk = policy_walk;

@@ -41,8 +41,9 @@ typedef enum {
  * is made of tail symbols and its length is within the bounds, which the index checks
  * without PCRE2.
  */
-#define CR_PX_EXACT 0x8000u /* in cr_px_item.tail: the bits below are the tail's symbols */
-#define CR_PX_SYMS  0x1FFFu /* every symbol's bit (0-9 + * #, in ce_px_symbol order) */
+#define CR_PX_EXACT     0x8000u /* in cr_px_item.tail: the bits below are the tail's symbols */
+#define CR_PX_SYMS      0x1FFFu /* every symbol's bit (0-9 + * #, in ce_px_symbol order) */
+#define CR_PX_SKIP_SYMS 14u     /* a skip table's rows: the 13 symbols and the end (cr_px_walk) */
 
 typedef struct cr_pattern_info {
     cr_px_kind kind;
@@ -273,13 +274,111 @@ size_t ce_px_trie_bytes(const cr_px_trie *t);
  * Returns false, leaving `it` unusable, when the number has a character outside the alphabet or
  * is longer than CR_NUMBER_MAX. */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
-/* The same for a number known to be decimal digits after an optional '+' (not checked). */
-bool ce_px_trie_begin_digits(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
+/* The same for a number known to be decimal digits after an optional '+' (not checked), with
+ * the trie's skip table (cr_px_walk's, ce_px_skip_fill) or NULL. */
+bool ce_px_trie_begin_digits(const cr_px_trie *t, const uint32_t *skip, const char *number,
+                             size_t n, cr_px_iter *it);
 /* The same for a number read by ce_px_key_init; false when !k->ok. */
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it);
 /* Next candidate id in ascending order, or UINT32_MAX at the end; it->match tells that the
  * index has decided it matches (an exact prefix); otherwise the pattern decides. */
 uint32_t ce_px_next(cr_px_iter *it);
+
+/* Symbol + 1 of each character (0 outside the alphabet), and bits set in each byte value. */
+extern const uint8_t ce_px_sym_of[256], ce_px_bits_in[256];
+
+/* Bits set in a 16-bit mask (no popcnt instruction is assumed): two lookups in a 256-byte
+ * table that stays in L1. */
+static inline unsigned ce_px_popcount16(unsigned x)
+{
+    return (unsigned)ce_px_bits_in[x & 0xFFu] + ce_px_bits_in[(x >> 8) & 0xFFu];
+}
+
+/* number[i..n) is made of the alphabet; *digits_from moved past its last symbol that is not a
+ * digit (ce_px_trie_begin's check of the characters below the node it stopped at). */
+bool ce_px_rest(const char *number, size_t i, size_t n, size_t *digits_from);
+
+/*
+ * ce_px_trie_begin, in line for a decision's normalization (the rule trie's walk, without a
+ * call: ce_rule_index_begin), and out of line in route_index.c. ce_px_trie_walk of ce_px_key_init's
+ * key without the key: the walk reads each character's symbol as it goes down (a normalization's
+ * one walk of a profile's rule trie reads the number once), then the characters below the node it
+ * stopped at are only checked (the alphabet, and digits_from; with `plain`, a number of digits
+ * after an optional '+', not at all). The same runs as px_walk, node for node, less the items whose
+ * length bounds leave the number out (each run starts at its first item that fits, a run none fits
+ * is dropped).
+ */
+static inline __attribute__((always_inline)) bool
+ce_px_trie_begin_in_line(const cr_px_trie *t, const uint32_t *skip, const char *number, size_t n,
+                         cr_px_iter *it, bool plain)
+{
+    const cr_px_node *nodes = t->nodes;
+    size_t nruns = 0, digits_from = 0, depth = 0;
+    const cr_px_node *node = nodes;
+    /* the node at depth 2 (cr_px_walk's skip): plain, the first two characters are symbols */
+    uint32_t two;
+    if (plain && skip && n >= 2 &&
+        (two = skip[(ce_px_sym_of[(unsigned char)number[0]] - 1u) * CR_PX_SKIP_SYMS +
+                    ce_px_sym_of[(unsigned char)number[1]] - 1u]) != 0) {
+        if (node->items_n) { /* the root's, as below */
+            const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
+            while (a < e && (n < a->minlen || n > a->maxlen))
+                a++;
+            if (a < e) {
+                it->run[nruns] = a;
+                it->end[nruns] = e;
+                it->depth[nruns++] = 0;
+            }
+        }
+        node = nodes + two;
+        depth = 2;
+    }
+    for (;; depth++) {
+        if (node->items_n) { /* items of other lengths dropped (ce_px_next would skip them) */
+            const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
+            while (a < e && (n < a->minlen || n > a->maxlen))
+                a++;
+            if (a < e) {
+                it->run[nruns] = a;
+                it->end[nruns] = e;
+                it->depth[nruns++] = (uint8_t)depth;
+            }
+        }
+        unsigned s = ce_px_sym_of[(unsigned char)number[depth]];
+        if (!s) {
+            if (plain || depth == n) /* the NUL after the number (n <= CR_NUMBER_MAX, checked) */
+                break;
+            return false;
+        }
+        if (s > 10) /* + * # */
+            digits_from = depth + 1;
+        unsigned bit = 1u << (s - 1), mask = node->mask;
+        if (!(mask & bit))
+            break; /* number[depth] is read: the check below starts after it */
+        unsigned child = ce_px_popcount16(mask & (bit - 1u));
+        if (mask & CR_PX_LEAVES) { /* the child is one item, and has no children */
+            const cr_px_item *a = t->items + node->items_off + node->items_n + child;
+            if (n >= a->minlen && n <= a->maxlen) {
+                it->run[nruns] = a;
+                it->end[nruns] = a + 1;
+                it->depth[nruns++] = (uint8_t)(depth + 1);
+            }
+            break;
+        }
+        node = nodes + node->first_child + child;
+    }
+    if (plain) /* digits after an optional '+' */
+        digits_from = n && number[0] == '+';
+    else if (depth < n && !ce_px_rest(number, depth + 1, n, &digits_from))
+        return false;
+    it->nruns = nruns;
+    it->len = n;
+    it->number = number;
+    it->digits_from = (uint8_t)digits_from;
+    it->match = false;
+    it->sorted = false;
+    return true;
+}
 
 /* ---- routes ------------------------------------------------------------------------------ */
 
@@ -391,8 +490,20 @@ typedef struct cr_px_dblock {
 
 _Static_assert(sizeof(cr_px_dslot) == 32 && sizeof(cr_px_dblock) == 3200, "dense block layout");
 
+/* A walk's first two steps in one read: skip[a * CR_PX_SKIP_SYMS + b] is the node at depth 2
+ * for symbols a, b (CR_PX_SYM_END included, never with a node) when the walk would only pass
+ * through the node at depth 1 (no items, no leaves as items, no dense slot taken there), 0 (the
+ * root, never at depth 2) otherwise: the walk then steps down as usual. The top of a trie is the
+ * same few nodes for every number ('+', a country code), so two steps of ~16 instructions each,
+ * on the walk's chain of dependent loads, become one read of a table that stays in L1. Kept in
+ * memory only (ce_px_skip_fill), from the nodes, also for a plan image's walks (and in a rule
+ * index, cr_rule_index.skip, for a plain number's walk). */
+/* Fills skip[CR_PX_SKIP_SYMS * CR_PX_SKIP_SYMS] for the trie nodes[nnodes] (a rule trie's too). */
+void ce_px_skip_fill(const cr_px_node *nodes, size_t nnodes, uint32_t *skip);
+
 /* The merged trie of one usage list: nodes as in cr_px_trie, items with their candidates. */
 typedef struct cr_px_walk {
+    uint32_t skip[CR_PX_SKIP_SYMS * CR_PX_SKIP_SYMS];
     cr_px_node *nodes;
     size_t nnodes;
     cr_px_witem *items;
@@ -674,6 +785,7 @@ typedef struct cr_rule_index cr_rule_index;
 
 struct cr_rule_index {
     cr_px_trie trie;
+    uint32_t skip[CR_PX_SKIP_SYMS * CR_PX_SKIP_SYMS]; /* the trie's first two steps (cr_px_walk) */
     const _Atomic bool *naive; /* the config-wide switch (cr_config_set_naive) */
     /* [nrules]: each rule's compiled translation, which a normalization reads first: from
      * this array (a few lines every decision reads) rather than through the rule's record, a
@@ -709,7 +821,8 @@ static inline void ce_rule_index_begin(const cr_profile *p, const char *digits, 
     it->xlat = NULL;
     const cr_rule_index *ix = p ? p->rule_index : NULL;
     if (ix && !atomic_load_explicit(ix->naive, memory_order_relaxed) &&
-        (plain ? ce_px_trie_begin_digits(&ix->trie, digits, n, &it->px)
+        (plain ? ix->trie.nnodes && n <= CR_NUMBER_MAX &&
+                     ce_px_trie_begin_in_line(&ix->trie, ix->skip, digits, n, &it->px, true)
                : ce_px_trie_begin(&ix->trie, digits, n, &it->px))) {
         it->indexed = true;
         it->xlat = ix->xlat;

@@ -51,6 +51,7 @@ int ce_rule_index_build(cr_profile *p, const _Atomic bool *naive, cr_pattern_ana
         goto oom;
     if (ce_px_builder_finish(&b, &ix->trie) != CR_OK)
         goto oom;
+    ce_px_skip_fill(ix->trie.nodes, ix->trie.nnodes, ix->skip);
     free(info);
     p->rule_index = ix;
     return CR_OK;
@@ -74,6 +75,7 @@ int ce_rule_index_adopt(cr_profile *p, const _Atomic bool *naive, const cr_px_tr
     ix->naive = naive;
     ix->trie = *trie;
     ix->trie.borrowed = true;
+    ce_px_skip_fill(ix->trie.nodes, ix->trie.nnodes, ix->skip);
     for (size_t j = 0; j < p->nrules; j++) /* as ce_rule_index_build does */
         if (p->rules[j].re && !ce_xlat_is_simple(p->rules[j].xlat))
             ce_re_jit(p->rules[j].re);
