@@ -162,8 +162,7 @@ RGS_HOT void rgs_agent_sync(cr_rgs_engine *e, size_t a)
     ag->takes = st;
     for (size_t i = 0; i < ag->ngroups; i++) {
         const rgs_member *m = &ag->groups[i];
-        bool on = (!m->formal || m->signed_in) &&
-                  (st & (m->attendant ? RGS_TAKES_ATTENDANT : RGS_TAKES_FREE));
+        bool on = (st & m->need) != 0;
         uint64_t bit = 1ULL << (m->pos & 63), *word = rgs_member_word(e, m);
         if (on != ((*word & bit) != 0)) {
             *word ^= bit;

@@ -178,7 +178,7 @@ RGS_HOT uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int 
     return h;
 }
 
-RGS_HOT void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h)
+RGS_HOT void rgs_timer_cancel_(cr_rgs_engine *e, uint32_t *h)
 {
     if (*h) {
         heap_remove(e, e->hpos[*h]);
