@@ -236,6 +236,28 @@ static RGS_HOT long next_eligible(const cr_rgs_engine *e, const rgs_call *c, siz
     return p;
 }
 
+/* Every position of group g that may be offered call c, in order, written to out (room for
+ * the group); returns how many. The avail words are walked once, each bit taken off as it is
+ * visited (where next_eligible, once per agent, found its place in the words again). */
+static RGS_HOT size_t all_eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
+{
+    const rgs_group *rg = &e->groups[g];
+    const uint32_t *agents = rg->agents;
+    size_t n = rg->nagents, k = 0;
+    for (size_t w = 0; w <= (n - 1) >> 6; w++)
+        for (uint64_t x = rg->avail[w]; x; x &= x - 1) {
+            size_t p = (w << 6) + (size_t)__builtin_ctzll(x);
+            if (p >= n)
+                return k;
+            if (call_may_offer(e, c, agents[p])) {
+                /* an offer or a longest-idle comparison reads his record next */
+                rgs_prefetch_lines(&e->agents[agents[p]], sizeof(rgs_agent) / 64);
+                out[k++] = p;
+            }
+        }
+    return k;
+}
+
 /* The reference the indexed selection must equal (tests/unit/test_rgs_select.c): every member
  * of the group checked in turn, as the engine selected before the avail bits. */
 static size_t select_naive(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
@@ -271,7 +293,7 @@ static size_t select_naive(const cr_rgs_engine *e, const rgs_call *c, size_t g, 
 static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
 {
     const rgs_group *rg = &e->groups[g];
-    size_t n = rg->nagents, k = 0;
+    size_t n = rg->nagents;
     long p;
     if (e->naive)
         return select_naive(e, c, g, out);
@@ -289,18 +311,19 @@ static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_
         break;
     }
     case CR_RGS_LONGEST_IDLE: {
+        /* every eligible agent (their records all loading), then the first of the longest
+         * idle among them, in position order as before */
+        size_t m = all_eligible(e, c, g, out);
         long best = -1;
-        for (p = next_eligible(e, c, g, 0, n); p >= 0; p = next_eligible(e, c, g, (size_t)p + 1, n))
+        for (size_t i = 0; i < m; i++)
             if (best < 0 ||
-                e->agents[rg->agents[p]].idle_since < e->agents[rg->agents[best]].idle_since)
-                best = p;
+                e->agents[rg->agents[out[i]]].idle_since < e->agents[rg->agents[best]].idle_since)
+                best = (long)out[i];
         p = best;
         break;
     }
     default: /* parallel, attendant */
-        for (p = next_eligible(e, c, g, 0, n); p >= 0; p = next_eligible(e, c, g, (size_t)p + 1, n))
-            out[k++] = (size_t)p;
-        return k;
+        return all_eligible(e, c, g, out);
     }
     if (p < 0)
         return 0;

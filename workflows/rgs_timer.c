@@ -67,10 +67,19 @@ static RGS_HOT void sift_down(cr_rgs_engine *e, size_t k, rgs_hent t)
         size_t c = first_child(k);
         if (c >= end)
             break;
-        size_t lim = c + 4 < end ? c + 4 : end, m = c;
-        for (size_t j = c + 1; j < lim; j++)
-            if (hless(&e->heap[j], &e->heap[m]))
-                m = j;
+        size_t m = c;
+        if (c + 4 <= end) {
+            /* four children (all but the last node's): the least in a tournament of three
+             * comparisons, without the loop's bookkeeping */
+            const rgs_hent *h = e->heap;
+            size_t m01 = hless(&h[c + 1], &h[c]) ? c + 1 : c;
+            size_t m23 = hless(&h[c + 3], &h[c + 2]) ? c + 3 : c + 2;
+            m = hless(&h[m23], &h[m01]) ? m23 : m01;
+        } else {
+            for (size_t j = c + 1; j < end; j++)
+                if (hless(&e->heap[j], &e->heap[m]))
+                    m = j;
+        }
         if (!hless(&e->heap[m], &t))
             break;
         put(e, k, e->heap[m]);
