@@ -635,7 +635,15 @@ static inline bool rgs_timer_due(const cr_rgs_engine *e, int64_t now)
 }
 /* Pops the timers at the top that are no longer live, so the next deadline is a real one;
  * sets top_live. */
-void rgs_timer_drop_dead(cr_rgs_engine *e);
+void rgs_timer_drop_dead_(cr_rgs_engine *e);
+/* (inline: after nearly every event the earliest timer is live, and then it makes no call) */
+static inline void rgs_timer_drop_dead(cr_rgs_engine *e)
+{
+    if (e->nheap && !rgs_timer_live(e, &e->tim[e->heap[RGS_HEAP_ROOT].h]))
+        rgs_timer_drop_dead_(e);
+    else
+        e->top_live = true;
+}
 /* Tests: gives the live timers orders by rank (done before the 32-bit order wraps). */
 void rgs_timer_renumber(cr_rgs_engine *e);
 void rgs_timer_free(cr_rgs_engine *e);

@@ -214,7 +214,7 @@ RGS_HOT rgs_timer rgs_timer_pop(cr_rgs_engine *e)
     return t;
 }
 
-RGS_HOT void rgs_timer_drop_dead(cr_rgs_engine *e)
+RGS_HOT void rgs_timer_drop_dead_(cr_rgs_engine *e)
 {
     while (e->nheap && !rgs_timer_live(e, &e->tim[e->heap[ROOT].h]))
         rgs_timer_pop(e);
