@@ -17,6 +17,10 @@ typedef struct rgs_member {
     uint32_t group, pos;    /* the agent is cfg->groups[group].agents[pos] */
     bool formal, attendant; /* of the group (copied) */
     bool signed_in;         /* copy of groups[group].signed_in[pos] (rgs_set_signed_in) */
+    /* what the agent's `takes` must have for his bit to be set: RGS_TAKES_ATTENDANT or _FREE
+     * by the group's method, 0 while a formal group's member is signed out (kept with
+     * signed_in): a sync tests one byte per membership */
+    uint8_t need;
 } rgs_member;
 _Static_assert(sizeof(rgs_member) == 12, "two memberships in 24 bytes");
 
@@ -26,6 +30,12 @@ enum {
     RGS_TAKES_ATTENDANT = 2, /* not dnd or offline */
     RGS_TAKES_UNKNOWN = 0xff /* recompute every bit (sign-ins changed, engine opened) */
 };
+
+/* rgs_member.need from the membership's other fields. */
+static inline uint8_t rgs_member_need(const rgs_member *m)
+{
+    return !m->formal || m->signed_in ? (m->attendant ? RGS_TAKES_ATTENDANT : RGS_TAKES_FREE) : 0;
+}
 
 /* A growable array of indexes. */
 typedef struct rgs_vec {
@@ -490,7 +500,14 @@ long rgs_call_new(cr_rgs_engine *e, uint64_t handle, const char *id, const char 
 long rgs_call_new_h(cr_rgs_engine *e, uint64_t handle, bool by_slot, const char *id,
                     uint64_t idhash, const char *from, const char *to, long wf);
 void rgs_perform(cr_rgs_engine *e, rgs_call *c, const cr_rgs_action *a, const char *reason);
-void rgs_mark_agent(cr_rgs_engine *e, size_t a);
+/* Notes agent a, group g or call c for the state directory. Inline: called at nearly every
+ * step, and an engine without a store (most) then makes no call. */
+void rgs_mark_agent_(cr_rgs_engine *e, size_t a);
+static inline void rgs_mark_agent(cr_rgs_engine *e, size_t a)
+{
+    if (e->store)
+        rgs_mark_agent_(e, a);
+}
 /* Whether the agent at `pos` of group g (agent a) may be offered a call now, the call's own
  * state (round, ringing, grace) aside: signed in (formal groups), and available, on no call
  * and rung for no call (attendant groups: not dnd or offline). */
@@ -500,10 +517,20 @@ bool rgs_takes_calls(const cr_rgs_engine *e, size_t g, size_t pos, size_t a);
  * set his `takes` to RGS_TAKES_UNKNOWN first. Costs nothing when what the bits depend on did
  * not change. */
 void rgs_agent_sync(cr_rgs_engine *e, size_t a);
-void rgs_mark_group(cr_rgs_engine *e, size_t g);
+void rgs_mark_group_(cr_rgs_engine *e, size_t g);
+static inline void rgs_mark_group(cr_rgs_engine *e, size_t g)
+{
+    if (e->store)
+        rgs_mark_group_(e, g);
+}
 /* Signs agent a in or out of his i-th group (the group's flag and the membership's copy). */
 void rgs_set_signed_in(cr_rgs_engine *e, size_t a, size_t i, bool in);
-void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c);
+void rgs_mark_call_(cr_rgs_engine *e, const rgs_call *c);
+static inline void rgs_mark_call(cr_rgs_engine *e, const rgs_call *c)
+{
+    if (e->store)
+        rgs_mark_call_(e, c);
+}
 /* Appends x; -1 when out of memory. The common case (room left) is inline: hot paths push
  * several times per event. */
 int rgs_vec_push_grow(rgs_vec *v, size_t x);
@@ -573,7 +600,13 @@ void rgs_resume(cr_rgs_engine *e);
 /* Adds a timer; returns its handle for rgs_timer_cancel (0 when out of memory: no timer). */
 uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int kind, uint32_t tok);
 /* Takes the timer *h out of the heap (if any) and sets *h to 0. */
-void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h);
+void rgs_timer_cancel_(cr_rgs_engine *e, uint32_t *h);
+/* (inline: most calls find no timer, *h 0, and then make no call) */
+static inline void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h)
+{
+    if (*h)
+        rgs_timer_cancel_(e, h);
+}
 /* Pops the earliest timer (the call no longer refers to it). */
 rgs_timer rgs_timer_pop(cr_rgs_engine *e);
 /* False for a timer whose call is gone or whose token changed (inline: checked after every
@@ -602,7 +635,15 @@ static inline bool rgs_timer_due(const cr_rgs_engine *e, int64_t now)
 }
 /* Pops the timers at the top that are no longer live, so the next deadline is a real one;
  * sets top_live. */
-void rgs_timer_drop_dead(cr_rgs_engine *e);
+void rgs_timer_drop_dead_(cr_rgs_engine *e);
+/* (inline: after nearly every event the earliest timer is live, and then it makes no call) */
+static inline void rgs_timer_drop_dead(cr_rgs_engine *e)
+{
+    if (e->nheap && !rgs_timer_live(e, &e->tim[e->heap[RGS_HEAP_ROOT].h]))
+        rgs_timer_drop_dead_(e);
+    else
+        e->top_live = true;
+}
 /* Tests: gives the live timers orders by rank (done before the 32-bit order wraps). */
 void rgs_timer_renumber(cr_rgs_engine *e);
 void rgs_timer_free(cr_rgs_engine *e);

@@ -162,8 +162,7 @@ RGS_HOT void rgs_agent_sync(cr_rgs_engine *e, size_t a)
     ag->takes = st;
     for (size_t i = 0; i < ag->ngroups; i++) {
         const rgs_member *m = &ag->groups[i];
-        bool on = (!m->formal || m->signed_in) &&
-                  (st & (m->attendant ? RGS_TAKES_ATTENDANT : RGS_TAKES_FREE));
+        bool on = (st & m->need) != 0;
         uint64_t bit = 1ULL << (m->pos & 63), *word = rgs_member_word(e, m);
         if (on != ((*word & bit) != 0)) {
             *word ^= bit;
@@ -237,6 +236,28 @@ static RGS_HOT long next_eligible(const cr_rgs_engine *e, const rgs_call *c, siz
     return p;
 }
 
+/* Every position of group g that may be offered call c, in order, written to out (room for
+ * the group); returns how many. The avail words are walked once, each bit taken off as it is
+ * visited (where next_eligible, once per agent, found its place in the words again). */
+static RGS_HOT size_t all_eligible(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
+{
+    const rgs_group *rg = &e->groups[g];
+    const uint32_t *agents = rg->agents;
+    size_t n = rg->nagents, k = 0;
+    for (size_t w = 0; w <= (n - 1) >> 6; w++)
+        for (uint64_t x = rg->avail[w]; x; x &= x - 1) {
+            size_t p = (w << 6) + (size_t)__builtin_ctzll(x);
+            if (p >= n)
+                return k;
+            if (call_may_offer(e, c, agents[p])) {
+                /* an offer or a longest-idle comparison reads his record next */
+                rgs_prefetch_lines(&e->agents[agents[p]], sizeof(rgs_agent) / 64);
+                out[k++] = p;
+            }
+        }
+    return k;
+}
+
 /* The reference the indexed selection must equal (tests/unit/test_rgs_select.c): every member
  * of the group checked in turn, as the engine selected before the avail bits. */
 static size_t select_naive(const cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
@@ -272,7 +293,7 @@ static size_t select_naive(const cr_rgs_engine *e, const rgs_call *c, size_t g, 
 static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_t *out)
 {
     const rgs_group *rg = &e->groups[g];
-    size_t n = rg->nagents, k = 0;
+    size_t n = rg->nagents;
     long p;
     if (e->naive)
         return select_naive(e, c, g, out);
@@ -290,18 +311,19 @@ static size_t select_agents(cr_rgs_engine *e, const rgs_call *c, size_t g, size_
         break;
     }
     case CR_RGS_LONGEST_IDLE: {
+        /* every eligible agent (their records all loading), then the first of the longest
+         * idle among them, in position order as before */
+        size_t m = all_eligible(e, c, g, out);
         long best = -1;
-        for (p = next_eligible(e, c, g, 0, n); p >= 0; p = next_eligible(e, c, g, (size_t)p + 1, n))
+        for (size_t i = 0; i < m; i++)
             if (best < 0 ||
-                e->agents[rg->agents[p]].idle_since < e->agents[rg->agents[best]].idle_since)
-                best = p;
+                e->agents[rg->agents[out[i]]].idle_since < e->agents[rg->agents[best]].idle_since)
+                best = (long)out[i];
         p = best;
         break;
     }
     default: /* parallel, attendant */
-        for (p = next_eligible(e, c, g, 0, n); p >= 0; p = next_eligible(e, c, g, (size_t)p + 1, n))
-            out[k++] = (size_t)p;
-        return k;
+        return all_eligible(e, c, g, out);
     }
     if (p < 0)
         return 0;
@@ -558,14 +580,18 @@ RGS_HOT void rgs_agent_free(cr_rgs_engine *e, size_t a)
     rgs_vec_push(&e->pending, a);
 }
 
-/* Whether some group would offer a call to this agent now (ignoring per-call state). */
-static RGS_HOT bool offerable(const cr_rgs_engine *e, size_t a)
+/* Whether some group would offer a call to this agent now (ignoring per-call state). Inline:
+ * asked of every agent freed in a step, most of them in one or two groups. */
+static RGS_HOT inline bool offerable(const cr_rgs_engine *e, size_t a)
 {
     const rgs_agent *ag = &e->agents[a];
-    for (size_t i = 0; i < ag->ngroups && e->naive; i++)
-        if (rgs_takes_calls(e, ag->groups[i].group, ag->groups[i].pos, a))
-            return true;
-    for (size_t i = 0; i < ag->ngroups && !e->naive; i++)
+    if (__builtin_expect(e->naive, 0)) {
+        for (size_t i = 0; i < ag->ngroups; i++)
+            if (rgs_takes_calls(e, ag->groups[i].group, ag->groups[i].pos, a))
+                return true;
+        return false;
+    }
+    for (size_t i = 0; i < ag->ngroups; i++)
         if (*rgs_member_word(e, &ag->groups[i]) & (1ULL << (ag->groups[i].pos & 63)))
             return true;
     return false;
@@ -597,7 +623,8 @@ static bool waiting(const rgs_call *c)
 }
 
 /*
- * Serves the waiting calls of the agent's queues, oldest first, while he can take one.
+ * Serves the waiting calls of the agent's queues, oldest first, while he can take one (the
+ * caller checked that he can: offerable).
  *
  * Calls that are ringing (parallel or attendant offers to other agents included) are not
  * waiting: a freed agent is not added to an offer in progress. Lync's Response Group Service
@@ -616,8 +643,6 @@ static bool waiting(const rgs_call *c)
 static RGS_HOT __attribute__((noinline)) void dispatch_agent(cr_rgs_engine *e, size_t a)
 {
     rgs_agent *ag = &e->agents[a];
-    if (!offerable(e, a)) /* (the loop below would stop at once: nothing to set up) */
-        return;
     long cur[16], *cursor = ag->nqueues <= 16 ? cur : malloc(ag->nqueues * sizeof(long));
     uint64_t chk[16], *checked = ag->nqueues <= 16 ? chk : malloc(ag->nqueues * sizeof *chk);
     if (!cursor || !checked) {
@@ -638,7 +663,8 @@ static RGS_HOT __attribute__((noinline)) void dispatch_agent(cr_rgs_engine *e, s
             __builtin_prefetch(&e->groups[rgs_queue_group(q, j)]);
         }
     }
-    while (offerable(e, a)) {
+    /* (the caller asked offerable: the first pass need not ask again, nothing changed since) */
+    do {
         long best = -1;
         size_t bq = 0;
         for (size_t i = 0; i < ag->nqueues; i++) {
@@ -662,7 +688,7 @@ static RGS_HOT __attribute__((noinline)) void dispatch_agent(cr_rgs_engine *e, s
         rgs_new_round(&e->calls[best]);
         rgs_hunt(e, &e->calls[best]);
         hunts++;
-    }
+    } while (offerable(e, a));
     if (cursor != cur)
         free(cursor);
     if (checked != chk)
@@ -681,7 +707,10 @@ RGS_HOT void rgs_dispatch_pending(cr_rgs_engine *e)
         if (e->agents[a].pending)
             continue;
         e->agents[a].pending = true;
-        dispatch_agent(e, a);
+        /* (asked here, not in dispatch_agent: the agents who take no call now, about half,
+         * cost no call and none of its set-up) */
+        if (offerable(e, a))
+            dispatch_agent(e, a);
     }
     for (size_t i = 0; i < e->pending.n; i++)
         e->agents[e->pending.v[i]].pending = false;

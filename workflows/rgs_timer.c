@@ -67,10 +67,19 @@ static RGS_HOT void sift_down(cr_rgs_engine *e, size_t k, rgs_hent t)
         size_t c = first_child(k);
         if (c >= end)
             break;
-        size_t lim = c + 4 < end ? c + 4 : end, m = c;
-        for (size_t j = c + 1; j < lim; j++)
-            if (hless(&e->heap[j], &e->heap[m]))
-                m = j;
+        size_t m = c;
+        if (c + 4 <= end) {
+            /* four children (all but the last node's): the least in a tournament of three
+             * comparisons, without the loop's bookkeeping */
+            const rgs_hent *h = e->heap;
+            size_t m01 = hless(&h[c + 1], &h[c]) ? c + 1 : c;
+            size_t m23 = hless(&h[c + 3], &h[c + 2]) ? c + 3 : c + 2;
+            m = hless(&h[m23], &h[m01]) ? m23 : m01;
+        } else {
+            for (size_t j = c + 1; j < end; j++)
+                if (hless(&e->heap[j], &e->heap[m]))
+                    m = j;
+        }
         if (!hless(&e->heap[m], &t))
             break;
         put(e, k, e->heap[m]);
@@ -178,7 +187,7 @@ RGS_HOT uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int 
     return h;
 }
 
-RGS_HOT void rgs_timer_cancel(cr_rgs_engine *e, uint32_t *h)
+RGS_HOT void rgs_timer_cancel_(cr_rgs_engine *e, uint32_t *h)
 {
     if (*h) {
         heap_remove(e, e->hpos[*h]);
@@ -205,7 +214,7 @@ RGS_HOT rgs_timer rgs_timer_pop(cr_rgs_engine *e)
     return t;
 }
 
-RGS_HOT void rgs_timer_drop_dead(cr_rgs_engine *e)
+RGS_HOT void rgs_timer_drop_dead_(cr_rgs_engine *e)
 {
     while (e->nheap && !rgs_timer_live(e, &e->tim[e->heap[ROOT].h]))
         rgs_timer_pop(e);
