@@ -298,6 +298,24 @@ static inline unsigned ce_px_popcount16(unsigned x)
  * digit (ce_px_trie_begin's check of the characters below the node it stopped at). */
 bool ce_px_rest(const char *number, size_t i, size_t n, size_t *digits_from);
 
+/* ce_px_trie_begin_in_line's run of node's items at `depth`, from its first item whose length
+ * bounds hold n (items of other lengths dropped: ce_px_next would skip them; none: no run). */
+static inline __attribute__((always_inline)) size_t ce_px_fit_run(cr_px_iter *it, size_t nruns,
+                                                                  const cr_px_trie *t,
+                                                                  const cr_px_node *node,
+                                                                  size_t depth, size_t n)
+{
+    const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
+    while (a < e && (n < a->minlen || n > a->maxlen))
+        a++;
+    if (a < e) {
+        it->run[nruns] = a;
+        it->end[nruns] = e;
+        it->depth[nruns++] = (uint8_t)depth;
+    }
+    return nruns;
+}
+
 /*
  * ce_px_trie_begin, in line for a decision's normalization (the rule trie's walk, without a
  * call: ce_rule_index_begin), and out of line in route_index.c. ce_px_trie_walk of ce_px_key_init's
@@ -320,30 +338,14 @@ ce_px_trie_begin_in_line(const cr_px_trie *t, const uint32_t *skip, const char *
     if (plain && skip && n >= 2 &&
         (two = skip[(ce_px_sym_of[(unsigned char)number[0]] - 1u) * CR_PX_SKIP_SYMS +
                     ce_px_sym_of[(unsigned char)number[1]] - 1u]) != 0) {
-        if (node->items_n) { /* the root's, as below */
-            const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
-            while (a < e && (n < a->minlen || n > a->maxlen))
-                a++;
-            if (a < e) {
-                it->run[nruns] = a;
-                it->end[nruns] = e;
-                it->depth[nruns++] = 0;
-            }
-        }
+        if (node->items_n) /* the root's */
+            nruns = ce_px_fit_run(it, nruns, t, node, 0, n);
         node = nodes + two;
         depth = 2;
     }
     for (;; depth++) {
-        if (node->items_n) { /* items of other lengths dropped (ce_px_next would skip them) */
-            const cr_px_item *a = t->items + node->items_off, *e = a + node->items_n;
-            while (a < e && (n < a->minlen || n > a->maxlen))
-                a++;
-            if (a < e) {
-                it->run[nruns] = a;
-                it->end[nruns] = e;
-                it->depth[nruns++] = (uint8_t)depth;
-            }
-        }
+        if (node->items_n)
+            nruns = ce_px_fit_run(it, nruns, t, node, depth, n);
         unsigned s = ce_px_sym_of[(unsigned char)number[depth]];
         if (!s) {
             if (plain || depth == n) /* the NUL after the number (n <= CR_NUMBER_MAX, checked) */
