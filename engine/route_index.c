@@ -196,20 +196,12 @@ const uint8_t ce_px_bits_in[256] = {B6(0), B6(1), B6(1), B6(2)};
 #undef B4
 #undef B6
 
-/* Bits set in a 16-bit mask (no popcnt instruction is assumed): two lookups in a 256-byte
- * table that stays in L1, fewer instructions and a shorter dependency than the bit-parallel sum
- * on the walk's chain from one node to the next. */
-static inline unsigned popcount16(unsigned x)
-{
-    return (unsigned)ce_px_bits_in[x & 0xFFu] + ce_px_bits_in[(x >> 8) & 0xFFu];
-}
-
 /* The same in a walk: with `hw`, the popcnt instruction (the walk is then compiled for it,
  * WALK_POPCNT, and runs where the processor has it: have_popcnt), one instruction for the
  * table's five on every step down a trie. */
 static inline __attribute__((always_inline)) unsigned walk_popcount(unsigned x, bool hw)
 {
-    return hw ? (unsigned)__builtin_popcount(x) : popcount16(x);
+    return hw ? (unsigned)__builtin_popcount(x) : ce_px_popcount16(x);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -447,14 +439,6 @@ bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_i
     return ce_px_trie_begin_in_line(t, NULL, number, n, it, false);
 }
 
-bool ce_px_trie_begin_digits(const cr_px_trie *t, const uint32_t *skip, const char *number,
-                             size_t n, cr_px_iter *it)
-{
-    if (__builtin_expect(t->nnodes == 0 || n > CR_NUMBER_MAX, 0))
-        return false;
-    return ce_px_trie_begin_in_line(t, skip, number, n, it, true);
-}
-
 uint32_t ce_px_next(cr_px_iter *it)
 {
     const cr_px_item *item = ce_px_next_item(it, sizeof(cr_px_item));
@@ -687,7 +671,7 @@ static bool walk_bfs(cr_px_walk *w, uint8_t *depth)
     depth[0] = 0;
     for (; at < tail; at++) {
         cr_px_node x = w->nodes[order[at]];
-        unsigned kids = popcount16(x.mask & CR_PX_SYMS);
+        unsigned kids = ce_px_popcount16(x.mask & CR_PX_SYMS);
         if (!(x.mask & CR_PX_LEAVES) && kids) {
             if (tail + kids > n)
                 break;
@@ -731,9 +715,9 @@ void ce_px_dense_slot(const cr_px_node *nodes, const cr_px_witem *items, const c
     unsigned a = s / 10u, b = s % 10u, bbit = 1u << b;
     if (!(ce_px_dense_kids(nodes, x) & (1u << a)))
         return;
-    const cr_px_node *c = &nodes[x->first_child + popcount16(x->mask & ((1u << a) - 1u))];
+    const cr_px_node *c = &nodes[x->first_child + ce_px_popcount16(x->mask & ((1u << a) - 1u))];
     if (c->mask & bbit)
-        out->item = items[c->items_off + c->items_n + popcount16(c->mask & (bbit - 1u))];
+        out->item = items[c->items_off + c->items_n + ce_px_popcount16(c->mask & (bbit - 1u))];
 }
 
 /* Dense leaf blocks (route_index.h) for the parents of the depth of w whose nodes most often hold
@@ -860,7 +844,7 @@ void ce_px_skip_fill(const cr_px_node *nodes, size_t nnodes, uint32_t *skip)
         unsigned bit = 1u << a;
         if (!(root->mask & bit))
             continue;
-        size_t m = (size_t)root->first_child + popcount16(root->mask & (bit - 1u));
+        size_t m = (size_t)root->first_child + ce_px_popcount16(root->mask & (bit - 1u));
         if (m >= nnodes)
             continue;
         const cr_px_node *mid = nodes + m;
@@ -870,7 +854,7 @@ void ce_px_skip_fill(const cr_px_node *nodes, size_t nnodes, uint32_t *skip)
             unsigned bb = 1u << b;
             if (!(mid->mask & bb) || (mid->dense_kids & bb))
                 continue;
-            size_t x = (size_t)mid->first_child + popcount16(mid->mask & (bb - 1u));
+            size_t x = (size_t)mid->first_child + ce_px_popcount16(mid->mask & (bb - 1u));
             if (x && x < nnodes)
                 skip[a * CR_PX_SKIP_SYMS + b] = (uint32_t)x;
         }
@@ -1010,7 +994,7 @@ static bool broad_node_items(const cr_config *cfg, const cr_route_index *ix,
                              broad_set *out)
 {
     const cr_px_node *n = &nodes[at];
-    unsigned nkids = popcount16(n->mask & CR_PX_SYMS);
+    unsigned nkids = ce_px_popcount16(n->mask & CR_PX_SYMS);
     bool leaves = (n->mask & CR_PX_LEAVES) && depth < CR_JIT_BROAD_DEPTH;
     /* the node's own items, and its leaves' (its children's, one item each) when it has them */
     for (size_t k = 0; k < n->items_n + (leaves ? nkids : 0); k++) {

@@ -274,10 +274,6 @@ size_t ce_px_trie_bytes(const cr_px_trie *t);
  * Returns false, leaving `it` unusable, when the number has a character outside the alphabet or
  * is longer than CR_NUMBER_MAX. */
 bool ce_px_trie_begin(const cr_px_trie *t, const char *number, size_t n, cr_px_iter *it);
-/* The same for a number known to be decimal digits after an optional '+' (not checked), with
- * the trie's skip table (cr_px_walk's, ce_px_skip_fill) or NULL. */
-bool ce_px_trie_begin_digits(const cr_px_trie *t, const uint32_t *skip, const char *number,
-                             size_t n, cr_px_iter *it);
 /* The same for a number read by ce_px_key_init; false when !k->ok. */
 bool ce_px_trie_walk(const cr_px_trie *t, const cr_px_key *k, cr_px_iter *it);
 /* Next candidate id in ascending order, or UINT32_MAX at the end; it->match tells that the
@@ -288,7 +284,8 @@ uint32_t ce_px_next(cr_px_iter *it);
 extern const uint8_t ce_px_sym_of[256], ce_px_bits_in[256];
 
 /* Bits set in a 16-bit mask (no popcnt instruction is assumed): two lookups in a 256-byte
- * table that stays in L1. */
+ * table that stays in L1, fewer instructions and a shorter dependency than the bit-parallel sum
+ * on a walk's chain from one node to the next. */
 static inline unsigned ce_px_popcount16(unsigned x)
 {
     return (unsigned)ce_px_bits_in[x & 0xFFu] + ce_px_bits_in[(x >> 8) & 0xFFu];

@@ -131,6 +131,18 @@ RGS_HOT void rgs_out(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type type, 
     out(e, c, &o);
 }
 
+/* Emits the agents' handles (index + 1), written into h (room for n). */
+static inline __attribute__((always_inline)) void out_handles(cr_rgs_engine *e, const rgs_call *c,
+                                                              cr_rgs_out_type type,
+                                                              const uint32_t *agents, size_t n,
+                                                              uint32_t *h)
+{
+    for (size_t i = 0; i < n; i++)
+        h[i] = agents[i] + 1;
+    cr_rgs_output o = {.type = type, .agents = h, .nagents = n};
+    out(e, c, &o);
+}
+
 /* rgs_out_agents for a long list (a parallel ring may name hundreds): the handles on the
  * heap. */
 static __attribute__((noinline)) void out_agents_long(cr_rgs_engine *e, const rgs_call *c,
@@ -140,10 +152,7 @@ static __attribute__((noinline)) void out_agents_long(cr_rgs_engine *e, const rg
     uint32_t *h = malloc(n * sizeof *h);
     if (!h)
         return;
-    for (size_t i = 0; i < n; i++)
-        h[i] = agents[i] + 1;
-    cr_rgs_output o = {.type = type, .agents = h, .nagents = n};
-    out(e, c, &o);
+    out_handles(e, c, type, agents, n, h);
     free(h);
 }
 
@@ -161,10 +170,7 @@ RGS_HOT void rgs_out_agents(cr_rgs_engine *e, const rgs_call *c, cr_rgs_out_type
         return;
     }
     uint32_t h[SHORT];
-    for (size_t i = 0; i < n; i++)
-        h[i] = agents[i] + 1;
-    cr_rgs_output o = {.type = type, .agents = h, .nagents = n};
-    out(e, c, &o);
+    out_handles(e, c, type, agents, n, h);
 }
 
 RGS_HOT void rgs_out_hangup_code(cr_rgs_engine *e, const rgs_call *c, cr_rgs_reason reason)
@@ -211,9 +217,10 @@ void rgs_logf_(cr_rgs_engine *e, const char *fmt, ...)
     e->opt.log(e->opt.log_ud, e->now, line);
 }
 
+/* (the rgs_mark_* wrappers, rgs_engine_int.h, call these only with a store) */
 RGS_HOT void rgs_mark_agent_(cr_rgs_engine *e, size_t a)
 {
-    if (e->store && !e->agents[a].dirty) {
+    if (!e->agents[a].dirty) {
         e->agents[a].dirty = true;
         rgs_vec_push(&e->dirty_agents, a);
     }
@@ -221,7 +228,7 @@ RGS_HOT void rgs_mark_agent_(cr_rgs_engine *e, size_t a)
 
 RGS_HOT void rgs_mark_group_(cr_rgs_engine *e, size_t g)
 {
-    if (e->store && !e->groups[g].dirty) {
+    if (!e->groups[g].dirty) {
         e->groups[g].dirty = true;
         rgs_vec_push(&e->dirty_groups, g);
     }
@@ -229,8 +236,6 @@ RGS_HOT void rgs_mark_group_(cr_rgs_engine *e, size_t g)
 
 RGS_HOT void rgs_mark_call_(cr_rgs_engine *e, const rgs_call *c)
 {
-    if (!e->store)
-        return;
     if (e->ndirty_calls == e->capdirty_calls) {
         size_t ncap = e->capdirty_calls ? e->capdirty_calls * 2 : 16;
         char **p = realloc(e->dirty_calls, ncap * sizeof *p);

@@ -187,12 +187,11 @@ RGS_HOT uint32_t rgs_timer_add(cr_rgs_engine *e, int64_t when, size_t slot, int 
     return h;
 }
 
+/* (called by rgs_timer_cancel, rgs_engine_int.h, only with a timer: *h not 0) */
 RGS_HOT void rgs_timer_cancel_(cr_rgs_engine *e, uint32_t *h)
 {
-    if (*h) {
-        heap_remove(e, e->hpos[*h]);
-        *h = 0;
-    }
+    heap_remove(e, e->hpos[*h]);
+    *h = 0;
 }
 
 RGS_HOT rgs_timer rgs_timer_pop(cr_rgs_engine *e)
