@@ -8,7 +8,10 @@
  * (cr_dir_reader_by_number); then the floors (one random read in the map, two dependent
  * ones) and the p50s as multiples of them.
  *
- *   directory_bench [--users N] [--lookups M] [--dir DIR] [--xml] [--keep]
+ *   directory_bench [--users N] [--lookups M] [--dir DIR] [--xml] [--keep] [--only PASS]
+ *
+ * --only runs one pass (0 the uniform reverse lookups, 1 SIP URI, ... in the order printed) and
+ * no floors: for profiling one path (callgrind, perf) without the others mixed in.
  */
 #include "cr_directory.h"
 
@@ -330,6 +333,7 @@ int main(int argc, char **argv)
     size_t n = 1000000, m = 1000000;
     const char *base = NULL;
     bool xml = false, keep = false;
+    int only = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--users") == 0 && i + 1 < argc)
             n = strtoul(argv[++i], NULL, 10);
@@ -341,8 +345,13 @@ int main(int argc, char **argv)
             xml = true;
         else if (strcmp(argv[i], "--keep") == 0)
             keep = true;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
+                 (only = atoi(argv[i + 1])) >= 0 && only < NPASSES)
+            i++;
         else {
-            fprintf(stderr, "usage: %s [--users N] [--lookups M] [--dir DIR] [--xml] [--keep]\n",
+            fprintf(stderr,
+                    "usage: %s [--users N] [--lookups M] [--dir DIR] [--xml] [--keep] "
+                    "[--only PASS]\n",
                     argv[0]);
             return 2;
         }
@@ -411,6 +420,8 @@ int main(int argc, char **argv)
         return 2;
     zipf_draw(zipf, m, n);
     for (int pass = 0; pass < NPASSES; pass++) {
+        if (only >= 0 && pass != only)
+            continue;
         bool cached = passes[pass].cached, per_call = pass == 2;
         begin(d, &r, cached);
         size_t seen = HOT_HITS();
@@ -448,7 +459,7 @@ int main(int argc, char **argv)
         report(passes[pass].what, t, m, pass);
         fputs(split, stdout);
     }
-    long long fl = 0, anon = 0, one = floor_p50(dir, t, m, &fl, &anon);
+    long long fl = 0, anon = 0, one = only >= 0 ? 0 : floor_p50(dir, t, m, &fl, &anon);
     if (fl > 0)
         printf("p50 as a multiple of the floor: reverse %.2fx, SIP URI %.2fx, snapshot per call "
                "%.2fx\n",
