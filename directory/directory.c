@@ -485,35 +485,34 @@ int dir_encode(const cr_user *u, dir_buf *b)
     return CR_OK;
 }
 
-/* Reads one string at *off; false when the record ends early. Inlined: a lookup decodes
- * ten or more of them. */
-static inline __attribute__((always_inline)) bool get_str(const unsigned char *r, size_t len,
-                                                          size_t *off, char **out)
+/* The string at p (before end): its start in *out (NULL for an absent one) and the place after
+ * it, or NULL when the record ends early or the string lacks its NUL. An absent string is its
+ * length REC_NULL alone (bytes 0xFF 0xFF), a present one its length, bytes and NUL: the byte at
+ * the string's last place is 0xFF for the first, 0 for the second, one test for both. Inlined:
+ * a lookup decodes ten or more of them. */
+static inline __attribute__((always_inline)) const unsigned char *
+next_str(const unsigned char *p, const unsigned char *end, char **out)
 {
-    if (*off + 2 > len)
-        return false;
-    unsigned n = get16(r + *off);
-    *off += 2;
-    if (n == REC_NULL) {
-        *out = NULL;
-        return true;
-    }
-    if (*off + n + 1 > len || r[*off + n] != 0)
-        return false;
-    *out = (char *)(r + *off); /* the map is read-only; the engine never writes users */
-    *off += n + 1;
-    return true;
+    if (end - p < 2)
+        return NULL;
+    unsigned n = get16(p);
+    bool absent = n == REC_NULL;
+    size_t step = absent ? 2 : (size_t)n + 3;
+    if ((size_t)(end - p) < step || p[step - 1] != (absent ? 0xFF : 0))
+        return NULL;
+    /* the map is read-only; the engine never writes users */
+    *out = absent ? NULL : (char *)(p + 2);
+    return p + step;
 }
 
 bool dir_record_str(const void *rec, size_t len, int idx, const char **s, size_t *n)
 {
-    const unsigned char *r = rec;
+    const unsigned char *r = rec, *p = r + REC_HEADER, *end = r + len;
     if (len < REC_HEADER || r[0] != REC_MAGIC || r[1] != REC_VERSION)
         return false;
-    size_t off = REC_HEADER;
     for (int i = 0;; i++) {
         char *str;
-        if (!get_str(r, len, &off, &str))
+        if (!(p = next_str(p, end, &str)))
             return false;
         if (i == idx) {
             *s = str;
@@ -523,26 +522,25 @@ bool dir_record_str(const void *rec, size_t len, int idx, const char **s, size_t
     }
 }
 
+/* Every field of u is written once (no memset of the whole user first, which compiles to a
+ * slow `rep stos`); a damaged record leaves u unspecified. */
+_Static_assert(sizeof(void *) != 8 || sizeof(cr_user) == 184,
+               "cr_user changed: dir_decode must write its new fields");
+_Static_assert(DIR_USER_STRINGS == 10, "dir_decode names the ten strings of a record");
 bool dir_decode(const void *rec, size_t len, cr_user *u, char **names, size_t n, char ***heap)
 {
-    const unsigned char *r = rec;
+    const unsigned char *r = rec, *p = r + REC_HEADER, *end = r + len;
     *heap = NULL;
     if (len < REC_HEADER || r[0] != REC_MAGIC || r[1] != REC_VERSION)
         return false;
-    memset(u, 0, sizeof *u);
-    u->enterprise_voice = r[2] & 1;
-    u->pbx_integration = (r[2] & 2) != 0;
-    u->forwarding.no_answer_after = (int)get16(r + 4);
-    u->team_call_delay = (int)get16(r + 6);
-    size_t nteam = get16(r + 8), ndel = get16(r + 10);
-    size_t off = REC_HEADER;
-    char **s[DIR_USER_STRINGS];
-    dir_user_strings(u, s);
+    char *f[DIR_USER_STRINGS];
+#pragma GCC unroll 10
     for (size_t i = 0; i < DIR_USER_STRINGS; i++)
-        if (!get_str(r, len, &off, s[i]))
+        if (!(p = next_str(p, end, &f[i])))
             return false;
-    if (!u->uri)
-        return false;
+    if (!f[0])
+        return false; /* no URI */
+    size_t nteam = get16(r + 8), ndel = get16(r + 10);
     char **arr = names;
     if (nteam + ndel > n) {
         arr = *heap = malloc((nteam + ndel) * sizeof *arr);
@@ -550,13 +548,29 @@ bool dir_decode(const void *rec, size_t len, cr_user *u, char **names, size_t n,
             return false;
     }
     for (size_t i = 0; i < nteam + ndel; i++)
-        if (!get_str(r, len, &off, &arr[i]) || !arr[i])
+        if (!(p = next_str(p, end, &arr[i])) || !arr[i]) {
+            free(*heap); /* a damaged record leaves nothing to free */
+            *heap = NULL;
             return false;
-    u->team_call.names = arr;
-    u->team_call.count = u->team_call.cap = nteam;
-    u->delegates.names = arr + nteam;
-    u->delegates.count = u->delegates.cap = ndel;
+        }
+    /* every field, one store each (what a record does not hold is zero); the strings in the
+     * order of dir_user_strings */
     u->policy_idx = u->profile_idx = -1;
+    u->enterprise_voice = r[2] & 1;
+    u->pbx_integration = (r[2] & 2) != 0;
+    u->uri = f[0];
+    u->line = f[1];
+    u->line_number = f[2];
+    u->line_ext = f[3];
+    u->policy = f[4];
+    u->profile = f[5];
+    u->voicemail = f[6];
+    u->simultaneous_ring = f[7];
+    u->forwarding = (cr_forwarding){f[8], (int)get16(r + 4), f[9]};
+    u->team_call_delay = (int)get16(r + 6);
+    u->team_call = (cr_namelist){arr, NULL, (uint32_t)nteam, (uint32_t)nteam};
+    u->delegates = (cr_namelist){arr + nteam, NULL, (uint32_t)ndel, (uint32_t)ndel};
+    u->loc = (cr_srcloc){NULL, 0};
     return true;
 }
 

@@ -136,7 +136,17 @@ static inline bool dir_pack_number(const char *s, size_t n, size_t max, uint64_t
     }
 #if defined(__SSE2__)
     unsigned char buf[16] = {0}; /* right-aligned: the lanes before it pack to 0 */
-    memcpy(buf + 16 - n, s, n);
+    /* two overlapping copies of fixed size (no call to memcpy for n bytes) */
+    if (n >= 8) {
+        memcpy(buf + 16 - n, s, 8);
+        memcpy(buf + 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(buf + 16 - n, s, 4);
+        memcpy(buf + 12, s + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            buf[16 - n + i] = (unsigned char)s[i];
+    }
     __m128i c = _mm_loadu_si128((const __m128i *)buf);
     __m128i d = _mm_sub_epi8(c, _mm_set1_epi8('0'));
     __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d); /* d <= 9 */
@@ -255,6 +265,7 @@ typedef struct dir_ix_plan {
     uint64_t *uri;
     uint32_t *order;
     uint16_t *used;      /* each bucket's bytes used */
+    uint16_t *own;       /* each bucket's first entry of its own home (offset; used: none) */
     unsigned char *part; /* the part being written: [lo, hi) of the index */
     uint64_t lo, hi;
 } dir_ix_plan;
