@@ -32,7 +32,11 @@
  *   (version 4) order[users]: uint32, each user's own entry (heap offset / 8) in URI-key
  *     order, padded to 8 bytes (version 5: to 1 KB)
  *   heap: ntotal buckets of IX_BUCKET bytes, then the tail.
- *     bucket: u16 bytes used (from its start, this header included), 6 bytes 0, entries
+ *     bucket: u16 bytes used (from its start, this header included), u16 own (the offset of
+ *       its first entry whose home it is, `used` when none: the entries before it spill over
+ *       from earlier homes and a lookup starting here skips them; 0 from builds before it was
+ *       written, which read these bytes as padding: the lookup then starts at the first
+ *       entry), 4 bytes 0, entries
  *     entry (8-byte aligned, never across buckets):
  *       u64 number key: the number packed 4 bits a character ("+14255550100" fits: up to 16
  *           of [0-9+*#]), else a hash | 1 (flag VERIFY: the record's number is compared)
@@ -386,6 +390,7 @@ void dir_ix_plan_free(dir_ix_plan *p)
     free(p->uri);
     free(p->order);
     free(p->used);
+    free(p->own);
     memset(p, 0, sizeof *p);
 }
 
@@ -534,10 +539,13 @@ static int build_tables(dir_ix_plan *p)
     p->uri = calloc(p->nuri, 8);
     p->order = malloc(p->users * 4 + 4);
     p->used = malloc(p->ntotal * sizeof *p->used);
-    if (!p->uri || !p->order || !p->used)
+    p->own = malloc(p->ntotal * sizeof *p->own);
+    if (!p->uri || !p->order || !p->used || !p->own)
         return ENOMEM;
-    for (uint64_t b = 0; b < p->ntotal; b++)
+    for (uint64_t b = 0; b < p->ntotal; b++) {
         p->used[b] = IX_BHEAD;
+        p->own[b] = IX_BUCKET;
+    }
     uint64_t rank = 0;
     for (size_t i = 0; i < p->n; i++) {
         const dir_ix_user *u = &p->u[i];
@@ -552,12 +560,17 @@ static int build_tables(dir_ix_plan *p)
             uint16_t used = (uint16_t)(at - b * IX_BUCKET + slot_size(u, bare));
             if (used > p->used[b])
                 p->used[b] = used;
+            if (slot_home(u, bare, p->nbuck) == b && at - b * IX_BUCKET < p->own[b])
+                p->own[b] = (uint16_t)(at - b * IX_BUCKET);
         }
         uint64_t j = u->uhash & (p->nuri - 1);
         while (p->uri[j])
             j = (j + 1) & (p->nuri - 1);
         p->uri[j] = ((uint64_t)own * 8 + 1) | (u->uhash >> IX_TAG_SHIFT) << IX_TAG_SHIFT;
     }
+    for (uint64_t b = 0; b < p->ntotal; b++)
+        if (p->own[b] > p->used[b])
+            p->own[b] = p->used[b];
     return 0;
 }
 
@@ -629,7 +642,8 @@ int dir_ix_part_put(cr_directory *d, MDB_txn *txn, dir_ix_plan *p, uint64_t k)
     for (uint64_t b = first; b < p->ntotal && p->heapoff + b * IX_BUCKET < p->hi; b++) {
         unsigned char *bk = p->part + (p->heapoff + b * IX_BUCKET - p->lo);
         memcpy(bk, &p->used[b], 2);
-        memset(bk + 2, 0, IX_BHEAD - 2);
+        memcpy(bk + 2, &p->own[b], 2);
+        memset(bk + 4, 0, IX_BHEAD - 4);
         memset(bk + p->used[b], 0, IX_BUCKET - p->used[b]);
     }
     put_range(p, p->heapoff + p->ntotal * IX_BUCKET, NULL, p->heap - p->ntotal * IX_BUCKET);
@@ -843,6 +857,9 @@ static bool matches(const dir_index *ix, ix_entry e, uint64_t key, bool packed, 
     return true;
 }
 
+/* (a) Fetching the whole bucket at once was measured faster than its first line alone, then
+ * the lines from `own` to `used` once it has come (a second read, dependent on the first:
+ * 2,000,000 users, uniform lookups, 373-403 ns against 435-522). */
 const void *dir_index_line(const dir_index *ix, const char *number, size_t nlen,
                            const uint64_t *packed_number, const char *ext, size_t elen,
                            size_t *rlen)
@@ -865,12 +882,14 @@ const void *dir_index_line(const dir_index *ix, const char *number, size_t nlen,
     for (uint64_t b = home; b < ix->ntotal; b++) {
         const unsigned char *bk = ix_at(ix, ix->heap + b * IX_BUCKET);
 #pragma GCC unroll 16
-        for (unsigned at = 0; at < IX_BUCKET; at += 64) /* all of it at once */
+        for (unsigned at = 0; at < IX_BUCKET; at += 64) /* all of it at once (a) */
             __builtin_prefetch(bk + at);
-        uint64_t used = ld16(bk);
+        uint64_t used = ld16(bk), start = b == home ? ld16(bk + 2) : IX_BHEAD;
         if (used < IX_BHEAD || used > IX_BUCKET)
             return NULL;
-        for (uint64_t off = IX_BHEAD, size; off < used; off += size) {
+        if (start < IX_BHEAD || start > used || (start & 7))
+            start = IX_BHEAD; /* not written (older builds), or damaged: every entry */
+        for (uint64_t off = start, size; off < used; off += size) {
             /* the fixed part's key, lengths and home first: most entries end there */
             const unsigned char *q = bk + off;
             uint64_t ekey;
@@ -885,11 +904,21 @@ const void *dir_index_line(const dir_index *ix, const char *number, size_t nlen,
             size = entry_size(eklen, erlen);
             if (ehome > home)
                 return NULL;
-            ix_entry e;
-            const unsigned char *rec;
             if (ehome == home && ekey == key) {
-                if (!entry(ix, b * IX_BUCKET + off, b * IX_BUCKET + used, &e))
+                /* the entry as entry() reads it, without its checks again: a bucket lies in
+                 * one part and inside the index (read_header, find_parts) */
+                if (size > used - off)
                     return NULL;
+                const unsigned char *rec;
+                ix_entry e = {.key = ekey,
+                              .size = size,
+                              .rlen = erlen,
+                              .home = ehome,
+                              .klen = eklen,
+                              .tag = ld16(q + 18),
+                              .flags = q[20],
+                              .ukey = (const char *)q + IX_ENTRY,
+                              .rec = q + IX_ENTRY + eklen + 1};
                 if (matches(ix, e, key, packed, number, nlen, ext, elen, want, &rec, rlen))
                     return rec;
             }
