@@ -265,9 +265,12 @@ static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
         v.mv_data = CR_DIR_FORMAT_OLD;
         rc = mdb_put(txn, d->meta, &k, &v, 0);
     }
+    /* A damaged index: refused at open, never read as empty; but opened to be written (an
+     * import: the damage's message asks for one with --replace, which rewrites the index; a
+     * merging import refuses it then with the same message), it is left to the import. */
     dir_index *ix = NULL;
-    if (rc == 0 && dir_index_open(txn, d, &ix, err, errlen) != CR_OK) {
-        mdb_txn_abort(txn); /* a damaged index: refused at open, never read as empty */
+    if (rc == 0 && !create && dir_index_open(txn, d, &ix, err, errlen) != CR_OK) {
+        mdb_txn_abort(txn);
         return CR_EIO;
     }
     dir_index_free(ix);

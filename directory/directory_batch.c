@@ -326,8 +326,15 @@ int dir_batch_write_fresh(cr_directory *d, MDB_txn *txn, const dir_batch *b, cr_
                           const char *file, cr_diag *diag, size_t *errors)
 {
     size_t existing, found;
-    if (count_existing(d, txn, b, &existing, &found) != CR_OK)
-        return CR_EIO;
+    if (count_existing(d, txn, b, &existing, &found) != CR_OK) {
+        /* the users there cannot be read (a damaged index): they are replaced all the same, as
+         * the damage's message asks, but how many were replaced or removed is not known */
+        existing = found = 0;
+        cr_diag_add(diag, CR_DIAG_WARNING, (cr_srcloc){file, 0}, NULL,
+                    "%s: the directory's lookup index was damaged: every user is written anew "
+                    "from this file; the users it replaced or removed cannot be counted",
+                    d->path);
+    }
     size_t dups = 0;
     for (size_t i = 0; i < b->n; i++)
         dups += b->e[i].dup;

@@ -571,6 +571,17 @@ static void write_batch(importer *im)
 {
     size_t users = 0, lines;
     int rc = dir_counts(im->d, im->txn, &users, &lines);
+    if (rc != 0 && !im->replace) { /* a damaged index: its message says to replace the users */
+        char why[768];
+        dir_index *ix = NULL;
+        if (dir_index_open(im->txn, im->d, &ix, why, sizeof why) == CR_EIO) {
+            fail(im, 0, NULL, "%s", why);
+            return;
+        }
+        dir_index_free(ix);
+    }
+    if (im->replace) /* a damaged index is replaced too (dir_batch_write_fresh) */
+        rc = 0;
     if (rc == 0 && (im->replace || users == 0))
         rc = dir_batch_write_fresh(im->d, im->txn, &im->batch, im->rep, im->file, im->diag,
                                    &im->errors);

@@ -583,6 +583,112 @@ static void bucket_own(const char *db)
     }
 }
 
+/* Damages the directory's index: `how` 0 its header (the magic), 1 the first entry of every
+ * bucket (its record's length past the bucket: the users cannot be read in order). Returns
+ * false when the directory could not be rewritten. */
+static bool damage_index(const char *path, int how)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    MDB_val k = {5, "index"}, v;
+    bool ok = false;
+    if (mdb_env_create(&env) != 0)
+        return false;
+    mdb_env_set_maxdbs(env, 4);
+    mdb_env_set_mapsize(env, 1ULL << 34);
+    if (mdb_env_open(env, path, MDB_NOTLS, 0664) != 0 || mdb_txn_begin(env, NULL, 0, &txn) != 0) {
+        mdb_env_close(env);
+        return false;
+    }
+    if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 &&
+        v.mv_size == 104) {
+        unsigned char head[104];
+        uint64_t h[12];
+        memcpy(head, v.mv_data, sizeof head);
+        memcpy(h, head + 8, sizeof h);
+        ok = true;
+        if (how == 0) {
+            head[0] ^= 0xFF;
+            MDB_val nv = {sizeof head, head};
+            ok = mdb_put(txn, meta, &k, &nv, 0) == 0;
+        }
+        uint64_t ntotal = h[1], shift = h[7], nparts = h[8], heap = h[9], pad = h[11];
+        for (uint64_t part = 0; how == 1 && part < nparts && ok; part++) {
+            char key[32];
+            MDB_val pk = {(size_t)snprintf(key, sizeof key, "index.%llu", (unsigned long long)part),
+                          key};
+            unsigned char *copy = NULL;
+            ok = mdb_get(txn, meta, &pk, &v) == 0 && (copy = malloc(v.mv_size)) != NULL;
+            if (!ok)
+                break;
+            memcpy(copy, v.mv_data, v.mv_size);
+            for (uint64_t b = 0; b < ntotal; b++) {
+                uint64_t at = heap + b * 1024;
+                if (at >> shift == part) {
+                    unsigned char *bk = copy + pad + (at & ((1ULL << shift) - 1));
+                    if ((bk[0] | bk[1] << 8) > 8)
+                        memset(bk + 8 + 8, 0xFF, 4); /* the first entry's record length */
+                }
+            }
+            MDB_val nv = {v.mv_size, copy};
+            ok = mdb_put(txn, meta, &pk, &nv, 0) == 0;
+            free(copy);
+        }
+    }
+    ok = mdb_txn_commit(txn) == 0 && ok;
+    mdb_env_close(env);
+    return ok;
+}
+
+/* A directory whose index is damaged: a merging import fails with the damage's message (which
+ * names the directory and asks for an import with --replace), and an import with --replace,
+ * what it asks for, writes every user anew with a warning that the users it replaced could not
+ * be counted. */
+static void replace_damaged(const char *db, const char *file)
+{
+    for (int how = 0; how < 2; how++) {
+        CHECK(damage_index(db, how), "damaging the index (%d)", how);
+        cr_directory *d;
+        char err[256];
+        CHECK(how == 1 || cr_directory_open(db, false, &d, err, sizeof err) == CR_EIO,
+              "a damaged index's header is refused when the directory is opened to be read");
+        if (cr_directory_open(db, true, &d, err, sizeof err) != CR_OK) { /* as an import does */
+            CHECK(0, "open of a damaged directory to import into it (%d): %s", how, err);
+            return;
+        }
+        cr_diag diag;
+        cr_diag_init(&diag);
+        int rc = cr_directory_import(d, file, false, NULL, &diag);
+        bool named = false;
+        for (size_t i = 0; i < diag.count; i++)
+            named |= diag.items[i].level == CR_DIAG_ERROR &&
+                     strstr(diag.items[i].message, "damaged") != NULL &&
+                     strstr(diag.items[i].message, "--replace") != NULL;
+        CHECK(rc != CR_OK && (how == 1 || named),
+              "a merging import into a damaged directory (%d): rc %d, the damage %s", how, rc,
+              named ? "named" : "not named");
+        cr_diag_free(&diag);
+        cr_diag_init(&diag);
+        cr_import_report rep;
+        rc = cr_directory_import(d, file, true, &rep, &diag);
+        bool warned = false;
+        for (size_t i = 0; i < diag.count; i++) {
+            if (diag.items[i].level == CR_DIAG_ERROR)
+                fprintf(stderr, "%s:%d: %s\n", diag.items[i].file, diag.items[i].line,
+                        diag.items[i].message);
+            warned |= diag.items[i].level == CR_DIAG_WARNING &&
+                      strstr(diag.items[i].message, "damaged") != NULL;
+        }
+        CHECK(rc == CR_OK && warned && rep.added == nusers,
+              "an import with --replace over a damaged index (%d): rc %d, %s, %zu added", how, rc,
+              warned ? "warned" : "no warning", rep.added);
+        cr_diag_free(&diag);
+        verify(d, how ? "replaced over damaged buckets" : "replaced over a damaged header");
+        cr_directory_close(d);
+    }
+}
+
 /* The voicemail of the user `number` reaches through reader r, looked up three times (found
  * once, kept the second time, answered from the cache of hot numbers the third); "-" for no
  * user, "?" when the three answers differ. */
@@ -891,6 +997,7 @@ int main(int argc, char **argv)
           dir_format(db));
 
     bucket_own(db);
+    replace_damaged(db, file);
     older_directory(base, src);
     format2_directory(base, src);
     cache_never_stale(base);
