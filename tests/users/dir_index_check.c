@@ -245,6 +245,34 @@ static void verify(cr_directory *d, const char *when)
     free(owner);
 }
 
+/* The directory's meta table in a write transaction of an environment of its own (the test's
+ * handle on the directory is closed before): false when it cannot be opened. meta_end commits
+ * and closes (false when the commit fails). */
+static bool meta_begin(const char *path, MDB_env **env, MDB_txn **txn, MDB_dbi *meta)
+{
+    if (mdb_env_create(env) != 0)
+        return false;
+    mdb_env_set_maxdbs(*env, 4);
+    mdb_env_set_mapsize(*env, 1ULL << 34);
+    if (mdb_env_open(*env, path, MDB_NOTLS, 0664) != 0 || mdb_txn_begin(*env, NULL, 0, txn) != 0) {
+        mdb_env_close(*env);
+        return false;
+    }
+    if (mdb_dbi_open(*txn, "meta", 0, meta) != 0) {
+        mdb_txn_abort(*txn);
+        mdb_env_close(*env);
+        return false;
+    }
+    return true;
+}
+
+static bool meta_end(MDB_env *env, MDB_txn *txn)
+{
+    bool ok = mdb_txn_commit(txn) == 0;
+    mdb_env_close(env);
+    return ok;
+}
+
 /* The version field of the directory's index (-1: none), and with `set` >= 0 it set to that. */
 static long index_version(const char *path, long set)
 {
@@ -253,16 +281,9 @@ static long index_version(const char *path, long set)
     MDB_dbi meta;
     MDB_val k = {5, "index"}, v;
     long version = -1;
-    if (mdb_env_create(&env) != 0)
+    if (!meta_begin(path, &env, &txn, &meta))
         return -2;
-    mdb_env_set_maxdbs(env, 4);
-    mdb_env_set_mapsize(env, 1ULL << 34);
-    if (mdb_env_open(env, path, MDB_NOTLS, 0664) != 0 || mdb_txn_begin(env, NULL, 0, &txn) != 0) {
-        mdb_env_close(env);
-        return -2;
-    }
-    if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 &&
-        v.mv_size >= 8) {
+    if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size >= 8) {
         uint32_t h[2];
         memcpy(h, v.mv_data, 8);
         version = h[1];
@@ -277,10 +298,45 @@ static long index_version(const char *path, long set)
             free(copy);
         }
     }
-    if (mdb_txn_commit(txn) != 0)
-        version = -2;
-    mdb_env_close(env);
-    return version;
+    return meta_end(env, txn) ? version : -2;
+}
+
+/* Calls fix(bucket, b, arg) for every bucket b of the directory's version 5 index, on a copy of
+ * its part, and writes the parts back: false when the index or a part could not be read or
+ * written. */
+typedef void bucket_fix(unsigned char *bk, uint64_t b, void *arg);
+static bool rewrite_buckets(const char *path, bucket_fix *fix, void *arg)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    MDB_val k = {5, "index"}, v;
+    if (!meta_begin(path, &env, &txn, &meta))
+        return false;
+    bool ok = mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 104;
+    uint64_t h[12] = {0};
+    if (ok)
+        memcpy(h, (const char *)v.mv_data + 8, sizeof h);
+    uint64_t ntotal = h[1], shift = h[7], nparts = h[8], heap = h[9], pad = h[11];
+    for (uint64_t part = 0; ok && part < nparts; part++) {
+        char key[32];
+        MDB_val pk = {(size_t)snprintf(key, sizeof key, "index.%llu", (unsigned long long)part),
+                      key};
+        unsigned char *copy = NULL;
+        ok = mdb_get(txn, meta, &pk, &v) == 0 && (copy = malloc(v.mv_size)) != NULL;
+        if (!ok)
+            break;
+        memcpy(copy, v.mv_data, v.mv_size);
+        for (uint64_t b = 0; b < ntotal; b++) {
+            uint64_t at = heap + b * 1024;
+            if (at >> shift == part)
+                fix(copy + pad + (at & ((1ULL << shift) - 1)), b, arg);
+        }
+        MDB_val nv = {v.mv_size, copy};
+        ok = mdb_put(txn, meta, &pk, &nv, 0) == 0;
+        free(copy);
+    }
+    return meta_end(env, txn) && ok;
 }
 
 /* The fixture of an older build's directory: the model's users imported by the build this
@@ -475,67 +531,35 @@ static long index_parts(const char *path)
  * 1 makes it what a damaged bucket may hold (odd, below the header, past the bucket's end),
  * 2 points it at a place inside an entry (8-byte aligned, below the bytes used). Returns the
  * buckets rewritten, -1 on failure; *set the buckets whose field was not 0 before. */
+typedef struct own_fix {
+    int how;
+    long done, set;
+} own_fix;
+
+static void fix_own(unsigned char *bk, uint64_t b, void *arg)
+{
+    own_fix *f = arg;
+    unsigned used = (unsigned)bk[0] | (unsigned)bk[1] << 8, own;
+    f->set += bk[2] || bk[3];
+    if (f->how == 0)
+        own = 0;
+    else if (f->how == 1)
+        own = b % 3 == 0   ? 8 + 1 + (unsigned)(b % 7) * 2
+              : b % 3 == 1 ? (unsigned)(b % 8)
+                           : used + 8 + (unsigned)(b % 64) * 8;
+    else
+        own = used > 16 ? (8 + (unsigned)(b * 40) % (used - 8)) & ~7u : used;
+    bk[2] = (unsigned char)(own & 0xFF);
+    bk[3] = (unsigned char)(own >> 8);
+    f->done++;
+}
+
 static long rewrite_own(const char *path, int how, long *set)
 {
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi meta;
-    MDB_val k = {5, "index"}, v;
-    long done = -1;
-    *set = 0;
-    if (mdb_env_create(&env) != 0)
-        return -1;
-    mdb_env_set_maxdbs(env, 4);
-    mdb_env_set_mapsize(env, 1ULL << 34);
-    if (mdb_env_open(env, path, MDB_NOTLS, 0664) != 0 || mdb_txn_begin(env, NULL, 0, &txn) != 0) {
-        mdb_env_close(env);
-        return -1;
-    }
-    uint64_t h[12];
-    if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 &&
-        v.mv_size == 104) {
-        memcpy(h, (const char *)v.mv_data + 8, sizeof h);
-        uint64_t ntotal = h[1], shift = h[7], nparts = h[8], heap = h[9], pad = h[11];
-        done = 0;
-        for (uint64_t part = 0; part < nparts && done >= 0; part++) {
-            char key[32];
-            MDB_val pk = {(size_t)snprintf(key, sizeof key, "index.%llu", (unsigned long long)part),
-                          key};
-            if (mdb_get(txn, meta, &pk, &v) != 0) {
-                done = -1;
-                break;
-            }
-            unsigned char *copy = malloc(v.mv_size);
-            memcpy(copy, v.mv_data, v.mv_size);
-            for (uint64_t b = 0; b < ntotal; b++) {
-                uint64_t at = heap + b * 1024;
-                if (at >> shift != part)
-                    continue;
-                unsigned char *bk = copy + pad + (at & ((1ULL << shift) - 1));
-                unsigned used = (unsigned)bk[0] | (unsigned)bk[1] << 8, own;
-                *set += bk[2] || bk[3];
-                if (how == 0)
-                    own = 0;
-                else if (how == 1)
-                    own = b % 3 == 0   ? 8 + 1 + (unsigned)(b % 7) * 2
-                          : b % 3 == 1 ? (unsigned)(b % 8)
-                                       : used + 8 + (unsigned)(b % 64) * 8;
-                else
-                    own = used > 16 ? (8 + (unsigned)(b * 40) % (used - 8)) & ~7u : used;
-                bk[2] = (unsigned char)(own & 0xFF);
-                bk[3] = (unsigned char)(own >> 8);
-                done++;
-            }
-            MDB_val nv = {v.mv_size, copy};
-            if (mdb_put(txn, meta, &pk, &nv, 0) != 0)
-                done = -1;
-            free(copy);
-        }
-    }
-    if (mdb_txn_commit(txn) != 0)
-        done = -1;
-    mdb_env_close(env);
-    return done;
+    own_fix f = {how, 0, 0};
+    bool ok = rewrite_buckets(path, fix_own, &f);
+    *set = f.set;
+    return ok ? f.done : -1;
 }
 
 /* Every lookup of the model's users in a directory whose buckets are damaged: answers may be
@@ -583,62 +607,35 @@ static void bucket_own(const char *db)
     }
 }
 
+static void fix_first_entry(unsigned char *bk, uint64_t b, void *arg)
+{
+    (void)b, (void)arg;
+    if ((bk[0] | bk[1] << 8) > 8)
+        memset(bk + 8 + 8, 0xFF, 4); /* the first entry's record length */
+}
+
 /* Damages the directory's index: `how` 0 its header (the magic), 1 the first entry of every
  * bucket (its record's length past the bucket: the users cannot be read in order). Returns
  * false when the directory could not be rewritten. */
 static bool damage_index(const char *path, int how)
 {
+    if (how == 1)
+        return rewrite_buckets(path, fix_first_entry, NULL);
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi meta;
     MDB_val k = {5, "index"}, v;
-    bool ok = false;
-    if (mdb_env_create(&env) != 0)
+    if (!meta_begin(path, &env, &txn, &meta))
         return false;
-    mdb_env_set_maxdbs(env, 4);
-    mdb_env_set_mapsize(env, 1ULL << 34);
-    if (mdb_env_open(env, path, MDB_NOTLS, 0664) != 0 || mdb_txn_begin(env, NULL, 0, &txn) != 0) {
-        mdb_env_close(env);
-        return false;
-    }
-    if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 &&
-        v.mv_size == 104) {
+    bool ok = mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 104;
+    if (ok) {
         unsigned char head[104];
-        uint64_t h[12];
         memcpy(head, v.mv_data, sizeof head);
-        memcpy(h, head + 8, sizeof h);
-        ok = true;
-        if (how == 0) {
-            head[0] ^= 0xFF;
-            MDB_val nv = {sizeof head, head};
-            ok = mdb_put(txn, meta, &k, &nv, 0) == 0;
-        }
-        uint64_t ntotal = h[1], shift = h[7], nparts = h[8], heap = h[9], pad = h[11];
-        for (uint64_t part = 0; how == 1 && part < nparts && ok; part++) {
-            char key[32];
-            MDB_val pk = {(size_t)snprintf(key, sizeof key, "index.%llu", (unsigned long long)part),
-                          key};
-            unsigned char *copy = NULL;
-            ok = mdb_get(txn, meta, &pk, &v) == 0 && (copy = malloc(v.mv_size)) != NULL;
-            if (!ok)
-                break;
-            memcpy(copy, v.mv_data, v.mv_size);
-            for (uint64_t b = 0; b < ntotal; b++) {
-                uint64_t at = heap + b * 1024;
-                if (at >> shift == part) {
-                    unsigned char *bk = copy + pad + (at & ((1ULL << shift) - 1));
-                    if ((bk[0] | bk[1] << 8) > 8)
-                        memset(bk + 8 + 8, 0xFF, 4); /* the first entry's record length */
-                }
-            }
-            MDB_val nv = {v.mv_size, copy};
-            ok = mdb_put(txn, meta, &pk, &nv, 0) == 0;
-            free(copy);
-        }
+        head[0] ^= 0xFF; /* the magic */
+        MDB_val nv = {sizeof head, head};
+        ok = mdb_put(txn, meta, &k, &nv, 0) == 0;
     }
-    ok = mdb_txn_commit(txn) == 0 && ok;
-    mdb_env_close(env);
-    return ok;
+    return meta_end(env, txn) && ok;
 }
 
 /* A directory whose index is damaged: a merging import fails with the damage's message (which
