@@ -55,8 +55,8 @@ _Static_assert(A_N == sizeof((cr_lua_ivr *)0)->ask_name / sizeof(void *), "one p
 #define ASK_RETRIES    2
 
 /* What the answer loop needs that is not on the stack, as the continuation's context: the
- * phase it resumes in, the attempt, the number of keys and retries, and which of `invalid`
- * and `noanswer` has a prompt. */
+ * phase it resumes in, the attempt, the number of keys and retries, which of `invalid` and
+ * `noanswer` has a prompt, and whether a timeout was given. */
 enum { P_START, P_COLLECT, P_PLAY };
 #define Q_PHASE(q)   ((int)((q)&3))
 #define Q_ATTEMPT(q) ((int)(((q) >> 2) & 15))
@@ -64,6 +64,7 @@ enum { P_START, P_COLLECT, P_PLAY };
 #define Q_RETRIES(q) ((int)(((q) >> 10) & 15))
 #define Q_INVALID    (1 << 14)
 #define Q_NOANSWER   (1 << 15)
+#define Q_TIMEOUT    (1 << 16) /* given: S_ARG + A_TIMEOUT holds it in ms */
 #define Q_WITH(q, attempt, phase)                                                                  \
     (((q) & ~(lua_KContext)63) | (lua_KContext)(attempt) << 2 | (phase))
 
@@ -111,9 +112,10 @@ static bool plain_table(lua_State *L, int i)
     return false;
 }
 
-/* Reads the options into S_ARG + A_* (the stack is set to nil up to S_VALUES first); false
- * on an unknown or non-string key. */
-static bool read_options(lua_State *L, cr_lua_ivr *v, int *count)
+/* Reads the options into S_ARG + A_* (the stack is set to nil up to S_VALUES first), a bit
+ * (1 << A_*) in *set for each one given: the checks skip the others without a look at the
+ * stack. False on an unknown or non-string key. */
+static bool read_options(lua_State *L, cr_lua_ivr *v, int *count, unsigned *set)
 {
     lua_settop(L, S_VALUES - 1);
     size_t slots = livr_table_slots(L, S_OPT);
@@ -136,6 +138,7 @@ static bool read_options(lua_State *L, cr_lua_ivr *v, int *count)
         }
         lua_copy(L, -1, S_ARG + a);
         lua_pop(L, 1);
+        *set |= 1u << a;
         if ((size_t)++ * count == slots) { /* every slot read: lua_next would find no more */
             lua_pop(L, 1);
             break;
@@ -144,22 +147,21 @@ static bool read_options(lua_State *L, cr_lua_ivr *v, int *count)
     return true;
 }
 
-/* A prompt option: nil (read as "") or a non-empty string. */
-static bool check_prompt(lua_State *L, int a)
+/* A prompt option: not given (read as "") or a non-empty string. */
+static bool check_prompt(lua_State *L, int a, unsigned set)
 {
-    int t = lua_type(L, S_ARG + a);
-    return t == LUA_TNIL || (t == LUA_TSTRING && lua_rawlen(L, S_ARG + a) > 0);
+    return !(set & 1u << a) ||
+           (lua_type(L, S_ARG + a) == LUA_TSTRING && lua_rawlen(L, S_ARG + a) > 0);
 }
 
 /* timeout (seconds, 0 < v <= 3600, default 5) and retries (0..10, default 2): when given,
  * replaced by the integers the Lua version computes (ms, count); nil stays nil. */
-static bool check_numbers(lua_State *L, int *retries)
+static bool check_numbers(lua_State *L, int *retries, unsigned set)
 {
     int t = S_ARG + A_TIMEOUT, r = S_ARG + A_RETRIES;
     *retries = ASK_RETRIES;
-    int tt = lua_type(L, t), rt = lua_type(L, r);
-    if (tt != LUA_TNIL) {
-        if (tt != LUA_TNUMBER)
+    if (set & 1u << A_TIMEOUT) {
+        if (lua_type(L, t) != LUA_TNUMBER)
             return false;
         lua_Number v = lua_tonumber(L, t);
         if (!(v > 0 && v <= 3600))
@@ -170,8 +172,8 @@ static bool check_numbers(lua_State *L, int *retries)
         lua_pushinteger(L, (lua_Integer)floor(x));
         lua_replace(L, t);
     }
-    if (rt != LUA_TNIL) {
-        if (rt != LUA_TNUMBER)
+    if (set & 1u << A_RETRIES) {
+        if (lua_type(L, r) != LUA_TNUMBER)
             return false;
         lua_Number v = lua_tonumber(L, r);
         if (v != floor(v) || v < 0 || v > 10)
@@ -184,10 +186,10 @@ static bool check_numbers(lua_State *L, int *retries)
 /* The choices' keys: single DTMF keys (a one-character string or an integer 0-9), no two
  * alike, sorted in Lua's string order. Their values are left on the stack from S_VALUES on
  * in the table's order (p->at: each sorted key's place there). */
-static bool read_choices(lua_State *L, ask_plan *p)
+static bool read_choices(lua_State *L, ask_plan *p, unsigned set)
 {
     int ch = S_ARG + A_CHOICES;
-    if (lua_isnil(L, ch))
+    if (!(set & 1u << A_CHOICES))
         return true;
     if (!plain_table(L, ch))
         return false;
@@ -384,14 +386,15 @@ static lua_KContext ask_plan_build(lua_State *L)
         return -1;
     lua_getiuservalue(L, S_SELF, 1);
     int noptions = 0, retries;
+    unsigned set = 0;
     ask_plan p;
     p.nkeys = p.nshown = p.nphrases = 0;
     p.speclen = 0;
-    if (!read_options(L, v, &noptions) || !check_prompt(L, A_PROMPT) ||
-        !check_prompt(L, A_INVALID) || !check_prompt(L, A_NOANSWER) ||
-        !check_numbers(L, &retries) || !read_choices(L, &p))
+    if (!read_options(L, v, &noptions, &set) || !check_prompt(L, A_PROMPT, set) ||
+        !check_prompt(L, A_INVALID, set) || !check_prompt(L, A_NOANSWER, set) ||
+        !check_numbers(L, &retries, set) || !read_choices(L, &p, set))
         return -1;
-    bool speech = !lua_isnil(L, S_ARG + A_SPEECH);
+    bool speech = set & 1u << A_SPEECH;
     for (int i = 0; speech && i < p.nkeys; i++) {
         /* a string value is a phrase too (shown only with a speech table) */
         int vi = S_VALUES + p.at[i];
@@ -406,8 +409,8 @@ static lua_KContext ask_plan_build(lua_State *L)
                        (p.speclen / LIVR_BYTES_PER_UNIT));
     put_plan(L, v, &p);
     return (lua_KContext)p.nkeys << 6 | (lua_KContext)retries << 10 |
-           (lua_isnil(L, S_ARG + A_INVALID) ? 0 : Q_INVALID) |
-           (lua_isnil(L, S_ARG + A_NOANSWER) ? 0 : Q_NOANSWER);
+           (set & 1u << A_INVALID ? Q_INVALID : 0) | (set & 1u << A_NOANSWER ? Q_NOANSWER : 0) |
+           (set & 1u << A_TIMEOUT ? Q_TIMEOUT : 0);
 }
 
 /* ---- the answer loop ---------------------------------------------------------------------- */
@@ -697,7 +700,7 @@ static int ask_yield(lua_State *L, lcall *c, lua_KContext q, cr_rgs_ivr_op op, i
     const char *arg = lua_tostring(L, S_ARG + a); /* NULL: no prompt */
     lua_Integer ms = 0;
     if (collect) {
-        ms = lua_isnil(L, S_ARG + A_TIMEOUT) ? ASK_TIMEOUT_MS : lua_tointeger(L, S_ARG + A_TIMEOUT);
+        ms = q & Q_TIMEOUT ? lua_tointeger(L, S_ARG + A_TIMEOUT) : ASK_TIMEOUT_MS;
     }
     livr_step_wait(L, c, op, collect ? "collect" : "play", arg ? arg : "",
                    collect ? lua_tostring(L, S_SPEC) : "", ms);
