@@ -382,11 +382,12 @@ const char *cr_directory_path(const cr_directory *d)
     return d ? d->path : NULL;
 }
 
-int dir_counts(cr_directory *d, MDB_txn *txn, size_t *users, size_t *lines)
+int dir_counts(cr_directory *d, MDB_txn *txn, size_t *users, size_t *lines, char *err,
+               size_t errlen)
 {
     MDB_stat s;
     dir_index *ix;
-    if (dir_index_open(txn, d, &ix, NULL, 0) != CR_OK)
+    if (dir_index_open(txn, d, &ix, err, errlen) != CR_OK)
         return CR_EIO;
     bool counted = dir_index_counts(ix, users, lines);
     dir_index_free(ix);
@@ -407,7 +408,7 @@ int cr_directory_stat(cr_directory *d, cr_directory_stats *st)
     MDB_txn *txn;
     if (mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0)
         return CR_EIO;
-    dir_counts(d, txn, &st->users, &st->lines);
+    dir_counts(d, txn, &st->users, &st->lines, NULL, 0);
     MDB_envinfo info;
     MDB_stat es;
     if (mdb_env_info(d->env, &info) == 0 && mdb_env_stat(d->env, &es) == 0)

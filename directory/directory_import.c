@@ -570,15 +570,11 @@ static int import_csv(importer *im, FILE *f)
 static void write_batch(importer *im)
 {
     size_t users = 0, lines;
-    int rc = dir_counts(im->d, im->txn, &users, &lines);
-    if (rc != 0 && !im->replace) { /* a damaged index: its message says to replace the users */
-        char why[768];
-        dir_index *ix = NULL;
-        if (dir_index_open(im->txn, im->d, &ix, why, sizeof why) == CR_EIO) {
-            fail(im, 0, NULL, "%s", why);
-            return;
-        }
-        dir_index_free(ix);
+    char why[768] = "";
+    int rc = dir_counts(im->d, im->txn, &users, &lines, why, sizeof why);
+    if (rc != 0 && !im->replace && *why) { /* a damaged index: its message asks for --replace */
+        fail(im, 0, NULL, "%s", why);
+        return;
     }
     if (im->replace) /* a damaged index is replaced too (dir_batch_write_fresh) */
         rc = 0;

@@ -211,8 +211,10 @@ typedef struct dir_index dir_index;
 int dir_index_open(MDB_txn *txn, cr_directory *d, dir_index **out, char *err, size_t errlen);
 void dir_index_free(dir_index *ix);
 /* The users and line keys of the snapshot (from the index of format 2 or 3, else the trees).
- * Returns CR_OK or CR_EIO. */
-int dir_counts(cr_directory *d, MDB_txn *txn, size_t *users, size_t *lines);
+ * Returns CR_OK or CR_EIO; a damaged index's message goes into err (may be NULL), as
+ * dir_index_open writes it. */
+int dir_counts(cr_directory *d, MDB_txn *txn, size_t *users, size_t *lines, char *err,
+               size_t errlen);
 /* The counts of an index of version 4 or later (false for another version). */
 bool dir_index_counts(const dir_index *ix, size_t *users, size_t *lines);
 /* The record of the user with URI key `ukey` / line `number` (with `ext`, elen 0 for none:

@@ -273,32 +273,40 @@ static bool meta_end(MDB_env *env, MDB_txn *txn)
     return ok;
 }
 
-/* The version field of the directory's index (-1: none), and with `set` >= 0 it set to that. */
-static long index_version(const char *path, long set)
+/* The 32-bit word `word` of the directory's index header (0 the magic, 1 the version; -1:
+ * no index), and with `set` >= 0 it set to that. */
+static long index_word(const char *path, int word, long set)
 {
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi meta;
     MDB_val k = {5, "index"}, v;
-    long version = -1;
+    long was = -1;
     if (!meta_begin(path, &env, &txn, &meta))
         return -2;
     if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size >= 8) {
         uint32_t h[2];
         memcpy(h, v.mv_data, 8);
-        version = h[1];
-        if (set >= 0) { /* a copy whose header says `set`: what an older import left */
+        was = h[word];
+        if (set >= 0) { /* a copy whose header says `set` there */
             unsigned char *copy = malloc(v.mv_size);
             memcpy(copy, v.mv_data, v.mv_size);
-            h[1] = (uint32_t)set;
-            memcpy(copy + 4, &h[1], 4);
+            h[word] = (uint32_t)set;
+            memcpy(copy + 4 * word, &h[word], 4);
             MDB_val nv = {v.mv_size, copy};
             if (mdb_put(txn, meta, &k, &nv, 0) != 0)
-                version = -2;
+                was = -2;
             free(copy);
         }
     }
-    return meta_end(env, txn) ? version : -2;
+    return meta_end(env, txn) ? was : -2;
+}
+
+/* The version field of the directory's index (-1: none), and with `set` >= 0 it set to that
+ * (what an older import left). */
+static long index_version(const char *path, long set)
+{
+    return index_word(path, 1, set);
 }
 
 /* Calls fix(bucket, b, arg) for every bucket b of the directory's version 5 index, on a copy of
@@ -621,21 +629,8 @@ static bool damage_index(const char *path, int how)
 {
     if (how == 1)
         return rewrite_buckets(path, fix_first_entry, NULL);
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi meta;
-    MDB_val k = {5, "index"}, v;
-    if (!meta_begin(path, &env, &txn, &meta))
-        return false;
-    bool ok = mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 104;
-    if (ok) {
-        unsigned char head[104];
-        memcpy(head, v.mv_data, sizeof head);
-        head[0] ^= 0xFF; /* the magic */
-        MDB_val nv = {sizeof head, head};
-        ok = mdb_put(txn, meta, &k, &nv, 0) == 0;
-    }
-    return meta_end(env, txn) && ok;
+    long magic = index_word(path, 0, -1);
+    return magic >= 0 && index_word(path, 0, magic ^ 0xFF) == magic;
 }
 
 /* A directory whose index is damaged: a merging import fails with the damage's message (which
