@@ -131,7 +131,7 @@ static int map_file(const char *path, bool copy, unsigned flags, cr_image_map *m
                     size_t errlen)
 {
     bool trusted = (flags & CR_IMAGE_TRUSTED) != 0;
-    int populate = flags & CR_IMAGE_LAZY_PAGES ? 0 : MAP_POPULATE;
+    bool populate = !(flags & CR_IMAGE_LAZY_PAGES);
     memset(m, 0, sizeof *m);
     int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
@@ -143,8 +143,12 @@ static int map_file(const char *path, bool copy, unsigned flags, cr_image_map *m
         close(fd);
         return CR_EIO;
     }
+    /* shared: on 2 MB pages where the page cache has them (cr_map_file), as a plan compiled in
+     * process is on anonymous ones (cr_map_huge): a decision reads the image's tries and
+     * strings at random, and on this project's virtual machines a read that misses the TLB
+     * waits for a page walk (tests/bench/plan_pages.c measures both) */
     void *p = copy ? read_private(fd, (size_t)sb.st_size)
-                   : mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED | populate, fd, 0);
+                   : cr_map_file(fd, (size_t)sb.st_size, PROT_READ, populate);
     close(fd);
     if (p == MAP_FAILED) {
         snprintf(err, errlen, "%s: cannot %s: %s", path, copy ? "read" : "map", strerror(errno));
@@ -614,8 +618,9 @@ int cr_image_lease_ex(const char *path, const char *stamp_dir, unsigned flags, c
     size_t n = (size_t)sb.st_size;
     /* read ahead (DEFER_SUM): the pages are faulted in by the threads that read them, not
      * here, in the caller's thread */
-    int populate = (flags & (CR_LEASE_DEFER_SUM | CR_LEASE_NO_SUM)) ? 0 : MAP_POPULATE;
-    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | populate, fd, 0);
+    bool populate = !(flags & (CR_LEASE_DEFER_SUM | CR_LEASE_NO_SUM));
+    /* decided from in place: on 2 MB pages where the file's folios are (as map_file) */
+    void *p = cr_map_file(fd, n, PROT_READ, populate);
     if (p == MAP_FAILED) {
         snprintf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
         cr_image_lease_release(l);
