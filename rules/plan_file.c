@@ -196,7 +196,7 @@ static int write_all(int fd, const char *p, size_t n)
 
 static bool lease_sum_read(int fd, size_t n, uint64_t *sum, uint64_t **sums, size_t *chunks);
 
-/* Copies n bytes of `in` into `out` (empty, mapped shared at p, n bytes: a copy sendfile cannot
+/* Copies n bytes of `in` into `out` (n bytes long, mapped shared at p: a copy sendfile cannot
  * make is read into the mapping), then computes the copy's checksum (of everything after the
  * checksum field, as cr_image_verify computes it) into *sum by reading the copy back a
  * checksum chunk at a time into a buffer (lease_sum_read), not through p: where every first
@@ -215,9 +215,7 @@ static int copy_then_sum(int in, int out, char *p, size_t n, uint64_t *sum, uint
             off_t off = (off_t)at;
             got = sendfile(out, in, &off, piece);
             if (got < 0 && (errno == EINVAL || errno == ENOSYS) && at == 0) {
-                by_read = true; /* not between these files: read into the mapping */
-                if (ftruncate(out, (off_t)n) != 0)
-                    return -1;
+                by_read = true; /* not between these files: read into the mapping (sized) */
                 continue;
             }
         } else {
@@ -261,8 +259,13 @@ int cr_image_stage_fd(int in, const char *path, const char *staged, cr_image_map
     int out = open(staged, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0640);
     void *p = MAP_FAILED;
     uint64_t sum = 0;
-    /* mapped before the copy (a copy sendfile cannot make is read into it) */
-    if (out < 0 || (p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, out, 0)) == MAP_FAILED ||
+    /* mapped before the copy (a copy sendfile cannot make is read into it). Sized first: the
+     * copy's pages are then wholly inside the file, which a tmpfs mounted huge=within_size
+     * asks before it gives a 2 MB page (sendfile's writes into an empty file, a piece at a
+     * time, got 4 KB ones); the mapping is cr_map_file's, on 2 MB pages where there are some,
+     * as every image's. */
+    if (out < 0 || ftruncate(out, (off_t)n) != 0 ||
+        (p = cr_map_file(out, n, PROT_READ | PROT_WRITE, false)) == MAP_FAILED ||
         copy_then_sum(in, out, p, n, &sum, &m->chunk_sums, &m->chunks) != 0) {
         snprintf(err, errlen, "%s: cannot copy to %s: %s", path, staged, strerror(errno));
         if (p != MAP_FAILED)
