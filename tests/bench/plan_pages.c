@@ -184,8 +184,8 @@ static int image_variant(variant *v, const cr_config *model, bool plain, bool co
     if (plain) {
         /* the same file mapped again the old way, in place of the library's mapping */
         FILE *f = fopen(v->path, "r");
-        void *p = f ? mmap(NULL, m.len, PROT_READ, MAP_SHARED | MAP_POPULATE, fileno(f), 0)
-                    : MAP_FAILED;
+        void *p =
+            f ? mmap(NULL, m.len, PROT_READ, MAP_SHARED | MAP_POPULATE, fileno(f), 0) : MAP_FAILED;
         if (f)
             fclose(f);
         if (p == MAP_FAILED) {
@@ -294,8 +294,8 @@ int main(int argc, char **argv)
     for (int k = 0; k < ndirs && rc == 0; k++)
         for (int way = k ? 1 : 2; way >= 0 && rc == 0; way--) { /* 2 copy, 1 plain, 0 library */
             variant *v = &vs[nv++];
-            snprintf(v->name, sizeof v->name, "%s %s", dirs[k],
-                     way == 2 ? "private copy" : way ? "plain" : "library");
+            static const char *const ways[] = {"library", "plain", "private copy"};
+            snprintf(v->name, sizeof v->name, "%s %s", dirs[k], ways[way]);
             snprintf(v->path, sizeof v->path, "%s/plan_pages-%d-%d.plan", dirs[k], (int)getpid(),
                      nv);
             if (image_variant(v, model->cfg, way == 1, way == 2) != 0 ||
@@ -354,9 +354,9 @@ int main(int argc, char **argv)
                        "\"p50_ns\": [%.0f, %.0f], \"ratio\": [%.3f, %.3f]}",
                        k ? ", " : "", vs[k].name, vs[k].pg.advised ? "true" : "false",
                        vs[k].base && (uintptr_t)vs[k].base % (2u << 20) == 0 ? "true" : "false",
-                       vs[k].pg.rss, vs[k].pg.huge_kb,
-                       vs[k].pg.anon_huge, vs[k].pg.shmem_pmd, vs[k].pg.file_pmd, vs[k].p50[0],
-                       vs[k].p50[1], vs[k].ratio[0], vs[k].ratio[1]);
+                       vs[k].pg.rss, vs[k].pg.huge_kb, vs[k].pg.anon_huge, vs[k].pg.shmem_pmd,
+                       vs[k].pg.file_pmd, vs[k].p50[0], vs[k].p50[1], vs[k].ratio[0],
+                       vs[k].ratio[1]);
             printf("]}\n");
         } else {
             for (int k = 0; k < nv; k++)
