@@ -1,6 +1,7 @@
 /* The routing model: building a cr_config, reading it back, diagnostics. */
 #include "model.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- building ----------------------------------------------------------------------------- */
 
@@ -217,6 +219,45 @@ void *cr_map_huge(size_t len)
     if (m)
         (void)madvise(m, len, MADV_HUGEPAGE); /* advice: a refusal changes nothing */
 #endif
+    return m;
+}
+
+void *cr_map_file(int fd, size_t len, int prot, bool populate)
+{
+    if (len == 0 || len > SIZE_MAX - CR_TABLE_HUGE) {
+        errno = EINVAL;
+        return MAP_FAILED;
+    }
+    /* a 2 MB page of the file can only be mapped by one page-table entry at an address
+     * aligned as its offset is: a reservation aligned to CR_TABLE_HUGE, the file over it (an
+     * address the kernel picks is aligned for some file systems, not for tmpfs mounted
+     * without huge=) */
+    long page = sysconf(_SC_PAGESIZE);
+    size_t span = page > 0 ? (len + (size_t)page - 1) / (size_t)page * (size_t)page : len;
+    char *r = cr_map_aligned(span, CR_TABLE_HUGE); /* whole pages: its tail is unmapped exactly */
+    void *m = r ? mmap(r, len, prot, MAP_SHARED | MAP_FIXED, fd, 0) : MAP_FAILED;
+    if (m == MAP_FAILED) {
+        if (r) /* MAP_FIXED failing may have unmapped part of it already: no harm */
+            munmap(r, span);
+        /* no aligned room: where the kernel puts it (its errno, when that fails too) */
+        return mmap(NULL, len, prot, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
+    }
+#ifdef MADV_HUGEPAGE
+    /* before the first fault: a fault in an advised range may take (or read ahead into) a
+     * 2 MB folio where the file system or a tmpfs mounted huge=advise allows; the folios
+     * already in the page cache are what they are. Advice: a refusal changes nothing. */
+    (void)madvise(m, len, MADV_HUGEPAGE);
+#endif
+    if (!populate)
+        return m;
+#ifdef MADV_POPULATE_READ
+    /* what MAP_POPULATE did, after the advice (MAP_POPULATE faults before madvise can run) */
+    if (madvise(m, len, (prot & PROT_WRITE) ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
+        return m;
+#endif
+    /* older kernels (before 5.14): a read of every page faults it in */
+    for (size_t at = 0; page > 0 && at < len; at += (size_t)page)
+        (void)*(volatile const char *)((const char *)m + at);
     return m;
 }
 

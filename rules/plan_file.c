@@ -131,7 +131,7 @@ static int map_file(const char *path, bool copy, unsigned flags, cr_image_map *m
                     size_t errlen)
 {
     bool trusted = (flags & CR_IMAGE_TRUSTED) != 0;
-    int populate = flags & CR_IMAGE_LAZY_PAGES ? 0 : MAP_POPULATE;
+    bool populate = !(flags & CR_IMAGE_LAZY_PAGES);
     memset(m, 0, sizeof *m);
     int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
@@ -143,8 +143,12 @@ static int map_file(const char *path, bool copy, unsigned flags, cr_image_map *m
         close(fd);
         return CR_EIO;
     }
+    /* shared: on 2 MB pages where the page cache has them (cr_map_file), as a plan compiled in
+     * process is on anonymous ones (cr_map_huge): a decision reads the image's tries and
+     * strings at random, and on this project's virtual machines a read that misses the TLB
+     * waits for a page walk (tests/bench/plan_pages.c measures both) */
     void *p = copy ? read_private(fd, (size_t)sb.st_size)
-                   : mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED | populate, fd, 0);
+                   : cr_map_file(fd, (size_t)sb.st_size, PROT_READ, populate);
     close(fd);
     if (p == MAP_FAILED) {
         snprintf(err, errlen, "%s: cannot %s: %s", path, copy ? "read" : "map", strerror(errno));
@@ -192,7 +196,7 @@ static int write_all(int fd, const char *p, size_t n)
 
 static bool lease_sum_read(int fd, size_t n, uint64_t *sum, uint64_t **sums, size_t *chunks);
 
-/* Copies n bytes of `in` into `out` (empty, mapped shared at p, n bytes: a copy sendfile cannot
+/* Copies n bytes of `in` into `out` (n bytes long, mapped shared at p: a copy sendfile cannot
  * make is read into the mapping), then computes the copy's checksum (of everything after the
  * checksum field, as cr_image_verify computes it) into *sum by reading the copy back a
  * checksum chunk at a time into a buffer (lease_sum_read), not through p: where every first
@@ -211,9 +215,7 @@ static int copy_then_sum(int in, int out, char *p, size_t n, uint64_t *sum, uint
             off_t off = (off_t)at;
             got = sendfile(out, in, &off, piece);
             if (got < 0 && (errno == EINVAL || errno == ENOSYS) && at == 0) {
-                by_read = true; /* not between these files: read into the mapping */
-                if (ftruncate(out, (off_t)n) != 0)
-                    return -1;
+                by_read = true; /* not between these files: read into the mapping (sized) */
                 continue;
             }
         } else {
@@ -257,8 +259,13 @@ int cr_image_stage_fd(int in, const char *path, const char *staged, cr_image_map
     int out = open(staged, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0640);
     void *p = MAP_FAILED;
     uint64_t sum = 0;
-    /* mapped before the copy (a copy sendfile cannot make is read into it) */
-    if (out < 0 || (p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, out, 0)) == MAP_FAILED ||
+    /* mapped before the copy (a copy sendfile cannot make is read into it). Sized first: the
+     * copy's pages are then wholly inside the file, which a tmpfs mounted huge=within_size
+     * asks before it gives a 2 MB page (sendfile's writes into an empty file, a piece at a
+     * time, got 4 KB ones); the mapping is cr_map_file's, on 2 MB pages where there are some,
+     * as every image's. */
+    if (out < 0 || ftruncate(out, (off_t)n) != 0 ||
+        (p = cr_map_file(out, n, PROT_READ | PROT_WRITE, false)) == MAP_FAILED ||
         copy_then_sum(in, out, p, n, &sum, &m->chunk_sums, &m->chunks) != 0) {
         snprintf(err, errlen, "%s: cannot copy to %s: %s", path, staged, strerror(errno));
         if (p != MAP_FAILED)
@@ -614,8 +621,9 @@ int cr_image_lease_ex(const char *path, const char *stamp_dir, unsigned flags, c
     size_t n = (size_t)sb.st_size;
     /* read ahead (DEFER_SUM): the pages are faulted in by the threads that read them, not
      * here, in the caller's thread */
-    int populate = (flags & (CR_LEASE_DEFER_SUM | CR_LEASE_NO_SUM)) ? 0 : MAP_POPULATE;
-    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | populate, fd, 0);
+    bool populate = !(flags & (CR_LEASE_DEFER_SUM | CR_LEASE_NO_SUM));
+    /* decided from in place: on 2 MB pages where the file's folios are (as map_file) */
+    void *p = cr_map_file(fd, n, PROT_READ, populate);
     if (p == MAP_FAILED) {
         snprintf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
         cr_image_lease_release(l);

@@ -29,6 +29,15 @@ void *cr_map_aligned(size_t len, size_t align);
  * touches it (advice: a refusal changes nothing). NULL when none. Freed with munmap(p, len). */
 void *cr_map_huge(size_t len);
 
+/* A shared mapping of the first len bytes of the file open as fd, with prot (PROT_READ, or
+ * with PROT_WRITE), at a 2 MB-aligned address advised MADV_HUGEPAGE before its first fault, so
+ * that the file's pages that are 2 MB folios in the page cache (a file system caching files in
+ * large folios; tmpfs mounted huge=within_size, always or advise) are mapped by one entry each
+ * rather than 512; then, when populate, every page faulted in (as MAP_POPULATE would, which
+ * faults before the advice could be given). Where no aligned room is had, mapped where the
+ * kernel puts it, without advice. MAP_FAILED with errno on failure. Freed with munmap(p, len). */
+void *cr_map_file(int fd, size_t len, int prot, bool populate);
+
 /* A large table read at random (a decision's caller table, line index, key cells and merged
  * tries; the response groups' call maps, call slots and agents), zeroed and 64-byte aligned:
  * from CR_TABLE_HUGE bytes on, an anonymous mapping of whole 2 MB pages (cr_table_len) at a
