@@ -10,11 +10,14 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define DIR_MAPSIZE_DEFAULT (16ULL << 30) /* address space only: the file grows as used */
@@ -224,6 +227,46 @@ static int env_open_flags(cr_directory *d, bool create, char *err, size_t errlen
     return CR_OK;
 }
 
+/*
+ * Asks for the map in huge pages. A directory read after its page cache was dropped (a
+ * restart after a reboot) is faulted in at random, by lookups: without the advice the kernel
+ * then caches data.mdb in 4 KB folios and maps it with 4 KB pages, and a lookup's bucket read
+ * pays a TLB miss more (measured: 16 prefetched lines of a random 1 KB block, p50 387 ns on 4
+ * KB pages, 292 ns on 2 MB ones). An import's writes and a sequential read get large folios
+ * without it; the advice makes the cold case what they are. A kernel that refuses it (no
+ * THP, "never") maps as before: nothing depends on it. Once per environment, which all readers
+ * of the directory in this process share; LMDB does not move the map of an open environment.
+ *
+ * mdb_env_info's me_mapaddr is the fixed address of an MDB_FIXEDMAP environment only (NULL
+ * here), so the map is found in /proc/self/maps as the mapping of data.mdb's file (its device
+ * and inode, through LMDB's descriptor) that is me_mapsize long. Nothing found (no /proc): no
+ * advice.
+ */
+static void advise_huge(cr_directory *d)
+{
+#ifdef MADV_HUGEPAGE
+    MDB_envinfo info;
+    int fd;
+    struct stat st;
+    if (mdb_env_info(d->env, &info) != 0 || mdb_env_get_fd(d->env, &fd) != 0 ||
+        fstat(fd, &st) != 0)
+        return;
+    FILE *f = fopen("/proc/self/maps", "re");
+    char line[PATH_MAX + 128];
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, major, minor, ino;
+        if (sscanf(line, "%lx-%lx %*s %*s %lx:%lx %lu", &lo, &hi, &major, &minor, &ino) == 5 &&
+            ino == (unsigned long)st.st_ino && major == (unsigned long)major(st.st_dev) &&
+            minor == (unsigned long)minor(st.st_dev) && hi - lo == info.me_mapsize)
+            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+    if (f)
+        fclose(f);
+#else
+    (void)d;
+#endif
+}
+
 static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
 {
     int rc = check_dir(d, create, err, errlen);
@@ -231,6 +274,7 @@ static int env_open(cr_directory *d, bool create, char *err, size_t errlen)
         rc = env_open_flags(d, create, err, errlen);
     if (rc != CR_OK)
         return rc;
+    advise_huge(d);
     unsigned envflags = 0;
     mdb_env_get_flags(d->env, &envflags);
     MDB_txn *txn = NULL;
