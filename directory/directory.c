@@ -734,8 +734,9 @@ static long resolve_policy(const cr_config *cfg, const char *name)
     return -1;
 }
 
-/* A user decoded into slot s: where it comes from, its policy and profile resolved. */
-static const cr_user *finish_user(cr_dir_reader *r, cr_dir_slot *s)
+/* A user decoded into slot s: where it comes from, its policy and profile resolved. Inlined,
+ * as load_record is: a call each was 30 of a reverse lookup's instructions. */
+static inline __attribute__((always_inline)) const cr_user *finish_user(cr_dir_reader *r, cr_dir_slot *s)
 {
     s->user.loc.file = r->dir->path;
     if (r->cfg) {
@@ -745,7 +746,8 @@ static const cr_user *finish_user(cr_dir_reader *r, cr_dir_slot *s)
     return &s->user;
 }
 
-static const cr_user *load_record(cr_dir_reader *r, const MDB_val *v)
+static inline __attribute__((always_inline)) const cr_user *load_record(cr_dir_reader *r,
+                                                                          const MDB_val *v)
 {
     cr_dir_slot *s = next_slot(r);
     if (!s || !dir_decode(v->mv_data, v->mv_size, &s->user, s->names, CR_DIR_SLOT_NAMES, &s->heap))
