@@ -3,7 +3,14 @@
  * K lines of the block were prefetched first (issue 17: the directory's reverse lookup
  * prefetches its whole 1 KB bucket, 16 lines, then reads the line of its entry).
  *
- *   line_fetch [MB]     (512 MB of anonymous memory on 4 KB pages by default)
+ *   line_fetch [MB]     (512 MB of anonymous memory by default)
+ *
+ * Each row is measured twice: on 4 KB pages (MADV_NOHUGEPAGE) and on 2 MB pages
+ * (MADV_HUGEPAGE; the header says how much of the buffer the kernel gave in huge pages). The
+ * directory's map may be on either: after an import, or with the huge-page advice the
+ * directory gives its map (directory.c), data.mdb's page cache is in 2 MB folios mapped with
+ * huge pages; a file faulted in at random without the advice is on 4 KB pages (directory_bench
+ * prints which, and --cold measures that case).
  *
  * For each row: 300,000 blocks at random, each timed alone (the clock read twice is in the
  * figure), p50 printed. "then dependent" reads line 0 first and the line after it has come.
@@ -55,6 +62,20 @@ static long long row(const unsigned char *m, size_t blocks, int k, int line, int
     return t[SAMPLES / 2];
 }
 
+/* This process's anonymous memory in huge pages, in kB (smaps_rollup), or -1. */
+static long anon_huge_kb(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 int main(int argc, char **argv)
 {
     size_t mb = argc > 1 ? strtoul(argv[1], NULL, 10) : 512;
@@ -63,14 +84,11 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t size = mb << 20;
-    unsigned char *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     long long *t = malloc(SAMPLES * sizeof *t);
-    if (m == MAP_FAILED || !t) {
+    if (!t) {
         perror("line_fetch");
         return 2;
     }
-    madvise(m, size, MADV_NOHUGEPAGE); /* 4 KB pages, as the directory's file map has */
-    memset(m, 1, size);
     static const struct {
         const char *what;
         int k, line, dep;
@@ -85,12 +103,30 @@ int main(int argc, char **argv)
         {"16 lines prefetched, then line 15", 16, 15, 0},
         {"line 0, then dependent line 15", 0, 15, 1},
     };
-    printf("random 1 KB blocks in %zu MB of anonymous memory on 4 KB pages, p50 of %d:\n", mb,
-           SAMPLES);
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        printf("  %-36s %5lld ns\n", rows[i].what,
-               row(m, size / BLOCK, rows[i].k, rows[i].line, rows[i].dep, t));
+    enum { NROWS = sizeof rows / sizeof rows[0] };
+    long long p50[2][NROWS];
+    long huge[2] = {0, 0};
+    for (int h = 0; h < 2; h++) { /* 0: 4 KB pages, 1: 2 MB pages; a fresh buffer each */
+        unsigned char *m =
+            mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) {
+            perror("line_fetch");
+            return 2;
+        }
+        long before = anon_huge_kb();
+        madvise(m, size, h ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+        memset(m, 1, size);
+        huge[h] = anon_huge_kb() - before;
+        for (size_t i = 0; i < NROWS; i++)
+            p50[h][i] = row(m, size / BLOCK, rows[i].k, rows[i].line, rows[i].dep, t);
+        munmap(m, size);
+    }
+    printf("random 1 KB blocks in %zu MB of anonymous memory, p50 of %d (%ld MB of the 4 KB-page "
+           "buffer in huge pages, %ld MB of the 2 MB-page one):\n",
+           mb, SAMPLES, huge[0] < 0 ? 0 : huge[0] >> 10, huge[1] < 0 ? 0 : huge[1] >> 10);
+    printf("  %-36s %8s %8s\n", "", "4 KB", "2 MB");
+    for (size_t i = 0; i < NROWS; i++)
+        printf("  %-36s %5lld ns %5lld ns\n", rows[i].what, p50[0][i], p50[1][i]);
     free(t);
-    munmap(m, size);
     return 0;
 }

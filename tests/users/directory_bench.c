@@ -9,9 +9,19 @@
  * ones) and the p50s as multiples of them.
  *
  *   directory_bench [--users N] [--lookups M] [--dir DIR] [--xml] [--keep] [--only PASS]
+ *                   [--cold]
  *
  * --only runs one pass (0 the uniform reverse lookups, 1 SIP URI, ... in the order printed) and
  * no floors: for profiling one path (callgrind, perf) without the others mixed in.
+ *
+ * After the lookups, a line says how much of data.mdb's map (LMDB's, as the lookups read it)
+ * the kernel maps with huge pages (FilePmdMapped of that mapping in /proc/self/smaps): after an
+ * import the file's page cache is in large folios, but a directory faulted in at random after
+ * its cache was dropped (a restart after a reboot) may be on 4 KB pages, and a lookup then
+ * pays a TLB miss more. --cold makes that case measurable without root: after the import the
+ * directory is closed, data.mdb's page cache dropped (fsync, then posix_fadvise DONTNEED; a
+ * line says how much of the file stayed cached), and the directory opened again; the warm-up
+ * lookups then fault it in at random, before the timed ones.
  */
 #include "cr_directory.h"
 
@@ -115,6 +125,68 @@ static long anon_huge_kb(void)
     if (f)
         fclose(f);
     return kb;
+}
+
+/*
+ * data.mdb's page cache dropped, without root: fsync (DONTNEED leaves dirty pages), then
+ * POSIX_FADV_DONTNEED on the whole file; pages some process maps stay (the caller has closed
+ * its directory first). Prints how much of the file is still cached (mincore over a fresh
+ * map of it), so that a drop that did not happen is seen.
+ */
+static void drop_cache(const char *dir)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    int fd = open(path, O_RDWR);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
+        perror(path);
+        exit(2);
+    }
+    size_t n = (size_t)st.st_size, pages = (n + 4095) / 4096, cached = 0;
+    if (fsync(fd) != 0 || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0)
+        perror("dropping data.mdb's page cache");
+    void *p = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, 0);
+    unsigned char *v = malloc(pages);
+    if (p != MAP_FAILED && v && mincore(p, n, v) == 0)
+        for (size_t i = 0; i < pages; i++)
+            cached += v[i] & 1;
+    printf("--cold: data.mdb's page cache dropped: %zu of %zu MB still cached\n", cached >> 8,
+           n >> 20);
+    free(v);
+    if (p != MAP_FAILED)
+        munmap(p, n);
+    close(fd);
+}
+
+/*
+ * How much of data.mdb's map, the mapping of `dir`/data.mdb as long as LMDB's (not the floors'
+ * map of the file's size), is mapped with huge pages, from /proc/self/smaps: FilePmdMapped
+ * and Rss in kB, or -1 when no such mapping is found.
+ */
+static void map_huge_kb(const char *dir, long *pmd, long *rss)
+{
+    char path[600], line[1024];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    struct stat st;
+    *pmd = *rss = -1;
+    FILE *f = stat(path, &st) == 0 ? fopen("/proc/self/smaps", "r") : NULL;
+    bool in = false;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, ino;
+        long kb;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &ino) == 3) {
+            if (in) /* the mapping read before */
+                break;
+            in = ino == (unsigned long)st.st_ino && hi - lo > (unsigned long)st.st_size;
+        } else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1) {
+            *rss = kb;
+        } else if (in && sscanf(line, "FilePmdMapped: %ld kB", &kb) == 1) {
+            *pmd = kb;
+        }
+    }
+    if (f)
+        fclose(f);
 }
 
 /*
@@ -332,7 +404,7 @@ int main(int argc, char **argv)
 {
     size_t n = 1000000, m = 1000000;
     const char *base = NULL;
-    bool xml = false, keep = false;
+    bool xml = false, keep = false, cold = false;
     int only = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--users") == 0 && i + 1 < argc)
@@ -345,13 +417,15 @@ int main(int argc, char **argv)
             xml = true;
         else if (strcmp(argv[i], "--keep") == 0)
             keep = true;
+        else if (strcmp(argv[i], "--cold") == 0)
+            cold = true;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
                  (only = atoi(argv[i + 1])) >= 0 && only < NPASSES)
             i++;
         else {
             fprintf(stderr,
                     "usage: %s [--users N] [--lookups M] [--dir DIR] [--xml] [--keep] "
-                    "[--only PASS]\n",
+                    "[--only PASS] [--cold]\n",
                     argv[0]);
             return 2;
         }
@@ -396,6 +470,15 @@ int main(int argc, char **argv)
     printf("data.mdb: %llu bytes (%.1f MiB), %llu in use (%.0f bytes per user)\n",
            (unsigned long long)st.file_bytes, st.file_bytes / 1048576.0,
            (unsigned long long)st.used_bytes, (double)st.used_bytes / (double)n);
+
+    if (cold) { /* closed, so that no page of the file is mapped while its cache is dropped */
+        cr_directory_close(d);
+        drop_cache(dir);
+        if (cr_directory_open(dir, false, &d, err, sizeof err) != CR_OK) {
+            fprintf(stderr, "%s\n", err);
+            return 2;
+        }
+    }
 
     long long *t = malloc(m * sizeof *t);
     size_t *which = malloc(m * sizeof *which);
@@ -459,6 +542,11 @@ int main(int argc, char **argv)
         report(passes[pass].what, t, m, pass);
         fputs(split, stdout);
     }
+    long pmd, rss;
+    map_huge_kb(dir, &pmd, &rss);
+    if (pmd >= 0)
+        printf("data.mdb map: %ld of %ld MB mapped in huge pages (FilePmdMapped)%s\n", pmd >> 10,
+               rss >> 10, cold ? ", faulted in after --cold" : "");
     long long fl = 0, anon = 0, one = only >= 0 ? 0 : floor_p50(dir, t, m, &fl, &anon);
     if (fl > 0)
         printf("p50 as a multiple of the floor: reverse %.2fx, SIP URI %.2fx, snapshot per call "
