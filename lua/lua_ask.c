@@ -22,6 +22,7 @@
 _Static_assert(ASK_SPEC_MAX < LIVR_ASK_KEPT_MAX, "a spec fits in its copy");
 
 bool livr_ask_lua_only;
+unsigned long livr_ask_scans;
 
 /* The options, by name; their raw values, then their checked ones, sit at S_ARG + A_*. */
 enum { A_PROMPT, A_CHOICES, A_SPEECH, A_TIMEOUT, A_RETRIES, A_INVALID, A_NOANSWER, A_N };
@@ -39,7 +40,9 @@ _Static_assert(A_N == sizeof((cr_lua_ivr *)0)->ask_name / sizeof(void *), "one p
 #define U_EMPTY   lua_upvalueindex(6) /* "": pushing it costs no string lookup */
 #define U_SPEC    lua_upvalueindex(7) /* the last question's spec and keys strings */
 #define U_KEYS    lua_upvalueindex(8)
-/* 9..: the option names (ask_names), held for v->ask_name */
+/* 9..: the option names (ask_names), held for v->ask_name, then the DTMF keys (dtmf_keys)
+ * for v->ask_dtmf */
+static const char dtmf_names[12] = "0123456789*#";
 
 /* Stack of the C function, kept across its yields. An option left out stays nil (a prompt
  * then reads as "", timeout and retries as their defaults). */
@@ -186,6 +189,8 @@ static bool check_numbers(lua_State *L, int *retries, unsigned set)
 /* The choices' keys: single DTMF keys (a one-character string or an integer 0-9), no two
  * alike, sorted in Lua's string order. Their values are left on the stack from S_VALUES on
  * in the table's order (p->at: each sorted key's place there). */
+static bool sort_keys(ask_plan *p);
+
 static bool read_choices(lua_State *L, ask_plan *p, unsigned set)
 {
     int ch = S_ARG + A_CHOICES;
@@ -222,6 +227,13 @@ static bool read_choices(lua_State *L, ask_plan *p, unsigned set)
             break;
         }
     }
+    return sort_keys(p);
+}
+
+/* Sorts the keys read in Lua's string order (p->at, p->key_int follow); false when two are
+ * alike in that order. */
+static bool sort_keys(ask_plan *p)
+{
     for (int i = 1; i < p->nkeys; i++) /* insertion sort: a dozen keys at most */
         for (int j = i; j > 0; j--) {
             char a[2] = {p->keys[j - 1], 0}, b[2] = {p->keys[j], 0};
@@ -237,6 +249,81 @@ static bool read_choices(lua_State *L, ask_plan *p, unsigned set)
             p->at[j - 1] = p->at[j], p->at[j] = o;
         }
     return true;
+}
+
+/* read_options and read_choices without the API: the options table's nodes and the choices
+ * table's slots read in place (livr_table_view), their values put on the stack as the API
+ * would. An option is found by its name's interned string, a key by its integer or its
+ * one-character string (v->ask_dtmf). False when it cannot tell exactly as they do: the
+ * layout is not known, a table has a metatable or more slots than the options or keys it
+ * can hold, a key is not one it knows, a key comes twice, choices is not a table. The stack
+ * may then hold some values: the caller clears it and reads through the API, which gives
+ * the answer (most of these are errors, the Lua version's to raise). */
+static bool scan_options(lua_State *L, cr_lua_ivr *v, ask_plan *p, int *count, unsigned *set)
+{
+    const livr_tv *array;
+    const livr_node *node;
+    size_t asize, nnodes;
+    lua_settop(L, S_VALUES - 1);
+    livr_tv *arg = livr_stack_top(L) - (S_VALUES - S_ARG);
+    const livr_tv *opt = arg - (S_ARG - S_OPT);
+    if (!livr_table_view(opt->v.p, 16, &array, &asize, &node, &nnodes))
+        return false;
+    for (size_t i = 0; i < asize; i++) /* an integer key: no option's */
+        if (!LIVR_TAG_EMPTY(array[i].tt))
+            return false;
+    for (size_t i = 0; i < nnodes; i++) {
+        const livr_node *n = &node[i];
+        if (LIVR_TAG_EMPTY(n->tt))
+            continue;
+        if (n->key_tt != LIVR_TAG_SHRSTR)
+            return false;
+        int a = 0;
+        while (a < A_N && n->key.p != v->ask_name[a])
+            a++;
+        if (a == A_N)
+            return false;
+        livr_tv_set(&arg[a], n->v, n->tt);
+        *set |= 1u << a;
+        ++*count;
+    }
+    if (!(*set & 1u << A_CHOICES))
+        return true;
+    const livr_tv *ch = &arg[A_CHOICES];
+    if (ch->tt != LIVR_TAG_TABLE || !livr_table_view(ch->v.p, 32, &array, &asize, &node, &nnodes))
+        return false;
+    int n = 0; /* the keys, in lua_next's order: the array's, then the nodes' */
+    for (size_t i = 0; i < asize + nnodes; i++) {
+        const livr_tv *val = i < asize ? &array[i] : NULL;
+        const livr_node *nd = i < asize ? NULL : &node[i - asize];
+        if (LIVR_TAG_EMPTY(val ? val->tt : nd->tt))
+            continue;
+        int k = val && i < 9 ? (int)i + 1 : -1; /* its index in dtmf_names */
+        if (nd && nd->key_tt == LIVR_TAG_INT)
+            k = nd->key.i >= 0 && nd->key.i <= 9 ? (int)nd->key.i : -1;
+        else if (nd && nd->key_tt == LIVR_TAG_SHRSTR)
+            for (k = 0; k < 12 && nd->key.p != v->ask_dtmf[k]; k++)
+                ;
+        if (k < 0 || k > 11 || n == 12 || memchr(p->keys, dtmf_names[k], (size_t)n))
+            return false;
+        p->key_int[n] = val || nd->key_tt == LIVR_TAG_INT;
+        p->at[n] = (unsigned char)n;
+        p->keys[n++] = dtmf_names[k];
+    }
+    if (n > 8) /* a big menu's values: the stack grows past LUA_MINSTACK (moving it) */
+        luaL_checkstack(L, n, NULL);
+    lua_settop(L, S_VALUES - 1 + n);
+    livr_tv *out = livr_stack_top(L) - n;
+    for (size_t i = 0, j = 0; i < asize + nnodes; i++) {
+        const livr_tv *val = i < asize ? &array[i] : NULL;
+        const livr_node *nd = i < asize ? NULL : &node[i - asize];
+        if (val && !LIVR_TAG_EMPTY(val->tt))
+            livr_tv_set(&out[j++], val->v, val->tt);
+        else if (nd && !LIVR_TAG_EMPTY(nd->tt))
+            livr_tv_set(&out[j++], nd->v, nd->tt);
+    }
+    p->nkeys = n;
+    return sort_keys(p);
 }
 
 /* Adds a phrase to the shown list unless it is there already. */
@@ -382,7 +469,7 @@ static lua_KContext ask_plan_build(lua_State *L)
     /* the running call's own object: its userdata's address (a script makes no light
      * userdata) */
     if (livr_ask_lua_only || !c || L != c->co || lua_touserdata(L, S_SELF) != (void *)c->box ||
-        !plain_table(L, S_OPT))
+        lua_type(L, S_OPT) != LUA_TTABLE)
         return -1;
     lua_getiuservalue(L, S_SELF, 1);
     int noptions = 0, retries;
@@ -390,9 +477,18 @@ static lua_KContext ask_plan_build(lua_State *L)
     ask_plan p;
     p.nkeys = p.nshown = p.nphrases = 0;
     p.speclen = 0;
-    if (!read_options(L, v, &noptions, &set) || !check_prompt(L, A_PROMPT, set) ||
-        !check_prompt(L, A_INVALID, set) || !check_prompt(L, A_NOANSWER, set) ||
-        !check_numbers(L, &retries, set) || !read_choices(L, &p, set))
+    bool scanned = livr_layout_ok == 1 && scan_options(L, v, &p, &noptions, &set);
+    if (scanned) {
+        livr_ask_scans++;
+    } else { /* what the scan left on the stack goes: lua_settop does not clear slots */
+        lua_settop(L, S_PRIV);
+        noptions = 0, set = 0, p.nkeys = 0;
+        if (!plain_table(L, S_OPT) || !read_options(L, v, &noptions, &set))
+            return -1;
+    }
+    if (!check_prompt(L, A_PROMPT, set) || !check_prompt(L, A_INVALID, set) ||
+        !check_prompt(L, A_NOANSWER, set) || !check_numbers(L, &retries, set) ||
+        (!scanned && !read_choices(L, &p, set)))
         return -1;
     bool speech = set & 1u << A_SPEECH;
     for (int i = 0; speech && i < p.nkeys; i++) {
@@ -822,6 +918,10 @@ void livr_ask_register(lua_State *L, int methods, int speech_fn)
         lua_pushstring(L, ask_names[a]);
         v->ask_name[a] = lua_topointer(L, -1);
     }
-    lua_pushcclosure(L, api_ask, 8 + A_N);
+    for (int k = 0; k < 12; k++) {
+        lua_pushlstring(L, dtmf_names + k, 1);
+        v->ask_dtmf[k] = lua_topointer(L, -1);
+    }
+    lua_pushcclosure(L, api_ask, 8 + A_N + 12);
     lua_setfield(L, methods, "ask");
 }

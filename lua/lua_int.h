@@ -114,6 +114,7 @@ struct cr_lua_ivr {
     /* call:ask (lua_ask.c): its option names (interned strings its closure holds), and a copy
      * of the last question's spec and keys strings (its upvalues), compared without Lua. */
     const void *ask_name[7];
+    const void *ask_dtmf[12]; /* the DTMF keys as one-character strings, interned too */
     char ask_kept[2][LIVR_ASK_KEPT_MAX];
     size_t ask_kept_len[2];
 };
@@ -148,6 +149,86 @@ void livr_limits_install(lua_State *L, int base, int str, int tab, int utf, int 
  * layout is not known. */
 size_t livr_table_slots(lua_State *L, int i);
 
+/* Lua 5.4's values, tables and stack (lobject.h, lstate.h; the same from 5.4.0 to 5.4.7),
+ * read in place where the API would cost more than the work (call:ask's option tables):
+ * only once livr_layout_ok says lua_limits.c's check of the liblua in use found this layout
+ * on tables, nodes and a thread's stack it built. Readers fall back to the API otherwise. */
+typedef union livr_value {
+    void *p; /* a collectable object, a light userdata */
+    lua_Integer i;
+    lua_Number n;
+} livr_value;
+typedef struct livr_tv { /* TValue, and a stack slot (StackValue) */
+    livr_value v;
+    unsigned char tt; /* the tag: type (bits 0-3), variant (4-5), collectable (6) */
+} livr_tv;
+typedef struct livr_node { /* Node: a value, then its key's tag and value */
+    livr_value v;
+    unsigned char tt, key_tt;
+    int next;
+    livr_value key;
+} livr_node;
+typedef struct livr_table { /* Table, up to its metatable */
+    void *gcnext;
+    unsigned char tt, marked, flags, lsizenode;
+    unsigned int alimit; /* the array's size, or (flags bit 7) a hint below it */
+    livr_tv *array;
+    livr_node *node;
+    void *lastfree; /* NULL: no hash part (node is the shared dummy) */
+    void *metatable;
+} livr_table;
+typedef struct livr_thread { /* lua_State, up to its stack's top */
+    void *gcnext;
+    unsigned char tt, marked, status, allowhook;
+    unsigned short nci;
+    livr_tv *top; /* the first free slot */
+} livr_thread;
+#define LIVR_TAG_EMPTY(tt) (((tt)&15) == LUA_TNIL) /* nil, an empty slot, an absent key */
+#define LIVR_TAG_INT       3                       /* LUA_VNUMINT */
+#define LIVR_TAG_SHRSTR    (LUA_TSTRING | 64)      /* a short (interned) string: by address */
+#define LIVR_TAG_TABLE     (LUA_TTABLE | 64)
+_Static_assert(sizeof(livr_tv) == 16 && sizeof(livr_node) == 24, "Lua 5.4's on 64 bits");
+extern int livr_layout_ok; /* 1: checked; 0: not this layout; -1: not checked yet */
+
+/* The table `t` (a value tagged LIVR_TAG_TABLE) read in place: its array part (the real
+ * size, as luaH_realasize) and its nodes (none when it has only the dummy). False when the
+ * layout is not known, it has a metatable or more than `max` slots: the caller then goes the
+ * API's way, which does what the metatable says and, for a big table, costs no more. */
+static inline bool livr_table_view(const void *t, size_t max, const livr_tv **array, size_t *asize,
+                                   const livr_node **node, size_t *nnodes)
+{
+    const livr_table *h = t;
+    if (livr_layout_ok != 1 || h->metatable)
+        return false;
+    size_t a = h->alimit;
+    if ((h->flags & 0x80) && (a & (a - 1))) { /* the next power of 2 (a <= max below) */
+        if (a > max)
+            return false;
+        size_t r = 1;
+        while (r < a)
+            r <<= 1;
+        a = r;
+    }
+    size_t n = h->lastfree ? (size_t)1 << h->lsizenode : 0;
+    if (a > max || n > max - a)
+        return false;
+    *array = h->array, *asize = a, *node = h->node, *nnodes = n;
+    return true;
+}
+
+/* The first free slot of L's stack (when livr_layout_ok): slot i of a frame whose top is
+ * index n sits at livr_stack_top(L) - (n - i + 1). A value is put there as lua_pushvalue
+ * puts one (setobj2s: the value and its tag; a stack needs no GC barrier). */
+static inline livr_tv *livr_stack_top(lua_State *L)
+{
+    return ((const livr_thread *)(const void *)L)->top;
+}
+static inline void livr_tv_set(livr_tv *to, livr_value v, unsigned char tt)
+{
+    to->v = v;
+    to->tt = tt;
+}
+
 /* A string position as the string library reads it (negative from the end), 1-based and
  * clamped to 1. */
 static inline size_t livr_posrelat(lua_Integer pos, size_t len)
@@ -181,8 +262,10 @@ extern const size_t livr_prelude_len;
 /* lua_ask.c: call:ask in C over the Lua version (the method `ask` of the table at
  * `methods`), with the Lua speech matcher at `speech_fn`. */
 void livr_ask_register(lua_State *L, int methods, int speech_fn);
-/* Tests only: every call:ask takes the Lua version (to compare the two). */
+/* Tests only: every call:ask takes the Lua version (to compare the two); the questions whose
+ * options were read in place (see livr_layout_ok). */
 extern bool livr_ask_lua_only;
+extern unsigned long livr_ask_scans;
 
 /* lua_ivr.c */
 static inline cr_lua_ivr *livr_of(lua_State *L)

@@ -415,24 +415,16 @@ static int co_wrap(lua_State *L)
 /* lua_next scans a table's slots (its array part, then its hash part) from the key it is
  * given to the next one in use: over a table emptied of most of its entries that is up to
  * the whole table, in one VM instruction. The API does not tell a table's size, so it is
- * read from Lua 5.4's Table (lobject.h: the common header, flags, lsizenode, alimit, the
- * array, node and lastfree pointers; the same from 5.4.0 to 5.4.7), after a check on tables
- * of a known shape (table_layout_ok). Were the check to fail, `next` would charge one unit
- * and the time limit would stay the only bound of such a scan. */
-typedef struct lua54_table {
-    void *gcnext;
-    unsigned char tt, marked, flags, lsizenode;
-    unsigned int alimit;
-    void *array, *node, *lastfree;
-} lua54_table;
-
-static int layout_ok = -1;
+ * read from Lua 5.4's Table (livr_table in lua_int.h), after check_layout. Were the check
+ * to fail, `next` would charge one unit and the time limit would stay the only bound of such
+ * a scan. */
+int livr_layout_ok = -1;
 
 size_t livr_table_slots(lua_State *L, int i)
 {
-    if (layout_ok != 1)
+    if (livr_layout_ok != 1)
         return 0;
-    const lua54_table *t = lua_topointer(L, i);
+    const livr_table *t = lua_topointer(L, i);
     size_t a = t->alimit;
     if ((t->flags & 0x80) && (a & (a - 1))) { /* alimit is not the size: the next power of 2 */
         a--;
@@ -443,17 +435,89 @@ size_t livr_table_slots(lua_State *L, int i)
     return a + (t->lastfree ? (size_t)1 << t->lsizenode : 0);
 }
 
+#define LAYOUT_MAGIC 0x5eed1234abcdLL
+
+/* Nodes of a 4-node table holding 4 keys, each with value LAYOUT_MAGIC + its number: each
+ * is found once, its key and value tagged and placed as livr_node says. */
+static bool check_nodes(const livr_table *t, const void *str, const void *lud)
+{
+    int seen = 0;
+    if (!t->node || !t->lastfree || t->lsizenode != 2)
+        return false;
+    for (int i = 0; i < 4; i++) {
+        const livr_node *n = &t->node[i];
+        int k = n->key_tt == LIVR_TAG_SHRSTR && n->key.p == str      ? 0
+                : n->key_tt == LIVR_TAG_INT && n->key.i == 100       ? 1
+                : n->key_tt == LUA_TLIGHTUSERDATA && n->key.p == lud ? 2
+                : n->key_tt == (LUA_TNUMBER | 16) && n->key.n == 2.5 ? 3
+                                                                     : -1;
+        if (k < 0 || (seen & 1 << k) || n->tt != LIVR_TAG_INT || n->v.i != LAYOUT_MAGIC + k)
+            return false;
+        seen |= 1 << k;
+    }
+    return seen == 15;
+}
+
 /* The layout check: a table made with 5 array slots and 9 hash ones has alimit 5, a real
- * array size, 16 nodes (lsizenode 4) and a free pointer; an empty one has none. */
+ * array size, 16 nodes (lsizenode 4) and a free pointer; an empty one has none. Then what
+ * call:ask reads in place (lua_ask.c): the array's values and a hole, the nodes of a
+ * 4-node table (check_nodes), a metatable, and the thread's stack top, checked as a
+ * pointer between the stack's bounds (compared, not read) before the two values just
+ * pushed are read there. */
 static void check_layout(lua_State *L)
 {
     lua_createtable(L, 5, 9);
     lua_createtable(L, 0, 0);
-    const lua54_table *t = lua_topointer(L, -2), *e = lua_topointer(L, -1);
-    layout_ok = t->tt == LUA_TTABLE && t->alimit == 5 && !(t->flags & 0x80) && t->lsizenode == 4 &&
-                t->array && t->node && t->lastfree && e->tt == LUA_TTABLE && e->alimit == 0 &&
-                e->lsizenode == 0 && !e->lastfree && !e->array;
+    const livr_table *t = lua_topointer(L, -2), *e = lua_topointer(L, -1);
+    bool ok = t->tt == LUA_TTABLE && t->alimit == 5 && !(t->flags & 0x80) && t->lsizenode == 4 &&
+              t->array && t->node && t->lastfree && e->tt == LUA_TTABLE && e->alimit == 0 &&
+              e->lsizenode == 0 && !e->lastfree && !e->array && !t->metatable && !e->metatable;
+    if (ok) {
+        for (int i = 1; i <= 4; i++) {
+            lua_pushinteger(L, LAYOUT_MAGIC + i);
+            lua_rawseti(L, -3, i);
+        }
+        for (int i = 0; ok && i < 5; i++)
+            ok = i < 4 ? t->array[i].tt == LIVR_TAG_INT && t->array[i].v.i == LAYOUT_MAGIC + i + 1
+                       : LIVR_TAG_EMPTY(t->array[i].tt);
+        lua_pushvalue(L, -1); /* e as t's metatable */
+        lua_setmetatable(L, -3);
+        ok = ok && t->metatable == e;
+    }
     lua_pop(L, 2);
+    if (ok) {
+        lua_createtable(L, 0, 4);
+        const livr_table *h = lua_topointer(L, -1);
+        lua_pushliteral(L, "prompt");
+        const void *str = lua_topointer(L, -1);
+        lua_pushinteger(L, LAYOUT_MAGIC);
+        lua_rawset(L, -3);
+        lua_pushinteger(L, LAYOUT_MAGIC + 1);
+        lua_rawseti(L, -2, 100);
+        lua_pushlightuserdata(L, &livr_layout_ok);
+        lua_pushinteger(L, LAYOUT_MAGIC + 2);
+        lua_rawset(L, -3);
+        lua_pushnumber(L, 2.5);
+        lua_pushinteger(L, LAYOUT_MAGIC + 3);
+        lua_rawset(L, -3);
+        ok = check_nodes(h, str, &livr_layout_ok);
+        lua_pop(L, 1);
+    }
+    if (ok) {
+        const livr_thread *th = (const void *)L;
+        lua_pushinteger(L, LAYOUT_MAGIC);
+        lua_pushlightuserdata(L, &livr_layout_ok);
+        /* lua_State after `top`: l_G, ci, stack_last, stack (lstate.h) */
+        livr_tv *const *after = (livr_tv *const *)(const void *)(&th->top + 1);
+        uintptr_t top = (uintptr_t)th->top, last = (uintptr_t)after[2], stack = (uintptr_t)after[3];
+        ok = th->tt == LUA_TTHREAD && stack + 2 * sizeof(livr_tv) <= top && top <= last &&
+             (top - stack) % sizeof(livr_tv) == 0;
+        ok = ok && th->top[-1].tt == LUA_TLIGHTUSERDATA && th->top[-1].v.p == &livr_layout_ok &&
+             th->top[-2].tt == LIVR_TAG_INT && th->top[-2].v.i == LAYOUT_MAGIC;
+        lua_pop(L, 2);
+        ok = ok && (uintptr_t)th->top == top - 2 * sizeof(livr_tv);
+    }
+    livr_layout_ok = ok;
 }
 
 /* A value's identity for a mark: its address when collectable, else its bits. */
@@ -555,7 +619,7 @@ void livr_limits_install(lua_State *L, int base, int str, int tab, int utf, int 
     wrap_field(L, tab, "sort", tsort);
     wrap_field(L, co, "resume", co_resume);
     wrap_field(L, co, "wrap", co_wrap);
-    if (layout_ok < 0)
+    if (livr_layout_ok < 0)
         check_layout(L);
     lua_pushcfunction(L, l_next);
     lua_pushvalue(L, -1);

@@ -1,8 +1,10 @@
 /* call:ask's C fast path (lua/lua_ask.c) against the Lua version it stands for: the same
  * scripts, with options generated from a seed (plain and odd ones: errors, metatables,
- * type-ahead, speech lists, long texts), driven by the same generated inputs, must give the
- * same steps, values, type-ahead left and log lines with the fast path as with every ask taking the
- * Lua version. And the fast path does take the plain questions. */
+ * type-ahead, speech lists, long texts; tables with array and hash parts, nil holes, keys of
+ * other types, big tables), driven by the same generated inputs, must give the same steps,
+ * values, type-ahead left and log lines with the fast path, reading the option tables in
+ * place or through the API, as with every ask taking the Lua version. And the fast path
+ * does take the plain questions, reading them in place. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,6 +20,8 @@
 #include "cr_rgs_xml.h"
 
 extern bool livr_ask_lua_only; /* lua/lua_int.h */
+extern unsigned long livr_ask_scans;
+extern int livr_layout_ok;
 
 /* Options from a seed (a Lua LCG, so both runs see the same), then three questions. A table
  * has one bad key at most, and a key given twice (7 and '7') the same value both times: which
@@ -38,7 +42,7 @@ static const char script[] =
     "  return one('sales', 'support', 'two words', 'a\\tb', '', false, 0, 'one', 'help', {},\n"
     "    string.rep('v', 300), 'buy') end\n"
     "local function choices()\n"
-    "  local r = rnd(14)\n"
+    "  local r = rnd(20)\n"
     "  if r == 1 then return nil elseif r == 2 then return 'x' end\n"
     "  if r == 3 then return setmetatable({}, {__index = function() return 'm' end}) end\n"
     "  local t = {}\n"
@@ -46,6 +50,17 @@ static const char script[] =
     "  if r == 4 then t = {} for k = 0, 9 do t[tostring(k)] = 'k' .. k end t['*'] = 's' end\n"
     "  if r == 5 then t[pick(BAD)] = 'bad' end\n"
     "  if r == 6 then t[7] = 'same'; t['7'] = 'same' end\n"
+    "  if r == 7 then t = {} for i = 1, rnd(10) do t[i] = value() end end\n"
+    "  if r == 8 then t = {value(), value(), [rnd(3)] = 'dup', ['*'] = value()} end\n"
+    "  if r == 9 then t = {} for k = 1, rnd(40) do t['x' .. k] = k end\n"
+    "    for k = 1, 40 do t['x' .. k] = nil end t['1'] = value() t[2] = value() end\n"
+    "  if r == 10 then t = {} for i = 1, rnd(300) do t[i] = 'v' .. i end\n"
+    "    for i = 4, 300 do t[i] = nil end end\n"
+    "  if r == 11 then t[pick({true, 2.5, 2.0, 0, false, 1e100, -0.0, 'ab', '\\0'})] = 'odd' end\n"
+    "  if r == 12 then t = {'a', nil, 'c', nil, ['#'] = 'h'} end\n"
+    "  if r == 13 then t = setmetatable({['1'] = 'a', [2] = 'b'}, {__pairs = function()\n"
+    "    return next, {['3'] = 'p'}, nil end}) end\n"
+    "  if r == 14 then t = {['1'] = 'a', [pick({10, 12, -1, 9, 0})] = 'b'} end\n"
     "  return t end\n"
     "local function speech()\n"
     "  local r = rnd(12)\n"
@@ -73,6 +88,15 @@ static const char script[] =
     "    noanswer = one(nil, 'na.wav', '', 'na.wav')}\n"
     "  local r = rnd(20)\n"
     "  if r == 1 then o.timout = 3 elseif r == 2 then o[1] = 'x' end\n"
+    "  if r == 6 then o[pick({true, 2.5, 0, false, string.rep('prompt', 8)})] = 1 end\n"
+    "  if r == 7 or r == 8 then for k = 1, rnd(20) do o['x' .. k] = k end\n"
+    "    for k = 1, 20 do o['x' .. k] = nil end end\n"
+    "  if r == 9 then o.prompt = pick({{}, true, 'menu.wav'})\n"
+    "    o.choices = pick({5, {}, {prompt = 1}}) end\n"
+    "  if r == 10 then local t = {} for k, v in pairs(o) do t[k] = v end o = t end\n"
+    "  if r == 11 then setmetatable(o, {__index = function(_, k)\n"
+    "    if k == 'timeout' then return 9 elseif k == 'invalid' then return 'mt.wav' end\n"
+    "    end}) end\n"
     "  if r == 3 then return 'menu.wav' elseif r == 4 then return nil end\n"
     "  if r == 5 then return setmetatable({}, {__index = function(_, k)\n"
     "    if k == 'choices' then return {['1'] = 'mt'} end end}) end\n"
@@ -177,7 +201,9 @@ static uint32_t next(uint32_t *r)
 }
 
 /* Runs calls seed .. seed + n - 1 through a fresh driver; everything they did, in order. */
-static char *run(const char *dir, bool lua_only, unsigned seed, unsigned n)
+enum { FAST, FAST_API, LUA }; /* the fast path reading in place, through the API; Lua's */
+
+static char *run(const char *dir, int how, unsigned seed, unsigned n)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/rg.xml", dir);
@@ -194,7 +220,10 @@ static char *run(const char *dir, bool lua_only, unsigned seed, unsigned n)
     char err[256];
     assert_int_equal(cr_lua_ivr_open(cfg, &lo, &ivr, err, sizeof err), CR_OK);
     const cr_rgs_ivr_driver *drv = cr_lua_ivr_driver(ivr);
-    livr_ask_lua_only = lua_only;
+    livr_ask_lua_only = how == LUA;
+    int layout = livr_layout_ok;
+    if (how == FAST_API) /* as with a Lua whose layout lua_limits.c does not know */
+        livr_layout_ok = 0;
     for (unsigned k = seed; k < seed + n; k++) {
         char from[64];
         snprintf(from, sizeof from, "sip:%u@test", k);
@@ -223,6 +252,7 @@ static char *run(const char *dir, bool lua_only, unsigned seed, unsigned n)
         drv->end(drv->ud, state);
     }
     livr_ask_lua_only = false;
+    livr_layout_ok = layout;
     cr_lua_ivr_close(ivr);
     cr_rgs_config_free(cfg);
     return t.s;
@@ -283,9 +313,18 @@ static void assert_same(const char *a, const char *b)
 static void test_fast_path_matches_lua_version(void **state)
 {
     const char *dir = *state;
-    char *fast = run(dir, false, 1, 3000);
-    char *lua = run(dir, true, 1, 3000);
+    unsigned long scans = livr_ask_scans;
+    char *fast = run(dir, FAST, 1, 3000);
+    unsigned long scanned = livr_ask_scans - scans;
+    char *api = run(dir, FAST_API, 1, 3000);
+    char *lua = run(dir, LUA, 1, 3000);
     assert_same(fast, lua);
+    assert_same(api, lua);
+    /* Debian's liblua5.4 has the layout lua_limits.c checks, so the tables were read in place
+     * (most questions; the others went the API's way), and not with the layout unknown */
+    assert_int_equal(livr_layout_ok, 1);
+    assert_true(scanned > 1000);
+    assert_int_equal(livr_ask_scans - scans, scanned);
     /* every kind of outcome came up */
     assert_non_null(strstr(fast, "ivr_error"));
     assert_non_null(strstr(fast, "set v1 sales"));
@@ -293,18 +332,22 @@ static void test_fast_path_matches_lua_version(void **state)
     assert_non_null(strstr(fast, "set v2 false:call:ask:"));
     assert_non_null(strstr(fast, "speech="));
     free(fast);
+    free(api);
     free(lua);
 }
 
 /* A question in a loop, answered 1,000 times by `text` of `kind`, with and without the
- * fast path: the same steps, and the fast path's budget units fewer by more than `factor`. */
+ * fast path: the same steps, and the fast path's budget units fewer by more than `factor`.
+ * The fast path read every question's tables in place, and charges the same units when it
+ * reads them through the API (as when lua_limits.c does not know the Lua's layout). */
 static void loop_both_ways(const char *dir, const char *lua, cr_rgs_ivr_input_kind kind,
                            const char *text, const char *want, uint64_t factor)
 {
     put(dir, "a.lua", lua);
-    uint64_t w[2];
-    char *out[2];
-    for (int lua_only = 0; lua_only < 2; lua_only++) {
+    uint64_t w[3];
+    char *out[3];
+    unsigned long scans[3];
+    for (int how = FAST; how <= LUA; how++) {
         char path[256];
         snprintf(path, sizeof path, "%s/rg.xml", dir);
         cr_rgs_config *cfg;
@@ -317,7 +360,11 @@ static void loop_both_ways(const char *dir, const char *lua, cr_rgs_ivr_input_ki
         cr_lua_options lo = {.budget = UINT64_MAX / 2}; /* the Lua version's 1,000 answers */
         assert_int_equal(cr_lua_ivr_open(cfg, &lo, &ivr, err, sizeof err), CR_OK);
         const cr_rgs_ivr_driver *drv = cr_lua_ivr_driver(ivr);
-        livr_ask_lua_only = lua_only;
+        livr_ask_lua_only = how == LUA;
+        int layout = livr_layout_ok;
+        if (how == FAST_API)
+            livr_layout_ok = 0;
+        scans[how] = livr_ask_scans;
         cr_rgs_ivr_call call = {"c1", "sip:1@test", "sip:a@test", cfg, &cfg->workflows[0], 0, 0};
         cr_rgs_ivr_step st;
         memset(&st, 0, sizeof st);
@@ -332,16 +379,21 @@ static void loop_both_ways(const char *dir, const char *lua, cr_rgs_ivr_input_ki
         drv->end(drv->ud, cs);
         cr_lua_stats s;
         cr_lua_ivr_stats(ivr, &s);
-        w[lua_only] = s.work, out[lua_only] = t.s;
+        w[how] = s.work, out[how] = t.s;
+        scans[how] = livr_ask_scans - scans[how];
         livr_ask_lua_only = false;
+        livr_layout_ok = layout;
         cr_lua_ivr_close(ivr);
         cr_rgs_config_free(cfg);
     }
-    assert_string_equal(out[0], out[1]);
-    assert_non_null(strstr(out[0], want));
-    assert_true(w[0] * factor < w[1]);
-    free(out[0]);
-    free(out[1]);
+    assert_string_equal(out[FAST], out[LUA]);
+    assert_string_equal(out[FAST_API], out[LUA]);
+    assert_non_null(strstr(out[FAST], want));
+    assert_true(w[FAST] * factor < w[LUA]);
+    assert_true(w[FAST] == w[FAST_API]);
+    assert_true(scans[FAST] >= 1000 && scans[FAST_API] == 0 && scans[LUA] == 0);
+    for (int how = FAST; how <= LUA; how++)
+        free(out[how]);
 }
 
 /* A plain question in a loop takes the fast path: far fewer budget units than the Lua
