@@ -248,8 +248,7 @@ static void advise_huge(cr_directory *d)
     MDB_envinfo info;
     int fd;
     struct stat st;
-    if (mdb_env_info(d->env, &info) != 0 || mdb_env_get_fd(d->env, &fd) != 0 ||
-        fstat(fd, &st) != 0)
+    if (mdb_env_info(d->env, &info) != 0 || mdb_env_get_fd(d->env, &fd) != 0 || fstat(fd, &st) != 0)
         return;
     FILE *f = fopen("/proc/self/maps", "re");
     char line[PATH_MAX + 128];
@@ -736,7 +735,8 @@ static long resolve_policy(const cr_config *cfg, const char *name)
 
 /* A user decoded into slot s: where it comes from, its policy and profile resolved. Inlined,
  * as load_record is: a call each was 30 of a reverse lookup's instructions. */
-static inline __attribute__((always_inline)) const cr_user *finish_user(cr_dir_reader *r, cr_dir_slot *s)
+static inline __attribute__((always_inline)) const cr_user *finish_user(cr_dir_reader *r,
+                                                                        cr_dir_slot *s)
 {
     s->user.loc.file = r->dir->path;
     if (r->cfg) {
@@ -747,7 +747,7 @@ static inline __attribute__((always_inline)) const cr_user *finish_user(cr_dir_r
 }
 
 static inline __attribute__((always_inline)) const cr_user *load_record(cr_dir_reader *r,
-                                                                          const MDB_val *v)
+                                                                        const MDB_val *v)
 {
     cr_dir_slot *s = next_slot(r);
     if (!s || !dir_decode(v->mv_data, v->mv_size, &s->user, s->names, CR_DIR_SLOT_NAMES, &s->heap))

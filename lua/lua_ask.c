@@ -292,7 +292,8 @@ static bool scan_options(lua_State *L, cr_lua_ivr *v, ask_plan *p, int *count, u
     const livr_tv *ch = &arg[A_CHOICES];
     if (ch->tt != LIVR_TAG_TABLE || !livr_table_view(ch->v.p, 32, &array, &asize, &node, &nnodes))
         return false;
-    int n = 0; /* the keys, in lua_next's order: the array's, then the nodes' */
+    int n = 0;        /* the keys, in lua_next's order: the array's, then the nodes' */
+    livr_tv vals[12]; /* their values, put on the stack once n is known */
     for (size_t i = 0; i < asize + nnodes; i++) {
         const livr_tv *val = i < asize ? &array[i] : NULL;
         const livr_node *nd = i < asize ? NULL : &node[i - asize];
@@ -308,20 +309,15 @@ static bool scan_options(lua_State *L, cr_lua_ivr *v, ask_plan *p, int *count, u
             return false;
         p->key_int[n] = val || nd->key_tt == LIVR_TAG_INT;
         p->at[n] = (unsigned char)n;
+        vals[n] = val ? *val : (livr_tv){nd->v, nd->tt};
         p->keys[n++] = dtmf_names[k];
     }
     if (n > 8) /* a big menu's values: the stack grows past LUA_MINSTACK (moving it) */
         luaL_checkstack(L, n, NULL);
     lua_settop(L, S_VALUES - 1 + n);
     livr_tv *out = livr_stack_top(L) - n;
-    for (size_t i = 0, j = 0; i < asize + nnodes; i++) {
-        const livr_tv *val = i < asize ? &array[i] : NULL;
-        const livr_node *nd = i < asize ? NULL : &node[i - asize];
-        if (val && !LIVR_TAG_EMPTY(val->tt))
-            livr_tv_set(&out[j++], val->v, val->tt);
-        else if (nd && !LIVR_TAG_EMPTY(nd->tt))
-            livr_tv_set(&out[j++], nd->v, nd->tt);
-    }
+    for (int j = 0; j < n; j++)
+        livr_tv_set(&out[j], vals[j].v, vals[j].tt);
     p->nkeys = n;
     return sort_keys(p);
 }

@@ -16,6 +16,8 @@
  * figure), p50 printed. "then dependent" reads line 0 first and the line after it has come.
  */
 #define _GNU_SOURCE
+#include "bench_pages.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,20 +62,6 @@ static long long row(const unsigned char *m, size_t blocks, int k, int line, int
     (void)sink;
     qsort(t, SAMPLES, sizeof *t, cmp_ll);
     return t[SAMPLES / 2];
-}
-
-/* This process's anonymous memory in huge pages, in kB (smaps_rollup), or -1. */
-static long anon_huge_kb(void)
-{
-    FILE *f = fopen("/proc/self/smaps_rollup", "r");
-    char line[256];
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
 }
 
 int main(int argc, char **argv)

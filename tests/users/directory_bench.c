@@ -24,6 +24,7 @@
  * lookups then fault it in at random, before the timed ones.
  */
 #include "cr_directory.h"
+#include "../bench/bench_pages.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -112,20 +113,6 @@ static double cpu_now(void)
 
 /* What the timed reads go to, so that none is optimised away. */
 static volatile unsigned sink;
-
-/* This process's anonymous memory in huge pages, in kB (smaps_rollup), or -1. */
-static long anon_huge_kb(void)
-{
-    FILE *f = fopen("/proc/self/smaps_rollup", "r");
-    char line[256];
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
-}
 
 /*
  * data.mdb's page cache dropped, without root: fsync (DONTNEED leaves dirty pages), then
