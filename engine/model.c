@@ -632,9 +632,11 @@ void cr_config_free(cr_config *c)
     else
         free_records(c->routes, c->caproutes * sizeof *c->routes, c->routes_mapped);
     free((void *)c->route_state);
+    free((void *)c->route_done);
     ce_route_src_free(c->route_src);
     free_records(c->users, c->capusers * sizeof *c->users, c->users_mapped);
     free((void *)c->user_state);
+    free((void *)c->user_done);
     free(c->default_profile_name);
     free(c->default_policy_name);
     free(c->directory);

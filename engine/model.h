@@ -391,13 +391,18 @@ struct cr_config {
     bool cells_borrowed, usage_routes_borrowed; /* user_keys, usage_routes[].routes */
     /* Routes of a configuration adopted from a plan image are filled on first use (ce_route):
      * route_state[i] is 0 not yet, 1 being filled, 2 filled; route_src says from what. NULL
-     * for a configuration built any other way (every route filled). */
+     * for a configuration built any other way (every route filled). route_done has bit i set
+     * once route i is filled: what ce_route reads on every use, a bit a route rather than a
+     * byte so that at 400,000 routes the checks' lines (50 KB) stay in the caches where
+     * route_state's (400 KB) did not; route_state is read only to claim a fill. */
     _Atomic uint8_t *route_state;
+    _Atomic uint64_t *route_done;
     struct ce_route_src *route_src;
     bool routes_mapped; /* routes is an anonymous mapping of caproutes routes (munmap) */
     bool routes_table;  /* routes is a cr_table_alloc table of caproutes routes (compile) */
     bool small_pages;   /* cr_config_set_image_only: no huge pages for strings and routes */
     _Atomic uint8_t *user_state; /* the same for users (ce_user) */
+    _Atomic uint64_t *user_done;
     bool users_mapped;
     bool image_whole; /* adopted from the borrowed block, a plan image: writing an image of this
                        * configuration is copying that one (cr_image_build) */
@@ -567,10 +572,14 @@ void ce_image_cx_free(ce_image_cx *x);
 /* Route i of a configuration (filled from its plan image on first use, plan_image_cx.c). */
 const cr_route *ce_route_fill(const cr_config *c, size_t i);
 void ce_route_src_free(struct ce_route_src *s);
+/* Whether bit i of a fill bit set (route_done, user_done) is set: object i filled. */
+static inline bool ce_fill_done(_Atomic uint64_t *done, size_t i)
+{
+    return (atomic_load_explicit(&done[i / 64], memory_order_acquire) >> (i % 64)) & 1u;
+}
 static inline const cr_route *ce_route(const cr_config *c, size_t i)
 {
-    if (__builtin_expect(c->route_state != NULL, 0) &&
-        atomic_load_explicit(&c->route_state[i], memory_order_acquire) != 2)
+    if (__builtin_expect(c->route_done != NULL, 0) && !ce_fill_done(c->route_done, i))
         return ce_route_fill(c, i);
     return &c->routes[i];
 }
@@ -578,15 +587,14 @@ const cr_user *ce_user_fill(const cr_config *c, size_t i);
 /* User i of a configuration (filled from its plan image on first use). */
 static inline const cr_user *ce_user(const cr_config *c, size_t i)
 {
-    if (__builtin_expect(c->user_state != NULL, 0) &&
-        atomic_load_explicit(&c->user_state[i], memory_order_acquire) != 2)
+    if (__builtin_expect(c->user_done != NULL, 0) && !ce_fill_done(c->user_done, i))
         return ce_user_fill(c, i);
     return &c->users[i];
 }
 /* Whether route i has been filled (nothing to free in one that was not). */
 static inline bool ce_route_filled(const cr_config *c, size_t i)
 {
-    return !c->route_state || atomic_load_explicit(&c->route_state[i], memory_order_acquire) == 2;
+    return !c->route_done || ce_fill_done(c->route_done, i);
 }
 
 /* Frees what compile built (patterns, indexes). */
