@@ -29,31 +29,11 @@
 #include <string.h>
 #include <time.h>
 
-static uint64_t fold(uint64_t h, const char *s)
-{
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
+/* The function callgrind's --toggle-collect names. */
 __attribute__((noinline)) static uint64_t decide_all(const cr_config *c, char **from, char **dialed,
                                                      size_t n)
 {
-    static cr_decision d; /* large: not on the stack */
-    uint32_t counter = 0;
-    cr_runtime rt = {.ud = &counter, .spread = bench_spread_counter};
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        cr_route_decide(c, from[i], dialed[i], &rt, &d, NULL);
-        h = (h ^ (uint64_t)(d.kind + 8)) * 1099511628211ULL;
-        char text[CR_URI_SHORT > CR_REASON_MAX ? CR_URI_SHORT : CR_REASON_MAX];
-        h = fold(fold(h, cr_decision_reason(&d, text, sizeof text)), d.normalized);
-        for (size_t a = 0; a < d.nattempts; a++) {
-            cr_attempt_uri(c, &d, a, text, sizeof text);
-            h = fold(h, text);
-        }
-    }
-    return h;
+    return bench_decide_digest(c, from, dialed, n);
 }
 
 /* Decides the n calls over and over for `seconds`, each timed into 1-ns buckets (the last one

@@ -27,42 +27,16 @@
 #include <string.h>
 #include <unistd.h>
 
-static uint64_t fold(uint64_t h, const char *s)
-{
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static uint64_t decide_all(const cr_config *c, char **from, char **dialed, size_t n)
-{
-    static cr_decision d; /* large: not on the stack */
-    uint32_t counter = 0;
-    cr_runtime rt = {.ud = &counter, .spread = bench_spread_counter};
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        cr_route_decide(c, from[i], dialed[i], &rt, &d, NULL);
-        h = (h ^ (uint64_t)(d.kind + 8)) * 1099511628211ULL;
-        char text[CR_URI_SHORT > CR_REASON_MAX ? CR_URI_SHORT : CR_REASON_MAX];
-        h = fold(fold(h, cr_decision_reason(&d, text, sizeof text)), d.normalized);
-        for (size_t a = 0; a < d.nattempts; a++) {
-            cr_attempt_uri(c, &d, a, text, sizeof text);
-            h = fold(h, text);
-        }
-    }
-    return h;
-}
-
 __attribute__((noipa)) static uint64_t decide_model(const cr_config *c, char **from, char **dialed,
                                                     size_t n)
 {
-    return decide_all(c, from, dialed, n);
+    return bench_decide_digest(c, from, dialed, n);
 }
 
 __attribute__((noipa)) static uint64_t decide_image(const cr_config *c, char **from, char **dialed,
                                                     size_t n)
 {
-    return decide_all(c, from, dialed, n);
+    return bench_decide_digest(c, from, dialed, n);
 }
 
 int main(int argc, char **argv)
@@ -106,8 +80,8 @@ int main(int argc, char **argv)
     size_t n = bench_numbers_read("image_instructions", argv[1], want, &from, &dialed);
     if (n == (size_t)-1)
         return 1;
-    decide_all(c, from, dialed, n); /* the first pass of each: caches, JIT stacks, fills */
-    decide_all(img, from, dialed, n);
+    bench_decide_digest(c, from, dialed, n); /* the first pass of each: caches, JIT stacks, fills */
+    bench_decide_digest(img, from, dialed, n);
     uint64_t hm = decide_model(c, from, dialed, n), hi = decide_image(img, from, dialed, n);
     printf("%zu numbers, in-process digest %016llx, image (%s) digest %016llx\n", n,
            (unsigned long long)hm, way, (unsigned long long)hi);
