@@ -21,36 +21,6 @@
 
 enum { N = 333, THREADS = 4 }; /* N: not a multiple of 64 (the last word of each bit set) */
 
-static char *plan_xml(void)
-{
-    size_t cap = N * 300 + 4096, n = 0;
-    char *xml = malloc(cap);
-    assert_non_null(xml);
-    n += (size_t)snprintf(
-        xml + n, cap - n,
-        "<callroute xmlns=\"urn:callroute:config:1\">\n"
-        "<domains><domain>example.com</domain></domains>\n"
-        "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/></locationProfiles>\n"
-        "<phoneUsages><usage name=\"Local\"/></phoneUsages>\n"
-        "<voicePolicies default=\"A\"><voicePolicy name=\"A\"><usage>Local</usage>"
-        "</voicePolicy></voicePolicies>\n"
-        "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n<routes>\n");
-    for (size_t i = 0; i < N; i++)
-        n += (size_t)snprintf(xml + n, cap - n,
-                              "<route name=\"route-%05zu\" pattern=\"^\\+1206%05zu\\d{2}$\">"
-                              "<usage>Local</usage><gateway>gw</gateway></route>\n",
-                              i, i);
-    n += (size_t)snprintf(xml + n, cap - n, "</routes>\n<users>\n");
-    for (size_t i = 0; i < N; i++)
-        n += (size_t)snprintf(xml + n, cap - n,
-                              "<user uri=\"sip:u%zu@example.com\" line=\"tel:+1425%07zu\" "
-                              "enterpriseVoice=\"true\"/>\n",
-                              i, i);
-    n += (size_t)snprintf(xml + n, cap - n, "</users>\n</callroute>\n");
-    assert_true(n < cap);
-    return xml;
-}
-
 typedef struct job {
     const cr_config *cfg;
     size_t start, step;
@@ -92,7 +62,7 @@ static size_t bits_agree(const cr_config *c)
 static void test_fill_on_first_use_threads(void **state)
 {
     (void)state;
-    char *xml = plan_xml();
+    char *xml = cr_test_plan_xml(N, N);
     cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
     free(xml);
     assert_non_null(src);

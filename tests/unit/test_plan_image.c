@@ -1580,44 +1580,6 @@ static void test_image_rules_with_odd_groups(void **state)
     free(img);
 }
 
-/* A plan of one profile, usage, policy and gateway, with `nroutes` routes (route-NNNNN, each
- * +1206 and its own five digits, then two more), or with nroutes 0 one route "local" for every
- * +1425 number, and `nusers` users, each with a line. Free with free(). */
-static char *plan_xml(size_t nroutes, size_t nusers)
-{
-    size_t cap = nroutes * 160 + nusers * 140 + 4096, n = 0;
-    char *xml = malloc(cap);
-    assert_non_null(xml);
-    n += (size_t)snprintf(
-        xml + n, cap - n,
-        "<callroute xmlns=\"urn:callroute:config:1\">\n"
-        "<domains><domain>example.com</domain></domains>\n"
-        "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/></locationProfiles>\n"
-        "<phoneUsages><usage name=\"Local\"/></phoneUsages>\n"
-        "<voicePolicies default=\"A\"><voicePolicy name=\"A\"><usage>Local</usage>"
-        "</voicePolicy></voicePolicies>\n"
-        "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n<routes>\n");
-    if (!nroutes)
-        n += (size_t)snprintf(
-            xml + n, cap - n,
-            "<route name=\"local\" pattern=\"^\\+1425\\d{7}$\"><usage>Local</usage>"
-            "<gateway>gw</gateway></route>\n");
-    for (size_t i = 0; i < nroutes; i++)
-        n += (size_t)snprintf(xml + n, cap - n,
-                              "<route name=\"route-%05zu\" pattern=\"^\\+1206%05zu\\d{2}$\">"
-                              "<usage>Local</usage><gateway>gw</gateway></route>\n",
-                              i, i);
-    n += (size_t)snprintf(xml + n, cap - n, "</routes>\n<users>\n");
-    for (size_t i = 0; i < nusers; i++)
-        n += (size_t)snprintf(xml + n, cap - n,
-                              "<user uri=\"sip:u%zu@example.com\" line=\"tel:+1425%07zu\" "
-                              "enterpriseVoice=\"true\"/>\n",
-                              i, i);
-    n += (size_t)snprintf(xml + n, cap - n, "</users>\n</callroute>\n");
-    assert_true(n < cap);
-    return xml;
-}
-
 /* A plan of 20,000 routes and 20,000 users: a checked read checks their records on two threads
  * (plan_image_cx.c check_split) and says what one pass in order says: the first damaged record,
  * in either half or both. */
@@ -1625,7 +1587,7 @@ static void test_large_image_checked_in_two_halves(void **state)
 {
     (void)state;
     enum { N = 20000 };
-    char *xml = plan_xml(N, N);
+    char *xml = cr_test_plan_xml(N, N);
     cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
     free(xml);
     assert_non_null(src);
@@ -1703,7 +1665,7 @@ static void test_large_tables_on_huge_pages(void **state)
     cr_table_free(NULL, CR_TABLE_HUGE);
 
     size_t nusers = 40000;
-    char *xml = plan_xml(0, nusers);
+    char *xml = cr_test_plan_xml(0, nusers);
     cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
     free(xml);
     assert_non_null(src);
@@ -1745,7 +1707,7 @@ static void test_image_copy_on_huge_pages(void **state)
     (void)state;
     static const size_t users[] = {200, 40000};
     for (size_t k = 0; k < sizeof users / sizeof *users; k++) {
-        char *xml = plan_xml(0, users[k]);
+        char *xml = cr_test_plan_xml(0, users[k]);
         cr_config *src = cr_test_load_xml(xml), *cfg = NULL;
         free(xml);
         assert_non_null(src);
@@ -1794,7 +1756,7 @@ static void test_routes_and_strings_on_huge_pages(void **state)
 {
     (void)state;
     size_t nroutes = 25000, nusers = 60000;
-    char *xml = plan_xml(nroutes, nusers);
+    char *xml = cr_test_plan_xml(nroutes, nusers);
     /* loaded to be written as an image (`callroute compile`): strings and routes on small
      * pages, the same image */
     const char *path = cr_test_tmpfile(xml, ".xml");

@@ -181,3 +181,43 @@ const char *cr_test_uri(const cr_config *c, const cr_decision *d, size_t i)
     cr_attempt_uri(c, d, i, s, CR_URI_SHORT);
     return s;
 }
+
+/* A plan of one profile, usage, policy and gateway, with `nroutes` routes (route-NNNNN, each
+ * +1206 and its own five digits, then two more), or with nroutes 0 one route "local" for every
+ * +1425 number, and `nusers` users, each with a line. Free with free(). */
+char *cr_test_plan_xml(size_t nroutes, size_t nusers)
+{
+    size_t cap = nroutes * 160 + nusers * 140 + 4096, n = 0;
+    char *xml = malloc(cap);
+    if (!xml)
+        abort();
+    n += (size_t)snprintf(
+        xml + n, cap - n,
+        "<callroute xmlns=\"urn:callroute:config:1\">\n"
+        "<domains><domain>example.com</domain></domains>\n"
+        "<locationProfiles default=\"HQ\"><locationProfile name=\"HQ\"/></locationProfiles>\n"
+        "<phoneUsages><usage name=\"Local\"/></phoneUsages>\n"
+        "<voicePolicies default=\"A\"><voicePolicy name=\"A\"><usage>Local</usage>"
+        "</voicePolicy></voicePolicies>\n"
+        "<gateways><gateway name=\"gw\" address=\"sip:10.0.0.1\"/></gateways>\n<routes>\n");
+    if (!nroutes)
+        n += (size_t)snprintf(
+            xml + n, cap - n,
+            "<route name=\"local\" pattern=\"^\\+1425\\d{7}$\"><usage>Local</usage>"
+            "<gateway>gw</gateway></route>\n");
+    for (size_t i = 0; i < nroutes; i++)
+        n += (size_t)snprintf(xml + n, cap - n,
+                              "<route name=\"route-%05zu\" pattern=\"^\\+1206%05zu\\d{2}$\">"
+                              "<usage>Local</usage><gateway>gw</gateway></route>\n",
+                              i, i);
+    n += (size_t)snprintf(xml + n, cap - n, "</routes>\n<users>\n");
+    for (size_t i = 0; i < nusers; i++)
+        n += (size_t)snprintf(xml + n, cap - n,
+                              "<user uri=\"sip:u%zu@example.com\" line=\"tel:+1425%07zu\" "
+                              "enterpriseVoice=\"true\"/>\n",
+                              i, i);
+    n += (size_t)snprintf(xml + n, cap - n, "</users>\n</callroute>\n");
+    if (n >= cap)
+        abort(); /* cap too small: a bug of this helper */
+    return xml;
+}

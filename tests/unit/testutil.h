@@ -12,6 +12,11 @@ const char *cr_test_tmpfile(const char *text, const char *suffix);
 /* Loads a configuration given as XML text through the real loader (a temporary file);
  * prints every diagnostic to stderr. Returns the compiled config, or NULL when refused. */
 struct cr_config *cr_test_load_xml(const char *xml);
+/* A plan of one profile, usage, policy and gateway, with `nroutes` routes (route-NNNNN, each
+ * +1206 and its own five digits, then two more), or with nroutes 0 one route "local" for every
+ * +1425 number, and `nusers` users (sip:uN@example.com, line tel:+1425 and N in seven digits).
+ * Free with free(). */
+char *cr_test_plan_xml(size_t nroutes, size_t nusers);
 
 /* Growable text buffer for the scenario runners (free .buf when done). */
 typedef struct cr_test_out {
