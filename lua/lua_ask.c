@@ -22,7 +22,6 @@
 _Static_assert(ASK_SPEC_MAX < LIVR_ASK_KEPT_MAX, "a spec fits in its copy");
 
 bool livr_ask_lua_only;
-unsigned long livr_ask_scans;
 
 /* The options, by name; their raw values, then their checked ones, sit at S_ARG + A_*. */
 enum { A_PROMPT, A_CHOICES, A_SPEECH, A_TIMEOUT, A_RETRIES, A_INVALID, A_NOANSWER, A_N };
@@ -475,7 +474,7 @@ static lua_KContext ask_plan_build(lua_State *L)
     p.speclen = 0;
     bool scanned = livr_layout_ok == 1 && scan_options(L, v, &p, &noptions, &set);
     if (scanned) {
-        livr_ask_scans++;
+        c->ivr->asks_in_place++;
     } else { /* what the scan left on the stack goes: lua_settop does not clear slots */
         lua_settop(L, S_PRIV);
         noptions = 0, set = 0, p.nkeys = 0;

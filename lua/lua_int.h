@@ -105,6 +105,7 @@ struct cr_lua_ivr {
     long *wf_script; /* per workflow: index into scripts, or -1 */
     size_t calls;
     uint64_t steps, errors;
+    uint64_t asks_in_place; /* call:ask questions whose options were read in place */
     uint64_t work;   /* budget units charged to calls: instructions and library work */
     int64_t now_ms;  /* engine time of the last driver call, for log lines */
     clockid_t clock; /* of the time limit (livr_clock_pick) */
@@ -262,10 +263,8 @@ extern const size_t livr_prelude_len;
 /* lua_ask.c: call:ask in C over the Lua version (the method `ask` of the table at
  * `methods`), with the Lua speech matcher at `speech_fn`. */
 void livr_ask_register(lua_State *L, int methods, int speech_fn);
-/* Tests only: every call:ask takes the Lua version (to compare the two); the questions whose
- * options were read in place (see livr_layout_ok). */
+/* Tests only: every call:ask takes the Lua version (to compare the two). */
 extern bool livr_ask_lua_only;
-extern unsigned long livr_ask_scans;
 
 /* lua_ivr.c */
 static inline cr_lua_ivr *livr_of(lua_State *L)

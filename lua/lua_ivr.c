@@ -447,6 +447,7 @@ void cr_lua_ivr_stats(const cr_lua_ivr *v, cr_lua_stats *out)
     out->calls = v->calls;
     out->memory = v->mem, out->memory_peak = v->peak;
     out->steps = v->steps, out->errors = v->errors;
+    out->asks_in_place = v->asks_in_place;
     out->work = v->work;
 }
 

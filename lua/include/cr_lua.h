@@ -94,6 +94,7 @@ typedef struct cr_lua_stats {
     size_t memory, memory_peak; /* bytes of the Lua state */
     uint64_t steps, errors;     /* resumes; calls that ended in the fallback */
     uint64_t work;              /* budget units charged to calls, all of them together */
+    uint64_t asks_in_place;     /* call:ask questions whose options were read in place */
 } cr_lua_stats;
 
 void cr_lua_ivr_stats(const cr_lua_ivr *ivr, cr_lua_stats *out);
