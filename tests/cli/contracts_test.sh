@@ -2,7 +2,7 @@
 # Contract audit (SPEC §2, §5 and issues 15, 16) of the command line on inputs the other CLI
 # tests do not try: one case per mismatch found and mended.
 #   contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: inbound_text, inbound_json
+# CASE: inbound_text, inbound_json, compile_status
 set -u
 cr=$1 src=$2 case=$3
 x=$src/examples/contoso/contoso.xml
@@ -47,6 +47,17 @@ inbound_json)
   # without --gateway there is no "inbound" object
   expect 0 "$cr" inbound --config "$x" --from sip:x@fabrikam.com +14255550100 --json
   json "'inbound' not in j"
+  ;;
+compile_status)
+  # SPEC §5: exit 2 for a configuration error, as check gives for the same file.
+  cp -r "$src/examples/contoso/." "$tmp/"
+  sed -e 's|<gateway>NY-GW1</gateway>|<gateway>NY-GW9</gateway>|' "$x" >"$tmp/broken.xml"
+  expect 2 "$cr" check --config "$tmp/broken.xml"
+  expect 2 "$cr" compile --config "$tmp/broken.xml" -o "$tmp/broken.plan"
+  has "unknown gateway 'NY-GW9'" "compile message" "$err"
+  [ -e "$tmp/broken.plan" ] && bad "compile wrote a plan of a refused configuration" || ok
+  expect 2 "$cr" compile --config "$tmp/missing.xml" -o "$tmp/m.plan"
+  expect 0 "$cr" compile --config "$x" -o "$tmp/ok.plan"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
