@@ -85,7 +85,7 @@ static const struct {
     {"users", "usage: callroute users import --db DIR FILE [--replace] [--owner USER[:GROUP]]\n"
               "                              [--json]\n"
               "       callroute users export --db DIR [FILE|-] [--format xml|csv]\n"
-              "       callroute users list --db DIR | show|remove --db DIR URI\n"},
+              "       callroute users list --db DIR | show|remove --db DIR URI  [--json]\n"},
     {"compile",
      "usage: callroute compile --config FILE -o PLAN [--include-dir DIR]...\n"
      "  Validates a configuration (XML, or a plan image) and writes its compiled plan\n"

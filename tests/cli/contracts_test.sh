@@ -2,7 +2,7 @@
 # Contract audit (SPEC §2, §5 and issues 15, 16) of the command line on inputs the other CLI
 # tests do not try: one case per mismatch found and mended.
 #   contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: inbound_text, inbound_json, compile_status
+# CASE: inbound_text, inbound_json, compile_status, users_json
 set -u
 cr=$1 src=$2 case=$3
 x=$src/examples/contoso/contoso.xml
@@ -58,6 +58,29 @@ compile_status)
   [ -e "$tmp/broken.plan" ] && bad "compile wrote a plan of a refused configuration" || ok
   expect 2 "$cr" compile --config "$tmp/missing.xml" -o "$tmp/m.plan"
   expect 0 "$cr" compile --config "$x" -o "$tmp/ok.plan"
+  ;;
+users_json)
+  # SPEC §5 "JSON with --json"; issue 16: no option silently ignored.
+  expect 0 "$cr" users import --db "$tmp/db" "$src/examples/contoso/users.xml"
+  expect 0 "$cr" users list --db "$tmp/db" --json
+  json "j['count'] == 9 and len(j['users']) == 9 and j['users'][0] == {'uri': 'sip:alice@contoso.com', 'line': 'tel:+14255550100;ext=50100'}"
+  json "{'uri': 'sip:erin@contoso.com', 'line': None} in j['users']"
+  expect 0 "$cr" users show --db "$tmp/db" sip:alice@contoso.com --json
+  json "j['uri'] == 'sip:alice@contoso.com' and j['enterpriseVoice'] is True and j['noAnswerAfter'] == 20"
+  json "j['teamCall'] == ['sip:bob@contoso.com'] and j['delegates'] == ['sip:carol@contoso.com'] and j['voicePolicy'] is None"
+  expect 0 "$cr" users show --db "$tmp/db" sip:erin@contoso.com --json
+  json "j['enterpriseVoice'] is False and j['line'] is None and j['teamCall'] == []"
+  expect 1 "$cr" users show --db "$tmp/db" sip:nobody@contoso.com --json
+  expect 0 "$cr" users remove --db "$tmp/db" sip:erin@contoso.com --json
+  json "j['removed'] == 'sip:erin@contoso.com'"
+  expect 0 "$cr" users list --db "$tmp/db" --json
+  json "j['count'] == 8"
+  # text stays text
+  expect 0 "$cr" users list --db "$tmp/db"
+  has "sip:alice@contoso.com tel:+14255550100;ext=50100" "list text" "$out"
+  # export writes XML or CSV: --json is refused, not ignored
+  expect 2 "$cr" users export --db "$tmp/db" --json
+  has "--json does not apply" "export --json" "$err"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
