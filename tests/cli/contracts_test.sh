@@ -2,7 +2,7 @@
 # Contract audit (SPEC §2, §5 and issues 15, 16) of the command line on inputs the other CLI
 # tests do not try: one case per mismatch found and mended.
 #   contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: inbound_text, inbound_json, compile_status, users_json
+# CASE: inbound_text, inbound_json, compile_status, users_json, dial_separators
 set -u
 cr=$1 src=$2 case=$3
 x=$src/examples/contoso/contoso.xml
@@ -81,6 +81,20 @@ users_json)
   # export writes XML or CSV: --json is refused, not ignored
   expect 2 "$cr" users export --db "$tmp/db" --json
   has "--json does not apply" "export --json" "$err"
+  ;;
+dial_separators)
+  # SPEC §2: visual separators (space, -, ., (, )) are removed from dialed strings first.
+  for d in "425-555-0100" "(425) 555-0100" "425.555.0100" "9 425 555 0100"; do
+    expect 0 "$cr" dial --config "$x" --profile Redmond.contoso.com "$d" --json
+    json "j['answer'] == 'complete' and j['normalized'] == '+14255550100' and j['input'] == '''$d'''"
+  done
+  expect 0 "$cr" dial --config "$x" --profile Redmond.contoso.com "555-010"
+  [ "$out" = need_more ] && ok || bad "dial 555-010: $out"
+  # still only keypad digits: letters, '+', or nothing but separators are no match
+  for d in "12a" "+1 425 555 0100" " - " ""; do
+    expect 1 "$cr" dial --config "$x" --profile Redmond.contoso.com "$d"
+    [ "$out" = no_match ] && ok || bad "dial '$d': $out"
+  done
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
