@@ -4,6 +4,8 @@
 
 #include "callroute.h"
 
+#include <stdbool.h>
+
 /* Each subcommand gets argv after the subcommand name (argv[0] is the subcommand) and
  * returns the process exit status: 0 success, 1 decision/validation failed, 2 usage or
  * configuration error. */
@@ -17,7 +19,7 @@ int cr_cmd_inbound(const cr_plugin *p, int argc, char **argv);
 int cr_cmd_users(const cr_plugin *p, int argc, char **argv);
 int cr_cmd_compile(const cr_plugin *p, int argc, char **argv);
 /* users list|show|remove over the directory at db (uri for show and remove). */
-int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const char *uri);
+int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const char *uri, bool json);
 int cr_cmd_test(const cr_plugin *p, int argc, char **argv);
 int cr_cmd_diff(const cr_plugin *p, int argc, char **argv);
 

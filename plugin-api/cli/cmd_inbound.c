@@ -23,6 +23,100 @@ static void usage(FILE *f)
           f);
 }
 
+/* A JSON string at *s (after its opening quote) printed as plain text; *s moves past its
+ * closing quote. Escapes are decoded; control characters print as '?'. */
+static void text_string(const char **s, FILE *f)
+{
+    const char *c = *s;
+    while (*c && *c != '"') {
+        if (*c != '\\') {
+            fputc(*c++, f);
+            continue;
+        }
+        c++;
+        if (*c == 'u') {
+            unsigned v = 0;
+            int k = 1;
+            for (; k <= 4 && c[k]; k++) {
+                char h = c[k];
+                v = v * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+            }
+            c += k;
+            if (v < 0x20 || v == 0x7f)
+                fputc('?', f);
+            else if (v < 0x80)
+                fputc((int)v, f);
+            else if (v < 0x800)
+                fputc((int)(0xc0 | v >> 6), f), fputc((int)(0x80 | (v & 0x3f)), f);
+            else
+                fputc((int)(0xe0 | v >> 12), f), fputc((int)(0x80 | (v >> 6 & 0x3f)), f),
+                    fputc((int)(0x80 | (v & 0x3f)), f);
+            continue;
+        }
+        fputc(*c == '"' || *c == '\\' || *c == '/' ? *c : '?', f);
+        if (*c)
+            c++;
+    }
+    *s = *c ? c + 1 : c;
+}
+
+/*
+ * A result field that holds a JSON array of flat objects ("notifications", "skipped") as
+ * human text, one object a line: the first value, then each further field as "key value"
+ * ("reason" as its value alone; lists joined by ", "). No JSON reaches text output
+ * (issue 16).
+ */
+static void print_objects(const char *title, const char *json)
+{
+    if (!json || strcmp(json, "[]") == 0)
+        return;
+    printf("%s:\n", title);
+    const char *c = json;
+    int field = 0; /* in an object: the index of the current field */
+    bool key = true, list = false, first_item = false;
+    while (*c) {
+        char ch = *c++;
+        if (ch == '{') {
+            fputs("  ", stdout);
+            field = 0, key = true;
+        } else if (ch == '}') {
+            fputc('\n', stdout);
+        } else if (ch == '[' && !key) {
+            list = true, first_item = true;
+        } else if (ch == ']' && list) {
+            list = false;
+        } else if (ch == ':') {
+            key = false;
+        } else if (ch == ',' && !list) {
+            key = true, field++;
+        } else if (ch == '"' && key) {
+            const char *k = c;
+            while (*c && *c != '"')
+                c += *c == '\\' && c[1] ? 2 : 1;
+            if (field > 0 && !(c - k == 6 && strncmp(k, "reason", 6) == 0)) {
+                fputs(field > 1 ? ", " : " ", stdout);
+                for (; k < c; k++)
+                    fputc(*k == '_' ? ' ' : *k, stdout);
+                fputc(' ', stdout);
+            } else if (field > 0) {
+                fputc(' ', stdout);
+            }
+            if (*c)
+                c++;
+        } else if (ch == '"') {
+            if (list && !first_item)
+                fputs(", ", stdout);
+            first_item = false;
+            text_string(&c, stdout);
+            if (field == 0)
+                fputc(':', stdout);
+        } else if (ch == 'n' && strncmp(c - 1, "null", 4) == 0) {
+            fputc('-', stdout);
+            c += 3;
+        }
+    }
+}
+
 /* The plan as a timeline, one line per thing that rings. */
 static void print_text(const cr_plugin *p, const cr_result *r, const cr_result *gwr)
 {
@@ -54,18 +148,40 @@ static void print_text(const cr_plugin *p, const cr_result *r, const cr_result *
                    p->result_item(r, "ring", i, "uri"));
         fputc('\n', stdout);
     }
-    const char *notes = p->result_get(r, "notifications");
-    if (notes && strcmp(notes, "[]") != 0)
-        printf("notifications: %s\n", notes);
-    const char *skipped = p->result_get(r, "skipped");
-    if (skipped && strcmp(skipped, "[]") != 0)
-        printf("skipped: %s\n", skipped);
+    print_objects("notifications", p->result_get(r, "notifications"));
+    print_objects("skipped", p->result_get(r, "skipped"));
     printf("reason: %s\n", p->result_get(r, "reason"));
     size_t nt = p->result_count(r, "trace");
     if (nt)
         puts("trace:");
     for (size_t i = 0; i < nt; i++)
         printf("  %s\n", p->result_item(r, "trace", i, "text"));
+}
+
+/* A result as one line of JSON (malloc'd; NULL when out of memory). */
+static char *json_of(const cr_plugin *p, const cr_result *r)
+{
+    size_t need = p->result_json(r, NULL, 0);
+    char *s = malloc(need + 1);
+    if (s)
+        p->result_json(r, s, need + 1);
+    return s;
+}
+
+/* --json with --gateway: the plan, with what the gateway's profile made of the numbers
+ * (called, calling, pai: issue 15) as its "inbound" object. */
+static void print_json(const cr_plugin *p, const cr_result *r, const cr_result *gwr)
+{
+    char *plan = json_of(p, r), *gw = gwr ? json_of(p, gwr) : NULL;
+    size_t n = plan ? strlen(plan) : 0;
+    while (n && plan[n - 1] != '}')
+        n--;
+    if (gw && n)
+        printf("%.*s, \"inbound\": %s}\n", (int)(n - 1), plan, gw);
+    else if (plan)
+        printf("%s\n", plan);
+    free(plan);
+    free(gw);
 }
 
 int cr_cmd_inbound(const cr_plugin *p, int argc, char **argv)
@@ -124,7 +240,7 @@ int cr_cmd_inbound(const cr_plugin *p, int argc, char **argv)
         fprintf(stderr, "callroute inbound: %s\n", p->strerror(rc));
     } else {
         if (cr_flag(&o, "json"))
-            cr_cli_print(p, r, 1);
+            print_json(p, r, gwr);
         else
             print_text(p, r, gwr);
         status = p->result_kind(r) == 1 ? 0 : 1;

@@ -23,8 +23,8 @@ static void usage(FILE *f)
     fputs("usage: callroute users import --db DIR FILE [--replace] [--owner USER[:GROUP]] "
           "[--json]\n"
           "       callroute users export --db DIR [FILE|-] [--format xml|csv]\n"
-          "       callroute users list --db DIR\n"
-          "       callroute users show|remove --db DIR URI\n"
+          "       callroute users list --db DIR [--json]\n"
+          "       callroute users show|remove --db DIR URI [--json]\n"
           "  import: XML (<users> of <user>, as in the configuration) or CSV whose first line\n"
           "  is the header\n"
           "    uri,line,enterpriseVoice,voicePolicy,locationProfile,voicemail,simultaneousRing,\n"
@@ -37,6 +37,8 @@ static void usage(FILE *f)
           "  and write lock.mdb. Without --owner a directory that exists keeps its owner.\n"
           "  export: every user, as XML (default, or FILE ending in .xml) or CSV.\n"
           "  list: each user's URI and line (the count on stderr); show: a user's fields;\n"
+          "  --json: list as {\"db\", \"users\": [{\"uri\", \"line\"}...], \"count\"}, show as\n"
+          "  one object of the CSV columns (null when not set), remove as {\"db\", \"removed\"}.\n"
           "  remove: deletes a user (one transaction; exit status 1 when there is none).\n",
           f);
 }
@@ -176,7 +178,12 @@ int cr_cmd_users(const cr_plugin *p, int argc, char **argv)
             fprintf(stderr, "callroute users remove: this library cannot replace users\n");
             return 2;
         }
-        return cr_users_list(p, db, o.pos[0], o.npos == 2 ? o.pos[1] : NULL);
+        return cr_users_list(p, db, o.pos[0], o.npos == 2 ? o.pos[1] : NULL, cr_flag(&o, "json"));
+    }
+    if (strcmp(o.pos[0], "export") == 0 && o.npos <= 2 && cr_flag(&o, "json")) {
+        /* never silently ignored (issue 16): export writes XML or CSV */
+        fprintf(stderr, "callroute users export: --json does not apply (--format xml|csv)\n");
+        return 2;
     }
     if (strcmp(o.pos[0], "export") == 0 && o.npos <= 2) {
         char err[1024];

@@ -3,6 +3,7 @@
  * export and import (a CSV snapshot of the directory, one write transaction for remove).
  */
 #include "cli.h"
+#include "lib/json_esc.h"
 #include "opts.h"
 
 #include <errno.h>
@@ -93,7 +94,55 @@ static FILE *snapshot(const cr_plugin *p, const char *db, char *path, size_t len
     return f;
 }
 
-int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const char *uri)
+static void put_stdout(void *ud, const char *s, size_t n)
+{
+    (void)ud;
+    fwrite(s, 1, n, stdout);
+}
+
+/* s as a JSON string; "" as null (an empty CSV field is a field not set). */
+static void json_str(const char *s)
+{
+    if (*s)
+        crp_json_escape(s, put_stdout, NULL);
+    else
+        fputs("null", stdout);
+}
+
+/* A user's fields (the export's CSV columns) as one JSON object: booleans and seconds typed,
+ * the space-separated lists (teamCall, delegates) as arrays, fields not set as null. */
+static void json_user(char **head, char **fields, int n)
+{
+    fputc('{', stdout);
+    for (int i = 0; i < n; i++) {
+        printf("%s", i ? ", " : "");
+        crp_json_escape(head[i], put_stdout, NULL);
+        fputs(": ", stdout);
+        const char *v = fields[i];
+        if (!strcmp(head[i], "enterpriseVoice") || !strcmp(head[i], "pbxIntegration")) {
+            fputs(*v ? (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 ? "true" : "false")
+                     : "null",
+                  stdout);
+        } else if (*v && (!strcmp(head[i], "noAnswerAfter") || !strcmp(head[i], "teamCallDelay")) &&
+                   strspn(v, "0123456789") == strlen(v)) {
+            fputs(v, stdout);
+        } else if (!strcmp(head[i], "teamCall") || !strcmp(head[i], "delegates")) {
+            fputc('[', stdout);
+            char *copy = strdup(v), *save = NULL;
+            int k = 0;
+            for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t;
+                 t = strtok_r(NULL, " ", &save))
+                fputs(k++ ? ", " : "", stdout), crp_json_escape(t, put_stdout, NULL);
+            free(copy);
+            fputc(']', stdout);
+        } else {
+            json_str(v);
+        }
+    }
+    fputs("}\n", stdout);
+}
+
+int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const char *uri, bool json)
 {
     char path[4096];
     FILE *f = snapshot(p, db, path, sizeof path);
@@ -113,11 +162,24 @@ int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const cha
             fwrite(raw, 1, rawlen, keep);
     }
     free(raw);
+    if (json && strcmp(cmd, "list") == 0) { /* {"db": DB, "users": [{"uri", "line"}...], "count"} */
+        fputs("{\"db\": ", stdout);
+        crp_json_escape(db, put_stdout, NULL);
+        fputs(", \"users\": [", stdout);
+    }
     for (int n; (n = csv_next(f, fields, FIELDS_MAX, &raw, &rawlen)) > 0; free(raw)) {
         bool match = uri && n > 0 && strcmp(fields[0], uri) == 0;
         count++;
-        if (strcmp(cmd, "list") == 0)
+        if (strcmp(cmd, "list") == 0 && json) {
+            fputs(count > 1 ? ", {\"uri\": " : "{\"uri\": ", stdout);
+            crp_json_escape(fields[0], put_stdout, NULL);
+            fputs(", \"line\": ", stdout);
+            json_str(n > 1 ? fields[1] : "");
+            fputc('}', stdout);
+        } else if (strcmp(cmd, "list") == 0)
             printf("%s%s%s\n", fields[0], n > 1 && *fields[1] ? " " : "", n > 1 ? fields[1] : "");
+        else if (match && strcmp(cmd, "show") == 0 && json)
+            json_user(head, fields, n < nh ? n : nh);
         else if (match && strcmp(cmd, "show") == 0)
             for (int i = 0; i < n && i < nh; i++)
                 if (*fields[i])
@@ -133,6 +195,8 @@ int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const cha
     unlink(path);
     int status = 0;
     if (strcmp(cmd, "list") == 0) {
+        if (json)
+            printf("], \"count\": %d}\n", count);
         fprintf(stderr, "%d users\n", count);
     } else if (!found) {
         fprintf(stderr, "callroute users %s: no user '%s' in %s\n", cmd, uri, db);
@@ -145,6 +209,12 @@ int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const cha
         if (rc != 0) {
             fprintf(stderr, "callroute users remove: %s\n", err[0] ? err : p->strerror(rc));
             status = 2;
+        } else if (json) {
+            fputs("{\"db\": ", stdout);
+            crp_json_escape(db, put_stdout, NULL);
+            fputs(", \"removed\": ", stdout);
+            crp_json_escape(uri, put_stdout, NULL);
+            fputs("}\n", stdout);
         } else {
             printf("removed %s from %s\n", uri, db);
         }

@@ -85,13 +85,13 @@ static const struct {
     {"users", "usage: callroute users import --db DIR FILE [--replace] [--owner USER[:GROUP]]\n"
               "                              [--json]\n"
               "       callroute users export --db DIR [FILE|-] [--format xml|csv]\n"
-              "       callroute users list --db DIR | show|remove --db DIR URI\n"},
+              "       callroute users list --db DIR | show|remove --db DIR URI  [--json]\n"},
     {"compile",
      "usage: callroute compile --config FILE -o PLAN [--include-dir DIR]...\n"
      "  Validates a configuration (XML, or a plan image) and writes its compiled plan\n"
      "  image to PLAN: one checksummed block that every command, cr_open and the Kamailio\n"
      "  modparam `config` accept in place of the XML, without parsing it. Exit status:\n"
-     "  0 written, 1 configuration refused, 2 usage or I/O error.\n"},
+     "  0 written, 2 configuration refused (as check), usage or I/O error.\n"},
 };
 
 void cr_cli_help(const char *cmd, FILE *f)

@@ -396,12 +396,21 @@ static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_resu
         cr_trace_init(&t);
         char norm[CR_NUMBER_MAX + 1];
         const cr_rule *rule = NULL;
-        /* device digits: 0-9 * # only */
-        bool ok = *digits && strlen(digits) <= CR_NUMBER_MAX;
-        for (const char *c = digits; *c; c++)
-            ok &= (*c >= '0' && *c <= '9') || *c == '*' || *c == '#';
+        /* device digits: 0-9 * # only, once the visual separators (space - . ( )) are
+         * removed, as from every dialed string (SPEC §2) */
+        char typed[CR_NUMBER_MAX + 1];
+        size_t n = 0;
+        bool ok = true;
+        for (const char *c = digits; *c && ok; c++) {
+            if (*c == ' ' || *c == '-' || *c == '.' || *c == '(' || *c == ')')
+                continue;
+            ok = n < CR_NUMBER_MAX && ((*c >= '0' && *c <= '9') || *c == '*' || *c == '#');
+            typed[n++] = *c;
+        }
+        typed[ok ? n : 0] = 0;
+        ok &= n > 0;
         cr_dial_answer a =
-            ok ? cr_profile_dial(p, digits, &rule, norm, sizeof norm, &t) : CR_DIAL_NO_MATCH_;
+            ok ? cr_profile_dial(p, typed, &rule, norm, sizeof norm, &t) : CR_DIAL_NO_MATCH_;
         if (!ok)
             cr_trace_add(&t, "'%.100s' is not a sequence of keypad digits", digits);
         int kind = a == CR_DIAL_COMPLETE_    ? CR_DIAL_COMPLETE
