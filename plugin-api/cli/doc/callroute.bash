@@ -29,7 +29,7 @@ _callroute()
         simulate) opts="--config --start --state --until --log --stats --service-level --json" ;;
         test) opts="--config --db --verbose" ;;
         diff) opts="--config --from --numbers --generate" ;;
-        users) opts="import export --db --replace --owner --format --json" ;;
+        users) opts="import export list show remove --db --replace --owner --format --json" ;;
         bench) opts="--config --generate --numbers --seconds --reload-ms --reloads --threads --save --seed --json --baseline --runs --rgs" ;;
     esac
     if [[ $cur == -* || ${words[1]} == users ]]; then
