@@ -101,6 +101,28 @@ int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
     return rc == 0 ? 0 : 2;
 }
 
+static void put_out(void *ud, const char *s, size_t n)
+{
+    (void)ud;
+    fwrite(s, 1, n, stdout);
+}
+
+/* normalize --json on a string that is not a phone number: the result's fields, null where
+ * there is nothing, and the reason (route and dial answer such a string with JSON too). */
+static void normalize_refused_json(const char *number, const char *profile, const char *why)
+{
+    fputs("{\"input\": ", stdout);
+    crp_json_escape(number, put_out, NULL);
+    fputs(", \"profile\": ", stdout);
+    if (profile)
+        crp_json_escape(profile, put_out, NULL);
+    else
+        fputs("null", stdout);
+    fputs(", \"rule\": null, \"normalized\": null, \"error\": ", stdout);
+    crp_json_escape(why, put_out, NULL);
+    fputs("}\n", stdout);
+}
+
 int cr_cmd_normalize(const cr_plugin *p, int argc, char **argv)
 {
     cr_opts o;
@@ -125,7 +147,11 @@ int cr_cmd_normalize(const cr_plugin *p, int argc, char **argv)
         fprintf(stderr, "callroute normalize: no location profile '%s'\n", profile);
         status = 2;
     } else if (rc != 0) {
-        fprintf(stderr, "callroute normalize: '%s' is not a phone number\n", o.pos[0]);
+        char why[320];
+        snprintf(why, sizeof why, "'%s' is not a phone number", o.pos[0]);
+        fprintf(stderr, "callroute normalize: %s\n", why);
+        if (cr_flag(&o, "json"))
+            normalize_refused_json(o.pos[0], profile, why);
         status = 1;
     } else {
         cr_cli_print(p, r, cr_flag(&o, "json"));

@@ -2,7 +2,7 @@
 # Contract audit (SPEC §2, §5 and issues 15, 16) of the command line on inputs the other CLI
 # tests do not try: one case per mismatch found and mended.
 #   contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: inbound_text, inbound_json, compile_status, users_json, dial_separators
+# CASE: inbound_text, inbound_json, compile_status, users_json, dial_separators, normalize_json
 set -u
 cr=$1 src=$2 case=$3
 x=$src/examples/contoso/contoso.xml
@@ -95,6 +95,19 @@ dial_separators)
     expect 1 "$cr" dial --config "$x" --profile Redmond.contoso.com "$d"
     [ "$out" = no_match ] && ok || bad "dial '$d': $out"
   done
+  ;;
+normalize_json)
+  # SPEC §5: every subcommand prints JSON with --json. A string that is not a phone number
+  # exits 1 with the result's fields null and the reason, as route and dial answer it.
+  expect 1 "$cr" normalize --config "$x" --profile Redmond.contoso.com 'a"bc' --json
+  json "j['input'] == 'a\"bc' and j['profile'] == 'Redmond.contoso.com'"
+  json "j['rule'] is None and j['normalized'] is None and 'not a phone number' in j['error']"
+  has "not a phone number" "stderr" "$err"
+  expect 1 "$cr" normalize --config "$x" '++1' --json
+  json "j['profile'] is None and j['normalized'] is None"
+  # text output stays text: the message on stderr, nothing on stdout
+  expect 1 "$cr" normalize --config "$x" --profile Redmond.contoso.com abc
+  [ -z "$out" ] && ok || bad "text output: $out"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
