@@ -25,6 +25,7 @@
  */
 #define _GNU_SOURCE
 #include "cr_directory.h"
+#include "dir_bench_draw.h"
 #include "directory_int.h"
 
 #include <stdio.h>
@@ -215,9 +216,7 @@ int main(int argc, char **argv)
     size_t *which = malloc(m * sizeof *which);
     if (!t || !which)
         return 2;
-    srand(42);
-    for (size_t i = 0; i < m; i++)
-        which[i] = ((size_t)rand() * 65536u + (size_t)rand()) % users;
+    dir_bench_uniform(which, m, users);
     static const char *const what[4] = {"cr_dir_reader_by_number", "index + decode",
                                         "cells + decode", "cells, fetch only"};
     size_t wrong = 0;

@@ -25,6 +25,7 @@
  */
 #include "cr_directory.h"
 #include "../bench/bench_pages.h"
+#include "dir_bench_draw.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -471,9 +472,7 @@ int main(int argc, char **argv)
     size_t *which = malloc(m * sizeof *which);
     if (!t || !which)
         return 2;
-    srand(42);
-    for (size_t i = 0; i < m; i++)
-        which[i] = ((size_t)rand() * 65536u + (size_t)rand()) % n;
+    dir_bench_uniform(which, m, n);
     char num[32], uri[64];
     cr_dir_reader r;
     size_t misses = 0;
