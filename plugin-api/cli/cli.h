@@ -27,4 +27,6 @@ int cr_cmd_diff(const cr_plugin *p, int argc, char **argv);
 cr_handle *cr_cli_open(const cr_plugin *p, const char *config, const cr_open_options *opts);
 /* Prints a result as JSON (one line) or as human text to stdout. */
 void cr_cli_print(const cr_plugin *p, const cr_result *r, int json);
+/* s on stdout as a JSON string (escaped as the library escapes), or null for NULL. */
+void cr_cli_json_str(const char *s);
 #endif

@@ -101,25 +101,16 @@ int cr_cmd_check(const cr_plugin *p, int argc, char **argv)
     return rc == 0 ? 0 : 2;
 }
 
-static void put_out(void *ud, const char *s, size_t n)
-{
-    (void)ud;
-    fwrite(s, 1, n, stdout);
-}
-
 /* normalize --json on a string that is not a phone number: the result's fields, null where
  * there is nothing, and the reason (route and dial answer such a string with JSON too). */
 static void normalize_refused_json(const char *number, const char *profile, const char *why)
 {
     fputs("{\"input\": ", stdout);
-    crp_json_escape(number, put_out, NULL);
+    cr_cli_json_str(number);
     fputs(", \"profile\": ", stdout);
-    if (profile)
-        crp_json_escape(profile, put_out, NULL);
-    else
-        fputs("null", stdout);
+    cr_cli_json_str(profile);
     fputs(", \"rule\": null, \"normalized\": null, \"error\": ", stdout);
-    crp_json_escape(why, put_out, NULL);
+    cr_cli_json_str(why);
     fputs("}\n", stdout);
 }
 

@@ -3,7 +3,6 @@
  * export and import (a CSV snapshot of the directory, one write transaction for remove).
  */
 #include "cli.h"
-#include "lib/json_esc.h"
 #include "opts.h"
 
 #include <errno.h>
@@ -94,19 +93,10 @@ static FILE *snapshot(const cr_plugin *p, const char *db, char *path, size_t len
     return f;
 }
 
-static void put_stdout(void *ud, const char *s, size_t n)
-{
-    (void)ud;
-    fwrite(s, 1, n, stdout);
-}
-
 /* s as a JSON string; "" as null (an empty CSV field is a field not set). */
 static void json_str(const char *s)
 {
-    if (*s)
-        crp_json_escape(s, put_stdout, NULL);
-    else
-        fputs("null", stdout);
+    cr_cli_json_str(*s ? s : NULL);
 }
 
 /* A user's fields (the export's CSV columns) as one JSON object: booleans and seconds typed,
@@ -116,7 +106,7 @@ static void json_user(char **head, char **fields, int n)
     fputc('{', stdout);
     for (int i = 0; i < n; i++) {
         printf("%s", i ? ", " : "");
-        crp_json_escape(head[i], put_stdout, NULL);
+        cr_cli_json_str(head[i]);
         fputs(": ", stdout);
         const char *v = fields[i];
         if (!strcmp(head[i], "enterpriseVoice") || !strcmp(head[i], "pbxIntegration")) {
@@ -132,7 +122,7 @@ static void json_user(char **head, char **fields, int n)
             int k = 0;
             for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t;
                  t = strtok_r(NULL, " ", &save))
-                fputs(k++ ? ", " : "", stdout), crp_json_escape(t, put_stdout, NULL);
+                fputs(k++ ? ", " : "", stdout), cr_cli_json_str(t);
             free(copy);
             fputc(']', stdout);
         } else {
@@ -164,7 +154,7 @@ int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const cha
     free(raw);
     if (json && strcmp(cmd, "list") == 0) { /* {"db": DB, "users": [{"uri", "line"}...], "count"} */
         fputs("{\"db\": ", stdout);
-        crp_json_escape(db, put_stdout, NULL);
+        cr_cli_json_str(db);
         fputs(", \"users\": [", stdout);
     }
     for (int n; (n = csv_next(f, fields, FIELDS_MAX, &raw, &rawlen)) > 0; free(raw)) {
@@ -172,7 +162,7 @@ int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const cha
         count++;
         if (strcmp(cmd, "list") == 0 && json) {
             fputs(count > 1 ? ", {\"uri\": " : "{\"uri\": ", stdout);
-            crp_json_escape(fields[0], put_stdout, NULL);
+            cr_cli_json_str(fields[0]);
             fputs(", \"line\": ", stdout);
             json_str(n > 1 ? fields[1] : "");
             fputc('}', stdout);
@@ -211,9 +201,9 @@ int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const cha
             status = 2;
         } else if (json) {
             fputs("{\"db\": ", stdout);
-            crp_json_escape(db, put_stdout, NULL);
+            cr_cli_json_str(db);
             fputs(", \"removed\": ", stdout);
-            crp_json_escape(uri, put_stdout, NULL);
+            cr_cli_json_str(uri);
             fputs("}\n", stdout);
         } else {
             printf("removed %s from %s\n", uri, db);

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE /* dladdr */
 #include "cli.h"
+#include "lib/json_esc.h"
 #include "opts.h"
 
 #include <dlfcn.h>
@@ -89,6 +90,20 @@ cr_handle *cr_cli_open(const cr_plugin *p, const char *config, const cr_open_opt
         return NULL;
     }
     return h;
+}
+
+static void put_stdout(void *ud, const char *s, size_t n)
+{
+    (void)ud;
+    fwrite(s, 1, n, stdout);
+}
+
+void cr_cli_json_str(const char *s)
+{
+    if (s)
+        crp_json_escape(s, put_stdout, NULL);
+    else
+        fputs("null", stdout);
 }
 
 void cr_cli_print(const cr_plugin *p, const cr_result *r, int json)
