@@ -11,11 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-static bool is_separator(char c)
-{
-    return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')';
-}
-
 bool ce_is_e164(const char *s)
 {
     if (!s || s[0] != '+')
@@ -197,7 +192,7 @@ __attribute__((noinline)) int ce_number_parse_any(const char *in, cr_number *out
         return CR_EINVAL;
     size_t o = 0;
     for (const char *p = user; p < uend; p++) {
-        if (is_separator(*p))
+        if (cr_is_visual_separator(*p))
             continue;
         if (o >= CR_NUMBER_MAX) {
             out->digits[o] = 0;

@@ -106,9 +106,9 @@ struct cr_lua_ivr {
     size_t calls;
     uint64_t steps, errors;
     uint64_t asks_in_place; /* call:ask questions whose options were read in place */
-    uint64_t work;   /* budget units charged to calls: instructions and library work */
-    int64_t now_ms;  /* engine time of the last driver call, for log lines */
-    clockid_t clock; /* of the time limit (livr_clock_pick) */
+    uint64_t work;          /* budget units charged to calls: instructions and library work */
+    int64_t now_ms;         /* engine time of the last driver call, for log lines */
+    clockid_t clock;        /* of the time limit (livr_clock_pick) */
     /* Freed small blocks kept for reuse, one list per size class (livr_alloc). */
     void *spare[LIVR_SMALL_CLASSES];
     size_t spare_bytes;

@@ -52,6 +52,11 @@ typedef struct cr_number {
  * parameter given twice, or whose value is too long or holds a control character or a
  * percent-encoding, is CR_EINVAL too; out->invalid then says which. */
 int cr_number_parse(const char *in, cr_number *out);
+/* Whether c is a visual separator (space - . ( )), which dialed strings lose first. */
+static inline bool cr_is_visual_separator(char c)
+{
+    return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')';
+}
 
 /*
  * Normalizes `digits` with profile p: rules in order, the first whose pattern matches wins

@@ -402,7 +402,7 @@ static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_resu
         size_t n = 0;
         bool ok = true;
         for (const char *c = digits; *c && ok; c++) {
-            if (*c == ' ' || *c == '-' || *c == '.' || *c == '(' || *c == ')')
+            if (cr_is_visual_separator(*c))
                 continue;
             ok = n < CR_NUMBER_MAX && ((*c >= '0' && *c <= '9') || *c == '*' || *c == '#');
             typed[n++] = *c;

@@ -78,12 +78,7 @@ int main(int argc, char **argv)
     answer_all(p, h, from, dialed, n);
     uint64_t d = answer_all(p, h, from, dialed, n);
     printf("%zu numbers, 2 passes, digest %016llx\n", n, (unsigned long long)d);
-    for (size_t i = 0; i < n; i++) {
-        free(from[i]);
-        free(dialed[i]);
-    }
-    free(from);
-    free(dialed);
+    bench_numbers_free(from, dialed, n);
     p->close(h);
     return d ? 0 : 1;
 }

@@ -38,4 +38,15 @@ static size_t bench_numbers_read(const char *prog, const char *plan, size_t want
     return n;
 }
 
+/* Frees what bench_numbers_read gave: n calls. */
+static inline void bench_numbers_free(char **from, char **dialed, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(from[i]);
+        free(dialed[i]);
+    }
+    free(from);
+    free(dialed);
+}
+
 #endif

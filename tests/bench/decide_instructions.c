@@ -84,12 +84,7 @@ int main(int argc, char **argv)
     printf("%zu numbers, 2 passes, digest %016llx\n", n, (unsigned long long)h);
     if (argc > 3)
         decide_for(c, from, dialed, n, strtod(argv[3], NULL));
-    for (size_t i = 0; i < n; i++) {
-        free(from[i]);
-        free(dialed[i]);
-    }
-    free(from);
-    free(dialed);
+    bench_numbers_free(from, dialed, n);
     cr_config_free(c);
     return 0;
 }

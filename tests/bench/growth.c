@@ -63,12 +63,7 @@ static int load(plan *p, size_t want)
 
 static void unload(plan *p)
 {
-    for (size_t i = 0; i < p->n; i++) {
-        free(p->from[i]);
-        free(p->dialed[i]);
-    }
-    free(p->from);
-    free(p->dialed);
+    bench_numbers_free(p->from, p->dialed, p->n);
     cr_config_free(p->cfg);
 }
 

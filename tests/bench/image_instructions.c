@@ -85,12 +85,7 @@ int main(int argc, char **argv)
     uint64_t hm = decide_model(c, from, dialed, n), hi = decide_image(img, from, dialed, n);
     printf("%zu numbers, in-process digest %016llx, image (%s) digest %016llx\n", n,
            (unsigned long long)hm, way, (unsigned long long)hi);
-    for (size_t i = 0; i < n; i++) {
-        free(from[i]);
-        free(dialed[i]);
-    }
-    free(from);
-    free(dialed);
+    bench_numbers_free(from, dialed, n);
     cr_config_free(img);
     cr_config_free(c);
     return hm == hi ? 0 : 1;

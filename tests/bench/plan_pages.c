@@ -371,11 +371,6 @@ int main(int argc, char **argv)
         if (vs[k].path[0])
             unlink(vs[k].path);
     }
-    for (size_t i = 0; i < ncalls; i++) {
-        free(from[i]);
-        free(dialed[i]);
-    }
-    free(from);
-    free(dialed);
+    bench_numbers_free(from, dialed, ncalls);
     return rc;
 }

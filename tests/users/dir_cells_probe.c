@@ -206,8 +206,9 @@ int main(int argc, char **argv)
         size_t nlen = strlen(num);
         u[i].rec = dir_index_line(r.index, num, nlen, NULL, NULL, 0, &u[i].len);
         if (!u[i].rec || !dir_pack_number(num, nlen, 16, &u[i].key)) {
-            fprintf(stderr, "%s: no user with the number %s (not a directory_bench directory of "
-                            "%zu users?)\n",
+            fprintf(stderr,
+                    "%s: no user with the number %s (not a directory_bench directory of "
+                    "%zu users?)\n",
                     db, num, users);
             return 2;
         }
