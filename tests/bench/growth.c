@@ -21,6 +21,7 @@
 
 #include "bench_decide.h"
 #include "bench_numbers.h"
+#include "bench_timing_opts.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -110,30 +111,22 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     static plan pl[2];
-    double seconds = 5;
-    long rounds = 3, want = 20000;
-    bool json = false;
+    bench_timing_opts o = {.seconds = 5, .rounds = 3, .want = 20000};
     int np = 0;
     for (int i = 1; i < argc; i++) {
-        char *end = NULL;
-        if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
-            seconds = strtod(argv[++i], &end);
-            if (*end || !(seconds > 0 && seconds <= 3600))
-                return usage();
-        } else if ((!strcmp(argv[i], "--rounds") || !strcmp(argv[i], "--numbers")) &&
-                   i + 1 < argc) {
-            long *v = argv[i][2] == 'r' ? &rounds : &want;
-            *v = strtol(argv[++i], &end, 10);
-            if (*end || *v < 1 || *v > 10000000)
-                return usage();
-        } else if (argv[i][0] != '-' && np < 2) {
-            pl[np++].path = argv[i];
-        } else {
+        int t = bench_timing_opt(argc, argv, &i, &o);
+        if (t < 0)
             return usage();
-        }
+        if (t > 0)
+            continue;
+        if (argv[i][0] != '-' && np < 2)
+            pl[np++].path = argv[i];
+        else
+            return usage();
     }
+    double seconds = o.seconds;
+    long rounds = o.rounds, want = o.want;
+    bool json = o.json;
     if (np != 2)
         return usage();
     int rc = 0;
