@@ -4,6 +4,7 @@
 #include "rgs_engine_int.h"
 #include "rgs_map.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -513,6 +514,52 @@ RGS_HOT void rgs_workflow_prefetch(const cr_rgs_config *cfg, uint64_t h)
     rgs_kmap_prefetch(&idx_of(cfg)->workflows, h);
 }
 
+/*
+ * The called URI as RFC 3261 compares it, when it is not found as written: scheme and host
+ * in lower case, without parameters or headers, then also without a port; and for a SIP URI
+ * whose user part is a number (+digits, as a call to the line arrives from a gateway:
+ * sip:+14255550110@contoso.com;user=phone), the line tel:+digits, as the Kamailio host
+ * looks it up (crg_target). Cold: only calls to no workflow as written come here.
+ */
+static __attribute__((noinline)) long find_canonical(const rgs_kmap *m, const char *to, size_t n)
+{
+    char buf[1024];
+    size_t end = 0;
+    while (end < n && to[end] != ';' && to[end] != '?')
+        end++;
+    const char *colon = memchr(to, ':', end);
+    if (!colon || end >= sizeof buf)
+        return -1;
+    size_t sl = (size_t)(colon - to);
+    for (size_t i = 0; i < end; i++)
+        buf[i] = i < sl ? (char)tolower((unsigned char)to[i]) : to[i];
+    buf[end] = 0;
+    bool sip = (sl == 3 && memcmp(buf, "sip", 3) == 0) || (sl == 4 && memcmp(buf, "sips", 4) == 0);
+    if (!sip)
+        return rgs_kmap_get_n(m, buf, end);
+    char *user = buf + sl + 1, *at = memchr(user, '@', end - sl - 1);
+    if (at) {
+        for (char *c = at + 1; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        long w = rgs_kmap_get_n(m, buf, end);
+        char *port = strchr(at + 1, ':');
+        if (w < 0 && port)
+            w = rgs_kmap_get_n(m, buf, (size_t)(port - buf));
+        if (w >= 0)
+            return w;
+        size_t ul = (size_t)(at - user);
+        bool number = ul > 1 && user[0] == '+';
+        for (size_t i = 1; number && i < ul; i++)
+            number = user[i] >= '0' && user[i] <= '9';
+        if (!number)
+            return -1;
+        char tel[sizeof buf + 4];
+        int tl = snprintf(tel, sizeof tel, "tel:%.*s", (int)ul, user);
+        return rgs_kmap_get_n(m, tel, (size_t)tl);
+    }
+    return rgs_kmap_get_n(m, buf, end);
+}
+
 RGS_HOT long rgs_workflow_find_h(const cr_rgs_config *cfg, const char *to, size_t n, uint64_t h)
 {
     long w = rgs_kmap_get_h(&idx_of(cfg)->workflows, to, n, h);
@@ -520,9 +567,10 @@ RGS_HOT long rgs_workflow_find_h(const cr_rgs_config *cfg, const char *to, size_
         return w;
     /* without its parameters (what precedes the first ';', under 1024 bytes) */
     const char *semi = memchr(to, ';', n);
-    if (!semi || semi - to >= 1024)
-        return -1;
-    return rgs_kmap_get_n(&idx_of(cfg)->workflows, to, (size_t)(semi - to));
+    if (semi && semi - to < 1024 &&
+        (w = rgs_kmap_get_n(&idx_of(cfg)->workflows, to, (size_t)(semi - to))) >= 0)
+        return w;
+    return find_canonical(&idx_of(cfg)->workflows, to, n);
 }
 
 long cr_rgs_config_workflow_find(const cr_rgs_config *cfg, const char *to)

@@ -196,7 +196,7 @@ static int resolve(cr_rgs_engine *e, const cr_rgs_event *ev, cr_rgs_input *in, c
     }
     if ((ev->type == CR_RGS_EV_SIGNIN || ev->type == CR_RGS_EV_SIGNOUT) && ev->b &&
         !(in->group = cr_rgs_engine_group_id(e, ev->b))) {
-        snprintf(err, errlen, "agent '%s' is not in group '%s'", agent, ev->b);
+        snprintf(err, errlen, "unknown group '%s'", ev->b);
         return CR_ENOENT;
     }
     return CR_OK;

@@ -528,8 +528,10 @@ static RGS_HOT void withdraw(cr_rgs_engine *e, rgs_call *c, size_t a, const char
 /*
  * Cancels the offers ringing agent a that he may no longer take: offers from a formal group
  * he is no longer signed in to, and, when `presence` (his presence left available), every
- * offer but an attendant group's (attendants are rung whatever their presence, SPEC §4).
- * Without this the call would ring him until the alert time and bridge his answer.
+ * offer but an attendant group's; an attendant offer ends too when his presence becomes
+ * do-not-disturb or offline (attendants are rung whatever their presence except those two,
+ * SPEC §4 and issue 6, the rule rgs_takes_calls applies to new offers). Without this the
+ * call would ring him until the alert time and bridge his answer.
  */
 RGS_HOT void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
 {
@@ -545,7 +547,8 @@ RGS_HOT void rgs_withdraw(cr_rgs_engine *e, size_t a, bool presence)
                     out = true;
         if (out)
             withdraw(e, c, a, "signout");
-        else if (presence && rg->routing != CR_RGS_ATTENDANT)
+        else if (presence && (rg->routing != CR_RGS_ATTENDANT || ag->presence == P_DND ||
+                              ag->presence == P_OFFLINE))
             withdraw(e, c, a, "presence");
         else
             i++;

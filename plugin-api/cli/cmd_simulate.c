@@ -228,6 +228,12 @@ static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
     return last;
 }
 
+/* The length of a UTF-8 byte order mark at the start of `line` (an editor's, on line 1): 3 or 0. */
+static size_t bom(const char *line)
+{
+    return strncmp(line, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+}
+
 /* Reads the "#! name value" headers of the events file into config/start (config resolved
  * against the file's directory); false after printing an error naming file:line. */
 static bool read_headers(FILE *in, const char *path, char *config, size_t clen, char *start,
@@ -237,9 +243,10 @@ static bool read_headers(FILE *in, const char *path, char *config, size_t clen, 
     size_t cap = 0;
     bool ok = true;
     for (int lineno = 1; ok && getline(&line, &cap, in) >= 0; lineno++) {
-        if (strncmp(line, "#!", 2) != 0)
+        char *h = line + (lineno == 1 ? bom(line) : 0);
+        if (strncmp(h, "#!", 2) != 0)
             continue;
-        char *name = line + 2 + strspn(line + 2, " \t");
+        char *name = h + 2 + strspn(h + 2, " \t");
         size_t nl = strcspn(name, " \t\r\n");
         char *val = name + nl + strspn(name + nl, " \t");
         val[strcspn(val, "\r\n")] = 0;
@@ -283,7 +290,8 @@ static int run_events(const cr_plugin *p, cr_rgs *e, sim *s, FILE *in, const cha
             status = 2;
             break;
         }
-        const char *q = line + strspn(line, " \t");
+        const char *q = line + (lineno == 1 ? bom(line) : 0);
+        q += strspn(q, " \t");
         if (*q == '#' || *q == '\n' || *q == '\r' || !*q)
             continue;
         int64_t at = cr_sim_parse_seconds(q, &rest);
