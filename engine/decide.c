@@ -754,7 +754,12 @@ static inline __attribute__((always_inline)) const cr_profile *
 pick_profile(const cr_config *c, long profile_idx, const cr_number *num, cr_trace *trace)
 {
     if (num->context[0] && strcasecmp(num->context, "user-default") != 0) {
-        uint32_t v = ce_index_get(&c->profile_fold_ix, num->context, strlen(num->context));
+        /* the profile of that exact name first; else one whose name differs only in case
+         * (names are FQDNs), so "R" and "r" can both be named */
+        size_t len = strlen(num->context);
+        uint32_t v = ce_index_get(&c->profile_ix, num->context, len);
+        if (v == CR_INDEX_NONE)
+            v = ce_index_get(&c->profile_fold_ix, num->context, len);
         if (v != CR_INDEX_NONE) {
             if (trace)
                 cr_trace_add(trace, "profile '%s' (named by phone-context)", c->profiles[v].name);
