@@ -74,6 +74,10 @@ static void lint_people(const cr_config *c, cr_diag *d)
         if (!u->enterprise_voice && u->simultaneous_ring)
             cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
                         "not enabled for Enterprise Voice: its simultaneous ring is skipped");
+        else if (u->pbx_integration && u->simultaneous_ring)
+            cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                        "enabled for PBX integration: its simultaneous ring is skipped (not "
+                        "available with PBX integration)");
         if (u->pbx_integration && (!u->enterprise_voice || !u->line))
             cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
                         "pbxIntegration needs Enterprise Voice and a line: no PBX fork");

@@ -412,6 +412,14 @@ static void plan_ringing(planner *P, const char *const *endpoints, size_t nendpo
         note(P, "simultaneous ring %s: skipped, '%s' is not enabled for Enterprise Voice",
              u->simultaneous_ring, u->uri);
         skip(P, "simultaneous_ring");
+    } else if (u->simultaneous_ring && u->pbx_integration) {
+        /* guide: the simultaneous ringing feature is "not available if you are enabling PBX
+         * integration" (the PBX phone is the extra leg) */
+        note(P,
+             "simultaneous ring %s: skipped, '%s' is enabled for PBX integration (not "
+             "available with it)",
+             u->simultaneous_ring, u->uri);
+        skip(P, "simultaneous_ring");
     } else if (u->simultaneous_ring && !ALLOWED(P, simultaneous_ring)) {
         note(P,
              "simultaneous ring %s: skipped, voice policy '%s' does not allow "
