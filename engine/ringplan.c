@@ -208,6 +208,11 @@ static bool resolve(planner *P, const char *target, const char *what, cr_plan_ta
         note(P, "%s %s: skipped, normalized number too long", what, num.digits);
         return false;
     }
+    if (!norm[0]) {
+        note(P, "%s %s: skipped, rule '%s' translates it to an empty number", what, num.digits,
+             rule ? rule->name : "");
+        return false;
+    }
     const cr_user *u = cr_user_by_number(P->cfg, P->rt, norm, num.ext);
     if (u) {
         if (same_uri(P->callee_key, u->uri)) {
