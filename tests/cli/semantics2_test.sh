@@ -3,7 +3,7 @@
 #   schema_object  check's schema errors name the object (its kind and name or URI) and the
 #                  value of an invalid attribute (SPEC §5: errors name file:line and the object)
 #   phone_context  a phone-context naming a profile exactly picks it before one whose name
-#                  differs only in case (SPEC §2 step 2)
+#                  differs only in case (SPEC §2 step 2), and check warns about such names
 #   pbx_simring    a PBX-integrated user's simultaneous ring is skipped, and check says so with
 #                  file:line (guide, Voice Policies: "not available if you are enabling PBX
 #                  integration")
@@ -74,6 +74,12 @@ schema_object)
   has "(gateway 'PSTN')" "missing address names the gateway" "$err"
   ;;
 phone_context)
+  # check says the two names differ only in case, naming the first one's place
+  expect 0 "$cr" check --config "$x"
+  line=$(grep -n '<locationProfile name="Dallas">' "$x" | cut -d: -f1)
+  first=$(grep -n '<locationProfile name="dallas"/>' "$x" | cut -d: -f1)
+  has "d.xml:$line: warning: location profile 'Dallas': name differs only in case from location profile 'dallas' (${x}:$first)" \
+      "check names the profiles" "$out"
   expect 0 "$cr" route --config "$x" --from sip:sue@contoso.com "tel:5550100;phone-context=Dallas" --json
   json "j['profile'] == 'Dallas' and j['normalized'] == '+12145550100'"
   expect 1 "$cr" route --config "$x" --from sip:sue@contoso.com "sip:5550100;phone-context=dallas@contoso.com;user=phone" --json
