@@ -754,7 +754,12 @@ static inline __attribute__((always_inline)) const cr_profile *
 pick_profile(const cr_config *c, long profile_idx, const cr_number *num, cr_trace *trace)
 {
     if (num->context[0] && strcasecmp(num->context, "user-default") != 0) {
-        uint32_t v = ce_index_get(&c->profile_fold_ix, num->context, strlen(num->context));
+        /* the profile of that exact name first; else one whose name differs only in case
+         * (names are FQDNs), so "R" and "r" can both be named */
+        size_t len = strlen(num->context);
+        uint32_t v = ce_index_get(&c->profile_ix, num->context, len);
+        if (v == CR_INDEX_NONE)
+            v = ce_index_get(&c->profile_fold_ix, num->context, len);
         if (v != CR_INDEX_NONE) {
             if (trace)
                 cr_trace_add(trace, "profile '%s' (named by phone-context)", c->profiles[v].name);
@@ -1047,6 +1052,14 @@ static inline __attribute__((always_inline)) int decide(const cr_config *c, cons
                                     : "normalized number is too long");
         return CR_OK;
     }
+    if (__builtin_expect(ahead.n == 0, 0)) {
+        /* a translation that leaves nothing ("$1" of "^9(\d*)$" on "9"): no number to look
+         * up or to send ("sip:@gateway"), even where a route such as ^\+?(\d*)$ matches "" */
+        out->kind = CR_BLOCKED;
+        refuse(out, trace, "rule '%.100s' translates %.100s to an empty number",
+               out->rule ? out->rule->name : "", num.digits);
+        return CR_OK;
+    }
     /* 3. reverse number lookup; its index slot is fetched while the number is read into
      * trie symbols for step 4 */
     if (!kept) {
@@ -1313,6 +1326,14 @@ int cr_inbound_decide_ex(const cr_config *c, const cr_gateway *gw, const char *c
     if (cr_profile_normalize(p, from.digits, out->calling, sizeof out->calling, &out->calling_rule,
                              trace) != CR_OK)
         return CR_OK;
+    if (!out->calling[0]) { /* a rule left nothing: the calling number as it came */
+        if (trace)
+            cr_trace_add(trace,
+                         "calling %s: rule '%s' translates it to an empty number, kept as is",
+                         from.digits, out->calling_rule ? out->calling_rule->name : "");
+        snprintf(out->calling, sizeof out->calling, "%s", from.digits);
+        out->calling_rule = NULL;
+    }
     if (!ce_is_e164(out->calling)) {
         const char *domain = NULL;
         const char *to = out->callee ? out->callee->uri : out->workflow ? out->workflow->uri : NULL;

@@ -74,6 +74,10 @@ static void lint_people(const cr_config *c, cr_diag *d)
         if (!u->enterprise_voice && u->simultaneous_ring)
             cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
                         "not enabled for Enterprise Voice: its simultaneous ring is skipped");
+        else if (u->pbx_integration && u->simultaneous_ring)
+            cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                        "enabled for PBX integration: its simultaneous ring is skipped (not "
+                        "available with PBX integration)");
         if (u->pbx_integration && (!u->enterprise_voice || !u->line))
             cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
                         "pbxIntegration needs Enterprise Voice and a line: no PBX fork");
@@ -85,6 +89,26 @@ static void lint_people(const cr_config *c, cr_diag *d)
                             "it is skipped",
                             m->uri, m->loc.file ? m->loc.file : "", m->loc.line);
         }
+    }
+}
+
+/* Profiles whose names differ only in case: a phone-context names profiles in any case
+ * (FQDNs), so one in the exact case of either picks it, and one in a third case the first. */
+static void lint_profile_case(const cr_config *c, cr_diag *d)
+{
+    char obj[300];
+    for (size_t j = 0; j < c->nprofiles; j++) {
+        const cr_profile *p = &c->profiles[j];
+        uint32_t v = ce_index_get(&c->profile_fold_ix, p->name, strlen(p->name));
+        if (v == CR_INDEX_NONE || v == j)
+            continue;
+        const cr_profile *first = &c->profiles[v];
+        snprintf(obj, sizeof obj, "location profile '%.250s'", p->name);
+        cr_diag_add(d, CR_DIAG_WARNING, p->loc, obj,
+                    "name differs only in case from location profile '%s' (%s:%d): a "
+                    "phone-context in another case than either names '%s'",
+                    first->name, first->loc.file ? first->loc.file : "", first->loc.line,
+                    first->name);
     }
 }
 
@@ -110,6 +134,7 @@ void ce_lint_with(const cr_config *c, cr_diag *d, const cr_diag *rules)
                     "no <domains>: no call addressed to a SIP URI of this deployment can route");
     }
     lint_people(c, d);
+    lint_profile_case(c, d);
     char obj[300];
     if (!rules)
         ce_lint_rules(c, d);

@@ -208,6 +208,11 @@ static bool resolve(planner *P, const char *target, const char *what, cr_plan_ta
         note(P, "%s %s: skipped, normalized number too long", what, num.digits);
         return false;
     }
+    if (!norm[0]) {
+        note(P, "%s %s: skipped, rule '%s' translates it to an empty number", what, num.digits,
+             rule ? rule->name : "");
+        return false;
+    }
     const cr_user *u = cr_user_by_number(P->cfg, P->rt, norm, num.ext);
     if (u) {
         if (same_uri(P->callee_key, u->uri)) {
@@ -410,6 +415,14 @@ static void plan_ringing(planner *P, const char *const *endpoints, size_t nendpo
 
     if (u->simultaneous_ring && !u->enterprise_voice) {
         note(P, "simultaneous ring %s: skipped, '%s' is not enabled for Enterprise Voice",
+             u->simultaneous_ring, u->uri);
+        skip(P, "simultaneous_ring");
+    } else if (u->simultaneous_ring && u->pbx_integration) {
+        /* guide: the simultaneous ringing feature is "not available if you are enabling PBX
+         * integration" (the PBX phone is the extra leg) */
+        note(P,
+             "simultaneous ring %s: skipped, '%s' is enabled for PBX integration (not "
+             "available with it)",
              u->simultaneous_ring, u->uri);
         skip(P, "simultaneous_ring");
     } else if (u->simultaneous_ring && !ALLOWED(P, simultaneous_ring)) {

@@ -4,6 +4,7 @@
  */
 #include "cr_schema.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,32 @@ typedef struct collect {
     char unlocated[512]; /* the first message without a line */
 } collect;
 
+/* The object an element of the configuration is, as the loader names it (its kind and its
+ * name or URI), and for libxml2's "Invalid attribute A for element E" the value A has, after
+ * msg: "... (user 'sip:bob@contoso.com', enterpriseVoice='maybe')". Nothing when the element
+ * has neither. */
+static void name_object(const xmlNode *n, char *msg, size_t len)
+{
+    if (!n || n->type != XML_ELEMENT_NODE || !n->name)
+        return;
+    char *id = cr_xml_attr(n, "name");
+    if (!id)
+        id = cr_xml_attr(n, "uri");
+    char attr[64], *val = NULL;
+    if (sscanf(msg, "Invalid attribute %63s for element", attr) == 1)
+        val = cr_xml_attr(n, attr);
+    size_t o = strlen(msg);
+    if (id && val)
+        snprintf(msg + o, len - o, " (%s '%.200s', %s='%.100s')", (const char *)n->name, id, attr,
+                 val);
+    else if (id)
+        snprintf(msg + o, len - o, " (%s '%.200s')", (const char *)n->name, id);
+    else if (val)
+        snprintf(msg + o, len - o, " (%s='%.100s')", attr, val);
+    free(id);
+    free(val);
+}
+
 /* libxml2's messages end with a newline and name elements without their namespace. */
 static void on_error(void *ud, const xmlError *e)
 {
@@ -94,6 +121,7 @@ static void on_error(void *ud, const xmlError *e)
         return;
     }
     cr_srcloc loc = {c->file, line};
+    name_object(e->node, msg, sizeof msg);
     cr_diag_add(c->diag, CR_DIAG_ERROR, loc, "schema", "%s", msg);
     c->errors++;
 }

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cr_engine.h"
+#include "cr_ringplan.h"
 #include "cr_rules.h"
 #include "testutil.h"
 
@@ -98,6 +100,112 @@ static void test_phone_context_names_the_profile(void **state)
     const cr_decision *d = decide("sip:5550100;phone-context=Dallas@contoso.com;user=phone");
     assert_int_equal(d->kind, CR_OUTBOUND);
     assert_string_equal(d->normalized, "+12145550100");
+}
+
+/* SPEC §2 step 2: the phone-context names a profile. Names are matched in any case (FQDNs),
+ * but a profile of that exact name wins over one whose name differs only in case: with
+ * profiles "dallas" (empty) and "Dallas", phone-context=Dallas is Dallas. Before the fix the
+ * case-folded index answered "dallas", the first one put in. */
+static void test_phone_context_exact_name_wins_over_case_folded(void **state)
+{
+    (void)state;
+    cr_config *c = cr_test_load_xml(
+        "<callroute xmlns='urn:callroute:config:1'>"
+        "<domains><domain>contoso.com</domain></domains>"
+        "<locationProfiles default='Redmond'><locationProfile name='Redmond'>"
+        "<rule name='7digit' pattern='^(\\d{7})$' translation='+1425$1'/>"
+        "</locationProfile><locationProfile name='dallas'/><locationProfile name='Dallas'>"
+        "<rule name='7digit' pattern='^(\\d{7})$' translation='+1214$1'/>"
+        "</locationProfile></locationProfiles>"
+        "<phoneUsages><usage name='Local'/></phoneUsages>"
+        "<voicePolicies default='P'><voicePolicy name='P'><usage>Local</usage></voicePolicy>"
+        "</voicePolicies>"
+        "<gateways><gateway name='GW1' address='sip:192.0.2.10:5060'/></gateways>"
+        "<routes><route name='Any' pattern='^\\+\\d+$'>"
+        "<usage>Local</usage><gateway>GW1</gateway></route></routes>" DOC_TAIL);
+    assert_non_null(c);
+    cr_decision d;
+    assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com",
+                                     "sip:5550100;phone-context=Dallas@contoso.com;user=phone",
+                                     NULL, &d, NULL),
+                     CR_OK);
+    assert_string_equal(d.profile->name, "Dallas");
+    assert_int_equal(d.kind, CR_OUTBOUND);
+    assert_string_equal(d.normalized, "+12145550100");
+    assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", "tel:5550100;phone-context=dallas",
+                                     NULL, &d, NULL),
+                     CR_OK);
+    assert_string_equal(d.profile->name, "dallas");
+    assert_string_equal(d.normalized, "5550100");
+    /* another case of both names: one of them, by the case-folded index */
+    assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", "tel:5550100;phone-context=DALLAS",
+                                     NULL, &d, NULL),
+                     CR_OK);
+    assert_int_equal(strcasecmp(d.profile->name, "dallas"), 0);
+    /* a name in another case still names its profile (FQDNs) */
+    assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com",
+                                     "tel:5550100;phone-context=REDMOND", NULL, &d, NULL),
+                     CR_OK);
+    assert_string_equal(d.profile->name, "Redmond");
+    cr_config_free(c);
+}
+
+/* A translation that leaves nothing ("$1" of ^9(\d*)$ on "9", the access digit alone) is
+ * no number: the call is blocked with the reason, not sent as "sip:@gateway" by a route that
+ * matches the empty string (the guide's Universal Route ^\+?(?!(1900|1411))(\d*)$ does); a
+ * calling number it empties stays as it came (no "<sip:;phone-context=enterprise@...>"), and
+ * a forwarding target it empties is skipped. Before the fix: outbound to sip:@192.0.2.10. */
+static void test_translation_to_an_empty_number(void **state)
+{
+    (void)state;
+    cr_config *c = cr_test_load_xml(
+        "<callroute xmlns='urn:callroute:config:1'>"
+        "<domains><domain>contoso.com</domain></domains>"
+        "<locationProfiles default='Redmond'><locationProfile name='Redmond'>"
+        "<rule name='access' pattern='^9(\\d*)$' translation='$1'/>"
+        "</locationProfile></locationProfiles>"
+        "<phoneUsages><usage name='Local'/></phoneUsages>"
+        "<voicePolicies default='P'><voicePolicy name='P'><usage>Local</usage></voicePolicy>"
+        "</voicePolicies>"
+        "<gateways><gateway name='GW1' address='sip:192.0.2.10:5060'/></gateways>"
+        "<routes><route name='Universal Route' pattern='^\\+?(?!(1900|1411))(\\d*)$'>"
+        "<usage>Local</usage><gateway>GW1</gateway></route></routes>"
+        "<users><user uri='sip:alice@contoso.com' line='tel:+14255550100' enterpriseVoice='true'>"
+        "<forwarding immediate='9'/></user></users></callroute>");
+    assert_non_null(c);
+    cr_decision d;
+    cr_trace t;
+    cr_trace_init(&t);
+    assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", "9", NULL, &d, &t), CR_OK);
+    assert_int_equal(d.kind, CR_BLOCKED);
+    assert_int_equal(d.nattempts, 0);
+    assert_string_equal(cr_test_reason(&d), "rule 'access' translates 9 to an empty number");
+    assert_non_null(strstr(t.buf, "translates 9 to an empty number"));
+    cr_trace_free(&t);
+    /* without a trace (the decision started ahead with the likely profile) the same */
+    assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", "9", NULL, &d, NULL), CR_OK);
+    assert_int_equal(d.kind, CR_BLOCKED);
+    assert_int_equal(d.nattempts, 0);
+    /* a number the rule leaves digits of still routes */
+    assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", "912065550100", NULL, &d, NULL),
+                     CR_OK);
+    assert_int_equal(d.kind, CR_OUTBOUND);
+    assert_string_equal(d.normalized, "12065550100");
+    /* inbound: the calling number stays as it came, and its PAI names it */
+    cr_inbound in;
+    assert_int_equal(
+        cr_inbound_decide(c, cr_config_gateway_find(c, "GW1"), "+14255550100", "9", &in, NULL),
+        CR_OK);
+    assert_string_equal(in.calling, "9");
+    assert_string_equal(in.pai, "<sip:9;phone-context=enterprise@contoso.com;user=phone>");
+    /* a forwarding target it empties is skipped: the call rings as usual */
+    cr_plan plan;
+    const cr_user *alice = cr_config_user_find(c, "sip:alice@contoso.com");
+    assert_int_equal(cr_plan_build(c, NULL, alice, NULL, 0, NULL, &plan, NULL), CR_OK);
+    assert_false(plan.forwarded);
+    assert_int_equal(plan.nlegs, 0);
+    assert_int_equal(plan.branches[0].kind, CR_BRANCH_ENDPOINTS);
+    cr_config_free(c);
 }
 
 static void test_phone_context_percent_or_control_is_not_applicable(void **state)
@@ -629,6 +737,8 @@ int main(void)
         cmocka_unit_test(test_route_pattern_without_index_entries_loads),
         cmocka_unit_test(test_sips_request_uri_keeps_sips_on_gateway_attempts),
         cmocka_unit_test(test_phone_context_names_the_profile),
+        cmocka_unit_test(test_phone_context_exact_name_wins_over_case_folded),
+        cmocka_unit_test(test_translation_to_an_empty_number),
         cmocka_unit_test(test_phone_context_percent_or_control_is_not_applicable),
         cmocka_unit_test(test_duplicate_ext_or_phone_context_is_an_error),
         cmocka_unit_test(test_sip_uri_with_empty_host_is_an_error),

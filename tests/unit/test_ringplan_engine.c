@@ -392,6 +392,62 @@ static void an_owner_without_enterprise_voice_gets_no_team_call_or_simultaneous_
                        "Enterprise Voice"));
 }
 
+/* Guide (voice policies): the simultaneous ringing feature is "not available if you are
+ * enabling PBX integration": a PBX-integrated user's simultaneous ring is skipped with a trace
+ * line (the PBX fork stays), and check warns. Before the fix the plan rang it. */
+static void a_pbx_integrated_user_gets_no_simultaneous_ring(void **state)
+{
+    cr_config *c = NULL;
+    cr_diag d;
+    cr_diag_init(&d);
+    const char *path = cr_test_tmpfile(
+        "<callroute xmlns='urn:callroute:config:1'>"
+        "<domains><domain>contoso.com</domain></domains>"
+        "<locationProfiles default='R'><locationProfile name='R'/></locationProfiles>"
+        "<phoneUsages><usage name='Local'/></phoneUsages>"
+        "<voicePolicies default='P'><voicePolicy name='P' simultaneousRing='true'>"
+        "<usage>Local</usage></voicePolicy></voicePolicies>"
+        "<gateways><gateway name='PBX' address='sip:192.0.2.50'/>"
+        "<gateway name='PSTN' address='sip:192.0.2.60'/></gateways>"
+        "<routes><route name='Lines' pattern='^\\+1425555\\d{4}$'><usage>Local</usage>"
+        "<gateway>PBX</gateway></route>"
+        "<route name='Any' pattern='^\\+\\d+$'><usage>Local</usage><gateway>PSTN</gateway>"
+        "</route></routes>"
+        "<users><user uri='sip:pat@contoso.com' line='tel:+14255550100' enterpriseVoice='true' "
+        "pbxIntegration='true'><simultaneousRing target='+12065550199'/></user>"
+        "<user uri='sip:sue@contoso.com' line='tel:+14255550101' enterpriseVoice='true'>"
+        "<simultaneousRing target='+12065550199'/></user></users></callroute>",
+        ".xml");
+    assert_int_equal(cr_rules_load(path, &c, &d), CR_OK);
+    /* check says so, naming the user */
+    bool warned = false;
+    for (size_t i = 0; i < d.count; i++)
+        warned |= d.items[i].object &&
+                  strcmp(d.items[i].object, "user 'sip:pat@contoso.com'") == 0 &&
+                  strstr(d.items[i].message, "PBX integration: its simultaneous ring is skipped");
+    cr_diag_free(&d);
+    assert_true(warned);
+    cr_trace_free(&trace);
+    cr_trace_init(&trace);
+    const cr_user *u = cr_config_user_find(c, "sip:pat@contoso.com");
+    assert_int_equal(cr_plan_build(c, "sip:sue@contoso.com", u, NULL, 0, NULL, &plan, &trace),
+                     CR_OK);
+    assert_null(branch(&plan, CR_BRANCH_SIMULTANEOUS_RING));
+    assert_non_null(branch(&plan, CR_BRANCH_PBX));
+    assert_true(traced("simultaneous ring +12065550199: skipped, 'sip:pat@contoso.com' is "
+                       "enabled for PBX integration"));
+    bool skipped = false;
+    for (size_t i = 0; i < plan.nskipped; i++)
+        skipped |= strcmp(plan.skipped[i].feature, "simultaneous_ring") == 0;
+    assert_true(skipped);
+    /* a user without PBX integration keeps it */
+    u = cr_config_user_find(c, "sip:sue@contoso.com");
+    assert_int_equal(cr_plan_build(c, "sip:pat@contoso.com", u, NULL, 0, NULL, &plan, &trace),
+                     CR_OK);
+    assert_non_null(branch(&plan, CR_BRANCH_SIMULTANEOUS_RING));
+    cr_config_free(c);
+}
+
 static void a_missing_callee_is_refused(void **state)
 {
     assert_int_equal(cr_plan_build(cfg, NULL, NULL, NULL, 0, NULL, &plan, NULL), CR_EINVAL);
@@ -430,6 +486,7 @@ int main(void)
         T(targets_that_are_directory_users_are_recognised),
         T(a_directory_user_with_an_unknown_policy_gets_the_default_policy),
         T(an_owner_without_enterprise_voice_gets_no_team_call_or_simultaneous_ring),
+        T(a_pbx_integrated_user_gets_no_simultaneous_ring),
         T(a_missing_callee_is_refused),
     };
     return cmocka_run_group_tests(tests, load, unload);

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Contract audit (helper H37e) through the command line, one case per mismatch mended:
+#   schema_object  check's schema errors name the object (its kind and name or URI) and the
+#                  value of an invalid attribute (SPEC §5: errors name file:line and the object)
+#   phone_context  a phone-context naming a profile exactly picks it before one whose name
+#                  differs only in case (SPEC §2 step 2), and check warns about such names
+#   pbx_simring    a PBX-integrated user's simultaneous ring is skipped, and check says so with
+#                  file:line (guide, Voice Policies: "not available if you are enabling PBX
+#                  integration")
+#   semantics2_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
+set -u
+cr=$1 src=$2 case=$3
+source "$(dirname "$0")/check_lib.sh"
+
+# A small deployment: profiles "dallas" (no rules) and "Dallas", a PBX-integrated user with a
+# simultaneous-ring target, and a user who keeps hers.
+cat >"$tmp/d.xml" <<'XML'
+<?xml version="1.0"?>
+<callroute xmlns="urn:callroute:config:1">
+  <domains><domain>contoso.com</domain></domains>
+  <locationProfiles default="Redmond">
+    <locationProfile name="Redmond">
+      <rule name="7digit" pattern="^(\d{7})$" translation="+1425$1"/>
+    </locationProfile>
+    <locationProfile name="dallas"/>
+    <locationProfile name="Dallas">
+      <rule name="7digit" pattern="^(\d{7})$" translation="+1214$1"/>
+    </locationProfile>
+  </locationProfiles>
+  <phoneUsages><usage name="Local"/></phoneUsages>
+  <voicePolicies default="P">
+    <voicePolicy name="P" simultaneousRing="true"><usage>Local</usage></voicePolicy>
+  </voicePolicies>
+  <gateways>
+    <gateway name="PBX" address="sip:192.0.2.50"/>
+    <gateway name="PSTN" address="sip:192.0.2.60"/>
+  </gateways>
+  <routes>
+    <route name="Lines" pattern="^\+1425555\d{4}$"><usage>Local</usage><gateway>PBX</gateway></route>
+    <route name="Any" pattern="^\+\d+$"><usage>Local</usage><gateway>PSTN</gateway></route>
+  </routes>
+  <users>
+    <user uri="sip:pat@contoso.com" line="tel:+14255550100" enterpriseVoice="true"
+          pbxIntegration="true">
+      <simultaneousRing target="+12065550199"/>
+    </user>
+    <user uri="sip:sue@contoso.com" line="tel:+14255550101" enterpriseVoice="true">
+      <simultaneousRing target="+12065550198"/>
+    </user>
+  </users>
+</callroute>
+XML
+x=$tmp/d.xml
+
+case $case in
+schema_object)
+  sed 's/<user uri="sip:sue@contoso.com" line="tel:+14255550101" enterpriseVoice="true">/<user uri="sip:sue@contoso.com" line="tel:+14255550101" enterpriseVoice="maybe">/' \
+      "$x" >"$tmp/bad_bool.xml"
+  line=$(grep -n 'enterpriseVoice="maybe"' "$tmp/bad_bool.xml" | cut -d: -f1)
+  expect 2 "$cr" check --config "$tmp/bad_bool.xml"
+  has "bad_bool.xml:$line: error: schema: Invalid attribute enterpriseVoice for element user (user 'sip:sue@contoso.com', enterpriseVoice='maybe')" \
+      "invalid attribute value" "$err"
+  sed 's/<gateway name="PSTN" address="sip:192.0.2.60"\/>/<gateway name="PSTN" address="sip:192.0.2.60" ports="many"\/>/' \
+      "$x" >"$tmp/bad_ports.xml"
+  line=$(grep -n 'ports="many"' "$tmp/bad_ports.xml" | cut -d: -f1)
+  expect 2 "$cr" check --config "$tmp/bad_ports.xml"
+  has "bad_ports.xml:$line: error: schema: Invalid attribute ports for element gateway (gateway 'PSTN', ports='many')" \
+      "invalid ports" "$err"
+  # a missing required attribute: the element's summary names the object
+  sed 's/<gateway name="PSTN" address="sip:192.0.2.60"\/>/<gateway name="PSTN"\/>/' "$x" >"$tmp/no_addr.xml"
+  line=$(grep -n '<gateway name="PSTN"/>' "$tmp/no_addr.xml" | cut -d: -f1)
+  expect 2 "$cr" check --config "$tmp/no_addr.xml"
+  has "no_addr.xml:$line: error: schema: " "missing address" "$err"
+  has "(gateway 'PSTN')" "missing address names the gateway" "$err"
+  ;;
+phone_context)
+  # check says the two names differ only in case, naming the first one's place
+  expect 0 "$cr" check --config "$x"
+  line=$(grep -n '<locationProfile name="Dallas">' "$x" | cut -d: -f1)
+  first=$(grep -n '<locationProfile name="dallas"/>' "$x" | cut -d: -f1)
+  has "d.xml:$line: warning: location profile 'Dallas': name differs only in case from location profile 'dallas' (${x}:$first)" \
+      "check names the profiles" "$out"
+  expect 0 "$cr" route --config "$x" --from sip:sue@contoso.com "tel:5550100;phone-context=Dallas" --json
+  json "j['profile'] == 'Dallas' and j['normalized'] == '+12145550100'"
+  expect 1 "$cr" route --config "$x" --from sip:sue@contoso.com "sip:5550100;phone-context=dallas@contoso.com;user=phone" --json
+  json "j['profile'] == 'dallas' and j['normalized'] == '5550100'"
+  # any case of a name that only one profile has still names it (FQDNs)
+  expect 0 "$cr" route --config "$x" --from sip:sue@contoso.com "tel:5550100;phone-context=REDMOND" --json
+  json "j['profile'] == 'Redmond' and j['normalized'] == '+14255550100'"
+  ;;
+pbx_simring)
+  expect 0 "$cr" check --config "$x"
+  line=$(grep -n '<user uri="sip:pat@contoso.com"' "$x" | cut -d: -f1)
+  has "d.xml:$line: warning: user 'sip:pat@contoso.com': enabled for PBX integration: its simultaneous ring is skipped" \
+      "check warning" "$out"
+  expect 0 "$cr" inbound --config "$x" --from sip:sue@contoso.com sip:pat@contoso.com --json
+  json "not any(r['branch'] == 'simultaneous_ring' for r in j['ring']) and any(r['branch'] == 'pbx' for r in j['ring'])"
+  json "any(s['feature'] == 'simultaneous_ring' and 'PBX integration' in s['reason'] for s in j['skipped'])"
+  # without PBX integration the simultaneous ring stays
+  expect 0 "$cr" inbound --config "$x" --from sip:pat@contoso.com sip:sue@contoso.com --json
+  json "any(r['branch'] == 'simultaneous_ring' and r['target'] == 'tel:+12065550198' for r in j['ring'])"
+  ;;
+*)
+  echo "unknown case '$case'"
+  exit 2
+  ;;
+esac
+check_done "semantics2 $case"
