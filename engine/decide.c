@@ -754,16 +754,11 @@ static inline __attribute__((always_inline)) const cr_profile *
 pick_profile(const cr_config *c, long profile_idx, const cr_number *num, cr_trace *trace)
 {
     if (num->context[0] && strcasecmp(num->context, "user-default") != 0) {
-        /* the profile of that exact name first; else one whose name differs only in case
-         * (names are FQDNs), so "R" and "r" can both be named */
-        size_t len = strlen(num->context);
-        uint32_t v = ce_index_get(&c->profile_ix, num->context, len);
-        if (v == CR_INDEX_NONE)
-            v = ce_index_get(&c->profile_fold_ix, num->context, len);
-        if (v != CR_INDEX_NONE) {
+        const cr_profile *named = cr_config_profile_by_context(c, num->context);
+        if (named) {
             if (trace)
-                cr_trace_add(trace, "profile '%s' (named by phone-context)", c->profiles[v].name);
-            return &c->profiles[v];
+                cr_trace_add(trace, "profile '%s' (named by phone-context)", named->name);
+            return named;
         }
         if (trace)
             cr_trace_add(trace, "phone-context '%s' names no location profile", num->context);

@@ -681,6 +681,18 @@ const cr_profile *cr_config_profile_find(const cr_config *c, const char *name)
     uint32_t i = name ? ce_index_get(&c->profile_ix, name, strlen(name)) : CR_INDEX_NONE;
     return i == CR_INDEX_NONE ? NULL : &c->profiles[i];
 }
+const cr_profile *cr_config_profile_by_context(const cr_config *c, const char *context)
+{
+    if (!context || !context[0] || strcasecmp(context, "user-default") == 0)
+        return NULL;
+    /* the profile of that exact name first; else one whose name differs only in case
+     * (names are FQDNs), so "R" and "r" can both be named */
+    size_t len = strlen(context);
+    uint32_t v = ce_index_get(&c->profile_ix, context, len);
+    if (v == CR_INDEX_NONE)
+        v = ce_index_get(&c->profile_fold_ix, context, len);
+    return v == CR_INDEX_NONE ? NULL : &c->profiles[v];
+}
 const cr_profile *cr_config_default_profile(const cr_config *c)
 {
     return c->default_profile;

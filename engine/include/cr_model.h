@@ -266,6 +266,9 @@ const void *cr_config_attached(const cr_config *cfg, const char *name, size_t *l
 size_t cr_config_profile_count(const cr_config *cfg);
 const cr_profile *cr_config_profile_at(const cr_config *cfg, size_t i);
 const cr_profile *cr_config_profile_find(const cr_config *cfg, const char *name);
+/* The profile a dialed number's phone-context names (SPEC §2 step 2): the profile of that exact
+ * name, else one whose name differs only in case; NULL for none, "user-default" or no context. */
+const cr_profile *cr_config_profile_by_context(const cr_config *cfg, const char *context);
 const cr_profile *cr_config_default_profile(const cr_config *cfg);
 size_t cr_config_gateway_count(const cr_config *cfg);
 const cr_gateway *cr_config_gateway_at(const cr_config *cfg, size_t i);

@@ -366,7 +366,7 @@ static const cr_user *find_callee(const cr_config *cfg, const cr_runtime *rt, co
         cr_trace_add(t, "'%.100s' is not a phone number", to);
         return NULL;
     }
-    const cr_profile *p = num.context[0] ? cr_config_profile_find(cfg, num.context) : NULL;
+    const cr_profile *p = cr_config_profile_by_context(cfg, num.context);
     if (!p)
         p = cr_user_profile(cfg, from ? cr_user_find(cfg, rt, from) : NULL);
     char norm[CR_NUMBER_MAX + 1];

@@ -87,6 +87,13 @@ phone_context)
   # any case of a name that only one profile has still names it (FQDNs)
   expect 0 "$cr" route --config "$x" --from sip:sue@contoso.com "tel:5550100;phone-context=REDMOND" --json
   json "j['profile'] == 'Redmond' and j['normalized'] == '+14255550100'"
+  # inbound finds the callee of a number through the same profile as route does (the default
+  # profile is Dallas here, so a phone-context not followed would reach nobody)
+  sed 's/<locationProfiles default="Redmond">/<locationProfiles default="Dallas">/' "$x" >"$tmp/dd.xml"
+  expect 0 "$cr" route --config "$tmp/dd.xml" --from sip:sue@contoso.com "tel:5550100;phone-context=REDMOND" --json
+  json "j['decision'] == 'internal' and j['target'] == 'sip:pat@contoso.com'"
+  expect 0 "$cr" inbound --config "$tmp/dd.xml" --from sip:sue@contoso.com "tel:5550100;phone-context=REDMOND" --json
+  json "j['callee'] == 'sip:pat@contoso.com'"
   ;;
 pbx_simring)
   expect 0 "$cr" check --config "$x"
