@@ -29,7 +29,7 @@ static void check_agents(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag
             if (u && !u->enterprise_voice)
                 cr_diag_add(diag, CR_DIAG_ERROR, g->loc, obj,
                             "agent '%s' is user '%s' (%s:%d), not enabled for Enterprise Voice: "
-                            "an agent must be",
+                            "an agent who is a user must be enabled",
                             g->agent_uris[k], u->uri, u->loc.file ? u->loc.file : "", u->loc.line);
             if (u || !dir)
                 continue;
@@ -37,7 +37,7 @@ static void check_agents(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag
             if (u && !u->enterprise_voice)
                 cr_diag_add(diag, CR_DIAG_ERROR, g->loc, obj,
                             "agent '%s' is user '%s' of the user directory %s, not enabled for "
-                            "Enterprise Voice: an agent must be",
+                            "Enterprise Voice: an agent who is a user must be enabled",
                             g->agent_uris[k], u->uri, path);
             cr_dir_reader_forget(&r); /* only this user mattered */
         }

@@ -6,7 +6,7 @@
 #include "cr_rgs.h"
 
 /*
- * Errors: an agent who is a user not enabled for Enterprise Voice (guide: an agent must be);
+ * Errors: an agent who is a user not enabled for Enterprise Voice (guide: an agent who is a user must be enabled);
  * a workflow whose URI or line is also a user's. Warnings: a queue without a timeout.
  * Returns CR_OK, or CR_ECONFIG when an error was added.
  */
