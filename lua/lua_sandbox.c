@@ -335,6 +335,47 @@ static int sb_setmetatable(lua_State *L)
     return 1;
 }
 
+/* xpcall's message handler runs where the error is raised, before the stack unwinds. An
+ * error raised by the budget's hook is raised inside the hook, where Lua runs the handler with
+ * hooks off: a handler that loops would never end, and neither would the engine. So the
+ * script's handler is called through sb_xpcall_handler, which skips it once the call's budget
+ * is spent (or its time is up) and passes the error on unchanged. */
+static int sb_xpcall_handler(lua_State *L)
+{
+    cr_lua_ivr *v = livr_of(L);
+    if (v->cur && v->cur->exhausted)
+        return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+/* As the base library's, and yieldable as it is (the call API may be used inside). */
+static int sb_xpcall_done(lua_State *L, int status, lua_KContext extra)
+{
+    if (status != LUA_OK && status != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - (int)extra;
+}
+
+static int sb_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, sb_xpcall_handler, 1);
+    lua_replace(L, 2);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2);
+    int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, sb_xpcall_done);
+    return sb_xpcall_done(L, status, 2);
+}
+
 /* collectgarbage: only "count" (the collector's settings belong to the engine). */
 static int sb_collectgarbage(lua_State *L)
 {
@@ -433,9 +474,8 @@ int livr_sandbox_build(lua_State *L)
     int str = g + 1, tab = g + 2, mth = g + 3, utf = g + 4, co = g + 5, os = g + 6;
 
     static const char *const base_names[] = {
-        "assert",   "error",  "ipairs",       "next",     "pairs",    "pcall",
-        "rawequal", "rawget", "rawlen",       "select",   "tonumber", "tostring",
-        "type",     "xpcall", "getmetatable", "_VERSION", NULL};
+        "assert", "error",  "ipairs",   "next",     "pairs", "pcall",        "rawequal", "rawget",
+        "rawlen", "select", "tonumber", "tostring", "type",  "getmetatable", "_VERSION", NULL};
     pick(L, g, base_names);
     int base = lua_gettop(L);
     lua_getfield(L, g, "setmetatable");
@@ -443,6 +483,8 @@ int livr_sandbox_build(lua_State *L)
     lua_setfield(L, base, "setmetatable");
     lua_pushcfunction(L, sb_load);
     lua_setfield(L, base, "load");
+    lua_pushcfunction(L, sb_xpcall);
+    lua_setfield(L, base, "xpcall");
     lua_pushcfunction(L, sb_collectgarbage);
     lua_setfield(L, base, "collectgarbage");
     lua_pushcfunction(L, sb_print);
