@@ -1,5 +1,6 @@
 /* The sandbox: the state's allocator (memory caps), the instruction budget hook, and the
  * read-only base environment scripts run over. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -415,7 +416,8 @@ static int sb_print(lua_State *L)
     return 0;
 }
 
-/* os.time() and os.date(fmt) default to engine time, so a simulation replays exactly. */
+/* os.time() and os.date(fmt) default to engine time, so a simulation replays exactly; os.date
+ * takes a time with a fraction (rg.now()) as the second it falls in. */
 static int sb_time(lua_State *L)
 {
     cr_lua_ivr *v = livr_of(L);
@@ -435,6 +437,13 @@ static int sb_date(lua_State *L)
     lua_settop(L, 2);
     if (lua_isnil(L, 2) && v->cur) {
         lua_pushinteger(L, (lua_Integer)(v->cur->unix_ms / 1000));
+        lua_replace(L, 2);
+    } else if (lua_type(L, 2) == LUA_TNUMBER && !lua_isinteger(L, 2)) {
+        /* rg.now() has milliseconds: the second it falls in, as os.time() gives it */
+        lua_Number t = floor(lua_tonumber(L, 2));
+        if (!(t >= -9.2e18 && t <= 9.2e18))
+            return luaL_argerror(L, 2, "time out of range");
+        lua_pushinteger(L, (lua_Integer)t);
         lua_replace(L, 2);
     }
     if (lua_isnil(L, 1)) {
