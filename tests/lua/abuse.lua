@@ -113,20 +113,6 @@ function cases.pairs_restart()
   for i = 1, 60000 do t[i] = nil end
   while true do for _ in pairs(t) do end end
 end
--- xpcall's message handler runs before the error unwinds; after the budget's error it would
--- run with hooks off (inside the hook), so a looping handler must not be called then.
-function cases.xpcall_handler_loop()
-  xpcall(function() error("first") end, function() while true do end end)
-end
-function cases.xpcall_both_loop()
-  xpcall(function() while true do end end, function() while true do end end)
-end
--- xpcall stays what it is otherwise: handler result, extra arguments, yieldable.
-function cases.xpcall_fine()
-  local ok, e = xpcall(function() error("boom", 0) end, function(m) return "handled " .. m end)
-  local ok2, v = xpcall(function(a, b) call:play("inside.wav"); return a + b end, print, 2, 3)
-  call:set("xpcall", tostring(ok) .. "/" .. e .. "/" .. tostring(ok2) .. "/" .. v)
-end
 if not cases[case] then error("no case " .. tostring(case)) end
 cases[case]()
 call:hangup("survived")
