@@ -387,11 +387,7 @@ static int co_wrapped(lua_State *L)
     lua_xmove(co, L, 1);
     int st = lua_status(co);
     if (st != LUA_OK && st != LUA_YIELD) { /* an error in the coroutine: close it */
-#if LUA_VERSION_RELEASE_NUM >= 50406
-        st = lua_closethread(co, L);
-#else
-        st = lua_resetthread(co);
-#endif
+        st = lua_resetthread(co);          /* lua_closethread(co, NULL) from 5.4.6 on */
         if (v->cur && v->cur->exhausted)
             return livr_budget_error(L);
         lua_xmove(co, L, 1);
