@@ -91,6 +91,7 @@
     X(lua_rawlen)                                                                                  \
     X(lua_rawset)                                                                                  \
     X(lua_rawseti)                                                                                 \
+    X(lua_resetthread)                                                                             \
     X(lua_resume)                                                                                  \
     X(lua_rotate)                                                                                  \
     X(lua_setfield)                                                                                \
@@ -99,6 +100,7 @@
     X(lua_setiuservalue)                                                                           \
     X(lua_setmetatable)                                                                            \
     X(lua_settop)                                                                                  \
+    X(lua_status)                                                                                  \
     X(lua_setupvalue)                                                                              \
     X(lua_toboolean)                                                                               \
     X(lua_tocfunction)                                                                             \
@@ -204,6 +206,7 @@ int cl_lua_load(const char **why);
 #define lua_rawlen            sym_lua_rawlen
 #define lua_rawset            sym_lua_rawset
 #define lua_rawseti           sym_lua_rawseti
+#define lua_resetthread       sym_lua_resetthread
 #define lua_resume            sym_lua_resume
 #define lua_rotate            sym_lua_rotate
 #define lua_setfield          sym_lua_setfield
@@ -212,6 +215,7 @@ int cl_lua_load(const char **why);
 #define lua_setiuservalue     sym_lua_setiuservalue
 #define lua_setmetatable      sym_lua_setmetatable
 #define lua_settop            sym_lua_settop
+#define lua_status            sym_lua_status
 #define lua_setupvalue        sym_lua_setupvalue
 #define lua_toboolean         sym_lua_toboolean
 #define lua_tocfunction       sym_lua_tocfunction

@@ -100,10 +100,19 @@ static char *read_script(const char *path, size_t *len, char *err, size_t errlen
         free(buf);
         return NULL;
     }
-    if (n && buf[p + 2] == '#') /* a "#!" first line becomes a comment */
-        memcpy(buf + p, "--", 2), p += 2;
-    else
-        memmove(buf + p, buf + p + 2, n);
+    /* As lua's own loader: a UTF-8 byte order mark is skipped (editors on Windows write
+     * one), a "#!" first line becomes a comment, a precompiled chunk is refused. */
+    char *text = buf + p + 2;
+    if (n >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        text += 3, n -= 3;
+    if (n && text[0] == LUA_SIGNATURE[0]) {
+        snprintf(err, errlen, "a precompiled (binary) chunk: only Lua source text is allowed");
+        free(buf);
+        return NULL;
+    }
+    if (n && text[0] == '#')
+        text -= 2, n += 2, memcpy(text, "--", 2);
+    memmove(buf + p, text, n);
     *len = p + n;
     return buf;
 }

@@ -354,31 +354,50 @@ static int tsort(lua_State *L)
 
 /* ---- coroutine: which coroutine runs (the allocator stops it when the budget goes) ------ */
 
-/* Calls a function coroutine.wrap made (upvalue 1) for the coroutine `co` (upvalue 2),
- * noting it as the running one; under lua_pcall, so `running` is restored when its error
- * goes through. The error gets its caller's position, as coroutine.wrap gives it. */
+/* Resumes the coroutine `co` (upvalue 2) of a function coroutine.wrap made (upvalue 1, the
+ * library's, kept for what co_wrap returns), noting it as the running one. It does what the
+ * library's wrapper does, but for one thing: a coroutine whose error came from the budget's
+ * hook is not closed. Lua raises that error inside the hook, with the coroutine's hooks off,
+ * and closing it runs its to-be-closed variables' __close there, where a loop would never
+ * end (the library's wrapper closes it at once). The call ends anyway; the coroutine is
+ * left to the collector. The error gets its caller's position, as coroutine.wrap gives it. */
 static int co_wrapped(lua_State *L)
 {
     lua_State *co = lua_tothread(L, lua_upvalueindex(2));
     cr_lua_ivr *v = livr_of(L);
     livr_charge(L, 1);
+    int narg = lua_gettop(L), nres = 0;
+    if (!lua_checkstack(co, narg))
+        return luaL_error(L, "too many arguments to resume");
     lua_State *prev = v->running;
     v->running = co;
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    int rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    lua_xmove(L, co, narg);
+    int rc = lua_resume(co, L, narg, &nres);
     v->running = prev;
     if (v->cur && v->cur->exhausted)
         return livr_budget_error(L);
-    if (rc != LUA_OK) {
-        if (rc != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
-            luaL_where(L, 1);
-            lua_insert(L, -2);
-            lua_concat(L, 2);
+    if (rc == LUA_OK || rc == LUA_YIELD) {
+        if (!lua_checkstack(L, nres + 1)) {
+            lua_pop(co, nres);
+            return luaL_error(L, "too many results to resume");
         }
-        return lua_error(L);
+        lua_xmove(co, L, nres);
+        return nres;
     }
-    return lua_gettop(L);
+    lua_xmove(co, L, 1);
+    int st = lua_status(co);
+    if (st != LUA_OK && st != LUA_YIELD) { /* an error in the coroutine: close it */
+        st = lua_resetthread(co);          /* lua_closethread(co, NULL) from 5.4.6 on */
+        if (v->cur && v->cur->exhausted)
+            return livr_budget_error(L);
+        lua_xmove(co, L, 1);
+    }
+    if (st != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+        luaL_where(L, 1);
+        lua_insert(L, -2);
+        lua_concat(L, 2);
+    }
+    return lua_error(L);
 }
 
 /* coroutine.resume runs in this frame: it raises only for a non-coroutine (checked first),

@@ -1,5 +1,6 @@
 /* The sandbox: the state's allocator (memory caps), the instruction budget hook, and the
  * read-only base environment scripts run over. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -335,6 +336,47 @@ static int sb_setmetatable(lua_State *L)
     return 1;
 }
 
+/* xpcall's message handler runs where the error is raised, before the stack unwinds. An
+ * error raised by the budget's hook is raised inside the hook, where Lua runs the handler with
+ * hooks off: a handler that loops would never end, and neither would the engine. So the
+ * script's handler is called through sb_xpcall_handler, which skips it once the call's budget
+ * is spent (or its time is up) and passes the error on unchanged. */
+static int sb_xpcall_handler(lua_State *L)
+{
+    cr_lua_ivr *v = livr_of(L);
+    if (v->cur && v->cur->exhausted)
+        return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+/* As the base library's, and yieldable as it is (the call API may be used inside). */
+static int sb_xpcall_done(lua_State *L, int status, lua_KContext extra)
+{
+    if (status != LUA_OK && status != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - (int)extra;
+}
+
+static int sb_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, sb_xpcall_handler, 1);
+    lua_replace(L, 2);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2);
+    int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, sb_xpcall_done);
+    return sb_xpcall_done(L, status, 2);
+}
+
 /* collectgarbage: only "count" (the collector's settings belong to the engine). */
 static int sb_collectgarbage(lua_State *L)
 {
@@ -374,7 +416,8 @@ static int sb_print(lua_State *L)
     return 0;
 }
 
-/* os.time() and os.date(fmt) default to engine time, so a simulation replays exactly. */
+/* os.time() and os.date(fmt) default to engine time, so a simulation replays exactly; os.date
+ * takes a time with a fraction (rg.now()) as the second it falls in. */
 static int sb_time(lua_State *L)
 {
     cr_lua_ivr *v = livr_of(L);
@@ -394,6 +437,13 @@ static int sb_date(lua_State *L)
     lua_settop(L, 2);
     if (lua_isnil(L, 2) && v->cur) {
         lua_pushinteger(L, (lua_Integer)(v->cur->unix_ms / 1000));
+        lua_replace(L, 2);
+    } else if (lua_type(L, 2) == LUA_TNUMBER && !lua_isinteger(L, 2)) {
+        /* rg.now() has milliseconds: the second it falls in, as os.time() gives it */
+        lua_Number t = floor(lua_tonumber(L, 2));
+        if (!(t >= -9.2e18 && t <= 9.2e18))
+            return luaL_argerror(L, 2, "time out of range");
+        lua_pushinteger(L, (lua_Integer)t);
         lua_replace(L, 2);
     }
     if (lua_isnil(L, 1)) {
@@ -433,9 +483,8 @@ int livr_sandbox_build(lua_State *L)
     int str = g + 1, tab = g + 2, mth = g + 3, utf = g + 4, co = g + 5, os = g + 6;
 
     static const char *const base_names[] = {
-        "assert",   "error",  "ipairs",       "next",     "pairs",    "pcall",
-        "rawequal", "rawget", "rawlen",       "select",   "tonumber", "tostring",
-        "type",     "xpcall", "getmetatable", "_VERSION", NULL};
+        "assert", "error",  "ipairs",   "next",     "pairs", "pcall",        "rawequal", "rawget",
+        "rawlen", "select", "tonumber", "tostring", "type",  "getmetatable", "_VERSION", NULL};
     pick(L, g, base_names);
     int base = lua_gettop(L);
     lua_getfield(L, g, "setmetatable");
@@ -443,6 +492,8 @@ int livr_sandbox_build(lua_State *L)
     lua_setfield(L, base, "setmetatable");
     lua_pushcfunction(L, sb_load);
     lua_setfield(L, base, "load");
+    lua_pushcfunction(L, sb_xpcall);
+    lua_setfield(L, base, "xpcall");
     lua_pushcfunction(L, sb_collectgarbage);
     lua_setfield(L, base, "collectgarbage");
     lua_pushcfunction(L, sb_print);

@@ -34,6 +34,7 @@ function cases.after_wait()
   return n + 1
 end
 function cases.global_nil() undefined_function() end
+function cases.ask_dup_key() call:ask{choices = {[1] = "one", ["1"] = "uno"}} end
 if not cases[case] then error("no case " .. tostring(case)) end
 cases[case]()
 call:hangup("survived")
