@@ -538,10 +538,18 @@ static void script_error(void *ud, int64_t now_ms, const char *line)
         return;
     cr_diag *d = ud;
     const char *script = strstr(line, "script=");
+    const char *ln = strstr(line, " line="), *msg = strstr(line, " error=\"");
+    if (ln && msg && ln > msg)
+        ln = NULL; /* in the message, not the script's line */
     char name[512] = "";
-    if (script)
-        sscanf(script + 7, "%511s", name);
-    const char *ln = strstr(line, " line="), *msg = strstr(line, "error=\"");
+    if (script) { /* the name runs to " line=" or " error=": it may hold spaces */
+        const char *end = ln && ln > script ? ln : msg && msg > script ? msg : NULL;
+        size_t len = end ? (size_t)(end - script - 7) : strlen(script + 7);
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1),
+                 script + 7);
+    }
+    if (msg)
+        msg++; /* past the space */
     char text[512];
     snprintf(text, sizeof text, "%s", msg ? msg + 7 : line + 15);
     size_t n = strlen(text);

@@ -37,6 +37,19 @@ check)
   # IVR scripts are compiled: a syntax error names the script and its line
   expect 2 "$cr" check --config "$src/tests/lua/broken.xml"
   has "syntax_error.lua:3: error: IVR script" "check of a broken IVR script" "$err"
+  # a script name with a space is named whole (file, line and object)
+  printf 'local x = = 1\n' >"$tmp/my ivr.lua"
+  cat >"$tmp/spaced.xml" <<'XML'
+<callroute xmlns="urn:callroute:config:1">
+  <domains><domain>contoso.com</domain></domains>
+  <responseGroups>
+    <workflow name="Spaced IVR" uri="sip:ivr@contoso.com" type="ivr" script="my ivr.lua"/>
+  </responseGroups>
+</callroute>
+XML
+  expect 2 "$cr" check --config "$tmp/spaced.xml"
+  has "my ivr.lua:1: error: IVR script 'my ivr.lua': cannot be loaded: unexpected symbol near '='" \
+      "check names a script whose name has a space" "$err"
   ;;
 normalize)
   expect 0 "$cr" normalize --config "$contoso" --profile Redmond.contoso.com 0100 --json
