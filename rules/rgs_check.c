@@ -53,6 +53,11 @@ static void check_workflows(const cr_config *cfg, const cr_rgs_config *rgs, cr_d
     for (size_t i = 0; i < rgs->nworkflows; i++) {
         const cr_rgs_workflow *w = &rgs->workflows[i];
         snprintf(obj, sizeof obj, "workflow '%s'", w->name);
+        if (w->type == CR_RGS_IVR && w->welcome)
+            cr_diag_add(diag, CR_DIAG_WARNING, w->loc, obj,
+                        "welcome=\"%s\" is not played: a welcome prompt belongs to hunt groups; "
+                        "an IVR plays its prompts from its script (call:play)",
+                        w->welcome);
         const cr_user *u = w->uri ? cr_config_user_find(cfg, w->uri) : NULL;
         /* an identity-only entry is the workflow's calling identity: nobody is rung at it,
          * so a call cannot "reach both" */

@@ -50,6 +50,12 @@ XML
   expect 2 "$cr" check --config "$tmp/spaced.xml"
   has "my ivr.lua:1: error: IVR script 'my ivr.lua': cannot be loaded: unexpected symbol near '='" \
       "check names a script whose name has a space" "$err"
+  # an IVR's welcome= is not played (SPEC §4: the welcome prompt is the hunt group's): a warning
+  printf 'call:play("menu.wav")\ncall:hangup()\n' >"$tmp/menu.lua"
+  sed -e 's#my ivr.lua"/>#menu.lua" welcome="hello.wav"/>#' "$tmp/spaced.xml" >"$tmp/welcome.xml"
+  expect 0 "$cr" check --config "$tmp/welcome.xml"
+  has "welcome.xml:4: warning: workflow 'Spaced IVR': welcome=\"hello.wav\" is not played" \
+      "check warns about an IVR's welcome" "$out$err"
   ;;
 normalize)
   expect 0 "$cr" normalize --config "$contoso" --profile Redmond.contoso.com 0100 --json
