@@ -3,7 +3,7 @@
 # the callroute module, sipp phones and sipp gateways on reserved loopback ports (tests/e2e/lib.sh e2e_ports).
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
 # Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
-#        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed image_rewritten; calls to users (callroute_user, fixtures/users.xml):
+#        user_to_user pkg_stats myself kemi kemi_wrong_route rpc_route reload_broken reload_changed image_rewritten; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_silent user_no_answer_pstn
 #        user_failover_race
 #        user_unregistered user_busy user_caller_cancel user_simring_race user_simring_silent user_timer_race
@@ -353,6 +353,42 @@ kemi)
     e2e_expect_invite bob "^sip:bob@127\.0\.0\.1:$PORT_U"
     e2e_call alice 19005551234 403 || e2e_fail "KEMI: blocked call did not get 403"
     e2e_log "ok: KEMI script routed outbound (with failover), internal and blocked calls"
+    ;;
+
+kemi_wrong_route)
+    # Kamailio checks a native script's route types, not a KEMI script's: callroute_next()
+    # and callroute_user_next() called from the request route (here right after
+    # t_newtran(), where no gateway has answered yet) must do nothing and answer -3, not
+    # count "no answer" against the gateway (held down) and move the call to the next one.
+    [ -f /usr/lib/x86_64-linux-gnu/kamailio/modules/app_jsdt.so ] \
+        || e2e_fail "app_jsdt.so missing (apt-get install kamailio-extra-modules)"
+    start_gateways
+    js=$E2E_TMP/wrong_route.js
+    sed -e '/callroute_route_params/,/if (rc == 1) {/ s|if (rc == 1) {|&\
+        KSR.tm.t_newtran();\
+        KSR.info("callroute (kemi): callroute_next() in the request route: " + KSR.callroute.callroute_next() + " " + KSR.pv.get("$ru") + "\\n");|' \
+        -e '/KSR.callroute.callroute_user();/,/if (rc == 1) {/ s|if (rc == 1) {|&\
+        KSR.info("callroute (kemi): callroute_user_next() in the request route: " + KSR.callroute.callroute_user_next() + "\\n");|' \
+        "$E2E_TOP/examples/kamailio/callroute.js" >"$js"
+    [ "$(grep -c 'in the request route' "$js")" = 2 ] || e2e_fail "the test script was not built"
+    E2E_CFG=$E2E_TOP/examples/kamailio/kamailio-kemi.cfg
+    e2e_start_kamailio "$KPORT" "$XML" -A "CR_KEMI_SCRIPT=\"$js\""
+    start_bob
+    e2e_call alice 5550123 || e2e_fail "KEMI: local call not answered"
+    e2e_expect_invite gwA "^sip:\+14255550123@"
+    [ "$(e2e_count gwB)" = 0 ] || e2e_fail "callroute_next() in the request route moved the call to GW-B"
+    grep -q "callroute (kemi): callroute_next() in the request route: -3 sip:+14255550123@127.0.0.1:$PORT_A" "$E2E_TMP/kamailio.log" \
+        || { grep "in the request route" "$E2E_TMP/kamailio.log" >&2; e2e_fail "callroute_next() in the request route did not answer -3 leaving the Request-URI"; }
+    grep -q "callroute_next() belongs in a failure_route, not in a request_route" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no log line saying where callroute_next() belongs"
+    gw_state_is GW-A "state: up" || e2e_fail "GW-A is not up after callroute_next() in the request route"
+    e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq "name: GW-A[^}]*failures: 0" \
+        || { e2e_kamcmd callroute.gateways >&2; e2e_fail "a failure of GW-A was counted"; }
+    e2e_call alice 50101 || e2e_fail "KEMI: internal call to bob not answered"
+    e2e_expect_invite bob "^sip:bob@127\.0\.0\.1:$PORT_U"
+    grep -q "callroute (kemi): callroute_user_next() in the request route: -3" "$E2E_TMP/kamailio.log" \
+        || { grep "in the request route" "$E2E_TMP/kamailio.log" >&2; e2e_fail "callroute_user_next() in the request route did not answer -3"; }
+    e2e_log "ok: callroute_next() and callroute_user_next() outside a failure route answer -3 and change nothing"
     ;;
 
 include_dir)
