@@ -212,9 +212,11 @@ static int mod_init(void)
         return -1;
     }
     if (crm_gateway_holdoff < 0) {
-        LM_ERR("gateway_holdoff must be >= 0 seconds\n");
+        LM_ERR("gateway_holdoff must be >= 0 seconds, not %d\n", crm_gateway_holdoff);
         return -1;
     }
+    if (crm_gateway_holdoff == 0) /* the ABI's 0: the library's default (cr_open_options) */
+        LM_WARN("gateway_holdoff 0: a failed gateway is held down for the default, 30 s\n");
     cro_log_level = cro_log_level_parse(crm_log_level);
     if (cro_log_level == CRO_LOG_UNKNOWN) {
         LM_ERR("log_level must be debug, info or notice (not \"%s\")\n", crm_log_level);

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -59,6 +60,8 @@ int crg_max_wait = 600;
 /* the caller's transaction outlives rgs_max_wait by this much: tm's final-response timer
  * (set to rgs_max_wait) ends the wait, not the lifetime */
 #define CRG_LIFETIME_SLACK_S 10
+/* the longest rgs_max_wait tm's timers hold: MS_TO_TICKS(ms) must not overflow 32 bits */
+#define CRG_MAX_WAIT_S ((unsigned)((UINT32_MAX - 999U) / TIMER_TICKS_HZ / 1000U))
 
 crg_shared *crg_sh;
 static int crg_pipe[2] = {-1, -1};
@@ -794,6 +797,13 @@ int crg_mod_init(void)
     }
     if (crg_max_wait < 10) {
         LM_ERR("rgs_max_wait must be >= 10 seconds\n");
+        return -1;
+    }
+    /* tm's final-response timer (t_set_fr: milliseconds, turned into 1/16 s ticks in 32 bits)
+     * would wrap above this and end callers' waits at some shorter, unrelated time */
+    if (crg_max_wait > (int)CRG_MAX_WAIT_S) {
+        LM_ERR("rgs_max_wait must be <= %u seconds, the longest timer tm keeps (not %d)\n",
+               CRG_MAX_WAIT_S, crg_max_wait);
         return -1;
     }
     /* zeroed, its pages untouched until used (the snapshot buffer alone is 256 kB) */

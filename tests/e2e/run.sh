@@ -2,7 +2,7 @@
 # End-to-end cases: Debian's /usr/sbin/kamailio running examples/kamailio/kamailio.cfg with
 # the callroute module, sipp phones and sipp gateways on reserved loopback ports (tests/e2e/lib.sh e2e_ports).
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
-# Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
+# Cases: config_check param_errors module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
 #        user_to_user pkg_stats myself kemi kemi_wrong_route rpc_route reload_broken reload_changed image_rewritten; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_silent user_no_answer_pstn
 #        user_failover_race
@@ -119,6 +119,55 @@ config_check)
     grep -q "loaded .*libcallroute.so.1 (callroute .*, ABI " <<<"$out" \
         || { echo "$out" >&2; e2e_fail "the library's lines from the config parameter were lost"; }
     e2e_log "ok: a refused parameter still logs the library's lines from the config parameter"
+    ;;
+
+param_errors)
+    # A wrong module parameter stops Kamailio at startup with a line naming the parameter
+    # and what it must be: never a crash, never a start with some other value.
+    # refused WHAT EXPECTED [kamailio -A ...]: Kamailio exits by itself (not by a signal,
+    # not still running after 20 s) and its output has the line EXPECTED (fixed string).
+    refused() {
+        local what=$1 expect=$2 out rc=0
+        shift 2
+        out=$(timeout 20 "$KAMAILIO" -DD -E -f "${CFG:-$E2E_CFG}" -Y "$E2E_TMP" -w "$E2E_TMP" -m 64 -M 8 \
+            -A "LISTEN=udp:127.0.0.1:$KPORT" -A "CR_MODULE=\"$CR_MODULE\"" \
+            -A "CR_LIBRARY=\"${LIB:-$CR_LIBRARY}\"" -A "CR_CONFIG=\"${CONF:-$XML}\"" \
+            -A "CTL_SOCKET=\"unix:$E2E_TMP/kamailio_ctl\"" "$@" 2>&1) || rc=$?
+        [ "$rc" = 124 ] && { echo "$out" | tail -20 >&2; e2e_fail "$what: Kamailio started"; }
+        [ "$rc" = 0 ] || [ "$rc" -ge 128 ] && [ "$rc" != 255 ] \
+            && { echo "$out" | tail -20 >&2; e2e_fail "$what: Kamailio ended with status $rc"; }
+        grep -qF -- "$expect" <<<"$out" || { echo "$out" | tail -20 >&2; e2e_fail "$what: no line '$expect'"; }
+        e2e_log "ok: $what refused: $expect"
+    }
+    refused "gateway_holdoff -5" "gateway_holdoff must be >= 0 seconds, not -5" -A CR_HOLDOFF=-5
+    refused "gateway_holdoff as a string" "parameter <gateway_holdoff> of type <1:string> not found in module <callroute>" -A 'CR_HOLDOFF="thirty"'
+    refused "gateway_fail_threshold 0" "gateway_fail_threshold must be >= 1, not 0" -A CR_FAIL_THRESHOLD=0
+    refused "gateway_probe_interval -1" "gateway_probe_interval must be >= 0 seconds (0 = no probes), not -1" -A CR_PROBE=-1
+    refused "rgs_max_wait 5" "rgs_max_wait must be >= 10 seconds" -A CR_RGS_MAX_WAIT=5
+    # tm's timers are 1/16 s ticks in 32 bits: 300000 s would wrap to about 8.8 hours
+    refused "rgs_max_wait 300000" "rgs_max_wait must be <= 268435 seconds, the longest timer tm keeps (not 300000)" -A CR_RGS_MAX_WAIT=300000
+    refused "rtpengine_sock tcp:" 'rtpengine_sock "tcp:127.0.0.1:2223": not udp:IPv4:PORT' -A 'CR_RTPENGINE_SOCK="tcp:127.0.0.1:2223"'
+    refused "log_level loud" 'log_level must be debug, info or notice (not "loud")' -A 'CR_LOG_LEVEL="loud"'
+    LIB=$E2E_TMP/none/libcallroute.so.1 refused "a library that is not there" "cannot load library $E2E_TMP/none/libcallroute.so.1"
+    CONF=$E2E_TMP/none.xml refused "a configuration that is not there" "cannot read '$E2E_TMP/none.xml'"
+    printf '<callroute xmlns="urn:callroute:config:1">\n  <gateways>\n' >"$E2E_TMP/broken.xml"
+    CONF=$E2E_TMP/broken.xml refused "a broken configuration" "broken.xml:3: error:"
+    # a parameter the module does not have (a typo), and a function with the wrong arguments
+    CFG=$E2E_TMP/typo.cfg
+    sed 's|"gateway_probe_interval", CR_PROBE)|"gateway_probe_intervall", CR_PROBE)|' "$E2E_CFG" >"$CFG"
+    refused "an unknown parameter" "parameter <gateway_probe_intervall> of type <2:int> not found in module <callroute>"
+    sed 's|^\tcallroute_route();$|\tcallroute_route("$fu");|' "$E2E_CFG" >"$CFG"
+    refused "callroute_route with one argument" "failed to find command callroute_route (params 1)"
+    sed 's|^\tcallroute_route();$|\tcallroute_next();|' "$E2E_CFG" >"$CFG"
+    refused "callroute_next() in a request route" "misused command callroute_next"
+    sed 's|^\tcallroute_route();$|\txlog("$callroute(gw)");|' "$E2E_CFG" >"$CFG"
+    refused "\$callroute(gw)" 'unknown $callroute(gw)'
+    unset CFG
+    # gateway_holdoff 0 is the library's default, 30 s: said at startup
+    E2E_HOLDOFF=0 e2e_start_kamailio "$KPORT" "$XML"
+    grep -q "gateway_holdoff 0: a failed gateway is held down for the default, 30 s" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no warning for gateway_holdoff 0"
+    e2e_log "ok: gateway_holdoff 0 warned of"
     ;;
 
 module_symbols)
