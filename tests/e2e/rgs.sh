@@ -156,6 +156,19 @@ check_tm_refs() {
     return 0
 }
 
+# publish USER BASIC ACTIVITY: USER's phone PUBLISHes a PIDF (basic open|closed, an RPID
+# activity); agent_presence USER: the engine's presence of agent USER (callroute.rgs.agents).
+publish() {
+    timeout 15 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/publish.xml" \
+        -key user "$1" -key basic "$2" -key activity "$3" -m 1 -i 127.0.0.1 \
+        -p "$(e2e_ports 1)" -t u1 -nostdin -timeout 10s -timeout_error \
+        >"$E2E_TMP/publish_$1.out" 2>&1 </dev/null || e2e_fail "PUBLISH of $1 not answered 200"
+}
+agent_presence() {
+    e2e_kamcmd callroute.rgs.agents | tr -d '\n' \
+        | grep -Eo "agent: sip:$1@contoso.com[^}]*presence: [a-z]+" | sed 's/.*presence: //'
+}
+
 case $case_name in
 rgs_serial)
     # s1 never answers: after the alert time (10 s) s2 rings and answers; s1 is cancelled.
@@ -440,6 +453,17 @@ rgs_kemi)
     grep -q "callroute (kemi): sip:alice@contoso.com dialed 50160: internal" "$E2E_TMP/kamailio.log" \
         || e2e_fail "KEMI: callroute_route_params() did not decide internal for 50160"
     e2e_log "ok: the KEMI script hands the workflow's URI and extension to callroute_rgs()"
+    # presence PUBLISHed by the agent's phone: callroute_rgs_presence() from the KEMI script
+    for want in "open away:away" "closed unknown:offline" "open unknown:available"; do
+        publish ln1 ${want%%:*}
+        for _ in $(seq 1 50); do
+            [ "$(agent_presence ln1)" = "${want#*:}" ] && break
+            sleep 0.1
+        done
+        [ "$(agent_presence ln1)" = "${want#*:}" ] \
+            || e2e_fail "KEMI: PUBLISH ${want%%:*}: ln1 is $(agent_presence ln1), not ${want#*:}"
+    done
+    e2e_log "ok: the KEMI script feeds PUBLISHed presence to callroute_rgs_presence()"
     ;;
 
 rgs_user_forward)
@@ -555,16 +579,6 @@ rgs_presence_publish)
     start_agent p1 uas_ring.xml
     start_agent p2 uas_ring.xml
     start_agent p3 gw_ok.xml
-    publish() {
-        timeout 15 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/publish.xml" \
-            -key user "$1" -key basic "$2" -key activity "$3" -m 1 -i 127.0.0.1 \
-            -p "$(e2e_ports 1)" -t u1 -nostdin -timeout 10s -timeout_error \
-            >"$E2E_TMP/publish_$1.out" 2>&1 </dev/null || e2e_fail "PUBLISH of $1 not answered 200"
-    }
-    agent_presence() {
-        e2e_kamcmd callroute.rgs.agents | tr -d '\n' \
-            | grep -Eo "agent: sip:$1@contoso.com[^}]*presence: [a-z]+" | sed 's/.*presence: //'
-    }
     publish p1 open on-the-phone
     publish p2 open away
     for _ in $(seq 1 50); do
