@@ -245,12 +245,26 @@ rgs_caller_cancel)
     q=$(e2e_kamcmd callroute.rgs.queues) || e2e_fail "callroute.rgs.queues failed"
     tr -d '\n' <<<"$q" | grep -Eq 'queue: Cancel.*calls:.*caller: sip:alice@contoso.com.*state: ringing' \
         || { echo "$q" >&2; e2e_fail "callroute.rgs.queues does not show the ringing call"; }
+    # every field the RPCs promise (issue 12): per queue its counts and calls (id, caller,
+    # seconds waited, state); per agent presence, state, calls, answered and its groups
+    tr -d '\n\t' <<<"$q" | grep -Eq '\{queue: Cancelwaiting: 0ringing: 1longest_wait_s: [0-9.]+calls: \{\{id: [^}]*@127\.0\.0\.1caller: sip:alice@contoso\.comwaited_s: [0-9.]+state: ringing\}\}\}' \
+        || { echo "$q" >&2; e2e_fail "callroute.rgs.queues: the Cancel queue's fields"; }
+    a=$(e2e_kamcmd callroute.rgs.agents) || e2e_fail "callroute.rgs.agents failed"
+    tr -d '\n\t' <<<"$a" | grep -Eq '\{agent: sip:c1@contoso\.compresence: availablestate: ringingcalls: [0-9]+answered: 0groups: \{\{group: Cancelformal: falsesigned_in: true\}\}\}' \
+        || { echo "$a" >&2; e2e_fail "callroute.rgs.agents: c1's fields"; }
     wait "$uac" || e2e_fail "the caller's CANCEL did not end the call (no 487)"
     e2e_got c1 CANCEL || e2e_fail "c1 was not cancelled when the caller hung up"
     sleep 2
     [ "$(e2e_count c1)" = 1 ] || e2e_fail "c1 rang $(e2e_count c1) times"
     q=$(e2e_kamcmd callroute.rgs.queues) || e2e_fail "callroute.rgs.queues failed"
     grep -q "id:" <<<"$q" && { echo "$q" >&2; e2e_fail "a call is still queued"; }
+    # the workflow's counters (published every 200 ms): one call offered and abandoned
+    for _ in $(seq 1 50); do
+        [ "$(stat cancel_abandoned)" = 1 ] && break
+        sleep 0.1
+    done
+    c="$(stat cancel_offered) $(stat cancel_answered) $(stat cancel_abandoned) $(stat cancel_timed_out) $(stat cancel_waiting)"
+    [ "$c" = "1 0 1 0 0" ] || e2e_fail "cancel_offered/answered/abandoned/timed_out/waiting: $c, not 1 0 1 0 0"
     e2e_log "ok: caller CANCEL: agent cancelled, queue empty"
     ;;
 
