@@ -516,6 +516,17 @@ reload_many_errors)
     fi
     grep -q "reload refused ($n errors" <<<"$out" || { echo "$out" >&2; e2e_fail "the reply does not say refused with the count ($n)"; }
     e2e_log "ok: $out"
+    # the reason, not only the path: a file that is gone is named by its base name in the
+    # reply ("cannot read 'callroute.xml': No such file or directory"), the long directory
+    # would push the reason past what binrpc carries
+    mv "$long/callroute.xml" "$long/callroute.xml.gone"
+    if out=$(e2e_kamcmd callroute.reload 2>&1); then
+        echo "$out" >&2
+        e2e_fail "callroute.reload of a missing file exited 0"
+    fi
+    grep -q "reload refused: callroute.xml: error: cannot read 'callroute.xml': No such file or directory" <<<"$out" \
+        || { echo "$out" >&2; e2e_fail "the reply does not say why the missing file was refused"; }
+    e2e_log "ok: $out"
     ;;
 
 reload_changed)
