@@ -308,6 +308,19 @@ static int crm_in_failure_route(const char *fn)
     return 0;
 }
 
+/* callroute_user() and callroute_rgs() create the call's transaction: in a failure route
+ * (a route block called from one, or KEMI) there is one already, and they could only fail
+ * after the work of a plan. */
+static int crm_in_request_route(const char *fn)
+{
+    if (is_route_type(REQUEST_ROUTE))
+        return 1;
+    LM_ERR("%s() belongs in a request_route (it creates the call's transaction), not in a %s: "
+           "nothing done\n",
+           fn, is_route_type(FAILURE_ROUTE) ? "failure_route" : crm_route_name(get_route_type()));
+    return 0;
+}
+
 static int ki_callroute_next(struct sip_msg *msg)
 {
     if (!crm_in_failure_route("callroute_next"))
@@ -322,6 +335,8 @@ static int ki_callroute_inbound(struct sip_msg *msg)
 
 static int ki_callroute_user(struct sip_msg *msg)
 {
+    if (!crm_in_request_route("callroute_user"))
+        return CRM_ERROR;
     return cru_user(msg);
 }
 
@@ -334,6 +349,8 @@ static int ki_callroute_user_next(struct sip_msg *msg)
 
 static int ki_callroute_rgs(struct sip_msg *msg)
 {
+    if (!crm_in_request_route("callroute_rgs"))
+        return CRM_ERROR;
     return crg_rgs(msg);
 }
 

@@ -405,12 +405,15 @@ kemi)
     ;;
 
 kemi_wrong_route)
-    # Kamailio checks a native script's route types, not a KEMI script's: callroute_next()
-    # and callroute_user_next() called from the request route (here right after
-    # t_newtran(), where no gateway has answered yet) must do nothing and answer -3, not
-    # count "no answer" against the gateway (held down) and move the call to the next one.
+    # Kamailio checks a native script's route types, not a KEMI script's (nor those of a
+    # route block a failure route calls): callroute_next() and callroute_user_next() called
+    # from the request route (here right after t_newtran(), where no gateway has answered
+    # yet) must do nothing and answer -3, not count "no answer" against the gateway (held
+    # down) and move the call to the next one; callroute_user() in a failure route (a busy
+    # callee's call sent on to a user) answers -3 saying where it belongs.
     [ -f /usr/lib/x86_64-linux-gnu/kamailio/modules/app_jsdt.so ] \
         || e2e_fail "app_jsdt.so missing (apt-get install kamailio-extra-modules)"
+    GW_A_FAIL=486 GW_A_REASON="Busy Here"
     start_gateways
     js=$E2E_TMP/wrong_route.js
     sed -e '/callroute_route_params/,/if (rc == 1) {/ s|if (rc == 1) {|&\
@@ -418,12 +421,16 @@ kemi_wrong_route)
         KSR.info("callroute (kemi): callroute_next() in the request route: " + KSR.callroute.callroute_next() + " " + KSR.pv.get("$ru") + "\\n");|' \
         -e '/KSR.callroute.callroute_user();/,/if (rc == 1) {/ s|if (rc == 1) {|&\
         KSR.info("callroute (kemi): callroute_user_next() in the request route: " + KSR.callroute.callroute_user_next() + "\\n");|' \
+        -e '/^function ksr_failure_gateway() {/a\
+    KSR.pv.sets("$ru", "sip:bob@contoso.com");\
+    KSR.info("callroute (kemi): callroute_user() in a failure route: " + KSR.callroute.callroute_user() + "\\n");' \
         "$E2E_TOP/examples/kamailio/callroute.js" >"$js"
-    [ "$(grep -c 'in the request route' "$js")" = 2 ] || e2e_fail "the test script was not built"
+    [ "$(grep -c 'in the request route\|in a failure route' "$js")" = 3 ] || e2e_fail "the test script was not built"
     E2E_CFG=$E2E_TOP/examples/kamailio/kamailio-kemi.cfg
     e2e_start_kamailio "$KPORT" "$XML" -A "CR_KEMI_SCRIPT=\"$js\""
     start_bob
-    e2e_call alice 5550123 || e2e_fail "KEMI: local call not answered"
+    # GW-A answers 486: the far end's answer, relayed to the caller
+    e2e_call alice 5550123 486 || e2e_fail "KEMI: the caller did not get GW-A's 486"
     e2e_expect_invite gwA "^sip:\+14255550123@"
     [ "$(e2e_count gwB)" = 0 ] || e2e_fail "callroute_next() in the request route moved the call to GW-B"
     grep -q "callroute (kemi): callroute_next() in the request route: -3 sip:+14255550123@127.0.0.1:$PORT_A" "$E2E_TMP/kamailio.log" \
@@ -433,11 +440,15 @@ kemi_wrong_route)
     gw_state_is GW-A "state: up" || e2e_fail "GW-A is not up after callroute_next() in the request route"
     e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq "name: GW-A[^}]*failures: 0" \
         || { e2e_kamcmd callroute.gateways >&2; e2e_fail "a failure of GW-A was counted"; }
+    grep -q "callroute (kemi): callroute_user() in a failure route: -3" "$E2E_TMP/kamailio.log" \
+        && grep -q "callroute_user() belongs in a request_route (it creates the call's transaction), not in a failure_route" "$E2E_TMP/kamailio.log" \
+        || { grep "in a failure route\|belongs" "$E2E_TMP/kamailio.log" >&2; e2e_fail "callroute_user() in a failure route did not answer -3 saying where it belongs"; }
+    [ "$(e2e_count bob)" = 0 ] || e2e_fail "bob was rung from the failure route"
     e2e_call alice 50101 || e2e_fail "KEMI: internal call to bob not answered"
     e2e_expect_invite bob "^sip:bob@127\.0\.0\.1:$PORT_U"
     grep -q "callroute (kemi): callroute_user_next() in the request route: -3" "$E2E_TMP/kamailio.log" \
         || { grep "in the request route" "$E2E_TMP/kamailio.log" >&2; e2e_fail "callroute_user_next() in the request route did not answer -3"; }
-    e2e_log "ok: callroute_next() and callroute_user_next() outside a failure route answer -3 and change nothing"
+    e2e_log "ok: callroute_next()/callroute_user_next() outside a failure route and callroute_user() in one answer -3 and change nothing"
     ;;
 
 include_dir)
