@@ -388,7 +388,8 @@ kemi)
     GW_A_FAIL=503 GW_A_REASON="Service Unavailable"
     start_gateways
     E2E_CFG=$E2E_TOP/examples/kamailio/kamailio-kemi.cfg
-    e2e_start_kamailio "$KPORT" "$XML" -A "CR_KEMI_SCRIPT=\"$E2E_TOP/examples/kamailio/callroute.js\""
+    e2e_start_kamailio "$KPORT" "$XML" -A "CR_KEMI_SCRIPT=\"$E2E_TOP/examples/kamailio/callroute.js\"" \
+        -A 'CR_LOG_LEVEL="info"'
     start_bob
     # GW-A answers 503: callroute_next() in the script's failure route moves to GW-B
     e2e_call alice 5550123 || e2e_fail "KEMI: local call not completed through GW-B"
@@ -401,6 +402,9 @@ kemi)
     e2e_call alice 50101 || e2e_fail "KEMI: internal call to bob not answered"
     e2e_expect_invite bob "^sip:bob@127\.0\.0\.1:$PORT_U"
     e2e_call alice 19005551234 403 || e2e_fail "KEMI: blocked call did not get 403"
+    # the KEMI configuration takes the same defines as kamailio.cfg (log_level here)
+    grep -q "sip:alice@contoso.com -> 5550123: outbound via GW-A" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "KEMI: no decision line at log_level info (CR_LOG_LEVEL not applied)"
     e2e_log "ok: KEMI script routed outbound (with failover), internal and blocked calls"
     ;;
 
