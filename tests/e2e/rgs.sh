@@ -285,6 +285,25 @@ rgs_formal)
     e2e_wait_ports "$PORT_D"
     start_kam
     start_agent f1 uas_ring.xml
+    # names are checked against the configuration: unknown agent or group 404, a presence
+    # state that is none of the five or a missing argument 400 (nothing reaches the engine)
+    # fault EXPECTED RPC ARGS...: the RPC fails with the fault text EXPECTED
+    fault() {
+        local expect=$1 out
+        shift
+        if out=$(e2e_kamcmd "$@" 2>&1); then
+            echo "$out" >&2; e2e_fail "$* was accepted"
+        fi
+        grep -qF -- "$expect" <<<"$out" || { echo "$out" >&2; e2e_fail "$*: not '$expect'"; }
+    }
+    fault "404 - no agent sip:nobody@contoso.com" callroute.rgs.signin sip:nobody@contoso.com Formal
+    fault "404 - no agent group NoSuchGroup" callroute.rgs.signin sip:f1@contoso.com NoSuchGroup
+    fault "404 - no agent sip:nobody@contoso.com" callroute.rgs.signout sip:nobody@contoso.com Formal
+    fault "404 - no agent sip:nobody@contoso.com" callroute.rgs.presence sip:nobody@contoso.com busy
+    fault "400 - presence sleepy: one of available, busy, away, dnd, offline" callroute.rgs.presence sip:f1@contoso.com sleepy
+    fault "400 - usage: AGENT STATE" callroute.rgs.presence sip:f1@contoso.com
+    fault "400 - usage: AGENT GROUP" callroute.rgs.signin
+    e2e_log "ok: unknown agents and groups 404, bad presence states and missing arguments 400"
     e2e_call alice formal || e2e_fail "the first call did not reach voicemail"
     e2e_expect_invite vm "^sip:formal-vm@127\.0\.0\.1:$PORT_D"
     [ "$(e2e_count f1)" = 0 ] || e2e_fail "f1 was rung before signing in"
