@@ -2,7 +2,7 @@
 # End-to-end cases: Debian's /usr/sbin/kamailio running examples/kamailio/kamailio.cfg with
 # the callroute module, sipp phones and sipp gateways on reserved loopback ports (tests/e2e/lib.sh e2e_ports).
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
-# Cases: config_check param_errors module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
+# Cases: config_check param_errors docs_names module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
 #        user_to_user pkg_stats myself kemi kemi_wrong_route rpc_route reload_broken reload_changed image_rewritten; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_silent user_no_answer_pstn
 #        user_failover_race
@@ -168,6 +168,43 @@ param_errors)
     grep -q "gateway_holdoff 0: a failed gateway is held down for the default, 30 s" "$E2E_TMP/kamailio.log" \
         || e2e_fail "no warning for gateway_holdoff 0"
     e2e_log "ok: gateway_holdoff 0 warned of"
+    ;;
+
+docs_names)
+    # Every name the module exports (script functions, parameters, RPC commands, KEMI
+    # functions, $callroute fields, counters), read from its export tables, is documented
+    # in plugin-api/kamailio/README.md (as `name`; a histogram bucket also as `_le_...`).
+    src=$E2E_TOP/plugin-api/kamailio
+    doc=$src/README.md
+    names() { grep -o "$2" "$1" | sed 's/^[^"]*"//; s/"$//' | sort -u; }
+    missing=""
+    check() {
+        local kind=$1 n
+        shift
+        for n in "$@"; do
+            grep -qF -- "\`$n" "$doc" || grep -qF -- "|$n\`" "$doc" || grep -qF -- "|$n|" "$doc" \
+                || grep -qF -- "\`_${n#decision_time_}\`" "$doc" || missing="$missing $kind:$n"
+        done
+    }
+    fns=$(sed -n '/static cmd_export_t cmds/,/^};/p' "$src/callroute_mod.c" | grep -o '{"[a-z_]*"' | tr -d '{"' | sort -u)
+    params=$(sed -n '/static param_export_t params/,/^};/p' "$src/callroute_mod.c" | grep -o '{"[a-z_]*"' | tr -d '{"' | sort -u)
+    rpcs=$(cat "$src"/*.c | grep -o '{"callroute\.[a-z_.]*"' | tr -d '{"' | sort -u)
+    kemi=$(sed -n '/crm_kemi_exports\[\]/,/^};/p' "$src/callroute_mod.c" | grep -o 'str_init("callroute_[a-z_]*")' | sed 's/str_init("//; s/")//' | sort -u)
+    pvs=$(sed -n '/crv_field_names\[/,/};/p' "$src/crv_pv_rpc.c" | grep -o '"[a-z_]*"' | tr -d '"')
+    counters=$(sed -n '/crs_names\[/,/};/p;/crs_bucket_names\[/,/};/p' "$src/crs_stats.c" | grep -o '"[a-z_0-9]*"' | tr -d '"'; echo decision_time_us_sum gateways_down)
+    for x in fns params rpcs kemi pvs counters; do
+        [ -n "${!x}" ] || e2e_fail "no $x read from the module's sources (the test's patterns are stale)"
+    done
+    check function $fns
+    check modparam $params
+    check rpc $rpcs
+    check kemi $kemi
+    for n in $pvs; do
+        grep -Eq "\\\$callroute\(([a-z_]+\|)*$n(\|[a-z_]+)*\)" "$doc" || missing="$missing pv:$n"
+    done
+    check counter $counters
+    [ -z "$missing" ] || e2e_fail "exported but not documented in $doc:$missing"
+    e2e_log "ok: $(wc -w <<<"$fns $params $rpcs $kemi $pvs $counters") exported names are documented"
     ;;
 
 module_symbols)
