@@ -786,6 +786,29 @@ int crg_rgs(struct sip_msg *msg)
 
 /* ---- life cycle ---- */
 
+/* Without rtpengine, an IVR workflow that waits for keys is refused at each call (480,
+ * no_ivr): say so once at start, per workflow, where the configuration shows it now (a
+ * workflow closed at this hour starts with its after-hours action and is not seen). */
+static void crg_warn_ivr_without_media(void)
+{
+    cr_rgs_stats st;
+    uint32_t w;
+
+    if (crm_media_on() || crg_pe == NULL || crl_plugin->rgs_stats == NULL)
+        return;
+    for (w = 0; w < CRG_MAX_WF; w++) {
+        memset(&st, 0, sizeof(st));
+        st.size = sizeof(st);
+        if (crl_plugin->rgs_stats(crg_pe, 0, w, &st) < 0)
+            break;
+        if (st.uri && crg_classify("sip:callroute@localhost", st.uri) == CR_RGS_REASON_NO_IVR)
+            LM_WARN("response groups: workflow '%s' (%s) is an IVR that waits for keys and no "
+                    "rtpengine is configured (modparam rtpengine_sock): its calls are refused "
+                    "(480, no_ivr)\n",
+                    st.workflow ? st.workflow : "?", st.uri);
+    }
+}
+
 int crg_mod_init(void)
 {
     int fl;
@@ -828,6 +851,7 @@ int crg_mod_init(void)
                 crl_config);
         return 0;
     }
+    crg_warn_ivr_without_media();
     if (pipe(crg_pipe) < 0) {
         LM_ERR("response groups: pipe: %s\n", strerror(errno));
         return -1;
