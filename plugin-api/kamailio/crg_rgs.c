@@ -626,10 +626,22 @@ static int crg_classify(const char *from, const char *to)
  * is a number (+digits), the line tel:+digits. Returns the classification of crg_classify. */
 static int crg_target(struct sip_msg *msg, const char *from, char *to, size_t len)
 {
-    int r;
+    struct sip_uri *u;
+    int r, n;
 
-    if (crl_cstr(GET_RURI(msg), to, len) < 0)
-        return -1;
+    if (crl_cstr(GET_RURI(msg), to, len) < 0) {
+        /* longer than any workflow URI the module holds: without its parameters (which a
+         * workflow's URI ignores), or no workflow at all; routing goes on (-1), not 500 */
+        if (parse_sip_msg_uri(msg) < 0)
+            return CR_RGS_REASON_NOT_FOUND;
+        u = &msg->parsed_uri;
+        if (u->type != SIP_URI_T && u->type != SIPS_URI_T)
+            return CR_RGS_REASON_NOT_FOUND;
+        n = snprintf(to, len, "%s:%.*s%s%.*s", u->type == SIPS_URI_T ? "sips" : "sip", u->user.len,
+                     u->user.s, u->user.len ? "@" : "", u->host.len, u->host.s);
+        if (n < 0 || (size_t)n >= len)
+            return CR_RGS_REASON_NOT_FOUND;
+    }
     r = crg_classify(from, to);
     if (r != CR_RGS_REASON_NOT_FOUND || parse_sip_msg_uri(msg) < 0)
         return r;
@@ -696,7 +708,7 @@ int crg_rgs(struct sip_msg *msg)
     crg_msg m;
     unsigned int hi, lb;
     ticks_t eol;
-    int rc;
+    int rc, from_ok;
 
     if (crg_sh == NULL || (crg_pipe[1] < 0 && !crg_no_rgs)) {
         LM_ERR("callroute_rgs(): the library has no typed response groups (ABI 1.5)\n");
@@ -704,10 +716,14 @@ int crg_rgs(struct sip_msg *msg)
     }
     if (msg->first_line.type != SIP_REQUEST || msg->REQ_METHOD != METHOD_INVITE ||
         parse_headers(msg, HDR_CALLID_F | HDR_TO_F, 0) < 0 || msg->callid == NULL ||
-        parse_from_header(msg) < 0 || crl_cstr(&get_from(msg)->uri, from, sizeof(from)) < 0) {
+        parse_from_header(msg) < 0) {
         LM_ERR("callroute_rgs() handles initial INVITEs with From and Call-ID\n");
         return CRM_ERROR;
     }
+    /* a From URI too long for a response-group call matters only if the call is one */
+    from_ok = crl_cstr(&get_from(msg)->uri, from, sizeof(from)) == 0;
+    if (!from_ok)
+        from[0] = '\0';
     if (get_to(msg)->tag_value.len > 0)
         return CRG_NOT_WF; /* in dialog */
     rc = crg_target(msg, from, to, sizeof(to));
@@ -715,6 +731,11 @@ int crg_rgs(struct sip_msg *msg)
         return CRM_ERROR;
     if (rc == CR_RGS_REASON_NOT_FOUND)
         return CRG_NOT_WF;
+    if (!from_ok) {
+        LM_ERR("response groups: call to %s: its From URI is longer than %d bytes\n", to,
+               CRG_URI - 1);
+        return CRM_ERROR;
+    }
     /* Only what the configuration alone decides is refused here (an inactive workflow);
      * the private engine's clock is not the match maker's: business hours, holidays and
      * agents are the match maker's decisions. */

@@ -2,7 +2,7 @@
 # End-to-end cases: Debian's /usr/sbin/kamailio running examples/kamailio/kamailio.cfg with
 # the callroute module, sipp phones and sipp gateways on reserved loopback ports (tests/e2e/lib.sh e2e_ports).
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
-# Cases: config_check param_errors docs_names module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
+# Cases: config_check param_errors docs_names module_symbols outbound long_uri remove_plus failover failover_timeout no_failover blocked internal inbound
 #        user_to_user pkg_stats myself kemi kemi_wrong_route rpc_route reload_broken reload_changed image_rewritten; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_silent user_no_answer_pstn
 #        user_failover_race
@@ -349,6 +349,24 @@ no_rgs)
         e2e_fail "Kamailio logged an ERROR"
     fi
     e2e_log "ok: no match maker, the call rang bob, empty rgs lists, no ERROR logged"
+    ;;
+
+long_uri)
+    # Request-URIs longer than the module's buffers are no workflow, no user and no number:
+    # the example's routing goes on and decides, it does not answer 500. A 2,000-digit
+    # number is not_applicable (404 here), as `callroute route` says; a number with a long
+    # URI parameter is routed like the number.
+    start_gateways
+    E2E_HOLDOFF=600 e2e_start_kamailio "$KPORT" "$XML" -A 'CR_LOG_LEVEL="info"'
+    e2e_call alice "$(printf '1%.0s' $(seq 1 2000))" 404 || e2e_fail "the 2,000-digit number was not refused with 404"
+    grep -q "not_applicable (the dialed number is longer than 1023 bytes: not a phone number or URI)" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no not_applicable line for the 2,000-digit number"
+    e2e_call alice "5550123;x-long=$(printf 'x%.0s' $(seq 1 600))" \
+        || { grep "^SIP/2.0 [2-6]" "$E2E_TMP/uac.msg" >&2; e2e_fail "the number with a long URI parameter was not routed"; }
+    e2e_expect_invite gwA "^sip:\+14255550123@"
+    c=$(e2e_kamcmd stats.get_statistics callroute: | tr -d '\r' | sed -n 's/^callroute:decisions_\(error\|not_applicable\|outbound\) = \([0-9]*\)$/\1=\2/p' | sort | paste -sd' ')
+    [ "$c" = "error=0 not_applicable=1 outbound=1" ] || e2e_fail "decisions: $c"
+    e2e_log "ok: long Request-URIs decided (not_applicable, outbound), no 500"
     ;;
 
 inbound)
