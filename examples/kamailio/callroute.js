@@ -27,6 +27,10 @@ function ksr_request_route() {
         }
         return;
     }
+    if (KSR.is_PUBLISH()) {
+        ksr_publish();
+        return;
+    }
     if (!KSR.is_INVITE()) {
         KSR.sl.sl_send_reply(501, "Not Implemented");
         return;
@@ -45,6 +49,23 @@ function ksr_within_dialog() {
     } else {
         KSR.sl.sl_send_reply(404, "Not Here");
     }
+}
+
+// Presence published by a phone (RFC 3903), as route[PUBLISH] of kamailio.cfg: for a
+// response-group agent (the presentity in To) it feeds the engine, its PIDF body or offline
+// when the publication is removed (Expires: 0); callroute_rgs_presence() returns -1 for
+// anyone who is not an agent.
+function ksr_publish() {
+    if (KSR.pv.gete("$hdr(Event)") != "presence") {
+        KSR.hdr.append_to_reply("Allow-Events: presence\r\n");
+        KSR.sl.sl_send_reply(489, "Bad Event");
+        return;
+    }
+    var state = KSR.pv.gete("$hdr(Expires)") == "0" ? "offline" : KSR.pv.gete("$rb");
+    KSR.callroute.callroute_rgs_presence(KSR.pv.gete("$tu"), state);
+    KSR.hdr.append_to_reply("SIP-ETag: " + KSR.pv.gete("$ci") + "x" + KSR.pv.gete("$cs") +
+                            "\r\nExpires: 3600\r\n");
+    KSR.sl.sl_send_reply(200, "OK");
 }
 
 // A response group (workflow contact URI or line): the module owns the call from here.

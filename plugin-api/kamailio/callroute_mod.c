@@ -14,6 +14,7 @@
 #include "core/dprint.h"
 #include "core/kemi.h"
 #include "core/mod_fix.h"
+#include "core/route.h"
 #include "core/sr_module.h"
 #include "core/str.h"
 #include "modules/tm/h_table.h"
@@ -211,9 +212,11 @@ static int mod_init(void)
         return -1;
     }
     if (crm_gateway_holdoff < 0) {
-        LM_ERR("gateway_holdoff must be >= 0 seconds\n");
+        LM_ERR("gateway_holdoff must be >= 0 seconds, not %d\n", crm_gateway_holdoff);
         return -1;
     }
+    if (crm_gateway_holdoff == 0) /* the ABI's 0: the library's default (cr_open_options) */
+        LM_WARN("gateway_holdoff 0: a failed gateway is held down for the default, 30 s\n");
     cro_log_level = cro_log_level_parse(crm_log_level);
     if (cro_log_level == CRO_LOG_UNKNOWN) {
         LM_ERR("log_level must be debug, info or notice (not \"%s\")\n", crm_log_level);
@@ -279,8 +282,49 @@ static int ki_callroute_route_params(struct sip_msg *msg, str *caller, str *dial
                      dialed && dialed->len > 0 ? dialed : NULL);
 }
 
+/* KEMI scripts (and route blocks a native script calls from another route type) are not
+ * checked by Kamailio against a function's route types: in a request or branch route, where
+ * no gateway has answered yet, callroute_next() would count "no answer" against the
+ * gateway (held down) and move the call on, and callroute_user_next() would start the
+ * plan's next step before its time. Both answer -3 there. */
+static const char *crm_route_name(int type)
+{
+    return type & REQUEST_ROUTE          ? "request_route"
+           : type & BRANCH_ROUTE         ? "branch_route"
+           : type & ONREPLY_ROUTE        ? "onreply_route"
+           : type & BRANCH_FAILURE_ROUTE ? "event_route[tm:branch-failure]"
+           : type & LOCAL_ROUTE          ? "local route"
+           : type & ONSEND_ROUTE         ? "onsend_route"
+           : type & EVENT_ROUTE          ? "event_route"
+                                         : "another route";
+}
+
+static int crm_in_failure_route(const char *fn)
+{
+    if (is_route_type(FAILURE_ROUTE))
+        return 1;
+    LM_ERR("%s() belongs in a failure_route, not in a %s: nothing done\n", fn,
+           crm_route_name(get_route_type()));
+    return 0;
+}
+
+/* callroute_user() and callroute_rgs() create the call's transaction: in a failure route
+ * (a route block called from one, or KEMI) there is one already, and they could only fail
+ * after the work of a plan. */
+static int crm_in_request_route(const char *fn)
+{
+    if (is_route_type(REQUEST_ROUTE))
+        return 1;
+    LM_ERR("%s() belongs in a request_route (it creates the call's transaction), not in a %s: "
+           "nothing done\n",
+           fn, is_route_type(FAILURE_ROUTE) ? "failure_route" : crm_route_name(get_route_type()));
+    return 0;
+}
+
 static int ki_callroute_next(struct sip_msg *msg)
 {
+    if (!crm_in_failure_route("callroute_next"))
+        return CRM_ERROR;
     return cro_next(msg);
 }
 
@@ -291,16 +335,22 @@ static int ki_callroute_inbound(struct sip_msg *msg)
 
 static int ki_callroute_user(struct sip_msg *msg)
 {
+    if (!crm_in_request_route("callroute_user"))
+        return CRM_ERROR;
     return cru_user(msg);
 }
 
 static int ki_callroute_user_next(struct sip_msg *msg)
 {
+    if (!crm_in_failure_route("callroute_user_next"))
+        return CRM_ERROR;
     return cru_user_next(msg);
 }
 
 static int ki_callroute_rgs(struct sip_msg *msg)
 {
+    if (!crm_in_request_route("callroute_rgs"))
+        return CRM_ERROR;
     return crg_rgs(msg);
 }
 

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -59,6 +60,8 @@ int crg_max_wait = 600;
 /* the caller's transaction outlives rgs_max_wait by this much: tm's final-response timer
  * (set to rgs_max_wait) ends the wait, not the lifetime */
 #define CRG_LIFETIME_SLACK_S 10
+/* the longest rgs_max_wait tm's timers hold: MS_TO_TICKS(ms) must not overflow 32 bits */
+#define CRG_MAX_WAIT_S ((unsigned)((UINT32_MAX - 999U) / TIMER_TICKS_HZ / 1000U))
 
 crg_shared *crg_sh;
 static int crg_pipe[2] = {-1, -1};
@@ -623,10 +626,22 @@ static int crg_classify(const char *from, const char *to)
  * is a number (+digits), the line tel:+digits. Returns the classification of crg_classify. */
 static int crg_target(struct sip_msg *msg, const char *from, char *to, size_t len)
 {
-    int r;
+    struct sip_uri *u;
+    int r, n;
 
-    if (crl_cstr(GET_RURI(msg), to, len) < 0)
-        return -1;
+    if (crl_cstr(GET_RURI(msg), to, len) < 0) {
+        /* longer than any workflow URI the module holds: without its parameters (which a
+         * workflow's URI ignores), or no workflow at all; routing goes on (-1), not 500 */
+        if (parse_sip_msg_uri(msg) < 0)
+            return CR_RGS_REASON_NOT_FOUND;
+        u = &msg->parsed_uri;
+        if (u->type != SIP_URI_T && u->type != SIPS_URI_T)
+            return CR_RGS_REASON_NOT_FOUND;
+        n = snprintf(to, len, "%s:%.*s%s%.*s", u->type == SIPS_URI_T ? "sips" : "sip", u->user.len,
+                     u->user.s, u->user.len ? "@" : "", u->host.len, u->host.s);
+        if (n < 0 || (size_t)n >= len)
+            return CR_RGS_REASON_NOT_FOUND;
+    }
     r = crg_classify(from, to);
     if (r != CR_RGS_REASON_NOT_FOUND || parse_sip_msg_uri(msg) < 0)
         return r;
@@ -693,7 +708,7 @@ int crg_rgs(struct sip_msg *msg)
     crg_msg m;
     unsigned int hi, lb;
     ticks_t eol;
-    int rc;
+    int rc, from_ok;
 
     if (crg_sh == NULL || (crg_pipe[1] < 0 && !crg_no_rgs)) {
         LM_ERR("callroute_rgs(): the library has no typed response groups (ABI 1.5)\n");
@@ -701,10 +716,14 @@ int crg_rgs(struct sip_msg *msg)
     }
     if (msg->first_line.type != SIP_REQUEST || msg->REQ_METHOD != METHOD_INVITE ||
         parse_headers(msg, HDR_CALLID_F | HDR_TO_F, 0) < 0 || msg->callid == NULL ||
-        parse_from_header(msg) < 0 || crl_cstr(&get_from(msg)->uri, from, sizeof(from)) < 0) {
+        parse_from_header(msg) < 0) {
         LM_ERR("callroute_rgs() handles initial INVITEs with From and Call-ID\n");
         return CRM_ERROR;
     }
+    /* a From URI too long for a response-group call matters only if the call is one */
+    from_ok = crl_cstr(&get_from(msg)->uri, from, sizeof(from)) == 0;
+    if (!from_ok)
+        from[0] = '\0';
     if (get_to(msg)->tag_value.len > 0)
         return CRG_NOT_WF; /* in dialog */
     rc = crg_target(msg, from, to, sizeof(to));
@@ -712,6 +731,11 @@ int crg_rgs(struct sip_msg *msg)
         return CRM_ERROR;
     if (rc == CR_RGS_REASON_NOT_FOUND)
         return CRG_NOT_WF;
+    if (!from_ok) {
+        LM_ERR("response groups: call to %s: its From URI is longer than %d bytes\n", to,
+               CRG_URI - 1);
+        return CRM_ERROR;
+    }
     /* Only what the configuration alone decides is refused here (an inactive workflow);
      * the private engine's clock is not the match maker's: business hours, holidays and
      * agents are the match maker's decisions. */
@@ -783,6 +807,29 @@ int crg_rgs(struct sip_msg *msg)
 
 /* ---- life cycle ---- */
 
+/* Without rtpengine, an IVR workflow that waits for keys is refused at each call (480,
+ * no_ivr): say so once at start, per workflow, where the configuration shows it now (a
+ * workflow closed at this hour starts with its after-hours action and is not seen). */
+static void crg_warn_ivr_without_media(void)
+{
+    cr_rgs_stats st;
+    uint32_t w;
+
+    if (crm_media_on() || crg_pe == NULL || crl_plugin->rgs_stats == NULL)
+        return;
+    for (w = 0; w < CRG_MAX_WF; w++) {
+        memset(&st, 0, sizeof(st));
+        st.size = sizeof(st);
+        if (crl_plugin->rgs_stats(crg_pe, 0, w, &st) < 0)
+            break;
+        if (st.uri && crg_classify("sip:callroute@localhost", st.uri) == CR_RGS_REASON_NO_IVR)
+            LM_WARN("response groups: workflow '%s' (%s) is an IVR that waits for keys and no "
+                    "rtpengine is configured (modparam rtpengine_sock): its calls are refused "
+                    "(480, no_ivr)\n",
+                    st.workflow ? st.workflow : "?", st.uri);
+    }
+}
+
 int crg_mod_init(void)
 {
     int fl;
@@ -794,6 +841,13 @@ int crg_mod_init(void)
     }
     if (crg_max_wait < 10) {
         LM_ERR("rgs_max_wait must be >= 10 seconds\n");
+        return -1;
+    }
+    /* tm's final-response timer (t_set_fr: milliseconds, turned into 1/16 s ticks in 32 bits)
+     * would wrap above this and end callers' waits at some shorter, unrelated time */
+    if (crg_max_wait > (int)CRG_MAX_WAIT_S) {
+        LM_ERR("rgs_max_wait must be <= %u seconds, the longest timer tm keeps (not %d)\n",
+               CRG_MAX_WAIT_S, crg_max_wait);
         return -1;
     }
     /* zeroed, its pages untouched until used (the snapshot buffer alone is 256 kB) */
@@ -818,6 +872,7 @@ int crg_mod_init(void)
                 crl_config);
         return 0;
     }
+    crg_warn_ivr_without_media();
     if (pipe(crg_pipe) < 0) {
         LM_ERR("response groups: pipe: %s\n", strerror(errno));
         return -1;

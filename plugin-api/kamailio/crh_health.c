@@ -261,8 +261,13 @@ static rpc_export_t crh_rpc_cmds[] = {
 
 int crh_mod_init(void)
 {
-    if (crh_probe_interval < 0 || crl_fail_threshold < 1) {
-        LM_ERR("gateway_probe_interval must be >= 0 and gateway_fail_threshold >= 1\n");
+    if (crh_probe_interval < 0) {
+        LM_ERR("gateway_probe_interval must be >= 0 seconds (0 = no probes), not %d\n",
+               crh_probe_interval);
+        return -1;
+    }
+    if (crl_fail_threshold < 1) {
+        LM_ERR("gateway_fail_threshold must be >= 1, not %d\n", crl_fail_threshold);
         return -1;
     }
     if (rpc_register_array(crh_rpc_cmds) != 0) {

@@ -97,16 +97,23 @@ int cri_inbound(struct sip_msg *msg)
         LM_ERR("the library has no inbound decisions\n");
         return CRM_ERROR;
     }
-    if (msg->first_line.type != SIP_REQUEST || parse_sip_msg_uri(msg) < 0 ||
-        crl_cstr(&msg->parsed_uri.user, called, sizeof(called)) < 0) {
+    if (msg->first_line.type != SIP_REQUEST || parse_sip_msg_uri(msg) < 0) {
         LM_ERR("cannot read the Request-URI user\n");
         return CRM_ERROR;
+    }
+    snprintf(gw, sizeof(gw), "%s:%u", ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
+    if (crl_cstr(&msg->parsed_uri.user, called, sizeof(called)) < 0) {
+        /* longer than any number: no user's, and a call from a user is no error either */
+        if (!cri_is_gateway(h, gw))
+            return CRM_NOT_GATEWAY;
+        LM_INFO("inbound from gateway %s: a Request-URI user of %d bytes is no user's number\n", gw,
+                msg->parsed_uri.user.len);
+        return CRM_NO_USER;
     }
     calling[0] = '\0';
     if (parse_from_header(msg) == 0 &&
         parse_uri(get_from(msg)->uri.s, get_from(msg)->uri.len, &furi) == 0)
         crl_cstr(&furi.user, calling, sizeof(calling));
-    snprintf(gw, sizeof(gw), "%s:%u", ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
 
     rc = crl_plugin->inbound(h, gw, called, calling, &r);
     /* Not from a gateway: the library says so with ENOENT or by naming no gateway. */

@@ -375,18 +375,39 @@ static int cro_inputs(struct sip_msg *msg, const str *caller, const str *dialed,
         caller = &get_from(msg)->uri;
     }
     if (crl_cstr(caller, from, len) < 0) {
-        LM_ERR("caller %.*s: empty or too long\n", caller->len > 0 ? caller->len : 0,
-               caller->s ? caller->s : "");
+        if (caller->len > 0)
+            return -2; /* too long: no user's URI */
+        LM_ERR("callroute_route(): an empty caller\n");
         return -1;
     }
     if (dialed == NULL)
         dialed = GET_RURI(msg);
     if (cro_dialed(dialed, dial, len) < 0) {
-        LM_ERR("dialed %.*s: empty or too long\n", dialed->len > 0 ? dialed->len : 0,
-               dialed->s ? dialed->s : "");
+        if (dialed->len > 0)
+            return -3; /* too long: no phone number */
+        LM_ERR("callroute_route(): an empty dialed number\n");
         return -1;
     }
     return 0;
+}
+
+/* A caller or dialed too long for the module's buffers is no user and no number: a
+ * not_applicable decision (as the library answers a 5,000-digit number), not an error. */
+static int cro_not_applicable(int which, size_t len)
+{
+    static cr_route_answer a;
+
+    memset(&a, 0, sizeof(a));
+    a.size = sizeof(a);
+    a.kind = CR_DECISION_NOT_APPLICABLE;
+    snprintf(a.reason, sizeof(a.reason),
+             which == -2 ? "the caller's URI is longer than %zu bytes: not a known user"
+                         : "the dialed number is longer than %zu bytes: not a phone number or URI",
+             len - 1);
+    cro_store_decision(&a, 0);
+    crs_decision(CR_DECISION_NOT_APPLICABLE, 0);
+    LOG(cro_log_level, "callroute_route(): not_applicable (%s)\n", a.reason);
+    return CRM_NOT_APPLICABLE;
 }
 
 int cro_route(struct sip_msg *msg, const str *caller, const str *dialed_in)
@@ -408,7 +429,10 @@ int cro_route(struct sip_msg *msg, const str *caller, const str *dialed_in)
         crs_decision(0, 0);
         return CRM_ERROR;
     }
-    if (cro_inputs(msg, caller, dialed_in, from, dialed, sizeof(dialed)) < 0) {
+    rc = cro_inputs(msg, caller, dialed_in, from, dialed, sizeof(dialed));
+    if (rc < -1)
+        return cro_not_applicable(rc, sizeof(dialed));
+    if (rc < 0) {
         crs_decision(0, 0);
         return CRM_ERROR;
     }

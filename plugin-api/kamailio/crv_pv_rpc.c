@@ -59,33 +59,39 @@ static const char *rpc_reload_doc[] = {
     "configuration stays).",
     0};
 
-/* A refused reload's reply: the first error (its file named by base name) and how many there
- * were, within `len` bytes. Kamailio's binrpc drops a fault text of 255 bytes or more (kamcmd
- * then prints nothing and exits 0, as if the reload had worked); the full list is logged. */
+/* A refused reload's reply: the first error (every path in it by its base name) and how many
+ * there were, within `len` bytes. Kamailio's binrpc drops a fault text of 255 bytes or more
+ * (kamcmd then prints nothing and exits 0, as if the reload had worked); the full list is
+ * logged. "/long/path/file.xml:12: error: ..." -> "file.xml:12: error: ...", and the
+ * library's "error: /long/path/plan: plan image refused: truncated ..." -> "error: plan: ...",
+ * so that a long directory never pushes the reason out of the reply. */
 static void crv_reload_summary(const char *err, char *out, size_t len)
 {
-    size_t nerr = 0, first_len;
-    const char *p, *first = err, *slash;
+    char first[CRM_ERR_MAX];
+    size_t nerr = 0, first_len, i, n = 0;
+    const char *p;
 
     for (p = err; (p = strstr(p, ": error: ")) != NULL; p++)
         nerr++;
-    first_len = strcspn(first, "\n");
-    /* "/long/path/file.xml:12: error: ..." -> "file.xml:12: error: ..." */
-    slash = memchr(first, '/', first_len);
-    if (slash) {
-        const char *colon = memchr(first, ':', first_len);
-        const char *base = first;
-        for (p = first; p < (colon ? colon : first + first_len); p++)
-            if (*p == '/')
-                base = p + 1;
-        first_len -= (size_t)(base - first);
-        first = base;
+    first_len = strcspn(err, "\n");
+    for (i = 0; i < first_len && n + 1 < sizeof(first); i++) {
+        if (err[i] == '/' && (i == 0 || err[i - 1] == ' ' || err[i - 1] == '\'')) {
+            size_t j = i, base = i;
+            /* a path runs to the next ':', space or quote; keep what follows its last '/' */
+            for (; j < first_len && err[j] != ':' && err[j] != ' ' && err[j] != '\''; j++)
+                if (err[j] == '/')
+                    base = j + 1;
+            i = base - 1;
+            continue;
+        }
+        first[n++] = err[i];
     }
+    first[n] = '\0';
     if (nerr > 1)
         snprintf(out, len, "reload refused (%zu errors, all in the log): %.*s", nerr,
-                 (int)(first_len < 150 ? first_len : 150), first);
+                 (int)(n < 150 ? n : 150), first);
     else
-        snprintf(out, len, "reload refused: %.*s", (int)(first_len < 180 ? first_len : 180), first);
+        snprintf(out, len, "reload refused: %.*s", (int)(n < 180 ? n : 180), first);
 }
 
 static void crv_rpc_reload(rpc_t *rpc, void *ctx)

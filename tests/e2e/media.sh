@@ -234,6 +234,8 @@ media_ivr_menu)
     [ "$(e2e_count ss1)" = 1 ] || e2e_fail "the Support agent did not ring"
     [ "$(e2e_count ms1)" = 0 ] || e2e_fail "the Sales agent rang"
     no_sessions
+    grep -a -q "is an IVR that waits for keys and no rtpengine" "$E2E_TMP/kamailio.log" \
+        && e2e_fail "an IVR was said to be refused with rtpengine configured"
     e2e_log "ok: key 2 reached the Support queue's agent; no session left"
     ;;
 
@@ -336,8 +338,14 @@ media_max_wait)
     ;;
 
 media_ivr_refused)
-    # Without rtpengine an IVR that waits for keys is refused at once, with a log line.
+    # Without rtpengine an IVR that waits for keys is refused at once, with a log line, and
+    # said so at start (issue 13: "refused with a clear log line at start"), once.
     start_kam
+    n=$(grep -a -c "workflow 'Menu' (sip:menu@contoso.com) is an IVR that waits for keys and no rtpengine is configured (modparam rtpengine_sock): its calls are refused (480, no_ivr)" \
+        "$E2E_TMP/kamailio.log" || true)
+    [ "$n" = 1 ] || e2e_fail "the IVR without rtpengine was said $n times at start, not once"
+    grep -a "is an IVR that waits for keys and no rtpengine is configured" "$E2E_TMP/kamailio.log" \
+        | grep -v "'Menu'" | grep -q . && e2e_fail "a workflow that is no IVR was said to be one"
     start_agent ss1 media_agent.xml
     sed "s/@EXPECT@/480/g" "$E2E_DIR/scenarios/uac_reject.xml" >"$E2E_TMP/uac_480.xml"
     caller uac "$E2E_TMP/uac_480.xml" menu || e2e_fail "the IVR call was not refused with 480"

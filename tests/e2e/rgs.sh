@@ -156,6 +156,19 @@ check_tm_refs() {
     return 0
 }
 
+# publish USER BASIC ACTIVITY: USER's phone PUBLISHes a PIDF (basic open|closed, an RPID
+# activity); agent_presence USER: the engine's presence of agent USER (callroute.rgs.agents).
+publish() {
+    timeout 15 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/publish.xml" \
+        -key user "$1" -key basic "$2" -key activity "$3" -m 1 -i 127.0.0.1 \
+        -p "$(e2e_ports 1)" -t u1 -nostdin -timeout 10s -timeout_error \
+        >"$E2E_TMP/publish_$1.out" 2>&1 </dev/null || e2e_fail "PUBLISH of $1 not answered 200"
+}
+agent_presence() {
+    e2e_kamcmd callroute.rgs.agents | tr -d '\n' \
+        | grep -Eo "agent: sip:$1@contoso.com[^}]*presence: [a-z]+" | sed 's/.*presence: //'
+}
+
 case $case_name in
 rgs_serial)
     # s1 never answers: after the alert time (10 s) s2 rings and answers; s1 is cancelled.
@@ -232,12 +245,26 @@ rgs_caller_cancel)
     q=$(e2e_kamcmd callroute.rgs.queues) || e2e_fail "callroute.rgs.queues failed"
     tr -d '\n' <<<"$q" | grep -Eq 'queue: Cancel.*calls:.*caller: sip:alice@contoso.com.*state: ringing' \
         || { echo "$q" >&2; e2e_fail "callroute.rgs.queues does not show the ringing call"; }
+    # every field the RPCs promise (issue 12): per queue its counts and calls (id, caller,
+    # seconds waited, state); per agent presence, state, calls, answered and its groups
+    tr -d '\n\t' <<<"$q" | grep -Eq '\{queue: Cancelwaiting: 0ringing: 1longest_wait_s: [0-9.]+calls: \{\{id: [^}]*@127\.0\.0\.1caller: sip:alice@contoso\.comwaited_s: [0-9.]+state: ringing\}\}\}' \
+        || { echo "$q" >&2; e2e_fail "callroute.rgs.queues: the Cancel queue's fields"; }
+    a=$(e2e_kamcmd callroute.rgs.agents) || e2e_fail "callroute.rgs.agents failed"
+    tr -d '\n\t' <<<"$a" | grep -Eq '\{agent: sip:c1@contoso\.compresence: availablestate: ringingcalls: [0-9]+answered: 0groups: \{\{group: Cancelformal: falsesigned_in: true\}\}\}' \
+        || { echo "$a" >&2; e2e_fail "callroute.rgs.agents: c1's fields"; }
     wait "$uac" || e2e_fail "the caller's CANCEL did not end the call (no 487)"
     e2e_got c1 CANCEL || e2e_fail "c1 was not cancelled when the caller hung up"
     sleep 2
     [ "$(e2e_count c1)" = 1 ] || e2e_fail "c1 rang $(e2e_count c1) times"
     q=$(e2e_kamcmd callroute.rgs.queues) || e2e_fail "callroute.rgs.queues failed"
     grep -q "id:" <<<"$q" && { echo "$q" >&2; e2e_fail "a call is still queued"; }
+    # the workflow's counters (published every 200 ms): one call offered and abandoned
+    for _ in $(seq 1 50); do
+        [ "$(stat cancel_abandoned)" = 1 ] && break
+        sleep 0.1
+    done
+    c="$(stat cancel_offered) $(stat cancel_answered) $(stat cancel_abandoned) $(stat cancel_timed_out) $(stat cancel_waiting)"
+    [ "$c" = "1 0 1 0 0" ] || e2e_fail "cancel_offered/answered/abandoned/timed_out/waiting: $c, not 1 0 1 0 0"
     e2e_log "ok: caller CANCEL: agent cancelled, queue empty"
     ;;
 
@@ -258,6 +285,25 @@ rgs_formal)
     e2e_wait_ports "$PORT_D"
     start_kam
     start_agent f1 uas_ring.xml
+    # names are checked against the configuration: unknown agent or group 404, a presence
+    # state that is none of the five or a missing argument 400 (nothing reaches the engine)
+    # fault EXPECTED RPC ARGS...: the RPC fails with the fault text EXPECTED
+    fault() {
+        local expect=$1 out
+        shift
+        if out=$(e2e_kamcmd "$@" 2>&1); then
+            echo "$out" >&2; e2e_fail "$* was accepted"
+        fi
+        grep -qF -- "$expect" <<<"$out" || { echo "$out" >&2; e2e_fail "$*: not '$expect'"; }
+    }
+    fault "404 - no agent sip:nobody@contoso.com" callroute.rgs.signin sip:nobody@contoso.com Formal
+    fault "404 - no agent group NoSuchGroup" callroute.rgs.signin sip:f1@contoso.com NoSuchGroup
+    fault "404 - no agent sip:nobody@contoso.com" callroute.rgs.signout sip:nobody@contoso.com Formal
+    fault "404 - no agent sip:nobody@contoso.com" callroute.rgs.presence sip:nobody@contoso.com busy
+    fault "400 - presence sleepy: one of available, busy, away, dnd, offline" callroute.rgs.presence sip:f1@contoso.com sleepy
+    fault "400 - usage: AGENT STATE" callroute.rgs.presence sip:f1@contoso.com
+    fault "400 - usage: AGENT GROUP" callroute.rgs.signin
+    e2e_log "ok: unknown agents and groups 404, bad presence states and missing arguments 400"
     e2e_call alice formal || e2e_fail "the first call did not reach voicemail"
     e2e_expect_invite vm "^sip:formal-vm@127\.0\.0\.1:$PORT_D"
     [ "$(e2e_count f1)" = 0 ] || e2e_fail "f1 was rung before signing in"
@@ -440,6 +486,17 @@ rgs_kemi)
     grep -q "callroute (kemi): sip:alice@contoso.com dialed 50160: internal" "$E2E_TMP/kamailio.log" \
         || e2e_fail "KEMI: callroute_route_params() did not decide internal for 50160"
     e2e_log "ok: the KEMI script hands the workflow's URI and extension to callroute_rgs()"
+    # presence PUBLISHed by the agent's phone: callroute_rgs_presence() from the KEMI script
+    for want in "open away:away" "closed unknown:offline" "open unknown:available"; do
+        publish ln1 ${want%%:*}
+        for _ in $(seq 1 50); do
+            [ "$(agent_presence ln1)" = "${want#*:}" ] && break
+            sleep 0.1
+        done
+        [ "$(agent_presence ln1)" = "${want#*:}" ] \
+            || e2e_fail "KEMI: PUBLISH ${want%%:*}: ln1 is $(agent_presence ln1), not ${want#*:}"
+    done
+    e2e_log "ok: the KEMI script feeds PUBLISHed presence to callroute_rgs_presence()"
     ;;
 
 rgs_user_forward)
@@ -555,16 +612,6 @@ rgs_presence_publish)
     start_agent p1 uas_ring.xml
     start_agent p2 uas_ring.xml
     start_agent p3 gw_ok.xml
-    publish() {
-        timeout 15 "$SIPP" "127.0.0.1:$KAM_PORT" -sf "$E2E_DIR/scenarios/publish.xml" \
-            -key user "$1" -key basic "$2" -key activity "$3" -m 1 -i 127.0.0.1 \
-            -p "$(e2e_ports 1)" -t u1 -nostdin -timeout 10s -timeout_error \
-            >"$E2E_TMP/publish_$1.out" 2>&1 </dev/null || e2e_fail "PUBLISH of $1 not answered 200"
-    }
-    agent_presence() {
-        e2e_kamcmd callroute.rgs.agents | tr -d '\n' \
-            | grep -Eo "agent: sip:$1@contoso.com[^}]*presence: [a-z]+" | sed 's/.*presence: //'
-    }
     publish p1 open on-the-phone
     publish p2 open away
     for _ in $(seq 1 50); do

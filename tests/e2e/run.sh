@@ -2,8 +2,8 @@
 # End-to-end cases: Debian's /usr/sbin/kamailio running examples/kamailio/kamailio.cfg with
 # the callroute module, sipp phones and sipp gateways on reserved loopback ports (tests/e2e/lib.sh e2e_ports).
 #   CR_MODULE=.../callroute.so CR_LIBRARY=.../libcallroute.so.1 tests/e2e/run.sh CASE
-# Cases: config_check module_symbols outbound remove_plus failover failover_timeout no_failover blocked internal inbound
-#        user_to_user pkg_stats myself kemi rpc_route reload_broken reload_changed image_rewritten; calls to users (callroute_user, fixtures/users.xml):
+# Cases: config_check param_errors docs_names module_symbols outbound long_uri remove_plus failover failover_timeout no_failover blocked internal inbound
+#        user_to_user pkg_stats myself kemi kemi_wrong_route rpc_route reload_broken reload_changed image_rewritten; calls to users (callroute_user, fixtures/users.xml):
 #        user_simring user_simring_failover user_team_call user_no_answer user_no_answer_silent user_no_answer_pstn
 #        user_failover_race
 #        user_unregistered user_busy user_caller_cancel user_simring_race user_simring_silent user_timer_race
@@ -119,6 +119,92 @@ config_check)
     grep -q "loaded .*libcallroute.so.1 (callroute .*, ABI " <<<"$out" \
         || { echo "$out" >&2; e2e_fail "the library's lines from the config parameter were lost"; }
     e2e_log "ok: a refused parameter still logs the library's lines from the config parameter"
+    ;;
+
+param_errors)
+    # A wrong module parameter stops Kamailio at startup with a line naming the parameter
+    # and what it must be: never a crash, never a start with some other value.
+    # refused WHAT EXPECTED [kamailio -A ...]: Kamailio exits by itself (not by a signal,
+    # not still running after 20 s) and its output has the line EXPECTED (fixed string).
+    refused() {
+        local what=$1 expect=$2 out rc=0
+        shift 2
+        out=$(timeout 20 "$KAMAILIO" -DD -E -f "${CFG:-$E2E_CFG}" -Y "$E2E_TMP" -w "$E2E_TMP" -m 64 -M 8 \
+            -A "LISTEN=udp:127.0.0.1:$KPORT" -A "CR_MODULE=\"$CR_MODULE\"" \
+            -A "CR_LIBRARY=\"${LIB:-$CR_LIBRARY}\"" -A "CR_CONFIG=\"${CONF:-$XML}\"" \
+            -A "CTL_SOCKET=\"unix:$E2E_TMP/kamailio_ctl\"" "$@" 2>&1) || rc=$?
+        [ "$rc" = 124 ] && { echo "$out" | tail -20 >&2; e2e_fail "$what: Kamailio started"; }
+        [ "$rc" = 0 ] || [ "$rc" -ge 128 ] && [ "$rc" != 255 ] \
+            && { echo "$out" | tail -20 >&2; e2e_fail "$what: Kamailio ended with status $rc"; }
+        grep -qF -- "$expect" <<<"$out" || { echo "$out" | tail -20 >&2; e2e_fail "$what: no line '$expect'"; }
+        e2e_log "ok: $what refused: $expect"
+    }
+    refused "gateway_holdoff -5" "gateway_holdoff must be >= 0 seconds, not -5" -A CR_HOLDOFF=-5
+    refused "gateway_holdoff as a string" "parameter <gateway_holdoff> of type <1:string> not found in module <callroute>" -A 'CR_HOLDOFF="thirty"'
+    refused "gateway_fail_threshold 0" "gateway_fail_threshold must be >= 1, not 0" -A CR_FAIL_THRESHOLD=0
+    refused "gateway_probe_interval -1" "gateway_probe_interval must be >= 0 seconds (0 = no probes), not -1" -A CR_PROBE=-1
+    refused "rgs_max_wait 5" "rgs_max_wait must be >= 10 seconds" -A CR_RGS_MAX_WAIT=5
+    # tm's timers are 1/16 s ticks in 32 bits: 300000 s would wrap to about 8.8 hours
+    refused "rgs_max_wait 300000" "rgs_max_wait must be <= 268435 seconds, the longest timer tm keeps (not 300000)" -A CR_RGS_MAX_WAIT=300000
+    refused "rtpengine_sock tcp:" 'rtpengine_sock "tcp:127.0.0.1:2223": not udp:IPv4:PORT' -A 'CR_RTPENGINE_SOCK="tcp:127.0.0.1:2223"'
+    refused "log_level loud" 'log_level must be debug, info or notice (not "loud")' -A 'CR_LOG_LEVEL="loud"'
+    LIB=$E2E_TMP/none/libcallroute.so.1 refused "a library that is not there" "cannot load library $E2E_TMP/none/libcallroute.so.1"
+    CONF=$E2E_TMP/none.xml refused "a configuration that is not there" "cannot read '$E2E_TMP/none.xml'"
+    printf '<callroute xmlns="urn:callroute:config:1">\n  <gateways>\n' >"$E2E_TMP/broken.xml"
+    CONF=$E2E_TMP/broken.xml refused "a broken configuration" "broken.xml:3: error:"
+    # a parameter the module does not have (a typo), and a function with the wrong arguments
+    CFG=$E2E_TMP/typo.cfg
+    sed 's|"gateway_probe_interval", CR_PROBE)|"gateway_probe_intervall", CR_PROBE)|' "$E2E_CFG" >"$CFG"
+    refused "an unknown parameter" "parameter <gateway_probe_intervall> of type <2:int> not found in module <callroute>"
+    sed 's|^\tcallroute_route();$|\tcallroute_route("$fu");|' "$E2E_CFG" >"$CFG"
+    refused "callroute_route with one argument" "failed to find command callroute_route (params 1)"
+    sed 's|^\tcallroute_route();$|\tcallroute_next();|' "$E2E_CFG" >"$CFG"
+    refused "callroute_next() in a request route" "misused command callroute_next"
+    sed 's|^\tcallroute_route();$|\txlog("$callroute(gw)");|' "$E2E_CFG" >"$CFG"
+    refused "\$callroute(gw)" 'unknown $callroute(gw)'
+    unset CFG
+    # gateway_holdoff 0 is the library's default, 30 s: said at startup
+    E2E_HOLDOFF=0 e2e_start_kamailio "$KPORT" "$XML"
+    grep -q "gateway_holdoff 0: a failed gateway is held down for the default, 30 s" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no warning for gateway_holdoff 0"
+    e2e_log "ok: gateway_holdoff 0 warned of"
+    ;;
+
+docs_names)
+    # Every name the module exports (script functions, parameters, RPC commands, KEMI
+    # functions, $callroute fields, counters), read from its export tables, is documented
+    # in plugin-api/kamailio/README.md (as `name`; a histogram bucket also as `_le_...`).
+    src=$E2E_TOP/plugin-api/kamailio
+    doc=$src/README.md
+    names() { grep -o "$2" "$1" | sed 's/^[^"]*"//; s/"$//' | sort -u; }
+    missing=""
+    check() {
+        local kind=$1 n
+        shift
+        for n in "$@"; do
+            grep -qF -- "\`$n" "$doc" || grep -qF -- "|$n\`" "$doc" || grep -qF -- "|$n|" "$doc" \
+                || grep -qF -- "\`_${n#decision_time_}\`" "$doc" || missing="$missing $kind:$n"
+        done
+    }
+    fns=$(sed -n '/static cmd_export_t cmds/,/^};/p' "$src/callroute_mod.c" | grep -o '{"[a-z_]*"' | tr -d '{"' | sort -u)
+    params=$(sed -n '/static param_export_t params/,/^};/p' "$src/callroute_mod.c" | grep -o '{"[a-z_]*"' | tr -d '{"' | sort -u)
+    rpcs=$(cat "$src"/*.c | grep -o '{"callroute\.[a-z_.]*"' | tr -d '{"' | sort -u)
+    kemi=$(sed -n '/crm_kemi_exports\[\]/,/^};/p' "$src/callroute_mod.c" | grep -o 'str_init("callroute_[a-z_]*")' | sed 's/str_init("//; s/")//' | sort -u)
+    pvs=$(sed -n '/crv_field_names\[/,/};/p' "$src/crv_pv_rpc.c" | grep -o '"[a-z_]*"' | tr -d '"')
+    counters=$(sed -n '/crs_names\[/,/};/p;/crs_bucket_names\[/,/};/p' "$src/crs_stats.c" | grep -o '"[a-z_0-9]*"' | tr -d '"'; echo decision_time_us_sum gateways_down)
+    for x in fns params rpcs kemi pvs counters; do
+        [ -n "${!x}" ] || e2e_fail "no $x read from the module's sources (the test's patterns are stale)"
+    done
+    check function $fns
+    check modparam $params
+    check rpc $rpcs
+    check kemi $kemi
+    for n in $pvs; do
+        grep -Eq "\\\$callroute\(([a-z_]+\|)*$n(\|[a-z_]+)*\)" "$doc" || missing="$missing pv:$n"
+    done
+    check counter $counters
+    [ -z "$missing" ] || e2e_fail "exported but not documented in $doc:$missing"
+    e2e_log "ok: $(wc -w <<<"$fns $params $rpcs $kemi $pvs $counters") exported names are documented"
     ;;
 
 module_symbols)
@@ -265,6 +351,24 @@ no_rgs)
     e2e_log "ok: no match maker, the call rang bob, empty rgs lists, no ERROR logged"
     ;;
 
+long_uri)
+    # Request-URIs longer than the module's buffers are no workflow, no user and no number:
+    # the example's routing goes on and decides, it does not answer 500. A 2,000-digit
+    # number is not_applicable (404 here), as `callroute route` says; a number with a long
+    # URI parameter is routed like the number.
+    start_gateways
+    E2E_HOLDOFF=600 e2e_start_kamailio "$KPORT" "$XML" -A 'CR_LOG_LEVEL="info"'
+    e2e_call alice "$(printf '1%.0s' $(seq 1 2000))" 404 || e2e_fail "the 2,000-digit number was not refused with 404"
+    grep -q "not_applicable (the dialed number is longer than 1023 bytes: not a phone number or URI)" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no not_applicable line for the 2,000-digit number"
+    e2e_call alice "5550123;x-long=$(printf 'x%.0s' $(seq 1 600))" \
+        || { grep "^SIP/2.0 [2-6]" "$E2E_TMP/uac.msg" >&2; e2e_fail "the number with a long URI parameter was not routed"; }
+    e2e_expect_invite gwA "^sip:\+14255550123@"
+    c=$(e2e_kamcmd stats.get_statistics callroute: | tr -d '\r' | sed -n 's/^callroute:decisions_\(error\|not_applicable\|outbound\) = \([0-9]*\)$/\1=\2/p' | sort | paste -sd' ')
+    [ "$c" = "error=0 not_applicable=1 outbound=1" ] || e2e_fail "decisions: $c"
+    e2e_log "ok: long Request-URIs decided (not_applicable, outbound), no 500"
+    ;;
+
 inbound)
     # GW-A calls in from its own address (the sipp phone uses GW-A's port) to bob's number.
     e2e_gateway gwB "$PORT_B" gw_ok.xml
@@ -339,7 +443,8 @@ kemi)
     GW_A_FAIL=503 GW_A_REASON="Service Unavailable"
     start_gateways
     E2E_CFG=$E2E_TOP/examples/kamailio/kamailio-kemi.cfg
-    e2e_start_kamailio "$KPORT" "$XML" -A "CR_KEMI_SCRIPT=\"$E2E_TOP/examples/kamailio/callroute.js\""
+    e2e_start_kamailio "$KPORT" "$XML" -A "CR_KEMI_SCRIPT=\"$E2E_TOP/examples/kamailio/callroute.js\"" \
+        -A 'CR_LOG_LEVEL="info"'
     start_bob
     # GW-A answers 503: callroute_next() in the script's failure route moves to GW-B
     e2e_call alice 5550123 || e2e_fail "KEMI: local call not completed through GW-B"
@@ -352,7 +457,57 @@ kemi)
     e2e_call alice 50101 || e2e_fail "KEMI: internal call to bob not answered"
     e2e_expect_invite bob "^sip:bob@127\.0\.0\.1:$PORT_U"
     e2e_call alice 19005551234 403 || e2e_fail "KEMI: blocked call did not get 403"
+    # the KEMI configuration takes the same defines as kamailio.cfg (log_level here)
+    grep -q "sip:alice@contoso.com -> 5550123: outbound via GW-A" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "KEMI: no decision line at log_level info (CR_LOG_LEVEL not applied)"
     e2e_log "ok: KEMI script routed outbound (with failover), internal and blocked calls"
+    ;;
+
+kemi_wrong_route)
+    # Kamailio checks a native script's route types, not a KEMI script's (nor those of a
+    # route block a failure route calls): callroute_next() and callroute_user_next() called
+    # from the request route (here right after t_newtran(), where no gateway has answered
+    # yet) must do nothing and answer -3, not count "no answer" against the gateway (held
+    # down) and move the call to the next one; callroute_user() in a failure route (a busy
+    # callee's call sent on to a user) answers -3 saying where it belongs.
+    [ -f /usr/lib/x86_64-linux-gnu/kamailio/modules/app_jsdt.so ] \
+        || e2e_fail "app_jsdt.so missing (apt-get install kamailio-extra-modules)"
+    GW_A_FAIL=486 GW_A_REASON="Busy Here"
+    start_gateways
+    js=$E2E_TMP/wrong_route.js
+    sed -e '/callroute_route_params/,/if (rc == 1) {/ s|if (rc == 1) {|&\
+        KSR.tm.t_newtran();\
+        KSR.info("callroute (kemi): callroute_next() in the request route: " + KSR.callroute.callroute_next() + " " + KSR.pv.get("$ru") + "\\n");|' \
+        -e '/KSR.callroute.callroute_user();/,/if (rc == 1) {/ s|if (rc == 1) {|&\
+        KSR.info("callroute (kemi): callroute_user_next() in the request route: " + KSR.callroute.callroute_user_next() + "\\n");|' \
+        -e '/^function ksr_failure_gateway() {/a\
+    KSR.pv.sets("$ru", "sip:bob@contoso.com");\
+    KSR.info("callroute (kemi): callroute_user() in a failure route: " + KSR.callroute.callroute_user() + "\\n");' \
+        "$E2E_TOP/examples/kamailio/callroute.js" >"$js"
+    [ "$(grep -c 'in the request route\|in a failure route' "$js")" = 3 ] || e2e_fail "the test script was not built"
+    E2E_CFG=$E2E_TOP/examples/kamailio/kamailio-kemi.cfg
+    e2e_start_kamailio "$KPORT" "$XML" -A "CR_KEMI_SCRIPT=\"$js\""
+    start_bob
+    # GW-A answers 486: the far end's answer, relayed to the caller
+    e2e_call alice 5550123 486 || e2e_fail "KEMI: the caller did not get GW-A's 486"
+    e2e_expect_invite gwA "^sip:\+14255550123@"
+    [ "$(e2e_count gwB)" = 0 ] || e2e_fail "callroute_next() in the request route moved the call to GW-B"
+    grep -q "callroute (kemi): callroute_next() in the request route: -3 sip:+14255550123@127.0.0.1:$PORT_A" "$E2E_TMP/kamailio.log" \
+        || { grep "in the request route" "$E2E_TMP/kamailio.log" >&2; e2e_fail "callroute_next() in the request route did not answer -3 leaving the Request-URI"; }
+    grep -q "callroute_next() belongs in a failure_route, not in a request_route" "$E2E_TMP/kamailio.log" \
+        || e2e_fail "no log line saying where callroute_next() belongs"
+    gw_state_is GW-A "state: up" || e2e_fail "GW-A is not up after callroute_next() in the request route"
+    e2e_kamcmd callroute.gateways | tr -d '\n' | grep -Eq "name: GW-A[^}]*failures: 0" \
+        || { e2e_kamcmd callroute.gateways >&2; e2e_fail "a failure of GW-A was counted"; }
+    grep -q "callroute (kemi): callroute_user() in a failure route: -3" "$E2E_TMP/kamailio.log" \
+        && grep -q "callroute_user() belongs in a request_route (it creates the call's transaction), not in a failure_route" "$E2E_TMP/kamailio.log" \
+        || { grep "in a failure route\|belongs" "$E2E_TMP/kamailio.log" >&2; e2e_fail "callroute_user() in a failure route did not answer -3 saying where it belongs"; }
+    [ "$(e2e_count bob)" = 0 ] || e2e_fail "bob was rung from the failure route"
+    e2e_call alice 50101 || e2e_fail "KEMI: internal call to bob not answered"
+    e2e_expect_invite bob "^sip:bob@127\.0\.0\.1:$PORT_U"
+    grep -q "callroute (kemi): callroute_user_next() in the request route: -3" "$E2E_TMP/kamailio.log" \
+        || { grep "in the request route" "$E2E_TMP/kamailio.log" >&2; e2e_fail "callroute_user_next() in the request route did not answer -3"; }
+    e2e_log "ok: callroute_next()/callroute_user_next() outside a failure route and callroute_user() in one answer -3 and change nothing"
     ;;
 
 include_dir)
@@ -430,6 +585,17 @@ reload_many_errors)
         e2e_fail "callroute.reload on a file with $n errors exited 0"
     fi
     grep -q "reload refused ($n errors" <<<"$out" || { echo "$out" >&2; e2e_fail "the reply does not say refused with the count ($n)"; }
+    e2e_log "ok: $out"
+    # the reason, not only the path: a file that is gone is named by its base name in the
+    # reply ("cannot read 'callroute.xml': No such file or directory"), the long directory
+    # would push the reason past what binrpc carries
+    mv "$long/callroute.xml" "$long/callroute.xml.gone"
+    if out=$(e2e_kamcmd callroute.reload 2>&1); then
+        echo "$out" >&2
+        e2e_fail "callroute.reload of a missing file exited 0"
+    fi
+    grep -q "reload refused: callroute.xml: error: cannot read 'callroute.xml': No such file or directory" <<<"$out" \
+        || { echo "$out" >&2; e2e_fail "the reply does not say why the missing file was refused"; }
     e2e_log "ok: $out"
     ;;
 
