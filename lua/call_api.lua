@@ -150,7 +150,7 @@ end
 
 -- The choices' keys (sorted) and the value of each.
 local function choices_of(o)
-  local keys, bykey, seen = {}, {}, {}
+  local keys, bykey = {}, {}
   if o.choices ~= nil then
     if type(o.choices) ~= 'table' then fail('call:ask: choices must be a table') end
     for k, v in pairs(o.choices) do
@@ -158,8 +158,7 @@ local function choices_of(o)
       if (type(k) ~= 'string' and mtype(k) ~= 'integer') or not find(key, '^[%d%*#]$') then
         fail('call:ask: choice %s is not one DTMF key', key)
       end
-      if seen[key] then fail('call:ask: choice %s is given twice', key) end
-      seen[key] = true
+      if bykey[key] ~= nil then fail('call:ask: choice %s is given twice', key) end
       keys[#keys + 1] = key
       bykey[key] = v
     end
