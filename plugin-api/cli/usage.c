@@ -38,6 +38,7 @@ static const struct {
      "  Exit status: 0 outbound or internal (every line), 1 blocked or not applicable,\n"
      "  2 usage or configuration error.\n"},
     {"dial", "usage: callroute dial --config FILE --profile NAME DIGITS [--json] [--trace]\n"
+             "                      [--include-dir DIR]...\n"
              "  Off-hook dialing: complete, need_more or no_match (exit status 1).\n"},
     {"simulate",
      "usage: callroute simulate --config FILE [--start ISO-8601-UTC] [--state DIR]\n"
@@ -118,8 +119,8 @@ void cr_cli_help(const char *cmd, FILE *f)
           "Global: --library PATH (libcallroute.so to load; or CALLROUTE_LIBRARY),\n"
           "  --version (the CLI's, and the library's version and ABI), -h/--help\n"
           "`callroute COMMAND --help` describes each command.\n"
-          "check, normalize, route, dial: --include-dir DIR (repeatable) lets <include href>\n"
-          "  reach DIR besides the configuration's own directory\n"
+          "check, normalize, route, dial, compile: --include-dir DIR (repeatable) lets\n"
+          "  <include href> reach DIR besides the configuration's own directory\n"
           "Exit status: 0 success, 1 decision or validation failed, 2 usage or configuration "
           "error.\n",
           f);
