@@ -28,6 +28,7 @@ static void usage(FILE *f)
           "         [--numbers FILE] [--seconds S] [--reload-ms MS] [--reloads K]\n"
           "         [--threads T] [--save FILE] [--seed X] [--json]\n"
           "         [--baseline OLD/libcallroute-bench.so [--runs N]]\n"
+          "       callroute bench --rgs ...   (response groups: callroute bench --rgs --help)\n"
           "Times routing decisions inside the library: the compiled index and the naive scan\n"
           "in the same run, load time and memory; with --reload-ms, reloads while T threads\n"
           "decide (blocked, failed or mixed decisions are counted; exit status 1 if any).\n"

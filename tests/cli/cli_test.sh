@@ -563,6 +563,11 @@ users)
   has "8 users" "one fewer" "$err"
   has "sip:bob@contoso.com tel:+14255550101;ext=50101" "the others stay" "$out"
   expect 1 "$cr" users remove --db "$tmp/db" sip:nobody@contoso.com
+  # the CSV header users --help documents is the one export writes (every column)
+  expect 0 "$cr" users export --db "$tmp/db" "$tmp/all.csv" --format csv
+  expect 0 "$cr" users --help
+  documented=$(printf '%s\n' "$out" | sed -n '/is the header/,/columns in any order/p' | sed '1d;$d' | tr -d ' \n')
+  [ "$documented" = "$(head -1 "$tmp/all.csv")" ] || bad "users --help's CSV header is not export's: $documented"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
