@@ -86,6 +86,11 @@
  * ------
  * Every function that can fail returns 0 (CR_ABI_OK) or one negative CR_ABI_E* code, the same
  * values the library uses internally (checked at compile time); strerror() names each.
+ * A NULL handle, a NULL out-pointer (`out`, a cr_route_answer, route_json's `put`) or a NULL
+ * string the call needs is CR_ABI_EINVAL; on every failure `*out` (when given) is NULL. A
+ * NULL result or engine given to a reader (result_*, rgs_* queries) gives NULL, 0 or -1,
+ * and result_free/close/rgs_close(NULL) do nothing. A handle, engine or result must not be
+ * used after it was closed or freed: the library cannot tell, as with free().
  *
  * Results (cr_result)
  * -------------------

@@ -177,6 +177,8 @@ static void fill_result(void *ud, const cr_config *c, const cr_decision *d, cons
 static int p_route_ex(cr_handle *h, const char *from, const char *dialed, const char *const *down,
                       size_t ndown, unsigned flags, cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!h || !from || !dialed)
         return CR_EINVAL;
@@ -349,6 +351,8 @@ static int p_route(cr_handle *h, const char *from, const char *dialed, const cha
 
 static int p_normalize(cr_handle *h, const char *profile, const char *number, cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!h || !number)
         return CR_EINVAL;
@@ -382,6 +386,8 @@ static int p_normalize(cr_handle *h, const char *profile, const char *number, cr
 
 static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!h || !digits)
         return CR_EINVAL;
@@ -438,6 +444,8 @@ static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_resu
 static int p_inbound(cr_handle *h, const char *gateway, const char *called, const char *calling,
                      cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!h || !called)
         return CR_EINVAL;
@@ -477,6 +485,8 @@ static int p_inbound(cr_handle *h, const char *gateway, const char *called, cons
 
 static int p_gateways(cr_handle *h, cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!h)
         return CR_EINVAL;
@@ -575,6 +585,8 @@ static void check_scripts(const cr_rgs_config *rgs, cr_diag *d)
 
 static int p_check_ex(const char *path, const cr_open_options *opts, cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!path)
         return CR_EINVAL;
