@@ -373,8 +373,12 @@ typedef struct cr_host {
      * that calls into the library, and from the reload watcher thread; must be thread-safe.
      * `message` is valid only during the call. */
     void (*log)(void *ud, int level, const char *message);
-    /* Wall clock, milliseconds since the Unix epoch (gateway hold-off, business hours).
-     * Called from deciding threads: must be cheap and thread-safe. */
+    /* Wall clock, milliseconds since the Unix epoch: gateway hold-offs (failures, Retry-After)
+     * and the times of the gateways result run on it. Response groups do not read it: their
+     * time is the engine time the host passes (rgs_open's start_unix_ms, then at_ms). Called
+     * only from the host's threads that call into the library (never from the library's own
+     * threads, which time their waits with the system's clocks): must be cheap and
+     * thread-safe. */
     int64_t (*now_ms)(void *ud);
     /* Reserved: the library allocates with the C library's malloc/free in every build (its
      * memory is process-private; what processes share lives in cr_open_options.shared). Set
