@@ -45,8 +45,9 @@
  * - With cr_open_options.shared, every process sharing that memory agrees on gateway up/down
  *   state (gateway_failed in one process is seen by all; likewise probes, the operator's
  *   state and the calls holding gateway ports), the load-spreading counter of each route,
- *   and the configuration generation. A reload in one process makes every other process decide with
- *   the new configuration: each re-reads the file in its watcher thread.
+ *   and the configuration generation. A reload in one process validates the file, compiles it
+ *   into a plan image and publishes that image; every other process adopts exactly that image
+ *   (its watcher thread, or its next decision if that comes first), never re-reading the file.
  * - Without shared memory the handle is private to the process.
  * - A cr_rgs and an LMDB user directory opened by the library must not be carried across
  *   fork() (LMDB's rule): open them in the process that uses them.
@@ -56,16 +57,18 @@
  * - Decisions never block on I/O or locks. With a user directory (db_path), a lookup is an
  *   LMDB read transaction (memory-mapped reads, no lock).
  * - open() and reload() read and compile the configuration: milliseconds to seconds (about
- *   2.5 s for 400,000 routes). reload() then waits until readers of the old snapshot in this
- *   process have left it (microseconds), and, with shared memory, until every other live
- *   process that decides has adopted the new generation: at most 30 s (then it logs a warning
- *   and returns 0; the late processes still follow on their own).
+ *   1.5 s for 400,000 routes; a plan image is only mapped and verified). reload() then waits
+ *   until readers of the old snapshot in this process have left it (microseconds). With shared
+ *   memory it returns once the new plan is published, without waiting for the other
+ *   processes: each one's next decision uses it (the decision adopts it inline when its
+ *   watcher has not yet).
  * - users_import* write the LMDB directory: seconds per million users.
  *
  * Limits
  * ------
- * - Processes sharing one memory block: 512 (CRP_PROC_SLOTS); further ones decide correctly
- *   but are not waited for by reload(). Gateways with shared state: 4,096 names.
+ * - Processes sharing one memory block: 512 (CRP_PROC_SLOTS) with a watcher of their own;
+ *   further ones decide correctly and follow reloads at their next decision. Gateways with
+ *   shared state: 4,096 names (gateway_failed/result/probe take a slot for any name given).
  * - A decision yields at most CR_ANSWER_ATTEMPTS attempts in a cr_route_answer (the total is
  *   in total_attempts) and at most 32 in a cr_result. Numbers: 128 characters; URIs 512 bytes.
  *
@@ -429,15 +432,16 @@ typedef struct cr_plugin {
      * @param opts  may be NULL (defaults: process-private, 30 s hold-off, no directory).
      * @param out   receives the handle; close it with close(). NULL on failure.
      * @return 0; CR_ABI_ECONFIG with "file:line: error: object: message" lines in `err` for
-     *         a refused configuration; CR_ABI_EINVAL (no path, bad options), CR_ABI_ENOMEM,
-     *         CR_ABI_EIO (unreadable file or directory). */
+     *         a refused configuration (a missing or unreadable file too: "FILE: error: cannot
+     *         read ..."); CR_ABI_EINVAL (no path or out, a shared block too small),
+     *         CR_ABI_ENOMEM, CR_ABI_EIO (a plan image that cannot be read or mapped). */
     int (*open)(const char *path, const cr_open_options *opts, cr_handle **out, char *err,
                 size_t errlen);
     /* Rebuilds from the handle's path (or `path` when not NULL, which becomes the handle's
      * path) and swaps atomically; see "How long a call may block". A configuration with
      * errors is refused (CR_ABI_ECONFIG, errors in `err`) and the running one stays, in this
-     * process and in every other. On 0 every live process sharing `shared` decides with the
-     * new configuration (or the 30 s bound passed, logged). */
+     * process and in every other. On 0 the new plan is published: every later decision of
+     * every process sharing `shared` uses it. CR_ABI_EINVAL for a NULL handle. */
     int (*reload)(cr_handle *h, const char *path, char *err, size_t errlen);
     /* Stops this process's watcher thread and frees the handle (NULL is ignored). Other
      * processes' handles over the same shared memory are not affected. */
