@@ -390,7 +390,8 @@ typedef struct cr_host {
     void (*free)(void *ud, void *ptr);
 } cr_host;
 
-/* Options for open. Zero-initialise, set size = sizeof(cr_open_options). */
+/* Options for open. Zero-initialise, set size = sizeof(cr_open_options): open refuses a size
+ * below the ABI 1.0 members (up to db_path) with CR_ABI_EINVAL. */
 typedef struct cr_open_options {
     uint32_t size;
     /* Memory shared by every process of the host (e.g. Kamailio shm), at least
@@ -456,7 +457,8 @@ typedef struct cr_plugin {
      * URI, may carry ;phone-context= and ;ext=). Returns 0 and a "route" result whose
      * result_kind is a CR_DECISION_* (a malformed number is a decision too: not_applicable
      * with a reason), or CR_ABI_EINVAL (NULL argument) / CR_ABI_ENOMEM and *out NULL. `down`
-     * lists `ndown` gateway names to treat as down for this decision only (may be NULL). */
+     * lists `ndown` gateway names to treat as down for this decision only (may be NULL: no
+     * gateway, whatever ndown; NULL entries are skipped). */
     int (*route)(cr_handle *h, const char *from, const char *dialed, const char *const *down,
                  size_t ndown, cr_result **out);
     /* Normalizes `number` with the named profile (NULL = default profile): a "normalize"
@@ -545,7 +547,8 @@ typedef struct cr_plugin {
 
     /* ---- since ABI 1.2: users and inbound call handling (SPEC §3) ---- */
     /* The ringing plan for a call from `from` to `to` (a user's SIP URI, tel: URI or number).
-     * `endpoints` are the callee's registered contacts as known to the host (may be NULL).
+     * `endpoints` are the callee's registered contacts as known to the host (may be NULL:
+     * none, whatever nendpoints; NULL or empty entries are skipped).
      * result_kind 1 when `to` is a user, 0 otherwise; see the CLI `inbound` for the shape. */
     int (*user_plan)(cr_handle *h, const char *from, const char *to, const char *const *endpoints,
                      size_t nendpoints, cr_result **out);

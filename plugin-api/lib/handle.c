@@ -884,6 +884,13 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
         snprintf(err, errlen, "no configuration file given");
         return CR_EINVAL;
     }
+    /* the members of ABI 1.0 (up to db_path) are read without a size check: a smaller size is
+     * a host's mistake (size not set), refused rather than read past */
+    if (opts && opts->size < offsetof(cr_open_options, db_path) + sizeof opts->db_path) {
+        snprintf(err, errlen, "open: options size %u too small (at least %zu)",
+                 (unsigned)opts->size, offsetof(cr_open_options, db_path) + sizeof opts->db_path);
+        return CR_EINVAL;
+    }
     cr_handle *h = calloc(1, sizeof *h);
     if (!h)
         return CR_ENOMEM;

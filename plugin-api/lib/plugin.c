@@ -153,7 +153,7 @@ static void route_pinned(cr_handle *h, const char *from, const char *dialed,
     crp_runtime_ud rud; /* not zeroed whole: fresh_routes is read only below nfresh */
     rud.h = h;
     rud.down = down;
-    rud.ndown = ndown;
+    rud.ndown = down ? ndown : 0; /* callroute.h: `down` may be NULL, whatever ndown says */
     rud.now = 0;
     rud.fresh = fresh;
     rud.fresh_spread = rud.nfresh = 0;

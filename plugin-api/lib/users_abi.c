@@ -395,6 +395,8 @@ int crp_user_plan_ex(cr_handle *h, const char *from, const char *to, const char 
     *out = NULL;
     if (!h || !to)
         return CR_EINVAL;
+    if (!endpoints) /* callroute.h: may be NULL, whatever nendpoints says */
+        nendpoints = 0;
     cr_plan *plan = malloc(sizeof *plan);
     if (!plan)
         return CR_ENOMEM;

@@ -258,6 +258,60 @@ static void test_null_strings(void **state)
     p->result_free(r);
 }
 
+/* Options and lists a host got wrong: a cr_open_options whose size does not cover the ABI 1.0
+ * members is refused, never read past (its `shared` is not touched); a NULL list with a
+ * non-zero count is an empty list. */
+static void test_bad_sizes_and_lists(void **state)
+{
+    (void)state;
+    char err[256];
+    cr_handle *h = (cr_handle *)&h;
+    cr_open_options o;
+    memset(&o, 0xA5, sizeof o); /* what lies past the size the host claims */
+    o.size = 4;
+    o.shared = (void *)16;
+    err[0] = 0;
+    assert_int_equal(p->open(getenv("CR_CONFIG"), &o, &h, err, sizeof err), CR_ABI_EINVAL);
+    assert_null(h);
+    assert_non_null(strstr(err, "size"));
+    o.size = 0;
+    assert_int_equal(p->open(getenv("CR_CONFIG"), &o, &h, err, sizeof err), CR_ABI_EINVAL);
+    /* the ABI 1.0 struct (up to db_path) is accepted; later members are not read */
+    o.size = (uint32_t)(offsetof(cr_open_options, db_path) + sizeof o.db_path);
+    o.shared = NULL;
+    o.shared_len = 0;
+    o.gateway_holdoff_s = 0;
+    o.db_path = NULL;
+    assert_int_equal(p->open(getenv("CR_CONFIG"), &o, &h, err, sizeof err), CR_ABI_OK);
+    p->close(h);
+    cr_result *r = NULL;
+    assert_int_equal(p->route(hd, FROM, "+14255550199", NULL, 3, &r), CR_ABI_OK);
+    assert_int_equal(p->result_kind(r), CR_DECISION_OUTBOUND);
+    p->result_free(r);
+    r = NULL;
+    assert_int_equal(p->user_plan(hd, FROM, "sip:bob@contoso.com", NULL, 4, &r), CR_ABI_OK);
+    keep_json(r);
+    p->result_free(r);
+    const char *eps[] = {NULL, "sip:bob@10.0.0.1", NULL};
+    r = NULL;
+    assert_int_equal(p->user_plan(hd, FROM, "sip:bob@contoso.com", eps, 3, &r), CR_ABI_OK);
+    keep_json(r);
+    p->result_free(r);
+    cr_route_answer a = {.size = sizeof a};
+    assert_int_equal(p->route_answer(hd, FROM, "+14255550199", NULL, 2, &a), CR_ABI_OK);
+    assert_int_equal(p->route_json(hd, FROM, "+14255550199", NULL, 2, 0, put_line, NULL, NULL),
+                     CR_ABI_OK);
+    /* emit may be NULL: the actions are dropped */
+    cr_rgs *e = NULL;
+    assert_int_equal(p->rgs_open_ex(hd, NULL, &e, err, sizeof err), CR_ABI_OK);
+    assert_int_equal(p->rgs_event(e, 1000, "call c1 sip:x@fabrikam.com sip:main@contoso.com", NULL,
+                                  NULL, err, sizeof err),
+                     CR_ABI_OK);
+    assert_int_equal(p->rgs_event(e, 2000, "dtmf c1 1", NULL, NULL, err, sizeof err), CR_ABI_OK);
+    assert_true(p->rgs_advance(e, 600000, NULL, NULL) >= -1);
+    p->rgs_close(e);
+}
+
 /* The result readers and result_free with NULL: NULL, 0, nothing done. */
 static void test_null_results(void **state)
 {
@@ -652,12 +706,19 @@ static void test_all_json_valid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_null_handle),           cmocka_unit_test(test_null_out),
-        cmocka_unit_test(test_null_strings),          cmocka_unit_test(test_null_results),
-        cmocka_unit_test(test_strerror_total),        cmocka_unit_test(test_hostile_strings_decide),
-        cmocka_unit_test(test_hostile_gateway_names), cmocka_unit_test(test_route_answer_sizes),
-        cmocka_unit_test(test_error_buffers),         cmocka_unit_test(test_hostile_rgs),
-        cmocka_unit_test(test_hostile_check_paths),   cmocka_unit_test(test_all_json_valid),
+        cmocka_unit_test(test_null_handle),
+        cmocka_unit_test(test_null_out),
+        cmocka_unit_test(test_null_strings),
+        cmocka_unit_test(test_null_results),
+        cmocka_unit_test(test_bad_sizes_and_lists),
+        cmocka_unit_test(test_strerror_total),
+        cmocka_unit_test(test_hostile_strings_decide),
+        cmocka_unit_test(test_hostile_gateway_names),
+        cmocka_unit_test(test_route_answer_sizes),
+        cmocka_unit_test(test_error_buffers),
+        cmocka_unit_test(test_hostile_rgs),
+        cmocka_unit_test(test_hostile_check_paths),
+        cmocka_unit_test(test_all_json_valid),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
