@@ -1046,10 +1046,13 @@ static int reload_locked(cr_handle *h, const char *path, char *err, size_t errle
 
 int crp_handle_reload(cr_handle *h, const char *path, char *err, size_t errlen)
 {
-    if (!h)
-        return CR_EINVAL;
     if (err && errlen)
         err[0] = 0;
+    if (!h) {
+        if (err && errlen)
+            snprintf(err, errlen, "reload: no handle");
+        return CR_EINVAL;
+    }
     reload_times rt = {0};
     int64_t t0 = mono_ns();
     pthread_mutex_lock(&h->reload_lock);

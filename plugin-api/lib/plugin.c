@@ -659,8 +659,11 @@ static int p_check(const char *path, cr_result **out)
 static int p_open(const char *path, const cr_open_options *opts, cr_handle **out, char *err,
                   size_t errlen)
 {
-    if (!out)
+    if (!out) {
+        if (err && errlen)
+            snprintf(err, errlen, "open: no place for the handle (out is NULL)");
         return CR_EINVAL;
+    }
     return crp_handle_open(path, opts, out, err, errlen);
 }
 

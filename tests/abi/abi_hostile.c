@@ -534,6 +534,49 @@ static void test_route_answer_sizes(void **state)
     free(mem);
 }
 
+/* err after a refusal for a NULL argument: a NUL-terminated message ("always NUL-terminated when
+ * errlen > 0"), never the caller's old bytes. */
+static void test_error_text_on_null_arguments(void **state)
+{
+    (void)state;
+    char err[64];
+#define FILLED()     memset(err, 'x', sizeof err)
+#define TERMINATED() assert_true(memchr(err, 0, sizeof err) != NULL)
+    FILLED();
+    assert_int_equal(p->open(getenv("CR_CONFIG"), NULL, NULL, err, sizeof err), CR_ABI_EINVAL);
+    TERMINATED();
+    FILLED();
+    cr_handle *h = NULL;
+    assert_int_equal(p->open(NULL, NULL, &h, err, sizeof err), CR_ABI_EINVAL);
+    TERMINATED();
+    FILLED();
+    assert_int_equal(p->reload(NULL, NULL, err, sizeof err), CR_ABI_EINVAL);
+    TERMINATED();
+    FILLED();
+    assert_int_equal(p->compile(NULL, NULL, NULL, err, sizeof err), CR_ABI_EINVAL);
+    TERMINATED();
+    FILLED();
+    assert_int_equal(p->users_import_ex(NULL, NULL, 0, NULL, err, sizeof err), CR_ABI_EINVAL);
+    TERMINATED();
+    FILLED();
+    assert_int_equal(p->users_export(NULL, NULL, NULL, err, sizeof err), CR_ABI_EINVAL);
+    TERMINATED();
+    FILLED();
+    assert_int_equal(p->rgs_open_ex(NULL, NULL, NULL, err, sizeof err), CR_ABI_EINVAL);
+    TERMINATED();
+    FILLED();
+    assert_int_equal(p->rgs_event(NULL, 0, NULL, NULL, NULL, err, sizeof err), CR_ABI_EINVAL);
+    TERMINATED();
+    FILLED();
+    assert_int_equal(p->rgs_event_typed(NULL, 0, NULL, NULL, NULL, err, sizeof err), CR_ABI_EINVAL);
+    TERMINATED();
+    FILLED();
+    assert_int_equal(p->preload(NULL, NULL, err, sizeof err), CR_ABI_EINVAL);
+    TERMINATED();
+#undef FILLED
+#undef TERMINATED
+}
+
 /* Text errors: err NULL or errlen 0 is allowed and never written; a small buffer is cut and
  * NUL-terminated. */
 static void test_error_buffers(void **state)
@@ -716,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_hostile_gateway_names),
         cmocka_unit_test(test_route_answer_sizes),
         cmocka_unit_test(test_error_buffers),
+        cmocka_unit_test(test_error_text_on_null_arguments),
         cmocka_unit_test(test_hostile_rgs),
         cmocka_unit_test(test_hostile_check_paths),
         cmocka_unit_test(test_all_json_valid),
