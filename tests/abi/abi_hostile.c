@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -729,6 +731,124 @@ static void test_hostile_check_paths(void **state)
     p->result_free(r);
 }
 
+typedef struct line_copy {
+    char *s;
+    size_t len;
+} line_copy;
+
+static void copy_line(void *ud, const char *json, size_t len)
+{
+    line_copy *c = ud;
+    c->s = malloc(len + 1);
+    assert_non_null(c->s);
+    memcpy(c->s, json, len);
+    c->s[len] = 0;
+    c->len = len;
+}
+
+/* route_json gives "exactly the bytes result_json gives for route_ex's result with the same
+ * arguments", for hostile numbers and callers too (fresh spreading on both sides: the same
+ * gateway order). */
+static void test_route_json_equals_result_json(void **state)
+{
+    (void)state;
+    const char *all[NHOSTILE + 2];
+    memcpy(all, hostile, sizeof hostile);
+    all[NHOSTILE] = big;
+    all[NHOSTILE + 1] = bigx;
+    const char *numbers[] = {"+14255550199", "5550100", "+12065550100", "911", "19005550199"};
+    for (size_t i = 0; i < NHOSTILE + 2 + 5; i++) {
+        const char *s = i < NHOSTILE + 2 ? all[i] : numbers[i - NHOSTILE - 2];
+        const char *pairs[3][2] = {{FROM, s}, {s, "+14255550199"}, {s, s}};
+        for (int k = 0; k < 3; k++) {
+            cr_result *r = NULL;
+            assert_int_equal(p->route_ex(hd, pairs[k][0], pairs[k][1], NULL, 0,
+                                         CR_ROUTE_FRESH_SPREAD | CR_ROUTE_NO_TRACE, &r),
+                             CR_ABI_OK);
+            size_t need = p->result_json(r, NULL, 0);
+            char *want = malloc(need + 1);
+            assert_non_null(want);
+            p->result_json(r, want, need + 1);
+            line_copy got = {0};
+            int kind = 99;
+            assert_int_equal(p->route_json(hd, pairs[k][0], pairs[k][1], NULL, 0,
+                                           CR_ROUTE_FRESH_SPREAD, copy_line, &got, &kind),
+                             CR_ABI_OK);
+            assert_int_equal(kind, p->result_kind(r));
+            assert_int_equal(got.len, need);
+            assert_string_equal(got.s, want);
+            free(got.s);
+            free(want);
+            p->result_free(r);
+        }
+    }
+}
+
+static _Atomic int stop_threads;
+static _Atomic long bad_answers, answers;
+
+/* One deciding thread: every decision member in turn; each answer must be whole. */
+static void *decider(void *arg)
+{
+    cr_handle *h = arg;
+    unsigned n = 0;
+    while (!atomic_load(&stop_threads)) {
+        cr_result *r = NULL;
+        const char *num = n % 3 == 0   ? "+14255550199"
+                          : n % 3 == 1 ? "+12125550199"
+                                       : "+12065550100";
+        if (p->route(h, FROM, num, NULL, 0, &r) != CR_ABI_OK ||
+            p->result_kind(r) != CR_DECISION_OUTBOUND || !p->result_get(r, "normalized"))
+            atomic_fetch_add(&bad_answers, 1);
+        p->result_free(r);
+        cr_route_answer a = {.size = sizeof a};
+        if (p->route_answer(h, FROM, num, NULL, 0, &a) != CR_ABI_OK ||
+            a.kind != CR_DECISION_OUTBOUND || a.nattempts == 0)
+            atomic_fetch_add(&bad_answers, 1);
+        r = NULL;
+        if (p->dial(h, NULL, "5550", &r) != CR_ABI_OK)
+            atomic_fetch_add(&bad_answers, 1);
+        p->result_free(r);
+        r = NULL;
+        if (p->inbound(h, "Red-GW1", "+14255550100", num, &r) != CR_ABI_OK)
+            atomic_fetch_add(&bad_answers, 1);
+        p->result_free(r);
+        if (n % 64 == 0) {
+            p->gateway_result_ex(h, "NY-GW1", 200, 0);
+            r = NULL;
+            if (p->gateways(h, &r) != CR_ABI_OK)
+                atomic_fetch_add(&bad_answers, 1);
+            p->result_free(r);
+        }
+        atomic_fetch_add(&answers, 1);
+        n++;
+    }
+    return NULL;
+}
+
+/* callroute.h "Threads": any number of threads decide on one handle at once while reload()
+ * swaps the configuration (refused reloads too): every answer is whole and of one plan. */
+static void test_threads_decide_during_reloads(void **state)
+{
+    (void)state;
+    char err[1024];
+    cr_handle *h = NULL;
+    assert_int_equal(p->open(getenv("CR_CONFIG"), NULL, &h, err, sizeof err), CR_ABI_OK);
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, decider, h), 0);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(p->reload(h, NULL, err, sizeof err), CR_ABI_OK);
+        assert_int_equal(p->reload(h, "/nonexistent/x.xml", err, sizeof err), CR_ABI_ECONFIG);
+    }
+    atomic_store(&stop_threads, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    p->close(h);
+    assert_true(atomic_load(&answers) > 0);
+    assert_int_equal(atomic_load(&bad_answers), 0);
+}
+
 /* Last: python3 reads every JSON line the cases above collected. */
 static void test_all_json_valid(void **state)
 {
@@ -762,6 +882,8 @@ int main(void)
         cmocka_unit_test(test_error_text_on_null_arguments),
         cmocka_unit_test(test_hostile_rgs),
         cmocka_unit_test(test_hostile_check_paths),
+        cmocka_unit_test(test_route_json_equals_result_json),
+        cmocka_unit_test(test_threads_decide_during_reloads),
         cmocka_unit_test(test_all_json_valid),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
