@@ -112,7 +112,7 @@
  *   "rule", "normalized" (complete only); list "trace".
  * - inbound: kind 1 when the called number is a user's or a workflow's line, else 0;
  *   "gateway", "profile", "called", "calling", "target" (the user's SIP URI or the workflow's
- *   contact URI), "pai", "workflow" (the workflow's name, absent for a user); list "trace".
+ *   contact URI), "workflow" (the workflow's name, null for a user), "pai"; list "trace".
  * - gateways: kind 0; list "gateways" of {"name", "address", "state" ("up"/"down"/"full"),
  *   "reason" (why down or full, "" when up), "mode" ("auto"/"up"/"down": gateway_set_state),
  *   "since", "failures", "calls" (holding a port now), "ports" (0 = unlimited),
@@ -120,14 +120,14 @@
  * - check: kind 0 when valid, 1 when refused; "config", "ok", "errors", "warnings",
  *   "profiles", "routes", "gateways", "users"; list "diagnostics" of {"level", "file", "line",
  *   "object", "message", "text"}.
- * - user_plan: kind 1 when `to` is a user, else 0; "from", "to", "callee", "reason",
- *   "branches", "no_answer", "notifications", "skipped" (JSON values: result_get returns
- *   their JSON text), "forwarded"; list "ring" of {"at", "branch", "kind", "target", "alt",
- *   "uri", "gateway", "address", "route", "usage", "remove_plus", "workflow" (a "sip" row to a
- *   response group's URI: the workflow's name, which the host hands the branch to)}; list
- *   "trace".
+ * - user_plan: kind 1 when `to` is a user, else 0; "from", "to", "callee", "branches",
+ *   "no_answer", "notifications" (JSON values: result_get returns their JSON text),
+ *   "forwarded" (null when `to` is no user), "skipped" (JSON too), "reason"; list "ring" of
+ *   {"at", "branch", "kind", "target", "alt", "uri", "gateway", "address", "workflow" (a "sip"
+ *   row to a response group's URI: the workflow's name, which the host hands the branch to),
+ *   and for a "pstn" row "route", "usage", "remove_plus"}; list "trace".
  * - users_import: kind 0; "db", "file", "format", "replace", "read", "added", "replaced",
- *   "removed", "users", "lines", "file_bytes".
+ *   "removed", "warnings", "users", "lines", "file_bytes", "used_bytes".
  * - bench: kind 0; see `callroute bench` (a development tool, see cr_plugin.bench).
  * - rgs_snapshot: kind 0; lists "queues", "calls", "agents", "memberships" (see
  *   cr_plugin.rgs_snapshot).

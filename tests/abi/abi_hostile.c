@@ -849,6 +849,84 @@ static void test_threads_decide_during_reloads(void **state)
     assert_int_equal(atomic_load(&bad_answers), 0);
 }
 
+/* r's JSON as a line "label<TAB>json" into f. */
+static void label_json(FILE *f, const char *label, cr_result *r)
+{
+    assert_non_null(r);
+    size_t need = p->result_json(r, NULL, 0);
+    char *buf = malloc(need + 1);
+    assert_non_null(buf);
+    p->result_json(r, buf, need + 1);
+    fprintf(f, "%s\t%s\n", label, buf);
+    free(buf);
+    p->result_free(r);
+}
+
+/* Each result kind has the top-level fields callroute.h lists ("Results"), in that order, a
+ * field that does not apply being present as null. */
+static void test_result_fields_as_documented(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/crfieldsXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    cr_result *r = NULL;
+    assert_int_equal(p->route(hd, FROM, "+14255550199", NULL, 0, &r), CR_ABI_OK);
+    label_json(f, "route", r);
+    assert_int_equal(p->route(hd, FROM, "+14255550101", NULL, 0, &r), CR_ABI_OK);
+    label_json(f, "route_internal", r);
+    assert_int_equal(p->normalize(hd, NULL, "5550199", &r), CR_ABI_OK);
+    label_json(f, "normalize", r);
+    assert_int_equal(p->dial(hd, NULL, "5550199", &r), CR_ABI_OK);
+    label_json(f, "dial", r);
+    assert_int_equal(p->inbound(hd, "Red-GW1", "+14255550100", "+12065550100", &r), CR_ABI_OK);
+    label_json(f, "inbound", r);
+    assert_int_equal(p->inbound(hd, "Red-GW1", "+14255559999", NULL, &r), CR_ABI_OK);
+    label_json(f, "inbound", r);
+    assert_int_equal(p->gateways(hd, &r), CR_ABI_OK);
+    label_json(f, "gateways", r);
+    assert_int_equal(p->check(getenv("CR_CONFIG"), &r), CR_ABI_OK);
+    label_json(f, "check", r);
+    assert_int_equal(p->user_plan(hd, "+12065550100", "sip:alice@contoso.com", NULL, 0, &r),
+                     CR_ABI_OK);
+    label_json(f, "user_plan", r);
+    assert_int_equal(p->user_plan(hd, "+12065550100", "+14255559999", NULL, 0, &r), CR_ABI_OK);
+    assert_int_equal(p->result_kind(r), 0);
+    label_json(f, "user_plan", r);
+    fclose(f);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "python3 - %s <<'EOF'\n"
+             "import json, sys\n"
+             "want = {\n"
+             " 'route': ['decision','profile','rule','normalized','attempts','reason'],\n"
+             " 'route_internal': "
+             "['decision','profile','rule','normalized','target','attempts','reason'],\n"
+             " 'normalize': ['input','profile','rule','normalized'],\n"
+             " 'dial': ['input','profile','answer','rule','normalized'],\n"
+             " 'inbound': "
+             "['gateway','profile','called','calling','target','workflow','pai'],\n"
+             " 'gateways': ['gateways'],\n"
+             " 'check': ['config','ok','errors','warnings','profiles','routes','gateways',"
+             "'users','diagnostics'],\n"
+             " 'user_plan': ['from','to','callee','branches','no_answer','notifications',"
+             "'forwarded','skipped','reason','ring'],\n"
+             "}\n"
+             "bad = 0\n"
+             "for line in open(sys.argv[1]):\n"
+             "    label, js = line.rstrip('\\n').split('\\t', 1)\n"
+             "    keys = [k for k, v in json.loads(js, object_pairs_hook=lambda kv: kv)]\n"
+             "    if keys != want[label]:\n"
+             "        print(label, 'has', keys, 'documented', want[label]); bad += 1\n"
+             "sys.exit(bad)\n"
+             "EOF",
+             path);
+    int rc = system(cmd);
+    remove(path);
+    assert_int_equal(rc, 0);
+}
+
 /* Last: python3 reads every JSON line the cases above collected. */
 static void test_all_json_valid(void **state)
 {
@@ -884,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_hostile_check_paths),
         cmocka_unit_test(test_route_json_equals_result_json),
         cmocka_unit_test(test_threads_decide_during_reloads),
+        cmocka_unit_test(test_result_fields_as_documented),
         cmocka_unit_test(test_all_json_valid),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
