@@ -516,8 +516,10 @@ typedef struct cr_plugin {
      * same engine entry as rgs_event_typed (ABI 1.5), which a SIP host should use instead. Every
      * action the engine emits is passed to `emit` as (call id, action, args) strings, in order,
      * before rgs_event returns (the strings are valid during that emit call only). Timers due up to
-     * at_ms fire first. Returns 0 or CR_ABI_EINVAL (with err) for a malformed event, which changes
-     * nothing. */
+     * at_ms fire first. Returns 0; CR_ABI_EINVAL for a malformed event; and as rgs_event_typed
+     * CR_ABI_ENOENT (unknown call, agent or group), CR_ABI_ESTATE (a call name in use, an answer
+     * from an agent not ringing for the call, ...): with the message in err, and then nothing
+     * was done but the timers that were due. */
     int (*rgs_event)(cr_rgs *e, int64_t at_ms, const char *event,
                      void (*emit)(void *ud, int64_t at_ms, const char *call_id, const char *action,
                                   const char *args),

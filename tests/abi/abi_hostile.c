@@ -711,6 +711,32 @@ static void test_hostile_rgs(void **state)
     p->rgs_close(e);
 }
 
+/* rgs_event's codes (callroute.h): malformed EINVAL, unknown call or agent ENOENT, a call
+ * name in use ESTATE, each with its message. */
+static void test_rgs_event_codes(void **state)
+{
+    (void)state;
+    char err[256];
+    cr_rgs *e = NULL;
+    assert_int_equal(p->rgs_open_ex(hd, NULL, &e, err, sizeof err), CR_ABI_OK);
+    assert_int_equal(p->rgs_event(e, 1000, "bogus", NULL, NULL, err, sizeof err), CR_ABI_EINVAL);
+    assert_true(err[0] != 0);
+    assert_int_equal(p->rgs_event(e, 1000, "dtmf nosuch 1", NULL, NULL, err, sizeof err),
+                     CR_ABI_ENOENT);
+    assert_non_null(strstr(err, "nosuch"));
+    assert_int_equal(
+        p->rgs_event(e, 1000, "presence sip:nobody@x away", NULL, NULL, err, sizeof err),
+        CR_ABI_ENOENT);
+    assert_int_equal(
+        p->rgs_event(e, 1000, "call c1 sip:a@x sip:main@contoso.com", NULL, NULL, err, sizeof err),
+        CR_ABI_OK);
+    assert_int_equal(
+        p->rgs_event(e, 1000, "call c1 sip:a@x sip:main@contoso.com", NULL, NULL, err, sizeof err),
+        CR_ABI_ESTATE);
+    assert_non_null(strstr(err, "c1"));
+    p->rgs_close(e);
+}
+
 /* check and check_ex on hostile paths: a "check" result (refused) or EINVAL; valid JSON. */
 static void test_hostile_check_paths(void **state)
 {
@@ -959,6 +985,7 @@ int main(void)
         cmocka_unit_test(test_error_buffers),
         cmocka_unit_test(test_error_text_on_null_arguments),
         cmocka_unit_test(test_hostile_rgs),
+        cmocka_unit_test(test_rgs_event_codes),
         cmocka_unit_test(test_hostile_check_paths),
         cmocka_unit_test(test_route_json_equals_result_json),
         cmocka_unit_test(test_threads_decide_during_reloads),
