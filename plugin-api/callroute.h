@@ -127,7 +127,7 @@
  *   row to a response group's URI: the workflow's name, which the host hands the branch to),
  *   and for a "pstn" row "route", "usage", "remove_plus"}; list "trace".
  * - users_import: kind 0; "db", "file", "format", "replace", "read", "added", "replaced",
- *   "removed", "warnings", "users", "lines", "file_bytes", "used_bytes".
+ *   "removed", "warnings", "users", "lines", "file_bytes", "used_bytes", "seconds".
  * - bench: kind 0; see `callroute bench` (a development tool, see cr_plugin.bench).
  * - rgs_snapshot: kind 0; lists "queues", "calls", "agents", "memberships" (see
  *   cr_plugin.rgs_snapshot).
