@@ -19,8 +19,9 @@
  * -------
  * - A cr_handle may be used by any number of threads at once for every decision call (route,
  *   route_ex, route_answer, normalize, dial, inbound, user_plan, gateway_failed, gateways,
- *   and since 1.6 gateway_result, gateway_set_state, gateway_probe, gateway_call,
- *   gateway_call_end, since 1.9 gateway_result_ex: lock-free atomics in the shared memory).
+ *   and since 1.6 user_plan_ex, gateway_result, gateway_set_state, gateway_probe,
+ *   gateway_call, gateway_call_end, since 1.7 route_json, since 1.9 gateway_result_ex: the
+ *   gateway members are lock-free atomics in the shared memory).
  *   Decisions take no lock: they read an immutable snapshot of the configuration.
  * - reload() may run concurrently with decisions; reloads of one handle are serialized by a
  *   mutex inside the handle. A decision sees one whole configuration: the old or the new one.

@@ -813,6 +813,13 @@ static void test_route_json_equals_result_json(void **state)
 static _Atomic int stop_threads;
 static _Atomic long bad_answers, answers;
 
+static void count_json(void *ud, const char *json, size_t len)
+{
+    (void)ud;
+    if (len < 2 || json[0] != '{' || json[len - 1] != '}')
+        atomic_fetch_add(&bad_answers, 1);
+}
+
 /* One deciding thread: every decision member in turn; each answer must be whole. */
 static void *decider(void *arg)
 {
@@ -837,6 +844,14 @@ static void *decider(void *arg)
         p->result_free(r);
         r = NULL;
         if (p->inbound(h, "Red-GW1", "+14255550100", num, &r) != CR_ABI_OK)
+            atomic_fetch_add(&bad_answers, 1);
+        p->result_free(r);
+        if (p->route_json(h, FROM, num, NULL, 0, 0, count_json, NULL, NULL) != CR_ABI_OK)
+            atomic_fetch_add(&bad_answers, 1);
+        r = NULL;
+        if (p->user_plan_ex(h, "+12065550100", "sip:alice@contoso.com", "Red-GW1", NULL, 0, &r) !=
+                CR_ABI_OK ||
+            p->result_kind(r) != 1)
             atomic_fetch_add(&bad_answers, 1);
         p->result_free(r);
         if (n % 64 == 0) {
