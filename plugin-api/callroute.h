@@ -563,7 +563,8 @@ typedef struct cr_plugin {
                         size_t errlen);
     /* Exports every user of the directory to `file` ("-" or NULL = stdout) as `format` "xml"
      * or "csv" (NULL: by the file's extension, else xml). Returns 0, CR_ABI_EINVAL (format),
-     * CR_ABI_EIO (directory or file; message in err). */
+     * CR_ABI_ENOENT (no directory at db_dir), CR_ABI_EIO (directory or file unreadable or
+     * unwritable); message in err. */
     int (*users_export)(const char *db_dir, const char *file, const char *format, char *err,
                         size_t errlen);
 

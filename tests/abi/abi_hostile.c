@@ -599,6 +599,9 @@ static void test_error_buffers(void **state)
     assert_true(strlen(err) < sizeof err);
     assert_int_equal(p->compile("/nonexistent/x.xml", NULL, "/tmp/crhostile.plan", NULL, 0),
                      CR_ABI_ECONFIG);
+    assert_int_equal(p->users_export("/nonexistent/db", "-", NULL, err, sizeof err), CR_ABI_ENOENT);
+    assert_true(strlen(err) < sizeof err);
+    assert_int_equal(p->users_export("/tmp", "-", "json", err, sizeof err), CR_ABI_EINVAL);
     cr_rgs *e = NULL;
     assert_int_equal(p->rgs_open_ex(hd, NULL, &e, NULL, 0), CR_ABI_OK);
     assert_int_equal(p->rgs_event(e, 0, "no such event", NULL, NULL, NULL, 0), CR_ABI_EINVAL);
