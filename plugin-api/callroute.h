@@ -19,8 +19,9 @@
  * -------
  * - A cr_handle may be used by any number of threads at once for every decision call (route,
  *   route_ex, route_answer, normalize, dial, inbound, user_plan, gateway_failed, gateways,
- *   and since 1.6 gateway_result, gateway_set_state, gateway_probe, gateway_call,
- *   gateway_call_end, since 1.9 gateway_result_ex: lock-free atomics in the shared memory).
+ *   and since 1.6 user_plan_ex, gateway_result, gateway_set_state, gateway_probe,
+ *   gateway_call, gateway_call_end, since 1.7 route_json, since 1.9 gateway_result_ex: the
+ *   gateway members are lock-free atomics in the shared memory).
  *   Decisions take no lock: they read an immutable snapshot of the configuration.
  * - reload() may run concurrently with decisions; reloads of one handle are serialized by a
  *   mutex inside the handle. A decision sees one whole configuration: the old or the new one.
@@ -45,8 +46,9 @@
  * - With cr_open_options.shared, every process sharing that memory agrees on gateway up/down
  *   state (gateway_failed in one process is seen by all; likewise probes, the operator's
  *   state and the calls holding gateway ports), the load-spreading counter of each route,
- *   and the configuration generation. A reload in one process makes every other process decide with
- *   the new configuration: each re-reads the file in its watcher thread.
+ *   and the configuration generation. A reload in one process validates the file, compiles it
+ *   into a plan image and publishes that image; every other process adopts exactly that image
+ *   (its watcher thread, or its next decision if that comes first), never re-reading the file.
  * - Without shared memory the handle is private to the process.
  * - A cr_rgs and an LMDB user directory opened by the library must not be carried across
  *   fork() (LMDB's rule): open them in the process that uses them.
@@ -56,16 +58,18 @@
  * - Decisions never block on I/O or locks. With a user directory (db_path), a lookup is an
  *   LMDB read transaction (memory-mapped reads, no lock).
  * - open() and reload() read and compile the configuration: milliseconds to seconds (about
- *   2.5 s for 400,000 routes). reload() then waits until readers of the old snapshot in this
- *   process have left it (microseconds), and, with shared memory, until every other live
- *   process that decides has adopted the new generation: at most 30 s (then it logs a warning
- *   and returns 0; the late processes still follow on their own).
+ *   1.5 s for 400,000 routes; a plan image is only mapped and verified). reload() then waits
+ *   until readers of the old snapshot in this process have left it (microseconds). With shared
+ *   memory it returns once the new plan is published, without waiting for the other
+ *   processes: each one's next decision uses it (the decision adopts it inline when its
+ *   watcher has not yet).
  * - users_import* write the LMDB directory: seconds per million users.
  *
  * Limits
  * ------
- * - Processes sharing one memory block: 512 (CRP_PROC_SLOTS); further ones decide correctly
- *   but are not waited for by reload(). Gateways with shared state: 4,096 names.
+ * - Processes sharing one memory block: 512 (CRP_PROC_SLOTS) with a watcher of their own;
+ *   further ones decide correctly and follow reloads at their next decision. Gateways with
+ *   shared state: 4,096 names (gateway_failed/result/probe take a slot for any name given).
  * - A decision yields at most CR_ANSWER_ATTEMPTS attempts in a cr_route_answer (the total is
  *   in total_attempts) and at most 32 in a cr_result. Numbers: 128 characters; URIs 512 bytes.
  *
@@ -86,6 +90,11 @@
  * ------
  * Every function that can fail returns 0 (CR_ABI_OK) or one negative CR_ABI_E* code, the same
  * values the library uses internally (checked at compile time); strerror() names each.
+ * A NULL handle, a NULL out-pointer (`out`, a cr_route_answer, route_json's `put`) or a NULL
+ * string the call needs is CR_ABI_EINVAL; on every failure `*out` (when given) is NULL. A
+ * NULL result or engine given to a reader (result_*, rgs_* queries) gives NULL, 0 or -1,
+ * and result_free/close/rgs_close(NULL) do nothing. A handle, engine or result must not be
+ * used after it was closed or freed: the library cannot tell, as with free().
  *
  * Results (cr_result)
  * -------------------
@@ -104,7 +113,7 @@
  *   "rule", "normalized" (complete only); list "trace".
  * - inbound: kind 1 when the called number is a user's or a workflow's line, else 0;
  *   "gateway", "profile", "called", "calling", "target" (the user's SIP URI or the workflow's
- *   contact URI), "pai", "workflow" (the workflow's name, absent for a user); list "trace".
+ *   contact URI), "workflow" (the workflow's name, null for a user), "pai"; list "trace".
  * - gateways: kind 0; list "gateways" of {"name", "address", "state" ("up"/"down"/"full"),
  *   "reason" (why down or full, "" when up), "mode" ("auto"/"up"/"down": gateway_set_state),
  *   "since", "failures", "calls" (holding a port now), "ports" (0 = unlimited),
@@ -112,14 +121,14 @@
  * - check: kind 0 when valid, 1 when refused; "config", "ok", "errors", "warnings",
  *   "profiles", "routes", "gateways", "users"; list "diagnostics" of {"level", "file", "line",
  *   "object", "message", "text"}.
- * - user_plan: kind 1 when `to` is a user, else 0; "from", "to", "callee", "reason",
- *   "branches", "no_answer", "notifications", "skipped" (JSON values: result_get returns
- *   their JSON text), "forwarded"; list "ring" of {"at", "branch", "kind", "target", "alt",
- *   "uri", "gateway", "address", "route", "usage", "remove_plus", "workflow" (a "sip" row to a
- *   response group's URI: the workflow's name, which the host hands the branch to)}; list
- *   "trace".
+ * - user_plan: kind 1 when `to` is a user, else 0; "from", "to", "callee", "branches",
+ *   "no_answer", "notifications" (JSON values: result_get returns their JSON text),
+ *   "forwarded" (null when `to` is no user), "skipped" (JSON too), "reason"; list "ring" of
+ *   {"at", "branch", "kind", "target", "alt", "uri", "gateway", "address", "workflow" (a "sip"
+ *   row to a response group's URI: the workflow's name, which the host hands the branch to),
+ *   and for a "pstn" row "route", "usage", "remove_plus"}; list "trace".
  * - users_import: kind 0; "db", "file", "format", "replace", "read", "added", "replaced",
- *   "removed", "users", "lines", "file_bytes".
+ *   "removed", "warnings", "users", "lines", "file_bytes", "used_bytes", "seconds".
  * - bench: kind 0; see `callroute bench` (a development tool, see cr_plugin.bench).
  * - rgs_snapshot: kind 0; lists "queues", "calls", "agents", "memberships" (see
  *   cr_plugin.rgs_snapshot).
@@ -368,8 +377,12 @@ typedef struct cr_host {
      * that calls into the library, and from the reload watcher thread; must be thread-safe.
      * `message` is valid only during the call. */
     void (*log)(void *ud, int level, const char *message);
-    /* Wall clock, milliseconds since the Unix epoch (gateway hold-off, business hours).
-     * Called from deciding threads: must be cheap and thread-safe. */
+    /* Wall clock, milliseconds since the Unix epoch: gateway hold-offs (failures, Retry-After)
+     * and the times of the gateways result run on it. Response groups do not read it: their
+     * time is the engine time the host passes (rgs_open's start_unix_ms, then at_ms). Called
+     * only from the host's threads that call into the library (never from the library's own
+     * threads, which time their waits with the system's clocks): must be cheap and
+     * thread-safe. */
     int64_t (*now_ms)(void *ud);
     /* Reserved: the library allocates with the C library's malloc/free in every build (its
      * memory is process-private; what processes share lives in cr_open_options.shared). Set
@@ -378,7 +391,8 @@ typedef struct cr_host {
     void (*free)(void *ud, void *ptr);
 } cr_host;
 
-/* Options for open. Zero-initialise, set size = sizeof(cr_open_options). */
+/* Options for open. Zero-initialise, set size = sizeof(cr_open_options): open refuses a size
+ * below the ABI 1.0 members (up to db_path) with CR_ABI_EINVAL. */
 typedef struct cr_open_options {
     uint32_t size;
     /* Memory shared by every process of the host (e.g. Kamailio shm), at least
@@ -420,15 +434,16 @@ typedef struct cr_plugin {
      * @param opts  may be NULL (defaults: process-private, 30 s hold-off, no directory).
      * @param out   receives the handle; close it with close(). NULL on failure.
      * @return 0; CR_ABI_ECONFIG with "file:line: error: object: message" lines in `err` for
-     *         a refused configuration; CR_ABI_EINVAL (no path, bad options), CR_ABI_ENOMEM,
-     *         CR_ABI_EIO (unreadable file or directory). */
+     *         a refused configuration (a missing or unreadable file too: "FILE: error: cannot
+     *         read ..."); CR_ABI_EINVAL (no path or out, a shared block too small),
+     *         CR_ABI_ENOMEM, CR_ABI_EIO (a plan image that cannot be read or mapped). */
     int (*open)(const char *path, const cr_open_options *opts, cr_handle **out, char *err,
                 size_t errlen);
     /* Rebuilds from the handle's path (or `path` when not NULL, which becomes the handle's
      * path) and swaps atomically; see "How long a call may block". A configuration with
      * errors is refused (CR_ABI_ECONFIG, errors in `err`) and the running one stays, in this
-     * process and in every other. On 0 every live process sharing `shared` decides with the
-     * new configuration (or the 30 s bound passed, logged). */
+     * process and in every other. On 0 the new plan is published: every later decision of
+     * every process sharing `shared` uses it. CR_ABI_EINVAL for a NULL handle. */
     int (*reload)(cr_handle *h, const char *path, char *err, size_t errlen);
     /* Stops this process's watcher thread and frees the handle (NULL is ignored). Other
      * processes' handles over the same shared memory are not affected. */
@@ -443,7 +458,8 @@ typedef struct cr_plugin {
      * URI, may carry ;phone-context= and ;ext=). Returns 0 and a "route" result whose
      * result_kind is a CR_DECISION_* (a malformed number is a decision too: not_applicable
      * with a reason), or CR_ABI_EINVAL (NULL argument) / CR_ABI_ENOMEM and *out NULL. `down`
-     * lists `ndown` gateway names to treat as down for this decision only (may be NULL). */
+     * lists `ndown` gateway names to treat as down for this decision only (may be NULL: no
+     * gateway, whatever ndown; NULL entries are skipped). */
     int (*route)(cr_handle *h, const char *from, const char *dialed, const char *const *down,
                  size_t ndown, cr_result **out);
     /* Normalizes `number` with the named profile (NULL = default profile): a "normalize"
@@ -501,8 +517,10 @@ typedef struct cr_plugin {
      * same engine entry as rgs_event_typed (ABI 1.5), which a SIP host should use instead. Every
      * action the engine emits is passed to `emit` as (call id, action, args) strings, in order,
      * before rgs_event returns (the strings are valid during that emit call only). Timers due up to
-     * at_ms fire first. Returns 0 or CR_ABI_EINVAL (with err) for a malformed event, which changes
-     * nothing. */
+     * at_ms fire first. Returns 0; CR_ABI_EINVAL for a malformed event; and as rgs_event_typed
+     * CR_ABI_ENOENT (unknown call, agent or group), CR_ABI_ESTATE (a call name in use, an answer
+     * from an agent not ringing for the call, ...): with the message in err, and then nothing
+     * was done but the timers that were due. */
     int (*rgs_event)(cr_rgs *e, int64_t at_ms, const char *event,
                      void (*emit)(void *ud, int64_t at_ms, const char *call_id, const char *action,
                                   const char *args),
@@ -532,7 +550,8 @@ typedef struct cr_plugin {
 
     /* ---- since ABI 1.2: users and inbound call handling (SPEC §3) ---- */
     /* The ringing plan for a call from `from` to `to` (a user's SIP URI, tel: URI or number).
-     * `endpoints` are the callee's registered contacts as known to the host (may be NULL).
+     * `endpoints` are the callee's registered contacts as known to the host (may be NULL:
+     * none, whatever nendpoints; NULL or empty entries are skipped).
      * result_kind 1 when `to` is a user, 0 otherwise; see the CLI `inbound` for the shape. */
     int (*user_plan)(cr_handle *h, const char *from, const char *to, const char *const *endpoints,
                      size_t nendpoints, cr_result **out);
@@ -544,7 +563,8 @@ typedef struct cr_plugin {
                         size_t errlen);
     /* Exports every user of the directory to `file` ("-" or NULL = stdout) as `format` "xml"
      * or "csv" (NULL: by the file's extension, else xml). Returns 0, CR_ABI_EINVAL (format),
-     * CR_ABI_EIO (directory or file; message in err). */
+     * CR_ABI_ENOENT (no directory at db_dir), CR_ABI_EIO (directory or file unreadable or
+     * unwritable); message in err. */
     int (*users_export)(const char *db_dir, const char *file, const char *format, char *err,
                         size_t errlen);
 

@@ -553,6 +553,16 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The wall clock for the library's own timing and log stamps, never the host's now_ms: the
+ * watcher and mover threads call no host callback but log (callroute.h), and a host's clock
+ * may be simulated (it decides hold-offs, not how long the library's threads sleep). */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void *ahead_run(void *arg)
 {
     (void)arg;
@@ -874,6 +884,13 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
         snprintf(err, errlen, "no configuration file given");
         return CR_EINVAL;
     }
+    /* the members of ABI 1.0 (up to db_path) are read without a size check: a smaller size is
+     * a host's mistake (size not set), refused rather than read past */
+    if (opts && opts->size < offsetof(cr_open_options, db_path) + sizeof opts->db_path) {
+        snprintf(err, errlen, "open: options size %u too small (at least %zu)",
+                 (unsigned)opts->size, offsetof(cr_open_options, db_path) + sizeof opts->db_path);
+        return CR_EINVAL;
+    }
     cr_handle *h = calloc(1, sizeof *h);
     if (!h)
         return CR_ENOMEM;
@@ -940,7 +957,7 @@ int crp_handle_open(const char *path, const cr_open_options *opts, cr_handle **o
         /* when this process began to decide with the published plan (a SIP worker: at its
          * first call), for whoever reads the log against reloads */
         crp_log(CR_LOG_INFO, "callroute: pid %d opened generation %llu (at %lld)", (int)my_pid(),
-                (unsigned long long)gen, (long long)crp_now_ms());
+                (unsigned long long)gen, (long long)wall_ms());
         watcher_start(h);
     }
     *out = h;
@@ -957,7 +974,7 @@ static void wait_readers(cr_handle *h)
 
 /* Swaps a new snapshot of cfg (generation gen) in and frees the old one once no reader
  * holds it. Takes cfg (freed on failure). *swapped (may be NULL): when the swap was made
- * (crp_now_ms), from which every decision of this handle is the new plan's. */
+ * (wall_ms), from which every decision of this handle is the new plan's. */
 static int install(cr_handle *h, cr_config *cfg, uint64_t gen, int64_t *swapped)
 {
     crp_snapshot *s = calloc(1, sizeof *s);
@@ -971,7 +988,7 @@ static int install(cr_handle *h, cr_config *cfg, uint64_t gen, int64_t *swapped)
     crp_snapshot *old = atomic_exchange(&h->cur, s);
     atomic_store(&h->generation, gen);
     if (swapped)
-        *swapped = crp_now_ms();
+        *swapped = wall_ms();
     wait_readers(h);
     snapshot_free(old);
     return CR_OK;
@@ -1029,10 +1046,13 @@ static int reload_locked(cr_handle *h, const char *path, char *err, size_t errle
 
 int crp_handle_reload(cr_handle *h, const char *path, char *err, size_t errlen)
 {
-    if (!h)
-        return CR_EINVAL;
     if (err && errlen)
         err[0] = 0;
+    if (!h) {
+        if (err && errlen)
+            snprintf(err, errlen, "reload: no handle");
+        return CR_EINVAL;
+    }
     reload_times rt = {0};
     int64_t t0 = mono_ns();
     pthread_mutex_lock(&h->reload_lock);
@@ -1148,11 +1168,11 @@ static void follow_locked(cr_handle *h)
         char err[1024] = "";
         cr_config *cfg = NULL;
         uint64_t gen = 0;
-        int64_t t0 = crp_now_ms(), ts = 0;
+        int64_t t0 = wall_ms(), ts = 0;
         int rc = plan_adopt(h, &cfg, &gen, err, sizeof err);
         if (rc == CR_OK)
             rc = install(h, cfg, gen, &ts);
-        int64_t t1 = crp_now_ms();
+        int64_t t1 = wall_ms();
         /* the time until the new plan decides and when that was (epoch ms), then what freeing
          * the plan before took (its image unmapped, its memory returned) */
         if (rc == CR_OK)
@@ -2016,8 +2036,8 @@ static bool mover_sleep(int ms)
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, CR_IMAGE_LEASE_SIGNAL);
-    int64_t until = crp_now_ms() + ms;
-    while (!atomic_load(&inplace.stop) && crp_now_ms() < until) {
+    int64_t until = mono_ns() + (int64_t)ms * 1000000;
+    while (!atomic_load(&inplace.stop) && mono_ns() < until) {
         /* the break is signalled to this thread; the lease itself is looked at too, for a
          * break that came before this thread was its owner (then signalled to nobody) */
         if (fcntl(inplace.lease.fd, F_GETLEASE) == F_UNLCK)

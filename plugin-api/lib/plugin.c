@@ -153,7 +153,7 @@ static void route_pinned(cr_handle *h, const char *from, const char *dialed,
     crp_runtime_ud rud; /* not zeroed whole: fresh_routes is read only below nfresh */
     rud.h = h;
     rud.down = down;
-    rud.ndown = ndown;
+    rud.ndown = down ? ndown : 0; /* callroute.h: `down` may be NULL, whatever ndown says */
     rud.now = 0;
     rud.fresh = fresh;
     rud.fresh_spread = rud.nfresh = 0;
@@ -177,6 +177,8 @@ static void fill_result(void *ud, const cr_config *c, const cr_decision *d, cons
 static int p_route_ex(cr_handle *h, const char *from, const char *dialed, const char *const *down,
                       size_t ndown, unsigned flags, cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!h || !from || !dialed)
         return CR_EINVAL;
@@ -349,6 +351,8 @@ static int p_route(cr_handle *h, const char *from, const char *dialed, const cha
 
 static int p_normalize(cr_handle *h, const char *profile, const char *number, cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!h || !number)
         return CR_EINVAL;
@@ -382,6 +386,8 @@ static int p_normalize(cr_handle *h, const char *profile, const char *number, cr
 
 static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!h || !digits)
         return CR_EINVAL;
@@ -438,6 +444,8 @@ static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_resu
 static int p_inbound(cr_handle *h, const char *gateway, const char *called, const char *calling,
                      cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!h || !called)
         return CR_EINVAL;
@@ -477,6 +485,8 @@ static int p_inbound(cr_handle *h, const char *gateway, const char *called, cons
 
 static int p_gateways(cr_handle *h, cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!h)
         return CR_EINVAL;
@@ -575,6 +585,8 @@ static void check_scripts(const cr_rgs_config *rgs, cr_diag *d)
 
 static int p_check_ex(const char *path, const cr_open_options *opts, cr_result **out)
 {
+    if (!out)
+        return CR_EINVAL;
     *out = NULL;
     if (!path)
         return CR_EINVAL;
@@ -647,8 +659,11 @@ static int p_check(const char *path, cr_result **out)
 static int p_open(const char *path, const cr_open_options *opts, cr_handle **out, char *err,
                   size_t errlen)
 {
-    if (!out)
+    if (!out) {
+        if (err && errlen)
+            snprintf(err, errlen, "open: no place for the handle (out is NULL)");
         return CR_EINVAL;
+    }
     return crp_handle_open(path, opts, out, err, errlen);
 }
 

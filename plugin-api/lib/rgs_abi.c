@@ -133,6 +133,8 @@ int crp_rgs_open_ex(cr_handle *h, const cr_rgs_open_options *opts, cr_rgs **out,
     char dummy[4];
     if (!err)
         err = dummy, errlen = sizeof dummy;
+    if (out)
+        *out = NULL;
     if (!h || !out) {
         snprintf(err, errlen, "rgs_open: NULL argument");
         return CR_ABI_EINVAL;

@@ -395,6 +395,8 @@ int crp_user_plan_ex(cr_handle *h, const char *from, const char *to, const char 
     *out = NULL;
     if (!h || !to)
         return CR_EINVAL;
+    if (!endpoints) /* callroute.h: may be NULL, whatever nendpoints says */
+        nendpoints = 0;
     cr_plan *plan = malloc(sizeof *plan);
     if (!plan)
         return CR_ENOMEM;
@@ -431,6 +433,7 @@ int crp_user_plan_ex(cr_handle *h, const char *from, const char *to, const char 
             crp_set_json(r, NULL, "branches", "[]");
             crp_set_json(r, NULL, "no_answer", NULL);
             crp_set_json(r, NULL, "notifications", "[]");
+            crp_set_json(r, NULL, "forwarded", NULL); /* does not apply: null (callroute.h) */
             crp_set_json(r, NULL, "skipped", "[]");
             char reason[CR_URI_MAX + 32];
             snprintf(reason, sizeof reason, "'%.400s' is not a user", to);

@@ -10,6 +10,12 @@ static void *dl;
 
 const cr_plugin *abi_load(void (*log)(void *ud, int level, const char *message))
 {
+    cr_host h = {CR_ABI_MAJOR, sizeof h, NULL, log, NULL, NULL, NULL};
+    return abi_load_host(&h);
+}
+
+const cr_plugin *abi_load_host(const cr_host *h)
+{
     const char *path = getenv("CR_LIB");
     dl = path ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
     if (!dl) {
@@ -18,9 +24,8 @@ const cr_plugin *abi_load(void (*log)(void *ud, int level, const char *message))
         return NULL;
     }
     cr_plugin_entry_fn entry = (cr_plugin_entry_fn)dlsym(dl, CR_PLUGIN_ENTRY_SYMBOL);
-    cr_host h = {CR_ABI_MAJOR, sizeof h, NULL, log, NULL, NULL, NULL};
     const char *why = NULL;
-    const cr_plugin *p = entry ? entry(&h, &why) : NULL;
+    const cr_plugin *p = entry ? entry(h, &why) : NULL;
     if (!p)
         fprintf(stderr, "%s refused the host: %s\n", path, why ? why : "no entry point");
     return p;

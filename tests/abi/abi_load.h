@@ -12,6 +12,8 @@
 /* The plugin table for a host with `log` (NULL: the library logs to stderr), or NULL when the
  * library cannot be loaded or refuses the host (the reason on stderr). */
 const cr_plugin *abi_load(void (*log)(void *ud, int level, const char *message));
+/* abi_load with a whole host table (its clock too). */
+const cr_plugin *abi_load_host(const cr_host *host);
 /* dlclose of what abi_load opened (nothing when it opened nothing). */
 void abi_unload(void);
 /* The first gateway of the route p's handle hd picks for alice@contoso.com calling
