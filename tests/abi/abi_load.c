@@ -2,6 +2,7 @@
 #include "abi_load.h"
 
 #include <dlfcn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,4 +63,14 @@ const char *abi_first_gateway(const cr_plugin *p, cr_handle *hd, char *buf, size
     snprintf(buf, len, "%s", g ? g : "");
     p->result_free(r);
     return buf;
+}
+
+int abi_system(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= sizeof cmd ? -1 : system(cmd);
 }
