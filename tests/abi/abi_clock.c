@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -112,17 +111,6 @@ static void test_holdoff_runs_on_the_host_clock(void **state)
 /* A shell command that must succeed (abi_system). */
 #define run(...) assert_int_equal(abi_system(__VA_ARGS__), 0)
 
-static size_t files_named(const char *dir, const char *part)
-{
-    size_t n = 0;
-    DIR *d = opendir(dir);
-    for (struct dirent *e; d && (e = readdir(d));)
-        n += strstr(e->d_name, part) != NULL;
-    if (d)
-        closedir(d);
-    return n;
-}
-
 /*
  * A process's reload watcher follows a reload made by another process over the same shared
  * block, off the host's threads: it must not call the host's clock (callroute.h: the watcher
@@ -198,7 +186,7 @@ static void test_mover_runs_with_a_frozen_host_clock(void **state)
     bool moved = false;
     for (int i = 0; i < 1000 && !moved; i++) {
         usleep(10000);
-        moved = files_named(dir, ".plan") == 1 && !abi_maps_file(0, img);
+        moved = abi_files_named(dir, ".plan") == 1 && !abi_maps_file(0, img);
     }
     int foreign = atomic_load(&foreign_calls);
     p->close(h);

@@ -52,6 +52,8 @@ static const char *hostile[] = {
     "*#*#",
 };
 #define NHOSTILE (sizeof hostile / sizeof *hostile)
+/* hostile[], then big and bigx (filled by setup) */
+static const char *all[NHOSTILE + 2];
 
 static int setup(void **state)
 {
@@ -76,6 +78,9 @@ static int setup(void **state)
     }
     big[0] = '+';
     big[n] = bigx[n] = 0;
+    memcpy(all, hostile, sizeof hostile);
+    all[NHOSTILE] = big;
+    all[NHOSTILE + 1] = bigx;
     int fd = mkstemp(jsonl_path);
     jsonl = fd >= 0 ? fdopen(fd, "w") : NULL;
     return jsonl ? 0 : -1;
@@ -382,10 +387,6 @@ static void test_strerror_total(void **state)
 static void test_hostile_strings_decide(void **state)
 {
     (void)state;
-    const char *all[NHOSTILE + 2];
-    memcpy(all, hostile, sizeof hostile);
-    all[NHOSTILE] = big;
-    all[NHOSTILE + 1] = bigx;
     for (size_t i = 0; i < NHOSTILE + 2; i++) {
         const char *s = all[i];
         cr_result *r = NULL;
@@ -474,10 +475,6 @@ static void test_hostile_gateway_names(void **state)
     char err[1024];
     cr_handle *h = NULL;
     assert_int_equal(p->open(getenv("CR_CONFIG"), &o, &h, err, sizeof err), CR_ABI_OK);
-    const char *all[NHOSTILE + 2];
-    memcpy(all, hostile, sizeof hostile);
-    all[NHOSTILE] = big;
-    all[NHOSTILE + 1] = bigx;
     for (size_t i = 0; i < NHOSTILE + 2; i++) {
         const char *s = all[i];
         int empty = s[0] == 0;
@@ -638,10 +635,6 @@ static void test_hostile_rgs(void **state)
     assert_int_equal(p->rgs_open_ex(hd, NULL, &e, err, sizeof err), CR_ABI_OK);
     int n = 0;
     int64_t t = 0;
-    const char *all[NHOSTILE + 2];
-    memcpy(all, hostile, sizeof hostile);
-    all[NHOSTILE] = big;
-    all[NHOSTILE + 1] = bigx;
     cr_rgs_open_options small = {.size = 4};
     cr_rgs *e2 = (cr_rgs *)&e2;
     assert_int_equal(p->rgs_open_ex(hd, &small, &e2, err, sizeof err), CR_ABI_EINVAL);
@@ -781,10 +774,6 @@ static void copy_line(void *ud, const char *json, size_t len)
 static void test_route_json_equals_result_json(void **state)
 {
     (void)state;
-    const char *all[NHOSTILE + 2];
-    memcpy(all, hostile, sizeof hostile);
-    all[NHOSTILE] = big;
-    all[NHOSTILE + 1] = bigx;
     const char *numbers[] = {"+14255550199", "5550100", "+12065550100", "911", "19005550199"};
     for (size_t i = 0; i < NHOSTILE + 2 + 5; i++) {
         const char *s = i < NHOSTILE + 2 ? all[i] : numbers[i - NHOSTILE - 2];

@@ -1,6 +1,7 @@
 /* Loading the library as a host does, for the ABI host tests (abi_load.h). */
 #include "abi_load.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,4 +74,15 @@ int abi_system(const char *fmt, ...)
     int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
     return n < 0 || (size_t)n >= sizeof cmd ? -1 : system(cmd);
+}
+
+size_t abi_files_named(const char *dir, const char *part)
+{
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strstr(e->d_name, part) != NULL;
+    if (d)
+        closedir(d);
+    return n;
 }

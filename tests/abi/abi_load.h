@@ -6,6 +6,7 @@
 #define CR_ABI_LOAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "callroute.h"
 
@@ -21,6 +22,8 @@ void abi_unload(void);
 const char *abi_first_gateway(const cr_plugin *p, cr_handle *hd, char *buf, size_t len);
 /* Whether process pid (0: this one) maps a file whose path contains `part` (/proc/PID/maps). */
 bool abi_maps_file(int pid, const char *part);
+/* How many entries of directory dir have `part` in their name (0 when it cannot be read). */
+size_t abi_files_named(const char *dir, const char *part);
 /* system() of the printf-formatted command (at most 4 KB): its status, -1 when too long. */
 int abi_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -42,17 +42,6 @@ static const char *first_gateway(cr_handle *hd, char *buf, size_t len)
     return abi_first_gateway(p, hd, buf, len);
 }
 
-static size_t plan_files(const char *dir)
-{
-    size_t n = 0;
-    DIR *d = opendir(dir);
-    for (struct dirent *e; d && (e = readdir(d));)
-        n += strstr(e->d_name, ".plan") != NULL;
-    if (d)
-        closedir(d);
-    return n;
-}
-
 static void sed(const char *expr, const char *path)
 {
     char cmd[4096];
@@ -159,11 +148,11 @@ static void test_file_swapped_after_validation(void **state)
     wait_ok(eager);
 
     /* one image in the runtime directory (the previous one is gone), none after the close */
-    assert_int_equal(plan_files(dir), 1);
+    assert_int_equal(abi_files_named(dir, ".plan"), 1);
     char gw[64];
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
     p->close(hd);
-    assert_int_equal(plan_files(dir), 0);
+    assert_int_equal(abi_files_named(dir, ".plan"), 0);
     plan_env_close(&e);
 }
 
@@ -245,7 +234,7 @@ static void test_damaged_published_image(void **state)
         _exit(rc == 0 && strcmp(first_gateway(late, gw, sizeof gw), "GW-A") == 0 ? 0 : 1);
     }
     assert_int_equal(p->open(e.path, &o, &main_h, msg, sizeof msg), 0);
-    assert_int_equal(plan_files(dir), 1);
+    assert_int_equal(abi_files_named(dir, ".plan"), 1);
     snprintf(cmd, sizeof cmd,
              "for f in %s/*.plan; do printf 'X' | dd of=$f bs=1 seek=200 conv=notrunc "
              "2>/dev/null; done",
@@ -387,17 +376,6 @@ static void test_adopted_plan_decides_from_the_image(void **state)
     plan_env_close(&e);
 }
 
-static size_t files_named(const char *dir, const char *part)
-{
-    size_t n = 0;
-    DIR *d = opendir(dir);
-    for (struct dirent *e; d && (e = readdir(d));)
-        n += strstr(e->d_name, part) != NULL;
-    if (d)
-        closedir(d);
-    return n;
-}
-
 /* A shell command that must succeed (abi_system). */
 #define run(...) assert_int_equal(abi_system(__VA_ARGS__), 0)
 
@@ -422,9 +400,10 @@ static const char *admin_images(plan_env *e, char *admin, char *img, char *b_img
  * process no longer maps the admin's file. */
 static void wait_moved(const char *dir, const char *admin)
 {
-    for (int i = 0; i < 1000 && (files_named(dir, ".plan") != 1 || abi_maps_file(0, admin)); i++)
+    for (int i = 0; i < 1000 && (abi_files_named(dir, ".plan") != 1 || abi_maps_file(0, admin));
+         i++)
         usleep(10000);
-    assert_int_equal(files_named(dir, ".plan"), 1);
+    assert_int_equal(abi_files_named(dir, ".plan"), 1);
     assert_false(abi_maps_file(0, admin));
 }
 
@@ -451,7 +430,7 @@ static void test_image_config_published_in_place(void **state)
     bool g0, g1;
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-A");
     wait_moved(e.dir, img);
-    assert_int_equal(files_named(e.dir, ".stage"), 0);
+    assert_int_equal(abi_files_named(e.dir, ".stage"), 0);
     assert_int_equal(plan_mappings(e.dir, 0, &g0), 1);
     assert_true(g0);
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-A");
@@ -470,8 +449,8 @@ static void test_image_config_published_in_place(void **state)
     assert_int_equal(write(go[1], "g", 1), 1);
     wait_ok(w);
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
-    assert_int_equal(files_named(e.dir, ".plan"), 1);
-    assert_int_equal(files_named(e.dir, ".stage"), 0);
+    assert_int_equal(abi_files_named(e.dir, ".plan"), 1);
+    assert_int_equal(abi_files_named(e.dir, ".stage"), 0);
     assert_int_equal(plan_mappings(e.dir, 1, &g1), 1);
     assert_true(g1);
     /* the reload checked the admin's file in place under a read lease while it copied it:
@@ -494,10 +473,10 @@ static void test_image_config_published_in_place(void **state)
         fprintf(stderr, "reload said: %s\n", msg);
     assert_non_null(strstr(msg, "checksum"));
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
-    assert_int_equal(files_named(e.dir, ".stage"), 0);
-    assert_int_equal(files_named(e.dir, ".plan"), 1);
+    assert_int_equal(abi_files_named(e.dir, ".stage"), 0);
+    assert_int_equal(abi_files_named(e.dir, ".plan"), 1);
     p->close(hd);
-    assert_int_equal(files_named(e.dir, ".plan"), 0);
+    assert_int_equal(abi_files_named(e.dir, ".plan"), 0);
 
     /* no runtime directory to copy it into (no lease taken then: no copy could be made when a
      * writer comes): the image is read into memory and decides */
@@ -566,7 +545,7 @@ static void test_held_threads_start_when_let_go(void **state)
     usleep(1500 * 1000); /* past the mover's delay (1 s) */
     assert_int_equal(threads_now(), t0);
     assert_true(abi_maps_file(0, img));
-    assert_int_equal(files_named(e.dir, ".plan"), 0);
+    assert_int_equal(abi_files_named(e.dir, ".plan"), 0);
 
     /* a process forked now is not held: it opens, starts its watcher, reloads from b.img */
     pid_t pid = fork();
@@ -632,7 +611,7 @@ static void test_image_rewritten_under_lease(void **state)
     cr_handle *hd = NULL;
     assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
     assert_true(abi_maps_file(0, img));
-    assert_int_equal(files_named(e.dir, ".plan"), 0);
+    assert_int_equal(abi_files_named(e.dir, ".plan"), 0);
     /* a worker forked now inherits the plan read in place (it maps the admin's file) */
     int ready[2], go[2];
     assert_int_equal(pipe(ready), 0);
@@ -661,14 +640,14 @@ static void test_image_rewritten_under_lease(void **state)
     assert_true(waited < 10.0);
     assert_false(abi_maps_file(0, img));
     assert_false(abi_maps_file(w, img));
-    assert_int_equal(files_named(e.dir, ".plan"), 1);
+    assert_int_equal(abi_files_named(e.dir, ".plan"), 1);
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-A");
     assert_int_equal(write(go[1], "g", 1), 1);
     wait_ok(w);
     assert_int_equal(p->reload(hd, NULL, msg, sizeof msg), 0);
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-B");
     p->close(hd);
-    assert_int_equal(files_named(e.dir, ".plan"), 0);
+    assert_int_equal(abi_files_named(e.dir, ".plan"), 0);
     run("rm -rf %s", admin);
     plan_env_close(&e);
 }
@@ -731,7 +710,7 @@ static void test_image_without_lease_is_copied(void **state)
     cr_open_options o = {.size = sizeof o, .shared = e.shm, .shared_len = e.len};
     cr_handle *hd = NULL;
     assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
-    assert_int_equal(files_named(e.dir, ".plan"), 1);
+    assert_int_equal(abi_files_named(e.dir, ".plan"), 1);
     assert_false(abi_maps_file(0, img));
     assert_string_equal(first_gateway(hd, gw, sizeof gw), "GW-A");
     close(wfd);
@@ -759,7 +738,7 @@ static void test_damaged_image_refused_at_start(void **state)
     /* a first start stamps it */
     assert_int_equal(p->open(img, &o, &hd, msg, sizeof msg), 0);
     p->close(hd);
-    assert_int_equal(files_named(e.dir, "callroute-stamp-"), 1);
+    assert_int_equal(abi_files_named(e.dir, "callroute-stamp-"), 1);
     for (int stamped = 1; stamped >= 0; stamped--) {
         if (!stamped)
             run("rm -f %s/callroute-stamp-*", e.dir);
@@ -774,8 +753,8 @@ static void test_damaged_image_refused_at_start(void **state)
             fprintf(stderr, "open said: %s\n", msg);
         assert_non_null(strstr(msg, "checksum"));
         assert_non_null(strstr(msg, img));
-        assert_int_equal(files_named(e.dir, ".plan"), 0);
-        assert_int_equal(files_named(e.dir, ".stage"), 0);
+        assert_int_equal(abi_files_named(e.dir, ".plan"), 0);
+        assert_int_equal(abi_files_named(e.dir, ".stage"), 0);
         assert_false(abi_maps_file(0, img));
     }
     run("rm -rf %s", admin);
