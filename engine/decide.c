@@ -424,7 +424,8 @@ trace_attempt(cr_trace *trace, const cr_config *c, const cr_gateway *g, int what
  * rotation runs over the usable gateways only, so a down or full gateway's share is spread
  * evenly over the others rather than all landing on the next one in the list. The route's
  * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones). Each gateway's
- * verdict is asked once (the host's callbacks once per gateway and decision); the usable ones
+ * verdict is asked once (the host's callbacks once per gateway and decision, and once more
+ * for the reason of a decision blocked with routes matched: every_gateway_down); the usable ones
  * go to okgw[0..n), a list sized to the route (add_route_gateways), unless every gateway is
  * usable (none of them listed yet and no verdict to ask, the usual case): the route's own list
  * is then rotated. An attempt is added when the list has room and its Request-URI fits (the URI
