@@ -865,11 +865,22 @@ every_gateway_down(const cr_config *c, const cr_policy *pol, const cr_px_key *ke
     if (rc != CR_OK || (full == 0 && lng == 0))
         return true;
     /* the causes, not counts: a gateway of several matching routes is skipped once for each */
-    char why[96];
-    snprintf(why, sizeof why, "%s%s%s%s%s%d%s", down ? "down" : "", down && full ? ", " : "",
-             full ? "full" : "", (down || full) && lng ? ", or " : "",
-             lng ? "a Request-URI over " : "", lng ? CR_URI_SHORT - 1 : 0,
-             lng ? " characters" : "");
+    char why[96], uri[48];
+    snprintf(uri, sizeof uri, "a Request-URI over %d characters", CR_URI_SHORT - 1);
+    const char *part[3];
+    size_t np = 0;
+    if (down)
+        part[np++] = "down";
+    if (full)
+        part[np++] = "full";
+    if (lng)
+        part[np++] = uri;
+    /* "A", "A or B", "A, B or C" */
+    snprintf(why, sizeof why, "%s%s%s%s%s", part[0],
+             np == 3   ? ", "
+             : np == 2 ? " or "
+                       : "",
+             np > 1 ? part[1] : "", np == 3 ? " or " : "", np == 3 ? part[2] : "");
     set_reason(out, "no gateway of the routes matching %s can take the call (%s)", out->normalized,
                why);
     if (trace)

@@ -117,9 +117,9 @@ gateway_unusable)
   json "j['decision'] == 'blocked' and j['reason'] == 'no gateway of the routes matching +12065550199 can take the call (a Request-URI over 255 characters)'"
   # one matching route's gateway down, the other's too long: both causes
   expect 1 "$cr" route --config "$tmp/long.xml" --from sip:sue@contoso.com +14255550123 --down PBX --trace
-  has "reason: no gateway of the routes matching +14255550123 can take the call (down, or a Request-URI over 255 characters)" \
+  has "reason: no gateway of the routes matching +14255550123 can take the call (down or a Request-URI over 255 characters)" \
       "down and too long" "$out"
-  has "blocked: no gateway of the routes matching +14255550123 can take the call (down, or a Request-URI over 255 characters)" \
+  has "blocked: no gateway of the routes matching +14255550123 can take the call (down or a Request-URI over 255 characters)" \
       "the trace's blocked line" "$out"
   # every gateway down: as before
   expect 1 "$cr" route --config "$x" --from sip:sue@contoso.com +14255550123 --down PBX,PSTN --json
