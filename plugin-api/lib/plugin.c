@@ -349,6 +349,14 @@ static int p_route(cr_handle *h, const char *from, const char *dialed, const cha
     return p_route_ex(h, from, dialed, down, ndown, 0, out);
 }
 
+/* The location profile an admin names: that exact name first, else the one whose name
+ * differs only in case (names are FQDNs), as a phone-context is read. */
+static const cr_profile *profile_named(const cr_config *cfg, const char *name)
+{
+    const cr_profile *p = cr_config_profile_find(cfg, name);
+    return p ? p : cr_config_profile_by_context(cfg, name);
+}
+
 static int p_normalize(cr_handle *h, const char *profile, const char *number, cr_result **out)
 {
     if (!out)
@@ -359,7 +367,7 @@ static int p_normalize(cr_handle *h, const char *profile, const char *number, cr
     int token, rc = CR_OK;
     const crp_snapshot *s = crp_snapshot_acquire(h, &token);
     const cr_profile *p =
-        profile ? cr_config_profile_find(s->cfg, profile) : cr_config_default_profile(s->cfg);
+        profile ? profile_named(s->cfg, profile) : cr_config_default_profile(s->cfg);
     cr_number num;
     cr_trace t;
     cr_trace_init(&t);
@@ -394,7 +402,7 @@ static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_resu
     int token, rc = CR_OK;
     const crp_snapshot *s = crp_snapshot_acquire(h, &token);
     const cr_profile *p =
-        profile ? cr_config_profile_find(s->cfg, profile) : cr_config_default_profile(s->cfg);
+        profile ? profile_named(s->cfg, profile) : cr_config_default_profile(s->cfg);
     if (!p) {
         rc = CR_ENOENT;
     } else {

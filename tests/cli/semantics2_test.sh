@@ -89,6 +89,18 @@ phone_context)
   # any case of a name that only one profile has still names it (FQDNs)
   expect 0 "$cr" route --config "$x" --from sip:sue@contoso.com "tel:5550100;phone-context=REDMOND" --json
   json "j['profile'] == 'Redmond' and j['normalized'] == '+14255550100'"
+  # --profile names a profile as a phone-context does: the exact name first, else one whose
+  # name differs only in case; the output names it as configured
+  expect 0 "$cr" normalize --config "$x" --profile Dallas 5550100 --json
+  json "j['profile'] == 'Dallas' and j['normalized'] == '+12145550100'"
+  expect 0 "$cr" normalize --config "$x" --profile dallas 5550100 --json
+  json "j['profile'] == 'dallas' and j['normalized'] == '5550100'"
+  expect 0 "$cr" normalize --config "$x" --profile REDMOND 5550100 --json
+  json "j['profile'] == 'Redmond' and j['normalized'] == '+14255550100'"
+  expect 0 "$cr" dial --config "$x" --profile redmond 5550100 --json
+  json "j['profile'] == 'Redmond'"
+  expect 2 "$cr" normalize --config "$x" --profile Austin 5550100
+  has "no location profile 'Austin'" "an unknown profile" "$err"
   # inbound finds the callee of a number through the same profile as route does (the default
   # profile is Dallas here, so a phone-context not followed would reach nobody)
   sed 's/<locationProfiles default="Redmond">/<locationProfiles default="Dallas">/' "$x" >"$tmp/dd.xml"
