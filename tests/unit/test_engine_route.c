@@ -595,6 +595,16 @@ static void test_two_gateway_routes_as_the_loop_adds_them(void **state)
     cr_config_free(c);
 }
 
+/* A configuration's start: profile P, usages U1 and U2 in policy V, and gateway A. */
+#define TWO_USAGES_HEAD                                                                            \
+    "<callroute xmlns='urn:callroute:config:1'>"                                                   \
+    "<domains><domain>contoso.com</domain></domains>"                                              \
+    "<locationProfiles default='P'><locationProfile name='P'/></locationProfiles>"                 \
+    "<phoneUsages><usage name='U1'/><usage name='U2'/></phoneUsages>"                              \
+    "<voicePolicies default='V'><voicePolicy name='V'><usage>U1</usage>"                           \
+    "<usage>U2</usage></voicePolicy></voicePolicies>"                                              \
+    "<gateways><gateway name='A' address='sip:192.0.2.1'/>"
+
 /* A decision blocked because no gateway of its matching routes can take it says why: every
  * gateway down keeps its reason; full ones, and Request-URIs too long, are named as causes.
  * Finding the causes leaves the routes' counters as they were. */
@@ -605,23 +615,16 @@ static void test_blocked_reason_names_the_causes(void **state)
     memset(host, 'h', sizeof host - 1);
     host[sizeof host - 1] = 0;
     snprintf(xml, sizeof xml,
-             "<callroute xmlns='urn:callroute:config:1'>"
-             "<domains><domain>contoso.com</domain></domains>"
-             "<locationProfiles default='P'><locationProfile name='P'/></locationProfiles>"
-             "<phoneUsages><usage name='U1'/><usage name='U2'/></phoneUsages>"
-             "<voicePolicies default='V'><voicePolicy name='V'><usage>U1</usage>"
-             "<usage>U2</usage></voicePolicy></voicePolicies>"
-             "<gateways><gateway name='A' address='sip:192.0.2.1'/>"
-             "<gateway name='B' address='sip:192.0.2.2' ports='2'/>"
-             "<gateway name='L' address='sip:%s'/></gateways>"
-             "<routes>"
-             "<route name='R1' pattern='^\\+1425(\\d{7})$'><usage>U1</usage>"
-             "<gateway>A</gateway><gateway>B</gateway></route>"
-             "<route name='R2' pattern='^\\+1206(\\d{7})$'><usage>U2</usage>"
-             "<gateway>L</gateway><gateway>B</gateway></route>"
-             "</routes>"
-             "<users><user uri='sip:alice@contoso.com' line='tel:+18005550100' "
-             "enterpriseVoice='true'/></users></callroute>",
+             TWO_USAGES_HEAD "<gateway name='B' address='sip:192.0.2.2' ports='2'/>"
+                             "<gateway name='L' address='sip:%s'/></gateways>"
+                             "<routes>"
+                             "<route name='R1' pattern='^\\+1425(\\d{7})$'><usage>U1</usage>"
+                             "<gateway>A</gateway><gateway>B</gateway></route>"
+                             "<route name='R2' pattern='^\\+1206(\\d{7})$'><usage>U2</usage>"
+                             "<gateway>L</gateway><gateway>B</gateway></route>"
+                             "</routes>"
+                             "<users><user uri='sip:alice@contoso.com' line='tel:+18005550100' "
+                             "enterpriseVoice='true'/></users></callroute>",
              host);
     cr_config *c = cr_test_load_xml(xml);
     assert_non_null(c);
@@ -678,24 +681,17 @@ static void test_two_gateway_routes_at_the_uri_bound(void **state)
     memset(hostm, 'm', sizeof hostm - 1);
     hostm[sizeof hostm - 1] = 0;
     snprintf(xml, sizeof xml,
-             "<callroute xmlns='urn:callroute:config:1'>"
-             "<domains><domain>contoso.com</domain></domains>"
-             "<locationProfiles default='P'><locationProfile name='P'/></locationProfiles>"
-             "<phoneUsages><usage name='U1'/><usage name='U2'/></phoneUsages>"
-             "<voicePolicies default='V'><voicePolicy name='V'><usage>U1</usage>"
-             "<usage>U2</usage></voicePolicy></voicePolicies>"
-             "<gateways><gateway name='A' address='sip:192.0.2.1'/>"
-             "<gateway name='B' address='sip:192.0.2.2'/>"
-             "<gateway name='L' address='sip:%s'/>"
-             "<gateway name='M' address='sip:%s' removePlus='true'/></gateways>"
-             "<routes>"
-             "<route name='R1' pattern='^\\+?(\\d*)$'><usage>U1</usage>"
-             "<gateway>L</gateway><gateway>A</gateway></route>"
-             "<route name='R2' pattern='^\\+?(\\d*)$'><usage>U2</usage>"
-             "<gateway>M</gateway><gateway>B</gateway></route>"
-             "</routes>"
-             "<users><user uri='sip:alice@contoso.com' line='tel:+18005550100' "
-             "enterpriseVoice='true'/></users></callroute>",
+             TWO_USAGES_HEAD "<gateway name='B' address='sip:192.0.2.2'/>"
+                             "<gateway name='L' address='sip:%s'/>"
+                             "<gateway name='M' address='sip:%s' removePlus='true'/></gateways>"
+                             "<routes>"
+                             "<route name='R1' pattern='^\\+?(\\d*)$'><usage>U1</usage>"
+                             "<gateway>L</gateway><gateway>A</gateway></route>"
+                             "<route name='R2' pattern='^\\+?(\\d*)$'><usage>U2</usage>"
+                             "<gateway>M</gateway><gateway>B</gateway></route>"
+                             "</routes>"
+                             "<users><user uri='sip:alice@contoso.com' line='tel:+18005550100' "
+                             "enterpriseVoice='true'/></users></callroute>",
              hostl, hostm);
     cr_config *c = cr_test_load_xml(xml);
     assert_non_null(c);
