@@ -47,6 +47,46 @@ static void check_agents(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag
     cr_directory_close(db);
 }
 
+/* The first action of workflow w (its after-hours and holiday actions, its queue's timeout
+ * and overflow actions, and those of the queues they lead to) that sends the call to a
+ * number, and where it is ("queue 'Q' <timeout>"); NULL when none does. */
+static const cr_rgs_action *number_action(const cr_rgs_config *rgs, const cr_rgs_workflow *w,
+                                          char *where, size_t len)
+{
+    const cr_rgs_action *own[2] = {&w->after_hours, &w->holiday_action};
+    static const char *const own_name[2] = {"<afterHours>", "<holidayAction>"};
+    for (int k = 0; k < 2; k++) {
+        const cr_rgs_action *a = own[k];
+        if ((a->kind == CR_RGS_ACT_FORWARD || a->kind == CR_RGS_ACT_VOICEMAIL) && a->target &&
+            strncmp(a->target, "sip:", 4) != 0 && strncmp(a->target, "sips:", 5) != 0) {
+            snprintf(where, len, "%s", own_name[k]);
+            return a;
+        }
+    }
+    long q = w->queue;
+    if (q < 0 && w->after_hours.kind == CR_RGS_ACT_QUEUE)
+        q = w->after_hours.queue;
+    /* a chain of queues, each visited once at most (rgs->nqueues steps) */
+    for (size_t step = 0; q >= 0 && (size_t)q < rgs->nqueues && step < rgs->nqueues; step++) {
+        const cr_rgs_queue *qu = &rgs->queues[q];
+        const cr_rgs_action *qa[2] = {&qu->timeout_action, &qu->overflow_action};
+        static const char *const qa_name[2] = {"<timeout>", "<overflow>"};
+        long next = -1;
+        for (int k = 0; k < 2; k++) {
+            const cr_rgs_action *a = qa[k];
+            if ((a->kind == CR_RGS_ACT_FORWARD || a->kind == CR_RGS_ACT_VOICEMAIL) && a->target &&
+                strncmp(a->target, "sip:", 4) != 0 && strncmp(a->target, "sips:", 5) != 0) {
+                snprintf(where, len, "queue '%s' %s", qu->name, qa_name[k]);
+                return a;
+            }
+            if (a->kind == CR_RGS_ACT_QUEUE && next < 0)
+                next = a->queue;
+        }
+        q = next;
+    }
+    return NULL;
+}
+
 static void check_workflows(const cr_config *cfg, const cr_rgs_config *rgs, cr_diag *diag)
 {
     char obj[512];
@@ -68,6 +108,21 @@ static void check_workflows(const cr_config *cfg, const cr_rgs_config *rgs, cr_d
                         "the URI, Enterprise Voice, policy and profile is the workflow's calling "
                         "identity)",
                         w->uri, u->uri, u->loc.file ? u->loc.file : "", u->loc.line);
+        /* a forward to a number is routed with the workflow's URI as caller (the Kamailio
+         * module's outbound decision): without a user there, every such forward is refused
+         * ("caller ... is not a known user"). Said of a document that routes (it has routes);
+         * a directory may hold the user (not read here) */
+        char where[300];
+        const cr_rgs_action *na;
+        if (w->uri && (!u || !u->enterprise_voice) && cr_config_route_count(cfg) > 0 &&
+            !cr_config_directory(cfg, NULL) &&
+            (na = number_action(rgs, w, where, sizeof where)) != NULL)
+            cr_diag_add(diag, CR_DIAG_WARNING, w->loc, obj,
+                        "%s sends calls to the number %s, routed with the workflow's URI %s as "
+                        "caller, which is %s: such calls are blocked (a user entry with only the "
+                        "URI, enterpriseVoice=\"true\", a voice policy and a profile gives it one)",
+                        where, na->target, w->uri,
+                        u ? "a user not enabled for Enterprise Voice" : "no user");
         cr_number n;
         if (w->line && cr_number_parse(w->line, &n) == CR_OK && n.dialable) {
             u = cr_config_user_by_number(cfg, n.digits, n.ext[0] ? n.ext : NULL);

@@ -57,6 +57,39 @@ XML
   expect 2 "$cr" check --config "$tmp/subdir.xml"
   has "$tmp/ivrs/sub.lua:2: error: IVR script 'sub.lua': cannot be loaded: " \
       "check locates a script in a subdirectory by its path" "$err"
+  # a workflow whose queue forwards to a number, in a document that routes: without a user
+  # entry for its URI (its calling identity) the forward is blocked, and check says so
+  cat >"$tmp/fwdnum.xml" <<'XML'
+<callroute xmlns="urn:callroute:config:1">
+  <domains><domain>contoso.com</domain></domains>
+  <locationProfiles default="P"><locationProfile name="P"/></locationProfiles>
+  <phoneUsages><usage name="U"/></phoneUsages>
+  <voicePolicies default="V"><voicePolicy name="V"><usage>U</usage></voicePolicy></voicePolicies>
+  <gateways><gateway name="G" address="sip:192.0.2.1"/></gateways>
+  <routes><route name="R" pattern="^\+\d+$"><usage>U</usage><gateway>G</gateway></route></routes>
+  <users>
+  </users>
+  <responseGroups>
+    <agentGroup name="A"><agent>sip:a1@contoso.com</agent></agentGroup>
+    <queue name="Q1"><group>A</group><overflow calls="2" action="queue" target="Q2"/></queue>
+    <queue name="Q2"><group>A</group><timeout seconds="60" action="forward" target="tel:+12145550100"/></queue>
+    <workflow name="Desk" uri="sip:desk@contoso.com" queue="Q1"/>
+    <workflow name="Front" uri="sip:front@contoso.com" queue="Q1">
+      <afterHours action="voicemail" target="sip:vm@contoso.com"/>
+    </workflow>
+  </responseGroups>
+</callroute>
+XML
+  expect 0 "$cr" check --config "$tmp/fwdnum.xml"
+  line=$(grep -n 'workflow name="Desk"' "$tmp/fwdnum.xml" | cut -d: -f1)
+  has "fwdnum.xml:$line: warning: workflow 'Desk': queue 'Q2' <timeout> sends calls to the number tel:+12145550100, routed with the workflow's URI sip:desk@contoso.com as caller, which is no user: such calls are blocked" \
+      "check warns about a forward to a number without a calling identity" "$out$err"
+  # with its calling identity (a user entry with only the URI) the warning goes
+  sed 's#  </users>#    <user uri="sip:desk@contoso.com" enterpriseVoice="true"/>\n  </users>#' \
+      "$tmp/fwdnum.xml" >"$tmp/fwdnum2.xml"
+  expect 0 "$cr" check --config "$tmp/fwdnum2.xml"
+  hasnt "workflow 'Desk': queue 'Q2'" "no warning with a calling identity" "$out$err"
+  has "workflow 'Front': queue 'Q2' <timeout> sends calls to the number" "Front still warned" "$out$err"
   # an IVR's welcome= is not played (SPEC §4: the welcome prompt is the hunt group's): a warning
   printf 'call:play("menu.wav")\ncall:hangup()\n' >"$tmp/menu.lua"
   sed -e 's#my ivr.lua"/>#menu.lua" welcome="hello.wav"/>#' "$tmp/spaced.xml" >"$tmp/welcome.xml"
