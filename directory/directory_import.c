@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cr_libxml.h"
 
@@ -114,6 +115,20 @@ static void rec_free(rec *r)
     free(r->u.delegates.names);
 }
 
+/* Whether a line URI's ;ext= parameter, when it has one, is an extension: one digit or more
+ * (RFC 3966's extension; the guide's Tel:+14255550100;ext=50100). cr_number_parse keeps any
+ * value, and an empty or lettered extension would be a key no dialed number ever reaches. */
+static bool line_ext_ok(const char *line)
+{
+    for (const char *p = strchr(line, ';'); p; p = strchr(p + 1, ';')) {
+        if (strncasecmp(p + 1, "ext=", 4) != 0)
+            continue;
+        size_t n = strcspn(p + 5, ";");
+        return n > 0 && strspn(p + 5, "0123456789") == n;
+    }
+    return true;
+}
+
 /* Checks one user and adds it to the batch. */
 static void import_user(importer *im, rec *r)
 {
@@ -134,6 +149,10 @@ static void import_user(importer *im, rec *r)
         if (strncasecmp(u->line, "tel:", 4) != 0 || cr_number_parse(u->line, &num) != CR_OK ||
             !num.dialable) {
             fail(im, line, u->uri, "line '%s' is not a tel: URI with a phone number", u->line);
+            return;
+        }
+        if (!line_ext_ok(u->line)) {
+            fail(im, line, u->uri, "line '%s': ;ext= must be followed by digits", u->line);
             return;
         }
         u->line_number = num.digits;
@@ -476,6 +495,46 @@ static bool csv_bool(const char *s, bool *out)
     return true;
 }
 
+/* Why a CSV field cannot be imported as text, NULL when it can: its bytes must be UTF-8 (the
+ * XML export declares UTF-8) without control characters other than tab and line breaks
+ * (which XML 1.0 cannot carry either), so that every user exports and imports again. */
+static const char *csv_text_bad(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+                return "a control character";
+            p++;
+            continue;
+        }
+        size_t n = c >= 0xC2 && c <= 0xDF   ? 1
+                   : c >= 0xE0 && c <= 0xEF ? 2
+                   : c >= 0xF0 && c <= 0xF4 ? 3
+                                            : 0;
+        if (!n)
+            return "bytes that are not UTF-8";
+        unsigned lo = 0x80, hi = 0xBF; /* the second byte's range: no overlong forms, surrogates,
+                                          or code points above U+10FFFF */
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+        else if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+        if (p[1] < lo || p[1] > hi)
+            return "bytes that are not UTF-8";
+        for (size_t i = 2; i <= n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return "bytes that are not UTF-8";
+        p += n + 1;
+    }
+    return NULL;
+}
+
 static int import_csv(importer *im, FILE *f)
 {
     im->rep->format = "csv";
@@ -532,6 +591,15 @@ static int import_csv(importer *im, FILE *f)
         char *v[NCOLS] = {NULL};
         for (int i = 0; i < nf; i++)
             v[map[i]] = fields[i];
+        size_t text_errors = im->errors;
+        const char *uri_ok = v[COL_URI] && !csv_text_bad(v[COL_URI]) ? csv_str(v[COL_URI]) : NULL;
+        for (int i = 0; i < nf; i++) {
+            const char *why = csv_text_bad(fields[i]);
+            if (why) /* the user named only by a URI that can be printed */
+                fail(im, line, uri_ok, "column '%s' has %s", col_names[map[i]], why);
+        }
+        if (im->errors > text_errors)
+            continue;
         cr_user *u = &r.u;
         u->uri = csv_str(v[COL_URI]);
         u->line = csv_str(v[COL_LINE]);
@@ -545,7 +613,7 @@ static int import_csv(importer *im, FILE *f)
         if (v[COL_EV] && *v[COL_EV] && !csv_bool(v[COL_EV], &u->enterprise_voice))
             fail(im, line, u->uri, "enterpriseVoice is '%s', expected true, false, 1 or 0",
                  v[COL_EV]);
-        if (v[COL_PBX] && *v[COL_PBX] && cr_xml_parse_bool(v[COL_PBX], &u->pbx_integration) != 0)
+        if (v[COL_PBX] && *v[COL_PBX] && !csv_bool(v[COL_PBX], &u->pbx_integration))
             fail(im, line, u->uri, "pbxIntegration is '%s', expected true, false, 1 or 0",
                  v[COL_PBX]);
         csv_int(im, &r, v[COL_NOANSWER_AFTER], "noAnswerAfter", 1, 3600,
@@ -601,6 +669,12 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
         return CR_EINVAL;
     importer im = {.d = d, .replace = replace, .file = file, .rep = rep, .diag = diag};
     FILE *f = fopen(file, "r");
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        f = NULL;
+        errno = EISDIR;
+    }
     if (!f) {
         fail(&im, 0, NULL, "cannot open: %s", strerror(errno));
         return CR_EIO;

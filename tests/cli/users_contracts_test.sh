@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Contract audit of the user directory's command line (issues 5 and 16, SPEC §2 "User"):
+# one case per mismatch found and mended (helper H38u).
+#   users_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
+# CASE: pbx_bool, csv_text, line_ext, input_dir
+set -u
+cr=$1 src=$2 case=$3
+source "$(dirname "$0")/check_lib.sh"
+hdr=uri,line,enterpriseVoice,voicePolicy,locationProfile,voicemail,simultaneousRing,forwardImmediate,noAnswerAfter,noAnswerTarget,teamCallDelay,teamCall,delegates,pbxIntegration
+
+case $case in
+pbx_bool)
+  # Issue 16: "CSV import ... takes booleans case-insensitively": pbxIntegration too, as
+  # enterpriseVoice (a spreadsheet writes TRUE and FALSE in every boolean column).
+  printf 'uri,line,enterpriseVoice,pbxIntegration\nsip:p1@contoso.com,tel:+14255551001,TRUE,TRUE\nsip:p2@contoso.com,tel:+14255551002,true, False \nsip:p3@contoso.com,tel:+14255551003,true,1\n' >"$tmp/pbx.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/pbx.csv"
+  expect 0 "$cr" users show --db "$tmp/db" sip:p1@contoso.com --json
+  json 'j["pbxIntegration"] is True'
+  expect 0 "$cr" users show --db "$tmp/db" sip:p2@contoso.com --json
+  json 'j["pbxIntegration"] is not True'
+  expect 0 "$cr" users show --db "$tmp/db" sip:p3@contoso.com --json
+  json 'j["pbxIntegration"] is True'
+  # anything else is still refused with file:line
+  printf 'uri,pbxIntegration\nsip:p4@contoso.com,yes\n' >"$tmp/bad.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/bad.csv"
+  has "bad.csv:2: error: user 'sip:p4@contoso.com': pbxIntegration is 'yes'" "bad boolean" "$err"
+  ;;
+csv_text)
+  # SPEC §2 (users imported into LMDB) and issue 5 (export): a CSV field that is not UTF-8
+  # or holds a control character is refused with file:line and the column, instead of being
+  # stored and exported as XML that no parser (the import included) accepts.
+  printf 'uri,line,enterpriseVoice,voicePolicy\nsip:ok@contoso.com,tel:+14255551001,true,Pol\n' >"$tmp/ok.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/ok.csv"
+  printf 'uri,line,enterpriseVoice,voicePolicy\nsip:u1@contoso.com,tel:+14255551002,true,Pol\xc3\n' >"$tmp/utf.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/utf.csv"
+  has "utf.csv:2: error: user 'sip:u1@contoso.com': column 'voicePolicy' has bytes that are not UTF-8" "invalid UTF-8" "$err"
+  printf 'uri,line,enterpriseVoice\nsip:u\xff@contoso.com,tel:+14255551003,true\n' >"$tmp/utf2.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/utf2.csv"
+  has "utf2.csv:2: error: column 'uri' has bytes that are not UTF-8" "invalid UTF-8 in the uri" "$err"
+  printf 'uri,line,enterpriseVoice\nsip:u\xed\xa0\x80@contoso.com,tel:+14255551003,true\n' >"$tmp/sur.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/sur.csv"
+  printf 'uri,line,enterpriseVoice,voicePolicy\nsip:u2@contoso.com,tel:+14255551004,true,a\001b\n' >"$tmp/ctl.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/ctl.csv"
+  has "ctl.csv:2: error: user 'sip:u2@contoso.com': column 'voicePolicy' has a control character" "control character" "$err"
+  # nothing imported: the directory holds the first user only, and exports as XML that imports
+  expect 0 "$cr" users list --db "$tmp/db"
+  has "1 users" "all or nothing" "$err"
+  # valid UTF-8 (two-, three- and four-byte characters) is text like any other
+  printf 'uri,line,enterpriseVoice,voicePolicy\nsip:j\xc3\xbcrgen@contoso.com,tel:+14255551005,true,Politique \xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e\n' >"$tmp/good.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/good.csv"
+  expect 0 "$cr" users export --db "$tmp/db" "$tmp/all.xml"
+  expect 0 "$cr" users import --db "$tmp/db2" "$tmp/all.xml"
+  has "2 users read" "the XML export imports" "$out"
+  ;;
+line_ext)
+  # SPEC §2: a line URI is tel:+14255550100;ext=50100 or tel:5550100 (guide: Tel:+14255550100;
+  # ext=50100). An ;ext= without digits is refused with file:line and the user, not stored as a
+  # key that no dialed number reaches.
+  for l in 'tel:+14255551009;ext=' 'tel:+14255551010;ext=abc' 'tel:+14255551011;ext=50a11' 'tel:+14255551012;ext=;phone-context=x'; do
+    printf 'uri,line,enterpriseVoice\nsip:x@contoso.com,%s,true\n' "$l" >"$tmp/l.csv"
+    expect 1 "$cr" users import --db "$tmp/db" "$tmp/l.csv"
+    has "l.csv:2: error: user 'sip:x@contoso.com': line '$l'" "bad ;ext= ($l)" "$err"
+  done
+  printf '<users xmlns="urn:callroute:config:1">\n  <user uri="sip:y@contoso.com" line="tel:+14255551013;ext=x1" enterpriseVoice="true"/>\n</users>\n' >"$tmp/l.xml"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/l.xml"
+  has "l.xml:2: error: user 'sip:y@contoso.com': line" "bad ;ext= in XML" "$err"
+  # the forms the guide gives still import, the ext in any case of its name
+  printf 'uri,line,enterpriseVoice\nsip:a@contoso.com,tel:+14255551014;ext=1014,true\nsip:b@contoso.com,tel:+14255551015;EXT=1015,true\nsip:c@contoso.com,tel:5551016,true\n' >"$tmp/g.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/g.csv"
+  has "3 users read" "good lines" "$out"
+  ;;
+input_dir)
+  # A FILE that is a directory: a clear error naming it (not "no header line"), exit 2 as for
+  # a file that cannot be opened.
+  mkdir "$tmp/in"
+  expect 2 "$cr" users import --db "$tmp/db" "$tmp/in"
+  has "$tmp/in: error: cannot open: Is a directory" "directory as FILE" "$err"
+  [ -e "$tmp/db/data.mdb" ] && [ "$("$cr" users list --db "$tmp/db" 2>&1)" != "0 users" ] && bad "something was imported" || ok
+  ;;
+*) echo "unknown case $case"; exit 2 ;;
+esac
+check_done "$case"
