@@ -743,6 +743,16 @@ static void xml_escaped(FILE *out, const char *s)
         case '"':
             fputs("&quot;", out);
             break;
+        case '\n': /* as character references: an attribute value's line breaks and tabs would
+                      be read back as spaces (XML's attribute-value normalization) */
+            fputs("&#10;", out);
+            break;
+        case '\r':
+            fputs("&#13;", out);
+            break;
+        case '\t':
+            fputs("&#9;", out);
+            break;
         default:
             fputc(*s, out);
         }
@@ -771,7 +781,7 @@ static void export_xml_user(FILE *out, const cr_user *u)
     xml_attr_out(out, "voicemail", u->voicemail);
     const cr_forwarding *f = &u->forwarding;
     bool kids = u->simultaneous_ring || f->immediate || f->no_answer_after || f->no_answer_target ||
-                u->team_call.count || u->delegates.count;
+                u->team_call.count || u->team_call_delay || u->delegates.count;
     fputs(kids ? ">\n" : "/>\n", out);
     if (!kids)
         return;
@@ -788,6 +798,8 @@ static void export_xml_user(FILE *out, const cr_user *u)
         xml_attr_out(out, "noAnswerTarget", f->no_answer_target);
         fputs("/>\n", out);
     }
+    if (!u->team_call.count && u->team_call_delay) /* the delay kept, as the CSV export does */
+        fprintf(out, "    <teamCall delay=\"%d\"/>\n", u->team_call_delay);
     if (u->team_call.count) {
         fprintf(out, "    <teamCall delay=\"%d\">", u->team_call_delay);
         for (size_t i = 0; i < u->team_call.count; i++) {

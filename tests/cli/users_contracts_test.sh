@@ -2,7 +2,7 @@
 # Contract audit of the user directory's command line (issues 5 and 16, SPEC §2 "User"):
 # one case per mismatch found and mended (helper H38u).
 #   users_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: pbx_bool, csv_text, line_ext, input_dir
+# CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -68,6 +68,24 @@ line_ext)
   printf 'uri,line,enterpriseVoice\nsip:a@contoso.com,tel:+14255551014;ext=1014,true\nsip:b@contoso.com,tel:+14255551015;EXT=1015,true\nsip:c@contoso.com,tel:5551016,true\n' >"$tmp/g.csv"
   expect 0 "$cr" users import --db "$tmp/db" "$tmp/g.csv"
   has "3 users read" "good lines" "$out"
+  ;;
+xml_roundtrip)
+  # Issue 5: export, then import gives the same directory: line breaks and tabs inside a field
+  # (RFC 4180 quoting) and a team-call delay without members survive the XML export.
+  printf '%s\n' "$hdr" >"$tmp/u.csv"
+  printf 'sip:a@contoso.com,tel:+14255551001,true,"two\nlines",,,,,,,7,,,\nsip:b@contoso.com,tel:+14255551002;ext=1002,true,"tab\there, ""quoted""",,,,,20,voicemail,,,,\n' >>"$tmp/u.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/u.csv"
+  expect 0 "$cr" users export --db "$tmp/db" "$tmp/u.xml"
+  expect 0 "$cr" users import --db "$tmp/db2" "$tmp/u.xml"
+  expect 0 "$cr" users export --db "$tmp/db" "$tmp/a.csv" --format csv
+  expect 0 "$cr" users export --db "$tmp/db2" "$tmp/b.csv" --format csv
+  if cmp -s "$tmp/a.csv" "$tmp/b.csv"; then ok; else bad "CSV -> XML -> import changed users"; diff "$tmp/a.csv" "$tmp/b.csv" | head -8; fi
+  expect 0 "$cr" users show --db "$tmp/db2" sip:a@contoso.com --json
+  json 'j["voicePolicy"] == "two\nlines" and j["teamCallDelay"] == 7'
+  # and the CSV export imports to the same directory too
+  expect 0 "$cr" users import --db "$tmp/db3" "$tmp/a.csv"
+  expect 0 "$cr" users export --db "$tmp/db3" "$tmp/c.csv" --format csv
+  cmp -s "$tmp/a.csv" "$tmp/c.csv" && ok || bad "CSV -> CSV changed users"
   ;;
 input_dir)
   # A FILE that is a directory: a clear error naming it (not "no header line"), exit 2 as for
