@@ -2,7 +2,7 @@
 # Contract audit of the user directory's command line (issues 5 and 16, SPEC §2 "User"):
 # one case per mismatch found and mended (helper H38u).
 #   users_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir
+# CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -94,6 +94,27 @@ input_dir)
   expect 2 "$cr" users import --db "$tmp/db" "$tmp/in"
   has "$tmp/in: error: cannot open: Is a directory" "directory as FILE" "$err"
   [ -e "$tmp/db/data.mdb" ] && [ "$("$cr" users list --db "$tmp/db" 2>&1)" != "0 users" ] && bad "something was imported" || ok
+  ;;
+show_key)
+  # The directory identifies a user as its lookups do (cr_uri_key: the scheme and the host in
+  # any case, no port or parameters; the user part as written): an import of SIP:Ann@CONTOSO.COM
+  # replaces sip:Ann@contoso.com and `route --from` finds either. show and remove agree.
+  printf 'uri,line,enterpriseVoice\nsip:Ann@Contoso.com,tel:+14255551001,true\nsip:bea@contoso.com,tel:+14255551002,true\n' >"$tmp/u.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/u.csv"
+  expect 0 "$cr" route --config "$src/examples/contoso/contoso.xml" --db "$tmp/db" --from 'SIP:Ann@contoso.COM;transport=tcp' +14255551002 --json
+  json 'j["decision"] == "internal"'
+  expect 0 "$cr" users show --db "$tmp/db" 'SIP:Ann@contoso.COM;transport=tcp'
+  has "line: tel:+14255551001" "show by another form of the URI" "$out"
+  expect 0 "$cr" users show --db "$tmp/db" '<sips:Ann@contoso.com:5061>' --json
+  json 'j["uri"] == "sip:Ann@Contoso.com"'
+  # the user part is case-sensitive (RFC 3261 19.1.4): ann is another user
+  expect 1 "$cr" users show --db "$tmp/db" sip:ann@contoso.com
+  has "no user 'sip:ann@contoso.com'" "user part compared as written" "$err"
+  expect 1 "$cr" users remove --db "$tmp/db" sip:ann@contoso.com
+  expect 0 "$cr" users remove --db "$tmp/db" sip:Ann@contoso.com
+  expect 0 "$cr" users list --db "$tmp/db"
+  hasnt "Ann" "removed" "$out"
+  has "sip:bea@contoso.com tel:+14255551002" "bea stays" "$out"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
