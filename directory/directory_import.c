@@ -359,7 +359,9 @@ static const char *const col_names[NCOLS] = {"uri",
                                              "pbxIntegration"};
 
 /* Splits one CSV record (RFC 4180 quoting) in place; a quoted field may span lines, so the
- * caller passes a reader to get more. Returns the field count, -1 for a malformed record. */
+ * caller passes a reader to get more. Returns the field count, CSV_UNCLOSED when a quoted field
+ * runs to the end of the file, CSV_TOO_MANY when the record has more than `max` fields. */
+enum { CSV_UNCLOSED = -1, CSV_TOO_MANY = -2, CSV_NOMEM = -3 };
 typedef struct csv_in {
     FILE *f;
     char *line;
@@ -374,6 +376,9 @@ static int csv_record(csv_in *in, char **fields, int max, int *first_line)
         return 0;
     in->lineno++;
     *first_line = in->lineno;
+    /* a spreadsheet's UTF-8 byte order mark is not part of the first field, quoted or not */
+    if (in->lineno == 1 && n >= 3 && memcmp(in->line, "\xEF\xBB\xBF", 3) == 0)
+        memmove(in->line, in->line + 3, (size_t)n - 2);
     char *src = in->line, *out = in->line;
     int nf = 0;
     fields[nf++] = out;
@@ -399,7 +404,7 @@ static int csv_record(csv_in *in, char **fields, int max, int *first_line)
                     char *b = realloc(in->line, need);
                     if (!b) {
                         free(more);
-                        return -1;
+                        return CSV_NOMEM;
                     }
                     in->line = b;
                     in->cap = need;
@@ -434,7 +439,7 @@ static int csv_record(csv_in *in, char **fields, int max, int *first_line)
             *out++ = 0;
             src++;
             if (nf == max)
-                return -1;
+                return CSV_TOO_MANY;
             fields[nf++] = out;
         } else {
             *out++ = c;
@@ -546,14 +551,16 @@ static int import_csv(importer *im, FILE *f)
         nf = csv_record(&in, fields, 64, &line);
     while (nf == 1 && (!fields[0][0] || fields[0][0] == '#'));
     if (nf <= 0) {
-        fail(im, in.lineno, NULL, "no header line (expected: %s)", CR_DIRECTORY_CSV_HEADER);
+        if (nf == CSV_NOMEM)
+            im->oom = true;
+        else if (nf == CSV_TOO_MANY)
+            fail(im, line, NULL, "the header has more than 64 columns (known: %s)",
+                 CR_DIRECTORY_CSV_HEADER);
+        else
+            fail(im, in.lineno, NULL, "no header line (expected: %s)", CR_DIRECTORY_CSV_HEADER);
         free(in.line);
         return CR_OK;
     }
-    /* a spreadsheet's UTF-8 byte order mark is not part of the first column's name */
-    if ((unsigned char)fields[0][0] == 0xEF && (unsigned char)fields[0][1] == 0xBB &&
-        (unsigned char)fields[0][2] == 0xBF)
-        fields[0] += 3;
     bool have[NCOLS] = {false};
     size_t header_errors = im->errors;
     for (int i = 0; i < nf; i++) {
@@ -582,8 +589,19 @@ static int import_csv(importer *im, FILE *f)
            (nf = csv_record(&in, fields, 64, &line)) != 0) {
         if (nf == 1 && (!fields[0][0] || fields[0][0] == '#'))
             continue;
+        if (nf == CSV_NOMEM) {
+            im->oom = true;
+            break;
+        }
+        if (nf == CSV_UNCLOSED) {
+            fail(im, line, NULL, "a quoted field is not closed (it runs to the end of the file)");
+            continue;
+        }
         if (nf != ncols) {
-            fail(im, line, NULL, "%d fields, the header has %d", nf < 0 ? 0 : nf, ncols);
+            if (nf == CSV_TOO_MANY)
+                fail(im, line, NULL, "more than 64 fields, the header has %d", ncols);
+            else
+                fail(im, line, NULL, "%d fields, the header has %d", nf, ncols);
             continue;
         }
         rec_reset(&r);
@@ -624,8 +642,6 @@ static int import_csv(importer *im, FILE *f)
         if (im->errors == before && !im->oom)
             import_user(im, &r);
     }
-    if (nf < 0 && im->errors == 0)
-        fail(im, line, NULL, "a quoted field is not closed");
     rec_free(&r);
     free(in.line);
     return CR_OK;

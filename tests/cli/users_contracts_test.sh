@@ -2,7 +2,7 @@
 # Contract audit of the user directory's command line (issues 5 and 16, SPEC §2 "User"):
 # one case per mismatch found and mended (helper H38u).
 #   users_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key
+# CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key, csv_records
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -115,6 +115,29 @@ show_key)
   expect 0 "$cr" users list --db "$tmp/db"
   hasnt "Ann" "removed" "$out"
   has "sip:bea@contoso.com tel:+14255551002" "bea stays" "$out"
+  ;;
+csv_records)
+  # Issue 16 (spreadsheets): a UTF-8 byte order mark before a quoted header, as PowerShell's
+  # Export-Csv -Encoding UTF8 writes it ("uri","line",... after the BOM), is stripped too.
+  printf '\xef\xbb\xbf"uri","line","enterpriseVoice"\r\n"sip:ps@contoso.com","tel:+14255550123","True"\r\n' >"$tmp/ps.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/ps.csv"
+  has "1 users read" "BOM before a quoted header" "$out"
+  expect 0 "$cr" users show --db "$tmp/db" sip:ps@contoso.com --json
+  json 'j["enterpriseVoice"] is True and j["line"] == "tel:+14255550123"'
+  # malformed records: the message says what is wrong, with the record's line
+  printf 'uri,line,enterpriseVoice\nsip:a@contoso.com,tel:+14255550001,true\n"sip:b@contoso.com,tel:+14255550002,true\nsip:c@contoso.com,tel:+14255550003,true\n' >"$tmp/unc.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/unc.csv"
+  has "unc.csv:3: error: a quoted field is not closed" "unclosed quote" "$err"
+  hasnt "0 fields" "unclosed quote" "$err"
+  python3 -c "print('uri,line'); print('sip:w@contoso.com,tel:+14255550004' + ','*70)" >"$tmp/many.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/many.csv"
+  has "many.csv:2: error: more than 64 fields, the header has 2" "too many fields" "$err"
+  python3 -c "print(','.join(['uri'] + ['x%d' % i for i in range(70)]))" >"$tmp/wide.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/wide.csv"
+  has "wide.csv:1: error: the header has more than 64 columns" "too many columns" "$err"
+  printf '\xef\xbb\xbf' >"$tmp/bom.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/bom.csv"
+  has "bom.csv:1: error: no header line" "a BOM alone" "$err"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
