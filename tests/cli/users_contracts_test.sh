@@ -2,7 +2,7 @@
 # Contract audit of the user directory's command line (issues 5 and 16, SPEC §2 "User"):
 # one case per mismatch found and mended (helper H38u).
 #   users_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key, csv_records
+# CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key, csv_records, merge_swap
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -138,6 +138,38 @@ csv_records)
   printf '\xef\xbb\xbf' >"$tmp/bom.csv"
   expect 1 "$cr" users import --db "$tmp/db" "$tmp/bom.csv"
   has "bom.csv:1: error: no header line" "a BOM alone" "$err"
+  ;;
+merge_swap)
+  # users --help: "Users already in the directory are replaced" by a (merging) import. Two
+  # users swapping numbers in one file is what the same file does with --replace, not an
+  # error; the old numbers then reach the new holders (issue 5: reverse lookup).
+  x=$src/examples/contoso/contoso.xml
+  printf 'uri,line,enterpriseVoice\nsip:m1@contoso.com,tel:+14255559001,true\nsip:m2@contoso.com,tel:+14255559002;ext=9002,true\nsip:m4@contoso.com,tel:+14255559004,true\n' >"$tmp/a.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/a.csv"
+  printf 'uri,line,enterpriseVoice\nsip:m1@contoso.com,tel:+14255559002;ext=9002,true\nsip:m2@contoso.com,tel:+14255559001,true\n' >"$tmp/swap.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/swap.csv"
+  has "2 users read (0 added, 2 replaced, 0 removed)" "swap by a merging import" "$out"
+  expect 0 "$cr" route --config "$x" --db "$tmp/db" --from sip:alice@contoso.com +14255559001 --json
+  json 'j["decision"] == "internal" and j["target"] == "sip:m2@contoso.com"'
+  for n in +14255559002 'tel:+14255559002;ext=9002'; do
+    expect 0 "$cr" route --config "$x" --db "$tmp/db" --from sip:alice@contoso.com "$n" --json
+    json 'j["decision"] == "internal" and j["target"] == "sip:m1@contoso.com"'
+  done
+  # a number a user the file does not replace holds is still refused, with file:line
+  printf 'uri,line,enterpriseVoice\nsip:m5@contoso.com,tel:+14255559004,true\n' >"$tmp/taken.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/taken.csv"
+  has "taken.csv:2: error: user 'sip:m5@contoso.com': line 'tel:+14255559004' is already the line of user 'sip:m4@contoso.com'" "taken line" "$err"
+  # the bare number of an extension line the moved user gave up goes to the file's user with an
+  # extension on it, even when that user comes first in the file
+  printf 'uri,line,enterpriseVoice\nsip:m6@contoso.com,tel:+14255559002;ext=9006,true\nsip:m1@contoso.com,tel:+14255559007,true\n' >"$tmp/move.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/move.csv"
+  expect 0 "$cr" route --config "$x" --db "$tmp/db" --from sip:alice@contoso.com +14255559002 --json
+  json 'j["decision"] == "internal" and j["target"] == "sip:m6@contoso.com"'
+  # and the number m1 had is no longer m1's
+  expect 0 "$cr" route --config "$x" --db "$tmp/db" --from sip:alice@contoso.com 'tel:+14255559002;ext=9002' --json
+  json 'j.get("target") != "sip:m1@contoso.com"'
+  expect 0 "$cr" route --config "$x" --db "$tmp/db" --from sip:alice@contoso.com +14255559007 --json
+  json 'j["target"] == "sip:m1@contoso.com"'
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
