@@ -182,10 +182,19 @@ static void xml_name(importer *im, rec *r, cr_xml_elem *parent, xmlNodePtr c, cr
         name_add(im, l, rec_keep(im, r, t));
 }
 
-static void xml_child(importer *im, rec *r, cr_xml_elem *user, xmlNodePtr c)
+static void xml_child(importer *im, rec *r, cr_xml_elem *user, xmlNodePtr c, bool *seen)
 {
     cr_user *u = &r->u;
     cr_xml_elem x = *user;
+    static const char *const once[] = {"simultaneousRing", "forwarding", "teamCall"};
+    for (int i = 0; i < 3; i++) /* as the configuration's loader: a second one would replace */
+        if (cr_xml_is(c, once[i])) {
+            if (seen[i]) {
+                cr_xml_fail_at(&x, c, "<%s> given twice", once[i]);
+                return;
+            }
+            seen[i] = true;
+        }
     if (cr_xml_is(c, "simultaneousRing")) {
         if (cr_xml_begin(&x, c, cr_xml_ring_attrs, false))
             u->simultaneous_ring = xattr(im, r, c, "target");
@@ -229,7 +238,8 @@ static void xml_user(importer *im, rec *r, xmlNodePtr n)
     u->voicemail = xattr(im, r, n, "voicemail");
     cr_xml_get_bool(&e, "enterpriseVoice", &u->enterprise_voice);
     cr_xml_get_bool(&e, "pbxIntegration", &u->pbx_integration);
-    CR_XML_FOR_ELEMENTS(c, n) xml_child(im, r, &e, c);
+    bool seen[3] = {false};
+    CR_XML_FOR_ELEMENTS(c, n) xml_child(im, r, &e, c, seen);
     if (im->errors == before && !im->oom)
         import_user(im, r);
 }
@@ -287,7 +297,8 @@ static int import_xml(importer *im, FILE *f)
     }
     sym_xmlTextReaderSetStructuredErrorHandler(rd, xml_error, im);
     rec r = {0};
-    int root = 0;
+    int root = 0, root_line = 0;
+    bool saw_users = false;
     int rc = sym_xmlTextReaderRead(rd);
     while (rc == 1 && im->errors < IMPORT_MAX_ERRORS && !im->oom) {
         int type = sym_xmlTextReaderNodeType(rd);
@@ -304,6 +315,27 @@ static int import_xml(importer *im, FILE *f)
             break;
         }
         const char *parent = n && n->parent ? cr_xml_name(n->parent) : NULL;
+        if (root == 1 && n)
+            root_line = cr_xml_line(n);
+        if (name && strcmp(name, "users") == 0)
+            saw_users = true;
+        if (name && strcmp(name, "include") == 0) {
+            /* not followed: the users of the included file would be left out without a word
+             * (and a --replace import would remove them from the directory) */
+            char *href = cr_xml_attr(n, "href");
+            fail(im, cr_xml_line(n), NULL,
+                 "<include href=\"%.500s\"> is not followed by users import: import the "
+                 "file with the <users> itself",
+                 href ? href : "");
+            free(href);
+            break;
+        }
+        if (name && parent && strcmp(parent, "users") == 0 && strcmp(name, "user") != 0) {
+            fail(im, cr_xml_line(n), NULL, "unknown element <%s> in <users> (expected <user>)",
+                 name);
+            rc = sym_xmlTextReaderNext(rd);
+            continue;
+        }
         if (name && parent && strcmp(name, "user") == 0 && strcmp(parent, "users") == 0) {
             if ((n = sym_xmlTextReaderExpand(rd)))
                 xml_user(im, &r, n);
@@ -318,6 +350,10 @@ static int import_xml(importer *im, FILE *f)
         fail(im, sym_xmlTextReaderGetParserLineNumber(rd), NULL, "not well-formed XML");
     if (!root && im->errors == 0)
         fail(im, 0, NULL, "no XML element");
+    else if (!saw_users && im->errors == 0) /* a configuration without users: not an empty list */
+        fail(im, root_line, NULL,
+             "no <users> element: nothing to import (an empty <users/> "
+             "imports no users)");
     rec_free(&r);
     sym_xmlFreeTextReader(rd);
     return CR_OK;

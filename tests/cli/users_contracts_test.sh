@@ -2,7 +2,7 @@
 # Contract audit of the user directory's command line (issues 5 and 16, SPEC §2 "User"):
 # one case per mismatch found and mended (helper H38u).
 #   users_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key, csv_records, merge_swap
+# CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key, csv_records, merge_swap, xml_import
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -170,6 +170,35 @@ merge_swap)
   json 'j.get("target") != "sip:m1@contoso.com"'
   expect 0 "$cr" route --config "$x" --db "$tmp/db" --from sip:alice@contoso.com +14255559007 --json
   json 'j["target"] == "sip:m1@contoso.com"'
+  ;;
+xml_import)
+  # Issue 5: XML import takes "the <users> shape". A configuration whose users sit in an
+  # <include>d file imported 0 users without a word, and with --replace emptied the directory;
+  # an XML file without <users>, an unknown element in <users> and a second <forwarding> were
+  # silently taken too. Each is now an error with file:line, and nothing changes.
+  printf 'uri,line,enterpriseVoice\nsip:keep@contoso.com,tel:+14255559901,true\n' >"$tmp/keep.csv"
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/keep.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$src/examples/contoso/contoso.xml" --replace
+  has "contoso.xml:15: error: <include href=\"profiles.xml\"> is not followed" "include refused" "$err"
+  expect 1 "$cr" users import --db "$tmp/db" "$src/examples/contoso/profiles.xml" --replace
+  has "profiles.xml:15: error: no <users> element" "no <users>" "$err"
+  expect 0 "$cr" users list --db "$tmp/db"
+  has "sip:keep@contoso.com" "the directory kept its user" "$out"
+  printf '<users xmlns="urn:callroute:config:1">\n  <user uri="sip:a@contoso.com"/>\n  <usr uri="sip:b@contoso.com"/>\n</users>\n' >"$tmp/typo.xml"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/typo.xml"
+  has "typo.xml:3: error: unknown element <usr> in <users>" "unknown element" "$err"
+  printf '<users xmlns="urn:callroute:config:1">\n  <user uri="sip:a@contoso.com">\n    <forwarding immediate="+14255550123"/>\n    <forwarding noAnswerAfter="5"/>\n  </user>\n</users>\n' >"$tmp/twice.xml"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/twice.xml"
+  has "twice.xml:4: error: user 'sip:a@contoso.com': <forwarding> given twice" "given twice" "$err"
+  # the same shapes the configuration's loader refuses
+  sed 's|</users>|<include href="x.xml"/></users>|' "$src/examples/contoso/users.xml" >"$tmp/inc.xml"
+  printf '<users xmlns="urn:callroute:config:1"/>\n' >"$tmp/x.xml"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/inc.xml"
+  # an empty <users/> is an explicit empty list; users.xml and a whole <callroute> with inline users import
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/x.xml"
+  has "0 users read" "empty <users/>" "$out"
+  expect 0 "$cr" users import --db "$tmp/db" "$src/examples/contoso/users.xml"
+  has "9 users read" "users.xml" "$out"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
