@@ -2,7 +2,8 @@
 # Contract audit of the user directory's command line (issues 5 and 16, SPEC §2 "User"):
 # one case per mismatch found and mended (helper H38u).
 #   users_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key, csv_records, merge_swap, xml_import
+# CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key, csv_records, merge_swap, xml_import,
+#       reader_empty_dir
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -199,6 +200,26 @@ xml_import)
   has "0 users read" "empty <users/>" "$out"
   expect 0 "$cr" users import --db "$tmp/db" "$src/examples/contoso/users.xml"
   has "9 users read" "users.xml" "$out"
+  ;;
+reader_empty_dir)
+  # A reader (check, route, inbound, users list|show|export) given an empty directory says it
+  # is not a user directory, exit 2, and leaves it as it was: LMDB created data.mdb and
+  # lock.mdb in it (files of the user who ran check, in the SIP server's directory).
+  x=$src/examples/contoso/contoso.xml
+  mkdir "$tmp/empty"
+  expect 2 "$cr" check --config "$x" --db "$tmp/empty"
+  has "$tmp/empty: not a user directory (run 'callroute users import')" "check" "$err"
+  expect 2 "$cr" route --config "$x" --db "$tmp/empty" --from sip:alice@contoso.com +14255550100
+  expect 2 "$cr" users list --db "$tmp/empty"
+  has "not a user directory" "users list" "$err"
+  expect 2 "$cr" users export --db "$tmp/empty"
+  left=$(ls -A "$tmp/empty")
+  [ -z "$left" ] && ok || bad "a reader left files in an empty directory: $left"
+  # an import then makes it a directory, as before
+  printf 'uri,line,enterpriseVoice\nsip:e@contoso.com,tel:+14255559950,true\n' >"$tmp/e.csv"
+  expect 0 "$cr" users import --db "$tmp/empty" "$tmp/e.csv"
+  expect 0 "$cr" users list --db "$tmp/empty"
+  has "sip:e@contoso.com" "imported" "$out"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
