@@ -153,6 +153,40 @@ static int cmd_import(const cr_plugin *p, const cr_opts *o, const char *db)
     return 0;
 }
 
+/* The options each users subcommand takes (--db and --help: all of them). */
+static const struct {
+    const char *cmd, *opts;
+} users_opts[] = {
+    {"import", " replace owner json "},
+    {"export", " format "},
+    {"list", " json "},
+    {"show", " json "},
+    {"remove", " json "},
+};
+
+/* Whether every option given applies to `cmd` (issue 16: none silently ignored); false after
+ * naming the first that does not. An unknown subcommand is left to the usage. */
+static bool users_opts_apply(const cr_opts *o, const char *cmd)
+{
+    for (size_t i = 0; i < sizeof users_opts / sizeof users_opts[0]; i++) {
+        if (strcmp(users_opts[i].cmd, cmd) != 0)
+            continue;
+        for (size_t k = 0; k < o->n; k++) {
+            char word[64];
+            snprintf(word, sizeof word, " %s ", o->names[k]);
+            if (strcmp(o->names[k], "db") && strcmp(o->names[k], "help") &&
+                !strstr(users_opts[i].opts, word)) {
+                fprintf(stderr, "callroute users %s: --%s does not apply to %s%s\n", cmd,
+                        o->names[k], cmd,
+                        strcmp(cmd, "export") == 0 ? " (it writes XML or CSV: --format xml|csv)"
+                                                   : "");
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 int cr_cmd_users(const cr_plugin *p, int argc, char **argv)
 {
     cr_opts o;
@@ -167,6 +201,8 @@ int cr_cmd_users(const cr_plugin *p, int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (!users_opts_apply(&o, o.pos[0]))
+        return 2;
     if (!CR_HAS(cr_plugin, p, users_export) || !p->users_import || !p->users_export) {
         fprintf(stderr, "callroute users: the library has no user directory\n");
         return 2;
@@ -180,11 +216,6 @@ int cr_cmd_users(const cr_plugin *p, int argc, char **argv)
             return 2;
         }
         return cr_users_list(p, db, o.pos[0], o.npos == 2 ? o.pos[1] : NULL, cr_flag(&o, "json"));
-    }
-    if (strcmp(o.pos[0], "export") == 0 && o.npos <= 2 && cr_flag(&o, "json")) {
-        /* never silently ignored (issue 16): export writes XML or CSV */
-        fprintf(stderr, "callroute users export: --json does not apply (--format xml|csv)\n");
-        return 2;
     }
     if (strcmp(o.pos[0], "export") == 0 && o.npos <= 2) {
         char err[1024];

@@ -3,7 +3,7 @@
 # one case per mismatch found and mended (helper H38u).
 #   users_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
 # CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key, csv_records, merge_swap, xml_import,
-#       reader_empty_dir
+#       reader_empty_dir, options
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -220,6 +220,28 @@ reader_empty_dir)
   expect 0 "$cr" users import --db "$tmp/empty" "$tmp/e.csv"
   expect 0 "$cr" users list --db "$tmp/empty"
   has "sip:e@contoso.com" "imported" "$out"
+  ;;
+options)
+  # Issue 16 ("Silently ignored options ... One option table per subcommand"): an option the
+  # users subcommand does not take is refused with exit 2 and nothing is done. users import
+  # --format xml read a CSV anyway; users remove --format csv removed the user.
+  printf 'uri,line,enterpriseVoice\nsip:o1@contoso.com,tel:+14255559960,true\n' >"$tmp/o.csv"
+  expect 2 "$cr" users import --db "$tmp/db" "$tmp/o.csv" --format xml
+  has "callroute users import: --format does not apply to import" "import --format" "$err"
+  [ -e "$tmp/db/data.mdb" ] && bad "import --format imported" || ok
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/o.csv" --replace --json
+  expect 2 "$cr" users remove --db "$tmp/db" sip:o1@contoso.com --format csv
+  has "--format does not apply to remove" "remove --format" "$err"
+  expect 2 "$cr" users list --db "$tmp/db" --replace
+  has "--replace does not apply to list" "list --replace" "$err"
+  expect 2 "$cr" users show --db "$tmp/db" sip:o1@contoso.com --owner root
+  has "--owner does not apply to show" "show --owner" "$err"
+  expect 2 "$cr" users export --db "$tmp/db" --json
+  has "--json does not apply" "export --json" "$err"
+  expect 0 "$cr" users show --db "$tmp/db" sip:o1@contoso.com --json
+  json 'j["uri"] == "sip:o1@contoso.com"'
+  expect 0 "$cr" users export --db "$tmp/db" --format csv
+  has "sip:o1@contoso.com,tel:+14255559960,true" "export --format csv" "$out"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
