@@ -397,7 +397,7 @@ static const char *const col_names[NCOLS] = {"uri",
 /* Splits one CSV record (RFC 4180 quoting) in place; a quoted field may span lines, so the
  * caller passes a reader to get more. Returns the field count, CSV_UNCLOSED when a quoted field
  * runs to the end of the file, CSV_TOO_MANY when the record has more than `max` fields. */
-enum { CSV_UNCLOSED = -1, CSV_TOO_MANY = -2, CSV_NOMEM = -3 };
+enum { CSV_UNCLOSED = -1, CSV_TOO_MANY = -2, CSV_NOMEM = -3, CSV_NUL = -4 };
 typedef struct csv_in {
     FILE *f;
     char *line;
@@ -412,6 +412,8 @@ static int csv_record(csv_in *in, char **fields, int max, int *first_line)
         return 0;
     in->lineno++;
     *first_line = in->lineno;
+    if (memchr(in->line, 0, (size_t)n)) /* the fields end at a NUL: what follows would be lost */
+        return CSV_NUL;
     /* a spreadsheet's UTF-8 byte order mark is not part of the first field, quoted or not */
     if (in->lineno == 1 && n >= 3 && memcmp(in->line, "\xEF\xBB\xBF", 3) == 0)
         memmove(in->line, in->line + 3, (size_t)n - 2);
@@ -432,9 +434,13 @@ static int csv_record(csv_in *in, char **fields, int max, int *first_line)
                 ssize_t m = getline(&more, &mcap, in->f);
                 if (m < 0) {
                     free(more);
-                    return -1;
+                    return CSV_UNCLOSED;
                 }
                 in->lineno++;
+                if (memchr(more, 0, (size_t)m)) {
+                    free(more);
+                    return CSV_NUL;
+                }
                 size_t need = off_out + (size_t)m + 1;
                 if (need > in->cap) {
                     char *b = realloc(in->line, need);
@@ -589,6 +595,8 @@ static int import_csv(importer *im, FILE *f)
     if (nf <= 0) {
         if (nf == CSV_NOMEM)
             im->oom = true;
+        else if (nf == CSV_NUL)
+            fail(im, in.lineno, NULL, "a NUL byte: not a text file");
         else if (nf == CSV_TOO_MANY)
             fail(im, line, NULL, "the header has more than 64 columns (known: %s)",
                  CR_DIRECTORY_CSV_HEADER);
@@ -604,7 +612,11 @@ static int import_csv(importer *im, FILE *f)
         for (int c = 0; c < NCOLS; c++)
             if (strcmp(fields[i], col_names[c]) == 0)
                 map[i] = c;
-        if (map[i] < 0)
+        const char *why = csv_text_bad(fields[i]);
+        if (map[i] < 0 && why) /* not echoed: a binary file's bytes are no column name */
+            fail(im, line, NULL, "column %d of the header has %s: not a CSV header (known: %s)",
+                 i + 1, why, CR_DIRECTORY_CSV_HEADER);
+        else if (map[i] < 0)
             fail(im, line, NULL, "unknown column '%s' (known: %s)", fields[i],
                  CR_DIRECTORY_CSV_HEADER);
         else if (have[map[i]])
@@ -628,6 +640,10 @@ static int import_csv(importer *im, FILE *f)
         if (nf == CSV_NOMEM) {
             im->oom = true;
             break;
+        }
+        if (nf == CSV_NUL) {
+            fail(im, in.lineno, NULL, "a NUL byte: not a text file");
+            continue;
         }
         if (nf == CSV_UNCLOSED) {
             fail(im, line, NULL, "a quoted field is not closed (it runs to the end of the file)");

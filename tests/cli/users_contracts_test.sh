@@ -136,6 +136,17 @@ csv_records)
   python3 -c "print(','.join(['uri'] + ['x%d' % i for i in range(70)]))" >"$tmp/wide.csv"
   expect 1 "$cr" users import --db "$tmp/db" "$tmp/wide.csv"
   has "wide.csv:1: error: the header has more than 64 columns" "too many columns" "$err"
+  # a NUL byte ended the record there (the rest of the line was dropped without a word)
+  printf 'uri,line,enterpriseVoice\nsip:n1@contoso.com,tel:+14255559970,true\0,garbage\n' >"$tmp/nul.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/nul.csv"
+  has "nul.csv:2: error: a NUL byte: not a text file" "NUL byte" "$err"
+  printf 'uri,line,enterpriseVoice,voicePolicy\nsip:n2@contoso.com,tel:+14255559971,true,"a\nb\0c"\n' >"$tmp/nul2.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/nul2.csv"
+  has "nul2.csv:3: error: a NUL byte" "NUL byte in a quoted field's next line" "$err"
+  # a header that is not text is not echoed back as column names
+  printf 'uri,l\xffine\n' >"$tmp/hb.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/hb.csv"
+  has "hb.csv:1: error: column 2 of the header has bytes that are not UTF-8" "binary header" "$err"
   printf '\xef\xbb\xbf' >"$tmp/bom.csv"
   expect 1 "$cr" users import --db "$tmp/db" "$tmp/bom.csv"
   has "bom.csv:1: error: no header line" "a BOM alone" "$err"
