@@ -124,6 +124,20 @@ static int cmd_import(const cr_plugin *p, const cr_opts *o, const char *db)
         gid = st.st_gid;
         give = true;
     }
+    if (owner) {
+        /* --owner is tried on the directory first: an import that cannot give the directory
+         * away is refused before it changes anything ("all or nothing") */
+        bool made = mkdir(db, 0775) == 0;
+        if ((stat(db, &st) != 0 || st.st_uid != uid || st.st_gid != gid) &&
+            chown(db, uid, gid) != 0) {
+            fprintf(stderr, "callroute users import: %s: cannot give it to uid %ld gid %ld: %s\n",
+                    db, (long)uid, (long)gid, strerror(errno));
+            if (made)
+                rmdir(db);
+            fprintf(stderr, "callroute users import: nothing imported\n");
+            return 2;
+        }
+    }
     bool replace = cr_flag(o, "replace");
     if (replace && !(CR_HAS(cr_plugin, p, users_import_ex) && p->users_import_ex)) {
         fprintf(stderr, "callroute users import: this library cannot --replace\n");

@@ -3,7 +3,7 @@
 # one case per mismatch found and mended (helper H38u).
 #   users_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
 # CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key, csv_records, merge_swap, xml_import,
-#       reader_empty_dir, options
+#       reader_empty_dir, options, owner_first
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -253,6 +253,27 @@ options)
   json 'j["uri"] == "sip:o1@contoso.com"'
   expect 0 "$cr" users export --db "$tmp/db" --format csv
   has "sip:o1@contoso.com,tel:+14255559960,true" "export --format csv" "$out"
+  ;;
+owner_first)
+  # users --help: "All or nothing: on an error nothing changes". An import whose --owner could
+  # not be given (a user other than root giving the directory to root) imported the users and
+  # then failed with exit 2; it is now refused before anything is written.
+  if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then echo "needs root and setpriv"; exit 77; fi
+  as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+  chmod 777 "$tmp"
+  printf 'uri,line,enterpriseVoice\nsip:w1@contoso.com,tel:+14255559980,true\n' >"$tmp/w.csv"
+  chmod 644 "$tmp/w.csv"
+  expect 2 as_nobody "$cr" users import --db "$tmp/db" "$tmp/w.csv" --owner root
+  has "$tmp/db: cannot give it to uid 0 gid 0" "the refusal names the directory" "$err"
+  has "nothing imported" "nothing imported" "$err"
+  [ -e "$tmp/db" ] && bad "the refused import left $tmp/db" || ok
+  expect 0 as_nobody "$cr" users import --db "$tmp/db" "$tmp/w.csv" --owner nobody
+  printf 'uri,line,enterpriseVoice\nsip:w2@contoso.com,tel:+14255559981,true\n' >"$tmp/w2.csv"
+  chmod 644 "$tmp/w2.csv"
+  expect 2 as_nobody "$cr" users import --db "$tmp/db" "$tmp/w2.csv" --owner nobody:root --replace
+  expect 0 as_nobody "$cr" users list --db "$tmp/db"
+  has "sip:w1@contoso.com" "the directory is unchanged" "$out"
+  hasnt "sip:w2@contoso.com" "the directory is unchanged" "$out"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
