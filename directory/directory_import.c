@@ -747,6 +747,28 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
         fail(&im, 0, NULL, "cannot open: %s", strerror(errno));
         return CR_EIO;
     }
+    if (fseek(f, 0, SEEK_CUR) != 0) {
+        /* a pipe (/dev/stdin): copied into a temporary file first, since the format is told
+         * from the first bytes, which the reader must then read again */
+        FILE *copy = tmpfile();
+        char buf[65536];
+        size_t n;
+        while (copy && (n = fread(buf, 1, sizeof buf, f)) > 0)
+            if (fwrite(buf, 1, n, copy) != n) {
+                fclose(copy);
+                copy = NULL;
+            }
+        if (!copy || ferror(f) || fflush(copy) != 0) {
+            fail(&im, 0, NULL, "cannot read: %s", strerror(errno ? errno : EIO));
+            if (copy)
+                fclose(copy);
+            fclose(f);
+            return CR_EIO;
+        }
+        fclose(f);
+        f = copy;
+        rewind(f);
+    }
     int c;
     while ((c = fgetc(f)) == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xEF || c == 0xBB ||
            c == 0xBF)

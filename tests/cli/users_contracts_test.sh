@@ -3,7 +3,7 @@
 # one case per mismatch found and mended (helper H38u).
 #   users_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
 # CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key, csv_records, merge_swap, xml_import,
-#       reader_empty_dir, options, owner_first
+#       reader_empty_dir, options, owner_first, pipe
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -274,6 +274,26 @@ owner_first)
   expect 0 as_nobody "$cr" users list --db "$tmp/db"
   has "sip:w1@contoso.com" "the directory is unchanged" "$out"
   hasnt "sip:w2@contoso.com" "the directory is unchanged" "$out"
+  ;;
+pipe)
+  # users import FILE where FILE is a pipe (/dev/stdin, a FIFO): the format was told from the
+  # first bytes and the file rewound, which a pipe cannot do, so CSV lost its first letter
+  # ("unknown column 'ri'") and XML read as empty. Both import as from a regular file.
+  printf 'uri,line,enterpriseVoice\nsip:p1@contoso.com,tel:+14255559990,true\n' >"$tmp/p.csv"
+  out=$(cat "$tmp/p.csv" | "$cr" users import --db "$tmp/db" /dev/stdin 2>"$tmp/err"); rc=$?
+  [ $rc = 0 ] && ok || { bad "CSV through a pipe: exit $rc"; cat "$tmp/err"; }
+  has "1 users read" "CSV through a pipe" "$out"
+  out=$(cat "$src/examples/contoso/users.xml" | "$cr" users import --db "$tmp/db" /dev/stdin 2>"$tmp/err"); rc=$?
+  [ $rc = 0 ] && ok || { bad "XML through a pipe: exit $rc"; cat "$tmp/err"; }
+  has "9 users read" "XML through a pipe" "$out"
+  # errors keep their lines (blank lines before the header count)
+  printf '\n\nuri,line\nsip:a@contoso.com,bad\n' | "$cr" users import --db "$tmp/db" /dev/stdin 2>"$tmp/err" >/dev/null
+  has "/dev/stdin:4: error: user 'sip:a@contoso.com': line 'bad'" "line numbers through a pipe" "$(cat "$tmp/err")"
+  mkfifo "$tmp/fifo"
+  cat "$tmp/p.csv" >"$tmp/fifo" &
+  expect 0 "$cr" users import --db "$tmp/db" "$tmp/fifo"
+  wait
+  has "1 users read" "CSV through a FIFO" "$out"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
