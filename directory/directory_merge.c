@@ -208,8 +208,13 @@ static void apply(merge *m, bool *gone, cr_import_report *rep, const char *file,
         if (!dir_record_str(r, rlen, DIR_STR_LINE, &line, &ln) || !line)
             line = "?";
         char msg[CR_URI_MAX + 600];
-        snprintf(msg, sizeof msg, "line '%.500s' is already the line of user '%s'", line,
-                 key_at(m, other));
+        if (other >= m->nold) /* a user of the file, imported earlier in it */
+            snprintf(msg, sizeof msg, "line '%.500s' is already the line of user '%s' (%s:%d)",
+                     line, key_at(m, other), file, user_at(m, other)->line);
+        else
+            snprintf(msg, sizeof msg,
+                     "line '%.500s' is already the line of user '%s' (in the directory)", line,
+                     key_at(m, other));
         dir_fail(file, diag, errors, e->line, uri, un, msg);
     }
 }

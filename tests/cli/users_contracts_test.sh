@@ -3,7 +3,7 @@
 # one case per mismatch found and mended (helper H38u).
 #   users_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
 # CASE: pbx_bool, csv_text, line_ext, xml_roundtrip, input_dir, show_key, csv_records, merge_swap, xml_import,
-#       reader_empty_dir, options, owner_first, pipe
+#       reader_empty_dir, options, owner_first, pipe, line_dup
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -170,7 +170,7 @@ merge_swap)
   # a number a user the file does not replace holds is still refused, with file:line
   printf 'uri,line,enterpriseVoice\nsip:m5@contoso.com,tel:+14255559004,true\n' >"$tmp/taken.csv"
   expect 1 "$cr" users import --db "$tmp/db" "$tmp/taken.csv"
-  has "taken.csv:2: error: user 'sip:m5@contoso.com': line 'tel:+14255559004' is already the line of user 'sip:m4@contoso.com'" "taken line" "$err"
+  has "taken.csv:2: error: user 'sip:m5@contoso.com': line 'tel:+14255559004' is already the line of user 'sip:m4@contoso.com' (in the directory)" "taken line" "$err"
   # the bare number of an extension line the moved user gave up goes to the file's user with an
   # extension on it, even when that user comes first in the file
   printf 'uri,line,enterpriseVoice\nsip:m6@contoso.com,tel:+14255559002;ext=9006,true\nsip:m1@contoso.com,tel:+14255559007,true\n' >"$tmp/move.csv"
@@ -294,6 +294,14 @@ pipe)
   expect 0 "$cr" users import --db "$tmp/db" "$tmp/fifo"
   wait
   has "1 users read" "CSV through a FIFO" "$out"
+  ;;
+line_dup)
+  # Two users of one file with the same line: the error names the later user's file:line and
+  # the user who has it with that user's file:line too, as the configuration's check does
+  # ("... is already the line of user 'X' (file:line)"); the first keeps nothing: all or nothing.
+  printf 'uri,line,enterpriseVoice\nsip:d1@contoso.com,tel:+14255557001,true\nsip:d9@contoso.com,tel:+14255557009,true\nsip:d2@contoso.com,tel:+1-425-555-7001,true\n' >"$tmp/dup.csv"
+  expect 1 "$cr" users import --db "$tmp/db" "$tmp/dup.csv"
+  has "dup.csv:4: error: user 'sip:d2@contoso.com': line 'tel:+1-425-555-7001' is already the line of user 'sip:d1@contoso.com' ($tmp/dup.csv:2)" "duplicate line" "$err"
   ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
