@@ -145,6 +145,13 @@ static int check_dir(cr_directory *d, bool create, char *err, size_t errlen)
         snprintf(err, errlen, "%s: not a directory", d->path);
         return CR_EIO;
     }
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/data.mdb", d->path);
+    if (!create && lstat(p, &st) != 0 && errno == ENOENT) {
+        /* refused before LMDB would create data.mdb and lock.mdb in it for a reader */
+        snprintf(err, errlen, "%s: not a user directory (run 'callroute users import')", d->path);
+        return CR_ENOENT;
+    }
     return check_files(d, "", err, errlen);
 }
 

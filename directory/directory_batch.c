@@ -287,8 +287,8 @@ static void resolve_lines(const dir_batch *b, const line_entry *l, size_t n, boo
                 entry_uri(b, e, &uri, &un);
                 if (!dir_record_str(rec_of(b, e), e->rlen, DIR_STR_LINE, &line, &ln) || !line)
                     line = "?";
-                snprintf(msg, sizeof msg, "line '%.500s' is already the line of user '%s'", line,
-                         (const char *)b->arena + owner->off);
+                snprintf(msg, sizeof msg, "line '%.500s' is already the line of user '%s' (%s:%d)",
+                         line, (const char *)b->arena + owner->off, file, owner->line);
                 dir_fail(file, diag, errors, e->line, uri, un, msg);
             }
         if (l[i].kind == DIR_LINE_ALIAS)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cr_libxml.h"
 
@@ -114,6 +115,20 @@ static void rec_free(rec *r)
     free(r->u.delegates.names);
 }
 
+/* Whether a line URI's ;ext= parameter, when it has one, is an extension: one digit or more
+ * (RFC 3966's extension; the guide's Tel:+14255550100;ext=50100). cr_number_parse keeps any
+ * value, and an empty or lettered extension would be a key no dialed number ever reaches. */
+static bool line_ext_ok(const char *line)
+{
+    for (const char *p = strchr(line, ';'); p; p = strchr(p + 1, ';')) {
+        if (strncasecmp(p + 1, "ext=", 4) != 0)
+            continue;
+        size_t n = strcspn(p + 5, ";");
+        return n > 0 && strspn(p + 5, "0123456789") == n;
+    }
+    return true;
+}
+
 /* Checks one user and adds it to the batch. */
 static void import_user(importer *im, rec *r)
 {
@@ -134,6 +149,10 @@ static void import_user(importer *im, rec *r)
         if (strncasecmp(u->line, "tel:", 4) != 0 || cr_number_parse(u->line, &num) != CR_OK ||
             !num.dialable) {
             fail(im, line, u->uri, "line '%s' is not a tel: URI with a phone number", u->line);
+            return;
+        }
+        if (!line_ext_ok(u->line)) {
+            fail(im, line, u->uri, "line '%s': ;ext= must be followed by digits", u->line);
             return;
         }
         u->line_number = num.digits;
@@ -163,10 +182,19 @@ static void xml_name(importer *im, rec *r, cr_xml_elem *parent, xmlNodePtr c, cr
         name_add(im, l, rec_keep(im, r, t));
 }
 
-static void xml_child(importer *im, rec *r, cr_xml_elem *user, xmlNodePtr c)
+static void xml_child(importer *im, rec *r, cr_xml_elem *user, xmlNodePtr c, bool *seen)
 {
     cr_user *u = &r->u;
     cr_xml_elem x = *user;
+    static const char *const once[] = {"simultaneousRing", "forwarding", "teamCall"};
+    for (int i = 0; i < 3; i++) /* as the configuration's loader: a second one would replace */
+        if (cr_xml_is(c, once[i])) {
+            if (seen[i]) {
+                cr_xml_fail_at(&x, c, "<%s> given twice", once[i]);
+                return;
+            }
+            seen[i] = true;
+        }
     if (cr_xml_is(c, "simultaneousRing")) {
         if (cr_xml_begin(&x, c, cr_xml_ring_attrs, false))
             u->simultaneous_ring = xattr(im, r, c, "target");
@@ -210,7 +238,8 @@ static void xml_user(importer *im, rec *r, xmlNodePtr n)
     u->voicemail = xattr(im, r, n, "voicemail");
     cr_xml_get_bool(&e, "enterpriseVoice", &u->enterprise_voice);
     cr_xml_get_bool(&e, "pbxIntegration", &u->pbx_integration);
-    CR_XML_FOR_ELEMENTS(c, n) xml_child(im, r, &e, c);
+    bool seen[3] = {false};
+    CR_XML_FOR_ELEMENTS(c, n) xml_child(im, r, &e, c, seen);
     if (im->errors == before && !im->oom)
         import_user(im, r);
 }
@@ -268,7 +297,8 @@ static int import_xml(importer *im, FILE *f)
     }
     sym_xmlTextReaderSetStructuredErrorHandler(rd, xml_error, im);
     rec r = {0};
-    int root = 0;
+    int root = 0, root_line = 0;
+    bool saw_users = false;
     int rc = sym_xmlTextReaderRead(rd);
     while (rc == 1 && im->errors < IMPORT_MAX_ERRORS && !im->oom) {
         int type = sym_xmlTextReaderNodeType(rd);
@@ -285,6 +315,27 @@ static int import_xml(importer *im, FILE *f)
             break;
         }
         const char *parent = n && n->parent ? cr_xml_name(n->parent) : NULL;
+        if (root == 1 && n)
+            root_line = cr_xml_line(n);
+        if (name && strcmp(name, "users") == 0)
+            saw_users = true;
+        if (name && strcmp(name, "include") == 0) {
+            /* not followed: the users of the included file would be left out without a word
+             * (and a --replace import would remove them from the directory) */
+            char *href = cr_xml_attr(n, "href");
+            fail(im, cr_xml_line(n), NULL,
+                 "<include href=\"%.500s\"> is not followed by users import: import the "
+                 "file with the <users> itself",
+                 href ? href : "");
+            free(href);
+            break;
+        }
+        if (name && parent && strcmp(parent, "users") == 0 && strcmp(name, "user") != 0) {
+            fail(im, cr_xml_line(n), NULL, "unknown element <%s> in <users> (expected <user>)",
+                 name);
+            rc = sym_xmlTextReaderNext(rd);
+            continue;
+        }
         if (name && parent && strcmp(name, "user") == 0 && strcmp(parent, "users") == 0) {
             if ((n = sym_xmlTextReaderExpand(rd)))
                 xml_user(im, &r, n);
@@ -299,6 +350,10 @@ static int import_xml(importer *im, FILE *f)
         fail(im, sym_xmlTextReaderGetParserLineNumber(rd), NULL, "not well-formed XML");
     if (!root && im->errors == 0)
         fail(im, 0, NULL, "no XML element");
+    else if (!saw_users && im->errors == 0) /* a configuration without users: not an empty list */
+        fail(im, root_line, NULL,
+             "no <users> element: nothing to import (an empty <users/> "
+             "imports no users)");
     rec_free(&r);
     sym_xmlFreeTextReader(rd);
     return CR_OK;
@@ -340,7 +395,9 @@ static const char *const col_names[NCOLS] = {"uri",
                                              "pbxIntegration"};
 
 /* Splits one CSV record (RFC 4180 quoting) in place; a quoted field may span lines, so the
- * caller passes a reader to get more. Returns the field count, -1 for a malformed record. */
+ * caller passes a reader to get more. Returns the field count, CSV_UNCLOSED when a quoted field
+ * runs to the end of the file, CSV_TOO_MANY when the record has more than `max` fields. */
+enum { CSV_UNCLOSED = -1, CSV_TOO_MANY = -2, CSV_NOMEM = -3, CSV_NUL = -4 };
 typedef struct csv_in {
     FILE *f;
     char *line;
@@ -355,6 +412,11 @@ static int csv_record(csv_in *in, char **fields, int max, int *first_line)
         return 0;
     in->lineno++;
     *first_line = in->lineno;
+    if (memchr(in->line, 0, (size_t)n)) /* the fields end at a NUL: what follows would be lost */
+        return CSV_NUL;
+    /* a spreadsheet's UTF-8 byte order mark is not part of the first field, quoted or not */
+    if (in->lineno == 1 && n >= 3 && memcmp(in->line, "\xEF\xBB\xBF", 3) == 0)
+        memmove(in->line, in->line + 3, (size_t)n - 2);
     char *src = in->line, *out = in->line;
     int nf = 0;
     fields[nf++] = out;
@@ -372,15 +434,19 @@ static int csv_record(csv_in *in, char **fields, int max, int *first_line)
                 ssize_t m = getline(&more, &mcap, in->f);
                 if (m < 0) {
                     free(more);
-                    return -1;
+                    return CSV_UNCLOSED;
                 }
                 in->lineno++;
+                if (memchr(more, 0, (size_t)m)) {
+                    free(more);
+                    return CSV_NUL;
+                }
                 size_t need = off_out + (size_t)m + 1;
                 if (need > in->cap) {
                     char *b = realloc(in->line, need);
                     if (!b) {
                         free(more);
-                        return -1;
+                        return CSV_NOMEM;
                     }
                     in->line = b;
                     in->cap = need;
@@ -415,7 +481,7 @@ static int csv_record(csv_in *in, char **fields, int max, int *first_line)
             *out++ = 0;
             src++;
             if (nf == max)
-                return -1;
+                return CSV_TOO_MANY;
             fields[nf++] = out;
         } else {
             *out++ = c;
@@ -476,6 +542,46 @@ static bool csv_bool(const char *s, bool *out)
     return true;
 }
 
+/* Why a CSV field cannot be imported as text, NULL when it can: its bytes must be UTF-8 (the
+ * XML export declares UTF-8) without control characters other than tab and line breaks
+ * (which XML 1.0 cannot carry either), so that every user exports and imports again. */
+static const char *csv_text_bad(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+                return "a control character";
+            p++;
+            continue;
+        }
+        size_t n = c >= 0xC2 && c <= 0xDF   ? 1
+                   : c >= 0xE0 && c <= 0xEF ? 2
+                   : c >= 0xF0 && c <= 0xF4 ? 3
+                                            : 0;
+        if (!n)
+            return "bytes that are not UTF-8";
+        unsigned lo = 0x80, hi = 0xBF; /* the second byte's range: no overlong forms, surrogates,
+                                          or code points above U+10FFFF */
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+        else if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+        if (p[1] < lo || p[1] > hi)
+            return "bytes that are not UTF-8";
+        for (size_t i = 2; i <= n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return "bytes that are not UTF-8";
+        p += n + 1;
+    }
+    return NULL;
+}
+
 static int import_csv(importer *im, FILE *f)
 {
     im->rep->format = "csv";
@@ -487,14 +593,18 @@ static int import_csv(importer *im, FILE *f)
         nf = csv_record(&in, fields, 64, &line);
     while (nf == 1 && (!fields[0][0] || fields[0][0] == '#'));
     if (nf <= 0) {
-        fail(im, in.lineno, NULL, "no header line (expected: %s)", CR_DIRECTORY_CSV_HEADER);
+        if (nf == CSV_NOMEM)
+            im->oom = true;
+        else if (nf == CSV_NUL)
+            fail(im, in.lineno, NULL, "a NUL byte: not a text file");
+        else if (nf == CSV_TOO_MANY)
+            fail(im, line, NULL, "the header has more than 64 columns (known: %s)",
+                 CR_DIRECTORY_CSV_HEADER);
+        else
+            fail(im, in.lineno, NULL, "no header line (expected: %s)", CR_DIRECTORY_CSV_HEADER);
         free(in.line);
         return CR_OK;
     }
-    /* a spreadsheet's UTF-8 byte order mark is not part of the first column's name */
-    if ((unsigned char)fields[0][0] == 0xEF && (unsigned char)fields[0][1] == 0xBB &&
-        (unsigned char)fields[0][2] == 0xBF)
-        fields[0] += 3;
     bool have[NCOLS] = {false};
     size_t header_errors = im->errors;
     for (int i = 0; i < nf; i++) {
@@ -502,7 +612,11 @@ static int import_csv(importer *im, FILE *f)
         for (int c = 0; c < NCOLS; c++)
             if (strcmp(fields[i], col_names[c]) == 0)
                 map[i] = c;
-        if (map[i] < 0)
+        const char *why = csv_text_bad(fields[i]);
+        if (map[i] < 0 && why) /* not echoed: a binary file's bytes are no column name */
+            fail(im, line, NULL, "column %d of the header has %s: not a CSV header (known: %s)",
+                 i + 1, why, CR_DIRECTORY_CSV_HEADER);
+        else if (map[i] < 0)
             fail(im, line, NULL, "unknown column '%s' (known: %s)", fields[i],
                  CR_DIRECTORY_CSV_HEADER);
         else if (have[map[i]])
@@ -523,8 +637,23 @@ static int import_csv(importer *im, FILE *f)
            (nf = csv_record(&in, fields, 64, &line)) != 0) {
         if (nf == 1 && (!fields[0][0] || fields[0][0] == '#'))
             continue;
+        if (nf == CSV_NOMEM) {
+            im->oom = true;
+            break;
+        }
+        if (nf == CSV_NUL) {
+            fail(im, in.lineno, NULL, "a NUL byte: not a text file");
+            continue;
+        }
+        if (nf == CSV_UNCLOSED) {
+            fail(im, line, NULL, "a quoted field is not closed (it runs to the end of the file)");
+            continue;
+        }
         if (nf != ncols) {
-            fail(im, line, NULL, "%d fields, the header has %d", nf < 0 ? 0 : nf, ncols);
+            if (nf == CSV_TOO_MANY)
+                fail(im, line, NULL, "more than 64 fields, the header has %d", ncols);
+            else
+                fail(im, line, NULL, "%d fields, the header has %d", nf, ncols);
             continue;
         }
         rec_reset(&r);
@@ -532,6 +661,15 @@ static int import_csv(importer *im, FILE *f)
         char *v[NCOLS] = {NULL};
         for (int i = 0; i < nf; i++)
             v[map[i]] = fields[i];
+        size_t text_errors = im->errors;
+        const char *uri_ok = v[COL_URI] && !csv_text_bad(v[COL_URI]) ? csv_str(v[COL_URI]) : NULL;
+        for (int i = 0; i < nf; i++) {
+            const char *why = csv_text_bad(fields[i]);
+            if (why) /* the user named only by a URI that can be printed */
+                fail(im, line, uri_ok, "column '%s' has %s", col_names[map[i]], why);
+        }
+        if (im->errors > text_errors)
+            continue;
         cr_user *u = &r.u;
         u->uri = csv_str(v[COL_URI]);
         u->line = csv_str(v[COL_LINE]);
@@ -545,7 +683,7 @@ static int import_csv(importer *im, FILE *f)
         if (v[COL_EV] && *v[COL_EV] && !csv_bool(v[COL_EV], &u->enterprise_voice))
             fail(im, line, u->uri, "enterpriseVoice is '%s', expected true, false, 1 or 0",
                  v[COL_EV]);
-        if (v[COL_PBX] && *v[COL_PBX] && cr_xml_parse_bool(v[COL_PBX], &u->pbx_integration) != 0)
+        if (v[COL_PBX] && *v[COL_PBX] && !csv_bool(v[COL_PBX], &u->pbx_integration))
             fail(im, line, u->uri, "pbxIntegration is '%s', expected true, false, 1 or 0",
                  v[COL_PBX]);
         csv_int(im, &r, v[COL_NOANSWER_AFTER], "noAnswerAfter", 1, 3600,
@@ -556,8 +694,6 @@ static int import_csv(importer *im, FILE *f)
         if (im->errors == before && !im->oom)
             import_user(im, &r);
     }
-    if (nf < 0 && im->errors == 0)
-        fail(im, line, NULL, "a quoted field is not closed");
     rec_free(&r);
     free(in.line);
     return CR_OK;
@@ -601,9 +737,37 @@ int cr_directory_import(cr_directory *d, const char *file, bool replace, cr_impo
         return CR_EINVAL;
     importer im = {.d = d, .replace = replace, .file = file, .rep = rep, .diag = diag};
     FILE *f = fopen(file, "r");
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        f = NULL;
+        errno = EISDIR;
+    }
     if (!f) {
         fail(&im, 0, NULL, "cannot open: %s", strerror(errno));
         return CR_EIO;
+    }
+    if (fseek(f, 0, SEEK_CUR) != 0) {
+        /* a pipe (/dev/stdin): copied into a temporary file first, since the format is told
+         * from the first bytes, which the reader must then read again */
+        FILE *copy = tmpfile();
+        char buf[65536];
+        size_t n;
+        while (copy && (n = fread(buf, 1, sizeof buf, f)) > 0)
+            if (fwrite(buf, 1, n, copy) != n) {
+                fclose(copy);
+                copy = NULL;
+            }
+        if (!copy || ferror(f) || fflush(copy) != 0) {
+            fail(&im, 0, NULL, "cannot read: %s", strerror(errno ? errno : EIO));
+            if (copy)
+                fclose(copy);
+            fclose(f);
+            return CR_EIO;
+        }
+        fclose(f);
+        f = copy;
+        rewind(f);
     }
     int c;
     while ((c = fgetc(f)) == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xEF || c == 0xBB ||
@@ -669,6 +833,16 @@ static void xml_escaped(FILE *out, const char *s)
         case '"':
             fputs("&quot;", out);
             break;
+        case '\n': /* as character references: an attribute value's line breaks and tabs would
+                      be read back as spaces (XML's attribute-value normalization) */
+            fputs("&#10;", out);
+            break;
+        case '\r':
+            fputs("&#13;", out);
+            break;
+        case '\t':
+            fputs("&#9;", out);
+            break;
         default:
             fputc(*s, out);
         }
@@ -697,7 +871,7 @@ static void export_xml_user(FILE *out, const cr_user *u)
     xml_attr_out(out, "voicemail", u->voicemail);
     const cr_forwarding *f = &u->forwarding;
     bool kids = u->simultaneous_ring || f->immediate || f->no_answer_after || f->no_answer_target ||
-                u->team_call.count || u->delegates.count;
+                u->team_call.count || u->team_call_delay || u->delegates.count;
     fputs(kids ? ">\n" : "/>\n", out);
     if (!kids)
         return;
@@ -714,6 +888,8 @@ static void export_xml_user(FILE *out, const cr_user *u)
         xml_attr_out(out, "noAnswerTarget", f->no_answer_target);
         fputs("/>\n", out);
     }
+    if (!u->team_call.count && u->team_call_delay) /* the delay kept, as the CSV export does */
+        fprintf(out, "    <teamCall delay=\"%d\"/>\n", u->team_call_delay);
     if (u->team_call.count) {
         fprintf(out, "    <teamCall delay=\"%d\">", u->team_call_delay);
         for (size_t i = 0; i < u->team_call.count; i++) {

@@ -2,8 +2,9 @@
  * An import that merges into a non-empty directory: the directory's users are read (the
  * index of format 2, or the trees of format 1), the file's users applied to them one by one
  * in file order as the directory's own lines tree once was (a replaced user gives up its
- * lines; an exact line another user holds is an error; the first user with an extension on a
- * number no one holds keeps the bare number), and the whole is written anew.
+ * lines before any is applied; an exact line another user holds is an error; the first user
+ * with an extension on a number no one holds keeps the bare number), and the whole is written
+ * anew.
  */
 #include "cr_grow.h"
 #include "cr_hash.h"
@@ -86,7 +87,7 @@ static void hold(merge *m, line_slot *s, const char *k, size_t n, uint32_t who, 
 }
 
 /* Gives up the lines user `who` holds. */
-static void unlink_user(merge *m, uint32_t who)
+static void unlink_lines(merge *m, uint32_t who)
 {
     char k[CR_NUMBER_MAX + 48];
     uint32_t rlen;
@@ -169,11 +170,20 @@ static long existing(const merge *m, const dir_entry *e)
 }
 
 /* The file's users, in file order, applied to the directory's (gone[] marks those
- * replaced). */
+ * replaced). The directory's users the file replaces give up their lines before any is
+ * applied: the file's users may take each other's numbers (two users swapping lines), as the
+ * same file imported with --replace may, and a bare number the replaced users held goes to
+ * the first user in the file with an extension on it (it was left to no one when that user
+ * came before the one who gave it up). */
 static void apply(merge *m, bool *gone, cr_import_report *rep, const char *file, cr_diag *diag,
                   size_t *errors, const uint32_t *order)
 {
     const dir_batch *b = m->b;
+    for (size_t s = 0; s < b->n; s++) {
+        long j = b->e[s].dup ? -1 : existing(m, &b->e[s]);
+        if (j >= 0)
+            unlink_lines(m, (uint32_t)j);
+    }
     for (size_t s = 0; s < b->n && *errors < MERGE_MAX_ERRORS; s++) {
         const dir_entry *e = &b->e[order[s]];
         if (e->dup)
@@ -182,7 +192,6 @@ static void apply(merge *m, bool *gone, cr_import_report *rep, const char *file,
         if (j >= 0) {
             rep->replaced++;
             gone[j] = true;
-            unlink_user(m, (uint32_t)j);
         } else {
             rep->added++;
         }
@@ -199,8 +208,13 @@ static void apply(merge *m, bool *gone, cr_import_report *rep, const char *file,
         if (!dir_record_str(r, rlen, DIR_STR_LINE, &line, &ln) || !line)
             line = "?";
         char msg[CR_URI_MAX + 600];
-        snprintf(msg, sizeof msg, "line '%.500s' is already the line of user '%s'", line,
-                 key_at(m, other));
+        if (other >= m->nold) /* a user of the file, imported earlier in it */
+            snprintf(msg, sizeof msg, "line '%.500s' is already the line of user '%s' (%s:%d)",
+                     line, key_at(m, other), file, user_at(m, other)->line);
+        else
+            snprintf(msg, sizeof msg,
+                     "line '%.500s' is already the line of user '%s' (in the directory)", line,
+                     key_at(m, other));
         dir_fail(file, diag, errors, e->line, uri, un, msg);
     }
 }

@@ -31,7 +31,10 @@ static void usage(FILE *f)
           "    forwardImmediate,noAnswerAfter,noAnswerTarget,teamCallDelay,teamCall,delegates,\n"
           "    pbxIntegration\n"
           "  (columns in any order, only uri required; teamCall and delegates are lists\n"
-          "  separated by spaces). Users already in the directory are replaced; --replace\n"
+          "  separated by spaces; booleans true, false, 1 or 0 in any case; a UTF-8 byte\n"
+          "  order mark is skipped; fields are UTF-8 text; a line's ;ext= is digits). An\n"
+          "  <include> is not followed: import the file that holds the <users>.\n"
+          "  Users already in the directory are replaced; --replace\n"
           "  also removes those the file does not list. All or nothing: on an error nothing\n"
           "  changes. --owner gives the directory and its files to USER (and GROUP, else\n"
           "  USER's group): the SIP server's user, e.g. kamailio, must read data.mdb and read\n"
@@ -121,6 +124,20 @@ static int cmd_import(const cr_plugin *p, const cr_opts *o, const char *db)
         gid = st.st_gid;
         give = true;
     }
+    if (owner) {
+        /* --owner is tried on the directory first: an import that cannot give the directory
+         * away is refused before it changes anything ("all or nothing") */
+        bool made = mkdir(db, 0775) == 0;
+        if ((stat(db, &st) != 0 || st.st_uid != uid || st.st_gid != gid) &&
+            chown(db, uid, gid) != 0) {
+            fprintf(stderr, "callroute users import: %s: cannot give it to uid %ld gid %ld: %s\n",
+                    db, (long)uid, (long)gid, strerror(errno));
+            if (made)
+                rmdir(db);
+            fprintf(stderr, "callroute users import: nothing imported\n");
+            return 2;
+        }
+    }
     bool replace = cr_flag(o, "replace");
     if (replace && !(CR_HAS(cr_plugin, p, users_import_ex) && p->users_import_ex)) {
         fprintf(stderr, "callroute users import: this library cannot --replace\n");
@@ -153,6 +170,40 @@ static int cmd_import(const cr_plugin *p, const cr_opts *o, const char *db)
     return 0;
 }
 
+/* The options each users subcommand takes (--db and --help: all of them). */
+static const struct {
+    const char *cmd, *opts;
+} users_opts[] = {
+    {"import", " replace owner json "},
+    {"export", " format "},
+    {"list", " json "},
+    {"show", " json "},
+    {"remove", " json "},
+};
+
+/* Whether every option given applies to `cmd` (issue 16: none silently ignored); false after
+ * naming the first that does not. An unknown subcommand is left to the usage. */
+static bool users_opts_apply(const cr_opts *o, const char *cmd)
+{
+    for (size_t i = 0; i < sizeof users_opts / sizeof users_opts[0]; i++) {
+        if (strcmp(users_opts[i].cmd, cmd) != 0)
+            continue;
+        for (size_t k = 0; k < o->n; k++) {
+            char word[64];
+            snprintf(word, sizeof word, " %s ", o->names[k]);
+            if (strcmp(o->names[k], "db") && strcmp(o->names[k], "help") &&
+                !strstr(users_opts[i].opts, word)) {
+                fprintf(stderr, "callroute users %s: --%s does not apply to %s%s\n", cmd,
+                        o->names[k], cmd,
+                        strcmp(cmd, "export") == 0 ? " (it writes XML or CSV: --format xml|csv)"
+                                                   : "");
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 int cr_cmd_users(const cr_plugin *p, int argc, char **argv)
 {
     cr_opts o;
@@ -167,6 +218,8 @@ int cr_cmd_users(const cr_plugin *p, int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (!users_opts_apply(&o, o.pos[0]))
+        return 2;
     if (!CR_HAS(cr_plugin, p, users_export) || !p->users_import || !p->users_export) {
         fprintf(stderr, "callroute users: the library has no user directory\n");
         return 2;
@@ -180,11 +233,6 @@ int cr_cmd_users(const cr_plugin *p, int argc, char **argv)
             return 2;
         }
         return cr_users_list(p, db, o.pos[0], o.npos == 2 ? o.pos[1] : NULL, cr_flag(&o, "json"));
-    }
-    if (strcmp(o.pos[0], "export") == 0 && o.npos <= 2 && cr_flag(&o, "json")) {
-        /* never silently ignored (issue 16): export writes XML or CSV */
-        fprintf(stderr, "callroute users export: --json does not apply (--format xml|csv)\n");
-        return 2;
     }
     if (strcmp(o.pos[0], "export") == 0 && o.npos <= 2) {
         char err[1024];

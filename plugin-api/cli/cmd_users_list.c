@@ -5,10 +5,12 @@
 #include "cli.h"
 #include "opts.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define FIELDS_MAX 32
@@ -67,6 +69,45 @@ static int csv_next(FILE *f, char **fields, int max, char **raw, size_t *rawlen)
     fclose(r);
     *rawlen = rcap;
     return n;
+}
+
+/* The directory's key of a SIP URI, as the library's lookups compare users (cr_uri_key):
+ * "sip:" (sips: folded to it, the scheme in any case), the user part as written, the host in
+ * lower case without port, parameters or headers; angle brackets and a display name dropped.
+ * "" when `uri` is not a sip: or sips: URI. */
+static void uri_key(const char *uri, char *out, size_t len)
+{
+    const char *lt = strchr(uri, '<');
+    if (lt)
+        uri = lt + 1;
+    while (*uri == ' ')
+        uri++;
+    size_t skip = strncasecmp(uri, "sip:", 4) == 0 ? 4 : strncasecmp(uri, "sips:", 5) == 0 ? 5 : 0;
+    out[0] = 0;
+    if (!skip)
+        return;
+    const char *p = uri + skip;
+    size_t ul = strcspn(p, "@>;?");
+    ul = p[ul] == '@' ? ul + 1 : 0;
+    const char *h = p + ul;
+    int hl = (int)strcspn(h, ">;?:");
+    int n = snprintf(out, len, "sip:%.*s%.*s", (int)ul, p, hl, h);
+    if (n < 0 || (size_t)n >= len) {
+        out[0] = 0;
+        return;
+    }
+    for (char *c = out + 4 + ul; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+}
+
+/* Whether `stored` (a directory user's URI) is the user `wanted` names (its key `wkey`). */
+static bool same_user(const char *stored, const char *wanted, const char *wkey)
+{
+    char k[4096];
+    if (!*wkey)
+        return strcmp(stored, wanted) == 0;
+    uri_key(stored, k, sizeof k);
+    return strcmp(k, wkey) == 0;
 }
 
 static void free_fields(char **fields, int n)
@@ -140,7 +181,9 @@ int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const cha
         unlink(path);
         return 2;
     }
-    char *head[FIELDS_MAX], *fields[FIELDS_MAX], *raw = NULL;
+    char *head[FIELDS_MAX], *fields[FIELDS_MAX], *raw = NULL, wkey[4096] = "";
+    if (uri)
+        uri_key(uri, wkey, sizeof wkey);
     size_t rawlen;
     int nh = csv_next(f, head, FIELDS_MAX, &raw, &rawlen), found = 0, count = 0;
     FILE *keep = NULL;
@@ -158,7 +201,7 @@ int cr_users_list(const cr_plugin *p, const char *db, const char *cmd, const cha
         fputs(", \"users\": [", stdout);
     }
     for (int n; (n = csv_next(f, fields, FIELDS_MAX, &raw, &rawlen)) > 0; free(raw)) {
-        bool match = uri && n > 0 && strcmp(fields[0], uri) == 0;
+        bool match = uri && n > 0 && same_user(fields[0], uri, wkey);
         count++;
         if (strcmp(cmd, "list") == 0 && json) {
             fputs(count > 1 ? ", {\"uri\": " : "{\"uri\": ", stdout);
