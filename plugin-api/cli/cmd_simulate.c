@@ -45,6 +45,13 @@ typedef struct sim {
     bool hold;
     char *held;
     size_t nheld, capheld;
+    /* The queue event log held with it (for --log and --stats), so that what is dropped of a
+     * run stopped early is neither logged nor counted. */
+    struct held_log {
+        int64_t at;
+        char *line;
+    } * heldlog;
+    size_t nlog, caplog;
     bool step_other;    /* the current step emitted something besides ring/cancel */
     size_t step_lines;  /* lines the current step emitted */
     uint64_t step_hash; /* its actions without their times */
@@ -107,16 +114,42 @@ static uint64_t fnv(uint64_t h, const char *str)
     return (cr_fnv_str(h, str) ^ 0xff) * CR_FNV_PRIME;
 }
 
+/* One line of the queue event log, to --log and --stats. */
+static void log_line(sim *s, int64_t at, const char *args)
+{
+    if (s->log)
+        fprintf(s->log, "%lld.%03lld %s\n", (long long)(at / 1000), (long long)(at % 1000), args);
+    if (s->stats)
+        sim_stats_log(s->stats, at, args);
+}
+
+/* Holds a log line while output is held; false when it cannot (then it is logged now). */
+static bool hold_log(sim *s, int64_t at, const char *args)
+{
+    if (s->nlog == s->caplog) {
+        size_t cap = s->caplog ? s->caplog * 2 : 256;
+        struct held_log *grown = realloc(s->heldlog, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        s->heldlog = grown;
+        s->caplog = cap;
+    }
+    char *line = strdup(args);
+    if (!line)
+        return false;
+    s->heldlog[s->nlog++] = (struct held_log){at, line};
+    return true;
+}
+
 static void emit(void *ud, int64_t at, const char *call, const char *action, const char *args)
 {
     sim *s = ud;
     char t[32];
     snprintf(t, sizeof t, "%lld.%03lld", (long long)(at / 1000), (long long)(at % 1000));
     if (strcmp(call, "-") == 0 && strcmp(action, "log") == 0) {
-        if (s->log)
-            fprintf(s->log, "%s %s\n", t, args);
-        if (s->stats)
-            sim_stats_log(s->stats, at, args);
+        if (s->hold && hold_log(s, at, args))
+            return;
+        log_line(s, at, args);
         return;
     }
     s->step_lines++;
@@ -162,12 +195,19 @@ static int64_t parse_iso(const char *s)
     return (int64_t)t * 1000;
 }
 
-/* Prints the held output up to `upto` bytes and forgets the rest. */
-static void release(sim *s, size_t upto)
+/* Prints the held output up to `upto` bytes, logs the first `uplog` held log lines, and
+ * forgets the rest. */
+static void release(sim *s, size_t upto, size_t uplog)
 {
     if (s->held && upto)
         fwrite(s->held, 1, upto < s->nheld ? upto : s->nheld, stdout);
     s->nheld = 0;
+    for (size_t i = 0; i < s->nlog; i++) {
+        if (i < uplog)
+            log_line(s, s->heldlog[i].at, s->heldlog[i].line);
+        free(s->heldlog[i].line);
+    }
+    s->nlog = 0;
 }
 
 /* The longest queue timeout a configuration may set: a re-offer streak longer than this has
@@ -185,7 +225,7 @@ static void release(sim *s, size_t upto)
 static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
 {
     uint64_t seen[256];
-    size_t nseen = 0, keep = 0;
+    size_t nseen = 0, keep = 0, keeplog = 0;
     int64_t streak = -1, repeat_at = -1;
     int64_t next = p->rgs_advance(e, last, emit, s);
     s->hold = true;
@@ -202,7 +242,7 @@ static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
         for (size_t k = 0; k < nseen && !dup; k++)
             dup = seen[k] == s->step_hash;
         if (s->step_other || (!dup && nseen == sizeof seen / sizeof *seen)) {
-            release(s, s->nheld); /* something happened: all of it is printed */
+            release(s, s->nheld, s->nlog); /* something happened: all of it is printed */
             nseen = 0, streak = -1, repeat_at = -1;
             continue;
         }
@@ -211,9 +251,9 @@ static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
         if (!dup)
             seen[nseen++] = s->step_hash;
         else if (repeat_at < 0)
-            repeat_at = last, keep = s->nheld;
+            repeat_at = last, keep = s->nheld, keeplog = s->nlog;
         if (repeat_at >= 0 && last - streak > DRAIN_HORIZON_MS) {
-            release(s, keep);
+            release(s, keep, keeplog);
             fprintf(stderr,
                     "callroute simulate: stopped at %lld.%03lld s: only periodic re-offers "
                     "to agents remain and no event is ahead (a queue without timeout?); "
@@ -223,7 +263,7 @@ static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
             return repeat_at;
         }
     }
-    release(s, s->nheld);
+    release(s, s->nheld, s->nlog);
     s->hold = false;
     return last;
 }
@@ -445,6 +485,7 @@ int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
     if (s.log && s.log != stderr)
         fclose(s.log);
     free(s.held);
+    free(s.heldlog);
     sim_stats_free(s.stats);
     fclose(in);
     fflush(stdout);
