@@ -338,6 +338,55 @@ static const char *relative(const char *cases, const char *path, char *buf, size
     return buf;
 }
 
+/* Whether the configuration has a gateway named `name`. */
+static bool is_gateway(const cr_plugin *p, cr_handle *h, const char *name)
+{
+    cr_result *g = NULL;
+    if (!p->gateways || p->gateways(h, &g) != 0 || !g)
+        return true; /* cannot tell: the library decides */
+    bool known = false;
+    for (size_t k = 0, n = p->result_count(g, "gateways"); k < n && !known; k++)
+        known = strcmp(name, p->result_item(g, "gateways", k, "name")) == 0;
+    p->result_free(g);
+    return known;
+}
+
+/* A route case's words after FROM NUMBER are down= lists of configured gateways, and its
+ * DECISION is one of the four: else false after an error naming the line (a typo must not
+ * pass unnoticed, as `route --down` refuses an unknown gateway). */
+static bool route_case_ok(tester *t, const char *where, char **arg, int nargs, const char *decision)
+{
+    static const char *const decisions[] = {"outbound", "internal", "blocked", "not_applicable"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof decisions / sizeof *decisions; i++)
+        known |= strcmp(decision, decisions[i]) == 0;
+    if (!known) {
+        fprintf(stderr,
+                "%s: error: unknown decision '%s' (outbound, internal, blocked or "
+                "not_applicable)\n",
+                where, decision);
+        return false;
+    }
+    for (int i = 2; i < nargs; i++) {
+        if (strncmp(arg[i], "down=", 5) != 0) {
+            fprintf(stderr,
+                    "%s: error: '%s' after the number: only down=GW,... may come before =>\n",
+                    where, arg[i]);
+            return false;
+        }
+        char names[4096];
+        snprintf(names, sizeof names, "%s", arg[i] + 5);
+        char *save = NULL;
+        for (char *g = strtok_r(names, ",", &save); g; g = strtok_r(NULL, ",", &save))
+            if (!is_gateway(t->p, t->h, g)) {
+                fprintf(stderr, "%s: error: down=: no gateway '%s' in the configuration\n", where,
+                        g);
+                return false;
+            }
+    }
+    return true;
+}
+
 /* One line of a CASES file; false on a syntax error (printed). */
 static bool run_line(tester *t, const char *cases, int lineno, char *line)
 {
@@ -372,6 +421,8 @@ static bool run_line(tester *t, const char *cases, int lineno, char *line)
             fprintf(stderr, "%s: error: a %s case needs --config FILE\n", where, tok[0]);
             return false;
         }
+        if (route && !route_case_ok(t, where, arg, nargs, exp[0]))
+            return false;
         if (route)
             case_route(t, where, what, arg, nargs, exp, nexp);
         else

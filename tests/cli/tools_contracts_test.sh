@@ -2,7 +2,7 @@
 # Contract audit of the admin tools (issue 16: test, diff, simulate's runaway stop and --stats;
 # issue 14: plan images; helper H38p): one case per mismatch found and mended.
 #   tools_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: stop_stats
+# CASE: stop_stats, test_typos
 set -u
 cr=$1 src=$2 case=$3
 check_timeout=60
@@ -49,6 +49,29 @@ stop_stats)
   # --until still runs on as far as asked
   expect 0 "$cr" simulate --stats --until 95 "$tmp/q.events"
   has "95.000 - stats agent=sip:bob@contoso.com offered=5 answered=0 no_answer=5 " "until" "$out"
+  ;;
+test_typos)
+  # Issue 16: "Silently ignored options ... --down Dalas-GW1 (a typo) is ignored ... unknown
+  # gateway names in --down are an error"; `callroute test` exits 2 for a CASES error with
+  # its line. A typo in a case (a down= gateway, a stray word, a decision) must not let the
+  # case pass or fail for the wrong reason.
+  x=$src/examples/contoso/contoso.xml
+  printf '%s\n' '# typos' \
+    'route sip:alice@contoso.com +12145550100 => outbound first=Dallas-GW1' \
+    'route sip:alice@contoso.com +12145550100 down=Dalas-GW1 => outbound first=Dallas-GW1' > "$tmp/a.cases"
+  expect 2 "$cr" test --config "$x" "$tmp/a.cases"
+  has "a.cases:3: error: down=: no gateway 'Dalas-GW1' in the configuration" "down typo" "$err"
+  printf '%s\n' 'route sip:alice@contoso.com +12145550100 dwn=Dallas-GW1 => outbound first=Dallas-GW1' > "$tmp/b.cases"
+  expect 2 "$cr" test --config "$x" "$tmp/b.cases"
+  has "b.cases:1: error: 'dwn=Dallas-GW1' after the number" "stray word" "$err"
+  printf '%s\n' 'route sip:alice@contoso.com +19005551212 => blokced' > "$tmp/c.cases"
+  expect 2 "$cr" test --config "$x" "$tmp/c.cases"
+  has "c.cases:1: error: unknown decision 'blokced'" "decision typo" "$err"
+  # the right spellings still run, with several down gateways
+  printf '%s\n' 'route sip:alice@contoso.com +12145550100 down=Dallas-GW1,Red-GW1 => outbound first=Red-GW2' \
+    'route sip:alice@contoso.com +19005551212 => blocked' > "$tmp/d.cases"
+  expect 0 "$cr" test --config "$x" "$tmp/d.cases"
+  has "2 cases: 2 passed, 0 failed" "good cases" "$out"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
