@@ -300,6 +300,18 @@ static bool read_headers(FILE *in, const char *path, char *config, size_t clen, 
                 snprintf(config, clen, "%.*s/%s", (int)(slash - path), path, val);
         } else if (nl == 5 && strncmp(name, "start", 5) == 0 && *val) {
             snprintf(start, slen, "%s", val);
+            if (parse_iso(val) < 0) {
+                fprintf(stderr,
+                        "%s:%d: error: '#! start %s' is not a UTC date and time "
+                        "YYYY-MM-DDTHH:MM:SSZ\n",
+                        path, lineno, val);
+                ok = false;
+            }
+        } else if ((nl == 6 && strncmp(name, "config", 6) == 0) ||
+                   (nl == 5 && strncmp(name, "start", 5) == 0)) {
+            fprintf(stderr, "%s:%d: error: '#! %.*s' without a value\n", path, lineno, (int)nl,
+                    name);
+            ok = false;
         } else if (!(nl == 5 && strncmp(name, "split", 5) == 0)) {
             fprintf(stderr,
                     "%s:%d: error: unknown header '#! %.*s' (known: '#! config FILE', "

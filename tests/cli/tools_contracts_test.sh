@@ -2,7 +2,7 @@
 # Contract audit of the admin tools (issue 16: test, diff, simulate's runaway stop and --stats;
 # issue 14: plan images; helper H38p): one case per mismatch found and mended.
 #   tools_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: stop_stats, test_typos
+# CASE: stop_stats, test_typos, header_lines
 set -u
 cr=$1 src=$2 case=$3
 check_timeout=60
@@ -72,6 +72,24 @@ test_typos)
     'route sip:alice@contoso.com +19005551212 => blocked' > "$tmp/d.cases"
   expect 0 "$cr" test --config "$x" "$tmp/d.cases"
   has "2 cases: 2 passed, 0 failed" "good cases" "$out"
+  ;;
+header_lines)
+  # Issue 16: "#! start and #! config lines in events files are honoured by the CLI (or
+  # refused with a message)"; SPEC §5: errors name file:line. A bad '#! start' date was
+  # blamed on a --start option nobody gave, with no line; an empty '#! config' was called
+  # an unknown header.
+  noqueue_timeout
+  printf '%s\n' '#! config q.xml' '#! start 2027-02-30T00:00:00Z' '0 call c1 sip:x@contoso.com sip:w@contoso.com' > "$tmp/s.events"
+  expect 2 "$cr" simulate "$tmp/s.events"
+  has "s.events:2: error: '#! start 2027-02-30T00:00:00Z' is not a UTC date and time" "bad start" "$err"
+  hasnt "--start" "bad start" "$err"
+  printf '%s\n' '#! config' '0 call c1 sip:x@contoso.com sip:w@contoso.com' > "$tmp/c.events"
+  expect 2 "$cr" simulate --config "$tmp/q.xml" "$tmp/c.events"
+  has "c.events:1: error: '#! config' without a value" "empty config" "$err"
+  # a good header is honoured: Monday 2027-03-01 10:00 UTC
+  printf '%s\n' '#! config q.xml' '#! start 2027-03-01T10:00:00Z' '0 call c1 sip:x@contoso.com sip:w@contoso.com' '5 hangup c1' > "$tmp/g.events"
+  expect 0 "$cr" simulate "$tmp/g.events"
+  has "5.000 c1 cancel sip:bob@contoso.com" "good headers" "$out"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
