@@ -2,7 +2,7 @@
 # Contract audit of the admin tools (issue 16: test, diff, simulate's runaway stop and --stats;
 # issue 14: plan images; helper H38p): one case per mismatch found and mended.
 #   tools_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: stop_stats, test_typos, header_lines
+# CASE: stop_stats, test_typos, header_lines, doc_commands
 set -u
 cr=$1 src=$2 case=$3
 check_timeout=60
@@ -90,6 +90,27 @@ header_lines)
   printf '%s\n' '#! config q.xml' '#! start 2027-03-01T10:00:00Z' '0 call c1 sip:x@contoso.com sip:w@contoso.com' '5 hangup c1' > "$tmp/g.events"
   expect 0 "$cr" simulate "$tmp/g.events"
   has "5.000 c1 cancel sip:bob@contoso.com" "good headers" "$out"
+  ;;
+doc_commands)
+  # Issue 16: "A man page for callroute (generated from the help text is fine) and bash
+  # completion" matching the real options. Every command `callroute --help` lists has a
+  # section in the man page and is completed, with every option its own --help names
+  # (before: `compile` had neither, and no option of it was completed).
+  man1=$(dirname "$cr")/callroute.1
+  comp=$src/plugin-api/cli/doc/callroute.bash
+  cmds=$("$cr" --help | sed -n 's/^  \([a-z][a-z]*\) .*/\1/p' | sort -u)
+  has compile "the command list" "$cmds"
+  top=$(bash -c 'source "$1"; COMP_WORDS=(callroute ""); COMP_CWORD=1; _callroute; echo " ${COMPREPLY[*]} "' _ "$comp")
+  for c in $cmds; do
+    grep -qx ".SS $c" "$man1" && ok || bad "man page has no section for $c"
+    case "$top" in *" $c "*) ok ;; *) bad "completion does not offer the command $c" ;; esac
+    opts=$(bash -c 'source "$1"; COMP_WORDS=(callroute "$2" --); COMP_CWORD=2; _callroute; echo " ${COMPREPLY[*]} "' _ "$comp" "$c")
+    for o in $("$cr" "$c" --help 2>&1 | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+      case "$opts" in *" $o "*) ok ;; *) bad "completion of '$c --' lacks $o" ;; esac
+    done
+  done
+  out=$(bash -c 'source "$1"; COMP_WORDS=(callroute compile -); COMP_CWORD=2; _callroute; echo " ${COMPREPLY[*]} "' _ "$comp")
+  has " -o " "compile's short -o" "$out"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
