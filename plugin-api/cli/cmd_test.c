@@ -354,8 +354,24 @@ static bool is_gateway(const cr_plugin *p, cr_handle *h, const char *name)
 /* A route case's words after FROM NUMBER are down= lists of configured gateways, and its
  * DECISION is one of the four: else false after an error naming the line (a typo must not
  * pass unnoticed, as `route --down` refuses an unknown gateway). */
-static bool route_case_ok(tester *t, const char *where, char **arg, int nargs, const char *decision)
+static bool route_case_ok(tester *t, const char *where, char **arg, int nargs, char **exp, int nexp)
 {
+    static const char *const keys[] = {"normalized", "profile", "rule",  "target", "reason",
+                                       "gateways",   "first",   "route", "usage"};
+    const char *decision = exp[0];
+    for (int i = 1; i < nexp; i++) {
+        size_t kl = strcspn(exp[i], "=");
+        bool known = false;
+        for (size_t k = 0; k < sizeof keys / sizeof *keys && exp[i][kl]; k++)
+            known |= strlen(keys[k]) == kl && strncmp(exp[i], keys[k], kl) == 0;
+        if (!known) {
+            fprintf(stderr,
+                    "%s: error: '%s' is not key=value with a known key (normalized, profile, "
+                    "rule, target, reason, gateways, first, route, usage)\n",
+                    where, exp[i]);
+            return false;
+        }
+    }
     static const char *const decisions[] = {"outbound", "internal", "blocked", "not_applicable"};
     bool known = false;
     for (size_t i = 0; i < sizeof decisions / sizeof *decisions; i++)
@@ -421,8 +437,14 @@ static bool run_line(tester *t, const char *cases, int lineno, char *line)
             fprintf(stderr, "%s: error: a %s case needs --config FILE\n", where, tok[0]);
             return false;
         }
-        if (route && !route_case_ok(t, where, arg, nargs, exp[0]))
+        if (route && !route_case_ok(t, where, arg, nargs, exp, nexp))
             return false;
+        if (dial && strcmp(exp[0], "complete") != 0 && strcmp(exp[0], "need_more") != 0 &&
+            strcmp(exp[0], "no_match") != 0) {
+            fprintf(stderr, "%s: error: unknown answer '%s' (complete, need_more or no_match)\n",
+                    where, exp[0]);
+            return false;
+        }
         if (route)
             case_route(t, where, what, arg, nargs, exp, nexp);
         else

@@ -67,6 +67,14 @@ test_typos)
   printf '%s\n' 'route sip:alice@contoso.com +19005551212 => blokced' > "$tmp/c.cases"
   expect 2 "$cr" test --config "$x" "$tmp/c.cases"
   has "c.cases:1: error: unknown decision 'blokced'" "decision typo" "$err"
+  # a misspelt expectation key, a bare word after =>, a misspelt dial answer
+  printf '%s\n' 'route sip:alice@contoso.com +12145550100 => outbound frist=Dallas-GW1' \
+    'route sip:alice@contoso.com +12145550100 => outbound Dallas-GW1' \
+    'dial Redmond.contoso.com 5010 => need-more' > "$tmp/e.cases"
+  expect 2 "$cr" test --config "$x" "$tmp/e.cases"
+  has "e.cases:1: error: 'frist=Dallas-GW1' is not key=value with a known key" "key typo" "$err"
+  has "e.cases:2: error: 'Dallas-GW1' is not key=value" "bare word" "$err"
+  has "e.cases:3: error: unknown answer 'need-more'" "dial typo" "$err"
   # the right spellings still run, with several down gateways
   printf '%s\n' 'route sip:alice@contoso.com +12145550100 down=Dallas-GW1,Red-GW1 => outbound first=Red-GW2' \
     'route sip:alice@contoso.com +19005551212 => blocked' > "$tmp/d.cases"
