@@ -125,10 +125,20 @@ static int diff_file(const cr_plugin *p, side *old, side *new, const char *path,
     char *line = NULL;
     size_t cap = 0;
     int changed = 0;
-    while (getline(&line, &cap, f) >= 0) {
+    for (int lineno = 1; getline(&line, &cap, f) >= 0; lineno++) {
         char *a = strtok(line, " \t\r\n"), *b = a ? strtok(NULL, " \t\r\n") : NULL;
         if (!a || *a == '#')
             continue;
+        char *c = b && *b != '#' ? strtok(NULL, " \t\r\n") : NULL;
+        if (b && *b == '#') /* NUMBER # a comment */
+            b = NULL;
+        if (c && *c != '#') {
+            fprintf(stderr,
+                    "%s:%d: error: '%s' after the number: a line is NUMBER or FROM NUMBER\n", path,
+                    lineno, c);
+            changed = -1;
+            break;
+        }
         if (b)
             changed += compare(p, old, new, a, b);
         else
@@ -149,10 +159,16 @@ int cr_cmd_diff(const cr_plugin *p, int argc, char **argv)
     const char *configs[2] = {NULL, NULL}, *from[64];
     size_t nc = 0, nfrom = 0;
     for (size_t i = 0; i < o.n; i++) {
-        if (strcmp(o.names[i], "config") == 0 && nc < 2)
-            configs[nc++] = o.values[i];
-        else if (strcmp(o.names[i], "from") == 0 && nfrom < 64)
-            from[nfrom++] = o.values[i];
+        if (strcmp(o.names[i], "config") == 0 && nc++ < 2)
+            configs[nc - 1] = o.values[i];
+        else if (strcmp(o.names[i], "from") == 0 && nfrom++ < 64)
+            from[nfrom - 1] = o.values[i];
+    }
+    if (nc > 2 || nfrom > 64) { /* never drop an option silently */
+        fprintf(stderr, "callroute diff: %s\n",
+                nc > 2 ? "--config comes exactly twice (OLD, then NEW)"
+                       : "at most 64 --from callers");
+        return 2;
     }
     const char *numbers = cr_opt(&o, "numbers"), *gen = cr_opt(&o, "generate");
     char *end = NULL;

@@ -2,7 +2,7 @@
 # Contract audit of the admin tools (issue 16: test, diff, simulate's runaway stop and --stats;
 # issue 14: plan images; helper H38p): one case per mismatch found and mended.
 #   tools_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: stop_stats, test_typos, header_lines, doc_commands
+# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args
 set -u
 cr=$1 src=$2 case=$3
 check_timeout=60
@@ -119,6 +119,25 @@ doc_commands)
   done
   out=$(bash -c 'source "$1"; COMP_WORDS=(callroute compile -); COMP_CWORD=2; _callroute; echo " ${COMPREPLY[*]} "' _ "$comp")
   has " -o " "compile's short -o" "$out"
+  ;;
+diff_args)
+  # Issue 16: no option silently ignored; diff --numbers FILE takes "NUMBER" or "FROM NUMBER"
+  # a line with '#' comments. A third --config was dropped (the diff ran on the first two),
+  # "NUMBER # note" decided '# note' as a number from caller NUMBER, and a stray word was
+  # dropped.
+  mkdir "$tmp/new"
+  cp "$src"/examples/contoso/*.xml "$src"/examples/contoso/*.lua "$tmp/new/"
+  sed -i 's/Red-GW1/Red-GW9/g' "$tmp/new/contoso.xml"
+  old=$src/examples/contoso/contoso.xml new=$tmp/new/contoso.xml
+  expect 2 "$cr" diff --config "$old" --config "$new" --config "$old" --generate 10
+  has "callroute diff: --config comes exactly twice" "three --config" "$err"
+  printf '%s\n' '+14255550199 # a note' > "$tmp/n1.txt"
+  expect 1 "$cr" diff --config "$old" --config "$new" --from sip:bob@contoso.com --numbers "$tmp/n1.txt"
+  has "sip:bob@contoso.com +14255550199" "comment after a number" "$out"
+  has "1 difference" "comment after a number" "$out"
+  printf '%s\n' 'sip:alice@contoso.com +14255550123 +14255550124' > "$tmp/n2.txt"
+  expect 2 "$cr" diff --config "$old" --config "$new" --numbers "$tmp/n2.txt"
+  has "n2.txt:1: error: '+14255550124' after the number" "stray word" "$err"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
