@@ -427,8 +427,15 @@ static bool run_line(tester *t, const char *cases, int lineno, char *line)
     bool route = strcmp(tok[0], "route") == 0;
     bool dial = strcmp(tok[0], "dial") == 0;
     if (sim && arrow < 0 && (nargs == 1 || nargs == 2)) {
-        case_simulate(t, where, relative(cases, arg[0], p1, sizeof p1),
-                      nargs == 2 ? relative(cases, arg[1], p2, sizeof p2) : NULL);
+        const char *events = relative(cases, arg[0], p1, sizeof p1);
+        const char *expected = nargs == 2 ? relative(cases, arg[1], p2, sizeof p2) : NULL;
+        for (int i = 0; i < nargs; i++) /* a missing file is the CASES file's error */
+            if (access(i ? expected : events, R_OK) != 0) {
+                fprintf(stderr, "%s: error: %s: %s\n", where, i ? expected : events,
+                        strerror(errno));
+                return false;
+            }
+        case_simulate(t, where, events, expected);
         return true;
     }
     if ((route && nargs >= 2 && nexp >= 1) ||
@@ -463,6 +470,10 @@ static bool run_file(tester *t, const char *cases)
 {
     const char *dot = strrchr(cases, '.');
     if (dot && strcmp(dot, ".events") == 0) {
+        if (access(cases, R_OK) != 0) {
+            fprintf(stderr, "callroute test: %s: %s\n", cases, strerror(errno));
+            return false;
+        }
         case_simulate(t, cases, cases, NULL);
         return true;
     }

@@ -2,7 +2,7 @@
 # Contract audit of the admin tools (issue 16: test, diff, simulate's runaway stop and --stats;
 # issue 14: plan images; helper H38p): one case per mismatch found and mended.
 #   tools_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args
+# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing
 set -u
 cr=$1 src=$2 case=$3
 check_timeout=60
@@ -138,6 +138,20 @@ diff_args)
   printf '%s\n' 'sip:alice@contoso.com +14255550123 +14255550124' > "$tmp/n2.txt"
   expect 2 "$cr" diff --config "$old" --config "$new" --numbers "$tmp/n2.txt"
   has "n2.txt:1: error: '+14255550124' after the number" "stray word" "$err"
+  ;;
+test_missing)
+  # Issue 16 / callroute test --help: exit 2 for a usage or CASES error, as for a CASES file
+  # that cannot be read. An events file (or EXPECTED) that does not exist was a failing case
+  # (exit 1) said to have "no .expected file and no '#expect' lines".
+  printf '%s\n' '# scenarios' 'simulate nothere.events' > "$tmp/m.cases"
+  expect 2 "$cr" test "$tmp/m.cases"
+  has "m.cases:2: error: $tmp/nothere.events: No such file or directory" "missing events" "$err"
+  expect 2 "$cr" test "$tmp/nothere.events"
+  has "callroute test: $tmp/nothere.events: No such file or directory" "missing events argument" "$err"
+  printf '%s\n' '0 call c1 sip:a@f.com sip:serial@contoso.com' '#expect 0.000 c1 answer' > "$tmp/e.events"
+  printf '%s\n' 'simulate e.events e.expected' > "$tmp/m2.cases"
+  expect 2 "$cr" test --config "$src/tests/rgs/rgs.xml" "$tmp/m2.cases"
+  has "m2.cases:1: error: $tmp/e.expected: No such file or directory" "missing expected" "$err"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
