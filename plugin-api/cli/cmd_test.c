@@ -241,6 +241,27 @@ static char *expected_of(const char *events, const char *expected, char *why, si
     return out;
 }
 
+/* Whether an events file names its configuration in a "#! config FILE" header, read as
+ * `callroute simulate` reads it (a UTF-8 BOM on line 1, blanks after "#!"). */
+static bool config_header(const char *events)
+{
+    FILE *f = fopen(events, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    bool found = false;
+    for (int lineno = 1; f && !found && getline(&line, &cap, f) >= 0; lineno++) {
+        const char *h = line + (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0 ? 3 : 0);
+        if (strncmp(h, "#!", 2) != 0)
+            continue;
+        h += 2 + strspn(h + 2, " \t");
+        found = strncmp(h, "config", 6) == 0 && (h[6] == ' ' || h[6] == '\t');
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    return found;
+}
+
 /* Runs `callroute simulate` (this program, this library) on events; its stdout or NULL. */
 static char *run_simulate(tester *t, const char *events, char *why, size_t len)
 {
@@ -254,10 +275,7 @@ static char *run_simulate(tester *t, const char *events, char *why, size_t len)
     self[sl] = 0;
     if (dladdr((const void *)t->p, &info) && info.dli_fname)
         snprintf(lib, sizeof lib, "%s", info.dli_fname);
-    size_t n;
-    char *src = slurp(events, &n);
-    bool header = src && (strncmp(src, "#! config", 9) == 0 || strstr(src, "\n#! config"));
-    free(src);
+    bool header = config_header(events);
     const char *argv[8] = {self, "simulate", events};
     int argc = 3;
     if (!header && t->config)
@@ -307,8 +325,14 @@ static const char *compare(const char *want, const char *got, char *why, size_t 
         int wl = (int)strcspn(want, "\n"), gl = (int)strcspn(got, "\n");
         if (!*want || !*got || wl != gl || strncmp(want, got, (size_t)wl) != 0) {
             snprintf(why, len, "line %d: want %s%.*s%s, got %s%.*s%s", line, *want ? "'" : "",
-                     wl > 300 ? 300 : wl, *want ? want : "the end", *want ? "'" : "",
-                     *got ? "'" : "", gl > 300 ? 300 : gl, *got ? got : "the end", *got ? "'" : "");
+                     !*want     ? 7
+                     : wl > 300 ? 300
+                                : wl,
+                     *want ? want : "the end", *want ? "'" : "", *got ? "'" : "",
+                     !*got      ? 7
+                     : gl > 300 ? 300
+                                : gl,
+                     *got ? got : "the end", *got ? "'" : "");
             return why;
         }
         want += wl + (want[wl] == '\n');
@@ -435,6 +459,13 @@ static bool run_line(tester *t, const char *cases, int lineno, char *line)
                         strerror(errno));
                 return false;
             }
+        if (!t->config && !config_header(events)) {
+            fprintf(stderr,
+                    "%s: error: a simulate case needs --config FILE or a '#! config FILE' "
+                    "header in %s\n",
+                    where, events);
+            return false;
+        }
         case_simulate(t, where, events, expected);
         return true;
     }
@@ -472,6 +503,13 @@ static bool run_file(tester *t, const char *cases)
     if (dot && strcmp(dot, ".events") == 0) {
         if (access(cases, R_OK) != 0) {
             fprintf(stderr, "callroute test: %s: %s\n", cases, strerror(errno));
+            return false;
+        }
+        if (!t->config && !config_header(cases)) {
+            fprintf(stderr,
+                    "callroute test: %s: a simulate case needs --config FILE or a '#! config "
+                    "FILE' header\n",
+                    cases);
             return false;
         }
         case_simulate(t, cases, cases, NULL);

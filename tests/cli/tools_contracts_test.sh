@@ -2,7 +2,7 @@
 # Contract audit of the admin tools (issue 16: test, diff, simulate's runaway stop and --stats;
 # issue 14: plan images; helper H38p): one case per mismatch found and mended.
 #   tools_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing
+# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing, test_scenarios
 set -u
 cr=$1 src=$2 case=$3
 check_timeout=60
@@ -152,6 +152,31 @@ test_missing)
   printf '%s\n' 'simulate e.events e.expected' > "$tmp/m2.cases"
   expect 2 "$cr" test --config "$src/tests/rgs/rgs.xml" "$tmp/m2.cases"
   has "m2.cases:1: error: $tmp/e.expected: No such file or directory" "missing expected" "$err"
+  ;;
+test_scenarios)
+  # Issue 16: `callroute test` runs RGS scenarios with #expect lines; `#! config` headers are
+  # honoured as simulate reads them. (1) A scenario with no configuration at all was a
+  # failing case (exit 1, "callroute simulate ... failed (exit status 2)"); like a route
+  # case without --config it is a CASES error. (2) '#!config FILE' (no blank), which
+  # simulate honours, was not seen as a header: test passed --config, which overrides it.
+  # (3) A scenario printing fewer lines than expected said "want , got" for the end.
+  cp "$src/tests/rgs/rgs.xml" "$tmp/r.xml"
+  noqueue_timeout
+  printf '%s\n' '0 call c1 sip:a@f.com sip:serial@contoso.com' '#expect 0.000 c1 answer' > "$tmp/n.events"
+  expect 2 "$cr" test "$tmp/n.events"
+  has "n.events: a simulate case needs --config FILE or a '#! config FILE' header" "no config" "$err"
+  printf '%s\n' 'simulate n.events' > "$tmp/n.cases"
+  expect 2 "$cr" test "$tmp/n.cases"
+  has "n.cases:1: error: a simulate case needs --config FILE" "no config in CASES" "$err"
+  printf '%s\n' '#!config r.xml' '0 call c1 sip:a@f.com sip:serial@contoso.com' '1 hangup c1' \
+    '#expect 0.000 c1 answer' '#expect 0.000 c1 moh default' '#expect 0.000 c1 ring sip:s1@contoso.com' \
+    '#expect 1.000 c1 cancel sip:s1@contoso.com' > "$tmp/h.events"
+  expect 0 "$cr" simulate "$tmp/h.events"
+  expect 0 "$cr" test --config "$tmp/q.xml" "$tmp/h.events"
+  has "1 cases: 1 passed, 0 failed" "#!config honoured" "$out"
+  printf '%s\n' '#expect 2.000 c1 bridge sip:s1@contoso.com' >> "$tmp/h.events"
+  expect 1 "$cr" test "$tmp/h.events"
+  has "line 5: want '2.000 c1 bridge sip:s1@contoso.com', got the end" "the end" "$out"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
