@@ -470,6 +470,15 @@ int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
         cr_cli_help("route", stderr);
         goto out;
     }
+    /* an option that would change nothing is refused, not ignored (issue 16) */
+    if ((cr_flag(&o, "spread") && !batch) ||
+        (cr_flag(&o, "trace") && (batch || cr_flag(&o, "json")))) {
+        fprintf(stderr, "callroute route: %s\nTry 'callroute route --help'.\n",
+                cr_flag(&o, "spread") && !batch
+                    ? "--spread goes with --batch (one decision has no line before it)"
+                    : "--trace is for the text output: JSON and --batch lines carry no trace");
+        goto out;
+    }
     if (!h)
         goto out;
     if (!batch)

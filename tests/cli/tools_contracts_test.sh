@@ -2,7 +2,7 @@
 # Contract audit of the admin tools (issue 16: test, diff, simulate's runaway stop and --stats;
 # issue 14: plan images; helper H38p): one case per mismatch found and mended.
 #   tools_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing, test_scenarios
+# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing, test_scenarios, route_noop_options
 set -u
 cr=$1 src=$2 case=$3
 check_timeout=60
@@ -177,6 +177,23 @@ test_scenarios)
   printf '%s\n' '#expect 2.000 c1 bridge sip:s1@contoso.com' >> "$tmp/h.events"
   expect 1 "$cr" test "$tmp/h.events"
   has "line 5: want '2.000 c1 bridge sip:s1@contoso.com', got the end" "the end" "$out"
+  ;;
+route_noop_options)
+  # Issue 16 "Silently ignored options": --spread without --batch, and --trace with --json
+  # or --batch (whose lines carry no trace), were accepted and did nothing.
+  x=$src/examples/contoso/contoso.xml
+  printf '%s\n' '+14255550199' > "$tmp/n"
+  expect 2 "$cr" route --config "$x" --from sip:alice@contoso.com --spread +14255550199
+  has "callroute route: --spread goes with --batch" "--spread alone" "$err"
+  expect 2 "$cr" route --config "$x" --from sip:alice@contoso.com --json --trace +14255550199
+  has "callroute route: --trace is for the text output" "--json --trace" "$err"
+  expect 2 "$cr" route --config "$x" --from sip:alice@contoso.com --batch "$tmp/n" --trace
+  has "callroute route: --trace is for the text output" "--batch --trace" "$err"
+  # where they mean something they still work
+  expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com --trace +14255550199
+  has "usage 'Local' (1 of 3 in policy 'Default Calling Policy')" "text --trace" "$out"
+  expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com --batch "$tmp/n" --spread
+  has '"input":"+14255550199"' "--batch --spread" "$out"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
