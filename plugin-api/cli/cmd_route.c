@@ -502,6 +502,11 @@ int cr_cmd_dial(const cr_plugin *p, int argc, char **argv)
         fprintf(stderr, "usage: callroute dial --config FILE --profile NAME DIGITS [--json]\n");
         return 2;
     }
+    if (cr_flag(&o, "trace") && cr_flag(&o, "json")) { /* refused, not ignored (issue 16) */
+        fprintf(stderr, "callroute dial: --trace is for the text output: JSON carries no trace\n"
+                        "Try 'callroute dial --help'.\n");
+        return 2;
+    }
     const char *dirs[INCLUDE_DIRS_MAX];
     char buf[4096];
     cr_open_options opts = open_options(&o, dirs, buf, sizeof buf);

@@ -189,6 +189,10 @@ route_noop_options)
   has "callroute route: --trace is for the text output" "--json --trace" "$err"
   expect 2 "$cr" route --config "$x" --from sip:alice@contoso.com --batch "$tmp/n" --trace
   has "callroute route: --trace is for the text output" "--batch --trace" "$err"
+  expect 2 "$cr" dial --config "$x" --profile Redmond.contoso.com --json --trace 50101
+  has "callroute dial: --trace is for the text output" "dial --json --trace" "$err"
+  expect 0 "$cr" dial --config "$x" --profile Redmond.contoso.com --trace 50101
+  has "complete" "dial --trace" "$out"
   # where they mean something they still work
   expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com --trace +14255550199
   has "usage 'Local' (1 of 3 in policy 'Default Calling Policy')" "text --trace" "$out"
