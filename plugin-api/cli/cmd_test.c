@@ -546,6 +546,11 @@ int cr_cmd_test(const cr_plugin *p, int argc, char **argv)
         cr_cli_help("test", stderr);
         return 2;
     }
+    if (cr_opt(&o, "db") && !cr_opt(&o, "config")) { /* refused, not ignored (issue 16) */
+        fprintf(stderr, "callroute test: --db goes with --config (the users of that "
+                        "configuration)\nTry 'callroute test --help'.\n");
+        return 2;
+    }
     tester t = {.p = p, .config = cr_opt(&o, "config"), .verbose = cr_flag(&o, "verbose")};
     if (t.config) {
         cr_open_options opts = {.size = sizeof opts, .db_path = cr_opt(&o, "db")};

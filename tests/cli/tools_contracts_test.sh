@@ -75,6 +75,9 @@ test_typos)
   has "e.cases:1: error: 'frist=Dallas-GW1' is not key=value with a known key" "key typo" "$err"
   has "e.cases:2: error: 'Dallas-GW1' is not key=value" "bare word" "$err"
   has "e.cases:3: error: unknown answer 'need-more'" "dial typo" "$err"
+  # --db without --config was ignored
+  expect 2 "$cr" test --db "$tmp" "$tmp/d.cases"
+  has "callroute test: --db goes with --config" "--db alone" "$err"
   # the right spellings still run, with several down gateways
   printf '%s\n' 'route sip:alice@contoso.com +12145550100 down=Dallas-GW1,Red-GW1 => outbound first=Red-GW2' \
     'route sip:alice@contoso.com +19005551212 => blocked' > "$tmp/d.cases"
