@@ -126,7 +126,8 @@ static int diff_file(const cr_plugin *p, side *old, side *new, const char *path,
     size_t cap = 0;
     int changed = 0;
     for (int lineno = 1; getline(&line, &cap, f) >= 0; lineno++) {
-        char *a = strtok(line, " \t\r\n"), *b = a ? strtok(NULL, " \t\r\n") : NULL;
+        char *start = line + (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0 ? 3 : 0);
+        char *a = strtok(start, " \t\r\n"), *b = a ? strtok(NULL, " \t\r\n") : NULL;
         if (!a || *a == '#')
             continue;
         char *c = b && *b != '#' ? strtok(NULL, " \t\r\n") : NULL;

@@ -2,7 +2,7 @@
 # Contract audit of the admin tools (issue 16: test, diff, simulate's runaway stop and --stats;
 # issue 14: plan images; helper H38p): one case per mismatch found and mended.
 #   tools_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing, test_scenarios, route_noop_options
+# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing, test_scenarios, route_noop_options, bom
 set -u
 cr=$1 src=$2 case=$3
 check_timeout=60
@@ -201,6 +201,22 @@ route_noop_options)
   has "usage 'Local' (1 of 3 in policy 'Default Calling Policy')" "text --trace" "$out"
   expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com --batch "$tmp/n" --spread
   has '"input":"+14255550199"' "--batch --spread" "$out"
+  ;;
+bom)
+  # A CASES or numbers file saved by a Windows editor (UTF-8 BOM, CRLF) reads as the same
+  # file without them, as simulate's events files do (cli_rgs_contracts_bom). Before, the
+  # first case was a syntax error and diff decided the first number as '\xef\xbb\xbf+1...'.
+  x=$src/examples/contoso/contoso.xml
+  printf '\xef\xbb\xbfroute sip:alice@contoso.com +19005551212 => blocked\r\nnormalize Redmond.contoso.com 0100 => +14255550100\r\n' > "$tmp/b.cases"
+  expect 0 "$cr" test --config "$x" "$tmp/b.cases"
+  has "2 cases: 2 passed, 0 failed" "BOM cases" "$out"
+  mkdir "$tmp/new"
+  cp "$src"/examples/contoso/*.xml "$src"/examples/contoso/*.lua "$tmp/new/"
+  sed -i 's/Red-GW1/Red-GW9/g' "$tmp/new/contoso.xml"
+  printf '\xef\xbb\xbf+14255550199\r\n' > "$tmp/n.txt"
+  expect 1 "$cr" diff --config "$x" --config "$tmp/new/contoso.xml" --from sip:alice@contoso.com --numbers "$tmp/n.txt"
+  has "sip:alice@contoso.com +14255550199" "BOM numbers" "$out"
+  has "1 difference" "BOM numbers" "$out"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
