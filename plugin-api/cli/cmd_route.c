@@ -423,8 +423,8 @@ static int route_batch(const cr_plugin *p, cr_handle *h, const char *from, const
         size_t n = got;
         while (n && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
             s[--n] = 0;
-        size_t lead = 0;
-        while (s[lead] == ' ' || s[lead] == '\t')
+        size_t lead = lineno == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+        while (s[lead] == ' ' || s[lead] == '\t') /* after an editor's BOM on line 1 */
             lead++;
         if (!s[lead] || s[lead] == '#') {
             out_put(&o, line, n); /* kept as it is, so output lines match input lines */

@@ -217,6 +217,8 @@ bom)
   expect 1 "$cr" diff --config "$x" --config "$tmp/new/contoso.xml" --from sip:alice@contoso.com --numbers "$tmp/n.txt"
   has "sip:alice@contoso.com +14255550199" "BOM numbers" "$out"
   has "1 difference" "BOM numbers" "$out"
+  expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com --batch "$tmp/n.txt"
+  has '{"input":"+14255550199","decision": "outbound"' "BOM batch" "$out"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
