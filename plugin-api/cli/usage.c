@@ -72,7 +72,9 @@ static const struct {
      "    dial PROFILE DIGITS => complete|need_more|no_match\n"
      "    simulate EVENTS [EXPECTED]   (EXPECTED: EVENTS' .expected, or its '#expect' lines)\n"
      "  A CASES argument ending in .events is one simulate case. Paths are relative to the\n"
-     "  CASES file; each route case starts from a fresh load-spreading state.\n"
+     "  CASES file; each route case starts from a fresh load-spreading state. A word the\n"
+     "  format does not know (a down= name that is no gateway, a key, a decision, an\n"
+     "  answer) or a missing EVENTS file is a CASES error naming FILE:LINE.\n"
      "  Exit status: 0 all passed, 1 a case failed, 2 usage, configuration or CASES error.\n"},
     {"diff",
      "usage: callroute diff --config OLD --config NEW [--from URI]... [--numbers FILE |\n"
