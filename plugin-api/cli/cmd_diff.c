@@ -146,6 +146,10 @@ static int diff_file(const cr_plugin *p, side *old, side *new, const char *path,
             for (size_t i = 0; i < nfrom; i++)
                 changed += compare(p, old, new, from[i], a);
     }
+    if (changed >= 0 && ferror(f)) { /* a directory, or a read error */
+        fprintf(stderr, "callroute diff: %s: %s\n", path, strerror(errno));
+        changed = -1;
+    }
     free(line);
     if (f != stdin)
         fclose(f);

@@ -320,6 +320,10 @@ static bool read_headers(FILE *in, const char *path, char *config, size_t clen, 
             ok = false;
         }
     }
+    if (ok && ferror(in)) { /* a directory, or a read error */
+        fprintf(stderr, "callroute simulate: %s: %s\n", path, strerror(errno));
+        ok = false;
+    }
     free(line);
     rewind(in);
     return ok;

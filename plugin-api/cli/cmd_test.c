@@ -352,6 +352,19 @@ static void case_simulate(tester *t, const char *where, const char *events, cons
     free(got);
 }
 
+/* Whether a file can be read (not a directory); false with errno set. */
+static bool readable(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool ok = fgetc(f) != EOF || !ferror(f);
+    int e = errno;
+    fclose(f);
+    errno = e;
+    return ok;
+}
+
 /* A path of a CASES file relative to that file's directory, into buf. */
 static const char *relative(const char *cases, const char *path, char *buf, size_t len)
 {
@@ -454,7 +467,7 @@ static bool run_line(tester *t, const char *cases, int lineno, char *line)
         const char *events = relative(cases, arg[0], p1, sizeof p1);
         const char *expected = nargs == 2 ? relative(cases, arg[1], p2, sizeof p2) : NULL;
         for (int i = 0; i < nargs; i++) /* a missing file is the CASES file's error */
-            if (access(i ? expected : events, R_OK) != 0) {
+            if (!readable(i ? expected : events)) {
                 fprintf(stderr, "%s: error: %s: %s\n", where, i ? expected : events,
                         strerror(errno));
                 return false;
@@ -501,7 +514,7 @@ static bool run_file(tester *t, const char *cases)
 {
     const char *dot = strrchr(cases, '.');
     if (dot && strcmp(dot, ".events") == 0) {
-        if (access(cases, R_OK) != 0) {
+        if (!readable(cases)) {
             fprintf(stderr, "callroute test: %s: %s\n", cases, strerror(errno));
             return false;
         }
@@ -526,6 +539,10 @@ static bool run_file(tester *t, const char *cases)
     for (int lineno = 1; getline(&line, &cap, f) >= 0; lineno++) /* an editor's BOM on line 1 */
         ok &= run_line(t, cases, lineno,
                        line + (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0 ? 3 : 0));
+    if (ferror(f)) { /* a directory, or a read error: no case must pass unread */
+        fprintf(stderr, "callroute test: %s: %s\n", cases, strerror(errno));
+        ok = false;
+    }
     free(line);
     fclose(f);
     return ok;

@@ -2,7 +2,7 @@
 # Contract audit of the admin tools (issue 16: test, diff, simulate's runaway stop and --stats;
 # issue 14: plan images; helper H38p): one case per mismatch found and mended.
 #   tools_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing, test_scenarios, route_noop_options, bom
+# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing, test_scenarios, route_noop_options, bom, dir_inputs
 set -u
 cr=$1 src=$2 case=$3
 check_timeout=60
@@ -219,6 +219,25 @@ bom)
   has "1 difference" "BOM numbers" "$out"
   expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com --batch "$tmp/n.txt"
   has '{"input":"+14255550199","decision": "outbound"' "BOM batch" "$out"
+  ;;
+dir_inputs)
+  # SPEC §5: exit 2 for a usage error; bad input gives a clear error. A directory given as
+  # the CASES file made `callroute test` print "0 cases: 0 passed" and exit 0 (a CI run
+  # passing on a wrong path); as an events file simulate printed nothing and exited 0, and
+  # test called it a scenario without #expect lines; diff --numbers DIR found no difference.
+  x=$src/examples/contoso/contoso.xml
+  mkdir "$tmp/d.events" "$tmp/d.cases"
+  expect 2 "$cr" test --config "$x" "$tmp/d.cases"
+  has "callroute test: $tmp/d.cases: Is a directory" "CASES dir" "$err"
+  expect 2 "$cr" test --config "$x" "$tmp/d.events"
+  has "callroute test: $tmp/d.events: Is a directory" "events dir" "$err"
+  printf '%s\n' 'simulate d.events' > "$tmp/s.cases"
+  expect 2 "$cr" test --config "$x" "$tmp/s.cases"
+  has "s.cases:1: error: $tmp/d.events: Is a directory" "events dir in CASES" "$err"
+  expect 2 "$cr" simulate --config "$x" "$tmp/d.events"
+  has "callroute simulate: $tmp/d.events: Is a directory" "simulate dir" "$err"
+  expect 2 "$cr" diff --config "$x" --config "$x" --numbers "$tmp/d.cases"
+  has "callroute diff: $tmp/d.cases: Is a directory" "numbers dir" "$err"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
