@@ -58,9 +58,14 @@ static void summary(const cr_plugin *p, side *s, const char *from, const char *n
     p->result_free(r);
 }
 
+/* The caller without --from, and how many numbers were decided from it. */
+static const char default_from[] = "sip:diff@invalid";
+static unsigned long default_used;
+
 /* Compares one number from one caller; returns 1 when it changes. */
 static int compare(const cr_plugin *p, side *old, side *new, const char *from, const char *number)
 {
+    default_used += from == default_from;
     char a[4096], b[4096];
     summary(p, old, from, number, a, sizeof a);
     summary(p, new, from, number, b, sizeof b);
@@ -183,7 +188,7 @@ int cr_cmd_diff(const cr_plugin *p, int argc, char **argv)
         return 2;
     }
     if (!nfrom)
-        from[nfrom++] = "sip:diff@invalid";
+        from[nfrom++] = default_from;
     side old = {0}, new = {0};
     int changed = 0;
     if (side_open(p, &old, configs[0]) && side_open(p, &new, configs[1])) {
@@ -198,6 +203,13 @@ int cr_cmd_diff(const cr_plugin *p, int argc, char **argv)
             }
         if (changed >= 0)
             printf("%d difference%s\n", changed, changed == 1 ? "" : "s");
+        if (changed >= 0 && default_used) /* "0 differences" must not read as "nothing changes" */
+            fprintf(stderr,
+                    "callroute diff: warning: %lu number%s decided from no caller (no --from): "
+                    "a caller who is not a user is not enabled for Enterprise Voice, so both "
+                    "configurations answer not_applicable; name callers with --from URI or "
+                    "\"FROM NUMBER\" lines\n",
+                    default_used, default_used == 1 ? " was" : "s were");
     } else {
         changed = -1;
     }

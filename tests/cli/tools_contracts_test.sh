@@ -2,7 +2,7 @@
 # Contract audit of the admin tools (issue 16: test, diff, simulate's runaway stop and --stats;
 # issue 14: plan images; helper H38p): one case per mismatch found and mended.
 #   tools_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing, test_scenarios, route_noop_options, bom, dir_inputs
+# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing, test_scenarios, route_noop_options, bom, dir_inputs, diff_no_caller
 set -u
 cr=$1 src=$2 case=$3
 check_timeout=60
@@ -238,6 +238,24 @@ dir_inputs)
   has "callroute simulate: $tmp/d.events: Is a directory" "simulate dir" "$err"
   expect 2 "$cr" diff --config "$x" --config "$x" --numbers "$tmp/d.cases"
   has "callroute diff: $tmp/d.cases: Is a directory" "numbers dir" "$err"
+  ;;
+diff_no_caller)
+  # Issue 16: diff shows "which numbers and callers change". Without --from every number
+  # is decided from an unknown caller, who is not enabled for Enterprise Voice (SPEC §2
+  # step 1): both sides answer not_applicable and "0 differences" was printed in silence
+  # for configurations that route differently. stderr now says so (stdout and the exit
+  # status are unchanged: listing the users needs the library, see the report).
+  mkdir "$tmp/new"
+  cp "$src"/examples/contoso/*.xml "$src"/examples/contoso/*.lua "$tmp/new/"
+  sed -i 's/Red-GW1/Red-GW9/g' "$tmp/new/contoso.xml"
+  old=$src/examples/contoso/contoso.xml new=$tmp/new/contoso.xml
+  expect 0 "$cr" diff --config "$old" --config "$new" --generate 20
+  has "callroute diff: warning: 20 numbers were decided from no caller (no --from)" "warning" "$err"
+  printf '%s\n' 'sip:alice@contoso.com +14255550199' '+14255550199' > "$tmp/n.txt"
+  expect 1 "$cr" diff --config "$old" --config "$new" --numbers "$tmp/n.txt"
+  has "callroute diff: warning: 1 number was decided from no caller" "one line without caller" "$err"
+  expect 1 "$cr" diff --config "$old" --config "$new" --generate 20 --from sip:alice@contoso.com
+  hasnt "warning" "with --from" "$err"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
