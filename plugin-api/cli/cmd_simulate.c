@@ -215,6 +215,48 @@ static void release(sim *s, size_t upto, size_t uplog)
 #define DRAIN_HORIZON_MS (86400 * 1000LL + 1000)
 #define DRAIN_STEPS_MAX  1000000
 
+/* The steps of a re-offer streak seen so far, by hash: an open-addressed set that grows (a
+ * serial group of N agents repeats after N steps, however large N is). */
+typedef struct step_set {
+    uint64_t *v; /* 0 = empty */
+    size_t cap, n;
+} step_set;
+
+/* 1 when h was in the set, 0 when added, -1 when out of memory. */
+static int step_seen(step_set *set, uint64_t h)
+{
+    h = h ? h : 1;
+    if (2 * (set->n + 1) > set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 1024;
+        uint64_t *v = calloc(cap, sizeof *v);
+        if (!v)
+            return -1;
+        for (size_t i = 0; i < set->cap; i++)
+            for (size_t k = set->v[i] & (cap - 1); set->v[i]; k = (k + 1) & (cap - 1))
+                if (!v[k]) {
+                    v[k] = set->v[i];
+                    break;
+                }
+        free(set->v);
+        set->v = v;
+        set->cap = cap;
+    }
+    size_t k = h & (set->cap - 1);
+    for (; set->v[k]; k = (k + 1) & (set->cap - 1))
+        if (set->v[k] == h)
+            return 1;
+    set->v[k] = h;
+    set->n++;
+    return 0;
+}
+
+static void step_set_clear(step_set *set)
+{
+    if (set->v)
+        memset(set->v, 0, set->cap * sizeof *set->v);
+    set->n = 0;
+}
+
 /*
  * Runs the timers left after the last event (at `last`) until none is pending. A queue
  * without timeout re-offers a waiting call forever: when for longer than any queue timeout
@@ -224,8 +266,8 @@ static void release(sim *s, size_t upto, size_t uplog)
  */
 static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
 {
-    uint64_t seen[256];
-    size_t nseen = 0, keep = 0, keeplog = 0;
+    step_set seen = {NULL, 0, 0};
+    size_t keep = 0, keeplog = 0;
     int64_t streak = -1, repeat_at = -1;
     int64_t next = p->rgs_advance(e, last, emit, s);
     s->hold = true;
@@ -238,19 +280,16 @@ static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
         next = after >= 0 && after < last ? last : after;
         if (!s->step_lines)
             continue;
-        bool dup = false;
-        for (size_t k = 0; k < nseen && !dup; k++)
-            dup = seen[k] == s->step_hash;
-        if (s->step_other || (!dup && nseen == sizeof seen / sizeof *seen)) {
+        int dup = s->step_other || repeat_at >= 0 ? 0 : step_seen(&seen, s->step_hash);
+        if (s->step_other || dup < 0) {
             release(s, s->nheld, s->nlog); /* something happened: all of it is printed */
-            nseen = 0, streak = -1, repeat_at = -1;
+            step_set_clear(&seen);
+            streak = -1, repeat_at = -1;
             continue;
         }
         if (streak < 0)
             streak = last - 1;
-        if (!dup)
-            seen[nseen++] = s->step_hash;
-        else if (repeat_at < 0)
+        if (dup && repeat_at < 0)
             repeat_at = last, keep = s->nheld, keeplog = s->nlog;
         if (repeat_at >= 0 && last - streak > DRAIN_HORIZON_MS) {
             release(s, keep, keeplog);
@@ -260,11 +299,13 @@ static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
                     "--until SECONDS runs further\n",
                     (long long)(repeat_at / 1000), (long long)(repeat_at % 1000));
             s->hold = false;
+            free(seen.v);
             return repeat_at;
         }
     }
     release(s, s->nheld, s->nlog);
     s->hold = false;
+    free(seen.v);
     return last;
 }
 

@@ -2,7 +2,7 @@
 # Contract audit of the admin tools (issue 16: test, diff, simulate's runaway stop and --stats;
 # issue 14: plan images; helper H38p): one case per mismatch found and mended.
 #   tools_contracts_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing, test_scenarios, route_noop_options, bom, dir_inputs, diff_no_caller
+# CASE: stop_stats, test_typos, header_lines, doc_commands, diff_args, test_missing, test_scenarios, route_noop_options, bom, dir_inputs, diff_no_caller, runaway_big_group
 set -u
 cr=$1 src=$2 case=$3
 check_timeout=60
@@ -256,6 +256,28 @@ diff_no_caller)
   has "callroute diff: warning: 1 number was decided from no caller" "one line without caller" "$err"
   expect 1 "$cr" diff --config "$old" --config "$new" --generate 20 --from sip:alice@contoso.com
   hasnt "warning" "with --from" "$err"
+  ;;
+runaway_big_group)
+  # Issue 16: "A queue without timeout makes simulate print two million lines ...: simulate
+  # stops ... when only periodic re-offers remain with no event ahead (say so on stderr)".
+  # The cycle was looked for among 256 steps only: a serial group of 300 agents (a cycle
+  # of 301 steps) still printed 2,000,003 lines and said nothing.
+  {
+    echo '<callroute xmlns="urn:callroute:config:1"><domains><domain>contoso.com</domain></domains>'
+    echo '<locationProfiles default="P"><locationProfile name="P"/></locationProfiles>'
+    echo '<voicePolicies default="D"><voicePolicy name="D"/></voicePolicies><responseGroups>'
+    echo '<agentGroup name="G" routingMethod="serial" alertTime="10" participation="informal">'
+    for i in $(seq 1 300); do echo "<agent>sip:a$i@contoso.com</agent>"; done
+    echo '</agentGroup><queue name="Q"><group>G</group></queue>'
+    echo '<workflow name="W" uri="sip:w@contoso.com" type="huntGroup" queue="Q"/></responseGroups></callroute>'
+  } > "$tmp/big.xml"
+  printf '%s\n' '#! config big.xml' '0 call c1 sip:x@contoso.com sip:w@contoso.com' > "$tmp/big.events"
+  expect 0 "$cr" simulate "$tmp/big.events"
+  has "callroute simulate: stopped at 3010.000 s: only periodic re-offers" "big group stop" "$err"
+  n=$(printf '%s\n' "$out" | wc -l)
+  [ "$n" = 605 ] && ok || bad "big group printed $n lines, want 605 (one whole cycle)"
+  last=$(printf '%s\n' "$out" | tail -1)
+  [ "$last" = "3010.000 c1 ring sip:a2@contoso.com" ] && ok || bad "last line: $last"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
