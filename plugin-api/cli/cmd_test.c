@@ -167,16 +167,22 @@ static void case_route(tester *t, const char *where, const char *what, char **ar
     p->result_free(r);
 }
 
-static void case_normalize_dial(tester *t, bool dial, const char *where, const char *what,
+/* False (after an error naming the line) when the profile does not exist: a typo in the
+ * CASES file, as `callroute normalize` and `dial` refuse it (exit 2). */
+static bool case_normalize_dial(tester *t, bool dial, const char *where, const char *what,
                                 char **arg, char **exp)
 {
     const cr_plugin *p = t->p;
     cr_result *r = NULL;
     char why[1200];
     int rc = dial ? p->dial(t->h, arg[0], arg[1], &r) : p->normalize(t->h, arg[0], arg[1], &r);
-    const char *got = rc == CR_ABI_ENOENT ? "(no such profile)"
-                      : rc != 0 || !r     ? (dial ? "(error)" : "(not a number)")
-                                          : p->result_get(r, dial ? "answer" : "normalized");
+    if (rc == CR_ABI_ENOENT) {
+        fprintf(stderr, "%s: error: no location profile '%s'\n", where, arg[0]);
+        p->result_free(r);
+        return false;
+    }
+    const char *got = rc != 0 || !r ? (dial ? "(error)" : "(not a number)")
+                                    : p->result_get(r, dial ? "answer" : "normalized");
     if (got && strcmp(got, exp[0]) == 0)
         report(t, where, what, NULL);
     else {
@@ -184,6 +190,7 @@ static void case_normalize_dial(tester *t, bool dial, const char *where, const c
         report(t, where, what, why);
     }
     p->result_free(r);
+    return true;
 }
 
 /* The whole of a file (NUL-terminated, *len bytes), or NULL. */
@@ -499,7 +506,7 @@ static bool run_line(tester *t, const char *cases, int lineno, char *line)
         if (route)
             case_route(t, where, what, arg, nargs, exp, nexp);
         else
-            case_normalize_dial(t, dial, where, what, arg, exp);
+            return case_normalize_dial(t, dial, where, what, arg, exp);
         return true;
     }
     fprintf(stderr,

@@ -75,6 +75,12 @@ test_typos)
   has "e.cases:1: error: 'frist=Dallas-GW1' is not key=value with a known key" "key typo" "$err"
   has "e.cases:2: error: 'Dallas-GW1' is not key=value" "bare word" "$err"
   has "e.cases:3: error: unknown answer 'need-more'" "dial typo" "$err"
+  # a profile that does not exist (callroute normalize/dial refuse it, exit 2) was a
+  # failing case '(no such profile)', exit 1
+  printf '%s\n' 'normalize Redmund.contoso.com 0100 => +14255550100' 'dial Redmund.contoso.com 5010 => need_more' > "$tmp/p.cases"
+  expect 2 "$cr" test --config "$x" "$tmp/p.cases"
+  has "p.cases:1: error: no location profile 'Redmund.contoso.com'" "normalize profile typo" "$err"
+  has "p.cases:2: error: no location profile 'Redmund.contoso.com'" "dial profile typo" "$err"
   # --db without --config was ignored
   expect 2 "$cr" test --db "$tmp" "$tmp/d.cases"
   has "callroute test: --db goes with --config" "--db alone" "$err"
