@@ -209,9 +209,11 @@ static void secure_attempts(const cr_config *c, cr_decision *out, cr_trace *trac
         size_t hlen;
         gateway_host(c, a->gateway, &hlen);
         if (uri_len(a->gateway, out->normalized, n, hlen) + 2 > CR_URI_SHORT) {
-            if (trace)
+            if (trace) {
+                trace->skipped_long++;
                 cr_trace_add(trace, "  gateway '%s': sips: Request-URI too long: skipped",
                              a->gateway->name);
+            }
             continue;
         }
         if (w != i)
@@ -380,13 +382,16 @@ static void trace_skip(cr_trace *trace, const cr_gateway *g, int why)
 {
     if (!trace)
         return;
-    if (why == GW_LISTED)
+    if (why == GW_LISTED) {
         cr_trace_add(trace, "  gateway '%s' already in the list: skipped", g->name);
-    else if (why == GW_DOWN)
+    } else if (why == GW_DOWN) {
+        trace->skipped_down++;
         cr_trace_add(trace, "  gateway '%s' is down: skipped", g->name);
-    else
+    } else {
+        trace->skipped_full++;
         cr_trace_add(trace, "  gateway '%s' is full (%d port%s in use): skipped", g->name, g->ports,
                      g->ports == 1 ? "" : "s");
+    }
 }
 
 enum { ADD_FULL, ADD_LONG, ADD_DONE };
@@ -400,6 +405,7 @@ trace_attempt(cr_trace *trace, const cr_config *c, const cr_gateway *g, int what
         cr_trace_add(trace, "  gateway '%s' not added: %d attempts at most", g->name,
                      CR_MAX_ATTEMPTS);
     } else if (what == ADD_LONG) {
+        trace->skipped_long++;
         cr_trace_add(trace, "  gateway '%s': Request-URI too long: skipped", g->name);
     } else {
         char uri[CR_URI_SHORT];
@@ -418,7 +424,8 @@ trace_attempt(cr_trace *trace, const cr_config *c, const cr_gateway *g, int what
  * rotation runs over the usable gateways only, so a down or full gateway's share is spread
  * evenly over the others rather than all landing on the next one in the list. The route's
  * gateways are gw[0..n) (its list, or a merged walk's copy of its first ones). Each gateway's
- * verdict is asked once (the host's callbacks once per gateway and decision); the usable ones
+ * verdict is asked once (the host's callbacks once per gateway and decision, and once more
+ * for the reason of a decision blocked with routes matched: every_gateway_down); the usable ones
  * go to okgw[0..n), a list sized to the route (add_route_gateways), unless every gateway is
  * usable (none of them listed yet and no verdict to ask, the usual case): the route's own list
  * is then rotated. An attempt is added when the list has room and its Request-URI fits (the URI
@@ -814,6 +821,73 @@ static void set_internal_workflow(const cr_workflow *w, cr_decision *out, cr_tra
     }
 }
 
+static uint32_t no_spread(void *ud)
+{
+    (void)ud;
+    return 0;
+}
+
+static uint32_t no_route_spread(void *ud, const cr_route *r)
+{
+    (void)ud, (void)r;
+    return 0;
+}
+
+/* Step 5 found no attempt though routes matched (out, policy pol): whether every gateway of
+ * those routes was down, else out's reason says why they were not usable (down, full, or a
+ * Request-URI too long for them). Cold: the attempts are built again, traced, on a copy of
+ * the decision, with the runtime's spread counters left as they are. */
+static bool __attribute__((noinline, cold))
+every_gateway_down(const cr_config *c, const cr_policy *pol, const cr_px_key *key,
+                   const cr_runtime *rt, bool secure, cr_decision *out, cr_trace *trace)
+{
+    cr_runtime quiet;
+    cr_trace t;
+    cr_decision *copy = malloc(sizeof *copy);
+    if (!copy)
+        return true;
+    *copy = *out;
+    copy->nattempts = 0;
+    copy->routes_matched = 0;
+    if (rt) {
+        quiet = *rt;
+        quiet.spread = rt->spread ? no_spread : NULL;
+        quiet.route_spread = rt->route_spread ? no_route_spread : NULL;
+        rt = &quiet;
+    }
+    cr_trace_init(&t);
+    int rc = route_attempts_traced(c, pol, key, NULL, rt, copy, &t);
+    if (rc == CR_OK && secure)
+        secure_attempts(c, copy, &t);
+    size_t down = t.skipped_down, full = t.skipped_full, lng = t.skipped_long;
+    cr_trace_free(&t);
+    free(copy);
+    if (rc != CR_OK || (full == 0 && lng == 0))
+        return true;
+    /* the causes, not counts: a gateway of several matching routes is skipped once for each */
+    char why[96], uri[48];
+    snprintf(uri, sizeof uri, "a Request-URI over %d characters", CR_URI_SHORT - 1);
+    const char *part[3];
+    size_t np = 0;
+    if (down)
+        part[np++] = "down";
+    if (full)
+        part[np++] = "full";
+    if (lng)
+        part[np++] = uri;
+    /* "A", "A or B", "A, B or C" */
+    snprintf(why, sizeof why, "%s%s%s%s%s", part[0],
+             np == 3   ? ", "
+             : np == 2 ? " or "
+                       : "",
+             np > 1 ? part[1] : "", np == 3 ? " or " : "", np == 3 ? part[2] : "");
+    set_reason(out, "no gateway of the routes matching %s can take the call (%s)", out->normalized,
+               why);
+    if (trace)
+        cr_trace_add(trace, "blocked: %s", out->text);
+    return false;
+}
+
 /* Steps 4 and 5 of cr_route_decide for caller u and out->normalized (key->n characters, read
  * into trie symbols as `key`): the attempts of the caller's usages, or blocked. */
 /* `ahead`: the merged walk of the likely policy begun for `key` while the caller was looked up,
@@ -851,6 +925,8 @@ decide_routes(const cr_config *c, const cr_user *u, const cr_policy *pol, bool s
     if (out->nattempts == 0) {
         out->kind = CR_BLOCKED;
         out->policy = pol;
+        if (out->routes_matched && !every_gateway_down(c, pol, key, rt, secure, out, trace))
+            return CR_OK;
         set_reason_code(out, out->routes_matched ? CR_REASON_GATEWAYS_DOWN : CR_REASON_NO_ROUTE,
                         trace, "blocked: ");
         return CR_OK;

@@ -358,10 +358,18 @@ static void drv_end(void *ud, void *state)
 
 /* ---- the driver ---------------------------------------------------------------------------- */
 
+/* An error outside every protected call (a bug of ours: the state cannot go on): said in the
+ * host's log when it has one (a Kamailio worker's stderr may go nowhere), then abort. */
 static int panic(lua_State *L)
 {
-    fprintf(stderr, "callroute: unprotected Lua error: %s\n",
-            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    cr_lua_ivr *v = ud;
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+    if (v && v->opt.log)
+        livr_logf(v, "ivr_panic error=\"%.500s\"", msg);
+    else
+        fprintf(stderr, "callroute: unprotected Lua error: %s\n", msg);
     abort();
 }
 

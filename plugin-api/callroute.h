@@ -462,12 +462,14 @@ typedef struct cr_plugin {
      * gateway, whatever ndown; NULL entries are skipped). */
     int (*route)(cr_handle *h, const char *from, const char *dialed, const char *const *down,
                  size_t ndown, cr_result **out);
-    /* Normalizes `number` with the named profile (NULL = default profile): a "normalize"
-     * result. CR_ABI_ENOENT: no such profile; CR_ABI_EINVAL: not a dialable number. */
+    /* Normalizes `number` with the named profile (NULL = default profile; the exact name
+     * first, else the one whose name differs only in case): a "normalize" result, whose
+     * "profile" is the name as configured. CR_ABI_ENOENT: no such profile; CR_ABI_EINVAL: not
+     * a dialable number. */
     int (*normalize)(cr_handle *h, const char *profile, const char *number, cr_result **out);
     /* Off-hook dialing of `digits` (0-9 * # typed so far; visual separators, space - . ( ),
-     * are removed first) with the named profile (NULL = default): a "dial" result whose
-     * result_kind is a CR_DIAL_*. CR_ABI_ENOENT: no profile. */
+     * are removed first) with the named profile (NULL = default; named as for normalize): a
+     * "dial" result whose result_kind is a CR_DIAL_*. CR_ABI_ENOENT: no profile. */
     int (*dial)(cr_handle *h, const char *profile, const char *digits, cr_result **out);
     /* A call from gateway `gateway` (name or SIP address host[:port]; NULL = no gateway, the
      * default profile): returns CR_ABI_ENOENT and no result when `gateway` names no configured

@@ -416,6 +416,27 @@ static int check_hours(cr_rgs_config *cfg, cr_diag *diag)
     return CR_OK;
 }
 
+/* The form of a workflow's URI that find_canonical looks up for a called URI: without
+ * parameters or headers, the scheme and (sip:, sips:) the host in lower case. Written to
+ * buf (cap bytes); false when it is the URI as written, or does not fit. */
+static bool canonical_uri(const char *uri, char *buf, size_t cap)
+{
+    size_t end = strcspn(uri, ";?");
+    const char *colon = memchr(uri, ':', end);
+    if (!colon || end >= cap)
+        return false;
+    size_t sl = (size_t)(colon - uri);
+    memcpy(buf, uri, end);
+    buf[end] = 0;
+    for (size_t i = 0; i < sl; i++)
+        buf[i] = (char)tolower((unsigned char)buf[i]);
+    bool sip = (sl == 3 && memcmp(buf, "sip", 3) == 0) || (sl == 4 && memcmp(buf, "sips", 4) == 0);
+    char *at = sip ? strchr(buf + sl + 1, '@') : NULL;
+    for (char *c = at; c && *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    return strcmp(buf, uri) != 0;
+}
+
 static int resolve_workflows(cr_rgs_config *cfg, cr_diag *diag)
 {
     rgs_index *x = idx_of(cfg);
@@ -431,6 +452,16 @@ static int resolve_workflows(cr_rgs_config *cfg, cr_diag *diag)
                 cr_diag_add(diag, CR_DIAG_ERROR, w->loc, ob, "uri %s used by another workflow",
                             w->uri);
             else if (rc < 0)
+                return CR_ENOMEM;
+            /* and as a called URI is compared (find_canonical): sip:line@Contoso.COM is found
+             * by a call to sip:line@contoso.com. A URI another workflow has this form of
+             * keeps its own; the alias is kept with the configuration's strings. */
+            char canon[1024];
+            const char *alias;
+            if (rc == 0 && canonical_uri(w->uri, canon, sizeof canon) &&
+                rgs_kmap_get(&x->workflows, canon) < 0 &&
+                (!(alias = cr_rgs_config_keep(cfg, canon)) ||
+                 rgs_kmap_add(&x->workflows, alias, (long)i) < 0))
                 return CR_ENOMEM;
         }
         if (w->line) {

@@ -23,6 +23,8 @@ typedef struct cr_trace {
     char *buf; /* lines separated by '\n' */
     size_t len, cap;
     size_t lines;
+    /* gateways skipped by the decisions traced: down, full, Request-URI too long */
+    size_t skipped_down, skipped_full, skipped_long;
 } cr_trace;
 
 void cr_trace_init(cr_trace *t);

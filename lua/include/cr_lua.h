@@ -41,7 +41,7 @@
 #define CR_LUA_TIME_DEFAULT_MS     3000u        /* wall-clock ms one resume may run */
 
 /* A log line (no newline), "<event> key=value ...": ivr_error, ivr_print, ivr_reload,
- * ivr_load_error. Valid during the call only. */
+ * ivr_load_error, ivr_panic (then the process aborts). Valid during the call only. */
 typedef void (*cr_lua_log_fn)(void *ud, int64_t now_ms, const char *line);
 /* call:set(key, value): context for the agent, passed on as it is set. */
 typedef void (*cr_lua_set_fn)(void *ud, int64_t now_ms, const char *call_id, const char *key,

@@ -622,8 +622,20 @@ static int crg_classify(const char *from, const char *to)
     return p.collect && !crm_media_on() ? CR_RGS_REASON_NO_IVR : 0;
 }
 
+/* A user part of '+' and decimal digits only. */
+static int crg_plus_digits(const str *u)
+{
+    int i;
+
+    for (i = 1; i < u->len; i++)
+        if (u->s[i] < '0' || u->s[i] > '9')
+            return 0;
+    return u->len > 1 && u->s[0] == '+';
+}
+
 /* The URI the engine knows the called workflow by: the Request-URI, or for a user part that
- * is a number (+digits), the line tel:+digits. Returns the classification of crg_classify. */
+ * is a number with user parameters (+digits;ext=1), the line tel:+digits;ext=1. Returns the
+ * classification of crg_classify. */
 static int crg_target(struct sip_msg *msg, const char *from, char *to, size_t len)
 {
     struct sip_uri *u;
@@ -645,8 +657,10 @@ static int crg_target(struct sip_msg *msg, const char *from, char *to, size_t le
     r = crg_classify(from, to);
     if (r != CR_RGS_REASON_NOT_FOUND || parse_sip_msg_uri(msg) < 0)
         return r;
+    /* the library already looked up tel:+digits for a user part of only +digits (SIP's
+     * comparison of a called URI); the line is tried here for one with more (";ext=1") */
     if (msg->parsed_uri.user.len > 1 && msg->parsed_uri.user.s[0] == '+' &&
-        msg->parsed_uri.user.len + 5 < (int)len) {
+        !crg_plus_digits(&msg->parsed_uri.user) && msg->parsed_uri.user.len + 5 < (int)len) {
         snprintf(to, len, "tel:%.*s", msg->parsed_uri.user.len, msg->parsed_uri.user.s);
         r = crg_classify(from, to);
     }

@@ -226,11 +226,12 @@ static void crh_rpc_state(rpc_t *rpc, void *ctx)
         rpc->fault(ctx, 400, "usage: callroute.gateway_state NAME up|down|auto");
         return;
     }
-    if (st.len == 2 && strncmp(st.s, "up", 2) == 0)
+    /* in any case, as operators type them (dispatcher's flags are not case-sensitive either) */
+    if (st.len == 2 && strncasecmp(st.s, "up", 2) == 0)
         state = CR_GATEWAY_UP;
-    else if (st.len == 4 && strncmp(st.s, "down", 4) == 0)
+    else if (st.len == 4 && strncasecmp(st.s, "down", 4) == 0)
         state = CR_GATEWAY_DOWN;
-    else if (st.len == 4 && strncmp(st.s, "auto", 4) == 0)
+    else if (st.len == 4 && strncasecmp(st.s, "auto", 4) == 0)
         state = CR_GATEWAY_AUTO;
     else {
         rpc->fault(ctx, 400, "state must be up, down or auto");

@@ -349,6 +349,14 @@ static int p_route(cr_handle *h, const char *from, const char *dialed, const cha
     return p_route_ex(h, from, dialed, down, ndown, 0, out);
 }
 
+/* The location profile an admin names: that exact name first, else the one whose name
+ * differs only in case (names are FQDNs), as a phone-context is read. */
+static const cr_profile *profile_named(const cr_config *cfg, const char *name)
+{
+    const cr_profile *p = cr_config_profile_find(cfg, name);
+    return p ? p : cr_config_profile_by_context(cfg, name);
+}
+
 static int p_normalize(cr_handle *h, const char *profile, const char *number, cr_result **out)
 {
     if (!out)
@@ -359,7 +367,7 @@ static int p_normalize(cr_handle *h, const char *profile, const char *number, cr
     int token, rc = CR_OK;
     const crp_snapshot *s = crp_snapshot_acquire(h, &token);
     const cr_profile *p =
-        profile ? cr_config_profile_find(s->cfg, profile) : cr_config_default_profile(s->cfg);
+        profile ? profile_named(s->cfg, profile) : cr_config_default_profile(s->cfg);
     cr_number num;
     cr_trace t;
     cr_trace_init(&t);
@@ -394,7 +402,7 @@ static int p_dial(cr_handle *h, const char *profile, const char *digits, cr_resu
     int token, rc = CR_OK;
     const crp_snapshot *s = crp_snapshot_acquire(h, &token);
     const cr_profile *p =
-        profile ? cr_config_profile_find(s->cfg, profile) : cr_config_default_profile(s->cfg);
+        profile ? profile_named(s->cfg, profile) : cr_config_default_profile(s->cfg);
     if (!p) {
         rc = CR_ENOENT;
     } else {
@@ -539,14 +547,36 @@ static int p_gateways(cr_handle *h, cr_result **out)
     return r ? CR_OK : CR_ENOMEM;
 }
 
+typedef struct script_check {
+    cr_diag *d;
+    const cr_rgs_config *rgs;
+} script_check;
+
+/* The path of the script the driver's log names `name` (its base name): the first workflow's
+ * whose script has that base name, else `name`. */
+static const char *script_path(const cr_rgs_config *rgs, const char *name)
+{
+    for (size_t i = 0; i < rgs->nworkflows; i++) {
+        const char *p = rgs->workflows[i].script;
+        if (!p)
+            continue;
+        const char *base = strrchr(p, '/');
+        if (strcmp(base ? base + 1 : p, name) == 0)
+            return p;
+    }
+    return name;
+}
+
 /* check also compiles every IVR script: a script that does not compile is an error for
- * the admin, even though a running server keeps its previous version or the fallback. */
+ * the admin, even though a running server keeps its previous version or the fallback. The
+ * error is located in the script's file by its path, named by its base name as the log is. */
 static void script_error(void *ud, int64_t now_ms, const char *line)
 {
     (void)now_ms;
     if (strncmp(line, "ivr_load_error ", 15) != 0)
         return;
-    cr_diag *d = ud;
+    script_check *sc = ud;
+    cr_diag *d = sc->d;
     const char *script = strstr(line, "script=");
     const char *ln = strstr(line, " line="), *msg = strstr(line, " error=\"");
     if (ln && msg && ln > msg)
@@ -567,8 +597,8 @@ static void script_error(void *ud, int64_t now_ms, const char *line)
         text[n - 1] = 0;
     char obj[600];
     snprintf(obj, sizeof obj, "IVR script '%s'", name);
-    cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){name, ln ? atoi(ln + 6) : 0}, obj,
-                "cannot be loaded: %s", text);
+    cr_diag_add(d, CR_DIAG_ERROR, (cr_srcloc){script_path(sc->rgs, name), ln ? atoi(ln + 6) : 0},
+                obj, "cannot be loaded: %s", text);
 }
 
 /* The IVR scripts of the response groups the load read (rgs, may be NULL). */
@@ -576,7 +606,8 @@ static void check_scripts(const cr_rgs_config *rgs, cr_diag *d)
 {
     if (!rgs)
         return;
-    cr_lua_options lo = {.log = script_error, .log_ud = d};
+    script_check sc = {d, rgs};
+    cr_lua_options lo = {.log = script_error, .log_ud = &sc};
     cr_lua_ivr *ivr = NULL;
     char err[256];
     if (cr_lua_ivr_open(rgs, &lo, &ivr, err, sizeof err) == CR_OK)

@@ -68,9 +68,10 @@ static void on_ivr_set(void *ud, int64_t at_ms, const char *call, const char *ke
     extra(ud, at_ms, CR_RGS_ACTION_SET, call, key, value);
 }
 
-/* The Lua driver, when some workflow is an IVR. A configuration whose IVR scripts all fail
- * to load keeps the engine's behaviour without a driver (hangup no_ivr); the failures are
- * logged. */
+/* The Lua driver, when some workflow is an IVR. A script that fails to load is logged, and
+ * its calls end in their workflow's fallback (its queue, else hangup ivr_error) with a log
+ * line naming the call and the script, even when every script failed (issue 7); a script
+ * mended later is loaded by the next call (check_mtime). */
 static int open_lua(cr_rgs *r, char *err, size_t errlen)
 {
     bool ivr = false;
@@ -80,16 +81,7 @@ static int open_lua(cr_rgs *r, char *err, size_t errlen)
         return CR_OK;
     cr_lua_options lo = {
         .check_mtime = true, .log = on_ivr_log, .log_ud = r, .set = on_ivr_set, .set_ud = r};
-    int rc = cr_lua_ivr_open(r->cfg, &lo, &r->lua, err, errlen);
-    if (rc != CR_OK)
-        return rc;
-    cr_lua_stats st;
-    cr_lua_ivr_stats(r->lua, &st);
-    if (st.scripts_ok == 0) {
-        cr_lua_ivr_close(r->lua);
-        r->lua = NULL;
-    }
-    return CR_OK;
+    return cr_lua_ivr_open(r->cfg, &lo, &r->lua, err, errlen);
 }
 
 /* "stats": one ("-", "stats", "queue=\"Q\" waiting=...") action per queue. */

@@ -50,6 +50,13 @@ XML
   expect 2 "$cr" check --config "$tmp/spaced.xml"
   has "my ivr.lua:1: error: IVR script 'my ivr.lua': cannot be loaded: unexpected symbol near '='" \
       "check names a script whose name has a space" "$err"
+  # a script in another directory is located by its path, not only its base name
+  mkdir -p "$tmp/ivrs"
+  printf 'call:play("a.wav"\n' >"$tmp/ivrs/sub.lua"
+  sed -e 's#script="my ivr.lua"#script="ivrs/sub.lua"#' "$tmp/spaced.xml" >"$tmp/subdir.xml"
+  expect 2 "$cr" check --config "$tmp/subdir.xml"
+  has "$tmp/ivrs/sub.lua:2: error: IVR script 'sub.lua': cannot be loaded: " \
+      "check locates a script in a subdirectory by its path" "$err"
   # an IVR's welcome= is not played (SPEC §4: the welcome prompt is the hunt group's): a warning
   printf 'call:play("menu.wav")\ncall:hangup()\n' >"$tmp/menu.lua"
   sed -e 's#my ivr.lua"/>#menu.lua" welcome="hello.wav"/>#' "$tmp/spaced.xml" >"$tmp/welcome.xml"

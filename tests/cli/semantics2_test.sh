@@ -7,6 +7,8 @@
 #   pbx_simring    a PBX-integrated user's simultaneous ring is skipped, and check says so with
 #                  file:line (guide, Voice Policies: "not available if you are enabling PBX
 #                  integration")
+#   gateway_unusable  a call blocked because its Request-URI would be too long for every
+#                  gateway of the matching routes says so, not that they are all down
 #   semantics2_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
 set -u
 cr=$1 src=$2 case=$3
@@ -87,6 +89,18 @@ phone_context)
   # any case of a name that only one profile has still names it (FQDNs)
   expect 0 "$cr" route --config "$x" --from sip:sue@contoso.com "tel:5550100;phone-context=REDMOND" --json
   json "j['profile'] == 'Redmond' and j['normalized'] == '+14255550100'"
+  # --profile names a profile as a phone-context does: the exact name first, else one whose
+  # name differs only in case; the output names it as configured
+  expect 0 "$cr" normalize --config "$x" --profile Dallas 5550100 --json
+  json "j['profile'] == 'Dallas' and j['normalized'] == '+12145550100'"
+  expect 0 "$cr" normalize --config "$x" --profile dallas 5550100 --json
+  json "j['profile'] == 'dallas' and j['normalized'] == '5550100'"
+  expect 0 "$cr" normalize --config "$x" --profile REDMOND 5550100 --json
+  json "j['profile'] == 'Redmond' and j['normalized'] == '+14255550100'"
+  expect 0 "$cr" dial --config "$x" --profile redmond 5550100 --json
+  json "j['profile'] == 'Redmond'"
+  expect 2 "$cr" normalize --config "$x" --profile Austin 5550100
+  has "no location profile 'Austin'" "an unknown profile" "$err"
   # inbound finds the callee of a number through the same profile as route does (the default
   # profile is Dallas here, so a phone-context not followed would reach nobody)
   sed 's/<locationProfiles default="Redmond">/<locationProfiles default="Dallas">/' "$x" >"$tmp/dd.xml"
@@ -106,6 +120,25 @@ pbx_simring)
   # without PBX integration the simultaneous ring stays
   expect 0 "$cr" inbound --config "$x" --from sip:pat@contoso.com sip:sue@contoso.com --json
   json "any(r['branch'] == 'simultaneous_ring' and r['target'] == 'tel:+12065550198' for r in j['ring'])"
+  ;;
+gateway_unusable)
+  # PSTN's host makes any Request-URI through it longer than 255 characters
+  long=$(printf 'g%.0s' $(seq 238)).example.com
+  sed "s|sip:192.0.2.60|sip:$long|" "$x" >"$tmp/long.xml"
+  expect 1 "$cr" route --config "$tmp/long.xml" --from sip:sue@contoso.com +12065550199 --json
+  json "j['decision'] == 'blocked' and j['reason'] == 'no gateway of the routes matching +12065550199 can take the call (a Request-URI over 255 characters)'"
+  # one matching route's gateway down, the other's too long: both causes
+  expect 1 "$cr" route --config "$tmp/long.xml" --from sip:sue@contoso.com +14255550123 --down PBX --trace
+  has "reason: no gateway of the routes matching +14255550123 can take the call (down or a Request-URI over 255 characters)" \
+      "down and too long" "$out"
+  has "blocked: no gateway of the routes matching +14255550123 can take the call (down or a Request-URI over 255 characters)" \
+      "the trace's blocked line" "$out"
+  # every gateway down: as before
+  expect 1 "$cr" route --config "$x" --from sip:sue@contoso.com +14255550123 --down PBX,PSTN --json
+  json "j['reason'] == 'every gateway of the routes matching +14255550123 is down'"
+  # the PBX route still serves its numbers
+  expect 0 "$cr" route --config "$tmp/long.xml" --from sip:sue@contoso.com +14255550123 --json
+  json "j['decision'] == 'outbound' and [a['gateway'] for a in j['attempts']] == ['PBX']"
   ;;
 *)
   echo "unknown case '$case'"

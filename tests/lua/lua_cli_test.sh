@@ -50,4 +50,25 @@ case $(cat "$tmp/err") in
   *) bad "script error not on stderr"; cat "$tmp/err" ;;
 esac
 [ "$(cat "$tmp/out")" = $'0.000 r3 answer\n0.000 r3 hangup ivr_error' ] && ok || { bad "error run"; cat "$tmp/out"; }
+# every IVR script of the configuration failing to load: each call still ends in its
+# workflow's fallback with a log line naming call and script (issue 7), its queue here
+mkdir -p "$tmp/ab"
+cat > "$tmp/ab/ab.xml" <<'XML'
+<?xml version="1.0"?>
+<callroute xmlns="urn:callroute:config:1"><responseGroups>
+  <agentGroup name="Desk" routingMethod="serial" alertTime="10"><agent>sip:agent1@test</agent></agentGroup>
+  <queue name="Desk"><group>Desk</group></queue>
+  <workflow name="Broken" uri="sip:broken@test" type="ivr" script="broken.lua" queue="Desk"/>
+  <workflow name="Gone" uri="sip:gone@test" type="ivr" script="gone.lua"/>
+</responseGroups></callroute>
+XML
+printf 'call:play("a.wav"\n' > "$tmp/ab/broken.lua"
+printf '0 call b1 sip:a@test sip:broken@test\n1 call g1 sip:a@test sip:gone@test\n2 hangup b1\n' > "$tmp/ab.events"
+"$cr" simulate --config "$tmp/ab/ab.xml" "$tmp/ab.events" > "$tmp/out" 2> "$tmp/err"
+want=$'0.000 b1 answer\n0.000 b1 moh default\n0.000 b1 ring sip:agent1@test\n1.000 g1 answer\n1.000 g1 hangup ivr_error\n2.000 b1 cancel sip:agent1@test'
+[ "$(cat "$tmp/out")" = "$want" ] && ok || { bad "every script broken: not the fallbacks"; cat "$tmp/out"; }
+case $(cat "$tmp/err") in
+  *"ivr_error call=b1 workflow=\"Broken\" script=broken.lua "*"fallback=\"queue Desk\""*) ok ;;
+  *) bad "every script broken: no ivr_error line for b1"; cat "$tmp/err" ;;
+esac
 check_done

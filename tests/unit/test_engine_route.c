@@ -595,6 +595,79 @@ static void test_two_gateway_routes_as_the_loop_adds_them(void **state)
     cr_config_free(c);
 }
 
+/* A configuration's start: profile P, usages U1 and U2 in policy V, and gateway A. */
+#define TWO_USAGES_HEAD                                                                            \
+    "<callroute xmlns='urn:callroute:config:1'>"                                                   \
+    "<domains><domain>contoso.com</domain></domains>"                                              \
+    "<locationProfiles default='P'><locationProfile name='P'/></locationProfiles>"                 \
+    "<phoneUsages><usage name='U1'/><usage name='U2'/></phoneUsages>"                              \
+    "<voicePolicies default='V'><voicePolicy name='V'><usage>U1</usage>"                           \
+    "<usage>U2</usage></voicePolicy></voicePolicies>"                                              \
+    "<gateways><gateway name='A' address='sip:192.0.2.1'/>"
+
+/* A decision blocked because no gateway of its matching routes can take it says why: every
+ * gateway down keeps its reason; full ones, and Request-URIs too long, are named as causes.
+ * Finding the causes leaves the routes' counters as they were. */
+static void test_blocked_reason_names_the_causes(void **state)
+{
+    (void)state;
+    char host[241], xml[4096];
+    memset(host, 'h', sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    snprintf(xml, sizeof xml,
+             TWO_USAGES_HEAD "<gateway name='B' address='sip:192.0.2.2' ports='2'/>"
+                             "<gateway name='L' address='sip:%s'/></gateways>"
+                             "<routes>"
+                             "<route name='R1' pattern='^\\+1425(\\d{7})$'><usage>U1</usage>"
+                             "<gateway>A</gateway><gateway>B</gateway></route>"
+                             "<route name='R2' pattern='^\\+1206(\\d{7})$'><usage>U2</usage>"
+                             "<gateway>L</gateway><gateway>B</gateway></route>"
+                             "</routes>"
+                             "<users><user uri='sip:alice@contoso.com' line='tel:+18005550100' "
+                             "enterpriseVoice='true'/></users></callroute>",
+             host);
+    cr_config *c = cr_test_load_xml(xml);
+    assert_non_null(c);
+    static const struct {
+        const char *down, *full, *number, *reason;
+    } cases[] = {
+        {"AB", NULL, "+14255550199", "every gateway of the routes matching +14255550199 is down"},
+        {"A", "B", "+14255550199",
+         "no gateway of the routes matching +14255550199 can take the call (down or full)"},
+        {NULL, "B", "+12065550199",
+         "no gateway of the routes matching +12065550199 can take the call (full or a "
+         "Request-URI over 255 characters)"},
+        {"B", NULL, "+12065550199",
+         "no gateway of the routes matching +12065550199 can take the call (down or a "
+         "Request-URI over 255 characters)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int traced = 0; traced < 2; traced++) {
+            asking_rt ar = {.down = cases[i].down, .full = cases[i].full};
+            cr_runtime rt = {.ud = &ar,
+                             .gateway_down = asking_down,
+                             .gateway_full = asking_full,
+                             .route_spread = asking_route_spread};
+            static cr_decision d;
+            cr_trace trace;
+            cr_trace_init(&trace);
+            assert_int_equal(cr_route_decide(c, "sip:alice@contoso.com", cases[i].number, &rt, &d,
+                                             traced ? &trace : NULL),
+                             CR_OK);
+            char why[CR_REASON_MAX];
+            assert_int_equal(d.kind, CR_BLOCKED);
+            assert_string_equal(cr_decision_reason(&d, why, sizeof why), cases[i].reason);
+            if (traced) {
+                char line[400];
+                snprintf(line, sizeof line, "blocked: %s", cases[i].reason);
+                assert_int_equal(trace_count(&trace, line), 1);
+            }
+            assert_int_equal(ar.route_asked, 0); /* no route had two usable gateways */
+            cr_trace_free(&trace);
+        }
+    cr_config_free(c);
+}
+
 /* A decision whose Request-URIs all fit under its longest gateway host adds a route's two
  * gateways without measuring them; at the bound (a URI of 255 characters fits, one of 256 does
  * not, a gateway removing the '+' one shorter) the same attempts as the loop that measures
@@ -608,24 +681,17 @@ static void test_two_gateway_routes_at_the_uri_bound(void **state)
     memset(hostm, 'm', sizeof hostm - 1);
     hostm[sizeof hostm - 1] = 0;
     snprintf(xml, sizeof xml,
-             "<callroute xmlns='urn:callroute:config:1'>"
-             "<domains><domain>contoso.com</domain></domains>"
-             "<locationProfiles default='P'><locationProfile name='P'/></locationProfiles>"
-             "<phoneUsages><usage name='U1'/><usage name='U2'/></phoneUsages>"
-             "<voicePolicies default='V'><voicePolicy name='V'><usage>U1</usage>"
-             "<usage>U2</usage></voicePolicy></voicePolicies>"
-             "<gateways><gateway name='A' address='sip:192.0.2.1'/>"
-             "<gateway name='B' address='sip:192.0.2.2'/>"
-             "<gateway name='L' address='sip:%s'/>"
-             "<gateway name='M' address='sip:%s' removePlus='true'/></gateways>"
-             "<routes>"
-             "<route name='R1' pattern='^\\+?(\\d*)$'><usage>U1</usage>"
-             "<gateway>L</gateway><gateway>A</gateway></route>"
-             "<route name='R2' pattern='^\\+?(\\d*)$'><usage>U2</usage>"
-             "<gateway>M</gateway><gateway>B</gateway></route>"
-             "</routes>"
-             "<users><user uri='sip:alice@contoso.com' line='tel:+18005550100' "
-             "enterpriseVoice='true'/></users></callroute>",
+             TWO_USAGES_HEAD "<gateway name='B' address='sip:192.0.2.2'/>"
+                             "<gateway name='L' address='sip:%s'/>"
+                             "<gateway name='M' address='sip:%s' removePlus='true'/></gateways>"
+                             "<routes>"
+                             "<route name='R1' pattern='^\\+?(\\d*)$'><usage>U1</usage>"
+                             "<gateway>L</gateway><gateway>A</gateway></route>"
+                             "<route name='R2' pattern='^\\+?(\\d*)$'><usage>U2</usage>"
+                             "<gateway>M</gateway><gateway>B</gateway></route>"
+                             "</routes>"
+                             "<users><user uri='sip:alice@contoso.com' line='tel:+18005550100' "
+                             "enterpriseVoice='true'/></users></callroute>",
              hostl, hostm);
     cr_config *c = cr_test_load_xml(xml);
     assert_non_null(c);
@@ -673,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_internal_and_not_applicable),
         cmocka_unit_test(test_two_gateway_routes_as_the_loop_adds_them),
         cmocka_unit_test(test_two_gateway_routes_at_the_uri_bound),
+        cmocka_unit_test(test_blocked_reason_names_the_causes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

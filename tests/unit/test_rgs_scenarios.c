@@ -25,6 +25,7 @@
 
 #include "cr_rgs.h"
 #include "cr_image.h"
+#include "cr_lua.h"
 #include "cr_rgs_xml.h"
 #include "cr_rules.h"
 #include "testutil.h"
@@ -84,6 +85,13 @@ static void run(const cr_rgs_config *cfg, const scenario *sc, const char *state,
     cr_rgs_engine_options opt = {.start_unix_ms = sc->start, .state_dir = state};
     cr_rgs_engine *e;
     char err[512];
+    /* IVR workflows get the Lua driver, as every host's engine does (rgs_open) */
+    cr_lua_ivr *lua = NULL;
+    for (size_t w = 0; w < cfg->nworkflows && !lua; w++)
+        if (cfg->workflows[w].type == CR_RGS_IVR) {
+            assert_int_equal(cr_lua_ivr_open(cfg, NULL, &lua, err, sizeof err), CR_OK);
+            opt.ivr = cr_lua_ivr_driver(lua);
+        }
     assert_int_equal(cr_rgs_engine_open(cfg, &opt, &e, err, sizeof err), CR_OK);
     for (size_t i = from; i < to; i++) {
         cr_rgs_event ev;
@@ -105,6 +113,7 @@ static void run(const cr_rgs_config *cfg, const scenario *sc, const char *state,
         cr_rgs_engine_advance(e, d, cr_test_emit, o);
     }
     cr_rgs_engine_close(e);
+    cr_lua_ivr_close(lua);
 }
 
 /* The response groups of `xml` as a host reading its compiled plan image gets them. */
