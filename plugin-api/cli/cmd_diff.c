@@ -58,9 +58,14 @@ static void summary(const cr_plugin *p, side *s, const char *from, const char *n
     p->result_free(r);
 }
 
+/* The caller without --from, and how many numbers were decided from it. */
+static const char default_from[] = "sip:diff@invalid";
+static unsigned long default_used;
+
 /* Compares one number from one caller; returns 1 when it changes. */
 static int compare(const cr_plugin *p, side *old, side *new, const char *from, const char *number)
 {
+    default_used += from == default_from;
     char a[4096], b[4096];
     summary(p, old, from, number, a, sizeof a);
     summary(p, new, from, number, b, sizeof b);
@@ -125,15 +130,30 @@ static int diff_file(const cr_plugin *p, side *old, side *new, const char *path,
     char *line = NULL;
     size_t cap = 0;
     int changed = 0;
-    while (getline(&line, &cap, f) >= 0) {
-        char *a = strtok(line, " \t\r\n"), *b = a ? strtok(NULL, " \t\r\n") : NULL;
+    for (int lineno = 1; getline(&line, &cap, f) >= 0; lineno++) {
+        char *start = line + (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0 ? 3 : 0);
+        char *a = strtok(start, " \t\r\n"), *b = a ? strtok(NULL, " \t\r\n") : NULL;
         if (!a || *a == '#')
             continue;
+        char *c = b && *b != '#' ? strtok(NULL, " \t\r\n") : NULL;
+        if (b && *b == '#') /* NUMBER # a comment */
+            b = NULL;
+        if (c && *c != '#') {
+            fprintf(stderr,
+                    "%s:%d: error: '%s' after the number: a line is NUMBER or FROM NUMBER\n", path,
+                    lineno, c);
+            changed = -1;
+            break;
+        }
         if (b)
             changed += compare(p, old, new, a, b);
         else
             for (size_t i = 0; i < nfrom; i++)
                 changed += compare(p, old, new, from[i], a);
+    }
+    if (changed >= 0 && ferror(f)) { /* a directory, or a read error */
+        fprintf(stderr, "callroute diff: %s: %s\n", path, strerror(errno));
+        changed = -1;
     }
     free(line);
     if (f != stdin)
@@ -149,10 +169,16 @@ int cr_cmd_diff(const cr_plugin *p, int argc, char **argv)
     const char *configs[2] = {NULL, NULL}, *from[64];
     size_t nc = 0, nfrom = 0;
     for (size_t i = 0; i < o.n; i++) {
-        if (strcmp(o.names[i], "config") == 0 && nc < 2)
-            configs[nc++] = o.values[i];
-        else if (strcmp(o.names[i], "from") == 0 && nfrom < 64)
-            from[nfrom++] = o.values[i];
+        if (strcmp(o.names[i], "config") == 0 && nc++ < 2)
+            configs[nc - 1] = o.values[i];
+        else if (strcmp(o.names[i], "from") == 0 && nfrom++ < 64)
+            from[nfrom - 1] = o.values[i];
+    }
+    if (nc > 2 || nfrom > 64) { /* never drop an option silently */
+        fprintf(stderr, "callroute diff: %s\n",
+                nc > 2 ? "--config comes exactly twice (OLD, then NEW)"
+                       : "at most 64 --from callers");
+        return 2;
     }
     const char *numbers = cr_opt(&o, "numbers"), *gen = cr_opt(&o, "generate");
     char *end = NULL;
@@ -162,7 +188,7 @@ int cr_cmd_diff(const cr_plugin *p, int argc, char **argv)
         return 2;
     }
     if (!nfrom)
-        from[nfrom++] = "sip:diff@invalid";
+        from[nfrom++] = default_from;
     side old = {0}, new = {0};
     int changed = 0;
     if (side_open(p, &old, configs[0]) && side_open(p, &new, configs[1])) {
@@ -177,6 +203,13 @@ int cr_cmd_diff(const cr_plugin *p, int argc, char **argv)
             }
         if (changed >= 0)
             printf("%d difference%s\n", changed, changed == 1 ? "" : "s");
+        if (changed >= 0 && default_used) /* "0 differences" must not read as "nothing changes" */
+            fprintf(stderr,
+                    "callroute diff: warning: %lu number%s decided from no caller (no --from): "
+                    "a caller who is not a user is not enabled for Enterprise Voice, so both "
+                    "configurations answer not_applicable; name callers with --from URI or "
+                    "\"FROM NUMBER\" lines\n",
+                    default_used, default_used == 1 ? " was" : "s were");
     } else {
         changed = -1;
     }

@@ -423,8 +423,8 @@ static int route_batch(const cr_plugin *p, cr_handle *h, const char *from, const
         size_t n = got;
         while (n && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
             s[--n] = 0;
-        size_t lead = 0;
-        while (s[lead] == ' ' || s[lead] == '\t')
+        size_t lead = lineno == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+        while (s[lead] == ' ' || s[lead] == '\t') /* after an editor's BOM on line 1 */
             lead++;
         if (!s[lead] || s[lead] == '#') {
             out_put(&o, line, n); /* kept as it is, so output lines match input lines */
@@ -470,6 +470,15 @@ int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
         cr_cli_help("route", stderr);
         goto out;
     }
+    /* an option that would change nothing is refused, not ignored (issue 16) */
+    if ((cr_flag(&o, "spread") && !batch) ||
+        (cr_flag(&o, "trace") && (batch || cr_flag(&o, "json")))) {
+        fprintf(stderr, "callroute route: %s\nTry 'callroute route --help'.\n",
+                cr_flag(&o, "spread") && !batch
+                    ? "--spread goes with --batch (one decision has no line before it)"
+                    : "--trace is for the text output: JSON and --batch lines carry no trace");
+        goto out;
+    }
     if (!h)
         goto out;
     if (!batch)
@@ -491,6 +500,11 @@ int cr_cmd_dial(const cr_plugin *p, int argc, char **argv)
         return 2;
     if (o.npos != 1) {
         fprintf(stderr, "usage: callroute dial --config FILE --profile NAME DIGITS [--json]\n");
+        return 2;
+    }
+    if (cr_flag(&o, "trace") && cr_flag(&o, "json")) { /* refused, not ignored (issue 16) */
+        fprintf(stderr, "callroute dial: --trace is for the text output: JSON carries no trace\n"
+                        "Try 'callroute dial --help'.\n");
         return 2;
     }
     const char *dirs[INCLUDE_DIRS_MAX];

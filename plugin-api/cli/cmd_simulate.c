@@ -45,6 +45,13 @@ typedef struct sim {
     bool hold;
     char *held;
     size_t nheld, capheld;
+    /* The queue event log held with it (for --log and --stats), so that what is dropped of a
+     * run stopped early is neither logged nor counted. */
+    struct held_log {
+        int64_t at;
+        char *line;
+    } * heldlog;
+    size_t nlog, caplog;
     bool step_other;    /* the current step emitted something besides ring/cancel */
     size_t step_lines;  /* lines the current step emitted */
     uint64_t step_hash; /* its actions without their times */
@@ -107,16 +114,42 @@ static uint64_t fnv(uint64_t h, const char *str)
     return (cr_fnv_str(h, str) ^ 0xff) * CR_FNV_PRIME;
 }
 
+/* One line of the queue event log, to --log and --stats. */
+static void log_line(sim *s, int64_t at, const char *args)
+{
+    if (s->log)
+        fprintf(s->log, "%lld.%03lld %s\n", (long long)(at / 1000), (long long)(at % 1000), args);
+    if (s->stats)
+        sim_stats_log(s->stats, at, args);
+}
+
+/* Holds a log line while output is held; false when it cannot (then it is logged now). */
+static bool hold_log(sim *s, int64_t at, const char *args)
+{
+    if (s->nlog == s->caplog) {
+        size_t cap = s->caplog ? s->caplog * 2 : 256;
+        struct held_log *grown = realloc(s->heldlog, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        s->heldlog = grown;
+        s->caplog = cap;
+    }
+    char *line = strdup(args);
+    if (!line)
+        return false;
+    s->heldlog[s->nlog++] = (struct held_log){at, line};
+    return true;
+}
+
 static void emit(void *ud, int64_t at, const char *call, const char *action, const char *args)
 {
     sim *s = ud;
     char t[32];
     snprintf(t, sizeof t, "%lld.%03lld", (long long)(at / 1000), (long long)(at % 1000));
     if (strcmp(call, "-") == 0 && strcmp(action, "log") == 0) {
-        if (s->log)
-            fprintf(s->log, "%s %s\n", t, args);
-        if (s->stats)
-            sim_stats_log(s->stats, at, args);
+        if (s->hold && hold_log(s, at, args))
+            return;
+        log_line(s, at, args);
         return;
     }
     s->step_lines++;
@@ -162,18 +195,67 @@ static int64_t parse_iso(const char *s)
     return (int64_t)t * 1000;
 }
 
-/* Prints the held output up to `upto` bytes and forgets the rest. */
-static void release(sim *s, size_t upto)
+/* Prints the held output up to `upto` bytes, logs the first `uplog` held log lines, and
+ * forgets the rest. */
+static void release(sim *s, size_t upto, size_t uplog)
 {
     if (s->held && upto)
         fwrite(s->held, 1, upto < s->nheld ? upto : s->nheld, stdout);
     s->nheld = 0;
+    for (size_t i = 0; i < s->nlog; i++) {
+        if (i < uplog)
+            log_line(s, s->heldlog[i].at, s->heldlog[i].line);
+        free(s->heldlog[i].line);
+    }
+    s->nlog = 0;
 }
 
 /* The longest queue timeout a configuration may set: a re-offer streak longer than this has
  * no timeout ahead of it. */
 #define DRAIN_HORIZON_MS (86400 * 1000LL + 1000)
 #define DRAIN_STEPS_MAX  1000000
+
+/* The steps of a re-offer streak seen so far, by hash: an open-addressed set that grows (a
+ * serial group of N agents repeats after N steps, however large N is). */
+typedef struct step_set {
+    uint64_t *v; /* 0 = empty */
+    size_t cap, n;
+} step_set;
+
+/* 1 when h was in the set, 0 when added, -1 when out of memory. */
+static int step_seen(step_set *set, uint64_t h)
+{
+    h = h ? h : 1;
+    if (2 * (set->n + 1) > set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 1024;
+        uint64_t *v = calloc(cap, sizeof *v);
+        if (!v)
+            return -1;
+        for (size_t i = 0; i < set->cap; i++)
+            for (size_t k = set->v[i] & (cap - 1); set->v[i]; k = (k + 1) & (cap - 1))
+                if (!v[k]) {
+                    v[k] = set->v[i];
+                    break;
+                }
+        free(set->v);
+        set->v = v;
+        set->cap = cap;
+    }
+    size_t k = h & (set->cap - 1);
+    for (; set->v[k]; k = (k + 1) & (set->cap - 1))
+        if (set->v[k] == h)
+            return 1;
+    set->v[k] = h;
+    set->n++;
+    return 0;
+}
+
+static void step_set_clear(step_set *set)
+{
+    if (set->v)
+        memset(set->v, 0, set->cap * sizeof *set->v);
+    set->n = 0;
+}
 
 /*
  * Runs the timers left after the last event (at `last`) until none is pending. A queue
@@ -184,8 +266,8 @@ static void release(sim *s, size_t upto)
  */
 static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
 {
-    uint64_t seen[256];
-    size_t nseen = 0, keep = 0;
+    step_set seen = {NULL, 0, 0};
+    size_t keep = 0, keeplog = 0;
     int64_t streak = -1, repeat_at = -1;
     int64_t next = p->rgs_advance(e, last, emit, s);
     s->hold = true;
@@ -198,33 +280,32 @@ static int64_t drain(const cr_plugin *p, cr_rgs *e, sim *s, int64_t last)
         next = after >= 0 && after < last ? last : after;
         if (!s->step_lines)
             continue;
-        bool dup = false;
-        for (size_t k = 0; k < nseen && !dup; k++)
-            dup = seen[k] == s->step_hash;
-        if (s->step_other || (!dup && nseen == sizeof seen / sizeof *seen)) {
-            release(s, s->nheld); /* something happened: all of it is printed */
-            nseen = 0, streak = -1, repeat_at = -1;
+        int dup = s->step_other || repeat_at >= 0 ? 0 : step_seen(&seen, s->step_hash);
+        if (s->step_other || dup < 0) {
+            release(s, s->nheld, s->nlog); /* something happened: all of it is printed */
+            step_set_clear(&seen);
+            streak = -1, repeat_at = -1;
             continue;
         }
         if (streak < 0)
             streak = last - 1;
-        if (!dup)
-            seen[nseen++] = s->step_hash;
-        else if (repeat_at < 0)
-            repeat_at = last, keep = s->nheld;
+        if (dup && repeat_at < 0)
+            repeat_at = last, keep = s->nheld, keeplog = s->nlog;
         if (repeat_at >= 0 && last - streak > DRAIN_HORIZON_MS) {
-            release(s, keep);
+            release(s, keep, keeplog);
             fprintf(stderr,
                     "callroute simulate: stopped at %lld.%03lld s: only periodic re-offers "
                     "to agents remain and no event is ahead (a queue without timeout?); "
                     "--until SECONDS runs further\n",
                     (long long)(repeat_at / 1000), (long long)(repeat_at % 1000));
             s->hold = false;
+            free(seen.v);
             return repeat_at;
         }
     }
-    release(s, s->nheld);
+    release(s, s->nheld, s->nlog);
     s->hold = false;
+    free(seen.v);
     return last;
 }
 
@@ -260,6 +341,18 @@ static bool read_headers(FILE *in, const char *path, char *config, size_t clen, 
                 snprintf(config, clen, "%.*s/%s", (int)(slash - path), path, val);
         } else if (nl == 5 && strncmp(name, "start", 5) == 0 && *val) {
             snprintf(start, slen, "%s", val);
+            if (parse_iso(val) < 0) {
+                fprintf(stderr,
+                        "%s:%d: error: '#! start %s' is not a UTC date and time "
+                        "YYYY-MM-DDTHH:MM:SSZ\n",
+                        path, lineno, val);
+                ok = false;
+            }
+        } else if ((nl == 6 && strncmp(name, "config", 6) == 0) ||
+                   (nl == 5 && strncmp(name, "start", 5) == 0)) {
+            fprintf(stderr, "%s:%d: error: '#! %.*s' without a value\n", path, lineno, (int)nl,
+                    name);
+            ok = false;
         } else if (!(nl == 5 && strncmp(name, "split", 5) == 0)) {
             fprintf(stderr,
                     "%s:%d: error: unknown header '#! %.*s' (known: '#! config FILE', "
@@ -267,6 +360,10 @@ static bool read_headers(FILE *in, const char *path, char *config, size_t clen, 
                     path, lineno, (int)nl, name);
             ok = false;
         }
+    }
+    if (ok && ferror(in)) { /* a directory, or a read error */
+        fprintf(stderr, "callroute simulate: %s: %s\n", path, strerror(errno));
+        ok = false;
     }
     free(line);
     rewind(in);
@@ -445,6 +542,7 @@ int cr_cmd_simulate(const cr_plugin *p, int argc, char **argv)
     if (s.log && s.log != stderr)
         fclose(s.log);
     free(s.held);
+    free(s.heldlog);
     sim_stats_free(s.stats);
     fclose(in);
     fflush(stdout);

@@ -167,16 +167,22 @@ static void case_route(tester *t, const char *where, const char *what, char **ar
     p->result_free(r);
 }
 
-static void case_normalize_dial(tester *t, bool dial, const char *where, const char *what,
+/* False (after an error naming the line) when the profile does not exist: a typo in the
+ * CASES file, as `callroute normalize` and `dial` refuse it (exit 2). */
+static bool case_normalize_dial(tester *t, bool dial, const char *where, const char *what,
                                 char **arg, char **exp)
 {
     const cr_plugin *p = t->p;
     cr_result *r = NULL;
     char why[1200];
     int rc = dial ? p->dial(t->h, arg[0], arg[1], &r) : p->normalize(t->h, arg[0], arg[1], &r);
-    const char *got = rc == CR_ABI_ENOENT ? "(no such profile)"
-                      : rc != 0 || !r     ? (dial ? "(error)" : "(not a number)")
-                                          : p->result_get(r, dial ? "answer" : "normalized");
+    if (rc == CR_ABI_ENOENT) {
+        fprintf(stderr, "%s: error: no location profile '%s'\n", where, arg[0]);
+        p->result_free(r);
+        return false;
+    }
+    const char *got = rc != 0 || !r ? (dial ? "(error)" : "(not a number)")
+                                    : p->result_get(r, dial ? "answer" : "normalized");
     if (got && strcmp(got, exp[0]) == 0)
         report(t, where, what, NULL);
     else {
@@ -184,6 +190,7 @@ static void case_normalize_dial(tester *t, bool dial, const char *where, const c
         report(t, where, what, why);
     }
     p->result_free(r);
+    return true;
 }
 
 /* The whole of a file (NUL-terminated, *len bytes), or NULL. */
@@ -241,6 +248,27 @@ static char *expected_of(const char *events, const char *expected, char *why, si
     return out;
 }
 
+/* Whether an events file names its configuration in a "#! config FILE" header, read as
+ * `callroute simulate` reads it (a UTF-8 BOM on line 1, blanks after "#!"). */
+static bool config_header(const char *events)
+{
+    FILE *f = fopen(events, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    bool found = false;
+    for (int lineno = 1; f && !found && getline(&line, &cap, f) >= 0; lineno++) {
+        const char *h = line + (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0 ? 3 : 0);
+        if (strncmp(h, "#!", 2) != 0)
+            continue;
+        h += 2 + strspn(h + 2, " \t");
+        found = strncmp(h, "config", 6) == 0 && (h[6] == ' ' || h[6] == '\t');
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    return found;
+}
+
 /* Runs `callroute simulate` (this program, this library) on events; its stdout or NULL. */
 static char *run_simulate(tester *t, const char *events, char *why, size_t len)
 {
@@ -254,10 +282,7 @@ static char *run_simulate(tester *t, const char *events, char *why, size_t len)
     self[sl] = 0;
     if (dladdr((const void *)t->p, &info) && info.dli_fname)
         snprintf(lib, sizeof lib, "%s", info.dli_fname);
-    size_t n;
-    char *src = slurp(events, &n);
-    bool header = src && (strncmp(src, "#! config", 9) == 0 || strstr(src, "\n#! config"));
-    free(src);
+    bool header = config_header(events);
     const char *argv[8] = {self, "simulate", events};
     int argc = 3;
     if (!header && t->config)
@@ -307,8 +332,14 @@ static const char *compare(const char *want, const char *got, char *why, size_t 
         int wl = (int)strcspn(want, "\n"), gl = (int)strcspn(got, "\n");
         if (!*want || !*got || wl != gl || strncmp(want, got, (size_t)wl) != 0) {
             snprintf(why, len, "line %d: want %s%.*s%s, got %s%.*s%s", line, *want ? "'" : "",
-                     wl > 300 ? 300 : wl, *want ? want : "the end", *want ? "'" : "",
-                     *got ? "'" : "", gl > 300 ? 300 : gl, *got ? got : "the end", *got ? "'" : "");
+                     !*want     ? 7
+                     : wl > 300 ? 300
+                                : wl,
+                     *want ? want : "the end", *want ? "'" : "", *got ? "'" : "",
+                     !*got      ? 7
+                     : gl > 300 ? 300
+                                : gl,
+                     *got ? got : "the end", *got ? "'" : "");
             return why;
         }
         want += wl + (want[wl] == '\n');
@@ -328,6 +359,19 @@ static void case_simulate(tester *t, const char *where, const char *events, cons
     free(got);
 }
 
+/* Whether a file can be read (not a directory); false with errno set. */
+static bool readable(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool ok = fgetc(f) != EOF || !ferror(f);
+    int e = errno;
+    fclose(f);
+    errno = e;
+    return ok;
+}
+
 /* A path of a CASES file relative to that file's directory, into buf. */
 static const char *relative(const char *cases, const char *path, char *buf, size_t len)
 {
@@ -336,6 +380,71 @@ static const char *relative(const char *cases, const char *path, char *buf, size
         return path;
     snprintf(buf, len, "%.*s/%s", (int)(slash - cases), cases, path);
     return buf;
+}
+
+/* Whether the configuration has a gateway named `name`. */
+static bool is_gateway(const cr_plugin *p, cr_handle *h, const char *name)
+{
+    cr_result *g = NULL;
+    if (!p->gateways || p->gateways(h, &g) != 0 || !g)
+        return true; /* cannot tell: the library decides */
+    bool known = false;
+    for (size_t k = 0, n = p->result_count(g, "gateways"); k < n && !known; k++)
+        known = strcmp(name, p->result_item(g, "gateways", k, "name")) == 0;
+    p->result_free(g);
+    return known;
+}
+
+/* A route case's words after FROM NUMBER are down= lists of configured gateways, and its
+ * DECISION is one of the four: else false after an error naming the line (a typo must not
+ * pass unnoticed, as `route --down` refuses an unknown gateway). */
+static bool route_case_ok(tester *t, const char *where, char **arg, int nargs, char **exp, int nexp)
+{
+    static const char *const keys[] = {"normalized", "profile", "rule",  "target", "reason",
+                                       "gateways",   "first",   "route", "usage"};
+    const char *decision = exp[0];
+    for (int i = 1; i < nexp; i++) {
+        size_t kl = strcspn(exp[i], "=");
+        bool known = false;
+        for (size_t k = 0; k < sizeof keys / sizeof *keys && exp[i][kl]; k++)
+            known |= strlen(keys[k]) == kl && strncmp(exp[i], keys[k], kl) == 0;
+        if (!known) {
+            fprintf(stderr,
+                    "%s: error: '%s' is not key=value with a known key (normalized, profile, "
+                    "rule, target, reason, gateways, first, route, usage)\n",
+                    where, exp[i]);
+            return false;
+        }
+    }
+    static const char *const decisions[] = {"outbound", "internal", "blocked", "not_applicable"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof decisions / sizeof *decisions; i++)
+        known |= strcmp(decision, decisions[i]) == 0;
+    if (!known) {
+        fprintf(stderr,
+                "%s: error: unknown decision '%s' (outbound, internal, blocked or "
+                "not_applicable)\n",
+                where, decision);
+        return false;
+    }
+    for (int i = 2; i < nargs; i++) {
+        if (strncmp(arg[i], "down=", 5) != 0) {
+            fprintf(stderr,
+                    "%s: error: '%s' after the number: only down=GW,... may come before =>\n",
+                    where, arg[i]);
+            return false;
+        }
+        char names[4096];
+        snprintf(names, sizeof names, "%s", arg[i] + 5);
+        char *save = NULL;
+        for (char *g = strtok_r(names, ",", &save); g; g = strtok_r(NULL, ",", &save))
+            if (!is_gateway(t->p, t->h, g)) {
+                fprintf(stderr, "%s: error: down=: no gateway '%s' in the configuration\n", where,
+                        g);
+                return false;
+            }
+    }
+    return true;
 }
 
 /* One line of a CASES file; false on a syntax error (printed). */
@@ -362,8 +471,22 @@ static bool run_line(tester *t, const char *cases, int lineno, char *line)
     bool route = strcmp(tok[0], "route") == 0;
     bool dial = strcmp(tok[0], "dial") == 0;
     if (sim && arrow < 0 && (nargs == 1 || nargs == 2)) {
-        case_simulate(t, where, relative(cases, arg[0], p1, sizeof p1),
-                      nargs == 2 ? relative(cases, arg[1], p2, sizeof p2) : NULL);
+        const char *events = relative(cases, arg[0], p1, sizeof p1);
+        const char *expected = nargs == 2 ? relative(cases, arg[1], p2, sizeof p2) : NULL;
+        for (int i = 0; i < nargs; i++) /* a missing file is the CASES file's error */
+            if (!readable(i ? expected : events)) {
+                fprintf(stderr, "%s: error: %s: %s\n", where, i ? expected : events,
+                        strerror(errno));
+                return false;
+            }
+        if (!t->config && !config_header(events)) {
+            fprintf(stderr,
+                    "%s: error: a simulate case needs --config FILE or a '#! config FILE' "
+                    "header in %s\n",
+                    where, events);
+            return false;
+        }
+        case_simulate(t, where, events, expected);
         return true;
     }
     if ((route && nargs >= 2 && nexp >= 1) ||
@@ -372,10 +495,18 @@ static bool run_line(tester *t, const char *cases, int lineno, char *line)
             fprintf(stderr, "%s: error: a %s case needs --config FILE\n", where, tok[0]);
             return false;
         }
+        if (route && !route_case_ok(t, where, arg, nargs, exp, nexp))
+            return false;
+        if (dial && strcmp(exp[0], "complete") != 0 && strcmp(exp[0], "need_more") != 0 &&
+            strcmp(exp[0], "no_match") != 0) {
+            fprintf(stderr, "%s: error: unknown answer '%s' (complete, need_more or no_match)\n",
+                    where, exp[0]);
+            return false;
+        }
         if (route)
             case_route(t, where, what, arg, nargs, exp, nexp);
         else
-            case_normalize_dial(t, dial, where, what, arg, exp);
+            return case_normalize_dial(t, dial, where, what, arg, exp);
         return true;
     }
     fprintf(stderr,
@@ -390,6 +521,17 @@ static bool run_file(tester *t, const char *cases)
 {
     const char *dot = strrchr(cases, '.');
     if (dot && strcmp(dot, ".events") == 0) {
+        if (!readable(cases)) {
+            fprintf(stderr, "callroute test: %s: %s\n", cases, strerror(errno));
+            return false;
+        }
+        if (!t->config && !config_header(cases)) {
+            fprintf(stderr,
+                    "callroute test: %s: a simulate case needs --config FILE or a '#! config "
+                    "FILE' header\n",
+                    cases);
+            return false;
+        }
         case_simulate(t, cases, cases, NULL);
         return true;
     }
@@ -401,8 +543,13 @@ static bool run_file(tester *t, const char *cases)
     char *line = NULL;
     size_t cap = 0;
     bool ok = true;
-    for (int lineno = 1; getline(&line, &cap, f) >= 0; lineno++)
-        ok &= run_line(t, cases, lineno, line);
+    for (int lineno = 1; getline(&line, &cap, f) >= 0; lineno++) /* an editor's BOM on line 1 */
+        ok &= run_line(t, cases, lineno,
+                       line + (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0 ? 3 : 0));
+    if (ferror(f)) { /* a directory, or a read error: no case must pass unread */
+        fprintf(stderr, "callroute test: %s: %s\n", cases, strerror(errno));
+        ok = false;
+    }
     free(line);
     fclose(f);
     return ok;
@@ -422,6 +569,11 @@ int cr_cmd_test(const cr_plugin *p, int argc, char **argv)
         return 2;
     if (o.npos < 1) {
         cr_cli_help("test", stderr);
+        return 2;
+    }
+    if (cr_opt(&o, "db") && !cr_opt(&o, "config")) { /* refused, not ignored (issue 16) */
+        fprintf(stderr, "callroute test: --db goes with --config (the users of that "
+                        "configuration)\nTry 'callroute test --help'.\n");
         return 2;
     }
     tester t = {.p = p, .config = cr_opt(&o, "config"), .verbose = cr_flag(&o, "verbose")};

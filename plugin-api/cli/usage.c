@@ -72,13 +72,16 @@ static const struct {
      "    dial PROFILE DIGITS => complete|need_more|no_match\n"
      "    simulate EVENTS [EXPECTED]   (EXPECTED: EVENTS' .expected, or its '#expect' lines)\n"
      "  A CASES argument ending in .events is one simulate case. Paths are relative to the\n"
-     "  CASES file; each route case starts from a fresh load-spreading state.\n"
+     "  CASES file; each route case starts from a fresh load-spreading state. A word the\n"
+     "  format does not know (a down= name that is no gateway, a key, a decision, an\n"
+     "  answer) or a missing EVENTS file is a CASES error naming FILE:LINE.\n"
      "  Exit status: 0 all passed, 1 a case failed, 2 usage, configuration or CASES error.\n"},
     {"diff",
      "usage: callroute diff --config OLD --config NEW [--from URI]... [--numbers FILE |\n"
      "                      --generate N]\n"
      "  What a reload from OLD to NEW changes: every number is decided by both, from every\n"
-     "  --from caller (default: an unknown caller), and each difference in decision,\n"
+     "  --from caller (default: an unknown caller, who is not enabled for Enterprise\n"
+     "  Voice: stderr warns, name the callers), and each difference in decision,\n"
      "  normalized number, target or gateway order is printed (- OLD, + NEW).\n"
      "  --numbers FILE: one NUMBER or \"FROM NUMBER\" a line; else --generate N (default\n"
      "  2000) numbers of the shapes people dial. Exit status: 0 no difference,\n"

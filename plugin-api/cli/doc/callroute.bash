@@ -6,13 +6,13 @@ _callroute()
         cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}
         words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
     }
-    local cmds="check normalize route dial inbound simulate test diff users bench --help --version"
+    local cmds="check normalize route dial inbound simulate test diff compile users bench --help --version"
     if [ "$cword" -le 1 ]; then
         COMPREPLY=($(compgen -W "$cmds" -- "$cur"))
         return
     fi
     case $prev in
-        --config|--batch|--numbers|--log|--save|--library)
+        --config|--batch|--numbers|--log|--save|--library|--output|-o)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --db|--state|--include-dir)
             COMPREPLY=($(compgen -d -- "$cur")); return ;;
@@ -29,8 +29,9 @@ _callroute()
         simulate) opts="--config --start --state --until --log --stats --service-level --json" ;;
         test) opts="--config --db --verbose" ;;
         diff) opts="--config --from --numbers --generate" ;;
+        compile) opts="--config --output -o --include-dir" ;;
         users) opts="import export list show remove --db --replace --owner --format --json" ;;
-        bench) opts="--config --generate --numbers --seconds --reload-ms --reloads --threads --save --seed --json --baseline --runs --rgs" ;;
+        bench) opts="--config --generate --numbers --seconds --reload-ms --reloads --threads --save --seed --json --baseline --runs --rgs --agents --groups --waiting --events --model --scale --config-scale --keep --warmup --trace-slow --text --host-handles" ;;
     esac
     if [[ $cur == -* || ${words[1]} == users ]]; then
         COMPREPLY=($(compgen -W "$opts --help --library" -- "$cur"))

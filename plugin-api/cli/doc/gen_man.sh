@@ -22,7 +22,7 @@ HEAD
 "$cr" --help | esc
 echo ".fi"
 echo ".SH COMMANDS"
-for c in check normalize route dial inbound simulate test diff users bench; do
+for c in check normalize route dial inbound simulate test diff compile users bench; do
   echo ".SS $c"
   echo ".nf"
   "$cr" "$c" --help 2>&1 | esc
