@@ -164,14 +164,44 @@ static void put_line(void *ud, const char *json, size_t len)
     fputc('\n', stdout);
 }
 
+/* A result as JSON with its trace as one more member, "trace": ["line", ...] (--json
+ * --trace: the contract's members first, unchanged). */
+static void print_json_trace(const cr_plugin *p, const cr_result *r)
+{
+    char one[1];
+    size_t need = p->result_json(r, one, sizeof one);
+    char *j = malloc(need + 1);
+    if (!j)
+        return;
+    p->result_json(r, j, need + 1);
+    char *end = strrchr(j, '}');
+    if (!end) {
+        fputs(j, stdout);
+        fputc('\n', stdout);
+        free(j);
+        return;
+    }
+    fwrite(j, 1, (size_t)(end - j), stdout);
+    fputs(end > j + 1 ? ", \"trace\": [" : "\"trace\": [", stdout);
+    size_t n = p->result_count(r, "trace");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", stdout);
+        cr_cli_json_str(p->result_item(r, "trace", i, "text"));
+    }
+    fputs("]}\n", stdout);
+    free(j);
+}
+
 /* One decision: JSON straight from the library when it can (no result, no trace built),
- * else the result printed as JSON or as text with its trace. */
+ * else the result printed as JSON (with its trace when `json` is 2) or as text with its
+ * trace. */
 static int route_one(const cr_plugin *p, cr_handle *h, const char *from, const char *number,
                      const char *const *down, size_t ndown, int json)
 {
     cr_result *r = NULL;
     int kind = 0;
-    bool direct = json && has_route_json(p);
+    bool direct = json == 1 && has_route_json(p);
     int rc = direct ? p->route_json(h, from, number, down, ndown, 0, put_line, NULL, &kind)
                     : p->route(h, from, number, down, ndown, &r);
     if (rc != 0 || (!direct && !r)) {
@@ -179,7 +209,10 @@ static int route_one(const cr_plugin *p, cr_handle *h, const char *from, const c
         return 2;
     }
     if (r) {
-        cr_cli_print(p, r, json);
+        if (json == 2)
+            print_json_trace(p, r);
+        else
+            cr_cli_print(p, r, json);
         kind = p->result_kind(r);
         p->result_free(r);
     }
@@ -471,18 +504,18 @@ int cr_cmd_route(const cr_plugin *p, int argc, char **argv)
         goto out;
     }
     /* an option that would change nothing is refused, not ignored (issue 16) */
-    if ((cr_flag(&o, "spread") && !batch) ||
-        (cr_flag(&o, "trace") && (batch || cr_flag(&o, "json")))) {
+    if ((cr_flag(&o, "spread") && !batch) || (cr_flag(&o, "trace") && batch)) {
         fprintf(stderr, "callroute route: %s\nTry 'callroute route --help'.\n",
                 cr_flag(&o, "spread") && !batch
                     ? "--spread goes with --batch (one decision has no line before it)"
-                    : "--trace is for the text output: JSON and --batch lines carry no trace");
+                    : "--trace is for one decision: --batch lines carry no trace");
         goto out;
     }
     if (!h)
         goto out;
-    if (!batch)
-        status = route_one(p, h, from, o.pos[0], down, ndown, cr_flag(&o, "json"));
+    if (!batch) /* --json --trace: the JSON with a "trace" member */
+        status = route_one(p, h, from, o.pos[0], down, ndown,
+                           cr_flag(&o, "json") ? 1 + cr_flag(&o, "trace") : 0);
     else
         /* each line from a fresh load-spreading state unless --spread */
         status = route_batch(p, h, from, batch, down, ndown,
@@ -502,11 +535,6 @@ int cr_cmd_dial(const cr_plugin *p, int argc, char **argv)
         fprintf(stderr, "usage: callroute dial --config FILE --profile NAME DIGITS [--json]\n");
         return 2;
     }
-    if (cr_flag(&o, "trace") && cr_flag(&o, "json")) { /* refused, not ignored (issue 16) */
-        fprintf(stderr, "callroute dial: --trace is for the text output: JSON carries no trace\n"
-                        "Try 'callroute dial --help'.\n");
-        return 2;
-    }
     const char *dirs[INCLUDE_DIRS_MAX];
     char buf[4096];
     cr_open_options opts = open_options(&o, dirs, buf, sizeof buf);
@@ -524,7 +552,9 @@ int cr_cmd_dial(const cr_plugin *p, int argc, char **argv)
         fprintf(stderr, "callroute dial: %s\n", p->strerror(rc));
         status = 2;
     } else {
-        if (cr_flag(&o, "json"))
+        if (cr_flag(&o, "json") && cr_flag(&o, "trace"))
+            print_json_trace(p, r);
+        else if (cr_flag(&o, "json"))
             cr_cli_print(p, r, 1);
         else if (cr_flag(&o, "trace"))
             cr_cli_print(p, r, 0);

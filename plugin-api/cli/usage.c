@@ -27,7 +27,8 @@ static const struct {
      "                       [--down GW]... [--include-dir DIR]...\n"
      "       callroute route --config FILE --from SIP_URI --batch FILE|- [--spread] [--down "
      "GW]...\n"
-     "  The outbound decision for a call from --from to NUMBER, with its trace. --down GW\n"
+     "  The outbound decision for a call from --from to NUMBER, with its trace (--json\n"
+     "  --trace: the JSON with a \"trace\" list of those lines). --down GW\n"
      "  (repeatable, or GW1,GW2) treats configured gateways as down; an unknown name is an\n"
      "  error. --batch: one number per line, one JSON line per number carrying \"input\";\n"
      "  blank and '#' lines are printed back as they are. Each line is decided from a fresh\n"
@@ -39,7 +40,8 @@ static const struct {
      "  2 usage or configuration error.\n"},
     {"dial", "usage: callroute dial --config FILE --profile NAME DIGITS [--json] [--trace]\n"
              "                      [--include-dir DIR]...\n"
-             "  Off-hook dialing: complete, need_more or no_match (exit status 1).\n"},
+             "  Off-hook dialing: complete, need_more or no_match (exit status 1). --trace:\n"
+             "  the rule that decided (with --json, a \"trace\" list).\n"},
     {"simulate",
      "usage: callroute simulate --config FILE [--start ISO-8601-UTC] [--state DIR]\n"
      "                          [--until SECONDS] [--log FILE] [--stats [--service-level N]]\n"

@@ -189,17 +189,21 @@ test_scenarios)
   ;;
 route_noop_options)
   # Issue 16 "Silently ignored options": --spread without --batch, and --trace with --json
-  # or --batch (whose lines carry no trace), were accepted and did nothing.
+  # or --batch, were accepted and did nothing. --spread alone and --batch --trace are refused;
+  # --json --trace adds the trace to the JSON (route and dial).
   x=$src/examples/contoso/contoso.xml
   printf '%s\n' '+14255550199' > "$tmp/n"
   expect 2 "$cr" route --config "$x" --from sip:alice@contoso.com --spread +14255550199
   has "callroute route: --spread goes with --batch" "--spread alone" "$err"
-  expect 2 "$cr" route --config "$x" --from sip:alice@contoso.com --json --trace +14255550199
-  has "callroute route: --trace is for the text output" "--json --trace" "$err"
+  # --json --trace: the contract's JSON with the trace as one more member
+  expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com --json --trace +14255550199
+  json "j['decision'] == 'outbound' and any(\"usage 'Local'\" in t for t in j['trace']) and list(j)[:4] == ['decision', 'profile', 'rule', 'normalized']"
+  expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com --json +14255550199
+  json "'trace' not in j"
   expect 2 "$cr" route --config "$x" --from sip:alice@contoso.com --batch "$tmp/n" --trace
-  has "callroute route: --trace is for the text output" "--batch --trace" "$err"
-  expect 2 "$cr" dial --config "$x" --profile Redmond.contoso.com --json --trace 50101
-  has "callroute dial: --trace is for the text output" "dial --json --trace" "$err"
+  has "callroute route: --trace is for one decision" "--batch --trace" "$err"
+  expect 0 "$cr" dial --config "$x" --profile Redmond.contoso.com --json --trace 50101
+  json "j['answer'] == 'complete' and isinstance(j['trace'], list)"
   expect 0 "$cr" dial --config "$x" --profile Redmond.contoso.com --trace 50101
   has "complete" "dial --trace" "$out"
   # where they mean something they still work
