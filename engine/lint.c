@@ -12,24 +12,60 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Generates up to `want` numbers that `r` matches; returns how many (0 when the pattern is
- * outside what pattern.c models exactly). */
-static size_t sample_rule(const cr_rule *r, char (*out)[CR_NUMBER_MAX + 1], size_t want,
-                          uint32_t seed)
+/* Generates up to `want` numbers that `pattern` (compiled: re) matches; returns how many (0
+ * when the pattern is outside what pattern.c models exactly). With `distinct`, no number twice. */
+static size_t sample_pattern(const char *pattern, const void *re, char (*out)[CR_NUMBER_MAX + 1],
+                             size_t want, uint32_t seed, bool distinct)
 {
-    cr_pattern_sampler *s = ce_pattern_sampler_new(r->pattern);
+    cr_pattern_sampler *s = re ? ce_pattern_sampler_new(pattern) : NULL;
     if (!s)
         return 0;
     size_t got = 0;
     uint32_t rng = seed ? seed : 0x9e3779b9u;
     for (size_t attempt = 0; attempt < want * 4 && got < want; attempt++) {
         size_t n;
-        if (ce_pattern_sample(s, &rng, out[got], CR_NUMBER_MAX + 1) && (n = strlen(out[got])) &&
-            ce_re_exec(ce_rule_re(r), out[got], n, 0, 0, NULL) > 0)
-            got++;
+        if (!ce_pattern_sample(s, &rng, out[got], CR_NUMBER_MAX + 1) || !(n = strlen(out[got])) ||
+            ce_re_exec(re, out[got], n, 0, 0, NULL) <= 0)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; distinct && k < got && !seen; k++)
+            seen = strcmp(out[k], out[got]) == 0;
+        got += !seen;
     }
     ce_pattern_sampler_free(s);
     return got;
+}
+
+static size_t sample_rule(const cr_rule *r, char (*out)[CR_NUMBER_MAX + 1], size_t want,
+                          uint32_t seed)
+{
+    return sample_pattern(r->pattern, ce_rule_re(r), out, want, seed, false);
+}
+
+void cr_config_sample_numbers(const cr_config *c, size_t per, uint32_t seed, cr_sample_fn emit,
+                              void *ud)
+{
+    enum { MAX = 64 };
+    char out[MAX][CR_NUMBER_MAX + 1];
+    char name[600];
+    per = per > MAX ? MAX : per;
+    uint32_t k = 0;
+    for (size_t i = 0; i < c->nprofiles; i++)
+        for (size_t j = 0; j < c->profiles[i].nrules; j++) {
+            const cr_rule *r = &c->profiles[i].rules[j];
+            size_t n = sample_pattern(r->pattern, ce_rule_re(r), out, per,
+                                      seed ^ (++k * 2654435761u), true);
+            snprintf(name, sizeof name, "%s/%s", c->profiles[i].name, r->name);
+            for (size_t m = 0; m < n; m++)
+                emit(ud, out[m], "rule", name);
+        }
+    for (size_t i = 0; i < c->nroutes; i++) {
+        const cr_route *r = &c->routes[i];
+        size_t n = sample_pattern(r->pattern, ce_route_re(r), out, per,
+                                  seed ^ (++k * 2654435761u), true);
+        for (size_t m = 0; m < n; m++)
+            emit(ud, out[m], "route", r->name);
+    }
 }
 
 static void lint_shadowed(const cr_profile *p, cr_diag *d)

@@ -145,7 +145,7 @@ extern "C" {
 #endif
 
 #define CR_ABI_MAJOR 1
-#define CR_ABI_MINOR 13
+#define CR_ABI_MINOR 14
 
 #if defined(__GNUC__)
 #define CR_API __attribute__((visibility("default")))
@@ -772,6 +772,16 @@ typedef struct cr_plugin {
      * use both kinds of handles in one engine. */
     int (*rgs_call_typed)(cr_rgs *e, int64_t at_ms, const cr_rgs_typed_event *ev, uint64_t *call,
                           cr_rgs_action_fn emit, void *ud, char *err, size_t errlen);
+
+    /* ---- since ABI 1.14: inputs for comparing two configurations (callroute diff) ---- */
+    /* A "samples" result of the handle's plan. List "callers" (field "uri"): one user of the
+     * configuration (not of its user directory) for each distinct voice policy, location
+     * profile and Enterprise Voice flag, in configuration order. List "numbers" (fields
+     * "number", "kind", "name"): up to per_pattern (64 at most) distinct numbers matched by
+     * each normalization rule (kind "rule", name "profile/rule": numbers as dialed) and by
+     * each route (kind "route", its name: numbers as normalized), drawn from the patterns
+     * the same way every time; a pattern with lookarounds or back-references gives none. */
+    int (*samples)(cr_handle *h, unsigned per_pattern, cr_result **out);
 } cr_plugin;
 
 /* gateway_result_ex flags (ABI 1.9) */

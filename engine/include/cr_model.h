@@ -279,6 +279,14 @@ size_t cr_config_usage_count(const cr_config *cfg);
 size_t cr_config_policy_count(const cr_config *cfg);
 const cr_policy *cr_config_policy_at(const cr_config *cfg, size_t i);
 const cr_policy *cr_config_default_policy(const cr_config *cfg);
+/* Numbers the configuration's patterns match, to compare two configurations (callroute
+ * diff): up to `per` (64 at most) distinct ones for each normalization rule (as dialed; name
+ * "profile/rule") and for each route (as normalized; its name), drawn from the pattern's
+ * syntax tree with `seed` (the same numbers every time) and each checked by PCRE2. A pattern
+ * the sampler does not model exactly (lookarounds, back-references...) gives none. */
+typedef void (*cr_sample_fn)(void *ud, const char *number, const char *kind, const char *name);
+void cr_config_sample_numbers(const cr_config *c, size_t per, uint32_t seed, cr_sample_fn emit,
+                              void *ud);
 size_t cr_config_user_count(const cr_config *cfg);
 const cr_user *cr_config_user_at(const cr_config *cfg, size_t i);
 const cr_user *cr_config_user_find(const cr_config *cfg, const char *sip_uri);

@@ -6,8 +6,10 @@
  * normalized number, target, or gateway order (gateway and route of each attempt) is
  * printed. --numbers FILE: one "NUMBER" or "FROM NUMBER" a line ('#' comments); without it
  * --generate N numbers (default 2000) drawn from the shapes people dial (extensions, local,
- * national, international, service and premium numbers). Exit status: 0 no difference,
- * 1 differences, 2 usage or configuration error.
+ * national, international, service and premium numbers), and numbers sampled from every
+ * normalization rule and route pattern of both configurations. Without --from, the callers
+ * are the users of both, one per distinct voice policy, location profile and Enterprise Voice
+ * flag. Exit status: 0 no difference, 1 differences, 2 usage or configuration error.
  */
 #include "cli.h"
 #include "opts.h"
@@ -114,6 +116,89 @@ static void generated(unsigned long n, char *buf, size_t len)
     }
 }
 
+/* A set of strings (numbers, caller URIs), kept in the order added. */
+typedef struct strset {
+    char **v;
+    size_t n, cap;
+    size_t *slot; /* open addressing over v's indexes + 1; capacity slots_cap (power of 2) */
+    size_t slots_cap;
+} strset;
+
+static size_t str_hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Adds s unless present; false when out of memory. */
+static bool strset_add(strset *set, const char *s)
+{
+    if ((set->n + 1) * 2 > set->slots_cap) {
+        size_t nc = set->slots_cap ? set->slots_cap * 2 : 256;
+        size_t *ns = calloc(nc, sizeof *ns);
+        if (!ns)
+            return false;
+        for (size_t i = 0; i < set->n; i++) {
+            size_t k = str_hash(set->v[i]) & (nc - 1);
+            while (ns[k])
+                k = (k + 1) & (nc - 1);
+            ns[k] = i + 1;
+        }
+        free(set->slot);
+        set->slot = ns;
+        set->slots_cap = nc;
+    }
+    size_t k = str_hash(s) & (set->slots_cap - 1);
+    for (; set->slot[k]; k = (k + 1) & (set->slots_cap - 1))
+        if (strcmp(set->v[set->slot[k] - 1], s) == 0)
+            return true;
+    if (set->n == set->cap) {
+        size_t nc = set->cap ? set->cap * 2 : 64;
+        char **nv = realloc(set->v, nc * sizeof *nv);
+        if (!nv)
+            return false;
+        set->v = nv;
+        set->cap = nc;
+    }
+    if (!(set->v[set->n] = strdup(s)))
+        return false;
+    set->slot[k] = ++set->n;
+    return true;
+}
+
+static void strset_free(strset *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        free(set->v[i]);
+    free(set->v);
+    free(set->slot);
+}
+
+/* The numbers sampled from a side's rule and route patterns (SAMPLES_PER_PATTERN each, at
+ * most SAMPLES_MAX from both sides) into nums, and its callers (one user per distinct voice
+ * policy, location profile and Enterprise Voice flag) into callers. */
+enum { SAMPLES_PER_PATTERN = 4, SAMPLES_MAX = 20000 };
+static bool side_samples(const cr_plugin *p, side *s, strset *nums, strset *callers)
+{
+    cr_result *r = NULL;
+    if (!CR_HAS(cr_plugin, p, samples) || !p->samples ||
+        p->samples(s->h, SAMPLES_PER_PATTERN, &r) != 0 || !r)
+        return true; /* an older library: the generated numbers only */
+    bool ok = true;
+    size_t nc = p->result_count(r, "callers"), nn = p->result_count(r, "numbers");
+    for (size_t i = 0; ok && callers && i < nc; i++)
+        ok = strset_add(callers, p->result_item(r, "callers", i, "uri"));
+    /* spread over every pattern when there are more than room for */
+    size_t room = nums && nums->n < SAMPLES_MAX ? SAMPLES_MAX - nums->n : 0;
+    for (size_t i = 0; ok && room && i < nn; i++)
+        if (nn <= room || (i * room) / nn != ((i + 1) * room) / nn)
+            ok = strset_add(nums, p->result_item(r, "numbers", i, "number"));
+    p->result_free(r);
+    return ok;
+}
+
 static const cr_optspec diff_spec[] = {
     {"config", true}, {"from", true}, {"numbers", true}, {"generate", true}, {NULL, false},
 };
@@ -187,20 +272,47 @@ int cr_cmd_diff(const cr_plugin *p, int argc, char **argv)
         cr_cli_help("diff", stderr);
         return 2;
     }
-    if (!nfrom)
-        from[nfrom++] = default_from;
     side old = {0}, new = {0};
     int changed = 0;
+    strset nums = {0}, callers = {0};
     if (side_open(p, &old, configs[0]) && side_open(p, &new, configs[1])) {
-        if (numbers)
+        /* without --from: the users of both configurations, one per distinct policy, profile
+         * and Enterprise Voice flag; without --numbers: the generated shapes and numbers
+         * sampled from every rule and route pattern of both (issue 16) */
+        bool ok = true;
+        for (long n = 0; ok && !numbers && n < count; n++) {
+            char num[32];
+            generated((unsigned long)n, num, sizeof num);
+            ok = strset_add(&nums, num);
+        }
+        size_t shapes = nums.n;
+        ok = ok && side_samples(p, &old, numbers ? NULL : &nums, nfrom ? NULL : &callers) &&
+             side_samples(p, &new, numbers ? NULL : &nums, nfrom ? NULL : &callers);
+        for (size_t i = 0; i < callers.n && nfrom < 64; i++)
+            from[nfrom++] = callers.v[i];
+        if (!nfrom)
+            from[nfrom++] = default_from;
+        if (!ok)
+            fprintf(stderr, "callroute diff: out of memory\n");
+        else if (callers.n || !numbers)
+            fprintf(stderr, "callroute diff: %zu caller%s%s, %zu number%s%s\n", nfrom,
+                    nfrom == 1 ? "" : "s",
+                    callers.n ? " (one user per voice policy, location profile and Enterprise "
+                                "Voice flag)"
+                              : "",
+                    numbers ? 0 : nums.n, !numbers && nums.n == 1 ? "" : "s",
+                    numbers ? " (from the file)"
+                    : nums.n > shapes
+                        ? " (generated shapes, and samples of every rule and route pattern)"
+                        : " (generated shapes)");
+        if (!ok)
+            changed = -1;
+        else if (numbers)
             changed = diff_file(p, &old, &new, numbers, from, nfrom);
         else
-            for (long n = 0; n < count; n++) {
-                char num[32];
-                generated((unsigned long)n, num, sizeof num);
+            for (size_t n = 0; n < nums.n; n++)
                 for (size_t i = 0; i < nfrom; i++)
-                    changed += compare(p, &old, &new, from[i], num);
-            }
+                    changed += compare(p, &old, &new, from[i], nums.v[n]);
         if (changed >= 0)
             printf("%d difference%s\n", changed, changed == 1 ? "" : "s");
         if (changed >= 0 && default_used) /* "0 differences" must not read as "nothing changes" */
@@ -215,5 +327,7 @@ int cr_cmd_diff(const cr_plugin *p, int argc, char **argv)
     }
     side_close(p, &old);
     side_close(p, &new);
+    strset_free(&nums);
+    strset_free(&callers);
     return changed < 0 ? 2 : changed ? 1 : 0;
 }

@@ -733,6 +733,59 @@ static const char *p_result_item(const cr_result *r, const char *l, size_t i, co
     return r && l && f ? crp_item(r, l, i, f) : NULL;
 }
 
+/* ---- samples: inputs for comparing two configurations (ABI 1.14) ------------------------ */
+
+static void sample_number(void *ud, const char *number, const char *kind, const char *name)
+{
+    cr_result *r = ud;
+    ritem *it = crp_add_item(r, "numbers");
+    crp_set_str(r, it, "number", number);
+    crp_set_str(r, it, "kind", kind);
+    crp_set_str(r, it, "name", name);
+}
+
+static bool same_name(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static int p_samples(cr_handle *h, unsigned per_pattern, cr_result **out)
+{
+    if (!out)
+        return CR_EINVAL;
+    *out = NULL;
+    if (!h)
+        return CR_EINVAL;
+    int token;
+    const crp_snapshot *s = crp_snapshot_acquire(h, &token);
+    cr_result *r = crp_result_new("samples", 0);
+    if (r) {
+        /* one caller for each distinct voice policy, location profile and Enterprise Voice
+         * flag: what a decision reads of its caller */
+        crp_list(r, "callers");
+        size_t nu = cr_config_user_count(s->cfg), kept = 0;
+        const cr_user **seen = nu ? malloc(nu * sizeof *seen) : NULL;
+        for (size_t i = 0; i < nu && (seen || !nu); i++) {
+            const cr_user *u = cr_config_user_at(s->cfg, i);
+            bool dup = false;
+            for (size_t k = 0; k < kept && !dup; k++)
+                dup = seen[k]->enterprise_voice == u->enterprise_voice &&
+                      same_name(seen[k]->policy, u->policy) &&
+                      same_name(seen[k]->profile, u->profile);
+            if (dup)
+                continue;
+            seen[kept++] = u;
+            crp_set_str(r, crp_add_item(r, "callers"), "uri", u->uri);
+        }
+        free(seen);
+        crp_list(r, "numbers");
+        cr_config_sample_numbers(s->cfg, per_pattern, 0x5eed1234u, sample_number, r);
+    }
+    crp_snapshot_release(h, token);
+    *out = r;
+    return r ? CR_OK : CR_ENOMEM;
+}
+
 static const cr_plugin plugin = {
     .abi_major = CR_ABI_MAJOR,
     .size = sizeof(cr_plugin),
@@ -795,6 +848,7 @@ static const cr_plugin plugin = {
     .park = crp_handle_park,
     .hold_threads = crp_handle_hold_threads,
     .rgs_call_typed = crp_rgs_call_typed,
+    .samples = p_samples,
 };
 
 /* The ABI's error codes are the library's own (one namespace; see callroute.h). */

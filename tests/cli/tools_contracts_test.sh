@@ -250,22 +250,49 @@ dir_inputs)
   has "callroute diff: $tmp/d.cases: Is a directory" "numbers dir" "$err"
   ;;
 diff_no_caller)
-  # Issue 16: diff shows "which numbers and callers change". Without --from every number
-  # is decided from an unknown caller, who is not enabled for Enterprise Voice (SPEC §2
-  # step 1): both sides answer not_applicable and "0 differences" was printed in silence
-  # for configurations that route differently. stderr now says so (stdout and the exit
-  # status are unchanged: listing the users needs the library, see the report).
+  # Issue 16: diff shows "which numbers and callers change ... (sampling every rule and
+  # route pattern when no numbers are given)". Without --from every number was decided from
+  # an unknown caller, who is not enabled for Enterprise Voice (SPEC §2 step 1): both sides
+  # answered not_applicable and "0 differences" was printed for configurations that route
+  # differently. Now the callers are the users of both configurations (one per distinct
+  # voice policy, location profile and Enterprise Voice flag), and the numbers include
+  # samples of every rule and route pattern of both.
   mkdir "$tmp/new"
   cp "$src"/examples/contoso/*.xml "$src"/examples/contoso/*.lua "$tmp/new/"
   sed -i 's/Red-GW1/Red-GW9/g' "$tmp/new/contoso.xml"
   old=$src/examples/contoso/contoso.xml new=$tmp/new/contoso.xml
-  expect 0 "$cr" diff --config "$old" --config "$new" --generate 20
-  has "callroute diff: warning: 20 numbers were decided from no caller (no --from)" "warning" "$err"
+  expect 1 "$cr" diff --config "$old" --config "$new" --generate 20
+  has "sip:alice@contoso.com " "a user as caller" "$out"
+  has "callroute diff: 6 callers (one user per voice policy, location profile and Enterprise Voice flag)" \
+      "the callers said" "$err"
+  hasnt "warning" "no warning with users" "$err"
   printf '%s\n' 'sip:alice@contoso.com +14255550199' '+14255550199' > "$tmp/n.txt"
   expect 1 "$cr" diff --config "$old" --config "$new" --numbers "$tmp/n.txt"
-  has "callroute diff: warning: 1 number was decided from no caller" "one line without caller" "$err"
+  hasnt "decided from no caller" "a line without caller: the users" "$err"
   expect 1 "$cr" diff --config "$old" --config "$new" --generate 20 --from sip:alice@contoso.com
   hasnt "warning" "with --from" "$err"
+  has "callroute diff: 1 caller, " "one caller said" "$err"
+  # a route only its own numbers reach: found from its pattern's samples (one generated
+  # number would not reach it)
+  mkdir "$tmp/intl"
+  cp "$src"/examples/contoso/*.xml "$src"/examples/contoso/*.lua "$tmp/intl/"
+  sed -i 's|<route name="Intl Route"|<route name="Berlin Route" pattern="^\\+4930555\\d{4}$"><usage>International</usage><gateway>Dallas-GW1</gateway></route>\n    &|' \
+      "$tmp/intl/contoso.xml"
+  grep -q 'Berlin Route' "$tmp/intl/contoso.xml" || bad "fixture: no Berlin Route"
+  expect 1 "$cr" diff --config "$old" --config "$tmp/intl/contoso.xml" --generate 1
+  has "+4930555" "a number of the new route's pattern" "$out"
+  has "Dallas-GW1 (Berlin Route)" "the new route" "$out"
+  # configurations without users: no caller to take, the warning stays
+  printf '%s\n' '<callroute xmlns="urn:callroute:config:1"><domains><domain>contoso.com</domain></domains>' \
+    '<locationProfiles default="P"><locationProfile name="P"/></locationProfiles>' \
+    '<phoneUsages><usage name="U"/></phoneUsages>' \
+    '<voicePolicies default="V"><voicePolicy name="V"><usage>U</usage></voicePolicy></voicePolicies>' \
+    '<gateways><gateway name="G" address="sip:192.0.2.1"/></gateways>' \
+    '<routes><route name="R" pattern="^\+1\d{10}$"><usage>U</usage><gateway>G</gateway></route></routes>' \
+    '</callroute>' > "$tmp/nousers.xml"
+  expect 0 "$cr" diff --config "$tmp/nousers.xml" --config "$tmp/nousers.xml" --generate 20
+  has "callroute diff: warning: " "warning without users" "$err"
+  has "decided from no caller (no --from)" "warning text" "$err"
   ;;
 runaway_big_group)
   # Issue 16: "A queue without timeout makes simulate print two million lines ...: simulate
