@@ -156,6 +156,9 @@ static void test_null_handle(void **state)
     assert_int_equal(p->gateways(NULL, &r), CR_ABI_EINVAL);
     assert_null(r);
     r = (cr_result *)&r;
+    assert_int_equal(p->samples(NULL, 4, &r), CR_ABI_EINVAL);
+    assert_null(r);
+    r = (cr_result *)&r;
     assert_int_equal(p->user_plan(NULL, FROM, "sip:bob@contoso.com", NULL, 0, &r), CR_ABI_EINVAL);
     assert_null(r);
     r = (cr_result *)&r;
@@ -195,6 +198,7 @@ static void test_null_out(void **state)
     assert_int_equal(p->dial(hd, NULL, "123", NULL), CR_ABI_EINVAL);
     assert_int_equal(p->inbound(hd, NULL, "+14255550100", NULL, NULL), CR_ABI_EINVAL);
     assert_int_equal(p->gateways(hd, NULL), CR_ABI_EINVAL);
+    assert_int_equal(p->samples(hd, 4, NULL), CR_ABI_EINVAL);
     assert_int_equal(p->check(getenv("CR_CONFIG"), NULL), CR_ABI_EINVAL);
     assert_int_equal(p->check_ex(getenv("CR_CONFIG"), NULL, NULL), CR_ABI_EINVAL);
     assert_int_equal(p->user_plan(hd, FROM, "sip:bob@contoso.com", NULL, 0, NULL), CR_ABI_EINVAL);
@@ -919,6 +923,17 @@ static void test_result_fields_as_documented(void **state)
     label_json(f, "inbound", r);
     assert_int_equal(p->gateways(hd, &r), CR_ABI_OK);
     label_json(f, "gateways", r);
+    /* samples: per_pattern past 64 is 64; each list's items have the documented fields */
+    assert_int_equal(p->samples(hd, 1000, &r), CR_ABI_OK);
+    assert_true(p->result_count(r, "callers") > 0 && p->result_count(r, "numbers") > 0);
+    for (size_t i = 0; i < p->result_count(r, "numbers"); i++) {
+        assert_non_null(p->result_item(r, "numbers", i, "number"));
+        const char *kind = p->result_item(r, "numbers", i, "kind");
+        assert_true(strcmp(kind, "rule") == 0 || strcmp(kind, "route") == 0);
+        assert_non_null(p->result_item(r, "numbers", i, "name"));
+    }
+    assert_non_null(p->result_item(r, "callers", 0, "uri"));
+    label_json(f, "samples", r);
     assert_int_equal(p->check(getenv("CR_CONFIG"), &r), CR_ABI_OK);
     label_json(f, "check", r);
     assert_int_equal(p->user_plan(hd, "+12065550100", "sip:alice@contoso.com", NULL, 0, &r),
@@ -941,6 +956,7 @@ static void test_result_fields_as_documented(void **state)
              " 'inbound': "
              "['gateway','profile','called','calling','target','workflow','pai'],\n"
              " 'gateways': ['gateways'],\n"
+             " 'samples': ['callers','numbers'],\n"
              " 'check': ['config','ok','errors','warnings','profiles','routes','gateways',"
              "'users','diagnostics'],\n"
              " 'user_plan': ['from','to','callee','branches','no_answer','notifications',"
