@@ -115,20 +115,6 @@ static void rec_free(rec *r)
     free(r->u.delegates.names);
 }
 
-/* Whether a line URI's ;ext= parameter, when it has one, is an extension: one digit or more
- * (RFC 3966's extension; the guide's Tel:+14255550100;ext=50100). cr_number_parse keeps any
- * value, and an empty or lettered extension would be a key no dialed number ever reaches. */
-static bool line_ext_ok(const char *line)
-{
-    for (const char *p = strchr(line, ';'); p; p = strchr(p + 1, ';')) {
-        if (strncasecmp(p + 1, "ext=", 4) != 0)
-            continue;
-        size_t n = strcspn(p + 5, ";");
-        return n > 0 && strspn(p + 5, "0123456789") == n;
-    }
-    return true;
-}
-
 /* Checks one user and adds it to the batch. */
 static void import_user(importer *im, rec *r)
 {
@@ -151,7 +137,7 @@ static void import_user(importer *im, rec *r)
             fail(im, line, u->uri, "line '%s' is not a tel: URI with a phone number", u->line);
             return;
         }
-        if (!line_ext_ok(u->line)) {
+        if (!cr_line_ext_ok(u->line)) {
             fail(im, line, u->uri, "line '%s': ;ext= must be followed by digits", u->line);
             return;
         }

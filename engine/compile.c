@@ -465,6 +465,9 @@ static void compile_users(cr_config *c, cr_diag *d)
             if (!parse_line(c, u)) {
                 cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj,
                             "line '%s' is not a tel: URI with a phone number", u->line);
+            } else if (!cr_line_ext_ok(u->line)) {
+                cr_diag_add(d, CR_DIAG_ERROR, u->loc, obj,
+                            "line '%s': ;ext= must be followed by digits", u->line);
             } else {
                 ce_key_cell_set(&c->user_keys[i].line, u->line_number, strlen(u->line_number),
                                 u->line_ext ? CR_KEY_EXT : 0);

@@ -111,6 +111,17 @@ static bool parse_plain(const char *in, cr_number *out)
     return true;
 }
 
+bool cr_line_ext_ok(const char *line)
+{
+    for (const char *p = strchr(line, ';'); p; p = strchr(p + 1, ';')) {
+        if (strncasecmp(p + 1, "ext=", 4) != 0)
+            continue;
+        size_t n = strcspn(p + 5, ";");
+        return n > 0 && strspn(p + 5, "0123456789") >= n;
+    }
+    return true;
+}
+
 int cr_number_parse(const char *in, cr_number *out)
 {
     bool plain;

@@ -106,6 +106,11 @@ static void index_workflow(cr_config *c, cr_diag *d, size_t i)
                     "line '%s' is not a tel: URI with a phone number", w->line);
         return;
     }
+    if (!cr_line_ext_ok(w->line)) {
+        cr_diag_add(d, CR_DIAG_ERROR, w->loc, obj, "line '%s': ;ext= must be followed by digits",
+                    w->line);
+        return;
+    }
     uint32_t prev =
         ce_index_put(&c->workflow_line_ix, w->line_key, strlen(w->line_key), (uint32_t)i);
     if (prev != CR_INDEX_NONE)

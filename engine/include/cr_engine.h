@@ -54,6 +54,10 @@ typedef struct cr_number {
  * parameter given twice, or whose value is too long or holds a control character or a
  * percent-encoding, is CR_EINVAL too; out->invalid then says which. */
 int cr_number_parse(const char *in, cr_number *out);
+/* Whether a line URI's ;ext= parameter, when it has one, is an extension: one digit or more
+ * (RFC 3966; the guide's tel:+14255550100;ext=50100). cr_number_parse keeps any value, and an
+ * empty or lettered extension would be a key no dialed number reaches. */
+bool cr_line_ext_ok(const char *line);
 /* Whether c is a visual separator (space - . ( )), which dialed strings lose first. */
 static inline bool cr_is_visual_separator(char c)
 {

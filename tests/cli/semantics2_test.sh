@@ -9,6 +9,8 @@
 #                  integration")
 #   gateway_unusable  a call blocked because its Request-URI would be too long for every
 #                  gateway of the matching routes says so, not that they are all down
+#   line_ext       a line whose ;ext= is not digits is an error naming the user or workflow,
+#                  inline as in the user directory's import
 #   semantics2_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
 set -u
 cr=$1 src=$2 case=$3
@@ -139,6 +141,22 @@ gateway_unusable)
   # the PBX route still serves its numbers
   expect 0 "$cr" route --config "$tmp/long.xml" --from sip:sue@contoso.com +14255550123 --json
   json "j['decision'] == 'outbound' and [a['gateway'] for a in j['attempts']] == ['PBX']"
+  ;;
+line_ext)
+  for ext in '' abc 12a; do
+    sed "s|line=\"tel:+14255550101\"|line=\"tel:+14255550101;ext=$ext\"|" "$x" >"$tmp/ext.xml"
+    line=$(grep -n 'sip:sue@contoso.com' "$tmp/ext.xml" | head -1 | cut -d: -f1)
+    expect 2 "$cr" check --config "$tmp/ext.xml"
+    has "ext.xml:$line: error: user 'sip:sue@contoso.com': line 'tel:+14255550101;ext=$ext': ;ext= must be followed by digits" \
+        "user ;ext=$ext" "$err"
+  done
+  sed "s|line=\"tel:+14255550101\"|line=\"tel:+14255550101;ext=50101\"|" "$x" >"$tmp/ext.xml"
+  expect 0 "$cr" check --config "$tmp/ext.xml"
+  # a workflow's line
+  sed 's|</users>|</users><responseGroups><agentGroup name="G"><agent>sip:a@contoso.com</agent></agentGroup><queue name="Q"><group>G</group><timeout seconds="30" action="disconnect"/></queue><workflow name="W" uri="sip:w@contoso.com" line="tel:+14255550199;ext=x" queue="Q"/></responseGroups>|' \
+      "$x" >"$tmp/wext.xml"
+  expect 2 "$cr" check --config "$tmp/wext.xml"
+  has "line 'tel:+14255550199;ext=x': ;ext= must be followed by digits" "workflow ;ext=x" "$err"
   ;;
 *)
   echo "unknown case '$case'"
