@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Generates up to `want` numbers that `pattern` (compiled: re) matches; returns how many (0
  * when the pattern is outside what pattern.c models exactly). With `distinct`, no number twice. */
@@ -61,8 +62,8 @@ void cr_config_sample_numbers(const cr_config *c, size_t per, uint32_t seed, cr_
         }
     for (size_t i = 0; i < c->nroutes; i++) {
         const cr_route *r = &c->routes[i];
-        size_t n = sample_pattern(r->pattern, ce_route_re(r), out, per,
-                                  seed ^ (++k * 2654435761u), true);
+        size_t n =
+            sample_pattern(r->pattern, ce_route_re(r), out, per, seed ^ (++k * 2654435761u), true);
         for (size_t m = 0; m < n; m++)
             emit(ud, out[m], "route", r->name);
     }
@@ -96,6 +97,46 @@ static void lint_shadowed(const cr_profile *p, cr_diag *d)
     }
 }
 
+/* Whether a call-management target can be rung: "voicemail", a SIP URI or a phone number
+ * (what the ringing plan's resolve takes; anything else is skipped there at every call). */
+static bool target_ok(const char *t)
+{
+    char key[CR_URI_MAX];
+    cr_number num;
+    return strcasecmp(t, "voicemail") == 0 || cr_uri_key(t, key, sizeof key) ||
+           (cr_number_parse(t, &num) == CR_OK && num.dialable);
+}
+
+/* A user's call-management targets that no call can ring (each skipped at every call). */
+static void lint_targets(const cr_user *u, const char *obj, cr_diag *d)
+{
+    const char *const what[3] = {"<simultaneousRing target>", "<forwarding immediate>",
+                                 "<forwarding noAnswerTarget>"};
+    const char *const target[3] = {u->simultaneous_ring, u->forwarding.immediate,
+                                   u->forwarding.no_answer_target};
+    for (int k = 0; k < 3; k++)
+        if (target[k] && !target_ok(target[k]))
+            cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                        "%s '%.100s' is not a phone number, a SIP URI or voicemail: it is "
+                        "skipped at every call",
+                        what[k], target[k]);
+    const cr_namelist *lists[2] = {&u->team_call, &u->delegates};
+    static const char *const list_what[2] = {"team-call member", "delegate"};
+    for (int l = 0; l < 2; l++)
+        for (size_t k = 0; k < lists[l]->count; k++)
+            if (!target_ok(lists[l]->names[k])) /* resolved as the targets above */
+                cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                            "%s '%.100s' is not a phone number, a SIP URI or voicemail: it is "
+                            "skipped at every call",
+                            list_what[l], lists[l]->names[k]);
+    char key[CR_URI_MAX];
+    if (u->voicemail && !cr_uri_key(u->voicemail, key, sizeof key))
+        cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                    "voicemail '%.100s' is not a SIP URI: calls forwarded to voicemail are "
+                    "skipped",
+                    u->voicemail);
+}
+
 /* Who may take part (guide: team call and simultaneous ring need Enterprise Voice, for the
  * owner and for team-call members who are users) and a PBX-integrated user's line. */
 static void lint_people(const cr_config *c, cr_diag *d)
@@ -104,6 +145,7 @@ static void lint_people(const cr_config *c, cr_diag *d)
     for (size_t i = 0; i < c->nusers; i++) {
         const cr_user *u = ce_user(c, i);
         snprintf(obj, sizeof obj, "user '%s'", u->uri);
+        lint_targets(u, obj, d);
         if (!u->enterprise_voice && u->team_call.count)
             cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
                         "not enabled for Enterprise Voice: its team call is skipped");

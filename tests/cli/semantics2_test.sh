@@ -11,6 +11,8 @@
 #                  gateway of the matching routes says so, not that they are all down
 #   line_ext       a line whose ;ext= is not digits is an error naming the user or workflow,
 #                  inline as in the user directory's import
+#   targets        call-management targets no call can ring (not a number, a SIP URI or
+#                  voicemail) get a check warning naming the user and the element
 #   semantics2_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
 set -u
 cr=$1 src=$2 case=$3
@@ -157,6 +159,22 @@ line_ext)
       "$x" >"$tmp/wext.xml"
   expect 2 "$cr" check --config "$tmp/wext.xml"
   has "line 'tel:+14255550199;ext=x': ;ext= must be followed by digits" "workflow ;ext=x" "$err"
+  ;;
+targets)
+  sed -e 's|<simultaneousRing target="+12065550198"/>|<simultaneousRing target="call me"/><forwarding noAnswerAfter="20" noAnswerTarget="nowhere@"/><teamCall><member>sip:pat@contoso.com</member><member>bob</member></teamCall>|' \
+      -e 's|<user uri="sip:sue@contoso.com" line="tel:+14255550101" enterpriseVoice="true">|<user uri="sip:sue@contoso.com" line="tel:+14255550101" enterpriseVoice="true" voicemail="vm.contoso.com">|' \
+      "$x" >"$tmp/t.xml"
+  line=$(grep -n '<user uri="sip:sue@contoso.com"' "$tmp/t.xml" | cut -d: -f1)
+  expect 0 "$cr" check --config "$tmp/t.xml"
+  has "t.xml:$line: warning: user 'sip:sue@contoso.com': <simultaneousRing target> 'call me' is not a phone number, a SIP URI or voicemail: it is skipped at every call" \
+      "simultaneous ring" "$out"
+  has "<forwarding noAnswerTarget> 'nowhere@' is not a phone number, a SIP URI or voicemail" "no-answer target" "$out"
+  has "team-call member 'bob' is not a phone number, a SIP URI or voicemail" "team member" "$out"
+  hasnt "team-call member 'sip:pat@contoso.com'" "a SIP URI member is fine" "$out"
+  has "voicemail 'vm.contoso.com' is not a SIP URI" "voicemail URI" "$out"
+  # the example's targets are all fine
+  expect 0 "$cr" check --config "$src/examples/contoso/contoso.xml"
+  hasnt "skipped at every call" "contoso" "$out$err"
   ;;
 *)
   echo "unknown case '$case'"
