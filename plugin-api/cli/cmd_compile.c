@@ -3,13 +3,16 @@
 #include "cli.h"
 #include "opts.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const cr_optspec compile_spec[] = {
-    {"config", true}, {"output", true}, {"o", true}, {"include-dir", true}, {NULL, false},
+    {"config", true},      {"output", true}, {"o", true},
+    {"include-dir", true}, {"owner", true},  {NULL, false},
 };
 
 #define INCLUDE_DIRS_MAX 32
@@ -17,7 +20,8 @@ static const cr_optspec compile_spec[] = {
 int cr_cmd_compile(const cr_plugin *p, int argc, char **argv)
 {
     static const char usage[] =
-        "usage: callroute compile --config FILE -o PLAN [--include-dir DIR]...\n";
+        "usage: callroute compile --config FILE -o PLAN [--include-dir DIR]... "
+        "[--owner USER[:GROUP]]\n";
     /* "-o PLAN" is accepted as "--o PLAN" by the option parser */
     char *args[256];
     int n = argc < 256 ? argc : 256;
@@ -36,6 +40,13 @@ int cr_cmd_compile(const cr_plugin *p, int argc, char **argv)
         fprintf(stderr, "callroute compile: needs libcallroute with ABI 1.6 or later\n");
         return 2;
     }
+    /* --owner: the image is given to the SIP server's user (it is written 0640): known
+     * before anything is compiled */
+    const char *owner = cr_opt(&o, "owner");
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    if (owner && !cr_parse_owner("callroute compile", owner, &uid, &gid))
+        return 2;
     const char *dirs[INCLUDE_DIRS_MAX];
     char buf[4096];
     size_t nd = cr_opt_all(&o, "include-dir", dirs, INCLUDE_DIRS_MAX - 1, buf, sizeof buf);
@@ -49,6 +60,11 @@ int cr_cmd_compile(const cr_plugin *p, int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "%s\n", err[0] ? err : p->strerror(rc));
         return 2; /* a refused configuration is a configuration error (SPEC §5), as in check */
+    }
+    if (owner && chown(out, uid, gid) != 0) {
+        fprintf(stderr, "callroute compile: %s: cannot give it to %s: %s (the image is written)\n",
+                out, owner, strerror(errno));
+        return 2;
     }
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     printf("%s: compiled to %s in %.0f ms\n", config, out, ms);

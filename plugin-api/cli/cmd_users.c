@@ -47,33 +47,6 @@ static void usage(FILE *f)
           f);
 }
 
-/* "USER[:GROUP]" (names or numbers) into uid/gid; without GROUP the user's own group. */
-static bool parse_owner(const char *s, uid_t *uid, gid_t *gid)
-{
-    char user[256];
-    const char *colon = strchr(s, ':');
-    snprintf(user, sizeof user, "%.*s", colon ? (int)(colon - s) : (int)strlen(s), s);
-    struct passwd *pw = getpwnam(user);
-    char *end;
-    long n = strtol(user, &end, 10);
-    if (!pw && (!*user || *end || n < 0 || !(pw = getpwuid((uid_t)n)))) {
-        fprintf(stderr, "callroute users import: --owner '%s': no user '%s'\n", s, user);
-        return false;
-    }
-    *uid = pw->pw_uid;
-    *gid = pw->pw_gid;
-    if (colon && colon[1]) {
-        struct group *gr = getgrnam(colon + 1);
-        n = strtol(colon + 1, &end, 10);
-        if (!gr && (*end || n < 0 || !(gr = getgrgid((gid_t)n)))) {
-            fprintf(stderr, "callroute users import: --owner '%s': no group '%s'\n", s, colon + 1);
-            return false;
-        }
-        *gid = gr->gr_gid;
-    }
-    return true;
-}
-
 /* Gives the directory and the files in it to uid:gid; false after saying what failed. */
 static bool give_dir(const char *db, uid_t uid, gid_t gid)
 {
@@ -117,7 +90,7 @@ static int cmd_import(const cr_plugin *p, const cr_opts *o, const char *db)
     gid_t gid = 0;
     struct stat st;
     bool give = owner != NULL;
-    if (owner && !parse_owner(owner, &uid, &gid))
+    if (owner && !cr_parse_owner("callroute users import", owner, &uid, &gid))
         return 2;
     if (!owner && stat(db, &st) == 0 && S_ISDIR(st.st_mode)) {
         uid = st.st_uid;

@@ -1,6 +1,8 @@
 #include "opts.h"
 
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,4 +140,31 @@ size_t cr_opt_all(const cr_opts *o, const char *name, const char **out, size_t m
             out[n++] = tok;
     }
     return n;
+}
+
+/* "USER[:GROUP]" (names or numbers) into uid/gid; without GROUP the user's own group. */
+bool cr_parse_owner(const char *cmd, const char *s, uid_t *uid, gid_t *gid)
+{
+    char user[256];
+    const char *colon = strchr(s, ':');
+    snprintf(user, sizeof user, "%.*s", colon ? (int)(colon - s) : (int)strlen(s), s);
+    struct passwd *pw = getpwnam(user);
+    char *end;
+    long n = strtol(user, &end, 10);
+    if (!pw && (!*user || *end || n < 0 || !(pw = getpwuid((uid_t)n)))) {
+        fprintf(stderr, "%s: --owner '%s': no user '%s'\n", cmd, s, user);
+        return false;
+    }
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    if (colon && colon[1]) {
+        struct group *gr = getgrnam(colon + 1);
+        n = strtol(colon + 1, &end, 10);
+        if (!gr && (*end || n < 0 || !(gr = getgrgid((gid_t)n)))) {
+            fprintf(stderr, "%s: --owner '%s': no group '%s'\n", cmd, s, colon + 1);
+            return false;
+        }
+        *gid = gr->gr_gid;
+    }
+    return true;
 }

@@ -9,6 +9,7 @@
 #define CR_CLI_OPTS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -35,6 +36,9 @@ void cr_cli_help(const char *cmd, FILE *f);
 /* Last value of an option, or NULL. */
 const char *cr_opt(const cr_opts *o, const char *name);
 bool cr_flag(const cr_opts *o, const char *name);
+/* --owner "USER[:GROUP]" (names or numbers) into uid/gid; without GROUP the user's own group.
+ * False after saying on stderr, as `cmd`, what is not known. */
+bool cr_parse_owner(const char *cmd, const char *s, uid_t *uid, gid_t *gid);
 /* Every value of a repeatable option, split at commas too; returns the count. */
 size_t cr_opt_all(const cr_opts *o, const char *name, const char **out, size_t max, char *buf,
                   size_t buflen);

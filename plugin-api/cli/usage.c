@@ -95,10 +95,13 @@ static const struct {
               "       callroute users list --db DIR | show|remove --db DIR URI  [--json]\n"},
     {"compile",
      "usage: callroute compile --config FILE -o PLAN [--include-dir DIR]...\n"
+     "                         [--owner USER[:GROUP]]\n"
      "  Validates a configuration (XML, or a plan image) and writes its compiled plan\n"
      "  image to PLAN: one checksummed block that every command, cr_open and the Kamailio\n"
-     "  modparam `config` accept in place of the XML, without parsing it. Exit status:\n"
-     "  0 written, 2 configuration refused (as check), usage or I/O error.\n"},
+     "  modparam `config` accept in place of the XML, without parsing it. PLAN is written\n"
+     "  with mode 0640: --owner gives it to the SIP server's user (kamailio:kamailio) when\n"
+     "  it is compiled as root. Exit status: 0 written, 2 configuration refused (as check),\n"
+     "  usage or I/O error.\n"},
 };
 
 void cr_cli_help(const char *cmd, FILE *f)

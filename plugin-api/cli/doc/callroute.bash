@@ -29,7 +29,7 @@ _callroute()
         simulate) opts="--config --start --state --until --log --stats --service-level --json" ;;
         test) opts="--config --db --verbose" ;;
         diff) opts="--config --from --numbers --generate" ;;
-        compile) opts="--config --output -o --include-dir" ;;
+        compile) opts="--config --output -o --include-dir --owner" ;;
         users) opts="import export list show remove --db --replace --owner --format --json" ;;
         bench) opts="--config --generate --numbers --seconds --reload-ms --reloads --threads --save --seed --json --baseline --runs --rgs --agents --groups --waiting --events --model --scale --config-scale --keep --warmup --trace-slow --text --host-handles" ;;
     esac
