@@ -43,7 +43,9 @@ static void usage(FILE *f)
           "  list: each user's URI and line (the count on stderr); show: a user's fields;\n"
           "  --json: list as {\"db\", \"users\": [{\"uri\", \"line\"}...], \"count\"}, show as\n"
           "  one object of the CSV columns (null when not set), remove as {\"db\", \"removed\"}.\n"
-          "  remove: deletes a user (one transaction; exit status 1 when there is none).\n",
+          "  remove: deletes a user (exit status 1 when there is none): the other users are\n"
+          "  exported and imported again with --replace, in one write transaction, so an\n"
+          "  import that runs between the two is undone: do not run both at once.\n",
           f);
 }
 
