@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The planning guide's Response Group Service chapters against `callroute check` and
+# `callroute simulate` (helper H38c): one case per mismatch found and mended.
+#   guide_rgs_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
+# CASE: agent_uri, empty_group, action_target
+set -u
+cr=$1 src=$2 case=$3
+source "$(dirname "$0")/check_lib.sh"
+
+# rg BODY: a configuration whose <responseGroups> holds BODY, in $tmp/rg.xml
+rg() {
+  printf '<callroute xmlns="urn:callroute:config:1">\n<domains><domain>contoso.com</domain></domains>\n<responseGroups>\n%s\n</responseGroups>\n</callroute>\n' "$1" > "$tmp/rg.xml"
+}
+printf '0 call c1 sip:a@fabrikam.com sip:desk@contoso.com\n1 hangup c1\n' > "$tmp/one.events"
+
+case $case in
+agent_uri)
+  # SPEC §4 "Agent: a SIP URI"; guide 2476/2519 "Agents are users who handle incoming calls
+  # ... a user must be enabled for Office Communications Server" (users have SIP URIs). An
+  # <agent> that is not sip:user@domain was loaded and rung ("ring bob").
+  for bad in bob tel:+14255550100 sip:contoso.com 'mailto:bob@contoso.com'; do
+    rg "<agentGroup name=\"Desk\">
+<agent>sip:ok@contoso.com</agent>
+<agent>$bad</agent></agentGroup>
+<queue name=\"Desk\"><group>Desk</group><timeout seconds=\"60\" action=\"disconnect\"/></queue>
+<workflow name=\"Desk\" uri=\"sip:desk@contoso.com\" queue=\"Desk\"/>"
+    expect 2 "$cr" check --config "$tmp/rg.xml"
+    has "rg.xml:6: error: agentGroup 'Desk': agent '$bad' is not a SIP URI (sip:user@domain)" \
+      "check $bad" "$err"
+    expect 2 "$cr" simulate --config "$tmp/rg.xml" "$tmp/one.events"
+    hasnt "ring $bad" "simulate $bad" "$out"
+  done
+  # what stays allowed: sip: and sips:, any case, parameters
+  rg '<agentGroup name="Desk"><agent>sip:ok@contoso.com</agent><agent>SIPS:Bob@Contoso.com;transport=tls</agent></agentGroup>
+<queue name="Desk"><group>Desk</group><timeout seconds="60" action="disconnect"/></queue>
+<workflow name="Desk" uri="sip:desk@contoso.com" queue="Desk"/>'
+  expect 0 "$cr" check --config "$tmp/rg.xml"
+  ;;
+empty_group)
+  # guide 2522-2525: "Groups are assigned to queues"; an empty <group> in a queue was
+  # dropped without a word (a queue of only empty <group>s then disconnects every call).
+  rg '<agentGroup name="Desk"><agent>sip:ok@contoso.com</agent></agentGroup>
+<queue name="Desk"><group>Desk</group>
+<group></group><timeout seconds="60" action="disconnect"/></queue>
+<workflow name="Desk" uri="sip:desk@contoso.com" queue="Desk"/>'
+  expect 2 "$cr" check --config "$tmp/rg.xml"
+  has "rg.xml:6: error: queue 'Desk': empty <group>" "check" "$err"
+  expect 2 "$cr" simulate --config "$tmp/rg.xml" "$tmp/one.events"
+  has "empty <group>" "simulate" "$err"
+  ;;
+action_target)
+  # SPEC §4 actions: "forward to a SIP URI or number, voicemail"; a forward or voicemail
+  # target that is neither was loaded and the call handed to it ("transfer bob").
+  for kind in timeout overflow; do
+    for act in forward voicemail; do
+      attrs='seconds="30"'; [ $kind = overflow ] && attrs='calls="1"'
+      rg "<agentGroup name=\"Desk\"><agent>sip:ok@contoso.com</agent></agentGroup>
+<queue name=\"Desk\"><group>Desk</group>
+<$kind $attrs action=\"$act\" target=\"helpdesk voicemail\"/></queue>
+<workflow name=\"Desk\" uri=\"sip:desk@contoso.com\" queue=\"Desk\"/>"
+      expect 2 "$cr" check --config "$tmp/rg.xml"
+      has "rg.xml:6: error: queue 'Desk': action '$act': target 'helpdesk voicemail' is not a SIP URI or a phone number" \
+        "$kind $act" "$err"
+    done
+  done
+  rg '<agentGroup name="Desk"><agent>sip:ok@contoso.com</agent></agentGroup>
+<queue name="Desk"><group>Desk</group><timeout seconds="60" action="disconnect"/></queue>
+<workflow name="Desk" uri="sip:desk@contoso.com" queue="Desk">
+<afterHours action="forward" target="x"/></workflow>'
+  expect 2 "$cr" check --config "$tmp/rg.xml"
+  has "rg.xml:7: error: workflow 'Desk': action 'forward': target 'x' is not a SIP URI or a phone number" \
+    "afterHours" "$err"
+  # what stays allowed: SIP URIs (with parameters), tel: URIs and numbers with separators;
+  # the call goes there
+  rg '<agentGroup name="Desk"><agent>sip:ok@contoso.com</agent></agentGroup>
+<queue name="Desk"><group>Desk</group>
+<timeout seconds="5" action="voicemail" target="tel:+14255550100"/>
+<overflow calls="1" action="forward" target="+1 (425) 555-0199"/></queue>
+<queue name="Other"><group>Desk</group><timeout seconds="5" action="forward" target="sip:x@contoso.com;transport=tcp"/></queue>
+<workflow name="Desk" uri="sip:desk@contoso.com" queue="Desk"/>'
+  expect 0 "$cr" check --config "$tmp/rg.xml"
+  printf '0 presence sip:ok@contoso.com away\n0 call c1 sip:a@fabrikam.com sip:desk@contoso.com\n1 call c2 sip:b@fabrikam.com sip:desk@contoso.com\n' > "$tmp/t.events"
+  expect 0 "$cr" simulate --config "$tmp/rg.xml" "$tmp/t.events"
+  has "1.000 c2 transfer +1 (425) 555-0199" "overflow forward" "$out"
+  has "5.000 c1 voicemail tel:+14255550100" "timeout voicemail" "$out"
+  ;;
+*)
+  echo "unknown case $case"; exit 2 ;;
+esac
+check_done "guide_rgs $case"
