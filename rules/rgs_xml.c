@@ -268,8 +268,11 @@ static int parse_local(const char *s, int64_t *out)
     int n = sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec, &extra);
     if (n != 3 && n != 5 && n != 6)
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || sec < 0 ||
-        sec > 59)
+    /* a date of the calendar (no 30 February), 24:00 only as the end of a day */
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h < 0 ||
+        h > 24 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || (h == 24 && (mi || sec)))
         return -1;
     *out = cr_rgs_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     return 0;

@@ -2,7 +2,7 @@
 # The planning guide's Response Group Service chapters against `callroute check` and
 # `callroute simulate` (helper H38c): one case per mismatch found and mended.
 #   guide_rgs_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: agent_uri, empty_group, action_target
+# CASE: agent_uri, empty_group, action_target, holiday_date
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -83,6 +83,31 @@ action_target)
   expect 0 "$cr" simulate --config "$tmp/rg.xml" "$tmp/t.events"
   has "1.000 c2 transfer +1 (425) 555-0199" "overflow forward" "$out"
   has "5.000 c1 voicemail tel:+14255550100" "timeout voicemail" "$out"
+  ;;
+holiday_date)
+  # Issue 6 / SPEC §4 holiday sets (guide 2538: the workflow's business hours and holidays):
+  # a holiday's start and end are dates of the calendar. 2027-02-30 was read as 2 March and
+  # 24:30 as 00:30 the next day: a holiday on a day nobody wrote.
+  for d in 2027-02-30T00:00 2027-02-29 2100-02-29T08:00 2027-04-31 2027-03-01T24:30; do
+    rg "<agentGroup name=\"Desk\"><agent>sip:ok@contoso.com</agent></agentGroup>
+<queue name=\"Desk\"><group>Desk</group><timeout seconds=\"60\" action=\"disconnect\"/></queue>
+<holidaySet name=\"Days\">
+<holiday name=\"Bad\" start=\"$d\" end=\"2030-01-01\"/></holidaySet>
+<workflow name=\"Desk\" uri=\"sip:desk@contoso.com\" queue=\"Desk\" holidays=\"Days\"/>"
+    expect 2 "$cr" check --config "$tmp/rg.xml"
+    has "rg.xml:7: error: holidaySet 'Days': start '$d' must be YYYY-MM-DDTHH:MM (local time)" \
+      "start $d" "$err"
+  done
+  # leap days and the end of a day stay allowed; a call on 2 March 2027 is no holiday
+  rg '<agentGroup name="Desk"><agent>sip:ok@contoso.com</agent></agentGroup>
+<queue name="Desk"><group>Desk</group><timeout seconds="60" action="disconnect"/></queue>
+<holidaySet name="Days"><holiday name="Leap" start="2028-02-29" end="2028-02-29T24:00"/>
+<holiday name="Y2K" start="2000-02-29T00:00" end="2000-03-01"/></holidaySet>
+<workflow name="Desk" uri="sip:desk@contoso.com" queue="Desk" holidays="Days"/>'
+  expect 0 "$cr" check --config "$tmp/rg.xml"
+  printf '0 call c1 sip:a@fabrikam.com sip:desk@contoso.com\n' > "$tmp/h.events"
+  expect 0 "$cr" simulate --config "$tmp/rg.xml" --start 2028-02-29T12:00:00Z "$tmp/h.events"
+  [ "$out" = "0.000 c1 hangup holiday" ] && ok || bad "leap day holiday: $out"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
