@@ -2,7 +2,7 @@
 # The planning guide's Response Group Service chapters against `callroute check` and
 # `callroute simulate` (helper H38c): one case per mismatch found and mended.
 #   guide_rgs_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: agent_uri, empty_group, action_target, holiday_date
+# CASE: agent_uri, empty_group, action_target, holiday_date, group_twice
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -108,6 +108,26 @@ holiday_date)
   printf '0 call c1 sip:a@fabrikam.com sip:desk@contoso.com\n' > "$tmp/h.events"
   expect 0 "$cr" simulate --config "$tmp/rg.xml" --start 2028-02-29T12:00:00Z "$tmp/h.events"
   [ "$out" = "0.000 c1 hangup holiday" ] && ok || bad "leap day holiday: $out"
+  ;;
+group_twice)
+  # SPEC §4 "Queue: ordered agent groups" (guide 2522-2525: groups are assigned to queues):
+  # a group listed twice in one queue is refused as an agent listed twice in one group is;
+  # it was taken without a word (its second place never offers anything).
+  rg '<agentGroup name="Tier 1"><agent>sip:ok@contoso.com</agent></agentGroup>
+<agentGroup name="Tier 2"><agent>sip:two@contoso.com</agent></agentGroup>
+<queue name="Desk"><group>Tier 1</group><group>Tier 2</group><group>Tier 1</group>
+<timeout seconds="60" action="disconnect"/></queue>
+<workflow name="Desk" uri="sip:desk@contoso.com" queue="Desk"/>'
+  expect 2 "$cr" check --config "$tmp/rg.xml"
+  has "rg.xml:6: error: queue 'Desk': agent group 'Tier 1' listed twice" "check" "$err"
+  expect 2 "$cr" simulate --config "$tmp/rg.xml" "$tmp/one.events"
+  has "agent group 'Tier 1' listed twice" "simulate" "$err"
+  # the same group in two queues stays allowed
+  rg '<agentGroup name="Tier 1"><agent>sip:ok@contoso.com</agent></agentGroup>
+<queue name="Desk"><group>Tier 1</group><timeout seconds="60" action="disconnect"/></queue>
+<queue name="Desk 2"><group>Tier 1</group><timeout seconds="60" action="disconnect"/></queue>
+<workflow name="Desk" uri="sip:desk@contoso.com" queue="Desk"/>'
+  expect 0 "$cr" check --config "$tmp/rg.xml"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
