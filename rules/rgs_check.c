@@ -139,6 +139,18 @@ static void check_queues(const cr_rgs_config *rgs, cr_diag *diag)
     char obj[512];
     for (size_t i = 0; i < rgs->nqueues; i++) {
         const cr_rgs_queue *q = &rgs->queues[i];
+        /* guide: "Queues hold callers until an agent becomes available"; one whose groups
+         * list nobody never will: the engine disconnects its calls at once */
+        size_t agents = 0;
+        for (size_t j = 0; j < q->ngroups && q->groups; j++)
+            agents += rgs->groups[q->groups[j]].nagents;
+        if (!agents) {
+            snprintf(obj, sizeof obj, "queue '%s'", q->name);
+            cr_diag_add(diag, CR_DIAG_WARNING, q->loc, obj,
+                        "%s: every call that reaches it is disconnected (hangup no_agents)",
+                        q->ngroups ? "its agent groups list no agent" : "no agent group");
+            continue; /* (so no call waits for its timeout) */
+        }
         if (q->timeout_s > 0)
             continue;
         snprintf(obj, sizeof obj, "queue '%s'", q->name);

@@ -2,7 +2,7 @@
 # The planning guide's Response Group Service chapters against `callroute check` and
 # `callroute simulate` (helper H38c): one case per mismatch found and mended.
 #   guide_rgs_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: agent_uri, empty_group, action_target, holiday_date, group_twice
+# CASE: agent_uri, empty_group, action_target, holiday_date, group_twice, queue_no_agents
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -128,6 +128,25 @@ group_twice)
 <queue name="Desk 2"><group>Tier 1</group><timeout seconds="60" action="disconnect"/></queue>
 <workflow name="Desk" uri="sip:desk@contoso.com" queue="Desk"/>'
   expect 0 "$cr" check --config "$tmp/rg.xml"
+  ;;
+queue_no_agents)
+  # Guide 2524: "Queues hold callers until an agent becomes available". A queue whose groups
+  # list nobody never can: the engine disconnects its calls at once (issue 6: "a queue with
+  # no groups or no agents at all disconnects"); check said nothing (or only that it had no
+  # <timeout>, "a call waits until an agent answers").
+  rg '<agentGroup name="Nobody"/>
+<queue name="Desk"><group>Nobody</group></queue>
+<queue name="Bare"><timeout seconds="60" action="disconnect"/></queue>
+<workflow name="Desk" uri="sip:desk@contoso.com" queue="Desk"/>'
+  expect 0 "$cr" check --config "$tmp/rg.xml"
+  has "rg.xml:5: warning: queue 'Desk': its agent groups list no agent: every call that reaches it is disconnected (hangup no_agents)" \
+    "group without agents" "$out"
+  hasnt "queue 'Desk': no <timeout>" "no waiting in a queue without agents" "$out"
+  has "rg.xml:6: warning: queue 'Bare': no agent group: every call that reaches it is disconnected (hangup no_agents)" \
+    "queue without groups" "$out"
+  expect 0 "$cr" simulate --config "$tmp/rg.xml" "$tmp/one.events"
+  [ "$out" = "0.000 c1 answer
+0.000 c1 hangup no_agents" ] && ok || bad "the call is disconnected: $out"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
