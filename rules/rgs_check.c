@@ -98,6 +98,12 @@ static void check_workflows(const cr_config *cfg, const cr_rgs_config *rgs, cr_d
                         "welcome=\"%s\" is not played: a welcome prompt belongs to hunt groups; "
                         "an IVR plays its prompts from its script (call:play)",
                         w->welcome);
+        /* guide 2538: a workflow's business hours; a set without a range is never open */
+        if (w->hours >= 0 && (size_t)w->hours < rgs->nhours && rgs->hours[w->hours].nranges == 0)
+            cr_diag_add(diag, CR_DIAG_WARNING, w->loc, obj,
+                        "hoursSet '%s' has no <range>: the workflow is always after hours (every "
+                        "call gets its after-hours action)",
+                        rgs->hours[w->hours].name);
         const cr_user *u = w->uri ? cr_config_user_find(cfg, w->uri) : NULL;
         /* an identity-only entry is the workflow's calling identity: nobody is rung at it,
          * so a call cannot "reach both" */

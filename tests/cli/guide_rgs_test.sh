@@ -2,7 +2,8 @@
 # The planning guide's Response Group Service chapters against `callroute check` and
 # `callroute simulate` (helper H38c): one case per mismatch found and mended.
 #   guide_rgs_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
-# CASE: agent_uri, empty_group, action_target, holiday_date, group_twice, queue_no_agents
+# CASE: agent_uri, empty_group, action_target, holiday_date, group_twice, queue_no_agents,
+#   hours_no_range
 set -u
 cr=$1 src=$2 case=$3
 source "$(dirname "$0")/check_lib.sh"
@@ -147,6 +148,23 @@ queue_no_agents)
   expect 0 "$cr" simulate --config "$tmp/rg.xml" "$tmp/one.events"
   [ "$out" = "0.000 c1 answer
 0.000 c1 hangup no_agents" ] && ok || bad "the call is disconnected: $out"
+  ;;
+hours_no_range)
+  # Guide 2538: a workflow's business hours. An hoursSet without a <range> is never open:
+  # every call to a workflow using it gets the after-hours action; check said nothing.
+  rg '<agentGroup name="Desk"><agent>sip:ok@contoso.com</agent></agentGroup>
+<queue name="Desk"><group>Desk</group><timeout seconds="60" action="disconnect"/></queue>
+<hoursSet name="Office" timeZone="UTC"/>
+<hoursSet name="Spare" timeZone="UTC"/>
+<workflow name="Desk" uri="sip:desk@contoso.com" queue="Desk" hours="Office">
+<afterHours action="voicemail" target="sip:vm@contoso.com"/></workflow>'
+  expect 0 "$cr" check --config "$tmp/rg.xml"
+  has "rg.xml:8: warning: workflow 'Desk': hoursSet 'Office' has no <range>: the workflow is always after hours (every call gets its after-hours action)" \
+    "check" "$out"
+  hasnt "'Spare'" "an unused set" "$out"
+  printf '0 call c1 sip:a@fabrikam.com sip:desk@contoso.com\n' > "$tmp/h.events"
+  expect 0 "$cr" simulate --config "$tmp/rg.xml" "$tmp/h.events"
+  [ "$out" = "0.000 c1 voicemail sip:vm@contoso.com" ] && ok || bad "after hours: $out"
   ;;
 *)
   echo "unknown case $case"; exit 2 ;;
