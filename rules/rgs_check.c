@@ -98,6 +98,12 @@ static void check_workflows(const cr_config *cfg, const cr_rgs_config *rgs, cr_d
                         "welcome=\"%s\" is not played: a welcome prompt belongs to hunt groups; "
                         "an IVR plays its prompts from its script (call:play)",
                         w->welcome);
+        /* guide 2538: a workflow's business hours; a set without a range is never open */
+        if (w->hours >= 0 && (size_t)w->hours < rgs->nhours && rgs->hours[w->hours].nranges == 0)
+            cr_diag_add(diag, CR_DIAG_WARNING, w->loc, obj,
+                        "hoursSet '%s' has no <range>: the workflow is always after hours (every "
+                        "call gets its after-hours action)",
+                        rgs->hours[w->hours].name);
         const cr_user *u = w->uri ? cr_config_user_find(cfg, w->uri) : NULL;
         /* an identity-only entry is the workflow's calling identity: nobody is rung at it,
          * so a call cannot "reach both" */
@@ -139,6 +145,18 @@ static void check_queues(const cr_rgs_config *rgs, cr_diag *diag)
     char obj[512];
     for (size_t i = 0; i < rgs->nqueues; i++) {
         const cr_rgs_queue *q = &rgs->queues[i];
+        /* guide: "Queues hold callers until an agent becomes available"; one whose groups
+         * list nobody never will: the engine disconnects its calls at once */
+        size_t agents = 0;
+        for (size_t j = 0; j < q->ngroups && q->groups; j++)
+            agents += rgs->groups[q->groups[j]].nagents;
+        if (!agents) {
+            snprintf(obj, sizeof obj, "queue '%s'", q->name);
+            cr_diag_add(diag, CR_DIAG_WARNING, q->loc, obj,
+                        "%s: every call that reaches it is disconnected (hangup no_agents)",
+                        q->ngroups ? "its agent groups list no agent" : "no agent group");
+            continue; /* (so no call waits for its timeout) */
+        }
         if (q->timeout_s > 0)
             continue;
         snprintf(obj, sizeof obj, "queue '%s'", q->name);

@@ -7,6 +7,7 @@
 
 #include "cr_libxml.h"
 
+#include "cr_engine.h"
 #include "cr_image.h"
 #include "rgs_image.h"
 #include "cr_xml.h"
@@ -37,6 +38,23 @@ static void begin_part(cr_xml_elem *e, const cr_xml_elem *parent, rloader *L, xm
 }
 
 #define FOR_CHILDREN(c, node) CR_XML_FOR_ELEMENTS(c, node)
+
+/* A SIP URI with a user part (sip:user@host, sips: too): what an agent is (SPEC §4). */
+static bool sip_user_uri(const char *uri)
+{
+    char key[1024];
+    return cr_uri_key(uri, key, sizeof key) > 0 && strchr(key, '@') != NULL;
+}
+
+/* Where a forward or a voicemail action can send a call: a SIP URI or a phone number
+ * (SPEC §4: "forward to a SIP URI or number"). */
+static bool call_target_ok(const char *t)
+{
+    char key[1024];
+    cr_number num;
+    return cr_uri_key(t, key, sizeof key) > 0 ||
+           (cr_number_parse(t, &num) == CR_OK && num.dialable);
+}
 
 /* Elements of foreign namespaces are extension points here: only callroute ones are errors. */
 static void unknown_child(cr_xml_elem *e, xmlNodePtr c)
@@ -93,6 +111,8 @@ static void load_group(rloader *L, xmlNodePtr node)
         char *uri = cr_xml_text(c);
         if (!uri || !uri[0])
             cr_xml_fail_at(&e, c, "empty <agent>");
+        else if (!sip_user_uri(uri))
+            cr_xml_fail_at(&e, c, "agent '%s' is not a SIP URI (sip:user@domain)", uri);
         else if (cr_rgs_group_add_agent(g, uri) < 0)
             L->oom = true;
         free(uri);
@@ -120,6 +140,10 @@ static void load_action(cr_xml_elem *e, cr_rgs_action *a)
         cr_xml_fail(e, "action '%s' is not disconnect, forward, voicemail or queue", act);
     if (a->kind > CR_RGS_ACT_DISCONNECT && (!a->target || !a->target[0]))
         cr_xml_fail(e, "action '%s' needs a target", act);
+    else if ((a->kind == CR_RGS_ACT_FORWARD || a->kind == CR_RGS_ACT_VOICEMAIL) &&
+             !call_target_ok(a->target))
+        cr_xml_fail(e, "action '%s': target '%s' is not a SIP URI or a phone number", act,
+                    a->target);
     free(act);
 }
 
@@ -146,7 +170,9 @@ static void load_queue(rloader *L, xmlNodePtr node)
         }
         if (cr_xml_is(c, "group")) {
             char *g = cr_xml_text(c);
-            if (g && g[0] && cr_rgs_queue_add_group(q, g) < 0)
+            if (!g || !g[0])
+                cr_xml_fail_at(&e, c, "empty <group>");
+            else if (cr_rgs_queue_add_group(q, g) < 0)
                 L->oom = true;
             free(g);
         } else if (cr_xml_is(c, "timeout")) {
@@ -242,8 +268,11 @@ static int parse_local(const char *s, int64_t *out)
     int n = sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec, &extra);
     if (n != 3 && n != 5 && n != 6)
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || sec < 0 ||
-        sec > 59)
+    /* a date of the calendar (no 30 February), 24:00 only as the end of a day */
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h < 0 ||
+        h > 24 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || (h == 24 && (mi || sec)))
         return -1;
     *out = cr_rgs_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     return 0;

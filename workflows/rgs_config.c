@@ -344,6 +344,14 @@ static int resolve_queues(cr_rgs_config *cfg, cr_diag *diag)
             if (g < 0)
                 cr_diag_add(diag, CR_DIAG_ERROR, q->loc, ob, "agent group '%s' is not defined",
                             q->group_names[j]);
+            /* as an agent listed twice in a group (a few groups a queue: compared in turn,
+             * up to 64 of them) */
+            for (size_t k = 0; g >= 0 && k < j && k < 64; k++)
+                if (strcmp(q->group_names[k], q->group_names[j]) == 0) {
+                    cr_diag_add(diag, CR_DIAG_ERROR, q->loc, ob, "agent group '%s' listed twice",
+                                q->group_names[j]);
+                    break;
+                }
             q->groups[j] = g < 0 ? 0 : (size_t)g;
         }
         if (q->timeout_s < 0)

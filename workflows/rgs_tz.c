@@ -209,8 +209,10 @@ RGS_HOT cr_rgs_open_state rgs_open_state(const cr_rgs_config *cfg, long wtz, lon
     if (hours < 0)
         return CR_RGS_OPEN;
     const cr_rgs_hours *h = &cfg->hours[hours];
-    if (h->tz != wtz) {
-        tz = h->tz >= 0 ? &cfg->tzs[h->tz] : NULL;
+    /* the hours set's own zone; one without a zone is read in the workflow's (UTC when
+     * neither names one) */
+    if (h->tz >= 0 && h->tz != wtz) {
+        tz = &cfg->tzs[h->tz];
         local = unix_s + cr_rgs_tz_offset(tz, unix_s);
     }
     int64_t day = floor_div(local, 86400);
