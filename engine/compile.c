@@ -101,6 +101,34 @@ static uint32_t lookup(const cr_index *ix, name_cache *nc, const char *name)
     return v;
 }
 
+/* A name a list gives twice (a route's gateway, a route's or a voice policy's phone usage): the
+ * repeat is dropped with a warning, so every gateway of a route gets an equal share of its
+ * load and is tried once (a repeated gateway took two shares of the route's calls). Cold:
+ * compile only; lists are short, so the scan is quadratic only in a list's length. */
+static void drop_repeats(cr_diag *d, cr_namelist *l, uint32_t *v, const char *okind,
+                         const char *oname, const char *kind)
+{
+    char obj[300];
+    cr_srcloc *locs = ce_namelist_locs(l);
+    size_t n = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        bool seen = false;
+        for (size_t k = 0; v[i] != CR_INDEX_NONE && k < n && !seen; k++)
+            seen = v[k] == v[i];
+        if (seen) {
+            cr_diag_add(d, CR_DIAG_WARNING, locs[i], OBJ(obj, okind, oname),
+                        "%s '%s' is listed more than once: the repeat is ignored", kind,
+                        l->names[i]);
+            continue;
+        }
+        v[n] = v[i];
+        l->names[n] = l->names[i];
+        locs[n] = locs[i];
+        n++;
+    }
+    l->count = (uint32_t)n;
+}
+
 static void resolve(cr_config *c, cr_diag *d, const cr_index *ix, name_cache *nc, cr_namelist *l,
                     const cr_namelist *last, const char *okind, const char *oname, const char *kind)
 {
@@ -118,6 +146,7 @@ static void resolve(cr_config *c, cr_diag *d, const cr_index *ix, name_cache *nc
             cr_diag_add(d, CR_DIAG_ERROR, ce_namelist_locs(l)[i], OBJ(obj, okind, oname),
                         "unknown %s '%s'", kind, l->names[i]);
     }
+    drop_repeats(d, l, v, okind, oname, kind);
     if (last && last->idx && last->count == l->count &&
         memcmp(last->idx, v, l->count * sizeof *v) == 0) {
         l->idx = last->idx;

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Planning-guide voice audit (helper H38g) through the command line, one case per mismatch
+# mended:
+#   repeats  a gateway a route lists twice gets one share of the route's load, not two, and is
+#            tried once; check warns (file:line, route) about a route's repeated gateway or
+#            phone usage and a voice policy's repeated phone usage (guide, Basic Routing Setup:
+#            the Universal Route sends calls "to one of three gateways"; SPEC §2: "each
+#            gateway once ... within one route, spread load across its gateways")
+#   guide_voice_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
+set -u
+cr=$1 src=$2 case=$3
+source "$(dirname "$0")/check_lib.sh"
+
+# The guide's "Using the Correct Gateway for Local Calls" (Redmond and Dallas local routes,
+# the Universal Route over Red-GW1, Red-GW2 and Dallas-GW1), Redmond's location profile.
+cat >"$tmp/g.xml" <<'XML'
+<?xml version="1.0"?>
+<callroute xmlns="urn:callroute:config:1">
+  <domains><domain>contoso.com</domain></domains>
+  <locationProfiles default="Redmond.contoso.com">
+    <locationProfile name="Redmond.contoso.com" description="Redmond">
+      <rule name="5digitExtension" pattern="^5(\d{4})$" translation="+1425555$1"
+            internalExtension="true"/>
+      <rule name="7digitcallingRedmond" pattern="^(\d{7})$" translation="+1425$1"/>
+      <rule name="10digitcallingUS" pattern="^(\d{10})$" translation="+1$1"/>
+    </locationProfile>
+  </locationProfiles>
+  <phoneUsages><usage name="Local"/><usage name="GlobalPSTNHopoff"/></phoneUsages>
+  <voicePolicies default="Default Calling Policy">
+    <voicePolicy name="Default Calling Policy" simultaneousRing="true">
+      <usage>Local</usage><usage>GlobalPSTNHopoff</usage>
+    </voicePolicy>
+  </voicePolicies>
+  <gateways>
+    <gateway name="Red-GW1" address="sip:192.0.2.10"/>
+    <gateway name="Red-GW2" address="sip:192.0.2.11"/>
+    <gateway name="Dallas-GW1" address="sip:192.0.2.20"/>
+  </gateways>
+  <routes>
+    <route name="Redmond Local Route" pattern="^\+1(425|206|253)(\d{7})$">
+      <usage>Local</usage><gateway>Red-GW1</gateway><gateway>Red-GW2</gateway>
+    </route>
+    <route name="Dallas Local Route" pattern="^\+1(972|214|469)(\d{7})$">
+      <usage>Local</usage><gateway>Dallas-GW1</gateway>
+    </route>
+    <route name="Universal Route" pattern="^\+?(\d*)$">
+      <usage>GlobalPSTNHopoff</usage>
+      <gateway>Red-GW1</gateway><gateway>Red-GW2</gateway><gateway>Dallas-GW1</gateway>
+    </route>
+  </routes>
+  <users>
+    <user uri="sip:alice@contoso.com" line="tel:+14255550100;ext=50100" enterpriseVoice="true"/>
+  </users>
+</callroute>
+XML
+x=$tmp/g.xml
+
+# first_counts FILE NUMBER CALLS: "GW=COUNT ..." of the first attempts of CALLS calls to NUMBER
+# decided one after the other with the load-spreading state carried (a live server)
+first_counts() {
+  local i
+  for ((i = 0; i < $3; i++)); do echo "$2"; done >"$tmp/batch"
+  "$cr" route --config "$1" --from sip:alice@contoso.com --batch "$tmp/batch" --spread 2>/dev/null |
+    python3 -c '
+import json, sys, collections
+c = collections.Counter(json.loads(l)["attempts"][0]["gateway"] for l in sys.stdin if l.strip())
+print(" ".join("%s=%d" % kv for kv in sorted(c.items())))'
+}
+
+case $case in
+repeats)
+  # the guide's table as it stands: an even spread, no warning
+  expect 0 "$cr" check --config "$x"
+  hasnt "more than once" "the guide's configuration" "$out$err"
+  expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com 2035550100 --json
+  json "j['rule'] == '10digitcallingUS' and j['normalized'] == '+12035550100' and [a['route'] for a in j['attempts']] == ['Universal Route'] * 3"
+  out=$(first_counts "$x" 2035550100 30)
+  expect_counts="Dallas-GW1=10 Red-GW1=10 Red-GW2=10"
+  [ "$out" = "$expect_counts" ] && ok || bad "guide spread: $out (want $expect_counts)"
+  # Red-GW1 given twice in the Universal Route, Local twice in the policy and the route
+  sed -e 's|<gateway>Red-GW1</gateway><gateway>Red-GW2</gateway><gateway>Dallas-GW1</gateway>|<gateway>Red-GW1</gateway><gateway>Red-GW2</gateway><gateway>Red-GW1</gateway><gateway>Dallas-GW1</gateway>|' \
+      -e 's|<usage>Local</usage><usage>GlobalPSTNHopoff</usage>|<usage>Local</usage><usage>GlobalPSTNHopoff</usage><usage>Local</usage>|' \
+      -e 's|<usage>Local</usage><gateway>Dallas-GW1</gateway>|<usage>Local</usage><usage>Local</usage><gateway>Dallas-GW1</gateway>|' \
+      "$x" >"$tmp/rep.xml"
+  expect 0 "$cr" check --config "$tmp/rep.xml"
+  line=$(grep -n '<gateway>Red-GW1</gateway><gateway>Red-GW2</gateway><gateway>Red-GW1</gateway>' "$tmp/rep.xml" | cut -d: -f1)
+  has "rep.xml:$line: warning: route 'Universal Route': gateway 'Red-GW1' is listed more than once: the repeat is ignored" \
+      "repeated gateway" "$out"
+  line=$(grep -n '<usage>Local</usage><usage>GlobalPSTNHopoff</usage><usage>Local</usage>' "$tmp/rep.xml" | cut -d: -f1)
+  has "rep.xml:$line: warning: voice policy 'Default Calling Policy': phone usage 'Local' is listed more than once: the repeat is ignored" \
+      "repeated policy usage" "$out"
+  line=$(grep -n '<usage>Local</usage><usage>Local</usage><gateway>Dallas-GW1</gateway>' "$tmp/rep.xml" | cut -d: -f1)
+  has "rep.xml:$line: warning: route 'Dallas Local Route': phone usage 'Local' is listed more than once: the repeat is ignored" \
+      "repeated route usage" "$out"
+  # each gateway once in the failover list, and each an equal share of the first attempts
+  expect 0 "$cr" route --config "$tmp/rep.xml" --from sip:alice@contoso.com 2035550100 --json
+  json "sorted(a['gateway'] for a in j['attempts']) == ['Dallas-GW1', 'Red-GW1', 'Red-GW2']"
+  out=$(first_counts "$tmp/rep.xml" 2035550100 30)
+  [ "$out" = "$expect_counts" ] && ok || bad "repeated gateway spread: $out (want $expect_counts)"
+  # with a gateway down, its share goes to the two others, still evenly
+  for ((i = 0; i < 30; i++)); do echo 2035550100; done >"$tmp/batch"
+  out=$("$cr" route --config "$tmp/rep.xml" --from sip:alice@contoso.com --batch "$tmp/batch" --spread --down Red-GW2 2>/dev/null |
+    python3 -c '
+import json, sys, collections
+c = collections.Counter(json.loads(l)["attempts"][0]["gateway"] for l in sys.stdin if l.strip())
+print(" ".join("%s=%d" % kv for kv in sorted(c.items())))')
+  [ "$out" = "Dallas-GW1=15 Red-GW1=15" ] && ok || bad "repeated gateway spread, Red-GW2 down: $out"
+  # the local route is still tried first for a Dallas number (Local before GlobalPSTNHopoff)
+  expect 0 "$cr" route --config "$tmp/rep.xml" --from sip:alice@contoso.com +12145550100 --json
+  json "j['attempts'][0]['route'] == 'Dallas Local Route' and j['attempts'][0]['gateway'] == 'Dallas-GW1'"
+  ;;
+*)
+  echo "unknown case '$case'"
+  exit 2
+  ;;
+esac
+check_done "guide_voice $case"
