@@ -6,6 +6,12 @@
 #            phone usage and a voice policy's repeated phone usage (guide, Basic Routing Setup:
 #            the Universal Route sends calls "to one of three gateways"; SPEC §2: "each
 #            gateway once ... within one route, spread load across its gateways")
+#   bare_plus  the guide's IntlCallingUS (^011(\d*)$ -> +$1) on "011" gives '+' and no digit:
+#            the call is blocked with the rule named, not sent as "sip:+@gateway" by the
+#            Universal Route (^\+?(\d*)$), as an empty result already was
+#   translation_chars  a translation whose literal text holds a space, a control character or
+#            a URI delimiter (@ < > " \) is a check error naming file:line and the rule; before,
+#            "+1 425$1" was accepted and sent "sip:+1 4255550100@..." to the gateway
 #   guide_voice_test.sh CALLROUTE_BINARY SOURCE_DIR CASE
 set -u
 cr=$1 src=$2 case=$3
@@ -23,6 +29,7 @@ cat >"$tmp/g.xml" <<'XML'
             internalExtension="true"/>
       <rule name="7digitcallingRedmond" pattern="^(\d{7})$" translation="+1425$1"/>
       <rule name="10digitcallingUS" pattern="^(\d{10})$" translation="+1$1"/>
+      <rule name="IntlCallingUS" pattern="^011(\d*)$" translation="+$1"/>
     </locationProfile>
   </locationProfiles>
   <phoneUsages><usage name="Local"/><usage name="GlobalPSTNHopoff"/></phoneUsages>
@@ -108,6 +115,39 @@ print(" ".join("%s=%d" % kv for kv in sorted(c.items())))')
   # the local route is still tried first for a Dallas number (Local before GlobalPSTNHopoff)
   expect 0 "$cr" route --config "$tmp/rep.xml" --from sip:alice@contoso.com +12145550100 --json
   json "j['attempts'][0]['route'] == 'Dallas Local Route' and j['attempts'][0]['gateway'] == 'Dallas-GW1'"
+  ;;
+bare_plus)
+  expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com 01191445550100 --json
+  json "j['rule'] == 'IntlCallingUS' and j['normalized'] == '+91445550100' and j['decision'] == 'outbound'"
+  expect 1 "$cr" route --config "$x" --from sip:alice@contoso.com 011 --json
+  json "j['decision'] == 'blocked' and j['rule'] == 'IntlCallingUS' and j['attempts'] == []"
+  json "j['reason'] == \"rule 'IntlCallingUS' translates 011 to '+' and no digit\""
+  expect 1 "$cr" route --config "$x" --from sip:alice@contoso.com 011 --trace
+  has "rule 'IntlCallingUS' translates 011 to '+' and no digit" "trace" "$out"
+  hasnt "sip:+@" "no Request-URI without a number" "$out"
+  # one digit after the '+' is a number (the routes decide)
+  expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com 0114 --json
+  json "j['decision'] == 'outbound' and j['normalized'] == '+4'"
+  ;;
+translation_chars)
+  for t in '+1 425$1' '+1425$1@x' '<+1425$1>' '+1425$1"' '+1425\$1'; do
+    python3 -c 'import sys; s=open(sys.argv[1]).read(); open(sys.argv[2],"w").write(s.replace("translation=\"+1425$1\"", "translation=\"%s\"" % sys.argv[3].replace("<","&lt;").replace(">","&gt;").replace("\"","&quot;"), 1))' \
+      "$x" "$tmp/t.xml" "$t"
+    line=$(grep -n '<rule name="7digitcallingRedmond"' "$tmp/t.xml" | cut -d: -f1)
+    expect 2 "$cr" check --config "$tmp/t.xml"
+    has "t.xml:$line: error: rule '7digitcallingRedmond' of location profile 'Redmond.contoso.com': translation '$t' has " \
+        "translation $t" "$err"
+  done
+  # a tab (&#9;) is named as a control character
+  sed 's|translation="+1425$1"|translation="+1425\&#9;$1"|' "$x" >"$tmp/tab.xml"
+  expect 2 "$cr" check --config "$tmp/tab.xml"
+  has "has control character 0x09 at offset 5" "tab" "$err"
+  # what a number may hold stays accepted: digits, + * #, ;ext=, $$ and group names
+  sed 's|translation="+1425$1"|translation="*1425$1#;ext=$1"|' "$x" >"$tmp/ok.xml"
+  expect 0 "$cr" check --config "$tmp/ok.xml"
+  hasnt "translation '" "an accepted translation" "$out$err"
+  expect 0 "$cr" check --config "$src/examples/contoso/contoso.xml"
+  hasnt "a normalized number cannot hold it" "contoso" "$out$err"
   ;;
 *)
   echo "unknown case '$case'"
