@@ -246,6 +246,38 @@ static bool rule_eq(const void *ud, uint32_t v, const char *key, size_t n)
     return strncmp(name, key, n) == 0 && name[n] == 0;
 }
 
+/* The first character of a translation's literal text (outside $ substitutions) no Request-URI
+ * can carry in a number, plus one; 0 when none: white space, control characters and the URI
+ * delimiters @ < > " \\. A space in "+1 425$1" reached the gateway as "sip:+1 4251@...". */
+static size_t translation_bad_char(const char *t)
+{
+    for (size_t i = 0; t[i]; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        if (ch == '$' && t[i + 1]) {
+            i++; /* $$, $1, ${name}: the character after '$' is not literal text */
+            if (t[i] == '{')
+                while (t[i + 1] && t[i] != '}')
+                    i++;
+            continue;
+        }
+        if (ch <= ' ' || ch == 0x7f || strchr("@<>\"\\", ch))
+            return i + 1;
+    }
+    return 0;
+}
+
+static const char *bad_char_name(char ch, char buf[32])
+{
+    if (ch == ' ')
+        return "a space";
+    if ((unsigned char)ch < ' ' || ch == 0x7f) {
+        snprintf(buf, 32, "control character 0x%02x", (unsigned char)ch);
+        return buf;
+    }
+    snprintf(buf, 32, "'%c'", ch);
+    return buf;
+}
+
 /* How compile_profiles compiles each rule's translation. */
 typedef enum {
     XL_NOW,   /* the XML: pattern and translation compiled, errors said */
@@ -301,6 +333,13 @@ static void compile_profiles(cr_config *c, cr_diag *d, xlat_when when)
                 }
                 r->xlat = ce_xlat_compile(r->translation, r->pattern, r->re, msg, sizeof msg);
             }
+            size_t bad = r->translation && !lazy ? translation_bad_char(r->translation) : 0;
+            char cb[32];
+            if (bad)
+                cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj_of(&on),
+                            "translation '%s' has %s at offset %zu: a normalized number cannot "
+                            "hold it (it would be sent in the Request-URI)",
+                            r->translation, bad_char_name(r->translation[bad - 1], cb), bad - 1);
             if (!r->xlat)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj_of(&on), "%s", msg);
             else if (msg[0]) /* a group the pattern lacks: literal text, as in .NET */
