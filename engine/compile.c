@@ -247,8 +247,9 @@ static bool rule_eq(const void *ud, uint32_t v, const char *key, size_t n)
 }
 
 /* The first character of a translation's literal text (outside $ substitutions) no Request-URI
- * can carry in a number, plus one; 0 when none: white space, control characters and the URI
- * delimiters @ < > " \\. A space in "+1 425$1" reached the gateway as "sip:+1 4251@...". */
+ * can carry in a number, plus one; 0 when none: white space, control characters and '@' (which
+ * would end the Request-URI's user part). A space in "+1 425$1" reached the gateway as
+ * "sip:+1 4251@...". */
 static size_t translation_bad_char(const char *t)
 {
     for (size_t i = 0; t[i]; i++) {
@@ -260,7 +261,7 @@ static size_t translation_bad_char(const char *t)
                     i++;
             continue;
         }
-        if (ch <= ' ' || ch == 0x7f || strchr("@<>\"\\", ch))
+        if (ch <= ' ' || ch == 0x7f || ch == '@')
             return i + 1;
     }
     return 0;
