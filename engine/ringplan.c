@@ -208,9 +208,9 @@ static bool resolve(planner *P, const char *target, const char *what, cr_plan_ta
         note(P, "%s %s: skipped, normalized number too long", what, num.digits);
         return false;
     }
-    if (!norm[0]) {
-        note(P, "%s %s: skipped, rule '%s' translates it to an empty number", what, num.digits,
-             rule ? rule->name : "");
+    if (!norm[0] || (norm[0] == '+' && !norm[1])) {
+        note(P, "%s %s: skipped, rule '%s' translates it to %s", what, num.digits,
+             rule ? rule->name : "", norm[0] ? "'+' and no digit" : "an empty number");
         return false;
     }
     const cr_user *u = cr_user_by_number(P->cfg, P->rt, norm, num.ext);

@@ -9,6 +9,8 @@
 #   bare_plus  the guide's IntlCallingUS (^011(\d*)$ -> +$1) on "011" gives '+' and no digit:
 #            the call is blocked with the rule named, not sent as "sip:+@gateway" by the
 #            Universal Route (^\+?(\d*)$), as an empty result already was
+#   bare_plus_legs  the same for a forwarding or simultaneous-ring target ("011"): the leg is
+#            skipped with the rule named, not routed to a gateway as "sip:+@gateway"
 #   translation_chars  a translation whose literal text holds a space, a control character or
 #            '@' is a check error naming file:line and the rule; before,
 #            "+1 425$1" was accepted and sent "sip:+1 4255550100@..." to the gateway
@@ -128,6 +130,19 @@ bare_plus)
   # one digit after the '+' is a number (the routes decide)
   expect 0 "$cr" route --config "$x" --from sip:alice@contoso.com 0114 --json
   json "j['decision'] == 'outbound' and j['normalized'] == '+4'"
+  ;;
+bare_plus_legs)
+  sed 's|<user uri="sip:alice@contoso.com" line="tel:+14255550100;ext=50100" enterpriseVoice="true"/>|<user uri="sip:alice@contoso.com" line="tel:+14255550100;ext=50100" enterpriseVoice="true"><simultaneousRing target="011"/><forwarding noAnswerAfter="15" noAnswerTarget="011"/></user>|' \
+      "$x" >"$tmp/legs.xml"
+  expect 0 "$cr" inbound --config "$tmp/legs.xml" --from sip:bob@contoso.com sip:alice@contoso.com --json
+  json "[r['branch'] for r in j['ring']] == ['endpoints'] and j['no_answer'] is None"
+  json "any(\"simultaneous ring 011: skipped, rule 'IntlCallingUS' translates it to '+' and no digit\" in s['reason'] for s in j['skipped'])"
+  json "any(\"no-answer forwarding to 011: skipped, rule 'IntlCallingUS' translates it to '+' and no digit\" in s['reason'] for s in j['skipped'])"
+  hasnt "sip:+@" "no Request-URI without a number" "$out"
+  # one digit is a number: the leg is routed
+  sed 's|target="011"/>|target="0114"/>|' "$tmp/legs.xml" >"$tmp/legs4.xml"
+  expect 0 "$cr" inbound --config "$tmp/legs4.xml" --from sip:bob@contoso.com sip:alice@contoso.com --json
+  json "'simultaneous_ring' in [r['branch'] for r in j['ring']]"
   ;;
 translation_chars)
   for t in '+1 425$1' '+1425$1@x' '+1425$1 ' ' +1425$1'; do
