@@ -1400,11 +1400,12 @@ int cr_inbound_decide_ex(const cr_config *c, const cr_gateway *gw, const char *c
     if (cr_profile_normalize(p, from.digits, out->calling, sizeof out->calling, &out->calling_rule,
                              trace) != CR_OK)
         return CR_OK;
-    if (!out->calling[0]) { /* a rule left nothing: the calling number as it came */
+    if (!out->calling[0] || (out->calling[0] == '+' && !out->calling[1])) {
+        /* a rule left nothing, or '+' and no digit: the calling number as it came */
         if (trace)
-            cr_trace_add(trace,
-                         "calling %s: rule '%s' translates it to an empty number, kept as is",
-                         from.digits, out->calling_rule ? out->calling_rule->name : "");
+            cr_trace_add(trace, "calling %s: rule '%s' translates it to %s, kept as is",
+                         from.digits, out->calling_rule ? out->calling_rule->name : "",
+                         out->calling[0] ? "'+' and no digit" : "an empty number");
         snprintf(out->calling, sizeof out->calling, "%s", from.digits);
         out->calling_rule = NULL;
     }

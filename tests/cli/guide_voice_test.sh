@@ -11,6 +11,9 @@
 #            Universal Route (^\+?(\d*)$), as an empty result already was
 #   bare_plus_legs  the same for a forwarding or simultaneous-ring target ("011"): the leg is
 #            skipped with the rule named, not routed to a gateway as "sip:+@gateway"
+#   bare_plus_calling  a calling number from a gateway that its profile translates to '+' and
+#            no digit is kept as it came (as an empty result already was), not given as '+' with
+#            a P-Asserted-Identity "<sip:+;phone-context=enterprise@...>"
 #   translation_chars  a translation whose literal text holds a space, a control character or
 #            '@' is a check error naming file:line and the rule; before,
 #            "+1 425$1" was accepted and sent "sip:+1 4255550100@..." to the gateway
@@ -143,6 +146,17 @@ bare_plus_legs)
   sed 's|target="011"/>|target="0114"/>|' "$tmp/legs.xml" >"$tmp/legs4.xml"
   expect 0 "$cr" inbound --config "$tmp/legs4.xml" --from sip:bob@contoso.com sip:alice@contoso.com --json
   json "'simultaneous_ring' in [r['branch'] for r in j['ring']]"
+  ;;
+bare_plus_calling)
+  sed 's|<gateway name="Red-GW1" address="sip:192.0.2.10"/>|<gateway name="Red-GW1" address="sip:192.0.2.10" locationProfile="Redmond.contoso.com"/>|' \
+      "$x" >"$tmp/gw.xml"
+  expect 0 "$cr" inbound --config "$tmp/gw.xml" --gateway Red-GW1 --from 011 50100 --json
+  json "j['inbound']['called'] == '+14255550100' and j['inbound']['target'] == 'sip:alice@contoso.com'"
+  json "j['inbound']['calling'] == '011' and j['inbound']['pai'] == '<sip:011;phone-context=enterprise@contoso.com;user=phone>'"
+  hasnt "sip:+;" "no P-Asserted-Identity without a number" "$out"
+  # a calling number with digits is normalized as before
+  expect 0 "$cr" inbound --config "$tmp/gw.xml" --gateway Red-GW1 --from 5550177 50100 --json
+  json "j['inbound']['calling'] == '+14255550177' and j['inbound']['pai'] is None"
   ;;
 translation_chars)
   for t in '+1 425$1' '+1425$1@x' '+1425$1 ' ' +1425$1'; do
