@@ -156,6 +156,10 @@ static void lint_people(const cr_config *c, cr_diag *d)
             cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
                         "enabled for PBX integration: its simultaneous ring is skipped (not "
                         "available with PBX integration)");
+        if (u->pbx_integration && (u->forwarding.no_answer_target || u->forwarding.no_answer_after))
+            cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                        "enabled for PBX integration: its no-answer forwarding is skipped (the "
+                        "PBX answers unanswered calls)");
         if (u->pbx_integration && (!u->enterprise_voice || !u->line))
             cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
                         "pbxIntegration needs Enterprise Voice and a line: no PBX fork");

@@ -14,6 +14,10 @@
 #   bare_plus_calling  a calling number from a gateway that its profile translates to '+' and
 #            no digit is kept as it came (as an empty result already was), not given as '+' with
 #            a P-Asserted-Identity "<sip:+;phone-context=enterprise@...>"
+#   pbx_no_answer  a PBX-integrated user's own no-answer forwarding (guide: such users "do not
+#            have access to Office Communications Server voice mail"; issue 15: "their no-answer
+#            step is off") is listed as skipped by inbound and warned about by check, as the
+#            skipped simultaneous ring is; before, it vanished with a trace line only
 #   translation_chars  a translation whose literal text holds a space, a control character or
 #            '@' is a check error naming file:line and the rule; before,
 #            "+1 425$1" was accepted and sent "sip:+1 4255550100@..." to the gateway
@@ -157,6 +161,23 @@ bare_plus_calling)
   # a calling number with digits is normalized as before
   expect 0 "$cr" inbound --config "$tmp/gw.xml" --gateway Red-GW1 --from 5550177 50100 --json
   json "j['inbound']['calling'] == '+14255550177' and j['inbound']['pai'] is None"
+  ;;
+pbx_no_answer)
+  sed 's|<user uri="sip:alice@contoso.com" line="tel:+14255550100;ext=50100" enterpriseVoice="true"/>|<user uri="sip:alice@contoso.com" line="tel:+14255550100;ext=50100" enterpriseVoice="true" pbxIntegration="true"><forwarding noAnswerAfter="15" noAnswerTarget="sip:bob@contoso.com"/></user>|' \
+      "$x" >"$tmp/pbx.xml"
+  line=$(grep -n '<user uri="sip:alice@contoso.com"' "$tmp/pbx.xml" | cut -d: -f1)
+  expect 0 "$cr" check --config "$tmp/pbx.xml"
+  has "pbx.xml:$line: warning: user 'sip:alice@contoso.com': enabled for PBX integration: its no-answer forwarding is skipped (the PBX answers unanswered calls)" \
+      "check warning" "$out"
+  expect 0 "$cr" inbound --config "$tmp/pbx.xml" --from sip:bob@contoso.com sip:alice@contoso.com --json
+  json "j['no_answer'] is None and 'pbx' in [r['branch'] for r in j['ring']]"
+  json "any(s['feature'] == 'no_answer' and 'enabled for PBX integration' in s['reason'] for s in j['skipped'])"
+  # without a no-answer setting of her own, nothing is said: the PBX keeps the voicemail
+  sed 's|<forwarding noAnswerAfter="15" noAnswerTarget="sip:bob@contoso.com"/>||' "$tmp/pbx.xml" >"$tmp/pbx2.xml"
+  expect 0 "$cr" check --config "$tmp/pbx2.xml"
+  hasnt "no-answer forwarding is skipped" "no setting" "$out"
+  expect 0 "$cr" inbound --config "$tmp/pbx2.xml" --from sip:bob@contoso.com sip:alice@contoso.com --json
+  json "j['skipped'] == [] and j['no_answer'] is None"
   ;;
 translation_chars)
   for t in '+1 425$1' '+1425$1@x' '+1425$1 ' ' +1425$1'; do
