@@ -18,6 +18,10 @@
 #            have access to Office Communications Server voice mail"; issue 15: "their no-answer
 #            step is off") is listed as skipped by inbound and warned about by check, as the
 #            skipped simultaneous ring is; before, it vanished with a trace line only
+#   team_delay  check warns (file:line, user) about a team call whose delay is not before the
+#            user's no-answer step, which the ringing plan skips at every call (guide, Team Call:
+#            "ring him or her first and then the group after a specified interval"); before,
+#            check said nothing
 #   translation_chars  a translation whose literal text holds a space, a control character or
 #            '@' is a check error naming file:line and the rule; before,
 #            "+1 425$1" was accepted and sent "sip:+1 4255550100@..." to the gateway
@@ -178,6 +182,28 @@ pbx_no_answer)
   hasnt "no-answer forwarding is skipped" "no setting" "$out"
   expect 0 "$cr" inbound --config "$tmp/pbx2.xml" --from sip:bob@contoso.com sip:alice@contoso.com --json
   json "j['skipped'] == [] and j['no_answer'] is None"
+  ;;
+team_delay)
+  team='<teamCall delay="20"><member>sip:bob@contoso.com</member></teamCall>'
+  sed "s|<user uri=\"sip:alice@contoso.com\" line=\"tel:+14255550100;ext=50100\" enterpriseVoice=\"true\"/>|<user uri=\"sip:alice@contoso.com\" line=\"tel:+14255550100;ext=50100\" enterpriseVoice=\"true\" voicemail=\"sip:alice@um.contoso.com\">$team</user>|" \
+      "$x" >"$tmp/team.xml"
+  line=$(grep -n '<user uri="sip:alice@contoso.com"' "$tmp/team.xml" | cut -d: -f1)
+  expect 0 "$cr" check --config "$tmp/team.xml"
+  has "team.xml:$line: warning: user 'sip:alice@contoso.com': team-call delay (20 s) is not before the no-answer step (20 s): the team is never rung" \
+      "check warning (default no-answer time)" "$out"
+  expect 0 "$cr" inbound --config "$tmp/team.xml" --from sip:carol@contoso.com sip:alice@contoso.com --json
+  json "any(s['feature'] == 'team_call' for s in j['skipped'])"
+  # a no-answer time after the delay: the team rings, nothing said
+  sed 's|voicemail="sip:alice@um.contoso.com">|voicemail="sip:alice@um.contoso.com"><forwarding noAnswerAfter="25" noAnswerTarget="voicemail"/>|' \
+      "$tmp/team.xml" >"$tmp/team2.xml"
+  expect 0 "$cr" check --config "$tmp/team2.xml"
+  hasnt "never rung" "delay before the no-answer step" "$out"
+  expect 0 "$cr" inbound --config "$tmp/team2.xml" --from sip:carol@contoso.com sip:alice@contoso.com --json
+  json "'team_call' in [r['branch'] for r in j['ring']]"
+  # no voicemail URI: no no-answer step, the team rings after its delay
+  sed 's| voicemail="sip:alice@um.contoso.com"||' "$tmp/team.xml" >"$tmp/team3.xml"
+  expect 0 "$cr" check --config "$tmp/team3.xml"
+  hasnt "never rung" "no no-answer step" "$out"
   ;;
 translation_chars)
   for t in '+1 425$1' '+1425$1@x' '+1425$1 ' ' +1425$1'; do
