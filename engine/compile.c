@@ -101,6 +101,34 @@ static uint32_t lookup(const cr_index *ix, name_cache *nc, const char *name)
     return v;
 }
 
+/* A name a list gives twice (a route's gateway, a route's or a voice policy's phone usage): the
+ * repeat is dropped with a warning, so every gateway of a route gets an equal share of its
+ * load and is tried once (a repeated gateway took two shares of the route's calls). Cold:
+ * compile only; lists are short, so the scan is quadratic only in a list's length. */
+static void drop_repeats(cr_diag *d, cr_namelist *l, uint32_t *v, const char *okind,
+                         const char *oname, const char *kind)
+{
+    char obj[300];
+    cr_srcloc *locs = ce_namelist_locs(l);
+    size_t n = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        bool seen = false;
+        for (size_t k = 0; v[i] != CR_INDEX_NONE && k < n && !seen; k++)
+            seen = v[k] == v[i];
+        if (seen) {
+            cr_diag_add(d, CR_DIAG_WARNING, locs[i], OBJ(obj, okind, oname),
+                        "%s '%s' is listed more than once: the repeat is ignored", kind,
+                        l->names[i]);
+            continue;
+        }
+        v[n] = v[i];
+        l->names[n] = l->names[i];
+        locs[n] = locs[i];
+        n++;
+    }
+    l->count = (uint32_t)n;
+}
+
 static void resolve(cr_config *c, cr_diag *d, const cr_index *ix, name_cache *nc, cr_namelist *l,
                     const cr_namelist *last, const char *okind, const char *oname, const char *kind)
 {
@@ -118,6 +146,7 @@ static void resolve(cr_config *c, cr_diag *d, const cr_index *ix, name_cache *nc
             cr_diag_add(d, CR_DIAG_ERROR, ce_namelist_locs(l)[i], OBJ(obj, okind, oname),
                         "unknown %s '%s'", kind, l->names[i]);
     }
+    drop_repeats(d, l, v, okind, oname, kind);
     if (last && last->idx && last->count == l->count &&
         memcmp(last->idx, v, l->count * sizeof *v) == 0) {
         l->idx = last->idx;
@@ -217,6 +246,39 @@ static bool rule_eq(const void *ud, uint32_t v, const char *key, size_t n)
     return strncmp(name, key, n) == 0 && name[n] == 0;
 }
 
+/* The first character of a translation's literal text (outside $ substitutions) no Request-URI
+ * can carry in a number, plus one; 0 when none: white space, control characters and '@' (which
+ * would end the Request-URI's user part). A space in "+1 425$1" reached the gateway as
+ * "sip:+1 4251@...". */
+static size_t translation_bad_char(const char *t)
+{
+    for (size_t i = 0; t[i]; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        if (ch == '$' && t[i + 1]) {
+            i++; /* $$, $1, ${name}: the character after '$' is not literal text */
+            if (t[i] == '{')
+                while (t[i + 1] && t[i] != '}')
+                    i++;
+            continue;
+        }
+        if (ch <= ' ' || ch == 0x7f || ch == '@')
+            return i + 1;
+    }
+    return 0;
+}
+
+static const char *bad_char_name(char ch, char buf[32])
+{
+    if (ch == ' ')
+        return "a space";
+    if ((unsigned char)ch < ' ' || ch == 0x7f) {
+        snprintf(buf, 32, "control character 0x%02x", (unsigned char)ch);
+        return buf;
+    }
+    snprintf(buf, 32, "'%c'", ch);
+    return buf;
+}
+
 /* How compile_profiles compiles each rule's translation. */
 typedef enum {
     XL_NOW,   /* the XML: pattern and translation compiled, errors said */
@@ -272,6 +334,13 @@ static void compile_profiles(cr_config *c, cr_diag *d, xlat_when when)
                 }
                 r->xlat = ce_xlat_compile(r->translation, r->pattern, r->re, msg, sizeof msg);
             }
+            size_t bad = r->translation && !lazy ? translation_bad_char(r->translation) : 0;
+            char cb[32];
+            if (bad)
+                cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj_of(&on),
+                            "translation '%s' has %s at offset %zu: a normalized number cannot "
+                            "hold it (it would be sent in the Request-URI)",
+                            r->translation, bad_char_name(r->translation[bad - 1], cb), bad - 1);
             if (!r->xlat)
                 cr_diag_add(d, CR_DIAG_ERROR, r->loc, obj_of(&on), "%s", msg);
             else if (msg[0]) /* a group the pattern lacks: literal text, as in .NET */

@@ -1123,12 +1123,15 @@ static inline __attribute__((always_inline)) int decide(const cr_config *c, cons
                                     : "normalized number is too long");
         return CR_OK;
     }
-    if (__builtin_expect(ahead.n == 0, 0)) {
-        /* a translation that leaves nothing ("$1" of "^9(\d*)$" on "9"): no number to look
-         * up or to send ("sip:@gateway"), even where a route such as ^\+?(\d*)$ matches "" */
+    if (__builtin_expect(ahead.n <= 1, 0) && (ahead.n == 0 || out->normalized[0] == '+')) {
+        /* a translation that leaves nothing ("$1" of "^9(\d*)$" on "9") or a bare '+' ("+$1"
+         * of the guide's IntlCallingUS, ^011(\d*)$, on "011"): no number to look up or to
+         * send ("sip:@gateway", "sip:+@gateway"), even where a route such as ^\+?(\d*)$
+         * matches it */
         out->kind = CR_BLOCKED;
-        refuse(out, trace, "rule '%.100s' translates %.100s to an empty number",
-               out->rule ? out->rule->name : "", num.digits);
+        refuse(out, trace, "rule '%.100s' translates %.100s to %s",
+               out->rule ? out->rule->name : "", num.digits,
+               ahead.n ? "'+' and no digit" : "an empty number");
         return CR_OK;
     }
     /* 3. reverse number lookup; its index slot is fetched while the number is read into
@@ -1397,11 +1400,12 @@ int cr_inbound_decide_ex(const cr_config *c, const cr_gateway *gw, const char *c
     if (cr_profile_normalize(p, from.digits, out->calling, sizeof out->calling, &out->calling_rule,
                              trace) != CR_OK)
         return CR_OK;
-    if (!out->calling[0]) { /* a rule left nothing: the calling number as it came */
+    if (!out->calling[0] || (out->calling[0] == '+' && !out->calling[1])) {
+        /* a rule left nothing, or '+' and no digit: the calling number as it came */
         if (trace)
-            cr_trace_add(trace,
-                         "calling %s: rule '%s' translates it to an empty number, kept as is",
-                         from.digits, out->calling_rule ? out->calling_rule->name : "");
+            cr_trace_add(trace, "calling %s: rule '%s' translates it to %s, kept as is",
+                         from.digits, out->calling_rule ? out->calling_rule->name : "",
+                         out->calling[0] ? "'+' and no digit" : "an empty number");
         snprintf(out->calling, sizeof out->calling, "%s", from.digits);
         out->calling_rule = NULL;
     }

@@ -5,6 +5,7 @@
  * the indexes (pattern.c; patterns with lookarounds are not sampled), and if every sample
  * the later rule matches is matched by one earlier rule, that rule wins first every time.
  */
+#include "cr_ringplan.h"
 #include "model.h"
 #include "route_index.h"
 
@@ -137,6 +138,27 @@ static void lint_targets(const cr_user *u, const char *obj, cr_diag *d)
                     u->voicemail);
 }
 
+/* A team call whose delay is not before the user's no-answer step never rings the team (the
+ * ringing plan skips it at every call: guide, Team Call "ring him or her first and then the
+ * group after a specified interval"). The no-answer step is the one the plan builds: none for
+ * a PBX-integrated user, none to voicemail without a voicemail URI. */
+static void lint_team_delay(const cr_user *u, const char *obj, cr_diag *d)
+{
+    const cr_forwarding *f = &u->forwarding;
+    if (!u->team_call.count || !u->enterprise_voice || u->pbx_integration)
+        return;
+    bool vm = !f->no_answer_target || strcasecmp(f->no_answer_target, "voicemail") == 0;
+    if (vm && !u->voicemail)
+        return;
+    int after = f->no_answer_after > 0 ? f->no_answer_after : CR_NO_ANSWER_DEFAULT_S;
+    int delay = u->team_call_delay > 0 ? u->team_call_delay : 0;
+    if (delay >= after)
+        cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                    "team-call delay (%d s) is not before the no-answer step (%d s): the team "
+                    "is never rung",
+                    delay, after);
+}
+
 /* Who may take part (guide: team call and simultaneous ring need Enterprise Voice, for the
  * owner and for team-call members who are users) and a PBX-integrated user's line. */
 static void lint_people(const cr_config *c, cr_diag *d)
@@ -156,6 +178,11 @@ static void lint_people(const cr_config *c, cr_diag *d)
             cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
                         "enabled for PBX integration: its simultaneous ring is skipped (not "
                         "available with PBX integration)");
+        lint_team_delay(u, obj, d);
+        if (u->pbx_integration && (u->forwarding.no_answer_target || u->forwarding.no_answer_after))
+            cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
+                        "enabled for PBX integration: its no-answer forwarding is skipped (the "
+                        "PBX answers unanswered calls)");
         if (u->pbx_integration && (!u->enterprise_voice || !u->line))
             cr_diag_add(d, CR_DIAG_WARNING, u->loc, obj,
                         "pbxIntegration needs Enterprise Voice and a line: no PBX fork");

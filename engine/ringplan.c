@@ -208,9 +208,9 @@ static bool resolve(planner *P, const char *target, const char *what, cr_plan_ta
         note(P, "%s %s: skipped, normalized number too long", what, num.digits);
         return false;
     }
-    if (!norm[0]) {
-        note(P, "%s %s: skipped, rule '%s' translates it to an empty number", what, num.digits,
-             rule ? rule->name : "");
+    if (!norm[0] || (norm[0] == '+' && !norm[1])) {
+        note(P, "%s %s: skipped, rule '%s' translates it to %s", what, num.digits,
+             rule ? rule->name : "", norm[0] ? "'+' and no digit" : "an empty number");
         return false;
     }
     const cr_user *u = cr_user_by_number(P->cfg, P->rt, norm, num.ext);
@@ -553,7 +553,18 @@ int cr_plan_build_ex(const cr_config *cfg, const char *from, const cr_gateway *f
                                  : "no default policy, PSTN legs are not allowed");
     if (forward_now(&P))
         return CR_OK;
-    if (callee->pbx_integration)
+    if (callee->pbx_integration &&
+        (callee->forwarding.no_answer_target || callee->forwarding.no_answer_after)) {
+        /* a no-answer step the user set is not in the plan: said, as a skipped simultaneous
+         * ring is (check warns too) */
+        note(&P,
+             "no-answer forwarding to %s: skipped, '%s' is enabled for PBX integration (the "
+             "PBX answers unanswered calls)",
+             callee->forwarding.no_answer_target ? callee->forwarding.no_answer_target
+                                                 : "voicemail",
+             callee->uri);
+        skip(&P, "no_answer");
+    } else if (callee->pbx_integration)
         cr_trace_add(trace,
                      "'%s' is enabled for PBX integration: no no-answer step (the PBX "
                      "keeps the voicemail)",
