@@ -280,7 +280,8 @@ static lcall *rg_call(lua_State *L, const char *fn)
     return c;
 }
 
-/* rg.is_open([hours set]): the named set (in its own zone), or the workflow's hours. */
+/* rg.is_open([hours set]): the named set (in its own zone, else the workflow's, as the
+ * engine reads a workflow's hours), or the workflow's hours. */
 static int rg_is_open(lua_State *L)
 {
     lcall *c = rg_call(L, "is_open");
@@ -292,7 +293,7 @@ static int rg_is_open(lua_State *L)
         w.hours = -1;
         for (size_t i = 0; i < cfg->nhours; i++)
             if (strcmp(cfg->hours[i].name, name) == 0)
-                w.hours = (long)i, w.tz = cfg->hours[i].tz;
+                w.hours = (long)i;
         if (w.hours < 0)
             return raise(L, "rg.is_open: unknown hours set '%s'", name);
     }

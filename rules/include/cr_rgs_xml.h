@@ -16,8 +16,9 @@
  *     <afterHours action target prompt/> <holidayAction action target prompt/>
  * Actions: disconnect (prompt optional), forward (target URI or number), voicemail
  * (target), queue (target = queue name). Holiday times are local to the workflow's zone
- * (its timeZone, else its hours set's, else UTC). Time zones are read from the TZif files
- * under $TZDIR or /usr/share/zoneinfo at load time. Script paths are resolved against the
+ * (its timeZone, else its hours set's, else UTC); an hours set without a timeZone of its own
+ * is read in the zone of the workflow that uses it (else UTC). Time zones are read from the TZif
+ * files under $TZDIR or /usr/share/zoneinfo at load time. Script paths are resolved against the
  * file that names them.
  */
 #ifndef CR_RGS_XML_H

@@ -71,4 +71,20 @@ case $(cat "$tmp/err") in
   *"ivr_error call=b1 workflow=\"Broken\" script=broken.lua "*"fallback=\"queue Desk\""*) ok ;;
   *) bad "every script broken: no ivr_error line for b1"; cat "$tmp/err" ;;
 esac
+# rg.is_open('Set') reads a set without a zone of its own in the workflow's zone, as the
+# engine reads the workflow's hours: 17:30 UTC on a Monday is 09:30 in Los Angeles (open)
+mkdir -p "$tmp/tz"
+cat > "$tmp/tz/tz.xml" <<'XML'
+<?xml version="1.0"?>
+<callroute xmlns="urn:callroute:config:1"><responseGroups>
+  <hoursSet name="Office"><range days="mon-fri" open="08:00" close="17:00"/></hoursSet>
+  <hoursSet name="Office London" timeZone="Europe/London"><range days="mon-fri" open="08:00" close="17:00"/></hoursSet>
+  <workflow name="Tz" uri="sip:tz@test" type="ivr" script="tz.lua" timeZone="America/Los_Angeles"/>
+</responseGroups></callroute>
+XML
+printf 'call:play(rg.is_open("Office") and "open.wav" or "closed.wav")\ncall:play(rg.is_open("Office London") and "london-open.wav" or "london-closed.wav")\ncall:hangup("done")\n' > "$tmp/tz/tz.lua"
+printf '0 call t1 sip:a@test sip:tz@test\n1 prompt_done t1\n2 prompt_done t1\n' > "$tmp/tz.events"
+"$cr" simulate --config "$tmp/tz/tz.xml" --start 2027-01-04T17:30:00Z "$tmp/tz.events" > "$tmp/out" 2> "$tmp/err"
+[ "$(cat "$tmp/out")" = $'0.000 t1 answer\n0.000 t1 play open.wav\n1.000 t1 play london-closed.wav\n2.000 t1 hangup done' ] \
+  && ok || { bad "rg.is_open and the workflow's zone"; cat "$tmp/out" "$tmp/err"; }
 check_done
