@@ -534,6 +534,8 @@ static bool csv_bool(const char *s, bool *out)
 static const char *csv_text_bad(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
+    while (*p - 0x20u < 0x5fu) /* the usual bytes, printable ASCII, in a tight loop */
+        p++;
     while (*p) {
         unsigned c = *p;
         if (c < 0x80) {
@@ -647,15 +649,20 @@ static int import_csv(importer *im, FILE *f)
         char *v[NCOLS] = {NULL};
         for (int i = 0; i < nf; i++)
             v[map[i]] = fields[i];
-        size_t text_errors = im->errors;
-        const char *uri_ok = v[COL_URI] && !csv_text_bad(v[COL_URI]) ? csv_str(v[COL_URI]) : NULL;
-        for (int i = 0; i < nf; i++) {
-            const char *why = csv_text_bad(fields[i]);
-            if (why) /* the user named only by a URI that can be printed */
-                fail(im, line, uri_ok, "column '%s' has %s", col_names[map[i]], why);
-        }
-        if (im->errors > text_errors)
+        const char *why[64];
+        bool text_ok = true;
+        for (int i = 0; i < nf; i++)
+            text_ok &= (why[i] = csv_text_bad(fields[i])) == NULL;
+        if (!text_ok) { /* the user named only by a URI that can be printed */
+            const char *uri_ok = NULL;
+            for (int i = 0; i < nf; i++)
+                if (map[i] == COL_URI && !why[i])
+                    uri_ok = csv_str(fields[i]);
+            for (int i = 0; i < nf; i++)
+                if (why[i])
+                    fail(im, line, uri_ok, "column '%s' has %s", col_names[map[i]], why[i]);
             continue;
+        }
         cr_user *u = &r.u;
         u->uri = csv_str(v[COL_URI]);
         u->line = csv_str(v[COL_LINE]);
