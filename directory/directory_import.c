@@ -385,11 +385,34 @@ static const char *const col_names[NCOLS] = {"uri",
  * runs to the end of the file, CSV_TOO_MANY when the record has more than `max` fields. */
 enum { CSV_UNCLOSED = -1, CSV_TOO_MANY = -2, CSV_NOMEM = -3, CSV_NUL = -4 };
 typedef struct csv_in {
+    bool plain; /* the last record's lines hold printable ASCII, tabs and line breaks only */
     FILE *f;
     char *line;
     size_t cap;
     int lineno;
 } csv_in;
+
+/* Whether s[0..n) holds printable ASCII, tabs and line breaks only: eight bytes a step (a
+ * word with a byte at or above 0x7f or below 0x20 is read again byte by byte), so that the
+ * usual record skips csv_text_bad's per-field checks. */
+static bool plain_text(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, x;
+        memcpy(&w, s + i, sizeof w);
+        x = w ^ (0x7f * ones); /* a 0x7f byte becomes 0 */
+        if ((w & high) | ((w - 0x20 * ones) & ~w & high) | ((x - ones) & ~x & high))
+            break;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x7f || (c < 0x20 && c != '\t' && c != '\n' && c != '\r'))
+            return false;
+    }
+    return true;
+}
 
 static int csv_record(csv_in *in, char **fields, int max, int *first_line)
 {
@@ -400,6 +423,7 @@ static int csv_record(csv_in *in, char **fields, int max, int *first_line)
     *first_line = in->lineno;
     if (memchr(in->line, 0, (size_t)n)) /* the fields end at a NUL: what follows would be lost */
         return CSV_NUL;
+    in->plain = plain_text(in->line, (size_t)n);
     /* a spreadsheet's UTF-8 byte order mark is not part of the first field, quoted or not */
     if (in->lineno == 1 && n >= 3 && memcmp(in->line, "\xEF\xBB\xBF", 3) == 0)
         memmove(in->line, in->line + 3, (size_t)n - 2);
@@ -427,6 +451,7 @@ static int csv_record(csv_in *in, char **fields, int max, int *first_line)
                     free(more);
                     return CSV_NUL;
                 }
+                in->plain &= plain_text(more, (size_t)m);
                 size_t need = off_out + (size_t)m + 1;
                 if (need > in->cap) {
                     char *b = realloc(in->line, need);
@@ -573,7 +598,7 @@ static const char *csv_text_bad(const char *s)
 static int import_csv(importer *im, FILE *f)
 {
     im->rep->format = "csv";
-    csv_in in = {f, NULL, 0, 0};
+    csv_in in = {.f = f};
     char *fields[64];
     int map[64], line, nf;
     /* the header: blank and '#' lines before it are skipped */
@@ -651,7 +676,7 @@ static int import_csv(importer *im, FILE *f)
             v[map[i]] = fields[i];
         const char *why[64];
         bool text_ok = true;
-        for (int i = 0; i < nf; i++)
+        for (int i = 0; !in.plain && i < nf; i++) /* UTF-8 or control characters: each field */
             text_ok &= (why[i] = csv_text_bad(fields[i])) == NULL;
         if (!text_ok) { /* the user named only by a URI that can be printed */
             const char *uri_ok = NULL;
