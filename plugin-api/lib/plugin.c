@@ -765,7 +765,11 @@ static int p_samples(cr_handle *h, unsigned per_pattern, cr_result **out)
         crp_list(r, "callers");
         size_t nu = cr_config_user_count(s->cfg), kept = 0;
         const cr_user **seen = nu ? malloc(nu * sizeof *seen) : NULL;
-        for (size_t i = 0; i < nu && (seen || !nu); i++) {
+        if (nu && !seen) {
+            crp_result_free(r);
+            r = NULL;
+        }
+        for (size_t i = 0; seen && i < nu; i++) {
             const cr_user *u = cr_config_user_at(s->cfg, i);
             bool dup = false;
             for (size_t k = 0; k < kept && !dup; k++)
@@ -778,8 +782,10 @@ static int p_samples(cr_handle *h, unsigned per_pattern, cr_result **out)
             crp_set_str(r, crp_add_item(r, "callers"), "uri", u->uri);
         }
         free(seen);
-        crp_list(r, "numbers");
-        cr_config_sample_numbers(s->cfg, per_pattern, 0x5eed1234u, sample_number, r);
+        if (r) {
+            crp_list(r, "numbers");
+            cr_config_sample_numbers(s->cfg, per_pattern, 0x5eed1234u, sample_number, r);
+        }
     }
     crp_snapshot_release(h, token);
     *out = r;
